@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Candor runs its TypeScript sources directly (Node's type stripping), which needs Node >= 22.18.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(
+    `candor: Node ${process.versions.node} is too old; Candor needs Node >= 22.18 (the project pins Node 24 LTS: run it through npm, e.g. "npm start" or "npx candor").\n`,
+  );
+  process.exit(70);
+}
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

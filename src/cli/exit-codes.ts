@@ -1,0 +1,10 @@
+/** Exit codes, after BSD sysexits where one fits, so scripts can tell failures apart. */
+export const EXIT = {
+  ok: 0,
+  /** The command line was wrong. */
+  usage: 64,
+  /** The config file is invalid. */
+  config: 78,
+  /** The gateway could not start (a port in use, a certificate unreadable). */
+  unavailable: 69,
+} as const;

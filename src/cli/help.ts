@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+).version;
+
+export const HELP = `candor ${VERSION}: a reverse proxy that never lies about a failure
+
+Usage:
+  candor serve --config FILE   run the gateway on FILE
+  candor serve --demo          run the built-in demo: the gateway plus healthy and misbehaving upstreams
+  candor check FILE            validate FILE and exit (nothing is started)
+  candor --help | --version
+
+Exit codes: 0 ok, 64 bad command line, 69 could not start (port in use...), 78 invalid config.
+Config reference: README.md, section "Configuration".
+`;

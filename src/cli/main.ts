@@ -1,0 +1,63 @@
+import { parseArgs } from 'node:util';
+import { runCheck } from './check.ts';
+import { EXIT } from './exit-codes.ts';
+import { HELP, VERSION } from './help.ts';
+import { runServe } from './serve.ts';
+
+/** The `candor` command line. Returns the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`candor ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  try {
+    switch (command) {
+      case 'serve': {
+        const { values } = parseArgs({
+          args: [...rest],
+          options: {
+            config: { type: 'string', short: 'c' },
+            demo: { type: 'boolean' },
+            help: { type: 'boolean', short: 'h' },
+          },
+          strict: true,
+        });
+        if (values.help) return help();
+        return await runServe({ config: values.config, demo: values.demo ?? false });
+      }
+      case 'check': {
+        const { values, positionals } = parseArgs({
+          args: [...rest],
+          options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+          allowPositionals: true,
+          strict: true,
+        });
+        if (values.help) return help();
+        const file = positionals[0] ?? values.config;
+        if (file === undefined) return usage('candor check needs a config file: candor check FILE');
+        return await runCheck(file);
+      }
+      default:
+        return usage(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))
+      return usage((err as Error).message);
+    throw err;
+  }
+}
+
+function help(): number {
+  process.stdout.write(HELP);
+  return EXIT.ok;
+}
+
+function usage(message: string): number {
+  process.stderr.write(`candor: ${message}\nRun "candor --help" for usage.\n`);
+  return EXIT.usage;
+}

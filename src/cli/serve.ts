@@ -1,0 +1,51 @@
+import { ConfigError, formatConfigProblems } from '../config/config-error.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { startDemo } from '../demo/demo.ts';
+import { startGateway } from '../gateway/gateway.ts';
+import { EXIT } from './exit-codes.ts';
+
+export interface ServeOptions {
+  readonly config: string | undefined;
+  readonly demo: boolean;
+}
+
+/** `candor serve`: run until SIGINT/SIGTERM, then drain and exit 0. */
+export async function runServe(options: ServeOptions): Promise<number> {
+  if (options.demo) return startDemo();
+  if (options.config === undefined) {
+    process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
+    return EXIT.usage;
+  }
+  let config: Awaited<ReturnType<typeof loadConfigFile>>;
+  try {
+    config = await loadConfigFile(options.config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(formatConfigProblems(err.problems) + '\n');
+      return EXIT.config;
+    }
+    throw err;
+  }
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway(config);
+  } catch (err) {
+    process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
+    return EXIT.unavailable;
+  }
+  await untilSignal();
+  await gateway.close();
+  return EXIT.ok;
+}
+
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

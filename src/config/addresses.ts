@@ -1,0 +1,128 @@
+/**
+ * The network addresses a config names: listen addresses, upstream target URLs, route
+ * hosts and trusted proxy blocks. Each parser returns the value or the reason it is not one,
+ * so the schema check and the normaliser share one definition.
+ */
+
+import { isIP } from 'node:net';
+import { describeValue } from './describe-value.ts';
+
+export type Parsed<T> = { readonly value: T } | { readonly problem: string };
+
+const HOSTNAME =
+  /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+const BRACKETED_PORT = /^\[([^\]]+)\](?::(\d+))?$/;
+const HOST_PORT = /^([^:[\]]+)(?::(\d+))?$/;
+
+function isHostname(text: string): boolean {
+  return text.length <= 253 && (isIP(text) === 4 || HOSTNAME.test(text));
+}
+
+function isPort(text: string | undefined): text is string {
+  return text !== undefined && /^\d{1,5}$/.test(text) && Number(text) <= 65535;
+}
+
+/**
+ * "127.0.0.1:8080", "localhost:8080" or "[::1]:8443" → host (IPv6 without brackets) and
+ * port. Port 0 is allowed: the system picks a free port, which tests rely on.
+ */
+export function parseListenAddress(text: string): Parsed<{ host: string; port: number }> {
+  const expected = `expected host:port like 127.0.0.1:8080 or [::1]:8080, got ${describeValue(text)}`;
+  const bracketed = BRACKETED_PORT.exec(text);
+  if (bracketed) {
+    if (isIP(bracketed[1]) !== 6)
+      return { problem: `${expected} ("${bracketed[1]}" is not an IPv6 address)` };
+    if (!isPort(bracketed[2])) return { problem: expected };
+    return { value: { host: bracketed[1], port: Number(bracketed[2]) } };
+  }
+  if (isIP(text) === 6) return { problem: `${expected} (put an IPv6 address in brackets: [${text}]:8080)` };
+  const plain = HOST_PORT.exec(text);
+  if (!plain || !isHostname(plain[1]) || !isPort(plain[2])) return { problem: expected };
+  return { value: { host: plain[1], port: Number(plain[2]) } };
+}
+
+export interface ParsedTarget {
+  readonly protocol: 'http:' | 'https:';
+  readonly hostname: string;
+  readonly port: number;
+  readonly origin: string;
+}
+
+/**
+ * An upstream target is an origin only ("http://10.0.0.5:3001"): a path in it would be
+ * silently prepended or dropped depending on the reader, so it is refused outright.
+ */
+export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
+  const got = describeValue(text);
+  if (text !== text.trim()) return { problem: `expected a URL without surrounding spaces, got ${got}` };
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: `expected a URL like http://127.0.0.1:3001, got ${got}` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return {
+      problem: `expected an http:// or https:// URL, got ${got} (scheme "${url.protocol.slice(0, -1)}")`,
+    };
+  }
+  if (url.username !== '' || url.password !== '') {
+    return { problem: `expected a URL without credentials, got ${got}` };
+  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || /[?#]/.test(text)) {
+    return {
+      problem: `expected scheme://host:port only, got ${got} with a path or query (use the route's match.path and strip_prefix instead)`,
+    };
+  }
+  const protocol = url.protocol;
+  const port = url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port);
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  // The port is always spelled out: the origin keys the connection pool and appears in
+  // logs, where "http://api" and "http://api:80" must not look like two upstreams.
+  const origin = `${protocol}//${url.hostname}:${port}`;
+  return { value: { protocol, hostname, port, origin } };
+}
+
+/**
+ * A route's host: lower-cased and without its port, as the Host header is compared;
+ * "*.example.com" matches any subdomain; an IPv6 literal keeps its brackets, as in Host.
+ */
+export function parseRouteHost(text: string): Parsed<string> {
+  const expected = `expected a host name like api.example.com or *.example.com, got ${describeValue(text)}`;
+  const bracketed = BRACKETED_PORT.exec(text);
+  if (bracketed) {
+    if (isIP(bracketed[1]) !== 6 || (bracketed[2] !== undefined && !isPort(bracketed[2])))
+      return { problem: expected };
+    return { value: `[${bracketed[1].toLowerCase()}]` };
+  }
+  const plain = HOST_PORT.exec(text);
+  if (!plain || (plain[2] !== undefined && !isPort(plain[2]))) return { problem: expected };
+  const host = plain[1].toLowerCase();
+  const bare = host.startsWith('*.') ? host.slice(2) : host;
+  if (!isHostname(bare) || bare.includes('*')) return { problem: expected };
+  return { value: host };
+}
+
+/** A route's path prefix, without its trailing slash ("/v1/" and "/v1" are one route), except "/". */
+export function parseRoutePath(text: string): Parsed<string> {
+  if (!/^\/[^\s?#]*$/.test(text)) {
+    return {
+      problem: `expected a path prefix starting with "/" (no spaces, query or fragment), got ${describeValue(text)}`,
+    };
+  }
+  return { value: text.replace(/\/+$/, '') || '/' };
+}
+
+/** "10.0.0.1", "10.0.0.0/8", "::1" or "fd00::/8": a proxy address whose forwarding headers we trust. */
+export function addressOrCidrProblem(text: string): string | undefined {
+  const expected = `expected an IP address or CIDR block like 10.0.0.0/8 or fd00::/8, got ${describeValue(text)}`;
+  const [address, prefix, extra] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return expected;
+  if (prefix === undefined) return undefined;
+  const maxPrefix = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > maxPrefix) {
+    return `${expected} (an IPv${family} prefix length is 0 to ${maxPrefix})`;
+  }
+  return undefined;
+}

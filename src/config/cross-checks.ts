@@ -1,0 +1,119 @@
+/**
+ * Checks that span fields: a route's upstream must exist, two listeners cannot share an
+ * address, two routes cannot claim the same host and path, an exchange cannot time out
+ * before its response head may arrive. An upstream nobody routes to is fine: it may be
+ * staged for the next deploy.
+ */
+
+import { parseListenAddress, parseRouteHost, parseRoutePath } from './addresses.ts';
+import { DEFAULTS } from './defaults.ts';
+import { didYouMean } from './did-you-mean.ts';
+import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
+import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
+import type { Report } from './report.ts';
+import { formatDuration, parseDuration } from './units.ts';
+
+export function checkCrossFields(document: unknown, report: Report): void {
+  if (!isMapping(document)) return;
+  const upstreams = isMapping(document.upstreams) ? document.upstreams : undefined;
+  checkUpstreamNames(upstreams, report);
+  checkRouteUpstreams(document.routes, upstreams, report);
+  checkDuplicateRoutes(document.routes, report);
+  checkDuplicateListeners(document.listen, report);
+  checkTimeoutOrder(upstreams, report);
+}
+
+function checkUpstreamNames(upstreams: Record<string, unknown> | undefined, report: Report): void {
+  for (const name of Object.keys(upstreams ?? {})) {
+    if (!NAME_PATTERN.test(name)) {
+      report(
+        ['upstreams', name],
+        `expected an upstream name of ${NAME_CHARS}, got ${JSON.stringify(name)}`,
+        'key',
+      );
+    }
+  }
+}
+
+function checkRouteUpstreams(
+  routes: unknown,
+  upstreams: Record<string, unknown> | undefined,
+  report: Report,
+): void {
+  if (upstreams === undefined) return;
+  const defined = Object.keys(upstreams);
+  for (const [index, route] of itemsOf(routes)) {
+    const upstream = stringAt(route, 'upstream');
+    if (upstream === undefined || upstream === '' || Object.hasOwn(upstreams, upstream)) continue;
+    const suggestion = didYouMean(upstream, defined);
+    const hint =
+      suggestion === undefined ? `defined: ${defined.join(', ') || 'none'}` : `did you mean '${suggestion}'?`;
+    report(['routes', index, 'upstream'], `no upstream named '${upstream}' (${hint})`);
+  }
+}
+
+function checkDuplicateRoutes(routes: unknown, report: Report): void {
+  const seen = new Map<string, number>();
+  for (const [index, route] of itemsOf(routes)) {
+    const match = route.match === undefined ? {} : mappingAt(route, 'match');
+    const hostText = stringAt(match, 'host');
+    const host = hostText === undefined ? { value: '' } : parseRouteHost(hostText);
+    const path = parseRoutePath(stringAt(match, 'path') ?? DEFAULTS.route.path);
+    if (match === undefined || !('value' in host) || !('value' in path)) continue;
+    const key = `${host.value}${path.value}`;
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, index);
+      continue;
+    }
+    const where = route.match === undefined ? ['routes', index] : ['routes', index, 'match'];
+    report(where, `same host and path as routes[${first}] (${key}), so this route would never be used`);
+  }
+}
+
+function checkDuplicateListeners(listen: unknown, report: Report): void {
+  const seen = new Map<string, number>();
+  for (const [index, listener] of itemsOf(listen)) {
+    const address = stringAt(listener, 'address');
+    const parsed = address === undefined ? undefined : parseListenAddress(address);
+    // Port 0 asks the system for a fresh port each time, so it never collides.
+    if (parsed === undefined || !('value' in parsed) || parsed.value.port === 0) continue;
+    const key = `${parsed.value.host.toLowerCase()}:${parsed.value.port}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, index);
+    else
+      report(
+        ['listen', index, 'address'],
+        `duplicate listen address ${address} (already used by listen[${first}])`,
+      );
+  }
+}
+
+function checkTimeoutOrder(upstreams: Record<string, unknown> | undefined, report: Report): void {
+  for (const [name, upstream] of entriesOf(upstreams)) {
+    const timeouts = upstream.timeouts === undefined ? {} : mappingAt(upstream, 'timeouts');
+    const total = timeoutOf(timeouts, 'total', DEFAULTS.upstream.timeouts.total);
+    const response = timeoutOf(timeouts, 'response', DEFAULTS.upstream.timeouts.response);
+    if (total === undefined || response === undefined || total.ms >= response.ms) continue;
+    // Point at whichever the operator wrote; if both, total is the one that reads as too short.
+    const field = total.written ? 'total' : 'response';
+    report(
+      ['upstreams', name, 'timeouts', field],
+      `timeouts.total (${total.text}) must be at least timeouts.response (${response.text}): ` +
+        'the whole exchange cannot end before its response head is allowed to arrive',
+    );
+  }
+}
+
+function timeoutOf(
+  timeouts: Record<string, unknown> | undefined,
+  key: 'total' | 'response',
+  fallback: number,
+): { ms: number; text: string; written: boolean } | undefined {
+  if (timeouts === undefined) return undefined;
+  const written = timeouts[key];
+  if (written === undefined)
+    return { ms: fallback, text: `${formatDuration(fallback)}, the default`, written: false };
+  const ms = typeof written === 'string' ? parseDuration(written) : undefined;
+  return ms === undefined ? undefined : { ms, text: written as string, written: true };
+}

@@ -1,0 +1,68 @@
+/**
+ * `${VAR}` and `${VAR:-default}` in config values, taken from the environment.
+ *
+ * Interpolation runs on each scalar string after the YAML is parsed, never on the text
+ * before it: a value from the environment can then only ever be a value, and cannot smuggle
+ * in YAML structure (a newline and a new key, a flow mapping, an anchor).
+ *
+ * As in the shell, `:-` uses the default when the variable is unset or empty. `$${` is a
+ * literal `${`. A lone `$` is kept as it is, so "pa$$word" needs no escaping.
+ */
+
+export type Interpolation =
+  | {
+      readonly ok: true;
+      readonly value: string /** Whether any `${...}` was replaced. */;
+      readonly replaced: boolean;
+    }
+  | { readonly ok: false; readonly message: string };
+
+const TOKEN = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
+const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+
+/**
+ * Replaces every `${...}` in `text`, or says why it cannot.
+ *
+ * @example interpolateEnv('127.0.0.1:${PORT:-8080}', {}) // { ok: true, value: '127.0.0.1:8080', replaced: true }
+ */
+export function interpolateEnv(text: string, env: NodeJS.ProcessEnv): Interpolation {
+  if (!text.includes('${')) return { ok: true, value: text, replaced: false };
+  let value = '';
+  let replaced = false;
+  let last = 0;
+  for (const match of text.matchAll(TOKEN)) {
+    value += text.slice(last, match.index);
+    last = match.index + match[0].length;
+    if (match[0] === '$${') {
+      value += '${';
+      continue;
+    }
+    if (match[1] === undefined) {
+      return {
+        ok: false,
+        message: `unclosed "\${" in ${JSON.stringify(text)} (write $\${ for a literal "\${")`,
+      };
+    }
+    const reference = REFERENCE.exec(match[1]);
+    if (!reference) {
+      return {
+        ok: false,
+        message: `expected \${NAME} or \${NAME:-default} with NAME made of letters, digits and _, got "${match[0]}"`,
+      };
+    }
+    const [, name, fallback] = reference;
+    const fromEnv = env[name];
+    if (fallback !== undefined && (fromEnv === undefined || fromEnv === '')) {
+      value += fallback;
+    } else if (fromEnv === undefined) {
+      return {
+        ok: false,
+        message: `environment variable ${name} is not set (set it, or give a default with \${${name}:-value})`,
+      };
+    } else {
+      value += fromEnv;
+    }
+    replaced = true;
+  }
+  return { ok: true, value: value + text.slice(last), replaced };
+}

@@ -1,0 +1,83 @@
+/**
+ * Checks on single string values that the schema refers to by format name.
+ *
+ * They live in TypeBox's FormatRegistry so that one pass over the document reports every
+ * problem, shape and content alike. The registry is process-wide; the "candor." prefix
+ * keeps these names from colliding with anyone else's. Each check returns the full message
+ * (what was expected, what was found), which the validator reports as it is.
+ */
+
+import { FormatRegistry } from '@sinclair/typebox';
+import {
+  addressOrCidrProblem,
+  type Parsed,
+  parseListenAddress,
+  parseRouteHost,
+  parseRoutePath,
+  parseTargetUrl,
+} from './addresses.ts';
+import { HEADER_SIZE_RANGE } from './defaults.ts';
+import { describeValue } from './describe-value.ts';
+import { formatSize, parseDuration, parseSize } from './units.ts';
+
+/** RFC 8941 token-ish: safe in Via, as a Proxy-Status member and as a metric label. */
+export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._:-]*$/;
+export const NAME_CHARS = "letters, digits, '.', '_', '-' or ':', starting with a letter";
+export const NAME_EXPECTED = `a name of ${NAME_CHARS}`;
+
+export const DURATION_EXPECTED = 'a duration like 250ms, 5s or 1m';
+export const SIZE_EXPECTED = 'a size like 512, 8KiB or 10MiB';
+export const HEADER_SIZE_EXPECTED = `a size from ${formatSize(HEADER_SIZE_RANGE.min)} to ${formatSize(HEADER_SIZE_RANGE.max)} like 32KiB`;
+
+function problemOf<T>(parsed: Parsed<T>): string | undefined {
+  return 'problem' in parsed ? parsed.problem : undefined;
+}
+
+function durationProblem(text: string): string | undefined {
+  const ms = parseDuration(text);
+  if (ms === undefined) return `expected ${DURATION_EXPECTED}, got ${describeValue(text)}`;
+  // Zero would mean "give up at once" to some readers and "never give up" to others.
+  if (ms === 0) return `expected a duration above zero like 250ms, 5s or 1m, got ${describeValue(text)}`;
+  return undefined;
+}
+
+function sizeProblem(text: string): string | undefined {
+  return parseSize(text) === undefined ? `expected ${SIZE_EXPECTED}, got ${describeValue(text)}` : undefined;
+}
+
+export function headerSizeProblem(value: string | number): string | undefined {
+  const bytes = parseSize(value);
+  if (bytes === undefined || bytes < HEADER_SIZE_RANGE.min || bytes > HEADER_SIZE_RANGE.max) {
+    return `expected ${HEADER_SIZE_EXPECTED}, got ${describeValue(value)}`;
+  }
+  return undefined;
+}
+
+export const FORMAT = {
+  name: 'candor.name',
+  duration: 'candor.duration',
+  size: 'candor.size',
+  headerSize: 'candor.header-size',
+  listenAddress: 'candor.listen-address',
+  targetUrl: 'candor.target-url',
+  routeHost: 'candor.route-host',
+  routePath: 'candor.route-path',
+  addressOrCidr: 'candor.address-or-cidr',
+} as const;
+
+export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string | undefined>> = {
+  [FORMAT.name]: (text) =>
+    NAME_PATTERN.test(text) ? undefined : `expected ${NAME_EXPECTED}, got ${describeValue(text)}`,
+  [FORMAT.duration]: durationProblem,
+  [FORMAT.size]: sizeProblem,
+  [FORMAT.headerSize]: headerSizeProblem,
+  [FORMAT.listenAddress]: (text) => problemOf(parseListenAddress(text)),
+  [FORMAT.targetUrl]: (text) => problemOf(parseTargetUrl(text)),
+  [FORMAT.routeHost]: (text) => problemOf(parseRouteHost(text)),
+  [FORMAT.routePath]: (text) => problemOf(parseRoutePath(text)),
+  [FORMAT.addressOrCidr]: addressOrCidrProblem,
+};
+
+for (const [name, problem] of Object.entries(FORMAT_PROBLEMS)) {
+  FormatRegistry.Set(name, (text) => problem(text) === undefined);
+}

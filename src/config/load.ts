@@ -1,0 +1,90 @@
+/**
+ * Loading a config: read the file, parse the YAML, expand `${VAR}`, check the shape and the
+ * cross-field rules, then build the frozen runtime config. Every problem found on the way
+ * is collected and thrown together as one ConfigError.
+ */
+
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { coerceExpanded } from './coerce.ts';
+import { ConfigError, type ConfigProblem } from './config-error.ts';
+import { formatPath } from './config-path.ts';
+import { checkCrossFields } from './cross-checks.ts';
+import { checkFiles } from './file-checks.ts';
+import { deepFreeze } from './freeze.ts';
+import { toGatewayConfig } from './normalize.ts';
+import { readErrorReason } from './read-error.ts';
+import type { Report } from './report.ts';
+import type { RawConfig } from './schema.ts';
+import type { GatewayConfig } from './types.ts';
+import { checkSchema } from './validate.ts';
+import { readYamlSource } from './yaml-source.ts';
+
+/**
+ * Reads and validates the config file at `path`; relative paths inside it are taken from
+ * the file's own directory.
+ *
+ * @example const config = await loadConfigFile('candor.yaml'); // throws ConfigError
+ */
+export async function loadConfigFile(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = readErrorReason(error);
+    throw new ConfigError([
+      {
+        file: path,
+        line: 0,
+        column: 0,
+        path: '',
+        message: `cannot read config file ${resolve(path)}: ${reason}`,
+      },
+    ]);
+  }
+  return parseConfig(text, path, env);
+}
+
+/**
+ * Validates config text as if read from `source` (a file path, or a label like "<demo>").
+ * Files the config names (certificates, CAs) are looked up next to `source` and must exist.
+ *
+ * @example parseConfig('listen: [{ address: "127.0.0.1:0" }]\n...', '/etc/candor/candor.yaml', {})
+ */
+export function parseConfig(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv = process.env,
+): GatewayConfig {
+  const label = /^<.*>$/.test(source);
+  const baseDir = label ? process.cwd() : dirname(resolve(source));
+  const yaml = readYamlSource(text, env, coerceExpanded);
+  const problems: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  const toProblem = (path: readonly (string | number)[], line: number, column: number, message: string) => {
+    const formatted = formatPath(path);
+    // One problem per field: a value that failed to expand would otherwise also fail its type.
+    if (formatted !== '' && seen.has(formatted)) return;
+    seen.add(formatted);
+    problems.push({ file: source, line, column, path: formatted, message });
+  };
+  for (const issue of [...yaml.syntaxErrors, ...yaml.valueErrors]) {
+    toProblem(issue.path, issue.position.line, issue.position.column, issue.message);
+  }
+  if (yaml.syntaxErrors.length === 0) {
+    const report: Report = (path, message, at = 'value') => {
+      const position = at === 'parent' ? yaml.locate(path.slice(0, -1), 'key') : yaml.locate(path, at);
+      toProblem(path, position.line, position.column, message);
+    };
+    checkSchema(yaml.value, report);
+    checkCrossFields(yaml.value, report);
+    checkFiles(yaml.value, baseDir, report);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.column - b.column));
+  }
+  return deepFreeze(toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir));
+}

@@ -1,0 +1,119 @@
+/**
+ * Turns a document that passed every check into the runtime config: camelCase, milliseconds,
+ * bytes, parsed addresses, absolute paths, and every default filled in from defaults.ts.
+ */
+
+import { resolve } from 'node:path';
+import {
+  type Parsed,
+  parseListenAddress,
+  parseRouteHost,
+  parseRoutePath,
+  parseTargetUrl,
+} from './addresses.ts';
+import { DEFAULTS } from './defaults.ts';
+import type { RawConfig } from './schema.ts';
+import type { GatewayConfig, ListenerConfig, RouteConfig, TargetConfig, UpstreamConfig } from './types.ts';
+import { parseDuration, parseSize } from './units.ts';
+
+type RawListener = RawConfig['listen'][number];
+type RawRoute = RawConfig['routes'][number];
+type RawUpstream = RawConfig['upstreams'][string];
+type RawTarget = RawUpstream['targets'][number];
+
+// The checks already accepted every value read here; failing is a bug in the loader, not in the file.
+function accepted<T>(parsed: Parsed<T>): T {
+  if ('problem' in parsed) throw new Error(`config loader bug: ${parsed.problem}`);
+  return parsed.value;
+}
+
+function present(amount: number | undefined): number {
+  if (amount === undefined) throw new Error('config loader bug: a validated duration or size did not parse');
+  return amount;
+}
+
+const duration = (text: string | undefined, fallback: number): number =>
+  text === undefined ? fallback : present(parseDuration(text));
+const size = (value: string | number | undefined, fallback: number): number =>
+  value === undefined ? fallback : present(parseSize(value));
+
+export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string): GatewayConfig {
+  const limits = raw.limits ?? {};
+  const destination = raw.log?.destination ?? DEFAULTS.log.destination;
+  return {
+    name: raw.name ?? DEFAULTS.name,
+    source,
+    listen: raw.listen.map((listener) => toListener(listener, baseDir)),
+    routes: raw.routes.map(toRoute),
+    upstreams: Object.fromEntries(
+      Object.entries(raw.upstreams).map(([name, upstream]) => [name, toUpstream(name, upstream, baseDir)]),
+    ),
+    errors: {
+      exposeUpstreamAddress: raw.errors?.expose_upstream_address ?? DEFAULTS.errors.exposeUpstreamAddress,
+    },
+    trustForwardedFrom: [...(raw.trust_forwarded_from ?? DEFAULTS.trustForwardedFrom)],
+    limits: {
+      headerSize: size(limits.header_size, DEFAULTS.limits.headerSize),
+      uriLength: size(limits.uri_length, DEFAULTS.limits.uriLength),
+      headerTimeout: duration(limits.header_timeout, DEFAULTS.limits.headerTimeout),
+      bodyIdleTimeout: duration(limits.body_idle_timeout, DEFAULTS.limits.bodyIdleTimeout),
+      keepAliveTimeout: duration(limits.keep_alive_timeout, DEFAULTS.limits.keepAliveTimeout),
+    },
+    log: {
+      level: raw.log?.level ?? DEFAULTS.log.level,
+      destination:
+        destination === 'stdout' || destination === 'stderr' ? destination : resolve(baseDir, destination),
+    },
+  };
+}
+
+function toListener(raw: RawListener, baseDir: string): ListenerConfig {
+  const { host, port } = accepted(parseListenAddress(raw.address));
+  const listener = { address: raw.address, host, port };
+  if (raw.tls === undefined) return listener;
+  return { ...listener, tls: { cert: resolve(baseDir, raw.tls.cert), key: resolve(baseDir, raw.tls.key) } };
+}
+
+function toRoute(raw: RawRoute, index: number): RouteConfig {
+  const host = raw.match?.host === undefined ? undefined : accepted(parseRouteHost(raw.match.host));
+  const path = accepted(parseRoutePath(raw.match?.path ?? DEFAULTS.route.path));
+  return {
+    index,
+    name: raw.name ?? `${host ?? ''}${path}`,
+    ...(host === undefined ? {} : { host }),
+    path,
+    upstream: raw.upstream,
+    stripPrefix: raw.strip_prefix ?? DEFAULTS.route.stripPrefix,
+    limits: { body: size(raw.limits?.body, DEFAULTS.route.limits.body) },
+  };
+}
+
+function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamConfig {
+  const timeouts = raw.timeouts ?? {};
+  const fallback = DEFAULTS.upstream;
+  const tls = raw.tls ?? {};
+  return {
+    name,
+    targets: raw.targets.map(toTarget),
+    balancer: raw.balancer ?? fallback.balancer,
+    pool: {
+      maxConnections: raw.pool?.max_connections ?? fallback.pool.maxConnections,
+      idleTimeout: duration(raw.pool?.idle_timeout, fallback.pool.idleTimeout),
+    },
+    timeouts: {
+      connect: duration(timeouts.connect, fallback.timeouts.connect),
+      response: duration(timeouts.response, fallback.timeouts.response),
+      read: duration(timeouts.read, fallback.timeouts.read),
+      total: duration(timeouts.total, fallback.timeouts.total),
+    },
+    tls: {
+      ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
+      ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+      insecureSkipVerify: tls.insecure_skip_verify ?? fallback.tls.insecureSkipVerify,
+    },
+  };
+}
+
+function toTarget(raw: RawTarget): TargetConfig {
+  return { url: raw.url, ...accepted(parseTargetUrl(raw.url)), weight: raw.weight ?? DEFAULTS.target.weight };
+}

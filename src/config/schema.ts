@@ -1,0 +1,214 @@
+/**
+ * The shape of the YAML file (snake_case, human units), as a strict TypeBox schema.
+ *
+ * Why TypeBox and not a hand-rolled validator: the schema is data, so the list of every
+ * field (for the docs test), the type of the raw document and the coercion of `${VAR}`
+ * values all come from this one definition. TypeBox's own messages ("Expected string") are
+ * not good enough for operators, so every node carries an `expected` phrase and
+ * validate.ts writes the message from it and the value found; content checks (durations,
+ * URLs, addresses) are formats whose checks write their own message (formats.ts).
+ * Unknown keys are errors everywhere: a misspelt "timeout" must not silently mean "default".
+ */
+
+import { KindGuard, type Static, type TProperties, type TSchema, Type } from '@sinclair/typebox';
+import { HEADER_SIZE_RANGE } from './defaults.ts';
+import { DURATION_EXPECTED, FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED, SIZE_EXPECTED } from './formats.ts';
+
+function mapping<T extends TProperties>(properties: T, expected: string) {
+  return Type.Object(properties, { additionalProperties: false, expected });
+}
+
+const duration = () => Type.Optional(Type.String({ format: FORMAT.duration, expected: DURATION_EXPECTED }));
+const size = () =>
+  Type.Optional(
+    Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: FORMAT.size })], {
+      expected: SIZE_EXPECTED,
+    }),
+  );
+const flag = () => Type.Optional(Type.Boolean({ expected: 'true or false' }));
+const filePath = (what: string) => Type.String({ minLength: 1, expected: `the path of ${what}` });
+const oneOf = <const T extends readonly string[]>(values: T) =>
+  Type.Optional(
+    Type.Unsafe<T[number]>(
+      Type.Union(
+        values.map((value) => Type.Literal(value)),
+        { expected: `one of ${values.join(', ')}` },
+      ),
+    ),
+  );
+
+const Listener = mapping(
+  {
+    address: Type.String({
+      format: FORMAT.listenAddress,
+      expected: 'host:port like 127.0.0.1:8080 or [::1]:8080',
+    }),
+    tls: Type.Optional(
+      mapping(
+        { cert: filePath('a PEM certificate file'), key: filePath('a PEM private key file') },
+        'a mapping with cert and key',
+      ),
+    ),
+  },
+  'a mapping with an address',
+);
+
+const Route = mapping(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, expected: 'a route name' })),
+    match: Type.Optional(
+      mapping(
+        {
+          host: Type.Optional(
+            Type.String({
+              format: FORMAT.routeHost,
+              expected: 'a host name like api.example.com or *.example.com',
+            }),
+          ),
+          path: Type.Optional(
+            Type.String({ format: FORMAT.routePath, expected: 'a path prefix starting with "/"' }),
+          ),
+        },
+        'a mapping with host and/or path',
+      ),
+    ),
+    upstream: Type.String({ minLength: 1, expected: 'the name of an upstream' }),
+    strip_prefix: flag(),
+    limits: Type.Optional(mapping({ body: size() }, 'a mapping of limits')),
+  },
+  'a mapping with match and upstream',
+);
+
+const Target = mapping(
+  {
+    url: Type.String({ format: FORMAT.targetUrl, expected: 'a URL like http://127.0.0.1:3001' }),
+    weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, expected: 'an integer from 1 to 1000' })),
+  },
+  'a mapping with a url',
+);
+
+const Upstream = mapping(
+  {
+    targets: Type.Array(Target, { minItems: 1, expected: 'a list of at least one target' }),
+    balancer: oneOf(['round_robin', 'least_conn']),
+    pool: Type.Optional(
+      mapping(
+        {
+          max_connections: Type.Optional(
+            Type.Integer({ minimum: 1, expected: 'a whole number of connections, at least 1' }),
+          ),
+          idle_timeout: duration(),
+        },
+        'a mapping of pool settings',
+      ),
+    ),
+    timeouts: Type.Optional(
+      mapping(
+        { connect: duration(), response: duration(), read: duration(), total: duration() },
+        'a mapping of timeouts',
+      ),
+    ),
+    tls: Type.Optional(
+      mapping(
+        {
+          ca: Type.Optional(filePath('a PEM file of CA certificates')),
+          servername: Type.Optional(Type.String({ minLength: 1, expected: 'a host name' })),
+          insecure_skip_verify: flag(),
+        },
+        'a mapping of TLS settings',
+      ),
+    ),
+  },
+  'a mapping with targets',
+);
+
+export const ConfigSchema = mapping(
+  {
+    name: Type.Optional(Type.String({ format: FORMAT.name, expected: NAME_EXPECTED })),
+    listen: Type.Array(Listener, { minItems: 1, expected: 'a list of at least one listener' }),
+    routes: Type.Array(Route, { minItems: 1, expected: 'a list of at least one route' }),
+    upstreams: Type.Record(Type.String(), Upstream, {
+      minProperties: 1,
+      expected: 'a mapping of at least one upstream, by name',
+    }),
+    errors: Type.Optional(mapping({ expose_upstream_address: flag() }, 'a mapping of error settings')),
+    trust_forwarded_from: Type.Optional(
+      Type.Array(
+        Type.String({
+          format: FORMAT.addressOrCidr,
+          expected: 'an IP address or CIDR block like 10.0.0.0/8',
+        }),
+        { expected: 'a list of IP addresses or CIDR blocks' },
+      ),
+    ),
+    limits: Type.Optional(
+      mapping(
+        {
+          header_size: Type.Optional(
+            Type.Union(
+              [
+                Type.Integer({ minimum: HEADER_SIZE_RANGE.min, maximum: HEADER_SIZE_RANGE.max }),
+                Type.String({ format: FORMAT.headerSize }),
+              ],
+              { expected: HEADER_SIZE_EXPECTED },
+            ),
+          ),
+          uri_length: size(),
+          header_timeout: duration(),
+          body_idle_timeout: duration(),
+          keep_alive_timeout: duration(),
+        },
+        'a mapping of limits',
+      ),
+    ),
+    log: Type.Optional(
+      mapping(
+        {
+          level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+          destination: Type.Optional(
+            Type.String({ minLength: 1, expected: 'stdout, stderr or a file path' }),
+          ),
+        },
+        'a mapping of log settings',
+      ),
+    ),
+  },
+  'a mapping with listen, routes and upstreams',
+);
+
+/** The document as written, once it has passed the schema. */
+export type RawConfig = Static<typeof ConfigSchema>;
+
+export type PathSegment = string | number;
+
+/** The schema that applies at `path` in the document, if the path exists in the schema. */
+export function schemaAt(path: readonly PathSegment[]): TSchema | undefined {
+  let schema: TSchema | undefined = ConfigSchema;
+  for (const segment of path) {
+    schema = childSchema(schema, segment);
+    if (schema === undefined) return undefined;
+  }
+  return schema;
+}
+
+function childSchema(schema: TSchema, segment: PathSegment): TSchema | undefined {
+  if (KindGuard.IsArray(schema)) return typeof segment === 'number' ? schema.items : undefined;
+  if (KindGuard.IsRecord(schema)) return Object.values(schema.patternProperties)[0];
+  if (KindGuard.IsObject(schema))
+    return Object.hasOwn(schema.properties, segment) ? schema.properties[segment] : undefined;
+  return undefined;
+}
+
+/** Every field the file may contain, e.g. "upstreams.*.timeouts.connect", "routes[].match.path". */
+export const CONFIG_FIELD_PATHS: readonly string[] = Object.freeze(fieldPaths(ConfigSchema, ''));
+
+function fieldPaths(schema: TSchema, prefix: string): string[] {
+  if (KindGuard.IsArray(schema)) return fieldPaths(schema.items, `${prefix}[]`);
+  if (KindGuard.IsRecord(schema))
+    return fieldPaths(Object.values(schema.patternProperties)[0], `${prefix}.*`);
+  if (!KindGuard.IsObject(schema)) return [];
+  return Object.entries(schema.properties).flatMap(([key, child]) => {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    return [path, ...fieldPaths(child, path)];
+  });
+}

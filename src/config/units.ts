@@ -1,0 +1,74 @@
+/**
+ * Human units in the config file: durations ("250ms", "5s", "1.5m") and sizes ("512",
+ * "8KiB", "10MiB"). The runtime config holds plain numbers (milliseconds, bytes).
+ *
+ * A duration always carries its unit: a bare "30" could be seconds or milliseconds
+ * depending on whose config the operator last read, and guessing wrong is a silent outage.
+ * A bare size is bytes, which nobody misreads.
+ */
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const MS_PER_UNIT: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+// Case matters on the "i" (KiB is binary, KB decimal); "k" is accepted in either case
+// because "kB" is the SI spelling and "KB" the common one.
+const SIZE = /^(\d+(?:\.\d+)?)(B|[kK]B|MB|GB|[kK]iB|MiB|GiB)?$/;
+const BYTES_PER_UNIT: Readonly<Record<string, number>> = {
+  B: 1,
+  KB: 1_000,
+  MB: 1_000_000,
+  GB: 1_000_000_000,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+};
+
+export const KiB = 1024;
+export const MiB = 1024 ** 2;
+
+/**
+ * Milliseconds in a duration like "250ms", "5s", "1.5m" or "1h" (rounded to whole ms),
+ * or undefined when the text is not one.
+ *
+ * @example parseDuration('1.5s') // 1500
+ */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION.exec(text);
+  if (!match) return undefined;
+  const ms = Math.round(Number(match[1]) * MS_PER_UNIT[match[2]]);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+/**
+ * Bytes in a size like "512", "8KB" (8000) or "8KiB" (8192); a number is taken as bytes.
+ * Undefined when it is not a whole, non-negative number of bytes.
+ *
+ * @example parseSize('10MiB') // 10485760
+ */
+export function parseSize(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const match = SIZE.exec(value);
+  if (!match) return undefined;
+  const unit = (match[2] ?? 'B').replace(/^k/, 'K');
+  const amount = Number(match[1]);
+  // "1.5KiB" is 1536 bytes, but "1.5" or "1.5B" names a fraction of a byte.
+  if (unit === 'B' && !Number.isInteger(amount)) return undefined;
+  const bytes = Math.round(amount * BYTES_PER_UNIT[unit]);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** The shortest exact spelling of a duration, for messages: 30000 → "30s". */
+export function formatDuration(ms: number): string {
+  for (const unit of ['h', 'm', 's'] as const) {
+    if (ms !== 0 && ms % MS_PER_UNIT[unit] === 0) return `${ms / MS_PER_UNIT[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** The shortest exact spelling of a size, for messages: 32768 → "32KiB". */
+export function formatSize(bytes: number): string {
+  for (const unit of ['GiB', 'MiB', 'KiB'] as const) {
+    if (bytes !== 0 && bytes % BYTES_PER_UNIT[unit] === 0) return `${bytes / BYTES_PER_UNIT[unit]}${unit}`;
+  }
+  return `${bytes}B`;
+}

@@ -1,0 +1,63 @@
+/**
+ * Runs the schema over the document and turns each failure into a problem an operator can
+ * act on: which field, what was expected, what was found.
+ */
+
+import type { TSchema } from '@sinclair/typebox';
+import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
+import { Value } from '@sinclair/typebox/value';
+import { describeValue } from './describe-value.ts';
+import { didYouMean } from './did-you-mean.ts';
+import { FORMAT_PROBLEMS } from './formats.ts';
+import type { Report } from './report.ts';
+import { ConfigSchema, type PathSegment } from './schema.ts';
+
+export function checkSchema(value: unknown, report: Report): void {
+  for (const error of Value.Errors(ConfigSchema, value)) {
+    const path = pointerToPath(error.path, value);
+    const field = String(path.at(-1));
+    switch (error.type) {
+      case ValueErrorType.ObjectAdditionalProperties:
+        report(path, unknownFieldMessage(field, Object.keys(error.schema.properties ?? {})), 'key');
+        break;
+      case ValueErrorType.ObjectRequiredProperty:
+        report(path, `missing required field '${field}'`, 'parent');
+        break;
+      case ValueErrorType.StringFormat:
+        report(path, FORMAT_PROBLEMS[error.schema.format]?.(String(error.value)) ?? expectedMessage(error));
+        break;
+      default:
+        report(path, expectedMessage(error));
+    }
+  }
+}
+
+function unknownFieldMessage(field: string, known: readonly string[]): string {
+  const suggestion = didYouMean(field, known);
+  const hint =
+    suggestion === undefined ? `known fields: ${known.join(', ')}` : `did you mean '${suggestion}'?`;
+  return `unknown field '${field}' (${hint})`;
+}
+
+function expectedMessage(error: ValueError): string {
+  const expected = (error.schema as TSchema & { expected?: string }).expected;
+  // Every schema node carries `expected`; TypeBox's own wording is the fallback, never the plan.
+  return `expected ${expected ?? error.message.toLowerCase()}, got ${describeValue(error.value)}`;
+}
+
+/** "/routes/2/match/path" → ["routes", 2, "match", "path"], indexes as numbers where the value is a list. */
+function pointerToPath(pointer: string, root: unknown): PathSegment[] {
+  if (pointer === '') return [];
+  const path: PathSegment[] = [];
+  let current: unknown = root;
+  for (const escaped of pointer.slice(1).split('/')) {
+    const key = escaped.replaceAll('~1', '/').replaceAll('~0', '~');
+    const segment = Array.isArray(current) ? Number(key) : key;
+    path.push(segment);
+    current =
+      current !== null && typeof current === 'object'
+        ? (current as Record<PathSegment, unknown>)[segment]
+        : undefined;
+  }
+  return path;
+}

@@ -1,0 +1,73 @@
+import { FAILURES, type FailureKind, type FailureType, type Shape, type Stage } from './taxonomy.ts';
+
+/** Extra RFC 9209 parameters some error types carry. */
+export interface FailureParams {
+  /** dns_error: the DNS response code, e.g. "NXDOMAIN". */
+  readonly rcode?: string;
+  /** tls_alert_received: the alert's numeric id and name. */
+  readonly alertId?: number;
+  readonly alertMessage?: string;
+}
+
+export interface FailureInit {
+  readonly stage?: Stage;
+  /** A finer status than the kind's default; only `client` and `gateway` kinds use it (e.g. 413, 405). */
+  readonly status?: number;
+  readonly params?: FailureParams;
+  /** Seconds, for kinds that carry Retry-After. */
+  readonly retryAfter?: number;
+  readonly cause?: unknown;
+}
+
+/**
+ * One classified failure: the record every later phase reads (status, Proxy-Status, error
+ * body, log line, retry decision). It is an Error so it can travel through undici's abort
+ * paths and promise rejections unchanged.
+ */
+export class Failure extends Error {
+  readonly type: FailureType;
+  readonly kind: FailureKind;
+  readonly status: number;
+  readonly stage: Stage;
+  /** Specific, human-readable detail, e.g. "connect ECONNREFUSED 127.0.0.1:3001 after 0.4 ms". */
+  readonly details: string;
+  readonly params: FailureParams;
+  readonly retryAfter: number | undefined;
+
+  constructor(type: FailureType, details: string, init: FailureInit = {}) {
+    super(`${type}: ${details}`, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'Failure';
+    this.type = type;
+    this.kind = FAILURES[type];
+    this.status = init.status ?? this.kind.status;
+    this.stage = init.stage ?? 'not_sent';
+    this.details = details;
+    this.params = init.params ?? {};
+    this.retryAfter = init.retryAfter;
+  }
+
+  get shape(): Shape {
+    return this.kind.shape;
+  }
+
+  /** True when some of the request may have reached the upstream. */
+  get reachedUpstream(): boolean {
+    return this.stage !== 'not_sent';
+  }
+
+  /** The same failure, seen at a later stage (a connection error noticed after bytes were written). */
+  at(stage: Stage): Failure {
+    if (stage === this.stage) return this;
+    return new Failure(this.type, this.details, {
+      stage,
+      status: this.status,
+      params: this.params,
+      retryAfter: this.retryAfter,
+      cause: this.cause,
+    });
+  }
+}
+
+export function isFailure(value: unknown): value is Failure {
+  return value instanceof Failure;
+}

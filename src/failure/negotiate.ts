@@ -1,0 +1,59 @@
+/** Which error body a client gets, from its Accept header (RFC 9110 §12.5.1). */
+export type ErrorFormat = 'problem+json' | 'html' | 'text';
+
+interface Candidate {
+  readonly format: ErrorFormat;
+  readonly type: string;
+  readonly subtypes: readonly string[];
+}
+
+// Order is the tie-break: when a client is equally happy with all of them (Accept: */*,
+// or no Accept at all), plain text is the least surprising answer for curl and scripts.
+const CANDIDATES: readonly Candidate[] = [
+  { format: 'text', type: 'text', subtypes: ['plain'] },
+  { format: 'problem+json', type: 'application', subtypes: ['problem+json', 'json'] },
+  { format: 'html', type: 'text', subtypes: ['html', 'xhtml+xml'] },
+];
+
+export function negotiateErrorFormat(accept: string | undefined): ErrorFormat {
+  if (!accept) return 'text';
+  let best: ErrorFormat = 'text';
+  let bestQ = -1;
+  let bestSpecificity = -1;
+  for (const candidate of CANDIDATES) {
+    const [q, specificity] = qualityFor(candidate, accept);
+    if (q > bestQ || (q === bestQ && specificity > bestSpecificity)) {
+      best = candidate.format;
+      bestQ = q;
+      bestSpecificity = specificity;
+    }
+  }
+  return bestQ > 0 ? best : 'text';
+}
+
+/** The q-value of the most specific media range matching the candidate, and that specificity. */
+function qualityFor(candidate: Candidate, accept: string): [number, number] {
+  let q = 0;
+  let specificity = -1;
+  for (const range of accept.split(',')) {
+    const [mediaRange, ...params] = range.split(';');
+    const [type = '', subtype = ''] = mediaRange.trim().toLowerCase().split('/');
+    let matched: number;
+    if (type === '*' && subtype === '*') matched = 0;
+    else if (type === candidate.type && subtype === '*') matched = 1;
+    else if (type === candidate.type && candidate.subtypes.includes(subtype)) matched = 2;
+    else continue;
+    if (matched < specificity) continue;
+    let rangeQ = 1;
+    for (const param of params) {
+      const [name, value] = param.split('=');
+      if (name?.trim().toLowerCase() === 'q') {
+        const parsed = Number(value?.trim());
+        rangeQ = Number.isFinite(parsed) ? Math.min(Math.max(parsed, 0), 1) : 1;
+      }
+    }
+    specificity = matched;
+    q = rangeQ;
+  }
+  return [q, specificity];
+}

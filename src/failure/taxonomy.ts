@@ -1,0 +1,295 @@
+/**
+ * The failure taxonomy: every way a request can fail, defined once.
+ *
+ * Status line, Proxy-Status, error body, access log, metrics and retry decisions all read
+ * this table; nothing else in Candor writes 502, 503 or 504. Keys are RFC 9209 Proxy-Status
+ * error types; statuses follow RFC 9209's recommendation (see DESIGN.md for the two
+ * deliberate departures).
+ */
+
+/** The four shapes of an upstream failure, plus who else can be at fault. */
+export type Shape =
+  | 'unreachable' // no connection could be made
+  | 'slow' // connected, request sent, no answer in time
+  | 'reset' // the connection died before the response was whole
+  | 'garbage' // an answer came, but not valid HTTP
+  | 'gateway' // the gateway's own decision (no target, limits, maintenance, routing)
+  | 'client' // the downstream request itself was bad
+  | 'internal'; // a bug inside the gateway
+
+/** How far a request got before it failed: the retry rule follows from this. */
+export type Stage =
+  | 'not_sent' // nothing reached the upstream (refused, DNS, connect timeout, decided locally)
+  | 'sent' // the request (or part of it) was written; no response head yet
+  | 'head_received' // the response head arrived; nothing sent downstream yet
+  | 'body_streaming'; // the response head went downstream: the status can no longer change
+
+export interface FailureKind {
+  /** HTTP status Candor answers with (for `client` kinds, the usual one; the record may carry a finer 4xx). */
+  readonly status: number;
+  readonly shape: Shape;
+  /** Short code for log lines and dashboards, in Envoy's response-flag spirit. */
+  readonly flag: string;
+  /** Whether the answer carries Retry-After. */
+  readonly retryAfter: boolean;
+  /** Title for error bodies. */
+  readonly title: string;
+  /** What happened, in one plain sentence about "the upstream". */
+  readonly explanation: string;
+  /** The fix that fits this shape, for the people running the upstream and the gateway. */
+  readonly fix: string;
+  /** Whether the client may usefully try again (with backoff). */
+  readonly clientMayRetry: boolean;
+}
+
+export const FAILURES = {
+  dns_error: {
+    status: 502,
+    shape: 'unreachable',
+    flag: 'DNS',
+    retryAfter: false,
+    title: 'Upstream name not found',
+    explanation: "the upstream's host name could not be resolved",
+    fix: 'Check the host name in the upstream target and the resolver the gateway uses.',
+    clientMayRetry: true,
+  },
+  dns_timeout: {
+    status: 504,
+    shape: 'unreachable',
+    flag: 'DNST',
+    retryAfter: false,
+    title: 'Upstream name lookup timed out',
+    explanation: "the lookup of the upstream's host name did not finish in time",
+    fix: 'Check that the resolver is reachable and answering.',
+    clientMayRetry: true,
+  },
+  connection_refused: {
+    status: 502,
+    shape: 'unreachable',
+    flag: 'UF',
+    retryAfter: false,
+    title: 'Upstream refused the connection',
+    explanation: 'nothing is listening at the upstream address: the connection was refused',
+    fix: 'Start the upstream process, or fix the port in the target URL.',
+    clientMayRetry: true,
+  },
+  destination_ip_unroutable: {
+    status: 502,
+    shape: 'unreachable',
+    flag: 'UR',
+    retryAfter: false,
+    title: 'Upstream host unreachable',
+    explanation: 'the network has no route to the upstream host',
+    fix: 'Check the target address, routing and firewall between the gateway and the upstream.',
+    clientMayRetry: true,
+  },
+  connection_timeout: {
+    status: 504,
+    shape: 'unreachable',
+    flag: 'UCT',
+    retryAfter: false,
+    title: 'Connecting to the upstream timed out',
+    explanation: 'the TCP connection to the upstream was not established within the connect timeout',
+    fix: 'Check that the upstream host is up and that no firewall drops packets to its port.',
+    clientMayRetry: true,
+  },
+  tls_protocol_error: {
+    status: 502,
+    shape: 'unreachable',
+    flag: 'TLS',
+    retryAfter: false,
+    title: 'TLS handshake with the upstream failed',
+    explanation: 'the TLS handshake with the upstream failed (is it speaking TLS on that port?)',
+    fix: 'Make the target scheme match the upstream: http:// for plain HTTP, https:// for TLS.',
+    clientMayRetry: false,
+  },
+  tls_certificate_error: {
+    status: 502,
+    shape: 'unreachable',
+    flag: 'CERT',
+    retryAfter: false,
+    title: "Upstream's certificate was rejected",
+    explanation: "the upstream's TLS certificate could not be verified",
+    fix: "Renew or fix the upstream's certificate, or give the gateway the CA that signed it (tls.ca).",
+    clientMayRetry: false,
+  },
+  tls_alert_received: {
+    status: 502,
+    shape: 'unreachable',
+    flag: 'ALRT',
+    retryAfter: false,
+    title: 'Upstream aborted the TLS handshake',
+    explanation: 'the upstream ended the TLS handshake with an alert',
+    fix: "Check the upstream's TLS settings (protocol versions, ciphers, SNI, client certificates).",
+    clientMayRetry: false,
+  },
+  http_response_timeout: {
+    status: 504,
+    shape: 'slow',
+    flag: 'UT',
+    retryAfter: false,
+    title: 'Upstream did not answer in time',
+    explanation: 'the upstream accepted the request but sent no response within the timeout',
+    fix: "Find what the upstream is waiting on (a slow query, CPU starvation, a lock); raise the route's response timeout only if the work is legitimately that slow.",
+    clientMayRetry: true,
+  },
+  connection_terminated: {
+    status: 502,
+    shape: 'reset',
+    flag: 'UC',
+    retryAfter: false,
+    title: 'Upstream closed the connection',
+    explanation: 'the upstream closed or reset the connection before sending a complete response head',
+    fix: "Look for a crash, an OOM kill or a restart in the upstream's own logs at this time.",
+    clientMayRetry: true,
+  },
+  http_response_incomplete: {
+    status: 502,
+    shape: 'reset',
+    flag: 'UI',
+    retryAfter: false,
+    title: 'Upstream response was cut short',
+    explanation: 'the upstream connection ended before the response body was complete',
+    fix: "Look for a crash, an OOM kill or a restart in the upstream's own logs at this time.",
+    clientMayRetry: true,
+  },
+  connection_read_timeout: {
+    status: 504,
+    shape: 'slow',
+    flag: 'URT',
+    retryAfter: false,
+    title: 'Upstream stalled while sending the response',
+    explanation: 'the upstream stopped sending the response body for longer than the read timeout',
+    fix: 'Find what stalls the upstream mid-response, or raise the read timeout for streaming routes.',
+    clientMayRetry: true,
+  },
+  http_protocol_error: {
+    status: 502,
+    shape: 'garbage',
+    flag: 'UPE',
+    retryAfter: false,
+    title: 'Upstream sent something that is not HTTP',
+    explanation: 'the upstream answered, but not with a valid HTTP/1.x response',
+    fix: 'Check what is listening on the target port: it may be another service, or the app writes to the socket directly.',
+    clientMayRetry: false,
+  },
+  http_response_header_section_size: {
+    status: 502,
+    shape: 'garbage',
+    flag: 'UHS',
+    retryAfter: false,
+    title: "Upstream's response headers are too large",
+    explanation: "the upstream's response header section is larger than the gateway accepts",
+    fix: 'Find the header that grows (often a cookie or a debug header) and shrink it.',
+    clientMayRetry: false,
+  },
+  http_response_content_length: {
+    status: 502,
+    shape: 'garbage',
+    flag: 'UCL',
+    retryAfter: false,
+    title: "Upstream's Content-Length is invalid",
+    explanation: 'the upstream sent an invalid or conflicting Content-Length',
+    fix: "Fix the upstream's response framing: one valid Content-Length, matching the body.",
+    clientMayRetry: false,
+  },
+  http_response_transfer_coding: {
+    status: 502,
+    shape: 'garbage',
+    flag: 'UTE',
+    retryAfter: false,
+    title: "Upstream's response framing is invalid",
+    explanation: 'the upstream sent an invalid Transfer-Encoding or conflicting framing',
+    fix: "Fix the upstream's response framing: chunked or Content-Length, never both.",
+    clientMayRetry: false,
+  },
+  destination_unavailable: {
+    status: 503,
+    shape: 'gateway',
+    flag: 'UH',
+    retryAfter: true,
+    title: 'No healthy upstream',
+    explanation: 'every target of the upstream is out of rotation (unhealthy or circuit open)',
+    fix: 'Bring a target back: check the health check failures recorded for each target.',
+    clientMayRetry: true,
+  },
+  connection_limit_reached: {
+    status: 503,
+    shape: 'gateway',
+    flag: 'UO',
+    retryAfter: true,
+    title: 'Upstream is at its connection limit',
+    explanation: "the upstream's connection pool and request queue are full",
+    fix: 'Add targets or capacity, or raise pool.max_connections if the upstream can take more.',
+    clientMayRetry: true,
+  },
+  proxy_internal_response: {
+    status: 503,
+    shape: 'gateway',
+    flag: 'LR',
+    retryAfter: true,
+    title: 'Service temporarily unavailable',
+    explanation:
+      'the gateway answered on its own without contacting the upstream (maintenance or load shedding)',
+    fix: 'Wait for the maintenance window to end or for load to drop.',
+    clientMayRetry: true,
+  },
+  http_request_denied: {
+    status: 429,
+    shape: 'gateway',
+    flag: 'RL',
+    retryAfter: true,
+    title: 'Request denied',
+    explanation: 'the gateway refused to forward this request',
+    fix: 'Slow down: wait for the time in Retry-After before trying again.',
+    clientMayRetry: true,
+  },
+  destination_not_found: {
+    status: 404,
+    shape: 'gateway',
+    flag: 'NR',
+    retryAfter: false,
+    title: 'No route for this address',
+    explanation: 'no route of the gateway matches this host and path',
+    fix: 'Check the URL, or add a route for it to the gateway configuration.',
+    clientMayRetry: false,
+  },
+  proxy_loop_detected: {
+    status: 502,
+    shape: 'gateway',
+    flag: 'LOOP',
+    retryAfter: false,
+    title: 'Request loop detected',
+    explanation: 'the request already passed through this gateway (its name is in Via): it is looping',
+    fix: 'Check the upstream targets: one of them points back at the gateway.',
+    clientMayRetry: false,
+  },
+  http_request_error: {
+    status: 400,
+    shape: 'client',
+    flag: 'DPE',
+    retryAfter: false,
+    title: 'Bad request',
+    explanation: 'the request could not be accepted as it was sent',
+    fix: 'Fix the request as the detail says.',
+    clientMayRetry: false,
+  },
+  proxy_internal_error: {
+    status: 500,
+    shape: 'internal',
+    flag: 'IE',
+    retryAfter: false,
+    title: 'Internal gateway error',
+    explanation: 'the gateway hit an internal error while handling the request',
+    fix: "This is a bug in the gateway: report it with the request id and the gateway's log line.",
+    clientMayRetry: true,
+  },
+} as const satisfies Record<string, FailureKind>;
+
+export type FailureType = keyof typeof FAILURES;
+
+export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
+
+export function kindOf(type: FailureType): FailureKind {
+  return FAILURES[type];
+}

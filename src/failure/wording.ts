@@ -1,0 +1,55 @@
+import type { Failure } from './failure.ts';
+
+/** What an error body may say: nothing here may leak an internal address unless the config allows it. */
+export interface ErrorBodyContext {
+  readonly failure: Failure;
+  readonly proxyName: string;
+  readonly requestId: string;
+  /** The upstream as the client may see it: its name, or its address when exposed. */
+  readonly nextHop: string | undefined;
+}
+
+export const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  417: 'Expectation Failed',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+
+/** One plain sentence on which hop failed, e.g. 'The gateway "edge-1" could not use the upstream "api": …'. */
+export function describeFailure(ctx: ErrorBodyContext): string {
+  const { failure, proxyName, nextHop } = ctx;
+  const shape = failure.kind.shape;
+  if (shape === 'client')
+    return `The gateway "${proxyName}" could not accept this request: ${failure.details}.`;
+  if (shape === 'internal')
+    return `The gateway "${proxyName}" hit an internal error; the upstream was not at fault.`;
+  if (shape === 'gateway') {
+    const about = nextHop ? ` for the upstream "${nextHop}"` : '';
+    return `The gateway "${proxyName}" answered on its own${about}: ${failure.kind.explanation}.`;
+  }
+  return `The gateway "${proxyName}" is working, but the upstream "${nextHop ?? 'unknown'}" failed: ${failure.kind.explanation} (${failure.details}).`;
+}
+
+/** What the client may do next, in plain words. */
+export function clientAdvice(failure: Failure): string {
+  if (failure.retryAfter !== undefined) {
+    return `You may retry after ${failure.retryAfter} seconds (see Retry-After).`;
+  }
+  if (failure.kind.clientMayRetry)
+    return 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
+  if (failure.kind.shape === 'client')
+    return 'Retrying the same request will fail the same way: change the request.';
+  return 'Retrying will not help until the upstream or the gateway configuration is fixed.';
+}

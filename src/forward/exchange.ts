@@ -1,0 +1,316 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { errors } from 'undici';
+import { classifyExchangeError } from '../failure/classify.ts';
+import { Failure } from '../failure/failure.ts';
+import { receivedStatusProxyStatus } from '../failure/proxy-status.ts';
+import type { Stage } from '../failure/taxonomy.ts';
+import type { RequestRecord } from '../log/request-record.ts';
+import { isResetInProgress } from './connector.ts';
+import { buildDownstreamHead } from './response-headers.ts';
+import type { Target, Upstream } from './upstream.ts';
+
+/** What an exchange reports back to the request handler when it cannot answer by itself. */
+export interface ExchangeOwner {
+  /** The exchange failed before anything went downstream: answer with an error response. */
+  fail(failure: Failure): void;
+}
+
+export interface ExchangeOptions {
+  readonly path: string;
+  readonly headers: string[];
+  /** Stream the client's body upstream (false when the request has none). */
+  readonly hasBody: boolean;
+  /** Largest request body accepted when its length is not announced (chunked). */
+  readonly bodyLimit: number;
+  readonly bodyIdleTimeout: number;
+  readonly proxyName: string;
+  readonly via: string;
+  /** next-hop for Proxy-Status on the upstream's own error responses. */
+  readonly nextHop: string;
+}
+
+/**
+ * The forward phase: one attempt against one target, as an undici dispatch handler.
+ * Bodies stream both ways with backpressure; every failure is classified once, with the
+ * stage it happened at, and handed to the owner (before the head went downstream) or
+ * turned into an aborted downstream transfer (after).
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  private readonly req: IncomingMessage;
+  private readonly res: ServerResponse;
+  private readonly record: RequestRecord;
+  private readonly target: Target;
+  private readonly upstream: Upstream;
+  private readonly owner: ExchangeOwner;
+  private readonly options: ExchangeOptions;
+  private controller: Dispatcher.DispatchController | undefined;
+  private stage: Stage = 'not_sent';
+  private status = 0;
+  private closeDelimited = false;
+  private finished = false;
+  /** A failure decided here (client gone, body too large, deadline) to report instead of undici's error. */
+  private localFailure: Failure | undefined;
+  private totalTimer: NodeJS.Timeout | undefined;
+  private bodyTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RequestRecord,
+    upstream: Upstream,
+    target: Target,
+    owner: ExchangeOwner,
+    options: ExchangeOptions,
+  ) {
+    this.req = req;
+    this.res = res;
+    this.record = record;
+    this.upstream = upstream;
+    this.target = target;
+    this.owner = owner;
+    this.options = options;
+  }
+
+  start(): void {
+    const { req, options } = this;
+    this.target.active++;
+    const timeout = this.upstream.config.timeouts.total;
+    this.totalTimer = setTimeout(this.onTotalTimeout, timeout);
+    this.res.on('close', this.onDownstreamClose);
+    if (options.hasBody) this.watchRequestBody();
+    this.target.pool.dispatch(
+      {
+        origin: this.target.config.origin,
+        path: options.path,
+        method: req.method as Dispatcher.HttpMethod,
+        headers: options.headers,
+        body: options.hasBody ? req : null,
+      },
+      this,
+    );
+  }
+
+  // ── undici's side ────────────────────────────────────────────────────────────────
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    this.stage = 'sent';
+    if (this.localFailure) controller.abort(this.localFailure);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    _headers: unknown,
+    statusMessage?: string,
+  ): void {
+    if (statusCode < 200) return this.forwardInformational(statusCode, controller);
+    const { record, res } = this;
+    this.stage = 'head_received';
+    this.status = statusCode;
+    record.ttfbMs = record.elapsed();
+    const head = buildDownstreamHead(controller.rawHeaders as Buffer[], {
+      requestId: record.id,
+      via: this.options.via,
+      proxyStatus:
+        statusCode >= 500
+          ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
+          : undefined,
+    });
+    this.closeDelimited =
+      head.closeDelimited && statusCode !== 204 && statusCode !== 304 && this.req.method !== 'HEAD';
+    try {
+      res.writeHead(statusCode, statusMessage || undefined, head.headers);
+    } catch (err) {
+      // Node refuses a field undici let through (e.g. a character invalid in a header value).
+      controller.abort(
+        new Failure('http_protocol_error', `invalid response header: ${(err as Error).message}`, {
+          stage: 'head_received',
+          cause: err,
+        }),
+      );
+      return;
+    }
+    record.status = statusCode;
+    this.stage = 'body_streaming';
+    // Send the head now: a client waiting on a slow body should know it is coming.
+    if (!head.hasLength || this.req.method === 'HEAD') res.flushHeaders();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.record.bytesOut += chunk.length;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
+    if (this.closeDelimited && isResetInProgress()) {
+      // A body framed by the connection's end that ended in a reset may be cut short:
+      // undici calls it complete, Candor does not.
+      this.record.upstreamReset = true;
+      return this.failAfterHead(
+        new Failure(
+          'http_response_incomplete',
+          'connection reset before a clean end of the close-delimited body',
+          {
+            stage: 'body_streaming',
+          },
+        ),
+      );
+    }
+    const trailers = controller.rawTrailers as Buffer[] | undefined;
+    if (trailers && trailers.length > 0) this.res.addTrailers(pairs(trailers));
+    this.res.end();
+    this.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.finished) return;
+    // RFC 9110 §8.6: a 304 may carry the Content-Length of the representation it stands for.
+    if (this.status === 304 && error instanceof errors.ResponseContentLengthMismatchError) {
+      this.res.end();
+      return this.finish();
+    }
+    const failure =
+      this.localFailure ??
+      this.requestBodyFailure() ??
+      classifyExchangeError(error, this.stage, this.record.elapsed());
+    if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') this.record.upstreamReset = true;
+    if (this.record.clientAborted) {
+      this.record.failure = failure;
+      return this.finish();
+    }
+    if (this.stage === 'body_streaming') return this.failAfterHead(failure);
+    this.record.stage = failure.stage;
+    this.finish();
+    this.owner.fail(failure);
+  }
+
+  // ── the client's side ────────────────────────────────────────────────────────────
+
+  /** The client's body broke (malformed chunks, a reset mid-upload): the fault is downstream, not upstream. */
+  private requestBodyFailure(): Failure | undefined {
+    const err = this.req.errored as NodeJS.ErrnoException | null;
+    if (!err) return undefined;
+    if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED') {
+      this.record.clientAborted = true;
+      return new Failure('http_request_error', 'client closed the connection while sending the body', {
+        status: 499,
+        stage: this.stage,
+      });
+    }
+    return new Failure('http_request_error', `request body could not be read (${err.code ?? err.message})`, {
+      status: 400,
+      stage: this.stage,
+    });
+  }
+
+  private readonly onDownstreamClose = (): void => {
+    if (this.finished || this.res.writableFinished) return;
+    this.record.clientAborted = true;
+    this.abort(
+      new Failure('http_request_error', 'client closed the connection', { status: 499, stage: this.stage }),
+    );
+  };
+
+  private readonly onTotalTimeout = (): void => {
+    const limit = this.upstream.config.timeouts.total;
+    const failure =
+      this.stage === 'body_streaming'
+        ? new Failure(
+            'connection_read_timeout',
+            `total timeout of ${limit} ms reached while streaming the body`,
+            {
+              stage: this.stage,
+            },
+          )
+        : new Failure('http_response_timeout', `no response head within the total timeout of ${limit} ms`, {
+            stage: this.stage,
+          });
+    this.abort(failure);
+  };
+
+  /** Counts the request body, enforces the route's limit on unannounced lengths and the idle timeout. */
+  private watchRequestBody(): void {
+    const { req, options, record } = this;
+    const announced = req.headers['content-length'] !== undefined;
+    this.bodyTimer = setTimeout(this.onBodyIdle, options.bodyIdleTimeout);
+    req.on('data', (chunk: Buffer) => {
+      record.bytesIn += chunk.length;
+      this.bodyTimer?.refresh();
+      if (!announced && record.bytesIn > options.bodyLimit) {
+        this.abort(
+          new Failure(
+            'http_request_error',
+            `request body larger than the route's limit of ${options.bodyLimit} bytes`,
+            {
+              status: 413,
+              stage: this.stage,
+            },
+          ),
+        );
+      }
+    });
+    req.once('end', () => clearTimeout(this.bodyTimer));
+  }
+
+  private readonly onBodyIdle = (): void => {
+    this.abort(
+      new Failure('http_request_error', `request body stalled for ${this.options.bodyIdleTimeout} ms`, {
+        status: 408,
+        stage: this.stage,
+      }),
+    );
+  };
+
+  /** Ends the exchange for a reason decided here; undici reports back through onResponseError. */
+  private abort(failure: Failure): void {
+    if (this.finished || this.localFailure) return;
+    this.localFailure = failure;
+    if (this.controller) this.controller.abort(failure);
+    else if (this.record.clientAborted) this.finish();
+    // Otherwise the request still waits in the pool's queue: onRequestStart aborts it.
+  }
+
+  /** After the head went downstream the status cannot change: abort the transfer so the client sees it cut. */
+  private failAfterHead(failure: Failure): void {
+    this.record.failure = failure;
+    this.record.stage = 'body_streaming';
+    this.finish();
+    this.res.destroy();
+  }
+
+  private forwardInformational(statusCode: number, controller: Dispatcher.DispatchController): void {
+    // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
+    if (this.req.httpVersionMinor === 0 || this.res.headersSent) return;
+    if (statusCode === 103) this.res.writeEarlyHints(earlyHints(controller.rawHeaders as Buffer[]));
+    else if (statusCode === 102) this.res.writeProcessing();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.target.active--;
+    clearTimeout(this.totalTimer);
+    clearTimeout(this.bodyTimer);
+    this.record.stage ??= this.stage;
+  }
+}
+
+function pairs(raw: readonly Buffer[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i].toString(), raw[i + 1].toString('latin1')]);
+  return out;
+}
+
+function earlyHints(raw: readonly Buffer[]): Record<string, string | string[]> {
+  const hints: Record<string, string[]> = {};
+  for (const [name, value] of pairs(raw)) {
+    const key = name.toLowerCase();
+    hints[key] = [...(hints[key] ?? []), value];
+  }
+  return hints;
+}

@@ -1,0 +1,85 @@
+import { connectionNominated, isHopByHop } from './hop-by-hop.ts';
+
+/** What the request-header rewrite needs to know about this request. */
+export interface ForwardFacts {
+  readonly clientAddress: string;
+  /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept. */
+  readonly trusted: boolean;
+  /** "http" or "https": how the client reached us. */
+  readonly protocol: string;
+  /** Host as the client sent it (port included), for X-Forwarded-Host. */
+  readonly host: string;
+  readonly requestId: string;
+  readonly traceparent: string;
+  /** Forward the client's tracestate (only when its trace was continued). */
+  readonly keepTracestate: boolean;
+  /** "1.1 edge-1": this hop's Via entry. */
+  readonly via: string;
+}
+
+/**
+ * The upstream request's headers, as a flat [name, value, …] list for undici: the client's
+ * headers in their order and case, minus hop-by-hop fields, plus this hop's facts.
+ */
+export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts): string[] {
+  const nominated = connectionNominated(valuesOf(raw, 'connection'));
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
+  let via: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower) || lower === 'expect' || nominated?.has(lower)) continue;
+    switch (lower) {
+      case 'x-forwarded-for':
+        if (facts.trusted) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      case 'x-forwarded-proto':
+        if (facts.trusted) forwardedProto ??= value;
+        continue;
+      case 'x-forwarded-host':
+        if (facts.trusted) forwardedHost ??= value;
+        continue;
+      case 'forwarded':
+        if (facts.trusted) break;
+        continue;
+      case 'via':
+        via = via === undefined ? value : `${via}, ${value}`;
+        continue;
+      case 'x-request-id':
+      case 'traceparent':
+        continue;
+      case 'tracestate':
+        if (facts.keepTracestate) break;
+        continue;
+    }
+    out.push(name, value);
+  }
+  out.push(
+    'x-forwarded-for',
+    forwardedFor === undefined ? facts.clientAddress : `${forwardedFor}, ${facts.clientAddress}`,
+    'x-forwarded-proto',
+    forwardedProto ?? facts.protocol,
+    'x-forwarded-host',
+    forwardedHost ?? facts.host,
+    'via',
+    via === undefined ? facts.via : `${via}, ${facts.via}`,
+    'x-request-id',
+    facts.requestId,
+    'traceparent',
+    facts.traceparent,
+  );
+  return out;
+}
+
+/** Every value of one field in a raw header list (names compared case-insensitively). */
+export function valuesOf(raw: readonly string[], lowerName: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) values.push(raw[i + 1]);
+  }
+  return values;
+}

@@ -1,0 +1,83 @@
+import type { IncomingMessage } from 'node:http';
+import { checkRequest } from '../accept/request-checks.ts';
+import type { RouteConfig } from '../config/types.ts';
+import { Failure } from '../failure/failure.ts';
+import { unmapIPv4 } from '../forward/trust.ts';
+import type { Target, Upstream } from '../forward/upstream.ts';
+import { RequestRecord } from '../log/request-record.ts';
+import { acceptOrCreateRequestId } from '../trace/ids.ts';
+import { continueOrStartTrace } from '../trace/traceparent.ts';
+import { hostnameOf, isLoop, splitTarget } from './request-target.ts';
+import type { Runtime } from './runtime.ts';
+
+/** A request that passed accept, route and select: where it goes and as what. */
+export interface Admitted {
+  readonly route: RouteConfig;
+  readonly upstream: Upstream;
+  readonly target: Target;
+  /** host[:port] the client addressed. */
+  readonly authority: string;
+  /** Origin-form path as the client sent it (before strip_prefix). */
+  readonly path: string;
+}
+
+export function createRecord(req: IncomingMessage): RequestRecord {
+  const { 'x-request-id': idHeader, traceparent } = req.headers;
+  return new RequestRecord(
+    acceptOrCreateRequestId(typeof idHeader === 'string' ? idHeader : undefined),
+    continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
+    unmapIPv4(req.socket.remoteAddress ?? ''),
+    req.method ?? '',
+    req.headers.host ?? '',
+    req.url ?? '',
+  );
+}
+
+/**
+ * The phases before forwarding — accept checks, loop detection, route, body limit,
+ * select — shared by plain requests and upgrades. Fills the record as it goes; returns
+ * the failure to answer with when a phase says no.
+ */
+export function admit(runtime: Runtime, req: IncomingMessage, record: RequestRecord): Admitted | Failure {
+  const rejected = checkRequest(req, runtime.config.limits);
+  if (rejected) return rejected;
+  const { authority, path } = splitTarget(req.url ?? '/', req.headers.host ?? '');
+  if (isLoop(req.headers.via, runtime.name)) {
+    return new Failure('proxy_loop_detected', `this request already passed through "${runtime.name}"`);
+  }
+
+  const hostname = hostnameOf(authority);
+  const route = runtime.router.match(hostname, path);
+  if (!route)
+    return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
+  record.route = route.name;
+  const upstream = runtime.upstreams.get(route.upstream) as Upstream;
+  record.upstream = upstream.name;
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > route.limits.body) {
+    return new Failure(
+      'http_request_error',
+      `request body of ${length} bytes is over the route's limit of ${route.limits.body}`,
+      { status: 413 },
+    );
+  }
+
+  const target = upstream.balancer.pick();
+  if (!target) {
+    return new Failure('destination_unavailable', `no target of "${upstream.name}" is in rotation`, {
+      retryAfter: 5,
+    });
+  }
+  record.target = target.config.origin;
+  return { route, upstream, target, authority, path };
+}
+
+/** The name clients may see for the next hop: the upstream's, or the target's address when exposed. */
+export function nextHopOf(runtime: Runtime, record: RequestRecord): string | undefined {
+  return runtime.config.errors.exposeUpstreamAddress ? (record.target ?? record.upstream) : record.upstream;
+}
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}

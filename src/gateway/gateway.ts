@@ -1,0 +1,49 @@
+import { type Listener, startListener } from '../accept/listener.ts';
+import type { GatewayConfig } from '../config/types.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { createRuntime, type Runtime } from './runtime.ts';
+
+export interface Gateway {
+  readonly listeners: readonly Listener[];
+  readonly logger: Logger;
+  /** The live config snapshot. */
+  runtime(): Runtime;
+  /** Stops accepting, lets in-flight requests finish, closes upstream pools and flushes the log. */
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  /** Use this logger instead of the one the config describes (tests capture lines this way). */
+  readonly logger?: Logger;
+}
+
+/** Starts a gateway on a validated config: its runtime, then every listener. */
+export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(config.log, config.name);
+  const runtime = createRuntime(config, logger);
+  const current = () => runtime;
+  const listeners: Listener[] = [];
+  try {
+    for (const listen of config.listen) listeners.push(await startListener(listen, current));
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await runtime.close();
+    throw err;
+  }
+  for (const listener of listeners) {
+    logger.info(
+      { address: `${listener.config.host}:${listener.port()}`, tls: Boolean(listener.config.tls) },
+      'listening',
+    );
+  }
+  return {
+    listeners,
+    logger,
+    runtime: current,
+    async close() {
+      await Promise.all(listeners.map((l) => l.close()));
+      await runtime.close();
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasRequestBody } from '../accept/request-checks.ts';
+import { writeErrorResponse } from '../decide/error-response.ts';
+import { Failure } from '../failure/failure.ts';
+import { Exchange } from '../forward/exchange.ts';
+import { buildUpstreamHeaders } from '../forward/request-headers.ts';
+import { logRequest } from '../log/access-log.ts';
+import type { RequestRecord } from '../log/request-record.ts';
+import { stripPrefix } from '../route/router.ts';
+import { admit, createRecord, nextHopOf } from './admit.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface ListenerFacts {
+  /** "http" or "https". */
+  readonly protocol: string;
+}
+
+/** Client errors after which the connection cannot be trusted to be in sync. */
+const CLOSING_STATUSES = new Set([400, 408, 413, 505]);
+
+/**
+ * One request through the phases: accept checks → route → select (admit.ts) → forward
+ * (Exchange) → decide (here: pass through, or an error response) → log. The log line is
+ * written exactly once, when the downstream response closes.
+ */
+export function handleRequest(
+  runtime: Runtime,
+  listener: ListenerFacts,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const record = createRecord(req);
+  res.once('close', () => {
+    if (!res.writableFinished && record.status === 0) {
+      record.clientAborted = true;
+      record.status = 499;
+    }
+    logRequest(runtime.logger, record);
+  });
+  const answer = (failure: Failure) => answerWithFailure(runtime, req, res, record, failure);
+
+  const admitted = admit(runtime, req, record);
+  if (admitted instanceof Failure) return answer(admitted);
+  const { route, upstream, target, authority, path } = admitted;
+
+  const via = req.httpVersionMinor === 0 ? runtime.via10 : runtime.via11;
+  const hasBody = hasRequestBody(req);
+  const exchange = new Exchange(
+    req,
+    res,
+    record,
+    upstream,
+    target,
+    { fail: answer },
+    {
+      path: route.stripPrefix ? stripPrefix(route.path, path) : path,
+      headers: buildUpstreamHeaders(req.rawHeaders, {
+        clientAddress: record.clientAddress,
+        trusted: runtime.trust.has(record.clientAddress),
+        protocol: listener.protocol,
+        host: authority,
+        requestId: record.id,
+        traceparent: record.trace.traceparent,
+        keepTracestate: record.trace.continued,
+        via,
+      }),
+      hasBody,
+      bodyLimit: route.limits.body,
+      bodyIdleTimeout: runtime.config.limits.bodyIdleTimeout,
+      proxyName: runtime.name,
+      via,
+      nextHop: nextHopOf(runtime, record) as string,
+    },
+  );
+  // The client asked before sending its body: everything that could refuse it has now agreed.
+  if (hasBody && req.headers.expect !== undefined) res.writeContinue();
+  exchange.start();
+}
+
+/** The decide phase for a failure before anything went downstream. */
+function answerWithFailure(
+  runtime: Runtime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  record: RequestRecord,
+  failure: Failure,
+): void {
+  record.failure = failure;
+  if (record.clientAborted) return;
+  record.status = failure.status;
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  writeErrorResponse(req, res, failure, {
+    proxyName: runtime.name,
+    requestId: record.id,
+    accept: req.headers.accept,
+    nextHop: failure.kind.shape === 'client' ? undefined : nextHopOf(runtime, record),
+    head: req.method === 'HEAD',
+    // An unread body is not worth reading, and a broken request leaves the stream in doubt.
+    close: (hasRequestBody(req) && !req.complete) || CLOSING_STATUSES.has(failure.status),
+  });
+}

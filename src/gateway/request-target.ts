@@ -1,0 +1,36 @@
+/** The authority (host[:port]) and origin-form path of a request, from its target and Host. */
+export interface RequestTarget {
+  readonly authority: string;
+  readonly path: string;
+}
+
+/**
+ * RFC 9112 §3.2.2: a server must accept the absolute form, and then its authority
+ * replaces the Host header. The origin form keeps the path exactly as the client sent it.
+ */
+export function splitTarget(url: string, host: string): RequestTarget {
+  if (url.charCodeAt(0) === 0x2f /* / */ || url === '*') return { authority: host, path: url };
+  const schemeEnd = url.indexOf('://') + 3;
+  const pathStart = url.slice(schemeEnd).search(/[/?]/);
+  if (pathStart === -1) return { authority: url.slice(schemeEnd), path: '/' };
+  const authority = url.slice(schemeEnd, schemeEnd + pathStart);
+  const path = url.slice(schemeEnd + pathStart);
+  return { authority, path: path.charCodeAt(0) === 0x3f /* ? */ ? '/' + path : path };
+}
+
+/** "API.example.com:8080" → "api.example.com"; "[::1]:80" → "[::1]". */
+export function hostnameOf(authority: string): string {
+  const end =
+    authority.charCodeAt(0) === 0x5b /* [ */ ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
+  return (end > 0 ? authority.slice(0, end) : authority).toLowerCase();
+}
+
+/** Whether this gateway's own name is already a received-by in Via (RFC 9110 §7.6.3). */
+export function isLoop(via: string | undefined, name: string): boolean {
+  if (via === undefined || !via.includes(name)) return false;
+  for (const entry of via.split(',')) {
+    const receivedBy = entry.trim().split(/\s+/)[1];
+    if (receivedBy === name) return true;
+  }
+  return false;
+}

@@ -1,0 +1,54 @@
+import type { Failure } from '../failure/failure.ts';
+import type { Stage } from '../failure/taxonomy.ts';
+import type { TraceContext } from '../trace/traceparent.ts';
+
+/**
+ * Everything the log line says about one request, filled in as the phases run. It is the
+ * only per-request state the log phase reads, so every field has exactly one writer.
+ */
+export class RequestRecord {
+  readonly id: string;
+  readonly trace: TraceContext;
+  /** Wall-clock start, for the log's time field. */
+  readonly time = Date.now();
+  /** Monotonic start, for durations. */
+  readonly startedAt = performance.now();
+  readonly clientAddress: string;
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+  route: string | undefined;
+  upstream: string | undefined;
+  target: string | undefined;
+  status = 0;
+  failure: Failure | undefined;
+  /** How far the exchange with the upstream got (absent when it never started). */
+  stage: Stage | undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  connectMs: number | undefined;
+  ttfbMs: number | undefined;
+  upstreamReset = false;
+  clientAborted = false;
+  upgraded = false;
+
+  constructor(
+    id: string,
+    trace: TraceContext,
+    clientAddress: string,
+    method: string,
+    host: string,
+    path: string,
+  ) {
+    this.id = id;
+    this.trace = trace;
+    this.clientAddress = clientAddress;
+    this.method = method;
+    this.host = host;
+    this.path = path;
+  }
+
+  elapsed(): number {
+    return performance.now() - this.startedAt;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Upstreams no connection can be made to: the "unreachable" shape of the failure table.
+ */
+import { spawn } from 'node:child_process';
+import { connect, createServer, type Socket } from 'node:net';
+import { type Fault, FaultRecorder, listenLoopback } from './fault.ts';
+
+/**
+ * dns_error: the `.invalid` top-level domain never resolves (RFC 6761), so no server is needed.
+ * (Where the machine has no resolver at all, the lookup fails with EAI_AGAIN rather than ENOTFOUND.)
+ */
+export const UNRESOLVABLE_HOST = 'candor-fault.invalid';
+export const UNRESOLVABLE_URL = `http://${UNRESOLVABLE_HOST}:80`;
+
+/** unreachable / connection_refused: a loopback port with nothing listening (bound once, then closed). */
+export async function startRefusing(): Promise<Fault> {
+  const server = createServer();
+  const port = await listenLoopback(server);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return new FaultRecorder().handle(`http://127.0.0.1:${port}`, port);
+}
+
+export interface UnacceptingOptions {
+  /** How long a probe connect may take before the backlog counts as full (default 100 ms). */
+  probeMs?: number;
+}
+
+/**
+ * unreachable / connection_timeout: a listener that never accepts, whose backlog the kit fills,
+ * so the kernel drops further SYNs and a connect hangs until the client's connect timeout. The
+ * listener lives in a child Node process whose event loop is blocked (Node itself always
+ * accepts). Linux behaviour; the factory throws if the backlog cannot be filled.
+ */
+export async function startUnaccepting(options: UnacceptingOptions = {}): Promise<Fault> {
+  const probeMs = options.probeMs ?? 100;
+  const child = spawn(process.execPath, ['-e', UNACCEPTING_CHILD], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) resolve(Number(text.trim()));
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`fault kit: unaccepting listener exited (${code})`)));
+  });
+  child.stdout.destroy();
+  const recorder = new FaultRecorder();
+  const fillers: Socket[] = [];
+  const stopChild = async (): Promise<void> => {
+    for (const socket of fillers) socket.destroy();
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  recorder.onClose(stopChild);
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const probe = connect(port, '127.0.0.1');
+    probe.on('error', () => {});
+    const connected = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), probeMs);
+      probe.once('connect', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!connected) {
+      probe.destroy();
+      return recorder.handle(`http://127.0.0.1:${port}`, port);
+    }
+    fillers.push(probe);
+  }
+  await stopChild();
+  throw new Error('fault kit: could not fill the listen backlog; connect timeouts cannot be produced here');
+}
+
+// Listens with a backlog of 1, prints the port, then blocks its event loop so nothing is ever
+// accepted; it checks every half second that its parent is alive and leaves when it is not.
+const UNACCEPTING_CHILD = `
+const net = require('node:net');
+const fs = require('node:fs');
+const server = net.createServer();
+server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+  fs.writeSync(1, server.address().port + '\\n');
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const parent = process.ppid;
+  for (let i = 0; i < 1200; i++) {
+    Atomics.wait(cell, 0, 0, 500);
+    try { process.kill(parent, 0); } catch { break; }
+  }
+  process.exit(0);
+});
+`;

@@ -1,0 +1,109 @@
+import http from 'node:http';
+import net from 'node:net';
+
+export interface ClientResponse {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly rawHeaders: string[];
+  readonly body: Buffer;
+  readonly text: string;
+  readonly trailers: NodeJS.Dict<string>;
+  /** The response ended without its framing saying it was whole (the transfer was aborted). */
+  readonly aborted: boolean;
+}
+
+export interface ClientRequest {
+  readonly method?: string;
+  readonly path?: string;
+  readonly headers?: http.OutgoingHttpHeaders;
+  readonly body?: string | Buffer;
+  /** Reject if nothing is over after this long (default 10 s). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A plain node:http client (never undici: the gateway uses undici, the tests must not share
+ * its quirks). A fresh connection per request unless an agent is given.
+ */
+export function request(baseUrl: string, options: ClientRequest = {}): Promise<ClientResponse> {
+  const url = new URL(options.path ?? '/', baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: options.method ?? 'GET',
+      headers: options.headers,
+      agent: false,
+    });
+    const timer = setTimeout(() => {
+      req.destroy(
+        new Error(
+          `request ${options.method ?? 'GET'} ${url} not over after ${options.timeoutMs ?? 10_000} ms`,
+        ),
+      );
+    }, options.timeoutMs ?? 10_000);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let aborted = false;
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('aborted', () => {
+        aborted = true;
+      });
+      res.on('error', () => {
+        aborted = true;
+      });
+      res.on('close', () => {
+        clearTimeout(timer);
+        const body = Buffer.concat(chunks);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body,
+          text: body.toString(),
+          trailers: res.trailers,
+          aborted: aborted || !res.complete,
+        });
+      });
+    });
+    req.end(options.body);
+  });
+}
+
+export interface RawExchange {
+  /** Everything the server sent until it closed (or the wait ended). */
+  readonly raw: string;
+  readonly status: number;
+  /** Whether the server closed the connection. */
+  readonly closed: boolean;
+}
+
+/** Sends raw bytes (for input node:http would refuse to produce) and collects the answer. */
+export function rawRequest(port: number, bytes: string | Buffer, waitMs = 2000): Promise<RawExchange> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let closed = false;
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      const raw = Buffer.concat(chunks).toString('latin1');
+      resolve({ raw, status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] ?? 0), closed });
+    };
+    const timer = setTimeout(done, waitMs);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => {
+      closed = true;
+      done();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') {
+        closed = true;
+        done();
+      } else reject(err);
+    });
+    socket.write(bytes);
+  });
+}

@@ -1,0 +1,89 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { parseConfig } from '../../src/config/load.ts';
+import { type Gateway, startGateway } from '../../src/gateway/gateway.ts';
+
+/** One parsed access-log line. */
+export type LogLine = Record<string, unknown> & { msg: string; level: string };
+
+export interface TestGateway {
+  readonly gateway: Gateway;
+  readonly port: number;
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** Every line logged so far, parsed. */
+  readonly logs: LogLine[];
+  /** The access-log line of the request with this id (waits for it: the line is written when the response closes). */
+  logFor(requestId: string): Promise<LogLine>;
+  /** Waits for the nth access-log line (1-based). */
+  accessLine(n?: number): Promise<LogLine>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a real gateway in this process on 127.0.0.1:0 from YAML text (without `listen`),
+ * capturing its log lines in memory.
+ */
+export async function startTestGateway(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+  const text = `listen:\n  - address: 127.0.0.1:0\n${yaml}`;
+  const config = parseConfig(text, '<test>', env);
+  const logs: LogLine[] = [];
+  const waiters = new Set<() => void>();
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      for (const waiter of waiters) waiter();
+      callback();
+    },
+  });
+  const logger = pino(
+    { level: 'info', base: { gateway: config.name }, formatters: { level: (label) => ({ level: label }) } },
+    sink,
+  );
+  const gateway = await startGateway(config, { logger });
+  const port = gateway.listeners[0].port();
+  const waitFor = (find: () => LogLine | undefined, what: string): Promise<LogLine> =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const found = find();
+        if (found) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no log line for ${what} after 5 s; lines: ${JSON.stringify(logs)}`));
+      }, 5000);
+      waiters.add(check);
+      check();
+    });
+  return {
+    gateway,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    logFor: (id) => waitFor(() => logs.find((l) => l.msg === 'request' && l.req_id === id), `request ${id}`),
+    accessLine: (n = 1) => waitFor(() => logs.filter((l) => l.msg === 'request')[n - 1], `access line #${n}`),
+    close: () => gateway.close(),
+  };
+}
+
+/** The YAML for one route `/` (or `path`) to one upstream with the given target URL and options. */
+export function singleUpstream(
+  url: string,
+  options: { upstream?: string; route?: string; extra?: string } = {},
+): string {
+  return `name: edge-1
+routes:
+  - match: { path: ${options.route ?? '/'} }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+${options.upstream ?? ''}
+${options.extra ?? ''}
+`;
+}
