@@ -53,6 +53,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private localFailure: Failure | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
   private bodyTimer: NodeJS.Timeout | undefined;
+  private readonly bodyUnannounced: boolean;
 
   constructor(
     req: IncomingMessage,
@@ -70,6 +71,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.target = target;
     this.owner = owner;
     this.options = options;
+    this.bodyUnannounced = options.hasBody && req.headers['content-length'] === undefined;
   }
 
   start(): void {
@@ -78,7 +80,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const timeout = this.upstream.config.timeouts.total;
     this.totalTimer = setTimeout(this.onTotalTimeout, timeout);
     this.res.on('close', this.onDownstreamClose);
-    if (options.hasBody) this.watchRequestBody();
     this.target.pool.dispatch(
       {
         origin: this.target.config.origin,
@@ -96,6 +97,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     this.stage = 'sent';
+    // The body clock starts when undici starts reading the body, not while the request waits for a connection.
+    if (this.options.hasBody) this.bodyTimer = setTimeout(this.onBodyIdle, this.options.bodyIdleTimeout);
     if (this.localFailure) controller.abort(this.localFailure);
   }
 
@@ -233,31 +236,38 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.abort(failure);
   };
 
-  /** Counts the request body, enforces the route's limit on unannounced lengths and the idle timeout. */
-  private watchRequestBody(): void {
-    const { req, options, record } = this;
-    const announced = req.headers['content-length'] !== undefined;
-    this.bodyTimer = setTimeout(this.onBodyIdle, options.bodyIdleTimeout);
-    req.on('data', (chunk: Buffer) => {
-      record.bytesIn += chunk.length;
-      this.bodyTimer?.refresh();
-      if (!announced && record.bytesIn > options.bodyLimit) {
-        this.abort(
-          new Failure(
-            'http_request_error',
-            `request body larger than the route's limit of ${options.bodyLimit} bytes`,
-            {
-              status: 413,
-              stage: this.stage,
-            },
-          ),
-        );
-      }
-    });
-    req.once('end', () => clearTimeout(this.bodyTimer));
+  /**
+   * Counts the request body as undici sends it (a 'data' listener of our own would put the
+   * stream in flowing mode before undici reads it, and lose the first chunks) and enforces
+   * the route's limit on bodies whose length was not announced.
+   */
+  onBodySent(chunk: Buffer | string): void {
+    this.record.bytesIn += chunk.length;
+    this.bodyTimer?.refresh();
+    if (this.bodyUnannounced && this.record.bytesIn > this.options.bodyLimit) {
+      this.abort(
+        new Failure(
+          'http_request_error',
+          `request body larger than the route's limit of ${this.options.bodyLimit} bytes`,
+          {
+            status: 413,
+            stage: this.stage,
+          },
+        ),
+      );
+    }
+  }
+
+  onRequestSent(): void {
+    clearTimeout(this.bodyTimer);
   }
 
   private readonly onBodyIdle = (): void => {
+    // undici pauses the body while the upstream is slow to read: that silence is not the client's.
+    if (this.req.readableFlowing !== true || this.req.readableLength > 0) {
+      this.bodyTimer?.refresh();
+      return;
+    }
     this.abort(
       new Failure('http_request_error', `request body stalled for ${this.options.bodyIdleTimeout} ms`, {
         status: 408,
