@@ -8,6 +8,7 @@ import type { Stage } from '../failure/taxonomy.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 import { isResetInProgress } from './connector.ts';
 import { buildDownstreamHead } from './response-headers.ts';
+import { expectSocketFacts, type SocketFacts, type SocketFactsListener } from './socket-facts.ts';
 import type { Target, Upstream } from './upstream.ts';
 
 /** What an exchange reports back to the request handler when it cannot answer by itself. */
@@ -36,7 +37,7 @@ export interface ExchangeOptions {
  * stage it happened at, and handed to the owner (before the head went downstream) or
  * turned into an aborted downstream transfer (after).
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener {
   private readonly req: IncomingMessage;
   private readonly res: ServerResponse;
   private readonly record: RequestRecord;
@@ -97,9 +98,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     this.stage = 'sent';
+    expectSocketFacts(this);
     // The body clock starts when undici starts reading the body, not while the request waits for a connection.
     if (this.options.hasBody) this.bodyTimer = setTimeout(this.onBodyIdle, this.options.bodyIdleTimeout);
     if (this.localFailure) controller.abort(this.localFailure);
+  }
+
+  onSocketFacts(facts: SocketFacts): void {
+    this.record.connectMs = facts.connectMs;
+    this.record.reusedConnection = facts.reused;
   }
 
   onResponseStart(

@@ -28,6 +28,7 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
     bytes_in: record.bytesIn,
     bytes_out: record.bytesOut,
     connect_ms: round(record.connectMs),
+    reused: record.reusedConnection,
     ttfb_ms: round(record.ttfbMs),
     total_ms: round(record.elapsed()),
     upstream_reset: record.upstreamReset,

@@ -27,6 +27,8 @@ export class RequestRecord {
   bytesIn = 0;
   bytesOut = 0;
   connectMs: number | undefined;
+  /** The upstream connection was a pooled one, reused. */
+  reusedConnection: boolean | undefined;
   ttfbMs: number | undefined;
   upstreamReset = false;
   clientAborted = false;

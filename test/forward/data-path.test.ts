@@ -218,6 +218,28 @@ describe('the data path', () => {
   });
 });
 
+describe('connection facts in the log', () => {
+  test('a new upstream connection logs its connect time; a pooled one is marked reused', async () => {
+    const fault = await startEcho();
+    const gw = await startTestGateway(config(fault.url));
+    try {
+      await request(gw.url, { path: '/a', headers: { 'x-request-id': 'first' } });
+      await request(gw.url, { path: '/b', headers: { 'x-request-id': 'second' } });
+      const first = await gw.logFor('first');
+      const second = await gw.logFor('second');
+      assert.equal(first.reused, false);
+      assert.ok((first.connect_ms as number) > 0);
+      assert.equal(second.reused, true);
+      assert.equal(second.connect_ms, 0);
+      assert.equal(fault.connections, 1, 'the second request reused the pooled connection');
+      assert.ok((second.ttfb_ms as number) <= (second.total_ms as number));
+    } finally {
+      await gw.close();
+      await fault.close();
+    }
+  });
+});
+
 describe('a client that goes away', () => {
   test('cancels its upstream request, and the log says so', async () => {
     const fault = await startEcho();
