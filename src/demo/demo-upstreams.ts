@@ -1,0 +1,32 @@
+import { startInvalidHeader, startSshBanner } from '../../test/fault-kit/garbage-faults.ts';
+import { startEcho } from '../../test/fault-kit/http-servers.ts';
+import { startCloseBeforeHead, startResetMidBody } from '../../test/fault-kit/reset-faults.ts';
+import { startBlackhole } from '../../test/fault-kit/slow-faults.ts';
+import { startRefusing } from '../../test/fault-kit/unreachable-faults.ts';
+
+export interface DemoUpstreams {
+  /** DEMO_*_PORT variables for demo.yaml, pointing at the servers just started. */
+  readonly env: Readonly<Record<string, string>>;
+  close(): Promise<void>;
+}
+
+/** The demo's upstreams: the fault kit's healthy echo app and one misbehaving server per shape. */
+export async function startDemoUpstreams(): Promise<DemoUpstreams> {
+  const servers = {
+    DEMO_HEALTHY_PORT: await startEcho(),
+    DEMO_REFUSED_PORT: await startRefusing(),
+    DEMO_SLOW_PORT: await startBlackhole(),
+    DEMO_RESET_PORT: await startCloseBeforeHead(),
+    DEMO_GARBAGE_PORT: await startSshBanner(),
+    DEMO_BADHEADER_PORT: await startInvalidHeader({ variant: 'space-in-name' }),
+    DEMO_TRUNCATED_PORT: await startResetMidBody(),
+  };
+  const env: Record<string, string> = {};
+  for (const [name, server] of Object.entries(servers)) env[name] = String(server.port);
+  return {
+    env,
+    async close() {
+      await Promise.all(Object.values(servers).map((s) => s.close()));
+    },
+  };
+}
