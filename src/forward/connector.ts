@@ -48,7 +48,7 @@ function clearReset(): void {
  */
 export function createConnector(options: ConnectorOptions): buildConnector.connector {
   const sessions = new Map<string, Buffer>();
-  return function connect({ hostname, protocol, port, servername }, callback) {
+  return function connect({ hostname, protocol, port }, callback) {
     const started = performance.now();
     let phase: ConnectPhase = net.isIP(hostname) ? 'tcp' : 'dns';
     let settled = false;
@@ -78,7 +78,9 @@ export function createConnector(options: ConnectorOptions): buildConnector.conne
 
     let socket: net.Socket;
     if (https) {
-      const name = servername || options.servername || (net.isIP(hostname) ? undefined : hostname);
+      // Never the servername undici offers: it comes from the client's Host header, and a
+      // client must not choose the name the upstream's certificate is checked against.
+      const name = options.servername ?? (net.isIP(hostname) ? undefined : hostname);
       const sessionKey = `${name ?? hostname}:${portNumber}`;
       socket = tls.connect({
         host: hostname,

@@ -1,0 +1,163 @@
+/**
+ * Docs that cannot drift: the README's failure table, config reference and exit codes are
+ * read as data and compared with the tables in the code. When one side changes, this fails
+ * until the other follows.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { EXIT } from '../../src/cli/exit-codes.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { CONFIG_FIELD_PATHS } from '../../src/config/schema.ts';
+import { parseDuration, parseSize } from '../../src/config/units.ts';
+import { FAILURES } from '../../src/failure/taxonomy.ts';
+import { logRequest } from '../../src/log/access-log.ts';
+import type { Logger } from '../../src/log/logger.ts';
+import { RequestRecord } from '../../src/log/request-record.ts';
+import { continueOrStartTrace } from '../../src/trace/traceparent.ts';
+
+const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+
+/** The text under a "## " heading, up to the next one. */
+function section(heading: string): string {
+  const lines = README.split('\n');
+  const start = lines.indexOf(`## ${heading}`);
+  assert.notEqual(start, -1, `README.md has no "## ${heading}" section`);
+  const end = lines.findIndex((line, index) => index > start && line.startsWith('## '));
+  return lines.slice(start + 1, end === -1 ? undefined : end).join('\n');
+}
+
+/** Table rows whose first cell is one `code` span, keyed by that code, with the other cells trimmed. */
+function tableRows(text: string): Map<string, string[]> {
+  const rows = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const match = /^\|\s*`([^`]+)`\s*\|(.*)\|\s*$/.exec(line);
+    if (match)
+      rows.set(
+        match[1],
+        match[2].split('|').map((cell) => cell.trim()),
+      );
+  }
+  return rows;
+}
+
+const unquote = (cell: string) => cell.replace(/^`(.*)`$/, '$1');
+
+test('the failure table has one row per failure type, with its status, shape and flag', () => {
+  const rows = tableRows(section('The failure contract'));
+  for (const [type, kind] of Object.entries(FAILURES)) {
+    const row = rows.get(type);
+    assert.ok(row, `README failure table has no row for \`${type}\``);
+    const [status, shape, flag, when] = row;
+    assert.match(status, new RegExp(`\\b${kind.status}\\b`), `${type}: status`);
+    assert.equal(status.includes('Retry-After'), kind.retryAfter, `${type}: Retry-After`);
+    assert.equal(shape, kind.shape, `${type}: shape`);
+    assert.equal(flag, `\`${kind.flag}\``, `${type}: flag`);
+    assert.ok(when && when.length > 0, `${type}: says when it happens`);
+  }
+  for (const type of rows.keys()) {
+    assert.ok(Object.hasOwn(FAILURES, type), `README failure table lists \`${type}\`, not in FAILURES`);
+  }
+});
+
+test('the config reference has one row per config field, and no field the schema lacks', () => {
+  const rows = tableRows(section('Configuration'));
+  for (const path of CONFIG_FIELD_PATHS) {
+    assert.ok(rows.has(path), `README config reference has no row for \`${path}\``);
+  }
+  for (const path of rows.keys()) {
+    assert.ok(
+      CONFIG_FIELD_PATHS.includes(path),
+      `README config reference lists \`${path}\`, not in the schema`,
+    );
+  }
+});
+
+test('the defaults in the config reference are the ones the loader fills in', () => {
+  const config = parseConfig(
+    'listen: [{ address: "127.0.0.1:0" }]\nroutes: [{ upstream: u }]\nupstreams: { u: { targets: [{ url: "http://127.0.0.1:1" }] } }\n',
+    '<docs>',
+    {},
+  );
+  const [route] = config.routes;
+  const upstream = config.upstreams.u;
+  const actual: Record<string, unknown> = {
+    name: config.name,
+    'routes[].match.path': route.path,
+    'routes[].strip_prefix': route.stripPrefix,
+    'routes[].limits.body': route.limits.body,
+    'upstreams.*.targets[].weight': upstream.targets[0].weight,
+    'upstreams.*.balancer': upstream.balancer,
+    'upstreams.*.pool.max_connections': upstream.pool.maxConnections,
+    'upstreams.*.pool.idle_timeout': upstream.pool.idleTimeout,
+    'upstreams.*.timeouts.connect': upstream.timeouts.connect,
+    'upstreams.*.timeouts.response': upstream.timeouts.response,
+    'upstreams.*.timeouts.read': upstream.timeouts.read,
+    'upstreams.*.timeouts.total': upstream.timeouts.total,
+    'upstreams.*.tls.insecure_skip_verify': upstream.tls.insecureSkipVerify,
+    'errors.expose_upstream_address': config.errors.exposeUpstreamAddress,
+    trust_forwarded_from: config.trustForwardedFrom,
+    'limits.header_size': config.limits.headerSize,
+    'limits.uri_length': config.limits.uriLength,
+    'limits.header_timeout': config.limits.headerTimeout,
+    'limits.body_idle_timeout': config.limits.bodyIdleTimeout,
+    'limits.keep_alive_timeout': config.limits.keepAliveTimeout,
+    'log.level': config.log.level,
+    'log.destination': config.log.destination,
+  };
+  const rows = tableRows(section('Configuration'));
+  for (const [path, value] of Object.entries(actual)) {
+    const row = rows.get(path);
+    assert.ok(row, `README config reference has no row for \`${path}\``);
+    const written = unquote(row[1]);
+    if (typeof value === 'number') {
+      assert.equal(parseDuration(written) ?? parseSize(written), value, `${path}: default "${row[1]}"`);
+    } else if (Array.isArray(value)) {
+      assert.equal(written, JSON.stringify(value), `${path}: default`);
+    } else {
+      assert.equal(written, String(value), `${path}: default`);
+    }
+  }
+});
+
+test('the exit code table has every code in EXIT, by name', () => {
+  const rows = tableRows(section('Command line'));
+  for (const [name, code] of Object.entries(EXIT)) {
+    const row = rows.get(String(code));
+    assert.ok(row, `README has no exit code row for \`${code}\``);
+    assert.equal(row[0], `\`${name}\``, `exit code ${code}: name`);
+  }
+  const codes = Object.values(EXIT).map(String);
+  for (const code of rows.keys()) {
+    if (/^\d+$/.test(code)) assert.ok(codes.includes(code), `README lists exit code ${code}, not in EXIT`);
+  }
+});
+
+test('the log line table explains every field the access log writes, and no other', () => {
+  let line: Record<string, unknown> = {};
+  const capture = (fields: Record<string, unknown>) => {
+    line = fields;
+  };
+  const logger = { info: capture, warn: capture, error: capture } as unknown as Logger;
+  logRequest(logger, new RequestRecord('id', continueOrStartTrace(undefined), '127.0.0.1', 'GET', 'h', '/'));
+  // Every key, including those whose value is undefined on this record (pino leaves those out).
+  const written = Object.keys(line);
+  assert.ok(written.length > 10, 'captured the log line');
+  // pino's own fields (and err, added on internal errors) sit beside the ones access-log.ts builds.
+  const fromLogger = ['level', 'time', 'gateway', 'msg', 'err'];
+  const documented = new Set<string>();
+  for (const row of section('How to read a log line').split('\n')) {
+    const firstCell = /^\|([^|]*)\|/.exec(row)?.[1] ?? '';
+    for (const name of firstCell.matchAll(/`([^`]+)`/g)) documented.add(name[1]);
+  }
+  for (const field of [...written, ...fromLogger]) {
+    assert.ok(documented.has(field), `README log table does not explain \`${field}\``);
+  }
+  for (const field of documented) {
+    assert.ok(
+      written.includes(field) || fromLogger.includes(field),
+      `README log table explains \`${field}\`, which the access log does not write`,
+    );
+  }
+});
