@@ -130,6 +130,11 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
  */
 export function classifyExchangeError(err: unknown, stage: Stage, elapsed: number): Failure {
   if (err instanceof Failure) return err.at(stage);
+  // undici turns an exception thrown by our own handler into an abort: that is a bug of
+  // the gateway's, not a failure of the upstream, and must not be reported as one.
+  if (!isNetworkError(err)) {
+    return new Failure('proxy_internal_error', 'internal error while proxying', { stage, cause: err });
+  }
   const after = `after ${ms(elapsed)}`;
   const init = { stage, cause: err };
   const code = codeOf(err);
@@ -164,6 +169,11 @@ export function classifyExchangeError(err: unknown, stage: Stage, elapsed: numbe
     `${describeDrop(err, code)} before the response head ${after}`,
     init,
   );
+}
+
+/** Errors the network and the HTTP parser produce: they all carry a code, or are the parser's. */
+function isNetworkError(err: unknown): boolean {
+  return codeOf(err) !== '' || err instanceof errors.HTTPParserError;
 }
 
 function describeDrop(err: unknown, code: string): string {

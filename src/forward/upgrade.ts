@@ -178,7 +178,11 @@ function readResponseHead(socket: Socket, timeout: number, record: RequestRecord
     finish(undefined, Number(m[1]), head, buffered.subarray(end + 4));
   };
   const onEnd = () =>
-    finish(classifyExchangeError(new Error('closed before the response head'), 'sent', record.elapsed()));
+    finish(
+      new Failure('connection_terminated', `connection closed by the upstream before the response head`, {
+        stage: 'sent',
+      }),
+    );
   const onError = (err: Error) => {
     if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') record.upstreamReset = true;
     finish(classifyExchangeError(err, 'sent', record.elapsed()));

@@ -38,7 +38,22 @@ export function handleRequest(
     logRequest(runtime.logger, record);
   });
   const answer = (failure: Failure) => answerWithFailure(runtime, req, res, record, failure);
+  try {
+    forward(runtime, listener, req, res, record, answer);
+  } catch (err) {
+    // A bug must cost one request a 500, never the process.
+    answer(new Failure('proxy_internal_error', 'internal error while handling the request', { cause: err }));
+  }
+}
 
+function forward(
+  runtime: Runtime,
+  listener: ListenerFacts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  record: RequestRecord,
+  answer: (failure: Failure) => void,
+): void {
   const admitted = admit(runtime, req, record);
   if (admitted instanceof Failure) return answer(admitted);
   const { route, upstream, target, authority, path } = admitted;
