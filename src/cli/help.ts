@@ -8,6 +8,7 @@ export const HELP = `candor ${VERSION}: a reverse proxy that never lies about a 
 
 Usage:
   candor serve --config FILE   run the gateway on FILE
+        [--workers N]          N processes share the listeners (default: one per core)
   candor serve --demo          run the built-in demo: the gateway plus healthy and misbehaving upstreams
   candor check FILE            validate FILE and exit (nothing is started)
   candor --help | --version

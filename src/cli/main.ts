@@ -3,6 +3,7 @@ import { runCheck } from './check.ts';
 import { EXIT } from './exit-codes.ts';
 import { HELP, VERSION } from './help.ts';
 import { runServe } from './serve.ts';
+import { parseWorkers } from './workers.ts';
 
 /** The `candor` command line. Returns the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -23,12 +24,16 @@ export async function main(argv: readonly string[]): Promise<number> {
           options: {
             config: { type: 'string', short: 'c' },
             demo: { type: 'boolean' },
+            workers: { type: 'string', short: 'w' },
             help: { type: 'boolean', short: 'h' },
           },
           strict: true,
         });
         if (values.help) return help();
-        return await runServe({ config: values.config, demo: values.demo ?? false });
+        const workers = parseWorkers(values.workers);
+        if (workers === undefined)
+          return usage(`--workers must be a number from 1 to 256, got "${values.workers}"`);
+        return await runServe({ config: values.config, demo: values.demo ?? false, workers });
       }
       case 'check': {
         const { values, positionals } = parseArgs({

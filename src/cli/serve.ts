@@ -1,12 +1,17 @@
+import cluster from 'node:cluster';
 import { ConfigError, formatConfigProblems } from '../config/config-error.ts';
 import { loadConfigFile } from '../config/load.ts';
+import type { GatewayConfig } from '../config/types.ts';
 import { startDemo } from '../demo/demo.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { EXIT } from './exit-codes.ts';
+import { superviseWorkers } from './workers.ts';
 
 export interface ServeOptions {
   readonly config: string | undefined;
   readonly demo: boolean;
+  /** Worker processes sharing the listeners (1: serve in this process). */
+  readonly workers: number;
 }
 
 /** `candor serve`: run until SIGINT/SIGTERM, then drain and exit 0. */
@@ -16,7 +21,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
     process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
     return EXIT.usage;
   }
-  let config: Awaited<ReturnType<typeof loadConfigFile>>;
+  let config: GatewayConfig;
   try {
     config = await loadConfigFile(options.config);
   } catch (err) {
@@ -26,6 +31,15 @@ export async function runServe(options: ServeOptions): Promise<number> {
     }
     throw err;
   }
+  // The primary validated the config above (so a bad file fails once, not once per worker) and now only supervises.
+  if (options.workers > 1 && cluster.isPrimary) return superviseWorkers(options.workers);
+  const code = await serveUntilSignal(config);
+  // A worker's IPC channel to the primary would keep it alive after the gateway closed.
+  if (cluster.isWorker) cluster.worker?.disconnect();
+  return code;
+}
+
+async function serveUntilSignal(config: GatewayConfig): Promise<number> {
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
     gateway = await startGateway(config);

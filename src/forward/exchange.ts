@@ -128,6 +128,19 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
           ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
           : undefined,
     });
+    if (head.unsupportedCoding !== undefined) {
+      // Stripping Transfer-Encoding: gzip would hand the client gzip bytes as if they were the body.
+      controller.abort(
+        new Failure(
+          'http_response_transfer_coding',
+          `unsupported transfer coding "${head.unsupportedCoding}"`,
+          {
+            stage: 'head_received',
+          },
+        ),
+      );
+      return;
+    }
     this.closeDelimited =
       head.closeDelimited && statusCode !== 204 && statusCode !== 304 && this.req.method !== 'HEAD';
     try {

@@ -49,6 +49,10 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
       case 'via':
         via = via === undefined ? value : `${via}, ${value}`;
         continue;
+      case 'host':
+        // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host (facts.host is that authority).
+        out.push(name, facts.host);
+        continue;
       case 'x-request-id':
       case 'traceparent':
         continue;

@@ -14,6 +14,8 @@ export interface DownstreamHead {
   readonly hasLength: boolean;
   /** The upstream framed the body by closing the connection (no length, not chunked). */
   readonly closeDelimited: boolean;
+  /** A transfer coding other than chunked (e.g. "gzip"): Candor cannot re-frame a body it cannot decode. */
+  readonly unsupportedCoding: string | undefined;
 }
 
 /**
@@ -33,11 +35,15 @@ export function buildDownstreamHead(raw: readonly (Buffer | string)[], facts: Re
   const out: string[] = [];
   let hasLength = false;
   let chunked = false;
+  let unsupportedCoding: string | undefined;
   let via: string | undefined;
   let proxyStatus: string | undefined;
   for (let j = 0; j < names.length; j++) {
     const lower = names[j].toLowerCase();
-    if (lower === 'transfer-encoding') chunked = true;
+    if (lower === 'transfer-encoding') {
+      chunked = true;
+      if (values[j].trim().toLowerCase() !== 'chunked') unsupportedCoding = values[j];
+    }
     if (isHopByHop(lower) || nominated?.has(lower)) continue;
     if (lower === 'content-length') hasLength = true;
     else if (lower === 'via') {
@@ -58,5 +64,5 @@ export function buildDownstreamHead(raw: readonly (Buffer | string)[], facts: Re
   } else if (proxyStatus !== undefined) {
     out.push('proxy-status', proxyStatus);
   }
-  return { headers: out, hasLength, closeDelimited: !hasLength && !chunked };
+  return { headers: out, hasLength, closeDelimited: !hasLength && !chunked, unsupportedCoding };
 }

@@ -64,6 +64,9 @@ test('--version and --help exit 0; no command and an unknown one exit 64', async
   assert.equal(unknown.code, 64);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
   assert.equal((await run(['serve', '--no-such-flag'])).code, 64);
+  const workers = await run(['serve', '--workers', '0', '--config', 'x.yaml']);
+  assert.equal(workers.code, 64);
+  assert.match(workers.stderr, /--workers must be a number from 1 to 256/);
 });
 
 test('check accepts a valid file and starts nothing', async () => {

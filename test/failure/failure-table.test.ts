@@ -218,6 +218,14 @@ const ROWS: Row[] = [
     reached: true,
   },
   {
+    name: 'a transfer coding other than chunked is a 502 http_response_transfer_coding, not a gzip body passed as plain',
+    start: () => startBadFraming({ variant: 'gzip-not-chunked' }),
+    status: 502,
+    error: 'http_response_transfer_coding',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
     name: 'two different Content-Lengths are a 502 http_response_transfer_coding',
     start: () => startBadFraming({ variant: 'two-lengths' }),
     status: 502,

@@ -1,0 +1,49 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { EXIT } from './exit-codes.ts';
+
+/**
+ * `--workers N`: N processes share the listening sockets (Node's cluster hands accepted
+ * connections round robin), so one gateway uses every core. The primary only supervises:
+ * it restarts a worker that dies and relays SIGINT/SIGTERM so every worker drains.
+ */
+export function parseWorkers(value: string | undefined): number | undefined {
+  if (value === undefined) return availableParallelism();
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 256) return undefined;
+  return Number(value);
+}
+
+export function superviseWorkers(count: number): Promise<number> {
+  return new Promise((resolve) => {
+    let alive = 0;
+    let stopping = false;
+    let exitCode: number = EXIT.ok;
+    const fork = () => {
+      alive++;
+      cluster.fork();
+    };
+    const stopAll = (signal: NodeJS.Signals) => {
+      stopping = true;
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    };
+    cluster.on('exit', (worker, code, signal) => {
+      alive--;
+      if (!stopping) {
+        // A worker that could not start (port in use, bad certificate) would fail again at once.
+        if (code === EXIT.unavailable || code === EXIT.config) {
+          exitCode = code;
+          stopAll('SIGTERM');
+        } else {
+          process.stderr.write(
+            `candor: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`,
+          );
+          fork();
+        }
+      }
+      if (stopping && alive === 0) resolve(exitCode);
+    });
+    process.once('SIGINT', () => stopAll('SIGINT'));
+    process.once('SIGTERM', () => stopAll('SIGTERM'));
+    for (let i = 0; i < count; i++) fork();
+  });
+}
