@@ -66,27 +66,56 @@ interface Exchange {
   text: string;
 }
 
-/** Connects, sends `request`, collects the answer until the server closes or `waitMs` passes. */
-function exchange(port: number, request: string | undefined, waitMs = 100): Promise<Exchange> {
+interface ExchangeOptions {
+  /** Wait until the answer matches this before judging that nothing more comes. */
+  until?: RegExp;
+  /** How long without new bytes (once `until` matched) counts as "the server went quiet" (default 100). */
+  quietMs?: number;
+}
+
+/**
+ * Connects, sends `request`, and collects the answer until the server closes, or until it
+ * matched `until` and then stayed quiet for `quietMs` (5 s at most).
+ */
+function exchange(
+  port: number,
+  request: string | undefined,
+  options: ExchangeOptions = {},
+): Promise<Exchange> {
+  const quietMs = options.quietMs ?? 100;
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
+    let quiet: NodeJS.Timeout | undefined;
+    const cap = setTimeout(() => done('open'), 5000);
     const done = (end: Exchange['end']): void => {
-      clearTimeout(timer);
+      clearTimeout(quiet);
+      clearTimeout(cap);
       socket.destroy();
       const data = Buffer.concat(chunks);
       resolve({ data, end, text: data.toString('latin1') });
     };
-    const timer = setTimeout(() => done('open'), waitMs);
+    // The quiet wait starts once the request is out, so a busy machine does not cut it short.
+    const armQuiet = (): void => {
+      clearTimeout(quiet);
+      if (!options.until || options.until.test(Buffer.concat(chunks).toString('latin1'))) {
+        quiet = setTimeout(() => done('open'), quietMs);
+      }
+    };
     socket.on('connect', () => {
-      if (request !== undefined) socket.write(request);
+      if (request === undefined) armQuiet();
+      else socket.write(request, armQuiet);
     });
-    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      armQuiet();
+    });
     socket.on('end', () => done('fin'));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ECONNRESET') done('reset');
       else {
-        clearTimeout(timer);
+        clearTimeout(quiet);
+        clearTimeout(cap);
         reject(error);
       }
     });
@@ -153,7 +182,7 @@ function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
 describe('request recording', () => {
   it('parses method, path, headers, a Content-Length body, and keeps the raw bytes', async (t) => {
     const fault = await started(t, startBlackhole());
-    await exchange(fault.port, POST, 50);
+    await exchange(fault.port, POST, { quietMs: 50 });
     const request = await fault.waitForRequest(1, { body: true });
     assert.equal(request.method, 'POST');
     assert.equal(request.path, '/upload');
@@ -175,7 +204,7 @@ describe('request recording', () => {
     const chunked =
       'PUT /c HTTP/1.1\r\nHost: h\r\nVia: 1.1 a\r\nvia: 1.1 b\r\nTransfer-Encoding: chunked\r\n\r\n' +
       '3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n';
-    await exchange(fault.port, chunked + GET, 50);
+    await exchange(fault.port, chunked + GET, { quietMs: 50 });
     const first = await fault.waitForRequest(1, { body: true });
     assert.equal(first.body.toString(), 'abcde');
     assert.equal(first.headers.via, '1.1 a, 1.1 b');
@@ -189,7 +218,7 @@ describe('request recording', () => {
 
   it('keeps non-HTTP bytes in firstBytes and records no request', async (t) => {
     const fault = await started(t, startBlackhole());
-    await exchange(fault.port, '\x16\x03\x01\x00\x05hello', 50);
+    await exchange(fault.port, '\x16\x03\x01\x00\x05hello', { quietMs: 50 });
     const connection = await fault.waitForConnection(1);
     assert.equal(connection.firstBytes.subarray(0, 2).toString('hex'), '1603');
     assert.equal(fault.received.length, 0);
@@ -197,7 +226,7 @@ describe('request recording', () => {
 
   it('sees the client hang up (FIN) on a stalled request', async (t) => {
     const fault = await started(t, startBlackhole());
-    await exchange(fault.port, GET, 30);
+    await exchange(fault.port, GET, { quietMs: 30 });
     const connection = await fault.waitForConnection(1);
     assert.equal(await within(1000, connection.ended, 'connection end'), 'fin');
   });
@@ -293,7 +322,7 @@ describe('slow', () => {
 
   it('head-then-stall: a 200 head with Content-Length 100, 10 body bytes, then nothing', async (t) => {
     const fault = await started(t, startHeadThenStall());
-    const answer = await exchange(fault.port, GET);
+    const answer = await exchange(fault.port, GET, { until: /x{10}$/ });
     assert.equal(answer.end, 'open');
     assert.match(answer.text, /^HTTP\/1.1 200 OK\r\n.*Content-Length: 100\r\n\r\nx{10}$/s);
     assert.equal(fault.received[0].path, '/probe?x=1');
@@ -301,7 +330,7 @@ describe('slow', () => {
 
   it('stall-chunked: a chunked head and one chunk, then nothing', async (t) => {
     const fault = await started(t, startStallChunked());
-    const answer = await exchange(fault.port, GET);
+    const answer = await exchange(fault.port, GET, { until: /hello\r\n$/ });
     assert.equal(answer.end, 'open');
     assert.match(answer.text, /Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n$/);
   });
@@ -396,7 +425,7 @@ describe('reset', () => {
 describe('garbage', () => {
   it('ssh: the banner comes on connect, before any request', async (t) => {
     const fault = await started(t, startSshBanner());
-    const banner = await exchange(fault.port, undefined, 50);
+    const banner = await exchange(fault.port, undefined, { until: /\r\n$/, quietMs: 50 });
     assert.deepEqual([banner.text, banner.end], ['SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n', 'open']);
     const answer = await exchange(fault.port, GET);
     assert.equal(answer.text, 'SSH-2.0-OpenSSH_9.2p1 Debian-2\r\nInvalid SSH identification string.\r\n');
@@ -436,20 +465,29 @@ describe('garbage', () => {
     } as const;
     for (const [variant, line] of Object.entries(expected)) {
       const fault = await started(t, startInvalidHeader({ variant: variant as keyof typeof expected }));
-      const answer = await exchange(fault.port, GET, 50);
+      const answer = await exchange(fault.port, GET, { until: /ok$/, quietMs: 50 });
       assert.ok(answer.text.startsWith(`HTTP/1.1 200 OK\r\n${line}`), variant);
       assert.ok(answer.text.endsWith('\r\n\r\nok'));
     }
   });
 
+  it('invalid header after Content-Length', async (t) => {
+    const fault = await started(t, startInvalidHeader({ afterContentLength: true }));
+    const answer = await exchange(fault.port, GET, { until: /ok$/, quietMs: 50 });
+    assert.match(answer.text, /Content-Length: 2\r\nBad Header Name: x\r\n\r\nok$/);
+  });
+
   it('invalid status line', async (t) => {
     const fault = await started(t, startInvalidStatusLine({ variant: 'four-digit-code' }));
-    assert.match((await exchange(fault.port, GET, 50)).text, /^HTTP\/1.1 2000 OK\r\n/);
+    assert.match(
+      (await exchange(fault.port, GET, { until: /ok$/, quietMs: 50 })).text,
+      /^HTTP\/1.1 2000 OK\r\n/,
+    );
   });
 
   it('huge header: one 64 KiB header line', async (t) => {
     const fault = await started(t, startHugeHeader());
-    const answer = await exchange(fault.port, GET);
+    const answer = await exchange(fault.port, GET, { until: /ok$/ });
     assert.ok(answer.text.includes(`X-Huge: ${'h'.repeat(64 * 1024)}\r\n`));
     assert.ok(answer.text.endsWith('\r\n\r\nok'));
   });
@@ -463,7 +501,7 @@ describe('garbage', () => {
     } as const;
     for (const [variant, pattern] of Object.entries(expected)) {
       const fault = await started(t, startBadFraming({ variant: variant as keyof typeof expected }));
-      const answer = await exchange(fault.port, GET, 50);
+      const answer = await exchange(fault.port, GET, { until: pattern, quietMs: 50 });
       assert.match(answer.text, pattern, variant);
       assert.equal(answer.end, variant === 'gzip-not-chunked' ? 'fin' : 'open');
     }
@@ -472,7 +510,9 @@ describe('garbage', () => {
   it('304 with Content-Length and no body, on every request of a kept-alive connection', async (t) => {
     const fault = await started(t, startNotModifiedWithLength());
     const response = 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 1234\r\n\r\n';
-    const answer = await exchange(fault.port, GET + GET);
+    const answer = await exchange(fault.port, GET + GET, {
+      until: /Not Modified.*Not Modified.*\r\n\r\n$/s,
+    });
     assert.deepEqual([answer.text, answer.end], [response + response, 'open']);
     assert.equal(fault.received.length, 2);
   });
@@ -587,7 +627,7 @@ describe('idle closer', () => {
   for (const announce of [true, false]) {
     it(`closes an idle keep-alive socket after idleMs (announce: ${announce})`, async (t) => {
       const fault = await started(t, startIdleCloser({ idleMs: 100, announce }));
-      const answer = await exchange(fault.port, GET, 1000);
+      const answer = await exchange(fault.port, GET, { quietMs: 1000 });
       assert.equal(answer.end, 'fin');
       assert.match(answer.text, /^HTTP\/1.1 200 OK\r\n/);
       if (announce) assert.match(answer.text, /Keep-Alive: timeout=0\r\n/);
@@ -679,7 +719,7 @@ describe('TLS', () => {
   it('tls on a plain port: plaintext meets a TLS server, which closes; the plaintext is recorded', async (t) => {
     const fault = await started(t, startTlsOnPlainPort());
     assert.match(fault.url, /^http:\/\//);
-    const answer = await exchange(fault.port, GET, 1000);
+    const answer = await exchange(fault.port, GET, { quietMs: 1000 });
     assert.deepEqual([answer.end, answer.data.length], ['fin', 0]);
     assert.equal(fault.connectionLog[0].firstBytes.toString('latin1'), GET);
     assert.equal(fault.received.length, 0);

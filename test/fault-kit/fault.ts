@@ -266,7 +266,7 @@ export class FaultRecorder {
     return this.#closed;
   }
 
-  /** Tracks a server's sockets so close() can destroy them. */
+  /** Registers a server for close() to stop (its sockets are tracked separately, by `track`). */
   adopt(server: Server): void {
     this.#servers.push(server);
   }
@@ -414,8 +414,4 @@ export function listenLoopback(server: Server): Promise<number> {
       resolve((server.address() as AddressInfo).port);
     });
   });
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -85,18 +85,29 @@ const INVALID_HEADERS: Record<InvalidHeaderVariant, string> = {
   'obs-fold': 'X-Folded: first\r\n  continued\r\n',
 };
 
+export interface InvalidHeaderOptions {
+  variant?: InvalidHeaderVariant;
+  /**
+   * Put the bad line after `Content-Length` instead of before it. undici 8 then reports
+   * ResponseContentLengthMismatchError instead of HTTPParserError (any parser error once a
+   * Content-Length was seen), which a classifier must not read as a framing problem.
+   */
+  afterContentLength?: boolean;
+}
+
 /**
  * garbage / http_protocol_error: `200 OK` with one invalid header line (default a space in the
  * name; or a bare CR or a NUL in a value, a line without a colon, obsolete line folding), then a
  * 2-byte body; the connection stays open.
  */
-export function startInvalidHeader(options: { variant?: InvalidHeaderVariant } = {}): Promise<Fault> {
+export function startInvalidHeader(options: InvalidHeaderOptions = {}): Promise<Fault> {
   const bad = INVALID_HEADERS[options.variant ?? 'space-in-name'];
+  const fields = options.afterContentLength
+    ? `Content-Type: text/plain\r\nContent-Length: 2\r\n${bad}`
+    : `${bad}Content-Type: text/plain\r\nContent-Length: 2\r\n`;
   return startRawFault(async (connection) => {
     await readRequest(connection);
-    await connection.write(
-      `HTTP/1.1 200 OK\r\n${bad}Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nok`,
-    );
+    await connection.write(`HTTP/1.1 200 OK\r\n${fields}\r\nok`);
   });
 }
 

@@ -12,14 +12,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { Duplex } from 'node:stream';
-import {
-  delay,
-  type Fault,
-  FaultRecorder,
-  listenLoopback,
-  pairHeaders,
-  type RecordedRequest,
-} from './fault.ts';
+import { type Fault, FaultRecorder, listenLoopback, pairHeaders, type RecordedRequest } from './fault.ts';
 
 /**
  * The echo server's answer (unless `?bytes=N` asks for a generated body): what it received.
@@ -245,6 +238,10 @@ async function answer(req: IncomingMessage, res: ServerResponse, record: Recorde
 /** Waits `ms`, or less if the response closes first (so no timer outlives a closed server). */
 function pause(res: ServerResponse, ms: number): Promise<void> {
   return new Promise((resolve) => {
+    if (res.destroyed) {
+      resolve();
+      return;
+    }
     const done = (): void => {
       clearTimeout(timer);
       res.off('close', done);
