@@ -8,6 +8,9 @@ import { handleUpgrade } from '../forward/upgrade.ts';
 import { handleRequest } from '../gateway/handle-request.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import { answerOnSocket, handleClientError } from './client-error.ts';
+import { InFlightRequests } from './in-flight.ts';
+import { checkRequest } from './request-checks.ts';
+import { answerServerOptions, isServerOptions } from './server-options.ts';
 
 export interface Listener {
   readonly config: ListenerConfig;
@@ -34,6 +37,9 @@ export async function startListener(config: ListenerConfig, current: () => Runti
     requireHostHeader: false, // checked in the accept phase, with a clear answer
     joinDuplicateHeaders: false,
     insecureHTTPParser: false,
+    // RFC 9113 dropped the h2c upgrade; tunnelling it would let HTTP/2 past every check here
+    // ("h2c smuggling"). Such a request is answered as the plain HTTP/1.1 request it also is.
+    shouldUpgradeCallback: (req) => !upgradesTo(req, 'h2c'),
   };
   const protocol = config.tls ? 'https' : 'http';
   const server = config.tls
@@ -45,10 +51,19 @@ export async function startListener(config: ListenerConfig, current: () => Runti
     : http.createServer(options);
   const facts = { protocol };
 
-  server.on('request', (req, res) => handleRequest(current(), facts, req, res));
+  const inFlight = new InFlightRequests();
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) =>
+    inFlight.begin(req, res, () => {
+      const runtime = current();
+      if (isServerOptions(req) && !checkRequest(req, runtime.config.limits)) {
+        return answerServerOptions(req, res, runtime.logger);
+      }
+      handleRequest(runtime, facts, req, res);
+    });
+  server.on('request', onRequest);
   // Answer 100 Continue only once routing and limits agree to take the body.
-  server.on('checkContinue', (req, res) => handleRequest(current(), facts, req, res));
-  server.on('checkExpectation', (req, res) => handleRequest(current(), facts, req, res));
+  server.on('checkContinue', onRequest);
+  server.on('checkExpectation', onRequest);
   server.on('upgrade', (req, socket: Socket, head: Buffer) =>
     handleUpgrade(current(), facts, req, socket, head),
   );
@@ -74,7 +89,11 @@ export async function startListener(config: ListenerConfig, current: () => Runti
   });
   server.on('clientError', (err: Error, socket: Socket) => {
     const runtime = current();
-    handleClientError(err, socket, runtime.name, runtime.config.limits.uriLength, runtime.logger);
+    handleClientError(err, socket, () => inFlight.ownerOf(socket), {
+      proxyName: runtime.name,
+      limits: runtime.config.limits,
+      logger: runtime.logger,
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -97,4 +116,11 @@ export async function startListener(config: ListenerConfig, current: () => Runti
         server.closeIdleConnections();
       }),
   };
+}
+
+/** Whether the request's Upgrade header offers `protocol` (case-insensitive, RFC 9110 §7.8). */
+function upgradesTo(req: http.IncomingMessage, protocol: string): boolean {
+  return (
+    req.headers.upgrade?.split(',').some((p) => p.trim().split('/')[0].toLowerCase() === protocol) ?? false
+  );
 }

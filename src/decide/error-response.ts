@@ -7,7 +7,7 @@ import { failureProxyStatus } from '../failure/proxy-status.ts';
 import { REASONS } from '../failure/wording.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
-const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+export const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 export interface ErrorResponseFacts {
   readonly proxyName: string;
@@ -66,7 +66,9 @@ export function writeErrorResponse(
   res.writeHead(answer.status, REASONS[answer.status], answer.headers);
   res.end(facts.head ? undefined : answer.body.body);
   // A body the client is still sending is not worth reading: the connection closes instead.
-  if (facts.close && !req.complete) res.once('finish', () => req.socket.destroySoon());
+  // res.socket, captured now: undici nulls req.socket when it gives up on a request body (util.destroy).
+  const socket = res.socket;
+  if (facts.close && !req.complete) res.once('finish', () => socket?.destroySoon());
 }
 
 /** Writes an error answer straight to a socket (Node's parser rejected the request: there is no response object). */

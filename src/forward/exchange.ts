@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errors } from 'undici';
 import { classifyExchangeError } from '../failure/classify.ts';
@@ -87,7 +88,12 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
         path: options.path,
         method: req.method as Dispatcher.HttpMethod,
         headers: options.headers,
-        body: options.hasBody ? req : null,
+        // undici dispatches async iterables as bodies (writeIterable); its types only list streams.
+        body: !options.hasBody
+          ? null
+          : this.bodyUnannounced
+            ? (this.limitedBody() as unknown as Readable)
+            : req,
       },
       this,
     );
@@ -264,17 +270,28 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   onBodySent(chunk: Buffer | string): void {
     this.record.bytesIn += chunk.length;
     this.bodyTimer?.refresh();
-    if (this.bodyUnannounced && this.record.bytesIn > this.options.bodyLimit) {
-      this.abort(
-        new Failure(
+  }
+
+  /**
+   * A body of unannounced length, passed on chunk by chunk until it would cross the route's
+   * limit: the chunk that crosses it is never sent, and throwing (not returning) keeps undici
+   * from sending the last chunk, so the upstream never sees a complete body.
+   */
+  private async *limitedBody(): AsyncGenerator<Buffer> {
+    let seen = 0;
+    // destroyOnReturn: false keeps the client's socket open for the 413.
+    for await (const chunk of this.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      seen += chunk.length;
+      if (seen > this.options.bodyLimit) {
+        const failure = new Failure(
           'http_request_error',
           `request body larger than the route's limit of ${this.options.bodyLimit} bytes`,
-          {
-            status: 413,
-            stage: this.stage,
-          },
-        ),
-      );
+          { status: 413, stage: this.stage },
+        );
+        this.abort(failure);
+        throw failure;
+      }
+      yield chunk;
     }
   }
 

@@ -28,7 +28,10 @@ export function createRecord(req: IncomingMessage): RequestRecord {
     continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
     unmapIPv4(req.socket.remoteAddress ?? ''),
     req.method ?? '',
-    req.headers.host ?? '',
+    // The host the request is routed by: an absolute-form target's authority wins over Host.
+    /^https?:\/\//i.test(req.url ?? '')
+      ? splitTarget(req.url ?? '/', '').authority
+      : (req.headers.host ?? ''),
     req.url ?? '',
   );
 }

@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { hasRequestBody } from './request-checks.ts';
+
+/** The request Node last handed over on a socket, until its response closes. */
+interface InFlight {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Whether the request handler has run (it is held back a turn for requests with a body). */
+  started: boolean;
+  /** A framing error answered it before the handler ran: the handler must not run. */
+  cancelled: boolean;
+}
+
+/** What to do with a parser error on a socket, given the request in flight there. */
+export type ParseErrorOwner =
+  /** No request in flight: answer on the socket. */
+  | { readonly kind: 'socket' }
+  /** The error is in the body of a request whose handler never ran: answer on the socket for it. */
+  | { readonly kind: 'unstarted'; readonly req: IncomingMessage }
+  /** The body of a request being forwarded broke: its own handler answers (once, and logs once). */
+  | { readonly kind: 'body'; readonly req: IncomingMessage }
+  /** A request pipelined behind one still being answered: answer after that response. */
+  | { readonly kind: 'after'; readonly res: ServerResponse };
+
+/**
+ * Node's parser calls the request handler as soon as a head is complete, and only then
+ * parses the body bytes that came in the same read: a bad chunk size, or a Transfer-Encoding
+ * it refuses, turns into a 'clientError' after the handler already started forwarding (and
+ * Node would then let two answers go out on one socket). Requests with a body are therefore
+ * handed to the handler one turn later (after the parser is done with what it was given),
+ * and a parser error is given to whoever owns the socket's exchange at that moment.
+ */
+export class InFlightRequests {
+  readonly #bySocket = new WeakMap<Socket, InFlight>();
+
+  /** Runs `handle` for a request Node parsed: at once without a body, after the current read with one. */
+  begin(req: IncomingMessage, res: ServerResponse, handle: () => void): void {
+    const socket = req.socket;
+    const entry: InFlight = { req, res, started: false, cancelled: false };
+    this.#bySocket.set(socket, entry);
+    res.once('close', () => {
+      if (this.#bySocket.get(socket) === entry) this.#bySocket.delete(socket);
+    });
+    const run = () => {
+      if (entry.cancelled) return;
+      entry.started = true;
+      handle();
+    };
+    if (hasRequestBody(req)) setImmediate(run);
+    else run();
+  }
+
+  /** Who answers a parser error on `socket`; claims an unstarted request so its handler never runs. */
+  ownerOf(socket: Socket): ParseErrorOwner {
+    const entry = this.#bySocket.get(socket);
+    if (!entry) return { kind: 'socket' };
+    if (!entry.started) {
+      entry.cancelled = true;
+      return { kind: 'unstarted', req: entry.req };
+    }
+    if (!entry.req.complete && !entry.res.writableEnded) return { kind: 'body', req: entry.req };
+    return { kind: 'after', res: entry.res };
+  }
+}
+
+/**
+ * Fails a request body from outside: the exchange reading it sees `req.errored` and answers
+ * 400 through the response. The socket is detached first, as undici does, because destroying
+ * an unfinished IncomingMessage destroys its socket, and the answer still has to go out on it.
+ */
+export function failRequestBody(req: IncomingMessage, err: Error): void {
+  (req as { socket: Socket | null }).socket = null;
+  req.destroy(err);
+}

@@ -1,0 +1,181 @@
+/**
+ * DESIGN.md "Downstream limits", sizes: header section → 431, URI → 414, body over the
+ * route's limit → 413 before anything is forwarded (and no 100 Continue for a body that
+ * would be refused). Real sockets, raw bytes, a real echo upstream that must see nothing.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  assertClientError,
+  assertStillServes,
+  assertUpstreamSawNothing,
+  exchange,
+  hasFinalResponse,
+  LIMITS,
+  parseRaw,
+  RawClient,
+  settle,
+  startFixture,
+} from './downstream-fixture.ts';
+
+const pad = (n: number) => 'a'.repeat(n);
+
+test('a header section over limits.header_size is a 431, closed', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const answer = await exchange(
+    f.gw.port,
+    `GET / HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\nX-Request-Id: big-head\r\nX-Big: ${pad(LIMITS.headerSize)}\r\n\r\n`,
+  );
+  await assertClientError(f, answer, {
+    status: 431,
+    details: /header section too large/,
+    requestId: 'big-head',
+    json: true,
+  });
+  assertUpstreamSawNothing(f);
+  await assertStillServes(f);
+});
+
+test('a flood of tiny headers is a 431, never a silently truncated header list', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  // Node's maxHeaderSize counts names and values, not the raw bytes: this head is well over 4 KiB.
+  const answer = await exchange(
+    f.gw.port,
+    `GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: flood\r\n${'X:1\r\n'.repeat(2100)}Host: b\r\n\r\n`,
+  );
+  await assertClientError(f, answer, {
+    status: 431,
+    details: /header section too large/,
+    requestId: 'flood',
+  });
+  assertUpstreamSawNothing(f);
+  await assertStillServes(f);
+});
+
+test('a URI over limits.uri_length but within the header size is a 414', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const answer = await exchange(
+    f.gw.port,
+    `GET /${pad(LIMITS.uriLength + 100)} HTTP/1.1\r\nHost: a\r\nX-Request-Id: long-uri\r\n\r\n`,
+  );
+  // No body is left unread: the connection may stay open.
+  await assertClientError(f, answer, {
+    status: 414,
+    details: /request target is \d+ bytes, over the limit of 1024/,
+    requestId: 'long-uri',
+    closes: false,
+  });
+  assertUpstreamSawNothing(f);
+  await assertStillServes(f);
+});
+
+test('a URI that overflows the header size too is still a 414 (the request line never ended)', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  // Sent in one write, so the parser's raw packet starts with the request line. When such a
+  // head arrives in several reads Node only hands over the last one: see client-error.ts.
+  const answer = await exchange(
+    f.gw.port,
+    `GET /${pad(LIMITS.headerSize + 100)} HTTP/1.1\r\nHost: a\r\nX-Request-Id: huge-uri\r\n\r\n`,
+  );
+  await assertClientError(f, answer, { status: 414, details: /request target too long/ });
+  assertUpstreamSawNothing(f);
+  await assertStillServes(f);
+});
+
+test("a Content-Length over the route's body limit is a 413 without reading the body", async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const answer = await exchange(
+    f.gw.port,
+    `POST / HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\nContent-Length: ${LIMITS.body + 1}\r\n\r\n${pad(100)}`,
+  );
+  await assertClientError(f, answer, {
+    status: 413,
+    details: /request body of 1025 bytes is over the route's limit of 1024/,
+    json: true,
+  });
+  assertUpstreamSawNothing(f);
+  await assertStillServes(f);
+});
+
+test('with Expect: 100-continue a body over the limit gets the 413 and never a 100 Continue', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const answer = await exchange(
+    f.gw.port,
+    `PUT /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${10 * LIMITS.body}\r\nExpect: 100-continue\r\n\r\n`,
+  );
+  assert.doesNotMatch(answer.raw, /^HTTP\/1\.1 100/);
+  const res = await assertClientError(f, answer, { status: 413, details: /over the route's limit/ });
+  assert.deepEqual(res.interim, []);
+  assertUpstreamSawNothing(f);
+  await assertStillServes(f);
+});
+
+/** Sends a chunked body of 0x200 + 0x400 bytes (terminator included) against the 1 KiB limit. */
+async function sendChunkedOverLimit(
+  port: number,
+  requestId: string,
+): Promise<{ raw: string; closed: boolean }> {
+  const client = await RawClient.connect(port);
+  client.write(
+    `POST /stream HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX-Request-Id: ${requestId}\r\n\r\n`,
+  );
+  // Under the limit first: this part may already be on its way upstream.
+  client.write(`200\r\n${pad(0x200)}\r\n`);
+  await settle(100);
+  // The rest, terminator included: only the gateway cutting the stream keeps it from being whole.
+  client.write(`400\r\n${pad(0x400)}\r\n0\r\n\r\n`);
+  await client.until(hasFinalResponse);
+  await client.untilClosed().catch(() => {});
+  client.destroy();
+  return { raw: client.received, closed: client.closed };
+}
+
+test('a chunked body that grows over the limit is a 413; the upstream never sees a whole body', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const answer = await sendChunkedOverLimit(f.gw.port, 'chunky');
+  await assertClientError(f, answer, {
+    status: 413,
+    details: /request body larger than the route's limit of 1024 bytes/,
+    requestId: 'chunky',
+  });
+  // Streaming had started: what the upstream saw must not pass for a complete body.
+  for (const seen of f.echo.received) assert.equal(seen.bodyComplete, false);
+  await assertStillServes(f);
+});
+
+test('a chunked body over the limit: the bytes past the limit are not forwarded', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  await sendChunkedOverLimit(f.gw.port, 'chunky-bytes');
+  for (const seen of f.echo.received)
+    assert.ok(seen.bodyLength <= LIMITS.body, `upstream saw ${seen.bodyLength} bytes`);
+});
+
+test('Expect: 100-continue within the limit gets a 100 Continue, then the upstream answer', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  client.write(
+    'POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+  );
+  await client.until((r) => r.includes('\r\n\r\n'));
+  assert.match(client.received, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+  assert.equal(f.echo.received.length, 0, 'no body promised upstream before the client sends it');
+  client.write('0123456789');
+  await client.until(hasFinalResponse);
+  const res = parseRaw(client.received);
+  assert.deepEqual(res.interim, ['HTTP/1.1 100 Continue']);
+  assert.equal(res.status, 200);
+  const seen = await f.echo.waitForRequest(1, { body: true });
+  assert.equal(seen.body.toString(), '0123456789');
+  // The gateway answered the expectation itself: it is not passed on.
+  assert.equal(seen.headers.expect, undefined);
+});

@@ -1,0 +1,118 @@
+/**
+ * DESIGN.md "Downstream limits", slow clients: a head not finished within
+ * limits.header_timeout, or a body that stops arriving for limits.body_idle_timeout, is a
+ * 408 and a closed connection. A slow but moving body is not cut (the body is timed by
+ * idleness, not by a whole-request deadline).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  assertClientError,
+  assertStillServes,
+  assertUpstreamSawNothing,
+  hasFinalResponse,
+  parseRaw,
+  RawClient,
+  settle,
+  startFixture,
+} from './downstream-fixture.ts';
+
+test('a head that stalls half-way is a 408 after header_timeout, then closed', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  client.write('GET /slow HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n');
+  const started = performance.now();
+  await client.untilClosed(3000);
+  const waited = performance.now() - started;
+  assert.ok(waited >= 400, `answered after ${waited} ms, before the 500 ms header_timeout`);
+  await assertClientError(
+    f,
+    { raw: client.received, closed: client.closed },
+    // Node gives no bytes with a timeout, so the body cannot be negotiated: plain text.
+    { status: 408, details: /the request was not received in time/ },
+  );
+  assertUpstreamSawNothing(f);
+  await assertStillServes(f);
+});
+
+test('a head dripped a byte at a time is still cut at header_timeout (a deadline, not idleness)', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  const head = `GET /drip HTTP/1.1\r\nHost: a\r\nX-Pad: ${'a'.repeat(200)}\r\n\r\n`;
+  let sent = 0;
+  const drip = setInterval(() => {
+    if (sent < head.length && !client.closed) client.write(head[sent++]);
+  }, 50);
+  t.after(() => clearInterval(drip));
+  await client.untilClosed(3000);
+  clearInterval(drip);
+  assert.ok(sent < head.length, 'the head was cut before it was whole');
+  await assertClientError(
+    f,
+    { raw: client.received, closed: client.closed },
+    { status: 408, details: /in time/ },
+  );
+  assertUpstreamSawNothing(f);
+});
+
+test('a body that stalls is a 408 after body_idle_timeout; the upstream never sees it whole', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  client.write(
+    'POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\nAccept: application/json\r\nX-Request-Id: stalled-body\r\n\r\n0123456789',
+  );
+  await client.until(hasFinalResponse, 3000);
+  await client.untilClosed().catch(() => {});
+  await assertClientError(
+    f,
+    { raw: client.received, closed: client.closed },
+    { status: 408, details: /request body stalled for 500 ms/, requestId: 'stalled-body', json: true },
+  );
+  // The head and the first bytes may have been forwarded; the body must not pass for whole.
+  for (const seen of f.echo.received) {
+    assert.equal(seen.bodyComplete, false);
+    assert.ok(seen.bodyLength <= 10);
+  }
+  await assertStillServes(f);
+});
+
+test('a body that keeps moving, slower than body_idle_timeout in total, is not cut', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  client.write('POST /slow-body HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\nConnection: close\r\n\r\n');
+  for (const byte of 'abcdefgh') {
+    await settle(100); // 800 ms in all, never 500 ms idle
+    client.write(byte);
+  }
+  await client.until(hasFinalResponse, 3000);
+  assert.equal(parseRaw(client.received).status, 200);
+  const seen = await f.echo.waitForRequest(1, { body: true });
+  assert.equal(seen.body.toString(), 'abcdefgh');
+});
+
+test('a connection that never sends a byte is closed after header_timeout, silently', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  const started = performance.now();
+  await client.untilClosed(3000);
+  assert.ok(client.closed);
+  assert.ok(performance.now() - started >= 400, 'not before header_timeout');
+  // No request was made (a preconnect, a scan): no 408 to nobody, no access-log line.
+  assert.equal(client.received, '');
+  await settle(50);
+  assert.deepEqual(
+    f.gw.logs.filter((l) => l.msg === 'request'),
+    [],
+  );
+  assertUpstreamSawNothing(f);
+});
