@@ -1,8 +1,8 @@
-import { startInvalidHeader, startSshBanner } from '../../test/fault-kit/garbage-faults.ts';
-import { startEcho } from '../../test/fault-kit/http-servers.ts';
-import { startCloseBeforeHead, startResetMidBody } from '../../test/fault-kit/reset-faults.ts';
-import { startBlackhole } from '../../test/fault-kit/slow-faults.ts';
-import { startRefusing } from '../../test/fault-kit/unreachable-faults.ts';
+import { startInvalidHeader, startSshBanner } from '../fault-kit/garbage-faults.ts';
+import { startEcho } from '../fault-kit/http-servers.ts';
+import { startCloseBeforeHead, startResetMidBody } from '../fault-kit/reset-faults.ts';
+import { startBlackhole } from '../fault-kit/slow-faults.ts';
+import { startRefusing } from '../fault-kit/unreachable-faults.ts';
 
 export interface DemoUpstreams {
   /** DEMO_*_PORT variables for demo.yaml, pointing at the servers just started. */

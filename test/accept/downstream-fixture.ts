@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import type { Fault } from '../fault-kit/fault.ts';
-import { startEcho } from '../fault-kit/http-servers.ts';
+import type { Fault } from '../../src/fault-kit/fault.ts';
+import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startEcho } from '../fault-kit/http-servers.ts';
+import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
 import {
   assertClientError,

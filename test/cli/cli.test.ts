@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startEcho } from '../fault-kit/http-servers.ts';
+import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');

@@ -5,16 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Fault } from '../fault-kit/fault.ts';
-import { startBadFraming, startNotModifiedWithLength } from '../fault-kit/garbage-faults.ts';
-import { startEcho } from '../fault-kit/http-servers.ts';
+import type { Fault } from '../../src/fault-kit/fault.ts';
+import { startBadFraming, startNotModifiedWithLength } from '../../src/fault-kit/garbage-faults.ts';
+import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import {
   startCloseDelimited,
   startCloseDelimitedThenReset,
   startCloseMidBody,
   startResetMidBody,
-} from '../fault-kit/reset-faults.ts';
-import { startHeadThenStall, startStallChunked } from '../fault-kit/slow-faults.ts';
+} from '../../src/fault-kit/reset-faults.ts';
+import { startHeadThenStall, startStallChunked } from '../../src/fault-kit/slow-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Fault } from '../fault-kit/fault.ts';
+import type { Fault } from '../../src/fault-kit/fault.ts';
 import {
   startBadFraming,
   startHugeHeader,
@@ -13,9 +13,13 @@ import {
   startInvalidStatusLine,
   startJsonNotHttp,
   startSshBanner,
-} from '../fault-kit/garbage-faults.ts';
-import { startCloseBeforeHead, startCloseMidHead, startResetBeforeHead } from '../fault-kit/reset-faults.ts';
-import { startBlackhole } from '../fault-kit/slow-faults.ts';
+} from '../../src/fault-kit/garbage-faults.ts';
+import {
+  startCloseBeforeHead,
+  startCloseMidHead,
+  startResetBeforeHead,
+} from '../../src/fault-kit/reset-faults.ts';
+import { startBlackhole } from '../../src/fault-kit/slow-faults.ts';
 import {
   startClientCertificateRequired,
   startExpiredCertificate,
@@ -24,8 +28,8 @@ import {
   startTlsOnPlainPort,
   startWrongHostCertificate,
   type TlsFault,
-} from '../fault-kit/tls-faults.ts';
-import { startRefusing, startUnaccepting, UNRESOLVABLE_URL } from '../fault-kit/unreachable-faults.ts';
+} from '../../src/fault-kit/tls-faults.ts';
+import { startRefusing, startUnaccepting, UNRESOLVABLE_URL } from '../../src/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 

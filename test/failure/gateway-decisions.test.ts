@@ -1,8 +1,8 @@
 /** The gateway's own answers that need no misbehaving upstream: no route, a loop, exposure of addresses. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startEcho } from '../fault-kit/http-servers.ts';
-import { startRefusing } from '../fault-kit/unreachable-faults.ts';
+import { startEcho } from '../../src/fault-kit/http-servers.ts';
+import { startRefusing } from '../../src/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
 

@@ -12,7 +12,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import type { Fault } from './fault.ts';
+import type { Fault } from '../../src/fault-kit/fault.ts';
 import {
   startBadFraming,
   startHtmlWithoutStatusLine,
@@ -25,9 +25,9 @@ import {
   startSmtpBanner,
   startSshBanner,
   startStackTrace,
-} from './garbage-faults.ts';
-import { type EchoBody, patternBytes, startEcho, startIdleCloser } from './http-servers.ts';
-import { startRawFault } from './raw-server.ts';
+} from '../../src/fault-kit/garbage-faults.ts';
+import { type EchoBody, patternBytes, startEcho, startIdleCloser } from '../../src/fault-kit/http-servers.ts';
+import { startRawFault } from '../../src/fault-kit/raw-server.ts';
 import {
   startCloseBeforeHead,
   startCloseDelimited,
@@ -36,9 +36,14 @@ import {
   startCloseMidHead,
   startResetBeforeHead,
   startResetMidBody,
-} from './reset-faults.ts';
-import { startBlackhole, startHeadThenStall, startSlowReader, startStallChunked } from './slow-faults.ts';
-import { testCertificates } from './tls-certs.ts';
+} from '../../src/fault-kit/reset-faults.ts';
+import {
+  startBlackhole,
+  startHeadThenStall,
+  startSlowReader,
+  startStallChunked,
+} from '../../src/fault-kit/slow-faults.ts';
+import { testCertificates } from '../../src/fault-kit/tls-certs.ts';
 import {
   startClientCertificateRequired,
   startExpiredCertificate,
@@ -47,8 +52,12 @@ import {
   startSelfSignedCertificate,
   startTlsOnPlainPort,
   startWrongHostCertificate,
-} from './tls-faults.ts';
-import { startRefusing, startUnaccepting, UNRESOLVABLE_HOST } from './unreachable-faults.ts';
+} from '../../src/fault-kit/tls-faults.ts';
+import {
+  startRefusing,
+  startUnaccepting,
+  UNRESOLVABLE_HOST,
+} from '../../src/fault-kit/unreachable-faults.ts';
 
 const GET = 'GET /probe?x=1 HTTP/1.1\r\nHost: upstream.test\r\nX-Trace: abc\r\n\r\n';
 const POST = 'POST /upload HTTP/1.1\r\nHost: upstream.test\r\nContent-Length: 5\r\n\r\nhello';
@@ -661,7 +670,7 @@ describe('TLS', () => {
   });
 
   it('says clearly when openssl is missing', () => {
-    const script = `import { testCertificates } from ${JSON.stringify(fileURLToPath(new URL('./tls-certs.ts', import.meta.url)))};
+    const script = `import { testCertificates } from ${JSON.stringify(fileURLToPath(new URL('../../src/fault-kit/tls-certs.ts', import.meta.url)))};
       try { testCertificates(); } catch (error) { console.log(error.message); }`;
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       env: { PATH: '/nonexistent' },

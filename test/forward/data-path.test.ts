@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import type { Fault } from '../fault-kit/fault.ts';
-import { type EchoBody, patternBytes, startEcho } from '../fault-kit/http-servers.ts';
+import type { Fault } from '../../src/fault-kit/fault.ts';
+import { type EchoBody, patternBytes, startEcho } from '../../src/fault-kit/http-servers.ts';
 import { rawRequest, request } from '../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 

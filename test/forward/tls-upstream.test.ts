@@ -1,7 +1,7 @@
 /** HTTPS upstreams: the certificate is checked against the target's name, never the client's Host. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startHttpsEcho } from '../fault-kit/tls-faults.ts';
+import { startHttpsEcho } from '../../src/fault-kit/tls-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
 
