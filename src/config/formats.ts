@@ -18,6 +18,7 @@ import {
 } from './addresses.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { describeValue } from './describe-value.ts';
+import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { formatSize, parseDuration, parseSize } from './units.ts';
 
 /** RFC 8941 token-ish: safe in Via, as a Proxy-Status member and as a metric label. */
@@ -63,6 +64,8 @@ export const FORMAT = {
   routeHost: 'candor.route-host',
   routePath: 'candor.route-path',
   addressOrCidr: 'candor.address-or-cidr',
+  statusRanges: 'candor.status-ranges',
+  rateKey: 'candor.rate-key',
 } as const;
 
 export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string | undefined>> = {
@@ -76,6 +79,8 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.routeHost]: (text) => problemOf(parseRouteHost(text)),
   [FORMAT.routePath]: (text) => problemOf(parseRoutePath(text)),
   [FORMAT.addressOrCidr]: addressOrCidrProblem,
+  [FORMAT.statusRanges]: (text) => problemOf(parseStatusRanges(text)),
+  [FORMAT.rateKey]: (text) => problemOf(parseRateKey(text)),
 };
 
 for (const [name, problem] of Object.entries(FORMAT_PROBLEMS)) {

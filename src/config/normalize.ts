@@ -12,8 +12,21 @@ import {
   parseTargetUrl,
 } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
+import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import type { RawConfig } from './schema.ts';
-import type { GatewayConfig, ListenerConfig, RouteConfig, TargetConfig, UpstreamConfig } from './types.ts';
+import type {
+  CircuitBreakerConfig,
+  GatewayConfig,
+  HealthCheckConfig,
+  ListenerConfig,
+  MaintenanceConfig,
+  OutlierDetectionConfig,
+  RateLimitConfig,
+  RetryConfig,
+  RouteConfig,
+  TargetConfig,
+  UpstreamConfig,
+} from './types.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 type RawListener = RawConfig['listen'][number];
@@ -69,7 +82,12 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
 
 function toListener(raw: RawListener, baseDir: string): ListenerConfig {
   const { host, port } = accepted(parseListenAddress(raw.address));
-  const listener = { address: raw.address, host, port };
+  const listener = {
+    address: raw.address,
+    host,
+    port,
+    ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
+  };
   if (raw.tls === undefined) return listener;
   return { ...listener, tls: { cert: resolve(baseDir, raw.tls.cert), key: resolve(baseDir, raw.tls.key) } };
 }
@@ -85,6 +103,26 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     upstream: raw.upstream,
     stripPrefix: raw.strip_prefix ?? DEFAULTS.route.stripPrefix,
     limits: { body: size(raw.limits?.body, DEFAULTS.route.limits.body) },
+    ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
+    ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
+    ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),
+    retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
+  };
+}
+
+function toMaintenance(raw: NonNullable<RawRoute['maintenance']>): MaintenanceConfig {
+  return {
+    // Retry-After is whole seconds; round up so a client never comes back early.
+    retryAfter: Math.ceil(duration(raw.retry_after, DEFAULTS.maintenance.retryAfter * 1000) / 1000),
+    message: raw.message ?? DEFAULTS.maintenance.message,
+  };
+}
+
+function toRateLimit(raw: NonNullable<RawRoute['rate_limit']>): RateLimitConfig {
+  return {
+    rate: raw.rate,
+    burst: raw.burst ?? Math.max(1, Math.ceil(raw.rate)),
+    key: accepted(parseRateKey(raw.key ?? DEFAULTS.rateLimit.key)),
   };
 }
 
@@ -99,6 +137,8 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
     pool: {
       maxConnections: raw.pool?.max_connections ?? fallback.pool.maxConnections,
       idleTimeout: duration(raw.pool?.idle_timeout, fallback.pool.idleTimeout),
+      maxPending: raw.pool?.max_pending ?? fallback.pool.maxPending,
+      queueTimeout: duration(raw.pool?.queue_timeout, fallback.pool.queueTimeout),
     },
     timeouts: {
       connect: duration(timeouts.connect, fallback.timeouts.connect),
@@ -111,6 +151,62 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
       ...(tls.servername === undefined ? {} : { servername: tls.servername }),
       insecureSkipVerify: tls.insecure_skip_verify ?? fallback.tls.insecureSkipVerify,
     },
+    ...(raw.health_check === undefined ? {} : { healthCheck: toHealthCheck(raw.health_check) }),
+    slowStart: duration(raw.slow_start, fallback.slowStart),
+    outlierDetection: toOutlierDetection(raw.outlier_detection ?? {}),
+    circuitBreaker: toCircuitBreaker(raw.circuit_breaker ?? {}),
+    retries: toRetries(raw.retries ?? {}, duration(timeouts.response, fallback.timeouts.response)),
+    ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
+  };
+}
+
+function toHealthCheck(raw: NonNullable<RawUpstream['health_check']>): HealthCheckConfig {
+  const fallback = DEFAULTS.healthCheck;
+  return {
+    method: raw.method ?? fallback.method,
+    path: raw.path ?? fallback.path,
+    ...(raw.host === undefined ? {} : { host: raw.host }),
+    expectStatus:
+      raw.expect_status === undefined
+        ? fallback.expectStatus
+        : accepted(parseStatusRanges(raw.expect_status)),
+    interval: duration(raw.interval, fallback.interval),
+    timeout: duration(raw.timeout, fallback.timeout),
+    rise: raw.rise ?? fallback.rise,
+    fall: raw.fall ?? fallback.fall,
+  };
+}
+
+function toOutlierDetection(raw: NonNullable<RawUpstream['outlier_detection']>): OutlierDetectionConfig {
+  const fallback = DEFAULTS.upstream.outlierDetection;
+  return {
+    consecutiveFailures: raw.consecutive_failures ?? fallback.consecutiveFailures,
+    baseEjectionTime: duration(raw.base_ejection_time, fallback.baseEjectionTime),
+    maxEjectionTime: duration(raw.max_ejection_time, fallback.maxEjectionTime),
+    maxEjectedPercent: raw.max_ejected_percent ?? fallback.maxEjectedPercent,
+  };
+}
+
+function toCircuitBreaker(raw: NonNullable<RawUpstream['circuit_breaker']>): CircuitBreakerConfig {
+  const fallback = DEFAULTS.upstream.circuitBreaker;
+  return {
+    consecutiveFailures: raw.consecutive_failures ?? fallback.consecutiveFailures,
+    openTime: duration(raw.open_time, fallback.openTime),
+    halfOpenRequests: raw.half_open_requests ?? fallback.halfOpenRequests,
+  };
+}
+
+function toRetries(raw: NonNullable<RawUpstream['retries']>, responseTimeout: number): RetryConfig {
+  const fallback = DEFAULTS.upstream.retries;
+  return {
+    attempts: raw.attempts ?? fallback.attempts,
+    on: [...(raw.on ?? fallback.on)],
+    perTryTimeout: duration(raw.per_try_timeout, responseTimeout),
+    backoffBase: duration(raw.backoff?.base, fallback.backoffBase),
+    backoffMax: duration(raw.backoff?.max, fallback.backoffMax),
+    budgetRatio: raw.budget?.ratio ?? fallback.budgetRatio,
+    budgetMinConcurrent: raw.budget?.min_concurrent ?? fallback.budgetMinConcurrent,
+    replayBody: size(raw.replay_body, fallback.replayBody),
   };
 }
 

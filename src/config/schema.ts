@@ -11,6 +11,7 @@
  */
 
 import { KindGuard, type Static, type TProperties, type TSchema, Type } from '@sinclair/typebox';
+import { FAILURES } from '../failure/taxonomy.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { DURATION_EXPECTED, FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED, SIZE_EXPECTED } from './formats.ts';
 
@@ -26,6 +27,24 @@ const size = () =>
     }),
   );
 const flag = () => Type.Optional(Type.Boolean({ expected: 'true or false' }));
+const count = (minimum: number, maximum: number, what: string) =>
+  Type.Optional(
+    Type.Integer({ minimum, maximum, expected: `${what}, a whole number from ${minimum} to ${maximum}` }),
+  );
+const ratio = (what: string) =>
+  Type.Optional(Type.Number({ minimum: 0, maximum: 1, expected: `${what}, a number from 0 to 1` }));
+
+const Maintenance = Type.Optional(
+  mapping(
+    {
+      retry_after: duration(),
+      message: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 500, expected: 'a message of up to 500 characters' }),
+      ),
+    },
+    'a mapping with retry_after and message',
+  ),
+);
 const filePath = (what: string) => Type.String({ minLength: 1, expected: `the path of ${what}` });
 const oneOf = <const T extends readonly string[]>(values: T) =>
   Type.Optional(
@@ -36,6 +55,11 @@ const oneOf = <const T extends readonly string[]>(values: T) =>
       ),
     ),
   );
+
+/** The failure types a retry can help with: the upstream's, not the client's or the gateway's own. */
+const RETRYABLE_TYPES = Object.entries(FAILURES)
+  .filter(([, kind]) => ['unreachable', 'slow', 'reset', 'garbage'].includes(kind.shape))
+  .map(([type]) => type);
 
 const Listener = mapping(
   {
@@ -49,6 +73,7 @@ const Listener = mapping(
         'a mapping with cert and key',
       ),
     ),
+    max_in_flight: count(1, 10_000_000, 'requests in flight'),
   },
   'a mapping with an address',
 );
@@ -75,6 +100,19 @@ const Route = mapping(
     upstream: Type.String({ minLength: 1, expected: 'the name of an upstream' }),
     strip_prefix: flag(),
     limits: Type.Optional(mapping({ body: size() }, 'a mapping of limits')),
+    max_in_flight: count(1, 10_000_000, 'requests in flight'),
+    maintenance: Maintenance,
+    rate_limit: Type.Optional(
+      mapping(
+        {
+          rate: Type.Number({ exclusiveMinimum: 0, expected: 'requests per second, a number above 0' }),
+          burst: count(1, 1_000_000, 'the largest burst'),
+          key: Type.Optional(Type.String({ format: FORMAT.rateKey, expected: 'client or header:NAME' })),
+        },
+        'a mapping with rate, burst and key',
+      ),
+    ),
+    retry_idempotency_key: flag(),
   },
   'a mapping with match and upstream',
 );
@@ -98,10 +136,81 @@ const Upstream = mapping(
             Type.Integer({ minimum: 1, expected: 'a whole number of connections, at least 1' }),
           ),
           idle_timeout: duration(),
+          max_pending: count(0, 1_000_000, 'requests waiting for a connection'),
+          queue_timeout: duration(),
         },
         'a mapping of pool settings',
       ),
     ),
+    health_check: Type.Optional(
+      mapping(
+        {
+          method: oneOf(['GET', 'HEAD', 'OPTIONS']),
+          path: Type.Optional(
+            Type.String({ format: FORMAT.routePath, expected: 'a path starting with "/"' }),
+          ),
+          host: Type.Optional(Type.String({ minLength: 1, expected: 'a Host header value' })),
+          expect_status: Type.Optional(
+            Type.String({ format: FORMAT.statusRanges, expected: 'statuses like 200-399 or "200-299, 304"' }),
+          ),
+          interval: duration(),
+          timeout: duration(),
+          rise: count(1, 100, 'successes in a row'),
+          fall: count(1, 100, 'failures in a row'),
+        },
+        'a mapping of health check settings',
+      ),
+    ),
+    slow_start: duration(),
+    outlier_detection: Type.Optional(
+      mapping(
+        {
+          consecutive_failures: count(0, 10_000, 'failures in a row (0: off)'),
+          base_ejection_time: duration(),
+          max_ejection_time: duration(),
+          max_ejected_percent: count(0, 100, 'a percentage'),
+        },
+        'a mapping of outlier detection settings',
+      ),
+    ),
+    circuit_breaker: Type.Optional(
+      mapping(
+        {
+          consecutive_failures: count(0, 100_000, 'failures in a row (0: off)'),
+          open_time: duration(),
+          half_open_requests: count(1, 1000, 'probe requests'),
+        },
+        'a mapping of circuit breaker settings',
+      ),
+    ),
+    retries: Type.Optional(
+      mapping(
+        {
+          attempts: count(1, 10, 'attempts in all'),
+          on: Type.Optional(
+            Type.Array(oneOf(RETRYABLE_TYPES), {
+              expected: `a list of failure types from: ${RETRYABLE_TYPES.join(', ')}`,
+            }),
+          ),
+          per_try_timeout: duration(),
+          backoff: Type.Optional(
+            mapping({ base: duration(), max: duration() }, 'a mapping with base and max'),
+          ),
+          budget: Type.Optional(
+            mapping(
+              {
+                ratio: ratio('the share of active requests retries may add'),
+                min_concurrent: count(0, 10_000, 'retries always allowed at once'),
+              },
+              'a mapping with ratio and min_concurrent',
+            ),
+          ),
+          replay_body: size(),
+        },
+        'a mapping of retry settings',
+      ),
+    ),
+    maintenance: Maintenance,
     timeouts: Type.Optional(
       mapping(
         { connect: duration(), response: duration(), read: duration(), total: duration() },

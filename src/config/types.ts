@@ -27,6 +27,8 @@ export interface ListenerConfig {
   readonly host: string;
   readonly port: number;
   readonly tls?: { readonly cert: string; readonly key: string };
+  /** Load shedding: requests in flight on this listener beyond which new ones get 503. */
+  readonly maxInFlight?: number;
 }
 
 export interface RouteConfig {
@@ -41,6 +43,29 @@ export interface RouteConfig {
   readonly upstream: string;
   readonly stripPrefix: boolean;
   readonly limits: { readonly body: number };
+  /** Load shedding: requests in flight on this route beyond which new ones get 503. */
+  readonly maxInFlight?: number;
+  /** Maintenance mode: every request gets 503 proxy_internal_response with this message. */
+  readonly maintenance?: MaintenanceConfig;
+  /** Per-client token bucket: beyond it, 429 http_request_denied. */
+  readonly rateLimit?: RateLimitConfig;
+  /** A non-idempotent request that carries an Idempotency-Key may be retried after it reached the upstream. */
+  readonly retryIdempotencyKey: boolean;
+}
+
+export interface MaintenanceConfig {
+  /** Seconds, sent as Retry-After. */
+  readonly retryAfter: number;
+  readonly message: string;
+}
+
+export interface RateLimitConfig {
+  /** Tokens added per second. */
+  readonly rate: number;
+  /** Bucket size: the largest burst allowed. */
+  readonly burst: number;
+  /** Whose bucket: the client address, or the value of a request header (lower-cased name). */
+  readonly key: { readonly kind: 'client' } | { readonly kind: 'header'; readonly name: string };
 }
 
 export type BalancerKind = 'round_robin' | 'least_conn';
@@ -49,9 +74,79 @@ export interface UpstreamConfig {
   readonly name: string;
   readonly targets: readonly TargetConfig[];
   readonly balancer: BalancerKind;
-  readonly pool: { readonly maxConnections: number; readonly idleTimeout: number };
+  readonly pool: PoolConfig;
   readonly timeouts: UpstreamTimeouts;
   readonly tls: UpstreamTlsConfig;
+  /** Active health checks; absent: off (targets stay in rotation unless passive health ejects them). */
+  readonly healthCheck?: HealthCheckConfig;
+  /** Milliseconds over which a target back in rotation grows to its full share; 0: off. */
+  readonly slowStart: number;
+  readonly outlierDetection: OutlierDetectionConfig;
+  readonly circuitBreaker: CircuitBreakerConfig;
+  readonly retries: RetryConfig;
+  /** Maintenance mode for every route to this upstream. */
+  readonly maintenance?: MaintenanceConfig;
+}
+
+export interface PoolConfig {
+  /** Connections per target. */
+  readonly maxConnections: number;
+  readonly idleTimeout: number;
+  /** Requests waiting for a connection, per upstream, beyond which new ones get 503 at once. */
+  readonly maxPending: number;
+  /** Longest wait for a connection before 503 connection_limit_reached. */
+  readonly queueTimeout: number;
+}
+
+export interface HealthCheckConfig {
+  readonly method: string;
+  readonly path: string;
+  /** Host header to send; default: the target's host:port. */
+  readonly host?: string;
+  /** Inclusive status ranges that count as healthy. */
+  readonly expectStatus: readonly (readonly [number, number])[];
+  readonly interval: number;
+  readonly timeout: number;
+  /** Consecutive successes that bring a target back. */
+  readonly rise: number;
+  /** Consecutive failures that take it out. */
+  readonly fall: number;
+}
+
+export interface OutlierDetectionConfig {
+  /** Consecutive gateway failures (unreachable, slow, reset, garbage) that eject a target; 0: off. */
+  readonly consecutiveFailures: number;
+  /** First ejection; each further ejection of the same target lasts this much longer. */
+  readonly baseEjectionTime: number;
+  readonly maxEjectionTime: number;
+  /** Panic threshold: at most this share of the pool is ejected at once (at least one target). */
+  readonly maxEjectedPercent: number;
+}
+
+export interface CircuitBreakerConfig {
+  /** Consecutive failures across the whole upstream that open its circuit; 0: off. */
+  readonly consecutiveFailures: number;
+  /** How long an open circuit fails fast before letting probes through. */
+  readonly openTime: number;
+  /** Probe requests let through while half-open. */
+  readonly halfOpenRequests: number;
+}
+
+export interface RetryConfig {
+  /** Attempts in all, the first included; 1: no retries. */
+  readonly attempts: number;
+  /** Failure types worth another attempt. */
+  readonly on: readonly string[];
+  /** Timeout of each attempt's wait for the response head; default: timeouts.response. */
+  readonly perTryTimeout: number;
+  readonly backoffBase: number;
+  readonly backoffMax: number;
+  /** Retries may add at most this fraction of the upstream's active requests... */
+  readonly budgetRatio: number;
+  /** ...but this many concurrent retries are always allowed. */
+  readonly budgetMinConcurrent: number;
+  /** Request bodies up to this size are kept so they can be replayed; larger ones are never retried once sent. */
+  readonly replayBody: number;
 }
 
 export interface TargetConfig {

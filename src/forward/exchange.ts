@@ -12,17 +12,28 @@ import { buildDownstreamHead } from './response-headers.ts';
 import { expectSocketFacts, type SocketFacts, type SocketFactsListener } from './socket-facts.ts';
 import type { Target, Upstream } from './upstream.ts';
 
-/** What an exchange reports back to the request handler when it cannot answer by itself. */
+/** What an exchange reports back to the attempt loop that started it. */
 export interface ExchangeOwner {
-  /** The exchange failed before anything went downstream: answer with an error response. */
-  fail(failure: Failure): void;
+  /** The attempt failed before anything went downstream: retry it, or answer with an error response. */
+  attemptFailed(failure: Failure): void;
+  /** The upstream answered with a response head (whatever its status): the attempt reached a working server. */
+  headReceived(status: number): void;
+  /** The transfer broke after the head went downstream (already aborted; recorded for the log and health). */
+  bodyFailed(failure: Failure): void;
 }
+
+/** The request body an attempt sends: none, the client's stream, or a buffered copy that can be replayed. */
+export type AttemptBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'stream' }
+  | { readonly kind: 'buffer'; readonly bytes: Buffer };
 
 export interface ExchangeOptions {
   readonly path: string;
   readonly headers: string[];
-  /** Stream the client's body upstream (false when the request has none). */
-  readonly hasBody: boolean;
+  readonly body: AttemptBody;
+  /** Count the body's bytes for the log (only the first attempt's, so a replay is not counted twice). */
+  readonly countBody: boolean;
   /** Largest request body accepted when its length is not announced (chunked). */
   readonly bodyLimit: number;
   readonly bodyIdleTimeout: number;
@@ -53,8 +64,10 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   private finished = false;
   /** A failure decided here (client gone, body too large, deadline) to report instead of undici's error. */
   private localFailure: Failure | undefined;
-  private totalTimer: NodeJS.Timeout | undefined;
+  private queueTimer: NodeJS.Timeout | undefined;
   private bodyTimer: NodeJS.Timeout | undefined;
+  /** Counted in upstream.pending until undici starts writing it. */
+  private waiting = false;
   private readonly bodyUnannounced: boolean;
 
   constructor(
@@ -73,14 +86,23 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
     this.target = target;
     this.owner = owner;
     this.options = options;
-    this.bodyUnannounced = options.hasBody && req.headers['content-length'] === undefined;
+    this.bodyUnannounced = options.body.kind === 'stream' && req.headers['content-length'] === undefined;
+  }
+
+  /** How far this attempt got. */
+  get reached(): Stage {
+    return this.stage;
   }
 
   start(): void {
-    const { req, options } = this;
+    const { req, options, upstream } = this;
+    // Beyond the pool's connections the attempt waits in undici's queue: bounded in time here.
+    if (this.target.active >= upstream.config.pool.maxConnections) {
+      this.queueTimer = setTimeout(this.onQueueTimeout, upstream.config.pool.queueTimeout);
+    }
     this.target.active++;
-    const timeout = this.upstream.config.timeouts.total;
-    this.totalTimer = setTimeout(this.onTotalTimeout, timeout);
+    upstream.pending++;
+    this.waiting = true;
     this.res.on('close', this.onDownstreamClose);
     this.target.pool.dispatch(
       {
@@ -89,11 +111,14 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
         method: req.method as Dispatcher.HttpMethod,
         headers: options.headers,
         // undici dispatches async iterables as bodies (writeIterable); its types only list streams.
-        body: !options.hasBody
-          ? null
-          : this.bodyUnannounced
-            ? (this.limitedBody() as unknown as Readable)
-            : req,
+        body:
+          options.body.kind === 'none'
+            ? null
+            : options.body.kind === 'buffer'
+              ? options.body.bytes
+              : this.bodyUnannounced
+                ? (this.limitedBody() as unknown as Readable)
+                : req,
       },
       this,
     );
@@ -103,11 +128,17 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    if (this.localFailure) {
+      controller.abort(this.localFailure);
+      return;
+    }
     this.stage = 'sent';
+    this.stopWaiting();
     expectSocketFacts(this);
     // The body clock starts when undici starts reading the body, not while the request waits for a connection.
-    if (this.options.hasBody) this.bodyTimer = setTimeout(this.onBodyIdle, this.options.bodyIdleTimeout);
-    if (this.localFailure) controller.abort(this.localFailure);
+    if (this.options.body.kind === 'stream') {
+      this.bodyTimer = setTimeout(this.onBodyIdle, this.options.bodyIdleTimeout);
+    }
   }
 
   onSocketFacts(facts: SocketFacts): void {
@@ -163,6 +194,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
     }
     record.status = statusCode;
     this.stage = 'body_streaming';
+    this.owner.headReceived(statusCode);
     // Send the head now: a client waiting on a slow body should know it is coming.
     if (!head.hasLength || this.req.method === 'HEAD') res.flushHeaders();
   }
@@ -213,9 +245,8 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
       return this.finish();
     }
     if (this.stage === 'body_streaming') return this.failAfterHead(failure);
-    this.record.stage = failure.stage;
     this.finish();
-    this.owner.fail(failure);
+    this.owner.attemptFailed(failure);
   }
 
   // ── the client's side ────────────────────────────────────────────────────────────
@@ -240,26 +271,22 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   private readonly onDownstreamClose = (): void => {
     if (this.finished || this.res.writableFinished) return;
     this.record.clientAborted = true;
-    this.abort(
+    this.cancel(
       new Failure('http_request_error', 'client closed the connection', { status: 499, stage: this.stage }),
     );
   };
 
-  private readonly onTotalTimeout = (): void => {
-    const limit = this.upstream.config.timeouts.total;
-    const failure =
-      this.stage === 'body_streaming'
-        ? new Failure(
-            'connection_read_timeout',
-            `total timeout of ${limit} ms reached while streaming the body`,
-            {
-              stage: this.stage,
-            },
-          )
-        : new Failure('http_response_timeout', `no response head within the total timeout of ${limit} ms`, {
-            stage: this.stage,
-          });
-    this.abort(failure);
+  private readonly onQueueTimeout = (): void => {
+    const { queueTimeout } = this.upstream.config.pool;
+    this.cancel(
+      new Failure(
+        'connection_limit_reached',
+        `no connection to "${this.upstream.name}" freed up within ${queueTimeout} ms`,
+        {
+          retryAfter: 1,
+        },
+      ),
+    );
   };
 
   /**
@@ -268,7 +295,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
    * the route's limit on bodies whose length was not announced.
    */
   onBodySent(chunk: Buffer | string): void {
-    this.record.bytesIn += chunk.length;
+    if (this.options.countBody) this.record.bytesIn += chunk.length;
     this.bodyTimer?.refresh();
   }
 
@@ -288,7 +315,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
           `request body larger than the route's limit of ${this.options.bodyLimit} bytes`,
           { status: 413, stage: this.stage },
         );
-        this.abort(failure);
+        this.cancel(failure);
         throw failure;
       }
       yield chunk;
@@ -305,7 +332,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
       this.bodyTimer?.refresh();
       return;
     }
-    this.abort(
+    this.cancel(
       new Failure('http_request_error', `request body stalled for ${this.options.bodyIdleTimeout} ms`, {
         status: 408,
         stage: this.stage,
@@ -313,20 +340,34 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
     );
   };
 
-  /** Ends the exchange for a reason decided here; undici reports back through onResponseError. */
-  private abort(failure: Failure): void {
+  /**
+   * Ends the attempt for a reason decided outside undici (client gone, deadline, limits);
+   * undici reports back through onResponseError, which reports the reason given here.
+   */
+  cancel(failure: Failure): void {
     if (this.finished || this.localFailure) return;
     this.localFailure = failure;
     if (this.controller) this.controller.abort(failure);
     else if (this.record.clientAborted) this.finish();
-    // Otherwise the request still waits in the pool's queue: onRequestStart aborts it.
+    else if (this.waiting) {
+      // Still in the pool's queue: undici has no handle to abort yet, so answer now and
+      // abort it in onRequestStart when (if) its turn comes.
+      this.finish();
+      this.owner.attemptFailed(failure.at('not_sent'));
+    }
+  }
+
+  private stopWaiting(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.upstream.pending--;
+    clearTimeout(this.queueTimer);
   }
 
   /** After the head went downstream the status cannot change: abort the transfer so the client sees it cut. */
   private failAfterHead(failure: Failure): void {
-    this.record.failure = failure;
-    this.record.stage = 'body_streaming';
     this.finish();
+    this.owner.bodyFailed(failure);
     this.res.destroy();
   }
 
@@ -340,10 +381,10 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.stopWaiting();
     this.target.active--;
-    clearTimeout(this.totalTimer);
     clearTimeout(this.bodyTimer);
-    this.record.stage ??= this.stage;
+    this.res.off('close', this.onDownstreamClose);
   }
 }
 

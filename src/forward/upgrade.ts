@@ -6,9 +6,11 @@ import { Failure } from '../failure/failure.ts';
 import { admit, createRecord, nextHopOf } from '../gateway/admit.ts';
 import type { ListenerFacts } from '../gateway/handle-request.ts';
 import type { Runtime } from '../gateway/runtime.ts';
+import { isTargetFault, recordOutcome } from '../health/outlier.ts';
 import { logRequest } from '../log/access-log.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 import { stripPrefix } from '../route/router.ts';
+import { selectTarget } from '../select/select-target.ts';
 import { buildUpstreamHeaders } from './request-headers.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from './upstream.ts';
 
@@ -59,7 +61,19 @@ export function handleUpgrade(
 
   const admitted = admit(runtime, req, record);
   if (admitted instanceof Failure) return fail(admitted);
-  const { route, upstream, target, authority, path } = admitted;
+  const { route, upstream, authority, path } = admitted;
+  const selection = selectTarget(upstream, performance.now(), []);
+  if (selection instanceof Failure) return fail(selection);
+  // A tunnel is one attempt, never retried: its outcome still counts for the target's health.
+  const { target } = selection;
+  record.target = target.config.origin;
+  if (selection.targetProbe) target.probes++;
+  const outcome = (failure: Failure | undefined) => {
+    const now = performance.now();
+    if (selection.targetProbe) target.probes = Math.max(0, target.probes - 1);
+    recordOutcome(upstream, target, failure, now);
+    upstream.circuit.record(now, isTargetFault(failure), selection.circuitProbe);
+  };
   const via = req.httpVersionMinor === 0 ? runtime.via10 : runtime.via11;
   const headers = buildUpstreamHeaders(req.rawHeaders, {
     clientAddress: record.clientAddress,
@@ -88,7 +102,10 @@ export function handleUpgrade(
     (err, socket) => {
       if (err || !socket) {
         release();
-        return fail(err instanceof Failure ? err : classifyExchangeError(err, 'not_sent', record.elapsed()));
+        const failure =
+          err instanceof Failure ? err : classifyExchangeError(err, 'not_sent', record.elapsed());
+        outcome(failure);
+        return fail(failure);
       }
       record.connectMs = record.elapsed();
       if (client.destroyed) {
@@ -104,6 +121,7 @@ export function handleUpgrade(
         upstream.config.timeouts.response,
         record,
         (failure, status, responseHead, rest) => {
+          outcome(failure);
           if (failure) {
             socket.destroy();
             release();

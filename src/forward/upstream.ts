@@ -2,24 +2,33 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { type buildConnector, Pool } from 'undici';
 import type { UpstreamConfig } from '../config/types.ts';
-import { type Balancer, createBalancer, type TargetState } from '../select/balancer.ts';
+import { type Circuit, createCircuit } from '../health/circuit.ts';
+import { type Balancer, createBalancer, TargetState } from '../select/balancer.ts';
 import { createConnector } from './connector.ts';
 
 /** Largest response header section accepted from an upstream before http_response_header_section_size. */
 export const UPSTREAM_MAX_HEADER_SIZE = 32 * 1024;
 
-export interface Target extends TargetState {
-  readonly pool: Pool;
-}
+export type Target = TargetState & { readonly pool: Pool };
 
-/** An upstream at run time: its targets with their connection pools, and its balancer. */
+/** An upstream at run time: its targets with their pools and states, its balancer, its circuit. */
 export interface Upstream {
   readonly name: string;
   readonly config: UpstreamConfig;
   readonly targets: readonly Target[];
   readonly balancer: Balancer<Target>;
+  /** The upstream-wide circuit breaker (each target's own circuit is its ejection state). */
+  readonly circuit: Circuit;
   /** Opens a classified connection to a target (the pools use it; so do upgrades, which leave the pools). */
   readonly connect: buildConnector.connector;
+  /** Requests in flight to this upstream, first attempts and retries alike (the retry budget's base). */
+  inFlight: number;
+  /** Retries in flight (bounded by the retry budget). */
+  retriesInFlight: number;
+  /** Attempts dispatched that wait for a connection (bounded by pool.max_pending). */
+  pending: number;
+  /** Retry tokens: each request earns a fraction, each retry spends one (see retry-policy.ts). */
+  retryTokens: number;
   close(): Promise<void>;
 }
 
@@ -32,25 +41,34 @@ export function createUpstream(config: UpstreamConfig): Upstream {
     servername: config.tls.servername,
     rejectUnauthorized: !config.tls.insecureSkipVerify,
   });
-  const targets: Target[] = config.targets.map((target) => ({
-    config: target,
-    active: 0,
-    pool: new Pool(target.origin, {
-      connections: config.pool.maxConnections,
-      keepAliveTimeout: config.pool.idleTimeout,
-      keepAliveMaxTimeout: Math.max(config.pool.idleTimeout, 1000),
-      headersTimeout: config.timeouts.response,
-      bodyTimeout: config.timeouts.read,
-      maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
-      connect,
+  const targets: Target[] = config.targets.map((target) =>
+    Object.assign(new TargetState(target), {
+      pool: new Pool(target.origin, {
+        connections: config.pool.maxConnections,
+        keepAliveTimeout: config.pool.idleTimeout,
+        keepAliveMaxTimeout: Math.max(config.pool.idleTimeout, 1000),
+        // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
+        headersTimeout: Math.min(config.retries.perTryTimeout, config.timeouts.response),
+        bodyTimeout: config.timeouts.read,
+        maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
+        connect,
+      }),
     }),
-  }));
+  );
   return {
     name: config.name,
     config,
     targets,
-    balancer: createBalancer(config.balancer, targets),
+    balancer: createBalancer(config.balancer, targets, {
+      slowStart: config.slowStart,
+      halfOpenProbes: config.circuitBreaker.halfOpenRequests,
+    }),
+    circuit: createCircuit(config.circuitBreaker),
     connect,
+    inFlight: 0,
+    retriesInFlight: 0,
+    pending: 0,
+    retryTokens: config.retries.budgetMinConcurrent,
     async close() {
       await Promise.all(targets.map((t) => t.pool.destroy()));
     },

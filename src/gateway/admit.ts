@@ -3,18 +3,17 @@ import { checkRequest } from '../accept/request-checks.ts';
 import type { RouteConfig } from '../config/types.ts';
 import { Failure } from '../failure/failure.ts';
 import { unmapIPv4 } from '../forward/trust.ts';
-import type { Target, Upstream } from '../forward/upstream.ts';
+import type { Upstream } from '../forward/upstream.ts';
 import { RequestRecord } from '../log/request-record.ts';
 import { acceptOrCreateRequestId } from '../trace/ids.ts';
 import { continueOrStartTrace } from '../trace/traceparent.ts';
 import { hostnameOf, isLoop, splitTarget } from './request-target.ts';
 import type { Runtime } from './runtime.ts';
 
-/** A request that passed accept, route and select: where it goes and as what. */
+/** A request that passed accept and route: where it goes and as what. The target is picked per attempt. */
 export interface Admitted {
   readonly route: RouteConfig;
   readonly upstream: Upstream;
-  readonly target: Target;
   /** host[:port] the client addressed. */
   readonly authority: string;
   /** Origin-form path as the client sent it (before strip_prefix). */
@@ -38,7 +37,7 @@ export function createRecord(req: IncomingMessage): RequestRecord {
 
 /**
  * The phases before forwarding — accept checks, loop detection, route, body limit,
- * select — shared by plain requests and upgrades. Fills the record as it goes; returns
+ * the admit policies — shared by plain requests and upgrades. Fills the record as it goes; returns
  * the failure to answer with when a phase says no.
  */
 export function admit(runtime: Runtime, req: IncomingMessage, record: RequestRecord): Admitted | Failure {
@@ -65,14 +64,7 @@ export function admit(runtime: Runtime, req: IncomingMessage, record: RequestRec
     );
   }
 
-  const target = upstream.balancer.pick();
-  if (!target) {
-    return new Failure('destination_unavailable', `no target of "${upstream.name}" is in rotation`, {
-      retryAfter: 5,
-    });
-  }
-  record.target = target.config.origin;
-  return { route, upstream, target, authority, path };
+  return { route, upstream, authority, path };
 }
 
 /** The name clients may see for the next hop: the upstream's, or the target's address when exposed. */

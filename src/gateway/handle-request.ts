@@ -2,12 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasRequestBody } from '../accept/request-checks.ts';
 import { writeErrorResponse } from '../decide/error-response.ts';
 import { Failure } from '../failure/failure.ts';
-import { Exchange } from '../forward/exchange.ts';
-import { buildUpstreamHeaders } from '../forward/request-headers.ts';
 import { logRequest } from '../log/access-log.ts';
 import type { RequestRecord } from '../log/request-record.ts';
-import { stripPrefix } from '../route/router.ts';
 import { admit, createRecord, nextHopOf } from './admit.ts';
+import { Attempts } from './attempts.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface ListenerFacts {
@@ -56,40 +54,7 @@ function forward(
 ): void {
   const admitted = admit(runtime, req, record);
   if (admitted instanceof Failure) return answer(admitted);
-  const { route, upstream, target, authority, path } = admitted;
-
-  const via = req.httpVersionMinor === 0 ? runtime.via10 : runtime.via11;
-  const hasBody = hasRequestBody(req);
-  const exchange = new Exchange(
-    req,
-    res,
-    record,
-    upstream,
-    target,
-    { fail: answer },
-    {
-      path: route.stripPrefix ? stripPrefix(route.path, path) : path,
-      headers: buildUpstreamHeaders(req.rawHeaders, {
-        clientAddress: record.clientAddress,
-        trusted: runtime.trust.has(record.clientAddress),
-        protocol: listener.protocol,
-        host: authority,
-        requestId: record.id,
-        traceparent: record.trace.traceparent,
-        keepTracestate: record.trace.continued,
-        via,
-      }),
-      hasBody,
-      bodyLimit: route.limits.body,
-      bodyIdleTimeout: runtime.config.limits.bodyIdleTimeout,
-      proxyName: runtime.name,
-      via,
-      nextHop: nextHopOf(runtime, record) as string,
-    },
-  );
-  // The client asked before sending its body: everything that could refuse it has now agreed.
-  if (hasBody && req.headers.expect !== undefined) res.writeContinue();
-  exchange.start();
+  new Attempts({ runtime, protocol: listener.protocol, req, res, record, admitted, answer }).start();
 }
 
 /** The decide phase for a failure before anything went downstream. */

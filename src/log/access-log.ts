@@ -34,6 +34,9 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
     upstream_reset: record.upstreamReset,
     client_aborted: record.clientAborted,
     upgraded: record.upgraded || undefined,
+    attempts: record.tries.length,
+    // Only when there was more than one: the common line stays short.
+    tries: record.tries.length > 1 ? record.tries : undefined,
   };
   if (failure === undefined || failure.kind.shape === 'client') logger.info(line, 'request');
   else if (failure.kind.shape === 'internal') logger.error({ ...line, err: failure.cause }, 'request');

@@ -2,6 +2,16 @@ import type { Failure } from '../failure/failure.ts';
 import type { Stage } from '../failure/taxonomy.ts';
 import type { TraceContext } from '../trace/traceparent.ts';
 
+/** One attempt against one target, for the log line. */
+export interface AttemptOutcome {
+  readonly target: string;
+  /** The upstream's status, when a head came back. */
+  readonly status: number | undefined;
+  readonly error: string | undefined;
+  readonly stage: Stage | undefined;
+  readonly ms: number;
+}
+
 /**
  * Everything the log line says about one request, filled in as the phases run. It is the
  * only per-request state the log phase reads, so every field has exactly one writer.
@@ -33,6 +43,8 @@ export class RequestRecord {
   upstreamReset = false;
   clientAborted = false;
   upgraded = false;
+  /** Every attempt made upstream, in order (retries included). */
+  readonly tries: AttemptOutcome[] = [];
 
   constructor(
     id: string,

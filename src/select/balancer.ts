@@ -1,53 +1,84 @@
-import type { BalancerKind, TargetConfig } from '../config/types.ts';
+import type { BalancerKind } from '../config/types.ts';
+import { effectiveWeight, isAvailable, type TargetState } from './target-state.ts';
 
-/** A target as the balancer sees it: its config plus live counters. */
-export interface TargetState {
-  readonly config: TargetConfig;
-  /** Requests in flight to this target. */
-  active: number;
+export { TargetState } from './target-state.ts';
+
+/** What the balancer needs to know beyond the targets themselves. */
+export interface BalancerPolicy {
+  /** Slow-start window in ms (0: off). */
+  readonly slowStart: number;
+  /** Probe requests a half-open target may take at once. */
+  readonly halfOpenProbes: number;
 }
 
 export interface Balancer<T extends TargetState = TargetState> {
-  pick(): T | undefined;
+  /** A target for the next attempt, skipping unavailable ones and, when others remain, those in `exclude`. */
+  pick(now: number, exclude?: readonly T[]): T | undefined;
+}
+
+/** The targets a pick may choose from: available ones, preferring those not tried yet. */
+function candidates<T extends TargetState>(
+  targets: readonly T[],
+  now: number,
+  policy: BalancerPolicy,
+  exclude: readonly T[] | undefined,
+): T[] {
+  let all = true;
+  for (const t of targets) if (!isAvailable(t, now, policy.halfOpenProbes)) all = false;
+  const nothingExcluded = !exclude || exclude.length === 0;
+  // The common case allocates nothing: every target in rotation, first attempt.
+  if (all && nothingExcluded) return targets as T[];
+  const available = all
+    ? (targets as T[])
+    : targets.filter((t) => isAvailable(t, now, policy.halfOpenProbes));
+  if (nothingExcluded) return available;
+  const fresh = available.filter((t) => !exclude.includes(t));
+  return fresh.length > 0 ? fresh : available;
 }
 
 /**
- * Smooth weighted round robin (each pick adds every target's weight to its credit, the
+ * Smooth weighted round robin (each pick adds every candidate's weight to its credit, the
  * richest wins and pays the total): spreads a 3:1 weighting as a,a,b,a rather than a,a,a,b.
+ * Weights are read per pick, so slow start and ejections take effect at once.
  */
-function createRoundRobin<T extends TargetState>(targets: readonly T[]): Balancer<T> {
-  if (targets.length === 1) return { pick: () => targets[0] };
-  const credit = new Array<number>(targets.length).fill(0);
-  const total = targets.reduce((sum, t) => sum + t.config.weight, 0);
+function createRoundRobin<T extends TargetState>(targets: readonly T[], policy: BalancerPolicy): Balancer<T> {
+  const credit = new Map<T, number>(targets.map((t) => [t, 0]));
   return {
-    pick() {
-      let best = 0;
-      for (let i = 0; i < targets.length; i++) {
-        credit[i] += targets[i].config.weight;
-        if (credit[i] > credit[best]) best = i;
+    pick(now, exclude) {
+      const pool = candidates(targets, now, policy, exclude);
+      if (pool.length <= 1) return pool[0];
+      let best: T | undefined;
+      let total = 0;
+      for (const target of pool) {
+        const weight = effectiveWeight(target, now, policy.slowStart);
+        total += weight;
+        const c = (credit.get(target) ?? 0) + weight;
+        credit.set(target, c);
+        if (best === undefined || c > (credit.get(best) ?? 0)) best = target;
       }
-      credit[best] -= total;
-      return targets[best];
+      if (best) credit.set(best, (credit.get(best) ?? 0) - total);
+      return best;
     },
   };
 }
 
-/** Fewest in-flight requests relative to weight; ties go round robin so idle pools still spread. */
-function createLeastConn<T extends TargetState>(targets: readonly T[]): Balancer<T> {
+/** Fewest in-flight requests relative to (effective) weight; ties go round robin so idle pools still spread. */
+function createLeastConn<T extends TargetState>(targets: readonly T[], policy: BalancerPolicy): Balancer<T> {
   let next = 0;
   return {
-    pick() {
+    pick(now, exclude) {
+      const pool = candidates(targets, now, policy, exclude);
       let best: T | undefined;
       let bestLoad = Number.POSITIVE_INFINITY;
-      for (let n = 0; n < targets.length; n++) {
-        const target = targets[(next + n) % targets.length];
-        const load = target.active / target.config.weight;
+      for (let n = 0; n < pool.length; n++) {
+        const target = pool[(next + n) % pool.length];
+        const load = (target.active + 1) / effectiveWeight(target, now, policy.slowStart);
         if (load < bestLoad) {
           best = target;
           bestLoad = load;
         }
       }
-      next = (next + 1) % targets.length;
+      next = (next + 1) % Math.max(1, pool.length);
       return best;
     },
   };
@@ -56,6 +87,7 @@ function createLeastConn<T extends TargetState>(targets: readonly T[]): Balancer
 export function createBalancer<T extends TargetState>(
   kind: BalancerKind,
   targets: readonly T[],
+  policy: BalancerPolicy = { slowStart: 0, halfOpenProbes: 1 },
 ): Balancer<T> {
-  return kind === 'least_conn' ? createLeastConn(targets) : createRoundRobin(targets);
+  return kind === 'least_conn' ? createLeastConn(targets, policy) : createRoundRobin(targets, policy);
 }

@@ -25,13 +25,13 @@ test('an unknown field is reported at its key, with the field it was probably me
 });
 
 test('an unknown field with no likely match lists the fields that are known', () => {
-  const text = withUpstream(`${TARGET}    retries: 3\n`);
+  const text = withUpstream(`${TARGET}    zzz: 3\n`);
   assert.deepEqual(problemsOf(text), [
     problem(
       9,
       5,
-      'upstreams.api.retries',
-      "unknown field 'retries' (known fields: targets, balancer, pool, timeouts, tls)",
+      'upstreams.api.zzz',
+      "unknown field 'zzz' (known fields: targets, balancer, pool, health_check, slow_start, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
     ),
   ]);
 });

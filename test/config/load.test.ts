@@ -85,6 +85,7 @@ test('every field of a full config is read, converted to runtime units and resol
         upstream: 'api',
         stripPrefix: true,
         limits: { body: 1024 * 1024 },
+        retryIdempotencyKey: false,
       },
       {
         index: 1,
@@ -94,6 +95,7 @@ test('every field of a full config is read, converted to runtime units and resol
         upstream: 'web',
         stripPrefix: false,
         limits: { body: 10 * 1024 * 1024 },
+        retryIdempotencyKey: false,
       },
     ],
     upstreams: {
@@ -118,9 +120,10 @@ test('every field of a full config is read, converted to runtime units and resol
           },
         ],
         balancer: 'least_conn',
-        pool: { maxConnections: 16, idleTimeout: 60_000 },
+        pool: { maxConnections: 16, idleTimeout: 60_000, maxPending: 1024, queueTimeout: 2_000 },
         timeouts: { connect: 250, response: 1_500, read: 2_000, total: 5_000 },
         tls: { ca: join(dir, 'tls/ca.pem'), servername: 'api.internal', insecureSkipVerify: false },
+        ...resilienceDefaults(1_500),
       },
       web: {
         name: 'web',
@@ -135,9 +138,10 @@ test('every field of a full config is read, converted to runtime units and resol
           },
         ],
         balancer: 'round_robin',
-        pool: { maxConnections: 128, idleTimeout: 30_000 },
+        pool: { maxConnections: 128, idleTimeout: 30_000, maxPending: 1024, queueTimeout: 2_000 },
         timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000 },
         tls: { insecureSkipVerify: false },
+        ...resilienceDefaults(30_000),
       },
     },
     errors: { exposeUpstreamAddress: true },
@@ -168,6 +172,7 @@ test('a minimal config gets every default', () => {
         upstream: 'api',
         stripPrefix: false,
         limits: { body: 10 * 1024 * 1024 },
+        retryIdempotencyKey: false,
       },
     ],
     upstreams: {
@@ -184,9 +189,10 @@ test('a minimal config gets every default', () => {
           },
         ],
         balancer: 'round_robin',
-        pool: { maxConnections: 128, idleTimeout: 30_000 },
+        pool: { maxConnections: 128, idleTimeout: 30_000, maxPending: 1024, queueTimeout: 2_000 },
         timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000 },
         tls: { insecureSkipVerify: false },
+        ...resilienceDefaults(30_000),
       },
     },
     errors: { exposeUpstreamAddress: false },
@@ -230,4 +236,133 @@ test('a config file that cannot be read is one problem with no line', async () =
     ]);
     return true;
   });
+});
+
+/** The resilience settings every upstream gets when the file says nothing of them. */
+function resilienceDefaults(responseTimeout: number) {
+  return {
+    slowStart: 0,
+    outlierDetection: {
+      consecutiveFailures: 5,
+      baseEjectionTime: 30_000,
+      maxEjectionTime: 300_000,
+      maxEjectedPercent: 10,
+    },
+    circuitBreaker: { consecutiveFailures: 20, openTime: 5_000, halfOpenRequests: 1 },
+    retries: {
+      attempts: 2,
+      on: [
+        'dns_error',
+        'dns_timeout',
+        'connection_refused',
+        'destination_ip_unroutable',
+        'connection_timeout',
+        'connection_terminated',
+        'http_response_timeout',
+      ],
+      perTryTimeout: responseTimeout,
+      backoffBase: 25,
+      backoffMax: 250,
+      budgetRatio: 0.2,
+      budgetMinConcurrent: 3,
+      replayBody: 64 * 1024,
+    },
+  };
+}
+
+test('resilience settings: health checks, ejection, circuit, retries, queues, shedding, maintenance, rate limits', () => {
+  const config = parseConfig(
+    `listen:
+  - address: 127.0.0.1:8080
+    max_in_flight: 5000
+routes:
+  - match: { path: / }
+    upstream: api
+    max_in_flight: 100
+    maintenance: { retry_after: 90s, message: Back soon }
+    rate_limit: { rate: 10, burst: 20, key: "header:X-Api-Key" }
+    retry_idempotency_key: true
+upstreams:
+  api:
+    targets: [{ url: "http://127.0.0.1:3001" }]
+    pool: { max_pending: 10, queue_timeout: 250ms }
+    health_check: { path: /healthz, expect_status: "200-299, 304", interval: 1s, timeout: 500ms, rise: 3, fall: 2, host: api.internal }
+    slow_start: 20s
+    outlier_detection: { consecutive_failures: 3, base_ejection_time: 1s, max_ejection_time: 10s, max_ejected_percent: 50 }
+    circuit_breaker: { consecutive_failures: 10, open_time: 2s, half_open_requests: 2 }
+    retries: { attempts: 3, on: [connection_refused], per_try_timeout: 1s, backoff: { base: 10ms, max: 100ms }, budget: { ratio: 0.5, min_concurrent: 1 }, replay_body: 1KiB }
+    maintenance: { retry_after: 1m }
+`,
+    SOURCE,
+    {},
+  );
+  assert.equal(config.listen[0].maxInFlight, 5000);
+  const route = config.routes[0];
+  assert.equal(route.maxInFlight, 100);
+  assert.deepEqual(route.maintenance, { retryAfter: 90, message: 'Back soon' });
+  assert.deepEqual(route.rateLimit, { rate: 10, burst: 20, key: { kind: 'header', name: 'x-api-key' } });
+  assert.equal(route.retryIdempotencyKey, true);
+  const api = config.upstreams.api;
+  assert.deepEqual(api.pool, { maxConnections: 128, idleTimeout: 30_000, maxPending: 10, queueTimeout: 250 });
+  assert.deepEqual(api.healthCheck, {
+    method: 'GET',
+    path: '/healthz',
+    host: 'api.internal',
+    expectStatus: [
+      [200, 299],
+      [304, 304],
+    ],
+    interval: 1_000,
+    timeout: 500,
+    rise: 3,
+    fall: 2,
+  });
+  assert.equal(api.slowStart, 20_000);
+  assert.deepEqual(api.outlierDetection, {
+    consecutiveFailures: 3,
+    baseEjectionTime: 1_000,
+    maxEjectionTime: 10_000,
+    maxEjectedPercent: 50,
+  });
+  assert.deepEqual(api.circuitBreaker, { consecutiveFailures: 10, openTime: 2_000, halfOpenRequests: 2 });
+  assert.deepEqual(api.retries, {
+    attempts: 3,
+    on: ['connection_refused'],
+    perTryTimeout: 1_000,
+    backoffBase: 10,
+    backoffMax: 100,
+    budgetRatio: 0.5,
+    budgetMinConcurrent: 1,
+    replayBody: 1024,
+  });
+  assert.deepEqual(api.maintenance, { retryAfter: 60, message: 'This service is down for maintenance.' });
+});
+
+test('resilience settings are checked like the rest', () => {
+  assert.throws(
+    () =>
+      parseConfig(
+        `listen: [{ address: "127.0.0.1:8080" }]
+routes: [{ match: { path: / }, upstream: api, rate_limit: { rate: 0, key: "cookie:x" } }]
+upstreams:
+  api:
+    targets: [{ url: "http://127.0.0.1:3001" }]
+    health_check: { expect_status: "2xx" }
+    retries: { on: [destination_not_found] }
+`,
+        SOURCE,
+        {},
+      ),
+    (err: Error & { problems?: { path: string; message: string }[] }) => {
+      const paths = (err.problems ?? []).map((p) => p.path);
+      assert.ok(paths.includes('routes[0].rate_limit.rate'), paths.join());
+      assert.ok(paths.includes('routes[0].rate_limit.key'), paths.join());
+      assert.ok(paths.includes('upstreams.api.health_check.expect_status'), paths.join());
+      assert.ok(
+        paths.some((p) => p.startsWith('upstreams.api.retries.on')),
+        paths.join(),
+      );
+      return true;
+    },
+  );
 });

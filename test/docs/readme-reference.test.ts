@@ -91,6 +91,22 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'upstreams.*.balancer': upstream.balancer,
     'upstreams.*.pool.max_connections': upstream.pool.maxConnections,
     'upstreams.*.pool.idle_timeout': upstream.pool.idleTimeout,
+    'upstreams.*.pool.max_pending': upstream.pool.maxPending,
+    'upstreams.*.pool.queue_timeout': upstream.pool.queueTimeout,
+    'upstreams.*.outlier_detection.consecutive_failures': upstream.outlierDetection.consecutiveFailures,
+    'upstreams.*.outlier_detection.base_ejection_time': upstream.outlierDetection.baseEjectionTime,
+    'upstreams.*.outlier_detection.max_ejection_time': upstream.outlierDetection.maxEjectionTime,
+    'upstreams.*.outlier_detection.max_ejected_percent': upstream.outlierDetection.maxEjectedPercent,
+    'upstreams.*.circuit_breaker.consecutive_failures': upstream.circuitBreaker.consecutiveFailures,
+    'upstreams.*.circuit_breaker.open_time': upstream.circuitBreaker.openTime,
+    'upstreams.*.circuit_breaker.half_open_requests': upstream.circuitBreaker.halfOpenRequests,
+    'upstreams.*.retries.attempts': upstream.retries.attempts,
+    'upstreams.*.retries.backoff.base': upstream.retries.backoffBase,
+    'upstreams.*.retries.backoff.max': upstream.retries.backoffMax,
+    'upstreams.*.retries.budget.ratio': upstream.retries.budgetRatio,
+    'upstreams.*.retries.budget.min_concurrent': upstream.retries.budgetMinConcurrent,
+    'upstreams.*.retries.replay_body': upstream.retries.replayBody,
+    'routes[].retry_idempotency_key': route.retryIdempotencyKey,
     'upstreams.*.timeouts.connect': upstream.timeouts.connect,
     'upstreams.*.timeouts.response': upstream.timeouts.response,
     'upstreams.*.timeouts.read': upstream.timeouts.read,
@@ -112,7 +128,11 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     assert.ok(row, `README config reference has no row for \`${path}\``);
     const written = unquote(row[1]);
     if (typeof value === 'number') {
-      assert.equal(parseDuration(written) ?? parseSize(written), value, `${path}: default "${row[1]}"`);
+      const parsed =
+        /^[0-9.]+$/.test(written) && !Number.isInteger(value)
+          ? Number(written)
+          : (parseDuration(written) ?? parseSize(written));
+      assert.equal(parsed, value, `${path}: default "${row[1]}"`);
     } else if (Array.isArray(value)) {
       assert.equal(written, JSON.stringify(value), `${path}: default`);
     } else {

@@ -1,0 +1,29 @@
+/**
+ * Parsers for the few policy values that are strings with a grammar of their own:
+ * health-check status ranges and rate-limit keys.
+ */
+import type { Parsed } from './addresses.ts';
+
+/** "200-399" or "200-299, 304": inclusive ranges of statuses. */
+export function parseStatusRanges(text: string): Parsed<[number, number][]> {
+  const ranges: [number, number][] = [];
+  for (const part of text.split(',')) {
+    const m = /^\s*([1-5][0-9]{2})\s*(?:-\s*([1-5][0-9]{2})\s*)?$/.exec(part);
+    if (!m) return { problem: `expected statuses like 200-399 or "200-299, 304", got "${text}"` };
+    const low = Number(m[1]);
+    const high = Number(m[2] ?? m[1]);
+    if (high < low) return { problem: `the range ${low}-${high} is empty` };
+    ranges.push([low, high]);
+  }
+  return { value: ranges };
+}
+
+export type RateKey = { readonly kind: 'client' } | { readonly kind: 'header'; readonly name: string };
+
+/** "client" (the client address) or "header:X-Api-Key" (that header's value). */
+export function parseRateKey(text: string): Parsed<RateKey> {
+  if (text === 'client') return { value: { kind: 'client' } };
+  const m = /^header:([!#$%&'*+.^_`|~0-9A-Za-z-]+)$/.exec(text);
+  if (m) return { value: { kind: 'header', name: m[1].toLowerCase() } };
+  return { problem: `expected client or header:NAME (e.g. header:X-Api-Key), got "${text}"` };
+}

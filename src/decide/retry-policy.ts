@@ -1,0 +1,83 @@
+import type { IncomingMessage } from 'node:http';
+import type { RetryConfig, RouteConfig } from '../config/types.ts';
+import type { Failure } from '../failure/failure.ts';
+import type { Upstream } from '../forward/upstream.ts';
+
+/** RFC 9110 §9.2.2: methods whose intended effect is the same however often they are applied. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+export interface RetryContext {
+  readonly req: IncomingMessage;
+  readonly route: RouteConfig;
+  readonly upstream: Upstream;
+  /** Attempts made so far, the failed one included. */
+  readonly attempts: number;
+  /** The body can be sent again (none, or buffered). */
+  readonly bodyReplayable: boolean;
+  /** Milliseconds left before the route's total deadline. */
+  readonly remaining: number;
+  /** Every target in rotation was tried: a retry would go to one that already failed. */
+  readonly noFreshTarget: boolean;
+  /** The failed attempt went out on a pooled connection that had carried a request before. */
+  readonly reusedConnection: boolean;
+}
+
+/**
+ * The decide phase's retry rule. A request that never reached the upstream may go again
+ * whatever its method; one that reached it only if it is idempotent (or carries an
+ * Idempotency-Key where the route allows it) and its body can be replayed. Never after a
+ * response head. Bounded by attempts, the deadline and the upstream's retry budget.
+ * Returns why not, or undefined when a retry is allowed.
+ */
+export function whyNotRetry(failure: Failure, ctx: RetryContext): string | undefined {
+  const policy = ctx.upstream.config.retries;
+  if (ctx.attempts >= policy.attempts) return 'attempts exhausted';
+  if (!policy.on.includes(failure.type)) return `${failure.type} is not retried`;
+  if (failure.stage === 'head_received' || failure.stage === 'body_streaming')
+    return 'the upstream already answered';
+  if (failure.stage === 'sent') {
+    if (!isIdempotent(ctx.req, ctx.route))
+      return `${ctx.req.method} reached the upstream and is not idempotent`;
+    if (!ctx.bodyReplayable) return 'the body was streamed and cannot be sent again';
+  }
+  if (ctx.remaining <= 0) return 'the total deadline has passed';
+  // The same target again helps only when the request never got there or died with a stale
+  // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
+  const stale = ctx.reusedConnection && failure.type === 'connection_terminated';
+  if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no other target to try';
+  if (!withinBudget(ctx.upstream, policy)) return 'the retry budget is spent';
+  return undefined;
+}
+
+function isIdempotent(req: IncomingMessage, route: RouteConfig): boolean {
+  if (IDEMPOTENT.has(req.method ?? '')) return true;
+  return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
+}
+
+/**
+ * The retry budget, two ways. Concurrency (Envoy's): retries in flight stay under
+ * `budgetRatio` of the upstream's active requests, `budgetMinConcurrent` always allowed.
+ * Rate: failures that come back at once (refused, reset) never pile up in flight, so each
+ * request also earns `budgetRatio` of a retry token and each retry spends one; over any
+ * stretch, retries add at most that fraction of the requests (plus the small reserve).
+ */
+export function withinBudget(upstream: Upstream, policy: RetryConfig): boolean {
+  const concurrent = Math.max(policy.budgetMinConcurrent, Math.floor(upstream.inFlight * policy.budgetRatio));
+  return upstream.retriesInFlight < concurrent && upstream.retryTokens >= 1;
+}
+
+/** A request (not a retry) to the upstream earns its share of a retry. */
+export function earnRetryToken(upstream: Upstream, policy: RetryConfig): void {
+  upstream.retryTokens = Math.min(retryReserve(policy), upstream.retryTokens + policy.budgetRatio);
+}
+
+/** The most tokens saved up: a quiet hour must not buy a storm of retries. */
+export function retryReserve(policy: RetryConfig): number {
+  return policy.budgetMinConcurrent + 10 * policy.budgetRatio;
+}
+
+/** Exponential backoff with full jitter: uniform in [0, min(max, base × 2^(retry−1))]. */
+export function backoffDelay(policy: RetryConfig, retry: number): number {
+  const cap = Math.min(policy.backoffMax, policy.backoffBase * 2 ** (retry - 1));
+  return Math.random() * cap;
+}

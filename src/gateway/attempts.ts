@@ -1,0 +1,296 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasRequestBody } from '../accept/request-checks.ts';
+import { backoffDelay, earnRetryToken, whyNotRetry } from '../decide/retry-policy.ts';
+import { Failure } from '../failure/failure.ts';
+import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
+import { buildUpstreamHeaders } from '../forward/request-headers.ts';
+import type { Target } from '../forward/upstream.ts';
+import { isTargetFault, recordOutcome } from '../health/outlier.ts';
+import type { RequestRecord } from '../log/request-record.ts';
+import { stripPrefix } from '../route/router.ts';
+import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
+import type { Admitted } from './admit.ts';
+import { nextHopOf } from './admit.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface AttemptsContext {
+  readonly runtime: Runtime;
+  /** "http" or "https": how the client reached us. */
+  readonly protocol: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly record: RequestRecord;
+  readonly admitted: Admitted;
+  /** Answers the client with the failure (the decide phase's error response). */
+  readonly answer: (failure: Failure) => void;
+}
+
+/**
+ * Select → forward → decide, repeated while a retry is safe and worth it: each attempt
+ * picks a target (another one when it can), runs one Exchange, and reports its outcome to
+ * passive health and the circuit breaker. The route's total deadline spans every attempt.
+ */
+export class Attempts implements ExchangeOwner {
+  private readonly ctx: AttemptsContext;
+  private readonly headers: string[];
+  private readonly path: string;
+  private readonly via: string;
+  private readonly tried: Target[] = [];
+  private body: AttemptBody = { kind: 'none' };
+  private current:
+    | { exchange: Exchange; selection: Selection; startedAt: number; retry: boolean }
+    | undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private totalTimer: NodeJS.Timeout | undefined;
+  private deadline = 0;
+  private over = false;
+
+  constructor(ctx: AttemptsContext) {
+    this.ctx = ctx;
+    const { runtime, req, record, admitted } = ctx;
+    this.via = req.httpVersionMinor === 0 ? runtime.via10 : runtime.via11;
+    this.path = admitted.route.stripPrefix ? stripPrefix(admitted.route.path, admitted.path) : admitted.path;
+    this.headers = buildUpstreamHeaders(req.rawHeaders, {
+      clientAddress: record.clientAddress,
+      trusted: runtime.trust.has(record.clientAddress),
+      protocol: ctx.protocol,
+      host: admitted.authority,
+      requestId: record.id,
+      traceparent: record.trace.traceparent,
+      keepTracestate: record.trace.continued,
+      via: this.via,
+    });
+  }
+
+  start(): void {
+    const { upstream } = this.ctx.admitted;
+    const { req, res } = this.ctx;
+    upstream.inFlight++;
+    earnRetryToken(upstream, upstream.config.retries);
+    const total = upstream.config.timeouts.total;
+    this.deadline = performance.now() + total;
+    this.totalTimer = setTimeout(this.onTotalTimeout, total);
+    res.once('close', this.onClose);
+
+    if (!hasRequestBody(req)) return this.attempt();
+    // The client asked before sending its body: everything that could refuse it has now agreed.
+    if (req.headers.expect !== undefined) res.writeContinue();
+    const length = Number(req.headers['content-length']);
+    const policy = upstream.config.retries;
+    if (policy.attempts > 1 && Number.isFinite(length) && length <= policy.replayBody)
+      return this.bufferBody();
+    this.body = { kind: 'stream' };
+    this.attempt();
+  }
+
+  // ── one attempt ──────────────────────────────────────────────────────────────────
+
+  private attempt(): void {
+    if (this.over) return;
+    const { admitted, record, runtime, req, res } = this.ctx;
+    const { upstream } = admitted;
+    const now = performance.now();
+    const selection = selectTarget(upstream, now, this.tried);
+    if (selection instanceof Failure) return this.end(selection);
+    const { target } = selection;
+    if (selection.targetProbe) target.probes++;
+    this.tried.push(target);
+    record.target = target.config.origin;
+    const retry = record.tries.length > 0;
+    const exchange = new Exchange(req, res, record, upstream, target, this, {
+      path: this.path,
+      headers: this.headers,
+      body: this.body,
+      // A buffered body was counted as it was read; a streamed one can only be sent once.
+      countBody: this.body.kind === 'stream',
+      bodyLimit: admitted.route.limits.body,
+      bodyIdleTimeout: runtime.config.limits.bodyIdleTimeout,
+      proxyName: runtime.name,
+      via: this.via,
+      nextHop: nextHopOf(runtime, record) as string,
+    });
+    this.current = { exchange, selection, startedAt: now, retry };
+    exchange.start();
+  }
+
+  /** The attempt's outcome goes to passive health, the circuit, the retry budget and the log. */
+  private settle(failure: Failure | undefined, status: number | undefined): void {
+    const current = this.current;
+    if (!current) return;
+    const { upstream } = this.ctx.admitted;
+    const { selection } = current;
+    const now = performance.now();
+    if (selection.targetProbe) selection.target.probes = Math.max(0, selection.target.probes - 1);
+    const fault = isTargetFault(failure);
+    recordOutcome(upstream, selection.target, failure, now);
+    // Only a fault of the upstream's counts against its circuit; a client that left proves nothing.
+    if (fault || failure === undefined) upstream.circuit.record(now, fault, selection.circuitProbe);
+    else if (selection.circuitProbe) upstream.circuit.record(now, false, true);
+    if (current.retry) upstream.retriesInFlight--;
+    this.ctx.record.tries.push({
+      target: selection.target.config.origin,
+      status,
+      error: failure?.type,
+      stage: failure?.stage,
+      ms: Math.round((now - current.startedAt) * 100) / 100,
+    });
+  }
+
+  attemptFailed(failure: Failure): void {
+    this.settle(failure, undefined);
+    this.current = undefined;
+    if (this.over) return;
+    const { admitted, req } = this.ctx;
+    const { upstream } = admitted;
+    const why = whyNotRetry(failure, {
+      req,
+      route: admitted.route,
+      upstream,
+      attempts: this.tried.length,
+      bodyReplayable: this.body.kind !== 'stream' || failure.stage === 'not_sent',
+      remaining: this.deadline - performance.now(),
+      noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
+      reusedConnection: this.ctx.record.reusedConnection === true,
+    });
+    if (why !== undefined) return this.end(failure);
+    upstream.retryTokens -= 1;
+    upstream.retriesInFlight++;
+    const delay = backoffDelay(upstream.config.retries, this.tried.length);
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.retryNow();
+    }, delay);
+  }
+
+  private retryNow(): void {
+    this.attempt();
+    // attempt() answered without starting an exchange (no target, circuit open): release the retry slot.
+    if (this.current === undefined) this.ctx.admitted.upstream.retriesInFlight--;
+  }
+
+  headReceived(status: number): void {
+    this.settle(undefined, status);
+    this.finishTimers();
+  }
+
+  bodyFailed(failure: Failure): void {
+    const { record, admitted } = this.ctx;
+    record.failure = failure;
+    record.stage = 'body_streaming';
+    // The head counted as a success; the broken body is a fault of the target all the same.
+    const target = this.tried[this.tried.length - 1];
+    if (target) recordOutcome(admitted.upstream, target, failure, performance.now());
+    const last = record.tries[record.tries.length - 1];
+    if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
+  }
+
+  // ── the request as a whole ───────────────────────────────────────────────────────
+
+  /** No more attempts: answer with this failure. */
+  private end(failure: Failure): void {
+    if (this.over) return;
+    this.finishTimers();
+    this.ctx.record.stage = failure.stage;
+    this.ctx.answer(failure);
+  }
+
+  private finishTimers(): void {
+    this.over = true;
+    clearTimeout(this.totalTimer);
+    if (this.backoffTimer) {
+      clearTimeout(this.backoffTimer);
+      this.backoffTimer = undefined;
+      this.ctx.admitted.upstream.retriesInFlight--;
+    }
+  }
+
+  private readonly onTotalTimeout = (): void => {
+    const limit = this.ctx.admitted.upstream.config.timeouts.total;
+    const current = this.current;
+    if (current && current.exchange.reached === 'body_streaming') {
+      current.exchange.cancel(
+        new Failure(
+          'connection_read_timeout',
+          `total timeout of ${limit} ms reached while streaming the body`,
+          {
+            stage: 'body_streaming',
+          },
+        ),
+      );
+      return;
+    }
+    const failure = new Failure(
+      'http_response_timeout',
+      `no response head within the total timeout of ${limit} ms`,
+      {
+        stage: current?.exchange.reached ?? 'not_sent',
+      },
+    );
+    this.over = true;
+    if (current) current.exchange.cancel(failure);
+    else {
+      this.finishTimers();
+      this.ctx.answer(failure);
+    }
+  };
+
+  private readonly onClose = (): void => {
+    this.finishTimers();
+    this.ctx.admitted.upstream.inFlight--;
+  };
+
+  /** Reads a small body whole, so that it can be sent again on a retry. */
+  private bufferBody(): void {
+    const { req, runtime } = this.ctx;
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const idle = setTimeout(() => {
+      cleanup();
+      this.end(
+        new Failure(
+          'http_request_error',
+          `request body stalled for ${runtime.config.limits.bodyIdleTimeout} ms`,
+          {
+            status: 408,
+          },
+        ),
+      );
+    }, runtime.config.limits.bodyIdleTimeout);
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      idle.refresh();
+    };
+    const onEnd = () => {
+      cleanup();
+      this.ctx.record.bytesIn = received;
+      this.body = { kind: 'buffer', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) };
+      this.attempt();
+    };
+    const onError = (err: NodeJS.ErrnoException) => {
+      cleanup();
+      const gone = err.code === 'ECONNRESET' || err.code === 'ECONNABORTED';
+      if (gone) this.ctx.record.clientAborted = true;
+      this.end(
+        new Failure(
+          'http_request_error',
+          gone
+            ? 'client closed the connection while sending the body'
+            : `request body could not be read (${err.code ?? err.message})`,
+          {
+            status: gone ? 499 : 400,
+          },
+        ),
+      );
+    };
+    const cleanup = () => {
+      clearTimeout(idle);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  }
+}

@@ -1,0 +1,69 @@
+import type { CircuitBreakerConfig } from '../config/types.ts';
+
+/**
+ * The upstream-wide circuit breaker. Closed: requests flow and failures in a row are
+ * counted. Open: every request fails fast (503 destination_unavailable) until `openTime`
+ * has passed, with Retry-After saying when. Half-open: a bounded number of probe requests
+ * go through; a success closes the circuit, a failure opens it again.
+ */
+export interface Circuit {
+  /** May a request go through now? `probe` is true when it goes as a half-open probe. */
+  admit(
+    now: number,
+  ):
+    | { readonly allowed: true; readonly probe: boolean }
+    | { readonly allowed: false; readonly retryAfterMs: number };
+  /** The outcome of a request the circuit admitted (a gateway failure, or not). */
+  record(now: number, failed: boolean, probe: boolean): void;
+  readonly state: 'closed' | 'open' | 'half_open';
+}
+
+export function createCircuit(config: CircuitBreakerConfig): Circuit {
+  let state: 'closed' | 'open' | 'half_open' = 'closed';
+  let failures = 0;
+  let openUntil = 0;
+  let probes = 0;
+  const open = (now: number) => {
+    state = 'open';
+    openUntil = now + config.openTime;
+    failures = 0;
+    probes = 0;
+  };
+  return {
+    get state() {
+      return state;
+    },
+    admit(now) {
+      if (state === 'closed' || config.consecutiveFailures === 0) return { allowed: true, probe: false };
+      if (state === 'open') {
+        if (now < openUntil) return { allowed: false, retryAfterMs: openUntil - now };
+        state = 'half_open';
+      }
+      if (probes >= config.halfOpenRequests) {
+        // The probes are still out: the next chance is when they come back, at the latest one open time on.
+        return { allowed: false, retryAfterMs: config.openTime };
+      }
+      probes++;
+      return { allowed: true, probe: true };
+    },
+    record(now, failed, probe) {
+      if (config.consecutiveFailures === 0) return;
+      if (probe) {
+        probes = Math.max(0, probes - 1);
+        if (failed) open(now);
+        else if (state === 'half_open') {
+          state = 'closed';
+          failures = 0;
+        }
+        return;
+      }
+      if (state !== 'closed') return;
+      if (!failed) {
+        failures = 0;
+        return;
+      }
+      failures++;
+      if (failures >= config.consecutiveFailures) open(now);
+    },
+  };
+}

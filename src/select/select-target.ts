@@ -1,0 +1,75 @@
+import { Failure } from '../failure/failure.ts';
+import type { Target, Upstream } from '../forward/upstream.ts';
+import { isAvailable } from './target-state.ts';
+
+/** A target picked for one attempt, and whether the attempt goes as a half-open probe. */
+export interface Selection {
+  readonly target: Target;
+  /** The target's ejection ran out: this attempt decides whether it comes back. */
+  readonly targetProbe: boolean;
+  /** The upstream's circuit is half-open: this attempt decides whether it closes. */
+  readonly circuitProbe: boolean;
+}
+
+const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/**
+ * The select phase: the upstream's circuit, then the balancer over the targets in rotation,
+ * then the queue bound. Each refusal is the gateway's own decision and says when to come back.
+ */
+export function selectTarget(upstream: Upstream, now: number, tried: readonly Target[]): Selection | Failure {
+  const circuit = upstream.circuit.admit(now);
+  if (!circuit.allowed) {
+    return new Failure(
+      'destination_unavailable',
+      `the circuit of "${upstream.name}" is open after repeated failures`,
+      {
+        retryAfter: retryAfter(circuit.retryAfterMs),
+      },
+    );
+  }
+  const target = upstream.balancer.pick(now, tried);
+  if (!target) {
+    if (circuit.probe) upstream.circuit.record(now, false, true);
+    return new Failure('destination_unavailable', noTargetReason(upstream, now), {
+      retryAfter: retryAfter(nextChance(upstream, now)),
+    });
+  }
+  if (
+    upstream.pending >= upstream.config.pool.maxPending &&
+    target.active >= upstream.config.pool.maxConnections
+  ) {
+    if (circuit.probe) upstream.circuit.record(now, false, true);
+    return new Failure(
+      'connection_limit_reached',
+      `${upstream.pending} requests already wait for a connection to "${upstream.name}"`,
+      { retryAfter: 1 },
+    );
+  }
+  return { target, targetProbe: target.isHalfOpen(now), circuitProbe: circuit.probe };
+}
+
+/** Whether a target not tried yet is in rotation (a retry could go somewhere new). */
+export function hasUntriedTarget(upstream: Upstream, now: number, tried: readonly Target[]): boolean {
+  const probes = upstream.config.circuitBreaker.halfOpenRequests;
+  return upstream.targets.some((t) => !tried.includes(t) && isAvailable(t, now, probes));
+}
+
+function noTargetReason(upstream: Upstream, now: number): string {
+  const down = upstream.targets.filter((t) => !t.checkedHealthy).length;
+  const ejected = upstream.targets.filter((t) => t.isEjected(now) || t.isHalfOpen(now)).length;
+  const parts: string[] = [];
+  if (down > 0) parts.push(`${down} failing health checks`);
+  if (ejected > 0) parts.push(`${ejected} ejected after repeated failures`);
+  return `no target of "${upstream.name}" is in rotation (${parts.join(', ') || 'all busy probing'})`;
+}
+
+/** Milliseconds until a target may take traffic again: the earliest end of an ejection, else a health-check interval. */
+function nextChance(upstream: Upstream, now: number): number {
+  let soonest = Number.POSITIVE_INFINITY;
+  for (const t of upstream.targets) {
+    if (t.checkedHealthy && t.ejectedUntil > now) soonest = Math.min(soonest, t.ejectedUntil - now);
+  }
+  if (Number.isFinite(soonest)) return soonest;
+  return upstream.config.healthCheck?.interval ?? 1000;
+}

@@ -1,0 +1,61 @@
+import type { TargetConfig } from '../config/types.ts';
+import type { FailureType } from '../failure/taxonomy.ts';
+
+/**
+ * A target's live state, as every part that judges it writes it: active health checks set
+ * `checkedHealthy`, passive outlier detection sets the ejection fields, the balancer reads
+ * them all through `isAvailable` and `effectiveWeight`. One object per target, shared.
+ */
+export class TargetState {
+  readonly config: TargetConfig;
+  /** Requests in flight to this target. */
+  active = 0;
+  /** Active health checks' verdict (true while no checks are configured). */
+  checkedHealthy = true;
+  /** Passive detection: ejected until this time (monotonic ms, performance.now()); 0: not ejected. */
+  ejectedUntil = 0;
+  /** How many times it was ejected; each ejection lasts longer. */
+  ejections = 0;
+  /** Gateway failures in a row (unreachable, slow, reset, garbage). */
+  consecutiveFailures = 0;
+  /** Probe requests in flight while half-open (after an ejection expired, before a success). */
+  probes = 0;
+  /** When it last came (back) into rotation, for slow start; -Infinity: always was. */
+  inRotationSince = Number.NEGATIVE_INFINITY;
+  /** The last failure seen, for the log and the admin view. */
+  lastFailure: { readonly type: FailureType; readonly at: number } | undefined;
+
+  constructor(config: TargetConfig) {
+    this.config = config;
+  }
+
+  /** Ejected and its time is not over yet. */
+  isEjected(now: number): boolean {
+    return this.ejectedUntil > now;
+  }
+
+  /** The ejection ran out but no request has succeeded since: it takes probes only. */
+  isHalfOpen(now: number): boolean {
+    return this.ejectedUntil !== 0 && this.ejectedUntil <= now;
+  }
+}
+
+/** Whether the balancer may send this request to the target now. */
+export function isAvailable(target: TargetState, now: number, halfOpenProbes: number): boolean {
+  if (!target.checkedHealthy) return false;
+  if (target.isEjected(now)) return false;
+  if (target.isHalfOpen(now)) return target.probes < halfOpenProbes;
+  return true;
+}
+
+/**
+ * Slow start: a target back in rotation gets a share that grows linearly from 10% to its
+ * full weight over `window` ms, so a cold cache or JIT is not hit by a full share at once.
+ */
+export function effectiveWeight(target: TargetState, now: number, window: number): number {
+  const weight = target.config.weight;
+  if (window <= 0) return weight;
+  const since = now - target.inRotationSince;
+  if (since >= window) return weight;
+  return weight * Math.max(0.1, since / window);
+}
