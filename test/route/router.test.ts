@@ -11,6 +11,7 @@ const route = (index: number, path: string, host?: string): RouteConfig => ({
   upstream: 'u',
   stripPrefix: false,
   limits: { body: 1 },
+  retryIdempotencyKey: false,
 });
 
 test('the most specific route wins whatever the file order', () => {
