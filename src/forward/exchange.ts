@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errors } from 'undici';
@@ -195,6 +196,13 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
     record.status = statusCode;
     this.stage = 'body_streaming';
     this.owner.headReceived(statusCode);
+    // undici hands over the head, the body and the end of a small response in one tick:
+    // corked until the tick is over, they leave in one write instead of three.
+    const socket = res.socket;
+    if (socket) {
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
     // Send the head now: a client waiting on a slow body should know it is coming.
     if (!head.hasLength || this.req.method === 'HEAD') res.flushHeaders();
   }
@@ -386,6 +394,10 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
     clearTimeout(this.bodyTimer);
     this.res.off('close', this.onDownstreamClose);
   }
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
 }
 
 function pairs(raw: readonly Buffer[]): [string, string][] {
