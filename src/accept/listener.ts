@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import type { ListenerConfig } from '../config/types.ts';
 import { Failure } from '../failure/failure.ts';
 import { handleUpgrade } from '../forward/upgrade.ts';
@@ -49,7 +50,12 @@ export async function startListener(config: ListenerConfig, current: () => Runti
         key: readFileSync(config.tls.key),
       })
     : http.createServer(options);
-  const facts = { protocol };
+  // Kept by the listener, not the runtime: requests in flight outlive a config reload.
+  const shedding =
+    config.maxInFlight === undefined
+      ? undefined
+      : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`);
+  const facts = { protocol, inFlight: shedding };
 
   const inFlight = new InFlightRequests();
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) =>

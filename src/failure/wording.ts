@@ -37,7 +37,9 @@ export function describeFailure(ctx: ErrorBodyContext): string {
     return `The gateway "${proxyName}" hit an internal error; the upstream was not at fault.`;
   if (shape === 'gateway') {
     const about = nextHop ? ` for the upstream "${nextHop}"` : '';
-    return `The gateway "${proxyName}" answered on its own${about}: ${failure.kind.explanation}.`;
+    // The details are the gateway's own words (a maintenance message, which limit was hit),
+    // already public in Proxy-Status.
+    return `The gateway "${proxyName}" answered on its own${about}: ${failure.kind.explanation}. Details: ${sentence(failure.details)}`;
   }
   return `The gateway "${proxyName}" is working, but the upstream "${nextHop ?? 'unknown'}" failed: ${failure.kind.explanation} (${failure.details}).`;
 }
@@ -52,4 +54,8 @@ export function clientAdvice(failure: Failure): string {
   if (failure.kind.shape === 'client')
     return 'Retrying the same request will fail the same way: change the request.';
   return 'Retrying will not help until the upstream or the gateway configuration is fixed.';
+}
+
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }

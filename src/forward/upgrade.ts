@@ -1,5 +1,6 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { releaseOnClose } from '../admit/in-flight-limit.ts';
 import { writeErrorResponse } from '../decide/error-response.ts';
 import { classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
@@ -59,8 +60,11 @@ export function handleUpgrade(
     log();
   };
 
-  const admitted = admit(runtime, req, record);
+  const admitted = admit(runtime, req, record, listener.inFlight);
   if (admitted instanceof Failure) return fail(admitted);
+  // An upgrade holds its load-shedding slots only while it is set up: until the upstream's
+  // answer is relayed, or the client connection closes.
+  releaseOnClose(client, admitted.release);
   const { route, upstream, authority, path } = admitted;
   const selection = selectTarget(upstream, performance.now(), []);
   if (selection instanceof Failure) return fail(selection);
@@ -130,6 +134,7 @@ export function handleUpgrade(
           record.status = status;
           record.ttfbMs = record.elapsed();
           client.write(withGatewayHeaders(responseHead, record.id, via));
+          admitted.release();
           if (rest.length > 0) {
             record.bytesOut += rest.length;
             client.write(rest);

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { checkRequest } from '../accept/request-checks.ts';
+import type { InFlightLimit, Release } from '../admit/in-flight-limit.ts';
 import type { RouteConfig } from '../config/types.ts';
 import { Failure } from '../failure/failure.ts';
 import { unmapIPv4 } from '../forward/trust.ts';
@@ -18,6 +19,8 @@ export interface Admitted {
   readonly authority: string;
   /** Origin-form path as the client sent it (before strip_prefix). */
   readonly path: string;
+  /** Gives back the load-shedding slots the request holds; the caller ties it to the request's end. */
+  readonly release: Release;
 }
 
 export function createRecord(req: IncomingMessage): RequestRecord {
@@ -40,7 +43,12 @@ export function createRecord(req: IncomingMessage): RequestRecord {
  * the admit policies — shared by plain requests and upgrades. Fills the record as it goes; returns
  * the failure to answer with when a phase says no.
  */
-export function admit(runtime: Runtime, req: IncomingMessage, record: RequestRecord): Admitted | Failure {
+export function admit(
+  runtime: Runtime,
+  req: IncomingMessage,
+  record: RequestRecord,
+  listenerInFlight: InFlightLimit | undefined,
+): Admitted | Failure {
   const rejected = checkRequest(req, runtime.config.limits);
   if (rejected) return rejected;
   const { authority, path } = splitTarget(req.url ?? '/', req.headers.host ?? '');
@@ -64,7 +72,16 @@ export function admit(runtime: Runtime, req: IncomingMessage, record: RequestRec
     );
   }
 
-  return { route, upstream, authority, path };
+  const release = runtime.admission.admit({
+    route,
+    upstream: upstream.config,
+    req,
+    clientAddress: record.clientAddress,
+    listener: listenerInFlight,
+    now: performance.now(),
+  });
+  if (release instanceof Failure) return release;
+  return { route, upstream, authority, path, release };
 }
 
 /** The name clients may see for the next hop: the upstream's, or the target's address when exposed. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasRequestBody } from '../accept/request-checks.ts';
+import { type InFlightLimit, releaseOnClose } from '../admit/in-flight-limit.ts';
 import { writeErrorResponse } from '../decide/error-response.ts';
 import { Failure } from '../failure/failure.ts';
 import { logRequest } from '../log/access-log.ts';
@@ -11,6 +12,8 @@ import type { Runtime } from './runtime.ts';
 export interface ListenerFacts {
   /** "http" or "https". */
   readonly protocol: string;
+  /** The listener's load-shedding count (`max_in_flight`), when it has one. */
+  readonly inFlight?: InFlightLimit;
 }
 
 /** Client errors after which the connection cannot be trusted to be in sync. */
@@ -52,8 +55,9 @@ function forward(
   record: RequestRecord,
   answer: (failure: Failure) => void,
 ): void {
-  const admitted = admit(runtime, req, record);
+  const admitted = admit(runtime, req, record, listener.inFlight);
   if (admitted instanceof Failure) return answer(admitted);
+  releaseOnClose(res, admitted.release);
   new Attempts({ runtime, protocol: listener.protocol, req, res, record, admitted, answer }).start();
 }
 

@@ -1,6 +1,8 @@
+import { Admission } from '../admit/admission.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import { createTrustList, type TrustList } from '../forward/trust.ts';
 import { createUpstream, type Upstream } from '../forward/upstream.ts';
+import { startActiveChecks } from '../health/active-checks.ts';
 import type { Logger } from '../log/logger.ts';
 import { createRouter, type Router } from '../route/router.ts';
 
@@ -14,6 +16,8 @@ export interface Runtime {
   readonly router: Router;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trust: TrustList;
+  /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
+  readonly admission: Admission;
   readonly logger: Logger;
   /** Via entries for HTTP/1.0 and HTTP/1.1 clients, built once. */
   readonly via10: string;
@@ -25,16 +29,19 @@ export function createRuntime(config: GatewayConfig, logger: Logger): Runtime {
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
     upstreams.set(name, createUpstream(upstream));
+  const checks = [...upstreams.values()].map((upstream) => startActiveChecks(upstream, logger));
   return {
     config,
     name: config.name,
     router: createRouter(config.routes),
     upstreams,
     trust: createTrustList(config.trustForwardedFrom),
+    admission: new Admission(config.routes),
     logger,
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
     async close() {
+      await Promise.all(checks.map((c) => c.stop()));
       await Promise.all([...upstreams.values()].map((u) => u.close()));
     },
   };
