@@ -11,6 +11,10 @@ Usage:
         [--workers N]          N processes share the listeners (default: one per core)
   candor serve --demo          run the built-in demo: the gateway plus healthy and misbehaving upstreams
   candor check FILE            validate FILE and exit (nothing is started)
+  candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
+                               and say which hop fails and what fixes it; see candor diagnose --help
+  candor explain LOG...        the story of the 5xx in access and error logs (Candor, nginx, HAProxy;
+                               plain or gzipped); see candor explain --help
   candor --help | --version
 
 Exit codes: 0 ok, 64 bad command line, 69 could not start (port in use...), 78 invalid config.

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { runCheck } from './check.ts';
+import { runDiagnoseCommand } from './diagnose.ts';
 import { EXIT } from './exit-codes.ts';
+import { runExplain } from './explain.ts';
 import { HELP, VERSION } from './help.ts';
 import { runServe } from './serve.ts';
 import { parseWorkers } from './workers.ts';
@@ -47,6 +49,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (file === undefined) return usage('candor check needs a config file: candor check FILE');
         return await runCheck(file);
       }
+      case 'diagnose':
+        return await runDiagnoseCommand(rest);
+      case 'explain':
+        return await runExplain(rest);
       default:
         return usage(`unknown command "${command}"`);
     }

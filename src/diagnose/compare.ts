@@ -1,0 +1,71 @@
+/**
+ * Direct against through-the-gateway: the second step of the first ten minutes. If the
+ * upstream answers directly but not through the gateway, the gateway's view differs (its
+ * config, timeouts or network path); if both fail alike, the upstream is at fault.
+ */
+import { formatMs } from './plan.ts';
+import type { TargetReport } from './types.ts';
+
+export interface Comparison {
+  /** Which hop the difference points at. */
+  readonly differs: 'gateway' | 'upstream' | 'none';
+  readonly summary: string;
+}
+
+function describe(report: TargetReport): string {
+  const { verdict } = report;
+  if (verdict.failure) return `${verdict.status ?? ''} ${verdict.failure.type}`.trim();
+  return `${verdict.status}`;
+}
+
+function ttfbOf(report: TargetReport): number | undefined {
+  for (const step of report.steps) if (step.step === 'response' && step.ok) return step.facts.ttfbMs;
+  return undefined;
+}
+
+export function compare(direct: readonly TargetReport[], via: TargetReport): Comparison {
+  const viaFailed = via.verdict.outcome === 'failure';
+  const answered = direct.filter((report) => report.verdict.outcome !== 'failure');
+  const failed = direct.filter((report) => report.verdict.outcome === 'failure');
+  const directText = direct.map(describe).join(', ');
+  if (viaFailed && via.verdict.receivedStatus === null)
+    return {
+      differs: 'gateway',
+      summary: `the gateway itself does not answer (${describe(via)}): check that it runs and listens at ${via.url}.`,
+    };
+  if (viaFailed && answered.length > 0) {
+    const slow = via.verdict.failure?.shape === 'slow';
+    const ttfb = ttfbOf(answered[0]);
+    const measured =
+      slow && ttfb !== undefined
+        ? ` Directly the upstream answered in ${formatMs(ttfb)}; compare with the gateway's timeouts.`
+        : '';
+    return {
+      differs: 'gateway',
+      summary: `direct is fine (${directText}) but through the gateway it is ${describe(via)}: the gateway's view differs. Check its config (the route and the upstream's targets), its timeouts and its network path to the upstream.${measured}`,
+    };
+  }
+  if (viaFailed) {
+    const same = failed.every((report) => report.verdict.failure?.type === via.verdict.failure?.type);
+    return same
+      ? {
+          differs: 'upstream',
+          summary: `both fail the same way (${via.verdict.failure?.type}): the upstream is at fault, not the gateway.`,
+        }
+      : {
+          differs: 'upstream',
+          summary: `both fail, differently (direct: ${directText}; through the gateway: ${describe(via)}): start with the upstream, then the gateway's settings for it.`,
+        };
+  }
+  if (failed.length === direct.length)
+    return {
+      differs: 'gateway',
+      summary: `the gateway gets an answer (${describe(via)}) but the direct probe fails (${directText}): the gateway reaches the upstream another way (another network or resolver), or its route points elsewhere.`,
+    };
+  if (answered.some((report) => report.verdict.status === via.verdict.status))
+    return { differs: 'none', summary: `the gateway and the upstream agree: ${describe(via)} both ways.` };
+  return {
+    differs: 'gateway',
+    summary: `direct answers ${directText}, through the gateway ${describe(via)}: the gateway's route (path, host, prefix) sends the request elsewhere or changes it.`,
+  };
+}

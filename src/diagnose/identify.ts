@@ -1,0 +1,132 @@
+/**
+ * What answered, when it is not HTTP: the first bytes of the well-known impostors on a port
+ * (another service, a TLS server, an app writing to the socket directly), so the fix can
+ * name it instead of saying "garbage".
+ */
+
+export interface Identification {
+  /** "an SSH server", "a TLS server"... */
+  readonly what: string;
+  /** The bytes that gave it away, printable. */
+  readonly evidence: string;
+}
+
+/** The first line (or first bytes) of `bytes`, printable, at most `max` characters. */
+export function printable(bytes: Buffer, max = 120): string {
+  const text = bytes.toString('latin1');
+  const firstLine = /^[^\r\n]*/.exec(text)?.[0] ?? '';
+  const binary = /[\x00-\x08\x0e-\x1f\x7f-\x9f]/.test(firstLine.slice(0, 16));
+  if (binary) {
+    const hex = bytes.subarray(0, 16).toString('hex').replace(/(..)/g, '$1 ').trim();
+    return `${hex}${bytes.length > 16 ? ' …' : ''} (${bytes.length} bytes, binary)`;
+  }
+  return firstLine.length > max ? `${firstLine.slice(0, max)}…` : firstLine;
+}
+
+export function identify(bytes: Buffer): Identification {
+  const text = bytes.toString('latin1');
+  const evidence = printable(bytes);
+  const is = (what: string, shown = evidence): Identification => ({ what, evidence: shown });
+  if ((bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 0x03)
+    return is(
+      'a TLS server',
+      `a TLS ${bytes[0] === 0x15 ? 'alert' : 'handshake'} record (0x${bytes[0].toString(16)} 0x03…)`,
+    );
+  if (text.startsWith('SSH-')) return is('an SSH server');
+  if (/^220[ -]/.test(text)) return is(/ftp/i.test(evidence) ? 'an FTP server' : 'an SMTP server');
+  if (/^\* (OK|PREAUTH)/.test(text)) return is('an IMAP server');
+  if (/^\+OK/.test(text) && /pop/i.test(evidence)) return is('a POP3 server');
+  if (/^(-(ERR|WRONGTYPE|NOAUTH|DENIED|NOPERM)|\+OK|\$-?\d+\r\n|\*-?\d+\r\n|:-?\d+\r\n)/.test(text))
+    return is('a Redis server');
+  const postgres = postgresMessage(bytes);
+  if (postgres) return is('a PostgreSQL server', postgres);
+  if (isMysqlGreeting(bytes)) return is('a MySQL server', `a MySQL greeting (server ${mysqlVersion(bytes)})`);
+  if (isHttp2Frame(bytes))
+    return is('an HTTP/2-only server (h2c)', 'an HTTP/2 frame instead of an HTTP/1.1 status line');
+  if (/^\s*(<!doctype html|<html|<head|<body|<!--|<meta|<title)/i.test(text))
+    return is('an HTML page without a status line');
+  const trace = stackTrace(text);
+  if (trace) return is('a raw stack trace', trace);
+  if (isJson(text)) return is('a bare JSON document');
+  return is('something that does not speak HTTP');
+}
+
+/** 'E' + length + fields ('S', 'V', 'C', 'M'...), or a lone 'N' / 'S' (the answer to an SSL request). */
+function postgresMessage(bytes: Buffer): string | undefined {
+  if (bytes.length === 1 && (bytes[0] === 0x4e || bytes[0] === 0x53))
+    return `a single "${String.fromCharCode(bytes[0])}" byte (the answer to a PostgreSQL SSL request)`;
+  if (bytes.length < 6 || bytes[0] !== 0x45) return undefined;
+  const length = bytes.readUInt32BE(1);
+  if (length < 5 || length > 65_536 || !'SVCMR'.includes(String.fromCharCode(bytes[5]))) return undefined;
+  const fields = bytes
+    .subarray(5, 1 + length)
+    .toString('utf8')
+    .split('\0');
+  const message = fields.find((field) => field.startsWith('M'))?.slice(1);
+  return `a PostgreSQL error message${message ? `: "${message}"` : ''}`;
+}
+
+/** Payload length (3 bytes, little-endian), sequence 0, protocol 10, then a NUL-terminated version. */
+function isMysqlGreeting(bytes: Buffer): boolean {
+  if (bytes.length < 8 || bytes[3] !== 0 || bytes[4] !== 0x0a) return false;
+  const length = bytes.readUIntLE(0, 3);
+  const nul = bytes.indexOf(0, 5);
+  return length >= 10 && length <= 1024 && nul > 5 && nul < 69;
+}
+
+function mysqlVersion(bytes: Buffer): string {
+  const end = bytes.indexOf(0, 5);
+  return bytes.toString('latin1', 5, end === -1 ? Math.min(bytes.length, 40) : end);
+}
+
+/** A SETTINGS (4) or GOAWAY (7) frame on stream 0: what an HTTP/2 server answers to HTTP/1.1. */
+function isHttp2Frame(bytes: Buffer): boolean {
+  return bytes.length >= 9 && (bytes[3] === 0x04 || bytes[3] === 0x07) && bytes.readUInt32BE(5) === 0;
+}
+
+function stackTrace(text: string): string | undefined {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
+  const python = lines.findIndex((line) => line.startsWith('Traceback (most recent call last)'));
+  if (python !== -1) {
+    const last = lines
+      .slice(python)
+      .find((line) => /^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b/.test(line));
+    return last ?? lines[python];
+  }
+  const frames = lines.filter((line) => /^\s+at \S/.test(line)).length;
+  const error = lines.find((line) => /\b\w*(Error|Exception)\b/.test(line));
+  if (frames >= 1 && error) return error.trim();
+  if (error && /^(Exception|panic:|Fatal error|java\.|\w+(\.\w+)+Exception)/.test(error.trim()))
+    return error.trim();
+  return undefined;
+}
+
+function isJson(text: string): boolean {
+  const trimmed = text.trim();
+  if (!/^[[{]/.test(trimmed)) return false;
+  try {
+    JSON.parse(trimmed);
+    return true;
+  } catch {
+    // A JSON document cut by the read limit, or one line of several.
+    return /^[[{]\s*"/.test(trimmed);
+  }
+}
+
+/**
+ * A valid response that is not the upstream's own: a captive portal or a login page between
+ * here and the upstream (a 511, or a 200 HTML page that redirects elsewhere at once).
+ */
+export function portalHint(status: number, contentType: string, body: Buffer): string | undefined {
+  if (status === 511)
+    return 'a 511 Network Authentication Required: a captive portal answered, not the upstream';
+  if (!/html/i.test(contentType) || status !== 200) return undefined;
+  const text = body.toString('latin1');
+  const refresh = /<meta[^>]+http-equiv=["']?refresh["']?[^>]*content=["'][^"']*url=([^"'>\s]+)/i.exec(text);
+  if (refresh)
+    return `a 200 HTML page that redirects at once to ${refresh[1]} (meta refresh): a captive portal or a login page?`;
+  const script = /(?:window\.|document\.)?location(?:\.href)?\s*=\s*["']([^"']+)["']/i.exec(text);
+  if (script)
+    return `a 200 HTML page that redirects at once to ${script[1]} (script): a captive portal or a login page?`;
+  return undefined;
+}

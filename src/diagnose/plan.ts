@@ -1,0 +1,65 @@
+/**
+ * What one probe sends and how long it waits: built from a URL and the command line, or from
+ * an upstream of the config, so that it is the request the gateway would send.
+ */
+
+export interface ProbeTimeouts {
+  /** DNS + TCP + TLS together, as the gateway's connector counts it. */
+  readonly connect: number;
+  /** From the request written to the response head complete. */
+  readonly response: number;
+  /** Longest silence between two pieces of the body. */
+  readonly read: number;
+}
+
+export interface ProbeTls {
+  /** PEM of the CAs to trust (the system's roots included), or undefined for the default store. */
+  readonly ca?: string;
+  /** SNI and certificate name; default: the target's host name (none for an IP literal). */
+  readonly servername?: string;
+  /** The upstream is configured to skip verification: a bad certificate is reported, not fatal. */
+  readonly insecureSkipVerify: boolean;
+}
+
+export interface ProbePlan {
+  readonly protocol: 'http:' | 'https:';
+  /** Host name or IP literal (IPv6 without brackets). */
+  readonly hostname: string;
+  readonly port: number;
+  readonly upstream: string | null;
+  readonly viaGateway: boolean;
+  readonly method: string;
+  /** The request target, e.g. "/health?x=1". */
+  readonly path: string;
+  /** The Host header sent. */
+  readonly host: string;
+  /** Header fields as a client would send them (Host first). */
+  readonly clientHeaders: ReadonlyArray<readonly [string, string]>;
+  /** Send what the gateway adds too (Via, X-Forwarded-*, X-Request-Id, traceparent), as this gateway. */
+  readonly asGateway: { readonly name: string } | null;
+  readonly timeouts: ProbeTimeouts;
+  readonly tls: ProbeTls;
+  /** Stop reading the body past this many bytes (not an error). */
+  readonly maxBody: number;
+}
+
+/** "scheme://host:port/path" of a plan, for headings and reports. */
+export function planUrl(plan: ProbePlan): string {
+  const host = plan.hostname.includes(':') ? `[${plan.hostname}]` : plan.hostname;
+  return `${plan.protocol}//${host}:${plan.port}${plan.path}`;
+}
+
+/** "127.0.0.1:9102" or "[::1]:9102". */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** Durations as the failure details write them: "0.3 ms", "12 ms". */
+export function formatMs(ms: number): string {
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+/** Milliseconds since `started` (a performance.now() value), rounded to 0.1 ms for reports. */
+export function since(started: number): number {
+  return Math.round((performance.now() - started) * 10) / 10;
+}

@@ -1,0 +1,180 @@
+import type { PlaceRow, Report, StormRow } from './report.ts';
+import { clock, duration, percent, rate, table } from './text-table.ts';
+import type { TimeoutFinding } from './timeout-advice.ts';
+
+const MAX_ROWS = 15;
+
+const bucket = (seconds: number) =>
+  seconds < 60 ? `${seconds} s` : seconds < 3600 ? `${seconds / 60} min` : `${seconds / 3600} h`;
+
+function limited<T>(rows: readonly T[], render: (row: T) => string[]): { rows: string[][]; more: string } {
+  const shown = rows.slice(0, MAX_ROWS).map(render);
+  const more = rows.length > MAX_ROWS ? `\n  … ${rows.length - MAX_ROWS} more (see --json)` : '';
+  return { rows: shown, more };
+}
+
+function header(report: Report): string {
+  const span =
+    report.from && report.to
+      ? `, ${clock(report.from, true)} → ${clock(report.to, report.from.slice(0, 10) !== report.to.slice(0, 10))} UTC (${duration(Date.parse(report.to) - Date.parse(report.from))})`
+      : '';
+  const attempts = report.failedAttempts > 0 ? ` and ${report.failedAttempts} failed attempts` : '';
+  const files = table(
+    report.files.map((f) => [
+      f.path,
+      f.format + (f.gzip ? ' (gzip)' : ''),
+      `${f.lines} lines`,
+      `${f.records} records`,
+    ]),
+    [2, 3],
+  );
+  return `candor explain: ${report.requests} requests${attempts}${span}\n${files}`;
+}
+
+function statuses(report: Report): string {
+  const rows = report.statuses.map((s) => [
+    s.status === 0 ? 'none' : s.status === 9 ? '009' : String(s.status),
+    String(s.count),
+    percent(s.count, report.requests),
+  ]);
+  return `Statuses\n${table(rows, [1, 2])}`;
+}
+
+function failures(report: Report): string {
+  const rows: string[][] = [['', 'count', 'status', 'logged as', 'where']];
+  for (const shape of report.shapes) {
+    rows.push([`${shape.shape}: ${shape.headline}`, String(shape.count), '', '', '']);
+    for (const t of shape.types) {
+      const logged = t.loggedStatuses.map((s) => `${s.status === 9 ? '009' : s.status}×${s.count}`);
+      if (t.attempts > 0) logged.push(`attempt×${t.attempts}`);
+      const where = t.upstreams.slice(0, 3).map((u) => `${u.upstream} (${u.count})`);
+      if (t.upstreams.length > 3) where.push('…');
+      rows.push([`  ${t.type}`, String(t.count), String(t.status), logged.join(' '), where.join(', ')]);
+    }
+  }
+  if (report.upstreamOwn5xx > 0)
+    rows.push(["upstream's own 5xx, passed through", String(report.upstreamOwn5xx), '', '', '']);
+  if (report.unexplained5xx > 0)
+    rows.push(['5xx with no cause in these logs', String(report.unexplained5xx), '', '', '']);
+  if (report.clientAborted > 0)
+    rows.push(['client left before the answer', String(report.clientAborted), '', '', '']);
+  if (rows.length === 1) return 'Failures\n  none';
+  return `Failures by shape and type\n${table(rows, [1, 2])}`;
+}
+
+function places(title: string, list: readonly PlaceRow[], withDate: boolean): string {
+  const { rows, more } = limited(list, (p) => [
+    p.name,
+    String(p.requests),
+    String(p.errors5xx),
+    String(p.failures),
+    p.first5xx ? clock(p.first5xx, withDate) : '-',
+    p.last5xx ? clock(p.last5xx, withDate) : '-',
+    p.topType ?? '',
+  ]);
+  const head = ['', 'requests', '5xx', 'failures', 'first', 'last', 'mostly'];
+  return `${title}\n${table([head, ...rows], [1, 2, 3])}${more}`;
+}
+
+function storm(s: StormRow, withDate: boolean): string {
+  const types = s.types
+    .slice(0, 3)
+    .map((t) => `${t.type} ×${t.count}`)
+    .join(', ');
+  const lines = [
+    `${s.upstream}: ${clock(s.began, withDate)} → ${clock(s.ended, withDate)} (${duration(s.seconds * 1000)}), ${s.errors} 5xx of ${s.requests} requests, peak ${rate(s.peakPerSecond)} (usually ${rate(s.baselinePerSecond)}): ${types}`,
+  ];
+  if (s.afterDeploy) {
+    // A deploy stamped just after the first 5xx of a log with 1 s resolution still started it.
+    const when =
+      s.afterDeploy.seconds >= 0
+        ? `${duration(s.afterDeploy.seconds * 1000)} after deploy ${s.afterDeploy.label}`
+        : `with deploy ${s.afterDeploy.label} (${duration(-s.afterDeploy.seconds * 1000)} before it, within the log's time resolution)`;
+    lines.push(
+      `  storm began ${when}: suspect the deploy first (roll back: if the storm stops, it was the deploy)`,
+    );
+  }
+  for (const d of s.deploysDuring)
+    lines.push(`  deploy ${d.label} at ${clock(d.at, withDate)}, during the storm`);
+  return lines.map((l) => `  ${l}`).join('\n');
+}
+
+function timeout(t: TimeoutFinding): string {
+  const lines = [`${t.upstream}: ${t.timeouts} requests timed out waiting for the response head`];
+  if (t.waited && t.configuredMs !== undefined) {
+    const [low, high] = [duration(t.waited.p10), duration(t.waited.p90)];
+    const spread = low === high ? low : `${low}–${high} (p10–p90)`;
+    lines.push(
+      t.hugsTimeout
+        ? `  they all waited ${spread}: a timeout of about ${duration(t.configuredMs)} cut them`
+        : `  their waits spread over ${spread}: more than one timeout may be at play`,
+    );
+  }
+  const p99 = t.answeredP99Ms;
+  switch (t.verdict) {
+    case 'timeout_cuts_slow_work':
+      lines.push(
+        `  answered requests: p99 ${duration(p99 ?? 0)} (${t.answered}), close to the timeout: it cuts legitimately slow work`,
+        `  → if the work is meant to take that long, set the response timeout to about ${duration(t.suggestedMs ?? 0)} (p99 × 1.5); otherwise find what makes it slow`,
+      );
+      break;
+    case 'upstream_hangs':
+      lines.push(
+        `  answered requests: p99 ${duration(p99 ?? 0)} (${t.answered}), far below it: these requests hung, the timeout is not what failed`,
+        `  → find what the upstream waits on; a response timeout of about ${duration(t.suggestedMs ?? 0)} (p99 × 1.5) would fail hung requests sooner`,
+      );
+      break;
+    case 'nothing_to_compare':
+      lines.push(
+        t.answered === 0
+          ? '  the upstream answered nothing in these logs: it hangs; the timeout is not the problem, what the upstream waits on is'
+          : `  only ${t.answered} answered requests: too few for a p99 to suggest a timeout from`,
+      );
+      break;
+    case 'unmeasured':
+      lines.push('  the log does not record how long they waited: no timeout to suggest (see Notes)');
+      break;
+  }
+  return lines.map((l) => `  ${l}`).join('\n');
+}
+
+function checks(report: Report): string {
+  const lines: string[] = [];
+  for (const shape of report.shapes) {
+    if (shape.shape === 'client') continue;
+    lines.push(`  ${shape.shape} (${shape.count}): ${shape.headline}`);
+    lines.push(`    likely: ${shape.likelyCause}`);
+    lines.push(`    check:  ${shape.firstCheck}`);
+  }
+  if (report.upstreamOwn5xx > 0) {
+    lines.push(
+      `  upstream's own 5xx (${report.upstreamOwn5xx}): the gateway passed the upstream's answer through`,
+    );
+    lines.push("    check:  the upstream's own logs at these times");
+  }
+  if (report.unexplained5xx > 0) {
+    lines.push(`  5xx with no cause (${report.unexplained5xx}): these logs do not say why`);
+    lines.push('    check:  give explain the error log too (nginx: the error_log file of the same server)');
+  }
+  return lines.length > 0 ? `What to check first\n${lines.join('\n')}` : '';
+}
+
+/** The report for people, as plain text. */
+export function renderText(report: Report): string {
+  const withDate = report.from !== undefined && report.from.slice(0, 10) !== report.to?.slice(0, 10);
+  const sections = [header(report), statuses(report), failures(report)];
+  sections.push(places('Upstreams', report.upstreams, withDate));
+  const sameAsUpstreams = report.targets.every((t) => report.upstreams.some((u) => u.name === t.name));
+  if (report.targets.length > 0 && !sameAsUpstreams)
+    sections.push(places('Targets', report.targets, withDate));
+  sections.push(
+    report.storms.length === 0
+      ? `Storms (buckets of ${bucket(report.bucketSeconds)})\n  none: no upstream's 5xx rose well above its usual rate`
+      : `Storms (buckets of ${bucket(report.bucketSeconds)})\n${report.storms.map((s) => storm(s, withDate)).join('\n')}`,
+  );
+  if (report.timeouts.length > 0) sections.push(`Timeouts\n${report.timeouts.map(timeout).join('\n')}`);
+  const advice = checks(report);
+  if (advice) sections.push(advice);
+  if (report.notes.length > 0) sections.push(`Notes\n${report.notes.map((n) => `  - ${n}`).join('\n')}`);
+  return `${sections.join('\n\n')}\n`;
+}

@@ -1,0 +1,117 @@
+import type { Deploy } from './deploys.ts';
+import type { Bucket, StormCounter } from './storm-counter.ts';
+
+/** A bucket is hot when it holds at least this many 5xx … */
+const MIN_STORM_ERRORS = 3;
+/** … and more than this many times the upstream's usual (median) 5xx per bucket. */
+const ABOVE_BASELINE = 3;
+/** A storm holds at least this many 5xx in all. */
+const MIN_STORM_TOTAL = 10;
+/** A deploy explains a storm that begins within this long after it. */
+const DEPLOY_WINDOW_MS = 30 * 60_000;
+
+export interface Storm {
+  readonly upstream: string;
+  /** Time of the first and the last 5xx of the storm. */
+  readonly began: number;
+  readonly ended: number;
+  readonly errors: number;
+  readonly requests: number;
+  readonly peakPerSecond: number;
+  readonly baselinePerSecond: number;
+  /** Failure types seen in the storm, most frequent first. */
+  readonly types: ReadonlyArray<readonly [string, number]>;
+  /** The last deploy before it began (within 30 minutes), and how long before. */
+  readonly afterDeploy?: { readonly label: string; readonly at: number; readonly ms: number };
+  /** Deploys made while it lasted (a rollback that ended it, say). */
+  readonly deploysDuring: readonly Deploy[];
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
+}
+
+/**
+ * Storms: runs of buckets (one cold bucket may interrupt a run) where an upstream's 5xx are
+ * well above its own baseline, the median per bucket over the whole span of the logs.
+ */
+export function findStorms(counter: StormCounter, deploys: readonly Deploy[]): Storm[] {
+  const size = counter.bucketMs;
+  if (!Number.isFinite(counter.from)) return [];
+  const first = Math.floor(counter.from / size);
+  const count = Math.floor(counter.to / size) - first + 1;
+  const storms: Storm[] = [];
+  for (const [upstream, series] of counter.series) {
+    const errors = new Array<number>(count).fill(0);
+    for (const [index, bucket] of series) errors[index - first] = bucket.errors;
+    const baseline = median(errors);
+    const threshold = Math.max(MIN_STORM_ERRORS, ABOVE_BASELINE * baseline + 1);
+    let run: number[] = [];
+    let lastEnd = -1;
+    const close = () => {
+      if (run.length > 0) {
+        // The storm also covers its ramp-up and its tail: neighbouring buckets above the baseline.
+        let start = run[0];
+        let end = run[run.length - 1];
+        while (start - 1 > lastEnd && errors[start - 1] > baseline) start--;
+        while (end + 1 < count && errors[end + 1] > baseline && errors[end + 1] < threshold) end++;
+        lastEnd = end;
+        const buckets: Bucket[] = [];
+        for (let i = start; i <= end; i++) {
+          const bucket = series.get(first + i);
+          if (bucket) buckets.push(bucket);
+        }
+        const storm = describe(upstream, buckets, baseline, size, deploys);
+        if (storm.errors >= MIN_STORM_TOTAL) storms.push(storm);
+      }
+      run = [];
+    };
+    for (let i = 0; i < count; i++) {
+      if (errors[i] < threshold) continue;
+      if (run.length > 0 && i - run[run.length - 1] > 2) close();
+      run.push(i);
+    }
+    close();
+  }
+  return storms.sort((a, b) => a.began - b.began);
+}
+
+function describe(
+  upstream: string,
+  buckets: readonly Bucket[],
+  baseline: number,
+  size: number,
+  deploys: readonly Deploy[],
+): Storm {
+  let errors = 0;
+  let requests = 0;
+  let peak = 0;
+  let began = Number.POSITIVE_INFINITY;
+  let ended = Number.NEGATIVE_INFINITY;
+  const types = new Map<string, number>();
+  for (const bucket of buckets) {
+    errors += bucket.errors;
+    requests += bucket.requests;
+    peak = Math.max(peak, bucket.errors);
+    if (bucket.errors > 0) {
+      began = Math.min(began, bucket.firstError);
+      ended = Math.max(ended, bucket.lastError);
+    }
+    for (const [type, n] of bucket.types ?? []) types.set(type, (types.get(type) ?? 0) + n);
+  }
+  // A deploy stamped a little after the first 5xx (clocks, second-resolution logs) still counts.
+  const before = deploys.filter((d) => d.at <= began + size && began - d.at <= DEPLOY_WINDOW_MS).at(-1);
+  return {
+    upstream,
+    began,
+    ended,
+    errors,
+    requests,
+    peakPerSecond: peak / (size / 1000),
+    baselinePerSecond: baseline / (size / 1000),
+    types: [...types].sort((a, b) => b[1] - a[1]),
+    afterDeploy: before && { label: before.label, at: before.at, ms: began - before.at },
+    deploysDuring: deploys.filter((d) => d !== before && d.at > began && d.at <= ended),
+  };
+}

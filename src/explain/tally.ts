@@ -1,0 +1,161 @@
+import type { FailureType } from '../failure/taxonomy.ts';
+import { DurationHistogram } from './histogram.ts';
+import type { FailedAttempt, RequestLine } from './log-record.ts';
+import { StormCounter } from './storm-counter.ts';
+
+/** Where records without an upstream are counted. */
+export const NO_UPSTREAM = '-';
+
+export interface TypeTally {
+  /** Requests this failure answered. */
+  requests: number;
+  /** Failed attempts with no request of their own in the logs (retried, or only in an error log). */
+  attempts: number;
+  readonly statuses: Map<number, number>;
+  readonly upstreams: Map<string, number>;
+}
+
+export interface PlaceTally {
+  requests: number;
+  errors5xx: number;
+  failures: number;
+  first5xx: number;
+  last5xx: number;
+  readonly types: Map<string, number>;
+}
+
+export interface UpstreamTally extends PlaceTally {
+  /** How long answered requests waited for their response head. */
+  readonly answered: DurationHistogram;
+  /** How long the requests that timed out waiting for a head waited. */
+  readonly timedOut: DurationHistogram;
+  /** Head timeouts whose wait the log does not record. */
+  timeoutsUnmeasured: number;
+}
+
+const place = (): PlaceTally => ({
+  requests: 0,
+  errors5xx: 0,
+  failures: 0,
+  first5xx: Number.POSITIVE_INFINITY,
+  last5xx: Number.NEGATIVE_INFINITY,
+  types: new Map(),
+});
+
+const bump = <K>(map: Map<K, number>, key: K, by = 1) => map.set(key, (map.get(key) ?? 0) + by);
+
+/** Every count the report is made of, filled one record at a time. */
+export class Tally {
+  requests = 0;
+  attempts = 0;
+  upstreamOwn5xx = 0;
+  unexplained5xx = 0;
+  clientAborted = 0;
+  readonly byStatus = new Map<number, number>();
+  readonly byType = new Map<FailureType, TypeTally>();
+  readonly byUpstream = new Map<string, UpstreamTally>();
+  readonly byTarget = new Map<string, PlaceTally>();
+  readonly storms: StormCounter;
+
+  constructor(bucketMs?: number) {
+    this.storms = new StormCounter(bucketMs);
+  }
+
+  /** One finished request; `causeKnown`: a 5xx without a failure is the upstream's own. */
+  addRequest(line: RequestLine, causeKnown: boolean): void {
+    this.requests++;
+    bump(this.byStatus, line.status);
+    const failure = line.failure;
+    const is5xx = line.status >= 500;
+    if (failure !== undefined) {
+      const type = this.#type(failure, line.upstream);
+      type.requests++;
+      bump(type.statuses, line.status);
+    } else if (is5xx && causeKnown) this.upstreamOwn5xx++;
+    else if (is5xx) this.unexplained5xx++;
+    for (const retried of line.retried ?? []) {
+      this.#type(retried, line.upstream).attempts++;
+      this.attempts++;
+    }
+    if (line.clientAborted) this.clientAborted++;
+
+    const key = line.upstream ?? NO_UPSTREAM;
+    const upstream = this.#upstream(key);
+    const places: PlaceTally[] =
+      line.target === undefined ? [upstream] : [upstream, this.#target(line.target)];
+    for (const p of places) {
+      p.requests++;
+      if (is5xx) p.errors5xx++;
+      if (failure !== undefined) {
+        p.failures++;
+        bump(p.types, failure);
+      }
+      if (is5xx || failure !== undefined) this.#mark(p, line.time);
+    }
+    if (failure === 'http_response_timeout') {
+      if (line.waitMs === undefined) upstream.timeoutsUnmeasured++;
+      else upstream.timedOut.add(line.waitMs);
+    } else if (
+      failure === undefined &&
+      line.status >= 100 &&
+      !line.clientAborted &&
+      line.waitMs !== undefined
+    ) {
+      upstream.answered.add(line.waitMs);
+    }
+    this.storms.add(key, line.time, is5xx, failure ?? (is5xx ? `upstream's own ${line.status}` : undefined));
+  }
+
+  /** A failed attempt no request line claimed. */
+  addAttempt(attempt: FailedAttempt): void {
+    this.attempts++;
+    this.#type(attempt.failure, attempt.upstream).attempts++;
+    const key = attempt.upstream ?? NO_UPSTREAM;
+    const places: PlaceTally[] = [this.#upstream(key)];
+    if (attempt.target !== undefined) places.push(this.#target(attempt.target));
+    for (const p of places) {
+      p.failures++;
+      bump(p.types, attempt.failure);
+      this.#mark(p, attempt.time);
+    }
+    this.storms.add(key, attempt.time, true, attempt.failure, false);
+  }
+
+  #mark(p: PlaceTally, time: number): void {
+    if (time < p.first5xx) p.first5xx = time;
+    if (time > p.last5xx) p.last5xx = time;
+  }
+
+  #type(type: FailureType, upstream: string | undefined): TypeTally {
+    let tally = this.byType.get(type);
+    if (tally === undefined) {
+      tally = { requests: 0, attempts: 0, statuses: new Map(), upstreams: new Map() };
+      this.byType.set(type, tally);
+    }
+    bump(tally.upstreams, upstream ?? NO_UPSTREAM);
+    return tally;
+  }
+
+  #upstream(key: string): UpstreamTally {
+    let tally = this.byUpstream.get(key);
+    if (tally === undefined) {
+      tally = {
+        ...place(),
+        answered: new DurationHistogram(),
+        timedOut: new DurationHistogram(),
+        timeoutsUnmeasured: 0,
+      };
+      this.byUpstream.set(key, tally);
+    }
+    return tally;
+  }
+
+  #target(key: string): PlaceTally {
+    let tally = this.byTarget.get(key);
+    if (tally === undefined) {
+      tally = place();
+      this.byTarget.set(key, tally);
+    }
+    return tally;
+  }
+}

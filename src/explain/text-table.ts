@@ -1,0 +1,45 @@
+/** Plain-text tables for the terminal: columns padded to their widest cell. */
+export function table(
+  rows: readonly (readonly string[])[],
+  rightAligned: readonly number[] = [],
+  indent = '  ',
+): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows
+    .map((row) => {
+      const cells = row.map((cell, i) => {
+        if (i === row.length - 1 && !rightAligned.includes(i)) return cell;
+        return rightAligned.includes(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]);
+      });
+      return `${indent}${cells.join('  ')}`.trimEnd();
+    })
+    .join('\n');
+}
+
+/** "1.25 s", "850 ms". */
+export function duration(ms: number): string {
+  if (ms >= 100_000) return `${Math.round(ms / 1000)} s`;
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${Math.round(ms)} ms`;
+}
+
+/** "13:11:05.6" (UTC), with the date when `withDate`. */
+export function clock(isoTime: string, withDate = false): string {
+  const [date, time] = isoTime.split('T');
+  const short = time.replace(/(\.\d)\d*Z$/, '$1');
+  return withDate ? `${date} ${short}` : short;
+}
+
+export function percent(part: number, whole: number): string {
+  return whole === 0 ? '-' : `${((100 * part) / whole).toFixed(1)}%`;
+}
+
+export function rate(perSecond: number): string {
+  return `${perSecond >= 10 ? Math.round(perSecond) : Number(perSecond.toFixed(1))}/s`;
+}

@@ -1,0 +1,73 @@
+import type { UpstreamTally } from './tally.ts';
+
+/** Fewer answered requests than this make a p99 too rough to suggest a timeout from. */
+const MIN_ANSWERED = 10;
+
+export type TimeoutVerdict =
+  /** Answered requests come close to the timeout: it cuts legitimately slow work. */
+  | 'timeout_cuts_slow_work'
+  /** Answered requests finish far below it: the ones that timed out hung. */
+  | 'upstream_hangs'
+  /** The upstream answered nothing (or too little) to compare with. */
+  | 'nothing_to_compare'
+  /** The log does not record how long the timeouts waited. */
+  | 'unmeasured';
+
+export interface TimeoutFinding {
+  readonly upstream: string;
+  readonly timeouts: number;
+  /** Spread of the waits of the requests that timed out, in ms. */
+  readonly waited?: { readonly p10: number; readonly p50: number; readonly p90: number };
+  /** Whether those waits hug one value: the configured timeout cut them. */
+  readonly hugsTimeout?: boolean;
+  /** The timeout the waits suggest is configured (their p10), in ms. */
+  readonly configuredMs?: number;
+  readonly answered: number;
+  readonly answeredP99Ms?: number;
+  readonly verdict: TimeoutVerdict;
+  /** A timeout from the measured p99 of answered requests (p99 × 1.5, rounded up), in ms. */
+  readonly suggestedMs?: number;
+}
+
+const step = (ms: number) => 10 ** Math.max(0, Math.floor(Math.log10(ms)) - 1);
+
+/** Rounds up to two significant digits: 1437 → 1500, 96 → 96. */
+export function roundUp(ms: number): number {
+  return ms <= 0 ? 0 : Math.ceil(ms / step(ms)) * step(ms);
+}
+
+/** Rounds to two significant digits: 1012 → 1000. */
+export function roundNear(ms: number): number {
+  return ms <= 0 ? 0 : Math.round(ms / step(ms)) * step(ms);
+}
+
+/**
+ * For an upstream with head timeouts (504 http_response_timeout): did the timeout cut slow
+ * work or hung requests, and what timeout the answered requests' p99 supports.
+ */
+export function adviseTimeout(upstream: string, tally: UpstreamTally): TimeoutFinding | undefined {
+  const measured = tally.timedOut.count;
+  const timeouts = measured + tally.timeoutsUnmeasured;
+  if (timeouts === 0) return undefined;
+  const answered = tally.answered.count;
+  const p99 = tally.answered.quantile(0.99);
+  const answeredP99Ms = p99 === undefined ? undefined : Math.round(p99);
+  if (measured === 0) return { upstream, timeouts, answered, answeredP99Ms, verdict: 'unmeasured' };
+  const p10 = tally.timedOut.quantile(0.1) ?? 0;
+  const p50 = tally.timedOut.quantile(0.5) ?? 0;
+  const p90 = tally.timedOut.quantile(0.9) ?? 0;
+  const hugsTimeout = p10 >= 0.75 * p50 && p90 <= 1.5 * p50;
+  const configuredMs = roundNear(p10);
+  const base = {
+    upstream,
+    timeouts,
+    waited: { p10: Math.round(p10), p50: Math.round(p50), p90: Math.round(p90) },
+    hugsTimeout,
+    configuredMs,
+    answered,
+    answeredP99Ms,
+  };
+  if (p99 === undefined || answered < MIN_ANSWERED) return { ...base, verdict: 'nothing_to_compare' };
+  const verdict = p99 >= 0.8 * configuredMs ? 'timeout_cuts_slow_work' : 'upstream_hangs';
+  return { ...base, verdict, suggestedMs: roundUp(p99 * 1.5) };
+}

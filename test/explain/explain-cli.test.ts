@@ -1,0 +1,164 @@
+/** `candor explain` as a real child process: gzip input, --json, the text report, usage errors. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import type { Report } from '../../src/explain/report.ts';
+import { explain, fixture, LOG_SETS } from './explain-fixture.ts';
+
+const BIN = join(import.meta.dirname, '../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-explain-'));
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'explain', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TZ: 'UTC' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const withoutFiles = (report: Report) => ({ ...report, files: [] });
+
+test('gzipped logs are read as they are, detected by their first bytes, not their name', async () => {
+  const rotated = join(dir, 'candor.log.1');
+  writeFileSync(rotated, gzipSync(readFileSync(fixture('candor.log'))));
+  const plain = await explain(LOG_SETS.candor);
+  const gzipped = await explain([rotated]);
+  assert.equal(gzipped.files[0].gzip, true);
+  assert.equal(gzipped.files[0].format, 'candor');
+  assert.deepEqual(withoutFiles(gzipped), withoutFiles(plain));
+});
+
+test('a gzipped error log still meets its plain access log', async () => {
+  const error = join(dir, 'error.log.gz');
+  writeFileSync(error, gzipSync(readFileSync(fixture('nginx-error.log'))));
+  const plain = await explain(LOG_SETS.nginx);
+  const mixed = await explain([LOG_SETS.nginx[0], error]);
+  assert.deepEqual(withoutFiles(mixed), withoutFiles(plain));
+});
+
+test('--json: the whole report for machines', async () => {
+  const { code, stdout, stderr } = await run([
+    '--json',
+    '--deploys',
+    fixture('deploys.txt'),
+    ...LOG_SETS.haproxy,
+  ]);
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout) as Report;
+  assert.deepEqual(Object.keys(report), [
+    'files',
+    'from',
+    'to',
+    'requests',
+    'failedAttempts',
+    'statuses',
+    'shapes',
+    'upstreamOwn5xx',
+    'unexplained5xx',
+    'clientAborted',
+    'upstreams',
+    'targets',
+    'bucketSeconds',
+    'storms',
+    'timeouts',
+    'notes',
+  ]);
+  assert.deepEqual(Object.keys(report.files[0]), [
+    'path',
+    'format',
+    'title',
+    'gzip',
+    'bytes',
+    'lines',
+    'records',
+  ]);
+  assert.deepEqual(report.statuses[0], { status: 200, count: report.statuses[0].count });
+  const slow = report.shapes.find((s) => s.shape === 'slow');
+  assert.deepEqual(Object.keys(slow?.types[0] ?? {}), [
+    'type',
+    'status',
+    'count',
+    'requests',
+    'attempts',
+    'loggedStatuses',
+    'upstreams',
+  ]);
+  assert.equal(report.storms[0].afterDeploy?.label, 'v42');
+  assert.match(report.storms[0].began, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  const slowish = report.timeouts.find((t) => t.upstream === 'be_slowish');
+  assert.equal(slowish?.verdict, 'timeout_cuts_slow_work');
+  assert.equal(slowish.configuredMs, 1000, 'timeout server 1s');
+  assert.equal(report.timeouts.find((t) => t.upstream === 'be_hang')?.verdict, 'nothing_to_compare');
+});
+
+test('the text report tells the story: shapes, storm and deploy, timeout, what to check', async () => {
+  const { code, stdout } = await run(['--deploys', fixture('deploys.txt'), ...LOG_SETS.haproxy]);
+  assert.equal(code, 0);
+  for (const expected of [
+    /^candor explain: 271 requests, /,
+    /^Failures by shape and type$/m,
+    /^ {2}unreachable: the upstream is not there +\d+$/m,
+    /^ {4}connection_refused +\d+ +502 +503×\d+ +be_app \(\d+\)/m,
+    /^ {2}be_app: .* connection_refused ×\d+$/m,
+    /^ {4}storm began \d+ ms after deploy v42: suspect the deploy first/m,
+    /^ {4}they all waited 1\.00 s: a timeout of about 1\.00 s cut them$/m,
+    /set the response timeout to about 1\.50 s \(p99 × 1\.5\)/,
+    /^What to check first$/m,
+    /^ {4}check: {2}Start the upstream process, or fix the port in the target URL\.$/m,
+  ]) {
+    assert.match(stdout, expected);
+  }
+});
+
+test('usage errors exit 64 with a message', async () => {
+  const none = await run([]);
+  assert.equal(none.code, 64);
+  assert.match(none.stderr, /needs at least one log file/);
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'just some notes\nnothing like a log\n');
+  const unknown = await run([text]);
+  assert.equal(unknown.code, 64);
+  assert.match(unknown.stderr, /not a log format explain reads/);
+  const missing = await run([join(dir, 'nope.log')]);
+  assert.equal(missing.code, 64);
+  assert.match(missing.stderr, /ENOENT/);
+  const bucket = await run(['--bucket', '10', fixture('candor.log')]);
+  assert.equal(bucket.code, 64);
+  const badDeploys = join(dir, 'deploys.txt');
+  writeFileSync(badDeploys, 'yesterday v1\n');
+  const deploys = await run(['--deploys', badDeploys, fixture('candor.log')]);
+  assert.equal(deploys.code, 64);
+  assert.match(deploys.stderr, /line 1: expected an ISO-8601 time/);
+});
+
+test('--format reads a file as the named format, skipping detection', async () => {
+  const { code, stdout } = await run(['--json', '--format', 'nginx-error', fixture('nginx-error.log')]);
+  assert.equal(code, 0);
+  const report = JSON.parse(stdout) as Report;
+  assert.equal(report.requests, 0);
+  assert.ok(report.failedAttempts > 80, 'an error log alone: every failure is an attempt');
+  assert.ok(report.storms.length >= 1);
+});
+
+test("the README's example is what explain prints on the fixture", async () => {
+  const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## candor explain'));
+  const block = /```console\n\$ TZ=UTC npx candor explain (.*)\n([\s\S]*?)```/.exec(section);
+  assert.ok(block, 'README has the console example under "## candor explain"');
+  const { stdout } = await run(block[1].split(' '));
+  const printed = new Set(stdout.split('\n'));
+  for (const line of block[2].split('\n')) {
+    if (line !== '' && line !== '…')
+      assert.ok(printed.has(line), `README shows a line explain no longer prints:\n${line}`);
+  }
+});

@@ -1,0 +1,50 @@
+/** The recorded fixtures (see fixtures/record.ts) and a one-call explain for tests. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readDeploys } from '../../src/explain/deploys.ts';
+import { readLogs } from '../../src/explain/read-logs.ts';
+import { buildReport, type Report } from '../../src/explain/report.ts';
+
+// nginx's error log and HAProxy's dates have no zone; the fixtures were recorded in UTC.
+process.env.TZ = 'UTC';
+
+export const FIXTURES = join(import.meta.dirname, 'fixtures');
+export const fixture = (name: string) => join(FIXTURES, name);
+
+/** The log sets of the recording, by proxy: every set saw the same traffic. */
+export const LOG_SETS = {
+  nginx: [fixture('nginx-access.log'), fixture('nginx-error.log')],
+  'nginx-timed': [fixture('nginx-access-timed.log'), fixture('nginx-error.log')],
+  haproxy: [fixture('haproxy.log')],
+  candor: [fixture('candor.log')],
+} as const;
+
+export async function explain(
+  paths: readonly string[],
+  options: { deploys?: string; bucketMs?: number; format?: string } = {},
+): Promise<Report> {
+  const deploys = options.deploys ? (await readDeploys(options.deploys)).deploys : [];
+  const { tally, files } = await readLogs(paths, {
+    bucketMs: options.bucketMs,
+    format: options.format,
+    progress: false,
+  });
+  return buildReport(tally, files, deploys);
+}
+
+export function lines(name: string): string[] {
+  return readFileSync(fixture(name), 'utf8')
+    .split('\n')
+    .filter((line) => line !== '');
+}
+
+/** Type → count over every shape of a report. */
+export function typeCounts(report: Report): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const shape of report.shapes) for (const t of shape.types) counts[t.type] = t.count;
+  return counts;
+}
+
+export function statusCount(report: Report, status: number): number {
+  return report.statuses.find((s) => s.status === status)?.count ?? 0;
+}

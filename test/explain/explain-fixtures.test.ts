@@ -1,0 +1,175 @@
+/**
+ * `explain` on the logs real nginx, HAProxy and Candor wrote in front of the same fault-kit
+ * upstreams (fixtures/record.ts): five requests reached each misbehaving upstream through each
+ * proxy, so each failure type must be counted exactly that often; the deploy storm's size is
+ * taken from the raw lines.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { explain, LOG_SETS, lines, statusCount, typeCounts } from './explain-fixture.ts';
+
+const ROUNDS = 5;
+
+/** Requests to a path prefix that got a 5xx (or exactly `status`), read from the raw lines. */
+function raw(file: string, prefix: string, status?: number): number {
+  return lines(file).filter((line) => {
+    let path: string | undefined;
+    let code: number | undefined;
+    if (line.startsWith('{')) {
+      const entry = JSON.parse(line);
+      [path, code] = [entry.path, entry.status];
+    } else {
+      const m =
+        /"GET (\S+) HTTP\/1\.1" (\d{3}) /.exec(line) ?? /\] \S+ \S+ \S+ (-?\d+) .*"GET (\S+) /.exec(line);
+      if (m) [path, code] = line.includes('] fe_main') ? [m[2], Number(m[1])] : [m[1], Number(m[2])];
+    }
+    return (
+      path?.startsWith(prefix) && code !== undefined && (status === undefined ? code >= 500 : code === status)
+    );
+  }).length;
+}
+
+test('nginx access and error logs: every 5xx gets its cause from the error log', async () => {
+  const report = await explain(LOG_SETS.nginx);
+  const app = raw('nginx-access.log', '/app/');
+  assert.ok(app >= 20, `the deploy storm is in the log (${app} 5xx)`);
+  assert.deepEqual(typeCounts(report), {
+    // refused, the deployed app while it was down, and both servers of the nolive group once
+    connection_refused: ROUNDS + app + 2,
+    connection_timeout: ROUNDS,
+    http_response_timeout: ROUNDS + raw('nginx-access.log', '/slowish/', 504),
+    connection_terminated: 2 * ROUNDS, // closed and reset before the head
+    http_protocol_error: 2 * ROUNDS, // an SSH banner (passed through as HTTP/0.9, "009") and an invalid header
+    http_response_header_section_size: ROUNDS,
+    http_response_incomplete: ROUNDS, // reset mid-body: logged 200
+    http_response_transfer_coding: ROUNDS, // bad chunk size: logged 200
+    tls_protocol_error: ROUNDS,
+    tls_certificate_error: ROUNDS,
+    dns_error: ROUNDS,
+    destination_unavailable: ROUNDS - 1, // "no live upstreams" once both servers had failed
+  });
+  assert.equal(report.requests, lines('nginx-access.log').length);
+  assert.equal(report.failedAttempts, 1, 'the nolive group: the first server failed, then the second');
+  assert.equal(statusCount(report, 9), ROUNDS);
+  assert.equal(report.upstreamOwn5xx, ROUNDS);
+  assert.equal(report.unexplained5xx, 0);
+  assert.equal(report.clientAborted, 3);
+});
+
+test('nginx access log alone: its 5xx are counted, and said to be unexplained', async () => {
+  const report = await explain([LOG_SETS.nginx[0]]);
+  assert.deepEqual(typeCounts(report), {});
+  const all5xx = report.statuses.filter((s) => s.status >= 500).reduce((sum, s) => sum + s.count, 0);
+  assert.equal(report.unexplained5xx, all5xx);
+  assert.match(report.notes.join('\n'), /"combined" format has no upstream or timings/);
+});
+
+test('nginx access log with timings: upstream addresses and waits come from the line itself', async () => {
+  const report = await explain(LOG_SETS['nginx-timed']);
+  assert.deepEqual(typeCounts(report), typeCounts(await explain(LOG_SETS.nginx)));
+  const slowish = report.timeouts.find((t) => t.timeouts === raw('nginx-access.log', '/slowish/', 504));
+  assert.ok(slowish?.waited, 'the slowish upstream timed out, and the waits are known');
+  assert.ok(slowish.answered >= 10);
+});
+
+test('HAProxy: termination states map to the taxonomy', async () => {
+  const report = await explain(LOG_SETS.haproxy);
+  const app = raw('haproxy.log', '/app/');
+  assert.ok(app >= 20, `the deploy storm is in the log (${app} 5xx)`);
+  assert.deepEqual(typeCounts(report), {
+    // SC: refused, and the TLS handshakes HAProxy cannot tell apart from a refusal
+    connection_refused: 3 * ROUNDS + app,
+    connection_timeout: ROUNDS, // sC
+    // sH: the hang (with the requests whose client left: HAProxy waited on) and the slowish ones
+    http_response_timeout: raw('haproxy.log', '/hang/', 504) + raw('haproxy.log', '/slowish/', 504),
+    connection_terminated: 2 * ROUNDS, // SH
+    http_protocol_error: 4 * ROUNDS, // PH: SSH banner, invalid header, huge head, bad chunk
+    http_response_incomplete: ROUNDS, // SD
+    destination_unavailable: 2 * ROUNDS, // <NOSRV>: the nolive backend, the unresolvable server
+  });
+  assert.equal(raw('haproxy.log', '/hang/', 504), ROUNDS + 3);
+  const refused = report.shapes[0].types.find((t) => t.type === 'connection_refused');
+  assert.deepEqual(
+    refused?.loggedStatuses,
+    [{ status: 503, count: 3 * ROUNDS + app }],
+    'HAProxy answers 503',
+  );
+  assert.equal(report.upstreamOwn5xx, ROUNDS);
+  assert.ok(report.upstreams.some((u) => u.name === 'be_app'));
+  assert.ok(report.targets.some((t) => t.name === 'be_app/app1'));
+});
+
+test("Candor's own log: the failure types are read as written", async () => {
+  const report = await explain(LOG_SETS.candor);
+  const app = raw('candor.log', '/app/');
+  assert.ok(app >= 20, `the deploy storm is in the log (${app} 5xx)`);
+  assert.deepEqual(typeCounts(report), {
+    connection_refused: ROUNDS + app,
+    dns_error: ROUNDS,
+    tls_certificate_error: ROUNDS,
+    tls_protocol_error: ROUNDS,
+    connection_timeout: ROUNDS,
+    http_response_timeout: ROUNDS + raw('candor.log', '/slowish/', 504),
+    connection_terminated: 2 * ROUNDS,
+    http_response_incomplete: ROUNDS,
+    http_protocol_error: 2 * ROUNDS,
+    http_response_header_section_size: ROUNDS,
+    http_response_transfer_coding: ROUNDS,
+    destination_not_found: ROUNDS, // no route for /nolive in Candor's config
+  });
+  assert.equal(report.requests, lines('candor.log').length - 1, 'every line but "listening"');
+  assert.equal(report.upstreamOwn5xx, ROUNDS);
+  assert.equal(report.clientAborted, 3);
+  assert.equal(statusCount(report, 499), 3);
+});
+
+test('the four shapes come with their likely cause and first check, from the taxonomy', async () => {
+  const report = await explain(LOG_SETS.candor);
+  assert.deepEqual(
+    report.shapes.map((s) => s.shape),
+    ['unreachable', 'slow', 'reset', 'garbage', 'gateway'],
+  );
+  const unreachable = report.shapes[0];
+  assert.equal(unreachable.headline, 'the upstream is not there');
+  assert.equal(
+    unreachable.likelyCause,
+    'nothing is listening at the upstream address: the connection was refused',
+  );
+  assert.equal(unreachable.firstCheck, 'Start the upstream process, or fix the port in the target URL.');
+});
+
+test('HAProxy logging raw (`log stdout format raw`): the same report as through syslog', async () => {
+  const raw = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'haproxy-raw.log');
+  writeFileSync(
+    raw,
+    lines('haproxy.log')
+      .map((line) => line.replace(/^.*?haproxy\[\d+\]: /, ''))
+      .join('\n'),
+  );
+  const viaSyslog = await explain(LOG_SETS.haproxy);
+  const logged = await explain([raw]);
+  assert.deepEqual({ ...logged, files: [] }, { ...viaSyslog, files: [] });
+});
+
+test("Candor's retried attempts (`tries`) count as failed attempts of their type", async () => {
+  const line = JSON.parse(lines('candor.log')[5]);
+  const retried = {
+    ...line,
+    status: 200,
+    error: undefined,
+    attempts: 2,
+    tries: [
+      { target: 'http://10.0.0.5:3001', error: 'connection_refused', stage: 'not_sent', ms: 1 },
+      { target: 'http://10.0.0.6:3001', status: 200, ms: 12 },
+    ],
+  };
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'candor-retry.log');
+  writeFileSync(file, `${JSON.stringify(retried)}\n`);
+  const report = await explain([file]);
+  assert.equal(report.failedAttempts, 1);
+  assert.deepEqual(typeCounts(report), { connection_refused: 1 });
+  assert.deepEqual(report.statuses, [{ status: 200, count: 1 }]);
+});
