@@ -2,6 +2,7 @@ import { startInvalidHeader, startSshBanner } from '../fault-kit/garbage-faults.
 import { startEcho } from '../fault-kit/http-servers.ts';
 import { startCloseBeforeHead, startResetMidBody } from '../fault-kit/reset-faults.ts';
 import { startBlackhole } from '../fault-kit/slow-faults.ts';
+import { startSwitchable } from '../fault-kit/switchable.ts';
 import { startRefusing } from '../fault-kit/unreachable-faults.ts';
 
 export interface DemoUpstreams {
@@ -20,13 +21,21 @@ export async function startDemoUpstreams(): Promise<DemoUpstreams> {
     DEMO_GARBAGE_PORT: await startSshBanner(),
     DEMO_BADHEADER_PORT: await startInvalidHeader({ variant: 'space-in-name' }),
     DEMO_TRUNCATED_PORT: await startResetMidBody(),
+    DEMO_POOL_A_PORT: await startSwitchable(),
+    DEMO_POOL_B_PORT: await startSwitchable(),
   };
+  // The pool's third target dies and comes back every 10 seconds.
+  const flapping = await startSwitchable();
+  const flap = setInterval(() => flapping.setMode(flapping.mode === 'ok' ? 'reset' : 'ok'), 10_000);
+  flap.unref();
   const env: Record<string, string> = {};
   for (const [name, server] of Object.entries(servers)) env[name] = String(server.port);
+  env.DEMO_FLAPPING_PORT = String(flapping.port);
   return {
     env,
     async close() {
-      await Promise.all(Object.values(servers).map((s) => s.close()));
+      clearInterval(flap);
+      await Promise.all([...Object.values(servers).map((s) => s.close()), flapping.close()]);
     },
   };
 }

@@ -19,6 +19,10 @@ const TOUR: readonly [path: string, shows: string][] = [
   ['/garbage', '502 http_protocol_error: an SSH server on the port'],
   ['/badheader', '502 http_protocol_error: an invalid response header'],
   ['/truncated', '200, then the transfer is aborted: reset mid-body (logged http_response_incomplete)'],
+  [
+    '/pool',
+    '200 always: one of three targets dies and returns every 10 s (retried, ejected, health-checked)',
+  ],
   ['/nowhere-else', '200 from the healthy app (the catch-all route)'],
 ];
 

@@ -57,6 +57,13 @@ for (const [path, status, error] of TABLE) {
   });
 }
 
+test('demo /pool answers every request 200 although one of its targets flaps', async () => {
+  for (let i = 0; i < 30; i++) {
+    const res = await request(base, { path: `/pool/item/${i}` });
+    assert.equal(res.status, 200, `request ${i}`);
+  }
+});
+
 test('demo /truncated sends its 200 and then aborts the transfer', async () => {
   const res = await request(base, { path: '/truncated' });
   assert.equal(res.status, 200);

@@ -7,10 +7,10 @@ import http from 'node:http';
 import { test } from 'node:test';
 import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { startResetBeforeHead } from '../../src/fault-kit/reset-faults.ts';
+import { startSwitchable } from '../../src/fault-kit/switchable.ts';
 import { startRefusing } from '../../src/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
-import { startSwitchable } from './switchable-upstream.ts';
 
 const pool = (urls: string[], extra = '') => `name: edge-1
 routes:

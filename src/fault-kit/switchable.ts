@@ -1,7 +1,8 @@
 import net from 'node:net';
 
 /**
- * A minimal keep-alive HTTP upstream that can be "killed" and "revived" mid-test: in
+ * reset / connection_terminated, on demand: a minimal keep-alive HTTP upstream that can be
+ * "killed" and "revived" mid-test (and flaps in the demo): in
  * `reset` mode it resets every connection it has and every one it accepts, like a process
  * that crashed while its port is still held. It counts connections per mode, with times,
  * so a test can assert that an ejected target received no traffic.
@@ -19,6 +20,7 @@ export interface SwitchableUpstream {
 }
 
 export async function startSwitchable(): Promise<SwitchableUpstream> {
+  // Nothing here may keep a process alive on its own (the demo flaps it from a timer).
   const sockets = new Set<net.Socket>();
   const state: SwitchableUpstream = {
     url: '',
