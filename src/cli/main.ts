@@ -1,10 +1,6 @@
 import { parseArgs } from 'node:util';
-import { runCheck } from './check.ts';
-import { runDiagnoseCommand } from './diagnose.ts';
 import { EXIT } from './exit-codes.ts';
-import { runExplain } from './explain.ts';
 import { HELP, VERSION } from './help.ts';
-import { runServe } from './serve.ts';
 import { parseWorkers } from './workers.ts';
 
 /** The `candor` command line. Returns the process exit code. */
@@ -35,6 +31,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         const workers = parseWorkers(values.workers);
         if (workers === undefined)
           return usage(`--workers must be a number from 1 to 256, got "${values.workers}"`);
+        // Each command loads only its own modules: a gateway worker never pays for explain or diagnose.
+        const { runServe } = await import('./serve.ts');
         return await runServe({ config: values.config, demo: values.demo ?? false, workers });
       }
       case 'check': {
@@ -47,12 +45,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (values.help) return help();
         const file = positionals[0] ?? values.config;
         if (file === undefined) return usage('candor check needs a config file: candor check FILE');
+        const { runCheck } = await import('./check.ts');
         return await runCheck(file);
       }
       case 'diagnose':
-        return await runDiagnoseCommand(rest);
+        return await (await import('./diagnose.ts')).runDiagnoseCommand(rest);
       case 'explain':
-        return await runExplain(rest);
+        return await (await import('./explain.ts')).runExplain(rest);
       default:
         return usage(`unknown command "${command}"`);
     }

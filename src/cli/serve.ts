@@ -2,7 +2,6 @@ import cluster from 'node:cluster';
 import { ConfigError, formatConfigProblems } from '../config/config-error.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { GatewayConfig } from '../config/types.ts';
-import { startDemo } from '../demo/demo.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { EXIT } from './exit-codes.ts';
 import { superviseWorkers } from './workers.ts';
@@ -16,7 +15,7 @@ export interface ServeOptions {
 
 /** `candor serve`: run until SIGINT/SIGTERM, then drain and exit 0. */
 export async function runServe(options: ServeOptions): Promise<number> {
-  if (options.demo) return startDemo();
+  if (options.demo) return (await import('../demo/demo.ts')).startDemo();
   if (options.config === undefined) {
     process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
     return EXIT.usage;
