@@ -1,0 +1,55 @@
+/** Candor itself, started from this repository with a config generated for the run. */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NODE_BIN, REPO_DIR } from './paths.ts';
+import { startPinned, waitForPort } from './process.ts';
+import type { SystemContext, SystemDefinition } from './systems.ts';
+
+/** The YAML config of a benchmark run: `/fail` to the refused port, the rest to the origin. */
+export function candorConfig(context: SystemContext, accessLog: string): string {
+  return `name: bench
+listen:
+  - address: 127.0.0.1:${context.port}
+routes:
+  - match: { path: /fail }
+    upstream: dead
+  - match: { path: / }
+    upstream: origin
+upstreams:
+  origin:
+    targets: [ { url: "http://127.0.0.1:${context.originPort}" } ]
+    pool: { max_connections: 256, idle_timeout: 30s }
+  dead:
+    targets: [ { url: "http://127.0.0.1:${context.deadPort}" } ]
+log:
+  level: info
+  destination: ${accessLog}
+`;
+}
+
+export const candor: SystemDefinition = {
+  id: 'candor',
+  label: 'Candor',
+  group: 'candor',
+  setup: 'bin/candor.js serve, pool of 256 connections to the origin; access log (level info) to a file',
+  async start(context) {
+    const cli = join(REPO_DIR, 'bin', 'candor.js');
+    if (!existsSync(cli)) throw new Error(`${cli} does not exist`);
+    const accessLog = join(context.dir, 'access.log');
+    const configFile = join(context.dir, 'candor.yaml');
+    writeFileSync(configFile, candorConfig(context, accessLog));
+    const args = [cli, 'serve', '--config', configFile];
+    // Always explicit: candor serve defaults to one worker per core.
+    args.push('--workers', String(context.workers));
+    const proc = startPinned({
+      cpu: context.cpu,
+      command: NODE_BIN,
+      args,
+      cwd: REPO_DIR,
+      env: { ...process.env, NODE_ENV: 'production' },
+      outputFile: join(context.dir, 'output.log'),
+    });
+    await waitForPort(context.port, proc, 20_000);
+    return { port: context.port, process: proc, accessLog };
+  },
+};

@@ -1,0 +1,57 @@
+/** The Node.js peers: small servers in bench/peers/, run by the project's Node, one process each. */
+import { join } from 'node:path';
+import { NODE_BIN, PEERS_DIR } from './paths.ts';
+import { startPinned, waitForPort } from './process.ts';
+import type { SystemDefinition } from './systems.ts';
+
+function nodePeer(id: string, label: string, script: string, setup: string): SystemDefinition {
+  return {
+    id,
+    label,
+    group: 'node',
+    setup,
+    async start(context) {
+      const accessLog = join(context.dir, 'access.log');
+      const env = {
+        ...process.env,
+        NODE_ENV: 'production',
+        PORT: String(context.port),
+        ORIGIN_PORT: String(context.originPort),
+        DEAD_PORT: String(context.deadPort),
+        ACCESS_LOG: accessLog,
+      };
+      const proc = startPinned({
+        cpu: context.cpu,
+        command: NODE_BIN,
+        args: [join(PEERS_DIR, script)],
+        env,
+        outputFile: join(context.dir, 'output.log'),
+      });
+      await waitForPort(context.port, proc, 15_000);
+      return { port: context.port, process: proc, accessLog };
+    },
+  };
+}
+
+const LOG = 'pino access log (one line per request) to a file';
+
+export const nodePeers: readonly SystemDefinition[] = [
+  nodePeer(
+    'fastify',
+    '@fastify/http-proxy',
+    'fastify.mjs',
+    `fastify + @fastify/http-proxy (undici pool, 256 connections); ${LOG}`,
+  ),
+  nodePeer(
+    'http-proxy',
+    'http-proxy',
+    'http-proxy.mjs',
+    `node:http + http-proxy with a keep-alive http.Agent (256 sockets); ${LOG}`,
+  ),
+  nodePeer(
+    'undici',
+    'minimal undici proxy',
+    'undici-min.mjs',
+    `node:http + undici Pool (256 connections) and pool.stream(), ~40 lines (bench/peers/undici-min.mjs); ${LOG}`,
+  ),
+];

@@ -1,0 +1,98 @@
+/** The tables of RESULTS.md: the summary, one per scenario, and memory. */
+import * as fmt from './format.ts';
+import type { ReportInput } from './report.ts';
+import type { Scenario } from './scenarios.ts';
+import { type Row, references, summarise } from './summary.ts';
+
+export function rowsOf(input: ReportInput, scenario: Scenario): Row[] {
+  const rows: Row[] = [];
+  for (const system of input.systems) {
+    const cell = input.cells.find((c) => c.system === system.id && c.scenario === scenario.id);
+    if (cell !== undefined) rows.push(summarise(cell, system.group));
+  }
+  return rows;
+}
+
+function errorsText(row: Row, scenario: Scenario): string {
+  const parts: string[] = [];
+  if (row.non2xxShare > 0 || (scenario.failShare > 0 && row.group !== 'baseline')) {
+    parts.push(`${fmt.percent(row.non2xxShare)} non-2xx`);
+  }
+  if (row.socketErrors > 0) parts.push(`${row.socketErrors} socket errors`);
+  if (row.error !== undefined) parts.push(row.error.slice(0, 160));
+  return parts.length === 0 ? '0' : parts.join(', ');
+}
+
+export function scenarioTable(input: ReportInput, scenario: Scenario): string[] {
+  const rows = rowsOf(input, scenario);
+  const ref = references(rows);
+  const lines = [
+    `### ${scenario.id}: ${scenario.title}`,
+    '',
+    '| system | req/s (median) | min–max | vs nginx | vs best Node peer | p50 | p99 | peak RSS | errors | other load |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|---|--:|',
+  ];
+  for (const row of rows) {
+    const label = input.systems.find((s) => s.id === row.system)?.label ?? row.system;
+    const r = row.rps;
+    lines.push(
+      [
+        label,
+        r === undefined ? '–' : `**${fmt.rps(r.median)}**`,
+        r === undefined ? '–' : `${fmt.rps(r.min)}–${fmt.rps(r.max)}`,
+        fmt.ratio(r?.median, ref.nginx),
+        fmt.ratio(r?.median, ref.bestNode),
+        row.p50Ms === undefined ? '–' : fmt.ms(row.p50Ms),
+        row.p99Ms === undefined ? '–' : fmt.ms(row.p99Ms),
+        row.peakRssKiB === undefined ? '–' : fmt.mib(row.peakRssKiB),
+        errorsText(row, scenario),
+        fmt.percent(row.foreignMax),
+      ]
+        .join(' | ')
+        .replace(/^/, '| ')
+        .replace(/$/, ' |'),
+    );
+  }
+  const bestNode = input.systems.find((s) => s.id === ref.bestNodeId)?.label;
+  if (bestNode !== undefined) lines.push('', `Best Node peer here: ${bestNode}.`);
+  return [...lines, ''];
+}
+
+export function summaryTable(input: ReportInput): string[] {
+  const header = ['system', ...input.scenarios.map((s) => s.id)];
+  const lines = [`| ${header.join(' | ')} |`, `|---|${input.scenarios.map(() => '--:').join('|')}|`];
+  const rowsByScenario = input.scenarios.map((scenario) => rowsOf(input, scenario));
+  for (const system of input.systems) {
+    if (system.skipped !== undefined) {
+      lines.push(`| ${system.label} | ${input.scenarios.map(() => 'skipped').join(' | ')} |`);
+      continue;
+    }
+    const cells = rowsByScenario.map((rows) => {
+      const row = rows.find((r) => r.system === system.id);
+      const nginx = references(rows).nginx;
+      if (row?.rps === undefined) return '–';
+      const vs = system.id === 'nginx' || nginx === undefined ? '' : ` (${fmt.ratio(row.rps.median, nginx)})`;
+      return `${fmt.rps(row.rps.median)}${vs}`;
+    });
+    lines.push(`| ${system.label} | ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
+export function memoryTable(input: ReportInput): string[] {
+  const lines = [
+    `| system | ${input.scenarios.map((s) => s.id).join(' | ')} |`,
+    `|---|${input.scenarios.map(() => '--:').join('|')}|`,
+  ];
+  const rowsByScenario = input.scenarios.map((scenario) => rowsOf(input, scenario));
+  for (const system of input.systems) {
+    if (system.skipped !== undefined || system.group === 'baseline') continue;
+    const cells = rowsByScenario.map((rows) => {
+      const row = rows.find((r) => r.system === system.id);
+      if (row?.peakRssKiB === undefined || row.hwmKiB === undefined) return '–';
+      return `${fmt.mib(row.peakRssKiB)} / ${fmt.mib(row.hwmKiB)}`;
+    });
+    lines.push(`| ${system.label} | ${cells.join(' | ')} |`);
+  }
+  return lines;
+}

@@ -1,0 +1,82 @@
+/**
+ * Memory of a proxy while it is measured: VmRSS of the process and all its descendants summed,
+ * sampled every 100 ms (the peak is kept), and their VmHWM (the kernel's own peak) at the end.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** pid → parent pid, for every process. */
+export function parents(): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name (field 2) may hold spaces and parentheses: read after the last ')'.
+      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      map.set(Number(entry), Number(after[1]));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return map;
+}
+
+/** `pid` and all its descendants. */
+export function processTree(pid: number, parentOf: Map<number, number> = parents()): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child);
+  }
+  return tree;
+}
+
+/** The `field` (e.g. "VmRSS") of /proc/PID/status in KiB, 0 if gone. */
+function statusKiB(pid: number, field: string): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match === null ? 0 : Number(match[1]);
+  } catch {
+    return 0;
+  }
+}
+
+export interface MemorySample {
+  /** Highest sum of VmRSS seen over the samples, KiB. */
+  readonly peakRssKiB: number;
+  /** Sum of VmHWM over the tree when sampling stopped, KiB. */
+  readonly hwmKiB: number;
+}
+
+export interface RssSampler {
+  /** Stops sampling; later calls return the same result. */
+  stop(): MemorySample;
+}
+
+/** Samples the tree of `pid` every `intervalMs`; the tree itself is looked up again every second. */
+export function sampleRss(pid: number, intervalMs = 100): RssSampler {
+  let tree = processTree(pid);
+  let treeAt = Date.now();
+  let peak = 0;
+  const sample = () => {
+    if (Date.now() - treeAt > 1000) {
+      tree = processTree(pid);
+      treeAt = Date.now();
+    }
+    const sum = tree.reduce((total, p) => total + statusKiB(p, 'VmRSS'), 0);
+    if (sum > peak) peak = sum;
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  let result: MemorySample | undefined;
+  return {
+    stop() {
+      if (result !== undefined) return result;
+      clearInterval(timer);
+      sample();
+      const hwm = processTree(pid).reduce((total, p) => total + statusKiB(p, 'VmHWM'), 0);
+      result = { peakRssKiB: peak, hwmKiB: hwm };
+      return result;
+    },
+  };
+}
