@@ -24,6 +24,7 @@ test('the demo config validates with no environment set, on ports 9101..9115', a
       ['/truncated', 'truncated', true],
       ['/unresolvable', 'unresolvable', true],
       ['/tls-mismatch', 'tls-mismatch', true],
+      ['/pool', 'pool', true],
       ['/', 'healthy', false],
     ],
   );
