@@ -18,6 +18,9 @@ export interface Circuit {
   readonly state: 'closed' | 'open' | 'half_open';
 }
 
+/** The answer of a closed circuit, shared: admit() runs on every request. */
+const PASS = { allowed: true, probe: false } as const;
+
 export function createCircuit(config: CircuitBreakerConfig): Circuit {
   let state: 'closed' | 'open' | 'half_open' = 'closed';
   let failures = 0;
@@ -34,7 +37,7 @@ export function createCircuit(config: CircuitBreakerConfig): Circuit {
       return state;
     },
     admit(now) {
-      if (state === 'closed' || config.consecutiveFailures === 0) return { allowed: true, probe: false };
+      if (state === 'closed' || config.consecutiveFailures === 0) return PASS;
       if (state === 'open') {
         if (now < openUntil) return { allowed: false, retryAfterMs: openUntil - now };
         state = 'half_open';

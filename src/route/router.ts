@@ -9,10 +9,6 @@ export interface Router {
   match(host: string, path: string): RouteConfig | undefined;
 }
 
-interface HostGroup {
-  readonly routes: readonly RouteConfig[];
-}
-
 export function createRouter(routes: readonly RouteConfig[]): Router {
   const exact = new Map<string, RouteConfig[]>();
   const wildcard: { suffix: string; routes: RouteConfig[] }[] = [];
@@ -41,19 +37,16 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
   wildcard.sort((a, b) => b.suffix.length - a.suffix.length);
   anyHost.sort(byLongestPrefix);
 
-  const groups = (host: string): HostGroup[] => {
-    const found: HostGroup[] = [];
-    const exactRoutes = exact.get(host);
-    if (exactRoutes) found.push({ routes: exactRoutes });
-    for (const group of wildcard) if (host.endsWith(group.suffix)) found.push(group);
-    return found;
-  };
-
   return {
+    // Runs on every request: no allocation, exact host first, then wildcards, then any host.
     match(host, path) {
-      for (const group of groups(host)) {
-        const route = firstPrefixMatch(group.routes, path);
-        if (route) return route;
+      const exactRoutes = exact.get(host);
+      const route = exactRoutes && firstPrefixMatch(exactRoutes, path);
+      if (route) return route;
+      for (const group of wildcard) {
+        if (!host.endsWith(group.suffix)) continue;
+        const matched = firstPrefixMatch(group.routes, path);
+        if (matched) return matched;
       }
       return firstPrefixMatch(anyHost, path);
     },
