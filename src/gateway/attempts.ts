@@ -123,9 +123,9 @@ export class Attempts implements ExchangeOwner {
     if (selection.targetProbe) selection.target.probes = Math.max(0, selection.target.probes - 1);
     const fault = isTargetFault(failure);
     recordOutcome(upstream, selection.target, failure, now);
-    // Only a fault of the upstream's counts against its circuit; a client that left proves nothing.
+    // Only an answer or a fault of the upstream's says anything about it; a client that left proves nothing.
     if (fault || failure === undefined) upstream.circuit.record(now, fault, selection.circuitProbe);
-    else if (selection.circuitProbe) upstream.circuit.record(now, false, true);
+    else if (selection.circuitProbe) upstream.circuit.releaseProbe();
     if (current.retry) upstream.retriesInFlight--;
     this.ctx.record.tries.push({
       target: selection.target.config.origin,

@@ -15,6 +15,11 @@ export interface Circuit {
     | { readonly allowed: false; readonly retryAfterMs: number };
   /** The outcome of a request the circuit admitted (a gateway failure, or not). */
   record(now: number, failed: boolean, probe: boolean): void;
+  /**
+   * A probe that ended without telling anything about the upstream (no target to send it
+   * to, the queue full, the client gone): its slot is freed and the circuit stays half-open.
+   */
+  releaseProbe(): void;
   readonly state: 'closed' | 'open' | 'half_open';
 }
 
@@ -48,6 +53,9 @@ export function createCircuit(config: CircuitBreakerConfig): Circuit {
       }
       probes++;
       return { allowed: true, probe: true };
+    },
+    releaseProbe() {
+      probes = Math.max(0, probes - 1);
     },
     record(now, failed, probe) {
       if (config.consecutiveFailures === 0) return;

@@ -30,7 +30,7 @@ export function selectTarget(upstream: Upstream, now: number, tried: readonly Ta
   }
   const target = upstream.balancer.pick(now, tried);
   if (!target) {
-    if (circuit.probe) upstream.circuit.record(now, false, true);
+    if (circuit.probe) upstream.circuit.releaseProbe();
     return new Failure('destination_unavailable', noTargetReason(upstream, now), {
       retryAfter: retryAfter(nextChance(upstream, now)),
     });
@@ -39,7 +39,7 @@ export function selectTarget(upstream: Upstream, now: number, tried: readonly Ta
     upstream.pending >= upstream.config.pool.maxPending &&
     target.active >= upstream.config.pool.maxConnections
   ) {
-    if (circuit.probe) upstream.circuit.record(now, false, true);
+    if (circuit.probe) upstream.circuit.releaseProbe();
     return new Failure(
       'connection_limit_reached',
       `${upstream.pending} requests already wait for a connection to "${upstream.name}"`,
