@@ -43,10 +43,17 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): string | undef
   if (ctx.remaining <= 0) return 'the total deadline has passed';
   // The same target again helps only when the request never got there or died with a stale
   // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
-  const stale = ctx.reusedConnection && failure.type === 'connection_terminated';
+  const stale = isStaleConnection(failure, ctx.reusedConnection);
   if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no other target to try';
-  if (!withinBudget(ctx.upstream, policy)) return 'the retry budget is spent';
+  // A stale pooled connection says nothing about the upstream's health and adds no load to
+  // a failing one: charging it to the budget would turn a benign race into client errors.
+  if (!stale && !withinBudget(ctx.upstream, policy)) return 'the retry budget is spent';
   return undefined;
+}
+
+/** The keep-alive race: a reused connection the upstream had already closed or reset. */
+export function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean {
+  return reusedConnection && failure.type === 'connection_terminated';
 }
 
 function isIdempotent(req: IncomingMessage, route: RouteConfig): boolean {

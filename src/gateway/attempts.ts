@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasRequestBody } from '../accept/request-checks.ts';
-import { backoffDelay, earnRetryToken, whyNotRetry } from '../decide/retry-policy.ts';
+import { backoffDelay, earnRetryToken, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
 import { Failure } from '../failure/failure.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
 import { buildUpstreamHeaders } from '../forward/request-headers.ts';
@@ -153,7 +153,9 @@ export class Attempts implements ExchangeOwner {
       reusedConnection: this.ctx.record.reusedConnection === true,
     });
     if (why !== undefined) return this.end(failure);
-    upstream.retryTokens -= 1;
+    // A keep-alive race retry is not charged to the budget (see whyNotRetry), nor counted in it.
+    const charged = !isStaleConnection(failure, this.ctx.record.reusedConnection === true);
+    if (charged) upstream.retryTokens -= 1;
     upstream.retriesInFlight++;
     const delay = backoffDelay(upstream.config.retries, this.tried.length);
     this.backoffTimer = setTimeout(() => {

@@ -239,10 +239,11 @@ test('the keep-alive race (the upstream closes idle pooled connections) never re
       await new Promise((resolve) => setTimeout(resolve, 95 + (i % 10)));
     }
     agent.destroy();
+    const failed = gw.logs.filter((l) => l.msg === 'request' && l.status !== 200);
     assert.deepEqual(
       statuses.filter((s) => s !== 200),
       [],
-      'no client saw the race',
+      `no client saw the race: ${JSON.stringify(failed)}`,
     );
   } finally {
     await gw.close();
