@@ -66,7 +66,7 @@ export class InFlightRequests {
 
 /**
  * Fails a request body from outside: the exchange reading it sees `req.errored` and answers
- * 400 through the response. The socket is detached first, as undici does, because destroying
+ * 400 through the response. The socket is detached first, because destroying
  * an unfinished IncomingMessage destroys its socket, and the answer still has to go out on it.
  */
 export function failRequestBody(req: IncomingMessage, err: Error): void {

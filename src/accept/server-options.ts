@@ -11,8 +11,8 @@ export function isServerOptions(req: IncomingMessage): boolean {
 
 /**
  * The gateway is the server the client is talking to, so it answers `OPTIONS *` itself
- * (undici cannot send the asterisk form upstream, and failing it as a 502 would blame an
- * upstream that was never asked). Logged like any request.
+ * (it asks about the server, which is Candor; failing it as a 502 would blame an upstream
+ * that was never asked). Logged like any request.
  */
 export function answerServerOptions(req: IncomingMessage, res: ServerResponse, logger: Logger): void {
   const record = createRecord(req);

@@ -66,7 +66,7 @@ export function writeErrorResponse(
   res.writeHead(answer.status, REASONS[answer.status], answer.headers);
   res.end(facts.head ? undefined : answer.body.body);
   // A body the client is still sending is not worth reading: the connection closes instead.
-  // res.socket, captured now: undici nulls req.socket when it gives up on a request body (util.destroy).
+  // res.socket, captured now: failRequestBody detaches req.socket when it gives up on a request body.
   const socket = res.socket;
   if (facts.close && !req.complete) res.once('finish', () => socket?.destroySoon());
 }

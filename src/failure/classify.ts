@@ -1,9 +1,8 @@
-import { errors } from 'undici';
 import { Failure } from './failure.ts';
-import type { FailureType, Stage } from './taxonomy.ts';
+import type { Stage } from './taxonomy.ts';
 
 /**
- * Turns what Node and undici throw into one Failure record. This is the only place that
+ * Turns what Node throws into one Failure record. This is the only place that
  * looks at error classes and codes; everything after it reads the record.
  *
  * Details never contain an address: they reach clients, who may not see internal hosts.
@@ -59,7 +58,8 @@ const TLS_ALERTS: Readonly<Record<string, number>> = {
   NO_APPLICATION_PROTOCOL: 120,
 };
 
-function ms(elapsed: number): string {
+/** "0.4 ms", "12 ms": how long something took, for failure details. */
+export function ms(elapsed: number): string {
   return elapsed < 10 ? `${elapsed.toFixed(1)} ms` : `${Math.round(elapsed)} ms`;
 }
 
@@ -130,71 +130,28 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
  */
 export function classifyExchangeError(err: unknown, stage: Stage, elapsed: number): Failure {
   if (err instanceof Failure) return err.at(stage);
-  // undici turns an exception thrown by our own handler into an abort: that is a bug of
-  // the gateway's, not a failure of the upstream, and must not be reported as one.
-  if (!isNetworkError(err)) {
+  // An exception thrown by the gateway's own code is a bug, not a failure of the upstream,
+  // and must not be reported as one.
+  if (codeOf(err) === '') {
     return new Failure('proxy_internal_error', 'internal error while proxying', { stage, cause: err });
   }
-  const after = `after ${ms(elapsed)}`;
   const init = { stage, cause: err };
-  const code = codeOf(err);
+  const after = `after ${ms(elapsed)}`;
   if (stage === 'head_received' || stage === 'body_streaming') {
-    if (err instanceof errors.BodyTimeoutError)
-      return new Failure('connection_read_timeout', `response body stalled (read timeout) ${after}`, init);
-    // Garbage in the body (a bad chunk) is still garbage, not a clean cut.
-    if (err instanceof errors.HTTPParserError) return classifyParseError(err, init);
-    const why =
-      err instanceof errors.ResponseContentLengthMismatchError
-        ? 'body shorter than Content-Length'
-        : describeDrop(err, code);
-    return new Failure('http_response_incomplete', `response body cut short: ${why} ${after}`, init);
-  }
-  if (err instanceof errors.HeadersTimeoutError)
-    return new Failure('http_response_timeout', `no response head ${after}`, init);
-  if (err instanceof errors.HeadersOverflowError)
-    return new Failure('http_response_header_section_size', 'response header section over the limit', init);
-  if (err instanceof errors.HTTPParserError) return classifyParseError(err, init);
-  // Before the head, this is undici masking a parse error: llhttp rejected a head that had
-  // already set a Content-Length (a second, different one, or one beside Transfer-Encoding).
-  if (err instanceof errors.ResponseContentLengthMismatchError)
     return new Failure(
-      'http_response_transfer_coding',
-      'invalid response framing: conflicting Content-Length / Transfer-Encoding',
+      'http_response_incomplete',
+      `response body cut short: ${describeDrop(err)} ${after}`,
       init,
     );
-  if (err instanceof errors.ConnectTimeoutError)
-    return new Failure('connection_timeout', `connect timed out ${after}`, { ...init, stage: 'not_sent' });
-  return new Failure(
-    'connection_terminated',
-    `${describeDrop(err, code)} before the response head ${after}`,
-    init,
-  );
+  }
+  return new Failure('connection_terminated', `${describeDrop(err)} before the response head ${after}`, init);
 }
 
-/** Errors the network and the HTTP parser produce: they all carry a code, or are the parser's. */
-function isNetworkError(err: unknown): boolean {
-  return codeOf(err) !== '' || err instanceof errors.HTTPParserError;
-}
-
-function describeDrop(err: unknown, code: string): string {
+/** How a connection went away, from its socket error (none: the peer closed it). */
+export function describeDrop(err: unknown): string {
+  if (err === undefined || err === null) return 'connection closed by the upstream';
+  const code = codeOf(err);
   if (code === 'ECONNRESET') return 'connection reset (ECONNRESET)';
   if (code === 'EPIPE') return 'connection broken while writing (EPIPE)';
-  if (err instanceof errors.SocketError) return 'connection closed by the upstream';
   return `connection lost (${code || (err as Error)?.message || 'unknown'})`;
-}
-
-/**
- * undici's HTTPParserError may carry no code (llhttp 9.2+), so the class decides that it
- * is a protocol error and the reason llhttp gives picks the finer type when it can.
- */
-function classifyParseError(err: Error, init: { stage: Stage; cause: unknown }): Failure {
-  const reason = (/\((.*)\)$/.exec(err.message)?.[1] ?? err.message) || 'invalid response';
-  const code = codeOf(err);
-  let type: FailureType = 'http_protocol_error';
-  if (/transfer-encoding|chunk/i.test(reason) || /TRANSFER_ENCODING|CHUNK/.test(code))
-    type = 'http_response_transfer_coding';
-  else if (/content-length/i.test(reason) || /CONTENT_LENGTH/.test(code))
-    type = 'http_response_content_length';
-  else if (code === 'HPE_HEADER_OVERFLOW') type = 'http_response_header_section_size';
-  return new Failure(type, `invalid response: ${reason}`, init);
 }

@@ -21,8 +21,8 @@ export interface FailureInit {
 
 /**
  * One classified failure: the record every later phase reads (status, Proxy-Status, error
- * body, log line, retry decision). It is an Error so it can travel through undici's abort
- * paths and promise rejections unchanged.
+ * body, log line, retry decision). It is an Error so it can travel through abort paths and
+ * promise rejections unchanged.
  */
 export class Failure extends Error {
   readonly type: FailureType;

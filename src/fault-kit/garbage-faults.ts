@@ -88,8 +88,8 @@ const INVALID_HEADERS: Record<InvalidHeaderVariant, string> = {
 export interface InvalidHeaderOptions {
   variant?: InvalidHeaderVariant;
   /**
-   * Put the bad line after `Content-Length` instead of before it. undici 8 then reports
-   * ResponseContentLengthMismatchError instead of HTTPParserError (any parser error once a
+   * Put the bad line after `Content-Length` instead of before it. Some clients (undici 8)
+   * then report a Content-Length mismatch instead of a parse error (any parser error once a
    * Content-Length was seen), which a classifier must not read as a framing problem.
    */
   afterContentLength?: boolean;

@@ -54,7 +54,7 @@ export interface MidBodyOptions {
   contentLength?: number;
   /** Body bytes sent before hanging up (default 100). */
   sentBytes?: number;
-  /** Adds `Connection: close` to the head (undici then treats an RST differently; see the kit's tests). */
+  /** Adds `Connection: close` to the head (an HTTP client may treat the RST differently then; see the kit's tests). */
   connectionClose?: boolean;
 }
 
@@ -115,8 +115,8 @@ export function startCloseDelimited(options: CloseDelimitedOptions = {}): Promis
 
 /**
  * reset mid-body / http_response_incomplete: a close-delimited body cut by an RST instead of a
- * FIN. The trap: undici's parser treats ECONNRESET on a close-delimited body as the end of it
- * and reports the response complete.
+ * FIN. The trap: a parser that treats ECONNRESET on a close-delimited body as its end (undici's
+ * does) reports the response complete.
  */
 export function startCloseDelimitedThenReset(options: CloseDelimitedOptions = {}): Promise<Fault> {
   return startRawFault(async (connection) => {

@@ -1,7 +1,6 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { buildConnector } from 'undici';
 import { type ConnectPhase, classifyConnectError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 
@@ -13,40 +12,24 @@ export interface ConnectorOptions {
   readonly rejectUnauthorized: boolean;
 }
 
-/** Facts about an upstream socket that undici does not keep: how long it took to open. */
-export const kConnectMs = Symbol('candor.connectMs');
+/** Where to connect: a target's host, port and scheme. */
+export interface ConnectTarget {
+  readonly hostname: string;
+  /** "http:" or "https:". */
+  readonly protocol: string;
+  readonly port: string;
+}
+
+/** Called once: with a classified Failure, or with the connected (and, for https, handshaken) socket. */
+export type ConnectCallback = (err: Failure | null, socket: net.Socket | null) => void;
+
+export type Connector = (target: ConnectTarget, callback: ConnectCallback) => net.Socket;
 
 /**
- * Whether an ECONNRESET is being delivered right now, and on which socket.
- *
- * undici reports a close-delimited response that ends in a TCP reset as complete (it
- * treats the reset as the end of the body). A reset is not a clean end: the body may be
- * cut short. Our 'error' listener is registered before undici's, so it runs first and
- * marks the socket; undici then completes the response synchronously inside the same
- * emit, and the exchange reads the mark in onResponseEnd. The mark is cleared once the
- * emit is over.
+ * Opens upstream connections, classifying every way one can fail here, where the phase
+ * (DNS, TCP, TLS) is known, instead of guessing later from a message.
  */
-let resettingSocket: net.Socket | null = null;
-
-export function isResetInProgress(): boolean {
-  return resettingSocket !== null;
-}
-
-function markReset(this: net.Socket, err: NodeJS.ErrnoException): void {
-  if (err.code !== 'ECONNRESET') return;
-  resettingSocket = this;
-  queueMicrotask(clearReset);
-}
-
-function clearReset(): void {
-  resettingSocket = null;
-}
-
-/**
- * undici's connector, rewritten so that every way a connection can fail is classified
- * here, where the phase (DNS, TCP, TLS) is known, instead of guessed later from a message.
- */
-export function createConnector(options: ConnectorOptions): buildConnector.connector {
+export function createConnector(options: ConnectorOptions): Connector {
   const sessions = new Map<string, Buffer>();
   return function connect({ hostname, protocol, port }, callback) {
     const started = performance.now();
@@ -63,7 +46,6 @@ export function createConnector(options: ConnectorOptions): buildConnector.conne
         socket.destroy();
         callback(err, null);
       } else {
-        (socket as unknown as Record<symbol, number>)[kConnectMs] = performance.now() - started;
         callback(null, socket);
       }
     };
@@ -78,8 +60,8 @@ export function createConnector(options: ConnectorOptions): buildConnector.conne
 
     let socket: net.Socket;
     if (https) {
-      // Never the servername undici offers: it comes from the client's Host header, and a
-      // client must not choose the name the upstream's certificate is checked against.
+      // Never a name from the client's Host header: a client must not choose the name the
+      // upstream's certificate is checked against.
       const name = options.servername ?? (net.isIP(hostname) ? undefined : hostname);
       const sessionKey = `${name ?? hostname}:${portNumber}`;
       socket = tls.connect({
@@ -105,7 +87,6 @@ export function createConnector(options: ConnectorOptions): buildConnector.conne
     }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
-    socket.on('error', markReset);
     socket.on('error', (err) => finish(classifyConnectError(err, phase, performance.now() - started)));
 
     const timer = setTimeout(() => {

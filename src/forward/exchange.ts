@@ -1,16 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
-import { errors } from 'undici';
 import { classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { receivedStatusProxyStatus } from '../failure/proxy-status.ts';
 import type { Stage } from '../failure/taxonomy.ts';
 import type { RequestRecord } from '../log/request-record.ts';
-import { isResetInProgress } from './connector.ts';
+import type {
+  ConnectionFacts,
+  ExchangeController,
+  ExchangeHandler,
+  RequestBody,
+  UpstreamConnection,
+} from './h1/connection.ts';
+import type { PoolWaiter } from './h1/pool.ts';
+import type { ResponseHead } from './h1/response-parser.ts';
 import { buildDownstreamHead } from './response-headers.ts';
-import { expectSocketFacts, type SocketFacts, type SocketFactsListener } from './socket-facts.ts';
 import type { Target, Upstream } from './upstream.ts';
 
 /** What an exchange reports back to the attempt loop that started it. */
@@ -45,12 +49,12 @@ export interface ExchangeOptions {
 }
 
 /**
- * The forward phase: one attempt against one target, as an undici dispatch handler.
- * Bodies stream both ways with backpressure; every failure is classified once, with the
- * stage it happened at, and handed to the owner (before the head went downstream) or
+ * The forward phase: one attempt against one target, on a connection from the target's
+ * pool. Bodies stream both ways with backpressure; every failure is classified once, with
+ * the stage it happened at, and handed to the owner (before the head went downstream) or
  * turned into an aborted downstream transfer (after).
  */
-export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener {
+export class Exchange implements ExchangeHandler, PoolWaiter {
   private readonly req: IncomingMessage;
   private readonly res: ServerResponse;
   private readonly record: RequestRecord;
@@ -58,18 +62,17 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   private readonly upstream: Upstream;
   private readonly owner: ExchangeOwner;
   private readonly options: ExchangeOptions;
-  private controller: Dispatcher.DispatchController | undefined;
+  private controller: ExchangeController | undefined;
   private stage: Stage = 'not_sent';
-  private status = 0;
-  private closeDelimited = false;
   private finished = false;
-  /** A failure decided here (client gone, body too large, deadline) to report instead of undici's error. */
+  /** A failure decided here (client gone, body too large, deadline) to report instead of the connection's. */
   private localFailure: Failure | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
   private bodyTimer: NodeJS.Timeout | undefined;
-  /** Counted in upstream.pending until undici starts writing it. */
+  /** Counted in upstream.pending until a connection takes it. */
   private waiting = false;
   private readonly bodyUnannounced: boolean;
+  private bodySeen = 0;
 
   constructor(
     req: IncomingMessage,
@@ -96,8 +99,8 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   }
 
   start(): void {
-    const { req, options, upstream } = this;
-    // Beyond the pool's connections the attempt waits in undici's queue: bounded in time here.
+    const { upstream } = this;
+    // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
     if (this.target.active >= upstream.config.pool.maxConnections) {
       this.queueTimer = setTimeout(this.onQueueTimeout, upstream.config.pool.queueTimeout);
     }
@@ -105,60 +108,47 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
     upstream.pending++;
     this.waiting = true;
     this.res.on('close', this.onDownstreamClose);
-    this.target.pool.dispatch(
-      {
-        origin: this.target.config.origin,
-        path: options.path,
-        method: req.method as Dispatcher.HttpMethod,
-        headers: options.headers,
-        // undici dispatches async iterables as bodies (writeIterable); its types only list streams.
-        body:
-          options.body.kind === 'none'
-            ? null
-            : options.body.kind === 'buffer'
-              ? options.body.bytes
-              : this.bodyUnannounced
-                ? (this.limitedBody() as unknown as Readable)
-                : req,
-      },
+    this.target.pool.acquire(this);
+  }
+
+  // ── the pool's side ──────────────────────────────────────────────────────────────
+
+  onConnection(connection: UpstreamConnection): void {
+    const { req, options } = this;
+    const body: RequestBody =
+      options.body.kind === 'stream'
+        ? { kind: 'stream', source: req, chunked: this.bodyUnannounced }
+        : options.body;
+    connection.dispatch(
+      { method: req.method as string, path: options.path, headers: options.headers, body },
       this,
     );
   }
 
-  // ── undici's side ────────────────────────────────────────────────────────────────
+  onConnectFailure(failure: Failure): void {
+    this.onResponseError(undefined, failure);
+  }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  // ── the connection's side ────────────────────────────────────────────────────────
+
+  onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void {
     this.controller = controller;
-    if (this.localFailure) {
-      controller.abort(this.localFailure);
-      return;
-    }
+    this.record.connectMs = facts.connectMs;
+    this.record.reusedConnection = facts.reused;
     this.stage = 'sent';
     this.stopWaiting();
-    expectSocketFacts(this);
-    // The body clock starts when undici starts reading the body, not while the request waits for a connection.
+    // The body clock starts when the body starts going out, not while the request waits for a connection.
     if (this.options.body.kind === 'stream') {
       this.bodyTimer = setTimeout(this.onBodyIdle, this.options.bodyIdleTimeout);
     }
   }
 
-  onSocketFacts(facts: SocketFacts): void {
-    this.record.connectMs = facts.connectMs;
-    this.record.reusedConnection = facts.reused;
-  }
-
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    _headers: unknown,
-    statusMessage?: string,
-  ): void {
-    if (statusCode < 200) return this.forwardInformational(statusCode, controller);
+  onResponseStart(controller: ExchangeController, response: ResponseHead): void {
     const { record, res } = this;
+    const statusCode = response.status;
     this.stage = 'head_received';
-    this.status = statusCode;
     record.ttfbMs = record.elapsed();
-    const head = buildDownstreamHead(controller.rawHeaders as Buffer[], {
+    const head = buildDownstreamHead(response.headers, {
       requestId: record.id,
       via: this.options.via,
       proxyStatus:
@@ -166,25 +156,10 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
           ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
           : undefined,
     });
-    if (head.unsupportedCoding !== undefined) {
-      // Stripping Transfer-Encoding: gzip would hand the client gzip bytes as if they were the body.
-      controller.abort(
-        new Failure(
-          'http_response_transfer_coding',
-          `unsupported transfer coding "${head.unsupportedCoding}"`,
-          {
-            stage: 'head_received',
-          },
-        ),
-      );
-      return;
-    }
-    this.closeDelimited =
-      head.closeDelimited && statusCode !== 204 && statusCode !== 304 && this.req.method !== 'HEAD';
     try {
-      res.writeHead(statusCode, statusMessage || undefined, head.headers);
+      res.writeHead(statusCode, response.reason || undefined, head.headers);
     } catch (err) {
-      // Node refuses a field undici let through (e.g. a character invalid in a header value).
+      // Node refuses a field the parser let through (a defence in depth: it should not happen).
       controller.abort(
         new Failure('http_protocol_error', `invalid response header: ${(err as Error).message}`, {
           stage: 'head_received',
@@ -196,7 +171,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
     record.status = statusCode;
     this.stage = 'body_streaming';
     this.owner.headReceived(statusCode);
-    // undici hands over the head, the body and the end of a small response in one tick:
+    // The connection hands over the head, the body and the end of a small response in one tick:
     // corked until the tick is over, they leave in one write instead of three.
     const socket = res.socket;
     if (socket) {
@@ -207,7 +182,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
     if (!head.hasLength || this.req.method === 'HEAD') res.flushHeaders();
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: ExchangeController, chunk: Buffer): void {
     this.record.bytesOut += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
@@ -215,39 +190,20 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
     }
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController): void {
-    if (this.closeDelimited && isResetInProgress()) {
-      // A body framed by the connection's end that ended in a reset may be cut short:
-      // undici calls it complete, Candor does not.
-      this.record.upstreamReset = true;
-      return this.failAfterHead(
-        new Failure(
-          'http_response_incomplete',
-          'connection reset before a clean end of the close-delimited body',
-          {
-            stage: 'body_streaming',
-          },
-        ),
-      );
-    }
-    const trailers = controller.rawTrailers as Buffer[] | undefined;
-    if (trailers && trailers.length > 0) this.res.addTrailers(pairs(trailers));
+  onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
+    if (trailers !== undefined && trailers.length > 0) this.res.addTrailers(pairs(trailers));
     this.res.end();
     this.finish();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: ExchangeController | undefined, error: Failure): void {
     if (this.finished) return;
-    // RFC 9110 §8.6: a 304 may carry the Content-Length of the representation it stands for.
-    if (this.status === 304 && error instanceof errors.ResponseContentLengthMismatchError) {
-      this.res.end();
-      return this.finish();
-    }
     const failure =
       this.localFailure ??
       this.requestBodyFailure() ??
       classifyExchangeError(error, this.stage, this.record.elapsed());
-    if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') this.record.upstreamReset = true;
+    if ((error.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET')
+      this.record.upstreamReset = true;
     if (this.record.clientAborted) {
       this.record.failure = failure;
       return this.finish();
@@ -298,35 +254,23 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   };
 
   /**
-   * Counts the request body as undici sends it (a 'data' listener of our own would put the
-   * stream in flowing mode before undici reads it, and lose the first chunks) and enforces
-   * the route's limit on bodies whose length was not announced.
+   * Counts the request body as it goes out and enforces the route's limit on bodies whose
+   * length was not announced: the chunk that would cross it is never sent, so the upstream
+   * never sees a complete body.
    */
-  onBodySent(chunk: Buffer | string): void {
+  onBodyChunk(chunk: Buffer): void {
     if (this.options.countBody) this.record.bytesIn += chunk.length;
     this.bodyTimer?.refresh();
-  }
-
-  /**
-   * A body of unannounced length, passed on chunk by chunk until it would cross the route's
-   * limit: the chunk that crosses it is never sent, and throwing (not returning) keeps undici
-   * from sending the last chunk, so the upstream never sees a complete body.
-   */
-  private async *limitedBody(): AsyncGenerator<Buffer> {
-    let seen = 0;
-    // destroyOnReturn: false keeps the client's socket open for the 413.
-    for await (const chunk of this.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      seen += chunk.length;
-      if (seen > this.options.bodyLimit) {
-        const failure = new Failure(
+    if (!this.bodyUnannounced) return;
+    this.bodySeen += chunk.length;
+    if (this.bodySeen > this.options.bodyLimit) {
+      this.cancel(
+        new Failure(
           'http_request_error',
           `request body larger than the route's limit of ${this.options.bodyLimit} bytes`,
           { status: 413, stage: this.stage },
-        );
-        this.cancel(failure);
-        throw failure;
-      }
-      yield chunk;
+        ),
+      );
     }
   }
 
@@ -335,7 +279,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   }
 
   private readonly onBodyIdle = (): void => {
-    // undici pauses the body while the upstream is slow to read: that silence is not the client's.
+    // The body is paused while the upstream is slow to read: that silence is not the client's.
     if (this.req.readableFlowing !== true || this.req.readableLength > 0) {
       this.bodyTimer?.refresh();
       return;
@@ -349,20 +293,17 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   };
 
   /**
-   * Ends the attempt for a reason decided outside undici (client gone, deadline, limits);
-   * undici reports back through onResponseError, which reports the reason given here.
+   * Ends the attempt for a reason decided outside the connection (client gone, deadline,
+   * limits); the connection reports back through onResponseError with the reason given here.
    */
   cancel(failure: Failure): void {
     if (this.finished || this.localFailure) return;
     this.localFailure = failure;
-    if (this.controller) this.controller.abort(failure);
-    else if (this.record.clientAborted) this.finish();
-    else if (this.waiting) {
-      // Still in the pool's queue: undici has no handle to abort yet, so answer now and
-      // abort it in onRequestStart when (if) its turn comes.
-      this.finish();
-      this.owner.attemptFailed(failure.at('not_sent'));
-    }
+    if (this.controller) return this.controller.abort(failure);
+    // Still waiting for a connection: leave the queue and answer now.
+    this.target.pool.cancel(this);
+    this.finish();
+    if (!this.record.clientAborted) this.owner.attemptFailed(failure.at('not_sent'));
   }
 
   private stopWaiting(): void {
@@ -376,14 +317,18 @@ export class Exchange implements Dispatcher.DispatchHandler, SocketFactsListener
   private failAfterHead(failure: Failure): void {
     this.finish();
     this.owner.bodyFailed(failure);
+    // What was already written (the head, at least) leaves before the cut: corked in the
+    // same tick as the failure, it would be dropped, and the client would see no head at all.
+    const socket = this.res.socket;
+    if (socket !== null && socket.writableCorked > 0) socket.uncork();
     this.res.destroy();
   }
 
-  private forwardInformational(statusCode: number, controller: Dispatcher.DispatchController): void {
+  onInformational(head: ResponseHead): void {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
     if (this.req.httpVersionMinor === 0 || this.res.headersSent) return;
-    if (statusCode === 103) this.res.writeEarlyHints(earlyHints(controller.rawHeaders as Buffer[]));
-    else if (statusCode === 102) this.res.writeProcessing();
+    if (head.status === 103) this.res.writeEarlyHints(earlyHints(head.headers));
+    else if (head.status === 102) this.res.writeProcessing();
   }
 
   private finish(): void {
@@ -400,13 +345,13 @@ function uncork(socket: Socket): void {
   socket.uncork();
 }
 
-function pairs(raw: readonly Buffer[]): [string, string][] {
+function pairs(raw: readonly string[]): [string, string][] {
   const out: [string, string][] = [];
-  for (let i = 0; i < raw.length; i += 2) out.push([raw[i].toString(), raw[i + 1].toString('latin1')]);
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i], raw[i + 1]]);
   return out;
 }
 
-function earlyHints(raw: readonly Buffer[]): Record<string, string | string[]> {
+function earlyHints(raw: readonly string[]): Record<string, string | string[]> {
   const hints: Record<string, string[]> = {};
   for (const [name, value] of pairs(raw)) {
     const key = name.toLowerCase();

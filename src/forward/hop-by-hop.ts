@@ -1,7 +1,7 @@
 /**
  * Hop-by-hop fields (RFC 9110 §7.6.1): they describe one connection and are never
- * forwarded. Node re-frames bodies itself, so Transfer-Encoding goes too; undici refuses
- * Expect (Candor answers 100-continue itself).
+ * forwarded. Each hop frames bodies itself, so Transfer-Encoding goes too; Expect is
+ * answered by Candor (100-continue) and not forwarded.
  */
 const HOP_BY_HOP = new Set([
   'connection',

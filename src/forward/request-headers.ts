@@ -18,7 +18,7 @@ export interface ForwardFacts {
 }
 
 /**
- * The upstream request's headers, as a flat [name, value, …] list for undici: the client's
+ * The upstream request's headers, as a flat [name, value, …] list: the client's
  * headers in their order and case, minus hop-by-hop fields, plus this hop's facts.
  */
 export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts): string[] {

@@ -101,52 +101,48 @@ export function handleUpgrade(
   const release = () => {
     target.active--;
   };
-  upstream.connect(
-    { hostname, host: `${hostname}:${port}`, protocol, port: String(port), servername: '' },
-    (err, socket) => {
-      if (err || !socket) {
-        release();
-        const failure =
-          err instanceof Failure ? err : classifyExchangeError(err, 'not_sent', record.elapsed());
+  upstream.connect({ hostname, protocol, port: String(port) }, (err, socket) => {
+    if (err || !socket) {
+      release();
+      const failure = err instanceof Failure ? err : classifyExchangeError(err, 'not_sent', record.elapsed());
+      outcome(failure);
+      return fail(failure);
+    }
+    record.connectMs = record.elapsed();
+    if (client.destroyed) {
+      socket.destroy();
+      release();
+      record.clientAborted = true;
+      return log();
+    }
+    socket.write(requestHead);
+    if (head.length > 0) socket.write(head);
+    readResponseHead(
+      socket,
+      upstream.config.timeouts.response,
+      record,
+      (failure, status, responseHead, rest) => {
         outcome(failure);
-        return fail(failure);
-      }
-      record.connectMs = record.elapsed();
-      if (client.destroyed) {
-        socket.destroy();
-        release();
-        record.clientAborted = true;
-        return log();
-      }
-      socket.write(requestHead);
-      if (head.length > 0) socket.write(head);
-      readResponseHead(
-        socket,
-        upstream.config.timeouts.response,
-        record,
-        (failure, status, responseHead, rest) => {
-          outcome(failure);
-          if (failure) {
-            socket.destroy();
-            release();
-            return fail(failure);
-          }
-          record.status = status;
-          record.ttfbMs = record.elapsed();
-          client.write(withGatewayHeaders(responseHead, record.id, via));
-          admitted.release();
-          if (rest.length > 0) {
-            record.bytesOut += rest.length;
-            client.write(rest);
-          }
-          splice(client, socket, record, () => {
-            release();
-            log();
-          });
-        },
-      );
-    },
-  );
+        if (failure) {
+          socket.destroy();
+          release();
+          return fail(failure);
+        }
+        record.status = status;
+        record.ttfbMs = record.elapsed();
+        client.write(withGatewayHeaders(responseHead, record.id, via));
+        admitted.release();
+        if (rest.length > 0) {
+          record.bytesOut += rest.length;
+          client.write(rest);
+        }
+        splice(client, socket, record, () => {
+          release();
+          log();
+        });
+      },
+    );
+  });
 }
 
 type HeadCallback = (failure: Failure | undefined, status: number, head: string, rest: Buffer) => void;

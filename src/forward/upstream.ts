@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { type buildConnector, Pool } from 'undici';
 import type { UpstreamConfig } from '../config/types.ts';
 import { type Circuit, createCircuit } from '../health/circuit.ts';
 import { type Balancer, createBalancer, TargetState } from '../select/balancer.ts';
-import { createConnector } from './connector.ts';
+import { type Connector, createConnector } from './connector.ts';
+import { ConnectionPool } from './h1/pool.ts';
 
 /** Largest response header section accepted from an upstream before http_response_header_section_size. */
 export const UPSTREAM_MAX_HEADER_SIZE = 32 * 1024;
 
-export type Target = TargetState & { readonly pool: Pool };
+export type Target = TargetState & { readonly pool: ConnectionPool };
 
 /** An upstream at run time: its targets with their pools and states, its balancer, its circuit. */
 export interface Upstream {
@@ -20,7 +20,7 @@ export interface Upstream {
   /** The upstream-wide circuit breaker (each target's own circuit is its ejection state). */
   readonly circuit: Circuit;
   /** Opens a classified connection to a target (the pools use it; so do upgrades, which leave the pools). */
-  readonly connect: buildConnector.connector;
+  readonly connect: Connector;
   /** Requests in flight to this upstream, first attempts and retries alike (the retry budget's base). */
   inFlight: number;
   /** Retries in flight (bounded by the retry budget). */
@@ -43,15 +43,15 @@ export function createUpstream(config: UpstreamConfig): Upstream {
   });
   const targets: Target[] = config.targets.map((target) =>
     Object.assign(new TargetState(target), {
-      pool: new Pool(target.origin, {
-        connections: config.pool.maxConnections,
-        keepAliveTimeout: config.pool.idleTimeout,
-        keepAliveMaxTimeout: Math.max(config.pool.idleTimeout, 1000),
-        // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
-        headersTimeout: Math.min(config.retries.perTryTimeout, config.timeouts.response),
-        bodyTimeout: config.timeouts.read,
+      pool: new ConnectionPool(target, connect, {
+        maxConnections: config.pool.maxConnections,
+        idleTimeout: config.pool.idleTimeout,
+        timeouts: {
+          // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
+          head: Math.min(config.retries.perTryTimeout, config.timeouts.response),
+          read: config.timeouts.read,
+        },
         maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
-        connect,
       }),
     }),
   );
@@ -70,7 +70,7 @@ export function createUpstream(config: UpstreamConfig): Upstream {
     pending: 0,
     retryTokens: config.retries.budgetMinConcurrent,
     async close() {
-      await Promise.all(targets.map((t) => t.pool.destroy()));
+      await Promise.all(targets.map((t) => t.pool.close()));
     },
   };
 }

@@ -1,8 +1,15 @@
-import { type buildConnector, Client, type Dispatcher, errors } from 'undici';
+import type { Socket } from 'node:net';
 import type { HealthCheckConfig, TargetConfig } from '../config/types.ts';
-import { classifyConnectError, classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import type { FailureType, Shape, Stage } from '../failure/taxonomy.ts';
+import type { Connector } from '../forward/connector.ts';
+import {
+  type ConnectionOwner,
+  type ExchangeController,
+  type ExchangeHandler,
+  UpstreamConnection,
+} from '../forward/h1/connection.ts';
+import type { ResponseHead } from '../forward/h1/response-parser.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../forward/upstream.ts';
 
 /**
@@ -43,28 +50,33 @@ const USER_AGENT = 'candor-health-check';
  * One health-check request on a connection of its own, opened through the upstream's
  * classifying connector so a failed probe is named exactly as a failed request would be.
  *
- * Why a fresh connection (a throwaway undici Client, pipelining 1) rather than the data
+ * Why a fresh connection (used once, with Connection: close) rather than the data
  * pool or a kept-alive probe connection: a probe must never wait behind queued requests;
  * each probe then walks the whole path a new pool connection takes (DNS, TCP, TLS, HTTP),
  * so a target that keeps its old connections but accepts no new ones is seen as down; an
  * idle probe connection would race the upstream's keep-alive timeout (intervals are often
  * longer) and fail for nothing; and a probe that times out is abandoned by destroying its
- * client, which also cancels a connect still in progress. The cost, one handshake per target
+ * socket, which also cancels a connect still in progress. The cost, one handshake per target
  * per interval, is small at health-check rates. This is HAProxy's default too.
  */
-export function startProbe(
-  target: TargetConfig,
-  check: HealthCheckConfig,
-  connect: buildConnector.connector,
-): RunningProbe {
+export function startProbe(target: TargetConfig, check: HealthCheckConfig, connect: Connector): RunningProbe {
   const probe = new Probe(target, check, connect);
   return { result: probe.result, cancel: () => probe.cancel() };
 }
 
-class Probe implements Dispatcher.DispatchHandler {
+/** The probe's timer bounds the whole exchange: the connection's own timers never fire first. */
+const NEVER = 2_147_483_647;
+
+/** A probe's connection carries one request and is closed: there is no pool to go back to. */
+const THROWAWAY: ConnectionOwner = {
+  release: (connection) => connection.destroy(),
+  discard: () => {},
+};
+
+class Probe implements ExchangeHandler {
   readonly result: Promise<ProbeResult>;
   private readonly check: HealthCheckConfig;
-  private readonly client: Client;
+  private readonly socket: Socket;
   private readonly started = performance.now();
   private readonly timer: NodeJS.Timeout;
   private stage: ProbeStage = 'connecting';
@@ -72,49 +84,58 @@ class Probe implements Dispatcher.DispatchHandler {
   private settled = false;
   private resolve!: (result: ProbeResult) => void;
 
-  constructor(target: TargetConfig, check: HealthCheckConfig, connect: buildConnector.connector) {
+  constructor(target: TargetConfig, check: HealthCheckConfig, connect: Connector) {
     this.check = check;
     this.result = new Promise((resolve) => {
       this.resolve = resolve;
-    });
-    // The probe's own timer bounds the whole exchange, so undici's are off.
-    this.client = new Client(target.origin, {
-      connect,
-      pipelining: 1,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
     });
     // Timers run before I/O in each turn of the event loop: after a stall of the gateway's
     // own, an answer that is already waiting is read (setImmediate runs after the poll)
     // before the upstream is blamed for the gateway's lag.
     this.timer = setTimeout(() => setImmediate(() => this.fail(this.timeoutFailure())), check.timeout);
     this.timer.unref();
-    this.client.dispatch(
-      {
-        path: check.path,
-        method: check.method as Dispatcher.HttpMethod,
-        headers: { host: check.host ?? hostOf(target), 'user-agent': USER_AGENT },
-        // Connection: close — the upstream need not keep a connection nobody will reuse.
-        reset: true,
+    this.socket = connect(
+      { hostname: target.hostname, protocol: target.protocol, port: String(target.port) },
+      (err, socket) => {
+        if (err !== null || socket === null) return this.fail(err ?? this.timeoutFailure());
+        if (this.settled) return socket.destroy();
+        const connection = new UpstreamConnection(socket, performance.now() - this.started, THROWAWAY, {
+          timeouts: { head: NEVER, read: NEVER },
+          idleTimeout: 0,
+          maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
+        });
+        connection.dispatch(
+          {
+            method: check.method,
+            path: check.path,
+            // Connection: close — the upstream need not keep a connection nobody will reuse.
+            headers: ['host', check.host ?? hostOf(target), 'user-agent', USER_AGENT, 'connection', 'close'],
+            body: { kind: 'none' },
+          },
+          this,
+        );
       },
-      this,
     );
   }
 
   cancel(): Promise<void> {
     this.settle({ ok: false, at: performance.now(), ms: this.elapsed() });
-    return this.client.destroy().catch(() => {});
+    return Promise.resolve();
   }
 
   onRequestStart(): void {
     this.stage = 'sent';
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    if (statusCode < 200) return;
+  onBodyChunk(): void {}
+
+  onRequestSent(): void {}
+
+  onInformational(): void {}
+
+  onResponseStart(_controller: ExchangeController, head: ResponseHead): void {
     this.stage = 'head_received';
-    this.status = statusCode;
+    this.status = head.status;
   }
 
   onResponseData(): void {
@@ -134,16 +155,8 @@ class Probe implements Dispatcher.DispatchHandler {
     });
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    // RFC 9110 §8.6: a 304 may carry the Content-Length of the representation it stands for.
-    if (this.status === 304 && error instanceof errors.ResponseContentLengthMismatchError) {
-      return this.onResponseEnd();
-    }
-    const failure =
-      this.stage === 'connecting'
-        ? classifyConnectError(error, 'tcp', this.elapsed())
-        : classifyExchangeError(error, this.stage, this.elapsed());
-    this.fail(failure);
+  onResponseError(_controller: ExchangeController | undefined, failure: Failure): void {
+    this.fail(failure.at(this.stage === 'connecting' ? 'not_sent' : this.stage));
   }
 
   private timeoutFailure(): Failure {
@@ -172,7 +185,7 @@ class Probe implements Dispatcher.DispatchHandler {
     clearTimeout(this.timer);
     this.resolve(result);
     // Success or not, this connection has served its one request.
-    this.client.destroy().catch(() => {});
+    this.socket.destroy();
   }
 
   private elapsed(): number {

@@ -230,10 +230,10 @@ const ROWS: Row[] = [
     reached: true,
   },
   {
-    name: 'two different Content-Lengths are a 502 http_response_transfer_coding',
+    name: 'two different Content-Lengths are a 502 http_response_content_length',
     start: () => startBadFraming({ variant: 'two-lengths' }),
     status: 502,
-    error: 'http_response_transfer_coding',
+    error: 'http_response_content_length',
     shape: 'garbage',
     reached: true,
   },

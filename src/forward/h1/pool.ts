@@ -1,0 +1,128 @@
+import type { TargetConfig } from '../../config/types.ts';
+import { Failure } from '../../failure/failure.ts';
+import type { Connector, ConnectTarget } from '../connector.ts';
+import { type ConnectionOptions, type ConnectionOwner, UpstreamConnection } from './connection.ts';
+
+/** Someone waiting for a connection: an exchange about to send its request. */
+export interface PoolWaiter {
+  onConnection(connection: UpstreamConnection): void;
+  /** Opening a connection failed (refused, DNS, TLS, timeout): classified, nothing was sent. */
+  onConnectFailure(failure: Failure): void;
+}
+
+export interface PoolOptions extends ConnectionOptions {
+  readonly maxConnections: number;
+}
+
+/**
+ * The connections to one target: idle ones reused most-recent first (the others age out
+ * and close), new ones opened while under `maxConnections`, and beyond that a FIFO queue.
+ * The queue's time limit belongs to the exchange (queue_timeout), which leaves with
+ * cancel(); the queue's length is bounded by max_pending before anyone joins it.
+ */
+export class ConnectionPool implements ConnectionOwner {
+  private readonly target: ConnectTarget;
+  private readonly connect: Connector;
+  private readonly options: PoolOptions;
+  private readonly authority: string;
+  private readonly idle: UpstreamConnection[] = [];
+  private readonly waiting: PoolWaiter[] = [];
+  /** Connections open or opening (busy + idle + connecting). */
+  private open = 0;
+  private connecting = 0;
+  private closing = false;
+
+  constructor(target: TargetConfig, connect: Connector, options: PoolOptions) {
+    this.target = { hostname: target.hostname, protocol: target.protocol, port: String(target.port) };
+    this.authority = new URL(target.origin).host;
+    this.connect = connect;
+    this.options = options;
+  }
+
+  acquire(waiter: PoolWaiter): void {
+    if (this.closing) {
+      waiter.onConnectFailure(new Failure('proxy_internal_error', 'the upstream pool is shutting down'));
+      return;
+    }
+    const connection = this.takeIdle();
+    if (connection !== undefined) return waiter.onConnection(connection);
+    this.waiting.push(waiter);
+    this.openMore();
+  }
+
+  /** The waiter gave up (client gone, queue timeout): a connection opened for it serves the next one. */
+  cancel(waiter: PoolWaiter): void {
+    const at = this.waiting.indexOf(waiter);
+    if (at !== -1) this.waiting.splice(at, 1);
+  }
+
+  /** Connections in use or idle, and requests waiting: for the dashboard and the tests. */
+  stats(): { open: number; idle: number; waiting: number } {
+    return { open: this.open, idle: this.idle.length, waiting: this.waiting.length };
+  }
+
+  // ── the connections' side ────────────────────────────────────────────────────────
+
+  release(connection: UpstreamConnection): void {
+    if (this.closing) return connection.destroy();
+    const next = this.waiting.shift();
+    if (next !== undefined) return next.onConnection(connection);
+    connection.park();
+    this.idle.push(connection);
+  }
+
+  discard(connection: UpstreamConnection): void {
+    this.open--;
+    const at = this.idle.indexOf(connection);
+    if (at !== -1) this.idle.splice(at, 1);
+    this.openMore();
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    const failure = new Failure('proxy_internal_error', 'the upstream pool is shutting down');
+    for (const waiter of this.waiting.splice(0)) waiter.onConnectFailure(failure);
+    for (const connection of this.idle.splice(0)) connection.destroy();
+    return Promise.resolve();
+  }
+
+  private takeIdle(): UpstreamConnection | undefined {
+    let connection = this.idle.pop();
+    // A socket the upstream closed a moment ago may not have reported 'close' yet.
+    while (connection?.socket.destroyed) connection = this.idle.pop();
+    return connection;
+  }
+
+  /** Opens connections for the waiters that no connection being opened already covers. */
+  private openMore(): void {
+    while (
+      this.connecting < this.waiting.length &&
+      this.open < this.options.maxConnections &&
+      !this.closing
+    ) {
+      this.open++;
+      this.connecting++;
+      this.openOne();
+    }
+  }
+
+  private openOne(): void {
+    const started = performance.now();
+    this.connect(this.target, (err, socket) => {
+      this.connecting--;
+      if (err !== null || socket === null) {
+        this.open--;
+        // The oldest waiter hears why; the others keep waiting for connections of their own.
+        const waiter = this.waiting.shift();
+        waiter?.onConnectFailure(
+          err ?? new Failure('connection_terminated', 'connection failed while opening'),
+        );
+        this.openMore();
+        return;
+      }
+      const connection = new UpstreamConnection(socket, performance.now() - started, this, this.options);
+      connection.authorityFallback = this.authority;
+      this.release(connection);
+    });
+  }
+}

@@ -1,0 +1,838 @@
+/**
+ * A strict, incremental HTTP/1.1 response parser (RFC 9112, RFC 9110) for upstream connections.
+ *
+ * Strict because Candor re-frames every body it forwards: any doubt about where a response
+ * ends (bare LF, obs-fold, conflicting Content-Length, a coding it cannot undo) is a request
+ * smuggling risk, so it is a named failure instead of a guess. Fast because it runs once per
+ * upstream response: the head is found with one native search, converted to a string once
+ * and split with indexOf; body bytes are only ever sliced, never looped over in JS.
+ */
+import { Failure } from '../../failure/failure.ts';
+
+export type Framing = 'none' | 'length' | 'chunked' | 'close';
+
+export interface ResponseHead {
+  /** 100..599. */
+  readonly status: number;
+  /** Reason phrase, '' when absent. */
+  readonly reason: string;
+  /** 0 or 1 (HTTP/1.x; a minor above 1 is treated as 1). */
+  readonly versionMinor: number;
+  /** Flat [name, value, name, value, ...]: names as received (case kept), values with leading/trailing OWS removed. */
+  readonly headers: string[];
+  /** How the body is delimited. */
+  readonly framing: Framing;
+  /** For 'length'; -1 otherwise. */
+  readonly contentLength: number;
+  /** The connection may carry another request after this response. */
+  readonly keepAlive: boolean;
+  /** Seconds from a `Keep-Alive: timeout=N` header, or -1. */
+  readonly keepAliveTimeout: number;
+}
+
+export interface ResponseParserHandler {
+  /** A complete head. For 1xx (except 101) the parser then waits for the next head of the same response. */
+  onHead(head: ResponseHead): void;
+  /** Body bytes with chunked framing removed; may be subarrays of the input (no copy). */
+  onBody(chunk: Buffer): void;
+  /** The message is complete. trailers: flat [name, value, ...] of a chunked body's trailer section, or undefined. */
+  onComplete(trailers: string[] | undefined): void;
+}
+
+export type FinishResult = 'complete' | 'idle' | 'head' | 'body';
+
+/** At most this many header (or trailer) fields: beyond it the section counts as too large. */
+export const MAX_FIELDS = 256;
+/** Longest chunk-size line (size and extensions, without the CRLF). */
+export const MAX_CHUNK_LINE = 4096;
+/** 13 hex digits is 2^52: any chunk size that fits stays a safe integer. */
+const MAX_CHUNK_DIGITS = 13;
+
+// Parser states. Plain numbers keep the hot switch monomorphic.
+const S_HEAD = 0;
+const S_BODY_LENGTH = 1;
+const S_BODY_CLOSE = 2;
+const S_CHUNK_SIZE = 3;
+const S_CHUNK_DATA = 4;
+const S_CHUNK_CR = 5;
+const S_CHUNK_LF = 6;
+const S_TRAILERS = 7;
+const S_DONE = 8;
+const S_DEAD = 9;
+
+const CR = 0x0d;
+const LF = 0x0a;
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
+
+/** tchar (RFC 9110 §5.6.2). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Anything a field value or reason phrase may not hold: controls other than HTAB, and DEL (obs-text is fine). */
+const INVALID_TEXT = /[\x00-\x08\x0a-\x1f\x7f]/;
+/**
+ * Whole field lines from lastIndex to the end: token, optional whitespace (RFC 9112 §5.1), colon,
+ * then HTAB / SP / VCHAR / obs-text up to CRLF. Linear: no class overlaps CR, so nothing backtracks far.
+ */
+const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+[\t ]*:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
+
+/** Hex digit values by byte, -1 for anything else. */
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
+for (let c = 0; c < 6; c++) {
+  HEX[0x41 + c] = 10 + c;
+  HEX[0x61 + c] = 10 + c;
+}
+
+interface Latin1Sliceable {
+  latin1Slice(start: number, end: number): string;
+}
+// Buffer#latin1Slice skips toString()'s encoding dispatch; it is undocumented, so fall back if it goes away.
+const hasLatin1Slice =
+  typeof (Buffer.prototype as unknown as Partial<Latin1Sliceable>).latin1Slice === 'function';
+function latin1(buf: Buffer, start: number, end: number): string {
+  return hasLatin1Slice
+    ? (buf as unknown as Latin1Sliceable).latin1Slice(start, end)
+    : buf.toString('latin1', start, end);
+}
+
+const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
+
+function isDigit(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * Whether a name (or a field value: neither holds CR or other controls) equals a lowercase name,
+ * ignoring ASCII case, without allocating.
+ */
+function nameIs(name: string, lower: string): boolean {
+  if (name.length !== lower.length) return false;
+  // For the letters and '-' that lower holds, (c | 0x20) matches only the same character in either case.
+  for (let i = 0; i < lower.length; i++)
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+function trimOws(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && isOws(s.charCodeAt(start))) start++;
+  while (end > start && isOws(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
+/** Upstream text for a failure's details: short, printable ASCII only (it ends up in headers and logs). */
+function snippet(s: string): string {
+  const cut = s.length > 40 ? s.slice(0, 40) + '...' : s;
+  return `"${cut.replace(/[^\x20-\x7e]|["\\]/g, '?')}"`;
+}
+
+/**
+ * Content-Length as 1#(1*DIGIT): the value, -1 when malformed, -2 when over MAX_SAFE_INTEGER, -3 when
+ * list members differ. Identical members are one value (RFC 9110 §8.6).
+ */
+function parseContentLength(value: string): number {
+  const n = value.length;
+  let result = -1;
+  let i = 0;
+  for (;;) {
+    while (i < n && isOws(value.charCodeAt(i))) i++;
+    const start = i;
+    let v = 0;
+    for (; i < n; i++) {
+      const d = value.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+      if (v > Number.MAX_SAFE_INTEGER) return -2;
+    }
+    if (i === start) return -1;
+    while (i < n && isOws(value.charCodeAt(i))) i++;
+    if (result !== -1 && v !== result) return -3;
+    result = v;
+    if (i === n) return result;
+    if (value.charCodeAt(i) !== 0x2c) return -1;
+    i++;
+  }
+}
+
+/** `timeout=N` from a Keep-Alive value (a hint only, so anything malformed is just ignored). */
+function keepAliveTimeoutOf(value: string): number {
+  for (const part of value.split(',')) {
+    const param = trimOws(part);
+    if (param.length < 9 || !nameIs(param.slice(0, 8), 'timeout=')) continue;
+    let v = trimOws(param.slice(8));
+    if (v.length >= 2 && v.charCodeAt(0) === 0x22 && v.charCodeAt(v.length - 1) === 0x22) v = v.slice(1, -1);
+    return /^[0-9]{1,9}$/.test(v) ? Number(v) : -1;
+  }
+  return -1;
+}
+
+export class ResponseParser {
+  private readonly handler: ResponseParserHandler;
+  private readonly maxHeaderSize: number;
+
+  private state = S_HEAD;
+  private headRequest = false;
+  /** Bumped by every public entry point: an execute() whose callback re-entered the parser stops there. */
+  private epoch = 0;
+  private failure: Failure | undefined = undefined;
+  private finalHead = false;
+  private isStarted = false;
+  private left = 0;
+  /** Body bytes still expected: of the whole body ('length') or of the current chunk. */
+  private remaining = 0;
+
+  /** A head, chunk-size line or trailer section split across execute() calls: only these bytes are kept. */
+  private acc: Buffer | undefined = undefined;
+  private accLen = 0;
+  /** The status line of the head being collected passed the early check (fail fast on non-HTTP bytes). */
+  private statusLineChecked = false;
+
+  // The head being parsed; fields rather than a result object so parsing allocates nothing extra.
+  private status = 0;
+  private minor = 1;
+  private reason = '';
+
+  constructor(handler: ResponseParserHandler, maxHeaderSize: number) {
+    this.handler = handler;
+    this.maxHeaderSize = maxHeaderSize;
+  }
+
+  /** Bytes of the last execute() input not consumed because the response completed (or a callback re-entered). */
+  get leftover(): number {
+    return this.left;
+  }
+
+  /** True once any byte of the current response arrived. */
+  get started(): boolean {
+    return this.isStarted;
+  }
+
+  /** Before each response: whether the request was HEAD (then no status has a body). Resets state for a new message. */
+  expect(headRequest: boolean): void {
+    this.epoch++;
+    this.state = S_HEAD;
+    this.headRequest = headRequest;
+    this.failure = undefined;
+    this.finalHead = false;
+    this.isStarted = false;
+    this.left = 0;
+    this.remaining = 0;
+    this.resetAcc();
+    this.statusLineChecked = false;
+  }
+
+  /**
+   * Feeds bytes. Returns undefined while all is well, a Failure on invalid input (the parser is then
+   * dead until expect()). After onComplete it stops: `leftover` says how many bytes were not consumed.
+   */
+  execute(data: Buffer): Failure | undefined {
+    const epoch = ++this.epoch;
+    this.left = 0;
+    if (this.state === S_DEAD) return this.failure;
+    const len = data.length;
+    if (this.state === S_DONE) {
+      this.left = len;
+      return undefined;
+    }
+    if (len === 0) return undefined;
+    this.isStarted = true;
+    let pos = 0;
+    while (pos < len) {
+      switch (this.state) {
+        case S_HEAD:
+          pos = this.readHead(data, pos);
+          break;
+        case S_BODY_LENGTH:
+          pos = this.readLength(data, pos);
+          break;
+        case S_BODY_CLOSE:
+          this.handler.onBody(pos === 0 ? data : data.subarray(pos));
+          pos = len;
+          break;
+        case S_CHUNK_SIZE:
+          pos = this.readChunkSize(data, pos);
+          break;
+        case S_CHUNK_DATA:
+          pos = this.readChunkData(data, pos);
+          break;
+        case S_CHUNK_CR:
+          if (data[pos] !== CR) return this.failed('missing CRLF after chunk data');
+          this.state = S_CHUNK_LF;
+          pos++;
+          break;
+        case S_CHUNK_LF:
+          if (data[pos] !== LF) return this.failed('missing CRLF after chunk data');
+          this.state = S_CHUNK_SIZE;
+          pos++;
+          break;
+        case S_TRAILERS:
+          pos = this.readTrailers(data, pos);
+          break;
+      }
+      if (pos < 0) return this.failure;
+      if (this.epoch !== epoch || this.state === S_DONE) {
+        this.left = len - pos;
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The connection ended cleanly. 'complete' when a close-delimited body ends here (onComplete is called
+   * first), 'idle' when no byte of a response had arrived (or the response was already complete),
+   * 'head' when it ended inside a head (including after a 1xx, or a failed head), 'body' inside a
+   * length or chunked body (or after a failure in the body).
+   */
+  finish(): FinishResult {
+    this.epoch++;
+    switch (this.state) {
+      case S_HEAD:
+        return this.isStarted ? 'head' : 'idle';
+      case S_BODY_CLOSE:
+        this.state = S_DONE;
+        this.handler.onComplete(undefined);
+        return 'complete';
+      case S_DONE:
+        return 'idle';
+      case S_DEAD:
+        return this.finalHead ? 'body' : 'head';
+      default:
+        return 'body';
+    }
+  }
+
+  private failed(details: string): Failure {
+    this.fail('http_response_transfer_coding', details);
+    return this.failure!;
+  }
+
+  /** Records a failure and returns -1, the steps' "stop" position. */
+  private fail(type: Failure['type'], details: string): number {
+    this.state = S_DEAD;
+    this.failure = new Failure(type, details);
+    this.resetAcc();
+    return -1;
+  }
+
+  private protocolError(details: string): number {
+    return this.fail('http_protocol_error', details);
+  }
+
+  // --- head ----------------------------------------------------------------------------------
+
+  private readHead(data: Buffer, pos: number): number {
+    const max = this.maxHeaderSize;
+    const epoch = this.epoch;
+    if (this.accLen === 0) {
+      // The common case: the whole head in one buffer, parsed straight from it.
+      const i = data.indexOf(CRLFCRLF, pos);
+      if (i !== -1) {
+        if (i + 4 - pos > max) return this.tooLarge();
+        return this.parseHead(latin1(data, pos, i + 2)) ? this.afterHead(i + 4, epoch) : -1;
+      }
+      if (data.length - pos >= max) return this.tooLarge();
+    }
+    const old = this.accLen;
+    const end = this.collect(data, pos, max);
+    if (end < 0) return this.tooLarge();
+    if (end === 0) return this.checkPartialHead(old) ? data.length : -1;
+    const text = latin1(this.acc!, 0, end - 2);
+    this.resetAcc();
+    return this.parseHead(text) ? this.afterHead(pos + end - old, epoch) : -1;
+  }
+
+  private tooLarge(): number {
+    return this.fail(
+      'http_response_header_section_size',
+      `response header section larger than ${this.maxHeaderSize} bytes`,
+    );
+  }
+
+  /**
+   * Checks on a head that is not complete yet, so that an upstream speaking another protocol (an SSH
+   * banner, JSON, HTML) or ending lines with bare LF fails now rather than at the response timeout.
+   */
+  private checkPartialHead(from: number): boolean {
+    const acc = this.acc!.subarray(0, this.accLen);
+    if (!this.statusLineChecked) {
+      // First, so that another protocol is named as such even when its lines end in a bare LF.
+      const n = Math.min(acc.length, HTTP_SLASH.length);
+      if (acc.compare(HTTP_SLASH, 0, n, 0, n) !== 0) {
+        this.protocolError('invalid status line: the response does not start with "HTTP/"');
+        return false;
+      }
+    }
+    if (!this.checkLineEnds(acc, from, 'the response head')) return false;
+    if (this.statusLineChecked) return true;
+    const lf = acc.indexOf(LF);
+    if (lf !== -1) {
+      if (!this.parseStatusLine(latin1(acc, 0, lf - 1), lf - 1)) return false;
+      this.statusLineChecked = true;
+    }
+    return true;
+  }
+
+  /** Every LF from `from` on must follow a CR. */
+  private checkLineEnds(acc: Buffer, from: number, where: string): boolean {
+    for (let lf = acc.indexOf(LF, from); lf !== -1; lf = acc.indexOf(LF, lf + 1)) {
+      if (lf === 0 || acc[lf - 1] !== CR) {
+        this.protocolError(`bare LF line ending in ${where}`);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Parses a head (status line and field lines, each ending in CRLF) and prepares the body state. */
+  private parseHead(text: string): boolean {
+    const eol = text.indexOf('\r\n');
+    if (!this.parseStatusLine(text, eol)) return false;
+    const status = this.status;
+    if (status === 101) {
+      this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
+      return false;
+    }
+    const headers: string[] = [];
+    if (!this.parseFields(text, eol + 2, headers)) return false;
+
+    const bodyless = this.headRequest || status < 200 || status === 204 || status === 304;
+    let contentLength = -1;
+    let lengthSeen = false;
+    let lengthError: string | undefined;
+    let te: string | undefined;
+    let teCount = 0;
+    let close = false;
+    let keepAliveToken = false;
+    let keepAliveTimeout = -1;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      switch (name.length) {
+        case 10:
+          if (nameIs(name, 'connection')) {
+            const value = headers[i + 1];
+            // The usual single option first, without allocating a lowercase copy.
+            if (nameIs(value, 'close')) close = true;
+            else if (nameIs(value, 'keep-alive')) keepAliveToken = true;
+            else
+              for (const token of value.toLowerCase().split(',')) {
+                const t = trimOws(token);
+                if (t === 'close') close = true;
+                else if (t === 'keep-alive') keepAliveToken = true;
+              }
+          } else if (keepAliveTimeout === -1 && nameIs(name, 'keep-alive')) {
+            keepAliveTimeout = keepAliveTimeoutOf(headers[i + 1]);
+          }
+          break;
+        case 14:
+          // A no-body status ignores Content-Length entirely: a 304 may carry the representation's.
+          if (!bodyless && nameIs(name, 'content-length')) {
+            lengthSeen = true;
+            if (lengthError !== undefined) break;
+            const value = headers[i + 1];
+            const n = parseContentLength(value);
+            if (n === -1) lengthError = `invalid Content-Length ${snippet(value)}`;
+            else if (n === -2) lengthError = `Content-Length ${snippet(value)} is too large`;
+            else if (n === -3 || (contentLength !== -1 && n !== contentLength))
+              lengthError = 'conflicting Content-Length values';
+            else contentLength = n;
+          }
+          break;
+        case 17:
+          if (nameIs(name, 'transfer-encoding')) {
+            te = headers[i + 1];
+            teCount++;
+          }
+          break;
+      }
+    }
+
+    let framing: Framing;
+    if (bodyless) {
+      framing = 'none';
+      contentLength = -1;
+    } else if (te !== undefined) {
+      // Checked before the Content-Length values: with both present, the conflict is the fault.
+      if (lengthSeen) return this.badCoding('Transfer-Encoding together with Content-Length');
+      // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+      if (this.minor === 0) return this.badCoding('Transfer-Encoding in an HTTP/1.0 response');
+      // Anything but exactly "chunked" would need decoding to re-frame; several fields mean several codings.
+      if (teCount > 1) return this.badCoding('several Transfer-Encoding fields');
+      if (!nameIs(te, 'chunked')) return this.badCoding(`unsupported Transfer-Encoding ${snippet(te)}`);
+      framing = 'chunked';
+    } else if (lengthError !== undefined) {
+      return this.badLength(lengthError);
+    } else if (contentLength !== -1) {
+      framing = 'length';
+    } else {
+      framing = 'close';
+    }
+
+    const keepAlive = framing !== 'close' && !close && (this.minor === 1 || keepAliveToken);
+    if (status >= 200) {
+      this.finalHead = true;
+      if (framing === 'chunked') this.state = S_CHUNK_SIZE;
+      else if (framing === 'close') this.state = S_BODY_CLOSE;
+      else {
+        this.state = S_BODY_LENGTH;
+        this.remaining = framing === 'length' ? contentLength : 0;
+      }
+    } else {
+      // A 1xx: the same response's next head follows.
+      this.statusLineChecked = false;
+    }
+    this.handler.onHead({
+      status,
+      reason: this.reason,
+      versionMinor: this.minor,
+      headers,
+      framing,
+      contentLength,
+      keepAlive,
+      keepAliveTimeout,
+    });
+    return true;
+  }
+
+  /** After onHead: a body of zero bytes completes at once (unless onHead re-entered the parser). */
+  private afterHead(pos: number, epoch: number): number {
+    if (this.epoch === epoch && this.state === S_BODY_LENGTH && this.remaining === 0)
+      this.complete(undefined);
+    return pos;
+  }
+
+  private badLength(details: string): false {
+    this.fail('http_response_content_length', details);
+    return false;
+  }
+
+  private badCoding(details: string): false {
+    this.fail('http_response_transfer_coding', details);
+    return false;
+  }
+
+  /** `HTTP/<digit>.<digit> SP <3 digits> [SP reason]` in text[0..end). Sets status, minor and reason. */
+  private parseStatusLine(text: string, end: number): boolean {
+    if (!text.startsWith('HTTP/')) {
+      this.protocolError('invalid status line: the response does not start with "HTTP/"');
+      return false;
+    }
+    if (
+      end < 12 ||
+      !isDigit(text, 5) ||
+      text.charCodeAt(6) !== 0x2e ||
+      !isDigit(text, 7) ||
+      text.charCodeAt(8) !== 0x20 ||
+      !isDigit(text, 9) ||
+      !isDigit(text, 10) ||
+      !isDigit(text, 11) ||
+      (end > 12 && text.charCodeAt(12) !== 0x20)
+    ) {
+      const line = text.slice(0, end);
+      this.protocolError(
+        line.includes('\n')
+          ? 'bare LF line ending in the status line'
+          : `invalid status line ${snippet(line)}`,
+      );
+      return false;
+    }
+    const major = text.charCodeAt(5) - 0x30;
+    const minor = text.charCodeAt(7) - 0x30;
+    if (major !== 1) {
+      this.protocolError(`unsupported HTTP version "HTTP/${major}.${minor}"`);
+      return false;
+    }
+    const status =
+      (text.charCodeAt(9) - 0x30) * 100 + (text.charCodeAt(10) - 0x30) * 10 + (text.charCodeAt(11) - 0x30);
+    if (status < 100 || status > 599) {
+      this.protocolError(`status code ${text.slice(9, 12)} out of range`);
+      return false;
+    }
+    const reason = end > 13 ? text.slice(13, end) : '';
+    if (reason !== '' && INVALID_TEXT.test(reason)) {
+      this.protocolError(
+        reason.includes('\n')
+          ? 'bare LF line ending in the status line'
+          : 'invalid character in the reason phrase',
+      );
+      return false;
+    }
+    this.status = status;
+    this.minor = minor === 0 ? 0 : 1;
+    this.reason = reason;
+    return true;
+  }
+
+  /** Field lines from text[pos..], every one ending in CRLF, into out as name, value pairs. */
+  private parseFields(text: string, pos: number, out: string[]): boolean {
+    // One regex run checks every line at once: far cheaper than a test per name and value.
+    FIELD_LINES.lastIndex = pos;
+    if (!FIELD_LINES.test(text)) return this.fieldError(text, pos);
+    const n = text.length;
+    while (pos < n) {
+      // Names are tokens, so the first colon ends the name; values hold no CR, so the next CR ends the line.
+      const colon = text.indexOf(':', pos);
+      const eol = text.indexOf('\r', colon);
+      // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, not forwarded.
+      let nameEnd = colon;
+      while (isOws(text.charCodeAt(nameEnd - 1))) nameEnd--;
+      let valueStart = colon + 1;
+      let valueEnd = eol;
+      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+      if (out.length === MAX_FIELDS * 2) {
+        this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
+        return false;
+      }
+      out.push(text.slice(pos, nameEnd), valueStart === valueEnd ? '' : text.slice(valueStart, valueEnd));
+      pos = eol + 2;
+    }
+    return true;
+  }
+
+  /** The slow path of parseFields, for a section known to be invalid: finds the first fault and names it. */
+  private fieldError(text: string, pos: number): false {
+    const n = text.length;
+    let fields = 0;
+    let previous = '';
+    while (pos < n) {
+      const eol = text.indexOf('\r\n', pos);
+      if (isOws(text.charCodeAt(pos))) {
+        this.protocolError(
+          fields === 0
+            ? 'whitespace before the first header field'
+            : `whitespace folding (obs-fold) in header "${previous}"`,
+        );
+        return false;
+      }
+      const colon = text.indexOf(':', pos);
+      if (colon === -1 || colon > eol) {
+        const line = text.slice(pos, eol);
+        this.protocolError(
+          line.includes('\n')
+            ? 'bare LF line ending in a header line'
+            : `header line without a colon ${snippet(line)}`,
+        );
+        return false;
+      }
+      let nameEnd = colon;
+      while (nameEnd > pos && isOws(text.charCodeAt(nameEnd - 1))) nameEnd--;
+      if (nameEnd === pos) {
+        this.protocolError('empty header name');
+        return false;
+      }
+      const name = text.slice(pos, nameEnd);
+      if (!TOKEN.test(name)) {
+        this.protocolError(
+          name.includes('\n')
+            ? 'bare LF line ending in a header line'
+            : `invalid header name ${snippet(name)}`,
+        );
+        return false;
+      }
+      const value = text.slice(colon + 1, eol);
+      if (INVALID_TEXT.test(value)) {
+        this.protocolError(
+          value.includes('\n')
+            ? `bare LF line ending in header "${name}"`
+            : `invalid character in the value of header "${name}"`,
+        );
+        return false;
+      }
+      if (++fields > MAX_FIELDS) {
+        this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
+        return false;
+      }
+      previous = name;
+      pos = eol + 2;
+    }
+    // Not reached while FIELD_LINES and the checks above agree; never let a mismatch pass as valid.
+    this.protocolError('invalid header section');
+    return false;
+  }
+
+  // --- bodies --------------------------------------------------------------------------------
+
+  private readLength(data: Buffer, pos: number): number {
+    const avail = data.length - pos;
+    const epoch = this.epoch;
+    if (avail < this.remaining) {
+      this.remaining -= avail;
+      this.handler.onBody(pos === 0 ? data : data.subarray(pos));
+      return data.length;
+    }
+    const end = pos + this.remaining;
+    this.remaining = 0;
+    this.handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
+    if (this.epoch === epoch) this.complete(undefined);
+    return end;
+  }
+
+  private readChunkSize(data: Buffer, pos: number): number {
+    const len = data.length;
+    const lf = data.indexOf(LF, pos);
+    let line: Buffer;
+    let start: number;
+    if (this.accLen === 0) {
+      if (lf === -1) {
+        // +1: the line's CR may be the last byte here.
+        if (len - pos > MAX_CHUNK_LINE + 1)
+          return this.fail('http_response_transfer_coding', 'chunk-size line too long');
+        this.append(data, pos, len);
+        return len;
+      }
+      line = data;
+      start = pos;
+    } else {
+      if (lf === -1) {
+        if (this.accLen + len - pos > MAX_CHUNK_LINE + 1)
+          return this.fail('http_response_transfer_coding', 'chunk-size line too long');
+        this.append(data, pos, len);
+        return len;
+      }
+      if (this.accLen + lf - pos > MAX_CHUNK_LINE + 1)
+        return this.fail('http_response_transfer_coding', 'chunk-size line too long');
+      this.append(data, pos, lf + 1);
+      line = this.acc!;
+      start = 0;
+    }
+    const next = lf + 1;
+    const lineEnd = line === data ? lf : this.accLen - 1;
+    if (lineEnd === start || line[lineEnd - 1] !== CR)
+      return this.protocolError('bare LF line ending in a chunk-size line');
+    const end = lineEnd - 1;
+    if (end - start > MAX_CHUNK_LINE)
+      return this.fail('http_response_transfer_coding', 'chunk-size line too long');
+
+    let size = 0;
+    let i = start;
+    for (; i < end; i++) {
+      const v = HEX[line[i]];
+      if (v < 0) break;
+      size = size * 16 + v;
+    }
+    if (i === start || i - start > MAX_CHUNK_DIGITS)
+      return this.fail(
+        'http_response_transfer_coding',
+        `invalid chunk size ${snippet(latin1(line, start, end))}`,
+      );
+    if (i < end) {
+      // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ): ignored, but it must be text.
+      while (i < end && isOws(line[i])) i++;
+      if (i === end || line[i] !== 0x3b)
+        return this.fail(
+          'http_response_transfer_coding',
+          `invalid chunk size ${snippet(latin1(line, start, end))}`,
+        );
+      for (; i < end; i++) {
+        const c = line[i];
+        if ((c < 0x20 && c !== 0x09) || c === 0x7f)
+          return this.fail('http_response_transfer_coding', 'invalid character in a chunk extension');
+      }
+    }
+    this.resetAcc();
+    if (size === 0) {
+      this.state = S_TRAILERS;
+    } else {
+      this.state = S_CHUNK_DATA;
+      this.remaining = size;
+    }
+    return next;
+  }
+
+  private readChunkData(data: Buffer, pos: number): number {
+    const avail = data.length - pos;
+    if (avail < this.remaining) {
+      this.remaining -= avail;
+      this.handler.onBody(pos === 0 ? data : data.subarray(pos));
+      return data.length;
+    }
+    const end = pos + this.remaining;
+    this.remaining = 0;
+    // Check the CRLF after the data here when it is already in: saves two trips through the state switch.
+    if (end + 2 <= data.length) {
+      if (data[end] !== CR || data[end + 1] !== LF)
+        return this.fail('http_response_transfer_coding', 'missing CRLF after chunk data');
+      this.state = S_CHUNK_SIZE;
+      this.handler.onBody(data.subarray(pos, end));
+      return end + 2;
+    }
+    this.state = S_CHUNK_CR;
+    this.handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
+    return end;
+  }
+
+  private readTrailers(data: Buffer, pos: number): number {
+    if (this.accLen === 0) {
+      // The common case: no trailer fields, just the final CRLF.
+      if (data.length - pos >= 2 && data[pos] === CR && data[pos + 1] === LF) {
+        this.complete(undefined);
+        return pos + 2;
+      }
+      // Start from the last-chunk line's CRLF so that an empty section is found like a full one.
+      this.append(CRLF, 0, 2);
+    }
+    const old = this.accLen;
+    const end = this.collect(data, pos, this.maxHeaderSize + 2);
+    if (end < 0)
+      return this.fail(
+        'http_response_header_section_size',
+        `response trailer section larger than ${this.maxHeaderSize} bytes`,
+      );
+    if (end === 0) {
+      const acc = this.acc!.subarray(0, this.accLen);
+      return this.checkLineEnds(acc, old, 'the trailer section') ? data.length : -1;
+    }
+    const text = latin1(this.acc!, 2, end - 2);
+    this.resetAcc();
+    const trailers: string[] = [];
+    if (!this.parseFields(text, 0, trailers)) return -1;
+    this.complete(trailers.length === 0 ? undefined : trailers);
+    return pos + end - old;
+  }
+
+  private complete(trailers: string[] | undefined): void {
+    this.state = S_DONE;
+    this.handler.onComplete(trailers);
+  }
+
+  // --- accumulation of split heads, chunk-size lines and trailers -------------------------------
+
+  /**
+   * Adds data[pos..] to the accumulated section, at most up to `limit` bytes in all. Returns the end of
+   * the section in the accumulator (just past its CRLFCRLF; the accumulator then holds exactly the section),
+   * 0 when more bytes are needed, -1 when the limit is reached without a complete section.
+   */
+  private collect(data: Buffer, pos: number, limit: number): number {
+    const old = this.accLen;
+    this.append(data, pos, pos + Math.min(data.length - pos, limit - old));
+    const i = this.acc!.subarray(0, this.accLen).indexOf(CRLFCRLF, old > 3 ? old - 3 : 0);
+    if (i !== -1) {
+      this.accLen = i + 4;
+      return i + 4;
+    }
+    return this.accLen >= limit ? -1 : 0;
+  }
+
+  private append(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    const need = this.accLen + n;
+    let acc = this.acc;
+    if (acc === undefined || acc.length < need) {
+      // Doubling keeps a head fed byte by byte linear; the accumulator is dropped once the section is whole.
+      const grown = Buffer.allocUnsafe(Math.max(need, acc === undefined ? 256 : acc.length * 2));
+      if (acc !== undefined) acc.copy(grown, 0, 0, this.accLen);
+      this.acc = acc = grown;
+    }
+    src.copy(acc, this.accLen, start, end);
+    this.accLen = need;
+  }
+
+  private resetAcc(): void {
+    this.acc = undefined;
+    this.accLen = 0;
+  }
+}
