@@ -5,9 +5,9 @@
  */
 import type { Failure } from '../failure/failure.ts';
 import type { ProbeContext } from './context.ts';
-import { fieldValues } from './http-head.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
+import { fieldValues } from './response-reader.ts';
 
 export function adviseFix(context: ProbeContext, failure: Failure): string {
   const { plan, identification: found, body, head } = context;
@@ -52,7 +52,7 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
     }
     case 'http_protocol_error':
       if (found?.what.startsWith('an HTTP server with'))
-        return `the upstream speaks HTTP, but its response head is invalid (${failure.details.replace(/^invalid response: /, '')}: "${context.badLine ?? found.evidence}"). Fix the response head it writes.`;
+        return `the upstream speaks HTTP, but its response head is invalid (${failure.details}: "${context.badLine ?? found.evidence}"). Fix the response head it writes.`;
       if (found?.what === 'a raw stack trace')
         return `the upstream app crashed and wrote a stack trace to the socket instead of a response (${sent(found.evidence)}). Fix the crash; its own logs have the whole trace.`;
       if (found?.what === 'a bare JSON document')
@@ -73,9 +73,10 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
     }
     case 'http_response_transfer_coding':
     case 'http_response_content_length': {
-      const what = failure.details.replace(/^invalid response(?: framing)?: /, '');
-      if (what.startsWith('unsupported transfer coding'))
-        return `the upstream's response uses an ${what}: Candor relays only chunked or Content-Length framing. Compress with Content-Encoding instead, or send the body plain.`;
+      // The details are the gateway's parser's words (src/forward/h1/response-parser.ts).
+      const what = failure.details;
+      if (/^(unsupported|several) Transfer-Encoding/.test(what))
+        return `the upstream's response uses a transfer coding Candor cannot relay (${what}): it relays only chunked or Content-Length framing. Compress with Content-Encoding instead, or send the body plain.`;
       return `the upstream's response framing is broken: ${what}. ${failure.kind.fix}`;
     }
     case 'connection_read_timeout':

@@ -1,4 +1,4 @@
-import type { ResponseHead } from './http-head.ts';
+import type { ResponseHead } from '../forward/h1/response-parser.ts';
 import type { Identification } from './identify.ts';
 import type { ProbePlan } from './plan.ts';
 import type { BodyResult } from './read-body.ts';
@@ -13,6 +13,7 @@ export interface ProbeContext {
   requestId?: string;
   /** What is on the port when it is not the HTTP server expected. */
   identification?: Identification;
+  /** The final head, as the gateway's parser read it (refused only for its framing, with a failure). */
   head?: ResponseHead;
   body?: BodyResult;
   badLine?: string;

@@ -7,13 +7,13 @@ import { formatSize } from '../config/units.ts';
 import type { Failure } from '../failure/failure.ts';
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
-import { decideFraming } from './framing.ts';
 import { type Identification, printable } from './identify.ts';
 import { formatMs, type ProbePlan, planUrl, since } from './plan.ts';
 import { readBody } from './read-body.ts';
 import { readHead } from './read-head.ts';
 import { buildRequest } from './request.ts';
 import { resolveStep } from './resolve-step.ts';
+import { headerPairs } from './response-reader.ts';
 import { secondLookBudget, tryPlaintext, tryTls } from './second-look.ts';
 import { SocketFeed } from './socket-feed.ts';
 import type { Step, TargetReport } from './types.ts';
@@ -92,11 +92,11 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
       },
     });
 
-    const read = await readHead(feed, writtenAt, plan.timeouts.response);
+    const read = await readHead(feed, plan.method, writtenAt, plan.timeouts.response);
     context.identification = read.identification;
     context.badLine = read.badLine;
     context.largestField = read.largestField;
-    if (read.failure || !read.head) {
+    if (!read.head) {
       const failure = read.failure as Failure;
       if (
         failure.type === 'connection_terminated' &&
@@ -131,35 +131,37 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
       return finish(failure);
     }
 
-    const head = read.head;
+    // An accepted head, or one refused only for its body framing: shown whole either way.
+    const { head, failure, statusLine } = read;
     context.head = head;
-    const framing = decideFraming(head, plan.method);
+    const headers = headerPairs(head);
     const ttfb = `first byte after ${formatMs(read.ttfbMs ?? 0)}`;
     push({
       step: 'response',
-      ok: framing.failure === undefined,
+      ok: failure === undefined,
       ms: since(writtenAt),
-      summary: framing.failure
-        ? `${head.statusLine}: ${framing.failure.details}`
-        : `${head.statusLine}, ${head.headers.length} headers, ${ttfb}`,
-      notes: head.headers.map(
+      summary: failure
+        ? `${statusLine}: ${failure.details}`
+        : `${statusLine}, ${headers.length} headers, ${ttfb}`,
+      notes: headers.map(
         ([name, value]) =>
           `${name}: ${value.length > 100 ? `${value.slice(0, 100)}… (${value.length} bytes)` : value}`,
       ),
       facts: {
-        statusLine: head.statusLine,
+        statusLine,
         status: head.status,
-        headers: head.headers,
+        headers,
         informational: read.informational,
         ttfbMs: read.ttfbMs,
         headBytes: read.headBytes,
       },
     });
-    if (framing.failure) return finish(framing.failure);
+    if (failure) return finish(failure);
 
-    const body = await readBody(feed, read.rest, framing, {
+    const body = await readBody(feed, read.reader, {
       readTimeout: plan.timeouts.read,
       maxBody: plan.maxBody,
+      writtenAt,
     });
     context.body = body;
     push({

@@ -1,21 +1,26 @@
 /**
- * Hop 4, the response head, read from the raw bytes: interim 1xx heads skipped, the final
- * head parsed strictly, and anything that is not HTTP collected a little longer so it can
- * be named. Each way it can go wrong is the Failure the gateway would record.
+ * Hop 4, the response head, read from the raw socket by the gateway's parser (interim 1xx
+ * heads skipped), timed from the request written. When the parser refuses the bytes, what
+ * arrived is kept to be shown: bytes that are not HTTP are collected a little longer so they
+ * can be named, an invalid head's offending line is found, a head refused for its framing is
+ * still shown whole.
  */
-import { classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
-import { UPSTREAM_MAX_HEADER_SIZE } from '../forward/upstream.ts';
-import { type ResponseHead, scanHead } from './http-head.ts';
+import { connectionEnded } from '../forward/h1/connection-ended.ts';
+import type { ResponseHead } from '../forward/h1/response-parser.ts';
 import { type Identification, identify, printable } from './identify.ts';
 import { formatMs, since } from './plan.ts';
+import { largestField, offendingLine, readAsBodiless } from './refused-head.ts';
+import { ResponseReader } from './response-reader.ts';
 import type { SocketFeed } from './socket-feed.ts';
 
 export interface HeadResult {
+  /** The parser, to read the body on with (it may already hold some of it, all of it, or its failure). */
+  readonly reader: ResponseReader;
+  /** The final head: accepted, or with a failure, refused only for its body framing. */
   readonly head?: ResponseHead;
+  readonly statusLine?: string;
   readonly headBytes?: number;
-  /** Bytes after the head (the start of the body). */
-  readonly rest: Buffer;
   readonly informational: readonly number[];
   readonly ttfbMs?: number;
   readonly failure?: Failure;
@@ -31,112 +36,93 @@ export interface HeadResult {
 /** How long to keep listening after bytes that are not HTTP, to see enough of them to name. */
 const GARBAGE_QUIET_MS = 150;
 const GARBAGE_KEEP = 4096;
+const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
 
-export async function readHead(feed: SocketFeed, writtenAt: number, timeoutMs: number): Promise<HeadResult> {
-  const informational: number[] = [];
-  let buffer: Buffer = Buffer.alloc(0);
+export async function readHead(
+  feed: SocketFeed,
+  method: string,
+  writtenAt: number,
+  timeoutMs: number,
+): Promise<HeadResult> {
+  const reader = new ResponseReader(method);
   let firstAt: number | undefined;
   const stage = { stage: 'sent' } as const;
-  const failed = (failure: Failure, extra: Partial<HeadResult> = {}): HeadResult => ({
-    failure,
-    rest: Buffer.alloc(0),
-    informational,
-    received: buffer.subarray(0, GARBAGE_KEEP),
+  const result = (extra: Partial<HeadResult>): HeadResult => ({
+    reader,
+    informational: reader.informational,
+    received: Buffer.alloc(0),
     ttfbMs: firstAt === undefined ? undefined : Math.round((firstAt - writtenAt) * 10) / 10,
     ...extra,
   });
+  // Failures before the head went downstream are at the gateway's 'sent' stage: it still answers with its own status.
+  const failed = (failure: Failure, extra: Partial<HeadResult> = {}): HeadResult =>
+    result({ failure: failure.at('sent'), received: reader.received.subarray(0, GARBAGE_KEEP), ...extra });
   for (;;) {
     const event = await feed.next(writtenAt + timeoutMs - performance.now());
-    const after = `after ${formatMs(since(writtenAt))}`;
     if (event.kind === 'timeout') {
-      const what =
-        buffer.length === 0 ? 'no response head' : `response head incomplete (${buffer.length} bytes)`;
-      return failed(new Failure('http_response_timeout', `${what} ${after}`, stage));
-    }
-    if (event.kind === 'end') {
-      const where = buffer.length === 0 ? 'before the response head' : 'in the middle of the response head';
+      const got = reader.received.length;
+      const what = got === 0 ? 'no response head' : `response head incomplete (${got} bytes)`;
       return failed(
-        new Failure('connection_terminated', `connection closed by the upstream ${where} ${after}`, stage),
+        new Failure('http_response_timeout', `${what} after ${formatMs(since(writtenAt))}`, stage),
       );
     }
-    if (event.kind === 'error') return failed(classifyExchangeError(event.err, 'sent', since(writtenAt)));
-    firstAt ??= event.at;
-    buffer = buffer.length === 0 ? event.chunk : Buffer.concat([buffer, event.chunk]);
-    for (;;) {
-      const scan = scanHead(buffer);
-      if (scan.kind === 'incomplete') break;
-      if (scan.kind === 'not-http') {
-        buffer = await collectMore(feed, buffer);
-        const identification = identify(buffer);
-        const details = `invalid response: not HTTP/1.x (${identification.what})`;
-        return failed(new Failure('http_protocol_error', details, stage), { identification });
-      }
-      if (scan.kind === 'too-large') {
-        const details = `response header section over the limit (${UPSTREAM_MAX_HEADER_SIZE} bytes)`;
-        return failed(new Failure('http_response_header_section_size', details, stage), {
-          largestField: largestField(buffer),
-        });
-      }
-      if (scan.kind === 'invalid') {
-        const identification = {
-          what: 'an HTTP server with an invalid response head',
-          evidence: printable(Buffer.from(scan.line, 'latin1')),
-        };
-        return failed(new Failure('http_protocol_error', `invalid response: ${scan.reason}`, stage), {
-          identification,
-          badLine: scan.line,
-        });
-      }
-      const { head, size } = scan;
-      if (head.status >= 100 && head.status < 200 && head.status !== 101) {
-        informational.push(head.status);
-        buffer = buffer.subarray(size);
-        if (buffer.length === 0) break;
-        continue;
-      }
-      if (head.status === 101)
-        return failed(
-          new Failure(
-            'http_protocol_error',
-            'invalid response: 101 Switching Protocols to a request that asked for no upgrade',
-            stage,
-          ),
-        );
-      return {
-        head,
-        headBytes: size,
-        rest: buffer.subarray(size),
-        informational,
-        received: Buffer.alloc(0),
-        ttfbMs: Math.round(((firstAt ?? event.at) - writtenAt) * 10) / 10,
-      };
+    if (event.kind !== 'data') {
+      const err = event.kind === 'error' ? event.err : undefined;
+      return failed(connectionEnded(reader.started ? 'head' : 'idle', err, since(writtenAt)));
     }
+    firstAt ??= event.at;
+    const failure = reader.feed(event.chunk);
+    // A failure after the head is the body's: the head went downstream, the body step reports it.
+    if (reader.head)
+      return result({ head: reader.head, statusLine: reader.statusLine, headBytes: reader.headBytes });
+    if (failure) return refused(failure, reader, feed, method, failed);
   }
 }
 
+/** What to show of a refused head, beside the parser's own failure. */
+async function refused(
+  failure: Failure,
+  reader: ResponseReader,
+  feed: SocketFeed,
+  method: string,
+  failed: (failure: Failure, extra?: Partial<HeadResult>) => HeadResult,
+): Promise<HeadResult> {
+  const received = reader.received;
+  if (failure.type === 'http_response_header_section_size')
+    return failed(failure, { largestField: largestField(received) });
+  const prefix = Math.min(received.length, HTTP_SLASH.length);
+  if (received.compare(HTTP_SLASH, 0, prefix, 0, prefix) !== 0) {
+    // Not even the start of a status line: another protocol, or an app writing to the socket. Named, not quoted.
+    const bytes = await collectMore(feed, received);
+    const identification = identify(bytes);
+    const details = `invalid response: not HTTP/1.x (${identification.what})`;
+    return failed(new Failure(failure.type, details), {
+      identification,
+      received: bytes.subarray(0, GARBAGE_KEEP),
+    });
+  }
+  const bodiless = readAsBodiless(received);
+  if (bodiless)
+    return failed(failure, {
+      head: bodiless.head,
+      statusLine: bodiless.statusLine,
+      headBytes: bodiless.headBytes,
+    });
+  const badLine = offendingLine(received, failure, method);
+  const evidence = printable(badLine === undefined ? received : Buffer.from(badLine, 'latin1'));
+  return failed(failure, {
+    identification: { what: 'an HTTP server with an invalid response head', evidence },
+    badLine,
+  });
+}
+
 /** Keeps reading until the peer stops talking (closes, or a short quiet), to identify what it is. */
-async function collectMore(feed: SocketFeed, buffer: Buffer): Promise<Buffer> {
-  let collected = buffer;
+async function collectMore(feed: SocketFeed, received: Buffer): Promise<Buffer> {
+  let collected = received;
   while (collected.length < GARBAGE_KEEP) {
     const event = await feed.next(GARBAGE_QUIET_MS);
     if (event.kind !== 'data') break;
     collected = Buffer.concat([collected, event.chunk]);
   }
   return collected;
-}
-
-function largestField(buffer: Buffer): { name: string; bytes: number } | undefined {
-  let best: { name: string; bytes: number } | undefined;
-  let start = buffer.indexOf(0x0a) + 1;
-  while (start > 0 && start < buffer.length) {
-    const lf = buffer.indexOf(0x0a, start);
-    const end = lf === -1 ? buffer.length : lf;
-    if (best === undefined || end - start > best.bytes) {
-      const colon = buffer.indexOf(0x3a, start);
-      const name = colon === -1 || colon > end ? '(no name)' : buffer.toString('latin1', start, colon);
-      best = { name, bytes: end - start };
-    }
-    start = lf === -1 ? -1 : lf + 1;
-  }
-  return best;
 }

@@ -6,8 +6,8 @@
 import { Failure } from '../failure/failure.ts';
 import { adviseAnswer, adviseFix } from './advice.ts';
 import type { ProbeContext } from './context.ts';
-import { fieldValues } from './http-head.ts';
 import { readProxyStatus } from './proxy-status-reader.ts';
+import { fieldValues } from './response-reader.ts';
 import type { FailureSummary, Verdict } from './types.ts';
 
 export function summarize(failure: Failure): FailureSummary {

@@ -1,142 +1,170 @@
 /**
- * The pieces that read raw bytes: the head scanner, the framing decision, the chunked
- * decoder, what the identifier names, and the Proxy-Status reader. Pure functions, no sockets.
+ * The pieces that read raw bytes: the gateway's parser as diagnose drives it (the head's bytes,
+ * the body's count), what is shown of a refused head, how an early end is named, what the
+ * identifier names, and the Proxy-Status reader. No sockets.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ChunkedDecoder } from '../../src/diagnose/chunked.ts';
-import { decideFraming } from '../../src/diagnose/framing.ts';
-import { type ResponseHead, scanHead } from '../../src/diagnose/http-head.ts';
 import { identify, portalHint } from '../../src/diagnose/identify.ts';
 import { readProxyStatus } from '../../src/diagnose/proxy-status-reader.ts';
+import { largestField, offendingLine, readAsBodiless } from '../../src/diagnose/refused-head.ts';
+import { fieldValues, headerPairs, ResponseReader } from '../../src/diagnose/response-reader.ts';
+import { connectionEnded } from '../../src/forward/h1/connection-ended.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 
-function head(text: string): ResponseHead {
-  const scan = scanHead(bytes(text));
-  assert.equal(scan.kind, 'head', `${JSON.stringify(text)} scans as ${JSON.stringify(scan)}`);
-  return (scan as { head: ResponseHead }).head;
+/** A reader fed `text` in pieces of `size` bytes. */
+function read(text: string, size = text.length, method = 'GET'): ResponseReader {
+  const reader = new ResponseReader(method);
+  const wire = bytes(text);
+  for (let i = 0; i < wire.length && reader.failure === undefined; i += size)
+    reader.feed(wire.subarray(i, i + size));
+  return reader;
 }
 
-describe('scanHead', () => {
-  test('a complete head: status, reason, headers in order and case, its size', () => {
+describe('ResponseReader', () => {
+  test('a head: status, fields in order and case, the status line and size as received', () => {
     const text = 'HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nX-A:  b \r\n\r\nabc';
-    const scan = scanHead(bytes(text));
-    assert.equal(scan.kind, 'head');
-    assert.ok(scan.kind === 'head');
-    assert.equal(scan.size, text.length - 3);
-    assert.equal(scan.head.status, 404);
-    assert.equal(scan.head.reason, 'Not Found');
-    assert.equal(scan.head.httpVersion, '1.1');
-    assert.deepEqual(scan.head.headers, [
+    const reader = read(text);
+    assert.equal(reader.failure, undefined);
+    assert.equal(reader.head?.status, 404);
+    assert.equal(reader.head?.reason, 'Not Found');
+    assert.equal(reader.statusLine, 'HTTP/1.1 404 Not Found');
+    assert.equal(reader.headBytes, text.length - 3);
+    assert.ok(reader.head);
+    assert.deepEqual(headerPairs(reader.head), [
       ['Content-Length', '3'],
       ['X-A', 'b'],
     ]);
+    assert.deepEqual(fieldValues(reader.head, 'x-a'), ['b']);
+    assert.equal(reader.complete, true);
+    assert.equal(reader.bodyBytes, 3);
   });
 
-  test('a head arriving in pieces is incomplete until its blank line; a missing reason is fine', () => {
-    assert.equal(scanHead(bytes('HT')).kind, 'incomplete');
-    assert.equal(scanHead(bytes('HTTP/1.0 200\r\nA: b\r\n')).kind, 'incomplete');
-    assert.equal(head('HTTP/1.0 200\r\n\r\n').reason, '');
-  });
-
-  test('bytes that cannot start "HTTP/" are not HTTP at once', () => {
-    for (const start of ['SSH-2.0', '{', '<html>', '\x16\x03\x01', 'H2', 'http/1.1 200 OK']) {
-      assert.equal(scanHead(bytes(start)).kind, 'not-http', start);
+  test('interim heads are counted, not taken for the final one, however the bytes are split', () => {
+    const final = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n';
+    const text = `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n${final}ok`;
+    for (const size of [1, 5, text.length]) {
+      const reader = read(text, size);
+      assert.deepEqual(reader.informational, [100, 103], `split ${size}`);
+      assert.equal(reader.statusLine, 'HTTP/1.1 200 OK');
+      assert.equal(reader.headBytes, final.length);
+      assert.equal(reader.complete, true);
     }
+    const pending = read('HTTP/1.0 200\r\nA: b\r\n');
+    assert.equal(pending.head, undefined);
+    assert.equal(pending.started, true);
+    assert.equal(read('HTTP/1.0 200\r\n\r\n').head?.reason, '');
   });
 
-  test('what the gateway rejects is invalid, with the reason and the line', () => {
-    const cases: Array<[string, RegExp]> = [
-      ['HTTP/1.1 200 OK\nA: b\n\n', /LF without CR/],
-      ['HTTP/1.1 2OO OK\r\n\r\n', /status line/],
-      ['HTTP/1.1 2000 OK\r\n\r\n', /status line/],
-      ['HTTP/7.3 200 OK\r\n\r\n', /unsupported HTTP version 7\.3/],
-      ['HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n', /invalid header name "Bad Name"/],
-      ['HTTP/1.1 200 OK\r\nNoColon\r\n\r\n', /without a colon/],
-      ['HTTP/1.1 200 OK\r\nA: first\r\n  folded\r\n\r\n', /obsolete line folding/],
-      ['HTTP/1.1 200 OK\r\nA: a\rb\r\n\r\n', /control character/],
-      ['HTTP/1.1 200 OK\r\nA: a\0b\r\n\r\n', /control character/],
+  test('a chunked body is counted across arbitrary splits, with extensions and trailers', () => {
+    const body = `5;ext=1\r\nhello\r\n1a\r\n${'x'.repeat(26)}\r\n0\r\nX-Sum: 1\r\n\r\n`;
+    const text = `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${body}`;
+    for (const size of [1, 3, 7, text.length]) {
+      const reader = read(text, size);
+      assert.equal(reader.complete, true, `split ${size}`);
+      assert.equal(reader.bodyBytes, 31);
+      assert.equal(reader.sniff.toString(), `hello${'x'.repeat(26)}`);
+    }
+    const cut = read('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n12345');
+    assert.equal(cut.failure, undefined);
+    assert.equal(cut.complete, false);
+    assert.equal(cut.bodyBytes, 5);
+    assert.equal(cut.end(), 'body');
+  });
+
+  test('a FIN ends a close-delimited body; no body for HEAD, 204 and 304', () => {
+    const closed = read('HTTP/1.0 200 OK\r\n\r\nhello');
+    assert.equal(closed.head?.framing, 'close');
+    assert.equal(closed.complete, false);
+    assert.equal(closed.end(), 'complete');
+    assert.equal(closed.complete, true);
+    assert.equal(read('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n', undefined, 'HEAD').complete, true);
+    assert.equal(read('HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n').complete, true);
+    assert.equal(read('HTTP/1.1 204 No Content\r\n\r\n').complete, true);
+    assert.equal(new ResponseReader('GET').end(), 'idle');
+    assert.equal(read('HTTP/1.1 200').end(), 'head');
+  });
+
+  test("the gateway's refusals, with its failure types", () => {
+    const cases: Array<[string, string]> = [
+      ['Content-Length: 5\r\nTransfer-Encoding: chunked', 'http_response_transfer_coding'],
+      ['Content-Length: 5\r\nContent-Length: 6', 'http_response_content_length'],
+      ['Content-Length: 5, 6', 'http_response_content_length'],
+      ['Content-Length: five', 'http_response_content_length'],
+      ['Transfer-Encoding: gzip', 'http_response_transfer_coding'],
+      ['Transfer-Encoding: gzip, chunked', 'http_response_transfer_coding'],
+      ['Bad Name: x', 'http_protocol_error'],
+      ['A: first\r\n  folded', 'http_protocol_error'],
+      ['A: a\0b', 'http_protocol_error'],
     ];
-    for (const [text, reason] of cases) {
-      const scan = scanHead(bytes(text));
-      assert.equal(scan.kind, 'invalid', JSON.stringify(text));
-      assert.ok(scan.kind === 'invalid');
-      assert.match(scan.reason, reason, JSON.stringify(text));
-    }
-  });
-
-  test('a head over the limit is too large, with or without its end in sight', () => {
-    const big = `HTTP/1.1 200 OK\r\nX: ${'x'.repeat(200)}\r\n\r\n`;
-    assert.equal(scanHead(bytes(big), 100).kind, 'too-large');
-    assert.equal(scanHead(bytes(big.slice(0, 150)), 100).kind, 'too-large');
-    assert.equal(scanHead(bytes(big), 1000).kind, 'head');
+    for (const [fields, type] of cases)
+      assert.equal(read(`HTTP/1.1 200 OK\r\n${fields}\r\n\r\n`).failure?.type, type, fields);
+    const http10 = read('HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+    assert.equal(http10.failure?.type, 'http_response_transfer_coding');
+    const huge = read(`HTTP/1.1 200 OK\r\nX: ${'x'.repeat(40_000)}`, 4096);
+    assert.equal(huge.failure?.type, 'http_response_header_section_size');
   });
 });
 
-describe('decideFraming', () => {
-  const framing = (text: string, method = 'GET') => decideFraming(head(text), method);
-
-  test('content-length, chunked, close-delimited, or no body at all', () => {
-    assert.deepEqual(framing('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n'), {
-      kind: 'content-length',
-      length: 5,
-    });
-    assert.deepEqual(framing('HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n'), {
-      kind: 'content-length',
-      length: 5,
-    });
-    assert.deepEqual(framing('HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n'), { kind: 'chunked' });
-    assert.deepEqual(framing('HTTP/1.0 200 OK\r\n\r\n'), { kind: 'close-delimited' });
-    assert.deepEqual(framing('HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n'), { kind: 'none' });
-    assert.deepEqual(framing('HTTP/1.1 204 No Content\r\n\r\n'), { kind: 'none' });
-    assert.deepEqual(framing('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n', 'HEAD'), { kind: 'none' });
+describe('a refused head', () => {
+  test('refused only for its framing, it is still read whole, as the answer to a HEAD', () => {
+    const text = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!';
+    assert.equal(read(text).failure?.type, 'http_response_content_length');
+    const shown = readAsBodiless(bytes(text));
+    assert.equal(shown?.statusLine, 'HTTP/1.1 200 OK');
+    assert.ok(shown?.head);
+    assert.deepEqual(fieldValues(shown.head, 'content-length'), ['5', '6']);
+    assert.equal(readAsBodiless(bytes('HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n')), undefined);
   });
 
-  test('conflicts and codings other than chunked are the failures the gateway records', () => {
-    const cases: Array<[string, string, RegExp]> = [
-      ['Content-Length: 5\r\nTransfer-Encoding: chunked', 'http_response_transfer_coding', /together/],
-      ['Content-Length: 5\r\nContent-Length: 6', 'http_response_transfer_coding', /\(5, 6\)/],
-      ['Content-Length: five', 'http_response_content_length', /"five"/],
-      ['Transfer-Encoding: gzip', 'http_response_transfer_coding', /"gzip"/],
-      ['Transfer-Encoding: gzip, chunked', 'http_response_transfer_coding', /"gzip, chunked"/],
+  test('the offending line is the one the parser stops at', () => {
+    const cases: Array<[string, string]> = [
+      ['HTTP/1.1 200 OK\nA: b\n\n', 'HTTP/1.1 200 OK'],
+      ['HTTP/1.1 200 OK\r\nA: b\nC: d\r\n\r\n', 'A: b'],
+      ['HTTP/1.1 2OO OK\r\n\r\n', 'HTTP/1.1 2OO OK'],
+      ['HTTP/1.1 2000 OK\r\n\r\n', 'HTTP/1.1 2000 OK'],
+      ['HTTP/7.3 200 OK\r\n\r\n', 'HTTP/7.3 200 OK'],
+      ['HTTP/1.1 101 Switching Protocols\r\n\r\n', 'HTTP/1.1 101 Switching Protocols'],
+      ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\nBad Name: x\r\n\r\n', 'Bad Name: x'],
+      ['HTTP/1.1 200 OK\r\nNoColon\r\nA: b\r\n\r\n', 'NoColon'],
+      ['HTTP/1.1 200 OK\r\nA: first\r\n  folded\r\n\r\n', '  folded'],
+      ['HTTP/1.1 200 OK\r\nA: a\rb\r\n\r\n', 'A: a\rb'],
+      ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nA: a\0b\r\n\r\n', 'A: a\0b'],
     ];
-    for (const [fields, type, details] of cases) {
-      const result = framing(`HTTP/1.1 200 OK\r\n${fields}\r\n\r\n`);
-      assert.equal(result.failure?.type, type, fields);
-      assert.match(result.failure?.details ?? '', details);
+    for (const [text, line] of cases) {
+      const failure = read(text).failure;
+      assert.equal(failure?.type, 'http_protocol_error', JSON.stringify(text));
+      assert.ok(failure);
+      assert.equal(offendingLine(bytes(text), failure, 'GET'), line, JSON.stringify(text));
     }
+  });
+
+  test('over the size limit, its longest field is named', () => {
+    const text = `HTTP/1.1 200 OK\r\nA: b\r\nX-Huge: ${'h'.repeat(500)}\r\nC: d\r\n`;
+    assert.deepEqual(largestField(bytes(text)), { name: 'X-Huge', bytes: 509 });
   });
 });
 
-describe('ChunkedDecoder', () => {
-  test('counts the body across arbitrary splits, with extensions and trailers', () => {
-    const wire = bytes('5;ext=1\r\nhello\r\n1a\r\n' + 'x'.repeat(26) + '\r\n0\r\nX-Sum: 1\r\n\r\n');
-    for (const size of [1, 3, 7, wire.length]) {
-      const decoder = new ChunkedDecoder();
-      const body: Buffer[] = [];
-      for (let i = 0; i < wire.length; i += size) body.push(...decoder.push(wire.subarray(i, i + size)));
-      assert.equal(decoder.state, 'done', `split ${size}`);
-      assert.equal(decoder.bytes, 31);
-      assert.equal(Buffer.concat(body).toString(), `hello${'x'.repeat(26)}`);
-    }
-  });
-
-  test('a bad size, data longer than its size, or a bare LF is an error; a cut is just not done', () => {
-    for (const [wire, error] of [
-      ['zz\r\nhello\r\n', /invalid chunk size "zz"/],
-      ['2\r\nhello\r\n', /longer than its size/],
-      ['5\nhello\n', /LF without CR/],
-    ] as const) {
-      const decoder = new ChunkedDecoder();
-      decoder.push(bytes(wire));
-      assert.match(decoder.error ?? '', error);
-    }
-    const cut = new ChunkedDecoder();
-    cut.push(bytes('a\r\n12345'));
-    assert.equal(cut.error, undefined);
-    assert.equal(cut.state, 'data');
-    assert.equal(cut.bytes, 5);
+describe('connectionEnded', () => {
+  test('named as the gateway names it, by where the response was cut', () => {
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    const idle = connectionEnded('idle', undefined, 12.3);
+    assert.equal(idle.type, 'connection_terminated');
+    assert.equal(idle.stage, 'sent');
+    assert.equal(idle.details, 'connection closed by the upstream before the response head after 12 ms');
+    assert.equal(
+      connectionEnded('head', reset, 3).details,
+      'connection reset (ECONNRESET) in the middle of the response head after 3.0 ms',
+    );
+    const short = connectionEnded('body', undefined, 40, 'length');
+    assert.equal(short.type, 'http_response_incomplete');
+    assert.equal(short.stage, 'body_streaming');
+    assert.equal(short.details, 'response body cut short: body shorter than Content-Length after 40 ms');
+    assert.equal(
+      connectionEnded('body', reset, 40, 'close').details,
+      'response body cut short: connection reset (ECONNRESET) after 40 ms',
+    );
   });
 });
 

@@ -14,6 +14,7 @@ import {
   startHtmlWithoutStatusLine,
   startHugeHeader,
   startInvalidHeader,
+  startInvalidStatusLine,
   startJsonNotHttp,
   startRedis,
   startSmtpBanner,
@@ -41,6 +42,8 @@ import {
   type TlsFault,
 } from '../../src/fault-kit/tls-faults.ts';
 import { startRefusing, startUnaccepting, UNRESOLVABLE_URL } from '../../src/fault-kit/unreachable-faults.ts';
+import { request } from '../helpers/http-client.ts';
+import { singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
 
 interface Row {
   readonly name: string;
@@ -194,6 +197,33 @@ const ROWS: Row[] = [
     fix: /speaks HTTP, but its response head is invalid .*"Bad Header Name: x"/,
   },
   {
+    name: 'obsolete line folding',
+    start: () => startInvalidHeader({ variant: 'obs-fold' }),
+    type: 'http_protocol_error',
+    shape: 'garbage',
+    status: 502,
+    failedStep: 'response',
+    fix: /head is invalid \(whitespace folding \(obs-fold\) in header "X-Folded": " {2}continued"\)/,
+  },
+  {
+    name: 'a bare CR in a header value, after Content-Length',
+    start: () => startInvalidHeader({ variant: 'bare-cr', afterContentLength: true }),
+    type: 'http_protocol_error',
+    shape: 'garbage',
+    status: 502,
+    failedStep: 'response',
+    fix: /head is invalid \(invalid character in the value of header "X-Evil"/,
+  },
+  {
+    name: 'a status line that is not HTTP/1.x',
+    start: () => startInvalidStatusLine({ variant: 'unknown-version' }),
+    type: 'http_protocol_error',
+    shape: 'garbage',
+    status: 502,
+    failedStep: 'response',
+    fix: /head is invalid \(unsupported HTTP version "HTTP\/7\.3": "HTTP\/7\.3 200 OK"\)/,
+  },
+  {
     name: 'TLS on a plain port: a TLS handshake on the same port succeeds',
     start: startTlsOnPlainPort,
     type: 'connection_terminated',
@@ -279,16 +309,25 @@ const ROWS: Row[] = [
     shape: 'garbage',
     status: 502,
     failedStep: 'response',
-    fix: /Content-Length and Transfer-Encoding together/,
+    fix: /framing is broken: Transfer-Encoding together with Content-Length/,
   },
   {
     name: 'two different Content-Lengths (as the gateway reports them)',
     start: () => startBadFraming({ variant: 'two-lengths' }),
+    type: 'http_response_content_length',
+    shape: 'garbage',
+    status: 502,
+    failedStep: 'response',
+    fix: /framing is broken: conflicting Content-Length values/,
+  },
+  {
+    name: 'a transfer coding other than chunked',
+    start: () => startBadFraming({ variant: 'gzip-not-chunked' }),
     type: 'http_response_transfer_coding',
     shape: 'garbage',
     status: 502,
     failedStep: 'response',
-    fix: /conflicting Content-Length values \(5, 6\)/,
+    fix: /a transfer coding Candor cannot relay \(unsupported Transfer-Encoding "gzip"\)/,
   },
   {
     name: 'a bad chunk size after a valid head: the 200 is already on its way',
@@ -484,5 +523,129 @@ describe('diagnose: every shape gets the verdict the gateway would give', () => 
     assert.equal(tls.facts.certificate?.validTo, '2020-01-02');
     assert.equal(tls.facts.certificate?.subject, 'CN=localhost');
     assert.match(tls.notes.join('\n'), /expired on 2020-01-02/);
+  });
+});
+
+/**
+ * Raw answers where HTTP/1.1 parsers disagree (undici's llhttp among them), each sent then
+ * followed by a FIN: diagnose must reach the verdict the gateway logs for the same bytes.
+ */
+const AGREE: ReadonlyArray<readonly [string, string, string | null]> = [
+  [
+    'two different Content-Lengths',
+    'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!',
+    'http_response_content_length',
+  ],
+  [
+    'a Content-Length list that disagrees',
+    'HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!',
+    'http_response_content_length',
+  ],
+  [
+    'a Content-Length that is no number',
+    'HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\nhello',
+    'http_response_content_length',
+  ],
+  [
+    'Transfer-Encoding in an HTTP/1.0 response',
+    'HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    'http_response_transfer_coding',
+  ],
+  [
+    'Transfer-Encoding gzip, chunked',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+    'http_response_transfer_coding',
+  ],
+  [
+    'two Transfer-Encoding fields',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    'http_response_transfer_coding',
+  ],
+  ['bare LF line ends', 'HTTP/1.1 200 OK\nContent-Length: 2\n\nok', 'http_protocol_error'],
+  [
+    'obsolete line folding',
+    'HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 2\r\n\r\nok',
+    'http_protocol_error',
+  ],
+  ['a status out of range', 'HTTP/1.1 600 Odd\r\nContent-Length: 2\r\n\r\nok', 'http_protocol_error'],
+  ['HTTP/2.0 in the status line', 'HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok', 'http_protocol_error'],
+  ['a 101 nobody asked for', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n', 'http_protocol_error'],
+  [
+    'a bad field after a 100 Continue',
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n',
+    'http_protocol_error',
+  ],
+  [
+    'a chunk-size line ending in a bare LF',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n',
+    'http_protocol_error',
+  ],
+  [
+    'chunk data longer than its size',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n',
+    'http_response_transfer_coding',
+  ],
+  [
+    'a chunk size of 14 hex digits',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000\r\nx',
+    'http_response_transfer_coding',
+  ],
+  [
+    'a body shorter than its Content-Length',
+    'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello',
+    'http_response_incomplete',
+  ],
+  [
+    'a chunked body cut by a FIN',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel',
+    'http_response_incomplete',
+  ],
+  ['HTTP/1.2, read as 1.1', 'HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\nok', null],
+  ['whitespace before a colon', 'HTTP/1.1 200 OK\r\nX-A : b\r\nContent-Length: 2\r\n\r\nok', null],
+  [
+    "a 304 with the representation's Content-Length",
+    'HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n',
+    null,
+  ],
+  ['a close-delimited HTTP/1.0 body', 'HTTP/1.0 200 OK\r\n\r\nhello', null],
+  [
+    'chunks with extensions and trailers',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=1\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n',
+    null,
+  ],
+];
+
+describe('diagnose and the gateway agree on the bytes parsers disagree about', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  test('each answer gets the failure type the gateway logs, or passes as it does', async () => {
+    const fault = await startRawFault(async (connection) => {
+      const { path } = await readRequest(connection);
+      await connection.end(AGREE[Number(path.slice(1))][1]);
+    });
+    cleanups.push(() => fault.close());
+    const gw = await startTestGateway(
+      singleUpstream(fault.url, {
+        // Every answer here is faulty on purpose: no ejection, no open circuit, one attempt each.
+        upstream: [
+          '    timeouts: { response: 1s, read: 1s }',
+          '    outlier_detection: { consecutive_failures: 0 }',
+          '    circuit_breaker: { consecutive_failures: 0 }',
+          '    retries: { attempts: 1 }',
+          '',
+        ].join('\n'),
+      }),
+    );
+    cleanups.push(() => gw.close());
+    for (const [i, [name, , type]] of AGREE.entries()) {
+      await request(gw.url, { path: `/${i}`, headers: { 'x-request-id': `agree-${i}` } });
+      const logged = (await gw.logFor(`agree-${i}`)).error ?? null;
+      const report = await diagnose({ target: `${fault.url}/${i}` });
+      assert.equal(logged, type, `${name}: the gateway logs`);
+      assert.equal(report.targets[0].verdict.failure?.type ?? null, type, `${name}: diagnose says`);
+    }
   });
 });

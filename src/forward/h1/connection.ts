@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { describeDrop, ms } from '../../failure/classify.ts';
+import { ms } from '../../failure/classify.ts';
 import { Failure } from '../../failure/failure.ts';
-import type { FailureType } from '../../failure/taxonomy.ts';
+import { connectionEnded } from './connection-ended.ts';
 import { type ResponseHead, ResponseParser, type ResponseParserHandler } from './response-parser.ts';
 
 /** The request body one exchange writes: none, bytes in hand, or the client's stream. */
@@ -336,21 +336,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   /** The connection ended under an exchange: what that means depends on how far the response got. */
   private fail(state: 'idle' | 'head' | 'body'): void {
     const elapsed = performance.now() - this.startedAt;
-    const err = this.socketError;
-    const drop = describeDrop(err);
-    let type: FailureType;
-    let details: string;
-    if (state === 'body') {
-      type = 'http_response_incomplete';
-      details =
-        this.head?.framing === 'length' && err === undefined
-          ? `response body cut short: body shorter than Content-Length after ${ms(elapsed)}`
-          : `response body cut short: ${drop} after ${ms(elapsed)}`;
-    } else {
-      type = 'connection_terminated';
-      details = `${drop} ${state === 'head' ? 'in the middle of the response head' : 'before the response head'} after ${ms(elapsed)}`;
-    }
-    this.abort(new Failure(type, details, { cause: err }));
+    this.abort(connectionEnded(state, this.socketError, elapsed, this.head?.framing));
   }
 
   // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own
