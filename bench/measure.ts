@@ -40,6 +40,8 @@ export interface MeasureOptions {
   readonly retries: number;
   /** The pids of the origin and every system, whose CPU time is the benchmark's own. */
   readonly roots: () => number[];
+  /** Prefixed to the scenario in the progress lines (e.g. "all cores"). */
+  readonly section?: string;
 }
 
 /** A run during which other processes took more than this share of a core is run again. */
@@ -103,19 +105,20 @@ export async function measureScenario(
       error: undefined,
     }),
   );
+  const name = options.section === undefined ? scenario.id : `${options.section} ${scenario.id}`;
   if (options.warmup > 0 && options.warmupTogether) {
-    log(`${scenario.id}: warm-up, ${options.warmup} s, all systems at once`);
+    log(`${name}: warm-up, ${options.warmup} s, all systems at once`);
     await Promise.all(
       live.map((entry) => once(entry, scenario, options.warmup, options).catch(() => undefined)),
     );
   } else if (options.warmup > 0) {
-    log(`${scenario.id}: warm-up, ${options.warmup} s per system`);
+    log(`${name}: warm-up, ${options.warmup} s per system`);
     for (const entry of live) await once(entry, scenario, options.warmup, options).catch(() => undefined);
   }
   for (let rep = 0; rep < options.reps; rep++) {
     for (const entry of rotate(live, rep)) {
       const cell = cells[live.indexOf(entry)];
-      const label = `${scenario.id} rep ${rep + 1}/${options.reps} ${entry.definition.id}`;
+      const label = `${name} rep ${rep + 1}/${options.reps} ${entry.definition.id}`;
       try {
         let best = await once(entry, scenario, options.duration, options);
         for (let retry = 1; retry <= options.retries && best.foreign > NOISY; retry++) {

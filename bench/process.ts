@@ -47,7 +47,9 @@ export function startPinned(options: StartOptions): PinnedProcess {
     async stop() {
       if (pinned.exit !== undefined) return;
       signalGroup(pinned.pid, 'SIGTERM');
-      const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
+      // Unref'd: a pending 5 s timer would otherwise hold the harness's exit back by 5 s.
+      const timeout = sleep(5000, false, { ref: false });
+      const done = await Promise.race([exited.then(() => true), timeout]);
       // Whatever of the group outlived the leader (e.g. an nginx worker) goes too.
       signalGroup(pinned.pid, 'SIGKILL');
       if (!done) await exited;
@@ -104,4 +106,19 @@ export async function waitForPort(port: number, proc: PinnedProcess | undefined,
     await sleep(50);
   }
   throw new Error(`not listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+/**
+ * The CPUs this process may run on (a taskset -c list such as "0-1") and how many they are.
+ * Read before the harness pins itself: the all-cores section hands this list to the proxies.
+ */
+export function allowedCpus(): { readonly list: string; readonly count: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1] ?? '0';
+  let count = 0;
+  for (const part of list.split(',')) {
+    const [from, to = from] = part.split('-').map(Number);
+    count += to - from + 1;
+  }
+  return { list, count };
 }

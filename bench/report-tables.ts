@@ -1,4 +1,5 @@
-/** The tables of RESULTS.md: the summary, one per scenario, and memory. */
+/** The tables of RESULTS.md: the summary, one per scenario, memory, and the all-cores section. */
+import type { AllCoresSection } from './all-cores.ts';
 import * as fmt from './format.ts';
 import type { ReportInput } from './report.ts';
 import type { Scenario } from './scenarios.ts';
@@ -93,6 +94,50 @@ export function memoryTable(input: ReportInput): string[] {
       return `${fmt.mib(row.peakRssKiB)} / ${fmt.mib(row.hwmKiB)}`;
     });
     lines.push(`| ${system.label} | ${cells.join(' | ')} |`);
+    // Candor's memory target is per worker; with one worker the two rows agree.
+    if (system.group === 'candor') {
+      const workers = rowsByScenario.map((rows) => {
+        const kib = rows.find((r) => r.system === system.id)?.peakWorkerRssKiB;
+        return kib === undefined ? '–' : fmt.mib(kib);
+      });
+      lines.push(`| ${system.label}, per worker (peak RSS) | ${workers.join(' | ')} |`);
+    }
+  }
+  return lines;
+}
+
+/** One table per scenario of the all-cores section. */
+export function allCoresTables(section: AllCoresSection): string[] {
+  const lines: string[] = [];
+  for (const scenario of section.scenarios) {
+    const rows = section.systems.flatMap((system) => {
+      const cell = section.cells.find((c) => c.system === system.id && c.scenario === scenario.id);
+      return cell === undefined ? [] : [summarise(cell, system.group)];
+    });
+    const nginx = references(rows).nginx;
+    lines.push(
+      `### ${scenario.id} on all cores: ${scenario.title}`,
+      '',
+      '| system | req/s (median) | min–max | × nginx | p99 | peak RSS, all processes | peak RSS, largest worker | errors | other load |',
+      '|---|--:|--:|--:|--:|--:|--:|---|--:|',
+    );
+    for (const row of rows) {
+      const label = section.systems.find((s) => s.id === row.system)?.label ?? row.system;
+      const r = row.rps;
+      const cells = [
+        label,
+        r === undefined ? '–' : `**${fmt.rps(r.median)}**`,
+        r === undefined ? '–' : `${fmt.rps(r.min)}–${fmt.rps(r.max)}`,
+        fmt.ratio(r?.median, nginx),
+        row.p99Ms === undefined ? '–' : fmt.ms(row.p99Ms),
+        row.peakRssKiB === undefined ? '–' : fmt.mib(row.peakRssKiB),
+        row.peakWorkerRssKiB === undefined ? '–' : fmt.mib(row.peakWorkerRssKiB),
+        errorsText(row, scenario),
+        fmt.percent(row.foreignMax),
+      ];
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+    lines.push('');
   }
   return lines;
 }

@@ -1,12 +1,15 @@
 /** RESULTS.md: the tables, the ratios, the machine, the versions and the exact command. */
+import type { AllCoresResult } from './all-cores.ts';
 import * as fmt from './format.ts';
 import type { MachineInfo } from './machine.ts';
 import type { Cell } from './measure.ts';
 import type { BenchOptions } from './options.ts';
-import { memoryTable, rowsOf, scenarioTable, summaryTable } from './report-tables.ts';
+import { soakSection } from './report-soak.ts';
+import { allCoresTables, memoryTable, rowsOf, scenarioTable, summaryTable } from './report-tables.ts';
 import type { Scenario } from './scenarios.ts';
+import type { SoakOutcome } from './soak.ts';
 import { spread } from './stats.ts';
-import type { SystemGroup } from './systems.ts';
+import type { SystemDefinition, SystemGroup } from './systems.ts';
 
 export interface ReportSystem {
   readonly id: string;
@@ -25,6 +28,42 @@ export interface ReportInput {
   readonly systems: readonly ReportSystem[];
   readonly scenarios: readonly Scenario[];
   readonly cells: readonly Cell[];
+  readonly allCores: AllCoresResult;
+  readonly soak: SoakOutcome;
+}
+
+/** The systems as the report names them; one is skipped when no scenario has a single run of it. */
+export function reportSystems(
+  definitions: readonly SystemDefinition[],
+  cells: readonly Cell[],
+): ReportSystem[] {
+  return definitions.map((definition) => {
+    const own = cells.filter((cell) => cell.system === definition.id);
+    const skipped = own.some((cell) => cell.runs.length > 0) ? undefined : (own[0]?.error ?? 'not measured');
+    const { id, label, group, setup } = definition;
+    return { id, label, group, setup, skipped };
+  });
+}
+
+function allCoresSection(input: ReportInput): string[] {
+  const section = input.allCores;
+  if ('skipped' in section) return ['## All cores', '', `Not run: ${section.skipped}.`, ''];
+  const workers = section.workers;
+  return [
+    `## All cores (${workers} workers each)`,
+    '',
+    `One worker per core: Candor \`--workers ${workers}\`, nginx \`worker_processes ${workers}\`, HAProxy ` +
+      `\`nbthread ${workers}\`, each allowed on every CPU (\`taskset -c ${section.cpus}\`), started afresh per ` +
+      `scenario and measured like the one-core tables (${input.options.reps} × ${input.options.duration} s, ` +
+      'systems alternated). wrk and the origin stay on CPU 1, so **the load generator competes with the proxy ' +
+      'for CPU 1**: the numbers are below what the machine could do, and only the ratios between systems count. ' +
+      '"direct" is wrk straight to the origin, as in the one-core tables. ' +
+      'The Node peers are single-process servers and are left out. "peak RSS, all processes" sums the process ' +
+      "tree (Candor's primary and its workers; nginx's master and workers; HAProxy is one process); \"largest " +
+      'worker" is the biggest single worker process (for HAProxy, whose workers are threads, the process).',
+    '',
+    ...allCoresTables(section),
+  ];
 }
 
 /** Where the ceiling of CPU 1 (wrk + origin) comes close to the fastest proxy, the proxy may be held back. */
@@ -50,7 +89,8 @@ function headroomNotes(input: ReportInput): string[] {
 
 /** One line on how busy the machine was with other work during the measured runs. */
 function loadLine(input: ReportInput): string {
-  const all = input.cells.flatMap((cell) => cell.foreign);
+  const allCores = 'skipped' in input.allCores ? [] : input.allCores.cells;
+  const all = [...input.cells, ...allCores].flatMap((cell) => cell.foreign);
   if (all.length === 0) return '';
   const { median, max } = spread(all);
   const busy =
@@ -91,6 +131,11 @@ export function renderReport(input: ReportInput): string {
     '',
     ...memoryTable(input),
     '',
+    'Candor, per worker: the VmRSS of its largest worker process (with `--workers 1` Candor is one process, ' +
+      'so the two Candor rows agree). The target is under 100 MB per worker.',
+    '',
+    ...allCoresSection(input),
+    ...soakSection(input.soak),
     '## Origin headroom',
     '',
     ...(input.systems.some((s) => s.id === 'direct' && s.skipped === undefined)
@@ -106,7 +151,8 @@ export function renderReport(input: ReportInput): string {
     '',
     '## Setup',
     '',
-    '- Pinning (taskset): every proxy on CPU 0; wrk, the origin and this harness on CPU 1.',
+    '- Pinning (taskset): every proxy on CPU 0; wrk, the origin and this harness on CPU 1. In the all-cores ' +
+      'section the proxies may use every CPU; the rest stays on CPU 1.',
     '- Origin: a separate nginx, 1 worker, no access log: `/small` 100 bytes, `/64k` a 64 KiB file, ' +
       '`/upload` reads the whole POST body before it answers "ok".',
     '- `/fail` goes to a port nothing listens on (connection refused) through every proxy.',

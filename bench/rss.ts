@@ -1,6 +1,7 @@
 /**
  * Memory of a proxy while it is measured: VmRSS of the process and all its descendants summed,
  * sampled every 100 ms (the peak is kept), and their VmHWM (the kernel's own peak) at the end.
+ * Candor's memory target is per worker, so the largest single worker is kept as well.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -41,9 +42,29 @@ function statusKiB(pid: number, field: string): number {
   }
 }
 
+/** VmRSS of a process tree at one moment, KiB. */
+export interface TreeRss {
+  /** Summed over the tree. */
+  readonly totalKiB: number;
+  /**
+   * The largest worker: the workers are the root's descendants when it has any (Candor's
+   * primary and nginx's master only supervise), else the root itself (one process).
+   */
+  readonly workerKiB: number;
+}
+
+/** VmRSS of `tree` (as returned by processTree: the root first). */
+export function treeRss(tree: readonly number[]): TreeRss {
+  const rss = tree.map((p) => statusKiB(p, 'VmRSS'));
+  const workers = rss.length > 1 ? rss.slice(1) : rss;
+  return { totalKiB: rss.reduce((a, b) => a + b, 0), workerKiB: Math.max(0, ...workers) };
+}
+
 export interface MemorySample {
   /** Highest sum of VmRSS seen over the samples, KiB. */
   readonly peakRssKiB: number;
+  /** Highest VmRSS of a single worker seen over the samples, KiB (see TreeRss). */
+  readonly peakWorkerRssKiB: number;
   /** Sum of VmHWM over the tree when sampling stopped, KiB. */
   readonly hwmKiB: number;
 }
@@ -58,13 +79,15 @@ export function sampleRss(pid: number, intervalMs = 100): RssSampler {
   let tree = processTree(pid);
   let treeAt = Date.now();
   let peak = 0;
+  let peakWorker = 0;
   const sample = () => {
     if (Date.now() - treeAt > 1000) {
       tree = processTree(pid);
       treeAt = Date.now();
     }
-    const sum = tree.reduce((total, p) => total + statusKiB(p, 'VmRSS'), 0);
-    if (sum > peak) peak = sum;
+    const rss = treeRss(tree);
+    peak = Math.max(peak, rss.totalKiB);
+    peakWorker = Math.max(peakWorker, rss.workerKiB);
   };
   sample();
   const timer = setInterval(sample, intervalMs);
@@ -75,7 +98,7 @@ export function sampleRss(pid: number, intervalMs = 100): RssSampler {
       clearInterval(timer);
       sample();
       const hwm = processTree(pid).reduce((total, p) => total + statusKiB(p, 'VmHWM'), 0);
-      result = { peakRssKiB: peak, hwmKiB: hwm };
+      result = { peakRssKiB: peak, peakWorkerRssKiB: peakWorker, hwmKiB: hwm };
       return result;
     },
   };

@@ -1,23 +1,27 @@
 /**
  * The benchmark, in one command: `node bench/run.ts [options]` (`npm run bench` from the root).
- * Installs what is missing, starts the origin and every system, measures, writes RESULTS.md.
+ * Installs what is missing, starts the origin and every system, measures one core against one
+ * core, then all cores against all cores, then Candor's memory over a soak; writes RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { type AllCoresResult, planAllCores } from './all-cores.ts';
+import { candor } from './candor.ts';
 import { SYSTEMS } from './catalog.ts';
 import { installNodePeers, installSystemTools } from './install.ts';
-import { type LineupEntry, startLineup, stopLineup } from './lineup.ts';
+import { type LineupContext, type LineupEntry, startLineup, stopLineup } from './lineup.ts';
 import { describeMachine } from './machine.ts';
 import { type Cell, measureScenario } from './measure.ts';
 import { type BenchOptions, parseOptions, USAGE } from './options.ts';
 import { startOrigin } from './origin.ts';
 import { BENCH_DIR, REPO_DIR } from './paths.ts';
 import { freePorts } from './ports.ts';
-import type { PinnedProcess } from './process.ts';
-import { renderReport } from './report.ts';
+import { allowedCpus, type PinnedProcess } from './process.ts';
+import { renderReport, reportSystems } from './report.ts';
 import { SCENARIOS, type Scenario } from './scenarios.ts';
+import { planSoak, runSoak, type SoakOutcome } from './soak.ts';
 import type { SystemDefinition } from './systems.ts';
 import { writeScript } from './wrk.ts';
 
@@ -33,6 +37,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   installSystemTools();
   installNodePeers();
+  // Read before the harness pins itself: the all-cores section gives the proxies every CPU.
+  const allCpus = allowedCpus();
   // Pin this harness (all its threads) next to the load generator, away from the proxies.
   execFileSync('taskset', ['-a', '-pc', LOAD_CPU, String(process.pid)], { stdio: 'ignore' });
 
@@ -68,17 +74,63 @@ async function main(argv: readonly string[]): Promise<number> {
       retries: options.quick ? 0 : 2,
       warmupTogether: options.quick,
     };
-    const cells: Cell[] = [];
     // Every scenario starts every system afresh: memory and state do not carry over.
-    for (const scenario of scenarios) {
-      lineup = await startLineup(definitions, common);
-      const script = writeScript(dir, scenario);
-      cells.push(...(await measureScenario(lineup, scenario, { ...measureOptions, script })));
-      cells.push(...lineup.flatMap((entry) => skippedCell(entry, scenario.id)));
+    const measureSection = async (
+      systems: readonly SystemDefinition[],
+      context: LineupContext,
+      list: readonly Scenario[],
+      section?: string,
+    ): Promise<Cell[]> => {
+      const cells: Cell[] = [];
+      for (const scenario of list) {
+        lineup = await startLineup(systems, context);
+        const script = writeScript(dir, scenario);
+        cells.push(...(await measureScenario(lineup, scenario, { ...measureOptions, script, section })));
+        cells.push(...lineup.flatMap((entry) => skippedCell(entry, scenario.id)));
+        await stopLineup(lineup);
+        lineup = [];
+      }
+      return cells;
+    };
+    const cells = await measureSection(definitions, common, scenarios);
+
+    const plan = planAllCores(options, definitions);
+    let allCores: AllCoresResult;
+    if ('skipped' in plan) allCores = plan;
+    else {
+      // One worker per CPU, the proxies allowed on every CPU; wrk and the origin keep CPU 1.
+      const context = { ...common, workers: allCpus.count, cpu: allCpus.list };
+      const own = await measureSection(plan.definitions, context, plan.scenarios, 'all cores');
+      const systems = reportSystems(plan.definitions, own);
+      allCores = {
+        workers: allCpus.count,
+        cpus: allCpus.list,
+        scenarios: plan.scenarios,
+        systems,
+        cells: own,
+      };
+    }
+
+    const soakPlan = planSoak(options);
+    let soak: SoakOutcome;
+    if ('skipped' in soakPlan) soak = soakPlan;
+    else {
+      // Candor alone, one worker on the proxy CPU as in the one-core tables.
+      lineup = await startLineup([candor], { ...common, workers: 1 });
+      const [entry] = lineup;
+      const script = writeScript(dir, soakPlan.scenario);
+      soak =
+        entry.running === undefined
+          ? { skipped: `Candor did not start: ${entry.skipped}` }
+          : await runSoak(entry.running, soakPlan.scenario, soakPlan.seconds, {
+              cpu: LOAD_CPU,
+              script,
+              roots,
+            });
       await stopLineup(lineup);
       lineup = [];
     }
-    writeResults(options, argv, startedAt, definitions, cells, scenarios);
+    writeResults({ options, argv, startedAt, definitions, cells, scenarios, allCores, soak });
     return 0;
   } finally {
     await cleanup();
@@ -91,36 +143,40 @@ function skippedCell(entry: LineupEntry, scenario: string): Cell[] {
   return [{ system: entry.definition.id, scenario, runs: [], memory: [], foreign: [], error }];
 }
 
-function writeResults(
-  options: BenchOptions,
-  argv: readonly string[],
-  startedAt: Date,
-  definitions: readonly SystemDefinition[],
-  cells: readonly Cell[],
-  scenarios: readonly Scenario[],
-): void {
-  const systems = definitions.map((definition) => {
-    const own = cells.filter((cell) => cell.system === definition.id);
-    // A system is skipped when no scenario has a single run of it.
-    const skipped = own.some((cell) => cell.runs.length > 0) ? undefined : (own[0]?.error ?? 'not measured');
-    const { id, label, group, setup } = definition;
-    return { id, label, group, setup, skipped };
-  });
+interface Measured {
+  readonly options: BenchOptions;
+  readonly argv: readonly string[];
+  readonly startedAt: Date;
+  readonly definitions: readonly SystemDefinition[];
+  readonly cells: readonly Cell[];
+  readonly scenarios: readonly Scenario[];
+  readonly allCores: AllCoresResult;
+  readonly soak: SoakOutcome;
+}
+
+function writeResults(measured: Measured): void {
+  const { options, argv, startedAt, definitions, cells, scenarios, allCores, soak } = measured;
   const input = {
     command: ['node bench/run.ts', ...argv].join(' '),
     options,
     machine: describeMachine(),
     startedAt,
     finishedAt: new Date(),
-    systems,
+    systems: reportSystems(definitions, cells),
     scenarios,
     cells,
+    allCores,
+    soak,
   };
   const out = options.out ?? join(BENCH_DIR, 'RESULTS.md');
   writeFileSync(out, renderReport(input));
   mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
   const raw = join(BENCH_DIR, 'results', 'last-run.json');
-  writeFileSync(raw, `${JSON.stringify({ ...input, scenarios: scenarios.map((s) => s.id) }, null, 2)}\n`);
+  // Scenarios by id: their Lua scripts are in scenarios.ts.
+  const ids = (list: readonly Scenario[]) => list.map((s) => s.id);
+  const allCoresRaw = 'skipped' in allCores ? allCores : { ...allCores, scenarios: ids(allCores.scenarios) };
+  const json = { ...input, scenarios: ids(scenarios), allCores: allCoresRaw };
+  writeFileSync(raw, `${JSON.stringify(json, null, 2)}\n`);
   process.stderr.write(`bench: wrote ${relative(REPO_DIR, out)} and ${relative(REPO_DIR, raw)}\n`);
 }
 

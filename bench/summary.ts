@@ -13,6 +13,8 @@ export interface Row {
   readonly p99Ms: number | undefined;
   /** Highest sampled VmRSS (process tree) over the runs, KiB. */
   readonly peakRssKiB: number | undefined;
+  /** Highest sampled VmRSS of a single worker over the runs, KiB (see rss.ts). */
+  readonly peakWorkerRssKiB: number | undefined;
   /** VmHWM (process tree) after the last run, KiB. */
   readonly hwmKiB: number | undefined;
   /** Share of responses outside 2xx/3xx. */
@@ -36,6 +38,8 @@ export function summarise(cell: Cell, group: SystemGroup): Row {
     p50Ms: has ? spread(cell.runs.map((run) => run.p50Ms)).median : undefined,
     p99Ms: has ? spread(cell.runs.map((run) => run.p99Ms)).median : undefined,
     peakRssKiB: cell.memory.length > 0 ? Math.max(...cell.memory.map((m) => m.peakRssKiB)) : undefined,
+    peakWorkerRssKiB:
+      cell.memory.length > 0 ? Math.max(...cell.memory.map((m) => m.peakWorkerRssKiB)) : undefined,
     hwmKiB: cell.memory.length > 0 ? cell.memory[cell.memory.length - 1].hwmKiB : undefined,
     non2xxShare: requests > 0 ? non2xx / requests : 0,
     socketErrors: cell.runs.reduce((sum, run) => sum + run.socketErrors, 0),
