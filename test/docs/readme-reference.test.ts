@@ -13,7 +13,6 @@ import { CONFIG_FIELD_PATHS } from '../../src/config/schema.ts';
 import { parseDuration, parseSize } from '../../src/config/units.ts';
 import { FAILURES } from '../../src/failure/taxonomy.ts';
 import { lineFields } from '../../src/log/access-log.ts';
-import type { Logger } from '../../src/log/logger.ts';
 import { RequestRecord } from '../../src/log/request-record.ts';
 import { continueOrStartTrace } from '../../src/trace/traceparent.ts';
 
