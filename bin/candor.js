@@ -7,5 +7,10 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(70);
 }
+// Node's compile cache keeps each module's stripped and compiled code on disk (keyed by its
+// content, so an edited source is compiled afresh): a warm start loads no TypeScript
+// stripper at all, which saves about 20 MB of memory in every process and most of the startup.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -1,15 +1,15 @@
 import cluster from 'node:cluster';
+import { flushCompileCache } from 'node:module';
 import { ConfigError, formatConfigProblems } from '../config/config-error.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { GatewayConfig } from '../config/types.ts';
-import { startGateway } from '../gateway/gateway.ts';
 import { EXIT } from './exit-codes.ts';
 import { superviseWorkers } from './workers.ts';
 
 export interface ServeOptions {
   readonly config: string | undefined;
   readonly demo: boolean;
-  /** Worker processes sharing the listeners (1: serve in this process). */
+  /** Worker processes sharing the listeners, under a supervising primary. */
   readonly workers: number;
 }
 
@@ -30,8 +30,10 @@ export async function runServe(options: ServeOptions): Promise<number> {
     }
     throw err;
   }
-  // The primary validated the config above (so a bad file fails once, not once per worker) and now only supervises.
-  if (options.workers > 1 && cluster.isPrimary) return superviseWorkers(options.workers);
+  // The primary validated the config above (so a bad file fails once, not once per worker) and
+  // now only supervises, even a single worker: it restarts one that dies, and only a worker
+  // started by it runs with the memory settings of workers.ts.
+  if (cluster.isPrimary) return superviseWorkers(options.workers);
   const code = await serveUntilSignal(config);
   // A worker's IPC channel to the primary would keep it alive after the gateway closed.
   if (cluster.isWorker) cluster.worker?.disconnect();
@@ -39,6 +41,8 @@ export async function runServe(options: ServeOptions): Promise<number> {
 }
 
 async function serveUntilSignal(config: GatewayConfig): Promise<number> {
+  // Imported here, in the worker: the supervising primary never loads the data path.
+  const { startGateway } = await import('../gateway/gateway.ts');
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
     gateway = await startGateway(config);
@@ -46,6 +50,8 @@ async function serveUntilSignal(config: GatewayConfig): Promise<number> {
     process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
     return EXIT.unavailable;
   }
+  // Every module the gateway runs is loaded now: write the compile cache for the next start.
+  flushCompileCache?.();
   await untilSignal();
   await gateway.close();
   return EXIT.ok;
