@@ -1,19 +1,29 @@
 import pino, { type Logger } from 'pino';
 import type { LogConfig } from '../config/types.ts';
+import { LineWriter } from './line-writer.ts';
 
 export type { Logger } from 'pino';
 
+/** Log bytes kept waiting for the disk before lines are dropped (and counted). */
+const MAX_BACKLOG = 32 * 1024 * 1024;
+
+/** Every writer, for the last synchronous flush when the process exits. */
+const writers = new Set<LineWriter>();
+process.once('exit', () => {
+  for (const writer of writers) writer.flushSync();
+});
+
 /**
- * The gateway's logger: NDJSON through an asynchronous destination, so a slow disk or
- * pipe never blocks the request path. `flush()` before exit keeps the last lines.
+ * The gateway's logger: NDJSON through an asynchronous, batching writer (line-writer.ts),
+ * so a slow disk or pipe never blocks the request path and never grows memory without
+ * bound. `flush()` before exit keeps the last lines.
  */
 export function createLogger(config: LogConfig, gatewayName: string): Logger {
-  const fd = config.destination === 'stdout' ? 1 : config.destination === 'stderr' ? 2 : undefined;
-  const destination = pino.destination({
-    dest: fd ?? config.destination,
-    sync: false,
-    mkdir: fd === undefined,
-  });
+  const writer =
+    config.destination === 'stdout' || config.destination === 'stderr'
+      ? new LineWriter(config.destination === 'stdout' ? 1 : 2, MAX_BACKLOG, gatewayName)
+      : LineWriter.open(config.destination, MAX_BACKLOG, gatewayName);
+  writers.add(writer);
   return pino(
     {
       level: config.level,
@@ -21,6 +31,6 @@ export function createLogger(config: LogConfig, gatewayName: string): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    writer,
   );
 }
