@@ -19,7 +19,7 @@ test('every line reaches the file, in order, and flush waits for the last one', 
   await flushed(writer);
   const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
   assert.equal(lines.length, 5000);
-  lines.forEach((line, i) => assert.equal(JSON.parse(line).n, i));
+  for (const [i, line] of lines.entries()) assert.equal(JSON.parse(line).n, i);
 });
 
 test('beyond the backlog lines are dropped, counted, and the count is written once it catches up', async () => {
