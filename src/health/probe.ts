@@ -100,6 +100,7 @@ class Probe implements ExchangeHandler {
         if (err !== null || socket === null) return this.fail(err ?? this.timeoutFailure());
         if (this.settled) return socket.destroy();
         const connection = new UpstreamConnection(socket, performance.now() - this.started, THROWAWAY, {
+          authority: hostOf(target),
           timeouts: { head: NEVER, read: NEVER },
           idleTimeout: 0,
           maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,

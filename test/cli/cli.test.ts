@@ -1,7 +1,7 @@
 /** The `candor` command as a real child process: exit codes, output, serve and drain. */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,37 @@ test('serve proxies, logs one JSON line per request, and exits 0 on SIGTERM', as
     assert.equal(line.status, 200);
     assert.equal(line.path, '/hello');
     assert.equal(line.gateway, 'cli-edge');
+  } finally {
+    child.kill('SIGKILL');
+    await upstream.close();
+  }
+});
+
+test('serve runs its worker under a primary, with the small V8 young generation', async () => {
+  const upstream = await startEcho();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [BIN, 'serve', '--workers', '1', '--config', file('serve-worker.yaml', valid(0, upstream.url))],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    let stdout = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk) => {
+        stdout += chunk;
+        if (/"address":"127\.0\.0\.1:\d+"/.test(stdout)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stdout}`)));
+    });
+    const workers = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/);
+    assert.equal(workers.length, 1, 'one worker process under the primary');
+    const argv = readFileSync(`/proc/${workers[0]}/cmdline`, 'utf8').split('\0');
+    assert.ok(argv.includes('--max-semi-space-size=8'), `worker argv: ${argv.join(' ')}`);
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    assert.equal(code, 0, 'the primary drains its worker and exits 0');
   } finally {
     child.kill('SIGKILL');
     await upstream.close();

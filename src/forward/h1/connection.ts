@@ -87,6 +87,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private readonly owner: ConnectionOwner;
   private readonly parser: ResponseParser;
   private readonly timeouts: ConnectionTimeouts;
+  private readonly authority: string;
   private handler: ExchangeHandler | null = null;
   private head: ResponseHead | null = null;
   private reusable = false;
@@ -106,16 +107,13 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.connectMs = connectMs;
     this.owner = owner;
     this.timeouts = options.timeouts;
+    this.authority = options.authority;
     this.idleLimit = options.idleTimeout;
     this.parser = new ResponseParser(this, options.maxHeaderSize);
     socket.on('data', this.onSocketData);
     socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
-  }
-
-  get busy(): boolean {
-    return this.handler !== null;
   }
 
   // ── the request ──────────────────────────────────────────────────────────────────
@@ -134,7 +132,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (this.handler !== handler) return; // aborted from onRequestStart
     const { socket } = this;
     const { body } = request;
-    const head = serializeHead(request, this.authorityFallback);
+    const head = serializeHead(request, this.authority);
     this.headTimer = rearm(this.headTimer, this.onHeadTimeout, this.timeouts.head);
     if (body.kind === 'none') {
       socket.write(head, 'latin1');
@@ -152,9 +150,6 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       this.streamBody(body.source, body.chunked);
     }
   }
-
-  /** Host for a request that came without one (HTTP/1.0 clients): the target's authority. */
-  authorityFallback = '';
 
   /** The client's body, passed on with backpressure both ways, framed in chunks when its length is unknown. */
   private streamBody(source: IncomingMessage, chunked: boolean): void {
@@ -396,6 +391,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 }
 
 export interface ConnectionOptions {
+  /** The target's host[:port]: the Host of a request that came without one (HTTP/1.0 clients). */
+  readonly authority: string;
   readonly timeouts: ConnectionTimeouts;
   readonly idleTimeout: number;
   readonly maxHeaderSize: number;

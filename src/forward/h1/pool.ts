@@ -10,7 +10,7 @@ export interface PoolWaiter {
   onConnectFailure(failure: Failure): void;
 }
 
-export interface PoolOptions extends ConnectionOptions {
+export interface PoolOptions extends Omit<ConnectionOptions, 'authority'> {
   readonly maxConnections: number;
 }
 
@@ -23,8 +23,7 @@ export interface PoolOptions extends ConnectionOptions {
 export class ConnectionPool implements ConnectionOwner {
   private readonly target: ConnectTarget;
   private readonly connect: Connector;
-  private readonly options: PoolOptions;
-  private readonly authority: string;
+  private readonly options: PoolOptions & ConnectionOptions;
   private readonly idle: UpstreamConnection[] = [];
   private readonly waiting: PoolWaiter[] = [];
   /** Connections open or opening (busy + idle + connecting). */
@@ -34,9 +33,8 @@ export class ConnectionPool implements ConnectionOwner {
 
   constructor(target: TargetConfig, connect: Connector, options: PoolOptions) {
     this.target = { hostname: target.hostname, protocol: target.protocol, port: String(target.port) };
-    this.authority = new URL(target.origin).host;
     this.connect = connect;
-    this.options = options;
+    this.options = { ...options, authority: new URL(target.origin).host };
   }
 
   acquire(waiter: PoolWaiter): void {
@@ -121,7 +119,6 @@ export class ConnectionPool implements ConnectionOwner {
         return;
       }
       const connection = new UpstreamConnection(socket, performance.now() - started, this, this.options);
-      connection.authorityFallback = this.authority;
       this.release(connection);
     });
   }
