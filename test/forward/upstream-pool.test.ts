@@ -760,3 +760,26 @@ describe('response features', () => {
     assert.equal(next.text, 'second');
   });
 });
+
+test('a response already waiting when a stalled gateway wakes is read before its timeout is blamed on the upstream', async (t) => {
+  // All in one process: the upstream answers 80 ms after the request, but 10 ms after it
+  // arrives the event loop is blocked for 500 ms (a long GC pause, say). When it wakes, the
+  // answer is in the socket and the 200 ms response timeout is due in the same turn.
+  const fault = await startRawFault(async (connection) => {
+    await connection.nextRequest();
+    setTimeout(() => connection.write(OK('in time')), 80);
+    setTimeout(() => {
+      const until = performance.now() + 500;
+      while (performance.now() < until) {
+        // the stall
+      }
+    }, 10);
+  });
+  const gw = await through(t, fault, {
+    upstream: '    timeouts: { response: 200ms }\n    retries: { attempts: 1 }',
+  });
+  const res = await request(gw.url, { path: '/stall', headers: { 'x-request-id': 'stall' } });
+  const line = await gw.logFor('stall');
+  assert.equal(res.status, 200, `${line.error} ${line.details}`);
+  assert.equal(res.text, 'in time');
+});
