@@ -39,7 +39,7 @@ export class ConnectionPool implements ConnectionOwner {
 
   acquire(waiter: PoolWaiter): void {
     if (this.closing) {
-      waiter.onConnectFailure(new Failure('proxy_internal_error', 'the upstream pool is shutting down'));
+      waiter.onConnectFailure(shuttingDown());
       return;
     }
     const connection = this.takeIdle();
@@ -78,7 +78,7 @@ export class ConnectionPool implements ConnectionOwner {
 
   close(): Promise<void> {
     this.closing = true;
-    const failure = new Failure('proxy_internal_error', 'the upstream pool is shutting down');
+    const failure = shuttingDown();
     for (const waiter of this.waiting.splice(0)) waiter.onConnectFailure(failure);
     for (const connection of this.idle.splice(0)) connection.destroy();
     return Promise.resolve();
@@ -122,4 +122,9 @@ export class ConnectionPool implements ConnectionOwner {
       this.release(connection);
     });
   }
+}
+
+/** The gateway's own decision (it is stopping), not a bug of its: a 503 to retry elsewhere. */
+function shuttingDown(): Failure {
+  return new Failure('proxy_internal_response', 'the gateway is shutting down', { retryAfter: 1 });
 }
