@@ -35,7 +35,13 @@ export class Failure extends Error {
   readonly retryAfter: number | undefined;
 
   constructor(type: FailureType, details: string, init: FailureInit = {}) {
+    // A failure is a verdict about a peer, not a bug: where in Candor it was built says
+    // nothing (the cause keeps its own stack), and capturing the trace was the largest
+    // single cost of an error response.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${type}: ${details}`, init.cause === undefined ? undefined : { cause: init.cause });
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'Failure';
     this.type = type;
     this.kind = FAILURES[type];

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { receivedStatusProxyStatus } from '../failure/proxy-status.ts';
@@ -12,6 +11,7 @@ import type {
   RequestBody,
   UpstreamConnection,
 } from './h1/connection.ts';
+import { uncork } from './h1/connection.ts';
 import type { PoolWaiter } from './h1/pool.ts';
 import type { ResponseHead } from './h1/response-parser.ts';
 import { buildDownstreamHead } from './response-headers.ts';
@@ -339,10 +339,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     clearTimeout(this.bodyTimer);
     this.res.off('close', this.onDownstreamClose);
   }
-}
-
-function uncork(socket: Socket): void {
-  socket.uncork();
 }
 
 function pairs(raw: readonly string[]): [string, string][] {

@@ -146,7 +146,11 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       socket.uncork();
       handler.onRequestSent();
     } else {
+      // The head waits for the end of the turn: a body that has already arrived (most of
+      // them, when small) leaves with it in one write.
+      socket.cork();
       socket.write(head, 'latin1');
+      setImmediate(uncork, socket);
       this.streamBody(body.source, body.chunked);
     }
   }
@@ -424,6 +428,11 @@ function hasLength(headers: readonly string[]): boolean {
 }
 
 function noop(): void {}
+
+/** Lets go of a socket corked for the rest of a turn (a callback for nextTick and setImmediate). */
+export function uncork(socket: Socket): void {
+  socket.uncork();
+}
 
 /** The timer, restarted from now; created (unreferenced: an open socket already holds the process) on first use. */
 function rearm(timer: NodeJS.Timeout | undefined, callback: () => void, ms: number): NodeJS.Timeout {
