@@ -14,9 +14,10 @@ process.once('exit', () => {
 });
 
 /**
- * The gateway's logger: NDJSON through an asynchronous, batching writer (line-writer.ts),
- * so a slow disk or pipe never blocks the request path and never grows memory without
- * bound. `flush()` before exit keeps the last lines.
+ * The gateway's logger: NDJSON through a batching writer (line-writer.ts): a file gets one
+ * write per event-loop turn, a pipe is written asynchronously so a slow reader never blocks
+ * the request path, and neither grows memory without bound. `flush()` before exit keeps the
+ * last lines.
  */
 export function createLogger(config: LogConfig, gatewayName: string): Logger {
   const writer =
