@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { receivedStatusProxyStatus } from '../failure/proxy-status.ts';
@@ -11,10 +12,10 @@ import type {
   RequestBody,
   UpstreamConnection,
 } from './h1/connection.ts';
-import { uncork } from './h1/connection.ts';
 import type { PoolWaiter } from './h1/pool.ts';
 import type { ResponseHead } from './h1/response-parser.ts';
 import { buildDownstreamHead } from './response-headers.ts';
+import { atTurnEnd } from './turn-end.ts';
 import type { Target, Upstream } from './upstream.ts';
 
 /** What an exchange reports back to the attempt loop that started it. */
@@ -73,6 +74,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private waiting = false;
   private readonly bodyUnannounced: boolean;
   private bodySeen = 0;
+  /** The response's end is held for the end of the turn (and ends the socket's cork with it). */
+  private ending = false;
+  private corked: Socket | null = null;
 
   constructor(
     req: IncomingMessage,
@@ -171,14 +175,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     record.status = statusCode;
     this.stage = 'body_streaming';
     this.owner.headReceived(statusCode);
-    // The connection hands over the head, the body and the end of a small response in one tick:
-    // corked until the tick is over, they leave in one write instead of three.
+    // The head, the body and the end of a small response arrive in one read: held until the
+    // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
     const socket = res.socket;
     if (socket) {
       socket.cork();
-      process.nextTick(uncork, socket);
+      this.corked = socket;
+      atTurnEnd(uncorkUnlessEnding, this);
     }
-    // Send the head now: a client waiting on a slow body should know it is coming.
+    // Send the head this turn: a client waiting on a slow body should know it is coming.
     if (!head.hasLength || this.req.method === 'HEAD') res.flushHeaders();
   }
 
@@ -192,7 +197,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     if (trailers !== undefined && trailers.length > 0) this.res.addTrailers(pairs(trailers));
-    this.res.end();
+    // Ended at the end of the turn: end() uncorks the socket outright, and the response
+    // would leave alone instead of with the turn's others.
+    this.ending = true;
+    atTurnEnd(endResponse, this.res);
     this.finish();
   }
 
@@ -331,6 +339,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     else if (head.status === 102) this.res.writeProcessing();
   }
 
+  /** The turn is over: let the head (and the body so far) go, unless the end is about to. */
+  uncorkResponse(): void {
+    if (!this.ending) this.corked?.uncork();
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -339,6 +352,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     clearTimeout(this.bodyTimer);
     this.res.off('close', this.onDownstreamClose);
   }
+}
+
+function uncorkUnlessEnding(exchange: Exchange): void {
+  exchange.uncorkResponse();
+}
+
+function endResponse(res: ServerResponse): void {
+  res.end();
 }
 
 function pairs(raw: readonly string[]): [string, string][] {

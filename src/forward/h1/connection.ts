@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ms } from '../../failure/classify.ts';
 import { Failure } from '../../failure/failure.ts';
+import { corkUntilTurnEnd } from '../turn-end.ts';
 import { connectionEnded } from './connection-ended.ts';
 import { type ResponseHead, ResponseParser, type ResponseParserHandler } from './response-parser.ts';
 
@@ -134,23 +135,21 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     const { body } = request;
     const head = serializeHead(request, this.authority);
     this.headTimer = rearm(this.headTimer, this.onHeadTimeout, this.timeouts.head);
-    if (body.kind === 'none') {
-      socket.write(head, 'latin1');
-      handler.onRequestSent();
-    } else if (body.kind === 'buffer') {
+    if (body.kind === 'buffer') {
       handler.onBodyChunk(body.bytes);
       if (this.handler !== handler) return;
-      socket.cork();
-      socket.write(head, 'latin1');
+    }
+    // The request leaves at the end of the turn, with every other request of the turn (one
+    // wake-up of the upstream for all of them: turn-end.ts), and with as much of its body as
+    // has arrived by then.
+    corkUntilTurnEnd(socket);
+    socket.write(head, 'latin1');
+    if (body.kind === 'none') {
+      handler.onRequestSent();
+    } else if (body.kind === 'buffer') {
       if (body.bytes.length > 0) socket.write(body.bytes);
-      socket.uncork();
       handler.onRequestSent();
     } else {
-      // The head waits for the end of the turn: a body that has already arrived (most of
-      // them, when small) leaves with it in one write.
-      socket.cork();
-      socket.write(head, 'latin1');
-      setImmediate(uncork, socket);
       this.streamBody(body.source, body.chunked);
     }
   }
@@ -428,11 +427,6 @@ function hasLength(headers: readonly string[]): boolean {
 }
 
 function noop(): void {}
-
-/** Lets go of a socket corked for the rest of a turn (a callback for nextTick and setImmediate). */
-export function uncork(socket: Socket): void {
-  socket.uncork();
-}
 
 /** The timer, restarted from now; created (unreferenced: an open socket already holds the process) on first use. */
 function rearm(timer: NodeJS.Timeout | undefined, callback: () => void, ms: number): NodeJS.Timeout {
