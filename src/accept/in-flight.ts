@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { isEndHeld } from '../forward/turn-end.ts';
 import { hasRequestBody } from './request-checks.ts';
 
 /** The request Node last handed over on a socket, until its response closes. */
@@ -59,7 +60,9 @@ export class InFlightRequests {
       entry.cancelled = true;
       return { kind: 'unstarted', req: entry.req };
     }
-    if (!entry.req.complete && !entry.res.writableEnded) return { kind: 'body', req: entry.req };
+    // A response whose end is only held for the end of the turn is answered all the same.
+    const answered = entry.res.writableEnded || isEndHeld(entry.res);
+    if (!entry.req.complete && !answered) return { kind: 'body', req: entry.req };
     return { kind: 'after', res: entry.res };
   }
 }

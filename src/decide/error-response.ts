@@ -5,7 +5,7 @@ import type { Failure } from '../failure/failure.ts';
 import { negotiateErrorFormat } from '../failure/negotiate.ts';
 import { failureProxyStatus } from '../failure/proxy-status.ts';
 import { REASONS } from '../failure/wording.ts';
-import { atTurnEnd } from '../forward/turn-end.ts';
+import { endAtTurnEnd } from '../forward/turn-end.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
 export const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
@@ -66,8 +66,7 @@ export function writeErrorResponse(
   if (facts.close) res.shouldKeepAlive = false;
   res.writeHead(answer.status, REASONS[answer.status], answer.headers);
   // Sent with the turn's other responses (turn-end.ts): a failure costs no wake-up of its own.
-  const body = facts.head ? undefined : answer.body.body;
-  atTurnEnd((response) => response.end(body), res);
+  endAtTurnEnd(res, facts.head ? undefined : answer.body.body);
   // A body the client is still sending is not worth reading: the connection closes instead.
   // res.socket, captured now: failRequestBody detaches req.socket when it gives up on a request body.
   const socket = res.socket;

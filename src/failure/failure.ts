@@ -40,8 +40,11 @@ export class Failure extends Error {
     // single cost of an error response.
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    super(`${type}: ${details}`, init.cause === undefined ? undefined : { cause: init.cause });
-    Error.stackTraceLimit = stackTraceLimit;
+    try {
+      super(`${type}: ${details}`, init.cause === undefined ? undefined : { cause: init.cause });
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.name = 'Failure';
     this.type = type;
     this.kind = FAILURES[type];

@@ -15,7 +15,7 @@ import type {
 import type { PoolWaiter } from './h1/pool.ts';
 import type { ResponseHead } from './h1/response-parser.ts';
 import { buildDownstreamHead } from './response-headers.ts';
-import { atTurnEnd } from './turn-end.ts';
+import { atTurnEnd, endAtTurnEnd } from './turn-end.ts';
 import type { Target, Upstream } from './upstream.ts';
 
 /** What an exchange reports back to the attempt loop that started it. */
@@ -197,10 +197,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     if (trailers !== undefined && trailers.length > 0) this.res.addTrailers(pairs(trailers));
-    // Ended at the end of the turn: end() uncorks the socket outright, and the response
-    // would leave alone instead of with the turn's others.
     this.ending = true;
-    atTurnEnd(endResponse, this.res);
+    endAtTurnEnd(this.res);
     this.finish();
   }
 
@@ -356,10 +354,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
 function uncorkUnlessEnding(exchange: Exchange): void {
   exchange.uncorkResponse();
-}
-
-function endResponse(res: ServerResponse): void {
-  res.end();
 }
 
 function pairs(raw: readonly string[]): [string, string][] {

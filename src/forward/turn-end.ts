@@ -11,6 +11,8 @@
  * The queue is flat (callback, argument, callback, argument…) so holding a write allocates
  * nothing.
  */
+import type { ServerResponse } from 'node:http';
+
 type Held<T> = (arg: T) => void;
 
 let held: unknown[] = [];
@@ -29,7 +31,36 @@ function runHeld(): void {
   // Swapped before running: what a callback holds goes to the next turn's list.
   const batch = held;
   held = [];
-  for (let i = 0; i < batch.length; i += 2) (batch[i] as Held<unknown>)(batch[i + 1]);
+  for (let i = 0; i < batch.length; i += 2) {
+    try {
+      (batch[i] as Held<unknown>)(batch[i + 1]);
+    } catch (err) {
+      // A bug in one held write must not cost the others theirs (nor the process its life):
+      // that one exchange is cut, the rest of the batch still goes out.
+      (batch[i + 1] as { destroy?: () => void } | null)?.destroy?.();
+      process.emitWarning(`candor: a write held for the end of the turn failed: ${(err as Error).stack}`);
+    }
+  }
+}
+
+/** Responses whose end is held for the end of the turn, with the body to end them with. */
+const endsHeld = new WeakMap<ServerResponse, string | undefined>();
+
+/** Ends a response at the end of the turn (end() uncorks its socket outright: it would leave alone). */
+export function endAtTurnEnd(res: ServerResponse, body?: string): void {
+  endsHeld.set(res, body);
+  atTurnEnd(endHeldResponse, res);
+}
+
+/** The response's end is decided and only held for the turn: it counts as ended. */
+export function isEndHeld(res: ServerResponse): boolean {
+  return endsHeld.has(res);
+}
+
+function endHeldResponse(res: ServerResponse): void {
+  const body = endsHeld.get(res);
+  endsHeld.delete(res);
+  res.end(body);
 }
 
 /** Corks a socket until the end of the turn. */

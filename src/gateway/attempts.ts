@@ -44,6 +44,7 @@ export class Attempts implements ExchangeOwner {
   private totalTimer: NodeJS.Timeout | undefined;
   private deadline = 0;
   private over = false;
+  private deadlinePassed = false;
 
   constructor(ctx: AttemptsContext) {
     this.ctx = ctx;
@@ -148,7 +149,8 @@ export class Attempts implements ExchangeOwner {
       upstream,
       attempts: this.tried.length,
       bodyReplayable: this.body.kind !== 'stream' || failure.stage === 'not_sent',
-      remaining: this.deadline - performance.now(),
+      // The timer may fire a hair before performance.now() says the deadline is there.
+      remaining: this.deadlinePassed ? 0 : this.deadline - performance.now(),
       noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
       reusedConnection: this.ctx.record.reusedConnection === true,
     });
@@ -228,7 +230,9 @@ export class Attempts implements ExchangeOwner {
         stage: current?.exchange.reached ?? 'not_sent',
       },
     );
-    this.over = true;
+    // The attempt's cancel comes back through attemptFailed, which answers with this failure
+    // (no retry: the deadline has passed).
+    this.deadlinePassed = true;
     if (current) current.exchange.cancel(failure);
     else {
       this.finishTimers();

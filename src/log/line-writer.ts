@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** A synchronous write slower than this sends the file to the asynchronous path for a while. */
+const SLOW_WRITE_MS = 20;
+/** How long a file that was slow to write stays on the asynchronous path. */
+const SLOW_DISK_BACKOFF_MS = 30_000;
+const NEWLINE = 0x0a;
+
 /**
  * Where every log line goes: a queue, written out in batches.
  *
@@ -8,7 +14,9 @@ import path from 'node:path';
  *   every line of that turn (as nginx writes its access log: straight from the worker). An
  *   asynchronous write goes through libuv's thread pool: a futex wake-up and two context
  *   switches per batch, on the very core the gateway runs on — more than the write itself
- *   costs when it lands in the page cache.
+ *   costs when it lands in the page cache. A disk that makes one of those writes slow
+ *   (writeback throttling, a network file system) would stall every request: the file then
+ *   goes the asynchronous way for 30 s before it is tried again.
  * - A pipe or terminal (stdout to a collector) can block: there one asynchronous write at a
  *   time drains the queue, each write taking everything queued since the last.
  *
@@ -17,26 +25,32 @@ import path from 'node:path';
  * pile up in memory without bound — under 6,000 requests/s that was 1.5 MB more RSS every
  * second. Here the backlog is bounded: lines beyond `maxBacklog` bytes are dropped and
  * counted, and the count is written as a line of its own once the writer catches up. A file
- * that refuses a write (disk full) loses that batch, counted the same way.
+ * that refuses a write (disk full) loses the lines not yet written, counted the same way.
  */
 export class LineWriter {
   private readonly fd: number;
-  /** A regular file: written synchronously, once per event-loop turn. */
-  private readonly direct: boolean;
-  private turnScheduled = false;
   private readonly maxBacklog: number;
   private readonly gatewayName: string;
+  /** A regular file: written synchronously, once per event-loop turn (unless it was slow). */
+  private readonly isFile: boolean;
+  private direct: boolean;
+  /** When a file sent to the asynchronous path by a slow write is tried synchronously again. */
+  private directAgainAt = 0;
+  private turnScheduled = false;
   private queue: string[] = [];
   private queued = 0;
   private writing = false;
   private dropped = 0;
+  /** A failed write stopped mid-line: the next batch starts on a line of its own. */
+  private torn = false;
   private waiters: (() => void)[] = [];
 
   constructor(fd: number, maxBacklog: number, gatewayName: string) {
     this.fd = fd;
     this.maxBacklog = maxBacklog;
     this.gatewayName = gatewayName;
-    this.direct = isRegularFile(fd);
+    this.isFile = isRegularFile(fd);
+    this.direct = this.isFile;
   }
 
   /** Opens (appending, creating its folder) the file a writer writes to. */
@@ -66,7 +80,12 @@ export class LineWriter {
 
   private readonly endOfTurn = (): void => {
     this.turnScheduled = false;
+    const started = performance.now();
     this.flushSync();
+    if (performance.now() - started > SLOW_WRITE_MS) {
+      this.direct = false;
+      this.directAgainAt = performance.now() + SLOW_DISK_BACKOFF_MS;
+    }
   };
 
   /** Calls back once everything queued so far is written (pino's logger.flush uses it). */
@@ -82,19 +101,33 @@ export class LineWriter {
   /** Writes what is queued, synchronously: a file's turn, and the last lines before the process exits. */
   flushSync(): void {
     if (this.queue.length === 0 && this.dropped === 0) return;
-    const lines = this.queue.length + this.dropped;
+    const carried = this.dropped;
     const bytes = Buffer.from(this.takeQueued());
+    let offset = 0;
     try {
-      for (let offset = 0; offset < bytes.length; ) offset += fs.writeSync(this.fd, bytes, offset);
+      while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset);
     } catch {
       // A log that cannot be written must not take the gateway down (or keep it from
-      // exiting): the batch is lost, and counted for the next line that can be written.
-      this.dropped += lines;
+      // exiting): what was not written is lost, and counted for the next line that can be.
+      this.lost(bytes, offset, carried);
     }
+  }
+
+  /** Counts the lines of a batch from `offset` on as dropped (the batch's own notice carried `carried`). */
+  private lost(bytes: Buffer, offset: number, carried: number): void {
+    let lines = 0;
+    for (let at = bytes.indexOf(NEWLINE, offset); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) lines++;
+    // The notice at the batch's end did not make it either: its count is still owed.
+    this.dropped += carried > 0 ? carried + lines - 1 : lines;
+    if (offset > 0 && bytes[offset - 1] !== NEWLINE) this.torn = true;
   }
 
   private takeQueued(): string {
     let text = this.queue.length === 1 ? this.queue[0] : this.queue.join('');
+    if (this.torn) {
+      text = `\n${text}`;
+      this.torn = false;
+    }
     if (this.dropped > 0) {
       text += `{"level":"warn","time":"${new Date().toISOString()}","gateway":${JSON.stringify(this.gatewayName)},"dropped_lines":${this.dropped},"msg":"the log fell behind the disk: lines were dropped"}\n`;
       this.dropped = 0;
@@ -106,20 +139,24 @@ export class LineWriter {
 
   private writeQueued(): void {
     this.writing = true;
-    this.writeBytes(Buffer.from(this.takeQueued()), 0);
+    const carried = this.dropped;
+    this.writeBytes(Buffer.from(this.takeQueued()), 0, carried);
   }
 
-  private writeBytes(bytes: Buffer, offset: number): void {
+  private writeBytes(bytes: Buffer, offset: number, carried: number): void {
     fs.write(this.fd, bytes, offset, bytes.length - offset, null, (err, written) => {
       if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
         // A non-blocking pipe (stdout to a slow reader) is full: try again shortly.
-        setTimeout(() => this.writeBytes(bytes, offset), 5).unref();
+        setTimeout(() => this.writeBytes(bytes, offset, carried), 5).unref();
         return;
       }
-      // Any other error loses this batch: logging must never take the gateway down.
-      if (!err && offset + written < bytes.length) return this.writeBytes(bytes, offset + written);
+      // Any other error loses the rest of this batch: logging must never take the gateway down.
+      if (err) this.lost(bytes, offset, carried);
+      else if (offset + written < bytes.length) return this.writeBytes(bytes, offset + written, carried);
       if (this.queue.length > 0 || this.dropped > 0) return this.writeQueued();
       this.writing = false;
+      // A file that was slow to write gets the synchronous path back once it has had a rest.
+      if (this.isFile && performance.now() >= this.directAgainAt) this.direct = true;
       const waiters = this.waiters;
       this.waiters = [];
       for (const waiter of waiters) waiter();
