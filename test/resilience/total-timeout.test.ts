@@ -24,7 +24,7 @@ upstreams:
     retries: { attempts: 2, per_try_timeout: 400ms, backoff: { base: 1ms, max: 1ms } }
 `);
   try {
-    const res = await request(gw.url, { path: "/slow" });
+    const res = await request(gw.url, { path: '/slow' });
     assert.equal(res.status, 504);
     assert.match(
       String(res.headers['proxy-status']),
