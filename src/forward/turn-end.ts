@@ -6,7 +6,7 @@
  * inter-processor interrupt; under a hypervisor, an exit to it) costs more than the write.
  * Spread over the turn, every request's write wakes the upstream (and every response's wakes
  * the client) again; bunched at the end, one wake-up serves them all. Measured on the 2-core
- * bench VM: CPU per proxied request down by about a third (bench/README.md).
+ * bench VM: CPU per proxied request down by about a third (README, Benchmarks).
  *
  * The queue is flat (callback, argument, callback, argument…) so holding a write allocates
  * nothing.
