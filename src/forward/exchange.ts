@@ -335,6 +335,27 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (this.req.httpVersionMinor === 0 || this.res.headersSent) return;
     if (head.status === 103) this.res.writeEarlyHints(earlyHints(head.headers));
     else if (head.status === 102) this.res.writeProcessing();
+    else if (head.status !== 100) this.writeInterim(head);
+  }
+
+  /**
+   * Any other interim answer (104 Upload Resumption Supported, ones not yet registered): a
+   * proxy passes 1xx on (RFC 9110 §15.2), with its hop-by-hop fields out and Via in. Node
+   * has no call for a 1xx it does not know, so the head goes on the socket itself, as Node's
+   * own writeProcessing does; a response queued behind another on a pipelined connection has
+   * no socket yet, and its interim answer is dropped.
+   */
+  private writeInterim(head: ResponseHead): void {
+    const socket = this.res.socket;
+    if (socket === null) return;
+    const { headers } = buildDownstreamHead(head.headers, {
+      requestId: this.record.id,
+      via: this.options.via,
+      proxyStatus: undefined,
+    });
+    let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    socket.write(`${text}\r\n`, 'latin1');
   }
 
   /** The turn is over: let the head (and the body so far) go, unless the end is about to. */

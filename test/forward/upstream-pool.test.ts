@@ -650,6 +650,35 @@ describe('response features', () => {
     assert.equal(fault.connections, 1);
   });
 
+  test('any other 1xx is passed on to an HTTP/1.1 client, hop-by-hop fields out and Via in; not to HTTP/1.0', async (t) => {
+    const fault = await startRawFault(
+      answerEach(
+        () =>
+          'HTTP/1.1 104 Upload Resumption Supported\r\nUpload-Draft-Interop-Version: 6\r\n' +
+          'Connection: X-Hop\r\nX-Hop: secret\r\n\r\n' +
+          'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal',
+      ),
+    );
+    const gw = await through(t, fault);
+    const exchange = await rawRequest(
+      gw.port,
+      'GET /upload HTTP/1.1\r\nHost: x\r\nX-Request-Id: interim-1\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(exchange.status, 104);
+    const final = exchange.raw.indexOf('HTTP/1.1 200 OK\r\n');
+    assert.ok(final > 0, `a 200 follows the 104: ${JSON.stringify(exchange.raw)}`);
+    const interim = exchange.raw.slice(0, final);
+    assert.match(interim, /^HTTP\/1\.1 104 Upload Resumption Supported\r\n/);
+    assert.match(interim, /\r\nUpload-Draft-Interop-Version: 6\r\n/);
+    assert.match(interim, /\r\nvia: 1\.1 edge-1\r\n/i);
+    assert.match(interim, /\r\nx-request-id: interim-1\r\n/i);
+    assert.doesNotMatch(interim, /connection:|x-hop/i);
+    assert.ok(interim.endsWith('\r\n\r\n'));
+    assert.equal(lastBody(exchange.raw), 'final');
+    const old = await rawRequest(gw.port, 'GET /upload HTTP/1.0\r\nHost: x\r\n\r\n');
+    assert.equal(old.status, 200, 'an HTTP/1.0 client gets no interim answer');
+  });
+
   test('trailers of a chunked upstream response reach an HTTP/1.1 client that sent TE: trailers', async (t) => {
     const fault = await startRawFault(
       answerEach(
