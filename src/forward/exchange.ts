@@ -332,27 +332,27 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onInformational(head: ResponseHead): void {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
-    if (this.req.httpVersionMinor === 0 || this.res.headersSent) return;
-    if (head.status === 103) this.res.writeEarlyHints(earlyHints(head.headers));
-    else if (head.status === 102) this.res.writeProcessing();
-    else if (head.status !== 100) this.writeInterim(head);
-  }
-
-  /**
-   * Any other interim answer (104 Upload Resumption Supported, ones not yet registered): a
-   * proxy passes 1xx on (RFC 9110 §15.2), with its hop-by-hop fields out and Via in. Node
-   * has no call for a 1xx it does not know, so the head goes on the socket itself, as Node's
-   * own writeProcessing does; a response queued behind another on a pipelined connection has
-   * no socket yet, and its interim answer is dropped.
-   */
-  private writeInterim(head: ResponseHead): void {
-    const socket = this.res.socket;
-    if (socket === null) return;
+    if (this.req.httpVersionMinor === 0 || this.res.headersSent || head.status === 100) return;
+    // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final head.
     const { headers } = buildDownstreamHead(head.headers, {
       requestId: this.record.id,
       via: this.options.via,
       proxyStatus: undefined,
     });
+    if (head.status === 103) this.res.writeEarlyHints(earlyHints(headers));
+    else if (head.status === 102) this.res.writeProcessing();
+    else this.writeInterim(head, headers);
+  }
+
+  /**
+   * Any other interim answer (104 Upload Resumption Supported, ones not yet registered).
+   * Node has no call for a 1xx it does not know, so the head goes on the socket itself, as
+   * Node's own writeProcessing does; a response queued behind another on a pipelined
+   * connection has no socket yet, and its interim answer is dropped.
+   */
+  private writeInterim(head: ResponseHead, headers: readonly string[]): void {
+    const socket = this.res.socket;
+    if (socket === null) return;
     let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     socket.write(`${text}\r\n`, 'latin1');

@@ -630,7 +630,7 @@ describe('response features', () => {
     const fault = await startRawFault(
       answerEach((index) =>
         index === 1
-          ? 'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n' +
+          ? 'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\nConnection: X-Hop\r\nX-Hop: 1\r\n\r\n' +
             'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal'
           : OK('again'),
       ),
@@ -643,6 +643,8 @@ describe('response features', () => {
     const hints = exchange.raw.slice(0, final);
     assert.match(hints, /^HTTP\/1\.1 103 Early Hints\r\n/);
     assert.match(hints, /\r\nlink: <\/style\.css>; rel=preload; as=style\r\n/i);
+    assert.match(hints, /\r\nvia: 1\.1 edge-1\r\n/i);
+    assert.doesNotMatch(hints, /connection:|x-hop/i, 'hop-by-hop fields stay on the upstream hop');
     assert.equal(lastBody(exchange.raw), 'final');
     // The interim answer left the connection in a clean state for the next request.
     const next = await request(gw.url, { path: '/next', headers: { 'x-request-id': 'after-103' } });
