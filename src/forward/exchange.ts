@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { receivedStatusProxyStatus } from '../failure/proxy-status.ts';
@@ -15,7 +14,7 @@ import type {
 import type { PoolWaiter } from './h1/pool.ts';
 import type { ResponseHead } from './h1/response-parser.ts';
 import { buildDownstreamHead } from './response-headers.ts';
-import { atTurnEnd, endAtTurnEnd } from './turn-end.ts';
+import { corkResponseUntilTurnEnd, endAtTurnEnd } from './turn-end.ts';
 import type { Target, Upstream } from './upstream.ts';
 
 /** What an exchange reports back to the attempt loop that started it. */
@@ -74,9 +73,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private waiting = false;
   private readonly bodyUnannounced: boolean;
   private bodySeen = 0;
-  /** The response's end is held for the end of the turn (and ends the socket's cork with it). */
-  private ending = false;
-  private corked: Socket | null = null;
 
   constructor(
     req: IncomingMessage,
@@ -177,12 +173,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.owner.headReceived(statusCode);
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
-    const socket = res.socket;
-    if (socket) {
-      socket.cork();
-      this.corked = socket;
-      atTurnEnd(uncorkUnlessEnding, this);
-    }
+    corkResponseUntilTurnEnd(res);
     // Send the head this turn: a client waiting on a slow body should know it is coming.
     if (!head.hasLength || this.req.method === 'HEAD') res.flushHeaders();
   }
@@ -197,7 +188,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     if (trailers !== undefined && trailers.length > 0) this.res.addTrailers(pairs(trailers));
-    this.ending = true;
     endAtTurnEnd(this.res);
     this.finish();
   }
@@ -358,11 +348,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     socket.write(`${text}\r\n`, 'latin1');
   }
 
-  /** The turn is over: let the head (and the body so far) go, unless the end is about to. */
-  uncorkResponse(): void {
-    if (!this.ending) this.corked?.uncork();
-  }
-
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -371,10 +356,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     clearTimeout(this.bodyTimer);
     this.res.off('close', this.onDownstreamClose);
   }
-}
-
-function uncorkUnlessEnding(exchange: Exchange): void {
-  exchange.uncorkResponse();
 }
 
 function pairs(raw: readonly string[]): [string, string][] {

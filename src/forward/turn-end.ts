@@ -63,6 +63,20 @@ function endHeldResponse(res: ServerResponse): void {
   res.end(body);
 }
 
+/**
+ * Corks a response's socket until the end of the turn. A response whose end is held by then
+ * stays corked: its end() uncorks the socket outright, and head, body and end leave in one write.
+ */
+export function corkResponseUntilTurnEnd(res: ServerResponse): void {
+  if (res.socket === null) return;
+  res.socket.cork();
+  atTurnEnd(uncorkUnlessEnding, res);
+}
+
+function uncorkUnlessEnding(res: ServerResponse): void {
+  if (!endsHeld.has(res)) res.socket?.uncork();
+}
+
 /** Corks a socket until the end of the turn. */
 export function corkUntilTurnEnd(socket: { cork(): void; uncork(): void }): void {
   socket.cork();

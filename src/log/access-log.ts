@@ -7,24 +7,24 @@ interface Destination {
   write(line: string): unknown;
 }
 
-/** What the line writer needs from a logger, worked out once per logger. */
-interface LineWriter {
+/** Where a logger's lines go and what each carries, worked out once per logger. */
+interface LineTarget {
   readonly destination: Destination;
   /** The logger's bindings as JSON members, e.g. `"gateway":"edge-1"`. */
   readonly bindings: string;
 }
 
-const writers = new WeakMap<Logger, LineWriter>();
+const targets = new WeakMap<Logger, LineTarget>();
 
-function writerFor(logger: Logger): LineWriter {
-  let writer = writers.get(logger);
-  if (writer === undefined) {
+function targetOf(logger: Logger): LineTarget {
+  let target = targets.get(logger);
+  if (target === undefined) {
     const destination = (logger as unknown as Record<symbol, Destination>)[pino.symbols.streamSym];
     const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
-    writer = { destination, bindings };
-    writers.set(logger, writer);
+    target = { destination, bindings };
+    targets.set(logger, target);
   }
-  return writer;
+  return target;
 }
 
 let isoAt = 0;
@@ -62,9 +62,9 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
     logger.error({ ...lineFields(record), err: failure?.cause }, 'request');
     return;
   }
-  const writer = writerFor(logger);
+  const target = targetOf(logger);
   let line = `{"level":"${level}","time":"${isoNow()}"`;
-  if (writer.bindings !== '') line += `,${writer.bindings}`;
+  if (target.bindings !== '') line += `,${target.bindings}`;
   line += `,"req_id":${str(record.id)}`;
   if (record.trace.traceId !== undefined) line += `,"trace_id":${str(record.trace.traceId)}`;
   line += `,"client":${str(record.clientAddress)},"method":${str(record.method)},"host":${str(record.host)},"path":${str(record.path)}`;
@@ -86,7 +86,7 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   line += `,"attempts":${record.tries.length}`;
   // Only when there was more than one: the common line stays short.
   if (record.tries.length > 1) line += `,"tries":${str(record.tries)}`;
-  writer.destination.write(`${line},"msg":"request"}\n`);
+  target.destination.write(`${line},"msg":"request"}\n`);
 }
 
 /** The line's fields as an object, for pino (and for the test that keeps both writers in step). */
