@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { isEndHeld } from '../forward/turn-end.ts';
+import { isEndHeld } from '../net/turn-end.ts';
 import { hasRequestBody } from './request-checks.ts';
 
 /** The request Node last handed over on a socket, until its response closes. */

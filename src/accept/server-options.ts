@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ALLOW } from '../decide/error-response.ts';
-import { createRecord } from '../gateway/admit.ts';
 import { logRequest } from '../log/access-log.ts';
 import type { Logger } from '../log/logger.ts';
+import { createRecord } from '../session/admit.ts';
 
 /** `OPTIONS *`: a question about the server as a whole, not about any resource (RFC 9110 §9.3.7). */
 export function isServerOptions(req: IncomingMessage): boolean {

@@ -1,8 +1,4 @@
-import { readFileSync } from 'node:fs';
-
-export const VERSION: string = JSON.parse(
-  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
-).version;
+import { VERSION } from '../version.ts';
 
 export const HELP = `candor ${VERSION}: a reverse proxy that never lies about a failure
 

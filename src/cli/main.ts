@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
+import { VERSION } from '../version.ts';
 import { EXIT } from './exit-codes.ts';
-import { HELP, VERSION } from './help.ts';
+import { HELP } from './help.ts';
 import { parseWorkers } from './workers.ts';
 
 /** The `candor` command line. Returns the process exit code. */

@@ -3,6 +3,7 @@ import { flushCompileCache } from 'node:module';
 import { ConfigError, formatConfigProblems } from '../config/config-error.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { GatewayConfig } from '../config/types.ts';
+import { untilSignal } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 import { superviseWorkers } from './workers.ts';
 
@@ -55,16 +56,4 @@ async function serveUntilSignal(config: GatewayConfig): Promise<number> {
   await untilSignal();
   await gateway.close();
   return EXIT.ok;
-}
-
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }

@@ -5,7 +5,7 @@ import type { Failure } from '../failure/failure.ts';
 import { negotiateErrorFormat } from '../failure/negotiate.ts';
 import { failureProxyStatus } from '../failure/proxy-status.ts';
 import { REASONS } from '../failure/wording.ts';
-import { endAtTurnEnd } from '../forward/turn-end.ts';
+import { endAtTurnEnd } from '../net/turn-end.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
 export const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RetryConfig, RouteConfig } from '../config/types.ts';
 import type { Failure } from '../failure/failure.ts';
-import type { Upstream } from '../forward/upstream.ts';
+import type { Upstream } from '../upstream/upstream.ts';
 
 /** RFC 9110 §9.2.2: methods whose intended effect is the same however often they are applied. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { EXIT } from '../cli/exit-codes.ts';
-import { untilSignal } from '../cli/serve.ts';
 import { parseConfig } from '../config/load.ts';
 import { startGateway } from '../gateway/gateway.ts';
+import { untilSignal } from '../gateway/signals.ts';
 import { startDemoUpstreams } from './demo-upstreams.ts';
 
 const DEMO_CONFIG = new URL('./demo.yaml', import.meta.url);

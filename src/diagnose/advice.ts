@@ -73,7 +73,7 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
     }
     case 'http_response_transfer_coding':
     case 'http_response_content_length': {
-      // The details are the gateway's parser's words (src/forward/h1/response-parser.ts).
+      // The details are the gateway's parser's words (src/http1/response-parser.ts).
       const what = failure.details;
       if (/^(unsupported|several) Transfer-Encoding/.test(what))
         return `the upstream's response uses a transfer coding Candor cannot relay (${what}): it relays only chunked or Content-Length framing. Compress with Content-Encoding instead, or send the body plain.`;

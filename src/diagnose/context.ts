@@ -1,4 +1,4 @@
-import type { ResponseHead } from '../forward/h1/response-parser.ts';
+import type { ResponseHead } from '../http1/response-parser.ts';
 import type { Identification } from './identify.ts';
 import type { ProbePlan } from './plan.ts';
 import type { BodyResult } from './read-body.ts';

@@ -4,8 +4,8 @@
  * chunks are the Failures the gateway logs once the head has gone downstream.
  */
 import { Failure } from '../failure/failure.ts';
-import { connectionEnded } from '../forward/h1/connection-ended.ts';
-import type { Framing } from '../forward/h1/response-parser.ts';
+import { connectionEnded } from '../http1/connection-ended.ts';
+import type { Framing } from '../http1/response-parser.ts';
 import { since } from './plan.ts';
 import type { ResponseReader } from './response-reader.ts';
 import type { SocketFeed } from './socket-feed.ts';

@@ -6,8 +6,8 @@
  * still shown whole.
  */
 import { Failure } from '../failure/failure.ts';
-import { connectionEnded } from '../forward/h1/connection-ended.ts';
-import type { ResponseHead } from '../forward/h1/response-parser.ts';
+import { connectionEnded } from '../http1/connection-ended.ts';
+import type { ResponseHead } from '../http1/response-parser.ts';
 import { type Identification, identify, printable } from './identify.ts';
 import { formatMs, since } from './plan.ts';
 import { largestField, offendingLine, readAsBodiless } from './refused-head.ts';

@@ -1,6 +1,6 @@
 /**
  * The response as the gateway reads it: bytes go through the gateway's own parser
- * (src/forward/h1/response-parser.ts), so diagnose refuses exactly what the gateway refuses,
+ * (src/http1/response-parser.ts), so diagnose refuses exactly what the gateway refuses,
  * under the same failure type, and no rule of HTTP/1.1 is restated here. On top, the reader
  * keeps what the report shows and the parser does not: the head's bytes as they arrived, the
  * interim statuses, the body's size and first bytes.
@@ -11,8 +11,8 @@ import {
   type ResponseHead,
   ResponseParser,
   type ResponseParserHandler,
-} from '../forward/h1/response-parser.ts';
-import { UPSTREAM_MAX_HEADER_SIZE } from '../forward/upstream.ts';
+} from '../http1/response-parser.ts';
+import { UPSTREAM_MAX_HEADER_SIZE } from '../upstream/upstream.ts';
 
 /** How much of the body is kept, to recognise a portal page. */
 const SNIFF = 64 * 1024;

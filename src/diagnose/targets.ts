@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { VERSION } from '../cli/help.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import { didYouMean } from '../config/did-you-mean.ts';
 import type { GatewayConfig, UpstreamConfig } from '../config/types.ts';
+import { VERSION } from '../version.ts';
 import type { ProbePlan } from './plan.ts';
 
 export interface DiagnoseOptions {

@@ -3,19 +3,19 @@ import { classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { receivedStatusProxyStatus } from '../failure/proxy-status.ts';
 import type { Stage } from '../failure/taxonomy.ts';
-import type { RequestRecord } from '../log/request-record.ts';
 import type {
   ConnectionFacts,
   ExchangeController,
   ExchangeHandler,
   RequestBody,
   UpstreamConnection,
-} from './h1/connection.ts';
-import type { PoolWaiter } from './h1/pool.ts';
-import type { ResponseHead } from './h1/response-parser.ts';
+} from '../http1/connection.ts';
+import type { PoolWaiter } from '../http1/pool.ts';
+import type { ResponseHead } from '../http1/response-parser.ts';
+import type { RequestRecord } from '../log/request-record.ts';
+import { corkResponseUntilTurnEnd, endAtTurnEnd } from '../net/turn-end.ts';
+import type { Target, Upstream } from '../upstream/upstream.ts';
 import { buildDownstreamHead } from './response-headers.ts';
-import { corkResponseUntilTurnEnd, endAtTurnEnd } from './turn-end.ts';
-import type { Target, Upstream } from './upstream.ts';
 
 /** What an exchange reports back to the attempt loop that started it. */
 export interface ExchangeOwner {

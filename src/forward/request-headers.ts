@@ -1,4 +1,4 @@
-import { connectionNominated, isHopByHop } from './hop-by-hop.ts';
+import { connectionNominated, isHopByHop } from '../http1/hop-by-hop.ts';
 
 /** What the request-header rewrite needs to know about this request. */
 export interface ForwardFacts {

@@ -1,4 +1,4 @@
-import { connectionNominated, isHopByHop } from './hop-by-hop.ts';
+import { connectionNominated, isHopByHop } from '../http1/hop-by-hop.ts';
 
 export interface ResponseFacts {
   readonly requestId: string;

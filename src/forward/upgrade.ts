@@ -4,16 +4,16 @@ import { releaseOnClose } from '../admit/in-flight-limit.ts';
 import { writeErrorResponse } from '../decide/error-response.ts';
 import { classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
-import { admit, createRecord, nextHopOf } from '../gateway/admit.ts';
-import type { ListenerFacts } from '../gateway/handle-request.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import { isTargetFault, recordOutcome } from '../health/outlier.ts';
 import { logRequest } from '../log/access-log.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 import { stripPrefix } from '../route/router.ts';
 import { selectTarget } from '../select/select-target.ts';
+import { admit, createRecord, nextHopOf } from '../session/admit.ts';
+import type { ListenerFacts } from '../session/handle-request.ts';
+import { UPSTREAM_MAX_HEADER_SIZE } from '../upstream/upstream.ts';
 import { buildUpstreamHeaders } from './request-headers.ts';
-import { UPSTREAM_MAX_HEADER_SIZE } from './upstream.ts';
 
 const STATUS_LINE = /^HTTP\/1\.[01] ([1-5][0-9]{2})(?: [^\r\n]*)?$/;
 

@@ -1,10 +1,10 @@
 import { Admission } from '../admit/admission.ts';
 import type { GatewayConfig } from '../config/types.ts';
-import { createTrustList, type TrustList } from '../forward/trust.ts';
-import { createUpstream, type Upstream } from '../forward/upstream.ts';
 import { startActiveChecks } from '../health/active-checks.ts';
 import type { Logger } from '../log/logger.ts';
+import { createTrustList, type TrustList } from '../net/trust.ts';
 import { createRouter, type Router } from '../route/router.ts';
+import { createUpstream, type Upstream } from '../upstream/upstream.ts';
 
 /**
  * One config snapshot made live: router, upstream pools, trust list. Requests hold the

@@ -1,6 +1,6 @@
-import type { Target, Upstream } from '../forward/upstream.ts';
 import type { Logger } from '../log/logger.ts';
-import type { TargetState } from '../select/target-state.ts';
+import type { TargetState } from '../upstream/target-state.ts';
+import type { Target, Upstream } from '../upstream/upstream.ts';
 import { type ProbeResult, type RunningProbe, startProbe } from './probe.ts';
 
 export type { ProbeFailure, ProbeResult } from './probe.ts';

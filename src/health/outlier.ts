@@ -1,5 +1,5 @@
 import type { Failure } from '../failure/failure.ts';
-import type { Target, Upstream } from '../forward/upstream.ts';
+import type { Target, Upstream } from '../upstream/upstream.ts';
 
 /** The shapes that say something about the target, not about the client or the gateway's own choices. */
 const TARGET_FAULTS = new Set(['unreachable', 'slow', 'reset', 'garbage']);

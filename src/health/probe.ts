@@ -2,15 +2,15 @@ import type { Socket } from 'node:net';
 import type { HealthCheckConfig, TargetConfig } from '../config/types.ts';
 import { Failure } from '../failure/failure.ts';
 import type { FailureType, Shape, Stage } from '../failure/taxonomy.ts';
-import type { Connector } from '../forward/connector.ts';
 import {
   type ConnectionOwner,
   type ExchangeController,
   type ExchangeHandler,
   UpstreamConnection,
-} from '../forward/h1/connection.ts';
-import type { ResponseHead } from '../forward/h1/response-parser.ts';
-import { UPSTREAM_MAX_HEADER_SIZE } from '../forward/upstream.ts';
+} from '../http1/connection.ts';
+import type { Connector } from '../http1/connector.ts';
+import type { ResponseHead } from '../http1/response-parser.ts';
+import { UPSTREAM_MAX_HEADER_SIZE } from '../upstream/upstream.ts';
 
 /**
  * Why a probe failed: a classified failure from the taxonomy (connection_refused,

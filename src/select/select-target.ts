@@ -1,6 +1,6 @@
 import { Failure } from '../failure/failure.ts';
-import type { Target, Upstream } from '../forward/upstream.ts';
-import { isAvailable } from './target-state.ts';
+import { isAvailable } from '../upstream/target-state.ts';
+import type { Target, Upstream } from '../upstream/upstream.ts';
 
 /** A target picked for one attempt, and whether the attempt goes as a half-open probe. */
 export interface Selection {

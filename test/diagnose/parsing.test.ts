@@ -9,7 +9,7 @@ import { identify, portalHint } from '../../src/diagnose/identify.ts';
 import { readProxyStatus } from '../../src/diagnose/proxy-status-reader.ts';
 import { largestField, offendingLine, readAsBodiless } from '../../src/diagnose/refused-head.ts';
 import { fieldValues, headerPairs, ResponseReader } from '../../src/diagnose/response-reader.ts';
-import { connectionEnded } from '../../src/forward/h1/connection-ended.ts';
+import { connectionEnded } from '../../src/http1/connection-ended.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 

@@ -11,8 +11,8 @@ import type { Fault } from '../../src/fault-kit/fault.ts';
 import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { readRequest, startRawFault } from '../../src/fault-kit/raw-server.ts';
 import { startUnaccepting } from '../../src/fault-kit/unreachable-faults.ts';
-import type { Target } from '../../src/forward/upstream.ts';
 import { lastProbe } from '../../src/health/active-checks.ts';
+import type { Target } from '../../src/upstream/upstream.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
@@ -303,7 +303,7 @@ function runChild(script: string, ms: number): Promise<{ code: number | null; ou
 
 const childChecks = (url: string, then: string) => `
 import { parseConfig } from './src/config/load.ts';
-import { createUpstream } from './src/forward/upstream.ts';
+import { createUpstream } from './src/upstream/upstream.ts';
 import { lastProbe, startActiveChecks } from './src/health/active-checks.ts';
 import pino from 'pino';
 const config = parseConfig(${JSON.stringify(`listen: [{ address: "127.0.0.1:0" }]\n${config([url], `path: /health, ${CHECK}`)}`)}, '<child>', {});

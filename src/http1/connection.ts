@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { ms } from '../../failure/classify.ts';
-import { Failure } from '../../failure/failure.ts';
-import { corkUntilTurnEnd } from '../turn-end.ts';
+import { ms } from '../failure/classify.ts';
+import { Failure } from '../failure/failure.ts';
+import { corkUntilTurnEnd } from '../net/turn-end.ts';
 import { connectionEnded } from './connection-ended.ts';
 import { type ResponseHead, ResponseParser, type ResponseParserHandler } from './response-parser.ts';
 

@@ -1,7 +1,7 @@
-import type { TargetConfig } from '../../config/types.ts';
-import { Failure } from '../../failure/failure.ts';
-import type { Connector, ConnectTarget } from '../connector.ts';
+import type { TargetConfig } from '../config/types.ts';
+import { Failure } from '../failure/failure.ts';
 import { type ConnectionOptions, type ConnectionOwner, UpstreamConnection } from './connection.ts';
+import type { Connector, ConnectTarget } from './connector.ts';
 
 /** Someone waiting for a connection: an exchange about to send its request. */
 export interface PoolWaiter {

@@ -3,13 +3,13 @@ import { checkRequest } from '../accept/request-checks.ts';
 import type { InFlightLimit, Release } from '../admit/in-flight-limit.ts';
 import type { RouteConfig } from '../config/types.ts';
 import { Failure } from '../failure/failure.ts';
-import { unmapIPv4 } from '../forward/trust.ts';
-import type { Upstream } from '../forward/upstream.ts';
+import type { Runtime } from '../gateway/runtime.ts';
 import { RequestRecord } from '../log/request-record.ts';
+import { unmapIPv4 } from '../net/trust.ts';
+import { hostnameOf, isLoop, splitTarget } from '../route/request-target.ts';
 import { acceptOrCreateRequestId } from '../trace/ids.ts';
 import { continueOrStartTrace } from '../trace/traceparent.ts';
-import { hostnameOf, isLoop, splitTarget } from './request-target.ts';
-import type { Runtime } from './runtime.ts';
+import type { Upstream } from '../upstream/upstream.ts';
 
 /** A request that passed accept and route: where it goes and as what. The target is picked per attempt. */
 export interface Admitted {

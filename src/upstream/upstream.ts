@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { UpstreamConfig } from '../config/types.ts';
-import { type Circuit, createCircuit } from '../health/circuit.ts';
-import { type Balancer, createBalancer, TargetState } from '../select/balancer.ts';
-import { type Connector, createConnector } from './connector.ts';
-import { ConnectionPool } from './h1/pool.ts';
+import { type Connector, createConnector } from '../http1/connector.ts';
+import { ConnectionPool } from '../http1/pool.ts';
+import { type Balancer, createBalancer, TargetState } from './balancer.ts';
+import { type Circuit, createCircuit } from './circuit.ts';
 
 /** Largest response header section accepted from an upstream before http_response_header_section_size. */
 export const UPSTREAM_MAX_HEADER_SIZE = 32 * 1024;

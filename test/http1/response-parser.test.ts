@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Failure } from '../../src/failure/failure.ts';
 import type { FailureType } from '../../src/failure/taxonomy.ts';
-import { type ResponseHead, ResponseParser } from '../../src/forward/h1/response-parser.ts';
+import { type ResponseHead, ResponseParser } from '../../src/http1/response-parser.ts';
 
 type Event =
   | { readonly type: 'head'; readonly head: ResponseHead }

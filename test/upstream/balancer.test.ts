@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TargetConfig } from '../../src/config/types.ts';
-import { createBalancer, TargetState } from '../../src/select/balancer.ts';
+import { createBalancer, TargetState } from '../../src/upstream/balancer.ts';
 
 const target = (name: string, weight = 1): TargetState =>
   new TargetState({

@@ -7,7 +7,7 @@
  * upstream response: the head is found with one native search, converted to a string once
  * and split with indexOf; body bytes are only ever sliced, never looped over in JS.
  */
-import { Failure } from '../../failure/failure.ts';
+import { Failure } from '../failure/failure.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 

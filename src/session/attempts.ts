@@ -4,14 +4,14 @@ import { backoffDelay, earnRetryToken, isStaleConnection, whyNotRetry } from '..
 import { Failure } from '../failure/failure.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
 import { buildUpstreamHeaders } from '../forward/request-headers.ts';
-import type { Target } from '../forward/upstream.ts';
+import type { Runtime } from '../gateway/runtime.ts';
 import { isTargetFault, recordOutcome } from '../health/outlier.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 import { stripPrefix } from '../route/router.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
+import type { Target } from '../upstream/upstream.ts';
 import type { Admitted } from './admit.ts';
 import { nextHopOf } from './admit.ts';
-import type { Runtime } from './runtime.ts';
 
 export interface AttemptsContext {
   readonly runtime: Runtime;

@@ -3,8 +3,8 @@
  * `candor diagnose`: before or inside the head it is connection_terminated, inside the body
  * http_response_incomplete; the socket's error, if any, says how it went away.
  */
-import { describeDrop, ms } from '../../failure/classify.ts';
-import { Failure } from '../../failure/failure.ts';
+import { describeDrop, ms } from '../failure/classify.ts';
+import { Failure } from '../failure/failure.ts';
 import type { Framing } from './response-parser.ts';
 
 /**

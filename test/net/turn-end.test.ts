@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { atTurnEnd, corkUntilTurnEnd } from '../../src/forward/turn-end.ts';
+import { atTurnEnd, corkUntilTurnEnd } from '../../src/net/turn-end.ts';
 
 test('held work runs after the current callback and its microtasks, in the order it was held', async () => {
   const seen: string[] = [];

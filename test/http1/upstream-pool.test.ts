@@ -1,5 +1,5 @@
 /**
- * Candor's own HTTP/1.1 upstream client (src/forward/h1/): connection reuse, the pool's
+ * Candor's own HTTP/1.1 upstream client (src/http1/): connection reuse, the pool's
  * limits and queue, keep-alive decisions (Connection: close, the Keep-Alive hint, the idle
  * timeout, a response that ends while the request body is still going out), request
  * framing toward the upstream, 1xx, trailers and backpressure. Everything runs through a
@@ -14,7 +14,7 @@ import { describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EchoBody, patternBytes, startEcho, startIdleCloser } from '../../src/fault-kit/http-servers.ts';
 import { type RawConnection, startRawFault } from '../../src/fault-kit/raw-server.ts';
-import type { ConnectionPool } from '../../src/forward/h1/pool.ts';
+import type { ConnectionPool } from '../../src/http1/pool.ts';
 import { rawRequest, request } from '../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 

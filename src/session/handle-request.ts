@@ -3,11 +3,11 @@ import { hasRequestBody } from '../accept/request-checks.ts';
 import { type InFlightLimit, releaseOnClose } from '../admit/in-flight-limit.ts';
 import { writeErrorResponse } from '../decide/error-response.ts';
 import { Failure } from '../failure/failure.ts';
+import type { Runtime } from '../gateway/runtime.ts';
 import { logRequest } from '../log/access-log.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 import { admit, createRecord, nextHopOf } from './admit.ts';
 import { Attempts } from './attempts.ts';
-import type { Runtime } from './runtime.ts';
 
 export interface ListenerFacts {
   /** "http" or "https". */
