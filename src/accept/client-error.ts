@@ -1,13 +1,6 @@
 import type { Socket } from 'node:net';
 import type { DownstreamLimits } from '../config/types.ts';
-import { writeRawErrorResponse } from '../decide/error-response.ts';
 import { Failure } from '../failure/failure.ts';
-import { logRequest } from '../log/access-log.ts';
-import type { Logger } from '../log/logger.ts';
-import { RequestRecord } from '../log/request-record.ts';
-import { unmapIPv4 } from '../net/trust.ts';
-import { acceptOrCreateRequestId } from '../trace/ids.ts';
-import { continueOrStartTrace } from '../trace/traceparent.ts';
 import { failRequestBody, type ParseErrorOwner } from './in-flight.ts';
 import { checkRequest } from './request-checks.ts';
 
@@ -84,39 +77,10 @@ export interface RawRequestInfo {
   readonly requestId: string | undefined;
 }
 
-/** Answers on the bare socket and logs the request like any other. */
-export function answerOnSocket(
-  socket: Socket,
-  failure: Failure,
-  info: RawRequestInfo,
-  proxyName: string,
-  logger: Logger,
-): void {
-  const record = new RequestRecord(
-    acceptOrCreateRequestId(info.requestId),
-    continueOrStartTrace(undefined),
-    unmapIPv4(socket.remoteAddress ?? ''),
-    info.method,
-    info.host ?? '',
-    info.path.slice(0, 256),
-  );
-  record.failure = failure;
-  record.status = failure.status;
-  writeRawErrorResponse(socket, failure, {
-    proxyName,
-    requestId: record.id,
-    accept: info.accept,
-    nextHop: undefined,
-    head: info.method === 'HEAD',
-    close: true,
-  });
-  logRequest(logger, record);
-}
-
 export interface ClientErrorContext {
-  readonly proxyName: string;
   readonly limits: DownstreamLimits;
-  readonly logger: Logger;
+  /** Answers on the socket and logs, like any request (the request session's job). */
+  readonly refused: (socket: Socket, failure: Failure, info: RawRequestInfo) => void;
 }
 
 /**
@@ -152,7 +116,7 @@ export function handleClientError(
         accept: req.headers.accept,
         requestId: typeof requestId === 'string' ? requestId : undefined,
       };
-      return answerOnSocket(socket, failure, info, ctx.proxyName, ctx.logger);
+      return ctx.refused(socket, failure, info);
     }
   }
   const raw = failingRequestBytes(err);
@@ -164,7 +128,7 @@ export function handleClientError(
     accept: headerIn(raw, 'accept'),
     requestId: headerIn(raw, 'x-request-id'),
   };
-  answerOnSocket(socket, classifyClientError(err, ctx.limits.uriLength), info, ctx.proxyName, ctx.logger);
+  ctx.refused(socket, classifyClientError(err, ctx.limits.uriLength), info);
 }
 
 /**

@@ -3,15 +3,34 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
-import type { ListenerConfig } from '../config/types.ts';
-import { Failure } from '../failure/failure.ts';
-import { handleUpgrade } from '../forward/upgrade.ts';
-import type { Runtime } from '../gateway/runtime.ts';
-import { handleRequest } from '../session/handle-request.ts';
-import { answerOnSocket, handleClientError } from './client-error.ts';
+import type { DownstreamLimits, ListenerConfig } from '../config/types.ts';
+import type { Failure } from '../failure/failure.ts';
+import { handleClientError, type RawRequestInfo } from './client-error.ts';
 import { InFlightRequests } from './in-flight.ts';
-import { checkRequest } from './request-checks.ts';
-import { answerServerOptions, isServerOptions } from './server-options.ts';
+import { hasRequestBody } from './request-checks.ts';
+
+/** What the request pipeline needs to know of the listener a request came in on. */
+export interface ListenerFacts {
+  /** "http" or "https". */
+  readonly protocol: string;
+  /** The listener's load-shedding count (`max_in_flight`), when it has one. */
+  readonly inFlight?: InFlightLimit;
+}
+
+/**
+ * Where the accept phase hands requests over (the composition root wires these to the
+ * request session): the listener itself knows nothing of what happens to a request next.
+ */
+export interface RequestHandlers {
+  /** A parsed request with its response object. */
+  request(req: http.IncomingMessage, res: http.ServerResponse, listener: ListenerFacts): void;
+  /** An upgrade (or CONNECT): Node has handed over the bare socket and the bytes after the head. */
+  upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer, listener: ListenerFacts): void;
+  /** Node's parser refused a request before there was a request object: answer on the socket. */
+  refused(socket: Socket, failure: Failure, info: RawRequestInfo): void;
+  /** The live downstream limits (they may change with a reload). */
+  limits(): DownstreamLimits;
+}
 
 export interface Listener {
   readonly config: ListenerConfig;
@@ -26,8 +45,8 @@ export interface Listener {
  * the request handler. `current()` returns the live runtime, read per request so a
  * reload takes effect for new requests only.
  */
-export async function startListener(config: ListenerConfig, current: () => Runtime): Promise<Listener> {
-  const { limits } = current().config;
+export async function startListener(config: ListenerConfig, handlers: RequestHandlers): Promise<Listener> {
+  const limits = handlers.limits();
   const options: http.ServerOptions = {
     maxHeaderSize: limits.headerSize,
     headersTimeout: limits.headerTimeout,
@@ -40,7 +59,9 @@ export async function startListener(config: ListenerConfig, current: () => Runti
     insecureHTTPParser: false,
     // RFC 9113 dropped the h2c upgrade; tunnelling it would let HTTP/2 past every check here
     // ("h2c smuggling"). Such a request is answered as the plain HTTP/1.1 request it also is.
-    shouldUpgradeCallback: (req) => !upgradesTo(req, 'h2c'),
+    // An upgrade with a body is one too: after an upgrade Node stops parsing the connection, so
+    // the body could not be framed, and the upstream may refuse the upgrade and read it as a body.
+    shouldUpgradeCallback: (req) => !upgradesTo(req, 'h2c') && !hasRequestBody(req),
   };
   const protocol = config.tls ? 'https' : 'http';
   const server = config.tls
@@ -55,52 +76,25 @@ export async function startListener(config: ListenerConfig, current: () => Runti
     config.maxInFlight === undefined
       ? undefined
       : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`);
-  const facts = { protocol, inFlight: shedding };
+  const facts: ListenerFacts = { protocol, inFlight: shedding };
 
   const inFlight = new InFlightRequests();
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) =>
-    inFlight.begin(req, res, () => {
-      const runtime = current();
-      if (isServerOptions(req) && !checkRequest(req, runtime.config.limits)) {
-        return answerServerOptions(req, res, runtime.logger);
-      }
-      handleRequest(runtime, facts, req, res);
-    });
+    inFlight.begin(req, res, () => handlers.request(req, res, facts));
   server.on('request', onRequest);
   // Answer 100 Continue only once routing and limits agree to take the body.
   server.on('checkContinue', onRequest);
   server.on('checkExpectation', onRequest);
-  server.on('upgrade', (req, socket: Socket, head: Buffer) =>
-    handleUpgrade(current(), facts, req, socket, head),
-  );
-  server.on('connect', (req, socket: Socket) => {
-    const runtime = current();
-    const failure = new Failure('http_request_error', 'CONNECT is not supported: this is a reverse proxy', {
-      status: 405,
-    });
-    const requestId = req.headers['x-request-id'];
-    answerOnSocket(
-      socket,
-      failure,
-      {
-        method: 'CONNECT',
-        path: req.url ?? '',
-        host: req.headers.host,
-        accept: req.headers.accept,
-        requestId: typeof requestId === 'string' ? requestId : undefined,
-      },
-      runtime.name,
-      runtime.logger,
-    );
-  });
-  server.on('clientError', (err: Error, socket: Socket) => {
-    const runtime = current();
+  const onUpgrade = (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
+    handlers.upgrade(req, socket, head, facts);
+  server.on('upgrade', onUpgrade);
+  server.on('connect', onUpgrade);
+  server.on('clientError', (err: Error, socket: Socket) =>
     handleClientError(err, socket, () => inFlight.ownerOf(socket), {
-      proxyName: runtime.name,
-      limits: runtime.config.limits,
-      logger: runtime.logger,
-    });
-  });
+      limits: handlers.limits(),
+      refused: handlers.refused,
+    }),
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

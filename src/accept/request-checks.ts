@@ -19,6 +19,7 @@ export function checkRequest(req: IncomingMessage, limits: DownstreamLimits): Fa
       ? bad(400, 'HTTP/0.9 requests are not accepted')
       : bad(505, `HTTP/${req.httpVersion} is not supported on this listener`);
   }
+  if (req.method === 'CONNECT') return bad(405, 'CONNECT is not supported: this is a reverse proxy');
   const url = req.url ?? '';
   if (url.length > limits.uriLength) {
     return bad(414, `request target is ${url.length} bytes, over the limit of ${limits.uriLength}`);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { classifyExchangeError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { receivedStatusProxyStatus } from '../failure/proxy-status.ts';
@@ -15,17 +16,28 @@ import type { ResponseHead } from '../http1/response-parser.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 import { corkResponseUntilTurnEnd, endAtTurnEnd } from '../net/turn-end.ts';
 import type { Target, Upstream } from '../upstream/upstream.ts';
-import { buildDownstreamHead } from './response-headers.ts';
+import { buildDownstreamHead, serializeResponseHead } from './response-headers.ts';
+import { filterTrailers } from './trailer-fields.ts';
+import { openTunnel } from './tunnel.ts';
 
 /** What an exchange reports back to the attempt loop that started it. */
 export interface ExchangeOwner {
   /** The attempt failed before anything went downstream: retry it, or answer with an error response. */
   attemptFailed(failure: Failure): void;
-  /** The upstream answered with a response head (whatever its status): the attempt reached a working server. */
+  /** The upstream's response head went downstream with this status: the attempt reached a working server. */
   headReceived(status: number): void;
+  /** Node refused to write the head (defence in depth): the response object must not be used again. */
+  responseSpent(): void;
+  /** The whole response went downstream. */
+  responseEnded(): void;
+  /** The upstream switched protocols and the tunnel is up (its 101 went downstream). */
+  tunnelled(status: number): void;
   /** The transfer broke after the head went downstream (already aborted; recorded for the log and health). */
   bodyFailed(failure: Failure): void;
 }
+
+/** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
+export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
 
 /** The request body an attempt sends: none, the client's stream, or a buffered copy that can be replayed. */
 export type AttemptBody =
@@ -46,6 +58,8 @@ export interface ExchangeOptions {
   readonly via: string;
   /** next-hop for Proxy-Status on the upstream's own error responses. */
   readonly nextHop: string;
+  /** Set for an upgrade: the client's bytes after its request head, sent on once the upstream switches. */
+  readonly upgradeHead: Buffer | undefined;
 }
 
 /**
@@ -73,6 +87,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private waiting = false;
   private readonly bodyUnannounced: boolean;
   private bodySeen = 0;
+  /** Interim answers relayed so far (bounded by MAX_INTERIM). */
+  private readonly interim = { count: 0, bytes: 0 };
+  /** The downstream response can carry the upstream's trailers (set with the head). */
+  private trailersAllowed = false;
 
   constructor(
     req: IncomingMessage,
@@ -107,7 +125,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.target.active++;
     upstream.pending++;
     this.waiting = true;
-    this.res.on('close', this.onDownstreamClose);
     this.target.pool.acquire(this);
   }
 
@@ -120,7 +137,13 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
         ? { kind: 'stream', source: req, chunked: this.bodyUnannounced }
         : options.body;
     connection.dispatch(
-      { method: req.method as string, path: options.path, headers: options.headers, body },
+      {
+        method: req.method as string,
+        path: options.path,
+        headers: options.headers,
+        body,
+        upgrade: options.upgradeHead !== undefined,
+      },
       this,
     );
   }
@@ -144,10 +167,19 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   onResponseStart(controller: ExchangeController, response: ResponseHead): void {
-    const { record, res } = this;
+    const { record, res, req } = this;
     const statusCode = response.status;
     this.stage = 'head_received';
     record.ttfbMs = record.elapsed();
+    // Trailers reach a client only in a chunked HTTP/1.1 response with a body; a Trailer field
+    // announcing them in any other response is a lie Node refuses to write.
+    this.trailersAllowed =
+      req.httpVersionMinor === 1 &&
+      req.method !== 'HEAD' &&
+      statusCode !== 204 &&
+      statusCode !== 304 &&
+      response.framing !== 'none' &&
+      response.framing !== 'length';
     const head = buildDownstreamHead(response.headers, {
       requestId: record.id,
       via: this.options.via,
@@ -155,11 +187,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
         statusCode >= 500
           ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
           : undefined,
+      trailers: this.trailersAllowed,
     });
     try {
       res.writeHead(statusCode, response.reason || undefined, head.headers);
     } catch (err) {
       // Node refuses a field the parser let through (a defence in depth: it should not happen).
+      // The response object keeps part of that head: the error answer must not go through it.
+      this.owner.responseSpent();
       controller.abort(
         new Failure('http_protocol_error', `invalid response header: ${(err as Error).message}`, {
           stage: 'head_received',
@@ -168,14 +203,13 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       );
       return;
     }
-    record.status = statusCode;
     this.stage = 'body_streaming';
     this.owner.headReceived(statusCode);
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
     corkResponseUntilTurnEnd(res);
     // Send the head this turn: a client waiting on a slow body should know it is coming.
-    if (!head.hasLength || this.req.method === 'HEAD') res.flushHeaders();
+    if (!head.hasLength || req.method === 'HEAD') res.flushHeaders();
   }
 
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
@@ -187,9 +221,42 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
-    if (trailers !== undefined && trailers.length > 0) this.res.addTrailers(pairs(trailers));
+    if (trailers !== undefined && this.trailersAllowed) {
+      const kept = filterTrailers(trailers);
+      if (kept.length > 0) this.res.addTrailers(pairs(kept));
+    }
     endAtTurnEnd(this.res);
     this.finish();
+    this.owner.responseEnded();
+  }
+
+  onUpgrade(head: ResponseHead, upstream: Socket, rest: Buffer): void {
+    const { record, res } = this;
+    this.stage = 'body_streaming';
+    record.ttfbMs = record.elapsed();
+    const client = res.socket;
+    if (client === null || client.destroyed) {
+      upstream.destroy();
+      this.finish();
+      return;
+    }
+    // The 101 passes through the one head builder like every other head; the switch itself
+    // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
+    const { headers } = buildDownstreamHead(head.headers, {
+      requestId: record.id,
+      via: this.options.via,
+      proxyStatus: undefined,
+      trailers: false,
+    });
+    headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
+    client.write(serializeResponseHead(101, head.reason, headers), 'latin1');
+    this.owner.tunnelled(101);
+    openTunnel(client, upstream, {
+      fromUpstream: rest,
+      fromClient: this.options.upgradeHead ?? Buffer.alloc(0),
+      counted: record,
+      closed: () => this.finish(),
+    });
   }
 
   onResponseError(_controller: ExchangeController | undefined, error: Failure): void {
@@ -227,14 +294,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       stage: this.stage,
     });
   }
-
-  private readonly onDownstreamClose = (): void => {
-    if (this.finished || this.res.writableFinished) return;
-    this.record.clientAborted = true;
-    this.cancel(
-      new Failure('http_request_error', 'client closed the connection', { status: 499, stage: this.stage }),
-    );
-  };
 
   private readonly onQueueTimeout = (): void => {
     const { queueTimeout } = this.upstream.config.pool;
@@ -323,29 +382,32 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onInformational(head: ResponseHead): void {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
     if (this.req.httpVersionMinor === 0 || this.res.headersSent || head.status === 100) return;
-    // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final head.
+    // A response queued behind another on a pipelined connection has no socket yet: its
+    // interim answers have nowhere to go. One the client is not reading is not worth more
+    // memory: an upstream sending 1xx in a loop would otherwise grow the socket's buffer
+    // without bound.
+    const socket = this.res.socket;
+    if (
+      socket === null ||
+      socket.writableNeedDrain ||
+      this.interim.count >= MAX_INTERIM.count ||
+      this.interim.bytes >= MAX_INTERIM.bytes
+    ) {
+      this.record.interimDropped++;
+      return;
+    }
+    // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final
+    // head; written by Candor for every 1xx (Node's writeEarlyHints refuses a Link list).
     const { headers } = buildDownstreamHead(head.headers, {
       requestId: this.record.id,
       via: this.options.via,
       proxyStatus: undefined,
+      trailers: false,
     });
-    if (head.status === 103) this.res.writeEarlyHints(earlyHints(headers));
-    else if (head.status === 102) this.res.writeProcessing();
-    else this.writeInterim(head, headers);
-  }
-
-  /**
-   * Any other interim answer (104 Upload Resumption Supported, ones not yet registered).
-   * Node has no call for a 1xx it does not know, so the head goes on the socket itself, as
-   * Node's own writeProcessing does; a response queued behind another on a pipelined
-   * connection has no socket yet, and its interim answer is dropped.
-   */
-  private writeInterim(head: ResponseHead, headers: readonly string[]): void {
-    const socket = this.res.socket;
-    if (socket === null) return;
-    let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
-    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    socket.write(`${text}\r\n`, 'latin1');
+    const text = serializeResponseHead(head.status, head.reason, headers);
+    this.interim.count++;
+    this.interim.bytes += text.length;
+    socket.write(text, 'latin1');
   }
 
   private finish(): void {
@@ -354,7 +416,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.stopWaiting();
     this.target.active--;
     clearTimeout(this.bodyTimer);
-    this.res.off('close', this.onDownstreamClose);
   }
 }
 
@@ -364,11 +425,9 @@ function pairs(raw: readonly string[]): [string, string][] {
   return out;
 }
 
-function earlyHints(raw: readonly string[]): Record<string, string | string[]> {
-  const hints: Record<string, string[]> = {};
-  for (const [name, value] of pairs(raw)) {
-    const key = name.toLowerCase();
-    hints[key] = [...(hints[key] ?? []), value];
-  }
-  return hints;
+/** The protocol the upstream switched to, as its 101 names it. */
+function upgradeOf(headers: readonly string[]): string {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() === 'upgrade') return headers[i + 1];
+  return '';
 }

@@ -56,6 +56,11 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
       case 'x-request-id':
       case 'traceparent':
         continue;
+      case 'max-forwards':
+        // RFC 9110 §7.6.2: each hop forwarding the request decrements it (only OPTIONS and TRACE
+        // must honour it; for the others it is harmless). A spent OPTIONS never gets here.
+        out.push(name, decremented(value));
+        continue;
       case 'tracestate':
         if (facts.keepTracestate) break;
         continue;
@@ -86,4 +91,10 @@ export function valuesOf(raw: readonly string[], lowerName: string): string[] {
     if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) values.push(raw[i + 1]);
   }
   return values;
+}
+
+/** Max-Forwards less this hop; a value that is not a count is passed on as it came. */
+function decremented(value: string): string {
+  if (!/^[0-9]{1,9}$/.test(value)) return value;
+  return String(Math.max(0, Number(value) - 1));
 }

@@ -6,6 +6,8 @@ export interface ResponseFacts {
   readonly via: string;
   /** This gateway's Proxy-Status member, appended to the upstream's own when present. */
   readonly proxyStatus: string | undefined;
+  /** The downstream response will carry trailers (chunked, to an HTTP/1.1 client): otherwise no Trailer field. */
+  readonly trailers: boolean;
 }
 
 export interface DownstreamHead {
@@ -37,6 +39,7 @@ export function buildDownstreamHead(raw: readonly string[], facts: ResponseFacts
     const lower = name.toLowerCase();
     if (isHopByHop(lower) || nominated?.has(lower)) continue;
     if (lower === 'content-length') hasLength = true;
+    else if (lower === 'trailer' && !facts.trailers) continue;
     else if (lower === 'via') {
       via = via === undefined ? value : `${via}, ${value}`;
       continue;
@@ -56,4 +59,14 @@ export function buildDownstreamHead(raw: readonly string[], facts: ResponseFacts
     out.push('proxy-status', proxyStatus);
   }
   return { headers: out, hasLength };
+}
+
+/**
+ * A head as bytes, for the answers Node has no call for (1xx, the 101 of a tunnel): the
+ * fields come from buildDownstreamHead, so they passed the strict parser and the same rewrite.
+ */
+export function serializeResponseHead(status: number, reason: string, headers: readonly string[]): string {
+  let text = `HTTP/1.1 ${status} ${reason}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${text}\r\n`;
 }

@@ -1,7 +1,9 @@
-import { type Listener, startListener } from '../accept/listener.ts';
+import { type Listener, type RequestHandlers, startListener } from '../accept/listener.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
-import { createRuntime, type Runtime } from './runtime.ts';
+import { RequestSession } from '../session/request-session.ts';
+import type { Runtime } from '../session/runtime.ts';
+import { createRuntime } from './runtime.ts';
 
 export interface Gateway {
   readonly listeners: readonly Listener[];
@@ -22,9 +24,17 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const logger = options.logger ?? createLogger(config.log, config.name);
   const runtime = createRuntime(config, logger);
   const current = () => runtime;
+  // The listeners hand every request to a session on the runtime live at that moment: a
+  // reload swaps the runtime for new requests only.
+  const handlers: RequestHandlers = {
+    request: (req, res, listener) => RequestSession.request(current(), listener, req, res),
+    upgrade: (req, socket, head, listener) => RequestSession.upgrade(current(), listener, req, socket, head),
+    refused: (socket, failure, info) => RequestSession.refused(current(), socket, failure, info),
+    limits: () => current().config.limits,
+  };
   const listeners: Listener[] = [];
   try {
-    for (const listen of config.listen) listeners.push(await startListener(listen, current));
+    for (const listen of config.listen) listeners.push(await startListener(listen, handlers));
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await runtime.close();

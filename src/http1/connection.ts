@@ -19,6 +19,8 @@ export interface UpstreamRequest {
   /** Flat [name, value, …], already rewritten for the upstream (no hop-by-hop fields). */
   readonly headers: readonly string[];
   readonly body: RequestBody;
+  /** The request asks to switch protocols (its Connection and Upgrade fields are in `headers`). */
+  readonly upgrade?: boolean;
 }
 
 /** What an exchange learns about the connection its request went out on. */
@@ -52,6 +54,12 @@ export interface ExchangeHandler {
   onResponseData(controller: ExchangeController, chunk: Buffer): void;
   onResponseEnd(controller: ExchangeController, trailers: string[] | undefined): void;
   onResponseError(controller: ExchangeController | undefined, failure: Failure): void;
+  /**
+   * The upstream switched protocols (101 to a request that asked for it). The socket has left
+   * the connection and its pool and is the handler's now, with the bytes that came after the head.
+   * Only a handler that sends upgrade requests gets one.
+   */
+  onUpgrade?(head: ResponseHead, socket: Socket, rest: Buffer): void;
 }
 
 export interface ConnectionTimeouts {
@@ -91,6 +99,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private readonly authority: string;
   private handler: ExchangeHandler | null = null;
   private head: ResponseHead | null = null;
+  /** A 101 arrived: once the read that carried it is parsed, the socket goes to the handler. */
+  private switched: ResponseHead | null = null;
   private reusable = false;
   /** The request body is not all written yet. */
   private sendingBody = false;
@@ -126,7 +136,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.socketError = undefined;
     this.startedAt = performance.now();
     this.bodyPieces = 0;
-    this.parser.expect(request.method === 'HEAD');
+    this.parser.expect(request.method === 'HEAD', request.upgrade === true);
     const reused = this.requests > 0;
     this.requests++;
     handler.onRequestStart(this, { connectMs: reused ? 0 : this.connectMs, reused });
@@ -235,6 +245,10 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   onHead(head: ResponseHead): void {
     const handler = this.handler;
     if (handler === null) return;
+    if (head.status === 101) {
+      this.switched = head;
+      return;
+    }
     if (head.status < 200) {
       // The head clock keeps running: interim answers must not keep a request alive forever.
       handler.onInformational(head);
@@ -289,6 +303,24 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.stopBody();
   }
 
+  /** After a 101 the socket carries another protocol: it leaves this connection, and the pool, for good. */
+  private handOver(head: ResponseHead, rest: Buffer): void {
+    const handler = this.handler as ExchangeHandler;
+    this.end();
+    this.closed = true;
+    clearTimeout(this.headTimer);
+    clearTimeout(this.readTimer);
+    clearTimeout(this.idleTimer);
+    const { socket } = this;
+    socket.off('data', this.onSocketData);
+    socket.off('end', this.onSocketEnd);
+    socket.off('error', this.onSocketError);
+    socket.off('close', this.onSocketClose);
+    this.owner.discard(this);
+    if (handler.onUpgrade) handler.onUpgrade(head, socket, rest);
+    else socket.destroy();
+  }
+
   // ── the socket ───────────────────────────────────────────────────────────────────
 
   private readonly onSocketData = (data: Buffer): void => {
@@ -305,6 +337,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       failure = new Failure('proxy_internal_error', 'internal error while proxying', { cause: err });
     }
     if (failure !== undefined) return this.abort(failure);
+    if (this.switched !== null)
+      return this.handOver(this.switched, data.subarray(data.length - this.parser.leftover));
     // Bytes after a complete response: a second answer to one request.
     if (this.parser.leftover > 0 && this.handler === null) this.destroy();
   };

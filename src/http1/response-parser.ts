@@ -175,6 +175,8 @@ export class ResponseParser {
 
   private state = S_HEAD;
   private headRequest = false;
+  /** The request asked to switch protocols: a 101 is then its final answer, and what follows is no longer HTTP. */
+  private upgradeRequest = false;
   /** Bumped by every public entry point: an execute() whose callback re-entered the parser stops there. */
   private epoch = 0;
   private failure: Failure | undefined = undefined;
@@ -210,11 +212,16 @@ export class ResponseParser {
     return this.isStarted;
   }
 
-  /** Before each response: whether the request was HEAD (then no status has a body). Resets state for a new message. */
-  expect(headRequest: boolean): void {
+  /**
+   * Before each response: whether the request was HEAD (then no status has a body) and whether it
+   * asked for an upgrade (then a 101 ends the response, and `leftover` counts the bytes after it,
+   * which belong to the new protocol). Resets state for a new message.
+   */
+  expect(headRequest: boolean, upgradeRequest = false): void {
     this.epoch++;
     this.state = S_HEAD;
     this.headRequest = headRequest;
+    this.upgradeRequest = upgradeRequest;
     this.failure = undefined;
     this.finalHead = false;
     this.isStarted = false;
@@ -392,7 +399,7 @@ export class ResponseParser {
     const eol = text.indexOf('\r\n');
     if (!this.parseStatusLine(text, eol)) return false;
     const status = this.status;
-    if (status === 101) {
+    if (status === 101 && !this.upgradeRequest) {
       this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
       return false;
     }
@@ -472,7 +479,11 @@ export class ResponseParser {
     }
 
     const keepAlive = framing !== 'close' && !close && (this.minor === 1 || keepAliveToken);
-    if (status >= 200) {
+    if (status === 101) {
+      // The switch: this head is the last HTTP on the connection.
+      this.finalHead = true;
+      this.state = S_DONE;
+    } else if (status >= 200) {
       this.finalHead = true;
       if (framing === 'chunked') this.state = S_CHUNK_SIZE;
       else if (framing === 'close') this.state = S_BODY_CLOSE;

@@ -43,6 +43,8 @@ export class RequestRecord {
   upstreamReset = false;
   clientAborted = false;
   upgraded = false;
+  /** Interim (1xx) answers not relayed: over the per-exchange cap, or the client was not reading. */
+  interimDropped = 0;
   /** Every attempt made upstream, in order (retries included). */
   readonly tries: AttemptOutcome[] = [];
 

@@ -1,15 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import { checkRequest } from '../accept/request-checks.ts';
 import type { InFlightLimit, Release } from '../admit/in-flight-limit.ts';
 import type { RouteConfig } from '../config/types.ts';
 import { Failure } from '../failure/failure.ts';
-import type { Runtime } from '../gateway/runtime.ts';
-import { RequestRecord } from '../log/request-record.ts';
-import { unmapIPv4 } from '../net/trust.ts';
+import type { RequestRecord } from '../log/request-record.ts';
 import { hostnameOf, isLoop, splitTarget } from '../route/request-target.ts';
-import { acceptOrCreateRequestId } from '../trace/ids.ts';
-import { continueOrStartTrace } from '../trace/traceparent.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import type { Runtime } from './runtime.ts';
 
 /** A request that passed accept and route: where it goes and as what. The target is picked per attempt. */
 export interface Admitted {
@@ -23,25 +19,10 @@ export interface Admitted {
   readonly release: Release;
 }
 
-export function createRecord(req: IncomingMessage): RequestRecord {
-  const { 'x-request-id': idHeader, traceparent } = req.headers;
-  return new RequestRecord(
-    acceptOrCreateRequestId(typeof idHeader === 'string' ? idHeader : undefined),
-    continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
-    unmapIPv4(req.socket.remoteAddress ?? ''),
-    req.method ?? '',
-    // The host the request is routed by: an absolute-form target's authority wins over Host.
-    /^https?:\/\//i.test(req.url ?? '')
-      ? splitTarget(req.url ?? '/', '').authority
-      : (req.headers.host ?? ''),
-    req.url ?? '',
-  );
-}
-
 /**
- * The phases before forwarding — accept checks, loop detection, route, body limit,
- * the admit policies — shared by plain requests and upgrades. Fills the record as it goes; returns
- * the failure to answer with when a phase says no.
+ * The phases between accept and select — loop detection, route, body limit, the admit
+ * policies — for plain requests and upgrades alike. Names the route and upstream in the
+ * record; returns the failure to answer with when a phase says no.
  */
 export function admit(
   runtime: Runtime,
@@ -49,8 +30,6 @@ export function admit(
   record: RequestRecord,
   listenerInFlight: InFlightLimit | undefined,
 ): Admitted | Failure {
-  const rejected = checkRequest(req, runtime.config.limits);
-  if (rejected) return rejected;
   const { authority, path } = splitTarget(req.url ?? '/', req.headers.host ?? '');
   if (isLoop(req.headers.via, runtime.name)) {
     return new Failure('proxy_loop_detected', `this request already passed through "${runtime.name}"`);
@@ -82,11 +61,6 @@ export function admit(
   });
   if (release instanceof Failure) return release;
   return { route, upstream, authority, path, release };
-}
-
-/** The name clients may see for the next hop: the upstream's, or the target's address when exposed. */
-export function nextHopOf(runtime: Runtime, record: RequestRecord): string | undefined {
-  return runtime.config.errors.exposeUpstreamAddress ? (record.target ?? record.upstream) : record.upstream;
 }
 
 function pathOnly(path: string): string {

@@ -1,29 +1,14 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasRequestBody } from '../accept/request-checks.ts';
 import { backoffDelay, earnRetryToken, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
 import { Failure } from '../failure/failure.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
 import { buildUpstreamHeaders } from '../forward/request-headers.ts';
-import type { Runtime } from '../gateway/runtime.ts';
 import { isTargetFault, recordOutcome } from '../health/outlier.ts';
-import type { RequestRecord } from '../log/request-record.ts';
 import { stripPrefix } from '../route/router.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
 import type { Target } from '../upstream/upstream.ts';
 import type { Admitted } from './admit.ts';
-import { nextHopOf } from './admit.ts';
-
-export interface AttemptsContext {
-  readonly runtime: Runtime;
-  /** "http" or "https": how the client reached us. */
-  readonly protocol: string;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly record: RequestRecord;
-  readonly admitted: Admitted;
-  /** Answers the client with the failure (the decide phase's error response). */
-  readonly answer: (failure: Failure) => void;
-}
+import type { RequestSession } from './request-session.ts';
 
 /**
  * Select → forward → decide, repeated while a retry is safe and worth it: each attempt
@@ -31,7 +16,8 @@ export interface AttemptsContext {
  * passive health and the circuit breaker. The route's total deadline spans every attempt.
  */
 export class Attempts implements ExchangeOwner {
-  private readonly ctx: AttemptsContext;
+  private readonly session: RequestSession;
+  private readonly admitted: Admitted;
   private readonly headers: string[];
   private readonly path: string;
   private readonly via: string;
@@ -46,32 +32,35 @@ export class Attempts implements ExchangeOwner {
   private over = false;
   private deadlinePassed = false;
 
-  constructor(ctx: AttemptsContext) {
-    this.ctx = ctx;
-    const { runtime, req, record, admitted } = ctx;
+  constructor(session: RequestSession, admitted: Admitted) {
+    this.session = session;
+    this.admitted = admitted;
+    const { runtime, req, record } = session;
     this.via = req.httpVersionMinor === 0 ? runtime.via10 : runtime.via11;
     this.path = admitted.route.stripPrefix ? stripPrefix(admitted.route.path, admitted.path) : admitted.path;
     this.headers = buildUpstreamHeaders(req.rawHeaders, {
       clientAddress: record.clientAddress,
       trusted: runtime.trust.has(record.clientAddress),
-      protocol: ctx.protocol,
+      protocol: session.listener.protocol,
       host: admitted.authority,
       requestId: record.id,
       traceparent: record.trace.traceparent,
       keepTracestate: record.trace.continued,
       via: this.via,
     });
+    // An upgrade asks the upstream for the switch in the fields this hop owns.
+    if (session.upgradeHead !== undefined)
+      this.headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade ?? '');
   }
 
   start(): void {
-    const { upstream } = this.ctx.admitted;
-    const { req, res } = this.ctx;
+    const { upstream } = this.admitted;
+    const { req, res } = this.session;
     upstream.inFlight++;
     earnRetryToken(upstream, upstream.config.retries);
     const total = upstream.config.timeouts.total;
     this.deadline = performance.now() + total;
     this.totalTimer = setTimeout(this.onTotalTimeout, total);
-    res.once('close', this.onClose);
 
     if (!hasRequestBody(req)) return this.attempt();
     // The client asked before sending its body: everything that could refuse it has now agreed.
@@ -88,7 +77,8 @@ export class Attempts implements ExchangeOwner {
 
   private attempt(): void {
     if (this.over) return;
-    const { admitted, record, runtime, req, res } = this.ctx;
+    const { admitted } = this;
+    const { record, runtime, req, res } = this.session;
     const { upstream } = admitted;
     const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried);
@@ -108,7 +98,8 @@ export class Attempts implements ExchangeOwner {
       bodyIdleTimeout: runtime.config.limits.bodyIdleTimeout,
       proxyName: runtime.name,
       via: this.via,
-      nextHop: nextHopOf(runtime, record) as string,
+      nextHop: this.session.nextHop() as string,
+      upgradeHead: this.session.upgradeHead,
     });
     this.current = { exchange, selection, startedAt: now, retry };
     exchange.start();
@@ -118,7 +109,7 @@ export class Attempts implements ExchangeOwner {
   private settle(failure: Failure | undefined, status: number | undefined): void {
     const current = this.current;
     if (!current) return;
-    const { upstream } = this.ctx.admitted;
+    const { upstream } = this.admitted;
     const { selection } = current;
     const now = performance.now();
     if (selection.targetProbe) selection.target.probes = Math.max(0, selection.target.probes - 1);
@@ -128,7 +119,7 @@ export class Attempts implements ExchangeOwner {
     if (fault || failure === undefined) upstream.circuit.record(now, fault, selection.circuitProbe);
     else if (selection.circuitProbe) upstream.circuit.releaseProbe();
     if (current.retry) upstream.retriesInFlight--;
-    this.ctx.record.tries.push({
+    this.session.record.tries.push({
       target: selection.target.config.origin,
       status,
       error: failure?.type,
@@ -141,7 +132,8 @@ export class Attempts implements ExchangeOwner {
     this.settle(failure, undefined);
     this.current = undefined;
     if (this.over) return;
-    const { admitted, req } = this.ctx;
+    const { admitted } = this;
+    const { req, record } = this.session;
     const { upstream } = admitted;
     const why = whyNotRetry(failure, {
       req,
@@ -152,11 +144,11 @@ export class Attempts implements ExchangeOwner {
       // The timer may fire a hair before performance.now() says the deadline is there.
       remaining: this.deadlinePassed ? 0 : this.deadline - performance.now(),
       noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
-      reusedConnection: this.ctx.record.reusedConnection === true,
+      reusedConnection: record.reusedConnection === true,
     });
     if (why !== undefined) return this.end(failure);
     // A keep-alive race retry is not charged to the budget (see whyNotRetry), nor counted in it.
-    const charged = !isStaleConnection(failure, this.ctx.record.reusedConnection === true);
+    const charged = !isStaleConnection(failure, record.reusedConnection === true);
     if (charged) upstream.retryTokens -= 1;
     upstream.retriesInFlight++;
     const delay = backoffDelay(upstream.config.retries, this.tried.length);
@@ -169,16 +161,35 @@ export class Attempts implements ExchangeOwner {
   private retryNow(): void {
     this.attempt();
     // attempt() answered without starting an exchange (no target, circuit open): release the retry slot.
-    if (this.current === undefined) this.ctx.admitted.upstream.retriesInFlight--;
+    if (this.current === undefined) this.admitted.upstream.retriesInFlight--;
   }
 
   headReceived(status: number): void {
     this.settle(undefined, status);
+    // No more attempts; the total deadline still runs until the body is through.
+    this.stopRetrying();
+    this.session.responded(status);
+  }
+
+  responseSpent(): void {
+    this.session.responseSpent();
+  }
+
+  responseEnded(): void {
     this.finishTimers();
   }
 
+  tunnelled(status: number): void {
+    this.settle(undefined, status);
+    // A tunnel lives as long as its two ends want: the total deadline is for HTTP exchanges.
+    this.finishTimers();
+    this.session.tunnelled(status);
+  }
+
   bodyFailed(failure: Failure): void {
-    const { record, admitted } = this.ctx;
+    this.finishTimers();
+    const { admitted } = this;
+    const { record } = this.session;
     record.failure = failure;
     record.stage = 'body_streaming';
     // The head counted as a success; the broken body is a fault of the target all the same.
@@ -194,22 +205,27 @@ export class Attempts implements ExchangeOwner {
   private end(failure: Failure): void {
     if (this.over) return;
     this.finishTimers();
-    this.ctx.record.stage = failure.stage;
-    this.ctx.answer(failure);
+    this.session.record.stage = failure.stage;
+    this.session.answer(failure);
   }
 
-  private finishTimers(): void {
+  /** No attempt follows this one. */
+  private stopRetrying(): void {
     this.over = true;
-    clearTimeout(this.totalTimer);
     if (this.backoffTimer) {
       clearTimeout(this.backoffTimer);
       this.backoffTimer = undefined;
-      this.ctx.admitted.upstream.retriesInFlight--;
+      this.admitted.upstream.retriesInFlight--;
     }
   }
 
+  private finishTimers(): void {
+    this.stopRetrying();
+    clearTimeout(this.totalTimer);
+  }
+
   private readonly onTotalTimeout = (): void => {
-    const limit = this.ctx.admitted.upstream.config.timeouts.total;
+    const limit = this.admitted.upstream.config.timeouts.total;
     const current = this.current;
     if (current && current.exchange.reached === 'body_streaming') {
       current.exchange.cancel(
@@ -236,18 +252,29 @@ export class Attempts implements ExchangeOwner {
     if (current) current.exchange.cancel(failure);
     else {
       this.finishTimers();
-      this.ctx.answer(failure);
+      this.session.answer(failure);
     }
   };
 
-  private readonly onClose = (): void => {
+  /** The downstream response closed (answered, cut, or the client left): nothing more is owed. */
+  clientClosed(): void {
+    const current = this.current;
+    const { res, record } = this.session;
+    if (current !== undefined && !res.writableFinished && !record.upgraded) {
+      current.exchange.cancel(
+        new Failure('http_request_error', 'client closed the connection', {
+          status: 499,
+          stage: current.exchange.reached,
+        }),
+      );
+    }
     this.finishTimers();
-    this.ctx.admitted.upstream.inFlight--;
-  };
+    this.admitted.upstream.inFlight--;
+  }
 
   /** Reads a small body whole, so that it can be sent again on a retry. */
   private bufferBody(): void {
-    const { req, runtime } = this.ctx;
+    const { req, runtime } = this.session;
     const chunks: Buffer[] = [];
     let received = 0;
     const idle = setTimeout(() => {
@@ -269,14 +296,14 @@ export class Attempts implements ExchangeOwner {
     };
     const onEnd = () => {
       cleanup();
-      this.ctx.record.bytesIn = received;
+      this.session.record.bytesIn = received;
       this.body = { kind: 'buffer', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) };
       this.attempt();
     };
     const onError = (err: NodeJS.ErrnoException) => {
       cleanup();
       const gone = err.code === 'ECONNRESET' || err.code === 'ECONNABORTED';
-      if (gone) this.ctx.record.clientAborted = true;
+      if (gone) this.session.record.clientAborted = true;
       this.end(
         new Failure(
           'http_request_error',
