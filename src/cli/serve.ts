@@ -16,7 +16,10 @@ export interface ServeOptions {
 
 /** `candor serve`: run until SIGINT/SIGTERM, then drain and exit 0. */
 export async function runServe(options: ServeOptions): Promise<number> {
-  if (options.demo) return (await import('../demo/demo.ts')).startDemo();
+  if (options.demo) {
+    const end = await (await import('../demo/demo.ts')).startDemo();
+    return end === 'stopped' ? EXIT.ok : EXIT.unavailable;
+  }
   if (options.config === undefined) {
     process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
     return EXIT.usage;

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { EXIT } from '../cli/exit-codes.ts';
 import { parseConfig } from '../config/load.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { untilSignal } from '../gateway/signals.ts';
@@ -27,11 +26,17 @@ const TOUR: readonly [path: string, shows: string][] = [
 ];
 
 /**
+ * How the demo ended: stopped by Ctrl-C, or never started (its port taken). The command line
+ * turns it into an exit status: the demo does not know the command line's codes.
+ */
+export type DemoEnd = 'stopped' | 'could_not_start';
+
+/**
  * `npm start`: the gateway on the demo config, with its own demo upstreams (one healthy,
  * one per failure shape) on free ports handed to the config through its ${DEMO_*_PORT}
  * variables. Runs until Ctrl-C.
  */
-export async function startDemo(): Promise<number> {
+export async function startDemo(): Promise<DemoEnd> {
   const upstreams = await startDemoUpstreams();
   const env = { ...process.env, ...upstreams.env };
   const config = parseConfig(readFileSync(DEMO_CONFIG, 'utf8'), DEMO_CONFIG.pathname, env);
@@ -43,7 +48,7 @@ export async function startDemo(): Promise<number> {
     process.stderr.write(
       `candor demo: could not start: ${(err as Error).message} (set CANDOR_PORT to use another port)\n`,
     );
-    return EXIT.unavailable;
+    return 'could_not_start';
   }
   const base = `http://${config.listen[0].host}:${gateway.listeners[0].port()}`;
   const width = Math.max(...TOUR.map(([path]) => base.length + path.length));
@@ -56,5 +61,5 @@ export async function startDemo(): Promise<number> {
   await untilSignal();
   await gateway.close();
   await upstreams.close();
-  return EXIT.ok;
+  return 'stopped';
 }

@@ -1,29 +1,37 @@
 /**
- * The request the probe writes: the client's fields, plus, when probing as the gateway,
- * exactly the fields the gateway adds on its way upstream (built by the gateway's own code).
+ * The request the probe writes. As a plain client (the probe through the gateway, --compare):
+ * the client's fields and the framing an HTTP/1.1 user agent owes (RFC 9110 §8.6: Content-Length
+ * on a body-less POST/PUT/PATCH), nothing else. As the gateway (every direct probe): that same
+ * request rewritten by the gateway's own header rewrite and written by its own head serializer,
+ * so that the upstream sees the bytes the gateway would send.
  */
 import { buildUpstreamHeaders } from '../forward/request-headers.ts';
+import { framingFields, serializeRequestHead } from '../http1/request-head.ts';
 import { randomHex } from '../trace/ids.ts';
 import { continueOrStartTrace } from '../trace/traceparent.ts';
 import type { ProbePlan } from './plan.ts';
 
-/** Methods undici sends an empty body with an explicit length for. */
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-
 export interface BuiltRequest {
   readonly bytes: Buffer;
+  /** Every field of the head, in order. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly requestId: string | undefined;
 }
 
+const NO_BODY = { kind: 'none' } as const;
+
 /** `clientAddress`: this machine's address on the connection, which the gateway would put in X-Forwarded-For. */
 export function buildRequest(plan: ProbePlan, clientAddress: string): BuiltRequest {
-  const raw = plan.clientHeaders.flat();
-  let flat = raw;
+  const client = plan.clientHeaders.flat();
+  // The plain client's request, framing included: what the gateway would receive from it.
+  let flat = [
+    ...client,
+    ...framingFields({ method: plan.method, path: plan.path, headers: client, body: NO_BODY }),
+  ];
   let requestId: string | undefined;
   if (plan.asGateway) {
     requestId = `diagnose-${randomHex(8)}`;
-    flat = buildUpstreamHeaders(raw, {
+    flat = buildUpstreamHeaders(flat, {
       clientAddress,
       trusted: false,
       protocol: 'http',
@@ -34,11 +42,12 @@ export function buildRequest(plan: ProbePlan, clientAddress: string): BuiltReque
       via: `1.1 ${plan.asGateway.name}`,
     });
   }
+  // Host and the framing are in `flat` already, so the serializer adds no field: `headers` is the whole head.
+  const head = serializeRequestHead(
+    { method: plan.method, path: plan.path, headers: flat, body: NO_BODY },
+    plan.host,
+  );
   const headers: Array<readonly [string, string]> = [];
   for (let i = 0; i < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
-  // undici announces keep-alive on every request; a request without a body says nothing more.
-  headers.push(['connection', 'keep-alive']);
-  if (BODY_METHODS.has(plan.method)) headers.push(['content-length', '0']);
-  const head = `${plan.method} ${plan.path} HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
   return { bytes: Buffer.from(head, 'latin1'), headers, requestId };
 }

@@ -4,6 +4,7 @@ import { ms } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { corkUntilTurnEnd } from '../net/turn-end.ts';
 import { connectionEnded } from './connection-ended.ts';
+import { serializeRequestHead } from './request-head.ts';
 import { type ResponseHead, ResponseParser, type ResponseParserHandler } from './response-parser.ts';
 
 /** The request body one exchange writes: none, bytes in hand, or the client's stream. */
@@ -75,7 +76,6 @@ export interface ConnectionOwner {
   discard(connection: UpstreamConnection): void;
 }
 
-const NO_BODY_CONTENT_LENGTH_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CRLF = Buffer.from('\r\n', 'latin1');
 
@@ -143,7 +143,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (this.handler !== handler) return; // aborted from onRequestStart
     const { socket } = this;
     const { body } = request;
-    const head = serializeHead(request, this.authority);
+    const head = serializeRequestHead(request, this.authority);
     this.headTimer = rearm(this.headTimer, this.onHeadTimeout, this.timeouts.head);
     if (body.kind === 'buffer') {
       handler.onBodyChunk(body.bytes);
@@ -433,31 +433,6 @@ export interface ConnectionOptions {
   readonly timeouts: ConnectionTimeouts;
   readonly idleTimeout: number;
   readonly maxHeaderSize: number;
-}
-
-/** The request line and header section, with the framing headers this hop owns. */
-function serializeHead(request: UpstreamRequest, authority: string): string {
-  const { headers, body } = request;
-  let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
-  let host = false;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i];
-    if (name.length === 4 && name.toLowerCase() === 'host') host = true;
-    head += `${name}: ${headers[i + 1]}\r\n`;
-  }
-  if (!host) head += `host: ${authority}\r\n`;
-  if (body.kind === 'stream' && body.chunked) head += 'transfer-encoding: chunked\r\n';
-  else if (body.kind === 'none' && NO_BODY_CONTENT_LENGTH_METHODS.has(request.method) && !hasLength(headers))
-    // A body-less POST without Content-Length is ambiguous to some servers (411): say 0.
-    head += 'content-length: 0\r\n';
-  return `${head}\r\n`;
-}
-
-function hasLength(headers: readonly string[]): boolean {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length') return true;
-  }
-  return false;
 }
 
 function noop(): void {}

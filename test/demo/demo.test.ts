@@ -1,6 +1,7 @@
 /** `npm start`: the demo gateway and its upstreams answer as DESIGN.md's failure table says. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
@@ -75,4 +76,25 @@ test("demo /healthy passes the app's own 503 through with received-status", asyn
   assert.equal(res.status, 503);
   assert.equal(res.headers['retry-after'], '7');
   assert.equal(res.headers['proxy-status'], 'candor-demo; received-status=503; next-hop="healthy"');
+});
+
+test('a demo whose port is taken exits 69 and says why', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    const child = spawn(process.execPath, [BIN, 'serve', '--demo'], {
+      env: { ...process.env, CANDOR_PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 69);
+    assert.match(stderr, /candor demo: could not start: .*EADDRINUSE.*set CANDOR_PORT/);
+  } finally {
+    blocker.close();
+  }
 });
