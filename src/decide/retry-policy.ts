@@ -47,7 +47,7 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): string | undef
   if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no other target to try';
   // A stale pooled connection says nothing about the upstream's health and adds no load to
   // a failing one: charging it to the budget would turn a benign race into client errors.
-  if (!stale && !withinBudget(ctx.upstream, policy)) return 'the retry budget is spent';
+  if (!stale && !ctx.upstream.retryBudget.allows()) return 'the retry budget is spent';
   return undefined;
 }
 
@@ -59,28 +59,6 @@ export function isStaleConnection(failure: Failure, reusedConnection: boolean): 
 function isIdempotent(req: IncomingMessage, route: RouteConfig): boolean {
   if (IDEMPOTENT.has(req.method ?? '')) return true;
   return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
-}
-
-/**
- * The retry budget, two ways. Concurrency (Envoy's): retries in flight stay under
- * `budgetRatio` of the upstream's active requests, `budgetMinConcurrent` always allowed.
- * Rate: failures that come back at once (refused, reset) never pile up in flight, so each
- * request also earns `budgetRatio` of a retry token and each retry spends one; over any
- * stretch, retries add at most that fraction of the requests (plus the small reserve).
- */
-export function withinBudget(upstream: Upstream, policy: RetryConfig): boolean {
-  const concurrent = Math.max(policy.budgetMinConcurrent, Math.floor(upstream.inFlight * policy.budgetRatio));
-  return upstream.retriesInFlight < concurrent && upstream.retryTokens >= 1;
-}
-
-/** A request (not a retry) to the upstream earns its share of a retry. */
-export function earnRetryToken(upstream: Upstream, policy: RetryConfig): void {
-  upstream.retryTokens = Math.min(retryReserve(policy), upstream.retryTokens + policy.budgetRatio);
-}
-
-/** The most tokens saved up: a quiet hour must not buy a storm of retries. */
-export function retryReserve(policy: RetryConfig): number {
-  return policy.budgetMinConcurrent + 10 * policy.budgetRatio;
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, base × 2^(retry−1))]. */

@@ -71,10 +71,9 @@ export function handleUpgrade(
   // A tunnel is one attempt, never retried: its outcome still counts for the target's health.
   const { target } = selection;
   record.target = target.config.origin;
-  if (selection.targetProbe) target.probes++;
   const outcome = (failure: Failure | undefined) => {
     const now = performance.now();
-    if (selection.targetProbe) target.probes = Math.max(0, target.probes - 1);
+    selection.releaseProbe();
     recordOutcome(upstream, target, failure, now);
     upstream.circuit.record(now, isTargetFault(failure), selection.circuitProbe);
   };
@@ -97,10 +96,7 @@ export function handleUpgrade(
   requestHead += '\r\n';
 
   const { hostname, port, protocol } = target.config;
-  target.active++;
-  const release = () => {
-    target.active--;
-  };
+  const release = target.active.acquire();
   upstream.connect({ hostname, protocol, port: String(port) }, (err, socket) => {
     if (err || !socket) {
       release();

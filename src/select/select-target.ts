@@ -1,4 +1,5 @@
 import { Failure } from '../failure/failure.ts';
+import { noRelease, type Release } from '../upstream/count.ts';
 import { isAvailable } from '../upstream/target-state.ts';
 import type { Target, Upstream } from '../upstream/upstream.ts';
 
@@ -7,6 +8,8 @@ export interface Selection {
   readonly target: Target;
   /** The target's ejection ran out: this attempt decides whether it comes back. */
   readonly targetProbe: boolean;
+  /** Gives back the target's probe slot (taken with the pick, so two picks cannot share one); a no-op when not a probe. */
+  readonly releaseProbe: Release;
   /** The upstream's circuit is half-open: this attempt decides whether it closes. */
   readonly circuitProbe: boolean;
 }
@@ -36,17 +39,23 @@ export function selectTarget(upstream: Upstream, now: number, tried: readonly Ta
     });
   }
   if (
-    upstream.pending >= upstream.config.pool.maxPending &&
-    target.active >= upstream.config.pool.maxConnections
+    upstream.pending.count >= upstream.config.pool.maxPending &&
+    target.active.count >= upstream.config.pool.maxConnections
   ) {
     if (circuit.probe) upstream.circuit.releaseProbe();
     return new Failure(
       'connection_limit_reached',
-      `${upstream.pending} requests already wait for a connection to "${upstream.name}"`,
+      `${upstream.pending.count} requests already wait for a connection to "${upstream.name}"`,
       { retryAfter: 1 },
     );
   }
-  return { target, targetProbe: target.isHalfOpen(now), circuitProbe: circuit.probe };
+  const targetProbe = target.isHalfOpen(now);
+  return {
+    target,
+    targetProbe,
+    releaseProbe: targetProbe ? target.probes.acquire() : noRelease,
+    circuitProbe: circuit.probe,
+  };
 }
 
 /** Whether a target not tried yet is in rotation (a retry could go somewhere new). */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasRequestBody } from '../accept/request-checks.ts';
-import { backoffDelay, earnRetryToken, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
+import { type Release, releaseOnClose } from '../admit/in-flight-limit.ts';
+import { backoffDelay, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
 import { Failure } from '../failure/failure.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
 import { buildUpstreamHeaders } from '../forward/request-headers.ts';
@@ -41,6 +42,7 @@ export class Attempts implements ExchangeOwner {
     | { exchange: Exchange; selection: Selection; startedAt: number; retry: boolean }
     | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
+  private retrySlot: Release | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
   private deadline = 0;
   private over = false;
@@ -66,8 +68,8 @@ export class Attempts implements ExchangeOwner {
   start(): void {
     const { upstream } = this.ctx.admitted;
     const { req, res } = this.ctx;
-    upstream.inFlight++;
-    earnRetryToken(upstream, upstream.config.retries);
+    releaseOnClose(res, upstream.inFlight.acquire());
+    upstream.retryBudget.earn();
     const total = upstream.config.timeouts.total;
     this.deadline = performance.now() + total;
     this.totalTimer = setTimeout(this.onTotalTimeout, total);
@@ -94,7 +96,6 @@ export class Attempts implements ExchangeOwner {
     const selection = selectTarget(upstream, now, this.tried);
     if (selection instanceof Failure) return this.end(selection);
     const { target } = selection;
-    if (selection.targetProbe) target.probes++;
     this.tried.push(target);
     record.target = target.config.origin;
     const retry = record.tries.length > 0;
@@ -121,13 +122,13 @@ export class Attempts implements ExchangeOwner {
     const { upstream } = this.ctx.admitted;
     const { selection } = current;
     const now = performance.now();
-    if (selection.targetProbe) selection.target.probes = Math.max(0, selection.target.probes - 1);
+    selection.releaseProbe();
     const fault = isTargetFault(failure);
     recordOutcome(upstream, selection.target, failure, now);
     // Only an answer or a fault of the upstream's says anything about it; a client that left proves nothing.
     if (fault || failure === undefined) upstream.circuit.record(now, fault, selection.circuitProbe);
     else if (selection.circuitProbe) upstream.circuit.releaseProbe();
-    if (current.retry) upstream.retriesInFlight--;
+    if (current.retry) this.retrySlot?.();
     this.ctx.record.tries.push({
       target: selection.target.config.origin,
       status,
@@ -157,8 +158,7 @@ export class Attempts implements ExchangeOwner {
     if (why !== undefined) return this.end(failure);
     // A keep-alive race retry is not charged to the budget (see whyNotRetry), nor counted in it.
     const charged = !isStaleConnection(failure, this.ctx.record.reusedConnection === true);
-    if (charged) upstream.retryTokens -= 1;
-    upstream.retriesInFlight++;
+    this.retrySlot = charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
     const delay = backoffDelay(upstream.config.retries, this.tried.length);
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
@@ -169,7 +169,7 @@ export class Attempts implements ExchangeOwner {
   private retryNow(): void {
     this.attempt();
     // attempt() answered without starting an exchange (no target, circuit open): release the retry slot.
-    if (this.current === undefined) this.ctx.admitted.upstream.retriesInFlight--;
+    if (this.current === undefined) this.retrySlot?.();
   }
 
   headReceived(status: number): void {
@@ -204,7 +204,7 @@ export class Attempts implements ExchangeOwner {
     if (this.backoffTimer) {
       clearTimeout(this.backoffTimer);
       this.backoffTimer = undefined;
-      this.ctx.admitted.upstream.retriesInFlight--;
+      this.retrySlot?.();
     }
   }
 
@@ -242,7 +242,6 @@ export class Attempts implements ExchangeOwner {
 
   private readonly onClose = (): void => {
     this.finishTimers();
-    this.ctx.admitted.upstream.inFlight--;
   };
 
   /** Reads a small body whole, so that it can be sent again on a retry. */

@@ -72,7 +72,7 @@ function createLeastConn<T extends TargetState>(targets: readonly T[], policy: B
       let bestLoad = Number.POSITIVE_INFINITY;
       for (let n = 0; n < pool.length; n++) {
         const target = pool[(next + n) % pool.length];
-        const load = (target.active + 1) / effectiveWeight(target, now, policy.slowStart);
+        const load = (target.active.count + 1) / effectiveWeight(target, now, policy.slowStart);
         if (load < bestLoad) {
           best = target;
           bestLoad = load;
