@@ -33,7 +33,8 @@ export const DEFAULTS = {
       maxEjectedPercent: 10,
     },
     circuitBreaker: { consecutiveFailures: 20, openTime: 5_000, halfOpenRequests: 1 },
-    // Envoy's retry budget (20%, at least 3 concurrent) and backoff (25 ms base, 250 ms max).
+    // Envoy's retry budget (20%, at least 3 concurrent) and backoff (25 ms base, 250 ms max);
+    // Finagle's floor of 10 retries a second, so a gateway that has seen few requests still retries.
     retries: {
       attempts: 2,
       on: [
@@ -49,6 +50,7 @@ export const DEFAULTS = {
       backoffMax: 250,
       budgetRatio: 0.2,
       budgetMinConcurrent: 3,
+      budgetMinPerSecond: 10,
       replayBody: 64 * KiB,
     },
   },

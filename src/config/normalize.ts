@@ -206,6 +206,7 @@ function toRetries(raw: NonNullable<RawUpstream['retries']>, responseTimeout: nu
     backoffMax: duration(raw.backoff?.max, fallback.backoffMax),
     budgetRatio: raw.budget?.ratio ?? fallback.budgetRatio,
     budgetMinConcurrent: raw.budget?.min_concurrent ?? fallback.budgetMinConcurrent,
+    budgetMinPerSecond: raw.budget?.min_per_second ?? fallback.budgetMinPerSecond,
     replayBody: size(raw.replay_body, fallback.replayBody),
   };
 }

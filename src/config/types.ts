@@ -145,6 +145,8 @@ export interface RetryConfig {
   readonly budgetRatio: number;
   /** ...but this many concurrent retries are always allowed. */
   readonly budgetMinConcurrent: number;
+  /** The budget's floor: this many retries a second are allowed whatever the ratio says (0: none). */
+  readonly budgetMinPerSecond: number;
   /** Request bodies up to this size are kept so they can be replayed; larger ones are never retried once sent. */
   readonly replayBody: number;
 }

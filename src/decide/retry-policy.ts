@@ -23,31 +23,46 @@ export interface RetryContext {
 }
 
 /**
+ * Why a failed attempt was not retried, as the log line's `retry_skipped` says it: one code
+ * each, with the words for a person. The union is declared once, here.
+ */
+export const RETRY_SKIPS = {
+  not_retryable: 'the failure type is not in retries.on',
+  after_head: 'the upstream already answered',
+  not_idempotent: 'the request reached the upstream and is not idempotent',
+  body_not_replayable: 'the body was streamed and cannot be sent again',
+  attempts: 'attempts exhausted',
+  deadline: 'the total deadline has passed',
+  no_target: 'no other target to try',
+  budget: 'the retry budget is spent',
+} as const;
+
+export type RetrySkip = keyof typeof RETRY_SKIPS;
+
+/**
  * The decide phase's retry rule. A request that never reached the upstream may go again
  * whatever its method; one that reached it only if it is idempotent (or carries an
  * Idempotency-Key where the route allows it) and its body can be replayed. Never after a
  * response head. Bounded by attempts, the deadline and the upstream's retry budget.
  * Returns why not, or undefined when a retry is allowed.
  */
-export function whyNotRetry(failure: Failure, ctx: RetryContext): string | undefined {
+export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | undefined {
   const policy = ctx.upstream.config.retries;
-  if (ctx.attempts >= policy.attempts) return 'attempts exhausted';
-  if (!policy.on.includes(failure.type)) return `${failure.type} is not retried`;
-  if (failure.stage === 'head_received' || failure.stage === 'body_streaming')
-    return 'the upstream already answered';
+  if (ctx.attempts >= policy.attempts) return 'attempts';
+  if (!policy.on.includes(failure.type)) return 'not_retryable';
+  if (failure.stage === 'head_received' || failure.stage === 'body_streaming') return 'after_head';
   if (failure.stage === 'sent') {
-    if (!isIdempotent(ctx.req, ctx.route))
-      return `${ctx.req.method} reached the upstream and is not idempotent`;
-    if (!ctx.bodyReplayable) return 'the body was streamed and cannot be sent again';
+    if (!isIdempotent(ctx.req, ctx.route)) return 'not_idempotent';
+    if (!ctx.bodyReplayable) return 'body_not_replayable';
   }
-  if (ctx.remaining <= 0) return 'the total deadline has passed';
+  if (ctx.remaining <= 0) return 'deadline';
   // The same target again helps only when the request never got there or died with a stale
   // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
   const stale = isStaleConnection(failure, ctx.reusedConnection);
-  if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no other target to try';
+  if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no_target';
   // A stale pooled connection says nothing about the upstream's health and adds no load to
   // a failing one: charging it to the budget would turn a benign race into client errors.
-  if (!stale && !ctx.upstream.retryBudget.allows()) return 'the retry budget is spent';
+  if (!stale && !ctx.upstream.retryBudget.allows()) return 'budget';
   return undefined;
 }
 

@@ -86,6 +86,7 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   line += `,"attempts":${record.tries.length}`;
   // Only when there was more than one: the common line stays short.
   if (record.tries.length > 1) line += `,"tries":${str(record.tries)}`;
+  if (record.retrySkipped !== undefined) line += `,"retry_skipped":"${record.retrySkipped}"`;
   target.destination.write(`${line},"msg":"request"}\n`);
 }
 
@@ -120,5 +121,6 @@ export function lineFields(record: RequestRecord): Record<string, unknown> {
     upgraded: record.upgraded || undefined,
     attempts: record.tries.length,
     tries: record.tries.length > 1 ? record.tries : undefined,
+    retry_skipped: record.retrySkipped,
   };
 }

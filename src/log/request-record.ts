@@ -1,3 +1,4 @@
+import type { RetrySkip } from '../decide/retry-policy.ts';
 import type { Failure } from '../failure/failure.ts';
 import type { Stage } from '../failure/taxonomy.ts';
 import type { TraceContext } from '../trace/traceparent.ts';
@@ -45,6 +46,8 @@ export class RequestRecord {
   upgraded = false;
   /** Every attempt made upstream, in order (retries included). */
   readonly tries: AttemptOutcome[] = [];
+  /** Why the last failed attempt was not retried (absent when it was, or none failed). */
+  retrySkipped: RetrySkip | undefined;
 
   constructor(
     id: string,

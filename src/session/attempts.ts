@@ -155,6 +155,7 @@ export class Attempts implements ExchangeOwner {
       noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
       reusedConnection: this.ctx.record.reusedConnection === true,
     });
+    this.ctx.record.retrySkipped = why;
     if (why !== undefined) return this.end(failure);
     // A keep-alive race retry is not charged to the budget (see whyNotRetry), nor counted in it.
     const charged = !isStaleConnection(failure, this.ctx.record.reusedConnection === true);

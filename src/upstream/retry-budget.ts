@@ -1,12 +1,26 @@
+import {
+  type BucketShape,
+  createFullBucket,
+  refill,
+  type TokenBucket,
+  takeToken,
+} from '../admit/token-bucket.ts';
 import type { RetryConfig } from '../config/types.ts';
 import { Count, type Release } from './count.ts';
 
 /**
- * An upstream's retry budget, two ways. Concurrency (Envoy's): retries in flight stay under
- * `budgetRatio` of the upstream's requests in flight, `budgetMinConcurrent` always allowed.
- * Rate: failures that come back at once (refused, reset) never pile up in flight, so each
- * request also earns `budgetRatio` of a retry token and each retry spends one; over any
- * stretch, retries add at most that fraction of the requests (plus the small reserve).
+ * An upstream's retry budget, two ways, with a floor. Concurrency (Envoy's): retries in
+ * flight stay under `budgetRatio` of the upstream's requests in flight, `budgetMinConcurrent`
+ * always allowed. Rate: failures that come back at once (refused, reset) never pile up in
+ * flight, so each request also earns `budgetRatio` of a retry token and each retry spends
+ * one; over any stretch, retries add at most that fraction of the requests (plus the small
+ * reserve).
+ *
+ * The floor (Finagle's minimum retries per second): `budgetMinPerSecond` retries a second are
+ * allowed whatever the ratio says. Without it a gateway that has seen few requests has earned
+ * almost nothing, and the first refused connections of a fresh start, or of a quiet upstream,
+ * would reach clients as errors although another target was there to take them. The floor
+ * is spent only once the ratio's share is, and it bounds the extra load to a fixed rate.
  *
  * Its counts change only through its methods: a retry's slot is a release that goes down
  * exactly once, whichever way the retry ends.
@@ -17,11 +31,19 @@ export class RetryBudget {
   readonly #requests: Count;
   readonly #retries = new Count();
   #tokens: number;
+  readonly #floor: TokenBucket;
+  readonly #floorShape: BucketShape;
+  readonly #now: () => number;
 
-  constructor(policy: RetryConfig, requests: Count) {
+  constructor(policy: RetryConfig, requests: Count, now: () => number = () => performance.now()) {
     this.#policy = policy;
     this.#requests = requests;
     this.#tokens = policy.budgetMinConcurrent;
+    this.#now = now;
+    // One second's worth at most (and at least one retry, for a rate below one a second).
+    const rate = policy.budgetMinPerSecond;
+    this.#floorShape = { rate, burst: rate > 0 ? Math.max(1, rate) : 0 };
+    this.#floor = createFullBucket(this.#floorShape, now());
   }
 
   /** Retries in flight (in backoff or running). */
@@ -29,7 +51,7 @@ export class RetryBudget {
     return this.#retries.count;
   }
 
-  /** Retry tokens saved up. */
+  /** Retry tokens earned by requests and saved up. */
   get tokens(): number {
     return this.#tokens;
   }
@@ -46,18 +68,14 @@ export class RetryBudget {
 
   /** Whether a retry charged to the budget may go now. */
   allows(): boolean {
-    const policy = this.#policy;
-    const concurrent = Math.max(
-      policy.budgetMinConcurrent,
-      Math.floor(this.#requests.count * policy.budgetRatio),
-    );
-    return this.#retries.count < concurrent && this.#tokens >= 1;
+    return this.#ratioAllows() || this.#floorHolds();
   }
 
   /** Takes a retry charged to the budget: its slot until the release, and a token for good. */
   trySpend(): Release | undefined {
-    if (!this.allows()) return undefined;
-    this.#tokens -= 1;
+    if (this.#ratioAllows()) this.#tokens -= 1;
+    else if (!this.#floorHolds() || takeToken(this.#floor, this.#floorShape, this.#now()) !== 0)
+      return undefined;
     return this.#retries.acquire();
   }
 
@@ -67,5 +85,20 @@ export class RetryBudget {
    */
   track(): Release {
     return this.#retries.acquire();
+  }
+
+  #ratioAllows(): boolean {
+    const policy = this.#policy;
+    const concurrent = Math.max(
+      policy.budgetMinConcurrent,
+      Math.floor(this.#requests.count * policy.budgetRatio),
+    );
+    return this.#retries.count < concurrent && this.#tokens >= 1;
+  }
+
+  #floorHolds(): boolean {
+    if (this.#floorShape.rate === 0) return false;
+    refill(this.#floor, this.#floorShape, this.#now());
+    return this.#floor.tokens >= 1;
   }
 }

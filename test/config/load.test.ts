@@ -265,6 +265,7 @@ function resilienceDefaults(responseTimeout: number) {
       backoffMax: 250,
       budgetRatio: 0.2,
       budgetMinConcurrent: 3,
+      budgetMinPerSecond: 10,
       replayBody: 64 * 1024,
     },
   };
@@ -290,7 +291,7 @@ upstreams:
     slow_start: 20s
     outlier_detection: { consecutive_failures: 3, base_ejection_time: 1s, max_ejection_time: 10s, max_ejected_percent: 50 }
     circuit_breaker: { consecutive_failures: 10, open_time: 2s, half_open_requests: 2 }
-    retries: { attempts: 3, on: [connection_refused], per_try_timeout: 1s, backoff: { base: 10ms, max: 100ms }, budget: { ratio: 0.5, min_concurrent: 1 }, replay_body: 1KiB }
+    retries: { attempts: 3, on: [connection_refused], per_try_timeout: 1s, backoff: { base: 10ms, max: 100ms }, budget: { ratio: 0.5, min_concurrent: 1, min_per_second: 2.5 }, replay_body: 1KiB }
     maintenance: { retry_after: 1m }
 `,
     SOURCE,
@@ -333,6 +334,7 @@ upstreams:
     backoffMax: 100,
     budgetRatio: 0.5,
     budgetMinConcurrent: 1,
+    budgetMinPerSecond: 2.5,
     replayBody: 1024,
   });
   assert.deepEqual(api.maintenance, { retryAfter: 60, message: 'This service is down for maintenance.' });
