@@ -25,6 +25,8 @@ export const DEFAULTS = {
     timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000 },
     tls: { insecureSkipVerify: false },
     slowStart: 0,
+    // Envoy's panic threshold: below half the targets passing their checks, route to all.
+    panicThreshold: 50,
     // Envoy's outlier detection defaults: 5 in a row, 30 s growing per ejection, at most 10% of the pool.
     outlierDetection: {
       consecutiveFailures: 5,

@@ -162,6 +162,7 @@ const Upstream = mapping(
       ),
     ),
     slow_start: duration(),
+    panic_threshold: count(0, 100, 'a percentage of targets (0: never)'),
     outlier_detection: Type.Optional(
       mapping(
         {

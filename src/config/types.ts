@@ -81,6 +81,8 @@ export interface UpstreamConfig {
   readonly healthCheck?: HealthCheckConfig;
   /** Milliseconds over which a target back in rotation grows to its full share; 0: off. */
   readonly slowStart: number;
+  /** Percent of targets passing health checks below which the checks are ignored (panic); 0: never. */
+  readonly panicThreshold: number;
   readonly outlierDetection: OutlierDetectionConfig;
   readonly circuitBreaker: CircuitBreakerConfig;
   readonly retries: RetryConfig;

@@ -71,6 +71,7 @@ export function handleUpgrade(
   // A tunnel is one attempt, never retried: its outcome still counts for the target's health.
   const { target } = selection;
   record.target = target.config.origin;
+  if (selection.panic) record.panic = true;
   const outcome = (failure: Failure | undefined) => {
     const now = performance.now();
     selection.releaseProbe();

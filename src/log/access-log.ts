@@ -83,6 +83,7 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   if (record.ttfbMs !== undefined) line += `,"ttfb_ms":${round(record.ttfbMs)}`;
   line += `,"total_ms":${round(record.elapsed())},"upstream_reset":${record.upstreamReset},"client_aborted":${record.clientAborted}`;
   if (record.upgraded) line += ',"upgraded":true';
+  if (record.panic) line += ',"panic":true';
   line += `,"attempts":${record.tries.length}`;
   // Only when there was more than one: the common line stays short.
   if (record.tries.length > 1) line += `,"tries":${str(record.tries)}`;
@@ -119,6 +120,7 @@ export function lineFields(record: RequestRecord): Record<string, unknown> {
     upstream_reset: record.upstreamReset,
     client_aborted: record.clientAborted,
     upgraded: record.upgraded || undefined,
+    panic: record.panic || undefined,
     attempts: record.tries.length,
     tries: record.tries.length > 1 ? record.tries : undefined,
     retry_skipped: record.retrySkipped,

@@ -46,6 +46,8 @@ export class RequestRecord {
   upgraded = false;
   /** Every attempt made upstream, in order (retries included). */
   readonly tries: AttemptOutcome[] = [];
+  /** The target was picked while its upstream was in panic (health checks ignored). */
+  panic = false;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */
   retrySkipped: RetrySkip | undefined;
 

@@ -12,6 +12,8 @@ export interface Selection {
   readonly releaseProbe: Release;
   /** The upstream's circuit is half-open: this attempt decides whether it closes. */
   readonly circuitProbe: boolean;
+  /** Picked while the upstream was in panic: the health checks' verdict was ignored. */
+  readonly panic: boolean;
 }
 
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -55,13 +57,15 @@ export function selectTarget(upstream: Upstream, now: number, tried: readonly Ta
     targetProbe,
     releaseProbe: targetProbe ? target.probes.acquire() : noRelease,
     circuitProbe: circuit.probe,
+    panic: upstream.panic.active,
   };
 }
 
 /** Whether a target not tried yet is in rotation (a retry could go somewhere new). */
 export function hasUntriedTarget(upstream: Upstream, now: number, tried: readonly Target[]): boolean {
   const probes = upstream.config.circuitBreaker.halfOpenRequests;
-  return upstream.targets.some((t) => !tried.includes(t) && isAvailable(t, now, probes));
+  const panic = upstream.panic.active;
+  return upstream.targets.some((t) => !tried.includes(t) && isAvailable(t, now, probes, panic));
 }
 
 function noTargetReason(upstream: Upstream, now: number): string {
@@ -76,8 +80,10 @@ function noTargetReason(upstream: Upstream, now: number): string {
 /** Milliseconds until a target may take traffic again: the earliest end of an ejection, else a health-check interval. */
 function nextChance(upstream: Upstream, now: number): number {
   let soonest = Number.POSITIVE_INFINITY;
+  const panic = upstream.panic.active;
   for (const t of upstream.targets) {
-    if (t.checkedHealthy && t.ejectedUntil > now) soonest = Math.min(soonest, t.ejectedUntil - now);
+    if ((t.checkedHealthy || panic) && t.ejectedUntil > now)
+      soonest = Math.min(soonest, t.ejectedUntil - now);
   }
   if (Number.isFinite(soonest)) return soonest;
   return upstream.config.healthCheck?.interval ?? 1000;

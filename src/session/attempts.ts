@@ -98,6 +98,7 @@ export class Attempts implements ExchangeOwner {
     const { target } = selection;
     this.tried.push(target);
     record.target = target.config.origin;
+    if (selection.panic) record.panic = true;
     const retry = record.tries.length > 0;
     const exchange = new Exchange(req, res, record, upstream, target, this, {
       path: this.path,

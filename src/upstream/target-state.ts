@@ -41,9 +41,17 @@ export class TargetState {
   }
 }
 
-/** Whether the balancer may send this request to the target now. */
-export function isAvailable(target: TargetState, now: number, halfOpenProbes: number): boolean {
-  if (!target.checkedHealthy) return false;
+/**
+ * Whether the balancer may send this request to the target now. In panic (see panic.ts) the
+ * health checks' verdict is ignored; ejection never is.
+ */
+export function isAvailable(
+  target: TargetState,
+  now: number,
+  halfOpenProbes: number,
+  panic = false,
+): boolean {
+  if (!target.checkedHealthy && !panic) return false;
   if (target.isEjected(now)) return false;
   if (target.isHalfOpen(now)) return target.probes.count < halfOpenProbes;
   return true;

@@ -6,6 +6,7 @@ import { ConnectionPool } from '../http1/pool.ts';
 import { type Balancer, createBalancer, TargetState } from './balancer.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
 import { Count } from './count.ts';
+import { Panic } from './panic.ts';
 import { RetryBudget } from './retry-budget.ts';
 
 /** Largest response header section accepted from an upstream before http_response_header_section_size. */
@@ -21,6 +22,8 @@ export interface Upstream {
   readonly balancer: Balancer<Target>;
   /** The upstream-wide circuit breaker (each target's own circuit is its ejection state). */
   readonly circuit: Circuit;
+  /** Whether too few targets pass their health checks for the checks to be believed (see panic.ts). */
+  readonly panic: Panic;
   /** Opens a classified connection to a target (the pools use it; so do upgrades, which leave the pools). */
   readonly connect: Connector;
   /** Requests in flight to this upstream, first attempts and retries alike (the retry budget's base). */
@@ -56,6 +59,7 @@ export function createUpstream(config: UpstreamConfig): Upstream {
     }),
   );
   const inFlight = new Count();
+  const panic = new Panic(config.panicThreshold);
   return {
     name: config.name,
     config,
@@ -63,8 +67,10 @@ export function createUpstream(config: UpstreamConfig): Upstream {
     balancer: createBalancer(config.balancer, targets, {
       slowStart: config.slowStart,
       halfOpenProbes: config.circuitBreaker.halfOpenRequests,
+      panic,
     }),
     circuit: createCircuit(config.circuitBreaker),
+    panic,
     connect,
     inFlight,
     pending: new Count(),

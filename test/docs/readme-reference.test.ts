@@ -93,6 +93,7 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'upstreams.*.pool.idle_timeout': upstream.pool.idleTimeout,
     'upstreams.*.pool.max_pending': upstream.pool.maxPending,
     'upstreams.*.pool.queue_timeout': upstream.pool.queueTimeout,
+    'upstreams.*.panic_threshold': upstream.panicThreshold,
     'upstreams.*.outlier_detection.consecutive_failures': upstream.outlierDetection.consecutiveFailures,
     'upstreams.*.outlier_detection.base_ejection_time': upstream.outlierDetection.baseEjectionTime,
     'upstreams.*.outlier_detection.max_ejection_time': upstream.outlierDetection.maxEjectionTime,
