@@ -1,5 +1,6 @@
-/** Gives back what a request holds; only the first call counts. */
-export type Release = () => void;
+import { Count, type Release } from '../limits/count.ts';
+
+export type { Release } from '../limits/count.ts';
 
 /**
  * Requests in flight on one listener or one route, against its `max_in_flight`. The count
@@ -10,7 +11,7 @@ export class InFlightLimit {
   readonly max: number | undefined;
   /** What is counted, for the error's details, e.g. 'the route "api"'. */
   readonly name: string;
-  #count = 0;
+  readonly #count = new Count();
 
   constructor(max: number | undefined, name: string) {
     this.max = max;
@@ -18,29 +19,14 @@ export class InFlightLimit {
   }
 
   get count(): number {
-    return this.#count;
+    return this.#count.count;
   }
 
   get full(): boolean {
-    return this.max !== undefined && this.#count >= this.max;
+    return this.max !== undefined && this.#count.count >= this.max;
   }
 
   acquire(): Release {
-    this.#count++;
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.#count--;
-    };
+    return this.#count.acquire();
   }
-}
-
-/** Releases when `stream` closes, or at once if it already has: whatever ended it, the slot comes back. */
-export function releaseOnClose(
-  stream: { readonly closed: boolean; once(event: 'close', listener: () => void): unknown },
-  release: Release,
-): void {
-  if (stream.closed) release();
-  else stream.once('close', release);
 }

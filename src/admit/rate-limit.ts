@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { RateLimitConfig } from '../config/types.ts';
 import { Failure } from '../failure/failure.ts';
-import { createFullBucket, refillTime, type TokenBucket, takeToken } from './token-bucket.ts';
+import { createFullBucket, refillTime, type TokenBucket, takeToken } from '../limits/token-bucket.ts';
 
 /** Keys kept at most per route; beyond it the older generation of buckets is dropped early. */
 export const MAX_RATE_LIMIT_KEYS = 100_000;

@@ -25,6 +25,8 @@ export const DEFAULTS = {
     timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000 },
     tls: { insecureSkipVerify: false },
     slowStart: 0,
+    // Envoy's panic threshold: below half the targets passing their checks, route to all.
+    panicThreshold: 50,
     // Envoy's outlier detection defaults: 5 in a row, 30 s growing per ejection, at most 10% of the pool.
     outlierDetection: {
       consecutiveFailures: 5,
@@ -33,7 +35,8 @@ export const DEFAULTS = {
       maxEjectedPercent: 10,
     },
     circuitBreaker: { consecutiveFailures: 20, openTime: 5_000, halfOpenRequests: 1 },
-    // Envoy's retry budget (20%, at least 3 concurrent) and backoff (25 ms base, 250 ms max).
+    // Envoy's retry budget (20%, at least 3 concurrent) and backoff (25 ms base, 250 ms max);
+    // Finagle's floor of 10 retries a second, so a gateway that has seen few requests still retries.
     retries: {
       attempts: 2,
       on: [
@@ -49,6 +52,7 @@ export const DEFAULTS = {
       backoffMax: 250,
       budgetRatio: 0.2,
       budgetMinConcurrent: 3,
+      budgetMinPerSecond: 10,
       replayBody: 64 * KiB,
     },
   },

@@ -153,6 +153,7 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
     },
     ...(raw.health_check === undefined ? {} : { healthCheck: toHealthCheck(raw.health_check) }),
     slowStart: duration(raw.slow_start, fallback.slowStart),
+    panicThreshold: raw.panic_threshold ?? fallback.panicThreshold,
     outlierDetection: toOutlierDetection(raw.outlier_detection ?? {}),
     circuitBreaker: toCircuitBreaker(raw.circuit_breaker ?? {}),
     retries: toRetries(raw.retries ?? {}, duration(timeouts.response, fallback.timeouts.response)),
@@ -206,6 +207,7 @@ function toRetries(raw: NonNullable<RawUpstream['retries']>, responseTimeout: nu
     backoffMax: duration(raw.backoff?.max, fallback.backoffMax),
     budgetRatio: raw.budget?.ratio ?? fallback.budgetRatio,
     budgetMinConcurrent: raw.budget?.min_concurrent ?? fallback.budgetMinConcurrent,
+    budgetMinPerSecond: raw.budget?.min_per_second ?? fallback.budgetMinPerSecond,
     replayBody: size(raw.replay_body, fallback.replayBody),
   };
 }

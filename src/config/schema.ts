@@ -162,6 +162,7 @@ const Upstream = mapping(
       ),
     ),
     slow_start: duration(),
+    panic_threshold: count(0, 100, 'a percentage of targets (0: never)'),
     outlier_detection: Type.Optional(
       mapping(
         {
@@ -201,8 +202,15 @@ const Upstream = mapping(
               {
                 ratio: ratio('the share of active requests retries may add'),
                 min_concurrent: count(0, 10_000, 'retries always allowed at once'),
+                min_per_second: Type.Optional(
+                  Type.Number({
+                    minimum: 0,
+                    maximum: 10_000,
+                    expected: 'retries a second always allowed, a number from 0 to 10000',
+                  }),
+                ),
               },
-              'a mapping with ratio and min_concurrent',
+              'a mapping with ratio, min_concurrent and min_per_second',
             ),
           ),
           replay_body: size(),

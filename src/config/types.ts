@@ -81,6 +81,8 @@ export interface UpstreamConfig {
   readonly healthCheck?: HealthCheckConfig;
   /** Milliseconds over which a target back in rotation grows to its full share; 0: off. */
   readonly slowStart: number;
+  /** Percent of targets passing health checks below which the checks are ignored (panic); 0: never. */
+  readonly panicThreshold: number;
   readonly outlierDetection: OutlierDetectionConfig;
   readonly circuitBreaker: CircuitBreakerConfig;
   readonly retries: RetryConfig;
@@ -145,6 +147,8 @@ export interface RetryConfig {
   readonly budgetRatio: number;
   /** ...but this many concurrent retries are always allowed. */
   readonly budgetMinConcurrent: number;
+  /** The budget's floor: this many retries a second are allowed whatever the ratio says (0: none). */
+  readonly budgetMinPerSecond: number;
   /** Request bodies up to this size are kept so they can be replayed; larger ones are never retried once sent. */
   readonly replayBody: number;
 }

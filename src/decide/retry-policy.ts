@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RetryConfig, RouteConfig } from '../config/types.ts';
 import type { Failure } from '../failure/failure.ts';
+import type { RetrySkip } from '../failure/retry-skips.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 
 /** RFC 9110 §9.2.2: methods whose intended effect is the same however often they are applied. */
@@ -29,25 +30,23 @@ export interface RetryContext {
  * response head. Bounded by attempts, the deadline and the upstream's retry budget.
  * Returns why not, or undefined when a retry is allowed.
  */
-export function whyNotRetry(failure: Failure, ctx: RetryContext): string | undefined {
+export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | undefined {
   const policy = ctx.upstream.config.retries;
-  if (ctx.attempts >= policy.attempts) return 'attempts exhausted';
-  if (!policy.on.includes(failure.type)) return `${failure.type} is not retried`;
-  if (failure.stage === 'head_received' || failure.stage === 'body_streaming')
-    return 'the upstream already answered';
+  if (ctx.attempts >= policy.attempts) return 'attempts';
+  if (!policy.on.includes(failure.type)) return 'not_retryable';
+  if (failure.stage === 'head_received' || failure.stage === 'body_streaming') return 'after_head';
   if (failure.stage === 'sent') {
-    if (!isIdempotent(ctx.req, ctx.route))
-      return `${ctx.req.method} reached the upstream and is not idempotent`;
-    if (!ctx.bodyReplayable) return 'the body was streamed and cannot be sent again';
+    if (!isIdempotent(ctx.req, ctx.route)) return 'not_idempotent';
+    if (!ctx.bodyReplayable) return 'body_not_replayable';
   }
-  if (ctx.remaining <= 0) return 'the total deadline has passed';
+  if (ctx.remaining <= 0) return 'deadline';
   // The same target again helps only when the request never got there or died with a stale
   // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
   const stale = isStaleConnection(failure, ctx.reusedConnection);
-  if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no other target to try';
+  if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no_target';
   // A stale pooled connection says nothing about the upstream's health and adds no load to
   // a failing one: charging it to the budget would turn a benign race into client errors.
-  if (!stale && !withinBudget(ctx.upstream, policy)) return 'the retry budget is spent';
+  if (!stale && !ctx.upstream.retryBudget.allows()) return 'budget';
   return undefined;
 }
 
@@ -59,28 +58,6 @@ export function isStaleConnection(failure: Failure, reusedConnection: boolean): 
 function isIdempotent(req: IncomingMessage, route: RouteConfig): boolean {
   if (IDEMPOTENT.has(req.method ?? '')) return true;
   return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
-}
-
-/**
- * The retry budget, two ways. Concurrency (Envoy's): retries in flight stay under
- * `budgetRatio` of the upstream's active requests, `budgetMinConcurrent` always allowed.
- * Rate: failures that come back at once (refused, reset) never pile up in flight, so each
- * request also earns `budgetRatio` of a retry token and each retry spends one; over any
- * stretch, retries add at most that fraction of the requests (plus the small reserve).
- */
-export function withinBudget(upstream: Upstream, policy: RetryConfig): boolean {
-  const concurrent = Math.max(policy.budgetMinConcurrent, Math.floor(upstream.inFlight * policy.budgetRatio));
-  return upstream.retriesInFlight < concurrent && upstream.retryTokens >= 1;
-}
-
-/** A request (not a retry) to the upstream earns its share of a retry. */
-export function earnRetryToken(upstream: Upstream, policy: RetryConfig): void {
-  upstream.retryTokens = Math.min(retryReserve(policy), upstream.retryTokens + policy.budgetRatio);
-}
-
-/** The most tokens saved up: a quiet hour must not buy a storm of retries. */
-export function retryReserve(policy: RetryConfig): number {
-  return policy.budgetMinConcurrent + 10 * policy.budgetRatio;
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, base × 2^(retry−1))]. */

@@ -13,6 +13,7 @@ import type {
 } from '../http1/connection.ts';
 import type { PoolWaiter } from '../http1/pool.ts';
 import type { ResponseHead } from '../http1/response-parser.ts';
+import { noRelease, type Release } from '../limits/count.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 import { corkResponseUntilTurnEnd, endAtTurnEnd } from '../net/turn-end.ts';
 import type { Target, Upstream } from '../upstream/upstream.ts';
@@ -85,6 +86,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private bodyTimer: NodeJS.Timeout | undefined;
   /** Counted in upstream.pending until a connection takes it. */
   private waiting = false;
+  private releasePending: Release = noRelease;
+  private releaseActive: Release = noRelease;
   private readonly bodyUnannounced: boolean;
   private bodySeen = 0;
   /** Interim answers relayed so far (bounded by MAX_INTERIM). */
@@ -119,11 +122,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   start(): void {
     const { upstream } = this;
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
-    if (this.target.active >= upstream.config.pool.maxConnections) {
+    if (this.target.active.count >= upstream.config.pool.maxConnections) {
       this.queueTimer = setTimeout(this.onQueueTimeout, upstream.config.pool.queueTimeout);
     }
-    this.target.active++;
-    upstream.pending++;
+    this.releaseActive = this.target.active.acquire();
+    this.releasePending = upstream.pending.acquire();
     this.waiting = true;
     this.target.pool.acquire(this);
   }
@@ -364,7 +367,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private stopWaiting(): void {
     if (!this.waiting) return;
     this.waiting = false;
-    this.upstream.pending--;
+    this.releasePending();
     clearTimeout(this.queueTimer);
   }
 
@@ -414,7 +417,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (this.finished) return;
     this.finished = true;
     this.stopWaiting();
-    this.target.active--;
+    this.releaseActive();
     clearTimeout(this.bodyTimer);
   }
 }

@@ -105,6 +105,7 @@ function record(
       // Back through slow start: the balancer grows its share from here.
       target.inRotationSince = result.at;
       logger.info({ ...fields, consecutive: counts.successes, ms: result.ms }, 'target up');
+      updatePanic(upstream, result.at, logger);
     }
     return;
   }
@@ -129,5 +130,23 @@ function record(
       },
       'target down',
     );
+    updatePanic(upstream, result.at, logger);
   }
+}
+
+/**
+ * Re-reads the upstream's panic state after a target's verdict changed (the only time it can
+ * change), logging entering and leaving panic once each.
+ */
+function updatePanic(upstream: Upstream, now: number, logger: Logger): void {
+  const transition = upstream.panic.update(upstream.targets, now);
+  if (transition === undefined) return;
+  const fields = {
+    upstream: upstream.name,
+    passing: upstream.targets.filter((t) => t.checkedHealthy).length,
+    targets: upstream.targets.length,
+    panic_threshold: upstream.panic.threshold,
+  };
+  if (transition === 'entered') logger.warn(fields, 'upstream panic');
+  else logger.info(fields, 'upstream panic over');
 }

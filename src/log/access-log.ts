@@ -84,9 +84,11 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   line += `,"total_ms":${round(record.elapsed())},"upstream_reset":${record.upstreamReset},"client_aborted":${record.clientAborted}`;
   if (record.upgraded) line += ',"upgraded":true';
   if (record.interimDropped > 0) line += `,"interim_dropped":${record.interimDropped}`;
+  if (record.panic) line += ',"panic":true';
   line += `,"attempts":${record.tries.length}`;
   // Only when there was more than one: the common line stays short.
   if (record.tries.length > 1) line += `,"tries":${str(record.tries)}`;
+  if (record.retrySkipped !== undefined) line += `,"retry_skipped":"${record.retrySkipped}"`;
   target.destination.write(`${line},"msg":"request"}\n`);
 }
 
@@ -120,7 +122,9 @@ export function lineFields(record: RequestRecord): Record<string, unknown> {
     client_aborted: record.clientAborted,
     upgraded: record.upgraded || undefined,
     interim_dropped: record.interimDropped || undefined,
+    panic: record.panic || undefined,
     attempts: record.tries.length,
     tries: record.tries.length > 1 ? record.tries : undefined,
+    retry_skipped: record.retrySkipped,
   };
 }

@@ -1,4 +1,5 @@
 import type { Failure } from '../failure/failure.ts';
+import type { RetrySkip } from '../failure/retry-skips.ts';
 import type { Stage } from '../failure/taxonomy.ts';
 import type { TraceContext } from '../trace/traceparent.ts';
 
@@ -47,6 +48,10 @@ export class RequestRecord {
   interimDropped = 0;
   /** Every attempt made upstream, in order (retries included). */
   readonly tries: AttemptOutcome[] = [];
+  /** The target was picked while its upstream was in panic (health checks ignored). */
+  panic = false;
+  /** Why the last failed attempt was not retried (absent when it was, or none failed). */
+  retrySkipped: RetrySkip | undefined;
 
   constructor(
     id: string,

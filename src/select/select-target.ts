@@ -1,4 +1,5 @@
 import { Failure } from '../failure/failure.ts';
+import { noRelease, type Release } from '../limits/count.ts';
 import { isAvailable } from '../upstream/target-state.ts';
 import type { Target, Upstream } from '../upstream/upstream.ts';
 
@@ -7,8 +8,12 @@ export interface Selection {
   readonly target: Target;
   /** The target's ejection ran out: this attempt decides whether it comes back. */
   readonly targetProbe: boolean;
+  /** Gives back the target's probe slot (taken with the pick, so two picks cannot share one); a no-op when not a probe. */
+  readonly releaseProbe: Release;
   /** The upstream's circuit is half-open: this attempt decides whether it closes. */
   readonly circuitProbe: boolean;
+  /** Picked while the upstream was in panic: the health checks' verdict was ignored. */
+  readonly panic: boolean;
 }
 
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -36,23 +41,31 @@ export function selectTarget(upstream: Upstream, now: number, tried: readonly Ta
     });
   }
   if (
-    upstream.pending >= upstream.config.pool.maxPending &&
-    target.active >= upstream.config.pool.maxConnections
+    upstream.pending.count >= upstream.config.pool.maxPending &&
+    target.active.count >= upstream.config.pool.maxConnections
   ) {
     if (circuit.probe) upstream.circuit.releaseProbe();
     return new Failure(
       'connection_limit_reached',
-      `${upstream.pending} requests already wait for a connection to "${upstream.name}"`,
+      `${upstream.pending.count} requests already wait for a connection to "${upstream.name}"`,
       { retryAfter: 1 },
     );
   }
-  return { target, targetProbe: target.isHalfOpen(now), circuitProbe: circuit.probe };
+  const targetProbe = target.isHalfOpen(now);
+  return {
+    target,
+    targetProbe,
+    releaseProbe: targetProbe ? target.probes.acquire() : noRelease,
+    circuitProbe: circuit.probe,
+    panic: upstream.panic.active,
+  };
 }
 
 /** Whether a target not tried yet is in rotation (a retry could go somewhere new). */
 export function hasUntriedTarget(upstream: Upstream, now: number, tried: readonly Target[]): boolean {
   const probes = upstream.config.circuitBreaker.halfOpenRequests;
-  return upstream.targets.some((t) => !tried.includes(t) && isAvailable(t, now, probes));
+  const panic = upstream.panic.active;
+  return upstream.targets.some((t) => !tried.includes(t) && isAvailable(t, now, probes, panic));
 }
 
 function noTargetReason(upstream: Upstream, now: number): string {
@@ -67,8 +80,10 @@ function noTargetReason(upstream: Upstream, now: number): string {
 /** Milliseconds until a target may take traffic again: the earliest end of an ejection, else a health-check interval. */
 function nextChance(upstream: Upstream, now: number): number {
   let soonest = Number.POSITIVE_INFINITY;
+  const panic = upstream.panic.active;
   for (const t of upstream.targets) {
-    if (t.checkedHealthy && t.ejectedUntil > now) soonest = Math.min(soonest, t.ejectedUntil - now);
+    if ((t.checkedHealthy || panic) && t.ejectedUntil > now)
+      soonest = Math.min(soonest, t.ejectedUntil - now);
   }
   if (Number.isFinite(soonest)) return soonest;
   return upstream.config.healthCheck?.interval ?? 1000;

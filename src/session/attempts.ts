@@ -1,9 +1,10 @@
 import { hasRequestBody } from '../accept/request-checks.ts';
-import { backoffDelay, earnRetryToken, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
+import { backoffDelay, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
 import { Failure } from '../failure/failure.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
 import { buildUpstreamHeaders } from '../forward/request-headers.ts';
 import { isTargetFault, recordOutcome } from '../health/outlier.ts';
+import { type Release, releaseOnClose } from '../limits/count.ts';
 import { stripPrefix } from '../route/router.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
 import type { Target } from '../upstream/upstream.ts';
@@ -27,6 +28,7 @@ export class Attempts implements ExchangeOwner {
     | { exchange: Exchange; selection: Selection; startedAt: number; retry: boolean }
     | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
+  private retrySlot: Release | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
   private deadline = 0;
   private over = false;
@@ -56,8 +58,8 @@ export class Attempts implements ExchangeOwner {
   start(): void {
     const { upstream } = this.admitted;
     const { req, res } = this.session;
-    upstream.inFlight++;
-    earnRetryToken(upstream, upstream.config.retries);
+    releaseOnClose(res, upstream.inFlight.acquire());
+    upstream.retryBudget.earn();
     const total = upstream.config.timeouts.total;
     this.deadline = performance.now() + total;
     this.totalTimer = setTimeout(this.onTotalTimeout, total);
@@ -84,9 +86,9 @@ export class Attempts implements ExchangeOwner {
     const selection = selectTarget(upstream, now, this.tried);
     if (selection instanceof Failure) return this.end(selection);
     const { target } = selection;
-    if (selection.targetProbe) target.probes++;
     this.tried.push(target);
     record.target = target.config.origin;
+    if (selection.panic) record.panic = true;
     const retry = record.tries.length > 0;
     const exchange = new Exchange(req, res, record, upstream, target, this, {
       path: this.path,
@@ -112,13 +114,13 @@ export class Attempts implements ExchangeOwner {
     const { upstream } = this.admitted;
     const { selection } = current;
     const now = performance.now();
-    if (selection.targetProbe) selection.target.probes = Math.max(0, selection.target.probes - 1);
+    selection.releaseProbe();
     const fault = isTargetFault(failure);
     recordOutcome(upstream, selection.target, failure, now);
     // Only an answer or a fault of the upstream's says anything about it; a client that left proves nothing.
     if (fault || failure === undefined) upstream.circuit.record(now, fault, selection.circuitProbe);
     else if (selection.circuitProbe) upstream.circuit.releaseProbe();
-    if (current.retry) upstream.retriesInFlight--;
+    if (current.retry) this.retrySlot?.();
     this.session.record.tries.push({
       target: selection.target.config.origin,
       status,
@@ -146,11 +148,11 @@ export class Attempts implements ExchangeOwner {
       noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
       reusedConnection: record.reusedConnection === true,
     });
+    record.retrySkipped = why;
     if (why !== undefined) return this.end(failure);
     // A keep-alive race retry is not charged to the budget (see whyNotRetry), nor counted in it.
     const charged = !isStaleConnection(failure, record.reusedConnection === true);
-    if (charged) upstream.retryTokens -= 1;
-    upstream.retriesInFlight++;
+    this.retrySlot = charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
     const delay = backoffDelay(upstream.config.retries, this.tried.length);
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
@@ -161,7 +163,7 @@ export class Attempts implements ExchangeOwner {
   private retryNow(): void {
     this.attempt();
     // attempt() answered without starting an exchange (no target, circuit open): release the retry slot.
-    if (this.current === undefined) this.admitted.upstream.retriesInFlight--;
+    if (this.current === undefined) this.retrySlot?.();
   }
 
   headReceived(status: number): void {
@@ -215,7 +217,7 @@ export class Attempts implements ExchangeOwner {
     if (this.backoffTimer) {
       clearTimeout(this.backoffTimer);
       this.backoffTimer = undefined;
-      this.admitted.upstream.retriesInFlight--;
+      this.retrySlot?.();
     }
   }
 
@@ -268,8 +270,9 @@ export class Attempts implements ExchangeOwner {
         }),
       );
     }
+    // An attempt cut this way never settles: its half-open probe slot must still come back.
+    current?.selection.releaseProbe();
     this.finishTimers();
-    this.admitted.upstream.inFlight--;
   }
 
   /** Reads a small body whole, so that it can be sent again on a retry. */

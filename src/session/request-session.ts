@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts } from '../accept/listener.ts';
 import { checkRequest, hasRequestBody } from '../accept/request-checks.ts';
-import { type Release, releaseOnClose } from '../admit/in-flight-limit.ts';
 import {
   ALLOW,
   type ErrorResponseFacts,
@@ -11,6 +10,7 @@ import {
   writeRawErrorResponse,
 } from '../decide/error-response.ts';
 import { Failure } from '../failure/failure.ts';
+import { type Release, releaseOnClose } from '../limits/count.ts';
 import { logRequest } from '../log/access-log.ts';
 import { RequestRecord } from '../log/request-record.ts';
 import { unmapIPv4 } from '../net/trust.ts';

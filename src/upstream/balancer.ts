@@ -9,6 +9,8 @@ export interface BalancerPolicy {
   readonly slowStart: number;
   /** Probe requests a half-open target may take at once. */
   readonly halfOpenProbes: number;
+  /** The upstream's panic state, read at each pick: in panic, health checks are ignored. */
+  readonly panic?: { readonly active: boolean };
 }
 
 export interface Balancer<T extends TargetState = TargetState> {
@@ -23,17 +25,17 @@ function candidates<T extends TargetState>(
   policy: BalancerPolicy,
   exclude: readonly T[] | undefined,
 ): T[] {
+  const panic = policy.panic?.active ?? false;
+  const available = (t: T) => isAvailable(t, now, policy.halfOpenProbes, panic);
   let all = true;
-  for (const t of targets) if (!isAvailable(t, now, policy.halfOpenProbes)) all = false;
+  for (const t of targets) if (!available(t)) all = false;
   const nothingExcluded = !exclude || exclude.length === 0;
   // The common case allocates nothing: every target in rotation, first attempt.
   if (all && nothingExcluded) return targets as T[];
-  const available = all
-    ? (targets as T[])
-    : targets.filter((t) => isAvailable(t, now, policy.halfOpenProbes));
-  if (nothingExcluded) return available;
-  const fresh = available.filter((t) => !exclude.includes(t));
-  return fresh.length > 0 ? fresh : available;
+  const inRotation = all ? (targets as T[]) : targets.filter(available);
+  if (nothingExcluded) return inRotation;
+  const fresh = inRotation.filter((t) => !exclude.includes(t));
+  return fresh.length > 0 ? fresh : inRotation;
 }
 
 /**
@@ -72,7 +74,7 @@ function createLeastConn<T extends TargetState>(targets: readonly T[], policy: B
       let bestLoad = Number.POSITIVE_INFINITY;
       for (let n = 0; n < pool.length; n++) {
         const target = pool[(next + n) % pool.length];
-        const load = (target.active + 1) / effectiveWeight(target, now, policy.slowStart);
+        const load = (target.active.count + 1) / effectiveWeight(target, now, policy.slowStart);
         if (load < bestLoad) {
           best = target;
           bestLoad = load;

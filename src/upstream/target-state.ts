@@ -1,5 +1,6 @@
 import type { TargetConfig } from '../config/types.ts';
 import type { FailureType } from '../failure/taxonomy.ts';
+import { Count } from '../limits/count.ts';
 
 /**
  * A target's live state, as every part that judges it writes it: active health checks set
@@ -8,8 +9,8 @@ import type { FailureType } from '../failure/taxonomy.ts';
  */
 export class TargetState {
   readonly config: TargetConfig;
-  /** Requests in flight to this target. */
-  active = 0;
+  /** Requests in flight to this target (the exchanges and tunnels that hold it). */
+  readonly active = new Count();
   /** Active health checks' verdict (true while no checks are configured). */
   checkedHealthy = true;
   /** Passive detection: ejected until this time (monotonic ms, performance.now()); 0: not ejected. */
@@ -19,7 +20,7 @@ export class TargetState {
   /** Gateway failures in a row (unreachable, slow, reset, garbage). */
   consecutiveFailures = 0;
   /** Probe requests in flight while half-open (after an ejection expired, before a success). */
-  probes = 0;
+  readonly probes = new Count();
   /** When it last came (back) into rotation, for slow start; -Infinity: always was. */
   inRotationSince = Number.NEGATIVE_INFINITY;
   /** The last failure seen, for the log and the admin view. */
@@ -40,11 +41,19 @@ export class TargetState {
   }
 }
 
-/** Whether the balancer may send this request to the target now. */
-export function isAvailable(target: TargetState, now: number, halfOpenProbes: number): boolean {
-  if (!target.checkedHealthy) return false;
+/**
+ * Whether the balancer may send this request to the target now. In panic (see panic.ts) the
+ * health checks' verdict is ignored; ejection never is.
+ */
+export function isAvailable(
+  target: TargetState,
+  now: number,
+  halfOpenProbes: number,
+  panic = false,
+): boolean {
+  if (!target.checkedHealthy && !panic) return false;
   if (target.isEjected(now)) return false;
-  if (target.isHalfOpen(now)) return target.probes < halfOpenProbes;
+  if (target.isHalfOpen(now)) return target.probes.count < halfOpenProbes;
   return true;
 }
 

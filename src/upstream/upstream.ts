@@ -3,8 +3,11 @@ import { rootCertificates } from 'node:tls';
 import type { UpstreamConfig } from '../config/types.ts';
 import { type Connector, createConnector } from '../http1/connector.ts';
 import { ConnectionPool } from '../http1/pool.ts';
+import { Count } from '../limits/count.ts';
 import { type Balancer, createBalancer, TargetState } from './balancer.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
+import { Panic } from './panic.ts';
+import { RetryBudget } from './retry-budget.ts';
 
 /** Largest response header section accepted from an upstream before http_response_header_section_size. */
 export const UPSTREAM_MAX_HEADER_SIZE = 32 * 1024;
@@ -19,16 +22,16 @@ export interface Upstream {
   readonly balancer: Balancer<Target>;
   /** The upstream-wide circuit breaker (each target's own circuit is its ejection state). */
   readonly circuit: Circuit;
+  /** Whether too few targets pass their health checks for the checks to be believed (see panic.ts). */
+  readonly panic: Panic;
   /** Opens a classified connection to a target (the pools use it; so do upgrades, which leave the pools). */
   readonly connect: Connector;
   /** Requests in flight to this upstream, first attempts and retries alike (the retry budget's base). */
-  inFlight: number;
-  /** Retries in flight (bounded by the retry budget). */
-  retriesInFlight: number;
+  readonly inFlight: Count;
   /** Attempts dispatched that wait for a connection (bounded by pool.max_pending). */
-  pending: number;
-  /** Retry tokens: each request earns a fraction, each retry spends one (see retry-policy.ts). */
-  retryTokens: number;
+  readonly pending: Count;
+  /** Retries in flight and retry tokens (see retry-budget.ts). */
+  readonly retryBudget: RetryBudget;
   close(): Promise<void>;
 }
 
@@ -55,6 +58,8 @@ export function createUpstream(config: UpstreamConfig): Upstream {
       }),
     }),
   );
+  const inFlight = new Count();
+  const panic = new Panic(config.panicThreshold);
   return {
     name: config.name,
     config,
@@ -62,13 +67,14 @@ export function createUpstream(config: UpstreamConfig): Upstream {
     balancer: createBalancer(config.balancer, targets, {
       slowStart: config.slowStart,
       halfOpenProbes: config.circuitBreaker.halfOpenRequests,
+      panic,
     }),
     circuit: createCircuit(config.circuitBreaker),
+    panic,
     connect,
-    inFlight: 0,
-    retriesInFlight: 0,
-    pending: 0,
-    retryTokens: config.retries.budgetMinConcurrent,
+    inFlight,
+    pending: new Count(),
+    retryBudget: new RetryBudget(config.retries, inFlight),
     async close() {
       await Promise.all(targets.map((t) => t.pool.close()));
     },

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimiter } from '../../src/admit/rate-limit.ts';
-import { createFullBucket, takeToken } from '../../src/admit/token-bucket.ts';
 import { startEcho } from '../../src/fault-kit/http-servers.ts';
+import { createFullBucket, takeToken } from '../../src/limits/token-bucket.ts';
 import { type ClientResponse, request } from '../helpers/http-client.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
 

@@ -31,7 +31,7 @@ test('an unknown field with no likely match lists the fields that are known', ()
       9,
       5,
       'upstreams.api.zzz',
-      "unknown field 'zzz' (known fields: targets, balancer, pool, health_check, slow_start, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
+      "unknown field 'zzz' (known fields: targets, balancer, pool, health_check, slow_start, panic_threshold, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
     ),
   ]);
 });

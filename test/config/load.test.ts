@@ -242,6 +242,7 @@ test('a config file that cannot be read is one problem with no line', async () =
 function resilienceDefaults(responseTimeout: number) {
   return {
     slowStart: 0,
+    panicThreshold: 50,
     outlierDetection: {
       consecutiveFailures: 5,
       baseEjectionTime: 30_000,
@@ -265,6 +266,7 @@ function resilienceDefaults(responseTimeout: number) {
       backoffMax: 250,
       budgetRatio: 0.2,
       budgetMinConcurrent: 3,
+      budgetMinPerSecond: 10,
       replayBody: 64 * 1024,
     },
   };
@@ -288,9 +290,10 @@ upstreams:
     pool: { max_pending: 10, queue_timeout: 250ms }
     health_check: { path: /healthz, expect_status: "200-299, 304", interval: 1s, timeout: 500ms, rise: 3, fall: 2, host: api.internal }
     slow_start: 20s
+    panic_threshold: 0
     outlier_detection: { consecutive_failures: 3, base_ejection_time: 1s, max_ejection_time: 10s, max_ejected_percent: 50 }
     circuit_breaker: { consecutive_failures: 10, open_time: 2s, half_open_requests: 2 }
-    retries: { attempts: 3, on: [connection_refused], per_try_timeout: 1s, backoff: { base: 10ms, max: 100ms }, budget: { ratio: 0.5, min_concurrent: 1 }, replay_body: 1KiB }
+    retries: { attempts: 3, on: [connection_refused], per_try_timeout: 1s, backoff: { base: 10ms, max: 100ms }, budget: { ratio: 0.5, min_concurrent: 1, min_per_second: 2.5 }, replay_body: 1KiB }
     maintenance: { retry_after: 1m }
 `,
     SOURCE,
@@ -318,6 +321,7 @@ upstreams:
     fall: 2,
   });
   assert.equal(api.slowStart, 20_000);
+  assert.equal(api.panicThreshold, 0);
   assert.deepEqual(api.outlierDetection, {
     consecutiveFailures: 3,
     baseEjectionTime: 1_000,
@@ -333,6 +337,7 @@ upstreams:
     backoffMax: 100,
     budgetRatio: 0.5,
     budgetMinConcurrent: 1,
+    budgetMinPerSecond: 2.5,
     replayBody: 1024,
   });
   assert.deepEqual(api.maintenance, { retryAfter: 60, message: 'This service is down for maintenance.' });

@@ -11,6 +11,7 @@ import { EXIT } from '../../src/cli/exit-codes.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { CONFIG_FIELD_PATHS } from '../../src/config/schema.ts';
 import { parseDuration, parseSize } from '../../src/config/units.ts';
+import { RETRY_SKIPS } from '../../src/failure/retry-skips.ts';
 import { FAILURES } from '../../src/failure/taxonomy.ts';
 import { lineFields } from '../../src/log/access-log.ts';
 import { RequestRecord } from '../../src/log/request-record.ts';
@@ -92,6 +93,7 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'upstreams.*.pool.idle_timeout': upstream.pool.idleTimeout,
     'upstreams.*.pool.max_pending': upstream.pool.maxPending,
     'upstreams.*.pool.queue_timeout': upstream.pool.queueTimeout,
+    'upstreams.*.panic_threshold': upstream.panicThreshold,
     'upstreams.*.outlier_detection.consecutive_failures': upstream.outlierDetection.consecutiveFailures,
     'upstreams.*.outlier_detection.base_ejection_time': upstream.outlierDetection.baseEjectionTime,
     'upstreams.*.outlier_detection.max_ejection_time': upstream.outlierDetection.maxEjectionTime,
@@ -104,6 +106,7 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'upstreams.*.retries.backoff.max': upstream.retries.backoffMax,
     'upstreams.*.retries.budget.ratio': upstream.retries.budgetRatio,
     'upstreams.*.retries.budget.min_concurrent': upstream.retries.budgetMinConcurrent,
+    'upstreams.*.retries.budget.min_per_second': upstream.retries.budgetMinPerSecond,
     'upstreams.*.retries.replay_body': upstream.retries.replayBody,
     'routes[].retry_idempotency_key': route.retryIdempotencyKey,
     'upstreams.*.timeouts.connect': upstream.timeouts.connect,
@@ -177,4 +180,13 @@ test('the log line table explains every field the access log writes, and no othe
       `README log table explains \`${field}\`, which the access log does not write`,
     );
   }
+});
+
+test('the log line table names every reason a retry is skipped', () => {
+  const row = section('How to read a log line')
+    .split('\n')
+    .find((line) => line.startsWith('| `retry_skipped`'));
+  assert.ok(row, 'README log table has a `retry_skipped` row');
+  const named = [...row.matchAll(/`([a-z_]+)` \(/g)].map((m) => m[1]);
+  assert.deepEqual(named.sort(), Object.keys(RETRY_SKIPS).sort());
 });

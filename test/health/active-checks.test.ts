@@ -123,10 +123,12 @@ test('a refusing target goes out of rotation after `fall` probes, named connecti
   }
 });
 
-test('with every target failing its checks, the answer is 503 destination_unavailable', async () => {
+test('with every target failing its checks and panic off, the answer is 503 destination_unavailable', async () => {
   const dead = await startEcho();
   await dead.close();
-  const gw = await startTestGateway(config([dead.url], `path: /health, ${CHECK}`));
+  const gw = await startTestGateway(
+    config([dead.url], `path: /health, ${CHECK}`, '    panic_threshold: 0\n'),
+  );
   try {
     await waitUntil('down', () => !targetsOf(gw)[0].checkedHealthy);
     const res = await request(gw.url, { path: '/x' });

@@ -88,12 +88,14 @@ test("a failure line with several tries equals pino's, at warn", async () => {
     stage: 'sent',
     ms: 1,
   });
+  r.retrySkipped = 'attempts';
   logRequest(logger, r);
   logger.warn(lineFields(r), 'request');
   await settle();
   assert.equal(lines[0].level, 'warn');
   assert.deepEqual(comparable(lines[0]), comparable(lines[1]));
   assert.equal((lines[0].tries as unknown[]).length, 2);
+  assert.equal(lines[0].retry_skipped, 'attempts');
 });
 
 test('the line respects the logger level', async () => {

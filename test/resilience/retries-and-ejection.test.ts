@@ -92,6 +92,7 @@ test('a storm: every target resets; attempts stay within the budget and clients 
   const gw = await startTestGateway(pool(targets.map((t) => t.url)));
   try {
     const total = 400;
+    const started = performance.now();
     const statuses = new Map<number, number>();
     const retryAfter = new Set<string>();
     const pending: Promise<void>[] = [];
@@ -107,7 +108,8 @@ test('a storm: every target resets; attempts stay within the budget and clients 
     await Promise.all(pending);
     const attempts = targets.reduce((sum, t) => sum + t.accepted.reset.length, 0);
     const fast503 = statuses.get(503) ?? 0;
-    const reserve = 3 + 10 * 0.2;
+    // The tokens saved up, and the floor: a second's worth at once, then 10 a second.
+    const reserve = 3 + 10 * 0.2 + 10 * (1 + (performance.now() - started) / 1000);
     // The figures the issue asks for, in the test's own output.
     console.log(
       `storm: ${total} client requests, ${attempts} upstream attempts, statuses ${JSON.stringify([...statuses])}`,

@@ -23,11 +23,13 @@ test('round robin spreads by weight, smoothly', () => {
 test('least connections picks the target with the fewest in flight, relative to weight', () => {
   const targets = [target('a'), target('b'), target('c', 2)];
   const balancer = createBalancer('least_conn', targets);
-  targets[0].active = 2;
-  targets[1].active = 1;
-  targets[2].active = 3;
+  const hold = (t: TargetState, n: number) => Array.from({ length: n }, () => t.active.acquire());
+  hold(targets[0], 2);
+  hold(targets[1], 1);
+  const onC = hold(targets[2], 3);
   assert.equal(balancer.pick(NOW)?.config.url, 'b');
-  targets[2].active = 1;
+  onC[0]();
+  onC[1]();
   assert.equal(balancer.pick(NOW)?.config.url, 'c', '(1+1)/2 beats (1+1)/1');
 });
 
@@ -67,9 +69,9 @@ test('a half-open target takes only as many requests as probes allowed', () => {
   const [a, b] = [target('a'), target('b')];
   const balancer = createBalancer('round_robin', [a, b], { slowStart: 0, halfOpenProbes: 1 });
   a.ejectedUntil = NOW - 1;
-  a.probes = 1;
+  const probe = a.probes.acquire();
   for (let i = 0; i < 5; i++) assert.equal(balancer.pick(NOW), b);
-  a.probes = 0;
+  probe();
   const picks = Array.from({ length: 4 }, () => balancer.pick(NOW));
   assert.ok(picks.includes(a), 'a takes its probe');
 });

@@ -25,14 +25,19 @@ export function createFullBucket(shape: BucketShape, now: number): TokenBucket {
  * takeToken(bucket, { rate: 5, burst: 5 }, now); // 0, four tokens left
  */
 export function takeToken(bucket: TokenBucket, shape: BucketShape, now: number): number {
-  const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
-  bucket.tokens = Math.min(shape.burst, bucket.tokens + elapsed * shape.rate);
-  bucket.updatedAt = now;
+  refill(bucket, shape, now);
   if (bucket.tokens >= 1) {
     bucket.tokens -= 1;
     return 0;
   }
   return Math.max(1, Math.ceil((1 - bucket.tokens) / shape.rate));
+}
+
+/** Adds the tokens earned since the bucket was last looked at (up to its burst). */
+export function refill(bucket: TokenBucket, shape: BucketShape, now: number): void {
+  const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
+  bucket.tokens = Math.min(shape.burst, bucket.tokens + elapsed * shape.rate);
+  bucket.updatedAt = now;
 }
 
 /** Milliseconds after its last use by which any bucket has filled up again, whatever it held. */
