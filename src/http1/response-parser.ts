@@ -895,7 +895,11 @@ export class ResponseParser {
       );
     if (end === 0) {
       const acc = this.acc!.subarray(0, this.accLen);
-      return this.checkLineEnds(acc, old, 'the trailer section') ? data.length : -1;
+      if (!this.checkLineEnds(acc, old, 'the trailer section')) return -1;
+      // Whole trailer lines are checked as they come, like a head's: a bad one fails now, not
+      // when the upstream closes (which would read as a body cut short).
+      if (this.fieldsCheckedTo === 0) this.fieldsCheckedTo = 2;
+      return acc.indexOf(LF, old) === -1 || this.checkPartialFields(acc) ? data.length : -1;
     }
     const text = latin1(this.acc!, 2, end - 2);
     this.resetAcc();

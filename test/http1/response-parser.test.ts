@@ -807,6 +807,18 @@ describe('chunked bodies', () => {
     assert.match(fails('http_protocol_error', chunked('0\r\n\n')), /bare LF/);
   });
 
+  test('a bad trailer line fails as soon as it is whole, before the section ends', () => {
+    const start = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-A: 1\r\n';
+    assert.match(
+      fails('http_protocol_error', start + 'ETag: a\r\r\n'),
+      /invalid character in the value of header "ETag"/,
+    );
+    assert.match(fails('http_protocol_error', [start, 'Bad Name: x\r\n']), /invalid header name "Bad Name"/);
+    assert.match(fails('http_protocol_error', [...(start + ' folded\r\n')]), /obs-fold\) in header "X-A"/);
+    const { failure } = parse([start, 'X-B: 2\r\nX-C']);
+    assert.equal(failure, undefined);
+  });
+
   test('a trailer section over the limit fails, even split', () => {
     const big = `0\r\nX-Big: ${'b'.repeat(300)}\r\n\r\n`;
     fails('http_response_header_section_size', chunked(big), { max: 256 });
