@@ -75,8 +75,8 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
     case 'http_response_content_length': {
       // The details are the gateway's parser's words (src/http1/response-parser.ts).
       const what = failure.details;
-      if (/^(unsupported|several) Transfer-Encoding/.test(what))
-        return `the upstream's response uses a transfer coding Candor cannot relay (${what}): it relays only chunked or Content-Length framing. Compress with Content-Encoding instead, or send the body plain.`;
+      if (/^unsupported transfer coding|does not end in chunked|more than \d+ transfer codings/.test(what))
+        return `the upstream's response uses a transfer coding Candor cannot relay (${what}): it relays chunked or Content-Length framing, and undoes gzip or deflate under chunked. Compress with Content-Encoding instead, or send the body plain.`;
       return `the upstream's response framing is broken: ${what}. ${failure.kind.fix}`;
     }
     case 'connection_read_timeout':

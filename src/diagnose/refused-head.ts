@@ -11,13 +11,26 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 
 /**
  * The head read as the answer to a HEAD request: the parser then expects no body, so it judges
- * no Content-Length or Transfer-Encoding. A head refused only for its body framing is accepted
+ * no Transfer-Encoding (and, masked below, no Content-Length). A head refused only for its body framing is accepted
  * that way, and its status line and fields can be shown; undefined when its syntax is refused too.
  */
 export function readAsBodiless(received: Buffer): ResponseReader | undefined {
+  // The parser checks Content-Length even on a HEAD's answer (the field is forwarded), so the
+  // fields go in under a name of the same length it does not know, and get their own back after.
   const reader = new ResponseReader('HEAD');
-  return reader.feed(received) === undefined && reader.head !== undefined ? reader : undefined;
+  const masked = Buffer.from(received.toString('latin1').replace(CONTENT_LENGTH_NAME, maskName), 'latin1');
+  if (reader.feed(masked) !== undefined || reader.head === undefined) return undefined;
+  const { headers } = reader.head;
+  for (let i = 0; i < headers.length; i += 2)
+    if (MASKED_NAME.test(headers[i]))
+      headers[i] = headers[i].slice(0, -1) + (headers[i].endsWith('~') ? 'h' : 'H');
+  return reader;
 }
+
+/** A Content-Length field name at the start of a line; masked by swapping its last letter for a tchar. */
+const CONTENT_LENGTH_NAME = /(?<=\n)content-lengt[hH](?=[\t ]*:)/gi;
+const MASKED_NAME = /^content-lengt[~|]$/i;
+const maskName = (name: string): string => name.slice(0, -1) + (name.endsWith('h') ? '~' : '|');
 
 /**
  * The line the refusal is about: the head cut after each of its lines, and ended there with an

@@ -6,6 +6,7 @@ import { corkUntilTurnEnd } from '../net/turn-end.ts';
 import { connectionEnded } from './connection-ended.ts';
 import { serializeRequestHead } from './request-head.ts';
 import { type ResponseHead, ResponseParser, type ResponseParserHandler } from './response-parser.ts';
+import { TransferDecoder, type TransferDecoderHandler } from './transfer-decoder.ts';
 
 /** The request body one exchange writes: none, bytes in hand, or the client's stream. */
 export type RequestBody =
@@ -112,6 +113,19 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   /** Body pieces received in this exchange: a read timer that fired checks it has not moved. */
   private bodyPieces = 0;
   private closed = false;
+  /** Inside the parser's run over one read: a completion then waits until the whole read is seen. */
+  private reading = false;
+  /** The response completed in the read being parsed; its trailers. */
+  private completedInRead = false;
+  private completedTrailers: string[] | undefined = undefined;
+  /** Undoing the response's transfer codings (gzip, deflate), when it came with any. */
+  private decoder: TransferDecoder | undefined = undefined;
+  /** The decoder holds its limit of coded bytes: the socket stays paused until it drains. */
+  private decoderFull = false;
+  /** The downstream asked to pause. */
+  private downstreamPaused = false;
+  /** The coded body is all in; the decoder is still emptying (the upstream may close meanwhile). */
+  private decodingTail = false;
 
   constructor(socket: Socket, connectMs: number, owner: ConnectionOwner, options: ConnectionOptions) {
     this.socket = socket;
@@ -136,6 +150,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.socketError = undefined;
     this.startedAt = performance.now();
     this.bodyPieces = 0;
+    this.downstreamPaused = false;
     this.parser.expect(request.method === 'HEAD', request.upgrade === true);
     const reused = this.requests > 0;
     this.requests++;
@@ -231,13 +246,17 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   }
 
   pause(): void {
+    this.downstreamPaused = true;
     this.socket.pause();
+    this.decoder?.pause();
   }
 
   resume(): void {
     if (this.handler === null) return;
+    this.downstreamPaused = false;
     this.readTimer?.refresh();
-    this.socket.resume();
+    this.decoder?.resume();
+    if (!this.decoderFull) this.socket.resume();
   }
 
   // ── the response (the parser's handler) ──────────────────────────────────────────
@@ -264,6 +283,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     }
     if (head.framing !== 'none')
       this.readTimer = rearm(this.readTimer, this.onReadTimeout, this.timeouts.read);
+    if (head.decode.length > 0) this.decoder = new TransferDecoder(head.decode, this.decoderHandler(handler));
     handler.onResponseStart(this, head);
   }
 
@@ -272,10 +292,36 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (handler === null) return;
     this.bodyPieces++;
     this.readTimer?.refresh();
-    handler.onResponseData(this, chunk);
+    const decoder = this.decoder;
+    if (decoder === undefined) return handler.onResponseData(this, chunk);
+    if (!decoder.write(chunk)) {
+      this.decoderFull = true;
+      this.socket.pause();
+    }
   }
 
   onComplete(trailers: string[] | undefined): void {
+    if (this.handler === null) return;
+    if (this.reading) {
+      // Whether the connection can carry another request depends on the rest of this read:
+      // decided in onSocketData once the parser has returned.
+      this.completedInRead = true;
+      this.completedTrailers = trailers;
+      return;
+    }
+    this.responseComplete(trailers);
+  }
+
+  /** The upstream's response is all in: the exchange ends, after the decoder (if any) has emptied. */
+  private responseComplete(trailers: string[] | undefined): void {
+    const decoder = this.decoder;
+    if (decoder === undefined) return this.endExchange(trailers);
+    this.decodingTail = true;
+    this.completedTrailers = trailers;
+    decoder.end();
+  }
+
+  private endExchange(trailers: string[] | undefined): void {
     const handler = this.handler;
     if (handler === null) return;
     // A response that ends while the request body is still going out leaves the upstream
@@ -293,6 +339,25 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     handler.onResponseEnd(this, trailers);
   }
 
+  /** The decoder's events, for this exchange only. */
+  private decoderHandler(handler: ExchangeHandler): TransferDecoderHandler {
+    return {
+      onDecoded: (chunk) => {
+        if (this.handler === handler) handler.onResponseData(this, chunk);
+      },
+      onDrain: () => {
+        this.decoderFull = false;
+        if (this.handler === handler && !this.downstreamPaused && !this.decodingTail) this.socket.resume();
+      },
+      onDecodedEnd: () => {
+        if (this.handler === handler) this.endExchange(this.completedTrailers);
+      },
+      onDecodeError: (failure) => {
+        if (this.handler === handler) this.abort(failure);
+      },
+    };
+  }
+
   /**
    * Ends the current exchange's bookkeeping (not the connection). The head and read timers
    * are left running: clearing and re-creating them per request costs more than letting
@@ -301,6 +366,12 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private end(): void {
     this.handler = null;
     this.stopBody();
+    this.decoder?.destroy();
+    this.decoder = undefined;
+    this.decoderFull = false;
+    this.decodingTail = false;
+    this.completedInRead = false;
+    this.completedTrailers = undefined;
   }
 
   /** After a 101 the socket carries another protocol: it leaves this connection, and the pool, for good. */
@@ -330,21 +401,33 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       return;
     }
     let failure: Failure | undefined;
+    this.reading = true;
     try {
       failure = this.parser.execute(data);
+      // Bytes after a complete response (in this read or a later one): a second answer to one
+      // request. Whoever waits for a connection, this one is not to be trusted with it.
+      if (this.parser.leftover > 0) this.reusable = false;
+      if (this.completedInRead) {
+        this.completedInRead = false;
+        this.reading = false;
+        if (failure === undefined) this.responseComplete(this.completedTrailers);
+      }
     } catch (err) {
       // A bug in a handler must cost one request, not the process.
       failure = new Failure('proxy_internal_error', 'internal error while proxying', { cause: err });
+    } finally {
+      this.reading = false;
     }
     if (failure !== undefined) return this.abort(failure);
     if (this.switched !== null)
       return this.handOver(this.switched, data.subarray(data.length - this.parser.leftover));
-    // Bytes after a complete response: a second answer to one request.
     if (this.parser.leftover > 0 && this.handler === null) this.destroy();
   };
 
   private readonly onSocketEnd = (): void => {
     if (this.handler === null) return;
+    // The response is whole, only the decoder is still at work: this is not a cut.
+    if (this.decodingTail) return;
     const state = this.parser.finish();
     if (state === 'complete') return; // a close-delimited body, ended cleanly (onComplete ran)
     this.fail(state);
@@ -358,7 +441,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     const first = !this.closed;
     this.closed = true;
     clearTimeout(this.idleTimer);
-    if (this.handler !== null) {
+    if (this.handler !== null && !this.decodingTail) {
       // A reset ends even a close-delimited body uncleanly: it may have been cut anywhere.
       this.fail(this.head === null ? (this.parser.started ? 'head' : 'idle') : 'body');
     }
@@ -394,6 +477,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private readonly confirmReadTimeout = (exchange: number, pieces: number): void => {
     if (this.handler === null || this.requests !== exchange || this.bodyPieces !== pieces) return;
+    // All of the body is in: what remains is the decoder's work, not the upstream's silence.
+    if (this.decodingTail) return;
     if (this.socket.isPaused()) return;
     this.abort(
       new Failure(

@@ -11,6 +11,15 @@ import { Failure } from '../failure/failure.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
+/** The transfer codings Candor undoes itself (zlib's): `x-gzip` is read as `gzip` (RFC 9110 §8.4.1.3). */
+export type DecodableCoding = 'gzip' | 'deflate';
+
+/**
+ * At most this many codings under `chunked`: each costs a zlib stream (some 40 KiB) for the
+ * whole body, and no real server stacks more than one.
+ */
+export const MAX_DECODED_CODINGS = 2;
+
 export interface ResponseHead {
   /** 100..599. */
   readonly status: number;
@@ -20,8 +29,16 @@ export interface ResponseHead {
   readonly versionMinor: number;
   /** Flat [name, value, name, value, ...]: names as received (case kept), values with leading/trailing OWS removed. */
   readonly headers: string[];
-  /** How the body is delimited. */
+  /**
+   * How the body is delimited. A body with transfer codings under `chunked` says 'chunked':
+   * the connection decodes them, so what it passes on is the content, to be framed anew.
+   */
   readonly framing: Framing;
+  /**
+   * Transfer codings to undo, in the order to undo them (the reverse of the order applied);
+   * empty for the usual plain `chunked` or no Transfer-Encoding at all.
+   */
+  readonly decode: readonly DecodableCoding[];
   /** For 'length'; -1 otherwise. */
   readonly contentLength: number;
   /** The connection may carry another request after this response. */
@@ -169,6 +186,59 @@ function keepAliveTimeoutOf(value: string): number {
   return -1;
 }
 
+const NO_CODINGS: DecodableCoding[] = [];
+
+/**
+ * A Transfer-Encoding list (RFC 9112 §6.1): the codings under the final `chunked`, in the order
+ * to undo them, or why it cannot be relayed. `chunked` must come last and once (anything else
+ * leaves the body's end unknown or doubly framed); the others must be codings zlib undoes.
+ */
+function transferCodings(value: string): DecodableCoding[] | string {
+  // The usual case without allocating.
+  if (nameIs(trimOws(value), 'chunked')) return NO_CODINGS;
+  const members: string[] = [];
+  for (const part of value.split(',')) {
+    const member = trimOws(part);
+    // RFC 9110 §5.6.1.2: empty list elements are ignored.
+    if (member !== '') members.push(member);
+  }
+  const last = members.length - 1;
+  if (last < 0) return 'empty Transfer-Encoding';
+  if (members[last].toLowerCase() !== 'chunked')
+    return `Transfer-Encoding ${snippet(value)} does not end in chunked`;
+  const decode: DecodableCoding[] = [];
+  for (let i = last - 1; i >= 0; i--) {
+    const coding = members[i].toLowerCase();
+    if (coding === 'chunked') return 'chunked applied more than once';
+    if (coding === 'gzip' || coding === 'x-gzip') decode.push('gzip');
+    else if (coding === 'deflate') decode.push('deflate');
+    else return `unsupported transfer coding ${snippet(members[i])}`;
+  }
+  if (decode.length > MAX_DECODED_CODINGS)
+    return `more than ${MAX_DECODED_CODINGS} transfer codings under chunked`;
+  return decode;
+}
+
+/** Leaves one Content-Length field, where the first was, holding the value in canonical form. */
+function normaliseContentLength(headers: string[], value: number): void {
+  let kept = false;
+  let to = 0;
+  for (let from = 0; from < headers.length; from += 2) {
+    const name = headers[from];
+    if (name.length === 14 && nameIs(name, 'content-length')) {
+      if (kept) continue;
+      kept = true;
+      headers[to] = name;
+      headers[to + 1] = String(value);
+    } else {
+      headers[to] = name;
+      headers[to + 1] = headers[from + 1];
+    }
+    to += 2;
+  }
+  headers.length = to;
+}
+
 export class ResponseParser {
   private readonly handler: ResponseParserHandler;
   private readonly maxHeaderSize: number;
@@ -191,6 +261,10 @@ export class ResponseParser {
   private accLen = 0;
   /** The status line of the head being collected passed the early check (fail fast on non-HTTP bytes). */
   private statusLineChecked = false;
+  /** In the head being collected: where the field lines not checked yet begin, how many were, the last one's name. */
+  private fieldsCheckedTo = 0;
+  private fieldsChecked = 0;
+  private lastFieldName = '';
 
   // The head being parsed; fields rather than a result object so parsing allocates nothing extra.
   private status = 0;
@@ -374,12 +448,37 @@ export class ResponseParser {
       }
     }
     if (!this.checkLineEnds(acc, from, 'the response head')) return false;
-    if (this.statusLineChecked) return true;
-    const lf = acc.indexOf(LF);
-    if (lf !== -1) {
+    if (!this.statusLineChecked) {
+      const lf = acc.indexOf(LF);
+      if (lf === -1) return true;
       if (!this.parseStatusLine(latin1(acc, 0, lf - 1), lf - 1)) return false;
       this.statusLineChecked = true;
+      this.fieldsCheckedTo = lf + 1;
     }
+    // No line ended in the new bytes: nothing new to check (and nothing scanned twice).
+    return acc.indexOf(LF, from) === -1 || this.checkPartialFields(acc);
+  }
+
+  /**
+   * The field lines completed since the last look, checked as they would be in the whole head,
+   * so that a bad one fails now and not when the upstream stops talking (a timeout or a close,
+   * which would blame the wrong thing and be retried). Each line is looked at once.
+   */
+  private checkPartialFields(acc: Buffer): boolean {
+    const from = this.fieldsCheckedTo;
+    const lastLf = acc.lastIndexOf(LF);
+    if (lastLf < from) return true;
+    // Every LF here follows a CR (checkLineEnds ran first), so the text is whole field lines.
+    const text = latin1(acc, from, lastLf + 1);
+    FIELD_LINES.lastIndex = 0;
+    if (!FIELD_LINES.test(text)) return this.fieldError(text, 0, this.fieldsChecked, this.lastFieldName);
+    // What a later obs-fold or the field count needs to know of the lines before.
+    let lines = 0;
+    for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) lines++;
+    this.fieldsChecked += lines;
+    const lastStart = text.lastIndexOf('\n', text.length - 2) + 1;
+    this.lastFieldName = text.slice(lastStart, text.indexOf(':', lastStart)).trimEnd();
+    this.fieldsCheckedTo = lastLf + 1;
     return true;
   }
 
@@ -408,10 +507,12 @@ export class ResponseParser {
 
     const bodyless = this.headRequest || status < 200 || status === 204 || status === 304;
     let contentLength = -1;
-    let lengthSeen = false;
+    /** Content-Length fields seen, and whether the first one was already in canonical form. */
+    let lengthFields = 0;
+    let lengthCanonical = true;
     let lengthError: string | undefined;
+    /** Transfer-Encoding values, all fields' members in order (RFC 9110 §5.3: one list). */
     let te: string | undefined;
-    let teCount = 0;
     let close = false;
     let keepAliveToken = false;
     let keepAliveTimeout = -1;
@@ -435,9 +536,10 @@ export class ResponseParser {
           }
           break;
         case 14:
-          // A no-body status ignores Content-Length entirely: a 304 may carry the representation's.
-          if (!bodyless && nameIs(name, 'content-length')) {
-            lengthSeen = true;
+          // Checked on every status, a HEAD's or a 304's too: the field is forwarded, and a
+          // downstream parser refuses a malformed or conflicting one whatever the status.
+          if (nameIs(name, 'content-length')) {
+            lengthFields++;
             if (lengthError !== undefined) break;
             const value = headers[i + 1];
             const n = parseContentLength(value);
@@ -445,30 +547,34 @@ export class ResponseParser {
             else if (n === -2) lengthError = `Content-Length ${snippet(value)} is too large`;
             else if (n === -3 || (contentLength !== -1 && n !== contentLength))
               lengthError = 'conflicting Content-Length values';
-            else contentLength = n;
+            else {
+              contentLength = n;
+              if (lengthFields === 1 && value !== String(n)) lengthCanonical = false;
+            }
           }
           break;
         case 17:
           if (nameIs(name, 'transfer-encoding')) {
-            te = headers[i + 1];
-            teCount++;
+            te = te === undefined ? headers[i + 1] : `${te},${headers[i + 1]}`;
           }
           break;
       }
     }
 
     let framing: Framing;
+    let decode: DecodableCoding[] = NO_CODINGS;
     if (bodyless) {
+      // No body follows whatever the fields say; a valid Content-Length is the representation's.
+      if (lengthError !== undefined) return this.badLength(lengthError);
       framing = 'none';
-      contentLength = -1;
     } else if (te !== undefined) {
       // Checked before the Content-Length values: with both present, the conflict is the fault.
-      if (lengthSeen) return this.badCoding('Transfer-Encoding together with Content-Length');
+      if (lengthFields > 0) return this.badCoding('Transfer-Encoding together with Content-Length');
       // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
       if (this.minor === 0) return this.badCoding('Transfer-Encoding in an HTTP/1.0 response');
-      // Anything but exactly "chunked" would need decoding to re-frame; several fields mean several codings.
-      if (teCount > 1) return this.badCoding('several Transfer-Encoding fields');
-      if (!nameIs(te, 'chunked')) return this.badCoding(`unsupported Transfer-Encoding ${snippet(te)}`);
+      const codings = transferCodings(te);
+      if (typeof codings === 'string') return this.badCoding(codings);
+      decode = codings;
       framing = 'chunked';
     } else if (lengthError !== undefined) {
       return this.badLength(lengthError);
@@ -477,6 +583,10 @@ export class ResponseParser {
     } else {
       framing = 'close';
     }
+    // One Content-Length in canonical form, whatever came: a duplicate or a list passed on as
+    // received is refused by the next parser (llhttp does), while this hop called it valid.
+    if (lengthFields > 1 || !lengthCanonical) normaliseContentLength(headers, contentLength);
+    if (framing !== 'length') contentLength = -1;
 
     const keepAlive = framing !== 'close' && !close && (this.minor === 1 || keepAliveToken);
     if (status === 101) {
@@ -501,6 +611,7 @@ export class ResponseParser {
       versionMinor: this.minor,
       headers,
       framing,
+      decode,
       contentLength,
       keepAlive,
       keepAliveTimeout,
@@ -605,10 +716,10 @@ export class ResponseParser {
   }
 
   /** The slow path of parseFields, for a section known to be invalid: finds the first fault and names it. */
-  private fieldError(text: string, pos: number): false {
+  private fieldError(text: string, pos: number, fieldsBefore = 0, previousName = ''): false {
     const n = text.length;
-    let fields = 0;
-    let previous = '';
+    let fields = fieldsBefore;
+    let previous = previousName;
     while (pos < n) {
       const eol = text.indexOf('\r\n', pos);
       if (isOws(text.charCodeAt(pos))) {
@@ -795,7 +906,11 @@ export class ResponseParser {
       );
     if (end === 0) {
       const acc = this.acc!.subarray(0, this.accLen);
-      return this.checkLineEnds(acc, old, 'the trailer section') ? data.length : -1;
+      if (!this.checkLineEnds(acc, old, 'the trailer section')) return -1;
+      // Whole trailer lines are checked as they come, like a head's: a bad one fails now, not
+      // when the upstream closes (which would read as a body cut short).
+      if (this.fieldsCheckedTo === 0) this.fieldsCheckedTo = 2;
+      return acc.indexOf(LF, old) === -1 || this.checkPartialFields(acc) ? data.length : -1;
     }
     const text = latin1(this.acc!, 2, end - 2);
     this.resetAcc();
@@ -845,5 +960,8 @@ export class ResponseParser {
   private resetAcc(): void {
     this.acc = undefined;
     this.accLen = 0;
+    this.fieldsCheckedTo = 0;
+    this.fieldsChecked = 0;
+    this.lastFieldName = '';
   }
 }

@@ -93,7 +93,7 @@ describe('ResponseReader', () => {
       ['Content-Length: 5, 6', 'http_response_content_length'],
       ['Content-Length: five', 'http_response_content_length'],
       ['Transfer-Encoding: gzip', 'http_response_transfer_coding'],
-      ['Transfer-Encoding: gzip, chunked', 'http_response_transfer_coding'],
+      ['Transfer-Encoding: br, chunked', 'http_response_transfer_coding'],
       ['Bad Name: x', 'http_protocol_error'],
       ['A: first\r\n  folded', 'http_protocol_error'],
       ['A: a\0b', 'http_protocol_error'],

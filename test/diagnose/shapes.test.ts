@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { diagnose } from '../../src/diagnose/diagnose.ts';
 import type { DiagnoseOptions } from '../../src/diagnose/targets.ts';
 import type { TargetReport } from '../../src/diagnose/types.ts';
@@ -327,7 +328,7 @@ const ROWS: Row[] = [
     shape: 'garbage',
     status: 502,
     failedStep: 'response',
-    fix: /a transfer coding Candor cannot relay \(unsupported Transfer-Encoding "gzip"\)/,
+    fix: /a transfer coding Candor cannot relay \(Transfer-Encoding "gzip" does not end in chunked\)/,
   },
   {
     name: 'a bad chunk size after a valid head: the 200 is already on its way',
@@ -530,6 +531,8 @@ describe('diagnose: every shape gets the verdict the gateway would give', () => 
  * Raw answers where HTTP/1.1 parsers disagree (undici's llhttp among them), each sent then
  * followed by a FIN: diagnose must reach the verdict the gateway logs for the same bytes.
  */
+const GZIPPED_OK = gzipSync('ok');
+
 const AGREE: ReadonlyArray<readonly [string, string, string | null]> = [
   [
     'two different Content-Lengths',
@@ -552,14 +555,24 @@ const AGREE: ReadonlyArray<readonly [string, string, string | null]> = [
     'http_response_transfer_coding',
   ],
   [
-    'Transfer-Encoding gzip, chunked',
-    'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+    'Transfer-Encoding br, chunked',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: br, chunked\r\n\r\n0\r\n\r\n',
     'http_response_transfer_coding',
   ],
   [
-    'two Transfer-Encoding fields',
-    'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    'two Transfer-Encoding fields, one a coding Candor cannot undo',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: br\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
     'http_response_transfer_coding',
+  ],
+  [
+    'Transfer-Encoding gzip, chunked (decoded by the gateway)',
+    `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${GZIPPED_OK.length.toString(16)}\r\n${GZIPPED_OK.toString('latin1')}\r\n0\r\n\r\n`,
+    null,
+  ],
+  [
+    'a Content-Length twice, the same',
+    'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok',
+    null,
   ],
   ['bare LF line ends', 'HTTP/1.1 200 OK\nContent-Length: 2\n\nok', 'http_protocol_error'],
   [
@@ -624,7 +637,7 @@ describe('diagnose and the gateway agree on the bytes parsers disagree about', (
   test('each answer gets the failure type the gateway logs, or passes as it does', async () => {
     const fault = await startRawFault(async (connection) => {
       const { path } = await readRequest(connection);
-      await connection.end(AGREE[Number(path.slice(1))][1]);
+      await connection.end(Buffer.from(AGREE[Number(path.slice(1))][1], 'latin1'));
     });
     cleanups.push(() => fault.close());
     const gw = await startTestGateway(

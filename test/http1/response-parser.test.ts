@@ -105,6 +105,7 @@ describe('the response head', () => {
       versionMinor: 1,
       headers: ['Content-Type', 'text/plain', 'Content-Length', '5'],
       framing: 'length',
+      decode: [],
       contentLength: 5,
       keepAlive: true,
       keepAliveTimeout: -1,
@@ -294,6 +295,44 @@ describe('the response head', () => {
   });
 });
 
+describe('a head not complete yet', () => {
+  // Each case: the head so far, with no blank line, so the parser cannot wait for the whole head.
+  for (const [partial, details] of [
+    ['HTTP/1.1 200 OK\r\nBad Name: x\r\n', /invalid header name "Bad Name"/],
+    ['HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\nNo colon here\r\n', /header line without a colon/],
+    ['HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n', /invalid character in the value of header "X-A"/],
+    ['HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\n folded\r\n', /obs-fold\) in header "X-B"/],
+    ['HTTP/1.1 200 OK\r\n leading\r\n', /whitespace before the first header field/],
+    ['HTTP/1.1 200 OK\r\n: empty\r\n', /empty header name/],
+  ] as const) {
+    test(`a bad field line fails as soon as it is whole: ${JSON.stringify(partial.slice(17))}`, () => {
+      assert.match(fails('http_protocol_error', partial), details);
+      // The same, fed byte by byte, and with the bad line arriving after good ones were checked.
+      assert.match(fails('http_protocol_error', [...partial]), details);
+      assert.match(fails('http_protocol_error', [partial.slice(0, 19), partial.slice(19)]), details);
+    });
+  }
+
+  test('good field lines and an unfinished line are not failures', () => {
+    const { r, failure } = parse(['HTTP/1.1 200 OK\r\nX-A: 1\r\n', 'X-B: 2\r\nBad Na']);
+    assert.equal(failure, undefined);
+    assert.equal(r.parser.finish(), 'head');
+    const whole = ok(['HTTP/1.1 200 OK\r\nX-A: 1\r\n', 'X-B: 2\r\nX-C:', ' 3\r\n\r\n']);
+    assert.deepEqual(whole.head.headers, ['X-A', '1', 'X-B', '2', 'X-C', '3']);
+  });
+
+  test('after a 1xx, the next head is checked line by line from its own start', () => {
+    const pieces = ['HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n', 'Bad Name: x\r\n'];
+    assert.match(fails('http_protocol_error', pieces), /invalid header name "Bad Name"/);
+    const fine = ok([
+      'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n',
+      '\r\nHTTP/1.1 200 OK\r\nX-A: 1\r\n',
+      'Content-Length: 0\r\n\r\n',
+    ]);
+    assert.equal(fine.head.status, 200);
+  });
+});
+
 describe('the header section size limit', () => {
   const head = (n: number) => {
     // A head of exactly n bytes, CRLFCRLF included.
@@ -383,10 +422,29 @@ describe('Content-Length', () => {
     assert.equal(ok(resp('Content-Length: \t007 \r\n', 'abcdefg')).head.contentLength, 7);
   });
 
-  test('identical repeated values count as one', () => {
-    assert.equal(ok(resp('Content-Length: 5, 5\r\n', 'hello')).body, 'hello');
-    assert.equal(ok(resp('Content-Length: 5,5 , 5\r\n', 'hello')).body, 'hello');
-    assert.equal(ok(resp('Content-Length: 5\r\ncontent-length: 5\r\n', 'hello')).body, 'hello');
+  test('identical repeated values count as one, and the head carries one canonical field', () => {
+    for (const fields of [
+      'Content-Length: 5, 5\r\n',
+      'Content-Length: 5,5 , 5\r\n',
+      'Content-Length: 5\r\nX-A: 1\r\ncontent-length: 5\r\n',
+      'Content-Length: 005\r\n',
+    ]) {
+      const r = ok(resp(fields, 'hello'));
+      assert.equal(r.body, 'hello');
+      assert.deepEqual(
+        r.head.headers.filter((_, i) => i % 2 === 0 && r.head.headers[i].toLowerCase() === 'content-length'),
+        ['Content-Length'],
+        fields,
+      );
+      assert.equal(r.head.headers[r.head.headers.indexOf('Content-Length') + 1], '5', fields);
+    }
+    const r = ok(resp('Content-Length: 5\r\nX-A: 1\r\ncontent-length: 5\r\n', 'hello'));
+    assert.deepEqual(r.head.headers, ['Content-Length', '5', 'X-A', '1']);
+  });
+
+  test('a single canonical Content-Length is left as it came (the same array, no rebuild)', () => {
+    const r = ok(resp('X-A: 1\r\ncontent-length: 5\r\n', 'hello'));
+    assert.deepEqual(r.head.headers, ['X-A', '1', 'content-length', '5']);
   });
 
   test('different values are refused, in one field or several', () => {
@@ -450,32 +508,58 @@ describe('Transfer-Encoding', () => {
     }
   });
 
-  for (const value of [
-    'gzip',
-    'gzip, chunked',
-    'chunked, chunked',
-    'chunked, gzip',
-    'identity',
-    ', chunked',
-    'chunked;q=1',
-    '',
-  ]) {
-    test(`"${value}" is refused`, () => {
+  for (const [value, reason] of [
+    ['gzip', /does not end in chunked/],
+    ['chunked, gzip', /does not end in chunked/],
+    ['chunked;q=1', /does not end in chunked/],
+    ['', /empty Transfer-Encoding/],
+    [' , ', /empty Transfer-Encoding/],
+    ['chunked, chunked', /chunked applied more than once/],
+    ['identity, chunked', /unsupported transfer coding "identity"/],
+    ['br, chunked', /unsupported transfer coding "br"/],
+    ['compress, chunked', /unsupported transfer coding "compress"/],
+    ['x-custom, chunked', /unsupported transfer coding "x-custom"/],
+    ['gzip;level=1, chunked', /unsupported transfer coding "gzip;level=1"/],
+    ['gzip, gzip, gzip, chunked', /more than 2 transfer codings/],
+  ] as const) {
+    test(`"${value}" is refused, naming why`, () => {
       assert.match(
         fails('http_response_transfer_coding', resp(`Transfer-Encoding: ${value}\r\n`, chunkedBody)),
-        /unsupported Transfer-Encoding/,
+        reason,
       );
     });
   }
 
-  test('two Transfer-Encoding fields are refused, even both chunked', () => {
+  test('codings zlib undoes, under chunked: the head says chunked and lists them in the order to undo', () => {
+    for (const [value, decode] of [
+      ['gzip, chunked', ['gzip']],
+      ['X-GZIP , Chunked', ['gzip']],
+      ['deflate,chunked', ['deflate']],
+      ['gzip, deflate, chunked', ['deflate', 'gzip']],
+    ] as const) {
+      const r = ok(resp(`Transfer-Encoding: ${value}\r\n`, chunkedBody));
+      assert.equal(r.head.framing, 'chunked', value);
+      assert.deepEqual(r.head.decode, decode, value);
+      assert.equal(r.head.contentLength, -1);
+      assert.equal(r.body, 'hello', 'the parser removes the chunked framing only');
+    }
+  });
+
+  test('empty list members are ignored (RFC 9110 §5.6.1.2)', () => {
+    assert.equal(ok(resp('Transfer-Encoding: , chunked\r\n', chunkedBody)).head.framing, 'chunked');
+    assert.deepEqual(ok(resp('Transfer-Encoding: gzip,, chunked,\r\n', chunkedBody)).head.decode, ['gzip']);
+  });
+
+  test('several Transfer-Encoding fields are one list (RFC 9110 §5.3)', () => {
     assert.match(
       fails(
         'http_response_transfer_coding',
         resp('Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n', chunkedBody),
       ),
-      /several Transfer-Encoding fields/,
+      /chunked applied more than once/,
     );
+    const r = ok(resp('Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n', chunkedBody));
+    assert.deepEqual(r.head.decode, ['gzip']);
   });
 
   test('Transfer-Encoding with Content-Length is refused, in either order', () => {
@@ -514,11 +598,24 @@ describe('framing by status and method', () => {
     assert.equal(r.parser.leftover, 4);
   });
 
-  test('HEAD: Transfer-Encoding and invalid values are ignored too', () => {
+  test('HEAD: Transfer-Encoding is ignored, but Content-Length is checked and normalised', () => {
     assert.equal(
-      ok(resp('Transfer-Encoding: gzip\r\nContent-Length: x\r\n'), { head: true }).head.framing,
+      ok(resp('Transfer-Encoding: gzip\r\nContent-Length: 7\r\n'), { head: true }).head.framing,
       'none',
     );
+    assert.match(
+      fails('http_response_content_length', resp('Content-Length: x\r\n'), { head: true }),
+      /invalid Content-Length "x"/,
+    );
+    assert.match(
+      fails('http_response_content_length', resp('Content-Length: 5\r\nContent-Length: 6\r\n'), {
+        head: true,
+      }),
+      /conflicting/,
+    );
+    const r = ok(resp('Content-Length: 1234\r\nETag: "1"\r\nContent-Length: 1234, 1234\r\n'), { head: true });
+    assert.deepEqual(r.head.headers, ['Content-Length', '1234', 'ETag', '"1"']);
+    assert.equal(r.head.contentLength, -1);
   });
 
   test('HEAD without any framing header still has no body and keeps the connection', () => {
@@ -538,9 +635,12 @@ describe('framing by status and method', () => {
         ['head', 'complete'],
       );
       assert.equal(r.head.keepAlive, true);
-      // Not even checked: the field describes the representation, not this message.
-      ok(resp('Content-Length: abc\r\nContent-Length: 1, 2\r\n', '', `HTTP/1.1 ${status}`));
       ok(resp('Transfer-Encoding: chunked\r\nContent-Length: 3\r\n', '', `HTTP/1.1 ${status}`));
+      // Checked all the same: the field is forwarded, and the next parser refuses a bad one.
+      fails('http_response_content_length', resp('Content-Length: abc\r\n', '', `HTTP/1.1 ${status}`));
+      fails('http_response_content_length', resp('Content-Length: 1, 2\r\n', '', `HTTP/1.1 ${status}`));
+      const dup = ok(resp('Content-Length: 07\r\ncontent-length: 7\r\n', '', `HTTP/1.1 ${status}`));
+      assert.deepEqual(dup.head.headers, ['Content-Length', '7']);
     });
   }
 
@@ -705,6 +805,18 @@ describe('chunked bodies', () => {
     assert.match(fails('http_protocol_error', chunked('0\r\nX: a\r\n folded\r\n\r\n')), /obs-fold/);
     assert.match(fails('http_protocol_error', chunked('0\r\nX: a\n\n')), /bare LF/);
     assert.match(fails('http_protocol_error', chunked('0\r\n\n')), /bare LF/);
+  });
+
+  test('a bad trailer line fails as soon as it is whole, before the section ends', () => {
+    const start = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-A: 1\r\n';
+    assert.match(
+      fails('http_protocol_error', start + 'ETag: a\r\r\n'),
+      /invalid character in the value of header "ETag"/,
+    );
+    assert.match(fails('http_protocol_error', [start, 'Bad Name: x\r\n']), /invalid header name "Bad Name"/);
+    assert.match(fails('http_protocol_error', [...(start + ' folded\r\n')]), /obs-fold\) in header "X-A"/);
+    const { failure } = parse([start, 'X-B: 2\r\nX-C']);
+    assert.equal(failure, undefined);
   });
 
   test('a trailer section over the limit fails, even split', () => {
