@@ -92,6 +92,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private bodySeen = 0;
   /** Interim answers relayed so far (bounded by MAX_INTERIM). */
   private readonly interim = { count: 0, bytes: 0 };
+  /** The client's socket is full: the upstream is paused until it drains. */
+  private awaitingDrain = false;
   /** The downstream response can carry the upstream's trailers (set with the head). */
   private trailersAllowed = false;
 
@@ -217,9 +219,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
     this.record.bytesOut += chunk.length;
-    if (!this.res.write(chunk)) {
+    // One read can carry many body pieces: one drain listener covers them all.
+    if (!this.res.write(chunk) && !this.awaitingDrain) {
+      this.awaitingDrain = true;
       controller.pause();
-      this.res.once('drain', () => controller.resume());
+      this.res.once('drain', () => {
+        this.awaitingDrain = false;
+        controller.resume();
+      });
     }
   }
 
