@@ -38,17 +38,22 @@ export class InFlightRequests {
   /** Runs `handle` for a request Node parsed: at once without a body, after the current read with one. */
   begin(req: IncomingMessage, res: ServerResponse, handle: () => void): void {
     const socket = req.socket;
+    const previous = this.#bySocket.get(socket);
     const entry: InFlight = { req, res, started: false, cancelled: false };
     this.#bySocket.set(socket, entry);
     res.once('close', () => {
       if (this.#bySocket.get(socket) === entry) this.#bySocket.delete(socket);
     });
     const run = () => {
-      if (entry.cancelled) return;
+      // Pipelined behind a request whose answer closes the connection: these bytes may be that
+      // request's body, not a request; Node drops the response when the connection closes.
+      if (entry.cancelled || inDoubt.has(socket)) return;
       entry.started = true;
       handle();
     };
-    if (hasRequestBody(req)) setImmediate(run);
+    // A request pipelined behind one still held back waits its turn: it must not reach an
+    // upstream before the one in front of it has been judged.
+    if (hasRequestBody(req) || (previous !== undefined && !previous.started)) setImmediate(run);
     else run();
   }
 
@@ -75,4 +80,15 @@ export class InFlightRequests {
 export function failRequestBody(req: IncomingMessage, err: Error): void {
   (req as { socket: Socket | null }).socket = null;
   req.destroy(err);
+}
+
+/** Connections whose framing is in doubt: answered once more at most, then closed. */
+const inDoubt = new WeakSet<Socket>();
+
+/**
+ * The answer now being written closes the connection because the request's framing is in
+ * doubt: no request Node parsed after it on this connection is run.
+ */
+export function markInDoubt(socket: Socket): void {
+  inDoubt.add(socket);
 }

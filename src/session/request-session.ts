@@ -1,6 +1,7 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RawRequestInfo } from '../accept/client-error.ts';
+import { markInDoubt } from '../accept/in-flight.ts';
 import type { ListenerFacts } from '../accept/listener.ts';
 import { checkRequest, hasRequestBody } from '../accept/request-checks.ts';
 import {
@@ -197,6 +198,9 @@ export class RequestSession {
         CLOSING_STATUSES.has(failure.status),
     };
     const socket = res.socket;
+    // req.socket is gone when the body was failed from outside (failRequestBody).
+    const connection = socket ?? req.socket;
+    if (facts.close && connection !== null) markInDoubt(connection);
     if (this.#responseSpent) {
       // Node kept part of the refused head's state: the answer is written whole on the socket instead.
       if (socket === null) res.destroy();
