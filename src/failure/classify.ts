@@ -2,8 +2,10 @@ import { Failure } from './failure.ts';
 import type { Stage } from './taxonomy.ts';
 
 /**
- * Turns what Node throws into one Failure record. This is the only place that
- * looks at error classes and codes; everything after it reads the record.
+ * Turns what Node throws on a connection (an upstream's, or the client's while its body
+ * streams) into one Failure record. This is the only place that reads socket error classes
+ * and codes; everything after it reads the record. (The request parser's own codes, HPE_*,
+ * are read where its errors arrive: accept/client-error.ts.)
  *
  * Details never contain an address: they reach clients, who may not see internal hosts.
  */
@@ -154,4 +156,26 @@ export function describeDrop(err: unknown): string {
   if (code === 'ECONNRESET') return 'connection reset (ECONNRESET)';
   if (code === 'EPIPE') return 'connection broken while writing (EPIPE)';
   return `connection lost (${code || (err as Error)?.message || 'unknown'})`;
+}
+
+/** The connection ended in a TCP reset (the log's `upstream_reset`). */
+export function isReset(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
+}
+
+/**
+ * The client's request body broke while Candor read it: a client that went away (499), or
+ * a body that could not be read (400). The fault is downstream, never the upstream's.
+ */
+export function classifyRequestBodyError(err: NodeJS.ErrnoException, stage: Stage): Failure {
+  if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED') {
+    return new Failure('http_request_error', 'client closed the connection while sending the body', {
+      status: 499,
+      stage,
+    });
+  }
+  return new Failure('http_request_error', `request body could not be read (${err.code ?? err.message})`, {
+    status: 400,
+    stage,
+  });
 }

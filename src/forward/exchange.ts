@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { classifyExchangeError } from '../failure/classify.ts';
+import { classifyExchangeError, classifyRequestBodyError, isReset } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { receivedStatusProxyStatus } from '../failure/proxy-status.ts';
 import type { Stage } from '../failure/taxonomy.ts';
@@ -35,6 +35,10 @@ export interface ExchangeOwner {
   tunnelled(status: number): void;
   /** The transfer broke after the head went downstream (already aborted; recorded for the log and health). */
   bodyFailed(failure: Failure): void;
+  /** The client left (a reset mid-upload, a closed connection). */
+  clientLeft(): void;
+  /** The attempt ended because the client left: nothing to answer, the failure is for the log only. */
+  abandoned(failure: Failure): void;
 }
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
@@ -50,8 +54,6 @@ export interface ExchangeOptions {
   readonly path: string;
   readonly headers: string[];
   readonly body: AttemptBody;
-  /** Count the body's bytes for the log (only the first attempt's, so a replay is not counted twice). */
-  readonly countBody: boolean;
   /** Largest request body accepted when its length is not announced (chunked). */
   readonly bodyLimit: number;
   readonly bodyIdleTimeout: number;
@@ -89,7 +91,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private releasePending: Release = noRelease;
   private releaseActive: Release = noRelease;
   private readonly bodyUnannounced: boolean;
-  private bodySeen = 0;
+  /** Request body bytes this attempt has written. */
+  private bodySent = 0;
   /** Interim answers relayed so far (bounded by MAX_INTERIM). */
   private readonly interim = { count: 0, bytes: 0 };
   /** The client's socket is full: the upstream is paused until it drains. */
@@ -264,7 +267,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     openTunnel(client, upstream, {
       fromUpstream: rest,
       fromClient: this.options.upgradeHead ?? Buffer.alloc(0),
-      counted: record,
+      fromClientBytes: (n) => {
+        record.bytesIn += n;
+      },
+      fromUpstreamBytes: (n) => {
+        record.bytesOut += n;
+      },
+      upstreamReset: () => {
+        record.upstreamReset = true;
+      },
       closed: () => this.finish(),
     });
   }
@@ -275,11 +286,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       this.localFailure ??
       this.requestBodyFailure() ??
       classifyExchangeError(error, this.stage, this.record.elapsed());
-    if ((error.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET')
-      this.record.upstreamReset = true;
+    if (isReset(error.cause)) this.record.upstreamReset = true;
     if (this.record.clientAborted) {
-      this.record.failure = failure;
-      return this.finish();
+      this.finish();
+      return this.owner.abandoned(failure);
     }
     if (this.stage === 'body_streaming') return this.failAfterHead(failure);
     this.finish();
@@ -292,17 +302,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private requestBodyFailure(): Failure | undefined {
     const err = this.req.errored as NodeJS.ErrnoException | null;
     if (!err) return undefined;
-    if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED') {
-      this.record.clientAborted = true;
-      return new Failure('http_request_error', 'client closed the connection while sending the body', {
-        status: 499,
-        stage: this.stage,
-      });
-    }
-    return new Failure('http_request_error', `request body could not be read (${err.code ?? err.message})`, {
-      status: 400,
-      stage: this.stage,
-    });
+    const failure = classifyRequestBodyError(err, this.stage);
+    if (failure.status === 499) this.owner.clientLeft();
+    return failure;
   }
 
   private readonly onQueueTimeout = (): void => {
@@ -324,11 +326,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
    * never sees a complete body.
    */
   onBodyChunk(chunk: Buffer): void {
-    if (this.options.countBody) this.record.bytesIn += chunk.length;
+    // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
+    this.bodySent += chunk.length;
+    if (this.bodySent > this.record.bytesIn) this.record.bytesIn = this.bodySent;
     this.bodyTimer?.refresh();
-    if (!this.bodyUnannounced) return;
-    this.bodySeen += chunk.length;
-    if (this.bodySeen > this.options.bodyLimit) {
+    if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
       this.cancel(
         new Failure(
           'http_request_error',

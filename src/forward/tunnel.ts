@@ -1,20 +1,16 @@
 import type { Socket } from 'node:net';
-
-/** What a tunnel counts for the log line. */
-export interface TunnelCounts {
-  /** Bytes from the client to the upstream. */
-  bytesIn: number;
-  /** Bytes from the upstream to the client. */
-  bytesOut: number;
-  upstreamReset: boolean;
-}
+import { isReset } from '../failure/classify.ts';
 
 export interface TunnelOptions {
   /** Bytes the upstream sent after its 101, in the same read. */
   readonly fromUpstream: Buffer;
   /** Bytes the client sent after its request head (held until the upstream switched). */
   readonly fromClient: Buffer;
-  readonly counted: TunnelCounts;
+  /** Bytes passed from the client to the upstream, and back: counted for the log line. */
+  readonly fromClientBytes: (n: number) => void;
+  readonly fromUpstreamBytes: (n: number) => void;
+  /** The upstream's side ended in a TCP reset. */
+  readonly upstreamReset: () => void;
   /** Both ends are closed. */
   readonly closed: () => void;
 }
@@ -25,7 +21,6 @@ export interface TunnelOptions {
  * its half ends the other's; a side that closes or fails closes both.
  */
 export function openTunnel(client: Socket, upstream: Socket, options: TunnelOptions): void {
-  const counts = options.counted;
   let ended = false;
   const end = () => {
     if (ended) return;
@@ -34,25 +29,21 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
     upstream.destroy();
     options.closed();
   };
-  client.on('data', (chunk: Buffer) => {
-    counts.bytesIn += chunk.length;
-  });
-  upstream.on('data', (chunk: Buffer) => {
-    counts.bytesOut += chunk.length;
-  });
-  upstream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'ECONNRESET') counts.upstreamReset = true;
+  client.on('data', (chunk: Buffer) => options.fromClientBytes(chunk.length));
+  upstream.on('data', (chunk: Buffer) => options.fromUpstreamBytes(chunk.length));
+  upstream.on('error', (err) => {
+    if (isReset(err)) options.upstreamReset();
     end();
   });
   client.on('error', end);
   client.on('close', end);
   upstream.on('close', end);
   if (options.fromUpstream.length > 0) {
-    counts.bytesOut += options.fromUpstream.length;
+    options.fromUpstreamBytes(options.fromUpstream.length);
     client.write(options.fromUpstream);
   }
   if (options.fromClient.length > 0) {
-    counts.bytesIn += options.fromClient.length;
+    options.fromClientBytes(options.fromClient.length);
     upstream.write(options.fromClient);
   }
   client.pipe(upstream);

@@ -15,7 +15,11 @@ export interface AttemptOutcome {
 
 /**
  * Everything the log line says about one request, filled in as the phases run. It is the
- * only per-request state the log phase reads, so every field has exactly one writer.
+ * only per-request state the log phase reads, so every field has exactly one writing module
+ * (test/session/one-writer.test.ts holds it to that): the session writes status, failure,
+ * client_aborted and upgraded; admit the route and upstream; the attempt loop the target,
+ * stage, tries, retry_skipped and panic; the exchange what the wire showed (bytes,
+ * connect and first-byte times, reuse, resets, dropped interim answers).
  */
 export class RequestRecord {
   readonly id: string;

@@ -1,5 +1,6 @@
 import { hasRequestBody } from '../accept/request-checks.ts';
 import { backoffDelay, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
+import { classifyRequestBodyError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
 import { buildUpstreamHeaders } from '../forward/request-headers.ts';
@@ -94,8 +95,6 @@ export class Attempts implements ExchangeOwner {
       path: this.path,
       headers: this.headers,
       body: this.body,
-      // A buffered body was counted as it was read; a streamed one can only be sent once.
-      countBody: this.body.kind === 'stream',
       bodyLimit: admitted.route.limits.body,
       bodyIdleTimeout: runtime.config.limits.bodyIdleTimeout,
       proxyName: runtime.name,
@@ -173,6 +172,14 @@ export class Attempts implements ExchangeOwner {
     this.session.responded(status);
   }
 
+  clientLeft(): void {
+    this.session.clientLeft();
+  }
+
+  abandoned(failure: Failure): void {
+    this.session.failed(failure);
+  }
+
   responseSpent(): void {
     this.session.responseSpent();
   }
@@ -192,7 +199,7 @@ export class Attempts implements ExchangeOwner {
     this.finishTimers();
     const { admitted } = this;
     const { record } = this.session;
-    record.failure = failure;
+    this.session.failed(failure);
     record.stage = 'body_streaming';
     // The head counted as a success; the broken body is a fault of the target all the same.
     const target = this.tried[this.tried.length - 1];
@@ -299,25 +306,14 @@ export class Attempts implements ExchangeOwner {
     };
     const onEnd = () => {
       cleanup();
-      this.session.record.bytesIn = received;
       this.body = { kind: 'buffer', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) };
       this.attempt();
     };
     const onError = (err: NodeJS.ErrnoException) => {
       cleanup();
-      const gone = err.code === 'ECONNRESET' || err.code === 'ECONNABORTED';
-      if (gone) this.session.record.clientAborted = true;
-      this.end(
-        new Failure(
-          'http_request_error',
-          gone
-            ? 'client closed the connection while sending the body'
-            : `request body could not be read (${err.code ?? err.message})`,
-          {
-            status: gone ? 499 : 400,
-          },
-        ),
-      );
+      const failure = classifyRequestBodyError(err, 'not_sent');
+      if (failure.status === 499) this.session.clientLeft();
+      this.end(failure);
     };
     const cleanup = () => {
       clearTimeout(idle);

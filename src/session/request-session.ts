@@ -159,6 +159,16 @@ export class RequestSession {
     this.record.status = status;
   }
 
+  /** The failure the request ended with, for the log (answered or not: see answer()). */
+  failed(failure: Failure): void {
+    this.record.failure = failure;
+  }
+
+  /** The client went away before the exchange was over. */
+  clientLeft(): void {
+    this.record.clientAborted = true;
+  }
+
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */
   tunnelled(status: number): void {
     this.record.status = status;
@@ -177,7 +187,7 @@ export class RequestSession {
    */
   answer(failure: Failure): void {
     const { record, req, res } = this;
-    record.failure = failure;
+    this.failed(failure);
     if (record.clientAborted) return;
     record.status = failure.status;
     if (res.headersSent || res.destroyed) {
@@ -231,7 +241,7 @@ export class RequestSession {
     // Closed before the whole response went out, and not because of a failure of ours or
     // the upstream's: the client left (a tunnel's end is no abort).
     if (!res.writableFinished && !record.upgraded && record.failure === undefined) {
-      record.clientAborted = true;
+      this.clientLeft();
       if (record.status === 0) record.status = 499;
     }
     this.#attempts?.clientClosed();
