@@ -286,7 +286,6 @@ export class Attempts implements ExchangeOwner {
   private bufferBody(): void {
     const { req, runtime } = this.session;
     const chunks: Buffer[] = [];
-    let received = 0;
     const idle = setTimeout(() => {
       cleanup();
       this.end(
