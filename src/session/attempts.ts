@@ -300,7 +300,6 @@ export class Attempts implements ExchangeOwner {
     }, runtime.config.limits.bodyIdleTimeout);
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
-      received += chunk.length;
       idle.refresh();
     };
     const onEnd = () => {
