@@ -47,7 +47,7 @@ export class InFlightRequests {
     const run = () => {
       // Pipelined behind a request whose answer closes the connection: these bytes may be that
       // request's body, not a request; Node drops the response when the connection closes.
-      if (entry.cancelled || inDoubt.has(socket)) return;
+      if (entry.cancelled || doubtful.has(socket)) return;
       entry.started = true;
       handle();
     };
@@ -55,6 +55,17 @@ export class InFlightRequests {
     // upstream before the one in front of it has been judged.
     if (hasRequestBody(req) || (previous !== undefined && !previous.started)) setImmediate(run);
     else run();
+  }
+
+  /**
+   * Runs `next` once the request in flight on `socket` (if any) has been answered: an upgrade
+   * pipelined behind another request must not take the socket while that response is being
+   * written (and must not reach an upstream before the one in front of it was judged).
+   */
+  afterCurrent(socket: Socket, next: () => void): void {
+    const entry = this.#bySocket.get(socket);
+    if (entry === undefined || entry.res.closed) return next();
+    entry.res.once('close', next);
   }
 
   /** Who answers a parser error on `socket`; claims an unstarted request so its handler never runs. */
@@ -83,12 +94,17 @@ export function failRequestBody(req: IncomingMessage, err: Error): void {
 }
 
 /** Connections whose framing is in doubt: answered once more at most, then closed. */
-const inDoubt = new WeakSet<Socket>();
+const doubtful = new WeakSet<Socket>();
 
 /**
  * The answer now being written closes the connection because the request's framing is in
  * doubt: no request Node parsed after it on this connection is run.
  */
 export function markInDoubt(socket: Socket): void {
-  inDoubt.add(socket);
+  doubtful.add(socket);
+}
+
+/** The connection's framing is in doubt (markInDoubt): nothing more is run on it. */
+export function inDoubt(socket: Socket): boolean {
+  return doubtful.has(socket);
 }

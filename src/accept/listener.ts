@@ -6,7 +6,7 @@ import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import type { DownstreamLimits, ListenerConfig } from '../config/types.ts';
 import type { Failure } from '../failure/failure.ts';
 import { handleClientError, type RawRequestInfo } from './client-error.ts';
-import { InFlightRequests } from './in-flight.ts';
+import { InFlightRequests, inDoubt } from './in-flight.ts';
 import { hasRequestBody } from './request-checks.ts';
 
 /** What the request pipeline needs to know of the listener a request came in on. */
@@ -86,7 +86,16 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
   server.on('checkContinue', onRequest);
   server.on('checkExpectation', onRequest);
   const onUpgrade = (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
-    handlers.upgrade(req, socket, head, facts);
+    inFlight.afterCurrent(socket, () => {
+      if (socket.destroyed || inDoubt(socket)) return socket.destroy();
+      try {
+        handlers.upgrade(req, socket, head, facts);
+      } catch (err) {
+        // Node's parser called us: a throw here would take the process down.
+        socket.destroy();
+        process.emitWarning(`candor: an upgrade failed to start: ${(err as Error).stack}`);
+      }
+    });
   server.on('upgrade', onUpgrade);
   server.on('connect', onUpgrade);
   server.on('clientError', (err: Error, socket: Socket) =>
@@ -119,7 +128,7 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
 }
 
 /** Whether the request's Upgrade header offers `protocol` (case-insensitive, RFC 9110 §7.8). */
-function upgradesTo(req: http.IncomingMessage, protocol: string): boolean {
+export function upgradesTo(req: http.IncomingMessage, protocol: string): boolean {
   return (
     req.headers.upgrade?.split(',').some((p) => p.trim().split('/')[0].toLowerCase() === protocol) ?? false
   );

@@ -251,6 +251,12 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (client === null || client.destroyed) {
       upstream.destroy();
       this.finish();
+      this.owner.abandoned(
+        new Failure('http_request_error', 'client closed the connection before the switch', {
+          status: 499,
+          stage: 'head_received',
+        }),
+      );
       return;
     }
     // The 101 passes through the one head builder like every other head; the switch itself
@@ -370,7 +376,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // Still waiting for a connection: leave the queue and answer now.
     this.target.pool.cancel(this);
     this.finish();
-    if (!this.record.clientAborted) this.owner.attemptFailed(failure.at('not_sent'));
+    if (this.record.clientAborted) this.owner.abandoned(failure.at('not_sent'));
+    else this.owner.attemptFailed(failure.at('not_sent'));
   }
 
   private stopWaiting(): void {

@@ -25,6 +25,8 @@ export class ConnectionPool implements ConnectionOwner {
   private readonly connect: Connector;
   private readonly options: PoolOptions & ConnectionOptions;
   private readonly idle: UpstreamConnection[] = [];
+  /** Connections back from a response, held a loop turn before a queued request gets one. */
+  private readonly cooling = new Set<UpstreamConnection>();
   private readonly waiting: PoolWaiter[] = [];
   /** Connections open or opening (busy + idle + connecting). */
   private open = 0;
@@ -63,14 +65,33 @@ export class ConnectionPool implements ConnectionOwner {
 
   release(connection: UpstreamConnection): void {
     if (this.closing) return connection.destroy();
+    if (this.waiting.length > 0 && connection.requests > 0) {
+      // A connection that just carried a response is not handed to a waiting request at once:
+      // a second answer to the last request, arriving in the next read, would reach the waiter
+      // as its own. Parked until the loop has polled the socket once more, bytes arriving
+      // meanwhile close it (onSocketData with no exchange). Only queued requests pay the wait.
+      connection.park();
+      this.cooling.add(connection);
+      setImmediate(() => setImmediate(() => this.cooled(connection)));
+      return;
+    }
     const next = this.waiting.shift();
     if (next !== undefined) return next.onConnection(connection);
     connection.park();
     this.idle.push(connection);
   }
 
+  private cooled(connection: UpstreamConnection): void {
+    if (!this.cooling.delete(connection)) return; // discarded meanwhile
+    if (this.closing || connection.socket.destroyed) return connection.destroy();
+    const next = this.waiting.shift();
+    if (next !== undefined) return next.onConnection(connection);
+    this.idle.push(connection);
+  }
+
   discard(connection: UpstreamConnection): void {
     this.open--;
+    this.cooling.delete(connection);
     const at = this.idle.indexOf(connection);
     if (at !== -1) this.idle.splice(at, 1);
     this.openMore();
@@ -81,6 +102,8 @@ export class ConnectionPool implements ConnectionOwner {
     const failure = shuttingDown();
     for (const waiter of this.waiting.splice(0)) waiter.onConnectFailure(failure);
     for (const connection of this.idle.splice(0)) connection.destroy();
+    for (const connection of this.cooling) connection.destroy();
+    this.cooling.clear();
     return Promise.resolve();
   }
 

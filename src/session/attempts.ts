@@ -26,11 +26,13 @@ export class Attempts implements ExchangeOwner {
   private readonly tried: Target[] = [];
   private body: AttemptBody = { kind: 'none' };
   private current:
-    | { exchange: Exchange; selection: Selection; startedAt: number; retry: boolean }
+    | { exchange: Exchange; selection: Selection; startedAt: number; retry: boolean; settled: boolean }
     | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private retrySlot: Release | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
+  /** Gives back the upstream's in-flight count (at the response's close, or once a tunnel is up). */
+  private releaseInFlight: Release | undefined;
   private deadline = 0;
   private over = false;
   private deadlinePassed = false;
@@ -59,11 +61,9 @@ export class Attempts implements ExchangeOwner {
   start(): void {
     const { upstream } = this.admitted;
     const { req, res } = this.session;
-    releaseOnClose(res, upstream.inFlight.acquire());
+    this.releaseInFlight = upstream.inFlight.acquire();
+    releaseOnClose(res, this.releaseInFlight);
     upstream.retryBudget.earn();
-    const total = upstream.config.timeouts.total;
-    this.deadline = performance.now() + total;
-    this.totalTimer = setTimeout(this.onTotalTimeout, total);
 
     if (!hasRequestBody(req)) return this.attempt();
     // The client asked before sending its body: everything that could refuse it has now agreed.
@@ -80,6 +80,13 @@ export class Attempts implements ExchangeOwner {
 
   private attempt(): void {
     if (this.over) return;
+    // The total deadline is the upstream's: it starts with the first attempt, after a body
+    // read for replay (a client slow to upload is the client's 408, not an upstream's 504).
+    if (this.totalTimer === undefined) {
+      const total = this.admitted.upstream.config.timeouts.total;
+      this.deadline = performance.now() + total;
+      this.totalTimer = setTimeout(this.onTotalTimeout, total);
+    }
     const { admitted } = this;
     const { record, runtime, req, res } = this.session;
     const { upstream } = admitted;
@@ -102,22 +109,25 @@ export class Attempts implements ExchangeOwner {
       nextHop: this.session.nextHop() as string,
       upgradeHead: this.session.upgradeHead,
     });
-    this.current = { exchange, selection, startedAt: now, retry };
+    this.current = { exchange, selection, startedAt: now, retry, settled: false };
     exchange.start();
   }
 
   /** The attempt's outcome goes to passive health, the circuit, the retry budget and the log. */
-  private settle(failure: Failure | undefined, status: number | undefined): void {
+  private settle(failure: Failure | undefined, status: number | undefined, judged = true): void {
     const current = this.current;
-    if (!current) return;
+    if (!current || current.settled) return;
+    current.settled = true;
     const { upstream } = this.admitted;
     const { selection } = current;
     const now = performance.now();
     selection.releaseProbe();
     const fault = isTargetFault(failure);
-    recordOutcome(upstream, selection.target, failure, now);
-    // Only an answer or a fault of the upstream's says anything about it; a client that left proves nothing.
-    if (fault || failure === undefined) upstream.circuit.record(now, fault, selection.circuitProbe);
+    // Only an answer or a fault of the upstream's says anything about it; a client that left
+    // proves nothing (and must not reset the target's count of failures in a row).
+    if (judged) recordOutcome(upstream, selection.target, failure, now);
+    if (judged && (fault || failure === undefined))
+      upstream.circuit.record(now, fault, selection.circuitProbe);
     else if (selection.circuitProbe) upstream.circuit.releaseProbe();
     if (current.retry) this.retrySlot?.();
     this.session.record.tries.push({
@@ -147,12 +157,14 @@ export class Attempts implements ExchangeOwner {
       noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
       reusedConnection: record.reusedConnection === true,
     });
-    record.retrySkipped = why;
-    if (why !== undefined) return this.end(failure);
-    // A keep-alive race retry is not charged to the budget (see whyNotRetry), nor counted in it.
+    const delay = backoffDelay(upstream.config.retries, this.tried.length);
+    // A retry that could only start after the deadline would be answered by the deadline's
+    // 504: the client gets the failure that happened instead.
+    record.retrySkipped = why ?? (delay >= this.deadline - performance.now() ? 'deadline' : undefined);
+    if (record.retrySkipped !== undefined) return this.end(failure);
+    // A keep-alive race retry is not charged to the budget (see whyNotRetry), only counted in flight.
     const charged = !isStaleConnection(failure, record.reusedConnection === true);
     this.retrySlot = charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
-    const delay = backoffDelay(upstream.config.retries, this.tried.length);
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
       this.retryNow();
@@ -177,6 +189,8 @@ export class Attempts implements ExchangeOwner {
   }
 
   abandoned(failure: Failure): void {
+    // Every slot the attempt holds (probes, retry) comes back; its outcome judges nobody.
+    this.settle(failure, undefined, false);
     this.session.failed(failure);
   }
 
@@ -190,8 +204,10 @@ export class Attempts implements ExchangeOwner {
 
   tunnelled(status: number): void {
     this.settle(undefined, status);
-    // A tunnel lives as long as its two ends want: the total deadline is for HTTP exchanges.
+    // A tunnel lives as long as its two ends want: the total deadline is for HTTP exchanges,
+    // and so is the retry budget's base of requests in flight.
     this.finishTimers();
+    this.releaseInFlight?.();
     this.session.tunnelled(status);
   }
 
@@ -270,15 +286,14 @@ export class Attempts implements ExchangeOwner {
     const current = this.current;
     const { res, record } = this.session;
     if (current !== undefined && !res.writableFinished && !record.upgraded) {
-      current.exchange.cancel(
-        new Failure('http_request_error', 'client closed the connection', {
-          status: 499,
-          stage: current.exchange.reached,
-        }),
-      );
+      const gone = new Failure('http_request_error', 'client closed the connection', {
+        status: 499,
+        stage: current.exchange.reached,
+      });
+      // The exchange reports back through abandoned(); one that had already ended settles here.
+      current.exchange.cancel(gone);
+      this.settle(gone, undefined, false);
     }
-    // An attempt cut this way never settles: its half-open probe slot must still come back.
-    current?.selection.releaseProbe();
     this.finishTimers();
   }
 

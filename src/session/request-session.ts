@@ -2,7 +2,7 @@ import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import { markInDoubt } from '../accept/in-flight.ts';
-import type { ListenerFacts } from '../accept/listener.ts';
+import { type ListenerFacts, upgradesTo } from '../accept/listener.ts';
 import { checkRequest, hasRequestBody } from '../accept/request-checks.ts';
 import {
   ALLOW,
@@ -85,14 +85,25 @@ export class RequestSession {
     listener: ListenerFacts,
     req: IncomingMessage,
     socket: Socket,
-    head: Buffer,
+    head: Buffer | undefined,
   ): void {
     socket.on('error', () => socket.destroy());
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket);
     res.once('finish', () => socket.destroySoon());
-    new RequestSession(runtime, listener, req, res, head).#run();
+    // The listener keeps h2c and upgrades with a body off this path (shouldUpgradeCallback,
+    // Node ≥ 24.9); an older Node sends them here all the same. h2c is answered as the plain
+    // request it also is; a body cannot be framed once Node stopped parsing: refused.
+    if (req.method !== 'CONNECT' && upgradesTo(req, 'h2c')) head = undefined;
+    const session = new RequestSession(runtime, listener, req, res, head);
+    if (head !== undefined && hasRequestBody(req)) {
+      session.#refusedAtAccept = true;
+      return session.answer(
+        new Failure('http_request_error', 'an upgrade request with a body is not supported', { status: 400 }),
+      );
+    }
+    session.#run();
   }
 
   /** Node's parser refused a request before there was a request object: answered on the socket, logged like any other. */
