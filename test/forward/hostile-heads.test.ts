@@ -4,33 +4,10 @@
  * lists in 103 Early Hints, and a failed head write never desynchronise a kept-alive client.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
 import { startRawFault } from '../../src/fault-kit/raw-server.ts';
-import { request } from '../helpers/http-client.ts';
+import { rawUntil, request } from '../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
-
-/** Two requests on one kept-alive connection; everything the gateway sent back, once both answers are in. */
-function twoRequests(port: number, first: string, second: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let raw = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(raw);
-    }, 1500);
-    socket.on('data', (d: Buffer) => {
-      raw += d.toString('latin1');
-      if (raw.includes('second-body')) {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(raw);
-      }
-    });
-    socket.on('error', reject);
-    socket.write(first + second);
-  });
-}
 
 test('a 204 or 304 announcing a Trailer reaches the client without it, and the kept-alive connection stays in step', async () => {
   const upstream = await startRawFault(async (c) => {
@@ -45,7 +22,9 @@ test('a 204 or 304 announcing a Trailer reaches the client without it, and the k
   const gw = await startTestGateway(singleUpstream(upstream.url));
   try {
     for (const first of ['GET /204 HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /304 HTTP/1.1\r\nHost: a\r\n\r\n']) {
-      const raw = await twoRequests(gw.port, first, 'GET /next HTTP/1.1\r\nHost: a\r\n\r\n');
+      const raw = await rawUntil(gw.port, `${first}GET /next HTTP/1.1\r\nHost: a\r\n\r\n`, (t) =>
+        t.includes('second-body'),
+      );
       const answers = raw.split(/(?=HTTP\/1\.1 )/);
       assert.equal(answers.length, 2, raw);
       assert.match(answers[0], /^HTTP\/1\.1 (204|304) /);
@@ -77,15 +56,7 @@ test('a Trailer field on a Content-Length response is dropped: 200 passed throug
       assert.equal(res.headers.trailer, undefined);
     }
     // An HTTP/1.0 client cannot get trailers either.
-    const old = await new Promise<string>((resolve) => {
-      const s = net.connect(gw.port, '127.0.0.1');
-      let raw = '';
-      s.on('data', (d: Buffer) => {
-        raw += d;
-      });
-      s.on('close', () => resolve(raw));
-      s.write('GET / HTTP/1.0\r\nHost: a\r\n\r\n');
-    });
+    const old = await rawUntil(gw.port, 'GET / HTTP/1.0\r\nHost: a\r\n\r\n', () => false);
     assert.match(old, /^HTTP\/1\.1 200 OK\r\n/);
     assert.doesNotMatch(old, /trailer:/i);
   } finally {
@@ -104,18 +75,9 @@ test('103 Early Hints with a comma-separated Link list reaches the client whole,
   });
   const gw = await startTestGateway(singleUpstream(upstream.url));
   try {
-    const raw = await new Promise<string>((resolve) => {
-      const s = net.connect(gw.port, '127.0.0.1');
-      let text = '';
-      s.on('data', (d: Buffer) => {
-        text += d;
-        if (text.endsWith('\r\n\r\nok')) {
-          s.destroy();
-          resolve(text);
-        }
-      });
-      s.write('GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: hints-1\r\n\r\n');
-    });
+    const raw = await rawUntil(gw.port, 'GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: hints-1\r\n\r\n', (t) =>
+      t.endsWith('\r\n\r\nok'),
+    );
     assert.match(
       raw,
       /^HTTP\/1\.1 103 Early Hints\r\nlink: <\/a\.css>; rel=preload; as=style, <\/b\.js>; rel=preload; as=script\r\nvia: 1\.1 edge-1\r\nx-request-id: hints-1\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
@@ -138,18 +100,9 @@ test('interim answers are capped per exchange: the rest are dropped and counted 
   });
   const gw = await startTestGateway(singleUpstream(upstream.url));
   try {
-    const raw = await new Promise<string>((resolve) => {
-      const s = net.connect(gw.port, '127.0.0.1');
-      let text = '';
-      s.on('data', (d: Buffer) => {
-        text += d;
-        if (text.endsWith('\r\n\r\nok')) {
-          s.destroy();
-          resolve(text);
-        }
-      });
-      s.write('GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: flood-1\r\n\r\n');
-    });
+    const raw = await rawUntil(gw.port, 'GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: flood-1\r\n\r\n', (t) =>
+      t.endsWith('\r\n\r\nok'),
+    );
     assert.equal(raw.match(/HTTP\/1\.1 102 /g)?.length, 16);
     assert.match(raw, /HTTP\/1\.1 200 OK\r\n[\s\S]*ok$/);
     const line = await gw.logFor('flood-1');

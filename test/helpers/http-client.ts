@@ -107,3 +107,32 @@ export function rawRequest(port: number, bytes: string | Buffer, waitMs = 2000):
     socket.write(bytes);
   });
 }
+
+/**
+ * Sends raw bytes on one connection and collects what comes back until `complete(text)` says
+ * the answer is whole, the server closes, or `waitMs` passes (then whatever arrived).
+ */
+export function rawUntil(
+  port: number,
+  bytes: string | Buffer,
+  complete: (text: string) => boolean,
+  waitMs = 2000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(text);
+    };
+    const timer = setTimeout(done, waitMs);
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (complete(text)) done();
+    });
+    socket.on('close', done);
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? done() : reject(err)));
+    socket.write(bytes);
+  });
+}

@@ -6,11 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import { test } from 'node:test';
 import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { startRawFault } from '../../src/fault-kit/raw-server.ts';
-import { request } from '../helpers/http-client.ts';
+import { rawUntil, request } from '../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
 
 test('a half-open probe abandoned by its client gives its slot back: the circuit closes on the next request', async () => {
@@ -142,22 +141,12 @@ test('an upgrade pipelined behind a request waits for its answer; the process su
   });
   const gw = await startTestGateway(singleUpstream(upstream.url));
   try {
-    const raw = await new Promise<string>((resolve) => {
-      const s = net.connect(gw.port, '127.0.0.1');
-      let text = '';
-      s.on('data', (d: Buffer) => {
-        text += d;
-        if (text.includes('101 Switching')) {
-          s.end();
-          resolve(text);
-        }
-      });
-      s.on('close', () => resolve(text));
-      s.write(
-        'GET /a HTTP/1.1\r\nHost: a\r\n\r\n' +
-          'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
-      );
-    });
+    const raw = await rawUntil(
+      gw.port,
+      'GET /a HTTP/1.1\r\nHost: a\r\n\r\n' +
+        'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+      (t) => t.includes('101 Switching'),
+    );
     assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nfirstHTTP\/1\.1 101 Switching Protocols\r\n/);
     assert.equal((await request(gw.url, { path: '/after' })).status, 200, 'the gateway is still up');
   } finally {
