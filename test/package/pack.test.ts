@@ -311,7 +311,6 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
         module: 'nodenext',
         strict: true,
         noEmit: true,
-        allowImportingTsExtensions: true,
         // A TypeScript program on Node has @types/node: the checkout's stands in for it.
         typeRoots: [join(ROOT, 'node_modules/@types')],
         types: ['node'],
