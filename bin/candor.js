@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Candor runs its TypeScript sources directly (Node's type stripping), which needs Node >= 22.18.
+// Node >= 22.18: a checkout runs its TypeScript sources directly (Node's type stripping), and the
+// installed package is compiled for the same Node.
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
   process.stderr.write(
@@ -12,5 +13,10 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // stripper at all, which saves about 20 MB of memory in every process and most of the startup.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
-const { main } = await import('../src/cli/main.ts');
+// A checkout has src/ and runs it as it is. The installed package has no src/ (Node does not
+// strip types under node_modules) but the JavaScript that `npm pack` compiled into dist/.
+const { existsSync } = await import('node:fs');
+const sources = new URL('../src/cli/main.ts', import.meta.url);
+const entry = existsSync(sources) ? sources : new URL('../dist/cli/main.js', import.meta.url);
+const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -19,7 +19,9 @@ const SRC = join(ROOT, 'src');
  * layers; units of one layer do not import each other. Each line says why the layer is there.
  */
 const LAYERS: ReadonlyArray<readonly string[]> = [
-  ['cli'], // the command line: parses arguments, runs one of the things below, owns exit codes
+  // The command line (parses arguments, runs one of the things below, owns exit codes) and the
+  // library's public API (what a program needs to start a gateway, as the command line does).
+  ['cli', 'index'],
   ['demo'], // `serve --demo`: a gateway plus fault-kit upstreams
   ['gateway'], // the composition root: builds a runtime from a config, starts listeners
   // The request pipeline, and the tools that use the libraries without running the gateway.

@@ -1,0 +1,336 @@
+/**
+ * The package as a user gets it: `npm pack`, the tarball installed without dev dependencies in a
+ * folder of its own, then the command line and the library run from node_modules (where Node
+ * strips no types, so this is the compiled dist/) on this Node, and a TypeScript program that
+ * uses the library checked by the project's tsc against the declarations the package ships.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+const ROOT = join(import.meta.dirname, '../..');
+const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+const work = mkdtempSync(join(tmpdir(), 'candor-pack-'));
+const app = join(work, 'app');
+const installed = join(app, 'node_modules/candor');
+
+// This Node first on PATH: npm's own scripts (prepack) and the package's `#!/usr/bin/env node`
+// run on it, as they would for a user whose `node` is Node 24, whatever `node` CI has.
+const childEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  PATH: [dirname(process.execPath), join(ROOT, 'node_modules/.bin'), process.env.PATH].join(delimiter),
+};
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to its end, killed after `timeout` ms so that a hang fails the test instead of stalling it. */
+function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  { timeout = 60_000, env = childEnv }: { timeout?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, timeout, killSignal: 'SIGKILL' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const candor = (args: readonly string[]) => run(join(app, 'node_modules/.bin/candor'), args, app);
+
+interface Upstream {
+  readonly url: string;
+  /** The Via header of every request that reached it. */
+  readonly via: (string | undefined)[];
+  close(): Promise<void>;
+}
+
+/** The app behind the gateway: answers every request with one line naming its path. */
+async function startUpstream(): Promise<Upstream> {
+  const via: (string | undefined)[] = [];
+  const server = http.createServer((req, res) => {
+    via.push(req.headers.via);
+    res.setHeader('content-type', 'text/plain');
+    res.end(`upstream saw ${req.url}\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    via,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false, timeout: 10_000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      })
+      .on('timeout', function (this: http.ClientRequest) {
+        this.destroy(new Error(`no answer from ${url} in 10 s`));
+      })
+      .on('error', reject);
+  });
+}
+
+let upstream: Upstream;
+/** Every path in the tarball, as `npm pack --json` lists them. */
+let packedFiles: string[] = [];
+
+before(
+  async (t) => {
+    upstream = await startUpstream();
+    let started = performance.now();
+    const pack = await run(
+      'npm',
+      ['pack', '--json', '--pack-destination', work, '--no-audit', '--no-fund'],
+      ROOT,
+      { timeout: 120_000 },
+    );
+    assert.equal(pack.code, 0, `npm pack failed:\n${pack.stderr}`);
+    const packMs = performance.now() - started;
+    const [packed] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
+    packedFiles = packed.files.map((file) => file.path);
+
+    mkdirSync(app);
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'pack-consumer', private: true, type: 'module' }),
+    );
+    started = performance.now();
+    const install = await run(
+      'npm',
+      ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', join(work, packed.filename)],
+      app,
+      { timeout: 120_000 },
+    );
+    assert.equal(install.code, 0, `npm install of the tarball failed:\n${install.stderr}`);
+    t.diagnostic(
+      `npm pack (with the prepack build) ${Math.round(packMs)} ms, npm install of the tarball ${Math.round(performance.now() - started)} ms`,
+    );
+  },
+  { timeout: 240_000 },
+);
+
+after(async () => {
+  await upstream?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test('the tarball holds the command, the compiled JavaScript with declarations and the assets; no sources or tests', () => {
+  for (const path of [
+    'package.json',
+    'bin/candor.js',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/cli/main.js',
+  ]) {
+    assert.ok(packedFiles.includes(path), `${path} is in the package`);
+  }
+  assert.ok(packedFiles.includes('dist/demo/demo.yaml'), 'the demo config the code reads is in the package');
+  const stray = packedFiles.filter(
+    (path) =>
+      !/^(package\.json|README\.md|LICENSE|bin\/candor\.js)$/.test(path) &&
+      !(path.startsWith('dist/') && /\.(js|d\.ts|yaml)$/.test(path)),
+  );
+  assert.deepEqual(stray, [], 'nothing but bin/, dist/ and the package files');
+  assert.equal(existsSync(join(installed, 'src')), false, 'no src/ installed');
+  assert.equal(existsSync(join(app, 'node_modules/typescript')), false, 'no dev dependency installed');
+});
+
+test('candor --version prints the package version', async () => {
+  const version = await candor(['--version']);
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout, `candor ${VERSION}\n`);
+});
+
+test('candor check validates the demo config shipped in the package', async () => {
+  const check = await candor(['check', join(installed, 'dist/demo/demo.yaml')]);
+  assert.equal(check.code, 0, check.stderr);
+  assert.match(check.stdout, /demo\.yaml: ok \(gateway "candor-demo", 1 listener\(s\), 11 route\(s\)/);
+});
+
+test('candor serve answers a proxied request, then drains on SIGTERM and exits 0', async () => {
+  const config = join(work, 'serve.yaml');
+  writeFileSync(
+    config,
+    [
+      'name: packed-edge',
+      'listen:',
+      '  - address: 127.0.0.1:0',
+      'routes:',
+      '  - match: { path: / }',
+      '    upstream: app',
+      'upstreams:',
+      '  app:',
+      '    targets:',
+      `      - url: ${upstream.url}`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(
+    join(app, 'node_modules/.bin/candor'),
+    ['serve', '--config', config, '--workers', '1'],
+    {
+      cwd: app,
+      env: childEnv,
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        const listening = /"address":"127\.0\.0\.1:(\d+)"/.exec(stdout);
+        if (listening) resolve(Number(listening[1]));
+      });
+      void exited.then((code) =>
+        reject(new Error(`serve exited ${code} before listening:\n${stdout}${stderr}`)),
+      );
+    });
+    const answer = await get(`http://127.0.0.1:${port}/hello`);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'upstream saw /hello\n');
+    assert.match(answer.headers.via ?? '', /^1\.1 packed-edge$/);
+    assert.match(upstream.via.at(-1) ?? '', /^1\.1 packed-edge$/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, `exit status after SIGTERM; stderr:\n${stderr}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+/** Right use of the library: type-checked, then run by Node (the consumer's own types stripped, candor's JavaScript). */
+const CONSUMER = `import { type ConfigObject, ConfigError, configFromObject, type Gateway, loadConfigFile, startGateway } from 'candor';
+
+const config: ConfigObject = {
+  name: 'library-edge',
+  listen: [{ address: '127.0.0.1:0' }],
+  routes: [{ match: { path: '/' }, upstream: 'app' }],
+  upstreams: { app: { targets: [{ url: '\${UPSTREAM_URL}' }], timeouts: { response: '5s' } } },
+  log: { level: 'silent' },
+};
+const gateway: Gateway = await startGateway(configFromObject(config));
+const port: number = gateway.listeners[0].port();
+const answer = await fetch(\`http://127.0.0.1:\${port}/from-library\`);
+const result = { status: answer.status, body: await answer.text(), via: answer.headers.get('via') };
+await gateway.close();
+
+let problems: string[] = [];
+try {
+  await loadConfigFile(process.argv[2]);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  problems = error.problems.map((problem) => \`\${problem.line} \${problem.path}\`);
+}
+console.log(JSON.stringify({ ...result, problems }));
+`;
+
+/** Wrong uses: each line must fail to type-check (an unused @ts-expect-error fails tsc). */
+const MISUSE = `import { configFromObject, type Gateway, loadConfigFile, parseConfig, startGateway } from 'candor';
+// @ts-expect-error: internals are not part of the API
+import { createRuntime } from 'candor';
+// @ts-expect-error: nor reachable by a deep import
+import { runServe } from 'candor/dist/cli/serve.js';
+
+// @ts-expect-error: startGateway takes a validated config, not a file name
+await startGateway('candor.yaml');
+// @ts-expect-error: a listener is a mapping with an address, not a port number
+configFromObject({ listen: [8080], routes: [{ match: { path: '/' }, upstream: 'app' }], upstreams: {} });
+configFromObject({
+  listen: [{ address: '127.0.0.1:0' }],
+  routes: [{ match: { path: '/' }, upstream: 'app' }],
+  // @ts-expect-error: a misspelt key ("upstreams")
+  upstream: {},
+});
+// @ts-expect-error: parseConfig needs the source the text came from
+parseConfig('listen: []');
+// @ts-expect-error: loading a file gives a config, not a running gateway
+const gateway: Gateway = await loadConfigFile('candor.yaml');
+export { createRuntime, gateway, runServe };
+`;
+
+/** The README's "Use it as a library" example, checked as written. */
+function readmeExample(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Use it as a library\n'));
+  const example = /```ts\n([\s\S]*?)```/.exec(section);
+  assert.ok(example, 'README "Use it as a library" has a ts example');
+  return example[1];
+}
+
+// tsc checks the whole program, @types/node and the package's dependencies included: 18 s seen
+// on a loaded 2-core machine, too close to the suite's 60 s default.
+test('a TypeScript consumer type-checks against the shipped declarations, misuses do not, and it runs a gateway', {
+  timeout: 180_000,
+}, async () => {
+  writeFileSync(join(app, 'consumer.ts'), CONSUMER);
+  writeFileSync(join(app, 'misuse.ts'), MISUSE);
+  writeFileSync(join(app, 'readme-example.ts'), readmeExample());
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'es2024',
+        module: 'nodenext',
+        strict: true,
+        noEmit: true,
+        // A TypeScript program on Node has @types/node: the checkout's stands in for it.
+        typeRoots: [join(ROOT, 'node_modules/@types')],
+        types: ['node'],
+      },
+      files: ['consumer.ts', 'misuse.ts', 'readme-example.ts'],
+    }),
+  );
+  const tsc = await run(process.execPath, [TSC, '-p', app], app, { timeout: 150_000 });
+  assert.equal(tsc.code, 0, `tsc on the consumer:\n${tsc.stdout}${tsc.stderr}`);
+
+  writeFileSync(join(work, 'bad.yaml'), 'listen:\n  - address: nowhere\n');
+  const consumer = await run(process.execPath, ['consumer.ts', join(work, 'bad.yaml')], app, {
+    timeout: 30_000,
+    env: { ...childEnv, UPSTREAM_URL: upstream.url },
+  });
+  assert.equal(consumer.code, 0, `the consumer ran:\n${consumer.stderr}`);
+  assert.deepEqual(JSON.parse(consumer.stdout), {
+    status: 200,
+    body: 'upstream saw /from-library\n',
+    via: '1.1 library-edge',
+    problems: ['1 routes', '1 upstreams', '2 listen[0].address'],
+  });
+});
