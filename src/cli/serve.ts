@@ -37,10 +37,32 @@ export async function runServe(options: ServeOptions): Promise<number> {
   // The primary validated the config above (so a bad file fails once, not once per worker) and
   // now only supervises, even a single worker: it restarts one that dies, and only a worker
   // started by it runs with the memory settings of workers.ts.
-  if (cluster.isPrimary) return superviseWorkers(options.workers);
+  if (cluster.isPrimary) return superviseWithMetrics(config, options.workers);
   const code = await serveUntilSignal(config);
   // A worker's IPC channel to the primary would keep it alive after the gateway closed.
   if (cluster.isWorker) cluster.worker?.disconnect();
+  return code;
+}
+
+/**
+ * The primary serves `metrics.listen` itself: every worker's metrics, merged, on one port
+ * (a worker's own listener would show one worker's share at random).
+ */
+async function superviseWithMetrics(config: GatewayConfig, workers: number): Promise<number> {
+  if (config.metrics === undefined) return superviseWorkers(workers);
+  const { renderClusterMetrics } = await import('../metrics/cluster.ts');
+  const { startMetricsListener } = await import('../metrics/metrics-listener.ts');
+  let listener: Awaited<ReturnType<typeof startMetricsListener>>;
+  try {
+    listener = await startMetricsListener(config.metrics, renderClusterMetrics);
+  } catch (err) {
+    process.stderr.write(
+      `candor: could not serve metrics on ${config.metrics.address}: ${(err as Error).message}\n`,
+    );
+    return EXIT.unavailable;
+  }
+  const code = await superviseWorkers(workers);
+  await listener.close();
   return code;
 }
 
@@ -49,11 +71,13 @@ async function serveUntilSignal(config: GatewayConfig): Promise<number> {
   const { startGateway } = await import('../gateway/gateway.ts');
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
-    gateway = await startGateway(config);
+    // Under the cluster the primary serves /metrics; this worker answers its requests for counts.
+    gateway = await startGateway(config, { serveMetrics: !cluster.isWorker });
   } catch (err) {
     process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
     return EXIT.unavailable;
   }
+  if (cluster.isWorker) (await import('../metrics/cluster.ts')).answerPrimaryWith(gateway.metrics.registry);
   // Every module the gateway runs is loaded now: write the compile cache for the next start.
   flushCompileCache?.();
   await untilSignal();

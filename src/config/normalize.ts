@@ -77,6 +77,9 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       destination:
         destination === 'stdout' || destination === 'stderr' ? destination : resolve(baseDir, destination),
     },
+    ...(raw.metrics === undefined
+      ? {}
+      : { metrics: { address: raw.metrics.listen, ...accepted(parseListenAddress(raw.metrics.listen)) } }),
   };
 }
 

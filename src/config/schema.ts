@@ -278,6 +278,17 @@ export const ConfigSchema = mapping(
         'a mapping of limits',
       ),
     ),
+    metrics: Type.Optional(
+      mapping(
+        {
+          listen: Type.String({
+            format: FORMAT.listenAddress,
+            expected: 'host:port like 127.0.0.1:9464',
+          }),
+        },
+        'a mapping with listen',
+      ),
+    ),
     log: Type.Optional(
       mapping(
         {

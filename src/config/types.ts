@@ -19,6 +19,15 @@ export interface GatewayConfig {
   readonly trustForwardedFrom: readonly string[];
   readonly limits: DownstreamLimits;
   readonly log: LogConfig;
+  /** Where GET /metrics is served; absent: not served (the counting goes on regardless). */
+  readonly metrics?: MetricsConfig;
+}
+
+export interface MetricsConfig {
+  /** As written, e.g. "127.0.0.1:9464". */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface ListenerConfig {

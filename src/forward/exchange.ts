@@ -15,6 +15,7 @@ import type { PoolWaiter } from '../http1/pool.ts';
 import type { ResponseHead } from '../http1/response-parser.ts';
 import { noRelease, type Release } from '../limits/count.ts';
 import type { RequestRecord } from '../log/request-record.ts';
+import type { GatewayMetrics } from '../metrics/metrics.ts';
 import { corkResponseUntilTurnEnd, endAtTurnEnd } from '../net/turn-end.ts';
 import type { Target, Upstream } from '../upstream/upstream.ts';
 import { buildDownstreamHead, serializeResponseHead } from './response-headers.ts';
@@ -63,6 +64,8 @@ export interface ExchangeOptions {
   readonly nextHop: string;
   /** Set for an upgrade: the client's bytes after its request head, sent on once the upstream switches. */
   readonly upgradeHead: Buffer | undefined;
+  /** Where the connect time and the time to first byte are counted. */
+  readonly metrics: GatewayMetrics;
 }
 
 /**
@@ -95,6 +98,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private bodySent = 0;
   /** Interim answers relayed so far (bounded by MAX_INTERIM). */
   private readonly interim = { count: 0, bytes: 0 };
+  /** When the attempt started (monotonic ms): its time to first byte counts from here, queue and connect included. */
+  private startedAt = 0;
+  /** The connection the request went out on had carried one before (false until there is a connection). */
+  private reused = false;
   /** The client's socket is full: the upstream is paused until it drains. */
   private awaitingDrain = false;
   /** The downstream response can carry the upstream's trailers (set with the head). */
@@ -124,8 +131,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     return this.stage;
   }
 
+  /** Whether the attempt went out on a pooled connection that had carried a request before. */
+  get connectionReused(): boolean {
+    return this.reused;
+  }
+
   start(): void {
     const { upstream } = this;
+    this.startedAt = performance.now();
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
     if (this.target.active.count >= upstream.config.pool.maxConnections) {
       this.queueTimer = setTimeout(this.onQueueTimeout, upstream.config.pool.queueTimeout);
@@ -166,6 +179,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.controller = controller;
     this.record.connectMs = facts.connectMs;
     this.record.reusedConnection = facts.reused;
+    this.reused = facts.reused;
+    if (!facts.reused)
+      this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
     this.stage = 'sent';
     this.stopWaiting();
     // The body clock starts when the body starts going out, not while the request waits for a connection.
@@ -179,6 +195,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const statusCode = response.status;
     this.stage = 'head_received';
     record.ttfbMs = record.elapsed();
+    this.firstByte();
     // Trailers reach a client only in a chunked HTTP/1.1 response with a body; a Trailer field
     // announcing them in any other response is a lie Node refuses to write.
     this.trailersAllowed =
@@ -247,6 +264,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const { record, res } = this;
     this.stage = 'body_streaming';
     record.ttfbMs = record.elapsed();
+    this.firstByte();
     const client = res.socket;
     if (client === null || client.destroyed) {
       upstream.destroy();
@@ -427,6 +445,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.interim.count++;
     this.interim.bytes += text.length;
     socket.write(text, 'latin1');
+  }
+
+  private firstByte(): void {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    this.options.metrics.firstByte(this.upstream.name, this.target.config.origin, seconds);
   }
 
   private finish(): void {

@@ -1,6 +1,8 @@
 import { type Listener, type RequestHandlers, startListener } from '../accept/listener.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
+import { GatewayMetrics } from '../metrics/metrics.ts';
+import { type MetricsListener, startMetricsListener } from '../metrics/metrics-listener.ts';
 import { RequestSession } from '../session/request-session.ts';
 import type { Runtime } from '../session/runtime.ts';
 import { createRuntime } from './runtime.ts';
@@ -8,6 +10,9 @@ import { createRuntime } from './runtime.ts';
 export interface Gateway {
   readonly listeners: readonly Listener[];
   readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  /** The port GET /metrics is served on (config `metrics.listen`), when this process serves it. */
+  metricsPort(): number | undefined;
   /** The live config snapshot. */
   runtime(): Runtime;
   /** Stops accepting, lets in-flight requests finish, closes upstream pools and flushes the log. */
@@ -17,12 +22,18 @@ export interface Gateway {
 export interface GatewayOptions {
   /** Use this logger instead of the one the config describes (tests capture lines this way). */
   readonly logger?: Logger;
+  /**
+   * Serve `metrics.listen` from this process (the default). A cluster worker does not: the
+   * primary serves every worker's metrics, merged.
+   */
+  readonly serveMetrics?: boolean;
 }
 
 /** Starts a gateway on a validated config: its runtime, then every listener. */
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.log, config.name);
-  const runtime = createRuntime(config, logger);
+  const metrics = new GatewayMetrics();
+  const runtime = createRuntime(config, logger, metrics);
   const current = () => runtime;
   // The listeners hand every request to a session on the runtime live at that moment: a
   // reload swaps the runtime for new requests only.
@@ -33,25 +44,42 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     limits: () => current().config.limits,
   };
   const listeners: Listener[] = [];
+  let metricsListener: MetricsListener | undefined;
   try {
     for (const listen of config.listen) listeners.push(await startListener(listen, handlers));
+    if (config.metrics !== undefined && options.serveMetrics !== false)
+      metricsListener = await startMetricsListener(config.metrics, () => metrics.exposition());
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await runtime.close();
     throw err;
   }
+  metrics.configLoaded(config);
+  metrics.watch({
+    upstreams: () => current().upstreams.values(),
+    listeners: () =>
+      listeners.map((listener) => ({
+        address: listener.config.address,
+        connections: () =>
+          new Promise<number>((resolve) => listener.server.getConnections((_, count) => resolve(count ?? 0))),
+      })),
+  });
   for (const listener of listeners) {
     logger.info(
       { address: `${listener.config.host}:${listener.port()}`, tls: Boolean(listener.config.tls) },
       'listening',
     );
   }
+  if (metricsListener !== undefined)
+    logger.info({ address: `${config.metrics?.host}:${metricsListener.port()}` }, 'serving metrics');
   return {
     listeners,
     logger,
+    metrics,
+    metricsPort: () => metricsListener?.port(),
     runtime: current,
     async close() {
-      await Promise.all(listeners.map((l) => l.close()));
+      await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
       await runtime.close();
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
     },

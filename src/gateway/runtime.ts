@@ -2,17 +2,18 @@ import { Admission } from '../admit/admission.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import { startActiveChecks } from '../health/active-checks.ts';
 import type { Logger } from '../log/logger.ts';
+import type { GatewayMetrics } from '../metrics/metrics.ts';
 import { createTrustList } from '../net/trust.ts';
 import { createRouter } from '../route/router.ts';
 import type { Runtime } from '../session/runtime.ts';
 import { createUpstream, type Upstream } from '../upstream/upstream.ts';
 
 /** Makes a config snapshot live: its router, upstream pools with their health checks, trust list and admit policies. */
-export function createRuntime(config: GatewayConfig, logger: Logger): Runtime {
+export function createRuntime(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics): Runtime {
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
     upstreams.set(name, createUpstream(upstream));
-  const checks = [...upstreams.values()].map((upstream) => startActiveChecks(upstream, logger));
+  const checks = [...upstreams.values()].map((upstream) => startActiveChecks(upstream, logger, metrics));
   return {
     config,
     name: config.name,
@@ -21,6 +22,7 @@ export function createRuntime(config: GatewayConfig, logger: Logger): Runtime {
     trust: createTrustList(config.trustForwardedFrom),
     admission: new Admission(config.routes),
     logger,
+    metrics,
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
     async close() {

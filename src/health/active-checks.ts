@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger.ts';
+import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { TargetState } from '../upstream/target-state.ts';
 import type { Target, Upstream } from '../upstream/upstream.ts';
 import { type ProbeResult, type RunningProbe, startProbe } from './probe.ts';
@@ -34,11 +35,11 @@ const NO_CHECKS: ActiveChecks = { stop: async () => {} };
  * unref'd: health checks never keep a process alive.
  *
  * @example
- * const checks = startActiveChecks(upstream, logger);
+ * const checks = startActiveChecks(upstream, logger, metrics);
  * // ... later, on shutdown or reload:
  * await checks.stop();
  */
-export function startActiveChecks(upstream: Upstream, logger: Logger): ActiveChecks {
+export function startActiveChecks(upstream: Upstream, logger: Logger, metrics: GatewayMetrics): ActiveChecks {
   const check = upstream.config.healthCheck;
   if (!check) return NO_CHECKS;
   let stopped = false;
@@ -61,7 +62,7 @@ export function startActiveChecks(upstream: Upstream, logger: Logger): ActiveChe
     const result = await probing.result;
     running.delete(probing);
     if (stopped) return;
-    record(upstream, target, counts, result, logger);
+    record(upstream, target, counts, result, logger, metrics);
     schedule(target, counts, check.interval);
   };
 
@@ -92,11 +93,13 @@ function record(
   counts: Counts,
   result: ProbeResult,
   logger: Logger,
+  metrics: GatewayMetrics,
 ): void {
   const check = upstream.config.healthCheck;
   if (!check) return;
   lastResults.set(target, result);
   const fields = { upstream: upstream.name, target: target.config.origin };
+  metrics.healthChecked(fields.upstream, fields.target, result.ok, result.failure?.type ?? '');
   if (result.ok) {
     counts.failures = 0;
     counts.successes++;
@@ -104,6 +107,7 @@ function record(
       target.checkedHealthy = true;
       // Back through slow start: the balancer grows its share from here.
       target.inRotationSince = result.at;
+      metrics.healthTransition(fields.upstream, fields.target, 'healthy');
       logger.info({ ...fields, consecutive: counts.successes, ms: result.ms }, 'target up');
       updatePanic(upstream, result.at, logger);
     }
@@ -119,6 +123,7 @@ function record(
   }
   if (target.checkedHealthy && counts.failures >= check.fall) {
     target.checkedHealthy = false;
+    metrics.healthTransition(fields.upstream, fields.target, 'unhealthy');
     logger.warn(
       {
         ...fields,

@@ -36,6 +36,12 @@ export class Attempts implements ExchangeOwner {
   private deadline = 0;
   private over = false;
   private deadlinePassed = false;
+  /** The failure type a retry in backoff or under way was made for, until its result is counted. */
+  private retryReason: string | undefined;
+  /** The attempt whose response is going downstream: its duration is counted when the response ends. */
+  private responding:
+    | { readonly target: string; readonly status: number; readonly startedAt: number }
+    | undefined;
 
   constructor(session: RequestSession, admitted: Admitted) {
     this.session = session;
@@ -92,7 +98,10 @@ export class Attempts implements ExchangeOwner {
     const { upstream } = admitted;
     const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried);
-    if (selection instanceof Failure) return this.end(selection);
+    if (selection instanceof Failure) {
+      this.retryOver(selection.type);
+      return this.end(selection);
+    }
     const { target } = selection;
     this.tried.push(target);
     record.target = target.config.origin;
@@ -108,24 +117,33 @@ export class Attempts implements ExchangeOwner {
       via: this.via,
       nextHop: this.session.nextHop() as string,
       upgradeHead: this.session.upgradeHead,
+      metrics: runtime.metrics,
     });
     this.current = { exchange, selection, startedAt: now, retry, settled: false };
     exchange.start();
   }
 
-  /** The attempt's outcome goes to passive health, the circuit, the retry budget and the log. */
+  /** The attempt's outcome goes to passive health, the circuit, the retry budget, the metrics and the log. */
   private settle(failure: Failure | undefined, status: number | undefined, judged = true): void {
     const current = this.current;
     if (!current || current.settled) return;
     current.settled = true;
     const { upstream } = this.admitted;
     const { selection } = current;
+    const { metrics } = this.session.runtime;
+    const target = selection.target.config.origin;
     const now = performance.now();
     selection.releaseProbe();
     const fault = isTargetFault(failure);
     // Only an answer or a fault of the upstream's says anything about it; a client that left
     // proves nothing (and must not reset the target's count of failures in a row).
-    if (judged) recordOutcome(upstream, selection.target, failure, now);
+    if (judged && recordOutcome(upstream, selection.target, failure, now))
+      metrics.ejected(upstream.name, target);
+    const outcome = failure?.type ?? 'response';
+    metrics.attempted(upstream.name, target, outcome, current.exchange.connectionReused);
+    if (current.retry) this.retryOver(outcome);
+    if (failure !== undefined) this.attemptMeasured(target, undefined, failure.type, current.startedAt, now);
+    else this.responding = { target, status: status as number, startedAt: current.startedAt };
     if (judged && (fault || failure === undefined))
       upstream.circuit.record(now, fault, selection.circuitProbe);
     else if (selection.circuitProbe) upstream.circuit.releaseProbe();
@@ -161,7 +179,11 @@ export class Attempts implements ExchangeOwner {
     // A retry that could only start after the deadline would be answered by the deadline's
     // 504: the client gets the failure that happened instead.
     record.retrySkipped = why ?? (delay >= this.deadline - performance.now() ? 'deadline' : undefined);
-    if (record.retrySkipped !== undefined) return this.end(failure);
+    if (record.retrySkipped !== undefined) {
+      this.session.runtime.metrics.retrySkipped(upstream.name, record.retrySkipped);
+      return this.end(failure);
+    }
+    this.retryReason = failure.type;
     // A keep-alive race retry is not charged to the budget (see whyNotRetry), only counted in flight.
     const charged = !isStaleConnection(failure, record.reusedConnection === true);
     this.retrySlot = charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
@@ -192,6 +214,21 @@ export class Attempts implements ExchangeOwner {
     // Every slot the attempt holds (probes, retry) comes back; its outcome judges nobody.
     this.settle(failure, undefined, false);
     this.session.failed(failure);
+    const current = this.current;
+    if (this.responding !== undefined) return this.responseOver(failure.type);
+    // Cut before its head came back: the attempt never settles (nothing is learnt of the
+    // target), but it was made, and the metrics count it with the client's failure.
+    if (current === undefined) return;
+    const { upstream } = this.admitted;
+    const target = current.selection.target.config.origin;
+    this.session.runtime.metrics.attempted(
+      upstream.name,
+      target,
+      failure.type,
+      current.exchange.connectionReused,
+    );
+    if (current.retry) this.retryOver(failure.type);
+    this.attemptMeasured(target, undefined, failure.type, current.startedAt, performance.now());
   }
 
   responseSpent(): void {
@@ -200,10 +237,13 @@ export class Attempts implements ExchangeOwner {
 
   responseEnded(): void {
     this.finishTimers();
+    this.responseOver('');
   }
 
   tunnelled(status: number): void {
     this.settle(undefined, status);
+    // The tunnel's life is no request's duration: the attempt ends with the switch.
+    this.responseOver('');
     // A tunnel lives as long as its two ends want: the total deadline is for HTTP exchanges,
     // and so is the retry budget's base of requests in flight.
     this.finishTimers();
@@ -222,6 +262,47 @@ export class Attempts implements ExchangeOwner {
     if (target) recordOutcome(admitted.upstream, target, failure, performance.now());
     const last = record.tries[record.tries.length - 1];
     if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
+    this.responseOver(failure.type);
+  }
+
+  // ── what the metrics count ───────────────────────────────────────────────────────
+
+  /** A retry's result is known: the outcome of its attempt, or why it never ran. */
+  private retryOver(result: string): void {
+    if (this.retryReason === undefined) return;
+    this.session.runtime.metrics.retried(this.admitted.upstream.name, this.retryReason, result);
+    this.retryReason = undefined;
+  }
+
+  /** The response of the attempt that answered is over (whole, or cut with this failure type). */
+  private responseOver(errorType: string): void {
+    const responding = this.responding;
+    if (responding === undefined) return;
+    this.responding = undefined;
+    this.attemptMeasured(
+      responding.target,
+      responding.status,
+      errorType,
+      responding.startedAt,
+      performance.now(),
+    );
+  }
+
+  private attemptMeasured(
+    target: string,
+    status: number | undefined,
+    errorType: string,
+    startedAt: number,
+    now: number,
+  ): void {
+    this.session.runtime.metrics.attemptDuration(
+      this.admitted.upstream.name,
+      target,
+      this.session.req.method ?? '',
+      status,
+      errorType,
+      (now - startedAt) / 1000,
+    );
   }
 
   // ── the request as a whole ───────────────────────────────────────────────────────
@@ -276,6 +357,8 @@ export class Attempts implements ExchangeOwner {
     this.deadlinePassed = true;
     if (current) current.exchange.cancel(failure);
     else {
+      // In backoff: the retry will not run.
+      this.retryOver(failure.type);
       this.finishTimers();
       this.session.answer(failure);
     }
@@ -294,6 +377,8 @@ export class Attempts implements ExchangeOwner {
       current.exchange.cancel(gone);
       this.settle(gone, undefined, false);
     }
+    // A retry still in backoff will not run: the client is gone.
+    if (current === undefined) this.retryOver('http_request_error');
     this.finishTimers();
   }
 

@@ -14,6 +14,7 @@ import { Failure } from '../failure/failure.ts';
 import { type Release, releaseOnClose } from '../limits/count.ts';
 import { logRequest } from '../log/access-log.ts';
 import { RequestRecord } from '../log/request-record.ts';
+import type { Origin } from '../metrics/catalog.ts';
 import { unmapIPv4 } from '../net/trust.ts';
 import { splitTarget } from '../route/request-target.ts';
 import { acceptOrCreateRequestId } from '../trace/ids.ts';
@@ -127,6 +128,7 @@ export class RequestSession {
       close: true,
     });
     logRequest(runtime.logger, record);
+    runtime.metrics.requestEnded(record, 'gateway');
   }
 
   #run(): void {
@@ -263,7 +265,20 @@ export class RequestSession {
     if (this.#logged) return;
     this.#logged = true;
     logRequest(this.runtime.logger, this.record);
+    this.runtime.metrics.requestEnded(this.record, originOf(this.record));
   }
+}
+
+/**
+ * Who made the answer the request ended with: the upstream when its head went downstream
+ * (the last attempt has its status), the client when it left before any answer, else the
+ * gateway. Read off the record, which already says it: nothing is re-derived.
+ */
+function originOf(record: RequestRecord): Origin {
+  const last = record.tries[record.tries.length - 1];
+  if (last !== undefined && last.status !== undefined) return 'upstream';
+  if (record.clientAborted && (record.status === 499 || record.status === 0)) return 'client';
+  return 'gateway';
 }
 
 function recordOf(req: IncomingMessage): RequestRecord {

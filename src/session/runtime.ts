@@ -1,6 +1,7 @@
 import type { Admission } from '../admit/admission.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
+import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { TrustList } from '../net/trust.ts';
 import type { Router } from '../route/router.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -18,6 +19,8 @@ export interface Runtime {
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
   readonly logger: Logger;
+  /** The gateway's metrics: they outlive a reload, like the listeners. */
+  readonly metrics: GatewayMetrics;
   /** Via entries for HTTP/1.0 and HTTP/1.1 clients, built once. */
   readonly via10: string;
   readonly via11: string;

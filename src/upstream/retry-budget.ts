@@ -87,6 +87,19 @@ export class RetryBudget {
     return this.#retries.acquire();
   }
 
+  /** Retries charged to the budget that could start at once now: the ratio's share, then the floor's (for the metrics). */
+  remaining(): number {
+    const policy = this.#policy;
+    const concurrent = Math.max(
+      policy.budgetMinConcurrent,
+      Math.floor(this.#requests.count * policy.budgetRatio),
+    );
+    const byRatio = Math.max(0, Math.min(concurrent - this.#retries.count, Math.floor(this.#tokens)));
+    if (this.#floorShape.rate === 0) return byRatio;
+    refill(this.#floor, this.#floorShape, this.#now());
+    return byRatio + Math.floor(this.#floor.tokens);
+  }
+
   #ratioAllows(): boolean {
     const policy = this.#policy;
     const concurrent = Math.max(

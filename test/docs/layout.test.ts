@@ -28,7 +28,8 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['session', 'diagnose', 'explain', 'fault-kit'],
   ['accept'], // the door: caps a listener's requests (admit's limiter), answers what it rejects (decide's response)
   ['route', 'admit', 'select', 'forward', 'health'], // the phases: peers, composed by the session
-  ['decide'], // retry policy and the error response, used by every phase that answers
+  // retry policy and the error response, used by every phase that answers; the metrics every phase counts into
+  ['decide', 'metrics'],
   ['upstream'], // the upstream runtime model: targets, pools, balancer, circuit
   ['http1'], // the HTTP/1.1 client library
   ['log'], // the request record and the access log

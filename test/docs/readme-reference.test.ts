@@ -1,5 +1,5 @@
 /**
- * Docs that cannot drift: the README's failure table, config reference and exit codes are
+ * Docs that cannot drift: the README's failure table, config reference, metrics and exit codes are
  * read as data and compared with the tables in the code. When one side changes, this fails
  * until the other follows.
  */
@@ -15,6 +15,8 @@ import { RETRY_SKIPS } from '../../src/failure/retry-skips.ts';
 import { FAILURES } from '../../src/failure/taxonomy.ts';
 import { lineFields } from '../../src/log/access-log.ts';
 import { RequestRecord } from '../../src/log/request-record.ts';
+import { METRICS } from '../../src/metrics/catalog.ts';
+import { GatewayMetrics } from '../../src/metrics/metrics.ts';
 import { continueOrStartTrace } from '../../src/trace/traceparent.ts';
 
 const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
@@ -189,4 +191,29 @@ test('the log line table names every reason a retry is skipped', () => {
   assert.ok(row, 'README log table has a `retry_skipped` row');
   const named = [...row.matchAll(/`([a-z_]+)` \(/g)].map((m) => m[1]);
   assert.deepEqual(named.sort(), Object.keys(RETRY_SKIPS).sort());
+});
+
+test('the metrics reference has one row per metric of the catalog, with its type and labels', () => {
+  const rows = tableRows(section('Metrics'));
+  for (const spec of Object.values(METRICS)) {
+    const row = rows.get(spec.name);
+    assert.ok(row, `README metrics reference has no row for \`${spec.name}\``);
+    const [type, labels, meaning] = row;
+    assert.equal(type, spec.type, `${spec.name}: type`);
+    assert.equal(labels, spec.labels.map((label) => `\`${label}\``).join(' '), `${spec.name}: labels`);
+    assert.ok(meaning && meaning.length > 0, `${spec.name}: says what it answers`);
+  }
+  const names = Object.values(METRICS).map((spec) => spec.name as string);
+  for (const name of rows.keys()) {
+    assert.ok(names.includes(name), `README metrics reference lists \`${name}\`, not in the catalog`);
+  }
+});
+
+test('every metric the registry renders has its row in the catalog (nothing registered beside it)', async () => {
+  const rendered = (await new GatewayMetrics().exposition()).text;
+  const declared = [...rendered.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+  const catalog = Object.values(METRICS)
+    .map((spec) => `${spec.name} ${spec.type}`)
+    .sort();
+  assert.deepEqual(declared, catalog);
 });

@@ -307,10 +307,11 @@ const childChecks = (url: string, then: string) => `
 import { parseConfig } from './src/config/load.ts';
 import { createUpstream } from './src/upstream/upstream.ts';
 import { lastProbe, startActiveChecks } from './src/health/active-checks.ts';
+import { GatewayMetrics } from './src/metrics/metrics.ts';
 import pino from 'pino';
 const config = parseConfig(${JSON.stringify(`listen: [{ address: "127.0.0.1:0" }]\n${config([url], `path: /health, ${CHECK}`)}`)}, '<child>', {});
 const upstream = createUpstream(config.upstreams.app);
-const checks = startActiveChecks(upstream, pino({ level: 'silent' }));
+const checks = startActiveChecks(upstream, pino({ level: 'silent' }), new GatewayMetrics());
 ${then}
 `;
 

@@ -1,0 +1,201 @@
+/**
+ * Every metric Candor exports, declared once (Envoy's stats table in spirit): the README's
+ * "Metrics" section is held to this table by test/docs/readme-reference.test.ts, and
+ * metrics.ts builds the registry from it, so a metric cannot exist without its row.
+ *
+ * Label values come only from the config (route, upstream and listener names, target
+ * origins), from the taxonomy (failure types, retry-skip codes) and from small fixed
+ * enums; never from what a client sends (paths, hosts, addresses). Status codes are the one
+ * number: three digits, at most 900 values, in practice a handful.
+ *
+ * `aggregator` says how the cluster primary merges the workers' values (prom-client's
+ * AggregatorRegistry): counts add up; a state each worker judges for itself (health, ejection,
+ * a circuit) is averaged, so 1 means "every worker sees it so" and 0.5 "half of them do".
+ */
+
+/** OpenTelemetry's advice for HTTP durations (semantic conventions, http.server.request.duration). */
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+/** A connection is set up in well under a millisecond on a LAN and in tens over a WAN; 10 s is the default connect timeout's order. */
+const CONNECT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+export type Aggregator = 'sum' | 'average' | 'max';
+
+export interface MetricSpec {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly labels: readonly string[];
+  readonly help: string;
+  readonly aggregator: Aggregator;
+  readonly buckets?: readonly number[];
+}
+
+export const METRICS = {
+  responses: {
+    name: 'candor_responses_total',
+    type: 'counter',
+    labels: ['route', 'code', 'origin', 'error_type'],
+    help: 'Every answer, by who made it (origin: gateway, upstream, or client when it left before any answer) and the RFC 9209 error type (empty when the upstream answered whole).',
+    aggregator: 'sum',
+  },
+  attempts: {
+    name: 'candor_upstream_attempts_total',
+    type: 'counter',
+    labels: ['upstream', 'target', 'outcome', 'reused_connection'],
+    help: 'Attempts sent to each target, by outcome: response, or the failure type that ended the attempt.',
+    aggregator: 'sum',
+  },
+  retries: {
+    name: 'candor_retries_total',
+    type: 'counter',
+    labels: ['upstream', 'reason', 'result'],
+    help: 'Retries made, by the failure type that caused them (reason) and the outcome of the retry (result: response, or a failure type).',
+    aggregator: 'sum',
+  },
+  retriesSkipped: {
+    name: 'candor_retries_skipped_total',
+    type: 'counter',
+    labels: ['upstream', 'why'],
+    help: "Failed attempts not retried, by the log's retry_skipped code.",
+    aggregator: 'sum',
+  },
+  ejections: {
+    name: 'candor_target_ejections_total',
+    type: 'counter',
+    labels: ['upstream', 'target'],
+    help: 'Times passive health (outlier detection) took a target out of rotation.',
+    aggregator: 'sum',
+  },
+  healthChecks: {
+    name: 'candor_health_checks_total',
+    type: 'counter',
+    labels: ['upstream', 'target', 'result', 'error_type'],
+    help: 'Active health-check probes, by result (success, failure) and failure type (a taxonomy type, unexpected_status, or empty).',
+    aggregator: 'sum',
+  },
+  healthTransitions: {
+    name: 'candor_health_transitions_total',
+    type: 'counter',
+    labels: ['upstream', 'target', 'to'],
+    help: 'Targets going out of (to="unhealthy") or back into (to="healthy") rotation by the active checks.',
+    aggregator: 'sum',
+  },
+  configReloads: {
+    name: 'candor_config_reloads_total',
+    type: 'counter',
+    labels: ['result'],
+    help: 'Config reloads, by result (success, failure).',
+    aggregator: 'sum',
+  },
+  configInfo: {
+    name: 'candor_config_info',
+    type: 'gauge',
+    labels: ['name', 'hash'],
+    help: "The running config: the gateway's name and the first 12 hex digits of the SHA-256 of the loaded config; always 1.",
+    aggregator: 'max',
+  },
+  targetHealthy: {
+    name: 'candor_target_healthy',
+    type: 'gauge',
+    labels: ['upstream', 'target'],
+    help: '1 when the target passes its active health checks (or has none), 0 when they took it out of rotation.',
+    aggregator: 'average',
+  },
+  targetEjected: {
+    name: 'candor_target_ejected',
+    type: 'gauge',
+    labels: ['upstream', 'target'],
+    help: '1 while passive health (outlier detection) keeps the target ejected.',
+    aggregator: 'average',
+  },
+  circuitState: {
+    name: 'candor_circuit_state',
+    type: 'gauge',
+    labels: ['upstream', 'target', 'state'],
+    help: "1 for the circuit's current state (closed, half_open, open): target=\"\" is the upstream's circuit breaker, a target's is its ejection state.",
+    aggregator: 'average',
+  },
+  retryBudget: {
+    name: 'candor_retry_budget_remaining',
+    type: 'gauge',
+    labels: ['upstream'],
+    help: "Retries the upstream's retry budget would allow at once now.",
+    aggregator: 'sum',
+  },
+  inFlight: {
+    name: 'candor_upstream_requests_in_flight',
+    type: 'gauge',
+    labels: ['upstream'],
+    help: 'Requests to the upstream in flight (first attempts and retries).',
+    aggregator: 'sum',
+  },
+  pending: {
+    name: 'candor_upstream_requests_pending',
+    type: 'gauge',
+    labels: ['upstream'],
+    help: "Attempts waiting in the upstream's queue for a pooled connection.",
+    aggregator: 'sum',
+  },
+  clientConnections: {
+    name: 'candor_client_connections',
+    type: 'gauge',
+    labels: ['listener'],
+    help: 'Open client connections, per listener (its configured address).',
+    aggregator: 'sum',
+  },
+  serverDuration: {
+    name: 'http_server_request_duration_seconds',
+    type: 'histogram',
+    labels: ['http_route', 'http_request_method', 'http_response_status_code', 'error_type'],
+    help: 'Duration of requests, from the request head to the end of the response (OpenTelemetry http.server.request.duration; error_type is its error.type).',
+    aggregator: 'sum',
+    buckets: HTTP_BUCKETS,
+  },
+  clientDuration: {
+    name: 'http_client_request_duration_seconds',
+    type: 'histogram',
+    labels: ['upstream', 'target', 'http_request_method', 'http_response_status_code', 'error_type'],
+    help: 'Duration of each attempt to a target, to the end of its response or its failure (OpenTelemetry http.client.request.duration).',
+    aggregator: 'sum',
+    buckets: HTTP_BUCKETS,
+  },
+  connectDuration: {
+    name: 'candor_upstream_connect_duration_seconds',
+    type: 'histogram',
+    labels: ['upstream', 'target'],
+    help: 'Time to open a new connection to a target (DNS, TCP and TLS); reused connections are not counted.',
+    aggregator: 'sum',
+    buckets: CONNECT_BUCKETS,
+  },
+  timeToFirstByte: {
+    name: 'candor_upstream_time_to_first_byte_seconds',
+    type: 'histogram',
+    labels: ['upstream', 'target'],
+    help: "Time from an attempt's start (queue and connect included) to the target's response head.",
+    aggregator: 'sum',
+    buckets: HTTP_BUCKETS,
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export type MetricKey = keyof typeof METRICS;
+
+/** Who made an answer: the ALB split, plus the client that left before there was one. */
+export type Origin = 'gateway' | 'upstream' | 'client';
+
+/** RFC 9110 methods (and PATCH) keep their name; anything else is "_OTHER", as OpenTelemetry asks. */
+const KNOWN_METHODS = new Set([
+  'CONNECT',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PUT',
+  'TRACE',
+]);
+
+/** The method as a label value: a client can send any token, and a label must stay bounded. */
+export function methodLabel(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : '_OTHER';
+}
