@@ -77,6 +77,10 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       destination:
         destination === 'stdout' || destination === 'stderr' ? destination : resolve(baseDir, destination),
     },
+    drain: {
+      delay: duration(raw.drain?.delay, DEFAULTS.drain.delay),
+      timeout: duration(raw.drain?.timeout, DEFAULTS.drain.timeout),
+    },
   };
 }
 

@@ -19,6 +19,7 @@ export interface GatewayConfig {
   readonly trustForwardedFrom: readonly string[];
   readonly limits: DownstreamLimits;
   readonly log: LogConfig;
+  readonly drain: DrainConfig;
 }
 
 export interface ListenerConfig {
@@ -202,6 +203,14 @@ export interface DownstreamLimits {
   readonly bodyIdleTimeout: number;
   /** Idle keep-alive connections from clients are closed after this. */
   readonly keepAliveTimeout: number;
+}
+
+/** What SIGTERM does (gateway/drain.ts), in milliseconds. */
+export interface DrainConfig {
+  /** Time between reporting not-ready and closing the listeners: a load balancer stops sending meanwhile. */
+  readonly delay: number;
+  /** From the signal on: what is still open then (tunnels, slow responses) is cut. */
+  readonly timeout: number;
 }
 
 export interface LogConfig {
