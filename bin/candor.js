@@ -1,4 +1,10 @@
 #!/usr/bin/env node
+// SIGUSR1 asks Candor to reopen its log files. Node reads it as "open the inspector on
+// 127.0.0.1:9229" (a local code-execution door) until a listener of ours takes the signal
+// over, so that is the first thing done. `--disable-sigusr1` closes the door as well, but
+// Node then keeps the signal blocked, so no listener ever hears it: the workers, which get
+// their reopen from the primary, run with that flag (src/cli/workers.ts), the primary cannot.
+process.on('SIGUSR1', () => {});
 // Node >= 22.18: a checkout runs its TypeScript sources directly (Node's type stripping), and the
 // installed package is compiled for the same Node.
 const [major, minor] = process.versions.node.split('.').map(Number);

@@ -6,6 +6,7 @@ import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import type { DownstreamLimits, ListenerConfig } from '../config/types.ts';
 import type { Failure } from '../failure/failure.ts';
 import { handleClientError, type RawRequestInfo } from './client-error.ts';
+import { ConnectionDrain } from './connection-drain.ts';
 import { InFlightRequests, inDoubt } from './in-flight.ts';
 import { hasRequestBody } from './request-checks.ts';
 
@@ -38,6 +39,13 @@ export interface Listener {
   /** The bound port (differs from the config when it asked for port 0). */
   port(): number;
   close(): Promise<void>;
+  /**
+   * A drain's first step: stops accepting, closes idle keep-alive connections and every other
+   * one after the response in flight on it. Resolves when the last connection has closed.
+   */
+  stopAccepting(): Promise<void>;
+  /** A drain's deadline: destroys every connection still open (tunnels included); returns how many. */
+  cutConnections(): number;
 }
 
 /**
@@ -79,8 +87,11 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
   const facts: ListenerFacts = { protocol, inFlight: shedding };
 
   const inFlight = new InFlightRequests();
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) =>
+  const connections = new ConnectionDrain(server, protocol === 'https');
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    connections.begin(res);
     inFlight.begin(req, res, () => handlers.request(req, res, facts));
+  };
   server.on('request', onRequest);
   // Answer 100 Continue only once routing and limits agree to take the body.
   server.on('checkContinue', onRequest);
@@ -124,6 +135,13 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
         server.close(() => resolve());
         server.closeIdleConnections();
       }),
+    stopAccepting: () =>
+      new Promise<void>((resolve) => {
+        // server.close() also closes the connections idle at this moment.
+        server.close(() => resolve());
+        connections.closeConnections();
+      }),
+    cutConnections: () => connections.destroyAll(),
   };
 }
 

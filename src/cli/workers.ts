@@ -1,11 +1,14 @@
 import cluster from 'node:cluster';
+import inspector from 'node:inspector';
 import { availableParallelism } from 'node:os';
+import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**
  * `--workers N`: N processes share the listening sockets (Node's cluster hands accepted
  * connections round robin), so one gateway uses every core. The primary only supervises:
- * it restarts a worker that dies and relays SIGINT/SIGTERM so every worker drains.
+ * it restarts a worker that dies (not while draining) and relays the signals of signals.ts to
+ * every worker, as messages; it exits after the last worker.
  */
 export function parseWorkers(value: string | undefined): number | undefined {
   if (value === undefined) return availableParallelism();
@@ -22,8 +25,27 @@ export function parseWorkers(value: string | undefined): number | undefined {
  */
 const WORKER_V8_FLAGS = ['--max-semi-space-size=8'];
 
-export function superviseWorkers(count: number): Promise<number> {
-  cluster.setupPrimary({ execArgv: [...process.execArgv, ...WORKER_V8_FLAGS] });
+/**
+ * SIGUSR1 opens Node's inspector (a code-execution door on 127.0.0.1:9229) unless this flag
+ * is given (Node has it since 22.14 and 23.7). With it, Node keeps SIGUSR1 blocked: a worker
+ * ignores the signal, and reopens its log files when its primary (which took the signal over
+ * with a listener, bin/candor.js) relays it.
+ */
+export const NO_INSPECTOR_SIGNAL = '--disable-sigusr1';
+
+/** How long past `drain.timeout` a worker may take to exit before the primary kills it. */
+const WORKER_EXIT_GRACE_MS = 5_000;
+
+export interface SuperviseOptions {
+  /** drain.timeout: a worker still alive this long (plus a grace) after a drain began is killed. */
+  readonly drainTimeout: number;
+}
+
+export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
+  const execArgv = [...process.execArgv, ...WORKER_V8_FLAGS];
+  if (!execArgv.includes(NO_INSPECTOR_SIGNAL) && process.allowedNodeEnvironmentFlags.has(NO_INSPECTOR_SIGNAL))
+    execArgv.push(NO_INSPECTOR_SIGNAL);
+  cluster.setupPrimary({ execArgv });
   return new Promise((resolve) => {
     let alive = 0;
     let stopping = false;
@@ -32,9 +54,22 @@ export function superviseWorkers(count: number): Promise<number> {
       alive++;
       cluster.fork();
     };
-    const stopAll = (signal: NodeJS.Signals) => {
+    const send = (action: GatewayAction) => {
+      const message: ActionMessage = { candor: 'action', action };
+      for (const worker of Object.values(cluster.workers ?? {}))
+        if (worker?.isConnected()) worker.send(message);
+    };
+    let backstop: NodeJS.Timeout | undefined;
+    const stopAll = (action: 'drain' | 'drain-now') => {
       stopping = true;
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+      send(action);
+      // Each worker keeps its own deadline; this only catches one that cannot (a stuck loop).
+      backstop ??= setTimeout(() => {
+        for (const worker of Object.values(cluster.workers ?? {})) {
+          process.stderr.write(`candor: worker ${worker?.process.pid} outlived the drain; killing it\n`);
+          worker?.process.kill('SIGKILL');
+        }
+      }, options.drainTimeout + WORKER_EXIT_GRACE_MS).unref();
     };
     cluster.on('exit', (worker, code, signal) => {
       alive--;
@@ -42,7 +77,7 @@ export function superviseWorkers(count: number): Promise<number> {
         // A worker that could not start (port in use, bad certificate) would fail again at once.
         if (code === EXIT.unavailable || code === EXIT.config) {
           exitCode = code;
-          stopAll('SIGTERM');
+          stopAll('drain');
         } else {
           process.stderr.write(
             `candor: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`,
@@ -50,10 +85,22 @@ export function superviseWorkers(count: number): Promise<number> {
           fork();
         }
       }
-      if (stopping && alive === 0) resolve(exitCode);
+      if (stopping && alive === 0) {
+        offSignals();
+        clearTimeout(backstop);
+        resolve(exitCode);
+      }
     });
-    process.once('SIGINT', () => stopAll('SIGINT'));
-    process.once('SIGTERM', () => stopAll('SIGTERM'));
+    const offSignals = onSignals((action) => {
+      if (action !== 'reopen-logs') return stopAll(action);
+      // A SIGUSR1 in the first milliseconds of startup, before bin/candor.js took the signal
+      // over, may have opened the inspector: shut that door.
+      if (inspector.url() !== undefined) {
+        inspector.close();
+        process.stderr.write('candor: a SIGUSR1 during startup had opened the inspector; closed it\n');
+      }
+      send(action);
+    });
     for (let i = 0; i < count; i++) fork();
   });
 }

@@ -1,8 +1,8 @@
 /**
  * Checks that span fields: a route's upstream must exist, two listeners cannot share an
  * address, two routes cannot claim the same host and path, an exchange cannot time out
- * before its response head may arrive. An upstream nobody routes to is fine: it may be
- * staged for the next deploy.
+ * before its response head may arrive, a drain cannot wait out its whole deadline. An
+ * upstream nobody routes to is fine: it may be staged for the next deploy.
  */
 
 import { parseListenAddress, parseRouteHost, parseRoutePath } from './addresses.ts';
@@ -21,6 +21,7 @@ export function checkCrossFields(document: unknown, report: Report): void {
   checkDuplicateRoutes(document.routes, report);
   checkDuplicateListeners(document.listen, report);
   checkTimeoutOrder(upstreams, report);
+  checkDrainOrder(document.drain, report);
 }
 
 function checkUpstreamNames(upstreams: Record<string, unknown> | undefined, report: Report): void {
@@ -116,4 +117,18 @@ function timeoutOf(
     return { ms: fallback, text: `${formatDuration(fallback)}, the default`, written: false };
   const ms = typeof written === 'string' ? parseDuration(written) : undefined;
   return ms === undefined ? undefined : { ms, text: written as string, written: true };
+}
+
+/** drain.timeout counts from the signal: a delay as long leaves no time at all to finish requests. */
+function checkDrainOrder(drain: unknown, report: Report): void {
+  if (!isMapping(drain)) return;
+  const delay = typeof drain.delay === 'string' ? parseDuration(drain.delay) : DEFAULTS.drain.delay;
+  const timeout = typeof drain.timeout === 'string' ? parseDuration(drain.timeout) : DEFAULTS.drain.timeout;
+  if (delay === undefined || timeout === undefined || delay < timeout) return;
+  const field = typeof drain.delay === 'string' ? 'delay' : 'timeout';
+  report(
+    ['drain', field],
+    `drain.delay (${formatDuration(delay)}) must be shorter than drain.timeout (${formatDuration(timeout)}): ` +
+      'the timeout counts from the signal, so requests in flight would get no time to finish',
+  );
 }

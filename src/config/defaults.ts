@@ -75,6 +75,9 @@ export const DEFAULTS = {
     keepAliveTimeout: 5_000,
   },
   log: { level: 'info', destination: 'stdout' },
+  // No delay unless a load balancer needs time to see the gateway not ready; 30 s is
+  // Kubernetes' default grace period, the longest a stop usually may take.
+  drain: { delay: 0, timeout: 30_000 },
 } as const;
 
 /** Bounds on the downstream header section: below 1KiB ordinary browsers fail, above 1MiB it is an attack surface. */

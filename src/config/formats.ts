@@ -42,6 +42,13 @@ function durationProblem(text: string): string | undefined {
   return undefined;
 }
 
+/** A wait that may be skipped: zero reads only one way here ("do not wait"). */
+function delayProblem(text: string): string | undefined {
+  return parseDuration(text) === undefined
+    ? `expected a duration like 0s, 250ms or 5s, got ${describeValue(text)}`
+    : undefined;
+}
+
 function sizeProblem(text: string): string | undefined {
   return parseSize(text) === undefined ? `expected ${SIZE_EXPECTED}, got ${describeValue(text)}` : undefined;
 }
@@ -57,6 +64,7 @@ export function headerSizeProblem(value: string | number): string | undefined {
 export const FORMAT = {
   name: 'candor.name',
   duration: 'candor.duration',
+  delay: 'candor.delay',
   size: 'candor.size',
   headerSize: 'candor.header-size',
   listenAddress: 'candor.listen-address',
@@ -72,6 +80,7 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.name]: (text) =>
     NAME_PATTERN.test(text) ? undefined : `expected ${NAME_EXPECTED}, got ${describeValue(text)}`,
   [FORMAT.duration]: durationProblem,
+  [FORMAT.delay]: delayProblem,
   [FORMAT.size]: sizeProblem,
   [FORMAT.headerSize]: headerSizeProblem,
   [FORMAT.listenAddress]: (text) => problemOf(parseListenAddress(text)),

@@ -80,6 +80,10 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     ...(raw.metrics === undefined
       ? {}
       : { metrics: { address: raw.metrics.listen, ...accepted(parseListenAddress(raw.metrics.listen)) } }),
+    drain: {
+      delay: duration(raw.drain?.delay, DEFAULTS.drain.delay),
+      timeout: duration(raw.drain?.timeout, DEFAULTS.drain.timeout),
+    },
   };
 }
 

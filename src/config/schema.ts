@@ -289,6 +289,17 @@ export const ConfigSchema = mapping(
         'a mapping with listen',
       ),
     ),
+    drain: Type.Optional(
+      mapping(
+        {
+          delay: Type.Optional(
+            Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 250ms or 5s' }),
+          ),
+          timeout: duration(),
+        },
+        'a mapping of drain settings',
+      ),
+    ),
     log: Type.Optional(
       mapping(
         {

@@ -21,6 +21,7 @@ export interface GatewayConfig {
   readonly log: LogConfig;
   /** Where GET /metrics is served; absent: not served (the counting goes on regardless). */
   readonly metrics?: MetricsConfig;
+  readonly drain: DrainConfig;
 }
 
 export interface MetricsConfig {
@@ -211,6 +212,14 @@ export interface DownstreamLimits {
   readonly bodyIdleTimeout: number;
   /** Idle keep-alive connections from clients are closed after this. */
   readonly keepAliveTimeout: number;
+}
+
+/** What SIGTERM does (gateway/drain.ts), in milliseconds. */
+export interface DrainConfig {
+  /** Time between reporting not-ready and closing the listeners: a load balancer stops sending meanwhile. */
+  readonly delay: number;
+  /** From the signal on: what is still open then (tunnels, slow responses) is cut. */
+  readonly timeout: number;
 }
 
 export interface LogConfig {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../config/load.ts';
 import { startGateway } from '../gateway/gateway.ts';
-import { untilSignal } from '../gateway/signals.ts';
+import { onSignals } from '../gateway/signals.ts';
 import { startDemoUpstreams } from './demo-upstreams.ts';
 
 const DEMO_CONFIG = new URL('./demo.yaml', import.meta.url);
@@ -58,8 +58,14 @@ export async function startDemo(): Promise<DemoEnd> {
       `Try (add -H 'Accept: application/json' for problem+json, or open them in a browser):\n\n` +
       `${lines.join('\n')}\n\n  curl -i ${base}/refused\n\nCtrl-C stops it.\n\n`,
   );
-  await untilSignal();
-  await gateway.close();
+  // Ctrl-C drains as SIGTERM does in production (a second one ends it at once); the demo logs
+  // to stdout, so SIGUSR1 has no file to reopen.
+  await new Promise<void>((stopped) => {
+    onSignals((action) => {
+      if (action === 'reopen-logs') return;
+      (action === 'drain' ? gateway.drain() : gateway.drainNow()).then(stopped, stopped);
+    });
+  });
   await upstreams.close();
   return 'stopped';
 }

@@ -5,6 +5,7 @@ import { GatewayMetrics } from '../metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from '../metrics/metrics-listener.ts';
 import { RequestSession } from '../session/request-session.ts';
 import type { Runtime } from '../session/runtime.ts';
+import { Drain } from './drain.ts';
 import { createRuntime } from './runtime.ts';
 
 export interface Gateway {
@@ -17,6 +18,15 @@ export interface Gateway {
   runtime(): Runtime;
   /** Stops accepting, lets in-flight requests finish, closes upstream pools and flushes the log. */
   close(): Promise<void>;
+  /** True from the moment a drain begins: the gateway is no longer ready for new traffic. */
+  readonly draining: boolean;
+  /**
+   * SIGTERM's drain (drain.ts): not ready, `drain.delay`, stop accepting, cut what is still
+   * open at `drain.timeout`; then the upstream pools close and the log is flushed.
+   */
+  drain(): Promise<void>;
+  /** A second SIGTERM or SIGINT: the drain (started if it was not) cuts every connection now. */
+  drainNow(): Promise<void>;
 }
 
 export interface GatewayOptions {
@@ -72,6 +82,17 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   }
   if (metricsListener !== undefined)
     logger.info({ address: `${config.metrics?.host}:${metricsListener.port()}` }, 'serving metrics');
+  const flushed = () => new Promise<void>((resolve) => logger.flush(() => resolve()));
+  const drain = new Drain(listeners, config.drain, logger);
+  let drained: Promise<void> | undefined;
+  const drainGateway = () => {
+    drained ??= drain.run().then(async () => {
+      await metricsListener?.close();
+      await runtime.close();
+      await flushed();
+    });
+    return drained;
+  };
   return {
     listeners,
     logger,
@@ -81,7 +102,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     async close() {
       await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
       await runtime.close();
-      await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      await flushed();
+    },
+    get draining() {
+      return drain.started;
+    },
+    drain: drainGateway,
+    drainNow() {
+      drain.now();
+      return drainGateway();
     },
   };
 }

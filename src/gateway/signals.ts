@@ -1,12 +1,86 @@
-/** Resolves on the first SIGINT or SIGTERM: the signals that stop a gateway. */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
+/**
+ * What each signal asks of a running gateway, in one table (README "Signals and drain").
+ * The worker acts on it; the supervising primary relays the action to its workers as a
+ * message, so that a signal the terminal also sent to the workers (Ctrl-C reaches the whole
+ * process group) is not counted twice. SIGHUP (reload) is not in the table yet: it is added
+ * with the reload it triggers.
+ */
+export const SIGNAL_ACTIONS = {
+  SIGTERM: 'drain',
+  SIGINT: 'drain',
+  SIGUSR1: 'reopen-logs',
+} as const satisfies Partial<Record<NodeJS.Signals, string>>;
+
+/** What a worker is asked to do: by a signal of its own, or by its primary. */
+export type GatewayAction = 'drain' | 'drain-now' | 'reopen-logs';
+
+/** The message a primary sends a worker to relay an action. */
+export interface ActionMessage {
+  readonly candor: 'action';
+  readonly action: GatewayAction;
+}
+
+export function isActionMessage(message: unknown): message is ActionMessage {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { candor?: unknown }).candor === 'action' &&
+    ['drain', 'drain-now', 'reopen-logs'].includes((message as { action?: unknown }).action as string)
+  );
+}
+
+/**
+ * Calls `act` for every signal in the table until the returned function is called: the first
+ * SIGTERM or SIGINT asks for a drain, any later one for the drain to end at once.
+ */
+export function onSignals(act: (action: GatewayAction) => void): () => void {
+  let drains = 0;
+  const listeners = Object.entries(SIGNAL_ACTIONS).map(([signal, meaning]) => {
+    const listener = () => {
+      if (meaning === 'drain') act(drains++ === 0 ? 'drain' : 'drain-now');
+      else act(meaning);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    process.on(signal, listener);
+    return () => process.off(signal, listener);
   });
+  return () => {
+    for (const off of listeners) off();
+  };
+}
+
+/** Actions asked for before anyone could act on them, handed over on attach(). */
+export interface ActionInbox {
+  /** From now on `act` receives each action; a drain asked for earlier is replayed first. */
+  attach(act: (action: GatewayAction) => void): void;
+  /** Stops listening. */
+  close(): void;
+}
+
+/**
+ * A worker listens from its first moment, before its config is loaded: a drain its primary
+ * asks for early would otherwise be lost (a message nobody listens to is dropped).
+ */
+export function listenForActions(): ActionInbox {
+  let act: ((action: GatewayAction) => void) | undefined;
+  let pending: GatewayAction | undefined;
+  const receive = (action: GatewayAction) => {
+    if (act !== undefined) return act(action);
+    // Only the strongest drain matters; a reopen before the log is open has nothing to do.
+    if (action === 'drain-now' || (action === 'drain' && pending === undefined)) pending = action;
+  };
+  const offSignals = onSignals(receive);
+  const onMessage = (message: unknown) => {
+    if (isActionMessage(message)) receive(message.action);
+  };
+  process.on('message', onMessage);
+  return {
+    attach(handler) {
+      act = handler;
+      if (pending !== undefined) handler(pending);
+    },
+    close() {
+      offSignals();
+      process.off('message', onMessage);
+    },
+  };
 }

@@ -28,7 +28,11 @@ const NEWLINE = 0x0a;
  * that refuses a write (disk full) loses the lines not yet written, counted the same way.
  */
 export class LineWriter {
-  private readonly fd: number;
+  private fd: number;
+  /** The path a file writer was opened at: reopen() opens it again after a rotation. */
+  private file: string | undefined;
+  /** Descriptors replaced by reopen() while an asynchronous write may still use them. */
+  private retired: number[] = [];
   private readonly maxBacklog: number;
   private readonly gatewayName: string;
   /** A regular file: written synchronously, once per event-loop turn (unless it was slow). */
@@ -56,7 +60,42 @@ export class LineWriter {
   /** Opens (appending, creating its folder) the file a writer writes to. */
   static open(file: string, maxBacklog: number, gatewayName: string): LineWriter {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    return new LineWriter(fs.openSync(file, 'a'), maxBacklog, gatewayName);
+    const writer = new LineWriter(fs.openSync(file, 'a'), maxBacklog, gatewayName);
+    writer.file = file;
+    return writer;
+  }
+
+  /**
+   * Opens the file again at its path (SIGUSR1, after logrotate moved it away): lines queued
+   * so far go to the old file, later ones to a fresh one. A file that cannot be opened keeps
+   * the old one, and the error is returned. Does nothing for stdout and stderr.
+   */
+  reopen(): { file: string } | { file: string; error: Error } | undefined {
+    const file = this.file;
+    if (file === undefined) return undefined;
+    let fd: number;
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fd = fs.openSync(file, 'a');
+    } catch (err) {
+      return { file, error: err as Error };
+    }
+    if (this.direct) this.flushSync();
+    this.retired.push(this.fd);
+    this.fd = fd;
+    // A write in flight still holds the old descriptor: it is closed once that write is done.
+    if (!this.writing) this.closeRetired();
+    return { file };
+  }
+
+  private closeRetired(): void {
+    for (const fd of this.retired.splice(0)) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // Already gone: nothing to release.
+      }
+    }
   }
 
   /** Queues one line (newline included). False when it was dropped: the backlog is full. */
@@ -140,21 +179,23 @@ export class LineWriter {
   private writeQueued(): void {
     this.writing = true;
     const carried = this.dropped;
-    this.writeBytes(Buffer.from(this.takeQueued()), 0, carried);
+    this.writeBytes(this.fd, Buffer.from(this.takeQueued()), 0, carried);
   }
 
-  private writeBytes(bytes: Buffer, offset: number, carried: number): void {
-    fs.write(this.fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+  /** `fd` is fixed per batch: a batch begun before a reopen() ends in the file it began in. */
+  private writeBytes(fd: number, bytes: Buffer, offset: number, carried: number): void {
+    fs.write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
       if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
         // A non-blocking pipe (stdout to a slow reader) is full: try again shortly.
-        setTimeout(() => this.writeBytes(bytes, offset, carried), 5).unref();
+        setTimeout(() => this.writeBytes(fd, bytes, offset, carried), 5).unref();
         return;
       }
       // Any other error loses the rest of this batch: logging must never take the gateway down.
       if (err) this.lost(bytes, offset, carried);
-      else if (offset + written < bytes.length) return this.writeBytes(bytes, offset + written, carried);
+      else if (offset + written < bytes.length) return this.writeBytes(fd, bytes, offset + written, carried);
       if (this.queue.length > 0 || this.dropped > 0) return this.writeQueued();
       this.writing = false;
+      this.closeRetired();
       // A file that was slow to write gets the synchronous path back once it has had a rest.
       if (this.isFile && performance.now() >= this.directAgainAt) this.direct = true;
       const waiters = this.waiters;

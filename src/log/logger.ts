@@ -14,6 +14,14 @@ process.once('exit', () => {
 });
 
 /**
+ * Opens every log file again at its path (SIGUSR1: logrotate moved or truncated it).
+ * What each reopen did, for the log line that reports it; stdout and stderr are left alone.
+ */
+export function reopenLogFiles(): ({ file: string } | { file: string; error: Error })[] {
+  return [...writers].flatMap((writer) => writer.reopen() ?? []);
+}
+
+/**
  * The gateway's logger: NDJSON through a batching writer (line-writer.ts): a file gets one
  * write per event-loop turn, a pipe is written asynchronously so a slow reader never blocks
  * the request path, and neither grows memory without bound. `flush()` before exit keeps the

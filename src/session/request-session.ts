@@ -1,6 +1,7 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RawRequestInfo } from '../accept/client-error.ts';
+import { wasCutByDrain } from '../accept/connection-drain.ts';
 import { markInDoubt } from '../accept/in-flight.ts';
 import { type ListenerFacts, upgradesTo } from '../accept/listener.ts';
 import { checkRequest, hasRequestBody } from '../accept/request-checks.ts';
@@ -258,8 +259,23 @@ export class RequestSession {
       if (record.status === 0) record.status = 499;
     }
     this.#attempts?.clientClosed();
+    if (!res.writableFinished && !record.upgraded && wasCutByDrain(this.req.socket)) this.#cutByDrain();
     this.#log();
   };
+
+  /**
+   * The gateway's drain deadline closed the connection, not the client: the record says so
+   * (the exchange was ended the way a client that leaves ends it, so nothing retries it).
+   */
+  #cutByDrain(): void {
+    const { record, res } = this;
+    record.clientAborted = false;
+    record.failure = new Failure(
+      'proxy_internal_response',
+      'the gateway was shutting down and its drain deadline passed: it closed the connection',
+    );
+    if (!res.headersSent) record.status = record.failure.status;
+  }
 
   #log(): void {
     if (this.#logged) return;

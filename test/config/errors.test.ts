@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { problem, problemsOf, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
 
 /** A valid config with `upstream` as the body of upstream "api" (indented four spaces). */
 function withUpstream(upstream: string): string {
@@ -281,6 +282,21 @@ ${TARGET}    timeouts: { response: 2m }
       'upstreams.c.timeouts.response',
       `timeouts.total (1m, the default) must be at least timeouts.response (2m): ${why}`,
     ),
+  ]);
+});
+
+test('a drain delay must leave time before the drain deadline, and may be zero', () => {
+  const base = withUpstream(TARGET);
+  const why = 'the timeout counts from the signal, so requests in flight would get no time to finish';
+  assert.deepEqual(problemsOf(`${base}drain: { delay: 40s }\n`), [
+    problem(9, 17, 'drain.delay', `drain.delay (40s) must be shorter than drain.timeout (30s): ${why}`),
+  ]);
+  assert.deepEqual(parseConfig(`${base}drain: { delay: 0s, timeout: 1s }\n`, SOURCE, {}).drain, {
+    delay: 0,
+    timeout: 1000,
+  });
+  assert.deepEqual(problemsOf(`${base}drain: { timeout: 0s }\n`), [
+    problem(9, 19, 'drain.timeout', 'expected a duration above zero like 250ms, 5s or 1m, got "0s"'),
   ]);
 });
 

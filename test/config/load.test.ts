@@ -58,6 +58,9 @@ limits:
 log:
   level: debug
   destination: logs/candor.log
+drain:
+  delay: 0s
+  timeout: 10s
 `;
 
 test('every field of a full config is read, converted to runtime units and resolved against the file', async () => {
@@ -154,6 +157,7 @@ test('every field of a full config is read, converted to runtime units and resol
       keepAliveTimeout: 2_000,
     },
     log: { level: 'debug', destination: join(dir, 'logs/candor.log') },
+    drain: { delay: 0, timeout: 10_000 },
   };
   assert.deepEqual(config, expected);
 });
@@ -205,6 +209,7 @@ test('a minimal config gets every default', () => {
       keepAliveTimeout: 5_000,
     },
     log: { level: 'info', destination: 'stdout' },
+    drain: { delay: 0, timeout: 30_000 },
   });
 });
 

@@ -125,6 +125,8 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'limits.keep_alive_timeout': config.limits.keepAliveTimeout,
     'log.level': config.log.level,
     'log.destination': config.log.destination,
+    'drain.delay': config.drain.delay,
+    'drain.timeout': config.drain.timeout,
   };
   const rows = tableRows(section('Configuration'));
   for (const [path, value] of Object.entries(actual)) {

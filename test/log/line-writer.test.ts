@@ -80,3 +80,31 @@ test('a pipe is written through the asynchronous path, every line in order', asy
   fs.closeSync(writeFd);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('reopen() after a mv rotation: lines queued before it stay in the old file, later ones start a fresh file', async () => {
+  const file = tempFile();
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  writer.write('{"n":1}\n');
+  await flushed(writer);
+  fs.renameSync(file, `${file}.1`);
+  writer.write('{"n":2}\n');
+  assert.deepEqual(writer.reopen(), { file });
+  writer.write('{"n":3}\n');
+  await flushed(writer);
+  assert.equal(fs.readFileSync(`${file}.1`, 'utf8'), '{"n":1}\n{"n":2}\n');
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"n":3}\n');
+});
+
+test('reopen() does nothing for stdout, and keeps writing to the old file when the path cannot be opened', () => {
+  assert.equal(new LineWriter(1, 1 << 20, 'edge-1').reopen(), undefined);
+  const file = tempFile();
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  fs.renameSync(file, `${file}.1`);
+  // A directory where the file was: open(2) fails with EISDIR.
+  fs.mkdirSync(file);
+  const result = writer.reopen();
+  assert.ok(result !== undefined && 'error' in result, 'the error is reported');
+  writer.write('{"n":1}\n');
+  writer.flushSync();
+  assert.equal(fs.readFileSync(`${file}.1`, 'utf8'), '{"n":1}\n');
+});
