@@ -75,6 +75,8 @@ export const DEFAULTS = {
     keepAliveTimeout: 5_000,
   },
   log: { level: 'info', destination: 'stdout' },
+  // Loopback: the admin API changes what the gateway does; reaching it from elsewhere must be written down.
+  admin: { listen: '127.0.0.1:9901' },
 } as const;
 
 /** Bounds on the downstream header section: below 1KiB ordinary browsers fail, above 1MiB it is an attack surface. */

@@ -19,6 +19,22 @@ export interface GatewayConfig {
   readonly trustForwardedFrom: readonly string[];
   readonly limits: DownstreamLimits;
   readonly log: LogConfig;
+  /** The admin API; absent: off. */
+  readonly admin?: AdminConfig;
+}
+
+export interface AdminConfig {
+  /** As written (or the loopback default), e.g. "127.0.0.1:9901". */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  /**
+   * Where the bearer token is read from (never the token itself: the config is shown by
+   * GET /config and sent to workers, the token must appear in neither).
+   */
+  readonly token: { readonly file: string } | { readonly env: string };
+  /** Also answer GET <probesPath>/live and /ready on every main listener (for probes that cannot reach loopback). */
+  readonly probesPath?: string;
 }
 
 export interface ListenerConfig {

@@ -15,11 +15,12 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'trust_forwarded_from',
     'limits.keep_alive_timeout',
     'log.destination',
+    'admin.token_file',
   ]) {
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
-  assert.equal(CONFIG_FIELD_PATHS.length, 91);
+  assert.equal(CONFIG_FIELD_PATHS.length, 96);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {
