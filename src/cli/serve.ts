@@ -5,7 +5,6 @@ import { loadConfigFile } from '../config/load.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import { untilSignal } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
-import { superviseWorkers } from './workers.ts';
 
 export interface ServeOptions {
   readonly config: string | undefined;
@@ -19,6 +18,13 @@ export async function runServe(options: ServeOptions): Promise<number> {
   if (options.demo) {
     const end = await (await import('../demo/demo.ts')).startDemo();
     return end === 'stopped' ? EXIT.ok : EXIT.unavailable;
+  }
+  if (cluster.isWorker) {
+    // A worker never reads the file: the primary sends the snapshot in force (see worker-channel.ts).
+    const code = await serveUntilSignal();
+    // A worker's IPC channel to the primary would keep it alive after the gateway closed.
+    cluster.worker?.disconnect();
+    return code;
   }
   if (options.config === undefined) {
     process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
@@ -37,26 +43,31 @@ export async function runServe(options: ServeOptions): Promise<number> {
   // The primary validated the config above (so a bad file fails once, not once per worker) and
   // now only supervises, even a single worker: it restarts one that dies, and only a worker
   // started by it runs with the memory settings of workers.ts.
-  if (cluster.isPrimary) return superviseWorkers(options.workers);
-  const code = await serveUntilSignal(config);
-  // A worker's IPC channel to the primary would keep it alive after the gateway closed.
-  if (cluster.isWorker) cluster.worker?.disconnect();
-  return code;
+  return (await import('./primary.ts')).runPrimary(options.config, config, options.workers);
 }
 
-async function serveUntilSignal(config: GatewayConfig): Promise<number> {
+async function serveUntilSignal(): Promise<number> {
+  // A terminal's hangup reaches the whole process group: only the primary acts on it (reload).
+  process.on('SIGHUP', () => {});
   // Imported here, in the worker: the supervising primary never loads the data path.
   const { startGateway } = await import('../gateway/gateway.ts');
+  const { awaitStart, serveThePrimary } = await import('../gateway/worker-channel.ts');
+  // The primary sends the snapshot in force: the one every other worker runs now.
+  const { config, changes } = await awaitStart();
+  const starting = startGateway(config, { changes });
+  const stopServing = serveThePrimary(starting);
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
-    gateway = await startGateway(config);
+    gateway = await starting;
   } catch (err) {
+    stopServing();
     process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
     return EXIT.unavailable;
   }
   // Every module the gateway runs is loaded now: write the compile cache for the next start.
   flushCompileCache?.();
   await untilSignal();
+  stopServing();
   await gateway.close();
   return EXIT.ok;
 }

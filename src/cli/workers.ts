@@ -1,11 +1,12 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { EXIT } from './exit-codes.ts';
 
 /**
  * `--workers N`: N processes share the listening sockets (Node's cluster hands accepted
  * connections round robin), so one gateway uses every core. The primary only supervises:
- * it restarts a worker that dies and relays SIGINT/SIGTERM so every worker drains.
+ * it restarts a worker that dies and relays SIGINT/SIGTERM so every worker drains. SIGHUP is
+ * the primary's alone (it reloads, see primary.ts).
  */
 export function parseWorkers(value: string | undefined): number | undefined {
   if (value === undefined) return availableParallelism();
@@ -22,7 +23,12 @@ export function parseWorkers(value: string | undefined): number | undefined {
  */
 const WORKER_V8_FLAGS = ['--max-semi-space-size=8'];
 
-export function superviseWorkers(count: number): Promise<number> {
+/**
+ * `onFork` gets each worker as it is forked (the first ones and every restart) and sends it
+ * the snapshot to start on: a worker never reads the config file itself, so one restarted
+ * after a crash runs what the others run, not whatever the file says by then.
+ */
+export function superviseWorkers(count: number, onFork: (worker: Worker) => void): Promise<number> {
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...WORKER_V8_FLAGS] });
   return new Promise((resolve) => {
     let alive = 0;
@@ -30,7 +36,7 @@ export function superviseWorkers(count: number): Promise<number> {
     let exitCode: number = EXIT.ok;
     const fork = () => {
       alive++;
-      cluster.fork();
+      onFork(cluster.fork());
     };
     const stopAll = (signal: NodeJS.Signals) => {
       stopping = true;

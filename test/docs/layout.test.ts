@@ -20,7 +20,7 @@ const SRC = join(ROOT, 'src');
  */
 const LAYERS: ReadonlyArray<readonly string[]> = [
   ['cli'], // the command line: parses arguments, runs one of the things below, owns exit codes
-  ['demo'], // `serve --demo`: a gateway plus fault-kit upstreams
+  ['demo', 'admin'], // `serve --demo`: a gateway plus fault-kit upstreams; the admin API over the cluster primary's control
   ['gateway'], // the composition root: builds a runtime from a config, starts listeners
   // The request pipeline, and the tools that use the libraries without running the gateway.
   ['session', 'diagnose', 'explain', 'fault-kit'],
