@@ -38,6 +38,14 @@ export interface Listener {
   readonly server: http.Server;
   /** The bound port (differs from the config when it asked for port 0). */
   port(): number;
+  /**
+   * A reload kept this listener (same address): the socket stays, so no connection is
+   * refused. The certificate and key are read again (a renewed certificate under the same
+   * path is the usual reason to reload) and serve every handshake from now on; the header
+   * and keep-alive timeouts and `max_in_flight` apply to new requests. The header size limit
+   * and TLS on or off cannot change on a live socket: reload-plan.ts refuses those reloads.
+   */
+  update(config: ListenerConfig, limits: DownstreamLimits): void;
   close(): Promise<void>;
   /**
    * A drain's first step: stops accepting, closes idle keep-alive connections and every other
@@ -84,7 +92,8 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
     config.maxInFlight === undefined
       ? undefined
       : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`);
-  const facts: ListenerFacts = { protocol, inFlight: shedding };
+  const facts: { protocol: string; inFlight?: InFlightLimit } = { protocol, inFlight: shedding };
+  let current = config;
 
   const inFlight = new InFlightRequests();
   const connections = new ConnectionDrain(server, protocol === 'https');
@@ -124,8 +133,24 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
     });
   });
   return {
-    config,
+    get config() {
+      return current;
+    },
     server,
+    update(next, nextLimits) {
+      current = next;
+      server.headersTimeout = nextLimits.headerTimeout;
+      server.keepAliveTimeout = nextLimits.keepAliveTimeout;
+      if (next.tls)
+        (server as https.Server).setSecureContext({
+          cert: readFileSync(next.tls.cert),
+          key: readFileSync(next.tls.key),
+        });
+      // The count goes on (requests holding slots are still running); only the bound changes.
+      if (next.maxInFlight === undefined) facts.inFlight = undefined;
+      else if (facts.inFlight) facts.inFlight.max = next.maxInFlight;
+      else facts.inFlight = new InFlightLimit(next.maxInFlight, `the listener ${next.address}`);
+    },
     port: () => {
       const address = server.address();
       return typeof address === 'object' && address ? address.port : config.port;

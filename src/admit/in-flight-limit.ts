@@ -7,8 +7,8 @@ export type { Release } from '../limits/count.ts';
  * only changes through `acquire` and the release it returns, so it goes down exactly once.
  */
 export class InFlightLimit {
-  /** undefined: no limit (the count is still kept). */
-  readonly max: number | undefined;
+  /** undefined: no limit (the count is still kept). A reload may change it: the count stays. */
+  max: number | undefined;
   /** What is counted, for the error's details, e.g. 'the route "api"'. */
   readonly name: string;
   readonly #count = new Count();

@@ -7,6 +7,8 @@ Usage:
         [--workers N]          N processes share the listeners (default: one per core)
   candor serve --demo          run the built-in demo: the gateway plus healthy and misbehaving upstreams
   candor check FILE            validate FILE and exit (nothing is started)
+  candor reload --config FILE  ask the running gateway to reload FILE, through its admin API
+                               (the same as kill -HUP on the primary, but it waits for every worker)
   candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
                                and say which hop fails and what fixes it; see candor diagnose --help
   candor explain LOG...        the story of the 5xx in access and error logs (Candor, nginx, HAProxy;

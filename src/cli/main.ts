@@ -49,6 +49,19 @@ export async function main(argv: readonly string[]): Promise<number> {
         const { runCheck } = await import('./check.ts');
         return await runCheck(file);
       }
+      case 'reload': {
+        const { values, positionals } = parseArgs({
+          args: [...rest],
+          options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+          allowPositionals: true,
+          strict: true,
+        });
+        if (values.help) return help();
+        const file = values.config ?? positionals[0];
+        if (file === undefined)
+          return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
+        return await (await import('./reload.ts')).runReload(file);
+      }
       case 'diagnose':
         return await (await import('./diagnose.ts')).runDiagnoseCommand(rest);
       case 'explain':

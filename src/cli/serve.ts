@@ -7,7 +7,6 @@ import type { Gateway } from '../gateway/gateway.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
 import { reopenLogFiles } from '../log/logger.ts';
 import { EXIT } from './exit-codes.ts';
-import { superviseWorkers } from './workers.ts';
 
 export interface ServeOptions {
   readonly config: string | undefined;
@@ -22,16 +21,24 @@ export async function runServe(options: ServeOptions): Promise<number> {
     const end = await (await import('../demo/demo.ts')).startDemo();
     return end === 'stopped' ? EXIT.ok : EXIT.unavailable;
   }
+  if (cluster.isWorker) {
+    // Listening for the primary's actions (drain, reopen the log) from the first moment: one
+    // sent while the worker starts would otherwise be lost.
+    const inbox = listenForActions();
+    // A worker never reads the file: the primary sends the snapshot in force (see worker-channel.ts).
+    const code = await serveUntilSignal(inbox);
+    // A worker's IPC channel to the primary would keep it alive after the gateway closed.
+    cluster.worker?.disconnect();
+    return code;
+  }
   if (options.config === undefined) {
     process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
     return EXIT.usage;
   }
-  const inbox = cluster.isWorker ? listenForActions() : undefined;
   let config: GatewayConfig;
   try {
     config = await loadConfigFile(options.config);
   } catch (err) {
-    inbox?.close();
     if (err instanceof ConfigError) {
       process.stderr.write(formatConfigProblems(err.problems) + '\n');
       return EXIT.config;
@@ -41,54 +48,34 @@ export async function runServe(options: ServeOptions): Promise<number> {
   // The primary validated the config above (so a bad file fails once, not once per worker) and
   // now only supervises, even a single worker: it restarts one that dies, and only a worker
   // started by it runs with the memory settings of workers.ts.
-  if (cluster.isPrimary) return superviseWithMetrics(config, options.workers);
-  const code = await serveUntilSignal(config, inbox ?? listenForActions());
-  // A worker's IPC channel to the primary would keep it alive after the gateway closed.
-  if (cluster.isWorker) cluster.worker?.disconnect();
-  return code;
+  return (await import('./primary.ts')).runPrimary(options.config, config, options.workers);
 }
 
 /**
-/**
- * The primary serves `metrics.listen` itself: every worker's metrics, merged, on one port
- * (a worker's own listener would show one worker's share at random).
+ * A worker: starts on the snapshot its primary sends, serves until a drain is asked for (its
+ * primary's message; SIGTERM/SIGINT reach it that way), then drains and returns.
  */
-async function superviseWithMetrics(config: GatewayConfig, workers: number): Promise<number> {
-  const supervision = { drainTimeout: config.drain.timeout };
-  if (config.metrics === undefined) return superviseWorkers(workers, supervision);
-  const { renderClusterMetrics } = await import('../metrics/cluster.ts');
-  const { startMetricsListener } = await import('../metrics/metrics-listener.ts');
-  let listener: Awaited<ReturnType<typeof startMetricsListener>>;
-  try {
-    listener = await startMetricsListener(config.metrics, renderClusterMetrics);
-  } catch (err) {
-    process.stderr.write(
-      `candor: could not serve metrics on ${config.metrics.address}: ${(err as Error).message}\n`,
-    );
-    return EXIT.unavailable;
-  }
-  const code = await superviseWorkers(workers, supervision);
-  await listener.close();
-  return code;
-}
-
-/**
- * A worker: serves until a drain is asked for (its own SIGTERM/SIGINT, or its primary's
- * message), then drains and returns.
- */
-async function serveUntilSignal(config: GatewayConfig, inbox: ActionInbox): Promise<number> {
+async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
+  // A terminal's hangup reaches the whole process group: only the primary acts on it (reload).
+  process.on('SIGHUP', () => {});
   try {
     // Imported here, in the worker: the supervising primary never loads the data path.
     const { startGateway } = await import('../gateway/gateway.ts');
+    const { awaitStart, serveThePrimary } = await import('../gateway/worker-channel.ts');
+    // The primary sends the snapshot in force: the one every other worker runs now.
+    const { config, changes } = await awaitStart();
+    // The primary serves /metrics, every worker's merged; this worker answers its requests for counts.
+    const starting = startGateway(config, { changes, serveMetrics: false });
+    const stopServing = serveThePrimary(starting);
     let gateway: Gateway;
     try {
-      // Under the cluster the primary serves /metrics; this worker answers its requests for counts.
-      gateway = await startGateway(config, { serveMetrics: !cluster.isWorker });
+      gateway = await starting;
     } catch (err) {
+      stopServing();
       process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
       return EXIT.unavailable;
     }
-    if (cluster.isWorker) (await import('../metrics/cluster.ts')).answerPrimaryWith(gateway.metrics.registry);
+    (await import('../metrics/cluster.ts')).answerPrimaryWith(gateway.metrics.registry);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.
     flushCompileCache?.();
     await new Promise<void>((stopped) => {
@@ -97,6 +84,7 @@ async function serveUntilSignal(config: GatewayConfig, inbox: ActionInbox): Prom
         (action === 'drain-now' ? gateway.drainNow() : gateway.drain()).then(stopped, stopped);
       });
     });
+    stopServing();
   } finally {
     inbox.close();
   }

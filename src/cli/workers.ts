@@ -1,4 +1,4 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import inspector from 'node:inspector';
 import { availableParallelism } from 'node:os';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
@@ -8,7 +8,8 @@ import { EXIT } from './exit-codes.ts';
  * `--workers N`: N processes share the listening sockets (Node's cluster hands accepted
  * connections round robin), so one gateway uses every core. The primary only supervises:
  * it restarts a worker that dies (not while draining) and relays the signals of signals.ts to
- * every worker, as messages; it exits after the last worker.
+ * every worker, as messages; it exits after the last worker. SIGHUP is the primary's alone (it
+ * reloads, see primary.ts).
  */
 export function parseWorkers(value: string | undefined): number | undefined {
   if (value === undefined) return availableParallelism();
@@ -39,6 +40,14 @@ const WORKER_EXIT_GRACE_MS = 5_000;
 export interface SuperviseOptions {
   /** drain.timeout: a worker still alive this long (plus a grace) after a drain began is killed. */
   readonly drainTimeout: number;
+  /**
+   * Gets each worker as it is forked (the first ones and every restart) and sends it the
+   * snapshot to start on: a worker never reads the config file itself, so one restarted after
+   * a crash runs what the others run, not whatever the file says by then.
+   */
+  readonly onFork: (worker: Worker) => void;
+  /** A drain begins (SIGTERM, SIGINT): the primary's readiness turns false. */
+  readonly onDrain?: () => void;
 }
 
 export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
@@ -52,7 +61,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     let exitCode: number = EXIT.ok;
     const fork = () => {
       alive++;
-      cluster.fork();
+      options.onFork(cluster.fork());
     };
     const send = (action: GatewayAction) => {
       const message: ActionMessage = { candor: 'action', action };
@@ -62,6 +71,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     let backstop: NodeJS.Timeout | undefined;
     const stopAll = (action: 'drain' | 'drain-now') => {
       stopping = true;
+      options.onDrain?.();
       send(action);
       // Each worker keeps its own deadline; this only catches one that cannot (a stuck loop).
       backstop ??= setTimeout(() => {

@@ -78,6 +78,8 @@ export const DEFAULTS = {
   // No delay unless a load balancer needs time to see the gateway not ready; 30 s is
   // Kubernetes' default grace period, the longest a stop usually may take.
   drain: { delay: 0, timeout: 30_000 },
+  // Loopback: the admin API changes what the gateway does; reaching it from elsewhere must be written down.
+  admin: { listen: '127.0.0.1:9901' },
 } as const;
 
 /** Bounds on the downstream header section: below 1KiB ordinary browsers fail, above 1MiB it is an attack surface. */

@@ -6,6 +6,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { checkAdmin } from './admin-checks.ts';
 import { coerceExpanded } from './coerce.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
@@ -82,6 +83,7 @@ export function parseConfig(
     checkSchema(yaml.value, report);
     checkCrossFields(yaml.value, report);
     checkFiles(yaml.value, baseDir, report);
+    checkAdmin(yaml.value, baseDir, env, report);
   }
   if (problems.length > 0) {
     throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.column - b.column));

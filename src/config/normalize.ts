@@ -15,6 +15,7 @@ import { DEFAULTS } from './defaults.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import type { RawConfig } from './schema.ts';
 import type {
+  AdminConfig,
   CircuitBreakerConfig,
   GatewayConfig,
   HealthCheckConfig,
@@ -84,7 +85,18 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       delay: duration(raw.drain?.delay, DEFAULTS.drain.delay),
       timeout: duration(raw.drain?.timeout, DEFAULTS.drain.timeout),
     },
+    ...(raw.admin === undefined ? {} : { admin: toAdmin(raw.admin, baseDir) }),
   };
+}
+
+function toAdmin(raw: NonNullable<RawConfig['admin']>, baseDir: string): AdminConfig {
+  const address = raw.listen ?? DEFAULTS.admin.listen;
+  const { host, port } = accepted(parseListenAddress(address));
+  // admin-checks.ts made sure exactly one of the two is there.
+  const token =
+    raw.token_file === undefined ? { env: raw.token_env ?? '' } : { file: resolve(baseDir, raw.token_file) };
+  const probesPath = raw.probes_path === undefined ? undefined : accepted(parseRoutePath(raw.probes_path));
+  return { address, host, port, token, ...(probesPath === undefined ? {} : { probesPath }) };
 }
 
 function toListener(raw: RawListener, baseDir: string): ListenerConfig {

@@ -300,6 +300,29 @@ export const ConfigSchema = mapping(
         'a mapping of drain settings',
       ),
     ),
+    admin: Type.Optional(
+      mapping(
+        {
+          listen: Type.Optional(
+            Type.String({
+              format: FORMAT.listenAddress,
+              expected: 'host:port like 127.0.0.1:9901',
+            }),
+          ),
+          token_file: Type.Optional(filePath('a file holding the admin token')),
+          token_env: Type.Optional(
+            Type.String({
+              pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+              expected: 'the name of an environment variable like CANDOR_ADMIN_TOKEN',
+            }),
+          ),
+          probes_path: Type.Optional(
+            Type.String({ format: FORMAT.routePath, expected: 'a path prefix starting with "/"' }),
+          ),
+        },
+        'a mapping with listen and token_file or token_env',
+      ),
+    ),
     log: Type.Optional(
       mapping(
         {

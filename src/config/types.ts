@@ -22,6 +22,8 @@ export interface GatewayConfig {
   /** Where GET /metrics is served; absent: not served (the counting goes on regardless). */
   readonly metrics?: MetricsConfig;
   readonly drain: DrainConfig;
+  /** The admin API; absent: off. */
+  readonly admin?: AdminConfig;
 }
 
 export interface MetricsConfig {
@@ -29,6 +31,20 @@ export interface MetricsConfig {
   readonly address: string;
   readonly host: string;
   readonly port: number;
+}
+
+export interface AdminConfig {
+  /** As written (or the loopback default), e.g. "127.0.0.1:9901". */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  /**
+   * Where the bearer token is read from (never the token itself: the config is shown by
+   * GET /config and sent to workers, the token must appear in neither).
+   */
+  readonly token: { readonly file: string } | { readonly env: string };
+  /** Also answer GET <probesPath>/live and /ready on every main listener (for probes that cannot reach loopback). */
+  readonly probesPath?: string;
 }
 
 export interface ListenerConfig {

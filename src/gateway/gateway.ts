@@ -1,14 +1,22 @@
+import type { ServerResponse } from 'node:http';
 import { type Listener, type RequestHandlers, startListener } from '../accept/listener.ts';
+import { ConfigError } from '../config/config-error.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { GatewayMetrics } from '../metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from '../metrics/metrics-listener.ts';
 import { RequestSession } from '../session/request-session.ts';
 import type { Runtime } from '../session/runtime.ts';
+import { configHash } from './config-hash.ts';
 import { Drain } from './drain.ts';
+import { probeAnswer, probeAt } from './probes.ts';
+import { listenerKey, planListeners, unchangeableProblems } from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
+import { type RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
+import { type GatewayStatus, gatewayStatus } from './status.ts';
 
 export interface Gateway {
+  /** The listeners open now (a reload adds and removes some). */
   readonly listeners: readonly Listener[];
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
@@ -16,9 +24,9 @@ export interface Gateway {
   metricsPort(): number | undefined;
   /** The live config snapshot. */
   runtime(): Runtime;
-  /** Stops accepting, lets in-flight requests finish, closes upstream pools and flushes the log. */
-  close(): Promise<void>;
-  /** True from the moment a drain begins: the gateway is no longer ready for new traffic. */
+  /** The hash of the running config (config-hash.ts). */
+  configHash(): string;
+  /** True from the moment a drain begins: readiness answers 503 so load balancers stop sending. */
   readonly draining: boolean;
   /**
    * SIGTERM's drain (drain.ts): not ready, `drain.delay`, stop accepting, cut what is still
@@ -27,11 +35,35 @@ export interface Gateway {
   drain(): Promise<void>;
   /** A second SIGTERM or SIGINT: the drain (started if it was not) cuts every connection now. */
   drainNow(): Promise<void>;
+  /** The admin API's changes in force (kept across reloads while their target or route remains). */
+  readonly changes: RuntimeChanges;
+  /**
+   * Swaps in a new snapshot of an already validated config (see createRuntime for what is
+   * kept). Throws a ConfigError, changing nothing, when the config changes what a live socket
+   * cannot (reload-plan.ts) or a new listener cannot open.
+   */
+  reload(config: GatewayConfig): Promise<ReloadOutcome>;
+  /** Applies a runtime change that RuntimeChanges.check accepted for the running config. */
+  apply(change: RuntimeChange): void;
+  status(): GatewayStatus;
+  /** Stops accepting, lets in-flight requests finish, closes upstream pools and flushes the log. */
+  close(): Promise<void>;
+}
+
+/** What a reload did, for its log line and the admin API's answer. */
+export interface ReloadOutcome {
+  readonly config_hash: string;
+  readonly listeners: { readonly kept: number; readonly added: string[]; readonly removed: string[] };
+  readonly upstreams: { readonly kept: string[]; readonly added: string[]; readonly removed: string[] };
+  /** Runtime changes dropped because their target or route left the config. */
+  readonly dropped_changes: string[];
 }
 
 export interface GatewayOptions {
   /** Use this logger instead of the one the config describes (tests capture lines this way). */
   readonly logger?: Logger;
+  /** Runtime changes in force at start (a worker started after they were made). */
+  readonly changes?: readonly RuntimeChange[];
   /**
    * Serve `metrics.listen` from this process (the default). A cluster worker does not: the
    * primary serves every worker's metrics, merged.
@@ -42,13 +74,27 @@ export interface GatewayOptions {
 /** Starts a gateway on a validated config: its runtime, then every listener. */
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.log, config.name);
+  const changes = new RuntimeChanges();
+  for (const change of options.changes ?? [])
+    if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
   const metrics = new GatewayMetrics();
-  const runtime = createRuntime(config, logger, metrics);
+  let runtime = createRuntime(config, logger, metrics, changes);
+  let hash = configHash(config);
+  // Reloads run one at a time: a second waits for the first (its snapshot is the base).
+  let reloading: Promise<unknown> = Promise.resolve();
   const current = () => runtime;
   // The listeners hand every request to a session on the runtime live at that moment: a
-  // reload swaps the runtime for new requests only.
+  // reload swaps the runtime for new requests only; a request keeps the one it began with.
   const handlers: RequestHandlers = {
-    request: (req, res, listener) => RequestSession.request(current(), listener, req, res),
+    request: (req, res, listener) => {
+      const live = current();
+      const probes = live.config.admin?.probesPath;
+      if (probes !== undefined && req.method === 'GET') {
+        const which = probeAt(probes, req.url ?? '/');
+        if (which !== undefined) return answerProbe(res, which, gateway.draining);
+      }
+      RequestSession.request(live, listener, req, res);
+    },
     upgrade: (req, socket, head, listener) => RequestSession.upgrade(current(), listener, req, socket, head),
     refused: (socket, failure, info) => RequestSession.refused(current(), socket, failure, info),
     limits: () => current().config.limits,
@@ -74,15 +120,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           new Promise<number>((resolve) => listener.server.getConnections((_, count) => resolve(count ?? 0))),
       })),
   });
-  for (const listener of listeners) {
-    logger.info(
-      { address: `${listener.config.host}:${listener.port()}`, tls: Boolean(listener.config.tls) },
-      'listening',
-    );
-  }
+  for (const listener of listeners) logListening(logger, listener);
   if (metricsListener !== undefined)
     logger.info({ address: `${config.metrics?.host}:${metricsListener.port()}` }, 'serving metrics');
   const flushed = () => new Promise<void>((resolve) => logger.flush(() => resolve()));
+  // The drain works on the listeners open when it runs: a reload may have added or removed some.
   const drain = new Drain(listeners, config.drain, logger);
   let drained: Promise<void> | undefined;
   const drainGateway = () => {
@@ -93,17 +135,73 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     });
     return drained;
   };
-  return {
+
+  const reload = async (next: GatewayConfig): Promise<ReloadOutcome> => {
+    const before = runtime.config;
+    const problems = unchangeableProblems(before, next);
+    if (problems.length > 0) throw new ConfigError(problems);
+    const plan = planListeners(before, next);
+    // New listeners first: the one step that can fail, and nothing has changed yet if it does.
+    const opened: Listener[] = [];
+    try {
+      for (const listen of plan.added) opened.push(await startListener(listen, handlers));
+    } catch (err) {
+      await Promise.all(opened.map((l) => l.close()));
+      const at = next.listen.indexOf(plan.added[opened.length]);
+      throw new ConfigError([
+        {
+          file: next.source,
+          line: 0,
+          column: 0,
+          path: `listen[${at}].address`,
+          message: `cannot open ${plan.added[opened.length].address}: ${(err as Error).message}`,
+        },
+      ]);
+    }
+    const dropped = changes.prune(next);
+    const previous = runtime;
+    runtime = createRuntime(next, logger, metrics, changes, previous);
+    hash = configHash(next);
+    metrics.configLoaded(next);
+    // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
+    if (options.logger === undefined) logger.level = next.log.level;
+    for (const { after } of plan.kept)
+      listeners.find((l) => listenerKey(l.config) === listenerKey(after))?.update(after, next.limits);
+    const removed = new Set(plan.removed.map(listenerKey));
+    const closing = listeners.filter((l) => removed.has(listenerKey(l.config)));
+    for (const l of closing) listeners.splice(listeners.indexOf(l), 1);
+    listeners.push(...opened);
+    for (const l of opened) logListening(logger, l);
+    // Closing waits for the requests in flight on them; the reload does not.
+    for (const l of closing) void l.close();
+    const names = (config: GatewayConfig) => Object.keys(config.upstreams);
+    const outcome: ReloadOutcome = {
+      config_hash: hash,
+      listeners: {
+        kept: plan.kept.length,
+        added: plan.added.map((l) => l.address),
+        removed: plan.removed.map((l) => l.address),
+      },
+      upstreams: {
+        kept: names(next).filter((n) => Object.hasOwn(before.upstreams, n)),
+        added: names(next).filter((n) => !Object.hasOwn(before.upstreams, n)),
+        removed: names(before).filter((n) => !Object.hasOwn(next.upstreams, n)),
+      },
+      dropped_changes: dropped,
+    };
+    for (const what of dropped)
+      logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
+    logger.info({ pid: process.pid, ...outcome }, 'config swapped');
+    return outcome;
+  };
+
+  const gateway: Gateway = {
     listeners,
     logger,
     metrics,
     metricsPort: () => metricsListener?.port(),
     runtime: current,
-    async close() {
-      await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
-      await runtime.close();
-      await flushed();
-    },
+    configHash: () => hash,
     get draining() {
       return drain.started;
     },
@@ -112,5 +210,47 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       drain.now();
       return drainGateway();
     },
+    changes,
+    reload(next) {
+      const done = reloading.then(() => reload(next));
+      done.then(
+        () => metrics.reloaded('success'),
+        () => metrics.reloaded('failure'),
+      );
+      reloading = done.catch(() => {});
+      return done;
+    },
+    apply(change) {
+      changes.record(change);
+      for (const upstream of runtime.upstreams.values()) {
+        for (const target of upstream.targets) {
+          const set = changes.target(upstream.name, target.config.origin);
+          target.admin = set?.state ?? 'enabled';
+          target.adminWeight = set?.weight;
+          // A disabled target keeps nothing idle: it may be on its way out for maintenance.
+          if (target.admin === 'disabled') target.pool.closeIdle();
+        }
+      }
+    },
+    status: () => gatewayStatus(runtime, changes, hash, gateway.draining),
+    async close() {
+      await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
+      await runtime.close();
+      await flushed();
+    },
   };
+  return gateway;
+}
+
+function logListening(logger: Logger, listener: Listener): void {
+  logger.info(
+    { address: `${listener.config.host}:${listener.port()}`, tls: Boolean(listener.config.tls) },
+    'listening',
+  );
+}
+
+function answerProbe(res: ServerResponse, which: 'live' | 'ready', draining: boolean): void {
+  const { status, body } = probeAnswer(which, draining);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(body);
 }

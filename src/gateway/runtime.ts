@@ -1,32 +1,73 @@
 import { Admission } from '../admit/admission.ts';
 import type { GatewayConfig } from '../config/types.ts';
-import { startActiveChecks } from '../health/active-checks.ts';
+import { type ActiveChecks, startActiveChecks } from '../health/active-checks.ts';
 import type { Logger } from '../log/logger.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import { createTrustList } from '../net/trust.ts';
 import { createRouter } from '../route/router.ts';
 import type { Runtime } from '../session/runtime.ts';
 import { createUpstream, type Upstream } from '../upstream/upstream.ts';
+import type { RuntimeChanges } from './runtime-changes.ts';
 
-/** Makes a config snapshot live: its router, upstream pools with their health checks, trust list and admit policies. */
-export function createRuntime(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics): Runtime {
+/** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
+export interface LiveRuntime extends Runtime {
+  /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
+  readonly checks: ReadonlyMap<string, ActiveChecks>;
+  readonly admission: Admission;
+}
+
+/**
+ * Makes a config snapshot live: its router, upstream pools with their health checks, trust
+ * list and admit policies. With `previous` (a reload), every upstream still named is rebuilt
+ * on the old one's state (see createUpstream: targets matched by origin keep pools, health,
+ * ejection; the upstream keeps its circuit and retry budget), its health checks carry on,
+ * and upstreams no longer named stop their checks and retire their pools. The previous
+ * runtime stays usable for the requests that hold it.
+ */
+export function createRuntime(
+  config: GatewayConfig,
+  logger: Logger,
+  metrics: GatewayMetrics,
+  changes: RuntimeChanges,
+  previous?: LiveRuntime,
+): LiveRuntime {
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
-    upstreams.set(name, createUpstream(upstream));
-  const checks = [...upstreams.values()].map((upstream) => startActiveChecks(upstream, logger, metrics));
+    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name)));
+  for (const upstream of upstreams.values()) {
+    for (const target of upstream.targets) {
+      const set = changes.target(upstream.name, target.config.origin);
+      target.admin = set?.state ?? 'enabled';
+      target.adminWeight = set?.weight;
+    }
+  }
+  const checks = new Map<string, ActiveChecks>();
+  for (const [name, upstream] of upstreams) {
+    const running = previous?.checks.get(name);
+    running?.update(upstream);
+    checks.set(name, running ?? startActiveChecks(upstream, logger, metrics));
+  }
+  if (previous) {
+    for (const [name, old] of previous.upstreams) {
+      if (upstreams.has(name)) continue;
+      void previous.checks.get(name)?.stop();
+      for (const target of old.targets) target.pool.retire();
+    }
+  }
   return {
     config,
     name: config.name,
     router: createRouter(config.routes),
     upstreams,
+    checks,
     trust: createTrustList(config.trustForwardedFrom),
-    admission: new Admission(config.routes),
+    admission: new Admission(config.routes, (route) => changes.maintenance(route), previous?.admission),
     logger,
     metrics,
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
     async close() {
-      await Promise.all(checks.map((c) => c.stop()));
+      await Promise.all([...checks.values()].map((c) => c.stop()));
       await Promise.all([...upstreams.values()].map((u) => u.close()));
     },
   };

@@ -8,6 +8,13 @@ export type { ProbeFailure, ProbeResult } from './probe.ts';
 
 /** The active health checks of one upstream, running. */
 export interface ActiveChecks {
+  /**
+   * A reload rebuilt the upstream (same name): targets still named keep their probe loop and
+   * their counts in a row, removed ones stop, new ones start; a changed health_check applies
+   * from each target's next probe; a removed one stops them all and puts every target back
+   * in rotation (without checks, nothing says they are down).
+   */
+  update(upstream: Upstream): void;
   /** Stops probing: no probe starts after this, the one in flight is abandoned and its connection closed. */
   stop(): Promise<void>;
 }
@@ -20,14 +27,20 @@ export function lastProbe(target: TargetState): ProbeResult | undefined {
   return lastResults.get(target);
 }
 
-const NO_CHECKS: ActiveChecks = { stop: async () => {} };
+/** One target's probe loop. */
+interface TargetLoop {
+  readonly counts: Counts;
+  timer: NodeJS.Timeout | undefined;
+  running: RunningProbe | undefined;
+  stopped: boolean;
+}
 
 /**
  * Active health checks (the upstream's `health_check`): each target is probed on a timer;
  * `fall` failures in a row take it out of rotation (`checkedHealthy = false`), `rise`
  * successes in a row bring it back through slow start (`inRotationSince`). Targets start in
  * rotation. The balancer reads the verdict from the shared TargetState; only transitions are
- * logged.
+ * logged. A target the admin API disabled is not probed (its loop idles until enabled).
  *
  * The next probe of a target is due `interval` after the previous one ended (as in Envoy and
  * HAProxy), so two probes of one target never overlap, whatever the timeout. First probes are
@@ -36,46 +49,71 @@ const NO_CHECKS: ActiveChecks = { stop: async () => {} };
  *
  * @example
  * const checks = startActiveChecks(upstream, logger, metrics);
- * // ... later, on shutdown or reload:
+ * // ... on reload: checks.update(rebuiltUpstream); on shutdown:
  * await checks.stop();
  */
-export function startActiveChecks(upstream: Upstream, logger: Logger, metrics: GatewayMetrics): ActiveChecks {
-  const check = upstream.config.healthCheck;
-  if (!check) return NO_CHECKS;
-  let stopped = false;
-  const timers = new Set<NodeJS.Timeout>();
-  const running = new Set<RunningProbe>();
+export function startActiveChecks(first: Upstream, logger: Logger, metrics: GatewayMetrics): ActiveChecks {
+  let upstream = first;
+  const loops = new Map<Target, TargetLoop>();
 
-  const schedule = (target: Target, counts: Counts, delay: number): void => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      void probe(target, counts);
+  const schedule = (target: Target, loop: TargetLoop, delay: number): void => {
+    loop.timer = setTimeout(() => {
+      loop.timer = undefined;
+      void probe(target, loop);
     }, delay);
-    timer.unref();
-    timers.add(timer);
+    loop.timer.unref();
   };
 
-  const probe = async (target: Target, counts: Counts): Promise<void> => {
-    if (stopped) return;
+  const probe = async (target: Target, loop: TargetLoop): Promise<void> => {
+    const check = upstream.config.healthCheck;
+    if (loop.stopped || !check) return;
+    if (target.admin === 'disabled') return schedule(target, loop, check.interval);
     const probing = startProbe(target.config, check, upstream.connect);
-    running.add(probing);
+    loop.running = probing;
     const result = await probing.result;
-    running.delete(probing);
-    if (stopped) return;
-    record(upstream, target, counts, result, logger, metrics);
-    schedule(target, counts, check.interval);
+    loop.running = undefined;
+    if (loop.stopped) return;
+    record(upstream, target, loop.counts, result, logger, metrics);
+    schedule(target, loop, upstream.config.healthCheck?.interval ?? check.interval);
   };
 
-  upstream.targets.forEach((target, index) => {
-    schedule(target, { successes: 0, failures: 0 }, (check.interval * index) / upstream.targets.length);
-  });
+  const stopLoop = (loop: TargetLoop): Promise<void> => {
+    loop.stopped = true;
+    clearTimeout(loop.timer);
+    return loop.running?.cancel() ?? Promise.resolve();
+  };
 
+  const reconcile = (next: Upstream): void => {
+    upstream = next;
+    const check = next.config.healthCheck;
+    const keep = new Set(check ? next.targets : []);
+    for (const [target, loop] of loops) {
+      if (keep.has(target)) continue;
+      loops.delete(target);
+      void stopLoop(loop);
+      if (!check) target.checkedHealthy = true;
+    }
+    if (!check) return;
+    const fresh = next.targets.filter((t) => !loops.has(t));
+    fresh.forEach((target, index) => {
+      const loop: TargetLoop = {
+        counts: { successes: 0, failures: 0 },
+        timer: undefined,
+        running: undefined,
+        stopped: false,
+      };
+      loops.set(target, loop);
+      schedule(target, loop, (check.interval * index) / fresh.length);
+    });
+  };
+
+  reconcile(first);
   return {
+    update: reconcile,
     async stop() {
-      stopped = true;
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      await Promise.all([...running].map((p) => p.cancel()));
+      const all = [...loops.values()];
+      loops.clear();
+      await Promise.all(all.map(stopLoop));
     },
   };
 }
@@ -107,8 +145,8 @@ function record(
       target.checkedHealthy = true;
       // Back through slow start: the balancer grows its share from here.
       target.inRotationSince = result.at;
-      metrics.healthTransition(fields.upstream, fields.target, 'healthy');
       logger.info({ ...fields, consecutive: counts.successes, ms: result.ms }, 'target up');
+      metrics.healthTransition(fields.upstream, fields.target, 'healthy');
       updatePanic(upstream, result.at, logger);
     }
     return;

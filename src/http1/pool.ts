@@ -22,11 +22,22 @@ export interface PoolOptions extends Omit<ConnectionOptions, 'authority'> {
  */
 export class ConnectionPool implements ConnectionOwner {
   private readonly target: ConnectTarget;
-  private readonly connect: Connector;
-  private readonly options: PoolOptions & ConnectionOptions;
+  private connect: Connector;
+  private options: PoolOptions & ConnectionOptions;
   private readonly idle: UpstreamConnection[] = [];
   /** Connections back from a response, held a loop turn before a queued request gets one. */
   private readonly cooling = new Set<UpstreamConnection>();
+  /**
+   * Connections opened under settings a reload has since changed (timeouts, TLS): they finish
+   * the exchange they carry and are closed instead of parked, so no request runs on them again.
+   */
+  private readonly outdated = new WeakSet<UpstreamConnection>();
+  /** Every connection open, so a reload can mark them outdated. */
+  private readonly all = new Set<UpstreamConnection>();
+  /** Bumped by each reload that outdates connections: one being opened across it is outdated too. */
+  private generation = 0;
+  /** The target left the config: keep serving the requests of older snapshots, keep nothing idle. */
+  private retiring = false;
   private readonly waiting: PoolWaiter[] = [];
   /** Connections open or opening (busy + idle + connecting). */
   private open = 0;
@@ -61,10 +72,40 @@ export class ConnectionPool implements ConnectionOwner {
     return { open: this.open, idle: this.idle.length, waiting: this.waiting.length };
   }
 
+  /**
+   * A reload kept this target: new settings for the connections opened from now on. When a
+   * setting that an open connection already carries changed (`fresh`: its timeouts, its idle
+   * limit, its TLS), the idle ones close now and the busy ones after their exchange; otherwise
+   * every connection stays, which is the point of keeping the pool.
+   */
+  reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void {
+    this.connect = connect;
+    this.options = { ...options, authority: this.options.authority };
+    if (!fresh) return this.openMore();
+    this.generation++;
+    for (const connection of this.all) this.outdated.add(connection);
+    for (const connection of this.idle.splice(0)) connection.destroy();
+    this.openMore();
+  }
+
+  /**
+   * A reload removed the target: requests of older snapshots still in flight (or retrying on
+   * it) are served, but no connection is kept idle, so the pool empties as they end.
+   */
+  retire(): void {
+    this.retiring = true;
+    this.closeIdle();
+  }
+
+  /** Closes the idle connections (a target taken out of rotation by an operator keeps none open). */
+  closeIdle(): void {
+    for (const connection of this.idle.splice(0)) connection.destroy();
+  }
+
   // ── the connections' side ────────────────────────────────────────────────────────
 
   release(connection: UpstreamConnection): void {
-    if (this.closing) return connection.destroy();
+    if (this.closing || this.outdated.has(connection)) return connection.destroy();
     if (this.waiting.length > 0 && connection.requests > 0) {
       // A connection that just carried a response is not handed to a waiting request at once:
       // a second answer to the last request, arriving in the next read, would reach the waiter
@@ -77,21 +118,25 @@ export class ConnectionPool implements ConnectionOwner {
     }
     const next = this.waiting.shift();
     if (next !== undefined) return next.onConnection(connection);
+    if (this.retiring) return connection.destroy();
     connection.park();
     this.idle.push(connection);
   }
 
   private cooled(connection: UpstreamConnection): void {
     if (!this.cooling.delete(connection)) return; // discarded meanwhile
-    if (this.closing || connection.socket.destroyed) return connection.destroy();
+    if (this.closing || this.outdated.has(connection) || connection.socket.destroyed)
+      return connection.destroy();
     const next = this.waiting.shift();
     if (next !== undefined) return next.onConnection(connection);
+    if (this.retiring) return connection.destroy();
     this.idle.push(connection);
   }
 
   discard(connection: UpstreamConnection): void {
     this.open--;
     this.cooling.delete(connection);
+    this.all.delete(connection);
     const at = this.idle.indexOf(connection);
     if (at !== -1) this.idle.splice(at, 1);
     this.openMore();
@@ -129,6 +174,7 @@ export class ConnectionPool implements ConnectionOwner {
 
   private openOne(): void {
     const started = performance.now();
+    const generation = this.generation;
     this.connect(this.target, (err, socket) => {
       this.connecting--;
       if (err !== null || socket === null) {
@@ -142,6 +188,8 @@ export class ConnectionPool implements ConnectionOwner {
         return;
       }
       const connection = new UpstreamConnection(socket, performance.now() - started, this, this.options);
+      this.all.add(connection);
+      if (generation !== this.generation) this.outdated.add(connection);
       this.release(connection);
     });
   }

@@ -69,9 +69,11 @@ export function hasUntriedTarget(upstream: Upstream, now: number, tried: readonl
 }
 
 function noTargetReason(upstream: Upstream, now: number): string {
+  const out = upstream.targets.filter((t) => t.admin !== 'enabled' || t.weight === 0).length;
   const down = upstream.targets.filter((t) => !t.checkedHealthy).length;
   const ejected = upstream.targets.filter((t) => t.isEjected(now) || t.isHalfOpen(now)).length;
   const parts: string[] = [];
+  if (out > 0) parts.push(`${out} drained, disabled or weighted 0 by an operator`);
   if (down > 0) parts.push(`${down} failing health checks`);
   if (ejected > 0) parts.push(`${ejected} ejected after repeated failures`);
   return `no target of "${upstream.name}" is in rotation (${parts.join(', ') || 'all busy probing'})`;

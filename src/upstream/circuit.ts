@@ -21,12 +21,17 @@ export interface Circuit {
    */
   releaseProbe(): void;
   readonly state: 'closed' | 'open' | 'half_open';
+  /** When an open circuit lets probes through (monotonic ms); 0 unless open. */
+  readonly openUntil: number;
+  /** A reload kept the upstream: the new thresholds apply from the next request, the state stays. */
+  reconfigure(config: CircuitBreakerConfig): void;
 }
 
 /** The answer of a closed circuit, shared: admit() runs on every request. */
 const PASS = { allowed: true, probe: false } as const;
 
-export function createCircuit(config: CircuitBreakerConfig): Circuit {
+export function createCircuit(initial: CircuitBreakerConfig): Circuit {
+  let config = initial;
   let state: 'closed' | 'open' | 'half_open' = 'closed';
   let failures = 0;
   let openUntil = 0;
@@ -40,6 +45,12 @@ export function createCircuit(config: CircuitBreakerConfig): Circuit {
   return {
     get state() {
       return state;
+    },
+    get openUntil() {
+      return state === 'open' ? openUntil : 0;
+    },
+    reconfigure(next) {
+      config = next;
     },
     admit(now) {
       if (state === 'closed' || config.consecutiveFailures === 0) return PASS;

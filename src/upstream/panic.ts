@@ -18,8 +18,8 @@ export type PanicTransition = 'entered' | 'left';
  * never per request, so entering and leaving are each logged once.
  */
 export class Panic {
-  /** Percent of targets passing their checks below which the upstream is in panic; 0: never. */
-  readonly threshold: number;
+  /** Percent of targets passing their checks below which the upstream is in panic; 0: never (a reload may change it). */
+  threshold: number;
   #active = false;
   #since: number | undefined;
 

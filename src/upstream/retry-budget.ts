@@ -26,13 +26,13 @@ import {
  * exactly once, whichever way the retry ends.
  */
 export class RetryBudget {
-  readonly #policy: RetryConfig;
+  #policy: RetryConfig;
   /** The upstream's requests in flight, first attempts and retries alike: the ratio's base. */
   readonly #requests: Count;
   readonly #retries = new Count();
   #tokens: number;
-  readonly #floor: TokenBucket;
-  readonly #floorShape: BucketShape;
+  #floor: TokenBucket;
+  #floorShape: BucketShape;
   readonly #now: () => number;
 
   constructor(policy: RetryConfig, requests: Count, now: () => number = () => performance.now()) {
@@ -40,10 +40,22 @@ export class RetryBudget {
     this.#requests = requests;
     this.#tokens = policy.budgetMinConcurrent;
     this.#now = now;
-    // One second's worth at most (and at least one retry, for a rate below one a second).
-    const rate = policy.budgetMinPerSecond;
-    this.#floorShape = { rate, burst: rate > 0 ? Math.max(1, rate) : 0 };
+    this.#floorShape = floorShape(policy);
     this.#floor = createFullBucket(this.#floorShape, now());
+  }
+
+  /**
+   * A reload kept the upstream: the new policy applies, the retries in flight and the tokens
+   * earned stay (capped by the new reserve), so a reload neither grants nor forgets a budget.
+   */
+  reconfigure(policy: RetryConfig): void {
+    this.#policy = policy;
+    this.#tokens = Math.min(this.#tokens, this.reserve);
+    const shape = floorShape(policy);
+    if (shape.rate !== this.#floorShape.rate) {
+      this.#floorShape = shape;
+      this.#floor = createFullBucket(shape, this.#now());
+    }
   }
 
   /** Retries in flight (in backoff or running). */
@@ -114,4 +126,10 @@ export class RetryBudget {
     refill(this.#floor, this.#floorShape, this.#now());
     return this.#floor.tokens >= 1;
   }
+}
+
+/** The floor's bucket: one second's worth at most (and at least one retry, for a rate below one a second). */
+function floorShape(policy: RetryConfig): BucketShape {
+  const rate = policy.budgetMinPerSecond;
+  return { rate, burst: rate > 0 ? Math.max(1, rate) : 0 };
 }

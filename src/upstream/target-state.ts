@@ -2,13 +2,23 @@ import type { TargetConfig } from '../config/types.ts';
 import type { FailureType } from '../failure/taxonomy.ts';
 import { Count } from '../limits/count.ts';
 
+export type AdminTargetState = 'enabled' | 'draining' | 'disabled';
+
 /**
  * A target's live state, as every part that judges it writes it: active health checks set
  * `checkedHealthy`, passive outlier detection sets the ejection fields, the balancer reads
  * them all through `isAvailable` and `effectiveWeight`. One object per target, shared.
  */
 export class TargetState {
-  readonly config: TargetConfig;
+  /** The target's config; a reload that keeps the target (same URL) replaces it, the state stays. */
+  config: TargetConfig;
+  /**
+   * The admin API's say (src/admin): `draining` and `disabled` take no new requests, in-flight
+   * ones finish; `disabled` also stops its health checks. Kept across reloads with the target.
+   */
+  admin: AdminTargetState = 'enabled';
+  /** A weight set through the admin API, over the config's until the target leaves the config. */
+  adminWeight: number | undefined;
   /** Requests in flight to this target (the exchanges and tunnels that hold it). */
   readonly active = new Count();
   /** Active health checks' verdict (true while no checks are configured). */
@@ -28,6 +38,11 @@ export class TargetState {
 
   constructor(config: TargetConfig) {
     this.config = config;
+  }
+
+  /** The weight the balancer uses: the admin API's, else the config's; 0 takes it out of rotation. */
+  get weight(): number {
+    return this.adminWeight ?? this.config.weight;
   }
 
   /** Ejected and its time is not over yet. */
@@ -51,6 +66,8 @@ export function isAvailable(
   halfOpenProbes: number,
   panic = false,
 ): boolean {
+  // An operator's decision is never overridden, not even by panic.
+  if (target.admin !== 'enabled' || target.weight === 0) return false;
   if (!target.checkedHealthy && !panic) return false;
   if (target.isEjected(now)) return false;
   if (target.isHalfOpen(now)) return target.probes.count < halfOpenProbes;
@@ -62,7 +79,7 @@ export function isAvailable(
  * full weight over `window` ms, so a cold cache or JIT is not hit by a full share at once.
  */
 export function effectiveWeight(target: TargetState, now: number, window: number): number {
-  const weight = target.config.weight;
+  const weight = target.weight;
   if (window <= 0) return weight;
   const since = now - target.inRotationSince;
   if (since >= window) return weight;

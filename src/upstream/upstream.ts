@@ -35,7 +35,15 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export function createUpstream(config: UpstreamConfig): Upstream {
+/**
+ * Builds an upstream from its config. With `previous` (a reload kept the upstream's name),
+ * every target still named — matched by its origin, scheme://host:port, so "http://a" and
+ * "http://a:80" are one target — keeps its state object: pool and connections, health-check
+ * verdict, ejection, admin state. The upstream keeps its circuit, retry budget, in-flight
+ * and pending counts and panic state. Pools of targets no longer named are retired (see
+ * ConnectionPool.retire): requests of the older snapshot finish on them.
+ */
+export function createUpstream(config: UpstreamConfig, previous?: Upstream): Upstream {
   const ca = config.tls.ca === undefined ? undefined : readFileSync(config.tls.ca);
   const connect = createConnector({
     timeout: config.timeouts.connect,
@@ -44,22 +52,38 @@ export function createUpstream(config: UpstreamConfig): Upstream {
     servername: config.tls.servername,
     rejectUnauthorized: !config.tls.insecureSkipVerify,
   });
-  const targets: Target[] = config.targets.map((target) =>
-    Object.assign(new TargetState(target), {
-      pool: new ConnectionPool(target, connect, {
-        maxConnections: config.pool.maxConnections,
-        idleTimeout: config.pool.idleTimeout,
-        timeouts: {
-          // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
-          head: Math.min(config.retries.perTryTimeout, config.timeouts.response),
-          read: config.timeouts.read,
-        },
-        maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
-      }),
-    }),
-  );
-  const inFlight = new Count();
-  const panic = new Panic(config.panicThreshold);
+  const poolOptions = {
+    maxConnections: config.pool.maxConnections,
+    idleTimeout: config.pool.idleTimeout,
+    timeouts: {
+      // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
+      head: Math.min(config.retries.perTryTimeout, config.timeouts.response),
+      read: config.timeouts.read,
+    },
+    maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
+  };
+  // Open connections carry their timeouts and TLS session: when those change, they are not reused.
+  const fresh = previous !== undefined && connectionSettingsChanged(previous.config, config);
+  const kept = new Map(previous?.targets.map((t) => [t.config.origin, t]));
+  const targets: Target[] = config.targets.map((target) => {
+    const old = kept.get(target.origin);
+    if (old === undefined)
+      return Object.assign(new TargetState(target), {
+        pool: new ConnectionPool(target, connect, poolOptions),
+      });
+    kept.delete(target.origin);
+    old.config = target;
+    old.pool.reconfigure(connect, poolOptions, fresh);
+    return old;
+  });
+  for (const gone of kept.values()) gone.pool.retire();
+  const inFlight = previous?.inFlight ?? new Count();
+  const panic = previous?.panic ?? new Panic(config.panicThreshold);
+  panic.threshold = config.panicThreshold;
+  const circuit = previous?.circuit ?? createCircuit(config.circuitBreaker);
+  circuit.reconfigure(config.circuitBreaker);
+  const retryBudget = previous?.retryBudget ?? new RetryBudget(config.retries, inFlight);
+  retryBudget.reconfigure(config.retries);
   return {
     name: config.name,
     config,
@@ -69,14 +93,25 @@ export function createUpstream(config: UpstreamConfig): Upstream {
       halfOpenProbes: config.circuitBreaker.halfOpenRequests,
       panic,
     }),
-    circuit: createCircuit(config.circuitBreaker),
+    circuit,
     panic,
     connect,
     inFlight,
-    pending: new Count(),
-    retryBudget: new RetryBudget(config.retries, inFlight),
+    pending: previous?.pending ?? new Count(),
+    retryBudget,
     async close() {
       await Promise.all(targets.map((t) => t.pool.close()));
     },
   };
+}
+
+/** Settings an open connection already carries: its wait for a head, its read and idle timers, its TLS. */
+function connectionSettingsChanged(before: UpstreamConfig, after: UpstreamConfig): boolean {
+  return (
+    before.timeouts.response !== after.timeouts.response ||
+    before.timeouts.read !== after.timeouts.read ||
+    before.retries.perTryTimeout !== after.retries.perTryTimeout ||
+    before.pool.idleTimeout !== after.pool.idleTimeout ||
+    JSON.stringify(before.tls) !== JSON.stringify(after.tls)
+  );
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
+import { startServe } from '../helpers/serve-process.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-cli-'));
@@ -192,6 +193,45 @@ test('serve runs its worker under a primary, with the small V8 young generation'
     assert.equal(code, 0, 'the primary drains its worker and exits 0');
   } finally {
     child.kill('SIGKILL');
+    await upstream.close();
+  }
+});
+
+test('SIGHUP reloads the file instead of killing the gateway; an invalid file is logged and changes nothing', async () => {
+  const upstream = await startEcho();
+  const path = file('hup.yaml', valid(0, upstream.url));
+  const serve = await startServe(path, 1);
+  try {
+    const base = `http://127.0.0.1:${serve.port}`;
+    assert.equal((await request(base, { path: '/v2/x' })).status, 200);
+    writeFileSync(path, valid(0, upstream.url).replace('match: { path: / }', 'match: { path: /v2 }'));
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('config reloaded', 1);
+    assert.equal(serve.child.exitCode, null, 'still running');
+    assert.equal((await request(base, { path: '/other' })).status, 404, 'the new routes apply');
+    assert.equal((await request(base, { path: '/v2/x' })).status, 200);
+    writeFileSync(path, 'listen: nope\n');
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('reload refused: the config is invalid; the running config stays', 1);
+    const refused = serve.lines.find(
+      (l) => l.msg === 'reload refused: the config is invalid; the running config stays',
+    );
+    assert.deepEqual(
+      ((refused?.problems ?? []) as { file: string; line: number; path: string }[]).map((p) => [
+        p.file,
+        p.line,
+        p.path,
+      ]),
+      [
+        [path, 1, 'routes'],
+        [path, 1, 'upstreams'],
+        [path, 1, 'listen'],
+      ],
+    );
+    assert.equal((await request(base, { path: '/v2/x' })).status, 200, 'still serving the last good config');
+    assert.equal(await serve.stop(), 0);
+  } finally {
+    serve.child.kill('SIGKILL');
     await upstream.close();
   }
 });

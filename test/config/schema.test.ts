@@ -16,11 +16,12 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'limits.keep_alive_timeout',
     'log.destination',
     'metrics.listen',
+    'admin.token_file',
   ]) {
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
-  assert.equal(CONFIG_FIELD_PATHS.length, 96);
+  assert.equal(CONFIG_FIELD_PATHS.length, 101);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {

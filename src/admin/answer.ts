@@ -1,0 +1,37 @@
+import type { ServerResponse } from 'node:http';
+
+/** What an admin handler answers: a status and a JSON body (problem+json when `problem`). */
+export interface AdminAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly problem?: boolean;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A body that is not JSON (the Prometheus exposition), sent as it is. */
+  readonly text?: { readonly contentType: string; readonly body: string };
+}
+
+/** An RFC 9457 problem: the field of the request at fault when there is one. */
+export function problem(
+  status: number,
+  title: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): AdminAnswer {
+  return { status, problem: true, body: { title, status, detail, ...extra } };
+}
+
+/** A bad request naming the field at fault. */
+export function badField(field: string, detail: string): AdminAnswer {
+  return problem(400, 'Bad request', `${field}: ${detail}`, { field });
+}
+
+export function send(res: ServerResponse, answer: AdminAnswer): void {
+  const text = answer.text?.body ?? `${JSON.stringify(answer.body, null, 2)}\n`;
+  res.writeHead(answer.status, {
+    'content-type':
+      answer.text?.contentType ?? (answer.problem ? 'application/problem+json' : 'application/json'),
+    'cache-control': 'no-store',
+    ...answer.headers,
+  });
+  res.end(text);
+}

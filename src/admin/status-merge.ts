@@ -1,0 +1,106 @@
+import type { GatewayStatus, TargetStatus, UpstreamStatus } from '../gateway/status.ts';
+
+/**
+ * One view of the gateway from every worker's status. Each worker keeps its own targets'
+ * state (checks, ejections, circuits and budgets run per worker), so the merge says how:
+ * counts (in flight, pending, pool connections, retry tokens) are summed; a state the
+ * workers may disagree on is the worst one (circuit open over half-open over closed, any
+ * worker in panic or ejecting), with `workers_ejecting` and the latest `ejected_until`;
+ * health is the common verdict, or "mixed"; the latest check and failure win. The admin
+ * state and weights are set in every worker by the primary, so they agree.
+ */
+export interface MergedStatus {
+  readonly workers: {
+    readonly id: number;
+    readonly pid: number | null;
+    readonly answered: boolean;
+    readonly config_hash: string | null;
+    readonly draining: boolean | null;
+  }[];
+  readonly upstreams: Record<string, MergedUpstream>;
+  readonly routes: GatewayStatus['routes'];
+}
+
+export type MergedUpstream = Omit<UpstreamStatus, 'targets'> & { readonly targets: MergedTarget[] };
+
+export type MergedTarget = Omit<TargetStatus, 'health'> & {
+  readonly health: TargetStatus['health'] | 'mixed';
+  readonly workers_ejecting: number;
+};
+
+const CIRCUIT_ORDER = { closed: 0, half_open: 1, open: 2 } as const;
+
+export function mergeStatuses(
+  answers: readonly { worker: number; pid: number | undefined; status: GatewayStatus | undefined }[],
+): MergedStatus {
+  const statuses = answers.flatMap((a) => (a.status ? [a.status] : []));
+  const upstreams: Record<string, MergedUpstream> = {};
+  for (const status of statuses) {
+    for (const [name, upstream] of Object.entries(status.upstreams)) {
+      const seen = upstreams[name];
+      upstreams[name] = seen === undefined ? fromOne(upstream) : mergeUpstream(seen, upstream);
+    }
+  }
+  return {
+    workers: answers.map((a) => ({
+      id: a.worker,
+      pid: a.pid ?? null,
+      answered: a.status !== undefined,
+      config_hash: a.status?.config_hash ?? null,
+      draining: a.status?.draining ?? null,
+    })),
+    upstreams,
+    routes: statuses[0]?.routes ?? {},
+  };
+}
+
+function fromOne(upstream: UpstreamStatus): MergedUpstream {
+  return {
+    ...upstream,
+    targets: upstream.targets.map((t) => ({ ...t, workers_ejecting: t.ejected ? 1 : 0 })),
+  };
+}
+
+const later = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b);
+const latest = <T extends { at: string } | null>(a: T, b: T): T =>
+  a === null ? b : b === null ? a : a.at >= b.at ? a : b;
+
+function mergeUpstream(a: MergedUpstream, b: UpstreamStatus): MergedUpstream {
+  const circuit =
+    CIRCUIT_ORDER[b.circuit.state] > CIRCUIT_ORDER[a.circuit.state]
+      ? b.circuit
+      : { state: a.circuit.state, open_until: later(a.circuit.open_until, b.circuit.open_until) };
+  return {
+    circuit,
+    panic: a.panic || b.panic,
+    in_flight: a.in_flight + b.in_flight,
+    pending: a.pending + b.pending,
+    retry_budget: {
+      tokens: Math.round((a.retry_budget.tokens + b.retry_budget.tokens) * 100) / 100,
+      retries_in_flight: a.retry_budget.retries_in_flight + b.retry_budget.retries_in_flight,
+    },
+    targets: a.targets.map((t) => {
+      const other = b.targets.find((o) => o.url === t.url);
+      return other === undefined ? t : mergeTarget(t, other);
+    }),
+  };
+}
+
+function mergeTarget(a: MergedTarget, b: TargetStatus): MergedTarget {
+  return {
+    ...a,
+    health: a.health === b.health ? a.health : 'mixed',
+    last_check: latest(a.last_check, b.last_check),
+    ejected: a.ejected || b.ejected,
+    ejected_until: later(a.ejected_until, b.ejected_until),
+    ejections: Math.max(a.ejections, b.ejections),
+    workers_ejecting: a.workers_ejecting + (b.ejected ? 1 : 0),
+    in_flight: a.in_flight + b.in_flight,
+    last_failure: latest(a.last_failure, b.last_failure),
+    pool: {
+      open: a.pool.open + b.pool.open,
+      idle: a.pool.idle + b.pool.idle,
+      waiting: a.pool.waiting + b.pool.waiting,
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { ConfigProblem } from '../config/config-error.ts';
+import type { GatewayConfig } from '../config/types.ts';
+import type { ReloadOutcome } from './gateway.ts';
+import type { RuntimeChange } from './runtime-changes.ts';
+import type { GatewayStatus } from './status.ts';
+
+/**
+ * What the cluster primary and its workers say to each other over Node's IPC channel (JSON).
+ * The primary validates every config and every change before sending it, so a worker only
+ * applies; each request carries an id and gets exactly one answer with it.
+ *
+ * - start: the first message a worker gets: the config and runtime changes in force now, so
+ *   a worker started after a reload or a change (a restart after a crash) runs what the others run.
+ * - reload / change / status: answered by reloaded / changed / status with the same id.
+ */
+export type ToWorker =
+  | { readonly candor: 'start'; readonly config: GatewayConfig; readonly changes: readonly RuntimeChange[] }
+  | { readonly candor: 'reload'; readonly id: number; readonly config: GatewayConfig }
+  | { readonly candor: 'change'; readonly id: number; readonly change: RuntimeChange }
+  | { readonly candor: 'status'; readonly id: number };
+
+export type FromWorker =
+  | {
+      readonly candor: 'reloaded';
+      readonly id: number;
+      readonly outcome?: ReloadOutcome;
+      readonly problems?: readonly ConfigProblem[];
+      readonly error?: string;
+    }
+  | { readonly candor: 'changed'; readonly id: number; readonly error?: string }
+  | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus };
+
+export function isToWorker(message: unknown): message is ToWorker {
+  return typeof message === 'object' && message !== null && 'candor' in message;
+}
+
+export function isFromWorker(message: unknown): message is FromWorker {
+  return typeof message === 'object' && message !== null && 'candor' in message && 'id' in message;
+}

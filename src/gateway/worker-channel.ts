@@ -1,0 +1,57 @@
+import { ConfigError } from '../config/config-error.ts';
+import type { GatewayConfig } from '../config/types.ts';
+import type { Gateway } from './gateway.ts';
+import { type FromWorker, isToWorker } from './ipc-protocol.ts';
+import type { RuntimeChange } from './runtime-changes.ts';
+
+/** A worker's first message: the snapshot to start on (see ipc-protocol.ts). */
+export function awaitStart(): Promise<{ config: GatewayConfig; changes: readonly RuntimeChange[] }> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if (!isToWorker(message) || message.candor !== 'start') return;
+      process.off('message', onMessage);
+      resolve({ config: message.config, changes: message.changes });
+    };
+    process.on('message', onMessage);
+  });
+}
+
+/**
+ * Answers the primary's reload, change and status requests on this worker's gateway. Listening
+ * starts before the gateway is up, so a request that arrives while it starts waits for it
+ * rather than being lost.
+ */
+export function serveThePrimary(starting: Promise<Gateway>): () => void {
+  const send = (answer: FromWorker) => process.send?.(answer);
+  const onMessage = async (message: unknown) => {
+    if (!isToWorker(message)) return;
+    const gateway = await starting;
+    switch (message.candor) {
+      case 'reload':
+        try {
+          const outcome = await gateway.reload(message.config);
+          send({ candor: 'reloaded', id: message.id, outcome });
+        } catch (err) {
+          send(
+            err instanceof ConfigError
+              ? { candor: 'reloaded', id: message.id, problems: err.problems }
+              : { candor: 'reloaded', id: message.id, error: (err as Error).message },
+          );
+        }
+        return;
+      case 'change':
+        try {
+          gateway.apply(message.change);
+          send({ candor: 'changed', id: message.id });
+        } catch (err) {
+          send({ candor: 'changed', id: message.id, error: (err as Error).message });
+        }
+        return;
+      case 'status':
+        send({ candor: 'status', id: message.id, status: gateway.status() });
+        return;
+    }
+  };
+  process.on('message', onMessage);
+  return () => process.off('message', onMessage);
+}

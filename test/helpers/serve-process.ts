@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+
+const BIN = join(import.meta.dirname, '../../bin/candor.js');
+
+/** `candor serve --workers N --config FILE` as a real child process, its log lines parsed as they come. */
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  /** The main listener's port (the first one logged). */
+  readonly port: number;
+  /** The admin listener's port, when the config has one. */
+  readonly adminPort: number | undefined;
+  readonly lines: Record<string, unknown>[];
+  /** Resolves when `count` lines with this msg have been logged in all (`ms`, 5 s by default, at most). */
+  waitForLines(msg: string, count: number, ms?: number): Promise<void>;
+  stderr(): string;
+  stop(): Promise<number | null>;
+}
+
+export async function startServe(
+  config: string,
+  workers: number,
+  options: { admin?: boolean } = {},
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  let partial = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    partial += chunk.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const part of parts) if (part) lines.push(JSON.parse(part));
+    for (const waiter of waiters) waiter();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const waitForLines = (msg: string, count: number, ms = 5000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (lines.filter((l) => l.msg === msg).length >= count) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(
+          new Error(
+            `fewer than ${count} "${msg}" lines after ${ms} ms; stderr: ${stderr}; lines: ${JSON.stringify(lines.slice(-5))}`,
+          ),
+        );
+      }, ms);
+      waiters.add(check);
+      check();
+    });
+  child.once('exit', () => {
+    for (const waiter of waiters) waiter();
+  });
+  await waitForLines('listening', workers, 15_000);
+  if (options.admin) await waitForLines('admin API listening', 1, 15_000);
+  const port = Number(
+    String(lines.find((l) => l.msg === 'listening')?.address)
+      .split(':')
+      .at(-1),
+  );
+  const admin = lines.find((l) => l.msg === 'admin API listening')?.admin;
+  return {
+    child,
+    port,
+    adminPort: admin === undefined ? undefined : Number(String(admin).split(':').at(-1)),
+    lines,
+    waitForLines,
+    stderr: () => stderr,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** A JSON call to the admin API: status, content type and parsed body. */
+export function adminCall(
+  port: number,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; rawBody?: string } = {},
+): Promise<{ status: number; type: string | undefined; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method,
+      path,
+      agent: false,
+      headers: options.token === undefined ? {} : { authorization: `Bearer ${options.token}` },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          type: res.headers['content-type'],
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+        }),
+      );
+    });
+    req.end(options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)));
+  });
+}
