@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { type AdminServer, startAdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
+import { statusPageRoutes } from '../admin/status-page.ts';
 import { readAdminTokenSource } from '../config/admin-checks.ts';
 import type { AdminConfig, GatewayConfig } from '../config/types.ts';
 import { createLogger } from '../log/logger.ts';
@@ -19,7 +20,7 @@ export async function runPrimary(path: string, config: GatewayConfig, workers: n
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
   let admin: { server: AdminServer; config: AdminConfig } | undefined;
-  const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics)];
+  const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics), ...statusPageRoutes()];
 
   /** Starts, moves or stops the admin listener to match the config in force; the token is read again. */
   const syncAdmin = async (wanted: AdminConfig | undefined): Promise<void> => {
