@@ -9,6 +9,7 @@ import { unchangeableProblems } from '../gateway/reload-plan.ts';
 import { type ChangeProblem, type RuntimeChange, RuntimeChanges } from '../gateway/runtime-changes.ts';
 import type { GatewayStatus } from '../gateway/status.ts';
 import type { Logger } from '../log/logger.ts';
+import { type ActivityReport, mergeActivity } from '../metrics/activity.ts';
 import { type MergedStatus, mergeStatuses } from './status-merge.ts';
 
 /** How long a worker has to confirm a swap or a change, or answer a status request. */
@@ -200,6 +201,13 @@ export class ClusterControl {
         status: answer?.candor === 'status' ? answer.status : undefined,
       }));
     return mergeStatuses(statuses);
+  }
+
+  /** Every worker's answers per second and latest failures, merged (activity.ts); and how many workers answered. */
+  async activity(): Promise<ActivityReport & { readonly workers: { asked: number; answered: number } }> {
+    const answers = await this.#askAll((id) => ({ candor: 'activity', id }));
+    const reports = answers.flatMap(({ answer }) => (answer?.candor === 'activity' ? [answer.activity] : []));
+    return { ...mergeActivity(reports), workers: { asked: answers.length, answered: reports.length } };
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {

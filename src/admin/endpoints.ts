@@ -1,5 +1,6 @@
 import { probeAnswer } from '../gateway/probes.ts';
 import type { RuntimeChange } from '../gateway/runtime-changes.ts';
+import { ACTIVITY_SECONDS } from '../metrics/activity.ts';
 import type { RenderMetrics } from '../metrics/exposition.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
@@ -44,6 +45,24 @@ export function adminEndpoints(control: ClusterControl): AdminRoute[] {
             last_reload: control.lastReload ?? null,
             runtime_changes: control.changes,
             ...merged,
+          },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/activity',
+      // The status page's chart and failure list: every worker's last minutes, merged.
+      async handle() {
+        const { seconds, failures, workers } = await control.activity();
+        return {
+          status: 200,
+          body: {
+            now: Date.now() / 1000,
+            window_seconds: ACTIVITY_SECONDS,
+            workers,
+            per_second: seconds,
+            failures,
           },
         };
       },

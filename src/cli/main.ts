@@ -29,7 +29,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           strict: true,
         });
         if (values.help) return help();
-        const workers = parseWorkers(values.workers);
+        // The demo shows two workers' state merged, without one worker per core on a big machine.
+        const workers = parseWorkers(values.workers ?? (values.demo ? '2' : undefined));
         if (workers === undefined)
           return usage(`--workers must be a number from 1 to 256, got "${values.workers}"`);
         // Each command loads only its own modules: a gateway worker never pays for explain or diagnose.

@@ -1,7 +1,9 @@
+import cluster from 'node:cluster';
 import { isIP } from 'node:net';
 import { type AdminServer, startAdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
+import { statusPageRoutes } from '../admin/status-page.ts';
 import { readAdminTokenSource } from '../config/admin-checks.ts';
 import type { AdminConfig, GatewayConfig } from '../config/types.ts';
 import { createLogger } from '../log/logger.ts';
@@ -15,11 +17,18 @@ import { superviseWorkers } from './workers.ts';
  * (validated here, sent to each worker), serves the admin API (it alone sees every worker),
  * and turns SIGHUP into a reload. It never runs the data path.
  */
-export async function runPrimary(path: string, config: GatewayConfig, workers: number): Promise<number> {
+export async function runPrimary(
+  path: string,
+  config: GatewayConfig,
+  workers: number,
+  options: {
+    readonly announce?: (where: { gatewayPort: number; adminPort: number | undefined }) => void;
+  } = {},
+): Promise<number> {
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
   let admin: { server: AdminServer; config: AdminConfig } | undefined;
-  const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics)];
+  const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics), ...statusPageRoutes()];
 
   /** Starts, moves or stops the admin listener to match the config in force; the token is read again. */
   const syncAdmin = async (wanted: AdminConfig | undefined): Promise<void> => {
@@ -85,6 +94,12 @@ export async function runPrimary(path: string, config: GatewayConfig, workers: n
       return EXIT.unavailable;
     }
   }
+  // The demo's banner: printed once the first worker listens, with the ports really bound.
+  const { announce } = options;
+  if (announce !== undefined)
+    cluster.once('listening', (_worker, address) =>
+      announce({ gatewayPort: address.port, adminPort: admin?.server.port() }),
+    );
   const code = await superviseWorkers(workers, {
     drainTimeout: config.drain.timeout,
     onFork: (worker) => control.start(worker),

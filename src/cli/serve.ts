@@ -17,10 +17,6 @@ export interface ServeOptions {
 
 /** `candor serve`: run until SIGINT/SIGTERM, then drain and exit 0. */
 export async function runServe(options: ServeOptions): Promise<number> {
-  if (options.demo) {
-    const end = await (await import('../demo/demo.ts')).startDemo();
-    return end === 'stopped' ? EXIT.ok : EXIT.unavailable;
-  }
   if (cluster.isWorker) {
     // Listening for the primary's actions (drain, reopen the log) from the first moment: one
     // sent while the worker starts would otherwise be lost.
@@ -31,6 +27,9 @@ export async function runServe(options: ServeOptions): Promise<number> {
     cluster.worker?.disconnect();
     return code;
   }
+  // The demo runs as `candor serve` does (a primary, its workers, the admin API): a worker of
+  // the demo is a worker like any other, given its config by the primary.
+  if (options.demo) return runDemo(options.workers);
   if (options.config === undefined) {
     process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
     return EXIT.usage;
@@ -49,6 +48,22 @@ export async function runServe(options: ServeOptions): Promise<number> {
   // now only supervises, even a single worker: it restarts one that dies, and only a worker
   // started by it runs with the memory settings of workers.ts.
   return (await import('./primary.ts')).runPrimary(options.config, config, options.workers);
+}
+
+/** `candor serve --demo`: the demo's upstreams and config, served by the primary of `candor serve`. */
+async function runDemo(workers: number): Promise<number> {
+  const demo = await (await import('../demo/demo.ts')).prepareDemo();
+  if ('problem' in demo) {
+    process.stderr.write(`candor demo: could not start: ${demo.problem}\n`);
+    return EXIT.unavailable;
+  }
+  try {
+    return await (await import('./primary.ts')).runPrimary(demo.path, demo.config, workers, {
+      announce: (where) => process.stderr.write(demo.banner(where)),
+    });
+  } finally {
+    await demo.close();
+  }
 }
 
 /**

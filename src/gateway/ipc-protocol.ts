@@ -1,5 +1,6 @@
 import type { ConfigProblem } from '../config/config-error.ts';
 import type { GatewayConfig } from '../config/types.ts';
+import type { ActivityReport } from '../metrics/activity.ts';
 import type { ReloadOutcome } from './gateway.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
 import type { GatewayStatus } from './status.ts';
@@ -12,12 +13,15 @@ import type { GatewayStatus } from './status.ts';
  * - start: the first message a worker gets: the config and runtime changes in force now, so
  *   a worker started after a reload or a change (a restart after a crash) runs what the others run.
  * - reload / change / status: answered by reloaded / changed / status with the same id.
+ * - activity: the worker's answers per second and latest failures (the status page), answered
+ *   by activity with the same id.
  */
 export type ToWorker =
   | { readonly candor: 'start'; readonly config: GatewayConfig; readonly changes: readonly RuntimeChange[] }
   | { readonly candor: 'reload'; readonly id: number; readonly config: GatewayConfig }
   | { readonly candor: 'change'; readonly id: number; readonly change: RuntimeChange }
-  | { readonly candor: 'status'; readonly id: number };
+  | { readonly candor: 'status'; readonly id: number }
+  | { readonly candor: 'activity'; readonly id: number };
 
 export type FromWorker =
   | {
@@ -28,7 +32,8 @@ export type FromWorker =
       readonly error?: string;
     }
   | { readonly candor: 'changed'; readonly id: number; readonly error?: string }
-  | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus };
+  | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus }
+  | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport };
 
 export function isToWorker(message: unknown): message is ToWorker {
   return typeof message === 'object' && message !== null && 'candor' in message;

@@ -17,7 +17,7 @@ export function awaitStart(): Promise<{ config: GatewayConfig; changes: readonly
 }
 
 /**
- * Answers the primary's reload, change and status requests on this worker's gateway. Listening
+ * Answers the primary's reload, change, status and activity requests on this worker's gateway. Listening
  * starts before the gateway is up, so a request that arrives while it starts waits for it
  * rather than being lost.
  */
@@ -49,6 +49,9 @@ export function serveThePrimary(starting: Promise<Gateway>): () => void {
         return;
       case 'status':
         send({ candor: 'status', id: message.id, status: gateway.status() });
+        return;
+      case 'activity':
+        send({ candor: 'activity', id: message.id, activity: gateway.metrics.activity.report() });
         return;
     }
   };

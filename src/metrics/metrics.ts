@@ -4,6 +4,7 @@ import type { GatewayConfig } from '../config/types.ts';
 import type { RetrySkip } from '../failure/retry-skips.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import { Activity } from './activity.ts';
 import { METRICS, type MetricSpec, methodLabel, type Origin } from './catalog.ts';
 import {
   type CellFamily,
@@ -41,6 +42,8 @@ type CounterKey = {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /** The last minutes' answers per second and the latest failures, for the status page (activity.ts). */
+  readonly activity = new Activity();
   readonly #counters = new Map<CounterKey, CellFamily<CounterCell>>();
   readonly #serverDuration: CellFamily<HistogramCell>;
   readonly #clientDuration: CellFamily<HistogramCell>;
@@ -94,6 +97,7 @@ export class GatewayMetrics {
     this.#serverDuration
       .cell(route, methodLabel(record.method), record.status, errorType)
       .observe(record.elapsed() / 1000);
+    this.activity.record(record, origin);
   }
 
   /** One attempt settled: `outcome` is "response" or the failure type. */

@@ -1,4 +1,7 @@
-/** `npm start`: the demo gateway and its upstreams answer as DESIGN.md's failure table says. */
+/**
+ * `npm start`: the demo gateway and its upstreams answer as DESIGN.md's failure table says, and
+ * its banner gives the status page, /metrics and the admin token, which work.
+ */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -8,22 +11,33 @@ import { request } from '../helpers/http-client.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
 let base: string;
+let admin: string;
+let token: string;
 let stop: () => Promise<number | null>;
 
 before(async () => {
   const child = spawn(process.execPath, [BIN, 'serve', '--demo'], {
-    env: { ...process.env, CANDOR_PORT: '0' },
+    env: { ...process.env, CANDOR_PORT: '0', CANDOR_ADMIN_PORT: '0', CANDOR_DEMO_ADMIN_TOKEN: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  base = await new Promise((resolve, reject) => {
+  const banner = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
-      const m = /gateway "candor-demo" on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-      if (m && stderr.includes('Ctrl-C')) resolve(m[1]);
+      if (stderr.includes('Ctrl-C')) resolve(stderr);
     });
     child.once('exit', (code) => reject(new Error(`demo exited ${code}: ${stderr}`)));
   });
+  base = /gateway "candor-demo" on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1] ?? '';
+  const page = /Status page: +(http:\/\/127\.0\.0\.1:\d+)\/ +\(it asks for the admin token: (\S+)\)/.exec(
+    banner,
+  );
+  assert.ok(base && page, banner);
+  [, admin, token] = page;
+  assert.ok(
+    banner.includes(`Metrics:      curl -H 'Authorization: Bearer ${token}' ${admin}/metrics`),
+    banner,
+  );
   stop = () =>
     new Promise((resolve) => {
       child.once('exit', resolve);
@@ -76,6 +90,26 @@ test("demo /healthy passes the app's own 503 through with received-status", asyn
   assert.equal(res.status, 503);
   assert.equal(res.headers['retry-after'], '7');
   assert.equal(res.headers['proxy-status'], 'candor-demo; received-status=503; next-hop="healthy"');
+});
+
+test("the banner's status page and /metrics answer, the data behind the page with the printed token", async () => {
+  assert.ok(token.length >= 24, 'a token made for this run');
+  const page = await request(admin, { path: '/' });
+  assert.equal(page.status, 200);
+  assert.match(String(page.headers['content-type']), /^text\/html/);
+  assert.match(page.text, /<title>Candor status<\/title>/);
+  const auth = { authorization: `Bearer ${token}` };
+  assert.equal((await request(admin, { path: '/status' })).status, 401);
+  await request(base, { path: '/refused' });
+  const metrics = await request(admin, { path: '/metrics', headers: auth });
+  assert.equal(metrics.status, 200);
+  assert.match(
+    metrics.text,
+    /candor_responses_total\{route="refused",code="502",origin="gateway",error_type="connection_refused"\} [1-9]/,
+  );
+  const status = JSON.parse((await request(admin, { path: '/status', headers: auth })).text);
+  assert.equal(status.gateway, 'candor-demo');
+  assert.equal(status.workers.length, 2, 'the demo runs two workers');
 });
 
 test('a demo whose port is taken exits 69 and says why', async () => {

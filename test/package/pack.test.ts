@@ -157,10 +157,12 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     assert.ok(packedFiles.includes(path), `${path} is in the package`);
   }
   assert.ok(packedFiles.includes('dist/demo/demo.yaml'), 'the demo config the code reads is in the package');
+  for (const file of ['status-page.html', 'status-page.css', 'status-page.client.js', 'status-page.js'])
+    assert.ok(packedFiles.includes(`dist/admin/${file}`), `the status page's ${file} is in the package`);
   const stray = packedFiles.filter(
     (path) =>
       !/^(package\.json|README\.md|LICENSE|bin\/candor\.js)$/.test(path) &&
-      !(path.startsWith('dist/') && /\.(js|d\.ts|yaml)$/.test(path)),
+      !(path.startsWith('dist/') && /\.(js|d\.ts|yaml|html|css)$/.test(path)),
   );
   assert.deepEqual(stray, [], 'nothing but bin/, dist/ and the package files');
   assert.equal(existsSync(join(installed, 'src')), false, 'no src/ installed');

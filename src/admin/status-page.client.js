@@ -1,0 +1,438 @@
+// The status page's script: it polls the admin API (GET /status and GET /activity, once a
+// second) with the token kept in this tab's sessionStorage. Polling rather than server-sent
+// events because an EventSource cannot send an Authorization header, and the token must not
+// travel in a URL (it would land in logs and history). Every value is put in the page as text
+// (textContent), never as markup: target URLs, failure details and route names come from
+// configs and upstreams, not from this page.
+
+const TOKEN_KEY = 'candor-admin-token';
+const POLL_MS = 1000;
+/** The chart's width in seconds: the window each worker keeps (metrics/activity.ts). */
+const WINDOW_S = 300;
+
+const $ = (id) => document.getElementById(id);
+
+/** An element with attributes and children (strings become text nodes). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === 'onclick') node.addEventListener('click', value);
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children) if (child !== undefined && child !== null) node.append(child);
+  return node;
+}
+
+const badge = (text, kind = text) => el('span', { class: `badge ${kind}` }, text);
+const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '');
+
+class Unauthorized extends Error {}
+
+let token = sessionStorage.getItem(TOKEN_KEY) ?? '';
+let timer;
+
+async function call(method, path, body) {
+  const headers = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: 'no-store',
+  });
+  const json = await res.json().catch(() => ({}));
+  if (res.status === 401) throw new Unauthorized(json.detail ?? 'unauthorized');
+  if (!res.ok) throw new Error(`${res.status} ${json.title ?? ''}: ${json.detail ?? ''}`);
+  return json;
+}
+
+// ── the token ──────────────────────────────────────────────────────────────────
+
+function askForToken(message, refused) {
+  clearTimeout(timer);
+  $('auth').hidden = false;
+  $('auth').classList.toggle('refused', refused);
+  $('auth-message').textContent = message;
+  $('data').hidden = true;
+  $('token').focus();
+}
+
+$('auth-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  token = $('token').value.trim();
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $('token').value = '';
+  $('auth').hidden = true;
+  refresh();
+});
+
+$('token-change').addEventListener('click', () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  token = '';
+  askForToken('Enter the admin token.', false);
+});
+
+// ── polling ────────────────────────────────────────────────────────────────────
+
+async function refresh() {
+  clearTimeout(timer);
+  if (token === '') {
+    askForToken('Every figure on this page comes from the admin API, which needs its token.', false);
+    return;
+  }
+  try {
+    const [status, activity] = await Promise.all([call('GET', '/status'), call('GET', '/activity')]);
+    $('data').hidden = false;
+    $('auth').hidden = true;
+    renderStatus(status);
+    renderActivity(activity);
+    $('updated').textContent = new Date().toLocaleTimeString();
+    if ($('notice').dataset.kind === 'unreachable') showNotice('', '');
+  } catch (err) {
+    if (err instanceof Unauthorized) {
+      askForToken(`The admin API refused the token (401: ${err.message}). Enter the admin token.`, true);
+      return;
+    }
+    showNotice(`Could not read the gateway's state: ${err.message}. Retrying…`, 'error', 'unreachable');
+  }
+  timer = setTimeout(refresh, POLL_MS);
+}
+
+function showNotice(text, kind, tag = '') {
+  const notice = $('notice');
+  notice.hidden = text === '';
+  notice.textContent = text;
+  notice.className = kind;
+  notice.dataset.kind = tag;
+}
+
+// ── status: upstreams, targets, routes, config ─────────────────────────────────
+
+function renderStatus(status) {
+  $('gateway-name').textContent = status.gateway;
+  $('config-hash').textContent = `${status.config.hash ?? '?'} (version ${status.config.version})`;
+  const reload = status.last_reload;
+  $('last-reload').textContent =
+    reload === null
+      ? 'none since start'
+      : `${reload.result} at ${clock(reload.at)} via ${reload.via} (${reload.who})`;
+  const answered = status.workers.filter((w) => w.answered).length;
+  const draining = status.workers.some((w) => w.draining) ? ', draining' : '';
+  $('workers').textContent = `${answered} of ${status.workers.length} answered${draining}`;
+
+  const upstreams = [];
+  for (const [name, upstream] of Object.entries(status.upstreams))
+    upstreams.push(renderUpstream(name, upstream));
+  $('upstreams').replaceChildren(...upstreams);
+
+  const rows = Object.entries(status.routes).map(([name, route]) => {
+    const m = route.maintenance;
+    const state = m.active ? `on (${m.source})` : 'off';
+    return el(
+      'tr',
+      { 'data-route': name },
+      el('td', { class: 'mono' }, name),
+      el('td', { class: 'mono' }, route.upstream),
+      el('td', { class: 'maintenance' }, badge(state, m.active ? 'on' : 'off')),
+      el(
+        'td',
+        {},
+        el(
+          'button',
+          {
+            type: 'button',
+            'data-action': m.active ? 'maintenance-off' : 'maintenance-on',
+            onclick: () => maintenance(name, !m.active),
+          },
+          m.active ? 'End maintenance' : 'Start maintenance',
+        ),
+      ),
+    );
+  });
+  $('routes').tBodies[0].replaceChildren(...rows);
+}
+
+function renderUpstream(name, upstream) {
+  const facts = [
+    `in flight ${upstream.in_flight}`,
+    `pending ${upstream.pending}`,
+    `retry tokens ${upstream.retry_budget.tokens}`,
+  ];
+  if (upstream.circuit.open_until) facts.push(`open until ${clock(upstream.circuit.open_until)}`);
+  const head = el(
+    'h3',
+    {},
+    el('span', { class: 'mono' }, name),
+    ' circuit ',
+    badge(upstream.circuit.state),
+    upstream.panic ? badge('panic', 'open') : null,
+    el('span', { class: 'facts' }, facts.join(' · ')),
+  );
+  const rows = upstream.targets.map((t) => {
+    const ejected = t.ejected
+      ? el(
+          'span',
+          {},
+          badge('ejected'),
+          ` until ${clock(t.ejected_until)}`,
+          t.workers_ejecting > 1 ? ` (${t.workers_ejecting} workers)` : '',
+        )
+      : 'no';
+    const check = t.last_check
+      ? `${t.last_check.ok ? 'ok' : (t.last_check.failure ?? `status ${t.last_check.status}`)} at ${clock(t.last_check.at)}`
+      : '';
+    const failure = t.last_failure ? `${t.last_failure.type} at ${clock(t.last_failure.at)}` : '';
+    const weight =
+      t.weight === t.config_weight ? String(t.weight) : `${t.weight} (config ${t.config_weight})`;
+    const act = (label, action, disabled) =>
+      el(
+        'button',
+        { type: 'button', 'data-action': action, disabled, onclick: () => targetAction(name, t, action) },
+        label,
+      );
+    return el(
+      'tr',
+      { 'data-target': t.url, 'data-upstream': name },
+      el('td', { class: 'mono' }, t.url),
+      el('td', { class: 'admin' }, badge(t.admin)),
+      el('td', { class: 'health', 'data-health': t.health }, badge(t.health)),
+      el('td', { class: 'ejected' }, ejected),
+      el('td', { class: 'weight' }, weight),
+      el('td', { class: 'in-flight' }, String(t.in_flight)),
+      el('td', { class: 'check' }, check),
+      el('td', { class: 'last-failure' }, failure),
+      el(
+        'td',
+        {},
+        act('Drain', 'drain', t.admin === 'draining'),
+        act('Disable', 'disable', t.admin === 'disabled'),
+        act('Enable', 'enable', t.admin === 'enabled'),
+        act('Weight…', 'weight', false),
+      ),
+    );
+  });
+  const table = el(
+    'table',
+    {},
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        ...[
+          'Target',
+          'Admin',
+          'Health',
+          'Ejected',
+          'Weight',
+          'In flight',
+          'Last check',
+          'Last failure',
+          '',
+        ].map((h) => el('th', {}, h)),
+      ),
+    ),
+    el('tbody', {}, ...rows),
+  );
+  return el('div', { class: 'upstream', 'data-upstream': name }, head, table);
+}
+
+// ── activity: the chart, the series table, the latest failures ─────────────────
+
+const SVG = 'http://www.w3.org/2000/svg';
+const svg = (tag, attrs) => {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  return node;
+};
+
+/** Answers the upstream made are green, the gateway's failures warm colours, clients' grey. */
+function colour(series, index) {
+  if (series === 'upstream') return '#2da44e';
+  if (series.startsWith('client')) return '#8c959f';
+  if (series.startsWith('upstream ')) return '#8250df';
+  const warm = ['#cf222e', '#e16f24', '#bf8700', '#a40e26', '#fb8f44', '#953800'];
+  return warm[index % warm.length];
+}
+
+/** Set through the CSSOM: the page's Content-Security-Policy refuses inline style attributes. */
+function swatch(background) {
+  const node = el('span', { class: 'swatch' });
+  node.style.background = background;
+  return node;
+}
+
+function renderActivity(activity) {
+  const now = Math.floor(activity.now);
+  const totals = new Map();
+  const sum = (series, from) => {
+    let n = 0;
+    for (const s of activity.per_second) if (s.t >= from && s.t <= now) n += s.counts[series] ?? 0;
+    return n;
+  };
+  for (const s of activity.per_second)
+    for (const [series, n] of Object.entries(s.counts)) totals.set(series, (totals.get(series) ?? 0) + n);
+  const names = [...totals.keys()].sort((a, b) =>
+    a === 'upstream' ? -1 : b === 'upstream' ? 1 : totals.get(b) - totals.get(a),
+  );
+  const colours = new Map(names.map((name, i) => [name, colour(name, i)]));
+
+  // The rate "now" averages the last five whole seconds (the current one is still filling):
+  // their sum over 5, to one decimal.
+  const rows = names.map((series) =>
+    el(
+      'tr',
+      { 'data-series': series },
+      el('td', { class: 'mono' }, swatch(colours.get(series)), series),
+      el('td', { class: 'rate' }, String(Math.round((sum(series, now - 5) - sum(series, now)) * 2) / 10)),
+      el('td', { class: 'last-minute' }, String(sum(series, now - 59))),
+      el('td', { class: 'last-5-minutes' }, String(totals.get(series))),
+    ),
+  );
+  if (rows.length === 0)
+    rows.push(el('tr', {}, el('td', { colspan: 4, class: 'empty' }, 'No answers in the last 5 minutes.')));
+  $('series').tBodies[0].replaceChildren(...rows);
+  $('chart').replaceChildren(chart(activity.per_second, names, colours, now));
+
+  const failures = activity.failures.map((f) =>
+    el(
+      'tr',
+      { 'data-req-id': f.req_id },
+      el('td', {}, clock(f.at)),
+      el('td', { class: 'mono req-id' }, f.req_id),
+      el('td', {}, String(f.status)),
+      el('td', {}, f.origin),
+      el('td', { class: 'mono error' }, f.error),
+      el('td', {}, f.shape),
+      el('td', { class: 'mono' }, f.route ?? ''),
+      el('td', { class: 'mono' }, f.target ?? f.upstream ?? ''),
+      el('td', { class: 'details' }, f.details),
+    ),
+  );
+  if (failures.length === 0)
+    failures.push(el('tr', {}, el('td', { colspan: 9, class: 'empty' }, 'No failure yet.')));
+  $('failures').tBodies[0].replaceChildren(...failures);
+}
+
+/** Stacked bars, one per second, the newest on the right. */
+function chart(perSecond, names, colours, now) {
+  const width = 900;
+  const height = 180;
+  const bottom = height - 18;
+  const barWidth = width / WINDOW_S;
+  let peak = 1;
+  for (const s of perSecond) {
+    let total = 0;
+    for (const n of Object.values(s.counts)) total += n;
+    peak = Math.max(peak, total);
+  }
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img' });
+  root.append(svg('line', { x1: 0, x2: width, y1: bottom, y2: bottom, stroke: '#d9dee5' }));
+  for (const s of perSecond) {
+    const age = now - s.t;
+    if (age < 0 || age >= WINDOW_S) continue;
+    const x = width - (age + 1) * barWidth;
+    let y = bottom;
+    for (const name of names) {
+      const n = s.counts[name] ?? 0;
+      if (n === 0) continue;
+      const h = (n / peak) * (bottom - 14);
+      y -= h;
+      root.append(svg('rect', { x, y, width: barWidth, height: h, fill: colours.get(name) }));
+    }
+  }
+  const label = (x, text, anchor) => {
+    const node = svg('text', { x, y: height - 4, 'text-anchor': anchor });
+    node.textContent = text;
+    root.append(node);
+  };
+  for (let minute = 5; minute >= 1; minute--)
+    label(width - (minute * 60 * width) / WINDOW_S, `-${minute} min`, 'start');
+  label(width - 2, 'now', 'end');
+  const top = svg('text', { x: 4, y: 12 });
+  top.textContent = `peak ${peak}/s`;
+  root.append(top);
+  return root;
+}
+
+// ── write actions, each behind a confirmation ──────────────────────────────────
+
+/** Opens the confirmation dialog; resolves with the input's value when confirmed, undefined when not. */
+function confirmAction(title, text, input) {
+  const dialog = $('confirm');
+  $('confirm-title').textContent = title;
+  $('confirm-text').textContent = text;
+  $('confirm-input-label').hidden = input === undefined;
+  if (input !== undefined) $('confirm-input').value = String(input);
+  dialog.returnValue = '';
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      'close',
+      () => resolve(dialog.returnValue === 'ok' ? $('confirm-input').value : undefined),
+      { once: true },
+    );
+    dialog.showModal();
+    (input === undefined ? $('confirm-cancel') : $('confirm-input')).focus();
+  });
+}
+
+const WHAT = {
+  drain: 'Drain: it takes no new requests; those in flight finish.',
+  disable: 'Disable: it takes no request at all, and its idle connections are closed.',
+  enable: 'Enable: it takes requests again, as its health allows.',
+};
+
+async function targetAction(upstream, target, action) {
+  if (action === 'weight') {
+    const value = await confirmAction(
+      `Set the weight of ${target.url}?`,
+      `Upstream ${upstream}. Its share of requests follows its weight (0 takes it out of rotation).`,
+      target.weight,
+    );
+    if (value === undefined) return;
+    const weight = Number(value);
+    return act(`Weight of ${target.url} set to ${weight}`, 'PUT', '/targets/weights', {
+      upstream,
+      weights: [{ target: target.url, weight }],
+    });
+  }
+  const confirmed = await confirmAction(
+    `${action[0].toUpperCase()}${action.slice(1)} ${target.url}?`,
+    `Upstream ${upstream}. ${WHAT[action]}`,
+  );
+  if (confirmed === undefined) return;
+  return act(`${target.url} in ${upstream}: ${action}`, 'POST', `/targets/${action}`, {
+    upstream,
+    target: target.url,
+  });
+}
+
+async function maintenance(route, enabled) {
+  const confirmed = await confirmAction(
+    `${enabled ? 'Start' : 'End'} maintenance on route ${route}?`,
+    enabled
+      ? 'Every request on this route will be answered 503 with the maintenance page until it ends.'
+      : 'Requests on this route will go to its upstream again.',
+  );
+  if (confirmed === undefined) return;
+  return act(`Maintenance ${enabled ? 'on' : 'off'} for route ${route}`, 'PUT', '/routes/maintenance', {
+    route,
+    enabled,
+  });
+}
+
+async function act(done, method, path, body) {
+  try {
+    const answer = await call(method, path, body);
+    showNotice(`${done}: confirmed by ${answer.workers.confirmed.length} worker(s).`, 'done');
+  } catch (err) {
+    if (err instanceof Unauthorized)
+      return askForToken(`The admin API refused the token (401: ${err.message}).`, true);
+    showNotice(`${done} failed: ${err.message}`, 'error');
+  }
+  refresh();
+}
+
+refresh();

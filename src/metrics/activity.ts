@@ -1,0 +1,124 @@
+import type { RequestRecord } from '../log/request-record.ts';
+import type { Origin } from './catalog.ts';
+
+/**
+ * What the status page shows beside the state of the targets: answers per second by who made
+ * them and why, over the last minutes, and the latest failed requests with their ids. Prometheus
+ * keeps history for whoever scrapes it; this is for the operator looking now, with no
+ * Prometheus at hand, so each process keeps only a short window, bounded whatever the traffic:
+ * one bucket per second (a handful of series each: origin × failure type) and a ring of the
+ * last failed requests. Recording is a clock read, a map increment and, for a failure only, one
+ * small object: nothing else on the hot path.
+ */
+
+/** Seconds of per-second counts kept: the status page's chart. */
+export const ACTIVITY_SECONDS = 300;
+/** Failed requests remembered per process (the primary keeps the latest of all workers'). */
+export const RECENT_FAILURES = 50;
+/** A failure's details are the taxonomy's short sentence; a longer one is cut here. */
+const MAX_DETAILS = 300;
+
+/** One failed request, as the access log line says it. */
+export interface FailedRequest {
+  readonly at: string;
+  readonly req_id: string;
+  readonly method: string;
+  readonly route: string | null;
+  readonly upstream: string | null;
+  readonly target: string | null;
+  readonly status: number;
+  readonly origin: Origin;
+  readonly error: string;
+  readonly shape: string;
+  readonly details: string;
+}
+
+/** One second: answers by series, "origin" or "origin error_type" (e.g. "gateway connection_refused"). */
+export interface ActivitySecond {
+  /** Unix time, whole seconds. */
+  readonly t: number;
+  readonly counts: Record<string, number>;
+}
+
+export interface ActivityReport {
+  /** Oldest first; seconds with no answer are left out. */
+  readonly seconds: ActivitySecond[];
+  /** Newest first. */
+  readonly failures: FailedRequest[];
+}
+
+/** The series an answer counts in: who made it, and the failure type when there was one. */
+export function seriesOf(origin: Origin, errorType: string | undefined): string {
+  return errorType === undefined ? origin : `${origin} ${errorType}`;
+}
+
+export class Activity {
+  readonly #buckets = Array.from({ length: ACTIVITY_SECONDS }, () => ({
+    t: -1,
+    counts: new Map<string, number>(),
+  }));
+  readonly #failures: (FailedRequest | undefined)[] = new Array(RECENT_FAILURES).fill(undefined);
+  #next = 0;
+
+  /** A request's answer is written (called once per request, with its log line). */
+  record(record: RequestRecord, origin: Origin, now = Date.now()): void {
+    const t = Math.floor(now / 1000);
+    const bucket = this.#buckets[t % ACTIVITY_SECONDS];
+    if (bucket.t !== t) {
+      bucket.t = t;
+      bucket.counts.clear();
+    }
+    const failure = record.failure;
+    const series = seriesOf(origin, failure?.type);
+    bucket.counts.set(series, (bucket.counts.get(series) ?? 0) + 1);
+    if (failure === undefined) return;
+    this.#failures[this.#next] = {
+      at: new Date(now).toISOString(),
+      req_id: record.id,
+      method: record.method,
+      route: record.route ?? null,
+      upstream: record.upstream ?? null,
+      target: record.target ?? null,
+      status: record.status,
+      origin,
+      error: failure.type,
+      shape: failure.kind.shape,
+      details:
+        failure.details.length > MAX_DETAILS ? `${failure.details.slice(0, MAX_DETAILS)}…` : failure.details,
+    };
+    this.#next = (this.#next + 1) % RECENT_FAILURES;
+  }
+
+  report(now = Date.now()): ActivityReport {
+    const last = Math.floor(now / 1000);
+    const seconds: ActivitySecond[] = [];
+    for (let t = last - ACTIVITY_SECONDS + 1; t <= last; t++) {
+      const bucket = this.#buckets[t % ACTIVITY_SECONDS];
+      if (bucket.t === t && bucket.counts.size > 0)
+        seconds.push({ t, counts: Object.fromEntries(bucket.counts) });
+    }
+    const failures: FailedRequest[] = [];
+    for (let i = 1; i <= RECENT_FAILURES; i++) {
+      const failure = this.#failures[(this.#next - i + RECENT_FAILURES) % RECENT_FAILURES];
+      if (failure !== undefined) failures.push(failure);
+    }
+    return { seconds, failures };
+  }
+}
+
+/** Several processes' reports as one: counts added second by second, the latest failures of all. */
+export function mergeActivity(reports: readonly ActivityReport[]): ActivityReport {
+  const bySecond = new Map<number, Record<string, number>>();
+  for (const report of reports)
+    for (const { t, counts } of report.seconds) {
+      const merged = bySecond.get(t) ?? {};
+      for (const [series, n] of Object.entries(counts)) merged[series] = (merged[series] ?? 0) + n;
+      bySecond.set(t, merged);
+    }
+  const seconds = [...bySecond.entries()].sort(([a], [b]) => a - b).map(([t, counts]) => ({ t, counts }));
+  const failures = reports
+    .flatMap((r) => r.failures)
+    .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0))
+    .slice(0, RECENT_FAILURES);
+  return { seconds, failures };
+}
