@@ -2,11 +2,13 @@ import type { ServerResponse } from 'node:http';
 import { type Listener, type RequestHandlers, startListener } from '../accept/listener.ts';
 import { ConfigError } from '../config/config-error.ts';
 import type { GatewayConfig } from '../config/types.ts';
+import { applyVerdict } from '../health/active-checks.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { GatewayMetrics } from '../metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from '../metrics/metrics-listener.ts';
 import { RequestSession } from '../session/request-session.ts';
 import type { Runtime } from '../session/runtime.ts';
+import type { ClusterLink } from './cluster-link.ts';
 import { configHash } from './config-hash.ts';
 import { Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
@@ -69,6 +71,12 @@ export interface GatewayOptions {
    * primary serves every worker's metrics, merged.
    */
   readonly serveMetrics?: boolean;
+  /**
+   * A cluster worker's link to its primary (cluster-link.ts): health checks and rate limits
+   * are the primary's, split limits take this worker's share, ejections and open circuits
+   * are told to the other workers. Without it (in-process) every limit and check is local.
+   */
+  readonly cluster?: ClusterLink;
 }
 
 /** Starts a gateway on a validated config: its runtime, then every listener. */
@@ -78,7 +86,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   for (const change of options.changes ?? [])
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
   const metrics = new GatewayMetrics();
-  let runtime = createRuntime(config, logger, metrics, changes);
+  const link = options.cluster;
+  let runtime = createRuntime(config, logger, metrics, changes, undefined, link);
   let hash = configHash(config);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
   let reloading: Promise<unknown> = Promise.resolve();
@@ -99,6 +108,17 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     refused: (socket, failure, info) => RequestSession.refused(current(), socket, failure, info),
     limits: () => current().config.limits,
   };
+  if (link) {
+    link.onHealth = (verdicts, count) => {
+      const now = performance.now();
+      for (const verdict of verdicts) {
+        const upstream = runtime.upstreams.get(verdict.upstream);
+        const target = upstream?.targets.find((t) => t.config.origin === verdict.origin);
+        // Not (yet) in this worker's snapshot: the link keeps the verdict for the runtime a reload builds.
+        if (upstream && target) applyVerdict(upstream, target, verdict, now, count ? metrics : undefined);
+      }
+    };
+  }
   const listeners: Listener[] = [];
   let metricsListener: MetricsListener | undefined;
   try {
@@ -160,7 +180,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
     const dropped = changes.prune(next);
     const previous = runtime;
-    runtime = createRuntime(next, logger, metrics, changes, previous);
+    runtime = createRuntime(next, logger, metrics, changes, previous, link);
     hash = configHash(next);
     metrics.configLoaded(next);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.

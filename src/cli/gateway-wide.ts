@@ -1,0 +1,78 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { GatewayConfig } from '../config/types.ts';
+import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
+import type { HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
+import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
+import { GatewayChecks } from '../health/gateway-checks.ts';
+import type { Logger } from '../log/logger.ts';
+
+/**
+ * What the cluster primary holds so that a configured limit is the gateway's and not each
+ * worker's (README, "Limits across workers"): the one set of health checks, each worker's
+ * slice of the split limits, and the relay of ejections and open circuits between workers.
+ */
+export class GatewayWide {
+  readonly #workers: number;
+  /** Live workers by slice: a restarted worker takes the slice of the one that died. */
+  readonly #slices = new Map<Worker, number>();
+  readonly #checks: GatewayChecks;
+
+  constructor(config: GatewayConfig, workers: number, logger: Logger) {
+    this.#workers = workers;
+    this.#checks = new GatewayChecks(config, logger, (verdicts, probe) => this.#publish(verdicts, probe));
+    cluster.on('message', (from, message) => {
+      if (!isSharedFromWorker(message)) return;
+      switch (message.candor) {
+        case 'ejected':
+        case 'circuit-opened':
+          // News for every other worker: the one that saw it has already acted.
+          for (const worker of this.#live()) if (worker !== from) worker.send(message);
+          return;
+      }
+    });
+  }
+
+  /** What a forked worker starts with, besides the config: its slice and the health verdicts now. */
+  startOf(worker: Worker): { share: WorkerShare; health: HealthVerdict[] } {
+    const taken = new Set(this.#slices.values());
+    let index = 0;
+    while (taken.has(index)) index++;
+    this.#slices.set(worker, index);
+    worker.once('exit', () => this.#slices.delete(worker));
+    return { share: { index, of: this.#workers }, health: this.#checks.verdicts() };
+  }
+
+  /** A reload swapped the config in force. */
+  configChanged(config: GatewayConfig): void {
+    this.#checks.update(config);
+  }
+
+  /** The admin API changed a target's state: a disabled target is not probed. */
+  changesChanged(changes: RuntimeChanges): void {
+    this.#checks.applyChanges(changes);
+  }
+
+  stop(): Promise<void> {
+    return this.#checks.stop();
+  }
+
+  #live(): Worker[] {
+    return [...this.#slices.keys()].filter((w) => w.isConnected());
+  }
+
+  /**
+   * Every worker applies each verdict; one of them (the lowest slice alive) also counts the
+   * probe, so the merged metrics count each probe once.
+   */
+  #publish(verdicts: HealthVerdict[], probe: boolean): void {
+    let counter: Worker | undefined;
+    if (probe)
+      for (const [worker, slice] of this.#slices)
+        if (worker.isConnected() && (counter === undefined || slice < (this.#slices.get(counter) ?? 0)))
+          counter = worker;
+    for (const worker of this.#live()) {
+      const message: SharedToWorker = { candor: 'health', verdicts, count: worker === counter };
+      worker.send(message);
+    }
+  }
+}
