@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { GatewayRateLimits } from '../admit/gateway-rate-limits.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
 import type { HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
@@ -8,7 +9,7 @@ import type { Logger } from '../log/logger.ts';
 
 /**
  * What the cluster primary holds so that a configured limit is the gateway's and not each
- * worker's (README, "Limits across workers"): the one set of health checks, each worker's
+ * worker's (README, "Limits across workers"): the rate limits' buckets, the one set of health checks, each worker's
  * slice of the split limits, and the relay of ejections and open circuits between workers.
  */
 export class GatewayWide {
@@ -16,13 +17,21 @@ export class GatewayWide {
   /** Live workers by slice: a restarted worker takes the slice of the one that died. */
   readonly #slices = new Map<Worker, number>();
   readonly #checks: GatewayChecks;
+  readonly #rates: GatewayRateLimits;
 
   constructor(config: GatewayConfig, workers: number, logger: Logger) {
     this.#workers = workers;
+    this.#rates = new GatewayRateLimits(config);
     this.#checks = new GatewayChecks(config, logger, (verdicts, probe) => this.#publish(verdicts, probe));
     cluster.on('message', (from, message) => {
       if (!isSharedFromWorker(message)) return;
       switch (message.candor) {
+        case 'rate-ask': {
+          const wait = this.#rates.take(message.route, message.key, performance.now());
+          const answer: SharedToWorker = { candor: 'rate-answer', id: message.id, wait };
+          if (from.isConnected()) from.send(answer);
+          return;
+        }
         case 'ejected':
         case 'circuit-opened':
           // News for every other worker: the one that saw it has already acted.
@@ -44,6 +53,7 @@ export class GatewayWide {
 
   /** A reload swapped the config in force. */
   configChanged(config: GatewayConfig): void {
+    this.#rates.update(config);
     this.#checks.update(config);
   }
 

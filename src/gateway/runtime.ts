@@ -73,7 +73,7 @@ export function createRuntime(
     upstreams,
     checks,
     trust: createTrustList(config.trustForwardedFrom),
-    admission: new Admission(config.routes, (route) => changes.maintenance(route), previous?.admission),
+    admission: new Admission(config.routes, (route) => changes.maintenance(route), previous?.admission, link),
     logger,
     metrics,
     via10: `1.0 ${config.name}`,
