@@ -19,8 +19,12 @@ export class GatewayWide {
   readonly #checks: GatewayChecks;
   readonly #rates: GatewayRateLimits;
 
+  readonly #logger: Logger;
+
   constructor(config: GatewayConfig, workers: number, logger: Logger) {
     this.#workers = workers;
+    this.#logger = logger;
+    this.#warnSmallLimits(config);
     this.#rates = new GatewayRateLimits(config);
     this.#checks = new GatewayChecks(config, logger, (verdicts, probe) => this.#publish(verdicts, probe));
     cluster.on('message', (from, message) => {
@@ -55,6 +59,20 @@ export class GatewayWide {
   configChanged(config: GatewayConfig): void {
     this.#rates.update(config);
     this.#checks.update(config);
+    this.#warnSmallLimits(config);
+  }
+
+  /** A `max_in_flight` below the worker count leaves some workers a share of 0: they shed everything. */
+  #warnSmallLimits(config: GatewayConfig): void {
+    const small = [
+      ...config.listen.map((l) => ({ what: `listener ${l.address}`, max: l.maxInFlight })),
+      ...config.routes.map((r) => ({ what: `route "${r.name}"`, max: r.maxInFlight })),
+    ].filter((l) => l.max !== undefined && l.max < this.#workers);
+    for (const { what, max } of small)
+      this.#logger.warn(
+        { limit: what, max_in_flight: max, workers: this.#workers },
+        'max_in_flight is split among the workers and is below their number: some workers will shed every request',
+      );
   }
 
   /** The admin API changed a target's state: a disabled target is not probed. */

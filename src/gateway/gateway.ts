@@ -16,6 +16,7 @@ import { listenerKey, planListeners, unchangeableProblems } from './reload-plan.
 import { createRuntime } from './runtime.ts';
 import { type RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
+import { splitLimits } from './worker-share.ts';
 
 export interface Gateway {
   /** The listeners open now (a reload adds and removes some). */
@@ -80,15 +81,18 @@ export interface GatewayOptions {
 }
 
 /** Starts a gateway on a validated config: its runtime, then every listener. */
-export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+export async function startGateway(given: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const link = options.cluster;
+  // A cluster worker enforces its slice of the split limits (worker-share.ts); the hash is the config's.
+  const mine = (whole: GatewayConfig) => (link ? splitLimits(whole, link.share) : whole);
+  const config = mine(given);
   const logger = options.logger ?? createLogger(config.log, config.name);
   const changes = new RuntimeChanges();
   for (const change of options.changes ?? [])
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
   const metrics = new GatewayMetrics();
-  const link = options.cluster;
   let runtime = createRuntime(config, logger, metrics, changes, undefined, link);
-  let hash = configHash(config);
+  let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
   let reloading: Promise<unknown> = Promise.resolve();
   const current = () => runtime;
@@ -130,7 +134,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await runtime.close();
     throw err;
   }
-  metrics.configLoaded(config);
+  metrics.configLoaded(given);
   metrics.watch({
     upstreams: () => current().upstreams.values(),
     listeners: () =>
@@ -156,7 +160,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     return drained;
   };
 
-  const reload = async (next: GatewayConfig): Promise<ReloadOutcome> => {
+  const reload = async (whole: GatewayConfig): Promise<ReloadOutcome> => {
+    const next = mine(whole);
     const before = runtime.config;
     const problems = unchangeableProblems(before, next);
     if (problems.length > 0) throw new ConfigError(problems);
@@ -181,8 +186,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const dropped = changes.prune(next);
     const previous = runtime;
     runtime = createRuntime(next, logger, metrics, changes, previous, link);
-    hash = configHash(next);
-    metrics.configLoaded(next);
+    hash = configHash(whole);
+    metrics.configLoaded(whole);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
     if (options.logger === undefined) logger.level = next.log.level;
     for (const { after } of plan.kept)
