@@ -122,6 +122,18 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         if (upstream && target) applyVerdict(upstream, target, verdict, now, count ? metrics : undefined);
       }
     };
+    // Another worker ejected a target or opened a circuit: so does this one, for the time left.
+    link.onAnnouncement = (news) => {
+      const now = performance.now();
+      const upstream = runtime.upstreams.get(news.upstream);
+      if (upstream === undefined) return;
+      if (news.candor === 'circuit-opened') return upstream.circuit.openedElsewhere(now, news.forMs);
+      const target = upstream.targets.find((t) => t.config.origin === news.origin);
+      if (target === undefined || target.ejectedUntil >= now + news.forMs) return;
+      target.ejectedUntil = now + news.forMs;
+      target.ejections = Math.max(target.ejections, news.ejections);
+      target.consecutiveFailures = 0;
+    };
   }
   const listeners: Listener[] = [];
   let metricsListener: MetricsListener | undefined;

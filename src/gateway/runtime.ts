@@ -7,7 +7,7 @@ import { createTrustList } from '../net/trust.ts';
 import { createRouter } from '../route/router.ts';
 import type { Runtime } from '../session/runtime.ts';
 import { createUpstream, type Upstream } from '../upstream/upstream.ts';
-import type { ClusterLink } from './cluster-link.ts';
+import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
 
 /** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
@@ -78,6 +78,7 @@ export function createRuntime(
     metrics,
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
+    ...(link ? { announce: (news: Announcement) => link.announce(news) } : {}),
     async close() {
       await Promise.all([...checks.values()].map((c) => c.stop()));
       await Promise.all([...upstreams.values()].map((u) => u.close()));

@@ -1,5 +1,6 @@
 import type { Admission } from '../admit/admission.ts';
 import type { GatewayConfig } from '../config/types.ts';
+import type { Announcement } from '../gateway/cluster-link.ts';
 import type { Logger } from '../log/logger.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { TrustList } from '../net/trust.ts';
@@ -24,5 +25,10 @@ export interface Runtime {
   /** Via entries for HTTP/1.0 and HTTP/1.1 clients, built once. */
   readonly via10: string;
   readonly via11: string;
+  /**
+   * A cluster worker tells the others (through the primary) of a target it ejected or a
+   * circuit it opened, so each does not learn of a dead target on its own; absent in-process.
+   */
+  readonly announce?: (news: Announcement) => void;
   close(): Promise<void>;
 }
