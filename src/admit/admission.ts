@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { MaintenanceConfig, RateLimitConfig, RouteConfig, UpstreamConfig } from '../config/types.ts';
 import type { Failure } from '../failure/failure.ts';
-import type { WorkerShare } from '../gateway/shared-protocol.ts';
+import { sliceOf, type WorkerShare } from '../limits/worker-share.ts';
 import { InFlightLimit, type Release } from './in-flight-limit.ts';
 import { takeSlots } from './load-shedding.ts';
 import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
@@ -13,8 +13,7 @@ import { RateLimiter, rateLimitFailure, rateLimitKey } from './rate-limit.ts';
  * more while i < burst mod N). A share of 0 tokens passes nothing: the price of exactness.
  */
 export function rateShare(limit: RateLimitConfig, share: WorkerShare): RateLimitConfig {
-  const burst = Math.floor(limit.burst / share.of) + (share.index < limit.burst % share.of ? 1 : 0);
-  return { ...limit, rate: limit.rate / share.of, burst };
+  return { ...limit, rate: limit.rate / share.of, burst: sliceOf(limit.burst, share) };
 }
 
 interface RoutePolicies {

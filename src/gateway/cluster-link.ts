@@ -1,3 +1,4 @@
+import type { Announcement } from '../session/runtime.ts';
 import {
   type HealthVerdict,
   isSharedToWorker,
@@ -13,8 +14,7 @@ import {
  */
 export const RATE_ANSWER_MS = 50;
 
-/** One-way news from the other workers, through the primary. */
-export type Announcement = Extract<SharedToWorker, { candor: 'ejected' } | { candor: 'circuit-opened' }>;
+export type { Announcement } from '../session/runtime.ts';
 
 /**
  * A cluster worker's end of the shared limits (shared-protocol.ts): its share of the split

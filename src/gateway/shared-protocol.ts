@@ -1,4 +1,9 @@
-import type { ProbeResult } from '../health/probe.ts';
+import type { HealthVerdict } from '../health/active-checks.ts';
+import type { WorkerShare } from '../limits/worker-share.ts';
+import type { Announcement } from '../session/runtime.ts';
+
+export type { HealthVerdict } from '../health/active-checks.ts';
+export type { WorkerShare } from '../limits/worker-share.ts';
 
 /**
  * The messages that make a configured limit the gateway's rather than each worker's (see
@@ -11,45 +16,14 @@ import type { ProbeResult } from '../health/probe.ts';
  * ms from now" and the receiver adds it to its own clock.
  */
 
-/** One target's active-check state, as the primary (which alone probes) judged it. */
-export interface HealthVerdict {
-  readonly upstream: string;
-  readonly origin: string;
-  readonly healthy: boolean;
-  /** The last probe, its `at` as the primary saw it: a receiver dates it with its own clock. */
-  readonly result?: ProbeResult;
-  /** How long before sending the probe ended. */
-  readonly ageMs?: number;
-}
-
-/** Which slice of the split limits a worker enforces: worker `index` of `of` (see worker-share.ts). */
-export interface WorkerShare {
-  readonly index: number;
-  readonly of: number;
-}
-
 export type SharedToWorker =
   | { readonly candor: 'health'; readonly verdicts: readonly HealthVerdict[]; readonly count: boolean }
   | { readonly candor: 'rate-answer'; readonly id: number; readonly wait: number }
-  | {
-      readonly candor: 'ejected';
-      readonly upstream: string;
-      readonly origin: string;
-      readonly forMs: number;
-      readonly ejections: number;
-    }
-  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number };
+  | Announcement;
 
 export type SharedFromWorker =
   | { readonly candor: 'rate-ask'; readonly id: number; readonly route: string; readonly key: string }
-  | {
-      readonly candor: 'ejected';
-      readonly upstream: string;
-      readonly origin: string;
-      readonly forMs: number;
-      readonly ejections: number;
-    }
-  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number };
+  | Announcement;
 
 const TO_WORKER = new Set(['health', 'rate-answer', 'ejected', 'circuit-opened']);
 const FROM_WORKER = new Set(['rate-ask', 'ejected', 'circuit-opened']);

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../config/types.ts';
-import type { WorkerShare } from './shared-protocol.ts';
+import { sliceOf, type WorkerShare } from '../limits/worker-share.ts';
 
 /**
  * The limits a cluster splits among its workers instead of sharing them (README, "Limits
@@ -17,7 +17,7 @@ import type { WorkerShare } from './shared-protocol.ts';
  */
 export function splitLimits(config: GatewayConfig, share: WorkerShare): GatewayConfig {
   if (share.of === 1) return config;
-  const part = (max: number) => Math.floor(max / share.of) + (share.index < max % share.of ? 1 : 0);
+  const part = (max: number) => sliceOf(max, share);
   return {
     ...config,
     listen: config.listen.map((l) =>

@@ -19,6 +19,17 @@ export interface ActiveChecks {
   stop(): Promise<void>;
 }
 
+/** One target's active-check state, as a cluster primary (which alone probes) judged it. */
+export interface HealthVerdict {
+  readonly upstream: string;
+  readonly origin: string;
+  readonly healthy: boolean;
+  /** The last probe, its `at` on the primary's clock: a receiver dates it with its own (see ageMs). */
+  readonly result?: ProbeResult;
+  /** How long before sending the probe ended. */
+  readonly ageMs?: number;
+}
+
 /** What the checks count: a cluster primary, which keeps no registry, counts nothing here (see applyVerdict). */
 export type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
 
@@ -196,7 +207,7 @@ function record(
 export function applyVerdict(
   upstream: Upstream,
   target: Target,
-  verdict: { readonly healthy: boolean; readonly result?: ProbeResult; readonly ageMs?: number },
+  verdict: Pick<HealthVerdict, 'healthy' | 'result' | 'ageMs'>,
   now: number,
   metrics: HealthMetrics | undefined,
 ): void {

@@ -1,9 +1,8 @@
 import type { GatewayConfig } from '../config/types.ts';
-import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
-import type { HealthVerdict } from '../gateway/shared-protocol.ts';
 import type { Logger } from '../log/logger.ts';
+import type { AdminTargetState } from '../upstream/target-state.ts';
 import { createUpstream, type Upstream } from '../upstream/upstream.ts';
-import { type ActiveChecks, lastProbe, startActiveChecks } from './active-checks.ts';
+import { type ActiveChecks, type HealthVerdict, lastProbe, startActiveChecks } from './active-checks.ts';
 
 /** Hands verdicts to every worker; `probe`: they come from a probe that just ended (not a snapshot). */
 export type Publish = (verdicts: HealthVerdict[], probe: boolean) => void;
@@ -89,7 +88,9 @@ export class GatewayChecks {
   }
 
   /** The admin API's changes in force: a disabled target is not probed (as in a worker's own checks). */
-  applyChanges(changes: RuntimeChanges): void {
+  applyChanges(changes: {
+    target(upstream: string, origin: string): { state?: AdminTargetState; weight?: number } | undefined;
+  }): void {
     for (const upstream of this.#upstreams.values())
       for (const target of upstream.targets) {
         const set = changes.target(upstream.name, target.config.origin);

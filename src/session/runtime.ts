@@ -1,11 +1,24 @@
 import type { Admission } from '../admit/admission.ts';
 import type { GatewayConfig } from '../config/types.ts';
-import type { Announcement } from '../gateway/cluster-link.ts';
 import type { Logger } from '../log/logger.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { TrustList } from '../net/trust.ts';
 import type { Router } from '../route/router.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+
+/**
+ * News of one worker for the others of a cluster (through the primary): a target it ejected,
+ * a circuit it opened. A deadline travels as the ms it has left: each process has its own clock.
+ */
+export type Announcement =
+  | {
+      readonly candor: 'ejected';
+      readonly upstream: string;
+      readonly origin: string;
+      readonly forMs: number;
+      readonly ejections: number;
+    }
+  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number };
 
 /**
  * One config snapshot made live: router, upstream pools, trust list. Requests hold the
