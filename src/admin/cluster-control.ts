@@ -7,6 +7,7 @@ import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
 import { unchangeableProblems } from '../gateway/reload-plan.ts';
 import { type ChangeProblem, type RuntimeChange, RuntimeChanges } from '../gateway/runtime-changes.ts';
+import type { HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
 import type { GatewayStatus } from '../gateway/status.ts';
 import type { Logger } from '../log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../metrics/activity.ts';
@@ -55,6 +56,13 @@ export class ClusterControl {
   draining = false;
   /** Called after each reload that swapped at least one worker (the primary moves the admin listener). */
   onSwapped: () => void = () => {};
+  /** Called after a runtime change was recorded (the primary's health checks skip a disabled target). */
+  onChanged: (changes: RuntimeChanges) => void = () => {};
+  /** What a worker starts with besides the config: its slice of the split limits and the health verdicts. */
+  startWith: (worker: Worker) => { share: WorkerShare; health: HealthVerdict[] } = () => ({
+    share: { index: 0, of: 1 },
+    health: [],
+  });
 
   constructor(path: string, config: GatewayConfig, logger: Logger) {
     this.#path = path;
@@ -86,7 +94,12 @@ export class ClusterControl {
 
   /** A new worker's first message: what every other worker runs now. */
   start(worker: Worker): void {
-    const start: ToWorker = { candor: 'start', config: this.#config, changes: this.#changes.list() };
+    const start: ToWorker = {
+      candor: 'start',
+      config: this.#config,
+      changes: this.#changes.list(),
+      ...this.startWith(worker),
+    };
     worker.send(start);
   }
 
@@ -179,6 +192,7 @@ export class ClusterControl {
       const problem = RuntimeChanges.check(change, this.#config);
       if (problem) return { problem };
       this.#changes.record(change);
+      this.onChanged(this.#changes);
       const answers = await this.#askAll((id) => ({ candor: 'change', id, change }));
       const confirmed: number[] = [];
       const failed: { id: number; reason: string }[] = [];

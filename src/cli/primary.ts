@@ -10,6 +10,7 @@ import { createLogger } from '../log/logger.ts';
 import { renderClusterMetrics } from '../metrics/cluster.ts';
 import { startMetricsListener } from '../metrics/metrics-listener.ts';
 import { EXIT } from './exit-codes.ts';
+import { GatewayWide } from './gateway-wide.ts';
 import { superviseWorkers } from './workers.ts';
 
 /**
@@ -27,6 +28,10 @@ export async function runPrimary(
 ): Promise<number> {
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
+  // Health checks run here, once for the gateway; split limits and the workers' news too.
+  const wide = new GatewayWide(config, workers, logger);
+  control.startWith = (worker) => wide.startOf(worker);
+  control.onChanged = (changes) => wide.changesChanged(changes);
   let admin: { server: AdminServer; config: AdminConfig } | undefined;
   const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics), ...statusPageRoutes()];
 
@@ -77,7 +82,10 @@ export async function runPrimary(
   }
   // A reload may move, add or remove the admin listener, or rotate its token. Once the answer
   // is on its way: the admin API's own reload must not close the listener under its caller.
-  control.onSwapped = () => setImmediate(() => void syncAdmin(control.config.admin));
+  control.onSwapped = () => {
+    wide.configChanged(control.config);
+    setImmediate(() => void syncAdmin(control.config.admin));
+  };
   const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
   process.on('SIGHUP', onHangup);
   // GET /metrics: every worker's counts, merged, on the config's own metrics listener (and on
@@ -108,6 +116,7 @@ export async function runPrimary(
     },
   });
   process.off('SIGHUP', onHangup);
+  await wide.stop();
   await metricsListener?.close();
   await admin?.server.close();
   await new Promise<void>((resolve) => logger.flush(() => resolve()));

@@ -78,9 +78,10 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     const { startGateway } = await import('../gateway/gateway.ts');
     const { awaitStart, serveThePrimary } = await import('../gateway/worker-channel.ts');
     // The primary sends the snapshot in force: the one every other worker runs now.
-    const { config, changes } = await awaitStart();
+    // Health checks, rate limits and the other workers' news come through the primary's link.
+    const { config, changes, link } = await awaitStart();
     // The primary serves /metrics, every worker's merged; this worker answers its requests for counts.
-    const starting = startGateway(config, { changes, serveMetrics: false });
+    const starting = startGateway(config, { changes, serveMetrics: false, cluster: link });
     const stopServing = serveThePrimary(starting);
     let gateway: Gateway;
     try {
@@ -100,6 +101,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
       });
     });
     stopServing();
+    link.close();
   } finally {
     inbox.close();
   }

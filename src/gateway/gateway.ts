@@ -2,11 +2,13 @@ import type { ServerResponse } from 'node:http';
 import { type Listener, type RequestHandlers, startListener } from '../accept/listener.ts';
 import { ConfigError } from '../config/config-error.ts';
 import type { GatewayConfig } from '../config/types.ts';
+import { applyVerdict } from '../health/active-checks.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { GatewayMetrics } from '../metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from '../metrics/metrics-listener.ts';
 import { RequestSession } from '../session/request-session.ts';
 import type { Runtime } from '../session/runtime.ts';
+import type { ClusterLink } from './cluster-link.ts';
 import { configHash } from './config-hash.ts';
 import { Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
@@ -14,6 +16,7 @@ import { listenerKey, planListeners, unchangeableProblems } from './reload-plan.
 import { createRuntime } from './runtime.ts';
 import { type RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
+import { splitLimits } from './worker-share.ts';
 
 export interface Gateway {
   /** The listeners open now (a reload adds and removes some). */
@@ -69,17 +72,27 @@ export interface GatewayOptions {
    * primary serves every worker's metrics, merged.
    */
   readonly serveMetrics?: boolean;
+  /**
+   * A cluster worker's link to its primary (cluster-link.ts): health checks and rate limits
+   * are the primary's, split limits take this worker's share, ejections and open circuits
+   * are told to the other workers. Without it (in-process) every limit and check is local.
+   */
+  readonly cluster?: ClusterLink;
 }
 
 /** Starts a gateway on a validated config: its runtime, then every listener. */
-export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+export async function startGateway(given: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const link = options.cluster;
+  // A cluster worker enforces its slice of the split limits (worker-share.ts); the hash is the config's.
+  const mine = (whole: GatewayConfig) => (link ? splitLimits(whole, link.share) : whole);
+  const config = mine(given);
   const logger = options.logger ?? createLogger(config.log, config.name);
   const changes = new RuntimeChanges();
   for (const change of options.changes ?? [])
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
   const metrics = new GatewayMetrics();
-  let runtime = createRuntime(config, logger, metrics, changes);
-  let hash = configHash(config);
+  let runtime = createRuntime(config, logger, metrics, changes, undefined, link);
+  let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
   let reloading: Promise<unknown> = Promise.resolve();
   const current = () => runtime;
@@ -99,6 +112,29 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     refused: (socket, failure, info) => RequestSession.refused(current(), socket, failure, info),
     limits: () => current().config.limits,
   };
+  if (link) {
+    link.onHealth = (verdicts, count) => {
+      const now = performance.now();
+      for (const verdict of verdicts) {
+        const upstream = runtime.upstreams.get(verdict.upstream);
+        const target = upstream?.targets.find((t) => t.config.origin === verdict.origin);
+        // Not (yet) in this worker's snapshot: the link keeps the verdict for the runtime a reload builds.
+        if (upstream && target) applyVerdict(upstream, target, verdict, now, count ? metrics : undefined);
+      }
+    };
+    // Another worker ejected a target or opened a circuit: so does this one, for the time left.
+    link.onAnnouncement = (news) => {
+      const now = performance.now();
+      const upstream = runtime.upstreams.get(news.upstream);
+      if (upstream === undefined) return;
+      if (news.candor === 'circuit-opened') return upstream.circuit.openedElsewhere(now, news.forMs);
+      const target = upstream.targets.find((t) => t.config.origin === news.origin);
+      if (target === undefined || target.ejectedUntil >= now + news.forMs) return;
+      target.ejectedUntil = now + news.forMs;
+      target.ejections = Math.max(target.ejections, news.ejections);
+      target.consecutiveFailures = 0;
+    };
+  }
   const listeners: Listener[] = [];
   let metricsListener: MetricsListener | undefined;
   try {
@@ -110,7 +146,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await runtime.close();
     throw err;
   }
-  metrics.configLoaded(config);
+  metrics.configLoaded(given);
   metrics.watch({
     upstreams: () => current().upstreams.values(),
     listeners: () =>
@@ -136,7 +172,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     return drained;
   };
 
-  const reload = async (next: GatewayConfig): Promise<ReloadOutcome> => {
+  const reload = async (whole: GatewayConfig): Promise<ReloadOutcome> => {
+    const next = mine(whole);
     const before = runtime.config;
     const problems = unchangeableProblems(before, next);
     if (problems.length > 0) throw new ConfigError(problems);
@@ -160,9 +197,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
     const dropped = changes.prune(next);
     const previous = runtime;
-    runtime = createRuntime(next, logger, metrics, changes, previous);
-    hash = configHash(next);
-    metrics.configLoaded(next);
+    runtime = createRuntime(next, logger, metrics, changes, previous, link);
+    hash = configHash(whole);
+    metrics.configLoaded(whole);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
     if (options.logger === undefined) logger.level = next.log.level;
     for (const { after } of plan.kept)

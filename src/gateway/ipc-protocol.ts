@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../config/types.ts';
 import type { ActivityReport } from '../metrics/activity.ts';
 import type { ReloadOutcome } from './gateway.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
+import type { HealthVerdict, WorkerShare } from './shared-protocol.ts';
 import type { GatewayStatus } from './status.ts';
 
 /**
@@ -17,7 +18,15 @@ import type { GatewayStatus } from './status.ts';
  *   by activity with the same id.
  */
 export type ToWorker =
-  | { readonly candor: 'start'; readonly config: GatewayConfig; readonly changes: readonly RuntimeChange[] }
+  | {
+      readonly candor: 'start';
+      readonly config: GatewayConfig;
+      readonly changes: readonly RuntimeChange[];
+      /** This worker's slice of the split limits (a restarted worker takes the slice of the one it replaces). */
+      readonly share: WorkerShare;
+      /** The primary's health verdicts now: a worker started later does not begin blind. */
+      readonly health: readonly HealthVerdict[];
+    }
   | { readonly candor: 'reload'; readonly id: number; readonly config: GatewayConfig }
   | { readonly candor: 'change'; readonly id: number; readonly change: RuntimeChange }
   | { readonly candor: 'status'; readonly id: number }
@@ -39,6 +48,13 @@ export function isToWorker(message: unknown): message is ToWorker {
   return typeof message === 'object' && message !== null && 'candor' in message;
 }
 
+const ANSWERS = new Set(['reloaded', 'changed', 'status']);
+
 export function isFromWorker(message: unknown): message is FromWorker {
-  return typeof message === 'object' && message !== null && 'candor' in message && 'id' in message;
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    ANSWERS.has((message as { candor?: unknown }).candor as string) &&
+    'id' in message
+  );
 }

@@ -1,12 +1,13 @@
 import { Admission } from '../admit/admission.ts';
 import type { GatewayConfig } from '../config/types.ts';
-import { type ActiveChecks, startActiveChecks } from '../health/active-checks.ts';
+import { type ActiveChecks, applyVerdict, startActiveChecks } from '../health/active-checks.ts';
 import type { Logger } from '../log/logger.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import { createTrustList } from '../net/trust.ts';
 import { createRouter } from '../route/router.ts';
 import type { Runtime } from '../session/runtime.ts';
 import { createUpstream, type Upstream } from '../upstream/upstream.ts';
+import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
 
 /** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
@@ -23,6 +24,9 @@ export interface LiveRuntime extends Runtime {
  * ejection; the upstream keeps its circuit and retry budget), its health checks carry on,
  * and upstreams no longer named stop their checks and retire their pools. The previous
  * runtime stays usable for the requests that hold it.
+ *
+ * With a cluster `link`, the health checks are the primary's (one set per gateway): no
+ * probe runs here, and every target starts on the primary's latest verdict.
  */
 export function createRuntime(
   config: GatewayConfig,
@@ -30,6 +34,7 @@ export function createRuntime(
   metrics: GatewayMetrics,
   changes: RuntimeChanges,
   previous?: LiveRuntime,
+  link?: ClusterLink,
 ): LiveRuntime {
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
@@ -42,7 +47,14 @@ export function createRuntime(
     }
   }
   const checks = new Map<string, ActiveChecks>();
-  for (const [name, upstream] of upstreams) {
+  const now = performance.now();
+  if (link)
+    for (const upstream of upstreams.values())
+      for (const target of upstream.targets) {
+        const verdict = link.verdict(upstream.name, target.config.origin);
+        if (verdict) applyVerdict(upstream, target, verdict, now, undefined);
+      }
+  for (const [name, upstream] of link ? [] : upstreams) {
     const running = previous?.checks.get(name);
     running?.update(upstream);
     checks.set(name, running ?? startActiveChecks(upstream, logger, metrics));
@@ -61,11 +73,12 @@ export function createRuntime(
     upstreams,
     checks,
     trust: createTrustList(config.trustForwardedFrom),
-    admission: new Admission(config.routes, (route) => changes.maintenance(route), previous?.admission),
+    admission: new Admission(config.routes, (route) => changes.maintenance(route), previous?.admission, link),
     logger,
     metrics,
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
+    ...(link ? { announce: (news: Announcement) => link.announce(news) } : {}),
     async close() {
       await Promise.all([...checks.values()].map((c) => c.stop()));
       await Promise.all([...upstreams.values()].map((u) => u.close()));

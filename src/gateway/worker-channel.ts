@@ -1,16 +1,23 @@
 import { ConfigError } from '../config/config-error.ts';
 import type { GatewayConfig } from '../config/types.ts';
+import { ClusterLink } from './cluster-link.ts';
 import type { Gateway } from './gateway.ts';
 import { type FromWorker, isToWorker } from './ipc-protocol.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
 
 /** A worker's first message: the snapshot to start on (see ipc-protocol.ts). */
-export function awaitStart(): Promise<{ config: GatewayConfig; changes: readonly RuntimeChange[] }> {
+export function awaitStart(): Promise<{
+  config: GatewayConfig;
+  changes: readonly RuntimeChange[];
+  link: ClusterLink;
+}> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
       if (!isToWorker(message) || message.candor !== 'start') return;
       process.off('message', onMessage);
-      resolve({ config: message.config, changes: message.changes });
+      const { config, changes, share, health } = message;
+      // Made here, in the same turn: the primary's next message (a verdict) may follow in the same read.
+      resolve({ config, changes, link: new ClusterLink(share, health) });
     };
     process.on('message', onMessage);
   });

@@ -19,6 +19,20 @@ export interface ActiveChecks {
   stop(): Promise<void>;
 }
 
+/** One target's active-check state, as a cluster primary (which alone probes) judged it. */
+export interface HealthVerdict {
+  readonly upstream: string;
+  readonly origin: string;
+  readonly healthy: boolean;
+  /** The last probe, its `at` on the primary's clock: a receiver dates it with its own (see ageMs). */
+  readonly result?: ProbeResult;
+  /** How long before sending the probe ended. */
+  readonly ageMs?: number;
+}
+
+/** What the checks count: a cluster primary, which keeps no registry, counts nothing here (see applyVerdict). */
+export type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
+
 /** Each target's last probe, for the admin view (a WeakMap: a target dropped by a reload takes its result along). */
 const lastResults = new WeakMap<TargetState, ProbeResult>();
 
@@ -52,7 +66,12 @@ interface TargetLoop {
  * // ... on reload: checks.update(rebuiltUpstream); on shutdown:
  * await checks.stop();
  */
-export function startActiveChecks(first: Upstream, logger: Logger, metrics: GatewayMetrics): ActiveChecks {
+export function startActiveChecks(
+  first: Upstream,
+  logger: Logger,
+  metrics: HealthMetrics,
+  onRecorded: (upstream: Upstream, target: Target, result: ProbeResult) => void = () => {},
+): ActiveChecks {
   let upstream = first;
   const loops = new Map<Target, TargetLoop>();
 
@@ -74,6 +93,7 @@ export function startActiveChecks(first: Upstream, logger: Logger, metrics: Gate
     loop.running = undefined;
     if (loop.stopped) return;
     record(upstream, target, loop.counts, result, logger, metrics);
+    onRecorded(upstream, target, result);
     schedule(target, loop, upstream.config.healthCheck?.interval ?? check.interval);
   };
 
@@ -131,7 +151,7 @@ function record(
   counts: Counts,
   result: ProbeResult,
   logger: Logger,
-  metrics: GatewayMetrics,
+  metrics: HealthMetrics,
 ): void {
   const check = upstream.config.healthCheck;
   if (!check) return;
@@ -175,6 +195,38 @@ function record(
     );
     updatePanic(upstream, result.at, logger);
   }
+}
+
+/**
+ * A cluster worker's side of the checks: the primary probed (once for the whole gateway) and
+ * judged, and this applies its verdict to the worker's own TargetState, the way record()
+ * would have: a target back in rotation goes through slow start from now, the panic state is
+ * re-read. The primary logged the transition; `metrics` is given to the one worker that
+ * counts the probe, so the merged counters count it once. Times are this process's own.
+ */
+export function applyVerdict(
+  upstream: Upstream,
+  target: Target,
+  verdict: Pick<HealthVerdict, 'healthy' | 'result' | 'ageMs'>,
+  now: number,
+  metrics: HealthMetrics | undefined,
+): void {
+  const fields = { upstream: upstream.name, target: target.config.origin };
+  if (verdict.result !== undefined) {
+    const result = { ...verdict.result, at: now - (verdict.ageMs ?? 0) };
+    lastResults.set(target, result);
+    metrics?.healthChecked(fields.upstream, fields.target, result.ok, result.failure?.type ?? '');
+    const failure = result.failure;
+    if (failure && failure.type !== 'unexpected_status')
+      target.lastFailure = { type: failure.type, at: result.at };
+  }
+  if (target.checkedHealthy === verdict.healthy) return;
+  target.checkedHealthy = verdict.healthy;
+  if (verdict.healthy) target.inRotationSince = now;
+  // Only a probe's verdict is counted as a transition; a snapshot (a worker starting) is not.
+  if (verdict.result !== undefined)
+    metrics?.healthTransition(fields.upstream, fields.target, verdict.healthy ? 'healthy' : 'unhealthy');
+  upstream.panic.update(upstream.targets, now);
 }
 
 /**

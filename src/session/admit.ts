@@ -22,14 +22,16 @@ export interface Admitted {
 /**
  * The phases between accept and select — loop detection, route, body limit, the admit
  * policies — for plain requests and upgrades alike. Names the route and upstream in the
- * record; returns the failure to answer with when a phase says no.
+ * record; returns the failure to answer with when a phase says no. A cluster worker's
+ * rate-limited route waits for the primary's bucket (see Admission.admit): its answer is a
+ * promise, every other request's is decided at once.
  */
 export function admit(
   runtime: Runtime,
   req: IncomingMessage,
   record: RequestRecord,
   listenerInFlight: InFlightLimit | undefined,
-): Admitted | Failure {
+): Admitted | Failure | Promise<Admitted | Failure> {
   const { authority, path } = splitTarget(req.url ?? '/', req.headers.host ?? '');
   if (isLoop(req.headers.via, runtime.name)) {
     return new Failure('proxy_loop_detected', `this request already passed through "${runtime.name}"`);
@@ -59,8 +61,9 @@ export function admit(
     listener: listenerInFlight,
     now: performance.now(),
   });
-  if (release instanceof Failure) return release;
-  return { route, upstream, authority, path, release };
+  const admitted = (release: Release | Failure): Admitted | Failure =>
+    release instanceof Failure ? release : { route, upstream, authority, path, release };
+  return release instanceof Promise ? release.then(admitted) : admitted(release);
 }
 
 function pathOnly(path: string): string {

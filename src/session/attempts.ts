@@ -137,16 +137,32 @@ export class Attempts implements ExchangeOwner {
     const fault = isTargetFault(failure);
     // Only an answer or a fault of the upstream's says anything about it; a client that left
     // proves nothing (and must not reset the target's count of failures in a row).
-    if (judged && recordOutcome(upstream, selection.target, failure, now))
+    if (judged && recordOutcome(upstream, selection.target, failure, now)) {
       metrics.ejected(upstream.name, target);
+      this.session.runtime.announce?.({
+        candor: 'ejected',
+        upstream: upstream.name,
+        origin: target,
+        forMs: selection.target.ejectedUntil - now,
+        ejections: selection.target.ejections,
+      });
+    }
     const outcome = failure?.type ?? 'response';
     metrics.attempted(upstream.name, target, outcome, current.exchange.connectionReused);
     if (current.retry) this.retryOver(outcome);
     if (failure !== undefined) this.attemptMeasured(target, undefined, failure.type, current.startedAt, now);
     else this.responding = { target, status: status as number, startedAt: current.startedAt };
-    if (judged && (fault || failure === undefined))
+    if (judged && (fault || failure === undefined)) {
+      const openUntil = upstream.circuit.openUntil;
       upstream.circuit.record(now, fault, selection.circuitProbe);
-    else if (selection.circuitProbe) upstream.circuit.releaseProbe();
+      // Opened (or opened again by a failed probe) by this outcome.
+      if (upstream.circuit.openUntil > openUntil)
+        this.session.runtime.announce?.({
+          candor: 'circuit-opened',
+          upstream: upstream.name,
+          forMs: upstream.circuit.openUntil - now,
+        });
+    } else if (selection.circuitProbe) upstream.circuit.releaseProbe();
     if (current.retry) this.retrySlot?.();
     this.session.record.tries.push({
       target: selection.target.config.origin,

@@ -20,7 +20,7 @@ import { unmapIPv4 } from '../net/trust.ts';
 import { splitTarget } from '../route/request-target.ts';
 import { acceptOrCreateRequestId } from '../trace/ids.ts';
 import { continueOrStartTrace } from '../trace/traceparent.ts';
-import { admit } from './admit.ts';
+import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -154,9 +154,24 @@ export class RequestSession {
     // RFC 9110 §9.3.7, §7.6.2: `OPTIONS *` asks about this server, and an OPTIONS whose
     // Max-Forwards is spent must be answered by its recipient: Candor is both.
     if (req.method === 'OPTIONS' && (req.url === '*' || maxForwardsSpent(req))) return this.#answerOptions();
-    // route → admit
+    // route → admit (a cluster's shared rate limit answers later: the phases go on from there)
     const admitted = admit(runtime, req, this.record, this.listener.inFlight);
+    if (!(admitted instanceof Promise)) return this.#forward(admitted);
+    // A bug must cost one request a 500, never the process (as in #run).
+    admitted
+      .then((decided) => this.#forward(decided))
+      .catch((err) =>
+        this.answer(
+          new Failure('proxy_internal_error', 'internal error while handling the request', { cause: err }),
+        ),
+      );
+  }
+
+  #forward(admitted: Admitted | Failure): void {
+    const { res } = this;
     if (admitted instanceof Failure) return this.answer(admitted);
+    // The client left while the admission was asked: nothing to forward; the slots go back.
+    if (res.destroyed) return admitted.release();
     // The admission slots are held until the response closes (an upgrade gives them back
     // once its tunnel is up: see tunnelled()).
     releaseOnClose(res, admitted.release);

@@ -7,6 +7,20 @@ import type { Router } from '../route/router.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 
 /**
+ * News of one worker for the others of a cluster (through the primary): a target it ejected,
+ * a circuit it opened. A deadline travels as the ms it has left: each process has its own clock.
+ */
+export type Announcement =
+  | {
+      readonly candor: 'ejected';
+      readonly upstream: string;
+      readonly origin: string;
+      readonly forMs: number;
+      readonly ejections: number;
+    }
+  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number };
+
+/**
  * One config snapshot made live: router, upstream pools, trust list. Requests hold the
  * runtime they started on, so a reload can swap in a new one while they finish.
  */
@@ -24,5 +38,10 @@ export interface Runtime {
   /** Via entries for HTTP/1.0 and HTTP/1.1 clients, built once. */
   readonly via10: string;
   readonly via11: string;
+  /**
+   * A cluster worker tells the others (through the primary) of a target it ejected or a
+   * circuit it opened, so each does not learn of a dead target on its own; absent in-process.
+   */
+  readonly announce?: (news: Announcement) => void;
   close(): Promise<void>;
 }

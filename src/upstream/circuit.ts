@@ -25,6 +25,11 @@ export interface Circuit {
   readonly openUntil: number;
   /** A reload kept the upstream: the new thresholds apply from the next request, the state stays. */
   reconfigure(config: CircuitBreakerConfig): void;
+  /**
+   * Another worker of the gateway opened its circuit on this upstream: open here too, for
+   * the time it has left (an open circuit stays as it is).
+   */
+  openedElsewhere(now: number, forMs: number): void;
 }
 
 /** The answer of a closed circuit, shared: admit() runs on every request. */
@@ -51,6 +56,11 @@ export function createCircuit(initial: CircuitBreakerConfig): Circuit {
     },
     reconfigure(next) {
       config = next;
+    },
+    openedElsewhere(now, forMs) {
+      if (state === 'open' || config.consecutiveFailures === 0) return;
+      open(now);
+      openUntil = now + forMs;
     },
     admit(now) {
       if (state === 'closed' || config.consecutiveFailures === 0) return PASS;

@@ -75,14 +75,15 @@ upstreams:
   });
   try {
     // Both workers answer the primary once each has its gateway: a sum-aggregated gauge shows
-    // it, each worker's retry budget (3 concurrent + 10 a second) counted once.
+    // it. The retry budget (3 concurrent + 10 a second) is split between the two workers
+    // (2 + 5 and 1 + 5), so only both workers' gauges, merged, add up to the gateway's 13.
     const ready = await scrapeUntil(
       metricsPort,
-      (all) => sampleValue(all, 'candor_retry_budget_remaining', { upstream: 'app' }) === 26,
+      (all) => sampleValue(all, 'candor_retry_budget_remaining', { upstream: 'app' }) === 13,
     );
     assert.equal(
       sampleValue(ready, 'candor_retry_budget_remaining', { upstream: 'app' }),
-      26,
+      13,
       `two workers' registries merged; stderr: ${stderr}`,
     );
     // A fresh connection per request: the cluster hands connections to the workers in turn.

@@ -1,0 +1,71 @@
+/**
+ * A rate limit is the gateway's, not each worker's: under `candor serve --workers 2` a
+ * route limited to 2 requests a second with a burst of 3 lets 3 of 12 quick requests through
+ * (each worker alone would let its own burst through: 6), whichever worker each lands on.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Fault } from '../../src/fault-kit/fault.ts';
+import { startEcho } from '../../src/fault-kit/http-servers.ts';
+import { request } from '../helpers/http-client.ts';
+import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-rate-shared-'));
+let echo: Fault;
+let serve: ServeProcess;
+
+before(async () => {
+  echo = await startEcho();
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `name: rate-shared
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - name: limited
+    match: { path: /limited }
+    upstream: app
+    rate_limit: { rate: 2, burst: 3 }
+  - name: open
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`,
+  );
+  serve = await startServe(path, 2);
+});
+
+after(async () => {
+  await serve.stop();
+  await echo.close();
+});
+
+test('rate 2/s burst 3 with 2 workers: 3 of 12 pass (±1), the others 429 http_request_denied with Retry-After', async () => {
+  // Fresh connections (the cluster hands them to the two workers in turn), all at once.
+  const answers = await Promise.all(
+    Array.from({ length: 12 }, () =>
+      request(`http://127.0.0.1:${serve.port}`, {
+        path: '/limited',
+        headers: { accept: 'application/json' },
+      }),
+    ),
+  );
+  const passed = answers.filter((a) => a.status === 200).length;
+  const denied = answers.filter((a) => a.status === 429);
+  process.stdout.write(`# 2 workers, rate 2/s burst 3: ${passed} of 12 passed, ${denied.length} denied\n`);
+  assert.ok(passed >= 2 && passed <= 4, `${passed} of 12 passed`);
+  assert.equal(passed + denied.length, 12);
+  for (const res of denied) {
+    assert.equal(JSON.parse(res.text).error, 'http_request_denied');
+    assert.match(String(res.headers['retry-after']), /^[1-9]$/);
+  }
+  // Requests of a route without a limit are not counted against it.
+  assert.equal((await request(`http://127.0.0.1:${serve.port}`, { path: '/other' })).status, 200);
+});
