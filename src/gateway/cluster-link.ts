@@ -3,7 +3,6 @@ import {
   type HealthVerdict,
   isSharedToWorker,
   type SharedFromWorker,
-  type SharedToWorker,
   type WorkerShare,
 } from './shared-protocol.ts';
 

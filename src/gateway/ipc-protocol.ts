@@ -48,7 +48,8 @@ export function isToWorker(message: unknown): message is ToWorker {
   return typeof message === 'object' && message !== null && 'candor' in message;
 }
 
-const ANSWERS = new Set(['reloaded', 'changed', 'status']);
+// The primary's answers only: the shared-state messages (shared-protocol.ts) travel on the same channel.
+const ANSWERS = new Set(['reloaded', 'changed', 'status', 'activity']);
 
 export function isFromWorker(message: unknown): message is FromWorker {
   return (

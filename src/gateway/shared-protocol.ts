@@ -1,5 +1,4 @@
 import type { HealthVerdict } from '../health/active-checks.ts';
-import type { WorkerShare } from '../limits/worker-share.ts';
 import type { Announcement } from '../session/runtime.ts';
 
 export type { HealthVerdict } from '../health/active-checks.ts';

@@ -144,7 +144,7 @@ export class RequestSession {
   }
 
   #phases(): void {
-    const { runtime, req, res } = this;
+    const { runtime, req } = this;
     // accept: what Node's parser lets through that a careful server must refuse.
     const refused = checkRequest(req, runtime.config.limits);
     if (refused) {
