@@ -75,6 +75,7 @@ export const DEFAULTS = {
     keepAliveTimeout: 5_000,
   },
   log: { level: 'info', destination: 'stdout' },
+  tracing: { sampleRatio: 1 },
 } as const;
 
 /** Bounds on the downstream header section: below 1KiB ordinary browsers fail, above 1MiB it is an attack surface. */

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import {
   type Parsed,
   parseListenAddress,
+  parseOtlpEndpoint,
   parseRouteHost,
   parseRoutePath,
   parseTargetUrl,
@@ -77,6 +78,15 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       destination:
         destination === 'stdout' || destination === 'stderr' ? destination : resolve(baseDir, destination),
     },
+    ...(raw.tracing === undefined
+      ? {}
+      : {
+          tracing: {
+            otlpEndpoint: accepted(parseOtlpEndpoint(raw.tracing.otlp_endpoint)),
+            sampleRatio: raw.tracing.sample_ratio ?? DEFAULTS.tracing.sampleRatio,
+            serviceName: raw.tracing.service_name ?? raw.name ?? DEFAULTS.name,
+          },
+        }),
   };
 }
 

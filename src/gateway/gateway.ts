@@ -10,7 +10,7 @@ export interface Gateway {
   readonly logger: Logger;
   /** The live config snapshot. */
   runtime(): Runtime;
-  /** Stops accepting, lets in-flight requests finish, closes upstream pools and flushes the log. */
+  /** Stops accepting, lets in-flight requests finish, closes upstream pools, exports the last spans and flushes the log. */
   close(): Promise<void>;
 }
 
@@ -22,7 +22,13 @@ export interface GatewayOptions {
 /** Starts a gateway on a validated config: its runtime, then every listener. */
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.log, config.name);
-  const runtime = createRuntime(config, logger);
+  // The SDK is loaded only when tracing is on. The provider is the gateway's, made from the
+  // config it starts with, and flushed by close().
+  const tracing =
+    config.tracing === undefined
+      ? undefined
+      : (await import('../tracing/provider.ts')).startTracing(config.tracing, logger);
+  const runtime = createRuntime(config, logger, tracing);
   const current = () => runtime;
   // The listeners hand every request to a session on the runtime live at that moment: a
   // reload swaps the runtime for new requests only.
@@ -38,6 +44,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await runtime.close();
+    await tracing?.shutdown();
     throw err;
   }
   for (const listener of listeners) {
@@ -53,6 +60,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     async close() {
       await Promise.all(listeners.map((l) => l.close()));
       await runtime.close();
+      await tracing?.shutdown();
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
     },
   };

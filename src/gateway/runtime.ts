@@ -5,10 +5,11 @@ import type { Logger } from '../log/logger.ts';
 import { createTrustList } from '../net/trust.ts';
 import { createRouter } from '../route/router.ts';
 import type { Runtime } from '../session/runtime.ts';
+import type { Tracing } from '../tracing/spans.ts';
 import { createUpstream, type Upstream } from '../upstream/upstream.ts';
 
 /** Makes a config snapshot live: its router, upstream pools with their health checks, trust list and admit policies. */
-export function createRuntime(config: GatewayConfig, logger: Logger): Runtime {
+export function createRuntime(config: GatewayConfig, logger: Logger, tracing: Tracing | undefined): Runtime {
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
     upstreams.set(name, createUpstream(upstream));
@@ -21,6 +22,7 @@ export function createRuntime(config: GatewayConfig, logger: Logger): Runtime {
     trust: createTrustList(config.trustForwardedFrom),
     admission: new Admission(config.routes),
     logger,
+    tracing,
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
     async close() {
