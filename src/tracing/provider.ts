@@ -47,7 +47,9 @@ export function startTracing(config: TracingConfig, logger: Logger): Tracing {
   const tracer = provider.getTracer('candor', VERSION);
   return Object.assign(tracing, {
     tracer,
-    shutdown: () => provider.shutdown(),
+    // A last export that fails is already in the log (ReportingExporter): it must not fail
+    // the gateway's close, which has more to flush after it.
+    shutdown: () => provider.shutdown().catch(() => {}),
   });
 }
 

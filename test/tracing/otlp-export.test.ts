@@ -57,8 +57,12 @@ function flatten(attributes: OtlpAttributes | undefined): Record<string, Value> 
   return out;
 }
 
-/** A stand-in for an OpenTelemetry collector: accepts OTLP/HTTP JSON on POST /v1/traces and keeps the spans. */
-async function startCollector() {
+/**
+ * A stand-in for an OpenTelemetry collector: accepts OTLP/HTTP JSON on POST /v1/traces and
+ * keeps the spans; with `refuse`, it answers 400 instead (an export that fails at once: the
+ * exporter retries an unreachable collector for up to 10 s).
+ */
+async function startCollector(refuse = false) {
   const spans: ExportedSpan[] = [];
   const contentTypes: string[] = [];
   const server = createServer((req, res) => {
@@ -70,6 +74,10 @@ async function startCollector() {
         return;
       }
       contentTypes.push(req.headers['content-type'] ?? '');
+      if (refuse) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":3,"message":"refused"}');
+        return;
+      }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       for (const resourceSpans of body.resourceSpans ?? []) {
         const resource = flatten(resourceSpans.resource?.attributes);
@@ -325,4 +333,26 @@ test('the endpoint must be an http(s) URL with the traces path', () => {
       endpoint,
     );
   }
+});
+
+test('a failed export is one warn line; the request is served all the same and close() still resolves', async () => {
+  const collector = await startCollector(true);
+  const echo = await startEcho();
+  const gw = await startTestGateway(gatewayYaml([echo.url], collector.endpoint));
+  try {
+    const res = await request(gw.url, { path: '/items', headers: { 'x-request-id': 'trace-test-5' } });
+    assert.equal(res.status, 200);
+    await gw.logFor('trace-test-5');
+  } finally {
+    // The last export fails: close() must resolve all the same.
+    await gw.close();
+    await echo.close();
+    await collector.close();
+  }
+  assert.equal(collector.contentTypes.length, 1, 'one export, not retried (400 is final)');
+  const failed = gw.logs.filter((line) => line.msg === 'trace export failed');
+  assert.equal(failed.length, 1, JSON.stringify(gw.logs));
+  assert.equal(failed[0].level, 'warn');
+  assert.equal(failed[0].spans, 2);
+  assert.equal(typeof failed[0].error, 'string');
 });
