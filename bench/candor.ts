@@ -24,14 +24,27 @@ upstreams:
 log:
   level: info
   destination: ${accessLog}
-`;
+${tracingSection()}`;
+}
+
+/**
+ * CANDOR_BENCH_OTLP=http://127.0.0.1:4318/v1/traces measures Candor with span export on,
+ * every trace recorded, posted to that endpoint (a collector, or any sink that answers 200).
+ */
+function tracingSection(): string {
+  const endpoint = process.env.CANDOR_BENCH_OTLP;
+  return endpoint ? `tracing:\n  otlp_endpoint: ${endpoint}\n  sample_ratio: 1\n` : '';
 }
 
 export const candor: SystemDefinition = {
   id: 'candor',
   label: 'Candor',
   group: 'candor',
-  setup: 'bin/candor.js serve, pool of 256 connections to the origin; access log (level info) to a file',
+  setup: `bin/candor.js serve, pool of 256 connections to the origin; access log (level info) to a file${
+    process.env.CANDOR_BENCH_OTLP
+      ? '; spans of every request exported over OTLP/HTTP (CANDOR_BENCH_OTLP)'
+      : ''
+  }`,
   async start(context) {
     const cli = join(REPO_DIR, 'bin', 'candor.js');
     if (!existsSync(cli)) throw new Error(`${cli} does not exist`);

@@ -84,6 +84,31 @@ export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
 }
 
 /**
+ * The OTLP/HTTP traces endpoint: a whole http(s) URL, path included (the exporter posts to
+ * it as written, so "http://collector:4318" without "/v1/traces" would be a silent 404).
+ */
+export function parseOtlpEndpoint(text: string): Parsed<string> {
+  const got = describeValue(text);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: `expected a URL like http://127.0.0.1:4318/v1/traces, got ${got}` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return {
+      problem: `expected an http:// or https:// URL, got ${got} (scheme "${url.protocol.slice(0, -1)}")`,
+    };
+  }
+  if (url.pathname === '/') {
+    return {
+      problem: `expected the traces path in the URL, like http://127.0.0.1:4318/v1/traces, got ${got}`,
+    };
+  }
+  return { value: url.href };
+}
+
+/**
  * A route's host: lower-cased and without its port, as the Host header is compared;
  * "*.example.com" matches any subdomain; an IPv6 literal keeps its brackets, as in Host.
  */

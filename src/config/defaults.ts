@@ -80,6 +80,7 @@ export const DEFAULTS = {
   drain: { delay: 0, timeout: 30_000 },
   // Loopback: the admin API changes what the gateway does; reaching it from elsewhere must be written down.
   admin: { listen: '127.0.0.1:9901' },
+  tracing: { sampleRatio: 1 },
 } as const;
 
 /** Bounds on the downstream header section: below 1KiB ordinary browsers fail, above 1MiB it is an attack surface. */

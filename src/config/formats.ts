@@ -12,6 +12,7 @@ import {
   addressOrCidrProblem,
   type Parsed,
   parseListenAddress,
+  parseOtlpEndpoint,
   parseRouteHost,
   parseRoutePath,
   parseTargetUrl,
@@ -74,6 +75,7 @@ export const FORMAT = {
   addressOrCidr: 'candor.address-or-cidr',
   statusRanges: 'candor.status-ranges',
   rateKey: 'candor.rate-key',
+  otlpEndpoint: 'candor.otlp-endpoint',
 } as const;
 
 export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string | undefined>> = {
@@ -90,6 +92,7 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.addressOrCidr]: addressOrCidrProblem,
   [FORMAT.statusRanges]: (text) => problemOf(parseStatusRanges(text)),
   [FORMAT.rateKey]: (text) => problemOf(parseRateKey(text)),
+  [FORMAT.otlpEndpoint]: (text) => problemOf(parseOtlpEndpoint(text)),
 };
 
 for (const [name, problem] of Object.entries(FORMAT_PROBLEMS)) {

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import {
   type Parsed,
   parseListenAddress,
+  parseOtlpEndpoint,
   parseRouteHost,
   parseRoutePath,
   parseTargetUrl,
@@ -86,6 +87,15 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       timeout: duration(raw.drain?.timeout, DEFAULTS.drain.timeout),
     },
     ...(raw.admin === undefined ? {} : { admin: toAdmin(raw.admin, baseDir) }),
+    ...(raw.tracing === undefined
+      ? {}
+      : {
+          tracing: {
+            otlpEndpoint: accepted(parseOtlpEndpoint(raw.tracing.otlp_endpoint)),
+            sampleRatio: raw.tracing.sample_ratio ?? DEFAULTS.tracing.sampleRatio,
+            serviceName: raw.tracing.service_name ?? raw.name ?? DEFAULTS.name,
+          },
+        }),
   };
 }
 

@@ -334,6 +334,19 @@ export const ConfigSchema = mapping(
         'a mapping of log settings',
       ),
     ),
+    tracing: Type.Optional(
+      mapping(
+        {
+          otlp_endpoint: Type.String({
+            format: FORMAT.otlpEndpoint,
+            expected: 'an http(s) URL like http://127.0.0.1:4318/v1/traces',
+          }),
+          sample_ratio: ratio('the share of new traces recorded'),
+          service_name: Type.Optional(Type.String({ minLength: 1, expected: 'a service name' })),
+        },
+        'a mapping with otlp_endpoint',
+      ),
+    ),
   },
   'a mapping with listen, routes and upstreams',
 );

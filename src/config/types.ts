@@ -24,6 +24,8 @@ export interface GatewayConfig {
   readonly drain: DrainConfig;
   /** The admin API; absent: off. */
   readonly admin?: AdminConfig;
+  /** OpenTelemetry span export; absent: off. */
+  readonly tracing?: TracingConfig;
 }
 
 export interface MetricsConfig {
@@ -242,4 +244,13 @@ export interface LogConfig {
   readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   /** "stdout", "stderr" or a file path for the access log and the gateway's own events. */
   readonly destination: string;
+}
+
+export interface TracingConfig {
+  /** Where spans are posted (OTLP/HTTP, JSON), e.g. "http://127.0.0.1:4318/v1/traces". */
+  readonly otlpEndpoint: string;
+  /** Share of new traces recorded (0–1); a continued trace follows the client's sampled flag. */
+  readonly sampleRatio: number;
+  /** The `service.name` resource attribute. */
+  readonly serviceName: string;
 }

@@ -126,6 +126,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.bodyUnannounced = options.body.kind === 'stream' && req.headers['content-length'] === undefined;
   }
 
+  /** The address of the connection the attempt went out on (undefined before it had one). */
+  peerAddress(): string | undefined {
+    return this.controller?.remoteAddress();
+  }
+
+  peerPort(): number | undefined {
+    return this.controller?.remotePort();
+  }
+
   /** How far this attempt got. */
   get reached(): Stage {
     return this.stage;

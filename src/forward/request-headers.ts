@@ -84,6 +84,14 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
   return out;
 }
 
+/** The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy, the original is shared by every attempt. */
+export function withTraceparent(headers: readonly string[], traceparent: string): string[] {
+  const copy = headers.slice();
+  const at = copy.lastIndexOf('traceparent');
+  copy[at + 1] = traceparent;
+  return copy;
+}
+
 /** Every value of one field in a raw header list (names compared case-insensitively). */
 export function valuesOf(raw: readonly string[], lowerName: string): string[] {
   const values: string[] = [];

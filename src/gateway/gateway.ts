@@ -49,7 +49,7 @@ export interface Gateway {
   /** Applies a runtime change that RuntimeChanges.check accepted for the running config. */
   apply(change: RuntimeChange): void;
   status(): GatewayStatus;
-  /** Stops accepting, lets in-flight requests finish, closes upstream pools and flushes the log. */
+  /** Stops accepting, lets in-flight requests finish, closes upstream pools, exports the last spans and flushes the log. */
   close(): Promise<void>;
 }
 
@@ -87,11 +87,17 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const mine = (whole: GatewayConfig) => (link ? splitLimits(whole, link.share) : whole);
   const config = mine(given);
   const logger = options.logger ?? createLogger(config.log, config.name);
+  // The SDK is loaded only when tracing is on. The provider is the gateway's, made from the
+  // config it starts with, and flushed by close() and the drain.
+  const tracing =
+    config.tracing === undefined
+      ? undefined
+      : (await import('../tracing/provider.ts')).startTracing(config.tracing, logger);
   const changes = new RuntimeChanges();
   for (const change of options.changes ?? [])
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
   const metrics = new GatewayMetrics();
-  let runtime = createRuntime(config, logger, metrics, changes, undefined, link);
+  let runtime = createRuntime(config, logger, metrics, tracing, changes, undefined, link);
   let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
   let reloading: Promise<unknown> = Promise.resolve();
@@ -144,6 +150,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await runtime.close();
+    await tracing?.shutdown();
     throw err;
   }
   metrics.configLoaded(given);
@@ -167,6 +174,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     drained ??= drain.run().then(async () => {
       await metricsListener?.close();
       await runtime.close();
+      await tracing?.shutdown();
       await flushed();
     });
     return drained;
@@ -197,7 +205,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     }
     const dropped = changes.prune(next);
     const previous = runtime;
-    runtime = createRuntime(next, logger, metrics, changes, previous, link);
+    runtime = createRuntime(next, logger, metrics, tracing, changes, previous, link);
     hash = configHash(whole);
     metrics.configLoaded(whole);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
@@ -273,6 +281,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     async close() {
       await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
       await runtime.close();
+      await tracing?.shutdown();
       await flushed();
     },
   };

@@ -6,6 +6,7 @@ import type { GatewayMetrics } from '../metrics/metrics.ts';
 import { createTrustList } from '../net/trust.ts';
 import { createRouter } from '../route/router.ts';
 import type { Runtime } from '../session/runtime.ts';
+import type { Tracing } from '../tracing/spans.ts';
 import { createUpstream, type Upstream } from '../upstream/upstream.ts';
 import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
@@ -32,6 +33,7 @@ export function createRuntime(
   config: GatewayConfig,
   logger: Logger,
   metrics: GatewayMetrics,
+  tracing: Tracing | undefined,
   changes: RuntimeChanges,
   previous?: LiveRuntime,
   link?: ClusterLink,
@@ -76,6 +78,7 @@ export function createRuntime(
     admission: new Admission(config.routes, (route) => changes.maintenance(route), previous?.admission, link),
     logger,
     metrics,
+    tracing,
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
     ...(link ? { announce: (news: Announcement) => link.announce(news) } : {}),

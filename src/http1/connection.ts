@@ -40,6 +40,9 @@ export interface ExchangeController {
   /** Backpressure from downstream: stop reading the response (the read timeout is suspended). */
   pause(): void;
   resume(): void;
+  /** The connection's peer, for the trace (read from the socket when asked). */
+  remoteAddress(): string | undefined;
+  remotePort(): number | undefined;
 }
 
 /** The events of one request/response exchange, in order; exactly one of End and Error ends it. */
@@ -139,6 +142,14 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
+  }
+
+  remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  remotePort(): number | undefined {
+    return this.socket.remotePort;
   }
 
   // ── the request ──────────────────────────────────────────────────────────────────

@@ -3,11 +3,12 @@ import { backoffDelay, isStaleConnection, whyNotRetry } from '../decide/retry-po
 import { classifyRequestBodyError } from '../failure/classify.ts';
 import { Failure } from '../failure/failure.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
-import { buildUpstreamHeaders } from '../forward/request-headers.ts';
+import { buildUpstreamHeaders, withTraceparent } from '../forward/request-headers.ts';
 import { isTargetFault, recordOutcome } from '../health/outlier.ts';
 import { type Release, releaseOnClose } from '../limits/count.ts';
 import { stripPrefix } from '../route/router.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
+import { settleClientSpan, startClientSpan } from '../tracing/spans.ts';
 import type { Target } from '../upstream/upstream.ts';
 import type { Admitted } from './admit.ts';
 import type { RequestSession } from './request-session.ts';
@@ -107,9 +108,17 @@ export class Attempts implements ExchangeOwner {
     record.target = target.config.origin;
     if (selection.panic) record.panic = true;
     const retry = record.tries.length > 0;
+    // With tracing on, each attempt is a span of its own: the upstream's parent.
+    const traceparent = startClientSpan(
+      this.session.spans,
+      upstream.name,
+      target.config,
+      this.path,
+      admitted.route.path,
+    );
     const exchange = new Exchange(req, res, record, upstream, target, this, {
       path: this.path,
-      headers: this.headers,
+      headers: traceparent === undefined ? this.headers : withTraceparent(this.headers, traceparent),
       body: this.body,
       bodyLimit: admitted.route.limits.body,
       bodyIdleTimeout: runtime.config.limits.bodyIdleTimeout,
@@ -164,6 +173,7 @@ export class Attempts implements ExchangeOwner {
         });
     } else if (selection.circuitProbe) upstream.circuit.releaseProbe();
     if (current.retry) this.retrySlot?.();
+    settleClientSpan(this.session.spans, failure, status, current.exchange);
     this.session.record.tries.push({
       target: selection.target.config.origin,
       status,

@@ -20,6 +20,7 @@ import { unmapIPv4 } from '../net/trust.ts';
 import { splitTarget } from '../route/request-target.ts';
 import { acceptOrCreateRequestId } from '../trace/ids.ts';
 import { continueOrStartTrace } from '../trace/traceparent.ts';
+import { endServerSpan, type RequestSpans, startServerSpan } from '../tracing/spans.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
 import type { Runtime } from './runtime.ts';
@@ -42,6 +43,8 @@ export class RequestSession {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly record: RequestRecord;
+  /** The request's spans; undefined when tracing is off. */
+  readonly spans: RequestSpans | undefined;
   /** An upgrade's bytes after the request head: the new protocol's first, sent on after a 101. */
   readonly upgradeHead: Buffer | undefined;
   #attempts: Attempts | undefined;
@@ -66,6 +69,7 @@ export class RequestSession {
     this.res = res;
     this.upgradeHead = upgradeHead;
     this.record = recordOf(req);
+    this.spans = startServerSpan(runtime.tracing, this.record, req, listener.protocol);
     // RFC 9112 §9.3: a proxy must not keep a persistent connection with an HTTP/1.0 client.
     if (req.httpVersionMinor === 0) res.shouldKeepAlive = false;
     res.once('close', this.#onClose);
@@ -130,6 +134,10 @@ export class RequestSession {
     });
     logRequest(runtime.logger, record);
     runtime.metrics.requestEnded(record, 'gateway');
+    endServerSpan(
+      startServerSpan(runtime.tracing, record, undefined, 'encrypted' in socket ? 'https' : 'http'),
+      record,
+    );
   }
 
   #run(): void {
@@ -297,6 +305,7 @@ export class RequestSession {
     this.#logged = true;
     logRequest(this.runtime.logger, this.record);
     this.runtime.metrics.requestEnded(this.record, originOf(this.record));
+    endServerSpan(this.spans, this.record);
   }
 }
 

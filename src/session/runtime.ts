@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { TrustList } from '../net/trust.ts';
 import type { Router } from '../route/router.ts';
+import type { Tracing } from '../tracing/spans.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 
 /**
@@ -35,6 +36,8 @@ export interface Runtime {
   readonly logger: Logger;
   /** The gateway's metrics: they outlive a reload, like the listeners. */
   readonly metrics: GatewayMetrics;
+  /** Span export (the gateway's, shared by every snapshot); undefined when tracing is off. */
+  readonly tracing: Tracing | undefined;
   /** Via entries for HTTP/1.0 and HTTP/1.1 clients, built once. */
   readonly via10: string;
   readonly via11: string;

@@ -8,6 +8,10 @@ export interface TraceContext {
   readonly traceparent: string;
   /** Whether the client's trace was continued (then tracestate is forwarded as it came). */
   readonly continued: boolean;
+  /** The client's span id: the parent of this gateway's span (absent when the trace starts here). */
+  readonly parentId: string | undefined;
+  /** The sampled flag, as the client sent it (a new trace is sampled). */
+  readonly sampled: boolean;
 }
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
@@ -25,8 +29,23 @@ export function continueOrStartTrace(header: string | undefined): TraceContext {
     m[2] !== ZERO_TRACE &&
     m[3] !== ZERO_SPAN
   ) {
-    return { traceId: m[2], spanId, traceparent: `00-${m[2]}-${spanId}-${m[4]}`, continued: true };
+    return {
+      traceId: m[2],
+      spanId,
+      traceparent: `00-${m[2]}-${spanId}-${m[4]}`,
+      continued: true,
+      parentId: m[3],
+      // Bit 0 of the flags (W3C Trace Context §3.2.2.6); the two hex digits are checked above.
+      sampled: (Number.parseInt(m[4], 16) & 1) === 1,
+    };
   }
   const traceId = randomHex(16);
-  return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-01`, continued: false };
+  return {
+    traceId,
+    spanId,
+    traceparent: `00-${traceId}-${spanId}-01`,
+    continued: false,
+    parentId: undefined,
+    sampled: true,
+  };
 }

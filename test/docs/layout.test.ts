@@ -27,7 +27,8 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   // The request pipeline, and the tools that use the libraries without running the gateway.
   ['session', 'diagnose', 'explain', 'fault-kit'],
   ['accept'], // the door: caps a listener's requests (admit's limiter), answers what it rejects (decide's response)
-  ['route', 'admit', 'select', 'forward', 'health'], // the phases: peers, composed by the session
+  // The phases: peers, composed by the session; and the spans the session reports them in.
+  ['route', 'admit', 'select', 'forward', 'health', 'tracing'],
   // retry policy and the error response, used by every phase that answers; the metrics every phase counts into
   ['decide', 'metrics'],
   ['upstream'], // the upstream runtime model: targets, pools, balancer, circuit

@@ -33,7 +33,14 @@ function capture(level = 'info') {
 function record(): RequestRecord {
   const r = new RequestRecord(
     'id-1',
-    { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceparent: 'x', continued: false },
+    {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      traceparent: 'x',
+      continued: false,
+      parentId: undefined,
+      sampled: true,
+    },
     '127.0.0.1',
     'GET',
     'example.com',

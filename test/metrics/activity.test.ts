@@ -71,7 +71,14 @@ upstreams:
 const failedRecord = (id: string) => {
   const record = new RequestRecord(
     id,
-    { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceparent: 'x', continued: false },
+    {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      traceparent: 'x',
+      continued: false,
+      parentId: undefined,
+      sampled: true,
+    },
     '127.0.0.1',
     'GET',
     'example.com',

@@ -9,6 +9,18 @@ test('a valid traceparent is continued with a fresh span id', () => {
   assert.equal(trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
   assert.match(trace.traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-00$/);
   assert.notEqual(trace.spanId, '00f067aa0ba902b7');
+  assert.equal(trace.parentId, '00f067aa0ba902b7');
+  assert.equal(trace.sampled, false);
+});
+
+test("the client's sampled flag is bit 0 of its flags; a new trace is sampled", () => {
+  const id = '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7';
+  assert.equal(continueOrStartTrace(`00-${id}-01`).sampled, true);
+  assert.equal(continueOrStartTrace(`00-${id}-03`).sampled, true);
+  assert.equal(continueOrStartTrace(`00-${id}-02`).sampled, false);
+  const started = continueOrStartTrace(undefined);
+  assert.equal(started.sampled, true);
+  assert.equal(started.parentId, undefined);
 });
 
 test('invalid traceparents start a new trace', () => {
