@@ -109,7 +109,7 @@ export async function runPrimary(
       announce({ gatewayPort: address.port, adminPort: admin?.server.port() }),
     );
   const code = await superviseWorkers(workers, {
-    drainTimeout: config.drain.timeout,
+    drainTimeout: () => control.config.drain.timeout,
     onFork: (worker) => control.start(worker),
     onDrain: () => {
       control.draining = true;

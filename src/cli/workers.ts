@@ -38,8 +38,8 @@ export const NO_INSPECTOR_SIGNAL = '--disable-sigusr1';
 const WORKER_EXIT_GRACE_MS = 5_000;
 
 export interface SuperviseOptions {
-  /** drain.timeout: a worker still alive this long (plus a grace) after a drain began is killed. */
-  readonly drainTimeout: number;
+  /** drain.timeout of the config in force: a worker still alive this long (plus a grace) after a drain began is killed. */
+  readonly drainTimeout: () => number;
   /**
    * Gets each worker as it is forked (the first ones and every restart) and sends it the
    * snapshot to start on: a worker never reads the config file itself, so one restarted after
@@ -79,7 +79,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
           process.stderr.write(`candor: worker ${worker?.process.pid} outlived the drain; killing it\n`);
           worker?.process.kill('SIGKILL');
         }
-      }, options.drainTimeout + WORKER_EXIT_GRACE_MS).unref();
+      }, options.drainTimeout() + WORKER_EXIT_GRACE_MS).unref();
     };
     cluster.on('exit', (worker, code, signal) => {
       alive--;

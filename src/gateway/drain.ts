@@ -19,7 +19,8 @@ const CLOSE_GRACE_MS = 1_000;
  */
 export class Drain {
   readonly #listeners: readonly Listener[];
-  readonly #config: DrainConfig;
+  /** The drain settings of the config in force when the drain begins (a reload may have changed them). */
+  readonly #config: () => DrainConfig;
   readonly #logger: Logger;
   #started: Promise<void> | undefined;
   #hurry: () => void = () => {};
@@ -27,7 +28,7 @@ export class Drain {
     this.#hurry = resolve;
   });
 
-  constructor(listeners: readonly Listener[], config: DrainConfig, logger: Logger) {
+  constructor(listeners: readonly Listener[], config: () => DrainConfig, logger: Logger) {
     this.#listeners = listeners;
     this.#config = config;
     this.#logger = logger;
@@ -49,7 +50,7 @@ export class Drain {
   }
 
   async #run(): Promise<void> {
-    const { delay, timeout } = this.#config;
+    const { delay, timeout } = this.#config();
     const startedAt = performance.now();
     let deadlineTimer: NodeJS.Timeout | undefined;
     const deadline = Promise.race([

@@ -168,7 +168,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     logger.info({ address: `${config.metrics?.host}:${metricsListener.port()}` }, 'serving metrics');
   const flushed = () => new Promise<void>((resolve) => logger.flush(() => resolve()));
   // The drain works on the listeners open when it runs: a reload may have added or removed some.
-  const drain = new Drain(listeners, config.drain, logger);
+  const drain = new Drain(listeners, () => runtime.config.drain, logger);
   let drained: Promise<void> | undefined;
   const drainGateway = () => {
     drained ??= drain.run().then(async () => {

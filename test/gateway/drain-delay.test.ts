@@ -48,3 +48,39 @@ test('during drain.delay the gateway is draining yet still serves new connection
     });
   }
 });
+
+test('the drain keeps the deadline of the config in force: a reload that shortens drain.timeout applies to the next drain', async () => {
+  // An upstream that never answers: only the drain's deadline can end the request.
+  const upstream = http.createServer(() => {});
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as net.AddressInfo;
+  const yaml = (timeout: string) =>
+    singleUpstream(`http://127.0.0.1:${port}`, {
+      upstream: '    timeouts: { response: 30s, total: 30s }\n',
+      extra: `drain: { delay: 0s, timeout: ${timeout} }`,
+    });
+  const gw = await startTestGateway(yaml('20s'));
+  let drained = false;
+  try {
+    const { parseConfig } = await import('../../src/config/load.ts');
+    // The listener is matched by its address as written: the same one, kept.
+    await gw.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml('300ms')}`, '<reload>'));
+    const stuck = request(gw.url, { path: '/stuck', headers: { 'x-request-id': 'stuck' } }).catch(
+      () => undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
+    drained = true;
+    await gw.gateway.drain();
+    assert.ok(
+      performance.now() - started < 5_000,
+      'ended by the reloaded 300 ms deadline, not the first 20 s',
+    );
+    await stuck;
+    assert.equal((await gw.logFor('stuck')).error, 'proxy_internal_response');
+  } finally {
+    if (!drained) await gw.close();
+    upstream.close();
+    upstream.closeAllConnections();
+  }
+});
