@@ -113,6 +113,12 @@ export class ClusterControl {
     const base = { at, via: caller.via, who: caller.who };
     let next: GatewayConfig;
     try {
+      // A draining gateway has stopped accepting on the listeners it had: one a reload opened
+      // now would accept connections only for the drain to cut them.
+      if (this.draining)
+        throw new ConfigError([
+          { file: this.#path, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
+        ]);
       next = await loadConfigFile(this.#path);
       const problems = unchangeableProblems(this.#config, next);
       if (problems.length > 0) throw new ConfigError(problems);

@@ -84,7 +84,12 @@ export async function runPrimary(
   // is on its way: the admin API's own reload must not close the listener under its caller.
   control.onSwapped = () => {
     wide.configChanged(control.config);
-    setImmediate(() => void syncAdmin(control.config.admin));
+    setImmediate(() =>
+      syncAdmin(control.config.admin).catch((err: Error) =>
+        // A new admin address that cannot be bound leaves the API closed; the gateway goes on.
+        logger.error({ err: err.message }, 'admin API could not move to its new address: it stays closed'),
+      ),
+    );
   };
   const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
   process.on('SIGHUP', onHangup);

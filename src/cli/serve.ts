@@ -81,7 +81,12 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     // Health checks, rate limits and the other workers' news come through the primary's link.
     const { config, changes, link } = await awaitStart();
     // The primary serves /metrics, every worker's merged; this worker answers its requests for counts.
-    const starting = startGateway(config, { changes, serveMetrics: false, cluster: link });
+    // Answering the primary's scrapes before the gateway is up: a scrape waits for every
+    // worker, and one still starting would fail it.
+    const { GatewayMetrics } = await import('../metrics/metrics.ts');
+    const metrics = new GatewayMetrics();
+    (await import('../metrics/cluster.ts')).answerPrimaryWith(metrics.registry);
+    const starting = startGateway(config, { changes, serveMetrics: false, cluster: link, metrics });
     const stopServing = serveThePrimary(starting);
     let gateway: Gateway;
     try {
@@ -91,7 +96,6 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
       process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
       return EXIT.unavailable;
     }
-    (await import('../metrics/cluster.ts')).answerPrimaryWith(gateway.metrics.registry);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.
     flushCompileCache?.();
     await new Promise<void>((stopped) => {

@@ -22,7 +22,8 @@ export const DEFAULTS = {
   upstream: {
     balancer: 'round_robin',
     pool: { maxConnections: 128, idleTimeout: 30_000, maxPending: 1024, queueTimeout: 2_000 },
-    timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000 },
+    // A tunnel silent for an hour both ways is abandoned (WebSocket clients ping far more often).
+    timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
     tls: { insecureSkipVerify: false },
     slowStart: 0,
     // Envoy's panic threshold: below half the targets passing their checks, route to all.

@@ -174,6 +174,7 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
       response: duration(timeouts.response, fallback.timeouts.response),
       read: duration(timeouts.read, fallback.timeouts.read),
       total: duration(timeouts.total, fallback.timeouts.total),
+      tunnelIdle: duration(timeouts.tunnel_idle, fallback.timeouts.tunnelIdle),
     },
     tls: {
       ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),

@@ -221,7 +221,13 @@ const Upstream = mapping(
     maintenance: Maintenance,
     timeouts: Type.Optional(
       mapping(
-        { connect: duration(), response: duration(), read: duration(), total: duration() },
+        {
+          connect: duration(),
+          response: duration(),
+          read: duration(),
+          total: duration(),
+          tunnel_idle: duration(),
+        },
         'a mapping of timeouts',
       ),
     ),

@@ -203,6 +203,8 @@ export interface UpstreamTimeouts {
   readonly read: number;
   /** Whole exchange, from routing to the last byte. */
   readonly total: number;
+  /** Longest silence, both ways, of an upgraded connection (a WebSocket tunnel) before it is closed. */
+  readonly tunnelIdle: number;
 }
 
 export interface UpstreamTlsConfig {

@@ -309,6 +309,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       upstreamReset: () => {
         record.upstreamReset = true;
       },
+      idleTimeout: this.upstream.config.timeouts.tunnelIdle,
       closed: () => this.finish(),
     });
   }

@@ -11,6 +11,8 @@ export interface TunnelOptions {
   readonly fromUpstreamBytes: (n: number) => void;
   /** The upstream's side ended in a TCP reset. */
   readonly upstreamReset: () => void;
+  /** Milliseconds without a byte either way after which both sides are closed. */
+  readonly idleTimeout: number;
   /** Both ends are closed. */
   readonly closed: () => void;
 }
@@ -22,15 +24,24 @@ export interface TunnelOptions {
  */
 export function openTunnel(client: Socket, upstream: Socket, options: TunnelOptions): void {
   let ended = false;
+  // A tunnel nobody uses holds two sockets and a file descriptor each: silence has a bound.
+  const idle = setTimeout(() => end(), options.idleTimeout);
   const end = () => {
     if (ended) return;
     ended = true;
+    clearTimeout(idle);
     client.destroy();
     upstream.destroy();
     options.closed();
   };
-  client.on('data', (chunk: Buffer) => options.fromClientBytes(chunk.length));
-  upstream.on('data', (chunk: Buffer) => options.fromUpstreamBytes(chunk.length));
+  client.on('data', (chunk: Buffer) => {
+    idle.refresh();
+    options.fromClientBytes(chunk.length);
+  });
+  upstream.on('data', (chunk: Buffer) => {
+    idle.refresh();
+    options.fromUpstreamBytes(chunk.length);
+  });
   upstream.on('error', (err) => {
     if (isReset(err)) options.upstreamReset();
     end();

@@ -73,6 +73,11 @@ export interface GatewayOptions {
    */
   readonly serveMetrics?: boolean;
   /**
+   * Count into these metrics instead of new ones: a cluster worker makes them before it
+   * starts, so that it answers the primary's scrapes from its first moment.
+   */
+  readonly metrics?: GatewayMetrics;
+  /**
    * A cluster worker's link to its primary (cluster-link.ts): health checks and rate limits
    * are the primary's, split limits take this worker's share, ejections and open circuits
    * are told to the other workers. Without it (in-process) every limit and check is local.
@@ -96,7 +101,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const changes = new RuntimeChanges();
   for (const change of options.changes ?? [])
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
-  const metrics = new GatewayMetrics();
+  const metrics = options.metrics ?? new GatewayMetrics();
   let runtime = createRuntime(config, logger, metrics, tracing, changes, undefined, link);
   let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
@@ -183,6 +188,12 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const reload = async (whole: GatewayConfig): Promise<ReloadOutcome> => {
     const next = mine(whole);
     const before = runtime.config;
+    // A draining gateway has stopped accepting on the listeners it had: one a reload opened
+    // now would accept connections only for the drain to cut them.
+    if (drain.started)
+      throw new ConfigError([
+        { file: next.source, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
+      ]);
     const problems = unchangeableProblems(before, next);
     if (problems.length > 0) throw new ConfigError(problems);
     const plan = planListeners(before, next);

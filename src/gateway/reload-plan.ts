@@ -57,6 +57,16 @@ export function unchangeableProblems(before: GatewayConfig, after: GatewayConfig
       );
     }
   }
+  if (JSON.stringify(before.metrics) !== JSON.stringify(after.metrics))
+    problem(
+      'metrics.listen',
+      `cannot change on a reload: the metrics listener is opened at start; restart the gateway to change it`,
+    );
+  if (JSON.stringify(before.tracing) !== JSON.stringify(after.tracing))
+    problem(
+      'tracing',
+      `cannot change on a reload: the span exporter is made at start; restart the gateway to change it`,
+    );
   if (before.log.destination !== after.log.destination)
     problem(
       'log.destination',

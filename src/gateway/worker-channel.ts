@@ -23,6 +23,9 @@ export function awaitStart(): Promise<{
   });
 }
 
+/** The primary's requests a worker answers (the shared-state messages travel on the same channel: cluster-link.ts). */
+const REQUESTS = new Set(['reload', 'change', 'status', 'activity']);
+
 /**
  * Answers the primary's reload, change, status and activity requests on this worker's gateway. Listening
  * starts before the gateway is up, so a request that arrives while it starts waits for it
@@ -31,8 +34,13 @@ export function awaitStart(): Promise<{
 export function serveThePrimary(starting: Promise<Gateway>): () => void {
   const send = (answer: FromWorker) => process.send?.(answer);
   const onMessage = async (message: unknown) => {
-    if (!isToWorker(message)) return;
-    const gateway = await starting;
+    if (!isToWorker(message) || !REQUESTS.has(message.candor)) return;
+    let gateway: Gateway;
+    try {
+      gateway = await starting;
+    } catch {
+      return; // the worker is exiting: its start failed, and serve.ts says why
+    }
     switch (message.candor) {
       case 'reload':
         try {

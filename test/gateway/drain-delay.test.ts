@@ -84,3 +84,28 @@ test('the drain keeps the deadline of the config in force: a reload that shorten
     upstream.closeAllConnections();
   }
 });
+
+test('a reload is refused while draining, and one that changes the metrics listener or tracing is refused at any time', async () => {
+  const upstream = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as net.AddressInfo;
+  const yaml = (extra: string) =>
+    singleUpstream(`http://127.0.0.1:${port}`, { extra: `drain: { delay: 400ms, timeout: 2s }\n${extra}` });
+  const gw = await startTestGateway(yaml(''));
+  const { parseConfig } = await import('../../src/config/load.ts');
+  const { ConfigError } = await import('../../src/config/config-error.ts');
+  const withListen = (extra: string) =>
+    parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(extra)}`, '<r>');
+  try {
+    await assert.rejects(gw.gateway.reload(withListen('metrics: { listen: 127.0.0.1:0 }')), (err) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.problems[0].path, 'metrics.listen');
+      return true;
+    });
+    const drained = gw.gateway.drain();
+    await assert.rejects(gw.gateway.reload(withListen('')), /draining: no reload/);
+    await drained;
+  } finally {
+    upstream.close();
+  }
+});

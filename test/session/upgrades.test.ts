@@ -177,3 +177,39 @@ test('an upgrade with a body is not tunnelled: it is forwarded as the plain requ
     await upstream.close();
   }
 });
+
+test('a tunnel silent both ways for timeouts.tunnel_idle is closed on both sides, with its log line', async () => {
+  let upstreamClosed = false;
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    // The fault keeps its half open: the gateway's close shows as the end of its stream.
+    c.socket.on('end', () => {
+      upstreamClosed = true;
+    });
+  });
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, { upstream: '    timeouts: { tunnel_idle: 300ms }\n' }),
+  );
+  try {
+    const closedAfter = await new Promise<number>((resolve) => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      let switchedAt = 0;
+      socket.on('data', () => {
+        switchedAt ||= performance.now();
+      });
+      socket.on('close', () => resolve(performance.now() - switchedAt));
+      socket.on('error', () => {});
+      socket.write(`${UPGRADE}X-Request-Id: idle-1\r\n\r\n`);
+    });
+    assert.ok(closedAfter >= 250, `closed ${closedAfter} ms after the switch, not before the idle timeout`);
+    const line = await gw.logFor('idle-1');
+    assert.equal(line.status, 101);
+    assert.equal(line.upgraded, true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(upstreamClosed, true, 'the upstream side was closed too');
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
