@@ -1,8 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { ConfigError, type ConfigProblem } from '../config/config-error.ts';
+import { configHash } from '../config/config-hash.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { GatewayConfig } from '../config/types.ts';
-import { configHash } from '../gateway/config-hash.ts';
 import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
 import { unchangeableProblems } from '../gateway/reload-plan.ts';

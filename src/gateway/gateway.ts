@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { type Listener, type RequestHandlers, startListener } from '../accept/listener.ts';
 import { ConfigError } from '../config/config-error.ts';
+import { configHash } from '../config/config-hash.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import { applyVerdict } from '../health/active-checks.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
@@ -9,7 +10,6 @@ import { type MetricsListener, startMetricsListener } from '../metrics/metrics-l
 import { RequestSession } from '../session/request-session.ts';
 import type { Runtime } from '../session/runtime.ts';
 import type { ClusterLink } from './cluster-link.ts';
-import { configHash } from './config-hash.ts';
 import { Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
 import { listenerKey, planListeners, unchangeableProblems } from './reload-plan.ts';

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { configHash } from '../config/config-hash.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import type { RetrySkip } from '../failure/retry-skips.ts';
 import type { RequestRecord } from '../log/request-record.ts';
@@ -232,11 +232,6 @@ function options(spec: MetricSpec, registry: Registry) {
     aggregator: spec.aggregator,
     registers: [registry],
   };
-}
-
-/** The first 12 hex digits of the SHA-256 of the loaded config (JSON of the normalised snapshot, which is deterministic). */
-export function configHash(config: GatewayConfig): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 12);
 }
 
 /** A prom-client counter whose values are the cells' (read when scraped). */

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,6 +13,7 @@ import type { Fault } from '../../src/fault-kit/fault.ts';
 import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { freePort } from '../helpers/wait.ts';
 
 const TOKEN = 'admin-test-token-abcdefghijkl';
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
@@ -25,14 +25,6 @@ let green: Fault;
 let serve: ServeProcess;
 let adminPort: number;
 let base: string;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const configText = (port: number, targets: string[]) => `name: admin-edge
 listen:

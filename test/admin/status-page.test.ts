@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,19 +17,12 @@ import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { type SwitchableUpstream, startSwitchable } from '../../src/fault-kit/switchable.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { freePort } from '../helpers/wait.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'status-page-token-0123456789abcdef';
 /** The README's screenshot, written when asked (UPDATE_SCREENSHOT=1): a test run leaves the checkout as it was. */
 const SCREENSHOT = join(import.meta.dirname, '../../docs/status-page.png');
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Polls `check` until it returns a value other than undefined; fails naming `what` after `ms`. */
 async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {

@@ -10,6 +10,7 @@ import { readRequest, startRawFault } from '../../src/fault-kit/raw-server.ts';
 import type { Upstream } from '../../src/upstream/upstream.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const CHECK = 'path: /health, interval: 50ms, timeout: 1s, rise: 2, fall: 2';
 
@@ -52,14 +53,6 @@ function upstreamOf(gw: TestGateway): Upstream {
   const upstream = gw.gateway.runtime().upstreams.get('app');
   assert.ok(upstream);
   return upstream;
-}
-
-async function waitUntil(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`still not ${what} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 const linesOf = (gw: TestGateway, msg: string) => gw.logs.filter((l) => l.msg === msg);

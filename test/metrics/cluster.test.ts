@@ -5,27 +5,17 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
+import { freePort } from '../helpers/wait.ts';
 import { type Sample, samples, sampleValue, scrape } from './scrape.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
 
 /** A port nothing listens on right now (the system's pick, released at once). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sum = (all: readonly Sample[], name: string) =>
   all.filter((s) => s.name === name).reduce((total, s) => total + s.value, 0);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { GatewayConfig } from '../config/types.ts';
+import type { GatewayConfig } from './types.ts';
 
 /**
  * The running config's identity, shown by the admin API and carried by every worker's status:
