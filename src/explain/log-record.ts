@@ -5,7 +5,14 @@ import type { FailureType } from '../failure/taxonomy.ts';
  * failed attempt with no status of its own (an nginx error-log line), to be matched with the
  * request it belongs to.
  */
-export type LogRecord = RequestLine | FailedAttempt;
+export type LogRecord = RequestLine | FailedAttempt | HealthEvent;
+
+/**
+ * Who produced a 5xx a request line records: the proxy itself (it could not get an answer),
+ * or the upstream (its own status, passed through). Undefined: the format cannot tell (nginx
+ * and Traefik copy their own status into the upstream field), and the report says so.
+ */
+export type Producer = 'proxy' | 'upstream';
 
 interface RecordBase {
   /** Epoch milliseconds. */
@@ -19,6 +26,11 @@ interface RecordBase {
    * ("127.0.0.1 GET /a HTTP/1.1"); only formats that must be joined set it.
    */
   readonly joinKey?: string;
+  /**
+   * The request id where the log has one (Candor's `id`, nginx's `$request_id`, ingress-nginx's
+   * `$req_id`, Envoy's `x-request-id`): joins error lines to requests before time does.
+   */
+  readonly requestId?: string;
 }
 
 export interface RequestLine extends RecordBase {
@@ -39,9 +51,28 @@ export interface RequestLine extends RecordBase {
   readonly waitMs?: number;
   /** The client left before the response was complete. */
   readonly clientAborted?: boolean;
+  /** Who produced the status, when the line says (see Producer). */
+  readonly producedBy?: Producer;
 }
 
 export interface FailedAttempt extends RecordBase {
   readonly kind: 'attempt';
   readonly failure: FailureType;
+}
+
+/**
+ * A change of a server's or a backend's health the proxy wrote down (HAProxy's "Server be/s1 is
+ * DOWN, reason: Layer4 connection problem"): not a request, but the story behind a 503 storm,
+ * shown on the same timeline.
+ */
+export interface HealthEvent extends RecordBase {
+  readonly kind: 'health';
+  /** down / up: a server's state changed; no-server: a whole backend had none left. */
+  readonly state: 'down' | 'up' | 'no-server';
+  /** What the proxy gave as the reason ("Layer4 connection problem: Connection refused"). */
+  readonly reason?: string;
+  /** How long the failing check took, when the line says. */
+  readonly checkMs?: number;
+  /** The failure type the reason maps to, where it maps to one. */
+  readonly failure?: FailureType;
 }

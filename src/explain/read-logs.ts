@@ -90,7 +90,8 @@ export async function readLogs(
         }
       }
       if (matcher.size > 0) matcher.expire(head.time);
-      if (head.kind === 'attempt') matcher.add(head);
+      if (head.kind === 'health') tally.addHealth(head);
+      else if (head.kind === 'attempt') matcher.add(head);
       else tally.addRequest(matcher.size > 0 ? matcher.claim(head) : head, best.causeKnown);
       const more = best.next();
       if (more !== undefined) {

@@ -1,7 +1,10 @@
 import type { FailureType } from '../failure/taxonomy.ts';
 import { DurationHistogram } from './histogram.ts';
-import type { FailedAttempt, RequestLine } from './log-record.ts';
+import type { FailedAttempt, HealthEvent, RequestLine } from './log-record.ts';
 import { StormCounter } from './storm-counter.ts';
+
+/** How many health events a report keeps (in time order); the rest are counted only. */
+export const HEALTH_EVENTS_KEPT = 1000;
 
 /** Where records without an upstream are counted. */
 export const NO_UPSTREAM = '-';
@@ -56,6 +59,9 @@ export class Tally {
   readonly byUpstream = new Map<string, UpstreamTally>();
   readonly byTarget = new Map<string, PlaceTally>();
   readonly storms: StormCounter;
+  /** The first HEALTH_EVENTS_KEPT health events, in time order; `healthEvents` counts them all. */
+  readonly health: HealthEvent[] = [];
+  healthEvents = 0;
 
   constructor(bucketMs?: number) {
     this.storms = new StormCounter(bucketMs);
@@ -119,6 +125,12 @@ export class Tally {
       this.#mark(p, attempt.time);
     }
     this.storms.add(key, attempt.time, true, attempt.failure, false);
+  }
+
+  /** A server or backend changed health (a proxy's own log line, not a request). */
+  addHealth(event: HealthEvent): void {
+    this.healthEvents++;
+    if (this.health.length < HEALTH_EVENTS_KEPT) this.health.push(event);
   }
 
   #mark(p: PlaceTally, time: number): void {
