@@ -37,6 +37,20 @@ export const NO_INSPECTOR_SIGNAL = '--disable-sigusr1';
 /** How long past `drain.timeout` a worker may take to exit before the primary kills it. */
 const WORKER_EXIT_GRACE_MS = 5_000;
 
+/**
+ * A worker that dies is replaced at once the first time; one that keeps dying soon after it
+ * started (a crash on every request of some kind, a bad dependency) is replaced after a delay
+ * that doubles each time, up to the cap, so a crash loop costs a fork a few seconds rather
+ * than all the cores. A worker that lived STABLE_AFTER_MS resets the count.
+ */
+export const RESTART_BACKOFF = { firstMs: 100, maxMs: 30_000, stableAfterMs: 10_000 } as const;
+
+/** The delay before the replacement of a worker that died after `crashesInARow` short lives (1 = the first). */
+export function restartDelay(crashesInARow: number): number {
+  if (crashesInARow <= 1) return 0;
+  return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.firstMs * 2 ** (crashesInARow - 2));
+}
+
 export interface SuperviseOptions {
   /** drain.timeout of the config in force: a worker still alive this long (plus a grace) after a drain began is killed. */
   readonly drainTimeout: () => number;
@@ -59,9 +73,21 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     let alive = 0;
     let stopping = false;
     let exitCode: number = EXIT.ok;
+    const bornAt = new Map<number, number>();
+    /** Workers that died after a short life, in a row (any worker: a crash loop is the code's, not one slot's). */
+    let crashesInARow = 0;
+    /** Replacements waiting out their backoff: forked unless a drain begins first. */
+    const waiting = new Set<NodeJS.Timeout>();
     const fork = () => {
       alive++;
-      options.onFork(cluster.fork());
+      const worker = cluster.fork();
+      bornAt.set(worker.id, performance.now());
+      // A send to a worker that just died fails with EPIPE as an 'error' event: without a
+      // listener it would take the primary (and every other worker) down. Its 'exit' follows.
+      worker.on('error', (err) => {
+        process.stderr.write(`candor: worker ${worker.process.pid}: ${err.message}\n`);
+      });
+      options.onFork(worker);
     };
     const send = (action: GatewayAction) => {
       const message: ActionMessage = { candor: 'action', action };
@@ -71,6 +97,12 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     let backstop: NodeJS.Timeout | undefined;
     const stopAll = (action: 'drain' | 'drain-now') => {
       stopping = true;
+      for (const timer of waiting) {
+        clearTimeout(timer);
+        alive--;
+      }
+      waiting.clear();
+      if (alive === 0) return finish();
       options.onDrain?.();
       send(action);
       // Each worker keeps its own deadline; this only catches one that cannot (a stuck loop).
@@ -81,25 +113,42 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
         }
       }, options.drainTimeout() + WORKER_EXIT_GRACE_MS).unref();
     };
+    const finish = () => {
+      offSignals();
+      clearTimeout(backstop);
+      resolve(exitCode);
+    };
     cluster.on('exit', (worker, code, signal) => {
       alive--;
+      const lived = performance.now() - (bornAt.get(worker.id) ?? 0);
+      bornAt.delete(worker.id);
       if (!stopping) {
         // A worker that could not start (port in use, bad certificate) would fail again at once.
         if (code === EXIT.unavailable || code === EXIT.config) {
           exitCode = code;
           stopAll('drain');
         } else {
+          crashesInARow = lived >= RESTART_BACKOFF.stableAfterMs ? 1 : crashesInARow + 1;
+          const delay = restartDelay(crashesInARow);
+          const when =
+            delay === 0 ? '' : ` in ${delay / 1000} s (${crashesInARow} short-lived workers in a row)`;
           process.stderr.write(
-            `candor: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`,
+            `candor: worker ${worker.process.pid} exited (${signal ?? code}); starting another${when}\n`,
           );
-          fork();
+          if (delay === 0) fork();
+          else {
+            // Counted alive while it waits, so the primary does not exit for want of workers.
+            alive++;
+            const timer = setTimeout(() => {
+              waiting.delete(timer);
+              alive--;
+              fork();
+            }, delay);
+            waiting.add(timer);
+          }
         }
       }
-      if (stopping && alive === 0) {
-        offSignals();
-        clearTimeout(backstop);
-        resolve(exitCode);
-      }
+      if (stopping && alive === 0) finish();
     });
     const offSignals = onSignals((action) => {
       if (action !== 'reopen-logs') return stopAll(action);

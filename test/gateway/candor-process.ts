@@ -32,13 +32,13 @@ export interface CandorProcess {
 }
 
 /** Starts `candor serve --workers N` on a config body (without listen and log), waits until every worker listens. */
-export async function startCandor(body: string, workers = 1): Promise<CandorProcess> {
+export async function startCandor(body: string, workers = 1, listen = '127.0.0.1:0'): Promise<CandorProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-drain-'));
   const logPath = join(dir, 'access.log');
   const configPath = join(dir, 'candor.yaml');
   writeFileSync(
     configPath,
-    `name: drain-edge\nlisten:\n  - address: 127.0.0.1:0\nlog:\n  destination: ${logPath}\n${body}`,
+    `name: drain-edge\nlisten:\n  - address: ${listen}\nlog:\n  destination: ${logPath}\n${body}`,
   );
   const primary = spawn(
     process.execPath,
