@@ -31,7 +31,16 @@ export interface RequestHandlers {
   refused(socket: Socket, failure: Failure, info: RawRequestInfo): void;
   /** The live downstream limits (they may change with a reload). */
   limits(): DownstreamLimits;
+  /**
+   * Connections were closed as they came in because the listener held `max_connections`:
+   * told at most once a second, with how many since the last time (a flood of them must not
+   * become a flood of log lines).
+   */
+  dropped(listener: ListenerConfig, count: number): void;
 }
+
+/** How often, at most, dropped connections are reported. */
+const DROP_REPORT_MS = 1_000;
 
 export interface Listener {
   readonly config: ListenerConfig;
@@ -95,6 +104,21 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
   const facts: { protocol: string; inFlight?: InFlightLimit } = { protocol, inFlight: shedding };
   let current = config;
 
+  // Past it Node closes each new connection as it is accepted ('drop'): nothing is read from
+  // it, so it costs no more than the accept. Idle keep-alive connections and tunnels count too.
+  server.maxConnections = config.maxConnections;
+  let drops = 0;
+  let dropTimer: NodeJS.Timeout | undefined;
+  server.on('drop', () => {
+    drops++;
+    dropTimer ??= setTimeout(() => {
+      dropTimer = undefined;
+      const count = drops;
+      drops = 0;
+      handlers.dropped(current, count);
+    }, DROP_REPORT_MS).unref();
+  });
+
   const inFlight = new InFlightRequests();
   const connections = new ConnectionDrain(server, protocol === 'https');
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -139,6 +163,7 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
     server,
     update(next, nextLimits) {
       current = next;
+      server.maxConnections = next.maxConnections;
       server.headersTimeout = nextLimits.headerTimeout;
       server.keepAliveTimeout = nextLimits.keepAliveTimeout;
       if (next.tls)

@@ -10,6 +10,7 @@ import { KiB, MiB } from './units.ts';
 
 export const DEFAULTS = {
   name: 'candor',
+  listener: { maxConnections: 10_000 },
   route: {
     path: '/',
     stripPrefix: false,

@@ -116,6 +116,7 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
     host,
     port,
     ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
+    maxConnections: raw.max_connections ?? DEFAULTS.listener.maxConnections,
   };
   if (raw.tls === undefined) return listener;
   return { ...listener, tls: { cert: resolve(baseDir, raw.tls.cert), key: resolve(baseDir, raw.tls.key) } };

@@ -74,6 +74,7 @@ const Listener = mapping(
       ),
     ),
     max_in_flight: count(1, 10_000_000, 'requests in flight'),
+    max_connections: count(1, 10_000_000, 'open client connections'),
   },
   'a mapping with an address',
 );

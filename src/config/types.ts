@@ -57,6 +57,12 @@ export interface ListenerConfig {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Load shedding: requests in flight on this listener beyond which new ones get 503. */
   readonly maxInFlight?: number;
+  /**
+   * Open client connections (idle keep-alive, busy, and tunnels after a 101 alike) beyond which
+   * a new one is closed as soon as it is accepted: the bound on the file descriptors one
+   * listener can hold.
+   */
+  readonly maxConnections: number;
 }
 
 export interface RouteConfig {

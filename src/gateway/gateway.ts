@@ -122,6 +122,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     upgrade: (req, socket, head, listener) => RequestSession.upgrade(current(), listener, req, socket, head),
     refused: (socket, failure, info) => RequestSession.refused(current(), socket, failure, info),
     limits: () => current().config.limits,
+    dropped: (listener, count) => {
+      metrics.connectionsDropped(listener.address, count);
+      logger.warn(
+        { listener: listener.address, dropped: count, max_connections: listener.maxConnections },
+        'connections dropped: the listener holds its max_connections',
+      );
+    },
   };
   if (link) {
     link.onHealth = (verdicts, count) => {

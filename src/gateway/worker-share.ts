@@ -10,7 +10,8 @@ import { sliceOf, type WorkerShare } from '../limits/worker-share.ts';
  * worker may shed while another still has room.
  *
  * - `max_in_flight` (listeners and routes): worker i of N enforces ⌊max/N⌋, plus one while
- *   i < max mod N.
+ *   i < max mod N. A listener's `max_connections` the same way, but never 0 (a worker that
+ *   could hold no connection would drop every one the kernel gives it).
  * - the retry budget's absolute floors: `budget_min_concurrent` the same way,
  *   `budget_min_per_second` divided by N. Its ratio needs no split: each worker's retries
  *   stay under the ratio of its own requests, so the sum stays under the ratio of all.
@@ -20,9 +21,11 @@ export function splitLimits(config: GatewayConfig, share: WorkerShare): GatewayC
   const part = (max: number) => sliceOf(max, share);
   return {
     ...config,
-    listen: config.listen.map((l) =>
-      l.maxInFlight === undefined ? l : { ...l, maxInFlight: part(l.maxInFlight) },
-    ),
+    listen: config.listen.map((l) => ({
+      ...l,
+      maxConnections: Math.max(1, part(l.maxConnections)),
+      ...(l.maxInFlight === undefined ? {} : { maxInFlight: part(l.maxInFlight) }),
+    })),
     routes: config.routes.map((r) =>
       r.maxInFlight === undefined ? r : { ...r, maxInFlight: part(r.maxInFlight) },
     ),

@@ -136,6 +136,13 @@ export const METRICS = {
     help: "Attempts waiting in the upstream's queue for a pooled connection.",
     aggregator: 'sum',
   },
+  clientConnectionsDropped: {
+    name: 'candor_client_connections_dropped_total',
+    type: 'counter',
+    labels: ['listener'],
+    help: "Client connections closed as soon as they were accepted because the listener held its max_connections.",
+    aggregator: 'sum',
+  },
   clientConnections: {
     name: 'candor_client_connections',
     type: 'gauge',

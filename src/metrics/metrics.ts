@@ -150,6 +150,11 @@ export class GatewayMetrics {
     this.#count('healthTransitions').cell(upstream, target, to).value++;
   }
 
+  /** Connections the listener closed as they came in, at its `max_connections`. */
+  connectionsDropped(listener: string, count: number): void {
+    this.#count('clientConnectionsDropped').cell(listener).value += count;
+  }
+
   /** A config went live (at start, or by a reload): its hash becomes the info metric. */
   configLoaded(config: GatewayConfig): void {
     this.#configInfo.reset();

@@ -71,11 +71,12 @@ test('every field of a full config is read, converted to runtime units and resol
     name: 'edge-1',
     source: file,
     listen: [
-      { address: '127.0.0.1:9000', host: '127.0.0.1', port: 9000 },
+      { address: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, maxConnections: 10_000 },
       {
         address: '[::1]:8443',
         host: '::1',
         port: 8443,
+        maxConnections: 10_000,
         tls: { cert: join(dir, 'tls/cert.pem'), key: join(dir, 'tls/key.pem') },
       },
     ],
@@ -167,7 +168,7 @@ test('a minimal config gets every default', () => {
   assert.deepEqual(config, {
     name: 'candor',
     source: SOURCE,
-    listen: [{ address: '127.0.0.1:8080', host: '127.0.0.1', port: 8080 }],
+    listen: [{ address: '127.0.0.1:8080', host: '127.0.0.1', port: 8080, maxConnections: 10_000 }],
     routes: [
       {
         index: 0,

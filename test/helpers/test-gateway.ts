@@ -22,10 +22,14 @@ export interface TestGateway {
 
 /**
  * Starts a real gateway in this process on 127.0.0.1:0 from YAML text (without `listen`),
- * capturing its log lines in memory.
+ * capturing its log lines in memory. `listener` adds fields to the listener ("max_connections: 2").
  */
-export async function startTestGateway(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
-  const text = `listen:\n  - address: 127.0.0.1:0\n${yaml}`;
+export async function startTestGateway(
+  yaml: string,
+  env: NodeJS.ProcessEnv = {},
+  listener = '',
+): Promise<TestGateway> {
+  const text = `listen:\n  - address: 127.0.0.1:0\n${listener ? `    ${listener}\n` : ''}${yaml}`;
   const config = parseConfig(text, '<test>', env);
   const logs: LogLine[] = [];
   const waiters = new Set<() => void>();
