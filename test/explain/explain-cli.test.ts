@@ -63,6 +63,7 @@ test('--json: the whole report for machines', async () => {
     'failedAttempts',
     'statuses',
     'shapes',
+    'errors5xx',
     'upstreamOwn5xx',
     'unexplained5xx',
     'clientAborted',
@@ -80,7 +81,10 @@ test('--json: the whole report for machines', async () => {
     'gzip',
     'bytes',
     'lines',
+    'parsed',
+    'skipped',
     'records',
+    'errors5xx',
   ]);
   assert.deepEqual(report.statuses[0], { status: 200, count: report.statuses[0].count });
   const slow = report.shapes.find((s) => s.shape === 'slow');
@@ -120,14 +124,14 @@ test('the text report tells the story: shapes, storm and deploy, timeout, what t
   }
 });
 
-test('usage errors exit 64 with a message', async () => {
+test('usage errors exit 64 with a message; a log in no format explain reads exits 65', async () => {
   const none = await run([]);
   assert.equal(none.code, 64);
   assert.match(none.stderr, /needs at least one log file/);
   const text = join(dir, 'notes.txt');
   writeFileSync(text, 'just some notes\nnothing like a log\n');
   const unknown = await run([text]);
-  assert.equal(unknown.code, 64);
+  assert.equal(unknown.code, 65);
   assert.match(unknown.stderr, /not a log format explain reads/);
   const missing = await run([join(dir, 'nope.log')]);
   assert.equal(missing.code, 64);
