@@ -120,11 +120,11 @@ function customReaders(
   if (confPath !== undefined && formatText !== undefined)
     throw new NginxConfError('give --nginx-conf or --log-format, not both');
   if (formatText !== undefined) {
-    const escape = /^escape=(default|json|none) /.exec(formatText);
+    const escaping = /^escape=(default|json|none) /.exec(formatText);
     const format: LogFormat = {
       name: 'custom',
-      escape: (escape?.[1] as LogFormat['escape'] | undefined) ?? 'default',
-      text: escape ? formatText.slice(escape[0].length) : formatText,
+      escape: (escaping?.[1] as LogFormat['escape'] | undefined) ?? 'default',
+      text: escaping ? formatText.slice(escaping[0].length) : formatText,
     };
     const problem = unreadable(format);
     if (problem)

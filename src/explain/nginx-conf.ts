@@ -71,16 +71,16 @@ export function parseNginxConf(text: string): NginxLogConfig {
       const [name, ...rest] = args.map(plain);
       if (name === undefined || rest.length === 0)
         throw new NginxConfError('log_format needs a name and a format');
-      let escape: LogFormat['escape'] = 'default';
+      let escaping: LogFormat['escape'] = 'default';
       if (rest[0].startsWith('escape=')) {
         const value = rest.shift()?.slice(7);
         if (value !== 'default' && value !== 'json' && value !== 'none')
           throw new NginxConfError(
             `log_format ${name}: escape must be default, json or none, got "${value}"`,
           );
-        escape = value;
+        escaping = value;
       }
-      formats.push({ name, escape, text: rest.join('') });
+      formats.push({ name, escape: escaping, text: rest.join('') });
     } else {
       const [path, name] = args.map(plain);
       if (path === undefined || path === 'off' || path.startsWith('syslog:')) continue;

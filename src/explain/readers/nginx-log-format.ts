@@ -137,16 +137,16 @@ function seconds(value: string | undefined): number | undefined {
 }
 
 /** nginx's default escaping writes `"`, `\` and control bytes as \xHH; JSON escaping as JSON does. */
-function unescape(value: string, escape: LogFormat['escape']): string {
+function unescaped(value: string, escaping: LogFormat['escape']): string {
   if (!value.includes('\\')) return value;
-  if (escape === 'json') {
+  if (escaping === 'json') {
     try {
       return JSON.parse(`"${value}"`);
     } catch {
       return value;
     }
   }
-  if (escape === 'none') return value;
+  if (escaping === 'none') return value;
   return value.replace(/\\x([0-9A-Fa-f]{2})/g, (_, hex) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
@@ -170,7 +170,7 @@ function producer(
 /** The record of one line's fields (variable → value). */
 export function recordOf(
   fields: ReadonlyMap<string, string>,
-  escape: LogFormat['escape'],
+  escaping: LogFormat['escape'],
 ): LogRecord | undefined {
   const status = Number(fields.get('status'));
   if (!Number.isInteger(status)) return undefined;
@@ -189,7 +189,8 @@ export function recordOf(
     status,
     upstream: group !== undefined && group !== '' && group !== '-' ? group : target,
     target,
-    joinKey: client !== undefined && line !== undefined ? `${client} ${unescape(line, escape)}` : undefined,
+    joinKey:
+      client !== undefined && line !== undefined ? `${client} ${unescaped(line, escaping)}` : undefined,
     requestId: id !== undefined && id !== '' && id !== '-' ? id : undefined,
     waitMs: seconds(fields.get('upstream_header_time')) ?? seconds(fields.get('upstream_response_time')),
     clientAborted: status === 499 || undefined,
