@@ -129,8 +129,8 @@ export async function readLogs(
     // Never silent: a file mostly not in its format is refused, not reported on in part.
     if (c.reader !== EMPTY && !enoughOf(c.parsed, c.lines))
       throw tooFew(c.source.path, c.reader, c.parsed, c.lines, 'its', c.skippedLines, [
-        ...used.values(),
         ...READERS,
+        ...[...used.values()].filter((r) => !READERS.includes(r) && r !== EMPTY),
       ]);
   }
   const files = cursors.map((c) => ({
