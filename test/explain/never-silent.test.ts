@@ -96,7 +96,10 @@ test("a Traefik or Caddy JSON access log is never read as Candor's (0 requests, 
 
 test('detection does not take a format that matches only a minority of the first lines', async () => {
   const nginx = lines('nginx-access.log').slice(0, 8);
-  const file = write('mixed.log', `${[...nginx, ...Array.from({ length: 12 }, (_, i) => `note ${i}`)].join('\n')}\n`);
+  const file = write(
+    'mixed.log',
+    `${[...nginx, ...Array.from({ length: 12 }, (_, i) => `note ${i}`)].join('\n')}\n`,
+  );
   const { code, stderr } = await run([file]);
   assert.equal(code, 65);
   assert.match(
@@ -119,7 +122,10 @@ test('a file that turns into something else after its first lines is refused onc
 
 test('a few foreign lines (under 10%) are read past, and every report counts them', async () => {
   const nginx = lines('nginx-access.log');
-  const file = write('few.log', `${[...nginx.slice(0, 50), 'a stray line', ...nginx.slice(50, 100)].join('\n')}\n`);
+  const file = write(
+    'few.log',
+    `${[...nginx.slice(0, 50), 'a stray line', ...nginx.slice(50, 100)].join('\n')}\n`,
+  );
   const report = await explain([file]);
   assert.deepEqual(
     report.files.map((f) => [f.format, f.lines, f.parsed, f.skipped, f.records]),
