@@ -1,5 +1,5 @@
 /** The recorded fixtures (see fixtures/record.ts) and a one-call explain for tests. */
-import { readFileSync, readFileSync as readText } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDeploys } from '../../src/explain/deploys.ts';
 import { formatsFor, parseNginxConf } from '../../src/explain/nginx-conf.ts';

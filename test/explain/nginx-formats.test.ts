@@ -188,17 +188,22 @@ test('the nginx config: multi-part formats, escape=, comments, and which access_
   );
 });
 
-test('a compiled format: ${var}, literal text, escaped quotes, lists of attempts', () => {
+// nginx's own "${var}" syntax, in plain strings on purpose.
+const BRACED = (name: string) => ['$', '{', name, '}'].join('');
+
+test('a compiled format: braced variables, literal text, escaped quotes, lists of attempts', () => {
   const reader = nginxFormatReader(
     {
       name: 't',
       escape: 'default',
-      text: '${remote_addr}|$msec|"$request"|$status|$upstream_addr|$upstream_status|$upstream_header_time',
+      text: `${BRACED('remote_addr')}|$msec|"$request"|$status|$upstream_addr|$upstream_status|$upstream_header_time`,
     },
     'nginx:t',
     't',
   );
-  assert.deepEqual(compileFormat({ name: 't', escape: 'default', text: 'a${status}b' }).names, ['status']);
+  assert.deepEqual(compileFormat({ name: 't', escape: 'default', text: `a${BRACED('status')}b` }).names, [
+    'status',
+  ]);
   const record = reader.read(
     '10.0.0.1|1795346372.172|"GET /a\\x22b HTTP/1.1"|502|10.0.0.5:80, 10.0.0.6:80 : 10.0.0.7:80|502, 502 : 502|-, - : -',
   );
