@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatsFor, parseNginxConf } from '../../src/explain/nginx-conf.ts';
 import { ingressNginxReader, UPSTREAMINFO } from '../../src/explain/readers/ingress-nginx-reader.ts';
+import { nginxAccessReader } from '../../src/explain/readers/nginx-access-reader.ts';
 import { compileFormat, nginxFormatReader } from '../../src/explain/readers/nginx-log-format.ts';
 import type { Report } from '../../src/explain/report.ts';
 import { explain, fixture, lines, typeCounts } from './explain-fixture.ts';
@@ -155,6 +156,15 @@ test("ingress-nginx's upstreaminfo is detected from its lines: upstream names, r
     UPSTREAMINFO,
     /\[\$proxy_upstream_name\] \[\$proxy_alternative_upstream_name\] \$upstream_addr /,
   );
+});
+
+test('"combined" with quoted strings or key=value pairs after it stays nginx-access; anything else does not', () => {
+  const combined = lines('nginx-burst-access.log')[3];
+  // The nginx image's "main": combined, then "$http_x_forwarded_for".
+  assert.equal(nginxAccessReader.sniff(`${combined} "10.1.1.1"`), true);
+  assert.equal(nginxAccessReader.sniff(`${combined} rt=0.001 ua="10.0.0.5:80, 10.0.0.6:80"`), true);
+  assert.equal(nginxAccessReader.sniff(lines('ingress-nginx.log')[3]), false);
+  assert.equal(nginxAccessReader.sniff(`${combined} 0.001`), false);
 });
 
 test('the nginx config: multi-part formats, escape=, comments, and which access_log writes which file', () => {

@@ -4,10 +4,11 @@ import { parseCommonLogTime } from '../log-time.ts';
 import { listValues } from './nginx-log-format.ts';
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
-// Only key=value pairs may follow it: a line with anything else after combined is another
-// format (ingress-nginx's, a custom log_format), read with --log-format or --nginx-conf.
+// Only key=value pairs and quoted strings may follow it (the nginx image's "main" adds
+// "$http_x_forwarded_for"): a line with anything else after combined is another format
+// (ingress-nginx's, a custom log_format), read with --log-format or --nginx-conf.
 const COMBINED =
-  /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"]*)" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"((?: \w+=(?:"[^"]*"|\S*))*)$/;
+  /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"]*)" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"((?: (?:\w+=(?:"[^"]*"|\S*)|"[^"]*"))*)$/;
 // key=value or key="value" pairs operators add after combined (rt=$request_time ua="$upstream_addr"...).
 const EXTRA = / (\w+)=(?:"([^"]*)"|(\S*))/g;
 
