@@ -87,7 +87,11 @@ export class AttemptMatcher {
     const last = taken[taken.length - 1].attempt;
     const failed = request.status >= 500 || request.status === 9;
     const decided = failed || AFTER_HEAD.has(last.failure);
-    for (const pending of decided ? taken.slice(0, -1) : taken) this.#orphan(pending.attempt);
+    // The retried ones are the request's: counted under its upstream group where the line names
+    // one apart from the server (ingress-nginx's service), under their own server otherwise.
+    const group = request.upstream !== request.target ? request.upstream : undefined;
+    for (const pending of decided ? taken.slice(0, -1) : taken)
+      this.#orphan(group === undefined ? pending.attempt : { ...pending.attempt, upstream: group });
     if (!decided) return request;
     return {
       ...request,
