@@ -9,11 +9,14 @@ import { nginxFormatReader } from './nginx-log-format.ts';
  * `$upstream_status`, and `$req_id` (the request id). The fixture was recorded from real nginx
  * with this format (test/explain/fixtures/record-nginx-formats.ts).
  */
-export const UPSTREAMINFO =
-  '$remote_addr - $remote_user [$time_local] "$request" ' +
-  '$status $body_bytes_sent "$http_referer" "$http_user_agent" ' +
-  '$request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr ' +
-  '$upstream_response_length $upstream_response_time $upstream_status $req_id';
+export const UPSTREAMINFO_PARTS = [
+  '$remote_addr - $remote_user [$time_local] "$request" ',
+  '$status $body_bytes_sent "$http_referer" "$http_user_agent" ',
+  '$request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr ',
+  '$upstream_response_length $upstream_response_time $upstream_status $req_id',
+] as const;
+
+export const UPSTREAMINFO = UPSTREAMINFO_PARTS.join('');
 
 export const ingressNginxReader = nginxFormatReader(
   { name: 'upstreaminfo', escape: 'default', text: UPSTREAMINFO },

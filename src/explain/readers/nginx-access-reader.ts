@@ -1,7 +1,7 @@
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord } from '../log-record.ts';
 import { parseCommonLogTime } from '../log-time.ts';
-import { listValues } from './nginx-log-format.ts';
+import { listValues, nginxProducer } from './nginx-log-format.ts';
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
 // Only key=value pairs and quoted strings may follow it (the nginx image's "main" adds
@@ -68,8 +68,7 @@ export const nginxAccessReader: LogReader = {
     const addresses = more && pick(more, TIMING_KEYS.address);
     const address = lastValue(addresses);
     const attempts = listValues(addresses).length;
-    // The upstream's own status only if the error log has no line for it (see nginx-log-format.ts).
-    const upstreamStatus = more && lastValue(pick(more, TIMING_KEYS.status));
+    const upstreamStatus = more && pick(more, TIMING_KEYS.status);
     const waitMs =
       more && (seconds(pick(more, TIMING_KEYS.header)) ?? seconds(pick(more, TIMING_KEYS.response)));
     return {
@@ -81,7 +80,7 @@ export const nginxAccessReader: LogReader = {
       joinKey: `${m[1]} ${m[3]}`,
       waitMs,
       clientAborted: status === 499 || undefined,
-      producedBy: status >= 500 && upstreamStatus === m[4] ? 'upstream' : undefined,
+      producedBy: more && nginxProducer(status, addresses, upstreamStatus, pick(more, TIMING_KEYS.header)),
       attempts: attempts > 1 ? attempts : undefined,
     };
   },

@@ -152,18 +152,21 @@ function unescaped(value: string, escaping: LogFormat['escape']): string {
 
 /**
  * Who produced a 5xx, as far as the line is certain: nginx itself when no upstream was tried
- * (`$upstream_addr` "-": a `return`, a limit); otherwise the upstream when the last
- * `$upstream_status` is the status. nginx writes its own 502 or 504 there too when it got no
- * answer, so the upstream's word is taken only when the error log, read with it, has no line
- * for the request (read-logs and the matcher see to that).
+ * (`$upstream_addr` "-": a `return`, a limit) or when the last attempt got no response head
+ * (`$upstream_header_time` "-", when the format has it: the upstream sent no status at all);
+ * otherwise the upstream when the last `$upstream_status` is the status. nginx writes its own
+ * 502 or 504 there too when it got no answer, so that word is taken only when the error log,
+ * read with it, has no line for the request (read-logs and the matcher see to that).
  */
-function producer(
+export function nginxProducer(
   status: number,
   address: string | undefined,
   upstreamStatus: string | undefined,
+  headerTime: string | undefined,
 ): Producer | undefined {
   if (status < 500) return undefined;
   if (address !== undefined && listValues(address).length === 0) return 'proxy';
+  if (headerTime !== undefined && lastOf(headerTime) === undefined) return 'proxy';
   return lastOf(upstreamStatus) === String(status) ? 'upstream' : undefined;
 }
 
@@ -194,7 +197,12 @@ export function recordOf(
     requestId: id !== undefined && id !== '' && id !== '-' ? id : undefined,
     waitMs: seconds(fields.get('upstream_header_time')) ?? seconds(fields.get('upstream_response_time')),
     clientAborted: status === 499 || undefined,
-    producedBy: producer(status, address, fields.get('upstream_status')),
+    producedBy: nginxProducer(
+      status,
+      address,
+      fields.get('upstream_status'),
+      fields.get('upstream_header_time'),
+    ),
     attempts: addresses.length > 1 ? addresses.length : undefined,
   };
 }
