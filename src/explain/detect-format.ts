@@ -38,24 +38,28 @@ export function sniffed(reader: LogReader, lines: readonly string[]): number {
   return hits;
 }
 
+/** The reader that recognises most of `lines` (earlier readers winning ties), and how many it does. */
+export function bestFormat(
+  lines: readonly string[],
+  readers: readonly LogReader[] = READERS,
+): { reader: LogReader; hits: number } | undefined {
+  let best: { reader: LogReader; hits: number } | undefined;
+  for (const reader of readers) {
+    const hits = sniffed(reader, lines);
+    if (hits > (best?.hits ?? 0)) best = { reader, hits };
+  }
+  return best;
+}
+
 /**
- * The reader that recognises most of `lines` (a file's first non-blank ones), earlier readers
- * winning ties, or undefined when none recognises at least MIN_SHARE of them: a format that
- * matches only part of the sample is not the file's.
+ * The reader of a file's first lines, or undefined when none recognises at least MIN_SHARE of
+ * the non-blank ones: a format that matches only part of the sample is not the file's.
  */
 export function detectFormat(
   lines: readonly string[],
   readers: readonly LogReader[] = READERS,
 ): LogReader | undefined {
   const sample = lines.filter((line) => line.trim() !== '');
-  let best: LogReader | undefined;
-  let bestHits = 0;
-  for (const reader of readers) {
-    const hits = sniffed(reader, sample);
-    if (hits > bestHits) {
-      best = reader;
-      bestHits = hits;
-    }
-  }
-  return enoughOf(bestHits, sample.length) ? best : undefined;
+  const best = bestFormat(sample, readers);
+  return best && enoughOf(best.hits, sample.length) ? best.reader : undefined;
 }

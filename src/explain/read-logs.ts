@@ -1,5 +1,5 @@
 import { AttemptMatcher } from './attempt-matcher.ts';
-import { enoughOf, READERS, SNIFF_LINES, sniffed } from './detect-format.ts';
+import { bestFormat, enoughOf, READERS, SNIFF_LINES, sniffed } from './detect-format.ts';
 import { LogFormatError, tooFew, undetected } from './format-errors.ts';
 import { openLines } from './line-stream.ts';
 import { LogCursor, type NumberedLine, SKIPPED_QUOTED } from './log-cursor.ts';
@@ -166,11 +166,7 @@ function pick(
     }
     return reader;
   }
-  let best: { reader: LogReader; hits: number } | undefined;
-  for (const reader of readers) {
-    const hits = sniffed(reader, texts);
-    if (hits > (best?.hits ?? 0)) best = { reader, hits };
-  }
+  const best = bestFormat(texts, readers);
   if (best === undefined || !enoughOf(best.hits, texts.length)) throw undetected(path, sample, readers, best);
   return best.reader;
 }

@@ -210,26 +210,25 @@ export function recordOf(
 let lastLocal = '';
 let lastLocalMs: number | undefined;
 
+/** The line's time: `$msec` first (milliseconds), then `$time_iso8601`, then `$time_local`. */
 function timeOf(fields: ReadonlyMap<string, string>): number | undefined {
-  const local = fields.get('time_local');
-  if (local !== undefined) {
-    if (local !== lastLocal) {
-      lastLocal = local;
-      lastLocalMs = parseCommonLogTime(local);
-    }
-    return lastLocalMs;
+  const msec = fields.get('msec');
+  if (msec !== undefined) {
+    const ms = Number(msec) * 1000;
+    return Number.isFinite(ms) ? Math.round(ms) : undefined;
   }
   const iso = fields.get('time_iso8601');
   if (iso !== undefined) {
     const ms = Date.parse(iso);
     return Number.isNaN(ms) ? undefined : ms;
   }
-  const msec = fields.get('msec');
-  if (msec !== undefined) {
-    const ms = Number(msec) * 1000;
-    return Number.isFinite(ms) ? Math.round(ms) : undefined;
+  const local = fields.get('time_local');
+  if (local === undefined) return undefined;
+  if (local !== lastLocal) {
+    lastLocal = local;
+    lastLocalMs = parseCommonLogTime(local);
   }
-  return undefined;
+  return lastLocalMs;
 }
 
 /** Why a format cannot be read at all (no status, no time), or undefined. */
