@@ -233,6 +233,19 @@ test('a compiled format: braced variables, literal text, escaped quotes, lists o
   });
   const noHead = reader.read('10.0.0.1|1795346372.172|"GET / HTTP/1.1"|502|10.0.0.5:80|502|-');
   assert.equal(noHead?.kind === 'request' && noHead.producedBy, 'proxy', 'no head from the upstream');
+  const connectOnly = nginxFormatReader(
+    {
+      name: 'c',
+      escape: 'default',
+      text: '$msec $status $upstream_addr $upstream_status $upstream_connect_time',
+    },
+    'nginx:c',
+    'c',
+  );
+  const never = connectOnly.read('1795346372.172 502 10.0.0.5:80 502 -');
+  assert.equal(never?.kind === 'request' && never.producedBy, 'proxy', 'the request never went out');
+  const sent = connectOnly.read('1795346372.172 503 10.0.0.5:80 503 0.001');
+  assert.equal(sent?.kind === 'request' && sent.producedBy, 'upstream');
   const own = reader.read('10.0.0.1|1795346372.172|"GET / HTTP/1.1"|503|-|-|-');
   assert.equal(
     own?.kind === 'request' && own.producedBy,

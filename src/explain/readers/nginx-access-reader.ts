@@ -17,6 +17,7 @@ const TIMING_KEYS = {
   response: ['urt', 'upstream_response_time'],
   address: ['ua', 'upstream_addr', 'upstream'],
   status: ['us', 'upstream_status'],
+  connect: ['uct', 'upstream_connect_time'],
 };
 
 /** The last of nginx's comma-separated per-attempt values ("0.001, 0.002" after a retry), or undefined for "-". */
@@ -80,7 +81,15 @@ export const nginxAccessReader: LogReader = {
       joinKey: `${m[1]} ${m[3]}`,
       waitMs,
       clientAborted: status === 499 || undefined,
-      producedBy: more && nginxProducer(status, addresses, upstreamStatus, pick(more, TIMING_KEYS.header)),
+      producedBy:
+        more &&
+        nginxProducer(
+          status,
+          addresses,
+          upstreamStatus,
+          pick(more, TIMING_KEYS.header),
+          pick(more, TIMING_KEYS.connect),
+        ),
       attempts: attempts > 1 ? attempts : undefined,
     };
   },

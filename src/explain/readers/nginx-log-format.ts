@@ -153,7 +153,8 @@ function unescaped(value: string, escaping: LogFormat['escape']): string {
 /**
  * Who produced a 5xx, as far as the line is certain: nginx itself when no upstream was tried
  * (`$upstream_addr` "-": a `return`, a limit) or when the last attempt got no response head
- * (`$upstream_header_time` "-", when the format has it: the upstream sent no status at all);
+ * (`$upstream_header_time` or `$upstream_connect_time` "-", when the format has them: the
+ * upstream sent no status at all);
  * otherwise the upstream when the last `$upstream_status` is the status. nginx writes its own
  * 502 or 504 there too when it got no answer, so that word is taken only when the error log,
  * read with it, has no line for the request (read-logs and the matcher see to that).
@@ -163,10 +164,14 @@ export function nginxProducer(
   address: string | undefined,
   upstreamStatus: string | undefined,
   headerTime: string | undefined,
+  connectTime?: string,
 ): Producer | undefined {
   if (status < 500) return undefined;
   if (address !== undefined && listValues(address).length === 0) return 'proxy';
+  // "-": the last attempt never got its head (or never sent the request: nginx sets the
+  // connect time once the request goes out, a reused connection included).
   if (headerTime !== undefined && lastOf(headerTime) === undefined) return 'proxy';
+  if (connectTime !== undefined && lastOf(connectTime) === undefined) return 'proxy';
   return lastOf(upstreamStatus) === String(status) ? 'upstream' : undefined;
 }
 
@@ -202,6 +207,7 @@ export function recordOf(
       address,
       fields.get('upstream_status'),
       fields.get('upstream_header_time'),
+      fields.get('upstream_connect_time'),
     ),
     attempts: addresses.length > 1 ? addresses.length : undefined,
   };
