@@ -177,7 +177,11 @@ function checks(report: Report): string {
   }
   if (report.unexplained5xx > 0) {
     lines.push(`  5xx, cause unknown (${report.unexplained5xx}): these logs do not say why`);
-    lines.push('    check:  give explain the error log too (nginx: the error_log file of the same server)');
+    lines.push(
+      report.files.some((f) => f.format === 'nginx-error')
+        ? "    check:  the upstream's own logs at these times (the error log has no line for them); log $upstream_status and $upstream_header_time to tell who answered"
+        : '    check:  give explain the error log too (nginx: the error_log file of the same server)',
+    );
   }
   return lines.length > 0 ? `What to check first\n${lines.join('\n')}` : '';
 }
