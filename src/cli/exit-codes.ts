@@ -3,6 +3,8 @@ export const EXIT = {
   ok: 0,
   /** The command line was wrong. */
   usage: 64,
+  /** A log given to `explain` is not in a format it reads, or too little of it is (EX_DATAERR). */
+  data: 65,
   /** The config file is invalid. */
   config: 78,
   /** The gateway could not start (a port in use, a certificate unreadable). */

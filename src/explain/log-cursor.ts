@@ -1,15 +1,33 @@
 import type { LineSource } from './line-stream.ts';
 import type { LogReader } from './log-reader.ts';
 import type { LogRecord } from './log-record.ts';
+import type { FiveXxSplit } from './read-logs.ts';
+
+/** How many lines a file's report quotes of those it could not read. */
+export const SKIPPED_QUOTED = 5;
+
+/** A line of a file, numbered from 1 as an editor does (blank lines count). */
+export interface NumberedLine {
+  readonly line: number;
+  readonly text: string;
+}
 
 /** One file being read: its records a batch at a time, the current one at `head`. */
 export class LogCursor {
   readonly source: LineSource;
   readonly reader: LogReader;
-  /** Whether its 5xx without a failure are the upstream's own (see LogReader.causesIn). */
+  /** Whether the file that holds this one's causes was read too (see LogReader.causesIn). */
   causeKnown = true;
+  /** Non-blank lines read. */
   lines = 0;
+  /** Lines written in the format (whether or not they hold a record). */
+  parsed = 0;
   records = 0;
+  /** Who produced this file's 5xx, filled by the tally. */
+  readonly errors5xx: FiveXxSplit = { byProxy: 0, passedThrough: 0, cannotTell: 0 };
+  /** The first SKIPPED_QUOTED lines not written in the format. */
+  readonly skippedLines: NumberedLine[] = [];
+  #lineNumber = 0;
   #batches: AsyncGenerator<string[]>;
   #records: LogRecord[] = [];
   #index = 0;
@@ -20,6 +38,11 @@ export class LogCursor {
     this.reader = reader;
     this.#batches = batches;
     this.#parse(first);
+  }
+
+  /** Non-blank lines not written in the format. */
+  get skipped(): number {
+    return this.lines - this.parsed;
   }
 
   /** The current record, or undefined once the file is over. */
@@ -54,12 +77,21 @@ export class LogCursor {
   #parse(lines: string[]): void {
     const records: LogRecord[] = [];
     const reader = this.reader;
+    let parsed = 0;
     for (const line of lines) {
+      this.#lineNumber++;
       if (line === '') continue;
-      this.lines++;
       const record = reader.read(line);
-      if (record !== undefined) records.push(record);
+      if (record !== undefined) {
+        records.push(record);
+        parsed++;
+      } else if (reader.sniff(line)) parsed++;
+      else if (line.trim() === '') continue;
+      else if (this.skippedLines.length < SKIPPED_QUOTED)
+        this.skippedLines.push({ line: this.#lineNumber, text: line });
+      this.lines++;
     }
+    this.parsed += parsed;
     this.records += records.length;
     this.#records = records;
     this.#index = 0;

@@ -18,7 +18,8 @@ export interface LogReader {
   read(line: string): LogRecord | undefined;
   /**
    * The format whose lines give this one's causes (nginx's error log for its access log): a
-   * 5xx with no cause is the upstream's own when such a file was read, unexplained otherwise.
+   * line's word that the upstream produced its 5xx (`producedBy`) stands only when such a file
+   * was read and none of its lines is the request's; otherwise the 5xx is "cannot tell".
    * Formats whose lines name their failure leave it out.
    */
   readonly causesIn?: string;

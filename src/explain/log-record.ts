@@ -53,6 +53,11 @@ export interface RequestLine extends RecordBase {
   readonly clientAborted?: boolean;
   /** Who produced the status, when the line says (see Producer). */
   readonly producedBy?: Producer;
+  /**
+   * How many upstream attempts the request made, when the line says (nginx's `$upstream_addr`
+   * "a, b" or "a : b": 2): how many error-log lines it claims. One when absent.
+   */
+  readonly attempts?: number;
 }
 
 export interface FailedAttempt extends RecordBase {

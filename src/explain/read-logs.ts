@@ -1,7 +1,9 @@
 import { AttemptMatcher } from './attempt-matcher.ts';
-import { detectFormat, readerFor, SNIFF_LINES } from './detect-format.ts';
+import { bestFormat, enoughOf, READERS, SNIFF_LINES, sniffed } from './detect-format.ts';
+import { LogFormatError, tooFew, undetected } from './format-errors.ts';
 import { openLines } from './line-stream.ts';
-import { LogCursor } from './log-cursor.ts';
+import { LogCursor, type NumberedLine, SKIPPED_QUOTED } from './log-cursor.ts';
+import type { LogReader } from './log-reader.ts';
 import type { LogRecord } from './log-record.ts';
 import { startProgress } from './progress.ts';
 import { Tally } from './tally.ts';
@@ -13,6 +15,18 @@ export interface ReadOptions {
   readonly bucketMs?: number;
   /** Draw a progress bar on stderr (only when it is a terminal; default true). */
   readonly progress?: boolean;
+  /**
+   * Formats to try on a file before the built-in ones, best first (the nginx log_formats of
+   * --nginx-conf or --log-format).
+   */
+  readonly readersFor?: (path: string) => readonly LogReader[];
+}
+
+/** Who produced a file's 5xx (see Producer); `cannotTell` when the line does not say. */
+export interface FiveXxSplit {
+  byProxy: number;
+  passedThrough: number;
+  cannotTell: number;
 }
 
 export interface FileRead {
@@ -21,11 +35,20 @@ export interface FileRead {
   readonly title: string;
   readonly gzip: boolean;
   readonly bytes: number;
+  /** Non-blank lines read. */
   readonly lines: number;
+  /** Lines written in the format (those that hold a request or an attempt, and the others). */
+  readonly parsed: number;
+  /** Lines not written in the format (at most 1 - MIN_SHARE of them, or the file is refused). */
+  readonly skipped: number;
   readonly records: number;
+  readonly errors5xx: FiveXxSplit;
 }
 
-export class LogFormatError extends Error {}
+export { LogFormatError };
+
+/** A reader for a file with no lines: it has none to read or to count. */
+const EMPTY: LogReader = { format: 'empty', title: 'empty file', sniff: () => false, read: () => undefined };
 
 /**
  * Reads every file once, streaming, in time order across files (so an nginx error-log line
@@ -34,27 +57,26 @@ export class LogFormatError extends Error {}
 export async function readLogs(
   paths: readonly string[],
   options: ReadOptions = {},
-): Promise<{ tally: Tally; files: FileRead[] }> {
+): Promise<{ tally: Tally; files: FileRead[]; readers: LogReader[] }> {
   const cursors: LogCursor[] = [];
+  const used = new Map<string, LogReader>();
   for (const path of paths) {
     const source = await openLines(path);
     const batches = source.batches();
     const first: string[] = [];
     // Detection looks at the first lines; the batches they came in are parsed as usual after.
-    while (first.filter((l) => l.trim() !== '').length < SNIFF_LINES) {
+    const sample: NumberedLine[] = [];
+    while (sample.length < SNIFF_LINES) {
       const batch = await batches.next();
       if (batch.done) break;
-      first.push(...batch.value);
+      for (const text of batch.value) {
+        first.push(text);
+        if (text.trim() !== '' && sample.length < SNIFF_LINES) sample.push({ line: first.length, text });
+      }
     }
-    const sample = first.filter((l) => l.trim() !== '').slice(0, SNIFF_LINES);
-    const reader = options.format ? readerFor(options.format) : detectFormat(sample);
-    if (reader === undefined) {
-      throw new LogFormatError(
-        options.format
-          ? `unknown format "${options.format}"`
-          : `${path}: not a log format explain reads (Candor JSON, nginx combined access or error log, HAProxy httplog); try --format`,
-      );
-    }
+    const readers = [...(options.readersFor?.(path) ?? []), ...READERS];
+    const reader = sample.length === 0 ? EMPTY : pick(path, sample, readers, options.format);
+    used.set(reader.format, reader);
     cursors.push(new LogCursor(source, reader, batches, first));
   }
   const formats = new Set(cursors.map((c) => c.reader.format));
@@ -92,7 +114,7 @@ export async function readLogs(
       if (matcher.size > 0) matcher.expire(head.time);
       if (head.kind === 'health') tally.addHealth(head);
       else if (head.kind === 'attempt') matcher.add(head);
-      else tally.addRequest(matcher.size > 0 ? matcher.claim(head) : head, best.causeKnown);
+      else tally.addRequest(matcher.size > 0 ? matcher.claim(head) : head, best.causeKnown, best.errors5xx);
       const more = best.next();
       if (more !== undefined) {
         await more;
@@ -103,6 +125,14 @@ export async function readLogs(
   } finally {
     progress.stop();
   }
+  for (const c of cursors) {
+    // Never silent: a file mostly not in its format is refused, not reported on in part.
+    if (c.reader !== EMPTY && !enoughOf(c.parsed, c.lines))
+      throw tooFew(c.source.path, c.reader, c.parsed, c.lines, 'its', c.skippedLines, [
+        ...READERS,
+        ...[...used.values()].filter((r) => !READERS.includes(r) && r !== EMPTY),
+      ]);
+  }
   const files = cursors.map((c) => ({
     path: c.source.path,
     format: c.reader.format,
@@ -110,7 +140,33 @@ export async function readLogs(
     gzip: c.source.gzip,
     bytes: c.source.size,
     lines: c.lines,
+    parsed: c.parsed,
+    skipped: c.skipped,
     records: c.records,
+    errors5xx: c.errors5xx,
   }));
-  return { tally, files };
+  return { tally, files, readers: [...used.values()] };
+}
+
+/** The reader for a file: the forced format, or the one detected; an error when too few lines fit. */
+function pick(
+  path: string,
+  sample: readonly NumberedLine[],
+  readers: readonly LogReader[],
+  forced: string | undefined,
+): LogReader {
+  const texts = sample.map((l) => l.text);
+  if (forced !== undefined) {
+    const reader = readers.find((r) => r.format === forced);
+    if (reader === undefined) throw new LogFormatError(`unknown format "${forced}"`);
+    const hits = sniffed(reader, texts);
+    if (!enoughOf(hits, texts.length)) {
+      const unread = sample.filter((l) => !reader.sniff(l.text)).slice(0, SKIPPED_QUOTED);
+      throw tooFew(path, reader, hits, texts.length, 'its first', unread, readers);
+    }
+    return reader;
+  }
+  const best = bestFormat(texts, readers);
+  if (best === undefined || !enoughOf(best.hits, texts.length)) throw undetected(path, sample, readers, best);
+  return best.reader;
 }

@@ -24,9 +24,11 @@ function header(report: Report): string {
       f.path,
       f.format + (f.gzip ? ' (gzip)' : ''),
       `${f.lines} lines`,
+      `${f.parsed} parsed`,
+      `${f.skipped} skipped`,
       `${f.records} records`,
     ]),
-    [2, 3],
+    [2, 3, 4, 5],
   );
   return `candor explain: ${report.requests} requests${attempts}${span}\n${files}`;
 }
@@ -55,11 +57,32 @@ function failures(report: Report): string {
   if (report.upstreamOwn5xx > 0)
     rows.push(["upstream's own 5xx, passed through", String(report.upstreamOwn5xx), '', '', '']);
   if (report.unexplained5xx > 0)
-    rows.push(['5xx with no cause in these logs', String(report.unexplained5xx), '', '', '']);
+    rows.push(['5xx, cause unknown (no failure in these logs)', String(report.unexplained5xx), '', '', '']);
   if (report.clientAborted > 0)
     rows.push(['client left before the answer', String(report.clientAborted), '', '', '']);
   if (rows.length === 1) return 'Failures\n  none';
   return `Failures by shape and type\n${table(rows, [1, 2])}`;
+}
+
+/** Who produced the 5xx, per file: the proxy, the upstream (passed through), or the log cannot tell. */
+function producers(report: Report): string {
+  const total = report.files.reduce(
+    (sum, f) => sum + f.errors5xx.byProxy + f.errors5xx.passedThrough + f.errors5xx.cannotTell,
+    0,
+  );
+  if (total === 0) return '';
+  const rows = [['', '', 'made by the proxy', 'passed through from the upstream', 'cannot tell']];
+  for (const f of report.files) {
+    const s = f.errors5xx;
+    if (s.byProxy + s.passedThrough + s.cannotTell === 0) continue;
+    rows.push([f.path, f.format, String(s.byProxy), String(s.passedThrough), String(s.cannotTell)]);
+  }
+  const lines = [`Who made the 5xx\n${table(rows, [2, 3, 4])}`];
+  if (report.errors5xx.cannotTell > 0)
+    lines.push(
+      '  cannot tell: the log does not say whether the proxy or the upstream answered (see Notes); explain does not guess',
+    );
+  return lines.join('\n');
 }
 
 function places(title: string, list: readonly PlaceRow[], withDate: boolean): string {
@@ -153,8 +176,12 @@ function checks(report: Report): string {
     lines.push("    check:  the upstream's own logs at these times");
   }
   if (report.unexplained5xx > 0) {
-    lines.push(`  5xx with no cause (${report.unexplained5xx}): these logs do not say why`);
-    lines.push('    check:  give explain the error log too (nginx: the error_log file of the same server)');
+    lines.push(`  5xx, cause unknown (${report.unexplained5xx}): these logs do not say why`);
+    lines.push(
+      report.files.some((f) => f.format === 'nginx-error')
+        ? "    check:  the upstream's own logs at these times (the error log has no line for them); log $upstream_status and $upstream_header_time to tell who answered"
+        : '    check:  give explain the error log too (nginx: the error_log file of the same server)',
+    );
   }
   return lines.length > 0 ? `What to check first\n${lines.join('\n')}` : '';
 }
@@ -163,6 +190,8 @@ function checks(report: Report): string {
 export function renderText(report: Report): string {
   const withDate = report.from !== undefined && report.from.slice(0, 10) !== report.to?.slice(0, 10);
   const sections = [header(report), statuses(report), failures(report)];
+  const made = producers(report);
+  if (made) sections.push(made);
   sections.push(places('Upstreams', report.upstreams, withDate));
   const sameAsUpstreams = report.targets.every((t) => report.upstreams.some((u) => u.name === t.name));
   if (report.targets.length > 0 && !sameAsUpstreams)

@@ -1,7 +1,8 @@
 import { FAILURES, type FailureType, type Shape } from '../failure/taxonomy.ts';
 import type { Deploy } from './deploys.ts';
-import { readerFor } from './detect-format.ts';
-import type { FileRead } from './read-logs.ts';
+import { READERS, readerFor } from './detect-format.ts';
+import type { LogReader } from './log-reader.ts';
+import type { FileRead, FiveXxSplit } from './read-logs.ts';
 import { findStorms } from './storms.ts';
 import type { PlaceTally, Tally } from './tally.ts';
 import { adviseTimeout, type TimeoutFinding } from './timeout-advice.ts';
@@ -73,9 +74,11 @@ export interface Report {
   readonly failedAttempts: number;
   readonly statuses: ReadonlyArray<{ status: number; count: number }>;
   readonly shapes: readonly ShapeRow[];
+  /** Who produced the 5xx, over every file (each file's own split is in `files`). */
+  readonly errors5xx: FiveXxSplit;
   /** 5xx the upstream sent itself, passed through (no failure). */
   readonly upstreamOwn5xx: number;
-  /** 5xx whose cause these logs do not hold (an nginx access log without its error log). */
+  /** 5xx with no failure that the upstream is not known to have sent (an nginx access log without its error log). */
   readonly unexplained5xx: number;
   readonly clientAborted: number;
   readonly upstreams: readonly PlaceRow[];
@@ -137,8 +140,16 @@ function shapeRows(tally: Tally): ShapeRow[] {
   return rows;
 }
 
-/** Turns what was read into the report: counts, storms, timeouts and what to check first. */
-export function buildReport(tally: Tally, files: readonly FileRead[], deploys: readonly Deploy[]): Report {
+/**
+ * Turns what was read into the report: counts, storms, timeouts and what to check first.
+ * `readers`: those the files were read with (their blind spots become the notes).
+ */
+export function buildReport(
+  tally: Tally,
+  files: readonly FileRead[],
+  deploys: readonly Deploy[],
+  readers: readonly LogReader[] = READERS,
+): Report {
   const bucketMs = tally.storms.settle();
   const storms = findStorms(tally.storms, deploys).map(
     (s): StormRow => ({
@@ -166,7 +177,7 @@ export function buildReport(tally: Tally, files: readonly FileRead[], deploys: r
   }
   const formats = [...new Set(files.map((f) => f.format))];
   const notes = formats
-    .map((format) => readerFor(format)?.blindSpot)
+    .map((format) => readerFor(format, readers)?.blindSpot)
     .filter((note): note is string => note !== undefined);
   const from = tally.storms.from;
   return {
@@ -177,6 +188,7 @@ export function buildReport(tally: Tally, files: readonly FileRead[], deploys: r
     failedAttempts: tally.attempts,
     statuses: [...tally.byStatus].sort((a, b) => a[0] - b[0]).map(([status, count]) => ({ status, count })),
     shapes: shapeRows(tally),
+    errors5xx: { ...tally.errors5xx },
     upstreamOwn5xx: tally.upstreamOwn5xx,
     unexplained5xx: tally.unexplained5xx,
     clientAborted: tally.clientAborted,

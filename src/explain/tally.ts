@@ -1,6 +1,7 @@
 import type { FailureType } from '../failure/taxonomy.ts';
 import { DurationHistogram } from './histogram.ts';
-import type { FailedAttempt, HealthEvent, RequestLine } from './log-record.ts';
+import type { FailedAttempt, HealthEvent, Producer, RequestLine } from './log-record.ts';
+import type { FiveXxSplit } from './read-logs.ts';
 import { StormCounter } from './storm-counter.ts';
 
 /** How many health events a report keeps (in time order); the rest are counted only. */
@@ -47,12 +48,25 @@ const place = (): PlaceTally => ({
 
 const bump = <K>(map: Map<K, number>, key: K, by = 1) => map.set(key, (map.get(key) ?? 0) + by);
 
+/**
+ * Who produced a 5xx: the proxy when a failure is named (or the line says so); the upstream
+ * when the line says so and the causes' file was read (no failure line claimed it); else unknown.
+ */
+function producerOf(line: RequestLine, causeKnown: boolean): Producer | undefined {
+  if (line.failure !== undefined || line.producedBy === 'proxy') return 'proxy';
+  return line.producedBy === 'upstream' && causeKnown ? 'upstream' : undefined;
+}
+
 /** Every count the report is made of, filled one record at a time. */
 export class Tally {
   requests = 0;
   attempts = 0;
+  /** 5xx the upstream sent itself, passed through. */
   upstreamOwn5xx = 0;
+  /** 5xx with no failure whose maker the logs do not tell (or the proxy's, with no cause given). */
   unexplained5xx = 0;
+  /** Who produced the 5xx, over every file. */
+  readonly errors5xx: FiveXxSplit = { byProxy: 0, passedThrough: 0, cannotTell: 0 };
   clientAborted = 0;
   readonly byStatus = new Map<number, number>();
   readonly byType = new Map<FailureType, TypeTally>();
@@ -67,18 +81,28 @@ export class Tally {
     this.storms = new StormCounter(bucketMs);
   }
 
-  /** One finished request; `causeKnown`: a 5xx without a failure is the upstream's own. */
-  addRequest(line: RequestLine, causeKnown: boolean): void {
+  /**
+   * One finished request. `causeKnown`: the file with this format's causes was read too, so a
+   * line's word that the upstream produced its 5xx stands (no failure line claimed it). `file`
+   * is the split of the file it came from.
+   */
+  addRequest(line: RequestLine, causeKnown: boolean, file?: FiveXxSplit): void {
     this.requests++;
     bump(this.byStatus, line.status);
     const failure = line.failure;
     const is5xx = line.status >= 500;
+    const producer = is5xx ? producerOf(line, causeKnown) : undefined;
     if (failure !== undefined) {
       const type = this.#type(failure, line.upstream);
       type.requests++;
       bump(type.statuses, line.status);
-    } else if (is5xx && causeKnown) this.upstreamOwn5xx++;
+    } else if (producer === 'upstream') this.upstreamOwn5xx++;
     else if (is5xx) this.unexplained5xx++;
+    if (is5xx) {
+      const key = producer === 'proxy' ? 'byProxy' : producer === 'upstream' ? 'passedThrough' : 'cannotTell';
+      this.errors5xx[key]++;
+      if (file) file[key]++;
+    }
     for (const retried of line.retried ?? []) {
       this.#type(retried, line.upstream).attempts++;
       this.attempts++;
@@ -109,7 +133,17 @@ export class Tally {
     ) {
       upstream.answered.add(line.waitMs);
     }
-    this.storms.add(key, line.time, is5xx, failure ?? (is5xx ? `upstream's own ${line.status}` : undefined));
+    this.storms.add(
+      key,
+      line.time,
+      is5xx,
+      failure ??
+        (producer === 'upstream'
+          ? `upstream's own ${line.status}`
+          : is5xx
+            ? `${line.status}, cause unknown`
+            : undefined),
+    );
   }
 
   /** A failed attempt no request line claimed. */

@@ -63,6 +63,7 @@ test('--json: the whole report for machines', async () => {
     'failedAttempts',
     'statuses',
     'shapes',
+    'errors5xx',
     'upstreamOwn5xx',
     'unexplained5xx',
     'clientAborted',
@@ -80,7 +81,10 @@ test('--json: the whole report for machines', async () => {
     'gzip',
     'bytes',
     'lines',
+    'parsed',
+    'skipped',
     'records',
+    'errors5xx',
   ]);
   assert.deepEqual(report.statuses[0], { status: 200, count: report.statuses[0].count });
   const slow = report.shapes.find((s) => s.shape === 'slow');
@@ -120,14 +124,14 @@ test('the text report tells the story: shapes, storm and deploy, timeout, what t
   }
 });
 
-test('usage errors exit 64 with a message', async () => {
+test('usage errors exit 64 with a message; a log in no format explain reads exits 65', async () => {
   const none = await run([]);
   assert.equal(none.code, 64);
   assert.match(none.stderr, /needs at least one log file/);
   const text = join(dir, 'notes.txt');
   writeFileSync(text, 'just some notes\nnothing like a log\n');
   const unknown = await run([text]);
-  assert.equal(unknown.code, 64);
+  assert.equal(unknown.code, 65);
   assert.match(unknown.stderr, /not a log format explain reads/);
   const missing = await run([join(dir, 'nope.log')]);
   assert.equal(missing.code, 64);
@@ -150,15 +154,18 @@ test('--format reads a file as the named format, skipping detection', async () =
   assert.ok(report.storms.length >= 1);
 });
 
-test("the README's example is what explain prints on the fixture", async () => {
+test("the README's examples are what explain prints on the fixtures", async () => {
   const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## candor explain'));
-  const block = /```console\n\$ TZ=UTC npx candor explain (.*)\n([\s\S]*?)```/.exec(section);
-  assert.ok(block, 'README has the console example under "## candor explain"');
-  const { stdout } = await run(block[1].split(' '));
-  const printed = new Set(stdout.split('\n'));
-  for (const line of block[2].split('\n')) {
-    if (line !== '' && line !== '…')
-      assert.ok(printed.has(line), `README shows a line explain no longer prints:\n${line}`);
+  const start = readme.indexOf('## candor explain');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const blocks = [...section.matchAll(/```console\n\$ TZ=UTC npx candor explain (.*)\n([\s\S]*?)```/g)];
+  assert.ok(blocks.length >= 3, 'README has the console examples under "## candor explain"');
+  for (const block of blocks) {
+    const { stdout, stderr } = await run(block[1].split(' '));
+    const printed = new Set(`${stdout}${stderr}`.split('\n'));
+    for (const line of block[2].split('\n')) {
+      if (line !== '' && line !== '…')
+        assert.ok(printed.has(line), `README shows a line explain no longer prints:\n${line}`);
+    }
   }
 });

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDeploys } from '../../src/explain/deploys.ts';
+import { formatsFor, parseNginxConf } from '../../src/explain/nginx-conf.ts';
 import { readLogs } from '../../src/explain/read-logs.ts';
+import { nginxFormatReader } from '../../src/explain/readers/nginx-log-format.ts';
 import { buildReport, type Report } from '../../src/explain/report.ts';
 
 // nginx's error log and HAProxy's dates have no zone; the fixtures were recorded in UTC.
@@ -21,15 +23,19 @@ export const LOG_SETS = {
 
 export async function explain(
   paths: readonly string[],
-  options: { deploys?: string; bucketMs?: number; format?: string } = {},
+  options: { deploys?: string; bucketMs?: number; format?: string; conf?: string } = {},
 ): Promise<Report> {
   const deploys = options.deploys ? (await readDeploys(options.deploys)).deploys : [];
-  const { tally, files } = await readLogs(paths, {
+  const conf = options.conf ? parseNginxConf(readFileSync(options.conf, 'utf8')) : undefined;
+  const { tally, files, readers } = await readLogs(paths, {
     bucketMs: options.bucketMs,
     format: options.format,
     progress: false,
+    readersFor: conf
+      ? (path) => formatsFor(conf, path).map((f) => nginxFormatReader(f, `nginx:${f.name}`, f.name))
+      : undefined,
   });
-  return buildReport(tally, files, deploys);
+  return buildReport(tally, files, deploys, readers);
 }
 
 export function lines(name: string): string[] {

@@ -54,9 +54,29 @@ test('nginx access and error logs: every 5xx gets its cause from the error log',
   assert.equal(report.requests, lines('nginx-access.log').length);
   assert.equal(report.failedAttempts, 1, 'the nolive group: the first server failed, then the second');
   assert.equal(statusCount(report, 9), ROUNDS);
+  // The own503 upstream's 503s: "combined" has no $upstream_status, so nginx's word is missing.
+  assert.equal(report.upstreamOwn5xx, 0);
+  assert.equal(report.unexplained5xx, ROUNDS);
+  const all5xx = report.statuses.filter((s) => s.status >= 500).reduce((sum, s) => sum + s.count, 0);
+  assert.deepEqual(report.errors5xx, { byProxy: all5xx - ROUNDS, passedThrough: 0, cannotTell: ROUNDS });
+  assert.deepEqual(report.files[0].errors5xx, report.errors5xx, 'the access log holds every 5xx');
+  assert.deepEqual(
+    report.files.map((f) => [f.lines, f.parsed, f.skipped]),
+    [
+      [271, 271, 0],
+      [125, 125, 0],
+    ],
+    'every line of both files is in its format (the error log at info: notices too)',
+  );
+  assert.equal(report.clientAborted, 3);
+});
+
+test("nginx access log with $upstream_status, and its error log: the own503 upstream's 503s passed through", async () => {
+  const report = await explain(LOG_SETS['nginx-timed']);
   assert.equal(report.upstreamOwn5xx, ROUNDS);
   assert.equal(report.unexplained5xx, 0);
-  assert.equal(report.clientAborted, 3);
+  assert.equal(report.errors5xx.passedThrough, ROUNDS);
+  assert.equal(report.errors5xx.cannotTell, 0);
 });
 
 test('nginx access log alone: its 5xx are counted, and said to be unexplained', async () => {
@@ -98,6 +118,8 @@ test('HAProxy: termination states map to the taxonomy', async () => {
     'HAProxy answers 503',
   );
   assert.equal(report.upstreamOwn5xx, ROUNDS);
+  assert.equal(report.errors5xx.passedThrough, ROUNDS, 'termination state "--": the server\'s own');
+  assert.equal(report.errors5xx.cannotTell, 0);
   assert.ok(report.upstreams.some((u) => u.name === 'be_app'));
   assert.ok(report.targets.some((t) => t.name === 'be_app/app1'));
 });
@@ -122,6 +144,7 @@ test("Candor's own log: the failure types are read as written", async () => {
   });
   assert.equal(report.requests, lines('candor.log').length - 1, 'every line but "listening"');
   assert.equal(report.upstreamOwn5xx, ROUNDS);
+  assert.deepEqual(report.errors5xx, { byProxy: 84, passedThrough: ROUNDS, cannotTell: 0 });
   assert.equal(report.clientAborted, 3);
   assert.equal(statusCount(report, 499), 3);
 });

@@ -13,6 +13,7 @@ const FIXTURE_OF: Record<string, string[]> = {
   'nginx-access': ['nginx-access.log', 'nginx-access-timed.log'],
   'nginx-error': ['nginx-error.log'],
   haproxy: ['haproxy.log'],
+  'ingress-nginx': ['ingress-nginx.log'],
 };
 
 // The recording's span, with a day's slack either side.

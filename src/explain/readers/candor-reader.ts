@@ -24,7 +24,13 @@ function timeOf(value: unknown): number | undefined {
 export const candorReader: LogReader = {
   format: 'candor',
   title: 'Candor access log (JSON)',
-  sniff: (line) => line.startsWith('{') && line.includes('"msg":'),
+  // Candor's own keys, in pino's order: level and time first, the gateway's name, a msg. Another
+  // proxy's JSON (Traefik, Caddy) has some of them, never all.
+  sniff: (line) =>
+    line.startsWith('{"level":') &&
+    line.includes(',"time":') &&
+    line.includes(',"gateway":') &&
+    line.includes(',"msg":'),
   read(line): LogRecord | undefined {
     if (!line.startsWith('{') || !line.includes('"request"')) return undefined;
     let entry: Record<string, unknown>;
@@ -56,6 +62,9 @@ export const candorReader: LogReader = {
       // A success waited until its head (ttfb); a timeout waited until it gave up (total).
       waitMs: slowFailure ? finite(entry.total_ms) : finite(entry.ttfb_ms),
       clientAborted: entry.client_aborted === true || undefined,
+      // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
+      producedBy: status >= 500 ? (entry.error === undefined ? 'upstream' : 'proxy') : undefined,
+      requestId: typeof entry.req_id === 'string' ? entry.req_id : undefined,
     };
   },
 };

@@ -105,6 +105,15 @@ export const haproxyReader: LogReader = {
       failure,
       waitMs,
       clientAborted: state[0] === 'C' || state[0] === 'c' || undefined,
+      // The termination state names every answer HAProxy made itself; "--" is the server's.
+      producedBy:
+        status < 500
+          ? undefined
+          : failure !== undefined
+            ? 'proxy'
+            : state[0] === '-'
+              ? 'upstream'
+              : undefined,
     };
   },
   blindSpot:

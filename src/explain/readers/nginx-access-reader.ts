@@ -1,9 +1,14 @@
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord } from '../log-record.ts';
 import { parseCommonLogTime } from '../log-time.ts';
+import { listValues, nginxProducer } from './nginx-log-format.ts';
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
-const COMBINED = /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"]*)" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"(.*)$/;
+// Only key=value pairs and quoted strings may follow it (the nginx image's "main" adds
+// "$http_x_forwarded_for"): a line with anything else after combined is another format
+// (ingress-nginx's, a custom log_format), read with --log-format or --nginx-conf.
+const COMBINED =
+  /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"]*)" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"((?: (?:\w+=(?:"[^"]*"|\S*)|"[^"]*"))*)$/;
 // key=value or key="value" pairs operators add after combined (rt=$request_time ua="$upstream_addr"...).
 const EXTRA = / (\w+)=(?:"([^"]*)"|(\S*))/g;
 
@@ -11,6 +16,8 @@ const TIMING_KEYS = {
   header: ['uht', 'upstream_header_time'],
   response: ['urt', 'upstream_response_time'],
   address: ['ua', 'upstream_addr', 'upstream'],
+  status: ['us', 'upstream_status'],
+  connect: ['uct', 'upstream_connect_time'],
 };
 
 /** The last of nginx's comma-separated per-attempt values ("0.001, 0.002" after a retry), or undefined for "-". */
@@ -59,7 +66,10 @@ export const nginxAccessReader: LogReader = {
     if (lastTime === undefined) return undefined;
     const status = Number(m[4]);
     const more = m[5] ? extras(m[5]) : undefined;
-    const address = more && lastValue(pick(more, TIMING_KEYS.address));
+    const addresses = more && pick(more, TIMING_KEYS.address);
+    const address = lastValue(addresses);
+    const attempts = listValues(addresses).length;
+    const upstreamStatus = more && pick(more, TIMING_KEYS.status);
     const waitMs =
       more && (seconds(pick(more, TIMING_KEYS.header)) ?? seconds(pick(more, TIMING_KEYS.response)));
     return {
@@ -71,9 +81,19 @@ export const nginxAccessReader: LogReader = {
       joinKey: `${m[1]} ${m[3]}`,
       waitMs,
       clientAborted: status === 499 || undefined,
+      producedBy:
+        more &&
+        nginxProducer(
+          status,
+          addresses,
+          upstreamStatus,
+          pick(more, TIMING_KEYS.header),
+          pick(more, TIMING_KEYS.connect),
+        ),
+      attempts: attempts > 1 ? attempts : undefined,
     };
   },
   causesIn: 'nginx-error',
   blindSpot:
-    'nginx\'s "combined" format has no upstream or timings: give the error log too for the causes, and add "$upstream_addr" and "$upstream_header_time" to the log_format (as ua="…" uht="…") for upstreams and a timeout suggestion.',
+    'nginx\'s "combined" format has no upstream or timings: give the error log too for the causes, and add "$upstream_addr" and "$upstream_header_time" to the log_format (as ua="…" uht="…") for upstreams and a timeout suggestion (or read any log_format with --nginx-conf or --log-format). nginx writes its own status into $upstream_status when it got no answer: a 5xx is the upstream\'s own only when the error log, read with it, has no line for the request.',
 };

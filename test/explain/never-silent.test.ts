@@ -1,0 +1,149 @@
+/**
+ * `explain` never reports on a file it cannot read: a file of which fewer than 90% of the lines
+ * are in its format (detected or forced) is refused with the lines that did not parse, and
+ * every report counts each file's lines read, parsed and skipped.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { READERS } from '../../src/explain/detect-format.ts';
+import { formatsList } from '../../src/explain/format-errors.ts';
+import type { Report } from '../../src/explain/report.ts';
+import { explain, fixture, lines } from './explain-fixture.ts';
+
+const BIN = join(import.meta.dirname, '../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-explain-silent-'));
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'explain', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TZ: 'UTC' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const FORMATS = `${formatsList(READERS)}\n`;
+
+test('an nginx log in a custom log_format forced as nginx-access is refused, not "Failures: none"', async () => {
+  const file = fixture('nginx-custom.log');
+  const { code, stdout, stderr } = await run(['--format', 'nginx-access', file]);
+  assert.equal(code, 65);
+  assert.equal(stdout, '');
+  const quoted = lines('nginx-custom.log')
+    .slice(0, 5)
+    .map((l, i) => `  line ${i + 1}: ${l.length > 160 ? `${l.slice(0, 160)}…` : l}`);
+  assert.equal(
+    stderr,
+    `candor: ${file}: only 0 of its first 20 lines are nginx-access (nginx access log (combined)); explain needs 90%. Lines that did not parse:\n${quoted.join('\n')}\n${FORMATS}`,
+  );
+  assert.match(FORMATS, /candor \(Candor access log \(JSON\)\), nginx-access .*ingress-nginx/);
+});
+
+test('JSON lines of no format explain reads are refused with the keys seen', async () => {
+  const file = write(
+    'app.json',
+    `${[1, 2, 3].map((i) => JSON.stringify({ ts: 1_700_000_000 + i, route: '/a', code: 502, level: 'info', msg: 'done' })).join('\n')}\n`,
+  );
+  const { code, stderr } = await run([file]);
+  assert.equal(code, 65);
+  assert.equal(
+    stderr,
+    `candor: ${file}: JSON lines, but not a format explain reads (keys seen: ts, route, code, level, msg)\n${FORMATS}`,
+  );
+});
+
+test("a Traefik or Caddy JSON access log is never read as Candor's (0 requests, exit 0 before)", async () => {
+  // Field names from the Traefik and Caddy access-log documentation; both have level, time or ts, and msg.
+  const traefik = write(
+    'traefik.json',
+    '{"ClientAddr":"10.0.0.1:51234","ClientHost":"10.0.0.1","DownstreamStatus":502,"Duration":1200000,"OriginStatus":0,"RequestMethod":"GET","RequestPath":"/a","RequestProtocol":"HTTP/1.1","RouterName":"api@docker","ServiceName":"api@docker","level":"info","msg":"","time":"2026-11-22T11:19:32Z"}\n',
+  );
+  const caddy = write(
+    'caddy.json',
+    '{"level":"error","ts":1795346372.17,"logger":"http.log.access","msg":"handled request","request":{"remote_ip":"10.0.0.1","method":"GET","uri":"/a","proto":"HTTP/1.1"},"duration":0.001,"size":0,"status":502}\n',
+  );
+  for (const file of [traefik, caddy]) {
+    const { code, stdout, stderr } = await run(['--json', file]);
+    if (code === 65) {
+      assert.match(stderr, /JSON lines, but not a format explain reads \(keys seen: /);
+    } else {
+      // Another reader claims it (explain-cloud's Traefik and Caddy readers): then as itself.
+      assert.equal(code, 0, stderr);
+      const report = JSON.parse(stdout) as Report;
+      assert.notEqual(report.files[0].format, 'candor');
+      assert.equal(report.requests, 1);
+    }
+    const forced = await run(['--format', 'candor', file]);
+    assert.equal(forced.code, 65, 'forced as Candor: refused');
+    assert.match(forced.stderr, /only 0 of its first 1 lines are candor/);
+  }
+});
+
+test('detection does not take a format that matches only a minority of the first lines', async () => {
+  const nginx = lines('nginx-access.log').slice(0, 8);
+  const file = write(
+    'mixed.log',
+    `${[...nginx, ...Array.from({ length: 12 }, (_, i) => `note ${i}`)].join('\n')}\n`,
+  );
+  const { code, stderr } = await run([file]);
+  assert.equal(code, 65);
+  assert.match(
+    stderr,
+    /: not a log format explain reads: no format reads 90% of its first 20 lines \(closest: nginx-access, 8 of 20 lines\)\. Lines that did not parse:\n {2}line 9: note 0\n {2}line 10: note 1\n/,
+  );
+});
+
+test('a file that turns into something else after its first lines is refused once read', async () => {
+  const nginx = lines('nginx-access.log');
+  const body = [...nginx.slice(0, 40), '', ...Array.from({ length: 20 }, (_, i) => `garbage ${i}`)];
+  const file = write('turns.log', `${body.join('\n')}\n`);
+  const { code, stderr } = await run([file]);
+  assert.equal(code, 65);
+  assert.equal(
+    stderr,
+    `candor: ${file}: only 40 of its 60 lines are nginx-access (nginx access log (combined)); explain needs 90%. Lines that did not parse:\n  line 42: garbage 0\n  line 43: garbage 1\n  line 44: garbage 2\n  line 45: garbage 3\n  line 46: garbage 4\n${FORMATS}`,
+  );
+});
+
+test('a few foreign lines (under 10%) are read past, and every report counts them', async () => {
+  const nginx = lines('nginx-access.log');
+  const file = write(
+    'few.log',
+    `${[...nginx.slice(0, 50), 'a stray line', ...nginx.slice(50, 100)].join('\n')}\n`,
+  );
+  const report = await explain([file]);
+  assert.deepEqual(
+    report.files.map((f) => [f.format, f.lines, f.parsed, f.skipped, f.records]),
+    [['nginx-access', 101, 100, 1, 100]],
+  );
+  const { code, stdout } = await run([file]);
+  assert.equal(code, 0);
+  assert.match(stdout, / {2}nginx-access {2}101 lines {2}100 parsed {2}1 skipped {2}100 records\n/);
+});
+
+test('an empty file (an error log with nothing in it) is reported as empty, not refused', async () => {
+  const empty = write('error.log', '');
+  const report = await explain([fixture('nginx-access.log'), empty]);
+  assert.deepEqual(
+    report.files.map((f) => [f.format, f.lines]),
+    [
+      ['nginx-access', 271],
+      ['empty', 0],
+    ],
+  );
+});
