@@ -1,6 +1,7 @@
 import type { LogReader } from './log-reader.ts';
 import { candorReader } from './readers/candor-reader.ts';
 import { haproxyReader } from './readers/haproxy-reader.ts';
+import { haproxyStderrReader } from './readers/haproxy-stderr-reader.ts';
 import { nginxAccessReader } from './readers/nginx-access-reader.ts';
 import { nginxErrorReader } from './readers/nginx-error-reader.ts';
 
@@ -10,6 +11,7 @@ export const READERS: readonly LogReader[] = [
   nginxAccessReader,
   nginxErrorReader,
   haproxyReader,
+  haproxyStderrReader,
 ];
 
 /** How many of a file's first non-blank lines detection looks at. */

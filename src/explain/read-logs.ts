@@ -55,6 +55,8 @@ export async function readLogs(
           : `${path}: not a log format explain reads (Candor JSON, nginx combined access or error log, HAProxy httplog); try --format`,
       );
     }
+    const refusal = reader.refuse?.(sample);
+    if (refusal !== undefined) throw new LogFormatError(`${path}: ${refusal}`);
     cursors.push(new LogCursor(source, reader, batches, first));
   }
   const formats = new Set(cursors.map((c) => c.reader.format));

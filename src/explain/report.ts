@@ -1,6 +1,7 @@
 import { FAILURES, type FailureType, type Shape } from '../failure/taxonomy.ts';
 import type { Deploy } from './deploys.ts';
 import { readerFor } from './detect-format.ts';
+import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
 import type { FileRead } from './read-logs.ts';
 import { findStorms } from './storms.ts';
 import type { PlaceTally, Tally } from './tally.ts';
@@ -62,6 +63,8 @@ export interface StormRow {
   readonly types: ReadonlyArray<{ type: string; count: number }>;
   readonly afterDeploy?: { readonly label: string; readonly at: string; readonly seconds: number };
   readonly deploysDuring: ReadonlyArray<{ label: string; at: string }>;
+  /** The proxy's health lines about this upstream around the storm (HAProxy's "is DOWN"). */
+  readonly health: readonly StormHealth[];
 }
 
 export interface Report {
@@ -83,6 +86,8 @@ export interface Report {
   readonly bucketSeconds: number;
   readonly storms: readonly StormRow[];
   readonly timeouts: readonly TimeoutFinding[];
+  /** Server state changes the proxy logged (HAProxy's own lines). */
+  readonly health: HealthSummary;
   /** What the formats read cannot tell. */
   readonly notes: readonly string[];
 }
@@ -157,6 +162,7 @@ export function buildReport(tally: Tally, files: readonly FileRead[], deploys: r
         seconds: Math.round(s.afterDeploy.ms) / 1000,
       },
       deploysDuring: s.deploysDuring.map((d) => ({ label: d.label, at: iso(d.at) })),
+      health: healthNear(tally.health, s.upstream, s.began, s.ended),
     }),
   );
   const timeouts: TimeoutFinding[] = [];
@@ -185,6 +191,7 @@ export function buildReport(tally: Tally, files: readonly FileRead[], deploys: r
     bucketSeconds: bucketMs / 1000,
     storms,
     timeouts: timeouts.sort((a, b) => b.timeouts - a.timeouts),
+    health: healthSummary(tally),
     notes,
   };
 }

@@ -71,6 +71,7 @@ test('--json: the whole report for machines', async () => {
     'bucketSeconds',
     'storms',
     'timeouts',
+    'health',
     'notes',
   ]);
   assert.deepEqual(Object.keys(report.files[0]), [

@@ -13,6 +13,7 @@ const FIXTURE_OF: Record<string, string[]> = {
   'nginx-access': ['nginx-access.log', 'nginx-access-timed.log'],
   'nginx-error': ['nginx-error.log'],
   haproxy: ['haproxy.log'],
+  'haproxy-stderr': ['haproxy-docker.log'],
 };
 
 // The recording's span, with a day's slack either side.
@@ -45,7 +46,7 @@ for (const reader of READERS) {
         const record = reader.read(line);
         if (record === undefined) continue;
         records++;
-        assert.ok(record.kind === 'request' || record.kind === 'attempt', line);
+        assert.ok(record.kind === 'request' || record.kind === 'attempt' || record.kind === 'health', line);
         assert.ok(
           Number.isFinite(record.time) && record.time > EARLIEST && record.time < LATEST,
           `time of ${line}`,
