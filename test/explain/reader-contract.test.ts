@@ -14,6 +14,9 @@ const FIXTURE_OF: Record<string, string[]> = {
   'nginx-error': ['nginx-error.log'],
   haproxy: ['haproxy.log'],
   'haproxy-stderr': ['haproxy-docker.log'],
+  envoy: ['envoy.log'],
+  istio: ['istio.log'],
+  'envoy-json': ['istio-json.log'],
 };
 
 // The recording's span, with a day's slack either side.
