@@ -151,15 +151,18 @@ test('--format reads a file as the named format, skipping detection', async () =
   assert.ok(report.storms.length >= 1);
 });
 
-test("the README's example is what explain prints on the fixture", async () => {
+test("the README's examples are what explain prints on the fixtures", async () => {
   const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## candor explain'));
-  const block = /```console\n\$ TZ=UTC npx candor explain (.*)\n([\s\S]*?)```/.exec(section);
-  assert.ok(block, 'README has the console example under "## candor explain"');
-  const { stdout } = await run(block[1].split(' '));
-  const printed = new Set(stdout.split('\n'));
-  for (const line of block[2].split('\n')) {
-    if (line !== '' && line !== '…')
-      assert.ok(printed.has(line), `README shows a line explain no longer prints:\n${line}`);
+  const start = readme.indexOf('## candor explain');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const blocks = [...section.matchAll(/```console\n\$ TZ=UTC npx candor explain (.*)\n([\s\S]*?)```/g)];
+  assert.ok(blocks.length >= 5, 'README has the console examples under "## candor explain"');
+  for (const block of blocks) {
+    const { stdout } = await run(block[1].split(' '));
+    const printed = new Set(stdout.split('\n'));
+    for (const line of block[2].split('\n')) {
+      if (line !== '' && line !== '…')
+        assert.ok(printed.has(line), `README shows a line explain no longer prints:\n${line}`);
+    }
   }
 });
