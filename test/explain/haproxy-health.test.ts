@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { LogFormatError, readLogs } from '../../src/explain/read-logs.ts';
 import { healthEvent } from '../../src/explain/readers/haproxy-health.ts';
+import { haproxyReader } from '../../src/explain/readers/haproxy-reader.ts';
 import { renderText } from '../../src/explain/render-text.ts';
 import { explain, fixture, lines } from './explain-fixture.ts';
 
@@ -91,6 +92,28 @@ test('the same lines through journald (short-iso-precise) give the same report',
   const viaDocker = await explain([DOCKER]);
   assert.equal(viaJournal.files[0].format, 'haproxy');
   assert.deepEqual({ ...viaJournal, files: [], notes: [] }, { ...viaDocker, files: [], notes: [] });
+});
+
+test("journald's short format and syslog: no year in the header, it comes from the request lines", () => {
+  const request = lines('haproxy.log').find((l) => l.includes('] fe_main ')) ?? '';
+  assert.equal(haproxyReader.read(request)?.kind, 'request');
+  const down = haproxyReader.read(
+    'Nov  2 23:59:58 web-1 haproxy[8]: [WARNING]  (8) : Server be_app/app1 is DOWN, reason: Layer4 timeout, check duration: 1001ms. 0 active and 0 backup servers left.',
+  );
+  assert.deepEqual(down, {
+    kind: 'health',
+    time: Date.UTC(2026, 10, 2, 23, 59, 58),
+    upstream: 'be_app',
+    target: 'be_app/app1',
+    state: 'down',
+    reason: 'Layer4 timeout',
+    checkMs: 1001,
+    failure: 'connection_timeout',
+  });
+  const precise = haproxyReader.read(
+    'Nov 21 13:11:05.612345 web-1 haproxy[8]: backend be_app has no server available!',
+  );
+  assert.equal(precise?.time, Date.UTC(2026, 10, 21, 13, 11, 5, 612));
 });
 
 test('stderr lines with no time are refused, with the command that keeps the times', async () => {
