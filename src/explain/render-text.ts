@@ -120,14 +120,16 @@ function stormHealth(h: StormHealth, s: StormRow, withDate: boolean): string {
 function health(report: Report, withDate: boolean): string {
   const { rows, more } = limited(report.health.changes, (h) => [
     h.name,
-    STATE_WORDS[h.state] === 'had no server available' ? 'no server' : STATE_WORDS[h.state],
+    h.state === 'no-server' ? 'no server' : STATE_WORDS[h.state],
     String(h.count),
     clock(h.first, withDate),
     h.count > 1 ? clock(h.last, withDate) : '',
     h.state === 'no-server' ? '' : (h.reason ?? ''),
   ]);
   const head = ['', 'state', 'count', 'first', 'last', 'reason'];
-  return `Health (the proxy's own lines: ${report.health.events} changes)\n${table([head, ...rows], [2])}${more}`;
+  const counted = report.health.changes.reduce((sum, h) => sum + h.count, 0);
+  const kept = counted < report.health.events ? `, the first ${counted} counted below` : '';
+  return `Health (the proxy's own lines: ${report.health.events} changes${kept})\n${table([head, ...rows], [2])}${more}`;
 }
 
 function timeout(t: TimeoutFinding): string {

@@ -116,6 +116,29 @@ test("journald's short format and syslog: no year in the header, it comes from t
   assert.equal(precise?.time, Date.UTC(2026, 10, 21, 13, 11, 5, 612));
 });
 
+test('a flapping server: every change is counted, the first 1000 are kept', async () => {
+  const flaps = Array.from({ length: 1002 }, (_, i) => {
+    const at = new Date(Date.UTC(2026, 10, 21, 13, 0, 0) + i * 1000).toISOString();
+    const state = i % 2 === 0 ? 'DOWN, reason: Layer4 timeout' : 'UP, reason: Layer4 check passed';
+    return `${at} [WARNING]  (8) : Server be_app/app1 is ${state}, check duration: 1ms.`;
+  });
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'flapping.log');
+  writeFileSync(file, `${flaps.join('\n')}\n`);
+  const report = await explain([file]);
+  assert.equal(report.health.events, 1002);
+  assert.deepEqual(
+    report.health.changes.map((h) => [h.state, h.count]),
+    [
+      ['down', 500],
+      ['up', 500],
+    ],
+  );
+  assert.match(
+    renderText(report),
+    /^Health \(the proxy's own lines: 1002 changes, the first 1000 counted below\)$/m,
+  );
+});
+
 test('stderr lines with no time are refused, with the command that keeps the times', async () => {
   const untimed = lines('haproxy-docker.log')
     .map((line) => line.slice(line.indexOf(' ') + 1))
