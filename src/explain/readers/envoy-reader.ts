@@ -151,10 +151,9 @@ const text = (value: unknown): string =>
 export const envoyJsonReader: LogReader = {
   format: 'envoy-json',
   title: 'Envoy / Istio access log (JSON)',
-  sniff: (line) =>
-    line.startsWith('{') && line.includes('"response_flags":') && line.includes('"start_time":'),
+  sniff: (line) => line.startsWith('{') && line.includes('"response_flags"') && line.includes('"start_time"'),
   read(line): LogRecord | undefined {
-    if (!line.startsWith('{') || !line.includes('"response_flags":')) return undefined;
+    if (!line.startsWith('{') || !line.includes('"response_flags"')) return undefined;
     let entry: Record<string, unknown>;
     try {
       entry = JSON.parse(line);
