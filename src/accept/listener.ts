@@ -108,11 +108,10 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
   // it, so it costs no more than the accept. Idle keep-alive connections and tunnels count too.
   server.maxConnections = config.maxConnections;
   let drops = 0;
-  let dropTimer: NodeJS.Timeout | undefined;
   server.on('drop', () => {
-    drops++;
-    dropTimer ??= setTimeout(() => {
-      dropTimer = undefined;
+    // The first drop of a quiet spell starts the report; the rest are counted into it.
+    if (drops++ > 0) return;
+    setTimeout(() => {
       const count = drops;
       drops = 0;
       handlers.dropped(current, count);

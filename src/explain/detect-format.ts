@@ -1,6 +1,8 @@
 import type { LogReader } from './log-reader.ts';
 import { candorReader } from './readers/candor-reader.ts';
+import { envoyJsonReader, envoyReader, istioReader } from './readers/envoy-reader.ts';
 import { haproxyReader } from './readers/haproxy-reader.ts';
+import { haproxyStderrReader } from './readers/haproxy-stderr-reader.ts';
 import { ingressNginxReader } from './readers/ingress-nginx-reader.ts';
 import { nginxAccessReader } from './readers/nginx-access-reader.ts';
 import { nginxErrorReader } from './readers/nginx-error-reader.ts';
@@ -12,6 +14,10 @@ export const READERS: readonly LogReader[] = [
   nginxErrorReader,
   haproxyReader,
   ingressNginxReader,
+  haproxyStderrReader,
+  envoyReader,
+  istioReader,
+  envoyJsonReader,
 ];
 
 /** How many of a file's first non-blank lines detection looks at. */

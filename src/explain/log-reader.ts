@@ -23,6 +23,11 @@ export interface LogReader {
    * Formats whose lines name their failure leave it out.
    */
   readonly causesIn?: string;
+  /**
+   * Why a file whose first lines are `sample` cannot be read in this format though it is
+   * written in it (HAProxy's stderr without times), or undefined when it can.
+   */
+  refuse?(sample: readonly string[]): string | undefined;
   /** What this format cannot say, told once in the report when a file of it was read. */
   readonly blindSpot?: string;
 }

@@ -77,6 +77,8 @@ export async function readLogs(
     const readers = [...(options.readersFor?.(path) ?? []), ...READERS];
     const reader = sample.length === 0 ? EMPTY : pick(path, sample, readers, options.format);
     used.set(reader.format, reader);
+    const refusal = reader.refuse?.(sample.map((s) => s.text));
+    if (refusal !== undefined) throw new LogFormatError(`${path}: ${refusal}`);
     cursors.push(new LogCursor(source, reader, batches, first));
   }
   const formats = new Set(cursors.map((c) => c.reader.format));

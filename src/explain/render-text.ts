@@ -1,3 +1,4 @@
+import type { StormHealth } from './health-report.ts';
 import type { PlaceRow, Report, StormRow } from './report.ts';
 import { clock, duration, percent, rate, table } from './text-table.ts';
 import type { TimeoutFinding } from './timeout-advice.ts';
@@ -119,7 +120,39 @@ function storm(s: StormRow, withDate: boolean): string {
   }
   for (const d of s.deploysDuring)
     lines.push(`  deploy ${d.label} at ${clock(d.at, withDate)}, during the storm`);
+  for (const h of s.health) lines.push(`  ${stormHealth(h, s, withDate)}`);
   return lines.map((l) => `  ${l}`).join('\n');
+}
+
+const STATE_WORDS = { down: 'DOWN', up: 'UP', 'no-server': 'had no server available' } as const;
+
+/** "be_app/s1 DOWN 0.80 s before it: Layer4 connection problem (Connection refused)". */
+function stormHealth(h: StormHealth, s: StormRow, withDate: boolean): string {
+  const offsetMs = h.offsetSeconds * 1000;
+  const endMs = Date.parse(s.ended) - Date.parse(s.began);
+  const when =
+    offsetMs < 0
+      ? `${duration(-offsetMs)} before it`
+      : offsetMs <= endMs
+        ? `${duration(offsetMs)} into it`
+        : `${duration(offsetMs - endMs)} after it ended`;
+  const reason = h.reason && h.state !== 'no-server' ? `: ${h.reason}` : '';
+  return `${h.name} ${STATE_WORDS[h.state]} ${when} (${clock(h.at, withDate)})${reason}`;
+}
+
+function health(report: Report, withDate: boolean): string {
+  const { rows, more } = limited(report.health.changes, (h) => [
+    h.name,
+    h.state === 'no-server' ? 'no server' : STATE_WORDS[h.state],
+    String(h.count),
+    clock(h.first, withDate),
+    h.count > 1 ? clock(h.last, withDate) : '',
+    h.state === 'no-server' ? '' : (h.reason ?? ''),
+  ]);
+  const head = ['', 'state', 'count', 'first', 'last', 'reason'];
+  const counted = report.health.changes.reduce((sum, h) => sum + h.count, 0);
+  const kept = counted < report.health.events ? `, the first ${counted} counted below` : '';
+  return `Health (the proxy's own lines: ${report.health.events} changes${kept})\n${table([head, ...rows], [2])}${more}`;
 }
 
 function timeout(t: TimeoutFinding): string {
@@ -196,6 +229,7 @@ export function renderText(report: Report): string {
   const sameAsUpstreams = report.targets.every((t) => report.upstreams.some((u) => u.name === t.name));
   if (report.targets.length > 0 && !sameAsUpstreams)
     sections.push(places('Targets', report.targets, withDate));
+  if (report.health.events > 0) sections.push(health(report, withDate));
   sections.push(
     report.storms.length === 0
       ? `Storms (buckets of ${bucket(report.bucketSeconds)})\n  none: no upstream's 5xx rose well above its usual rate`

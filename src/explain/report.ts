@@ -1,6 +1,7 @@
 import { FAILURES, type FailureType, type Shape } from '../failure/taxonomy.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS, readerFor } from './detect-format.ts';
+import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
 import type { LogReader } from './log-reader.ts';
 import type { FileRead, FiveXxSplit } from './read-logs.ts';
 import { findStorms } from './storms.ts';
@@ -63,6 +64,8 @@ export interface StormRow {
   readonly types: ReadonlyArray<{ type: string; count: number }>;
   readonly afterDeploy?: { readonly label: string; readonly at: string; readonly seconds: number };
   readonly deploysDuring: ReadonlyArray<{ label: string; at: string }>;
+  /** The proxy's health lines about this upstream around the storm (HAProxy's "is DOWN"). */
+  readonly health: readonly StormHealth[];
 }
 
 export interface Report {
@@ -86,6 +89,8 @@ export interface Report {
   readonly bucketSeconds: number;
   readonly storms: readonly StormRow[];
   readonly timeouts: readonly TimeoutFinding[];
+  /** Server state changes the proxy logged (HAProxy's own lines). */
+  readonly health: HealthSummary;
   /** What the formats read cannot tell. */
   readonly notes: readonly string[];
 }
@@ -168,6 +173,7 @@ export function buildReport(
         seconds: Math.round(s.afterDeploy.ms) / 1000,
       },
       deploysDuring: s.deploysDuring.map((d) => ({ label: d.label, at: iso(d.at) })),
+      health: healthNear(tally.health, s.upstream, s.began, s.ended),
     }),
   );
   const timeouts: TimeoutFinding[] = [];
@@ -197,6 +203,7 @@ export function buildReport(
     bucketSeconds: bucketMs / 1000,
     storms,
     timeouts: timeouts.sort((a, b) => b.timeouts - a.timeouts),
+    health: healthSummary(tally),
     notes,
   };
 }

@@ -140,7 +140,7 @@ export const METRICS = {
     name: 'candor_client_connections_dropped_total',
     type: 'counter',
     labels: ['listener'],
-    help: "Client connections closed as soon as they were accepted because the listener held its max_connections.",
+    help: 'Client connections closed as soon as they were accepted because the listener held its max_connections.',
     aggregator: 'sum',
   },
   clientConnections: {

@@ -72,6 +72,7 @@ test('--json: the whole report for machines', async () => {
     'bucketSeconds',
     'storms',
     'timeouts',
+    'health',
     'notes',
   ]);
   assert.deepEqual(Object.keys(report.files[0]), [
@@ -159,7 +160,7 @@ test("the README's examples are what explain prints on the fixtures", async () =
   const start = readme.indexOf('## candor explain');
   const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
   const blocks = [...section.matchAll(/```console\n\$ TZ=UTC npx candor explain (.*)\n([\s\S]*?)```/g)];
-  assert.ok(blocks.length >= 3, 'README has the console examples under "## candor explain"');
+  assert.ok(blocks.length >= 5, 'README has the console examples under "## candor explain"');
   for (const block of blocks) {
     const { stdout, stderr } = await run(block[1].split(' '));
     const printed = new Set(`${stdout}${stderr}`.split('\n'));

@@ -174,7 +174,21 @@ test('HAProxy logging raw (`log stdout format raw`): the same report as through 
   );
   const viaSyslog = await explain(LOG_SETS.haproxy);
   const logged = await explain([raw]);
-  assert.deepEqual({ ...logged, files: [] }, { ...viaSyslog, files: [] });
+  // Only the syslog header dates HAProxy's health lines: raw, they have no time and are skipped.
+  assert.deepEqual(
+    viaSyslog.health.changes.map((h) => [h.name, h.state, h.reason, h.first]),
+    [
+      [
+        'be_nolive/nolive1',
+        'down',
+        'Layer4 connection problem (Connection refused)',
+        '2026-11-21T13:10:58.000Z',
+      ],
+      ['be_nolive', 'no-server', 'no server available', '2026-11-21T13:10:58.000Z'],
+    ],
+  );
+  assert.deepEqual(logged.health, { events: 0, changes: [] });
+  assert.deepEqual({ ...logged, files: [], health: [] }, { ...viaSyslog, files: [], health: [] });
 });
 
 test("Candor's retried attempts (`tries`) count as failed attempts of their type", async () => {

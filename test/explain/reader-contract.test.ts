@@ -14,6 +14,10 @@ const FIXTURE_OF: Record<string, string[]> = {
   'nginx-error': ['nginx-error.log'],
   haproxy: ['haproxy.log'],
   'ingress-nginx': ['ingress-nginx.log'],
+  'haproxy-stderr': ['haproxy-docker.log'],
+  envoy: ['envoy.log'],
+  istio: ['istio.log'],
+  'envoy-json': ['istio-json.log'],
 };
 
 // The recording's span, with a day's slack either side.
@@ -46,7 +50,7 @@ for (const reader of READERS) {
         const record = reader.read(line);
         if (record === undefined) continue;
         records++;
-        assert.ok(record.kind === 'request' || record.kind === 'attempt', line);
+        assert.ok(record.kind === 'request' || record.kind === 'attempt' || record.kind === 'health', line);
         assert.ok(
           Number.isFinite(record.time) && record.time > EARLIEST && record.time < LATEST,
           `time of ${line}`,

@@ -2,6 +2,7 @@ import type { FailureType } from '../../failure/taxonomy.ts';
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord } from '../log-record.ts';
 import { localTime, monthIndex } from '../log-time.ts';
+import { bsdPrefix, healthEvent, isoPrefix } from './haproxy-health.ts';
 
 // option httplog: %ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r
 // behind an optional syslog header ("<134>Nov 21 13:11:00 haproxy[2814]: ", or rsyslog's with a host name).
@@ -64,11 +65,26 @@ function body(line: string): string {
 
 let lastSecond = '';
 let lastSecondMs = 0;
+/** The year of the last request line: syslog headers have none. */
+let lastYear: number | undefined;
+
+/**
+ * A server's or backend's health change HAProxy logged to the same target (its syslog, or
+ * journald): the time is the header's ("<129>Nov 21 13:10:58 ", journald's short-iso), as
+ * the message itself has none.
+ */
+function healthLine(line: string): LogRecord | undefined {
+  const tag = line.indexOf(']: ');
+  if (tag === -1 || tag > 120) return undefined;
+  const stamp = isoPrefix(line) ?? bsdPrefix(line, lastYear);
+  return stamp === undefined ? undefined : healthEvent(line.slice(tag + 3), stamp.time);
+}
 
 /**
  * HAProxy's default HTTP log format (`option httplog`), raw or behind a syslog header. The
  * termination state gives the failure; Tr (or, on a timeout, what Ta spent after the
- * connect) gives the wait on the server.
+ * connect) gives the wait on the server. Behind a syslog or journald header, its servers'
+ * health changes ("Server be_app/s1 is DOWN, reason: …") are read too (haproxy-health.ts).
  */
 export const haproxyReader: LogReader = {
   format: 'haproxy',
@@ -76,13 +92,15 @@ export const haproxyReader: LogReader = {
   sniff: (line) => HTTPLOG.test(body(line)) || /haproxy\[\d+\]: /.test(line),
   read(line): LogRecord | undefined {
     const m = HTTPLOG.exec(body(line));
-    const month = m ? monthIndex(m[3]) : undefined;
-    if (!m || month === undefined) return undefined;
+    if (!m) return healthLine(line);
+    const month = monthIndex(m[3]);
+    if (month === undefined) return undefined;
     // Lines come in time order: each second is turned into a time once.
     const second = m[4] + m[3] + m[2] + m[5] + m[6] + m[7];
     if (second !== lastSecond) {
       lastSecond = second;
       lastSecondMs = localTime(+m[4], month, +m[2], +m[5], +m[6], +m[7]);
+      lastYear = +m[4];
     }
     const server = m[10];
     const logged = +m[16];
@@ -117,5 +135,5 @@ export const haproxyReader: LogReader = {
     };
   },
   blindSpot:
-    'HAProxy logs a failed TLS handshake to a server as a refused connection (SC), and its dates have no zone (read as local time: set TZ to match).',
+    'HAProxy logs a failed TLS handshake to a server as a refused connection (SC), and its dates have no zone (read as local time: set TZ to match); syslog headers (the time of its health lines) have no year either, nor a resolution below the second.',
 };
