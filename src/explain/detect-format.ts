@@ -1,8 +1,11 @@
 import type { LogReader } from './log-reader.ts';
+import { caddyAccessReader } from './readers/caddy-access-reader.ts';
+import { caddyErrorReader } from './readers/caddy-error-reader.ts';
 import { candorReader } from './readers/candor-reader.ts';
 import { haproxyReader } from './readers/haproxy-reader.ts';
 import { nginxAccessReader } from './readers/nginx-access-reader.ts';
 import { nginxErrorReader } from './readers/nginx-error-reader.ts';
+import { traefikReader } from './readers/traefik-reader.ts';
 
 /** Every format `explain` reads; a new one is added here and passes the shared contract test. */
 export const READERS: readonly LogReader[] = [
@@ -10,6 +13,9 @@ export const READERS: readonly LogReader[] = [
   nginxAccessReader,
   nginxErrorReader,
   haproxyReader,
+  traefikReader,
+  caddyAccessReader,
+  caddyErrorReader,
 ];
 
 /** How many of a file's first non-blank lines detection looks at. */

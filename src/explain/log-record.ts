@@ -53,6 +53,11 @@ export interface RequestLine extends RecordBase {
   readonly clientAborted?: boolean;
   /** Who produced the status, when the line says (see Producer). */
   readonly producedBy?: Producer;
+  /**
+   * Earlier attempts of this request that failed and were retried, where the log counts them but
+   * does not name their failure (Traefik's `RetryAttempts`): counted, never given a type.
+   */
+  readonly untypedRetries?: number;
 }
 
 export interface FailedAttempt extends RecordBase {

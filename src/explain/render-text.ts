@@ -56,6 +56,8 @@ function failures(report: Report): string {
     rows.push(["upstream's own 5xx, passed through", String(report.upstreamOwn5xx), '', '', '']);
   if (report.unexplained5xx > 0)
     rows.push(['5xx with no cause in these logs', String(report.unexplained5xx), '', '', '']);
+  if (report.untypedRetries > 0)
+    rows.push(['retried attempts, failure not logged', String(report.untypedRetries), '', '', '']);
   if (report.clientAborted > 0)
     rows.push(['client left before the answer', String(report.clientAborted), '', '', '']);
   if (rows.length === 1) return 'Failures\n  none';

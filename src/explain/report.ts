@@ -77,6 +77,8 @@ export interface Report {
   readonly upstreamOwn5xx: number;
   /** 5xx whose cause these logs do not hold (an nginx access log without its error log). */
   readonly unexplained5xx: number;
+  /** Retried attempts the log counts without naming their failure (Traefik's RetryAttempts). */
+  readonly untypedRetries: number;
   readonly clientAborted: number;
   readonly upstreams: readonly PlaceRow[];
   readonly targets: readonly PlaceRow[];
@@ -179,6 +181,7 @@ export function buildReport(tally: Tally, files: readonly FileRead[], deploys: r
     shapes: shapeRows(tally),
     upstreamOwn5xx: tally.upstreamOwn5xx,
     unexplained5xx: tally.unexplained5xx,
+    untypedRetries: tally.untypedRetries,
     clientAborted: tally.clientAborted,
     upstreams: placeRows(tally.byUpstream),
     targets: placeRows(tally.byTarget),

@@ -53,6 +53,8 @@ export class Tally {
   attempts = 0;
   upstreamOwn5xx = 0;
   unexplained5xx = 0;
+  /** Retried attempts whose failure the log does not name (see RequestLine.untypedRetries). */
+  untypedRetries = 0;
   clientAborted = 0;
   readonly byStatus = new Map<number, number>();
   readonly byType = new Map<FailureType, TypeTally>();
@@ -77,11 +79,17 @@ export class Tally {
       const type = this.#type(failure, line.upstream);
       type.requests++;
       bump(type.statuses, line.status);
-    } else if (is5xx && causeKnown) this.upstreamOwn5xx++;
+    } else if (is5xx && (line.producedBy === 'upstream' || (causeKnown && line.producedBy !== 'proxy')))
+      this.upstreamOwn5xx++;
+    // The proxy's own answer whose cause the line does not name (an ALB 502 with no target status).
     else if (is5xx) this.unexplained5xx++;
     for (const retried of line.retried ?? []) {
       this.#type(retried, line.upstream).attempts++;
       this.attempts++;
+    }
+    if (line.untypedRetries) {
+      this.untypedRetries += line.untypedRetries;
+      this.attempts += line.untypedRetries;
     }
     if (line.clientAborted) this.clientAborted++;
 

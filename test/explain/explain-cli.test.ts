@@ -65,6 +65,7 @@ test('--json: the whole report for machines', async () => {
     'shapes',
     'upstreamOwn5xx',
     'unexplained5xx',
+    'untypedRetries',
     'clientAborted',
     'upstreams',
     'targets',

@@ -24,7 +24,13 @@ function timeOf(value: unknown): number | undefined {
 export const candorReader: LogReader = {
   format: 'candor',
   title: 'Candor access log (JSON)',
-  sniff: (line) => line.startsWith('{') && line.includes('"msg":'),
+  // Candor's own keys, in pino's order: level and time first, the gateway's name, a msg. Another
+  // proxy's JSON (Traefik, Caddy) has some of them, never all.
+  sniff: (line) =>
+    line.startsWith('{"level":') &&
+    line.includes(',"time":') &&
+    line.includes(',"gateway":') &&
+    line.includes(',"msg":'),
   read(line): LogRecord | undefined {
     if (!line.startsWith('{') || !line.includes('"request"')) return undefined;
     let entry: Record<string, unknown>;
