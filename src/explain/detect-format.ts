@@ -1,7 +1,9 @@
 import type { LogReader } from './log-reader.ts';
+import { albReader } from './readers/alb-reader.ts';
 import { caddyAccessReader } from './readers/caddy-access-reader.ts';
 import { caddyErrorReader } from './readers/caddy-error-reader.ts';
 import { candorReader } from './readers/candor-reader.ts';
+import { gcpLbReader } from './readers/gcp-lb-reader.ts';
 import { haproxyReader } from './readers/haproxy-reader.ts';
 import { nginxAccessReader } from './readers/nginx-access-reader.ts';
 import { nginxErrorReader } from './readers/nginx-error-reader.ts';
@@ -16,6 +18,8 @@ export const READERS: readonly LogReader[] = [
   traefikReader,
   caddyAccessReader,
   caddyErrorReader,
+  albReader,
+  gcpLbReader,
 ];
 
 /** How many of a file's first non-blank lines detection looks at. */

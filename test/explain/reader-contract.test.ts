@@ -16,6 +16,8 @@ const FIXTURE_OF: Record<string, string[]> = {
   traefik: ['traefik.log'],
   'caddy-access': ['caddy-access.log'],
   'caddy-error': ['caddy.log'],
+  alb: ['alb.log'],
+  'gcp-lb': ['gcp-lb.log'],
 };
 
 // The recording's span, with a day's slack either side.
