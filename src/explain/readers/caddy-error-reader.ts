@@ -22,7 +22,7 @@ const RULES: ReadonlyArray<readonly [RegExp, FailureType]> = [
   [/server response headers exceeded/, 'http_response_header_section_size'],
   [/invalid Content-Length|bad Content-Length/, 'http_response_content_length'],
   [/transfer encoding|Transfer-Encoding|invalid byte in chunk length/, 'http_response_transfer_coding'],
-  [/\bmalformed HTTP|\bunexpected 1\w\w response|server sent unparseable/, 'http_protocol_error'],
+  [/\bmalformed (?:HTTP|MIME)|\bunexpected 1\w\w response|server sent unparseable/, 'http_protocol_error'],
   [
     /connection reset by peer|broken pipe|^(?:unexpected )?EOF$|: EOF$|server closed idle connection|transport connection broken/,
     'connection_terminated',
