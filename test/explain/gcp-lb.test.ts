@@ -1,6 +1,6 @@
 /**
  * `explain` on Google Cloud load balancer request logs (fixtures/gcp-lb.log, Cloud Logging
- * entries built from the docs' field list and statusDetails table: an api backend that refuses
+ * entries built by fixtures/build-doc-fixtures.ts from the docs' field list and statusDetails table: an api backend that refuses
  * and drops connections, then has no healthy backend left; a web backend with 30 s timeouts
  * and 500s of its own; a response cut short; a client that left).
  */

@@ -32,6 +32,7 @@ function targetGroup(arn: string): string | undefined {
  * AWS Application Load Balancer access logs (the files ALB writes to S3, gunzipped or not),
  * built from the field list of
  * https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html#access-log-entry-syntax
+ * No such server runs here: its fixture is built from that list (fixtures/build-doc-fixtures.ts).
  *
  * ALB logs both statuses: elb_status_code (what the client got) and target_status_code (what
  * the target sent, "-" when "a connection was established to the target and the target sent a

@@ -41,6 +41,7 @@ function proxyStatusType(value: unknown): FailureType | undefined {
  * and its statusDetails table (#failure-messages): httpRequest{status, latency, remoteIp,
  * serverIp, requestMethod, requestUrl}, jsonPayload.statusDetails (and proxyStatus, an RFC 9209
  * Proxy-Status, where the entry has one), resource.labels.backend_service_name, timestamp, trace.
+ * No such server runs here: its fixture is built from that list (fixtures/build-doc-fixtures.ts).
  *
  * statusDetails says who answered: the backend (passed through) or the load balancer, and why.
  * It does not separate a refused connection from a connect timeout (failed_to_connect_to_backend

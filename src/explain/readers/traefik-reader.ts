@@ -9,6 +9,7 @@ import { finiteNumber, isoTime, nonEmpty, objectAt, parseObject } from './json-l
  * (StartUTC, Duration and OriginDuration in nanoseconds, DownstreamStatus, OriginStatus,
  * RouterName, ServiceName, ServiceURL, ServiceAddr, RetryAttempts, ClientHost, RequestMethod,
  * RequestPath; kept request headers as `request_<Name>`).
+ * No such server runs here: its fixture is built from that list (fixtures/build-doc-fixtures.ts).
  *
  * What the fields can and cannot tell, from how Traefik fills them: OriginStatus is captured
  * around the whole router (pkg/middlewares/accesslog AddOriginFields on the entry point), so
