@@ -156,7 +156,9 @@ function checks(report: Report): string {
   }
   if (report.unexplained5xx > 0) {
     lines.push(`  5xx with no cause (${report.unexplained5xx}): these logs do not say why`);
-    lines.push('    check:  give explain the error log too (nginx: the error_log file of the same server)');
+    lines.push(
+      '    check:  the Notes below: where these logs keep their causes (nginx: give its error log too)',
+    );
   }
   return lines.length > 0 ? `What to check first\n${lines.join('\n')}` : '';
 }
