@@ -59,3 +59,13 @@ test('GCP load balancer: the fields an entry gives; proxyStatus names the error 
   assert.equal(gcpLbReader.read('['), undefined);
   assert.equal(detectFormat(lines('gcp-lb.log').slice(0, 20))?.format, 'gcp-lb');
 });
+
+test('GCP load balancer: a client that left before any response has no status: none was sent', () => {
+  const entry = JSON.parse(lines('gcp-lb.log')[0]);
+  entry.jsonPayload.statusDetails = 'client_disconnected_before_any_response';
+  delete entry.httpRequest.status;
+  const record = gcpLbReader.read(JSON.stringify(entry)) as RequestLine;
+  assert.equal(record.status, 0);
+  assert.equal(record.clientAborted, true);
+  assert.equal(record.failure, undefined);
+});

@@ -78,3 +78,14 @@ test('Traefik: the fields a line gives, ServiceURL as a string or as a url.URL o
   assert.equal((traefikReader.read(JSON.stringify(picked)) as RequestLine).failure, undefined);
   assert.equal(detectFormat(lines('traefik.log').slice(0, 20))?.format, 'traefik');
 });
+
+test('Traefik: a log with most fields dropped is still read; the time falls back to `time`', () => {
+  const line =
+    '{"DownstreamStatus":502,"RouterName":"api@docker","level":"info","msg":"","time":"2026-11-21T10:00:00+01:00"}';
+  assert.equal(traefikReader.sniff(line), true);
+  const record = traefikReader.read(line) as RequestLine;
+  assert.equal(record.status, 502);
+  assert.equal(record.time, Date.parse('2026-11-21T09:00:00Z'));
+  assert.equal(record.failure, undefined);
+  assert.equal(record.producedBy, undefined);
+});

@@ -73,5 +73,5 @@ export const caddyErrorReader: LogReader = {
     return { kind: 'attempt', time, failure, upstream: target, target, joinKey, requestId };
   },
   blindSpot:
-    "Caddy's log gives each failure's cause and address but not the upstream's name; a dial timeout is logged 502 (Candor answers 504).",
+    "Caddy's log gives each failure's cause and address but not the upstream's name; a dial timeout is logged 502 (Candor answers 504). Where access lines share Caddy's log (no output of their own, as in journald), split them first: grep -F '\"logger\":\"http.log.access' caddy.log > access.log.",
 };

@@ -62,10 +62,11 @@ export const gcpLbReader: LogReader = {
     const http = objectAt(entry?.httpRequest);
     if (entry === undefined || http === undefined) return undefined;
     const time = isoTime(entry.timestamp);
-    const status = finiteNumber(http.status);
-    if (time === undefined || status === undefined) return undefined;
     const payload = objectAt(entry.jsonPayload);
     const details = nonEmpty(payload?.statusDetails) ?? '';
+    // A client that left before any response has no status: none was sent.
+    const status = finiteNumber(http.status) ?? (CLIENT_LEFT.test(details) ? 0 : undefined);
+    if (time === undefined || status === undefined) return undefined;
     let failure: FailureType | undefined;
     let producedBy: Producer | undefined;
     if (BACKEND_ANSWERED.test(details)) producedBy = status >= 500 ? 'upstream' : undefined;
