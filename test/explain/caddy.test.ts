@@ -132,3 +132,11 @@ test("Caddy: Go's error texts map onto the taxonomy", () => {
   ];
   for (const [message, type] of cases) assert.equal(goNetFailure(message), type, message);
 });
+
+test("Caddy: a ts written as a date (the encoder's time_format) is read too", () => {
+  const entry = JSON.parse(lines('caddy-access.log')[1]);
+  const iso = new Date(entry.ts * 1000).toISOString();
+  const line = JSON.stringify({ ...entry, ts: iso });
+  assert.equal(caddyAccessReader.sniff(line), true);
+  assert.equal((caddyAccessReader.read(line) as RequestLine).time, Date.parse(iso));
+});

@@ -1,9 +1,12 @@
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord, RequestLine } from '../log-record.ts';
-import { finiteNumber, nonEmpty, objectAt, parseObject } from './json-line.ts';
+import { finiteNumber, isoTime, nonEmpty, objectAt, parseObject } from './json-line.ts';
 
-/** Every line of Caddy's JSON logs (zap): level, then ts in epoch seconds. */
-export const CADDY_LINE = /^\{"level":"\w+","ts":\d/;
+/**
+ * Every line of Caddy's JSON logs (zap): level, then ts, in epoch seconds or, with the
+ * encoder's `time_format` set, a date string.
+ */
+export const CADDY_LINE = /^\{"level":"\w+","ts":"?\d/;
 const ACCESS_LOGGER = '"logger":"http.log.access';
 
 /** A header's first value from Caddy's logged header map ({"X-Request-Id":["…"]}). */
@@ -29,10 +32,10 @@ export function caddyRequest(entry: Record<string, unknown>) {
   };
 }
 
-/** Caddy's `ts`, epoch seconds with a fraction, as epoch ms. */
+/** Caddy's `ts` as epoch ms: epoch seconds with a fraction (the default), or an ISO 8601 date. */
 export function caddyTime(entry: Record<string, unknown>): number | undefined {
   const ts = finiteNumber(entry.ts);
-  return ts === undefined ? undefined : ts * 1000;
+  return ts === undefined ? isoTime(entry.ts) : ts * 1000;
 }
 
 /**
