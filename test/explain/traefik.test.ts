@@ -28,7 +28,7 @@ test('Traefik: only the answers it certainly made itself get a type; its other 5
     { status: 503, count: 12 },
     { status: 504, count: 2 },
   ]);
-  // 503 with a service and no server picked; 404 with no router.
+  // 503 from a router with no server picked; 404 with no router.
   assert.deepEqual(typeCounts(report), { destination_unavailable: 12, destination_not_found: 10 });
   // Its own 502/504 and the app's 500s look alike in OriginStatus: none is called the upstream's own.
   assert.equal(report.upstreamOwn5xx, 0);

@@ -15,10 +15,11 @@ import { finiteNumber, isoTime, nonEmpty, objectAt, parseObject } from './json-l
  * around the whole router (pkg/middlewares/accesslog AddOriginFields on the entry point), so
  * the 502 or 504 Traefik writes itself when a server is unreachable or slow lands in it exactly
  * as a server's own would: a 5xx from a server that was picked has no cause here. Two answers
- * are certainly Traefik's own: a 503 with a service but no server (ServiceURL and ServiceAddr
- * are set only once a server is picked: no healthy server, or an open circuit breaker) and a
- * 404 with no router (nothing matched). RetryAttempts counts failed attempts before the last
- * without naming their failure.
+ * are certainly Traefik's own: a 503 from a router with no server (ServiceName, ServiceURL
+ * and ServiceAddr are set around each server's proxy, once the load balancer picked one:
+ * pkg/server/service getLoadBalancerServiceHandler; so none was healthy, or a circuit breaker
+ * was open) and a 404 with no router (nothing matched). RetryAttempts counts failed attempts
+ * before the last without naming their failure.
  */
 export const traefikReader: LogReader = {
   format: 'traefik',
@@ -36,14 +37,14 @@ export const traefikReader: LogReader = {
     const time =
       start !== undefined && durationNs !== undefined ? start + durationNs / 1e6 : isoTime(entry.time);
     if (status === undefined || time === undefined) return undefined;
-    const service = nonEmpty(entry.ServiceName);
+    const router = nonEmpty(entry.RouterName);
     const target = nonEmpty(entry.ServiceAddr) ?? urlHost(entry.ServiceURL);
     let failure: FailureType | undefined;
     let producedBy: Producer | undefined;
-    if (status === 503 && service !== undefined && target === undefined) {
+    if (status === 503 && router !== undefined && target === undefined) {
       failure = 'destination_unavailable';
       producedBy = 'proxy';
-    } else if (status === 404 && nonEmpty(entry.RouterName) === undefined) {
+    } else if (status === 404 && router === undefined) {
       failure = 'destination_not_found';
       producedBy = 'proxy';
     }
@@ -53,7 +54,9 @@ export const traefikReader: LogReader = {
       kind: 'request',
       time,
       status,
-      upstream: service,
+      // With no server picked there is no ServiceName: the router names the way in (with the
+      // Docker and Kubernetes providers, router and service are usually named alike).
+      upstream: nonEmpty(entry.ServiceName) ?? router,
       target,
       failure,
       producedBy,
