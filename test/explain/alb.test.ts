@@ -67,3 +67,18 @@ test('ALB: the fields a line gives', () => {
   assert.equal(albReader.read(`${lines('alb.log')[0]} "new-field"`)?.kind, 'request');
   assert.equal(detectFormat(lines('alb.log').slice(0, 20))?.format, 'alb');
 });
+
+test("ALB: a rule's fixed 503 is ALB's configured answer; a request WAF rejected is denied", () => {
+  const [line] = lines('alb.log');
+  const fixed = line
+    .replace(/ 10\.0\.1\.11:8080 [\d.]+ [\d.]+ [\d.]+ 200 200 /, ' - -1 -1 -1 503 - ')
+    .replace('"forward"', '"fixed-response"');
+  const maintenance = albReader.read(fixed) as RequestLine;
+  assert.equal(maintenance.status, 503);
+  assert.equal(maintenance.failure, 'proxy_internal_response');
+  assert.equal(maintenance.producedBy, 'proxy');
+  const waf = line
+    .replace(/ 10\.0\.1\.11:8080 [\d.]+ [\d.]+ [\d.]+ 200 200 /, ' - -1 -1 -1 403 - ')
+    .replace('"forward"', '"waf"');
+  assert.equal((albReader.read(waf) as RequestLine).failure, 'http_request_denied');
+});

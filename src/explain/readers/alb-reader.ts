@@ -39,7 +39,8 @@ function targetGroup(arn: string): string | undefined {
  * response" did not happen). So a 5xx is the target's own when both are equal, and the load
  * balancer's own when the target sent none. What it made itself is typed only where the docs
  * leave one reading: a 503 with no target (no registered target to pick), a Lambda failure's
- * error_reason. A 502 or 504 with no target status and -1 processing times is ALB's own, but
+ * error_reason, a rule's fixed response (proxy_internal_response when a 5xx) and a request AWS
+ * WAF rejected (the final action "waf", 403). A 502 or 504 with no target status and -1 processing times is ALB's own, but
  * of which kind the log cannot say (-1 covers a refused connection, a target that closed it, a
  * connect timeout and the idle timeout alike).
  */
@@ -58,8 +59,15 @@ export const albReader: LogReader = {
     const targetMs = Number(m[5]) >= 0 ? Number(m[5]) * 1000 : undefined;
     const reason = m[17] === '-' ? undefined : m[17];
     let failure: FailureType | undefined = reason === undefined ? undefined : ERROR_REASONS[reason];
+    const actions = m[15].split(',');
     let producedBy: Producer | undefined;
-    if (elb >= 500) {
+    if (actions.includes('fixed-response')) {
+      // A rule's own answer (a maintenance page): ALB's by configuration, no target involved.
+      if (elb >= 500) [failure, producedBy] = ['proxy_internal_response', 'proxy'];
+    } else if (elb === 403 && actions.at(-1) === 'waf') {
+      // "If this is the final action, AWS WAF determined that the request should be rejected."
+      [failure, producedBy] = ['http_request_denied', 'proxy'];
+    } else if (elb >= 500) {
       producedBy = targetStatus === elb ? 'upstream' : 'proxy';
       if (failure === undefined && elb === 503 && target === undefined && reason === undefined)
         failure = 'destination_unavailable';
