@@ -1,11 +1,16 @@
 import type { LogReader } from './log-reader.ts';
+import { albReader } from './readers/alb-reader.ts';
+import { caddyAccessReader } from './readers/caddy-access-reader.ts';
+import { caddyErrorReader } from './readers/caddy-error-reader.ts';
 import { candorReader } from './readers/candor-reader.ts';
 import { envoyJsonReader, envoyReader, istioReader } from './readers/envoy-reader.ts';
+import { gcpLbReader } from './readers/gcp-lb-reader.ts';
 import { haproxyReader } from './readers/haproxy-reader.ts';
 import { haproxyStderrReader } from './readers/haproxy-stderr-reader.ts';
 import { ingressNginxReader } from './readers/ingress-nginx-reader.ts';
 import { nginxAccessReader } from './readers/nginx-access-reader.ts';
 import { nginxErrorReader } from './readers/nginx-error-reader.ts';
+import { traefikReader } from './readers/traefik-reader.ts';
 
 /** Every format `explain` reads; a new one is added here and passes the shared contract test. */
 export const READERS: readonly LogReader[] = [
@@ -18,6 +23,11 @@ export const READERS: readonly LogReader[] = [
   envoyReader,
   istioReader,
   envoyJsonReader,
+  traefikReader,
+  caddyAccessReader,
+  caddyErrorReader,
+  albReader,
+  gcpLbReader,
 ];
 
 /** How many of a file's first non-blank lines detection looks at. */

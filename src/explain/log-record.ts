@@ -58,6 +58,11 @@ export interface RequestLine extends RecordBase {
    * "a, b" or "a : b": 2): how many error-log lines it claims. One when absent.
    */
   readonly attempts?: number;
+  /**
+   * Earlier attempts of this request that failed and were retried, where the log counts them but
+   * does not name their failure (Traefik's `RetryAttempts`): counted, never given a type.
+   */
+  readonly untypedRetries?: number;
 }
 
 export interface FailedAttempt extends RecordBase {

@@ -59,6 +59,8 @@ function failures(report: Report): string {
     rows.push(["upstream's own 5xx, passed through", String(report.upstreamOwn5xx), '', '', '']);
   if (report.unexplained5xx > 0)
     rows.push(['5xx, cause unknown (no failure in these logs)', String(report.unexplained5xx), '', '', '']);
+  if (report.untypedRetries > 0)
+    rows.push(['retried attempts, failure not logged', String(report.untypedRetries), '', '', '']);
   if (report.clientAborted > 0)
     rows.push(['client left before the answer', String(report.clientAborted), '', '', '']);
   if (rows.length === 1) return 'Failures\n  none';
@@ -213,7 +215,7 @@ function checks(report: Report): string {
     lines.push(
       report.files.some((f) => f.format === 'nginx-error')
         ? "    check:  the upstream's own logs at these times (the error log has no line for them); log $upstream_status and $upstream_header_time to tell who answered"
-        : '    check:  give explain the error log too (nginx: the error_log file of the same server)',
+        : '    check:  the Notes below: where these logs keep their causes (nginx: give its error log too)',
     );
   }
   return lines.length > 0 ? `What to check first\n${lines.join('\n')}` : '';

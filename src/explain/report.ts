@@ -83,6 +83,8 @@ export interface Report {
   readonly upstreamOwn5xx: number;
   /** 5xx with no failure that the upstream is not known to have sent (an nginx access log without its error log). */
   readonly unexplained5xx: number;
+  /** Retried attempts the log counts without naming their failure (Traefik's RetryAttempts). */
+  readonly untypedRetries: number;
   readonly clientAborted: number;
   readonly upstreams: readonly PlaceRow[];
   readonly targets: readonly PlaceRow[];
@@ -197,6 +199,7 @@ export function buildReport(
     errors5xx: { ...tally.errors5xx },
     upstreamOwn5xx: tally.upstreamOwn5xx,
     unexplained5xx: tally.unexplained5xx,
+    untypedRetries: tally.untypedRetries,
     clientAborted: tally.clientAborted,
     upstreams: placeRows(tally.byUpstream),
     targets: placeRows(tally.byTarget),

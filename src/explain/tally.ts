@@ -67,6 +67,8 @@ export class Tally {
   unexplained5xx = 0;
   /** Who produced the 5xx, over every file. */
   readonly errors5xx: FiveXxSplit = { byProxy: 0, passedThrough: 0, cannotTell: 0 };
+  /** Retried attempts whose failure the log does not name (see RequestLine.untypedRetries). */
+  untypedRetries = 0;
   clientAborted = 0;
   readonly byStatus = new Map<number, number>();
   readonly byType = new Map<FailureType, TypeTally>();
@@ -106,6 +108,10 @@ export class Tally {
     for (const retried of line.retried ?? []) {
       this.#type(retried, line.upstream).attempts++;
       this.attempts++;
+    }
+    if (line.untypedRetries) {
+      this.untypedRetries += line.untypedRetries;
+      this.attempts += line.untypedRetries;
     }
     if (line.clientAborted) this.clientAborted++;
 

@@ -182,7 +182,7 @@ What to check first
     likely: the gateway hit an internal error while handling the request
     check:  This is a bug in the gateway: report it with the request id and the gateway's log line.
   5xx, cause unknown (1): these logs do not say why
-    check:  give explain the error log too (nginx: the error_log file of the same server)
+    check:  the Notes below: where these logs keep their causes (nginx: give its error log too)
 
 Notes
   - Envoy's default format has no response code details: UF stands for every failed connect (refused, timed out, failed TLS handshake: read as connection_refused), and a 5xx without a flag is counted as cause unknown (most are the upstream's own, but Envoy's filters can answer without a flag). Istio's format, or %RESPONSE_CODE_DETAILS% and %UPSTREAM_TRANSPORT_FAILURE_REASON% added to yours, tell them apart.

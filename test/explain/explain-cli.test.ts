@@ -66,6 +66,7 @@ test('--json: the whole report for machines', async () => {
     'errors5xx',
     'upstreamOwn5xx',
     'unexplained5xx',
+    'untypedRetries',
     'clientAborted',
     'upstreams',
     'targets',

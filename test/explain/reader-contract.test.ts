@@ -18,6 +18,11 @@ const FIXTURE_OF: Record<string, string[]> = {
   envoy: ['envoy.log'],
   istio: ['istio.log'],
   'envoy-json': ['istio-json.log'],
+  traefik: ['traefik.log'],
+  'caddy-access': ['caddy-access.log'],
+  'caddy-error': ['caddy.log'],
+  alb: ['alb.log'],
+  'gcp-lb': ['gcp-lb.log'],
 };
 
 // The recording's span, with a day's slack either side.
@@ -77,9 +82,10 @@ for (const reader of READERS) {
         }
       }
       assert.ok(records >= own.length / 2, `read ${records} records of ${own.length} lines`);
-      // A format whose causes are in another file (nginx's access log) tells statuses only.
+      // A format whose causes are in another file (nginx's access log) tells statuses, and at
+      // most the few failures its own fields show (Traefik's 503 with no server picked).
       if (reader.causesIn === undefined) assert.ok(failures >= 10, `found ${failures} failures`);
-      else assert.ok(failures === 0 && errors5xx >= 10, `found ${failures} failures, ${errors5xx} 5xx`);
+      else assert.ok(errors5xx >= 10, `found ${failures} failures, ${errors5xx} 5xx`);
     });
 
     test("it claims no other format's lines", () => {
