@@ -317,12 +317,12 @@ try {
 console.log(JSON.stringify({ status: answer.status, body: await answer.text(), failed: failed.length, code, misuse, attempts: CLIENT_DEFAULTS.attempts }));
 `;
 
-/** The README's "Use it as a library" example, checked as written. */
-function readmeExample(): string {
+/** The README's example under `heading` ("Use it as a library", "candor/client"), checked as written. */
+function readmeExample(heading = 'Use it as a library'): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Use it as a library\n'));
+  const section = readme.slice(readme.indexOf(`\n## ${heading}\n`));
   const example = /```ts\n([\s\S]*?)```/.exec(section);
-  assert.ok(example, 'README "Use it as a library" has a ts example');
+  assert.ok(example, `README "${heading}" has a ts example`);
   return example[1];
 }
 
@@ -335,6 +335,7 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
   writeFileSync(join(app, 'misuse.ts'), MISUSE);
   writeFileSync(join(app, 'readme-example.ts'), readmeExample());
   writeFileSync(join(app, 'client-consumer.ts'), CLIENT_CONSUMER);
+  writeFileSync(join(app, 'readme-client-example.ts'), readmeExample('candor/client'));
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
@@ -347,7 +348,13 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
         typeRoots: [join(ROOT, 'node_modules/@types')],
         types: ['node'],
       },
-      files: ['consumer.ts', 'misuse.ts', 'readme-example.ts', 'client-consumer.ts'],
+      files: [
+        'consumer.ts',
+        'misuse.ts',
+        'readme-example.ts',
+        'client-consumer.ts',
+        'readme-client-example.ts',
+      ],
     }),
   );
   const tsc = await run(process.execPath, [TSC, '-p', app], app, { timeout: 150_000 });
