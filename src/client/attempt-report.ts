@@ -1,6 +1,6 @@
 import type { ProxyStatusMember } from '../failure/proxy-status.ts';
 import type { FailureType } from '../failure/taxonomy.ts';
-import type { NoRetryReason, RetryReason } from './retry-reasons.ts';
+import { type NoRetryReason, type RetryReason, reasonText } from './retry-reasons.ts';
 
 /** One failed attempt of a call, as `onAttemptFailed` receives it and UpstreamError keeps it. */
 export interface AttemptReport {
@@ -32,4 +32,40 @@ export interface AttemptReport {
   readonly reason: RetryReason | NoRetryReason;
   /** `reason` in words. */
   readonly why: string;
+}
+
+/** A report; `delayMs` undefined means no retry follows. */
+export function attemptReport(
+  attempt: number,
+  method: string,
+  url: string,
+  seen: {
+    elapsedMs: number;
+    status?: number;
+    type?: FailureType;
+    proxyStatus?: ProxyStatusMember;
+    requestId?: string;
+    detail?: string;
+    retryAfterMs?: number;
+  },
+  delayMs: number | undefined,
+  reason: RetryReason | NoRetryReason,
+): AttemptReport {
+  const retry = delayMs !== undefined;
+  return {
+    attempt,
+    method,
+    url,
+    status: seen.status,
+    type: seen.type,
+    proxyStatus: seen.proxyStatus,
+    requestId: seen.requestId,
+    detail: seen.detail,
+    retryAfterMs: seen.retryAfterMs,
+    elapsedMs: seen.elapsedMs,
+    retry,
+    delayMs,
+    reason,
+    why: reasonText(reason),
+  };
 }

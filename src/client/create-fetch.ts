@@ -10,19 +10,17 @@
  * only when there is no response to give (the connection failed, the deadline passed, the
  * circuit is open); the caller's own abort reason when its signal aborts, as fetch does.
  */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay, IDEMPOTENT_METHODS } from '../decide/retry-policy.ts';
+import { backoffDelay } from '../decide/retry-policy.ts';
 import type { Failure } from '../failure/failure.ts';
-import { type ProxyStatusMember, readFailingProxyStatus } from '../failure/proxy-status.ts';
-import type { FailureType } from '../failure/taxonomy.ts';
-import type { AttemptReport } from './attempt-report.ts';
+import { readFailingProxyStatus } from '../failure/proxy-status.ts';
+import { type AttemptReport, attemptReport } from './attempt-report.ts';
+import { callHeaders } from './call-headers.ts';
 import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';
 import { type Admission, OriginState } from './origin-state.ts';
-import { currentPropagation } from './propagation.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
 import { retryAfterMs } from './retry-after.ts';
-import { type NoRetryReason, type RetryReason, reasonText } from './retry-reasons.ts';
+import type { NoRetryReason, RetryReason } from './retry-reasons.ts';
 import { type AttemptOutcome, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
@@ -59,30 +57,6 @@ export function createFetch(options: ClientOptions = {}): ResilientFetch {
     const url = new URL(input instanceof Request ? input.url : String(input));
     return call(config, originOf(url), url, input, init);
   };
-}
-
-/** The headers of one call: the caller's, then propagation and the idempotency key where missing. */
-function callHeaders(
-  config: ClientConfig,
-  input: string | URL | Request,
-  init: ClientRequestInit,
-  method: string,
-) {
-  const headers = new Headers(input instanceof Request ? input.headers : undefined);
-  new Headers(init.headers).forEach((value, name) => {
-    headers.set(name, value);
-  });
-  const propagation = currentPropagation();
-  if (propagation?.requestId && !headers.has('x-request-id'))
-    headers.set('x-request-id', propagation.requestId);
-  if (propagation?.traceparent && !headers.has('traceparent')) {
-    headers.set('traceparent', propagation.traceparent);
-    if (propagation.tracestate && !headers.has('tracestate'))
-      headers.set('tracestate', propagation.tracestate);
-  }
-  if (config.idempotencyKey && !IDEMPOTENT_METHODS.has(method) && !headers.has('idempotency-key'))
-    headers.set('idempotency-key', randomUUID());
-  return headers;
 }
 
 async function call(
@@ -281,39 +255,4 @@ async function wait(ms: number, signal: AbortSignal): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function attemptReport(
-  attempt: number,
-  method: string,
-  url: string,
-  seen: {
-    elapsedMs: number;
-    status?: number;
-    type?: FailureType;
-    proxyStatus?: ProxyStatusMember;
-    requestId?: string;
-    detail?: string;
-    retryAfterMs?: number;
-  },
-  delayMs: number | undefined,
-  reason: RetryReason | NoRetryReason,
-): AttemptReport {
-  const retry = delayMs !== undefined;
-  return {
-    attempt,
-    method,
-    url,
-    status: seen.status,
-    type: seen.type,
-    proxyStatus: seen.proxyStatus,
-    requestId: seen.requestId,
-    detail: seen.detail,
-    retryAfterMs: seen.retryAfterMs,
-    elapsedMs: seen.elapsedMs,
-    retry,
-    delayMs,
-    reason,
-    why: reasonText(reason),
-  };
 }
