@@ -162,7 +162,8 @@ async function call(
       });
     }
     // The failed answer kept for a giving-up is not needed any more: let its connection go.
-    await lastResponse?.body?.cancel().catch(() => {});
+    // Not awaited: nothing may come between the admission and the send (a pause could begin).
+    lastResponse?.body?.cancel().catch(() => {});
     lastResponse = undefined;
     if (attempt === 1) origin.budget?.called(performance.now());
 

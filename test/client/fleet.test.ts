@@ -127,7 +127,8 @@ test('50 callers, upstream 503 Retry-After: 2 for 5 s: nothing sent inside an an
 });
 
 test('50 callers, upstream refused: the gateway sees at most (1 + budget) × calls + probes, and the circuit opens', async (t) => {
-  const openTime = 500;
+  // Long enough that the second wave surely meets the circuit still open, even on a loaded machine.
+  const openTime = 2000;
   const api = createFetch({ circuitBreaker: { openTime } });
   const call = async () => {
     try {
