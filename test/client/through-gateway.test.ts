@@ -31,6 +31,7 @@ before(async () => {
     '/hang': `    targets:\n      - url: ${hang.url}\n    timeouts: { response: 300ms }\n${plain}`,
     '/down': `    targets:\n      - url: ${down.url}\n${plain}`,
     '/recover': `    targets:\n      - url: ${recovering.url}\n${plain}`,
+    '/maint': `    targets:\n      - url: ${hang.url}\n    maintenance: { retry_after: 1s }\n`,
   });
 });
 
@@ -192,4 +193,24 @@ test('onAttemptFailed gets each attempt: number, status, the parsed Proxy-Status
   await waitUntil('both attempts logged', () => gateway.requestsTo('/down/report').length === 2);
   const ids = gateway.requestsTo('/down/report').map((line) => line.req_id);
   assert.deepEqual(ids, [first.requestId, last.requestId]);
+});
+
+test('a POST that got the gateway’s own 503 (maintenance, nothing forwarded) is retried after its Retry-After', async () => {
+  const before = hang.received.length;
+  const reports: AttemptReport[] = [];
+  const api = createFetch({ onAttemptFailed: (r) => reports.push(r) });
+  const res = await api(`${gateway.url}/maint/order`, { method: 'POST', body: '{"sku":2}' });
+  assert.equal(res.status, 503);
+  assert.match(res.headers.get('proxy-status') ?? '', /^client-edge; error=proxy_internal_response;/);
+  await res.arrayBuffer();
+  assert.deepEqual(
+    reports.map((r) => [r.type, r.retryAfterMs, r.reason]),
+    [
+      ['proxy_internal_response', 1000, 'not_sent'],
+      ['proxy_internal_response', 1000, 'not_sent'],
+      ['proxy_internal_response', 1000, 'attempts'],
+    ],
+  );
+  await waitUntil('three attempts logged', () => gateway.requestsTo('/maint').length === 3);
+  assert.equal(hang.received.length, before, 'nothing was forwarded');
 });
