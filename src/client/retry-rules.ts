@@ -72,6 +72,12 @@ export function classifyFetchError(err: unknown, elapsed: number): Failure {
     cause = cause.errors[0] ?? cause;
   const code = String((cause as { code?: unknown } | null)?.code ?? '');
   if (DNS_CODES.has(code)) return classifyConnectError(cause, 'dns', elapsed);
+  // undici's own wait for the response head (its dispatcher's headersTimeout) ran out.
+  if (code === 'UND_ERR_HEADERS_TIMEOUT')
+    return new Failure('http_response_timeout', `no response head in time (${code}) after ${ms(elapsed)}`, {
+      stage: 'sent',
+      cause,
+    });
   if (code !== '') {
     const connect = classifyConnectError(cause, 'tcp', elapsed);
     if (connect.type !== 'connection_terminated') return connect;
