@@ -4,8 +4,11 @@ import type { Failure } from '../failure/failure.ts';
 import type { RetrySkip } from '../failure/retry-skips.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 
-/** RFC 9110 §9.2.2: methods whose intended effect is the same however often they are applied. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/**
+ * RFC 9110 §9.2.2: methods whose intended effect is the same however often they are applied
+ * (the gateway's retries and candor/client's alike).
+ */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 export interface RetryContext {
   readonly req: IncomingMessage;
@@ -56,12 +59,12 @@ export function isStaleConnection(failure: Failure, reusedConnection: boolean): 
 }
 
 function isIdempotent(req: IncomingMessage, route: RouteConfig): boolean {
-  if (IDEMPOTENT.has(req.method ?? '')) return true;
+  if (IDEMPOTENT_METHODS.has(req.method ?? '')) return true;
   return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, base × 2^(retry−1))]. */
-export function backoffDelay(policy: RetryConfig, retry: number): number {
+export function backoffDelay(policy: Pick<RetryConfig, 'backoffBase' | 'backoffMax'>, retry: number): number {
   const cap = Math.min(policy.backoffMax, policy.backoffBase * 2 ** (retry - 1));
   return Math.random() * cap;
 }

@@ -4,9 +4,9 @@
  * upstream answered, its own status passed through.
  */
 import { Failure } from '../failure/failure.ts';
+import { readProxyStatus } from '../failure/proxy-status.ts';
 import { adviseAnswer, adviseFix } from './advice.ts';
 import type { ProbeContext } from './context.ts';
-import { readProxyStatus } from './proxy-status-reader.ts';
 import { fieldValues } from './response-reader.ts';
 import type { FailureSummary, Verdict } from './types.ts';
 

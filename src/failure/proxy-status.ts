@@ -1,5 +1,11 @@
 import type { Failure } from './failure.ts';
 import { sfString, sfTokenOrString } from './structured-field.ts';
+import { FAILURES, type FailureType } from './taxonomy.ts';
+
+/**
+ * Proxy-Status (RFC 9209), both ways: the members this gateway writes, and the reading of a
+ * header a gateway wrote (diagnose probing through one, candor/client deciding a retry).
+ */
 
 /**
  * Proxy-Status (RFC 9209) members for one gateway.
@@ -20,4 +26,84 @@ export function failureProxyStatus(proxyName: string, failure: Failure, nextHop:
 /** The member for a response the upstream made itself: its status passes through untouched. */
 export function receivedStatusProxyStatus(proxyName: string, status: number, nextHop: string): string {
   return `${sfTokenOrString(proxyName)}; received-status=${status}; next-hop=${sfString(nextHop)}`;
+}
+
+/** One member of a Proxy-Status header, as read. */
+export interface ProxyStatusMember {
+  readonly proxy: string;
+  readonly error?: FailureType;
+  /** An error type this version does not know. */
+  readonly unknownError?: string;
+  readonly details?: string;
+  readonly receivedStatus?: number;
+  readonly nextHop?: string;
+}
+
+/** Splits on commas outside quoted strings. */
+function members(value: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted && c === '\\') {
+      current += c + (value[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
+    if (c === ',' && !quoted) {
+      out.push(current.trim());
+      current = '';
+    } else current += c;
+  }
+  if (current.trim() !== '') out.push(current.trim());
+  return out;
+}
+
+function readMember(text: string): ProxyStatusMember {
+  const params = new Map<string, string>();
+  const param = /;\s*([a-z*][a-z0-9_.*-]*)=("(?:[^"\\]|\\.)*"|[^;]*)/g;
+  for (const match of text.matchAll(param)) {
+    const raw = match[2].trim();
+    params.set(match[1], raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw);
+  }
+  const proxy = text.split(';')[0].trim().replace(/^"|"$/g, '');
+  const error = params.get('error');
+  const received = params.get('received-status');
+  const receivedStatus = received === undefined ? undefined : Number(received);
+  return {
+    proxy,
+    error: error !== undefined && Object.hasOwn(FAILURES, error) ? (error as FailureType) : undefined,
+    unknownError: error !== undefined && !Object.hasOwn(FAILURES, error) ? error : undefined,
+    details: params.get('details'),
+    receivedStatus: Number.isInteger(receivedStatus) ? receivedStatus : undefined,
+    nextHop: params.get('next-hop'),
+  };
+}
+
+/**
+ * Every member, in header order: the hop nearest the origin first, each intermediary after it
+ * (RFC 9209 §2: a proxy appends its member).
+ */
+export function readProxyStatusMembers(value: string | undefined): ProxyStatusMember[] {
+  return value === undefined ? [] : members(value).map(readMember);
+}
+
+/** The last member: what the gateway nearest the reader said. */
+export function readProxyStatus(value: string | undefined): ProxyStatusMember | undefined {
+  return readProxyStatusMembers(value).at(-1);
+}
+
+/**
+ * The member of the hop that made the response: behind a chain of gateways, the outer ones
+ * pass an inner one's error through as `received-status`, so the nearest member that names
+ * an error is the one that failed. Without one, the origin answered: the last member.
+ */
+export function readFailingProxyStatus(value: string | undefined): ProxyStatusMember | undefined {
+  const all = readProxyStatusMembers(value);
+  for (let i = all.length - 1; i >= 0; i--) {
+    if (all[i].error !== undefined || all[i].unknownError !== undefined) return all[i];
+  }
+  return all.at(-1);
 }

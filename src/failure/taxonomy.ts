@@ -40,6 +40,14 @@ export interface FailureKind {
   readonly fix: string;
   /** Whether the client may usefully try again (with backoff). */
   readonly clientMayRetry: boolean;
+  /**
+   * How far a request that failed this way can have got, at the furthest: what a client that
+   * knows only the type (from Proxy-Status) must assume before resending it. Unreachable
+   * shapes and the gateway's own decisions never reach the upstream; a slow or reset upstream
+   * had the request; garbage is an answer, so the request got there; a gateway bug could
+   * strike at any point. The gateway's own records carry the stage each failure did reach.
+   */
+  readonly furthestStage: Stage;
 }
 
 export const FAILURES = {
@@ -52,6 +60,7 @@ export const FAILURES = {
     explanation: "the upstream's host name could not be resolved",
     fix: 'Check the host name in the upstream target and the resolver the gateway uses.',
     clientMayRetry: true,
+    furthestStage: 'not_sent',
   },
   dns_timeout: {
     status: 504,
@@ -62,6 +71,7 @@ export const FAILURES = {
     explanation: "the lookup of the upstream's host name did not finish in time",
     fix: 'Check that the resolver is reachable and answering.',
     clientMayRetry: true,
+    furthestStage: 'not_sent',
   },
   connection_refused: {
     status: 502,
@@ -72,6 +82,7 @@ export const FAILURES = {
     explanation: 'nothing is listening at the upstream address: the connection was refused',
     fix: 'Start the upstream process, or fix the port in the target URL.',
     clientMayRetry: true,
+    furthestStage: 'not_sent',
   },
   destination_ip_unroutable: {
     status: 502,
@@ -82,6 +93,7 @@ export const FAILURES = {
     explanation: 'the network has no route to the upstream host',
     fix: 'Check the target address, routing and firewall between the gateway and the upstream.',
     clientMayRetry: true,
+    furthestStage: 'not_sent',
   },
   connection_timeout: {
     status: 504,
@@ -92,6 +104,7 @@ export const FAILURES = {
     explanation: 'the TCP connection to the upstream was not established within the connect timeout',
     fix: 'Check that the upstream host is up and that no firewall drops packets to its port.',
     clientMayRetry: true,
+    furthestStage: 'not_sent',
   },
   tls_protocol_error: {
     status: 502,
@@ -102,6 +115,7 @@ export const FAILURES = {
     explanation: 'the TLS handshake with the upstream failed (is it speaking TLS on that port?)',
     fix: 'Make the target scheme match the upstream: http:// for plain HTTP, https:// for TLS.',
     clientMayRetry: false,
+    furthestStage: 'not_sent',
   },
   tls_certificate_error: {
     status: 502,
@@ -112,6 +126,7 @@ export const FAILURES = {
     explanation: "the upstream's TLS certificate could not be verified",
     fix: "Renew or fix the upstream's certificate, or give the gateway the CA that signed it (tls.ca).",
     clientMayRetry: false,
+    furthestStage: 'not_sent',
   },
   tls_alert_received: {
     status: 502,
@@ -122,6 +137,7 @@ export const FAILURES = {
     explanation: 'the upstream ended the TLS handshake with an alert',
     fix: "Check the upstream's TLS settings (protocol versions, ciphers, SNI, client certificates).",
     clientMayRetry: false,
+    furthestStage: 'not_sent',
   },
   http_response_timeout: {
     status: 504,
@@ -132,6 +148,7 @@ export const FAILURES = {
     explanation: 'the upstream accepted the request but sent no response within the timeout',
     fix: "Find what the upstream is waiting on (a slow query, CPU starvation, a lock); raise the route's response timeout only if the work is legitimately that slow.",
     clientMayRetry: true,
+    furthestStage: 'sent',
   },
   connection_terminated: {
     status: 502,
@@ -142,6 +159,7 @@ export const FAILURES = {
     explanation: 'the upstream closed or reset the connection before sending a complete response head',
     fix: "Look for a crash, an OOM kill or a restart in the upstream's own logs at this time.",
     clientMayRetry: true,
+    furthestStage: 'sent',
   },
   http_response_incomplete: {
     status: 502,
@@ -152,6 +170,7 @@ export const FAILURES = {
     explanation: 'the upstream connection ended before the response body was complete',
     fix: "Look for a crash, an OOM kill or a restart in the upstream's own logs at this time.",
     clientMayRetry: true,
+    furthestStage: 'head_received',
   },
   connection_read_timeout: {
     status: 504,
@@ -162,6 +181,7 @@ export const FAILURES = {
     explanation: 'the upstream stopped sending the response body for longer than the read timeout',
     fix: 'Find what stalls the upstream mid-response, or raise the read timeout for streaming routes.',
     clientMayRetry: true,
+    furthestStage: 'head_received',
   },
   http_protocol_error: {
     status: 502,
@@ -172,6 +192,7 @@ export const FAILURES = {
     explanation: 'the upstream answered, but not with a valid HTTP/1.x response',
     fix: 'Check what is listening on the target port: it may be another service, or the app writes to the socket directly.',
     clientMayRetry: false,
+    furthestStage: 'head_received',
   },
   http_response_header_section_size: {
     status: 502,
@@ -182,6 +203,7 @@ export const FAILURES = {
     explanation: "the upstream's response header section is larger than the gateway accepts",
     fix: 'Find the header that grows (often a cookie or a debug header) and shrink it.',
     clientMayRetry: false,
+    furthestStage: 'head_received',
   },
   http_response_content_length: {
     status: 502,
@@ -192,6 +214,7 @@ export const FAILURES = {
     explanation: 'the upstream sent an invalid or conflicting Content-Length',
     fix: "Fix the upstream's response framing: one valid Content-Length, matching the body.",
     clientMayRetry: false,
+    furthestStage: 'head_received',
   },
   http_response_transfer_coding: {
     status: 502,
@@ -202,6 +225,7 @@ export const FAILURES = {
     explanation: 'the upstream sent an invalid Transfer-Encoding or conflicting framing',
     fix: "Fix the upstream's response framing: chunked or Content-Length, never both.",
     clientMayRetry: false,
+    furthestStage: 'head_received',
   },
   destination_unavailable: {
     status: 503,
@@ -212,6 +236,7 @@ export const FAILURES = {
     explanation: 'every target of the upstream is out of rotation (unhealthy or circuit open)',
     fix: 'Bring a target back: check the health check failures recorded for each target.',
     clientMayRetry: true,
+    furthestStage: 'not_sent',
   },
   connection_limit_reached: {
     status: 503,
@@ -222,6 +247,7 @@ export const FAILURES = {
     explanation: "the upstream's connection pool and request queue are full",
     fix: 'Add targets or capacity, or raise pool.max_connections if the upstream can take more.',
     clientMayRetry: true,
+    furthestStage: 'not_sent',
   },
   proxy_internal_response: {
     status: 503,
@@ -233,6 +259,7 @@ export const FAILURES = {
       'the gateway answered on its own without contacting the upstream (maintenance or load shedding)',
     fix: 'Wait for the maintenance window to end or for load to drop.',
     clientMayRetry: true,
+    furthestStage: 'not_sent',
   },
   http_request_denied: {
     status: 429,
@@ -243,6 +270,7 @@ export const FAILURES = {
     explanation: 'the gateway refused to forward this request',
     fix: 'Slow down: wait for the time in Retry-After before trying again.',
     clientMayRetry: true,
+    furthestStage: 'not_sent',
   },
   destination_not_found: {
     status: 404,
@@ -253,6 +281,7 @@ export const FAILURES = {
     explanation: 'no route of the gateway matches this host and path',
     fix: 'Check the URL, or add a route for it to the gateway configuration.',
     clientMayRetry: false,
+    furthestStage: 'not_sent',
   },
   proxy_loop_detected: {
     status: 502,
@@ -263,6 +292,7 @@ export const FAILURES = {
     explanation: 'the request already passed through this gateway (its name is in Via): it is looping',
     fix: 'Check the upstream targets: one of them points back at the gateway.',
     clientMayRetry: false,
+    furthestStage: 'not_sent',
   },
   http_request_error: {
     status: 400,
@@ -273,6 +303,7 @@ export const FAILURES = {
     explanation: 'the request could not be accepted as it was sent',
     fix: 'Fix the request as the detail says.',
     clientMayRetry: false,
+    furthestStage: 'not_sent',
   },
   proxy_internal_error: {
     status: 500,
@@ -283,6 +314,7 @@ export const FAILURES = {
     explanation: 'the gateway hit an internal error while handling the request',
     fix: "This is a bug in the gateway: report it with the request id and the gateway's log line.",
     clientMayRetry: true,
+    furthestStage: 'sent',
   },
 } as const satisfies Record<string, FailureKind>;
 

@@ -1,12 +1,11 @@
 /**
  * The pieces that read raw bytes: the gateway's parser as diagnose drives it (the head's bytes,
- * the body's count), what is shown of a refused head, how an early end is named, what the
- * identifier names, and the Proxy-Status reader. No sockets.
+ * the body's count), what is shown of a refused head, how an early end is named, and what the
+ * identifier names. No sockets.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { identify, portalHint } from '../../src/diagnose/identify.ts';
-import { readProxyStatus } from '../../src/diagnose/proxy-status-reader.ts';
 import { largestField, offendingLine, readAsBodiless } from '../../src/diagnose/refused-head.ts';
 import { fieldValues, headerPairs, ResponseReader } from '../../src/diagnose/response-reader.ts';
 import { connectionEnded } from '../../src/http1/connection-ended.ts';
@@ -229,20 +228,5 @@ describe('identify', () => {
     assert.match(portalHint(511, 'text/plain', bytes('')) ?? '', /captive portal/);
     assert.equal(portalHint(200, 'text/html', html('<title>Orders</title>')), undefined);
     assert.equal(portalHint(200, 'application/json', bytes('{}')), undefined);
-  });
-});
-
-describe('readProxyStatus', () => {
-  test("reads the last member: the gateway's error, details and next hop", () => {
-    const member = readProxyStatus(
-      'upstream-lb; received-status=200, edge-1; error=connection_refused; details="refused, \\"really\\" (ECONNREFUSED)"; next-hop="app"',
-    );
-    assert.equal(member?.proxy, 'edge-1');
-    assert.equal(member?.error, 'connection_refused');
-    assert.equal(member?.details, 'refused, "really" (ECONNREFUSED)');
-    assert.equal(member?.nextHop, 'app');
-    assert.equal(readProxyStatus('edge-1; received-status=503; next-hop="app"')?.receivedStatus, 503);
-    assert.equal(readProxyStatus('edge-1; error=brand_new_error')?.unknownError, 'brand_new_error');
-    assert.equal(readProxyStatus(undefined), undefined);
   });
 });

@@ -24,8 +24,9 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['cli', 'index'],
   ['demo', 'admin'], // `serve --demo`: a gateway plus fault-kit upstreams; the admin API over the cluster primary's control
   ['gateway'], // the composition root: builds a runtime from a config, starts listeners
-  // The request pipeline, and the tools that use the libraries without running the gateway.
-  ['session', 'diagnose', 'explain', 'client', 'fault-kit'],
+  // The request pipeline, and the tools that use the libraries without running the gateway
+  // (candor/client, an app's fetch, reads the failure table and shares the gateway's circuit).
+  ['session', 'diagnose', 'explain', 'fault-kit', 'client'],
   ['accept'], // the door: caps a listener's requests (admit's limiter), answers what it rejects (decide's response)
   // The phases: peers, composed by the session; and the spans the session reports them in.
   ['route', 'admit', 'select', 'forward', 'health', 'tracing'],

@@ -61,14 +61,18 @@ interface Upstream {
   readonly url: string;
   /** The Via header of every request that reached it. */
   readonly via: (string | undefined)[];
+  /** The x-request-id of every request that reached it. */
+  readonly requestIds: (string | undefined)[];
   close(): Promise<void>;
 }
 
 /** The app behind the gateway: answers every request with one line naming its path. */
 async function startUpstream(): Promise<Upstream> {
   const via: (string | undefined)[] = [];
+  const requestIds: (string | undefined)[] = [];
   const server = http.createServer((req, res) => {
     via.push(req.headers.via);
+    requestIds.push(req.headers['x-request-id'] as string | undefined);
     res.setHeader('content-type', 'text/plain');
     res.end(`upstream saw ${req.url}\n`);
   });
@@ -76,6 +80,7 @@ async function startUpstream(): Promise<Upstream> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     via,
+    requestIds,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -152,6 +157,8 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     'bin/candor.js',
     'dist/index.js',
     'dist/index.d.ts',
+    'dist/client/index.js',
+    'dist/client/index.d.ts',
     'dist/cli/main.js',
   ]) {
     assert.ok(packedFiles.includes(path), `${path} is in the package`);
@@ -288,23 +295,47 @@ const gateway: Gateway = await loadConfigFile('candor.yaml');
 export { createRuntime, gateway, runServe };
 `;
 
-/** The README's "Use it as a library" example, checked as written. */
-function readmeExample(): string {
+/** `candor/client` as an app uses it: type-checked (a misuse must fail), then run against the upstream. */
+const CLIENT_CONSUMER = `import { type AttemptReport, CLIENT_DEFAULTS, createFetch, runWithPropagation, UpstreamError } from 'candor/client';
+
+const failed: AttemptReport[] = [];
+const api: typeof fetch = createFetch({ attempts: 2, deadline: 5000, onAttemptFailed: (r) => failed.push(r) });
+const answer = await runWithPropagation({ requestId: 'from-packed-client' }, () => api(\`\${process.env.UPSTREAM_URL}/from-client\`));
+let code: string | undefined;
+try {
+  await createFetch({ attempts: 1 })(\`\${process.env.REFUSED_URL}/nothing\`);
+} catch (error) {
+  if (error instanceof UpstreamError) code = error.code;
+}
+let misuse: string | undefined;
+try {
+  // @ts-expect-error: attempts is a number (and a bad option throws at run time too)
+  createFetch({ attempts: '3' });
+} catch (error) {
+  misuse = (error as Error).name;
+}
+console.log(JSON.stringify({ status: answer.status, body: await answer.text(), failed: failed.length, code, misuse, attempts: CLIENT_DEFAULTS.attempts }));
+`;
+
+/** The README's example under `heading` ("Use it as a library", "candor/client"), checked as written. */
+function readmeExample(heading = 'Use it as a library'): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Use it as a library\n'));
+  const section = readme.slice(readme.indexOf(`\n## ${heading}\n`));
   const example = /```ts\n([\s\S]*?)```/.exec(section);
-  assert.ok(example, 'README "Use it as a library" has a ts example');
+  assert.ok(example, `README "${heading}" has a ts example`);
   return example[1];
 }
 
 // tsc checks the whole program, @types/node and the package's dependencies included: 18 s seen
 // on a loaded 2-core machine, too close to the suite's 60 s default.
-test('a TypeScript consumer type-checks against the shipped declarations, misuses do not, and it runs a gateway', {
+test('a TypeScript consumer type-checks against the shipped declarations, misuses do not, and it runs a gateway; candor/client imports and calls', {
   timeout: 180_000,
 }, async () => {
   writeFileSync(join(app, 'consumer.ts'), CONSUMER);
   writeFileSync(join(app, 'misuse.ts'), MISUSE);
   writeFileSync(join(app, 'readme-example.ts'), readmeExample());
+  writeFileSync(join(app, 'client-consumer.ts'), CLIENT_CONSUMER);
+  writeFileSync(join(app, 'readme-client-example.ts'), readmeExample('candor/client'));
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
@@ -317,7 +348,13 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
         typeRoots: [join(ROOT, 'node_modules/@types')],
         types: ['node'],
       },
-      files: ['consumer.ts', 'misuse.ts', 'readme-example.ts'],
+      files: [
+        'consumer.ts',
+        'misuse.ts',
+        'readme-example.ts',
+        'client-consumer.ts',
+        'readme-client-example.ts',
+      ],
     }),
   );
   const tsc = await run(process.execPath, [TSC, '-p', app], app, { timeout: 150_000 });
@@ -335,4 +372,23 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
     via: '1.1 library-edge',
     problems: ['1 routes', '1 upstreams', '2 listen[0].address'],
   });
+  // candor/client from the installed package: the propagated request id reaches the upstream.
+  const refused = http.createServer();
+  await new Promise<void>((resolve) => refused.listen(0, '127.0.0.1', resolve));
+  const refusedUrl = `http://127.0.0.1:${(refused.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => refused.close(() => resolve()));
+  const client = await run(process.execPath, ['client-consumer.ts'], app, {
+    timeout: 30_000,
+    env: { ...childEnv, UPSTREAM_URL: upstream.url, REFUSED_URL: refusedUrl },
+  });
+  assert.equal(client.code, 0, `the client consumer ran:\n${client.stderr}`);
+  assert.deepEqual(JSON.parse(client.stdout), {
+    status: 200,
+    body: 'upstream saw /from-client\n',
+    failed: 0,
+    code: 'UPSTREAM_UNREACHABLE',
+    misuse: 'TypeError',
+    attempts: 3,
+  });
+  assert.equal(upstream.requestIds.at(-1), 'from-packed-client');
 });

@@ -1,0 +1,92 @@
+/**
+ * The README's "candor/client" section cannot drift from the code: its retry table agrees with
+ * the failure table (clientMayRetry, furthestStage) for every type, and its tables of reasons,
+ * error codes and defaults are the ones in src/client/.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CLIENT_DEFAULTS } from '../../src/client/options.ts';
+import { NO_RETRY_REASONS, RETRY_REASONS } from '../../src/client/retry-reasons.ts';
+import { UPSTREAM_ERROR_CODES } from '../../src/client/upstream-error.ts';
+import { FAILURE_TYPES, FAILURES } from '../../src/failure/taxonomy.ts';
+
+const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+const lines = README.split('\n');
+const start = lines.indexOf('## candor/client');
+const end = lines.findIndex((line, i) => i > start && line.startsWith('## '));
+const SECTION = lines.slice(start + 1, end);
+
+/** Rows of the table whose header row starts with `| first |`, as trimmed cells. */
+function table(first: string): string[][] {
+  const at = SECTION.findIndex((line) => line.startsWith(`| ${first} |`));
+  assert.notEqual(at, -1, `the candor/client section has a table starting "| ${first} |"`);
+  const rows: string[][] = [];
+  for (const line of SECTION.slice(at + 2)) {
+    if (!line.startsWith('|')) break;
+    rows.push(
+      line
+        .slice(1, -1)
+        .split('|')
+        .map((cell) => cell.trim()),
+    );
+  }
+  return rows;
+}
+
+const code = (cell: string) => /^`([^`]+)`$/.exec(cell)?.[1] ?? cell;
+
+test('the retry table says, for every failure type, what the failure table decides', () => {
+  const rows = table('the attempt got');
+  const rowOf = (type: string) =>
+    rows.find((row) => row[0].includes(`\`${type}\``)) ??
+    rows.find((row) => [...row[0].matchAll(/`([a-z_]+)\*`/g)].some((m) => type.startsWith(m[1])));
+  for (const type of FAILURE_TYPES) {
+    const row = rowOf(type);
+    assert.ok(row, `${type} is in the retry table`);
+    const kind = FAILURES[type];
+    const [, reached, idempotent, post, withKey] = row;
+    if (!kind.clientMayRetry) {
+      assert.deepEqual([idempotent, post, withKey], ['no', 'no', 'no'], `${type} is never retried`);
+    } else if (kind.furthestStage === 'not_sent') {
+      assert.match(reached, /^no/, `${type} never reaches the upstream`);
+      assert.deepEqual([idempotent, post, withKey], ['retry', 'retry', 'retry'], `${type}: any method`);
+    } else {
+      assert.equal(reached, 'yes', `${type} may have reached the upstream`);
+      assert.deepEqual(
+        [idempotent, post, withKey],
+        ['retry', '**no**', 'retry'],
+        `${type}: idempotent or keyed`,
+      );
+    }
+  }
+});
+
+test('the reasons, the error codes and the defaults are the code’s', () => {
+  const reasons = new Map(table('`reason`').map((row) => [code(row[0]), row]));
+  const all = { ...RETRY_REASONS, ...NO_RETRY_REASONS };
+  assert.deepEqual([...reasons.keys()].sort(), Object.keys(all).sort());
+  for (const [reason, words] of Object.entries(all)) {
+    assert.equal(reasons.get(reason)?.[1], Object.hasOwn(RETRY_REASONS, reason) ? 'yes' : 'no', reason);
+    assert.equal(reasons.get(reason)?.[2], words, `${reason}'s words`);
+  }
+  const codes = table('`code`').map((row) => code(row[0]));
+  assert.deepEqual(codes.sort(), Object.keys(UPSTREAM_ERROR_CODES).sort());
+
+  const defaults = new Map(table('option').map((row) => [code(row[0]), code(row[1])]));
+  const flat: Record<string, unknown> = {
+    attempts: CLIENT_DEFAULTS.attempts,
+    deadline: CLIENT_DEFAULTS.deadline,
+    'backoff.base': CLIENT_DEFAULTS.backoff.base,
+    'backoff.cap': CLIENT_DEFAULTS.backoff.cap,
+    'budget.ratio': CLIENT_DEFAULTS.budget.ratio,
+    'budget.window': CLIENT_DEFAULTS.budget.window,
+    'budget.minPerSecond': CLIENT_DEFAULTS.budget.minPerSecond,
+    'circuitBreaker.failures': CLIENT_DEFAULTS.circuitBreaker.failures,
+    'circuitBreaker.openTime': CLIENT_DEFAULTS.circuitBreaker.openTime,
+    idempotencyKey: CLIENT_DEFAULTS.idempotencyKey,
+  };
+  for (const [option, value] of Object.entries(flat))
+    assert.equal(defaults.get(option), String(value), option);
+});
