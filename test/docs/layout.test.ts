@@ -22,10 +22,12 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   // The command line (parses arguments, runs one of the things below, owns exit codes) and the
   // library's public API (what a program needs to start a gateway, as the command line does).
   ['cli', 'index'],
-  ['demo', 'admin'], // `serve --demo`: a gateway plus fault-kit upstreams; the admin API over the cluster primary's control
+  // `serve --demo`: a gateway plus fault-kit upstreams; the admin API over the cluster primary's control;
+  // `candor/app`: readiness, shutdown and keep-alive for an app behind a gateway (it sets the client's propagation)
+  ['demo', 'admin', 'app'],
   ['gateway'], // the composition root: builds a runtime from a config, starts listeners
   // The request pipeline, and the tools that use the libraries without running the gateway.
-  ['session', 'diagnose', 'explain', 'fault-kit'],
+  ['session', 'diagnose', 'explain', 'fault-kit', 'client'],
   ['accept'], // the door: caps a listener's requests (admit's limiter), answers what it rejects (decide's response)
   // The phases: peers, composed by the session; and the spans the session reports them in.
   ['route', 'admit', 'select', 'forward', 'health', 'tracing'],

@@ -1,0 +1,68 @@
+/**
+ * A server's connections and the responses in flight on them, for the shutdown: stop accepting,
+ * close the idle keep-alive connections at once, close each busy one right after its response
+ * (a response whose head has not left says `Connection: close`, so the gateway does not put
+ * the connection back in its pool), and at the deadline cut whatever is still open.
+ */
+import type { Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+function closeAfter(res: ServerResponse): void {
+  // A head already sent said keep-alive: the close follows the response instead (below).
+  if (!res.headersSent) res.setHeader('connection', 'close');
+}
+
+export class ServerConnections {
+  private readonly sockets = new Set<Socket>();
+  private readonly responses = new Set<ServerResponse>();
+  private closing = false;
+  private readonly server: Server;
+
+  /** Tracks from now on: attach before the server listens, or earlier connections are not counted. */
+  constructor(server: Server) {
+    this.server = server;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    // First of the request listeners, so that a request arriving while closing is marked before the app writes.
+    server.prependListener('request', (_req, res: ServerResponse) => {
+      this.responses.add(res);
+      if (this.closing) closeAfter(res);
+      res.once('close', () => {
+        this.responses.delete(res);
+        // Its connection is idle now (or closing): close it before the gateway sends another request on it.
+        if (this.closing) setImmediate(() => this.server.closeIdleConnections());
+      });
+    });
+  }
+
+  /** Responses not finished yet. */
+  get inFlight(): number {
+    return this.responses.size;
+  }
+
+  /** Connections open. */
+  get open(): number {
+    return this.sockets.size;
+  }
+
+  /** Stops accepting and closes connections as their responses end; resolves once none is open. */
+  close(): Promise<void> {
+    this.closing = true;
+    for (const res of this.responses) closeAfter(res);
+    // The callback comes when the last connection has closed (with an error if it never listened).
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    return closed;
+  }
+
+  /** Cuts every connection still open (the deadline); how many there were. */
+  cut(): number {
+    const count = this.sockets.size;
+    this.server.closeAllConnections();
+    // closeAllConnections knows HTTP connections only: an upgraded one (a WebSocket) is cut here.
+    for (const socket of this.sockets) socket.destroy();
+    return count;
+  }
+}
