@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 
 function closeAfter(res: ServerResponse): void {
   // A head already sent said keep-alive: the close follows the response instead (below).
-  if (!res.headersSent) res.setHeader('connection', 'close');
+  if (!res.headersSent) res.setHeader('Connection', 'close');
 }
 
 export class ServerConnections {
