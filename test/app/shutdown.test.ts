@@ -35,7 +35,10 @@ function heldHandler() {
     }
     res.end('ok\n');
   };
-  return { handler, held, release: () => held.splice(0).forEach((end) => end()) };
+  const release = () => {
+    for (const end of held.splice(0)) end();
+  };
+  return { handler, held, release };
 }
 
 test('shutdown order: not ready, delay, stop accepting, idle closed, in-flight finished with Connection: close, cleanup, stopped', async () => {
