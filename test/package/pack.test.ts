@@ -153,6 +153,8 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     'dist/index.js',
     'dist/index.d.ts',
     'dist/cli/main.js',
+    'dist/app/index.js',
+    'dist/app/index.d.ts',
   ]) {
     assert.ok(packedFiles.includes(path), `${path} is in the package`);
   }
@@ -266,6 +268,7 @@ console.log(JSON.stringify({ ...result, problems }));
 
 /** Wrong uses: each line must fail to type-check (an unused @ts-expect-error fails tsc). */
 const MISUSE = `import { configFromObject, type Gateway, loadConfigFile, parseConfig, startGateway } from 'candor';
+import { createApp } from 'candor/app';
 // @ts-expect-error: internals are not part of the API
 import { createRuntime } from 'candor';
 // @ts-expect-error: nor reachable by a deep import
@@ -281,11 +284,42 @@ configFromObject({
   // @ts-expect-error: a misspelt key ("upstreams")
   upstream: {},
 });
+// @ts-expect-error: candor/app's times are milliseconds, not duration strings
+createApp({ shutdown: { delay: '15s' } });
+// @ts-expect-error: the readiness check is a function, not a flag
+createApp({ ready: true });
 // @ts-expect-error: parseConfig needs the source the text came from
 parseConfig('listen: []');
 // @ts-expect-error: loading a file gives a config, not a running gateway
 const gateway: Gateway = await loadConfigFile('candor.yaml');
 export { createRuntime, gateway, runServe };
+`;
+
+/** `candor/app` from the installed package: the probes of a server it runs, then its shutdown. */
+const APP_CONSUMER = `import { type AppEvent, type ShutdownReport, serveApp } from 'candor/app';
+
+const events: string[] = [];
+const served = await serveApp((_req, res) => res.end('app\\n'), {
+  host: '127.0.0.1',
+  ready: async () => true,
+  shutdown: { delay: 0, timeout: 2_000 },
+  signals: [],
+  exit: false,
+  log: (event: AppEvent) => events.push(event.msg),
+});
+await served.ready;
+const ready = await fetch(\`http://127.0.0.1:\${served.port}/ready\`);
+const app = await fetch(\`http://127.0.0.1:\${served.port}/\`);
+const report: ShutdownReport = await served.app.shutdown('done');
+console.log(
+  JSON.stringify({
+    ready: ready.status,
+    keepAlive: ready.headers.get('keep-alive'),
+    app: await app.text(),
+    forced: report.forced,
+    events,
+  }),
+);
 `;
 
 /** The README's "Use it as a library" example, checked as written. */
@@ -305,6 +339,7 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
   writeFileSync(join(app, 'consumer.ts'), CONSUMER);
   writeFileSync(join(app, 'misuse.ts'), MISUSE);
   writeFileSync(join(app, 'readme-example.ts'), readmeExample());
+  writeFileSync(join(app, 'app-consumer.ts'), APP_CONSUMER);
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
@@ -317,7 +352,7 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
         typeRoots: [join(ROOT, 'node_modules/@types')],
         types: ['node'],
       },
-      files: ['consumer.ts', 'misuse.ts', 'readme-example.ts'],
+      files: ['consumer.ts', 'misuse.ts', 'readme-example.ts', 'app-consumer.ts'],
     }),
   );
   const tsc = await run(process.execPath, [TSC, '-p', app], app, { timeout: 150_000 });
@@ -334,5 +369,15 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
     body: 'upstream saw /from-library\n',
     via: '1.1 library-edge',
     problems: ['1 routes', '1 upstreams', '2 listen[0].address'],
+  });
+
+  const appConsumer = await run(process.execPath, ['app-consumer.ts'], app, { timeout: 30_000 });
+  assert.equal(appConsumer.code, 0, `the candor/app consumer ran:\n${appConsumer.stderr}`);
+  assert.deepEqual(JSON.parse(appConsumer.stdout), {
+    ready: 200,
+    keepAlive: 'timeout=65',
+    app: 'app\n',
+    forced: 0,
+    events: ['ready', 'draining: not ready', 'draining: stopped accepting', 'stopped'],
   });
 });
