@@ -93,6 +93,7 @@ export function createApp(options: AppOptions = {}): App {
 
   const checkUntilReady = async () => {
     const started = performance.now();
+    let lastError: string | undefined;
     for (let attempt = 1; state === 'starting'; attempt++) {
       let error: string;
       try {
@@ -107,7 +108,9 @@ export function createApp(options: AppOptions = {}): App {
         error = messageOf(thrown);
       }
       if (state !== 'starting') return;
-      log({ msg: 'not ready yet', attempt, error, retry_in_ms: settings.readyRetry });
+      // Once per reason, not once per retry: a slow start would fill the log otherwise.
+      if (error !== lastError) log({ msg: 'not ready yet', attempt, error, retry_in_ms: settings.readyRetry });
+      lastError = error;
       retryWait = after(settings.readyRetry);
       await retryWait.promise;
     }

@@ -95,9 +95,9 @@ test('a check that returns false is "not yet"; without a check the app is ready 
     events.map((e) => [e.msg, e.attempt ?? e.attempts]),
     [
       ['not ready yet', 1],
-      ['not ready yet', 2],
       ['ready', 3],
     ],
+    'one line per reason, not one per retry',
   );
   assert.equal(events[0].error, 'the check returned false');
   answers = [];
