@@ -109,7 +109,8 @@ export function createApp(options: AppOptions = {}): App {
       }
       if (state !== 'starting') return;
       // Once per reason, not once per retry: a slow start would fill the log otherwise.
-      if (error !== lastError) log({ msg: 'not ready yet', attempt, error, retry_in_ms: settings.readyRetry });
+      if (error !== lastError)
+        log({ msg: 'not ready yet', attempt, error, retry_in_ms: settings.readyRetry });
       lastError = error;
       retryWait = after(settings.readyRetry);
       await retryWait.promise;

@@ -322,12 +322,12 @@ console.log(
 );
 `;
 
-/** The README's "Use it as a library" example, checked as written. */
-function readmeExample(): string {
+/** The README's "Use it as a library" example (or another section's first), checked as written. */
+function readmeExample(heading = 'Use it as a library'): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Use it as a library\n'));
+  const section = readme.slice(readme.indexOf(`\n## ${heading}\n`));
   const example = /```ts\n([\s\S]*?)```/.exec(section);
-  assert.ok(example, 'README "Use it as a library" has a ts example');
+  assert.ok(example, `README "${heading}" has a ts example`);
   return example[1];
 }
 
@@ -340,6 +340,7 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
   writeFileSync(join(app, 'misuse.ts'), MISUSE);
   writeFileSync(join(app, 'readme-example.ts'), readmeExample());
   writeFileSync(join(app, 'app-consumer.ts'), APP_CONSUMER);
+  writeFileSync(join(app, 'readme-app-example.ts'), readmeExample('candor/app'));
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
@@ -352,7 +353,7 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
         typeRoots: [join(ROOT, 'node_modules/@types')],
         types: ['node'],
       },
-      files: ['consumer.ts', 'misuse.ts', 'readme-example.ts', 'app-consumer.ts'],
+      files: ['consumer.ts', 'misuse.ts', 'readme-example.ts', 'app-consumer.ts', 'readme-app-example.ts'],
     }),
   );
   const tsc = await run(process.execPath, [TSC, '-p', app], app, { timeout: 150_000 });
