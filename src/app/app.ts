@@ -190,7 +190,6 @@ export function createApp(options: AppOptions = {}): App {
       if (connections !== undefined) throw new Error('candor/app: attach takes one server per app');
       applyKeepAlive(server, settings);
       connections = new ServerConnections(server);
-      installSignals();
       return server;
     },
     start(): Promise<void> {

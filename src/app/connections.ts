@@ -4,7 +4,7 @@
  * (a response whose head has not left says `Connection: close`, so the gateway does not put
  * the connection back in its pool), and at the deadline cut whatever is still open.
  */
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 function closeAfter(res: ServerResponse): void {
@@ -15,6 +15,8 @@ function closeAfter(res: ServerResponse): void {
 export class ServerConnections {
   private readonly sockets = new Set<Socket>();
   private readonly responses = new Set<ServerResponse>();
+  /** Connections that have carried a request (Node's closeIdleConnections closes only these when idle). */
+  private readonly used = new WeakSet<Socket>();
   private closing = false;
   private readonly server: Server;
 
@@ -26,7 +28,8 @@ export class ServerConnections {
       socket.once('close', () => this.sockets.delete(socket));
     });
     // First of the request listeners, so that a request arriving while closing is marked before the app writes.
-    server.prependListener('request', (_req, res: ServerResponse) => {
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.used.add(req.socket);
       this.responses.add(res);
       if (this.closing) closeAfter(res);
       res.once('close', () => {
@@ -54,6 +57,10 @@ export class ServerConnections {
     // The callback comes when the last connection has closed (with an error if it never listened).
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    // A connection that never carried a request is not idle to Node: it would stay until the
+    // deadline. A gateway opens such ones for its pool and parks them unused; closing them now is
+    // as safe as closing the idle ones, once the delay has taken the app out of rotation.
+    for (const socket of this.sockets) if (!this.used.has(socket)) socket.destroy();
     return closed;
   }
 

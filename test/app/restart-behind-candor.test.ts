@@ -7,7 +7,7 @@
  *
  * This is a rolling restart, what a deploy behind a load balancer does: the instance going
  * away says "not ready" while it still serves, the gateway's checks take it out
- * (`fall` × (`interval` + probe) = 2 × (100 + ≤200) ms, under the app's 1 s delay), it stops
+ * (`fall` × (`interval` + probe) = 2 × (100 + ≤400) ms, under the app's 1.2 s delay), it stops
  * accepting and finishes; the new one is put back once its own check says ready.
  */
 import assert from 'node:assert/strict';
@@ -34,11 +34,16 @@ test(`${RESTARTS} rolling restarts of two app instances behind candor serve unde
     APP_NAME: `app${i}-gen${generation}`,
     APP_PORT: String(ports[i]),
     APP_START_MS: '200',
-    APP_DELAY: '1000',
+    APP_DELAY: '1200',
     APP_TIMEOUT: '5000',
   });
   const apps: AppProcess[] = [await startAppProcess(env(0, 0)), await startAppProcess(env(1, 0))];
   const retired: AppProcess[] = [];
+  // Whatever happens next (the gateway failing to start included), no app process outlives the test.
+  t.after(async () => {
+    await Promise.all([...apps, ...retired].map((app) => app.kill()));
+    rmSync(dir, { recursive: true, force: true });
+  });
   await Promise.all(apps.map((app) => app.waitFor('ready')));
 
   const config = join(dir, 'candor.yaml');
@@ -55,8 +60,9 @@ upstreams:
     targets:
       - url: http://127.0.0.1:${ports[0]}
       - url: http://127.0.0.1:${ports[1]}
-    health_check: { path: /ready, interval: 100ms, timeout: 200ms, rise: 1, fall: 2 }
+    health_check: { path: /ready, interval: 100ms, timeout: 400ms, rise: 1, fall: 2 }
     retries: { attempts: 1 }
+drain: { timeout: 2s }
 log: { level: info }
 `,
   );
@@ -66,6 +72,20 @@ log: { level: info }
     serve.lines.filter((l) => l.msg === msg && String(l.target).endsWith(`:${ports[i]}`)).length;
 
   let running = true;
+  // Run by the finally below, or by the runner if the test times out first: nothing outlives it.
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaned ??= (async () => {
+      running = false;
+      const stopped = serve.stop();
+      const late = setTimeout(() => serve.child.kill('SIGKILL'), 5_000);
+      await stopped;
+      clearTimeout(late);
+      await Promise.all([...apps, ...retired].map((app) => app.kill()));
+    })();
+    return cleaned;
+  };
+  t.after(cleanup);
   let requests = 0;
   const statuses = new Map<number, number>();
   const failures: string[] = [];
@@ -145,13 +165,11 @@ log: { level: info }
       assert.equal(stopped?.forced, 0, `${old.lines[0]?.name ?? ''} cut nothing`);
       assert.equal(stopped?.reason, 'SIGTERM');
     }
-    assert.equal(targetLines('target down', 0) + targetLines('target down', 1), RESTARTS);
+    // One per restart at least (a probe slower than its timeout on a loaded machine may add one).
+    assert.ok(targetLines('target down', 0) + targetLines('target down', 1) >= RESTARTS);
     const fiveHundreds = serve.lines.filter((l) => l.msg === 'request' && Number(l.status) >= 500);
     assert.deepEqual(fiveHundreds, [], 'the gateway logged no 5xx');
   } finally {
-    running = false;
-    await serve.stop();
-    await Promise.all([...apps, ...retired].map((app) => app.kill()));
-    rmSync(dir, { recursive: true, force: true });
+    await cleanup();
   }
 });

@@ -1,6 +1,7 @@
 /**
  * The shutdown of `candor/app` on a real server and real connections: not ready first (the
- * app still served), then stop accepting, idle keep-alive connections closed at once, the
+ * app still served), then stop accepting, idle keep-alive connections (and ones that never
+ * carried a request) closed at once, the
  * response in flight finished with `Connection: close`, a response whose head had left followed
  * by the close, the cleanup hooks after the last connection; at the deadline, what never ends
  * is cut.
@@ -74,6 +75,8 @@ test('shutdown order: not ready, delay, stop accepting, idle closed, in-flight f
   streaming.send('/stream');
   await waitUntil('the stream head sent', () => streaming.text().includes('\r\n\r\n'));
   await waitUntil('both held', () => held.held.length === 2);
+  // Open, never used: what a gateway's pool parks after opening a connection it did not need.
+  const silent = await rawConnection(port);
   try {
     const stopped = app.shutdown('test');
     // The delay: not ready, but a new connection is accepted and served.
@@ -86,8 +89,10 @@ test('shutdown order: not ready, delay, stop accepting, idle closed, in-flight f
     );
 
     await delayOver;
-    assert.deepEqual(events.at(-1), { msg: 'draining: stopped accepting', in_flight: 2, connections: 3 });
+    assert.deepEqual(events.at(-1), { msg: 'draining: stopped accepting', in_flight: 2, connections: 4 });
     await idle.closed;
+    await silent.closed;
+    assert.equal(silent.text(), '', 'the connection that never carried a request closed at once too');
     assert.equal(
       idle.text().split('HTTP/1.1').length - 1,
       1,
@@ -119,7 +124,7 @@ test('shutdown order: not ready, delay, stop accepting, idle closed, in-flight f
     );
     assert.equal(app.state, 'stopped');
   } finally {
-    for (const c of [idle, busy, streaming]) c.destroy();
+    for (const c of [idle, busy, streaming, silent]) c.destroy();
     app.hurry();
   }
 });
