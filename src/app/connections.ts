@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 
 function closeAfter(res: ServerResponse): void {
   // A head already sent said keep-alive: the close follows the response instead (below).
@@ -23,7 +24,9 @@ export class ServerConnections {
   /** Tracks from now on: attach before the server listens, or earlier connections are not counted. */
   constructor(server: Server) {
     this.server = server;
-    server.on('connection', (socket: Socket) => {
+    // Over TLS a request's socket is the TLS one, which 'secureConnection' gives ('connection'
+    // gives the TCP socket under it): the same objects on both sides of `used`.
+    server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });

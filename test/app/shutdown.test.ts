@@ -8,8 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { type AppEvent, serveApp } from '../../src/app/index.ts';
+import { type AppEvent, createApp, serveApp } from '../../src/app/index.ts';
+import { testCertificates } from '../../src/fault-kit/tls-certs.ts';
 import { connectRefused } from '../gateway/candor-process.ts';
 import { request } from '../helpers/http-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
@@ -211,4 +214,42 @@ test('hurry() (a second signal) during the delay cuts at once; shutdown() twice 
       'stopped',
     ],
   );
+});
+
+test('over TLS (https.createServer) the request in flight at the stop finishes too, with Connection: close', async () => {
+  const { localhost, ca } = testCertificates();
+  const events: AppEvent[] = [];
+  const held = heldHandler();
+  const app = createApp({
+    shutdown: { delay: 0, timeout: 10_000 },
+    signals: [],
+    exit: false,
+    log: (event) => events.push(event),
+  });
+  const server = app.attach(
+    https.createServer({ cert: localhost.cert, key: localhost.key }, app.handle(held.handler)),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await app.start();
+  const { port } = server.address() as AddressInfo;
+  const answer = new Promise<{ status: number; connection?: string; body: string }>((resolve, reject) => {
+    https
+      .get({ host: '127.0.0.1', port, path: '/slow', ca, servername: 'localhost', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }),
+        );
+      })
+      .on('error', reject);
+  });
+  await waitUntil('held', () => held.held.length === 1);
+  const stopped = app.shutdown('test');
+  await waitUntil('stopped accepting', () => events.some((e) => e.msg === 'draining: stopped accepting'));
+  held.release();
+  assert.deepEqual(await answer, { status: 200, connection: 'close', body: 'slow done\n' });
+  assert.equal((await stopped).forced, 0);
 });
