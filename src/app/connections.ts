@@ -14,6 +14,9 @@ function closeAfter(res: ServerResponse): void {
 }
 
 export class ServerConnections {
+  /** Every TCP connection, for the count and the cut (a TLS one still in its handshake included). */
+  private readonly tcp = new Set<Socket>();
+  /** The sockets requests come on: the TCP ones, or over TLS the TLS ones above them. */
   private readonly sockets = new Set<Socket>();
   private readonly responses = new Set<ServerResponse>();
   /** Connections that have carried a request (Node's closeIdleConnections closes only these when idle). */
@@ -24,6 +27,10 @@ export class ServerConnections {
   /** Tracks from now on: attach before the server listens, or earlier connections are not counted. */
   constructor(server: Server) {
     this.server = server;
+    server.on('connection', (socket: Socket) => {
+      this.tcp.add(socket);
+      socket.once('close', () => this.tcp.delete(socket));
+    });
     // Over TLS a request's socket is the TLS one, which 'secureConnection' gives ('connection'
     // gives the TCP socket under it): the same objects on both sides of `used`.
     server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => {
@@ -50,7 +57,7 @@ export class ServerConnections {
 
   /** Connections open. */
   get open(): number {
-    return this.sockets.size;
+    return this.tcp.size;
   }
 
   /** Stops accepting and closes connections as their responses end; resolves once none is open. */
@@ -63,16 +70,19 @@ export class ServerConnections {
     // A connection that never carried a request is not idle to Node: it would stay until the
     // deadline. A gateway opens such ones for its pool and parks them unused; closing them now is
     // as safe as closing the idle ones, once the delay has taken the app out of rotation.
-    for (const socket of this.sockets) if (!this.used.has(socket)) socket.destroy();
+    // Not one that has read a byte: a request may be arriving on it, or it was upgraded (a
+    // WebSocket, which keeps its connection until the deadline or the app's own close).
+    for (const socket of this.sockets) if (!this.used.has(socket) && socket.bytesRead === 0) socket.destroy();
     return closed;
   }
 
   /** Cuts every connection still open (the deadline); how many there were. */
   cut(): number {
-    const count = this.sockets.size;
+    const count = this.tcp.size;
     this.server.closeAllConnections();
-    // closeAllConnections knows HTTP connections only: an upgraded one (a WebSocket) is cut here.
-    for (const socket of this.sockets) socket.destroy();
+    // closeAllConnections knows HTTP connections only: an upgraded one (a WebSocket) or one
+    // still in its TLS handshake is cut here.
+    for (const socket of this.tcp) socket.destroy();
     return count;
   }
 }

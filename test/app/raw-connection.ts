@@ -3,8 +3,8 @@ import net from 'node:net';
 import { waitUntil } from '../helpers/wait.ts';
 
 export interface RawConnection {
-  /** Sends a GET (HTTP/1.1, keep-alive unless the app says otherwise). */
-  send(path: string): void;
+  /** Sends a GET (HTTP/1.1, keep-alive unless the app says otherwise), with extra header fields. */
+  send(path: string, headers?: Record<string, string>): void;
   /** Everything received so far. */
   text(): string;
   /** Waits until `count` complete responses (with Content-Length bodies) have arrived. */
@@ -45,7 +45,12 @@ export async function rawConnection(port: number): Promise<RawConnection> {
     }),
   );
   return {
-    send: (path) => socket.write(`GET ${path} HTTP/1.1\r\nHost: app\r\n\r\n`),
+    send: (path, headers = {}) =>
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: app\r\n${Object.entries(headers)
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join('')}\r\n`,
+      ),
     text: () => text,
     responses: async (count, timeoutMs = 5000) => {
       await waitUntil(`${count} responses`, () => splitResponses(text).length >= count, timeoutMs);

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import { type AppEvent, createApp, serveApp } from '../../src/app/index.ts';
 import { testCertificates } from '../../src/fault-kit/tls-certs.ts';
@@ -252,4 +252,34 @@ test('over TLS (https.createServer) the request in flight at the stop finishes t
   held.release();
   assert.deepEqual(await answer, { status: 200, connection: 'close', body: 'slow done\n' });
   assert.equal((await stopped).forced, 0);
+});
+
+test('an upgraded connection (a WebSocket) is not closed at the stop but cut at the deadline', async () => {
+  const events: AppEvent[] = [];
+  const { app, server, port, ready } = await serveApp((_req, res) => res.end('ok\n'), {
+    host: '127.0.0.1',
+    shutdown: { delay: 0, timeout: 400 },
+    signals: [],
+    exit: false,
+    log: (event) => events.push(event),
+  });
+  server.on('upgrade', (_req, socket: Socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  });
+  await ready;
+  const tunnel = await rawConnection(port);
+  tunnel.send('/socket', { upgrade: 'websocket', connection: 'Upgrade' });
+  await waitUntil('switched', () => tunnel.text().startsWith('HTTP/1.1 101'));
+  const stopped = app.shutdown('test');
+  await waitUntil('stopped accepting', () => events.some((e) => e.msg === 'draining: stopped accepting'));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(tunnel.isClosed(), false, 'the tunnel outlives the stop');
+  const report = await stopped;
+  await tunnel.closed;
+  assert.equal(report.forced, 1);
+  assert.deepEqual(events.map((e) => e.msg).slice(-3), [
+    'draining: stopped accepting',
+    'draining: deadline, connections cut',
+    'stopped',
+  ]);
 });
