@@ -162,7 +162,11 @@ export function createApp(options: AppOptions = {}): App {
           msg: hurried ? 'draining: second signal, connections cut' : 'draining: deadline, connections cut',
           connections: forced,
         });
-        await closed;
+        // The server's close comes once the cut sockets' close events have run; bounded all the same,
+        // so that nothing unforeseen keeps the process past its deadline.
+        const late = after(1_000);
+        await Promise.race([closed, late.promise]);
+        late.cancel();
       }
     }
     deadline.cancel();

@@ -18,7 +18,8 @@ export interface AppOptions {
    * The app's dependency check (open the database pool, warm a cache, reach a service): the
    * app is ready once it resolves to anything but `false`. A rejection or `false` means "not
    * yet": it is run again `readyRetry` ms later. Without it the app is ready as soon as
-   * `start()` is called.
+   * `start()` is called. Its own timeouts are its own: a check that never settles keeps the
+   * app starting.
    */
   readonly ready?: () => unknown;
   /** Milliseconds between two runs of a failed `ready` check (default 1000). */
