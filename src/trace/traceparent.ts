@@ -18,17 +18,28 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
-export function continueOrStartTrace(header: string | undefined): TraceContext {
-  const spanId = randomHex(8);
+/** The fields of a valid traceparent (version, trace id, parent id, flags), or null. */
+function parseTraceparent(header: string | undefined): RegExpExecArray | null {
   const m = header === undefined ? null : TRACEPARENT.exec(header);
   // Version ff is invalid; version 00 must have exactly four fields; later versions may add more.
-  if (
-    m &&
+  return m &&
     m[1] !== 'ff' &&
     !(m[1] === '00' && m[5] !== undefined) &&
     m[2] !== ZERO_TRACE &&
     m[3] !== ZERO_SPAN
-  ) {
+    ? m
+    : null;
+}
+
+/** Whether a traceparent header may be continued (and so passed on). */
+export function isValidTraceparent(header: string): boolean {
+  return parseTraceparent(header) !== null;
+}
+
+export function continueOrStartTrace(header: string | undefined): TraceContext {
+  const spanId = randomHex(8);
+  const m = parseTraceparent(header);
+  if (m) {
     return {
       traceId: m[2],
       spanId,

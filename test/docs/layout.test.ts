@@ -22,7 +22,9 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   // The command line (parses arguments, runs one of the things below, owns exit codes) and the
   // library's public API (what a program needs to start a gateway, as the command line does).
   ['cli', 'index'],
-  ['demo', 'admin'], // `serve --demo`: a gateway plus fault-kit upstreams; the admin API over the cluster primary's control
+  // `serve --demo`: a gateway plus fault-kit upstreams; the admin API over the cluster primary's control;
+  // `candor/app`: readiness, shutdown and keep-alive for an app behind a gateway (it sets the client's propagation)
+  ['demo', 'admin', 'app'],
   ['gateway'], // the composition root: builds a runtime from a config, starts listeners
   // The request pipeline, and the tools that use the libraries without running the gateway
   // (candor/client, an app's fetch, reads the failure table and shares the gateway's circuit).

@@ -160,6 +160,8 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     'dist/client/index.js',
     'dist/client/index.d.ts',
     'dist/cli/main.js',
+    'dist/app/index.js',
+    'dist/app/index.d.ts',
   ]) {
     assert.ok(packedFiles.includes(path), `${path} is in the package`);
   }
@@ -273,6 +275,7 @@ console.log(JSON.stringify({ ...result, problems }));
 
 /** Wrong uses: each line must fail to type-check (an unused @ts-expect-error fails tsc). */
 const MISUSE = `import { configFromObject, type Gateway, loadConfigFile, parseConfig, startGateway } from 'candor';
+import { createApp } from 'candor/app';
 // @ts-expect-error: internals are not part of the API
 import { createRuntime } from 'candor';
 // @ts-expect-error: nor reachable by a deep import
@@ -288,6 +291,10 @@ configFromObject({
   // @ts-expect-error: a misspelt key ("upstreams")
   upstream: {},
 });
+// @ts-expect-error: candor/app's times are milliseconds, not duration strings
+createApp({ shutdown: { delay: '15s' } });
+// @ts-expect-error: the readiness check is a function, not a flag
+createApp({ ready: true });
 // @ts-expect-error: parseConfig needs the source the text came from
 parseConfig('listen: []');
 // @ts-expect-error: loading a file gives a config, not a running gateway
@@ -317,7 +324,34 @@ try {
 console.log(JSON.stringify({ status: answer.status, body: await answer.text(), failed: failed.length, code, misuse, attempts: CLIENT_DEFAULTS.attempts }));
 `;
 
-/** The README's example under `heading` ("Use it as a library", "candor/client"), checked as written. */
+/** `candor/app` from the installed package: the probes of a server it runs, then its shutdown. */
+const APP_CONSUMER = `import { type AppEvent, type ShutdownReport, serveApp } from 'candor/app';
+
+const events: string[] = [];
+const served = await serveApp((_req, res) => res.end('app\\n'), {
+  host: '127.0.0.1',
+  ready: async () => true,
+  shutdown: { delay: 0, timeout: 2_000 },
+  signals: [],
+  exit: false,
+  log: (event: AppEvent) => events.push(event.msg),
+});
+await served.ready;
+const ready = await fetch(\`http://127.0.0.1:\${served.port}/ready\`);
+const app = await fetch(\`http://127.0.0.1:\${served.port}/\`);
+const report: ShutdownReport = await served.app.shutdown('done');
+console.log(
+  JSON.stringify({
+    ready: ready.status,
+    keepAlive: ready.headers.get('keep-alive'),
+    app: await app.text(),
+    forced: report.forced,
+    events,
+  }),
+);
+`;
+
+/** The README's example under `heading` ("Use it as a library", "candor/client", "candor/app"), checked as written. */
 function readmeExample(heading = 'Use it as a library'): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf(`\n## ${heading}\n`));
@@ -336,6 +370,8 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
   writeFileSync(join(app, 'readme-example.ts'), readmeExample());
   writeFileSync(join(app, 'client-consumer.ts'), CLIENT_CONSUMER);
   writeFileSync(join(app, 'readme-client-example.ts'), readmeExample('candor/client'));
+  writeFileSync(join(app, 'app-consumer.ts'), APP_CONSUMER);
+  writeFileSync(join(app, 'readme-app-example.ts'), readmeExample('candor/app'));
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
@@ -354,6 +390,8 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
         'readme-example.ts',
         'client-consumer.ts',
         'readme-client-example.ts',
+        'app-consumer.ts',
+        'readme-app-example.ts',
       ],
     }),
   );
@@ -391,4 +429,14 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
     attempts: 3,
   });
   assert.equal(upstream.requestIds.at(-1), 'from-packed-client');
+
+  const appConsumer = await run(process.execPath, ['app-consumer.ts'], app, { timeout: 30_000 });
+  assert.equal(appConsumer.code, 0, `the candor/app consumer ran:\n${appConsumer.stderr}`);
+  assert.deepEqual(JSON.parse(appConsumer.stdout), {
+    ready: 200,
+    keepAlive: 'timeout=65',
+    app: 'app\n',
+    forced: 0,
+    events: ['ready', 'draining: not ready', 'draining: stopped accepting', 'stopped'],
+  });
 });
