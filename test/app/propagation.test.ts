@@ -1,28 +1,25 @@
 /**
  * Each request `candor/app` hands to the app runs inside its propagation context: a call made
- * while serving it (here a plain fetch standing in for `candor/client`, reading
- * `currentPropagation()` as the client does) carries the request's id and trace context,
- * across awaits, without mixing two requests served at once.
+ * while serving it with `candor/client` carries the request's id and trace context, across
+ * awaits, without mixing two requests served at once.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { serveApp } from '../../src/app/index.ts';
+import { createFetch } from '../../src/client/index.ts';
 import { currentPropagation } from '../../src/client/propagation.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
-/** What `candor/client` does with the context, reduced to a fetch: the headers it adds. */
-async function standInFetch(url: string): Promise<Record<string, string>> {
-  const context = currentPropagation();
-  const headers: Record<string, string> = {};
-  if (context?.requestId !== undefined) headers['x-request-id'] = context.requestId;
-  if (context?.traceparent !== undefined) headers.traceparent = context.traceparent;
-  if (context?.tracestate !== undefined) headers.tracestate = context.tracestate;
-  const answer = await fetch(url, { headers });
+/** The app's own outgoing calls, made with `candor/client` (one per app, as its README says). */
+const outgoing = createFetch();
+
+async function callService(url: string): Promise<Record<string, string>> {
+  const answer = await outgoing(url);
   return (await answer.json()) as Record<string, string>;
 }
 
@@ -54,7 +51,7 @@ async function startCallingApp(serviceUrl: string) {
       // Hops the context must survive: a timer (longer for the first request, so that two
       // requests served at once interleave) and the call itself.
       await new Promise((resolve) => setTimeout(resolve, req.url === '/slow' ? 50 : 5));
-      const seen = await standInFetch(serviceUrl);
+      const seen = await callService(serviceUrl);
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ seen, context: currentPropagation() ?? null }));
     },
