@@ -1,30 +1,14 @@
 /** `candor explain` as a real child process: gzip input, --json, the text report, usage errors. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Report } from '../../src/explain/report.ts';
-import { explain, fixture, LOG_SETS } from './explain-fixture.ts';
+import { explain, fixture, LOG_SETS, runExplain } from './explain-fixture.ts';
 
-const BIN = join(import.meta.dirname, '../../bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-explain-'));
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'explain', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TZ: 'UTC' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const withoutFiles = (report: Report) => ({ ...report, files: [] });
 
@@ -47,7 +31,7 @@ test('a gzipped error log still meets its plain access log', async () => {
 });
 
 test('--json: the whole report for machines', async () => {
-  const { code, stdout, stderr } = await run([
+  const { code, stdout, stderr } = await runExplain([
     '--json',
     '--deploys',
     fixture('deploys.txt'),
@@ -108,7 +92,7 @@ test('--json: the whole report for machines', async () => {
 });
 
 test('the text report tells the story: shapes, storm and deploy, timeout, what to check', async () => {
-  const { code, stdout } = await run(['--deploys', fixture('deploys.txt'), ...LOG_SETS.haproxy]);
+  const { code, stdout } = await runExplain(['--deploys', fixture('deploys.txt'), ...LOG_SETS.haproxy]);
   assert.equal(code, 0);
   for (const expected of [
     /^candor explain: 271 requests, /,
@@ -127,28 +111,33 @@ test('the text report tells the story: shapes, storm and deploy, timeout, what t
 });
 
 test('usage errors exit 64 with a message; a log in no format explain reads exits 65', async () => {
-  const none = await run([]);
+  const none = await runExplain([]);
   assert.equal(none.code, 64);
   assert.match(none.stderr, /needs at least one log file/);
   const text = join(dir, 'notes.txt');
   writeFileSync(text, 'just some notes\nnothing like a log\n');
-  const unknown = await run([text]);
+  const unknown = await runExplain([text]);
   assert.equal(unknown.code, 65);
   assert.match(unknown.stderr, /not a log format explain reads/);
-  const missing = await run([join(dir, 'nope.log')]);
+  const missing = await runExplain([join(dir, 'nope.log')]);
   assert.equal(missing.code, 64);
   assert.match(missing.stderr, /ENOENT/);
-  const bucket = await run(['--bucket', '10', fixture('candor.log')]);
+  const bucket = await runExplain(['--bucket', '10', fixture('candor.log')]);
   assert.equal(bucket.code, 64);
   const badDeploys = join(dir, 'deploys.txt');
   writeFileSync(badDeploys, 'yesterday v1\n');
-  const deploys = await run(['--deploys', badDeploys, fixture('candor.log')]);
+  const deploys = await runExplain(['--deploys', badDeploys, fixture('candor.log')]);
   assert.equal(deploys.code, 64);
   assert.match(deploys.stderr, /line 1: expected an ISO-8601 time/);
 });
 
 test('--format reads a file as the named format, skipping detection', async () => {
-  const { code, stdout } = await run(['--json', '--format', 'nginx-error', fixture('nginx-error.log')]);
+  const { code, stdout } = await runExplain([
+    '--json',
+    '--format',
+    'nginx-error',
+    fixture('nginx-error.log'),
+  ]);
   assert.equal(code, 0);
   const report = JSON.parse(stdout) as Report;
   assert.equal(report.requests, 0);
@@ -163,7 +152,7 @@ test("the README's examples are what explain prints on the fixtures", async () =
   const blocks = [...section.matchAll(/```console\n\$ TZ=UTC npx candor explain (.*)\n([\s\S]*?)```/g)];
   assert.ok(blocks.length >= 5, 'README has the console examples under "## candor explain"');
   for (const block of blocks) {
-    const { stdout, stderr } = await run(block[1].split(' '));
+    const { stdout, stderr } = await runExplain(block[1].split(' '));
     const printed = new Set(`${stdout}${stderr}`.split('\n'));
     for (const line of block[2].split('\n')) {
       if (line !== '' && line !== '…')

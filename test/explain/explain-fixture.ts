@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 /** The recorded fixtures (see fixtures/record.ts) and a one-call explain for tests. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,4 +54,23 @@ export function typeCounts(report: Report): Record<string, number> {
 
 export function statusCount(report: Report, status: number): number {
   return report.statuses.find((s) => s.status === status)?.count ?? 0;
+}
+
+const ROOT = join(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/candor.js');
+
+/** `candor explain ARGS` as a real process, in the repository's root, with TZ=UTC. */
+export function runExplain(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'explain', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      env: { ...process.env, TZ: 'UTC' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

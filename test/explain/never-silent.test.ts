@@ -4,7 +4,6 @@
  * every report counts each file's lines read, parsed and skipped.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,24 +11,9 @@ import { test } from 'node:test';
 import { READERS } from '../../src/explain/detect-format.ts';
 import { formatsList } from '../../src/explain/format-errors.ts';
 import type { Report } from '../../src/explain/report.ts';
-import { explain, fixture, lines } from './explain-fixture.ts';
+import { explain, fixture, lines, runExplain } from './explain-fixture.ts';
 
-const BIN = join(import.meta.dirname, '../../bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-explain-silent-'));
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'explain', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TZ: 'UTC' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function write(name: string, text: string): string {
   const path = join(dir, name);
@@ -41,7 +25,7 @@ const FORMATS = `${formatsList(READERS)}\n`;
 
 test('an nginx log in a custom log_format forced as nginx-access is refused, not "Failures: none"', async () => {
   const file = fixture('nginx-custom.log');
-  const { code, stdout, stderr } = await run(['--format', 'nginx-access', file]);
+  const { code, stdout, stderr } = await runExplain(['--format', 'nginx-access', file]);
   assert.equal(code, 65);
   assert.equal(stdout, '');
   const quoted = lines('nginx-custom.log')
@@ -59,7 +43,7 @@ test('JSON lines of no format explain reads are refused with the keys seen', asy
     'app.json',
     `${[1, 2, 3].map((i) => JSON.stringify({ ts: 1_700_000_000 + i, route: '/a', code: 502, level: 'info', msg: 'done' })).join('\n')}\n`,
   );
-  const { code, stderr } = await run([file]);
+  const { code, stderr } = await runExplain([file]);
   assert.equal(code, 65);
   assert.equal(
     stderr,
@@ -78,7 +62,7 @@ test("a Traefik or Caddy JSON access log is never read as Candor's (0 requests, 
     '{"level":"error","ts":1795346372.17,"logger":"http.log.access","msg":"handled request","request":{"remote_ip":"10.0.0.1","method":"GET","uri":"/a","proto":"HTTP/1.1"},"duration":0.001,"size":0,"status":502}\n',
   );
   for (const file of [traefik, caddy]) {
-    const { code, stdout, stderr } = await run(['--json', file]);
+    const { code, stdout, stderr } = await runExplain(['--json', file]);
     if (code === 65) {
       assert.match(stderr, /JSON lines, but not a format explain reads \(keys seen: /);
     } else {
@@ -88,7 +72,7 @@ test("a Traefik or Caddy JSON access log is never read as Candor's (0 requests, 
       assert.notEqual(report.files[0].format, 'candor');
       assert.equal(report.requests, 1);
     }
-    const forced = await run(['--format', 'candor', file]);
+    const forced = await runExplain(['--format', 'candor', file]);
     assert.equal(forced.code, 65, 'forced as Candor: refused');
     assert.match(forced.stderr, /only 0 of its first 1 lines are candor/);
   }
@@ -100,7 +84,7 @@ test('detection does not take a format that matches only a minority of the first
     'mixed.log',
     `${[...nginx, ...Array.from({ length: 12 }, (_, i) => `note ${i}`)].join('\n')}\n`,
   );
-  const { code, stderr } = await run([file]);
+  const { code, stderr } = await runExplain([file]);
   assert.equal(code, 65);
   assert.match(
     stderr,
@@ -112,7 +96,7 @@ test('a file that turns into something else after its first lines is refused onc
   const nginx = lines('nginx-access.log');
   const body = [...nginx.slice(0, 40), '', ...Array.from({ length: 20 }, (_, i) => `garbage ${i}`)];
   const file = write('turns.log', `${body.join('\n')}\n`);
-  const { code, stderr } = await run([file]);
+  const { code, stderr } = await runExplain([file]);
   assert.equal(code, 65);
   assert.equal(
     stderr,
@@ -131,7 +115,7 @@ test('a few foreign lines (under 10%) are read past, and every report counts the
     report.files.map((f) => [f.format, f.lines, f.parsed, f.skipped, f.records]),
     [['nginx-access', 101, 100, 1, 100]],
   );
-  const { code, stdout } = await run([file]);
+  const { code, stdout } = await runExplain([file]);
   assert.equal(code, 0);
   assert.match(stdout, / {2}nginx-access {2}101 lines {2}100 parsed {2}1 skipped {2}100 records\n/);
 });

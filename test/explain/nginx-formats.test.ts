@@ -6,7 +6,6 @@
  * server (200), a group of two refusing servers (502), an upstream's own 503 twice, a hang (504).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,28 +15,11 @@ import { ingressNginxReader, UPSTREAMINFO } from '../../src/explain/readers/ingr
 import { nginxAccessReader } from '../../src/explain/readers/nginx-access-reader.ts';
 import { compileFormat, nginxFormatReader } from '../../src/explain/readers/nginx-log-format.ts';
 import type { Report } from '../../src/explain/report.ts';
-import { explain, fixture, lines, typeCounts } from './explain-fixture.ts';
+import { explain, fixture, lines, runExplain, typeCounts } from './explain-fixture.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-explain-nginx-'));
 const CONF = fixture('nginx-formats.conf');
 const ERRORS = fixture('nginx-burst-error.log');
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'explain', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: ROOT,
-      env: { ...process.env, TZ: 'UTC' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function write(name: string, text: string[]): string {
   const path = join(dir, name);
@@ -94,7 +76,7 @@ test('"combined" and the error log: bursts from three clients interleaved, every
 });
 
 test('a custom log_format read through --nginx-conf: the whole report', async () => {
-  const { code, stdout, stderr } = await run([
+  const { code, stdout, stderr } = await runExplain([
     '--nginx-conf',
     CONF,
     'test/explain/fixtures/nginx-custom.log',
@@ -106,8 +88,8 @@ test('a custom log_format read through --nginx-conf: the whole report', async ()
 
 test('--log-format with the same string reads the same report', async () => {
   const format = parseNginxConf(`${readConf()}`).formats.find((f) => f.name === 'edge')?.text as string;
-  const viaString = await run(['--json', '--log-format', format, fixture('nginx-custom.log'), ERRORS]);
-  const viaConf = await run(['--json', '--nginx-conf', CONF, fixture('nginx-custom.log'), ERRORS]);
+  const viaString = await runExplain(['--json', '--log-format', format, fixture('nginx-custom.log'), ERRORS]);
+  const viaConf = await runExplain(['--json', '--nginx-conf', CONF, fixture('nginx-custom.log'), ERRORS]);
   assert.equal(viaString.code, 0, viaString.stderr);
   const [a, b] = [viaString, viaConf].map((r) => JSON.parse(r.stdout) as Report);
   assert.equal(a.files[0].format, 'nginx-custom');
@@ -259,13 +241,17 @@ test('a compiled format: braced variables, literal text, escaped quotes, lists o
 });
 
 test('--nginx-conf and --log-format errors are usage errors', async () => {
-  const missing = await run(['--nginx-conf', join(dir, 'nope.conf'), fixture('nginx-custom.log')]);
+  const missing = await runExplain(['--nginx-conf', join(dir, 'nope.conf'), fixture('nginx-custom.log')]);
   assert.equal(missing.code, 64);
   assert.match(missing.stderr, /ENOENT/);
-  const noStatus = await run(['--log-format', '$remote_addr [$time_local]', fixture('nginx-custom.log')]);
+  const noStatus = await runExplain([
+    '--log-format',
+    '$remote_addr [$time_local]',
+    fixture('nginx-custom.log'),
+  ]);
   assert.equal(noStatus.code, 64);
   assert.match(noStatus.stderr, /--log-format: the format has no \$status: explain cannot read it/);
-  const both = await run([
+  const both = await runExplain([
     '--log-format',
     '$status $msec',
     '--nginx-conf',
@@ -274,7 +260,7 @@ test('--nginx-conf and --log-format errors are usage errors', async () => {
   ]);
   assert.equal(both.code, 64);
   const unclosed = write('bad.conf', ["log_format x '$status"]);
-  const bad = await run(['--nginx-conf', unclosed, fixture('nginx-custom.log')]);
+  const bad = await runExplain(['--nginx-conf', unclosed, fixture('nginx-custom.log')]);
   assert.equal(bad.code, 64);
   assert.match(bad.stderr, /unterminated ' string/);
 });
