@@ -39,7 +39,11 @@ export async function openLines(path: string): Promise<LineSource> {
       if (gzip) file.once('error', (error) => text.destroy(error));
       text.setEncoding('utf8');
       let rest = '';
-      for await (const chunk of text as AsyncIterable<string>) {
+      let first = true;
+      for await (const piece of text as AsyncIterable<string>) {
+        // A UTF-8 byte order mark (a Windows editor's, PowerShell's) is no part of the first line.
+        const chunk = first && piece.charCodeAt(0) === 0xfeff ? piece.slice(1) : piece;
+        first = false;
         const lines = (rest + chunk).split('\n');
         rest = lines.pop() ?? '';
         for (let i = 0; i < lines.length; i++) {

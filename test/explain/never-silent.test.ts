@@ -166,3 +166,13 @@ test("another Go program's zap JSON log is refused, not read as Caddy's log with
   const caddy = await run([fixture('caddy.log')]);
   assert.equal(caddy.code, 0, caddy.stderr);
 });
+
+test('a UTF-8 byte order mark before the first line is not part of it', async () => {
+  const nginx = lines('nginx-access.log').slice(0, 3);
+  const file = write('bom.log', `\u{feff}${nginx.join('\n')}\n`);
+  const report = await explain([file]);
+  assert.deepEqual(
+    report.files.map((f) => [f.format, f.lines, f.parsed, f.skipped]),
+    [['nginx-access', 3, 3, 0]],
+  );
+});
