@@ -136,6 +136,18 @@ function seconds(value: string | undefined): number | undefined {
   return Number.isFinite(n) ? n * 1000 : undefined;
 }
 
+/**
+ * A value as nginx's default escaping wrote it (`"`, `\` and every byte outside printable ASCII
+ * as \xHH) back to the text its error log writes raw: the bytes of a run of \xHH are one UTF-8
+ * sequence ("caf\xC3\xA9" is "café"), as the error log's line is read.
+ */
+export function nginxUnescape(value: string): string {
+  if (!value.includes('\\x')) return value;
+  return value.replace(/(?:\\x[0-9A-Fa-f]{2})+/g, (run) =>
+    Buffer.from(run.replaceAll('\\x', ''), 'hex').toString('utf8'),
+  );
+}
+
 /** nginx's default escaping writes `"`, `\` and control bytes as \xHH; JSON escaping as JSON does. */
 function unescaped(value: string, escaping: LogFormat['escape']): string {
   if (!value.includes('\\')) return value;
@@ -147,7 +159,7 @@ function unescaped(value: string, escaping: LogFormat['escape']): string {
     }
   }
   if (escaping === 'none') return value;
-  return value.replace(/\\x([0-9A-Fa-f]{2})/g, (_, hex) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return nginxUnescape(value);
 }
 
 /**
