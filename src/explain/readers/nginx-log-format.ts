@@ -88,6 +88,24 @@ function pieces(text: string): Array<{ variable?: string; literal?: string }> {
   return out;
 }
 
+/**
+ * Pairs of variables written side by side with nothing between them where the line cannot say
+ * where the first ends ("$upstream_status$upstream_addr": "503127.0.0.1:8080"), as "$a$b".
+ * The first ends for certain only when its value has a fixed shape ($status, the times).
+ */
+export function runTogether(format: LogFormat): string[] {
+  const parts = pieces(format.text);
+  const pairs: string[] = [];
+  for (let i = 0; i + 1 < parts.length; i++) {
+    const [a, b] = [parts[i].variable, parts[i + 1].variable];
+    if (a !== undefined && b !== undefined && !SHAPES[a]) pairs.push(`$${a}$${b}`);
+  }
+  return pairs;
+}
+
+/** The variables of `pairs` (see runTogether): explain does not read them. */
+const unsplit = (pairs: readonly string[]) => new Set(pairs.flatMap((pair) => pair.slice(1).split('$')));
+
 /** Turns a format into a parser: each variable a group, shaped by what may follow it. */
 export function compileFormat(format: LogFormat): CompiledFormat {
   const parts = pieces(format.text);
@@ -252,6 +270,11 @@ function timeOf(fields: ReadonlyMap<string, string>): number | undefined {
 /** Why a format cannot be read at all (no status, no time), or undefined. */
 export function unreadable(format: LogFormat): string | undefined {
   const names = new Set(pieces(format.text).flatMap((p) => (p.variable ? [p.variable] : [])));
+  const pairs = runTogether(format);
+  const lost = unsplit(pairs);
+  const times = ['time_local', 'time_iso8601', 'msec'].filter((t) => names.has(t));
+  if (lost.has('status') || (times.length > 0 && times.every((t) => lost.has(t))))
+    return `log_format ${format.name} writes ${pairs.join(', ')} with nothing between them: explain cannot tell where one ends, and cannot read it`;
   const missing: string[] = [];
   if (!names.has('status')) missing.push('$status');
   if (!names.has('time_local') && !names.has('time_iso8601') && !names.has('msec'))
@@ -266,6 +289,11 @@ function blindSpot(format: LogFormat, names: ReadonlySet<string>): string {
   const told = [
     "nginx writes its own status into $upstream_status when it got no answer (502, 504): a 5xx is the upstream's own only when the error log, read with it, has no line for the request; without the error log nginx's 5xx cannot be told from the upstream's",
   ];
+  const pairs = runTogether(format);
+  if (pairs.length > 0)
+    told.push(
+      `log_format ${format.name} writes ${pairs.join(', ')} with nothing between them: explain cannot tell where one ends, so it reads none of them`,
+    );
   if (!names.has('upstream_addr'))
     told.push(`log_format ${format.name} has no $upstream_addr: no upstreams, and retries are not seen`);
   if (!names.has('upstream_header_time') && !names.has('upstream_response_time'))
@@ -281,6 +309,10 @@ function blindSpot(format: LogFormat, names: ReadonlySet<string>): string {
 export function nginxFormatReader(format: LogFormat, id: string, title: string): LogReader {
   const compiled = compileFormat(format);
   const { pattern, names } = compiled;
+  // Variables run together with another are not read (an empty $upstream_addr would say "no
+  // upstream tried"): as if the format did not have them.
+  const lost = unsplit(runTogether(format));
+  const read = new Set(names.filter((name) => !lost.has(name)));
   return {
     format: id,
     title,
@@ -289,10 +321,10 @@ export function nginxFormatReader(format: LogFormat, id: string, title: string):
       const m = pattern.exec(line);
       if (!m) return undefined;
       const fields = new Map<string, string>();
-      for (let i = 0; i < names.length; i++) fields.set(names[i], m[i + 1]);
+      for (let i = 0; i < names.length; i++) if (!lost.has(names[i])) fields.set(names[i], m[i + 1]);
       return recordOf(fields, format.escape);
     },
     causesIn: 'nginx-error',
-    blindSpot: blindSpot(format, new Set(names)),
+    blindSpot: blindSpot(format, read),
   };
 }
