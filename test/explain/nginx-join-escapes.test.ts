@@ -47,3 +47,22 @@ test('a log_format: a request line with a quote or a UTF-8 byte joins its error 
   assert.equal(report.unexplained5xx, 0);
   assert.equal(report.failedAttempts, 0, 'no error line is left over as a failed attempt of its own');
 });
+
+test("a 502 no error line claims is not the upstream's own when nothing shows the upstream answered", async () => {
+  // nginx writes its own 502 into $upstream_status too. The error log given does not cover the
+  // next day (rotated away), or its level hides the line (error_log … crit): no line is no proof.
+  const access = write('uncovered.log', [
+    '127.0.0.1 - - [22/Nov/2026:11:00:00 +0000] "GET /a HTTP/1.1" 502 157 "-" "curl/8.0" us="502" ua="127.0.0.1:9"',
+    '127.0.0.1 - - [23/Nov/2026:09:00:00 +0000] "GET /a HTTP/1.1" 502 157 "-" "curl/8.0" us="502" ua="127.0.0.1:9"',
+    '127.0.0.1 - - [23/Nov/2026:09:00:01 +0000] "GET /b HTTP/1.1" 503 157 "-" "curl/8.0" us="503" ua="127.0.0.1:9"',
+    '127.0.0.1 - - [23/Nov/2026:09:00:02 +0000] "GET /c HTTP/1.1" 502 157 "-" "curl/8.0" us="502" ua="127.0.0.1:9" uht="0.004"',
+  ]);
+  const errors = write('day1-error.log', [
+    '2026/11/22 11:00:00 [error] 12#12: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: _, request: "GET /a HTTP/1.1", upstream: "http://127.0.0.1:9/a", host: "localhost"',
+  ]);
+  const report = await explain([access, errors]);
+  assert.deepEqual(typeCounts(report), { connection_refused: 1 });
+  // The 503 (nginx never writes its own 503 there) and the 502 whose head came are the upstream's.
+  assert.deepEqual(report.errors5xx, { byProxy: 1, passedThrough: 2, cannotTell: 1 });
+  assert.equal(report.unexplained5xx, 1);
+});

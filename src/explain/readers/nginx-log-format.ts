@@ -187,7 +187,8 @@ function unescaped(value: string, escaping: LogFormat['escape']): string {
  * upstream sent no status at all);
  * otherwise the upstream when the last `$upstream_status` is the status. nginx writes its own
  * 502 or 504 there too when it got no answer, so that word is taken only when the error log,
- * read with it, has no line for the request (read-logs and the matcher see to that).
+ * read with it, has no line for the request (read-logs and the matcher see to that), and for a
+ * 502 or 504 only when `$upstream_header_time` shows the upstream's head came.
  */
 export function nginxProducer(
   status: number,
@@ -202,7 +203,11 @@ export function nginxProducer(
   // connect time once the request goes out, a reused connection included).
   if (headerTime !== undefined && lastOf(headerTime) === undefined) return 'proxy';
   if (connectTime !== undefined && lastOf(connectTime) === undefined) return 'proxy';
-  return lastOf(upstreamStatus) === String(status) ? 'upstream' : undefined;
+  if (lastOf(upstreamStatus) !== String(status)) return undefined;
+  // nginx writes its own 502 and 504 there too: the upstream's only when its head came (no
+  // error line is no proof: the error log may not cover the time, or its level hide the line).
+  if ((status === 502 || status === 504) && lastOf(headerTime) === undefined) return undefined;
+  return 'upstream';
 }
 
 /** The record of one line's fields (variable → value). */
