@@ -1,6 +1,7 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
+import { LogFormatError } from './format-errors.ts';
 
 /** A log file read as batches of lines, gunzipped on the fly when its first bytes say gzip. */
 export interface LineSource {
@@ -39,14 +40,28 @@ export async function openLines(path: string): Promise<LineSource> {
       if (gzip) file.once('error', (error) => text.destroy(error));
       text.setEncoding('utf8');
       let rest = '';
-      for await (const chunk of text as AsyncIterable<string>) {
-        const lines = (rest + chunk).split('\n');
-        rest = lines.pop() ?? '';
-        for (let i = 0; i < lines.length; i++) {
-          const line = lines[i];
-          if (line.charCodeAt(line.length - 1) === 13) lines[i] = line.slice(0, -1);
+      let first = true;
+      try {
+        for await (const piece of text as AsyncIterable<string>) {
+          // A UTF-8 byte order mark (a Windows editor's, PowerShell's) is no part of the first line.
+          const chunk = first && piece.charCodeAt(0) === 0xfeff ? piece.slice(1) : piece;
+          first = false;
+          const lines = (rest + chunk).split('\n');
+          rest = lines.pop() ?? '';
+          for (let i = 0; i < lines.length; i++) {
+            const line = lines[i];
+            if (line.charCodeAt(line.length - 1) === 13) lines[i] = line.slice(0, -1);
+          }
+          yield lines;
         }
-        yield lines;
+      } catch (err) {
+        // zlib's "unexpected end of file" (Z_BUF_ERROR) or "incorrect header check" (Z_DATA_ERROR).
+        const code = (err as NodeJS.ErrnoException).code;
+        if (gzip && typeof code === 'string' && code.startsWith('Z_'))
+          throw new LogFormatError(
+            `${path}: its gzip data ends early or is damaged (${(err as Error).message}): a file still being written, or a copy cut off? zcat keeps what comes before the cut: zcat ${path} > log; candor explain log`,
+          );
+        throw err;
       }
       if (rest !== '') yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest];
     },

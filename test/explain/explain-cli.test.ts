@@ -30,6 +30,20 @@ test('a gzipped error log still meets its plain access log', async () => {
   assert.deepEqual(withoutFiles(mixed), withoutFiles(plain));
 });
 
+test('a gzipped log cut short (still being written, or a copy cut off) is named, not a crash', async () => {
+  const whole = gzipSync(readFileSync(fixture('nginx-access.log')));
+  const cut = join(dir, 'access.log.2.gz');
+  writeFileSync(cut, whole.subarray(0, whole.length - 100));
+  const { code, stdout, stderr } = await run([cut]);
+  assert.equal(stdout, '');
+  assert.equal(code, 65);
+  assert.match(
+    stderr,
+    /^candor: .*access\.log\.2\.gz: its gzip data ends early or is damaged \(unexpected end of file\)/,
+  );
+  assert.doesNotMatch(stderr, /\n {4}at /, 'no stack trace');
+});
+
 test('--json: the whole report for machines', async () => {
   const { code, stdout, stderr } = await runExplain([
     '--json',

@@ -69,3 +69,16 @@ test('GCP load balancer: a client that left before any response has no status: n
   assert.equal(record.clientAborted, true);
   assert.equal(record.failure, undefined);
 });
+
+test('a 5xx entry with no statusDetails is not said to be made by the load balancer', () => {
+  const entry = {
+    jsonPayload: { '@type': 'type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry' },
+    httpRequest: { requestMethod: 'GET', requestUrl: 'https://ex.com/b', status: 502, latency: '0.012s' },
+    resource: { type: 'http_load_balancer', labels: { backend_service_name: 'web' } },
+    timestamp: '2026-11-22T11:00:01.100000Z',
+  };
+  const record = gcpLbReader.read(JSON.stringify(entry)) as RequestLine;
+  assert.equal(record.status, 502);
+  assert.equal(record.failure, undefined);
+  assert.equal(record.producedBy, undefined, 'nothing in the entry says who answered');
+});

@@ -131,3 +131,32 @@ test('an empty file (an error log with nothing in it) is reported as empty, not 
     ],
   );
 });
+
+test("another Go program's zap JSON log is refused, not read as Caddy's log with 0 requests", async () => {
+  // zap's production encoder writes {"level":…,"ts":…} as Caddy does; no Caddy logger names it.
+  const file = write(
+    'zap.json',
+    `${[
+      '{"level":"info","ts":1795345200.123,"caller":"server/main.go:42","msg":"starting server","addr":":8080"}',
+      '{"level":"error","ts":1795345201.456,"caller":"server/handler.go:88","msg":"request failed","status":502,"path":"/api","error":"dial tcp 10.0.0.5:8080: connect: connection refused"}',
+      '{"level":"info","ts":1795345202.789,"caller":"server/handler.go:90","msg":"request done","status":200}',
+    ].join('\n')}\n`,
+  );
+  const { code, stdout, stderr } = await run([file]);
+  assert.equal(stdout, '');
+  assert.equal(code, 65);
+  assert.match(stderr, /zap\.json: .*not Caddy's/);
+  // Caddy's own log, whose first lines name its loggers, is still read.
+  const caddy = await run([fixture('caddy.log')]);
+  assert.equal(caddy.code, 0, caddy.stderr);
+});
+
+test('a UTF-8 byte order mark before the first line is not part of it', async () => {
+  const nginx = lines('nginx-access.log').slice(0, 3);
+  const file = write('bom.log', `\u{feff}${nginx.join('\n')}\n`);
+  const report = await explain([file]);
+  assert.deepEqual(
+    report.files.map((f) => [f.format, f.lines, f.parsed, f.skipped]),
+    [['nginx-access', 3, 3, 0]],
+  );
+});

@@ -30,6 +30,9 @@ const RULES: ReadonlyArray<readonly [RegExp, FailureType]> = [
   [/\bno upstreams available\b/, 'destination_unavailable'],
 ];
 
+/** A line from one of Caddy's own loggers (its HTTP app, admin API, TLS and PKI apps, events). */
+const CADDY_LOGGER = /"logger":"(?:http|admin|tls|pki|events|caddy)(?:[."])/;
+
 /** The failure a Caddy error message names, or undefined (a client that left, a 404 from a file server…). */
 export function goNetFailure(message: string): FailureType | undefined {
   if (/context canceled/.test(message)) return undefined;
@@ -71,6 +74,12 @@ export const caddyErrorReader: LogReader = {
     const target = addressIn(message);
     const { joinKey, requestId } = caddyRequest(entry);
     return { kind: 'attempt', time, failure, upstream: target, target, joinKey, requestId };
+  },
+  // Any Go program logging with zap's production encoder writes {"level":…,"ts":…} lines too:
+  // the file is Caddy's only when its first lines name one of Caddy's loggers.
+  refuse(sample) {
+    if (sample.some((line) => CADDY_LOGGER.test(line))) return undefined;
+    return `JSON lines in zap's shape ("level", "ts"), but none of its first ${sample.length} names one of Caddy's loggers ("logger": "http…", "admin", "tls…", "pki…"): not Caddy's log, and not a format explain reads`;
   },
   blindSpot:
     "Caddy's log gives each failure's cause and address but not the upstream's name; a dial timeout is logged 502 (Candor answers 504). Where access lines share Caddy's log (no output of their own, as in journald), split them first: grep -F '\"logger\":\"http.log.access' caddy.log > access.log.",

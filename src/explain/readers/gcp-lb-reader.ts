@@ -72,7 +72,8 @@ export const gcpLbReader: LogReader = {
     if (BACKEND_ANSWERED.test(details)) producedBy = status >= 500 ? 'upstream' : undefined;
     else if (!CLIENT_LEFT.test(details)) {
       failure = proxyStatusType(payload?.proxyStatus) ?? DETAILS.find(([p]) => p.test(details))?.[1];
-      if (status >= 500 || failure !== undefined) producedBy = 'proxy';
+      // Any other statusDetails is the load balancer's own answer; with none, nothing says who.
+      if (failure !== undefined || (status >= 500 && details !== '')) producedBy = 'proxy';
     }
     const latency = latencyMs(http.latency);
     const trace = nonEmpty(entry.trace);

@@ -1,7 +1,7 @@
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord } from '../log-record.ts';
 import { parseCommonLogTime } from '../log-time.ts';
-import { listValues, nginxProducer } from './nginx-log-format.ts';
+import { listValues, nginxProducer, nginxUnescape } from './nginx-log-format.ts';
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
 // Only key=value pairs and quoted strings may follow it (the nginx image's "main" adds
@@ -78,7 +78,8 @@ export const nginxAccessReader: LogReader = {
       status,
       upstream: address,
       target: address,
-      joinKey: `${m[1]} ${m[3]}`,
+      // The error log writes the request line raw, the access log escaped: joined unescaped.
+      joinKey: `${m[1]} ${nginxUnescape(m[3])}`,
       waitMs,
       clientAborted: status === 499 || undefined,
       producedBy:

@@ -6,7 +6,8 @@ import { localTime } from '../log-time.ts';
 // 2024/01/10 12:00:00 [error] 1234#1234: *5 <message>, client: 127.0.0.1, server: x, request: "GET / HTTP/1.1", upstream: "http://10.0.0.5:3001/", host: "x"
 const LINE = /^(\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d) \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$/;
 const CLIENT = /, client: ([^,\s]+)/;
-const REQUEST = /, request: "([^"]*)"/;
+// The request line is written raw (a `"` in it included): it ends where the next field begins.
+const REQUEST = /, request: "(.*?)"(?=, (?:subrequest|upstream|host|referrer): "|$)/;
 const UPSTREAM = /, upstream: "([^"]*)"/;
 
 type Rule = readonly [RegExp, FailureType | ((match: RegExpExecArray) => FailureType | undefined)];

@@ -88,6 +88,24 @@ function pieces(text: string): Array<{ variable?: string; literal?: string }> {
   return out;
 }
 
+/**
+ * Pairs of variables written side by side with nothing between them where the line cannot say
+ * where the first ends ("$upstream_status$upstream_addr": "503127.0.0.1:8080"), as "$a$b".
+ * The first ends for certain only when its value has a fixed shape ($status, the times).
+ */
+export function runTogether(format: LogFormat): string[] {
+  const parts = pieces(format.text);
+  const pairs: string[] = [];
+  for (let i = 0; i + 1 < parts.length; i++) {
+    const [a, b] = [parts[i].variable, parts[i + 1].variable];
+    if (a !== undefined && b !== undefined && !SHAPES[a]) pairs.push(`$${a}$${b}`);
+  }
+  return pairs;
+}
+
+/** The variables of `pairs` (see runTogether): explain does not read them. */
+const unsplit = (pairs: readonly string[]) => new Set(pairs.flatMap((pair) => pair.slice(1).split('$')));
+
 /** Turns a format into a parser: each variable a group, shaped by what may follow it. */
 export function compileFormat(format: LogFormat): CompiledFormat {
   const parts = pieces(format.text);
@@ -136,6 +154,18 @@ function seconds(value: string | undefined): number | undefined {
   return Number.isFinite(n) ? n * 1000 : undefined;
 }
 
+/**
+ * A value as nginx's default escaping wrote it (`"`, `\` and every byte outside printable ASCII
+ * as \xHH) back to the text its error log writes raw: the bytes of a run of \xHH are one UTF-8
+ * sequence ("caf\xC3\xA9" is "café"), as the error log's line is read.
+ */
+export function nginxUnescape(value: string): string {
+  if (!value.includes('\\x')) return value;
+  return value.replace(/(?:\\x[0-9A-Fa-f]{2})+/g, (run) =>
+    Buffer.from(run.replaceAll('\\x', ''), 'hex').toString('utf8'),
+  );
+}
+
 /** nginx's default escaping writes `"`, `\` and control bytes as \xHH; JSON escaping as JSON does. */
 function unescaped(value: string, escaping: LogFormat['escape']): string {
   if (!value.includes('\\')) return value;
@@ -147,7 +177,7 @@ function unescaped(value: string, escaping: LogFormat['escape']): string {
     }
   }
   if (escaping === 'none') return value;
-  return value.replace(/\\x([0-9A-Fa-f]{2})/g, (_, hex) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return nginxUnescape(value);
 }
 
 /**
@@ -157,7 +187,8 @@ function unescaped(value: string, escaping: LogFormat['escape']): string {
  * upstream sent no status at all);
  * otherwise the upstream when the last `$upstream_status` is the status. nginx writes its own
  * 502 or 504 there too when it got no answer, so that word is taken only when the error log,
- * read with it, has no line for the request (read-logs and the matcher see to that).
+ * read with it, has no line for the request (read-logs and the matcher see to that), and for a
+ * 502 or 504 only when `$upstream_header_time` shows the upstream's head came.
  */
 export function nginxProducer(
   status: number,
@@ -172,7 +203,11 @@ export function nginxProducer(
   // connect time once the request goes out, a reused connection included).
   if (headerTime !== undefined && lastOf(headerTime) === undefined) return 'proxy';
   if (connectTime !== undefined && lastOf(connectTime) === undefined) return 'proxy';
-  return lastOf(upstreamStatus) === String(status) ? 'upstream' : undefined;
+  if (lastOf(upstreamStatus) !== String(status)) return undefined;
+  // nginx writes its own 502 and 504 there too: the upstream's only when its head came (no
+  // error line is no proof: the error log may not cover the time, or its level hide the line).
+  if ((status === 502 || status === 504) && lastOf(headerTime) === undefined) return undefined;
+  return 'upstream';
 }
 
 /** The record of one line's fields (variable → value). */
@@ -240,6 +275,11 @@ function timeOf(fields: ReadonlyMap<string, string>): number | undefined {
 /** Why a format cannot be read at all (no status, no time), or undefined. */
 export function unreadable(format: LogFormat): string | undefined {
   const names = new Set(pieces(format.text).flatMap((p) => (p.variable ? [p.variable] : [])));
+  const pairs = runTogether(format);
+  const lost = unsplit(pairs);
+  const times = ['time_local', 'time_iso8601', 'msec'].filter((t) => names.has(t));
+  if (lost.has('status') || (times.length > 0 && times.every((t) => lost.has(t))))
+    return `log_format ${format.name} writes ${pairs.join(', ')} with nothing between them: explain cannot tell where one ends, and cannot read it`;
   const missing: string[] = [];
   if (!names.has('status')) missing.push('$status');
   if (!names.has('time_local') && !names.has('time_iso8601') && !names.has('msec'))
@@ -254,6 +294,11 @@ function blindSpot(format: LogFormat, names: ReadonlySet<string>): string {
   const told = [
     "nginx writes its own status into $upstream_status when it got no answer (502, 504): a 5xx is the upstream's own only when the error log, read with it, has no line for the request; without the error log nginx's 5xx cannot be told from the upstream's",
   ];
+  const pairs = runTogether(format);
+  if (pairs.length > 0)
+    told.push(
+      `log_format ${format.name} writes ${pairs.join(', ')} with nothing between them: explain cannot tell where one ends, so it reads none of them`,
+    );
   if (!names.has('upstream_addr'))
     told.push(`log_format ${format.name} has no $upstream_addr: no upstreams, and retries are not seen`);
   if (!names.has('upstream_header_time') && !names.has('upstream_response_time'))
@@ -269,6 +314,10 @@ function blindSpot(format: LogFormat, names: ReadonlySet<string>): string {
 export function nginxFormatReader(format: LogFormat, id: string, title: string): LogReader {
   const compiled = compileFormat(format);
   const { pattern, names } = compiled;
+  // Variables run together with another are not read (an empty $upstream_addr would say "no
+  // upstream tried"): as if the format did not have them.
+  const lost = unsplit(runTogether(format));
+  const read = new Set(names.filter((name) => !lost.has(name)));
   return {
     format: id,
     title,
@@ -277,10 +326,10 @@ export function nginxFormatReader(format: LogFormat, id: string, title: string):
       const m = pattern.exec(line);
       if (!m) return undefined;
       const fields = new Map<string, string>();
-      for (let i = 0; i < names.length; i++) fields.set(names[i], m[i + 1]);
+      for (let i = 0; i < names.length; i++) if (!lost.has(names[i])) fields.set(names[i], m[i + 1]);
       return recordOf(fields, format.escape);
     },
     causesIn: 'nginx-error',
-    blindSpot: blindSpot(format, new Set(names)),
+    blindSpot: blindSpot(format, read),
   };
 }
