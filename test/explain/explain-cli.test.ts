@@ -34,7 +34,7 @@ test('a gzipped log cut short (still being written, or a copy cut off) is named,
   const whole = gzipSync(readFileSync(fixture('nginx-access.log')));
   const cut = join(dir, 'access.log.2.gz');
   writeFileSync(cut, whole.subarray(0, whole.length - 100));
-  const { code, stdout, stderr } = await run([cut]);
+  const { code, stdout, stderr } = await runExplain([cut]);
   assert.equal(stdout, '');
   assert.equal(code, 65);
   assert.match(

@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
 /** The recorded fixtures (see fixtures/record.ts) and a one-call explain for tests. */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readDeploys } from '../../src/explain/deploys.ts';
 import { formatsFor, parseNginxConf } from '../../src/explain/nginx-conf.ts';
 import { readLogs } from '../../src/explain/read-logs.ts';
 import { nginxFormatReader } from '../../src/explain/readers/nginx-log-format.ts';
+import { renderText } from '../../src/explain/render-text.ts';
 import { buildReport, type Report } from '../../src/explain/report.ts';
 
 // nginx's error log and HAProxy's dates have no zone; the fixtures were recorded in UTC.
@@ -73,4 +74,12 @@ export function runExplain(args: string[]): Promise<{ code: number | null; stdou
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * The text report with each file shown by its name alone: its tables are as wide as the longest
+ * path, so with whole paths the expected text would depend on where the checkout is.
+ */
+export function renderNamed(report: Report): string {
+  return renderText({ ...report, files: report.files.map((f) => ({ ...f, path: basename(f.path) })) });
 }

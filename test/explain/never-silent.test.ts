@@ -142,12 +142,12 @@ test("another Go program's zap JSON log is refused, not read as Caddy's log with
       '{"level":"info","ts":1795345202.789,"caller":"server/handler.go:90","msg":"request done","status":200}',
     ].join('\n')}\n`,
   );
-  const { code, stdout, stderr } = await run([file]);
+  const { code, stdout, stderr } = await runExplain([file]);
   assert.equal(stdout, '');
   assert.equal(code, 65);
   assert.match(stderr, /zap\.json: .*not Caddy's/);
   // Caddy's own log, whose first lines name its loggers, is still read.
-  const caddy = await run([fixture('caddy.log')]);
+  const caddy = await runExplain([fixture('caddy.log')]);
   assert.equal(caddy.code, 0, caddy.stderr);
 });
 
