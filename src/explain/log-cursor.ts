@@ -6,6 +6,13 @@ import type { FiveXxSplit } from './read-logs.ts';
 /** How many lines a file's report quotes of those it could not read. */
 export const SKIPPED_QUOTED = 5;
 
+/**
+ * How far back in time a file's record may be from the latest one before it for the file to be
+ * out of order. Not less: HAProxy and Envoy write each request when it ends, stamped with its
+ * start, so a long request is logged after shorter ones that began later.
+ */
+export const STEP_BACK_MS = 3_600_000;
+
 /** A line of a file, numbered from 1 as an editor does (blank lines count). */
 export interface NumberedLine {
   readonly line: number;
@@ -27,6 +34,14 @@ export class LogCursor {
   readonly errors5xx: FiveXxSplit = { byProxy: 0, passedThrough: 0, cannotTell: 0 };
   /** The first SKIPPED_QUOTED lines not written in the format. */
   readonly skippedLines: NumberedLine[] = [];
+  /**
+   * Records more than STEP_BACK_MS older than the latest before them (rotated files concatenated
+   * newest first): reading assumes each file is in time order, so their joins may be lost.
+   */
+  stepsBack = 0;
+  /** The line of the first such record. */
+  firstStepBack: number | undefined;
+  #latest = Number.NEGATIVE_INFINITY;
   #lineNumber = 0;
   #batches: AsyncGenerator<string[]>;
   #records: LogRecord[] = [];
@@ -85,6 +100,10 @@ export class LogCursor {
       if (record !== undefined) {
         records.push(record);
         parsed++;
+        if (record.time < this.#latest - STEP_BACK_MS) {
+          this.stepsBack++;
+          this.firstStepBack ??= this.#lineNumber;
+        } else if (record.time > this.#latest) this.#latest = record.time;
       } else if (reader.sniff(line)) parsed++;
       else if (line.trim() === '') continue;
       else if (this.skippedLines.length < SKIPPED_QUOTED)

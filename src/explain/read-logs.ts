@@ -43,6 +43,10 @@ export interface FileRead {
   readonly skipped: number;
   readonly records: number;
   readonly errors5xx: FiveXxSplit;
+  /** Records more than an hour older than the latest before them: the file is out of time order. */
+  readonly stepsBack: number;
+  /** The line of the first of them. */
+  readonly firstStepBack?: number;
 }
 
 export { LogFormatError };
@@ -146,6 +150,8 @@ export async function readLogs(
     skipped: c.skipped,
     records: c.records,
     errors5xx: c.errors5xx,
+    stepsBack: c.stepsBack,
+    ...(c.firstStepBack === undefined ? {} : { firstStepBack: c.firstStepBack }),
   }));
   return { tally, files, readers: [...used.values()] };
 }

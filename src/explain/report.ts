@@ -187,6 +187,11 @@ export function buildReport(
   const notes = formats
     .map((format) => readerFor(format, readers)?.blindSpot)
     .filter((note): note is string => note !== undefined);
+  for (const file of files)
+    if (file.stepsBack > 0)
+      notes.push(
+        `${file.path} is not in time order: ${file.stepsBack} of its records are over an hour older than one before them (the first at line ${file.firstStepBack}). Rotated logs concatenated newest first? explain reads each file in time order, so error lines and requests on either side may not meet: give the rotated files as separate arguments (gzipped ones too).`,
+      );
   const from = tally.storms.from;
   return {
     files,

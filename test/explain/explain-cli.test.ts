@@ -85,6 +85,7 @@ test('--json: the whole report for machines', async () => {
     'skipped',
     'records',
     'errors5xx',
+    'stepsBack',
   ]);
   assert.deepEqual(report.statuses[0], { status: 200, count: report.statuses[0].count });
   const slow = report.shapes.find((s) => s.shape === 'slow');

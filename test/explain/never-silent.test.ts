@@ -160,3 +160,32 @@ test('a UTF-8 byte order mark before the first line is not part of it', async ()
     [['nginx-access', 3, 3, 0]],
   );
 });
+
+test('a file out of time order (rotated logs concatenated newest first) is said to be, with the first line that steps back', async () => {
+  const line = (time: string, path: string, status: number) =>
+    `127.0.0.1 - - [22/Nov/2026:${time} +0000] "GET ${path} HTTP/1.1" ${status} 157 "-" "curl/8.0"\n`;
+  const newestFirst = join(dir, 'concatenated.log');
+  writeFileSync(
+    newestFirst,
+    line('12:00:00', '/a', 502) +
+      line('12:00:01', '/b', 200) +
+      line('11:00:00', '/a', 502) +
+      line('11:00:05', '/c', 200),
+  );
+  const inOrder = join(dir, 'in-order.log');
+  writeFileSync(inOrder, line('11:00:00', '/a', 502) + line('12:00:00', '/a', 502));
+  const report = await explain([newestFirst, inOrder]);
+  assert.deepEqual(
+    report.files.map((f) => [f.stepsBack, f.firstStepBack]),
+    [
+      [1, 3],
+      [0, undefined],
+    ],
+  );
+  const notes = report.notes.filter((n) => n.includes('not in time order'));
+  assert.equal(notes.length, 1);
+  assert.match(
+    notes[0],
+    /concatenated\.log is not in time order: 1 of its records .* \(the first at line 3\)/,
+  );
+});
