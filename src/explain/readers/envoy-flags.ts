@@ -37,7 +37,9 @@ const ORDER: ReadonlyArray<readonly [string, FailureType]> = [
   ['UPE', 'http_protocol_error'],
   ['NC', 'destination_unavailable'],
   ['DF', 'dns_error'],
-  // Not in Envoy's table: the gateway's own refusals and answers.
+  // The gateway's own refusals and answers. Envoy's table long left these out; recent releases
+  // map some of them too, behind a runtime flag and differently (UAEX as connection_refused, OM
+  // and DO as connection_limit_reached): here they are what the taxonomy calls such answers.
   ['UAEX', 'http_request_denied'], // external authorization said no
   ['FI', 'proxy_internal_response'], // an aborted request by fault injection
   ['OM', 'proxy_internal_response'], // overload manager: load shedding
