@@ -5,6 +5,7 @@ import type { Failure } from '../failure/failure.ts';
 import { negotiateErrorFormat } from '../failure/negotiate.ts';
 import { failureProxyStatus } from '../failure/proxy-status.ts';
 import { REASONS } from '../failure/wording.ts';
+import { lingerOnClose } from '../net/linger.ts';
 import { endAtTurnEnd } from '../net/turn-end.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
@@ -67,10 +68,16 @@ export function writeErrorResponse(
   res.writeHead(answer.status, REASONS[answer.status], answer.headers);
   // Sent with the turn's other responses (turn-end.ts): a failure costs no wake-up of its own.
   endAtTurnEnd(res, facts.head ? undefined : answer.body.body);
-  // A body the client is still sending is not worth reading: the connection closes instead.
-  // res.socket, captured now: failRequestBody detaches req.socket when it gives up on a request body.
+  // A body the client is still sending is not worth reading: the connection closes instead,
+  // lingering (linger.ts) so that the client reads this answer before the close. The body's
+  // bytes are dropped as they come. res.socket, captured now: failRequestBody detaches
+  // req.socket when it gives up on a request body.
   const socket = res.socket;
-  if (facts.close && !req.complete) res.once('finish', () => socket?.destroySoon());
+  if (facts.close && !req.complete && socket !== null) {
+    req.resume();
+    lingerOnClose(socket);
+    res.once('finish', () => socket.destroySoon());
+  }
 }
 
 /** Writes an error answer straight to a socket (Node's parser rejected the request: there is no response object). */

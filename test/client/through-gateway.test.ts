@@ -84,9 +84,9 @@ test('a POST that got a 502 connection_refused is retried, and succeeds once the
   const received: { method: string; sha256: string; length: number }[] = [];
   let upstream: http.Server | undefined;
   const reports: AttemptReport[] = [];
-  // Small enough to be written whole before the gateway answers (a gateway that answers a refusal
-  // while a large body is still coming closes the connection: the client sees EPIPE, not the 502).
-  const payload = Buffer.alloc(6 * 1024, 'candor');
+  // Large enough to be still coming when the gateway answers the refusal: its lingering close
+  // lets the client read the 502 rather than EPIPE.
+  const payload = Buffer.alloc(1024 * 1024, 'candor');
   const api = createFetch({
     backoff: { base: 50, cap: 100 },
     onAttemptFailed: (report) => {
