@@ -56,6 +56,9 @@ export class AttemptMatcher {
     this.#orphan = onOrphan;
   }
 
+  /** Attempts a request took (the rest were handed back as orphans). */
+  joined = 0;
+
   /** Attempts still inside the window (some of them may have been claimed already). */
   get size(): number {
     return this.#queue.length - this.#head;
@@ -81,6 +84,7 @@ export class AttemptMatcher {
   claim(request: RequestLine): RequestLine {
     const taken = this.#take(request);
     if (taken.length === 0) return request;
+    this.joined += taken.length;
     for (const pending of taken) pending.taken = true;
     trim(this.#byKey, request.joinKey);
     trim(this.#byId, request.requestId);

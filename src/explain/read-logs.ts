@@ -128,6 +128,7 @@ export async function readLogs(
       }
     }
     matcher.expire();
+    tally.joinedAttempts = matcher.joined;
   } finally {
     progress.stop();
   }

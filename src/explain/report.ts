@@ -147,6 +147,35 @@ function shapeRows(tally: Tally): ShapeRow[] {
   return rows;
 }
 
+/** How the local zone, in which zone-less dates are read, is called here: "TZ=UTC, UTC+00:00". */
+function localZone(): string {
+  const offset = -new Date().getTimezoneOffset();
+  const hours = String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0');
+  const minutes = String(Math.abs(offset) % 60).padStart(2, '0');
+  const name = process.env.TZ ? `TZ=${process.env.TZ}` : 'the local zone';
+  return `${name}, UTC${offset < 0 ? '-' : '+'}${hours}:${minutes}`;
+}
+
+/**
+ * A note when a file of causes (an error log) was read with records, yet none of them met a
+ * request while 5xx were left without a cause: most often its dates, which carry no zone, were
+ * read in another zone than the one they were written in, and every join missed.
+ */
+function unjoinedCauses(
+  tally: Tally,
+  files: readonly FileRead[],
+  readers: readonly LogReader[],
+): string | undefined {
+  if (tally.joinedAttempts > 0 || tally.unexplained5xx === 0) return undefined;
+  const causeFormats = new Set(
+    files.map((f) => readerFor(f.format, readers)?.causesIn).filter((f): f is string => f !== undefined),
+  );
+  const causes = files.filter((f) => causeFormats.has(f.format) && f.records > 0);
+  if (causes.length === 0) return undefined;
+  const lines = causes.reduce((sum, f) => sum + f.records, 0);
+  return `None of the ${lines} failure lines of ${causes.map((f) => f.path).join(', ')} met a request, and ${tally.unexplained5xx} 5xx have no cause. Their dates carry no zone and were read in ${localZone()}: if the machine that wrote them was in another zone, set TZ to it and run again; otherwise the files may not cover the same time.`;
+}
+
 /**
  * Turns what was read into the report: counts, storms, timeouts and what to check first.
  * `readers`: those the files were read with (their blind spots become the notes).
@@ -187,6 +216,8 @@ export function buildReport(
   const notes = formats
     .map((format) => readerFor(format, readers)?.blindSpot)
     .filter((note): note is string => note !== undefined);
+  const causeNote = unjoinedCauses(tally, files, readers);
+  if (causeNote !== undefined) notes.push(causeNote);
   for (const file of files)
     if (file.stepsBack > 0)
       notes.push(

@@ -70,6 +70,8 @@ export class Tally {
   /** Retried attempts whose failure the log does not name (see RequestLine.untypedRetries). */
   untypedRetries = 0;
   clientAborted = 0;
+  /** Error-log lines that met their request (the rest are failed attempts of their own). */
+  joinedAttempts = 0;
   readonly byStatus = new Map<number, number>();
   readonly byType = new Map<FailureType, TypeTally>();
   readonly byUpstream = new Map<string, UpstreamTally>();

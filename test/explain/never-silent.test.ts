@@ -189,3 +189,23 @@ test('a file out of time order (rotated logs concatenated newest first) is said 
     /concatenated\.log is not in time order: 1 of its records .* \(the first at line 3\)/,
   );
 });
+
+test('an error log read in the wrong zone: no line meets a request, and the report says why that may be', async () => {
+  const files = [fixture('nginx-access.log'), fixture('nginx-error.log')];
+  assert.equal(
+    (await explain(files)).notes.some((n) => n.startsWith('None of')),
+    false,
+    'in the zone they were written in, they meet',
+  );
+  process.env.TZ = 'Europe/Paris';
+  try {
+    const report = await explain(files);
+    const note = report.notes.find((n) => n.startsWith('None of'));
+    assert.match(
+      note ?? '',
+      /^None of the 107 failure lines of .*nginx-error\.log met a request, and \d+ 5xx have no cause\. Their dates carry no zone and were read in TZ=Europe\/Paris, UTC\+01:00: /,
+    );
+  } finally {
+    process.env.TZ = 'UTC';
+  }
+});
