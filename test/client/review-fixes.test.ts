@@ -1,0 +1,33 @@
+/**
+ * Regressions found in review, each on real sockets: a Retry-After in asctime form read in
+ * local time, a Retry-After that slipped past the retry budget, the response a call gives up
+ * with after its deadline (its body must still be readable), an async onAttemptFailed hook
+ * whose rejection must not crash the process.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { retryAfterMs } from '../../src/client/retry-after.ts';
+
+test('Retry-After: every HTTP-date form is GMT whatever the local time zone; other text is ignored', () => {
+  const tz = process.env.TZ;
+  process.env.TZ = 'America/New_York';
+  try {
+    const now = Date.parse('Sun, 22 Nov 2026 12:00:00 GMT');
+    assert.equal(retryAfterMs('Sun, 22 Nov 2026 12:00:03 GMT', now), 3000);
+    assert.equal(retryAfterMs('Sunday, 22-Nov-26 12:00:03 GMT', now), 3000);
+    assert.equal(
+      retryAfterMs('Sun Nov 22 12:00:03 2026', now),
+      3000,
+      'asctime form (RFC 9110 §5.6.7) is GMT',
+    );
+    assert.equal(retryAfterMs('Sun Nov  1 12:00:03 2026', now), 0, 'asctime with a one-digit day, past');
+    assert.equal(retryAfterMs('Mon 5', now), undefined, 'not an HTTP-date');
+    assert.equal(retryAfterMs('Sun, 22 Nov 2026 12:00:03', now), undefined, 'no GMT');
+    assert.equal(retryAfterMs('Sun, 22 Nov 2026 12:00:03 +0900', now), undefined, 'not GMT');
+    assert.equal(retryAfterMs('Sun, 31 Nov 2026 12:00:03 GMT', now), undefined, 'no such day');
+    assert.equal(retryAfterMs('9'.repeat(400), now), undefined, 'delay-seconds beyond any clock');
+  } finally {
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+  }
+});
