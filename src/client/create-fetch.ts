@@ -126,7 +126,12 @@ async function call(
       : fail('UPSTREAM_UNREACHABLE');
 
   /** The next step after failed attempt number `attempt`, with every limit applied. */
-  const decide = (attempt: number, outcome: AttemptOutcome, announcedMs: number | undefined): Next => {
+  const decide = (
+    attempt: number,
+    outcome: AttemptOutcome,
+    announcedMs: number | undefined,
+    paused = false,
+  ): Next => {
     const verdict = judge(outcome, facts);
     if (!verdict.retry) return { retry: false, reason: verdict.reason, delayMs: undefined };
     const no = (reason: NoRetryReason): Next => ({ retry: false, reason, delayMs: undefined });
@@ -137,9 +142,12 @@ async function call(
     const now = performance.now();
     if (now + delayMs >= deadlineAt)
       return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');
-    // A retry that waits out a Retry-After is not charged: the pause lets one probe per
-    // announced window reach the origin, fewer requests than any budget would.
-    if (announcedMs === undefined && origin.budget && !origin.budget.trySpend(now)) return no('budget');
+    // A retry that waits out a pause (a 503 or 429 whose Retry-After is not 0) is not charged:
+    // the pause lets one probe per announced window reach the origin, fewer requests than any
+    // budget would. Any other Retry-After (on a 502 or 504, which pauses nothing, or of 0
+    // seconds) is a delay like a backoff, and charged like one.
+    const exempt = paused && announcedMs !== undefined && announcedMs > 0;
+    if (!exempt && origin.budget && !origin.budget.trySpend(now)) return no('budget');
     return { retry: true, reason: verdict.reason, delayMs };
   };
 
@@ -224,7 +232,7 @@ async function call(
     });
     lastResponse = response;
     lastFailure = undefined;
-    const next = decide(attempt, { status: response.status, type, stage: stageOf(type) }, announced);
+    const next = decide(attempt, { status: response.status, type, stage: stageOf(type) }, announced, pauses);
     const seen = {
       status: response.status,
       type,

@@ -5,8 +5,24 @@
  * whose rejection must not crash the process.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { createFetch } from '../../src/client/index.ts';
 import { retryAfterMs } from '../../src/client/retry-after.ts';
+
+async function listen(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
 
 test('Retry-After: every HTTP-date form is GMT whatever the local time zone; other text is ignored', () => {
   const tz = process.env.TZ;
@@ -29,5 +45,36 @@ test('Retry-After: every HTTP-date form is GMT whatever the local time zone; oth
   } finally {
     if (tz === undefined) delete process.env.TZ;
     else process.env.TZ = tz;
+  }
+});
+
+test('a Retry-After: 0 (or on a 502/504, which pauses nothing) is charged to the retry budget', async () => {
+  for (const [status, retryAfter] of [
+    [502, '0'],
+    [504, '1'],
+    [503, '0'],
+  ] as const) {
+    let hits = 0;
+    const upstream = await listen((_req, res) => {
+      hits++;
+      res.writeHead(status, { 'retry-after': retryAfter }).end();
+    });
+    try {
+      const api = createFetch({
+        attempts: 3,
+        deadline: 10_000,
+        budget: { ratio: 0.2, minPerSecond: 0 },
+        circuitBreaker: false,
+      });
+      await Promise.all(
+        Array.from({ length: 20 }, () => api(`${upstream.url}/`).then((r) => r.arrayBuffer())),
+      );
+      assert.ok(
+        hits <= 24,
+        `${status} Retry-After: ${retryAfter}: 20 calls sent ${hits} requests, the budget allows 24`,
+      );
+    } finally {
+      await upstream.close();
+    }
   }
 });
