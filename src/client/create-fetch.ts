@@ -176,9 +176,20 @@ async function call(
     if (attempt === 1) origin.budget?.called(performance.now());
 
     const attemptStart = performance.now();
+    // The deadline ends the wait for this attempt's head, not its body: a response the call
+    // later gives up with (its deadline passing in a wait) must still be readable. The
+    // caller's abort reaches the body too, as with fetch.
+    const headDeadline = new AbortController();
+    const untilHead = () => headDeadline.abort(deadline);
+    deadlineController.signal.addEventListener('abort', untilHead, { once: true });
+    const attemptSignal = callerSignal
+      ? AbortSignal.any([callerSignal, headDeadline.signal])
+      : headDeadline.signal;
     let response: Response;
     try {
-      const attemptInit = { ...init, method, headers, signal } as RequestInit & { duplex?: 'half' };
+      const attemptInit = { ...init, method, headers, signal: attemptSignal } as RequestInit & {
+        duplex?: 'half';
+      };
       if (init.body === undefined || init.body === null) delete attemptInit.body;
       else attemptInit.body = body.take();
       if (body.streamed) attemptInit.duplex = 'half';
@@ -214,6 +225,8 @@ async function call(
       if (!next.retry) return fail('UPSTREAM_UNREACHABLE');
       if (!(await wait(next.delayMs, signal))) return aborted();
       continue;
+    } finally {
+      deadlineController.signal.removeEventListener('abort', untilHead);
     }
 
     if (!isFailedStatus(response.status)) {

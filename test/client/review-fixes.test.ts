@@ -78,3 +78,31 @@ test('a Retry-After: 0 (or on a 502/504, which pauses nothing) is charged to the
     }
   }
 });
+
+test('a call that gives up at its deadline with a failed response gives a response whose body can be read', async () => {
+  let first = true;
+  const upstream = await listen((req, res) => {
+    if (req.url === '/slow-502') {
+      setTimeout(() => res.writeHead(502, { 'content-type': 'text/plain' }).end('the 502 body'), 400);
+      return;
+    }
+    if (first) {
+      first = false;
+      res.writeHead(503, { 'retry-after': '1' }).end();
+    }
+    // the probe after the pause never answers
+  });
+  try {
+    const api = createFetch({ deadline: 1_500, backoff: { base: 20, cap: 20 } });
+    const slow = api(`${upstream.url}/slow-502`);
+    // Another call pauses the origin; its probe (at 1 s) hangs, so the first call's retry waits behind it past its deadline.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const pausing = api(`${upstream.url}/pause`).catch((error: unknown) => error);
+    const res = await slow;
+    assert.equal(res.status, 502);
+    assert.equal(await res.text(), 'the 502 body');
+    await pausing;
+  } finally {
+    await upstream.close();
+  }
+});
