@@ -89,9 +89,11 @@ async function call(
   const report = (entry: AttemptReport) => {
     reports.push(entry);
     try {
-      config.onAttemptFailed?.(entry);
+      // A logging hook that throws, or rejects (an async one), must not change what the call does.
+      const returned: unknown = config.onAttemptFailed?.(entry);
+      if (returned instanceof Promise) returned.catch(() => {});
     } catch {
-      // A logging hook that throws must not change what the call does.
+      // (as above)
     }
   };
   /** The last failed attempt: its response (held until the next attempt goes), or its connection failure. */

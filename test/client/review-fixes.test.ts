@@ -106,3 +106,28 @@ test('a call that gives up at its deadline with a failed response gives a respon
     await upstream.close();
   }
 });
+
+test('an async onAttemptFailed that rejects changes nothing (and does not crash the process)', async () => {
+  let hits = 0;
+  const upstream = await listen((_req, res) => {
+    hits++;
+    res.writeHead(hits === 1 ? 503 : 200).end('ok');
+  });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const api = createFetch({
+      onAttemptFailed: async () => {
+        throw new Error('log sink down');
+      },
+    });
+    const res = await api(`${upstream.url}/`);
+    assert.equal(res.status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await upstream.close();
+  }
+});
