@@ -148,8 +148,7 @@ async function call(
     // the pause lets one probe per announced window reach the origin, fewer requests than any
     // budget would. Any other Retry-After (on a 502 or 504, which pauses nothing, or of 0
     // seconds) is a delay like a backoff, and charged like one.
-    const exempt = paused && announcedMs !== undefined && announcedMs > 0;
-    if (!exempt && origin.budget && !origin.budget.trySpend(now)) return no('budget');
+    if (!paused && origin.budget && !origin.budget.trySpend(now)) return no('budget');
     return { retry: true, reason: verdict.reason, delayMs };
   };
 
@@ -240,7 +239,9 @@ async function call(
     const member = readFailingProxyStatus(response.headers.get('proxy-status') ?? undefined);
     const type = member?.error;
     const announced = retryAfterMs(response.headers.get('retry-after'));
-    const pauses = announced !== undefined && (response.status === 503 || response.status === 429);
+    // A Retry-After of 0 (or a date past) asks for no pause: nobody need wait behind a probe.
+    const pauses =
+      announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
     origin.settle(admission, {
       failed: !pauses && (response.status === 502 || response.status === 503 || response.status === 504),
       pauseMs: pauses ? announced : undefined,

@@ -131,3 +131,32 @@ test('an async onAttemptFailed that rejects changes nothing (and does not crash 
     await upstream.close();
   }
 });
+
+test('a 503 with Retry-After: 0 pauses nothing: the next call is not made to wait behind a slow one as a probe', async () => {
+  let first = true;
+  const upstream = await listen((req, res) => {
+    if (first) {
+      first = false;
+      res.writeHead(503, { 'retry-after': '0' }).end();
+      return;
+    }
+    if (req.url === '/slow') setTimeout(() => res.end('slow'), 2_000);
+    else res.end('fast');
+  });
+  try {
+    const api = createFetch({ attempts: 1 });
+    assert.equal((await api(`${upstream.url}/x`)).status, 503);
+    const slow = api(`${upstream.url}/slow`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const started = performance.now();
+    const fast = await api(`${upstream.url}/fast`);
+    assert.equal(await fast.text(), 'fast');
+    assert.ok(
+      performance.now() - started < 1_000,
+      `/fast waited ${Math.round(performance.now() - started)} ms`,
+    );
+    await (await slow).text();
+  } finally {
+    await upstream.close();
+  }
+});
