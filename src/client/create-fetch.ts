@@ -32,6 +32,9 @@ export interface ClientRequestInit extends Omit<RequestInit, 'body'> {
 /** A function with the global fetch's signature (assignable to `typeof fetch`). */
 export type ResilientFetch = (input: string | URL | Request, init?: ClientRequestInit) => Promise<Response>;
 
+/** Origins whose state (circuit, budget, pause) one client keeps; the least recently called goes first. */
+const MAX_ORIGINS = 1_000;
+
 /** The deadline's abort reason, told apart from the caller's by identity. */
 class DeadlineReached extends Error {}
 
@@ -44,13 +47,16 @@ class DeadlineReached extends Error {}
  */
 export function createFetch(options: ClientOptions = {}): ResilientFetch {
   const config = resolveOptions(options);
+  // Least recently used first: a client that calls many distinct origins (a host per tenant)
+  // keeps the state of the last MAX_ORIGINS, not of every origin it ever called.
   const origins = new Map<string, OriginState>();
   const originOf = (url: URL): OriginState => {
     let state = origins.get(url.origin);
     if (state === undefined) {
       state = new OriginState(config);
-      origins.set(url.origin, state);
-    }
+      if (origins.size >= MAX_ORIGINS) origins.delete(origins.keys().next().value as string);
+    } else origins.delete(url.origin);
+    origins.set(url.origin, state);
     return state;
   };
   return (input, init = {}) => {

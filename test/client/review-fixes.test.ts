@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createFetch } from '../../src/client/index.ts';
 import { retryAfterMs } from '../../src/client/retry-after.ts';
 
@@ -83,7 +85,7 @@ test('a call that gives up at its deadline with a failed response gives a respon
   let first = true;
   const upstream = await listen((req, res) => {
     if (req.url === '/slow-502') {
-      setTimeout(() => res.writeHead(502, { 'content-type': 'text/plain' }).end('the 502 body'), 400);
+      setTimeout(() => res.writeHead(502, { 'content-type': 'text/plain' }).end('the 502 body'), 1_300);
       return;
     }
     if (first) {
@@ -95,7 +97,8 @@ test('a call that gives up at its deadline with a failed response gives a respon
   try {
     const api = createFetch({ deadline: 1_500, backoff: { base: 20, cap: 20 } });
     const slow = api(`${upstream.url}/slow-502`);
-    // Another call pauses the origin; its probe (at 1 s) hangs, so the first call's retry waits behind it past its deadline.
+    // Another call pauses the origin and is alone to probe at 1.15 s: the probe hangs, and the
+    // first call's retry (after its 502 at 1.3 s) waits behind it past its deadline.
     await new Promise((resolve) => setTimeout(resolve, 150));
     const pausing = api(`${upstream.url}/pause`).catch((error: unknown) => error);
     const res = await slow;
@@ -159,4 +162,18 @@ test('a 503 with Retry-After: 0 pauses nothing: the next call is not made to wai
   } finally {
     await upstream.close();
   }
+});
+
+test('the state kept per origin is bounded: a client calling many distinct origins does not grow without end', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const api = createFetch({ fetch: (async () => new Response('ok')) as typeof fetch });
+  await (await api('http://warm.example/')).text();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 20_000; i++) await (await api(`http://tenant-${i}.example/`)).text();
+  gc();
+  const grown = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+  assert.ok(grown < 15, `20 000 origins left ${grown.toFixed(1)} MiB behind`);
+  assert.equal((await api('http://warm.example/')).status, 200, 'the client still works');
 });
