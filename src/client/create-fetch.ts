@@ -32,6 +32,9 @@ export interface ClientRequestInit extends Omit<RequestInit, 'body'> {
 /** A function with the global fetch's signature (assignable to `typeof fetch`). */
 export type ResilientFetch = (input: string | URL | Request, init?: ClientRequestInit) => Promise<Response>;
 
+/** Origins whose state (circuit, budget, pause) one client keeps; the least recently called goes first. */
+const MAX_ORIGINS = 1_000;
+
 /** The deadline's abort reason, told apart from the caller's by identity. */
 class DeadlineReached extends Error {}
 
@@ -44,13 +47,16 @@ class DeadlineReached extends Error {}
  */
 export function createFetch(options: ClientOptions = {}): ResilientFetch {
   const config = resolveOptions(options);
+  // Least recently used first: a client that calls many distinct origins (a host per tenant)
+  // keeps the state of the last MAX_ORIGINS, not of every origin it ever called.
   const origins = new Map<string, OriginState>();
   const originOf = (url: URL): OriginState => {
     let state = origins.get(url.origin);
     if (state === undefined) {
       state = new OriginState(config);
-      origins.set(url.origin, state);
-    }
+      if (origins.size >= MAX_ORIGINS) origins.delete(origins.keys().next().value as string);
+    } else origins.delete(url.origin);
+    origins.set(url.origin, state);
     return state;
   };
   return (input, init = {}) => {
@@ -89,9 +95,11 @@ async function call(
   const report = (entry: AttemptReport) => {
     reports.push(entry);
     try {
-      config.onAttemptFailed?.(entry);
+      // A logging hook that throws, or rejects (an async one), must not change what the call does.
+      const returned: unknown = config.onAttemptFailed?.(entry);
+      if (returned instanceof Promise) returned.catch(() => {});
     } catch {
-      // A logging hook that throws must not change what the call does.
+      // (as above)
     }
   };
   /** The last failed attempt: its response (held until the next attempt goes), or its connection failure. */
@@ -126,7 +134,12 @@ async function call(
       : fail('UPSTREAM_UNREACHABLE');
 
   /** The next step after failed attempt number `attempt`, with every limit applied. */
-  const decide = (attempt: number, outcome: AttemptOutcome, announcedMs: number | undefined): Next => {
+  const decide = (
+    attempt: number,
+    outcome: AttemptOutcome,
+    announcedMs: number | undefined,
+    paused = false,
+  ): Next => {
     const verdict = judge(outcome, facts);
     if (!verdict.retry) return { retry: false, reason: verdict.reason, delayMs: undefined };
     const no = (reason: NoRetryReason): Next => ({ retry: false, reason, delayMs: undefined });
@@ -137,9 +150,11 @@ async function call(
     const now = performance.now();
     if (now + delayMs >= deadlineAt)
       return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');
-    // A retry that waits out a Retry-After is not charged: the pause lets one probe per
-    // announced window reach the origin, fewer requests than any budget would.
-    if (announcedMs === undefined && origin.budget && !origin.budget.trySpend(now)) return no('budget');
+    // A retry that waits out a pause (a 503 or 429 whose Retry-After is not 0) is not charged:
+    // the pause lets one probe per announced window reach the origin, fewer requests than any
+    // budget would. Any other Retry-After (on a 502 or 504, which pauses nothing, or of 0
+    // seconds) is a delay like a backoff, and charged like one.
+    if (!paused && origin.budget && !origin.budget.trySpend(now)) return no('budget');
     return { retry: true, reason: verdict.reason, delayMs };
   };
 
@@ -168,9 +183,20 @@ async function call(
     if (attempt === 1) origin.budget?.called(performance.now());
 
     const attemptStart = performance.now();
+    // The deadline ends the wait for this attempt's head, not its body: a response the call
+    // later gives up with (its deadline passing in a wait) must still be readable. The
+    // caller's abort reaches the body too, as with fetch.
+    const headDeadline = new AbortController();
+    const untilHead = () => headDeadline.abort(deadline);
+    deadlineController.signal.addEventListener('abort', untilHead, { once: true });
+    const attemptSignal = callerSignal
+      ? AbortSignal.any([callerSignal, headDeadline.signal])
+      : headDeadline.signal;
     let response: Response;
     try {
-      const attemptInit = { ...init, method, headers, signal } as RequestInit & { duplex?: 'half' };
+      const attemptInit = { ...init, method, headers, signal: attemptSignal } as RequestInit & {
+        duplex?: 'half';
+      };
       if (init.body === undefined || init.body === null) delete attemptInit.body;
       else attemptInit.body = body.take();
       if (body.streamed) attemptInit.duplex = 'half';
@@ -206,6 +232,8 @@ async function call(
       if (!next.retry) return fail('UPSTREAM_UNREACHABLE');
       if (!(await wait(next.delayMs, signal))) return aborted();
       continue;
+    } finally {
+      deadlineController.signal.removeEventListener('abort', untilHead);
     }
 
     if (!isFailedStatus(response.status)) {
@@ -217,14 +245,16 @@ async function call(
     const member = readFailingProxyStatus(response.headers.get('proxy-status') ?? undefined);
     const type = member?.error;
     const announced = retryAfterMs(response.headers.get('retry-after'));
-    const pauses = announced !== undefined && (response.status === 503 || response.status === 429);
+    // A Retry-After of 0 (or a date past) asks for no pause: nobody need wait behind a probe.
+    const pauses =
+      announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
     origin.settle(admission, {
       failed: !pauses && (response.status === 502 || response.status === 503 || response.status === 504),
       pauseMs: pauses ? announced : undefined,
     });
     lastResponse = response;
     lastFailure = undefined;
-    const next = decide(attempt, { status: response.status, type, stage: stageOf(type) }, announced);
+    const next = decide(attempt, { status: response.status, type, stage: stageOf(type) }, announced, pauses);
     const seen = {
       status: response.status,
       type,

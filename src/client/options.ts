@@ -26,7 +26,7 @@ export interface ClientOptions {
   readonly circuitBreaker?: { readonly failures?: number; readonly openTime?: number } | false;
   /** Add an `Idempotency-Key` (a random UUID, the same for every attempt of a call) to non-idempotent requests without one (default false). */
   readonly idempotencyKey?: boolean;
-  /** Called with every failed attempt, retried or not. An exception it throws is ignored. */
+  /** Called with every failed attempt, retried or not. An exception it throws (or a rejection, if async) is ignored. */
   readonly onAttemptFailed?: (report: AttemptReport) => void;
 }
 
