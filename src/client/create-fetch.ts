@@ -207,7 +207,11 @@ async function call(
     } catch (err) {
       const elapsedMs = performance.now() - attemptStart;
       if (signal.aborted) {
-        origin.settle(admission, { abandoned: true });
+        // An attempt that waited at least half the call's deadline and was cut hung: a failure
+        // for the circuit (a hung origin must open it too). One cut after a short wait, the end of
+        // a call that spent its time elsewhere, says nothing about the origin.
+        const hung = signal.reason === deadline && elapsedMs >= config.deadline / 2;
+        origin.settle(admission, hung ? { failed: true } : { abandoned: true });
         if (signal.reason === deadline) {
           const detail = `no response within the deadline of ${config.deadline} ms`;
           report(attemptReport(attempt, method, href, { elapsedMs, detail }, undefined, 'deadline'));
@@ -250,7 +254,7 @@ async function call(
       announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
     origin.settle(admission, {
       failed: !pauses && (response.status === 502 || response.status === 503 || response.status === 504),
-      pauseMs: pauses ? announced : undefined,
+      pauseMs: pauses ? Math.min(announced, config.maxPause) : undefined,
     });
     lastResponse = response;
     lastFailure = undefined;

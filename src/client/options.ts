@@ -24,6 +24,12 @@ export interface ClientOptions {
    * `openTime` ms, then one probe at a time (default 5, 5 000); false: no circuit.
    */
   readonly circuitBreaker?: { readonly failures?: number; readonly openTime?: number } | false;
+  /**
+   * The longest an origin's Retry-After pauses this client's later calls to it, in milliseconds
+   * (default 60 000): a `Retry-After: 86400` (or a date next year) must not stop an app's calls for
+   * a day on one answer. The call that got it still ends with that answer.
+   */
+  readonly maxPause?: number;
   /** Add an `Idempotency-Key` (a random UUID, the same for every attempt of a call) to non-idempotent requests without one (default false). */
   readonly idempotencyKey?: boolean;
   /** Called with every failed attempt, retried or not. An exception it throws (or a rejection, if async) is ignored. */
@@ -36,6 +42,7 @@ export const CLIENT_DEFAULTS = {
   backoff: { base: 100, cap: 2_000 },
   budget: { ratio: 0.2, window: 10_000, minPerSecond: 3 },
   circuitBreaker: { failures: 5, openTime: 5_000 },
+  maxPause: 60_000,
   idempotencyKey: false,
 } as const;
 
@@ -46,6 +53,7 @@ export interface ClientConfig {
   readonly backoff: { readonly base: number; readonly cap: number };
   readonly budget: RetryBudgetConfig | undefined;
   readonly circuitBreaker: { readonly failures: number; readonly openTime: number } | undefined;
+  readonly maxPause: number;
   readonly idempotencyKey: boolean;
   readonly onAttemptFailed: ((report: AttemptReport) => void) | undefined;
 }
@@ -119,6 +127,7 @@ export function resolveOptions(options: ClientOptions = {}): ClientConfig {
         max: 3_600_000,
       }),
     },
+    maxPause: number('maxPause', options.maxPause, D.maxPause, { min: 0, max: 2_147_483_647 }),
     idempotencyKey: options.idempotencyKey ?? D.idempotencyKey,
     onAttemptFailed: options.onAttemptFailed,
   };

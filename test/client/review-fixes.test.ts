@@ -12,6 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createFetch } from '../../src/client/index.ts';
 import { retryAfterMs } from '../../src/client/retry-after.ts';
+import { startBlackhole } from '../../src/fault-kit/slow-faults.ts';
 
 async function listen(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer(handler);
@@ -176,4 +177,51 @@ test('the state kept per origin is bounded: a client calling many distinct origi
   const grown = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
   assert.ok(grown < 15, `20 000 origins left ${grown.toFixed(1)} MiB behind`);
   assert.equal((await api('http://warm.example/')).status, 200, 'the client still works');
+});
+
+test('a Retry-After far in the future pauses the origin for maxPause at most, not a day', async () => {
+  let hits = 0;
+  const upstream = await listen((_req, res) => {
+    hits++;
+    if (hits === 1) res.writeHead(503, { 'retry-after': '86400' }).end('later\n');
+    else res.end('ok\n');
+  });
+  try {
+    const api = createFetch({ attempts: 1, maxPause: 200, deadline: 5_000 });
+    const first = await api(`${upstream.url}/a`);
+    assert.equal(first.status, 503, 'the call that got the answer ends with it');
+    await first.text();
+    // Inside the (capped) pause the next call waits it out; then it goes, and the origin answers.
+    const second = await api(`${upstream.url}/b`);
+    assert.equal(second.status, 200);
+    assert.equal(await second.text(), 'ok\n');
+    assert.equal(hits, 2);
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('a hung origin opens the circuit: an attempt cut by the deadline after half of it counts as a failure', async () => {
+  const hung = await startBlackhole();
+  try {
+    const api = createFetch({
+      attempts: 1,
+      deadline: 300,
+      circuitBreaker: { failures: 2, openTime: 60_000 },
+    });
+    for (let i = 0; i < 2; i++)
+      await assert.rejects(
+        api(`${hung.url}/x`),
+        (error: Error & { code?: string }) => error.code === 'UPSTREAM_DEADLINE',
+      );
+    // (fetch may open more than one connection for an attempt it aborts: count what the third adds.)
+    const before = hung.connections;
+    await assert.rejects(
+      api(`${hung.url}/x`),
+      (error: Error & { code?: string }) => error.code === 'UPSTREAM_CIRCUIT_OPEN',
+    );
+    assert.equal(hung.connections, before, 'the third call sent nothing');
+  } finally {
+    await hung.close();
+  }
 });
