@@ -1,5 +1,5 @@
 /**
- * The headers every attempt of a call carries: the caller's own (a Request's, then init's),
+ * The headers every attempt of a call carries: the caller's own (init's, else a Request's),
  * the request id and trace context of the request being served, and an Idempotency-Key when
  * the client adds one.
  */
@@ -16,10 +16,8 @@ export function callHeaders(
   init: ClientRequestInit,
   method: string,
 ): Headers {
-  const headers = new Headers(input instanceof Request ? input.headers : undefined);
-  new Headers(init.headers).forEach((value, name) => {
-    headers.set(name, value);
-  });
+  // As fetch does: init's headers, when given, replace the Request's rather than add to them.
+  const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
   const propagation = currentPropagation();
   if (propagation?.requestId && !headers.has('x-request-id'))
     headers.set('x-request-id', propagation.requestId);

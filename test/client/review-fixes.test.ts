@@ -225,3 +225,22 @@ test('a hung origin opens the circuit: an attempt cut by the deadline after half
     await hung.close();
   }
 });
+
+test("a Request's headers are replaced by init's when init has some, as fetch does", async () => {
+  let seen: http.IncomingHttpHeaders = {};
+  const upstream = await listen((req, res) => {
+    seen = req.headers;
+    res.end('ok\n');
+  });
+  try {
+    const api = createFetch();
+    const request = new Request(`${upstream.url}/h`, { headers: { 'x-from-request': '1' } });
+    await (await api(request, { headers: { 'x-from-init': '1' } })).text();
+    assert.equal(seen['x-from-init'], '1');
+    assert.equal(seen['x-from-request'], undefined);
+    await (await api(request)).text();
+    assert.equal(seen['x-from-request'], '1', "without init's, the Request's go");
+  } finally {
+    await upstream.close();
+  }
+});
