@@ -10,7 +10,7 @@ import { haproxyStderrReader } from './readers/haproxy-stderr-reader.ts';
 import { ingressNginxReader } from './readers/ingress-nginx-reader.ts';
 import { nginxAccessReader } from './readers/nginx-access-reader.ts';
 import { nginxErrorReader } from './readers/nginx-error-reader.ts';
-import { traefikReader } from './readers/traefik-reader.ts';
+import { traefikClfReader, traefikReader } from './readers/traefik-reader.ts';
 
 /** Every format `explain` reads; a new one is added here and passes the shared contract test. */
 export const READERS: readonly LogReader[] = [
@@ -24,6 +24,7 @@ export const READERS: readonly LogReader[] = [
   istioReader,
   envoyJsonReader,
   traefikReader,
+  traefikClfReader,
   caddyAccessReader,
   caddyErrorReader,
   albReader,

@@ -19,6 +19,7 @@ const FIXTURE_OF: Record<string, string[]> = {
   istio: ['istio.log'],
   'envoy-json': ['istio-json.log'],
   traefik: ['traefik.log'],
+  'traefik-clf': ['traefik-common.log'],
   'caddy-access': ['caddy-access.log'],
   'caddy-error': ['caddy.log'],
   alb: ['alb.log'],

@@ -89,3 +89,17 @@ test('Traefik: a log with most fields dropped is still read; the time falls back
   assert.equal(record.failure, undefined);
   assert.equal(record.producedBy, undefined);
 });
+
+test("Traefik's default common format reads as its JSON does, less what it does not log (retries, request ids)", async () => {
+  const json = await explain([fixture('traefik.log')]);
+  const common = await explain([fixture('traefik-common.log')]);
+  assert.deepEqual(
+    common.files.map((f) => [f.format, f.lines, f.parsed]),
+    [['traefik-clf', 157, 157]],
+  );
+  assert.deepEqual(typeCounts(common), typeCounts(json));
+  assert.deepEqual(common.statuses, json.statuses);
+  assert.deepEqual(common.errors5xx, json.errors5xx);
+  assert.equal(common.untypedRetries, 0, 'the common format has no RetryAttempts');
+  assert.match(common.notes.join('\n'), /common log format writes its own 502\/504/);
+});
