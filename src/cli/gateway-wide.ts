@@ -38,6 +38,7 @@ export class GatewayWide {
         }
         case 'ejected':
         case 'circuit-opened':
+        case 'circuit-closed':
           // News for every other worker: the one that saw it has already acted.
           for (const worker of this.#live()) if (worker !== from) worker.send(message);
           return;

@@ -146,6 +146,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       const upstream = runtime.upstreams.get(news.upstream);
       if (upstream === undefined) return;
       if (news.candor === 'circuit-opened') return upstream.circuit.openedElsewhere(now, news.forMs);
+      if (news.candor === 'circuit-closed') return upstream.circuit.closedElsewhere();
       const target = upstream.targets.find((t) => t.config.origin === news.origin);
       if (target === undefined || target.ejectedUntil >= now + news.forMs) return;
       target.ejectedUntil = now + news.forMs;

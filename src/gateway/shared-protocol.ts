@@ -24,8 +24,8 @@ export type SharedFromWorker =
   | { readonly candor: 'rate-ask'; readonly id: number; readonly route: string; readonly key: string }
   | Announcement;
 
-const TO_WORKER = new Set(['health', 'rate-answer', 'ejected', 'circuit-opened']);
-const FROM_WORKER = new Set(['rate-ask', 'ejected', 'circuit-opened']);
+const TO_WORKER = new Set(['health', 'rate-answer', 'ejected', 'circuit-opened', 'circuit-closed']);
+const FROM_WORKER = new Set(['rate-ask', 'ejected', 'circuit-opened', 'circuit-closed']);
 
 export function isSharedToWorker(message: unknown): message is SharedToWorker {
   return (

@@ -9,6 +9,7 @@ import { type Release, releaseOnClose } from '../limits/count.ts';
 import { stripPrefix } from '../route/router.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
 import { settleClientSpan, startClientSpan } from '../tracing/spans.ts';
+import type { Circuit } from '../upstream/circuit.ts';
 import type { Target } from '../upstream/upstream.ts';
 import type { Admitted } from './admit.ts';
 import type { RequestSession } from './request-session.ts';
@@ -163,6 +164,7 @@ export class Attempts implements ExchangeOwner {
     else this.responding = { target, status: status as number, startedAt: current.startedAt };
     if (judged && (fault || failure === undefined)) {
       const openUntil = upstream.circuit.openUntil;
+      const wasClosed = isClosed(upstream.circuit);
       upstream.circuit.record(now, fault, selection.circuitProbe);
       // Opened (or opened again by a failed probe) by this outcome.
       if (upstream.circuit.openUntil > openUntil)
@@ -171,6 +173,9 @@ export class Attempts implements ExchangeOwner {
           upstream: upstream.name,
           forMs: upstream.circuit.openUntil - now,
         });
+      // Closed by this probe's success: the other workers need not wait for probes of their own.
+      else if (!wasClosed && isClosed(upstream.circuit))
+        this.session.runtime.announce?.({ candor: 'circuit-closed', upstream: upstream.name });
     } else if (selection.circuitProbe) upstream.circuit.releaseProbe();
     if (current.retry) this.retrySlot?.();
     settleClientSpan(this.session.spans, failure, status, current.exchange);
@@ -449,4 +454,9 @@ export class Attempts implements ExchangeOwner {
     req.once('end', onEnd);
     req.once('error', onError);
   }
+}
+
+/** (A call, not a property test: record() changes the state between two of them.) */
+function isClosed(circuit: Circuit): boolean {
+  return circuit.state === 'closed';
 }

@@ -19,7 +19,8 @@ export type Announcement =
       readonly forMs: number;
       readonly ejections: number;
     }
-  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number };
+  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number }
+  | { readonly candor: 'circuit-closed'; readonly upstream: string };
 
 /**
  * One config snapshot made live: router, upstream pools, trust list. Requests hold the

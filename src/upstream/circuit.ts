@@ -30,6 +30,11 @@ export interface Circuit {
    * the time it has left (an open circuit stays as it is).
    */
   openedElsewhere(now: number, forMs: number): void;
+  /**
+   * Another worker's probe found the upstream answering and closed its circuit: close here too,
+   * rather than keep failing fast until a probe of this worker's own says the same.
+   */
+  closedElsewhere(): void;
 }
 
 /** The answer of a closed circuit, shared: admit() runs on every request. */
@@ -61,6 +66,13 @@ export function createCircuit(initial: CircuitBreakerConfig): Circuit {
       if (state === 'open' || config.consecutiveFailures === 0) return;
       open(now);
       openUntil = now + forMs;
+    },
+    closedElsewhere() {
+      if (state === 'closed') return;
+      // A probe of this worker still out keeps its slot count honest: record() floors it at 0.
+      state = 'closed';
+      failures = 0;
+      probes = 0;
     },
     admit(now) {
       if (state === 'closed' || config.consecutiveFailures === 0) return PASS;
