@@ -140,11 +140,14 @@ export function createApp(options: AppOptions = {}): App {
 
   const runShutdown = async (reason: string): Promise<ShutdownReport> => {
     const started = performance.now();
+    // The delay gives the gateway time to see the app not ready and stop sending. An app that
+    // never said it was ready was never sent anything by a gateway that checks: no need to wait.
+    const delayMs = state === 'ready' ? settings.delay : 0;
     state = 'draining';
     retryWait?.cancel();
     deadline = after(settings.timeout);
-    log({ msg: 'draining: not ready', reason, delay_ms: settings.delay, timeout_ms: settings.timeout });
-    const delay = after(settings.delay);
+    log({ msg: 'draining: not ready', reason, delay_ms: delayMs, timeout_ms: settings.timeout });
+    const delay = after(delayMs);
     await Promise.race([delay.promise, deadline.promise]);
     delay.cancel();
 

@@ -283,3 +283,24 @@ test('an upgraded connection (a WebSocket) is not closed at the stop but cut at 
     'stopped',
   ]);
 });
+
+test('a shutdown before the app was ever ready skips the delay: no gateway that checks /ready sent it anything', async () => {
+  const events: AppEvent[] = [];
+  const { app, port } = await serveApp((_req, res) => res.end('app\n'), {
+    host: '127.0.0.1',
+    ready: () => new Promise<boolean>(() => {}), // a dependency that never answers
+    shutdown: { delay: 60_000, timeout: 120_000 },
+    signals: [],
+    exit: false,
+    log: (event) => events.push(event),
+  });
+  assert.equal((await request(`http://127.0.0.1:${port}`, { path: '/ready' })).status, 503);
+  const report = await app.shutdown('SIGTERM');
+  assert.equal(report.forced, 0);
+  const draining = events.find((e) => e.msg === 'draining: not ready');
+  assert.equal(draining?.delay_ms, 0, 'the 60 s delay was not waited');
+  assert.deepEqual(
+    events.map((e) => e.msg),
+    ['draining: not ready', 'draining: stopped accepting', 'stopped'],
+  );
+});
