@@ -72,7 +72,7 @@ async function call(
   input: string | URL | Request,
   init: ClientRequestInit,
 ): Promise<Response> {
-  const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+  const method = normalizeMethod(init.method ?? (input instanceof Request ? input.method : 'GET'));
   const headers = callHeaders(config, input, init, method);
   const body = bodySource(init.body);
   const facts = { method, idempotencyKey: headers.has('idempotency-key'), replayable: body.replayable };
@@ -290,4 +290,11 @@ async function wait(ms: number, signal: AbortSignal): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The Fetch standard's method normalization: these six are upper-cased, any other is sent as written. */
+const NORMALIZED = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+function normalizeMethod(method: string): string {
+  const upper = method.toUpperCase();
+  return NORMALIZED.has(upper) ? upper : method;
 }

@@ -244,3 +244,20 @@ test("a Request's headers are replaced by init's when init has some, as fetch do
     await upstream.close();
   }
 });
+
+test('methods are normalized as fetch does: the six standard ones upper-cased, others sent as written', async () => {
+  const seen: string[] = [];
+  const upstream = await listen((req, res) => {
+    seen.push(req.method ?? '');
+    res.end('ok\n');
+  });
+  try {
+    const api = createFetch();
+    for (const method of ['post', 'PATCH'])
+      await (await api(`${upstream.url}/m`, { method, body: 'x' })).text();
+    await (await api(`${upstream.url}/m`, { method: 'delete' })).text();
+    assert.deepEqual(seen, ['POST', 'PATCH', 'DELETE']);
+  } finally {
+    await upstream.close();
+  }
+});
