@@ -4,8 +4,7 @@
  * cannot go twice, untyped statuses, propagation headers, and options checked up front.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
   type AttemptReport,
@@ -18,6 +17,7 @@ import type { Fault } from '../../src/fault-kit/fault.ts';
 import { startEcho } from '../../src/fault-kit/http-servers.ts';
 import { startBlackhole } from '../../src/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../src/fault-kit/unreachable-faults.ts';
+import { listenOnLoopback } from '../helpers/loopback-server.ts';
 
 /** An upstream answering its nth request (1-based) as `answer` says, recording each arrival. */
 interface Scripted {
@@ -30,7 +30,7 @@ async function startScripted(
   answer: (n: number) => { status: number; headers?: Record<string, string> },
 ): Promise<Scripted> {
   const arrivals: Scripted['arrivals'] = [];
-  const server = http.createServer((req, res) => {
+  const { url, close } = await listenOnLoopback((req, res) => {
     arrivals.push({ at: Date.now(), method: req.method ?? '', headers: req.headers });
     const { status, headers } = answer(arrivals.length);
     req.resume();
@@ -38,16 +38,7 @@ async function startScripted(
       res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(`answer ${arrivals.length}\n`),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    arrivals,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url, arrivals, close };
 }
 
 let echo: Fault;

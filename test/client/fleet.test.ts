@@ -6,12 +6,11 @@
  * and the circuit opens, so later calls fail fast without sending anything.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { CLIENT_DEFAULTS, createFetch, UpstreamError } from '../../src/client/index.ts';
 import type { Fault } from '../../src/fault-kit/fault.ts';
 import { startRefusing } from '../../src/fault-kit/unreachable-faults.ts';
+import { listenOnLoopback } from '../helpers/loopback-server.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { type ClientGateway, startClientGateway } from './gateway-fixture.ts';
 
@@ -28,7 +27,7 @@ interface Recovering {
 async function startRecovering(): Promise<Recovering> {
   const arrivals: Recovering['arrivals'] = [];
   let firstAt: number | undefined;
-  const server = http.createServer((req, res) => {
+  const { url, close } = await listenOnLoopback((req, res) => {
     const at = performance.now();
     firstAt ??= at;
     const status = at - firstAt < 5000 ? 503 : 200;
@@ -37,16 +36,7 @@ async function startRecovering(): Promise<Recovering> {
       res.writeHead(503, { 'retry-after': '2', 'content-type': 'text/plain' }).end('busy\n');
     else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    arrivals,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url, arrivals, close };
 }
 
 let recovering: Recovering;

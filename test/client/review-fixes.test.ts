@@ -5,27 +5,14 @@
  * whose rejection must not crash the process.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createFetch } from '../../src/client/index.ts';
 import { retryAfterMs } from '../../src/client/retry-after.ts';
 import { startBlackhole } from '../../src/fault-kit/slow-faults.ts';
-
-async function listen(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
+import { listenOnLoopback } from '../helpers/loopback-server.ts';
 
 test('Retry-After: every HTTP-date form is GMT whatever the local time zone; other text is ignored', () => {
   const tz = process.env.TZ;
@@ -58,7 +45,7 @@ test('a Retry-After: 0 (or on a 502/504, which pauses nothing) is charged to the
     [503, '0'],
   ] as const) {
     let hits = 0;
-    const upstream = await listen((_req, res) => {
+    const upstream = await listenOnLoopback((_req, res) => {
       hits++;
       res.writeHead(status, { 'retry-after': retryAfter }).end();
     });
@@ -84,7 +71,7 @@ test('a Retry-After: 0 (or on a 502/504, which pauses nothing) is charged to the
 
 test('a call that gives up at its deadline with a failed response gives a response whose body can be read', async () => {
   let first = true;
-  const upstream = await listen((req, res) => {
+  const upstream = await listenOnLoopback((req, res) => {
     if (req.url === '/slow-502') {
       setTimeout(() => res.writeHead(502, { 'content-type': 'text/plain' }).end('the 502 body'), 1_300);
       return;
@@ -113,7 +100,7 @@ test('a call that gives up at its deadline with a failed response gives a respon
 
 test('an async onAttemptFailed that rejects changes nothing (and does not crash the process)', async () => {
   let hits = 0;
-  const upstream = await listen((_req, res) => {
+  const upstream = await listenOnLoopback((_req, res) => {
     hits++;
     res.writeHead(hits === 1 ? 503 : 200).end('ok');
   });
@@ -138,7 +125,7 @@ test('an async onAttemptFailed that rejects changes nothing (and does not crash 
 
 test('a 503 with Retry-After: 0 pauses nothing: the next call is not made to wait behind a slow one as a probe', async () => {
   let first = true;
-  const upstream = await listen((req, res) => {
+  const upstream = await listenOnLoopback((req, res) => {
     if (first) {
       first = false;
       res.writeHead(503, { 'retry-after': '0' }).end();
@@ -181,7 +168,7 @@ test('the state kept per origin is bounded: a client calling many distinct origi
 
 test('a Retry-After far in the future pauses the origin for maxPause at most, not a day', async () => {
   let hits = 0;
-  const upstream = await listen((_req, res) => {
+  const upstream = await listenOnLoopback((_req, res) => {
     hits++;
     if (hits === 1) res.writeHead(503, { 'retry-after': '86400' }).end('later\n');
     else res.end('ok\n');
@@ -228,7 +215,7 @@ test('a hung origin opens the circuit: an attempt cut by the deadline after half
 
 test("a Request's headers are replaced by init's when init has some, as fetch does", async () => {
   let seen: http.IncomingHttpHeaders = {};
-  const upstream = await listen((req, res) => {
+  const upstream = await listenOnLoopback((req, res) => {
     seen = req.headers;
     res.end('ok\n');
   });
@@ -247,7 +234,7 @@ test("a Request's headers are replaced by init's when init has some, as fetch do
 
 test('methods are normalized as fetch does: the six standard ones upper-cased, others sent as written', async () => {
   const seen: string[] = [];
-  const upstream = await listen((req, res) => {
+  const upstream = await listenOnLoopback((req, res) => {
     seen.push(req.method ?? '');
     res.end('ok\n');
   });
