@@ -3,7 +3,7 @@
 // 127.0.0.1:9229" (a local code-execution door) until a listener of ours takes the signal
 // over, so that is the first thing done. `--disable-sigusr1` closes the door as well, but
 // Node then keeps the signal blocked, so no listener ever hears it: the workers, which get
-// their reopen from the primary, run with that flag (src/cli/workers.ts), the primary cannot.
+// their reopen from the primary, run with that flag (src/server/cli/workers.ts), the primary cannot.
 process.on('SIGUSR1', () => {});
 // Node >= 22.18: a checkout runs its TypeScript sources directly (Node's type stripping), and the
 // installed package is compiled for the same Node.
@@ -22,7 +22,7 @@ enableCompileCache?.();
 // A checkout has src/ and runs it as it is. The installed package has no src/ (Node does not
 // strip types under node_modules) but the JavaScript that `npm pack` compiled into dist/.
 const { existsSync } = await import('node:fs');
-const sources = new URL('../src/cli/main.ts', import.meta.url);
-const entry = existsSync(sources) ? sources : new URL('../dist/cli/main.js', import.meta.url);
+const sources = new URL('../src/server/cli/main.ts', import.meta.url);
+const entry = existsSync(sources) ? sources : new URL('../dist/server/cli/main.js', import.meta.url);
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

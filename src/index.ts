@@ -4,15 +4,15 @@
  * declared here rather than re-exported so that their documentation is the library's, and so
  * that the internal ones can change shape (reload, drain) without changing what a program calls.
  */
-import { ConfigError } from './config/config-error.ts';
-import { loadConfigFile as loadFile, parseConfig as parseText } from './config/load.ts';
-import type { RawConfig } from './config/schema.ts';
-import type { GatewayConfig } from './config/types.ts';
-import { type Gateway, type GatewayOptions, startGateway as start } from './gateway/gateway.ts';
+import { ConfigError } from './core/config/config-error.ts';
+import { loadConfigFile as loadFile, parseConfig as parseText } from './core/config/load.ts';
+import type { RawConfig } from './core/config/schema.ts';
+import type { GatewayConfig } from './core/config/types.ts';
+import { type Gateway, type GatewayOptions, startGateway as start } from './server/gateway/gateway.ts';
 
-export type { ConfigProblem } from './config/config-error.ts';
-export type * from './config/types.ts';
-export type { Gateway, GatewayOptions } from './gateway/gateway.ts';
+export type { ConfigProblem } from './core/config/config-error.ts';
+export type * from './core/config/types.ts';
+export type { Gateway, GatewayOptions } from './server/gateway/gateway.ts';
 export { ConfigError };
 
 /**

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startServe } from '../helpers/serve-process.ts';
 import { freePort } from '../helpers/wait.ts';
-import { samples, sampleValue, scrape } from '../metrics/scrape.ts';
+import { samples, sampleValue, scrape } from '../observe/metrics/scrape.ts';
 
 async function circuit(metricsPort: number, state: string): Promise<number | undefined> {
   const answer = await scrape(metricsPort);

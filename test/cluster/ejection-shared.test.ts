@@ -9,8 +9,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Fault } from '../../src/fault-kit/fault.ts';
-import { startEcho } from '../../src/fault-kit/http-servers.ts';
+import type { Fault } from '../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 

@@ -3,8 +3,8 @@
  * manifests) name ports, paths, signals and timeouts that the gateway decides. Neither Docker,
  * systemd nor a cluster runs here, so each file is parsed and every value it names is compared
  * with what the gateway uses: the shipped config as the project's loader reads it, the signal
- * table of src/gateway/signals.ts, the SIGHUP handler of src/cli/primary.ts, the probe paths of
- * src/gateway/probes.ts. A recipe that drifts from the gateway fails here.
+ * table of src/server/gateway/signals.ts, the SIGHUP handler of src/server/cli/primary.ts, the probe paths of
+ * src/server/gateway/probes.ts. A recipe that drifts from the gateway fails here.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,12 +15,12 @@ import { join, posix } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
-import { EXIT } from '../../src/cli/exit-codes.ts';
-import { ConfigError } from '../../src/config/config-error.ts';
-import { loadConfigFile, parseConfig } from '../../src/config/load.ts';
-import { startGateway } from '../../src/gateway/gateway.ts';
-import { probeAt } from '../../src/gateway/probes.ts';
-import { SIGNAL_ACTIONS } from '../../src/gateway/signals.ts';
+import { ConfigError } from '../../src/core/config/config-error.ts';
+import { loadConfigFile, parseConfig } from '../../src/core/config/load.ts';
+import { EXIT } from '../../src/server/cli/exit-codes.ts';
+import { startGateway } from '../../src/server/gateway/gateway.ts';
+import { probeAt } from '../../src/server/gateway/probes.ts';
+import { SIGNAL_ACTIONS } from '../../src/server/gateway/signals.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const DEPLOY = join(ROOT, 'deploy');
@@ -161,13 +161,13 @@ function childEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /**
- * The signals the primary reloads on: `process.on('SIG…', handler)` in src/cli/primary.ts where
+ * The signals the primary reloads on: `process.on('SIG…', handler)` in src/server/cli/primary.ts where
  * the handler calls the cluster's reload. (SIGHUP is not in SIGNAL_ACTIONS: workers ignore it.)
  */
 function reloadSignals(): string[] {
-  const source = readFileSync(join(ROOT, 'src/cli/primary.ts'), 'utf8');
+  const source = readFileSync(join(ROOT, 'src/server/cli/primary.ts'), 'utf8');
   const handlers = [...source.matchAll(/const (\w+) = \(\) => void control\.reload\(/g)].map((m) => m[1]);
-  assert.ok(handlers.length > 0, 'src/cli/primary.ts has a signal handler that reloads');
+  assert.ok(handlers.length > 0, 'src/server/cli/primary.ts has a signal handler that reloads');
   return [...source.matchAll(/process\.on\('(SIG[A-Z0-9]+)', (\w+)\)/g)]
     .filter((m) => handlers.includes(m[2]))
     .map((m) => m[1]);
@@ -251,7 +251,7 @@ test('candor.service: systemctl reload sends the signal the primary reloads on, 
   assert.ok(match, `ExecReload sends a signal to the main process (the primary): ${reloads[kill]}`);
   assert.ok(
     reloadSignals().includes(`SIG${match[1]}`),
-    `SIG${match[1]} is a signal src/cli/primary.ts reloads on (${reloadSignals()})`,
+    `SIG${match[1]} is a signal src/server/cli/primary.ts reloads on (${reloadSignals()})`,
   );
   assert.ok(
     reloads.findIndex((line) => / check /.test(line)) < kill,
@@ -261,7 +261,7 @@ test('candor.service: systemctl reload sends the signal the primary reloads on, 
 
 test('candor.service stops with the drain signal, to the primary alone, and waits longer than drain.timeout', () => {
   const signal = unitValue(unit, 'Service', 'KillSignal');
-  assert.equal(actionOf(signal), 'drain', `${signal} drains the gateway (src/gateway/signals.ts)`);
+  assert.equal(actionOf(signal), 'drain', `${signal} drains the gateway (src/server/gateway/signals.ts)`);
   // The primary relays the drain to its workers; SIGKILL at the timeout still reaches all.
   assert.equal(unitValue(unit, 'Service', 'KillMode'), 'mixed');
   const stop = systemdSpan(unitValue(unit, 'Service', 'TimeoutStopSec'));
@@ -352,7 +352,7 @@ test('Dockerfile: a non-root numeric user, the listener port, the drain signal, 
   );
   assert.deepEqual(one('EXPOSE').split(' '), [String(LISTEN.port)]);
   const stop = one('STOPSIGNAL');
-  assert.equal(actionOf(stop), 'drain', `${stop} drains the gateway (src/gateway/signals.ts)`);
+  assert.equal(actionOf(stop), 'drain', `${stop} drains the gateway (src/server/gateway/signals.ts)`);
   for (const i of dockerfile)
     if (i.name === 'ENV' || i.name === 'ARG')
       assert.ok(!i.args.includes(TOKEN_ENV), `${i.name} does not bake ${TOKEN_ENV} into the image`);

@@ -1,16 +1,16 @@
 /**
  * The README's "candor/client" section cannot drift from the code: its retry table agrees with
  * the failure table (clientMayRetry, furthestStage) for every type, and its tables of reasons,
- * error codes and defaults are the ones in src/client/.
+ * error codes and defaults are the ones in src/kits/client/.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CLIENT_DEFAULTS } from '../../src/client/options.ts';
-import { NO_RETRY_REASONS, RETRY_REASONS } from '../../src/client/retry-reasons.ts';
-import { UPSTREAM_ERROR_CODES } from '../../src/client/upstream-error.ts';
-import { FAILURE_TYPES, FAILURES } from '../../src/failure/taxonomy.ts';
+import { FAILURE_TYPES, FAILURES } from '../../src/core/failure/taxonomy.ts';
+import { CLIENT_DEFAULTS } from '../../src/kits/client/options.ts';
+import { NO_RETRY_REASONS, RETRY_REASONS } from '../../src/kits/client/retry-reasons.ts';
+import { UPSTREAM_ERROR_CODES } from '../../src/kits/client/upstream-error.ts';
 
 const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
 const lines = README.split('\n');

@@ -7,17 +7,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EXIT } from '../../src/cli/exit-codes.ts';
-import { parseConfig } from '../../src/config/load.ts';
-import { CONFIG_FIELD_PATHS } from '../../src/config/schema.ts';
-import { parseDuration, parseSize } from '../../src/config/units.ts';
-import { RETRY_SKIPS } from '../../src/failure/retry-skips.ts';
-import { FAILURES } from '../../src/failure/taxonomy.ts';
-import { lineFields } from '../../src/log/access-log.ts';
-import { RequestRecord } from '../../src/log/request-record.ts';
-import { METRICS } from '../../src/metrics/catalog.ts';
-import { GatewayMetrics } from '../../src/metrics/metrics.ts';
-import { continueOrStartTrace } from '../../src/trace/traceparent.ts';
+import { parseConfig } from '../../src/core/config/load.ts';
+import { CONFIG_FIELD_PATHS } from '../../src/core/config/schema.ts';
+import { parseDuration, parseSize } from '../../src/core/config/units.ts';
+import { RETRY_SKIPS } from '../../src/core/failure/retry-skips.ts';
+import { FAILURES } from '../../src/core/failure/taxonomy.ts';
+import { continueOrStartTrace } from '../../src/core/ids/traceparent.ts';
+import { lineFields } from '../../src/observe/log/access-log.ts';
+import { RequestRecord } from '../../src/observe/log/request-record.ts';
+import { METRICS } from '../../src/observe/metrics/catalog.ts';
+import { GatewayMetrics } from '../../src/observe/metrics/metrics.ts';
+import { EXIT } from '../../src/server/cli/exit-codes.ts';
 
 const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
 
@@ -162,7 +162,7 @@ test('the exit code table has every code in EXIT, by name', () => {
 
 test('the log line table explains every field the access log writes, and no other', () => {
   // Every key, including those whose value is undefined on this record (pino leaves those
-  // out); the line access-log.ts writes directly is kept equal to these by test/log.
+  // out); the line access-log.ts writes directly is kept equal to these by test/observe/log.
   const line = lineFields(
     new RequestRecord('id', continueOrStartTrace(undefined), '127.0.0.1', 'GET', 'h', '/'),
   );

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { parseConfig } from '../../src/config/load.ts';
-import { type Gateway, startGateway } from '../../src/gateway/gateway.ts';
+import { parseConfig } from '../../src/core/config/load.ts';
+import { type Gateway, startGateway } from '../../src/server/gateway/gateway.ts';
 
 /** One parsed access-log line. */
 export type LogLine = Record<string, unknown> & { msg: string; level: string };

@@ -157,17 +157,23 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     'bin/candor.js',
     'dist/index.js',
     'dist/index.d.ts',
-    'dist/client/index.js',
-    'dist/client/index.d.ts',
-    'dist/cli/main.js',
-    'dist/app/index.js',
-    'dist/app/index.d.ts',
+    'dist/kits/client/index.js',
+    'dist/kits/client/index.d.ts',
+    'dist/server/cli/main.js',
+    'dist/kits/app/index.js',
+    'dist/kits/app/index.d.ts',
   ]) {
     assert.ok(packedFiles.includes(path), `${path} is in the package`);
   }
-  assert.ok(packedFiles.includes('dist/demo/demo.yaml'), 'the demo config the code reads is in the package');
+  assert.ok(
+    packedFiles.includes('dist/server/demo/demo.yaml'),
+    'the demo config the code reads is in the package',
+  );
   for (const file of ['status-page.html', 'status-page.css', 'status-page.client.js', 'status-page.js'])
-    assert.ok(packedFiles.includes(`dist/admin/${file}`), `the status page's ${file} is in the package`);
+    assert.ok(
+      packedFiles.includes(`dist/server/admin/${file}`),
+      `the status page's ${file} is in the package`,
+    );
   const stray = packedFiles.filter(
     (path) =>
       !/^(package\.json|README\.md|LICENSE|bin\/candor\.js)$/.test(path) &&
@@ -185,7 +191,7 @@ test('candor --version prints the package version', async () => {
 });
 
 test('candor check validates the demo config shipped in the package', async () => {
-  const check = await candor(['check', join(installed, 'dist/demo/demo.yaml')]);
+  const check = await candor(['check', join(installed, 'dist/server/demo/demo.yaml')]);
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /demo\.yaml: ok \(gateway "candor-demo", 1 listener\(s\), 11 route\(s\)/);
 });
@@ -279,7 +285,7 @@ import { createApp } from 'candor/app';
 // @ts-expect-error: internals are not part of the API
 import { createRuntime } from 'candor';
 // @ts-expect-error: nor reachable by a deep import
-import { runServe } from 'candor/dist/cli/serve.js';
+import { runServe } from 'candor/dist/server/cli/serve.js';
 
 // @ts-expect-error: startGateway takes a validated config, not a file name
 await startGateway('candor.yaml');

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEcho } from '../../src/fault-kit/http-servers.ts';
+import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
 

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { startEcho } from '../../src/fault-kit/http-servers.ts';
-import { startResetBeforeHead } from '../../src/fault-kit/reset-faults.ts';
-import { startSwitchable } from '../../src/fault-kit/switchable.ts';
-import { startRefusing } from '../../src/fault-kit/unreachable-faults.ts';
+import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
+import { startSwitchable } from '../../src/kits/fault-kit/switchable.ts';
+import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startBlackhole } from '../../src/fault-kit/slow-faults.ts';
+import { startBlackhole } from '../../src/kits/fault-kit/slow-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
 

@@ -1,0 +1,66 @@
+/**
+ * The request line and header section of an HTTP/1.1 request, as the gateway writes it
+ * upstream. One serializer, so that `candor diagnose` writes the very bytes the gateway
+ * would (src/kits/diagnose/request.ts) instead of an imitation that drifts.
+ */
+
+/** What a head is made of; the connection's UpstreamRequest fits it as it is. */
+export interface RequestHeadInput {
+  readonly method: string;
+  readonly path: string;
+  /** Flat [name, value, …], written in this order and case. */
+  readonly headers: readonly string[];
+  /** `chunked`: a streamed body whose length the client did not announce. */
+  readonly body: { readonly kind: 'none' | 'buffer' | 'stream'; readonly chunked?: boolean };
+}
+
+/** A body-less POST, PUT or PATCH without Content-Length is ambiguous to some servers (411). */
+const NO_BODY_CONTENT_LENGTH_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+// Shared, never built per request: this runs for every request the gateway sends.
+const CHUNKED: readonly string[] = Object.freeze(['transfer-encoding', 'chunked']);
+const ZERO_LENGTH: readonly string[] = Object.freeze(['content-length', '0']);
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * The framing fields this hop owns and adds after the others: `transfer-encoding: chunked`
+ * for a body of unknown length, `content-length: 0` for a body-less POST/PUT/PATCH that says
+ * nothing of its length; none otherwise. Flat [name, value, …].
+ */
+export function framingFields(request: RequestHeadInput): readonly string[] {
+  const { body } = request;
+  if (body.kind === 'stream' && body.chunked) return CHUNKED;
+  if (
+    body.kind === 'none' &&
+    NO_BODY_CONTENT_LENGTH_METHODS.has(request.method) &&
+    !hasLength(request.headers)
+  )
+    return ZERO_LENGTH;
+  return NONE;
+}
+
+/**
+ * "METHOD path HTTP/1.1", the fields in order, Host (`authority`, the target's host[:port])
+ * when the fields have none (an HTTP/1.0 client may send none), the framing fields, and the
+ * empty line. Latin-1 text: write it with that encoding.
+ */
+export function serializeRequestHead(request: RequestHeadInput, authority: string): string {
+  const { headers } = request;
+  let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
+  let host = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    if (name.length === 4 && name.toLowerCase() === 'host') host = true;
+    head += `${name}: ${headers[i + 1]}\r\n`;
+  }
+  if (!host) head += `host: ${authority}\r\n`;
+  const framing = framingFields(request);
+  for (let i = 0; i < framing.length; i += 2) head += `${framing[i]}: ${framing[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
+function hasLength(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length') return true;
+  }
+  return false;
+}

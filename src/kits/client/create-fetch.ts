@@ -1,0 +1,300 @@
+/**
+ * createFetch: the global fetch's signature with the retry discipline of the gateway, for
+ * apps that call APIs through gateways. One call is a loop of attempts: wait for the origin
+ * (its pause, its circuit), send, read the outcome against the failure table, then retry
+ * only what the table, the method, the body, the attempts, the deadline and the budget all
+ * allow, after a full-jitter backoff or the Retry-After the origin announced.
+ *
+ * What a call ends with: the last Response whenever an HTTP response came (a 502 that may
+ * not be retried, or the last of the retries, resolves like fetch would); an UpstreamError
+ * only when there is no response to give (the connection failed, the deadline passed, the
+ * circuit is open); the caller's own abort reason when its signal aborts, as fetch does.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Failure } from '../../core/failure/failure.ts';
+import { readFailingProxyStatus } from '../../core/failure/proxy-status.ts';
+import { backoffDelay } from '../../proxy/decide/retry-policy.ts';
+import { type AttemptReport, attemptReport } from './attempt-report.ts';
+import { callHeaders } from './call-headers.ts';
+import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';
+import { type Admission, OriginState } from './origin-state.ts';
+import { bodySource, type ReplayableBody } from './replayable-body.ts';
+import { retryAfterMs } from './retry-after.ts';
+import type { NoRetryReason, RetryReason } from './retry-reasons.ts';
+import { type AttemptOutcome, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
+import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
+
+/** fetch's init, whose body may also be a function that makes a fresh body for each attempt. */
+export interface ClientRequestInit extends Omit<RequestInit, 'body'> {
+  body?: RequestInit['body'] | ReplayableBody;
+}
+
+/** A function with the global fetch's signature (assignable to `typeof fetch`). */
+export type ResilientFetch = (input: string | URL | Request, init?: ClientRequestInit) => Promise<Response>;
+
+/** Origins whose state (circuit, budget, pause) one client keeps; the least recently called goes first. */
+const MAX_ORIGINS = 1_000;
+
+/** The deadline's abort reason, told apart from the caller's by identity. */
+class DeadlineReached extends Error {}
+
+/**
+ * A fetch that retries what is safe to retry, and nothing else.
+ *
+ * @example
+ * const api = createFetch({ attempts: 3, deadline: 10_000, idempotencyKey: true });
+ * const res = await api('https://api.example.com/orders', { method: 'POST', body: JSON.stringify(order) });
+ */
+export function createFetch(options: ClientOptions = {}): ResilientFetch {
+  const config = resolveOptions(options);
+  // Least recently used first: a client that calls many distinct origins (a host per tenant)
+  // keeps the state of the last MAX_ORIGINS, not of every origin it ever called.
+  const origins = new Map<string, OriginState>();
+  const originOf = (url: URL): OriginState => {
+    let state = origins.get(url.origin);
+    if (state === undefined) {
+      state = new OriginState(config);
+      if (origins.size >= MAX_ORIGINS) origins.delete(origins.keys().next().value as string);
+    } else origins.delete(url.origin);
+    origins.set(url.origin, state);
+    return state;
+  };
+  return (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    return call(config, originOf(url), url, input, init);
+  };
+}
+
+async function call(
+  config: ClientConfig,
+  origin: OriginState,
+  url: URL,
+  input: string | URL | Request,
+  init: ClientRequestInit,
+): Promise<Response> {
+  const method = normalizeMethod(init.method ?? (input instanceof Request ? input.method : 'GET'));
+  const headers = callHeaders(config, input, init, method);
+  const body = bodySource(init.body);
+  const facts = { method, idempotencyKey: headers.has('idempotency-key'), replayable: body.replayable };
+  const href = url.href;
+  const callerSignal = init.signal ?? (input instanceof Request ? input.signal : undefined);
+  callerSignal?.throwIfAborted();
+
+  // One signal for the whole call: the caller's abort and the deadline both end every
+  // attempt and every wait at once. (AbortSignal.any holds the caller's signal weakly: a
+  // long-lived one shared by many calls collects no listeners.)
+  const deadline = new DeadlineReached(`deadline of ${config.deadline} ms passed`);
+  const deadlineController = new AbortController();
+  const timer = setTimeout(() => deadlineController.abort(deadline), config.deadline);
+  const signal = callerSignal
+    ? AbortSignal.any([callerSignal, deadlineController.signal])
+    : deadlineController.signal;
+  const deadlineAt = performance.now() + config.deadline;
+
+  const reports: AttemptReport[] = [];
+  const report = (entry: AttemptReport) => {
+    reports.push(entry);
+    try {
+      // A logging hook that throws, or rejects (an async one), must not change what the call does.
+      const returned: unknown = config.onAttemptFailed?.(entry);
+      if (returned instanceof Promise) returned.catch(() => {});
+    } catch {
+      // (as above)
+    }
+  };
+  /** The last failed attempt: its response (held until the next attempt goes), or its connection failure. */
+  let lastResponse: Response | undefined;
+  let lastFailure: Failure | undefined;
+
+  /** Ends the call without a response; the caller's own abort wins over anything else. */
+  const fail = (code: UpstreamErrorCode, extra: { detail?: string; retryAfterMs?: number } = {}): never => {
+    clearTimeout(timer);
+    if (signal.aborted && signal.reason !== deadline) throw signal.reason;
+    throw new UpstreamError(code, {
+      method,
+      url: href,
+      attempts: reports,
+      type: lastFailure?.type,
+      cause: lastFailure,
+      ...extra,
+    });
+  };
+  /** Ends the call with what the last attempt left: its response if it got one, else the error. */
+  const giveUp = (
+    code: UpstreamErrorCode,
+    extra: { detail?: string; retryAfterMs?: number } = {},
+  ): Response => {
+    if (lastResponse === undefined) return fail(code, extra);
+    clearTimeout(timer);
+    return lastResponse;
+  };
+  const aborted = () =>
+    signal.reason === deadline
+      ? giveUp('UPSTREAM_DEADLINE', { detail: `deadline of ${config.deadline} ms passed` })
+      : fail('UPSTREAM_UNREACHABLE');
+
+  /** The next step after failed attempt number `attempt`, with every limit applied. */
+  const decide = (
+    attempt: number,
+    outcome: AttemptOutcome,
+    announcedMs: number | undefined,
+    paused = false,
+  ): Next => {
+    const verdict = judge(outcome, facts);
+    if (!verdict.retry) return { retry: false, reason: verdict.reason, delayMs: undefined };
+    const no = (reason: NoRetryReason): Next => ({ retry: false, reason, delayMs: undefined });
+    if (attempt >= config.attempts) return no('attempts');
+    const delayMs =
+      announcedMs ??
+      backoffDelay({ backoffBase: config.backoff.base, backoffMax: config.backoff.cap }, attempt);
+    const now = performance.now();
+    if (now + delayMs >= deadlineAt)
+      return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');
+    // A retry that waits out a pause (a 503 or 429 whose Retry-After is not 0) is not charged:
+    // the pause lets one probe per announced window reach the origin, fewer requests than any
+    // budget would. Any other Retry-After (on a 502 or 504, which pauses nothing, or of 0
+    // seconds) is a delay like a backoff, and charged like one.
+    if (!paused && origin.budget && !origin.budget.trySpend(now)) return no('budget');
+    return { retry: true, reason: verdict.reason, delayMs };
+  };
+
+  for (let attempt = 1; ; attempt++) {
+    let admission: Admission;
+    try {
+      admission = await origin.admit(deadlineAt, signal);
+    } catch {
+      return aborted();
+    }
+    if (admission.kind === 'circuit_open') {
+      return giveUp('UPSTREAM_CIRCUIT_OPEN', {
+        detail: `circuit open for ${url.origin}, next probe in ${Math.ceil(admission.retryAfterMs)} ms`,
+        retryAfterMs: admission.retryAfterMs,
+      });
+    }
+    if (admission.kind === 'paused_past_deadline') {
+      return giveUp('UPSTREAM_DEADLINE', {
+        detail: `${url.origin} asked for a pause (Retry-After) that ends after this call's deadline`,
+      });
+    }
+    // The failed answer kept for a giving-up is not needed any more: let its connection go.
+    // Not awaited: nothing may come between the admission and the send (a pause could begin).
+    lastResponse?.body?.cancel().catch(() => {});
+    lastResponse = undefined;
+    if (attempt === 1) origin.budget?.called(performance.now());
+
+    const attemptStart = performance.now();
+    // The deadline ends the wait for this attempt's head, not its body: a response the call
+    // later gives up with (its deadline passing in a wait) must still be readable. The
+    // caller's abort reaches the body too, as with fetch.
+    const headDeadline = new AbortController();
+    const untilHead = () => headDeadline.abort(deadline);
+    deadlineController.signal.addEventListener('abort', untilHead, { once: true });
+    const attemptSignal = callerSignal
+      ? AbortSignal.any([callerSignal, headDeadline.signal])
+      : headDeadline.signal;
+    let response: Response;
+    try {
+      const attemptInit = { ...init, method, headers, signal: attemptSignal } as RequestInit & {
+        duplex?: 'half';
+      };
+      if (init.body === undefined || init.body === null) delete attemptInit.body;
+      else attemptInit.body = body.take();
+      if (body.streamed) attemptInit.duplex = 'half';
+      response = await (config.fetch ?? globalThis.fetch)(
+        input instanceof Request ? input.clone() : url,
+        attemptInit,
+      );
+    } catch (err) {
+      const elapsedMs = performance.now() - attemptStart;
+      if (signal.aborted) {
+        // An attempt that waited at least half the call's deadline and was cut hung: a failure
+        // for the circuit (a hung origin must open it too). One cut after a short wait, the end of
+        // a call that spent its time elsewhere, says nothing about the origin.
+        const hung = signal.reason === deadline && elapsedMs >= config.deadline / 2;
+        origin.settle(admission, hung ? { failed: true } : { abandoned: true });
+        if (signal.reason === deadline) {
+          const detail = `no response within the deadline of ${config.deadline} ms`;
+          report(attemptReport(attempt, method, href, { elapsedMs, detail }, undefined, 'deadline'));
+          return fail('UPSTREAM_DEADLINE', { detail });
+        }
+        return fail('UPSTREAM_UNREACHABLE');
+      }
+      // fetch's network errors carry their cause; any other rejection is the call's own mistake
+      // (a GET with a body, a bad header), which fetch would have thrown as well.
+      if (!(err instanceof Error) || err.cause === undefined) {
+        origin.settle(admission, { abandoned: true });
+        clearTimeout(timer);
+        throw err;
+      }
+      lastFailure = classifyFetchError(err, elapsedMs);
+      origin.settle(admission, { failed: true });
+      const { type, stage, details } = lastFailure;
+      const next = decide(attempt, { status: undefined, type, stage }, undefined);
+      report(
+        attemptReport(attempt, method, href, { elapsedMs, type, detail: details }, next.delayMs, next.reason),
+      );
+      if (!next.retry) return fail('UPSTREAM_UNREACHABLE');
+      if (!(await wait(next.delayMs, signal))) return aborted();
+      continue;
+    } finally {
+      deadlineController.signal.removeEventListener('abort', untilHead);
+    }
+
+    if (!isFailedStatus(response.status)) {
+      origin.settle(admission, {});
+      clearTimeout(timer);
+      return response;
+    }
+    const elapsedMs = performance.now() - attemptStart;
+    const member = readFailingProxyStatus(response.headers.get('proxy-status') ?? undefined);
+    const type = member?.error;
+    const announced = retryAfterMs(response.headers.get('retry-after'));
+    // A Retry-After of 0 (or a date past) asks for no pause: nobody need wait behind a probe.
+    const pauses =
+      announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
+    origin.settle(admission, {
+      failed: !pauses && (response.status === 502 || response.status === 503 || response.status === 504),
+      pauseMs: pauses ? Math.min(announced, config.maxPause) : undefined,
+    });
+    lastResponse = response;
+    lastFailure = undefined;
+    const next = decide(attempt, { status: response.status, type, stage: stageOf(type) }, announced, pauses);
+    const seen = {
+      status: response.status,
+      type,
+      proxyStatus: member,
+      requestId: response.headers.get('x-request-id') ?? undefined,
+      detail: member?.details ?? member?.unknownError,
+      retryAfterMs: announced,
+      elapsedMs,
+    };
+    report(attemptReport(attempt, method, href, seen, next.delayMs, next.reason));
+    if (!next.retry) {
+      clearTimeout(timer);
+      return response;
+    }
+    // A pause is waited out in admit(), with every other caller; any other delay here.
+    if (!pauses && !(await wait(next.delayMs, signal))) return aborted();
+  }
+}
+
+type Next =
+  | { readonly retry: true; readonly reason: RetryReason; readonly delayMs: number }
+  | { readonly retry: false; readonly reason: NoRetryReason; readonly delayMs: undefined };
+
+/** Sleeps before the next try; false when the call's signal aborted meanwhile. */
+async function wait(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The Fetch standard's method normalization: these six are upper-cased, any other is sent as written. */
+const NORMALIZED = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+function normalizeMethod(method: string): string {
+  const upper = method.toUpperCase();
+  return NORMALIZED.has(upper) ? upper : method;
+}

@@ -1,0 +1,56 @@
+import type { FailureType } from '../../core/failure/taxonomy.ts';
+import type { AttemptReport } from './attempt-report.ts';
+
+/** The ways a call of candor/client's fetch ends without a response, each with a stable code. */
+export const UPSTREAM_ERROR_CODES = {
+  UPSTREAM_UNREACHABLE: 'the last attempt got no response: the connection failed or broke',
+  UPSTREAM_DEADLINE: 'the deadline passed before a response came (or a Retry-After pause reaches past it)',
+  UPSTREAM_CIRCUIT_OPEN: "the origin's circuit is open: the call failed fast, nothing was sent",
+} as const;
+
+export type UpstreamErrorCode = keyof typeof UPSTREAM_ERROR_CODES;
+
+/**
+ * A call that got no HTTP response. It carries every attempt, so one log line can tell the
+ * whole truth: `${error.message}` names the method, URL, attempts, last failure type and why
+ * it stopped. (A call that got an HTTP response, even a 502, resolves with that Response.)
+ */
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+  readonly code: UpstreamErrorCode;
+  readonly method: string;
+  readonly url: string;
+  /** The type of the last failure, when known. */
+  readonly type: FailureType | undefined;
+  readonly attempts: readonly AttemptReport[];
+  /** For UPSTREAM_CIRCUIT_OPEN: milliseconds until the circuit lets a probe through. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    code: UpstreamErrorCode,
+    init: {
+      method: string;
+      url: string;
+      attempts: readonly AttemptReport[];
+      type?: FailureType;
+      detail?: string;
+      retryAfterMs?: number;
+      cause?: unknown;
+    },
+  ) {
+    const last = init.attempts.at(-1);
+    const tried = `${init.attempts.length} attempt${init.attempts.length === 1 ? '' : 's'}`;
+    const what = [init.type ?? last?.type, init.detail ?? last?.detail].filter(Boolean).join(': ');
+    const stopped = last && !last.retry ? `; not retried: ${last.why}` : '';
+    super(
+      `${init.method} ${init.url}: ${UPSTREAM_ERROR_CODES[code]} (${tried}${what ? `, ${what}` : ''}${stopped})`,
+      init.cause === undefined ? undefined : { cause: init.cause },
+    );
+    this.code = code;
+    this.method = init.method;
+    this.url = init.url;
+    this.type = init.type ?? last?.type;
+    this.attempts = init.attempts;
+    this.retryAfterMs = init.retryAfterMs;
+  }
+}

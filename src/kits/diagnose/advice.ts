@@ -1,0 +1,130 @@
+/**
+ * The fix that fits what the probe found, in one or two plain sentences that name the
+ * address, the timeout, the certificate or the service on the port. Where the probe knows
+ * nothing more specific, the taxonomy's own fix is the answer.
+ */
+import type { Failure } from '../../core/failure/failure.ts';
+import type { ProbeContext } from './context.ts';
+import { portalHint } from './identify.ts';
+import { hostPort } from './plan.ts';
+import { fieldValues } from './response-reader.ts';
+
+export function adviseFix(context: ProbeContext, failure: Failure): string {
+  const { plan, identification: found, body, head } = context;
+  const where = hostPort(context.address ?? plan.hostname, plan.port);
+  const elsewhere = found ? `something else is on that port: ${found.what} (${sent(found.evidence)}).` : '';
+  if (found?.what === 'a TLS server' && plan.protocol === 'http:')
+    return `something else is on that port: a TLS server (${found.evidence}). Use https:// in the target URL.`;
+  switch (failure.type) {
+    case 'dns_error':
+      if (failure.params.rcode === 'NXDOMAIN')
+        return `the name ${plan.hostname} does not exist (NXDOMAIN). Fix the host name in the target URL, or create its DNS record.`;
+      if (failure.params.rcode === 'NOERROR')
+        return `the name ${plan.hostname} exists but has no address records. Add an A or AAAA record, or fix the host name.`;
+      return `the lookup of ${plan.hostname} failed (${failure.details}). Check the resolver this machine and the gateway use.`;
+    case 'dns_timeout':
+      return `the resolver did not answer for ${plan.hostname} within the ${plan.timeouts.connect} ms connect timeout. Check that the resolver is reachable and answering.`;
+    case 'connection_refused':
+      return `nothing listens on ${where}. Start the upstream, or fix the port in the target URL.`;
+    case 'destination_ip_unroutable':
+      return `there is no route to ${context.address ?? plan.hostname} (${failure.details}). Check the address in the target URL, and the routing and firewall on the way.`;
+    case 'connection_timeout':
+      if (/^TLS/.test(failure.details))
+        return `the TCP connection to ${where} opened, but the TLS handshake did not finish within the ${plan.timeouts.connect} ms connect timeout: the server there does not speak TLS, or is overloaded.`;
+      return `nothing answered the connection to ${where} within the ${plan.timeouts.connect} ms connect timeout: the host is down, a firewall drops the packets, or the process no longer accepts connections.`;
+    case 'tls_certificate_error':
+      return certificateFix(context, failure);
+    case 'tls_protocol_error':
+      if (found?.what === 'a plain HTTP server')
+        return `the upstream speaks plain HTTP on ${where}, not TLS (${found.evidence}). Use http:// in the target URL, or enable TLS on the upstream.`;
+      if (found) return `${elsewhere} Point the target at the HTTPS service's port.`;
+      return failure.kind.fix;
+    case 'tls_alert_received':
+      return `the upstream ended the TLS handshake with the alert "${failure.params.alertMessage}". ${failure.kind.fix}`;
+    case 'http_response_timeout':
+      return `the upstream took the request but sent no response head in ${plan.timeouts.response} ms (the response timeout): it is too slow or stuck. Find what it waits on (a slow query, a lock, CPU); raise timeouts.response only if the work is legitimately that slow.`;
+    case 'connection_terminated': {
+      // Under TLS 1.3 a server's alert (a client certificate it requires) arrives after the handshake.
+      const alert = /ERR_SSL_\w*?ALERT_(\w+)/.exec(failure.details)?.[1]?.toLowerCase();
+      if (alert)
+        return `the upstream ended the TLS session with the alert "${alert}" right after the handshake. Check its TLS settings: it may require a client certificate, or refuse this client.`;
+      return `the upstream ${/reset/.test(failure.details) ? 'reset' : 'closed'} the connection after taking the request, without an answer: it is crashing or restarting. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
+    }
+    case 'http_protocol_error':
+      if (found?.what.startsWith('an HTTP server with'))
+        return `the upstream speaks HTTP, but its response head is invalid (${failure.details}: "${context.badLine ?? found.evidence}"). Fix the response head it writes.`;
+      if (found?.what === 'a raw stack trace')
+        return `the upstream app crashed and wrote a stack trace to the socket instead of a response (${sent(found.evidence)}). Fix the crash; its own logs have the whole trace.`;
+      if (found?.what === 'a bare JSON document')
+        return `the upstream writes a bare JSON document to the socket (${sent(found.evidence)}), without a status line or headers: it does not speak HTTP. Point the target at the HTTP port, or fix the server.`;
+      if (found?.what === 'an HTML page without a status line')
+        return `an HTML page comes back with no status line or headers (${sent(found.evidence)}): a captive portal or an HTTP/0.9 server answers, not your app. Check what intercepts the connection, or what listens on that port.`;
+      if (found) return `${elsewhere} Point the target at the HTTP service's port, or move that service.`;
+      return failure.kind.fix;
+    case 'http_response_header_section_size': {
+      const largest = context.largestField;
+      const field = largest ? ` The largest field is ${largest.name} (${largest.bytes} bytes).` : '';
+      return `the upstream's response head is over the gateway's limit (32 KiB).${field} ${failure.kind.fix}`;
+    }
+    case 'http_response_incomplete': {
+      const how = /reset/i.test(failure.details) ? 'reset' : 'closed';
+      const of = body?.expected === undefined ? '' : ` of ${body.expected}`;
+      return `the upstream sent the ${head?.status ?? ''} head and ${body?.bytes ?? 0}${of} body bytes, then ${how} the connection: it is crashing mid-response. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
+    }
+    case 'http_response_transfer_coding':
+    case 'http_response_content_length': {
+      // The details are the gateway's parser's words (src/core/http1/response-parser.ts).
+      const what = failure.details;
+      if (/^unsupported transfer coding|does not end in chunked|more than \d+ transfer codings/.test(what))
+        return `the upstream's response uses a transfer coding Candor cannot relay (${what}): it relays chunked or Content-Length framing, and undoes gzip or deflate under chunked. Compress with Content-Encoding instead, or send the body plain.`;
+      return `the upstream's response framing is broken: ${what}. ${failure.kind.fix}`;
+    }
+    case 'connection_read_timeout':
+      return `the upstream sent the head and ${body?.bytes ?? 0} body bytes, then nothing for ${plan.timeouts.read} ms (the read timeout): it stalls mid-response. Find what it waits on, or raise timeouts.read for streaming routes.`;
+    default:
+      return `${failure.details.replace(/^invalid response: /, 'the response is invalid: ')}. ${failure.kind.fix}`;
+  }
+}
+
+function certificateFix(context: ProbeContext, failure: Failure): string {
+  const cert = context.tls?.certificate;
+  const code = context.tls?.verifyError ?? '';
+  if (!cert) return failure.kind.fix;
+  if (code === 'CERT_HAS_EXPIRED')
+    return `the upstream's certificate (${cert.subject}) expired on ${cert.validTo}. Renew it on the upstream.`;
+  if (code === 'CERT_NOT_YET_VALID')
+    return `the upstream's certificate (${cert.subject}) is valid only from ${cert.validFrom}. Check the clocks, or the certificate's dates.`;
+  if (!cert.hostnameMatch || code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `the upstream's certificate is for ${cert.subjectAltName || cert.subject}, not for "${cert.checkedName}". Use a certificate with that name, or set tls.servername to a name it covers.`;
+  return `the upstream's certificate (issued by ${cert.issuer}) is not signed by a CA this machine trusts (${code}). Give the gateway that CA (tls.ca in the config; --ca here), or use a certificate from a trusted CA.`;
+}
+
+/** `it sent "…"`, without doubling the quotes of text that has its own. */
+function sent(evidence: string): string {
+  return evidence.includes('"') ? `it sent ${evidence}` : `it sent "${evidence}"`;
+}
+
+function requestIdText(context: ProbeContext): string {
+  return context.requestId ? ` (x-request-id ${context.requestId})` : '';
+}
+
+/** The fix when the upstream answered with a valid response. */
+export function adviseAnswer(context: ProbeContext, status: number): string {
+  const { head, body } = context;
+  if (!head) return '';
+  if (status >= 500) {
+    const retry = fieldValues(head, 'retry-after')[0];
+    const later = retry
+      ? ` It asks clients to retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry}.`
+      : '';
+    return `the upstream itself reports the failure: read its own logs for this request${requestIdText(context)}.${later}`;
+  }
+  const hint = portalHint(
+    status,
+    fieldValues(head, 'content-type').join(', '),
+    body?.sniff ?? Buffer.alloc(0),
+  );
+  if (hint)
+    return `the answer looks like ${hint}: something between this machine and the upstream intercepts the request. Check the proxies, VPN or portal on the way.`;
+  return 'none needed: the upstream answers as an HTTP server should.';
+}

@@ -1,0 +1,21 @@
+import type { ResponseHead } from '../../core/http1/response-parser.ts';
+import type { Identification } from './identify.ts';
+import type { ProbePlan } from './plan.ts';
+import type { BodyResult } from './read-body.ts';
+import type { TlsFacts } from './types.ts';
+
+/** What a probe learned on its way, for the verdict and the fix to quote. */
+export interface ProbeContext {
+  readonly plan: ProbePlan;
+  /** The address connected to, or tried first. */
+  address?: string;
+  tls?: TlsFacts;
+  requestId?: string;
+  /** What is on the port when it is not the HTTP server expected. */
+  identification?: Identification;
+  /** The final head, as the gateway's parser read it (refused only for its framing, with a failure). */
+  head?: ResponseHead;
+  body?: BodyResult;
+  badLine?: string;
+  largestField?: { readonly name: string; readonly bytes: number };
+}

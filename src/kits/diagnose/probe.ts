@@ -1,0 +1,195 @@
+/**
+ * One probe of one target: DNS → TCP → TLS → request → response head → body, stopping at the
+ * first hop that fails, each step handed to `emit` as soon as it is known.
+ */
+import type { Socket } from 'node:net';
+import { formatSize } from '../../core/config/units.ts';
+import type { Failure } from '../../core/failure/failure.ts';
+import { connectStep } from './connect-step.ts';
+import type { ProbeContext } from './context.ts';
+import { type Identification, printable } from './identify.ts';
+import { formatMs, type ProbePlan, planUrl, since } from './plan.ts';
+import { readBody } from './read-body.ts';
+import { readHead } from './read-head.ts';
+import { buildRequest } from './request.ts';
+import { resolveStep } from './resolve-step.ts';
+import { headerPairs } from './response-reader.ts';
+import { secondLookBudget, tryPlaintext, tryTls } from './second-look.ts';
+import { SocketFeed } from './socket-feed.ts';
+import type { Step, TargetReport } from './types.ts';
+import { decideVerdict } from './verdict.ts';
+
+export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => {}): Promise<TargetReport> {
+  const started = performance.now();
+  const steps: Step[] = [];
+  const push = (step: Step) => {
+    steps.push(step);
+    emit(step);
+  };
+  const context: ProbeContext = { plan };
+  const finish = (failure?: Failure): TargetReport => ({
+    url: planUrl(plan),
+    upstream: plan.upstream,
+    viaGateway: plan.viaGateway,
+    steps,
+    verdict: decideVerdict(context, failure),
+    totalMs: since(started),
+  });
+  const noted = (step: Step, found: Identification | undefined): Step =>
+    found ? { ...step, notes: [...step.notes, `second look: ${found.evidence}: ${found.what}`] } : step;
+
+  const resolved = await resolveStep(plan.hostname, plan.timeouts.connect);
+  push(resolved.step);
+  if (resolved.failure) return finish(resolved.failure);
+
+  // A failed step waits for the second look, so that its note prints with it.
+  let failedStep: Step | undefined;
+  const connected = await connectStep(
+    plan,
+    resolved.addresses,
+    plan.timeouts.connect - (resolved.step.ms ?? 0),
+    (step) => {
+      if (step.step === 'tls') context.tls = step.facts;
+      if (step.ok) push(step);
+      else failedStep = step;
+    },
+  );
+  context.address = connected.address;
+  const budget = secondLookBudget(connected.tcpMs, plan.timeouts.connect);
+  if (connected.failure || !connected.socket) {
+    if (connected.failure?.type === 'tls_protocol_error' && failedStep?.step === 'tls') {
+      context.identification = await tryPlaintext(
+        connected.address,
+        plan.port,
+        buildRequest(plan, '').bytes,
+        budget,
+      );
+    }
+    if (failedStep) push(noted(failedStep, context.identification));
+    return finish(connected.failure);
+  }
+
+  const socket: Socket = connected.socket;
+  try {
+    const feed = new SocketFeed(socket);
+    const request = buildRequest(plan, socket.localAddress ?? '');
+    context.requestId = request.requestId;
+    const writeStarted = performance.now();
+    await new Promise<void>((resolve) => socket.write(request.bytes, () => resolve()));
+    const writtenAt = performance.now();
+    const requestId = request.requestId ? `, x-request-id ${request.requestId}` : '';
+    push({
+      step: 'request',
+      ok: true,
+      ms: since(writeStarted),
+      summary: `${plan.method} ${plan.path} (Host: ${plan.host}${requestId}), ${request.bytes.length} bytes`,
+      notes: [],
+      facts: {
+        method: plan.method,
+        target: plan.path,
+        headers: request.headers,
+        bytes: request.bytes.length,
+      },
+    });
+
+    const read = await readHead(feed, plan.method, writtenAt, plan.timeouts.response);
+    context.identification = read.identification;
+    context.badLine = read.badLine;
+    context.largestField = read.largestField;
+    if (!read.head) {
+      const failure = read.failure as Failure;
+      if (
+        failure.type === 'connection_terminated' &&
+        read.received.length === 0 &&
+        plan.protocol === 'http:'
+      ) {
+        context.identification = await tryTls(connected.address, plan.port, undefined, budget);
+      }
+      const firstBytes = read.received.length > 0 ? printable(read.received) : undefined;
+      const shown =
+        read.badLine === undefined
+          ? firstBytes && `received: ${firstBytes}`
+          : `offending line: ${printable(Buffer.from(read.badLine, 'latin1'))}`;
+      const firstByte =
+        read.ttfbMs !== undefined && !/ after /.test(failure.details)
+          ? `, first byte after ${formatMs(read.ttfbMs)}`
+          : '';
+      const step: Step = {
+        step: 'response',
+        ok: false,
+        ms: since(writtenAt),
+        summary: `${failure.details}${firstByte}`,
+        notes: shown === undefined ? [] : [shown],
+        facts: {
+          informational: read.informational,
+          ttfbMs: read.ttfbMs,
+          identified: context.identification?.what,
+          firstBytes,
+        },
+      };
+      push(noted(step, failure.type === 'connection_terminated' ? context.identification : undefined));
+      return finish(failure);
+    }
+
+    // An accepted head, or one refused only for its body framing: shown whole either way.
+    const { head, failure, statusLine } = read;
+    context.head = head;
+    const headers = headerPairs(head);
+    const ttfb = `first byte after ${formatMs(read.ttfbMs ?? 0)}`;
+    push({
+      step: 'response',
+      ok: failure === undefined,
+      ms: since(writtenAt),
+      summary: failure
+        ? `${statusLine}: ${failure.details}`
+        : `${statusLine}, ${headers.length} headers, ${ttfb}`,
+      notes: headers.map(
+        ([name, value]) =>
+          `${name}: ${value.length > 100 ? `${value.slice(0, 100)}… (${value.length} bytes)` : value}`,
+      ),
+      facts: {
+        statusLine,
+        status: head.status,
+        headers,
+        informational: read.informational,
+        ttfbMs: read.ttfbMs,
+        headBytes: read.headBytes,
+      },
+    });
+    if (failure) return finish(failure);
+
+    const body = await readBody(feed, read.reader, {
+      readTimeout: plan.timeouts.read,
+      maxBody: plan.maxBody,
+      writtenAt,
+    });
+    context.body = body;
+    push({
+      step: 'body',
+      ok: body.failure === undefined,
+      ms: body.ms,
+      summary: describeBody(body, plan.maxBody),
+      notes: [],
+      facts: {
+        framing: body.framing,
+        bytes: body.bytes,
+        expected: body.expected,
+        complete: body.complete,
+        capped: body.capped,
+      },
+    });
+    return finish(body.failure);
+  } finally {
+    socket.destroy();
+  }
+}
+
+function describeBody(body: Awaited<ReturnType<typeof readBody>>, maxBody: number): string {
+  const of = body.expected === undefined ? '' : ` of ${body.expected}`;
+  const framing = body.framing === 'none' ? 'no body' : body.framing;
+  if (body.failure) return `${body.failure.details} (${body.bytes}${of} bytes, ${framing})`;
+  if (body.capped)
+    return `stopped reading past --max-body ${formatSize(maxBody)} (${body.bytes}${of} bytes read, ${framing}); not an error`;
+  if (body.framing === 'none') return `no body (none expected), in ${formatMs(body.ms)}`;
+  return `${body.bytes} bytes, ${framing}, complete, in ${formatMs(body.ms)}`;
+}

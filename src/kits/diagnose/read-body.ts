@@ -1,0 +1,71 @@
+/**
+ * Hop 5, the body, read on by the parser that read the head, to its end by its framing, up to
+ * a size cap (reaching the cap stops the reading; it is not an error). A cut, a stall or broken
+ * chunks are the Failures the gateway logs once the head has gone downstream.
+ */
+import { Failure } from '../../core/failure/failure.ts';
+import type { Framing } from '../../core/http1/response-parser.ts';
+import { connectionEnded } from '../../upstream/connections/connection-ended.ts';
+import { since } from './plan.ts';
+import type { ResponseReader } from './response-reader.ts';
+import type { SocketFeed } from './socket-feed.ts';
+import type { BodyFraming } from './types.ts';
+
+export interface BodyResult {
+  readonly framing: BodyFraming;
+  readonly bytes: number;
+  readonly expected?: number;
+  readonly complete: boolean;
+  readonly capped: boolean;
+  readonly ms: number;
+  /** The first bytes of the body (up to 64 KiB), to recognise a portal page. */
+  readonly sniff: Buffer;
+  readonly failure?: Failure;
+}
+
+/** The parser's framing names, in the report's words. */
+const FRAMING: Readonly<Record<Framing, BodyFraming>> = {
+  none: 'none',
+  length: 'content-length',
+  chunked: 'chunked',
+  close: 'close-delimited',
+};
+
+export async function readBody(
+  feed: SocketFeed,
+  reader: ResponseReader,
+  limits: { readonly readTimeout: number; readonly maxBody: number; readonly writtenAt: number },
+): Promise<BodyResult> {
+  const started = performance.now();
+  const { framing, contentLength } = reader.head as NonNullable<ResponseReader['head']>;
+  const result = (capped: boolean, failure?: Failure): BodyResult => ({
+    framing: FRAMING[framing],
+    bytes: reader.bodyBytes,
+    expected: framing === 'length' ? contentLength : undefined,
+    complete: reader.complete,
+    capped,
+    ms: since(started),
+    sniff: reader.sniff,
+    failure,
+  });
+  const stage = { stage: 'body_streaming' } as const;
+  for (;;) {
+    // The chunk that completed the head may have brought the whole body, or its fault.
+    if (reader.failure) return result(false, reader.failure.at('body_streaming'));
+    if (reader.complete) return result(false);
+    if (reader.bodyBytes > limits.maxBody) return result(true);
+    const event = await feed.next(limits.readTimeout);
+    if (event.kind === 'data') {
+      reader.feed(event.chunk);
+      continue;
+    }
+    if (event.kind === 'timeout') {
+      const details = `response body stalled: nothing for ${limits.readTimeout} ms (read timeout) after ${reader.bodyBytes} bytes`;
+      return result(false, new Failure('connection_read_timeout', details, stage));
+    }
+    // A FIN ends a close-delimited body cleanly; an error never does (a reset may have cut it anywhere).
+    if (event.kind === 'end' && reader.end() === 'complete') return result(false);
+    const err = event.kind === 'error' ? event.err : undefined;
+    return result(false, connectionEnded('body', err, since(limits.writtenAt), framing));
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * TARGET to probe plans: a URL, or the name of an upstream in the config, each of whose
+ * targets is probed with the request the gateway would send and that upstream's timeouts
+ * and TLS settings. Command-line values win over the config; DEFAULTS fill the rest.
+ */
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { DEFAULTS } from '../../core/config/defaults.ts';
+import { didYouMean } from '../../core/config/did-you-mean.ts';
+import type { GatewayConfig, UpstreamConfig } from '../../core/config/types.ts';
+import { VERSION } from '../../core/version.ts';
+import type { ProbePlan } from './plan.ts';
+
+export interface DiagnoseOptions {
+  /** A URL, or an upstream name of `config`. */
+  readonly target: string;
+  readonly config?: GatewayConfig;
+  readonly method?: string;
+  /** Request target; default the URL's path, or "/". */
+  readonly path?: string;
+  /** Host header; default the target's host (and port). */
+  readonly host?: string;
+  readonly headers?: ReadonlyArray<readonly [string, string]>;
+  readonly connectTimeout?: number;
+  readonly responseTimeout?: number;
+  readonly readTimeout?: number;
+  /** PEM file of a CA to trust besides the system's. */
+  readonly ca?: string;
+  readonly maxBody?: number;
+  /** The gateway's URL, to send the same request through it too. */
+  readonly via?: string;
+}
+
+/** TARGET or an option cannot be used; the command line is wrong (exit 64). */
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
+export const DEFAULT_MAX_BODY = 1024 * 1024;
+
+interface Endpoint {
+  readonly protocol: 'http:' | 'https:';
+  readonly hostname: string;
+  readonly port: number;
+  /** host[:port] as a Host header writes it. */
+  readonly authority: string;
+  readonly path: string;
+}
+
+export function parseEndpoint(text: string, what: string): Endpoint {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TargetError(`${what} "${text}" is not a URL (http://host:port/path)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TargetError(`${what} "${text}" must be http:// or https://`);
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  return {
+    protocol: url.protocol,
+    hostname,
+    port,
+    authority: url.host,
+    path: `${url.pathname}${url.search}`,
+  };
+}
+
+export function isUrl(target: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(target);
+}
+
+/** The plans for every target TARGET names (one for a URL). */
+export function planTargets(options: DiagnoseOptions): ProbePlan[] {
+  const { config } = options;
+  if (isUrl(options.target)) {
+    const endpoint = parseEndpoint(options.target, 'TARGET');
+    const upstream = config ? findUpstreamOf(config, endpoint) : undefined;
+    return [planFor(endpoint, upstream, options)];
+  }
+  if (!config)
+    throw new TargetError(
+      `"${options.target}" is not a URL; to probe an upstream by name, give --config FILE`,
+    );
+  const upstream = config.upstreams[options.target];
+  if (!upstream) {
+    const names = Object.keys(config.upstreams);
+    const guess = didYouMean(options.target, names);
+    throw new TargetError(
+      `no upstream "${options.target}" in ${config.source}${guess ? `; did you mean "${guess}"?` : ` (upstreams: ${names.join(', ')})`}`,
+    );
+  }
+  return upstream.targets.map((target) =>
+    planFor(
+      {
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        authority: new URL(target.origin).host,
+        path: '/',
+      },
+      upstream,
+      options,
+    ),
+  );
+}
+
+/** The plan of the same request sent through the gateway at `via`. */
+export function planVia(options: DiagnoseOptions, direct: ProbePlan): ProbePlan {
+  const gateway = parseEndpoint(options.via as string, '--compare/--via');
+  return {
+    ...direct,
+    protocol: gateway.protocol,
+    hostname: gateway.hostname,
+    port: gateway.port,
+    upstream: null,
+    viaGateway: true,
+    host: options.host ?? gateway.authority,
+    clientHeaders: clientHeaders(options.host ?? gateway.authority, options),
+    asGateway: null,
+    // The gateway's own timeouts must fire first, so that its answer is what we see.
+    timeouts: { ...direct.timeouts, response: direct.timeouts.response + direct.timeouts.connect + 1000 },
+    tls: { ca: direct.tls.ca, insecureSkipVerify: false },
+  };
+}
+
+function findUpstreamOf(config: GatewayConfig, endpoint: Endpoint): UpstreamConfig | undefined {
+  return Object.values(config.upstreams).find((upstream) =>
+    upstream.targets.some(
+      (t) => t.protocol === endpoint.protocol && t.hostname === endpoint.hostname && t.port === endpoint.port,
+    ),
+  );
+}
+
+function planFor(
+  endpoint: Endpoint,
+  upstream: UpstreamConfig | undefined,
+  options: DiagnoseOptions,
+): ProbePlan {
+  const timeouts = upstream?.timeouts ?? DEFAULTS.upstream.timeouts;
+  const host = options.host ?? endpoint.authority;
+  const caFile = options.ca ?? upstream?.tls.ca;
+  return {
+    protocol: endpoint.protocol,
+    hostname: endpoint.hostname,
+    port: endpoint.port,
+    upstream: upstream?.name ?? null,
+    viaGateway: false,
+    method: (options.method ?? 'GET').toUpperCase(),
+    path: options.path ?? (endpoint.path === '' ? '/' : endpoint.path),
+    host,
+    clientHeaders: clientHeaders(host, options),
+    asGateway: { name: options.config?.name ?? DEFAULTS.name },
+    timeouts: {
+      connect: options.connectTimeout ?? timeouts.connect,
+      response: options.responseTimeout ?? timeouts.response,
+      read: options.readTimeout ?? timeouts.read,
+    },
+    tls: {
+      ca: caFile === undefined ? undefined : readCa(caFile),
+      servername: upstream?.tls.servername,
+      insecureSkipVerify: upstream?.tls.insecureSkipVerify ?? false,
+    },
+    maxBody: options.maxBody ?? DEFAULT_MAX_BODY,
+  };
+}
+
+function clientHeaders(host: string, options: DiagnoseOptions): Array<readonly [string, string]> {
+  return [
+    ['host', host],
+    ['user-agent', `candor-diagnose/${VERSION}`],
+    ['accept', '*/*'],
+    ...(options.headers ?? []),
+  ];
+}
+
+/** A CA file is trusted in addition to the system's roots, as the gateway does. */
+function readCa(path: string): string {
+  try {
+    return [...rootCertificates, readFileSync(path, 'utf8')].join('\n');
+  } catch (err) {
+    throw new TargetError(
+      `cannot read the CA file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}

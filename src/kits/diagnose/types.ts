@@ -1,0 +1,144 @@
+/**
+ * What `candor diagnose` finds, as data: the steps of one probe with their timings, and the
+ * verdict in the taxonomy's terms. The text and JSON outputs both read these records.
+ */
+import type { FailureType, Shape, Stage } from '../../core/failure/taxonomy.ts';
+
+/** The hops of one probe, in the order they are walked. */
+export type StepName = 'dns' | 'connect' | 'tls' | 'request' | 'response' | 'body';
+
+export interface DnsFacts {
+  readonly host: string;
+  readonly ipLiteral: boolean;
+  /** Every address the resolver returned, in the order the connect tries them. */
+  readonly addresses: readonly string[];
+  /** The resolver's error code (ENOTFOUND, EAI_AGAIN...). */
+  readonly code?: string;
+}
+
+export interface ConnectFacts {
+  /** The address connected to (or tried first, when the connect failed). */
+  readonly address: string;
+  readonly port: number;
+  readonly timeoutMs: number;
+  readonly code?: string;
+}
+
+export interface CertificateFacts {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly validFrom: string;
+  readonly validTo: string;
+  readonly subjectAltName: string;
+  /** The name the certificate is checked against (SNI), and whether it matches. */
+  readonly checkedName: string;
+  readonly hostnameMatch: boolean;
+}
+
+export interface TlsFacts {
+  readonly servername: string | undefined;
+  readonly protocol?: string;
+  readonly alpn?: string;
+  readonly certificate?: CertificateFacts;
+  /** Whether the chain and the name verified against the trusted CAs. */
+  readonly verified: boolean;
+  readonly verifyError?: string;
+  readonly code?: string;
+}
+
+export interface RequestFacts {
+  readonly method: string;
+  readonly target: string;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly bytes: number;
+}
+
+export interface ResponseFacts {
+  readonly statusLine?: string;
+  readonly status?: number;
+  readonly headers?: ReadonlyArray<readonly [string, string]>;
+  /** Interim 1xx statuses received before the final head. */
+  readonly informational: readonly number[];
+  /** Time from the request written to the first response byte. */
+  readonly ttfbMs?: number;
+  readonly headBytes?: number;
+  /** What the bytes look like when they are not HTTP ("an SSH server"). */
+  readonly identified?: string;
+  /** The first bytes received, printable, when they were not a valid head. */
+  readonly firstBytes?: string;
+}
+
+export type BodyFraming = 'content-length' | 'chunked' | 'close-delimited' | 'none';
+
+export interface BodyFacts {
+  readonly framing: BodyFraming;
+  readonly bytes: number;
+  /** Content-Length announced. */
+  readonly expected?: number;
+  readonly complete: boolean;
+  /** Reading stopped at --max-body: not an error. */
+  readonly capped: boolean;
+}
+
+interface StepBase {
+  readonly ok: boolean;
+  /** How long this step took, in milliseconds (null when it did not run). */
+  readonly ms: number | null;
+  /** One line for people. */
+  readonly summary: string;
+  /** Further lines: headers, certificate details, what a second look found. */
+  readonly notes: readonly string[];
+}
+
+export type Step =
+  | (StepBase & { readonly step: 'dns'; readonly facts: DnsFacts })
+  | (StepBase & { readonly step: 'connect'; readonly facts: ConnectFacts })
+  | (StepBase & { readonly step: 'tls'; readonly facts: TlsFacts })
+  | (StepBase & { readonly step: 'request'; readonly facts: RequestFacts })
+  | (StepBase & { readonly step: 'response'; readonly facts: ResponseFacts })
+  | (StepBase & { readonly step: 'body'; readonly facts: BodyFacts });
+
+/** How the probe ended, which sets the exit status. */
+export type Outcome =
+  | 'ok' // a valid HTTP response below 500
+  | 'upstream_error' // a valid HTTP response with the upstream's own 5xx
+  | 'failure'; // a failure of the taxonomy: Candor answers 502/503/504 (or aborts the transfer)
+
+export interface FailureSummary {
+  readonly type: FailureType;
+  readonly shape: Shape;
+  readonly flag: string;
+  /** The status Candor answers with (when the stage still allows one). */
+  readonly status: number;
+  readonly stage: Stage;
+  readonly details: string;
+  readonly rcode?: string;
+  readonly alertMessage?: string;
+}
+
+export interface Verdict {
+  readonly outcome: Outcome;
+  /** The status the client of Candor would see: the upstream's own, or Candor's error status. */
+  readonly status: number | null;
+  /** The upstream's own status when it answered with a valid head. */
+  readonly receivedStatus: number | null;
+  readonly failure: FailureSummary | null;
+  /** What is on the port when it is not the HTTP server expected. */
+  readonly identified: string | null;
+  /** "unreachable / connection_refused → Candor answers 502". */
+  readonly summary: string;
+  /** The fix that fits, in one or two plain sentences. */
+  readonly fix: string;
+}
+
+export interface TargetReport {
+  /** The URL probed (the target's origin and the request path). */
+  readonly url: string;
+  /** The upstream this target belongs to, when it came from a config. */
+  readonly upstream: string | null;
+  /** true for the probe sent through the gateway (--compare / --via). */
+  readonly viaGateway: boolean;
+  readonly steps: readonly Step[];
+  readonly verdict: Verdict;
+  readonly totalMs: number;
+}

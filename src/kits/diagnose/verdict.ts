@@ -1,0 +1,75 @@
+/**
+ * The verdict in the taxonomy's terms: the shape, the Proxy-Status error type and the status
+ * Candor would answer, all read from FAILURES through the Failure record; or, when the
+ * upstream answered, its own status passed through.
+ */
+import { Failure } from '../../core/failure/failure.ts';
+import { readProxyStatus } from '../../core/failure/proxy-status.ts';
+import { adviseAnswer, adviseFix } from './advice.ts';
+import type { ProbeContext } from './context.ts';
+import { fieldValues } from './response-reader.ts';
+import type { FailureSummary, Verdict } from './types.ts';
+
+export function summarize(failure: Failure): FailureSummary {
+  return {
+    type: failure.type,
+    shape: failure.shape,
+    flag: failure.kind.flag,
+    status: failure.status,
+    stage: failure.stage,
+    details: failure.details,
+    rcode: failure.params.rcode,
+    alertMessage: failure.params.alertMessage,
+  };
+}
+
+export function decideVerdict(context: ProbeContext, failure: Failure | undefined): Verdict {
+  const { head } = context;
+  const identified = context.identification?.what ?? null;
+  const receivedStatus = head?.status ?? null;
+  if (failure) {
+    const cut = failure.stage === 'body_streaming' && receivedStatus !== null;
+    const answer = cut
+      ? `Candor passes the ${receivedStatus} head on, then aborts the transfer (logged as ${failure.type})`
+      : `Candor answers ${failure.status}`;
+    return {
+      outcome: 'failure',
+      status: cut ? receivedStatus : failure.status,
+      receivedStatus,
+      failure: summarize(failure),
+      identified,
+      summary: `${failure.shape} / ${failure.type} → ${answer}`,
+      fix: adviseFix(context, failure),
+    };
+  }
+  const status = receivedStatus ?? 0;
+  if (context.plan.viaGateway && head) {
+    // Through a gateway, its Proxy-Status says whether it made this answer or passed one on.
+    const member = readProxyStatus(fieldValues(head, 'proxy-status').join(', ') || undefined);
+    if (member?.error) {
+      const reported = new Failure(member.error, member.details ?? '(no details)', { status });
+      const hop = member.nextHop ? ` (next-hop "${member.nextHop}")` : '';
+      return {
+        outcome: 'failure',
+        status,
+        receivedStatus,
+        failure: summarize(reported),
+        identified,
+        summary: `the gateway answers ${status}: ${reported.shape} / ${reported.type}${hop}, from its Proxy-Status`,
+        fix: `the gateway reports "${reported.details}". ${reported.kind.fix}`,
+      };
+    }
+  }
+  return {
+    outcome: status >= 500 ? 'upstream_error' : 'ok',
+    status,
+    receivedStatus,
+    failure: null,
+    identified,
+    summary:
+      status >= 500
+        ? `the upstream answers, with its own ${status} → Candor passes it through (Proxy-Status received-status=${status})`
+        : `the upstream answers ${status} → Candor passes it through`,
+    fix: adviseAnswer(context, status),
+  };
+}

@@ -1,0 +1,88 @@
+import type { FailureType } from '../../core/failure/taxonomy.ts';
+
+/**
+ * What a log format reader makes of one line: a finished request (an access-log line), or a
+ * failed attempt with no status of its own (an nginx error-log line), to be matched with the
+ * request it belongs to.
+ */
+export type LogRecord = RequestLine | FailedAttempt | HealthEvent;
+
+/**
+ * Who produced a 5xx a request line records: the proxy itself (it could not get an answer),
+ * or the upstream (its own status, passed through). Undefined: the format cannot tell (nginx
+ * and Traefik copy their own status into the upstream field), and the report says so.
+ */
+export type Producer = 'proxy' | 'upstream';
+
+interface RecordBase {
+  /** Epoch milliseconds. */
+  readonly time: number;
+  /** The upstream's name where the log knows it (HAProxy's backend, Candor's upstream). */
+  readonly upstream?: string;
+  /** The one server or address that was tried: "127.0.0.1:3001", "be_api/api2". */
+  readonly target?: string;
+  /**
+   * Client and request line, for matching an error-log line with its access-log line
+   * ("127.0.0.1 GET /a HTTP/1.1"); only formats that must be joined set it.
+   */
+  readonly joinKey?: string;
+  /**
+   * The request id where the log has one (Candor's `id`, nginx's `$request_id`, ingress-nginx's
+   * `$req_id`, Envoy's `x-request-id`): joins error lines to requests before time does.
+   */
+  readonly requestId?: string;
+}
+
+export interface RequestLine extends RecordBase {
+  readonly kind: 'request';
+  /**
+   * The status sent to the client: 100–599; 9 for an HTTP/0.9 answer passed through (nginx
+   * logs "009"); 0 when none was sent (HAProxy's -1).
+   */
+  readonly status: number;
+  /** The failure behind the answer, when the line says (Candor's `error`, HAProxy's flags). */
+  readonly failure?: FailureType;
+  /** Failures of earlier attempts of this request that were retried (Candor's `tries`). */
+  readonly retried?: readonly FailureType[];
+  /**
+   * How long the gateway waited on the upstream for the response head (a success's response
+   * time; a timeout's wait), when the format records it.
+   */
+  readonly waitMs?: number;
+  /** The client left before the response was complete. */
+  readonly clientAborted?: boolean;
+  /** Who produced the status, when the line says (see Producer). */
+  readonly producedBy?: Producer;
+  /**
+   * How many upstream attempts the request made, when the line says (nginx's `$upstream_addr`
+   * "a, b" or "a : b": 2): how many error-log lines it claims. One when absent.
+   */
+  readonly attempts?: number;
+  /**
+   * Earlier attempts of this request that failed and were retried, where the log counts them but
+   * does not name their failure (Traefik's `RetryAttempts`): counted, never given a type.
+   */
+  readonly untypedRetries?: number;
+}
+
+export interface FailedAttempt extends RecordBase {
+  readonly kind: 'attempt';
+  readonly failure: FailureType;
+}
+
+/**
+ * A change of a server's or a backend's health the proxy wrote down (HAProxy's "Server be/s1 is
+ * DOWN, reason: Layer4 connection problem"): not a request, but the story behind a 503 storm,
+ * shown on the same timeline.
+ */
+export interface HealthEvent extends RecordBase {
+  readonly kind: 'health';
+  /** down / up: a server's state changed; no-server: a whole backend had none left. */
+  readonly state: 'down' | 'up' | 'no-server';
+  /** What the proxy gave as the reason ("Layer4 connection problem: Connection refused"). */
+  readonly reason?: string;
+  /** How long the failing check took, when the line says. */
+  readonly checkMs?: number;
+  /** The failure type the reason maps to, where it maps to one. */
+  readonly failure?: FailureType;
+}

@@ -1,0 +1,70 @@
+import { FAILURES, type FailureType } from '../../../core/failure/taxonomy.ts';
+import type { LogReader } from '../log-reader.ts';
+import type { LogRecord } from '../log-record.ts';
+
+/** A type the taxonomy knows, or undefined (a line from another version may name others). */
+export function knownType(value: unknown): FailureType | undefined {
+  return typeof value === 'string' && Object.hasOwn(FAILURES, value) ? (value as FailureType) : undefined;
+}
+
+const finite = (value: unknown): number | undefined =>
+  typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+
+function timeOf(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * Candor's own access log (src/observe/log/access-log.ts): one JSON object per request, `msg`
+ * "request". The failure type is written as it is (`error`), so nothing is guessed.
+ */
+export const candorReader: LogReader = {
+  format: 'candor',
+  title: 'Candor access log (JSON)',
+  // Candor's own keys, in pino's order: level and time first, the gateway's name, a msg. Another
+  // proxy's JSON (Traefik, Caddy) has some of them, never all.
+  sniff: (line) =>
+    line.startsWith('{"level":') &&
+    line.includes(',"time":') &&
+    line.includes(',"gateway":') &&
+    line.includes(',"msg":'),
+  read(line): LogRecord | undefined {
+    if (!line.startsWith('{') || !line.includes('"request"')) return undefined;
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      return undefined;
+    }
+    if (entry === null || typeof entry !== 'object' || entry.msg !== 'request') return undefined;
+    const time = timeOf(entry.time);
+    const status = finite(entry.status);
+    if (time === undefined || status === undefined) return undefined;
+    const failure = knownType(entry.error);
+    const slowFailure = failure !== undefined && FAILURES[failure].shape === 'slow';
+    const retried = Array.isArray(entry.tries)
+      ? entry.tries
+          .slice(0, -1)
+          .map((attempt: { error?: unknown }) => knownType(attempt?.error))
+          .filter((type): type is FailureType => type !== undefined)
+      : [];
+    return {
+      kind: 'request',
+      time,
+      status,
+      upstream: typeof entry.upstream === 'string' ? entry.upstream : undefined,
+      target: typeof entry.target === 'string' ? entry.target : undefined,
+      failure,
+      retried: retried.length > 0 ? retried : undefined,
+      // A success waited until its head (ttfb); a timeout waited until it gave up (total).
+      waitMs: slowFailure ? finite(entry.total_ms) : finite(entry.ttfb_ms),
+      clientAborted: entry.client_aborted === true || undefined,
+      // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
+      producedBy: status >= 500 ? (entry.error === undefined ? 'upstream' : 'proxy') : undefined,
+      requestId: typeof entry.req_id === 'string' ? entry.req_id : undefined,
+    };
+  },
+};

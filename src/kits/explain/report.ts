@@ -1,0 +1,248 @@
+import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
+import type { Deploy } from './deploys.ts';
+import { READERS, readerFor } from './detect-format.ts';
+import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
+import type { LogReader } from './log-reader.ts';
+import type { FileRead, FiveXxSplit } from './read-logs.ts';
+import { findStorms } from './storms.ts';
+import type { PlaceTally, Tally } from './tally.ts';
+import { adviseTimeout, type TimeoutFinding } from './timeout-advice.ts';
+
+/** The four shapes and their four fixes (seeds: "the four shapes a 502 actually takes"), then the rest. */
+export const SHAPE_HEADLINES: Readonly<Record<Shape, string>> = {
+  unreachable: 'the upstream is not there',
+  slow: 'the upstream is too slow',
+  reset: 'the upstream is crashing',
+  garbage: 'something else is on that port',
+  gateway: 'the gateway answered on its own',
+  client: 'the requests were refused as they were sent',
+  internal: 'a bug in the gateway',
+};
+const SHAPE_ORDER = Object.keys(SHAPE_HEADLINES) as Shape[];
+
+export interface TypeRow {
+  readonly type: FailureType;
+  /** The status RFC 9209 recommends (and Candor answers). */
+  readonly status: number;
+  readonly count: number;
+  readonly requests: number;
+  readonly attempts: number;
+  /** Statuses the logs show for it (HAProxy answers 503 where Candor answers 502, say). */
+  readonly loggedStatuses: ReadonlyArray<{ status: number; count: number }>;
+  readonly upstreams: ReadonlyArray<{ upstream: string; count: number }>;
+}
+
+export interface ShapeRow {
+  readonly shape: Shape;
+  readonly headline: string;
+  readonly count: number;
+  readonly types: readonly TypeRow[];
+  /** The likely cause and the first thing to check: those of its most frequent type. */
+  readonly likelyCause: string;
+  readonly firstCheck: string;
+}
+
+export interface PlaceRow {
+  readonly name: string;
+  readonly requests: number;
+  readonly errors5xx: number;
+  readonly failures: number;
+  readonly first5xx?: string;
+  readonly last5xx?: string;
+  readonly topType?: string;
+}
+
+export interface StormRow {
+  readonly upstream: string;
+  readonly began: string;
+  readonly ended: string;
+  readonly seconds: number;
+  readonly errors: number;
+  readonly requests: number;
+  readonly peakPerSecond: number;
+  readonly baselinePerSecond: number;
+  readonly types: ReadonlyArray<{ type: string; count: number }>;
+  readonly afterDeploy?: { readonly label: string; readonly at: string; readonly seconds: number };
+  readonly deploysDuring: ReadonlyArray<{ label: string; at: string }>;
+  /** The proxy's health lines about this upstream around the storm (HAProxy's "is DOWN"). */
+  readonly health: readonly StormHealth[];
+}
+
+export interface Report {
+  readonly files: readonly FileRead[];
+  readonly from?: string;
+  readonly to?: string;
+  readonly requests: number;
+  /** Failed attempts with no request line of their own (retried, or only in an error log). */
+  readonly failedAttempts: number;
+  readonly statuses: ReadonlyArray<{ status: number; count: number }>;
+  readonly shapes: readonly ShapeRow[];
+  /** Who produced the 5xx, over every file (each file's own split is in `files`). */
+  readonly errors5xx: FiveXxSplit;
+  /** 5xx the upstream sent itself, passed through (no failure). */
+  readonly upstreamOwn5xx: number;
+  /** 5xx with no failure that the upstream is not known to have sent (an nginx access log without its error log). */
+  readonly unexplained5xx: number;
+  /** Retried attempts the log counts without naming their failure (Traefik's RetryAttempts). */
+  readonly untypedRetries: number;
+  readonly clientAborted: number;
+  readonly upstreams: readonly PlaceRow[];
+  readonly targets: readonly PlaceRow[];
+  readonly bucketSeconds: number;
+  readonly storms: readonly StormRow[];
+  readonly timeouts: readonly TimeoutFinding[];
+  /** Server state changes the proxy logged (HAProxy's own lines). */
+  readonly health: HealthSummary;
+  /** What the formats read cannot tell. */
+  readonly notes: readonly string[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const sortedCounts = <K>(map: ReadonlyMap<K, number>) => [...map].sort((a, b) => b[1] - a[1]);
+
+function placeRows(map: ReadonlyMap<string, PlaceTally>): PlaceRow[] {
+  return [...map]
+    .map(([name, p]) => ({
+      name,
+      requests: p.requests,
+      errors5xx: p.errors5xx,
+      failures: p.failures,
+      first5xx: Number.isFinite(p.first5xx) ? iso(p.first5xx) : undefined,
+      last5xx: Number.isFinite(p.last5xx) ? iso(p.last5xx) : undefined,
+      topType: sortedCounts(p.types)[0]?.[0],
+    }))
+    .sort((a, b) => b.errors5xx + b.failures - (a.errors5xx + a.failures) || b.requests - a.requests);
+}
+
+function shapeRows(tally: Tally): ShapeRow[] {
+  const rows: ShapeRow[] = [];
+  for (const shape of SHAPE_ORDER) {
+    const types: TypeRow[] = [];
+    for (const [type, t] of tally.byType) {
+      if (FAILURES[type].shape !== shape) continue;
+      types.push({
+        type,
+        status: FAILURES[type].status,
+        count: t.requests + t.attempts,
+        requests: t.requests,
+        attempts: t.attempts,
+        loggedStatuses: [...t.statuses]
+          .sort((a, b) => a[0] - b[0])
+          .map(([status, count]) => ({ status, count })),
+        upstreams: sortedCounts(t.upstreams).map(([upstream, count]) => ({ upstream, count })),
+      });
+    }
+    if (types.length === 0) continue;
+    types.sort((a, b) => b.count - a.count);
+    const main = FAILURES[types[0].type];
+    rows.push({
+      shape,
+      headline: SHAPE_HEADLINES[shape],
+      count: types.reduce((sum, t) => sum + t.count, 0),
+      types,
+      likelyCause: main.explanation,
+      firstCheck: main.fix,
+    });
+  }
+  return rows;
+}
+
+/** How the local zone, in which zone-less dates are read, is called here: "TZ=UTC, UTC+00:00". */
+function localZone(): string {
+  const offset = -new Date().getTimezoneOffset();
+  const hours = String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0');
+  const minutes = String(Math.abs(offset) % 60).padStart(2, '0');
+  const name = process.env.TZ ? `TZ=${process.env.TZ}` : 'the local zone';
+  return `${name}, UTC${offset < 0 ? '-' : '+'}${hours}:${minutes}`;
+}
+
+/**
+ * A note when a file of causes (an error log) was read with records, yet none of them met a
+ * request while 5xx were left without a cause: most often its dates, which carry no zone, were
+ * read in another zone than the one they were written in, and every join missed.
+ */
+function unjoinedCauses(
+  tally: Tally,
+  files: readonly FileRead[],
+  readers: readonly LogReader[],
+): string | undefined {
+  if (tally.joinedAttempts > 0 || tally.unexplained5xx === 0) return undefined;
+  const causeFormats = new Set(
+    files.map((f) => readerFor(f.format, readers)?.causesIn).filter((f): f is string => f !== undefined),
+  );
+  const causes = files.filter((f) => causeFormats.has(f.format) && f.records > 0);
+  if (causes.length === 0) return undefined;
+  const lines = causes.reduce((sum, f) => sum + f.records, 0);
+  return `None of the ${lines} failure lines of ${causes.map((f) => f.path).join(', ')} met a request, and ${tally.unexplained5xx} 5xx have no cause. Their dates carry no zone and were read in ${localZone()}: if the machine that wrote them was in another zone, set TZ to it and run again; otherwise the files may not cover the same time.`;
+}
+
+/**
+ * Turns what was read into the report: counts, storms, timeouts and what to check first.
+ * `readers`: those the files were read with (their blind spots become the notes).
+ */
+export function buildReport(
+  tally: Tally,
+  files: readonly FileRead[],
+  deploys: readonly Deploy[],
+  readers: readonly LogReader[] = READERS,
+): Report {
+  const bucketMs = tally.storms.settle();
+  const storms = findStorms(tally.storms, deploys).map(
+    (s): StormRow => ({
+      upstream: s.upstream,
+      began: iso(s.began),
+      ended: iso(s.ended),
+      seconds: Math.round(s.ended - s.began) / 1000,
+      errors: s.errors,
+      requests: s.requests,
+      peakPerSecond: s.peakPerSecond,
+      baselinePerSecond: s.baselinePerSecond,
+      types: s.types.map(([type, count]) => ({ type, count })),
+      afterDeploy: s.afterDeploy && {
+        label: s.afterDeploy.label,
+        at: iso(s.afterDeploy.at),
+        seconds: Math.round(s.afterDeploy.ms) / 1000,
+      },
+      deploysDuring: s.deploysDuring.map((d) => ({ label: d.label, at: iso(d.at) })),
+      health: healthNear(tally.health, s.upstream, s.began, s.ended),
+    }),
+  );
+  const timeouts: TimeoutFinding[] = [];
+  for (const [name, upstream] of tally.byUpstream) {
+    const finding = adviseTimeout(name, upstream);
+    if (finding) timeouts.push(finding);
+  }
+  const formats = [...new Set(files.map((f) => f.format))];
+  const notes = formats
+    .map((format) => readerFor(format, readers)?.blindSpot)
+    .filter((note): note is string => note !== undefined);
+  const causeNote = unjoinedCauses(tally, files, readers);
+  if (causeNote !== undefined) notes.push(causeNote);
+  for (const file of files)
+    if (file.stepsBack > 0)
+      notes.push(
+        `${file.path} is not in time order: ${file.stepsBack} of its records are over an hour older than one before them (the first at line ${file.firstStepBack}). Rotated logs concatenated newest first? explain reads each file in time order, so error lines and requests on either side may not meet: give the rotated files as separate arguments (gzipped ones too).`,
+      );
+  const from = tally.storms.from;
+  return {
+    files,
+    from: Number.isFinite(from) ? iso(from) : undefined,
+    to: Number.isFinite(tally.storms.to) ? iso(tally.storms.to) : undefined,
+    requests: tally.requests,
+    failedAttempts: tally.attempts,
+    statuses: [...tally.byStatus].sort((a, b) => a[0] - b[0]).map(([status, count]) => ({ status, count })),
+    shapes: shapeRows(tally),
+    errors5xx: { ...tally.errors5xx },
+    upstreamOwn5xx: tally.upstreamOwn5xx,
+    unexplained5xx: tally.unexplained5xx,
+    untypedRetries: tally.untypedRetries,
+    clientAborted: tally.clientAborted,
+    upstreams: placeRows(tally.byUpstream),
+    targets: placeRows(tally.byTarget),
+    bucketSeconds: bucketMs / 1000,
+    storms,
+    timeouts: timeouts.sort((a, b) => b.timeouts - a.timeouts),
+    health: healthSummary(tally),
+    notes,
+  };
+}

@@ -1,0 +1,215 @@
+import type { FailureType } from '../../core/failure/taxonomy.ts';
+import { DurationHistogram } from './histogram.ts';
+import type { FailedAttempt, HealthEvent, Producer, RequestLine } from './log-record.ts';
+import type { FiveXxSplit } from './read-logs.ts';
+import { StormCounter } from './storm-counter.ts';
+
+/** How many health events a report keeps (in time order); the rest are counted only. */
+export const HEALTH_EVENTS_KEPT = 1000;
+
+/** Where records without an upstream are counted. */
+export const NO_UPSTREAM = '-';
+
+export interface TypeTally {
+  /** Requests this failure answered. */
+  requests: number;
+  /** Failed attempts with no request of their own in the logs (retried, or only in an error log). */
+  attempts: number;
+  readonly statuses: Map<number, number>;
+  readonly upstreams: Map<string, number>;
+}
+
+export interface PlaceTally {
+  requests: number;
+  errors5xx: number;
+  failures: number;
+  first5xx: number;
+  last5xx: number;
+  readonly types: Map<string, number>;
+}
+
+export interface UpstreamTally extends PlaceTally {
+  /** How long answered requests waited for their response head. */
+  readonly answered: DurationHistogram;
+  /** How long the requests that timed out waiting for a head waited. */
+  readonly timedOut: DurationHistogram;
+  /** Head timeouts whose wait the log does not record. */
+  timeoutsUnmeasured: number;
+}
+
+const place = (): PlaceTally => ({
+  requests: 0,
+  errors5xx: 0,
+  failures: 0,
+  first5xx: Number.POSITIVE_INFINITY,
+  last5xx: Number.NEGATIVE_INFINITY,
+  types: new Map(),
+});
+
+const bump = <K>(map: Map<K, number>, key: K, by = 1) => map.set(key, (map.get(key) ?? 0) + by);
+
+/**
+ * Who produced a 5xx: the proxy when a failure is named (or the line says so); the upstream
+ * when the line says so and the causes' file was read (no failure line claimed it); else unknown.
+ */
+function producerOf(line: RequestLine, causeKnown: boolean): Producer | undefined {
+  if (line.failure !== undefined || line.producedBy === 'proxy') return 'proxy';
+  return line.producedBy === 'upstream' && causeKnown ? 'upstream' : undefined;
+}
+
+/** Every count the report is made of, filled one record at a time. */
+export class Tally {
+  requests = 0;
+  attempts = 0;
+  /** 5xx the upstream sent itself, passed through. */
+  upstreamOwn5xx = 0;
+  /** 5xx with no failure whose maker the logs do not tell (or the proxy's, with no cause given). */
+  unexplained5xx = 0;
+  /** Who produced the 5xx, over every file. */
+  readonly errors5xx: FiveXxSplit = { byProxy: 0, passedThrough: 0, cannotTell: 0 };
+  /** Retried attempts whose failure the log does not name (see RequestLine.untypedRetries). */
+  untypedRetries = 0;
+  clientAborted = 0;
+  /** Error-log lines that met their request (the rest are failed attempts of their own). */
+  joinedAttempts = 0;
+  readonly byStatus = new Map<number, number>();
+  readonly byType = new Map<FailureType, TypeTally>();
+  readonly byUpstream = new Map<string, UpstreamTally>();
+  readonly byTarget = new Map<string, PlaceTally>();
+  readonly storms: StormCounter;
+  /** The first HEALTH_EVENTS_KEPT health events, in time order; `healthEvents` counts them all. */
+  readonly health: HealthEvent[] = [];
+  healthEvents = 0;
+
+  constructor(bucketMs?: number) {
+    this.storms = new StormCounter(bucketMs);
+  }
+
+  /**
+   * One finished request. `causeKnown`: the file with this format's causes was read too, so a
+   * line's word that the upstream produced its 5xx stands (no failure line claimed it). `file`
+   * is the split of the file it came from.
+   */
+  addRequest(line: RequestLine, causeKnown: boolean, file?: FiveXxSplit): void {
+    this.requests++;
+    bump(this.byStatus, line.status);
+    const failure = line.failure;
+    const is5xx = line.status >= 500;
+    const producer = is5xx ? producerOf(line, causeKnown) : undefined;
+    if (failure !== undefined) {
+      const type = this.#type(failure, line.upstream);
+      type.requests++;
+      bump(type.statuses, line.status);
+    } else if (producer === 'upstream') this.upstreamOwn5xx++;
+    else if (is5xx) this.unexplained5xx++;
+    if (is5xx) {
+      const key = producer === 'proxy' ? 'byProxy' : producer === 'upstream' ? 'passedThrough' : 'cannotTell';
+      this.errors5xx[key]++;
+      if (file) file[key]++;
+    }
+    for (const retried of line.retried ?? []) {
+      this.#type(retried, line.upstream).attempts++;
+      this.attempts++;
+    }
+    if (line.untypedRetries) {
+      this.untypedRetries += line.untypedRetries;
+      this.attempts += line.untypedRetries;
+    }
+    if (line.clientAborted) this.clientAborted++;
+
+    const key = line.upstream ?? NO_UPSTREAM;
+    const upstream = this.#upstream(key);
+    const places: PlaceTally[] =
+      line.target === undefined ? [upstream] : [upstream, this.#target(line.target)];
+    for (const p of places) {
+      p.requests++;
+      if (is5xx) p.errors5xx++;
+      if (failure !== undefined) {
+        p.failures++;
+        bump(p.types, failure);
+      }
+      if (is5xx || failure !== undefined) this.#mark(p, line.time);
+    }
+    if (failure === 'http_response_timeout') {
+      if (line.waitMs === undefined) upstream.timeoutsUnmeasured++;
+      else upstream.timedOut.add(line.waitMs);
+    } else if (
+      failure === undefined &&
+      line.status >= 100 &&
+      !line.clientAborted &&
+      line.waitMs !== undefined
+    ) {
+      upstream.answered.add(line.waitMs);
+    }
+    this.storms.add(
+      key,
+      line.time,
+      is5xx,
+      failure ??
+        (producer === 'upstream'
+          ? `upstream's own ${line.status}`
+          : is5xx
+            ? `${line.status}, cause unknown`
+            : undefined),
+    );
+  }
+
+  /** A failed attempt no request line claimed. */
+  addAttempt(attempt: FailedAttempt): void {
+    this.attempts++;
+    this.#type(attempt.failure, attempt.upstream).attempts++;
+    const key = attempt.upstream ?? NO_UPSTREAM;
+    const places: PlaceTally[] = [this.#upstream(key)];
+    if (attempt.target !== undefined) places.push(this.#target(attempt.target));
+    for (const p of places) {
+      p.failures++;
+      bump(p.types, attempt.failure);
+      this.#mark(p, attempt.time);
+    }
+    this.storms.add(key, attempt.time, true, attempt.failure, false);
+  }
+
+  /** A server or backend changed health (a proxy's own log line, not a request). */
+  addHealth(event: HealthEvent): void {
+    this.healthEvents++;
+    if (this.health.length < HEALTH_EVENTS_KEPT) this.health.push(event);
+  }
+
+  #mark(p: PlaceTally, time: number): void {
+    if (time < p.first5xx) p.first5xx = time;
+    if (time > p.last5xx) p.last5xx = time;
+  }
+
+  #type(type: FailureType, upstream: string | undefined): TypeTally {
+    let tally = this.byType.get(type);
+    if (tally === undefined) {
+      tally = { requests: 0, attempts: 0, statuses: new Map(), upstreams: new Map() };
+      this.byType.set(type, tally);
+    }
+    bump(tally.upstreams, upstream ?? NO_UPSTREAM);
+    return tally;
+  }
+
+  #upstream(key: string): UpstreamTally {
+    let tally = this.byUpstream.get(key);
+    if (tally === undefined) {
+      tally = {
+        ...place(),
+        answered: new DurationHistogram(),
+        timedOut: new DurationHistogram(),
+        timeoutsUnmeasured: 0,
+      };
+      this.byUpstream.set(key, tally);
+    }
+    return tally;
+  }
+
+  #target(key: string): PlaceTally {
+    let tally = this.byTarget.get(key);
+    if (tally === undefined) {
+      tally = place();
+      this.byTarget.set(key, tally);
+    }
+    return tally;
+  }
+}

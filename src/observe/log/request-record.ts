@@ -1,0 +1,79 @@
+import type { Failure } from '../../core/failure/failure.ts';
+import type { RetrySkip } from '../../core/failure/retry-skips.ts';
+import type { Stage } from '../../core/failure/taxonomy.ts';
+import type { TraceContext } from '../../core/ids/traceparent.ts';
+
+/** One attempt against one target, for the log line. */
+export interface AttemptOutcome {
+  readonly target: string;
+  /** The upstream's status, when a head came back. */
+  readonly status: number | undefined;
+  readonly error: string | undefined;
+  readonly stage: Stage | undefined;
+  readonly ms: number;
+}
+
+/**
+ * Everything the log line says about one request, filled in as the phases run. It is the
+ * only per-request state the log phase reads, so every field has exactly one writing module
+ * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
+ * client_aborted and upgraded; admit the route and upstream; the attempt loop the target,
+ * stage, tries, retry_skipped and panic; the exchange what the wire showed (bytes,
+ * connect and first-byte times, reuse, resets, dropped interim answers).
+ */
+export class RequestRecord {
+  readonly id: string;
+  readonly trace: TraceContext;
+  /** Wall-clock start, for the log's time field. */
+  readonly time = Date.now();
+  /** Monotonic start, for durations. */
+  readonly startedAt = performance.now();
+  readonly clientAddress: string;
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+  route: string | undefined;
+  upstream: string | undefined;
+  target: string | undefined;
+  status = 0;
+  failure: Failure | undefined;
+  /** How far the exchange with the upstream got (absent when it never started). */
+  stage: Stage | undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  connectMs: number | undefined;
+  /** The upstream connection was a pooled one, reused. */
+  reusedConnection: boolean | undefined;
+  ttfbMs: number | undefined;
+  upstreamReset = false;
+  clientAborted = false;
+  upgraded = false;
+  /** Interim (1xx) answers not relayed: over the per-exchange cap, or the client was not reading. */
+  interimDropped = 0;
+  /** Every attempt made upstream, in order (retries included). */
+  readonly tries: AttemptOutcome[] = [];
+  /** The target was picked while its upstream was in panic (health checks ignored). */
+  panic = false;
+  /** Why the last failed attempt was not retried (absent when it was, or none failed). */
+  retrySkipped: RetrySkip | undefined;
+
+  constructor(
+    id: string,
+    trace: TraceContext,
+    clientAddress: string,
+    method: string,
+    host: string,
+    path: string,
+  ) {
+    this.id = id;
+    this.trace = trace;
+    this.clientAddress = clientAddress;
+    this.method = method;
+    this.host = host;
+    this.path = path;
+  }
+
+  elapsed(): number {
+    return performance.now() - this.startedAt;
+  }
+}

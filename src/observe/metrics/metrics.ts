@@ -1,0 +1,295 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { configHash } from '../../core/config/config-hash.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import type { RetrySkip } from '../../core/failure/retry-skips.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { RequestRecord } from '../log/request-record.ts';
+import { Activity } from './activity.ts';
+import { METRICS, type MetricSpec, methodLabel, type Origin } from './catalog.ts';
+import {
+  type CellFamily,
+  type CounterCell,
+  counterFamily,
+  type HistogramCell,
+  histogramFamily,
+} from './cells.ts';
+import type { Exposition } from './exposition.ts';
+
+/** What the scrape-time gauges read: the live runtime's upstreams and the open listeners. */
+export interface MetricsSource {
+  upstreams(): Iterable<Upstream>;
+  listeners(): Iterable<ListenerGauge>;
+}
+
+export interface ListenerGauge {
+  /** The listener's address as configured (the label value). */
+  readonly address: string;
+  connections(): Promise<number>;
+}
+
+type CounterKey = {
+  [K in keyof typeof METRICS]: (typeof METRICS)[K]['type'] extends 'counter' ? K : never;
+}[keyof typeof METRICS];
+
+/**
+ * One process's metrics: the hot path writes cells (cells.ts), prom-client renders them (and
+ * the cluster primary aggregates them) when scraped. Gauges are not kept up to date on the
+ * hot path: they are read from the runtime at scrape time.
+ *
+ * One instance per gateway, not per process, so that in-process gateways (the tests) count
+ * only their own requests; a worker process runs one gateway, whose registry it hands to the
+ * primary (cluster.ts).
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  /** The last minutes' answers per second and the latest failures, for the status page (activity.ts). */
+  readonly activity = new Activity();
+  readonly #counters = new Map<CounterKey, CellFamily<CounterCell>>();
+  readonly #serverDuration: CellFamily<HistogramCell>;
+  readonly #clientDuration: CellFamily<HistogramCell>;
+  readonly #connect: CellFamily<HistogramCell>;
+  readonly #firstByte: CellFamily<HistogramCell>;
+  readonly #configInfo: Gauge;
+  #source: MetricsSource | undefined;
+
+  constructor() {
+    const registry = this.registry;
+    for (const key of Object.keys(METRICS) as (keyof typeof METRICS)[]) {
+      const spec: MetricSpec = METRICS[key];
+      if (spec.type !== 'counter') continue;
+      const family = counterFamily(spec.labels);
+      this.#counters.set(key as CounterKey, family);
+      new CellCounter(spec, family, registry);
+    }
+    const histogram = (spec: MetricSpec) => {
+      const family = histogramFamily(spec.labels, spec.buckets ?? []);
+      new CellHistogram(spec, family, registry);
+      return family;
+    };
+    this.#serverDuration = histogram(METRICS.serverDuration);
+    this.#clientDuration = histogram(METRICS.clientDuration);
+    this.#connect = histogram(METRICS.connectDuration);
+    this.#firstByte = histogram(METRICS.timeToFirstByte);
+    this.#configInfo = new Gauge(options(METRICS.configInfo, registry));
+    this.#registerRuntimeGauges();
+    // Shown at 0 before the first reload, so that a rate() over them works from the start.
+    this.#count('configReloads').cell('success');
+    this.#count('configReloads').cell('failure');
+  }
+
+  /** Where the gauges read the live state from (the gateway sets it once it runs). */
+  watch(source: MetricsSource): void {
+    this.#source = source;
+  }
+
+  /** This process's metrics in Prometheus text format: what GET /metrics answers outside a cluster. */
+  async exposition(): Promise<Exposition> {
+    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+  }
+
+  // ── the request path ────────────────────────────────────────────────────────────
+
+  /** The request's one log line was written: its answer and its duration. */
+  requestEnded(record: RequestRecord, origin: Origin): void {
+    const route = record.route ?? '';
+    const errorType = record.failure?.type ?? '';
+    this.#count('responses').cell(route, record.status, origin, errorType).value++;
+    this.#serverDuration
+      .cell(route, methodLabel(record.method), record.status, errorType)
+      .observe(record.elapsed() / 1000);
+    this.activity.record(record, origin);
+  }
+
+  /** One attempt settled: `outcome` is "response" or the failure type. */
+  attempted(upstream: string, target: string, outcome: string, reused: boolean): void {
+    this.#count('attempts').cell(upstream, target, outcome, reused ? 'true' : 'false').value++;
+  }
+
+  /** One attempt is over (its response whole, cut, or its failure): its duration, OpenTelemetry's way. */
+  attemptDuration(
+    upstream: string,
+    target: string,
+    method: string,
+    status: number | undefined,
+    errorType: string,
+    seconds: number,
+  ): void {
+    this.#clientDuration
+      .cell(upstream, target, methodLabel(method), status ?? '', errorType)
+      .observe(seconds);
+  }
+
+  /** A retry ended (or was called off): why it was made and how it went. */
+  retried(upstream: string, reason: string, result: string): void {
+    this.#count('retries').cell(upstream, reason, result).value++;
+  }
+
+  retrySkipped(upstream: string, why: RetrySkip): void {
+    this.#count('retriesSkipped').cell(upstream, why).value++;
+  }
+
+  ejected(upstream: string, target: string): void {
+    this.#count('ejections').cell(upstream, target).value++;
+  }
+
+  connected(upstream: string, target: string, seconds: number): void {
+    this.#connect.cell(upstream, target).observe(seconds);
+  }
+
+  firstByte(upstream: string, target: string, seconds: number): void {
+    this.#firstByte.cell(upstream, target).observe(seconds);
+  }
+
+  // ── beside the request path ─────────────────────────────────────────────────────
+
+  healthChecked(upstream: string, target: string, ok: boolean, errorType: string): void {
+    this.#count('healthChecks').cell(upstream, target, ok ? 'success' : 'failure', errorType).value++;
+  }
+
+  healthTransition(upstream: string, target: string, to: 'healthy' | 'unhealthy'): void {
+    this.#count('healthTransitions').cell(upstream, target, to).value++;
+  }
+
+  /** Connections the listener closed as they came in, at its `max_connections`. */
+  connectionsDropped(listener: string, count: number): void {
+    this.#count('clientConnectionsDropped').cell(listener).value += count;
+  }
+
+  /** A config went live (at start, or by a reload): its hash becomes the info metric. */
+  configLoaded(config: GatewayConfig): void {
+    this.#configInfo.reset();
+    this.#configInfo.set({ name: config.name, hash: configHash(config) }, 1);
+  }
+
+  /** For the reload path: count each attempt to reload, and whether it went live. */
+  reloaded(result: 'success' | 'failure'): void {
+    this.#count('configReloads').cell(result).value++;
+  }
+
+  #count(key: CounterKey): CellFamily<CounterCell> {
+    return this.#counters.get(key) as CellFamily<CounterCell>;
+  }
+
+  #registerRuntimeGauges(): void {
+    const registry = this.registry;
+    const upstreams = () => this.#source?.upstreams() ?? [];
+    const perTarget = (
+      spec: MetricSpec,
+      value: (upstream: Upstream, t: Upstream['targets'][number]) => number,
+    ) =>
+      new Gauge({
+        ...options(spec, registry),
+        collect() {
+          this.reset();
+          for (const upstream of upstreams())
+            for (const target of upstream.targets)
+              this.set({ upstream: upstream.name, target: target.config.origin }, value(upstream, target));
+        },
+      });
+    const perUpstream = (spec: MetricSpec, value: (upstream: Upstream) => number) =>
+      new Gauge({
+        ...options(spec, registry),
+        collect() {
+          this.reset();
+          for (const upstream of upstreams()) this.set({ upstream: upstream.name }, value(upstream));
+        },
+      });
+    perTarget(METRICS.targetHealthy, (_, target) => (target.checkedHealthy ? 1 : 0));
+    perTarget(METRICS.targetEjected, (_, target) => (target.isEjected(performance.now()) ? 1 : 0));
+    new Gauge({
+      ...options(METRICS.circuitState, registry),
+      collect() {
+        this.reset();
+        const now = performance.now();
+        const states = (upstream: string, target: string, state: string) => {
+          for (const each of ['closed', 'half_open', 'open'])
+            this.set({ upstream, target, state: each }, each === state ? 1 : 0);
+        };
+        for (const upstream of upstreams()) {
+          states(upstream.name, '', upstream.circuit.state);
+          for (const target of upstream.targets) {
+            const state = target.isEjected(now) ? 'open' : target.isHalfOpen(now) ? 'half_open' : 'closed';
+            states(upstream.name, target.config.origin, state);
+          }
+        }
+      },
+    });
+    perUpstream(METRICS.retryBudget, (upstream) => upstream.retryBudget.remaining());
+    perUpstream(METRICS.inFlight, (upstream) => upstream.inFlight.count);
+    perUpstream(METRICS.pending, (upstream) => upstream.pending.count);
+    const source = () => this.#source;
+    new Gauge({
+      ...options(METRICS.clientConnections, registry),
+      async collect() {
+        this.reset();
+        for (const listener of source()?.listeners() ?? [])
+          this.set({ listener: listener.address }, await listener.connections());
+      },
+    });
+  }
+}
+
+function options(spec: MetricSpec, registry: Registry) {
+  return {
+    name: spec.name,
+    help: spec.help,
+    labelNames: spec.labels,
+    aggregator: spec.aggregator,
+    registers: [registry],
+  };
+}
+
+/** A prom-client counter whose values are the cells' (read when scraped). */
+class CellCounter extends Counter {
+  readonly #family: CellFamily<CounterCell>;
+
+  constructor(spec: MetricSpec, family: CellFamily<CounterCell>, registry: Registry) {
+    super(options(spec, registry));
+    this.#family = family;
+  }
+
+  override async get(): Promise<Awaited<ReturnType<Counter['get']>>> {
+    const meta = await super.get();
+    return {
+      ...meta,
+      values: this.#family.cells.map((cell) => ({ labels: cell.labels, value: cell.value })),
+    };
+  }
+}
+
+type HistogramData = Awaited<ReturnType<Histogram['get']>>;
+
+/** A prom-client histogram whose buckets are the cells' (read when scraped). */
+class CellHistogram extends Histogram {
+  readonly #family: CellFamily<HistogramCell>;
+  readonly #spec: MetricSpec;
+
+  constructor(spec: MetricSpec, family: CellFamily<HistogramCell>, registry: Registry) {
+    super({ ...options(spec, registry), buckets: [...(spec.buckets ?? [])] });
+    this.#family = family;
+    this.#spec = spec;
+  }
+
+  // prom-client renders a histogram from getForPromString() and aggregates it from get().
+  override async get(): Promise<HistogramData> {
+    return this.getForPromString();
+  }
+
+  async getForPromString(): Promise<HistogramData> {
+    const { name, help, aggregator } = this.#spec;
+    const bucketName = `${name}_bucket`;
+    const values: HistogramData['values'] = [];
+    for (const cell of this.#family.cells) {
+      let cumulative = 0;
+      cell.bounds.forEach((le, i) => {
+        cumulative += cell.counts[i];
+        values.push({ labels: { ...cell.labels, le }, value: cumulative, metricName: bucketName });
+      });
+      values.push({ labels: { ...cell.labels, le: '+Inf' }, value: cell.count, metricName: bucketName });
+      values.push({ labels: cell.labels, value: cell.sum, metricName: `${name}_sum` });
+      values.push({ labels: cell.labels, value: cell.count, metricName: `${name}_count` });
+    }
+    // prom-client's MetricType is a declared enum whose runtime values are these strings.
+    return { name, help, type: 'histogram', aggregator, values } as unknown as HistogramData;
+  }
+}

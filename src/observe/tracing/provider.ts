@@ -1,0 +1,93 @@
+/**
+ * The OpenTelemetry SDK, made from the config's `tracing` section: a tracer provider whose
+ * batch processor posts spans to an OTLP/HTTP endpoint (JSON). The gateway imports this
+ * module only when tracing is on, so that a gateway without it never loads the SDK.
+ */
+import { ExportResultCode } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  type IdGenerator,
+  ParentBasedSampler,
+  type ReadableSpan,
+  type SpanExporter,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { TracingConfig } from '../../core/config/types.ts';
+import { randomHex } from '../../core/ids/ids.ts';
+import { VERSION } from '../../core/version.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Tracing } from './spans.ts';
+
+/** Starts the SDK. Spans are exported in batches, off the request path; `shutdown()` flushes them. */
+export function startTracing(config: TracingConfig, logger: Logger): Tracing {
+  const tracing: { next: Tracing['next'] } = { next: undefined };
+  // The ids a span takes: those Candor already chose for the request (see Tracing.next),
+  // else fresh ones from the same pooled random source the request ids use.
+  const ids: IdGenerator = {
+    generateTraceId: () => tracing.next?.traceId ?? randomHex(16),
+    generateSpanId: () => tracing.next?.spanId ?? randomHex(8),
+  };
+  const exporter = new ReportingExporter(new OTLPTraceExporter({ url: config.otlpEndpoint }), logger);
+  const provider = new BasicTracerProvider({
+    resource: defaultResource().merge(
+      resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: VERSION }),
+    ),
+    // A client that sent a traceparent decided for its trace; a trace that starts here is
+    // recorded at the configured ratio.
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
+    idGenerator: ids,
+    // The SDK's defaults: at most 2048 spans queued (more are dropped, never buffered without
+    // bound), sent 512 at a time, every 5 s or as soon as 512 are waiting.
+    spanProcessors: [new BatchSpanProcessor(exporter)],
+  });
+  const tracer = provider.getTracer('candor', VERSION);
+  return Object.assign(tracing, {
+    tracer,
+    // A last export that fails is already in the log (ReportingExporter): it must not fail
+    // the gateway's close, which has more to flush after it.
+    shutdown: () => provider.shutdown().catch(() => {}),
+  });
+}
+
+/**
+ * The OTLP exporter, with its failures in the gateway's log: the SDK reports them only to
+ * its own diagnostic logger, which nobody reads. One line when exports start failing and
+ * one when they work again, with the spans lost meanwhile: a collector that is down for an
+ * hour is two lines, not one per batch.
+ */
+class ReportingExporter implements SpanExporter {
+  readonly #inner: SpanExporter;
+  readonly #logger: Logger;
+  #lost = 0;
+
+  constructor(inner: SpanExporter, logger: Logger) {
+    this.#inner = inner;
+    this.#logger = logger;
+  }
+
+  export(spans: ReadableSpan[], done: Parameters<SpanExporter['export']>[1]): void {
+    this.#inner.export(spans, (result) => {
+      if (result.code === ExportResultCode.SUCCESS) {
+        if (this.#lost > 0) this.#logger.info({ lost_spans: this.#lost }, 'trace export works again');
+        this.#lost = 0;
+      } else {
+        if (this.#lost === 0)
+          this.#logger.warn({ error: result.error?.message, spans: spans.length }, 'trace export failed');
+        this.#lost += spans.length;
+      }
+      done(result);
+    });
+  }
+
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush?.() ?? Promise.resolve();
+  }
+}

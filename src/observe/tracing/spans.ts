@@ -1,0 +1,291 @@
+/**
+ * The spans of one request, after the OpenTelemetry HTTP semantic conventions: one server
+ * span from the request's arrival to its log line, and one client span per attempt upstream,
+ * its child. Every function here takes what the session holds, `undefined` when tracing is
+ * off, and then returns at once: the request path pays one comparison per hook, and the
+ * SDK is not even loaded (provider.ts is imported only when the config asks for tracing).
+ */
+import type { IncomingMessage } from 'node:http';
+import {
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from '@opentelemetry/semantic-conventions';
+import type { TargetConfig } from '../../core/config/types.ts';
+import type { Failure } from '../../core/failure/failure.ts';
+import type { TraceContext } from '../../core/ids/traceparent.ts';
+import type { RequestRecord } from '../log/request-record.ts';
+
+/** Candor's own attributes, beside the conventions' (the access log's names, under `candor.`). */
+export const ATTR_CANDOR_REQUEST_ID = 'candor.request_id';
+export const ATTR_CANDOR_ROUTE = 'candor.route';
+export const ATTR_CANDOR_UPSTREAM = 'candor.upstream';
+export const ATTR_CANDOR_STAGE = 'candor.stage';
+
+/**
+ * Every time given to the SDK is read from one monotonic clock, in epoch milliseconds with
+ * their fraction: left to itself, the SDK starts each span at Date.now() (whole
+ * milliseconds) and so places a child up to a millisecond outside its parent.
+ */
+const timeOrigin = performance.timeOrigin;
+const now = (): number => timeOrigin + performance.now();
+
+/** A running tracer provider, as the request path sees it (provider.ts makes one). */
+export interface Tracing {
+  readonly tracer: Tracer;
+  /**
+   * The ids the next span started takes, set around the start of a server span only: that
+   * span is the one Candor drew ids for (record.trace), and a trace that starts here must
+   * be exported under the trace id the log line carries. The provider's id generator hands
+   * these out instead of drawing new ones.
+   */
+  next: TraceContext | undefined;
+  /** Exports what is queued, then stops. */
+  shutdown(): Promise<void>;
+}
+
+/** Where an attempt's connection went: the exchange answers, reading its socket only when asked. */
+export interface PeerSource {
+  peerAddress(): string | undefined;
+  peerPort(): number | undefined;
+}
+
+/** One request's spans: its server span and the client span of the attempt still open. */
+export class RequestSpans {
+  readonly tracing: Tracing;
+  readonly server: Span;
+  readonly context: Context;
+  /** The method as the conventions name it (`_OTHER` for one they do not know), for the client spans. */
+  readonly method: string;
+  /** The attempt in progress, or the one whose response is streaming down. */
+  client: Span | undefined;
+  attempts = 0;
+
+  constructor(tracing: Tracing, server: Span, method: string) {
+    this.tracing = tracing;
+    this.server = server;
+    this.context = trace.setSpan(ROOT_CONTEXT, server);
+    this.method = method;
+  }
+}
+
+/** RFC 9110's methods plus PATCH: the conventions' list; any other is `_OTHER`, its name kept aside. */
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+]);
+
+/**
+ * The request's server span, started now. `req` is absent for a request Node's parser
+ * refused (there is only the record); `scheme` is how the client reached the listener.
+ */
+export function startServerSpan(
+  tracing: Tracing | undefined,
+  record: RequestRecord,
+  req: IncomingMessage | undefined,
+  scheme: string,
+): RequestSpans | undefined {
+  if (tracing === undefined) return undefined;
+  const known = KNOWN_METHODS.has(record.method);
+  const method = known ? record.method : '_OTHER';
+  const [host, port] = splitHostPort(record.host, scheme === 'https' ? 443 : 80);
+  const attributes: Record<string, string | number> = {
+    [ATTR_HTTP_REQUEST_METHOD]: method,
+    [ATTR_URL_SCHEME]: scheme,
+    [ATTR_URL_PATH]: pathOf(record.path),
+    [ATTR_CLIENT_ADDRESS]: record.clientAddress,
+    [ATTR_NETWORK_PEER_ADDRESS]: record.clientAddress,
+    [ATTR_CANDOR_REQUEST_ID]: record.id,
+  };
+  if (!known) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = record.method;
+  if (host !== '') {
+    attributes[ATTR_SERVER_ADDRESS] = host;
+    attributes[ATTR_SERVER_PORT] = port;
+  }
+  if (req !== undefined) {
+    attributes[ATTR_NETWORK_PROTOCOL_VERSION] = req.httpVersion;
+    const agent = req.headers['user-agent'];
+    if (agent !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = agent;
+  }
+  const { trace: ids } = record;
+  // The client's span is the parent; without one the trace starts here.
+  const parent =
+    ids.parentId === undefined
+      ? ROOT_CONTEXT
+      : trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: ids.traceId,
+          spanId: ids.parentId,
+          traceFlags: ids.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+          isRemote: true,
+        });
+  tracing.next = ids;
+  let server: Span;
+  try {
+    server = tracing.tracer.startSpan(
+      known ? method : 'HTTP',
+      { kind: SpanKind.SERVER, attributes, startTime: timeOrigin + record.startedAt },
+      parent,
+    );
+  } finally {
+    tracing.next = undefined;
+  }
+  return new RequestSpans(tracing, server, method);
+}
+
+/**
+ * An attempt's client span, started now as a child of the server span. Returns the
+ * `traceparent` the attempt sends upstream: this span is the upstream's parent.
+ */
+export function startClientSpan(
+  spans: RequestSpans | undefined,
+  upstream: string,
+  target: TargetConfig,
+  path: string,
+  routePath: string,
+): string | undefined {
+  if (spans === undefined) return undefined;
+  if (spans.attempts === 0) {
+    // The route is known once an attempt starts: its prefix is the template every path under it shares.
+    const route = routePath === '/' ? '/*' : `${routePath}/*`;
+    spans.server.setAttribute(ATTR_HTTP_ROUTE, route);
+    if (spans.method !== '_OTHER') spans.server.updateName(`${spans.method} ${route}`);
+  }
+  spans.client?.end(now());
+  const attributes: Record<string, string | number> = {
+    [ATTR_HTTP_REQUEST_METHOD]: spans.method,
+    [ATTR_SERVER_ADDRESS]: target.hostname,
+    [ATTR_SERVER_PORT]: target.port,
+    [ATTR_URL_FULL]: `${target.origin}${pathOf(path)}`,
+    [ATTR_CANDOR_UPSTREAM]: upstream,
+  };
+  if (spans.attempts > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = spans.attempts;
+  spans.attempts++;
+  const client = spans.tracing.tracer.startSpan(
+    spans.method === '_OTHER' ? 'HTTP' : spans.method,
+    { kind: SpanKind.CLIENT, attributes, startTime: now() },
+    spans.context,
+  );
+  spans.client = client;
+  const { traceId, spanId, traceFlags } = client.spanContext();
+  return `00-${traceId}-${spanId}-${(traceFlags & TraceFlags.SAMPLED) === 0 ? '00' : '01'}`;
+}
+
+/**
+ * The attempt's outcome is known: a failure ends its span; a response head leaves it open
+ * until the response is through (endServerSpan), since its body may still break.
+ */
+export function settleClientSpan(
+  spans: RequestSpans | undefined,
+  failure: Failure | undefined,
+  status: number | undefined,
+  peer: PeerSource,
+): void {
+  const client = spans?.client;
+  if (spans === undefined || client === undefined) return;
+  // A refused connect has no socket to ask; its error names the address it tried.
+  const cause = failure?.cause as { address?: unknown; port?: unknown } | undefined;
+  const address = peer.peerAddress() ?? (typeof cause?.address === 'string' ? cause.address : undefined);
+  const port = peer.peerPort() ?? (typeof cause?.port === 'number' ? cause.port : undefined);
+  if (address !== undefined) client.setAttribute(ATTR_NETWORK_PEER_ADDRESS, address);
+  if (port !== undefined) client.setAttribute(ATTR_NETWORK_PEER_PORT, port);
+  if (failure !== undefined) {
+    failed(client, failure);
+    client.end(now());
+    spans.client = undefined;
+    return;
+  }
+  if (status === undefined) return;
+  client.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  // For a client, 4xx and 5xx are errors (the conventions' span status rules).
+  if (status >= 400) {
+    client.setAttribute(ATTR_ERROR_TYPE, String(status));
+    client.setStatus({ code: SpanStatusCode.ERROR });
+  }
+}
+
+/** The request is over (its log line is being written): its spans end, with what the record says. */
+export function endServerSpan(spans: RequestSpans | undefined, record: RequestRecord): void {
+  if (spans === undefined) return;
+  const { failure, status } = record;
+  const client = spans.client;
+  if (client !== undefined) {
+    // The attempt whose head went downstream: a body that broke later is its failure too.
+    if (failure !== undefined && record.stage === 'body_streaming') failed(client, failure);
+    client.end(now());
+    spans.client = undefined;
+  }
+  const server = spans.server;
+  if (record.route !== undefined) server.setAttribute(ATTR_CANDOR_ROUTE, record.route);
+  // 499 is the log's name for "the client left before an answer": nothing was sent.
+  const answered = status > 0 && !(record.clientAborted && status === 499);
+  if (answered) server.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  if (failure !== undefined) {
+    // Every failure keeps its RFC 9209 token, a 4xx of Candor's too: error.type says who
+    // produced the answer and why. The span's status follows the conventions: for a
+    // server, a 4xx is the client's error, not the span's.
+    server.setAttribute(ATTR_ERROR_TYPE, failure.type);
+    server.setAttribute(ATTR_CANDOR_STAGE, failure.stage);
+    if (!answered || status >= 500 || record.stage === 'body_streaming')
+      server.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+  } else if (status >= 500) {
+    server.setAttribute(ATTR_ERROR_TYPE, String(status));
+    server.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  server.end(now());
+}
+
+function failed(span: Span, failure: Failure): void {
+  span.setAttribute(ATTR_ERROR_TYPE, failure.type);
+  span.setAttribute(ATTR_CANDOR_STAGE, failure.stage);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+}
+
+/** The path of a request target, without its query (query strings carry tokens; traces travel further than logs). */
+function pathOf(target: string): string {
+  let start = 0;
+  // An absolute-form target ("http://host/p"): the path starts after the authority.
+  if (/^https?:\/\//i.test(target)) {
+    start = target.indexOf('/', target.indexOf('//') + 2);
+    if (start === -1) return '/';
+  }
+  const query = target.indexOf('?', start);
+  return target.slice(start, query === -1 ? undefined : query);
+}
+
+/** "host:port", "[v6]:port" or a bare host, as Host carries it; the port defaults to the scheme's. */
+function splitHostPort(authority: string, defaultPort: number): [host: string, port: number] {
+  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(authority);
+  if (match === null) return [authority, defaultPort];
+  const host = match[1].startsWith('[') ? match[1].slice(1, -1) : match[1];
+  return [host.toLowerCase(), match[2] === undefined ? defaultPort : Number(match[2])];
+}

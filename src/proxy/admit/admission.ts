@@ -1,0 +1,132 @@
+import type { IncomingMessage } from 'node:http';
+import type {
+  MaintenanceConfig,
+  RateLimitConfig,
+  RouteConfig,
+  UpstreamConfig,
+} from '../../core/config/types.ts';
+import type { Failure } from '../../core/failure/failure.ts';
+import { sliceOf, type WorkerShare } from '../../core/limits/worker-share.ts';
+import { InFlightLimit, type Release } from './in-flight-limit.ts';
+import { takeSlots } from './load-shedding.ts';
+import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
+import { RateLimiter, rateLimitFailure, rateLimitKey } from './rate-limit.ts';
+
+/**
+ * A worker's exact share of a rate limit, for when the primary does not answer: the rate
+ * divided by the workers, the burst split so the shares add up to it (worker i gets one
+ * more while i < burst mod N). A share of 0 tokens passes nothing: the price of exactness.
+ */
+export function rateShare(limit: RateLimitConfig, share: WorkerShare): RateLimitConfig {
+  return { ...limit, rate: limit.rate / share.of, burst: sliceOf(limit.burst, share) };
+}
+
+interface RoutePolicies {
+  /** The route's limit as configured (a cluster worker's own bucket holds only its share of it). */
+  readonly rateLimit: RateLimitConfig | undefined;
+  readonly rateLimiter: RateLimiter | undefined;
+  readonly inFlight: InFlightLimit | undefined;
+}
+
+/**
+ * The gateway-wide buckets of a cluster (held by the primary, see gateway-rate-limits.ts),
+ * asked over IPC; `askRate` resolves undefined when no answer came in time.
+ */
+export interface SharedRates {
+  readonly share: WorkerShare;
+  askRate(route: string, key: string): Promise<number | undefined>;
+}
+
+/** Maintenance set at run time for a route (by name): a mode, null for off, undefined for the config's. */
+export type MaintenanceOverride = (route: string) => MaintenanceConfig | null | undefined;
+
+/**
+ * The admit policies of one config snapshot, in the order they are asked: maintenance, then
+ * the client's rate limit, then load shedding — so a request refused for either of the first
+ * two never takes (or is counted against) an in-flight slot.
+ */
+export class Admission {
+  readonly #routes = new Map<RouteConfig, RoutePolicies>();
+  readonly #byName = new Map<string, RoutePolicies>();
+  readonly #override: MaintenanceOverride;
+  readonly #shared: SharedRates | undefined;
+
+  /**
+   * With `previous` (a reload), a route of the same name keeps its in-flight count (the
+   * requests holding slots are still running) and, when its rate limit is unchanged, its
+   * buckets: a reload must not hand every client a fresh burst.
+   */
+  constructor(
+    routes: readonly RouteConfig[],
+    override: MaintenanceOverride = () => undefined,
+    previous?: Admission,
+    shared?: SharedRates,
+  ) {
+    this.#override = override;
+    this.#shared = shared;
+    for (const route of routes) {
+      const old = previous === undefined ? undefined : previous.#byName.get(route.name);
+      const sameRate =
+        old?.rateLimit !== undefined &&
+        route.rateLimit !== undefined &&
+        JSON.stringify(old.rateLimit) === JSON.stringify(route.rateLimit);
+      let inFlight = old?.inFlight;
+      if (inFlight !== undefined && route.maxInFlight !== undefined) inFlight.max = route.maxInFlight;
+      else
+        inFlight =
+          route.maxInFlight === undefined
+            ? undefined
+            : new InFlightLimit(route.maxInFlight, `the route "${route.name}"`);
+      const policies = {
+        rateLimit: route.rateLimit,
+        rateLimiter: sameRate
+          ? old?.rateLimiter
+          : route.rateLimit &&
+            new RateLimiter(shared ? rateShare(route.rateLimit, shared.share) : route.rateLimit),
+        inFlight,
+      };
+      this.#routes.set(route, policies);
+      this.#byName.set(route.name, policies);
+    }
+  }
+
+  /** The maintenance mode in force for a route: the admin API's, else the config's. */
+  maintenance(route: RouteConfig, upstream: UpstreamConfig): MaintenanceConfig | undefined {
+    const set = this.#override(route.name);
+    return set === undefined ? maintenanceOf(route, upstream) : (set ?? undefined);
+  }
+
+  /**
+   * The release of the slots taken (call it once the request is over), or the failure to
+   * answer with. In a cluster a rate-limited route asks the primary's bucket first, so its
+   * answer comes later (a promise); every other request is decided here and now.
+   */
+  admit(request: {
+    readonly route: RouteConfig;
+    readonly upstream: UpstreamConfig;
+    readonly req: IncomingMessage;
+    readonly clientAddress: string;
+    readonly listener: InFlightLimit | undefined;
+    readonly now: number;
+  }): Release | Failure | Promise<Release | Failure> {
+    const { route, upstream, req } = request;
+    const maintenance = this.maintenance(route, upstream);
+    if (maintenance) return maintenanceFailure(maintenance);
+    const policies = this.#routes.get(route);
+    const limiter = policies?.rateLimiter;
+    const limit = policies?.rateLimit;
+    const slots = () => takeSlots([request.listener, policies?.inFlight]);
+    if (limiter && limit) {
+      const key = rateLimitKey(limit, req, request.clientAddress);
+      if (this.#shared)
+        return this.#shared.askRate(route.name, key).then((answer) => {
+          // No answer in time: this worker decides alone, on its exact share of the limit.
+          const wait = answer ?? limiter.take(key, performance.now());
+          return wait > 0 ? rateLimitFailure(limit, wait) : slots();
+        });
+      const wait = limiter.take(key, request.now);
+      if (wait > 0) return rateLimitFailure(limit, wait);
+    }
+    return slots();
+  }
+}

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { RateLimitConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import { createFullBucket, refillTime, type TokenBucket, takeToken } from '../../core/limits/token-bucket.ts';
+
+/** Keys kept at most per route; beyond it the older generation of buckets is dropped early. */
+export const MAX_RATE_LIMIT_KEYS = 100_000;
+
+/** Longer header values are hashed, so a bucket's key costs the same whatever clients send. */
+const MAX_KEY_LENGTH = 64;
+
+/**
+ * A route's per-client token buckets, in two generations so memory stays bounded under any
+ * number of clients without ever walking the buckets. A key used again moves to the current
+ * generation; the current one becomes the previous one (and the previous one is dropped
+ * whole) when it has run for a full refill time, or when it holds half of `maxKeys`.
+ * A generation dropped for time only holds buckets idle for a whole refill time, so full
+ * again: the same as a bucket never made, nothing is lost. One dropped for size (more
+ * clients than `maxKeys` within a refill time) may give its clients their burst early: the
+ * price of a memory bound.
+ */
+export class RateLimiter {
+  readonly config: RateLimitConfig;
+  readonly #generationSize: number;
+  readonly #fullAfter: number;
+  #current = new Map<string, TokenBucket>();
+  #previous = new Map<string, TokenBucket>();
+  #currentSince = Number.NEGATIVE_INFINITY;
+
+  constructor(config: RateLimitConfig, maxKeys = MAX_RATE_LIMIT_KEYS) {
+    this.config = config;
+    this.#generationSize = Math.max(1, Math.floor(maxKeys / 2));
+    this.#fullAfter = refillTime(config);
+  }
+
+  /** Buckets held right now. */
+  get size(): number {
+    return this.#current.size + this.#previous.size;
+  }
+
+  /** 0 when a request with this key may pass, else whole seconds until its next token (at least 1). */
+  take(key: string, now: number): number {
+    if (now - this.#currentSince >= this.#fullAfter) this.#rotate(now);
+    let bucket = this.#current.get(key);
+    if (!bucket) {
+      bucket = this.#previous.get(key);
+      if (bucket) this.#previous.delete(key);
+      else bucket = createFullBucket(this.config, now);
+      if (this.#current.size >= this.#generationSize) this.#rotate(now);
+      this.#current.set(key, bucket);
+    }
+    return takeToken(bucket, this.config, now);
+  }
+
+  #rotate(now: number): void {
+    this.#previous = this.#current;
+    this.#current = new Map();
+    this.#currentSince = now;
+  }
+}
+
+/**
+ * Whose bucket a request draws from. A `header:NAME` key without that header (or with it
+ * empty) falls back to the client address, so anonymous clients are limited one by one
+ * instead of sharing (and starving each other in) one bucket. The prefixes keep a header
+ * value that looks like an address out of that address's bucket.
+ */
+export function rateLimitKey(config: RateLimitConfig, req: IncomingMessage, clientAddress: string): string {
+  if (config.key.kind === 'header') {
+    const value = req.headers[config.key.name];
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    if (text) return `h:${text.length > MAX_KEY_LENGTH ? sha256(text) : text}`;
+  }
+  return `a:${clientAddress}`;
+}
+
+/** The 429 for a request over its rate; the key's value stays out of it (it may be an API key). */
+export function rateLimitFailure(config: RateLimitConfig, retryAfter: number): Failure {
+  const whose = config.key.kind === 'header' ? `this ${config.key.name} value` : 'this client address';
+  return new Failure(
+    'http_request_denied',
+    `over the rate limit of ${config.rate} requests per second (burst ${config.burst}) for ${whose}`,
+    { retryAfter },
+  );
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('base64');
+}

@@ -1,0 +1,70 @@
+import type { IncomingMessage } from 'node:http';
+import type { RetryConfig, RouteConfig } from '../../core/config/types.ts';
+import type { Failure } from '../../core/failure/failure.ts';
+import type { RetrySkip } from '../../core/failure/retry-skips.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+
+/**
+ * RFC 9110 §9.2.2: methods whose intended effect is the same however often they are applied
+ * (the gateway's retries and candor/client's alike).
+ */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+export interface RetryContext {
+  readonly req: IncomingMessage;
+  readonly route: RouteConfig;
+  readonly upstream: Upstream;
+  /** Attempts made so far, the failed one included. */
+  readonly attempts: number;
+  /** The body can be sent again (none, or buffered). */
+  readonly bodyReplayable: boolean;
+  /** Milliseconds left before the route's total deadline. */
+  readonly remaining: number;
+  /** Every target in rotation was tried: a retry would go to one that already failed. */
+  readonly noFreshTarget: boolean;
+  /** The failed attempt went out on a pooled connection that had carried a request before. */
+  readonly reusedConnection: boolean;
+}
+
+/**
+ * The decide phase's retry rule. A request that never reached the upstream may go again
+ * whatever its method; one that reached it only if it is idempotent (or carries an
+ * Idempotency-Key where the route allows it) and its body can be replayed. Never after a
+ * response head. Bounded by attempts, the deadline and the upstream's retry budget.
+ * Returns why not, or undefined when a retry is allowed.
+ */
+export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | undefined {
+  const policy = ctx.upstream.config.retries;
+  if (ctx.attempts >= policy.attempts) return 'attempts';
+  if (!policy.on.includes(failure.type)) return 'not_retryable';
+  if (failure.stage === 'head_received' || failure.stage === 'body_streaming') return 'after_head';
+  if (failure.stage === 'sent') {
+    if (!isIdempotent(ctx.req, ctx.route)) return 'not_idempotent';
+    if (!ctx.bodyReplayable) return 'body_not_replayable';
+  }
+  if (ctx.remaining <= 0) return 'deadline';
+  // The same target again helps only when the request never got there or died with a stale
+  // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
+  const stale = isStaleConnection(failure, ctx.reusedConnection);
+  if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no_target';
+  // A stale pooled connection says nothing about the upstream's health and adds no load to
+  // a failing one: charging it to the budget would turn a benign race into client errors.
+  if (!stale && !ctx.upstream.retryBudget.allows()) return 'budget';
+  return undefined;
+}
+
+/** The keep-alive race: a reused connection the upstream had already closed or reset. */
+export function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean {
+  return reusedConnection && failure.type === 'connection_terminated';
+}
+
+function isIdempotent(req: IncomingMessage, route: RouteConfig): boolean {
+  if (IDEMPOTENT_METHODS.has(req.method ?? '')) return true;
+  return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
+}
+
+/** Exponential backoff with full jitter: uniform in [0, min(max, base × 2^(retry−1))]. */
+export function backoffDelay(policy: Pick<RetryConfig, 'backoffBase' | 'backoffMax'>, retry: number): number {
+  const cap = Math.min(policy.backoffMax, policy.backoffBase * 2 ** (retry - 1));
+  return Math.random() * cap;
+}

@@ -1,0 +1,485 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { classifyExchangeError, classifyRequestBodyError, isReset } from '../../core/failure/classify.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
+import type { Stage } from '../../core/failure/taxonomy.ts';
+import type { ResponseHead } from '../../core/http1/response-parser.ts';
+import { noRelease, type Release } from '../../core/limits/count.ts';
+import { corkResponseUntilTurnEnd, endAtTurnEnd } from '../../core/net/turn-end.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type {
+  ConnectionFacts,
+  ExchangeController,
+  ExchangeHandler,
+  RequestBody,
+  UpstreamConnection,
+} from '../../upstream/connections/connection.ts';
+import type { PoolWaiter } from '../../upstream/connections/pool.ts';
+import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
+import { buildDownstreamHead, serializeResponseHead } from './response-headers.ts';
+import { filterTrailers } from './trailer-fields.ts';
+import { openTunnel } from './tunnel.ts';
+
+/** What an exchange reports back to the attempt loop that started it. */
+export interface ExchangeOwner {
+  /** The attempt failed before anything went downstream: retry it, or answer with an error response. */
+  attemptFailed(failure: Failure): void;
+  /** The upstream's response head went downstream with this status: the attempt reached a working server. */
+  headReceived(status: number): void;
+  /** Node refused to write the head (defence in depth): the response object must not be used again. */
+  responseSpent(): void;
+  /** The whole response went downstream. */
+  responseEnded(): void;
+  /** The upstream switched protocols and the tunnel is up (its 101 went downstream). */
+  tunnelled(status: number): void;
+  /** The transfer broke after the head went downstream (already aborted; recorded for the log and health). */
+  bodyFailed(failure: Failure): void;
+  /** The client left (a reset mid-upload, a closed connection). */
+  clientLeft(): void;
+  /** The attempt ended because the client left: nothing to answer, the failure is for the log only. */
+  abandoned(failure: Failure): void;
+}
+
+/** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
+export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
+
+/** The request body an attempt sends: none, the client's stream, or a buffered copy that can be replayed. */
+export type AttemptBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'stream' }
+  | { readonly kind: 'buffer'; readonly bytes: Buffer };
+
+export interface ExchangeOptions {
+  readonly path: string;
+  readonly headers: string[];
+  readonly body: AttemptBody;
+  /** Largest request body accepted when its length is not announced (chunked). */
+  readonly bodyLimit: number;
+  readonly bodyIdleTimeout: number;
+  readonly proxyName: string;
+  readonly via: string;
+  /** next-hop for Proxy-Status on the upstream's own error responses. */
+  readonly nextHop: string;
+  /** Set for an upgrade: the client's bytes after its request head, sent on once the upstream switches. */
+  readonly upgradeHead: Buffer | undefined;
+  /** Where the connect time and the time to first byte are counted. */
+  readonly metrics: GatewayMetrics;
+}
+
+/**
+ * The forward phase: one attempt against one target, on a connection from the target's
+ * pool. Bodies stream both ways with backpressure; every failure is classified once, with
+ * the stage it happened at, and handed to the owner (before the head went downstream) or
+ * turned into an aborted downstream transfer (after).
+ */
+export class Exchange implements ExchangeHandler, PoolWaiter {
+  private readonly req: IncomingMessage;
+  private readonly res: ServerResponse;
+  private readonly record: RequestRecord;
+  private readonly target: Target;
+  private readonly upstream: Upstream;
+  private readonly owner: ExchangeOwner;
+  private readonly options: ExchangeOptions;
+  private controller: ExchangeController | undefined;
+  private stage: Stage = 'not_sent';
+  private finished = false;
+  /** A failure decided here (client gone, body too large, deadline) to report instead of the connection's. */
+  private localFailure: Failure | undefined;
+  private queueTimer: NodeJS.Timeout | undefined;
+  private bodyTimer: NodeJS.Timeout | undefined;
+  /** Counted in upstream.pending until a connection takes it. */
+  private waiting = false;
+  private releasePending: Release = noRelease;
+  private releaseActive: Release = noRelease;
+  private readonly bodyUnannounced: boolean;
+  /** Request body bytes this attempt has written. */
+  private bodySent = 0;
+  /** Interim answers relayed so far (bounded by MAX_INTERIM). */
+  private readonly interim = { count: 0, bytes: 0 };
+  /** When the attempt started (monotonic ms): its time to first byte counts from here, queue and connect included. */
+  private startedAt = 0;
+  /** The connection the request went out on had carried one before (false until there is a connection). */
+  private reused = false;
+  /** The client's socket is full: the upstream is paused until it drains. */
+  private awaitingDrain = false;
+  /** The downstream response can carry the upstream's trailers (set with the head). */
+  private trailersAllowed = false;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RequestRecord,
+    upstream: Upstream,
+    target: Target,
+    owner: ExchangeOwner,
+    options: ExchangeOptions,
+  ) {
+    this.req = req;
+    this.res = res;
+    this.record = record;
+    this.upstream = upstream;
+    this.target = target;
+    this.owner = owner;
+    this.options = options;
+    this.bodyUnannounced = options.body.kind === 'stream' && req.headers['content-length'] === undefined;
+  }
+
+  /** The address of the connection the attempt went out on (undefined before it had one). */
+  peerAddress(): string | undefined {
+    return this.controller?.remoteAddress();
+  }
+
+  peerPort(): number | undefined {
+    return this.controller?.remotePort();
+  }
+
+  /** How far this attempt got. */
+  get reached(): Stage {
+    return this.stage;
+  }
+
+  /** Whether the attempt went out on a pooled connection that had carried a request before. */
+  get connectionReused(): boolean {
+    return this.reused;
+  }
+
+  start(): void {
+    const { upstream } = this;
+    this.startedAt = performance.now();
+    // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
+    if (this.target.active.count >= upstream.config.pool.maxConnections) {
+      this.queueTimer = setTimeout(this.onQueueTimeout, upstream.config.pool.queueTimeout);
+    }
+    this.releaseActive = this.target.active.acquire();
+    this.releasePending = upstream.pending.acquire();
+    this.waiting = true;
+    this.target.pool.acquire(this);
+  }
+
+  // ── the pool's side ──────────────────────────────────────────────────────────────
+
+  onConnection(connection: UpstreamConnection): void {
+    const { req, options } = this;
+    const body: RequestBody =
+      options.body.kind === 'stream'
+        ? { kind: 'stream', source: req, chunked: this.bodyUnannounced }
+        : options.body;
+    connection.dispatch(
+      {
+        method: req.method as string,
+        path: options.path,
+        headers: options.headers,
+        body,
+        upgrade: options.upgradeHead !== undefined,
+      },
+      this,
+    );
+  }
+
+  onConnectFailure(failure: Failure): void {
+    this.onResponseError(undefined, failure);
+  }
+
+  // ── the connection's side ────────────────────────────────────────────────────────
+
+  onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void {
+    this.controller = controller;
+    this.record.connectMs = facts.connectMs;
+    this.record.reusedConnection = facts.reused;
+    this.reused = facts.reused;
+    if (!facts.reused)
+      this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
+    this.stage = 'sent';
+    this.stopWaiting();
+    // The body clock starts when the body starts going out, not while the request waits for a connection.
+    if (this.options.body.kind === 'stream') {
+      this.bodyTimer = setTimeout(this.onBodyIdle, this.options.bodyIdleTimeout);
+    }
+  }
+
+  onResponseStart(controller: ExchangeController, response: ResponseHead): void {
+    const { record, res, req } = this;
+    const statusCode = response.status;
+    this.stage = 'head_received';
+    record.ttfbMs = record.elapsed();
+    this.firstByte();
+    // Trailers reach a client only in a chunked HTTP/1.1 response with a body; a Trailer field
+    // announcing them in any other response is a lie Node refuses to write.
+    this.trailersAllowed =
+      req.httpVersionMinor === 1 &&
+      req.method !== 'HEAD' &&
+      statusCode !== 204 &&
+      statusCode !== 304 &&
+      response.framing !== 'none' &&
+      response.framing !== 'length';
+    const head = buildDownstreamHead(response.headers, {
+      requestId: record.id,
+      via: this.options.via,
+      proxyStatus:
+        statusCode >= 500
+          ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
+          : undefined,
+      trailers: this.trailersAllowed,
+    });
+    try {
+      res.writeHead(statusCode, response.reason || undefined, head.headers);
+    } catch (err) {
+      // Node refuses a field the parser let through (a defence in depth: it should not happen).
+      // The response object keeps part of that head: the error answer must not go through it.
+      this.owner.responseSpent();
+      controller.abort(
+        new Failure('http_protocol_error', `invalid response header: ${(err as Error).message}`, {
+          stage: 'head_received',
+          cause: err,
+        }),
+      );
+      return;
+    }
+    this.stage = 'body_streaming';
+    this.owner.headReceived(statusCode);
+    // The head, the body and the end of a small response arrive in one read: held until the
+    // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
+    corkResponseUntilTurnEnd(res);
+    // Send the head this turn: a client waiting on a slow body should know it is coming.
+    if (!head.hasLength || req.method === 'HEAD') res.flushHeaders();
+  }
+
+  onResponseData(controller: ExchangeController, chunk: Buffer): void {
+    this.record.bytesOut += chunk.length;
+    // One read can carry many body pieces: one drain listener covers them all.
+    if (!this.res.write(chunk) && !this.awaitingDrain) {
+      this.awaitingDrain = true;
+      controller.pause();
+      this.res.once('drain', () => {
+        this.awaitingDrain = false;
+        controller.resume();
+      });
+    }
+  }
+
+  onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
+    if (trailers !== undefined && this.trailersAllowed) {
+      const kept = filterTrailers(trailers);
+      if (kept.length > 0) this.res.addTrailers(pairs(kept));
+    }
+    endAtTurnEnd(this.res);
+    this.finish();
+    this.owner.responseEnded();
+  }
+
+  onUpgrade(head: ResponseHead, upstream: Socket, rest: Buffer): void {
+    const { record, res } = this;
+    this.stage = 'body_streaming';
+    record.ttfbMs = record.elapsed();
+    this.firstByte();
+    const client = res.socket;
+    if (client === null || client.destroyed) {
+      upstream.destroy();
+      this.finish();
+      this.owner.abandoned(
+        new Failure('http_request_error', 'client closed the connection before the switch', {
+          status: 499,
+          stage: 'head_received',
+        }),
+      );
+      return;
+    }
+    // The 101 passes through the one head builder like every other head; the switch itself
+    // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
+    const { headers } = buildDownstreamHead(head.headers, {
+      requestId: record.id,
+      via: this.options.via,
+      proxyStatus: undefined,
+      trailers: false,
+    });
+    headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
+    client.write(serializeResponseHead(101, head.reason, headers), 'latin1');
+    this.owner.tunnelled(101);
+    openTunnel(client, upstream, {
+      fromUpstream: rest,
+      fromClient: this.options.upgradeHead ?? Buffer.alloc(0),
+      fromClientBytes: (n) => {
+        record.bytesIn += n;
+      },
+      fromUpstreamBytes: (n) => {
+        record.bytesOut += n;
+      },
+      upstreamReset: () => {
+        record.upstreamReset = true;
+      },
+      idleTimeout: this.upstream.config.timeouts.tunnelIdle,
+      closed: () => this.finish(),
+    });
+  }
+
+  onResponseError(_controller: ExchangeController | undefined, error: Failure): void {
+    if (this.finished) return;
+    const failure =
+      this.localFailure ??
+      this.requestBodyFailure() ??
+      classifyExchangeError(error, this.stage, this.record.elapsed());
+    if (isReset(error.cause)) this.record.upstreamReset = true;
+    if (this.record.clientAborted) {
+      this.finish();
+      return this.owner.abandoned(failure);
+    }
+    if (this.stage === 'body_streaming') return this.failAfterHead(failure);
+    this.finish();
+    this.owner.attemptFailed(failure);
+  }
+
+  // ── the client's side ────────────────────────────────────────────────────────────
+
+  /** The client's body broke (malformed chunks, a reset mid-upload): the fault is downstream, not upstream. */
+  private requestBodyFailure(): Failure | undefined {
+    const err = this.req.errored as NodeJS.ErrnoException | null;
+    if (!err) return undefined;
+    const failure = classifyRequestBodyError(err, this.stage);
+    if (failure.status === 499) this.owner.clientLeft();
+    return failure;
+  }
+
+  private readonly onQueueTimeout = (): void => {
+    const { queueTimeout } = this.upstream.config.pool;
+    this.cancel(
+      new Failure(
+        'connection_limit_reached',
+        `no connection to "${this.upstream.name}" freed up within ${queueTimeout} ms`,
+        {
+          retryAfter: 1,
+        },
+      ),
+    );
+  };
+
+  /**
+   * Counts the request body as it goes out and enforces the route's limit on bodies whose
+   * length was not announced: the chunk that would cross it is never sent, so the upstream
+   * never sees a complete body.
+   */
+  onBodyChunk(chunk: Buffer): void {
+    // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
+    this.bodySent += chunk.length;
+    if (this.bodySent > this.record.bytesIn) this.record.bytesIn = this.bodySent;
+    this.bodyTimer?.refresh();
+    if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
+      this.cancel(
+        new Failure(
+          'http_request_error',
+          `request body larger than the route's limit of ${this.options.bodyLimit} bytes`,
+          { status: 413, stage: this.stage },
+        ),
+      );
+    }
+  }
+
+  onRequestSent(): void {
+    clearTimeout(this.bodyTimer);
+  }
+
+  private readonly onBodyIdle = (): void => {
+    // The body is paused while the upstream is slow to read: that silence is not the client's.
+    if (this.req.readableFlowing !== true || this.req.readableLength > 0) {
+      this.bodyTimer?.refresh();
+      return;
+    }
+    this.cancel(
+      new Failure('http_request_error', `request body stalled for ${this.options.bodyIdleTimeout} ms`, {
+        status: 408,
+        stage: this.stage,
+      }),
+    );
+  };
+
+  /**
+   * Ends the attempt for a reason decided outside the connection (client gone, deadline,
+   * limits); the connection reports back through onResponseError with the reason given here.
+   */
+  cancel(failure: Failure): void {
+    if (this.finished || this.localFailure) return;
+    this.localFailure = failure;
+    if (this.controller) return this.controller.abort(failure);
+    // Still waiting for a connection: leave the queue and answer now.
+    this.target.pool.cancel(this);
+    this.finish();
+    if (this.record.clientAborted) this.owner.abandoned(failure.at('not_sent'));
+    else this.owner.attemptFailed(failure.at('not_sent'));
+  }
+
+  private stopWaiting(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.releasePending();
+    clearTimeout(this.queueTimer);
+  }
+
+  /** After the head went downstream the status cannot change: abort the transfer so the client sees it cut. */
+  private failAfterHead(failure: Failure): void {
+    this.finish();
+    this.owner.bodyFailed(failure);
+    // What was already written (the head, at least) leaves before the cut: corked in the
+    // same tick as the failure, it would be dropped, and the client would see no head at all.
+    const socket = this.res.socket;
+    if (socket !== null && socket.writableCorked > 0) socket.uncork();
+    this.res.destroy();
+  }
+
+  onInformational(head: ResponseHead): void {
+    // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
+    if (this.req.httpVersionMinor === 0 || this.res.headersSent || head.status === 100) return;
+    // A response queued behind another on a pipelined connection has no socket yet: its
+    // interim answers have nowhere to go. One the client is not reading is not worth more
+    // memory: an upstream sending 1xx in a loop would otherwise grow the socket's buffer
+    // without bound.
+    const socket = this.res.socket;
+    if (
+      socket === null ||
+      socket.writableNeedDrain ||
+      this.interim.count >= MAX_INTERIM.count ||
+      this.interim.bytes >= MAX_INTERIM.bytes
+    ) {
+      this.record.interimDropped++;
+      return;
+    }
+    // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final
+    // head; written by Candor for every 1xx (Node's writeEarlyHints refuses a Link list).
+    const { headers } = buildDownstreamHead(head.headers, {
+      requestId: this.record.id,
+      via: this.options.via,
+      proxyStatus: undefined,
+      trailers: false,
+    });
+    const text = serializeResponseHead(head.status, head.reason, headers);
+    this.interim.count++;
+    this.interim.bytes += text.length;
+    socket.write(text, 'latin1');
+  }
+
+  private firstByte(): void {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    this.options.metrics.firstByte(this.upstream.name, this.target.config.origin, seconds);
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopWaiting();
+    this.releaseActive();
+    clearTimeout(this.bodyTimer);
+  }
+}
+
+function pairs(raw: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i], raw[i + 1]]);
+  return out;
+}
+
+/** The protocol the upstream switched to, as its 101 names it. */
+function upgradeOf(headers: readonly string[]): string {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() === 'upgrade') return headers[i + 1];
+  return '';
+}

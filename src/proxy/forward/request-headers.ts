@@ -1,0 +1,108 @@
+import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
+
+/** What the request-header rewrite needs to know about this request. */
+export interface ForwardFacts {
+  readonly clientAddress: string;
+  /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept. */
+  readonly trusted: boolean;
+  /** "http" or "https": how the client reached us. */
+  readonly protocol: string;
+  /** Host as the client sent it (port included), for X-Forwarded-Host. */
+  readonly host: string;
+  readonly requestId: string;
+  readonly traceparent: string;
+  /** Forward the client's tracestate (only when its trace was continued). */
+  readonly keepTracestate: boolean;
+  /** "1.1 edge-1": this hop's Via entry. */
+  readonly via: string;
+}
+
+/**
+ * The upstream request's headers, as a flat [name, value, …] list: the client's
+ * headers in their order and case, minus hop-by-hop fields, plus this hop's facts.
+ */
+export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts): string[] {
+  const nominated = connectionNominated(valuesOf(raw, 'connection'));
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
+  let via: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower) || lower === 'expect' || nominated?.has(lower)) continue;
+    switch (lower) {
+      case 'x-forwarded-for':
+        if (facts.trusted) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      case 'x-forwarded-proto':
+        if (facts.trusted) forwardedProto ??= value;
+        continue;
+      case 'x-forwarded-host':
+        if (facts.trusted) forwardedHost ??= value;
+        continue;
+      case 'forwarded':
+        if (facts.trusted) break;
+        continue;
+      case 'via':
+        via = via === undefined ? value : `${via}, ${value}`;
+        continue;
+      case 'host':
+        // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host (facts.host is that authority).
+        out.push(name, facts.host);
+        continue;
+      case 'x-request-id':
+      case 'traceparent':
+        continue;
+      case 'max-forwards':
+        // RFC 9110 §7.6.2: each hop forwarding the request decrements it (only OPTIONS and TRACE
+        // must honour it; for the others it is harmless). A spent OPTIONS never gets here.
+        out.push(name, decremented(value));
+        continue;
+      case 'tracestate':
+        if (facts.keepTracestate) break;
+        continue;
+    }
+    out.push(name, value);
+  }
+  out.push(
+    'x-forwarded-for',
+    forwardedFor === undefined ? facts.clientAddress : `${forwardedFor}, ${facts.clientAddress}`,
+    'x-forwarded-proto',
+    forwardedProto ?? facts.protocol,
+    'x-forwarded-host',
+    forwardedHost ?? facts.host,
+    'via',
+    via === undefined ? facts.via : `${via}, ${facts.via}`,
+    'x-request-id',
+    facts.requestId,
+    'traceparent',
+    facts.traceparent,
+  );
+  return out;
+}
+
+/** The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy, the original is shared by every attempt. */
+export function withTraceparent(headers: readonly string[], traceparent: string): string[] {
+  const copy = headers.slice();
+  const at = copy.lastIndexOf('traceparent');
+  copy[at + 1] = traceparent;
+  return copy;
+}
+
+/** Every value of one field in a raw header list (names compared case-insensitively). */
+export function valuesOf(raw: readonly string[], lowerName: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) values.push(raw[i + 1]);
+  }
+  return values;
+}
+
+/** Max-Forwards less this hop; a value that is not a count is passed on as it came. */
+function decremented(value: string): string {
+  if (!/^[0-9]{1,9}$/.test(value)) return value;
+  return String(Math.max(0, Number(value) - 1));
+}

@@ -1,0 +1,92 @@
+import { Failure } from '../../core/failure/failure.ts';
+import { noRelease, type Release } from '../../core/limits/count.ts';
+import { isAvailable } from '../../upstream/targets/target-state.ts';
+import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
+
+/** A target picked for one attempt, and whether the attempt goes as a half-open probe. */
+export interface Selection {
+  readonly target: Target;
+  /** The target's ejection ran out: this attempt decides whether it comes back. */
+  readonly targetProbe: boolean;
+  /** Gives back the target's probe slot (taken with the pick, so two picks cannot share one); a no-op when not a probe. */
+  readonly releaseProbe: Release;
+  /** The upstream's circuit is half-open: this attempt decides whether it closes. */
+  readonly circuitProbe: boolean;
+  /** Picked while the upstream was in panic: the health checks' verdict was ignored. */
+  readonly panic: boolean;
+}
+
+const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/**
+ * The select phase: the upstream's circuit, then the balancer over the targets in rotation,
+ * then the queue bound. Each refusal is the gateway's own decision and says when to come back.
+ */
+export function selectTarget(upstream: Upstream, now: number, tried: readonly Target[]): Selection | Failure {
+  const circuit = upstream.circuit.admit(now);
+  if (!circuit.allowed) {
+    return new Failure(
+      'destination_unavailable',
+      `the circuit of "${upstream.name}" is open after repeated failures`,
+      {
+        retryAfter: retryAfter(circuit.retryAfterMs),
+      },
+    );
+  }
+  const target = upstream.balancer.pick(now, tried);
+  if (!target) {
+    if (circuit.probe) upstream.circuit.releaseProbe();
+    return new Failure('destination_unavailable', noTargetReason(upstream, now), {
+      retryAfter: retryAfter(nextChance(upstream, now)),
+    });
+  }
+  if (
+    upstream.pending.count >= upstream.config.pool.maxPending &&
+    target.active.count >= upstream.config.pool.maxConnections
+  ) {
+    if (circuit.probe) upstream.circuit.releaseProbe();
+    return new Failure(
+      'connection_limit_reached',
+      `${upstream.pending.count} requests already wait for a connection to "${upstream.name}"`,
+      { retryAfter: 1 },
+    );
+  }
+  const targetProbe = target.isHalfOpen(now);
+  return {
+    target,
+    targetProbe,
+    releaseProbe: targetProbe ? target.probes.acquire() : noRelease,
+    circuitProbe: circuit.probe,
+    panic: upstream.panic.active,
+  };
+}
+
+/** Whether a target not tried yet is in rotation (a retry could go somewhere new). */
+export function hasUntriedTarget(upstream: Upstream, now: number, tried: readonly Target[]): boolean {
+  const probes = upstream.config.circuitBreaker.halfOpenRequests;
+  const panic = upstream.panic.active;
+  return upstream.targets.some((t) => !tried.includes(t) && isAvailable(t, now, probes, panic));
+}
+
+function noTargetReason(upstream: Upstream, now: number): string {
+  const out = upstream.targets.filter((t) => t.admin !== 'enabled' || t.weight === 0).length;
+  const down = upstream.targets.filter((t) => !t.checkedHealthy).length;
+  const ejected = upstream.targets.filter((t) => t.isEjected(now) || t.isHalfOpen(now)).length;
+  const parts: string[] = [];
+  if (out > 0) parts.push(`${out} drained, disabled or weighted 0 by an operator`);
+  if (down > 0) parts.push(`${down} failing health checks`);
+  if (ejected > 0) parts.push(`${ejected} ejected after repeated failures`);
+  return `no target of "${upstream.name}" is in rotation (${parts.join(', ') || 'all busy probing'})`;
+}
+
+/** Milliseconds until a target may take traffic again: the earliest end of an ejection, else a health-check interval. */
+function nextChance(upstream: Upstream, now: number): number {
+  let soonest = Number.POSITIVE_INFINITY;
+  const panic = upstream.panic.active;
+  for (const t of upstream.targets) {
+    if ((t.checkedHealthy || panic) && t.ejectedUntil > now)
+      soonest = Math.min(soonest, t.ejectedUntil - now);
+  }
+  if (Number.isFinite(soonest)) return soonest;
+  return upstream.config.healthCheck?.interval ?? 1000;
+}

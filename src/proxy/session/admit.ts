@@ -1,0 +1,72 @@
+import type { IncomingMessage } from 'node:http';
+import type { RouteConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { InFlightLimit, Release } from '../admit/in-flight-limit.ts';
+import { hostnameOf, isLoop, splitTarget } from '../route/request-target.ts';
+import type { Runtime } from './runtime.ts';
+
+/** A request that passed accept and route: where it goes and as what. The target is picked per attempt. */
+export interface Admitted {
+  readonly route: RouteConfig;
+  readonly upstream: Upstream;
+  /** host[:port] the client addressed. */
+  readonly authority: string;
+  /** Origin-form path as the client sent it (before strip_prefix). */
+  readonly path: string;
+  /** Gives back the load-shedding slots the request holds; the caller ties it to the request's end. */
+  readonly release: Release;
+}
+
+/**
+ * The phases between accept and select — loop detection, route, body limit, the admit
+ * policies — for plain requests and upgrades alike. Names the route and upstream in the
+ * record; returns the failure to answer with when a phase says no. A cluster worker's
+ * rate-limited route waits for the primary's bucket (see Admission.admit): its answer is a
+ * promise, every other request's is decided at once.
+ */
+export function admit(
+  runtime: Runtime,
+  req: IncomingMessage,
+  record: RequestRecord,
+  listenerInFlight: InFlightLimit | undefined,
+): Admitted | Failure | Promise<Admitted | Failure> {
+  const { authority, path } = splitTarget(req.url ?? '/', req.headers.host ?? '');
+  if (isLoop(req.headers.via, runtime.name)) {
+    return new Failure('proxy_loop_detected', `this request already passed through "${runtime.name}"`);
+  }
+
+  const hostname = hostnameOf(authority);
+  const route = runtime.router.match(hostname, path);
+  if (!route)
+    return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
+  record.route = route.name;
+  const upstream = runtime.upstreams.get(route.upstream) as Upstream;
+  record.upstream = upstream.name;
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > route.limits.body) {
+    return new Failure(
+      'http_request_error',
+      `request body of ${length} bytes is over the route's limit of ${route.limits.body}`,
+      { status: 413 },
+    );
+  }
+
+  const release = runtime.admission.admit({
+    route,
+    upstream: upstream.config,
+    req,
+    clientAddress: record.clientAddress,
+    listener: listenerInFlight,
+    now: performance.now(),
+  });
+  const admitted = (release: Release | Failure): Admitted | Failure =>
+    release instanceof Failure ? release : { route, upstream, authority, path, release };
+  return release instanceof Promise ? release.then(admitted) : admitted(release);
+}
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}

@@ -1,0 +1,51 @@
+import type { GatewayConfig } from '../../core/config/types.ts';
+import type { TrustList } from '../../core/net/trust.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { Tracing } from '../../observe/tracing/spans.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { Admission } from '../admit/admission.ts';
+import type { Router } from '../route/router.ts';
+
+/**
+ * News of one worker for the others of a cluster (through the primary): a target it ejected,
+ * a circuit it opened. A deadline travels as the ms it has left: each process has its own clock.
+ */
+export type Announcement =
+  | {
+      readonly candor: 'ejected';
+      readonly upstream: string;
+      readonly origin: string;
+      readonly forMs: number;
+      readonly ejections: number;
+    }
+  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number }
+  | { readonly candor: 'circuit-closed'; readonly upstream: string };
+
+/**
+ * One config snapshot made live: router, upstream pools, trust list. Requests hold the
+ * runtime they started on, so a reload can swap in a new one while they finish.
+ */
+export interface Runtime {
+  readonly config: GatewayConfig;
+  readonly name: string;
+  readonly router: Router;
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  readonly trust: TrustList;
+  /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
+  readonly admission: Admission;
+  readonly logger: Logger;
+  /** The gateway's metrics: they outlive a reload, like the listeners. */
+  readonly metrics: GatewayMetrics;
+  /** Span export (the gateway's, shared by every snapshot); undefined when tracing is off. */
+  readonly tracing: Tracing | undefined;
+  /** Via entries for HTTP/1.0 and HTTP/1.1 clients, built once. */
+  readonly via10: string;
+  readonly via11: string;
+  /**
+   * A cluster worker tells the others (through the primary) of a target it ejected or a
+   * circuit it opened, so each does not learn of a dead target on its own; absent in-process.
+   */
+  readonly announce?: (news: Announcement) => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,157 @@
+import http, { type IncomingMessage } from 'node:http';
+import type { Logger } from '../../observe/log/logger.ts';
+import { type AdminAnswer, problem, send } from './answer.ts';
+import { bearerMatches } from './token.ts';
+
+/** One request to the admin API, as a route's handler sees it. */
+export interface AdminRequest {
+  /** The client's address, for the log line of who did what. */
+  readonly who: string;
+  /** The JSON body, parsed (undefined when there was none). */
+  readonly body: unknown;
+  readonly query: URLSearchParams;
+}
+
+/**
+ * One endpoint. The table of routes is the API: read-only routes another part of the gateway
+ * needs (GET /metrics) are added with `AdminServer.mount`, and get the same token check,
+ * logging and error answers as the rest.
+ */
+export interface AdminRoute {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly path: string;
+  /** Answered without the token: only the probes, which say nothing but live/ready. */
+  readonly open?: boolean;
+  handle(request: AdminRequest): AdminAnswer | Promise<AdminAnswer>;
+}
+
+export interface AdminServer {
+  /** Adds a route (e.g. GET /metrics). A route with the same method and path is replaced. */
+  mount(route: AdminRoute): void;
+  /** The token is read again at each reload: rotating it is a reload, not a restart. */
+  setToken(token: string): void;
+  port(): number;
+  close(): Promise<void>;
+}
+
+/** Admin request bodies are a few fields; anything bigger is not one. */
+const MAX_BODY = 64 * 1024;
+
+/**
+ * The admin listener: its own node:http server (never a main listener: the data path takes no
+ * admin traffic and admin traffic does not count against its limits), a bearer token on
+ * every route but the probes, JSON answers, RFC 9457 problems for errors. Each call with a
+ * token is logged with who made it; each refused one (no or wrong token) is logged as a
+ * warning, without the header's content.
+ */
+export async function startAdminServer(options: {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+  readonly routes: readonly AdminRoute[];
+  readonly logger: Logger;
+}): Promise<AdminServer> {
+  const { logger } = options;
+  let token = options.token;
+  const routes = new Map<string, AdminRoute>();
+  const mount = (route: AdminRoute) => routes.set(`${route.method} ${route.path}`, route);
+  for (const route of options.routes) mount(route);
+
+  const server = http.createServer(async (req, res) => {
+    const who = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const method = req.method ?? 'GET';
+    const route = routes.get(`${method} ${url.pathname}`);
+    const fields = { who, method, path: url.pathname };
+    if (!route?.open) {
+      const auth = bearerMatches(req.headers.authorization, token);
+      if (auth !== 'ok') {
+        logger.warn(
+          { ...fields, reason: auth === 'missing' ? 'no token' : 'wrong token' },
+          'admin unauthorized',
+        );
+        req.resume();
+        return send(res, {
+          ...problem(
+            401,
+            'Unauthorized',
+            auth === 'missing'
+              ? 'this call needs the admin token: Authorization: Bearer <token>'
+              : 'the token is not the admin token',
+          ),
+          headers: { 'www-authenticate': 'Bearer realm="candor-admin"' },
+        });
+      }
+    }
+    if (route === undefined) {
+      req.resume();
+      const allowed = [...routes.values()].filter((r) => r.path === url.pathname).map((r) => r.method);
+      const answer =
+        allowed.length > 0
+          ? {
+              ...problem(405, 'Method not allowed', `${url.pathname} takes ${allowed.join(', ')}`),
+              headers: { allow: allowed.join(', ') },
+            }
+          : problem(404, 'Not found', `no admin endpoint ${method} ${url.pathname}`);
+      logger.info({ ...fields, status: answer.status }, 'admin request');
+      return send(res, answer);
+    }
+    let answer: AdminAnswer;
+    try {
+      const body = await readJson(req);
+      answer =
+        'problem' in body
+          ? body.problem
+          : await route.handle({ who, body: body.value, query: url.searchParams });
+    } catch (err) {
+      logger.error({ ...fields, err: (err as Error).message }, 'admin endpoint failed');
+      answer = problem(500, 'Internal error', (err as Error).message);
+    }
+    if (!route.open) logger.info({ ...fields, status: answer.status }, 'admin request');
+    send(res, answer);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    mount,
+    setToken(next) {
+      token = next;
+    },
+    port: () => {
+      const address = server.address();
+      return typeof address === 'object' && address ? address.port : options.port;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        // Answers being written finish; idle keep-alive connections close now.
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { problem: AdminAnswer }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY)
+      return { problem: problem(413, 'Body too large', `admin bodies are at most ${MAX_BODY} bytes`) };
+    chunks.push(chunk);
+  }
+  if (size === 0) return { value: undefined };
+  try {
+    return { value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+  } catch (err) {
+    return {
+      problem: problem(400, 'Bad request', `the body is not JSON: ${(err as Error).message}`, {
+        field: '(body)',
+      }),
+    };
+  }
+}

@@ -1,0 +1,268 @@
+import cluster, { type Worker } from 'node:cluster';
+import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
+import { configHash } from '../../core/config/config-hash.ts';
+import { loadConfigFile } from '../../core/config/load.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
+import type { ReloadOutcome } from '../gateway/gateway.ts';
+import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
+import { unchangeableProblems } from '../gateway/reload-plan.ts';
+import { type ChangeProblem, type RuntimeChange, RuntimeChanges } from '../gateway/runtime-changes.ts';
+import type { HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
+import type { GatewayStatus } from '../gateway/status.ts';
+import { type MergedStatus, mergeStatuses } from './status-merge.ts';
+
+/** How long a worker has to confirm a swap or a change, or answer a status request. */
+const WORKER_ANSWER_MS = 5_000;
+
+/** Who asked, for the log: the admin client's address, or the signal. */
+export interface Caller {
+  readonly via: 'SIGHUP' | 'admin';
+  readonly who: string;
+}
+
+/** The last reload's result, as GET /status shows it. */
+export interface ReloadReport {
+  readonly at: string;
+  readonly via: Caller['via'];
+  readonly who: string;
+  /** ok: every worker swapped; invalid: the file was refused, nothing changed; incomplete: some workers did not confirm. */
+  readonly result: 'ok' | 'invalid' | 'incomplete';
+  readonly config_hash: string;
+  readonly problems?: readonly ConfigProblem[];
+  /** Workers that swapped, and those that did not confirm (with why). */
+  readonly workers: { readonly confirmed: number[]; readonly failed: { id: number; reason: string }[] };
+  readonly outcome?: ReloadOutcome;
+}
+
+/**
+ * The gateway as the cluster primary controls it: the config in force (read and validated
+ * here, once, then sent to every worker), the runtime changes in force (replayed to a worker
+ * started later), and a request/answer layer over each worker's IPC channel. The admin API
+ * and SIGHUP call into it; nothing here touches a request.
+ */
+export class ClusterControl {
+  readonly #path: string;
+  readonly #logger: Logger;
+  #config: GatewayConfig;
+  #version = 1;
+  #lastReload: ReloadReport | undefined;
+  readonly #changes = new RuntimeChanges();
+  #nextId = 1;
+  readonly #pending = new Map<number, (answer: FromWorker) => void>();
+  /** Reloads and changes run one at a time, in the order asked. */
+  #queue: Promise<unknown> = Promise.resolve();
+  draining = false;
+  /** Called after each reload that swapped at least one worker (the primary moves the admin listener). */
+  onSwapped: () => void = () => {};
+  /** Called after a runtime change was recorded (the primary's health checks skip a disabled target). */
+  onChanged: (changes: RuntimeChanges) => void = () => {};
+  /** What a worker starts with besides the config: its slice of the split limits and the health verdicts. */
+  startWith: (worker: Worker) => { share: WorkerShare; health: HealthVerdict[] } = () => ({
+    share: { index: 0, of: 1 },
+    health: [],
+  });
+
+  constructor(path: string, config: GatewayConfig, logger: Logger) {
+    this.#path = path;
+    this.#config = config;
+    this.#logger = logger;
+    cluster.on('message', (_worker, message) => {
+      if (!isFromWorker(message)) return;
+      const resolve = this.#pending.get(message.id);
+      this.#pending.delete(message.id);
+      resolve?.(message);
+    });
+  }
+
+  get config(): GatewayConfig {
+    return this.#config;
+  }
+
+  get version(): number {
+    return this.#version;
+  }
+
+  get lastReload(): ReloadReport | undefined {
+    return this.#lastReload;
+  }
+
+  get changes(): readonly RuntimeChange[] {
+    return this.#changes.list();
+  }
+
+  /** A new worker's first message: what every other worker runs now. */
+  start(worker: Worker): void {
+    const start: ToWorker = {
+      candor: 'start',
+      config: this.#config,
+      changes: this.#changes.list(),
+      ...this.startWith(worker),
+    };
+    worker.send(start);
+  }
+
+  /** Reads and validates the file, then swaps every worker; resolves when each confirmed or failed. */
+  reload(caller: Caller): Promise<ReloadReport> {
+    return this.#serial(() => this.#reload(caller));
+  }
+
+  async #reload(caller: Caller): Promise<ReloadReport> {
+    const at = new Date().toISOString();
+    const base = { at, via: caller.via, who: caller.who };
+    let next: GatewayConfig;
+    try {
+      // A draining gateway has stopped accepting on the listeners it had: one a reload opened
+      // now would accept connections only for the drain to cut them.
+      if (this.draining)
+        throw new ConfigError([
+          { file: this.#path, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
+        ]);
+      next = await loadConfigFile(this.#path);
+      const problems = unchangeableProblems(this.#config, next);
+      if (problems.length > 0) throw new ConfigError(problems);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const report: ReloadReport = {
+        ...base,
+        result: 'invalid',
+        config_hash: configHash(this.#config),
+        problems: err.problems,
+        workers: { confirmed: [], failed: [] },
+      };
+      this.#lastReload = report;
+      this.#logger.error(
+        { via: caller.via, who: caller.who, problems: err.problems },
+        'reload refused: the config is invalid; the running config stays',
+      );
+      return report;
+    }
+    const previous = this.#config;
+    // From here a worker started (after a crash) gets the new snapshot, like the others.
+    this.#config = next;
+    const answers = await this.#askAll((id) => ({ candor: 'reload', id, config: next }));
+    const confirmed: number[] = [];
+    const failed: { id: number; reason: string }[] = [];
+    let outcome: ReloadOutcome | undefined;
+    for (const { worker, answer } of answers) {
+      if (answer?.candor === 'reloaded' && answer.outcome) {
+        confirmed.push(worker);
+        outcome ??= answer.outcome;
+      } else
+        failed.push({
+          id: worker,
+          reason:
+            answer === undefined
+              ? `no answer within ${WORKER_ANSWER_MS} ms`
+              : answer.candor === 'reloaded'
+                ? (answer.error ??
+                  answer.problems?.map((p) => `${p.path}: ${p.message}`).join('; ') ??
+                  'refused')
+                : 'unexpected answer',
+        });
+    }
+    if (confirmed.length === 0 && failed.length > 0) this.#config = previous;
+    else {
+      this.#version++;
+      for (const what of this.#changes.prune(next))
+        this.#logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
+    }
+    const report: ReloadReport = {
+      ...base,
+      result: failed.length === 0 ? 'ok' : 'incomplete',
+      config_hash: configHash(this.#config),
+      workers: { confirmed, failed },
+      ...(outcome === undefined ? {} : { outcome }),
+    };
+    this.#lastReload = report;
+    if (confirmed.length > 0) this.onSwapped();
+    const fields = {
+      via: caller.via,
+      who: caller.who,
+      config_hash: report.config_hash,
+      version: this.#version,
+      workers: report.workers,
+    };
+    if (failed.length === 0) this.#logger.info({ ...fields, ...outcome }, 'config reloaded');
+    else this.#logger.error(fields, 'reload incomplete: some workers did not confirm the swap');
+    return report;
+  }
+
+  /** Checks a runtime change against the running config and applies it in every worker. */
+  change(
+    change: RuntimeChange,
+    caller: Caller,
+  ): Promise<{ problem: ChangeProblem } | { confirmed: number[]; failed: { id: number; reason: string }[] }> {
+    return this.#serial(async () => {
+      const problem = RuntimeChanges.check(change, this.#config);
+      if (problem) return { problem };
+      this.#changes.record(change);
+      this.onChanged(this.#changes);
+      const answers = await this.#askAll((id) => ({ candor: 'change', id, change }));
+      const confirmed: number[] = [];
+      const failed: { id: number; reason: string }[] = [];
+      for (const { worker, answer } of answers) {
+        if (answer?.candor === 'changed' && answer.error === undefined) confirmed.push(worker);
+        else failed.push({ id: worker, reason: answer === undefined ? 'no answer' : 'refused' });
+      }
+      this.#logger.info({ who: caller.who, change, workers: { confirmed, failed } }, 'admin change');
+      return { confirmed, failed };
+    });
+  }
+
+  /** Every worker's status, merged (status-merge.ts). */
+  async status(): Promise<MergedStatus> {
+    const answers = await this.#askAll((id) => ({ candor: 'status', id }));
+    const statuses: { worker: number; pid: number | undefined; status: GatewayStatus | undefined }[] =
+      answers.map(({ worker, pid, answer }) => ({
+        worker,
+        pid,
+        status: answer?.candor === 'status' ? answer.status : undefined,
+      }));
+    return mergeStatuses(statuses);
+  }
+
+  /** Every worker's answers per second and latest failures, merged (activity.ts); and how many workers answered. */
+  async activity(): Promise<ActivityReport & { readonly workers: { asked: number; answered: number } }> {
+    const answers = await this.#askAll((id) => ({ candor: 'activity', id }));
+    const reports = answers.flatMap(({ answer }) => (answer?.candor === 'activity' ? [answer.activity] : []));
+    return { ...mergeActivity(reports), workers: { asked: answers.length, answered: reports.length } };
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.#queue.then(work);
+    this.#queue = done.catch(() => {});
+    return done;
+  }
+
+  /** Sends one request to every live worker; each answer, or undefined for one that did not answer in time. */
+  #askAll(
+    request: (id: number) => ToWorker,
+  ): Promise<{ worker: number; pid: number | undefined; answer: FromWorker | undefined }[]> {
+    const workers = Object.values(cluster.workers ?? {}).filter(
+      (w): w is Worker => w?.isConnected() === true,
+    );
+    return Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<{ worker: number; pid: number | undefined; answer: FromWorker | undefined }>(
+            (resolve) => {
+              const id = this.#nextId++;
+              const done = (answer: FromWorker | undefined) => {
+                clearTimeout(timer);
+                worker.off('exit', onExit);
+                this.#pending.delete(id);
+                resolve({ worker: worker.id, pid: worker.process.pid, answer });
+              };
+              const onExit = () => done(undefined);
+              const timer = setTimeout(() => done(undefined), WORKER_ANSWER_MS);
+              this.#pending.set(id, done);
+              worker.once('exit', onExit);
+              worker.send(request(id));
+            },
+          ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,200 @@
+import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
+import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
+import { probeAnswer } from '../gateway/probes.ts';
+import type { RuntimeChange } from '../gateway/runtime-changes.ts';
+import type { AdminRequest, AdminRoute } from './admin-server.ts';
+import { type AdminAnswer, badField, problem } from './answer.ts';
+import type { Caller, ClusterControl } from './cluster-control.ts';
+
+/** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
+export function adminEndpoints(control: ClusterControl): AdminRoute[] {
+  const probe = (which: 'live' | 'ready'): AdminAnswer => {
+    const { status, body } = probeAnswer(which, control.draining);
+    return { status, body: JSON.parse(body) };
+  };
+  const caller = (request: AdminRequest): Caller => ({ via: 'admin', who: request.who });
+  const targetState =
+    (state: 'draining' | 'disabled' | 'enabled'): AdminRoute['handle'] =>
+    async (request) => {
+      const parsed = objectBody(request.body);
+      if ('refused' in parsed) return parsed.refused;
+      const body = parsed.fields;
+      const upstream = stringField(body, 'upstream');
+      if (typeof upstream !== 'string') return upstream;
+      const target = stringField(body, 'target');
+      if (typeof target !== 'string') return target;
+      return applied(control, { kind: 'target_state', upstream, target, state }, caller(request));
+    };
+  return [
+    { method: 'GET', path: '/live', open: true, handle: () => probe('live') },
+    { method: 'GET', path: '/ready', open: true, handle: () => probe('ready') },
+    {
+      method: 'GET',
+      path: '/status',
+      async handle() {
+        const merged = await control.status();
+        return {
+          status: 200,
+          body: {
+            gateway: control.config.name,
+            config: {
+              source: control.config.source,
+              hash: merged.workers[0]?.config_hash ?? null,
+              version: control.version,
+            },
+            last_reload: control.lastReload ?? null,
+            runtime_changes: control.changes,
+            ...merged,
+          },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/activity',
+      // The status page's chart and failure list: every worker's last minutes, merged.
+      async handle() {
+        const { seconds, failures, workers } = await control.activity();
+        return {
+          status: 200,
+          body: {
+            now: Date.now() / 1000,
+            window_seconds: ACTIVITY_SECONDS,
+            workers,
+            per_second: seconds,
+            failures,
+          },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/config',
+      // The config holds no secret: the admin token lives in a file or a variable, and only
+      // which one is shown; target URLs cannot carry credentials (the loader refuses them).
+      handle: () => ({ status: 200, body: { version: control.version, config: control.config } }),
+    },
+    {
+      method: 'POST',
+      path: '/reload',
+      async handle(request) {
+        const report = await control.reload(caller(request));
+        if (report.result === 'ok') return { status: 200, body: report };
+        if (report.result === 'invalid')
+          return problem(400, 'Invalid config', 'the config was refused; the running config stays', {
+            reload: report,
+          });
+        return problem(503, 'Reload incomplete', 'some workers did not confirm the swap', { reload: report });
+      },
+    },
+    { method: 'POST', path: '/targets/drain', handle: targetState('draining') },
+    { method: 'POST', path: '/targets/disable', handle: targetState('disabled') },
+    { method: 'POST', path: '/targets/enable', handle: targetState('enabled') },
+    {
+      method: 'PUT',
+      path: '/targets/weights',
+      async handle(request) {
+        const parsed = objectBody(request.body);
+        if ('refused' in parsed) return parsed.refused;
+        const body = parsed.fields;
+        const upstream = stringField(body, 'upstream');
+        if (typeof upstream !== 'string') return upstream;
+        const list = body.weights;
+        if (!Array.isArray(list) || list.length === 0)
+          return badField('weights', 'expected a list of { "target": URL, "weight": 0-1000 }');
+        const weights: { target: string; weight: number }[] = [];
+        for (const [index, entry] of list.entries()) {
+          const item = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
+          if (typeof item.target !== 'string' || item.target === '')
+            return badField(`weights[${index}].target`, 'expected a target URL');
+          const weight = item.weight;
+          if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 1000)
+            return badField(
+              `weights[${index}].weight`,
+              `expected a whole number from 0 to 1000, got ${JSON.stringify(weight)}`,
+            );
+          weights.push({ target: item.target, weight });
+        }
+        return applied(control, { kind: 'weights', upstream, weights }, caller(request));
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/routes/maintenance',
+      async handle(request) {
+        const parsed = objectBody(request.body);
+        if ('refused' in parsed) return parsed.refused;
+        const body = parsed.fields;
+        const route = stringField(body, 'route');
+        if (typeof route !== 'string') return route;
+        if (typeof body.enabled !== 'boolean') return badField('enabled', 'expected true or false');
+        if (
+          body.message !== undefined &&
+          (typeof body.message !== 'string' || body.message.length === 0 || body.message.length > 500)
+        )
+          return badField('message', 'expected a message of 1 to 500 characters');
+        const retryAfter = body.retry_after;
+        if (
+          retryAfter !== undefined &&
+          (typeof retryAfter !== 'number' || !Number.isInteger(retryAfter) || retryAfter < 1)
+        )
+          return badField('retry_after', 'expected whole seconds, at least 1');
+        return applied(
+          control,
+          {
+            kind: 'maintenance',
+            route,
+            enabled: body.enabled,
+            ...(body.message === undefined ? {} : { message: body.message as string }),
+            ...(retryAfter === undefined ? {} : { retryAfter: retryAfter as number }),
+          },
+          caller(request),
+        );
+      },
+    },
+  ];
+}
+
+async function applied(control: ClusterControl, change: RuntimeChange, caller: Caller): Promise<AdminAnswer> {
+  const result = await control.change(change, caller);
+  if ('problem' in result) return badField(result.problem.field, result.problem.detail);
+  if (result.failed.length > 0)
+    return problem(503, 'Change incomplete', 'some workers did not confirm the change', {
+      change,
+      workers: result,
+    });
+  return { status: 200, body: { applied: change, workers: result } };
+}
+
+function objectBody(body: unknown): { fields: Record<string, unknown> } | { refused: AdminAnswer } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { refused: problem(400, 'Bad request', '(body): expected a JSON object', { field: '(body)' }) };
+  return { fields: body as Record<string, unknown> };
+}
+
+function stringField(body: Record<string, unknown>, field: string): string | AdminAnswer {
+  const value = body[field];
+  if (typeof value !== 'string' || value === '')
+    return badField(field, `expected a non-empty string, got ${JSON.stringify(value) ?? 'nothing'}`);
+  return value;
+}
+
+/**
+ * GET /metrics on the admin API, behind its token: the same exposition as the metrics
+ * listener. A scrape that fails (a worker that does not answer in time) is a 503 the scraper
+ * records as down, never a partial page it would take for the truth.
+ */
+export function metricsRoute(render: RenderMetrics): AdminRoute {
+  return {
+    method: 'GET',
+    path: '/metrics',
+    async handle() {
+      try {
+        const { contentType, text } = await render();
+        return { status: 200, body: undefined, text: { contentType, body: text } };
+      } catch (err) {
+        return problem(503, 'Metrics unavailable', (err as Error).message);
+      }
+    },
+  };
+}

@@ -1,0 +1,163 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
+import { loadConfigFile } from '../../core/config/load.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import { parseDuration, parseSize } from '../../core/config/units.ts';
+import { diagnose } from '../../kits/diagnose/diagnose.ts';
+import { createTextPrinter, headingFor } from '../../kits/diagnose/render-text.ts';
+import { type DiagnoseOptions, TargetError } from '../../kits/diagnose/targets.ts';
+import { EXIT } from './exit-codes.ts';
+
+export const DIAGNOSE_HELP = `Usage: candor diagnose TARGET [options]
+
+Walks the hops to TARGET (DNS, TCP connect, TLS, request, response head, body), stops at
+the first that fails, and says what Candor would answer and what fixes it.
+
+TARGET is a URL (http://host:port/path), or with --config FILE an upstream name: every
+target of that upstream is probed with the request and timeouts the gateway would use.
+
+Options:
+  -c, --config FILE        the gateway's config (upstream names, timeouts, tls.ca)
+      --path PATH          request target (default: the URL's path, or /)
+      --host HOST          Host header (default: the target's host)
+  -X, --method METHOD      request method (default GET)
+  -H, --header 'N: V'      an extra request header (repeatable)
+      --connect-timeout D  DNS + TCP + TLS, e.g. 500ms (default: the upstream's, or 2s)
+      --timeout D          response timeout, request to head (default: the upstream's, or 30s)
+      --read-timeout D     longest silence inside the body (default: the upstream's, or 30s)
+      --ca FILE            a CA (PEM) to trust besides the system's (default: the upstream's tls.ca)
+      --max-body SIZE      stop reading the body after SIZE, e.g. 64KiB (default 1MiB; not an error)
+      --compare URL        send the same request through the gateway at URL too (alias --via)
+      --json               one JSON document instead of text
+
+Exit status: 0 a valid HTTP response below 500, 1 a valid response with the upstream's own
+5xx, 2 a failure Candor would answer with 502/503/504 (or a body cut short), 64 bad command
+line, 78 invalid config.
+`;
+
+/** `candor diagnose TARGET [options]`. Returns the exit status. */
+export async function runDiagnoseCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      config: { type: 'string', short: 'c' },
+      path: { type: 'string' },
+      host: { type: 'string' },
+      method: { type: 'string', short: 'X' },
+      header: { type: 'string', short: 'H', multiple: true },
+      'connect-timeout': { type: 'string' },
+      timeout: { type: 'string' },
+      'read-timeout': { type: 'string' },
+      ca: { type: 'string' },
+      'max-body': { type: 'string' },
+      compare: { type: 'string' },
+      via: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(DIAGNOSE_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1)
+    return usage(
+      positionals.length === 0
+        ? 'diagnose needs a TARGET: a URL, or an upstream name with --config FILE'
+        : `diagnose takes one TARGET, got ${positionals.length}`,
+    );
+  let config: GatewayConfig | undefined;
+  if (values.config !== undefined) {
+    try {
+      config = await loadConfigFile(values.config);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(formatConfigProblems(err.problems) + '\n');
+      return EXIT.config;
+    }
+  }
+  let options: DiagnoseOptions;
+  try {
+    options = {
+      target: positionals[0],
+      config,
+      path: values.path,
+      host: values.host,
+      method: values.method,
+      headers: (values.header ?? []).map(parseHeader),
+      connectTimeout: duration(values['connect-timeout'], '--connect-timeout'),
+      responseTimeout: duration(values.timeout, '--timeout'),
+      readTimeout: duration(values['read-timeout'], '--read-timeout'),
+      ca: values.ca,
+      maxBody: size(values['max-body']),
+      via: values.compare ?? values.via,
+    };
+    if (options.path !== undefined && !options.path.startsWith('/'))
+      throw new TargetError(`--path must start with "/", got "${options.path}"`);
+    if (options.method !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(options.method))
+      throw new TargetError(`--method "${options.method}" is not a method name`);
+  } catch (err) {
+    if (err instanceof TargetError) return usage(err.message);
+    throw err;
+  }
+  const json = values.json ?? false;
+  const printer = createTextPrinter((text) => process.stdout.write(text), {
+    color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+  });
+  try {
+    const report = await diagnose(
+      options,
+      json
+        ? {}
+        : {
+            ...printer.events,
+            planned: (plans) =>
+              printer.heading(
+                headingFor(
+                  options,
+                  plans.filter((plan) => !plan.viaGateway),
+                ),
+              ),
+          },
+    );
+    if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else printer.finish(report);
+    return report.exitCode;
+  } catch (err) {
+    if (err instanceof TargetError) return usage(err.message);
+    throw err;
+  }
+}
+
+function parseHeader(text: string): [string, string] {
+  const colon = text.indexOf(':');
+  const name = colon === -1 ? '' : text.slice(0, colon).trim();
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
+    throw new TargetError(`--header "${text}" is not "Name: value"`);
+  if (name.toLowerCase() === 'host')
+    throw new TargetError('set the Host header with --host HOST, not --header');
+  return [name, text.slice(colon + 1).trim()];
+}
+
+function duration(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0)
+    throw new TargetError(`${option} needs a duration with its unit, like 500ms or 2s; got "${text}"`);
+  return ms;
+}
+
+function size(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const bytes = parseSize(text);
+  if (bytes === undefined)
+    throw new TargetError(`--max-body needs a size, like 65536 or 64KiB; got "${text}"`);
+  return bytes;
+}
+
+function usage(message: string): number {
+  process.stderr.write(`candor: ${message}\nRun "candor diagnose --help" for usage.\n`);
+  return EXIT.usage;
+}

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../../core/config/units.ts';
+import { type Deploy, readDeploys } from '../../kits/explain/deploys.ts';
+import { READERS } from '../../kits/explain/detect-format.ts';
+import type { LogReader } from '../../kits/explain/log-reader.ts';
+import { formatsFor, NginxConfError, parseNginxConf } from '../../kits/explain/nginx-conf.ts';
+import { LogFormatError, readLogs } from '../../kits/explain/read-logs.ts';
+import {
+  type LogFormat,
+  nginxFormatReader,
+  unreadable,
+} from '../../kits/explain/readers/nginx-log-format.ts';
+import { renderText } from '../../kits/explain/render-text.ts';
+import { buildReport } from '../../kits/explain/report.ts';
+import { EXIT } from './exit-codes.ts';
+
+export const EXPLAIN_HELP = `Usage: candor explain [options] LOG...
+
+Reads access and error logs (plain or gzipped; the format is detected per file) and tells
+the story of their 5xx. A file of which fewer than 90% of the lines are in its format is
+refused (exit 65), never reported on in part.
+
+  --json            the report as JSON, for machines
+  --deploys FILE    deploy times, one a line: ISO-8601 time, then an optional label
+  --bucket DURATION storm bucket size (default: adaptive, 1s to 1d)
+  --format NAME     read every LOG as NAME (${READERS.map((r) => r.format).join(', ')})
+  --nginx-conf FILE read nginx access logs in the log_formats FILE defines (the one its
+                    access_log names for a file, else the one that fits); FILE's includes
+                    are not followed
+  --log-format 'FORMAT'  read nginx access logs written in this log_format string
+                    (prefix "escape=json " for a JSON one)
+`;
+
+/** `candor explain LOG...`: returns the exit code. */
+export async function runExplain(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      json: { type: 'boolean' },
+      deploys: { type: 'string' },
+      bucket: { type: 'string' },
+      format: { type: 'string' },
+      'nginx-conf': { type: 'string' },
+      'log-format': { type: 'string' },
+      // Hidden: time and peak memory on stderr, for the 1 GB measurement.
+      stats: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(EXPLAIN_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length === 0)
+    return usage('candor explain needs at least one log file: candor explain LOG...');
+  const bucketMs = values.bucket === undefined ? undefined : parseDuration(values.bucket);
+  if (values.bucket !== undefined && (bucketMs === undefined || bucketMs < 1000))
+    return usage(`--bucket must be a duration of at least 1s, like 10s or 5m, got "${values.bucket}"`);
+  let custom: ((path: string) => readonly LogReader[]) | undefined;
+  try {
+    custom = customReaders(values['nginx-conf'], values['log-format']);
+  } catch (err) {
+    if (err instanceof NginxConfError) return usage(err.message);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') return usage((err as Error).message);
+    throw err;
+  }
+  const customIds = custom ? [...new Set(positionals.flatMap((p) => custom(p).map((r) => r.format)))] : [];
+  const formats = [...customIds, ...READERS.map((r) => r.format)];
+  if (values.format !== undefined && !formats.includes(values.format))
+    return usage(`--format must be one of ${formats.join(', ')}, got "${values.format}"`);
+
+  const started = performance.now();
+  try {
+    let deploys: Deploy[] = [];
+    if (values.deploys !== undefined) {
+      const read = await readDeploys(values.deploys);
+      if (read.bad.length > 0)
+        return usage(
+          `${values.deploys}: line ${read.bad.join(', ')}: expected an ISO-8601 time, then an optional label`,
+        );
+      deploys = read.deploys;
+    }
+    const { tally, files, readers } = await readLogs(positionals, {
+      format: values.format,
+      bucketMs,
+      readersFor: custom,
+    });
+    const report = buildReport(tally, files, deploys, readers);
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report));
+    if (values.stats) {
+      const lines = files.reduce((sum, f) => sum + f.lines, 0);
+      const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
+      const seconds = (performance.now() - started) / 1000;
+      const peak = process.resourceUsage().maxRSS / 1024;
+      process.stderr.write(
+        `explain: ${lines} lines, ${(bytes / 1048576).toFixed(0)} MiB in ${seconds.toFixed(1)} s (${(bytes / 1048576 / seconds).toFixed(0)} MiB/s), peak RSS ${peak.toFixed(0)} MiB\n`,
+      );
+    }
+    return EXIT.ok;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (err instanceof LogFormatError) {
+      process.stderr.write(`candor: ${err.message}\n`);
+      return EXIT.data;
+    }
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'Z_DATA_ERROR')
+      return usage((err as Error).message);
+    throw err;
+  }
+}
+
+/**
+ * Readers for nginx access logs in the formats of --nginx-conf (per file: the one its
+ * access_log names first) or --log-format; undefined when neither was given.
+ */
+function customReaders(
+  confPath: string | undefined,
+  formatText: string | undefined,
+): ((path: string) => readonly LogReader[]) | undefined {
+  if (confPath !== undefined && formatText !== undefined)
+    throw new NginxConfError('give --nginx-conf or --log-format, not both');
+  if (formatText !== undefined) {
+    const escaping = /^escape=(default|json|none) /.exec(formatText);
+    const format: LogFormat = {
+      name: 'custom',
+      escape: (escaping?.[1] as LogFormat['escape'] | undefined) ?? 'default',
+      text: escaping ? formatText.slice(escaping[0].length) : formatText,
+    };
+    const problem = unreadable(format);
+    if (problem)
+      throw new NginxConfError(`--log-format: ${problem.replace('log_format custom ', 'the format ')}`);
+    const reader = nginxFormatReader(format, 'nginx-custom', 'nginx access log (--log-format)');
+    return () => [reader];
+  }
+  if (confPath === undefined) return undefined;
+  const config = parseNginxConf(readFileSync(confPath, 'utf8'));
+  const compiled = new Map<string, LogReader>();
+  for (const format of config.formats) {
+    if (unreadable(format)) continue;
+    compiled.set(
+      format.name,
+      nginxFormatReader(format, `nginx:${format.name}`, `nginx access log (log_format ${format.name})`),
+    );
+  }
+  return (path) => formatsFor(config, path).flatMap((f) => compiled.get(f.name) ?? []);
+}
+
+function usage(message: string): number {
+  process.stderr.write(`candor: ${message}\nRun "candor explain --help" for usage.\n`);
+  return EXIT.usage;
+}

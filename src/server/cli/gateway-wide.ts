@@ -1,0 +1,107 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { GatewayRateLimits } from '../../proxy/admit/gateway-rate-limits.ts';
+import { GatewayChecks } from '../../upstream/health/gateway-checks.ts';
+import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
+import type { HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
+import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
+
+/**
+ * What the cluster primary holds so that a configured limit is the gateway's and not each
+ * worker's (README, "Limits across workers"): the rate limits' buckets, the one set of health checks, each worker's
+ * slice of the split limits, and the relay of ejections and open circuits between workers.
+ */
+export class GatewayWide {
+  readonly #workers: number;
+  /** Live workers by slice: a restarted worker takes the slice of the one that died. */
+  readonly #slices = new Map<Worker, number>();
+  readonly #checks: GatewayChecks;
+  readonly #rates: GatewayRateLimits;
+
+  readonly #logger: Logger;
+
+  constructor(config: GatewayConfig, workers: number, logger: Logger) {
+    this.#workers = workers;
+    this.#logger = logger;
+    this.#warnSmallLimits(config);
+    this.#rates = new GatewayRateLimits(config);
+    this.#checks = new GatewayChecks(config, logger, (verdicts, probe) => this.#publish(verdicts, probe));
+    cluster.on('message', (from, message) => {
+      if (!isSharedFromWorker(message)) return;
+      switch (message.candor) {
+        case 'rate-ask': {
+          const wait = this.#rates.take(message.route, message.key, performance.now());
+          const answer: SharedToWorker = { candor: 'rate-answer', id: message.id, wait };
+          if (from.isConnected()) from.send(answer);
+          return;
+        }
+        case 'ejected':
+        case 'circuit-opened':
+        case 'circuit-closed':
+          // News for every other worker: the one that saw it has already acted.
+          for (const worker of this.#live()) if (worker !== from) worker.send(message);
+          return;
+      }
+    });
+  }
+
+  /** What a forked worker starts with, besides the config: its slice and the health verdicts now. */
+  startOf(worker: Worker): { share: WorkerShare; health: HealthVerdict[] } {
+    const taken = new Set(this.#slices.values());
+    let index = 0;
+    while (taken.has(index)) index++;
+    this.#slices.set(worker, index);
+    worker.once('exit', () => this.#slices.delete(worker));
+    return { share: { index, of: this.#workers }, health: this.#checks.verdicts() };
+  }
+
+  /** A reload swapped the config in force. */
+  configChanged(config: GatewayConfig): void {
+    this.#rates.update(config);
+    this.#checks.update(config);
+    this.#warnSmallLimits(config);
+  }
+
+  /** A `max_in_flight` below the worker count leaves some workers a share of 0: they shed everything. */
+  #warnSmallLimits(config: GatewayConfig): void {
+    const small = [
+      ...config.listen.map((l) => ({ what: `listener ${l.address}`, max: l.maxInFlight })),
+      ...config.routes.map((r) => ({ what: `route "${r.name}"`, max: r.maxInFlight })),
+    ].filter((l) => l.max !== undefined && l.max < this.#workers);
+    for (const { what, max } of small)
+      this.#logger.warn(
+        { limit: what, max_in_flight: max, workers: this.#workers },
+        'max_in_flight is split among the workers and is below their number: some workers will shed every request',
+      );
+  }
+
+  /** The admin API changed a target's state: a disabled target is not probed. */
+  changesChanged(changes: RuntimeChanges): void {
+    this.#checks.applyChanges(changes);
+  }
+
+  stop(): Promise<void> {
+    return this.#checks.stop();
+  }
+
+  #live(): Worker[] {
+    return [...this.#slices.keys()].filter((w) => w.isConnected());
+  }
+
+  /**
+   * Every worker applies each verdict; one of them (the lowest slice alive) also counts the
+   * probe, so the merged metrics count each probe once.
+   */
+  #publish(verdicts: HealthVerdict[], probe: boolean): void {
+    let counter: Worker | undefined;
+    if (probe)
+      for (const [worker, slice] of this.#slices)
+        if (worker.isConnected() && (counter === undefined || slice < (this.#slices.get(counter) ?? 0)))
+          counter = worker;
+    for (const worker of this.#live()) {
+      const message: SharedToWorker = { candor: 'health', verdicts, count: worker === counter };
+      worker.send(message);
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import { VERSION } from '../../core/version.ts';
+
+export const HELP = `candor ${VERSION}: a reverse proxy that never lies about a failure
+
+Usage:
+  candor serve --config FILE   run the gateway on FILE
+        [--workers N]          N processes share the listeners (default: one per core)
+  candor serve --demo          run the built-in demo: the gateway, healthy and misbehaving upstreams, the status page
+  candor check FILE            validate FILE and exit (nothing is started)
+  candor reload --config FILE  ask the running gateway to reload FILE, through its admin API
+                               (the same as kill -HUP on the primary, but it waits for every worker)
+  candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
+                               and say which hop fails and what fixes it; see candor diagnose --help
+  candor explain LOG...        the story of the 5xx in access and error logs (Candor, nginx, HAProxy;
+                               plain or gzipped); see candor explain --help
+  candor --help | --version
+
+Exit codes: 0 ok, 64 bad command line, 69 could not start (port in use...), 78 invalid config.
+Config reference: README.md, section "Configuration".
+`;

@@ -1,0 +1,88 @@
+import { parseArgs } from 'node:util';
+import { VERSION } from '../../core/version.ts';
+import { EXIT } from './exit-codes.ts';
+import { HELP } from './help.ts';
+import { parseWorkers } from './workers.ts';
+
+/** The `candor` command line. Returns the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`candor ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  try {
+    switch (command) {
+      case 'serve': {
+        const { values } = parseArgs({
+          args: [...rest],
+          options: {
+            config: { type: 'string', short: 'c' },
+            demo: { type: 'boolean' },
+            workers: { type: 'string', short: 'w' },
+            help: { type: 'boolean', short: 'h' },
+          },
+          strict: true,
+        });
+        if (values.help) return help();
+        // The demo shows two workers' state merged, without one worker per core on a big machine.
+        const workers = parseWorkers(values.workers ?? (values.demo ? '2' : undefined));
+        if (workers === undefined)
+          return usage(`--workers must be a number from 1 to 256, got "${values.workers}"`);
+        // Each command loads only its own modules: a gateway worker never pays for explain or diagnose.
+        const { runServe } = await import('./serve.ts');
+        return await runServe({ config: values.config, demo: values.demo ?? false, workers });
+      }
+      case 'check': {
+        const { values, positionals } = parseArgs({
+          args: [...rest],
+          options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+          allowPositionals: true,
+          strict: true,
+        });
+        if (values.help) return help();
+        const file = positionals[0] ?? values.config;
+        if (file === undefined) return usage('candor check needs a config file: candor check FILE');
+        const { runCheck } = await import('./check.ts');
+        return await runCheck(file);
+      }
+      case 'reload': {
+        const { values, positionals } = parseArgs({
+          args: [...rest],
+          options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+          allowPositionals: true,
+          strict: true,
+        });
+        if (values.help) return help();
+        const file = values.config ?? positionals[0];
+        if (file === undefined)
+          return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
+        return await (await import('./reload.ts')).runReload(file);
+      }
+      case 'diagnose':
+        return await (await import('./diagnose.ts')).runDiagnoseCommand(rest);
+      case 'explain':
+        return await (await import('./explain.ts')).runExplain(rest);
+      default:
+        return usage(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))
+      return usage((err as Error).message);
+    throw err;
+  }
+}
+
+function help(): number {
+  process.stdout.write(HELP);
+  return EXIT.ok;
+}
+
+function usage(message: string): number {
+  process.stderr.write(`candor: ${message}\nRun "candor --help" for usage.\n`);
+  return EXIT.usage;
+}

@@ -1,0 +1,129 @@
+import cluster from 'node:cluster';
+import { isIP } from 'node:net';
+import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
+import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
+import { createLogger } from '../../observe/log/logger.ts';
+import { renderClusterMetrics } from '../../observe/metrics/cluster.ts';
+import { startMetricsListener } from '../../observe/metrics/metrics-listener.ts';
+import { type AdminServer, startAdminServer } from '../admin/admin-server.ts';
+import { ClusterControl } from '../admin/cluster-control.ts';
+import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
+import { statusPageRoutes } from '../admin/status-page.ts';
+import { EXIT } from './exit-codes.ts';
+import { GatewayWide } from './gateway-wide.ts';
+import { superviseWorkers } from './workers.ts';
+
+/**
+ * The cluster primary of `candor serve`: it supervises the workers, holds the config in force
+ * (validated here, sent to each worker), serves the admin API (it alone sees every worker),
+ * and turns SIGHUP into a reload. It never runs the data path.
+ */
+export async function runPrimary(
+  path: string,
+  config: GatewayConfig,
+  workers: number,
+  options: {
+    readonly announce?: (where: { gatewayPort: number; adminPort: number | undefined }) => void;
+  } = {},
+): Promise<number> {
+  const logger = createLogger(config.log, config.name);
+  const control = new ClusterControl(path, config, logger);
+  // Health checks run here, once for the gateway; split limits and the workers' news too.
+  const wide = new GatewayWide(config, workers, logger);
+  control.startWith = (worker) => wide.startOf(worker);
+  control.onChanged = (changes) => wide.changesChanged(changes);
+  let admin: { server: AdminServer; config: AdminConfig } | undefined;
+  const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics), ...statusPageRoutes()];
+
+  /** Starts, moves or stops the admin listener to match the config in force; the token is read again. */
+  const syncAdmin = async (wanted: AdminConfig | undefined): Promise<void> => {
+    if (admin && (wanted === undefined || wanted.address !== admin.config.address)) {
+      await admin.server.close();
+      logger.info({ admin: admin.config.address }, 'admin API closed');
+      admin = undefined;
+    }
+    if (wanted === undefined) return;
+    const token = readAdminTokenSource(wanted.token, process.env);
+    if ('problem' in token) {
+      // The config check read it a moment ago; a file removed since leaves the API shut.
+      logger.error({ problem: token.problem }, 'admin API has no token: it stays closed');
+      if (admin) await admin.server.close();
+      admin = undefined;
+      return;
+    }
+    if (admin) {
+      admin.server.setToken(token.token);
+      admin.config = wanted;
+      return;
+    }
+    const server = await startAdminServer({
+      host: wanted.host,
+      port: wanted.port,
+      token: token.token,
+      routes,
+      logger,
+    });
+    admin = { server, config: wanted };
+    const loopback =
+      wanted.host === 'localhost' || (isIP(wanted.host) !== 0 && /^(127\.|::1$)/.test(wanted.host));
+    if (loopback) logger.info({ admin: `${wanted.host}:${server.port()}` }, 'admin API listening');
+    else
+      logger.warn(
+        { admin: `${wanted.host}:${server.port()}` },
+        'admin API listening beyond loopback: anyone who reaches this address and holds the token controls the gateway',
+      );
+  };
+
+  try {
+    await syncAdmin(config.admin);
+  } catch (err) {
+    process.stderr.write(`candor: could not start the admin API: ${(err as Error).message}\n`);
+    return EXIT.unavailable;
+  }
+  // A reload may move, add or remove the admin listener, or rotate its token. Once the answer
+  // is on its way: the admin API's own reload must not close the listener under its caller.
+  control.onSwapped = () => {
+    wide.configChanged(control.config);
+    setImmediate(() =>
+      syncAdmin(control.config.admin).catch((err: Error) =>
+        // A new admin address that cannot be bound leaves the API closed; the gateway goes on.
+        logger.error({ err: err.message }, 'admin API could not move to its new address: it stays closed'),
+      ),
+    );
+  };
+  const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
+  process.on('SIGHUP', onHangup);
+  // GET /metrics: every worker's counts, merged, on the config's own metrics listener (and on
+  // the admin API, behind its token).
+  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
+  if (config.metrics !== undefined) {
+    try {
+      metricsListener = await startMetricsListener(config.metrics, renderClusterMetrics);
+    } catch (err) {
+      process.stderr.write(
+        `candor: could not serve metrics on ${config.metrics.address}: ${(err as Error).message}\n`,
+      );
+      await admin?.server.close();
+      return EXIT.unavailable;
+    }
+  }
+  // The demo's banner: printed once the first worker listens, with the ports really bound.
+  const { announce } = options;
+  if (announce !== undefined)
+    cluster.once('listening', (_worker, address) =>
+      announce({ gatewayPort: address.port, adminPort: admin?.server.port() }),
+    );
+  const code = await superviseWorkers(workers, {
+    drainTimeout: () => control.config.drain.timeout,
+    onFork: (worker) => control.start(worker),
+    onDrain: () => {
+      control.draining = true;
+    },
+  });
+  process.off('SIGHUP', onHangup);
+  await wide.stop();
+  await metricsListener?.close();
+  await admin?.server.close();
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  return code;
+}

@@ -1,0 +1,125 @@
+import cluster from 'node:cluster';
+import { flushCompileCache } from 'node:module';
+import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
+import { loadConfigFile } from '../../core/config/load.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import { reopenLogFiles } from '../../observe/log/logger.ts';
+import type { Gateway } from '../gateway/gateway.ts';
+import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
+import { EXIT } from './exit-codes.ts';
+
+export interface ServeOptions {
+  readonly config: string | undefined;
+  readonly demo: boolean;
+  /** Worker processes sharing the listeners, under a supervising primary. */
+  readonly workers: number;
+}
+
+/** `candor serve`: run until SIGINT/SIGTERM, then drain and exit 0. */
+export async function runServe(options: ServeOptions): Promise<number> {
+  if (cluster.isWorker) {
+    // Listening for the primary's actions (drain, reopen the log) from the first moment: one
+    // sent while the worker starts would otherwise be lost.
+    const inbox = listenForActions();
+    // A worker never reads the file: the primary sends the snapshot in force (see worker-channel.ts).
+    const code = await serveUntilSignal(inbox);
+    // A worker's IPC channel to the primary would keep it alive after the gateway closed.
+    cluster.worker?.disconnect();
+    return code;
+  }
+  // The demo runs as `candor serve` does (a primary, its workers, the admin API): a worker of
+  // the demo is a worker like any other, given its config by the primary.
+  if (options.demo) return runDemo(options.workers);
+  if (options.config === undefined) {
+    process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
+    return EXIT.usage;
+  }
+  let config: GatewayConfig;
+  try {
+    config = await loadConfigFile(options.config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(formatConfigProblems(err.problems) + '\n');
+      return EXIT.config;
+    }
+    throw err;
+  }
+  // The primary validated the config above (so a bad file fails once, not once per worker) and
+  // now only supervises, even a single worker: it restarts one that dies, and only a worker
+  // started by it runs with the memory settings of workers.ts.
+  return (await import('./primary.ts')).runPrimary(options.config, config, options.workers);
+}
+
+/** `candor serve --demo`: the demo's upstreams and config, served by the primary of `candor serve`. */
+async function runDemo(workers: number): Promise<number> {
+  const demo = await (await import('../demo/demo.ts')).prepareDemo();
+  if ('problem' in demo) {
+    process.stderr.write(`candor demo: could not start: ${demo.problem}\n`);
+    return EXIT.unavailable;
+  }
+  try {
+    return await (await import('./primary.ts')).runPrimary(demo.path, demo.config, workers, {
+      announce: (where) => process.stderr.write(demo.banner(where)),
+    });
+  } finally {
+    await demo.close();
+  }
+}
+
+/**
+ * A worker: starts on the snapshot its primary sends, serves until a drain is asked for (its
+ * primary's message; SIGTERM/SIGINT reach it that way), then drains and returns.
+ */
+async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
+  // A terminal's hangup reaches the whole process group: only the primary acts on it (reload).
+  process.on('SIGHUP', () => {});
+  try {
+    // Imported here, in the worker: the supervising primary never loads the data path.
+    const { startGateway } = await import('../gateway/gateway.ts');
+    const { awaitStart, serveThePrimary } = await import('../gateway/worker-channel.ts');
+    // The primary sends the snapshot in force: the one every other worker runs now.
+    // Health checks, rate limits and the other workers' news come through the primary's link.
+    const { config, changes, link } = await awaitStart();
+    // The primary serves /metrics, every worker's merged; this worker answers its requests for counts.
+    // Answering the primary's scrapes before the gateway is up: a scrape waits for every
+    // worker, and one still starting would fail it.
+    const { GatewayMetrics } = await import('../../observe/metrics/metrics.ts');
+    const metrics = new GatewayMetrics();
+    (await import('../../observe/metrics/cluster.ts')).answerPrimaryWith(metrics.registry);
+    const starting = startGateway(config, { changes, serveMetrics: false, cluster: link, metrics });
+    const stopServing = serveThePrimary(starting);
+    let gateway: Gateway;
+    try {
+      gateway = await starting;
+    } catch (err) {
+      stopServing();
+      process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
+      return EXIT.unavailable;
+    }
+    // Every module the gateway runs is loaded now: write the compile cache for the next start.
+    flushCompileCache?.();
+    await new Promise<void>((stopped) => {
+      inbox.attach((action) => {
+        if (action === 'reopen-logs') return reopenLogs(gateway);
+        (action === 'drain-now' ? gateway.drainNow() : gateway.drain()).then(stopped, stopped);
+      });
+    });
+    stopServing();
+    link.close();
+  } finally {
+    inbox.close();
+  }
+  // Whatever still holds the event loop (it should be nothing) must not keep a drained
+  // gateway alive: the log is flushed, and the exit handler writes any line left.
+  setTimeout(() => process.exit(EXIT.ok), 2_000).unref();
+  return EXIT.ok;
+}
+
+/** SIGUSR1: the log file is opened again at its path, and the line saying so is its first. */
+function reopenLogs(gateway: Gateway): void {
+  for (const reopened of reopenLogFiles()) {
+    if ('error' in reopened)
+      gateway.logger.error({ file: reopened.file, err: reopened.error }, 'could not reopen the log file');
+    else gateway.logger.info({ file: reopened.file }, 'reopened the log file');
+  }
+}

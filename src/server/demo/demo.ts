@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
+import { loadConfigFile } from '../../core/config/load.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import { startDemoUpstreams } from './demo-upstreams.ts';
+
+const DEMO_CONFIG = new URL('./demo.yaml', import.meta.url);
+
+/** The variable the demo's admin token is read from: set it to choose the token, else one is made. */
+export const DEMO_TOKEN_ENV = 'CANDOR_DEMO_ADMIN_TOKEN';
+
+/**
+ * The demo's admin API: added to demo.yaml's text in the file the demo runs, rather than written
+ * in demo.yaml, so that demo.yaml stays a file anyone can check or run without a token set.
+ */
+const ADMIN_SECTION = `
+# Added by \`candor serve --demo\`: the admin API, its status page and /metrics.
+admin:
+  listen: 127.0.0.1:\${CANDOR_ADMIN_PORT:-9901}
+  token_env: ${DEMO_TOKEN_ENV}
+`;
+
+/** What each demo route shows, in the order the table prints them. */
+const TOUR: readonly [path: string, shows: string][] = [
+  ['/healthy', '200 from the healthy app, passed through untouched'],
+  ['/healthy/?status=503&retry_after=7', "the app's own 503 + Retry-After, untouched (received-status=503)"],
+  ['/refused', '502 connection_refused: nothing listens on the port'],
+  ['/unresolvable', '502 dns_error: the host name does not resolve'],
+  ['/tls-mismatch', '502 tls_protocol_error: https:// to a plain HTTP port'],
+  ['/slow', '504 http_response_timeout after 2 s: accepted, never answered'],
+  ['/reset', '502 connection_terminated: closed before the response head'],
+  ['/garbage', '502 http_protocol_error: an SSH server on the port'],
+  ['/badheader', '502 http_protocol_error: an invalid response header'],
+  ['/truncated', '200, then the transfer is aborted: reset mid-body (logged http_response_incomplete)'],
+  [
+    '/pool',
+    '200 always: one of three targets dies and returns every 10 s (retried, ejected, health-checked)',
+  ],
+  ['/nowhere-else', '200 from the healthy app (the catch-all route)'],
+];
+
+/**
+ * The demo, ready to be served by the same cluster primary as `candor serve` (the command line
+ * runs it: the demo does not know the command line): its config file, the config read from it,
+ * the banner, and how to stop its upstreams.
+ */
+export interface PreparedDemo {
+  readonly path: string;
+  readonly config: GatewayConfig;
+  /** The text printed once the gateway listens: the routes to try, the status page, /metrics, the token. */
+  banner(where: { readonly gatewayPort: number; readonly adminPort: number | undefined }): string;
+  close(): Promise<void>;
+}
+
+/**
+ * `npm start`: the demo upstreams (one healthy, one per failure shape) on free ports, handed to
+ * the config through its ${DEMO_*_PORT} variables (set in this process's environment, so that a
+ * reload reads the file as the start did), and an admin token made for this run unless one is
+ * set. Answers why not when the gateway's or the admin API's port is taken.
+ */
+export async function prepareDemo(): Promise<PreparedDemo | { readonly problem: string }> {
+  const upstreams = await startDemoUpstreams();
+  Object.assign(process.env, upstreams.env);
+  // 144 random bits, printed in the banner: the demo listens on loopback only, and the token still
+  // keeps other local users' programs from driving it.
+  process.env[DEMO_TOKEN_ENV] ||= randomBytes(18).toString('base64url');
+  const token = process.env[DEMO_TOKEN_ENV] ?? '';
+  const dir = mkdtempSync(join(tmpdir(), 'candor-demo-'));
+  const close = async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await upstreams.close();
+  };
+  const path = join(dir, 'candor-demo.yaml');
+  writeFileSync(path, readFileSync(DEMO_CONFIG, 'utf8') + ADMIN_SECTION, { mode: 0o600 });
+  let config: GatewayConfig;
+  try {
+    config = await loadConfigFile(path);
+  } catch (err) {
+    await close();
+    if (err instanceof ConfigError) return { problem: formatConfigProblems(err.problems) };
+    throw err;
+  }
+  // The workers would find a taken port too, each on its own; checked here first, it is one clear line.
+  for (const [address, variable] of [
+    [config.listen[0], 'CANDOR_PORT'],
+    [config.admin, 'CANDOR_ADMIN_PORT'],
+  ] as const) {
+    if (address === undefined) continue;
+    const taken = await portTaken(address.host, address.port);
+    if (taken !== undefined) {
+      await close();
+      return { problem: `${taken} (set ${variable} to use another port)` };
+    }
+  }
+  return {
+    path,
+    config,
+    close,
+    banner({ gatewayPort, adminPort }) {
+      const base = `http://${config.listen[0].host}:${gatewayPort}`;
+      const width = Math.max(...TOUR.map(([path]) => base.length + path.length));
+      const lines = TOUR.map(([path, shows]) => `  ${(base + path).padEnd(width)}  ${shows}`);
+      const admin = `http://${config.admin?.host}:${adminPort}`;
+      const adminLines =
+        adminPort === undefined
+          ? ''
+          : `Status page:  ${admin}/  (it asks for the admin token: ${token})\n` +
+            `Metrics:      curl -H 'Authorization: Bearer ${token}' ${admin}/metrics\n\n`;
+      return (
+        `\nCandor demo: gateway "${config.name}" on ${base}, access log on stdout.\n\n` +
+        `Try (add -H 'Accept: application/json' for problem+json, or open them in a browser):\n\n` +
+        `${lines.join('\n')}\n\n  curl -i ${base}/refused\n\n${adminLines}Ctrl-C stops it.\n\n`
+      );
+    },
+  };
+}
+
+/** The listen error when host:port cannot be bound now (port 0 never is taken). */
+function portTaken(host: string, port: number): Promise<string | undefined> {
+  if (port === 0) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (err) => resolve(err.message));
+    probe.listen(port, host, () => probe.close(() => resolve(undefined)));
+  });
+}

@@ -1,0 +1,101 @@
+import type { Announcement } from '../../proxy/session/runtime.ts';
+import {
+  type HealthVerdict,
+  isSharedToWorker,
+  type SharedFromWorker,
+  type WorkerShare,
+} from './shared-protocol.ts';
+
+/**
+ * How long a worker waits for the primary's answer on a rate-limited request before it
+ * decides alone, on its share of the limit (see RemoteRateLimits): a primary that is busy or
+ * gone must not hold requests, and 50 ms is far above the ~0.1 ms an answer takes.
+ */
+export const RATE_ANSWER_MS = 50;
+
+export type { Announcement } from '../../proxy/session/runtime.ts';
+
+/**
+ * A cluster worker's end of the shared limits (shared-protocol.ts): its share of the split
+ * limits, the primary's health verdicts (kept, so a runtime built later starts on them), the
+ * rate question, and the announcements of ejections and open circuits both ways. In-process
+ * gateways have none, and keep every limit and check to themselves.
+ */
+export class ClusterLink {
+  readonly share: WorkerShare;
+  /** The latest verdict of every target the primary checks, by `upstream origin`. */
+  readonly #verdicts = new Map<string, HealthVerdict>();
+  readonly #asked = new Map<number, (wait: number | undefined) => void>();
+  #nextId = 1;
+  /** Set by the gateway: apply verdicts (`count`: this worker counts the probes) and announcements. */
+  onHealth: (verdicts: readonly HealthVerdict[], count: boolean) => void = () => {};
+  onAnnouncement: (news: Announcement) => void = () => {};
+
+  constructor(share: WorkerShare, verdicts: readonly HealthVerdict[]) {
+    this.share = share;
+    for (const v of verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);
+    process.on('message', this.#onMessage);
+  }
+
+  /** The primary's verdict on a target, if it has one. */
+  verdict(upstream: string, origin: string): HealthVerdict | undefined {
+    return this.#verdicts.get(key(upstream, origin));
+  }
+
+  /** Seconds to wait (0: pass) from the gateway-wide bucket, or undefined when the primary did not answer in time. */
+  askRate(route: string, bucketKey: string): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      const id = this.#nextId++;
+      const timer = setTimeout(() => {
+        this.#asked.delete(id);
+        resolve(undefined);
+      }, RATE_ANSWER_MS);
+      this.#asked.set(id, (wait) => {
+        clearTimeout(timer);
+        resolve(wait);
+      });
+      if (!this.#send({ candor: 'rate-ask', id, route, key: bucketKey })) {
+        this.#asked.delete(id);
+        clearTimeout(timer);
+        resolve(undefined);
+      }
+    });
+  }
+
+  /** Tells the primary, for the other workers, of an ejection or an open circuit here. */
+  announce(news: Announcement): void {
+    this.#send(news);
+  }
+
+  close(): void {
+    process.off('message', this.#onMessage);
+  }
+
+  #send(message: SharedFromWorker): boolean {
+    if (process.send === undefined || !process.connected) return false;
+    process.send(message);
+    return true;
+  }
+
+  readonly #onMessage = (message: unknown): void => {
+    if (!isSharedToWorker(message)) return;
+    switch (message.candor) {
+      case 'rate-answer': {
+        const resolve = this.#asked.get(message.id);
+        this.#asked.delete(message.id);
+        resolve?.(message.wait);
+        return;
+      }
+      case 'health':
+        for (const v of message.verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);
+        this.onHealth(message.verdicts, message.count);
+        return;
+      default:
+        this.onAnnouncement(message);
+    }
+  };
+}
+
+function key(upstream: string, origin: string): string {
+  return `${upstream} ${origin}`;
+}

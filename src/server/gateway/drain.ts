@@ -1,0 +1,88 @@
+import type { DrainConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { Listener } from '../../proxy/accept/listener.ts';
+
+/** After the deadline cut every connection, how long the servers get to report themselves closed. */
+const CLOSE_GRACE_MS = 1_000;
+
+/**
+ * A gateway's way out, on SIGTERM (DESIGN.md: not-ready, delay, stop accepting, deadline):
+ *
+ * 1. `draining` turns true at once: the readiness probe answers 503 from then on.
+ * 2. `delay`: requests are still served while a load balancer notices.
+ * 3. The listeners stop accepting; idle keep-alive connections close, busy ones after their
+ *    response (with `Connection: close` where its head has not left yet).
+ * 4. At `timeout` (counted from the signal) every connection still open is cut, tunnels
+ *    included. Each session still writes its log line when its connection closes.
+ *
+ * `now()` (a second SIGTERM or SIGINT) skips to step 4.
+ */
+export class Drain {
+  readonly #listeners: readonly Listener[];
+  /** The drain settings of the config in force when the drain begins (a reload may have changed them). */
+  readonly #config: () => DrainConfig;
+  readonly #logger: Logger;
+  #started: Promise<void> | undefined;
+  #hurry: () => void = () => {};
+  readonly #hurried = new Promise<void>((resolve) => {
+    this.#hurry = resolve;
+  });
+
+  constructor(listeners: readonly Listener[], config: () => DrainConfig, logger: Logger) {
+    this.#listeners = listeners;
+    this.#config = config;
+    this.#logger = logger;
+  }
+
+  get started(): boolean {
+    return this.#started !== undefined;
+  }
+
+  /** Runs the drain once; a second call returns the same promise. */
+  run(): Promise<void> {
+    this.#started ??= this.#run();
+    return this.#started;
+  }
+
+  /** Ends the drain at once: whatever is still open is cut now. */
+  now(): void {
+    this.#hurry();
+  }
+
+  async #run(): Promise<void> {
+    const { delay, timeout } = this.#config();
+    const startedAt = performance.now();
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    const deadline = Promise.race([
+      new Promise<'deadline'>((resolve) => {
+        deadlineTimer = setTimeout(() => resolve('deadline'), timeout);
+      }),
+      this.#hurried.then(() => 'hurried' as const),
+    ]);
+    this.#logger.info({ delay_ms: delay, timeout_ms: timeout }, 'draining: not ready');
+    try {
+      if (delay > 0) await Promise.race([wait(delay), deadline]);
+      const closed = Promise.all(this.#listeners.map((l) => l.stopAccepting())).then(() => 'closed' as const);
+      this.#logger.info('draining: stopped accepting');
+      const outcome = await Promise.race([closed, deadline]);
+      if (outcome !== 'closed') {
+        const cut = this.#listeners.reduce((sum, l) => sum + l.cutConnections(), 0);
+        this.#logger.warn(
+          { connections: cut, reason: outcome },
+          outcome === 'deadline'
+            ? 'drain deadline passed: connections still open were cut'
+            : 'drain ended at once (second signal): connections still open were cut',
+        );
+        await Promise.race([closed, wait(CLOSE_GRACE_MS)]);
+      }
+    } finally {
+      clearTimeout(deadlineTimer);
+    }
+    this.#logger.info({ ms: Math.round(performance.now() - startedAt) }, 'drained');
+  }
+}
+
+/** A wait that never holds the process up by itself (the listeners do that while they are open). */
+function wait(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,321 @@
+import type { ServerResponse } from 'node:http';
+import { ConfigError } from '../../core/config/config-error.ts';
+import { configHash } from '../../core/config/config-hash.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import { createLogger, type Logger } from '../../observe/log/logger.ts';
+import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import { type MetricsListener, startMetricsListener } from '../../observe/metrics/metrics-listener.ts';
+import { type Listener, type RequestHandlers, startListener } from '../../proxy/accept/listener.ts';
+import { RequestSession } from '../../proxy/session/request-session.ts';
+import type { Runtime } from '../../proxy/session/runtime.ts';
+import { applyVerdict } from '../../upstream/health/active-checks.ts';
+import type { ClusterLink } from './cluster-link.ts';
+import { Drain } from './drain.ts';
+import { probeAnswer, probeAt } from './probes.ts';
+import { listenerKey, planListeners, unchangeableProblems } from './reload-plan.ts';
+import { createRuntime } from './runtime.ts';
+import { type RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
+import { type GatewayStatus, gatewayStatus } from './status.ts';
+import { splitLimits } from './worker-share.ts';
+
+export interface Gateway {
+  /** The listeners open now (a reload adds and removes some). */
+  readonly listeners: readonly Listener[];
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  /** The port GET /metrics is served on (config `metrics.listen`), when this process serves it. */
+  metricsPort(): number | undefined;
+  /** The live config snapshot. */
+  runtime(): Runtime;
+  /** The hash of the running config (config-hash.ts). */
+  configHash(): string;
+  /** True from the moment a drain begins: readiness answers 503 so load balancers stop sending. */
+  readonly draining: boolean;
+  /**
+   * SIGTERM's drain (drain.ts): not ready, `drain.delay`, stop accepting, cut what is still
+   * open at `drain.timeout`; then the upstream pools close and the log is flushed.
+   */
+  drain(): Promise<void>;
+  /** A second SIGTERM or SIGINT: the drain (started if it was not) cuts every connection now. */
+  drainNow(): Promise<void>;
+  /** The admin API's changes in force (kept across reloads while their target or route remains). */
+  readonly changes: RuntimeChanges;
+  /**
+   * Swaps in a new snapshot of an already validated config (see createRuntime for what is
+   * kept). Throws a ConfigError, changing nothing, when the config changes what a live socket
+   * cannot (reload-plan.ts) or a new listener cannot open.
+   */
+  reload(config: GatewayConfig): Promise<ReloadOutcome>;
+  /** Applies a runtime change that RuntimeChanges.check accepted for the running config. */
+  apply(change: RuntimeChange): void;
+  status(): GatewayStatus;
+  /** Stops accepting, lets in-flight requests finish, closes upstream pools, exports the last spans and flushes the log. */
+  close(): Promise<void>;
+}
+
+/** What a reload did, for its log line and the admin API's answer. */
+export interface ReloadOutcome {
+  readonly config_hash: string;
+  readonly listeners: { readonly kept: number; readonly added: string[]; readonly removed: string[] };
+  readonly upstreams: { readonly kept: string[]; readonly added: string[]; readonly removed: string[] };
+  /** Runtime changes dropped because their target or route left the config. */
+  readonly dropped_changes: string[];
+}
+
+export interface GatewayOptions {
+  /** Use this logger instead of the one the config describes (tests capture lines this way). */
+  readonly logger?: Logger;
+  /** Runtime changes in force at start (a worker started after they were made). */
+  readonly changes?: readonly RuntimeChange[];
+  /**
+   * Serve `metrics.listen` from this process (the default). A cluster worker does not: the
+   * primary serves every worker's metrics, merged.
+   */
+  readonly serveMetrics?: boolean;
+  /**
+   * Count into these metrics instead of new ones: a cluster worker makes them before it
+   * starts, so that it answers the primary's scrapes from its first moment.
+   */
+  readonly metrics?: GatewayMetrics;
+  /**
+   * A cluster worker's link to its primary (cluster-link.ts): health checks and rate limits
+   * are the primary's, split limits take this worker's share, ejections and open circuits
+   * are told to the other workers. Without it (in-process) every limit and check is local.
+   */
+  readonly cluster?: ClusterLink;
+}
+
+/** Starts a gateway on a validated config: its runtime, then every listener. */
+export async function startGateway(given: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const link = options.cluster;
+  // A cluster worker enforces its slice of the split limits (worker-share.ts); the hash is the config's.
+  const mine = (whole: GatewayConfig) => (link ? splitLimits(whole, link.share) : whole);
+  const config = mine(given);
+  const logger = options.logger ?? createLogger(config.log, config.name);
+  // The SDK is loaded only when tracing is on. The provider is the gateway's, made from the
+  // config it starts with, and flushed by close() and the drain.
+  const tracing =
+    config.tracing === undefined
+      ? undefined
+      : (await import('../../observe/tracing/provider.ts')).startTracing(config.tracing, logger);
+  const changes = new RuntimeChanges();
+  for (const change of options.changes ?? [])
+    if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
+  const metrics = options.metrics ?? new GatewayMetrics();
+  let runtime = createRuntime(config, logger, metrics, tracing, changes, undefined, link);
+  let hash = configHash(given);
+  // Reloads run one at a time: a second waits for the first (its snapshot is the base).
+  let reloading: Promise<unknown> = Promise.resolve();
+  const current = () => runtime;
+  // The listeners hand every request to a session on the runtime live at that moment: a
+  // reload swaps the runtime for new requests only; a request keeps the one it began with.
+  const handlers: RequestHandlers = {
+    request: (req, res, listener) => {
+      const live = current();
+      const probes = live.config.admin?.probesPath;
+      if (probes !== undefined && req.method === 'GET') {
+        const which = probeAt(probes, req.url ?? '/');
+        if (which !== undefined) return answerProbe(res, which, gateway.draining);
+      }
+      RequestSession.request(live, listener, req, res);
+    },
+    upgrade: (req, socket, head, listener) => RequestSession.upgrade(current(), listener, req, socket, head),
+    refused: (socket, failure, info) => RequestSession.refused(current(), socket, failure, info),
+    limits: () => current().config.limits,
+    dropped: (listener, count) => {
+      metrics.connectionsDropped(listener.address, count);
+      logger.warn(
+        { listener: listener.address, dropped: count, max_connections: listener.maxConnections },
+        'connections dropped: the listener holds its max_connections',
+      );
+    },
+  };
+  if (link) {
+    link.onHealth = (verdicts, count) => {
+      const now = performance.now();
+      for (const verdict of verdicts) {
+        const upstream = runtime.upstreams.get(verdict.upstream);
+        const target = upstream?.targets.find((t) => t.config.origin === verdict.origin);
+        // Not (yet) in this worker's snapshot: the link keeps the verdict for the runtime a reload builds.
+        if (upstream && target) applyVerdict(upstream, target, verdict, now, count ? metrics : undefined);
+      }
+    };
+    // Another worker ejected a target or opened a circuit: so does this one, for the time left.
+    link.onAnnouncement = (news) => {
+      const now = performance.now();
+      const upstream = runtime.upstreams.get(news.upstream);
+      if (upstream === undefined) return;
+      if (news.candor === 'circuit-opened') return upstream.circuit.openedElsewhere(now, news.forMs);
+      if (news.candor === 'circuit-closed') return upstream.circuit.closedElsewhere();
+      const target = upstream.targets.find((t) => t.config.origin === news.origin);
+      if (target === undefined || target.ejectedUntil >= now + news.forMs) return;
+      target.ejectedUntil = now + news.forMs;
+      target.ejections = Math.max(target.ejections, news.ejections);
+      target.consecutiveFailures = 0;
+    };
+  }
+  const listeners: Listener[] = [];
+  let metricsListener: MetricsListener | undefined;
+  try {
+    for (const listen of config.listen) listeners.push(await startListener(listen, handlers));
+    if (config.metrics !== undefined && options.serveMetrics !== false)
+      metricsListener = await startMetricsListener(config.metrics, () => metrics.exposition());
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await runtime.close();
+    await tracing?.shutdown();
+    throw err;
+  }
+  metrics.configLoaded(given);
+  metrics.watch({
+    upstreams: () => current().upstreams.values(),
+    listeners: () =>
+      listeners.map((listener) => ({
+        address: listener.config.address,
+        connections: () =>
+          new Promise<number>((resolve) => listener.server.getConnections((_, count) => resolve(count ?? 0))),
+      })),
+  });
+  for (const listener of listeners) logListening(logger, listener);
+  if (metricsListener !== undefined)
+    logger.info({ address: `${config.metrics?.host}:${metricsListener.port()}` }, 'serving metrics');
+  const flushed = () => new Promise<void>((resolve) => logger.flush(() => resolve()));
+  // The drain works on the listeners open when it runs: a reload may have added or removed some.
+  const drain = new Drain(listeners, () => runtime.config.drain, logger);
+  let drained: Promise<void> | undefined;
+  const drainGateway = () => {
+    drained ??= drain.run().then(async () => {
+      await metricsListener?.close();
+      await runtime.close();
+      await tracing?.shutdown();
+      await flushed();
+    });
+    return drained;
+  };
+
+  const reload = async (whole: GatewayConfig): Promise<ReloadOutcome> => {
+    const next = mine(whole);
+    const before = runtime.config;
+    // A draining gateway has stopped accepting on the listeners it had: one a reload opened
+    // now would accept connections only for the drain to cut them.
+    if (drain.started)
+      throw new ConfigError([
+        { file: next.source, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
+      ]);
+    const problems = unchangeableProblems(before, next);
+    if (problems.length > 0) throw new ConfigError(problems);
+    const plan = planListeners(before, next);
+    // New listeners first: the one step that can fail, and nothing has changed yet if it does.
+    const opened: Listener[] = [];
+    try {
+      for (const listen of plan.added) opened.push(await startListener(listen, handlers));
+    } catch (err) {
+      await Promise.all(opened.map((l) => l.close()));
+      const at = next.listen.indexOf(plan.added[opened.length]);
+      throw new ConfigError([
+        {
+          file: next.source,
+          line: 0,
+          column: 0,
+          path: `listen[${at}].address`,
+          message: `cannot open ${plan.added[opened.length].address}: ${(err as Error).message}`,
+        },
+      ]);
+    }
+    const dropped = changes.prune(next);
+    const previous = runtime;
+    runtime = createRuntime(next, logger, metrics, tracing, changes, previous, link);
+    hash = configHash(whole);
+    metrics.configLoaded(whole);
+    // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
+    if (options.logger === undefined) logger.level = next.log.level;
+    for (const { after } of plan.kept)
+      listeners.find((l) => listenerKey(l.config) === listenerKey(after))?.update(after, next.limits);
+    const removed = new Set(plan.removed.map(listenerKey));
+    const closing = listeners.filter((l) => removed.has(listenerKey(l.config)));
+    for (const l of closing) listeners.splice(listeners.indexOf(l), 1);
+    listeners.push(...opened);
+    for (const l of opened) logListening(logger, l);
+    // Closing waits for the requests in flight on them; the reload does not.
+    for (const l of closing) void l.close();
+    const names = (config: GatewayConfig) => Object.keys(config.upstreams);
+    const outcome: ReloadOutcome = {
+      config_hash: hash,
+      listeners: {
+        kept: plan.kept.length,
+        added: plan.added.map((l) => l.address),
+        removed: plan.removed.map((l) => l.address),
+      },
+      upstreams: {
+        kept: names(next).filter((n) => Object.hasOwn(before.upstreams, n)),
+        added: names(next).filter((n) => !Object.hasOwn(before.upstreams, n)),
+        removed: names(before).filter((n) => !Object.hasOwn(next.upstreams, n)),
+      },
+      dropped_changes: dropped,
+    };
+    for (const what of dropped)
+      logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
+    logger.info({ pid: process.pid, ...outcome }, 'config swapped');
+    return outcome;
+  };
+
+  const gateway: Gateway = {
+    listeners,
+    logger,
+    metrics,
+    metricsPort: () => metricsListener?.port(),
+    runtime: current,
+    configHash: () => hash,
+    get draining() {
+      return drain.started;
+    },
+    drain: drainGateway,
+    drainNow() {
+      drain.now();
+      return drainGateway();
+    },
+    changes,
+    reload(next) {
+      const done = reloading.then(() => reload(next));
+      done.then(
+        () => metrics.reloaded('success'),
+        () => metrics.reloaded('failure'),
+      );
+      reloading = done.catch(() => {});
+      return done;
+    },
+    apply(change) {
+      changes.record(change);
+      for (const upstream of runtime.upstreams.values()) {
+        for (const target of upstream.targets) {
+          const set = changes.target(upstream.name, target.config.origin);
+          target.admin = set?.state ?? 'enabled';
+          target.adminWeight = set?.weight;
+          // A disabled target keeps nothing idle: it may be on its way out for maintenance.
+          if (target.admin === 'disabled') target.pool.closeIdle();
+        }
+      }
+    },
+    status: () => gatewayStatus(runtime, changes, hash, gateway.draining),
+    async close() {
+      await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
+      await runtime.close();
+      await tracing?.shutdown();
+      await flushed();
+    },
+  };
+  return gateway;
+}
+
+function logListening(logger: Logger, listener: Listener): void {
+  logger.info(
+    { address: `${listener.config.host}:${listener.port()}`, tls: Boolean(listener.config.tls) },
+    'listening',
+  );
+}
+
+function answerProbe(res: ServerResponse, which: 'live' | 'ready', draining: boolean): void {
+  const { status, body } = probeAnswer(which, draining);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(body);
+}

@@ -1,0 +1,61 @@
+import type { ConfigProblem } from '../../core/config/config-error.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import type { ActivityReport } from '../../observe/metrics/activity.ts';
+import type { ReloadOutcome } from './gateway.ts';
+import type { RuntimeChange } from './runtime-changes.ts';
+import type { HealthVerdict, WorkerShare } from './shared-protocol.ts';
+import type { GatewayStatus } from './status.ts';
+
+/**
+ * What the cluster primary and its workers say to each other over Node's IPC channel (JSON).
+ * The primary validates every config and every change before sending it, so a worker only
+ * applies; each request carries an id and gets exactly one answer with it.
+ *
+ * - start: the first message a worker gets: the config and runtime changes in force now, so
+ *   a worker started after a reload or a change (a restart after a crash) runs what the others run.
+ * - reload / change / status: answered by reloaded / changed / status with the same id.
+ * - activity: the worker's answers per second and latest failures (the status page), answered
+ *   by activity with the same id.
+ */
+export type ToWorker =
+  | {
+      readonly candor: 'start';
+      readonly config: GatewayConfig;
+      readonly changes: readonly RuntimeChange[];
+      /** This worker's slice of the split limits (a restarted worker takes the slice of the one it replaces). */
+      readonly share: WorkerShare;
+      /** The primary's health verdicts now: a worker started later does not begin blind. */
+      readonly health: readonly HealthVerdict[];
+    }
+  | { readonly candor: 'reload'; readonly id: number; readonly config: GatewayConfig }
+  | { readonly candor: 'change'; readonly id: number; readonly change: RuntimeChange }
+  | { readonly candor: 'status'; readonly id: number }
+  | { readonly candor: 'activity'; readonly id: number };
+
+export type FromWorker =
+  | {
+      readonly candor: 'reloaded';
+      readonly id: number;
+      readonly outcome?: ReloadOutcome;
+      readonly problems?: readonly ConfigProblem[];
+      readonly error?: string;
+    }
+  | { readonly candor: 'changed'; readonly id: number; readonly error?: string }
+  | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus }
+  | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport };
+
+export function isToWorker(message: unknown): message is ToWorker {
+  return typeof message === 'object' && message !== null && 'candor' in message;
+}
+
+// The primary's answers only: the shared-state messages (shared-protocol.ts) travel on the same channel.
+const ANSWERS = new Set(['reloaded', 'changed', 'status', 'activity']);
+
+export function isFromWorker(message: unknown): message is FromWorker {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    ANSWERS.has((message as { candor?: unknown }).candor as string) &&
+    'id' in message
+  );
+}

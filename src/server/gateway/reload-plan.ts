@@ -1,0 +1,76 @@
+import type { ConfigProblem } from '../../core/config/config-error.ts';
+import type { GatewayConfig, ListenerConfig } from '../../core/config/types.ts';
+
+/** A listener's identity across a reload: its address, as it binds (so "LOCALHOST:80" is "localhost:80"). */
+export function listenerKey(listener: ListenerConfig): string {
+  return `${listener.host.toLowerCase()}:${listener.port}`;
+}
+
+/** What a reload does to the listeners: which stay (with their socket), open or close. */
+export interface ListenerPlan {
+  readonly kept: readonly { readonly before: ListenerConfig; readonly after: ListenerConfig }[];
+  readonly added: readonly ListenerConfig[];
+  readonly removed: readonly ListenerConfig[];
+}
+
+export function planListeners(before: GatewayConfig, after: GatewayConfig): ListenerPlan {
+  const old = new Map(before.listen.map((l) => [listenerKey(l), l]));
+  const kept: { before: ListenerConfig; after: ListenerConfig }[] = [];
+  const added: ListenerConfig[] = [];
+  for (const listener of after.listen) {
+    const previous = old.get(listenerKey(listener));
+    if (previous === undefined) added.push(listener);
+    else {
+      kept.push({ before: previous, after: listener });
+      old.delete(listenerKey(listener));
+    }
+  }
+  return { kept, added, removed: [...old.values()] };
+}
+
+/**
+ * Settings a reload cannot change, each a problem in the config error's form (the field, why,
+ * what to do), so a refused reload reads like an invalid file and changes nothing.
+ *
+ * Changing them would need a new listening socket: Node's parser takes the header size limit
+ * when the server is made, and a socket serves HTTP or HTTPS for life. A new socket on the same
+ * address cannot overlap the old one (workers share each listening socket through the cluster
+ * primary, which binds it once per address), so the choice is closing it — refusing the
+ * connections that arrive meanwhile, which a reload promises never to do — or refusing the
+ * reload. The reload is refused; a restart changes them.
+ */
+export function unchangeableProblems(before: GatewayConfig, after: GatewayConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (path: string, message: string) =>
+    problems.push({ file: after.source, line: 0, column: 0, path, message });
+  if (before.limits.headerSize !== after.limits.headerSize)
+    problem(
+      'limits.header_size',
+      `cannot change on a reload (${before.limits.headerSize} → ${after.limits.headerSize} bytes): Node's parser takes it when the listening socket is made; restart the gateway to change it`,
+    );
+  for (const { before: was, after: now } of planListeners(before, after).kept) {
+    if (Boolean(was.tls) !== Boolean(now.tls)) {
+      const index = after.listen.indexOf(now);
+      problem(
+        `listen[${index}].tls`,
+        `cannot turn TLS ${now.tls ? 'on' : 'off'} for ${now.address} on a reload: a socket serves HTTP or HTTPS for life; restart the gateway, or use a new address`,
+      );
+    }
+  }
+  if (JSON.stringify(before.metrics) !== JSON.stringify(after.metrics))
+    problem(
+      'metrics.listen',
+      `cannot change on a reload: the metrics listener is opened at start; restart the gateway to change it`,
+    );
+  if (JSON.stringify(before.tracing) !== JSON.stringify(after.tracing))
+    problem(
+      'tracing',
+      `cannot change on a reload: the span exporter is made at start; restart the gateway to change it`,
+    );
+  if (before.log.destination !== after.log.destination)
+    problem(
+      'log.destination',
+      `cannot change on a reload (${before.log.destination} → ${after.log.destination}): restart the gateway to change it (SIGUSR1 reopens the same file after a rotation)`,
+    );
+  return problems;
+}

@@ -1,0 +1,168 @@
+import { DEFAULTS } from '../../core/config/defaults.ts';
+import type { GatewayConfig, MaintenanceConfig } from '../../core/config/types.ts';
+import type { AdminTargetState } from '../../upstream/targets/target-state.ts';
+
+/**
+ * A change made at run time (through the admin API), as it travels from the primary to every
+ * worker. Targets are named by URL and matched by origin (scheme://host:port), as a reload
+ * matches them; routes by name.
+ */
+export type RuntimeChange =
+  | {
+      readonly kind: 'target_state';
+      readonly upstream: string;
+      readonly target: string;
+      readonly state: AdminTargetState;
+    }
+  | {
+      readonly kind: 'weights';
+      readonly upstream: string;
+      readonly weights: readonly { readonly target: string; readonly weight: number }[];
+    }
+  | {
+      readonly kind: 'maintenance';
+      readonly route: string;
+      readonly enabled: boolean;
+      readonly message?: string;
+      /** Seconds, for Retry-After. */
+      readonly retryAfter?: number;
+    };
+
+/** Why a change cannot apply to this config: the field of the request that names what is missing. */
+export interface ChangeProblem {
+  readonly field: string;
+  readonly detail: string;
+}
+
+interface TargetOverride {
+  readonly upstream: string;
+  readonly origin: string;
+  state?: AdminTargetState;
+  weight?: number;
+}
+
+/** "http://a" and "http://a:80/" are one target: the same key a reload matches targets by. */
+export function targetOrigin(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
+    const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
+    return `${parsed.protocol}//${parsed.hostname}:${port}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The runtime changes in force, one entry per target and per route (the latest change wins).
+ * They outlive a reload while the config still names their target or route; `prune` drops
+ * the others and says which. The primary keeps one to replay to a worker started later; each
+ * worker keeps one that its runtime reads.
+ */
+export class RuntimeChanges {
+  readonly #targets = new Map<string, TargetOverride>();
+  readonly #routes = new Map<string, MaintenanceConfig | null>();
+
+  /** Whether the change names things this config has; undefined when it does. */
+  static check(change: RuntimeChange, config: GatewayConfig): ChangeProblem | undefined {
+    if (change.kind === 'maintenance') {
+      return config.routes.some((r) => r.name === change.route)
+        ? undefined
+        : { field: 'route', detail: `no route named "${change.route}"` };
+    }
+    const upstream = config.upstreams[change.upstream];
+    if (upstream === undefined || !Object.hasOwn(config.upstreams, change.upstream))
+      return { field: 'upstream', detail: `no upstream named "${change.upstream}"` };
+    const named = (url: string) => upstream.targets.some((t) => t.origin === targetOrigin(url));
+    if (change.kind === 'target_state')
+      return named(change.target)
+        ? undefined
+        : { field: 'target', detail: `upstream "${change.upstream}" has no target ${change.target}` };
+    for (const [index, entry] of change.weights.entries())
+      if (!named(entry.target))
+        return {
+          field: `weights[${index}].target`,
+          detail: `upstream "${change.upstream}" has no target ${entry.target}`,
+        };
+    return undefined;
+  }
+
+  /** Records a change that passed `check`. */
+  record(change: RuntimeChange): void {
+    if (change.kind === 'maintenance') {
+      this.#routes.set(
+        change.route,
+        change.enabled
+          ? {
+              message: change.message ?? DEFAULTS.maintenance.message,
+              retryAfter: change.retryAfter ?? DEFAULTS.maintenance.retryAfter,
+            }
+          : null,
+      );
+      return;
+    }
+    const entries =
+      change.kind === 'target_state'
+        ? [{ target: change.target, set: (o: TargetOverride) => (o.state = change.state) }]
+        : change.weights.map((w) => ({
+            target: w.target,
+            set: (o: TargetOverride) => (o.weight = w.weight),
+          }));
+    for (const { target, set } of entries) {
+      const origin = targetOrigin(target) ?? target;
+      const key = `${change.upstream} ${origin}`;
+      const override = this.#targets.get(key) ?? { upstream: change.upstream, origin };
+      set(override);
+      this.#targets.set(key, override);
+    }
+  }
+
+  /** A route's maintenance as the admin API set it: a mode, null for "off whatever the config says", undefined: not set. */
+  maintenance(route: string): MaintenanceConfig | null | undefined {
+    return this.#routes.get(route);
+  }
+
+  /** The admin state and weight set for a target, if any. */
+  target(upstream: string, origin: string): { state?: AdminTargetState; weight?: number } | undefined {
+    return this.#targets.get(`${upstream} ${origin}`);
+  }
+
+  /** Drops the changes whose target or route the config no longer names; returns what was dropped, for the log. */
+  prune(config: GatewayConfig): string[] {
+    const dropped: string[] = [];
+    for (const [key, o] of this.#targets) {
+      const upstream = Object.hasOwn(config.upstreams, o.upstream) ? config.upstreams[o.upstream] : undefined;
+      if (upstream?.targets.some((t) => t.origin === o.origin)) continue;
+      this.#targets.delete(key);
+      dropped.push(`target ${o.origin} of upstream "${o.upstream}"`);
+    }
+    for (const route of this.#routes.keys()) {
+      if (config.routes.some((r) => r.name === route)) continue;
+      this.#routes.delete(route);
+      dropped.push(`maintenance of route "${route}"`);
+    }
+    return dropped;
+  }
+
+  /** The changes in force, as changes: what a worker started later replays. */
+  list(): RuntimeChange[] {
+    const changes: RuntimeChange[] = [];
+    for (const o of this.#targets.values()) {
+      if (o.state !== undefined)
+        changes.push({ kind: 'target_state', upstream: o.upstream, target: o.origin, state: o.state });
+      if (o.weight !== undefined)
+        changes.push({
+          kind: 'weights',
+          upstream: o.upstream,
+          weights: [{ target: o.origin, weight: o.weight }],
+        });
+    }
+    for (const [route, mode] of this.#routes)
+      changes.push(
+        mode === null
+          ? { kind: 'maintenance', route, enabled: false }
+          : { kind: 'maintenance', route, enabled: true, message: mode.message, retryAfter: mode.retryAfter },
+      );
+    return changes;
+  }
+}

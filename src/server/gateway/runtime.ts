@@ -1,0 +1,90 @@
+import type { GatewayConfig } from '../../core/config/types.ts';
+import { createTrustList } from '../../core/net/trust.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { Tracing } from '../../observe/tracing/spans.ts';
+import { Admission } from '../../proxy/admit/admission.ts';
+import { createRouter } from '../../proxy/route/router.ts';
+import type { Runtime } from '../../proxy/session/runtime.ts';
+import { type ActiveChecks, applyVerdict, startActiveChecks } from '../../upstream/health/active-checks.ts';
+import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
+import type { Announcement, ClusterLink } from './cluster-link.ts';
+import type { RuntimeChanges } from './runtime-changes.ts';
+
+/** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
+export interface LiveRuntime extends Runtime {
+  /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
+  readonly checks: ReadonlyMap<string, ActiveChecks>;
+  readonly admission: Admission;
+}
+
+/**
+ * Makes a config snapshot live: its router, upstream pools with their health checks, trust
+ * list and admit policies. With `previous` (a reload), every upstream still named is rebuilt
+ * on the old one's state (see createUpstream: targets matched by origin keep pools, health,
+ * ejection; the upstream keeps its circuit and retry budget), its health checks carry on,
+ * and upstreams no longer named stop their checks and retire their pools. The previous
+ * runtime stays usable for the requests that hold it.
+ *
+ * With a cluster `link`, the health checks are the primary's (one set per gateway): no
+ * probe runs here, and every target starts on the primary's latest verdict.
+ */
+export function createRuntime(
+  config: GatewayConfig,
+  logger: Logger,
+  metrics: GatewayMetrics,
+  tracing: Tracing | undefined,
+  changes: RuntimeChanges,
+  previous?: LiveRuntime,
+  link?: ClusterLink,
+): LiveRuntime {
+  const upstreams = new Map<string, Upstream>();
+  for (const [name, upstream] of Object.entries(config.upstreams))
+    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name)));
+  for (const upstream of upstreams.values()) {
+    for (const target of upstream.targets) {
+      const set = changes.target(upstream.name, target.config.origin);
+      target.admin = set?.state ?? 'enabled';
+      target.adminWeight = set?.weight;
+    }
+  }
+  const checks = new Map<string, ActiveChecks>();
+  const now = performance.now();
+  if (link)
+    for (const upstream of upstreams.values())
+      for (const target of upstream.targets) {
+        const verdict = link.verdict(upstream.name, target.config.origin);
+        if (verdict) applyVerdict(upstream, target, verdict, now, undefined);
+      }
+  for (const [name, upstream] of link ? [] : upstreams) {
+    const running = previous?.checks.get(name);
+    running?.update(upstream);
+    checks.set(name, running ?? startActiveChecks(upstream, logger, metrics));
+  }
+  if (previous) {
+    for (const [name, old] of previous.upstreams) {
+      if (upstreams.has(name)) continue;
+      void previous.checks.get(name)?.stop();
+      for (const target of old.targets) target.pool.retire();
+    }
+  }
+  return {
+    config,
+    name: config.name,
+    router: createRouter(config.routes),
+    upstreams,
+    checks,
+    trust: createTrustList(config.trustForwardedFrom),
+    admission: new Admission(config.routes, (route) => changes.maintenance(route), previous?.admission, link),
+    logger,
+    metrics,
+    tracing,
+    via10: `1.0 ${config.name}`,
+    via11: `1.1 ${config.name}`,
+    ...(link ? { announce: (news: Announcement) => link.announce(news) } : {}),
+    async close() {
+      await Promise.all([...checks.values()].map((c) => c.stop()));
+      await Promise.all([...upstreams.values()].map((u) => u.close()));
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import type { Announcement } from '../../proxy/session/runtime.ts';
+import type { HealthVerdict } from '../../upstream/health/active-checks.ts';
+
+export type { WorkerShare } from '../../core/limits/worker-share.ts';
+export type { HealthVerdict } from '../../upstream/health/active-checks.ts';
+
+/**
+ * The messages that make a configured limit the gateway's rather than each worker's (see
+ * README, "Limits across workers"). They travel on the same IPC channel as ipc-protocol.ts
+ * but under their own tags, and none is a request of the admin layer: a worker asks only
+ * the rate question, and every other message is a one-way announcement.
+ *
+ * Times are never sent as instants: each process has its own monotonic clock
+ * (performance.now() starts at the process's birth), so a deadline travels as "this many
+ * ms from now" and the receiver adds it to its own clock.
+ */
+
+export type SharedToWorker =
+  | { readonly candor: 'health'; readonly verdicts: readonly HealthVerdict[]; readonly count: boolean }
+  | { readonly candor: 'rate-answer'; readonly id: number; readonly wait: number }
+  | Announcement;
+
+export type SharedFromWorker =
+  | { readonly candor: 'rate-ask'; readonly id: number; readonly route: string; readonly key: string }
+  | Announcement;
+
+const TO_WORKER = new Set(['health', 'rate-answer', 'ejected', 'circuit-opened', 'circuit-closed']);
+const FROM_WORKER = new Set(['rate-ask', 'ejected', 'circuit-opened', 'circuit-closed']);
+
+export function isSharedToWorker(message: unknown): message is SharedToWorker {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    TO_WORKER.has((message as { candor?: unknown }).candor as string)
+  );
+}
+
+export function isSharedFromWorker(message: unknown): message is SharedFromWorker {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    FROM_WORKER.has((message as { candor?: unknown }).candor as string)
+  );
+}

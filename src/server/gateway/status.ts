@@ -1,0 +1,123 @@
+import { lastProbe } from '../../upstream/health/active-checks.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { LiveRuntime } from './runtime.ts';
+import type { RuntimeChanges } from './runtime-changes.ts';
+
+/**
+ * One process's view of its gateway, as plain JSON (it crosses the IPC channel and the admin
+ * API as is). Times are wall-clock ISO strings: the monotonic clock each process keeps means
+ * nothing to another process or to an operator.
+ */
+export interface GatewayStatus {
+  readonly config_hash: string;
+  readonly draining: boolean;
+  readonly upstreams: Record<string, UpstreamStatus>;
+  readonly routes: Record<string, RouteStatus>;
+}
+
+export interface UpstreamStatus {
+  readonly circuit: { readonly state: 'closed' | 'open' | 'half_open'; readonly open_until: string | null };
+  readonly panic: boolean;
+  readonly in_flight: number;
+  readonly pending: number;
+  readonly retry_budget: { readonly tokens: number; readonly retries_in_flight: number };
+  readonly targets: TargetStatus[];
+}
+
+export interface TargetStatus {
+  readonly url: string;
+  /** The weight the balancer uses (the admin API's, else the config's). */
+  readonly weight: number;
+  readonly config_weight: number;
+  readonly admin: 'enabled' | 'draining' | 'disabled';
+  /** The active checks' verdict: unchecked without a health_check. */
+  readonly health: 'healthy' | 'unhealthy' | 'unchecked';
+  readonly last_check: {
+    readonly ok: boolean;
+    readonly at: string;
+    readonly ms: number;
+    readonly status: number | null;
+    readonly failure: string | null;
+  } | null;
+  readonly ejected: boolean;
+  readonly ejected_until: string | null;
+  readonly ejections: number;
+  readonly in_flight: number;
+  readonly last_failure: { readonly type: string; readonly at: string } | null;
+  readonly pool: { readonly open: number; readonly idle: number; readonly waiting: number };
+}
+
+export interface RouteStatus {
+  readonly upstream: string;
+  readonly maintenance: { readonly active: boolean; readonly source: 'config' | 'admin' | null };
+}
+
+/** performance.now() → wall clock. */
+export function wallClock(monotonic: number): string {
+  return new Date(performance.timeOrigin + monotonic).toISOString();
+}
+
+export function gatewayStatus(
+  runtime: LiveRuntime,
+  changes: RuntimeChanges,
+  configHash: string,
+  draining: boolean,
+): GatewayStatus {
+  const now = performance.now();
+  const upstreams: Record<string, UpstreamStatus> = {};
+  for (const [name, upstream] of runtime.upstreams) upstreams[name] = upstreamStatus(upstream, now);
+  const routes: Record<string, RouteStatus> = {};
+  for (const route of runtime.config.routes) {
+    const upstream = runtime.config.upstreams[route.upstream];
+    const active = runtime.admission.maintenance(route, upstream) !== undefined;
+    const fromConfig = (route.maintenance ?? upstream.maintenance) !== undefined;
+    const source = changes.maintenance(route.name) !== undefined ? 'admin' : fromConfig ? 'config' : null;
+    routes[route.name] = { upstream: route.upstream, maintenance: { active, source } };
+  }
+  return { config_hash: configHash, draining, upstreams, routes };
+}
+
+function upstreamStatus(upstream: Upstream, now: number): UpstreamStatus {
+  const checked = upstream.config.healthCheck !== undefined;
+  const openUntil = upstream.circuit.openUntil;
+  return {
+    circuit: { state: upstream.circuit.state, open_until: openUntil > 0 ? wallClock(openUntil) : null },
+    panic: upstream.panic.active,
+    in_flight: upstream.inFlight.count,
+    pending: upstream.pending.count,
+    retry_budget: {
+      tokens: Math.round(upstream.retryBudget.tokens * 100) / 100,
+      retries_in_flight: upstream.retryBudget.inFlight,
+    },
+    targets: upstream.targets.map((target) => {
+      const probe = lastProbe(target);
+      const ejected = target.isEjected(now);
+      return {
+        url: target.config.url,
+        weight: target.weight,
+        config_weight: target.config.weight,
+        admin: target.admin,
+        health: !checked ? 'unchecked' : target.checkedHealthy ? 'healthy' : 'unhealthy',
+        last_check:
+          probe === undefined
+            ? null
+            : {
+                ok: probe.ok,
+                at: wallClock(probe.at),
+                ms: Math.round(probe.ms * 10) / 10,
+                status: probe.status ?? null,
+                failure: probe.failure?.type ?? null,
+              },
+        ejected,
+        ejected_until: ejected ? wallClock(target.ejectedUntil) : null,
+        ejections: target.ejections,
+        in_flight: target.active.count,
+        last_failure:
+          target.lastFailure === undefined
+            ? null
+            : { type: target.lastFailure.type, at: wallClock(target.lastFailure.at) },
+        pool: target.pool.stats(),
+      };
+    }),
+  };
+}

@@ -1,0 +1,75 @@
+import { ConfigError } from '../../core/config/config-error.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import { ClusterLink } from './cluster-link.ts';
+import type { Gateway } from './gateway.ts';
+import { type FromWorker, isToWorker } from './ipc-protocol.ts';
+import type { RuntimeChange } from './runtime-changes.ts';
+
+/** A worker's first message: the snapshot to start on (see ipc-protocol.ts). */
+export function awaitStart(): Promise<{
+  config: GatewayConfig;
+  changes: readonly RuntimeChange[];
+  link: ClusterLink;
+}> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if (!isToWorker(message) || message.candor !== 'start') return;
+      process.off('message', onMessage);
+      const { config, changes, share, health } = message;
+      // Made here, in the same turn: the primary's next message (a verdict) may follow in the same read.
+      resolve({ config, changes, link: new ClusterLink(share, health) });
+    };
+    process.on('message', onMessage);
+  });
+}
+
+/** The primary's requests a worker answers (the shared-state messages travel on the same channel: cluster-link.ts). */
+const REQUESTS = new Set(['reload', 'change', 'status', 'activity']);
+
+/**
+ * Answers the primary's reload, change, status and activity requests on this worker's gateway. Listening
+ * starts before the gateway is up, so a request that arrives while it starts waits for it
+ * rather than being lost.
+ */
+export function serveThePrimary(starting: Promise<Gateway>): () => void {
+  const send = (answer: FromWorker) => process.send?.(answer);
+  const onMessage = async (message: unknown) => {
+    if (!isToWorker(message) || !REQUESTS.has(message.candor)) return;
+    let gateway: Gateway;
+    try {
+      gateway = await starting;
+    } catch {
+      return; // the worker is exiting: its start failed, and serve.ts says why
+    }
+    switch (message.candor) {
+      case 'reload':
+        try {
+          const outcome = await gateway.reload(message.config);
+          send({ candor: 'reloaded', id: message.id, outcome });
+        } catch (err) {
+          send(
+            err instanceof ConfigError
+              ? { candor: 'reloaded', id: message.id, problems: err.problems }
+              : { candor: 'reloaded', id: message.id, error: (err as Error).message },
+          );
+        }
+        return;
+      case 'change':
+        try {
+          gateway.apply(message.change);
+          send({ candor: 'changed', id: message.id });
+        } catch (err) {
+          send({ candor: 'changed', id: message.id, error: (err as Error).message });
+        }
+        return;
+      case 'status':
+        send({ candor: 'status', id: message.id, status: gateway.status() });
+        return;
+      case 'activity':
+        send({ candor: 'activity', id: message.id, activity: gateway.metrics.activity.report() });
+        return;
+    }
+  };
+  process.on('message', onMessage);
+  return () => process.off('message', onMessage);
+}

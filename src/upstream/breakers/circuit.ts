@@ -1,0 +1,113 @@
+import type { CircuitBreakerConfig } from '../../core/config/types.ts';
+
+/**
+ * The upstream-wide circuit breaker. Closed: requests flow and failures in a row are
+ * counted. Open: every request fails fast (503 destination_unavailable) until `openTime`
+ * has passed, with Retry-After saying when. Half-open: a bounded number of probe requests
+ * go through; a success closes the circuit, a failure opens it again.
+ */
+export interface Circuit {
+  /** May a request go through now? `probe` is true when it goes as a half-open probe. */
+  admit(
+    now: number,
+  ):
+    | { readonly allowed: true; readonly probe: boolean }
+    | { readonly allowed: false; readonly retryAfterMs: number };
+  /** The outcome of a request the circuit admitted (a gateway failure, or not). */
+  record(now: number, failed: boolean, probe: boolean): void;
+  /**
+   * A probe that ended without telling anything about the upstream (no target to send it
+   * to, the queue full, the client gone): its slot is freed and the circuit stays half-open.
+   */
+  releaseProbe(): void;
+  readonly state: 'closed' | 'open' | 'half_open';
+  /** When an open circuit lets probes through (monotonic ms); 0 unless open. */
+  readonly openUntil: number;
+  /** A reload kept the upstream: the new thresholds apply from the next request, the state stays. */
+  reconfigure(config: CircuitBreakerConfig): void;
+  /**
+   * Another worker of the gateway opened its circuit on this upstream: open here too, for
+   * the time it has left (an open circuit stays as it is).
+   */
+  openedElsewhere(now: number, forMs: number): void;
+  /**
+   * Another worker's probe found the upstream answering and closed its circuit: close here too,
+   * rather than keep failing fast until a probe of this worker's own says the same.
+   */
+  closedElsewhere(): void;
+}
+
+/** The answer of a closed circuit, shared: admit() runs on every request. */
+const PASS = { allowed: true, probe: false } as const;
+
+export function createCircuit(initial: CircuitBreakerConfig): Circuit {
+  let config = initial;
+  let state: 'closed' | 'open' | 'half_open' = 'closed';
+  let failures = 0;
+  let openUntil = 0;
+  let probes = 0;
+  const open = (now: number) => {
+    state = 'open';
+    openUntil = now + config.openTime;
+    failures = 0;
+    probes = 0;
+  };
+  return {
+    get state() {
+      return state;
+    },
+    get openUntil() {
+      return state === 'open' ? openUntil : 0;
+    },
+    reconfigure(next) {
+      config = next;
+    },
+    openedElsewhere(now, forMs) {
+      if (state === 'open' || config.consecutiveFailures === 0) return;
+      open(now);
+      openUntil = now + forMs;
+    },
+    closedElsewhere() {
+      if (state === 'closed') return;
+      // A probe of this worker still out keeps its slot count honest: record() floors it at 0.
+      state = 'closed';
+      failures = 0;
+      probes = 0;
+    },
+    admit(now) {
+      if (state === 'closed' || config.consecutiveFailures === 0) return PASS;
+      if (state === 'open') {
+        if (now < openUntil) return { allowed: false, retryAfterMs: openUntil - now };
+        state = 'half_open';
+      }
+      if (probes >= config.halfOpenRequests) {
+        // The probes are still out: the next chance is when they come back, at the latest one open time on.
+        return { allowed: false, retryAfterMs: config.openTime };
+      }
+      probes++;
+      return { allowed: true, probe: true };
+    },
+    releaseProbe() {
+      probes = Math.max(0, probes - 1);
+    },
+    record(now, failed, probe) {
+      if (config.consecutiveFailures === 0) return;
+      if (probe) {
+        probes = Math.max(0, probes - 1);
+        if (failed) open(now);
+        else if (state === 'half_open') {
+          state = 'closed';
+          failures = 0;
+        }
+        return;
+      }
+      if (state !== 'closed') return;
+      if (!failed) {
+        failures = 0;
+        return;
+      }
+      failures++;
+      if (failures >= config.consecutiveFailures) open(now);
+    },
+  };
+}

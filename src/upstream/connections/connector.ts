@@ -1,0 +1,100 @@
+import dns from 'node:dns';
+import net from 'node:net';
+import tls from 'node:tls';
+import { type ConnectPhase, classifyConnectError } from '../../core/failure/classify.ts';
+import { Failure } from '../../core/failure/failure.ts';
+
+export interface ConnectorOptions {
+  /** DNS + TCP + TLS, in milliseconds. */
+  readonly timeout: number;
+  readonly ca?: string | Buffer;
+  readonly servername?: string;
+  readonly rejectUnauthorized: boolean;
+}
+
+/** Where to connect: a target's host, port and scheme. */
+export interface ConnectTarget {
+  readonly hostname: string;
+  /** "http:" or "https:". */
+  readonly protocol: string;
+  readonly port: string;
+}
+
+/** Called once: with a classified Failure, or with the connected (and, for https, handshaken) socket. */
+export type ConnectCallback = (err: Failure | null, socket: net.Socket | null) => void;
+
+export type Connector = (target: ConnectTarget, callback: ConnectCallback) => net.Socket;
+
+/**
+ * Opens upstream connections, classifying every way one can fail here, where the phase
+ * (DNS, TCP, TLS) is known, instead of guessing later from a message.
+ */
+export function createConnector(options: ConnectorOptions): Connector {
+  const sessions = new Map<string, Buffer>();
+  return function connect({ hostname, protocol, port }, callback) {
+    const started = performance.now();
+    let phase: ConnectPhase = net.isIP(hostname) ? 'tcp' : 'dns';
+    let settled = false;
+    const https = protocol === 'https:';
+    const portNumber = Number(port) || (https ? 443 : 80);
+
+    const finish = (err: Failure | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        socket.destroy();
+        callback(err, null);
+      } else {
+        callback(null, socket);
+      }
+    };
+
+    const lookup: net.LookupFunction = (host, lookupOptions, cb) => {
+      dns.lookup(host, lookupOptions, (err, address, family) => {
+        if (err) return finish(classifyConnectError(err, 'dns', performance.now() - started));
+        phase = 'tcp';
+        (cb as (e: null, a: typeof address, f?: number) => void)(null, address, family);
+      });
+    };
+
+    let socket: net.Socket;
+    if (https) {
+      // Never a name from the client's Host header: a client must not choose the name the
+      // upstream's certificate is checked against.
+      const name = options.servername ?? (net.isIP(hostname) ? undefined : hostname);
+      const sessionKey = `${name ?? hostname}:${portNumber}`;
+      socket = tls.connect({
+        host: hostname,
+        port: portNumber,
+        servername: name,
+        lookup,
+        ca: options.ca,
+        rejectUnauthorized: options.rejectUnauthorized,
+        ALPNProtocols: ['http/1.1'],
+        session: sessions.get(sessionKey),
+      });
+      socket.once('connect', () => {
+        phase = 'tls';
+      });
+      socket.on('session', (session: Buffer) => {
+        sessions.set(sessionKey, session);
+      });
+      socket.once('secureConnect', () => finish(null));
+    } else {
+      socket = net.connect({ host: hostname, port: portNumber, lookup });
+      socket.once('connect', () => finish(null));
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    socket.on('error', (err) => finish(classifyConnectError(err, phase, performance.now() - started)));
+
+    const timer = setTimeout(() => {
+      const type = phase === 'dns' ? 'dns_timeout' : 'connection_timeout';
+      const what = phase === 'dns' ? 'name lookup' : phase === 'tls' ? 'TLS handshake' : 'TCP connect';
+      finish(new Failure(type, `${what} not done after ${options.timeout} ms`));
+    }, options.timeout);
+
+    return socket;
+  };
+}

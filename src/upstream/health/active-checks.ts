@@ -1,0 +1,247 @@
+import type { Logger } from '../../observe/log/logger.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { TargetState } from '../targets/target-state.ts';
+import type { Target, Upstream } from '../targets/upstream.ts';
+import { type ProbeResult, type RunningProbe, startProbe } from './probe.ts';
+
+export type { ProbeFailure, ProbeResult } from './probe.ts';
+
+/** The active health checks of one upstream, running. */
+export interface ActiveChecks {
+  /**
+   * A reload rebuilt the upstream (same name): targets still named keep their probe loop and
+   * their counts in a row, removed ones stop, new ones start; a changed health_check applies
+   * from each target's next probe; a removed one stops them all and puts every target back
+   * in rotation (without checks, nothing says they are down).
+   */
+  update(upstream: Upstream): void;
+  /** Stops probing: no probe starts after this, the one in flight is abandoned and its connection closed. */
+  stop(): Promise<void>;
+}
+
+/** One target's active-check state, as a cluster primary (which alone probes) judged it. */
+export interface HealthVerdict {
+  readonly upstream: string;
+  readonly origin: string;
+  readonly healthy: boolean;
+  /** The last probe, its `at` on the primary's clock: a receiver dates it with its own (see ageMs). */
+  readonly result?: ProbeResult;
+  /** How long before sending the probe ended. */
+  readonly ageMs?: number;
+}
+
+/** What the checks count: a cluster primary, which keeps no registry, counts nothing here (see applyVerdict). */
+export type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
+
+/** Each target's last probe, for the admin view (a WeakMap: a target dropped by a reload takes its result along). */
+const lastResults = new WeakMap<TargetState, ProbeResult>();
+
+/** The last probe of this target, or undefined before the first one ends (or without checks). */
+export function lastProbe(target: TargetState): ProbeResult | undefined {
+  return lastResults.get(target);
+}
+
+/** One target's probe loop. */
+interface TargetLoop {
+  readonly counts: Counts;
+  timer: NodeJS.Timeout | undefined;
+  running: RunningProbe | undefined;
+  stopped: boolean;
+}
+
+/**
+ * Active health checks (the upstream's `health_check`): each target is probed on a timer;
+ * `fall` failures in a row take it out of rotation (`checkedHealthy = false`), `rise`
+ * successes in a row bring it back through slow start (`inRotationSince`). Targets start in
+ * rotation. The balancer reads the verdict from the shared TargetState; only transitions are
+ * logged. A target the admin API disabled is not probed (its loop idles until enabled).
+ *
+ * The next probe of a target is due `interval` after the previous one ended (as in Envoy and
+ * HAProxy), so two probes of one target never overlap, whatever the timeout. First probes are
+ * spread over one interval so N targets are not probed at the same instant. Every timer is
+ * unref'd: health checks never keep a process alive.
+ *
+ * @example
+ * const checks = startActiveChecks(upstream, logger, metrics);
+ * // ... on reload: checks.update(rebuiltUpstream); on shutdown:
+ * await checks.stop();
+ */
+export function startActiveChecks(
+  first: Upstream,
+  logger: Logger,
+  metrics: HealthMetrics,
+  onRecorded: (upstream: Upstream, target: Target, result: ProbeResult) => void = () => {},
+): ActiveChecks {
+  let upstream = first;
+  const loops = new Map<Target, TargetLoop>();
+
+  const schedule = (target: Target, loop: TargetLoop, delay: number): void => {
+    loop.timer = setTimeout(() => {
+      loop.timer = undefined;
+      void probe(target, loop);
+    }, delay);
+    loop.timer.unref();
+  };
+
+  const probe = async (target: Target, loop: TargetLoop): Promise<void> => {
+    const check = upstream.config.healthCheck;
+    if (loop.stopped || !check) return;
+    if (target.admin === 'disabled') return schedule(target, loop, check.interval);
+    const probing = startProbe(target.config, check, upstream.connect);
+    loop.running = probing;
+    const result = await probing.result;
+    loop.running = undefined;
+    if (loop.stopped) return;
+    record(upstream, target, loop.counts, result, logger, metrics);
+    onRecorded(upstream, target, result);
+    schedule(target, loop, upstream.config.healthCheck?.interval ?? check.interval);
+  };
+
+  const stopLoop = (loop: TargetLoop): Promise<void> => {
+    loop.stopped = true;
+    clearTimeout(loop.timer);
+    return loop.running?.cancel() ?? Promise.resolve();
+  };
+
+  const reconcile = (next: Upstream): void => {
+    upstream = next;
+    const check = next.config.healthCheck;
+    const keep = new Set(check ? next.targets : []);
+    for (const [target, loop] of loops) {
+      if (keep.has(target)) continue;
+      loops.delete(target);
+      void stopLoop(loop);
+      if (!check) target.checkedHealthy = true;
+    }
+    if (!check) return;
+    const fresh = next.targets.filter((t) => !loops.has(t));
+    fresh.forEach((target, index) => {
+      const loop: TargetLoop = {
+        counts: { successes: 0, failures: 0 },
+        timer: undefined,
+        running: undefined,
+        stopped: false,
+      };
+      loops.set(target, loop);
+      schedule(target, loop, (check.interval * index) / fresh.length);
+    });
+  };
+
+  reconcile(first);
+  return {
+    update: reconcile,
+    async stop() {
+      const all = [...loops.values()];
+      loops.clear();
+      await Promise.all(all.map(stopLoop));
+    },
+  };
+}
+
+/** Probe outcomes in a row, of one target. */
+interface Counts {
+  successes: number;
+  failures: number;
+}
+
+/** Applies one probe's outcome to the target's state, logging a transition once. */
+function record(
+  upstream: Upstream,
+  target: Target,
+  counts: Counts,
+  result: ProbeResult,
+  logger: Logger,
+  metrics: HealthMetrics,
+): void {
+  const check = upstream.config.healthCheck;
+  if (!check) return;
+  lastResults.set(target, result);
+  const fields = { upstream: upstream.name, target: target.config.origin };
+  metrics.healthChecked(fields.upstream, fields.target, result.ok, result.failure?.type ?? '');
+  if (result.ok) {
+    counts.failures = 0;
+    counts.successes++;
+    if (!target.checkedHealthy && counts.successes >= check.rise) {
+      target.checkedHealthy = true;
+      // Back through slow start: the balancer grows its share from here.
+      target.inRotationSince = result.at;
+      logger.info({ ...fields, consecutive: counts.successes, ms: result.ms }, 'target up');
+      metrics.healthTransition(fields.upstream, fields.target, 'healthy');
+      updatePanic(upstream, result.at, logger);
+    }
+    return;
+  }
+  counts.successes = 0;
+  counts.failures++;
+  const failure = result.failure;
+  // An unexpected status is the upstream's own answer, not a failure type of the taxonomy:
+  // lastFailure (typed by the taxonomy) keeps the last classified one.
+  if (failure && failure.type !== 'unexpected_status') {
+    target.lastFailure = { type: failure.type, at: result.at };
+  }
+  if (target.checkedHealthy && counts.failures >= check.fall) {
+    target.checkedHealthy = false;
+    metrics.healthTransition(fields.upstream, fields.target, 'unhealthy');
+    logger.warn(
+      {
+        ...fields,
+        error: failure?.type,
+        shape: failure?.shape,
+        details: failure?.details,
+        ...(result.status === undefined ? {} : { status: result.status }),
+        consecutive: counts.failures,
+      },
+      'target down',
+    );
+    updatePanic(upstream, result.at, logger);
+  }
+}
+
+/**
+ * A cluster worker's side of the checks: the primary probed (once for the whole gateway) and
+ * judged, and this applies its verdict to the worker's own TargetState, the way record()
+ * would have: a target back in rotation goes through slow start from now, the panic state is
+ * re-read. The primary logged the transition; `metrics` is given to the one worker that
+ * counts the probe, so the merged counters count it once. Times are this process's own.
+ */
+export function applyVerdict(
+  upstream: Upstream,
+  target: Target,
+  verdict: Pick<HealthVerdict, 'healthy' | 'result' | 'ageMs'>,
+  now: number,
+  metrics: HealthMetrics | undefined,
+): void {
+  const fields = { upstream: upstream.name, target: target.config.origin };
+  if (verdict.result !== undefined) {
+    const result = { ...verdict.result, at: now - (verdict.ageMs ?? 0) };
+    lastResults.set(target, result);
+    metrics?.healthChecked(fields.upstream, fields.target, result.ok, result.failure?.type ?? '');
+    const failure = result.failure;
+    if (failure && failure.type !== 'unexpected_status')
+      target.lastFailure = { type: failure.type, at: result.at };
+  }
+  if (target.checkedHealthy === verdict.healthy) return;
+  target.checkedHealthy = verdict.healthy;
+  if (verdict.healthy) target.inRotationSince = now;
+  // Only a probe's verdict is counted as a transition; a snapshot (a worker starting) is not.
+  if (verdict.result !== undefined)
+    metrics?.healthTransition(fields.upstream, fields.target, verdict.healthy ? 'healthy' : 'unhealthy');
+  upstream.panic.update(upstream.targets, now);
+}
+
+/**
+ * Re-reads the upstream's panic state after a target's verdict changed (the only time it can
+ * change), logging entering and leaving panic once each.
+ */
+function updatePanic(upstream: Upstream, now: number, logger: Logger): void {
+  const transition = upstream.panic.update(upstream.targets, now);
+  if (transition === undefined) return;
+  const fields = {
+    upstream: upstream.name,
+    passing: upstream.targets.filter((t) => t.checkedHealthy).length,
+    targets: upstream.targets.length,
+    panic_threshold: upstream.panic.threshold,
+  };
+  if (transition === 'entered') logger.warn(fields, 'upstream panic');
+  else logger.info(fields, 'upstream panic over');
+}

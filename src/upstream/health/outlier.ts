@@ -1,0 +1,54 @@
+import type { Failure } from '../../core/failure/failure.ts';
+import type { Target, Upstream } from '../targets/upstream.ts';
+
+/** The shapes that say something about the target, not about the client or the gateway's own choices. */
+const TARGET_FAULTS = new Set(['unreachable', 'slow', 'reset', 'garbage']);
+
+export function isTargetFault(failure: Failure | undefined): boolean {
+  return failure !== undefined && TARGET_FAULTS.has(failure.kind.shape);
+}
+
+/**
+ * Passive health (outlier detection): the outcome of one attempt against a target. Failures
+ * in a row eject it for a time that grows with each ejection; a success after an ejection
+ * (the half-open probe) brings it back through slow start. At most `maxEjectedPercent` of the
+ * pool (at least one target) is out at once, so a burst of false positives cannot empty it.
+ * Returns true when this outcome ejected the target.
+ */
+export function recordOutcome(
+  upstream: Upstream,
+  target: Target,
+  failure: Failure | undefined,
+  now: number,
+): boolean {
+  const policy = upstream.config.outlierDetection;
+  if (!isTargetFault(failure)) {
+    target.consecutiveFailures = 0;
+    if (target.ejectedUntil !== 0 && target.ejectedUntil <= now) {
+      target.ejectedUntil = 0;
+      target.inRotationSince = now;
+    }
+    return false;
+  }
+  target.lastFailure = { type: (failure as Failure).type, at: now };
+  target.consecutiveFailures++;
+  if (policy.consecutiveFailures === 0) return false;
+  const probeFailed = target.ejectedUntil !== 0 && target.ejectedUntil <= now;
+  if (!probeFailed && target.consecutiveFailures < policy.consecutiveFailures) return false;
+  if (!probeFailed && !mayEject(upstream, now)) return false;
+  target.ejections++;
+  target.ejectedUntil = now + Math.min(policy.baseEjectionTime * target.ejections, policy.maxEjectionTime);
+  target.consecutiveFailures = 0;
+  return true;
+}
+
+function mayEject(upstream: Upstream, now: number): boolean {
+  const { targets } = upstream;
+  const allowed = Math.max(
+    1,
+    Math.floor((targets.length * upstream.config.outlierDetection.maxEjectedPercent) / 100),
+  );
+  let ejected = 0;
+  for (const t of targets) if (t.ejectedUntil !== 0 && (t.isEjected(now) || t.isHalfOpen(now))) ejected++;
+  return ejected < allowed;
+}

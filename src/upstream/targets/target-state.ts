@@ -1,0 +1,87 @@
+import type { TargetConfig } from '../../core/config/types.ts';
+import type { FailureType } from '../../core/failure/taxonomy.ts';
+import { Count } from '../../core/limits/count.ts';
+
+export type AdminTargetState = 'enabled' | 'draining' | 'disabled';
+
+/**
+ * A target's live state, as every part that judges it writes it: active health checks set
+ * `checkedHealthy`, passive outlier detection sets the ejection fields, the balancer reads
+ * them all through `isAvailable` and `effectiveWeight`. One object per target, shared.
+ */
+export class TargetState {
+  /** The target's config; a reload that keeps the target (same URL) replaces it, the state stays. */
+  config: TargetConfig;
+  /**
+   * The admin API's say (src/server/admin): `draining` and `disabled` take no new requests, in-flight
+   * ones finish; `disabled` also stops its health checks. Kept across reloads with the target.
+   */
+  admin: AdminTargetState = 'enabled';
+  /** A weight set through the admin API, over the config's until the target leaves the config. */
+  adminWeight: number | undefined;
+  /** Requests in flight to this target (the exchanges and tunnels that hold it). */
+  readonly active = new Count();
+  /** Active health checks' verdict (true while no checks are configured). */
+  checkedHealthy = true;
+  /** Passive detection: ejected until this time (monotonic ms, performance.now()); 0: not ejected. */
+  ejectedUntil = 0;
+  /** How many times it was ejected; each ejection lasts longer. */
+  ejections = 0;
+  /** Gateway failures in a row (unreachable, slow, reset, garbage). */
+  consecutiveFailures = 0;
+  /** Probe requests in flight while half-open (after an ejection expired, before a success). */
+  readonly probes = new Count();
+  /** When it last came (back) into rotation, for slow start; -Infinity: always was. */
+  inRotationSince = Number.NEGATIVE_INFINITY;
+  /** The last failure seen, for the log and the admin view. */
+  lastFailure: { readonly type: FailureType; readonly at: number } | undefined;
+
+  constructor(config: TargetConfig) {
+    this.config = config;
+  }
+
+  /** The weight the balancer uses: the admin API's, else the config's; 0 takes it out of rotation. */
+  get weight(): number {
+    return this.adminWeight ?? this.config.weight;
+  }
+
+  /** Ejected and its time is not over yet. */
+  isEjected(now: number): boolean {
+    return this.ejectedUntil > now;
+  }
+
+  /** The ejection ran out but no request has succeeded since: it takes probes only. */
+  isHalfOpen(now: number): boolean {
+    return this.ejectedUntil !== 0 && this.ejectedUntil <= now;
+  }
+}
+
+/**
+ * Whether the balancer may send this request to the target now. In panic (see panic.ts) the
+ * health checks' verdict is ignored; ejection never is.
+ */
+export function isAvailable(
+  target: TargetState,
+  now: number,
+  halfOpenProbes: number,
+  panic = false,
+): boolean {
+  // An operator's decision is never overridden, not even by panic.
+  if (target.admin !== 'enabled' || target.weight === 0) return false;
+  if (!target.checkedHealthy && !panic) return false;
+  if (target.isEjected(now)) return false;
+  if (target.isHalfOpen(now)) return target.probes.count < halfOpenProbes;
+  return true;
+}
+
+/**
+ * Slow start: a target back in rotation gets a share that grows linearly from 10% to its
+ * full weight over `window` ms, so a cold cache or JIT is not hit by a full share at once.
+ */
+export function effectiveWeight(target: TargetState, now: number, window: number): number {
+  const weight = target.weight;
+  if (window <= 0) return weight;
+  const since = now - target.inRotationSince;
+  if (since >= window) return weight;
+  return weight * Math.max(0.1, since / window);
+}

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import type { UpstreamConfig } from '../../core/config/types.ts';
+import { Count } from '../../core/limits/count.ts';
+import { type Circuit, createCircuit } from '../breakers/circuit.ts';
+import { RetryBudget } from '../breakers/retry-budget.ts';
+import { type Connector, createConnector } from '../connections/connector.ts';
+import { ConnectionPool } from '../connections/pool.ts';
+import { type Balancer, createBalancer, TargetState } from './balancer.ts';
+import { Panic } from './panic.ts';
+
+/** Largest response header section accepted from an upstream before http_response_header_section_size. */
+export const UPSTREAM_MAX_HEADER_SIZE = 32 * 1024;
+
+export type Target = TargetState & { readonly pool: ConnectionPool };
+
+/** An upstream at run time: its targets with their pools and states, its balancer, its circuit. */
+export interface Upstream {
+  readonly name: string;
+  readonly config: UpstreamConfig;
+  readonly targets: readonly Target[];
+  readonly balancer: Balancer<Target>;
+  /** The upstream-wide circuit breaker (each target's own circuit is its ejection state). */
+  readonly circuit: Circuit;
+  /** Whether too few targets pass their health checks for the checks to be believed (see panic.ts). */
+  readonly panic: Panic;
+  /** Opens a classified connection to a target (the pools use it; so do upgrades, which leave the pools). */
+  readonly connect: Connector;
+  /** Requests in flight to this upstream, first attempts and retries alike (the retry budget's base). */
+  readonly inFlight: Count;
+  /** Attempts dispatched that wait for a connection (bounded by pool.max_pending). */
+  readonly pending: Count;
+  /** Retries in flight and retry tokens (see retry-budget.ts). */
+  readonly retryBudget: RetryBudget;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds an upstream from its config. With `previous` (a reload kept the upstream's name),
+ * every target still named — matched by its origin, scheme://host:port, so "http://a" and
+ * "http://a:80" are one target — keeps its state object: pool and connections, health-check
+ * verdict, ejection, admin state. The upstream keeps its circuit, retry budget, in-flight
+ * and pending counts and panic state. Pools of targets no longer named are retired (see
+ * ConnectionPool.retire): requests of the older snapshot finish on them.
+ */
+export function createUpstream(config: UpstreamConfig, previous?: Upstream): Upstream {
+  const ca = config.tls.ca === undefined ? undefined : readFileSync(config.tls.ca);
+  const connect = createConnector({
+    timeout: config.timeouts.connect,
+    // A configured CA is trusted in addition to the system's roots, not instead of them.
+    ca: ca === undefined ? undefined : [...rootCertificates, ca.toString()].join('\n'),
+    servername: config.tls.servername,
+    rejectUnauthorized: !config.tls.insecureSkipVerify,
+  });
+  const poolOptions = {
+    maxConnections: config.pool.maxConnections,
+    idleTimeout: config.pool.idleTimeout,
+    timeouts: {
+      // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
+      head: Math.min(config.retries.perTryTimeout, config.timeouts.response),
+      read: config.timeouts.read,
+    },
+    maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
+  };
+  // Open connections carry their timeouts and TLS session: when those change, they are not reused.
+  const fresh = previous !== undefined && connectionSettingsChanged(previous.config, config);
+  const kept = new Map(previous?.targets.map((t) => [t.config.origin, t]));
+  const targets: Target[] = config.targets.map((target) => {
+    const old = kept.get(target.origin);
+    if (old === undefined)
+      return Object.assign(new TargetState(target), {
+        pool: new ConnectionPool(target, connect, poolOptions),
+      });
+    kept.delete(target.origin);
+    old.config = target;
+    old.pool.reconfigure(connect, poolOptions, fresh);
+    return old;
+  });
+  for (const gone of kept.values()) gone.pool.retire();
+  const inFlight = previous?.inFlight ?? new Count();
+  const panic = previous?.panic ?? new Panic(config.panicThreshold);
+  panic.threshold = config.panicThreshold;
+  const circuit = previous?.circuit ?? createCircuit(config.circuitBreaker);
+  circuit.reconfigure(config.circuitBreaker);
+  const retryBudget = previous?.retryBudget ?? new RetryBudget(config.retries, inFlight);
+  retryBudget.reconfigure(config.retries);
+  return {
+    name: config.name,
+    config,
+    targets,
+    balancer: createBalancer(config.balancer, targets, {
+      slowStart: config.slowStart,
+      halfOpenProbes: config.circuitBreaker.halfOpenRequests,
+      panic,
+    }),
+    circuit,
+    panic,
+    connect,
+    inFlight,
+    pending: previous?.pending ?? new Count(),
+    retryBudget,
+    async close() {
+      await Promise.all(targets.map((t) => t.pool.close()));
+    },
+  };
+}
+
+/** Settings an open connection already carries: its wait for a head, its read and idle timers, its TLS. */
+function connectionSettingsChanged(before: UpstreamConfig, after: UpstreamConfig): boolean {
+  return (
+    before.timeouts.response !== after.timeouts.response ||
+    before.timeouts.read !== after.timeouts.read ||
+    before.retries.perTryTimeout !== after.retries.perTryTimeout ||
+    before.pool.idleTimeout !== after.pool.idleTimeout ||
+    JSON.stringify(before.tls) !== JSON.stringify(after.tls)
+  );
+}

@@ -1,0 +1,129 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are config text, where ${VAR} is the syntax under test.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { interpolateEnv } from '../../../src/core/config/env.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
+
+test('${VAR} takes the value from the environment', () => {
+  assert.deepEqual(interpolateEnv('127.0.0.1:${PORT}', { PORT: '9000' }), {
+    ok: true,
+    value: '127.0.0.1:9000',
+    replaced: true,
+  });
+});
+
+test('${VAR:-default} uses the default when the variable is unset or empty, as the shell does', () => {
+  assert.equal(expanded(interpolateEnv('${PORT:-8080}', {})), '8080');
+  assert.equal(expanded(interpolateEnv('${PORT:-8080}', { PORT: '' })), '8080');
+  assert.equal(expanded(interpolateEnv('${PORT:-8080}', { PORT: '9000' })), '9000');
+  assert.equal(expanded(interpolateEnv('${HOST:-}', {})), '');
+  assert.equal(expanded(interpolateEnv('${A}-${B:-b}', { A: 'a' })), 'a-b');
+});
+
+test('$${ is a literal ${ and a lone $ is kept', () => {
+  assert.deepEqual(interpolateEnv('$${PORT}', { PORT: '9000' }), {
+    ok: true,
+    value: '${PORT}',
+    replaced: false,
+  });
+  assert.equal(expanded(interpolateEnv('pa$$word $5 ${X}$', { X: 'x' })), 'pa$$word $5 x$');
+});
+
+test('a value from the environment is only ever a value, never YAML structure', () => {
+  const text = `listen:
+  - address: 127.0.0.1:0
+routes:
+  - name: \${ROUTE_NAME}
+    upstream: api
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+  const config = parseConfig(text, SOURCE, { ROUTE_NAME: 'x\nlog: { level: trace }' });
+  assert.equal(config.routes[0].name, 'x\nlog: { level: trace }');
+  assert.equal(config.log.level, 'info');
+});
+
+test('an unset variable without a default, or a malformed reference, is refused', () => {
+  assert.deepEqual(interpolateEnv('${PORT}', {}), {
+    ok: false,
+    message: 'environment variable PORT is not set (set it, or give a default with ${PORT:-value})',
+  });
+  assert.equal(interpolateEnv('${9X}', {}).ok, false);
+  assert.equal(interpolateEnv('${PORT', {}).ok, false);
+});
+
+test('an unset variable in the file is a problem naming the variable, the file, its line and field', () => {
+  const text = `listen:
+  - address: 127.0.0.1:\${CANDOR_PORT}
+${UPSTREAM_AND_ROUTE}`;
+  assert.deepEqual(problemsOf(text, {}), [
+    problem(
+      2,
+      14,
+      'listen[0].address',
+      'environment variable CANDOR_PORT is not set (set it, or give a default with ${CANDOR_PORT:-value})',
+    ),
+  ]);
+});
+
+test('listen port, weight and booleans can all come from the environment', () => {
+  const text = `listen:
+  - address: 127.0.0.1:\${PORT:-8080}
+routes:
+  - upstream: api
+    strip_prefix: \${STRIP:-false}
+upstreams:
+  api:
+    targets:
+      - url: http://\${API_HOST:-127.0.0.1}:3001
+        weight: \${WEIGHT:-2}
+errors:
+  expose_upstream_address: \${EXPOSE}
+`;
+  const config = parseConfig(text, SOURCE, { PORT: '9000', STRIP: 'true', EXPOSE: 'true' });
+  assert.equal(config.listen[0].port, 9000);
+  assert.equal(config.routes[0].stripPrefix, true);
+  assert.equal(config.upstreams.api.targets[0].weight, 2);
+  assert.equal(config.upstreams.api.targets[0].hostname, '127.0.0.1');
+  assert.equal(config.errors.exposeUpstreamAddress, true);
+});
+
+test('an expanded value that is not the type the field wants is reported like any other', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+        weight: \${WEIGHT}
+`;
+  assert.deepEqual(problemsOf(text, { WEIGHT: 'heavy' }), [
+    problem(9, 17, 'upstreams.api.targets[0].weight', 'expected an integer from 1 to 1000, got "heavy"'),
+  ]);
+});
+
+test('a quoted number written in the file is not coerced: the operator asked for a string', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+        weight: "2"
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(9, 17, 'upstreams.api.targets[0].weight', 'expected an integer from 1 to 1000, got "2"'),
+  ]);
+});
+
+function expanded(result: ReturnType<typeof interpolateEnv>): string {
+  assert.ok(result.ok, 'expected interpolation to succeed');
+  return result.value;
+}

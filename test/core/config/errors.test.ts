@@ -1,0 +1,483 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
+
+/** A valid config with `upstream` as the body of upstream "api" (indented four spaces). */
+function withUpstream(upstream: string): string {
+  return `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+upstreams:
+  api:
+${upstream}`;
+}
+
+const TARGET = `    targets:
+      - url: http://127.0.0.1:3001
+`;
+
+test('an unknown field is reported at its key, with the field it was probably meant to be', () => {
+  const text = withUpstream(`${TARGET}    timeout: { connect: 5s }\n`);
+  assert.deepEqual(problemsOf(text), [
+    problem(9, 5, 'upstreams.api.timeout', "unknown field 'timeout' (did you mean 'timeouts'?)"),
+  ]);
+});
+
+test('an unknown field with no likely match lists the fields that are known', () => {
+  const text = withUpstream(`${TARGET}    zzz: 3\n`);
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      9,
+      5,
+      'upstreams.api.zzz',
+      "unknown field 'zzz' (known fields: targets, balancer, pool, health_check, slow_start, panic_threshold, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
+    ),
+  ]);
+});
+
+test('a value of the wrong type says what was expected and what was found', () => {
+  const text = `listen:
+  address: 127.0.0.1:8080
+routes:
+  - upstream: api
+    strip_prefix: yes
+upstreams:
+  api:
+${TARGET}`;
+  assert.deepEqual(problemsOf(text), [
+    problem(2, 3, 'listen', 'expected a list of at least one listener, got a mapping'),
+    problem(5, 19, 'routes[0].strip_prefix', 'expected true or false, got "yes"'),
+  ]);
+});
+
+test('a duration without a unit, in words, or zero is refused with an example of one', () => {
+  const text = withUpstream(
+    `${TARGET}    timeouts: { connect: 5 seconds, read: 30, response: 0s }\n    pool: { idle_timeout: fast }\n`,
+  );
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      9,
+      26,
+      'upstreams.api.timeouts.connect',
+      'expected a duration like 250ms, 5s or 1m, got "5 seconds"',
+    ),
+    problem(9, 43, 'upstreams.api.timeouts.read', 'expected a duration like 250ms, 5s or 1m, got 30'),
+    problem(
+      9,
+      57,
+      'upstreams.api.timeouts.response',
+      'expected a duration above zero like 250ms, 5s or 1m, got "0s"',
+    ),
+    problem(
+      10,
+      27,
+      'upstreams.api.pool.idle_timeout',
+      'expected a duration like 250ms, 5s or 1m, got "fast"',
+    ),
+  ]);
+});
+
+test('a size with a wrong unit, or a header size out of bounds, is refused with an example of one', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+    limits: { body: 8kb }
+upstreams:
+  api:
+${TARGET}limits:
+  header_size: 2MiB
+  uri_length: -1
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(5, 21, 'routes[0].limits.body', 'expected a size like 512, 8KiB or 10MiB, got "8kb"'),
+    problem(11, 16, 'limits.header_size', 'expected a size from 1KiB to 1MiB like 32KiB, got "2MiB"'),
+    problem(12, 15, 'limits.uri_length', 'expected a size like 512, 8KiB or 10MiB, got -1'),
+  ]);
+});
+
+test('a missing required field is reported at the mapping that lacks it', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { path: /v1 }
+upstreams:
+  api:
+    balancer: least_conn
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(4, 5, 'routes[0].upstream', "missing required field 'upstream'"),
+    problem(6, 3, 'upstreams.api.targets', "missing required field 'targets'"),
+  ]);
+});
+
+test('a missing top-level section is reported at the start of the document', () => {
+  assert.deepEqual(problemsOf('name: edge-1\nlisten:\n  - address: 127.0.0.1:8080\n'), [
+    problem(1, 1, 'routes', "missing required field 'routes'"),
+    problem(1, 1, 'upstreams', "missing required field 'upstreams'"),
+  ]);
+});
+
+test('empty lists of listeners, routes or targets are refused', () => {
+  const text = `listen: []
+routes: []
+upstreams:
+  api:
+    targets: []
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(1, 9, 'listen', 'expected a list of at least one listener, got an empty list'),
+    problem(2, 9, 'routes', 'expected a list of at least one route, got an empty list'),
+    problem(5, 14, 'upstreams.api.targets', 'expected a list of at least one target, got an empty list'),
+  ]);
+});
+
+test('a route naming an upstream that does not exist points at its upstream field', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: apii
+  - match: { path: /billing }
+    upstream: billing
+upstreams:
+  api:
+${TARGET}`;
+  assert.deepEqual(problemsOf(text), [
+    problem(4, 15, 'routes[0].upstream', "no upstream named 'apii' (did you mean 'api'?)"),
+    problem(6, 15, 'routes[1].upstream', "no upstream named 'billing' (defined: api)"),
+  ]);
+});
+
+test('a target URL with a path, another scheme or credentials is refused', () => {
+  const text = withUpstream(`    targets:
+      - url: http://127.0.0.1:3001/api
+      - url: ftp://files.internal
+      - url: http://user:secret@127.0.0.1:3001
+      - url: 127.0.0.1:3001
+      - url: http://127.0.0.1:3001?x=1
+`);
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      8,
+      14,
+      'upstreams.api.targets[0].url',
+      'expected scheme://host:port only, got "http://127.0.0.1:3001/api" with a path or query (use the route\'s match.path and strip_prefix instead)',
+    ),
+    problem(
+      9,
+      14,
+      'upstreams.api.targets[1].url',
+      'expected an http:// or https:// URL, got "ftp://files.internal" (scheme "ftp")',
+    ),
+    problem(
+      10,
+      14,
+      'upstreams.api.targets[2].url',
+      'expected a URL without credentials, got "http://user:secret@127.0.0.1:3001"',
+    ),
+    problem(
+      11,
+      14,
+      'upstreams.api.targets[3].url',
+      'expected a URL like http://127.0.0.1:3001, got "127.0.0.1:3001"',
+    ),
+    problem(
+      12,
+      14,
+      'upstreams.api.targets[4].url',
+      'expected scheme://host:port only, got "http://127.0.0.1:3001?x=1" with a path or query (use the route\'s match.path and strip_prefix instead)',
+    ),
+  ]);
+});
+
+test('a target weight out of range is refused', () => {
+  const text = withUpstream(`    targets:
+      - url: http://127.0.0.1:3001
+        weight: 0
+      - url: http://127.0.0.1:3002
+        weight: 1.5
+`);
+  assert.deepEqual(problemsOf(text), [
+    problem(9, 17, 'upstreams.api.targets[0].weight', 'expected an integer from 1 to 1000, got 0'),
+    problem(11, 17, 'upstreams.api.targets[1].weight', 'expected an integer from 1 to 1000, got 1.5'),
+  ]);
+});
+
+test('a trusted proxy entry that is not an address or CIDR block is refused', () => {
+  const text = withUpstream(`${TARGET}trust_forwarded_from:
+  - 10.0.0.0/33
+  - fd00::/129
+  - 10.0.0.0/8/1
+  - proxy.internal
+  - 10.0.0.1
+`);
+  const expected = 'expected an IP address or CIDR block like 10.0.0.0/8 or fd00::/8, got';
+  assert.deepEqual(problemsOf(text), [
+    problem(10, 5, 'trust_forwarded_from[0]', `${expected} "10.0.0.0/33" (an IPv4 prefix length is 0 to 32)`),
+    problem(11, 5, 'trust_forwarded_from[1]', `${expected} "fd00::/129" (an IPv6 prefix length is 0 to 128)`),
+    problem(12, 5, 'trust_forwarded_from[2]', `${expected} "10.0.0.0/8/1"`),
+    problem(13, 5, 'trust_forwarded_from[3]', `${expected} "proxy.internal"`),
+  ]);
+});
+
+test('a listen address without a port, or an IPv6 one without brackets, is refused; so is a duplicate', () => {
+  const text = `listen:
+  - address: localhost
+  - address: ::1:8080
+  - address: 127.0.0.1:8080
+  - address: 127.0.0.1:8080
+  - address: 127.0.0.1:70000
+${UPSTREAM_AND_ROUTE}`;
+  const expected = 'expected host:port like 127.0.0.1:8080 or [::1]:8080, got';
+  assert.deepEqual(problemsOf(text), [
+    problem(2, 14, 'listen[0].address', `${expected} "localhost"`),
+    problem(
+      3,
+      14,
+      'listen[1].address',
+      `${expected} "::1:8080" (put an IPv6 address in brackets: [::1:8080]:8080)`,
+    ),
+    problem(
+      5,
+      14,
+      'listen[3].address',
+      'duplicate listen address 127.0.0.1:8080 (already used by listen[2])',
+    ),
+    problem(6, 14, 'listen[4].address', `${expected} "127.0.0.1:70000"`),
+  ]);
+});
+
+test('a total timeout shorter than the response timeout says which is which, defaults included', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: a
+upstreams:
+  a:
+${TARGET}    timeouts: { response: 10s, total: 5s }
+  b:
+${TARGET}    timeouts: { total: 10s }
+  c:
+${TARGET}    timeouts: { response: 2m }
+`;
+  const why = 'the whole exchange cannot end before its response head is allowed to arrive';
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      9,
+      39,
+      'upstreams.a.timeouts.total',
+      `timeouts.total (5s) must be at least timeouts.response (10s): ${why}`,
+    ),
+    problem(
+      13,
+      24,
+      'upstreams.b.timeouts.total',
+      `timeouts.total (10s) must be at least timeouts.response (30s, the default): ${why}`,
+    ),
+    problem(
+      17,
+      27,
+      'upstreams.c.timeouts.response',
+      `timeouts.total (1m, the default) must be at least timeouts.response (2m): ${why}`,
+    ),
+  ]);
+});
+
+test('a drain delay must leave time before the drain deadline, and may be zero', () => {
+  const base = withUpstream(TARGET);
+  const why = 'the timeout counts from the signal, so requests in flight would get no time to finish';
+  assert.deepEqual(problemsOf(`${base}drain: { delay: 40s }\n`), [
+    problem(9, 17, 'drain.delay', `drain.delay (40s) must be shorter than drain.timeout (30s): ${why}`),
+  ]);
+  assert.deepEqual(parseConfig(`${base}drain: { delay: 0s, timeout: 1s }\n`, SOURCE, {}).drain, {
+    delay: 0,
+    timeout: 1000,
+  });
+  assert.deepEqual(problemsOf(`${base}drain: { timeout: 0s }\n`), [
+    problem(9, 19, 'drain.timeout', 'expected a duration above zero like 250ms, 5s or 1m, got "0s"'),
+  ]);
+});
+
+test('names must be tokens that fit in Via and Proxy-Status', () => {
+  const text = `name: my gateway
+listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: my api
+upstreams:
+  my api:
+${TARGET}`;
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      1,
+      7,
+      'name',
+      "expected a name of letters, digits, '.', '_', '-' or ':', starting with a letter, got \"my gateway\"",
+    ),
+    problem(
+      7,
+      3,
+      'upstreams["my api"]',
+      "expected an upstream name of letters, digits, '.', '_', '-' or ':', starting with a letter, got \"my api\"",
+    ),
+  ]);
+});
+
+test('two routes with the same host and path are refused: the second could never be used', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { host: api.example.com, path: /v1 }
+    upstream: api
+  - match: { host: API.example.com, path: /v1/ }
+    upstream: api
+  - upstream: api
+  - match: { path: / }
+    upstream: api
+upstreams:
+  api:
+${TARGET}`;
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      6,
+      12,
+      'routes[1].match',
+      'same host and path as routes[0] (api.example.com/v1), so this route would never be used',
+    ),
+    problem(
+      9,
+      12,
+      'routes[3].match',
+      'same host and path as routes[2] (/), so this route would never be used',
+    ),
+  ]);
+});
+
+test('a route host or path of the wrong form is refused', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { host: "api.*.com", path: v1 }
+    upstream: api
+upstreams:
+  api:
+${TARGET}`;
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      4,
+      20,
+      'routes[0].match.host',
+      'expected a host name like api.example.com or *.example.com, got "api.*.com"',
+    ),
+    problem(
+      4,
+      39,
+      'routes[0].match.path',
+      'expected a path prefix starting with "/" (no spaces, query or fragment), got "v1"',
+    ),
+  ]);
+});
+
+test('a TLS file that does not exist is reported where it is named, resolved against the config file', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8443
+    tls: { cert: missing/cert.pem, key: missing/key.pem }
+${UPSTREAM_AND_ROUTE}    tls: { ca: missing/ca.pem }
+`;
+  const dir = import.meta.dirname;
+  assert.deepEqual(problemsOf(text), [
+    problem(3, 18, 'listen[0].tls.cert', `cannot read "${dir}/missing/cert.pem": no such file`),
+    problem(3, 41, 'listen[0].tls.key', `cannot read "${dir}/missing/key.pem": no such file`),
+    problem(10, 16, 'upstreams.api.tls.ca', `cannot read "${dir}/missing/ca.pem": no such file`),
+  ]);
+});
+
+test('an enum value outside its set lists the allowed values', () => {
+  const text = withUpstream(`${TARGET}    balancer: random\nlog: { level: loud }\n`);
+  assert.deepEqual(problemsOf(text), [
+    problem(9, 15, 'upstreams.api.balancer', 'expected one of round_robin, least_conn, got "random"'),
+    problem(
+      10,
+      15,
+      'log.level',
+      'expected one of trace, debug, info, warn, error, fatal, silent, got "loud"',
+    ),
+  ]);
+});
+
+test('a YAML syntax error is reported with its line, like any other problem', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: "api
+upstreams: {}
+`;
+  assert.deepEqual(problemsOf(text), [problem(6, 1, '', 'Missing closing "quote')]);
+});
+
+test('a key written twice is a syntax error, not a silent override', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+listen:
+  - address: 127.0.0.1:9090
+`;
+  assert.deepEqual(problemsOf(text), [problem(3, 1, '', 'Map keys must be unique')]);
+});
+
+test('an empty file says what a config needs', () => {
+  assert.deepEqual(problemsOf(''), [
+    problem(1, 1, '', 'expected a mapping with listen, routes and upstreams, got nothing'),
+  ]);
+});
+
+test('every problem in the file is reported at once, in file order', () => {
+  const text = `name: edge-1
+listen:
+  - address: 127.0.0.1:\${PORT}
+routes:
+  - upstream: apii
+    strip_prefix: maybe
+upstreams:
+  api:
+    targets:
+      - url: ftp://127.0.0.1:3001
+    timeout: { connect: 5 seconds }
+    timeouts: { connect: fast }
+trust_forwarded_from: [10.0.0.0/33]
+`;
+  assert.deepEqual(
+    problemsOf(text).map((found) => `${found.line}:${found.column} ${found.path}`),
+    [
+      '3:14 listen[0].address',
+      '5:15 routes[0].upstream',
+      '6:19 routes[0].strip_prefix',
+      '10:14 upstreams.api.targets[0].url',
+      '11:5 upstreams.api.timeout',
+      '12:26 upstreams.api.timeouts.connect',
+      '13:24 trust_forwarded_from[0]',
+    ],
+  );
+});
+
+test('an unquoted wildcard host, which YAML reads as an alias, says to quote it', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { host: *.example.com }
+    upstream: api
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      4,
+      20,
+      'routes[0].match.host',
+      'alias *.example.com is not defined (to write a value starting with "*", quote it: "*.example.com")',
+    ),
+  ]);
+});

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KindGuard, type TSchema } from '@sinclair/typebox';
+import { CONFIG_FIELD_PATHS, ConfigSchema } from '../../../src/core/config/schema.ts';
+
+test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', () => {
+  for (const path of [
+    'name',
+    'listen[].tls.cert',
+    'routes[].match.path',
+    'routes[].limits.body',
+    'upstreams.*.targets[].weight',
+    'upstreams.*.timeouts.connect',
+    'upstreams.*.tls.insecure_skip_verify',
+    'trust_forwarded_from',
+    'limits.keep_alive_timeout',
+    'log.destination',
+    'metrics.listen',
+    'admin.token_file',
+  ]) {
+    assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
+  }
+  assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
+  assert.equal(CONFIG_FIELD_PATHS.length, 107);
+});
+
+test('every field says what it expects, so no message falls back to the validator wording', () => {
+  const missing: string[] = [];
+  const visit = (schema: TSchema, path: string) => {
+    if (typeof schema.expected !== 'string') missing.push(path || '(root)');
+    if (KindGuard.IsArray(schema)) visit(schema.items, `${path}[]`);
+    else if (KindGuard.IsRecord(schema)) visit(Object.values(schema.patternProperties)[0], `${path}.*`);
+    else if (KindGuard.IsObject(schema)) {
+      for (const [key, child] of Object.entries(schema.properties))
+        visit(child, path ? `${path}.${key}` : key);
+    }
+  };
+  visit(ConfigSchema, '');
+  assert.deepEqual(missing, []);
+});

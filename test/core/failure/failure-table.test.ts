@@ -1,0 +1,334 @@
+/**
+ * Every reachable row of DESIGN.md's failure table, through a real gateway to a real
+ * misbehaving upstream: exact status, Proxy-Status, negotiated body, log line, and what
+ * the upstream received.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import {
+  startBadFraming,
+  startHugeHeader,
+  startInvalidHeader,
+  startInvalidStatusLine,
+  startJsonNotHttp,
+  startSshBanner,
+} from '../../../src/kits/fault-kit/garbage-faults.ts';
+import {
+  startCloseBeforeHead,
+  startCloseMidHead,
+  startResetBeforeHead,
+} from '../../../src/kits/fault-kit/reset-faults.ts';
+import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
+import {
+  startClientCertificateRequired,
+  startExpiredCertificate,
+  startPlainOnTlsPort,
+  startSelfSignedCertificate,
+  startTlsOnPlainPort,
+  startWrongHostCertificate,
+  type TlsFault,
+} from '../../../src/kits/fault-kit/tls-faults.ts';
+import {
+  startRefusing,
+  startUnaccepting,
+  UNRESOLVABLE_URL,
+} from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { request } from '../../helpers/http-client.ts';
+import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+interface Row {
+  readonly name: string;
+  readonly start: () => Promise<
+    Fault | { url: string; close(): Promise<void>; received?: readonly unknown[] }
+  >;
+  readonly upstreamYaml?: (fault: Fault) => string;
+  readonly status: number;
+  readonly error: string;
+  readonly shape: string;
+  /** Whether the request (head) reached the upstream. */
+  readonly reached: boolean;
+  /** Extra Proxy-Status parameter expected, e.g. 'rcode="NXDOMAIN"'. */
+  readonly param?: RegExp;
+}
+
+const trustKitCa = (fault: Fault) => `    tls: { ca: ${(fault as TlsFault).caPath} }\n`;
+const quick = '    timeouts: { connect: 500ms, response: 300ms, read: 300ms, total: 5s }\n';
+
+const ROWS: Row[] = [
+  {
+    name: 'an unresolvable name is a 502 dns_error with the rcode',
+    start: async () => ({ url: UNRESOLVABLE_URL, close: async () => {} }),
+    status: 502,
+    error: 'dns_error',
+    shape: 'unreachable',
+    reached: false,
+    param: /rcode="NXDOMAIN"/,
+  },
+  {
+    name: 'a refused connection is a 502 connection_refused',
+    start: startRefusing,
+    status: 502,
+    error: 'connection_refused',
+    shape: 'unreachable',
+    reached: false,
+  },
+  {
+    name: 'a connect that never completes is a 504 connection_timeout',
+    start: startUnaccepting,
+    upstreamYaml: () => '    timeouts: { connect: 200ms }\n',
+    status: 504,
+    error: 'connection_timeout',
+    shape: 'unreachable',
+    reached: false,
+  },
+  {
+    name: 'https:// to a plain HTTP port is a 502 tls_protocol_error',
+    start: startPlainOnTlsPort,
+    status: 502,
+    error: 'tls_protocol_error',
+    shape: 'unreachable',
+    reached: false,
+  },
+  {
+    name: 'an expired certificate is a 502 tls_certificate_error',
+    start: startExpiredCertificate,
+    upstreamYaml: trustKitCa,
+    status: 502,
+    error: 'tls_certificate_error',
+    shape: 'unreachable',
+    reached: false,
+  },
+  {
+    name: 'a certificate for another host is a 502 tls_certificate_error',
+    start: startWrongHostCertificate,
+    upstreamYaml: trustKitCa,
+    status: 502,
+    error: 'tls_certificate_error',
+    shape: 'unreachable',
+    reached: false,
+  },
+  {
+    name: 'a self-signed certificate is a 502 tls_certificate_error',
+    start: startSelfSignedCertificate,
+    upstreamYaml: trustKitCa,
+    status: 502,
+    error: 'tls_certificate_error',
+    shape: 'unreachable',
+    reached: false,
+  },
+  {
+    name: 'a handshake ended by an alert is a 502 tls_alert_received naming the alert',
+    start: () => startClientCertificateRequired({ maxVersion: 'TLSv1.2' }),
+    upstreamYaml: trustKitCa,
+    status: 502,
+    error: 'tls_alert_received',
+    shape: 'unreachable',
+    reached: false,
+    param: /alert-id=40; alert-message="handshake_failure"|alert-id=116/,
+  },
+  {
+    name: 'an upstream that accepts and never answers is a 504 http_response_timeout',
+    start: startBlackhole,
+    upstreamYaml: () => quick,
+    status: 504,
+    error: 'http_response_timeout',
+    shape: 'slow',
+    reached: true,
+  },
+  {
+    name: 'a close before the response head is a 502 connection_terminated',
+    start: startCloseBeforeHead,
+    status: 502,
+    error: 'connection_terminated',
+    shape: 'reset',
+    reached: true,
+  },
+  {
+    name: 'a reset before the response head is a 502 connection_terminated',
+    start: startResetBeforeHead,
+    status: 502,
+    error: 'connection_terminated',
+    shape: 'reset',
+    reached: true,
+  },
+  {
+    name: 'a close in the middle of the head is a 502 connection_terminated',
+    start: startCloseMidHead,
+    status: 502,
+    error: 'connection_terminated',
+    shape: 'reset',
+    reached: true,
+  },
+  {
+    name: 'an SSH banner is a 502 http_protocol_error',
+    start: startSshBanner,
+    status: 502,
+    error: 'http_protocol_error',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
+    name: 'a JSON blob instead of a response is a 502 http_protocol_error',
+    start: startJsonNotHttp,
+    status: 502,
+    error: 'http_protocol_error',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
+    name: 'an invalid status line is a 502 http_protocol_error',
+    start: startInvalidStatusLine,
+    status: 502,
+    error: 'http_protocol_error',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
+    name: 'an invalid header name is a 502 http_protocol_error',
+    start: () => startInvalidHeader({ variant: 'space-in-name' }),
+    status: 502,
+    error: 'http_protocol_error',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
+    name: 'a NUL in a header value is a 502 http_protocol_error',
+    start: () => startInvalidHeader({ variant: 'nul' }),
+    status: 502,
+    error: 'http_protocol_error',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
+    // The TLS server reads the plaintext request and closes without a byte of HTTP.
+    name: 'TLS on the port the gateway speaks plain HTTP to is a 502 connection_terminated',
+    start: startTlsOnPlainPort,
+    status: 502,
+    error: 'connection_terminated',
+    shape: 'reset',
+    reached: false,
+  },
+  {
+    name: 'a 64 KiB response header is a 502 http_response_header_section_size',
+    start: startHugeHeader,
+    status: 502,
+    error: 'http_response_header_section_size',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
+    name: 'Content-Length with Transfer-Encoding is a 502 http_response_transfer_coding',
+    start: () => startBadFraming({ variant: 'length-and-chunked' }),
+    status: 502,
+    error: 'http_response_transfer_coding',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
+    name: 'a transfer coding other than chunked is a 502 http_response_transfer_coding, not a gzip body passed as plain',
+    start: () => startBadFraming({ variant: 'gzip-not-chunked' }),
+    status: 502,
+    error: 'http_response_transfer_coding',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
+    name: 'two different Content-Lengths are a 502 http_response_content_length',
+    start: () => startBadFraming({ variant: 'two-lengths' }),
+    status: 502,
+    error: 'http_response_content_length',
+    shape: 'garbage',
+    reached: true,
+  },
+];
+
+const ACCEPTS = ['application/json', 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', '*/*'] as const;
+
+describe('the failure table', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const cleanup of cleanups) await cleanup();
+  });
+
+  ROWS.forEach((row, i) => {
+    test(row.name, async () => {
+      const fault = (await row.start()) as Fault;
+      cleanups.push(() => fault.close());
+      const gw: TestGateway = await startTestGateway(
+        singleUpstream(fault.url, { upstream: row.upstreamYaml?.(fault) ?? quick }),
+      );
+      cleanups.push(() => gw.close());
+      const accept = ACCEPTS[i % ACCEPTS.length];
+      const res = await request(gw.url, {
+        path: '/orders/42?x=1',
+        headers: { accept, 'x-request-id': `row-${i}` },
+      });
+
+      assert.equal(res.status, row.status);
+      const proxyStatus = String(res.headers['proxy-status']);
+      assert.match(proxyStatus, new RegExp(`^edge-1; error=${row.error}(;|$)`));
+      assert.match(proxyStatus, /; next-hop="app"/);
+      assert.match(proxyStatus, /; details="[^"]+"/);
+      assert.doesNotMatch(proxyStatus, /127\.0\.0\.1/, 'the upstream address is not exposed by default');
+      if (row.param) assert.match(proxyStatus, row.param);
+      assert.equal(res.headers['cache-control'], 'no-store');
+      assert.equal(res.headers['x-request-id'], `row-${i}`);
+      assert.equal(res.headers['retry-after'], undefined);
+      assertBody(accept, res.headers['content-type'], res.text, row, `row-${i}`);
+
+      const line = await gw.logFor(`row-${i}`);
+      assert.equal(line.status, row.status);
+      assert.equal(line.error, row.error);
+      assert.equal(line.shape, row.shape);
+      assert.equal(line.upstream, 'app');
+      assert.equal(line.route, '/');
+      assert.equal(line.path, '/orders/42?x=1');
+      assert.equal(line.level, 'warn');
+      assert.equal(typeof line.total_ms, 'number');
+      const target = new URL(fault.url);
+      assert.equal(line.target, `${target.protocol}//${target.hostname}:${target.port || 80}`);
+
+      const received = fault.received ?? [];
+      if (row.reached) {
+        assert.equal(received.length, 1, 'the request reached the upstream once');
+        assert.equal(received[0].path, '/orders/42?x=1');
+        assert.equal(received[0].headers['x-request-id'], `row-${i}`);
+      } else {
+        assert.equal(received.length, 0, 'nothing reached the upstream');
+      }
+    });
+  });
+});
+
+function assertBody(
+  accept: string,
+  contentType: string | undefined,
+  text: string,
+  row: Row,
+  id: string,
+): void {
+  if (accept === 'application/json') {
+    assert.equal(contentType, 'application/problem+json');
+    const problem = JSON.parse(text);
+    assert.equal(problem.status, row.status);
+    assert.equal(problem.type, `urn:candor:error:${row.error}`);
+    assert.equal(problem.error, row.error);
+    assert.equal(problem.shape, row.shape);
+    assert.equal(problem.request_id, id);
+    assert.equal(problem.next_hop, 'app');
+    assert.equal(typeof problem.title, 'string');
+    assert.equal(typeof problem.detail, 'string');
+  } else if (accept.startsWith('text/html')) {
+    assert.equal(contentType, 'text/html; charset=utf-8');
+    assert.match(text, /^<!doctype html>/);
+    assert.match(text, new RegExp(`<span class="code">${row.status}</span>`));
+    assert.ok(text.includes(row.error));
+    assert.ok(text.includes(id));
+  } else {
+    assert.equal(contentType, 'text/plain; charset=utf-8');
+    assert.match(text, new RegExp(`^${row.status} `));
+    assert.ok(text.includes(`error: ${row.error} (${row.shape})`));
+    assert.ok(text.includes(`request id: ${id}`));
+  }
+}

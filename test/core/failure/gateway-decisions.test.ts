@@ -1,0 +1,84 @@
+/** The gateway's own answers that need no misbehaving upstream: no route, a loop, exposure of addresses. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { request } from '../../helpers/http-client.ts';
+import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+
+test('a path no route claims is a 404 destination_not_found, and nothing is forwarded', async () => {
+  const fault = await startEcho();
+  const gw = await startTestGateway(singleUpstream(fault.url, { route: '/api' }));
+  try {
+    const res = await request(gw.url, {
+      path: '/other?q=1',
+      headers: { accept: 'application/json', 'x-request-id': 'nr' },
+    });
+    assert.equal(res.status, 404);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^edge-1; error=destination_not_found; details="no route for 127\.0\.0\.1\/other"$/,
+    );
+    assert.equal(res.headers['cache-control'], 'no-store');
+    const problem = JSON.parse(res.text);
+    assert.equal(problem.error, 'destination_not_found');
+    assert.equal(problem.status, 404);
+    const line = await gw.logFor('nr');
+    assert.equal(line.status, 404);
+    assert.equal(line.error, 'destination_not_found');
+    assert.equal(line.route, undefined);
+    assert.equal(fault.received.length, 0);
+  } finally {
+    await gw.close();
+    await fault.close();
+  }
+});
+
+test('a request whose Via already names this gateway is a 502 proxy_loop_detected, not forwarded again', async () => {
+  const fault = await startEcho();
+  const gw = await startTestGateway(singleUpstream(fault.url));
+  try {
+    const res = await request(gw.url, { headers: { via: '1.1 cdn, 1.1 edge-1', 'x-request-id': 'loop' } });
+    assert.equal(res.status, 502);
+    assert.match(String(res.headers['proxy-status']), /^edge-1; error=proxy_loop_detected;/);
+    assert.equal((await gw.logFor('loop')).error, 'proxy_loop_detected');
+    assert.equal(fault.received.length, 0);
+    const other = await request(gw.url, { headers: { via: '1.1 edge-10' } });
+    assert.equal(other.status, 200, 'a different name that merely contains ours is no loop');
+  } finally {
+    await gw.close();
+    await fault.close();
+  }
+});
+
+test('expose_upstream_address: true shows the target address as next-hop', async () => {
+  const fault = await startRefusing();
+  const gw = await startTestGateway(
+    singleUpstream(fault.url, { extra: 'errors: { expose_upstream_address: true }' }),
+  );
+  try {
+    const res = await request(gw.url, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 502);
+    assert.match(
+      String(res.headers['proxy-status']),
+      new RegExp(`; next-hop="http://127\\.0\\.0\\.1:${fault.port}"$`),
+    );
+    assert.equal(JSON.parse(res.text).next_hop, `http://127.0.0.1:${fault.port}`);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('the HTML error page is self-contained and escapes what it shows', async () => {
+  const fault = await startRefusing();
+  const gw = await startTestGateway(singleUpstream(fault.url));
+  try {
+    const res = await request(gw.url, { headers: { accept: 'text/html', 'x-request-id': 'id<script>' } });
+    assert.equal(res.status, 502);
+    assert.doesNotMatch(res.text, /<script>/, 'the id was unsafe: it is replaced, never echoed raw');
+    assert.doesNotMatch(res.text, /<link|<script|src=|@import/, 'no external resources');
+    assert.match(res.text, /Upstream refused the connection/);
+  } finally {
+    await gw.close();
+  }
+});

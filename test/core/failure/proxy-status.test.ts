@@ -1,0 +1,39 @@
+/**
+ * Reading a Proxy-Status header (RFC 9209) as diagnose and candor/client do: the members in
+ * order, the nearest one, and the one that made the response behind a chain of gateways.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  readFailingProxyStatus,
+  readProxyStatus,
+  readProxyStatusMembers,
+} from '../../../src/core/failure/proxy-status.ts';
+
+describe('readProxyStatus', () => {
+  test("reads the last member: the gateway's error, details and next hop", () => {
+    const member = readProxyStatus(
+      'upstream-lb; received-status=200, edge-1; error=connection_refused; details="refused, \\"really\\" (ECONNREFUSED)"; next-hop="app"',
+    );
+    assert.equal(member?.proxy, 'edge-1');
+    assert.equal(member?.error, 'connection_refused');
+    assert.equal(member?.details, 'refused, "really" (ECONNREFUSED)');
+    assert.equal(member?.nextHop, 'app');
+    assert.equal(readProxyStatus('edge-1; received-status=503; next-hop="app"')?.receivedStatus, 503);
+    assert.equal(readProxyStatus('edge-1; error=brand_new_error')?.unknownError, 'brand_new_error');
+    assert.equal(readProxyStatus(undefined), undefined);
+  });
+
+  test('behind two gateways, the failing member is the inner one that named an error', () => {
+    const header =
+      'inner; error=connection_refused; next-hop="app", outer; received-status=502; next-hop="inner"';
+    assert.equal(readProxyStatusMembers(header).length, 2);
+    assert.equal(readProxyStatus(header)?.proxy, 'outer');
+    const failing = readFailingProxyStatus(header);
+    assert.equal(failing?.proxy, 'inner');
+    assert.equal(failing?.error, 'connection_refused');
+    assert.equal(readFailingProxyStatus('edge; received-status=503; next-hop="app"')?.receivedStatus, 503);
+    assert.equal(readFailingProxyStatus('edge; received-status=abc')?.receivedStatus, undefined);
+    assert.deepEqual(readProxyStatusMembers(undefined), []);
+  });
+});

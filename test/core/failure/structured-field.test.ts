@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Failure } from '../../../src/core/failure/failure.ts';
+import { failureProxyStatus, receivedStatusProxyStatus } from '../../../src/core/failure/proxy-status.ts';
+import { sfString, sfTokenOrString } from '../../../src/core/failure/structured-field.ts';
+
+test('sf-strings escape quotes and backslashes and never carry non-printable bytes', () => {
+  assert.equal(sfString('a "b" \\c'), '"a \\"b\\" \\\\c"');
+  assert.equal(sfString('tab\there\u00e9'), '"tab?here?"');
+});
+
+test('a name is a token when it can be, a string otherwise', () => {
+  assert.equal(sfTokenOrString('edge-1'), 'edge-1');
+  assert.equal(sfTokenOrString('1edge'), '"1edge"');
+  assert.equal(sfTokenOrString('my proxy'), '"my proxy"');
+});
+
+test('Proxy-Status members carry error, its parameters, details and next-hop (RFC 9209)', () => {
+  const failure = new Failure('dns_error', 'name does not resolve', { params: { rcode: 'NXDOMAIN' } });
+  assert.equal(
+    failureProxyStatus('edge-1', failure, 'api'),
+    'edge-1; error=dns_error; rcode="NXDOMAIN"; details="name does not resolve"; next-hop="api"',
+  );
+  const alert = new Failure('tls_alert_received', 'x', {
+    params: { alertId: 40, alertMessage: 'handshake_failure' },
+  });
+  assert.match(
+    failureProxyStatus('e', alert, undefined),
+    /^e; error=tls_alert_received; alert-id=40; alert-message="handshake_failure"; details="x"$/,
+  );
+  assert.equal(
+    receivedStatusProxyStatus('edge-1', 503, 'api'),
+    'edge-1; received-status=503; next-hop="api"',
+  );
+});

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { acceptOrCreateRequestId } from '../../../src/core/ids/ids.ts';
+import { continueOrStartTrace } from '../../../src/core/ids/traceparent.ts';
+
+test('a valid traceparent is continued with a fresh span id', () => {
+  const trace = continueOrStartTrace('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00');
+  assert.equal(trace.continued, true);
+  assert.equal(trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+  assert.match(trace.traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-00$/);
+  assert.notEqual(trace.spanId, '00f067aa0ba902b7');
+  assert.equal(trace.parentId, '00f067aa0ba902b7');
+  assert.equal(trace.sampled, false);
+});
+
+test("the client's sampled flag is bit 0 of its flags; a new trace is sampled", () => {
+  const id = '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7';
+  assert.equal(continueOrStartTrace(`00-${id}-01`).sampled, true);
+  assert.equal(continueOrStartTrace(`00-${id}-03`).sampled, true);
+  assert.equal(continueOrStartTrace(`00-${id}-02`).sampled, false);
+  const started = continueOrStartTrace(undefined);
+  assert.equal(started.sampled, true);
+  assert.equal(started.parentId, undefined);
+});
+
+test('invalid traceparents start a new trace', () => {
+  for (const bad of [
+    undefined,
+    'garbage',
+    '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+    '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+    'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra',
+    '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+  ]) {
+    const trace = continueOrStartTrace(bad);
+    assert.equal(trace.continued, false, String(bad));
+    assert.match(trace.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  }
+});
+
+test('request ids from clients are kept only when safe to echo', () => {
+  assert.equal(acceptOrCreateRequestId('abc-123_x.y:z'), 'abc-123_x.y:z');
+  for (const bad of ['', 'has space', 'quote"d', 'x'.repeat(201), 'new\nline']) {
+    assert.match(acceptOrCreateRequestId(bad), /^[0-9a-f-]{36}$/, JSON.stringify(bad));
+  }
+});

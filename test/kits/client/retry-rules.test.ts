@@ -1,0 +1,55 @@
+/**
+ * The client's reading of a failed attempt, no sockets: fetch's network errors classified by
+ * the gateway's table (connect-phase codes never reached the upstream), and the rule that
+ * decides from type, stage, method, key and body.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { classifyFetchError, judge } from '../../../src/kits/client/retry-rules.ts';
+
+/** fetch's rejection: a TypeError whose cause is the socket's error. */
+const fetchFailed = (code: string | undefined, message = 'boom') =>
+  new TypeError('fetch failed', { cause: Object.assign(new Error(message), code ? { code } : {}) });
+
+test('fetch errors: connect-phase codes are not_sent, the rest may have reached the upstream', () => {
+  const seen = (code: string | undefined) => {
+    const failure = classifyFetchError(fetchFailed(code), 1);
+    return [failure.type, failure.stage];
+  };
+  assert.deepEqual(seen('ECONNREFUSED'), ['connection_refused', 'not_sent']);
+  assert.deepEqual(seen('ENOTFOUND'), ['dns_error', 'not_sent']);
+  assert.deepEqual(seen('EHOSTUNREACH'), ['destination_ip_unroutable', 'not_sent']);
+  assert.deepEqual(seen('UND_ERR_CONNECT_TIMEOUT'), ['connection_timeout', 'not_sent']);
+  assert.deepEqual(seen('CERT_HAS_EXPIRED'), ['tls_certificate_error', 'not_sent']);
+  assert.deepEqual(seen('ECONNRESET'), ['connection_terminated', 'sent']);
+  assert.deepEqual(seen('UND_ERR_SOCKET'), ['connection_terminated', 'sent']);
+  assert.deepEqual(seen('UND_ERR_HEADERS_TIMEOUT'), ['http_response_timeout', 'sent']);
+  assert.deepEqual(seen(undefined), ['connection_terminated', 'sent']);
+  const eyeballs = new TypeError('fetch failed', {
+    cause: new AggregateError([Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })]),
+  });
+  assert.equal(classifyFetchError(eyeballs, 1).type, 'connection_refused');
+});
+
+test('judge: type, stage, method, key and body', () => {
+  const facts = { method: 'POST', idempotencyKey: false, replayable: true };
+  const sent = { status: 504, type: 'http_response_timeout', stage: 'sent' } as const;
+  assert.deepEqual(judge(sent, facts), { retry: false, reason: 'not_idempotent' });
+  assert.deepEqual(judge(sent, { ...facts, idempotencyKey: true }), {
+    retry: true,
+    reason: 'idempotency_key',
+  });
+  assert.deepEqual(judge(sent, { ...facts, method: 'DELETE' }), { retry: true, reason: 'idempotent' });
+  assert.deepEqual(judge(sent, { ...facts, method: 'GET', replayable: false }), {
+    retry: false,
+    reason: 'body_not_replayable',
+  });
+  const refused = { status: 502, type: 'connection_refused', stage: 'not_sent' } as const;
+  assert.deepEqual(judge(refused, facts), { retry: true, reason: 'not_sent' });
+  const garbage = { status: 502, type: 'http_protocol_error', stage: 'head_received' } as const;
+  assert.deepEqual(judge(garbage, { ...facts, method: 'GET' }), { retry: false, reason: 'not_retryable' });
+  assert.deepEqual(judge({ status: 501, type: undefined, stage: 'sent' }, { ...facts, method: 'GET' }), {
+    retry: false,
+    reason: 'not_retryable',
+  });
+});

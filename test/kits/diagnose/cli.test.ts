@@ -1,0 +1,125 @@
+/**
+ * `candor diagnose` as a real child process: exit statuses, the text people read, --json.
+ * Every run starts at once (a process costs most of a second); the tests read the results.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-diagnose-'));
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'diagnose', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let echo: Fault;
+let refused: Fault;
+let runs: Record<'refused' | 'healthy' | 'own503' | 'badConfig' | 'usage', Run>;
+
+before(async () => {
+  echo = await startEcho();
+  refused = await startRefusing();
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'listen: nope\n');
+  const [a, b, c, d, e] = await Promise.all([
+    run([`${refused.url}/`]),
+    run([`${echo.url}/?bytes=1234`]),
+    run([echo.url, '--path', '/?status=503', '--json']),
+    run(['app', '--config', bad]),
+    run(['app', '--timeout', '300']),
+  ]);
+  runs = { refused: a, healthy: b, own503: c, badConfig: d, usage: e };
+});
+
+after(async () => {
+  await echo.close();
+  await refused.close();
+});
+
+test('a refused port: one line per step, the verdict and the fix, exit 2, no colour in a pipe', () => {
+  const result = runs.refused;
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr, '');
+  const lines = result.stdout.trimEnd().split('\n');
+  assert.equal(lines[0], `candor diagnose ${refused.url}/`);
+  assert.equal(lines[1], '  ✓ dns      127.0.0.1 (IP literal, no lookup)');
+  assert.match(lines[2], /^ {2}✗ connect {2}connection refused \(ECONNREFUSED\) after \d+(\.\d)? ms$/);
+  assert.equal(lines[3], 'verdict: unreachable / connection_refused → Candor answers 502');
+  assert.equal(
+    lines[4],
+    `fix: nothing listens on 127.0.0.1:${refused.port}. Start the upstream, or fix the port in the target URL.`,
+  );
+  assert.equal(lines.length, 5);
+  assert.doesNotMatch(result.stdout, /\x1b\[/);
+});
+
+test('a healthy echo exits 0, with the status line, the headers and the body size', () => {
+  const result = runs.healthy;
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /✓ response HTTP\/1\.1 200 OK, \d+ headers, first byte after/);
+  assert.match(result.stdout, /\n {13}Content-Length: 1234\n/);
+  assert.match(result.stdout, /✓ body {5}1234 bytes, content-length, complete/);
+  assert.match(result.stdout, /verdict: the upstream answers 200 → Candor passes it through/);
+});
+
+test("--json: one document with steps, timings and the verdict; the upstream's own 503 exits 1", () => {
+  const result = runs.own503;
+  assert.equal(result.code, 1);
+  const report = JSON.parse(result.stdout);
+  assert.deepEqual(Object.keys(report), ['target', 'config', 'targets', 'via', 'comparison', 'exitCode']);
+  assert.equal(report.exitCode, 1);
+  const [target] = report.targets;
+  assert.equal(target.url, `${echo.url}/?status=503`);
+  assert.deepEqual(
+    target.steps.map((step: { step: string; ok: boolean }) => [step.step, step.ok]),
+    [
+      ['dns', true],
+      ['connect', true],
+      ['request', true],
+      ['response', true],
+      ['body', true],
+    ],
+  );
+  for (const step of target.steps.slice(1)) assert.equal(typeof step.ms, 'number', step.step);
+  assert.equal(target.steps[3].facts.status, 503);
+  assert.equal(typeof target.steps[3].facts.ttfbMs, 'number');
+  assert.deepEqual(
+    [target.verdict.outcome, target.verdict.status, target.verdict.receivedStatus, target.verdict.failure],
+    ['upstream_error', 503, 503, null],
+  );
+  assert.match(target.verdict.summary, /^the upstream answers, with its own 503/);
+});
+
+test('an invalid config exits 78 with its problems; a bad option exits 64', () => {
+  assert.equal(runs.badConfig.code, 78);
+  assert.match(runs.badConfig.stderr, /bad\.yaml/);
+  assert.equal(runs.usage.code, 64);
+  assert.match(
+    runs.usage.stderr,
+    /^candor: --timeout needs a duration with its unit, like 500ms or 2s; got "300"/,
+  );
+});

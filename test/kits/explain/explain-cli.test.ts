@@ -1,0 +1,177 @@
+/** `candor explain` as a real child process: gzip input, --json, the text report, usage errors. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import type { Report } from '../../../src/kits/explain/report.ts';
+import { explain, fixture, LOG_SETS, runExplain } from './explain-fixture.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-explain-'));
+
+const withoutFiles = (report: Report) => ({ ...report, files: [] });
+
+test('gzipped logs are read as they are, detected by their first bytes, not their name', async () => {
+  const rotated = join(dir, 'candor.log.1');
+  writeFileSync(rotated, gzipSync(readFileSync(fixture('candor.log'))));
+  const plain = await explain(LOG_SETS.candor);
+  const gzipped = await explain([rotated]);
+  assert.equal(gzipped.files[0].gzip, true);
+  assert.equal(gzipped.files[0].format, 'candor');
+  assert.deepEqual(withoutFiles(gzipped), withoutFiles(plain));
+});
+
+test('a gzipped error log still meets its plain access log', async () => {
+  const error = join(dir, 'error.log.gz');
+  writeFileSync(error, gzipSync(readFileSync(fixture('nginx-error.log'))));
+  const plain = await explain(LOG_SETS.nginx);
+  const mixed = await explain([LOG_SETS.nginx[0], error]);
+  assert.deepEqual(withoutFiles(mixed), withoutFiles(plain));
+});
+
+test('a gzipped log cut short (still being written, or a copy cut off) is named, not a crash', async () => {
+  const whole = gzipSync(readFileSync(fixture('nginx-access.log')));
+  const cut = join(dir, 'access.log.2.gz');
+  writeFileSync(cut, whole.subarray(0, whole.length - 100));
+  const { code, stdout, stderr } = await runExplain([cut]);
+  assert.equal(stdout, '');
+  assert.equal(code, 65);
+  assert.match(
+    stderr,
+    /^candor: .*access\.log\.2\.gz: its gzip data ends early or is damaged \(unexpected end of file\)/,
+  );
+  assert.doesNotMatch(stderr, /\n {4}at /, 'no stack trace');
+});
+
+test('--json: the whole report for machines', async () => {
+  const { code, stdout, stderr } = await runExplain([
+    '--json',
+    '--deploys',
+    fixture('deploys.txt'),
+    ...LOG_SETS.haproxy,
+  ]);
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout) as Report;
+  assert.deepEqual(Object.keys(report), [
+    'files',
+    'from',
+    'to',
+    'requests',
+    'failedAttempts',
+    'statuses',
+    'shapes',
+    'errors5xx',
+    'upstreamOwn5xx',
+    'unexplained5xx',
+    'untypedRetries',
+    'clientAborted',
+    'upstreams',
+    'targets',
+    'bucketSeconds',
+    'storms',
+    'timeouts',
+    'health',
+    'notes',
+  ]);
+  assert.deepEqual(Object.keys(report.files[0]), [
+    'path',
+    'format',
+    'title',
+    'gzip',
+    'bytes',
+    'lines',
+    'parsed',
+    'skipped',
+    'records',
+    'errors5xx',
+    'stepsBack',
+  ]);
+  assert.deepEqual(report.statuses[0], { status: 200, count: report.statuses[0].count });
+  const slow = report.shapes.find((s) => s.shape === 'slow');
+  assert.deepEqual(Object.keys(slow?.types[0] ?? {}), [
+    'type',
+    'status',
+    'count',
+    'requests',
+    'attempts',
+    'loggedStatuses',
+    'upstreams',
+  ]);
+  assert.equal(report.storms[0].afterDeploy?.label, 'v42');
+  assert.match(report.storms[0].began, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  const slowish = report.timeouts.find((t) => t.upstream === 'be_slowish');
+  assert.equal(slowish?.verdict, 'timeout_cuts_slow_work');
+  assert.equal(slowish.configuredMs, 1000, 'timeout server 1s');
+  assert.equal(report.timeouts.find((t) => t.upstream === 'be_hang')?.verdict, 'nothing_to_compare');
+});
+
+test('the text report tells the story: shapes, storm and deploy, timeout, what to check', async () => {
+  const { code, stdout } = await runExplain(['--deploys', fixture('deploys.txt'), ...LOG_SETS.haproxy]);
+  assert.equal(code, 0);
+  for (const expected of [
+    /^candor explain: 271 requests, /,
+    /^Failures by shape and type$/m,
+    /^ {2}unreachable: the upstream is not there +\d+$/m,
+    /^ {4}connection_refused +\d+ +502 +503×\d+ +be_app \(\d+\)/m,
+    /^ {2}be_app: .* connection_refused ×\d+$/m,
+    /^ {4}storm began \d+ ms after deploy v42: suspect the deploy first/m,
+    /^ {4}they all waited 1\.00 s: a timeout of about 1\.00 s cut them$/m,
+    /set the response timeout to about 1\.50 s \(p99 × 1\.5\)/,
+    /^What to check first$/m,
+    /^ {4}check: {2}Start the upstream process, or fix the port in the target URL\.$/m,
+  ]) {
+    assert.match(stdout, expected);
+  }
+});
+
+test('usage errors exit 64 with a message; a log in no format explain reads exits 65', async () => {
+  const none = await runExplain([]);
+  assert.equal(none.code, 64);
+  assert.match(none.stderr, /needs at least one log file/);
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'just some notes\nnothing like a log\n');
+  const unknown = await runExplain([text]);
+  assert.equal(unknown.code, 65);
+  assert.match(unknown.stderr, /not a log format explain reads/);
+  const missing = await runExplain([join(dir, 'nope.log')]);
+  assert.equal(missing.code, 64);
+  assert.match(missing.stderr, /ENOENT/);
+  const bucket = await runExplain(['--bucket', '10', fixture('candor.log')]);
+  assert.equal(bucket.code, 64);
+  const badDeploys = join(dir, 'deploys.txt');
+  writeFileSync(badDeploys, 'yesterday v1\n');
+  const deploys = await runExplain(['--deploys', badDeploys, fixture('candor.log')]);
+  assert.equal(deploys.code, 64);
+  assert.match(deploys.stderr, /line 1: expected an ISO-8601 time/);
+});
+
+test('--format reads a file as the named format, skipping detection', async () => {
+  const { code, stdout } = await runExplain([
+    '--json',
+    '--format',
+    'nginx-error',
+    fixture('nginx-error.log'),
+  ]);
+  assert.equal(code, 0);
+  const report = JSON.parse(stdout) as Report;
+  assert.equal(report.requests, 0);
+  assert.ok(report.failedAttempts > 80, 'an error log alone: every failure is an attempt');
+  assert.ok(report.storms.length >= 1);
+});
+
+test("the README's examples are what explain prints on the fixtures", async () => {
+  const readme = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
+  const start = readme.indexOf('## candor explain');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const blocks = [...section.matchAll(/```console\n\$ TZ=UTC npx candor explain (.*)\n([\s\S]*?)```/g)];
+  assert.ok(blocks.length >= 5, 'README has the console examples under "## candor explain"');
+  for (const block of blocks) {
+    const { stdout, stderr } = await runExplain(block[1].split(' '));
+    const printed = new Set(`${stdout}${stderr}`.split('\n'));
+    for (const line of block[2].split('\n')) {
+      if (line !== '' && line !== '…')
+        assert.ok(printed.has(line), `README shows a line explain no longer prints:\n${line}`);
+    }
+  }
+});

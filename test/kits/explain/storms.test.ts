@@ -1,0 +1,96 @@
+/** Storms in the recorded logs (the app was stopped at deploy v42 for three seconds) and in made-up counts. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseDeploys } from '../../../src/kits/explain/deploys.ts';
+import { StormCounter } from '../../../src/kits/explain/storm-counter.ts';
+import { findStorms } from '../../../src/kits/explain/storms.ts';
+import { explain, fixture, LOG_SETS, lines } from './explain-fixture.ts';
+
+const DEPLOYS = fixture('deploys.txt');
+const v42 = Date.parse(lines('deploys.txt')[1].split(' ')[0]);
+
+for (const [proxy, files] of Object.entries(LOG_SETS)) {
+  test(`${proxy}: the storm after deploy v42 stands out, on the app's upstream only`, async () => {
+    const report = await explain(files, { deploys: DEPLOYS });
+    assert.equal(report.bucketSeconds, 1, 'a 14 s recording gets 1 s buckets');
+    assert.equal(report.storms.length, 1, JSON.stringify(report.storms, null, 2));
+    const [storm] = report.storms;
+    const app = report.upstreams.find((u) => u.first5xx === storm.began);
+    assert.equal(storm.upstream, app?.name);
+    assert.equal(storm.types[0].type, 'connection_refused');
+    assert.equal(storm.baselinePerSecond, 0);
+    assert.ok(storm.peakPerSecond >= 8, `peak ${storm.peakPerSecond}/s`);
+    assert.ok(storm.seconds >= 2 && storm.seconds <= 4, `lasted ${storm.seconds} s (the app was down 3 s)`);
+    assert.equal(storm.afterDeploy?.label, 'v42', 'not v41, an hour before');
+    // nginx's access log has 1 s resolution: its first 5xx may be stamped before the deploy.
+    assert.ok(Math.abs(storm.afterDeploy.seconds) < 1, `began ${storm.afterDeploy.seconds} s after`);
+    assert.ok(Math.abs(Date.parse(storm.began) - v42) < 1000);
+  });
+}
+
+test('without --deploys the storm is found all the same, with no deploy to blame', async () => {
+  const report = await explain(LOG_SETS.candor);
+  assert.equal(report.storms.length, 1);
+  assert.equal(report.storms[0].afterDeploy, undefined);
+});
+
+test('a fixed bucket size is kept', async () => {
+  const report = await explain(LOG_SETS.candor, { bucketMs: 10_000 });
+  assert.equal(report.bucketSeconds, 10);
+});
+
+function counter(perBucket: number[], bucketMs = 10_000, start = Date.UTC(2026, 0, 1)): StormCounter {
+  const c = new StormCounter(bucketMs);
+  perBucket.forEach((errors, i) => {
+    const at = start + i * bucketMs;
+    for (let n = 0; n < 20; n++)
+      c.add('api', at + n, n < errors, n < errors ? 'connection_refused' : undefined);
+  });
+  return c;
+}
+
+test('a storm is well above the usual rate: a steady trickle is not one', () => {
+  assert.deepEqual(findStorms(counter([2, 2, 2, 2, 2, 2, 2, 2]), []), []);
+  assert.deepEqual(findStorms(counter([0, 1, 0, 2, 0, 1, 0, 0]), []), []);
+  const storms = findStorms(counter([1, 1, 1, 9, 12, 1, 10, 1, 1, 1, 1]), []);
+  assert.equal(storms.length, 1, 'one cold bucket does not split a storm');
+  assert.equal(storms[0].errors, 9 + 12 + 1 + 10);
+  assert.equal(storms[0].baselinePerSecond, 0.1);
+  assert.equal(storms[0].peakPerSecond, 1.2);
+});
+
+test('two storms far apart are two; the deploy before each is named', () => {
+  const start = Date.UTC(2026, 0, 1);
+  const { deploys } = parseDeploys(
+    `# deploys\n${new Date(start + 25_000).toISOString()} v1\n\n${new Date(start + 95_000).toISOString()} v2 (canary)\n`,
+  );
+  const storms = findStorms(counter([0, 0, 0, 15, 15, 0, 0, 0, 0, 0, 20, 0, 0, 0], 10_000, start), deploys);
+  assert.deepEqual(
+    storms.map((s) => [s.afterDeploy?.label, s.afterDeploy?.ms]),
+    [
+      ['v1', 5000],
+      ['v2 (canary)', 5000],
+    ],
+  );
+});
+
+test('deploys files: ISO times and labels; a bad line is reported by number', () => {
+  const { deploys, bad } = parseDeploys(
+    '2026-11-21T13:11:05Z v42\nyesterday v1\n2026-11-21T12:00:00+01:00\n',
+  );
+  assert.deepEqual(bad, [2]);
+  assert.deepEqual(deploys, [
+    { at: Date.parse('2026-11-21T11:00:00Z'), label: '2026-11-21T12:00:00+01:00' },
+    { at: Date.parse('2026-11-21T13:11:05Z'), label: 'v42' },
+  ]);
+});
+
+test('buckets grow with the span, so memory stays bounded by buckets, not lines', () => {
+  const c = new StormCounter();
+  const start = Date.UTC(2026, 0, 1);
+  for (let s = 0; s < 7 * 86_400; s += 7)
+    c.add(`u${s % 3}`, start + s * 1000, s % 5 === 0, 'connection_refused');
+  assert.ok(c.bucketMs >= 300_000, `bucket ${c.bucketMs} ms for a week`);
+  for (const series of c.series.values()) assert.ok(series.size <= 4001);
+  assert.equal(c.settle(), 3_600_000, 'a week is reported in hours');
+});

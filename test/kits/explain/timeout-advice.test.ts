@@ -1,0 +1,69 @@
+/** The timeout finding: did the timeout cut slow work or hung requests, and what p99 supports. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DurationHistogram } from '../../../src/kits/explain/histogram.ts';
+import { Tally } from '../../../src/kits/explain/tally.ts';
+import { adviseTimeout, roundNear, roundUp } from '../../../src/kits/explain/timeout-advice.ts';
+
+function upstreamWith(answered: number[], timedOut: number[]) {
+  const tally = new Tally();
+  const time = Date.UTC(2026, 0, 1);
+  for (const waitMs of answered)
+    tally.addRequest({ kind: 'request', time, status: 200, upstream: 'api', waitMs }, true);
+  for (const waitMs of timedOut)
+    tally.addRequest(
+      { kind: 'request', time, status: 504, upstream: 'api', failure: 'http_response_timeout', waitMs },
+      true,
+    );
+  const upstream = tally.byUpstream.get('api');
+  assert.ok(upstream);
+  return upstream;
+}
+
+const spread = (from: number, to: number, n: number) =>
+  Array.from({ length: n }, (_, i) => from + ((to - from) * i) / (n - 1));
+
+test('answers close to the timeout: it cuts slow work; suggest p99 × 1.5', () => {
+  const finding = adviseTimeout('api', upstreamWith(spread(200, 1900, 200), spread(2000, 2010, 20)));
+  assert.equal(finding?.verdict, 'timeout_cuts_slow_work');
+  assert.equal(finding.hugsTimeout, true);
+  assert.equal(finding.configuredMs, 2000);
+  assert.ok(finding.answeredP99Ms && Math.abs(finding.answeredP99Ms - 1883) < 50);
+  assert.equal(finding.suggestedMs, roundUp((finding.answeredP99Ms ?? 0) * 1.5));
+});
+
+test('answers far below the timeout: the requests that timed out hung', () => {
+  const finding = adviseTimeout('api', upstreamWith(spread(20, 80, 500), spread(30_000, 30_050, 10)));
+  assert.equal(finding?.verdict, 'upstream_hangs');
+  assert.equal(finding.configuredMs, 30_000);
+  assert.ok((finding.suggestedMs ?? 0) <= 130, `suggested ${finding.suggestedMs}`);
+});
+
+test('no answers, or no waits in the log: nothing to suggest', () => {
+  assert.equal(adviseTimeout('api', upstreamWith([], [1000, 1001]))?.verdict, 'nothing_to_compare');
+  const tally = new Tally();
+  tally.addRequest(
+    { kind: 'request', time: 0, status: 504, upstream: 'web', failure: 'http_response_timeout' },
+    true,
+  );
+  const web = tally.byUpstream.get('web');
+  assert.ok(web);
+  assert.equal(adviseTimeout('web', web)?.verdict, 'unmeasured');
+  assert.equal(adviseTimeout('api', upstreamWith([100, 200], [])), undefined, 'no timeouts, no finding');
+});
+
+test('rounding to two significant digits', () => {
+  assert.deepEqual([roundUp(1437), roundUp(96.2), roundUp(30_001)], [1500, 97, 31_000]);
+  assert.deepEqual([roundNear(1012), roundNear(987), roundNear(29_800)], [1000, 990, 30_000]);
+});
+
+test('histogram quantiles stay within 2.5% of the exact value', () => {
+  const h = new DurationHistogram();
+  const values = spread(1, 10_000, 10_001);
+  for (const v of values) h.add(v);
+  for (const q of [0.1, 0.5, 0.9, 0.99]) {
+    const exact = values[Math.ceil(q * values.length) - 1];
+    const got = h.quantile(q) ?? 0;
+    assert.ok(Math.abs(got - exact) / exact < 0.026, `q${q}: ${got} vs ${exact}`);
+  }
+});

@@ -1,0 +1,110 @@
+/** The log's writer: every line, in order, in few writes; a bounded backlog that says what it dropped. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { LineWriter } from '../../../src/observe/log/line-writer.ts';
+
+function tempFile(): string {
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-')), 'sub', 'access.log');
+}
+
+const flushed = (writer: LineWriter) => new Promise<void>((resolve) => writer.flush(() => resolve()));
+
+test('every line reaches the file, in order, and flush waits for the last one', async () => {
+  const file = tempFile();
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  for (let i = 0; i < 5000; i++) assert.equal(writer.write(`{"n":${i}}\n`), true);
+  await flushed(writer);
+  const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+  assert.equal(lines.length, 5000);
+  for (const [i, line] of lines.entries()) assert.equal(JSON.parse(line).n, i);
+});
+
+test('beyond the backlog lines are dropped, counted, and the count is written once it catches up', async () => {
+  const file = tempFile();
+  const line = `${'x'.repeat(98)}\n`;
+  // Room for 10 lines until the end of the turn writes them.
+  const writer = LineWriter.open(file, 1000, 'edge-1');
+  const accepted = Array.from({ length: 30 }, () => writer.write(line)).filter(Boolean).length;
+  await flushed(writer);
+  writer.write(line);
+  await flushed(writer);
+  const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+  const notice = lines.map((l) => (l.startsWith('{') ? JSON.parse(l) : undefined)).find(Boolean);
+  assert.ok(accepted < 30, 'some lines were dropped');
+  assert.equal(notice.level, 'warn');
+  assert.equal(notice.gateway, 'edge-1');
+  assert.equal(notice.dropped_lines, 30 - accepted);
+  assert.equal(lines.filter((l) => l === line.trimEnd()).length, accepted + 1);
+});
+
+test('flushSync writes what is queued (the last lines before exit)', () => {
+  const file = tempFile();
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  writer.write('first\n');
+  writer.write('second\n');
+  writer.flushSync();
+  assert.equal(fs.readFileSync(file, 'utf8'), 'first\nsecond\n');
+});
+
+test('a file gets the lines of one event-loop turn in one write, by the end of that turn', async () => {
+  const file = tempFile();
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  writer.write('a\n');
+  writer.write('b\n');
+  assert.equal(fs.readFileSync(file, 'utf8'), '', 'nothing is written in the middle of the turn');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(fs.readFileSync(file, 'utf8'), 'a\nb\n');
+});
+
+test('a pipe is written through the asynchronous path, every line in order', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-'));
+  const fifo = path.join(dir, 'log.fifo');
+  execFileSync('mkfifo', [fifo]);
+  // Read-write opens do not wait for the other end of a FIFO.
+  const readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const writeFd = fs.openSync(fifo, 'r+');
+  const writer = new LineWriter(writeFd, 1 << 20, 'edge-1');
+  // Under 4 KiB: the smallest pipe buffer Linux gives, so nothing waits for a reader.
+  for (let i = 0; i < 300; i++) writer.write(`{"n":${i}}\n`);
+  await flushed(writer);
+  const buffer = Buffer.alloc(1 << 16);
+  const text = buffer.subarray(0, fs.readSync(readFd, buffer)).toString();
+  const lines = text.trimEnd().split('\n');
+  assert.equal(lines.length, 300);
+  for (const [i, line] of lines.entries()) assert.equal(JSON.parse(line).n, i);
+  fs.closeSync(readFd);
+  fs.closeSync(writeFd);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('reopen() after a mv rotation: lines queued before it stay in the old file, later ones start a fresh file', async () => {
+  const file = tempFile();
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  writer.write('{"n":1}\n');
+  await flushed(writer);
+  fs.renameSync(file, `${file}.1`);
+  writer.write('{"n":2}\n');
+  assert.deepEqual(writer.reopen(), { file });
+  writer.write('{"n":3}\n');
+  await flushed(writer);
+  assert.equal(fs.readFileSync(`${file}.1`, 'utf8'), '{"n":1}\n{"n":2}\n');
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"n":3}\n');
+});
+
+test('reopen() does nothing for stdout, and keeps writing to the old file when the path cannot be opened', () => {
+  assert.equal(new LineWriter(1, 1 << 20, 'edge-1').reopen(), undefined);
+  const file = tempFile();
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  fs.renameSync(file, `${file}.1`);
+  // A directory where the file was: open(2) fails with EISDIR.
+  fs.mkdirSync(file);
+  const result = writer.reopen();
+  assert.ok(result !== undefined && 'error' in result, 'the error is reported');
+  writer.write('{"n":1}\n');
+  writer.flushSync();
+  assert.equal(fs.readFileSync(`${file}.1`, 'utf8'), '{"n":1}\n');
+});

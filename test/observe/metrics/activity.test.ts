@@ -1,0 +1,128 @@
+/**
+ * The status page's activity (src/observe/metrics/activity.ts): per-second answers by origin and
+ * failure type, and the latest failures, from a real gateway's requests; bounded however many
+ * requests come; merged across processes.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Failure } from '../../../src/core/failure/failure.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { RequestRecord } from '../../../src/observe/log/request-record.ts';
+import {
+  ACTIVITY_SECONDS,
+  Activity,
+  mergeActivity,
+  RECENT_FAILURES,
+} from '../../../src/observe/metrics/activity.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+test('a gateway counts each answer in its second, by origin and failure type, and keeps the failure with its request id', async () => {
+  const ok = await startEcho();
+  const refusing = await startRefusing();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: ok
+    match: { path: /ok }
+    upstream: ok
+  - name: down
+    match: { path: /down }
+    upstream: down
+upstreams:
+  ok:
+    targets:
+      - url: ${ok.url}
+  down:
+    targets:
+      - url: ${refusing.url}
+`);
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
+    const failed = await request(gw.url, { path: '/down' });
+    assert.equal(failed.status, 502);
+    const report = gw.gateway.metrics.activity.report();
+    const totals: Record<string, number> = {};
+    for (const second of report.seconds)
+      for (const [series, n] of Object.entries(second.counts)) totals[series] = (totals[series] ?? 0) + n;
+    assert.deepEqual(totals, { upstream: 3, 'gateway connection_refused': 1 });
+    assert.equal(report.failures.length, 1);
+    const [failure] = report.failures;
+    assert.equal(failure.req_id, failed.headers['x-request-id']);
+    assert.deepEqual(
+      { ...failure, at: undefined, req_id: undefined, target: undefined },
+      {
+        at: undefined,
+        req_id: undefined,
+        target: undefined,
+        method: 'GET',
+        route: 'down',
+        upstream: 'down',
+        status: 502,
+        origin: 'gateway',
+        error: 'connection_refused',
+        shape: 'unreachable',
+        details: failure.details,
+      },
+    );
+    assert.match(failure.details, /ECONNREFUSED/);
+  } finally {
+    await gw.close();
+    await ok.close();
+    await refusing.close();
+  }
+});
+
+const failedRecord = (id: string) => {
+  const record = new RequestRecord(
+    id,
+    {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      traceparent: 'x',
+      continued: false,
+      parentId: undefined,
+      sampled: true,
+    },
+    '127.0.0.1',
+    'GET',
+    'example.com',
+    '/',
+  );
+  record.status = 502;
+  record.failure = new Failure('connection_refused', 'connect ECONNREFUSED 127.0.0.1:1');
+  return record;
+};
+
+test('the window and the failure ring stay bounded: old seconds and old failures are forgotten', () => {
+  const activity = new Activity();
+  const start = 1_800_000_000_000;
+  for (let s = 0; s < ACTIVITY_SECONDS + 20; s++)
+    activity.record(failedRecord(`r${s}`), 'gateway', start + s * 1000);
+  const now = start + (ACTIVITY_SECONDS + 19) * 1000;
+  const report = activity.report(now);
+  assert.equal(report.seconds.length, ACTIVITY_SECONDS);
+  assert.equal(report.seconds[0].t, Math.floor(now / 1000) - ACTIVITY_SECONDS + 1);
+  assert.equal(report.failures.length, RECENT_FAILURES);
+  assert.equal(report.failures[0].req_id, `r${ACTIVITY_SECONDS + 19}`, 'newest first');
+  // A second later than the window holds nothing of it.
+  assert.equal(activity.report(now + ACTIVITY_SECONDS * 1000).seconds.length, 0);
+});
+
+test('merging adds the counts of the same second and keeps the newest failures of all', () => {
+  const a = new Activity();
+  const b = new Activity();
+  const t = 1_800_000_000_000;
+  a.record(failedRecord('a1'), 'gateway', t);
+  b.record(failedRecord('b1'), 'gateway', t + 10);
+  b.record(failedRecord('b2'), 'gateway', t + 1000);
+  const merged = mergeActivity([a.report(t + 1000), b.report(t + 1000)]);
+  assert.deepEqual(merged.seconds, [
+    { t: t / 1000, counts: { 'gateway connection_refused': 2 } },
+    { t: t / 1000 + 1, counts: { 'gateway connection_refused': 1 } },
+  ]);
+  assert.deepEqual(
+    merged.failures.map((f) => f.req_id),
+    ['b2', 'b1', 'a1'],
+  );
+});

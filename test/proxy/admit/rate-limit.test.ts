@@ -1,0 +1,143 @@
+/** Per-client rate limits: token buckets per route, 429 http_request_denied with Retry-After. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createFullBucket, takeToken } from '../../../src/core/limits/token-bucket.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { RateLimiter } from '../../../src/proxy/admit/rate-limit.ts';
+import { type ClientResponse, request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+function config(url: string, rateLimit: string): string {
+  return `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    rate_limit: ${rateLimit}
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+}
+
+function burst(url: string, count: number, headers: Record<string, string> = {}): Promise<ClientResponse[]> {
+  return Promise.all(Array.from({ length: count }, () => request(url, { headers })));
+}
+
+function statuses(responses: readonly ClientResponse[]): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const res of responses) counts[res.status] = (counts[res.status] ?? 0) + 1;
+  return counts;
+}
+
+test('rate 2 burst 5: of 12 quick requests 5 pass and 7 get 429 with Retry-After 1; later the bucket is full again', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, '{ rate: 2, burst: 5 }'));
+  try {
+    const first = await burst(gw.url, 12, { accept: 'application/json' });
+    assert.deepEqual(statuses(first), { 200: 5, 429: 7 });
+    assert.equal(echo.received.length, 5, 'only the admitted requests reached the upstream');
+    const denied = first.filter((res) => res.status === 429);
+    for (const res of denied) {
+      assert.equal(res.headers['retry-after'], '1');
+      assert.equal(res.headers['cache-control'], 'no-store');
+      assert.equal(
+        res.headers['proxy-status'],
+        'edge-1; error=http_request_denied; details="over the rate limit of 2 requests per second (burst 5) for this client address"; next-hop="app"',
+      );
+      assert.equal(JSON.parse(res.text).error, 'http_request_denied');
+    }
+    const id = String(denied[0].headers['x-request-id']);
+    const line = await gw.logFor(id);
+    assert.equal(line.level, 'warn');
+    assert.equal(line.status, 429);
+    assert.equal(line.error, 'http_request_denied');
+    assert.equal(line.shape, 'gateway');
+
+    // A token every 500 ms (slow enough that a loaded machine still sends the 12 in time): full after 2.5 s.
+    await sleep(2600);
+    const later = await burst(gw.url, 6);
+    assert.deepEqual(statuses(later), { 200: 5, 429: 1 }, 'a full bucket again: 5 tokens, no more');
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('key header:X-Api-Key: each key has its own bucket; requests without the header are limited per client address', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, '{ rate: 1, burst: 2, key: "header:X-Api-Key" }'));
+  try {
+    assert.deepEqual(statuses(await burst(gw.url, 3, { 'x-api-key': 'alice' })), { 200: 2, 429: 1 });
+    assert.deepEqual(statuses(await burst(gw.url, 3, { 'x-api-key': 'bob' })), { 200: 2, 429: 1 });
+    const denied = await request(gw.url, { headers: { 'x-api-key': 'alice' } });
+    assert.equal(denied.status, 429);
+    assert.equal(denied.headers['retry-after'], '1');
+    assert.match(String(denied.headers['proxy-status']), /for this x-api-key value"/);
+    assert.doesNotMatch(String(denied.headers['proxy-status']), /alice/, 'the key itself is never shown');
+    // No header: the client address's bucket, apart from every header value's.
+    assert.deepEqual(statuses(await burst(gw.url, 3)), { 200: 2, 429: 1 });
+    assert.equal(echo.received.length, 6);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('Retry-After counts whole seconds to the next token: rate 0.25 after the burst is spent says 4', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, '{ rate: 0.25, burst: 1 }'));
+  try {
+    assert.equal((await request(gw.url)).status, 200);
+    const denied = await request(gw.url);
+    assert.equal(denied.status, 429);
+    assert.equal(denied.headers['retry-after'], '4');
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('token bucket: burst tokens at once, then one per 1/rate seconds, never more than the burst', () => {
+  const shape = { rate: 5, burst: 5 };
+  const bucket = createFullBucket(shape, 0);
+  for (let i = 0; i < 5; i++) assert.equal(takeToken(bucket, shape, 0), 0);
+  assert.equal(takeToken(bucket, shape, 0), 1);
+  assert.equal(takeToken(bucket, shape, 199), 1, 'not quite a token yet');
+  assert.equal(takeToken(bucket, shape, 201), 0);
+  assert.equal(takeToken(bucket, shape, 60_000), 0, 'a long idle time refills the burst, no more');
+  assert.ok(Math.abs(bucket.tokens - 4) < 1e-9, `tokens ${bucket.tokens}`);
+});
+
+test('eviction: buckets idle for a refill time are dropped, busy ones kept, and never more than the cap', () => {
+  const limiter = new RateLimiter({ rate: 10, burst: 20, key: { kind: 'client' } }, 1000);
+  // 5000 distinct clients within one refill time (burst / rate = 2 s): the cap holds all along.
+  for (let i = 0; i < 5000; i++) {
+    assert.equal(limiter.take(`a:10.0.${i >> 8}.${i & 255}`, Math.floor(i / 10)), 0);
+    assert.ok(limiter.size <= 1000, `${limiter.size} buckets after ${i + 1} clients`);
+  }
+  assert.equal(limiter.size, 1000);
+  // The limit still holds for a client that keeps coming back while others pass through.
+  const busy = 'a:192.0.2.1';
+  assert.equal(countPassed(limiter, busy, 30, 500), 20);
+  assert.equal(countPassed(limiter, busy, 30, 2400), 19, '19 tokens came back in 1.9 s');
+  // A refill time later the clients seen only before it are gone; the busy bucket, empty, is kept.
+  assert.equal(limiter.take('a:198.51.100.7', 2500), 0);
+  assert.equal(limiter.size, 2);
+  assert.equal(countPassed(limiter, busy, 30, 2500), 1, 'one token in 100 ms, not a fresh burst');
+});
+
+test('eviction cap by default: 150 000 distinct keys at once keep at most 100 000 buckets', () => {
+  const limiter = new RateLimiter({ rate: 1, burst: 1, key: { kind: 'header', name: 'x-api-key' } });
+  for (let i = 0; i < 150_000; i++) limiter.take(`h:key-${i}`, 0);
+  assert.ok(limiter.size <= 100_000, `${limiter.size} buckets`);
+  assert.ok(limiter.size >= 50_000, `${limiter.size} buckets`);
+  assert.equal(limiter.take('h:key-149999', 0), 1, 'recent keys are still limited');
+});
+
+function countPassed(limiter: RateLimiter, key: string, tries: number, now: number): number {
+  let passed = 0;
+  for (let i = 0; i < tries; i++) if (limiter.take(key, now) === 0) passed++;
+  return passed;
+}

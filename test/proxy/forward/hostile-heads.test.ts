@@ -1,0 +1,115 @@
+/**
+ * Heads from a hostile or careless upstream reach the client only through the one head
+ * builder: Trailer fields that the downstream framing cannot honour, interim floods, Link
+ * lists in 103 Early Hints, and a failed head write never desynchronise a kept-alive client.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { rawUntil, request } from '../../helpers/http-client.ts';
+import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+
+test('a 204 or 304 announcing a Trailer reaches the client without it, and the kept-alive connection stays in step', async () => {
+  const upstream = await startRawFault(async (c) => {
+    for (;;) {
+      const { path } = await c.nextRequest();
+      if (path === '/204') await c.write('HTTP/1.1 204 No Content\r\ntrailer: x-checksum\r\n\r\n');
+      else if (path === '/304')
+        await c.write('HTTP/1.1 304 Not Modified\r\ntrailer: x-checksum\r\netag: "a"\r\n\r\n');
+      else await c.write('HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nsecond-body');
+    }
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    for (const first of ['GET /204 HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /304 HTTP/1.1\r\nHost: a\r\n\r\n']) {
+      const raw = await rawUntil(gw.port, `${first}GET /next HTTP/1.1\r\nHost: a\r\n\r\n`, (t) =>
+        t.includes('second-body'),
+      );
+      const answers = raw.split(/(?=HTTP\/1\.1 )/);
+      assert.equal(answers.length, 2, raw);
+      assert.match(answers[0], /^HTTP\/1\.1 (204|304) /);
+      assert.doesNotMatch(answers[0], /trailer:/i);
+      assert.doesNotMatch(answers[0], /content-length: [1-9]/i);
+      assert.match(answers[1], /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nsecond-body$/);
+    }
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+test('a Trailer field on a Content-Length response is dropped: 200 passed through, nothing counted against the target', async () => {
+  const upstream = await startRawFault(async (c) => {
+    for (;;) {
+      await c.nextRequest();
+      await c.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntrailer: x-checksum\r\n\r\nok');
+    }
+  });
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, { upstream: '    outlier_detection: { consecutive_failures: 2 }' }),
+  );
+  try {
+    for (let i = 0; i < 6; i++) {
+      const res = await request(gw.url, { path: '/', headers: { te: 'trailers' } });
+      assert.equal(res.status, 200);
+      assert.equal(res.text, 'ok');
+      assert.equal(res.headers.trailer, undefined);
+    }
+    // An HTTP/1.0 client cannot get trailers either.
+    const old = await rawUntil(gw.port, 'GET / HTTP/1.0\r\nHost: a\r\n\r\n', () => false);
+    assert.match(old, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.doesNotMatch(old, /trailer:/i);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+test('103 Early Hints with a comma-separated Link list reaches the client whole, before the 200', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write(
+      'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload; as=style, </b.js>; rel=preload; as=script\r\n\r\n' +
+        'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
+    );
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    const raw = await rawUntil(gw.port, 'GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: hints-1\r\n\r\n', (t) =>
+      t.endsWith('\r\n\r\nok'),
+    );
+    assert.match(
+      raw,
+      /^HTTP\/1\.1 103 Early Hints\r\nlink: <\/a\.css>; rel=preload; as=style, <\/b\.js>; rel=preload; as=script\r\nvia: 1\.1 edge-1\r\nx-request-id: hints-1\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
+    );
+    const line = await gw.logFor('hints-1');
+    assert.equal(line.status, 200);
+    assert.equal(line.error, undefined);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+test('interim answers are capped per exchange: the rest are dropped and counted in the log line', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write(
+      `${'HTTP/1.1 102 Processing\r\n\r\n'.repeat(20)}HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok`,
+    );
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    const raw = await rawUntil(gw.port, 'GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: flood-1\r\n\r\n', (t) =>
+      t.endsWith('\r\n\r\nok'),
+    );
+    assert.equal(raw.match(/HTTP\/1\.1 102 /g)?.length, 16);
+    assert.match(raw, /HTTP\/1\.1 200 OK\r\n[\s\S]*ok$/);
+    const line = await gw.logFor('flood-1');
+    assert.equal(line.status, 200);
+    assert.equal(line.interim_dropped, 4);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});

@@ -1,0 +1,64 @@
+/**
+ * The request record's invariants, read off the source: each field has one writing module
+ * (src/observe/log/request-record.ts says so), the status is written only by the session, and only
+ * the session writes the access-log line.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+
+const ROOT = join(import.meta.dirname, '../../..');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? sources(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(dir, entry.name)]
+        : [],
+  );
+}
+
+/** Field name → the files that assign it on a `record` (or `this.record`, `session.record`). */
+function recordWriters(): Map<string, Set<string>> {
+  const writers = new Map<string, Set<string>>();
+  const assign = /\brecord\.(\w+)\s*(?:=(?!=)|\+=|-=|\+\+|--)|\brecord\.(tries)\.push\(/g;
+  for (const file of sources(join(ROOT, 'src'))) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(assign)) {
+      const field = m[1] ?? m[2];
+      const set = writers.get(field) ?? new Set<string>();
+      set.add(relative(ROOT, file));
+      writers.set(field, set);
+    }
+  }
+  return writers;
+}
+
+test('every field of the request record has exactly one writing module', () => {
+  const shared = [...recordWriters()]
+    .filter(([, files]) => files.size > 1)
+    .map(([field, files]) => `${field}: ${[...files].join(', ')}`);
+  assert.deepEqual(shared, []);
+});
+
+test("the record's status is written by the request session alone", () => {
+  assert.deepEqual([...(recordWriters().get('status') ?? [])], ['src/proxy/session/request-session.ts']);
+});
+
+test('only the request session writes the access-log line', () => {
+  const callers = sources(join(ROOT, 'src'))
+    .filter((file) => /\blogRequest\(/.test(readFileSync(file, 'utf8')))
+    .map((file) => relative(ROOT, file))
+    .filter((file) => file !== 'src/observe/log/access-log.ts');
+  assert.deepEqual(callers, ['src/proxy/session/request-session.ts']);
+});
+
+test('only the request session writes a gateway error response', () => {
+  const callers = sources(join(ROOT, 'src'))
+    .filter((file) => /\bwrite(Raw)?ErrorResponse\(/.test(readFileSync(file, 'utf8')))
+    .map((file) => relative(ROOT, file))
+    .filter((file) => file !== 'src/proxy/decide/error-response.ts');
+  assert.deepEqual(callers, ['src/proxy/session/request-session.ts']);
+});

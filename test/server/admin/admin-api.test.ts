@@ -1,0 +1,361 @@
+/**
+ * The admin API of a real `candor serve --workers 2`: the token, every endpoint's exact
+ * answer, a 400 naming the field, runtime changes applied in both workers, kept across a
+ * reload, dropped with a log line when their target goes, and replayed to a restarted worker.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const TOKEN = 'admin-test-token-abcdefghijkl';
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-admin-'));
+const path = join(dir, 'candor.yaml');
+const tokenFile = join(dir, 'token');
+let blue: Fault;
+let green: Fault;
+let serve: ServeProcess;
+let adminPort: number;
+let base: string;
+
+const configText = (port: number, targets: string[]) => `name: admin-edge
+listen:
+  - address: 127.0.0.1:0
+admin: { listen: "127.0.0.1:${port}", token_file: ${tokenFile}, probes_path: /_candor }
+routes:
+  - name: app
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+${targets.map((t) => `      - url: ${t}\n`).join('')}`;
+
+const call = (method: string, path: string, body?: unknown) =>
+  adminCall(adminPort, method, path, { token: TOKEN, body });
+const received = () => ({ blue: blue.received.length, green: green.received.length });
+
+before(async () => {
+  writeFileSync(tokenFile, `${TOKEN}\n`);
+  blue = await startEcho();
+  green = await startEcho();
+  adminPort = await freePort();
+  writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+  serve = await startServe(path, 2, { admin: true });
+  base = `http://127.0.0.1:${serve.port}`;
+});
+
+after(async () => {
+  await serve.stop();
+  await blue.close();
+  await green.close();
+});
+
+test('without the token or with a wrong one: 401 problem+json, logged with who, the token never in the log', async () => {
+  const missing = await adminCall(adminPort, 'GET', '/status');
+  assert.equal(missing.status, 401);
+  assert.equal(missing.type, 'application/problem+json');
+  assert.deepEqual(missing.body, {
+    title: 'Unauthorized',
+    status: 401,
+    detail: 'this call needs the admin token: Authorization: Bearer <token>',
+  });
+  const wrong = await adminCall(adminPort, 'POST', '/reload', { token: `${TOKEN}x` });
+  assert.equal(wrong.status, 401);
+  assert.deepEqual(wrong.body, {
+    title: 'Unauthorized',
+    status: 401,
+    detail: 'the token is not the admin token',
+  });
+  await serve.waitForLines('admin unauthorized', 2);
+  const logged = serve.lines.filter((l) => l.msg === 'admin unauthorized');
+  assert.deepEqual(
+    logged.map((l) => [l.method, l.path, l.reason, l.level]),
+    [
+      ['GET', '/status', 'no token', 'warn'],
+      ['POST', '/reload', 'wrong token', 'warn'],
+    ],
+  );
+  assert.match(String(logged[0].who), /^127\.0\.0\.1:\d+$/);
+  assert.equal((await call('GET', '/status')).status, 200);
+  const everything = JSON.stringify(serve.lines) + serve.stderr();
+  assert.ok(!everything.includes(TOKEN), 'the token is nowhere in the log');
+});
+
+test('GET /live and /ready need no token, on the admin listener and under probes_path on the main one', async () => {
+  for (const res of [
+    await adminCall(adminPort, 'GET', '/live'),
+    await adminCall(adminPort, 'GET', '/ready'),
+  ]) {
+    assert.equal(res.status, 200);
+    assert.equal(res.type, 'application/json');
+  }
+  assert.deepEqual((await adminCall(adminPort, 'GET', '/ready')).body, { status: 'ready' });
+  const live = await request(base, { path: '/_candor/live' });
+  assert.equal(live.status, 200);
+  assert.equal(live.text, '{"status":"live"}\n');
+  assert.equal((await request(base, { path: '/_candor/ready' })).text, '{"status":"ready"}\n');
+  assert.equal(blue.received.length + green.received.length, 0, 'probes never reach an upstream');
+});
+
+test('GET /status: every upstream and target with its state, merged from both workers; GET /config', async () => {
+  await request(base, { path: '/warm' });
+  const { status, body } = await call('GET', '/status');
+  assert.equal(status, 200);
+  assert.deepEqual(Object.keys(body), [
+    'gateway',
+    'config',
+    'last_reload',
+    'runtime_changes',
+    'workers',
+    'upstreams',
+    'routes',
+  ]);
+  assert.equal(body.gateway, 'admin-edge');
+  const config = body.config as Record<string, unknown>;
+  assert.equal(config.source, path);
+  assert.match(String(config.hash), /^sha256:[0-9a-f]{16}$/);
+  const workers = body.workers as Record<string, unknown>[];
+  assert.equal(workers.length, 2);
+  assert.deepEqual(Object.keys(workers[0]), ['id', 'pid', 'answered', 'config_hash', 'draining']);
+  assert.ok(
+    workers.every((w) => w.answered === true && w.config_hash === config.hash && w.draining === false),
+  );
+  const app = (body.upstreams as Record<string, Record<string, unknown>>).app;
+  assert.deepEqual(Object.keys(app), ['circuit', 'panic', 'in_flight', 'pending', 'retry_budget', 'targets']);
+  assert.deepEqual(app.circuit, { state: 'closed', open_until: null });
+  assert.equal(app.panic, false);
+  const targets = app.targets as Record<string, unknown>[];
+  assert.deepEqual(
+    targets.map((t) => t.url),
+    [blue.url, green.url],
+  );
+  assert.deepEqual(Object.keys(targets[0]), [
+    'url',
+    'weight',
+    'config_weight',
+    'admin',
+    'health',
+    'last_check',
+    'ejected',
+    'ejected_until',
+    'ejections',
+    'in_flight',
+    'last_failure',
+    'pool',
+    'workers_ejecting',
+  ]);
+  assert.deepEqual(
+    { ...targets[0], pool: undefined },
+    {
+      url: blue.url,
+      weight: 1,
+      config_weight: 1,
+      admin: 'enabled',
+      health: 'unchecked',
+      last_check: null,
+      ejected: false,
+      ejected_until: null,
+      ejections: 0,
+      in_flight: 0,
+      last_failure: null,
+      pool: undefined,
+      workers_ejecting: 0,
+    },
+  );
+  assert.deepEqual(body.routes, { app: { upstream: 'app', maintenance: { active: false, source: null } } });
+  const shown = await call('GET', '/config');
+  assert.equal(shown.status, 200);
+  const running = shown.body.config as Record<string, unknown>;
+  assert.equal(running.name, 'admin-edge');
+  assert.deepEqual(running.admin, {
+    address: `127.0.0.1:${adminPort}`,
+    host: '127.0.0.1',
+    port: adminPort,
+    token: { file: tokenFile },
+    probesPath: '/_candor',
+  });
+  assert.ok(!JSON.stringify(shown.body).includes(TOKEN));
+});
+
+test('bad input is a 400 problem+json naming the field', async () => {
+  const cases: [string, string, unknown, string][] = [
+    ['POST', '/targets/drain', undefined, '(body)'],
+    ['POST', '/targets/drain', { target: blue.url }, 'upstream'],
+    ['POST', '/targets/drain', { upstream: 'nope', target: blue.url }, 'upstream'],
+    ['POST', '/targets/disable', { upstream: 'app', target: 'http://127.0.0.1:1' }, 'target'],
+    [
+      'PUT',
+      '/targets/weights',
+      { upstream: 'app', weights: [{ target: blue.url, weight: 1001 }] },
+      'weights[0].weight',
+    ],
+    [
+      'PUT',
+      '/targets/weights',
+      { upstream: 'app', weights: [{ target: blue.url, weight: 1 }, { target: 'x' }] },
+      'weights[1].weight',
+    ],
+    ['PUT', '/targets/weights', { upstream: 'app' }, 'weights'],
+    ['PUT', '/routes/maintenance', { route: 'app' }, 'enabled'],
+    ['PUT', '/routes/maintenance', { route: 'nope', enabled: true }, 'route'],
+  ];
+  for (const [method, path, body, field] of cases) {
+    const res = await call(method, path, body);
+    assert.equal(res.status, 400, `${method} ${path} ${JSON.stringify(body)}`);
+    assert.equal(res.type, 'application/problem+json');
+    assert.equal(
+      res.body.field,
+      field,
+      `${method} ${path} ${JSON.stringify(body)}: ${JSON.stringify(res.body)}`,
+    );
+    assert.equal(res.body.title, 'Bad request');
+    assert.equal(res.body.status, 400);
+  }
+  const notJson = await adminCall(adminPort, 'POST', '/targets/drain', { token: TOKEN, rawBody: '{nope' });
+  assert.equal(notJson.status, 400);
+  assert.equal(notJson.body.field, '(body)');
+  assert.equal((await call('GET', '/nowhere')).status, 404);
+  assert.equal((await call('GET', '/reload')).status, 405);
+});
+
+test('a target disabled through the admin API gets no request from either worker, and stays disabled across a reload', async () => {
+  const res = await call('POST', '/targets/disable', { upstream: 'app', target: green.url });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, {
+    applied: { kind: 'target_state', upstream: 'app', target: green.url, state: 'disabled' },
+    workers: { confirmed: [1, 2], failed: [] },
+  });
+  await serve.waitForLines('admin change', 1);
+  const logged = serve.lines.find((l) => l.msg === 'admin change');
+  assert.match(String(logged?.who), /^127\.0\.0\.1:\d+$/);
+  assert.ok(logged?.time, 'when');
+  const before = received();
+  // Fresh connections: Node's cluster hands them to both workers in turn.
+  for (let i = 0; i < 20; i++) assert.equal((await request(base, { path: `/d${i}` })).status, 200);
+  assert.equal(received().green, before.green, 'the disabled target received nothing');
+  assert.equal(received().blue, before.blue + 20);
+  const target = (
+    (await call('GET', '/status')).body.upstreams as Record<string, { targets: { admin: string }[] }>
+  ).app.targets[1];
+  assert.equal(target.admin, 'disabled');
+
+  const reloaded = await call('POST', '/reload');
+  assert.equal(reloaded.status, 200);
+  for (let i = 0; i < 20; i++) assert.equal((await request(base, { path: `/r${i}` })).status, 200);
+  assert.equal(received().green, before.green, 'still disabled after a reload that names the target');
+
+  await call('POST', '/targets/enable', { upstream: 'app', target: green.url });
+  for (let i = 0; i < 20; i++) await request(base, { path: `/e${i}` });
+  assert.ok(received().green > before.green, 'enabled again');
+});
+
+test('blue/green in one call, a canary by weight, route maintenance on and off', async () => {
+  const switched = await call('PUT', '/targets/weights', {
+    upstream: 'app',
+    weights: [
+      { target: blue.url, weight: 0 },
+      { target: green.url, weight: 1 },
+    ],
+  });
+  assert.equal(switched.status, 200);
+  const before = received();
+  for (let i = 0; i < 20; i++) assert.equal((await request(base, { path: `/g${i}` })).status, 200);
+  assert.deepEqual(received(), { blue: before.blue, green: before.green + 20 });
+  const targets = (
+    (await call('GET', '/status')).body.upstreams as Record<
+      string,
+      { targets: { weight: number; config_weight: number }[] }
+    >
+  ).app.targets;
+  assert.deepEqual(
+    targets.map((t) => [t.weight, t.config_weight]),
+    [
+      [0, 1],
+      [1, 1],
+    ],
+  );
+
+  const on = await call('PUT', '/routes/maintenance', {
+    route: 'app',
+    enabled: true,
+    message: 'Back at noon.',
+    retry_after: 120,
+  });
+  assert.equal(on.status, 200);
+  const down = await request(base, { path: '/m' });
+  assert.equal(down.status, 503);
+  assert.equal(down.headers['retry-after'], '120');
+  assert.match(down.text, /Back at noon\./);
+  const routes = (await call('GET', '/status')).body.routes;
+  assert.deepEqual(routes, { app: { upstream: 'app', maintenance: { active: true, source: 'admin' } } });
+  await call('PUT', '/routes/maintenance', { route: 'app', enabled: false });
+  assert.equal((await request(base, { path: '/m' })).status, 200);
+  await call('PUT', '/targets/weights', { upstream: 'app', weights: [{ target: blue.url, weight: 1 }] });
+});
+
+test('a worker restarted after a crash starts on the running config and the changes in force', async () => {
+  await call('POST', '/targets/drain', { upstream: 'app', target: blue.url });
+  const status = (await call('GET', '/status')).body;
+  const victim = (status.workers as { pid: number }[])[0].pid;
+  const listening = serve.lines.filter((l) => l.msg === 'listening').length;
+  process.kill(victim, 'SIGKILL');
+  await serve.waitForLines('listening', listening + 1, 15_000);
+  const before = received();
+  for (let i = 0; i < 20; i++) assert.equal((await request(base, { path: `/k${i}` })).status, 200);
+  assert.equal(received().blue, before.blue, 'the drained target gets nothing from the new worker either');
+  const after = (await call('GET', '/status')).body;
+  const workers = after.workers as { pid: number; config_hash: string }[];
+  assert.equal(workers.length, 2);
+  assert.ok(!workers.some((w) => w.pid === victim));
+  assert.equal(workers[0].config_hash, workers[1].config_hash);
+});
+
+test('a reload that removes a target drops its runtime change, with a log line', async () => {
+  writeFileSync(path, configText(adminPort, [green.url]));
+  const res = await call('POST', '/reload');
+  assert.equal(res.status, 200);
+  assert.deepEqual((res.body.outcome as { dropped_changes: string[] }).dropped_changes, [
+    `target ${blue.url} of upstream "app"`,
+  ]);
+  await serve.waitForLines('runtime change dropped: its target or route left the config', 1);
+  const status = (await call('GET', '/status')).body;
+  // What remains: green's state and weight, and the route's maintenance set off (it wins over the config's).
+  assert.deepEqual(status.runtime_changes, [
+    { kind: 'target_state', upstream: 'app', target: green.url, state: 'enabled' },
+    { kind: 'weights', upstream: 'app', weights: [{ target: green.url, weight: 1 }] },
+    { kind: 'maintenance', route: 'app', enabled: false },
+  ]);
+  writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+});
+
+test('candor reload --config FILE asks the admin API and says which workers swapped; a bad file is refused with its problems', async () => {
+  const run = (file: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'reload', '--config', file], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c) => (stdout += c));
+      child.stderr.on('data', (c) => (stderr += c));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  const ok = await run(path);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^reloaded: config sha256:[0-9a-f]{16}, workers \d+, \d+ swapped\n$/);
+  writeFileSync(path, readFileSync(path, 'utf8').replace('name: admin-edge', 'name: "bad name"'));
+  const bad = await run(path);
+  assert.equal(bad.code, 78);
+  assert.match(bad.stderr, /candor\.yaml:1:7 +name: expected a name of/);
+  assert.match(bad.stderr, /nothing sent: the running config stays/);
+  writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+});

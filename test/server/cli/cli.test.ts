@@ -1,0 +1,237 @@
+/** The `candor` command as a real child process: exit codes, output, serve and drain. */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startServe } from '../../helpers/serve-process.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-cli-'));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const valid = (port: number | string, target: string) => `name: cli-edge
+listen:
+  - address: 127.0.0.1:${port}
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${target}
+`;
+
+test('--version and --help exit 0; no command and an unknown one exit 64', async () => {
+  const version = await run(['--version']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^candor \d+\.\d+\.\d+\n$/);
+  const help = await run(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /candor serve --config FILE/);
+  assert.match(help.stdout, /candor check FILE/);
+  assert.equal((await run([])).code, 64);
+  const unknown = await run(['frobnicate']);
+  assert.equal(unknown.code, 64);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  assert.equal((await run(['serve', '--no-such-flag'])).code, 64);
+  const workers = await run(['serve', '--workers', '0', '--config', 'x.yaml']);
+  assert.equal(workers.code, 64);
+  assert.match(workers.stderr, /--workers must be a number from 1 to 256/);
+});
+
+test('check accepts a valid file and starts nothing', async () => {
+  const result = await run(['check', file('ok.yaml', valid(8, 'http://127.0.0.1:9'))]);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /ok \(gateway "cli-edge", 1 listener\(s\), 1 route\(s\), 1 upstream\(s\)\)/);
+});
+
+test('check prints every problem with file, line, column and field, and exits 78', async () => {
+  const path = file(
+    'bad.yaml',
+    `name: cli-edge
+listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { path: / }
+    upstream: nowhere
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:9
+    timeouts: { connect: fast }
+`,
+  );
+  const result = await run(['check', path]);
+  assert.equal(result.code, 78);
+  assert.match(
+    result.stderr,
+    new RegExp(`${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:6:15 +routes\\[0\\]\\.upstream: `),
+  );
+  assert.match(
+    result.stderr,
+    /:11:26 +upstreams\.app\.timeouts\.connect: expected a duration like 250ms, 5s or 1m, got "fast"/,
+  );
+  assert.match(result.stderr, /2 problems in /);
+});
+
+test('serve with an invalid config exits 78 before listening', async () => {
+  const result = await run(['serve', '--config', file('bad-serve.yaml', 'name: x\n')]);
+  assert.equal(result.code, 78);
+  assert.match(result.stderr, /listen/);
+});
+
+test('serve with a port in use exits 69 and says why', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    const result = await run(['serve', '--config', file('busy.yaml', valid(port, 'http://127.0.0.1:9'))]);
+    assert.equal(result.code, 69);
+    assert.match(result.stderr, /could not start: .*EADDRINUSE/);
+  } finally {
+    blocker.close();
+  }
+});
+
+test('serve proxies, logs one JSON line per request, and exits 0 on SIGTERM', async () => {
+  const upstream = await startEcho();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [BIN, 'serve', '--config', file('serve.yaml', valid(0, upstream.url))],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    let stdout = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout?.on('data', (chunk) => {
+        stdout += chunk;
+        const m = /"address":"127\.0\.0\.1:(\d+)"/.exec(stdout);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stdout}`)));
+    });
+    const res = await request(`http://127.0.0.1:${port}`, {
+      path: '/hello',
+      headers: { 'x-request-id': 'cli-1' },
+    });
+    assert.equal(res.status, 200);
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    assert.equal(code, 0);
+    const line = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .find((l) => l.req_id === 'cli-1');
+    assert.equal(line.msg, 'request');
+    assert.equal(line.status, 200);
+    assert.equal(line.path, '/hello');
+    assert.equal(line.gateway, 'cli-edge');
+  } finally {
+    child.kill('SIGKILL');
+    await upstream.close();
+  }
+});
+
+test('serve runs its worker under a primary, with the small V8 young generation', async () => {
+  const upstream = await startEcho();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [BIN, 'serve', '--workers', '1', '--config', file('serve-worker.yaml', valid(0, upstream.url))],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    let stdout = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk) => {
+        stdout += chunk;
+        if (/"address":"127\.0\.0\.1:\d+"/.test(stdout)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stdout}`)));
+    });
+    const workers = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/);
+    assert.equal(workers.length, 1, 'one worker process under the primary');
+    const argv = readFileSync(`/proc/${workers[0]}/cmdline`, 'utf8').split('\0');
+    assert.ok(argv.includes('--max-semi-space-size=8'), `worker argv: ${argv.join(' ')}`);
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    assert.equal(code, 0, 'the primary drains its worker and exits 0');
+  } finally {
+    child.kill('SIGKILL');
+    await upstream.close();
+  }
+});
+
+test('SIGHUP reloads the file instead of killing the gateway; an invalid file is logged and changes nothing', async () => {
+  const upstream = await startEcho();
+  const path = file('hup.yaml', valid(0, upstream.url));
+  const serve = await startServe(path, 1);
+  try {
+    const base = `http://127.0.0.1:${serve.port}`;
+    assert.equal((await request(base, { path: '/v2/x' })).status, 200);
+    writeFileSync(path, valid(0, upstream.url).replace('match: { path: / }', 'match: { path: /v2 }'));
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('config reloaded', 1);
+    assert.equal(serve.child.exitCode, null, 'still running');
+    assert.equal((await request(base, { path: '/other' })).status, 404, 'the new routes apply');
+    assert.equal((await request(base, { path: '/v2/x' })).status, 200);
+    writeFileSync(path, 'listen: nope\n');
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('reload refused: the config is invalid; the running config stays', 1);
+    const refused = serve.lines.find(
+      (l) => l.msg === 'reload refused: the config is invalid; the running config stays',
+    );
+    assert.deepEqual(
+      ((refused?.problems ?? []) as { file: string; line: number; path: string }[]).map((p) => [
+        p.file,
+        p.line,
+        p.path,
+      ]),
+      [
+        [path, 1, 'routes'],
+        [path, 1, 'upstreams'],
+        [path, 1, 'listen'],
+      ],
+    );
+    assert.equal((await request(base, { path: '/v2/x' })).status, 200, 'still serving the last good config');
+    assert.equal(await serve.stop(), 0);
+  } finally {
+    serve.child.kill('SIGKILL');
+    await upstream.close();
+  }
+});

@@ -1,0 +1,134 @@
+/**
+ * `npm start`: the demo gateway and its upstreams answer as DESIGN.md's failure table says, and
+ * its banner gives the status page, /metrics and the admin token, which work.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+let base: string;
+let admin: string;
+let token: string;
+let stop: () => Promise<number | null>;
+
+before(async () => {
+  const child = spawn(process.execPath, [BIN, 'serve', '--demo'], {
+    env: { ...process.env, CANDOR_PORT: '0', CANDOR_ADMIN_PORT: '0', CANDOR_DEMO_ADMIN_TOKEN: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const banner = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (stderr.includes('Ctrl-C')) resolve(stderr);
+    });
+    child.once('exit', (code) => reject(new Error(`demo exited ${code}: ${stderr}`)));
+  });
+  base = /gateway "candor-demo" on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1] ?? '';
+  const page = /Status page: +(http:\/\/127\.0\.0\.1:\d+)\/ +\(it asks for the admin token: (\S+)\)/.exec(
+    banner,
+  );
+  assert.ok(base && page, banner);
+  [, admin, token] = page;
+  assert.ok(
+    banner.includes(`Metrics:      curl -H 'Authorization: Bearer ${token}' ${admin}/metrics`),
+    banner,
+  );
+  stop = () =>
+    new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGINT');
+    });
+});
+
+after(async () => {
+  assert.equal(await stop(), 0, 'Ctrl-C stops the demo cleanly');
+});
+
+const TABLE: [path: string, status: number, error: string | undefined][] = [
+  ['/healthy', 200, undefined],
+  ['/refused', 502, 'connection_refused'],
+  ['/unresolvable', 502, 'dns_error'],
+  ['/tls-mismatch', 502, 'tls_protocol_error'],
+  ['/slow', 504, 'http_response_timeout'],
+  ['/reset', 502, 'connection_terminated'],
+  ['/garbage', 502, 'http_protocol_error'],
+  ['/badheader', 502, 'http_protocol_error'],
+  ['/anything-else', 200, undefined],
+];
+
+for (const [path, status, error] of TABLE) {
+  test(`demo ${path} answers ${status}${error ? ` ${error}` : ''}`, async () => {
+    const res = await request(base, { path, headers: { accept: 'application/json' } });
+    assert.equal(res.status, status);
+    if (error) {
+      assert.match(String(res.headers['proxy-status']), new RegExp(`^candor-demo; error=${error};`));
+      assert.equal(JSON.parse(res.text).error, error);
+    }
+  });
+}
+
+test('demo /pool answers every request 200 although one of its targets flaps', async () => {
+  for (let i = 0; i < 30; i++) {
+    const res = await request(base, { path: `/pool/item/${i}` });
+    assert.equal(res.status, 200, `request ${i}`);
+  }
+});
+
+test('demo /truncated sends its 200 and then aborts the transfer', async () => {
+  const res = await request(base, { path: '/truncated' });
+  assert.equal(res.status, 200);
+  assert.equal(res.aborted, true);
+});
+
+test("demo /healthy passes the app's own 503 through with received-status", async () => {
+  const res = await request(base, { path: '/healthy/?status=503&retry_after=7' });
+  assert.equal(res.status, 503);
+  assert.equal(res.headers['retry-after'], '7');
+  assert.equal(res.headers['proxy-status'], 'candor-demo; received-status=503; next-hop="healthy"');
+});
+
+test("the banner's status page and /metrics answer, the data behind the page with the printed token", async () => {
+  assert.ok(token.length >= 24, 'a token made for this run');
+  const page = await request(admin, { path: '/' });
+  assert.equal(page.status, 200);
+  assert.match(String(page.headers['content-type']), /^text\/html/);
+  assert.match(page.text, /<title>Candor status<\/title>/);
+  const auth = { authorization: `Bearer ${token}` };
+  assert.equal((await request(admin, { path: '/status' })).status, 401);
+  await request(base, { path: '/refused' });
+  const metrics = await request(admin, { path: '/metrics', headers: auth });
+  assert.equal(metrics.status, 200);
+  assert.match(
+    metrics.text,
+    /candor_responses_total\{route="refused",code="502",origin="gateway",error_type="connection_refused"\} [1-9]/,
+  );
+  const status = JSON.parse((await request(admin, { path: '/status', headers: auth })).text);
+  assert.equal(status.gateway, 'candor-demo');
+  assert.equal(status.workers.length, 2, 'the demo runs two workers');
+});
+
+test('a demo whose port is taken exits 69 and says why', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    const child = spawn(process.execPath, [BIN, 'serve', '--demo'], {
+      env: { ...process.env, CANDOR_PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 69);
+    assert.match(stderr, /candor demo: could not start: .*EADDRINUSE.*set CANDOR_PORT/);
+  } finally {
+    blocker.close();
+  }
+});

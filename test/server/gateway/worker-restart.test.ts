@@ -1,0 +1,71 @@
+/**
+ * A worker that dies is replaced; one that keeps dying soon after it started is replaced after a
+ * doubling delay, so a crash loop cannot take every core; a drain during that delay forks
+ * nothing more. On a real process tree, with real SIGKILLs.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type net from 'node:net';
+import { test } from 'node:test';
+import { RESTART_BACKOFF, restartDelay } from '../../../src/server/cli/workers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
+import { startCandor } from './candor-process.ts';
+
+test('restartDelay: none for the first death, then doubling from 100 ms up to the cap', () => {
+  assert.deepEqual([1, 2, 3, 4, 5].map(restartDelay), [0, 100, 200, 400, 800]);
+  assert.equal(restartDelay(40), RESTART_BACKOFF.maxMs);
+});
+
+test('a crash loop is restarted with backoff, and SIGTERM during the backoff exits at once without forking', async () => {
+  const upstream = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as net.AddressInfo;
+  const candor = await startCandor(
+    `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:${port}\n`,
+    1,
+    `127.0.0.1:${await freePort()}`,
+  );
+  try {
+    const restarts = () => candor.stderr().match(/starting another.*\n/g) ?? [];
+    for (let kill = 1; kill <= 4; kill++) {
+      const [worker] = candor.workers();
+      process.kill(worker, 'SIGKILL');
+      await waitUntil(`restart ${kill} announced`, () => restarts().length === kill);
+      await waitUntil(`worker ${kill} replaced`, () => {
+        const now = candor.workers();
+        return now.length === 1 && now[0] !== worker;
+      });
+    }
+    assert.deepEqual(restarts(), [
+      'starting another\n',
+      'starting another in 0.1 s (2 short-lived workers in a row)\n',
+      'starting another in 0.2 s (3 short-lived workers in a row)\n',
+      'starting another in 0.4 s (4 short-lived workers in a row)\n',
+    ]);
+    // The last replacement serves. (With no worker left the primary closed the listening
+    // socket until the new one listens: hence a fixed port, and a few tries.)
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      status = await request(`http://127.0.0.1:${candor.port}`).then(
+        (r) => r.status,
+        () => new Promise<number>((r) => setTimeout(() => r(0), 50)),
+      );
+    }
+    assert.equal(status, 200);
+
+    // The fifth death waits 0.8 s; a SIGTERM within it ends the primary with no new worker.
+    process.kill(candor.workers()[0], 'SIGKILL');
+    await waitUntil('restart 5 announced', () => restarts().length === 5);
+    assert.match(restarts()[4], /in 0\.8 s/);
+    candor.primary.kill('SIGTERM');
+    assert.equal((await candor.exited).code, 0, candor.stderr());
+    assert.deepEqual(candor.workers(), []);
+  } finally {
+    await candor.cleanup();
+    await new Promise<void>((resolve) => {
+      upstream.closeAllConnections();
+      upstream.close(() => resolve());
+    });
+  }
+});

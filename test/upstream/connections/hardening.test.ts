@@ -1,0 +1,296 @@
+/**
+ * The upstream client against upstreams that break the rules in the ways a parser can be
+ * talked into trusting: a second answer after the first, a bad field line in a head that never
+ * ends, duplicate Content-Length, transfer codings other than chunked. Real gateway, raw TCP
+ * upstreams writing exact bytes, node:http clients.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { describe, type TestContext, test } from 'node:test';
+import { deflateSync, gzipSync } from 'node:zlib';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { type RawConnection, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
+import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+async function through(t: TestContext, fault: Fault, upstream = ''): Promise<TestGateway> {
+  let gw: TestGateway | undefined;
+  t.after(async () => {
+    await fault.close();
+    await gw?.close();
+  });
+  gw = await startTestGateway(singleUpstream(fault.url, { upstream }));
+  return gw;
+}
+
+/** Answers every request on a raw connection, in order, with `respond()`. */
+function answerEach(respond: (index: number) => string | Buffer) {
+  return async (connection: RawConnection): Promise<void> => {
+    for (;;) {
+      const req = await connection.nextRequest({ body: true });
+      await connection.write(respond(req.index));
+    }
+  };
+}
+
+/** A chunked body of `content` in pieces of at most `size` bytes (the last chunk and empty trailers after). */
+function chunked(content: Buffer, size = 1000): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < content.length; at += size) {
+    const piece = content.subarray(at, at + size);
+    parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from('0\r\n\r\n'));
+  return Buffer.concat(parts);
+}
+
+const proxyStatus = (res: { headers: http.IncomingHttpHeaders }) => res.headers['proxy-status'] as string;
+
+describe('a second answer to one request', () => {
+  test('bytes after a complete response: the connection is closed, never handed to a queued request', async (t) => {
+    const fault = await startRawFault(
+      answerEach(
+        () =>
+          'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nPOISONED',
+      ),
+    );
+    const gw = await through(t, fault, '    pool: { max_connections: 1, queue_timeout: 5s }');
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => request(gw.url, { path: `/q${i}` })),
+    );
+    assert.deepEqual(
+      answers.map((a) => `${a.status} ${a.text}`),
+      Array(6).fill('200 ok'),
+    );
+    assert.equal(fault.connections, 6, 'each poisoned connection was closed, none reused');
+  });
+
+  test('bytes after a complete response with nobody waiting: closed too, the next request opens a new connection', async (t) => {
+    const fault = await startRawFault(
+      answerEach((i) => `HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok${i === 1 ? 'X' : ''}`),
+    );
+    const gw = await through(t, fault);
+    assert.equal((await request(gw.url, { path: '/a' })).text, 'ok');
+    const b = await request(gw.url, { path: '/b' });
+    assert.equal(b.text, 'ok');
+    assert.equal(fault.connections, 2);
+  });
+});
+
+describe('a bad field line in a head that has not ended', () => {
+  for (const then of ['holds', 'closes'] as const) {
+    test(`fails at once as http_protocol_error, not retried, when the upstream then ${then}`, async (t) => {
+      const fault = await startRawFault(async (connection) => {
+        await connection.nextRequest();
+        await connection.write('HTTP/1.1 200 OK\r\nX-Fine: 1\r\nBad Name: x\r\n');
+        if (then === 'closes') await connection.end();
+      });
+      const gw = await through(t, fault, '    timeouts: { response: 3s }');
+      const started = performance.now();
+      const res = await request(gw.url, { headers: { 'x-request-id': `bad-line-${then}` } });
+      assert.equal(res.status, 502);
+      assert.equal(
+        proxyStatus(res),
+        'edge-1; error=http_protocol_error; details="invalid header name \\"Bad Name\\""; next-hop="app"',
+      );
+      assert.ok(performance.now() - started < 2000, 'not the response timeout');
+      assert.equal(fault.received.length, 1, 'a protocol error is not retried');
+      assert.equal((await gw.logFor(`bad-line-${then}`)).status, 502);
+    });
+  }
+});
+
+describe('Content-Length', () => {
+  for (const [fields, label, id] of [
+    ['content-length: 5\r\ncontent-length: 5\r\n', 'twice', 'twice'],
+    ['content-length: 5, 5\r\n', 'as a list', 'list'],
+    ['content-length: 005\r\n', 'with leading zeros', 'zeros'],
+  ] as const) {
+    test(`the same value ${label} reaches the client as one Content-Length`, async (t) => {
+      const fault = await startRawFault(answerEach(() => `HTTP/1.1 200 OK\r\n${fields}\r\nhello`));
+      const gw = await through(t, fault);
+      const res = await request(gw.url, { headers: { 'x-request-id': `cl-${id}` } });
+      assert.equal(res.status, 200);
+      assert.equal(res.text, 'hello');
+      const lengths = res.rawHeaders.filter(
+        (_, i) => i % 2 === 0 && /^content-length$/i.test(res.rawHeaders[i]),
+      );
+      assert.equal(lengths.length, 1);
+      assert.equal(res.headers['content-length'], '5');
+      assert.equal((await gw.logFor(`cl-${id}`)).status, 200);
+    });
+  }
+
+  test('on a HEAD and a 304 a bad Content-Length is refused; agreeing duplicates become one', async (t) => {
+    const fault = await startRawFault(
+      answerEach((i) =>
+        i === 1
+          ? 'HTTP/1.1 200 OK\r\ncontent-length: 12, 13\r\n\r\n'
+          : i === 2
+            ? 'HTTP/1.1 304 Not Modified\r\ncontent-length: abc\r\n\r\n'
+            : 'HTTP/1.1 304 Not Modified\r\ncontent-length: 12\r\ncontent-length: 12\r\n\r\n',
+      ),
+    );
+    const gw = await through(t, fault, '    retries: { attempts: 1 }');
+    const head = await request(gw.url, { method: 'HEAD' });
+    assert.equal(head.status, 502);
+    assert.match(proxyStatus(head), /^edge-1; error=http_response_content_length; details="conflicting/);
+    const bad304 = await request(gw.url);
+    assert.equal(bad304.status, 502);
+    assert.match(
+      proxyStatus(bad304),
+      /error=http_response_content_length; details="invalid Content-Length \\"abc\\""/,
+    );
+    // 304 through rawRequest: node:http's client would accept what it is given either way.
+    const good304 = await rawRequest(gw.port, 'GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    assert.equal(good304.status, 304);
+    assert.equal(good304.raw.match(/content-length/gi)?.length, 1, good304.raw);
+  });
+});
+
+describe('transfer codings under chunked', () => {
+  const content = Buffer.from('the quick brown fox jumps over the lazy dog\n'.repeat(500));
+  for (const [coding, encode] of [
+    ['gzip', gzipSync],
+    ['x-gzip', gzipSync],
+    ['deflate', deflateSync],
+  ] as const) {
+    test(`"${coding}, chunked" is decoded and relayed as the content, framed by the gateway`, async (t) => {
+      const fault = await startRawFault(
+        answerEach(() =>
+          Buffer.concat([
+            Buffer.from(
+              `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: ${coding}, chunked\r\n\r\n`,
+            ),
+            chunked(encode(content), 100),
+          ]),
+        ),
+      );
+      const gw = await through(t, fault);
+      for (let i = 0; i < 2; i++) {
+        const res = await request(gw.url, { headers: { 'x-request-id': `${coding}-${i}` } });
+        assert.equal(res.status, 200);
+        assert.equal(res.aborted, false);
+        assert.ok(res.body.equals(content), 'the decoded content');
+        assert.equal(res.headers['content-length'], undefined);
+        assert.equal(res.headers['transfer-encoding'], 'chunked', 'the gateway frames it itself');
+        assert.equal(res.headers['content-encoding'], undefined);
+        assert.equal((await gw.logFor(`${coding}-${i}`)).status, 200);
+      }
+      assert.equal(fault.connections, 1, 'the connection was reused after a decoded body');
+    });
+  }
+
+  test('an upstream that closes right after a gzip body: the decoded content is whole, not cut', async (t) => {
+    const fault = await startRawFault(async (connection) => {
+      await connection.nextRequest();
+      await connection.end(
+        Buffer.concat([
+          Buffer.from('HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: gzip, chunked\r\n\r\n'),
+          chunked(gzipSync(content)),
+        ]),
+      );
+    });
+    const gw = await through(t, fault);
+    const res = await request(gw.url, { headers: { 'x-request-id': 'gzip-close' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.aborted, false);
+    assert.ok(res.body.equals(content));
+    assert.equal((await gw.logFor('gzip-close')).error, undefined);
+  });
+
+  test('gzip then deflate, undone in reverse order', async (t) => {
+    const fault = await startRawFault(
+      answerEach(() =>
+        Buffer.concat([
+          Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, deflate, chunked\r\n\r\n'),
+          chunked(deflateSync(gzipSync(content))),
+        ]),
+      ),
+    );
+    const gw = await through(t, fault);
+    const res = await request(gw.url);
+    assert.equal(res.status, 200);
+    assert.ok(res.body.equals(content));
+  });
+
+  for (const coding of ['br', 'compress', 'zstd']) {
+    test(`"${coding}, chunked" is refused with 502, naming the coding`, async (t) => {
+      const fault = await startRawFault(
+        answerEach(
+          () => `HTTP/1.1 200 OK\r\ntransfer-encoding: ${coding}, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+        ),
+      );
+      const gw = await through(t, fault);
+      const res = await request(gw.url);
+      assert.equal(res.status, 502);
+      assert.equal(
+        proxyStatus(res),
+        `edge-1; error=http_response_transfer_coding; details="unsupported transfer coding \\"${coding}\\""; next-hop="app"`,
+      );
+    });
+  }
+
+  test('a corrupt gzip body aborts the transfer after the head; the log names the coding', async (t) => {
+    const coded = gzipSync(content);
+    coded[coded.length - 6] ^= 0xff; // the CRC of the content
+    const fault = await startRawFault(
+      answerEach(() =>
+        Buffer.concat([
+          Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n'),
+          chunked(coded),
+        ]),
+      ),
+    );
+    const gw = await through(t, fault);
+    const res = await request(gw.url, { headers: { 'x-request-id': 'bad-gzip' } });
+    assert.equal(res.status, 200, 'the head had gone out');
+    assert.equal(res.aborted, true, 'never finished as if whole');
+    const line = await gw.logFor('bad-gzip');
+    assert.equal(line.error, 'http_response_transfer_coding');
+    assert.match(String(line.details), /invalid gzip transfer coding/);
+  });
+
+  test('a gzip body cut short (the chunked body ends before the gzip stream) is not whole', async (t) => {
+    const coded = gzipSync(content);
+    const fault = await startRawFault(
+      answerEach(() =>
+        Buffer.concat([
+          Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n'),
+          chunked(coded.subarray(0, coded.length - 10)),
+        ]),
+      ),
+    );
+    const gw = await through(t, fault);
+    const res = await request(gw.url, { headers: { 'x-request-id': 'short-gzip' } });
+    assert.equal(res.aborted, true);
+    assert.equal((await gw.logFor('short-gzip')).error, 'http_response_transfer_coding');
+  });
+
+  test('backpressure: 64 MiB decoded from a small gzip body reach a client that pauses, whole', async (t) => {
+    const big = Buffer.alloc(64 * 1024 * 1024, 'abcdefgh');
+    const fault = await startRawFault(
+      answerEach(() =>
+        Buffer.concat([
+          Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n'),
+          chunked(gzipSync(big), 16 * 1024),
+        ]),
+      ),
+    );
+    const gw = await through(t, fault);
+    const received = await new Promise<number>((resolve, reject) => {
+      const req = http.get(gw.url, { agent: false }, (res) => {
+        let bytes = 0;
+        res.pause();
+        setTimeout(() => res.resume(), 300);
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+        });
+        res.on('end', () => resolve(bytes));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
+    assert.equal(received, big.length);
+  });
+});
