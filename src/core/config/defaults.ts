@@ -14,7 +14,9 @@ export const DEFAULTS = {
   route: {
     path: '/',
     stripPrefix: false,
-    limits: { body: 10 * MiB },
+    // nginx's proxy_request_buffering: a small body is read whole before a connection is taken.
+    limits: { body: 10 * MiB, buffer: 1 * MiB },
+    requestBuffering: true,
     retryIdempotencyKey: false,
   },
   maintenance: { retryAfter: 300, message: 'This service is down for maintenance.' },
@@ -74,6 +76,12 @@ export const DEFAULTS = {
     uriLength: 8 * KiB,
     headerTimeout: 10_000,
     bodyIdleTimeout: 30_000,
+    // Apache's mod_reqtimeout (body=10,MinRate=...): 10 s, then one more second per KiB received.
+    bodyReadTimeout: 10_000,
+    bodyMinRate: 1 * KiB,
+    // nginx's send_timeout is 60 s; half of it keeps a reader that takes nothing from holding
+    // an upstream connection for a minute.
+    sendTimeout: 30_000,
     keepAliveTimeout: 5_000,
   },
   log: { level: 'info', destination: 'stdout' },

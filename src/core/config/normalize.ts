@@ -72,6 +72,9 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       uriLength: size(limits.uri_length, DEFAULTS.limits.uriLength),
       headerTimeout: duration(limits.header_timeout, DEFAULTS.limits.headerTimeout),
       bodyIdleTimeout: duration(limits.body_idle_timeout, DEFAULTS.limits.bodyIdleTimeout),
+      bodyReadTimeout: duration(limits.body_read_timeout, DEFAULTS.limits.bodyReadTimeout),
+      bodyMinRate: size(limits.body_min_rate, DEFAULTS.limits.bodyMinRate),
+      sendTimeout: duration(limits.send_timeout, DEFAULTS.limits.sendTimeout),
       keepAliveTimeout: duration(limits.keep_alive_timeout, DEFAULTS.limits.keepAliveTimeout),
     },
     log: {
@@ -132,7 +135,11 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     path,
     upstream: raw.upstream,
     stripPrefix: raw.strip_prefix ?? DEFAULTS.route.stripPrefix,
-    limits: { body: size(raw.limits?.body, DEFAULTS.route.limits.body) },
+    limits: {
+      body: size(raw.limits?.body, DEFAULTS.route.limits.body),
+      buffer: size(raw.limits?.buffer, DEFAULTS.route.limits.buffer),
+    },
+    requestBuffering: raw.request_buffering ?? DEFAULTS.route.requestBuffering,
     ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
     ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),

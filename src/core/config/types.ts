@@ -76,7 +76,17 @@ export interface RouteConfig {
   readonly path: string;
   readonly upstream: string;
   readonly stripPrefix: boolean;
-  readonly limits: { readonly body: number };
+  readonly limits: {
+    readonly body: number;
+    /**
+     * A request body up to this size is read whole before a connection is taken (with
+     * requestBuffering), and a response up to it is taken whole from the upstream, so the
+     * upstream connection goes back to the pool at once, whatever the client's pace.
+     */
+    readonly buffer: number;
+  };
+  /** Small request bodies are read whole before an upstream connection is taken (see limits.buffer). */
+  readonly requestBuffering: boolean;
   /** Load shedding: requests in flight on this route beyond which new ones get 503. */
   readonly maxInFlight?: number;
   /** Maintenance mode: every request gets 503 proxy_internal_response with this message. */
@@ -236,6 +246,12 @@ export interface DownstreamLimits {
   readonly headerTimeout: number;
   /** Longest silence while receiving a request body before 408. */
   readonly bodyIdleTimeout: number;
+  /** A body read whole (request buffering) must be in by this, plus a second per bodyMinRate bytes received, or 408. */
+  readonly bodyReadTimeout: number;
+  /** Bytes per second a buffered body must average after bodyReadTimeout; 0: no rate, only the idle timeout. */
+  readonly bodyMinRate: number;
+  /** Longest time a client may take no byte of a response the gateway is waiting to send, before it is cut. */
+  readonly sendTimeout: number;
   /** Idle keep-alive connections from clients are closed after this. */
   readonly keepAliveTimeout: number;
 }

@@ -1,4 +1,3 @@
-import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { type Release, releaseOnClose } from '../../core/limits/count.ts';
 import { settleClientSpan, startClientSpan } from '../../observe/tracing/spans.ts';
@@ -8,6 +7,7 @@ import type { Target } from '../../upstream/targets/upstream.ts';
 import { hasRequestBody } from '../accept/request-checks.ts';
 import { backoffDelay, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
+import { bufferWanted, readBodyWhole } from '../forward/request-buffering.ts';
 import { buildUpstreamHeaders, withTraceparent } from '../forward/request-headers.ts';
 import { stripPrefix } from '../route/router.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
@@ -33,6 +33,8 @@ export class Attempts implements ExchangeOwner {
   private backoffTimer: NodeJS.Timeout | undefined;
   private retrySlot: Release | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
+  /** Stops the read of a body being buffered (the client left meanwhile). */
+  private stopReading: (() => void) | undefined;
   /** Gives back the upstream's in-flight count (at the response's close, or once a tunnel is up). */
   private releaseInFlight: Release | undefined;
   private deadline = 0;
@@ -76,10 +78,11 @@ export class Attempts implements ExchangeOwner {
     if (!hasRequestBody(req)) return this.attempt();
     // The client asked before sending its body: everything that could refuse it has now agreed.
     if (req.headers.expect !== undefined) res.writeContinue();
-    const length = Number(req.headers['content-length']);
+    const { route } = this.admitted;
     const policy = upstream.config.retries;
-    if (policy.attempts > 1 && Number.isFinite(length) && length <= policy.replayBody)
-      return this.bufferBody();
+    const length = Number(req.headers['content-length']);
+    const wanted = bufferWanted(route, policy, length);
+    if (wanted > 0) return this.bufferBody(wanted);
     this.body = { kind: 'stream' };
     this.attempt();
   }
@@ -410,49 +413,42 @@ export class Attempts implements ExchangeOwner {
     }
     // A retry still in backoff will not run: the client is gone.
     if (current === undefined) this.retryOver('http_request_error');
+    this.stopReading?.();
     this.finishTimers();
   }
 
-  /** Reads a small body whole, so that it can be sent again on a retry. */
-  private bufferBody(): void {
+  /**
+   * Reads a small body whole before a connection is taken (request-buffering.ts): a slow
+   * upload holds no upstream connection, and the body can be sent again on a retry.
+   */
+  private bufferBody(buffer: number): void {
     const { req, runtime } = this.session;
-    const chunks: Buffer[] = [];
-    const idle = setTimeout(() => {
-      cleanup();
-      this.end(
-        new Failure(
-          'http_request_error',
-          `request body stalled for ${runtime.config.limits.bodyIdleTimeout} ms`,
-          {
-            status: 408,
-          },
-        ),
-      );
-    }, runtime.config.limits.bodyIdleTimeout);
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      idle.refresh();
-    };
-    const onEnd = () => {
-      cleanup();
-      this.body = { kind: 'buffer', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) };
-      this.attempt();
-    };
-    const onError = (err: NodeJS.ErrnoException) => {
-      cleanup();
-      const failure = classifyRequestBodyError(err, 'not_sent');
-      if (failure.status === 499) this.session.clientLeft();
-      this.end(failure);
-    };
-    const cleanup = () => {
-      clearTimeout(idle);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onError);
+    const { limits } = runtime.config;
+    this.stopReading = readBodyWhole(
+      req,
+      {
+        buffer,
+        body: this.admitted.route.limits.body,
+        idleTimeout: limits.bodyIdleTimeout,
+        readTimeout: limits.bodyReadTimeout,
+        minRate: limits.bodyMinRate,
+      },
+      (read) => {
+        this.stopReading = undefined;
+        if (read instanceof Failure) {
+          if (read.status === 499) this.session.clientLeft();
+          return this.end(read);
+        }
+        if ('over' in read) this.body = { kind: 'stream' };
+        else {
+          this.body = { kind: 'buffer', bytes: read.whole };
+          // A chunked body read whole goes out with its length, as nginx sends it.
+          if (req.headers['content-length'] === undefined)
+            this.headers.push('content-length', String(read.whole.length));
+        }
+        this.attempt();
+      },
+    );
   }
 }
 

@@ -32,6 +32,11 @@ routes:
   - match: { path: / }
     upstream: app
     limits: { body: 1KiB }
+  # Bodies stream here as they arrive (the tests of what happens once forwarding has begun).
+  - match: { path: /stream }
+    upstream: app
+    limits: { body: 1KiB }
+    request_buffering: false
 upstreams:
   app:
     targets:
