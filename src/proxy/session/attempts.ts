@@ -126,6 +126,8 @@ export class Attempts implements ExchangeOwner {
       body: this.body,
       bodyLimit: admitted.route.limits.body,
       bodyIdleTimeout: runtime.config.limits.bodyIdleTimeout,
+      responseBuffer: admitted.route.limits.buffer,
+      sendTimeout: runtime.config.limits.sendTimeout,
       proxyName: runtime.name,
       via: this.via,
       nextHop: this.session.nextHop() as string,
@@ -291,9 +293,11 @@ export class Attempts implements ExchangeOwner {
     const { record } = this.session;
     this.session.failed(failure);
     record.stage = 'body_streaming';
-    // The head counted as a success; the broken body is a fault of the target all the same.
+    // The head counted as a success; the broken body is a fault of the target all the same,
+    // unless the client broke it (one that did not read): that proves nothing of the target.
     const target = this.tried[this.tried.length - 1];
-    if (target) recordOutcome(admitted.upstream, target, failure, performance.now());
+    if (target && failure.kind.shape !== 'client')
+      recordOutcome(admitted.upstream, target, failure, performance.now());
     const last = record.tries[record.tries.length - 1];
     if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
     this.responseOver(failure.type);
