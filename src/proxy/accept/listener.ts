@@ -4,6 +4,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { listenOptions } from '../../core/net/listen-options.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { handleClientError, type RawRequestInfo } from './client-error.ts';
 import { ConnectionDrain } from './connection-drain.ts';
@@ -150,7 +151,8 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    // Each worker on a socket of its own where the kernel can balance them (listen-options.ts).
+    server.listen(listenOptions(config.port, config.host), () => {
       server.off('error', reject);
       resolve();
     });

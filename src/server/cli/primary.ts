@@ -1,4 +1,4 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { isIP } from 'node:net';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
@@ -9,6 +9,7 @@ import { type AdminServer, startAdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
 import { statusPageRoutes } from '../admin/status-page.ts';
+import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
 import { superviseWorkers } from './workers.ts';
@@ -109,10 +110,14 @@ export async function runPrimary(
   }
   // The demo's banner: printed once the first worker listens, with the ports really bound.
   const { announce } = options;
-  if (announce !== undefined)
-    cluster.once('listening', (_worker, address) =>
-      announce({ gatewayPort: address.port, adminPort: admin?.server.port() }),
-    );
+  if (announce !== undefined) {
+    const onServing = (_worker: Worker, message: unknown) => {
+      if (!isServing(message)) return;
+      cluster.off('message', onServing);
+      announce({ gatewayPort: message.ports[0], adminPort: admin?.server.port() });
+    };
+    cluster.on('message', onServing);
+  }
   const code = await superviseWorkers(workers, {
     drainTimeout: () => control.config.drain.timeout,
     onFork: (worker) => control.start(worker),

@@ -5,6 +5,7 @@ import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { reopenLogFiles } from '../../observe/log/logger.ts';
 import type { Gateway } from '../gateway/gateway.ts';
+import type { ServingMessage } from '../gateway/ipc-protocol.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -96,6 +97,8 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
       process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
       return EXIT.unavailable;
     }
+    const serving: ServingMessage = { candor: 'serving', ports: gateway.listeners.map((l) => l.port()) };
+    process.send?.(serving);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.
     flushCompileCache?.();
     await new Promise<void>((stopped) => {

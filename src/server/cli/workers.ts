@@ -5,8 +5,8 @@ import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/si
 import { EXIT } from './exit-codes.ts';
 
 /**
- * `--workers N`: N processes share the listening sockets (Node's cluster hands accepted
- * connections round robin), so one gateway uses every core. The primary only supervises:
+ * `--workers N`: N processes share the listeners (each accepts on a socket of its own where the
+ * kernel balances them, src/core/net/listen-options.ts), so one gateway uses every core. The primary only supervises:
  * it restarts a worker that dies (not while draining) and relays the signals of signals.ts to
  * every worker, as messages; it exits after the last worker. SIGHUP is the primary's alone (it
  * reloads, see primary.ts).
