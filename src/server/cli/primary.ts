@@ -3,9 +3,8 @@ import { isIP } from 'node:net';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
 import { createLogger } from '../../observe/log/logger.ts';
-import { renderClusterMetrics } from '../../observe/metrics/cluster.ts';
-import { startMetricsListener } from '../../observe/metrics/metrics-listener.ts';
-import { type AdminServer, startAdminServer } from '../admin/admin-server.ts';
+import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
+import type { AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
 import { statusPageRoutes } from '../admin/status-page.ts';
@@ -13,6 +12,13 @@ import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
 import { superviseWorkers } from './workers.ts';
+
+/**
+ * Every worker's metrics, merged: prom-client (and what it loads) comes with the first scrape,
+ * not with every primary, most of which are never scraped on the admin API.
+ */
+const renderClusterMetrics: RenderMetrics = async () =>
+  (await import('../../observe/metrics/cluster.ts')).renderClusterMetrics();
 
 /**
  * The cluster primary of `candor serve`: it supervises the workers, holds the config in force
@@ -57,6 +63,9 @@ export async function runPrimary(
       admin.config = wanted;
       return;
     }
+    // Loaded here, not with the primary: node:http alone is about 17 MB of a process's
+    // memory, and most primaries serve no admin API.
+    const { startAdminServer } = await import('../admin/admin-server.ts');
     const server = await startAdminServer({
       host: wanted.host,
       port: wanted.port,
@@ -96,9 +105,10 @@ export async function runPrimary(
   process.on('SIGHUP', onHangup);
   // GET /metrics: every worker's counts, merged, on the config's own metrics listener (and on
   // the admin API, behind its token).
-  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
+  let metricsListener: { close(): Promise<void> } | undefined;
   if (config.metrics !== undefined) {
     try {
+      const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
       metricsListener = await startMetricsListener(config.metrics, renderClusterMetrics);
     } catch (err) {
       process.stderr.write(
