@@ -25,12 +25,17 @@ import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.t
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────
 
-/** One route `/` to upstream `app` (one target); `upstream` and `route` add indented YAML lines. */
+/**
+ * One route `/` to upstream `app` (one target); `upstream` and `route` add indented YAML lines.
+ * Request bodies stream as they arrive (request_buffering off): these tests are of the client
+ * that carries them, mid-upload included.
+ */
 function config(url: string, options: { upstream?: string; route?: string } = {}): string {
   return `name: edge-1
 routes:
   - match: { path: / }
     upstream: app
+    request_buffering: false
 ${options.route ?? ''}
 upstreams:
   app:
