@@ -205,7 +205,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       let flushed: boolean;
       if (chunked) {
         socket.cork();
-        socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+        socket.write(chunkSizeLine(chunk.length), 'latin1');
         socket.write(chunk);
         flushed = socket.write(CRLF);
         socket.uncork();
@@ -536,6 +536,21 @@ export interface ConnectionOptions {
 }
 
 function noop(): void {}
+
+/**
+ * "SIZE\r\n" for a chunk of `length` bytes. A fast upload arrives in reads of one size (the
+ * socket's, 64 KiB) but for its last: the line of the size seen last is kept, so such a body
+ * makes one string, not one per chunk.
+ */
+let lastChunkLength = -1;
+let lastChunkLine = '';
+function chunkSizeLine(length: number): string {
+  if (length !== lastChunkLength) {
+    lastChunkLength = length;
+    lastChunkLine = `${length.toString(16)}\r\n`;
+  }
+  return lastChunkLine;
+}
 
 /** The timer, restarted from now; created (unreferenced: an open socket already holds the process) on first use. */
 function rearm(timer: NodeJS.Timeout | undefined, callback: () => void, ms: number): NodeJS.Timeout {
