@@ -1,16 +1,17 @@
 /**
  * What every call of one client shares about one origin: its circuit, its retry budget, and
- * the pause a Retry-After put on it.
+ * the pauses Retry-After put on it (see pause.ts).
  *
- * The pause: a 503 (or 429) with Retry-After stops every caller of this client from sending
- * to the origin until the time it announced. When it ends, one request goes first as a probe
- * and the others wait for its answer; another Retry-After pauses them all again, anything
- * else lets them go. So while the origin asks for time, the whole fleet sends it one request
- * per announced window, not one per caller.
+ * A pause has a scope. A 503 (or 429) with Retry-After whose Proxy-Status member (the gateway
+ * the client talks to) names a `next-hop` is that gateway speaking for one of its upstreams:
+ * it holds the calls to the paths that answered through that upstream, and the gateway's
+ * other routes go on. Without a next-hop (no Proxy-Status: the origin itself; or a gateway
+ * speaking for itself, as when it sheds load) the pause holds every call to the origin.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Circuit, createCircuit } from '../../upstream/breakers/circuit.ts';
 import type { ClientConfig } from './options.ts';
+import { Pause } from './pause.ts';
 import { RetryBudget } from './retry-budget.ts';
 
 export type Admission =
@@ -18,11 +19,16 @@ export type Admission =
       readonly kind: 'go';
       /** This attempt is the circuit's half-open probe. */
       readonly circuitProbe: boolean;
-      /** This attempt is the first after a pause, the others waiting on its answer. */
-      readonly pauseProbe: boolean;
+      /** The pauses this attempt is the first after, the others waiting on its answer. */
+      readonly pauseProbes: readonly Pause[];
     }
   | { readonly kind: 'circuit_open'; readonly retryAfterMs: number }
-  | { readonly kind: 'paused_past_deadline'; readonly until: number };
+  | {
+      readonly kind: 'paused_past_deadline';
+      readonly until: number;
+      /** The upstream paused (a gateway's next-hop), or undefined: the whole origin. */
+      readonly hop: string | undefined;
+    };
 
 /** How an admitted attempt ended, for the circuit and the pause. */
 export interface Settlement {
@@ -32,17 +38,22 @@ export interface Settlement {
   readonly failed?: boolean;
   /** Milliseconds the origin asked for with a 503 or 429 Retry-After. */
   readonly pauseMs?: number;
+  /** The upstream the pause is for (the gateway's `next-hop`); without one, the whole origin. */
+  readonly pauseHop?: string;
 }
+
+/** Upstreams behind one gateway, and paths of one origin, whose pause scope is remembered. */
+const MAX_HOPS = 100;
+const MAX_PATHS = 1_000;
 
 export class OriginState {
   readonly budget: RetryBudget | undefined;
   readonly #circuit: Circuit | undefined;
-  /** performance.now() before which nothing is sent to the origin. */
-  #pausedUntil = 0;
-  /** A pause ended and no request has gone since: the next one is the probe. */
-  #needsProbe = false;
-  #probing = false;
-  readonly #waiting = new Set<() => void>();
+  readonly #pause = new Pause();
+  /** Pauses a gateway announced for one of its upstreams, by `next-hop`. */
+  readonly #hopPauses = new Map<string, Pause>();
+  /** The upstream each path last answered through (least recently seen first). */
+  readonly #hopOfPath = new Map<string, string>();
 
   constructor(config: ClientConfig) {
     this.budget = config.budget && new RetryBudget(config.budget);
@@ -56,35 +67,35 @@ export class OriginState {
       });
   }
 
-  get pausedUntil(): number {
-    return this.#pausedUntil;
+  /** The gateway answered `path` through the upstream it names `hop` (its Proxy-Status next-hop). */
+  learnHop(path: string, hop: string): void {
+    this.#hopOfPath.delete(path);
+    if (this.#hopOfPath.size >= MAX_PATHS)
+      this.#hopOfPath.delete(this.#hopOfPath.keys().next().value as string);
+    this.#hopOfPath.set(path, hop);
   }
 
   /**
-   * Waits until an attempt may go to the origin: past any pause, behind the probe after one,
-   * through the circuit. Rejects when `signal` aborts (the caller, or the call's deadline).
+   * Waits until an attempt to `path` may go: past the origin's pause and its upstream's, behind
+   * the probe after one, through the circuit. Rejects when `signal` aborts (the caller, or the
+   * call's deadline).
    */
-  async admit(deadlineAt: number, signal: AbortSignal): Promise<Admission> {
+  async admit(path: string, deadlineAt: number, signal: AbortSignal): Promise<Admission> {
     for (;;) {
       signal.throwIfAborted();
       const now = performance.now();
-      if (this.#pausedUntil > now) {
-        if (this.#pausedUntil > deadlineAt) return { kind: 'paused_past_deadline', until: this.#pausedUntil };
-        await sleep(this.#pausedUntil - now, undefined, { signal });
-        continue;
-      }
-      if (this.#probing) {
-        await this.#probeAnswered(signal);
+      const pauses = this.#pausesFor(path);
+      const held = pauses.find((pause) => pause.until > now || pause.probing);
+      if (held !== undefined) {
+        if (held.until > deadlineAt)
+          return { kind: 'paused_past_deadline', until: held.until, hop: held.hop };
+        if (held.until > now) await sleep(held.until - now, undefined, { signal });
+        else await held.probeAnswered(signal);
         continue;
       }
       const circuit = this.#circuit?.admit(now) ?? { allowed: true, probe: false };
       if (!circuit.allowed) return { kind: 'circuit_open', retryAfterMs: circuit.retryAfterMs };
-      const pauseProbe = this.#needsProbe;
-      if (pauseProbe) {
-        this.#needsProbe = false;
-        this.#probing = true;
-      }
-      return { kind: 'go', circuitProbe: circuit.probe, pauseProbe };
+      return { kind: 'go', circuitProbe: circuit.probe, pauseProbes: pauses.filter((p) => p.claimProbe()) };
     }
   }
 
@@ -95,31 +106,27 @@ export class OriginState {
     // A Retry-After is the origin managing its load, not failing: the pause does what an open
     // circuit would, to the announced time instead of a guessed one.
     else this.#circuit?.record(now, outcome.failed === true, admission.circuitProbe);
-    if (outcome.pauseMs !== undefined) {
-      this.#pausedUntil = Math.max(this.#pausedUntil, now + outcome.pauseMs);
-      this.#needsProbe = true;
-    }
-    if (admission.pauseProbe) {
-      this.#probing = false;
-      // An abandoned probe answered nothing: the next caller probes instead.
-      if (outcome.abandoned) this.#needsProbe = true;
-      for (const wake of this.#waiting) wake();
-      this.#waiting.clear();
-    }
+    if (outcome.pauseMs !== undefined) this.#pauseOf(outcome.pauseHop).extend(now, outcome.pauseMs);
+    for (const pause of admission.pauseProbes) pause.answered(outcome.abandoned === true);
   }
 
-  #probeAnswered(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.#waiting.delete(wake);
-        reject(signal.reason);
-      };
-      const wake = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      this.#waiting.add(wake);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+  /** The pauses that hold a call to `path`: the origin's, and its upstream's when one is known. */
+  #pausesFor(path: string): Pause[] {
+    const hop = this.#hopOfPath.get(path);
+    const hopPause = hop === undefined ? undefined : this.#hopPauses.get(hop);
+    return hopPause === undefined ? [this.#pause] : [this.#pause, hopPause];
+  }
+
+  #pauseOf(hop: string | undefined): Pause {
+    if (hop === undefined) return this.#pause;
+    let pause = this.#hopPauses.get(hop);
+    if (pause === undefined) {
+      // A gateway naming ever new upstreams must not grow this without bound: the oldest goes.
+      if (this.#hopPauses.size >= MAX_HOPS)
+        this.#hopPauses.delete(this.#hopPauses.keys().next().value as string);
+      pause = new Pause(hop);
+      this.#hopPauses.set(hop, pause);
+    }
+    return pause;
   }
 }
