@@ -158,7 +158,7 @@ Storms (buckets of 1 s)
 
 Timeouts
   api.shop:8080: 3 requests timed out waiting for the response head
-    they all waited 14.7 s: a timeout of about 15.0 s cut them
+    they all waited 15000 ms: a timeout of about 15.0 s cut them
     only 2 answered requests: too few for a p99 to suggest a timeout from
 
 What to check first

@@ -108,3 +108,33 @@ upstreams:
     await echo.close();
   }
 });
+
+test('a Retry-After of 1 reads "1 second" in every body, 90 "90 seconds"', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: /one }
+    upstream: app
+    maintenance: { retry_after: 1s }
+  - match: { path: /many }
+    upstream: app
+    maintenance: { retry_after: 90s }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    for (const accept of ['text/plain', 'text/html', 'application/json']) {
+      const one = await request(gw.url, { path: '/one', headers: { accept } });
+      assert.equal(one.headers['retry-after'], '1');
+      assert.ok(one.text.includes('You may retry after 1 second (see Retry-After).'), one.text);
+      assert.ok(!one.text.includes('1 seconds'), one.text);
+      const many = await request(gw.url, { path: '/many', headers: { accept } });
+      assert.ok(many.text.includes('You may retry after 90 seconds (see Retry-After).'), many.text);
+    }
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
