@@ -21,6 +21,7 @@ export const HELP = `candor ${VERSION}: a reverse proxy that never lies about a 
 Usage:
   candor serve --config FILE   run the gateway on FILE
         [--workers N]          N processes share the listeners (default: one per core)
+        [--pid-file PATH]      write the primary's pid (the one to signal) to PATH while it runs
   candor serve --demo          run the built-in demo: the gateway, healthy and misbehaving upstreams, the status page
   candor check FILE            validate FILE and exit (nothing is started)
   candor reload --config FILE  ask the running gateway to reload FILE, through its admin API

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { isIP } from 'node:net';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
+import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
 import { createLogger } from '../../observe/log/logger.ts';
 import { renderClusterMetrics } from '../../observe/metrics/cluster.ts';
@@ -11,7 +12,16 @@ import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
 import { statusPageRoutes } from '../admin/status-page.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
+import { type PidFile, writePidFile } from './pid-file.ts';
+import { startLine } from './start-line.ts';
 import { superviseWorkers } from './workers.ts';
+
+export interface PrimaryOptions {
+  /** The demo's banner, once the first worker listens. */
+  readonly announce?: (where: { gatewayPort: number; adminPort: number | undefined }) => void;
+  /** `--pid-file`: where to write this process's pid while it runs. */
+  readonly pidFile?: string;
+}
 
 /**
  * The cluster primary of `candor serve`: it supervises the workers, holds the config in force
@@ -22,9 +32,31 @@ export async function runPrimary(
   path: string,
   config: GatewayConfig,
   workers: number,
-  options: {
-    readonly announce?: (where: { gatewayPort: number; adminPort: number | undefined }) => void;
-  } = {},
+  options: PrimaryOptions = {},
+): Promise<number> {
+  let pidFile: PidFile | undefined;
+  if (options.pidFile !== undefined) {
+    try {
+      pidFile = writePidFile(options.pidFile);
+    } catch (err) {
+      process.stderr.write(
+        `candor: could not write the pid file ${options.pidFile}: ${(err as Error).message}\n`,
+      );
+      return EXIT.unavailable;
+    }
+  }
+  try {
+    return await supervise(path, config, workers, options);
+  } finally {
+    pidFile?.remove();
+  }
+}
+
+async function supervise(
+  path: string,
+  config: GatewayConfig,
+  workers: number,
+  options: PrimaryOptions,
 ): Promise<number> {
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
@@ -113,6 +145,31 @@ export async function runPrimary(
     cluster.once('listening', (_worker, address) =>
       announce({ gatewayPort: address.port, adminPort: admin?.server.port() }),
     );
+  // The start line, once the first worker to listen has bound every listener: on stderr even
+  // when the log goes to a file, so whoever started it sees that it runs, and which pid to signal.
+  const bound = new Map<number, string[]>();
+  const onListening = (worker: { id: number }, address: { address: string | null; port: number }) => {
+    const host = address.address ?? '*';
+    const addresses = bound.get(worker.id) ?? [];
+    addresses.push(`${host.includes(':') ? `[${host}]` : host}:${address.port}`);
+    bound.set(worker.id, addresses);
+    if (addresses.length < config.listen.length) return;
+    cluster.off('listening', onListening);
+    const adminPort = admin?.server.port();
+    process.stderr.write(
+      startLine({
+        pid: process.pid,
+        configPath: path,
+        configHash: configHash(config),
+        workers,
+        listening: addresses,
+        admin:
+          admin === undefined || adminPort === undefined ? undefined : `${admin.config.host}:${adminPort}`,
+        pidFile: options.pidFile,
+      }),
+    );
+  };
+  cluster.on('listening', onListening);
   const code = await superviseWorkers(workers, {
     drainTimeout: () => control.config.drain.timeout,
     onFork: (worker) => control.start(worker),
@@ -121,6 +178,7 @@ export async function runPrimary(
     },
   });
   process.off('SIGHUP', onHangup);
+  cluster.off('listening', onListening);
   await wide.stop();
   await metricsListener?.close();
   await admin?.server.close();
