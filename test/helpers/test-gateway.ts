@@ -13,7 +13,11 @@ export interface TestGateway {
   readonly url: string;
   /** Every line logged so far, parsed. */
   readonly logs: LogLine[];
-  /** The access-log line of the request with this id (waits for it: the line is written when the response closes). */
+  /**
+   * The access-log line of the request with this id (waits for it: the line is written when the
+   * response closes): its own id, or the X-Request-Id the test sent as the client (not adopted
+   * from an untrusted client: logged as client_req_id).
+   */
   logFor(requestId: string): Promise<LogLine>;
   /** Waits for the nth access-log line (1-based). */
   accessLine(n?: number): Promise<LogLine>;
@@ -68,7 +72,11 @@ export async function startTestGateway(
     port,
     url: `http://127.0.0.1:${port}`,
     logs,
-    logFor: (id) => waitFor(() => logs.find((l) => l.msg === 'request' && l.req_id === id), `request ${id}`),
+    logFor: (id) =>
+      waitFor(
+        () => logs.find((l) => l.msg === 'request' && (l.req_id === id || l.client_req_id === id)),
+        `request ${id}`,
+      ),
     accessLine: (n = 1) => waitFor(() => logs.filter((l) => l.msg === 'request')[n - 1], `access line #${n}`),
     close: () => gateway.close(),
   };

@@ -66,6 +66,7 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   let line = `{"level":"${level}","time":"${isoNow()}"`;
   if (target.bindings !== '') line += `,${target.bindings}`;
   line += `,"req_id":${str(record.id)}`;
+  if (record.clientRequestId !== undefined) line += `,"client_req_id":${str(record.clientRequestId)}`;
   if (record.trace.traceId !== undefined) line += `,"trace_id":${str(record.trace.traceId)}`;
   line += `,"client":${str(record.clientAddress)},"method":${str(record.method)},"host":${str(record.host)},"path":${str(record.path)}`;
   if (record.route !== undefined) line += `,"route":${str(record.route)}`;
@@ -98,6 +99,7 @@ export function lineFields(record: RequestRecord): Record<string, unknown> {
   const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
   return {
     req_id: record.id,
+    client_req_id: record.clientRequestId,
     trace_id: record.trace.traceId,
     client: record.clientAddress,
     method: record.method,

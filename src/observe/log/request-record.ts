@@ -23,6 +23,8 @@ export interface AttemptOutcome {
  */
 export class RequestRecord {
   readonly id: string;
+  /** The X-Request-Id an untrusted client sent, not adopted as `id` (logged as client_req_id). */
+  clientRequestId: string | undefined = undefined;
   readonly trace: TraceContext;
   /** Wall-clock start, for the log's time field. */
   readonly time = Date.now();

@@ -1,7 +1,7 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Failure } from '../../core/failure/failure.ts';
-import { acceptOrCreateRequestId } from '../../core/ids/ids.ts';
+import { requestIdsFor } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import { type Release, releaseOnClose } from '../../core/limits/count.ts';
 import { unmapIPv4 } from '../../core/net/trust.ts';
@@ -68,7 +68,7 @@ export class RequestSession {
     this.req = req;
     this.res = res;
     this.upgradeHead = upgradeHead;
-    this.record = recordOf(req);
+    this.record = recordOf(req, runtime);
     this.spans = startServerSpan(runtime.tracing, this.record, req, listener.protocol);
     // RFC 9112 §9.3: a proxy must not keep a persistent connection with an HTTP/1.0 client.
     if (req.httpVersionMinor === 0) res.shouldKeepAlive = false;
@@ -114,14 +114,17 @@ export class RequestSession {
 
   /** Node's parser refused a request before there was a request object: answered on the socket, logged like any other. */
   static refused(runtime: Runtime, socket: Socket, failure: Failure, info: RawRequestInfo): void {
+    const clientAddress = unmapIPv4(socket.remoteAddress ?? '');
+    const ids = requestIdsFor(info.requestId, runtime.trust.has(clientAddress));
     const record = new RequestRecord(
-      acceptOrCreateRequestId(info.requestId),
+      ids.id,
       continueOrStartTrace(undefined),
-      unmapIPv4(socket.remoteAddress ?? ''),
+      clientAddress,
       info.method,
       info.host ?? '',
       info.path.slice(0, 256),
     );
+    record.clientRequestId = ids.clientId;
     record.failure = failure;
     record.status = failure.status;
     writeRawErrorResponse(socket, failure, {
@@ -321,12 +324,17 @@ function originOf(record: RequestRecord): Origin {
   return 'gateway';
 }
 
-function recordOf(req: IncomingMessage): RequestRecord {
+function recordOf(req: IncomingMessage, runtime: Runtime): RequestRecord {
   const { 'x-request-id': idHeader, traceparent } = req.headers;
-  return new RequestRecord(
-    acceptOrCreateRequestId(typeof idHeader === 'string' ? idHeader : undefined),
+  const clientAddress = unmapIPv4(req.socket.remoteAddress ?? '');
+  const ids = requestIdsFor(
+    typeof idHeader === 'string' ? idHeader : undefined,
+    runtime.trust.has(clientAddress),
+  );
+  const record = new RequestRecord(
+    ids.id,
     continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
-    unmapIPv4(req.socket.remoteAddress ?? ''),
+    clientAddress,
     req.method ?? '',
     // The host the request is routed by: an absolute-form target's authority wins over Host.
     /^https?:\/\//i.test(req.url ?? '')
@@ -334,6 +342,8 @@ function recordOf(req: IncomingMessage): RequestRecord {
       : (req.headers.host ?? ''),
     req.url ?? '',
   );
+  record.clientRequestId = ids.clientId;
+  return record;
 }
 
 /** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */

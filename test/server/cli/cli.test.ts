@@ -160,7 +160,7 @@ test('serve proxies, logs one JSON line per request, and exits 0 on SIGTERM', as
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l))
-      .find((l) => l.req_id === 'cli-1');
+      .find((l) => l.client_req_id === 'cli-1');
     assert.equal(line.msg, 'request');
     assert.equal(line.status, 200);
     assert.equal(line.path, '/hello');
