@@ -106,7 +106,8 @@ function toAdmin(raw: NonNullable<RawConfig['admin']>, baseDir: string): AdminCo
   const token =
     raw.token_file === undefined ? { env: raw.token_env ?? '' } : { file: resolve(baseDir, raw.token_file) };
   const probesPath = raw.probes_path === undefined ? undefined : accepted(parseRoutePath(raw.probes_path));
-  return { address, host, port, token, ...(probesPath === undefined ? {} : { probesPath }) };
+  const allowedHosts = (raw.allowed_hosts ?? []).map((name) => accepted(parseRouteHost(name)));
+  return { address, host, port, token, allowedHosts, ...(probesPath === undefined ? {} : { probesPath }) };
 }
 
 function toListener(raw: RawListener, baseDir: string): ListenerConfig {

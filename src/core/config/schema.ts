@@ -326,6 +326,15 @@ export const ConfigSchema = mapping(
           probes_path: Type.Optional(
             Type.String({ format: FORMAT.routePath, expected: 'a path prefix starting with "/"' }),
           ),
+          allowed_hosts: Type.Optional(
+            Type.Array(
+              Type.String({
+                format: FORMAT.routeHost,
+                expected: 'a host name like admin.example.com or *.example.com',
+              }),
+              { expected: 'a list of host names the admin API also answers for' },
+            ),
+          ),
         },
         'a mapping with listen and token_file or token_env',
       ),

@@ -47,6 +47,8 @@ export interface AdminConfig {
   readonly token: { readonly file: string } | { readonly env: string };
   /** Also answer GET <probesPath>/live and /ready on every main listener (for probes that cannot reach loopback). */
   readonly probesPath?: string;
+  /** Host names the admin API answers for beyond its own (lower-case, no port; "*.x" a suffix). */
+  readonly allowedHosts: readonly string[];
 }
 
 export interface ListenerConfig {

@@ -85,6 +85,7 @@ async function supervise(
     }
     if (admin) {
       admin.server.setToken(token.token);
+      admin.server.setAllowedHosts(wanted.allowedHosts);
       admin.config = wanted;
       return;
     }
@@ -92,6 +93,7 @@ async function supervise(
       host: wanted.host,
       port: wanted.port,
       token: token.token,
+      allowedHosts: wanted.allowedHosts,
       routes,
       logger,
     });
