@@ -167,7 +167,7 @@ async function call(
     }
     if (admission.kind === 'circuit_open') {
       return giveUp('UPSTREAM_CIRCUIT_OPEN', {
-        detail: `circuit open for ${url.origin}, next probe in ${Math.ceil(admission.retryAfterMs)} ms`,
+        detail: `circuit open for ${url.origin}${admission.hop === undefined ? '' : ` (its upstream "${admission.hop}")`}, next probe in ${Math.ceil(admission.retryAfterMs)} ms`,
         retryAfterMs: admission.retryAfterMs,
       });
     }
@@ -257,13 +257,13 @@ async function call(
     // A Retry-After of 0 (or a date past) asks for no pause: nobody need wait behind a probe.
     const pauses =
       announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
-    // A gateway that names the upstream it answered for speaks for that upstream: its pause
-    // holds the paths that go there, not the gateway's other routes.
+    // A gateway that names the upstream it answered for speaks for that upstream: its failure
+    // and its pause hold the paths that go there, not the gateway's other routes.
     if (member?.nextHop !== undefined) origin.learnHop(url.pathname, member.nextHop);
     origin.settle(admission, {
       failed: !pauses && (response.status === 502 || response.status === 503 || response.status === 504),
       pauseMs: pauses ? Math.min(announced, config.maxPause) : undefined,
-      pauseHop: member?.nextHop,
+      hop: member?.nextHop,
     });
     lastResponse = response;
     lastFailure = undefined;

@@ -19,6 +19,7 @@ let copierPosts = 0;
 let api: LoopbackServer;
 let apiRequests = 0;
 let dead: Fault;
+let refusing: Fault;
 let gateway: ClientGateway;
 
 before(async () => {
@@ -37,18 +38,21 @@ before(async () => {
     req.on('end', () => res.end('ok\n'));
   });
   dead = await startRefusing();
+  refusing = await startRefusing();
   gateway = await startClientGateway({
     '/copier': `    targets:\n      - url: ${copier.url}\n${plain}`,
     '/api': `    targets:\n      - url: ${api.url}\n${plain}`,
     // One refused attempt opens this upstream's circuit: the next answer is 503
     // destination_unavailable with Retry-After (the seconds until the probe) and next-hop "u2".
     '/dead': `    targets:\n      - url: ${dead.url}\n${plain}    circuit_breaker: { consecutive_failures: 1, open_time: 60s }\n`,
+    // Always a 502 connection_refused, next-hop "u3": the gateway's own circuit never opens.
+    '/refused': `    targets:\n      - url: ${refusing.url}\n${plain}    circuit_breaker: { consecutive_failures: 0 }\n`,
   });
 });
 
 after(async () => {
   await gateway?.stop();
-  await Promise.all([copier?.close(), api?.close(), dead?.close()]);
+  await Promise.all([copier?.close(), api?.close(), dead?.close(), refusing?.close()]);
 });
 
 test("a POST whose 502 carries an inner gateway's error under this gateway's received-status is not resent: it reached the origin", async () => {
@@ -120,6 +124,30 @@ test("a gateway's pause for one upstream (503 Retry-After, next-hop u2) holds th
       [503, 'destination_unavailable', 'u2'],
     ],
   );
+});
+
+test("one upstream's failures behind a gateway open the client's circuit for that upstream, not for the gateway's other routes", async () => {
+  const client = createFetch({ attempts: 1, circuitBreaker: { failures: 2, openTime: 60_000 } });
+  for (let i = 0; i < 2; i++) {
+    const res = await client(`${gateway.url}/refused/x`);
+    assert.equal(res.status, 502);
+    assert.match(
+      res.headers.get('proxy-status') ?? '',
+      /^client-edge; error=connection_refused;.*next-hop="u3"$/,
+    );
+    await res.arrayBuffer();
+  }
+  await assert.rejects(client(`${gateway.url}/refused/x`), (error: unknown) => {
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_CIRCUIT_OPEN');
+    assert.match(error.message, /its upstream "u3"/);
+    return true;
+  });
+  const before = apiRequests;
+  const ok = await client(`${gateway.url}/api/orders`);
+  assert.equal(ok.status, 200);
+  await ok.arrayBuffer();
+  assert.equal(apiRequests, before + 1);
 });
 
 test("an origin's own 503 Retry-After (no gateway member) pauses the whole origin", async () => {
