@@ -42,6 +42,9 @@ export function createHostCheck(listenHost: string, allowedHosts: readonly strin
       names.add(own);
       return names;
     }
+    // The wildcard itself too: `candor reload` (or curl) connects to the address written, and
+    // a page that fetches http://0.0.0.0/ directly is cross-origin, so reads nothing.
+    if (own !== '') names.add(own);
     names.add('localhost');
     for (const list of Object.values(networkInterfaces()))
       for (const entry of list ?? []) names.add(asHost(entry.address.split('%')[0]));

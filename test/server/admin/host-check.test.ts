@@ -29,6 +29,8 @@ test("every address (0.0.0.0): each of this machine's addresses, localhost and t
     assert.equal(check.allows(host), true, host);
   }
   assert.equal(check.allows('localhost'), true);
+  assert.equal(check.allows('0.0.0.0:9901'), true, 'the address written, which candor reload connects to');
+  assert.equal(createHostCheck('::', []).allows('[::]:9901'), true);
   assert.equal(check.allows('evil.example'), false);
   assert.equal(check.allows('192.0.2.77'), false, 'an address this machine does not have');
 });
