@@ -13,7 +13,9 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
   const { existsSync } = await import('node:fs');
   const checkout = existsSync(new URL('../src/server/cli/main.ts', import.meta.url));
-  const args = process.argv.slice(2).join(' ') || '--help';
+  // The command it was given, quoted for a POSIX shell where it needs to be, to paste as it is.
+  const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.split("'").join("'\\''")}'`);
+  const args = process.argv.slice(2).map(quote).join(' ') || '--help';
   const how = checkout
     ? [
         'This checkout pins Node 24 as a devDependency: run it through npm, which puts that Node first',

@@ -166,7 +166,9 @@ async function supervise(
         workers,
         listening: addresses,
         admin:
-          admin === undefined || adminPort === undefined ? undefined : `${admin.config.host}:${adminPort}`,
+          admin === undefined || adminPort === undefined
+            ? undefined
+            : `${admin.config.host.includes(':') ? `[${admin.config.host}]` : admin.config.host}:${adminPort}`,
         pidFile: options.pidFile,
       }),
     );
