@@ -109,6 +109,8 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'routes[].limits.body': route.limits.body,
     'upstreams.*.targets[].weight': upstream.targets[0].weight,
     'upstreams.*.balancer': upstream.balancer,
+    'upstreams.*.protocol': upstream.protocol,
+    'upstreams.*.pool.max_streams': upstream.pool.maxStreams,
     'upstreams.*.pool.max_connections': upstream.pool.maxConnections,
     'upstreams.*.pool.idle_timeout': upstream.pool.idleTimeout,
     'upstreams.*.pool.max_pending': upstream.pool.maxPending,

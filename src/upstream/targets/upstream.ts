@@ -5,14 +5,15 @@ import { Count } from '../../core/limits/count.ts';
 import { type Circuit, createCircuit } from '../breakers/circuit.ts';
 import { RetryBudget } from '../breakers/retry-budget.ts';
 import { type Connector, createConnector } from '../connections/connector.ts';
-import { ConnectionPool } from '../connections/pool.ts';
+import { H2Pool } from '../connections/h2-pool.ts';
+import { ConnectionPool, type PoolOptions, type TargetPool } from '../connections/pool.ts';
 import { type Balancer, createBalancer, TargetState } from './balancer.ts';
 import { Panic } from './panic.ts';
 
 /** Largest response header section accepted from an upstream before http_response_header_section_size. */
 export const UPSTREAM_MAX_HEADER_SIZE = 32 * 1024;
 
-export type Target = TargetState & { readonly pool: ConnectionPool };
+export type Target = TargetState & { readonly pool: TargetPool };
 
 /** An upstream at run time: its targets with their pools and states, its balancer, its circuit. */
 export interface Upstream {
@@ -51,9 +52,11 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
     ca: ca === undefined ? undefined : [...rootCertificates, ca.toString()].join('\n'),
     servername: config.tls.servername,
     rejectUnauthorized: !config.tls.insecureSkipVerify,
+    alpn: config.protocol === 'h2' ? 'h2' : 'http/1.1',
   });
-  const poolOptions = {
+  const poolOptions: PoolOptions = {
     maxConnections: config.pool.maxConnections,
+    maxStreams: config.pool.maxStreams,
     idleTimeout: config.pool.idleTimeout,
     timeouts: {
       // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
@@ -69,7 +72,10 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
     const old = kept.get(target.origin);
     if (old === undefined)
       return Object.assign(new TargetState(target), {
-        pool: new ConnectionPool(target, connect, poolOptions),
+        pool:
+          config.protocol === 'http1'
+            ? new ConnectionPool(target, connect, poolOptions)
+            : new H2Pool(target, connect, poolOptions),
       });
     kept.delete(target.origin);
     old.config = target;
@@ -112,6 +118,7 @@ function connectionSettingsChanged(before: UpstreamConfig, after: UpstreamConfig
     before.timeouts.read !== after.timeouts.read ||
     before.retries.perTryTimeout !== after.retries.perTryTimeout ||
     before.pool.idleTimeout !== after.pool.idleTimeout ||
+    before.pool.maxStreams !== after.pool.maxStreams ||
     JSON.stringify(before.tls) !== JSON.stringify(after.tls)
   );
 }
