@@ -119,11 +119,16 @@ export class H2Call implements ExchangeController {
       source.off('end', onEnd);
       source.off('error', onError);
       stream.off('drain', onDrain);
+      // Untouched, the body may go to another attempt (a refused stream is retried): it must
+      // not flow to no listener meanwhile.
+      if (!this.bodyTaken) source.pause();
     };
     this.stopBody = stop;
     source.on('data', onData);
     source.on('end', onEnd);
     source.on('error', onError);
+    // An earlier attempt that never took a byte left the body paused for this one.
+    source.resume();
     if (source.readableEnded) onEnd();
   }
 

@@ -4,6 +4,7 @@
  * all: exact status, Proxy-Status, log line, and what reached the upstream.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
@@ -139,6 +140,31 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(tries.length, 2);
     assert.equal(tries[0].error, 'connection_terminated');
     assert.equal(tries[0].stage, 'not_sent');
+  });
+
+  test('a streamed body whose stream was refused before a byte of it went goes whole to the next target', async () => {
+    const refusing = await keep(startH2(h2Refuse));
+    const healthy = await keep(startH2(h2Answer));
+    const gw = await gatewayTo('h2c', [refusing.url, healthy.url]);
+    const req = http.request(`${gw.url}/upload`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'streamed', 'transfer-encoding': 'chunked' },
+      agent: false,
+    });
+    const answered = new Promise<http.IncomingMessage>((resolve, reject) => {
+      req.on('response', resolve);
+      req.on('error', reject);
+    });
+    req.flushHeaders();
+    await refusing.waitForRequest(1);
+    req.write('part one, ');
+    req.end('part two');
+    const res = await answered;
+    res.resume();
+    assert.equal(res.statusCode, 200);
+    const [seen] = await Promise.all([healthy.waitForRequest(1, { body: true })]);
+    assert.equal(seen.body.toString(), 'part one, part two');
+    assert.equal(refusing.received[0].bodyLength, 0);
   });
 
   test('every stream refused: 502 connection_terminated saying the upstream did not process it', async () => {
