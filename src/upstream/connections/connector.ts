@@ -27,6 +27,15 @@ export type ConnectCallback = (err: Failure | null, socket: net.Socket | null) =
 
 export type Connector = (target: ConnectTarget, callback: ConnectCallback) => net.Socket;
 
+/** An `h2` upstream whose TLS server did not select h2 by ALPN (for the gateway and `candor diagnose` alike). */
+export function alpnNotH2(selected: string | false | null | undefined, elapsed: number): Failure {
+  const chose = selected ? `it chose ${selected}` : 'it chose no protocol';
+  return new Failure(
+    'tls_protocol_error',
+    `the upstream did not select h2 by ALPN (${chose}): it does not speak HTTP/2 over TLS, after ${ms(elapsed)}`,
+  );
+}
+
 /**
  * Opens upstream connections, classifying every way one can fail here, where the phase
  * (DNS, TCP, TLS) is known, instead of guessing later from a message.
@@ -87,12 +96,7 @@ export function createConnector(options: ConnectorOptions): Connector {
         // speaks HTTP/1.1 at best, and would read the HTTP/2 preface as garbage.
         const selected = (socket as tls.TLSSocket).alpnProtocol;
         if (options.alpn === 'h2' && selected !== 'h2')
-          return finish(
-            new Failure(
-              'tls_protocol_error',
-              `the upstream did not select h2 by ALPN (${selected ? `it chose ${selected}` : 'it chose no protocol'}): it does not speak HTTP/2 over TLS after ${ms(performance.now() - started)}`,
-            ),
-          );
+          return finish(alpnNotH2(selected, performance.now() - started));
         finish(null);
       });
     } else {

@@ -66,7 +66,7 @@ export class H2Session {
       (this.end as { error?: NodeJS.ErrnoException }).error ??= err;
     });
     this.session.on('close', () => this.gone());
-    // The session holds no request of its own up: an idle one must not keep the process alive.
+    // An idle session must not keep the process alive; one carrying a request must (reserve()).
     this.session.unref();
   }
 
@@ -91,7 +91,7 @@ export class H2Session {
 
   /** Takes a stream slot for a request about to be dispatched (the pool calls this). */
   reserve(): H2StreamSlot {
-    this.active++;
+    if (this.active++ === 0) this.session.ref();
     clearTimeout(this.idleTimer);
     return { dispatch: (request, handler) => this.dispatch(request, handler) };
   }
@@ -130,7 +130,7 @@ export class H2Session {
   }
 
   private callEnded(): void {
-    this.active--;
+    if (--this.active === 0) this.session.unref();
     if (this.active === 0 && !this.ended && this.options.idleTimeout > 0) {
       this.idleTimer = setTimeout(() => {
         if (this.active === 0) this.close();
