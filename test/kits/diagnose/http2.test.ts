@@ -3,6 +3,8 @@
  * session code, and the report saying when a target speaks only one of HTTP/1.1 and HTTP/2.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
 import { createTextPrinter } from '../../../src/kits/diagnose/render-text.ts';
@@ -137,5 +139,24 @@ describe('candor diagnose over HTTP/2', () => {
       diagnose({ target: 'https://127.0.0.1:1/', protocol: 'h2c' }),
       /--protocol h2c is HTTP\/2 in the clear/,
     );
+  });
+
+  test('as a child process, an h2c probe keeps the process alive until its answer, and exits 0', async () => {
+    const upstream = await keep(startH2(h2Answer));
+    const bin = join(import.meta.dirname, '../../../bin/candor.js');
+    const child = spawn(process.execPath, [bin, 'diagnose', `${upstream.url}/cli`, '--protocol', 'h2c'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      out += chunk;
+    });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, out);
+    assert.match(out, /✓ body {5}\d+ bytes, DATA frames, complete/);
+    assert.match(out, /protocols: HTTP\/1\.1 no, HTTP\/2 \(h2c, prior knowledge\) yes/);
   });
 });
