@@ -40,7 +40,7 @@ export interface Upstream {
  * Builds an upstream from its config. With `previous` (a reload kept the upstream's name),
  * every target still named — matched by its origin, scheme://host:port, so "http://a" and
  * "http://a:80" are one target — keeps its state object: pool and connections, health-check
- * verdict, ejection, admin state. The upstream keeps its circuit, retry budget, in-flight
+ * verdict, ejection, admin state (unless the upstream's protocol changed). The upstream keeps its circuit, retry budget, in-flight
  * and pending counts and panic state. Pools of targets no longer named are retired (see
  * ConnectionPool.retire): requests of the older snapshot finish on them.
  */
@@ -67,7 +67,12 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
   };
   // Open connections carry their timeouts and TLS session: when those change, they are not reused.
   const fresh = previous !== undefined && connectionSettingsChanged(previous.config, config);
-  const kept = new Map(previous?.targets.map((t) => [t.config.origin, t]));
+  // A change of protocol starts every target afresh: its pool speaks the old protocol, and its
+  // health verdicts and ejections were earned in it (an h2c-only target ejected for failing
+  // HTTP/1.1 must not stay out once the config says h2c).
+  const sameProtocol = previous?.config.protocol === config.protocol;
+  const kept = new Map(sameProtocol ? previous?.targets.map((t) => [t.config.origin, t]) : []);
+  if (!sameProtocol) for (const old of previous?.targets ?? []) old.pool.retire();
   const targets: Target[] = config.targets.map((target) => {
     const old = kept.get(target.origin);
     if (old === undefined)

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import {
@@ -329,5 +330,17 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     await upstream.waitForRequest(2);
     const res = await request(gw.url, { path: '/after-checks' });
     assert.equal(res.status, 200);
+  });
+
+  test('a reload that changes the protocol of a kept target speaks the new protocol to it at once', async () => {
+    const upstream = await keep(startH2(h2Answer));
+    const yaml = (protocol: string) =>
+      `name: edge-1\nroutes:\n  - upstream: app\nupstreams:\n  app:\n    protocol: ${protocol}\n    targets: [{ url: "${upstream.url}" }]\n`;
+    const gw = await keep(startTestGateway(yaml('http1')));
+    assert.equal((await request(gw.url, { path: '/before' })).status, 502, 'HTTP/1.1 to an h2c-only server');
+    await gw.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml('h2c')}`, '<test>', {}));
+    const res = await request(gw.url, { path: '/after' });
+    assert.equal(res.status, 200);
+    assert.equal(upstream.received.at(-1)?.path, '/after');
   });
 });
