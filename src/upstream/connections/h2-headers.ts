@@ -10,8 +10,10 @@ import type { UpstreamRequest } from './connection.ts';
 
 /**
  * RFC 9113 §8.3.1: the target's authority goes in `:authority` (Host is dropped, as an
- * intermediary converting from HTTP/1.1 may); §8.2.2: no connection-specific field may go.
- * Names are lower-cased (§8.2.1); a repeated field stays repeated.
+ * intermediary converting from HTTP/1.1 may); §8.2.2: no connection-specific field may go,
+ * but `te: trailers`, which this hop sends on its own behalf: it takes trailer fields (and
+ * relays them where the client can take them), and gRPC servers require it. Names are
+ * lower-cased (§8.2.1); a repeated field stays repeated.
  */
 export function h2RequestHeaders(
   request: UpstreamRequest,
@@ -23,6 +25,7 @@ export function h2RequestHeaders(
     ':scheme': scheme,
     ':authority': authority,
     ':path': request.path,
+    te: 'trailers',
   };
   const { headers: raw } = request;
   for (let i = 0; i < raw.length; i += 2) {

@@ -90,6 +90,11 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(seen.headers['x-drop'], undefined);
     assert.equal(seen.headers['x-keep'], 'yes');
     assert.equal(seen.headers['x-request-id'], 'h2c-1');
+    assert.equal(
+      seen.headers.te,
+      'trailers',
+      'this hop takes trailers, and says so (gRPC servers require it)',
+    );
     assert.equal(seen.body.toString(), 'hello h2');
     const line = await gw.logFor('h2c-1');
     assert.equal(line.status, 200);
@@ -342,5 +347,32 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     const res = await request(gw.url, { path: '/after' });
     assert.equal(res.status, 200);
     assert.equal(upstream.received.at(-1)?.path, '/after');
+  });
+
+  test('an HTTP/2 upstream’s trailers (a gRPC status) reach an HTTP/1.1 client in a chunked response, untouched', async () => {
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.on('end', () => {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.on('wantTrailers', () =>
+            stream.sendTrailers({ 'grpc-status': '5', 'grpc-message': 'no%20such%20order' }),
+          );
+          stream.end(Buffer.from([0, 0, 0, 0, 0]));
+        });
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/shop.Orders/Get',
+      headers: { 'content-type': 'application/grpc', te: 'trailers', 'x-request-id': 'trailers' },
+      body: Buffer.from([0, 0, 0, 0, 0]),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['transfer-encoding'], 'chunked');
+    assert.deepEqual(res.body, Buffer.from([0, 0, 0, 0, 0]));
+    assert.equal(res.trailers['grpc-status'], '5');
+    assert.equal(res.trailers['grpc-message'], 'no%20such%20order');
+    assert.equal(res.headers['proxy-status'], undefined);
   });
 });
