@@ -60,6 +60,16 @@ export const h2ResetAfterHead: H2Behaviour = (stream) => {
   stream.write('first part', () => setTimeout(() => stream.destroy(new Error('crash mid-body')), 20));
 };
 
+/** Closes the whole connection (no GOAWAY) on the first stream, before any head: a crash. */
+export const h2DropConnection: H2Behaviour = (stream) => {
+  stream.session?.socket?.destroy();
+};
+
+/** Refuses the stream with HTTP_1_1_REQUIRED: the server wants HTTP/1.1 for this request. */
+export const h2RequireHttp1: H2Behaviour = (stream) => {
+  stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
+};
+
 /** Accepts the stream and never answers. */
 export const h2Hang: H2Behaviour = () => {};
 

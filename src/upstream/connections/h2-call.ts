@@ -192,7 +192,9 @@ export class H2Call implements ExchangeController {
     if (handler === null || this.head === null) return;
     // The response is whole: a request body still going out is not wanted any more (RFC 9113 §8.1).
     this.finish();
-    if (this.stream !== undefined && !this.stream.closed) this.stream.close();
+    // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by itself.
+    const stream = this.stream;
+    if (stream !== undefined && !stream.closed && !stream.writableEnded) stream.close();
     handler.onResponseEnd(this, this.trailers);
   };
 

@@ -11,8 +11,10 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import {
   h2Answer,
+  h2DropConnection,
   h2Hang,
   h2Refuse,
+  h2RequireHttp1,
   h2ResetAfterHead,
   h2ResetBeforeHead,
   startH2,
@@ -244,6 +246,26 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(line.stage, 'sent');
     assert.equal(line.retry_skipped, 'not_idempotent');
     assert.equal(upstream.received.length, 1);
+  });
+
+  test('the connection dropped before the head: 502 connection_terminated, as on HTTP/1.1', async () => {
+    const upstream = await keep(startH2(h2DropConnection));
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/crash', headers: { 'x-request-id': 'drop' } });
+    assertGatewayError(res, 502, 'connection_terminated', /before the response head/);
+    assert.equal((await gw.logFor('drop')).stage, 'sent');
+  });
+
+  test('HTTP_1_1_REQUIRED: 502 http_protocol_error telling to set protocol http1', async () => {
+    const upstream = await keep(startH2(h2RequireHttp1));
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, { path: '/old', headers: { 'x-request-id': 'h1-required' } });
+    assertGatewayError(
+      res,
+      502,
+      'http_protocol_error',
+      /asks for HTTP\/1\.1 \(HTTP_1_1_REQUIRED\): set the upstream's protocol to http1/,
+    );
   });
 
   test('a reset after the head: the head is out, the transfer is cut, the log says http_response_incomplete', async () => {
