@@ -222,7 +222,7 @@ export const FAILURES = {
     flag: 'UPE',
     retryAfter: false,
     title: 'Upstream sent something that is not HTTP',
-    explanation: 'the upstream answered, but not with a valid HTTP/1.x response',
+    explanation: 'the upstream answered, but not with a valid HTTP response',
     fix: 'Check what is listening on the target port: it may be another service, or the app writes to the socket directly.',
     clientMayRetry: false,
     furthestStage: 'head_received',
