@@ -75,7 +75,13 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     const res = await request(gw.url, {
       method: 'POST',
       path: '/orders?id=7',
-      headers: { 'x-request-id': 'h2c-1', connection: 'keep-alive, x-drop', 'x-drop': '1', 'x-keep': 'yes' },
+      headers: {
+        'x-request-id': 'h2c-1',
+        connection: 'keep-alive, x-drop',
+        'x-drop': '1',
+        'x-keep': 'yes',
+        'x-tag': ['a', 'b'],
+      },
       body: 'hello h2',
     });
     assert.equal(res.status, 200);
@@ -91,6 +97,11 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(seen.headers.connection, undefined);
     assert.equal(seen.headers['x-drop'], undefined);
     assert.equal(seen.headers['x-keep'], 'yes');
+    assert.deepEqual(
+      seen.rawHeaders.filter(([name]) => name === 'x-tag').map(([, value]) => value),
+      ['a', 'b'],
+      'a repeated field stays two fields',
+    );
     assert.equal(seen.headers['x-request-id'], 'h2c-1');
     assert.equal(
       seen.headers.te,
