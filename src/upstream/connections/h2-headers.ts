@@ -12,7 +12,7 @@ import type { UpstreamRequest } from './connection.ts';
  * RFC 9113 §8.3.1: the target's authority goes in `:authority` (Host is dropped, as an
  * intermediary converting from HTTP/1.1 may); §8.2.2: no connection-specific field may go,
  * but `te: trailers`, which this hop sends on its own behalf: it takes trailer fields (and
- * relays them where the client can take them), and gRPC servers require it. Names are
+ * relays them where the client can take them), and the gRPC protocol requires it. Names are
  * lower-cased (§8.2.1); a repeated field stays repeated.
  */
 export function h2RequestHeaders(

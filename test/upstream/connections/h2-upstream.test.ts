@@ -106,7 +106,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(
       seen.headers.te,
       'trailers',
-      'this hop takes trailers, and says so (gRPC servers require it)',
+      'this hop takes trailers, and says so (the gRPC protocol requires it)',
     );
     assert.equal(seen.body.toString(), 'hello h2');
     const line = await gw.logFor('h2c-1');
