@@ -354,6 +354,44 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(upstream.connections, 1);
   });
 
+  test('a second connection opens only when the first is at its stream bound, up to pool.max_connections', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const upstream = await keep(
+      startH2(
+        (stream, req) => {
+          void gate.then(() => {
+            if (stream.closed) return;
+            stream.respond({ ':status': 200 });
+            stream.end(req.path);
+          });
+        },
+        { maxConcurrentStreams: 2 },
+      ),
+    );
+    const gw = await gatewayTo(
+      'h2c',
+      [upstream.url],
+      '    pool: { max_connections: 2, max_streams: 10 }\n    timeouts: { response: 5s, total: 10s }\n',
+    );
+    const first = request(gw.url, { path: '/0' });
+    await upstream.waitForRequest(1);
+    const rest = [1, 2, 3, 4, 5].map((i) => request(gw.url, { path: `/${i}` }));
+    await upstream.waitForRequest(4);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(upstream.connections, 2, 'two connections, not one per request');
+    assert.equal(upstream.received.length, 4, 'two streams on each; the fifth and sixth wait');
+    release();
+    const answers = await Promise.all([first, ...rest]);
+    assert.deepEqual(
+      answers.map((a) => a.text),
+      ['/0', '/1', '/2', '/3', '/4', '/5'],
+    );
+    assert.equal(upstream.connections, 2);
+  });
+
   test('an h2c upstream is health-checked over HTTP/2, and stays in rotation', async () => {
     const upstream = await keep(startH2(h2Answer));
     const gw = await gatewayTo(
