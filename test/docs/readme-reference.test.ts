@@ -63,6 +63,24 @@ test('the failure table has one row per failure type, with its status, shape and
   }
 });
 
+test('the gRPC table puts every failure type under its gRPC status, once', () => {
+  const placed = new Map<string, number>();
+  for (const line of section('The failure contract').split('\n')) {
+    const row = /^\|\s*(\d+) `[A-Z_]+`\s*\|([^|]*)\|/.exec(line);
+    if (!row) continue;
+    for (const type of row[2].matchAll(/`([a-z_0-9]+)`/g)) {
+      assert.ok(!placed.has(type[1]), `README gRPC table lists \`${type[1]}\` twice`);
+      placed.set(type[1], Number(row[1]));
+    }
+  }
+  for (const [type, kind] of Object.entries(FAILURES)) {
+    assert.equal(placed.get(type), kind.grpc, `README gRPC table: \`${type}\``);
+  }
+  for (const type of placed.keys()) {
+    assert.ok(Object.hasOwn(FAILURES, type), `README gRPC table lists \`${type}\`, not in FAILURES`);
+  }
+});
+
 test('the config reference has one row per config field, and no field the schema lacks', () => {
   const rows = tableRows(section('Configuration'));
   for (const path of CONFIG_FIELD_PATHS) {
@@ -91,6 +109,8 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'routes[].limits.body': route.limits.body,
     'upstreams.*.targets[].weight': upstream.targets[0].weight,
     'upstreams.*.balancer': upstream.balancer,
+    'upstreams.*.protocol': upstream.protocol,
+    'upstreams.*.pool.max_streams': upstream.pool.maxStreams,
     'upstreams.*.pool.max_connections': upstream.pool.maxConnections,
     'upstreams.*.pool.idle_timeout': upstream.pool.idleTimeout,
     'upstreams.*.pool.max_pending': upstream.pool.maxPending,

@@ -21,6 +21,7 @@ export function checkCrossFields(document: unknown, report: Report): void {
   checkDuplicateRoutes(document.routes, report);
   checkDuplicateListeners(document.listen, report);
   checkTimeoutOrder(upstreams, report);
+  checkProtocolSchemes(upstreams, report);
   checkDrainOrder(document.drain, report);
 }
 
@@ -103,6 +104,25 @@ function checkTimeoutOrder(upstreams: Record<string, unknown> | undefined, repor
       `timeouts.total (${total.text}) must be at least timeouts.response (${response.text}): ` +
         'the whole exchange cannot end before its response head is allowed to arrive',
     );
+  }
+}
+
+/** h2 is HTTP/2 negotiated inside TLS, h2c is HTTP/2 in the clear: each target's scheme must say the same. */
+function checkProtocolSchemes(upstreams: Record<string, unknown> | undefined, report: Report): void {
+  for (const [name, upstream] of entriesOf(upstreams)) {
+    const protocol = stringAt(upstream, 'protocol');
+    if (protocol !== 'h2' && protocol !== 'h2c') continue;
+    const scheme = protocol === 'h2' ? 'https:' : 'http:';
+    for (const [index, target] of itemsOf(upstream.targets)) {
+      const url = stringAt(target, 'url');
+      if (url === undefined || !URL.canParse(url) || new URL(url).protocol === scheme) continue;
+      report(
+        ['upstreams', name, 'targets', index, 'url'],
+        protocol === 'h2'
+          ? `protocol h2 is HTTP/2 over TLS: expected an https:// URL, got ${url} (for HTTP/2 in the clear, use protocol: h2c)`
+          : `protocol h2c is HTTP/2 in the clear: expected an http:// URL, got ${url} (for HTTP/2 over TLS, use protocol: h2)`,
+      );
+    }
   }
 }
 

@@ -22,7 +22,15 @@ export const DEFAULTS = {
   target: { weight: 1 },
   upstream: {
     balancer: 'round_robin',
-    pool: { maxConnections: 128, idleTimeout: 30_000, maxPending: 1024, queueTimeout: 2_000 },
+    protocol: 'http1',
+    // 100 streams a session is the floor RFC 9113 §6.5.2 recommends a server allow (nginx's default).
+    pool: {
+      maxConnections: 128,
+      idleTimeout: 30_000,
+      maxPending: 1024,
+      queueTimeout: 2_000,
+      maxStreams: 100,
+    },
     // A tunnel silent for an hour both ways is abandoned (WebSocket clients ping far more often).
     timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
     tls: { insecureSkipVerify: false },

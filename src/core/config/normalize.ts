@@ -165,11 +165,13 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
     name,
     targets: raw.targets.map(toTarget),
     balancer: raw.balancer ?? fallback.balancer,
+    protocol: raw.protocol ?? fallback.protocol,
     pool: {
       maxConnections: raw.pool?.max_connections ?? fallback.pool.maxConnections,
       idleTimeout: duration(raw.pool?.idle_timeout, fallback.pool.idleTimeout),
       maxPending: raw.pool?.max_pending ?? fallback.pool.maxPending,
       queueTimeout: duration(raw.pool?.queue_timeout, fallback.pool.queueTimeout),
+      maxStreams: raw.pool?.max_streams ?? fallback.pool.maxStreams,
     },
     timeouts: {
       connect: duration(timeouts.connect, fallback.timeouts.connect),

@@ -130,6 +130,7 @@ const Upstream = mapping(
   {
     targets: Type.Array(Target, { minItems: 1, expected: 'a list of at least one target' }),
     balancer: oneOf(['round_robin', 'least_conn']),
+    protocol: oneOf(['http1', 'h2c', 'h2']),
     pool: Type.Optional(
       mapping(
         {
@@ -139,6 +140,7 @@ const Upstream = mapping(
           idle_timeout: duration(),
           max_pending: count(0, 1_000_000, 'requests waiting for a connection'),
           queue_timeout: duration(),
+          max_streams: count(1, 10_000, 'concurrent streams on one HTTP/2 connection'),
         },
         'a mapping of pool settings',
       ),

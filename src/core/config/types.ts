@@ -106,10 +106,14 @@ export interface RateLimitConfig {
 
 export type BalancerKind = 'round_robin' | 'least_conn';
 
+/** How the gateway speaks to an upstream's targets: HTTP/1.1, HTTP/2 in the clear (prior knowledge), HTTP/2 over TLS (ALPN). */
+export type UpstreamProtocol = 'http1' | 'h2c' | 'h2';
+
 export interface UpstreamConfig {
   readonly name: string;
   readonly targets: readonly TargetConfig[];
   readonly balancer: BalancerKind;
+  readonly protocol: UpstreamProtocol;
   readonly pool: PoolConfig;
   readonly timeouts: UpstreamTimeouts;
   readonly tls: UpstreamTlsConfig;
@@ -127,8 +131,10 @@ export interface UpstreamConfig {
 }
 
 export interface PoolConfig {
-  /** Connections per target. */
+  /** Connections per target (HTTP/2: sessions, opened only when every open one is at its stream bound). */
   readonly maxConnections: number;
+  /** HTTP/2: streams at once on one session, lowered by the upstream's SETTINGS_MAX_CONCURRENT_STREAMS. */
+  readonly maxStreams: number;
   readonly idleTimeout: number;
   /** Requests waiting for a connection, per upstream, beyond which new ones get 503 at once. */
   readonly maxPending: number;

@@ -1,3 +1,5 @@
+import type { UpstreamProtocol } from '../../core/config/types.ts';
+
 /**
  * What one probe sends and how long it waits: built from a URL and the command line, or from
  * an upstream of the config, so that it is the request the gateway would send.
@@ -23,6 +25,8 @@ export interface ProbeTls {
 
 export interface ProbePlan {
   readonly protocol: 'http:' | 'https:';
+  /** How the request goes, as the upstream's `protocol` says: HTTP/1.1, h2c, or h2 (ALPN). */
+  readonly httpVersion: UpstreamProtocol;
   /** Host name or IP literal (IPv6 without brackets). */
   readonly hostname: string;
   readonly port: number;

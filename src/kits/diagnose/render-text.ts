@@ -34,6 +34,7 @@ export function createTextPrinter(write: (text: string) => void, options: TextOp
     end(report: TargetReport) {
       const { verdict } = report;
       const color = verdict.outcome === 'ok' ? '32' : verdict.outcome === 'upstream_error' ? '33' : '31';
+      if (report.protocols) write(`${paint('1', 'protocols:')} ${report.protocols.summary}\n`);
       write(`${paint(`1;${color}`, 'verdict:')} ${verdict.summary}\n`);
       write(`${paint('1', 'fix:')} ${verdict.fix}\n`);
     },

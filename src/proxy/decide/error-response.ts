@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { type ErrorBody, renderErrorBody } from '../../core/failure/error-body.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { buildGrpcAnswer } from '../../core/failure/grpc-answer.ts';
 import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
@@ -20,6 +21,11 @@ export interface ErrorResponseFacts {
   readonly head: boolean;
   /** Close the client connection after answering (an unread request body, a broken stream). */
   readonly close: boolean;
+  /**
+   * The request is gRPC (isGrpcContentType) and came over HTTP/2, the only way a gRPC request
+   * can come: the answer is gRPC's Trailers-Only form. Left unset by the HTTP/1.1 server.
+   */
+  readonly grpc?: boolean;
 }
 
 export interface ErrorResponse {
@@ -28,8 +34,17 @@ export interface ErrorResponse {
   readonly body: ErrorBody;
 }
 
-/** The decide phase's answer for a failure: status, headers and negotiated body. */
+/** The decide phase's answer for a failure: status, headers and negotiated body (none for gRPC). */
 export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts): ErrorResponse {
+  if (facts.grpc === true) {
+    // A gRPC client reads grpc-status, never the HTTP status or a body (grpc-answer.ts).
+    const answer = buildGrpcAnswer(failure, facts);
+    return {
+      status: answer.status,
+      headers: answer.headers,
+      body: { contentType: 'application/grpc', body: '' },
+    };
+  }
   const body = renderErrorBody(negotiateErrorFormat(facts.accept), {
     failure,
     proxyName: facts.proxyName,

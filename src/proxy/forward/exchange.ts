@@ -14,9 +14,8 @@ import type {
   ExchangeController,
   ExchangeHandler,
   RequestBody,
-  UpstreamConnection,
 } from '../../upstream/connections/connection.ts';
-import type { PoolWaiter } from '../../upstream/connections/pool.ts';
+import type { Dispatcher, PoolWaiter } from '../../upstream/connections/pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { buildDownstreamHead, serializeResponseHead } from './response-headers.ts';
 import { filterTrailers } from './trailer-fields.ts';
@@ -160,7 +159,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
 
-  onConnection(connection: UpstreamConnection): void {
+  onConnection(connection: Dispatcher): void {
     const { req, options } = this;
     const body: RequestBody =
       options.body.kind === 'stream'

@@ -87,7 +87,7 @@ export function startActiveChecks(
     const check = upstream.config.healthCheck;
     if (loop.stopped || !check) return;
     if (target.admin === 'disabled') return schedule(target, loop, check.interval);
-    const probing = startProbe(target.config, check, upstream.connect);
+    const probing = startProbe(target.config, check, upstream.connect, upstream.config.protocol);
     loop.running = probing;
     const result = await probing.result;
     loop.running = undefined;

@@ -124,7 +124,14 @@ test('every field of a full config is read, converted to runtime units and resol
           },
         ],
         balancer: 'least_conn',
-        pool: { maxConnections: 16, idleTimeout: 60_000, maxPending: 1024, queueTimeout: 2_000 },
+        protocol: 'http1',
+        pool: {
+          maxConnections: 16,
+          idleTimeout: 60_000,
+          maxPending: 1024,
+          queueTimeout: 2_000,
+          maxStreams: 100,
+        },
         timeouts: { connect: 250, response: 1_500, read: 2_000, total: 5_000, tunnelIdle: 3_600_000 },
         tls: { ca: join(dir, 'tls/ca.pem'), servername: 'api.internal', insecureSkipVerify: false },
         ...resilienceDefaults(1_500),
@@ -142,7 +149,14 @@ test('every field of a full config is read, converted to runtime units and resol
           },
         ],
         balancer: 'round_robin',
-        pool: { maxConnections: 128, idleTimeout: 30_000, maxPending: 1024, queueTimeout: 2_000 },
+        protocol: 'http1',
+        pool: {
+          maxConnections: 128,
+          idleTimeout: 30_000,
+          maxPending: 1024,
+          queueTimeout: 2_000,
+          maxStreams: 100,
+        },
         timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
         tls: { insecureSkipVerify: false },
         ...resilienceDefaults(30_000),
@@ -194,7 +208,14 @@ test('a minimal config gets every default', () => {
           },
         ],
         balancer: 'round_robin',
-        pool: { maxConnections: 128, idleTimeout: 30_000, maxPending: 1024, queueTimeout: 2_000 },
+        protocol: 'http1',
+        pool: {
+          maxConnections: 128,
+          idleTimeout: 30_000,
+          maxPending: 1024,
+          queueTimeout: 2_000,
+          maxStreams: 100,
+        },
         timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
         tls: { insecureSkipVerify: false },
         ...resilienceDefaults(30_000),
@@ -312,7 +333,13 @@ upstreams:
   assert.deepEqual(route.rateLimit, { rate: 10, burst: 20, key: { kind: 'header', name: 'x-api-key' } });
   assert.equal(route.retryIdempotencyKey, true);
   const api = config.upstreams.api;
-  assert.deepEqual(api.pool, { maxConnections: 128, idleTimeout: 30_000, maxPending: 10, queueTimeout: 250 });
+  assert.deepEqual(api.pool, {
+    maxConnections: 128,
+    idleTimeout: 30_000,
+    maxPending: 10,
+    queueTimeout: 250,
+    maxStreams: 100,
+  });
   assert.deepEqual(api.healthCheck, {
     method: 'GET',
     path: '/healthz',

@@ -19,7 +19,7 @@ import {
   startIdleCloser,
 } from '../../../src/kits/fault-kit/http-servers.ts';
 import { type RawConnection, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
-import type { ConnectionPool } from '../../../src/upstream/connections/pool.ts';
+import type { TargetPool } from '../../../src/upstream/connections/pool.ts';
 import { rawRequest, request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -73,7 +73,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** The pool of the only target of upstream `app`. */
-function poolOf(gw: TestGateway): ConnectionPool {
+function poolOf(gw: TestGateway): TargetPool {
   const upstream = gw.gateway.runtime().upstreams.get('app');
   assert.ok(upstream);
   return upstream.targets[0].pool;
