@@ -17,9 +17,13 @@ export function checkFiles(document: unknown, baseDir: string, report: Report): 
     const tls = mappingAt(listener, 'tls');
     for (const field of ['cert', 'key'])
       checkFile(tls, field, ['listen', index, 'tls', field], baseDir, report);
+    for (const [n, pair] of itemsOf(tls?.certificates))
+      for (const field of ['cert', 'key'])
+        checkFile(pair, field, ['listen', index, 'tls', 'certificates', n, field], baseDir, report);
   }
   for (const [name, upstream] of entriesOf(root.upstreams)) {
-    checkFile(mappingAt(upstream, 'tls'), 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report);
+    for (const field of ['ca', 'cert', 'key'])
+      checkFile(mappingAt(upstream, 'tls'), field, ['upstreams', name, 'tls', field], baseDir, report);
   }
 }
 

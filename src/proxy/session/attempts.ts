@@ -8,8 +8,9 @@ import type { Target } from '../../upstream/targets/upstream.ts';
 import { hasRequestBody } from '../accept/request-checks.ts';
 import { backoffDelay, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
+import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
 import { buildUpstreamHeaders, withTraceparent } from '../forward/request-headers.ts';
-import { stripPrefix } from '../route/router.ts';
+import { upstreamPath } from '../route/rewrite.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
 import type { Admitted } from './admit.ts';
 import type { RequestSession } from './request-session.ts';
@@ -25,6 +26,8 @@ export class Attempts implements ExchangeOwner {
   private readonly headers: string[];
   private readonly path: string;
   private readonly via: string;
+  /** The route's response rules for this request; undefined when it has none. */
+  private readonly responseEdit: HeaderEdit | undefined;
   private readonly tried: Target[] = [];
   private body: AttemptBody = { kind: 'none' };
   private current:
@@ -50,8 +53,8 @@ export class Attempts implements ExchangeOwner {
     this.admitted = admitted;
     const { runtime, req, record } = session;
     this.via = req.httpVersionMinor === 0 ? runtime.via10 : runtime.via11;
-    this.path = admitted.route.stripPrefix ? stripPrefix(admitted.route.path, admitted.path) : admitted.path;
-    this.headers = buildUpstreamHeaders(req.rawHeaders, {
+    this.path = upstreamPath(admitted.route, admitted.path);
+    const headers = buildUpstreamHeaders(req.rawHeaders, {
       clientAddress: record.clientAddress,
       trusted: runtime.trust.has(record.clientAddress),
       protocol: session.listener.protocol,
@@ -61,6 +64,10 @@ export class Attempts implements ExchangeOwner {
       keepTracestate: record.trace.continued,
       via: this.via,
     });
+    const rules = admitted.route.requestHeaders;
+    // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.
+    this.headers = rules === undefined ? headers : applyHeaderRules(headers, rules, session.templateVars());
+    this.responseEdit = session.responseEdit();
     // An upgrade asks the upstream for the switch in the fields this hop owns.
     if (session.upgradeHead !== undefined)
       this.headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade ?? '');
@@ -127,6 +134,7 @@ export class Attempts implements ExchangeOwner {
       via: this.via,
       nextHop: this.session.nextHop() as string,
       upgradeHead: this.session.upgradeHead,
+      editHeaders: this.responseEdit,
       metrics: runtime.metrics,
     });
     this.current = { exchange, selection, startedAt: now, retry, settled: false };
