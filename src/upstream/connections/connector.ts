@@ -10,6 +10,9 @@ export interface ConnectorOptions {
   readonly ca?: string | Buffer;
   readonly servername?: string;
   readonly rejectUnauthorized: boolean;
+  /** A client certificate and its key, for targets that ask for one (mTLS). */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
 }
 
 /** Where to connect: a target's host, port and scheme. */
@@ -71,6 +74,8 @@ export function createConnector(options: ConnectorOptions): Connector {
         lookup,
         ca: options.ca,
         rejectUnauthorized: options.rejectUnauthorized,
+        cert: options.cert,
+        key: options.key,
         ALPNProtocols: ['http/1.1'],
         session: sessions.get(sessionKey),
       });

@@ -51,6 +51,9 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
     ca: ca === undefined ? undefined : [...rootCertificates, ca.toString()].join('\n'),
     servername: config.tls.servername,
     rejectUnauthorized: !config.tls.insecureSkipVerify,
+    // Read at each (re)build, as the CA is: a reload picks up a renewed client certificate.
+    cert: config.tls.cert === undefined ? undefined : readFileSync(config.tls.cert),
+    key: config.tls.key === undefined ? undefined : readFileSync(config.tls.key),
   });
   const poolOptions = {
     maxConnections: config.pool.maxConnections,

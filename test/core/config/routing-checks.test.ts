@@ -226,3 +226,29 @@ test('the routing fields load into their runtime form', () => {
   assert.equal(redirect.upstream, undefined);
   assert.deepEqual(redirect.redirect, { kind: 'location', location: 'https://example.com/new', status: 308 });
 });
+
+test('a certificate listed for SNI must go with its key, and be readable', async () => {
+  const { testCertificates } = await import('../../../src/kits/fault-kit/tls-certs.ts');
+  const { localhost, wrongHost } = testCertificates();
+  const text = `listen:
+  - address: 127.0.0.1:8443
+    tls:
+      cert: ${localhost.certPath}
+      key: ${localhost.keyPath}
+      certificates:
+        - { cert: ${localhost.certPath}, key: ${wrongHost.keyPath} }
+        - { cert: ${localhost.certPath}, key: missing.key }
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets: [{ url: http://127.0.0.1:3001 }]
+`;
+  const problems = problemsOf(text);
+  assert.deepEqual(
+    problems.map((p) => `${p.line} ${p.path}`),
+    ['7 listen[0].tls.certificates[0].key', '8 listen[0].tls.certificates[1].key'],
+  );
+  assert.match(problems[0].message, /^cannot use this key with ".*localhost\.pem": .*key values mismatch/);
+  assert.match(problems[1].message, /^cannot read ".*missing\.key": no such file/);
+});
