@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { loadConfigFile, parseConfig } from '../../../src/core/config/load.ts';
 import type { GatewayConfig } from '../../../src/core/config/types.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { MINIMAL, SOURCE } from './config-fixture.ts';
 
 let dir: string;
@@ -13,7 +14,10 @@ let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'candor-config-'));
   await mkdir(join(dir, 'tls'));
-  for (const file of ['tls/cert.pem', 'tls/key.pem', 'tls/ca.pem']) await writeFile(join(dir, file), 'PEM\n');
+  // Real PEM files: the loader checks that a certificate goes with its key.
+  const { localhost, ca } = testCertificates();
+  const files = { 'tls/cert.pem': localhost.cert, 'tls/key.pem': localhost.key, 'tls/ca.pem': ca };
+  for (const [file, pem] of Object.entries(files)) await writeFile(join(dir, file), pem);
 });
 
 after(async () => {
