@@ -11,6 +11,7 @@ import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/excha
 import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
 import { buildUpstreamHeaders, withTraceparent } from '../forward/request-headers.ts';
 import { upstreamPath } from '../route/rewrite.ts';
+import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
 import type { Admitted } from './admit.ts';
 import type { RequestSession } from './request-session.ts';
@@ -26,6 +27,8 @@ export class Attempts implements ExchangeOwner {
   private readonly headers: string[];
   private readonly path: string;
   private readonly via: string;
+  /** What the hash balancer hashes for this request; undefined for the other balancers. */
+  private readonly hashKey: string | undefined;
   /** The route's response rules for this request; undefined when it has none. */
   private readonly responseEdit: HeaderEdit | undefined;
   private readonly tried: Target[] = [];
@@ -68,6 +71,11 @@ export class Attempts implements ExchangeOwner {
     // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.
     this.headers = rules === undefined ? headers : applyHeaderRules(headers, rules, session.templateVars());
     this.responseEdit = session.responseEdit();
+    const upstreamConfig = admitted.upstream.config;
+    this.hashKey =
+      upstreamConfig.balancer === 'hash'
+        ? hashKeyOf(upstreamConfig.hashKey, req, record.clientAddress)
+        : undefined;
     // An upgrade asks the upstream for the switch in the fields this hop owns.
     if (session.upgradeHead !== undefined)
       this.headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade ?? '');
@@ -106,7 +114,7 @@ export class Attempts implements ExchangeOwner {
     const { record, runtime, req, res } = this.session;
     const { upstream } = admitted;
     const now = performance.now();
-    const selection = selectTarget(upstream, now, this.tried);
+    const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
       this.retryOver(selection.type);
       return this.end(selection);
@@ -115,6 +123,8 @@ export class Attempts implements ExchangeOwner {
     this.tried.push(target);
     record.target = target.config.origin;
     if (selection.panic) record.panic = true;
+    // The log says when a key did not go to its own target (and which that was).
+    record.hashHome = selection.hashHome?.config.origin;
     const retry = record.tries.length > 0;
     // With tracing on, each attempt is a span of its own: the upstream's parent.
     const traceparent = startClientSpan(
