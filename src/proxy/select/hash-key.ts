@@ -1,12 +1,15 @@
 import type { HashKey } from '../../core/config/types.ts';
-import type { RouteRequest } from '../route/router.ts';
 
 /**
  * What the hash balancer hashes for this request: the client address, a header's value or a
  * cookie's. A request without that header or cookie is keyed by its client address, so it
  * still sticks to one target.
  */
-export function hashKeyOf(key: HashKey, req: RouteRequest, clientAddress: string): string {
+export function hashKeyOf(
+  key: HashKey,
+  req: { readonly headers: Readonly<Record<string, string | string[] | undefined>> },
+  clientAddress: string,
+): string {
   if (key.kind === 'client') return clientAddress;
   if (key.kind === 'header') {
     const value = req.headers[key.name];
