@@ -15,7 +15,7 @@ export interface Selection {
   /** Picked while the upstream was in panic: the health checks' verdict was ignored. */
   readonly panic: boolean;
   /** The hash balancer's own target for the key, when the pick went elsewhere (it was out of rotation, or tried). */
-  readonly hashHome?: Target;
+  readonly hashHome: Target | undefined;
 }
 
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -61,7 +61,7 @@ export function selectTarget(
   const targetProbe = target.isHalfOpen(now);
   const home = hashKey === undefined ? undefined : upstream.balancer.home?.(hashKey);
   return {
-    ...(home === undefined || home === target ? {} : { hashHome: home }),
+    hashHome: home === target ? undefined : home,
     target,
     targetProbe,
     releaseProbe: targetProbe ? target.probes.acquire() : noRelease,

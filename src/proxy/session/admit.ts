@@ -28,14 +28,14 @@ export interface Admitted {
  * rate-limited route waits for the primary's bucket (see Admission.admit): its answer is a
  * promise, every other request's is decided at once. A route that redirects is answered
  * before the admit policies (as nginx's `return` comes before its limits): nothing is forwarded.
- * `routed` learns the route as soon as it is known (its response rules apply to every answer).
+ * The owner learns the route as soon as it is known (its response rules apply to every answer).
  */
 export function admit(
   runtime: Runtime,
   req: IncomingMessage,
   record: RequestRecord,
   listener: ListenerFacts,
-  routed: (route: RouteConfig) => void,
+  owner: { routed(route: RouteConfig): void },
 ): Admitted | Failure | RedirectAnswer | Promise<Admitted | Failure> {
   const { authority, path } = splitTarget(req.url ?? '/', req.headers.host ?? '');
   if (isLoop(req.headers.via, runtime.name)) {
@@ -47,7 +47,7 @@ export function admit(
   if (!route)
     return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
   record.route = route.name;
-  routed(route);
+  owner.routed(route);
   if (route.redirect !== undefined) {
     const location = redirectLocation(route.redirect, listener.protocol, authority, path);
     if (location === undefined)

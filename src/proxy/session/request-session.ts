@@ -168,7 +168,7 @@ export class RequestSession {
     // Max-Forwards is spent must be answered by its recipient: Candor is both.
     if (req.method === 'OPTIONS' && (req.url === '*' || maxForwardsSpent(req))) return this.#answerOptions();
     // route → admit (a cluster's shared rate limit answers later: the phases go on from there)
-    const admitted = admit(runtime, req, this.record, this.listener, this.#routed);
+    const admitted = admit(runtime, req, this.record, this.listener, this);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     // A bug must cost one request a 500, never the process (as in #run).
     admitted
@@ -179,10 +179,6 @@ export class RequestSession {
         ),
       );
   }
-
-  readonly #routed = (route: RouteConfig): void => {
-    this.#route = route;
-  };
 
   #forward(admitted: Admitted | Failure | RedirectAnswer): void {
     const { res } = this;
@@ -200,6 +196,11 @@ export class RequestSession {
   }
 
   // ── what the later phases report ────────────────────────────────────────────────
+
+  /** Routing found the request's route (admit.ts). */
+  routed(route: RouteConfig): void {
+    this.#route = route;
+  }
 
   /** The upstream's head went downstream with this status. */
   responded(status: number): void {
