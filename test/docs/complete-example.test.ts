@@ -45,6 +45,17 @@ function usedFields(schema: TSchema, value: unknown, path: string, out: Set<stri
   return out;
 }
 
+/**
+ * A name inside a map's values that the schema lists as one field (`match.headers: { X-Canary:
+ * { present: true } }`): the value's own syntax, documented with its field, not a field of its own.
+ */
+function insideValue(field: string): boolean {
+  const at = field.indexOf('.*.');
+  if (at === -1) return false;
+  const map = field.slice(0, at);
+  return CONFIG_FIELD_PATHS.includes(map) && !CONFIG_FIELD_PATHS.some((known) => known.startsWith(`${map}.`));
+}
+
 function isMapping(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -62,7 +73,9 @@ test(`${EXAMPLE} uses every field of the config schema`, () => {
   // The walk reads the schema's own names: nothing it found is unknown to CONFIG_FIELD_PATHS
   // (list items and upstream names, `[]` and `.*`, are not fields of their own).
   assert.deepEqual(
-    [...used].filter((field) => !/(\[\]|\.\*)$/.test(field) && !CONFIG_FIELD_PATHS.includes(field)),
+    [...used].filter(
+      (field) => !/(\[\]|\.\*)$/.test(field) && !CONFIG_FIELD_PATHS.includes(field) && !insideValue(field),
+    ),
     [],
   );
 });
@@ -76,7 +89,7 @@ test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => 
   assert.equal(result.stderr, '');
   assert.equal(
     result.stdout,
-    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 3 route(s), 2 upstream(s))\n`,
+    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 9 route(s), 3 upstream(s))\n`,
   );
   assert.equal(result.status, 0);
 });

@@ -6,6 +6,10 @@
  * Every default lives in `defaults.ts`; nothing downstream invents one.
  */
 
+import type { HashKey, TemplatePart } from './routing-values.ts';
+
+export type { HashKey, TemplatePart } from './routing-values.ts';
+
 export interface GatewayConfig {
   /** This gateway's name, used in Via and as the Proxy-Status member. */
   readonly name: string;
@@ -56,7 +60,7 @@ export interface ListenerConfig {
   readonly address: string;
   readonly host: string;
   readonly port: number;
-  readonly tls?: { readonly cert: string; readonly key: string };
+  readonly tls?: ListenerTlsConfig;
   /** Load shedding: requests in flight on this listener beyond which new ones get 503. */
   readonly maxInFlight?: number;
   /**
@@ -76,8 +80,18 @@ export interface RouteConfig {
   readonly host?: string;
   /** Path prefix, always starting with "/". Matches on segment boundaries ("/v1" matches "/v1/x", not "/v10"). */
   readonly path: string;
-  readonly upstream: string;
+  /** The upstream that serves the route; absent when the route answers with a redirect. */
+  readonly upstream?: string;
   readonly stripPrefix: boolean;
+  /** Method, header and query conditions; absent when the route tests only host and path. */
+  readonly conditions?: RouteConditions;
+  /** The path the upstream sees, other than the client's (strip_prefix is the simplest case). */
+  readonly rewrite?: RewriteConfig;
+  /** The route answers itself with this redirect instead of forwarding. */
+  readonly redirect?: RedirectConfig;
+  readonly requestHeaders?: HeaderRules;
+  /** Applied to the upstream's answers and the gateway's own (errors, redirects), Proxy-Status excepted. */
+  readonly responseHeaders?: HeaderRules;
   readonly limits: { readonly body: number };
   /** Load shedding: requests in flight on this route beyond which new ones get 503. */
   readonly maxInFlight?: number;
@@ -104,7 +118,65 @@ export interface RateLimitConfig {
   readonly key: { readonly kind: 'client' } | { readonly kind: 'header'; readonly name: string };
 }
 
-export type BalancerKind = 'round_robin' | 'least_conn';
+export interface ListenerTlsConfig {
+  /** The default certificate: served when no certificate of `certificates` names the SNI host. */
+  readonly cert: string;
+  readonly key: string;
+  /** More certificates, each served to the SNI names it carries (wildcards included). */
+  readonly certificates: readonly { readonly cert: string; readonly key: string }[];
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** What a header or query parameter must be. */
+export type ValueTest =
+  | { readonly kind: 'value'; readonly value: string }
+  | { readonly kind: 'regex'; readonly pattern: string }
+  | { readonly kind: 'present'; readonly present: boolean };
+
+export interface FieldTest {
+  /** Lower-cased for headers; as written for query parameters. */
+  readonly name: string;
+  readonly test: ValueTest;
+}
+
+export interface RouteConditions {
+  /** Methods as sent (case-sensitive); absent: any method. */
+  readonly methods?: readonly string[];
+  readonly headers: readonly FieldTest[];
+  readonly query: readonly FieldTest[];
+}
+
+export type RewriteConfig =
+  | { readonly kind: 'prefix'; readonly prefix: string }
+  | { readonly kind: 'regex'; readonly pattern: string; readonly replace: string };
+
+export type RedirectConfig =
+  | {
+      readonly kind: 'origin';
+      /** Absent: the scheme the client used. */
+      readonly scheme?: 'http' | 'https';
+      /** Absent: the scheme's default port when the scheme changes, else the port the client used. */
+      readonly port?: number;
+      readonly status: 301 | 302 | 307 | 308;
+    }
+  | { readonly kind: 'location'; readonly location: string; readonly status: 301 | 302 | 307 | 308 };
+
+export interface HeaderRule {
+  /** As written in the file (the case the field goes out in). */
+  readonly name: string;
+  readonly lower: string;
+  readonly value: readonly TemplatePart[];
+}
+
+/** remove, then set (replacing every field of that name), then add (beside the ones there). */
+export interface HeaderRules {
+  readonly set: readonly HeaderRule[];
+  readonly add: readonly HeaderRule[];
+  /** Lower-cased names. */
+  readonly remove: readonly string[];
+}
+
+export type BalancerKind = 'round_robin' | 'least_conn' | 'hash';
 
 /** How the gateway speaks to an upstream's targets: HTTP/1.1, HTTP/2 in the clear (prior knowledge), HTTP/2 over TLS (ALPN). */
 export type UpstreamProtocol = 'http1' | 'h2c' | 'h2';
@@ -114,6 +186,8 @@ export interface UpstreamConfig {
   readonly targets: readonly TargetConfig[];
   readonly balancer: BalancerKind;
   readonly protocol: UpstreamProtocol;
+  /** What the hash balancer hashes: the client address, a header or a cookie. */
+  readonly hashKey: HashKey;
   readonly pool: PoolConfig;
   readonly timeouts: UpstreamTimeouts;
   readonly tls: UpstreamTlsConfig;
@@ -228,6 +302,9 @@ export interface UpstreamTlsConfig {
   readonly servername?: string;
   /** Skip certificate verification (never in production; logged at startup). */
   readonly insecureSkipVerify: boolean;
+  /** A client certificate (and its key) presented to targets that ask for one (mTLS). */
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 export interface ErrorsConfig {

@@ -86,6 +86,7 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   if (record.upgraded) line += ',"upgraded":true';
   if (record.interimDropped > 0) line += `,"interim_dropped":${record.interimDropped}`;
   if (record.panic) line += ',"panic":true';
+  if (record.hashHome !== undefined) line += `,"hash_home":${str(record.hashHome)}`;
   line += `,"attempts":${record.tries.length}`;
   // Only when there was more than one: the common line stays short.
   if (record.tries.length > 1) line += `,"tries":${str(record.tries)}`;
@@ -125,6 +126,7 @@ export function lineFields(record: RequestRecord): Record<string, unknown> {
     upgraded: record.upgraded || undefined,
     interim_dropped: record.interimDropped || undefined,
     panic: record.panic || undefined,
+    hash_home: record.hashHome,
     attempts: record.tries.length,
     tries: record.tries.length > 1 ? record.tries : undefined,
     retry_skipped: record.retrySkipped,

@@ -18,7 +18,7 @@ export interface AttemptOutcome {
  * only per-request state the log phase reads, so every field has exactly one writing module
  * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
  * client_aborted and upgraded; admit the route and upstream; the attempt loop the target,
- * stage, tries, retry_skipped and panic; the exchange what the wire showed (bytes,
+ * stage, tries, retry_skipped, panic and hash_home; the exchange what the wire showed (bytes,
  * connect and first-byte times, reuse, resets, dropped interim answers).
  */
 export class RequestRecord {
@@ -56,6 +56,8 @@ export class RequestRecord {
   readonly tries: AttemptOutcome[] = [];
   /** The target was picked while its upstream was in panic (health checks ignored). */
   panic = false;
+  /** The hash balancer's own target for the request's key, when the last attempt went elsewhere. */
+  hashHome: string | undefined;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */
   retrySkipped: RetrySkip | undefined;
 

@@ -91,7 +91,7 @@ export class Admission {
   }
 
   /** The maintenance mode in force for a route: the admin API's, else the config's. */
-  maintenance(route: RouteConfig, upstream: UpstreamConfig): MaintenanceConfig | undefined {
+  maintenance(route: RouteConfig, upstream: UpstreamConfig | undefined): MaintenanceConfig | undefined {
     const set = this.#override(route.name);
     return set === undefined ? maintenanceOf(route, upstream) : (set ?? undefined);
   }

@@ -18,6 +18,8 @@ export interface ErrorResponseFacts {
   readonly accept: string | undefined;
   /** The upstream as clients may see it (name, or address when exposed); absent before routing. */
   readonly nextHop: string | undefined;
+  /** The route's response rules (every field but Proxy-Status is theirs to change); absent: none. */
+  readonly editHeaders?: (headers: readonly string[]) => string[];
   readonly head: boolean;
   /** Close the client connection after answering (an unread request body, a broken stream). */
   readonly close: boolean;
@@ -68,7 +70,7 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
   if (failure.retryAfter !== undefined) headers.push('retry-after', String(failure.retryAfter));
   if (failure.status === 405) headers.push('allow', ALLOW);
   if (facts.close) headers.push('connection', 'close');
-  return { status: failure.status, headers, body };
+  return { status: failure.status, headers: facts.editHeaders?.(headers) ?? headers, body };
 }
 
 /** Writes an error answer through Node's response object (the request was parsed). */

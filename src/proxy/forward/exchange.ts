@@ -63,6 +63,8 @@ export interface ExchangeOptions {
   readonly nextHop: string;
   /** Set for an upgrade: the client's bytes after its request head, sent on once the upstream switches. */
   readonly upgradeHead: Buffer | undefined;
+  /** The route's response rules, applied to the final head; absent: none. */
+  readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
 }
@@ -223,7 +225,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       trailers: this.trailersAllowed,
     });
     try {
-      res.writeHead(statusCode, response.reason || undefined, head.headers);
+      const headers = this.options.editHeaders?.(head.headers) ?? head.headers;
+      res.writeHead(statusCode, response.reason || undefined, headers);
     } catch (err) {
       // Node refuses a field the parser let through (a defence in depth: it should not happen).
       // The response object keeps part of that head: the error answer must not go through it.

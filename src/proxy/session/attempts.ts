@@ -8,8 +8,10 @@ import type { Target } from '../../upstream/targets/upstream.ts';
 import { hasRequestBody } from '../accept/request-checks.ts';
 import { backoffDelay, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
+import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
 import { buildUpstreamHeaders, withTraceparent } from '../forward/request-headers.ts';
-import { stripPrefix } from '../route/router.ts';
+import { upstreamPath } from '../route/rewrite.ts';
+import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
 import type { Admitted } from './admit.ts';
 import type { RequestSession } from './request-session.ts';
@@ -25,6 +27,10 @@ export class Attempts implements ExchangeOwner {
   private readonly headers: string[];
   private readonly path: string;
   private readonly via: string;
+  /** What the hash balancer hashes for this request; undefined for the other balancers. */
+  private readonly hashKey: string | undefined;
+  /** The route's response rules for this request; undefined when it has none. */
+  private readonly responseEdit: HeaderEdit | undefined;
   private readonly tried: Target[] = [];
   private body: AttemptBody = { kind: 'none' };
   private current:
@@ -50,8 +56,8 @@ export class Attempts implements ExchangeOwner {
     this.admitted = admitted;
     const { runtime, req, record } = session;
     this.via = req.httpVersionMinor === 0 ? runtime.via10 : runtime.via11;
-    this.path = admitted.route.stripPrefix ? stripPrefix(admitted.route.path, admitted.path) : admitted.path;
-    this.headers = buildUpstreamHeaders(req.rawHeaders, {
+    this.path = upstreamPath(admitted.route, admitted.path);
+    const headers = buildUpstreamHeaders(req.rawHeaders, {
       clientAddress: record.clientAddress,
       trusted: runtime.trust.has(record.clientAddress),
       protocol: session.listener.protocol,
@@ -61,6 +67,15 @@ export class Attempts implements ExchangeOwner {
       keepTracestate: record.trace.continued,
       via: this.via,
     });
+    const rules = admitted.route.requestHeaders;
+    // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.
+    this.headers = rules === undefined ? headers : applyHeaderRules(headers, rules, session.templateVars());
+    this.responseEdit = session.responseEdit();
+    const upstreamConfig = admitted.upstream.config;
+    this.hashKey =
+      upstreamConfig.balancer === 'hash'
+        ? hashKeyOf(upstreamConfig.hashKey, req, record.clientAddress)
+        : undefined;
     // An upgrade asks the upstream for the switch in the fields this hop owns.
     if (session.upgradeHead !== undefined)
       this.headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade ?? '');
@@ -99,7 +114,7 @@ export class Attempts implements ExchangeOwner {
     const { record, runtime, req, res } = this.session;
     const { upstream } = admitted;
     const now = performance.now();
-    const selection = selectTarget(upstream, now, this.tried);
+    const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
       this.retryOver(selection.type);
       return this.end(selection);
@@ -108,6 +123,8 @@ export class Attempts implements ExchangeOwner {
     this.tried.push(target);
     record.target = target.config.origin;
     if (selection.panic) record.panic = true;
+    // The log says when a key did not go to its own target (and which that was).
+    record.hashHome = selection.hashHome?.config.origin;
     const retry = record.tries.length > 0;
     // With tracing on, each attempt is a span of its own: the upstream's parent.
     const traceparent = startClientSpan(
@@ -127,6 +144,7 @@ export class Attempts implements ExchangeOwner {
       via: this.via,
       nextHop: this.session.nextHop() as string,
       upgradeHead: this.session.upgradeHead,
+      editHeaders: this.responseEdit,
       metrics: runtime.metrics,
     });
     this.current = { exchange, selection, startedAt: now, retry, settled: false };

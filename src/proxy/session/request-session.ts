@@ -1,5 +1,6 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { requestIdsFor } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
@@ -20,7 +21,9 @@ import {
   writeErrorResponse,
   writeRawErrorResponse,
 } from '../decide/error-response.ts';
-import { splitTarget } from '../route/request-target.ts';
+import { type HeaderEdit, headerEdit } from '../forward/header-rules.ts';
+import { RedirectAnswer } from '../route/redirect.ts';
+import { hostnameOf, splitTarget } from '../route/request-target.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
 import type { Runtime } from './runtime.ts';
@@ -48,6 +51,8 @@ export class RequestSession {
   /** An upgrade's bytes after the request head: the new protocol's first, sent on after a 101. */
   readonly upgradeHead: Buffer | undefined;
   #attempts: Attempts | undefined;
+  /** The route, once routing found one: its response rules apply to every answer. */
+  #route: RouteConfig | undefined;
   /** Gives back the admission slots (once; also on close). */
   #release: Release | undefined;
   /** The accept phase refused the request: whatever it sent after its head cannot be trusted. */
@@ -166,7 +171,7 @@ export class RequestSession {
     // Max-Forwards is spent must be answered by its recipient: Candor is both.
     if (req.method === 'OPTIONS' && (req.url === '*' || maxForwardsSpent(req))) return this.#answerOptions();
     // route → admit (a cluster's shared rate limit answers later: the phases go on from there)
-    const admitted = admit(runtime, req, this.record, this.listener.inFlight);
+    const admitted = admit(runtime, req, this.record, this.listener, this);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     // A bug must cost one request a 500, never the process (as in #run).
     admitted
@@ -178,9 +183,10 @@ export class RequestSession {
       );
   }
 
-  #forward(admitted: Admitted | Failure): void {
+  #forward(admitted: Admitted | Failure | RedirectAnswer): void {
     const { res } = this;
     if (admitted instanceof Failure) return this.answer(admitted);
+    if (admitted instanceof RedirectAnswer) return this.#redirect(admitted);
     // The client left while the admission was asked: nothing to forward; the slots go back.
     if (res.destroyed) return admitted.release();
     // The admission slots are held until the response closes (an upgrade gives them back
@@ -193,6 +199,11 @@ export class RequestSession {
   }
 
   // ── what the later phases report ────────────────────────────────────────────────
+
+  /** Routing found the request's route (admit.ts). */
+  routed(route: RouteConfig): void {
+    this.#route = route;
+  }
 
   /** The upstream's head went downstream with this status. */
   responded(status: number): void {
@@ -239,6 +250,7 @@ export class RequestSession {
       requestId: record.id,
       accept: req.headers.accept,
       nextHop: failure.kind.shape === 'client' ? undefined : this.nextHop(),
+      editHeaders: this.responseEdit(),
       head: req.method === 'HEAD',
       // An unread body is not worth reading, and a refused request leaves the stream in doubt.
       close:
@@ -266,6 +278,33 @@ export class RequestSession {
     return this.runtime.config.errors.exposeUpstreamAddress
       ? (record.target ?? record.upstream)
       : record.upstream;
+  }
+
+  /** The route's response rules for this request (undefined: none, or not routed yet). */
+  responseEdit(): HeaderEdit | undefined {
+    const rules = this.#route?.responseHeaders;
+    return rules === undefined ? undefined : headerEdit(rules, this.templateVars());
+  }
+
+  /** What the route's header rules' {variables} stand for in this request. */
+  templateVars(): { requestId: string; clientIp: string; host: string } {
+    const { record } = this;
+    return { requestId: record.id, clientIp: record.clientAddress, host: hostnameOf(record.host) };
+  }
+
+  /** A route that redirects: the gateway's own answer, logged as such (no upstream, no attempt). */
+  #redirect(answer: RedirectAnswer): void {
+    const { req, res, record } = this;
+    record.status = answer.status;
+    const headers = ['location', answer.location, 'content-length', '0', 'x-request-id', record.id];
+    // A body the client is still sending is not read: the connection closes after the answer.
+    if (hasRequestBody(req) && !req.complete) {
+      res.shouldKeepAlive = false;
+      headers.push('connection', 'close');
+    }
+    const edit = this.responseEdit();
+    res.writeHead(answer.status, edit === undefined ? headers : edit(headers));
+    res.end();
   }
 
   #answerOptions(): void {

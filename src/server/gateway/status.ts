@@ -48,7 +48,8 @@ export interface TargetStatus {
 }
 
 export interface RouteStatus {
-  readonly upstream: string;
+  /** null for a route that answers with a redirect. */
+  readonly upstream: string | null;
   readonly maintenance: { readonly active: boolean; readonly source: 'config' | 'admin' | null };
 }
 
@@ -68,11 +69,12 @@ export function gatewayStatus(
   for (const [name, upstream] of runtime.upstreams) upstreams[name] = upstreamStatus(upstream, now);
   const routes: Record<string, RouteStatus> = {};
   for (const route of runtime.config.routes) {
-    const upstream = runtime.config.upstreams[route.upstream];
+    // A redirect's route has no upstream: its own maintenance is all there is.
+    const upstream = route.upstream === undefined ? undefined : runtime.config.upstreams[route.upstream];
     const active = runtime.admission.maintenance(route, upstream) !== undefined;
-    const fromConfig = (route.maintenance ?? upstream.maintenance) !== undefined;
+    const fromConfig = (route.maintenance ?? upstream?.maintenance) !== undefined;
     const source = changes.maintenance(route.name) !== undefined ? 'admin' : fromConfig ? 'config' : null;
-    routes[route.name] = { upstream: route.upstream, maintenance: { active, source } };
+    routes[route.name] = { upstream: route.upstream ?? null, maintenance: { active, source } };
   }
   return { config_hash: configHash, draining, upstreams, routes };
 }

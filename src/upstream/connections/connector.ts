@@ -12,6 +12,9 @@ export interface ConnectorOptions {
   readonly rejectUnauthorized: boolean;
   /** The one protocol offered by ALPN on TLS connections; a server that selects another is refused (default http/1.1). */
   readonly alpn?: 'http/1.1' | 'h2';
+  /** A client certificate and its key, for targets that ask for one (mTLS). */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
 }
 
 /** Where to connect: a target's host, port and scheme. */
@@ -82,6 +85,8 @@ export function createConnector(options: ConnectorOptions): Connector {
         lookup,
         ca: options.ca,
         rejectUnauthorized: options.rejectUnauthorized,
+        cert: options.cert,
+        key: options.key,
         ALPNProtocols: [options.alpn ?? 'http/1.1'],
         session: sessions.get(sessionKey),
       });

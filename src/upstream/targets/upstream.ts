@@ -53,6 +53,9 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
     servername: config.tls.servername,
     rejectUnauthorized: !config.tls.insecureSkipVerify,
     alpn: config.protocol === 'h2' ? 'h2' : 'http/1.1',
+    // Read at each (re)build, as the CA is: a reload picks up a renewed client certificate.
+    cert: config.tls.cert === undefined ? undefined : readFileSync(config.tls.cert),
+    key: config.tls.key === undefined ? undefined : readFileSync(config.tls.key),
   });
   const poolOptions: PoolOptions = {
     maxConnections: config.pool.maxConnections,

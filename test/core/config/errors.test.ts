@@ -32,7 +32,7 @@ test('an unknown field with no likely match lists the fields that are known', ()
       9,
       5,
       'upstreams.api.zzz',
-      "unknown field 'zzz' (known fields: targets, balancer, protocol, pool, health_check, slow_start, panic_threshold, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
+      "unknown field 'zzz' (known fields: targets, balancer, hash_key, protocol, pool, health_check, slow_start, panic_threshold, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
     ),
   ]);
 });
@@ -397,7 +397,7 @@ ${UPSTREAM_AND_ROUTE}    tls: { ca: missing/ca.pem }
 test('an enum value outside its set lists the allowed values', () => {
   const text = withUpstream(`${TARGET}    balancer: random\nlog: { level: loud }\n`);
   assert.deepEqual(problemsOf(text), [
-    problem(9, 15, 'upstreams.api.balancer', 'expected one of round_robin, least_conn, got "random"'),
+    problem(9, 15, 'upstreams.api.balancer', 'expected one of round_robin, least_conn, hash, got "random"'),
     problem(
       10,
       15,

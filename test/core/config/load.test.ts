@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { loadConfigFile, parseConfig } from '../../../src/core/config/load.ts';
 import type { GatewayConfig } from '../../../src/core/config/types.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { MINIMAL, SOURCE } from './config-fixture.ts';
 
 let dir: string;
@@ -13,7 +14,10 @@ let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'candor-config-'));
   await mkdir(join(dir, 'tls'));
-  for (const file of ['tls/cert.pem', 'tls/key.pem', 'tls/ca.pem']) await writeFile(join(dir, file), 'PEM\n');
+  // Real PEM files: the loader checks that a certificate goes with its key.
+  const { localhost, ca } = testCertificates();
+  const files = { 'tls/cert.pem': localhost.cert, 'tls/key.pem': localhost.key, 'tls/ca.pem': ca };
+  for (const [file, pem] of Object.entries(files)) await writeFile(join(dir, file), pem);
 });
 
 after(async () => {
@@ -77,7 +81,12 @@ test('every field of a full config is read, converted to runtime units and resol
         host: '::1',
         port: 8443,
         maxConnections: 10_000,
-        tls: { cert: join(dir, 'tls/cert.pem'), key: join(dir, 'tls/key.pem') },
+        tls: {
+          cert: join(dir, 'tls/cert.pem'),
+          key: join(dir, 'tls/key.pem'),
+          certificates: [],
+          minVersion: 'TLSv1.2',
+        },
       },
     ],
     routes: [
@@ -124,6 +133,7 @@ test('every field of a full config is read, converted to runtime units and resol
           },
         ],
         balancer: 'least_conn',
+        hashKey: { kind: 'client' },
         protocol: 'http1',
         pool: {
           maxConnections: 16,
@@ -149,6 +159,7 @@ test('every field of a full config is read, converted to runtime units and resol
           },
         ],
         balancer: 'round_robin',
+        hashKey: { kind: 'client' },
         protocol: 'http1',
         pool: {
           maxConnections: 128,
@@ -208,6 +219,7 @@ test('a minimal config gets every default', () => {
           },
         ],
         balancer: 'round_robin',
+        hashKey: { kind: 'client' },
         protocol: 'http1',
         pool: {
           maxConnections: 128,

@@ -86,7 +86,8 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     });
     assert.equal(res.status, 200);
     assert.equal(res.headers['x-upstream'], 'h2');
-    assert.equal(res.headers['x-request-id'], 'h2c-1');
+    // An untrusted client's id is replaced (trust_forwarded_from), the gateway's own goes both ways.
+    assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/);
     assert.match(String(res.headers.via), /edge-1/);
     assert.deepEqual(JSON.parse(res.text), { method: 'POST', path: '/orders?id=7', bodyLength: 8 });
     const [seen] = upstream.received;
@@ -102,7 +103,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       ['a', 'b'],
       'a repeated field stays two fields',
     );
-    assert.equal(seen.headers['x-request-id'], 'h2c-1');
+    assert.equal(seen.headers['x-request-id'], res.headers['x-request-id']);
     assert.equal(
       seen.headers.te,
       'trailers',
