@@ -23,7 +23,9 @@ describe('header rules', () => {
       res.setHeader('set-cookie', ['a=1', 'b=2']);
       res.end('ok');
     });
-    gw = await startTestGateway(`routes:
+    // Loopback is trusted so the client's X-Request-Id is kept and {request_id} shows it.
+    gw = await startTestGateway(`trust_forwarded_from: [127.0.0.1]
+routes:
   - match: { path: /app }
     upstream: app
     request_headers:
