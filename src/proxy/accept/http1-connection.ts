@@ -275,7 +275,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // turn), and for the socket to take what was written: a client that does not read its
     // answers stops its pipeline there.
     if (this.#pendingBytes === 0) this.#resume();
-    else if (this.socket.writableNeedDrain) this.socket.once('drain', () => setImmediate(this.#nextPipelined));
+    else if (this.socket.writableNeedDrain)
+      this.socket.once('drain', () => setImmediate(this.#nextPipelined));
     else setImmediate(this.#nextPipelined);
   }
 
