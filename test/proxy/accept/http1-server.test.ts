@@ -267,3 +267,65 @@ test('a body that stalls errors the body stream (the handler answers), and the c
   await c.untilClosed();
   assert.match(c.received, /^HTTP\/1\.1 408 [\s\S]*x-code: ERR_BODY_IDLE\r\nconnection: close\r\n/);
 });
+
+test('an upgrade takes the socket with the bytes the client sent after its head', async (t) => {
+  let rest = '';
+  const server = createHttp1Server(() => SETTINGS, {
+    request(exchange, connection) {
+      assert.equal(exchange.head.upgrade, true);
+      exchange.body.resume();
+      exchange.body.on('end', () => {
+        const taken = connection.detach();
+        rest = taken.rest.toString();
+        taken.socket.write(
+          'HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n',
+        );
+        taken.socket.on('data', (chunk: Buffer) => taken.socket.write(chunk));
+        if (rest) taken.socket.write(rest);
+      });
+    },
+    refused: () => assert.fail('nothing to refuse'),
+  });
+  await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.destroyAll();
+    server.server.close();
+  });
+  const c = await RawClient.connect((server.server.address() as AddressInfo).port);
+  t.after(() => c.destroy());
+  c.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nfirst-bytes');
+  await c.until((r) => r.includes('first-bytes'));
+  c.write('then-more');
+  await c.until((r) => r.includes('then-more'));
+  assert.equal(rest, 'first-bytes');
+  // Past the header and keep-alive timeouts, the tunnel is still the client's.
+  await new Promise((r) => setTimeout(r, SETTINGS.keepAliveTimeout + 100));
+  assert.equal(c.closed, false);
+});
+
+test('a drain closes an idle connection now and a busy one after its response, which says close', async (t) => {
+  let answer: (() => void) | undefined;
+  const s = await serve((exchange) => {
+    exchange.body.resume();
+    answer = () => {
+      exchange.response.sendHead(200, 'OK', ['content-length', '2']);
+      exchange.response.write(Buffer.from('ok'));
+      exchange.response.end();
+    };
+  });
+  t.after(() => s.close());
+  const idle = await RawClient.connect(s.port);
+  const busy = await RawClient.connect(s.port);
+  t.after(() => {
+    idle.destroy();
+    busy.destroy();
+  });
+  busy.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (answer === undefined) await new Promise((r) => setImmediate(r));
+  s.server.closeWhenIdle();
+  await idle.untilClosed();
+  assert.equal(idle.received, '');
+  answer();
+  await busy.untilClosed();
+  assert.match(busy.received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n\r\nok$/);
+});
