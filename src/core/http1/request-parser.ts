@@ -198,6 +198,9 @@ export class RequestParser {
   #accLen = 0;
   /** The request line of the head being collected was checked (a bad one fails before the head ends). */
   #lineChecked = false;
+  /** The head being parsed whole (for #refusedHead). */
+  #headText: string | undefined;
+  #refusedHead = '';
   /** Before the request line: a CR came last in a read, its LF is due. */
   #crPending = false;
 
@@ -209,6 +212,14 @@ export class RequestParser {
   /** Bytes of the last execute() input not read because the request completed. */
   get leftover(): number {
     return this.#left;
+  }
+
+  /**
+   * After a refusal in a head: the head's bytes as far as they came (latin1, at most the head
+   * limit), so that the answer and its log line can name the request (its id, Host, Accept).
+   */
+  get refusedHead(): string {
+    return this.#refusedHead;
   }
 
   /** True once a byte of the current request (blank lines before it aside) arrived. */
@@ -235,6 +246,7 @@ export class RequestParser {
     this.#remaining = 0;
     this.#lineChecked = false;
     this.#crPending = false;
+    this.#refusedHead = '';
     this.#resetAcc();
   }
 
@@ -289,7 +301,13 @@ export class RequestParser {
   }
 
   #fail(status: number, code: string, details: string): number {
-    this.#error = { status, code, details, inBody: this.inBody };
+    const inBody = this.inBody;
+    // What came of a refused head, for the answer and the log line (request id, Accept, Host).
+    if (!inBody)
+      this.#refusedHead =
+        this.#headText ?? (this.#acc === undefined ? '' : latin1(this.#acc, 0, this.#accLen));
+    this.#headText = undefined;
+    this.#error = { status, code, details, inBody };
     this.#state = S_DEAD;
     this.#resetAcc();
     return -1;
@@ -330,7 +348,7 @@ export class RequestParser {
       const i = data.indexOf(CRLFCRLF, pos);
       if (i !== -1 && i + 4 - pos <= max) {
         // A CR or LF out of place fails the line checks in #parseHead, which then names it.
-        return this.#parseHead(latin1(data, pos, i + 2)) ? this.#afterHead(i + 4) : -1;
+        return this.#parseWholeHead(latin1(data, pos, i + 2)) ? this.#afterHead(i + 4) : -1;
       }
     }
     const old = this.#accLen;
@@ -339,7 +357,7 @@ export class RequestParser {
     if (end === 0) return this.#checkPartialHead(old) ? data.length : -1;
     const text = latin1(this.#acc as Buffer, 0, end - 2);
     this.#resetAcc();
-    return this.#parseHead(text) ? this.#afterHead(pos + end - old) : -1;
+    return this.#parseWholeHead(text) ? this.#afterHead(pos + end - old) : -1;
   }
 
   /** Past the CRLFs before a request line (a CR may end one read and its LF begin the next). */
@@ -469,6 +487,13 @@ export class RequestParser {
     // A space inside the target leaves a version that is no version: the target is at fault.
     if (version.includes(' ')) return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
     this.#malformed('HPE_INVALID_VERSION', 'invalid HTTP version');
+  }
+
+  #parseWholeHead(text: string): boolean {
+    this.#headText = text;
+    const ok = this.#parseHead(text);
+    this.#headText = undefined;
+    return ok;
   }
 
   /** Parses a head (request line and field lines, each ending in CRLF) and prepares the body state. */

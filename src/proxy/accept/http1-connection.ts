@@ -121,6 +121,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     return this.#state;
   }
 
+  /** After a refusal: the refused head as far as it came (latin1), to name the request in the answer and the log. */
+  get refusedHead(): string {
+    return this.#parser.refusedHead;
+  }
+
   // ── reading ──────────────────────────────────────────────────────────────────────
 
   readonly #onData = (chunk: Buffer): void => {

@@ -155,3 +155,12 @@ test('a broken chunk after the head is a body error, named as llhttp named it', 
   const error = refusal('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\nzz\r\n');
   assert.deepEqual([error.status, error.code, error.inBody], [400, 'HPE_INVALID_CHUNK_SIZE', true]);
 });
+
+test('a refused head is kept as far as it came, for the answer and the log line', () => {
+  const whole = parse('GET / HTTP/1.1\r\nX-Request-Id: abc\r\nX: a\x00b\r\n\r\n');
+  assert.ok(whole.error);
+  assert.match(whole.parser.refusedHead, /\r\nX-Request-Id: abc\r\n/);
+  const split = parse(['GET / HTTP/1.1\r\nX-Request-Id: abc\r\n', 'Host: a\n']);
+  assert.ok(split.error);
+  assert.match(split.parser.refusedHead, /^GET \/ HTTP\/1\.1\r\nX-Request-Id: abc\r\nHost: a\n$/);
+});

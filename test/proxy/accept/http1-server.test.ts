@@ -25,7 +25,13 @@ interface Served {
   readonly server: Http1Server;
   readonly port: number;
   /** Requests handed over, and the most at once on one connection. */
-  readonly stats: { handed: number; running: number; mostAtOnce: number; refused: number[] };
+  readonly stats: {
+    handed: number;
+    running: number;
+    mostAtOnce: number;
+    refused: number[];
+    refusedHeads: string[];
+  };
   close(): Promise<void>;
 }
 
@@ -54,7 +60,13 @@ const echo: Handle = (exchange, n) => {
 };
 
 async function serve(handle: Handle = echo, settings = SETTINGS, maxConnections?: number): Promise<Served> {
-  const stats = { handed: 0, running: 0, mostAtOnce: 0, refused: [] as number[] };
+  const stats = {
+    handed: 0,
+    running: 0,
+    mostAtOnce: 0,
+    refused: [] as number[],
+    refusedHeads: [] as string[],
+  };
   const server = createHttp1Server(
     () => settings,
     {
@@ -66,6 +78,7 @@ async function serve(handle: Handle = echo, settings = SETTINGS, maxConnections?
       },
       refused(connection, error) {
         stats.refused.push(error.status);
+        stats.refusedHeads.push(connection.refusedHead);
         connection.refuse(
           serializeResponseHead(error.status, 'Refused', ['content-length', '0', 'connection', 'close']),
         );
@@ -212,6 +225,7 @@ test('a malformed request is refused, and the connection closed', async (t) => {
   await c.untilClosed();
   assert.match(c.received, /^HTTP\/1\.1 400 /);
   assert.deepEqual(s.stats.refused, [400]);
+  assert.match(s.stats.refusedHeads[0], /^GET \/ HTTP\/1\.1\r\nHost: x\r\n/);
   assert.equal(s.stats.handed, 0);
 });
 
