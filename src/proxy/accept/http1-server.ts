@@ -4,6 +4,7 @@
  * its deadline) and `max_connections` (node:net closes a connection past it as it is accepted).
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { Http1Connection, type Http1Handlers, type Http1Settings } from './http1-connection.ts';
 
 export interface Http1Server {
@@ -16,18 +17,26 @@ export interface Http1Server {
   destroyAll(): number;
 }
 
+/**
+ * `tls`: the listener's certificate and key (then each connection starts after its handshake;
+ * `server.setSecureContext` swaps them for new handshakes).
+ */
 export function createHttp1Server(
   settings: () => Http1Settings,
   handlers: Http1Handlers,
   maxConnections?: number,
+  tls?: TlsOptions,
 ): Http1Server {
   const connections = new Set<Http1Connection>();
-  // allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
-  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
-    const connection = new Http1Connection(socket, settings(), handlers);
+  const accept = (socket: Socket) => {
+    const connection = new Http1Connection(socket, settings(), handlers, tls !== undefined);
     connections.add(connection);
     socket.once('close', () => connections.delete(connection));
-  });
+  };
+  // allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
+  const options = { allowHalfOpen: true, noDelay: true };
+  const server =
+    tls === undefined ? createServer(options, accept) : createTlsServer({ ...options, ...tls }, accept);
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
   return {
     server,

@@ -7,8 +7,10 @@
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import tls from 'node:tls';
 import { serializeResponseHead } from '../../../src/core/http1/response-head.ts';
 import { LINGER_MS } from '../../../src/core/net/linger.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import type { DownstreamExchange } from '../../../src/proxy/accept/downstream.ts';
 import { createHttp1Server, type Http1Server } from '../../../src/proxy/accept/http1-server.ts';
 import { RawClient } from './downstream-fixture.ts';
@@ -342,4 +344,40 @@ test('a drain closes an idle connection now and a busy one after its response, w
   answer();
   await busy.untilClosed();
   assert.match(busy.received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n\r\nok$/);
+});
+
+test('over TLS: the same connection after the handshake, the head saying so', async (t) => {
+  const certs = testCertificates();
+  let encrypted: boolean | undefined;
+  const server = createHttp1Server(
+    () => SETTINGS,
+    {
+      request(exchange) {
+        encrypted = exchange.head.encrypted;
+        echo(exchange, 1);
+      },
+      refused: () => assert.fail('nothing to refuse'),
+    },
+    undefined,
+    { cert: certs.localhost.cert, key: certs.localhost.key },
+  );
+  await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.destroyAll();
+    server.server.close();
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: certs.ca });
+  t.after(() => socket.destroy());
+  let received = '';
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString();
+      if (received.includes('"target":"/secure"')) resolve();
+    });
+    socket.on('error', reject);
+    socket.write('GET /secure HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  });
+  assert.match(received, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.equal(encrypted, true);
 });
