@@ -75,7 +75,7 @@ export class InFlightRequests {
     else if (queue.length > PIPELINE_READ_AHEAD) socket.pause();
   }
 
-  #start(entry: InFlight): void {
+  #start(entry: InFlight, nextTurn = false): void {
     const socket = entry.req.socket;
     const run = () => {
       // Pipelined behind a request whose answer closes the connection: these bytes may be that
@@ -84,7 +84,7 @@ export class InFlightRequests {
       entry.started = true;
       entry.handle();
     };
-    if (hasRequestBody(entry.req)) setImmediate(run);
+    if (nextTurn || hasRequestBody(entry.req)) setImmediate(run);
     else run();
   }
 
@@ -99,7 +99,9 @@ export class InFlightRequests {
       const next = queue[0];
       // Node closes a queued response unanswered when the connection goes: nothing to run then.
       if (socket.destroyed) return;
-      this.#start(next);
+      // On the next turn: a connection's pipeline starts one request per turn of the event
+      // loop, so it cannot hold the loop from every other connection's.
+      this.#start(next, true);
     }
     if (queue.length === PIPELINE_READ_AHEAD) socket.resume();
   }
