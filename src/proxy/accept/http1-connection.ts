@@ -100,6 +100,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   /** A request has started on this connection (a connection that never sent a byte is closed silently). */
   #spoke = false;
   #paused = false;
+  /** close() ran: our FIN is out, the deadline runs. */
+  #closing = false;
 
   constructor(socket: Socket, settings: Http1Settings, handlers: Http1Handlers, encrypted = false) {
     this.socket = socket;
@@ -152,7 +154,13 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     const ready = this.#ready;
     this.#ready = undefined;
     if (error !== undefined) {
-      if (ready !== undefined) this.#hand(ready);
+      // A head and a framing error in the same read: refused as a whole, never handed over
+      // (the handler would start forwarding a request already known to be broken).
+      if (ready !== undefined) {
+        this.#body = undefined;
+        this.#response = undefined;
+        return this.#refused({ ...error, inBody: false });
+      }
       return this.#failed(error);
     }
     const left = this.#parser.leftover;
@@ -187,7 +195,13 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       this.#body.destroy(err);
       return;
     }
+    this.#refused(error);
+  }
+
+  /** A refusal before any exchange: nothing more is parsed; the handler answers and closes. */
+  #refused(error: RequestParseError): void {
     this.#clearTimer();
+    this.#state = 'closing';
     this.#handlers.refused(this, error, this.#head);
   }
 
@@ -226,6 +240,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       versionMinor: head.versionMinor,
       close: !head.keepAlive || this.#closeAfter,
       expectContinue: expectContinue && head.framing !== 'none',
+      keepAliveSeconds: Math.floor(this.#settings.keepAliveTimeout / 1000),
     });
     this.#response = response;
     const downstream: DownstreamHead = {
@@ -314,7 +329,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   /** Answers a refused request with these bytes and closes the connection (lingering, with a deadline). */
   refuse(answer: string | Buffer): void {
-    if (this.#state === 'closing' || this.#state === 'closed') return;
+    if (this.#closing) return;
     this.socket.write(answer);
     this.close();
   }
@@ -324,7 +339,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
    * is read and dropped until its FIN or LINGER_MS, then the socket is destroyed.
    */
   close(): void {
-    if (this.#state === 'closing' || this.#state === 'closed') return;
+    if (this.#closing || this.#state === 'closed') return;
+    this.#closing = true;
     this.#state = 'closing';
     this.#resume();
     this.socket.end();
@@ -367,7 +383,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // A connection that never sent a byte (a preconnect, a scan) made no request: no answer.
     if (!this.#parser.started && !this.#spoke) return this.#destroy();
     if (!this.#parser.started) return this.close();
-    this.#handlers.refused(this, HEADER_TIMEOUT, undefined);
+    this.#refused(HEADER_TIMEOUT);
   };
 
   readonly #onBodyIdle = (): void => {

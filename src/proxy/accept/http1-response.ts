@@ -46,6 +46,7 @@ export class Http1Response implements ResponseSink {
   readonly #owner: ResponseOwner;
   readonly #headRequest: boolean;
   readonly #versionMinor: number;
+  readonly #keepAliveSeconds: number;
   /** The request asked for the connection to close, or the connection is closing anyway. */
   #close: boolean;
   #expectContinue: boolean;
@@ -59,8 +60,16 @@ export class Http1Response implements ResponseSink {
   constructor(
     socket: Socket,
     owner: ResponseOwner,
-    facts: { headRequest: boolean; versionMinor: number; close: boolean; expectContinue: boolean },
+    facts: {
+      headRequest: boolean;
+      versionMinor: number;
+      close: boolean;
+      expectContinue: boolean;
+      /** Said in `Keep-Alive: timeout=N` on a response that keeps the connection (0: not said). */
+      keepAliveSeconds?: number;
+    },
   ) {
+    this.#keepAliveSeconds = facts.keepAliveSeconds ?? 0;
     this.#socket = socket;
     this.#owner = owner;
     this.#headRequest = facts.headRequest;
@@ -109,6 +118,11 @@ export class Http1Response implements ResponseSink {
     // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
     if (this.#versionMinor === 0) this.#close = true;
     if (this.#close) out.push('connection', 'close');
+    else if (hasField(headers, 'connection') === -1) {
+      // As node:http said it: clients (and the drain test's) read the connection's fate here.
+      out.push('connection', 'keep-alive');
+      if (this.#keepAliveSeconds > 0) out.push('keep-alive', `timeout=${this.#keepAliveSeconds}`);
+    }
     this.#owner.responseStarted();
     this.#socket.write(serializeResponseHead(status, reason, out), 'latin1');
   }

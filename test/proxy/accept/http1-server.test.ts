@@ -115,6 +115,18 @@ test('keep-alive: requests one after the other on one connection', async (t) => 
   assert.equal(count(c.received, 'HTTP/1.1 200 OK'), 2);
   assert.equal(c.closed, false);
   assert.match(c.received, /\r\ndate: /);
+  assert.match(c.received, /\r\nconnection: keep-alive\r\n/);
+});
+
+test('a head and a broken chunk in the same read are refused whole, never handed over', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n');
+  await c.untilClosed();
+  assert.match(c.received, /^HTTP\/1\.1 400 /);
+  assert.equal(s.stats.handed, 0);
 });
 
 test('pipelined requests are answered in order, never two at once', async (t) => {
