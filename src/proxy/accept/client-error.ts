@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { DownstreamLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { failRequestBody, type ParseErrorOwner } from './in-flight.ts';
+import { failRequestBody, markInDoubt, type ParseErrorOwner } from './in-flight.ts';
 import { checkRequest } from './request-checks.ts';
 
 interface ParserError extends Error {
@@ -105,10 +105,20 @@ export function handleClientError(
       owner.res.once('close', () => handleClientError(err, socket, () => ({ kind: 'socket' }), ctx));
       return;
     case 'unstarted': {
+      // Behind a response still going out: answered after it, never in the middle of it.
+      if (owner.after !== undefined) {
+        const { req } = owner;
+        owner.after.once('close', () =>
+          handleClientError(err, socket, () => ({ kind: 'unstarted', req }), ctx),
+        );
+        return;
+      }
       // The head parsed: what it says is more precise than the parser's code (Transfer-Encoding: gzip).
       const { req } = owner;
       const requestId = req.headers['x-request-id'];
       const failure = checkRequest(req, ctx.limits) ?? classifyClientError(err, ctx.limits.uriLength);
+      // Answered and closed: a request Node parses after this on the socket is not run.
+      markInDoubt(socket);
       const info: RawRequestInfo = {
         method: req.method ?? '',
         path: req.url ?? '',
@@ -128,6 +138,7 @@ export function handleClientError(
     accept: headerIn(raw, 'accept'),
     requestId: headerIn(raw, 'x-request-id'),
   };
+  markInDoubt(socket);
   ctx.refused(socket, classifyClientError(err, ctx.limits.uriLength), info);
 }
 

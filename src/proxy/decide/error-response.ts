@@ -6,6 +6,7 @@ import { buildGrpcAnswer } from '../../core/failure/grpc-answer.ts';
 import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
+import { serializeResponseHead } from '../../core/http1/response-head.ts';
 import { lingerOnClose } from '../../core/net/linger.ts';
 import { endAtTurnEnd } from '../../core/net/turn-end.ts';
 
@@ -97,11 +98,22 @@ export function writeErrorResponse(
   }
 }
 
-/** Writes an error answer straight to a socket (Node's parser rejected the request: there is no response object). */
+/**
+ * Writes an error answer straight to a socket (Node's parser rejected the request: there is
+ * no response object), then closes it: at most LINGER_MS after the answer, it is destroyed.
+ */
 export function writeRawErrorResponse(socket: Socket, failure: Failure, facts: ErrorResponseFacts): void {
   const answer = buildErrorResponse(failure, { ...facts, close: true });
-  let head = `HTTP/1.1 ${answer.status} ${REASONS[answer.status] ?? ''}\r\ndate: ${new Date().toUTCString()}\r\n`;
-  for (let i = 0; i < answer.headers.length; i += 2)
-    head += `${answer.headers[i]}: ${answer.headers[i + 1]}\r\n`;
-  socket.end(head + '\r\n' + (facts.head ? '' : answer.body.body));
+  const head = serializeResponseHead(answer.status, REASONS[answer.status] ?? '', [
+    'date',
+    new Date().toUTCString(),
+    ...answer.headers,
+  ]);
+  // Closed lingering, with a deadline (linger.ts): a plain end() would leave the socket
+  // waiting for the client's FIN, and a client that never reads nor closes would hold it
+  // (and a max_connections slot) for as long as it liked.
+  lingerOnClose(socket);
+  // UTF-8, as Content-Length counted the body (the head is ASCII).
+  socket.write(facts.head ? head : head + answer.body.body);
+  socket.destroySoon();
 }

@@ -4,6 +4,7 @@ import { classifyExchangeError, classifyRequestBodyError, isReset } from '../../
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
+import { serializeResponseHead } from '../../core/http1/response-head.ts';
 import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import { corkResponseUntilTurnEnd, endAtTurnEnd } from '../../core/net/turn-end.ts';
@@ -17,7 +18,7 @@ import type {
 } from '../../upstream/connections/connection.ts';
 import type { Dispatcher, PoolWaiter } from '../../upstream/connections/pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
-import { buildDownstreamHead, serializeResponseHead } from './response-headers.ts';
+import { buildDownstreamHead } from './response-headers.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
 
