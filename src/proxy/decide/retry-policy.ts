@@ -53,6 +53,27 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   return undefined;
 }
 
+/** What the decide phase says of a failed attempt: why it is not retried, or when the retry goes. */
+export type RetryVerdict =
+  | { readonly skip: RetrySkip }
+  | {
+      readonly skip: undefined;
+      /** The backoff before the retry, in ms. */
+      readonly delay: number;
+      /** Whether the retry is charged to the budget (the keep-alive race is not, see whyNotRetry). */
+      readonly charged: boolean;
+    };
+
+/** whyNotRetry, then the backoff: a retry that could only start after the deadline is not made either. */
+export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
+  const skip = whyNotRetry(failure, ctx);
+  if (skip !== undefined) return { skip };
+  const delay = backoffDelay(ctx.upstream.config.retries, ctx.attempts);
+  // It would be answered by the deadline's 504: the client gets the failure that happened instead.
+  if (delay >= ctx.remaining) return { skip: 'deadline' };
+  return { skip: undefined, delay, charged: !isStaleConnection(failure, ctx.reusedConnection) };
+}
+
 /** The keep-alive race: a reused connection the upstream had already closed or reset. */
 export function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean {
   return reusedConnection && failure.type === 'connection_terminated';

@@ -23,6 +23,7 @@ import {
 import { splitTarget } from '../route/request-target.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
+import type { AttemptsOwner } from './attempts-owner.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Refusals after which the request's framing may not have been consumed: the connection cannot be trusted. */
@@ -37,7 +38,7 @@ const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
  * The phases run in order from `run()`: accept checks → route and admit (admit.ts) →
  * select, forward and decide for each attempt (attempts.ts) → log.
  */
-export class RequestSession {
+export class RequestSession implements AttemptsOwner {
   readonly runtime: Runtime;
   readonly listener: ListenerFacts;
   readonly req: IncomingMessage;

@@ -1,4 +1,4 @@
-import type { Announcement } from '../../proxy/session/runtime.ts';
+import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import {
   type HealthVerdict,
   isSharedToWorker,
@@ -13,7 +13,7 @@ import {
  */
 export const RATE_ANSWER_MS = 50;
 
-export type { Announcement } from '../../proxy/session/runtime.ts';
+export type { Announcement } from '../../upstream/health/report-outcome.ts';
 
 /**
  * A cluster worker's end of the shared limits (shared-protocol.ts): its share of the split

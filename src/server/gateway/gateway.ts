@@ -9,6 +9,7 @@ import { type Listener, type RequestHandlers, startListener } from '../../proxy/
 import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { applyVerdict } from '../../upstream/health/active-checks.ts';
+import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
@@ -142,16 +143,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     };
     // Another worker ejected a target or opened a circuit: so does this one, for the time left.
     link.onAnnouncement = (news) => {
-      const now = performance.now();
       const upstream = runtime.upstreams.get(news.upstream);
-      if (upstream === undefined) return;
-      if (news.candor === 'circuit-opened') return upstream.circuit.openedElsewhere(now, news.forMs);
-      if (news.candor === 'circuit-closed') return upstream.circuit.closedElsewhere();
-      const target = upstream.targets.find((t) => t.config.origin === news.origin);
-      if (target === undefined || target.ejectedUntil >= now + news.forMs) return;
-      target.ejectedUntil = now + news.forMs;
-      target.ejections = Math.max(target.ejections, news.ejections);
-      target.consecutiveFailures = 0;
+      if (upstream !== undefined) applyAnnouncement(upstream, news, performance.now());
     };
   }
   const listeners: Listener[] = [];

@@ -42,6 +42,18 @@ export function recordOutcome(
   return true;
 }
 
+/**
+ * Another worker of the gateway ejected this target (its announcement, through the primary):
+ * eject it here too for the time it has left, unless it is already out for longer. With
+ * recordOutcome, the only writers of a target's ejection fields.
+ */
+export function ejectedElsewhere(target: Target, now: number, forMs: number, ejections: number): void {
+  if (target.ejectedUntil >= now + forMs) return;
+  target.ejectedUntil = now + forMs;
+  target.ejections = Math.max(target.ejections, ejections);
+  target.consecutiveFailures = 0;
+}
+
 function mayEject(upstream: Upstream, now: number): boolean {
   const { targets } = upstream;
   const allowed = Math.max(
