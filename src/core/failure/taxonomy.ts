@@ -28,7 +28,7 @@ export interface FailureKind {
   /** HTTP status Candor answers with (for `client` kinds, the usual one; the record may carry a finer 4xx). */
   readonly status: number;
   readonly shape: Shape;
-  /** Short code for log lines and dashboards, in Envoy's response-flag spirit. */
+  /** Short code for log lines and dashboards: Envoy's letters only where the meaning is Envoy's, else Candor's own. */
   readonly flag: string;
   /** Whether the answer carries Retry-After. */
   readonly retryAfter: boolean;
@@ -87,7 +87,7 @@ export const FAILURES = {
   destination_ip_unroutable: {
     status: 502,
     shape: 'unreachable',
-    flag: 'UR',
+    flag: 'UNR',
     retryAfter: false,
     title: 'Upstream host unreachable',
     explanation: 'the network has no route to the upstream host',
@@ -252,7 +252,7 @@ export const FAILURES = {
   proxy_internal_response: {
     status: 503,
     shape: 'gateway',
-    flag: 'LR',
+    flag: 'PIR',
     retryAfter: true,
     title: 'Service temporarily unavailable',
     explanation:

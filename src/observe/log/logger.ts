@@ -7,11 +7,21 @@ export type { Logger } from 'pino';
 /** Log bytes kept waiting for the disk before lines are dropped (and counted). */
 const MAX_BACKLOG = 32 * 1024 * 1024;
 
-/** Every writer, for the last synchronous flush when the process exits. */
+/**
+ * Every writer made in this process, for SIGUSR1's reopen and the last synchronous flush when
+ * the process exits (its handler is installed with the first writer, not when this module is
+ * imported: a program that only imports the library gets no handler of ours).
+ */
 const writers = new Set<LineWriter>();
-process.once('exit', () => {
+
+function remember(writer: LineWriter): void {
+  if (writers.size === 0) process.once('exit', flushAll);
+  writers.add(writer);
+}
+
+function flushAll(): void {
   for (const writer of writers) writer.flushSync();
-});
+}
 
 /**
  * Opens every log file again at its path (SIGUSR1: logrotate moved or truncated it).
@@ -32,7 +42,7 @@ export function createLogger(config: LogConfig, gatewayName: string): Logger {
     config.destination === 'stdout' || config.destination === 'stderr'
       ? new LineWriter(config.destination === 'stdout' ? 1 : 2, MAX_BACKLOG, gatewayName)
       : LineWriter.open(config.destination, MAX_BACKLOG, gatewayName);
-  writers.add(writer);
+  remember(writer);
   return pino(
     {
       level: config.level,

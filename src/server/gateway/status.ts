@@ -1,4 +1,3 @@
-import { lastProbe } from '../../upstream/health/active-checks.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { LiveRuntime } from './runtime.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
@@ -90,7 +89,7 @@ function upstreamStatus(upstream: Upstream, now: number): UpstreamStatus {
       retries_in_flight: upstream.retryBudget.inFlight,
     },
     targets: upstream.targets.map((target) => {
-      const probe = lastProbe(target);
+      const probe = target.lastProbe;
       const ejected = target.isEjected(now);
       return {
         url: target.config.url,
