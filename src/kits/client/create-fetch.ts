@@ -13,7 +13,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Failure } from '../../core/failure/failure.ts';
 import { readFailingProxyStatus } from '../../core/failure/proxy-status.ts';
-import { backoffDelay } from '../../proxy/decide/retry-policy.ts';
+import { backoffDelay } from '../../core/retry/backoff.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { callHeaders } from './call-headers.ts';
 import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';

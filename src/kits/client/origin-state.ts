@@ -9,7 +9,7 @@
  * per announced window, not one per caller.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Circuit, createCircuit } from '../../upstream/breakers/circuit.ts';
+import { type Circuit, createCircuit } from '../../core/retry/circuit.ts';
 import type { ClientConfig } from './options.ts';
 import { RetryBudget } from './retry-budget.ts';
 

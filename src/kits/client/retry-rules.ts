@@ -10,7 +10,7 @@
 import { classifyConnectError, classifyExchangeError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { FAILURES, type FailureType, type Stage } from '../../core/failure/taxonomy.ts';
-import { IDEMPOTENT_METHODS } from '../../proxy/decide/retry-policy.ts';
+import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
 import type { NoRetryReason, RetryReason } from './retry-reasons.ts';
 
 /** Statuses worth another try when no Proxy-Status type says more. */

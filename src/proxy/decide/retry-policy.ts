@@ -1,14 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import type { RetryConfig, RouteConfig } from '../../core/config/types.ts';
+import type { RouteConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { RetrySkip } from '../../core/failure/retry-skips.ts';
+import { backoffDelay } from '../../core/retry/backoff.ts';
+import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-
-/**
- * RFC 9110 §9.2.2: methods whose intended effect is the same however often they are applied
- * (the gateway's retries and candor/client's alike).
- */
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 export interface RetryContext {
   readonly req: IncomingMessage;
@@ -82,10 +78,4 @@ export function isStaleConnection(failure: Failure, reusedConnection: boolean): 
 function isIdempotent(req: IncomingMessage, route: RouteConfig): boolean {
   if (IDEMPOTENT_METHODS.has(req.method ?? '')) return true;
   return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
-}
-
-/** Exponential backoff with full jitter: uniform in [0, min(max, base × 2^(retry−1))]. */
-export function backoffDelay(policy: Pick<RetryConfig, 'backoffBase' | 'backoffMax'>, retry: number): number {
-  const cap = Math.min(policy.backoffMax, policy.backoffBase * 2 ** (retry - 1));
-  return Math.random() * cap;
 }

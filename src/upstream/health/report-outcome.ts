@@ -1,7 +1,7 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { Release } from '../../core/limits/count.ts';
+import type { Circuit } from '../../core/retry/circuit.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { Circuit } from '../breakers/circuit.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 import { ejectedElsewhere, isTargetFault, recordOutcome } from './outlier.ts';
 
