@@ -28,7 +28,7 @@ export interface GatewayConfig {
   readonly tracing?: TracingConfig;
 }
 
-export interface MetricsConfig {
+interface MetricsConfig {
   /** As written, e.g. "127.0.0.1:9464". */
   readonly address: string;
   readonly host: string;
@@ -124,7 +124,7 @@ export interface UpstreamConfig {
   readonly maintenance?: MaintenanceConfig;
 }
 
-export interface PoolConfig {
+interface PoolConfig {
   /** Connections per target. */
   readonly maxConnections: number;
   readonly idleTimeout: number;
@@ -200,7 +200,7 @@ export interface TargetConfig {
   readonly weight: number;
 }
 
-export interface UpstreamTimeouts {
+interface UpstreamTimeouts {
   /** DNS lookup plus TCP (and TLS) connect. */
   readonly connect: number;
   /** From the request written to the response head received. */
@@ -213,7 +213,7 @@ export interface UpstreamTimeouts {
   readonly tunnelIdle: number;
 }
 
-export interface UpstreamTlsConfig {
+interface UpstreamTlsConfig {
   /** PEM file(s) of CAs to trust in addition to (not instead of) the system store. */
   readonly ca?: string;
   /** SNI and certificate name to check; default: the target's hostname. */
@@ -222,7 +222,7 @@ export interface UpstreamTlsConfig {
   readonly insecureSkipVerify: boolean;
 }
 
-export interface ErrorsConfig {
+interface ErrorsConfig {
   /** Show the target's address (not just the upstream's name) in Proxy-Status next-hop and error bodies. */
   readonly exposeUpstreamAddress: boolean;
 }

@@ -321,7 +321,3 @@ export const FAILURES = {
 export type FailureType = keyof typeof FAILURES;
 
 export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
-
-export function kindOf(type: FailureType): FailureKind {
-  return FAILURES[type];
-}

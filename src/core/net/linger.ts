@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
  * drop) what keeps coming. The bound on what a client can make the gateway read after its
  * answer: this long, at the rate the client manages.
  */
-export const LINGER_MS = 2_000;
+const LINGER_MS = 2_000;
 
 /**
  * Makes the socket's next close a staged one (RFC 9112 §9.6, nginx's "lingering close"): the

@@ -25,7 +25,7 @@ export type Admission =
   | { readonly kind: 'paused_past_deadline'; readonly until: number };
 
 /** How an admitted attempt ended, for the circuit and the pause. */
-export interface Settlement {
+interface Settlement {
   /** No outcome: the attempt was abandoned (the caller aborted): it says nothing about the origin. */
   readonly abandoned?: boolean;
   /** A connection failure, or a 502/503/504 without Retry-After. */

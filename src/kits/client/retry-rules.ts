@@ -29,7 +29,7 @@ export interface RequestFacts {
   readonly replayable: boolean;
 }
 
-export type Judgement =
+type Judgement =
   | { readonly retry: true; readonly reason: RetryReason }
   | { readonly retry: false; readonly reason: NoRetryReason };
 

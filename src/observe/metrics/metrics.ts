@@ -16,12 +16,12 @@ import {
 import type { Exposition } from './exposition.ts';
 
 /** What the scrape-time gauges read: the live runtime's upstreams and the open listeners. */
-export interface MetricsSource {
+interface MetricsSource {
   upstreams(): Iterable<Upstream>;
   listeners(): Iterable<ListenerGauge>;
 }
 
-export interface ListenerGauge {
+interface ListenerGauge {
   /** The listener's address as configured (the label value). */
   readonly address: string;
   connections(): Promise<number>;

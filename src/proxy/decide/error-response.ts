@@ -29,7 +29,7 @@ export interface ErrorResponse {
 }
 
 /** The decide phase's answer for a failure: status, headers and negotiated body. */
-export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts): ErrorResponse {
+function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts): ErrorResponse {
   const body = renderErrorBody(negotiateErrorFormat(facts.accept), {
     failure,
     proxyName: facts.proxyName,

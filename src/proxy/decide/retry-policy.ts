@@ -6,7 +6,7 @@ import { backoffDelay } from '../../core/retry/backoff.ts';
 import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 
-export interface RetryContext {
+interface RetryContext {
   readonly req: IncomingMessage;
   readonly route: RouteConfig;
   readonly upstream: Upstream;
@@ -50,7 +50,7 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
 }
 
 /** What the decide phase says of a failed attempt: why it is not retried, or when the retry goes. */
-export type RetryVerdict =
+type RetryVerdict =
   | { readonly skip: RetrySkip }
   | {
       readonly skip: undefined;
@@ -71,7 +71,7 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
 }
 
 /** The keep-alive race: a reused connection the upstream had already closed or reset. */
-export function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean {
+function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean {
   return reusedConnection && failure.type === 'connection_terminated';
 }
 

@@ -5,7 +5,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { AttemptBody } from './exchange.ts';
 
 /** What decides how a request's body is sent. */
-export interface BodyPlan {
+interface BodyPlan {
   /** The request carries a body (announced length above zero, or chunked). */
   readonly hasBody: boolean;
   /** The upstream's retry policy: a body small enough is read whole, so that a retry can send it again. */

@@ -11,7 +11,7 @@ import {
  * decides alone, on its share of the limit (see RemoteRateLimits): a primary that is busy or
  * gone must not hold requests, and 50 ms is far above the ~0.1 ms an answer takes.
  */
-export const RATE_ANSWER_MS = 50;
+const RATE_ANSWER_MS = 50;
 
 export type { Announcement } from '../../upstream/health/report-outcome.ts';
 

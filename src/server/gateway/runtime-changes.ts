@@ -43,7 +43,7 @@ interface TargetOverride {
 }
 
 /** "http://a" and "http://a:80/" are one target: the same key a reload matches targets by. */
-export function targetOrigin(url: string): string | undefined {
+function targetOrigin(url: string): string | undefined {
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;

@@ -46,13 +46,13 @@ export interface TargetStatus {
   readonly pool: { readonly open: number; readonly idle: number; readonly waiting: number };
 }
 
-export interface RouteStatus {
+interface RouteStatus {
   readonly upstream: string;
   readonly maintenance: { readonly active: boolean; readonly source: 'config' | 'admin' | null };
 }
 
 /** performance.now() → wall clock. */
-export function wallClock(monotonic: number): string {
+function wallClock(monotonic: number): string {
   return new Date(performance.timeOrigin + monotonic).toISOString();
 }
 

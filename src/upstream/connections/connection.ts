@@ -71,7 +71,7 @@ export interface ExchangeHandler {
   onUpgrade?(head: ResponseHead, socket: Socket, rest: Buffer): void;
 }
 
-export interface ConnectionTimeouts {
+interface ConnectionTimeouts {
   /** From the request's head going out to the response head arriving (the per-try timeout). */
   readonly head: number;
   /** Longest silence between two pieces of the response body. */

@@ -10,7 +10,7 @@ export interface PoolWaiter {
   onConnectFailure(failure: Failure): void;
 }
 
-export interface PoolOptions extends Omit<ConnectionOptions, 'authority'> {
+interface PoolOptions extends Omit<ConnectionOptions, 'authority'> {
   readonly maxConnections: number;
 }
 

@@ -30,7 +30,7 @@ export interface HealthVerdict {
 }
 
 /** What the checks count: a cluster primary, which keeps no registry, counts nothing here (see applyVerdict). */
-export type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
+type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
 
 /** One target's probe loop. */
 interface TargetLoop {

@@ -5,7 +5,7 @@ import { createUpstream, type Upstream } from '../targets/upstream.ts';
 import { type ActiveChecks, type HealthVerdict, startActiveChecks } from './active-checks.ts';
 
 /** Hands verdicts to every worker; `probe`: they come from a probe that just ended (not a snapshot). */
-export type Publish = (verdicts: HealthVerdict[], probe: boolean) => void;
+type Publish = (verdicts: HealthVerdict[], probe: boolean) => void;
 
 /** The primary keeps no metrics registry: the counts are made by a worker (see applyVerdict). */
 const UNCOUNTED = { healthChecked() {}, healthTransition() {} };

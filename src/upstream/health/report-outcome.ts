@@ -21,7 +21,7 @@ export type Announcement =
   | { readonly candor: 'circuit-closed'; readonly upstream: string };
 
 /** Where an outcome is told besides the upstream's own state. */
-export interface OutcomeSinks {
+interface OutcomeSinks {
   readonly metrics: GatewayMetrics;
   /** A cluster worker's line to the others (through the primary); absent in-process. */
   readonly announce?: (news: Announcement) => void;
