@@ -11,7 +11,7 @@
  */
 
 import { KindGuard, type Static, type TProperties, type TSchema, Type } from '@sinclair/typebox';
-import { FAILURES } from '../failure/taxonomy.ts';
+import { FAILURES, TARGET_FAULT_SHAPES } from '../failure/taxonomy.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { DURATION_EXPECTED, FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED, SIZE_EXPECTED } from './formats.ts';
 
@@ -58,7 +58,7 @@ const oneOf = <const T extends readonly string[]>(values: T) =>
 
 /** The failure types a retry can help with: the upstream's, not the client's or the gateway's own. */
 const RETRYABLE_TYPES = Object.entries(FAILURES)
-  .filter(([, kind]) => ['unreachable', 'slow', 'reset', 'garbage'].includes(kind.shape))
+  .filter(([, kind]) => TARGET_FAULT_SHAPES.has(kind.shape))
   .map(([type]) => type);
 
 const Listener = mapping(

@@ -17,6 +17,18 @@ export type Shape =
   | 'client' // the downstream request itself was bad
   | 'internal'; // a bug inside the gateway
 
+/**
+ * The four shapes of an upstream failure: the ones that say something about the target, not
+ * about the client or the gateway's own choices. Outlier detection and the circuit count them;
+ * retries.on accepts the types of these shapes.
+ */
+export const TARGET_FAULT_SHAPES: ReadonlySet<Shape> = new Set<Shape>([
+  'unreachable',
+  'slow',
+  'reset',
+  'garbage',
+]);
+
 /** How far a request got before it failed: the retry rule follows from this. */
 export type Stage =
   | 'not_sent' // nothing reached the upstream (refused, DNS, connect timeout, decided locally)

@@ -10,6 +10,6 @@ export { type ClientRequestInit, createFetch, type ResilientFetch } from './crea
 export { CLIENT_DEFAULTS, type ClientOptions } from './options.ts';
 export { currentPropagation, type Propagation, runWithPropagation } from './propagation.ts';
 export type { ReplayableBody, RequestBody } from './replayable-body.ts';
-export type { RetryBudgetConfig } from './retry-budget.ts';
 export { NO_RETRY_REASONS, type NoRetryReason, RETRY_REASONS, type RetryReason } from './retry-reasons.ts';
 export { UPSTREAM_ERROR_CODES, UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
+export type { RetryBudgetConfig } from './window-retry-budget.ts';

@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Circuit, createCircuit } from '../../core/retry/circuit.ts';
 import type { ClientConfig } from './options.ts';
-import { RetryBudget } from './retry-budget.ts';
+import { WindowRetryBudget } from './window-retry-budget.ts';
 
 export type Admission =
   | {
@@ -35,7 +35,7 @@ interface Settlement {
 }
 
 export class OriginState {
-  readonly budget: RetryBudget | undefined;
+  readonly budget: WindowRetryBudget | undefined;
   readonly #circuit: Circuit | undefined;
   /** performance.now() before which nothing is sent to the origin. */
   #pausedUntil = 0;
@@ -45,7 +45,7 @@ export class OriginState {
   readonly #waiting = new Set<() => void>();
 
   constructor(config: ClientConfig) {
-    this.budget = config.budget && new RetryBudget(config.budget);
+    this.budget = config.budget && new WindowRetryBudget(config.budget);
     const breaker = config.circuitBreaker;
     this.#circuit =
       breaker &&

@@ -1,11 +1,10 @@
 import type { Failure } from '../../core/failure/failure.ts';
+import { TARGET_FAULT_SHAPES } from '../../core/failure/taxonomy.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 
-/** The shapes that say something about the target, not about the client or the gateway's own choices. */
-const TARGET_FAULTS = new Set(['unreachable', 'slow', 'reset', 'garbage']);
-
+/** Whether the failure says something about the target (its shape is one of the upstream's). */
 export function isTargetFault(failure: Failure | undefined): boolean {
-  return failure !== undefined && TARGET_FAULTS.has(failure.kind.shape);
+  return failure !== undefined && TARGET_FAULT_SHAPES.has(failure.kind.shape);
 }
 
 /**
