@@ -255,7 +255,7 @@ export class Attempts implements ExchangeOwner {
     record.stage = 'body_streaming';
     // The head counted as a success; the broken body is a fault of the target all the same.
     const target = this.tried[this.tried.length - 1];
-    if (target) reportBodyFailure(admitted.upstream, target, failure, performance.now());
+    if (target) reportBodyFailure(this.owner.runtime, admitted.upstream, target, failure, performance.now());
     const last = record.tries[record.tries.length - 1];
     if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
     this.measure.responseOver(failure.type);

@@ -1,6 +1,7 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { Circuit } from '../../core/retry/circuit.ts';
+import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 import { ejectedElsewhere, isTargetFault, recordOutcome } from './outlier.ts';
@@ -23,6 +24,8 @@ export type Announcement =
 /** Where an outcome is told besides the upstream's own state. */
 interface OutcomeSinks {
   readonly metrics: GatewayMetrics;
+  /** An ejection and a return are logged, once each, by the process that saw them. */
+  readonly logger: Logger;
   /** A cluster worker's line to the others (through the primary); absent in-process. */
   readonly announce?: (news: Announcement) => void;
 }
@@ -59,7 +62,7 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   const { metrics } = sinks;
   const origin = target.config.origin;
   outcome.releaseTargetProbe();
-  if (judged && recordOutcome(upstream, target, failure, now)) ejected(sinks, upstream, target, now);
+  if (judged) judge(sinks, upstream, target, failure, now);
   metrics.attempted(upstream.name, origin, failure?.type ?? 'response', outcome.reused);
   const fault = isTargetFault(failure);
   if (judged && (fault || failure === undefined))
@@ -72,8 +75,14 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
  * The body of a response whose head counted as a success broke: a fault of the target all the
  * same, for outlier detection (the attempt itself was reported when its head came).
  */
-export function reportBodyFailure(upstream: Upstream, target: Target, failure: Failure, now: number): void {
-  recordOutcome(upstream, target, failure, now);
+export function reportBodyFailure(
+  sinks: OutcomeSinks,
+  upstream: Upstream,
+  target: Target,
+  failure: Failure,
+  now: number,
+): void {
+  judge(sinks, upstream, target, failure, now);
 }
 
 /** An announcement of another worker's: the circuit or the target it names takes the same state here. */
@@ -84,9 +93,43 @@ export function applyAnnouncement(upstream: Upstream, news: Announcement, now: n
   if (target !== undefined) ejectedElsewhere(target, now, news.forMs, news.ejections);
 }
 
-function ejected(sinks: OutcomeSinks, upstream: Upstream, target: Target, now: number): void {
+/** Outlier detection judges the outcome; an ejection or a return is told (metrics, log, the other workers). */
+function judge(
+  sinks: OutcomeSinks,
+  upstream: Upstream,
+  target: Target,
+  failure: Failure | undefined,
+  now: number,
+): void {
+  const change = recordOutcome(upstream, target, failure, now);
+  if (change === 'ejected') ejected(sinks, upstream, target, failure as Failure, now);
+  else if (change === 'returned')
+    sinks.logger.info(
+      { upstream: upstream.name, target: target.config.origin, ejections: target.ejections },
+      'target back in rotation',
+    );
+}
+
+function ejected(
+  sinks: OutcomeSinks,
+  upstream: Upstream,
+  target: Target,
+  failure: Failure,
+  now: number,
+): void {
   const origin = target.config.origin;
   sinks.metrics.ejected(upstream.name, origin);
+  sinks.logger.warn(
+    {
+      upstream: upstream.name,
+      target: origin,
+      reason: failure.type,
+      until: new Date(performance.timeOrigin + target.ejectedUntil).toISOString(),
+      for_ms: Math.round(target.ejectedUntil - now),
+      ejections: target.ejections,
+    },
+    'target ejected',
+  );
   sinks.announce?.({
     candor: 'ejected',
     upstream: upstream.name,
