@@ -38,8 +38,15 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['interim_dropped', (r) => r.interimDropped || undefined],
   ['panic', (r) => r.panic || undefined],
   ['attempts', (r) => r.tries.length],
-  // Only when there was more than one: the common line stays short.
-  ['tries', (r) => (r.tries.length > 1 ? r.tries : undefined)],
+  // Every attempt is in the line: the line's own fields tell a lone attempt that ended the way
+  // the request did (the common line stays short); any other is listed.
+  [
+    'tries',
+    (r) =>
+      r.tries.length > 1 || (r.tries.length === 1 && r.tries[0].error !== r.failure?.type)
+        ? r.tries
+        : undefined,
+  ],
   ['retry_skipped', (r) => r.retrySkipped],
 ];
 
