@@ -11,7 +11,7 @@ import { classifyConnectError, classifyExchangeError, ms } from '../../core/fail
 import { Failure } from '../../core/failure/failure.ts';
 import { FAILURES, type FailureType, type Stage } from '../../core/failure/taxonomy.ts';
 import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
-import type { NoRetryReason, RetryReason } from './retry-reasons.ts';
+import type { NoRetryReason, RetryReason } from '../../core/retry/reasons.ts';
 
 /** Statuses worth another try when no Proxy-Status type says more. */
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);

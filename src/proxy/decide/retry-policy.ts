@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import type { RetrySkip } from '../../core/failure/retry-skips.ts';
 import { backoffDelay } from '../../core/retry/backoff.ts';
 import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
+import type { RetrySkip } from '../../core/retry/reasons.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 
 interface RetryContext {
