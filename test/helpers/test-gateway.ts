@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import pino from 'pino';
 import { parseConfig } from '../../src/core/config/load.ts';
+import { createLoggerOn } from '../../src/observe/log/logger.ts';
 import { type Gateway, startGateway } from '../../src/server/gateway/gateway.ts';
 
 /** One parsed access-log line. */
@@ -44,10 +44,7 @@ export async function startTestGateway(
       callback();
     },
   });
-  const logger = pino(
-    { level: 'info', base: { gateway: config.name }, formatters: { level: (label) => ({ level: label }) } },
-    sink,
-  );
+  const logger = createLoggerOn(sink, 'info', config.name);
   const gateway = await startGateway(config, { logger });
   const port = gateway.listeners[0].port();
   const waitFor = (find: () => LogLine | undefined, what: string): Promise<LogLine> =>

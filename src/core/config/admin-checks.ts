@@ -11,7 +11,7 @@ import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 
 /** Shorter tokens can be guessed by a patient client; 16 characters is the floor, not a recommendation. */
-export const MIN_TOKEN_LENGTH = 16;
+const MIN_TOKEN_LENGTH = 16;
 
 export function checkAdmin(document: unknown, baseDir: string, env: NodeJS.ProcessEnv, report: Report): void {
   const root = document !== null && typeof document === 'object' ? (document as Record<string, unknown>) : {};

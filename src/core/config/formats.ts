@@ -55,7 +55,7 @@ function sizeProblem(text: string): string | undefined {
   return parseSize(text) === undefined ? `expected ${SIZE_EXPECTED}, got ${describeValue(text)}` : undefined;
 }
 
-export function headerSizeProblem(value: string | number): string | undefined {
+function headerSizeProblem(value: string | number): string | undefined {
   const bytes = parseSize(value);
   if (bytes === undefined || bytes < HEADER_SIZE_RANGE.min || bytes > HEADER_SIZE_RANGE.max) {
     return `expected ${HEADER_SIZE_EXPECTED}, got ${describeValue(value)}`;

@@ -11,7 +11,7 @@
  */
 
 import { KindGuard, type Static, type TSchema, Type } from '@sinclair/typebox';
-import { FAILURES } from '../failure/taxonomy.ts';
+import { FAILURES, TARGET_FAULT_SHAPES } from '../failure/taxonomy.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED } from './formats.ts';
 import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
@@ -36,7 +36,7 @@ const Maintenance = Type.Optional(
 );
 /** The failure types a retry can help with: the upstream's, not the client's or the gateway's own. */
 const RETRYABLE_TYPES = Object.entries(FAILURES)
-  .filter(([, kind]) => ['unreachable', 'slow', 'reset', 'garbage'].includes(kind.shape))
+  .filter(([, kind]) => TARGET_FAULT_SHAPES.has(kind.shape))
   .map(([type]) => type);
 
 const Listener = mapping(

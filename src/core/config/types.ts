@@ -32,7 +32,7 @@ export interface GatewayConfig {
   readonly tracing?: TracingConfig;
 }
 
-export interface MetricsConfig {
+interface MetricsConfig {
   /** As written, e.g. "127.0.0.1:9464". */
   readonly address: string;
   readonly host: string;
@@ -282,7 +282,7 @@ export interface TargetConfig {
   readonly weight: number;
 }
 
-export interface UpstreamTimeouts {
+interface UpstreamTimeouts {
   /** DNS lookup plus TCP (and TLS) connect. */
   readonly connect: number;
   /** From the request written to the response head received. */
@@ -295,7 +295,7 @@ export interface UpstreamTimeouts {
   readonly tunnelIdle: number;
 }
 
-export interface UpstreamTlsConfig {
+interface UpstreamTlsConfig {
   /** PEM file(s) of CAs to trust in addition to (not instead of) the system store. */
   readonly ca?: string;
   /** SNI and certificate name to check; default: the target's hostname. */
@@ -307,7 +307,7 @@ export interface UpstreamTlsConfig {
   readonly key?: string;
 }
 
-export interface ErrorsConfig {
+interface ErrorsConfig {
   /** Show the target's address (not just the upstream's name) in Proxy-Status next-hop and error bodies. */
   readonly exposeUpstreamAddress: boolean;
 }

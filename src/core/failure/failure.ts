@@ -1,7 +1,7 @@
 import { FAILURES, type FailureKind, type FailureType, type Shape, type Stage } from './taxonomy.ts';
 
 /** Extra RFC 9209 parameters some error types carry. */
-export interface FailureParams {
+interface FailureParams {
   /** dns_error: the DNS response code, e.g. "NXDOMAIN". */
   readonly rcode?: string;
   /** tls_alert_received: the alert's numeric id and name. */
@@ -9,7 +9,7 @@ export interface FailureParams {
   readonly alertMessage?: string;
 }
 
-export interface FailureInit {
+interface FailureInit {
   readonly stage?: Stage;
   /** A finer status than the kind's default; only `client` and `gateway` kinds use it (e.g. 413, 405). */
   readonly status?: number;
@@ -85,8 +85,4 @@ export class Failure extends Error {
       unprocessed: this.unprocessed,
     });
   }
-}
-
-export function isFailure(value: unknown): value is Failure {
-  return value instanceof Failure;
 }

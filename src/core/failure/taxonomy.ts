@@ -17,6 +17,18 @@ export type Shape =
   | 'client' // the downstream request itself was bad
   | 'internal'; // a bug inside the gateway
 
+/**
+ * The four shapes of an upstream failure: the ones that say something about the target, not
+ * about the client or the gateway's own choices. Outlier detection and the circuit count them;
+ * retries.on accepts the types of these shapes.
+ */
+export const TARGET_FAULT_SHAPES: ReadonlySet<Shape> = new Set<Shape>([
+  'unreachable',
+  'slow',
+  'reset',
+  'garbage',
+]);
+
 /** How far a request got before it failed: the retry rule follows from this. */
 export type Stage =
   | 'not_sent' // nothing reached the upstream (refused, DNS, connect timeout, decided locally)
@@ -48,7 +60,7 @@ export interface FailureKind {
    * Trailers-Only answer (grpc-answer.ts): what its retry policy and its code branch on.
    */
   readonly grpc: GrpcCode;
-  /** Short code for log lines and dashboards, in Envoy's response-flag spirit. */
+  /** Short code for log lines and dashboards: Envoy's letters only where the meaning is Envoy's, else Candor's own. */
   readonly flag: string;
   /** Whether the answer carries Retry-After. */
   readonly retryAfter: boolean;
@@ -111,7 +123,7 @@ export const FAILURES = {
     status: 502,
     grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'unreachable',
-    flag: 'UR',
+    flag: 'UNR',
     retryAfter: false,
     title: 'Upstream host unreachable',
     explanation: 'the network has no route to the upstream host',
@@ -293,7 +305,7 @@ export const FAILURES = {
     // RESOURCE_EXHAUSTED): UNAVAILABLE, which gRPC clients retry with backoff.
     grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'gateway',
-    flag: 'LR',
+    flag: 'PIR',
     retryAfter: true,
     title: 'Service temporarily unavailable',
     explanation:
@@ -372,7 +384,3 @@ export const FAILURES = {
 export type FailureType = keyof typeof FAILURES;
 
 export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
-
-export function kindOf(type: FailureType): FailureKind {
-  return FAILURES[type];
-}

@@ -13,14 +13,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus } from '../../core/failure/proxy-status.ts';
-import { backoffDelay } from '../../proxy/decide/retry-policy.ts';
+import { backoffDelay } from '../../core/retry/backoff.ts';
+import type { NoRetryReason, RetryReason } from '../../core/retry/reasons.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { callHeaders } from './call-headers.ts';
 import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';
 import { type Admission, OriginState } from './origin-state.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
 import { retryAfterMs } from './retry-after.ts';
-import type { NoRetryReason, RetryReason } from './retry-reasons.ts';
 import { type AttemptOutcome, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 

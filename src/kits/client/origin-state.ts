@@ -12,8 +12,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientConfig } from './options.ts';
 import type { Pause } from './pause.ts';
-import { RetryBudget } from './retry-budget.ts';
 import { Scope } from './scope.ts';
+import { WindowRetryBudget } from './window-retry-budget.ts';
 
 /** One scope an attempt went through, and whether it went as that circuit's half-open probe. */
 interface Passed {
@@ -59,7 +59,7 @@ const MAX_HOPS = 100;
 const MAX_PATHS = 1_000;
 
 export class OriginState {
-  readonly budget: RetryBudget | undefined;
+  readonly budget: WindowRetryBudget | undefined;
   readonly #config: ClientConfig;
   readonly #origin: Scope;
   /** One scope per upstream a gateway named, by `next-hop`. */
@@ -69,7 +69,7 @@ export class OriginState {
 
   constructor(config: ClientConfig) {
     this.#config = config;
-    this.budget = config.budget && new RetryBudget(config.budget);
+    this.budget = config.budget && new WindowRetryBudget(config.budget);
     this.#origin = new Scope(config);
   }
 

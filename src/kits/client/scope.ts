@@ -4,7 +4,7 @@
  * what a gateway says about one upstream (it fails, it asks for time) holds the calls that
  * go to that upstream, and the gateway's other routes go on.
  */
-import { type Circuit, createCircuit } from '../../upstream/breakers/circuit.ts';
+import { type Circuit, createCircuit } from '../../core/retry/circuit.ts';
 import type { ClientConfig } from './options.ts';
 import { Pause } from './pause.ts';
 

@@ -14,7 +14,7 @@ import { formatMs, hostPort, type ProbePlan, since } from './plan.ts';
 import { describeCertificate, tlsNotes } from './tls-facts.ts';
 import type { Step, TlsFacts } from './types.ts';
 
-export interface Connected {
+interface Connected {
   readonly socket?: net.Socket;
   readonly failure?: Failure;
   /** The address connected to (or tried first). */

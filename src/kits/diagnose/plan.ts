@@ -5,7 +5,7 @@ import type { UpstreamProtocol } from '../../core/config/types.ts';
  * an upstream of the config, so that it is the request the gateway would send.
  */
 
-export interface ProbeTimeouts {
+interface ProbeTimeouts {
   /** DNS + TCP + TLS together, as the gateway's connector counts it. */
   readonly connect: number;
   /** From the request written to the response head complete. */
@@ -14,7 +14,7 @@ export interface ProbeTimeouts {
   readonly read: number;
 }
 
-export interface ProbeTls {
+interface ProbeTls {
   /** PEM of the CAs to trust (the system's roots included), or undefined for the default store. */
   readonly ca?: string;
   /** SNI and certificate name; default: the target's host name (none for an IP literal). */

@@ -7,7 +7,7 @@ import { type ProbePlan, planUrl } from './plan.ts';
 import { type DiagnoseOptions, isUrl } from './targets.ts';
 import type { Step, TargetReport } from './types.ts';
 
-export interface TextOptions {
+interface TextOptions {
   readonly color: boolean;
   /** Print every response header under the response line (default true). */
   readonly headers?: boolean;

@@ -41,7 +41,7 @@ export class TargetError extends Error {
   }
 }
 
-export const DEFAULT_MAX_BODY = 1024 * 1024;
+const DEFAULT_MAX_BODY = 1024 * 1024;
 
 interface Endpoint {
   readonly protocol: 'http:' | 'https:';
@@ -52,7 +52,7 @@ interface Endpoint {
   readonly path: string;
 }
 
-export function parseEndpoint(text: string, what: string): Endpoint {
+function parseEndpoint(text: string, what: string): Endpoint {
   let url: URL;
   try {
     url = new URL(text);

@@ -4,9 +4,6 @@
  */
 import type { FailureType, Shape, Stage } from '../../core/failure/taxonomy.ts';
 
-/** The hops of one probe, in the order they are walked. */
-export type StepName = 'dns' | 'connect' | 'tls' | 'request' | 'response' | 'body';
-
 export interface DnsFacts {
   readonly host: string;
   readonly ipLiteral: boolean;
@@ -16,7 +13,7 @@ export interface DnsFacts {
   readonly code?: string;
 }
 
-export interface ConnectFacts {
+interface ConnectFacts {
   /** The address connected to (or tried first, when the connect failed). */
   readonly address: string;
   readonly port: number;
@@ -71,7 +68,7 @@ export interface ResponseFacts {
 /** `http2`: DATA frames ended by END_STREAM (an h2c or h2 probe). */
 export type BodyFraming = 'content-length' | 'chunked' | 'close-delimited' | 'none' | 'http2';
 
-export interface BodyFacts {
+interface BodyFacts {
   readonly framing: BodyFraming;
   readonly bytes: number;
   /** Content-Length announced. */

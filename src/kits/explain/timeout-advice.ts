@@ -3,7 +3,7 @@ import type { UpstreamTally } from './tally.ts';
 /** Fewer answered requests than this make a p99 too rough to suggest a timeout from. */
 const MIN_ANSWERED = 10;
 
-export type TimeoutVerdict =
+type TimeoutVerdict =
   /** Answered requests come close to the timeout: it cuts legitimately slow work. */
   | 'timeout_cuts_slow_work'
   /** Answered requests finish far below it: the ones that timed out hung. */

@@ -1,7 +1,7 @@
 import type { Failure } from '../../core/failure/failure.ts';
-import type { RetrySkip } from '../../core/failure/retry-skips.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
+import type { RetrySkip } from '../../core/retry/reasons.ts';
 
 /** One attempt against one target, for the log line. */
 export interface AttemptOutcome {

@@ -19,7 +19,7 @@ const bad = (status: number, details: string) => new Failure('http_request_error
  * Node's parser refused the request before there was a request object: answer on the
  * socket with the status the RFCs give for what went wrong, and log it like any request.
  */
-export function classifyClientError(err: ParserError, uriLimit: number): Failure {
+function classifyClientError(err: ParserError, uriLimit: number): Failure {
   const raw = failingRequestBytes(err);
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW': {
@@ -77,7 +77,7 @@ export interface RawRequestInfo {
   readonly requestId: string | undefined;
 }
 
-export interface ClientErrorContext {
+interface ClientErrorContext {
   readonly limits: DownstreamLimits;
   /** Answers on the socket and logs, like any request (the request session's job). */
   readonly refused: (socket: Socket, failure: Failure, info: RawRequestInfo) => void;

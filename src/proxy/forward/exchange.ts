@@ -43,7 +43,7 @@ export interface ExchangeOwner {
 }
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
-export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
+const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
 
 /** The request body an attempt sends: none, the client's stream, or a buffered copy that can be replayed. */
 export type AttemptBody =

@@ -10,7 +10,7 @@ export interface ResponseFacts {
   readonly trailers: boolean;
 }
 
-export interface DownstreamHead {
+interface DownstreamHead {
   readonly headers: string[];
   /** The response has a Content-Length (otherwise Node frames it, chunked for HTTP/1.1 clients). */
   readonly hasLength: boolean;

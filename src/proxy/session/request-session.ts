@@ -21,11 +21,12 @@ import {
   writeErrorResponse,
   writeRawErrorResponse,
 } from '../decide/error-response.ts';
-import { type HeaderEdit, headerEdit } from '../forward/header-rules.ts';
+import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { RedirectAnswer } from '../route/redirect.ts';
 import { hostnameOf, splitTarget } from '../route/request-target.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
+import type { AttemptsOwner } from './attempts-owner.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Refusals after which the request's framing may not have been consumed: the connection cannot be trusted. */
@@ -40,7 +41,7 @@ const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
  * The phases run in order from `run()`: accept checks → route and admit (admit.ts) →
  * select, forward and decide for each attempt (attempts.ts) → log.
  */
-export class RequestSession {
+export class RequestSession implements AttemptsOwner {
   readonly runtime: Runtime;
   readonly listener: ListenerFacts;
   readonly req: IncomingMessage;
@@ -287,7 +288,7 @@ export class RequestSession {
   }
 
   /** What the route's header rules' {variables} stand for in this request. */
-  templateVars(): { requestId: string; clientIp: string; host: string } {
+  templateVars(): TemplateVars {
     const { record } = this;
     return { requestId: record.id, clientIp: record.clientAddress, host: hostnameOf(record.host) };
   }

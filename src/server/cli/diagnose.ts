@@ -8,7 +8,7 @@ import { createTextPrinter, headingFor } from '../../kits/diagnose/render-text.t
 import { type DiagnoseOptions, TargetError } from '../../kits/diagnose/targets.ts';
 import { EXIT } from './exit-codes.ts';
 
-export const DIAGNOSE_HELP = `Usage: candor diagnose TARGET [options]
+const DIAGNOSE_HELP = `Usage: candor diagnose TARGET [options]
 
 Walks the hops to TARGET (DNS, TCP connect, TLS, request, response head, body), stops at
 the first that fails, and says what Candor would answer and what fixes it.

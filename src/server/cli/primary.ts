@@ -4,7 +4,7 @@ import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
 import { createLogger } from '../../observe/log/logger.ts';
-import { renderClusterMetrics } from '../../observe/metrics/cluster.ts';
+import { clusterMetrics } from '../../observe/metrics/cluster.ts';
 import { startMetricsListener } from '../../observe/metrics/metrics-listener.ts';
 import { type AdminServer, startAdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
@@ -65,6 +65,7 @@ async function supervise(
   control.startWith = (worker) => wide.startOf(worker);
   control.onChanged = (changes) => wide.changesChanged(changes);
   let admin: { server: AdminServer; config: AdminConfig } | undefined;
+  const renderClusterMetrics = clusterMetrics();
   const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics), ...statusPageRoutes()];
 
   /** Starts, moves or stops the admin listener to match the config in force; the token is read again. */

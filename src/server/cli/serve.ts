@@ -8,7 +8,7 @@ import type { Gateway } from '../gateway/gateway.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 
-export interface ServeOptions {
+interface ServeOptions {
   readonly config: string | undefined;
   readonly demo: boolean;
   /** Worker processes sharing the listeners, under a supervising primary. */

@@ -1,4 +1,3 @@
-import { lastProbe } from '../../upstream/health/active-checks.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { LiveRuntime } from './runtime.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
@@ -47,14 +46,14 @@ export interface TargetStatus {
   readonly pool: { readonly open: number; readonly idle: number; readonly waiting: number };
 }
 
-export interface RouteStatus {
+interface RouteStatus {
   /** null for a route that answers with a redirect. */
   readonly upstream: string | null;
   readonly maintenance: { readonly active: boolean; readonly source: 'config' | 'admin' | null };
 }
 
 /** performance.now() → wall clock. */
-export function wallClock(monotonic: number): string {
+function wallClock(monotonic: number): string {
   return new Date(performance.timeOrigin + monotonic).toISOString();
 }
 
@@ -92,7 +91,7 @@ function upstreamStatus(upstream: Upstream, now: number): UpstreamStatus {
       retries_in_flight: upstream.retryBudget.inFlight,
     },
     targets: upstream.targets.map((target) => {
-      const probe = lastProbe(target);
+      const probe = target.lastProbe;
       const ejected = target.isEjected(now);
       return {
         url: target.config.url,

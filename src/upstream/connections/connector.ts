@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import { type ConnectPhase, classifyConnectError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 
-export interface ConnectorOptions {
+interface ConnectorOptions {
   /** DNS + TCP + TLS, in milliseconds. */
   readonly timeout: number;
   readonly ca?: string | Buffer;
@@ -26,7 +26,7 @@ export interface ConnectTarget {
 }
 
 /** Called once: with a classified Failure, or with the connected (and, for https, handshaken) socket. */
-export type ConnectCallback = (err: Failure | null, socket: net.Socket | null) => void;
+type ConnectCallback = (err: Failure | null, socket: net.Socket | null) => void;
 
 export type Connector = (target: ConnectTarget, callback: ConnectCallback) => net.Socket;
 

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { HealthCheckConfig, TargetConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import type { FailureType, Shape, Stage } from '../../core/failure/taxonomy.ts';
+import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import {
   type ConnectionOwner,
@@ -11,31 +11,10 @@ import {
 } from '../connections/connection.ts';
 import type { Connector } from '../connections/connector.ts';
 import { H2Session, type H2SessionOwner } from '../connections/h2-session.ts';
+import type { ProbeFailure, ProbeResult } from '../targets/target-state.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../targets/upstream.ts';
 
-/**
- * Why a probe failed: a classified failure from the taxonomy (connection_refused,
- * http_response_timeout...), or a whole answer with a status the check does not expect —
- * which is no failure of the exchange (the upstream answered, and said it is unwell), so it
- * has a type and shape of its own.
- */
-export interface ProbeFailure {
-  readonly type: FailureType | 'unexpected_status';
-  readonly shape: Shape | 'status';
-  readonly details: string;
-}
-
-/** One probe's outcome. */
-export interface ProbeResult {
-  readonly ok: boolean;
-  /** When the probe ended (monotonic ms, performance.now(), like every time in TargetState). */
-  readonly at: number;
-  /** How long it took. */
-  readonly ms: number;
-  /** The status of the answer, when a head came back. */
-  readonly status?: number;
-  readonly failure?: ProbeFailure;
-}
+export type { ProbeFailure, ProbeResult } from '../targets/target-state.ts';
 
 /** A probe in flight: its outcome, and a way to abandon it (the checks are stopping). */
 export interface RunningProbe {

@@ -5,7 +5,7 @@ import { effectiveWeight, isAvailable, type TargetState } from './target-state.t
 export { TargetState } from './target-state.ts';
 
 /** What the balancer needs to know beyond the targets themselves. */
-export interface BalancerPolicy {
+interface BalancerPolicy {
   /** Slow-start window in ms (0: off). */
   readonly slowStart: number;
   /** Probe requests a half-open target may take at once. */

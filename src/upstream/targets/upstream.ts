@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { UpstreamConfig } from '../../core/config/types.ts';
 import { Count } from '../../core/limits/count.ts';
-import { type Circuit, createCircuit } from '../breakers/circuit.ts';
+import { type Circuit, createCircuit } from '../../core/retry/circuit.ts';
 import { RetryBudget } from '../breakers/retry-budget.ts';
 import { type Connector, createConnector } from '../connections/connector.ts';
 import { H2Pool } from '../connections/h2-pool.ts';

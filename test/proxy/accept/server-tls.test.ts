@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import pino from 'pino';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type Gateway, startGateway } from '../../../src/server/gateway/gateway.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 
@@ -77,7 +77,9 @@ upstreams:
     copyFileSync(exact.certPath, apiCert);
     copyFileSync(exact.keyPath, apiKey);
     app = await startEcho();
-    gateway = await startGateway(parseConfig(text(), '<test>', {}), { logger: pino({ level: 'silent' }) });
+    gateway = await startGateway(parseConfig(text(), '<test>', {}), {
+      logger: createLoggerOn({ write: () => true }, 'silent', 'edge'),
+    });
     port = gateway.listeners[0].port();
   });
   after(async () => {
