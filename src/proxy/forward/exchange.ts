@@ -4,6 +4,7 @@ import { classifyExchangeError, classifyRequestBodyError, isReset } from '../../
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
+import { serializeResponseHead } from '../../core/http1/response-head.ts';
 import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import { corkResponseUntilTurnEnd, endAtTurnEnd } from '../../core/net/turn-end.ts';
@@ -14,11 +15,10 @@ import type {
   ExchangeController,
   ExchangeHandler,
   RequestBody,
-  UpstreamConnection,
 } from '../../upstream/connections/connection.ts';
-import type { PoolWaiter } from '../../upstream/connections/pool.ts';
+import type { Dispatcher, PoolWaiter } from '../../upstream/connections/pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
-import { buildDownstreamHead, serializeResponseHead } from './response-headers.ts';
+import { buildDownstreamHead } from './response-headers.ts';
 import { SendDeadline } from './send-deadline.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
@@ -44,7 +44,7 @@ export interface ExchangeOwner {
 }
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
-export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
+const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
 
 /**
  * Response writes held for a client that is not keeping up before the upstream is paused, at
@@ -78,6 +78,8 @@ export interface ExchangeOptions {
   readonly nextHop: string;
   /** Set for an upgrade: the client's bytes after its request head, sent on once the upstream switches. */
   readonly upgradeHead: Buffer | undefined;
+  /** The route's response rules, applied to the final head; absent: none. */
+  readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
 }
@@ -178,7 +180,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
 
-  onConnection(connection: UpstreamConnection): void {
+  onConnection(connection: Dispatcher): void {
     const { req, options } = this;
     const body: RequestBody =
       options.body.kind === 'stream'
@@ -242,7 +244,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       trailers: this.trailersAllowed,
     });
     try {
-      res.writeHead(statusCode, response.reason || undefined, head.headers);
+      const headers = this.options.editHeaders?.(head.headers) ?? head.headers;
+      res.writeHead(statusCode, response.reason || undefined, headers);
     } catch (err) {
       // Node refuses a field the parser let through (a defence in depth: it should not happen).
       // The response object keeps part of that head: the error answer must not go through it.

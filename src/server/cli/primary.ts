@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { isIP } from 'node:net';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
+import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
 import { createLogger } from '../../observe/log/logger.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
@@ -11,14 +12,16 @@ import { statusPageRoutes } from '../admin/status-page.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
+import { type PidFile, writePidFile } from './pid-file.ts';
+import { startLine } from './start-line.ts';
 import { superviseWorkers } from './workers.ts';
 
-/**
- * Every worker's metrics, merged: prom-client (and what it loads) comes with the first scrape,
- * not with every primary, most of which are never scraped on the admin API.
- */
-const renderClusterMetrics: RenderMetrics = async () =>
-  (await import('../../observe/metrics/cluster.ts')).renderClusterMetrics();
+export interface PrimaryOptions {
+  /** The demo's banner, once the first worker listens. */
+  readonly announce?: (where: { gatewayPort: number; adminPort: number | undefined }) => void;
+  /** `--pid-file`: where to write this process's pid while it runs. */
+  readonly pidFile?: string;
+}
 
 /**
  * The cluster primary of `candor serve`: it supervises the workers, holds the config in force
@@ -29,9 +32,31 @@ export async function runPrimary(
   path: string,
   config: GatewayConfig,
   workers: number,
-  options: {
-    readonly announce?: (where: { gatewayPort: number; adminPort: number | undefined }) => void;
-  } = {},
+  options: PrimaryOptions = {},
+): Promise<number> {
+  let pidFile: PidFile | undefined;
+  if (options.pidFile !== undefined) {
+    try {
+      pidFile = writePidFile(options.pidFile);
+    } catch (err) {
+      process.stderr.write(
+        `candor: could not write the pid file ${options.pidFile}: ${(err as Error).message}\n`,
+      );
+      return EXIT.unavailable;
+    }
+  }
+  try {
+    return await supervise(path, config, workers, options);
+  } finally {
+    pidFile?.remove();
+  }
+}
+
+async function supervise(
+  path: string,
+  config: GatewayConfig,
+  workers: number,
+  options: PrimaryOptions,
 ): Promise<number> {
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
@@ -40,6 +65,13 @@ export async function runPrimary(
   control.startWith = (worker) => wide.startOf(worker);
   control.onChanged = (changes) => wide.changesChanged(changes);
   let admin: { server: AdminServer; config: AdminConfig } | undefined;
+  // Every worker's metrics, merged: prom-client (and what it loads) comes with the first
+  // scrape, not with every primary, most of which are never scraped.
+  let renderMerged: RenderMetrics | undefined;
+  const renderClusterMetrics: RenderMetrics = async () => {
+    renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics();
+    return renderMerged();
+  };
   const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics), ...statusPageRoutes()];
 
   /** Starts, moves or stops the admin listener to match the config in force; the token is read again. */
@@ -60,6 +92,7 @@ export async function runPrimary(
     }
     if (admin) {
       admin.server.setToken(token.token);
+      admin.server.setAllowedHosts(wanted.allowedHosts);
       admin.config = wanted;
       return;
     }
@@ -70,6 +103,7 @@ export async function runPrimary(
       host: wanted.host,
       port: wanted.port,
       token: token.token,
+      allowedHosts: wanted.allowedHosts,
       routes,
       logger,
     });
@@ -120,14 +154,31 @@ export async function runPrimary(
   }
   // The demo's banner: printed once the first worker listens, with the ports really bound.
   const { announce } = options;
-  if (announce !== undefined) {
-    const onServing = (_worker: Worker, message: unknown) => {
-      if (!isServing(message)) return;
-      cluster.off('message', onServing);
-      announce({ gatewayPort: message.ports[0], adminPort: admin?.server.port() });
-    };
-    cluster.on('message', onServing);
-  }
+  // Once the first worker serves, with the ports really bound: the demo's banner, and the start
+  // line (on stderr even when the log goes to a file, so whoever started it sees that it runs,
+  // and which pid to signal).
+  const onServing = (_worker: Worker, message: unknown) => {
+    if (!isServing(message)) return;
+    cluster.off('message', onServing);
+    const adminPort = admin?.server.port();
+    announce?.({ gatewayPort: message.ports[0], adminPort });
+    const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host);
+    process.stderr.write(
+      startLine({
+        pid: process.pid,
+        configPath: path,
+        configHash: configHash(config),
+        workers,
+        listening: config.listen.map((listener, i) => `${bracket(listener.host)}:${message.ports[i]}`),
+        admin:
+          admin === undefined || adminPort === undefined
+            ? undefined
+            : `${bracket(admin.config.host)}:${adminPort}`,
+        pidFile: options.pidFile,
+      }),
+    );
+  };
+  cluster.on('message', onServing);
   const code = await superviseWorkers(workers, {
     drainTimeout: () => control.config.drain.timeout,
     onFork: (worker) => control.start(worker),
@@ -136,6 +187,7 @@ export async function runPrimary(
     },
   });
   process.off('SIGHUP', onHangup);
+  cluster.off('message', onServing);
   await wide.stop();
   await metricsListener?.close();
   await admin?.server.close();

@@ -32,7 +32,7 @@ const WORKER_V8_FLAGS = ['--max-semi-space-size=8'];
  * ignores the signal, and reopens its log files when its primary (which took the signal over
  * with a listener, bin/candor.js) relays it.
  */
-export const NO_INSPECTOR_SIGNAL = '--disable-sigusr1';
+const NO_INSPECTOR_SIGNAL = '--disable-sigusr1';
 
 /** How long past `drain.timeout` a worker may take to exit before the primary kills it. */
 const WORKER_EXIT_GRACE_MS = 5_000;
@@ -51,7 +51,7 @@ export function restartDelay(crashesInARow: number): number {
   return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.firstMs * 2 ** (crashesInARow - 2));
 }
 
-export interface SuperviseOptions {
+interface SuperviseOptions {
   /** drain.timeout of the config in force: a worker still alive this long (plus a grace) after a drain began is killed. */
   readonly drainTimeout: () => number;
   /**

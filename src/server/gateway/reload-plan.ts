@@ -7,7 +7,7 @@ export function listenerKey(listener: ListenerConfig): string {
 }
 
 /** What a reload does to the listeners: which stay (with their socket), open or close. */
-export interface ListenerPlan {
+interface ListenerPlan {
   readonly kept: readonly { readonly before: ListenerConfig; readonly after: ListenerConfig }[];
   readonly added: readonly ListenerConfig[];
   readonly removed: readonly ListenerConfig[];
