@@ -59,7 +59,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   core: [
     ['config', 'http1'], // schema and loading of the frozen config; the strict HTTP/1.1 parsers and serializers
     // the vocabulary, socket-level utilities and the counts every bound is made of: import nothing of ours
-    ['failure', 'net', 'limits', 'ids', 'version'],
+    ['failure', 'net', 'limits', 'ids', 'version', 'printable'],
   ],
 };
 

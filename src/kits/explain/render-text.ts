@@ -1,4 +1,6 @@
+import { printable } from '../../core/printable.ts';
 import type { StormHealth } from './health-report.ts';
+import { MAX_LINE } from './line-stream.ts';
 import type { PlaceRow, Report, StormRow } from './report.ts';
 import { clock, duration, percent, rate, table } from './text-table.ts';
 import type { TimeoutFinding } from './timeout-advice.ts';
@@ -26,7 +28,7 @@ function header(report: Report): string {
       f.format + (f.gzip ? ' (gzip)' : ''),
       `${f.lines} lines`,
       `${f.parsed} parsed`,
-      `${f.skipped} skipped`,
+      `${f.skipped} skipped${f.tooLong > 0 ? ` (${f.tooLong} over ${MAX_LINE / 1024} KiB, not read)` : ''}`,
       `${f.records} records`,
     ]),
     [2, 3, 4, 5],
@@ -241,5 +243,6 @@ export function renderText(report: Report): string {
   const advice = checks(report);
   if (advice) sections.push(advice);
   if (report.notes.length > 0) sections.push(`Notes\n${report.notes.map((n) => `  - ${n}`).join('\n')}`);
-  return `${sections.join('\n\n')}\n`;
+  // Upstream names, targets, reasons and paths come from the logs: none may drive the terminal.
+  return printable(`${sections.join('\n\n')}\n`);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../core/config/units.ts';
+import { printable, printableJson } from '../../core/printable.ts';
 import { type Deploy, readDeploys } from '../../kits/explain/deploys.ts';
 import { READERS } from '../../kits/explain/detect-format.ts';
 import type { LogReader } from '../../kits/explain/log-reader.ts';
@@ -90,7 +91,9 @@ export async function runExplain(args: readonly string[]): Promise<number> {
       readersFor: custom,
     });
     const report = buildReport(tally, files, deploys, readers);
-    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report));
+    process.stdout.write(
+      values.json ? `${printableJson(JSON.stringify(report, null, 2))}\n` : renderText(report),
+    );
     if (values.stats) {
       const lines = files.reduce((sum, f) => sum + f.lines, 0);
       const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
@@ -104,7 +107,7 @@ export async function runExplain(args: readonly string[]): Promise<number> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (err instanceof LogFormatError) {
-      process.stderr.write(`candor: ${err.message}\n`);
+      process.stderr.write(`candor: ${printable(err.message)}\n`);
       return EXIT.data;
     }
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'Z_DATA_ERROR')

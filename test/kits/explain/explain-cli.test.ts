@@ -83,6 +83,7 @@ test('--json: the whole report for machines', async () => {
     'lines',
     'parsed',
     'skipped',
+    'tooLong',
     'records',
     'errors5xx',
     'stepsBack',
