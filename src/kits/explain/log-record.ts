@@ -15,7 +15,7 @@ export type LogRecord = RequestLine | FailedAttempt | HealthEvent;
 export type Producer = 'proxy' | 'upstream';
 
 interface RecordBase {
-  /** Epoch milliseconds. */
+  /** Epoch milliseconds; NaN from a format that writes no time (LogReader.timeless). */
   readonly time: number;
   /** The upstream's name where the log knows it (HAProxy's backend, Candor's upstream). */
   readonly upstream?: string;

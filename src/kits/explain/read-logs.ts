@@ -121,9 +121,12 @@ export async function readLogs(
           head = other;
         }
       }
-      if (matcher.size > 0) matcher.expire(head.time);
+      if (matcher.size > 0 && !best.reader.timeless) matcher.expire(head.time);
       if (head.kind === 'health') tally.addHealth(head);
       else if (head.kind === 'attempt') matcher.add(head);
+      else if (best.reader.timeless)
+        // No time to join by: the upstream's word on a 5xx cannot be checked against the error log.
+        tally.addRequest(head, !best.reader.causesIn, best.errors5xx);
       else tally.addRequest(matcher.size > 0 ? matcher.claim(head) : head, best.causeKnown, best.errors5xx);
       const more = best.next();
       if (more !== undefined) {

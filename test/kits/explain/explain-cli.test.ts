@@ -66,6 +66,7 @@ test('--json: the whole report for machines', async () => {
     'unexplained5xx',
     'untypedRetries',
     'clientAborted',
+    'untimed',
     'upstreams',
     'targets',
     'bucketSeconds',
