@@ -20,7 +20,7 @@ const quote = (lines: readonly NumberedLine[]) =>
 
 /** The formats explain reads, from the readers themselves (never a list typed twice). */
 export function formatsList(readers: readonly LogReader[]): string {
-  return `Formats explain reads: ${readers.map((r) => `${r.format} (${r.title})`).join(', ')}; any nginx log_format with --nginx-conf FILE or --log-format 'FORMAT'.`;
+  return `Formats explain reads: ${readers.map((r) => `${r.format} (${r.title})`).join(', ')}; any nginx log_format with --nginx-conf FILE or --log-format 'FORMAT', any HAProxy log-format with --haproxy-conf FILE or --log-format 'FORMAT'.`;
 }
 
 /** The keys of the first JSON objects among `lines`, or undefined if they are not JSON objects. */

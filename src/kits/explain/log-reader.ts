@@ -28,11 +28,6 @@ export interface LogReader {
    * written in it (HAProxy's stderr without times), or undefined when it can.
    */
   refuse?(sample: readonly string[]): string | undefined;
-  /**
-   * Its lines have no time (an nginx log_format without one): their records' time is NaN; they
-   * are counted, never placed on the timeline, in a storm, or joined by time with another file's.
-   */
-  readonly timeless?: boolean;
   /** What this format cannot say, told once in the report when a file of it was read. */
   readonly blindSpot?: string;
 }

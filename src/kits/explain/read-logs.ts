@@ -121,12 +121,13 @@ export async function readLogs(
           head = other;
         }
       }
-      if (matcher.size > 0 && !best.reader.timeless) matcher.expire(head.time);
+      // A record without a time (LogRecord.time) is on no timeline: it neither moves the join's
+      // window nor joins, and the upstream's word on its 5xx cannot be checked against the error log.
+      const untimed = Number.isNaN(head.time);
+      if (matcher.size > 0 && !untimed) matcher.expire(head.time);
       if (head.kind === 'health') tally.addHealth(head);
       else if (head.kind === 'attempt') matcher.add(head);
-      else if (best.reader.timeless)
-        // No time to join by: the upstream's word on a 5xx cannot be checked against the error log.
-        tally.addRequest(head, !best.reader.causesIn, best.errors5xx);
+      else if (untimed) tally.addRequest(head, !best.reader.causesIn, best.errors5xx);
       else tally.addRequest(matcher.size > 0 ? matcher.claim(head) : head, best.causeKnown, best.errors5xx);
       const more = best.next();
       if (more !== undefined) {

@@ -81,7 +81,7 @@ export class Tally {
   readonly health: HealthEvent[] = [];
   healthEvents = 0;
 
-  /** Requests read from a format without a time (LogReader.timeless): in no storm. */
+  /** Requests read from a line without a time (LogRecord.time NaN): in no storm. */
   untimed = 0;
 
   constructor(bucketMs?: number) {

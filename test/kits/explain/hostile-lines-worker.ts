@@ -6,8 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { READERS } from '../../../src/kits/explain/detect-format.ts';
+import { parseHaproxyConf } from '../../../src/kits/explain/haproxy-conf.ts';
 import type { LogReader } from '../../../src/kits/explain/log-reader.ts';
 import { formatsFor, parseNginxConf } from '../../../src/kits/explain/nginx-conf.ts';
+import { haproxyFormatReader } from '../../../src/kits/explain/readers/haproxy-log-format.ts';
 import { nginxFormatReader } from '../../../src/kits/explain/readers/nginx-log-format.ts';
 import { adversarialLines } from './hostile-lines.ts';
 
@@ -17,6 +19,11 @@ const FIXTURES = join(import.meta.dirname, 'fixtures');
 function readerOf(id: string): LogReader {
   const builtIn = READERS.find((r) => r.format === id);
   if (builtIn) return builtIn;
+  if (id.startsWith('haproxy:')) {
+    const cfg = join(FIXTURES, 'haproxy-log-format.cfg');
+    const [custom] = parseHaproxyConf(readFileSync(cfg, 'utf8'), cfg);
+    return haproxyFormatReader(custom, id, custom.name);
+  }
   const conf = parseNginxConf(readFileSync(join(FIXTURES, 'nginx-formats.conf'), 'utf8'));
   const [custom] = formatsFor(conf, join('/var/log/nginx', fixtures[0]));
   return nginxFormatReader(custom, id, custom.name);

@@ -30,6 +30,8 @@ const FIXTURE_OF: Record<string, string[]> = {
   // A log_format of --nginx-conf, compiled into a pattern of its own.
   'nginx:edge': ['nginx-custom.log'],
   'nginx:jsonlog': ['nginx-custom-json.log'],
+  // A HAProxy log-format of --haproxy-conf, read by walking its pieces, its health lines among it.
+  'haproxy:defaults': ['haproxy-log-format.log'],
 };
 
 const DEADLINE_MS = 60_000;

@@ -330,7 +330,6 @@ export function nginxFormatReader(format: LogFormat, id: string, title: string):
   return {
     format: id,
     title,
-    ...(timed ? {} : { timeless: true }),
     sniff: (line) => pattern.test(line),
     read(line): LogRecord | undefined {
       const m = pattern.exec(line);
