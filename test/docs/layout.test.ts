@@ -50,7 +50,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   upstream: [
     ['health'], // active checks and outlier detection, over the targets
     ['targets'], // the upstream runtime model: targets, balancer, panic
-    ['connections', 'breakers'], // the HTTP/1.1 client (connector, connection, pool); circuit and retry budget
+    ['connections', 'breakers'], // the HTTP/1.1 client (connector, connection, pool); the retry budget
   ],
   observe: [
     ['tracing', 'metrics'], // spans and metrics of a request
@@ -58,8 +58,10 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   ],
   core: [
     ['config', 'http1'], // schema and loading of the frozen config; the strict HTTP/1.1 parsers and serializers
-    // the vocabulary, socket-level utilities and the counts every bound is made of: import nothing of ours
-    ['failure', 'net', 'limits', 'ids', 'version', 'printable'],
+    // the vocabulary, socket-level utilities, the counts every bound is made of, the retry
+    // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
+    // the escaping of what others wrote before it is printed: import nothing of ours
+    ['failure', 'net', 'limits', 'ids', 'retry', 'version', 'printable'],
   ],
 };
 

@@ -21,9 +21,9 @@ export interface MergedStatus {
   readonly routes: GatewayStatus['routes'];
 }
 
-export type MergedUpstream = Omit<UpstreamStatus, 'targets'> & { readonly targets: MergedTarget[] };
+type MergedUpstream = Omit<UpstreamStatus, 'targets'> & { readonly targets: MergedTarget[] };
 
-export type MergedTarget = Omit<TargetStatus, 'health'> & {
+type MergedTarget = Omit<TargetStatus, 'health'> & {
   readonly health: TargetStatus['health'] | 'mixed';
   readonly workers_ejecting: number;
 };

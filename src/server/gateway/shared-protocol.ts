@@ -1,5 +1,5 @@
-import type { Announcement } from '../../proxy/session/runtime.ts';
 import type { HealthVerdict } from '../../upstream/health/active-checks.ts';
+import type { Announcement } from '../../upstream/health/report-outcome.ts';
 
 export type { WorkerShare } from '../../core/limits/worker-share.ts';
 export type { HealthVerdict } from '../../upstream/health/active-checks.ts';
