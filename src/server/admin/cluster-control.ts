@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
-import { loadConfigFile } from '../../core/config/load.ts';
+import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
@@ -119,7 +119,9 @@ export class ClusterControl {
         throw new ConfigError([
           { file: this.#path, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
         ]);
-      next = await loadConfigFile(this.#path);
+      // On a thread of its own, with a deadline and a heap of its own: however slow or large the
+      // file, this process keeps answering the admin API and signals, and its workers keep running.
+      next = await loadConfigIsolated(this.#path);
       const problems = unchangeableProblems(this.#config, next);
       if (problems.length > 0) throw new ConfigError(problems);
     } catch (err) {

@@ -3,6 +3,7 @@ import { ConfigError, formatConfigProblems } from '../../core/config/config-erro
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { parseDuration, parseSize } from '../../core/config/units.ts';
+import { printableJson } from '../../core/printable.ts';
 import { diagnose } from '../../kits/diagnose/diagnose.ts';
 import { createTextPrinter, headingFor } from '../../kits/diagnose/render-text.ts';
 import { type DiagnoseOptions, TargetError } from '../../kits/diagnose/targets.ts';
@@ -127,7 +128,7 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
               ),
           },
     );
-    if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (json) process.stdout.write(`${printableJson(JSON.stringify(report, null, 2))}\n`);
     else printer.finish(report);
     return report.exitCode;
   } catch (err) {
