@@ -8,6 +8,7 @@
 import { parseListenAddress, parseRouteHost, parseRoutePath } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
+import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
@@ -22,6 +23,7 @@ export function checkCrossFields(document: unknown, report: Report): void {
   checkDuplicateListeners(document.listen, report);
   checkTimeoutOrder(upstreams, report);
   checkDrainOrder(document.drain, report);
+  checkDiscovery(upstreams, report);
 }
 
 function checkUpstreamNames(upstreams: Record<string, unknown> | undefined, report: Report): void {

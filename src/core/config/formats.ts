@@ -19,6 +19,7 @@ import {
 } from './addresses.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { describeValue } from './describe-value.ts';
+import { FLEET_FORMAT_PROBLEMS } from './fleet-values.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { formatSize, parseDuration, parseSize } from './units.ts';
 
@@ -93,6 +94,7 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.statusRanges]: (text) => problemOf(parseStatusRanges(text)),
   [FORMAT.rateKey]: (text) => problemOf(parseRateKey(text)),
   [FORMAT.otlpEndpoint]: (text) => problemOf(parseOtlpEndpoint(text)),
+  ...FLEET_FORMAT_PROBLEMS,
 };
 
 for (const [name, problem] of Object.entries(FORMAT_PROBLEMS)) {

@@ -14,6 +14,7 @@ import { KindGuard, type Static, type TProperties, type TSchema, Type } from '@s
 import { FAILURES } from '../failure/taxonomy.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { DURATION_EXPECTED, FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED, SIZE_EXPECTED } from './formats.ts';
+import { Discovery, Store } from './schema-fleet.ts';
 
 function mapping<T extends TProperties>(properties: T, expected: string) {
   return Type.Object(properties, { additionalProperties: false, expected });
@@ -128,7 +129,8 @@ const Target = mapping(
 
 const Upstream = mapping(
   {
-    targets: Type.Array(Target, { minItems: 1, expected: 'a list of at least one target' }),
+    targets: Type.Optional(Type.Array(Target, { minItems: 1, expected: 'a list of at least one target' })),
+    discovery: Discovery,
     balancer: oneOf(['round_robin', 'least_conn']),
     pool: Type.Optional(
       mapping(
@@ -243,7 +245,7 @@ const Upstream = mapping(
       ),
     ),
   },
-  'a mapping with targets',
+  'a mapping with targets or discovery',
 );
 
 export const ConfigSchema = mapping(
@@ -255,6 +257,7 @@ export const ConfigSchema = mapping(
       minProperties: 1,
       expected: 'a mapping of at least one upstream, by name',
     }),
+    store: Store,
     errors: Type.Optional(mapping({ expose_upstream_address: flag() }, 'a mapping of error settings')),
     trust_forwarded_from: Type.Optional(
       Type.Array(
