@@ -63,7 +63,8 @@ function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string
   questions.push(`${name} ${NAMES[qtype] ?? qtype}`);
   const found = table.get(name.toLowerCase());
   const rcode = found === 'servfail' ? 2 : found === 'nxdomain' || found === undefined ? 3 : 0;
-  const records = Array.isArray(found) ? found.filter((r) => TYPES[r.type] === qtype) : [];
+  const records: readonly DnsRecord[] =
+    typeof found === 'object' ? found.filter((r) => TYPES[r.type] === qtype) : [];
   const head = Buffer.alloc(12);
   head.writeUInt16BE(id, 0);
   // QR, authoritative, the question's RD, recursion available, and the code.
@@ -75,15 +76,14 @@ function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string
 
 function encodeRecord(record: DnsRecord): Buffer {
   let data: Buffer;
-  if (record.type === 'A') data = Buffer.from(record.address.split('.').map(Number));
-  else if (record.type === 'AAAA') data = ipv6Bytes(record.address);
-  else {
+  if (record.type === 'SRV') {
     const fixed = Buffer.alloc(6);
     fixed.writeUInt16BE(record.priority ?? 0, 0);
     fixed.writeUInt16BE(record.weight ?? 1, 2);
     fixed.writeUInt16BE(record.port, 4);
     data = Buffer.concat([fixed, encodeName(record.target)]);
-  }
+  } else if (record.type === 'A') data = Buffer.from(record.address.split('.').map(Number));
+  else data = ipv6Bytes(record.address);
   const fixed = Buffer.alloc(12);
   // The owner name: a pointer to the question's name, at offset 12.
   fixed.writeUInt16BE(0xc00c, 0);
