@@ -121,6 +121,7 @@ function ipv6Bytes(address: string): Buffer {
   const tail = address.includes('::') ? groups(right) : [];
   const middle = Array(8 - head.length - tail.length).fill('0');
   const bytes = Buffer.alloc(16);
-  [...head, ...middle, ...tail].forEach((group, i) => bytes.writeUInt16BE(Number.parseInt(group, 16), i * 2));
+  for (const [i, group] of [...head, ...middle, ...tail].entries())
+    bytes.writeUInt16BE(Number.parseInt(group, 16), i * 2);
   return bytes;
 }
