@@ -34,7 +34,8 @@ export class ClusterLink {
   onAnnouncement: (news: Announcement) => void = () => {};
   /** Set by the gateway: a DNS answer of the primary's (`count`: this worker counts it). */
   onDiscovery: (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => void = () => {};
-  readonly #discovered: DiscoveryReport[];
+  /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
+  readonly #discovered = new Map<string, DiscoveryReport>();
 
   constructor(
     share: WorkerShare,
@@ -42,14 +43,14 @@ export class ClusterLink {
     discovered: readonly DiscoveryReport[] = [],
   ) {
     this.share = share;
-    this.#discovered = [...discovered];
+    for (const report of discovered) this.#discovered.set(report.upstream, report);
     for (const v of verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);
     process.on('message', this.#onMessage);
   }
 
-  /** The primary's DNS answers when this worker started. */
+  /** The primary's latest DNS answers. */
   discovered(): readonly DiscoveryReport[] {
-    return this.#discovered;
+    return [...this.#discovered.values()];
   }
 
   /** The primary's verdict on a target, if it has one. */
@@ -102,6 +103,7 @@ export class ClusterLink {
         return;
       }
       case 'discovery':
+        this.#discovered.set(message.report.upstream, message.report);
         this.onDiscovery(message.report, message.outcome, message.count);
         return;
       case 'health':

@@ -126,7 +126,12 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     if (outcome !== 'changed' || !Object.hasOwn(whole.upstreams, report.upstream)) return;
     runtime = createRuntime(mine(whole), logger, metrics, tracing, changes, runtime, link, store);
   };
-  if (link) link.onDiscovery = onDiscovery;
+  if (link) {
+    link.onDiscovery = onDiscovery;
+    // An answer that came while this gateway was starting (the link keeps the latest).
+    for (const report of link.discovered())
+      if (discovered.get(report.upstream) !== report) onDiscovery(report, 'changed', false);
+  }
   // In-process, the gateway asks DNS itself; a cluster's primary asks once for every worker.
   const discoveries = link
     ? undefined
