@@ -97,6 +97,7 @@ export class RedisRates {
   #state: StoreStatus['state'] = 'connecting';
   #since = new Date().toISOString();
   #lastError = '';
+  #closed = false;
 
   constructor(config: RedisStoreConfig, logger: Logger, counts: StoreCounts) {
     this.config = config;
@@ -146,6 +147,8 @@ export class RedisRates {
   }
 
   async close(): Promise<void> {
+    // Our own goodbye is not an outage: no "unreachable" line, no count.
+    this.#closed = true;
     this.#client.disconnect();
   }
 
@@ -155,6 +158,7 @@ export class RedisRates {
   }
 
   #set(state: 'up' | 'down', why: string): void {
+    if (this.#closed) return;
     if (
       state === this.#state ||
       (state === 'down' && this.#state === 'connecting' && why === this.#lastError)
