@@ -96,7 +96,6 @@ export class RedisRates {
   readonly #address: string;
   #state: StoreStatus['state'] = 'connecting';
   #since = new Date().toISOString();
-  #lastError = '';
   #closed = false;
 
   constructor(config: RedisStoreConfig, logger: Logger, counts: StoreCounts) {
@@ -159,15 +158,10 @@ export class RedisRates {
 
   #set(state: 'up' | 'down', why: string): void {
     if (this.#closed) return;
-    if (
-      state === this.#state ||
-      (state === 'down' && this.#state === 'connecting' && why === this.#lastError)
-    )
-      return;
+    if (state === this.#state) return;
     const was = this.#state;
     this.#state = state;
     this.#since = new Date().toISOString();
-    this.#lastError = why;
     this.#counts.storeState(state === 'up');
     if (state === 'up')
       this.#logger.info({ store: this.#address, was }, 'rate limit store reachable: limits shared again');
