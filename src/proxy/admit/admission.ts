@@ -84,10 +84,11 @@ export class Admission {
             : new InFlightLimit(route.maxInFlight, `the route "${route.name}"`);
       const policies = {
         rateLimit: route.rateLimit,
+        // The old buckets are kept only if there are some: a snapshot that used the store has none.
         rateLimiter: store
           ? undefined
-          : sameRate
-            ? old?.rateLimiter
+          : sameRate && old?.rateLimiter
+            ? old.rateLimiter
             : route.rateLimit &&
               new RateLimiter(shared ? rateShare(route.rateLimit, shared.share) : route.rateLimit),
         inFlight,

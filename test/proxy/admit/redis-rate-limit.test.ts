@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -68,6 +70,14 @@ test('two gateways on one Redis share one bucket: burst 3 lets 3 through in all,
   assert.equal(denied.headers['retry-after'], '1');
   // A route without a limit is never asked about.
   assert.equal((await get(a, '/other')).status, 200);
+  // The key as the README writes it: prefix, rl, the route name's length and name, the client's key.
+  const client = new Redis(redis.url);
+  try {
+    assert.deepEqual(await client.keys('candor:rl:*'), ['candor:rl:8:shared-1:a:127.0.0.1']);
+    assert.ok((await client.pttl('candor:rl:8:shared-1:a:127.0.0.1')) > 0, 'the bucket expires');
+  } finally {
+    client.disconnect();
+  }
   const status = a.gateway.status();
   assert.equal(status.store?.state, 'up');
   assert.equal(status.store?.address, `redis://127.0.0.1:${redis.port}`);
@@ -109,4 +119,30 @@ test('Redis gone: on_error allow lets through, deny answers 503 proxy_internal_r
     assert.equal(g.logs.filter((l) => l.msg.startsWith('rate limit store reachable')).length, 2);
   // Redis came back empty: one bucket again for both, burst 1.
   assert.deepEqual([(await get(allow)).status, (await get(deny)).status], [200, 429]);
+});
+
+test("a reload that adds store.redis moves the route's limit to Redis; one that removes it, back to the gateway's own bucket", async () => {
+  const yaml = (store: string) => `listen: [{ address: 127.0.0.1:0 }]
+${store}
+routes:
+  - name: reloaded
+    upstream: app
+    rate_limit: { rate: 0.001, burst: 1 }
+upstreams:
+  app:
+    targets: [{ url: ${echo.url} }]
+`;
+  const g = await startTestGateway(yaml('').replace('listen: [{ address: 127.0.0.1:0 }]\n', ''));
+  open.push(g);
+  assert.deepEqual([(await get(g, '/')).status, (await get(g, '/')).status], [200, 429]);
+  await g.gateway.reload(parseConfig(yaml(`store: { redis: { url: "${redis.url}" } }`), '<test>', {}));
+  // Until the new connection is up, on_error decides (allow): wait for it.
+  await waitUntil('connected', () => g.gateway.status().store?.state === 'up');
+  // Redis holds its own bucket for the route: full, then spent by one request.
+  assert.deepEqual([(await get(g, '/')).status, (await get(g, '/')).status], [200, 429]);
+  assert.equal(g.gateway.status().store?.address, `redis://127.0.0.1:${redis.port}`);
+  await g.gateway.reload(parseConfig(yaml(''), '<test>', {}));
+  assert.equal(g.gateway.status().store, null);
+  // The gateway's own bucket again, a new one (none was kept while Redis held the limit).
+  assert.deepEqual([(await get(g, '/')).status, (await get(g, '/')).status], [200, 429]);
 });
