@@ -112,8 +112,6 @@ export class RedisRates {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       retryStrategy: reconnectDelay,
-      // A gateway serving many routes must not pay for ioredis's per-command debug formatting.
-      showFriendlyErrorStack: false,
     }) as Redis & WithTake;
     this.#client.defineCommand('candorTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_SCRIPT });
     this.#client.on('ready', () => this.#set('up', ''));
