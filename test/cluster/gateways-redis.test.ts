@@ -29,8 +29,9 @@ before(async () => {
     `name: fleet
 listen:
   - address: 127.0.0.1:0
+# A loaded test machine can hold a call past the 50 ms default: the test is about sharing.
 store:
-  redis: { url: "${redis.url}", on_error: allow }
+  redis: { url: "${redis.url}", on_error: allow, timeout: 2s }
 routes:
   - name: limited
     match: { path: /limited }
@@ -72,10 +73,20 @@ function burst(count: number): Promise<ClientResponse[]> {
 const passed = (answers: readonly ClientResponse[]) => answers.filter((a) => a.status === 200).length;
 
 test('60 requests at once over three gateways, rate 5/s burst 10: 10 to 12 pass, the others 429', async () => {
+  const started = performance.now();
   const answers = await burst(60);
+  const seconds = (performance.now() - started) / 1000;
   const denied = answers.filter((a) => a.status === 429);
-  process.stdout.write(`# three gateways, one Redis, rate 5 burst 10: ${passed(answers)} of 60 passed\n`);
-  assert.ok(passed(answers) >= 10 && passed(answers) <= 12, `${passed(answers)} of 60 passed`);
+  process.stdout.write(
+    `# three gateways, one Redis, rate 5 burst 10: ${passed(answers)} of 60 passed (the burst took ${seconds.toFixed(2)} s)\n`,
+  );
+  // The bucket's own bound: its burst, plus what it refills while the burst lasts (5 a second;
+  // 12 for a burst of 0.4 s or less). Three buckets would let 30 through.
+  const most = Math.max(12, 10 + Math.ceil(5 * seconds));
+  assert.ok(
+    passed(answers) >= 10 && passed(answers) <= most,
+    `${passed(answers)} of 60 passed, at most ${most}`,
+  );
   assert.equal(passed(answers) + denied.length, 60);
   for (const res of denied) {
     assert.equal(JSON.parse(res.text).error, 'http_request_denied');

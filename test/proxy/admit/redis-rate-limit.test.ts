@@ -32,7 +32,7 @@ after(async () => {
 async function gateway(onError: 'allow' | 'deny', routeName: string, limit = '{ rate: 1, burst: 3 }') {
   const g = await startTestGateway(`
 store:
-  redis: { url: "${redis.url}", on_error: ${onError} }
+  redis: { url: "${redis.url}", on_error: ${onError}, timeout: 2s }
 routes:
   - name: ${routeName}
     match: { path: /limited }
