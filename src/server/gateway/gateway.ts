@@ -118,12 +118,14 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
   let reloading: Promise<unknown> = Promise.resolve();
   const current = () => runtime;
+  let closing = false;
   // A new DNS answer: the runtime is rebuilt on it as a reload would (targets that stay keep
   // their pool, health and ejection; those that go are retired, their requests finishing).
   const onDiscovery = (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => {
     discovered.set(report.upstream, report);
     if (count) metrics.discovered(report.upstream, outcome, report.failure);
-    if (outcome !== 'changed' || !Object.hasOwn(whole.upstreams, report.upstream)) return;
+    // A closing gateway builds nothing more (its runtime's pools are being closed).
+    if (outcome !== 'changed' || closing || !Object.hasOwn(whole.upstreams, report.upstream)) return;
     runtime = createRuntime(mine(whole), logger, metrics, tracing, changes, runtime, link, store);
   };
   if (link) {
@@ -135,7 +137,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   // In-process, the gateway asks DNS itself; a cluster's primary asks once for every worker.
   const discoveries = link
     ? undefined
-    : new Discoveries(config, logger, (report, outcome) => onDiscovery(report, outcome, true)); // The listeners hand every request to a session on the runtime live at that moment: a
+    : new Discoveries(config, logger, (report, outcome) => onDiscovery(report, outcome, true));
+  // The listeners hand every request to a session on the runtime live at that moment: a
   // reload swaps the runtime for new requests only; a request keeps the one it began with.
   const handlers: RequestHandlers = {
     request: (req, res, listener) => {
@@ -216,6 +219,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const drainGateway = () => {
     drained ??= drain.run().then(async () => {
       await metricsListener?.close();
+      closing = true;
       discoveries?.stop();
       await store?.close();
       await runtime.close();
@@ -262,7 +266,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     }
     whole = file;
     discoveries?.update(file);
-    runtime = createRuntime(next, logger, metrics, tracing, changes, previous, link, store);
+    // Built on the DNS answers in force now: one may have come while the listeners opened.
+    runtime = createRuntime(mine(file), logger, metrics, tracing, changes, previous, link, store);
     hash = configHash(file);
     metrics.configLoaded(file);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
@@ -337,6 +342,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     status: () => gatewayStatus(runtime, changes, hash, gateway.draining, { store, discovered }),
     async close() {
       await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
+      closing = true;
       discoveries?.stop();
       await store?.close();
       await runtime.close();
