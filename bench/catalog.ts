@@ -2,7 +2,7 @@
 import { candor } from './candor.ts';
 import { haproxy } from './haproxy.ts';
 import { nginxProxy } from './nginx-proxy.ts';
-import { nodePeers } from './node-peers.ts';
+import { netCeiling, nodePeers } from './node-peers.ts';
 import type { SystemDefinition } from './systems.ts';
 
 /** No proxy: wrk straight to the origin, the ceiling of the load-generator CPU. */
@@ -16,4 +16,11 @@ export const direct: SystemDefinition = {
   },
 };
 
-export const SYSTEMS: readonly SystemDefinition[] = [direct, candor, nginxProxy, haproxy, ...nodePeers];
+export const SYSTEMS: readonly SystemDefinition[] = [
+  direct,
+  candor,
+  netCeiling,
+  nginxProxy,
+  haproxy,
+  ...nodePeers,
+];

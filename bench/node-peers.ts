@@ -2,13 +2,19 @@
 import { join } from 'node:path';
 import { NODE_BIN, PEERS_DIR } from './paths.ts';
 import { startPinned, waitForPort } from './process.ts';
-import type { SystemDefinition } from './systems.ts';
+import type { SystemDefinition, SystemGroup } from './systems.ts';
 
-function nodePeer(id: string, label: string, script: string, setup: string): SystemDefinition {
+function nodePeer(
+  id: string,
+  label: string,
+  script: string,
+  setup: string,
+  group: SystemGroup = 'node',
+): SystemDefinition {
   return {
     id,
     label,
-    group: 'node',
+    group,
     setup,
     async start(context) {
       const accessLog = join(context.dir, 'access.log');
@@ -34,6 +40,19 @@ function nodePeer(id: string, label: string, script: string, setup: string): Sys
 }
 
 const LOG = 'pino access log (one line per request) to a file';
+
+/**
+ * The ceiling: a proxy on node:net alone, under 100 lines, doing what every proxy here must
+ * (keep-alive both sides, hop-by-hop fields out, Via, a request id, a log line per request).
+ * Not a Node peer in the "best Node peer" sense: it is what Candor's own server aims at.
+ */
+export const netCeiling: SystemDefinition = nodePeer(
+  'net',
+  'raw node:net proxy',
+  'net-proxy.mjs',
+  `node:net both sides, keep-alive (256 idle upstream sockets), hop-by-hop rewrite, Via, a request id, under 100 lines (bench/peers/net-proxy.mjs); ${LOG}`,
+  'ceiling',
+);
 
 export const nodePeers: readonly SystemDefinition[] = [
   nodePeer(

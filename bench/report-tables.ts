@@ -30,8 +30,8 @@ export function scenarioTable(input: ReportInput, scenario: Scenario): string[] 
   const lines = [
     `### ${scenario.id}: ${scenario.title}`,
     '',
-    '| system | req/s (median) | min–max | vs nginx | vs best Node peer | p50 | p99 | peak RSS | errors | other load |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|---|--:|',
+    '| system | req/s (median) | min–max | vs nginx | vs node:net | vs best Node peer | p50 | p99 | peak RSS | errors | other load |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|',
   ];
   for (const row of rows) {
     const label = input.systems.find((s) => s.id === row.system)?.label ?? row.system;
@@ -42,6 +42,7 @@ export function scenarioTable(input: ReportInput, scenario: Scenario): string[] 
         r === undefined ? '–' : `**${fmt.rps(r.median)}**`,
         r === undefined ? '–' : `${fmt.rps(r.min)}–${fmt.rps(r.max)}`,
         fmt.ratio(r?.median, ref.nginx),
+        fmt.ratio(r?.median, ref.net),
         fmt.ratio(r?.median, ref.bestNode),
         row.p50Ms === undefined ? '–' : fmt.ms(row.p50Ms),
         row.p99Ms === undefined ? '–' : fmt.ms(row.p99Ms),
@@ -70,10 +71,14 @@ export function summaryTable(input: ReportInput): string[] {
     }
     const cells = rowsByScenario.map((rows) => {
       const row = rows.find((r) => r.system === system.id);
-      const nginx = references(rows).nginx;
+      const { nginx, net } = references(rows);
       if (row?.rps === undefined) return '–';
-      const vs = system.id === 'nginx' || nginx === undefined ? '' : ` (${fmt.ratio(row.rps.median, nginx)})`;
-      return `${fmt.rps(row.rps.median)}${vs}`;
+      const ratios: string[] = [];
+      if (system.id !== 'nginx' && nginx !== undefined) ratios.push(fmt.ratio(row.rps.median, nginx));
+      // Candor against the ceiling of what Node can do, in every table.
+      if (system.group === 'candor' && net !== undefined)
+        ratios.push(`${fmt.ratio(row.rps.median, net)} node:net`);
+      return `${fmt.rps(row.rps.median)}${ratios.length > 0 ? ` (${ratios.join(', ')})` : ''}`;
     });
     lines.push(`| ${system.label} | ${cells.join(' | ')} |`);
   }

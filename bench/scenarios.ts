@@ -36,6 +36,11 @@ request = function()
 end
 `;
 
+// A new connection per request, as many API clients, health checkers, scripts and HTTP/1.0
+// clients make: wrk closes and reopens its connection after each answer.
+const CONNECTION_CLOSE = `wrk.headers["Connection"] = "close"
+`;
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     id: 'small-c50',
@@ -54,6 +59,15 @@ export const SCENARIOS: readonly Scenario[] = [
     failShare: 0,
     quick: false,
     lua: '',
+  },
+  {
+    id: 'close-c50',
+    title: 'GET 100-byte response, a new connection per request (Connection: close), 50 connections',
+    path: '/small',
+    connections: 50,
+    failShare: 0,
+    quick: false,
+    lua: CONNECTION_CLOSE,
   },
   {
     id: 'get-64k',

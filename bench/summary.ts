@@ -48,13 +48,19 @@ export function summarise(cell: Cell, group: SystemGroup): Row {
   };
 }
 
-/** The median rps of nginx and of the fastest Node peer in one scenario's rows. */
-export function references(rows: readonly Row[]): { nginx?: number; bestNode?: number; bestNodeId?: string } {
+/** The median rps of nginx, of the raw node:net proxy and of the fastest Node peer in one scenario's rows. */
+export function references(rows: readonly Row[]): {
+  nginx?: number;
+  net?: number;
+  bestNode?: number;
+  bestNodeId?: string;
+} {
   const nginx = rows.find((row) => row.system === 'nginx')?.rps?.median;
+  const net = rows.find((row) => row.group === 'ceiling')?.rps?.median;
   let bestNode: Row | undefined;
   for (const row of rows) {
     if (row.group !== 'node' || row.rps === undefined) continue;
     if (bestNode?.rps === undefined || row.rps.median > bestNode.rps.median) bestNode = row;
   }
-  return { nginx, bestNode: bestNode?.rps?.median, bestNodeId: bestNode?.system };
+  return { nginx, net, bestNode: bestNode?.rps?.median, bestNodeId: bestNode?.system };
 }

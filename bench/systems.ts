@@ -25,7 +25,8 @@ export interface RunningSystem {
   readonly accessLog: string | undefined;
 }
 
-export type SystemGroup = 'baseline' | 'c' | 'node' | 'candor';
+/** `ceiling`: the raw node:net proxy, what a Node proxy can do without node:http (Candor's yardstick). */
+export type SystemGroup = 'baseline' | 'c' | 'node' | 'ceiling' | 'candor';
 
 export interface SystemDefinition {
   readonly id: string;

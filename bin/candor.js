@@ -6,11 +6,30 @@
 // their reopen from the primary, run with that flag (src/server/cli/workers.ts), the primary cannot.
 process.on('SIGUSR1', () => {});
 // Node >= 22.18: a checkout runs its TypeScript sources directly (Node's type stripping), and the
-// installed package is compiled for the same Node.
+// installed package is compiled for the same Node. An older Node gets what to do instead: a
+// checkout's npm scripts run the Node 24 it pins; the installed package needs a Node 24 found
+// for it (nvm, the system's package, or one npx fetches for this one run).
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
+  const { existsSync } = await import('node:fs');
+  const checkout = existsSync(new URL('../src/server/cli/main.ts', import.meta.url));
+  // The command it was given, quoted for a POSIX shell where it needs to be, to paste as it is.
+  const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.split("'").join("'\\''")}'`);
+  const args = process.argv.slice(2).map(quote).join(' ') || '--help';
+  const how = checkout
+    ? [
+        'This checkout pins Node 24 as a devDependency: run it through npm, which puts that Node first',
+        `on PATH (after "npm ci"): npx candor ${args}   or   npm start (the demo)`,
+      ]
+    : [
+        'Install Node 24 LTS, then run candor again:',
+        '  nvm install 24 && nvm use 24       (nvm: https://github.com/nvm-sh/nvm)',
+        "  or your system's Node 24 package    (https://nodejs.org/en/download)",
+        "Or run it on a Node 24 that npm fetches for this run, leaving the system's Node as it is:",
+        `  npx -p node@24 candor ${args}`,
+      ];
   process.stderr.write(
-    `candor: Node ${process.versions.node} is too old; Candor needs Node >= 22.18 (the project pins Node 24 LTS: run it through npm, e.g. "npm start" or "npx candor").\n`,
+    `candor: Node ${process.versions.node} is too old: Candor needs Node >= 22.18 (Node 24 LTS recommended).\n${how.join('\n')}\n`,
   );
   process.exit(70);
 }

@@ -13,10 +13,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
-import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError } from '../../src/core/config/config-error.ts';
 import { loadConfigFile, parseConfig } from '../../src/core/config/load.ts';
+import { createLoggerOn } from '../../src/observe/log/logger.ts';
 import { EXIT } from '../../src/server/cli/exit-codes.ts';
 import { startGateway } from '../../src/server/gateway/gateway.ts';
 import { probeAt } from '../../src/server/gateway/probes.ts';
@@ -510,7 +510,9 @@ test("kubernetes.yaml: a gateway on the ConfigMap's config answers the probes' p
     ...fromConfigMap,
     listen: [{ ...LISTEN, address: '127.0.0.1:0', host: '127.0.0.1', port: 0 }],
   };
-  const gateway = await startGateway(local, { logger: pino({ level: 'silent' }) });
+  const gateway = await startGateway(local, {
+    logger: createLoggerOn({ write: () => true }, 'silent', local.name),
+  });
   const port = gateway.listeners[0].port();
   const get = (path: string) =>
     fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => ({ status: r.status, body: await r.json() }));

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FAILURE_TYPES, FAILURES } from '../../src/core/failure/taxonomy.ts';
+import { NO_RETRY_REASONS, RETRY_REASONS } from '../../src/core/retry/reasons.ts';
 import { CLIENT_DEFAULTS } from '../../src/kits/client/options.ts';
-import { NO_RETRY_REASONS, RETRY_REASONS } from '../../src/kits/client/retry-reasons.ts';
 import { UPSTREAM_ERROR_CODES } from '../../src/kits/client/upstream-error.ts';
 
 const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');

@@ -10,9 +10,9 @@ import { test } from 'node:test';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { CONFIG_FIELD_PATHS } from '../../src/core/config/schema.ts';
 import { parseDuration, parseSize } from '../../src/core/config/units.ts';
-import { RETRY_SKIPS } from '../../src/core/failure/retry-skips.ts';
 import { FAILURES } from '../../src/core/failure/taxonomy.ts';
 import { continueOrStartTrace } from '../../src/core/ids/traceparent.ts';
+import { RETRY_SKIPS } from '../../src/core/retry/reasons.ts';
 import { lineFields } from '../../src/observe/log/access-log.ts';
 import { RequestRecord } from '../../src/observe/log/request-record.ts';
 import { METRICS } from '../../src/observe/metrics/catalog.ts';
@@ -63,6 +63,24 @@ test('the failure table has one row per failure type, with its status, shape and
   }
 });
 
+test('the gRPC table puts every failure type under its gRPC status, once', () => {
+  const placed = new Map<string, number>();
+  for (const line of section('The failure contract').split('\n')) {
+    const row = /^\|\s*(\d+) `[A-Z_]+`\s*\|([^|]*)\|/.exec(line);
+    if (!row) continue;
+    for (const type of row[2].matchAll(/`([a-z_0-9]+)`/g)) {
+      assert.ok(!placed.has(type[1]), `README gRPC table lists \`${type[1]}\` twice`);
+      placed.set(type[1], Number(row[1]));
+    }
+  }
+  for (const [type, kind] of Object.entries(FAILURES)) {
+    assert.equal(placed.get(type), kind.grpc, `README gRPC table: \`${type}\``);
+  }
+  for (const type of placed.keys()) {
+    assert.ok(Object.hasOwn(FAILURES, type), `README gRPC table lists \`${type}\`, not in FAILURES`);
+  }
+});
+
 test('the config reference has one row per config field, and no field the schema lacks', () => {
   const rows = tableRows(section('Configuration'));
   for (const path of CONFIG_FIELD_PATHS) {
@@ -89,8 +107,12 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'routes[].match.path': route.path,
     'routes[].strip_prefix': route.stripPrefix,
     'routes[].limits.body': route.limits.body,
+    'routes[].limits.buffer': route.limits.buffer,
+    'routes[].request_buffering': route.requestBuffering,
     'upstreams.*.targets[].weight': upstream.targets[0].weight,
     'upstreams.*.balancer': upstream.balancer,
+    'upstreams.*.protocol': upstream.protocol,
+    'upstreams.*.pool.max_streams': upstream.pool.maxStreams,
     'upstreams.*.pool.max_connections': upstream.pool.maxConnections,
     'upstreams.*.pool.idle_timeout': upstream.pool.idleTimeout,
     'upstreams.*.pool.max_pending': upstream.pool.maxPending,
@@ -122,6 +144,9 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'limits.uri_length': config.limits.uriLength,
     'limits.header_timeout': config.limits.headerTimeout,
     'limits.body_idle_timeout': config.limits.bodyIdleTimeout,
+    'limits.body_read_timeout': config.limits.bodyReadTimeout,
+    'limits.body_min_rate': config.limits.bodyMinRate,
+    'limits.send_timeout': config.limits.sendTimeout,
     'limits.keep_alive_timeout': config.limits.keepAliveTimeout,
     'log.level': config.log.level,
     'log.destination': config.log.destination,

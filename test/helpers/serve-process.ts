@@ -92,7 +92,7 @@ export function adminCall(
   port: number,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; rawBody?: string } = {},
+  options: { token?: string; body?: unknown; rawBody?: string; host?: string } = {},
 ): Promise<{ status: number; type: string | undefined; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = http.request({
@@ -101,7 +101,10 @@ export function adminCall(
       method,
       path,
       agent: false,
-      headers: options.token === undefined ? {} : { authorization: `Bearer ${options.token}` },
+      headers: {
+        ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+        ...(options.host === undefined ? {} : { host: options.host }),
+      },
     });
     req.on('error', reject);
     req.on('response', (res) => {

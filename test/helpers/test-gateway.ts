@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import pino from 'pino';
 import { parseConfig } from '../../src/core/config/load.ts';
+import { createLoggerOn } from '../../src/observe/log/logger.ts';
 import { type Gateway, startGateway } from '../../src/server/gateway/gateway.ts';
 
 /** One parsed access-log line. */
@@ -13,7 +13,11 @@ export interface TestGateway {
   readonly url: string;
   /** Every line logged so far, parsed. */
   readonly logs: LogLine[];
-  /** The access-log line of the request with this id (waits for it: the line is written when the response closes). */
+  /**
+   * The access-log line of the request with this id (waits for it: the line is written when the
+   * response closes): its own id, or the X-Request-Id the test sent as the client (not adopted
+   * from an untrusted client: logged as client_req_id).
+   */
   logFor(requestId: string): Promise<LogLine>;
   /** Waits for the nth access-log line (1-based). */
   accessLine(n?: number): Promise<LogLine>;
@@ -40,10 +44,7 @@ export async function startTestGateway(
       callback();
     },
   });
-  const logger = pino(
-    { level: 'info', base: { gateway: config.name }, formatters: { level: (label) => ({ level: label }) } },
-    sink,
-  );
+  const logger = createLoggerOn(sink, 'info', config.name);
   const gateway = await startGateway(config, { logger });
   const port = gateway.listeners[0].port();
   const waitFor = (find: () => LogLine | undefined, what: string): Promise<LogLine> =>
@@ -68,7 +69,11 @@ export async function startTestGateway(
     port,
     url: `http://127.0.0.1:${port}`,
     logs,
-    logFor: (id) => waitFor(() => logs.find((l) => l.msg === 'request' && l.req_id === id), `request ${id}`),
+    logFor: (id) =>
+      waitFor(
+        () => logs.find((l) => l.msg === 'request' && (l.req_id === id || l.client_req_id === id)),
+        `request ${id}`,
+      ),
     accessLine: (n = 1) => waitFor(() => logs.filter((l) => l.msg === 'request')[n - 1], `access line #${n}`),
     close: () => gateway.close(),
   };

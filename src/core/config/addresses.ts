@@ -41,7 +41,7 @@ export function parseListenAddress(text: string): Parsed<{ host: string; port: n
   return { value: { host: plain[1], port: Number(plain[2]) } };
 }
 
-export interface ParsedTarget {
+interface ParsedTarget {
   readonly protocol: 'http:' | 'https:';
   readonly hostname: string;
   readonly port: number;

@@ -4,14 +4,14 @@
  * usable token at the first call would be either open or useless.
  */
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 
 /** Shorter tokens can be guessed by a patient client; 16 characters is the floor, not a recommendation. */
-export const MIN_TOKEN_LENGTH = 16;
+const MIN_TOKEN_LENGTH = 16;
 
 export function checkAdmin(document: unknown, baseDir: string, env: NodeJS.ProcessEnv, report: Report): void {
   const root = document !== null && typeof document === 'object' ? (document as Record<string, unknown>) : {};
@@ -34,6 +34,18 @@ export function checkAdmin(document: unknown, baseDir: string, env: NodeJS.Proce
   if ('problem' in token) report(['admin', file === undefined ? 'token_env' : 'token_file'], token.problem);
 }
 
+/**
+ * What group and others may do with a token file, when anything ("read by others"); undefined
+ * when only its owner can. Windows has no such mode bits (Node reports 0o666 for every file).
+ */
+function exposedMode(mode: number): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  const who = [mode & 0o060 ? 'group' : '', mode & 0o006 ? 'others' : ''].filter(Boolean).join(' and ');
+  if (who === '') return undefined;
+  const what = mode & 0o044 ? (mode & 0o022 ? 'read and written' : 'read') : 'written';
+  return `${what} by ${who}`;
+}
+
 /** The token from its source, trimmed (a file written by `echo` ends with a newline), or why there is none. */
 export function readAdminTokenSource(
   source: { readonly file: string } | { readonly env: string },
@@ -42,6 +54,14 @@ export function readAdminTokenSource(
   let token: string;
   if ('file' in source) {
     try {
+      const { mode } = statSync(source.file);
+      const exposed = exposedMode(mode);
+      if (exposed !== undefined) {
+        const octal = (mode & 0o777).toString(8).padStart(4, '0');
+        return {
+          problem: `${JSON.stringify(source.file)} can be ${exposed} (mode ${octal}): whoever reads the token controls the gateway; make it its owner's only (chmod 600)`,
+        };
+      }
       token = readFileSync(source.file, 'utf8').trim();
     } catch (error) {
       return { problem: `cannot read ${JSON.stringify(source.file)}: ${readErrorReason(error)}` };

@@ -1,17 +1,18 @@
 /**
  * Checks that span fields: a route's upstream must exist, two listeners cannot share an
- * address, two routes cannot claim the same host and path, an exchange cannot time out
+ * address, two routes cannot claim the same requests (routing-checks.ts), an exchange cannot time out
  * before its response head may arrive, a drain cannot wait out its whole deadline. An
  * upstream nobody routes to is fine: it may be staged for the next deploy.
  */
 
-import { parseListenAddress, parseRouteHost, parseRoutePath } from './addresses.ts';
+import { parseListenAddress } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
+import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
 import { formatDuration, parseDuration } from './units.ts';
 
 export function checkCrossFields(document: unknown, report: Report): void {
@@ -19,9 +20,11 @@ export function checkCrossFields(document: unknown, report: Report): void {
   const upstreams = isMapping(document.upstreams) ? document.upstreams : undefined;
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
-  checkDuplicateRoutes(document.routes, report);
+  checkRoutes(document.routes, report);
+  checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document.listen, report);
   checkTimeoutOrder(upstreams, report);
+  checkProtocolSchemes(upstreams, report);
   checkDrainOrder(document.drain, report);
   checkDiscovery(upstreams, report);
 }
@@ -52,25 +55,6 @@ function checkRouteUpstreams(
     const hint =
       suggestion === undefined ? `defined: ${defined.join(', ') || 'none'}` : `did you mean '${suggestion}'?`;
     report(['routes', index, 'upstream'], `no upstream named '${upstream}' (${hint})`);
-  }
-}
-
-function checkDuplicateRoutes(routes: unknown, report: Report): void {
-  const seen = new Map<string, number>();
-  for (const [index, route] of itemsOf(routes)) {
-    const match = route.match === undefined ? {} : mappingAt(route, 'match');
-    const hostText = stringAt(match, 'host');
-    const host = hostText === undefined ? { value: '' } : parseRouteHost(hostText);
-    const path = parseRoutePath(stringAt(match, 'path') ?? DEFAULTS.route.path);
-    if (match === undefined || !('value' in host) || !('value' in path)) continue;
-    const key = `${host.value}${path.value}`;
-    const first = seen.get(key);
-    if (first === undefined) {
-      seen.set(key, index);
-      continue;
-    }
-    const where = route.match === undefined ? ['routes', index] : ['routes', index, 'match'];
-    report(where, `same host and path as routes[${first}] (${key}), so this route would never be used`);
   }
 }
 
@@ -105,6 +89,25 @@ function checkTimeoutOrder(upstreams: Record<string, unknown> | undefined, repor
       `timeouts.total (${total.text}) must be at least timeouts.response (${response.text}): ` +
         'the whole exchange cannot end before its response head is allowed to arrive',
     );
+  }
+}
+
+/** h2 is HTTP/2 negotiated inside TLS, h2c is HTTP/2 in the clear: each target's scheme must say the same. */
+function checkProtocolSchemes(upstreams: Record<string, unknown> | undefined, report: Report): void {
+  for (const [name, upstream] of entriesOf(upstreams)) {
+    const protocol = stringAt(upstream, 'protocol');
+    if (protocol !== 'h2' && protocol !== 'h2c') continue;
+    const scheme = protocol === 'h2' ? 'https:' : 'http:';
+    for (const [index, target] of itemsOf(upstream.targets)) {
+      const url = stringAt(target, 'url');
+      if (url === undefined || !URL.canParse(url) || new URL(url).protocol === scheme) continue;
+      report(
+        ['upstreams', name, 'targets', index, 'url'],
+        protocol === 'h2'
+          ? `protocol h2 is HTTP/2 over TLS: expected an https:// URL, got ${url} (for HTTP/2 in the clear, use protocol: h2c)`
+          : `protocol h2c is HTTP/2 in the clear: expected an http:// URL, got ${url} (for HTTP/2 over TLS, use protocol: h2)`,
+      );
+    }
   }
 }
 

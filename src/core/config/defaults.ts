@@ -10,19 +10,33 @@ import { KiB, MiB } from './units.ts';
 
 export const DEFAULTS = {
   name: 'candor',
-  listener: { maxConnections: 10_000 },
+  // TLS 1.2 is still what many clients and load balancers speak; 1.0 and 1.1 are Node's refusal already.
+  listener: { maxConnections: 10_000, tlsMinVersion: 'TLSv1.2' },
   route: {
     path: '/',
     stripPrefix: false,
-    limits: { body: 10 * MiB },
+    // nginx's proxy_request_buffering: a small body is read whole before a connection is taken.
+    limits: { body: 10 * MiB, buffer: 1 * MiB },
+    requestBuffering: true,
     retryIdempotencyKey: false,
+    // 308 keeps the method and body (a POST stays a POST), unlike 301's historic rewrite to GET.
+    redirectStatus: 308,
   },
   maintenance: { retryAfter: 300, message: 'This service is down for maintenance.' },
   rateLimit: { key: 'client' },
   target: { weight: 1 },
   upstream: {
     balancer: 'round_robin',
-    pool: { maxConnections: 128, idleTimeout: 30_000, maxPending: 1024, queueTimeout: 2_000 },
+    protocol: 'http1',
+    // 100 streams a session is the floor RFC 9113 §6.5.2 recommends a server allow (nginx's default).
+    pool: {
+      maxConnections: 128,
+      idleTimeout: 30_000,
+      maxPending: 1024,
+      queueTimeout: 2_000,
+      maxStreams: 100,
+    },
+    hashKey: 'client',
     // A tunnel silent for an hour both ways is abandoned (WebSocket clients ping far more often).
     timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
     tls: { insecureSkipVerify: false },
@@ -74,6 +88,12 @@ export const DEFAULTS = {
     uriLength: 8 * KiB,
     headerTimeout: 10_000,
     bodyIdleTimeout: 30_000,
+    // Apache's mod_reqtimeout (body=10,MinRate=...): 10 s, then one more second per KiB received.
+    bodyReadTimeout: 10_000,
+    bodyMinRate: 1 * KiB,
+    // nginx's send_timeout is 60 s; half of it keeps a reader that takes nothing from holding
+    // an upstream connection for a minute.
+    sendTimeout: 30_000,
     keepAliveTimeout: 5_000,
   },
   log: { level: 'info', destination: 'stdout' },

@@ -9,7 +9,7 @@
  * literal `${`. A lone `$` is kept as it is, so "pa$$word" needs no escaping.
  */
 
-export type Interpolation =
+type Interpolation =
   | {
       readonly ok: true;
       readonly value: string /** Whether any `${...}` was replaced. */;

@@ -1,11 +1,12 @@
 /**
  * Certificate, key and CA files must be readable when the config is loaded: finding out at
  * the first TLS handshake turns a typo into an outage, and a config that `candor check`
- * passed must start.
+ * passed must start. For the same reason a certificate must go with its key.
  */
 
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { entriesOf, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
@@ -15,11 +16,37 @@ export function checkFiles(document: unknown, baseDir: string, report: Report): 
   const root = document !== null && typeof document === 'object' ? (document as Record<string, unknown>) : {};
   for (const [index, listener] of itemsOf(root.listen)) {
     const tls = mappingAt(listener, 'tls');
-    for (const field of ['cert', 'key'])
-      checkFile(tls, field, ['listen', index, 'tls', field], baseDir, report);
+    checkPair(tls, ['listen', index, 'tls'], baseDir, report);
+    for (const [n, pair] of itemsOf(tls?.certificates))
+      checkPair(pair, ['listen', index, 'tls', 'certificates', n], baseDir, report);
   }
   for (const [name, upstream] of entriesOf(root.upstreams)) {
-    checkFile(mappingAt(upstream, 'tls'), 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report);
+    const tls = mappingAt(upstream, 'tls');
+    checkFile(tls, 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report);
+    checkPair(tls, ['upstreams', name, 'tls'], baseDir, report);
+  }
+}
+
+/** Both files readable, and the key the certificate's (a mismatch would fail every handshake). */
+function checkPair(
+  parent: Record<string, unknown> | undefined,
+  path: PathSegment[],
+  baseDir: string,
+  report: Report,
+): void {
+  const readable = ['cert', 'key'].map((field) =>
+    checkFile(parent, field, [...path, field], baseDir, report),
+  );
+  const cert = stringAt(parent, 'cert');
+  const key = stringAt(parent, 'key');
+  if (!readable.every(Boolean) || cert === undefined || key === undefined) return;
+  try {
+    createSecureContext({
+      cert: readFileSync(resolve(baseDir, cert)),
+      key: readFileSync(resolve(baseDir, key)),
+    });
+  } catch (error) {
+    report([...path, 'key'], `cannot use this key with ${JSON.stringify(cert)}: ${(error as Error).message}`);
   }
 }
 
@@ -29,12 +56,13 @@ function checkFile(
   path: PathSegment[],
   baseDir: string,
   report: Report,
-): void {
+): boolean {
   const written = stringAt(parent, field);
-  if (written === undefined || written === '') return;
+  if (written === undefined || written === '') return false;
   const problem = unreadableReason(resolve(baseDir, written));
-  if (problem !== undefined)
-    report(path, `cannot read ${JSON.stringify(resolve(baseDir, written))}: ${problem}`);
+  if (problem === undefined) return true;
+  report(path, `cannot read ${JSON.stringify(resolve(baseDir, written))}: ${problem}`);
+  return false;
 }
 
 function unreadableReason(file: string): string | undefined {

@@ -21,6 +21,7 @@ import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { describeValue } from './describe-value.ts';
 import { FLEET_FORMAT_PROBLEMS } from './fleet-values.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
+import { methodProblem, parseHashKey, parseHeaderTemplate, parseLocation } from './routing-values.ts';
 import { formatSize, parseDuration, parseSize } from './units.ts';
 
 /** RFC 8941 token-ish: safe in Via, as a Proxy-Status member and as a metric label. */
@@ -55,7 +56,7 @@ function sizeProblem(text: string): string | undefined {
   return parseSize(text) === undefined ? `expected ${SIZE_EXPECTED}, got ${describeValue(text)}` : undefined;
 }
 
-export function headerSizeProblem(value: string | number): string | undefined {
+function headerSizeProblem(value: string | number): string | undefined {
   const bytes = parseSize(value);
   if (bytes === undefined || bytes < HEADER_SIZE_RANGE.min || bytes > HEADER_SIZE_RANGE.max) {
     return `expected ${HEADER_SIZE_EXPECTED}, got ${describeValue(value)}`;
@@ -77,6 +78,10 @@ export const FORMAT = {
   statusRanges: 'candor.status-ranges',
   rateKey: 'candor.rate-key',
   otlpEndpoint: 'candor.otlp-endpoint',
+  method: 'candor.method',
+  headerTemplate: 'candor.header-template',
+  location: 'candor.location',
+  hashKey: 'candor.hash-key',
 } as const;
 
 export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string | undefined>> = {
@@ -94,6 +99,10 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.statusRanges]: (text) => problemOf(parseStatusRanges(text)),
   [FORMAT.rateKey]: (text) => problemOf(parseRateKey(text)),
   [FORMAT.otlpEndpoint]: (text) => problemOf(parseOtlpEndpoint(text)),
+  [FORMAT.method]: methodProblem,
+  [FORMAT.headerTemplate]: (text) => problemOf(parseHeaderTemplate(text)),
+  [FORMAT.location]: (text) => problemOf(parseLocation(text)),
+  [FORMAT.hashKey]: (text) => problemOf(parseHashKey(text)),
   ...FLEET_FORMAT_PROBLEMS,
 };
 

@@ -14,7 +14,9 @@ import {
 } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { toDiscovery, toStore } from './normalize-fleet.ts';
+import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
+import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
 import type {
   AdminConfig,
@@ -74,6 +76,9 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       uriLength: size(limits.uri_length, DEFAULTS.limits.uriLength),
       headerTimeout: duration(limits.header_timeout, DEFAULTS.limits.headerTimeout),
       bodyIdleTimeout: duration(limits.body_idle_timeout, DEFAULTS.limits.bodyIdleTimeout),
+      bodyReadTimeout: duration(limits.body_read_timeout, DEFAULTS.limits.bodyReadTimeout),
+      bodyMinRate: size(limits.body_min_rate, DEFAULTS.limits.bodyMinRate),
+      sendTimeout: duration(limits.send_timeout, DEFAULTS.limits.sendTimeout),
       keepAliveTimeout: duration(limits.keep_alive_timeout, DEFAULTS.limits.keepAliveTimeout),
     },
     log: {
@@ -108,7 +113,8 @@ function toAdmin(raw: NonNullable<RawConfig['admin']>, baseDir: string): AdminCo
   const token =
     raw.token_file === undefined ? { env: raw.token_env ?? '' } : { file: resolve(baseDir, raw.token_file) };
   const probesPath = raw.probes_path === undefined ? undefined : accepted(parseRoutePath(raw.probes_path));
-  return { address, host, port, token, ...(probesPath === undefined ? {} : { probesPath }) };
+  const allowedHosts = (raw.allowed_hosts ?? []).map((name) => accepted(parseRouteHost(name)));
+  return { address, host, port, token, allowedHosts, ...(probesPath === undefined ? {} : { probesPath }) };
 }
 
 function toListener(raw: RawListener, baseDir: string): ListenerConfig {
@@ -121,7 +127,19 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
     maxConnections: raw.max_connections ?? DEFAULTS.listener.maxConnections,
   };
   if (raw.tls === undefined) return listener;
-  return { ...listener, tls: { cert: resolve(baseDir, raw.tls.cert), key: resolve(baseDir, raw.tls.key) } };
+  const file = (path: string) => resolve(baseDir, path);
+  return {
+    ...listener,
+    tls: {
+      cert: file(raw.tls.cert),
+      key: file(raw.tls.key),
+      certificates: (raw.tls.certificates ?? []).map((pair) => ({
+        cert: file(pair.cert),
+        key: file(pair.key),
+      })),
+      minVersion: raw.tls.min_version ?? DEFAULTS.listener.tlsMinVersion,
+    },
+  };
 }
 
 function toRoute(raw: RawRoute, index: number): RouteConfig {
@@ -132,14 +150,28 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     name: raw.name ?? `${host ?? ''}${path}`,
     ...(host === undefined ? {} : { host }),
     path,
-    upstream: raw.upstream,
+    ...(raw.upstream === undefined ? {} : { upstream: raw.upstream }),
     stripPrefix: raw.strip_prefix ?? DEFAULTS.route.stripPrefix,
-    limits: { body: size(raw.limits?.body, DEFAULTS.route.limits.body) },
+    ...optional('conditions', toConditions(raw.match)),
+    ...optional('rewrite', toRewrite(raw.rewrite)),
+    ...optional('redirect', toRedirect(raw.redirect)),
+    ...optional('requestHeaders', toHeaderRules(raw.request_headers)),
+    ...optional('responseHeaders', toHeaderRules(raw.response_headers)),
+    limits: {
+      body: size(raw.limits?.body, DEFAULTS.route.limits.body),
+      buffer: size(raw.limits?.buffer, DEFAULTS.route.limits.buffer),
+    },
+    requestBuffering: raw.request_buffering ?? DEFAULTS.route.requestBuffering,
     ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
     ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
   };
+}
+
+/** `{ key: value }`, or nothing when the value is absent (the frozen config has no undefined members). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function toMaintenance(raw: NonNullable<RawRoute['maintenance']>): MaintenanceConfig {
@@ -167,11 +199,14 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
     targets: (raw.targets ?? []).map(toTarget),
     ...(raw.discovery === undefined ? {} : { discovery: toDiscovery(raw.discovery) }),
     balancer: raw.balancer ?? fallback.balancer,
+    protocol: raw.protocol ?? fallback.protocol,
+    hashKey: accepted(parseHashKey(raw.hash_key ?? fallback.hashKey)),
     pool: {
       maxConnections: raw.pool?.max_connections ?? fallback.pool.maxConnections,
       idleTimeout: duration(raw.pool?.idle_timeout, fallback.pool.idleTimeout),
       maxPending: raw.pool?.max_pending ?? fallback.pool.maxPending,
       queueTimeout: duration(raw.pool?.queue_timeout, fallback.pool.queueTimeout),
+      maxStreams: raw.pool?.max_streams ?? fallback.pool.maxStreams,
     },
     timeouts: {
       connect: duration(timeouts.connect, fallback.timeouts.connect),
@@ -184,6 +219,8 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
       ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
       ...(tls.servername === undefined ? {} : { servername: tls.servername }),
       insecureSkipVerify: tls.insecure_skip_verify ?? fallback.tls.insecureSkipVerify,
+      ...(tls.cert === undefined ? {} : { cert: resolve(baseDir, tls.cert) }),
+      ...(tls.key === undefined ? {} : { key: resolve(baseDir, tls.key) }),
     },
     ...(raw.health_check === undefined ? {} : { healthCheck: toHealthCheck(raw.health_check) }),
     slowStart: duration(raw.slow_start, fallback.slowStart),

@@ -18,7 +18,7 @@ export function parseStatusRanges(text: string): Parsed<[number, number][]> {
   return { value: ranges };
 }
 
-export type RateKey = { readonly kind: 'client' } | { readonly kind: 'header'; readonly name: string };
+type RateKey = { readonly kind: 'client' } | { readonly kind: 'header'; readonly name: string };
 
 /** "client" (the client address) or "header:X-Api-Key" (that header's value). */
 export function parseRateKey(text: string): Parsed<RateKey> {

@@ -4,22 +4,9 @@
  * DNS. Same conventions: every node says what it expects, unknown keys are errors.
  */
 
-import { type TProperties, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { FLEET_FORMAT } from './fleet-values.ts';
-import { DURATION_EXPECTED, FORMAT } from './formats.ts';
-
-const mapping = <T extends TProperties>(properties: T, expected: string) =>
-  Type.Object(properties, { additionalProperties: false, expected });
-const duration = () => Type.Optional(Type.String({ format: FORMAT.duration, expected: DURATION_EXPECTED }));
-const oneOf = <const T extends readonly string[]>(values: T) =>
-  Type.Optional(
-    Type.Unsafe<T[number]>(
-      Type.Union(
-        values.map((value) => Type.Literal(value)),
-        { expected: `one of ${values.join(', ')}` },
-      ),
-    ),
-  );
+import { duration, mapping, oneOf } from './schema-kit.ts';
 
 export const Store = Type.Optional(
   mapping(

@@ -10,30 +10,19 @@
  * Unknown keys are errors everywhere: a misspelt "timeout" must not silently mean "default".
  */
 
-import { KindGuard, type Static, type TProperties, type TSchema, Type } from '@sinclair/typebox';
-import { FAILURES } from '../failure/taxonomy.ts';
+import { KindGuard, type Static, type TSchema, Type } from '@sinclair/typebox';
+import { FAILURES, TARGET_FAULT_SHAPES } from '../failure/taxonomy.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
-import { DURATION_EXPECTED, FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED, SIZE_EXPECTED } from './formats.ts';
+import { FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED } from './formats.ts';
 import { Discovery, Store } from './schema-fleet.ts';
-
-function mapping<T extends TProperties>(properties: T, expected: string) {
-  return Type.Object(properties, { additionalProperties: false, expected });
-}
-
-const duration = () => Type.Optional(Type.String({ format: FORMAT.duration, expected: DURATION_EXPECTED }));
-const size = () =>
-  Type.Optional(
-    Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: FORMAT.size })], {
-      expected: SIZE_EXPECTED,
-    }),
-  );
-const flag = () => Type.Optional(Type.Boolean({ expected: 'true or false' }));
-const count = (minimum: number, maximum: number, what: string) =>
-  Type.Optional(
-    Type.Integer({ minimum, maximum, expected: `${what}, a whole number from ${minimum} to ${maximum}` }),
-  );
-const ratio = (what: string) =>
-  Type.Optional(Type.Number({ minimum: 0, maximum: 1, expected: `${what}, a number from 0 to 1` }));
+import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
+import {
+  HASH_KEY_FIELD,
+  LISTENER_TLS_FIELDS,
+  MATCH_FIELDS,
+  ROUTE_POLICY_FIELDS,
+  UPSTREAM_TLS_FIELDS,
+} from './schema-routing.ts';
 
 const Maintenance = Type.Optional(
   mapping(
@@ -46,20 +35,9 @@ const Maintenance = Type.Optional(
     'a mapping with retry_after and message',
   ),
 );
-const filePath = (what: string) => Type.String({ minLength: 1, expected: `the path of ${what}` });
-const oneOf = <const T extends readonly string[]>(values: T) =>
-  Type.Optional(
-    Type.Unsafe<T[number]>(
-      Type.Union(
-        values.map((value) => Type.Literal(value)),
-        { expected: `one of ${values.join(', ')}` },
-      ),
-    ),
-  );
-
 /** The failure types a retry can help with: the upstream's, not the client's or the gateway's own. */
 const RETRYABLE_TYPES = Object.entries(FAILURES)
-  .filter(([, kind]) => ['unreachable', 'slow', 'reset', 'garbage'].includes(kind.shape))
+  .filter(([, kind]) => TARGET_FAULT_SHAPES.has(kind.shape))
   .map(([type]) => type);
 
 const Listener = mapping(
@@ -70,7 +48,11 @@ const Listener = mapping(
     }),
     tls: Type.Optional(
       mapping(
-        { cert: filePath('a PEM certificate file'), key: filePath('a PEM private key file') },
+        {
+          cert: filePath('a PEM certificate file'),
+          key: filePath('a PEM private key file'),
+          ...LISTENER_TLS_FIELDS,
+        },
         'a mapping with cert and key',
       ),
     ),
@@ -95,13 +77,16 @@ const Route = mapping(
           path: Type.Optional(
             Type.String({ format: FORMAT.routePath, expected: 'a path prefix starting with "/"' }),
           ),
+          ...MATCH_FIELDS,
         },
-        'a mapping with host and/or path',
+        'a mapping with host, path, methods, headers and/or query',
       ),
     ),
-    upstream: Type.String({ minLength: 1, expected: 'the name of an upstream' }),
+    upstream: Type.Optional(Type.String({ minLength: 1, expected: 'the name of an upstream' })),
     strip_prefix: flag(),
-    limits: Type.Optional(mapping({ body: size() }, 'a mapping of limits')),
+    ...ROUTE_POLICY_FIELDS,
+    limits: Type.Optional(mapping({ body: size(), buffer: size() }, 'a mapping of limits')),
+    request_buffering: flag(),
     max_in_flight: count(1, 10_000_000, 'requests in flight'),
     maintenance: Maintenance,
     rate_limit: Type.Optional(
@@ -131,7 +116,9 @@ const Upstream = mapping(
   {
     targets: Type.Optional(Type.Array(Target, { minItems: 1, expected: 'a list of at least one target' })),
     discovery: Discovery,
-    balancer: oneOf(['round_robin', 'least_conn']),
+    balancer: oneOf(['round_robin', 'least_conn', 'hash']),
+    hash_key: HASH_KEY_FIELD,
+    protocol: oneOf(['http1', 'h2c', 'h2']),
     pool: Type.Optional(
       mapping(
         {
@@ -141,6 +128,7 @@ const Upstream = mapping(
           idle_timeout: duration(),
           max_pending: count(0, 1_000_000, 'requests waiting for a connection'),
           queue_timeout: duration(),
+          max_streams: count(1, 10_000, 'concurrent streams on one HTTP/2 connection'),
         },
         'a mapping of pool settings',
       ),
@@ -240,6 +228,7 @@ const Upstream = mapping(
           ca: Type.Optional(filePath('a PEM file of CA certificates')),
           servername: Type.Optional(Type.String({ minLength: 1, expected: 'a host name' })),
           insecure_skip_verify: flag(),
+          ...UPSTREAM_TLS_FIELDS,
         },
         'a mapping of TLS settings',
       ),
@@ -283,6 +272,9 @@ export const ConfigSchema = mapping(
           uri_length: size(),
           header_timeout: duration(),
           body_idle_timeout: duration(),
+          body_read_timeout: duration(),
+          body_min_rate: size(),
+          send_timeout: duration(),
           keep_alive_timeout: duration(),
         },
         'a mapping of limits',
@@ -328,6 +320,15 @@ export const ConfigSchema = mapping(
           ),
           probes_path: Type.Optional(
             Type.String({ format: FORMAT.routePath, expected: 'a path prefix starting with "/"' }),
+          ),
+          allowed_hosts: Type.Optional(
+            Type.Array(
+              Type.String({
+                format: FORMAT.routeHost,
+                expected: 'a host name like admin.example.com or *.example.com',
+              }),
+              { expected: 'a list of host names the admin API also answers for' },
+            ),
           ),
         },
         'a mapping with listen and token_file or token_env',

@@ -6,6 +6,10 @@
  * Every default lives in `defaults.ts`; nothing downstream invents one.
  */
 
+import type { HashKey, TemplatePart } from './routing-values.ts';
+
+export type { HashKey, TemplatePart } from './routing-values.ts';
+
 export interface GatewayConfig {
   /** This gateway's name, used in Via and as the Proxy-Status member. */
   readonly name: string;
@@ -30,7 +34,7 @@ export interface GatewayConfig {
   readonly tracing?: TracingConfig;
 }
 
-export interface MetricsConfig {
+interface MetricsConfig {
   /** As written, e.g. "127.0.0.1:9464". */
   readonly address: string;
   readonly host: string;
@@ -49,6 +53,8 @@ export interface AdminConfig {
   readonly token: { readonly file: string } | { readonly env: string };
   /** Also answer GET <probesPath>/live and /ready on every main listener (for probes that cannot reach loopback). */
   readonly probesPath?: string;
+  /** Host names the admin API answers for beyond its own (lower-case, no port; "*.x" a suffix). */
+  readonly allowedHosts: readonly string[];
 }
 
 export interface ListenerConfig {
@@ -56,7 +62,7 @@ export interface ListenerConfig {
   readonly address: string;
   readonly host: string;
   readonly port: number;
-  readonly tls?: { readonly cert: string; readonly key: string };
+  readonly tls?: ListenerTlsConfig;
   /** Load shedding: requests in flight on this listener beyond which new ones get 503. */
   readonly maxInFlight?: number;
   /**
@@ -76,9 +82,29 @@ export interface RouteConfig {
   readonly host?: string;
   /** Path prefix, always starting with "/". Matches on segment boundaries ("/v1" matches "/v1/x", not "/v10"). */
   readonly path: string;
-  readonly upstream: string;
+  /** The upstream that serves the route; absent when the route answers with a redirect. */
+  readonly upstream?: string;
   readonly stripPrefix: boolean;
-  readonly limits: { readonly body: number };
+  /** Method, header and query conditions; absent when the route tests only host and path. */
+  readonly conditions?: RouteConditions;
+  /** The path the upstream sees, other than the client's (strip_prefix is the simplest case). */
+  readonly rewrite?: RewriteConfig;
+  /** The route answers itself with this redirect instead of forwarding. */
+  readonly redirect?: RedirectConfig;
+  readonly requestHeaders?: HeaderRules;
+  /** Applied to the upstream's answers and the gateway's own (errors, redirects), Proxy-Status excepted. */
+  readonly responseHeaders?: HeaderRules;
+  readonly limits: {
+    readonly body: number;
+    /**
+     * A request body up to this size is read whole before a connection is taken (with
+     * requestBuffering), and a response up to it is taken whole from the upstream, so the
+     * upstream connection goes back to the pool at once, whatever the client's pace.
+     */
+    readonly buffer: number;
+  };
+  /** Small request bodies are read whole before an upstream connection is taken (see limits.buffer). */
+  readonly requestBuffering: boolean;
   /** Load shedding: requests in flight on this route beyond which new ones get 503. */
   readonly maxInFlight?: number;
   /** Maintenance mode: every request gets 503 proxy_internal_response with this message. */
@@ -104,7 +130,68 @@ export interface RateLimitConfig {
   readonly key: { readonly kind: 'client' } | { readonly kind: 'header'; readonly name: string };
 }
 
-export type BalancerKind = 'round_robin' | 'least_conn';
+export interface ListenerTlsConfig {
+  /** The default certificate: served when no certificate of `certificates` names the SNI host. */
+  readonly cert: string;
+  readonly key: string;
+  /** More certificates, each served to the SNI names it carries (wildcards included). */
+  readonly certificates: readonly { readonly cert: string; readonly key: string }[];
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** What a header or query parameter must be. */
+export type ValueTest =
+  | { readonly kind: 'value'; readonly value: string }
+  | { readonly kind: 'regex'; readonly pattern: string }
+  | { readonly kind: 'present'; readonly present: boolean };
+
+export interface FieldTest {
+  /** Lower-cased for headers; as written for query parameters. */
+  readonly name: string;
+  readonly test: ValueTest;
+}
+
+export interface RouteConditions {
+  /** Methods as sent (case-sensitive); absent: any method. */
+  readonly methods?: readonly string[];
+  readonly headers: readonly FieldTest[];
+  readonly query: readonly FieldTest[];
+}
+
+export type RewriteConfig =
+  | { readonly kind: 'prefix'; readonly prefix: string }
+  | { readonly kind: 'regex'; readonly pattern: string; readonly replace: string };
+
+export type RedirectConfig =
+  | {
+      readonly kind: 'origin';
+      /** Absent: the scheme the client used. */
+      readonly scheme?: 'http' | 'https';
+      /** Absent: the scheme's default port when the scheme changes, else the port the client used. */
+      readonly port?: number;
+      readonly status: 301 | 302 | 307 | 308;
+    }
+  | { readonly kind: 'location'; readonly location: string; readonly status: 301 | 302 | 307 | 308 };
+
+export interface HeaderRule {
+  /** As written in the file (the case the field goes out in). */
+  readonly name: string;
+  readonly lower: string;
+  readonly value: readonly TemplatePart[];
+}
+
+/** remove, then set (replacing every field of that name), then add (beside the ones there). */
+export interface HeaderRules {
+  readonly set: readonly HeaderRule[];
+  readonly add: readonly HeaderRule[];
+  /** Lower-cased names. */
+  readonly remove: readonly string[];
+}
+
+export type BalancerKind = 'round_robin' | 'least_conn' | 'hash';
+
+/** How the gateway speaks to an upstream's targets: HTTP/1.1, HTTP/2 in the clear (prior knowledge), HTTP/2 over TLS (ALPN). */
+export type UpstreamProtocol = 'http1' | 'h2c' | 'h2';
 
 export interface UpstreamConfig {
   readonly name: string;
@@ -113,6 +200,9 @@ export interface UpstreamConfig {
   /** Targets found by DNS, in place of `targets`. */
   readonly discovery?: DiscoveryConfig;
   readonly balancer: BalancerKind;
+  readonly protocol: UpstreamProtocol;
+  /** What the hash balancer hashes: the client address, a header or a cookie. */
+  readonly hashKey: HashKey;
   readonly pool: PoolConfig;
   readonly timeouts: UpstreamTimeouts;
   readonly tls: UpstreamTlsConfig;
@@ -130,8 +220,10 @@ export interface UpstreamConfig {
 }
 
 export interface PoolConfig {
-  /** Connections per target. */
+  /** Connections per target (HTTP/2: sessions, opened only when every open one is at its stream bound). */
   readonly maxConnections: number;
+  /** HTTP/2: streams at once on one session, lowered by the upstream's SETTINGS_MAX_CONCURRENT_STREAMS. */
+  readonly maxStreams: number;
   readonly idleTimeout: number;
   /** Requests waiting for a connection, per upstream, beyond which new ones get 503 at once. */
   readonly maxPending: number;
@@ -205,7 +297,7 @@ export interface TargetConfig {
   readonly weight: number;
 }
 
-export interface UpstreamTimeouts {
+interface UpstreamTimeouts {
   /** DNS lookup plus TCP (and TLS) connect. */
   readonly connect: number;
   /** From the request written to the response head received. */
@@ -218,16 +310,19 @@ export interface UpstreamTimeouts {
   readonly tunnelIdle: number;
 }
 
-export interface UpstreamTlsConfig {
+interface UpstreamTlsConfig {
   /** PEM file(s) of CAs to trust in addition to (not instead of) the system store. */
   readonly ca?: string;
   /** SNI and certificate name to check; default: the target's hostname. */
   readonly servername?: string;
   /** Skip certificate verification (never in production; logged at startup). */
   readonly insecureSkipVerify: boolean;
+  /** A client certificate (and its key) presented to targets that ask for one (mTLS). */
+  readonly cert?: string;
+  readonly key?: string;
 }
 
-export interface ErrorsConfig {
+interface ErrorsConfig {
   /** Show the target's address (not just the upstream's name) in Proxy-Status next-hop and error bodies. */
   readonly exposeUpstreamAddress: boolean;
 }
@@ -241,6 +336,12 @@ export interface DownstreamLimits {
   readonly headerTimeout: number;
   /** Longest silence while receiving a request body before 408. */
   readonly bodyIdleTimeout: number;
+  /** A body read whole (request buffering) must be in by this, plus a second per bodyMinRate bytes received, or 408. */
+  readonly bodyReadTimeout: number;
+  /** Bytes per second a buffered body must average after bodyReadTimeout; 0: no rate, only the idle timeout. */
+  readonly bodyMinRate: number;
+  /** Longest time a client may take no byte of a response the gateway is waiting to send, before it is cut. */
+  readonly sendTimeout: number;
   /** Idle keep-alive connections from clients are closed after this. */
   readonly keepAliveTimeout: number;
 }

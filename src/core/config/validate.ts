@@ -23,6 +23,14 @@ export function checkSchema(value: unknown, report: Report): void {
       case ValueErrorType.ObjectRequiredProperty:
         report(path, `missing required field '${field}'`, 'parent');
         break;
+      case ValueErrorType.Union: {
+        // A mapping meant as one of a union's mappings ({ regex: … } or { present: … }): a
+        // misspelt key is named with a did-you-mean, as anywhere else.
+        const unknown = unknownUnionKey(error);
+        if (unknown === undefined) report(path, expectedMessage(error));
+        else report([...path, unknown.key], unknownFieldMessage(unknown.key, unknown.known), 'key');
+        break;
+      }
       case ValueErrorType.StringFormat:
         report(path, FORMAT_PROBLEMS[error.schema.format]?.(String(error.value)) ?? expectedMessage(error));
         break;
@@ -37,6 +45,16 @@ function unknownFieldMessage(field: string, known: readonly string[]): string {
   const hint =
     suggestion === undefined ? `known fields: ${known.join(', ')}` : `did you mean '${suggestion}'?`;
   return `unknown field '${field}' (${hint})`;
+}
+
+function unknownUnionKey(error: ValueError): { key: string; known: string[] } | undefined {
+  const value = error.value;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const members: TSchema[] = error.schema.anyOf ?? [];
+  const known = members.flatMap((member) => Object.keys(member.properties ?? {}));
+  if (known.length === 0) return undefined;
+  const key = Object.keys(value).find((k) => !known.includes(k));
+  return key === undefined ? undefined : { key, known };
 }
 
 function expectedMessage(error: ValueError): string {

@@ -15,13 +15,13 @@ export interface Position {
   readonly column: number;
 }
 
-export interface SourceIssue {
+interface SourceIssue {
   readonly path: readonly PathSegment[];
   readonly position: Position;
   readonly message: string;
 }
 
-export interface YamlSource {
+interface YamlSource {
   /** The document as plain data (mappings have no prototype), `${VAR}` expanded. */
   readonly value: unknown;
   /** Syntax errors; when there are any, `value` is not worth validating. */
@@ -33,7 +33,7 @@ export interface YamlSource {
 }
 
 /** Turns a string that came out of `${...}` into the type the schema wants there, if it can. */
-export type Coerce = (path: readonly PathSegment[], text: string) => unknown;
+type Coerce = (path: readonly PathSegment[], text: string) => unknown;
 
 interface Located {
   readonly key?: Node;

@@ -179,3 +179,128 @@ export function classifyRequestBodyError(err: NodeJS.ErrnoException, stage: Stag
     stage,
   });
 }
+
+/** HTTP/2 error codes (RFC 9113 §7), by number, for failure details. */
+const H2_ERROR_NAMES = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
+export function h2ErrorName(code: number): string {
+  return H2_ERROR_NAMES[code] ?? `error code ${code}`;
+}
+
+/** What is known when an HTTP/2 stream to an upstream ended without a whole response. */
+export interface H2StreamEnd {
+  readonly headReceived: boolean;
+  /** The stream's RST_STREAM code (the upstream's, or Node's when the session went down). */
+  readonly rstCode: number | undefined;
+  /** Undefined when the stream never got an id (the session ended before it went out). */
+  readonly streamId: number | undefined;
+  /** The upstream's GOAWAY on this session, if one came. */
+  readonly goaway: { readonly code: number; readonly lastStreamId: number } | undefined;
+  /** The stream's or the session's error, if any. */
+  readonly error: unknown;
+  /** The request could be sent again as it was (no streamed body was taken from the client). */
+  readonly replayable: boolean;
+  readonly elapsed: number;
+}
+
+/**
+ * An HTTP/2 stream that ended without a whole response, classified once. RFC 9113 §8.7: a
+ * stream refused with REFUSED_STREAM, or above the last stream id of a GOAWAY, was never
+ * processed, so it may go again whatever its method (when its body can be replayed: else it
+ * counts as sent). After the head, any end is a cut body; before it, a protocol error is
+ * garbage and anything else a terminated exchange.
+ */
+export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
+  const after = `after ${ms(end.elapsed)}`;
+  const cause = end.error ?? undefined;
+  const code = codeOf(end.error);
+  const rst = end.rstCode === undefined || end.rstCode === 0 ? undefined : h2ErrorName(end.rstCode);
+  if (end.headReceived) {
+    const how =
+      rst !== undefined && rst !== 'CANCEL'
+        ? `stream reset by the upstream (${rst})`
+        : code === 'ERR_HTTP2_ERROR'
+          ? 'not valid HTTP/2'
+          : describeDrop(end.error === undefined ? undefined : end.error);
+    return new Failure('http_response_incomplete', `response body cut short: ${how} ${after}`, {
+      stage: 'body_streaming',
+      cause,
+    });
+  }
+  const never = { stage: 'not_sent' as const, cause, unprocessed: end.replayable };
+  const { goaway } = end;
+  // The GOAWAY first: Node closes the streams above its last stream id as REFUSED_STREAM too,
+  // and the GOAWAY is what the upstream said.
+  if (goaway !== undefined && (end.streamId === undefined || end.streamId > goaway.lastStreamId)) {
+    return new Failure(
+      'connection_terminated',
+      `the upstream sent GOAWAY (${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}) before processing this request ${after}`,
+      end.replayable ? never : { stage: 'sent', cause },
+    );
+  }
+  if (end.rstCode === 7) {
+    return new Failure(
+      'connection_terminated',
+      `the upstream refused the stream (REFUSED_STREAM): it did not process the request ${after}`,
+      end.replayable ? never : { stage: 'sent', cause },
+    );
+  }
+  if (end.rstCode === 13) {
+    return new Failure(
+      'http_protocol_error',
+      `the upstream asks for HTTP/1.1 (HTTP_1_1_REQUIRED): set the upstream's protocol to http1 ${after}`,
+      { stage: 'sent', cause },
+    );
+  }
+  if (code === 'ERR_HTTP2_ERROR' || end.rstCode === 1) {
+    const message = (end.error as Error | undefined)?.message ?? 'PROTOCOL_ERROR';
+    return new Failure(
+      'http_protocol_error',
+      `the upstream's answer is not valid HTTP/2 (${message}) ${after}`,
+      {
+        stage: 'sent',
+        cause,
+      },
+    );
+  }
+  if (rst !== undefined && rst !== 'CANCEL') {
+    return new Failure(
+      'connection_terminated',
+      `stream reset by the upstream (${rst}) before the response head ${after}`,
+      {
+        stage: 'sent',
+        cause,
+      },
+    );
+  }
+  if (goaway !== undefined) {
+    return new Failure(
+      'connection_terminated',
+      `the upstream closed the HTTP/2 connection (GOAWAY ${h2ErrorName(goaway.code)}) before the response head ${after}`,
+      { stage: 'sent', cause },
+    );
+  }
+  return new Failure(
+    'connection_terminated',
+    `${describeDrop(end.error)} before the response head ${after}`,
+    {
+      stage: 'sent',
+      cause,
+    },
+  );
+}

@@ -1,7 +1,7 @@
 import { FAILURES, type FailureKind, type FailureType, type Shape, type Stage } from './taxonomy.ts';
 
 /** Extra RFC 9209 parameters some error types carry. */
-export interface FailureParams {
+interface FailureParams {
   /** dns_error: the DNS response code, e.g. "NXDOMAIN". */
   readonly rcode?: string;
   /** tls_alert_received: the alert's numeric id and name. */
@@ -9,7 +9,7 @@ export interface FailureParams {
   readonly alertMessage?: string;
 }
 
-export interface FailureInit {
+interface FailureInit {
   readonly stage?: Stage;
   /** A finer status than the kind's default; only `client` and `gateway` kinds use it (e.g. 413, 405). */
   readonly status?: number;
@@ -17,6 +17,11 @@ export interface FailureInit {
   /** Seconds, for kinds that carry Retry-After. */
   readonly retryAfter?: number;
   readonly cause?: unknown;
+  /**
+   * The upstream said it never processed the request (an HTTP/2 REFUSED_STREAM, a GOAWAY
+   * below its stream): the record stays `not_sent` however far the bytes went (see at()).
+   */
+  readonly unprocessed?: boolean;
 }
 
 /**
@@ -33,6 +38,7 @@ export class Failure extends Error {
   readonly details: string;
   readonly params: FailureParams;
   readonly retryAfter: number | undefined;
+  readonly unprocessed: boolean;
 
   constructor(type: FailureType, details: string, init: FailureInit = {}) {
     // A failure is a verdict about a peer, not a bug: where in Candor it was built says
@@ -53,6 +59,7 @@ export class Failure extends Error {
     this.details = details;
     this.params = init.params ?? {};
     this.retryAfter = init.retryAfter;
+    this.unprocessed = init.unprocessed === true;
   }
 
   get shape(): Shape {
@@ -66,17 +73,16 @@ export class Failure extends Error {
 
   /** The same failure, seen at a later stage (a connection error noticed after bytes were written). */
   at(stage: Stage): Failure {
-    if (stage === this.stage) return this;
+    // RFC 9113 §8.7: a request the server says it never processed may be sent again, whatever
+    // its method, however much of it had been written.
+    if (stage === this.stage || this.unprocessed) return this;
     return new Failure(this.type, this.details, {
       stage,
       status: this.status,
       params: this.params,
       retryAfter: this.retryAfter,
       cause: this.cause,
+      unprocessed: this.unprocessed,
     });
   }
-}
-
-export function isFailure(value: unknown): value is Failure {
-  return value instanceof Failure;
 }

@@ -90,20 +90,13 @@ export function readProxyStatusMembers(value: string | undefined): ProxyStatusMe
   return value === undefined ? [] : members(value).map(readMember);
 }
 
-/** The last member: what the gateway nearest the reader said. */
+/**
+ * The last member: what the gateway nearest the reader said, and the only member a client of
+ * that gateway may act on. An inner member naming an error says what an inner hop met, not
+ * how far this request got: when the nearest gateway wrote `received-status`, it delivered the
+ * request, and whatever answered (an inner gateway, an origin that copied a header) may have
+ * processed it.
+ */
 export function readProxyStatus(value: string | undefined): ProxyStatusMember | undefined {
   return readProxyStatusMembers(value).at(-1);
-}
-
-/**
- * The member of the hop that made the response: behind a chain of gateways, the outer ones
- * pass an inner one's error through as `received-status`, so the nearest member that names
- * an error is the one that failed. Without one, the origin answered: the last member.
- */
-export function readFailingProxyStatus(value: string | undefined): ProxyStatusMember | undefined {
-  const all = readProxyStatusMembers(value);
-  for (let i = all.length - 1; i >= 0; i--) {
-    if (all[i].error !== undefined || all[i].unknownError !== undefined) return all[i];
-  }
-  return all.at(-1);
 }

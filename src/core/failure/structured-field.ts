@@ -21,7 +21,3 @@ export function sfString(value: string): string {
 export function sfTokenOrString(value: string): string {
   return TOKEN.test(value) ? value : sfString(value);
 }
-
-export function isSfToken(value: string): boolean {
-  return TOKEN.test(value);
-}

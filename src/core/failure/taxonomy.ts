@@ -17,6 +17,18 @@ export type Shape =
   | 'client' // the downstream request itself was bad
   | 'internal'; // a bug inside the gateway
 
+/**
+ * The four shapes of an upstream failure: the ones that say something about the target, not
+ * about the client or the gateway's own choices. Outlier detection and the circuit count them;
+ * retries.on accepts the types of these shapes.
+ */
+export const TARGET_FAULT_SHAPES: ReadonlySet<Shape> = new Set<Shape>([
+  'unreachable',
+  'slow',
+  'reset',
+  'garbage',
+]);
+
 /** How far a request got before it failed: the retry rule follows from this. */
 export type Stage =
   | 'not_sent' // nothing reached the upstream (refused, DNS, connect timeout, decided locally)
@@ -24,11 +36,31 @@ export type Stage =
   | 'head_received' // the response head arrived; nothing sent downstream yet
   | 'body_streaming'; // the response head went downstream: the status can no longer change
 
+/**
+ * The gRPC status codes a gateway-made failure can carry (the names are gRPC's own).
+ * UNAVAILABLE is the one gRPC clients retry transparently; the others are final.
+ */
+export const GRPC_CODES = {
+  DEADLINE_EXCEEDED: 4,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+export type GrpcCode = (typeof GRPC_CODES)[keyof typeof GRPC_CODES];
+
 export interface FailureKind {
   /** HTTP status Candor answers with (for `client` kinds, the usual one; the record may carry a finer 4xx). */
   readonly status: number;
   readonly shape: Shape;
-  /** Short code for log lines and dashboards, in Envoy's response-flag spirit. */
+  /**
+   * The gRPC status (grpc/doc/statuscodes.md) a gRPC client gets for this failure, in a
+   * Trailers-Only answer (grpc-answer.ts): what its retry policy and its code branch on.
+   */
+  readonly grpc: GrpcCode;
+  /** Short code for log lines and dashboards: Envoy's letters only where the meaning is Envoy's, else Candor's own. */
   readonly flag: string;
   /** Whether the answer carries Retry-After. */
   readonly retryAfter: boolean;
@@ -53,6 +85,7 @@ export interface FailureKind {
 export const FAILURES = {
   dns_error: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'unreachable',
     flag: 'DNS',
     retryAfter: false,
@@ -64,6 +97,7 @@ export const FAILURES = {
   },
   dns_timeout: {
     status: 504,
+    grpc: GRPC_CODES.DEADLINE_EXCEEDED,
     shape: 'unreachable',
     flag: 'DNST',
     retryAfter: false,
@@ -75,6 +109,7 @@ export const FAILURES = {
   },
   connection_refused: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'unreachable',
     flag: 'UF',
     retryAfter: false,
@@ -86,8 +121,9 @@ export const FAILURES = {
   },
   destination_ip_unroutable: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'unreachable',
-    flag: 'UR',
+    flag: 'UNR',
     retryAfter: false,
     title: 'Upstream host unreachable',
     explanation: 'the network has no route to the upstream host',
@@ -97,6 +133,7 @@ export const FAILURES = {
   },
   connection_timeout: {
     status: 504,
+    grpc: GRPC_CODES.DEADLINE_EXCEEDED,
     shape: 'unreachable',
     flag: 'UCT',
     retryAfter: false,
@@ -108,6 +145,7 @@ export const FAILURES = {
   },
   tls_protocol_error: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'unreachable',
     flag: 'TLS',
     retryAfter: false,
@@ -119,6 +157,7 @@ export const FAILURES = {
   },
   tls_certificate_error: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'unreachable',
     flag: 'CERT',
     retryAfter: false,
@@ -130,6 +169,7 @@ export const FAILURES = {
   },
   tls_alert_received: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'unreachable',
     flag: 'ALRT',
     retryAfter: false,
@@ -141,6 +181,7 @@ export const FAILURES = {
   },
   http_response_timeout: {
     status: 504,
+    grpc: GRPC_CODES.DEADLINE_EXCEEDED,
     shape: 'slow',
     flag: 'UT',
     retryAfter: false,
@@ -152,6 +193,7 @@ export const FAILURES = {
   },
   connection_terminated: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'reset',
     flag: 'UC',
     retryAfter: false,
@@ -163,6 +205,7 @@ export const FAILURES = {
   },
   http_response_incomplete: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'reset',
     flag: 'UI',
     retryAfter: false,
@@ -174,6 +217,7 @@ export const FAILURES = {
   },
   connection_read_timeout: {
     status: 504,
+    grpc: GRPC_CODES.DEADLINE_EXCEEDED,
     shape: 'slow',
     flag: 'URT',
     retryAfter: false,
@@ -185,17 +229,19 @@ export const FAILURES = {
   },
   http_protocol_error: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'garbage',
     flag: 'UPE',
     retryAfter: false,
     title: 'Upstream sent something that is not HTTP',
-    explanation: 'the upstream answered, but not with a valid HTTP/1.x response',
+    explanation: 'the upstream answered, but not with a valid HTTP response',
     fix: 'Check what is listening on the target port: it may be another service, or the app writes to the socket directly.',
     clientMayRetry: false,
     furthestStage: 'head_received',
   },
   http_response_header_section_size: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'garbage',
     flag: 'UHS',
     retryAfter: false,
@@ -207,6 +253,7 @@ export const FAILURES = {
   },
   http_response_content_length: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'garbage',
     flag: 'UCL',
     retryAfter: false,
@@ -218,6 +265,7 @@ export const FAILURES = {
   },
   http_response_transfer_coding: {
     status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'garbage',
     flag: 'UTE',
     retryAfter: false,
@@ -229,6 +277,7 @@ export const FAILURES = {
   },
   destination_unavailable: {
     status: 503,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'gateway',
     flag: 'UH',
     retryAfter: true,
@@ -240,6 +289,7 @@ export const FAILURES = {
   },
   connection_limit_reached: {
     status: 503,
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'gateway',
     flag: 'UO',
     retryAfter: true,
@@ -251,8 +301,11 @@ export const FAILURES = {
   },
   proxy_internal_response: {
     status: 503,
+    // Load shed and maintenance are transient and not this client's quota (that is
+    // RESOURCE_EXHAUSTED): UNAVAILABLE, which gRPC clients retry with backoff.
+    grpc: GRPC_CODES.UNAVAILABLE,
     shape: 'gateway',
-    flag: 'LR',
+    flag: 'PIR',
     retryAfter: true,
     title: 'Service temporarily unavailable',
     explanation:
@@ -263,6 +316,7 @@ export const FAILURES = {
   },
   http_request_denied: {
     status: 429,
+    grpc: GRPC_CODES.RESOURCE_EXHAUSTED,
     shape: 'gateway',
     flag: 'RL',
     retryAfter: true,
@@ -274,6 +328,7 @@ export const FAILURES = {
   },
   destination_not_found: {
     status: 404,
+    grpc: GRPC_CODES.UNIMPLEMENTED,
     shape: 'gateway',
     flag: 'NR',
     retryAfter: false,
@@ -285,6 +340,9 @@ export const FAILURES = {
   },
   proxy_loop_detected: {
     status: 502,
+    // Not transient: retrying would loop again until the configuration changes, which is
+    // what FAILED_PRECONDITION tells a client (UNAVAILABLE would invite retries).
+    grpc: GRPC_CODES.FAILED_PRECONDITION,
     shape: 'gateway',
     flag: 'LOOP',
     retryAfter: false,
@@ -296,6 +354,10 @@ export const FAILURES = {
   },
   http_request_error: {
     status: 400,
+    // A request the gateway could not take as sent: from a gRPC library, a bug or a mangling
+    // intermediary, as gRPC's own HTTP mapping says of a 400 (a body over the limit is
+    // refined to RESOURCE_EXHAUSTED, as gRPC does for an oversized message: grpc-answer.ts).
+    grpc: GRPC_CODES.INTERNAL,
     shape: 'client',
     flag: 'DPE',
     retryAfter: false,
@@ -307,6 +369,7 @@ export const FAILURES = {
   },
   proxy_internal_error: {
     status: 500,
+    grpc: GRPC_CODES.INTERNAL,
     shape: 'internal',
     flag: 'IE',
     retryAfter: false,
@@ -321,7 +384,3 @@ export const FAILURES = {
 export type FailureType = keyof typeof FAILURES;
 
 export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
-
-export function kindOf(type: FailureType): FailureKind {
-  return FAILURES[type];
-}

@@ -47,7 +47,8 @@ export function describeFailure(ctx: ErrorBodyContext): string {
 /** What the client may do next, in plain words. */
 export function clientAdvice(failure: Failure): string {
   if (failure.retryAfter !== undefined) {
-    return `You may retry after ${failure.retryAfter} seconds (see Retry-After).`;
+    const unit = failure.retryAfter === 1 ? 'second' : 'seconds';
+    return `You may retry after ${failure.retryAfter} ${unit} (see Retry-After).`;
   }
   if (failure.kind.clientMayRetry)
     return 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';

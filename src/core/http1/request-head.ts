@@ -5,7 +5,7 @@
  */
 
 /** What a head is made of; the connection's UpstreamRequest fits it as it is. */
-export interface RequestHeadInput {
+interface RequestHeadInput {
   readonly method: string;
   readonly path: string;
   /** Flat [name, value, …], written in this order and case. */

@@ -18,7 +18,7 @@ export type DecodableCoding = 'gzip' | 'deflate';
  * At most this many codings under `chunked`: each costs a zlib stream (some 40 KiB) for the
  * whole body, and no real server stacks more than one.
  */
-export const MAX_DECODED_CODINGS = 2;
+const MAX_DECODED_CODINGS = 2;
 
 export interface ResponseHead {
   /** 100..599. */
@@ -59,9 +59,9 @@ export interface ResponseParserHandler {
 export type FinishResult = 'complete' | 'idle' | 'head' | 'body';
 
 /** At most this many header (or trailer) fields: beyond it the section counts as too large. */
-export const MAX_FIELDS = 256;
+const MAX_FIELDS = 256;
 /** Longest chunk-size line (size and extensions, without the CRLF). */
-export const MAX_CHUNK_LINE = 4096;
+const MAX_CHUNK_LINE = 4096;
 /** 13 hex digits is 2^52: any chunk size that fits stays a safe integer. */
 const MAX_CHUNK_DIGITS = 13;
 

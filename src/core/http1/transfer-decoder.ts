@@ -12,7 +12,7 @@ import { Failure } from '../failure/failure.ts';
 import type { DecodableCoding } from './response-parser.ts';
 
 /** Compressed bytes the decoder may hold before the connection stops reading the upstream. */
-export const DECODER_BUFFER = 64 * 1024;
+const DECODER_BUFFER = 64 * 1024;
 
 export interface TransferDecoderHandler {
   onDecoded(chunk: Buffer): void;

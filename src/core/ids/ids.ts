@@ -8,8 +8,23 @@ export function isSafeRequestId(value: string): boolean {
   return SAFE_REQUEST_ID.test(value);
 }
 
-export function acceptOrCreateRequestId(fromClient: string | undefined): string {
-  return fromClient !== undefined && isSafeRequestId(fromClient) ? fromClient : randomUUID();
+/** A request's id, and the one its client sent when that one was not adopted. */
+export interface RequestIds {
+  readonly id: string;
+  /** The client's X-Request-Id, kept for the log only (safe to write, not from a trusted proxy). */
+  readonly clientId: string | undefined;
+}
+
+/**
+ * The id a request is known by in headers, logs and error pages. A trusted proxy's
+ * (`trust_forwarded_from`) is adopted, so the id stays one across the hops; anyone else's
+ * could name another request (the id the error page asks people to quote would then be
+ * forged), so a new one is made and the client's is only logged beside it.
+ */
+export function requestIdsFor(fromClient: string | undefined, trusted: boolean): RequestIds {
+  const safe = fromClient !== undefined && isSafeRequestId(fromClient) ? fromClient : undefined;
+  if (safe !== undefined && trusted) return { id: safe, clientId: undefined };
+  return { id: randomUUID(), clientId: safe };
 }
 
 // Trace and span ids come from a pooled random buffer: one getrandom() per 512 ids, not per request.

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppState } from './lifecycle.ts';
 
-export interface ProbePaths {
+interface ProbePaths {
   readonly readyPath: string;
   readonly livePath: string;
   readonly retryAfter: number;

@@ -2,7 +2,7 @@
  * The stop signals: the first starts the shutdown, a second one during it ends it at once (the
  * deadline comes now), as `candor serve` does; once over, the process exits if asked to.
  */
-export interface SignalTarget {
+interface SignalTarget {
   shutdown(reason: string): Promise<{ readonly cleanupFailures: number }>;
   /** Brings the deadline forward to now. */
   hurry(): void;

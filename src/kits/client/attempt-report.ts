@@ -1,6 +1,6 @@
 import type { ProxyStatusMember } from '../../core/failure/proxy-status.ts';
 import type { FailureType } from '../../core/failure/taxonomy.ts';
-import { type NoRetryReason, type RetryReason, reasonText } from './retry-reasons.ts';
+import { type NoRetryReason, type RetryReason, reasonText } from '../../core/retry/reasons.ts';
 
 /** One failed attempt of a call, as `onAttemptFailed` receives it and UpstreamError keeps it. */
 export interface AttemptReport {

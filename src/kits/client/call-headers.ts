@@ -4,7 +4,7 @@
  * the client adds one.
  */
 import { randomUUID } from 'node:crypto';
-import { IDEMPOTENT_METHODS } from '../../proxy/decide/retry-policy.ts';
+import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
 import type { ClientRequestInit } from './create-fetch.ts';
 import type { ClientConfig } from './options.ts';
 import { currentPropagation } from './propagation.ts';

@@ -12,15 +12,15 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Failure } from '../../core/failure/failure.ts';
-import { readFailingProxyStatus } from '../../core/failure/proxy-status.ts';
-import { backoffDelay } from '../../proxy/decide/retry-policy.ts';
+import { readProxyStatus } from '../../core/failure/proxy-status.ts';
+import { backoffDelay } from '../../core/retry/backoff.ts';
+import type { NoRetryReason, RetryReason } from '../../core/retry/reasons.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { callHeaders } from './call-headers.ts';
 import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';
 import { type Admission, OriginState } from './origin-state.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
 import { retryAfterMs } from './retry-after.ts';
-import type { NoRetryReason, RetryReason } from './retry-reasons.ts';
 import { type AttemptOutcome, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
@@ -161,19 +161,22 @@ async function call(
   for (let attempt = 1; ; attempt++) {
     let admission: Admission;
     try {
-      admission = await origin.admit(deadlineAt, signal);
+      admission = await origin.admit(url.pathname, deadlineAt, signal);
     } catch {
       return aborted();
     }
     if (admission.kind === 'circuit_open') {
       return giveUp('UPSTREAM_CIRCUIT_OPEN', {
-        detail: `circuit open for ${url.origin}, next probe in ${Math.ceil(admission.retryAfterMs)} ms`,
+        detail: `circuit open for ${url.origin}${admission.hop === undefined ? '' : ` (its upstream "${admission.hop}")`}, next probe in ${Math.ceil(admission.retryAfterMs)} ms`,
         retryAfterMs: admission.retryAfterMs,
       });
     }
     if (admission.kind === 'paused_past_deadline') {
       return giveUp('UPSTREAM_DEADLINE', {
-        detail: `${url.origin} asked for a pause (Retry-After) that ends after this call's deadline`,
+        detail:
+          admission.hop === undefined
+            ? `${url.origin} asked for a pause (Retry-After) that ends after this call's deadline`
+            : `${url.origin} asked for a pause (Retry-After) of its upstream "${admission.hop}" that ends after this call's deadline`,
       });
     }
     // The failed answer kept for a giving-up is not needed any more: let its connection go.
@@ -246,15 +249,21 @@ async function call(
       return response;
     }
     const elapsedMs = performance.now() - attemptStart;
-    const member = readFailingProxyStatus(response.headers.get('proxy-status') ?? undefined);
+    // The gateway this client talks to wrote the last member; an inner one's error is not how
+    // far this request got (its `received-status` says the request was delivered).
+    const member = readProxyStatus(response.headers.get('proxy-status') ?? undefined);
     const type = member?.error;
     const announced = retryAfterMs(response.headers.get('retry-after'));
     // A Retry-After of 0 (or a date past) asks for no pause: nobody need wait behind a probe.
     const pauses =
       announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
+    // A gateway that names the upstream it answered for speaks for that upstream: its failure
+    // and its pause hold the paths that go there, not the gateway's other routes.
+    if (member?.nextHop !== undefined) origin.learnHop(url.pathname, member.nextHop);
     origin.settle(admission, {
       failed: !pauses && (response.status === 502 || response.status === 503 || response.status === 504),
       pauseMs: pauses ? Math.min(announced, config.maxPause) : undefined,
+      hop: member?.nextHop,
     });
     lastResponse = response;
     lastFailure = undefined;

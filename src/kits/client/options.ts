@@ -3,7 +3,7 @@
  * is a TypeError or RangeError naming the option, at createFetch, never a surprise later.
  */
 import type { AttemptReport } from './attempt-report.ts';
-import type { RetryBudgetConfig } from './retry-budget.ts';
+import type { RetryBudgetConfig } from './window-retry-budget.ts';
 
 export interface ClientOptions {
   /** The fetch each attempt goes through (default: the global fetch, looked up at each call). */

@@ -11,7 +11,7 @@ export type RequestBody = NonNullable<RequestInit['body']>;
 /** A body made afresh for each attempt: a function returning a new stream (or any body) each time. */
 export type ReplayableBody = () => RequestBody | AsyncIterable<Uint8Array>;
 
-export interface BodySource {
+interface BodySource {
   /** Whether a second attempt can send the same body. */
   readonly replayable: boolean;
   /** fetch needs `duplex: 'half'` to send a stream. */

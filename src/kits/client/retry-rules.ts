@@ -10,8 +10,8 @@
 import { classifyConnectError, classifyExchangeError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { FAILURES, type FailureType, type Stage } from '../../core/failure/taxonomy.ts';
-import { IDEMPOTENT_METHODS } from '../../proxy/decide/retry-policy.ts';
-import type { NoRetryReason, RetryReason } from './retry-reasons.ts';
+import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
+import type { NoRetryReason, RetryReason } from '../../core/retry/reasons.ts';
 
 /** Statuses worth another try when no Proxy-Status type says more. */
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
@@ -29,7 +29,7 @@ export interface RequestFacts {
   readonly replayable: boolean;
 }
 
-export type Judgement =
+type Judgement =
   | { readonly retry: true; readonly reason: RetryReason }
   | { readonly retry: false; readonly reason: NoRetryReason };
 

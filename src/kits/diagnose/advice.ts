@@ -10,6 +10,8 @@ import { hostPort } from './plan.ts';
 import { fieldValues } from './response-reader.ts';
 
 export function adviseFix(context: ProbeContext, failure: Failure): string {
+  const mismatch = protocolMismatch(context);
+  if (mismatch !== undefined) return mismatch;
   const { plan, identification: found, body, head } = context;
   const where = hostPort(context.address ?? plan.hostname, plan.port);
   const elsewhere = found ? `something else is on that port: ${found.what} (${sent(found.evidence)}).` : '';
@@ -127,4 +129,18 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   if (hint)
     return `the answer looks like ${hint}: something between this machine and the upstream intercepts the request. Check the proxies, VPN or portal on the way.`;
   return 'none needed: the upstream answers as an HTTP server should.';
+}
+
+/** The target speaks only the protocol the upstream is not configured for: the one fix that matters. */
+function protocolMismatch(context: ProbeContext): string | undefined {
+  const { plan, protocols } = context;
+  if (protocols === undefined) return undefined;
+  const h2 = plan.protocol === 'https:' ? 'HTTP/2 (h2, by ALPN)' : 'HTTP/2 (h2c, prior knowledge)';
+  if (plan.httpVersion === 'http1' && protocols.http1 === false && protocols.h2 === true) {
+    const protocol = plan.protocol === 'https:' ? 'h2' : 'h2c';
+    return `the target speaks ${h2} but not HTTP/1.1. Set the upstream's protocol to ${protocol}.`;
+  }
+  if (plan.httpVersion !== 'http1' && protocols.h2 === false && protocols.http1 === true)
+    return `the target speaks HTTP/1.1 but not ${h2}. Set the upstream's protocol to http1 (the default), or enable HTTP/2 on the target.`;
+  return undefined;
 }

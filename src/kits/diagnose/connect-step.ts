@@ -9,11 +9,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { classifyConnectError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { alpnNotH2 } from '../../upstream/connections/connector.ts';
 import { formatMs, hostPort, type ProbePlan, since } from './plan.ts';
 import { describeCertificate, tlsNotes } from './tls-facts.ts';
 import type { Step, TlsFacts } from './types.ts';
 
-export interface Connected {
+interface Connected {
   readonly socket?: net.Socket;
   readonly failure?: Failure;
   /** The address connected to (or tried first). */
@@ -56,7 +57,7 @@ export function connectStep(
           servername,
           ca: plan.tls.ca,
           rejectUnauthorized: false,
-          ALPNProtocols: ['http/1.1'],
+          ALPNProtocols: [plan.httpVersion === 'h2' ? 'h2' : 'http/1.1'],
         })
       : net.connect({ host: plan.hostname, port: plan.port, lookup });
     socket.setNoDelay(true);
@@ -122,6 +123,11 @@ export function connectStep(
       });
       const notes = tlsNotes(facts);
       const version = `${facts.protocol ?? 'TLS'}${facts.alpn ? `, ${facts.alpn}` : ''}`;
+      if (plan.httpVersion === 'h2' && facts.alpn !== 'h2') {
+        const failure = alpnNotH2(facts.alpn, ms);
+        emit({ step: 'tls', ok: false, ms, summary: `${version}: ${failure.details}`, notes, facts });
+        return finish({ failure, address, tcpMs });
+      }
       if (verifyError === undefined) {
         const summary = `${version}, certificate ${certificate?.subject ?? '(none)'} verified, in ${formatMs(ms)}`;
         emit({ step: 'tls', ok: true, ms, summary, notes, facts });

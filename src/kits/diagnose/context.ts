@@ -2,7 +2,7 @@ import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import type { Identification } from './identify.ts';
 import type { ProbePlan } from './plan.ts';
 import type { BodyResult } from './read-body.ts';
-import type { TlsFacts } from './types.ts';
+import type { ProtocolSupport, TlsFacts } from './types.ts';
 
 /** What a probe learned on its way, for the verdict and the fix to quote. */
 export interface ProbeContext {
@@ -18,4 +18,6 @@ export interface ProbeContext {
   body?: BodyResult;
   badLine?: string;
   largestField?: { readonly name: string; readonly bytes: number };
+  /** Which of HTTP/1.1 and HTTP/2 the target speaks, when that was checked. */
+  protocols?: ProtocolSupport;
 }

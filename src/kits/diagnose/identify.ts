@@ -33,7 +33,13 @@ export function identify(bytes: Buffer): Identification {
       `a TLS ${bytes[0] === 0x15 ? 'alert' : 'handshake'} record (0x${bytes[0].toString(16)} 0x03…)`,
     );
   if (text.startsWith('SSH-')) return is('an SSH server');
-  if (/^220[ -]/.test(text)) return is(/ftp/i.test(evidence) ? 'an FTP server' : 'an SMTP server');
+  // 220 opens both an FTP and an SMTP greeting, and any home-made banner: a name is given only
+  // when the greeting says which (RFC 5321 greetings name ESMTP or SMTP, FTP servers their kind).
+  if (/^220[ -]/.test(text)) {
+    if (/\bE?SMTP\b/i.test(evidence)) return is('an SMTP server');
+    if (/ftp/i.test(evidence)) return is('an FTP server');
+    return is('a server that greets with "220" (neither SMTP nor FTP by its banner)');
+  }
   if (/^\* (OK|PREAUTH)/.test(text)) return is('an IMAP server');
   if (/^\+OK/.test(text) && /pop/i.test(evidence)) return is('a POP3 server');
   if (/^(-(ERR|WRONGTYPE|NOAUTH|DENIED|NOPERM)|\+OK|\$-?\d+\r\n|\*-?\d+\r\n|:-?\d+\r\n)/.test(text))

@@ -1,9 +1,11 @@
+import type { UpstreamProtocol } from '../../core/config/types.ts';
+
 /**
  * What one probe sends and how long it waits: built from a URL and the command line, or from
  * an upstream of the config, so that it is the request the gateway would send.
  */
 
-export interface ProbeTimeouts {
+interface ProbeTimeouts {
   /** DNS + TCP + TLS together, as the gateway's connector counts it. */
   readonly connect: number;
   /** From the request written to the response head complete. */
@@ -12,7 +14,7 @@ export interface ProbeTimeouts {
   readonly read: number;
 }
 
-export interface ProbeTls {
+interface ProbeTls {
   /** PEM of the CAs to trust (the system's roots included), or undefined for the default store. */
   readonly ca?: string;
   /** SNI and certificate name; default: the target's host name (none for an IP literal). */
@@ -23,6 +25,8 @@ export interface ProbeTls {
 
 export interface ProbePlan {
   readonly protocol: 'http:' | 'https:';
+  /** How the request goes, as the upstream's `protocol` says: HTTP/1.1, h2c, or h2 (ALPN). */
+  readonly httpVersion: UpstreamProtocol;
   /** Host name or IP literal (IPv6 without brackets). */
   readonly hostname: string;
   readonly port: number;

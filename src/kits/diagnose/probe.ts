@@ -7,8 +7,10 @@ import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
+import { probeH2 } from './h2-probe.ts';
 import { type Identification, printable } from './identify.ts';
 import { formatMs, type ProbePlan, planUrl, since } from './plan.ts';
+import { checkProtocols } from './protocol-check.ts';
 import { readBody } from './read-body.ts';
 import { readHead } from './read-head.ts';
 import { buildRequest } from './request.ts';
@@ -34,7 +36,13 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
     steps,
     verdict: decideVerdict(context, failure),
     totalMs: since(started),
+    ...(context.protocols === undefined ? {} : { protocols: context.protocols }),
   });
+  /** Before the verdict: which protocols the target speaks, when the plan's or the failure asks. */
+  const lookAtProtocols = async (failure: Failure | undefined, address: string, budgetMs: number) => {
+    if (plan.viaGateway || !(plan.httpVersion !== 'http1' || mayBeProtocolMismatch(failure, context))) return;
+    context.protocols = await checkProtocols(plan, address, budgetMs);
+  };
   const noted = (step: Step, found: Identification | undefined): Step =>
     found ? { ...step, notes: [...step.notes, `second look: ${found.evidence}: ${found.what}`] } : step;
 
@@ -66,10 +74,20 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
       );
     }
     if (failedStep) push(noted(failedStep, context.identification));
+    await lookAtProtocols(connected.failure, connected.address, budget);
     return finish(connected.failure);
   }
 
   const socket: Socket = connected.socket;
+  if (plan.httpVersion !== 'http1') {
+    try {
+      const failure = await probeH2(socket, context, push);
+      await lookAtProtocols(failure, connected.address, budget);
+      return finish(failure);
+    } finally {
+      socket.destroy();
+    }
+  }
   try {
     const feed = new SocketFeed(socket);
     const request = buildRequest(plan, socket.localAddress ?? '');
@@ -128,6 +146,7 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
         },
       };
       push(noted(step, failure.type === 'connection_terminated' ? context.identification : undefined));
+      await lookAtProtocols(failure, connected.address, budget);
       return finish(failure);
     }
 
@@ -182,6 +201,17 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
   } finally {
     socket.destroy();
   }
+}
+
+/**
+ * Failures an HTTP/1.1 probe of an HTTP/2-only target meets: its answer is an HTTP/2 frame, or
+ * its TLS refuses http/1.1 by ALPN. (An SSH banner needs no look at protocols.)
+ */
+function mayBeProtocolMismatch(failure: Failure | undefined, context: ProbeContext): boolean {
+  if (failure === undefined) return false;
+  if (failure.type === 'http_protocol_error')
+    return context.identification?.what.startsWith('an HTTP/2') === true;
+  return failure.type === 'tls_alert_received' && failure.params.alertMessage === 'no_application_protocol';
 }
 
 function describeBody(body: Awaited<ReturnType<typeof readBody>>, maxBody: number): string {

@@ -14,7 +14,7 @@ import { largestField, offendingLine, readAsBodiless } from './refused-head.ts';
 import { ResponseReader } from './response-reader.ts';
 import type { SocketFeed } from './socket-feed.ts';
 
-export interface HeadResult {
+interface HeadResult {
   /** The parser, to read the body on with (it may already hold some of it, all of it, or its failure). */
   readonly reader: ResponseReader;
   /** The final head: accepted, or with a failure, refused only for its body framing. */

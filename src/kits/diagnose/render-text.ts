@@ -7,7 +7,7 @@ import { type ProbePlan, planUrl } from './plan.ts';
 import { type DiagnoseOptions, isUrl } from './targets.ts';
 import type { Step, TargetReport } from './types.ts';
 
-export interface TextOptions {
+interface TextOptions {
   readonly color: boolean;
   /** Print every response header under the response line (default true). */
   readonly headers?: boolean;
@@ -34,6 +34,7 @@ export function createTextPrinter(write: (text: string) => void, options: TextOp
     end(report: TargetReport) {
       const { verdict } = report;
       const color = verdict.outcome === 'ok' ? '32' : verdict.outcome === 'upstream_error' ? '33' : '31';
+      if (report.protocols) write(`${paint('1', 'protocols:')} ${report.protocols.summary}\n`);
       write(`${paint(`1;${color}`, 'verdict:')} ${verdict.summary}\n`);
       write(`${paint('1', 'fix:')} ${verdict.fix}\n`);
     },

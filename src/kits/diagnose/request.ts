@@ -12,7 +12,7 @@ import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import { buildUpstreamHeaders } from '../../proxy/forward/request-headers.ts';
 import type { ProbePlan } from './plan.ts';
 
-export interface BuiltRequest {
+interface BuiltRequest {
   readonly bytes: Buffer;
   /** Every field of the head, in order. */
   readonly headers: ReadonlyArray<readonly [string, string]>;

@@ -9,7 +9,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { formatMs, since } from './plan.ts';
 import type { DnsFacts, Step } from './types.ts';
 
-export interface Resolved {
+interface Resolved {
   readonly step: Step;
   readonly addresses: readonly dns.LookupAddress[];
   readonly failure?: Failure;

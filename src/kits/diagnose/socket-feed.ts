@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 
-export type FeedEvent =
+type FeedEvent =
   | { readonly kind: 'data'; readonly chunk: Buffer; readonly at: number }
   /** The peer closed its side (FIN). */
   | { readonly kind: 'end' }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { didYouMean } from '../../core/config/did-you-mean.ts';
-import type { GatewayConfig, UpstreamConfig } from '../../core/config/types.ts';
+import type { GatewayConfig, UpstreamConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { VERSION } from '../../core/version.ts';
 import type { ProbePlan } from './plan.ts';
 
@@ -29,6 +29,8 @@ export interface DiagnoseOptions {
   readonly maxBody?: number;
   /** The gateway's URL, to send the same request through it too. */
   readonly via?: string;
+  /** How to speak to the target (default: the upstream's protocol, or http1). */
+  readonly protocol?: UpstreamProtocol;
 }
 
 /** TARGET or an option cannot be used; the command line is wrong (exit 64). */
@@ -39,7 +41,7 @@ export class TargetError extends Error {
   }
 }
 
-export const DEFAULT_MAX_BODY = 1024 * 1024;
+const DEFAULT_MAX_BODY = 1024 * 1024;
 
 interface Endpoint {
   readonly protocol: 'http:' | 'https:';
@@ -50,7 +52,7 @@ interface Endpoint {
   readonly path: string;
 }
 
-export function parseEndpoint(text: string, what: string): Endpoint {
+function parseEndpoint(text: string, what: string): Endpoint {
   let url: URL;
   try {
     url = new URL(text);
@@ -115,6 +117,8 @@ export function planVia(options: DiagnoseOptions, direct: ProbePlan): ProbePlan 
   return {
     ...direct,
     protocol: gateway.protocol,
+    // The gateway's clients speak HTTP/1.1 to it, whatever it speaks to its upstreams.
+    httpVersion: 'http1',
     hostname: gateway.hostname,
     port: gateway.port,
     upstream: null,
@@ -144,8 +148,18 @@ function planFor(
   const timeouts = upstream?.timeouts ?? DEFAULTS.upstream.timeouts;
   const host = options.host ?? endpoint.authority;
   const caFile = options.ca ?? upstream?.tls.ca;
+  const httpVersion = options.protocol ?? upstream?.protocol ?? 'http1';
+  if (httpVersion === 'h2' && endpoint.protocol !== 'https:')
+    throw new TargetError(
+      '--protocol h2 is HTTP/2 over TLS: give an https:// URL (h2c is HTTP/2 in the clear)',
+    );
+  if (httpVersion === 'h2c' && endpoint.protocol !== 'http:')
+    throw new TargetError(
+      '--protocol h2c is HTTP/2 in the clear: give an http:// URL (h2 is HTTP/2 over TLS)',
+    );
   return {
     protocol: endpoint.protocol,
+    httpVersion,
     hostname: endpoint.hostname,
     port: endpoint.port,
     upstream: upstream?.name ?? null,

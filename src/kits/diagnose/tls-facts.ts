@@ -36,7 +36,7 @@ export function describeCertificate(
 }
 
 /** "expired 1650 days ago" / "expires in 2 days". */
-export function expiryText(validTo: string, now = Date.now()): string {
+function expiryText(validTo: string, now = Date.now()): string {
   const end = Date.parse(validTo);
   if (Number.isNaN(end)) return `valid to ${validTo}`;
   const days = Math.round((end - now) / 86_400_000);

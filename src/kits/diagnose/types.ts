@@ -4,9 +4,6 @@
  */
 import type { FailureType, Shape, Stage } from '../../core/failure/taxonomy.ts';
 
-/** The hops of one probe, in the order they are walked. */
-export type StepName = 'dns' | 'connect' | 'tls' | 'request' | 'response' | 'body';
-
 export interface DnsFacts {
   readonly host: string;
   readonly ipLiteral: boolean;
@@ -16,7 +13,7 @@ export interface DnsFacts {
   readonly code?: string;
 }
 
-export interface ConnectFacts {
+interface ConnectFacts {
   /** The address connected to (or tried first, when the connect failed). */
   readonly address: string;
   readonly port: number;
@@ -68,9 +65,10 @@ export interface ResponseFacts {
   readonly firstBytes?: string;
 }
 
-export type BodyFraming = 'content-length' | 'chunked' | 'close-delimited' | 'none';
+/** `http2`: DATA frames ended by END_STREAM (an h2c or h2 probe). */
+export type BodyFraming = 'content-length' | 'chunked' | 'close-delimited' | 'none' | 'http2';
 
-export interface BodyFacts {
+interface BodyFacts {
   readonly framing: BodyFraming;
   readonly bytes: number;
   /** Content-Length announced. */
@@ -131,6 +129,15 @@ export interface Verdict {
   readonly fix: string;
 }
 
+/** Which of HTTP/1.1 and HTTP/2 the target speaks (null: it gave no answer either way). */
+export interface ProtocolSupport {
+  readonly http1: boolean | null;
+  /** h2c with prior knowledge for an http:// target, h2 by ALPN for an https:// one. */
+  readonly h2: boolean | null;
+  /** "HTTP/1.1 yes, HTTP/2 (h2c, prior knowledge) no: the target speaks only HTTP/1.1". */
+  readonly summary: string;
+}
+
 export interface TargetReport {
   /** The URL probed (the target's origin and the request path). */
   readonly url: string;
@@ -141,4 +148,9 @@ export interface TargetReport {
   readonly steps: readonly Step[];
   readonly verdict: Verdict;
   readonly totalMs: number;
+  /**
+   * Checked for every HTTP/2 probe, and for an HTTP/1.1 probe whose failure a protocol
+   * mismatch can explain; absent otherwise.
+   */
+  readonly protocols?: ProtocolSupport;
 }

@@ -10,7 +10,7 @@ import type { ProbeContext } from './context.ts';
 import { fieldValues } from './response-reader.ts';
 import type { FailureSummary, Verdict } from './types.ts';
 
-export function summarize(failure: Failure): FailureSummary {
+function summarize(failure: Failure): FailureSummary {
   return {
     type: failure.type,
     shape: failure.shape,

@@ -9,7 +9,7 @@ const TAIL_MS = 10_000;
 const PER_STORM = 20;
 
 /** One kind of health change of one server (or backend), counted. */
-export interface HealthRow {
+interface HealthRow {
   /** "be_app/s1" for a server, "be_app" for a backend with no server left. */
   readonly name: string;
   readonly state: HealthEvent['state'];

@@ -11,7 +11,7 @@ export const SKIPPED_QUOTED = 5;
  * out of order. Not less: HAProxy and Envoy write each request when it ends, stamped with its
  * start, so a long request is logged after shorter ones that began later.
  */
-export const STEP_BACK_MS = 3_600_000;
+const STEP_BACK_MS = 3_600_000;
 
 /** A line of a file, numbered from 1 as an editor does (blank lines count). */
 export interface NumberedLine {

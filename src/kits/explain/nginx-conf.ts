@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { COMBINED, type LogFormat } from './readers/nginx-log-format.ts';
 
 /** What explain needs of an nginx config: its `log_format`s and which file each `access_log` writes. */
-export interface NginxLogConfig {
+interface NginxLogConfig {
   readonly formats: readonly LogFormat[];
   readonly accessLogs: ReadonlyArray<{ readonly path: string; readonly format: string }>;
 }

@@ -8,7 +8,7 @@ import type { LogRecord } from './log-record.ts';
 import { startProgress } from './progress.ts';
 import { Tally } from './tally.ts';
 
-export interface ReadOptions {
+interface ReadOptions {
   /** Skip detection: read every file as this format. */
   readonly format?: string;
   /** Storm bucket size; adaptive when absent. */

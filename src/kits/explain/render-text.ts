@@ -157,6 +157,17 @@ function health(report: Report, withDate: boolean): string {
   return `Health (the proxy's own lines: ${report.health.events} changes${kept})\n${table([head, ...rows], [2])}${more}`;
 }
 
+/**
+ * The shortest and longest wait as the lines gave them (2001–2003 ms): "all waited" is a claim
+ * about every line, so it quotes their extremes, never a rounded bucket of them.
+ */
+function exactRange(min: number, max: number): string {
+  const ms = (value: number) => `${Number(value.toFixed(3))}`;
+  if (min >= 100_000)
+    return duration(min) === duration(max) ? duration(min) : `${duration(min)}–${duration(max)}`;
+  return min === max ? `${ms(min)} ms` : `${ms(min)}–${ms(max)} ms`;
+}
+
 function timeout(t: TimeoutFinding): string {
   const lines = [`${t.upstream}: ${t.timeouts} requests timed out waiting for the response head`];
   if (t.waited && t.configuredMs !== undefined) {
@@ -164,7 +175,7 @@ function timeout(t: TimeoutFinding): string {
     const spread = low === high ? low : `${low}–${high} (p10–p90)`;
     lines.push(
       t.hugsTimeout
-        ? `  they all waited ${spread}: a timeout of about ${duration(t.configuredMs)} cut them`
+        ? `  they all waited ${exactRange(t.waited.min, t.waited.max)}: a timeout of about ${duration(t.configuredMs)} cut them`
         : `  their waits spread over ${spread}: more than one timeout may be at play`,
     );
   }

@@ -9,7 +9,7 @@ import type { PlaceTally, Tally } from './tally.ts';
 import { adviseTimeout, type TimeoutFinding } from './timeout-advice.ts';
 
 /** The four shapes and their four fixes (seeds: "the four shapes a 502 actually takes"), then the rest. */
-export const SHAPE_HEADLINES: Readonly<Record<Shape, string>> = {
+const SHAPE_HEADLINES: Readonly<Record<Shape, string>> = {
   unreachable: 'the upstream is not there',
   slow: 'the upstream is too slow',
   reset: 'the upstream is crashing',
@@ -20,7 +20,7 @@ export const SHAPE_HEADLINES: Readonly<Record<Shape, string>> = {
 };
 const SHAPE_ORDER = Object.keys(SHAPE_HEADLINES) as Shape[];
 
-export interface TypeRow {
+interface TypeRow {
   readonly type: FailureType;
   /** The status RFC 9209 recommends (and Candor answers). */
   readonly status: number;
@@ -32,7 +32,7 @@ export interface TypeRow {
   readonly upstreams: ReadonlyArray<{ upstream: string; count: number }>;
 }
 
-export interface ShapeRow {
+interface ShapeRow {
   readonly shape: Shape;
   readonly headline: string;
   readonly count: number;

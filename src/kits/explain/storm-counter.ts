@@ -3,7 +3,7 @@
  * when the time span outgrows MAX_BUCKETS the buckets are merged into the next coarser size
  * (every size divides the next, so merging loses nothing but resolution).
  */
-export const BUCKET_LADDER_MS = [1, 2, 10, 60, 300, 600, 3600, 21600, 86400].map((s) => s * 1000);
+const BUCKET_LADDER_MS = [1, 2, 10, 60, 300, 600, 3600, 21600, 86400].map((s) => s * 1000);
 const MAX_BUCKETS = 4000;
 /** Buckets the report aims for: enough to place a storm, few enough that each holds a count. */
 const REPORT_BUCKETS = 400;

@@ -8,9 +8,9 @@ import { StormCounter } from './storm-counter.ts';
 export const HEALTH_EVENTS_KEPT = 1000;
 
 /** Where records without an upstream are counted. */
-export const NO_UPSTREAM = '-';
+const NO_UPSTREAM = '-';
 
-export interface TypeTally {
+interface TypeTally {
   /** Requests this failure answered. */
   requests: number;
   /** Failed attempts with no request of their own in the logs (retried, or only in an error log). */

@@ -3,7 +3,7 @@ import type { UpstreamTally } from './tally.ts';
 /** Fewer answered requests than this make a p99 too rough to suggest a timeout from. */
 const MIN_ANSWERED = 10;
 
-export type TimeoutVerdict =
+type TimeoutVerdict =
   /** Answered requests come close to the timeout: it cuts legitimately slow work. */
   | 'timeout_cuts_slow_work'
   /** Answered requests finish far below it: the ones that timed out hung. */
@@ -16,8 +16,14 @@ export type TimeoutVerdict =
 export interface TimeoutFinding {
   readonly upstream: string;
   readonly timeouts: number;
-  /** Spread of the waits of the requests that timed out, in ms. */
-  readonly waited?: { readonly p10: number; readonly p50: number; readonly p90: number };
+  /** Spread of the waits of the requests that timed out, in ms (min and max exact, as logged). */
+  readonly waited?: {
+    readonly min: number;
+    readonly p10: number;
+    readonly p50: number;
+    readonly p90: number;
+    readonly max: number;
+  };
   /** Whether those waits hug one value: the configured timeout cut them. */
   readonly hugsTimeout?: boolean;
   /** The timeout the waits suggest is configured (their p10), in ms. */
@@ -61,7 +67,13 @@ export function adviseTimeout(upstream: string, tally: UpstreamTally): TimeoutFi
   const base = {
     upstream,
     timeouts,
-    waited: { p10: Math.round(p10), p50: Math.round(p50), p90: Math.round(p90) },
+    waited: {
+      min: tally.timedOut.min,
+      p10: Math.round(p10),
+      p50: Math.round(p50),
+      p90: Math.round(p90),
+      max: tally.timedOut.max,
+    },
     hugsTimeout,
     configuredMs,
     answered,

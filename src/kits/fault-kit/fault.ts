@@ -41,7 +41,7 @@ export interface ReceivedRequest {
 }
 
 /** How a connection ended: the peer sent FIN, the peer reset it, or the server closed it first. */
-export type ConnectionEnd = 'fin' | 'reset' | 'local';
+type ConnectionEnd = 'fin' | 'reset' | 'local';
 
 /** One accepted TCP connection. */
 export interface ConnectionRecord {
@@ -81,7 +81,7 @@ export interface Fault {
   close(): Promise<void>;
 }
 
-export interface WaitOptions {
+interface WaitOptions {
   /** Reject after this long (default 5000 ms) so a test fails with a message instead of hanging. */
   timeoutMs?: number;
 }
@@ -181,7 +181,7 @@ export class RecordedRequest implements ReceivedRequest {
   }
 }
 
-export function headerMap(rawHeaders: ReadonlyArray<readonly [string, string]>): Record<string, string> {
+function headerMap(rawHeaders: ReadonlyArray<readonly [string, string]>): Record<string, string> {
   const map: Record<string, string> = Object.create(null);
   for (const [name, value] of rawHeaders) {
     const key = name.toLowerCase();
@@ -197,7 +197,7 @@ export function pairHeaders(flat: readonly string[]): Array<readonly [string, st
   return pairs;
 }
 
-export class TrackedConnection implements ConnectionRecord {
+class TrackedConnection implements ConnectionRecord {
   readonly index: number;
   readonly remotePort: number;
   readonly openedAt = performance.now();

@@ -75,7 +75,7 @@ export function startHtmlWithoutStatusLine(): Promise<Fault> {
   });
 }
 
-export type InvalidHeaderVariant = 'space-in-name' | 'bare-cr' | 'nul' | 'no-colon' | 'obs-fold';
+type InvalidHeaderVariant = 'space-in-name' | 'bare-cr' | 'nul' | 'no-colon' | 'obs-fold';
 
 const INVALID_HEADERS: Record<InvalidHeaderVariant, string> = {
   'space-in-name': 'Bad Header Name: x\r\n',
@@ -85,7 +85,7 @@ const INVALID_HEADERS: Record<InvalidHeaderVariant, string> = {
   'obs-fold': 'X-Folded: first\r\n  continued\r\n',
 };
 
-export interface InvalidHeaderOptions {
+interface InvalidHeaderOptions {
   variant?: InvalidHeaderVariant;
   /**
    * Put the bad line after `Content-Length` instead of before it. Some clients (undici 8)
@@ -111,7 +111,7 @@ export function startInvalidHeader(options: InvalidHeaderOptions = {}): Promise<
   });
 }
 
-export type InvalidStatusLineVariant = 'letters-in-code' | 'four-digit-code' | 'unknown-version';
+type InvalidStatusLineVariant = 'letters-in-code' | 'four-digit-code' | 'unknown-version';
 
 const INVALID_STATUS_LINES: Record<InvalidStatusLineVariant, string> = {
   'letters-in-code': 'HTTP/1.1 2OO OK',
@@ -128,7 +128,7 @@ export function startInvalidStatusLine(options: { variant?: InvalidStatusLineVar
   });
 }
 
-export interface HugeHeaderOptions {
+interface HugeHeaderOptions {
   /** Size of the one big header value (default 64 KiB). */
   size?: number;
 }
@@ -144,7 +144,7 @@ export function startHugeHeader(options: HugeHeaderOptions = {}): Promise<Fault>
   });
 }
 
-export type BadFramingVariant = 'length-and-chunked' | 'two-lengths' | 'gzip-not-chunked' | 'bad-chunk-size';
+type BadFramingVariant = 'length-and-chunked' | 'two-lengths' | 'gzip-not-chunked' | 'bad-chunk-size';
 
 /**
  * garbage / http_response_transfer_coding: contradictory or broken body framing:

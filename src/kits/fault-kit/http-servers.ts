@@ -78,7 +78,7 @@ export async function startEcho(options: EchoServerOptions = {}): Promise<Fault>
   return recorder.handle(`http://127.0.0.1:${port}`, port);
 }
 
-export interface IdleCloserOptions {
+interface IdleCloserOptions {
   /** Idle time after a response before the server closes the socket (default 1000 ms). */
   idleMs?: number;
   /** Whether responses announce it as `Keep-Alive: timeout=S` (default true; whole seconds). */

@@ -38,9 +38,9 @@ export interface RawConnection {
   reset(afterMs?: number): Promise<void>;
 }
 
-export type RawScript = (connection: RawConnection) => void | Promise<void>;
+type RawScript = (connection: RawConnection) => void | Promise<void>;
 
-export interface RawFaultOptions {
+interface RawFaultOptions {
   /** Don't read the socket automatically: the script reads it with `connection.read()`, e.g. slowly. */
   manualRead?: boolean;
   /** Readable buffer size of accepted sockets (small values make backpressure show sooner). */

@@ -6,7 +6,7 @@
  */
 import type { RecordedRequest } from './fault.ts';
 
-export interface ParsedHead {
+interface ParsedHead {
   method: string;
   path: string;
   httpVersion: string;

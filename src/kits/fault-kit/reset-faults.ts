@@ -5,7 +5,7 @@
 import type { Fault } from './fault.ts';
 import { type RawConnection, startRawFault } from './raw-server.ts';
 
-export interface BeforeHeadOptions {
+interface BeforeHeadOptions {
   /** Hang up once the request head arrived, or (default) once its whole body did. */
   after?: 'head' | 'body';
 }
@@ -30,7 +30,7 @@ export function startResetBeforeHead(options: BeforeHeadOptions = {}): Promise<F
   });
 }
 
-export interface MidHeadOptions {
+interface MidHeadOptions {
   /** The partial head sent before closing (default "HTTP/1.1 200 OK\r\nContent-Type: text/pl"). */
   partial?: string;
   /** FIN (default) or RST after the partial head. */
@@ -47,7 +47,7 @@ export function startCloseMidHead(options: MidHeadOptions = {}): Promise<Fault> 
   });
 }
 
-export interface MidBodyOptions {
+interface MidBodyOptions {
   /** `length`: Content-Length framing (default); `chunked`: one chunk of `sentBytes`, no last chunk. */
   framing?: 'length' | 'chunked';
   /** Content-Length announced (default 1000). */
@@ -89,7 +89,7 @@ export function startCloseMidBody(options: MidBodyOptions = {}): Promise<Fault> 
   });
 }
 
-export interface CloseDelimitedOptions {
+interface CloseDelimitedOptions {
   /** The body (default 1000 bytes of text). */
   body?: string;
   /** "1.0" (default): `HTTP/1.0 200 OK`; "1.1": `HTTP/1.1 200 OK` with `Connection: close`. */

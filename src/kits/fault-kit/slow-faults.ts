@@ -9,7 +9,7 @@ export function startBlackhole(): Promise<Fault> {
   return startRawFault(() => {});
 }
 
-export interface HeadThenStallOptions {
+interface HeadThenStallOptions {
   /** Content-Length announced (default 100). */
   contentLength?: number;
   /** Body bytes sent before stalling (default 10). */
@@ -42,7 +42,7 @@ export function startStallChunked(): Promise<Fault> {
   });
 }
 
-export interface SlowReaderOptions {
+interface SlowReaderOptions {
   /** Bytes taken from the socket per tick (default 1024). */
   bytesPerTick?: number;
   /** Milliseconds between ticks (default 10). */
@@ -51,7 +51,7 @@ export interface SlowReaderOptions {
   highWaterMark?: number;
 }
 
-export interface SlowReaderFault extends Fault {
+interface SlowReaderFault extends Fault {
   /** Request bytes (head and body) the server has taken from its sockets so far. */
   readonly bytesConsumed: number;
 }

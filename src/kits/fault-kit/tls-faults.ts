@@ -20,9 +20,9 @@ export interface TlsFault extends Fault {
   readonly tlsErrors: readonly Error[];
 }
 
-export type ServerCertificate = 'localhost' | 'expired' | 'wrong-host' | 'self-signed';
+type ServerCertificate = 'localhost' | 'expired' | 'wrong-host' | 'self-signed';
 
-export interface HttpsOptions {
+interface HttpsOptions {
   /** Which certificate the server presents (default `localhost`, signed by the kit's CA). */
   certificate?: ServerCertificate;
   /** Require a client certificate signed by the kit's CA (the handshake fails without one). */

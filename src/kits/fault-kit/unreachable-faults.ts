@@ -20,7 +20,7 @@ export async function startRefusing(): Promise<Fault> {
   return new FaultRecorder().handle(`http://127.0.0.1:${port}`, port);
 }
 
-export interface UnacceptingOptions {
+interface UnacceptingOptions {
   /** How long a probe connect may take before the backlog counts as full (default 100 ms). */
   probeMs?: number;
 }

@@ -1,35 +1,63 @@
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
+import type { Logger } from './logger.ts';
+import { LINE_SINK } from './logger.ts';
 import type { RequestRecord } from './request-record.ts';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
 
-interface Destination {
-  write(line: string): unknown;
-}
+/**
+ * The access line's fields, in the order they are written, each read off the record; a field
+ * whose value is undefined is left out. Field names are documented in the README.
+ */
+const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown]> = [
+  ['req_id', (r) => r.id],
+  ['client_req_id', (r) => r.clientRequestId],
+  ['trace_id', (r) => r.trace.traceId],
+  ['client', (r) => r.clientAddress],
+  ['method', (r) => r.method],
+  ['host', (r) => r.host],
+  ['path', (r) => r.path],
+  ['route', (r) => r.route],
+  ['upstream', (r) => r.upstream],
+  ['target', (r) => r.target],
+  ['status', (r) => r.status],
+  ['error', (r) => r.failure?.type],
+  ['shape', (r) => r.failure?.kind.shape],
+  ['flag', (r) => r.failure?.kind.flag],
+  ['stage', (r) => r.stage],
+  ['details', (r) => r.failure?.details],
+  ['bytes_in', (r) => r.bytesIn],
+  ['bytes_out', (r) => r.bytesOut],
+  ['connect_ms', (r) => optional(r.connectMs)],
+  ['reused', (r) => r.reusedConnection],
+  ['ttfb_ms', (r) => optional(r.ttfbMs)],
+  ['total_ms', (r) => round(r.elapsed())],
+  ['upstream_reset', (r) => r.upstreamReset],
+  ['client_aborted', (r) => r.clientAborted],
+  ['upgraded', (r) => r.upgraded || undefined],
+  ['interim_dropped', (r) => r.interimDropped || undefined],
+  ['panic', (r) => r.panic || undefined],
+  ['hash_home', (r) => r.hashHome],
+  ['attempts', (r) => r.tries.length],
+  // Every attempt is in the line: the line's own fields tell a lone attempt that ended the way
+  // the request did (the common line stays short); any other is listed.
+  [
+    'tries',
+    (r) =>
+      r.tries.length > 1 || (r.tries.length === 1 && r.tries[0].error !== r.failure?.type)
+        ? r.tries
+        : undefined,
+  ],
+  ['retry_skipped', (r) => r.retrySkipped],
+];
 
-/** Where a logger's lines go and what each carries, worked out once per logger. */
-interface LineTarget {
-  readonly destination: Destination;
-  /** The logger's bindings as JSON members, e.g. `"gateway":"edge-1"`. */
-  readonly bindings: string;
-}
-
-const targets = new WeakMap<Logger, LineTarget>();
-
-function targetOf(logger: Logger): LineTarget {
-  let target = targets.get(logger);
-  if (target === undefined) {
-    const destination = (logger as unknown as Record<symbol, Destination>)[pino.symbols.streamSym];
-    const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
-    target = { destination, bindings };
-    targets.set(logger, target);
-  }
-  return target;
-}
+/** The bindings of each logger as JSON members (e.g. `"gateway":"edge-1"`), worked out once per logger. */
+const bindingsOf = new WeakMap<Logger, string>();
 
 let isoAt = 0;
 let iso = '';
-/** pino's isoTime, computed once per millisecond instead of once per line. */
+/** An ISO time, as the logger's own lines carry it, computed once per millisecond instead of once per line. */
 function isoNow(): string {
   const now = Date.now();
   if (now !== isoAt) {
@@ -39,15 +67,15 @@ function isoNow(): string {
   return iso;
 }
 
-const str = JSON.stringify;
-
 /**
- * The log phase: one line per request, whatever happened, written once when the
- * downstream response is finished or abandoned. Field names are documented in the README.
+ * The log phase: one line per request, whatever happened, written once when the downstream
+ * response is finished or abandoned: `info` for answered requests and the client's failures,
+ * `warn` for the upstream's and the gateway's, `error` for a gateway bug (with its error,
+ * serialised as pino serialises an `err`).
  *
- * The line is the hot path's last cost, so it is written as JSON text directly (the same
- * line pino would write, to the same destination) rather than built as an object for
- * pino to walk; a gateway bug's line still goes through pino, which serialises the error.
+ * The line is the hot path's last cost: it is written as JSON text from the field table, to
+ * the logger's own sink (so it is batched with the logger's lines), not built as an object for
+ * a logger to walk.
  */
 export function logRequest(logger: Logger, record: RequestRecord): void {
   const failure = record.failure;
@@ -58,73 +86,23 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
         ? 'error'
         : 'warn';
   if (!logger.isLevelEnabled(level)) return;
-  if (level === 'error') {
-    logger.error({ ...lineFields(record), err: failure?.cause }, 'request');
-    return;
+  let bindings = bindingsOf.get(logger);
+  if (bindings === undefined) {
+    bindings = JSON.stringify(logger.bindings()).slice(1, -1);
+    bindingsOf.set(logger, bindings);
   }
-  const target = targetOf(logger);
   let line = `{"level":"${level}","time":"${isoNow()}"`;
-  if (target.bindings !== '') line += `,${target.bindings}`;
-  line += `,"req_id":${str(record.id)}`;
-  if (record.trace.traceId !== undefined) line += `,"trace_id":${str(record.trace.traceId)}`;
-  line += `,"client":${str(record.clientAddress)},"method":${str(record.method)},"host":${str(record.host)},"path":${str(record.path)}`;
-  if (record.route !== undefined) line += `,"route":${str(record.route)}`;
-  if (record.upstream !== undefined) line += `,"upstream":${str(record.upstream)}`;
-  if (record.target !== undefined) line += `,"target":${str(record.target)}`;
-  line += `,"status":${record.status}`;
-  if (failure !== undefined) {
-    line += `,"error":"${failure.type}","shape":"${failure.kind.shape}","flag":"${failure.kind.flag}"`;
+  if (bindings !== '') line += `,${bindings}`;
+  for (const [name, read] of FIELDS) {
+    const value = read(record);
+    if (value !== undefined) line += `,"${name}":${JSON.stringify(value)}`;
   }
-  if (record.stage !== undefined) line += `,"stage":"${record.stage}"`;
-  if (failure !== undefined) line += `,"details":${str(failure.details)}`;
-  line += `,"bytes_in":${record.bytesIn},"bytes_out":${record.bytesOut}`;
-  if (record.connectMs !== undefined) line += `,"connect_ms":${round(record.connectMs)}`;
-  if (record.reusedConnection !== undefined) line += `,"reused":${record.reusedConnection}`;
-  if (record.ttfbMs !== undefined) line += `,"ttfb_ms":${round(record.ttfbMs)}`;
-  line += `,"total_ms":${round(record.elapsed())},"upstream_reset":${record.upstreamReset},"client_aborted":${record.clientAborted}`;
-  if (record.upgraded) line += ',"upgraded":true';
-  if (record.interimDropped > 0) line += `,"interim_dropped":${record.interimDropped}`;
-  if (record.panic) line += ',"panic":true';
-  line += `,"attempts":${record.tries.length}`;
-  // Only when there was more than one: the common line stays short.
-  if (record.tries.length > 1) line += `,"tries":${str(record.tries)}`;
-  if (record.retrySkipped !== undefined) line += `,"retry_skipped":"${record.retrySkipped}"`;
-  target.destination.write(`${line},"msg":"request"}\n`);
+  if (level === 'error' && failure?.cause !== undefined)
+    line += `,"err":${JSON.stringify(pino.stdSerializers.err(failure.cause as Error))}`;
+  logger[LINE_SINK].write(`${line},"msg":"request"}\n`);
 }
 
-/** The line's fields as an object, for pino (and for the test that keeps both writers in step). */
+/** The line's fields as an object (the README's reference of the line is checked against it). */
 export function lineFields(record: RequestRecord): Record<string, unknown> {
-  const failure = record.failure;
-  const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
-  return {
-    req_id: record.id,
-    trace_id: record.trace.traceId,
-    client: record.clientAddress,
-    method: record.method,
-    host: record.host,
-    path: record.path,
-    route: record.route,
-    upstream: record.upstream,
-    target: record.target,
-    status: record.status,
-    error: failure?.type,
-    shape: failure?.kind.shape,
-    flag: failure?.kind.flag,
-    stage: record.stage,
-    details: failure?.details,
-    bytes_in: record.bytesIn,
-    bytes_out: record.bytesOut,
-    connect_ms: optional(record.connectMs),
-    reused: record.reusedConnection,
-    ttfb_ms: optional(record.ttfbMs),
-    total_ms: round(record.elapsed()),
-    upstream_reset: record.upstreamReset,
-    client_aborted: record.clientAborted,
-    upgraded: record.upgraded || undefined,
-    interim_dropped: record.interimDropped || undefined,
-    panic: record.panic || undefined,
-    attempts: record.tries.length,
-    tries: record.tries.length > 1 ? record.tries : undefined,
-    retry_skipped: record.retrySkipped,
-  };
+  return Object.fromEntries(FIELDS.map(([name, read]) => [name, read(record)]));
 }

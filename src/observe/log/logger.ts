@@ -1,17 +1,36 @@
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import type { LogConfig } from '../../core/config/types.ts';
 import { LineWriter } from './line-writer.ts';
 
-export type { Logger } from 'pino';
+/** Where a logger's lines go: the access log writes its own lines there too (access-log.ts). */
+export interface LineSink {
+  write(line: string): unknown;
+}
+
+/** The key of a logger's sink: Candor's own symbol, set by the functions below. */
+export const LINE_SINK: unique symbol = Symbol('candor.lineSink');
+
+/** The gateway's logger: pino for its event lines, and the sink those lines and the access log's go to. */
+export type Logger = pino.Logger & { readonly [LINE_SINK]: LineSink };
 
 /** Log bytes kept waiting for the disk before lines are dropped (and counted). */
 const MAX_BACKLOG = 32 * 1024 * 1024;
 
-/** Every writer, for the last synchronous flush when the process exits. */
+/**
+ * Every writer made in this process, for SIGUSR1's reopen and the last synchronous flush when
+ * the process exits (its handler is installed with the first writer, not when this module is
+ * imported: a program that only imports the library gets no handler of ours).
+ */
 const writers = new Set<LineWriter>();
-process.once('exit', () => {
+
+function remember(writer: LineWriter): void {
+  if (writers.size === 0) process.once('exit', flushAll);
+  writers.add(writer);
+}
+
+function flushAll(): void {
   for (const writer of writers) writer.flushSync();
-});
+}
 
 /**
  * Opens every log file again at its path (SIGUSR1: logrotate moved or truncated it).
@@ -32,14 +51,23 @@ export function createLogger(config: LogConfig, gatewayName: string): Logger {
     config.destination === 'stdout' || config.destination === 'stderr'
       ? new LineWriter(config.destination === 'stdout' ? 1 : 2, MAX_BACKLOG, gatewayName)
       : LineWriter.open(config.destination, MAX_BACKLOG, gatewayName);
-  writers.add(writer);
-  return pino(
+  remember(writer);
+  return createLoggerOn(writer, config.level, gatewayName);
+}
+
+/**
+ * A logger writing NDJSON lines to `sink` (a LineWriter, or a test's capture): every line
+ * carries the level's name, an ISO time and the gateway's name.
+ */
+export function createLoggerOn(sink: LineSink, level: LogConfig['level'], gatewayName: string): Logger {
+  const logger = pino(
     {
-      level: config.level,
+      level,
       base: { gateway: gatewayName },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    writer,
+    sink,
   );
+  return Object.assign(logger, { [LINE_SINK]: sink });
 }

@@ -1,7 +1,7 @@
 import type { Failure } from '../../core/failure/failure.ts';
-import type { RetrySkip } from '../../core/failure/retry-skips.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
+import type { RetrySkip } from '../../core/retry/reasons.ts';
 
 /** One attempt against one target, for the log line. */
 export interface AttemptOutcome {
@@ -18,11 +18,13 @@ export interface AttemptOutcome {
  * only per-request state the log phase reads, so every field has exactly one writing module
  * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
  * client_aborted and upgraded; admit the route and upstream; the attempt loop the target,
- * stage, tries, retry_skipped and panic; the exchange what the wire showed (bytes,
+ * stage, tries, retry_skipped, panic and hash_home; the exchange what the wire showed (bytes,
  * connect and first-byte times, reuse, resets, dropped interim answers).
  */
 export class RequestRecord {
   readonly id: string;
+  /** The X-Request-Id an untrusted client sent, not adopted as `id` (logged as client_req_id). */
+  clientRequestId: string | undefined = undefined;
   readonly trace: TraceContext;
   /** Wall-clock start, for the log's time field. */
   readonly time = Date.now();
@@ -54,6 +56,8 @@ export class RequestRecord {
   readonly tries: AttemptOutcome[] = [];
   /** The target was picked while its upstream was in panic (health checks ignored). */
   panic = false;
+  /** The hash balancer's own target for the request's key, when the last attempt went elsewhere. */
+  hashHome: string | undefined;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */
   retrySkipped: RetrySkip | undefined;
 

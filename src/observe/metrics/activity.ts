@@ -19,7 +19,7 @@ export const RECENT_FAILURES = 50;
 const MAX_DETAILS = 300;
 
 /** One failed request, as the access log line says it. */
-export interface FailedRequest {
+interface FailedRequest {
   readonly at: string;
   readonly req_id: string;
   readonly method: string;
@@ -34,7 +34,7 @@ export interface FailedRequest {
 }
 
 /** One second: answers by series, "origin" or "origin error_type" (e.g. "gateway connection_refused"). */
-export interface ActivitySecond {
+interface ActivitySecond {
   /** Unix time, whole seconds. */
   readonly t: number;
   readonly counts: Record<string, number>;
@@ -48,7 +48,7 @@ export interface ActivityReport {
 }
 
 /** The series an answer counts in: who made it, and the failure type when there was one. */
-export function seriesOf(origin: Origin, errorType: string | undefined): string {
+function seriesOf(origin: Origin, errorType: string | undefined): string {
   return errorType === undefined ? origin : `${origin} ${errorType}`;
 }
 

@@ -19,7 +19,7 @@ const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 
 const CONNECT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
-export type Aggregator = 'sum' | 'average' | 'max';
+type Aggregator = 'sum' | 'average' | 'max';
 
 export interface MetricSpec {
   readonly name: string;
@@ -218,8 +218,6 @@ export const METRICS = {
     buckets: HTTP_BUCKETS,
   },
 } as const satisfies Record<string, MetricSpec>;
-
-export type MetricKey = keyof typeof METRICS;
 
 /** Who made an answer: the ALB split, plus the client that left before there was one. */
 export type Origin = 'gateway' | 'upstream' | 'client';

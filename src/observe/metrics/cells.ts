@@ -7,8 +7,8 @@
  * on a small response. A cell costs a few Map lookups and an add.
  */
 
-export type LabelValue = string | number;
-export type Labels = Record<string, string>;
+type LabelValue = string | number;
+type Labels = Record<string, string>;
 
 /** The cells of one metric, by label values in the order of its label names. */
 export class CellFamily<C> {

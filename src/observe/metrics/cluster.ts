@@ -14,11 +14,15 @@ export function answerPrimaryWith(registry: Registry): void {
   new AggregatorRegistry();
 }
 
-let primary: AggregatorRegistry<'text/plain; version=0.0.4; charset=utf-8'> | undefined;
-
-/** In the primary: every worker's metrics, merged (rejects when a worker does not answer within 5 s). */
-export async function renderClusterMetrics(): Promise<Exposition> {
-  primary ??= new AggregatorRegistry();
-  const text = await primary.clusterMetrics();
-  return { contentType: primary.contentType, text };
+/**
+ * In the primary: renders every worker's metrics, merged (rejects when a worker does not answer
+ * within 5 s). The primary makes one and holds it; the aggregator is made at the first scrape.
+ */
+export function clusterMetrics(): () => Promise<Exposition> {
+  let aggregator: AggregatorRegistry<'text/plain; version=0.0.4; charset=utf-8'> | undefined;
+  return async () => {
+    aggregator ??= new AggregatorRegistry();
+    const text = await aggregator.clusterMetrics();
+    return { contentType: aggregator.contentType, text };
+  };
 }

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
-import type { RetrySkip } from '../../core/failure/retry-skips.ts';
+import type { RetrySkip } from '../../core/retry/reasons.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 import { Activity } from './activity.ts';
@@ -16,12 +16,12 @@ import {
 import type { Exposition } from './exposition.ts';
 
 /** What the scrape-time gauges read: the live runtime's upstreams and the open listeners. */
-export interface MetricsSource {
+interface MetricsSource {
   upstreams(): Iterable<Upstream>;
   listeners(): Iterable<ListenerGauge>;
 }
 
-export interface ListenerGauge {
+interface ListenerGauge {
   /** The listener's address as configured (the label value). */
   readonly address: string;
   connections(): Promise<number>;

@@ -40,10 +40,10 @@ import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 
 /** Candor's own attributes, beside the conventions' (the access log's names, under `candor.`). */
-export const ATTR_CANDOR_REQUEST_ID = 'candor.request_id';
-export const ATTR_CANDOR_ROUTE = 'candor.route';
-export const ATTR_CANDOR_UPSTREAM = 'candor.upstream';
-export const ATTR_CANDOR_STAGE = 'candor.stage';
+const ATTR_CANDOR_REQUEST_ID = 'candor.request_id';
+const ATTR_CANDOR_ROUTE = 'candor.route';
+const ATTR_CANDOR_UPSTREAM = 'candor.upstream';
+const ATTR_CANDOR_STAGE = 'candor.stage';
 
 /**
  * Every time given to the SDK is read from one monotonic clock, in epoch milliseconds with
@@ -68,7 +68,7 @@ export interface Tracing {
 }
 
 /** Where an attempt's connection went: the exchange answers, reading its socket only when asked. */
-export interface PeerSource {
+interface PeerSource {
   peerAddress(): string | undefined;
   peerPort(): number | undefined;
 }

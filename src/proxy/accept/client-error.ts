@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { DownstreamLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { failRequestBody, type ParseErrorOwner } from './in-flight.ts';
+import { failRequestBody, markInDoubt, type ParseErrorOwner } from './in-flight.ts';
 import { checkRequest } from './request-checks.ts';
 
 interface ParserError extends Error {
@@ -19,7 +19,7 @@ const bad = (status: number, details: string) => new Failure('http_request_error
  * Node's parser refused the request before there was a request object: answer on the
  * socket with the status the RFCs give for what went wrong, and log it like any request.
  */
-export function classifyClientError(err: ParserError, uriLimit: number): Failure {
+function classifyClientError(err: ParserError, uriLimit: number): Failure {
   const raw = failingRequestBytes(err);
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW': {
@@ -77,7 +77,7 @@ export interface RawRequestInfo {
   readonly requestId: string | undefined;
 }
 
-export interface ClientErrorContext {
+interface ClientErrorContext {
   readonly limits: DownstreamLimits;
   /** Answers on the socket and logs, like any request (the request session's job). */
   readonly refused: (socket: Socket, failure: Failure, info: RawRequestInfo) => void;
@@ -105,10 +105,20 @@ export function handleClientError(
       owner.res.once('close', () => handleClientError(err, socket, () => ({ kind: 'socket' }), ctx));
       return;
     case 'unstarted': {
+      // Behind a response still going out: answered after it, never in the middle of it.
+      if (owner.after !== undefined) {
+        const { req } = owner;
+        owner.after.once('close', () =>
+          handleClientError(err, socket, () => ({ kind: 'unstarted', req }), ctx),
+        );
+        return;
+      }
       // The head parsed: what it says is more precise than the parser's code (Transfer-Encoding: gzip).
       const { req } = owner;
       const requestId = req.headers['x-request-id'];
       const failure = checkRequest(req, ctx.limits) ?? classifyClientError(err, ctx.limits.uriLength);
+      // Answered and closed: a request Node parses after this on the socket is not run.
+      markInDoubt(socket);
       const info: RawRequestInfo = {
         method: req.method ?? '',
         path: req.url ?? '',
@@ -128,6 +138,7 @@ export function handleClientError(
     accept: headerIn(raw, 'accept'),
     requestId: headerIn(raw, 'x-request-id'),
   };
+  markInDoubt(socket);
   ctx.refused(socket, classifyClientError(err, ctx.limits.uriLength), info);
 }
 

@@ -1,14 +1,15 @@
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { listenOptions } from '../../core/net/listen-options.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { handleClientError, type RawRequestInfo } from './client-error.ts';
 import { ConnectionDrain } from './connection-drain.ts';
 import { InFlightRequests, inDoubt } from './in-flight.ts';
 import { hasRequestBody } from './request-checks.ts';
+import { createServerTls } from './server-tls.ts';
 
 /** What the request pipeline needs to know of the listener a request came in on. */
 export interface ListenerFacts {
@@ -49,8 +50,8 @@ export interface Listener {
   port(): number;
   /**
    * A reload kept this listener (same address): the socket stays, so no connection is
-   * refused. The certificate and key are read again (a renewed certificate under the same
-   * path is the usual reason to reload) and serve every handshake from now on; the header
+   * refused. Every certificate and key, the SNI ones too, is read again (a renewed certificate
+   * under the same path is the usual reason to reload) and serves every handshake from now on; the header
    * and keep-alive timeouts and `max_in_flight` apply to new requests. The header size limit
    * and TLS on or off cannot change on a live socket: reload-plan.ts refuses those reloads.
    */
@@ -89,12 +90,9 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
     shouldUpgradeCallback: (req) => !upgradesTo(req, 'h2c') && !hasRequestBody(req),
   };
   const protocol = config.tls ? 'https' : 'http';
-  const server = config.tls
-    ? https.createServer({
-        ...options,
-        cert: readFileSync(config.tls.cert),
-        key: readFileSync(config.tls.key),
-      })
+  const serverTls = config.tls && createServerTls(config.tls);
+  const server = serverTls
+    ? https.createServer({ ...options, ...serverTls.options })
     : http.createServer(options);
   // Kept by the listener, not the runtime: requests in flight outlive a config reload.
   const shedding =
@@ -150,7 +148,8 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    // Each worker on a socket of its own where the kernel can balance them (listen-options.ts).
+    server.listen(listenOptions(config.port, config.host), () => {
       server.off('error', reject);
       resolve();
     });
@@ -165,11 +164,7 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
       server.maxConnections = next.maxConnections;
       server.headersTimeout = nextLimits.headerTimeout;
       server.keepAliveTimeout = nextLimits.keepAliveTimeout;
-      if (next.tls)
-        (server as https.Server).setSecureContext({
-          cert: readFileSync(next.tls.cert),
-          key: readFileSync(next.tls.key),
-        });
+      if (next.tls && serverTls) serverTls.reload(next.tls, server as https.Server);
       // The count goes on (requests holding slots are still running); only the bound changes.
       if (next.maxInFlight === undefined) facts.inFlight = undefined;
       else if (facts.inFlight) facts.inFlight.max = next.maxInFlight;

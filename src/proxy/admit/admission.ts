@@ -18,7 +18,7 @@ import { type RedisRates, STORE_DENIED, storeDeniedFailure } from './redis-rates
  * divided by the workers, the burst split so the shares add up to it (worker i gets one
  * more while i < burst mod N). A share of 0 tokens passes nothing: the price of exactness.
  */
-export function rateShare(limit: RateLimitConfig, share: WorkerShare): RateLimitConfig {
+function rateShare(limit: RateLimitConfig, share: WorkerShare): RateLimitConfig {
   return { ...limit, rate: limit.rate / share.of, burst: sliceOf(limit.burst, share) };
 }
 
@@ -33,13 +33,13 @@ interface RoutePolicies {
  * The gateway-wide buckets of a cluster (held by the primary, see gateway-rate-limits.ts),
  * asked over IPC; `askRate` resolves undefined when no answer came in time.
  */
-export interface SharedRates {
+interface SharedRates {
   readonly share: WorkerShare;
   askRate(route: string, key: string): Promise<number | undefined>;
 }
 
 /** Maintenance set at run time for a route (by name): a mode, null for off, undefined for the config's. */
-export type MaintenanceOverride = (route: string) => MaintenanceConfig | null | undefined;
+type MaintenanceOverride = (route: string) => MaintenanceConfig | null | undefined;
 
 /**
  * The admit policies of one config snapshot, in the order they are asked: maintenance, then
@@ -99,7 +99,7 @@ export class Admission {
   }
 
   /** The maintenance mode in force for a route: the admin API's, else the config's. */
-  maintenance(route: RouteConfig, upstream: UpstreamConfig): MaintenanceConfig | undefined {
+  maintenance(route: RouteConfig, upstream: UpstreamConfig | undefined): MaintenanceConfig | undefined {
     const set = this.#override(route.name);
     return set === undefined ? maintenanceOf(route, upstream) : (set ?? undefined);
   }

@@ -2,7 +2,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';
 
 /** Seconds a shed request is told to wait: load changes fast, and the answer cost nothing. */
-export const SHED_RETRY_AFTER = 1;
+const SHED_RETRY_AFTER = 1;
 
 /**
  * Takes a slot in every limit, or none: the first full one sheds the request at once (never

@@ -2,8 +2,11 @@ import type { MaintenanceConfig, RouteConfig, UpstreamConfig } from '../../core/
 import { Failure } from '../../core/failure/failure.ts';
 
 /** The route's maintenance mode, else its upstream's: the more specific one speaks. */
-export function maintenanceOf(route: RouteConfig, upstream: UpstreamConfig): MaintenanceConfig | undefined {
-  return route.maintenance ?? upstream.maintenance;
+export function maintenanceOf(
+  route: RouteConfig,
+  upstream: UpstreamConfig | undefined,
+): MaintenanceConfig | undefined {
+  return route.maintenance ?? upstream?.maintenance;
 }
 
 /**

@@ -5,7 +5,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { createFullBucket, refillTime, type TokenBucket, takeToken } from '../../core/limits/token-bucket.ts';
 
 /** Keys kept at most per route; beyond it the older generation of buckets is dropped early. */
-export const MAX_RATE_LIMIT_KEYS = 100_000;
+const MAX_RATE_LIMIT_KEYS = 100_000;
 
 /** Longer header values are hashed, so a bucket's key costs the same whatever clients send. */
 const MAX_KEY_LENGTH = 64;

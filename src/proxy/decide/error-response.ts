@@ -2,9 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { type ErrorBody, renderErrorBody } from '../../core/failure/error-body.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { buildGrpcAnswer } from '../../core/failure/grpc-answer.ts';
 import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
+import { serializeResponseHead } from '../../core/http1/response-head.ts';
 import { lingerOnClose } from '../../core/net/linger.ts';
 import { endAtTurnEnd } from '../../core/net/turn-end.ts';
 
@@ -17,9 +19,16 @@ export interface ErrorResponseFacts {
   readonly accept: string | undefined;
   /** The upstream as clients may see it (name, or address when exposed); absent before routing. */
   readonly nextHop: string | undefined;
+  /** The route's response rules (every field but Proxy-Status is theirs to change); absent: none. */
+  readonly editHeaders?: (headers: readonly string[]) => string[];
   readonly head: boolean;
   /** Close the client connection after answering (an unread request body, a broken stream). */
   readonly close: boolean;
+  /**
+   * The request is gRPC (isGrpcContentType) and came over HTTP/2, the only way a gRPC request
+   * can come: the answer is gRPC's Trailers-Only form. Left unset by the HTTP/1.1 server.
+   */
+  readonly grpc?: boolean;
 }
 
 export interface ErrorResponse {
@@ -28,8 +37,17 @@ export interface ErrorResponse {
   readonly body: ErrorBody;
 }
 
-/** The decide phase's answer for a failure: status, headers and negotiated body. */
+/** The decide phase's answer for a failure: status, headers and negotiated body (none for gRPC). */
 export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts): ErrorResponse {
+  if (facts.grpc === true) {
+    // A gRPC client reads grpc-status, never the HTTP status or a body (grpc-answer.ts).
+    const answer = buildGrpcAnswer(failure, facts);
+    return {
+      status: answer.status,
+      headers: answer.headers,
+      body: { contentType: 'application/grpc', body: '' },
+    };
+  }
   const body = renderErrorBody(negotiateErrorFormat(facts.accept), {
     failure,
     proxyName: facts.proxyName,
@@ -53,7 +71,7 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
   if (failure.retryAfter !== undefined) headers.push('retry-after', String(failure.retryAfter));
   if (failure.status === 405) headers.push('allow', ALLOW);
   if (facts.close) headers.push('connection', 'close');
-  return { status: failure.status, headers, body };
+  return { status: failure.status, headers: facts.editHeaders?.(headers) ?? headers, body };
 }
 
 /** Writes an error answer through Node's response object (the request was parsed). */
@@ -80,11 +98,22 @@ export function writeErrorResponse(
   }
 }
 
-/** Writes an error answer straight to a socket (Node's parser rejected the request: there is no response object). */
+/**
+ * Writes an error answer straight to a socket (Node's parser rejected the request: there is
+ * no response object), then closes it: at most LINGER_MS after the answer, it is destroyed.
+ */
 export function writeRawErrorResponse(socket: Socket, failure: Failure, facts: ErrorResponseFacts): void {
   const answer = buildErrorResponse(failure, { ...facts, close: true });
-  let head = `HTTP/1.1 ${answer.status} ${REASONS[answer.status] ?? ''}\r\ndate: ${new Date().toUTCString()}\r\n`;
-  for (let i = 0; i < answer.headers.length; i += 2)
-    head += `${answer.headers[i]}: ${answer.headers[i + 1]}\r\n`;
-  socket.end(head + '\r\n' + (facts.head ? '' : answer.body.body));
+  const head = serializeResponseHead(answer.status, REASONS[answer.status] ?? '', [
+    'date',
+    new Date().toUTCString(),
+    ...answer.headers,
+  ]);
+  // Closed lingering, with a deadline (linger.ts): a plain end() would leave the socket
+  // waiting for the client's FIN, and a client that never reads nor closes would hold it
+  // (and a max_connections slot) for as long as it liked.
+  lingerOnClose(socket);
+  // UTF-8, as Content-Length counted the body (the head is ASCII).
+  socket.write(facts.head ? head : head + answer.body.body);
+  socket.destroySoon();
 }

@@ -1,16 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import type { RetryConfig, RouteConfig } from '../../core/config/types.ts';
+import type { RouteConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import type { RetrySkip } from '../../core/failure/retry-skips.ts';
+import { backoffDelay } from '../../core/retry/backoff.ts';
+import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
+import type { RetrySkip } from '../../core/retry/reasons.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 
-/**
- * RFC 9110 §9.2.2: methods whose intended effect is the same however often they are applied
- * (the gateway's retries and candor/client's alike).
- */
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-
-export interface RetryContext {
+interface RetryContext {
   readonly req: IncomingMessage;
   readonly route: RouteConfig;
   readonly upstream: Upstream;
@@ -53,18 +49,33 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   return undefined;
 }
 
+/** What the decide phase says of a failed attempt: why it is not retried, or when the retry goes. */
+type RetryVerdict =
+  | { readonly skip: RetrySkip }
+  | {
+      readonly skip: undefined;
+      /** The backoff before the retry, in ms. */
+      readonly delay: number;
+      /** Whether the retry is charged to the budget (the keep-alive race is not, see whyNotRetry). */
+      readonly charged: boolean;
+    };
+
+/** whyNotRetry, then the backoff: a retry that could only start after the deadline is not made either. */
+export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
+  const skip = whyNotRetry(failure, ctx);
+  if (skip !== undefined) return { skip };
+  const delay = backoffDelay(ctx.upstream.config.retries, ctx.attempts);
+  // It would be answered by the deadline's 504: the client gets the failure that happened instead.
+  if (delay >= ctx.remaining) return { skip: 'deadline' };
+  return { skip: undefined, delay, charged: !isStaleConnection(failure, ctx.reusedConnection) };
+}
+
 /** The keep-alive race: a reused connection the upstream had already closed or reset. */
-export function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean {
+function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean {
   return reusedConnection && failure.type === 'connection_terminated';
 }
 
 function isIdempotent(req: IncomingMessage, route: RouteConfig): boolean {
   if (IDEMPOTENT_METHODS.has(req.method ?? '')) return true;
   return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
-}
-
-/** Exponential backoff with full jitter: uniform in [0, min(max, base × 2^(retry−1))]. */
-export function backoffDelay(policy: Pick<RetryConfig, 'backoffBase' | 'backoffMax'>, retry: number): number {
-  const cap = Math.min(policy.backoffMax, policy.backoffBase * 2 ** (retry - 1));
-  return Math.random() * cap;
 }

@@ -4,6 +4,7 @@ import { classifyExchangeError, classifyRequestBodyError, isReset } from '../../
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
+import { serializeResponseHead } from '../../core/http1/response-head.ts';
 import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import { corkResponseUntilTurnEnd, endAtTurnEnd } from '../../core/net/turn-end.ts';
@@ -14,11 +15,11 @@ import type {
   ExchangeController,
   ExchangeHandler,
   RequestBody,
-  UpstreamConnection,
 } from '../../upstream/connections/connection.ts';
-import type { PoolWaiter } from '../../upstream/connections/pool.ts';
+import type { Dispatcher, PoolWaiter } from '../../upstream/connections/pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
-import { buildDownstreamHead, serializeResponseHead } from './response-headers.ts';
+import { buildDownstreamHead } from './response-headers.ts';
+import { SendDeadline } from './send-deadline.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
 
@@ -43,7 +44,13 @@ export interface ExchangeOwner {
 }
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
-export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
+const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
+
+/**
+ * Response writes held for a client that is not keeping up before the upstream is paused, at
+ * most, whatever their size (each is a buffer and its bookkeeping in the socket's queue).
+ */
+export const MAX_HELD_WRITES = 1024;
 
 /** The request body an attempt sends: none, the client's stream, or a buffered copy that can be replayed. */
 export type AttemptBody =
@@ -58,12 +65,21 @@ export interface ExchangeOptions {
   /** Largest request body accepted when its length is not announced (chunked). */
   readonly bodyLimit: number;
   readonly bodyIdleTimeout: number;
+  /**
+   * Response bytes held for a slow client before the upstream is paused (`routes[].limits.buffer`):
+   * a response up to it is taken whole, and its connection goes back to the pool at once.
+   */
+  readonly responseBuffer: number;
+  /** Longest a client may take no byte of what waits for it (`limits.send_timeout`) before it is cut. */
+  readonly sendTimeout: number;
   readonly proxyName: string;
   readonly via: string;
   /** next-hop for Proxy-Status on the upstream's own error responses. */
   readonly nextHop: string;
   /** Set for an upgrade: the client's bytes after its request head, sent on once the upstream switches. */
   readonly upgradeHead: Buffer | undefined;
+  /** The route's response rules, applied to the final head; absent: none. */
+  readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
 }
@@ -102,10 +118,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private startedAt = 0;
   /** The connection the request went out on had carried one before (false until there is a connection). */
   private reused = false;
-  /** The client's socket is full: the upstream is paused until it drains. */
+  /** The client's socket holds the buffer's worth: the upstream is paused until it drains. */
   private awaitingDrain = false;
   /** The downstream response can carry the upstream's trailers (set with the head). */
   private trailersAllowed = false;
+  /** Writes made since the client's socket last drained (0: it keeps up). */
+  private heldWrites = 0;
+  /** Watches a client that is not taking the response (made at its first full write). */
+  private sendDeadline: SendDeadline | undefined;
 
   constructor(
     req: IncomingMessage,
@@ -160,7 +180,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
 
-  onConnection(connection: UpstreamConnection): void {
+  onConnection(connection: Dispatcher): void {
     const { req, options } = this;
     const body: RequestBody =
       options.body.kind === 'stream'
@@ -224,7 +244,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       trailers: this.trailersAllowed,
     });
     try {
-      res.writeHead(statusCode, response.reason || undefined, head.headers);
+      const headers = this.options.editHeaders?.(head.headers) ?? head.headers;
+      res.writeHead(statusCode, response.reason || undefined, headers);
     } catch (err) {
       // Node refuses a field the parser let through (a defence in depth: it should not happen).
       // The response object keeps part of that head: the error answer must not go through it.
@@ -248,16 +269,44 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
     this.record.bytesOut += chunk.length;
-    // One read can carry many body pieces: one drain listener covers them all.
-    if (!this.res.write(chunk) && !this.awaitingDrain) {
-      this.awaitingDrain = true;
-      controller.pause();
-      this.res.once('drain', () => {
-        this.awaitingDrain = false;
-        controller.resume();
-      });
+    const { res } = this;
+    if (res.write(chunk) && this.heldWrites === 0) return;
+    // The client has not taken what went before: held for it up to the buffer (so a response
+    // that fits is taken whole and its connection freed at once), then the upstream waits.
+    // Writes are counted too: a million one-byte chunks are a few bytes but a million buffers.
+    if (this.heldWrites++ === 0) {
+      this.sendDeadline ??= new SendDeadline(res, this.options.sendTimeout, this.onSendTimeout);
+      this.sendDeadline.watch();
+      res.once('drain', this.onDrain);
     }
+    if (this.awaitingDrain) return;
+    if (res.writableLength <= this.options.responseBuffer && this.heldWrites <= MAX_HELD_WRITES) return;
+    this.awaitingDrain = true;
+    controller.pause();
   }
+
+  /** The client took everything held for it. */
+  private readonly onDrain = (): void => {
+    this.heldWrites = 0;
+    if (!this.awaitingDrain) return;
+    this.awaitingDrain = false;
+    this.controller?.resume();
+  };
+
+  /** The client took no byte of the response for send_timeout: cut, and said so in the log. */
+  private readonly onSendTimeout = (): void => {
+    const failure = new Failure(
+      'http_request_error',
+      `client took no response bytes for ${this.options.sendTimeout} ms (limits.send_timeout)`,
+      { stage: 'body_streaming' },
+    );
+    // Still reading from the upstream: the exchange ends through the connection, which closes.
+    if (!this.finished) return this.cancel(failure);
+    // The response was whole from the upstream (its connection is back in the pool); only the
+    // client's copy waits.
+    this.owner.bodyFailed(failure);
+    this.res.destroy();
+  };
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     if (trailers !== undefined && this.trailersAllowed) {

@@ -1,7 +1,7 @@
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 
 /** What the request-header rewrite needs to know about this request. */
-export interface ForwardFacts {
+interface ForwardFacts {
   readonly clientAddress: string;
   /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept. */
   readonly trusted: boolean;
@@ -93,7 +93,7 @@ export function withTraceparent(headers: readonly string[], traceparent: string)
 }
 
 /** Every value of one field in a raw header list (names compared case-insensitively). */
-export function valuesOf(raw: readonly string[], lowerName: string): string[] {
+function valuesOf(raw: readonly string[], lowerName: string): string[] {
   const values: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) values.push(raw[i + 1]);

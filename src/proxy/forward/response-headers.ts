@@ -10,7 +10,7 @@ export interface ResponseFacts {
   readonly trailers: boolean;
 }
 
-export interface DownstreamHead {
+interface DownstreamHead {
   readonly headers: string[];
   /** The response has a Content-Length (otherwise Node frames it, chunked for HTTP/1.1 clients). */
   readonly hasLength: boolean;
@@ -59,14 +59,4 @@ export function buildDownstreamHead(raw: readonly string[], facts: ResponseFacts
     out.push('proxy-status', proxyStatus);
   }
   return { headers: out, hasLength };
-}
-
-/**
- * A head as bytes, for the answers Node has no call for (1xx, the 101 of a tunnel): the
- * fields come from buildDownstreamHead, so they passed the strict parser and the same rewrite.
- */
-export function serializeResponseHead(status: number, reason: string, headers: readonly string[]): string {
-  let text = `HTTP/1.1 ${status} ${reason}\r\n`;
-  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return `${text}\r\n`;
 }

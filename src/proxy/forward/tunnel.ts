@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { isReset } from '../../core/failure/classify.ts';
 
-export interface TunnelOptions {
+interface TunnelOptions {
   /** Bytes the upstream sent after its 101, in the same read. */
   readonly fromUpstream: Buffer;
   /** Bytes the client sent after its request head (held until the upstream switched). */

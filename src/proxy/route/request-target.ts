@@ -1,5 +1,5 @@
 /** The authority (host[:port]) and origin-form path of a request, from its target and Host. */
-export interface RequestTarget {
+interface RequestTarget {
   readonly authority: string;
   readonly path: string;
 }

@@ -1,60 +1,85 @@
 import type { RouteConfig } from '../../core/config/types.ts';
+import { type ConditionTest, compileConditions, conditionCount, type RouteRequest } from './conditions.ts';
+
+export type { RouteRequest } from './conditions.ts';
 
 /**
- * Picks the route for a host and path. Built once per config: routes are grouped by host
- * (exact, then wildcard, then any-host) and within a group tried longest prefix first, so
- * the most specific route wins whatever order the file lists them in.
+ * Picks the route for a host, path and (for routes that test them) method, headers and query.
+ * Built once per config: routes are grouped by host (exact, then wildcard, then any-host) and
+ * within a group tried longest prefix first, then the route testing more conditions first,
+ * then in file order, so the most specific route wins whatever order the file lists them in.
  */
 export interface Router {
-  match(host: string, path: string): RouteConfig | undefined;
+  /** `req` is read only for routes with conditions (absent: no method, no headers). */
+  match(host: string, path: string, req?: RouteRequest): RouteConfig | undefined;
 }
 
+/** A route as the router tries it: its conditions compiled (absent for a route that has none). */
+interface Entry {
+  readonly route: RouteConfig;
+  readonly prefix: string;
+  readonly test: ConditionTest | undefined;
+  readonly count: number;
+}
+
+const NO_REQUEST: RouteRequest = Object.freeze({ headers: Object.freeze({}) });
+
 export function createRouter(routes: readonly RouteConfig[]): Router {
-  const exact = new Map<string, RouteConfig[]>();
-  const wildcard: { suffix: string; routes: RouteConfig[] }[] = [];
-  const anyHost: RouteConfig[] = [];
+  const exact = new Map<string, Entry[]>();
+  const wildcard: { suffix: string; entries: Entry[] }[] = [];
+  const anyHost: Entry[] = [];
   for (const route of routes) {
-    if (route.host === undefined) anyHost.push(route);
+    const entry: Entry = {
+      route,
+      prefix: route.path,
+      test: route.conditions === undefined ? undefined : compileConditions(route.conditions),
+      count: conditionCount(route.conditions),
+    };
+    if (route.host === undefined) anyHost.push(entry);
     else if (route.host.startsWith('*.')) {
       const suffix = route.host.slice(1);
       let group = wildcard.find((g) => g.suffix === suffix);
       if (!group) {
-        group = { suffix, routes: [] };
+        group = { suffix, entries: [] };
         wildcard.push(group);
       }
-      group.routes.push(route);
+      group.entries.push(entry);
     } else {
       const list = exact.get(route.host) ?? [];
-      list.push(route);
+      list.push(entry);
       exact.set(route.host, list);
     }
   }
-  const byLongestPrefix = (a: RouteConfig, b: RouteConfig) =>
-    b.path.length - a.path.length || a.index - b.index;
-  for (const list of exact.values()) list.sort(byLongestPrefix);
-  for (const group of wildcard) group.routes.sort(byLongestPrefix);
+  const mostSpecific = (a: Entry, b: Entry) =>
+    b.prefix.length - a.prefix.length || b.count - a.count || a.route.index - b.route.index;
+  for (const list of exact.values()) list.sort(mostSpecific);
+  for (const group of wildcard) group.entries.sort(mostSpecific);
   // Longer suffixes first: "*.eu.example.com" beats "*.example.com".
   wildcard.sort((a, b) => b.suffix.length - a.suffix.length);
-  anyHost.sort(byLongestPrefix);
+  anyHost.sort(mostSpecific);
 
   return {
-    // Runs on every request: no allocation, exact host first, then wildcards, then any host.
-    match(host, path) {
-      const exactRoutes = exact.get(host);
-      const route = exactRoutes && firstPrefixMatch(exactRoutes, path);
+    // Runs on every request: no allocation for routes without conditions; exact host first,
+    // then wildcards, then any host.
+    match(host, path, req = NO_REQUEST) {
+      const exactEntries = exact.get(host);
+      const route = exactEntries && firstMatch(exactEntries, path, req);
       if (route) return route;
       for (const group of wildcard) {
         if (!host.endsWith(group.suffix)) continue;
-        const matched = firstPrefixMatch(group.routes, path);
+        const matched = firstMatch(group.entries, path, req);
         if (matched) return matched;
       }
-      return firstPrefixMatch(anyHost, path);
+      return firstMatch(anyHost, path, req);
     },
   };
 }
 
-function firstPrefixMatch(routes: readonly RouteConfig[], path: string): RouteConfig | undefined {
-  for (const route of routes) if (matchesPrefix(route.path, path)) return route;
+function firstMatch(entries: readonly Entry[], path: string, req: RouteRequest): RouteConfig | undefined {
+  for (const entry of entries) {
+    if (matchesPrefix(entry.prefix, path) && (entry.test === undefined || entry.test(req, path)))
+      return entry.route;
+  }
   return undefined;
 }
 

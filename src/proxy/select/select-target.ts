@@ -14,6 +14,8 @@ export interface Selection {
   readonly circuitProbe: boolean;
   /** Picked while the upstream was in panic: the health checks' verdict was ignored. */
   readonly panic: boolean;
+  /** The hash balancer's own target for the key, when the pick went elsewhere (it was out of rotation, or tried). */
+  readonly hashHome: Target | undefined;
 }
 
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -22,7 +24,12 @@ const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
  * The select phase: the upstream's circuit, then the balancer over the targets in rotation,
  * then the queue bound. Each refusal is the gateway's own decision and says when to come back.
  */
-export function selectTarget(upstream: Upstream, now: number, tried: readonly Target[]): Selection | Failure {
+export function selectTarget(
+  upstream: Upstream,
+  now: number,
+  tried: readonly Target[],
+  hashKey?: string,
+): Selection | Failure {
   const circuit = upstream.circuit.admit(now);
   if (!circuit.allowed) {
     return new Failure(
@@ -33,7 +40,7 @@ export function selectTarget(upstream: Upstream, now: number, tried: readonly Ta
       },
     );
   }
-  const target = upstream.balancer.pick(now, tried);
+  const target = upstream.balancer.pick(now, tried, hashKey);
   if (!target) {
     if (circuit.probe) upstream.circuit.releaseProbe();
     return new Failure('destination_unavailable', noTargetReason(upstream, now), {
@@ -52,7 +59,9 @@ export function selectTarget(upstream: Upstream, now: number, tried: readonly Ta
     );
   }
   const targetProbe = target.isHalfOpen(now);
+  const home = hashKey === undefined ? undefined : upstream.balancer.home?.(hashKey);
   return {
+    hashHome: home === target ? undefined : home,
     target,
     targetProbe,
     releaseProbe: targetProbe ? target.probes.acquire() : noRelease,

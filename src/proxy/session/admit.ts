@@ -3,7 +3,9 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { InFlightLimit, Release } from '../admit/in-flight-limit.ts';
+import type { ListenerFacts } from '../accept/listener.ts';
+import type { Release } from '../admit/in-flight-limit.ts';
+import { RedirectAnswer, redirectLocation } from '../route/redirect.ts';
 import { hostnameOf, isLoop, splitTarget } from '../route/request-target.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -24,25 +26,36 @@ export interface Admitted {
  * policies — for plain requests and upgrades alike. Names the route and upstream in the
  * record; returns the failure to answer with when a phase says no. A cluster worker's
  * rate-limited route waits for the primary's bucket (see Admission.admit): its answer is a
- * promise, every other request's is decided at once.
+ * promise, every other request's is decided at once. A route that redirects is answered
+ * before the admit policies (as nginx's `return` comes before its limits): nothing is forwarded.
+ * The owner learns the route as soon as it is known (its response rules apply to every answer).
  */
 export function admit(
   runtime: Runtime,
   req: IncomingMessage,
   record: RequestRecord,
-  listenerInFlight: InFlightLimit | undefined,
-): Admitted | Failure | Promise<Admitted | Failure> {
+  listener: ListenerFacts,
+  owner: { routed(route: RouteConfig): void },
+): Admitted | Failure | RedirectAnswer | Promise<Admitted | Failure> {
   const { authority, path } = splitTarget(req.url ?? '/', req.headers.host ?? '');
   if (isLoop(req.headers.via, runtime.name)) {
     return new Failure('proxy_loop_detected', `this request already passed through "${runtime.name}"`);
   }
 
   const hostname = hostnameOf(authority);
-  const route = runtime.router.match(hostname, path);
+  const route = runtime.router.match(hostname, path, req);
   if (!route)
     return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
   record.route = route.name;
-  const upstream = runtime.upstreams.get(route.upstream) as Upstream;
+  owner.routed(route);
+  if (route.redirect !== undefined) {
+    const location = redirectLocation(route.redirect, listener.protocol, authority, path);
+    if (location === undefined)
+      return new Failure('http_request_error', 'the request names no host to redirect to', { status: 400 });
+    return new RedirectAnswer(route.redirect.status, location);
+  }
+  // The loader made sure a route without a redirect names an upstream that exists.
+  const upstream = runtime.upstreams.get(route.upstream as string) as Upstream;
   record.upstream = upstream.name;
   const length = req.headers['content-length'];
   if (length !== undefined && Number(length) > route.limits.body) {
@@ -58,7 +71,7 @@ export function admit(
     upstream: upstream.config,
     req,
     clientAddress: record.clientAddress,
-    listener: listenerInFlight,
+    listener: listener.inFlight,
     now: performance.now(),
   });
   const admitted = (release: Release | Failure): Admitted | Failure =>

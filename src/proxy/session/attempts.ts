@@ -1,18 +1,21 @@
-import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { type Release, releaseOnClose } from '../../core/limits/count.ts';
 import { settleClientSpan, startClientSpan } from '../../observe/tracing/spans.ts';
-import type { Circuit } from '../../upstream/breakers/circuit.ts';
-import { isTargetFault, recordOutcome } from '../../upstream/health/outlier.ts';
+import { reportBodyFailure, reportOutcome } from '../../upstream/health/report-outcome.ts';
 import type { Target } from '../../upstream/targets/upstream.ts';
 import { hasRequestBody } from '../accept/request-checks.ts';
-import { backoffDelay, isStaleConnection, whyNotRetry } from '../decide/retry-policy.ts';
+import { decideRetry } from '../decide/retry-policy.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
+import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
+import { prepareBody } from '../forward/request-body.ts';
+import { bufferWanted } from '../forward/request-buffering.ts';
 import { buildUpstreamHeaders, withTraceparent } from '../forward/request-headers.ts';
-import { stripPrefix } from '../route/router.ts';
+import { upstreamPath } from '../route/rewrite.ts';
+import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
 import type { Admitted } from './admit.ts';
-import type { RequestSession } from './request-session.ts';
+import { AttemptMetrics } from './attempt-metrics.ts';
+import type { AttemptsOwner } from './attempts-owner.ts';
 
 /**
  * Select → forward → decide, repeated while a retry is safe and worth it: each attempt
@@ -20,11 +23,15 @@ import type { RequestSession } from './request-session.ts';
  * passive health and the circuit breaker. The route's total deadline spans every attempt.
  */
 export class Attempts implements ExchangeOwner {
-  private readonly session: RequestSession;
+  private readonly owner: AttemptsOwner;
   private readonly admitted: Admitted;
   private readonly headers: string[];
   private readonly path: string;
   private readonly via: string;
+  /** What the hash balancer hashes for this request; undefined for the other balancers. */
+  private readonly hashKey: string | undefined;
+  /** The route's response rules for this request; undefined when it has none. */
+  private readonly responseEdit: HeaderEdit | undefined;
   private readonly tried: Target[] = [];
   private body: AttemptBody = { kind: 'none' };
   private current:
@@ -33,55 +40,81 @@ export class Attempts implements ExchangeOwner {
   private backoffTimer: NodeJS.Timeout | undefined;
   private retrySlot: Release | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
+  /** Stops the read of a body being buffered (the client left meanwhile). */
+  private stopReading: (() => void) | undefined;
   /** Gives back the upstream's in-flight count (at the response's close, or once a tunnel is up). */
   private releaseInFlight: Release | undefined;
   private deadline = 0;
   private over = false;
   private deadlinePassed = false;
-  /** The failure type a retry in backoff or under way was made for, until its result is counted. */
-  private retryReason: string | undefined;
-  /** The attempt whose response is going downstream: its duration is counted when the response ends. */
-  private responding:
-    | { readonly target: string; readonly status: number; readonly startedAt: number }
-    | undefined;
+  private readonly measure: AttemptMetrics;
 
-  constructor(session: RequestSession, admitted: Admitted) {
-    this.session = session;
+  constructor(owner: AttemptsOwner, admitted: Admitted) {
+    this.owner = owner;
     this.admitted = admitted;
-    const { runtime, req, record } = session;
+    const { runtime, req, record } = owner;
+    this.measure = new AttemptMetrics(runtime.metrics, admitted.upstream.name, req.method ?? '');
     this.via = req.httpVersionMinor === 0 ? runtime.via10 : runtime.via11;
-    this.path = admitted.route.stripPrefix ? stripPrefix(admitted.route.path, admitted.path) : admitted.path;
-    this.headers = buildUpstreamHeaders(req.rawHeaders, {
+    this.path = upstreamPath(admitted.route, admitted.path);
+    const headers = buildUpstreamHeaders(req.rawHeaders, {
       clientAddress: record.clientAddress,
       trusted: runtime.trust.has(record.clientAddress),
-      protocol: session.listener.protocol,
+      protocol: owner.listener.protocol,
       host: admitted.authority,
       requestId: record.id,
       traceparent: record.trace.traceparent,
       keepTracestate: record.trace.continued,
       via: this.via,
     });
+    const rules = admitted.route.requestHeaders;
+    // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.
+    this.headers = rules === undefined ? headers : applyHeaderRules(headers, rules, owner.templateVars());
+    this.responseEdit = owner.responseEdit();
+    const upstreamConfig = admitted.upstream.config;
+    this.hashKey =
+      upstreamConfig.balancer === 'hash'
+        ? hashKeyOf(upstreamConfig.hashKey, req, record.clientAddress)
+        : undefined;
     // An upgrade asks the upstream for the switch in the fields this hop owns.
-    if (session.upgradeHead !== undefined)
+    if (owner.upgradeHead !== undefined)
       this.headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade ?? '');
   }
 
   start(): void {
     const { upstream } = this.admitted;
-    const { req, res } = this.session;
+    const { req, res } = this.owner;
     this.releaseInFlight = upstream.inFlight.acquire();
     releaseOnClose(res, this.releaseInFlight);
     upstream.retryBudget.earn();
-
-    if (!hasRequestBody(req)) return this.attempt();
-    // The client asked before sending its body: everything that could refuse it has now agreed.
-    if (req.headers.expect !== undefined) res.writeContinue();
-    const length = Number(req.headers['content-length']);
-    const policy = upstream.config.retries;
-    if (policy.attempts > 1 && Number.isFinite(length) && length <= policy.replayBody)
-      return this.bufferBody();
-    this.body = { kind: 'stream' };
-    this.attempt();
+    const { route } = this.admitted;
+    const { limits } = this.owner.runtime.config;
+    this.stopReading = prepareBody(
+      req,
+      res,
+      {
+        hasBody: hasRequestBody(req),
+        buffer: bufferWanted(route, upstream.config.retries, Number(req.headers['content-length'])),
+        limits: {
+          body: route.limits.body,
+          idleTimeout: limits.bodyIdleTimeout,
+          readTimeout: limits.bodyReadTimeout,
+          minRate: limits.bodyMinRate,
+        },
+      },
+      (body) => {
+        this.stopReading = undefined;
+        this.body = body;
+        // A chunked body read whole goes out with its length, as nginx sends it.
+        if (body.kind === 'buffer' && req.headers['content-length'] === undefined)
+          this.headers.push('content-length', String(body.bytes.length));
+        this.attempt();
+      },
+      (failure) => {
+        this.stopReading = undefined;
+        if (failure.status === 499) this.owner.clientLeft();
+        this.end(failure);
+      },
+    );
   }
 
   // ── one attempt ──────────────────────────────────────────────────────────────────
@@ -96,22 +129,24 @@ export class Attempts implements ExchangeOwner {
       this.totalTimer = setTimeout(this.onTotalTimeout, total);
     }
     const { admitted } = this;
-    const { record, runtime, req, res } = this.session;
+    const { record, runtime, req, res } = this.owner;
     const { upstream } = admitted;
     const now = performance.now();
-    const selection = selectTarget(upstream, now, this.tried);
+    const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
-      this.retryOver(selection.type);
+      this.measure.retryOver(selection.type);
       return this.end(selection);
     }
     const { target } = selection;
     this.tried.push(target);
     record.target = target.config.origin;
     if (selection.panic) record.panic = true;
+    // The log says when a key did not go to its own target (and which that was).
+    record.hashHome = selection.hashHome?.config.origin;
     const retry = record.tries.length > 0;
     // With tracing on, each attempt is a span of its own: the upstream's parent.
     const traceparent = startClientSpan(
-      this.session.spans,
+      this.owner.spans,
       upstream.name,
       target.config,
       this.path,
@@ -123,10 +158,13 @@ export class Attempts implements ExchangeOwner {
       body: this.body,
       bodyLimit: admitted.route.limits.body,
       bodyIdleTimeout: runtime.config.limits.bodyIdleTimeout,
+      responseBuffer: admitted.route.limits.buffer,
+      sendTimeout: runtime.config.limits.sendTimeout,
       proxyName: runtime.name,
       via: this.via,
-      nextHop: this.session.nextHop() as string,
-      upgradeHead: this.session.upgradeHead,
+      nextHop: this.owner.nextHop() as string,
+      upgradeHead: this.owner.upgradeHead,
+      editHeaders: this.responseEdit,
       metrics: runtime.metrics,
     });
     this.current = { exchange, selection, startedAt: now, retry, settled: false };
@@ -138,49 +176,29 @@ export class Attempts implements ExchangeOwner {
     const current = this.current;
     if (!current || current.settled) return;
     current.settled = true;
-    const { upstream } = this.admitted;
     const { selection } = current;
-    const { metrics } = this.session.runtime;
     const target = selection.target.config.origin;
     const now = performance.now();
-    selection.releaseProbe();
-    const fault = isTargetFault(failure);
-    // Only an answer or a fault of the upstream's says anything about it; a client that left
-    // proves nothing (and must not reset the target's count of failures in a row).
-    if (judged && recordOutcome(upstream, selection.target, failure, now)) {
-      metrics.ejected(upstream.name, target);
-      this.session.runtime.announce?.({
-        candor: 'ejected',
-        upstream: upstream.name,
-        origin: target,
-        forMs: selection.target.ejectedUntil - now,
-        ejections: selection.target.ejections,
-      });
-    }
-    const outcome = failure?.type ?? 'response';
-    metrics.attempted(upstream.name, target, outcome, current.exchange.connectionReused);
-    if (current.retry) this.retryOver(outcome);
-    if (failure !== undefined) this.attemptMeasured(target, undefined, failure.type, current.startedAt, now);
-    else this.responding = { target, status: status as number, startedAt: current.startedAt };
-    if (judged && (fault || failure === undefined)) {
-      const openUntil = upstream.circuit.openUntil;
-      const wasClosed = isClosed(upstream.circuit);
-      upstream.circuit.record(now, fault, selection.circuitProbe);
-      // Opened (or opened again by a failed probe) by this outcome.
-      if (upstream.circuit.openUntil > openUntil)
-        this.session.runtime.announce?.({
-          candor: 'circuit-opened',
-          upstream: upstream.name,
-          forMs: upstream.circuit.openUntil - now,
-        });
-      // Closed by this probe's success: the other workers need not wait for probes of their own.
-      else if (!wasClosed && isClosed(upstream.circuit))
-        this.session.runtime.announce?.({ candor: 'circuit-closed', upstream: upstream.name });
-    } else if (selection.circuitProbe) upstream.circuit.releaseProbe();
-    if (current.retry) this.retrySlot?.();
-    settleClientSpan(this.session.spans, failure, status, current.exchange);
-    this.session.record.tries.push({
-      target: selection.target.config.origin,
+    reportOutcome(
+      this.owner.runtime,
+      {
+        upstream: this.admitted.upstream,
+        target: selection.target,
+        failure,
+        judged,
+        reused: current.exchange.connectionReused,
+        releaseTargetProbe: selection.releaseProbe,
+        circuitProbe: selection.circuitProbe,
+        retrySlot: current.retry ? this.retrySlot : undefined,
+      },
+      now,
+    );
+    if (current.retry) this.measure.retryOver(failure?.type ?? 'response');
+    if (failure !== undefined) this.measure.attemptFailed(target, failure.type, current.startedAt, now);
+    else this.measure.responding(target, status as number, current.startedAt);
+    settleClientSpan(this.owner.spans, failure, status, current.exchange);
+    this.owner.record.tries.push({
+      target,
       status,
       error: failure?.type,
       stage: failure?.stage,
@@ -193,9 +211,9 @@ export class Attempts implements ExchangeOwner {
     this.current = undefined;
     if (this.over) return;
     const { admitted } = this;
-    const { req, record } = this.session;
+    const { req, record } = this.owner;
     const { upstream } = admitted;
-    const why = whyNotRetry(failure, {
+    const verdict = decideRetry(failure, {
       req,
       route: admitted.route,
       upstream,
@@ -206,22 +224,17 @@ export class Attempts implements ExchangeOwner {
       noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
       reusedConnection: record.reusedConnection === true,
     });
-    const delay = backoffDelay(upstream.config.retries, this.tried.length);
-    // A retry that could only start after the deadline would be answered by the deadline's
-    // 504: the client gets the failure that happened instead.
-    record.retrySkipped = why ?? (delay >= this.deadline - performance.now() ? 'deadline' : undefined);
-    if (record.retrySkipped !== undefined) {
-      this.session.runtime.metrics.retrySkipped(upstream.name, record.retrySkipped);
+    record.retrySkipped = verdict.skip;
+    if (verdict.skip !== undefined) {
+      this.owner.runtime.metrics.retrySkipped(upstream.name, verdict.skip);
       return this.end(failure);
     }
-    this.retryReason = failure.type;
-    // A keep-alive race retry is not charged to the budget (see whyNotRetry), only counted in flight.
-    const charged = !isStaleConnection(failure, record.reusedConnection === true);
-    this.retrySlot = charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
+    this.measure.retrying(failure.type);
+    this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
       this.retryNow();
-    }, delay);
+    }, verdict.delay);
   }
 
   private retryNow(): void {
@@ -234,106 +247,56 @@ export class Attempts implements ExchangeOwner {
     this.settle(undefined, status);
     // No more attempts; the total deadline still runs until the body is through.
     this.stopRetrying();
-    this.session.responded(status);
+    this.owner.responded(status);
   }
 
   clientLeft(): void {
-    this.session.clientLeft();
+    this.owner.clientLeft();
   }
 
   abandoned(failure: Failure): void {
-    // Every slot the attempt holds (probes, retry) comes back; its outcome judges nobody.
+    // Every slot the attempt holds (probes, retry) comes back and the attempt is counted, once;
+    // its outcome judges nobody. An answer the client cut short: its response is over.
     this.settle(failure, undefined, false);
-    this.session.failed(failure);
-    const current = this.current;
-    if (this.responding !== undefined) return this.responseOver(failure.type);
-    // Cut before its head came back: the attempt never settles (nothing is learnt of the
-    // target), but it was made, and the metrics count it with the client's failure.
-    if (current === undefined) return;
-    const { upstream } = this.admitted;
-    const target = current.selection.target.config.origin;
-    this.session.runtime.metrics.attempted(
-      upstream.name,
-      target,
-      failure.type,
-      current.exchange.connectionReused,
-    );
-    if (current.retry) this.retryOver(failure.type);
-    this.attemptMeasured(target, undefined, failure.type, current.startedAt, performance.now());
+    this.owner.failed(failure);
+    this.measure.responseOver(failure.type);
   }
 
   responseSpent(): void {
-    this.session.responseSpent();
+    this.owner.responseSpent();
   }
 
   responseEnded(): void {
     this.finishTimers();
-    this.responseOver('');
+    this.measure.responseOver('');
   }
 
   tunnelled(status: number): void {
     this.settle(undefined, status);
     // The tunnel's life is no request's duration: the attempt ends with the switch.
-    this.responseOver('');
+    this.measure.responseOver('');
     // A tunnel lives as long as its two ends want: the total deadline is for HTTP exchanges,
     // and so is the retry budget's base of requests in flight.
     this.finishTimers();
     this.releaseInFlight?.();
-    this.session.tunnelled(status);
+    this.owner.tunnelled(status);
   }
 
   bodyFailed(failure: Failure): void {
     this.finishTimers();
     const { admitted } = this;
-    const { record } = this.session;
-    this.session.failed(failure);
+    const { record } = this.owner;
+    this.owner.failed(failure);
     record.stage = 'body_streaming';
-    // The head counted as a success; the broken body is a fault of the target all the same.
+    // The head counted as a success; the broken body is a fault of the target all the same,
+    // unless the client broke it (one that did not read): that proves nothing of the target.
     const target = this.tried[this.tried.length - 1];
-    if (target) recordOutcome(admitted.upstream, target, failure, performance.now());
+    // A client that broke the body (one that did not read) proves nothing of the target.
+    if (target && failure.kind.shape !== 'client')
+      reportBodyFailure(this.owner.runtime, admitted.upstream, target, failure, performance.now());
     const last = record.tries[record.tries.length - 1];
     if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
-    this.responseOver(failure.type);
-  }
-
-  // ── what the metrics count ───────────────────────────────────────────────────────
-
-  /** A retry's result is known: the outcome of its attempt, or why it never ran. */
-  private retryOver(result: string): void {
-    if (this.retryReason === undefined) return;
-    this.session.runtime.metrics.retried(this.admitted.upstream.name, this.retryReason, result);
-    this.retryReason = undefined;
-  }
-
-  /** The response of the attempt that answered is over (whole, or cut with this failure type). */
-  private responseOver(errorType: string): void {
-    const responding = this.responding;
-    if (responding === undefined) return;
-    this.responding = undefined;
-    this.attemptMeasured(
-      responding.target,
-      responding.status,
-      errorType,
-      responding.startedAt,
-      performance.now(),
-    );
-  }
-
-  private attemptMeasured(
-    target: string,
-    status: number | undefined,
-    errorType: string,
-    startedAt: number,
-    now: number,
-  ): void {
-    this.session.runtime.metrics.attemptDuration(
-      this.admitted.upstream.name,
-      target,
-      this.session.req.method ?? '',
-      status,
-      errorType,
-      (now - startedAt) / 1000,
-    );
+    this.measure.responseOver(failure.type);
   }
 
   // ── the request as a whole ───────────────────────────────────────────────────────
@@ -342,8 +305,8 @@ export class Attempts implements ExchangeOwner {
   private end(failure: Failure): void {
     if (this.over) return;
     this.finishTimers();
-    this.session.record.stage = failure.stage;
-    this.session.answer(failure);
+    this.owner.record.stage = failure.stage;
+    this.owner.answer(failure);
   }
 
   /** No attempt follows this one. */
@@ -364,41 +327,39 @@ export class Attempts implements ExchangeOwner {
   private readonly onTotalTimeout = (): void => {
     const limit = this.admitted.upstream.config.timeouts.total;
     const current = this.current;
-    if (current && current.exchange.reached === 'body_streaming') {
-      current.exchange.cancel(
+    const reached = current?.exchange.reached ?? 'not_sent';
+    // A body under way is cut (the head went downstream already): the attempt's own failure.
+    if (current && reached === 'body_streaming')
+      return current.exchange.cancel(
         new Failure(
           'connection_read_timeout',
           `total timeout of ${limit} ms reached while streaming the body`,
           {
-            stage: 'body_streaming',
+            stage: reached,
           },
         ),
       );
-      return;
-    }
     const failure = new Failure(
       'http_response_timeout',
       `no response head within the total timeout of ${limit} ms`,
       {
-        stage: current?.exchange.reached ?? 'not_sent',
+        stage: reached,
       },
     );
     // The attempt's cancel comes back through attemptFailed, which answers with this failure
     // (no retry: the deadline has passed).
     this.deadlinePassed = true;
-    if (current) current.exchange.cancel(failure);
-    else {
-      // In backoff: the retry will not run.
-      this.retryOver(failure.type);
-      this.finishTimers();
-      this.session.answer(failure);
-    }
+    if (current) return current.exchange.cancel(failure);
+    // In backoff: the retry will not run.
+    this.measure.retryOver(failure.type);
+    this.finishTimers();
+    this.owner.answer(failure);
   };
 
   /** The downstream response closed (answered, cut, or the client left): nothing more is owed. */
   clientClosed(): void {
     const current = this.current;
-    const { res, record } = this.session;
+    const { res, record } = this.owner;
     if (current !== undefined && !res.writableFinished && !record.upgraded) {
       const gone = new Failure('http_request_error', 'client closed the connection', {
         status: 499,
@@ -409,54 +370,8 @@ export class Attempts implements ExchangeOwner {
       this.settle(gone, undefined, false);
     }
     // A retry still in backoff will not run: the client is gone.
-    if (current === undefined) this.retryOver('http_request_error');
+    if (current === undefined) this.measure.retryOver('http_request_error');
+    this.stopReading?.();
     this.finishTimers();
   }
-
-  /** Reads a small body whole, so that it can be sent again on a retry. */
-  private bufferBody(): void {
-    const { req, runtime } = this.session;
-    const chunks: Buffer[] = [];
-    const idle = setTimeout(() => {
-      cleanup();
-      this.end(
-        new Failure(
-          'http_request_error',
-          `request body stalled for ${runtime.config.limits.bodyIdleTimeout} ms`,
-          {
-            status: 408,
-          },
-        ),
-      );
-    }, runtime.config.limits.bodyIdleTimeout);
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      idle.refresh();
-    };
-    const onEnd = () => {
-      cleanup();
-      this.body = { kind: 'buffer', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) };
-      this.attempt();
-    };
-    const onError = (err: NodeJS.ErrnoException) => {
-      cleanup();
-      const failure = classifyRequestBodyError(err, 'not_sent');
-      if (failure.status === 499) this.session.clientLeft();
-      this.end(failure);
-    };
-    const cleanup = () => {
-      clearTimeout(idle);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onError);
-  }
-}
-
-/** (A call, not a property test: record() changes the state between two of them.) */
-function isClosed(circuit: Circuit): boolean {
-  return circuit.state === 'closed';
 }

@@ -1,7 +1,8 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { acceptOrCreateRequestId } from '../../core/ids/ids.ts';
+import { requestIdsFor } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import { type Release, releaseOnClose } from '../../core/limits/count.ts';
 import { unmapIPv4 } from '../../core/net/trust.ts';
@@ -20,9 +21,12 @@ import {
   writeErrorResponse,
   writeRawErrorResponse,
 } from '../decide/error-response.ts';
-import { splitTarget } from '../route/request-target.ts';
+import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
+import { RedirectAnswer } from '../route/redirect.ts';
+import { hostnameOf, splitTarget } from '../route/request-target.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
+import type { AttemptsOwner } from './attempts-owner.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Refusals after which the request's framing may not have been consumed: the connection cannot be trusted. */
@@ -37,7 +41,7 @@ const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
  * The phases run in order from `run()`: accept checks → route and admit (admit.ts) →
  * select, forward and decide for each attempt (attempts.ts) → log.
  */
-export class RequestSession {
+export class RequestSession implements AttemptsOwner {
   readonly runtime: Runtime;
   readonly listener: ListenerFacts;
   readonly req: IncomingMessage;
@@ -48,6 +52,8 @@ export class RequestSession {
   /** An upgrade's bytes after the request head: the new protocol's first, sent on after a 101. */
   readonly upgradeHead: Buffer | undefined;
   #attempts: Attempts | undefined;
+  /** The route, once routing found one: its response rules apply to every answer. */
+  #route: RouteConfig | undefined;
   /** Gives back the admission slots (once; also on close). */
   #release: Release | undefined;
   /** The accept phase refused the request: whatever it sent after its head cannot be trusted. */
@@ -68,7 +74,7 @@ export class RequestSession {
     this.req = req;
     this.res = res;
     this.upgradeHead = upgradeHead;
-    this.record = recordOf(req);
+    this.record = recordOf(req, runtime);
     this.spans = startServerSpan(runtime.tracing, this.record, req, listener.protocol);
     // RFC 9112 §9.3: a proxy must not keep a persistent connection with an HTTP/1.0 client.
     if (req.httpVersionMinor === 0) res.shouldKeepAlive = false;
@@ -114,14 +120,17 @@ export class RequestSession {
 
   /** Node's parser refused a request before there was a request object: answered on the socket, logged like any other. */
   static refused(runtime: Runtime, socket: Socket, failure: Failure, info: RawRequestInfo): void {
+    const clientAddress = unmapIPv4(socket.remoteAddress ?? '');
+    const ids = requestIdsFor(info.requestId, runtime.trust.has(clientAddress));
     const record = new RequestRecord(
-      acceptOrCreateRequestId(info.requestId),
+      ids.id,
       continueOrStartTrace(undefined),
-      unmapIPv4(socket.remoteAddress ?? ''),
+      clientAddress,
       info.method,
       info.host ?? '',
       info.path.slice(0, 256),
     );
+    record.clientRequestId = ids.clientId;
     record.failure = failure;
     record.status = failure.status;
     writeRawErrorResponse(socket, failure, {
@@ -163,7 +172,7 @@ export class RequestSession {
     // Max-Forwards is spent must be answered by its recipient: Candor is both.
     if (req.method === 'OPTIONS' && (req.url === '*' || maxForwardsSpent(req))) return this.#answerOptions();
     // route → admit (a cluster's shared rate limit answers later: the phases go on from there)
-    const admitted = admit(runtime, req, this.record, this.listener.inFlight);
+    const admitted = admit(runtime, req, this.record, this.listener, this);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     // A bug must cost one request a 500, never the process (as in #run).
     admitted
@@ -175,9 +184,10 @@ export class RequestSession {
       );
   }
 
-  #forward(admitted: Admitted | Failure): void {
+  #forward(admitted: Admitted | Failure | RedirectAnswer): void {
     const { res } = this;
     if (admitted instanceof Failure) return this.answer(admitted);
+    if (admitted instanceof RedirectAnswer) return this.#redirect(admitted);
     // The client left while the admission was asked: nothing to forward; the slots go back.
     if (res.destroyed) return admitted.release();
     // The admission slots are held until the response closes (an upgrade gives them back
@@ -190,6 +200,11 @@ export class RequestSession {
   }
 
   // ── what the later phases report ────────────────────────────────────────────────
+
+  /** Routing found the request's route (admit.ts). */
+  routed(route: RouteConfig): void {
+    this.#route = route;
+  }
 
   /** The upstream's head went downstream with this status. */
   responded(status: number): void {
@@ -236,6 +251,7 @@ export class RequestSession {
       requestId: record.id,
       accept: req.headers.accept,
       nextHop: failure.kind.shape === 'client' ? undefined : this.nextHop(),
+      editHeaders: this.responseEdit(),
       head: req.method === 'HEAD',
       // An unread body is not worth reading, and a refused request leaves the stream in doubt.
       close:
@@ -263,6 +279,33 @@ export class RequestSession {
     return this.runtime.config.errors.exposeUpstreamAddress
       ? (record.target ?? record.upstream)
       : record.upstream;
+  }
+
+  /** The route's response rules for this request (undefined: none, or not routed yet). */
+  responseEdit(): HeaderEdit | undefined {
+    const rules = this.#route?.responseHeaders;
+    return rules === undefined ? undefined : headerEdit(rules, this.templateVars());
+  }
+
+  /** What the route's header rules' {variables} stand for in this request. */
+  templateVars(): TemplateVars {
+    const { record } = this;
+    return { requestId: record.id, clientIp: record.clientAddress, host: hostnameOf(record.host) };
+  }
+
+  /** A route that redirects: the gateway's own answer, logged as such (no upstream, no attempt). */
+  #redirect(answer: RedirectAnswer): void {
+    const { req, res, record } = this;
+    record.status = answer.status;
+    const headers = ['location', answer.location, 'content-length', '0', 'x-request-id', record.id];
+    // A body the client is still sending is not read: the connection closes after the answer.
+    if (hasRequestBody(req) && !req.complete) {
+      res.shouldKeepAlive = false;
+      headers.push('connection', 'close');
+    }
+    const edit = this.responseEdit();
+    res.writeHead(answer.status, edit === undefined ? headers : edit(headers));
+    res.end();
   }
 
   #answerOptions(): void {
@@ -321,12 +364,17 @@ function originOf(record: RequestRecord): Origin {
   return 'gateway';
 }
 
-function recordOf(req: IncomingMessage): RequestRecord {
+function recordOf(req: IncomingMessage, runtime: Runtime): RequestRecord {
   const { 'x-request-id': idHeader, traceparent } = req.headers;
-  return new RequestRecord(
-    acceptOrCreateRequestId(typeof idHeader === 'string' ? idHeader : undefined),
+  const clientAddress = unmapIPv4(req.socket.remoteAddress ?? '');
+  const ids = requestIdsFor(
+    typeof idHeader === 'string' ? idHeader : undefined,
+    runtime.trust.has(clientAddress),
+  );
+  const record = new RequestRecord(
+    ids.id,
     continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
-    unmapIPv4(req.socket.remoteAddress ?? ''),
+    clientAddress,
     req.method ?? '',
     // The host the request is routed by: an absolute-form target's authority wins over Host.
     /^https?:\/\//i.test(req.url ?? '')
@@ -334,6 +382,8 @@ function recordOf(req: IncomingMessage): RequestRecord {
       : (req.headers.host ?? ''),
     req.url ?? '',
   );
+  record.clientRequestId = ids.clientId;
+  return record;
 }
 
 /** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */

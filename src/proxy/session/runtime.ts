@@ -3,24 +3,10 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
+import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { Admission } from '../admit/admission.ts';
 import type { Router } from '../route/router.ts';
-
-/**
- * News of one worker for the others of a cluster (through the primary): a target it ejected,
- * a circuit it opened. A deadline travels as the ms it has left: each process has its own clock.
- */
-export type Announcement =
-  | {
-      readonly candor: 'ejected';
-      readonly upstream: string;
-      readonly origin: string;
-      readonly forMs: number;
-      readonly ejections: number;
-    }
-  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number }
-  | { readonly candor: 'circuit-closed'; readonly upstream: string };
 
 /**
  * One config snapshot made live: router, upstream pools, trust list. Requests hold the

@@ -1,6 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type AdminAnswer, problem, send } from './answer.ts';
+import { createHostCheck } from './host-check.ts';
 import { bearerMatches } from './token.ts';
 
 /** One request to the admin API, as a route's handler sees it. */
@@ -30,6 +31,8 @@ export interface AdminServer {
   mount(route: AdminRoute): void;
   /** The token is read again at each reload: rotating it is a reload, not a restart. */
   setToken(token: string): void;
+  /** `admin.allowed_hosts` of the config in force. */
+  setAllowedHosts(hosts: readonly string[]): void;
   port(): number;
   close(): Promise<void>;
 }
@@ -42,17 +45,22 @@ const MAX_BODY = 64 * 1024;
  * admin traffic and admin traffic does not count against its limits), a bearer token on
  * every route but the probes, JSON answers, RFC 9457 problems for errors. Each call with a
  * token is logged with who made it; each refused one (no or wrong token) is logged as a
- * warning, without the header's content.
+ * warning, without the header's content. Before anything, the Host must be one of the
+ * listener's own names (host-check.ts): 421 Misdirected Request otherwise, the status for an
+ * authority this server does not answer for (RFC 9110 §15.5.20), which is what a DNS-rebound
+ * name is; 403 would say the client lacks a right, and a right is what the token is about.
  */
 export async function startAdminServer(options: {
   readonly host: string;
   readonly port: number;
   readonly token: string;
+  readonly allowedHosts: readonly string[];
   readonly routes: readonly AdminRoute[];
   readonly logger: Logger;
 }): Promise<AdminServer> {
   const { logger } = options;
   let token = options.token;
+  let hosts = createHostCheck(options.host, options.allowedHosts);
   const routes = new Map<string, AdminRoute>();
   const mount = (route: AdminRoute) => routes.set(`${route.method} ${route.path}`, route);
   for (const route of options.routes) mount(route);
@@ -63,6 +71,19 @@ export async function startAdminServer(options: {
     const method = req.method ?? 'GET';
     const route = routes.get(`${method} ${url.pathname}`);
     const fields = { who, method, path: url.pathname };
+    if (!hosts.allows(req.headers.host)) {
+      const host = String(req.headers.host).slice(0, 200);
+      logger.warn({ ...fields, host }, 'admin misdirected');
+      req.resume();
+      return send(
+        res,
+        problem(
+          421,
+          'Misdirected request',
+          `the admin API answers for ${hosts.describe()}, not for Host ${JSON.stringify(host)}: add it to admin.allowed_hosts if it is this gateway's name`,
+        ),
+      );
+    }
     if (!route?.open) {
       const auth = bearerMatches(req.headers.authorization, token);
       if (auth !== 'ok') {
@@ -121,6 +142,9 @@ export async function startAdminServer(options: {
     mount,
     setToken(next) {
       token = next;
+    },
+    setAllowedHosts(next) {
+      hosts = createHostCheck(options.host, next);
     },
     port: () => {
       const address = server.address();

@@ -23,7 +23,7 @@ export interface Caller {
 }
 
 /** The last reload's result, as GET /status shows it. */
-export interface ReloadReport {
+interface ReloadReport {
   readonly at: string;
   readonly via: Caller['via'];
   readonly who: string;

@@ -29,7 +29,7 @@ const STORE_ORDER = { up: 0, connecting: 1, down: 2 } as const;
 
 export type MergedUpstream = Omit<UpstreamStatus, 'targets'> & { readonly targets: MergedTarget[] };
 
-export type MergedTarget = Omit<TargetStatus, 'health'> & {
+type MergedTarget = Omit<TargetStatus, 'health'> & {
   readonly health: TargetStatus['health'] | 'mixed';
   readonly workers_ejecting: number;
 };

@@ -142,7 +142,8 @@ function renderStatus(status) {
       'tr',
       { 'data-route': name },
       el('td', { class: 'mono' }, name),
-      el('td', { class: 'mono' }, route.upstream),
+      // A route that redirects has no upstream: it answers itself.
+      el('td', { class: 'mono' }, route.upstream ?? '(redirect)'),
       el('td', { class: 'maintenance' }, badge(state, m.active ? 'on' : 'off')),
       el(
         'td',

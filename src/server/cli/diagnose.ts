@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
-import type { GatewayConfig } from '../../core/config/types.ts';
+import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { parseDuration, parseSize } from '../../core/config/units.ts';
 import { diagnose, OUTCOME_EXIT } from '../../kits/diagnose/diagnose.ts';
 import { discoverForDiagnose } from '../../kits/diagnose/discovered.ts';
@@ -9,7 +9,7 @@ import { createTextPrinter, headingFor } from '../../kits/diagnose/render-text.t
 import { type DiagnoseOptions, TargetError } from '../../kits/diagnose/targets.ts';
 import { EXIT } from './exit-codes.ts';
 
-export const DIAGNOSE_HELP = `Usage: candor diagnose TARGET [options]
+const DIAGNOSE_HELP = `Usage: candor diagnose TARGET [options]
 
 Walks the hops to TARGET (DNS, TCP connect, TLS, request, response head, body), stops at
 the first that fails, and says what Candor would answer and what fixes it.
@@ -28,6 +28,9 @@ Options:
       --timeout D          response timeout, request to head (default: the upstream's, or 30s)
       --read-timeout D     longest silence inside the body (default: the upstream's, or 30s)
       --ca FILE            a CA (PEM) to trust besides the system's (default: the upstream's tls.ca)
+      --protocol P         http1, h2c (HTTP/2 in the clear) or h2 (HTTP/2 over TLS, ALPN)
+                           (default: the upstream's protocol, or http1); an HTTP/2 probe, or an
+                           HTTP/1.1 one that meets HTTP/2, also says which of the two the target speaks
       --max-body SIZE      stop reading the body after SIZE, e.g. 64KiB (default 1MiB; not an error)
       --compare URL        send the same request through the gateway at URL too (alias --via)
       --json               one JSON document instead of text
@@ -51,6 +54,7 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
       timeout: { type: 'string' },
       'read-timeout': { type: 'string' },
       ca: { type: 'string' },
+      protocol: { type: 'string' },
       'max-body': { type: 'string' },
       compare: { type: 'string' },
       via: { type: 'string' },
@@ -106,6 +110,7 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
       ca: values.ca,
       maxBody: size(values['max-body']),
       via: values.compare ?? values.via,
+      protocol: protocolOf(values.protocol),
     };
     if (options.path !== undefined && !options.path.startsWith('/'))
       throw new TargetError(`--path must start with "/", got "${options.path}"`);
@@ -142,6 +147,12 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
     if (err instanceof TargetError) return usage(err.message);
     throw err;
   }
+}
+
+function protocolOf(text: string | undefined): UpstreamProtocol | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'http1' || text === 'h2c' || text === 'h2') return text;
+  throw new TargetError(`--protocol must be http1, h2c or h2, got "${text}"`);
 }
 
 function parseHeader(text: string): [string, string] {

@@ -15,7 +15,7 @@ import { renderText } from '../../kits/explain/render-text.ts';
 import { buildReport } from '../../kits/explain/report.ts';
 import { EXIT } from './exit-codes.ts';
 
-export const EXPLAIN_HELP = `Usage: candor explain [options] LOG...
+const EXPLAIN_HELP = `Usage: candor explain [options] LOG...
 
 Reads access and error logs (plain or gzipped; the format is detected per file) and tells
 the story of their 5xx. A file of which fewer than 90% of the lines are in its format is

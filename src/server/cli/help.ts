@@ -1,18 +1,37 @@
 import { VERSION } from '../../core/version.ts';
+import { READERS } from '../../kits/explain/detect-format.ts';
+
+/** Every format explain reads, from its one registry, wrapped under the command's description. */
+function explainFormats(indent: string, width = 100): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const [i, reader] of READERS.entries()) {
+    const word = `${reader.format}${i < READERS.length - 1 ? ',' : ';'}`;
+    if (line !== '' && indent.length + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return lines.map((l) => indent + l).join('\n');
+}
 
 export const HELP = `candor ${VERSION}: a reverse proxy that never lies about a failure
 
 Usage:
   candor serve --config FILE   run the gateway on FILE
         [--workers N]          N processes share the listeners (default: one per core)
+        [--pid-file PATH]      write the primary's pid (the one to signal) to PATH while it runs
   candor serve --demo          run the built-in demo: the gateway, healthy and misbehaving upstreams, the status page
   candor check FILE            validate FILE and exit (nothing is started)
   candor reload --config FILE  ask the running gateway to reload FILE, through its admin API
                                (the same as kill -HUP on the primary, but it waits for every worker)
   candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
                                and say which hop fails and what fixes it; see candor diagnose --help
-  candor explain LOG...        the story of the 5xx in access and error logs (Candor, nginx, HAProxy;
-                               plain or gzipped); see candor explain --help
+  candor explain LOG...        the story of the 5xx in access and error logs, plain or gzipped, in
+                               ${READERS.length} formats (and any nginx log_format with --nginx-conf):
+${explainFormats(' '.repeat(31))}
+                               see candor explain --help
   candor --help | --version
 
 Exit codes: 0 ok, 64 bad command line, 69 could not start (port in use...), 78 invalid config.

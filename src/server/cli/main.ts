@@ -24,18 +24,25 @@ export async function main(argv: readonly string[]): Promise<number> {
             config: { type: 'string', short: 'c' },
             demo: { type: 'boolean' },
             workers: { type: 'string', short: 'w' },
+            'pid-file': { type: 'string' },
             help: { type: 'boolean', short: 'h' },
           },
           strict: true,
         });
         if (values.help) return help();
+        if (values['pid-file'] === '') return usage('--pid-file needs a path');
         // The demo shows two workers' state merged, without one worker per core on a big machine.
         const workers = parseWorkers(values.workers ?? (values.demo ? '2' : undefined));
         if (workers === undefined)
           return usage(`--workers must be a number from 1 to 256, got "${values.workers}"`);
         // Each command loads only its own modules: a gateway worker never pays for explain or diagnose.
         const { runServe } = await import('./serve.ts');
-        return await runServe({ config: values.config, demo: values.demo ?? false, workers });
+        return await runServe({
+          config: values.config,
+          demo: values.demo ?? false,
+          workers,
+          pidFile: values['pid-file'],
+        });
       }
       case 'check': {
         const { values, positionals } = parseArgs({

@@ -1,17 +1,27 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { isIP } from 'node:net';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
+import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
 import { createLogger } from '../../observe/log/logger.ts';
-import { renderClusterMetrics } from '../../observe/metrics/cluster.ts';
-import { startMetricsListener } from '../../observe/metrics/metrics-listener.ts';
-import { type AdminServer, startAdminServer } from '../admin/admin-server.ts';
+import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
+import type { AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
 import { statusPageRoutes } from '../admin/status-page.ts';
+import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
+import { type PidFile, writePidFile } from './pid-file.ts';
+import { startLine } from './start-line.ts';
 import { superviseWorkers } from './workers.ts';
+
+export interface PrimaryOptions {
+  /** The demo's banner, once the first worker listens. */
+  readonly announce?: (where: { gatewayPort: number; adminPort: number | undefined }) => void;
+  /** `--pid-file`: where to write this process's pid while it runs. */
+  readonly pidFile?: string;
+}
 
 /**
  * The cluster primary of `candor serve`: it supervises the workers, holds the config in force
@@ -22,9 +32,31 @@ export async function runPrimary(
   path: string,
   config: GatewayConfig,
   workers: number,
-  options: {
-    readonly announce?: (where: { gatewayPort: number; adminPort: number | undefined }) => void;
-  } = {},
+  options: PrimaryOptions = {},
+): Promise<number> {
+  let pidFile: PidFile | undefined;
+  if (options.pidFile !== undefined) {
+    try {
+      pidFile = writePidFile(options.pidFile);
+    } catch (err) {
+      process.stderr.write(
+        `candor: could not write the pid file ${options.pidFile}: ${(err as Error).message}\n`,
+      );
+      return EXIT.unavailable;
+    }
+  }
+  try {
+    return await supervise(path, config, workers, options);
+  } finally {
+    pidFile?.remove();
+  }
+}
+
+async function supervise(
+  path: string,
+  config: GatewayConfig,
+  workers: number,
+  options: PrimaryOptions,
 ): Promise<number> {
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
@@ -33,6 +65,13 @@ export async function runPrimary(
   control.startWith = (worker) => wide.startOf(worker);
   control.onChanged = (changes) => wide.changesChanged(changes);
   let admin: { server: AdminServer; config: AdminConfig } | undefined;
+  // Every worker's metrics, merged: prom-client (and what it loads) comes with the first
+  // scrape, not with every primary, most of which are never scraped.
+  let renderMerged: RenderMetrics | undefined;
+  const renderClusterMetrics: RenderMetrics = async () => {
+    renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics();
+    return renderMerged();
+  };
   const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics), ...statusPageRoutes()];
 
   /** Starts, moves or stops the admin listener to match the config in force; the token is read again. */
@@ -53,13 +92,18 @@ export async function runPrimary(
     }
     if (admin) {
       admin.server.setToken(token.token);
+      admin.server.setAllowedHosts(wanted.allowedHosts);
       admin.config = wanted;
       return;
     }
+    // Loaded here, not with the primary: node:http alone is about 17 MB of a process's
+    // memory, and most primaries serve no admin API.
+    const { startAdminServer } = await import('../admin/admin-server.ts');
     const server = await startAdminServer({
       host: wanted.host,
       port: wanted.port,
       token: token.token,
+      allowedHosts: wanted.allowedHosts,
       routes,
       logger,
     });
@@ -95,9 +139,10 @@ export async function runPrimary(
   process.on('SIGHUP', onHangup);
   // GET /metrics: every worker's counts, merged, on the config's own metrics listener (and on
   // the admin API, behind its token).
-  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
+  let metricsListener: { close(): Promise<void> } | undefined;
   if (config.metrics !== undefined) {
     try {
+      const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
       metricsListener = await startMetricsListener(config.metrics, renderClusterMetrics);
     } catch (err) {
       process.stderr.write(
@@ -109,10 +154,31 @@ export async function runPrimary(
   }
   // The demo's banner: printed once the first worker listens, with the ports really bound.
   const { announce } = options;
-  if (announce !== undefined)
-    cluster.once('listening', (_worker, address) =>
-      announce({ gatewayPort: address.port, adminPort: admin?.server.port() }),
+  // Once the first worker serves, with the ports really bound: the demo's banner, and the start
+  // line (on stderr even when the log goes to a file, so whoever started it sees that it runs,
+  // and which pid to signal).
+  const onServing = (_worker: Worker, message: unknown) => {
+    if (!isServing(message)) return;
+    cluster.off('message', onServing);
+    const adminPort = admin?.server.port();
+    announce?.({ gatewayPort: message.ports[0], adminPort });
+    const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host);
+    process.stderr.write(
+      startLine({
+        pid: process.pid,
+        configPath: path,
+        configHash: configHash(config),
+        workers,
+        listening: config.listen.map((listener, i) => `${bracket(listener.host)}:${message.ports[i]}`),
+        admin:
+          admin === undefined || adminPort === undefined
+            ? undefined
+            : `${bracket(admin.config.host)}:${adminPort}`,
+        pidFile: options.pidFile,
+      }),
     );
+  };
+  cluster.on('message', onServing);
   const code = await superviseWorkers(workers, {
     drainTimeout: () => control.config.drain.timeout,
     onFork: (worker) => control.start(worker),
@@ -121,6 +187,7 @@ export async function runPrimary(
     },
   });
   process.off('SIGHUP', onHangup);
+  cluster.off('message', onServing);
   await wide.stop();
   await metricsListener?.close();
   await admin?.server.close();

@@ -5,14 +5,17 @@ import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { reopenLogFiles } from '../../observe/log/logger.ts';
 import type { Gateway } from '../gateway/gateway.ts';
+import type { ServingMessage } from '../gateway/ipc-protocol.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 
-export interface ServeOptions {
+interface ServeOptions {
   readonly config: string | undefined;
   readonly demo: boolean;
   /** Worker processes sharing the listeners, under a supervising primary. */
   readonly workers: number;
+  /** Where to write the primary's pid while it runs. */
+  readonly pidFile?: string;
 }
 
 /** `candor serve`: run until SIGINT/SIGTERM, then drain and exit 0. */
@@ -29,7 +32,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
   }
   // The demo runs as `candor serve` does (a primary, its workers, the admin API): a worker of
   // the demo is a worker like any other, given its config by the primary.
-  if (options.demo) return runDemo(options.workers);
+  if (options.demo) return runDemo(options.workers, options.pidFile);
   if (options.config === undefined) {
     process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
     return EXIT.usage;
@@ -47,11 +50,13 @@ export async function runServe(options: ServeOptions): Promise<number> {
   // The primary validated the config above (so a bad file fails once, not once per worker) and
   // now only supervises, even a single worker: it restarts one that dies, and only a worker
   // started by it runs with the memory settings of workers.ts.
-  return (await import('./primary.ts')).runPrimary(options.config, config, options.workers);
+  return (await import('./primary.ts')).runPrimary(options.config, config, options.workers, {
+    pidFile: options.pidFile,
+  });
 }
 
 /** `candor serve --demo`: the demo's upstreams and config, served by the primary of `candor serve`. */
-async function runDemo(workers: number): Promise<number> {
+async function runDemo(workers: number, pidFile: string | undefined): Promise<number> {
   const demo = await (await import('../demo/demo.ts')).prepareDemo();
   if ('problem' in demo) {
     process.stderr.write(`candor demo: could not start: ${demo.problem}\n`);
@@ -60,6 +65,7 @@ async function runDemo(workers: number): Promise<number> {
   try {
     return await (await import('./primary.ts')).runPrimary(demo.path, demo.config, workers, {
       announce: (where) => process.stderr.write(demo.banner(where)),
+      pidFile,
     });
   } finally {
     await demo.close();
@@ -96,6 +102,8 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
       process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
       return EXIT.unavailable;
     }
+    const serving: ServingMessage = { candor: 'serving', ports: gateway.listeners.map((l) => l.port()) };
+    process.send?.(serving);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.
     flushCompileCache?.();
     await new Promise<void>((stopped) => {

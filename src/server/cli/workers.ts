@@ -5,8 +5,8 @@ import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/si
 import { EXIT } from './exit-codes.ts';
 
 /**
- * `--workers N`: N processes share the listening sockets (Node's cluster hands accepted
- * connections round robin), so one gateway uses every core. The primary only supervises:
+ * `--workers N`: N processes share the listeners (each accepts on a socket of its own where the
+ * kernel balances them, src/core/net/listen-options.ts), so one gateway uses every core. The primary only supervises:
  * it restarts a worker that dies (not while draining) and relays the signals of signals.ts to
  * every worker, as messages; it exits after the last worker. SIGHUP is the primary's alone (it
  * reloads, see primary.ts).
@@ -32,7 +32,7 @@ const WORKER_V8_FLAGS = ['--max-semi-space-size=8'];
  * ignores the signal, and reopens its log files when its primary (which took the signal over
  * with a listener, bin/candor.js) relays it.
  */
-export const NO_INSPECTOR_SIGNAL = '--disable-sigusr1';
+const NO_INSPECTOR_SIGNAL = '--disable-sigusr1';
 
 /** How long past `drain.timeout` a worker may take to exit before the primary kills it. */
 const WORKER_EXIT_GRACE_MS = 5_000;
@@ -51,7 +51,7 @@ export function restartDelay(crashesInARow: number): number {
   return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.firstMs * 2 ** (crashesInARow - 2));
 }
 
-export interface SuperviseOptions {
+interface SuperviseOptions {
   /** drain.timeout of the config in force: a worker still alive this long (plus a grace) after a drain began is killed. */
   readonly drainTimeout: () => number;
   /**

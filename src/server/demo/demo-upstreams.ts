@@ -5,7 +5,7 @@ import { startBlackhole } from '../../kits/fault-kit/slow-faults.ts';
 import { startSwitchable } from '../../kits/fault-kit/switchable.ts';
 import { startRefusing } from '../../kits/fault-kit/unreachable-faults.ts';
 
-export interface DemoUpstreams {
+interface DemoUpstreams {
   /** DEMO_*_PORT variables for demo.yaml, pointing at the servers just started. */
   readonly env: Readonly<Record<string, string>>;
   close(): Promise<void>;

@@ -11,7 +11,7 @@ import { startDemoUpstreams } from './demo-upstreams.ts';
 const DEMO_CONFIG = new URL('./demo.yaml', import.meta.url);
 
 /** The variable the demo's admin token is read from: set it to choose the token, else one is made. */
-export const DEMO_TOKEN_ENV = 'CANDOR_DEMO_ADMIN_TOKEN';
+const DEMO_TOKEN_ENV = 'CANDOR_DEMO_ADMIN_TOKEN';
 
 /**
  * The demo's admin API: added to demo.yaml's text in the file the demo runs, rather than written
@@ -48,7 +48,7 @@ const TOUR: readonly [path: string, shows: string][] = [
  * runs it: the demo does not know the command line): its config file, the config read from it,
  * the banner, and how to stop its upstreams.
  */
-export interface PreparedDemo {
+interface PreparedDemo {
   readonly path: string;
   readonly config: GatewayConfig;
   /** The text printed once the gateway listens: the routes to try, the status page, /metrics, the token. */

@@ -1,5 +1,5 @@
-import type { Announcement } from '../../proxy/session/runtime.ts';
 import type { DiscoveryOutcome } from '../../upstream/discovery/dns-discovery.ts';
+import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import {
   type DiscoveryReport,
   type HealthVerdict,
@@ -13,9 +13,9 @@ import {
  * decides alone, on its share of the limit (see RemoteRateLimits): a primary that is busy or
  * gone must not hold requests, and 50 ms is far above the ~0.1 ms an answer takes.
  */
-export const RATE_ANSWER_MS = 50;
+const RATE_ANSWER_MS = 50;
 
-export type { Announcement } from '../../proxy/session/runtime.ts';
+export type { Announcement } from '../../upstream/health/report-outcome.ts';
 
 /**
  * A cluster worker's end of the shared limits (shared-protocol.ts): its share of the split

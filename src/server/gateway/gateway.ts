@@ -9,9 +9,12 @@ import { type Listener, type RequestHandlers, startListener } from '../../proxy/
 import { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
+
 import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
-import { applyVerdict } from '../../upstream/health/active-checks.ts';
+import { applyVerdicts } from '../../upstream/health/active-checks.ts';
+import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
+
 import type { ClusterLink } from './cluster-link.ts';
 import { Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
@@ -162,27 +165,12 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     },
   };
   if (link) {
-    link.onHealth = (verdicts, count) => {
-      const now = performance.now();
-      for (const verdict of verdicts) {
-        const upstream = runtime.upstreams.get(verdict.upstream);
-        const target = upstream?.targets.find((t) => t.config.origin === verdict.origin);
-        // Not (yet) in this worker's snapshot: the link keeps the verdict for the runtime a reload builds.
-        if (upstream && target) applyVerdict(upstream, target, verdict, now, count ? metrics : undefined);
-      }
-    };
+    link.onHealth = (verdicts, count) =>
+      applyVerdicts(runtime.upstreams, verdicts, performance.now(), count ? metrics : undefined);
     // Another worker ejected a target or opened a circuit: so does this one, for the time left.
     link.onAnnouncement = (news) => {
-      const now = performance.now();
       const upstream = runtime.upstreams.get(news.upstream);
-      if (upstream === undefined) return;
-      if (news.candor === 'circuit-opened') return upstream.circuit.openedElsewhere(now, news.forMs);
-      if (news.candor === 'circuit-closed') return upstream.circuit.closedElsewhere();
-      const target = upstream.targets.find((t) => t.config.origin === news.origin);
-      if (target === undefined || target.ejectedUntil >= now + news.forMs) return;
-      target.ejectedUntil = now + news.forMs;
-      target.ejections = Math.max(target.ejections, news.ejections);
-      target.consecutiveFailures = 0;
+      if (upstream !== undefined) applyAnnouncement(upstream, news, performance.now());
     };
   }
   const listeners: Listener[] = [];
@@ -329,15 +317,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     },
     apply(change) {
       changes.record(change);
-      for (const upstream of runtime.upstreams.values()) {
-        for (const target of upstream.targets) {
-          const set = changes.target(upstream.name, target.config.origin);
-          target.admin = set?.state ?? 'enabled';
-          target.adminWeight = set?.weight;
-          // A disabled target keeps nothing idle: it may be on its way out for maintenance.
-          if (target.admin === 'disabled') target.pool.closeIdle();
-        }
-      }
+      changes.applyTo(runtime.upstreams.values());
     },
     status: () => gatewayStatus(runtime, changes, hash, gateway.draining, { store, discovered }),
     async close() {

@@ -46,6 +46,23 @@ export type FromWorker =
   | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus }
   | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport };
 
+/**
+ * A worker's listeners are open (sent once, after it started): with a socket of its own per
+ * worker (listen-options.ts) the cluster's 'listening' event, which only the primary's shared
+ * sockets raise, does not come.
+ */
+export interface ServingMessage {
+  readonly candor: 'serving';
+  /** The bound port of each listener, in the config's order. */
+  readonly ports: readonly number[];
+}
+
+export function isServing(message: unknown): message is ServingMessage {
+  return (
+    typeof message === 'object' && message !== null && (message as { candor?: unknown }).candor === 'serving'
+  );
+}
+
 export function isToWorker(message: unknown): message is ToWorker {
   return typeof message === 'object' && message !== null && 'candor' in message;
 }

@@ -4,7 +4,7 @@
  * gateway stops before its listeners close. Served by the admin listener without a token,
  * and on the main listeners under `admin.probes_path` when set.
  */
-export interface ProbeAnswer {
+interface ProbeAnswer {
   readonly status: number;
   readonly body: string;
 }

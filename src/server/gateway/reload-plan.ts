@@ -7,7 +7,7 @@ export function listenerKey(listener: ListenerConfig): string {
 }
 
 /** What a reload does to the listeners: which stay (with their socket), open or close. */
-export interface ListenerPlan {
+interface ListenerPlan {
   readonly kept: readonly { readonly before: ListenerConfig; readonly after: ListenerConfig }[];
   readonly added: readonly ListenerConfig[];
   readonly removed: readonly ListenerConfig[];
@@ -34,8 +34,8 @@ export function planListeners(before: GatewayConfig, after: GatewayConfig): List
  *
  * Changing them would need a new listening socket: Node's parser takes the header size limit
  * when the server is made, and a socket serves HTTP or HTTPS for life. A new socket on the same
- * address cannot overlap the old one (workers share each listening socket through the cluster
- * primary, which binds it once per address), so the choice is closing it — refusing the
+ * address cannot overlap the old one without splitting its connections between the two
+ * servers (each worker binds the address once, listen-options.ts), so the choice is closing it — refusing the
  * connections that arrive meanwhile, which a reload promises never to do — or refusing the
  * reload. The reload is refused; a restart changes them.
  */

@@ -1,6 +1,7 @@
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import type { GatewayConfig, MaintenanceConfig } from '../../core/config/types.ts';
 import type { AdminTargetState } from '../../upstream/targets/target-state.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
 
 /**
  * A change made at run time (through the admin API), as it travels from the primary to every
@@ -42,7 +43,7 @@ interface TargetOverride {
 }
 
 /** "http://a" and "http://a:80/" are one target: the same key a reload matches targets by. */
-export function targetOrigin(url: string): string | undefined {
+function targetOrigin(url: string): string | undefined {
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
@@ -125,6 +126,22 @@ export class RuntimeChanges {
   /** The admin state and weight set for a target, if any. */
   target(upstream: string, origin: string): { state?: AdminTargetState; weight?: number } | undefined {
     return this.#targets.get(`${upstream} ${origin}`);
+  }
+
+  /**
+   * Gives every target of these upstreams the admin state and weight in force (without a
+   * change: enabled, the config's weight). A disabled target keeps nothing idle: it may be on
+   * its way out for maintenance.
+   */
+  applyTo(upstreams: Iterable<Upstream>): void {
+    for (const upstream of upstreams) {
+      for (const target of upstream.targets) {
+        const set = this.target(upstream.name, target.config.origin);
+        target.admin = set?.state ?? 'enabled';
+        target.adminWeight = set?.weight;
+        if (target.admin === 'disabled') target.pool.closeIdle();
+      }
+    }
   }
 
   /** Drops the changes whose target or route the config no longer names; returns what was dropped, for the log. */

@@ -44,13 +44,7 @@ export function createRuntime(
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
     upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name)));
-  for (const upstream of upstreams.values()) {
-    for (const target of upstream.targets) {
-      const set = changes.target(upstream.name, target.config.origin);
-      target.admin = set?.state ?? 'enabled';
-      target.adminWeight = set?.weight;
-    }
-  }
+  changes.applyTo(upstreams.values());
   const checks = new Map<string, ActiveChecks>();
   const now = performance.now();
   if (link)

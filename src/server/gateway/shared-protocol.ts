@@ -1,6 +1,6 @@
-import type { Announcement } from '../../proxy/session/runtime.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { HealthVerdict } from '../../upstream/health/active-checks.ts';
+import type { Announcement } from '../../upstream/health/report-outcome.ts';
 
 export type { WorkerShare } from '../../core/limits/worker-share.ts';
 export type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';

@@ -20,7 +20,7 @@ export interface ActionMessage {
   readonly action: GatewayAction;
 }
 
-export function isActionMessage(message: unknown): message is ActionMessage {
+function isActionMessage(message: unknown): message is ActionMessage {
   return (
     typeof message === 'object' &&
     message !== null &&

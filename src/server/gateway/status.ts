@@ -1,6 +1,5 @@
 import type { RedisRates, StoreStatus } from '../../proxy/admit/redis-rates.ts';
 import type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
-import { lastProbe } from '../../upstream/health/active-checks.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { LiveRuntime } from './runtime.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
@@ -64,13 +63,14 @@ export interface TargetStatus {
   readonly pool: { readonly open: number; readonly idle: number; readonly waiting: number };
 }
 
-export interface RouteStatus {
-  readonly upstream: string;
+interface RouteStatus {
+  /** null for a route that answers with a redirect. */
+  readonly upstream: string | null;
   readonly maintenance: { readonly active: boolean; readonly source: 'config' | 'admin' | null };
 }
 
 /** performance.now() → wall clock. */
-export function wallClock(monotonic: number): string {
+function wallClock(monotonic: number): string {
   return new Date(performance.timeOrigin + monotonic).toISOString();
 }
 
@@ -90,11 +90,12 @@ export function gatewayStatus(
     upstreams[name] = upstreamStatus(upstream, now, shared.discovered?.get(name));
   const routes: Record<string, RouteStatus> = {};
   for (const route of runtime.config.routes) {
-    const upstream = runtime.config.upstreams[route.upstream];
+    // A redirect's route has no upstream: its own maintenance is all there is.
+    const upstream = route.upstream === undefined ? undefined : runtime.config.upstreams[route.upstream];
     const active = runtime.admission.maintenance(route, upstream) !== undefined;
-    const fromConfig = (route.maintenance ?? upstream.maintenance) !== undefined;
+    const fromConfig = (route.maintenance ?? upstream?.maintenance) !== undefined;
     const source = changes.maintenance(route.name) !== undefined ? 'admin' : fromConfig ? 'config' : null;
-    routes[route.name] = { upstream: route.upstream, maintenance: { active, source } };
+    routes[route.name] = { upstream: route.upstream ?? null, maintenance: { active, source } };
   }
   return { config_hash: configHash, draining, upstreams, routes, store: shared.store?.status() ?? null };
 }
@@ -117,7 +118,7 @@ function upstreamStatus(
       retries_in_flight: upstream.retryBudget.inFlight,
     },
     targets: upstream.targets.map((target) => {
-      const probe = lastProbe(target);
+      const probe = target.lastProbe;
       const ejected = target.isEjected(now);
       return {
         url: target.config.url,

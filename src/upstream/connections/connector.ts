@@ -1,15 +1,20 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import tls from 'node:tls';
-import { type ConnectPhase, classifyConnectError } from '../../core/failure/classify.ts';
+import { type ConnectPhase, classifyConnectError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 
-export interface ConnectorOptions {
+interface ConnectorOptions {
   /** DNS + TCP + TLS, in milliseconds. */
   readonly timeout: number;
   readonly ca?: string | Buffer;
   readonly servername?: string;
   readonly rejectUnauthorized: boolean;
+  /** The one protocol offered by ALPN on TLS connections; a server that selects another is refused (default http/1.1). */
+  readonly alpn?: 'http/1.1' | 'h2';
+  /** A client certificate and its key, for targets that ask for one (mTLS). */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
 }
 
 /** Where to connect: a target's host, port and scheme. */
@@ -21,9 +26,18 @@ export interface ConnectTarget {
 }
 
 /** Called once: with a classified Failure, or with the connected (and, for https, handshaken) socket. */
-export type ConnectCallback = (err: Failure | null, socket: net.Socket | null) => void;
+type ConnectCallback = (err: Failure | null, socket: net.Socket | null) => void;
 
 export type Connector = (target: ConnectTarget, callback: ConnectCallback) => net.Socket;
+
+/** An `h2` upstream whose TLS server did not select h2 by ALPN (for the gateway and `candor diagnose` alike). */
+export function alpnNotH2(selected: string | false | null | undefined, elapsed: number): Failure {
+  const chose = selected ? `it chose ${selected}` : 'it chose no protocol';
+  return new Failure(
+    'tls_protocol_error',
+    `the upstream did not select h2 by ALPN (${chose}): it does not speak HTTP/2 over TLS, after ${ms(elapsed)}`,
+  );
+}
 
 /**
  * Opens upstream connections, classifying every way one can fail here, where the phase
@@ -71,7 +85,9 @@ export function createConnector(options: ConnectorOptions): Connector {
         lookup,
         ca: options.ca,
         rejectUnauthorized: options.rejectUnauthorized,
-        ALPNProtocols: ['http/1.1'],
+        cert: options.cert,
+        key: options.key,
+        ALPNProtocols: [options.alpn ?? 'http/1.1'],
         session: sessions.get(sessionKey),
       });
       socket.once('connect', () => {
@@ -80,7 +96,14 @@ export function createConnector(options: ConnectorOptions): Connector {
       socket.on('session', (session: Buffer) => {
         sessions.set(sessionKey, session);
       });
-      socket.once('secureConnect', () => finish(null));
+      socket.once('secureConnect', () => {
+        // HTTP/2 over TLS is what ALPN selects (RFC 9113 §3.2): a server that picked no protocol
+        // speaks HTTP/1.1 at best, and would read the HTTP/2 preface as garbage.
+        const selected = (socket as tls.TLSSocket).alpnProtocol;
+        if (options.alpn === 'h2' && selected !== 'h2')
+          return finish(alpnNotH2(selected, performance.now() - started));
+        finish(null);
+      });
     } else {
       socket = net.connect({ host: hostname, port: portNumber, lookup });
       socket.once('connect', () => finish(null));

@@ -1,6 +1,5 @@
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { TargetState } from '../targets/target-state.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 import { type ProbeResult, type RunningProbe, startProbe } from './probe.ts';
 
@@ -31,15 +30,7 @@ export interface HealthVerdict {
 }
 
 /** What the checks count: a cluster primary, which keeps no registry, counts nothing here (see applyVerdict). */
-export type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
-
-/** Each target's last probe, for the admin view (a WeakMap: a target dropped by a reload takes its result along). */
-const lastResults = new WeakMap<TargetState, ProbeResult>();
-
-/** The last probe of this target, or undefined before the first one ends (or without checks). */
-export function lastProbe(target: TargetState): ProbeResult | undefined {
-  return lastResults.get(target);
-}
+type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
 
 /** One target's probe loop. */
 interface TargetLoop {
@@ -87,7 +78,7 @@ export function startActiveChecks(
     const check = upstream.config.healthCheck;
     if (loop.stopped || !check) return;
     if (target.admin === 'disabled') return schedule(target, loop, check.interval);
-    const probing = startProbe(target.config, check, upstream.connect);
+    const probing = startProbe(target.config, check, upstream.connect, upstream.config.protocol);
     loop.running = probing;
     const result = await probing.result;
     loop.running = undefined;
@@ -155,7 +146,7 @@ function record(
 ): void {
   const check = upstream.config.healthCheck;
   if (!check) return;
-  lastResults.set(target, result);
+  target.lastProbe = result;
   const fields = { upstream: upstream.name, target: target.config.origin };
   metrics.healthChecked(fields.upstream, fields.target, result.ok, result.failure?.type ?? '');
   if (result.ok) {
@@ -214,7 +205,7 @@ export function applyVerdict(
   const fields = { upstream: upstream.name, target: target.config.origin };
   if (verdict.result !== undefined) {
     const result = { ...verdict.result, at: now - (verdict.ageMs ?? 0) };
-    lastResults.set(target, result);
+    target.lastProbe = result;
     metrics?.healthChecked(fields.upstream, fields.target, result.ok, result.failure?.type ?? '');
     const failure = result.failure;
     if (failure && failure.type !== 'unexpected_status')
@@ -227,6 +218,24 @@ export function applyVerdict(
   if (verdict.result !== undefined)
     metrics?.healthTransition(fields.upstream, fields.target, verdict.healthy ? 'healthy' : 'unhealthy');
   upstream.panic.update(upstream.targets, now);
+}
+
+/**
+ * A cluster primary's verdicts, applied to the targets of this worker's snapshot they name. A
+ * target not (yet) in it is skipped: the cluster link keeps the verdict for the snapshot a
+ * reload builds.
+ */
+export function applyVerdicts(
+  upstreams: ReadonlyMap<string, Upstream>,
+  verdicts: readonly HealthVerdict[],
+  now: number,
+  metrics: HealthMetrics | undefined,
+): void {
+  for (const verdict of verdicts) {
+    const upstream = upstreams.get(verdict.upstream);
+    const target = upstream?.targets.find((t) => t.config.origin === verdict.origin);
+    if (upstream && target) applyVerdict(upstream, target, verdict, now, metrics);
+  }
 }
 
 /**

@@ -2,10 +2,10 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { AdminTargetState } from '../targets/target-state.ts';
 import { createUpstream, type Upstream } from '../targets/upstream.ts';
-import { type ActiveChecks, type HealthVerdict, lastProbe, startActiveChecks } from './active-checks.ts';
+import { type ActiveChecks, type HealthVerdict, startActiveChecks } from './active-checks.ts';
 
 /** Hands verdicts to every worker; `probe`: they come from a probe that just ended (not a snapshot). */
-export type Publish = (verdicts: HealthVerdict[], probe: boolean) => void;
+type Publish = (verdicts: HealthVerdict[], probe: boolean) => void;
 
 /** The primary keeps no metrics registry: the counts are made by a worker (see applyVerdict). */
 const UNCOUNTED = { healthChecked() {}, healthTransition() {} };
@@ -76,7 +76,7 @@ export class GatewayChecks {
     const verdicts: HealthVerdict[] = [];
     for (const upstream of this.#upstreams.values())
       for (const target of upstream.targets) {
-        const result = lastProbe(target);
+        const result = target.lastProbe;
         verdicts.push({
           upstream: upstream.name,
           origin: target.config.origin,

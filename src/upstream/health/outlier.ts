@@ -1,45 +1,60 @@
 import type { Failure } from '../../core/failure/failure.ts';
+import { TARGET_FAULT_SHAPES } from '../../core/failure/taxonomy.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 
-/** The shapes that say something about the target, not about the client or the gateway's own choices. */
-const TARGET_FAULTS = new Set(['unreachable', 'slow', 'reset', 'garbage']);
-
+/** Whether the failure says something about the target (its shape is one of the upstream's). */
 export function isTargetFault(failure: Failure | undefined): boolean {
-  return failure !== undefined && TARGET_FAULTS.has(failure.kind.shape);
+  return failure !== undefined && TARGET_FAULT_SHAPES.has(failure.kind.shape);
 }
+
+/** What one outcome changed of a target's ejection. */
+export type OutlierChange = 'ejected' | 'returned' | undefined;
 
 /**
  * Passive health (outlier detection): the outcome of one attempt against a target. Failures
  * in a row eject it for a time that grows with each ejection; a success after an ejection
  * (the half-open probe) brings it back through slow start. At most `maxEjectedPercent` of the
  * pool (at least one target) is out at once, so a burst of false positives cannot empty it.
- * Returns true when this outcome ejected the target.
+ * Returns what this outcome changed: the target ejected, or back in rotation after one.
  */
 export function recordOutcome(
   upstream: Upstream,
   target: Target,
   failure: Failure | undefined,
   now: number,
-): boolean {
+): OutlierChange {
   const policy = upstream.config.outlierDetection;
   if (!isTargetFault(failure)) {
     target.consecutiveFailures = 0;
     if (target.ejectedUntil !== 0 && target.ejectedUntil <= now) {
       target.ejectedUntil = 0;
       target.inRotationSince = now;
+      return 'returned';
     }
-    return false;
+    return undefined;
   }
   target.lastFailure = { type: (failure as Failure).type, at: now };
   target.consecutiveFailures++;
-  if (policy.consecutiveFailures === 0) return false;
+  if (policy.consecutiveFailures === 0) return undefined;
   const probeFailed = target.ejectedUntil !== 0 && target.ejectedUntil <= now;
-  if (!probeFailed && target.consecutiveFailures < policy.consecutiveFailures) return false;
-  if (!probeFailed && !mayEject(upstream, now)) return false;
+  if (!probeFailed && target.consecutiveFailures < policy.consecutiveFailures) return undefined;
+  if (!probeFailed && !mayEject(upstream, now)) return undefined;
   target.ejections++;
   target.ejectedUntil = now + Math.min(policy.baseEjectionTime * target.ejections, policy.maxEjectionTime);
   target.consecutiveFailures = 0;
-  return true;
+  return 'ejected';
+}
+
+/**
+ * Another worker of the gateway ejected this target (its announcement, through the primary):
+ * eject it here too for the time it has left, unless it is already out for longer. With
+ * recordOutcome, the only writers of a target's ejection fields.
+ */
+export function ejectedElsewhere(target: Target, now: number, forMs: number, ejections: number): void {
+  if (target.ejectedUntil >= now + forMs) return;
+  target.ejectedUntil = now + forMs;
+  target.ejections = Math.max(target.ejections, ejections);
+  target.consecutiveFailures = 0;
 }
 
 function mayEject(upstream: Upstream, now: number): boolean {

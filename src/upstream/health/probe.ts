@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
-import type { HealthCheckConfig, TargetConfig } from '../../core/config/types.ts';
+import type { HealthCheckConfig, TargetConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import type { FailureType, Shape, Stage } from '../../core/failure/taxonomy.ts';
+import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import {
   type ConnectionOwner,
@@ -10,31 +10,11 @@ import {
   UpstreamConnection,
 } from '../connections/connection.ts';
 import type { Connector } from '../connections/connector.ts';
+import { H2Session, type H2SessionOwner } from '../connections/h2-session.ts';
+import type { ProbeFailure, ProbeResult } from '../targets/target-state.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../targets/upstream.ts';
 
-/**
- * Why a probe failed: a classified failure from the taxonomy (connection_refused,
- * http_response_timeout...), or a whole answer with a status the check does not expect —
- * which is no failure of the exchange (the upstream answered, and said it is unwell), so it
- * has a type and shape of its own.
- */
-export interface ProbeFailure {
-  readonly type: FailureType | 'unexpected_status';
-  readonly shape: Shape | 'status';
-  readonly details: string;
-}
-
-/** One probe's outcome. */
-export interface ProbeResult {
-  readonly ok: boolean;
-  /** When the probe ended (monotonic ms, performance.now(), like every time in TargetState). */
-  readonly at: number;
-  /** How long it took. */
-  readonly ms: number;
-  /** The status of the answer, when a head came back. */
-  readonly status?: number;
-  readonly failure?: ProbeFailure;
-}
+export type { ProbeFailure, ProbeResult } from '../targets/target-state.ts';
 
 /** A probe in flight: its outcome, and a way to abandon it (the checks are stopping). */
 export interface RunningProbe {
@@ -59,8 +39,13 @@ const USER_AGENT = 'candor-health-check';
  * socket, which also cancels a connect still in progress. The cost, one handshake per target
  * per interval, is small at health-check rates. This is HAProxy's default too.
  */
-export function startProbe(target: TargetConfig, check: HealthCheckConfig, connect: Connector): RunningProbe {
-  const probe = new Probe(target, check, connect);
+export function startProbe(
+  target: TargetConfig,
+  check: HealthCheckConfig,
+  connect: Connector,
+  protocol: UpstreamProtocol = 'http1',
+): RunningProbe {
+  const probe = new Probe(target, check, connect, protocol);
   return { result: probe.result, cancel: () => probe.cancel() };
 }
 
@@ -73,6 +58,9 @@ const THROWAWAY: ConnectionOwner = {
   discard: () => {},
 };
 
+/** The same for an HTTP/2 probe: its session carries one stream and goes with the socket. */
+const THROWAWAY_H2: H2SessionOwner = { streamEnded: () => {}, sessionEnded: () => {} };
+
 class Probe implements ExchangeHandler {
   readonly result: Promise<ProbeResult>;
   private readonly check: HealthCheckConfig;
@@ -84,7 +72,12 @@ class Probe implements ExchangeHandler {
   private settled = false;
   private resolve!: (result: ProbeResult) => void;
 
-  constructor(target: TargetConfig, check: HealthCheckConfig, connect: Connector) {
+  constructor(
+    target: TargetConfig,
+    check: HealthCheckConfig,
+    connect: Connector,
+    protocol: UpstreamProtocol,
+  ) {
     this.check = check;
     this.result = new Promise((resolve) => {
       this.resolve = resolve;
@@ -99,12 +92,22 @@ class Probe implements ExchangeHandler {
       (err, socket) => {
         if (err !== null || socket === null) return this.fail(err ?? this.timeoutFailure());
         if (this.settled) return socket.destroy();
-        const connection = new UpstreamConnection(socket, performance.now() - this.started, THROWAWAY, {
+        const connectMs = performance.now() - this.started;
+        const options = {
           authority: hostOf(target),
           timeouts: { head: NEVER, read: NEVER },
           idleTimeout: 0,
           maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
-        });
+        };
+        // An HTTP/2 upstream is probed over HTTP/2, as its requests go: one stream on a session of its own.
+        const connection =
+          protocol === 'http1'
+            ? new UpstreamConnection(socket, connectMs, THROWAWAY, options)
+            : new H2Session(socket, connectMs, THROWAWAY_H2, {
+                ...options,
+                scheme: target.protocol === 'https:' ? 'https' : 'http',
+                maxStreams: 1,
+              }).reserve();
         connection.dispatch(
           {
             method: check.method,

@@ -1,10 +1,11 @@
 import type { BalancerKind } from '../../core/config/types.ts';
+import { createHashBalancer } from './hash-ring.ts';
 import { effectiveWeight, isAvailable, type TargetState } from './target-state.ts';
 
 export { TargetState } from './target-state.ts';
 
 /** What the balancer needs to know beyond the targets themselves. */
-export interface BalancerPolicy {
+interface BalancerPolicy {
   /** Slow-start window in ms (0: off). */
   readonly slowStart: number;
   /** Probe requests a half-open target may take at once. */
@@ -13,10 +14,26 @@ export interface BalancerPolicy {
   readonly panic?: { readonly active: boolean };
 }
 
+/**
+ * Every balancer keeps one contract (test/upstream/targets/balancer.test.ts runs the same
+ * suite against each): never a target out of rotation, one not tried yet while there is one.
+ */
 export interface Balancer<T extends TargetState = TargetState> {
-  /** A target for the next attempt, skipping unavailable ones and, when others remain, those in `exclude`. */
-  pick(now: number, exclude?: readonly T[]): T | undefined;
+  /**
+   * A target for the next attempt, skipping unavailable ones and, when others remain, those in
+   * `exclude`. `key` is the request's hash key (read by the hash balancer only).
+   */
+  pick(now: number, exclude?: readonly T[], key?: string): T | undefined;
+  /** The hash balancer's: the key's own target, where it goes while that target is in rotation. */
+  home?(key: string): T | undefined;
 }
+
+/** The balancer kinds, in the order the README lists them. */
+export const BALANCER_KINDS = [
+  'round_robin',
+  'least_conn',
+  'hash',
+] as const satisfies readonly BalancerKind[];
 
 /** The targets a pick may choose from: available ones, preferring those not tried yet. */
 function candidates<T extends TargetState>(
@@ -91,5 +108,7 @@ export function createBalancer<T extends TargetState>(
   targets: readonly T[],
   policy: BalancerPolicy = { slowStart: 0, halfOpenProbes: 1 },
 ): Balancer<T> {
+  if (kind === 'hash')
+    return createHashBalancer(targets, (now, exclude) => candidates(targets, now, policy, exclude));
   return kind === 'least_conn' ? createLeastConn(targets, policy) : createRoundRobin(targets, policy);
 }

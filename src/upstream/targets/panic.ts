@@ -1,7 +1,7 @@
 import type { TargetState } from './target-state.ts';
 
 /** What a re-evaluation changed, for the one log line per transition. */
-export type PanicTransition = 'entered' | 'left';
+type PanicTransition = 'entered' | 'left';
 
 /**
  * Envoy's panic threshold, applied to active health checks: when fewer than `threshold`

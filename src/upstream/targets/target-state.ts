@@ -1,12 +1,36 @@
 import type { TargetConfig } from '../../core/config/types.ts';
-import type { FailureType } from '../../core/failure/taxonomy.ts';
+import type { FailureType, Shape } from '../../core/failure/taxonomy.ts';
 import { Count } from '../../core/limits/count.ts';
 
 export type AdminTargetState = 'enabled' | 'draining' | 'disabled';
 
 /**
+ * Why a probe failed: a classified failure from the taxonomy (connection_refused,
+ * http_response_timeout...), or a whole answer with a status the check does not expect —
+ * which is no failure of the exchange (the upstream answered, and said it is unwell), so it
+ * has a type and shape of its own.
+ */
+export interface ProbeFailure {
+  readonly type: FailureType | 'unexpected_status';
+  readonly shape: Shape | 'status';
+  readonly details: string;
+}
+
+/** One probe's outcome. */
+export interface ProbeResult {
+  readonly ok: boolean;
+  /** When the probe ended (monotonic ms, performance.now(), like every time in TargetState). */
+  readonly at: number;
+  /** How long it took. */
+  readonly ms: number;
+  /** The status of the answer, when a head came back. */
+  readonly status?: number;
+  readonly failure?: ProbeFailure;
+}
+
+/**
  * A target's live state, as every part that judges it writes it: active health checks set
- * `checkedHealthy`, passive outlier detection sets the ejection fields, the balancer reads
+ * `checkedHealthy` and `lastProbe`, passive outlier detection sets the ejection fields, the balancer reads
  * them all through `isAvailable` and `effectiveWeight`. One object per target, shared.
  */
 export class TargetState {
@@ -23,6 +47,8 @@ export class TargetState {
   readonly active = new Count();
   /** Active health checks' verdict (true while no checks are configured). */
   checkedHealthy = true;
+  /** The active checks' last probe (for the admin view); undefined before the first one ends, or without checks. */
+  lastProbe: ProbeResult | undefined;
   /** Passive detection: ejected until this time (monotonic ms, performance.now()); 0: not ejected. */
   ejectedUntil = 0;
   /** How many times it was ejected; each ejection lasts longer. */

@@ -2,17 +2,18 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { UpstreamConfig } from '../../core/config/types.ts';
 import { Count } from '../../core/limits/count.ts';
-import { type Circuit, createCircuit } from '../breakers/circuit.ts';
+import { type Circuit, createCircuit } from '../../core/retry/circuit.ts';
 import { RetryBudget } from '../breakers/retry-budget.ts';
 import { type Connector, createConnector } from '../connections/connector.ts';
-import { ConnectionPool } from '../connections/pool.ts';
+import { H2Pool } from '../connections/h2-pool.ts';
+import { ConnectionPool, type PoolOptions, type TargetPool } from '../connections/pool.ts';
 import { type Balancer, createBalancer, TargetState } from './balancer.ts';
 import { Panic } from './panic.ts';
 
 /** Largest response header section accepted from an upstream before http_response_header_section_size. */
 export const UPSTREAM_MAX_HEADER_SIZE = 32 * 1024;
 
-export type Target = TargetState & { readonly pool: ConnectionPool };
+export type Target = TargetState & { readonly pool: TargetPool };
 
 /** An upstream at run time: its targets with their pools and states, its balancer, its circuit. */
 export interface Upstream {
@@ -39,7 +40,7 @@ export interface Upstream {
  * Builds an upstream from its config. With `previous` (a reload kept the upstream's name),
  * every target still named — matched by its origin, scheme://host:port, so "http://a" and
  * "http://a:80" are one target — keeps its state object: pool and connections, health-check
- * verdict, ejection, admin state. The upstream keeps its circuit, retry budget, in-flight
+ * verdict, ejection, admin state (unless the upstream's protocol changed). The upstream keeps its circuit, retry budget, in-flight
  * and pending counts and panic state. Pools of targets no longer named are retired (see
  * ConnectionPool.retire): requests of the older snapshot finish on them.
  */
@@ -51,9 +52,14 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
     ca: ca === undefined ? undefined : [...rootCertificates, ca.toString()].join('\n'),
     servername: config.tls.servername,
     rejectUnauthorized: !config.tls.insecureSkipVerify,
+    alpn: config.protocol === 'h2' ? 'h2' : 'http/1.1',
+    // Read at each (re)build, as the CA is: a reload picks up a renewed client certificate.
+    cert: config.tls.cert === undefined ? undefined : readFileSync(config.tls.cert),
+    key: config.tls.key === undefined ? undefined : readFileSync(config.tls.key),
   });
-  const poolOptions = {
+  const poolOptions: PoolOptions = {
     maxConnections: config.pool.maxConnections,
+    maxStreams: config.pool.maxStreams,
     idleTimeout: config.pool.idleTimeout,
     timeouts: {
       // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
@@ -64,12 +70,20 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
   };
   // Open connections carry their timeouts and TLS session: when those change, they are not reused.
   const fresh = previous !== undefined && connectionSettingsChanged(previous.config, config);
-  const kept = new Map(previous?.targets.map((t) => [t.config.origin, t]));
+  // A change of protocol starts every target afresh: its pool speaks the old protocol, and its
+  // health verdicts and ejections were earned in it (an h2c-only target ejected for failing
+  // HTTP/1.1 must not stay out once the config says h2c).
+  const sameProtocol = previous?.config.protocol === config.protocol;
+  const kept = new Map(sameProtocol ? previous?.targets.map((t) => [t.config.origin, t]) : []);
+  if (!sameProtocol) for (const old of previous?.targets ?? []) old.pool.retire();
   const targets: Target[] = config.targets.map((target) => {
     const old = kept.get(target.origin);
     if (old === undefined)
       return Object.assign(new TargetState(target), {
-        pool: new ConnectionPool(target, connect, poolOptions),
+        pool:
+          config.protocol === 'http1'
+            ? new ConnectionPool(target, connect, poolOptions)
+            : new H2Pool(target, connect, poolOptions),
       });
     kept.delete(target.origin);
     old.config = target;
@@ -112,6 +126,7 @@ function connectionSettingsChanged(before: UpstreamConfig, after: UpstreamConfig
     before.timeouts.read !== after.timeouts.read ||
     before.retries.perTryTimeout !== after.retries.perTryTimeout ||
     before.pool.idleTimeout !== after.pool.idleTimeout ||
+    before.pool.maxStreams !== after.pool.maxStreams ||
     JSON.stringify(before.tls) !== JSON.stringify(after.tls)
   );
 }

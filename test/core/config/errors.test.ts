@@ -32,7 +32,7 @@ test('an unknown field with no likely match lists the fields that are known', ()
       9,
       5,
       'upstreams.api.zzz',
-      "unknown field 'zzz' (known fields: targets, discovery, balancer, pool, health_check, slow_start, panic_threshold, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
+      "unknown field 'zzz' (known fields: targets, discovery, balancer, hash_key, protocol, pool, health_check, slow_start, panic_threshold, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
     ),
   ]);
 });
@@ -402,7 +402,7 @@ ${UPSTREAM_AND_ROUTE}    tls: { ca: missing/ca.pem }
 test('an enum value outside its set lists the allowed values', () => {
   const text = withUpstream(`${TARGET}    balancer: random\nlog: { level: loud }\n`);
   assert.deepEqual(problemsOf(text), [
-    problem(9, 15, 'upstreams.api.balancer', 'expected one of round_robin, least_conn, got "random"'),
+    problem(9, 15, 'upstreams.api.balancer', 'expected one of round_robin, least_conn, hash, got "random"'),
     problem(
       10,
       15,
@@ -483,6 +483,43 @@ upstreams:
       20,
       'routes[0].match.host',
       'alias *.example.com is not defined (to write a value starting with "*", quote it: "*.example.com")',
+    ),
+  ]);
+});
+
+test('an upstream protocol is one of http1, h2c and h2, with a did-you-mean on the field name', () => {
+  assert.deepEqual(problemsOf(withUpstream(`${TARGET}    protocl: h2c\n`)), [
+    problem(9, 5, 'upstreams.api.protocl', "unknown field 'protocl' (did you mean 'protocol'?)"),
+  ]);
+  assert.deepEqual(problemsOf(withUpstream(`${TARGET}    protocol: http2\n`)), [
+    problem(9, 15, 'upstreams.api.protocol', 'expected one of http1, h2c, h2, got "http2"'),
+  ]);
+});
+
+test('h2 needs https:// targets and h2c http:// ones, each refusal naming the other protocol', () => {
+  assert.deepEqual(problemsOf(withUpstream(`${TARGET}    protocol: h2\n`)), [
+    problem(
+      8,
+      14,
+      'upstreams.api.targets[0].url',
+      'protocol h2 is HTTP/2 over TLS: expected an https:// URL, got http://127.0.0.1:3001 (for HTTP/2 in the clear, use protocol: h2c)',
+    ),
+  ]);
+  const tlsTarget = '    targets:\n      - url: https://127.0.0.1:3001\n';
+  assert.deepEqual(problemsOf(withUpstream(`${tlsTarget}    protocol: h2c\n`)), [
+    problem(
+      8,
+      14,
+      'upstreams.api.targets[0].url',
+      'protocol h2c is HTTP/2 in the clear: expected an http:// URL, got https://127.0.0.1:3001 (for HTTP/2 over TLS, use protocol: h2)',
+    ),
+  ]);
+  assert.deepEqual(problemsOf(withUpstream(`${TARGET}    protocol: h2c\n    pool: { max_streams: 0 }\n`)), [
+    problem(
+      10,
+      26,
+      'upstreams.api.pool.max_streams',
+      'expected concurrent streams on one HTTP/2 connection, a whole number from 1 to 10000, got 0',
     ),
   ]);
 });

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { loadConfigFile, parseConfig } from '../../../src/core/config/load.ts';
 import type { GatewayConfig } from '../../../src/core/config/types.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { MINIMAL, SOURCE } from './config-fixture.ts';
 
 let dir: string;
@@ -13,7 +14,10 @@ let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'candor-config-'));
   await mkdir(join(dir, 'tls'));
-  for (const file of ['tls/cert.pem', 'tls/key.pem', 'tls/ca.pem']) await writeFile(join(dir, file), 'PEM\n');
+  // Real PEM files: the loader checks that a certificate goes with its key.
+  const { localhost, ca } = testCertificates();
+  const files = { 'tls/cert.pem': localhost.cert, 'tls/key.pem': localhost.key, 'tls/ca.pem': ca };
+  for (const [file, pem] of Object.entries(files)) await writeFile(join(dir, file), pem);
 });
 
 after(async () => {
@@ -77,7 +81,12 @@ test('every field of a full config is read, converted to runtime units and resol
         host: '::1',
         port: 8443,
         maxConnections: 10_000,
-        tls: { cert: join(dir, 'tls/cert.pem'), key: join(dir, 'tls/key.pem') },
+        tls: {
+          cert: join(dir, 'tls/cert.pem'),
+          key: join(dir, 'tls/key.pem'),
+          certificates: [],
+          minVersion: 'TLSv1.2',
+        },
       },
     ],
     routes: [
@@ -88,7 +97,8 @@ test('every field of a full config is read, converted to runtime units and resol
         path: '/v1',
         upstream: 'api',
         stripPrefix: true,
-        limits: { body: 1024 * 1024 },
+        limits: { body: 1024 * 1024, buffer: 1024 * 1024 },
+        requestBuffering: true,
         retryIdempotencyKey: false,
       },
       {
@@ -98,7 +108,8 @@ test('every field of a full config is read, converted to runtime units and resol
         path: '/',
         upstream: 'web',
         stripPrefix: false,
-        limits: { body: 10 * 1024 * 1024 },
+        limits: { body: 10 * 1024 * 1024, buffer: 1024 * 1024 },
+        requestBuffering: true,
         retryIdempotencyKey: false,
       },
     ],
@@ -124,7 +135,15 @@ test('every field of a full config is read, converted to runtime units and resol
           },
         ],
         balancer: 'least_conn',
-        pool: { maxConnections: 16, idleTimeout: 60_000, maxPending: 1024, queueTimeout: 2_000 },
+        hashKey: { kind: 'client' },
+        protocol: 'http1',
+        pool: {
+          maxConnections: 16,
+          idleTimeout: 60_000,
+          maxPending: 1024,
+          queueTimeout: 2_000,
+          maxStreams: 100,
+        },
         timeouts: { connect: 250, response: 1_500, read: 2_000, total: 5_000, tunnelIdle: 3_600_000 },
         tls: { ca: join(dir, 'tls/ca.pem'), servername: 'api.internal', insecureSkipVerify: false },
         ...resilienceDefaults(1_500),
@@ -142,7 +161,15 @@ test('every field of a full config is read, converted to runtime units and resol
           },
         ],
         balancer: 'round_robin',
-        pool: { maxConnections: 128, idleTimeout: 30_000, maxPending: 1024, queueTimeout: 2_000 },
+        hashKey: { kind: 'client' },
+        protocol: 'http1',
+        pool: {
+          maxConnections: 128,
+          idleTimeout: 30_000,
+          maxPending: 1024,
+          queueTimeout: 2_000,
+          maxStreams: 100,
+        },
         timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
         tls: { insecureSkipVerify: false },
         ...resilienceDefaults(30_000),
@@ -155,6 +182,9 @@ test('every field of a full config is read, converted to runtime units and resol
       uriLength: 4096,
       headerTimeout: 5_000,
       bodyIdleTimeout: 10_000,
+      bodyReadTimeout: 10_000,
+      bodyMinRate: 1024,
+      sendTimeout: 30_000,
       keepAliveTimeout: 2_000,
     },
     log: { level: 'debug', destination: join(dir, 'logs/candor.log') },
@@ -176,7 +206,8 @@ test('a minimal config gets every default', () => {
         path: '/',
         upstream: 'api',
         stripPrefix: false,
-        limits: { body: 10 * 1024 * 1024 },
+        limits: { body: 10 * 1024 * 1024, buffer: 1024 * 1024 },
+        requestBuffering: true,
         retryIdempotencyKey: false,
       },
     ],
@@ -194,7 +225,15 @@ test('a minimal config gets every default', () => {
           },
         ],
         balancer: 'round_robin',
-        pool: { maxConnections: 128, idleTimeout: 30_000, maxPending: 1024, queueTimeout: 2_000 },
+        hashKey: { kind: 'client' },
+        protocol: 'http1',
+        pool: {
+          maxConnections: 128,
+          idleTimeout: 30_000,
+          maxPending: 1024,
+          queueTimeout: 2_000,
+          maxStreams: 100,
+        },
         timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
         tls: { insecureSkipVerify: false },
         ...resilienceDefaults(30_000),
@@ -207,6 +246,9 @@ test('a minimal config gets every default', () => {
       uriLength: 8 * 1024,
       headerTimeout: 10_000,
       bodyIdleTimeout: 30_000,
+      bodyReadTimeout: 10_000,
+      bodyMinRate: 1024,
+      sendTimeout: 30_000,
       keepAliveTimeout: 5_000,
     },
     log: { level: 'info', destination: 'stdout' },
@@ -312,7 +354,13 @@ upstreams:
   assert.deepEqual(route.rateLimit, { rate: 10, burst: 20, key: { kind: 'header', name: 'x-api-key' } });
   assert.equal(route.retryIdempotencyKey, true);
   const api = config.upstreams.api;
-  assert.deepEqual(api.pool, { maxConnections: 128, idleTimeout: 30_000, maxPending: 10, queueTimeout: 250 });
+  assert.deepEqual(api.pool, {
+    maxConnections: 128,
+    idleTimeout: 30_000,
+    maxPending: 10,
+    queueTimeout: 250,
+    maxStreams: 100,
+  });
   assert.deepEqual(api.healthCheck, {
     method: 'GET',
     path: '/healthz',

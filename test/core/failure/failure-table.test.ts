@@ -273,11 +273,15 @@ describe('the failure table', () => {
       assert.doesNotMatch(proxyStatus, /127\.0\.0\.1/, 'the upstream address is not exposed by default');
       if (row.param) assert.match(proxyStatus, row.param);
       assert.equal(res.headers['cache-control'], 'no-store');
-      assert.equal(res.headers['x-request-id'], `row-${i}`);
+      // The gateway's own id (the loopback client is not a trusted proxy), in the header, the body and upstream.
+      const id = String(res.headers['x-request-id']);
+      assert.match(id, /^[0-9a-f-]{36}$/);
       assert.equal(res.headers['retry-after'], undefined);
-      assertBody(accept, res.headers['content-type'], res.text, row, `row-${i}`);
+      assertBody(accept, res.headers['content-type'], res.text, row, id);
 
       const line = await gw.logFor(`row-${i}`);
+      assert.equal(line.req_id, id);
+      assert.equal(line.client_req_id, `row-${i}`);
       assert.equal(line.status, row.status);
       assert.equal(line.error, row.error);
       assert.equal(line.shape, row.shape);
@@ -293,7 +297,7 @@ describe('the failure table', () => {
       if (row.reached) {
         assert.equal(received.length, 1, 'the request reached the upstream once');
         assert.equal(received[0].path, '/orders/42?x=1');
-        assert.equal(received[0].headers['x-request-id'], `row-${i}`);
+        assert.equal(received[0].headers['x-request-id'], id);
       } else {
         assert.equal(received.length, 0, 'nothing reached the upstream');
       }

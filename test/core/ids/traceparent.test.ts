@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { acceptOrCreateRequestId } from '../../../src/core/ids/ids.ts';
+import { requestIdsFor } from '../../../src/core/ids/ids.ts';
 import { continueOrStartTrace } from '../../../src/core/ids/traceparent.ts';
 
 test('a valid traceparent is continued with a fresh span id', () => {
@@ -39,9 +39,18 @@ test('invalid traceparents start a new trace', () => {
   }
 });
 
-test('request ids from clients are kept only when safe to echo', () => {
-  assert.equal(acceptOrCreateRequestId('abc-123_x.y:z'), 'abc-123_x.y:z');
+test('request ids from trusted proxies are kept only when safe to echo', () => {
+  assert.deepEqual(requestIdsFor('abc-123_x.y:z', true), { id: 'abc-123_x.y:z', clientId: undefined });
   for (const bad of ['', 'has space', 'quote"d', 'x'.repeat(201), 'new\nline']) {
-    assert.match(acceptOrCreateRequestId(bad), /^[0-9a-f-]{36}$/, JSON.stringify(bad));
+    const ids = requestIdsFor(bad, true);
+    assert.match(ids.id, /^[0-9a-f-]{36}$/, JSON.stringify(bad));
+    assert.equal(ids.clientId, undefined, 'an unsafe id is not logged either');
   }
+});
+
+test("an untrusted client's id is not adopted: a new one is made, the client's kept for the log", () => {
+  const ids = requestIdsFor('abc-123', false);
+  assert.match(ids.id, /^[0-9a-f-]{36}$/);
+  assert.equal(ids.clientId, 'abc-123');
+  assert.deepEqual(requestIdsFor(undefined, false).clientId, undefined);
 });

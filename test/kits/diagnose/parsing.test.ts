@@ -174,6 +174,12 @@ describe('identify', () => {
     assert.equal(what('SSH-2.0-OpenSSH_9.2p1\r\n'), 'an SSH server');
     assert.equal(what('220 mail.example.com ESMTP Postfix\r\n'), 'an SMTP server');
     assert.equal(what('220 ProFTPD Server ready.\r\n'), 'an FTP server');
+    assert.equal(what('220-smtp.example.org SMTP ready\r\n'), 'an SMTP server');
+    // A 220 that names neither is not called SMTP (or FTP): it is just a greeting.
+    assert.equal(
+      what('220 hello this is a custom banner\r\n'),
+      'a server that greets with "220" (neither SMTP nor FTP by its banner)',
+    );
     assert.equal(what('-ERR unknown command\r\n'), 'a Redis server');
     assert.equal(what('+OK\r\n'), 'a Redis server');
     assert.equal(what('$5\r\nhello\r\n'), 'a Redis server');

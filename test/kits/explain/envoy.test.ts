@@ -158,7 +158,7 @@ Storms (buckets of 1 s)
 
 Timeouts
   api.shop:8080: 3 requests timed out waiting for the response head
-    they all waited 14.7 s: a timeout of about 15.0 s cut them
+    they all waited 15000 ms: a timeout of about 15.0 s cut them
     only 2 answered requests: too few for a p99 to suggest a timeout from
 
 What to check first
@@ -172,7 +172,7 @@ What to check first
     likely: the upstream closed or reset the connection before sending a complete response head
     check:  Look for a crash, an OOM kill or a restart in the upstream's own logs at this time.
   garbage (1): something else is on that port
-    likely: the upstream answered, but not with a valid HTTP/1.x response
+    likely: the upstream answered, but not with a valid HTTP response
     check:  Check what is listening on the target port: it may be another service, or the app writes to the socket directly.
   gateway (12): the gateway answered on its own
     likely: every target of the upstream is out of rotation (unhealthy or circuit open)

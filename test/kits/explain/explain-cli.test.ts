@@ -116,7 +116,7 @@ test('the text report tells the story: shapes, storm and deploy, timeout, what t
     /^ {4}connection_refused +\d+ +502 +503×\d+ +be_app \(\d+\)/m,
     /^ {2}be_app: .* connection_refused ×\d+$/m,
     /^ {4}storm began \d+ ms after deploy v42: suspect the deploy first/m,
-    /^ {4}they all waited 1\.00 s: a timeout of about 1\.00 s cut them$/m,
+    /^ {4}they all waited 999–1055 ms: a timeout of about 1\.00 s cut them$/m,
     /set the response timeout to about 1\.50 s \(p99 × 1\.5\)/,
     /^What to check first$/m,
     /^ {4}check: {2}Start the upstream process, or fix the port in the target URL\.$/m,
@@ -174,4 +174,24 @@ test("the README's examples are what explain prints on the fixtures", async () =
         assert.ok(printed.has(line), `README shows a line explain no longer prints:\n${line}`);
     }
   }
+});
+
+test('"they all waited" quotes the waits as the lines give them: 2001–2003 ms, not a rounded 1.98 s', async () => {
+  const log = join(dir, 'waits.log');
+  const line = (i: number, totalMs: number) =>
+    JSON.stringify({
+      level: 'warn',
+      time: `2026-01-01T00:00:0${i}.000Z`,
+      gateway: 'edge',
+      msg: 'request',
+      req_id: `w${i}`,
+      status: 504,
+      error: 'http_response_timeout',
+      upstream: 'api',
+      total_ms: totalMs,
+    });
+  writeFileSync(log, `${[line(1, 2001), line(2, 2003), line(3, 2002)].join('\n')}\n`);
+  const { code, stdout } = await runExplain([log]);
+  assert.equal(code, 0);
+  assert.match(stdout, /^ {4}they all waited 2001–2003 ms: a timeout of about 2\.00 s cut them$/m);
 });

@@ -111,7 +111,9 @@ async function startCollector(refuse = false) {
   };
 }
 
+// The test client plays a trusted proxy (trust_forwarded_from): the X-Request-Id it sends is the request's id.
 const gatewayYaml = (targets: string[], endpoint: string, tracing = '') => `name: edge-1
+trust_forwarded_from: [127.0.0.1]
 routes:
   - name: items
     match: { path: /items }

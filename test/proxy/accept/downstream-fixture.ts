@@ -32,6 +32,11 @@ routes:
   - match: { path: / }
     upstream: app
     limits: { body: 1KiB }
+  # Bodies stream here as they arrive (the tests of what happens once forwarding has begun).
+  - match: { path: /stream }
+    upstream: app
+    limits: { body: 1KiB }
+    request_buffering: false
 upstreams:
   app:
     targets:
@@ -176,7 +181,7 @@ export interface Expected {
   readonly details: RegExp;
   /** Whether the gateway must close the connection after the answer (default true). */
   readonly closes?: boolean;
-  /** The request id the client sent, if any (else the gateway makes one). */
+  /** The request id the client sent, if any: logged as client_req_id (the gateway makes its own). */
   readonly requestId?: string;
   /** The Accept the client sent: application/json asks for problem+json. */
   readonly json?: boolean;
@@ -202,7 +207,6 @@ export async function assertClientError(
   assert.equal(res.headers['cache-control'], 'no-store');
   const requestId = res.headers['x-request-id'];
   assert.ok(requestId, 'an X-Request-Id');
-  if (expected.requestId) assert.equal(requestId, expected.requestId);
   assert.equal(Number(res.headers['content-length']), Buffer.byteLength(res.body, 'latin1'));
   if (expected.json) {
     assert.equal(res.headers['content-type'], 'application/problem+json');
@@ -223,6 +227,8 @@ export async function assertClientError(
   }
 
   const line = await fixture.gw.logFor(requestId);
+  // The id the client sent is read even from a refused request, and logged beside the gateway's.
+  if (expected.requestId) assert.equal(line.client_req_id, expected.requestId);
   assert.equal(line.status, expected.status);
   assert.equal(line.error, 'http_request_error');
   assert.equal(line.shape, 'client');

@@ -26,7 +26,7 @@ before(async () => {
   const config = join(dir, 'candor.yaml');
   writeFileSync(
     config,
-    `listen:\n  - address: 127.0.0.1:0\nroutes:\n  - match: { path: /small }\n    upstream: app\n    limits: { body: 1KiB }\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${refused.url}\n    outlier_detection: { consecutive_failures: 0 }\n    circuit_breaker: { consecutive_failures: 0 }\n    retries: { attempts: 1 }\n`,
+    `listen:\n  - address: 127.0.0.1:0\nroutes:\n  - match: { path: /small }\n    upstream: app\n    limits: { body: 1KiB }\n  - upstream: app\n    request_buffering: false\nupstreams:\n  app:\n    targets:\n      - url: ${refused.url}\n    outlier_detection: { consecutive_failures: 0 }\n    circuit_breaker: { consecutive_failures: 0 }\n    retries: { attempts: 1 }\n`,
   );
   serve = await startServe(config, 1);
 });

@@ -10,7 +10,8 @@ const route = (index: number, path: string, host?: string): RouteConfig => ({
   path,
   upstream: 'u',
   stripPrefix: false,
-  limits: { body: 1 },
+  limits: { body: 1, buffer: 1 },
+  requestBuffering: true,
   retryIdempotencyKey: false,
 });
 

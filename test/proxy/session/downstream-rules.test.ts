@@ -136,7 +136,7 @@ test('one log line per request: plain, refused by the parser, a client gone earl
     ws.end();
     for (const id of ['one-1', 'one-2', 'one-3', 'one-4']) await gw.logFor(id);
     await new Promise((r) => setTimeout(r, 100));
-    const ids = gw.logs.filter((l) => l.msg === 'request').map((l) => l.req_id);
+    const ids = gw.logs.filter((l) => l.msg === 'request').map((l) => l.client_req_id);
     assert.deepEqual([...ids].sort(), ['one-1', 'one-2', 'one-3', 'one-4']);
     assert.equal((await gw.logFor('one-2')).status, 400);
     assert.equal((await gw.logFor('one-3')).status, 499);

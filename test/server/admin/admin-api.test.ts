@@ -29,7 +29,7 @@ let base: string;
 const configText = (port: number, targets: string[]) => `name: admin-edge
 listen:
   - address: 127.0.0.1:0
-admin: { listen: "127.0.0.1:${port}", token_file: ${tokenFile}, probes_path: /_candor }
+admin: { listen: "127.0.0.1:${port}", token_file: ${tokenFile}, probes_path: /_candor, allowed_hosts: [admin.example.internal] }
 routes:
   - name: app
     match: { path: / }
@@ -44,7 +44,7 @@ const call = (method: string, path: string, body?: unknown) =>
 const received = () => ({ blue: blue.received.length, green: green.received.length });
 
 before(async () => {
-  writeFileSync(tokenFile, `${TOKEN}\n`);
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   blue = await startEcho();
   green = await startEcho();
   adminPort = await freePort();
@@ -193,8 +193,46 @@ test('GET /status: every upstream and target with its state, merged from both wo
     port: adminPort,
     token: { file: tokenFile },
     probesPath: '/_candor',
+    allowedHosts: ['admin.example.internal'],
   });
   assert.ok(!JSON.stringify(shown.body).includes(TOKEN));
+});
+
+test("a Host that is not the admin listener's own name is a 421 before anything else (DNS rebinding)", async () => {
+  const rebound = `evil.example:${adminPort}`;
+  for (const [method, path, token] of [
+    ['GET', '/live', undefined],
+    ['GET', '/status', undefined],
+    ['GET', '/status', TOKEN],
+    ['POST', '/reload', TOKEN],
+  ] as const) {
+    const answer = await adminCall(adminPort, method, path, { token, host: rebound });
+    assert.equal(answer.status, 421, `${method} ${path}`);
+    assert.equal(answer.type, 'application/problem+json');
+    assert.deepEqual(answer.body, {
+      title: 'Misdirected request',
+      status: 421,
+      detail: `the admin API answers for 127.0.0.1, localhost, [::1], admin.example.internal, not for Host "${rebound}": add it to admin.allowed_hosts if it is this gateway's name`,
+    });
+  }
+  await serve.waitForLines('admin misdirected', 4);
+  const logged = serve.lines.find((l) => l.msg === 'admin misdirected');
+  assert.equal(logged?.host, rebound);
+  assert.equal(logged?.level, 'warn');
+  // Its own names, with or without the port, and the names allowed_hosts adds.
+  for (const host of [
+    `127.0.0.1:${adminPort}`,
+    `localhost:${adminPort}`,
+    'LOCALHOST',
+    'admin.example.internal',
+  ]) {
+    assert.equal((await adminCall(adminPort, 'GET', '/status', { token: TOKEN, host })).status, 200, host);
+  }
+  assert.equal(
+    (await adminCall(adminPort, 'GET', '/status', { token: TOKEN, host: 'admin.example.internal.evil' }))
+      .status,
+    421,
+  );
 });
 
 test('bad input is a 400 problem+json naming the field', async () => {

@@ -42,7 +42,7 @@ test('GET /metrics on the admin API needs the token and counts both workers; /re
   const echo = await startEcho();
   const dir = mkdtempSync(join(tmpdir(), 'candor-md-'));
   const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, `${TOKEN}\n`);
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const path = join(dir, 'candor.yaml');
   writeFileSync(
     path,

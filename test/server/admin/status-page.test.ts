@@ -72,7 +72,7 @@ test('the status page: token prompt, a killed target goes unhealthy and its fail
   const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'candor-page-'));
   const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, `${TOKEN}\n`);
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const killable: SwitchableUpstream = await startSwitchable();
   const steady: Fault = await startEcho();
   const adminPort = await freePort();

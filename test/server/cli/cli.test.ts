@@ -6,6 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { READERS } from '../../../src/kits/explain/detect-format.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startServe } from '../../helpers/serve-process.ts';
@@ -60,6 +61,10 @@ test('--version and --help exit 0; no command and an unknown one exit 64', async
   assert.equal(help.code, 0);
   assert.match(help.stdout, /candor serve --config FILE/);
   assert.match(help.stdout, /candor check FILE/);
+  // Every format explain reads is named, from the one registry (it once named 3 of 15).
+  assert.match(help.stdout, new RegExp(`\\b${READERS.length} formats`));
+  for (const reader of READERS)
+    assert.match(help.stdout, new RegExp(`[ ,]${reader.format}[,;]`), reader.format);
   assert.equal((await run([])).code, 64);
   const unknown = await run(['frobnicate']);
   assert.equal(unknown.code, 64);
@@ -155,7 +160,7 @@ test('serve proxies, logs one JSON line per request, and exits 0 on SIGTERM', as
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l))
-      .find((l) => l.req_id === 'cli-1');
+      .find((l) => l.client_req_id === 'cli-1');
     assert.equal(line.msg, 'request');
     assert.equal(line.status, 200);
     assert.equal(line.path, '/hello');

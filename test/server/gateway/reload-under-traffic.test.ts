@@ -19,7 +19,7 @@ const TOKEN = 'reload-test-token-0123456789';
 test('20 reloads under steady traffic: zero failed requests, zero connection errors, new routes take effect', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'candor-reload-'));
   const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, `${TOKEN}\n`);
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const a = await startEcho();
   const b = await startEcho();
   const path = join(dir, 'candor.yaml');

@@ -258,7 +258,11 @@ upstreams:
   const gateway = await (await import('../../../src/server/gateway/gateway.ts')).startGateway(
     withListen(yaml, listen),
     {
-      logger: (await import('pino')).default({ level: 'silent' }),
+      logger: (await import('../../../src/observe/log/logger.ts')).createLoggerOn(
+        { write: () => true },
+        'silent',
+        'edge',
+      ),
     },
   );
   const port = gateway.listeners[0].port();

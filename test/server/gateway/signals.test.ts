@@ -27,7 +27,7 @@ test('SIGUSR1 to the primary reopens the log file after a mv rotation (relayed t
     assert.ok(worker, 'one worker');
     const base = `http://127.0.0.1:${candor.port}`;
     assert.equal((await request(base, { headers: { 'x-request-id': 'before-rotation' } })).status, 200);
-    await candor.waitForLine((l) => l.req_id === 'before-rotation', 'the first request');
+    await candor.waitForLine((l) => l.client_req_id === 'before-rotation', 'the first request');
 
     // logrotate's default: mv, then `kill -USR1` in postrotate.
     const rotated = `${candor.logPath}.1`;
@@ -35,12 +35,12 @@ test('SIGUSR1 to the primary reopens the log file after a mv rotation (relayed t
     candor.primary.kill('SIGUSR1');
     await candor.waitForLine((l) => l.msg === 'reopened the log file', 'the reopen, relayed by the primary');
     assert.equal((await request(base, { headers: { 'x-request-id': 'after-rotation' } })).status, 200);
-    await candor.waitForLine((l) => l.req_id === 'after-rotation', 'a request after the rotation');
+    await candor.waitForLine((l) => l.client_req_id === 'after-rotation', 'a request after the rotation');
     assert.ok(
-      candor.lines(rotated).some((l) => l.req_id === 'before-rotation'),
+      candor.lines(rotated).some((l) => l.client_req_id === 'before-rotation'),
       'the old lines stay in the rotated file',
     );
-    assert.equal(candor.lines(rotated).filter((l) => l.req_id === 'after-rotation').length, 0);
+    assert.equal(candor.lines(rotated).filter((l) => l.client_req_id === 'after-rotation').length, 0);
     assert.equal(await connectRefused(INSPECTOR_PORT), true, 'SIGUSR1 to the primary opened no inspector');
 
     // Straight to a worker: it runs with --disable-sigusr1, so the signal does nothing at all.
@@ -48,7 +48,10 @@ test('SIGUSR1 to the primary reopens the log file after a mv rotation (relayed t
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await connectRefused(INSPECTOR_PORT), true, 'SIGUSR1 to the worker opened no inspector');
     assert.equal((await request(base, { headers: { 'x-request-id': 'after-second' } })).status, 200);
-    await candor.waitForLine((l) => l.req_id === 'after-second', 'a request after the signal to the worker');
+    await candor.waitForLine(
+      (l) => l.client_req_id === 'after-second',
+      'a request after the signal to the worker',
+    );
     assert.deepEqual(candor.workers(), [worker], 'the same worker, never restarted');
     assert.equal(candor.primary.exitCode, null, 'the primary lives on');
 

@@ -11,7 +11,6 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startUnaccepting } from '../../../src/kits/fault-kit/unreachable-faults.ts';
-import { lastProbe } from '../../../src/upstream/health/active-checks.ts';
 import type { Target } from '../../../src/upstream/targets/upstream.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -92,16 +91,16 @@ test('a refusing target goes out of rotation after `fall` probes, named connecti
   try {
     const [up, down] = targetsOf(gw);
     await waitUntil('down', () => !down.checkedHealthy);
-    const probe = lastProbe(down);
+    const probe = down.lastProbe;
     assert.equal(probe?.ok, false);
     assert.equal(probe?.failure?.type, 'connection_refused');
     assert.equal(probe?.failure?.shape, 'unreachable');
     assert.match(probe?.failure?.details ?? '', /ECONNREFUSED/);
     assert.equal(down.lastFailure?.type, 'connection_refused');
-    await waitUntil('probed', () => lastProbe(up) !== undefined);
+    await waitUntil('probed', () => up.lastProbe !== undefined);
     assert.equal(up.checkedHealthy, true);
-    assert.equal(lastProbe(up)?.ok, true, JSON.stringify(lastProbe(up)));
-    assert.equal(lastProbe(up)?.status, 200);
+    assert.equal(up.lastProbe?.ok, true, JSON.stringify(up.lastProbe));
+    assert.equal(up.lastProbe?.status, 200);
 
     const downLines = gw.logs.filter((l) => l.msg === 'target down');
     assert.equal(downLines.length, 1);
@@ -150,7 +149,7 @@ test('a target whose check answers 503 is down; after `rise` good answers it is 
     const [, target] = targetsOf(gw);
     assert.equal(target.checkedHealthy, true, 'in rotation until `fall` failures');
     await waitUntil('down', () => !target.checkedHealthy);
-    const probe = lastProbe(target);
+    const probe = target.lastProbe;
     assert.equal(probe?.status, 503);
     assert.deepEqual(probe?.failure, {
       type: 'unexpected_status',
@@ -176,7 +175,7 @@ test('a target whose check answers 503 is down; after `rise` good answers it is 
     assert.equal(up.length, 1);
     assert.equal(up[0].level, 'info');
     assert.equal(up[0].consecutive, 2, 'exactly `rise` successes');
-    assert.equal(lastProbe(target)?.ok, true);
+    assert.equal(target.lastProbe?.ok, true);
 
     await burst(gw, 20);
     assert.ok(dataRequests(flaky.fault) > 0, 'back in rotation');
@@ -201,7 +200,7 @@ test('a blackhole target fails by http_response_timeout, and its probes never ov
   try {
     const [target] = targetsOf(gw);
     await waitUntil('down', () => !target.checkedHealthy);
-    const probe = lastProbe(target);
+    const probe = target.lastProbe;
     assert.equal(probe?.failure?.type, 'http_response_timeout');
     assert.equal(probe?.failure?.shape, 'slow');
     assert.ok((probe?.ms ?? 0) >= 195, `timed out after the timeout (${probe?.ms} ms)`);
@@ -226,7 +225,7 @@ test('a target that never accepts fails by connection_timeout, at the probe time
   try {
     const [target] = targetsOf(gw);
     await waitUntil('down', () => !target.checkedHealthy);
-    const probe = lastProbe(target);
+    const probe = target.lastProbe;
     assert.equal(probe?.failure?.type, 'connection_timeout');
     assert.equal(probe?.failure?.shape, 'unreachable');
     assert.equal(probe?.failure?.details, 'not connected after 200 ms (health check timeout)');
@@ -248,8 +247,8 @@ test('the probe uses the configured method, path and Host', async () => {
     assert.equal(first.headers.host, 'status.internal');
     assert.equal(first.headers['user-agent'], 'candor-health-check');
     assert.equal(first.headers.connection, 'close');
-    await waitUntil('probed', () => lastProbe(targetsOf(gw)[0]) !== undefined);
-    assert.equal(lastProbe(targetsOf(gw)[0])?.ok, true);
+    await waitUntil('probed', () => targetsOf(gw)[0].lastProbe !== undefined);
+    assert.equal(targetsOf(gw)[0].lastProbe?.ok, true);
   } finally {
     await gw.close();
     await echo.close();
@@ -306,7 +305,7 @@ function runChild(script: string, ms: number): Promise<{ code: number | null; ou
 const childChecks = (url: string, then: string) => `
 import { parseConfig } from './src/core/config/load.ts';
 import { createUpstream } from './src/upstream/targets/upstream.ts';
-import { lastProbe, startActiveChecks } from './src/upstream/health/active-checks.ts';
+import { startActiveChecks } from './src/upstream/health/active-checks.ts';
 import { GatewayMetrics } from './src/observe/metrics/metrics.ts';
 import pino from 'pino';
 const config = parseConfig(${JSON.stringify(`listen: [{ address: "127.0.0.1:0" }]\n${config([url], `path: /health, ${CHECK}`)}`)}, '<child>', {});
@@ -329,13 +328,13 @@ test('running checks do not keep a process alive, and stop() leaves no handle be
         `const keep = setInterval(() => {}, 1000);
 const seen = new Set();
 while (seen.size < 3) {
-  seen.add(lastProbe(upstream.targets[0]));
+  seen.add(upstream.targets[0].lastProbe);
   await new Promise((r) => setTimeout(r, 5));
 }
 await checks.stop();
 await upstream.close();
 clearInterval(keep);
-console.log(JSON.stringify(lastProbe(upstream.targets[0])));`,
+console.log(JSON.stringify(upstream.targets[0].lastProbe));`,
       ),
       15_000,
     );

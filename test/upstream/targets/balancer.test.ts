@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TargetConfig } from '../../../src/core/config/types.ts';
-import { createBalancer, TargetState } from '../../../src/upstream/targets/balancer.ts';
+import { BALANCER_KINDS, createBalancer, TargetState } from '../../../src/upstream/targets/balancer.ts';
 
 const target = (name: string, weight = 1): TargetState =>
   new TargetState({
@@ -33,20 +33,24 @@ test('least connections picks the target with the fewest in flight, relative to 
   assert.equal(balancer.pick(NOW)?.config.url, 'c', '(1+1)/2 beats (1+1)/1');
 });
 
-test('every balancer spreads evenly over equal idle targets', () => {
-  for (const kind of ['round_robin', 'least_conn'] as const) {
+// ── the contract every balancer keeps (one suite, run against each kind) ──────────
+
+test('every balancer spreads over equal idle targets (requests with different keys)', () => {
+  for (const kind of BALANCER_KINDS) {
     const balancer = createBalancer(kind, [target('a'), target('b'), target('c')]);
     const counts = new Map<string, number>();
-    for (let i = 0; i < 300; i++) {
-      const url = balancer.pick(NOW)?.config.url ?? '';
+    for (let i = 0; i < 3000; i++) {
+      const url = balancer.pick(NOW, undefined, `client-${i}`)?.config.url ?? '';
       counts.set(url, (counts.get(url) ?? 0) + 1);
     }
-    assert.deepEqual([...counts.values()], [100, 100, 100], kind);
+    assert.equal(counts.size, 3, kind);
+    // Round robin and least connections split exactly; a hash ring of 160 points a target within ±15%.
+    for (const [url, n] of counts) assert.ok(n >= 850 && n <= 1150, `${kind}: ${url} got ${n} of 3000`);
   }
 });
 
 test('every balancer skips targets out of rotation, and prefers ones not tried yet', () => {
-  for (const kind of ['round_robin', 'least_conn'] as const) {
+  for (const kind of BALANCER_KINDS) {
     const [a, b, c] = [target('a'), target('b'), target('c')];
     const balancer = createBalancer(kind, [a, b, c]);
     a.checkedHealthy = false;
@@ -65,16 +69,31 @@ test('every balancer skips targets out of rotation, and prefers ones not tried y
   }
 });
 
-test('a half-open target takes only as many requests as probes allowed', () => {
-  const [a, b] = [target('a'), target('b')];
-  const balancer = createBalancer('round_robin', [a, b], { slowStart: 0, halfOpenProbes: 1 });
-  a.ejectedUntil = NOW - 1;
-  const probe = a.probes.acquire();
-  for (let i = 0; i < 5; i++) assert.equal(balancer.pick(NOW), b);
-  probe();
-  const picks = Array.from({ length: 4 }, () => balancer.pick(NOW));
-  assert.ok(picks.includes(a), 'a takes its probe');
+test('every balancer gives a half-open target only as many requests as probes allowed', () => {
+  for (const kind of BALANCER_KINDS) {
+    const [a, b] = [target('a'), target('b')];
+    const balancer = createBalancer(kind, [a, b], { slowStart: 0, halfOpenProbes: 1 });
+    a.ejectedUntil = NOW - 1;
+    const probe = a.probes.acquire();
+    for (let i = 0; i < 20; i++) assert.equal(balancer.pick(NOW, undefined, `k${i}`), b, kind);
+    probe();
+    const picks = Array.from({ length: 20 }, (_, i) => balancer.pick(NOW, undefined, `k${i}`));
+    assert.ok(picks.includes(a), `${kind}: a takes its probe`);
+  }
 });
+
+test('every balancer answers nothing when no target is in rotation, and the operator’s weight 0 is out', () => {
+  for (const kind of BALANCER_KINDS) {
+    const [a, b] = [target('a'), target('b')];
+    const balancer = createBalancer(kind, [a, b]);
+    a.adminWeight = 0;
+    for (let i = 0; i < 10; i++) assert.equal(balancer.pick(NOW, undefined, `k${i}`), b, kind);
+    b.admin = 'draining';
+    assert.equal(balancer.pick(NOW, undefined, 'k'), undefined, kind);
+  }
+});
+
+// ── each kind's own behaviour ───────────────────────────────────────────────────
 
 test('slow start: a target back in rotation gets a share that grows over the window', () => {
   const [a, b] = [target('a'), target('b')];
@@ -91,4 +110,42 @@ test('slow start: a target back in rotation gets a share that grows over the win
   assert.ok(early < 0.12, `10% of its weight at first: ${early}`);
   assert.ok(middle > 0.3 && middle < 0.36, `half its weight half way: ${middle}`);
   assert.equal(done, 0.5, 'its full share at the end of the window');
+});
+
+test('hash: one key, one target, every time; weights respected', () => {
+  const balancer = createBalancer('hash', [target('a', 3), target('b', 1)]);
+  const first = balancer.pick(NOW, undefined, 'user-42');
+  for (let i = 0; i < 10; i++) assert.equal(balancer.pick(NOW, undefined, 'user-42'), first);
+  let onA = 0;
+  for (let i = 0; i < 4000; i++) if (balancer.pick(NOW, undefined, `user-${i}`)?.config.url === 'a') onA++;
+  assert.ok(onA / 4000 > 0.7 && onA / 4000 < 0.8, `a has weight 3 of 4: ${onA / 4000}`);
+});
+
+test('hash: a target that leaves moves only the keys it had, out of rotation or out of the config', () => {
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => target(n));
+  const keys = Array.from({ length: 2000 }, (_, i) => `session-${i}`);
+  const all = createBalancer('hash', [a, b, c, d]);
+  const before = keys.map((k) => all.pick(NOW, undefined, k));
+  const check = (after: (TargetState | undefined)[], how: string) => {
+    let moved = 0;
+    keys.forEach((_, i) => {
+      if (before[i] === c) {
+        assert.notEqual(after[i], c, how);
+        moved++;
+      } else assert.equal(after[i], before[i], `${how}: a key not on c stays where it was`);
+    });
+    assert.ok(moved > 350 && moved < 650, `${how}: c had about a quarter of the keys (${moved})`);
+  };
+  c.checkedHealthy = false;
+  check(
+    keys.map((k) => all.pick(NOW, undefined, k)),
+    'out of rotation',
+  );
+  assert.equal(all.home?.(keys[before.indexOf(c)]), c, 'home still names the target the key belongs to');
+  c.checkedHealthy = true;
+  const without = createBalancer('hash', [a, b, d]);
+  check(
+    keys.map((k) => without.pick(NOW, undefined, k)),
+    'gone from the config',
+  );
 });

@@ -45,10 +45,14 @@ export const candorReader: LogReader = {
     if (time === undefined || status === undefined) return undefined;
     const failure = knownType(entry.error);
     const slowFailure = failure !== undefined && FAILURES[failure].shape === 'slow';
+    // The last attempt is the line's own when it ended as the request did; one the gateway
+    // answered after (no target left in rotation, the deadline in backoff) was retried too.
+    const tries: Array<{ error?: unknown }> = Array.isArray(entry.tries) ? entry.tries : [];
+    const ownLast = tries.length > 0 && tries[tries.length - 1]?.error === entry.error;
     const retried = Array.isArray(entry.tries)
-      ? entry.tries
-          .slice(0, -1)
-          .map((attempt: { error?: unknown }) => knownType(attempt?.error))
+      ? tries
+          .slice(0, ownLast ? -1 : undefined)
+          .map((attempt) => knownType(attempt?.error))
           .filter((type): type is FailureType => type !== undefined)
       : [];
     return {

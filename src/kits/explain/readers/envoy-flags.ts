@@ -58,7 +58,7 @@ function refineConnect(said: string): FailureType {
   return 'connection_refused';
 }
 
-export interface FlagReading {
+interface FlagReading {
   readonly failure?: FailureType;
   /** The flag the failure came from. */
   readonly flag?: string;

@@ -14,7 +14,7 @@ const HTTPLOG =
  * mapped onto the taxonomy. HAProxy cannot tell a refused connection from a failed TLS
  * handshake (both are SC); `<NOSRV>` means no server was up to try.
  */
-export function haproxyFailure(state: string, status: number, server: string): FailureType | undefined {
+function haproxyFailure(state: string, status: number, server: string): FailureType | undefined {
   const cause = state[0];
   const phase = state[1];
   switch (cause) {

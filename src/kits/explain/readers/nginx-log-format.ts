@@ -68,7 +68,7 @@ const LIST = '[^\\s,]*(?:(?:, | : )[^\\s,]*)*';
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A format compiled into one anchored expression; `names[i]` is group i + 1's variable. */
-export interface CompiledFormat {
+interface CompiledFormat {
   readonly pattern: RegExp;
   readonly names: readonly string[];
   readonly format: LogFormat;
@@ -93,7 +93,7 @@ function pieces(text: string): Array<{ variable?: string; literal?: string }> {
  * where the first ends ("$upstream_status$upstream_addr": "503127.0.0.1:8080"), as "$a$b".
  * The first ends for certain only when its value has a fixed shape ($status, the times).
  */
-export function runTogether(format: LogFormat): string[] {
+function runTogether(format: LogFormat): string[] {
   const parts = pieces(format.text);
   const pairs: string[] = [];
   for (let i = 0; i + 1 < parts.length; i++) {

@@ -1,7 +1,15 @@
-import type { CircuitBreakerConfig } from '../../core/config/types.ts';
+/** A circuit's thresholds (the gateway's `circuit_breaker`, candor/client's `circuitBreaker`). */
+export interface CircuitBreakerConfig {
+  /** Failures in a row that open the circuit; 0: never. */
+  readonly consecutiveFailures: number;
+  /** How long it stays open before probes go through (ms). */
+  readonly openTime: number;
+  /** Probes let through at once while half-open. */
+  readonly halfOpenRequests: number;
+}
 
 /**
- * The upstream-wide circuit breaker. Closed: requests flow and failures in a row are
+ * A circuit breaker, the gateway's (one per upstream) and candor/client's (one per origin) alike. Closed: requests flow and failures in a row are
  * counted. Open: every request fails fast (503 destination_unavailable) until `openTime`
  * has passed, with Retry-After saying when. Half-open: a bounded number of probe requests
  * go through; a success closes the circuit, a failure opens it again.

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RetryBudget } from '../../../src/kits/client/retry-budget.ts';
+import { WindowRetryBudget } from '../../../src/kits/client/window-retry-budget.ts';
 
 test('ratio 0.5, no floor: 4 calls buy 2 retries; the window forgets them a tenth at a time', () => {
-  const budget = new RetryBudget({ ratio: 0.5, window: 1000, minPerSecond: 0 });
+  const budget = new WindowRetryBudget({ ratio: 0.5, window: 1000, minPerSecond: 0 });
   assert.equal(budget.trySpend(0), false, 'no call yet, no retry');
   for (let i = 0; i < 4; i++) budget.called(0);
   assert.equal(budget.trySpend(10), true);
@@ -23,7 +23,7 @@ test('ratio 0.5, no floor: 4 calls buy 2 retries; the window forgets them a tent
 });
 
 test('the floor allows minPerSecond × window retries without any call', () => {
-  const budget = new RetryBudget({ ratio: 0.2, window: 2000, minPerSecond: 2 });
+  const budget = new WindowRetryBudget({ ratio: 0.2, window: 2000, minPerSecond: 2 });
   const allowed = Array.from({ length: 6 }, () => budget.trySpend(100)).filter(Boolean).length;
   assert.equal(allowed, 4);
 });

@@ -1,7 +1,7 @@
 /** The upstream circuit's state machine, on its own (the gateway-level behaviour is in test/resilience). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createCircuit } from '../../../src/upstream/breakers/circuit.ts';
+import { createCircuit } from '../../../src/core/retry/circuit.ts';
 
 const config = { consecutiveFailures: 3, openTime: 1000, halfOpenRequests: 1 };
 

@@ -1,5 +1,6 @@
 /**
- * The client's retry budget for one origin: over a sliding window, retries stay under
+ * The client's retry budget for one origin (not the gateway's `RetryBudget` of
+ * src/upstream/breakers/, which bounds retries in flight per upstream): over a sliding window, retries stay under
  * `ratio` of the calls sent, plus a floor of `minPerSecond` retries a second so that a
  * client that has made few calls can still retry a refused connection. Over any window the
  * origin sees at most (1 + ratio) × calls + minPerSecond × window requests from this client,
@@ -22,7 +23,7 @@ interface Slot {
   retries: number;
 }
 
-export class RetryBudget {
+export class WindowRetryBudget {
   readonly #config: RetryBudgetConfig;
   readonly #slots: Slot[] = Array.from({ length: SLOTS }, () => ({ epoch: -1, calls: 0, retries: 0 }));
 

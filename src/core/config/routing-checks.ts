@@ -1,0 +1,253 @@
+/**
+ * The checks on routes that need more than one field: a route forwards (upstream) or redirects,
+ * patterns RE2 can run, header rules that leave Candor's own fields alone, and no two routes
+ * that claim the same requests.
+ *
+ * The rule for the last (README, "routes"): two routes with the same host and path prefix
+ * that test the same things — the same methods-or-none, the same header names, the same query
+ * parameter names — are refused when one request could meet both: their method lists share a
+ * method, and for every field their tests can agree (equal values, a value and `present: true`,
+ * a value the other's pattern matches, the same pattern, the same `present`). Only file order
+ * would then pick between them, so the second would be used for none of those requests.
+ * Two different patterns are not compared (that cannot be decided cheaply): they may overlap.
+ */
+
+import { parseRouteHost, parseRoutePath } from './addresses.ts';
+import { DEFAULTS } from './defaults.ts';
+import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
+import type { Report } from './report.ts';
+import { compileLinearPattern, headerNameProblem, reservedHeaderProblem } from './routing-values.ts';
+import type { PathSegment } from './schema.ts';
+
+export function checkRoutes(routes: unknown, report: Report): void {
+  for (const [index, route] of itemsOf(routes)) {
+    const at = (...path: PathSegment[]) => ['routes', index, ...path];
+    checkTarget(route, at, report);
+    const match = mappingAt(route, 'match');
+    for (const field of ['headers', 'query'] as const) {
+      for (const [name, test] of Object.entries(mappingAt(match, field) ?? {})) {
+        if (field === 'headers') {
+          const problem = headerNameProblem(name);
+          if (problem !== undefined) report(at('match', field, name), problem, 'key');
+        }
+        checkPattern(mappingAt({ test }, 'test'), 'regex', at('match', field, name, 'regex'), report);
+      }
+    }
+    checkRewrite(route, at, report);
+    checkHeaderRules(mappingAt(route, 'request_headers'), at('request_headers'), true, report);
+    checkHeaderRules(mappingAt(route, 'response_headers'), at('response_headers'), false, report);
+  }
+  checkOverlaps(routes, report);
+}
+
+/** One of upstream or redirect; a redirect forwards nothing, so what shapes a forwarded request has no place beside it. */
+function checkTarget(
+  route: Record<string, unknown>,
+  at: (...path: PathSegment[]) => PathSegment[],
+  report: Report,
+): void {
+  const redirect = route.redirect;
+  if (redirect === undefined) {
+    if (route.upstream === undefined) report(at('upstream'), "missing required field 'upstream'", 'parent');
+    return;
+  }
+  if (route.upstream !== undefined)
+    report(at('redirect'), 'a route has an upstream or a redirect, not both', 'key');
+  for (const field of ['strip_prefix', 'rewrite', 'request_headers', 'retry_idempotency_key'])
+    if (route[field] !== undefined)
+      report(at(field), `a route that redirects forwards nothing: ${field} has nothing to apply to`, 'key');
+  if (!isMapping(redirect)) return;
+  const origin = redirect.scheme !== undefined || redirect.port !== undefined;
+  if (redirect.location !== undefined && origin)
+    report(
+      at('redirect', 'location'),
+      'a redirect goes to a fixed location or keeps the host with another scheme and/or port, not both',
+      'key',
+    );
+  else if (redirect.location === undefined && !origin)
+    report(at('redirect'), 'a redirect needs a location, or a scheme and/or port', 'key');
+}
+
+function checkRewrite(
+  route: Record<string, unknown>,
+  at: (...path: PathSegment[]) => PathSegment[],
+  report: Report,
+): void {
+  const rewrite = mappingAt(route, 'rewrite');
+  if (rewrite === undefined) return;
+  if (route.strip_prefix === true)
+    report(
+      at('strip_prefix'),
+      'strip_prefix and rewrite both set the path: use rewrite.prefix: / to strip',
+      'key',
+    );
+  const prefix = rewrite.prefix !== undefined;
+  const regex = rewrite.regex !== undefined;
+  if (prefix === regex) {
+    report(at('rewrite'), 'a rewrite has a prefix, or a regex and its replace (one of the two)', 'key');
+    return;
+  }
+  if (!regex) return;
+  checkPattern(rewrite, 'regex', at('rewrite', 'regex'), report);
+  const replace = rewrite.replace;
+  if (replace === undefined) report(at('rewrite', 'replace'), "missing required field 'replace'", 'parent');
+  else if (typeof replace === 'string' && /[\s\0]/.test(replace))
+    report(
+      at('rewrite', 'replace'),
+      `expected a path without spaces or control characters, got ${JSON.stringify(replace)}`,
+    );
+}
+
+function checkPattern(
+  parent: Record<string, unknown> | undefined,
+  field: string,
+  path: PathSegment[],
+  report: Report,
+): void {
+  const text = stringAt(parent, field);
+  if (text === undefined || text === '') return;
+  const compiled = compileLinearPattern(text);
+  if ('problem' in compiled) report(path, compiled.problem);
+}
+
+function checkHeaderRules(
+  rules: Record<string, unknown> | undefined,
+  at: PathSegment[],
+  request: boolean,
+  report: Report,
+): void {
+  if (rules === undefined) return;
+  const names: [string, PathSegment[], 'key' | 'value'][] = [];
+  for (const action of ['set', 'add'] as const)
+    for (const name of Object.keys(mappingAt(rules, action) ?? {}))
+      names.push([name, [...at, action, name], 'key']);
+  const removed = rules.remove;
+  if (Array.isArray(removed))
+    removed.forEach((name, i) => {
+      if (typeof name === 'string') names.push([name, [...at, 'remove', i], 'value']);
+    });
+  for (const [name, path, where] of names) {
+    const lower = name.toLowerCase();
+    const problem = headerNameProblem(name) ?? reservedHeaderProblem(lower);
+    if (problem !== undefined) report(path, problem, where);
+    // A request carries exactly one Host: it may be replaced, never added to or removed.
+    else if (lower === 'host' && !(request && path.at(-2) === 'set'))
+      report(path, 'host can only be set, in request_headers (a request carries exactly one)', where);
+  }
+}
+
+// ── two routes that claim the same requests ──────────────────────────────────────
+
+type Test = { value: string } | { regex: string } | { present: boolean };
+
+interface Claim {
+  readonly index: number;
+  readonly where: PathSegment[];
+  readonly key: string;
+  readonly methods: readonly string[] | undefined;
+  readonly headers: ReadonlyMap<string, Test>;
+  readonly query: ReadonlyMap<string, Test>;
+}
+
+function checkOverlaps(routes: unknown, report: Report): void {
+  const claims: Claim[] = [];
+  for (const [index, route] of itemsOf(routes)) {
+    const match = route.match === undefined ? {} : mappingAt(route, 'match');
+    const hostText = stringAt(match, 'host');
+    const host = hostText === undefined ? { value: '' } : parseRouteHost(hostText);
+    const path = parseRoutePath(stringAt(match, 'path') ?? DEFAULTS.route.path);
+    if (match === undefined || !('value' in host) || !('value' in path)) continue;
+    const methods = Array.isArray(match.methods)
+      ? match.methods.filter((m) => typeof m === 'string')
+      : undefined;
+    const claim: Claim = {
+      index,
+      where: route.match === undefined ? ['routes', index] : ['routes', index, 'match'],
+      key: `${host.value}${path.value}`,
+      methods,
+      headers: testsOf(mappingAt(match, 'headers'), true),
+      query: testsOf(mappingAt(match, 'query'), false),
+    };
+    const first = claims.find((other) => other.key === claim.key && overlap(other, claim));
+    if (first === undefined) {
+      claims.push(claim);
+      continue;
+    }
+    const plain = claim.methods === undefined && claim.headers.size === 0 && claim.query.size === 0;
+    report(
+      claim.where,
+      plain
+        ? `same host and path as routes[${first.index}] (${claim.key}), so this route would never be used`
+        : `same host, path and conditions as routes[${first.index}] (${claim.key}): a request could meet both, and only file order would pick`,
+    );
+  }
+}
+
+function testsOf(tests: Record<string, unknown> | undefined, lower: boolean): Map<string, Test> {
+  const out = new Map<string, Test>();
+  for (const [name, test] of Object.entries(tests ?? {})) {
+    const key = lower ? name.toLowerCase() : name;
+    if (typeof test === 'string') out.set(key, { value: test });
+    else if (isMapping(test) && typeof test.regex === 'string') out.set(key, { regex: test.regex });
+    else if (isMapping(test) && typeof test.present === 'boolean') out.set(key, { present: test.present });
+  }
+  return out;
+}
+
+function overlap(a: Claim, b: Claim): boolean {
+  if ((a.methods === undefined) !== (b.methods === undefined)) return false;
+  if (a.methods !== undefined && !a.methods.some((m) => b.methods?.includes(m))) return false;
+  return sameFieldsAgree(a.headers, b.headers) && sameFieldsAgree(a.query, b.query);
+}
+
+function sameFieldsAgree(a: ReadonlyMap<string, Test>, b: ReadonlyMap<string, Test>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, test] of a) {
+    const other = b.get(name);
+    if (other === undefined || !agree(test, other)) return false;
+  }
+  return true;
+}
+
+/** Whether one value could pass both tests (different patterns: not decided, taken as distinct). */
+function agree(a: Test, b: Test): boolean {
+  if ('present' in a || 'present' in b) {
+    const [p, other] = 'present' in a ? [a, b] : [b as { present: boolean }, a];
+    return 'present' in other ? other.present === p.present : p.present;
+  }
+  if ('value' in a && 'value' in b) return a.value === b.value;
+  if ('regex' in a && 'regex' in b) return a.regex === b.regex;
+  const [value, regex] =
+    'value' in a ? [a.value, (b as { regex: string }).regex] : [(b as { value: string }).value, a.regex];
+  const compiled = compileLinearPattern(regex);
+  return 'value' in compiled && compiled.value.test(value);
+}
+
+// ── upstreams ────────────────────────────────────────────────────────────────────
+
+/** hash_key means something only to the hash balancer; a client certificate needs its key. */
+export function checkUpstreamRouting(upstreams: Record<string, unknown> | undefined, report: Report): void {
+  for (const [name, upstream] of Object.entries(upstreams ?? {})) {
+    if (!isMapping(upstream)) continue;
+    if (upstream.hash_key !== undefined && upstream.balancer !== 'hash')
+      report(
+        ['upstreams', name, 'hash_key'],
+        'hash_key is read by the hash balancer only: add balancer: hash',
+        'key',
+      );
+    const tls = mappingAt(upstream, 'tls');
+    if (tls === undefined) continue;
+    if (tls.cert !== undefined && tls.key === undefined)
+      report(
+        ['upstreams', name, 'tls', 'cert'],
+        'a client certificate needs its private key: add tls.key',
+        'key',
+      );
+    if (tls.key !== undefined && tls.cert === undefined)
+      report(
+        ['upstreams', name, 'tls', 'key'],
+        'a private key needs its client certificate: add tls.cert',
+        'key',
+      );
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * A gateway-made failure told to a gRPC client: the Trailers-Only answer of gRPC over HTTP/2
+ * (grpc/doc/PROTOCOL-HTTP2.md), one HEADERS frame that ends the stream. A gRPC client reads
+ * neither the HTTP status nor a body: `:status` is 200 and the failure lives in `grpc-status`
+ * and `grpc-message`, with the same `Proxy-Status`, request id and retry hint an HTTP client
+ * gets. Pure: the downstream HTTP/2 session writes what this returns.
+ */
+import type { Failure } from './failure.ts';
+import { failureProxyStatus } from './proxy-status.ts';
+import { GRPC_CODES, type GrpcCode } from './taxonomy.ts';
+
+export interface GrpcAnswerFacts {
+  readonly proxyName: string;
+  readonly requestId: string;
+  /** The upstream as clients may see it (name, or address when exposed); absent before routing. */
+  readonly nextHop: string | undefined;
+}
+
+export interface GrpcAnswer {
+  /** Always 200: gRPC carries its status in grpc-status, and a client treats any other as a transport error. */
+  readonly status: 200;
+  /** Flat [name, value, …], lower-case names, for a HEADERS frame with END_STREAM. */
+  readonly headers: string[];
+}
+
+/**
+ * Whether a request speaks gRPC: `application/grpc`, alone or with a `+format` or parameters.
+ * gRPC-Web (`application/grpc-web…`) is not: it carries its status in the body, over HTTP/1.1 too.
+ */
+export function isGrpcContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const type = contentType.trimStart().slice(0, 17).toLowerCase();
+  if (!type.startsWith('application/grpc')) return false;
+  const next = type[16];
+  return next === undefined || next === '+' || next === ';' || next === ' ';
+}
+
+/** The gRPC status for this failure: the taxonomy's, refined where the record's status says more. */
+export function grpcStatusOf(failure: Failure): GrpcCode {
+  // A request body over the route's limit is what gRPC itself answers RESOURCE_EXHAUSTED for
+  // (a message larger than the receiver accepts).
+  if (failure.type === 'http_request_error' && failure.status === 413) return GRPC_CODES.RESOURCE_EXHAUSTED;
+  return failure.kind.grpc;
+}
+
+/**
+ * grpc-message's Percent-Encoded form (PROTOCOL-HTTP2.md): the UTF-8 bytes, each outside
+ * %x20-%x7E, and `%` itself, written as `%XX` (upper-case hex).
+ */
+export function percentEncodeGrpcMessage(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    if (byte >= 0x20 && byte <= 0x7e && byte !== 0x25) out += String.fromCharCode(byte);
+    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The reverse, as a gRPC client reads it (for tests and diagnose). Invalid escapes stay as sent. */
+export function percentDecodeGrpcMessage(text: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const hex = text[i] === '%' ? text.slice(i + 1, i + 3) : '';
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(Number.parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(...Buffer.from(text[i], 'utf8'));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** The grpc-message text: the RFC 9209 type first (what a client branches on), the details, the id to quote. */
+export function grpcMessage(failure: Failure, requestId: string): string {
+  const details = failure.details ? `: ${failure.details}` : '';
+  return `${failure.type}${details} (request id ${requestId})`;
+}
+
+/** The Trailers-Only answer for a failure the gateway made. */
+export function buildGrpcAnswer(failure: Failure, facts: GrpcAnswerFacts): GrpcAnswer {
+  const headers = [
+    'content-type',
+    'application/grpc',
+    'grpc-status',
+    String(grpcStatusOf(failure)),
+    'grpc-message',
+    percentEncodeGrpcMessage(grpcMessage(failure, facts.requestId)),
+    'proxy-status',
+    failureProxyStatus(facts.proxyName, failure, facts.nextHop),
+    'cache-control',
+    'no-store',
+    'x-request-id',
+    facts.requestId,
+  ];
+  if (failure.retryAfter !== undefined) {
+    // Retry-After for whoever reads HTTP; gRPC's own pushback for a client's retry policy
+    // (gRFC A6: a server's wait, in milliseconds, before the next attempt).
+    headers.push('retry-after', String(failure.retryAfter));
+    headers.push('grpc-retry-pushback-ms', String(failure.retryAfter * 1000));
+  }
+  return { status: 200, headers };
+}

@@ -1,0 +1,850 @@
+/**
+ * A strict, incremental HTTP/1.1 request parser (RFC 9112, RFC 9110) for client connections:
+ * the request side of response-parser.ts, and what the gateway's own server reads with.
+ *
+ * Strict because a gateway that frames a request differently from the server behind it is a
+ * request-smuggling hop: anything that leaves the end of a request in doubt (bare CR or LF,
+ * obs-fold, Content-Length with Transfer-Encoding, a list or a second Content-Length, a
+ * Transfer-Encoding not ending in chunked) is refused with the status RFC 9112 gives, and
+ * the connection closes. It parses syntax and framing only; what a well-framed request may
+ * ask (Host, the target's form, methods the gateway refuses) is the accept phase's to judge.
+ *
+ * One message at a time: once a request is complete the parser stops and says how many bytes
+ * it did not read (`leftover`), so the connection decides when the next pipelined request is
+ * parsed (one request at a time per connection), and `next()` starts it.
+ */
+
+/**
+ * Why a request was refused: the status to answer with, a code (llhttp's name for the same
+ * fault where there is one, so log lines and answers read as they did before Candor parsed
+ * requests itself) and the details for the answer and the log.
+ */
+export interface RequestParseError {
+  readonly status: number;
+  readonly code: string;
+  readonly details: string;
+  /** In the body (or trailers) of a request whose head was already handed over. */
+  readonly inBody: boolean;
+}
+
+export type RequestFraming = 'none' | 'length' | 'chunked';
+
+export interface RequestHead {
+  readonly method: string;
+  /** The request target as sent (origin, absolute, authority or asterisk form). */
+  readonly target: string;
+  /** 1.0 or 1.1 only: anything else is refused. */
+  readonly versionMinor: 0 | 1;
+  /** Flat [name, value, name, value, ...]: names as received, values without surrounding OWS. */
+  readonly headers: string[];
+  readonly framing: RequestFraming;
+  /** For 'length'; -1 otherwise. */
+  readonly contentLength: number;
+  /** The message allows another request on the connection (HTTP/1.1 without `close`, or 1.0 with `keep-alive`). */
+  readonly keepAlive: boolean;
+  /** `Connection: upgrade` with an `Upgrade` field: the client asks to switch protocols after this request. */
+  readonly upgrade: boolean;
+}
+
+export interface RequestParserHandler {
+  onHead(head: RequestHead): void;
+  /** Body bytes with chunked framing removed; may be subarrays of the input (no copy). */
+  onBody(chunk: Buffer): void;
+  /** The request is complete. trailers: flat [name, value, ...] of a chunked body's trailer section, or undefined. */
+  onComplete(trailers: string[] | undefined): void;
+}
+
+export interface RequestParserLimits {
+  /** Largest head (request line and header section, CRLFs included); also the trailer section's bound. */
+  readonly headerSize: number;
+  /** A request line still open past the head limit, or longer than this, is a 414 rather than a 431. */
+  readonly uriLength: number;
+}
+
+/** At most this many header (or trailer) fields: beyond it the section counts as too large (431). */
+export const MAX_REQUEST_FIELDS = 256;
+/** Longest chunk-size line (size and extensions, without the CRLF). */
+export const MAX_CHUNK_LINE = 4096;
+/** 13 hex digits is 2^52: any chunk size that fits stays a safe integer. */
+const MAX_CHUNK_DIGITS = 13;
+
+/**
+ * The methods the gateway knows (llhttp's list, which node:http's server accepted before):
+ * a well-formed method outside it is a 501 (RFC 9110 §9.1), a malformed one a 400.
+ */
+const KNOWN_METHODS = new Set([
+  'ACL',
+  'BIND',
+  'CHECKOUT',
+  'CONNECT',
+  'COPY',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'LINK',
+  'LOCK',
+  'M-SEARCH',
+  'MERGE',
+  'MKACTIVITY',
+  'MKCALENDAR',
+  'MKCOL',
+  'MOVE',
+  'NOTIFY',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PROPFIND',
+  'PROPPATCH',
+  'PURGE',
+  'PUT',
+  'QUERY',
+  'REBIND',
+  'REPORT',
+  'SEARCH',
+  'SOURCE',
+  'SUBSCRIBE',
+  'TRACE',
+  'UNBIND',
+  'UNLINK',
+  'UNLOCK',
+  'UNSUBSCRIBE',
+]);
+
+const S_HEAD = 0;
+const S_BODY_LENGTH = 1;
+const S_CHUNK_SIZE = 2;
+const S_CHUNK_DATA = 3;
+const S_CHUNK_CR = 4;
+const S_CHUNK_LF = 5;
+const S_TRAILERS = 6;
+const S_DONE = 7;
+const S_DEAD = 8;
+
+const CR = 0x0d;
+const LF = 0x0a;
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/** tchar (RFC 9110 §5.6.2). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * method SP request-target SP HTTP-version: one space each (RFC 9112 §3), the target visible
+ * ASCII only (RFC 9112 §3.2: URI syntax; raw bytes above 0x7e are not, and llhttp refused them too).
+ */
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/([0-9])\.([0-9])$/;
+/** A request target's bytes (see REQUEST_LINE). */
+const TARGET = /^[\x21-\x7e]+$/;
+/** Whole field lines from lastIndex to the end: token, colon (no whitespace before it: RFC 9112 §5.1), value, CRLF. */
+const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
+/** Controls other than HTAB, and DEL: never in a field value (RFC 9110 §5.5). */
+const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** Hex digit values by byte, -1 for anything else. */
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
+for (let c = 0; c < 6; c++) {
+  HEX[0x41 + c] = 10 + c;
+  HEX[0x61 + c] = 10 + c;
+}
+
+const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
+
+interface Latin1Sliceable {
+  latin1Slice(start: number, end: number): string;
+}
+// Buffer#latin1Slice skips toString()'s encoding dispatch; it is undocumented, so fall back if it goes away.
+const hasLatin1Slice =
+  typeof (Buffer.prototype as unknown as Partial<Latin1Sliceable>).latin1Slice === 'function';
+function latin1(buf: Buffer, start: number, end: number): string {
+  return hasLatin1Slice
+    ? (buf as unknown as Latin1Sliceable).latin1Slice(start, end)
+    : buf.toString('latin1', start, end);
+}
+
+/** Whether `name` equals a lowercase name, ignoring ASCII case, without allocating. */
+function nameIs(name: string, lower: string): boolean {
+  if (name.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++)
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Client text for details: short, printable ASCII only (it ends up in answers and logs). */
+function snippet(s: string): string {
+  const cut = s.length > 40 ? `${s.slice(0, 40)}...` : s;
+  return `"${cut.replace(/[^\x20-\x7e]|["\\]/g, '?')}"`;
+}
+
+/** Each member of a comma-separated list, trimmed, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
+function listMembers(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const member = part.trim().toLowerCase();
+    if (member !== '') out.push(member);
+  }
+  return out;
+}
+
+export class RequestParser {
+  readonly #handler: RequestParserHandler;
+  readonly #limits: RequestParserLimits;
+  #state = S_HEAD;
+  #error: RequestParseError | undefined;
+  #left = 0;
+  #started = false;
+  /** Body bytes still expected: of the whole body ('length') or of the current chunk. */
+  #remaining = 0;
+  /** A head, chunk-size line or trailer section split across execute() calls: only these bytes are kept. */
+  #acc: Buffer | undefined;
+  #accLen = 0;
+  /** The request line of the head being collected was checked (a bad one fails before the head ends). */
+  #lineChecked = false;
+  /** The head being parsed whole (for #refusedHead). */
+  #headText: string | undefined;
+  #refusedHead = '';
+  /** Before the request line: a CR came last in a read, its LF is due. */
+  #crPending = false;
+
+  constructor(handler: RequestParserHandler, limits: RequestParserLimits) {
+    this.#handler = handler;
+    this.#limits = limits;
+  }
+
+  /** Bytes of the last execute() input not read because the request completed. */
+  get leftover(): number {
+    return this.#left;
+  }
+
+  /**
+   * After a refusal in a head: the head's bytes as far as they came (latin1, at most the head
+   * limit), so that the answer and its log line can name the request (its id, Host, Accept).
+   */
+  get refusedHead(): string {
+    return this.#refusedHead;
+  }
+
+  /** True once a byte of the current request (blank lines before it aside) arrived. */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** The head was handed over and the request is not complete yet. */
+  get inBody(): boolean {
+    return this.#state !== S_HEAD && this.#state !== S_DONE && this.#state !== S_DEAD;
+  }
+
+  /** The current request is complete: execute() reads nothing more until next(). */
+  get complete(): boolean {
+    return this.#state === S_DONE;
+  }
+
+  /** Starts the next request on the connection. */
+  next(): void {
+    this.#state = S_HEAD;
+    this.#error = undefined;
+    this.#left = 0;
+    this.#started = false;
+    this.#remaining = 0;
+    this.#lineChecked = false;
+    this.#crPending = false;
+    this.#refusedHead = '';
+    this.#resetAcc();
+  }
+
+  /**
+   * Feeds bytes. Returns undefined while all is well, the refusal on invalid input (the parser
+   * then stays dead). After onComplete it stops: `leftover` says how many bytes it left.
+   */
+  execute(data: Buffer): RequestParseError | undefined {
+    this.#left = 0;
+    if (this.#state === S_DEAD) return this.#error;
+    const len = data.length;
+    if (this.#state === S_DONE) {
+      this.#left = len;
+      return undefined;
+    }
+    let pos = 0;
+    while (pos < len) {
+      switch (this.#state) {
+        case S_HEAD:
+          pos = this.#readHead(data, pos);
+          break;
+        case S_BODY_LENGTH:
+          pos = this.#readLength(data, pos);
+          break;
+        case S_CHUNK_SIZE:
+          pos = this.#readChunkSize(data, pos);
+          break;
+        case S_CHUNK_DATA:
+          pos = this.#readChunkData(data, pos);
+          break;
+        case S_CHUNK_CR:
+          if (data[pos] !== CR) return this.#chunkFailure('missing CRLF after chunk data');
+          this.#state = S_CHUNK_LF;
+          pos++;
+          break;
+        case S_CHUNK_LF:
+          if (data[pos] !== LF) return this.#chunkFailure('missing CRLF after chunk data');
+          this.#state = S_CHUNK_SIZE;
+          pos++;
+          break;
+        case S_TRAILERS:
+          pos = this.#readTrailers(data, pos);
+          break;
+      }
+      if (pos < 0) return this.#error;
+      if (this.#state === S_DONE) {
+        this.#left = len - pos;
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  #fail(status: number, code: string, details: string): number {
+    const inBody = this.inBody;
+    // What came of a refused head, for the answer and the log line (request id, Accept, Host).
+    if (!inBody)
+      this.#refusedHead =
+        this.#headText ?? (this.#acc === undefined ? '' : latin1(this.#acc, 0, this.#accLen));
+    this.#headText = undefined;
+    this.#error = { status, code, details, inBody };
+    this.#state = S_DEAD;
+    this.#resetAcc();
+    return -1;
+  }
+
+  /** #fail for the steps that answer true or false. */
+  #refuse(status: number, code: string, details: string): false {
+    this.#fail(status, code, details);
+    return false;
+  }
+
+  #malformed(code: string, what: string): number {
+    return this.#fail(400, code, `malformed request (${code}: ${what})`);
+  }
+
+  #chunkFailure(what: string): RequestParseError {
+    this.#chunkError(what);
+    return this.#error as RequestParseError;
+  }
+
+  #chunkError(what: string): number {
+    return this.#fail(400, 'HPE_INVALID_CHUNK_SIZE', `invalid chunked framing (${what})`);
+  }
+
+  // --- head ----------------------------------------------------------------------------------
+
+  #readHead(data: Buffer, pos: number): number {
+    const max = this.#limits.headerSize;
+    if (this.#accLen === 0) {
+      // RFC 9112 §2.2: empty lines before a request line are ignored (a client's stray CRLF
+      // after a body); they are not part of the request and count toward no limit.
+      if (!this.#started) {
+        pos = this.#skipEmptyLines(data, pos);
+        if (pos === data.length || pos < 0) return pos;
+        this.#started = true;
+      }
+      // The common case: the whole head in one buffer, parsed straight from it.
+      const i = data.indexOf(CRLFCRLF, pos);
+      if (i !== -1 && i + 4 - pos <= max) {
+        // A CR or LF out of place fails the line checks in #parseHead, which then names it.
+        return this.#parseWholeHead(latin1(data, pos, i + 2)) ? this.#afterHead(i + 4) : -1;
+      }
+    }
+    const old = this.#accLen;
+    const end = this.#collect(data, pos, max);
+    if (end === -1) return this.#tooLarge();
+    if (end === 0) return this.#checkPartialHead(old) ? data.length : -1;
+    const text = latin1(this.#acc as Buffer, 0, end - 2);
+    this.#resetAcc();
+    return this.#parseWholeHead(text) ? this.#afterHead(pos + end - old) : -1;
+  }
+
+  /** Past the CRLFs before a request line (a CR may end one read and its LF begin the next). */
+  #skipEmptyLines(data: Buffer, pos: number): number {
+    const len = data.length;
+    if (this.#crPending) {
+      if (data[pos] !== LF) return this.#malformed('HPE_LF_EXPECTED', 'bare CR');
+      this.#crPending = false;
+      pos++;
+    }
+    while (pos < len && data[pos] === CR) {
+      if (pos + 1 === len) {
+        this.#crPending = true;
+        return len;
+      }
+      if (data[pos + 1] !== LF) return this.#malformed('HPE_LF_EXPECTED', 'bare CR');
+      pos += 2;
+    }
+    return pos;
+  }
+
+  #tooLarge(): number {
+    const acc = this.#acc as Buffer;
+    const lineEnd = acc.subarray(0, this.#accLen).indexOf(LF);
+    // A request line that never ended, or one longer than the target limit: the target is the fault.
+    return lineEnd === -1 || lineEnd > this.#limits.uriLength
+      ? this.#fail(414, 'HPE_HEADER_OVERFLOW', 'request target too long')
+      : this.#fail(431, 'HPE_HEADER_OVERFLOW', 'request header section too large');
+  }
+
+  /**
+   * Every CR in [from, end) must begin a CRLF and every LF end one (RFC 9112 §2.2: a bare CR
+   * must be refused, and a bare LF would make a head other parsers read differently).
+   */
+  #checkLineEnds(buf: Buffer, from: number, end: number): boolean {
+    for (let i = buf.indexOf(LF, from); i !== -1 && i < end; i = buf.indexOf(LF, i + 1)) {
+      if (i === 0 || buf[i - 1] !== CR) return this.#lineEndError('\n');
+    }
+    for (let i = buf.indexOf(CR, from); i !== -1 && i < end; i = buf.indexOf(CR, i + 1)) {
+      // A CR last in what came so far may still be followed by its LF.
+      if (i + 1 < end && buf[i + 1] !== LF) return this.#lineEndError('\r');
+    }
+    return true;
+  }
+
+  /** Names a bare LF or CR (a line that holds one failed the line checks because of it). */
+  #lineEndError(c: string): false {
+    this.#malformed(
+      c === '\n' ? 'HPE_LF_EXPECTED' : 'HPE_CR_EXPECTED',
+      c === '\n' ? 'bare LF line ending' : 'bare CR',
+    );
+    return false;
+  }
+
+  /**
+   * Checks on a head that is not complete yet: a client speaking another protocol, or a
+   * malformed request line, is refused now rather than at the header timeout.
+   */
+  #checkPartialHead(from: number): boolean {
+    const acc = (this.#acc as Buffer).subarray(0, this.#accLen);
+    let checkFrom = from > 0 ? from - 1 : 0;
+    if (!this.#lineChecked) {
+      // In the order the bytes came: the request line's faults before those of later lines.
+      const lf = acc.indexOf(LF);
+      const lineEnd = lf === -1 ? acc.length : lf + 1;
+      if (!this.#checkLineEnds(acc, checkFrom, lineEnd)) return false;
+      if (lf === -1) {
+        // The method so far must be a token (the usual garbage, TLS to a plain port, fails at once).
+        const space = acc.indexOf(0x20);
+        const method = latin1(acc, 0, space === -1 ? acc.length : space);
+        if (method !== '' && !TOKEN.test(method)) {
+          this.#malformed('HPE_INVALID_METHOD', 'invalid method');
+          return false;
+        }
+        return true;
+      }
+      this.#lineChecked = true;
+      if (this.#parseRequestLine(latin1(acc, 0, lf - 1)) === undefined) return false;
+      checkFrom = lineEnd;
+    }
+    return this.#checkLineEnds(acc, checkFrom, acc.length);
+  }
+
+  /** `method SP target SP HTTP/d.d`: the parts, or undefined when refused. */
+  #parseRequestLine(line: string): [string, string, 0 | 1] | undefined {
+    const m = REQUEST_LINE.exec(line);
+    if (m === null) {
+      this.#requestLineError(line);
+      return undefined;
+    }
+    const [, method, target, major, minor] = m;
+    if (major !== '1' || (minor !== '0' && minor !== '1')) {
+      // The HTTP/2 connection preface: prior knowledge this listener does not have.
+      if (method === 'PRI' && target === '*' && major === '2') {
+        this.#fail(505, 'HPE_PAUSED_H2_UPGRADE', 'HTTP/2 is not supported on this listener');
+      } else {
+        this.#fail(505, 'HPE_INVALID_VERSION', `HTTP/${major}.${minor} is not supported on this listener`);
+      }
+      return undefined;
+    }
+    if (!KNOWN_METHODS.has(method)) {
+      this.#fail(501, 'HPE_INVALID_METHOD', `method ${method} is not implemented`);
+      return undefined;
+    }
+    return [method, target, minor === '0' ? 0 : 1];
+  }
+
+  /** The slow path for a request line known to be invalid: names its first fault. */
+  #requestLineError(line: string): void {
+    if (line.includes('\n')) return void this.#lineEndError('\n');
+    if (line.includes('\r')) return void this.#lineEndError('\r');
+    const space = line.indexOf(' ');
+    const method = space === -1 ? line : line.slice(0, space);
+    if (!TOKEN.test(method)) return void this.#malformed('HPE_INVALID_METHOD', 'invalid method');
+    const rest = line.slice(space + 1);
+    const targetEnd = rest.indexOf(' ');
+    if (space === -1 || targetEnd === -1) {
+      // `GET /` and nothing more: an HTTP/0.9 request (RFC 9112 §2.3 has no such thing any more).
+      if (space !== -1 && TARGET.test(rest))
+        return void this.#fail(400, 'HPE_INVALID_VERSION', 'HTTP/0.9 requests are not accepted');
+      return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
+    }
+    const target = rest.slice(0, targetEnd);
+    if (target === '' || !TARGET.test(target))
+      return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
+    const version = rest.slice(targetEnd + 1);
+    // A space inside the target leaves a version that is no version: the target is at fault.
+    if (version.includes(' ')) return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
+    this.#malformed('HPE_INVALID_VERSION', 'invalid HTTP version');
+  }
+
+  #parseWholeHead(text: string): boolean {
+    this.#headText = text;
+    const ok = this.#parseHead(text);
+    this.#headText = undefined;
+    return ok;
+  }
+
+  /** Parses a head (request line and field lines, each ending in CRLF) and prepares the body state. */
+  #parseHead(text: string): boolean {
+    const eol = text.indexOf('\r\n');
+    const line = this.#parseRequestLine(text.slice(0, eol));
+    if (line === undefined) return false;
+    const [method, target, minor] = line;
+    const headers: string[] = [];
+    if (!this.#parseFields(text, eol + 2, headers)) return false;
+
+    let contentLength = -1;
+    let lengths = 0;
+    let te: string | undefined;
+    let close = false;
+    let keepAliveToken = false;
+    let upgradeToken = false;
+    let upgradeField = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      switch (name.length) {
+        case 7:
+          if (nameIs(name, 'upgrade')) upgradeField = true;
+          break;
+        case 10:
+          if (nameIs(name, 'connection')) {
+            const value = headers[i + 1];
+            if (nameIs(value, 'close')) close = true;
+            else if (nameIs(value, 'keep-alive')) keepAliveToken = true;
+            else
+              for (const token of listMembers(value)) {
+                if (token === 'close') close = true;
+                else if (token === 'keep-alive') keepAliveToken = true;
+                else if (token === 'upgrade') upgradeToken = true;
+              }
+          }
+          break;
+        case 14:
+          if (nameIs(name, 'content-length')) {
+            // RFC 9112 §6.3: a second Content-Length, even an agreeing one, is refused; a
+            // request is no place to guess which one the next hop believes.
+            if (++lengths > 1)
+              return this.#refuse(
+                400,
+                'HPE_UNEXPECTED_CONTENT_LENGTH',
+                'more than one Content-Length header',
+              );
+            const value = headers[i + 1];
+            contentLength = /^[0-9]{1,15}$/.test(value) ? Number(value) : -1;
+            if (contentLength === -1)
+              return this.#refuse(
+                400,
+                'HPE_INVALID_CONTENT_LENGTH',
+                `invalid Content-Length ${snippet(value)}`,
+              );
+          }
+          break;
+        case 17:
+          if (nameIs(name, 'transfer-encoding'))
+            te = te === undefined ? headers[i + 1] : `${te},${headers[i + 1]}`;
+          break;
+      }
+    }
+
+    let framing: RequestFraming = 'none';
+    if (te !== undefined) {
+      // RFC 9112 §6.1: the pair is a smuggling attempt or a broken client; either way, no guess.
+      if (lengths > 0)
+        return this.#refuse(
+          400,
+          'HPE_UNEXPECTED_CONTENT_LENGTH',
+          'both Content-Length and Transfer-Encoding: the framing is ambiguous',
+        );
+      if (minor === 0)
+        return this.#refuse(400, 'HPE_INVALID_TRANSFER_ENCODING', 'Transfer-Encoding in an HTTP/1.0 request');
+      const codings = listMembers(te);
+      // RFC 9112 §6.3 rule 4: without chunked last the length cannot be known: 400 and close.
+      if (codings[codings.length - 1] !== 'chunked')
+        return this.#refuse(
+          400,
+          'HPE_INVALID_TRANSFER_ENCODING',
+          'Transfer-Encoding must end in chunked: the body length cannot be known',
+        );
+      // RFC 9112 §6.1: chunked MUST NOT be applied twice; hops would de-frame it differently.
+      if (codings.indexOf('chunked') !== codings.length - 1)
+        return this.#refuse(
+          400,
+          'HPE_INVALID_TRANSFER_ENCODING',
+          'chunked applied more than once: the body length cannot be known',
+        );
+      // Codings under chunked are framed like any chunked body; the accept phase answers 501 for them.
+      framing = 'chunked';
+      this.#state = S_CHUNK_SIZE;
+    } else if (contentLength > 0) {
+      framing = 'length';
+      this.#state = S_BODY_LENGTH;
+      this.#remaining = contentLength;
+    } else {
+      this.#state = S_BODY_LENGTH;
+      this.#remaining = 0;
+    }
+    this.#handler.onHead({
+      method,
+      target,
+      versionMinor: minor,
+      headers,
+      framing,
+      contentLength: framing === 'length' ? contentLength : lengths > 0 ? 0 : -1,
+      keepAlive: !close && (minor === 1 || keepAliveToken),
+      upgrade: upgradeToken && upgradeField,
+    });
+    return true;
+  }
+
+  /** After onHead: a request without a body completes at once. */
+  #afterHead(pos: number): number {
+    if (this.#state === S_BODY_LENGTH && this.#remaining === 0) this.#complete(undefined);
+    return pos;
+  }
+
+  /** Field lines from text[pos..], every one ending in CRLF, into out as name, value pairs. */
+  #parseFields(text: string, pos: number, out: string[]): boolean {
+    FIELD_LINES.lastIndex = pos;
+    if (!FIELD_LINES.test(text)) return this.#fieldError(text, pos);
+    const n = text.length;
+    while (pos < n) {
+      // Names are tokens, so the first colon ends the name; values hold no CR, so the next CR ends the line.
+      const colon = text.indexOf(':', pos);
+      const eol = text.indexOf('\r', colon);
+      let valueStart = colon + 1;
+      let valueEnd = eol;
+      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+      if (out.length === MAX_REQUEST_FIELDS * 2) {
+        this.#fail(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
+        return false;
+      }
+      out.push(text.slice(pos, colon), valueStart === valueEnd ? '' : text.slice(valueStart, valueEnd));
+      pos = eol + 2;
+    }
+    return true;
+  }
+
+  /** The slow path of #parseFields, for a section known to be invalid: names the first fault. */
+  #fieldError(text: string, pos: number): false {
+    let fields = 0;
+    while (pos < text.length) {
+      const eol = text.indexOf('\r\n', pos);
+      const lineText = text.slice(pos, eol);
+      if (lineText.includes('\n')) return this.#lineEndError('\n');
+      if (lineText.includes('\r')) return this.#lineEndError('\r');
+      // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.
+      if (isOws(lineText.charCodeAt(0))) {
+        this.#malformed(
+          'HPE_INVALID_HEADER_TOKEN',
+          fields === 0 ? 'whitespace before the first header field' : 'obs-fold (a folded header line)',
+        );
+        return false;
+      }
+      const colon = lineText.indexOf(':');
+      const name = colon === -1 ? lineText : lineText.slice(0, colon);
+      // RFC 9112 §5.1: whitespace between the name and the colon is a 400.
+      if (colon <= 0 || !TOKEN.test(name)) {
+        this.#malformed('HPE_INVALID_HEADER_TOKEN', 'invalid header field name');
+        return false;
+      }
+      if (INVALID_VALUE.test(lineText.slice(colon + 1))) {
+        this.#malformed('HPE_INVALID_HEADER_TOKEN', `invalid character in the value of header "${name}"`);
+        return false;
+      }
+      if (++fields > MAX_REQUEST_FIELDS) {
+        this.#fail(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
+        return false;
+      }
+      pos = eol + 2;
+    }
+    // Not reached while FIELD_LINES and the checks above agree; never let a mismatch pass as valid.
+    this.#malformed('HPE_INVALID_HEADER_TOKEN', 'invalid header section');
+    return false;
+  }
+
+  // --- bodies --------------------------------------------------------------------------------
+
+  #readLength(data: Buffer, pos: number): number {
+    const avail = data.length - pos;
+    if (avail < this.#remaining) {
+      this.#remaining -= avail;
+      this.#handler.onBody(pos === 0 ? data : data.subarray(pos));
+      return data.length;
+    }
+    const end = pos + this.#remaining;
+    this.#remaining = 0;
+    this.#handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
+    this.#complete(undefined);
+    return end;
+  }
+
+  #readChunkSize(data: Buffer, pos: number): number {
+    const lf = data.indexOf(LF, pos);
+    if (lf === -1) {
+      if (this.#accLen + data.length - pos > MAX_CHUNK_LINE + 1)
+        return this.#fail(
+          400,
+          'HPE_CHUNK_EXTENSIONS_OVERFLOW',
+          'invalid chunked framing (chunk-size line too long)',
+        );
+      this.#append(data, pos, data.length);
+      return data.length;
+    }
+    let line: Buffer = data;
+    let start = pos;
+    let lineEnd = lf;
+    if (this.#accLen > 0) {
+      if (this.#accLen + lf - pos > MAX_CHUNK_LINE + 1)
+        return this.#fail(
+          400,
+          'HPE_CHUNK_EXTENSIONS_OVERFLOW',
+          'invalid chunked framing (chunk-size line too long)',
+        );
+      this.#append(data, pos, lf + 1);
+      line = this.#acc as Buffer;
+      start = 0;
+      lineEnd = this.#accLen - 1;
+    }
+    if (lineEnd === start || line[lineEnd - 1] !== CR)
+      return this.#chunkError('bare LF in a chunk-size line');
+    const end = lineEnd - 1;
+    if (end - start > MAX_CHUNK_LINE)
+      return this.#fail(
+        400,
+        'HPE_CHUNK_EXTENSIONS_OVERFLOW',
+        'invalid chunked framing (chunk-size line too long)',
+      );
+    let size = 0;
+    let i = start;
+    for (; i < end; i++) {
+      const v = HEX[line[i]];
+      if (v < 0) break;
+      size = size * 16 + v;
+    }
+    if (i === start || i - start > MAX_CHUNK_DIGITS) return this.#chunkError('invalid chunk size');
+    if (i < end && !this.#checkExtensions(line, i, end)) return -1;
+    this.#resetAcc();
+    if (size === 0) this.#state = S_TRAILERS;
+    else {
+      this.#state = S_CHUNK_DATA;
+      this.#remaining = size;
+    }
+    return lf + 1;
+  }
+
+  /**
+   * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ) (RFC 9112 §7.1.1): the
+   * extensions are dropped, but they must be what the grammar allows, with no control bytes.
+   */
+  #checkExtensions(line: Buffer, from: number, end: number): boolean {
+    const text = latin1(line, from, end);
+    if (
+      /^(?:[\t ]*;[\t ]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[\t ]*=[\t ]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-[\]-~\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)+$/.test(
+        text,
+      )
+    )
+      return true;
+    this.#chunkError('invalid chunk extension');
+    return false;
+  }
+
+  #readChunkData(data: Buffer, pos: number): number {
+    const avail = data.length - pos;
+    if (avail < this.#remaining) {
+      this.#remaining -= avail;
+      this.#handler.onBody(pos === 0 ? data : data.subarray(pos));
+      return data.length;
+    }
+    const end = pos + this.#remaining;
+    this.#remaining = 0;
+    if (end + 2 <= data.length) {
+      if (data[end] !== CR || data[end + 1] !== LF) return this.#chunkError('missing CRLF after chunk data');
+      this.#state = S_CHUNK_SIZE;
+      this.#handler.onBody(data.subarray(pos, end));
+      return end + 2;
+    }
+    this.#state = S_CHUNK_CR;
+    this.#handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
+    return end;
+  }
+
+  #readTrailers(data: Buffer, pos: number): number {
+    if (this.#accLen === 0) {
+      // The common case: no trailer fields, just the final CRLF.
+      if (data.length - pos >= 2 && data[pos] === CR && data[pos + 1] === LF) {
+        this.#complete(undefined);
+        return pos + 2;
+      }
+      // Starts from the last-chunk line's CRLF so that an empty section is found like a full one.
+      this.#append(Buffer.from('\r\n'), 0, 2);
+    }
+    const old = this.#accLen;
+    const max = this.#limits.headerSize + 2;
+    const end = this.#collect(data, pos, max);
+    if (end === -1) return this.#fail(431, 'HPE_HEADER_OVERFLOW', 'request trailer section too large');
+    const acc = this.#acc as Buffer;
+    if (end === 0)
+      return this.#checkLineEnds(acc.subarray(0, this.#accLen), old - 1, this.#accLen) ? data.length : -1;
+    if (!this.#checkLineEnds(acc, old > 3 ? old - 3 : 0, end - 2)) return -1;
+    const text = latin1(acc, 2, end - 2);
+    this.#resetAcc();
+    const trailers: string[] = [];
+    if (!this.#parseFields(text, 0, trailers)) return -1;
+    this.#complete(trailers.length === 0 ? undefined : trailers);
+    return pos + end - old;
+  }
+
+  #complete(trailers: string[] | undefined): void {
+    this.#state = S_DONE;
+    this.#handler.onComplete(trailers);
+  }
+
+  // --- accumulation of split heads, chunk-size lines and trailers -------------------------------
+
+  /**
+   * Adds data[pos..] to the accumulated section, at most up to `limit` bytes in all. Returns
+   * the end of the section in the accumulator (just past its CRLFCRLF), 0 when more bytes are
+   * needed, -1 when the limit is reached without a complete section.
+   */
+  #collect(data: Buffer, pos: number, limit: number): number {
+    const old = this.#accLen;
+    this.#append(data, pos, pos + Math.min(data.length - pos, limit - old));
+    const i = (this.#acc as Buffer).subarray(0, this.#accLen).indexOf(CRLFCRLF, old > 3 ? old - 3 : 0);
+    if (i !== -1) {
+      this.#accLen = i + 4;
+      return i + 4;
+    }
+    return this.#accLen >= limit ? -1 : 0;
+  }
+
+  #append(src: Buffer, start: number, end: number): void {
+    const need = this.#accLen + end - start;
+    let acc = this.#acc;
+    if (acc === undefined || acc.length < need) {
+      // Doubling keeps a head fed byte by byte linear; the accumulator is dropped once the section is whole.
+      const grown = Buffer.allocUnsafe(Math.max(need, acc === undefined ? 256 : acc.length * 2));
+      if (acc !== undefined) acc.copy(grown, 0, 0, this.#accLen);
+      this.#acc = acc = grown;
+    }
+    src.copy(acc, this.#accLen, start, end);
+    this.#accLen = need;
+  }
+
+  #resetAcc(): void {
+    this.#acc = undefined;
+    this.#accLen = 0;
+  }
+}

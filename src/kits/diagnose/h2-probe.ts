@@ -1,0 +1,150 @@
+/**
+ * Hops 4 to 6 over HTTP/2 (an upstream whose protocol is h2c or h2): the request goes out on a
+ * stream of the gateway's own HTTP/2 session code, so a refused stream, a GOAWAY, a reset or an
+ * answer that is not HTTP/2 is named exactly as the gateway would name it.
+ */
+import type { Socket } from 'node:net';
+import type { Failure } from '../../core/failure/failure.ts';
+import type { ResponseHead } from '../../core/http1/response-parser.ts';
+import type { ExchangeController, ExchangeHandler } from '../../upstream/connections/connection.ts';
+import { H2Session } from '../../upstream/connections/h2-session.ts';
+import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
+import type { ProbeContext } from './context.ts';
+import { formatMs, since } from './plan.ts';
+import { buildRequest } from './request.ts';
+import type { Step } from './types.ts';
+
+const SNIFF = 64 * 1024;
+
+export function probeH2(
+  socket: Socket,
+  context: ProbeContext,
+  push: (step: Step) => void,
+): Promise<Failure | undefined> {
+  const { plan } = context;
+  const request = buildRequest(plan, socket.localAddress ?? '');
+  context.requestId = request.requestId;
+  const label = plan.httpVersion === 'h2' ? 'HTTP/2 (h2)' : 'HTTP/2 (h2c)';
+  const session = new H2Session(
+    socket,
+    0,
+    { streamEnded: () => {}, sessionEnded: () => {} },
+    {
+      scheme: plan.protocol === 'https:' ? 'https' : 'http',
+      authority: plan.host,
+      timeouts: { head: plan.timeouts.response, read: plan.timeouts.read },
+      maxStreams: 1,
+      idleTimeout: 0,
+      maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
+    },
+  );
+  return new Promise((resolve) => {
+    let writtenAt = performance.now();
+    let headAt = 0;
+    let head: ResponseHead | undefined;
+    let bytes = 0;
+    const sniff: Buffer[] = [];
+    const informational: number[] = [];
+    let over = false;
+    const done = (failure: Failure | undefined) => {
+      if (over) return;
+      over = true;
+      session.destroy();
+      resolve(failure);
+    };
+    const bodyStep = (failure: Failure | undefined, capped: boolean) => {
+      const framing = head?.framing === 'none' ? 'none' : 'http2';
+      const expected = head !== undefined && head.contentLength >= 0 ? head.contentLength : undefined;
+      const ms = since(headAt);
+      context.body = {
+        framing,
+        bytes,
+        expected,
+        complete: failure === undefined && !capped,
+        capped,
+        ms,
+        sniff: Buffer.concat(sniff),
+      };
+      const of = expected === undefined ? '' : ` of ${expected}`;
+      push({
+        step: 'body',
+        ok: failure === undefined,
+        ms,
+        summary: failure
+          ? `${failure.details} (${bytes}${of} bytes, DATA frames)`
+          : capped
+            ? `stopped reading past --max-body (${bytes}${of} bytes read, DATA frames); not an error`
+            : framing === 'none'
+              ? `no body (none expected), in ${formatMs(ms)}`
+              : `${bytes} bytes, DATA frames, complete, in ${formatMs(ms)}`,
+        notes: [],
+        facts: { framing, bytes, expected, complete: failure === undefined && !capped, capped },
+      });
+      done(failure);
+    };
+    const handler: ExchangeHandler = {
+      onRequestStart() {
+        writtenAt = performance.now();
+        const requestId = request.requestId ? `, x-request-id ${request.requestId}` : '';
+        push({
+          step: 'request',
+          ok: true,
+          ms: 0,
+          summary: `${plan.method} ${plan.path} over ${label} (:authority ${plan.host}${requestId}), ${request.headers.length} fields`,
+          notes: [],
+          facts: { method: plan.method, target: plan.path, headers: request.headers, bytes: 0 },
+        });
+      },
+      onBodyChunk() {},
+      onRequestSent() {},
+      onInformational(interim) {
+        informational.push(interim.status);
+      },
+      onResponseStart(_controller: ExchangeController, response: ResponseHead) {
+        head = response;
+        context.head = response;
+        headAt = performance.now();
+        const ttfbMs = since(writtenAt);
+        const headers: Array<readonly [string, string]> = [];
+        for (let i = 0; i < response.headers.length; i += 2)
+          headers.push([response.headers[i], response.headers[i + 1]]);
+        const statusLine = `HTTP/2 ${response.status}`;
+        push({
+          step: 'response',
+          ok: true,
+          ms: ttfbMs,
+          summary: `${statusLine}, ${headers.length} headers, first byte after ${formatMs(ttfbMs)}`,
+          notes: headers.map(([name, value]) => `${name}: ${value}`),
+          facts: { statusLine, status: response.status, headers, informational, ttfbMs },
+        });
+      },
+      onResponseData(_controller: ExchangeController, chunk: Buffer) {
+        bytes += chunk.length;
+        if (bytes - chunk.length < SNIFF) sniff.push(chunk.subarray(0, SNIFF - (bytes - chunk.length)));
+        if (bytes > plan.maxBody && !over) bodyStep(undefined, true);
+      },
+      onResponseEnd() {
+        if (!over) bodyStep(undefined, false);
+      },
+      onResponseError(_controller: ExchangeController | undefined, failure: Failure) {
+        if (over) return;
+        if (head !== undefined) return bodyStep(failure, false);
+        push({
+          step: 'response',
+          ok: false,
+          ms: since(writtenAt),
+          summary: failure.details,
+          notes: [],
+          facts: { informational },
+        });
+        done(failure);
+      },
+    };
+    session
+      .reserve()
+      .dispatch(
+        { method: plan.method, path: plan.path, headers: request.headers.flat(), body: { kind: 'none' } },
+        handler,
+      );
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * The HTTP/2 family: real node:http2 servers (h2c with prior knowledge, or h2 over TLS with
+ * ALPN) that answer, refuse streams, reset them before or after the head, hang, or say GOAWAY
+ * before processing anything. Every stream that reaches a server is recorded, as for the
+ * HTTP/1.1 faults (`httpVersion` "2.0").
+ */
+import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createServer as createNetServer, type Server } from 'node:net';
+import { type Fault, FaultRecorder, listenLoopback, pairHeaders, type RecordedRequest } from './fault.ts';
+import { testCertificates } from './tls-certs.ts';
+
+const { constants } = http2;
+
+/** What a server does with each stream, once its head is recorded. */
+export type H2Behaviour = (stream: ServerHttp2Stream, request: RecordedRequest) => void;
+
+export interface H2FaultOptions {
+  /** h2 over TLS (ALPN h2, the kit's localhost certificate) instead of h2c. */
+  tls?: boolean;
+  /** The server's SETTINGS_MAX_CONCURRENT_STREAMS. */
+  maxConcurrentStreams?: number;
+}
+
+export interface H2Fault extends Fault {
+  /** For `tls`: the CA to trust (the gateway's `tls.ca`). */
+  readonly caPath: string | undefined;
+  /** Streams open on the server right now, and the most there ever were at once. */
+  readonly openStreams: number;
+  readonly peakStreams: number;
+}
+
+/** Answers 200 with a small JSON body naming what arrived (method, path, authority, body length). */
+export const h2Answer: H2Behaviour = (stream, request) => {
+  stream.on('end', () => {
+    if (stream.closed) return;
+    const body = JSON.stringify({
+      method: request.method,
+      path: request.path,
+      bodyLength: request.bodyLength,
+    });
+    stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-upstream': 'h2' });
+    stream.end(body);
+  });
+};
+
+/** Refuses every stream with RST_STREAM REFUSED_STREAM: "not processed, try again" (RFC 9113 §8.7). */
+export const h2Refuse: H2Behaviour = (stream) => {
+  stream.close(constants.NGHTTP2_REFUSED_STREAM);
+};
+
+/** Resets the stream (INTERNAL_ERROR) before any response head. */
+export const h2ResetBeforeHead: H2Behaviour = (stream) => {
+  stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+};
+
+/** Sends the head and part of the body, then resets the stream (INTERNAL_ERROR). */
+export const h2ResetAfterHead: H2Behaviour = (stream) => {
+  stream.respond({ ':status': 200, 'content-type': 'text/plain', 'content-length': '100' });
+  // destroy(), not close(code): close() ends the stream cleanly first when data is pending.
+  stream.write('first part', () => setTimeout(() => stream.destroy(new Error('crash mid-body')), 20));
+};
+
+/** Closes the whole connection (no GOAWAY) on the first stream, before any head: a crash. */
+export const h2DropConnection: H2Behaviour = (stream) => {
+  stream.session?.socket?.destroy();
+};
+
+/** Refuses the stream with HTTP_1_1_REQUIRED: the server wants HTTP/1.1 for this request. */
+export const h2RequireHttp1: H2Behaviour = (stream) => {
+  stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
+};
+
+/** Accepts the stream and never answers. */
+export const h2Hang: H2Behaviour = () => {};
+
+/** Starts a node:http2 server running `behaviour` on every stream. */
+export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = {}): Promise<H2Fault> {
+  const recorder = new FaultRecorder();
+  const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? 100 };
+  const certificates = options.tls ? testCertificates() : undefined;
+  const server = certificates
+    ? http2.createSecureServer({ ...certificates.localhost, settings, ALPNProtocols: ['h2'] })
+    : http2.createServer({ settings });
+  let open = 0;
+  let peak = 0;
+  server.on('connection', (socket) => recorder.track(socket));
+  server.on('secureConnection', (socket) => recorder.own(socket));
+  server.on('sessionError', () => {});
+  (server as http2.Http2Server).on(
+    'stream',
+    (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => {
+      stream.on('error', () => {});
+      open++;
+      peak = Math.max(peak, open);
+      stream.on('close', () => {
+        open--;
+        recorder.changed();
+      });
+      const request = recorder.addRequest({
+        connection: recorder.byRemotePort(stream.session?.socket?.remotePort)?.index ?? 0,
+        method: String(headers[':method']),
+        path: String(headers[':path']),
+        httpVersion: '2.0',
+        rawHeaders: pairHeaders(raw),
+      });
+      stream.on('data', (chunk: Buffer) => request.addBody(chunk));
+      stream.on('end', () => request.complete());
+      behaviour(stream, request);
+    },
+  );
+  recorder.adopt(server as unknown as Server);
+  const port = await listenLoopback(server as unknown as Server);
+  return recorder.handle(`${certificates ? 'https' : 'http'}://127.0.0.1:${port}`, port, {
+    caPath: certificates?.caPath,
+    get openStreams() {
+      return open;
+    },
+    get peakStreams() {
+      return peak;
+    },
+  });
+}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** One HTTP/2 frame: 9-byte header (RFC 9113 §4.1) and payload. */
+function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.length, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(streamId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+/**
+ * An h2c server that reads the client's preface and answers with its SETTINGS and a GOAWAY
+ * whose last stream id is 0: no stream of the client was processed (RFC 9113 §6.8). Written
+ * frame by frame, since node:http2 picks the last stream id itself. No request is recorded:
+ * none was processed.
+ */
+export async function startH2GoawayFirst(): Promise<Fault> {
+  const recorder = new FaultRecorder();
+  const server = createNetServer((socket) => {
+    const record = recorder.track(socket);
+    let seen = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      record.captureBytes(chunk);
+      if (seen.length >= PREFACE.length) return;
+      seen = Buffer.concat([seen, chunk]);
+      if (seen.length < PREFACE.length) return;
+      const goaway = Buffer.alloc(8); // last stream id 0, NO_ERROR
+      socket.write(
+        Buffer.concat([
+          frame(0x4, 0, 0, Buffer.alloc(0)),
+          frame(0x4, 0x1, 0, Buffer.alloc(0)),
+          frame(0x7, 0, 0, goaway),
+        ]),
+      );
+    });
+  });
+  recorder.adopt(server);
+  const port = await listenLoopback(server);
+  return recorder.handle(`http://127.0.0.1:${port}`, port);
+}

@@ -1,0 +1,54 @@
+/**
+ * Candor's own HTTP/1.1 server on node:net: accepts connections and gives each an
+ * Http1Connection. Kept to what a listener needs: the connections it holds (for a drain and
+ * its deadline) and `max_connections` (node:net closes a connection past it as it is accepted).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { Http1Connection, type Http1Handlers, type Http1Settings } from './http1-connection.ts';
+
+export interface Http1Server {
+  readonly server: Server;
+  /** Connections open now (idle, busy, closing). */
+  readonly connections: ReadonlySet<Http1Connection>;
+  /** A drain's first step: stop accepting; idle connections close now, busy ones after their response. */
+  closeWhenIdle(): void;
+  /** A drain's deadline: destroys every connection still open; returns how many. */
+  destroyAll(): number;
+}
+
+/**
+ * `tls`: the listener's certificate and key (then each connection starts after its handshake;
+ * `server.setSecureContext` swaps them for new handshakes).
+ */
+export function createHttp1Server(
+  settings: () => Http1Settings,
+  handlers: Http1Handlers,
+  maxConnections?: number,
+  tls?: TlsOptions,
+): Http1Server {
+  const connections = new Set<Http1Connection>();
+  const accept = (socket: Socket) => {
+    const connection = new Http1Connection(socket, settings(), handlers, tls !== undefined);
+    connections.add(connection);
+    socket.once('close', () => connections.delete(connection));
+  };
+  // allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
+  const options = { allowHalfOpen: true, noDelay: true };
+  const server =
+    tls === undefined ? createServer(options, accept) : createTlsServer({ ...options, ...tls }, accept);
+  if (maxConnections !== undefined) server.maxConnections = maxConnections;
+  return {
+    server,
+    connections,
+    closeWhenIdle() {
+      server.close();
+      for (const connection of connections) connection.closeWhenIdle();
+    },
+    destroyAll() {
+      const count = connections.size;
+      for (const connection of connections) connection.socket.destroy();
+      return count;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import type { HeaderRules, TemplatePart } from '../../core/config/types.ts';
+
+/** What a header rule's `{variables}` stand for in one request. */
+export interface TemplateVars {
+  readonly requestId: string;
+  readonly clientIp: string;
+  /** The host the request was routed by: lower-cased, without the port. */
+  readonly host: string;
+}
+
+/** A header list's edit for one request, or undefined when the route has no rules (nothing to do). */
+export type HeaderEdit = (headers: readonly string[]) => string[];
+
+export function headerEdit(rules: HeaderRules | undefined, vars: TemplateVars): HeaderEdit | undefined {
+  return rules === undefined ? undefined : (headers) => applyHeaderRules(headers, rules, vars);
+}
+
+/**
+ * A route's header rules over a flat [name, value, …] list: `remove`, then `set` (every field
+ * of that name replaced by one), then `add` (beside those there). Returns a new list: the one
+ * given may be shared by every attempt. The loader refused rules that name the fields Candor
+ * writes itself (hop-by-hop, Via, X-Forwarded-*, X-Request-Id, Proxy-Status…), so those are
+ * never touched here.
+ */
+export function applyHeaderRules(
+  headers: readonly string[],
+  rules: HeaderRules,
+  vars: TemplateVars,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = headers[i].toLowerCase();
+    if (rules.remove.includes(lower) || rules.set.some((rule) => rule.lower === lower)) continue;
+    out.push(headers[i], headers[i + 1]);
+  }
+  for (const rule of rules.set) out.push(rule.name, render(rule.value, vars));
+  for (const rule of rules.add) out.push(rule.name, render(rule.value, vars));
+  return out;
+}
+
+function render(parts: readonly TemplatePart[], vars: TemplateVars): string {
+  if (parts.length === 1 && typeof parts[0] === 'string') return parts[0];
+  let text = '';
+  for (const part of parts) {
+    if (typeof part === 'string') text += part;
+    else if (part.variable === 'request_id') text += vars.requestId;
+    else if (part.variable === 'client_ip') text += vars.clientIp;
+    else text += vars.host;
+  }
+  return text;
+}

@@ -1,0 +1,48 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Failure } from '../../core/failure/failure.ts';
+import type { AttemptBody } from './exchange.ts';
+import { type BodyReadLimits, readBodyWhole } from './request-buffering.ts';
+
+/** What decides how a request's body is sent. */
+interface BodyPlan {
+  /** The request carries a body (announced length above zero, or chunked). */
+  readonly hasBody: boolean;
+  /**
+   * How much of it to read whole before the first attempt (bufferWanted in
+   * request-buffering.ts: request buffering, or a copy for a retry to send again); 0 streams it.
+   */
+  readonly buffer: number;
+  /** The bounds of that read: the route's body limit, the idle timeout, the minimum rate. */
+  readonly limits: Omit<BodyReadLimits, 'buffer'>;
+}
+
+/**
+ * The forward step's first move: the body every attempt sends. None; the client's stream,
+ * sent as it comes (no retry after it started); or, up to `plan.buffer`, the body read whole
+ * first (a body longer than that streams after all, what was read first). `ready` gets the
+ * body, `failed` the client's failure (too slow, too large, broken, gone) when reading it did
+ * not end. Returns a cancel while a read is under way (the request ended first): neither
+ * callback is then called.
+ */
+export function prepareBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  plan: BodyPlan,
+  ready: (body: AttemptBody) => void,
+  failed: (failure: Failure) => void,
+): (() => void) | undefined {
+  if (!plan.hasBody) {
+    ready({ kind: 'none' });
+    return undefined;
+  }
+  // The client asked before sending its body: everything that could refuse it has now agreed.
+  if (req.headers.expect !== undefined) res.writeContinue();
+  if (plan.buffer === 0) {
+    ready({ kind: 'stream' });
+    return undefined;
+  }
+  return readBodyWhole(req, { ...plan.limits, buffer: plan.buffer }, (read) => {
+    if (read instanceof Failure) return failed(read);
+    ready('over' in read ? { kind: 'stream' } : { kind: 'buffer', bytes: read.whole });
+  });
+}

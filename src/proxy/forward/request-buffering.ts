@@ -1,0 +1,131 @@
+import type { IncomingMessage } from 'node:http';
+import { classifyRequestBodyError } from '../../core/failure/classify.ts';
+import { Failure } from '../../core/failure/failure.ts';
+
+/**
+ * Request buffering (nginx's `proxy_request_buffering`): a small body is read whole before an
+ * upstream connection is taken, so a client that uploads slowly (or drips a byte every few
+ * seconds on purpose) holds only its own connection, never one of the pool's. A body read whole
+ * can also be sent again on a retry.
+ */
+
+export interface BodyReadLimits {
+  /** Read whole up to this many bytes; past it the body streams. */
+  readonly buffer: number;
+  /** The route's body limit (`routes[].limits.body`): a body of unannounced length that crosses it is a 413. */
+  readonly body: number;
+  /** Longest silence between two pieces of the body (`limits.body_idle_timeout`). */
+  readonly idleTimeout: number;
+  /** Time the read may take before the minimum rate counts (`limits.body_read_timeout`). */
+  readonly readTimeout: number;
+  /** Bytes per second the read must average past readTimeout (`limits.body_min_rate`); 0: none. */
+  readonly minRate: number;
+}
+
+/**
+ * How the read ended: the whole body in hand; or longer than the buffer, with what was read
+ * put back at the front of the request stream (the next reader gets it first, then the rest);
+ * or a failure (408 too slow, 413 too large, the client gone) to answer with.
+ */
+export type BodyRead = { readonly whole: Buffer } | { readonly over: true } | Failure;
+
+/**
+ * How much of a body to read whole before the first attempt (0: stream it). Request buffering
+ * reads up to the route's buffer, a body of unannounced length included (past the buffer it
+ * streams); retry replay reads a body announced no longer than `replay_body`, so it can be sent
+ * again. A body announced longer than both streams from the start: nothing to wait for.
+ */
+export function bufferWanted(
+  route: { readonly requestBuffering: boolean; readonly limits: { readonly buffer: number } },
+  retries: { readonly attempts: number; readonly replayBody: number },
+  /** The announced length; NaN when the body is chunked. */
+  length: number,
+): number {
+  const buffer = route.requestBuffering ? route.limits.buffer : 0;
+  const replay = retries.attempts > 1 && length <= retries.replayBody ? retries.replayBody : 0;
+  const wanted = Math.max(buffer, replay);
+  return length > wanted ? 0 : wanted;
+}
+
+/**
+ * Reads the request body, up to `limits.buffer` bytes, and reports once through `done`.
+ * The deadline is Apache mod_reqtimeout's: `readTimeout`, plus one second for every `minRate`
+ * bytes received; silence longer than `idleTimeout` ends it sooner. Returns a cancel (the
+ * client left): `done` is then never called.
+ */
+export function readBodyWhole(
+  req: IncomingMessage,
+  limits: BodyReadLimits,
+  done: (read: BodyRead) => void,
+): () => void {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const startedAt = performance.now();
+  const finish = (read: BodyRead) => {
+    stop();
+    done(read);
+  };
+  const idle = setTimeout(() => {
+    finish(
+      new Failure('http_request_error', `request body stalled for ${limits.idleTimeout} ms`, { status: 408 }),
+    );
+  }, limits.idleTimeout);
+  const deadline = () =>
+    startedAt + limits.readTimeout + (limits.minRate > 0 ? (received * 1000) / limits.minRate : Infinity);
+  const onSlow = () => {
+    const left = deadline() - performance.now();
+    // Bytes came since the timer was set: the deadline moved on with them.
+    if (left > 0) {
+      slow = setTimeout(onSlow, left);
+      return;
+    }
+    finish(
+      new Failure(
+        'http_request_error',
+        `request body slower than ${limits.minRate} bytes/s (${received} bytes in ${Math.round(performance.now() - startedAt)} ms)`,
+        { status: 408 },
+      ),
+    );
+  };
+  let slow: NodeJS.Timeout | undefined =
+    limits.minRate > 0 ? setTimeout(onSlow, limits.readTimeout) : undefined;
+  const cap = Math.min(limits.buffer, limits.body);
+  const onReadable = () => {
+    for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read() as Buffer | null) {
+      received += chunk.length;
+      chunks.push(chunk);
+      idle.refresh();
+      if (received <= cap) continue;
+      const unannounced = req.headers['content-length'] === undefined;
+      if (unannounced && received > limits.body)
+        return finish(
+          new Failure(
+            'http_request_error',
+            `request body larger than the route's limit of ${limits.body} bytes`,
+            {
+              status: 413,
+            },
+          ),
+        );
+      stop();
+      // Back at the front of the stream, as one piece: the exchange streams it first, then the rest.
+      req.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
+      return done({ over: true });
+    }
+  };
+  const onEnd = () => finish({ whole: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received) });
+  const onError = (err: NodeJS.ErrnoException) => finish(classifyRequestBodyError(err, 'not_sent'));
+  const stop = () => {
+    clearTimeout(idle);
+    clearTimeout(slow);
+    req.off('readable', onReadable);
+    req.off('end', onEnd);
+    req.off('error', onError);
+  };
+  // Paused mode: with its last 'readable' listener gone the stream is neither flowing nor
+  // paused, so the exchange's 'data' listener starts it again when the body goes on streaming.
+  req.on('readable', onReadable);
+  req.once('end', onEnd);
+  req.once('error', onError);
+  return stop;
+}

@@ -1,0 +1,58 @@
+import { RE2JS } from 're2js';
+import type { FieldTest, RouteConditions, ValueTest } from '../../core/config/types.ts';
+
+/** What a route's conditions read of a request: its method and its headers (lower-cased names). */
+export interface RouteRequest {
+  readonly method?: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/** Whether a request meets a route's conditions; the path is the origin-form target, query included. */
+export type ConditionTest = (req: RouteRequest, path: string) => boolean;
+
+/** How many things a route tests beyond host and path: among routes of the same host and path, more goes first. */
+export function conditionCount(conditions: RouteConditions | undefined): number {
+  if (conditions === undefined) return 0;
+  return (conditions.methods === undefined ? 0 : 1) + conditions.headers.length + conditions.query.length;
+}
+
+/**
+ * Built once per config. Patterns run on RE2's linear-time engine (the loader refused what it
+ * cannot run), so no header a client sends can make a match take more than linear time.
+ */
+export function compileConditions(conditions: RouteConditions): ConditionTest {
+  const methods = conditions.methods;
+  const headers = conditions.headers.map(compileField);
+  const query = conditions.query.map(compileField);
+  return (req, path) => {
+    if (methods !== undefined && !methods.includes(req.method ?? '')) return false;
+    for (const { name, test } of headers) if (!test(headerValue(req.headers[name]))) return false;
+    if (query.length === 0) return true;
+    const q = path.indexOf('?');
+    const params = new URLSearchParams(q === -1 ? '' : path.slice(q + 1));
+    for (const { name, test } of query) if (!test(params.get(name) ?? undefined)) return false;
+    return true;
+  };
+}
+
+function compileField(field: FieldTest): { name: string; test: (value: string | undefined) => boolean } {
+  return { name: field.name, test: compileValueTest(field.test) };
+}
+
+export function compileValueTest(test: ValueTest): (value: string | undefined) => boolean {
+  switch (test.kind) {
+    case 'value':
+      return (value) => value === test.value;
+    case 'present':
+      return (value) => (value !== undefined) === test.present;
+    case 'regex': {
+      const pattern = RE2JS.compile(test.pattern);
+      return (value) => value !== undefined && pattern.test(value);
+    }
+  }
+}
+
+/** Node joins most repeated request fields with ", "; the few it keeps as lists are read as one line too. */
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}

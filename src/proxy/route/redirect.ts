@@ -1,0 +1,46 @@
+import type { RedirectConfig } from '../../core/config/types.ts';
+import { hostnameOf } from './request-target.ts';
+
+/** A route's redirect, made for one request: the session answers it (nothing is forwarded). */
+export class RedirectAnswer {
+  readonly status: number;
+  readonly location: string;
+
+  constructor(status: number, location: string) {
+    this.status = status;
+    this.location = location;
+  }
+}
+
+const DEFAULT_PORT: Readonly<Record<string, number>> = { http: 80, https: 443 };
+
+/**
+ * Where a route's redirect sends this request: a fixed location, or the same host, path and
+ * query on another scheme and/or port (the HTTP → HTTPS case). Undefined when the request
+ * named no host to keep (an HTTP/1.0 request without Host).
+ *
+ * @example redirectLocation({ kind: 'origin', scheme: 'https', status: 308 }, 'http', 'Example.com:80', '/a?b')
+ * // 'https://example.com/a?b'
+ */
+export function redirectLocation(
+  redirect: RedirectConfig,
+  protocol: string,
+  authority: string,
+  path: string,
+): string | undefined {
+  if (redirect.kind === 'location') return redirect.location;
+  const host = hostnameOf(authority);
+  if (host === '') return undefined;
+  const scheme = redirect.scheme ?? protocol;
+  const port = redirect.port ?? (redirect.scheme === undefined ? portOf(authority) : undefined);
+  const shown = port === undefined || port === DEFAULT_PORT[scheme] ? '' : `:${port}`;
+  return `${scheme}://${host}${shown}${path}`;
+}
+
+/** "example.com:8080" → 8080; no port → undefined. */
+function portOf(authority: string): number | undefined {
+  const colon = authority.lastIndexOf(':');
+  if (colon === -1 || colon < authority.lastIndexOf(']')) return undefined;
+  const port = Number(authority.slice(colon + 1));
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}

@@ -1,0 +1,74 @@
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+
+/**
+ * What the metrics count of one request's attempts beyond their outcome (see reportOutcome):
+ * each attempt's duration, up to the end of its response when it answered, and each retry's
+ * result, once known.
+ */
+export class AttemptMetrics {
+  readonly #metrics: GatewayMetrics;
+  readonly #upstream: string;
+  readonly #method: string;
+  /** The failure type a retry in backoff or under way was made for, until its result is counted. */
+  #retryReason: string | undefined;
+  /** The attempt whose response is going downstream: its duration is counted when the response ends. */
+  #responding: { readonly target: string; readonly status: number; readonly startedAt: number } | undefined;
+
+  constructor(metrics: GatewayMetrics, upstream: string, method: string) {
+    this.#metrics = metrics;
+    this.#upstream = upstream;
+    this.#method = method;
+  }
+
+  /** A retry is made for a failure of this type. */
+  retrying(reason: string): void {
+    this.#retryReason = reason;
+  }
+
+  /** A retry's result is known: the outcome of its attempt, or why it never ran. */
+  retryOver(result: string): void {
+    if (this.#retryReason === undefined) return;
+    this.#metrics.retried(this.#upstream, this.#retryReason, result);
+    this.#retryReason = undefined;
+  }
+
+  /** An attempt ended without an answer: its duration. */
+  attemptFailed(target: string, errorType: string, startedAt: number, now: number): void {
+    this.#measured(target, undefined, errorType, startedAt, now);
+  }
+
+  /** An attempt's head went downstream: its duration is counted when the response is over. */
+  responding(target: string, status: number, startedAt: number): void {
+    this.#responding = { target, status, startedAt };
+  }
+
+  /** Whether an answering attempt's response is still going downstream. */
+  get isResponding(): boolean {
+    return this.#responding !== undefined;
+  }
+
+  /** The response of the attempt that answered is over (whole, or cut with this failure type). */
+  responseOver(errorType: string): void {
+    const responding = this.#responding;
+    if (responding === undefined) return;
+    this.#responding = undefined;
+    this.#measured(responding.target, responding.status, errorType, responding.startedAt, performance.now());
+  }
+
+  #measured(
+    target: string,
+    status: number | undefined,
+    errorType: string,
+    startedAt: number,
+    now: number,
+  ): void {
+    this.#metrics.attemptDuration(
+      this.#upstream,
+      target,
+      this.#method,
+      status,
+      errorType,
+      (now - startedAt) / 1000,
+    );
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Which Host an admin request may name: the admin listener's own names and addresses, and the
+ * names `admin.allowed_hosts` adds. A browser tricked by DNS rebinding (a page on
+ * evil.example whose name is made to resolve to 127.0.0.1) reaches the listener's address but
+ * still sends `Host: evil.example`; the token guards the rest, but the open routes and the
+ * answers of refused calls would be readable by that page. An IP literal or `localhost` is
+ * never such a page's Host: a name is what a rebinding attacker controls.
+ */
+import { isIP } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
+import { hostnameOf } from '../../proxy/route/request-target.ts';
+
+export interface HostCheck {
+  /** Whether a request with this Host header (undefined: none, as HTTP/1.0 allows) may be answered. */
+  allows(hostHeader: string | undefined): boolean;
+  /** The names accepted, for the refusal's explanation. */
+  describe(): string;
+}
+
+const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]']);
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/;
+
+/** An address as it appears in a Host header: IPv6 bracketed, lower-case. */
+function asHost(address: string): string {
+  const bare = address.replace(/^\[|\]$/g, '').toLowerCase();
+  return isIP(bare) === 6 ? `[${bare}]` : bare;
+}
+
+export function createHostCheck(listenHost: string, allowedHosts: readonly string[]): HostCheck {
+  const own = asHost(listenHost);
+  const wildcard = WILDCARDS.has(own);
+  /** The names this listener is reached by: fixed, but a wildcard's interfaces may change while it runs. */
+  const ownNames = (): Set<string> => {
+    const names = new Set<string>();
+    if (LOOPBACK.test(own)) {
+      // Loopback: localhost and the loopback addresses all lead here.
+      for (const name of [own, 'localhost', '127.0.0.1', '[::1]']) names.add(name);
+      return names;
+    }
+    names.add(hostname().toLowerCase());
+    if (!wildcard) {
+      names.add(own);
+      return names;
+    }
+    // The wildcard itself too: `candor reload` (or curl) connects to the address written, and
+    // a page that fetches http://0.0.0.0/ directly is cross-origin, so reads nothing.
+    if (own !== '') names.add(own);
+    names.add('localhost');
+    for (const list of Object.values(networkInterfaces()))
+      for (const entry of list ?? []) names.add(asHost(entry.address.split('%')[0]));
+    return names;
+  };
+  const fixed = wildcard ? undefined : ownNames();
+  const listed = (host: string) =>
+    allowedHosts.some((name) => (name.startsWith('*.') ? host.endsWith(name.slice(1)) : host === name));
+  return {
+    allows(hostHeader) {
+      if (hostHeader === undefined) return true;
+      const host = hostnameOf(hostHeader.trim());
+      return (fixed ?? ownNames()).has(host) || listed(host);
+    },
+    describe() {
+      const names = wildcard
+        ? ['this machine’s addresses', 'localhost', hostname().toLowerCase()]
+        : [...(fixed ?? [])];
+      return [...names, ...allowedHosts].join(', ');
+    },
+  };
+}

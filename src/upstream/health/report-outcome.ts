@@ -1,0 +1,164 @@
+import type { Failure } from '../../core/failure/failure.ts';
+import type { Release } from '../../core/limits/count.ts';
+import type { Circuit } from '../../core/retry/circuit.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { Target, Upstream } from '../targets/upstream.ts';
+import { ejectedElsewhere, isTargetFault, recordOutcome } from './outlier.ts';
+
+/**
+ * News of one worker for the others of a cluster (through the primary): a target it ejected,
+ * a circuit it opened. A deadline travels as the ms it has left: each process has its own clock.
+ */
+export type Announcement =
+  | {
+      readonly candor: 'ejected';
+      readonly upstream: string;
+      readonly origin: string;
+      readonly forMs: number;
+      readonly ejections: number;
+    }
+  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number }
+  | { readonly candor: 'circuit-closed'; readonly upstream: string };
+
+/** Where an outcome is told besides the upstream's own state. */
+interface OutcomeSinks {
+  readonly metrics: GatewayMetrics;
+  /** An ejection and a return are logged, once each, by the process that saw them. */
+  readonly logger: Logger;
+  /** A cluster worker's line to the others (through the primary); absent in-process. */
+  readonly announce?: (news: Announcement) => void;
+}
+
+/** One attempt against one target, as it ended. */
+export interface AttemptOutcome {
+  readonly upstream: Upstream;
+  readonly target: Target;
+  /** undefined: the target answered (its head went downstream). */
+  readonly failure: Failure | undefined;
+  /**
+   * Whether the outcome says anything about the upstream: an answer or a fault of the
+   * upstream's does; a client that left proves nothing (and must not reset the target's count
+   * of failures in a row). An unjudged outcome only gives its slots back.
+   */
+  readonly judged: boolean;
+  /** The attempt went on a kept-alive connection (a metrics label). */
+  readonly reused: boolean;
+  /** The target's half-open probe slot the selection took (a no-op release when not a probe). */
+  readonly releaseTargetProbe: Release;
+  /** The attempt went as the circuit's half-open probe. */
+  readonly circuitProbe: boolean;
+  /** The retry budget's slot this attempt held, when it was a retry. */
+  readonly retrySlot: Release | undefined;
+}
+
+/**
+ * The one place an attempt's outcome is fed to what judges the upstream (as Envoy's
+ * `putResult`): outlier detection, the circuit breaker, the retry budget's slot, the other
+ * workers of a cluster and the metrics. Called once per attempt.
+ */
+export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now: number): void {
+  const { upstream, target, failure, judged } = outcome;
+  const { metrics } = sinks;
+  const origin = target.config.origin;
+  outcome.releaseTargetProbe();
+  if (judged) judge(sinks, upstream, target, failure, now);
+  metrics.attempted(upstream.name, origin, failure?.type ?? 'response', outcome.reused);
+  const fault = isTargetFault(failure);
+  if (judged && (fault || failure === undefined))
+    judgeCircuit(sinks, upstream, fault, outcome.circuitProbe, now);
+  else if (outcome.circuitProbe) upstream.circuit.releaseProbe();
+  outcome.retrySlot?.();
+}
+
+/**
+ * The body of a response whose head counted as a success broke: a fault of the target all the
+ * same, for outlier detection (the attempt itself was reported when its head came).
+ */
+export function reportBodyFailure(
+  sinks: OutcomeSinks,
+  upstream: Upstream,
+  target: Target,
+  failure: Failure,
+  now: number,
+): void {
+  judge(sinks, upstream, target, failure, now);
+}
+
+/** An announcement of another worker's: the circuit or the target it names takes the same state here. */
+export function applyAnnouncement(upstream: Upstream, news: Announcement, now: number): void {
+  if (news.candor === 'circuit-opened') return upstream.circuit.openedElsewhere(now, news.forMs);
+  if (news.candor === 'circuit-closed') return upstream.circuit.closedElsewhere();
+  const target = upstream.targets.find((t) => t.config.origin === news.origin);
+  if (target !== undefined) ejectedElsewhere(target, now, news.forMs, news.ejections);
+}
+
+/** Outlier detection judges the outcome; an ejection or a return is told (metrics, log, the other workers). */
+function judge(
+  sinks: OutcomeSinks,
+  upstream: Upstream,
+  target: Target,
+  failure: Failure | undefined,
+  now: number,
+): void {
+  const change = recordOutcome(upstream, target, failure, now);
+  if (change === 'ejected') ejected(sinks, upstream, target, failure as Failure, now);
+  else if (change === 'returned')
+    sinks.logger.info(
+      { upstream: upstream.name, target: target.config.origin, ejections: target.ejections },
+      'target back in rotation',
+    );
+}
+
+function ejected(
+  sinks: OutcomeSinks,
+  upstream: Upstream,
+  target: Target,
+  failure: Failure,
+  now: number,
+): void {
+  const origin = target.config.origin;
+  sinks.metrics.ejected(upstream.name, origin);
+  sinks.logger.warn(
+    {
+      upstream: upstream.name,
+      target: origin,
+      reason: failure.type,
+      until: new Date(performance.timeOrigin + target.ejectedUntil).toISOString(),
+      for_ms: Math.round(target.ejectedUntil - now),
+      ejections: target.ejections,
+    },
+    'target ejected',
+  );
+  sinks.announce?.({
+    candor: 'ejected',
+    upstream: upstream.name,
+    origin,
+    forMs: target.ejectedUntil - now,
+    ejections: target.ejections,
+  });
+}
+
+function judgeCircuit(
+  sinks: OutcomeSinks,
+  upstream: Upstream,
+  fault: boolean,
+  probe: boolean,
+  now: number,
+): void {
+  const { circuit } = upstream;
+  const openUntil = circuit.openUntil;
+  const wasClosed = isClosed(circuit);
+  circuit.record(now, fault, probe);
+  // Opened (or opened again by a failed probe) by this outcome.
+  if (circuit.openUntil > openUntil)
+    sinks.announce?.({ candor: 'circuit-opened', upstream: upstream.name, forMs: circuit.openUntil - now });
+  // Closed by this probe's success: the other workers need not wait for probes of their own.
+  else if (!wasClosed && isClosed(circuit))
+    sinks.announce?.({ candor: 'circuit-closed', upstream: upstream.name });
+}
+
+/** (A call, not a property test: record() changes the state between two of them.) */
+function isClosed(circuit: Circuit): boolean {
+  return circuit.state === 'closed';
+}

@@ -1,0 +1,254 @@
+/**
+ * The routing fields as `candor check` reads them: each wrong field named with its line, and
+ * two routes that claim the same requests refused (the rule is in routing-checks.ts).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { reservedHeaderProblem } from '../../../src/core/config/routing-values.ts';
+import { isHopByHop } from '../../../src/core/http1/hop-by-hop.ts';
+import { problem, problemsOf, SOURCE } from './config-fixture.ts';
+
+/** A config whose routes are `routes` (YAML list items, indented two spaces), with upstream "api". */
+const withRoutes = (routes: string, upstream = '') => `listen:
+  - address: 127.0.0.1:8080
+routes:
+${routes}upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+${upstream}`;
+
+test('a misspelt matching field gets a did-you-mean, inside a header test too', () => {
+  const text = withRoutes(`  - match: { path: /a, method: [GET] }
+    upstream: api
+  - match: { path: /b, headers: { X-Canary: { regexp: "^1$" } } }
+    upstream: api
+`);
+  assert.deepEqual(problemsOf(text), [
+    problem(4, 24, 'routes[0].match.method', "unknown field 'method' (did you mean 'methods'?)"),
+    problem(
+      6,
+      47,
+      'routes[1].match.headers.X-Canary.regexp',
+      "unknown field 'regexp' (did you mean 'regex'?)",
+    ),
+  ]);
+});
+
+test('a pattern RE2 cannot run in linear time is refused, with the reason', () => {
+  const text = withRoutes(`  - match: { headers: { X-A: { regex: "(a)\\\\1" } } }
+    upstream: api
+  - match: { path: /b }
+    upstream: api
+    rewrite: { regex: "^/b(?=c)", replace: /c }
+`);
+  const problems = problemsOf(text);
+  assert.deepEqual(
+    problems.map((p) => [p.line, p.path]),
+    [
+      [4, 'routes[0].match.headers.X-A.regex'],
+      [8, 'routes[1].rewrite.regex'],
+    ],
+  );
+  assert.match(
+    problems[0].message,
+    /RE2 syntax \(linear-time: no backreferences or lookarounds\).*invalid escape/,
+  );
+  assert.match(problems[1].message, /unsupported Perl syntax: `\(\?=`/);
+});
+
+test('header rules may not touch what Candor writes, and may only set Host', () => {
+  const text = withRoutes(`  - upstream: api
+    request_headers:
+      set: { X-Forwarded-For: 1.2.3.4, Host: internal.example }
+      add: { Host: other }
+      remove: [Connection, X-Debug]
+    response_headers:
+      set: { Proxy-Status: ok, X-Frame-Options: DENY }
+      add: { "Bad Name": x }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      "6 routes[0].request_headers.set.X-Forwarded-For: x-forwarded-for is Candor's to write (framing, forwarding and tracing fields)",
+      '7 routes[0].request_headers.add.Host: host can only be set, in request_headers (a request carries exactly one)',
+      '8 routes[0].request_headers.remove[0]: connection is hop-by-hop: Candor writes it for each connection',
+      "10 routes[0].response_headers.set.Proxy-Status: proxy-status is Candor's to write (framing, forwarding and tracing fields)",
+      `11 routes[0].response_headers.add["Bad Name"]: expected a header name (letters, digits and !#$%&'*+.^_\`|~-), got "Bad Name"`,
+    ],
+  );
+});
+
+test('every hop-by-hop field of the HTTP/1.1 layer is refused by the header rules too', () => {
+  for (const name of ['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade'])
+    assert.ok(isHopByHop(name) && reservedHeaderProblem(name) !== undefined, name);
+});
+
+test('a variable that is not one is named, with what was probably meant; an unquoted one says to quote it', () => {
+  const text = withRoutes(`  - upstream: api
+    request_headers:
+      set: { X-Id: "id={reqest_id}", X-Client: {client_ip} }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.path}: ${p.message}`),
+    [
+      'routes[0].request_headers.set.X-Id: unknown variable {reqest_id} in "id={reqest_id}" (did you mean {request_id}?; "{{" is a literal brace)',
+      'routes[0].request_headers.set.X-Client: expected a header value (quote one that starts with "{", like "{request_id}"), got a mapping',
+    ],
+  );
+});
+
+test('a route forwards or redirects; a redirect goes somewhere, and forwards nothing', () => {
+  const text = withRoutes(`  - match: { path: /a }
+  - match: { path: /b }
+    upstream: api
+    redirect: { scheme: https }
+  - match: { path: /c }
+    redirect: { status: 301 }
+  - match: { path: /d }
+    redirect: { location: "https://example.com/", port: 8443 }
+    strip_prefix: true
+  - match: { path: /e }
+    redirect: { location: "ftp://example.com/", status: 303 }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      "4 routes[0].upstream: missing required field 'upstream'",
+      '7 routes[1].redirect: a route has an upstream or a redirect, not both',
+      '9 routes[2].redirect: a redirect needs a location, or a scheme and/or port',
+      '11 routes[3].redirect.location: a redirect goes to a fixed location or keeps the host with another scheme and/or port, not both',
+      '12 routes[3].strip_prefix: a route that redirects forwards nothing: strip_prefix has nothing to apply to',
+      '14 routes[4].redirect.location: expected an http:// or https:// URL, got "ftp://example.com/"',
+      '14 routes[4].redirect.status: expected one of 301, 302, 307, 308, got 303',
+    ],
+  );
+});
+
+test('a rewrite has a prefix or a regex with its replace, and is not combined with strip_prefix', () => {
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    strip_prefix: true
+    rewrite: { prefix: /b }
+  - match: { path: /b }
+    upstream: api
+    rewrite: { regex: "^/b" }
+  - match: { path: /c }
+    upstream: api
+    rewrite: { prefix: /x, regex: "^/c", replace: /y }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '6 routes[0].strip_prefix: strip_prefix and rewrite both set the path: use rewrite.prefix: / to strip',
+      "10 routes[1].rewrite.replace: missing required field 'replace'",
+      '13 routes[2].rewrite: a rewrite has a prefix, or a regex and its replace (one of the two)',
+    ],
+  );
+});
+
+test('two routes that a request could meet both are refused; different conditions are not', () => {
+  const text = withRoutes(`  - match: { path: /a, methods: [GET, HEAD] }
+    upstream: api
+  - match: { path: /a, methods: [POST, GET] }
+    upstream: api
+  - match: { path: /a, methods: [PUT] }
+    upstream: api
+  - match: { path: /b, headers: { X-Canary: "1" } }
+    upstream: api
+  - match: { path: /b, headers: { x-canary: { present: true } } }
+    upstream: api
+  - match: { path: /b, headers: { X-Canary: { regex: "^[0-9]$" } } }
+    upstream: api
+  - match: { path: /c, query: { v: "2" } }
+    upstream: api
+  - match: { path: /c, query: { v: { regex: "^[3-9]$" } } }
+    upstream: api
+  - match: { path: /c, query: { v: { present: false } } }
+    upstream: api
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '6 routes[1].match: same host, path and conditions as routes[0] (/a): a request could meet both, and only file order would pick',
+      '12 routes[4].match: same host, path and conditions as routes[3] (/b): a request could meet both, and only file order would pick',
+      '14 routes[5].match: same host, path and conditions as routes[3] (/b): a request could meet both, and only file order would pick',
+    ],
+  );
+});
+
+test('hash_key needs the hash balancer; a client certificate needs its key', () => {
+  const text = withRoutes(
+    `  - upstream: api\n`,
+    `    hash_key: cookie:session
+    tls: { cert: client.pem }
+  web:
+    targets: [{ url: http://127.0.0.1:3002 }]
+    balancer: hash
+    hash_key: "cookie:"
+`,
+  );
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.path}: ${p.message}`),
+    [
+      'upstreams.api.hash_key: hash_key is read by the hash balancer only: add balancer: hash',
+      'upstreams.api.tls.cert: a client certificate needs its private key: add tls.key',
+      'upstreams.web.hash_key: expected client, header:NAME or cookie:NAME (e.g. cookie:session), got "cookie:"',
+    ],
+  );
+});
+
+test('the routing fields load into their runtime form', () => {
+  const config = parseConfig(
+    withRoutes(`  - match: { path: /v1, methods: [GET, GET], headers: { X-Canary: { present: true } }, query: { Debug: "1" } }
+    upstream: api
+    rewrite: { prefix: /api }
+    request_headers: { set: { X-Id: "{request_id}@{host}" }, remove: [X-Debug] }
+  - match: { path: /old }
+    redirect: { location: "https://example.com/new" }
+`),
+    SOURCE,
+    {},
+  );
+  const [forward, redirect] = config.routes;
+  assert.deepEqual(forward.conditions, {
+    methods: ['GET'],
+    headers: [{ name: 'x-canary', test: { kind: 'present', present: true } }],
+    query: [{ name: 'Debug', test: { kind: 'value', value: '1' } }],
+  });
+  assert.deepEqual(forward.rewrite, { kind: 'prefix', prefix: '/api' });
+  assert.deepEqual(forward.requestHeaders, {
+    set: [{ name: 'X-Id', lower: 'x-id', value: [{ variable: 'request_id' }, '@', { variable: 'host' }] }],
+    add: [],
+    remove: ['x-debug'],
+  });
+  assert.equal(redirect.upstream, undefined);
+  assert.deepEqual(redirect.redirect, { kind: 'location', location: 'https://example.com/new', status: 308 });
+});
+
+test('a certificate listed for SNI must go with its key, and be readable', async () => {
+  const { testCertificates } = await import('../../../src/kits/fault-kit/tls-certs.ts');
+  const { localhost, wrongHost } = testCertificates();
+  const text = `listen:
+  - address: 127.0.0.1:8443
+    tls:
+      cert: ${localhost.certPath}
+      key: ${localhost.keyPath}
+      certificates:
+        - { cert: ${localhost.certPath}, key: ${wrongHost.keyPath} }
+        - { cert: ${localhost.certPath}, key: missing.key }
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets: [{ url: http://127.0.0.1:3001 }]
+`;
+  const problems = problemsOf(text);
+  assert.deepEqual(
+    problems.map((p) => `${p.line} ${p.path}`),
+    ['7 listen[0].tls.certificates[0].key', '8 listen[0].tls.certificates[1].key'],
+  );
+  assert.match(problems[0].message, /^cannot use this key with ".*localhost\.pem": .*key values mismatch/);
+  assert.match(problems[1].message, /^cannot read ".*missing\.key": no such file/);
+});

@@ -1,0 +1,143 @@
+/**
+ * The gRPC side of the failure contract: every failure type held to its gRPC status, and the
+ * Trailers-Only answer the gateway gives a gRPC client, field by field.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Failure } from '../../../src/core/failure/failure.ts';
+import {
+  buildGrpcAnswer,
+  grpcStatusOf,
+  isGrpcContentType,
+  percentDecodeGrpcMessage,
+  percentEncodeGrpcMessage,
+} from '../../../src/core/failure/grpc-answer.ts';
+import { FAILURE_TYPES, FAILURES, type FailureType } from '../../../src/core/failure/taxonomy.ts';
+
+/** Written out in full: changing a mapping means changing this line, on purpose. */
+const EXPECTED: Record<FailureType, number> = {
+  dns_error: 14,
+  dns_timeout: 4,
+  connection_refused: 14,
+  destination_ip_unroutable: 14,
+  connection_timeout: 4,
+  tls_protocol_error: 14,
+  tls_certificate_error: 14,
+  tls_alert_received: 14,
+  http_response_timeout: 4,
+  connection_terminated: 14,
+  http_response_incomplete: 14,
+  connection_read_timeout: 4,
+  http_protocol_error: 14,
+  http_response_header_section_size: 14,
+  http_response_content_length: 14,
+  http_response_transfer_coding: 14,
+  destination_unavailable: 14,
+  connection_limit_reached: 14,
+  proxy_internal_response: 14,
+  http_request_denied: 8,
+  destination_not_found: 12,
+  proxy_loop_detected: 9,
+  http_request_error: 13,
+  proxy_internal_error: 13,
+};
+
+describe('the gRPC status of each failure type', () => {
+  test('every type of the taxonomy has its gRPC status, and no other', () => {
+    assert.deepEqual(Object.keys(EXPECTED).sort(), [...FAILURE_TYPES].sort());
+    for (const type of FAILURE_TYPES) assert.equal(FAILURES[type].grpc, EXPECTED[type], type);
+  });
+
+  test('the issue’s rules: unreachable, reset and garbage are UNAVAILABLE, every timeout DEADLINE_EXCEEDED', () => {
+    for (const type of FAILURE_TYPES) {
+      const kind = FAILURES[type];
+      if (type.includes('timeout')) assert.equal(kind.grpc, 4, type);
+      else if (['unreachable', 'reset', 'garbage'].includes(kind.shape)) assert.equal(kind.grpc, 14, type);
+    }
+  });
+
+  test('a body over the route’s limit is RESOURCE_EXHAUSTED, as gRPC answers an oversized message', () => {
+    const tooLarge = new Failure('http_request_error', 'request body larger than 10 bytes', { status: 413 });
+    assert.equal(grpcStatusOf(tooLarge), 8);
+    assert.equal(grpcStatusOf(new Failure('http_request_error', 'bad', { status: 400 })), 13);
+  });
+});
+
+describe('the Trailers-Only answer', () => {
+  test('a refused upstream: 200, grpc-status 14, the type, details and request id in grpc-message, Proxy-Status', () => {
+    const failure = new Failure('connection_refused', 'connection refused (ECONNREFUSED) after 0.4 ms');
+    const answer = buildGrpcAnswer(failure, { proxyName: 'edge-1', requestId: 'req-7', nextHop: 'orders' });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.headers, [
+      'content-type',
+      'application/grpc',
+      'grpc-status',
+      '14',
+      'grpc-message',
+      'connection_refused: connection refused (ECONNREFUSED) after 0.4 ms (request id req-7)',
+      'proxy-status',
+      'edge-1; error=connection_refused; details="connection refused (ECONNREFUSED) after 0.4 ms"; next-hop="orders"',
+      'cache-control',
+      'no-store',
+      'x-request-id',
+      'req-7',
+    ]);
+  });
+
+  test('a rate limit: RESOURCE_EXHAUSTED with Retry-After and gRPC’s own pushback in milliseconds', () => {
+    const failure = new Failure('http_request_denied', 'over the rate limit', { retryAfter: 3 });
+    const { headers } = buildGrpcAnswer(failure, { proxyName: 'edge-1', requestId: 'r', nextHop: undefined });
+    const field = (name: string) => headers[headers.indexOf(name) + 1];
+    assert.equal(field('grpc-status'), '8');
+    assert.equal(field('retry-after'), '3');
+    assert.equal(field('grpc-retry-pushback-ms'), '3000');
+    assert.equal(field('proxy-status'), 'edge-1; error=http_request_denied; details="over the rate limit"');
+  });
+
+  test('no route is UNIMPLEMENTED, a timeout DEADLINE_EXCEEDED, no healthy target UNAVAILABLE', () => {
+    const statusOf = (failure: Failure) => {
+      const { headers } = buildGrpcAnswer(failure, { proxyName: 'g', requestId: 'r', nextHop: undefined });
+      return headers[headers.indexOf('grpc-status') + 1];
+    };
+    assert.equal(statusOf(new Failure('destination_not_found', 'no route for /pkg.Svc/Call')), '12');
+    assert.equal(statusOf(new Failure('http_response_timeout', 'no response head after 2000 ms')), '4');
+    assert.equal(statusOf(new Failure('destination_unavailable', 'every target ejected')), '14');
+  });
+});
+
+describe('grpc-message percent-encoding (PROTOCOL-HTTP2.md)', () => {
+  test('printable ASCII passes, % and everything outside 0x20-0x7E is %XX of its UTF-8 bytes', () => {
+    assert.equal(percentEncodeGrpcMessage('plain text: ok ~'), 'plain text: ok ~');
+    assert.equal(percentEncodeGrpcMessage('100% done'), '100%25 done');
+    assert.equal(percentEncodeGrpcMessage('a\r\nb\t'), 'a%0D%0Ab%09');
+    assert.equal(percentEncodeGrpcMessage('über 😀'), '%C3%BCber %F0%9F%98%80');
+  });
+
+  test('decoding gives the text back, and leaves an invalid escape as sent', () => {
+    for (const text of ['100% done', 'über 😀\n', 'details="x"; next-hop']) {
+      assert.equal(percentDecodeGrpcMessage(percentEncodeGrpcMessage(text)), text);
+    }
+    assert.equal(percentDecodeGrpcMessage('50%zz'), '50%zz');
+  });
+});
+
+describe('which requests speak gRPC', () => {
+  test('application/grpc with or without a format or parameters; not gRPC-Web, not JSON', () => {
+    for (const yes of [
+      'application/grpc',
+      'application/grpc+proto',
+      'Application/GRPC; charset=x',
+      'application/grpc+json',
+    ])
+      assert.equal(isGrpcContentType(yes), true, yes);
+    for (const no of [
+      undefined,
+      '',
+      'application/grpc-web',
+      'application/grpc-web+proto',
+      'application/grpcx',
+      'application/json',
+    ])
+      assert.equal(isGrpcContentType(no), false, String(no));
+  });
+});

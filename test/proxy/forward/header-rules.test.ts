@@ -1,0 +1,123 @@
+/**
+ * A route's header rules on real sockets: what the upstream receives, what the client gets
+ * back from the upstream and from the gateway itself (errors), and what no rule can touch.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { applyHeaderRules } from '../../../src/proxy/forward/header-rules.ts';
+import { request } from '../../helpers/http-client.ts';
+import { type LoopbackServer, listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+describe('header rules', () => {
+  let app: Fault;
+  let leaky: LoopbackServer;
+  let gw: TestGateway;
+  before(async () => {
+    app = await startEcho();
+    leaky = await listenOnLoopback((_req, res) => {
+      res.setHeader('server', 'leaky/1.0');
+      res.setHeader('x-powered-by', 'php');
+      res.setHeader('set-cookie', ['a=1', 'b=2']);
+      res.end('ok');
+    });
+    // Loopback is trusted so the client's X-Request-Id is kept and {request_id} shows it.
+    gw = await startTestGateway(`trust_forwarded_from: [127.0.0.1]
+routes:
+  - match: { path: /app }
+    upstream: app
+    request_headers:
+      set: { X-Env: prod, X-Id: "req={request_id} from {client_ip} for {host} {{literal}}", Host: internal.example }
+      add: { X-Tag: added }
+      remove: [X-Debug, Cookie]
+  - match: { path: /leaky }
+    upstream: leaky
+    response_headers:
+      set: { Server: candor-fronted }
+      add: { Set-Cookie: c=3 }
+      remove: [X-Powered-By]
+  - match: { path: /down }
+    upstream: down
+    response_headers:
+      set: { X-Frame-Options: DENY }
+      remove: [Cache-Control]
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+  leaky:
+    targets: [{ url: ${leaky.url} }]
+  down:
+    targets: [{ url: http://127.0.0.1:1 }]
+    retries: { attempts: 1 }
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await app.close();
+    await leaky.close();
+  });
+
+  test('request rules: set replaces, add keeps the client’s, remove drops; variables are filled in', async () => {
+    const res = await request(gw.url, {
+      path: '/app',
+      headers: {
+        host: 'API.example.com:8080',
+        'x-env': 'dev',
+        'x-tag': 'client',
+        'x-debug': '1',
+        cookie: 'session=secret',
+        'x-request-id': 'abc-123',
+      },
+    });
+    assert.equal(res.status, 200);
+    const seen = app.received.at(-1);
+    assert.ok(seen);
+    assert.equal(seen.headers['x-env'], 'prod');
+    assert.equal(seen.headers['x-id'], 'req=abc-123 from 127.0.0.1 for api.example.com {literal}');
+    assert.equal(seen.headers.host, 'internal.example');
+    assert.deepEqual(
+      seen.rawHeaders.filter(([name]) => name.toLowerCase() === 'x-tag').map(([, v]) => v),
+      ['client', 'added'],
+    );
+    assert.equal(seen.headers['x-debug'], undefined);
+    assert.equal(seen.headers.cookie, undefined);
+    assert.equal(
+      seen.headers['x-forwarded-host'],
+      'API.example.com:8080',
+      'Candor’s own fields are as always',
+    );
+    assert.equal(seen.headers['x-request-id'], 'abc-123');
+  });
+
+  test('response rules apply to the upstream’s answer', async () => {
+    const res = await request(gw.url, { path: '/leaky' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.server, 'candor-fronted');
+    assert.equal(res.headers['x-powered-by'], undefined);
+    assert.deepEqual(res.headers['set-cookie'], ['a=1', 'b=2', 'c=3']);
+  });
+
+  test('response rules apply to the gateway’s own errors, and Proxy-Status stays the gateway’s', async () => {
+    const res = await request(gw.url, { path: '/down' });
+    assert.equal(res.status, 502);
+    assert.equal(res.headers['x-frame-options'], 'DENY');
+    assert.equal(res.headers['cache-control'], undefined, 'removed, as the rule says');
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^candor; error=connection_refused; details="connection refused \(ECONNREFUSED\) after [0-9.]+ ms"; next-hop="down"$/,
+    );
+  });
+});
+
+test('applyHeaderRules returns a new list and leaves the one given alone', () => {
+  const given = ['A', '1', 'b', '2', 'a', '3'];
+  const out = applyHeaderRules(
+    given,
+    { set: [{ name: 'A', lower: 'a', value: ['x'] }], add: [], remove: ['b'] },
+    { requestId: 'r', clientIp: 'c', host: 'h' },
+  );
+  assert.deepEqual(out, ['A', 'x']);
+  assert.deepEqual(given, ['A', '1', 'b', '2', 'a', '3']);
+});

@@ -1,0 +1,104 @@
+/**
+ * Slow readers cannot hold an upstream connection longer than a bound: a response up to
+ * routes[].limits.buffer is taken whole from the upstream (its connection goes back to the
+ * pool at once); past it the upstream waits for the client, and limits.send_timeout cuts a
+ * client that takes no byte for that long, logged as such.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+const MiB = 1024 * 1024;
+const BIG = Buffer.alloc(8 * MiB, 'z');
+
+/** GET /big: 8 MiB; anything else: "ok". Counts the /big responses still being written. */
+async function startUpstream() {
+  const state = { bigStarted: 0, bigOpen: 0 };
+  const upstream = await listenOnLoopback((req, res) => {
+    if (req.url === '/big') {
+      state.bigStarted++;
+      state.bigOpen++;
+      res.on('close', () => state.bigOpen--);
+      res.writeHead(200, { 'content-length': BIG.length });
+      res.end(BIG);
+      return;
+    }
+    res.end('ok');
+  });
+  return { ...upstream, state };
+}
+
+/** A client that asks for /big and never reads a byte of the answer. */
+function nonReader(port: number, id: string): net.Socket {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.pause();
+  socket.write(`GET /big HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\n\r\n`);
+  return socket;
+}
+
+test('130 clients asking for 8 MiB and not reading do not cost legitimate GETs their answers (scaled: 10 against a pool of 8)', async (t) => {
+  // The bound: limits.send_timeout (500 ms here) cuts a client that takes no byte; each
+  // non-reader holds an upstream connection at most that long. Before it, they held the pool
+  // until timeouts.total (60 s) and the GETs waited out the queue into a 503.
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  const gw = await startTestGateway(`name: edge-1
+limits: { send_timeout: 500ms }
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 64KiB }
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+    pool: { max_connections: 8, queue_timeout: 3s }
+`);
+  t.after(() => gw.close());
+  const attackers = Array.from({ length: 10 }, (_, i) => nonReader(gw.port, `reader-${i}`));
+  t.after(() => {
+    for (const a of attackers) a.destroy();
+  });
+  await waitUntil('the pool is held by the non-readers', () => upstream.state.bigStarted >= 8, 3000);
+  const answers = await Promise.all(Array.from({ length: 8 }, () => request(gw.url, { path: '/ok' })));
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    Array(8).fill(200),
+  );
+  const line = await gw.logFor('reader-0');
+  assert.equal(line.status, 200, 'the upstream answered; the status had gone out');
+  assert.equal(line.error, 'http_request_error');
+  assert.equal(line.details, 'client took no response bytes for 500 ms (limits.send_timeout)');
+  assert.equal(line.stage, 'body_streaming');
+  assert.equal(line.client_aborted, false, 'the gateway cut it, the client did not leave');
+});
+
+test('a response within limits.buffer is taken whole: a client that does not read holds no upstream connection', async (t) => {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  // send_timeout is the default (30 s): only the buffer frees the one connection here.
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 16MiB }
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+    pool: { max_connections: 1, queue_timeout: 1s }
+`);
+  t.after(() => gw.close());
+  const reader = nonReader(gw.port, 'whole');
+  t.after(() => reader.destroy());
+  await waitUntil('the upstream wrote the whole response', () => upstream.state.bigStarted === 1, 3000);
+  await waitUntil('the upstream response is over', () => upstream.state.bigOpen === 0, 3000);
+  const res = await request(gw.url, { path: '/ok' });
+  assert.equal(res.status, 200);
+  assert.equal(res.text, 'ok');
+});

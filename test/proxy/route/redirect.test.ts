@@ -1,0 +1,91 @@
+/**
+ * A route with `redirect:` answers itself: the Location keeps host, path and query on another
+ * scheme or port, or is fixed; nothing reaches an upstream, and the log line is the gateway's.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { redirectLocation } from '../../../src/proxy/route/redirect.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+describe('redirects', () => {
+  let app: Fault;
+  let gw: TestGateway;
+  before(async () => {
+    app = await startEcho();
+    gw = await startTestGateway(`routes:
+  - match: { host: www.example.com }
+    redirect: { scheme: https }
+    response_headers: { set: { Strict-Transport-Security: max-age=300 } }
+  - match: { host: alt.example.com }
+    redirect: { port: 8443, status: 302 }
+  - match: { path: /old }
+    redirect: { location: "https://example.org/new", status: 301 }
+  - match: { path: /secure }
+    redirect: { scheme: https }
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await app.close();
+  });
+
+  test('HTTP to HTTPS keeps host, path and query, drops the default port, and logs the gateway as the answer', async () => {
+    const res = await request(gw.url, {
+      path: '/a/b?x=1&y=%20',
+      headers: { host: 'WWW.example.com:80' },
+    });
+    assert.equal(res.status, 308);
+    assert.equal(res.headers.location, 'https://www.example.com/a/b?x=1&y=%20');
+    assert.equal(res.headers['content-length'], '0');
+    assert.equal(res.headers['strict-transport-security'], 'max-age=300', 'the route’s response rules apply');
+    assert.equal(res.headers['proxy-status'], undefined, 'a redirect is not an error');
+    const line = await gw.logFor(String(res.headers['x-request-id']));
+    assert.equal(line.status, 308);
+    assert.equal(line.route, 'www.example.com/');
+    assert.equal(line.upstream, undefined);
+    assert.equal(line.attempts, 0);
+    assert.equal(line.error, undefined);
+    assert.equal(app.received.length, 0, 'nothing was forwarded');
+  });
+
+  test('a port of its own keeps the scheme; a fixed location ignores the request', async () => {
+    const alt = await request(gw.url, { path: '/p?q', headers: { host: 'alt.example.com:8080' } });
+    assert.equal(alt.status, 302);
+    assert.equal(alt.headers.location, 'http://alt.example.com:8443/p?q');
+    const old = await request(gw.url, { path: '/old/page?z' });
+    assert.equal(old.status, 301);
+    assert.equal(old.headers.location, 'https://example.org/new');
+  });
+
+  test('a POST with a body is redirected and its connection closed (the body is never read)', async () => {
+    const answer = await rawRequest(
+      gw.port,
+      'POST /x HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 100000\r\n\r\npartial',
+    );
+    assert.equal(answer.status, 308);
+    assert.match(answer.raw, /\r\nlocation: https:\/\/www\.example\.com\/x\r\n/i);
+    assert.match(answer.raw, /\r\nconnection: close\r\n/i);
+    assert.equal(answer.closed, true);
+  });
+
+  test('a request with no Host to keep is refused with 400', async () => {
+    const answer = await rawRequest(gw.port, 'GET /secure HTTP/1.0\r\n\r\n');
+    assert.equal(answer.status, 400);
+  });
+});
+
+test('redirectLocation: IPv6 hosts keep their brackets, the new scheme’s default port is left out', () => {
+  const https = { kind: 'origin', scheme: 'https', status: 308 } as const;
+  assert.equal(redirectLocation(https, 'http', '[::1]:8080', '/a'), 'https://[::1]/a');
+  assert.equal(redirectLocation({ ...https, port: 443 }, 'http', 'h', '/'), 'https://h/');
+  assert.equal(redirectLocation({ ...https, port: 8443 }, 'http', 'h:80', '/'), 'https://h:8443/');
+  assert.equal(redirectLocation(https, 'http', '', '/'), undefined);
+});

@@ -1,0 +1,55 @@
+/**
+ * A passive ejection is never silent: the gateway logs each ejection (target, reason, until)
+ * and each return to rotation, as it logs an active check's `target down` and `target up`.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
+import { request } from '../../helpers/http-client.ts';
+import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+
+test('an ejection is logged with its target, reason and end, and so is the return', async () => {
+  const upstream = await startSwitchable();
+  upstream.setMode('reset');
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, {
+      upstream: `    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 2, base_ejection_time: 200ms }`,
+    }),
+  );
+  try {
+    const origin = new URL(upstream.url).origin;
+    assert.equal((await request(gw.url, { path: '/a' })).status, 502);
+    assert.equal((await request(gw.url, { path: '/b' })).status, 502);
+    await gw.accessLine(2);
+    const ejected = gw.logs.filter((line) => line.msg === 'target ejected');
+    assert.equal(ejected.length, 1, JSON.stringify(gw.logs));
+    const { time, until, ...fields } = ejected[0];
+    assert.deepEqual(fields, {
+      level: 'warn',
+      gateway: 'edge-1',
+      upstream: 'app',
+      target: origin,
+      reason: 'connection_terminated',
+      for_ms: 200,
+      ejections: 1,
+      msg: 'target ejected',
+    });
+    assert.ok(Date.parse(until as string) > Date.parse(time as string), `${until} after ${time}`);
+
+    // Back: once the ejection ran out, the next request is the probe, and its success returns it.
+    upstream.setMode('ok');
+    const target = gw.gateway.runtime().upstreams.get('app')?.targets[0];
+    while (target?.isEjected(performance.now())) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await request(gw.url, { path: '/c' })).status, 200);
+    await gw.accessLine(3);
+    const back = gw.logs.filter((line) => line.msg === 'target back in rotation');
+    assert.equal(back.length, 1, JSON.stringify(gw.logs));
+    assert.equal(back[0].target, origin);
+    assert.equal(back[0].upstream, 'app');
+    assert.equal(back[0].ejections, 1);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
