@@ -41,7 +41,7 @@ before(async () => {
   dns = await startDnsServer();
   dns.set('app.test', [{ type: 'A', address: '127.0.0.1', ttl: 1 }]);
   const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, TOKEN);
+  writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
   const path = join(dir, 'candor.yaml');
   writeFileSync(
     path,
@@ -61,8 +61,9 @@ upstreams:
 });
 
 after(async () => {
-  await serve.stop();
-  await dns.close();
+  // Whatever before() got to start is stopped, even when it failed half-way.
+  await serve?.stop();
+  await dns?.close();
   for (const server of servers) {
     server.closeAllConnections();
     server.close();

@@ -138,6 +138,9 @@ test('Redis killed mid-run: every request answered, allowed by on_error; no cras
   }
   process.stdout.write(`# Redis back: the shared limit held again on burst #${polls}\n`);
   assert.ok(held, 'the shared limit holds again within 20 s of Redis coming back');
-  for (const g of gateways)
+  // The line reaches stdout on its own schedule: wait for it (bounded) rather than race it.
+  for (const g of gateways) {
+    await g.waitForLines('rate limit store reachable: limits shared again', 2);
     assert.equal(g.lines.filter((l) => String(l.msg).startsWith('rate limit store reachable')).length, 2);
+  }
 });
