@@ -50,7 +50,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   upstream: [
     ['health'], // active checks and outlier detection, over the targets
     ['targets'], // the upstream runtime model: targets, balancer, panic
-    ['connections', 'breakers'], // the HTTP/1.1 client (connector, connection, pool); the retry budget
+    ['connections', 'breakers', 'discovery'], // the HTTP/1.1 and HTTP/2 clients (connector, connection, pool, session); the retry budget; targets found by DNS
   ],
   observe: [
     ['tracing', 'metrics'], // spans and metrics of a request

@@ -9,7 +9,7 @@ import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
 import { unchangeableProblems } from '../gateway/reload-plan.ts';
 import { type ChangeProblem, type RuntimeChange, RuntimeChanges } from '../gateway/runtime-changes.ts';
-import type { HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
+import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
 import type { GatewayStatus } from '../gateway/status.ts';
 import { type MergedStatus, mergeStatuses } from './status-merge.ts';
 
@@ -59,7 +59,11 @@ export class ClusterControl {
   /** Called after a runtime change was recorded (the primary's health checks skip a disabled target). */
   onChanged: (changes: RuntimeChanges) => void = () => {};
   /** What a worker starts with besides the config: its slice of the split limits and the health verdicts. */
-  startWith: (worker: Worker) => { share: WorkerShare; health: HealthVerdict[] } = () => ({
+  startWith: (worker: Worker) => {
+    share: WorkerShare;
+    health: HealthVerdict[];
+    discovered?: DiscoveryReport[];
+  } = () => ({
     share: { index: 0, of: 1 },
     health: [],
   });

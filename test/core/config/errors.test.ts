@@ -32,7 +32,7 @@ test('an unknown field with no likely match lists the fields that are known', ()
       9,
       5,
       'upstreams.api.zzz',
-      "unknown field 'zzz' (known fields: targets, balancer, hash_key, protocol, pool, health_check, slow_start, panic_threshold, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
+      "unknown field 'zzz' (known fields: targets, discovery, balancer, hash_key, protocol, pool, health_check, slow_start, panic_threshold, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
     ),
   ]);
 });
@@ -109,7 +109,12 @@ upstreams:
 `;
   assert.deepEqual(problemsOf(text), [
     problem(4, 5, 'routes[0].upstream', "missing required field 'upstream'"),
-    problem(6, 3, 'upstreams.api.targets', "missing required field 'targets'"),
+    problem(
+      6,
+      3,
+      'upstreams.api.targets',
+      "missing required field 'targets' (or 'discovery', to find them by DNS)",
+    ),
   ]);
 });
 

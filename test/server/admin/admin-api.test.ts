@@ -118,7 +118,9 @@ test('GET /status: every upstream and target with its state, merged from both wo
     'workers',
     'upstreams',
     'routes',
+    'store',
   ]);
+  assert.equal(body.store, null, 'no store.redis: each gateway keeps its own rate limits');
   assert.equal(body.gateway, 'admin-edge');
   const config = body.config as Record<string, unknown>;
   assert.equal(config.source, path);
@@ -130,7 +132,16 @@ test('GET /status: every upstream and target with its state, merged from both wo
     workers.every((w) => w.answered === true && w.config_hash === config.hash && w.draining === false),
   );
   const app = (body.upstreams as Record<string, Record<string, unknown>>).app;
-  assert.deepEqual(Object.keys(app), ['circuit', 'panic', 'in_flight', 'pending', 'retry_budget', 'targets']);
+  assert.deepEqual(Object.keys(app), [
+    'circuit',
+    'panic',
+    'in_flight',
+    'pending',
+    'retry_budget',
+    'targets',
+    'discovery',
+  ]);
+  assert.equal(app.discovery, null, 'targets written, not found by DNS');
   assert.deepEqual(app.circuit, { state: 'closed', open_until: null });
   assert.equal(app.panic, false);
   const targets = app.targets as Record<string, unknown>[];
