@@ -33,7 +33,7 @@ function header(report: Report): string {
     ]),
     [2, 3, 4, 5],
   );
-  return `candor explain: ${report.requests} requests${attempts}${span}\n${files}`;
+  return `candor explain: ${plural(report.requests, 'request')}${attempts}${span}\n${files}`;
 }
 
 function statuses(report: Report): string {
@@ -170,8 +170,13 @@ function exactRange(min: number, max: number): string {
   return min === max ? `${ms(min)} ms` : `${ms(min)}–${ms(max)} ms`;
 }
 
+/** "1 request", "2 requests". */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function timeout(t: TimeoutFinding): string {
-  const lines = [`${t.upstream}: ${t.timeouts} requests timed out waiting for the response head`];
+  const lines = [`${t.upstream}: ${plural(t.timeouts, 'request')} timed out waiting for the response head`];
   if (t.waited && t.configuredMs !== undefined) {
     const [low, high] = [duration(t.waited.p10), duration(t.waited.p90)];
     const spread = low === high ? low : `${low}–${high} (p10–p90)`;
