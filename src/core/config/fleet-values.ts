@@ -12,7 +12,7 @@ const DNS_NAME =
   /^(?=.{1,253}\.?$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 /** `redis://[:password@]host[:port][/db]` or `rediss://…` (TLS); nothing else, so a typo is not a silent default. */
-export function parseRedisUrl(text: string): Parsed<string> {
+function parseRedisUrl(text: string): Parsed<string> {
   const got = describeValue(text);
   let url: URL;
   try {
@@ -30,7 +30,7 @@ export function parseRedisUrl(text: string): Parsed<string> {
 }
 
 /** A DNS name as asked: `api.default.svc.cluster.local`, `_http._tcp.api.example.com`. */
-export function parseDnsName(text: string): Parsed<string> {
+function parseDnsName(text: string): Parsed<string> {
   if (isIP(text) !== 0 || !DNS_NAME.test(text))
     return {
       problem: `expected a DNS name like api.internal or _http._tcp.api.internal, got ${describeValue(text)}`,
@@ -39,7 +39,7 @@ export function parseDnsName(text: string): Parsed<string> {
 }
 
 /** A DNS server to ask, `host:port` (port 53 as written: `10.0.0.10:53`, `[fd00::a]:53`); an IP address, not a name. */
-export function parseResolverAddress(text: string): Parsed<string> {
+function parseResolverAddress(text: string): Parsed<string> {
   const parsed = parseListenAddress(text);
   if ('problem' in parsed || isIP(parsed.value.host) === 0 || parsed.value.port === 0)
     return {

@@ -20,7 +20,7 @@ export interface IsolatedLoadBounds {
 }
 
 /** A config is a few thousand values read in milliseconds: these are far above any real file's needs. */
-export const ISOLATED_LOAD: IsolatedLoadBounds = { deadlineMs: 10_000, heapMb: 256 };
+const ISOLATED_LOAD: IsolatedLoadBounds = { deadlineMs: 10_000, heapMb: 256 };
 
 // The checkout runs load-worker.ts as it is; the installed package runs the compiled load-worker.js.
 const WORKER = new URL(`./load-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);

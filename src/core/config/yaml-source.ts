@@ -57,7 +57,7 @@ interface Located {
  * own `toJS()` (`maxAliasCount`); this walk resolves aliases itself, so it keeps its own count.
  * A real config uses a handful of anchors and is a few thousand values.
  */
-export const YAML_BOUNDS = {
+const YAML_BOUNDS = {
   /** Aliases resolved while reading, those inside an aliased value counted each time it is read. */
   aliases: 1_000,
   /** Values (mappings, lists, scalars) once every alias is expanded. */

@@ -3,7 +3,7 @@ import type { HaproxyFormat } from './readers/haproxy-format.ts';
 export class HaproxyConfError extends Error {}
 
 /** HAProxy's `option httplog clf` (its configuration manual), which no `log-format` line spells out. */
-export const HTTPLOG_CLF =
+const HTTPLOG_CLF =
   '%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl';
 
 const SECTIONS = new Set([

@@ -12,7 +12,7 @@ import type { Logger } from '../../observe/log/logger.ts';
  * script's effects, which is what allows reading TIME before writing (replicate_commands asks
  * for it on older servers).
  */
-export const TAKE_TOKEN_SCRIPT = `
+const TAKE_TOKEN_SCRIPT = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])

@@ -277,7 +277,7 @@ function timeOf(fields: ReadonlyMap<string, string>): number | undefined {
 const TIMES = ['time_local', 'time_iso8601', 'msec'];
 
 /** Whether a format writes a time explain reads: without one, its lines are read without a timeline. */
-export function hasTime(format: LogFormat): boolean {
+function hasTime(format: LogFormat): boolean {
   const names = new Set(pieces(format.text).flatMap((p) => (p.variable ? [p.variable] : [])));
   return TIMES.some((t) => names.has(t));
 }
