@@ -20,7 +20,6 @@ export type H2Bound =
   | 'request_rate'
   | 'max_concurrent_streams'
   | 'continuation_flood'
-  | 'hpack_table_size'
   | 'protocol_error'
   | 'send_timeout';
 
@@ -37,8 +36,12 @@ export interface H2Logger {
   bound(event: H2BoundEvent): void;
 }
 
-/** nghttp2's error numbers the session's error carries (`errno`), for the names below. */
-const NGHTTP2_ERR_HEADER_COMP = -523;
+/**
+ * nghttp2's error number the session's error carries (`errno`) when a header block had too
+ * many CONTINUATION frames. Every other refusal reaches here as NGHTTP2_ERR_PROTO (-505),
+ * whatever code its GOAWAY had (PROTOCOL_ERROR, COMPRESSION_ERROR for a HPACK table past
+ * ours, FLOW_CONTROL_ERROR…): node:http2 does not say which.
+ */
 const NGHTTP2_ERR_TOO_MANY_CONTINUATIONS = -905;
 
 export const CODE_NAMES: Record<number, string> = {
@@ -131,7 +134,10 @@ export class H2Guard {
       return false;
     }
     this.openStreams++;
-    stream.once('close', () => this.openStreams--);
+    // Streams the session's own end closes still count: the error that says why comes after them.
+    stream.once('close', () => {
+      if (!this.#session.destroyed) this.openStreams--;
+    });
     return true;
   }
 
@@ -177,14 +183,12 @@ export class H2Guard {
     if (this.#told !== undefined) return;
     if (error.errno === NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
       return this.#tell('continuation_flood', constants.NGHTTP2_INTERNAL_ERROR, error.message);
-    if (error.errno === NGHTTP2_ERR_HEADER_COMP)
-      return this.#tell('hpack_table_size', constants.NGHTTP2_COMPRESSION_ERROR, error.message);
     if (this.openStreams >= this.#limits.maxConcurrentStreams)
       return this.#tell(
         'max_concurrent_streams',
         constants.NGHTTP2_PROTOCOL_ERROR,
         `a stream past SETTINGS_MAX_CONCURRENT_STREAMS ${this.#limits.maxConcurrentStreams}`,
       );
-    this.#tell('protocol_error', constants.NGHTTP2_PROTOCOL_ERROR, error.message);
+    this.#tell('protocol_error', undefined, `nghttp2: ${error.message}`);
   }
 }

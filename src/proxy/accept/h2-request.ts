@@ -88,6 +88,8 @@ export class H2Body extends Readable {
   constructor(stream: ServerHttp2Stream) {
     super();
     this.#stream = stream;
+    // A session that never reads the body must not see the client's reset thrown at the process.
+    this.on('error', () => {});
     stream.pause();
     stream.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) stream.pause();

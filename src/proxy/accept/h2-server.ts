@@ -34,6 +34,8 @@ export interface H2Server {
   destroyAll(): number;
 }
 
+const ignore = (): void => {};
+
 export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H2Logger): H2Server {
   const sessions = new Set<ServerHttp2Session>();
   const guards = new WeakMap<Http2Session, H2Guard>();
@@ -54,6 +56,8 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   });
 
   server.on('stream', (stream: ServerHttp2Stream, _headers, flags: number, rawHeaders: string[]) => {
+    // A stream refused or cut before a sink listens must not throw its error at the process.
+    stream.on('error', ignore);
     const session = stream.session;
     const guard = session === undefined ? undefined : guards.get(session);
     if (guard === undefined || !guard.admit(stream)) return;
