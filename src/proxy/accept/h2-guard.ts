@@ -168,11 +168,12 @@ export class H2Guard {
     this.#session.destroy(new Error(details), constants.NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
-  #tell(bound: H2Bound, code: number, details: string): void {
+  /** `code`: the GOAWAY's, or undefined when nghttp2 chose it and node:http2 does not say. */
+  #tell(bound: H2Bound, code: number | undefined, details: string): void {
     this.#told = bound;
     this.#logger.bound({
       bound,
-      code: CODE_NAMES[code] ?? String(code),
+      code: code === undefined ? 'chosen by nghttp2' : (CODE_NAMES[code] ?? String(code)),
       remoteAddress: this.#remoteAddress,
       details,
     });
