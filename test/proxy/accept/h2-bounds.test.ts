@@ -202,3 +202,12 @@ test('request rate per connection: past the bound the stream is refused and GOAW
     assert.equal(fx.logged[0]?.bound, 'request_rate');
   });
 });
+
+test('idle: a connection with no stream and no traffic gets GOAWAY NO_ERROR and is closed', async () => {
+  await withRaw({ idleTimeoutMs: 100 }, ok, async (client) => {
+    client.send(headers(1, headerBlock(requestFields('/'))));
+    await client.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1);
+    assert.equal(goawayCode(await client.goaway()), ERROR.NO_ERROR);
+    await client.untilClosed();
+  });
+});
