@@ -108,7 +108,7 @@ export class H2Guard {
       if (this.#settings.hit())
         this.calm('settings_flood', `more than ${limits.maxSettingsFrames} SETTINGS frames in ${window} ms`);
     });
-    session.on('error', (error: Error & { errno?: number }) => this.#sessionError(error));
+    session.on('error', (error: Error & { errno?: number; code?: string }) => this.#sessionError(error));
   }
 
   /**
@@ -180,8 +180,9 @@ export class H2Guard {
   }
 
   /** nghttp2 closed the connection on its own (it has sent GOAWAY): name the reason. */
-  #sessionError(error: Error & { errno?: number }): void {
-    if (this.#told !== undefined) return;
+  #sessionError(error: Error & { errno?: number; code?: string }): void {
+    // Only nghttp2's own refusals: a socket error (the client reset the connection) is no bound.
+    if (this.#told !== undefined || error.code !== 'ERR_HTTP2_ERROR') return;
     if (error.errno === NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
       return this.#tell('continuation_flood', constants.NGHTTP2_INTERNAL_ERROR, error.message);
     if (this.openStreams >= this.#limits.maxConcurrentStreams)

@@ -211,3 +211,20 @@ test('idle: a connection with no stream and no traffic gets GOAWAY NO_ERROR and 
     await client.untilClosed();
   });
 });
+
+test('a client that drops its connection (TCP reset) is no bound: nothing is logged', async () => {
+  const fx = await startH2Fixture({ handle: hang });
+  const client = await RawH2Client.connect(fx.port);
+  try {
+    client.send(headers(1, headerBlock(requestFields('/'))));
+    while (fx.exchanges.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const closed = new Promise<boolean>((resolve) => fx.exchanges[0].response.onClose(resolve));
+    client.socket.resetAndDestroy();
+    assert.equal(await closed, false);
+    while (fx.h2.sessions.size > 0) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(fx.logged, []);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
