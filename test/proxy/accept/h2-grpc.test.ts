@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import { buildGrpcAnswer } from '../../../src/core/failure/grpc-answer.ts';
 import { sendGrpcAnswer } from '../../../src/proxy/accept/grpc-answer-sink.ts';
@@ -106,6 +107,29 @@ test('a gRPC client reads the answer: :status 200, grpc-status 14, grpc-message,
     assert.equal(fields['x-request-id'], 'req-9');
     assert.equal(body, '');
     assert.equal(stream.rstCode, 0);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('@grpc/grpc-js reads the answer as UNAVAILABLE with the message and metadata the gateway gave', async () => {
+  const fx = await startH2Fixture({ handle: (exchange) => sendGrpcAnswer(exchange.response, answer) });
+  const client = new grpc.Client(`127.0.0.1:${fx.port}`, grpc.credentials.createInsecure());
+  try {
+    const error = await new Promise<grpc.ServiceError>((resolve, reject) => {
+      client.makeUnaryRequest(
+        '/orders.Orders/Get',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from('x'),
+        (err) => (err === null ? reject(new Error('an answer without an error')) : resolve(err)),
+      );
+    });
+    assert.equal(error.code, grpc.status.UNAVAILABLE);
+    assert.equal(error.details, 'connection_refused: connection refused (ECONNREFUSED) (request id req-9)');
+    assert.deepEqual(error.metadata.get('x-request-id'), ['req-9']);
+    assert.match(String(error.metadata.get('proxy-status')[0]), /^edge-1; error=connection_refused;/);
   } finally {
     client.close();
     await fx.close();
