@@ -124,6 +124,23 @@ test('rapid reset (CVE-2023-44487): streams opened and reset past the bound get 
   });
 });
 
+test('MadeYouReset (CVE-2025-8671): a frame that makes the server reset a stream closes the connection at once', async () => {
+  await withRaw({ maxClientResets: 10 }, hang, async (client, fx) => {
+    for (let i = 0; i < 30 && !client.closed; i++) {
+      const id = 1 + 2 * i;
+      client.send(headers(id, headerBlock(requestFields(`/${i}`)), { endStream: false }));
+      // A WINDOW_UPDATE of 0 on a stream: once a stream error (the server resets the stream,
+      // uncounted by a client-reset bound); nghttp2 now makes it a connection error.
+      client.send(windowUpdate(id, 0));
+    }
+    const goaway = await client.goaway();
+    assert.equal(goawayCode(goaway), ERROR.PROTOCOL_ERROR);
+    await client.untilClosed();
+    assert.ok(fx.exchanges.length <= 1, `${fx.exchanges.length} exchanges`);
+    assert.equal(fx.logged[0]?.bound, 'protocol_error');
+  });
+});
+
 test('CONTINUATION without end: a header block that never ends gets GOAWAY, logged', async () => {
   await withRaw({}, ok, async (client, fx) => {
     client.send(headers(1, headerBlock(requestFields('/')), { endHeaders: false }));
