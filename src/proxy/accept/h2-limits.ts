@@ -14,6 +14,8 @@ export interface H2Limits {
   readonly maxConcurrentStreams: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2: names, values and 32 bytes a field). */
   readonly maxHeaderListSize: number;
+  /** The longest `:path` (the request target), as `limits.uri_length` on the HTTP/1.1 side: past it, 414. */
+  readonly uriLength: number;
   /** Fields in one header list, pseudo-fields included. */
   readonly maxHeaderFields: number;
   /** SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table a client's encoder may use (and ours). */
@@ -48,6 +50,8 @@ export const H2_DEFAULTS: H2Limits = {
   maxConcurrentStreams: 100,
   // The HTTP/1.1 side's limits.header_size default.
   maxHeaderListSize: 32 * KiB,
+  // The HTTP/1.1 side's limits.uri_length default.
+  uriLength: 8 * KiB,
   maxHeaderFields: 128,
   // The protocol's initial value: every client can live with it.
   headerTableSize: 4 * KiB,

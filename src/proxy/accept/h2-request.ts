@@ -8,6 +8,7 @@
  */
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
+import type { RequestParseError } from '../../core/http1/request-parser.ts';
 import type { DownstreamHead } from './downstream.ts';
 
 /** The head of a request that came over HTTP/2 (`versionMinor` is 1: HTTP/1.1's semantics). */
@@ -73,6 +74,29 @@ export function h2RequestHead(raw: readonly string[], facts: H2StreamFacts): H2D
     upgrade: false,
     expectContinue,
   };
+}
+
+/**
+ * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors: a target
+ * past the URI length (414), or a Host that names another authority than `:authority` (400,
+ * RFC 9113 §8.3.1: such a request is malformed). A request with neither nghttp2 resets itself.
+ */
+export function h2Refusal(
+  raw: readonly string[],
+  head: H2DownstreamHead,
+  uriLength: number,
+): RequestParseError | undefined {
+  if (head.target.length > uriLength)
+    return { status: 414, code: 'ERR_URI_TOO_LONG', details: 'request target too long', inBody: false };
+  let authority: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i] === ':authority') authority = raw[i + 1];
+    else if (raw[i] === 'host') host = raw[i + 1];
+  }
+  if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
+    return { status: 400, code: 'ERR_HOST_MISMATCH', details: 'Host differs from :authority', inBody: false };
+  return undefined;
 }
 
 /**

@@ -11,15 +11,22 @@ import http2, {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { RequestParseError } from '../../core/http1/request-parser.ts';
 import type { DownstreamExchange } from './downstream.ts';
 import { H2Guard, type H2Logger } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
-import { emptyBody, H2Body, h2RequestHead } from './h2-request.ts';
+import { emptyBody, H2Body, h2Refusal, h2RequestHead } from './h2-request.ts';
 import { H2Response } from './h2-response.ts';
 
 export interface H2Handlers {
   /** A stream's head is in: the exchange is the handler's until its response finishes or aborts. */
   request(exchange: DownstreamExchange): void;
+  /**
+   * A stream refused before the session runs it (what the HTTP/1.1 parser refuses: a target
+   * past `uriLength`, a Host that contradicts `:authority`): the handler answers
+   * on the exchange's sink, as it answers an HTTP/1.1 refusal.
+   */
+  refused(exchange: DownstreamExchange, error: RequestParseError): void;
 }
 
 export interface H2Server {
@@ -74,7 +81,10 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       expectContinue: head.expectContinue,
       sendTimeoutMs: limits.sendTimeoutMs,
     });
-    handlers.request({ head, body: endStream ? emptyBody() : new H2Body(stream), response });
+    const exchange = { head, body: endStream ? emptyBody() : new H2Body(stream), response };
+    const refusal = h2Refusal(rawHeaders, head, limits.uriLength);
+    if (refusal === undefined) handlers.request(exchange);
+    else handlers.refused(exchange, refusal);
   });
 
   return {

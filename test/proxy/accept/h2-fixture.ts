@@ -5,6 +5,7 @@
  */
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
+import type { RequestParseError } from '../../../src/core/http1/request-parser.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import type { DownstreamExchange } from '../../../src/proxy/accept/downstream.ts';
 import type { H2BoundEvent } from '../../../src/proxy/accept/h2-guard.ts';
@@ -47,6 +48,8 @@ export interface H2Fixture {
   readonly port: number;
   readonly h2: H2Server;
   readonly logged: H2BoundEvent[];
+  /** Streams refused before an exchange ran. */
+  readonly refusals: RequestParseError[];
   /** Exchanges handed over, in order. */
   readonly exchanges: DownstreamExchange[];
   /** For `tls`: the CA a client trusts. */
@@ -60,10 +63,17 @@ export async function startH2Fixture(
   const logged: H2BoundEvent[] = [];
   const exchanges: DownstreamExchange[] = [];
   const handle = options.handle ?? echo;
+  const refusals: RequestParseError[] = [];
   const handlers = {
     request(exchange: DownstreamExchange) {
       exchanges.push(exchange);
       handle(exchange);
+    },
+    /** Answers the refusal's status with its code in a header, as the session's error answer would. */
+    refused(exchange: DownstreamExchange, error: RequestParseError) {
+      refusals.push(error);
+      exchange.response.sendHead(error.status, '', ['x-refused', error.code]);
+      exchange.response.end();
     },
   };
   const h2 = createH2Server(h2Limits(options.limits), handlers, { bound: (event) => logged.push(event) });
@@ -109,6 +119,7 @@ export async function startH2Fixture(
     port: (server.address() as AddressInfo).port,
     h2,
     logged,
+    refusals,
     exchanges,
     ca,
     async close() {

@@ -11,7 +11,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { test } from 'node:test';
 import { startH2Fixture } from './h2-fixture.ts';
-import { FLAG, FRAME, headerBlock, headers, ping, RawH2Client, requestFields } from './h2-frames.ts';
+import { ERROR, FLAG, FRAME, headerBlock, headers, ping, RawH2Client, requestFields } from './h2-frames.ts';
 
 const { constants } = http2;
 
@@ -331,6 +331,48 @@ test('a client that resets its stream: the body errors with ECONNRESET and the s
     assert.equal(await closed, false);
   } finally {
     client.close();
+    await fx.close();
+  }
+});
+
+test('what the HTTP/1.1 parser refuses is refused here too: a long :path 414, a Host against :authority 400', async () => {
+  const fx = await startH2Fixture({ limits: { uriLength: 64 } });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const long = await h2Request(client, { ':path': `/${'a'.repeat(100)}` });
+    assert.equal(long.status, 414);
+    assert.equal(long.headers['x-refused'], 'ERR_URI_TOO_LONG');
+    const mismatch = await h2Request(client, { ':path': '/', ':authority': 'a.test', host: 'b.test' });
+    assert.equal(mismatch.status, 400);
+    assert.equal(mismatch.headers['x-refused'], 'ERR_HOST_MISMATCH');
+    const same = await h2Request(client, { ':path': '/ok', ':authority': 'a.test', host: 'A.test' });
+    assert.equal(same.status, 200);
+    assert.deepEqual(
+      fx.exchanges.map((e) => e.head.target),
+      ['/ok'],
+    );
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('a request with neither :authority nor Host is reset by nghttp2 (PROTOCOL_ERROR) before any exchange', async () => {
+  const fx = await startH2Fixture();
+  const raw = await RawH2Client.connect(fx.port);
+  try {
+    const fields: [string, string][] = [
+      [':method', 'GET'],
+      [':scheme', 'http'],
+      [':path', '/'],
+    ];
+    raw.send(headers(1, headerBlock(fields)));
+    const reset = await raw.waitFor((f) => f.type === FRAME.RST_STREAM && f.streamId === 1);
+    assert.equal(reset.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR);
+    assert.deepEqual(fx.refusals, []);
+    assert.equal(fx.exchanges.length, 0);
+  } finally {
+    raw.close();
     await fx.close();
   }
 });
