@@ -88,7 +88,11 @@ export class H2Response implements ResponseSink {
 
   sendInterim(status: number, _reason: string, headers: readonly string[]): void {
     if (this.#headSent || this.#over || status < 102 || status > 199) return;
-    this.#stream.additionalHeaders(h2Fields(headers, { ':status': status }));
+    try {
+      this.#stream.additionalHeaders(h2Fields(headers, { ':status': status }));
+    } catch {
+      // An interim head node:http2 will not send is dropped: it is only a hint.
+    }
   }
 
   /** HTTP/2 has no reason phrase, and `close` is the connection's business (a drain closes the session). */
@@ -127,8 +131,9 @@ export class H2Response implements ResponseSink {
     try {
       this.#stream.sendTrailers(fields);
     } catch {
-      // A field node:http2 will not send (a name HTTP/2 forbids in trailers): end without them.
-      this.#stream.sendTrailers({});
+      // A field node:http2 will not send (a name HTTP/2 forbids in trailers): cut, as a
+      // response whose end cannot be told whole.
+      this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
     }
   };
 
