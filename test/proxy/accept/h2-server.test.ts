@@ -376,3 +376,23 @@ test('a request with neither :authority nor Host is reset by nghttp2 (PROTOCOL_E
     await fx.close();
   }
 });
+
+test('trailers node:http2 will not send cut the response (reset), never end it as whole without them', async () => {
+  const fx = await startH2Fixture({
+    handle: (exchange) => {
+      exchange.response.sendHead(200, 'OK', ['content-type', 'application/grpc']);
+      exchange.response.write(Buffer.from('message'));
+      setImmediate(() => exchange.response.end(['bad name', 'x']));
+    },
+  });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const r = await h2Request(client, { ':path': '/t' });
+    assert.equal(r.body, 'message');
+    assert.equal(r.trailers, undefined);
+    assert.equal(r.rstCode, constants.NGHTTP2_INTERNAL_ERROR);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
