@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { DownstreamLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { failRequestBody, markInDoubt, type ParseErrorOwner } from './in-flight.ts';
+import { headOf } from './node-exchange.ts';
 import { checkRequest } from './request-checks.ts';
 
 interface ParserError extends Error {
@@ -116,7 +117,9 @@ export function handleClientError(
       // The head parsed: what it says is more precise than the parser's code (Transfer-Encoding: gzip).
       const { req } = owner;
       const requestId = req.headers['x-request-id'];
-      const failure = checkRequest(req, ctx.limits) ?? classifyClientError(err, ctx.limits.uriLength);
+      const failure =
+        checkRequest(headOf(req, false, false), req.headers, ctx.limits) ??
+        classifyClientError(err, ctx.limits.uriLength);
       // Answered and closed: a request Node parses after this on the socket is not run.
       markInDoubt(socket);
       const info: RawRequestInfo = {

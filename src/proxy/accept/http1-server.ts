@@ -47,7 +47,7 @@ export function createHttp1Server(
     },
     destroyAll() {
       const count = connections.size;
-      for (const connection of connections) connection.socket.destroy();
+      for (const connection of connections) connection.cut();
       return count;
     },
   };

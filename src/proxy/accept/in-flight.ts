@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { isEndHeld } from '../../core/net/turn-end.ts';
-import { hasRequestBody } from './request-checks.ts';
 
 /** A request Node handed over on a socket, until its response closes. */
 interface InFlight {
@@ -84,7 +83,7 @@ export class InFlightRequests {
       entry.started = true;
       entry.handle();
     };
-    if (nextTurn || hasRequestBody(entry.req)) setImmediate(run);
+    if (nextTurn || requestHasBody(entry.req)) setImmediate(run);
     else run();
   }
 
@@ -160,4 +159,11 @@ export function markInDoubt(socket: Socket): void {
 /** The connection's framing is in doubt (markInDoubt): nothing more is run on it. */
 export function inDoubt(socket: Socket): boolean {
   return doubtful.has(socket);
+}
+
+/** Whether a request node:http parsed carries a body (announced length above zero, or chunked). */
+export function requestHasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && length !== '0';
 }

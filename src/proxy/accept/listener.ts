@@ -3,12 +3,13 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { handleClientError, type RawRequestInfo } from './client-error.ts';
 import { ConnectionDrain } from './connection-drain.ts';
-import { InFlightRequests, inDoubt } from './in-flight.ts';
-import { hasRequestBody } from './request-checks.ts';
+import { InFlightRequests, inDoubt, requestHasBody } from './in-flight.ts';
+import { headOf, NodeExchange } from './node-exchange.ts';
 import { createServerTls } from './server-tls.ts';
 
 /** What the request pipeline needs to know of the listener a request came in on. */
@@ -24,10 +25,8 @@ export interface ListenerFacts {
  * request session): the listener itself knows nothing of what happens to a request next.
  */
 export interface RequestHandlers {
-  /** A parsed request with its response object. */
-  request(req: http.IncomingMessage, res: http.ServerResponse, listener: ListenerFacts): void;
-  /** An upgrade (or CONNECT): Node has handed over the bare socket and the bytes after the head. */
-  upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer, listener: ListenerFacts): void;
+  /** A parsed request (an upgrade too: its head says so), with the sink for its response. */
+  request(exchange: DownstreamExchange, listener: ListenerFacts): void;
   /** Node's parser refused a request before there was a request object: answer on the socket. */
   refused(socket: Socket, failure: Failure, info: RawRequestInfo): void;
   /** The live downstream limits (they may change with a reload). */
@@ -87,7 +86,7 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
     // ("h2c smuggling"). Such a request is answered as the plain HTTP/1.1 request it also is.
     // An upgrade with a body is one too: after an upgrade Node stops parsing the connection, so
     // the body could not be framed, and the upstream may refuse the upgrade and read it as a body.
-    shouldUpgradeCallback: (req) => !upgradesTo(req, 'h2c') && !hasRequestBody(req),
+    shouldUpgradeCallback: (req) => !upgradesTo(req, 'h2c') && !requestHasBody(req),
   };
   const protocol = config.tls ? 'https' : 'http';
   const serverTls = config.tls && createServerTls(config.tls);
@@ -118,9 +117,12 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
 
   const inFlight = new InFlightRequests();
   const connections = new ConnectionDrain(server, protocol === 'https');
+  const encrypted = protocol === 'https';
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     connections.begin(res);
-    inFlight.begin(req, res, () => handlers.request(req, res, facts));
+    inFlight.begin(req, res, () =>
+      handlers.request(new NodeExchange(req, res, headOf(req, encrypted, false)), facts),
+    );
   };
   server.on('request', onRequest);
   // Answer 100 Continue only once routing and limits agree to take the body.
@@ -130,7 +132,10 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
     inFlight.afterCurrent(socket, () => {
       if (socket.destroyed || inDoubt(socket)) return socket.destroy();
       try {
-        handlers.upgrade(req, socket, head, facts);
+        // An older Node hands h2c over too (no shouldUpgradeCallback): answered as the plain request it also is.
+        const upgrade = req.method === 'CONNECT' || !upgradesTo(req, 'h2c');
+        const exchange = NodeExchange.upgrade(req, socket, head, headOf(req, encrypted, upgrade));
+        handlers.request(exchange, facts);
       } catch (err) {
         // Node's parser called us: a throw here would take the process down.
         socket.destroy();

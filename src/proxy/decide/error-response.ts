@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { type ErrorBody, renderErrorBody } from '../../core/failure/error-body.ts';
 import type { Failure } from '../../core/failure/failure.ts';
@@ -7,8 +6,8 @@ import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import { serializeResponseHead } from '../../core/http1/response-head.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
 import { lingerOnClose } from '../../core/net/linger.ts';
-import { endAtTurnEnd } from '../../core/net/turn-end.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
 export const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
@@ -74,28 +73,23 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
   return { status: failure.status, headers: facts.editHeaders?.(headers) ?? headers, body };
 }
 
-/** Writes an error answer through Node's response object (the request was parsed). */
+/**
+ * Writes an error answer through the exchange's response sink. With `facts.close` the
+ * connection closes after it (lingering: the client reads the answer before the close, and
+ * what it still sends of a body is dropped).
+ */
 export function writeErrorResponse(
-  req: IncomingMessage,
-  res: ServerResponse,
+  response: ResponseSink,
   failure: Failure,
   facts: ErrorResponseFacts,
 ): void {
   const answer = buildErrorResponse(failure, facts);
-  if (facts.close) res.shouldKeepAlive = false;
-  res.writeHead(answer.status, REASONS[answer.status], answer.headers);
+  response.sendHead(answer.status, REASONS[answer.status] ?? '', answer.headers, facts.close);
   // Sent with the turn's other responses (turn-end.ts): a failure costs no wake-up of its own.
-  endAtTurnEnd(res, facts.head ? undefined : answer.body.body);
-  // A body the client is still sending is not worth reading: the connection closes instead,
-  // lingering (linger.ts) so that the client reads this answer before the close. The body's
-  // bytes are dropped as they come. res.socket, captured now: failRequestBody detaches
-  // req.socket when it gives up on a request body.
-  const socket = res.socket;
-  if (facts.close && !req.complete && socket !== null) {
-    req.resume();
-    lingerOnClose(socket);
-    res.once('finish', () => socket.destroySoon());
-  }
+  response.holdUntilTurnEnd();
+  // UTF-8, as Content-Length counted the body.
+  if (!facts.head) response.write(Buffer.from(answer.body.body));
+  response.end();
 }
 
 /**
