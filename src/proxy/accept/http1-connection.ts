@@ -245,7 +245,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     }
     // h2c is answered as the plain request it also is (RFC 9113 dropped it; tunnelled, it would
     // let HTTP/2 past every check here), and so is an upgrade with a body (the session refuses it).
-    const upgrade = head.upgrade && !h2c;
+    const upgrade = head.upgrade && !h2c && !hasBody;
     const downstream: DownstreamHead = {
       method: head.method,
       target: head.target,
@@ -415,6 +415,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   readonly #onBodyIdle = (): void => {
     if (this.#state !== 'body' && !(this.#state === 'writing' && !this.#requestComplete)) return;
+    // Not read because its reader (an upstream slow to take it) is not taking it: not the client's silence.
+    if (this.#paused) {
+      this.#timer?.refresh();
+      return;
+    }
     this.#closeAfter = true;
     this.#response?.closeAfter();
     const err = Object.assign(new Error(`request body stalled for ${this.#settings.bodyIdleTimeout} ms`), {
@@ -429,17 +434,17 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   };
 
   readonly #onEnd = (): void => {
-    // The client's FIN: a lingering close is over; an idle or unstarted connection closes; a
-    // request whose answer is pending still gets it (then the connection closes).
+    // The client's FIN: a lingering close is over; an idle or unstarted connection closes.
     if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
-    this.#closeAfter = true;
-    this.#response?.closeAfter();
+    // With a request in flight, the client has left (as node:http and most servers take it:
+    // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
     if (!this.#requestComplete) {
       const err = Object.assign(new Error('client closed the connection while sending the body'), {
         code: 'ECONNRESET',
       });
       this.#body?.destroy(err);
     }
+    this.close();
   };
 
   readonly #onClose = (): void => {

@@ -158,7 +158,8 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     if (close) this.#close = true;
     this.#chunked = false;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;
-    const out = ['date', httpDate(), ...headers];
+    // The upstream's Date is passed on as it said it (RFC 9110 §6.6.1); Candor dates its own answers.
+    const out = hasField(headers, 'date') === -1 ? ['date', httpDate(), ...headers] : [...headers];
     if (!this.#bodyless && hasField(headers, 'content-length') === -1) {
       // No length: chunked to HTTP/1.1, the close ends it for HTTP/1.0 (RFC 9112 §6.3).
       if (this.#versionMinor === 1) {
@@ -168,8 +169,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     }
     // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
     if (this.#versionMinor === 0) this.#close = true;
-    if (this.#close) out.push('connection', 'close');
-    else if (hasField(headers, 'connection') === -1) {
+    // (A gateway-made head may say it already: said once.)
+    if (this.#close) {
+      if (hasField(headers, 'connection') === -1) out.push('connection', 'close');
+    } else if (hasField(headers, 'connection') === -1) {
       // As node:http said it: clients (and the drain test's) read the connection's fate here.
       out.push('connection', 'keep-alive');
       if (this.#keepAliveSeconds > 0) out.push('keep-alive', `timeout=${this.#keepAliveSeconds}`);

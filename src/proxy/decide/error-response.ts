@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { type ErrorBody, renderErrorBody } from '../../core/failure/error-body.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { buildGrpcAnswer } from '../../core/failure/grpc-answer.ts';
@@ -7,7 +6,6 @@ import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import { serializeResponseHead } from '../../core/http1/response-head.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
-import { lingerOnClose } from '../../core/net/linger.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
 export const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
@@ -93,21 +91,16 @@ export function writeErrorResponse(
 }
 
 /**
- * Writes an error answer straight to a socket (Node's parser rejected the request: there is
- * no response object), then closes it: at most LINGER_MS after the answer, it is destroyed.
+ * An error answer as the bytes of a whole response (a refused request: there is no exchange
+ * to answer through); the connection closes after it, so it says `Connection: close`.
  */
-export function writeRawErrorResponse(socket: Socket, failure: Failure, facts: ErrorResponseFacts): void {
+export function rawErrorResponse(failure: Failure, facts: ErrorResponseFacts): string {
   const answer = buildErrorResponse(failure, { ...facts, close: true });
   const head = serializeResponseHead(answer.status, REASONS[answer.status] ?? '', [
     'date',
     new Date().toUTCString(),
     ...answer.headers,
   ]);
-  // Closed lingering, with a deadline (linger.ts): a plain end() would leave the socket
-  // waiting for the client's FIN, and a client that never reads nor closes would hold it
-  // (and a max_connections slot) for as long as it liked.
-  lingerOnClose(socket);
-  // UTF-8, as Content-Length counted the body (the head is ASCII).
-  socket.write(facts.head ? head : head + answer.body.body);
-  socket.destroySoon();
+  // UTF-8 when written, as Content-Length counted the body (the head is ASCII).
+  return facts.head ? head : head + answer.body.body;
 }

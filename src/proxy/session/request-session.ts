@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { requestIdsFor } from '../../core/ids/ids.ts';
@@ -18,13 +17,13 @@ import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
-import type { ListenerFacts } from '../accept/listener.ts';
+import type { ListenerFacts, Refusal } from '../accept/listener.ts';
 import { checkRequest } from '../accept/request-checks.ts';
 import {
   ALLOW,
   type ErrorResponseFacts,
+  rawErrorResponse,
   writeErrorResponse,
-  writeRawErrorResponse,
 } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { RedirectAnswer } from '../route/redirect.ts';
@@ -77,15 +76,18 @@ export class RequestSession implements AttemptsOwner {
     this.response = exchange.response;
     this.record = recordOf(this.head, this.fields, runtime);
     const agent = this.fields['user-agent'];
-    this.spans = startServerSpan(
-      runtime.tracing,
-      this.record,
-      {
-        httpVersion: `${this.head.versionMajor}.${this.head.versionMinor}`,
-        userAgent: typeof agent === 'string' ? agent : undefined,
-      },
-      listener.protocol,
-    );
+    this.spans =
+      runtime.tracing === undefined
+        ? undefined
+        : startServerSpan(
+            runtime.tracing,
+            this.record,
+            {
+              httpVersion: `${this.head.versionMajor}.${this.head.versionMinor}`,
+              userAgent: typeof agent === 'string' ? agent : undefined,
+            },
+            listener.protocol,
+          );
     this.response.onClose(this.#onClose);
   }
 
@@ -106,9 +108,9 @@ export class RequestSession implements AttemptsOwner {
     session.#run();
   }
 
-  /** Node's parser refused a request before there was a request object: answered on the socket, logged like any other. */
-  static refused(runtime: Runtime, socket: Socket, failure: Failure, info: RawRequestInfo): void {
-    const clientAddress = unmapIPv4(socket.remoteAddress ?? '');
+  /** The server's parser refused a request before there was an exchange: answered, logged like any other. */
+  static refused(runtime: Runtime, refusal: Refusal, failure: Failure, info: RawRequestInfo): void {
+    const clientAddress = unmapIPv4(refusal.remoteAddress);
     const ids = requestIdsFor(info.requestId, runtime.trust.has(clientAddress));
     const record = new RequestRecord(
       ids.id,
@@ -121,18 +123,20 @@ export class RequestSession implements AttemptsOwner {
     record.clientRequestId = ids.clientId;
     record.failure = failure;
     record.status = failure.status;
-    writeRawErrorResponse(socket, failure, {
-      proxyName: runtime.name,
-      requestId: record.id,
-      accept: info.accept,
-      nextHop: undefined,
-      head: info.method === 'HEAD',
-      close: true,
-    });
+    refusal.answer(
+      rawErrorResponse(failure, {
+        proxyName: runtime.name,
+        requestId: record.id,
+        accept: info.accept,
+        nextHop: undefined,
+        head: info.method === 'HEAD',
+        close: true,
+      }),
+    );
     logRequest(runtime.logger, record);
     runtime.metrics.requestEnded(record, 'gateway');
     endServerSpan(
-      startServerSpan(runtime.tracing, record, undefined, 'encrypted' in socket ? 'https' : 'http'),
+      startServerSpan(runtime.tracing, record, undefined, refusal.encrypted ? 'https' : 'http'),
       record,
     );
   }

@@ -120,7 +120,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       }
       RequestSession.request(live, listener, exchange);
     },
-    refused: (socket, failure, info) => RequestSession.refused(current(), socket, failure, info),
+    refused: (refusal, failure, info) => RequestSession.refused(current(), refusal, failure, info),
     limits: () => current().config.limits,
     dropped: (listener, count) => {
       metrics.connectionsDropped(listener.address, count);
