@@ -9,7 +9,7 @@ function bad(status: number, details: string): Failure {
 }
 
 /**
- * The accept phase's checks on a parsed request, before routing: anything Node's parser
+ * The accept phase's checks on a parsed request, before routing: anything the server's parser
  * lets through that a careful server must refuse (RFC 9112 §3.2, §6.1, §6.3). Returns the
  * failure to answer with, or undefined when the request may go on.
  */

@@ -37,7 +37,7 @@ import type { Runtime } from './runtime.ts';
 const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
 
 /**
- * One request, from the moment Node hands it over to its log line: a plain request and an
+ * One request, from the moment the server hands it over to its log line: a plain request and an
  * upgrade alike (an upgrade differs only in its forward step, a tunnel after a 101).
  *
  * The session alone writes the record's status, answers the gateway's own errors (the one
