@@ -66,7 +66,8 @@ export interface ResponseSink {
   sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void;
   /**
    * Holds this response's writes until the end of the event-loop turn (turn-end.ts), so that
-   * head, body and end of a small response leave in one write, with the turn's others.
+   * head, body and end of a small response leave in one write, with the turn's others. Called
+   * before the head, so the head is held too.
    */
   holdUntilTurnEnd(): void;
   /** False: wait for `onDrain` before the next write. */

@@ -82,9 +82,9 @@ export function writeErrorResponse(
   facts: ErrorResponseFacts,
 ): void {
   const answer = buildErrorResponse(failure, facts);
-  response.sendHead(answer.status, REASONS[answer.status] ?? '', answer.headers, facts.close);
   // Sent with the turn's other responses (turn-end.ts): a failure costs no wake-up of its own.
   response.holdUntilTurnEnd();
+  response.sendHead(answer.status, REASONS[answer.status] ?? '', answer.headers, facts.close);
   // UTF-8, as Content-Length counted the body.
   if (!facts.head) response.write(Buffer.from(answer.body.body));
   response.end();

@@ -243,6 +243,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
           : undefined,
       trailers: this.trailersAllowed,
     });
+    // The head, the body and the end of a small response arrive in one read: held until the
+    // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
+    sink.holdUntilTurnEnd();
     try {
       const headers = this.options.editHeaders?.(head.headers) ?? head.headers;
       sink.sendHead(statusCode, response.reason, headers);
@@ -259,9 +262,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     }
     this.stage = 'body_streaming';
     this.owner.headReceived(statusCode);
-    // The head, the body and the end of a small response arrive in one read: held until the
-    // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
-    sink.holdUntilTurnEnd();
   }
 
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
