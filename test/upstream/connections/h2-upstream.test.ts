@@ -36,14 +36,14 @@ async function keep<T extends { close(): Promise<void> }>(thing: Promise<T>): Pr
   return value;
 }
 
-/** A gateway whose upstream `app` speaks `protocol` to these targets. */
-function gatewayTo(protocol: string, urls: string[], extra = ''): Promise<TestGateway> {
+/** A gateway whose upstream `app` speaks `protocol` to these targets; `route`: more fields of its one route. */
+function gatewayTo(protocol: string, urls: string[], extra = '', route = ''): Promise<TestGateway> {
   const targets = urls.map((url) => `      - url: ${url}\n`).join('');
   return keep(
     startTestGateway(`name: edge-1
 routes:
   - upstream: app
-upstreams:
+${route}upstreams:
   app:
     protocol: ${protocol}
     targets:
@@ -165,7 +165,8 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
   test('a streamed body whose stream was refused before a byte of it went goes whole to the next target', async () => {
     const refusing = await keep(startH2(h2Refuse));
     const healthy = await keep(startH2(h2Answer));
-    const gw = await gatewayTo('h2c', [refusing.url, healthy.url]);
+    // Streamed (not read whole first): the body goes out only after the refused stream.
+    const gw = await gatewayTo('h2c', [refusing.url, healthy.url], '', '    request_buffering: false\n');
     const req = http.request(`${gw.url}/upload`, {
       method: 'POST',
       headers: { 'x-request-id': 'streamed', 'transfer-encoding': 'chunked' },
