@@ -174,6 +174,10 @@ export function classifyRequestBodyError(err: NodeJS.ErrnoException, stage: Stag
       stage,
     });
   }
+  // The server says what the client got wrong (a stalled body is a 408); broken framing is a 400.
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500 && status !== 400)
+    return new Failure('http_request_error', err.message, { status, stage });
   return new Failure('http_request_error', `request body could not be read (${err.code ?? err.message})`, {
     status: 400,
     stage,

@@ -27,12 +27,3 @@ export class Count {
     };
   }
 }
-
-/** Releases when `stream` closes, or at once if it already has: whatever ended it, the slot comes back. */
-export function releaseOnClose(
-  stream: { readonly closed: boolean; once(event: 'close', listener: () => void): unknown },
-  release: Release,
-): void {
-  if (stream.closed) release();
-  else stream.once('close', release);
-}

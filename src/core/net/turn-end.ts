@@ -11,8 +11,6 @@
  * The queue is flat (callback, argument, callback, argument…) so holding a write allocates
  * nothing.
  */
-import type { ServerResponse } from 'node:http';
-
 type Held<T> = (arg: T) => void;
 
 let held: unknown[] = [];
@@ -41,40 +39,6 @@ function runHeld(): void {
       process.emitWarning(`candor: a write held for the end of the turn failed: ${(err as Error).stack}`);
     }
   }
-}
-
-/** Responses whose end is held for the end of the turn, with the body to end them with. */
-const endsHeld = new WeakMap<ServerResponse, string | undefined>();
-
-/** Ends a response at the end of the turn (end() uncorks its socket outright: it would leave alone). */
-export function endAtTurnEnd(res: ServerResponse, body?: string): void {
-  endsHeld.set(res, body);
-  atTurnEnd(endHeldResponse, res);
-}
-
-/** The response's end is decided and only held for the turn: it counts as ended. */
-export function isEndHeld(res: ServerResponse): boolean {
-  return endsHeld.has(res);
-}
-
-function endHeldResponse(res: ServerResponse): void {
-  const body = endsHeld.get(res);
-  endsHeld.delete(res);
-  res.end(body);
-}
-
-/**
- * Corks a response's socket until the end of the turn. A response whose end is held by then
- * stays corked: its end() uncorks the socket outright, and head, body and end leave in one write.
- */
-export function corkResponseUntilTurnEnd(res: ServerResponse): void {
-  if (res.socket === null) return;
-  res.socket.cork();
-  atTurnEnd(uncorkUnlessEnding, res);
-}
-
-function uncorkUnlessEnding(res: ServerResponse): void {
-  if (!endsHeld.has(res)) res.socket?.uncork();
 }
 
 /** Corks a socket until the end of the turn. */

@@ -5,7 +5,6 @@
  * off, and then returns at once: the request path pays one comparison per hook, and the
  * SDK is not even loaded (provider.ts is imported only when the config asks for tracing).
  */
-import type { IncomingMessage } from 'node:http';
 import {
   type Context,
   ROOT_CONTEXT,
@@ -106,13 +105,13 @@ const KNOWN_METHODS = new Set([
 ]);
 
 /**
- * The request's server span, started now. `req` is absent for a request Node's parser
+ * The request's server span, started now. `req` is absent for a request the server's parser
  * refused (there is only the record); `scheme` is how the client reached the listener.
  */
 export function startServerSpan(
   tracing: Tracing | undefined,
   record: RequestRecord,
-  req: IncomingMessage | undefined,
+  req: { readonly httpVersion: string; readonly userAgent: string | undefined } | undefined,
   scheme: string,
 ): RequestSpans | undefined {
   if (tracing === undefined) return undefined;
@@ -134,8 +133,7 @@ export function startServerSpan(
   }
   if (req !== undefined) {
     attributes[ATTR_NETWORK_PROTOCOL_VERSION] = req.httpVersion;
-    const agent = req.headers['user-agent'];
-    if (agent !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = agent;
+    if (req.userAgent !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = req.userAgent;
   }
   const { trace: ids } = record;
   // The client's span is the parent; without one the trace starts here.

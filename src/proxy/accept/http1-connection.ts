@@ -29,8 +29,8 @@ import {
   RequestParser,
   type RequestParserHandler,
 } from '../../core/http1/request-parser.ts';
+import type { DownstreamExchange, DownstreamHead } from '../../core/net/downstream.ts';
 import { LINGER_MS } from '../../core/net/linger.ts';
-import type { DownstreamExchange, DownstreamHead } from './downstream.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
 
 /** Bytes of pipelined requests kept unparsed behind the one being answered before the socket is not read. */
@@ -93,7 +93,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #response: Http1Response | undefined;
   #head: RequestHead | undefined;
   /** An exchange whose head was parsed during the current read: handed over once the read is parsed. */
-  #ready: DownstreamExchange | undefined;
+  #ready: Http1Response | undefined;
   #requestComplete = false;
   /** Close after the current response (a drain, broken framing, a body left unread). */
   #closeAfter = false;
@@ -174,7 +174,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (this.#pendingBytes > PIPELINE_READ_AHEAD_BYTES) this.#pause();
   }
 
-  #hand(exchange: DownstreamExchange): void {
+  #hand(exchange: Http1Response): void {
     try {
       this.#handlers.request(exchange, this);
     } catch (err) {
@@ -228,34 +228,47 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#head = head;
     this.#requestComplete = false;
     this.#state = 'body';
-    this.#arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
-    const body = new BodyStream(this);
+    const hasBody = head.framing !== 'none';
+    if (hasBody) this.#arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
+    // A stream only for a request that has a body: most have none.
+    const body = hasBody ? new BodyStream(this) : undefined;
     this.#body = body;
     let expectContinue = false;
-    for (let i = 0; i < head.headers.length; i += 2)
-      if (head.headers[i].length === 6 && head.headers[i].toLowerCase() === 'expect')
-        expectContinue = head.headers[i + 1].toLowerCase() === '100-continue';
-    const response = new Http1Response(this.socket, this, {
-      headRequest: head.method === 'HEAD',
-      versionMinor: head.versionMinor,
-      close: !head.keepAlive || this.#closeAfter,
-      expectContinue: expectContinue && head.framing !== 'none',
-      keepAliveSeconds: Math.floor(this.#settings.keepAliveTimeout / 1000),
-    });
-    this.#response = response;
+    let h2c = false;
+    const fields = head.headers;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i];
+      if (name.length === 6 && name.toLowerCase() === 'expect')
+        expectContinue = fields[i + 1].toLowerCase() === '100-continue';
+      else if (head.upgrade && name.length === 7 && name.toLowerCase() === 'upgrade')
+        h2c = offersH2c(fields[i + 1]);
+    }
+    // h2c is answered as the plain request it also is (RFC 9113 dropped it; tunnelled, it would
+    // let HTTP/2 past every check here), and so is an upgrade with a body (the session refuses it).
+    const upgrade = head.upgrade && !h2c && !hasBody;
     const downstream: DownstreamHead = {
       method: head.method,
       target: head.target,
+      versionMajor: 1,
       versionMinor: head.versionMinor,
-      headers: head.headers,
+      headers: fields,
       remoteAddress: this.socket.remoteAddress ?? '',
       encrypted: this.#encrypted,
       bodyLength:
         head.framing === 'chunked' ? 'chunked' : head.framing === 'length' ? head.contentLength : undefined,
-      upgrade: head.upgrade,
+      upgrade,
       expectContinue,
     };
-    this.#ready = { head: downstream, body, response };
+    const response = new Http1Response(this.socket, this, downstream, body, {
+      headRequest: head.method === 'HEAD',
+      versionMinor: head.versionMinor,
+      // What follows an upgrade request the upstream declined may be the new protocol's bytes.
+      close: !head.keepAlive || this.#closeAfter || head.upgrade,
+      expectContinue: expectContinue && hasBody,
+      keepAliveSeconds: Math.floor(this.#settings.keepAliveTimeout / 1000),
+    });
+    this.#response = response;
+    this.#ready = response;
   }
 
   onBody(chunk: Buffer): void {
@@ -265,6 +278,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   onComplete(trailers: string[] | undefined): void {
     this.#requestComplete = true;
+    this.#response?.bodyDone();
     if (this.#state === 'body') {
       this.#state = 'waiting';
       this.#clearTimer();
@@ -302,7 +316,14 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   responseAborted(): void {
     this.#response = undefined;
+    // What was written (the head, at least) leaves before the cut: corked, it would be dropped.
+    while (this.socket.writableCorked > 0) this.socket.uncork();
     this.socket.destroy();
+  }
+
+  responseSwitched(): { socket: Socket; rest: Buffer } {
+    this.#response = undefined;
+    return this.detach();
   }
 
   readonly #nextPipelined = (): void => {
@@ -374,6 +395,12 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     return { socket: this.socket, rest };
   }
 
+  /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
+  cut(): void {
+    this.#response?.cutAtDrainDeadline();
+    this.socket.destroy();
+  }
+
   readonly #destroy = (): void => {
     this.socket.destroy();
   };
@@ -388,6 +415,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   readonly #onBodyIdle = (): void => {
     if (this.#state !== 'body' && !(this.#state === 'writing' && !this.#requestComplete)) return;
+    // Not read because its reader (an upstream slow to take it) is not taking it: not the client's silence.
+    if (this.#paused) {
+      this.#timer?.refresh();
+      return;
+    }
     this.#closeAfter = true;
     this.#response?.closeAfter();
     const err = Object.assign(new Error(`request body stalled for ${this.#settings.bodyIdleTimeout} ms`), {
@@ -402,17 +434,17 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   };
 
   readonly #onEnd = (): void => {
-    // The client's FIN: a lingering close is over; an idle or unstarted connection closes; a
-    // request whose answer is pending still gets it (then the connection closes).
+    // The client's FIN: a lingering close is over; an idle or unstarted connection closes.
     if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
-    this.#closeAfter = true;
-    this.#response?.closeAfter();
+    // With a request in flight, the client has left (as node:http and most servers take it:
+    // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
     if (!this.#requestComplete) {
       const err = Object.assign(new Error('client closed the connection while sending the body'), {
         code: 'ECONNRESET',
       });
       this.#body?.destroy(err);
     }
+    this.close();
   };
 
   readonly #onClose = (): void => {
@@ -434,4 +466,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** Whether an Upgrade field offers h2c (case-insensitive, RFC 9110 §7.8). */
+function offersH2c(value: string): boolean {
+  return value.split(',').some((p) => p.trim().split('/')[0].toLowerCase() === 'h2c');
 }

@@ -38,6 +38,13 @@ export function createHttp1Server(
   const server =
     tls === undefined ? createServer(options, accept) : createTlsServer({ ...options, ...tls }, accept);
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
+  // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet.
+  const tcp = new Set<Socket>();
+  if (tls !== undefined)
+    server.on('connection', (socket: Socket) => {
+      tcp.add(socket);
+      socket.once('close', () => tcp.delete(socket));
+    });
   return {
     server,
     connections,
@@ -46,8 +53,10 @@ export function createHttp1Server(
       for (const connection of connections) connection.closeWhenIdle();
     },
     destroyAll() {
-      const count = connections.size;
-      for (const connection of connections) connection.socket.destroy();
+      const count = tls === undefined ? connections.size : tcp.size;
+      for (const connection of connections) connection.cut();
+      // Destroying the TCP socket ends the TLS one over it too.
+      for (const socket of tcp) socket.destroy();
       return count;
     },
   };

@@ -1,14 +1,14 @@
-import http from 'node:http';
-import https from 'node:https';
-import type { Socket } from 'node:net';
+import type { Server } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
-import type { Failure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
-import { handleClientError, type RawRequestInfo } from './client-error.ts';
-import { ConnectionDrain } from './connection-drain.ts';
-import { InFlightRequests, inDoubt } from './in-flight.ts';
-import { hasRequestBody } from './request-checks.ts';
+import { type RawRequestInfo, rawRequestInfo, requestInfo } from './client-error.ts';
+import type { Http1Connection, Http1Handlers, Http1Settings } from './http1-connection.ts';
+import { createHttp1Server } from './http1-server.ts';
 import { createServerTls } from './server-tls.ts';
 
 /** What the request pipeline needs to know of the listener a request came in on. */
@@ -19,17 +19,23 @@ export interface ListenerFacts {
   readonly inFlight?: InFlightLimit;
 }
 
+/** A request refused before there was an exchange: who sent it, and how to answer (then the connection closes). */
+export interface Refusal {
+  readonly remoteAddress: string;
+  readonly encrypted: boolean;
+  /** Writes the answer and closes the connection, lingering, with a deadline. */
+  answer(text: string): void;
+}
+
 /**
  * Where the accept phase hands requests over (the composition root wires these to the
  * request session): the listener itself knows nothing of what happens to a request next.
  */
 export interface RequestHandlers {
-  /** A parsed request with its response object. */
-  request(req: http.IncomingMessage, res: http.ServerResponse, listener: ListenerFacts): void;
-  /** An upgrade (or CONNECT): Node has handed over the bare socket and the bytes after the head. */
-  upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer, listener: ListenerFacts): void;
-  /** Node's parser refused a request before there was a request object: answer on the socket. */
-  refused(socket: Socket, failure: Failure, info: RawRequestInfo): void;
+  /** A parsed request (an upgrade too: its head says so), with the sink for its response. */
+  request(exchange: DownstreamExchange, listener: ListenerFacts): void;
+  /** The server's parser refused a request before there was an exchange (or its head did not come in time). */
+  refused(refusal: Refusal, failure: Failure, info: RawRequestInfo): void;
   /** The live downstream limits (they may change with a reload). */
   limits(): DownstreamLimits;
   /**
@@ -45,15 +51,16 @@ const DROP_REPORT_MS = 1_000;
 
 export interface Listener {
   readonly config: ListenerConfig;
-  readonly server: http.Server;
+  readonly server: Server;
   /** The bound port (differs from the config when it asked for port 0). */
   port(): number;
   /**
    * A reload kept this listener (same address): the socket stays, so no connection is
    * refused. Every certificate and key, the SNI ones too, is read again (a renewed certificate
    * under the same path is the usual reason to reload) and serves every handshake from now on; the header
-   * and keep-alive timeouts and `max_in_flight` apply to new requests. The header size limit
-   * and TLS on or off cannot change on a live socket: reload-plan.ts refuses those reloads.
+   * and keep-alive timeouts apply to new connections and `max_in_flight` to new requests. The
+   * header size limit and TLS on or off cannot change on a live socket: reload-plan.ts refuses
+   * those reloads.
    */
   update(config: ListenerConfig, limits: DownstreamLimits): void;
   close(): Promise<void>;
@@ -67,33 +74,13 @@ export interface Listener {
 }
 
 /**
- * The accept phase: a node:http(s) server with the downstream limits applied, wired to
- * the request handler. `current()` returns the live runtime, read per request so a
- * reload takes effect for new requests only.
+ * The accept phase: Candor's own HTTP/1.1 server (http1-server.ts) on node:net or node:tls,
+ * with the downstream limits applied, wired to the request handler. The limits are read per
+ * connection, so a reload takes effect for new connections.
  */
 export async function startListener(config: ListenerConfig, handlers: RequestHandlers): Promise<Listener> {
-  const limits = handlers.limits();
-  const options: http.ServerOptions = {
-    maxHeaderSize: limits.headerSize,
-    headersTimeout: limits.headerTimeout,
-    // Whole-request deadlines would cut legitimate long uploads: Candor times the body by idleness instead.
-    requestTimeout: 0,
-    keepAliveTimeout: limits.keepAliveTimeout,
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headerTimeout / 4))),
-    requireHostHeader: false, // checked in the accept phase, with a clear answer
-    joinDuplicateHeaders: false,
-    insecureHTTPParser: false,
-    // RFC 9113 dropped the h2c upgrade; tunnelling it would let HTTP/2 past every check here
-    // ("h2c smuggling"). Such a request is answered as the plain HTTP/1.1 request it also is.
-    // An upgrade with a body is one too: after an upgrade Node stops parsing the connection, so
-    // the body could not be framed, and the upstream may refuse the upgrade and read it as a body.
-    shouldUpgradeCallback: (req) => !upgradesTo(req, 'h2c') && !hasRequestBody(req),
-  };
   const protocol = config.tls ? 'https' : 'http';
   const serverTls = config.tls && createServerTls(config.tls);
-  const server = serverTls
-    ? https.createServer({ ...options, ...serverTls.options })
-    : http.createServer(options);
   // Kept by the listener, not the runtime: requests in flight outlive a config reload.
   const shedding =
     config.maxInFlight === undefined
@@ -101,10 +88,37 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
       : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`);
   const facts: { protocol: string; inFlight?: InFlightLimit } = { protocol, inFlight: shedding };
   let current = config;
+  // The header size limit cannot change on a live socket (reload-plan.ts): the first one holds.
+  const headerSize = handlers.limits().headerSize;
+  const settings = (): Http1Settings => {
+    const limits = handlers.limits();
+    return {
+      headerSize,
+      uriLength: limits.uriLength,
+      headerTimeout: limits.headerTimeout,
+      bodyIdleTimeout: limits.bodyIdleTimeout,
+      keepAliveTimeout: limits.keepAliveTimeout,
+    };
+  };
+  const http1: Http1Handlers = {
+    request(exchange) {
+      handlers.request(exchange, facts);
+    },
+    refused(connection, error, head) {
+      refuse(handlers, connection, error, head);
+    },
+  };
+  const own = createHttp1Server(
+    settings,
+    http1,
+    config.maxConnections,
+    serverTls ? serverTls.options : undefined,
+  );
+  const { server } = own;
 
-  // Past it Node closes each new connection as it is accepted ('drop'): nothing is read from
-  // it, so it costs no more than the accept. Idle keep-alive connections and tunnels count too.
-  server.maxConnections = config.maxConnections;
+  // Past max_connections node:net closes each new connection as it is accepted ('drop'):
+  // nothing is read from it, so it costs no more than the accept. Idle keep-alive connections
+  // and tunnels count too.
   let drops = 0;
   server.on('drop', () => {
     // The first drop of a quiet spell starts the report; the rest are counted into it.
@@ -116,36 +130,6 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
     }, DROP_REPORT_MS).unref();
   });
 
-  const inFlight = new InFlightRequests();
-  const connections = new ConnectionDrain(server, protocol === 'https');
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    connections.begin(res);
-    inFlight.begin(req, res, () => handlers.request(req, res, facts));
-  };
-  server.on('request', onRequest);
-  // Answer 100 Continue only once routing and limits agree to take the body.
-  server.on('checkContinue', onRequest);
-  server.on('checkExpectation', onRequest);
-  const onUpgrade = (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
-    inFlight.afterCurrent(socket, () => {
-      if (socket.destroyed || inDoubt(socket)) return socket.destroy();
-      try {
-        handlers.upgrade(req, socket, head, facts);
-      } catch (err) {
-        // Node's parser called us: a throw here would take the process down.
-        socket.destroy();
-        process.emitWarning(`candor: an upgrade failed to start: ${(err as Error).stack}`);
-      }
-    });
-  server.on('upgrade', onUpgrade);
-  server.on('connect', onUpgrade);
-  server.on('clientError', (err: Error, socket: Socket) =>
-    handleClientError(err, socket, () => inFlight.ownerOf(socket), {
-      limits: handlers.limits(),
-      refused: handlers.refused,
-    }),
-  );
-
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // Each worker on a socket of its own where the kernel can balance them (listen-options.ts).
@@ -154,17 +138,21 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
       resolve();
     });
   });
+  const closed = () =>
+    new Promise<void>((resolve) => {
+      // Resolves when the last connection has closed (node:net waits for them).
+      server.close(() => resolve());
+      own.closeWhenIdle();
+    });
   return {
     get config() {
       return current;
     },
     server,
-    update(next, nextLimits) {
+    update(next) {
       current = next;
       server.maxConnections = next.maxConnections;
-      server.headersTimeout = nextLimits.headerTimeout;
-      server.keepAliveTimeout = nextLimits.keepAliveTimeout;
-      if (next.tls && serverTls) serverTls.reload(next.tls, server as https.Server);
+      if (next.tls && serverTls) serverTls.reload(next.tls, server as TlsServer);
       // The count goes on (requests holding slots are still running); only the bound changes.
       if (next.maxInFlight === undefined) facts.inFlight = undefined;
       else if (facts.inFlight) facts.inFlight.max = next.maxInFlight;
@@ -174,24 +162,25 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
       const address = server.address();
       return typeof address === 'object' && address ? address.port : config.port;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-    stopAccepting: () =>
-      new Promise<void>((resolve) => {
-        // server.close() also closes the connections idle at this moment.
-        server.close(() => resolve());
-        connections.closeConnections();
-      }),
-    cutConnections: () => connections.destroyAll(),
+    close: closed,
+    stopAccepting: closed,
+    cutConnections: () => own.destroyAll(),
   };
 }
 
-/** Whether the request's Upgrade header offers `protocol` (case-insensitive, RFC 9110 §7.8). */
-export function upgradesTo(req: http.IncomingMessage, protocol: string): boolean {
-  return (
-    req.headers.upgrade?.split(',').some((p) => p.trim().split('/')[0].toLowerCase() === protocol) ?? false
-  );
+/** A refused request: the answer and its log line (the handlers'), then the connection closes. */
+function refuse(
+  handlers: RequestHandlers,
+  connection: Http1Connection,
+  error: RequestParseError,
+  head: RequestHead | undefined,
+): void {
+  const { socket } = connection;
+  const refusal: Refusal = {
+    remoteAddress: socket.remoteAddress ?? '',
+    encrypted: 'encrypted' in socket,
+    answer: (text) => connection.refuse(text),
+  };
+  const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
+  handlers.refused(refusal, new Failure('http_request_error', error.details, { status: error.status }), info);
 }

@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import type { DownstreamLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 
 const HOST = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{0,5})?$/;
 
@@ -9,18 +9,22 @@ function bad(status: number, details: string): Failure {
 }
 
 /**
- * The accept phase's checks on a parsed request, before routing: anything Node's parser
+ * The accept phase's checks on a parsed request, before routing: anything the server's parser
  * lets through that a careful server must refuse (RFC 9112 §3.2, §6.1, §6.3). Returns the
  * failure to answer with, or undefined when the request may go on.
  */
-export function checkRequest(req: IncomingMessage, limits: DownstreamLimits): Failure | undefined {
-  if (req.httpVersionMajor !== 1) {
-    return req.httpVersionMajor === 0
+export function checkRequest(
+  req: DownstreamHead,
+  fields: FieldMap,
+  limits: DownstreamLimits,
+): Failure | undefined {
+  if (req.versionMajor !== 1) {
+    return req.versionMajor === 0
       ? bad(400, 'HTTP/0.9 requests are not accepted')
-      : bad(505, `HTTP/${req.httpVersion} is not supported on this listener`);
+      : bad(505, `HTTP/${req.versionMajor}.${req.versionMinor} is not supported on this listener`);
   }
   if (req.method === 'CONNECT') return bad(405, 'CONNECT is not supported: this is a reverse proxy');
-  const url = req.url ?? '';
+  const url = req.target;
   if (url.length > limits.uriLength) {
     return bad(414, `request target is ${url.length} bytes, over the limit of ${limits.uriLength}`);
   }
@@ -33,22 +37,22 @@ export function checkRequest(req: IncomingMessage, limits: DownstreamLimits): Fa
 
   let hosts = 0;
   let lengths = 0;
-  const raw = req.rawHeaders;
+  const raw = req.headers;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
     else if (name.length === 14 && name.toLowerCase() === 'content-length') lengths++;
   }
   if (hosts > 1) return bad(400, 'more than one Host header');
-  const host = req.headers.host;
-  if (hosts === 0 && req.httpVersionMinor >= 1) return bad(400, 'HTTP/1.1 request without a Host header');
+  const host = fields.host as string | undefined;
+  if (hosts === 0 && req.versionMinor >= 1) return bad(400, 'HTTP/1.1 request without a Host header');
   if (host !== undefined && !HOST.test(host)) return bad(400, 'invalid Host header');
   if (lengths > 1) return bad(400, 'more than one Content-Length header');
 
-  const te = req.headers['transfer-encoding'];
+  const te = fields['transfer-encoding'] as string | undefined;
   if (te !== undefined) {
     if (lengths > 0) return bad(400, 'both Content-Length and Transfer-Encoding: the framing is ambiguous');
-    if (req.httpVersionMinor === 0) return bad(400, 'Transfer-Encoding in an HTTP/1.0 request');
+    if (req.versionMinor === 0) return bad(400, 'Transfer-Encoding in an HTTP/1.0 request');
     const codings = te
       .toLowerCase()
       .split(',')
@@ -59,16 +63,9 @@ export function checkRequest(req: IncomingMessage, limits: DownstreamLimits): Fa
     if (codings.length > 1)
       return bad(501, `transfer coding "${codings.slice(0, -1).join(', ')}" is not supported`);
   }
-  const expect = req.headers.expect;
+  const expect = fields.expect as string | undefined;
   if (expect !== undefined && expect.toLowerCase() !== '100-continue') {
     return bad(417, `expectation "${expect}" cannot be met`);
   }
   return undefined;
-}
-
-/** Whether the request carries a body to forward (announced length above zero, or chunked). */
-export function hasRequestBody(req: IncomingMessage): boolean {
-  if (req.headers['transfer-encoding'] !== undefined) return true;
-  const length = req.headers['content-length'];
-  return length !== undefined && length !== '0';
 }

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type {
   MaintenanceConfig,
   RateLimitConfig,
@@ -113,12 +112,13 @@ export class Admission {
   admit(request: {
     readonly route: RouteConfig;
     readonly upstream: UpstreamConfig;
-    readonly req: IncomingMessage;
+    /** The request's fields by lowercase name (a rate limit may key on one). */
+    readonly fields: Readonly<Record<string, string | string[] | undefined>>;
     readonly clientAddress: string;
     readonly listener: InFlightLimit | undefined;
     readonly now: number;
   }): Release | Failure | Promise<Release | Failure> {
-    const { route, upstream, req } = request;
+    const { route, upstream, fields } = request;
     const maintenance = this.maintenance(route, upstream);
     if (maintenance) return maintenanceFailure(maintenance);
     const policies = this.#routes.get(route);
@@ -128,7 +128,7 @@ export class Admission {
     const store = this.#store;
     if (limit && store)
       return store
-        .take(route.name, limit, rateLimitKey(limit, req, request.clientAddress))
+        .take(route.name, limit, rateLimitKey(limit, fields, request.clientAddress))
         .then((answer) =>
           answer === STORE_DENIED
             ? storeDeniedFailure()
@@ -137,7 +137,7 @@ export class Admission {
               : slots(),
         );
     if (limiter && limit) {
-      const key = rateLimitKey(limit, req, request.clientAddress);
+      const key = rateLimitKey(limit, fields, request.clientAddress);
       if (this.#shared)
         return this.#shared.askRate(route.name, key).then((answer) => {
           // No answer in time: this worker decides alone, on its exact share of the limit.

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { RateLimitConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { createFullBucket, refillTime, type TokenBucket, takeToken } from '../../core/limits/token-bucket.ts';
@@ -66,9 +65,13 @@ export class RateLimiter {
  * instead of sharing (and starving each other in) one bucket. The prefixes keep a header
  * value that looks like an address out of that address's bucket.
  */
-export function rateLimitKey(config: RateLimitConfig, req: IncomingMessage, clientAddress: string): string {
+export function rateLimitKey(
+  config: RateLimitConfig,
+  fields: Readonly<Record<string, string | string[] | undefined>>,
+  clientAddress: string,
+): string {
   if (config.key.kind === 'header') {
-    const value = req.headers[config.key.name];
+    const value = fields[config.key.name];
     const text = Array.isArray(value) ? value.join(', ') : value;
     if (text) return `h:${text.length > MAX_KEY_LENGTH ? sha256(text) : text}`;
   }

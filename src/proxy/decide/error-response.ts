@@ -1,5 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { type ErrorBody, renderErrorBody } from '../../core/failure/error-body.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { buildGrpcAnswer } from '../../core/failure/grpc-answer.ts';
@@ -7,8 +5,7 @@ import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import { serializeResponseHead } from '../../core/http1/response-head.ts';
-import { lingerOnClose } from '../../core/net/linger.ts';
-import { endAtTurnEnd } from '../../core/net/turn-end.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
 export const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
@@ -74,46 +71,36 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
   return { status: failure.status, headers: facts.editHeaders?.(headers) ?? headers, body };
 }
 
-/** Writes an error answer through Node's response object (the request was parsed). */
+/**
+ * Writes an error answer through the exchange's response sink. With `facts.close` the
+ * connection closes after it (lingering: the client reads the answer before the close, and
+ * what it still sends of a body is dropped).
+ */
 export function writeErrorResponse(
-  req: IncomingMessage,
-  res: ServerResponse,
+  response: ResponseSink,
   failure: Failure,
   facts: ErrorResponseFacts,
 ): void {
   const answer = buildErrorResponse(failure, facts);
-  if (facts.close) res.shouldKeepAlive = false;
-  res.writeHead(answer.status, REASONS[answer.status], answer.headers);
   // Sent with the turn's other responses (turn-end.ts): a failure costs no wake-up of its own.
-  endAtTurnEnd(res, facts.head ? undefined : answer.body.body);
-  // A body the client is still sending is not worth reading: the connection closes instead,
-  // lingering (linger.ts) so that the client reads this answer before the close. The body's
-  // bytes are dropped as they come. res.socket, captured now: failRequestBody detaches
-  // req.socket when it gives up on a request body.
-  const socket = res.socket;
-  if (facts.close && !req.complete && socket !== null) {
-    req.resume();
-    lingerOnClose(socket);
-    res.once('finish', () => socket.destroySoon());
-  }
+  response.holdUntilTurnEnd();
+  response.sendHead(answer.status, REASONS[answer.status] ?? '', answer.headers, facts.close);
+  // UTF-8, as Content-Length counted the body.
+  if (!facts.head) response.write(Buffer.from(answer.body.body));
+  response.end();
 }
 
 /**
- * Writes an error answer straight to a socket (Node's parser rejected the request: there is
- * no response object), then closes it: at most LINGER_MS after the answer, it is destroyed.
+ * An error answer as the bytes of a whole response (a refused request: there is no exchange
+ * to answer through); the connection closes after it, so it says `Connection: close`.
  */
-export function writeRawErrorResponse(socket: Socket, failure: Failure, facts: ErrorResponseFacts): void {
+export function rawErrorResponse(failure: Failure, facts: ErrorResponseFacts): string {
   const answer = buildErrorResponse(failure, { ...facts, close: true });
   const head = serializeResponseHead(answer.status, REASONS[answer.status] ?? '', [
     'date',
     new Date().toUTCString(),
     ...answer.headers,
   ]);
-  // Closed lingering, with a deadline (linger.ts): a plain end() would leave the socket
-  // waiting for the client's FIN, and a client that never reads nor closes would hold it
-  // (and a max_connections slot) for as long as it liked.
-  lingerOnClose(socket);
-  // UTF-8, as Content-Length counted the body (the head is ASCII).
-  socket.write(facts.head ? head : head + answer.body.body);
-  socket.destroySoon();
+  // UTF-8 when written, as Content-Length counted the body (the head is ASCII).
+  return facts.head ? head : head + answer.body.body;
 }

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { backoffDelay } from '../../core/retry/backoff.ts';
@@ -7,7 +6,10 @@ import type { RetrySkip } from '../../core/retry/reasons.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 
 interface RetryContext {
-  readonly req: IncomingMessage;
+  readonly req: {
+    readonly method: string;
+    readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  };
   readonly route: RouteConfig;
   readonly upstream: Upstream;
   /** Attempts made so far, the failed one included. */
@@ -75,7 +77,10 @@ function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean
   return reusedConnection && failure.type === 'connection_terminated';
 }
 
-function isIdempotent(req: IncomingMessage, route: RouteConfig): boolean {
-  if (IDEMPOTENT_METHODS.has(req.method ?? '')) return true;
+function isIdempotent(
+  req: { readonly method: string; readonly headers: Readonly<Record<string, string | string[] | undefined>> },
+  route: RouteConfig,
+): boolean {
+  if (IDEMPOTENT_METHODS.has(req.method)) return true;
   return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
 }

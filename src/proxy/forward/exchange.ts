@@ -1,13 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { classifyExchangeError, classifyRequestBodyError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
-import { serializeResponseHead } from '../../core/http1/response-head.ts';
 import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
-import { corkResponseUntilTurnEnd, endAtTurnEnd } from '../../core/net/turn-end.ts';
+import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type {
@@ -29,7 +27,7 @@ export interface ExchangeOwner {
   attemptFailed(failure: Failure): void;
   /** The upstream's response head went downstream with this status: the attempt reached a working server. */
   headReceived(status: number): void;
-  /** Node refused to write the head (defence in depth): the response object must not be used again. */
+  /** The sink refused to write the head (defence in depth): the connection closes after the answer. */
   responseSpent(): void;
   /** The whole response went downstream. */
   responseEnded(): void;
@@ -76,8 +74,8 @@ export interface ExchangeOptions {
   readonly via: string;
   /** next-hop for Proxy-Status on the upstream's own error responses. */
   readonly nextHop: string;
-  /** Set for an upgrade: the client's bytes after its request head, sent on once the upstream switches. */
-  readonly upgradeHead: Buffer | undefined;
+  /** An upgrade: the upstream is asked to switch, and a 101 opens a tunnel. */
+  readonly upgrade: boolean;
   /** The route's response rules, applied to the final head; absent: none. */
   readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
   /** Where the connect time and the time to first byte are counted. */
@@ -91,8 +89,8 @@ export interface ExchangeOptions {
  * turned into an aborted downstream transfer (after).
  */
 export class Exchange implements ExchangeHandler, PoolWaiter {
-  private readonly req: IncomingMessage;
-  private readonly res: ServerResponse;
+  private readonly client: DownstreamExchange;
+  private readonly sink: ResponseSink;
   private readonly record: RequestRecord;
   private readonly target: Target;
   private readonly upstream: Upstream;
@@ -128,22 +126,21 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private sendDeadline: SendDeadline | undefined;
 
   constructor(
-    req: IncomingMessage,
-    res: ServerResponse,
+    client: DownstreamExchange,
     record: RequestRecord,
     upstream: Upstream,
     target: Target,
     owner: ExchangeOwner,
     options: ExchangeOptions,
   ) {
-    this.req = req;
-    this.res = res;
+    this.client = client;
+    this.sink = client.response;
     this.record = record;
     this.upstream = upstream;
     this.target = target;
     this.owner = owner;
     this.options = options;
-    this.bodyUnannounced = options.body.kind === 'stream' && req.headers['content-length'] === undefined;
+    this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
   }
 
   /** The address of the connection the attempt went out on (undefined before it had one). */
@@ -181,18 +178,20 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   // ── the pool's side ──────────────────────────────────────────────────────────────
 
   onConnection(connection: Dispatcher): void {
-    const { req, options } = this;
+    const { client, options } = this;
     const body: RequestBody =
-      options.body.kind === 'stream'
-        ? { kind: 'stream', source: req, chunked: this.bodyUnannounced }
-        : options.body;
+      options.body.kind === 'stream' && client.body !== undefined
+        ? { kind: 'stream', source: client.body, chunked: this.bodyUnannounced }
+        : options.body.kind === 'stream'
+          ? { kind: 'none' }
+          : options.body;
     connection.dispatch(
       {
-        method: req.method as string,
+        method: client.head.method,
         path: options.path,
         headers: options.headers,
         body,
-        upgrade: options.upgradeHead !== undefined,
+        upgrade: options.upgrade,
       },
       this,
     );
@@ -220,16 +219,17 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   onResponseStart(controller: ExchangeController, response: ResponseHead): void {
-    const { record, res, req } = this;
+    const { record, sink } = this;
+    const { head: request } = this.client;
     const statusCode = response.status;
     this.stage = 'head_received';
     record.ttfbMs = record.elapsed();
     this.firstByte();
     // Trailers reach a client only in a chunked HTTP/1.1 response with a body; a Trailer field
-    // announcing them in any other response is a lie Node refuses to write.
+    // announcing them in any other response is a lie.
     this.trailersAllowed =
-      req.httpVersionMinor === 1 &&
-      req.method !== 'HEAD' &&
+      request.versionMinor === 1 &&
+      request.method !== 'HEAD' &&
       statusCode !== 204 &&
       statusCode !== 304 &&
       response.framing !== 'none' &&
@@ -243,12 +243,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
           : undefined,
       trailers: this.trailersAllowed,
     });
+    // The head, the body and the end of a small response arrive in one read: held until the
+    // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
+    sink.holdUntilTurnEnd();
     try {
       const headers = this.options.editHeaders?.(head.headers) ?? head.headers;
-      res.writeHead(statusCode, response.reason || undefined, headers);
+      sink.sendHead(statusCode, response.reason, headers);
     } catch (err) {
-      // Node refuses a field the parser let through (a defence in depth: it should not happen).
-      // The response object keeps part of that head: the error answer must not go through it.
+      // The sink refuses a field the parser let through (a defence in depth: it should not happen).
       this.owner.responseSpent();
       controller.abort(
         new Failure('http_protocol_error', `invalid response header: ${(err as Error).message}`, {
@@ -260,27 +262,22 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     }
     this.stage = 'body_streaming';
     this.owner.headReceived(statusCode);
-    // The head, the body and the end of a small response arrive in one read: held until the
-    // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
-    corkResponseUntilTurnEnd(res);
-    // Send the head this turn: a client waiting on a slow body should know it is coming.
-    if (!head.hasLength || req.method === 'HEAD') res.flushHeaders();
   }
 
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
     this.record.bytesOut += chunk.length;
-    const { res } = this;
-    if (res.write(chunk) && this.heldWrites === 0) return;
+    const { sink } = this;
+    if (sink.write(chunk) && this.heldWrites === 0) return;
     // The client has not taken what went before: held for it up to the buffer (so a response
     // that fits is taken whole and its connection freed at once), then the upstream waits.
     // Writes are counted too: a million one-byte chunks are a few bytes but a million buffers.
     if (this.heldWrites++ === 0) {
-      this.sendDeadline ??= new SendDeadline(res, this.options.sendTimeout, this.onSendTimeout);
+      this.sendDeadline ??= new SendDeadline(sink, this.options.sendTimeout, this.onSendTimeout);
       this.sendDeadline.watch();
-      res.once('drain', this.onDrain);
+      sink.onDrain(this.onDrain);
     }
     if (this.awaitingDrain) return;
-    if (res.writableLength <= this.options.responseBuffer && this.heldWrites <= MAX_HELD_WRITES) return;
+    if (sink.pendingBytes <= this.options.responseBuffer && this.heldWrites <= MAX_HELD_WRITES) return;
     this.awaitingDrain = true;
     controller.pause();
   }
@@ -305,26 +302,32 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // The response was whole from the upstream (its connection is back in the pool); only the
     // client's copy waits.
     this.owner.bodyFailed(failure);
-    this.res.destroy();
+    this.sink.abort();
   };
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
-    if (trailers !== undefined && this.trailersAllowed) {
-      const kept = filterTrailers(trailers);
-      if (kept.length > 0) this.res.addTrailers(pairs(kept));
-    }
-    endAtTurnEnd(this.res);
+    const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
+    this.sink.end(kept);
     this.finish();
     this.owner.responseEnded();
   }
 
   onUpgrade(head: ResponseHead, upstream: Socket, rest: Buffer): void {
-    const { record, res } = this;
+    const { record, sink } = this;
     this.stage = 'body_streaming';
     record.ttfbMs = record.elapsed();
     this.firstByte();
-    const client = res.socket;
-    if (client === null || client.destroyed) {
+    // The 101 passes through the one head builder like every other head; the switch itself
+    // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
+    const { headers } = buildDownstreamHead(head.headers, {
+      requestId: record.id,
+      via: this.options.via,
+      proxyStatus: undefined,
+      trailers: false,
+    });
+    headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
+    const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, headers);
+    if (switched === undefined) {
       upstream.destroy();
       this.finish();
       this.owner.abandoned(
@@ -335,20 +338,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       );
       return;
     }
-    // The 101 passes through the one head builder like every other head; the switch itself
-    // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
-    const { headers } = buildDownstreamHead(head.headers, {
-      requestId: record.id,
-      via: this.options.via,
-      proxyStatus: undefined,
-      trailers: false,
-    });
-    headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
-    client.write(serializeResponseHead(101, head.reason, headers), 'latin1');
     this.owner.tunnelled(101);
-    openTunnel(client, upstream, {
+    openTunnel(switched.socket, upstream, {
       fromUpstream: rest,
-      fromClient: this.options.upgradeHead ?? Buffer.alloc(0),
+      fromClient: switched.rest,
       fromClientBytes: (n) => {
         record.bytesIn += n;
       },
@@ -383,7 +376,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   /** The client's body broke (malformed chunks, a reset mid-upload): the fault is downstream, not upstream. */
   private requestBodyFailure(): Failure | undefined {
-    const err = this.req.errored as NodeJS.ErrnoException | null;
+    const err = this.client.body?.errored as NodeJS.ErrnoException | null | undefined;
     if (!err) return undefined;
     const failure = classifyRequestBodyError(err, this.stage);
     if (failure.status === 499) this.owner.clientLeft();
@@ -430,7 +423,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   private readonly onBodyIdle = (): void => {
     // The body is paused while the upstream is slow to read: that silence is not the client's.
-    if (this.req.readableFlowing !== true || this.req.readableLength > 0) {
+    const body = this.client.body;
+    if (body === undefined || body.readableFlowing !== true || body.readableLength > 0) {
       this.bodyTimer?.refresh();
       return;
     }
@@ -468,42 +462,32 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private failAfterHead(failure: Failure): void {
     this.finish();
     this.owner.bodyFailed(failure);
-    // What was already written (the head, at least) leaves before the cut: corked in the
-    // same tick as the failure, it would be dropped, and the client would see no head at all.
-    const socket = this.res.socket;
-    if (socket !== null && socket.writableCorked > 0) socket.uncork();
-    this.res.destroy();
+    // What was already written (the head, at least) leaves before the cut (the sink's abort).
+    this.sink.abort();
   }
 
   onInformational(head: ResponseHead): void {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
-    if (this.req.httpVersionMinor === 0 || this.res.headersSent || head.status === 100) return;
-    // A response queued behind another on a pipelined connection has no socket yet: its
-    // interim answers have nowhere to go. One the client is not reading is not worth more
-    // memory: an upstream sending 1xx in a loop would otherwise grow the socket's buffer
-    // without bound.
-    const socket = this.res.socket;
-    if (
-      socket === null ||
-      socket.writableNeedDrain ||
-      this.interim.count >= MAX_INTERIM.count ||
-      this.interim.bytes >= MAX_INTERIM.bytes
-    ) {
+    if (this.client.head.versionMinor === 0 || this.sink.headSent || head.status === 100) return;
+    // An upstream sending 1xx in a loop would otherwise grow the client's buffer without bound.
+    if (this.interim.count >= MAX_INTERIM.count || this.interim.bytes >= MAX_INTERIM.bytes) {
       this.record.interimDropped++;
       return;
     }
-    // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final
-    // head; written by Candor for every 1xx (Node's writeEarlyHints refuses a Link list).
+    // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final head.
     const { headers } = buildDownstreamHead(head.headers, {
       requestId: this.record.id,
       via: this.options.via,
       proxyStatus: undefined,
       trailers: false,
     });
-    const text = serializeResponseHead(head.status, head.reason, headers);
+    // One the client is not reading is not worth more memory: the sink drops it.
+    if (!this.sink.sendInterim(head.status, head.reason, headers)) {
+      this.record.interimDropped++;
+      return;
+    }
     this.interim.count++;
-    this.interim.bytes += text.length;
-    socket.write(text, 'latin1');
+    for (let i = 0; i < headers.length; i++) this.interim.bytes += headers[i].length + 2;
   }
 
   private firstByte(): void {
@@ -518,12 +502,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.releaseActive();
     clearTimeout(this.bodyTimer);
   }
-}
-
-function pairs(raw: readonly string[]): [string, string][] {
-  const out: [string, string][] = [];
-  for (let i = 0; i < raw.length; i += 2) out.push([raw[i], raw[i + 1]]);
-  return out;
 }
 
 /** The protocol the upstream switched to, as its 101 names it. */

@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Failure } from '../../core/failure/failure.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { AttemptBody } from './exchange.ts';
 import { type BodyReadLimits, readBodyWhole } from './request-buffering.ts';
 
@@ -25,23 +25,24 @@ interface BodyPlan {
  * callback is then called.
  */
 export function prepareBody(
-  req: IncomingMessage,
-  res: ServerResponse,
+  exchange: DownstreamExchange,
   plan: BodyPlan,
   ready: (body: AttemptBody) => void,
   failed: (failure: Failure) => void,
 ): (() => void) | undefined {
-  if (!plan.hasBody) {
+  const { body } = exchange;
+  if (!plan.hasBody || body === undefined) {
     ready({ kind: 'none' });
     return undefined;
   }
   // The client asked before sending its body: everything that could refuse it has now agreed.
-  if (req.headers.expect !== undefined) res.writeContinue();
+  if (exchange.head.expectContinue) exchange.response.sendContinue();
   if (plan.buffer === 0) {
     ready({ kind: 'stream' });
     return undefined;
   }
-  return readBodyWhole(req, { ...plan.limits, buffer: plan.buffer }, (read) => {
+  const unannounced = exchange.head.bodyLength === 'chunked';
+  return readBodyWhole(body, unannounced, { ...plan.limits, buffer: plan.buffer }, (read) => {
     if (read instanceof Failure) return failed(read);
     ready('over' in read ? { kind: 'stream' } : { kind: 'buffer', bytes: read.whole });
   });

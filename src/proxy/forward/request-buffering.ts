@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 
@@ -54,7 +54,9 @@ export function bufferWanted(
  * client left): `done` is then never called.
  */
 export function readBodyWhole(
-  req: IncomingMessage,
+  req: Readable,
+  /** The body's length was not announced (chunked): the route's body limit is checked here. */
+  unannounced: boolean,
   limits: BodyReadLimits,
   done: (read: BodyRead) => void,
 ): () => void {
@@ -96,7 +98,6 @@ export function readBodyWhole(
       chunks.push(chunk);
       idle.refresh();
       if (received <= cap) continue;
-      const unannounced = req.headers['content-length'] === undefined;
       if (unannounced && received > limits.body)
         return finish(
           new Failure(

@@ -1,5 +1,4 @@
-import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { ResponseSink } from '../../core/net/downstream.ts';
 
 /**
  * `limits.send_timeout` (nginx's `send_timeout`): the longest a client may take no byte of a
@@ -12,7 +11,7 @@ import type { Socket } from 'node:net';
  * within the timeout, so the timeout also sets a floor on its rate.
  */
 export class SendDeadline {
-  private readonly res: ServerResponse;
+  private readonly sink: ResponseSink;
   private readonly timeout: number;
   private readonly expired: () => void;
   private timer: NodeJS.Timeout | undefined;
@@ -20,8 +19,8 @@ export class SendDeadline {
   /** Bytes the socket had handed to the kernel when the timer was last set. */
   private mark = 0;
 
-  constructor(res: ServerResponse, timeout: number, expired: () => void) {
-    this.res = res;
+  constructor(sink: ResponseSink, timeout: number, expired: () => void) {
+    this.sink = sink;
     this.timeout = timeout;
     this.expired = expired;
   }
@@ -30,7 +29,7 @@ export class SendDeadline {
   watch(): void {
     if (this.armed) return;
     this.armed = true;
-    this.mark = flushed(this.res.socket);
+    this.mark = this.sink.flushedBytes;
     // One timer per response, refreshed rather than made again: a slow reader re-arms it often.
     if (this.timer === undefined) this.timer = setTimeout(this.check, this.timeout).unref();
     else this.timer.refresh();
@@ -44,14 +43,12 @@ export class SendDeadline {
 
   private readonly check = (): void => {
     if (!this.armed) return;
-    const socket = this.res.socket;
+    const { sink } = this;
     // Gone (the response closed) or drained: nothing waits for the client any more.
-    if (this.res.destroyed || (socket !== null && (socket.destroyed || socket.writableLength === 0)))
-      return this.stop();
-    const now = flushed(socket);
-    // Took some (or waits behind an earlier response on its connection, which has a deadline
-    // of its own): another period.
-    if (socket === null || now > this.mark) {
+    if (sink.closed || sink.pendingBytes === 0) return this.stop();
+    const now = sink.flushedBytes;
+    // Took some: another period.
+    if (now > this.mark) {
       this.mark = now;
       this.timer?.refresh();
       return;
@@ -59,10 +56,4 @@ export class SendDeadline {
     this.stop();
     this.expired();
   };
-}
-
-/** Bytes of the socket's writes the kernel has taken: written, less what still waits in its queue. */
-function flushed(socket: Socket | null): number {
-  if (socket === null) return 0;
-  return (socket.bytesWritten ?? 0) - socket.writableLength;
 }

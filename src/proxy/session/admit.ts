@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { ListenerFacts } from '../accept/listener.ts';
@@ -32,18 +32,20 @@ export interface Admitted {
  */
 export function admit(
   runtime: Runtime,
-  req: IncomingMessage,
+  request: { readonly head: DownstreamHead; readonly fields: FieldMap },
   record: RequestRecord,
   listener: ListenerFacts,
   owner: { routed(route: RouteConfig): void },
 ): Admitted | Failure | RedirectAnswer | Promise<Admitted | Failure> {
-  const { authority, path } = splitTarget(req.url ?? '/', req.headers.host ?? '');
-  if (isLoop(req.headers.via, runtime.name)) {
+  const { head, fields } = request;
+  const host = fields.host;
+  const { authority, path } = splitTarget(head.target || '/', typeof host === 'string' ? host : '');
+  if (isLoop(fields.via as string | undefined, runtime.name)) {
     return new Failure('proxy_loop_detected', `this request already passed through "${runtime.name}"`);
   }
 
   const hostname = hostnameOf(authority);
-  const route = runtime.router.match(hostname, path, req);
+  const route = runtime.router.match(hostname, path, { method: head.method, headers: fields });
   if (!route)
     return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
   record.route = route.name;
@@ -57,7 +59,7 @@ export function admit(
   // The loader made sure a route without a redirect names an upstream that exists.
   const upstream = runtime.upstreams.get(route.upstream as string) as Upstream;
   record.upstream = upstream.name;
-  const length = req.headers['content-length'];
+  const length = fields['content-length'] as string | undefined;
   if (length !== undefined && Number(length) > route.limits.body) {
     return new Failure(
       'http_request_error',
@@ -69,7 +71,7 @@ export function admit(
   const release = runtime.admission.admit({
     route,
     upstream: upstream.config,
-    req,
+    fields,
     clientAddress: record.clientAddress,
     listener: listener.inFlight,
     now: performance.now(),

@@ -1,5 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Failure } from '../../core/failure/failure.ts';
+import type {
+  DownstreamExchange,
+  DownstreamHead,
+  FieldMap,
+  ResponseSink,
+} from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
 import type { ListenerFacts } from '../accept/listener.ts';
@@ -13,11 +18,13 @@ import type { Runtime } from './runtime.ts';
 export interface AttemptsOwner {
   readonly runtime: Runtime;
   readonly listener: ListenerFacts;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly exchange: DownstreamExchange;
+  readonly head: DownstreamHead;
+  /** The head's fields by lowercase name. */
+  readonly fields: FieldMap;
+  readonly response: ResponseSink;
   readonly record: RequestRecord;
   readonly spans: RequestSpans | undefined;
-  readonly upgradeHead: Buffer | undefined;
   /** The upstream's head went downstream with this status. */
   responded(status: number): void;
   /** The failure the request ended with, for the log. */
@@ -26,7 +33,7 @@ export interface AttemptsOwner {
   clientLeft(): void;
   /** The upstream switched protocols and the tunnel is up. */
   tunnelled(status: number): void;
-  /** Node refused to write a head the upstream sent: the response object must not be used again. */
+  /** The sink refused to write a head the upstream sent: the connection closes after the answer. */
   responseSpent(): void;
   /** No attempt answered: the gateway's error response for this failure. */
   answer(failure: Failure): void;

@@ -1,9 +1,9 @@
 import { Failure } from '../../core/failure/failure.ts';
-import { type Release, releaseOnClose } from '../../core/limits/count.ts';
+import type { Release } from '../../core/limits/count.ts';
+import { hasBody } from '../../core/net/downstream.ts';
 import { settleClientSpan, startClientSpan } from '../../observe/tracing/spans.ts';
 import { reportBodyFailure, reportOutcome } from '../../upstream/health/report-outcome.ts';
 import type { Target } from '../../upstream/targets/upstream.ts';
-import { hasRequestBody } from '../accept/request-checks.ts';
 import { decideRetry } from '../decide/retry-policy.ts';
 import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
 import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
@@ -52,11 +52,11 @@ export class Attempts implements ExchangeOwner {
   constructor(owner: AttemptsOwner, admitted: Admitted) {
     this.owner = owner;
     this.admitted = admitted;
-    const { runtime, req, record } = owner;
-    this.measure = new AttemptMetrics(runtime.metrics, admitted.upstream.name, req.method ?? '');
-    this.via = req.httpVersionMinor === 0 ? runtime.via10 : runtime.via11;
+    const { runtime, head, record } = owner;
+    this.measure = new AttemptMetrics(runtime.metrics, admitted.upstream.name, head.method);
+    this.via = head.versionMinor === 0 ? runtime.via10 : runtime.via11;
     this.path = upstreamPath(admitted.route, admitted.path);
-    const headers = buildUpstreamHeaders(req.rawHeaders, {
+    const headers = buildUpstreamHeaders(head.headers, {
       clientAddress: record.clientAddress,
       trusted: runtime.trust.has(record.clientAddress),
       protocol: owner.listener.protocol,
@@ -73,27 +73,26 @@ export class Attempts implements ExchangeOwner {
     const upstreamConfig = admitted.upstream.config;
     this.hashKey =
       upstreamConfig.balancer === 'hash'
-        ? hashKeyOf(upstreamConfig.hashKey, req, record.clientAddress)
+        ? hashKeyOf(upstreamConfig.hashKey, { headers: owner.fields }, record.clientAddress)
         : undefined;
     // An upgrade asks the upstream for the switch in the fields this hop owns.
-    if (owner.upgradeHead !== undefined)
-      this.headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade ?? '');
+    if (head.upgrade)
+      this.headers.push('connection', 'upgrade', 'upgrade', String(owner.fields.upgrade ?? ''));
   }
 
   start(): void {
     const { upstream } = this.admitted;
-    const { req, res } = this.owner;
+    const { exchange, head, fields } = this.owner;
     this.releaseInFlight = upstream.inFlight.acquire();
-    releaseOnClose(res, this.releaseInFlight);
+    exchange.response.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
     const { route } = this.admitted;
     const { limits } = this.owner.runtime.config;
     this.stopReading = prepareBody(
-      req,
-      res,
+      exchange,
       {
-        hasBody: hasRequestBody(req),
-        buffer: bufferWanted(route, upstream.config.retries, Number(req.headers['content-length'])),
+        hasBody: hasBody(head),
+        buffer: bufferWanted(route, upstream.config.retries, Number(fields['content-length'])),
         limits: {
           body: route.limits.body,
           idleTimeout: limits.bodyIdleTimeout,
@@ -105,7 +104,7 @@ export class Attempts implements ExchangeOwner {
         this.stopReading = undefined;
         this.body = body;
         // A chunked body read whole goes out with its length, as nginx sends it.
-        if (body.kind === 'buffer' && req.headers['content-length'] === undefined)
+        if (body.kind === 'buffer' && head.bodyLength === 'chunked')
           this.headers.push('content-length', String(body.bytes.length));
         this.attempt();
       },
@@ -129,7 +128,7 @@ export class Attempts implements ExchangeOwner {
       this.totalTimer = setTimeout(this.onTotalTimeout, total);
     }
     const { admitted } = this;
-    const { record, runtime, req, res } = this.owner;
+    const { record, runtime } = this.owner;
     const { upstream } = admitted;
     const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
@@ -152,7 +151,7 @@ export class Attempts implements ExchangeOwner {
       this.path,
       admitted.route.path,
     );
-    const exchange = new Exchange(req, res, record, upstream, target, this, {
+    const exchange = new Exchange(this.owner.exchange, record, upstream, target, this, {
       path: this.path,
       headers: traceparent === undefined ? this.headers : withTraceparent(this.headers, traceparent),
       body: this.body,
@@ -163,7 +162,7 @@ export class Attempts implements ExchangeOwner {
       proxyName: runtime.name,
       via: this.via,
       nextHop: this.owner.nextHop() as string,
-      upgradeHead: this.owner.upgradeHead,
+      upgrade: this.owner.head.upgrade,
       editHeaders: this.responseEdit,
       metrics: runtime.metrics,
     });
@@ -211,10 +210,10 @@ export class Attempts implements ExchangeOwner {
     this.current = undefined;
     if (this.over) return;
     const { admitted } = this;
-    const { req, record } = this.owner;
+    const { head, fields, record } = this.owner;
     const { upstream } = admitted;
     const verdict = decideRetry(failure, {
-      req,
+      req: { method: head.method, headers: fields },
       route: admitted.route,
       upstream,
       attempts: this.tried.length,
@@ -359,8 +358,8 @@ export class Attempts implements ExchangeOwner {
   /** The downstream response closed (answered, cut, or the client left): nothing more is owed. */
   clientClosed(): void {
     const current = this.current;
-    const { res, record } = this.owner;
-    if (current !== undefined && !res.writableFinished && !record.upgraded) {
+    const { response, record } = this.owner;
+    if (current !== undefined && !response.finished && !record.upgraded) {
       const gone = new Failure('http_request_error', 'client closed the connection', {
         status: 499,
         stage: current.exchange.reached,

@@ -1,25 +1,29 @@
-import { type IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { requestIdsFor } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
-import { type Release, releaseOnClose } from '../../core/limits/count.ts';
+import type { Release } from '../../core/limits/count.ts';
+import {
+  type DownstreamExchange,
+  type DownstreamHead,
+  type FieldMap,
+  fieldMap,
+  hasBody,
+  type ResponseSink,
+} from '../../core/net/downstream.ts';
 import { unmapIPv4 } from '../../core/net/trust.ts';
 import { logRequest } from '../../observe/log/access-log.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
-import { wasCutByDrain } from '../accept/connection-drain.ts';
-import { markInDoubt } from '../accept/in-flight.ts';
-import { type ListenerFacts, upgradesTo } from '../accept/listener.ts';
-import { checkRequest, hasRequestBody } from '../accept/request-checks.ts';
+import type { ListenerFacts, Refusal } from '../accept/listener.ts';
+import { checkRequest } from '../accept/request-checks.ts';
 import {
   ALLOW,
   type ErrorResponseFacts,
+  rawErrorResponse,
   writeErrorResponse,
-  writeRawErrorResponse,
 } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { RedirectAnswer } from '../route/redirect.ts';
@@ -33,7 +37,7 @@ import type { Runtime } from './runtime.ts';
 const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
 
 /**
- * One request, from the moment Node hands it over to its log line: a plain request and an
+ * One request, from the moment the server hands it over to its log line: a plain request and an
  * upgrade alike (an upgrade differs only in its forward step, a tunnel after a 101).
  *
  * The session alone writes the record's status, answers the gateway's own errors (the one
@@ -44,13 +48,14 @@ const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
 export class RequestSession implements AttemptsOwner {
   readonly runtime: Runtime;
   readonly listener: ListenerFacts;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly exchange: DownstreamExchange;
+  readonly head: DownstreamHead;
+  /** The head's fields by lowercase name (made once: routing, limits and the record read them). */
+  readonly fields: FieldMap;
+  readonly response: ResponseSink;
   readonly record: RequestRecord;
   /** The request's spans; undefined when tracing is off. */
   readonly spans: RequestSpans | undefined;
-  /** An upgrade's bytes after the request head: the new protocol's first, sent on after a 101. */
-  readonly upgradeHead: Buffer | undefined;
   #attempts: Attempts | undefined;
   /** The route, once routing found one: its response rules apply to every answer. */
   #route: RouteConfig | undefined;
@@ -58,58 +63,43 @@ export class RequestSession implements AttemptsOwner {
   #release: Release | undefined;
   /** The accept phase refused the request: whatever it sent after its head cannot be trusted. */
   #refusedAtAccept = false;
-  /** Node refused a head the upstream sent (defence in depth): the response object is spent. */
+  /** The sink refused a head the upstream sent (defence in depth): the connection closes after the answer. */
   #responseSpent = false;
   #logged = false;
 
-  private constructor(
-    runtime: Runtime,
-    listener: ListenerFacts,
-    req: IncomingMessage,
-    res: ServerResponse,
-    upgradeHead: Buffer | undefined,
-  ) {
+  private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
     this.runtime = runtime;
     this.listener = listener;
-    this.req = req;
-    this.res = res;
-    this.upgradeHead = upgradeHead;
-    this.record = recordOf(req, runtime);
-    this.spans = startServerSpan(runtime.tracing, this.record, req, listener.protocol);
-    // RFC 9112 §9.3: a proxy must not keep a persistent connection with an HTTP/1.0 client.
-    if (req.httpVersionMinor === 0) res.shouldKeepAlive = false;
-    res.once('close', this.#onClose);
-  }
-
-  /** A request Node parsed, with its response object. */
-  static request(runtime: Runtime, listener: ListenerFacts, req: IncomingMessage, res: ServerResponse): void {
-    new RequestSession(runtime, listener, req, res, undefined).#run();
+    this.exchange = exchange;
+    this.head = exchange.head;
+    this.fields = fieldMap(exchange.head.headers);
+    this.response = exchange.response;
+    this.record = recordOf(this.head, this.fields, runtime);
+    const agent = this.fields['user-agent'];
+    this.spans =
+      runtime.tracing === undefined
+        ? undefined
+        : startServerSpan(
+            runtime.tracing,
+            this.record,
+            {
+              httpVersion: `${this.head.versionMajor}.${this.head.versionMinor}`,
+              userAgent: typeof agent === 'string' ? agent : undefined,
+            },
+            listener.protocol,
+          );
+    this.response.onClose(this.#onClose);
   }
 
   /**
-   * An upgrade (or CONNECT): Node has stopped parsing the connection and handed over the bare
-   * socket. The session answers on it through a response object of its own, so that an
-   * upstream that declines the upgrade is relayed like any response; the connection then closes,
-   * because nothing parses what the client sends next.
+   * A request the server parsed, an upgrade (or CONNECT) alike: an upgrade differs only in
+   * its forward step, a tunnel after a 101 (an upstream that declines it is relayed like any
+   * response).
    */
-  static upgrade(
-    runtime: Runtime,
-    listener: ListenerFacts,
-    req: IncomingMessage,
-    socket: Socket,
-    head: Buffer | undefined,
-  ): void {
-    socket.on('error', () => socket.destroy());
-    const res = new ServerResponse(req);
-    res.shouldKeepAlive = false;
-    res.assignSocket(socket);
-    res.once('finish', () => socket.destroySoon());
-    // The listener keeps h2c and upgrades with a body off this path (shouldUpgradeCallback,
-    // Node ≥ 24.9); an older Node sends them here all the same. h2c is answered as the plain
-    // request it also is; a body cannot be framed once Node stopped parsing: refused.
-    if (req.method !== 'CONNECT' && upgradesTo(req, 'h2c')) head = undefined;
-    const session = new RequestSession(runtime, listener, req, res, head);
-    if (head !== undefined && hasRequestBody(req)) {
+  static request(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange): void {
+    const session = new RequestSession(runtime, listener, exchange);
+    // A body cannot be framed once the connection is handed over: refused.
+    if (exchange.head.upgrade && hasBody(exchange.head)) {
       session.#refusedAtAccept = true;
       return session.answer(
         new Failure('http_request_error', 'an upgrade request with a body is not supported', { status: 400 }),
@@ -118,9 +108,9 @@ export class RequestSession implements AttemptsOwner {
     session.#run();
   }
 
-  /** Node's parser refused a request before there was a request object: answered on the socket, logged like any other. */
-  static refused(runtime: Runtime, socket: Socket, failure: Failure, info: RawRequestInfo): void {
-    const clientAddress = unmapIPv4(socket.remoteAddress ?? '');
+  /** The server's parser refused a request before there was an exchange: answered, logged like any other. */
+  static refused(runtime: Runtime, refusal: Refusal, failure: Failure, info: RawRequestInfo): void {
+    const clientAddress = unmapIPv4(refusal.remoteAddress);
     const ids = requestIdsFor(info.requestId, runtime.trust.has(clientAddress));
     const record = new RequestRecord(
       ids.id,
@@ -133,18 +123,20 @@ export class RequestSession implements AttemptsOwner {
     record.clientRequestId = ids.clientId;
     record.failure = failure;
     record.status = failure.status;
-    writeRawErrorResponse(socket, failure, {
-      proxyName: runtime.name,
-      requestId: record.id,
-      accept: info.accept,
-      nextHop: undefined,
-      head: info.method === 'HEAD',
-      close: true,
-    });
+    refusal.answer(
+      rawErrorResponse(failure, {
+        proxyName: runtime.name,
+        requestId: record.id,
+        accept: info.accept,
+        nextHop: undefined,
+        head: info.method === 'HEAD',
+        close: true,
+      }),
+    );
     logRequest(runtime.logger, record);
     runtime.metrics.requestEnded(record, 'gateway');
     endServerSpan(
-      startServerSpan(runtime.tracing, record, undefined, 'encrypted' in socket ? 'https' : 'http'),
+      startServerSpan(runtime.tracing, record, undefined, refusal.encrypted ? 'https' : 'http'),
       record,
     );
   }
@@ -161,18 +153,19 @@ export class RequestSession implements AttemptsOwner {
   }
 
   #phases(): void {
-    const { runtime, req } = this;
-    // accept: what Node's parser lets through that a careful server must refuse.
-    const refused = checkRequest(req, runtime.config.limits);
+    const { runtime, head } = this;
+    // accept: what the server's parser lets through that a careful server must refuse.
+    const refused = checkRequest(head, this.fields, runtime.config.limits);
     if (refused) {
       this.#refusedAtAccept = true;
       return this.answer(refused);
     }
     // RFC 9110 §9.3.7, §7.6.2: `OPTIONS *` asks about this server, and an OPTIONS whose
     // Max-Forwards is spent must be answered by its recipient: Candor is both.
-    if (req.method === 'OPTIONS' && (req.url === '*' || maxForwardsSpent(req))) return this.#answerOptions();
+    if (head.method === 'OPTIONS' && (head.target === '*' || maxForwardsSpent(this.fields)))
+      return this.#answerOptions();
     // route → admit (a cluster's shared rate limit answers later: the phases go on from there)
-    const admitted = admit(runtime, req, this.record, this.listener, this);
+    const admitted = admit(runtime, this, this.record, this.listener, this);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     // A bug must cost one request a 500, never the process (as in #run).
     admitted
@@ -185,14 +178,14 @@ export class RequestSession implements AttemptsOwner {
   }
 
   #forward(admitted: Admitted | Failure | RedirectAnswer): void {
-    const { res } = this;
+    const { response } = this;
     if (admitted instanceof Failure) return this.answer(admitted);
     if (admitted instanceof RedirectAnswer) return this.#redirect(admitted);
     // The client left while the admission was asked: nothing to forward; the slots go back.
-    if (res.destroyed) return admitted.release();
+    if (response.closed) return admitted.release();
     // The admission slots are held until the response closes (an upgrade gives them back
     // once its tunnel is up: see tunnelled()).
-    releaseOnClose(res, admitted.release);
+    response.onClose(admitted.release);
     this.#release = admitted.release;
     // select → forward → decide, per attempt
     this.#attempts = new Attempts(this, admitted);
@@ -228,7 +221,7 @@ export class RequestSession implements AttemptsOwner {
     this.#release?.();
   }
 
-  /** Node refused to write a head the upstream sent: the response object must not be used again. */
+  /** The sink refused to write a head the upstream sent: the connection closes after the answer. */
   responseSpent(): void {
     this.#responseSpent = true;
   }
@@ -238,39 +231,29 @@ export class RequestSession implements AttemptsOwner {
    * gateway-made error response is written.
    */
   answer(failure: Failure): void {
-    const { record, req, res } = this;
+    const { record, response } = this;
     this.failed(failure);
     if (record.clientAborted) return;
     record.status = failure.status;
-    if (res.headersSent || res.destroyed) {
-      res.destroy();
+    if (response.headSent || response.closed) {
+      response.abort();
       return;
     }
     const facts: ErrorResponseFacts = {
       proxyName: this.runtime.name,
       requestId: record.id,
-      accept: req.headers.accept,
+      accept: this.fields.accept as string | undefined,
       nextHop: failure.kind.shape === 'client' ? undefined : this.nextHop(),
       editHeaders: this.responseEdit(),
-      head: req.method === 'HEAD',
+      head: this.head.method === 'HEAD',
       // An unread body is not worth reading, and a refused request leaves the stream in doubt.
       close:
         this.#refusedAtAccept ||
         this.#responseSpent ||
-        (hasRequestBody(req) && !req.complete) ||
+        !this.exchange.bodyComplete ||
         CLOSING_STATUSES.has(failure.status),
     };
-    const socket = res.socket;
-    // req.socket is gone when the body was failed from outside (failRequestBody).
-    const connection = socket ?? req.socket;
-    if (facts.close && connection !== null) markInDoubt(connection);
-    if (this.#responseSpent) {
-      // Node kept part of the refused head's state: the answer is written whole on the socket instead.
-      if (socket === null) res.destroy();
-      else writeRawErrorResponse(socket, failure, facts);
-      return;
-    }
-    writeErrorResponse(req, res, failure, facts);
+    writeErrorResponse(response, failure, facts);
   }
 
   /** The name clients may see for the next hop: the upstream's, or the target's address when exposed. */
@@ -295,37 +278,35 @@ export class RequestSession implements AttemptsOwner {
 
   /** A route that redirects: the gateway's own answer, logged as such (no upstream, no attempt). */
   #redirect(answer: RedirectAnswer): void {
-    const { req, res, record } = this;
+    const { response, record } = this;
     record.status = answer.status;
     const headers = ['location', answer.location, 'content-length', '0', 'x-request-id', record.id];
     // A body the client is still sending is not read: the connection closes after the answer.
-    if (hasRequestBody(req) && !req.complete) {
-      res.shouldKeepAlive = false;
-      headers.push('connection', 'close');
-    }
+    const close = !this.exchange.bodyComplete;
+    if (close) headers.push('connection', 'close');
     const edit = this.responseEdit();
-    res.writeHead(answer.status, edit === undefined ? headers : edit(headers));
-    res.end();
+    response.sendHead(answer.status, '', edit === undefined ? headers : edit(headers), close);
+    response.end();
   }
 
   #answerOptions(): void {
     this.record.status = 200;
-    this.res.writeHead(200, { allow: ALLOW, 'content-length': '0', 'x-request-id': this.record.id });
-    this.res.end();
+    this.response.sendHead(200, '', ['allow', ALLOW, 'content-length', '0', 'x-request-id', this.record.id]);
+    this.response.end();
   }
 
   // ── log ──────────────────────────────────────────────────────────────────────────
 
-  readonly #onClose = (): void => {
-    const { record, res } = this;
+  readonly #onClose = (finished: boolean): void => {
+    const { record, response } = this;
     // Closed before the whole response went out, and not because of a failure of ours or
     // the upstream's: the client left (a tunnel's end is no abort).
-    if (!res.writableFinished && !record.upgraded && record.failure === undefined) {
+    if (!finished && !record.upgraded && record.failure === undefined) {
       this.clientLeft();
       if (record.status === 0) record.status = 499;
     }
     this.#attempts?.clientClosed();
-    if (!res.writableFinished && !record.upgraded && wasCutByDrain(this.req.socket)) this.#cutByDrain();
+    if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
     this.#log();
   };
 
@@ -334,13 +315,13 @@ export class RequestSession implements AttemptsOwner {
    * (the exchange was ended the way a client that leaves ends it, so nothing retries it).
    */
   #cutByDrain(): void {
-    const { record, res } = this;
+    const { record, response } = this;
     record.clientAborted = false;
     record.failure = new Failure(
       'proxy_internal_response',
       'the gateway was shutting down and its drain deadline passed: it closed the connection',
     );
-    if (!res.headersSent) record.status = record.failure.status;
+    if (!response.headSent) record.status = record.failure.status;
   }
 
   #log(): void {
@@ -364,9 +345,9 @@ function originOf(record: RequestRecord): Origin {
   return 'gateway';
 }
 
-function recordOf(req: IncomingMessage, runtime: Runtime): RequestRecord {
-  const { 'x-request-id': idHeader, traceparent } = req.headers;
-  const clientAddress = unmapIPv4(req.socket.remoteAddress ?? '');
+function recordOf(head: DownstreamHead, fields: FieldMap, runtime: Runtime): RequestRecord {
+  const { 'x-request-id': idHeader, traceparent, host } = fields;
+  const clientAddress = unmapIPv4(head.remoteAddress);
   const ids = requestIdsFor(
     typeof idHeader === 'string' ? idHeader : undefined,
     runtime.trust.has(clientAddress),
@@ -375,19 +356,21 @@ function recordOf(req: IncomingMessage, runtime: Runtime): RequestRecord {
     ids.id,
     continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
     clientAddress,
-    req.method ?? '',
+    head.method,
     // The host the request is routed by: an absolute-form target's authority wins over Host.
-    /^https?:\/\//i.test(req.url ?? '')
-      ? splitTarget(req.url ?? '/', '').authority
-      : (req.headers.host ?? ''),
-    req.url ?? '',
+    /^https?:\/\//i.test(head.target)
+      ? splitTarget(head.target, '').authority
+      : typeof host === 'string'
+        ? host
+        : '',
+    head.target,
   );
   record.clientRequestId = ids.clientId;
   return record;
 }
 
 /** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */
-function maxForwardsSpent(req: IncomingMessage): boolean {
-  const value = req.headers['max-forwards'];
+function maxForwardsSpent(fields: FieldMap): boolean {
+  const value = fields['max-forwards'];
   return typeof value === 'string' && value.trim() === '0';
 }

@@ -1,7 +1,7 @@
-import type { ServerResponse } from 'node:http';
 import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
 import { createLogger, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from '../../observe/metrics/metrics-listener.ts';
@@ -144,17 +144,16 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   // The listeners hand every request to a session on the runtime live at that moment: a
   // reload swaps the runtime for new requests only; a request keeps the one it began with.
   const handlers: RequestHandlers = {
-    request: (req, res, listener) => {
+    request: (exchange, listener) => {
       const live = current();
       const probes = live.config.admin?.probesPath;
-      if (probes !== undefined && req.method === 'GET') {
-        const which = probeAt(probes, req.url ?? '/');
-        if (which !== undefined) return answerProbe(res, which, gateway.draining);
+      if (probes !== undefined && exchange.head.method === 'GET') {
+        const which = probeAt(probes, exchange.head.target || '/');
+        if (which !== undefined) return answerProbe(exchange.response, which, gateway.draining);
       }
-      RequestSession.request(live, listener, req, res);
+      RequestSession.request(live, listener, exchange);
     },
-    upgrade: (req, socket, head, listener) => RequestSession.upgrade(current(), listener, req, socket, head),
-    refused: (socket, failure, info) => RequestSession.refused(current(), socket, failure, info),
+    refused: (refusal, failure, info) => RequestSession.refused(current(), refusal, failure, info),
     limits: () => current().config.limits,
     dropped: (listener, count) => {
       metrics.connectionsDropped(listener.address, count);
@@ -340,8 +339,17 @@ function logListening(logger: Logger, listener: Listener): void {
   );
 }
 
-function answerProbe(res: ServerResponse, which: 'live' | 'ready', draining: boolean): void {
+function answerProbe(response: ResponseSink, which: 'live' | 'ready', draining: boolean): void {
   const { status, body } = probeAnswer(which, draining);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(body);
+  const bytes = Buffer.from(body);
+  response.sendHead(status, '', [
+    'content-type',
+    'application/json',
+    'cache-control',
+    'no-store',
+    'content-length',
+    String(bytes.length),
+  ]);
+  response.write(bytes);
+  response.end();
 }

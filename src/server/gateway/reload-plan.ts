@@ -32,7 +32,7 @@ export function planListeners(before: GatewayConfig, after: GatewayConfig): List
  * Settings a reload cannot change, each a problem in the config error's form (the field, why,
  * what to do), so a refused reload reads like an invalid file and changes nothing.
  *
- * Changing them would need a new listening socket: Node's parser takes the header size limit
+ * Changing them would need a new listening socket: the listener's server takes the header size limit
  * when the server is made, and a socket serves HTTP or HTTPS for life. A new socket on the same
  * address cannot overlap the old one without splitting its connections between the two
  * servers (each worker binds the address once, listen-options.ts), so the choice is closing it — refusing the
@@ -46,7 +46,7 @@ export function unchangeableProblems(before: GatewayConfig, after: GatewayConfig
   if (before.limits.headerSize !== after.limits.headerSize)
     problem(
       'limits.header_size',
-      `cannot change on a reload (${before.limits.headerSize} → ${after.limits.headerSize} bytes): Node's parser takes it when the listening socket is made; restart the gateway to change it`,
+      `cannot change on a reload (${before.limits.headerSize} → ${after.limits.headerSize} bytes): the listener's server takes it when it is made; restart the gateway to change it`,
     );
   for (const { before: was, after: now } of planListeners(before, after).kept) {
     if (Boolean(was.tls) !== Boolean(now.tls)) {

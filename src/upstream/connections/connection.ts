@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { serializeRequestHead } from '../../core/http1/request-head.ts';
@@ -17,7 +17,7 @@ export type RequestBody =
   | { readonly kind: 'none' }
   | { readonly kind: 'buffer'; readonly bytes: Buffer }
   /** `chunked`: the client did not announce a length, so the body goes out chunked. */
-  | { readonly kind: 'stream'; readonly source: IncomingMessage; readonly chunked: boolean };
+  | { readonly kind: 'stream'; readonly source: Readable; readonly chunked: boolean };
 
 export interface UpstreamRequest {
   readonly method: string;
@@ -201,7 +201,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   }
 
   /** The client's body, passed on with backpressure both ways, framed in chunks when its length is unknown. */
-  private streamBody(source: IncomingMessage, chunked: boolean): void {
+  private streamBody(source: Readable, chunked: boolean): void {
     const { socket } = this;
     const handler = this.handler as ExchangeHandler;
     this.sendingBody = true;

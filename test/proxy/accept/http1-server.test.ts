@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { serializeResponseHead } from '../../../src/core/http1/response-head.ts';
+import type { DownstreamExchange } from '../../../src/core/net/downstream.ts';
 import { LINGER_MS } from '../../../src/core/net/linger.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
-import type { DownstreamExchange } from '../../../src/proxy/accept/downstream.ts';
 import { createHttp1Server, type Http1Server } from '../../../src/proxy/accept/http1-server.ts';
 import { RawClient } from './downstream-fixture.ts';
 
@@ -37,21 +38,33 @@ interface Served {
   close(): Promise<void>;
 }
 
+/** A request without a body has no body stream: an empty one stands in, one per exchange. */
+const empty = new WeakMap<DownstreamExchange, Readable>();
+function bodyOf(exchange: DownstreamExchange): Readable {
+  if (exchange.body !== undefined) return exchange.body;
+  let body = empty.get(exchange);
+  if (body === undefined) {
+    body = Readable.from([]);
+    empty.set(exchange, body);
+  }
+  return body;
+}
+
 type Handle = (exchange: DownstreamExchange, n: number) => void;
 
 /** Answers with what it was asked: method, target, body and trailers, a turn later. */
 const echo: Handle = (exchange, n) => {
   const chunks: Buffer[] = [];
-  exchange.body.on('data', (c: Buffer) => chunks.push(c));
-  exchange.body.on('error', () => exchange.response.abort());
-  exchange.body.on('end', () =>
+  bodyOf(exchange).on('data', (c: Buffer) => chunks.push(c));
+  bodyOf(exchange).on('error', () => exchange.response.abort());
+  bodyOf(exchange).on('end', () =>
     setImmediate(() => {
       const body = Buffer.from(
         JSON.stringify({
           method: exchange.head.method,
           target: exchange.head.target,
           body: Buffer.concat(chunks).toString(),
-          trailers: (exchange.body as unknown as { trailers?: string[] }).trailers ?? [],
+          trailers: (bodyOf(exchange) as unknown as { trailers?: string[] }).trailers ?? [],
         }),
       );
       exchange.response.sendHead(200, 'OK', ['content-length', String(body.length), 'x-n', String(n)]);
@@ -150,8 +163,8 @@ test('pipelined requests are answered in order, never two at once', async (t) =>
 test('past the read-ahead bound the socket is not read: a client that pipelines and never reads holds little', async (t) => {
   const big = Buffer.alloc(64 * 1024, 'x');
   const s = await serve((exchange) => {
-    exchange.body.resume();
-    exchange.body.on('end', () => {
+    bodyOf(exchange).resume();
+    bodyOf(exchange).on('end', () => {
       exchange.response.sendHead(200, 'OK', ['content-length', String(big.length)]);
       exchange.response.write(big);
       exchange.response.end();
@@ -176,8 +189,8 @@ test('past the read-ahead bound the socket is not read: a client that pipelines 
 test('a chunked request body with trailers, and a chunked response', async (t) => {
   const s = await serve((exchange) => {
     const chunks: Buffer[] = [];
-    exchange.body.on('data', (c: Buffer) => chunks.push(c));
-    exchange.body.on('end', () => {
+    bodyOf(exchange).on('data', (c: Buffer) => chunks.push(c));
+    bodyOf(exchange).on('end', () => {
       exchange.response.sendHead(200, 'OK', []);
       exchange.response.write(Buffer.concat(chunks));
       exchange.response.end(['x-sum', String(Buffer.concat(chunks).length)]);
@@ -282,8 +295,8 @@ test('an idle keep-alive connection is closed at the keep-alive timeout', async 
 
 test('a body that stalls errors the body stream (the handler answers), and the connection closes after', async (t) => {
   const s = await serve((exchange) => {
-    exchange.body.resume();
-    exchange.body.on('error', (err: NodeJS.ErrnoException) => {
+    bodyOf(exchange).resume();
+    bodyOf(exchange).on('error', (err: NodeJS.ErrnoException) => {
       exchange.response.sendHead(408, 'Request Timeout', ['content-length', '0', 'x-code', err.code ?? '']);
       exchange.response.end();
     });
@@ -301,8 +314,8 @@ test('an upgrade takes the socket with the bytes the client sent after its head'
   const server = createHttp1Server(() => SETTINGS, {
     request(exchange, connection) {
       assert.equal(exchange.head.upgrade, true);
-      exchange.body.resume();
-      exchange.body.on('end', () => {
+      bodyOf(exchange).resume();
+      bodyOf(exchange).on('end', () => {
         const taken = connection.detach();
         rest = taken.rest.toString();
         taken.socket.write(
@@ -334,7 +347,7 @@ test('an upgrade takes the socket with the bytes the client sent after its head'
 test('a drain closes an idle connection now and a busy one after its response, which says close', async (t) => {
   let answer: (() => void) | undefined;
   const s = await serve((exchange) => {
-    exchange.body.resume();
+    bodyOf(exchange).resume();
     answer = () => {
       exchange.response.sendHead(200, 'OK', ['content-length', '2']);
       exchange.response.write(Buffer.from('ok'));

@@ -5,7 +5,10 @@
  * idleness, not by a whole-request deadline).
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
 import {
   assertClientError,
   assertStillServes,
@@ -115,4 +118,44 @@ test('a connection that never sends a byte is closed after header_timeout, silen
     [],
   );
   assertUpstreamSawNothing(f);
+});
+
+test('a body held back by an upstream slow to read is not the client stalling: no 408 at body_idle_timeout', async (t) => {
+  const size = 16 * 1024 * 1024;
+  // Reads nothing for three body-idle timeouts (the client's upload backs up into the gateway,
+  // which stops reading the client), then takes the whole body and answers.
+  const upstream = net.createServer({ pauseOnConnect: true }, (socket) => {
+    let seen = 0;
+    let headEnd = -1;
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      if (headEnd === -1) {
+        head += chunk.toString('latin1');
+        headEnd = head.indexOf('\r\n\r\n');
+        if (headEnd === -1) return;
+        seen = head.length - headEnd - 4;
+      } else seen += chunk.length;
+      if (seen >= size) socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+    socket.on('error', () => {});
+    setTimeout(() => socket.resume(), 1_500);
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  const port = (upstream.address() as net.AddressInfo).port;
+  const gw = await startTestGateway(`limits: { body_idle_timeout: 500ms }
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { body: 32MiB }
+    request_buffering: false
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${port}
+`);
+  t.after(() => gw.close());
+  const res = await request(gw.url, { method: 'POST', path: '/upload', body: Buffer.alloc(size, 'x') });
+  assert.equal(res.status, 200);
+  assert.equal(res.body.toString(), 'ok');
 });

@@ -36,17 +36,17 @@ async function keep<T extends { close(): Promise<void> }>(thing: Promise<T>): Pr
   return value;
 }
 
-/** A gateway whose upstream `app` speaks `protocol` to these targets. */
 // Request bodies stream (request_buffering: false): these cases are about what HTTP/2 does with
 // a body under way, which a body read whole before the first attempt would never show.
-function gatewayTo(protocol: string, urls: string[], extra = ''): Promise<TestGateway> {
+/** A gateway whose upstream `app` speaks `protocol` to these targets; `route`: more fields of its one route. */
+function gatewayTo(protocol: string, urls: string[], extra = '', route = ''): Promise<TestGateway> {
   const targets = urls.map((url) => `      - url: ${url}\n`).join('');
   return keep(
     startTestGateway(`name: edge-1
 routes:
   - upstream: app
     request_buffering: false
-upstreams:
+${route}upstreams:
   app:
     protocol: ${protocol}
     targets:
@@ -168,6 +168,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
   test('a streamed body whose stream was refused before a byte of it went goes whole to the next target', async () => {
     const refusing = await keep(startH2(h2Refuse));
     const healthy = await keep(startH2(h2Answer));
+    // Streamed (not read whole first): the body goes out only after the refused stream.
     const gw = await gatewayTo('h2c', [refusing.url, healthy.url]);
     const req = http.request(`${gw.url}/upload`, {
       method: 'POST',

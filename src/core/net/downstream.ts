@@ -1,0 +1,153 @@
+/**
+ * What a request session needs of the client side, whatever the protocol: the request's
+ * head, its body as a stream, a sink for the response, and a way to abort. HTTP/1.1 is the
+ * first implementation (http1-connection.ts, http1-response.ts); an HTTP/2 stream would be
+ * another, with the session unchanged.
+ */
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+
+export interface DownstreamHead {
+  readonly method: string;
+  /** As sent: origin form, absolute form, or `*`. */
+  readonly target: string;
+  /** 1 for HTTP/1.x (another value only from a server that let an unsupported version through). */
+  readonly versionMajor: number;
+  /** 0 or 1 for HTTP/1.x. */
+  readonly versionMinor: number;
+  /** Flat [name, value, …] as received (names' case kept). */
+  readonly headers: readonly string[];
+  readonly remoteAddress: string;
+  readonly encrypted: boolean;
+  /** Body framing as the client announced it: none, a length, or chunked (an unknown length). */
+  readonly bodyLength: number | 'chunked' | undefined;
+  /**
+   * The client asked to switch protocols (`Connection: upgrade` with `Upgrade`) and the server
+   * can hand the connection over after a 101 (ResponseSink.switchProtocols). False for h2c
+   * (RFC 9113 dropped it: tunnelling it would let HTTP/2 past every check here) and for a
+   * request with a body: those are answered as the plain requests they also are.
+   */
+  readonly upgrade: boolean;
+  /** The client waits for `100 Continue` before its body. */
+  readonly expectContinue: boolean;
+}
+
+/** Where the response goes: one head, body chunks with backpressure, an end. */
+export interface ResponseSink {
+  /** The head went out (or is queued): a gateway error can no longer replace it. */
+  readonly headSent: boolean;
+  /** The whole response went to the connection. */
+  readonly finished: boolean;
+  /** The exchange is over: finished, cut, or the client left. */
+  readonly closed: boolean;
+  /** The gateway's drain deadline cut the connection under this response (not the client). */
+  readonly cutByDrain: boolean;
+  /** Response bytes written and not yet taken by the client's connection. */
+  readonly pendingBytes: number;
+  /**
+   * Response bytes the client's connection has taken so far: a send deadline's measure of
+   * progress (only its growth means anything).
+   */
+  readonly flushedBytes: number;
+  /** Tells a client that sent `Expect: 100-continue` to send its body (once, and only before the head). */
+  sendContinue(): void;
+  /**
+   * A 1xx other than 100 and 101, passed on from the upstream. False when it was dropped: the
+   * client is not reading, or its version cannot carry it.
+   */
+  sendInterim(status: number, reason: string, headers: readonly string[]): boolean;
+  /**
+   * The final head. Framing is the sink's: `Content-Length` when the headers hold one, else
+   * chunked (HTTP/1.1) or close-delimited (HTTP/1.0); none for HEAD, 204 and 304. `close` asks
+   * for the connection to close after this response (the request's framing is in doubt, or
+   * its body is left unread: nothing more is read from the connection). Throws, with nothing
+   * sent, when a field cannot be written (then an error answer may still go out).
+   */
+  sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void;
+  /**
+   * Holds this response's writes until the end of the event-loop turn (turn-end.ts), so that
+   * head, body and end of a small response leave in one write, with the turn's others. Called
+   * before the head, so the head is held too.
+   */
+  holdUntilTurnEnd(): void;
+  /** False: wait for `onDrain` before the next write. */
+  write(chunk: Buffer): boolean;
+  onDrain(callback: () => void): void;
+  /** Ends the response, with trailers when the framing can carry them. */
+  end(trailers?: readonly string[]): void;
+  /**
+   * Cuts the exchange: what was written leaves, then the client sees the connection close (a
+   * response cut short, never a complete one).
+   */
+  abort(): void;
+  /** Called once when the exchange is over, finished whole or not (at once when it already is). */
+  onClose(callback: (finished: boolean) => void): void;
+  /**
+   * An upgrade the upstream accepted: writes the 101 with these fields and hands the
+   * connection over. Returns the client's socket and the bytes it sent after its request head
+   * (the new protocol's first); undefined when the client is gone.
+   */
+  switchProtocols(reason: string, headers: readonly string[]): { socket: Socket; rest: Buffer } | undefined;
+}
+
+/** What the server hands a session for each request. */
+export interface DownstreamExchange {
+  readonly head: DownstreamHead;
+  /**
+   * The request body: undefined for a request without one. Errors with `code` (and `status`
+   * when the client is at fault) on broken framing, a stall, or a client that left.
+   */
+  readonly body: Readable | undefined;
+  /** The whole request body has been received (always, for a request without one). */
+  readonly bodyComplete: boolean;
+  readonly response: ResponseSink;
+}
+
+/** Whether the request carries a body to forward (announced length above zero, or chunked). */
+export function hasBody(head: DownstreamHead): boolean {
+  return head.bodyLength === 'chunked' || (head.bodyLength !== undefined && head.bodyLength > 0);
+}
+
+/** Fields of which only the first is kept (node:http's rule, which routing and limits were written for). */
+const FIRST_WINS = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+/** The fields by lowercase name, as routing, limits and the hash balancer read them. */
+export type FieldMap = Readonly<Record<string, string | string[] | undefined>>;
+
+/**
+ * The head's fields by lowercase name: a repeated field joined (`; ` for cookies), set-cookie
+ * a list, the singletons' first value kept. Made once per request.
+ */
+export function fieldMap(raw: readonly string[]): FieldMap {
+  // No prototype: a field named `constructor` is a field like any other.
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    const value = raw[i + 1];
+    const seen = out[name];
+    if (seen === undefined) out[name] = name === 'set-cookie' ? [value] : value;
+    else if (name === 'set-cookie') (seen as string[]).push(value);
+    else if (FIRST_WINS.has(name)) continue;
+    else out[name] = `${seen}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return out;
+}
