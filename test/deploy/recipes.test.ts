@@ -542,12 +542,14 @@ test("kubernetes.yaml: a gateway on the ConfigMap's config answers the probes' p
   }
 });
 
-test('deploy/ holds the recipes this file checks, and nothing unchecked', () => {
+test('deploy/ holds the recipes this file (and fleet.test.ts) checks, and nothing unchecked', () => {
   assert.deepEqual(readdirSync(DEPLOY).sort(), [
     'Dockerfile',
     'Dockerfile.dockerignore',
+    'candor-fleet.yaml',
     'candor.service',
     'candor.yaml',
+    'kubernetes-fleet.yaml',
     'kubernetes.yaml',
   ]);
   const dockerignore = readFileSync(join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8').split('\n');

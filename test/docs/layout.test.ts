@@ -50,7 +50,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   upstream: [
     ['health'], // active checks and outlier detection, over the targets
     ['targets'], // the upstream runtime model: targets, balancer, panic
-    ['connections', 'breakers'], // the HTTP/1.1 client (connector, connection, pool); the retry budget
+    ['connections', 'breakers', 'discovery'], // the HTTP/1.1 and HTTP/2 clients (connector, connection, pool, session); the retry budget; targets found by DNS
   ],
   observe: [
     ['tracing', 'metrics'], // spans and metrics of a request
@@ -58,9 +58,10 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   ],
   core: [
     ['config', 'http1'], // schema and loading of the frozen config; the strict HTTP/1.1 parsers and serializers
-    // the vocabulary, socket-level utilities, the counts every bound is made of, and the retry
-    // primitives the gateway and candor/client share (circuit, backoff, idempotent methods): import nothing of ours
-    ['failure', 'net', 'limits', 'ids', 'retry', 'version'],
+    // the vocabulary, socket-level utilities, the counts every bound is made of, the retry
+    // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
+    // the escaping of what others wrote before it is printed: import nothing of ours
+    ['failure', 'net', 'limits', 'ids', 'retry', 'version', 'printable'],
   ],
 };
 

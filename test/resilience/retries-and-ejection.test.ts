@@ -253,13 +253,42 @@ test('the keep-alive race (the upstream closes idle pooled connections) never re
   }
 });
 
-test('an ejected single target: 503 destination_unavailable with Retry-After until its probe', async () => {
+test('an ejected single target still takes the requests (panic over ejections): the client gets its real failure', async () => {
   const dead = await startSwitchable();
   dead.setMode('reset');
   const gw = await startTestGateway(
     pool(
       [dead.url],
       '    outlier_detection: { consecutive_failures: 2, base_ejection_time: 4s }\n    circuit_breaker: { consecutive_failures: 0 }\n    retries: { attempts: 1 }\n',
+    ),
+  );
+  try {
+    for (let i = 0; i < 5; i++) {
+      const res = await request(gw.url, { headers: { 'x-request-id': `dead-${i}` } });
+      assert.equal(res.status, 502, `request ${i}`);
+      assert.match(String(res.headers['proxy-status']), /^edge-1; error=connection_terminated;/);
+    }
+    assert.equal(dead.accepted.reset.length, 5, 'every request reached the target, ejected or not');
+    const lines = gw.logs.filter((l) => l.msg === 'request');
+    assert.deepEqual(
+      lines.map((l) => l.panic ?? false),
+      [false, false, true, true, true],
+      'from its ejection on, the pick is in panic',
+    );
+    assert.equal(gw.logs.filter((l) => l.msg === 'target ejected').length, 1, 'ejected once, not again');
+  } finally {
+    await gw.close();
+    await dead.close();
+  }
+});
+
+test('with panic_threshold: 0, an ejected single target: 503 destination_unavailable with Retry-After until its probe', async () => {
+  const dead = await startSwitchable();
+  dead.setMode('reset');
+  const gw = await startTestGateway(
+    pool(
+      [dead.url],
+      '    panic_threshold: 0\n    outlier_detection: { consecutive_failures: 2, base_ejection_time: 4s }\n    circuit_breaker: { consecutive_failures: 0 }\n    retries: { attempts: 1 }\n',
     ),
   );
   try {

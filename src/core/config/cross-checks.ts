@@ -8,6 +8,7 @@
 import { parseListenAddress } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
+import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
@@ -25,6 +26,7 @@ export function checkCrossFields(document: unknown, report: Report): void {
   checkTimeoutOrder(upstreams, report);
   checkProtocolSchemes(upstreams, report);
   checkDrainOrder(document.drain, report);
+  checkDiscovery(upstreams, report);
 }
 
 function checkUpstreamNames(upstreams: Record<string, unknown> | undefined, report: Report): void {

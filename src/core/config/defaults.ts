@@ -103,6 +103,11 @@ export const DEFAULTS = {
   // Loopback: the admin API changes what the gateway does; reaching it from elsewhere must be written down.
   admin: { listen: '127.0.0.1:9901' },
   tracing: { sampleRatio: 1 },
+  // A rate-limit store that does not answer must not stop the traffic it only limits; 50 ms is
+  // far above a Redis call on a LAN (well under a millisecond) and bounds what an outage adds.
+  store: { onError: 'allow', timeout: 50, prefix: 'candor:' },
+  // Kubernetes' CoreDNS answers with a TTL of 5 s; asking more often than each second is noise.
+  discovery: { type: 'A', scheme: 'http', interval: 5_000, minTtl: 1_000, maxTtl: 60_000 },
 } as const;
 
 /** Bounds on the downstream header section: below 1KiB ordinary browsers fail, above 1MiB it is an attack surface. */

@@ -19,6 +19,7 @@ import {
 } from './addresses.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { describeValue } from './describe-value.ts';
+import { FLEET_FORMAT_PROBLEMS } from './fleet-values.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { methodProblem, parseHashKey, parseHeaderTemplate, parseLocation } from './routing-values.ts';
 import { formatSize, parseDuration, parseSize } from './units.ts';
@@ -102,6 +103,7 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.headerTemplate]: (text) => problemOf(parseHeaderTemplate(text)),
   [FORMAT.location]: (text) => problemOf(parseLocation(text)),
   [FORMAT.hashKey]: (text) => problemOf(parseHashKey(text)),
+  ...FLEET_FORMAT_PROBLEMS,
 };
 
 for (const [name, problem] of Object.entries(FORMAT_PROBLEMS)) {

@@ -13,6 +13,7 @@ import {
   parseTargetUrl,
 } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
+import { toDiscovery, toStore } from './normalize-fleet.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { parseHashKey } from './routing-values.ts';
@@ -36,7 +37,7 @@ import { parseDuration, parseSize } from './units.ts';
 type RawListener = RawConfig['listen'][number];
 type RawRoute = RawConfig['routes'][number];
 type RawUpstream = RawConfig['upstreams'][string];
-type RawTarget = RawUpstream['targets'][number];
+type RawTarget = NonNullable<RawUpstream['targets']>[number];
 
 // The checks already accepted every value read here; failing is a bug in the loader, not in the file.
 function accepted<T>(parsed: Parsed<T>): T {
@@ -65,6 +66,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     upstreams: Object.fromEntries(
       Object.entries(raw.upstreams).map(([name, upstream]) => [name, toUpstream(name, upstream, baseDir)]),
     ),
+    ...(raw.store === undefined ? {} : { store: toStore(raw.store) }),
     errors: {
       exposeUpstreamAddress: raw.errors?.expose_upstream_address ?? DEFAULTS.errors.exposeUpstreamAddress,
     },
@@ -194,7 +196,8 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
   const tls = raw.tls ?? {};
   return {
     name,
-    targets: raw.targets.map(toTarget),
+    targets: (raw.targets ?? []).map(toTarget),
+    ...(raw.discovery === undefined ? {} : { discovery: toDiscovery(raw.discovery) }),
     balancer: raw.balancer ?? fallback.balancer,
     protocol: raw.protocol ?? fallback.protocol,
     hashKey: accepted(parseHashKey(raw.hash_key ?? fallback.hashKey)),

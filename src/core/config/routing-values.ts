@@ -56,7 +56,7 @@ export function reservedHeaderProblem(lowerName: string): string | undefined {
   return undefined;
 }
 
-export const TEMPLATE_VARIABLES = ['request_id', 'client_ip', 'host'] as const;
+const TEMPLATE_VARIABLES = ['request_id', 'client_ip', 'host'] as const;
 export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
 /** Text, or a variable filled in per request. */
 export type TemplatePart = string | { readonly variable: TemplateVariable };

@@ -14,6 +14,7 @@ import { KindGuard, type Static, type TSchema, Type } from '@sinclair/typebox';
 import { FAILURES, TARGET_FAULT_SHAPES } from '../failure/taxonomy.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED } from './formats.ts';
+import { Discovery, Store } from './schema-fleet.ts';
 import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
 import {
   HASH_KEY_FIELD,
@@ -113,7 +114,8 @@ const Target = mapping(
 
 const Upstream = mapping(
   {
-    targets: Type.Array(Target, { minItems: 1, expected: 'a list of at least one target' }),
+    targets: Type.Optional(Type.Array(Target, { minItems: 1, expected: 'a list of at least one target' })),
+    discovery: Discovery,
     balancer: oneOf(['round_robin', 'least_conn', 'hash']),
     hash_key: HASH_KEY_FIELD,
     protocol: oneOf(['http1', 'h2c', 'h2']),
@@ -232,7 +234,7 @@ const Upstream = mapping(
       ),
     ),
   },
-  'a mapping with targets',
+  'a mapping with targets or discovery',
 );
 
 export const ConfigSchema = mapping(
@@ -244,6 +246,7 @@ export const ConfigSchema = mapping(
       minProperties: 1,
       expected: 'a mapping of at least one upstream, by name',
     }),
+    store: Store,
     errors: Type.Optional(mapping({ expose_upstream_address: flag() }, 'a mapping of error settings')),
     trust_forwarded_from: Type.Optional(
       Type.Array(

@@ -19,6 +19,8 @@ export interface GatewayConfig {
   readonly routes: readonly RouteConfig[];
   readonly upstreams: Readonly<Record<string, UpstreamConfig>>;
   readonly errors: ErrorsConfig;
+  /** Where rate limits are shared with other gateways; absent: each gateway keeps its own. */
+  readonly store?: StoreConfig;
   /** Addresses or CIDR blocks of proxies whose X-Forwarded-* / Forwarded headers we keep. */
   readonly trustForwardedFrom: readonly string[];
   readonly limits: DownstreamLimits;
@@ -193,7 +195,10 @@ export type UpstreamProtocol = 'http1' | 'h2c' | 'h2';
 
 export interface UpstreamConfig {
   readonly name: string;
+  /** As written; with `discovery`, empty here and filled by each answer (upstream/discovery). */
   readonly targets: readonly TargetConfig[];
+  /** Targets found by DNS, in place of `targets`. */
+  readonly discovery?: DiscoveryConfig;
   readonly balancer: BalancerKind;
   readonly protocol: UpstreamProtocol;
   /** What the hash balancer hashes: the client address, a header or a cookie. */
@@ -362,4 +367,35 @@ export interface TracingConfig {
   readonly sampleRatio: number;
   /** The `service.name` resource attribute. */
   readonly serviceName: string;
+}
+
+export interface StoreConfig {
+  readonly redis: RedisStoreConfig;
+}
+
+export interface RedisStoreConfig {
+  /** redis:// or rediss://, password included (never logged nor shown: see RedisRates). */
+  readonly url: string;
+  /** What a rate-limited request gets while Redis does not answer in `timeout`. */
+  readonly onError: 'allow' | 'deny';
+  /** Longest wait for one decision, in ms. */
+  readonly timeout: number;
+  /** Put before every key, so several fleets can share one Redis. */
+  readonly prefix: string;
+}
+
+export interface DiscoveryConfig {
+  /** The name asked, e.g. "api.default.svc.cluster.local" or "_http._tcp.api.internal". */
+  readonly dns: string;
+  readonly type: 'A' | 'AAAA' | 'SRV';
+  /** The targets' port for A and AAAA answers (SRV records carry their own). */
+  readonly port?: number;
+  readonly scheme: 'http' | 'https';
+  /** DNS servers asked, host:port; empty: the system's. */
+  readonly resolvers: readonly string[];
+  /** Asked again this often when the answer has no TTL (SRV), and after a failed answer (ms). */
+  readonly interval: number;
+  /** An answer's TTL is held within these bounds (ms). */
+  readonly minTtl: number;
+  readonly maxTtl: number;
 }

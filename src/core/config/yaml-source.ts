@@ -6,7 +6,17 @@
  * that `${VAR}` is expanded on each scalar string after parsing (see env.ts).
  */
 
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  type Alias,
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+} from 'yaml';
 import { interpolateEnv } from './env.ts';
 import type { PathSegment } from './schema.ts';
 
@@ -40,6 +50,29 @@ interface Located {
   readonly value?: Node;
 }
 
+/**
+ * Bounds on what aliases may make of a file. An alias is a reference, so nesting them multiplies:
+ * nine aliases to a list of nine aliases, seven levels deep, is a 563-byte file of 4.8 million
+ * values (gigabytes, many seconds, while a reload holds the primary). The yaml library guards its
+ * own `toJS()` (`maxAliasCount`); this walk resolves aliases itself, so it keeps its own count.
+ * A real config uses a handful of anchors and is a few thousand values.
+ */
+const YAML_BOUNDS = {
+  /** Aliases resolved while reading, those inside an aliased value counted each time it is read. */
+  aliases: 1_000,
+  /** Values (mappings, lists, scalars) once every alias is expanded. */
+  values: 100_000,
+} as const;
+
+/** Thrown out of the walk when a bound is crossed; turned into one issue at the outermost alias. */
+class Overgrown extends Error {
+  readonly at: Node;
+  constructor(message: string, at: Node) {
+    super(message);
+    this.at = at;
+  }
+}
+
 const FRIENDLIER_SYNTAX_MESSAGES: Readonly<Record<string, string>> = {
   MULTIPLE_DOCS: 'a config file holds one YAML document; remove the extra "---"',
 };
@@ -59,9 +92,28 @@ export function readYamlSource(text: string, env: NodeJS.ProcessEnv, coerce: Coe
   const nodes = new Map<string, Located>();
   const valueErrors: SourceIssue[] = [];
   const walking = new Set<Node>();
+  let aliases = 0;
+  let values = 0;
+  /** The alias written in the document's own text whose expansion is being walked, if any. */
+  let outerAlias: Alias | undefined;
 
   const positionOf = (node: Node | undefined): Position | undefined =>
     node?.range ? at(node.range[0]) : undefined;
+
+  /** The issue names the alias written in the walked text (the one to rewrite), not one deep inside its anchor. */
+  function overgrown(bound: 'aliases' | 'values', at: Node): Overgrown {
+    const alias = outerAlias;
+    const limit = YAML_BOUNDS[bound];
+    if (alias === undefined) return new Overgrown(`more than ${limit} values: a config needs far fewer`, at);
+    const what =
+      bound === 'aliases'
+        ? `more than ${limit} aliases to resolve (one inside an aliased value counts each time that value is used)`
+        : `aliases expand this file past ${limit} values`;
+    return new Overgrown(
+      `${what}; the count passed it at *${alias.source}: a config needs far fewer; write the values out, or nest fewer aliases`,
+      alias,
+    );
+  }
 
   function walk(node: unknown, path: PathSegment[], key: Node | undefined): unknown {
     if (isAlias(node)) {
@@ -77,8 +129,18 @@ export function readYamlSource(text: string, env: NodeJS.ProcessEnv, coerce: Coe
         // Stand in with the text as written, so later checks see a value rather than a hole.
         return written;
       }
+      if (++aliases > YAML_BOUNDS.aliases) throw overgrown('aliases', node);
+      if (outerAlias === undefined) {
+        outerAlias = node;
+        try {
+          return walk(target, path, key);
+        } finally {
+          outerAlias = undefined;
+        }
+      }
       node = target;
     }
+    if (++values > YAML_BOUNDS.values) throw overgrown('values', node as Node);
     nodes.set(JSON.stringify(path), { key, value: (node ?? undefined) as Node | undefined });
     if (isMap(node)) {
       walking.add(node);
@@ -114,7 +176,20 @@ export function readYamlSource(text: string, env: NodeJS.ProcessEnv, coerce: Coe
     return null;
   }
 
-  const value = syntaxErrors.length === 0 ? walk(doc.contents, [], undefined) : undefined;
+  let value: unknown;
+  if (syntaxErrors.length === 0) {
+    try {
+      value = walk(doc.contents, [], undefined);
+    } catch (err) {
+      if (!(err instanceof Overgrown)) throw err;
+      // Reported as a syntax error: the value was never finished, so it is not validated.
+      syntaxErrors.push({
+        path: [],
+        position: positionOf(err.at) ?? { line: 1, column: 1 },
+        message: err.message,
+      });
+    }
+  }
 
   function locate(path: readonly PathSegment[], prefer: 'value' | 'key' = 'value'): Position {
     for (let length = path.length; length >= 0; length--) {

@@ -13,6 +13,7 @@
  * it did not read (`leftover`), so the connection decides when the next pipelined request is
  * parsed (one request at a time per connection), and `next()` starts it.
  */
+import { CR, CRLFCRLF, HEX, isOws, LF, latin1, nameIs, snippet, TOKEN } from './syntax.ts';
 
 /**
  * Why a request was refused: the status to answer with, a code (llhttp's name for the same
@@ -120,12 +121,6 @@ const S_TRAILERS = 6;
 const S_DONE = 7;
 const S_DEAD = 8;
 
-const CR = 0x0d;
-const LF = 0x0a;
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
-
-/** tchar (RFC 9110 §5.6.2). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /**
  * method SP request-target SP HTTP-version: one space each (RFC 9112 §3), the target visible
  * ASCII only (RFC 9112 §3.2: URI syntax; raw bytes above 0x7e are not, and llhttp refused them too).
@@ -137,42 +132,6 @@ const TARGET = /^[\x21-\x7e]+$/;
 const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
 /** Controls other than HTAB, and DEL: never in a field value (RFC 9110 §5.5). */
 const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-
-/** Hex digit values by byte, -1 for anything else. */
-const HEX = new Int8Array(256).fill(-1);
-for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
-for (let c = 0; c < 6; c++) {
-  HEX[0x41 + c] = 10 + c;
-  HEX[0x61 + c] = 10 + c;
-}
-
-const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
-
-interface Latin1Sliceable {
-  latin1Slice(start: number, end: number): string;
-}
-// Buffer#latin1Slice skips toString()'s encoding dispatch; it is undocumented, so fall back if it goes away.
-const hasLatin1Slice =
-  typeof (Buffer.prototype as unknown as Partial<Latin1Sliceable>).latin1Slice === 'function';
-function latin1(buf: Buffer, start: number, end: number): string {
-  return hasLatin1Slice
-    ? (buf as unknown as Latin1Sliceable).latin1Slice(start, end)
-    : buf.toString('latin1', start, end);
-}
-
-/** Whether `name` equals a lowercase name, ignoring ASCII case, without allocating. */
-function nameIs(name: string, lower: string): boolean {
-  if (name.length !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++)
-    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
-}
-
-/** Client text for details: short, printable ASCII only (it ends up in answers and logs). */
-function snippet(s: string): string {
-  const cut = s.length > 40 ? `${s.slice(0, 40)}...` : s;
-  return `"${cut.replace(/[^\x20-\x7e]|["\\]/g, '?')}"`;
-}
 
 /** Each member of a comma-separated list, trimmed, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
 function listMembers(value: string): string[] {

@@ -8,6 +8,7 @@
  * and split with indexOf; body bytes are only ever sliced, never looped over in JS.
  */
 import { Failure } from '../failure/failure.ts';
+import { CR, CRLFCRLF, HEX, isOws, LF, latin1, nameIs, snippet, TOKEN } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -77,14 +78,9 @@ const S_TRAILERS = 7;
 const S_DONE = 8;
 const S_DEAD = 9;
 
-const CR = 0x0d;
-const LF = 0x0a;
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const CRLF = Buffer.from('\r\n', 'latin1');
 const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
 
-/** tchar (RFC 9110 §5.6.2). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Anything a field value or reason phrase may not hold: controls other than HTAB, and DEL (obs-text is fine). */
 const INVALID_TEXT = /[\x00-\x08\x0a-\x1f\x7f]/;
 /**
@@ -93,43 +89,9 @@ const INVALID_TEXT = /[\x00-\x08\x0a-\x1f\x7f]/;
  */
 const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+[\t ]*:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
 
-/** Hex digit values by byte, -1 for anything else. */
-const HEX = new Int8Array(256).fill(-1);
-for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
-for (let c = 0; c < 6; c++) {
-  HEX[0x41 + c] = 10 + c;
-  HEX[0x61 + c] = 10 + c;
-}
-
-interface Latin1Sliceable {
-  latin1Slice(start: number, end: number): string;
-}
-// Buffer#latin1Slice skips toString()'s encoding dispatch; it is undocumented, so fall back if it goes away.
-const hasLatin1Slice =
-  typeof (Buffer.prototype as unknown as Partial<Latin1Sliceable>).latin1Slice === 'function';
-function latin1(buf: Buffer, start: number, end: number): string {
-  return hasLatin1Slice
-    ? (buf as unknown as Latin1Sliceable).latin1Slice(start, end)
-    : buf.toString('latin1', start, end);
-}
-
-const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
-
 function isDigit(s: string, i: number): boolean {
   const c = s.charCodeAt(i);
   return c >= 0x30 && c <= 0x39;
-}
-
-/**
- * Whether a name (or a field value: neither holds CR or other controls) equals a lowercase name,
- * ignoring ASCII case, without allocating.
- */
-function nameIs(name: string, lower: string): boolean {
-  if (name.length !== lower.length) return false;
-  // For the letters and '-' that lower holds, (c | 0x20) matches only the same character in either case.
-  for (let i = 0; i < lower.length; i++)
-    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
 }
 
 function trimOws(s: string): string {
@@ -138,12 +100,6 @@ function trimOws(s: string): string {
   while (start < end && isOws(s.charCodeAt(start))) start++;
   while (end > start && isOws(s.charCodeAt(end - 1))) end--;
   return start === 0 && end === s.length ? s : s.slice(start, end);
-}
-
-/** Upstream text for a failure's details: short, printable ASCII only (it ends up in headers and logs). */
-function snippet(s: string): string {
-  const cut = s.length > 40 ? s.slice(0, 40) + '...' : s;
-  return `"${cut.replace(/[^\x20-\x7e]|["\\]/g, '?')}"`;
 }
 
 /**

@@ -22,6 +22,6 @@ export function listenOptions(port: number, host: string): ListenOptions {
 }
 
 /** Whether this process binds its own socket for `port` (a cluster worker, where the kernel balances). */
-export function ownsListeningSocket(port: number, platform: string = process.platform): boolean {
+function ownsListeningSocket(port: number, platform: string = process.platform): boolean {
   return cluster.isWorker && port !== 0 && BALANCING_PLATFORMS.has(platform);
 }

@@ -17,7 +17,7 @@ import type { Outcome, Step, TargetReport } from './types.ts';
  * 500), 1 it answers with its own 5xx, 2 a failure Candor would turn into 502/503/504 (or
  * a body cut short). The command line adds 64 (usage) and 78 (invalid config).
  */
-const OUTCOME_EXIT: Readonly<Record<Outcome, number>> = { ok: 0, upstream_error: 1, failure: 2 };
+export const OUTCOME_EXIT: Readonly<Record<Outcome, number>> = { ok: 0, upstream_error: 1, failure: 2 };
 
 export interface DiagnoseReport {
   readonly target: string;

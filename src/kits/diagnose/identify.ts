@@ -4,6 +4,8 @@
  * name it instead of saying "garbage".
  */
 
+import { printable as escapeControls } from '../../core/printable.ts';
+
 export interface Identification {
   /** "an SSH server", "a TLS server"... */
   readonly what: string;
@@ -11,16 +13,22 @@ export interface Identification {
   readonly evidence: string;
 }
 
-/** The first line (or first bytes) of `bytes`, printable, at most `max` characters. */
+/**
+ * The first line (or first bytes) of `bytes`, printable, at most `max` characters: bytes that
+ * are mostly binary as hex, text with every control character escaped (a banner's escape
+ * sequences must not reach the terminal; only the first 16 characters were checked before).
+ */
 export function printable(bytes: Buffer, max = 120): string {
-  const text = bytes.toString('latin1');
-  const firstLine = /^[^\r\n]*/.exec(text)?.[0] ?? '';
+  const head = bytes.toString('latin1', 0, Math.min(bytes.length, max + 1));
+  const end = head.search(/[\r\n]/);
+  const firstLine = end === -1 ? head : head.slice(0, end);
   const binary = /[\x00-\x08\x0e-\x1f\x7f-\x9f]/.test(firstLine.slice(0, 16));
   if (binary) {
     const hex = bytes.subarray(0, 16).toString('hex').replace(/(..)/g, '$1 ').trim();
     return `${hex}${bytes.length > 16 ? ' …' : ''} (${bytes.length} bytes, binary)`;
   }
-  return firstLine.length > max ? `${firstLine.slice(0, max)}…` : firstLine;
+  const shown = escapeControls(firstLine.slice(0, max), true);
+  return firstLine.length > max ? `${shown}…` : shown;
 }
 
 export function identify(bytes: Buffer): Identification {

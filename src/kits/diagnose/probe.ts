@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { MAX_INTERIM } from '../../proxy/forward/exchange.ts';
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
 import { probeH2 } from './h2-probe.ts';
@@ -111,6 +112,7 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
     });
 
     const read = await readHead(feed, plan.method, writtenAt, plan.timeouts.response);
+    const interim = interimNote(read.reader.interim);
     context.identification = read.identification;
     context.badLine = read.badLine;
     context.largestField = read.largestField;
@@ -137,7 +139,7 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
         ok: false,
         ms: since(writtenAt),
         summary: `${failure.details}${firstByte}`,
-        notes: shown === undefined ? [] : [shown],
+        notes: [...(shown === undefined ? [] : [shown]), ...interim],
         facts: {
           informational: read.informational,
           ttfbMs: read.ttfbMs,
@@ -162,10 +164,13 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
       summary: failure
         ? `${statusLine}: ${failure.details}`
         : `${statusLine}, ${headers.length} headers, ${ttfb}`,
-      notes: headers.map(
-        ([name, value]) =>
-          `${name}: ${value.length > 100 ? `${value.slice(0, 100)}… (${value.length} bytes)` : value}`,
-      ),
+      notes: [
+        ...interim,
+        ...headers.map(
+          ([name, value]) =>
+            `${name}: ${value.length > 100 ? `${value.slice(0, 100)}… (${value.length} bytes)` : value}`,
+        ),
+      ],
       facts: {
         statusLine,
         status: head.status,
@@ -201,6 +206,17 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
   } finally {
     socket.destroy();
   }
+}
+
+const kib = (bytes: number) =>
+  bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
+
+/** A note when the server sent more interim (1xx) answers than the gateway relays. */
+function interimNote(interim: { readonly count: number; readonly bytes: number }): string[] {
+  if (interim.count <= MAX_INTERIM.count && interim.bytes <= MAX_INTERIM.bytes) return [];
+  return [
+    `${interim.count} interim (1xx) answers, ${kib(interim.bytes)}, before the final head: the gateway relays the first ${MAX_INTERIM.count} (at most ${kib(MAX_INTERIM.bytes)}) and drops the rest, reading on until its response timeout`,
+  ];
 }
 
 /**

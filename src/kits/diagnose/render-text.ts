@@ -2,6 +2,7 @@
  * The report for people: one line per step with a ✓ or ✗ and its timing, printed as the
  * steps happen, then the verdict and the fix. Colour only when the output is a terminal.
  */
+import { printable } from '../../core/printable.ts';
 import type { DiagnoseEvents, DiagnoseReport } from './diagnose.ts';
 import { type ProbePlan, planUrl } from './plan.ts';
 import { type DiagnoseOptions, isUrl } from './targets.ts';
@@ -17,6 +18,9 @@ const NOTE_INDENT = ' '.repeat(13);
 
 export function createTextPrinter(write: (text: string) => void, options: TextOptions) {
   const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  // What a server sent (a banner, a status line, header values) is in the summaries and notes:
+  // its control characters are escaped before the printer adds its own colours.
+  const shown = (text: string) => printable(text, true);
   const events: DiagnoseEvents = {
     begin(plan: ProbePlan, index: number, total: number) {
       if (plan.viaGateway) write(`\n${paint('1', 'through the gateway')} ${planUrl(plan)}\n`);
@@ -27,25 +31,25 @@ export function createTextPrinter(write: (text: string) => void, options: TextOp
     },
     step(step: Step) {
       const mark = step.ok ? paint('32', '✓') : paint('31', '✗');
-      write(`  ${mark} ${step.step.padEnd(9)}${step.summary}\n`);
+      write(`  ${mark} ${step.step.padEnd(9)}${shown(step.summary)}\n`);
       const notes = step.step === 'response' && step.ok && options.headers === false ? [] : step.notes;
-      for (const note of notes) write(`${NOTE_INDENT}${paint('2', note)}\n`);
+      for (const note of notes) write(`${NOTE_INDENT}${paint('2', shown(note))}\n`);
     },
     end(report: TargetReport) {
       const { verdict } = report;
       const color = verdict.outcome === 'ok' ? '32' : verdict.outcome === 'upstream_error' ? '33' : '31';
-      if (report.protocols) write(`${paint('1', 'protocols:')} ${report.protocols.summary}\n`);
-      write(`${paint(`1;${color}`, 'verdict:')} ${verdict.summary}\n`);
-      write(`${paint('1', 'fix:')} ${verdict.fix}\n`);
+      if (report.protocols) write(`${paint('1', 'protocols:')} ${shown(report.protocols.summary)}\n`);
+      write(`${paint(`1;${color}`, 'verdict:')} ${shown(verdict.summary)}\n`);
+      write(`${paint('1', 'fix:')} ${shown(verdict.fix)}\n`);
     },
   };
   return {
     events,
     heading(title: string) {
-      write(`${paint('1', 'candor diagnose')} ${title}\n`);
+      write(`${paint('1', 'candor diagnose')} ${shown(title)}\n`);
     },
     finish(report: DiagnoseReport) {
-      if (report.comparison) write(`\n${paint('1', 'compare:')} ${report.comparison.summary}\n`);
+      if (report.comparison) write(`\n${paint('1', 'compare:')} ${shown(report.comparison.summary)}\n`);
     },
   };
 }

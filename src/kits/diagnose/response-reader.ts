@@ -12,6 +12,7 @@ import {
   ResponseParser,
   type ResponseParserHandler,
 } from '../../core/http1/response-parser.ts';
+import { MAX_INTERIM } from '../../proxy/forward/exchange.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 
 /** How much of the body is kept, to recognise a portal page. */
@@ -20,8 +21,16 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 export class ResponseReader implements ResponseParserHandler {
-  /** Interim 1xx statuses received before the final head. */
+  /** The first interim 1xx statuses received before the final head (as many as the gateway relays). */
   readonly informational: number[] = [];
+  /**
+   * Every interim head received, and their bytes. A server may send them without end (a flood
+   * grew diagnose to 2.6 GiB, then crashed it): only the counts grow; their bytes are dropped
+   * as each head ends, as the gateway relays MAX_INTERIM and drops the rest.
+   */
+  readonly interim = { count: 0, bytes: 0 };
+  /** Interim heads ended in the chunk being fed: their bytes are dropped once it is parsed. */
+  #interimEnded = 0;
   /** The final head, once the parser accepted it. */
   head: ResponseHead | undefined;
   /** The parser's refusal, kept: one that comes after the head belongs to the body. */
@@ -46,7 +55,18 @@ export class ResponseReader implements ResponseParserHandler {
   feed(chunk: Buffer): Failure | undefined {
     if (this.head === undefined) this.#raw.push(chunk);
     this.failure ??= this.#parser.execute(chunk);
+    if (this.#interimEnded > 0) this.#dropInterim();
     return this.failure;
+  }
+
+  /** Drops the bytes of the interim heads that ended: `received` starts at the head after them. */
+  #dropInterim(): void {
+    const raw = this.received;
+    let start = 0;
+    // The parser accepts a head only with CRLF line ends: each ends at its first CRLFCRLF.
+    for (; this.#interimEnded > 0; this.#interimEnded--) start = raw.indexOf(CRLFCRLF, start) + 4;
+    this.interim.bytes += start;
+    this.#raw.splice(0, this.#raw.length, raw.subarray(start));
   }
 
   /**
@@ -85,22 +105,20 @@ export class ResponseReader implements ResponseParserHandler {
     return span && span[1] - span[0];
   }
 
-  /** Where the final head lies in `received`: the parser accepts a head only with CRLF line ends, so each ends at its first CRLFCRLF. */
+  /** Where the final head lies in `received` (the interim heads' bytes are dropped): it ends at its first CRLFCRLF. */
   #finalHeadSpan(): [number, number] | undefined {
     if (this.head === undefined) return undefined;
-    const raw = this.received;
-    let start = 0;
-    let end = 0;
-    for (let heads = 0; heads <= this.informational.length; heads++) {
-      start = end;
-      end = raw.indexOf(CRLFCRLF, start) + 4;
-    }
-    return [start, end];
+    return [0, this.received.indexOf(CRLFCRLF) + 4];
   }
 
   onHead(head: ResponseHead): void {
-    if (head.status < 200) this.informational.push(head.status);
-    else this.head = head;
+    if (head.status >= 200) {
+      this.head = head;
+      return;
+    }
+    this.interim.count++;
+    this.#interimEnded++;
+    if (this.informational.length < MAX_INTERIM.count) this.informational.push(head.status);
   }
 
   onBody(chunk: Buffer): void {

@@ -1,3 +1,4 @@
+import { printable } from '../../core/printable.ts';
 import { MIN_SHARE, SNIFF_LINES } from './detect-format.ts';
 import type { NumberedLine } from './log-cursor.ts';
 import type { LogReader } from './log-reader.ts';
@@ -8,16 +9,18 @@ export class LogFormatError extends Error {}
 const QUOTE_CHARS = 160;
 const percent = `${Math.round(MIN_SHARE * 100)}%`;
 
+/** The lines a refusal quotes, cut short, their control characters escaped: a log must not drive the terminal. */
 const quote = (lines: readonly NumberedLine[]) =>
   lines
     .map(
-      (l) => `  line ${l.line}: ${l.text.length > QUOTE_CHARS ? `${l.text.slice(0, QUOTE_CHARS)}…` : l.text}`,
+      (l) =>
+        `  line ${l.line}: ${printable(l.text.length > QUOTE_CHARS ? `${l.text.slice(0, QUOTE_CHARS)}…` : l.text, true)}`,
     )
     .join('\n');
 
 /** The formats explain reads, from the readers themselves (never a list typed twice). */
 export function formatsList(readers: readonly LogReader[]): string {
-  return `Formats explain reads: ${readers.map((r) => `${r.format} (${r.title})`).join(', ')}; any nginx log_format with --nginx-conf FILE or --log-format 'FORMAT'.`;
+  return `Formats explain reads: ${readers.map((r) => `${r.format} (${r.title})`).join(', ')}; any nginx log_format with --nginx-conf FILE or --log-format 'FORMAT', any HAProxy log-format with --haproxy-conf FILE or --log-format 'FORMAT'.`;
 }
 
 /** The keys of the first JSON objects among `lines`, or undefined if they are not JSON objects. */

@@ -1,4 +1,4 @@
-import type { LineSource } from './line-stream.ts';
+import { type LineSource, MAX_LINE } from './line-stream.ts';
 import type { LogReader } from './log-reader.ts';
 import type { LogRecord } from './log-record.ts';
 import type { FiveXxSplit } from './read-logs.ts';
@@ -30,6 +30,8 @@ export class LogCursor {
   /** Lines written in the format (whether or not they hold a record). */
   parsed = 0;
   records = 0;
+  /** Lines longer than MAX_LINE (line-stream.ts): counted as skipped, never read. */
+  tooLong = 0;
   /** Who produced this file's 5xx, filled by the tally. */
   readonly errors5xx: FiveXxSplit = { byProxy: 0, passedThrough: 0, cannotTell: 0 };
   /** The first SKIPPED_QUOTED lines not written in the format. */
@@ -43,12 +45,17 @@ export class LogCursor {
   firstStepBack: number | undefined;
   #latest = Number.NEGATIVE_INFINITY;
   #lineNumber = 0;
-  #batches: AsyncGenerator<string[]>;
+  #batches: AsyncGenerator<Array<string | null>>;
   #records: LogRecord[] = [];
   #index = 0;
   #done = false;
 
-  constructor(source: LineSource, reader: LogReader, batches: AsyncGenerator<string[]>, first: string[]) {
+  constructor(
+    source: LineSource,
+    reader: LogReader,
+    batches: AsyncGenerator<Array<string | null>>,
+    first: Array<string | null>,
+  ) {
     this.source = source;
     this.reader = reader;
     this.#batches = batches;
@@ -89,12 +96,22 @@ export class LogCursor {
     }
   }
 
-  #parse(lines: string[]): void {
+  #parse(lines: Array<string | null>): void {
     const records: LogRecord[] = [];
     const reader = this.reader;
     let parsed = 0;
     for (const line of lines) {
       this.#lineNumber++;
+      if (line === null) {
+        this.tooLong++;
+        this.lines++;
+        if (this.skippedLines.length < SKIPPED_QUOTED)
+          this.skippedLines.push({
+            line: this.#lineNumber,
+            text: `(longer than ${MAX_LINE / 1024} KiB: not read)`,
+          });
+        continue;
+      }
       if (line === '') continue;
       const record = reader.read(line);
       if (record !== undefined) {

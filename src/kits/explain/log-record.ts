@@ -15,7 +15,10 @@ export type LogRecord = RequestLine | FailedAttempt | HealthEvent;
 export type Producer = 'proxy' | 'upstream';
 
 interface RecordBase {
-  /** Epoch milliseconds. */
+  /**
+   * Epoch milliseconds; NaN when the line has no time (an nginx log_format or a HAProxy
+   * log-format without one): counted, never on the timeline, in a storm, or joined by time.
+   */
   readonly time: number;
   /** The upstream's name where the log knows it (HAProxy's backend, Candor's upstream). */
   readonly upstream?: string;

@@ -41,6 +41,8 @@ export interface FileRead {
   readonly parsed: number;
   /** Lines not written in the format (at most 1 - MIN_SHARE of them, or the file is refused). */
   readonly skipped: number;
+  /** Of those, lines longer than MAX_LINE: skipped unread. */
+  readonly tooLong: number;
   readonly records: number;
   readonly errors5xx: FiveXxSplit;
   /** Records more than an hour older than the latest before them: the file is out of time order. */
@@ -67,7 +69,7 @@ export async function readLogs(
   for (const path of paths) {
     const source = await openLines(path);
     const batches = source.batches();
-    const first: string[] = [];
+    const first: Array<string | null> = [];
     // Detection looks at the first lines; the batches they came in are parsed as usual after.
     const sample: NumberedLine[] = [];
     while (sample.length < SNIFF_LINES) {
@@ -75,7 +77,9 @@ export async function readLogs(
       if (batch.done) break;
       for (const text of batch.value) {
         first.push(text);
-        if (text.trim() !== '' && sample.length < SNIFF_LINES) sample.push({ line: first.length, text });
+        // A line over MAX_LINE is not read, so it says nothing of the format either.
+        if (text !== null && text.trim() !== '' && sample.length < SNIFF_LINES)
+          sample.push({ line: first.length, text });
       }
     }
     const readers = [...(options.readersFor?.(path) ?? []), ...READERS];
@@ -117,9 +121,13 @@ export async function readLogs(
           head = other;
         }
       }
-      if (matcher.size > 0) matcher.expire(head.time);
+      // A record without a time (LogRecord.time) is on no timeline: it neither moves the join's
+      // window nor joins, and the upstream's word on its 5xx cannot be checked against the error log.
+      const untimed = Number.isNaN(head.time);
+      if (matcher.size > 0 && !untimed) matcher.expire(head.time);
       if (head.kind === 'health') tally.addHealth(head);
       else if (head.kind === 'attempt') matcher.add(head);
+      else if (untimed) tally.addRequest(head, !best.reader.causesIn, best.errors5xx);
       else tally.addRequest(matcher.size > 0 ? matcher.claim(head) : head, best.causeKnown, best.errors5xx);
       const more = best.next();
       if (more !== undefined) {
@@ -149,6 +157,7 @@ export async function readLogs(
     lines: c.lines,
     parsed: c.parsed,
     skipped: c.skipped,
+    tooLong: c.tooLong,
     records: c.records,
     errors5xx: c.errors5xx,
     stepsBack: c.stepsBack,

@@ -1,4 +1,6 @@
+import { printable } from '../../core/printable.ts';
 import type { StormHealth } from './health-report.ts';
+import { MAX_LINE } from './line-stream.ts';
 import type { PlaceRow, Report, StormRow } from './report.ts';
 import { clock, duration, percent, rate, table } from './text-table.ts';
 import type { TimeoutFinding } from './timeout-advice.ts';
@@ -26,12 +28,12 @@ function header(report: Report): string {
       f.format + (f.gzip ? ' (gzip)' : ''),
       `${f.lines} lines`,
       `${f.parsed} parsed`,
-      `${f.skipped} skipped`,
+      `${f.skipped} skipped${f.tooLong > 0 ? ` (${f.tooLong} over ${MAX_LINE / 1024} KiB, not read)` : ''}`,
       `${f.records} records`,
     ]),
     [2, 3, 4, 5],
   );
-  return `candor explain: ${report.requests} requests${attempts}${span}\n${files}`;
+  return `candor explain: ${plural(report.requests, 'request')}${attempts}${span}\n${files}`;
 }
 
 function statuses(report: Report): string {
@@ -168,8 +170,13 @@ function exactRange(min: number, max: number): string {
   return min === max ? `${ms(min)} ms` : `${ms(min)}–${ms(max)} ms`;
 }
 
+/** "1 request", "2 requests". */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function timeout(t: TimeoutFinding): string {
-  const lines = [`${t.upstream}: ${t.timeouts} requests timed out waiting for the response head`];
+  const lines = [`${t.upstream}: ${plural(t.timeouts, 'request')} timed out waiting for the response head`];
   if (t.waited && t.configuredMs !== undefined) {
     const [low, high] = [duration(t.waited.p10), duration(t.waited.p90)];
     const spread = low === high ? low : `${low}–${high} (p10–p90)`;
@@ -223,10 +230,13 @@ function checks(report: Report): string {
   }
   if (report.unexplained5xx > 0) {
     lines.push(`  5xx, cause unknown (${report.unexplained5xx}): these logs do not say why`);
+    const errorLog = report.files.some((f) => f.format === 'nginx-error');
     lines.push(
-      report.files.some((f) => f.format === 'nginx-error')
-        ? "    check:  the upstream's own logs at these times (the error log has no line for them); log $upstream_status and $upstream_header_time to tell who answered"
-        : '    check:  the Notes below: where these logs keep their causes (nginx: give its error log too)',
+      errorLog && report.untimed > 0
+        ? "    check:  the error log's failures above, by upstream: without a time in the log_format they cannot be joined to their requests (add $time_iso8601 or $msec to it)"
+        : errorLog
+          ? "    check:  the upstream's own logs at these times (the error log has no line for them); log $upstream_status and $upstream_header_time to tell who answered"
+          : '    check:  the Notes below: where these logs keep their causes (nginx: give its error log too)',
     );
   }
   return lines.length > 0 ? `What to check first\n${lines.join('\n')}` : '';
@@ -243,14 +253,23 @@ export function renderText(report: Report): string {
   if (report.targets.length > 0 && !sameAsUpstreams)
     sections.push(places('Targets', report.targets, withDate));
   if (report.health.events > 0) sections.push(health(report, withDate));
+  const untimed =
+    report.untimed > 0
+      ? `\n  ${report.untimed} of the ${report.requests} requests have no time (their log_format writes none): storms need times, so they are in none`
+      : '';
+  // The error log's attempts have times of their own: a storm of them is shown even when no
+  // request has one.
   sections.push(
-    report.storms.length === 0
-      ? `Storms (buckets of ${bucket(report.bucketSeconds)})\n  none: no upstream's 5xx rose well above its usual rate`
-      : `Storms (buckets of ${bucket(report.bucketSeconds)})\n${report.storms.map((s) => storm(s, withDate)).join('\n')}`,
+    report.storms.length > 0
+      ? `Storms (buckets of ${bucket(report.bucketSeconds)})\n${report.storms.map((s) => storm(s, withDate)).join('\n')}${untimed}`
+      : report.untimed === report.requests && report.requests > 0
+        ? 'Storms\n  none found: no request has a time (the log_format writes none), and storms need times'
+        : `Storms (buckets of ${bucket(report.bucketSeconds)})\n  none: no upstream's 5xx rose well above its usual rate${untimed}`,
   );
   if (report.timeouts.length > 0) sections.push(`Timeouts\n${report.timeouts.map(timeout).join('\n')}`);
   const advice = checks(report);
   if (advice) sections.push(advice);
   if (report.notes.length > 0) sections.push(`Notes\n${report.notes.map((n) => `  - ${n}`).join('\n')}`);
-  return `${sections.join('\n\n')}\n`;
+  // Upstream names, targets, reasons and paths come from the logs: none may drive the terminal.
+  return printable(`${sections.join('\n\n')}\n`);
 }

@@ -86,6 +86,8 @@ export interface Report {
   /** Retried attempts the log counts without naming their failure (Traefik's RetryAttempts). */
   readonly untypedRetries: number;
   readonly clientAborted: number;
+  /** Requests read from a format that writes no time: counted, in no storm (storms need times). */
+  readonly untimed: number;
   readonly upstreams: readonly PlaceRow[];
   readonly targets: readonly PlaceRow[];
   readonly bucketSeconds: number;
@@ -166,7 +168,8 @@ function unjoinedCauses(
   files: readonly FileRead[],
   readers: readonly LogReader[],
 ): string | undefined {
-  if (tally.joinedAttempts > 0 || tally.unexplained5xx === 0) return undefined;
+  // Lines without a time are never joined (their format's blind spot says so): not a zone's doing.
+  if (tally.joinedAttempts > 0 || tally.unexplained5xx === 0 || tally.untimed > 0) return undefined;
   const causeFormats = new Set(
     files.map((f) => readerFor(f.format, readers)?.causesIn).filter((f): f is string => f !== undefined),
   );
@@ -237,6 +240,7 @@ export function buildReport(
     unexplained5xx: tally.unexplained5xx,
     untypedRetries: tally.untypedRetries,
     clientAborted: tally.clientAborted,
+    untimed: tally.untimed,
     upstreams: placeRows(tally.byUpstream),
     targets: placeRows(tally.byTarget),
     bucketSeconds: bucketMs / 1000,

@@ -81,6 +81,9 @@ export class Tally {
   readonly health: HealthEvent[] = [];
   healthEvents = 0;
 
+  /** Requests read from a line without a time (LogRecord.time NaN): in no storm. */
+  untimed = 0;
+
   constructor(bucketMs?: number) {
     this.storms = new StormCounter(bucketMs);
   }
@@ -128,7 +131,7 @@ export class Tally {
         p.failures++;
         bump(p.types, failure);
       }
-      if (is5xx || failure !== undefined) this.#mark(p, line.time);
+      if ((is5xx || failure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
     }
     if (failure === 'http_response_timeout') {
       if (line.waitMs === undefined) upstream.timeoutsUnmeasured++;
@@ -140,6 +143,11 @@ export class Tally {
       line.waitMs !== undefined
     ) {
       upstream.answered.add(line.waitMs);
+    }
+    // A line without a time is counted, but has no place on the timeline the storms are found on.
+    if (Number.isNaN(line.time)) {
+      this.untimed++;
+      return;
     }
     this.storms.add(
       key,

@@ -50,6 +50,7 @@ export class GatewayMetrics {
   readonly #connect: CellFamily<HistogramCell>;
   readonly #firstByte: CellFamily<HistogramCell>;
   readonly #configInfo: Gauge;
+  readonly #storeUp: Gauge;
   #source: MetricsSource | undefined;
 
   constructor() {
@@ -71,6 +72,7 @@ export class GatewayMetrics {
     this.#connect = histogram(METRICS.connectDuration);
     this.#firstByte = histogram(METRICS.timeToFirstByte);
     this.#configInfo = new Gauge(options(METRICS.configInfo, registry));
+    this.#storeUp = new Gauge(options(METRICS.storeUp, registry));
     this.#registerRuntimeGauges();
     // Shown at 0 before the first reload, so that a rate() over them works from the start.
     this.#count('configReloads').cell('success');
@@ -153,6 +155,27 @@ export class GatewayMetrics {
   /** Connections the listener closed as they came in, at its `max_connections`. */
   connectionsDropped(listener: string, count: number): void {
     this.#count('clientConnectionsDropped').cell(listener).value += count;
+  }
+
+  /** The shared rate-limit store became reachable (up) or not. */
+  storeState(up: boolean): void {
+    this.#storeUp.set({ store: 'redis' }, up ? 1 : 0);
+    this.#count('storeStateChanges').cell('redis', up ? 'up' : 'down').value++;
+  }
+
+  /** A rate-limited request decided by on_error, the store not answering. */
+  storeFallback(decision: 'allow' | 'deny'): void {
+    this.#count('storeFallbacks').cell('redis', decision).value++;
+  }
+
+  /** A DNS question of a discovered upstream: a changed set, or a failure (the last set kept). */
+  discovered(
+    upstream: string,
+    outcome: 'changed' | 'same' | 'error' | 'empty',
+    failure: string | null,
+  ): void {
+    if (outcome === 'changed') this.#count('discoveryChanges').cell(upstream).value++;
+    else if (outcome !== 'same') this.#count('discoveryFailures').cell(upstream, failure ?? outcome).value++;
   }
 
   /** A config went live (at start, or by a reload): its hash becomes the info metric. */

@@ -10,6 +10,7 @@ import { InFlightLimit, type Release } from './in-flight-limit.ts';
 import { takeSlots } from './load-shedding.ts';
 import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
 import { RateLimiter, rateLimitFailure, rateLimitKey } from './rate-limit.ts';
+import { type RedisRates, STORE_DENIED, storeDeniedFailure } from './redis-rates.ts';
 
 /**
  * A worker's exact share of a rate limit, for when the primary does not answer: the rate
@@ -49,20 +50,24 @@ export class Admission {
   readonly #byName = new Map<string, RoutePolicies>();
   readonly #override: MaintenanceOverride;
   readonly #shared: SharedRates | undefined;
+  readonly #store: RedisRates | undefined;
 
   /**
    * With `previous` (a reload), a route of the same name keeps its in-flight count (the
    * requests holding slots are still running) and, when its rate limit is unchanged, its
-   * buckets: a reload must not hand every client a fresh burst.
+   * buckets: a reload must not hand every client a fresh burst. With a `store` (Redis), every
+   * rate limit is decided there, shared by every gateway and worker on it: no bucket is kept here.
    */
   constructor(
     routes: readonly RouteConfig[],
     override: MaintenanceOverride = () => undefined,
     previous?: Admission,
     shared?: SharedRates,
+    store?: RedisRates,
   ) {
     this.#override = override;
     this.#shared = shared;
+    this.#store = store;
     for (const route of routes) {
       const old = previous === undefined ? undefined : previous.#byName.get(route.name);
       const sameRate =
@@ -78,10 +83,13 @@ export class Admission {
             : new InFlightLimit(route.maxInFlight, `the route "${route.name}"`);
       const policies = {
         rateLimit: route.rateLimit,
-        rateLimiter: sameRate
-          ? old?.rateLimiter
-          : route.rateLimit &&
-            new RateLimiter(shared ? rateShare(route.rateLimit, shared.share) : route.rateLimit),
+        // The old buckets are kept only if there are some: a snapshot that used the store has none.
+        rateLimiter: store
+          ? undefined
+          : sameRate && old?.rateLimiter
+            ? old.rateLimiter
+            : route.rateLimit &&
+              new RateLimiter(shared ? rateShare(route.rateLimit, shared.share) : route.rateLimit),
         inFlight,
       };
       this.#routes.set(route, policies);
@@ -97,8 +105,9 @@ export class Admission {
 
   /**
    * The release of the slots taken (call it once the request is over), or the failure to
-   * answer with. In a cluster a rate-limited route asks the primary's bucket first, so its
-   * answer comes later (a promise); every other request is decided here and now.
+   * answer with. With a store, a rate-limited route asks Redis, and in a cluster without one
+   * the primary's bucket, so its answer comes later (a promise); every other request is
+   * decided here and now.
    */
   admit(request: {
     readonly route: RouteConfig;
@@ -116,6 +125,17 @@ export class Admission {
     const limiter = policies?.rateLimiter;
     const limit = policies?.rateLimit;
     const slots = () => takeSlots([request.listener, policies?.inFlight]);
+    const store = this.#store;
+    if (limit && store)
+      return store
+        .take(route.name, limit, rateLimitKey(limit, fields, request.clientAddress))
+        .then((answer) =>
+          answer === STORE_DENIED
+            ? storeDeniedFailure()
+            : answer > 0
+              ? rateLimitFailure(limit, answer)
+              : slots(),
+        );
     if (limiter && limit) {
       const key = rateLimitKey(limit, fields, request.clientAddress);
       if (this.#shared)

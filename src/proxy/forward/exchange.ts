@@ -42,7 +42,7 @@ export interface ExchangeOwner {
 }
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
-const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
+export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
 
 /**
  * Response writes held for a client that is not keeping up before the upstream is paused, at

@@ -39,7 +39,7 @@ function compileField(field: FieldTest): { name: string; test: (value: string | 
   return { name: field.name, test: compileValueTest(field.test) };
 }
 
-export function compileValueTest(test: ValueTest): (value: string | undefined) => boolean {
+function compileValueTest(test: ValueTest): (value: string | undefined) => boolean {
   switch (test.kind) {
     case 'value':
       return (value) => value === test.value;

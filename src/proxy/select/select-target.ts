@@ -12,7 +12,10 @@ export interface Selection {
   readonly releaseProbe: Release;
   /** The upstream's circuit is half-open: this attempt decides whether it closes. */
   readonly circuitProbe: boolean;
-  /** Picked while the upstream was in panic: the health checks' verdict was ignored. */
+  /**
+   * Picked in panic: the health checks' verdict was ignored (too few targets pass them), or
+   * the ejections were (every target the checks let through is ejected).
+   */
   readonly panic: boolean;
   /** The hash balancer's own target for the key, when the pick went elsewhere (it was out of rotation, or tried). */
   readonly hashHome: Target | undefined;
@@ -34,7 +37,7 @@ export function selectTarget(
   if (!circuit.allowed) {
     return new Failure(
       'destination_unavailable',
-      `the circuit of "${upstream.name}" is open after repeated failures`,
+      `the circuit of "${upstream.name}" is open after repeated failures${lastFailureOf(upstream, now)}`,
       {
         retryAfter: retryAfter(circuit.retryAfterMs),
       },
@@ -66,7 +69,8 @@ export function selectTarget(
     targetProbe,
     releaseProbe: targetProbe ? target.probes.acquire() : noRelease,
     circuitProbe: circuit.probe,
-    panic: upstream.panic.active,
+    panic:
+      upstream.panic.active || !isAvailable(target, now, upstream.config.circuitBreaker.halfOpenRequests),
   };
 }
 
@@ -86,6 +90,14 @@ function noTargetReason(upstream: Upstream, now: number): string {
   if (down > 0) parts.push(`${down} failing health checks`);
   if (ejected > 0) parts.push(`${ejected} ejected after repeated failures`);
   return `no target of "${upstream.name}" is in rotation (${parts.join(', ') || 'all busy probing'})`;
+}
+
+/** The upstream's most recent target failure, so a refusal still says what the targets did. */
+function lastFailureOf(upstream: Upstream, now: number): string {
+  let last: { type: string; at: number } | undefined;
+  for (const t of upstream.targets)
+    if (t.lastFailure && (!last || t.lastFailure.at > last.at)) last = t.lastFailure;
+  return last === undefined ? '' : ` (the last: ${last.type}, ${((now - last.at) / 1000).toFixed(1)} s ago)`;
 }
 
 /** Milliseconds until a target may take traffic again: the earliest end of an ejection, else a health-check interval. */

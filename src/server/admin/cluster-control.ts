@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
-import { loadConfigFile } from '../../core/config/load.ts';
+import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
@@ -9,7 +9,7 @@ import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
 import { unchangeableProblems } from '../gateway/reload-plan.ts';
 import { type ChangeProblem, type RuntimeChange, RuntimeChanges } from '../gateway/runtime-changes.ts';
-import type { HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
+import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
 import type { GatewayStatus } from '../gateway/status.ts';
 import { type MergedStatus, mergeStatuses } from './status-merge.ts';
 
@@ -59,7 +59,11 @@ export class ClusterControl {
   /** Called after a runtime change was recorded (the primary's health checks skip a disabled target). */
   onChanged: (changes: RuntimeChanges) => void = () => {};
   /** What a worker starts with besides the config: its slice of the split limits and the health verdicts. */
-  startWith: (worker: Worker) => { share: WorkerShare; health: HealthVerdict[] } = () => ({
+  startWith: (worker: Worker) => {
+    share: WorkerShare;
+    health: HealthVerdict[];
+    discovered?: DiscoveryReport[];
+  } = () => ({
     share: { index: 0, of: 1 },
     health: [],
   });
@@ -119,7 +123,9 @@ export class ClusterControl {
         throw new ConfigError([
           { file: this.#path, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
         ]);
-      next = await loadConfigFile(this.#path);
+      // On a thread of its own, with a deadline and a heap of its own: however slow or large the
+      // file, this process keeps answering the admin API and signals, and its workers keep running.
+      next = await loadConfigIsolated(this.#path);
       const problems = unchangeableProblems(this.#config, next);
       if (problems.length > 0) throw new ConfigError(problems);
     } catch (err) {

@@ -19,9 +19,15 @@ export interface MergedStatus {
   }[];
   readonly upstreams: Record<string, MergedUpstream>;
   readonly routes: GatewayStatus['routes'];
+  /** The rate-limit store: each worker has its own connection; the worst state shows, with how many are up. */
+  readonly store: MergedStore | null;
 }
 
-type MergedUpstream = Omit<UpstreamStatus, 'targets'> & { readonly targets: MergedTarget[] };
+export type MergedStore = NonNullable<GatewayStatus['store']> & { readonly workers_up: number };
+
+const STORE_ORDER = { up: 0, connecting: 1, down: 2 } as const;
+
+export type MergedUpstream = Omit<UpstreamStatus, 'targets'> & { readonly targets: MergedTarget[] };
 
 type MergedTarget = Omit<TargetStatus, 'health'> & {
   readonly health: TargetStatus['health'] | 'mixed';
@@ -51,7 +57,14 @@ export function mergeStatuses(
     })),
     upstreams,
     routes: statuses[0]?.routes ?? {},
+    store: mergeStores(statuses.flatMap((s) => (s.store ? [s.store] : []))),
   };
+}
+
+function mergeStores(stores: readonly NonNullable<GatewayStatus['store']>[]): MergedStore | null {
+  if (stores.length === 0) return null;
+  const worst = stores.reduce((a, b) => (STORE_ORDER[b.state] > STORE_ORDER[a.state] ? b : a));
+  return { ...worst, workers_up: stores.filter((s) => s.state === 'up').length };
 }
 
 function fromOne(upstream: UpstreamStatus): MergedUpstream {
@@ -83,6 +96,13 @@ function mergeUpstream(a: MergedUpstream, b: UpstreamStatus): MergedUpstream {
       const other = b.targets.find((o) => o.url === t.url);
       return other === undefined ? t : mergeTarget(t, other);
     }),
+    // Every worker has the primary's answers: the latest one seen wins.
+    discovery:
+      a.discovery === null || b.discovery === null
+        ? (a.discovery ?? b.discovery)
+        : (b.discovery.resolved_at ?? '') > (a.discovery.resolved_at ?? '')
+          ? b.discovery
+          : a.discovery,
   };
 }
 

@@ -120,6 +120,15 @@ function renderStatus(status) {
   const answered = status.workers.filter((w) => w.answered).length;
   const draining = status.workers.some((w) => w.draining) ? ', draining' : '';
   $('workers').textContent = `${answered} of ${status.workers.length} answered${draining}`;
+  const store = status.store;
+  $('store').replaceChildren(
+    ...(store
+      ? [
+          badge(store.state, store.state === 'up' ? 'closed' : 'open'),
+          ` ${store.address} since ${clock(store.since)}, ${store.workers_up} of ${answered} workers connected, on error: ${store.on_error}`,
+        ]
+      : ['none (each gateway keeps its own rate limits)']),
+  );
 
   const upstreams = [];
   for (const [name, upstream] of Object.entries(status.upstreams))
@@ -161,6 +170,12 @@ function renderUpstream(name, upstream) {
     `retry tokens ${upstream.retry_budget.tokens}`,
   ];
   if (upstream.circuit.open_until) facts.push(`open until ${clock(upstream.circuit.open_until)}`);
+  const found = upstream.discovery;
+  if (found) {
+    const changed = found.changed_at ? `changed ${clock(found.changed_at)}` : 'no answer yet';
+    facts.push(`DNS ${found.type} ${found.dns}: ${found.targets.length} targets, ${changed}`);
+    if (found.failure) facts.push(`last question failed (${found.failure}): last good set kept`);
+  }
   const head = el(
     'h3',
     {},

@@ -3,7 +3,9 @@ import { ConfigError, formatConfigProblems } from '../../core/config/config-erro
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { parseDuration, parseSize } from '../../core/config/units.ts';
-import { diagnose } from '../../kits/diagnose/diagnose.ts';
+import { printableJson } from '../../core/printable.ts';
+import { diagnose, OUTCOME_EXIT } from '../../kits/diagnose/diagnose.ts';
+import { discoverForDiagnose } from '../../kits/diagnose/discovered.ts';
 import { createTextPrinter, headingFor } from '../../kits/diagnose/render-text.ts';
 import { type DiagnoseOptions, TargetError } from '../../kits/diagnose/targets.ts';
 import { EXIT } from './exit-codes.ts';
@@ -14,7 +16,8 @@ Walks the hops to TARGET (DNS, TCP connect, TLS, request, response head, body), 
 the first that fails, and says what Candor would answer and what fixes it.
 
 TARGET is a URL (http://host:port/path), or with --config FILE an upstream name: every
-target of that upstream is probed with the request and timeouts the gateway would use.
+target of that upstream is probed with the request and timeouts the gateway would use (an
+upstream with \`discovery\` is asked of DNS first, and each address of the answer is probed).
 
 Options:
   -c, --config FILE        the gateway's config (upstream names, timeouts, tls.ca)
@@ -82,6 +85,17 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
       return EXIT.config;
     }
   }
+  if (config !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(positionals[0])) {
+    const found = await discoverForDiagnose(config, positionals[0]);
+    if ('failure' in found) {
+      process.stderr.write(
+        `candor: upstream "${positionals[0]}" has no target to probe: ${found.failure} (the gateway would answer 503 destination_unavailable until DNS answers)\n`,
+      );
+      return OUTCOME_EXIT.failure;
+    }
+    config = found.config;
+    if (found.said !== '') process.stderr.write(`${found.said}\n`);
+  }
   let options: DiagnoseOptions;
   try {
     options = {
@@ -127,7 +141,7 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
               ),
           },
     );
-    if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (json) process.stdout.write(`${printableJson(JSON.stringify(report, null, 2))}\n`);
     else printer.finish(report);
     return report.exitCode;
   } catch (err) {

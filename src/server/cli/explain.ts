@@ -1,11 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../core/config/units.ts';
+import { printable, printableJson } from '../../core/printable.ts';
 import { type Deploy, readDeploys } from '../../kits/explain/deploys.ts';
 import { READERS } from '../../kits/explain/detect-format.ts';
+import { HaproxyConfError, parseHaproxyConf } from '../../kits/explain/haproxy-conf.ts';
 import type { LogReader } from '../../kits/explain/log-reader.ts';
 import { formatsFor, NginxConfError, parseNginxConf } from '../../kits/explain/nginx-conf.ts';
 import { LogFormatError, readLogs } from '../../kits/explain/read-logs.ts';
+import {
+  type HaproxyFormat,
+  isHaproxyFormat,
+  unreadableHaproxy,
+} from '../../kits/explain/readers/haproxy-format.ts';
+import { haproxyFormatReader } from '../../kits/explain/readers/haproxy-log-format.ts';
 import {
   type LogFormat,
   nginxFormatReader,
@@ -28,8 +36,11 @@ refused (exit 65), never reported on in part.
   --nginx-conf FILE read nginx access logs in the log_formats FILE defines (the one its
                     access_log names for a file, else the one that fits); FILE's includes
                     are not followed
-  --log-format 'FORMAT'  read nginx access logs written in this log_format string
-                    (prefix "escape=json " for a JSON one)
+  --haproxy-conf FILE read HAProxy logs in the log-formats FILE sets (the one that
+                    fits), HAProxy's health lines among them
+  --log-format 'FORMAT'  read access logs written in this nginx log_format string
+                    (prefix "escape=json " for a JSON one) or HAProxy log-format
+                    string (told apart by its %tags: '%ci [%tr] %ST %b/%s %tsc …')
 `;
 
 /** `candor explain LOG...`: returns the exit code. */
@@ -42,6 +53,7 @@ export async function runExplain(args: readonly string[]): Promise<number> {
       bucket: { type: 'string' },
       format: { type: 'string' },
       'nginx-conf': { type: 'string' },
+      'haproxy-conf': { type: 'string' },
       'log-format': { type: 'string' },
       // Hidden: time and peak memory on stderr, for the 1 GB measurement.
       stats: { type: 'boolean' },
@@ -61,9 +73,9 @@ export async function runExplain(args: readonly string[]): Promise<number> {
     return usage(`--bucket must be a duration of at least 1s, like 10s or 5m, got "${values.bucket}"`);
   let custom: ((path: string) => readonly LogReader[]) | undefined;
   try {
-    custom = customReaders(values['nginx-conf'], values['log-format']);
+    custom = customReaders(values['nginx-conf'], values['haproxy-conf'], values['log-format']);
   } catch (err) {
-    if (err instanceof NginxConfError) return usage(err.message);
+    if (err instanceof NginxConfError || err instanceof HaproxyConfError) return usage(err.message);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') return usage((err as Error).message);
     throw err;
@@ -90,7 +102,9 @@ export async function runExplain(args: readonly string[]): Promise<number> {
       readersFor: custom,
     });
     const report = buildReport(tally, files, deploys, readers);
-    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report));
+    process.stdout.write(
+      values.json ? `${printableJson(JSON.stringify(report, null, 2))}\n` : renderText(report),
+    );
     if (values.stats) {
       const lines = files.reduce((sum, f) => sum + f.lines, 0);
       const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
@@ -104,7 +118,7 @@ export async function runExplain(args: readonly string[]): Promise<number> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (err instanceof LogFormatError) {
-      process.stderr.write(`candor: ${err.message}\n`);
+      process.stderr.write(`candor: ${printable(err.message)}\n`);
       return EXIT.data;
     }
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'Z_DATA_ERROR')
@@ -114,15 +128,24 @@ export async function runExplain(args: readonly string[]): Promise<number> {
 }
 
 /**
- * Readers for nginx access logs in the formats of --nginx-conf (per file: the one its
- * access_log names first) or --log-format; undefined when neither was given.
+ * Readers for the formats of --nginx-conf (per file: the one its access_log names first) and
+ * --haproxy-conf, or of --log-format (nginx's or HAProxy's); undefined when none was given.
  */
 function customReaders(
-  confPath: string | undefined,
+  nginxConf: string | undefined,
+  haproxyConf: string | undefined,
   formatText: string | undefined,
 ): ((path: string) => readonly LogReader[]) | undefined {
-  if (confPath !== undefined && formatText !== undefined)
-    throw new NginxConfError('give --nginx-conf or --log-format, not both');
+  if (formatText !== undefined && (nginxConf !== undefined || haproxyConf !== undefined))
+    throw new NginxConfError(`give --${nginxConf ? 'nginx' : 'haproxy'}-conf or --log-format, not both`);
+  if (formatText !== undefined && isHaproxyFormat(formatText)) {
+    const format: HaproxyFormat = { name: 'custom', text: formatText };
+    const problem = unreadableHaproxy(format);
+    if (problem)
+      throw new HaproxyConfError(`--log-format: ${problem.replace('log-format custom', 'the format')}`);
+    const reader = haproxyFormatReader(format, 'haproxy-custom', 'HAProxy log (--log-format)');
+    return () => [reader];
+  }
   if (formatText !== undefined) {
     const escaping = /^escape=(default|json|none) /.exec(formatText);
     const format: LogFormat = {
@@ -136,8 +159,24 @@ function customReaders(
     const reader = nginxFormatReader(format, 'nginx-custom', 'nginx access log (--log-format)');
     return () => [reader];
   }
-  if (confPath === undefined) return undefined;
-  const config = parseNginxConf(readFileSync(confPath, 'utf8'));
+  const haproxy: LogReader[] = [];
+  if (haproxyConf !== undefined) {
+    const formats = parseHaproxyConf(readFileSync(haproxyConf, 'utf8'), haproxyConf);
+    const readable = formats.filter((f) => unreadableHaproxy(f) === undefined);
+    // A config with only `option httplog` needs none: the built-in reader reads its lines.
+    if (formats.length > 0 && readable.length === 0)
+      throw new HaproxyConfError(`${haproxyConf}: ${formats.map((f) => unreadableHaproxy(f)).join('; ')}`);
+    for (const format of readable)
+      haproxy.push(
+        haproxyFormatReader(
+          format,
+          `haproxy:${format.name.replace(/ \(option httplog clf\)$/, '-clf').replaceAll(' ', ':')}`,
+          `HAProxy log (log-format of ${format.name})`,
+        ),
+      );
+  }
+  if (nginxConf === undefined) return haproxy.length > 0 ? () => haproxy : undefined;
+  const config = parseNginxConf(readFileSync(nginxConf, 'utf8'));
   const compiled = new Map<string, LogReader>();
   for (const format of config.formats) {
     if (unreadable(format)) continue;
@@ -146,7 +185,7 @@ function customReaders(
       nginxFormatReader(format, `nginx:${format.name}`, `nginx access log (log_format ${format.name})`),
     );
   }
-  return (path) => formatsFor(config, path).flatMap((f) => compiled.get(f.name) ?? []);
+  return (path) => [...formatsFor(config, path).flatMap((f) => compiled.get(f.name) ?? []), ...haproxy];
 }
 
 function usage(message: string): number {

@@ -2,6 +2,8 @@ import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { GatewayRateLimits } from '../../proxy/admit/gateway-rate-limits.ts';
+import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
+import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import { GatewayChecks } from '../../upstream/health/gateway-checks.ts';
 import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
 import type { HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
@@ -9,8 +11,9 @@ import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
 
 /**
  * What the cluster primary holds so that a configured limit is the gateway's and not each
- * worker's (README, "Limits across workers"): the rate limits' buckets, the one set of health checks, each worker's
- * slice of the split limits, and the relay of ejections and open circuits between workers.
+ * worker's (README, "Limits across workers and gateways"): the rate limits' buckets, the one set of health checks,
+ * the one DNS discovery, each worker's slice of the split limits, and the relay of ejections and
+ * open circuits between workers.
  */
 export class GatewayWide {
   readonly #workers: number;
@@ -18,6 +21,9 @@ export class GatewayWide {
   readonly #slices = new Map<Worker, number>();
   readonly #checks: GatewayChecks;
   readonly #rates: GatewayRateLimits;
+  readonly #discoveries: Discoveries;
+  readonly #discovered = new Map<string, DiscoveryReport>();
+  #config: GatewayConfig;
 
   readonly #logger: Logger;
 
@@ -25,8 +31,12 @@ export class GatewayWide {
     this.#workers = workers;
     this.#logger = logger;
     this.#warnSmallLimits(config);
+    this.#config = config;
     this.#rates = new GatewayRateLimits(config);
     this.#checks = new GatewayChecks(config, logger, (verdicts, probe) => this.#publish(verdicts, probe));
+    this.#discoveries = new Discoveries(config, logger, (report, outcome) =>
+      this.#onDiscovery(report, outcome),
+    );
     cluster.on('message', (from, message) => {
       if (!isSharedFromWorker(message)) return;
       switch (message.candor) {
@@ -47,19 +57,25 @@ export class GatewayWide {
   }
 
   /** What a forked worker starts with, besides the config: its slice and the health verdicts now. */
-  startOf(worker: Worker): { share: WorkerShare; health: HealthVerdict[] } {
+  startOf(worker: Worker): { share: WorkerShare; health: HealthVerdict[]; discovered: DiscoveryReport[] } {
     const taken = new Set(this.#slices.values());
     let index = 0;
     while (taken.has(index)) index++;
     this.#slices.set(worker, index);
     worker.once('exit', () => this.#slices.delete(worker));
-    return { share: { index, of: this.#workers }, health: this.#checks.verdicts() };
+    return {
+      share: { index, of: this.#workers },
+      health: this.#checks.verdicts(),
+      discovered: [...this.#discovered.values()],
+    };
   }
 
   /** A reload swapped the config in force. */
   configChanged(config: GatewayConfig): void {
+    this.#config = config;
     this.#rates.update(config);
-    this.#checks.update(config);
+    this.#discoveries.update(config);
+    this.#checks.update(withDiscovered(config, this.#discovered));
     this.#warnSmallLimits(config);
   }
 
@@ -82,7 +98,31 @@ export class GatewayWide {
   }
 
   stop(): Promise<void> {
+    this.#discoveries.stop();
     return this.#checks.stop();
+  }
+
+  /**
+   * A DNS answer (or failure): every worker gets it, one counts it; a changed set also moves
+   * the health checks to the new targets (those that stay keep their verdicts).
+   */
+  #onDiscovery(report: DiscoveryReport, outcome: DiscoveryOutcome): void {
+    this.#discovered.set(report.upstream, report);
+    if (outcome === 'changed') this.#checks.update(withDiscovered(this.#config, this.#discovered));
+    const counter = this.#counter();
+    for (const worker of this.#live()) {
+      const message: SharedToWorker = { candor: 'discovery', report, outcome, count: worker === counter };
+      worker.send(message);
+    }
+  }
+
+  /** The worker that counts what the primary does (the lowest slice alive), so merged metrics count it once. */
+  #counter(): Worker | undefined {
+    let counter: Worker | undefined;
+    for (const [worker, slice] of this.#slices)
+      if (worker.isConnected() && (counter === undefined || slice < (this.#slices.get(counter) ?? 0)))
+        counter = worker;
+    return counter;
   }
 
   #live(): Worker[] {
@@ -94,11 +134,7 @@ export class GatewayWide {
    * probe, so the merged metrics count each probe once.
    */
   #publish(verdicts: HealthVerdict[], probe: boolean): void {
-    let counter: Worker | undefined;
-    if (probe)
-      for (const [worker, slice] of this.#slices)
-        if (worker.isConnected() && (counter === undefined || slice < (this.#slices.get(counter) ?? 0)))
-          counter = worker;
+    const counter = probe ? this.#counter() : undefined;
     for (const worker of this.#live()) {
       const message: SharedToWorker = { candor: 'health', verdicts, count: worker === counter };
       worker.send(message);

@@ -1,14 +1,13 @@
 import { parseArgs } from 'node:util';
 import { VERSION } from '../../core/version.ts';
 import { EXIT } from './exit-codes.ts';
-import { HELP } from './help.ts';
 import { parseWorkers } from './workers.ts';
 
 /** The `candor` command line. Returns the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(HELP);
+    await printHelp();
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
   if (command === '--version' || command === '-v') {
@@ -29,7 +28,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           },
           strict: true,
         });
-        if (values.help) return help();
+        if (values.help) return await help();
         if (values['pid-file'] === '') return usage('--pid-file needs a path');
         // The demo shows two workers' state merged, without one worker per core on a big machine.
         const workers = parseWorkers(values.workers ?? (values.demo ? '2' : undefined));
@@ -51,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           allowPositionals: true,
           strict: true,
         });
-        if (values.help) return help();
+        if (values.help) return await help();
         const file = positionals[0] ?? values.config;
         if (file === undefined) return usage('candor check needs a config file: candor check FILE');
         const { runCheck } = await import('./check.ts');
@@ -64,7 +63,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           allowPositionals: true,
           strict: true,
         });
-        if (values.help) return help();
+        if (values.help) return await help();
         const file = values.config ?? positionals[0];
         if (file === undefined)
           return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
@@ -84,8 +83,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function help(): number {
-  process.stdout.write(HELP);
+/**
+ * The help lists every log format explain reads, which means loading explain's readers: only
+ * when help is asked for, not in every gateway process.
+ */
+async function printHelp(): Promise<void> {
+  process.stdout.write((await import('./help.ts')).HELP);
+}
+
+async function help(): Promise<number> {
+  await printHelp();
   return EXIT.ok;
 }
 

@@ -1,5 +1,7 @@
+import type { DiscoveryOutcome } from '../../upstream/discovery/dns-discovery.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import {
+  type DiscoveryReport,
   type HealthVerdict,
   isSharedToWorker,
   type SharedFromWorker,
@@ -30,11 +32,25 @@ export class ClusterLink {
   /** Set by the gateway: apply verdicts (`count`: this worker counts the probes) and announcements. */
   onHealth: (verdicts: readonly HealthVerdict[], count: boolean) => void = () => {};
   onAnnouncement: (news: Announcement) => void = () => {};
+  /** Set by the gateway: a DNS answer of the primary's (`count`: this worker counts it). */
+  onDiscovery: (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => void = () => {};
+  /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
+  readonly #discovered = new Map<string, DiscoveryReport>();
 
-  constructor(share: WorkerShare, verdicts: readonly HealthVerdict[]) {
+  constructor(
+    share: WorkerShare,
+    verdicts: readonly HealthVerdict[],
+    discovered: readonly DiscoveryReport[] = [],
+  ) {
     this.share = share;
+    for (const report of discovered) this.#discovered.set(report.upstream, report);
     for (const v of verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);
     process.on('message', this.#onMessage);
+  }
+
+  /** The primary's latest DNS answers. */
+  discovered(): readonly DiscoveryReport[] {
+    return [...this.#discovered.values()];
   }
 
   /** The primary's verdict on a target, if it has one. */
@@ -86,6 +102,10 @@ export class ClusterLink {
         resolve?.(message.wait);
         return;
       }
+      case 'discovery':
+        this.#discovered.set(message.report.upstream, message.report);
+        this.onDiscovery(message.report, message.outcome, message.count);
+        return;
       case 'health':
         for (const v of message.verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);
         this.onHealth(message.verdicts, message.count);

@@ -6,10 +6,15 @@ import { createLogger, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from '../../observe/metrics/metrics-listener.ts';
 import { type Listener, type RequestHandlers, startListener } from '../../proxy/accept/listener.ts';
+import { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
+
+import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
+import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
+
 import type { ClusterLink } from './cluster-link.ts';
 import { Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
@@ -89,10 +94,19 @@ export interface GatewayOptions {
 /** Starts a gateway on a validated config: its runtime, then every listener. */
 export async function startGateway(given: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const link = options.cluster;
+  // Discovered upstreams run on their last good DNS answer (the primary's, in a cluster).
+  const discovered = new Map<string, DiscoveryReport>(link?.discovered().map((r) => [r.upstream, r]));
   // A cluster worker enforces its slice of the split limits (worker-share.ts); the hash is the config's.
-  const mine = (whole: GatewayConfig) => (link ? splitLimits(whole, link.share) : whole);
+  const mine = (file: GatewayConfig) =>
+    withDiscovered(link ? splitLimits(file, link.share) : file, discovered);
+  let whole = given;
   const config = mine(given);
   const logger = options.logger ?? createLogger(config.log, config.name);
+  const metrics = options.metrics ?? new GatewayMetrics();
+  // Each process asks Redis itself (a worker too: one hop, no primary on the request path).
+  const storeOf = (wanted: GatewayConfig) =>
+    wanted.store === undefined ? undefined : new RedisRates(wanted.store.redis, logger, metrics);
+  let store = storeOf(config);
   // The SDK is loaded only when tracing is on. The provider is the gateway's, made from the
   // config it starts with, and flushed by close() and the drain.
   const tracing =
@@ -102,12 +116,31 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const changes = new RuntimeChanges();
   for (const change of options.changes ?? [])
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
-  const metrics = options.metrics ?? new GatewayMetrics();
-  let runtime = createRuntime(config, logger, metrics, tracing, changes, undefined, link);
+  let runtime = createRuntime(config, logger, metrics, tracing, changes, undefined, link, store);
   let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
   let reloading: Promise<unknown> = Promise.resolve();
   const current = () => runtime;
+  let closing = false;
+  // A new DNS answer: the runtime is rebuilt on it as a reload would (targets that stay keep
+  // their pool, health and ejection; those that go are retired, their requests finishing).
+  const onDiscovery = (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => {
+    discovered.set(report.upstream, report);
+    if (count) metrics.discovered(report.upstream, outcome, report.failure);
+    // A closing gateway builds nothing more (its runtime's pools are being closed).
+    if (outcome !== 'changed' || closing || !Object.hasOwn(whole.upstreams, report.upstream)) return;
+    runtime = createRuntime(mine(whole), logger, metrics, tracing, changes, runtime, link, store);
+  };
+  if (link) {
+    link.onDiscovery = onDiscovery;
+    // An answer that came while this gateway was starting (the link keeps the latest).
+    for (const report of link.discovered())
+      if (discovered.get(report.upstream) !== report) onDiscovery(report, 'changed', false);
+  }
+  // In-process, the gateway asks DNS itself; a cluster's primary asks once for every worker.
+  const discoveries = link
+    ? undefined
+    : new Discoveries(config, logger, (report, outcome) => onDiscovery(report, outcome, true));
   // The listeners hand every request to a session on the runtime live at that moment: a
   // reload swaps the runtime for new requests only; a request keeps the one it began with.
   const handlers: RequestHandlers = {
@@ -147,6 +180,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       metricsListener = await startMetricsListener(config.metrics, () => metrics.exposition());
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
+    discoveries?.stop();
+    await store?.close();
     await runtime.close();
     await tracing?.shutdown();
     throw err;
@@ -171,6 +206,9 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const drainGateway = () => {
     drained ??= drain.run().then(async () => {
       await metricsListener?.close();
+      closing = true;
+      discoveries?.stop();
+      await store?.close();
       await runtime.close();
       await tracing?.shutdown();
       await flushed();
@@ -178,8 +216,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     return drained;
   };
 
-  const reload = async (whole: GatewayConfig): Promise<ReloadOutcome> => {
-    const next = mine(whole);
+  const reload = async (file: GatewayConfig): Promise<ReloadOutcome> => {
+    const next = mine(file);
     const before = runtime.config;
     // A draining gateway has stopped accepting on the listeners it had: one a reload opened
     // now would accept connections only for the drain to cut them.
@@ -209,9 +247,16 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     }
     const dropped = changes.prune(next);
     const previous = runtime;
-    runtime = createRuntime(next, logger, metrics, tracing, changes, previous, link);
-    hash = configHash(whole);
-    metrics.configLoaded(whole);
+    if (JSON.stringify(next.store) !== JSON.stringify(previous.config.store)) {
+      void store?.close();
+      store = storeOf(next);
+    }
+    whole = file;
+    discoveries?.update(file);
+    // Built on the DNS answers in force now: one may have come while the listeners opened.
+    runtime = createRuntime(mine(file), logger, metrics, tracing, changes, previous, link, store);
+    hash = configHash(file);
+    metrics.configLoaded(file);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
     if (options.logger === undefined) logger.level = next.log.level;
     for (const { after } of plan.kept)
@@ -273,9 +318,12 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       changes.record(change);
       changes.applyTo(runtime.upstreams.values());
     },
-    status: () => gatewayStatus(runtime, changes, hash, gateway.draining),
+    status: () => gatewayStatus(runtime, changes, hash, gateway.draining, { store, discovered }),
     async close() {
       await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
+      closing = true;
+      discoveries?.stop();
+      await store?.close();
       await runtime.close();
       await tracing?.shutdown();
       await flushed();

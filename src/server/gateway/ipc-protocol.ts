@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
 import type { ReloadOutcome } from './gateway.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
-import type { HealthVerdict, WorkerShare } from './shared-protocol.ts';
+import type { DiscoveryReport, HealthVerdict, WorkerShare } from './shared-protocol.ts';
 import type { GatewayStatus } from './status.ts';
 
 /**
@@ -26,6 +26,8 @@ export type ToWorker =
       readonly share: WorkerShare;
       /** The primary's health verdicts now: a worker started later does not begin blind. */
       readonly health: readonly HealthVerdict[];
+      /** The primary's latest DNS answers for discovered upstreams: the targets to start on. */
+      readonly discovered?: readonly DiscoveryReport[];
     }
   | { readonly candor: 'reload'; readonly id: number; readonly config: GatewayConfig }
   | { readonly candor: 'change'; readonly id: number; readonly change: RuntimeChange }

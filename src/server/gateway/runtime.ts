@@ -4,6 +4,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
+import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { type ActiveChecks, applyVerdict, startActiveChecks } from '../../upstream/health/active-checks.ts';
@@ -27,7 +28,8 @@ export interface LiveRuntime extends Runtime {
  * runtime stays usable for the requests that hold it.
  *
  * With a cluster `link`, the health checks are the primary's (one set per gateway): no
- * probe runs here, and every target starts on the primary's latest verdict.
+ * probe runs here, and every target starts on the primary's latest verdict. With a `store`,
+ * rate limits are decided in Redis (the gateway owns the connection: it outlives snapshots).
  */
 export function createRuntime(
   config: GatewayConfig,
@@ -37,6 +39,7 @@ export function createRuntime(
   changes: RuntimeChanges,
   previous?: LiveRuntime,
   link?: ClusterLink,
+  store?: RedisRates,
 ): LiveRuntime {
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
@@ -69,7 +72,13 @@ export function createRuntime(
     upstreams,
     checks,
     trust: createTrustList(config.trustForwardedFrom),
-    admission: new Admission(config.routes, (route) => changes.maintenance(route), previous?.admission, link),
+    admission: new Admission(
+      config.routes,
+      (route) => changes.maintenance(route),
+      previous?.admission,
+      link,
+      store,
+    ),
     logger,
     metrics,
     tracing,

@@ -1,7 +1,9 @@
+import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { HealthVerdict } from '../../upstream/health/active-checks.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 
 export type { WorkerShare } from '../../core/limits/worker-share.ts';
+export type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 export type { HealthVerdict } from '../../upstream/health/active-checks.ts';
 
 /**
@@ -18,13 +20,27 @@ export type { HealthVerdict } from '../../upstream/health/active-checks.ts';
 export type SharedToWorker =
   | { readonly candor: 'health'; readonly verdicts: readonly HealthVerdict[]; readonly count: boolean }
   | { readonly candor: 'rate-answer'; readonly id: number; readonly wait: number }
+  | {
+      readonly candor: 'discovery';
+      readonly report: DiscoveryReport;
+      readonly outcome: DiscoveryOutcome;
+      /** This worker counts it (one does, so the merged metrics count each question once). */
+      readonly count: boolean;
+    }
   | Announcement;
 
 export type SharedFromWorker =
   | { readonly candor: 'rate-ask'; readonly id: number; readonly route: string; readonly key: string }
   | Announcement;
 
-const TO_WORKER = new Set(['health', 'rate-answer', 'ejected', 'circuit-opened', 'circuit-closed']);
+const TO_WORKER = new Set([
+  'health',
+  'discovery',
+  'rate-answer',
+  'ejected',
+  'circuit-opened',
+  'circuit-closed',
+]);
 const FROM_WORKER = new Set(['rate-ask', 'ejected', 'circuit-opened', 'circuit-closed']);
 
 export function isSharedToWorker(message: unknown): message is SharedToWorker {

@@ -1,3 +1,5 @@
+import type { RedisRates, StoreStatus } from '../../proxy/admit/redis-rates.ts';
+import type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { LiveRuntime } from './runtime.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
@@ -12,6 +14,8 @@ export interface GatewayStatus {
   readonly draining: boolean;
   readonly upstreams: Record<string, UpstreamStatus>;
   readonly routes: Record<string, RouteStatus>;
+  /** The shared rate-limit store (`store.redis`) as this process's connection sees it; null: none configured. */
+  readonly store: StoreStatus | null;
 }
 
 export interface UpstreamStatus {
@@ -21,6 +25,19 @@ export interface UpstreamStatus {
   readonly pending: number;
   readonly retry_budget: { readonly tokens: number; readonly retries_in_flight: number };
   readonly targets: TargetStatus[];
+  /** DNS discovery (`discovery`): the name asked, when the set last changed, the latest failure; null: targets written. */
+  readonly discovery: DiscoveryStatus | null;
+}
+
+export interface DiscoveryStatus {
+  readonly dns: string;
+  readonly type: 'A' | 'AAAA' | 'SRV';
+  /** The current set, as the targets above list it. */
+  readonly targets: string[];
+  readonly changed_at: string | null;
+  readonly resolved_at: string | null;
+  /** The latest question's failure while the last good set is kept ("empty", "ETIMEOUT"…); null: it answered. */
+  readonly failure: string | null;
 }
 
 export interface TargetStatus {
@@ -62,10 +79,15 @@ export function gatewayStatus(
   changes: RuntimeChanges,
   configHash: string,
   draining: boolean,
+  shared: {
+    readonly store?: RedisRates | undefined;
+    readonly discovered?: ReadonlyMap<string, DiscoveryReport>;
+  } = {},
 ): GatewayStatus {
   const now = performance.now();
   const upstreams: Record<string, UpstreamStatus> = {};
-  for (const [name, upstream] of runtime.upstreams) upstreams[name] = upstreamStatus(upstream, now);
+  for (const [name, upstream] of runtime.upstreams)
+    upstreams[name] = upstreamStatus(upstream, now, shared.discovered?.get(name));
   const routes: Record<string, RouteStatus> = {};
   for (const route of runtime.config.routes) {
     // A redirect's route has no upstream: its own maintenance is all there is.
@@ -75,10 +97,15 @@ export function gatewayStatus(
     const source = changes.maintenance(route.name) !== undefined ? 'admin' : fromConfig ? 'config' : null;
     routes[route.name] = { upstream: route.upstream ?? null, maintenance: { active, source } };
   }
-  return { config_hash: configHash, draining, upstreams, routes };
+  return { config_hash: configHash, draining, upstreams, routes, store: shared.store?.status() ?? null };
 }
 
-function upstreamStatus(upstream: Upstream, now: number): UpstreamStatus {
+function upstreamStatus(
+  upstream: Upstream,
+  now: number,
+  report: DiscoveryReport | undefined,
+): UpstreamStatus {
+  const discovery = upstream.config.discovery;
   const checked = upstream.config.healthCheck !== undefined;
   const openUntil = upstream.circuit.openUntil;
   return {
@@ -120,5 +147,16 @@ function upstreamStatus(upstream: Upstream, now: number): UpstreamStatus {
         pool: target.pool.stats(),
       };
     }),
+    discovery:
+      discovery === undefined
+        ? null
+        : {
+            dns: discovery.dns,
+            type: discovery.type,
+            targets: (report?.targets ?? []).map((t) => t.url),
+            changed_at: report?.changed_at ?? null,
+            resolved_at: report?.resolved_at ?? null,
+            failure: report?.failure ?? null,
+          },
   };
 }

@@ -15,9 +15,9 @@ export function awaitStart(): Promise<{
     const onMessage = (message: unknown) => {
       if (!isToWorker(message) || message.candor !== 'start') return;
       process.off('message', onMessage);
-      const { config, changes, share, health } = message;
+      const { config, changes, share, health, discovered } = message;
       // Made here, in the same turn: the primary's next message (a verdict) may follow in the same read.
-      resolve({ config, changes, link: new ClusterLink(share, health) });
+      resolve({ config, changes, link: new ClusterLink(share, health, discovered) });
     };
     process.on('message', onMessage);
   });

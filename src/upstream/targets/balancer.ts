@@ -1,6 +1,6 @@
 import type { BalancerKind } from '../../core/config/types.ts';
 import { createHashBalancer } from './hash-ring.ts';
-import { effectiveWeight, isAvailable, type TargetState } from './target-state.ts';
+import { effectiveWeight, isAvailable, isOnlyEjected, type TargetState } from './target-state.ts';
 
 export { TargetState } from './target-state.ts';
 
@@ -10,8 +10,11 @@ interface BalancerPolicy {
   readonly slowStart: number;
   /** Probe requests a half-open target may take at once. */
   readonly halfOpenProbes: number;
-  /** The upstream's panic state, read at each pick: in panic, health checks are ignored. */
-  readonly panic?: { readonly active: boolean };
+  /**
+   * The upstream's panic state, read at each pick: in panic, health checks are ignored; with a
+   * threshold above 0, ejections are too when they leave no target (isOnlyEjected).
+   */
+  readonly panic?: { readonly active: boolean; readonly threshold: number };
 }
 
 /**
@@ -49,7 +52,9 @@ function candidates<T extends TargetState>(
   const nothingExcluded = !exclude || exclude.length === 0;
   // The common case allocates nothing: every target in rotation, first attempt.
   if (all && nothingExcluded) return targets as T[];
-  const inRotation = all ? (targets as T[]) : targets.filter(available);
+  let inRotation = all ? (targets as T[]) : targets.filter(available);
+  if (inRotation.length === 0 && (policy.panic?.threshold ?? 0) > 0)
+    inRotation = targets.filter((t) => isOnlyEjected(t, now, panic));
   if (nothingExcluded) return inRotation;
   const fresh = inRotation.filter((t) => !exclude.includes(t));
   return fresh.length > 0 ? fresh : inRotation;

@@ -10,9 +10,10 @@ type PanicTransition = 'entered' | 'left';
  * broke only the probe), and 503 for every request would be the gateway's own outage. In
  * panic the balancer ignores the checks' verdict and spreads over every target.
  *
- * Only the checks' verdict is ignored. Passive ejection and the circuit breaker judge real
- * requests, not a probe: a target they took out failed actual traffic, and ejection already
- * has its own bound (`max_ejected_percent`), so it cannot empty the pool.
+ * The checks' verdict is what panic ignores. Passive ejection and the circuit breaker judge
+ * real requests, not a probe: a target they took out failed actual traffic. Ejection has its
+ * own bound (`max_ejected_percent`, but always one target), and when it leaves no target at
+ * all the balancer falls back on the ejected ones (isOnlyEjected, with a threshold above 0).
  *
  * The state changes only when a target's check verdict does (see health/active-checks.ts),
  * never per request, so entering and leaving are each logged once.

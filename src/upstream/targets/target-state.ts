@@ -101,6 +101,20 @@ export function isAvailable(
 }
 
 /**
+ * Out of rotation only because outlier detection ejected it (or its half-open probes are all
+ * taken): what the balancer falls back on when ejections leave no target at all. Ejection
+ * ranks targets by the requests they failed; with none left to prefer, the request goes to
+ * one of them and the client learns the real failure (connection_refused...) rather than the
+ * gateway's 503. Envoy does the same: an ejected host counts as unhealthy, and panic routes
+ * to it.
+ */
+export function isOnlyEjected(target: TargetState, now: number, panic = false): boolean {
+  if (target.admin !== 'enabled' || target.weight === 0) return false;
+  if (!target.checkedHealthy && !panic) return false;
+  return target.isEjected(now) || target.isHalfOpen(now);
+}
+
+/**
  * Slow start: a target back in rotation gets a share that grows linearly from 10% to its
  * full weight over `window` ms, so a cold cache or JIT is not hit by a full share at once.
  */

@@ -4,6 +4,7 @@
  * a disagreement between the two parsers can be traced to a documented reason.
  */
 import fc from 'fast-check';
+import { arbFieldLine, arbPlainValue } from './field-arbitraries.ts';
 
 export interface ResponseCase {
   readonly method: 'GET' | 'HEAD';
@@ -31,72 +32,9 @@ const NAMES = [
   'X_Under',
   "x!#$%&'*+-.^_`|~9",
 ];
-const arbName = fc.constantFrom(...NAMES);
-
-/** Field values: visible ASCII and spaces inside, sometimes obs-text. */
-const arbPlainValue = fc
-  .array(fc.constantFrom('a', 'Z', '0', ' ', '\t', ',', ';', '=', '"', '/', ':', '~', '\x80', '\xff', 'é'), {
-    maxLength: 12,
-  })
-  .map((chars) => chars.join(''));
-
-const arbEol = fc.constantFrom<[string, string[]]>(
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\n', ['bare-lf']],
-  ['\r', ['bare-cr']],
+const arbField: fc.Arbitrary<Field> = arbFieldLine(NAMES, (_name, value) =>
+  /^[\t ]|[\t ]$/.test(value) ? ['value-ows'] : [],
 );
-
-const arbSeparator = fc.constantFrom<[string, string[]]>(
-  [': ', []],
-  [':', []],
-  [':\t', []],
-  [':  ', []],
-  [' : ', ['ws-before-colon']],
-  ['\t:', ['ws-before-colon']],
-);
-
-/** One ordinary field line, possibly irregular. */
-const arbField: fc.Arbitrary<Field> = fc
-  .oneof(
-    { weight: 8, arbitrary: fc.tuple(arbName, arbSeparator, arbPlainValue, arbEol) },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(
-        fc.constantFrom('Bad Name', 'X(y)', '', 'X@', 'Ä'),
-        fc.constant<[string, string[]]>([': ', ['bad-name']]),
-        arbPlainValue,
-        fc.constant<[string, string[]]>(['\r\n', []]),
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(
-        arbName,
-        fc.constant<[string, string[]]>([': ', []]),
-        fc.constantFrom('a\x00b', '\x00', 'a\x01', 'a\x7f', 'a\x1bz'),
-        fc.constant<[string, string[]]>(['\r\n', ['ctl-in-value']]),
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(
-        arbName,
-        fc.constant<[string, string[]]>([': ', []]),
-        fc.constantFrom('a\r\n b', 'a\r\n\tb', '\r\n c'),
-        fc.constant<[string, string[]]>(['\r\n', ['obs-fold']]),
-      ),
-    },
-  )
-  .map(([name, [sep, sepTags], value, [eol, eolTags]]) => {
-    const tags = [...sepTags, ...eolTags];
-    if (/^[\t ]|[\t ]$/.test(value)) tags.push('value-ows');
-    return { line: `${name}${sep}${value}${eol}`, tags };
-  });
 
 const arbStatusLine = fc.oneof(
   {

@@ -4,6 +4,7 @@
  * bends as tags, so a disagreement between the two parsers can be traced to a documented reason.
  */
 import fc from 'fast-check';
+import { arbFieldLine, arbPlainValue } from './field-arbitraries.ts';
 
 export interface RequestCase {
   readonly bytes: Buffer;
@@ -113,72 +114,9 @@ const arbRequestLine = fc.oneof(
 );
 
 const NAMES = ['Host', 'User-Agent', 'Accept', 'x-b', 'Cookie', 'X_Under', "x!#$%&'*+-.^_`|~9", 'Connection'];
-const arbName = fc.constantFrom(...NAMES);
-
-/** Field values: visible ASCII and spaces inside, sometimes obs-text. */
-const arbPlainValue = fc
-  .array(fc.constantFrom('a', 'Z', '0', ' ', '\t', ',', ';', '=', '"', '/', ':', '~', '\x80', '\xff', 'é'), {
-    maxLength: 12,
-  })
-  .map((chars) => chars.join(''));
-
-const arbEol = fc.constantFrom<[string, string[]]>(
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\r\n', []],
-  ['\n', ['bare-lf']],
-  ['\r', ['bare-cr']],
-);
-
-const arbSeparator = fc.constantFrom<[string, string[]]>(
-  [': ', []],
-  [':', []],
-  [':\t', []],
-  [':  ', []],
-  [' : ', ['ws-before-colon']],
-  ['\t:', ['ws-before-colon']],
-);
-
-/** One ordinary field line, possibly irregular. */
-const arbField: fc.Arbitrary<Part> = fc
-  .oneof(
-    { weight: 8, arbitrary: fc.tuple(arbName, arbSeparator, arbPlainValue, arbEol) },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(
-        fc.constantFrom('Bad Name', 'X(y)', '', 'X@', 'Ä'),
-        fc.constant<[string, string[]]>([': ', ['bad-name']]),
-        arbPlainValue,
-        fc.constant<[string, string[]]>(['\r\n', []]),
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(
-        arbName,
-        fc.constant<[string, string[]]>([': ', []]),
-        fc.constantFrom('a\x00b', '\x00', 'a\x01', 'a\x7f', 'a\x1bz'),
-        fc.constant<[string, string[]]>(['\r\n', ['ctl-in-value']]),
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(
-        arbName,
-        fc.constant<[string, string[]]>([': ', []]),
-        fc.constantFrom('a\r\n b', 'a\r\n\tb', '\r\n c'),
-        fc.constant<[string, string[]]>(['\r\n', ['obs-fold']]),
-      ),
-    },
-  )
-  .map(([name, [sep, sepTags], value, [eol, eolTags]]) => {
-    const tags = [...sepTags, ...eolTags];
-    if (name === 'Connection') tags.push('connection-field');
-    return { text: `${name}${sep}${value}${eol}`, tags };
-  });
+const arbField: fc.Arbitrary<Part> = arbFieldLine(NAMES, (name) =>
+  name === 'Connection' ? ['connection-field'] : [],
+).map(({ line, tags }) => ({ text: line, tags }));
 
 const arbConnection = fc.constantFrom<Part>(
   part(''),

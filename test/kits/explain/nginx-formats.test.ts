@@ -302,7 +302,7 @@ Storms (buckets of 1 s)
   none: no upstream's 5xx rose well above its usual rate
 
 Timeouts
-  127.0.0.1:33017: 1 requests timed out waiting for the response head
+  127.0.0.1:33017: 1 request timed out waiting for the response head
     they all waited 1002 ms: a timeout of about 1.00 s cut them
     the upstream answered nothing in these logs: it hangs; the timeout is not the problem, what the upstream waits on is
 

@@ -118,7 +118,9 @@ test('GET /status: every upstream and target with its state, merged from both wo
     'workers',
     'upstreams',
     'routes',
+    'store',
   ]);
+  assert.equal(body.store, null, 'no store.redis: each gateway keeps its own rate limits');
   assert.equal(body.gateway, 'admin-edge');
   const config = body.config as Record<string, unknown>;
   assert.equal(config.source, path);
@@ -130,7 +132,16 @@ test('GET /status: every upstream and target with its state, merged from both wo
     workers.every((w) => w.answered === true && w.config_hash === config.hash && w.draining === false),
   );
   const app = (body.upstreams as Record<string, Record<string, unknown>>).app;
-  assert.deepEqual(Object.keys(app), ['circuit', 'panic', 'in_flight', 'pending', 'retry_budget', 'targets']);
+  assert.deepEqual(Object.keys(app), [
+    'circuit',
+    'panic',
+    'in_flight',
+    'pending',
+    'retry_budget',
+    'targets',
+    'discovery',
+  ]);
+  assert.equal(app.discovery, null, 'targets written, not found by DNS');
   assert.deepEqual(app.circuit, { state: 'closed', open_until: null });
   assert.equal(app.panic, false);
   const targets = app.targets as Record<string, unknown>[];
@@ -396,4 +407,37 @@ test('candor reload --config FILE asks the admin API and says which workers swap
   assert.match(bad.stderr, /candor\.yaml:1:7 +name: expected a name of/);
   assert.match(bad.stderr, /nothing sent: the running config stays/);
   writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+});
+
+test('a reload of a 7-deep YAML alias bomb is refused at its line while the gateway keeps serving', async () => {
+  const bomb = [
+    `${configText(adminPort, [blue.url, green.url])}`,
+    'l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+  ];
+  for (let i = 1; i <= 7; i++)
+    bomb.push(
+      `l${i}: &l${i} [${Array(9)
+        .fill(`*l${i - 1}`)
+        .join(', ')}]`,
+    );
+  writeFileSync(path, `${bomb.join('\n')}\n`);
+  try {
+    // The count passes its bound in l4's line, at its first *l3.
+    const bombLine =
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .findIndex((line) => line.startsWith('l4:')) + 1;
+    // Requests go on while the primary reads the file (on a thread of its own, with a deadline).
+    const during = Promise.all(
+      Array.from({ length: 20 }, (_, i) => request(base, { path: `/during-bomb-${i}` })),
+    );
+    const reloaded = await call('POST', '/reload');
+    assert.equal(reloaded.status, 400, JSON.stringify(reloaded.body));
+    assert.match(JSON.stringify(reloaded.body), /more than 1000 aliases to resolve/);
+    assert.match(JSON.stringify(reloaded.body), new RegExp(`"line":${bombLine}\\b`));
+    assert.deepEqual(new Set((await during).map((r) => r.status)), new Set([200]));
+    assert.equal((await request(base, { path: '/after-bomb' })).status, 200, 'the running config stays');
+  } finally {
+    writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+  }
 });

@@ -149,6 +149,7 @@ upstreams:
       );
     assert.match((await page.locator('#config-hash').textContent()) ?? '', /\(version 1\)$/);
     assert.equal(await page.locator('#workers').textContent(), '2 of 2 answered');
+    assert.equal(await page.locator('#store').textContent(), 'none (each gateway keeps its own rate limits)');
 
     traffic = steadyTraffic(base);
     await traffic.more(20);

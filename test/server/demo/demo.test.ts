@@ -11,6 +11,7 @@ import { request } from '../../helpers/http-client.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 let base: string;
+let bannerText: string;
 let admin: string;
 let token: string;
 let stop: () => Promise<number | null>;
@@ -28,6 +29,7 @@ before(async () => {
     });
     child.once('exit', (code) => reject(new Error(`demo exited ${code}: ${stderr}`)));
   });
+  bannerText = banner;
   base = /gateway "candor-demo" on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1] ?? '';
   const page = /Status page: +(http:\/\/127\.0\.0\.1:\d+)\/ +\(it asks for the admin token: (\S+)\)/.exec(
     banner,
@@ -71,6 +73,25 @@ for (const [path, status, error] of TABLE) {
     }
   });
 }
+
+test('the banner’s table stays true after repeated requests: a failing route keeps its real failure once its only target is ejected', async () => {
+  // The rows the banner prints as "<url>  <status> <error>: ...", for the gateway's own failures.
+  const rows = [...bannerText.matchAll(/^ {2}(http:\/\/\S+?)(\/\S*) +(\d{3}) ([a-z]+_[a-z_]+)[: ]/gm)].map(
+    ([, , path, status, error]) => ({ path, status: Number(status), error }),
+  );
+  assert.ok(rows.length >= 6, `the table lists the failing routes: ${JSON.stringify(rows)}`);
+  // Past outlier detection's default of 5 failures in a row: the lone target is ejected.
+  const ASKS = 7;
+  await Promise.all(
+    rows.map(async ({ path, status, error }) => {
+      for (let i = 0; i < ASKS; i++) {
+        const res = await request(base, { path, headers: { accept: 'application/json' } });
+        assert.equal(res.status, status, `${path}, request ${i + 1}`);
+        assert.equal(JSON.parse(res.text).error, error, `${path}, request ${i + 1}`);
+      }
+    }),
+  );
+});
 
 test('demo /pool answers every request 200 although one of its targets flaps', async () => {
   for (let i = 0; i < 30; i++) {

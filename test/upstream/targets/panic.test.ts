@@ -38,3 +38,21 @@ test('in panic the balancer ignores health checks, never an ejection', () => {
   const picks = new Set(Array.from({ length: 6 }, () => balancer.pick(1)?.config.url));
   assert.deepEqual([...picks].sort(), ['a', 'b']);
 });
+
+test('when ejections leave no target, the ejected ones take the requests; with panic_threshold 0 none does', () => {
+  const [a, b] = [target('a'), target('b')];
+  const panic = new Panic(50);
+  const balancer = createBalancer('least_conn', [a, b], { slowStart: 0, halfOpenProbes: 1, panic });
+  a.ejectedUntil = 10_000;
+  assert.equal(balancer.pick(1)?.config.url, 'b', 'one left in rotation: it alone');
+  b.ejectedUntil = 10_000;
+  const picks = new Set(Array.from({ length: 4 }, () => balancer.pick(1)?.config.url));
+  assert.deepEqual([...picks].sort(), ['a', 'b'], 'both ejected: both take requests again');
+  b.checkedHealthy = false;
+  assert.equal(balancer.pick(1)?.config.url, 'a', 'a target failing its checks stays out');
+  a.admin = 'draining';
+  assert.equal(balancer.pick(1), undefined, "an operator's drain stays out");
+  a.admin = 'enabled';
+  panic.threshold = 0;
+  assert.equal(balancer.pick(1), undefined, 'panic_threshold: 0 routes to no ejected target');
+});

@@ -7,9 +7,11 @@ import { finiteNumber, nonEmpty, parseObject } from './json-line.ts';
 /**
  * Go's network and net/http error texts, as Caddy's reverse_proxy logs them, mapped onto the
  * taxonomy; first match wins (the lookup rules come before the dial ones: a lookup is dialled).
+ * Each runs in one pass over the message: a literal, then repeats that stop at a character they
+ * cannot hold (a space); none scans to the end from each of many places (`lookup \S+ on \S+: .*`
+ * did, and a message repeating its start took seconds: a lookup's timeout is found by goNetFailure).
  */
 const RULES: ReadonlyArray<readonly [RegExp, FailureType]> = [
-  [/\blookup \S+ on \S+: .*(?:i\/o timeout|timed out)/, 'dns_timeout'],
   [/\blookup \S+(?: on \S+)?: (?:no such host|server misbehaving)|\bno such host\b/, 'dns_error'],
   [/\bdial tcp \S*: connect: connection refused/, 'connection_refused'],
   [/\bdial tcp \S*: connect: (?:no route to host|network is unreachable)/, 'destination_ip_unroutable'],
@@ -36,14 +38,26 @@ const CADDY_LOGGER = /"logger":"(?:http|admin|tls|pki|events|caddy)(?:[."])/;
 /** The failure a Caddy error message names, or undefined (a client that left, a 404 from a file server…). */
 export function goNetFailure(message: string): FailureType | undefined {
   if (/context canceled/.test(message)) return undefined;
+  const lookup = /\blookup \S+ on \S+: /.exec(message);
+  if (
+    lookup &&
+    (message.includes('i/o timeout', lookup.index) || message.includes('timed out', lookup.index))
+  )
+    return 'dns_timeout';
   for (const [pattern, type] of RULES) if (pattern.test(message)) return type;
   return undefined;
 }
 
 /** "dial tcp 127.0.0.1:3001: connect: …" → 127.0.0.1:3001; "read tcp a->b: …" → b. */
 function addressIn(message: string): string | undefined {
-  const m = /\b(?:dial|read|write) tcp (?:\S+->)?(\S+?): /.exec(message);
-  return m ? m[1] : nonEmpty(/\blookup (\S+?)(?: on |: )/.exec(message)?.[1]);
+  // The words up to ": ", then what follows the last "->" in them: split by hand, since
+  // `(?:\S+->)?(\S+?): ` backtracks quadratically on a long run of "->".
+  const m = /\b(?:dial|read|write) tcp (\S+): /.exec(message);
+  if (m) {
+    const arrow = m[1].lastIndexOf('->');
+    return arrow === -1 ? m[1] : m[1].slice(arrow + 2);
+  }
+  return nonEmpty(/\blookup (\S+?)(?: on |: )/.exec(message)?.[1]);
 }
 
 /**

@@ -117,7 +117,7 @@ const ISO = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(Z|[+-]\d\d:?\d\d) /;
 const BSD = /^(?:<\d+>)?(\w{3}) ([ \d]\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? /;
 
 /** A time stamp at the start of a line and where the rest begins, or undefined when it has none. */
-interface Stamped {
+export interface Stamped {
   readonly time: number;
   readonly rest: number;
 }

@@ -6,15 +6,17 @@ import { bsdPrefix, healthEvent, isoPrefix } from './haproxy-health.ts';
 
 // option httplog: %ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r
 // behind an optional syslog header ("<134>Nov 21 13:11:00 haproxy[2814]: ", or rsyslog's with a host name).
+// A backend's name holds no "/" (HAProxy allows letters, digits and "-_.:"): written `\S+` it
+// could end at any "/" of a long run of them, and the line failing after, quadratic.
 const HTTPLOG =
-  /^(\S+):\d+ \[(\d\d)\/(\w{3})\/(\d{4}):(\d\d):(\d\d):(\d\d)\.(\d{3})\] \S+ (\S+)\/(\S+) (-?\d+)\/(-?\d+)\/(-?\d+)\/(-?\d+)\/\+?(-?\d+) (-?\d+) \+?\d+ \S+ \S+ (\S{4}) /;
+  /^(\S+):\d+ \[(\d\d)\/(\w{3})\/(\d{4}):(\d\d):(\d\d):(\d\d)\.(\d{3})\] \S+ ([^/\s]+)\/(\S+) (-?\d+)\/(-?\d+)\/(-?\d+)\/(-?\d+)\/\+?(-?\d+) (-?\d+) \+?\d+ \S+ \S+ (\S{4}) /;
 
 /**
  * The termination state's first two characters (why the session ended, and at which phase),
  * mapped onto the taxonomy. HAProxy cannot tell a refused connection from a failed TLS
  * handshake (both are SC); `<NOSRV>` means no server was up to try.
  */
-function haproxyFailure(state: string, status: number, server: string): FailureType | undefined {
+export function haproxyFailure(state: string, status: number, server: string): FailureType | undefined {
   const cause = state[0];
   const phase = state[1];
   switch (cause) {

@@ -4,13 +4,54 @@ import { parseCommonLogTime } from '../log-time.ts';
 import { listValues, nginxProducer, nginxUnescape } from './nginx-log-format.ts';
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
-// Only key=value pairs and quoted strings may follow it (the nginx image's "main" adds
-// "$http_x_forwarded_for"): a line with anything else after combined is another format
-// (ingress-nginx's, a custom log_format), read with --log-format or --nginx-conf.
-const COMBINED =
-  /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"]*)" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"((?: (?:\w+=(?:"[^"]*"|\S*)|"[^"]*"))*)$/;
-// key=value or key="value" pairs operators add after combined (rt=$request_time ua="$upstream_addr"...).
-const EXTRA = / (\w+)=(?:"([^"]*)"|(\S*))/g;
+// Anchored, and each repeat stops at a character it cannot hold (a space, "]", a quote): one
+// way to match, so no backtracking.
+const COMBINED = /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"]*)" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"/;
+
+/**
+ * What may follow combined: only key=value pairs and quoted strings (the nginx image's "main"
+ * adds "$http_x_forwarded_for"); a line with anything else after combined is another format
+ * (ingress-nginx's, a custom log_format), read with --log-format or --nginx-conf. Read by hand in
+ * one pass: the regular expression that said the same (`(?: (?:\w+=(?:"[^"]*"|\S*)|"[^"]*"))*$`)
+ * could read `a=""` two ways, and backtracked exponentially on a line that failed at its end
+ * (a 244-byte line took 12 s).
+ * Returns the pairs, or undefined when the tail is not of that shape.
+ */
+function extras(line: string, from: number): Map<string, string> | undefined {
+  const found = new Map<string, string>();
+  let at = from;
+  while (at < line.length) {
+    if (line.charCodeAt(at) !== 0x20) return undefined;
+    at++;
+    if (line.charCodeAt(at) === 0x22) {
+      const close = line.indexOf('"', at + 1);
+      if (close === -1) return undefined;
+      at = close + 1;
+      continue;
+    }
+    const key = at;
+    while (at < line.length && isWordChar(line.charCodeAt(at))) at++;
+    if (at === key || line.charCodeAt(at) !== 0x3d) return undefined;
+    const name = line.slice(key, at);
+    at++;
+    if (line.charCodeAt(at) === 0x22) {
+      const close = line.indexOf('"', at + 1);
+      if (close === -1) return undefined;
+      found.set(name, line.slice(at + 1, close));
+      at = close + 1;
+    } else {
+      const space = line.indexOf(' ', at);
+      const end = space === -1 ? line.length : space;
+      found.set(name, line.slice(at, end));
+      at = end;
+    }
+  }
+  return found;
+}
+
+/** \w: a letter, a digit or "_". */
+const isWordChar = (c: number) =>
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
 
 const TIMING_KEYS = {
   header: ['uht', 'upstream_header_time'],
@@ -34,12 +75,6 @@ function seconds(value: string | undefined): number | undefined {
   return Number.isFinite(n) ? n * 1000 : undefined;
 }
 
-function extras(text: string): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const m of text.matchAll(EXTRA)) found.set(m[1], m[2] ?? m[3]);
-  return found;
-}
-
 const pick = (map: Map<string, string>, keys: readonly string[]) =>
   keys.map((k) => map.get(k)).find((v) => v !== undefined);
 
@@ -55,23 +90,25 @@ let lastTime: number | undefined;
 export const nginxAccessReader: LogReader = {
   format: 'nginx-access',
   title: 'nginx access log (combined)',
-  sniff: (line) => COMBINED.test(line),
+  sniff: (line) => {
+    const m = COMBINED.exec(line);
+    return m !== null && extras(line, m[0].length) !== undefined;
+  },
   read(line): LogRecord | undefined {
     const m = COMBINED.exec(line);
-    if (!m) return undefined;
+    const more = m && extras(line, m[0].length);
+    if (!m || !more) return undefined;
     if (m[2] !== lastStamp) {
       lastStamp = m[2];
       lastTime = parseCommonLogTime(m[2]);
     }
     if (lastTime === undefined) return undefined;
     const status = Number(m[4]);
-    const more = m[5] ? extras(m[5]) : undefined;
-    const addresses = more && pick(more, TIMING_KEYS.address);
+    const addresses = pick(more, TIMING_KEYS.address);
     const address = lastValue(addresses);
     const attempts = listValues(addresses).length;
-    const upstreamStatus = more && pick(more, TIMING_KEYS.status);
-    const waitMs =
-      more && (seconds(pick(more, TIMING_KEYS.header)) ?? seconds(pick(more, TIMING_KEYS.response)));
+    const upstreamStatus = pick(more, TIMING_KEYS.status);
+    const waitMs = seconds(pick(more, TIMING_KEYS.header)) ?? seconds(pick(more, TIMING_KEYS.response));
     return {
       kind: 'request',
       time: lastTime,
@@ -82,15 +119,13 @@ export const nginxAccessReader: LogReader = {
       joinKey: `${m[1]} ${nginxUnescape(m[3])}`,
       waitMs,
       clientAborted: status === 499 || undefined,
-      producedBy:
-        more &&
-        nginxProducer(
-          status,
-          addresses,
-          upstreamStatus,
-          pick(more, TIMING_KEYS.header),
-          pick(more, TIMING_KEYS.connect),
-        ),
+      producedBy: nginxProducer(
+        status,
+        addresses,
+        upstreamStatus,
+        pick(more, TIMING_KEYS.header),
+        pick(more, TIMING_KEYS.connect),
+      ),
       attempts: attempts > 1 ? attempts : undefined,
     };
   },

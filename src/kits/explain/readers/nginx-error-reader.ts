@@ -4,11 +4,35 @@ import type { LogRecord } from '../log-record.ts';
 import { localTime } from '../log-time.ts';
 
 // 2024/01/10 12:00:00 [error] 1234#1234: *5 <message>, client: 127.0.0.1, server: x, request: "GET / HTTP/1.1", upstream: "http://10.0.0.5:3001/", host: "x"
-const LINE = /^(\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d) \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$/;
+// Every pattern here runs in one pass: anchored with each repeat stopped by a character it
+// cannot hold, or a literal search; none scans to the end of the line from each of many places
+// (an unanchored `.*?` or `[^"]*` after a literal the line repeats is quadratic: a 938 KiB line
+// took 18.7 s). Longer texts are cut with indexOf.
+const LINE = /^(\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d) \[(\w+)\] \d+#\d+: (?:\*\d+ )?/;
 const CLIENT = /, client: ([^,\s]+)/;
-// The request line is written raw (a `"` in it included): it ends where the next field begins.
-const REQUEST = /, request: "(.*?)"(?=, (?:subrequest|upstream|host|referrer): "|$)/;
-const UPSTREAM = /, upstream: "([^"]*)"/;
+
+/** The fields nginx may write after the request line: it is written raw (a `"` in it included) and ends where one begins. */
+const AFTER_REQUEST = ['subrequest', 'upstream', 'host', 'referrer'].map((name) => `, ${name}: "`);
+
+/** The request line: from `, request: "` to the first `"` that ends the line or opens one of AFTER_REQUEST. */
+function requestOf(text: string): { line: string; end: number } | undefined {
+  const start = text.indexOf(', request: "');
+  if (start === -1) return undefined;
+  const from = start + ', request: "'.length;
+  for (let quote = text.indexOf('"', from); quote !== -1; quote = text.indexOf('"', quote + 1)) {
+    if (quote === text.length - 1 || AFTER_REQUEST.some((field) => text.startsWith(field, quote + 1)))
+      return { line: text.slice(from, quote), end: quote + 1 };
+  }
+  return undefined;
+}
+
+/** The upstream field's value, looked for after the request line (which may hold any text). */
+function upstreamOf(text: string, from: number): string | undefined {
+  const start = text.indexOf(', upstream: "', from);
+  if (start === -1) return undefined;
+  const close = text.indexOf('"', start + ', upstream: "'.length);
+  return close === -1 ? undefined : text.slice(start + ', upstream: "'.length, close);
+}
 
 type Rule = readonly [RegExp, FailureType | ((match: RegExpExecArray) => FailureType | undefined)];
 
@@ -21,13 +45,16 @@ const afterHead = (message: string) => / while reading upstream\b/.test(message)
  */
 const RULES: readonly Rule[] = [
   [/\bno live upstreams\b/, 'destination_unavailable'],
-  [/could not be resolved \((\d+): [^)]*\)/, (m) => (m[1] === '110' ? 'dns_timeout' : 'dns_error')],
+  [/could not be resolved \((\d+): /, (m) => (m[1] === '110' ? 'dns_timeout' : 'dns_error')],
   [/\bno resolver defined to resolve\b|\bhost not found in upstream\b/, 'dns_error'],
   [
-    /upstream timed out .* while (?:connecting to upstream|SSL handshaking to upstream)/,
-    'connection_timeout',
+    / while (?:connecting to upstream|SSL handshaking to upstream)/,
+    (m) => (m.input.includes('upstream timed out') ? 'connection_timeout' : undefined),
   ],
-  [/upstream timed out .* while reading upstream/, 'connection_read_timeout'],
+  [
+    / while reading upstream/,
+    (m) => (m.input.includes('upstream timed out') ? 'connection_read_timeout' : undefined),
+  ],
   [/upstream timed out/, 'http_response_timeout'],
   [
     /connect\(\) (?:to \S+ )?failed \((\d+): /,
@@ -41,11 +68,11 @@ const RULES: readonly Rule[] = [
             : 'connection_refused',
   ],
   [/upstream SSL certificate (?:verify error|does not match)/, 'tls_certificate_error'],
-  [/SSL_do_handshake\(\) failed .*alert/, 'tls_alert_received'],
   [
-    /SSL_do_handshake\(\) failed|peer closed connection in SSL handshake|while SSL handshaking to upstream/,
-    'tls_protocol_error',
+    /SSL_do_handshake\(\) failed /,
+    (m) => (m.input.includes('alert', m.index) ? 'tls_alert_received' : 'tls_protocol_error'),
   ],
+  [/peer closed connection in SSL handshake|while SSL handshaking to upstream/, 'tls_protocol_error'],
   [/upstream sent too big header/, 'http_response_header_section_size'],
   [
     /upstream sent (?:invalid chunked response|"Content-Length" and "Transfer-Encoding"|unknown "Transfer-Encoding"|duplicate header line: "Transfer-Encoding)/,
@@ -57,8 +84,20 @@ const RULES: readonly Rule[] = [
   ],
   [/upstream sent /, 'http_protocol_error'],
   [
-    /upstream prematurely closed connection|\w+\(\) failed \(\d+: [^)]*\) while (?:reading response header from upstream|sending request to upstream|reading upstream)/,
+    /upstream prematurely closed connection/,
     (m) => (afterHead(m.input) ? 'http_response_incomplete' : 'connection_terminated'),
+  ],
+  // "recv() failed (104: Connection reset by peer) while reading response header from upstream"
+  [
+    /\(\) failed \(\d+: /,
+    (m) => {
+      const phase =
+        / while (?:reading response header from upstream|sending request to upstream|reading upstream)/.exec(
+          m.input.slice(m.index),
+        );
+      if (phase === null) return undefined;
+      return afterHead(phase[0]) ? 'http_response_incomplete' : 'connection_terminated';
+    },
   ],
   [/limiting (?:requests|connections)\b/, 'http_request_denied'],
   [/\bworker_connections are not enough\b/, 'connection_limit_reached'],
@@ -76,7 +115,9 @@ function classify(message: string): FailureType | undefined {
     return undefined;
   for (const [pattern, type] of RULES) {
     const m = pattern.exec(message);
-    if (m) return typeof type === 'string' ? type : type(m);
+    if (!m) continue;
+    const found = typeof type === 'string' ? type : type(m);
+    if (found !== undefined) return found;
   }
   return undefined;
 }
@@ -92,15 +133,16 @@ export const nginxErrorReader: LogReader = {
   read(line): LogRecord | undefined {
     const m = LINE.exec(line);
     if (!m) return undefined;
-    const text = m[8];
+    const text = line.slice(m[0].length);
     const cut = text.indexOf(', client: ');
     const failure = classify(cut === -1 ? text : text.slice(0, cut));
     if (failure === undefined) return undefined;
-    const upstreamField = UPSTREAM.exec(text)?.[1];
+    const found = requestOf(text);
+    const request = found?.line;
+    const upstreamField = upstreamOf(text, found?.end ?? 0);
     const unresolved = /^(\S+) could not be resolved/.exec(text)?.[1];
     const target = upstreamField === undefined ? unresolved : address(upstreamField);
     const client = CLIENT.exec(text)?.[1];
-    const request = REQUEST.exec(text)?.[1];
     const time = localTime(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
     return {
       kind: 'attempt',

@@ -214,10 +214,12 @@ export function nginxProducer(
 export function recordOf(
   fields: ReadonlyMap<string, string>,
   escaping: LogFormat['escape'],
+  timed = true,
 ): LogRecord | undefined {
   const status = Number(fields.get('status'));
   if (!Number.isInteger(status)) return undefined;
-  const time = timeOf(fields);
+  // A format without a time variable is read without a timeline (NaN: see LogRecord.time).
+  const time = timed ? timeOf(fields) : Number.NaN;
   if (time === undefined) return undefined;
   const address = fields.get('upstream_addr');
   const addresses = listValues(address);
@@ -272,7 +274,15 @@ function timeOf(fields: ReadonlyMap<string, string>): number | undefined {
   return lastLocalMs;
 }
 
-/** Why a format cannot be read at all (no status, no time), or undefined. */
+const TIMES = ['time_local', 'time_iso8601', 'msec'];
+
+/** Whether a format writes a time explain reads: without one, its lines are read without a timeline. */
+function hasTime(format: LogFormat): boolean {
+  const names = new Set(pieces(format.text).flatMap((p) => (p.variable ? [p.variable] : [])));
+  return TIMES.some((t) => names.has(t));
+}
+
+/** Why a format cannot be read at all (no status), or undefined. */
 export function unreadable(format: LogFormat): string | undefined {
   const names = new Set(pieces(format.text).flatMap((p) => (p.variable ? [p.variable] : [])));
   const pairs = runTogether(format);
@@ -280,13 +290,7 @@ export function unreadable(format: LogFormat): string | undefined {
   const times = ['time_local', 'time_iso8601', 'msec'].filter((t) => names.has(t));
   if (lost.has('status') || (times.length > 0 && times.every((t) => lost.has(t))))
     return `log_format ${format.name} writes ${pairs.join(', ')} with nothing between them: explain cannot tell where one ends, and cannot read it`;
-  const missing: string[] = [];
-  if (!names.has('status')) missing.push('$status');
-  if (!names.has('time_local') && !names.has('time_iso8601') && !names.has('msec'))
-    missing.push('a time ($time_local, $time_iso8601 or $msec)');
-  return missing.length === 0
-    ? undefined
-    : `log_format ${format.name} has no ${missing.join(' and no ')}: explain cannot read it`;
+  return names.has('status') ? undefined : `log_format ${format.name} has no $status: explain cannot read it`;
 }
 
 /** What a format leaves out, told once in the report. */
@@ -303,7 +307,11 @@ function blindSpot(format: LogFormat, names: ReadonlySet<string>): string {
     told.push(`log_format ${format.name} has no $upstream_addr: no upstreams, and retries are not seen`);
   if (!names.has('upstream_header_time') && !names.has('upstream_response_time'))
     told.push(`log_format ${format.name} has no $upstream_header_time: no waits, so no timeout suggestion`);
-  if (!names.has('remote_addr') || !names.has('request'))
+  if (!TIMES.some((t) => names.has(t)))
+    told.push(
+      `log_format ${format.name} has no time ($time_local, $time_iso8601 or $msec): its lines are counted without a timeline, so no storms (they need times), and they are not joined with the error log's (whose failures are counted as attempts by upstream)`,
+    );
+  else if (!names.has('remote_addr') || !names.has('request'))
     told.push(
       `log_format ${format.name} lacks $remote_addr or $request: its lines cannot be joined with the error log's`,
     );
@@ -318,6 +326,7 @@ export function nginxFormatReader(format: LogFormat, id: string, title: string):
   // upstream tried"): as if the format did not have them.
   const lost = unsplit(runTogether(format));
   const read = new Set(names.filter((name) => !lost.has(name)));
+  const timed = hasTime(format);
   return {
     format: id,
     title,
@@ -327,7 +336,7 @@ export function nginxFormatReader(format: LogFormat, id: string, title: string):
       if (!m) return undefined;
       const fields = new Map<string, string>();
       for (let i = 0; i < names.length; i++) if (!lost.has(names[i])) fields.set(names[i], m[i + 1]);
-      return recordOf(fields, format.escape);
+      return recordOf(fields, format.escape, timed);
     },
     causesIn: 'nginx-error',
     blindSpot: blindSpot(format, read),

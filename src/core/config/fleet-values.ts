@@ -1,0 +1,63 @@
+/**
+ * The values only several gateways need: the shared store's URL, a DNS name to discover
+ * targets by, and the resolvers to ask. Their formats are registered with the others
+ * (formats.ts); the normaliser reads the same parsers.
+ */
+
+import { isIP } from 'node:net';
+import { type Parsed, parseListenAddress } from './addresses.ts';
+import { describeValue } from './describe-value.ts';
+
+const DNS_NAME =
+  /^(?=.{1,253}\.?$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+/** `redis://[:password@]host[:port][/db]` or `rediss://…` (TLS); nothing else, so a typo is not a silent default. */
+function parseRedisUrl(text: string): Parsed<string> {
+  const got = describeValue(text);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: `expected a URL like redis://127.0.0.1:6379, got ${got}` };
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    return { problem: `expected a redis:// or rediss:// URL, got ${got}` };
+  if (url.hostname === '')
+    return { problem: `expected a URL with a host like redis://127.0.0.1:6379, got ${got}` };
+  if (!/^\/?\d*$/.test(url.pathname) || url.search !== '' || url.hash !== '')
+    return { problem: `expected redis://host:port with at most a database number as its path, got ${got}` };
+  return { value: text };
+}
+
+/** A DNS name as asked: `api.default.svc.cluster.local`, `_http._tcp.api.example.com`. */
+function parseDnsName(text: string): Parsed<string> {
+  if (isIP(text) !== 0 || !DNS_NAME.test(text))
+    return {
+      problem: `expected a DNS name like api.internal or _http._tcp.api.internal, got ${describeValue(text)}`,
+    };
+  return { value: text };
+}
+
+/** A DNS server to ask, `host:port` (port 53 as written: `10.0.0.10:53`, `[fd00::a]:53`); an IP address, not a name. */
+function parseResolverAddress(text: string): Parsed<string> {
+  const parsed = parseListenAddress(text);
+  if ('problem' in parsed || isIP(parsed.value.host) === 0 || parsed.value.port === 0)
+    return {
+      problem: `expected an IP address and port like 10.0.0.10:53 or [fd00::a]:53, got ${describeValue(text)}`,
+    };
+  return { value: text };
+}
+
+export const FLEET_FORMAT = {
+  redisUrl: 'candor.redis-url',
+  dnsName: 'candor.dns-name',
+  resolver: 'candor.resolver',
+} as const;
+
+const problemOf = <T>(parsed: Parsed<T>) => ('problem' in parsed ? parsed.problem : undefined);
+
+export const FLEET_FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string | undefined>> = {
+  [FLEET_FORMAT.redisUrl]: (text) => problemOf(parseRedisUrl(text)),
+  [FLEET_FORMAT.dnsName]: (text) => problemOf(parseDnsName(text)),
+  [FLEET_FORMAT.resolver]: (text) => problemOf(parseResolverAddress(text)),
+};

@@ -1,0 +1,55 @@
+/**
+ * The schema of what running several gateways adds (kept apart from schema.ts, which holds
+ * the rest): `store` for the limits they share, `upstreams.*.discovery` for targets found by
+ * DNS. Same conventions: every node says what it expects, unknown keys are errors.
+ */
+
+import { Type } from '@sinclair/typebox';
+import { FLEET_FORMAT } from './fleet-values.ts';
+import { duration, mapping, oneOf } from './schema-kit.ts';
+
+export const Store = Type.Optional(
+  mapping(
+    {
+      redis: mapping(
+        {
+          url: Type.String({ format: FLEET_FORMAT.redisUrl, expected: 'a URL like redis://127.0.0.1:6379' }),
+          on_error: oneOf(['allow', 'deny']),
+          timeout: duration(),
+          prefix: Type.Optional(
+            Type.String({
+              pattern: '^[\\x21-\\x7e]{1,64}$',
+              expected: 'a key prefix of up to 64 visible characters',
+            }),
+          ),
+        },
+        'a mapping with url',
+      ),
+    },
+    'a mapping with redis',
+  ),
+);
+
+export const Discovery = Type.Optional(
+  mapping(
+    {
+      dns: Type.String({ format: FLEET_FORMAT.dnsName, expected: 'a DNS name like api.internal' }),
+      type: oneOf(['A', 'AAAA', 'SRV']),
+      port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, expected: 'a port from 1 to 65535' })),
+      scheme: oneOf(['http', 'https']),
+      resolvers: Type.Optional(
+        Type.Array(
+          Type.String({ format: FLEET_FORMAT.resolver, expected: 'a DNS server like 10.0.0.10:53' }),
+          {
+            minItems: 1,
+            expected: 'a list of DNS servers like [10.0.0.10:53]',
+          },
+        ),
+      ),
+      interval: duration(),
+      min_ttl: duration(),
+      max_ttl: duration(),
+    },
+    'a mapping with dns (and port, unless type is SRV)',
+  ),
+);

@@ -1,0 +1,54 @@
+/**
+ * The byte-level pieces of HTTP/1.1 syntax both strict parsers read with (request-parser.ts
+ * from clients, response-parser.ts from upstreams): kept in one place so the two cannot drift
+ * on what a token, a hex digit or optional whitespace is.
+ */
+
+export const CR = 0x0d;
+export const LF = 0x0a;
+export const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/** tchar (RFC 9110 §5.6.2). */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Hex digit values by byte, -1 for anything else. */
+export const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
+for (let c = 0; c < 6; c++) {
+  HEX[0x41 + c] = 10 + c;
+  HEX[0x61 + c] = 10 + c;
+}
+
+/** OWS: SP or HTAB (RFC 9110 §5.6.3). */
+export const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
+
+interface Latin1Sliceable {
+  latin1Slice(start: number, end: number): string;
+}
+// Buffer#latin1Slice skips toString()'s encoding dispatch; it is undocumented, so fall back if it goes away.
+const hasLatin1Slice =
+  typeof (Buffer.prototype as unknown as Partial<Latin1Sliceable>).latin1Slice === 'function';
+
+/** Bytes as one character each (field values may hold obs-text: no UTF-8 decoding). */
+export function latin1(buf: Buffer, start: number, end: number): string {
+  return hasLatin1Slice
+    ? (buf as unknown as Latin1Sliceable).latin1Slice(start, end)
+    : buf.toString('latin1', start, end);
+}
+
+/**
+ * Whether a field name equals a lowercase name (letters and '-'), ignoring ASCII case, without
+ * allocating: for those characters, (c | 0x20) matches only the same character in either case.
+ */
+export function nameIs(name: string, lower: string): boolean {
+  if (name.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++)
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** A peer's text for a failure's details: short, printable ASCII only (it ends up in answers, headers and logs). */
+export function snippet(s: string): string {
+  const cut = s.length > 40 ? `${s.slice(0, 40)}...` : s;
+  return `"${cut.replace(/[^\x20-\x7e]|["\\]/g, '?')}"`;
+}

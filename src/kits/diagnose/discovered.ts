@@ -1,0 +1,41 @@
+import { Resolver } from 'node:dns/promises';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import { withDiscovered } from '../../upstream/discovery/discoveries.ts';
+import { askDns } from '../../upstream/discovery/dns-answer.ts';
+
+/**
+ * For `candor diagnose --config FILE NAME` on an upstream found by DNS: asks its name once, as
+ * the gateway would (same resolvers, same record type), so every address of the answer is
+ * probed. Returns the config with those targets and a line saying what DNS answered, or the
+ * failure (the gateway, holding no earlier answer, would have no target: 503).
+ */
+export async function discoverForDiagnose(
+  config: GatewayConfig,
+  name: string,
+): Promise<{ config: GatewayConfig; said: string } | { failure: string }> {
+  const discovery = config.upstreams[name]?.discovery;
+  if (discovery === undefined) return { config, said: '' };
+  const resolver = new Resolver({ timeout: 2_000, tries: 2 });
+  if (discovery.resolvers.length > 0) resolver.setServers([...discovery.resolvers]);
+  const asked = `${discovery.type} ${discovery.dns}${discovery.resolvers.length > 0 ? ` at ${discovery.resolvers.join(', ')}` : ''}`;
+  try {
+    const answer = await askDns(resolver, discovery);
+    if (answer.targets.length === 0) return { failure: `DNS ${asked}: no record` };
+    const targets = answer.targets.map((t) => (t.weight === 1 ? t.url : `${t.url} (weight ${t.weight})`));
+    const ttl = answer.ttl === undefined ? '' : `, TTL ${answer.ttl}s`;
+    const report = {
+      upstream: name,
+      targets: answer.targets,
+      changed_at: null,
+      resolved_at: null,
+      failure: null,
+    };
+    return {
+      config: withDiscovered(config, new Map([[name, report]])),
+      said: `DNS ${asked}: ${targets.join(', ')}${ttl}`,
+    };
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? (err as Error).message;
+    return { failure: `DNS ${asked}: ${code === 'ENODATA' ? 'no record' : code}` };
+  }
+}

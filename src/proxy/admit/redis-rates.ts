@@ -1,0 +1,172 @@
+import { Redis } from 'ioredis';
+import type { RateLimitConfig, RedisStoreConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+
+/**
+ * The token bucket as one atomic step in Redis: refill by the time since the bucket was last
+ * touched, measured on Redis's own clock (TIME), so gateways whose clocks disagree still
+ * share one bucket rightly; take a token or say how long until the next one. Returns 0 to
+ * pass, else whole seconds to wait (at least 1), as takeToken (token-bucket.ts) does. The key
+ * expires a second after a full refill, when it would be full anyway. Redis ≥ 5 replicates a
+ * script's effects, which is what allows reading TIME before writing (replicate_commands asks
+ * for it on older servers).
+ */
+const TAKE_TOKEN_SCRIPT = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(held[1])
+local at = tonumber(held[2])
+if tokens == nil or at == nil then
+  tokens = burst
+  at = now
+end
+local elapsed = now - at
+if elapsed < 0 then elapsed = 0 end
+tokens = math.min(burst, tokens + elapsed * rate / 1000)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.max(1, math.ceil((1 - tokens) / rate))
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return wait
+`;
+
+/** What a request gets from the store when Redis did not answer: `store.redis.on_error`. */
+export const STORE_DENIED = 'store-denied';
+export type StoreAnswer = number | typeof STORE_DENIED;
+
+/**
+ * The answer to a rate-limited request while the store does not answer and on_error is deny:
+ * the gateway's own refusal, not the client's rate (a 429 would say the client sent too much).
+ */
+export function storeDeniedFailure(): Failure {
+  return new Failure(
+    'proxy_internal_response',
+    'the rate limit store did not answer, and store.redis.on_error is deny',
+    { retryAfter: 1 },
+  );
+}
+
+/** What the store tells the metrics (GatewayMetrics implements it). */
+export interface StoreCounts {
+  storeState(up: boolean): void;
+  storeFallback(decision: 'allow' | 'deny'): void;
+}
+
+/** The store as /status shows it (no password: the address only). */
+export interface StoreStatus {
+  readonly kind: 'redis';
+  readonly address: string;
+  readonly state: 'connecting' | 'up' | 'down';
+  readonly since: string;
+  readonly on_error: 'allow' | 'deny';
+}
+
+interface WithTake {
+  candorTakeToken(key: string, rate: number, burst: number): Promise<number>;
+}
+
+/** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
+function reconnectDelay(times: number): number {
+  const ceiling = Math.min(2_000, 50 * 2 ** Math.min(times, 6));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+/**
+ * The rate limits of every route, shared by all the gateways (and workers) on one Redis
+ * (`store.redis`): one bucket per route and key, one script call per request, concurrent
+ * calls written together (ioredis's auto-pipelining). While Redis is unreachable or slower
+ * than `timeout`, every rate-limited request is decided by `on_error` at once: no call waits
+ * for a reconnection (the offline queue is off), and the change of state is logged once each
+ * way and counted.
+ */
+export class RedisRates {
+  readonly config: RedisStoreConfig;
+  readonly #client: Redis & WithTake;
+  readonly #logger: Logger;
+  readonly #counts: StoreCounts;
+  readonly #address: string;
+  #state: StoreStatus['state'] = 'connecting';
+  #since = new Date().toISOString();
+  #closed = false;
+
+  constructor(config: RedisStoreConfig, logger: Logger, counts: StoreCounts) {
+    this.config = config;
+    this.#logger = logger;
+    this.#counts = counts;
+    const url = new URL(config.url);
+    this.#address = `${url.protocol}//${url.host}`;
+    this.#client = new Redis(config.url, {
+      commandTimeout: config.timeout,
+      connectTimeout: Math.max(1_000, config.timeout),
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: reconnectDelay,
+    }) as Redis & WithTake;
+    this.#client.defineCommand('candorTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_SCRIPT });
+    this.#client.on('ready', () => this.#set('up', ''));
+    // Without an 'error' listener ioredis prints every reconnection failure itself.
+    this.#client.on('error', (err: Error) => this.#set('down', err.message));
+    this.#client.on('close', () => this.#set('down', 'connection closed'));
+  }
+
+  /** 0: pass; n > 0: whole seconds until the key's next token; STORE_DENIED: Redis did not answer and on_error is deny. */
+  async take(route: string, limit: RateLimitConfig, key: string): Promise<StoreAnswer> {
+    try {
+      const wait = await this.#client.candorTakeToken(this.#key(route, key), limit.rate, limit.burst);
+      if (this.#state !== 'up') this.#set('up', '');
+      return Number(wait);
+    } catch (err) {
+      this.#set('down', (err as Error).message);
+      this.#counts.storeFallback(this.config.onError);
+      return this.config.onError === 'allow' ? 0 : STORE_DENIED;
+    }
+  }
+
+  status(): StoreStatus {
+    return {
+      kind: 'redis',
+      address: this.#address,
+      state: this.#state,
+      since: this.#since,
+      on_error: this.config.onError,
+    };
+  }
+
+  async close(): Promise<void> {
+    // Our own goodbye is not an outage: no "unreachable" line, no count.
+    this.#closed = true;
+    this.#client.disconnect();
+  }
+
+  /** Route names are free text: their length keeps "a:b" + "c" apart from "a" + "b:c". */
+  #key(route: string, key: string): string {
+    return `${this.config.prefix}rl:${route.length}:${route}:${key}`;
+  }
+
+  #set(state: 'up' | 'down', why: string): void {
+    if (this.#closed) return;
+    if (state === this.#state) return;
+    const was = this.#state;
+    this.#state = state;
+    this.#since = new Date().toISOString();
+    this.#counts.storeState(state === 'up');
+    if (state === 'up')
+      this.#logger.info({ store: this.#address, was }, 'rate limit store reachable: limits shared again');
+    else
+      this.#logger.warn(
+        { store: this.#address, err: why, on_error: this.config.onError },
+        `rate limit store unreachable: rate-limited requests are ${this.config.onError === 'allow' ? 'let through' : 'refused'} until it answers`,
+      );
+  }
+}

@@ -1,0 +1,64 @@
+import type { GatewayConfig, UpstreamConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { type DiscoveryReport, DnsDiscovery, type OnDiscovery } from './dns-discovery.ts';
+
+/**
+ * The DNS discovery of every upstream that has one, for one gateway: an in-process gateway
+ * runs it itself, a cluster's primary runs it once for all its workers (as it runs the
+ * health checks) and sends them each report. A reload keeps the runner of an upstream whose
+ * `discovery` did not change; a changed one starts again from the last good set.
+ */
+export class Discoveries {
+  readonly #logger: Logger;
+  readonly #onReport: OnDiscovery;
+  #runners = new Map<string, DnsDiscovery>();
+
+  constructor(config: GatewayConfig, logger: Logger, onReport: OnDiscovery) {
+    this.#logger = logger;
+    this.#onReport = onReport;
+    this.update(config);
+  }
+
+  update(config: GatewayConfig): void {
+    const next = new Map<string, DnsDiscovery>();
+    for (const [name, upstream] of Object.entries(config.upstreams)) {
+      const wanted = upstream.discovery;
+      if (wanted === undefined) continue;
+      const old = this.#runners.get(name);
+      if (old && JSON.stringify(old.config) === JSON.stringify(wanted)) {
+        next.set(name, old);
+        continue;
+      }
+      old?.stop();
+      next.set(name, new DnsDiscovery(name, wanted, this.#logger, this.#onReport, old?.report));
+    }
+    for (const [name, old] of this.#runners) if (!next.has(name)) old.stop();
+    this.#runners = next;
+  }
+
+  reports(): DiscoveryReport[] {
+    return [...this.#runners.values()].map((r) => r.report);
+  }
+
+  stop(): void {
+    for (const runner of this.#runners.values()) runner.stop();
+    this.#runners.clear();
+  }
+}
+
+/**
+ * The config with each discovered upstream's targets set to its last good answer (none
+ * before the first): what the runtime, the balancer and the health checks are built from.
+ */
+export function withDiscovered(
+  config: GatewayConfig,
+  reports: ReadonlyMap<string, DiscoveryReport>,
+): GatewayConfig {
+  let upstreams: Record<string, UpstreamConfig> | undefined;
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    if (upstream.discovery === undefined) continue;
+    upstreams ??= { ...config.upstreams };
+    upstreams[name] = { ...upstream, targets: reports.get(name)?.targets ?? [] };
+  }
+  return upstreams === undefined ? config : { ...config, upstreams };
+}

@@ -1,0 +1,147 @@
+import { Resolver } from 'node:dns/promises';
+import type { DiscoveryConfig, TargetConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { askDns } from './dns-answer.ts';
+
+/** One question's wait for its answer, and how many times it is sent (node:dns's options). */
+const QUERY_TIMEOUT_MS = 2_000;
+const QUERY_TRIES = 2;
+
+/**
+ * An upstream's discovered targets as its owner and /status see them. Plain JSON: the cluster
+ * primary sends it to its workers as is. Times are wall-clock ISO strings.
+ */
+export interface DiscoveryReport {
+  readonly upstream: string;
+  /** The last good answer's targets (empty before the first one). */
+  readonly targets: readonly TargetConfig[];
+  /** When the set last changed (the first answer included); null: no answer yet. */
+  readonly changed_at: string | null;
+  /** When the last good answer came. */
+  readonly resolved_at: string | null;
+  /** The failure of the latest question while the last good set is kept ("empty" or the resolver's code); null: it answered. */
+  readonly failure: string | null;
+}
+
+/** What the latest question did: the set changed, the same set came back, or it failed (`empty`: no record). */
+export type DiscoveryOutcome = 'changed' | 'same' | 'error' | 'empty';
+
+export type OnDiscovery = (report: DiscoveryReport, outcome: DiscoveryOutcome) => void;
+
+/**
+ * Follows one upstream's DNS name: asks, hands each outcome to `onReport`, and asks again
+ * when the answer's TTL runs out (held between `min_ttl` and `max_ttl`), every `interval`
+ * for an answer that carries no TTL (SRV) and after a failure. A failed or empty answer never
+ * empties the upstream: the last good set is kept (a `warn` line when it starts failing, an
+ * `info` line when it answers again; each failure is an outcome the owner counts).
+ */
+export class DnsDiscovery {
+  readonly #upstream: string;
+  readonly config: DiscoveryConfig;
+  readonly #logger: Logger;
+  readonly #onReport: OnDiscovery;
+  readonly #resolver: Resolver;
+  #report: DiscoveryReport;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  /** `kept`: the report of the runner this one replaces (a reload), whose set stands until this one's first answer. */
+  constructor(
+    upstream: string,
+    config: DiscoveryConfig,
+    logger: Logger,
+    onReport: OnDiscovery,
+    kept?: DiscoveryReport,
+  ) {
+    this.#upstream = upstream;
+    this.config = config;
+    this.#logger = logger;
+    this.#onReport = onReport;
+    this.#resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: QUERY_TRIES });
+    if (config.resolvers.length > 0) this.#resolver.setServers([...config.resolvers]);
+    this.#report = kept ?? {
+      upstream,
+      targets: [],
+      changed_at: null,
+      resolved_at: null,
+      failure: null,
+    };
+    void this.#ask();
+  }
+
+  get report(): DiscoveryReport {
+    return this.#report;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#resolver.cancel();
+  }
+
+  async #ask(): Promise<void> {
+    const { dns, type } = this.config;
+    let next = this.config.interval;
+    let outcome: DiscoveryOutcome;
+    try {
+      const answer = await askDns(this.#resolver, this.config);
+      if (this.#stopped) return;
+      const now = new Date().toISOString();
+      const before = this.#report;
+      if (answer.targets.length === 0) throw Object.assign(new Error('no records'), { code: 'ENODATA' });
+      const changed = key(answer.targets) !== key(before.targets) || before.changed_at === null;
+      outcome = changed ? 'changed' : 'same';
+      if (before.failure !== null)
+        this.#logger.info({ upstream: this.#upstream, dns, type }, 'discovery answering again');
+      if (changed) {
+        const was = new Set(before.targets.map((t) => t.origin));
+        const is = new Set(answer.targets.map((t) => t.origin));
+        this.#logger.info(
+          {
+            upstream: this.#upstream,
+            dns,
+            type,
+            targets: answer.targets.map((t) => t.url),
+            added: answer.targets.filter((t) => !was.has(t.origin)).map((t) => t.url),
+            removed: before.targets.filter((t) => !is.has(t.origin)).map((t) => t.url),
+            ttl: answer.ttl ?? null,
+          },
+          'discovered targets changed',
+        );
+      }
+      this.#report = {
+        upstream: this.#upstream,
+        targets: answer.targets,
+        changed_at: changed ? now : before.changed_at,
+        resolved_at: now,
+        failure: null,
+      };
+      if (answer.ttl !== undefined)
+        next = Math.min(this.config.maxTtl, Math.max(this.config.minTtl, answer.ttl * 1000));
+    } catch (err) {
+      if (this.#stopped) return;
+      const code = (err as { code?: string }).code ?? 'error';
+      outcome = code === 'ENODATA' ? 'empty' : 'error';
+      const failure = outcome === 'empty' ? 'empty' : code;
+      if (this.#report.failure === null)
+        this.#logger.warn(
+          {
+            upstream: this.#upstream,
+            dns,
+            type,
+            failure,
+            err: (err as Error).message,
+            kept: this.#report.targets.map((t) => t.url),
+          },
+          'discovery failed: the last good targets are kept',
+        );
+      this.#report = { ...this.#report, failure };
+    }
+    this.#onReport(this.#report, outcome);
+    if (!this.#stopped) this.#timer = setTimeout(() => void this.#ask(), next).unref();
+  }
+}
+
+function key(targets: readonly TargetConfig[]): string {
+  return targets.map((t) => `${t.origin} ${t.weight}`).join(' ');
+}

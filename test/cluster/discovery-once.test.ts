@@ -1,0 +1,105 @@
+/**
+ * DNS discovery runs once per gateway: under `candor serve --workers 2` the primary asks the
+ * DNS server and both workers take its answers (one "discovered targets changed" line per
+ * change, not one per worker); traffic follows a change on every worker; the admin API's
+ * /status shows the current set and when it last changed. The primary's health checks probe
+ * the discovered targets.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
+import { request } from '../helpers/http-client.ts';
+import { adminCall, type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { freePort, waitUntil } from '../helpers/wait.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-discovery-once-'));
+const TOKEN = 'discovery-once-admin-token';
+const servers: http.Server[] = [];
+const probes: Record<string, number> = { '127.0.0.1': 0, '127.0.0.2': 0 };
+let dns: DnsServer;
+let serve: ServeProcess;
+let port = 0;
+
+async function listen(host: string, at: number): Promise<number> {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/health') probes[host]++;
+    res.end(host);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(at, host, resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+before(async () => {
+  port = await listen('127.0.0.1', 0);
+  await listen('127.0.0.2', port);
+  dns = await startDnsServer();
+  dns.set('app.test', [{ type: 'A', address: '127.0.0.1', ttl: 1 }]);
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `name: discovery-once
+listen:
+  - address: 127.0.0.1:0
+admin: { listen: "127.0.0.1:${await freePort()}", token_file: ${tokenFile} }
+routes:
+  - upstream: app
+upstreams:
+  app:
+    discovery: { dns: app.test, port: ${port}, resolvers: [${dns.address}], min_ttl: 100ms }
+    health_check: { path: /health, interval: 200ms }
+`,
+  );
+  serve = await startServe(path, 2, { admin: true });
+});
+
+after(async () => {
+  // Whatever before() got to start is stopped, even when it failed half-way.
+  await serve?.stop();
+  await dns?.close();
+  for (const server of servers) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+/** Fresh connections: the cluster hands them to both workers. */
+const answeredBy = async (count: number) =>
+  new Set(
+    (await Promise.all(Array.from({ length: count }, () => request(`http://127.0.0.1:${serve.port}`)))).map(
+      (r) => r.text,
+    ),
+  );
+
+test('the primary asks, both workers follow; one log line per change; /status shows the set', async () => {
+  await serve.waitForLines('discovered targets changed', 1);
+  assert.deepEqual(await answeredBy(8), new Set(['127.0.0.1']));
+  dns.set('app.test', [{ type: 'A', address: '127.0.0.2', ttl: 1 }]);
+  await serve.waitForLines('discovered targets changed', 2);
+  // Each worker applies the primary's message on its own turn: poll until every answer follows.
+  let seen = new Set<string>();
+  for (let i = 0; i < 50 && !(seen.size === 1 && seen.has('127.0.0.2')); i++) seen = await answeredBy(8);
+  assert.deepEqual(seen, new Set(['127.0.0.2']));
+  assert.equal(serve.lines.filter((l) => l.msg === 'discovered targets changed').length, 2);
+  const { status, body } = await adminCall(serve.adminPort ?? 0, 'GET', '/status', { token: TOKEN });
+  assert.equal(status, 200);
+  const app = (body.upstreams as Record<string, Record<string, unknown>>).app;
+  const discovery = app.discovery as Record<string, unknown>;
+  assert.equal(discovery.dns, 'app.test');
+  assert.deepEqual(discovery.targets, [`http://127.0.0.2:${port}`]);
+  assert.match(String(discovery.changed_at), /^\d{4}-/);
+  assert.deepEqual(
+    (app.targets as { url: string }[]).map((t) => t.url),
+    [`http://127.0.0.2:${port}`],
+  );
+  // The primary's health checks moved with the set.
+  const before = probes['127.0.0.2'];
+  await waitUntil('127.0.0.2 probed', () => probes['127.0.0.2'] > before, 5000);
+});

@@ -1,0 +1,115 @@
+/**
+ * `store` and `upstreams.*.discovery`: what several gateways add to the file, checked as
+ * strictly as the rest (unknown keys with a did-you-mean, one problem per line, defaults filled).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { problem, problemsOf, SOURCE } from './config-fixture.ts';
+
+const HEAD = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+`;
+
+test('store.redis and discovery are normalised with their defaults', () => {
+  const config = parseConfig(
+    `${HEAD}store:
+  redis: { url: "rediss://:\${PW}@redis.internal:6380/2" }
+upstreams:
+  api:
+    discovery: { dns: api.default.svc.cluster.local, port: 3001, resolvers: [10.96.0.10:53, "[fd00::a]:53"] }
+  srv:
+    discovery: { dns: _http._tcp.api.internal, type: SRV, scheme: https, interval: 10s, min_ttl: 2s, max_ttl: 2m }
+`,
+    SOURCE,
+    { PW: 's3cret' },
+  );
+  assert.deepEqual(config.store, {
+    redis: {
+      url: 'rediss://:s3cret@redis.internal:6380/2',
+      onError: 'allow',
+      timeout: 50,
+      prefix: 'candor:',
+    },
+  });
+  assert.deepEqual(config.upstreams.api.targets, []);
+  assert.deepEqual(config.upstreams.api.discovery, {
+    dns: 'api.default.svc.cluster.local',
+    type: 'A',
+    port: 3001,
+    scheme: 'http',
+    resolvers: ['10.96.0.10:53', '[fd00::a]:53'],
+    interval: 5000,
+    minTtl: 1000,
+    maxTtl: 60000,
+  });
+  assert.deepEqual(config.upstreams.srv.discovery, {
+    dns: '_http._tcp.api.internal',
+    type: 'SRV',
+    scheme: 'https',
+    resolvers: [],
+    interval: 10000,
+    minTtl: 2000,
+    maxTtl: 120000,
+  });
+});
+
+test('bad store and discovery fields: each named at its line, with what was expected', () => {
+  const text = `${HEAD}store:
+  redis: { url: "http://127.0.0.1:6379", on_eror: deny }
+upstreams:
+  api:
+    targets: [{ url: http://127.0.0.1:3001 }]
+    discovery: { dns: "api internal", type: CNAME, port: 80, resolvers: [dns.google:53], min_ttl: 9s, max_ttl: 3s }
+  b:
+    discovery: { dns: b.internal }
+  c:
+    discovery: { dns: _x._tcp.c.internal, type: SRV, port: 80 }
+  d:
+    balancer: round_robin
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(6, 17, 'store.redis.url', 'expected a redis:// or rediss:// URL, got "http://127.0.0.1:6379"'),
+    problem(6, 42, 'store.redis.on_eror', "unknown field 'on_eror' (did you mean 'on_error'?)"),
+    problem(
+      10,
+      5,
+      'upstreams.api.discovery',
+      'targets and discovery cannot both be set: the targets are either written or found by DNS',
+    ),
+    problem(
+      10,
+      23,
+      'upstreams.api.discovery.dns',
+      'expected a DNS name like api.internal or _http._tcp.api.internal, got "api internal"',
+    ),
+    problem(10, 45, 'upstreams.api.discovery.type', 'expected one of A, AAAA, SRV, got "CNAME"'),
+    problem(
+      10,
+      74,
+      'upstreams.api.discovery.resolvers[0]',
+      'expected an IP address and port like 10.0.0.10:53 or [fd00::a]:53, got "dns.google:53"',
+    ),
+    problem(
+      10,
+      99,
+      'upstreams.api.discovery.min_ttl',
+      'discovery.min_ttl (9s) must not be above discovery.max_ttl (3s)',
+    ),
+    problem(
+      12,
+      5,
+      'upstreams.b.discovery.port',
+      "missing required field 'port': an A answer gives addresses, not the port the targets listen on",
+    ),
+    problem(14, 60, 'upstreams.c.discovery.port', 'SRV records carry their own ports: remove port'),
+    problem(
+      15,
+      3,
+      'upstreams.d.targets',
+      "missing required field 'targets' (or 'discovery', to find them by DNS)",
+    ),
+  ]);
+});

@@ -1,0 +1,83 @@
+/**
+ * A reload reads its file on a thread of its own, with a deadline and a heap of its own: the
+ * process that runs the admin API and signals never waits on a file, nor pays its memory.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { loadConfigFile } from '../../../src/core/config/load.ts';
+import { loadConfigIsolated } from '../../../src/core/config/load-isolated.ts';
+import { MINIMAL } from './config-fixture.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-load-isolated-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+async function refusal(load: Promise<unknown>): Promise<ConfigError['problems']> {
+  try {
+    await load;
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('a config read on its own thread is the one loadConfigFile reads, frozen', async () => {
+  const path = file('ok.yaml', MINIMAL);
+  const config = await loadConfigIsolated(path, {});
+  assert.deepEqual(config, await loadConfigFile(path, {}));
+  assert.ok(Object.isFrozen(config.routes[0]));
+});
+
+test("a file's problems come back from the thread with their file and line", async () => {
+  const path = file('bad.yaml', `${MINIMAL}zzz: 1\n`);
+  assert.deepEqual(await refusal(loadConfigIsolated(path, {})), await refusal(loadConfigFile(path, {})));
+});
+
+test('the 7-deep alias bomb is refused through the thread, naming file and line', async () => {
+  const lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+  for (let i = 1; i <= 7; i++)
+    lines.push(
+      `l${i}: &l${i} [${Array(9)
+        .fill(`*l${i - 1}`)
+        .join(', ')}]`,
+    );
+  const path = file('bomb.yaml', `${lines.join('\n')}\n`);
+  const [only] = await refusal(loadConfigIsolated(path, {}));
+  assert.deepEqual([only.file, only.line, only.column], [path, 5, 10]);
+  assert.match(only.message, /^more than 1000 aliases to resolve/);
+});
+
+test('a load that outlives its deadline is refused and its thread stopped', async () => {
+  const path = file('slow.yaml', MINIMAL);
+  // A thread takes longer than 1 ms to start: the deadline passes before any file is read.
+  assert.deepEqual(await refusal(loadConfigIsolated(path, {}, { deadlineMs: 1, heapMb: 64 })), [
+    {
+      file: path,
+      line: 0,
+      column: 0,
+      path: '',
+      message: `reading and validating ${path} took longer than 1 ms: refused (a config is read in milliseconds)`,
+    },
+  ]);
+});
+
+test('a file that needs more than the thread heap is refused; this process keeps its memory', async () => {
+  const path = file('huge.yaml', `name: "${'a'.repeat(60 * 1024 * 1024)}"\n`);
+  assert.deepEqual(await refusal(loadConfigIsolated(path, {}, { deadlineMs: 30_000, heapMb: 16 })), [
+    {
+      file: path,
+      line: 0,
+      column: 0,
+      path: '',
+      message: `reading and validating ${path} needed more than 16 MiB: refused (a config needs a few at most)`,
+    },
+  ]);
+});

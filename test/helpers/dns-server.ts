@@ -1,0 +1,127 @@
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+
+/** One record of an answer, as the test sets it. */
+export type DnsRecord =
+  | { readonly type: 'A' | 'AAAA'; readonly address: string; readonly ttl: number }
+  | {
+      readonly type: 'SRV';
+      readonly target: string;
+      readonly port: number;
+      readonly priority?: number;
+      readonly weight?: number;
+      readonly ttl: number;
+    };
+
+/** What a name answers: its records (none: an empty NOERROR answer), or a failure code. */
+export type DnsAnswer = readonly DnsRecord[] | 'servfail' | 'nxdomain';
+
+export interface DnsServer {
+  /** `127.0.0.1:port`, as `resolvers:` takes it. */
+  readonly address: string;
+  /** Questions received so far, as `NAME TYPE`. */
+  readonly questions: string[];
+  /** Sets what `name` answers from now on (records of other types than the question's are left out). */
+  set(name: string, answer: DnsAnswer): void;
+  close(): Promise<void>;
+}
+
+const TYPES = { A: 1, AAAA: 28, SRV: 33 } as const;
+const NAMES: Record<number, string> = { 1: 'A', 28: 'AAAA', 33: 'SRV' };
+
+/**
+ * An authoritative DNS server on loopback UDP for tests, written on node:dgram: it answers A,
+ * AAAA and SRV questions from a table the test changes while it runs (with TTLs), so the
+ * gateway's discovery is tested against real packets on a real socket, never a mocked resolver.
+ */
+export async function startDnsServer(): Promise<DnsServer> {
+  const socket = dgram.createSocket('udp4');
+  const table = new Map<string, DnsAnswer>();
+  const questions: string[] = [];
+  socket.on('message', (packet, peer) => {
+    const reply = answer(packet, table, questions);
+    if (reply) socket.send(reply, peer.port, peer.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${socket.address().port}`,
+    questions,
+    set: (name, records) => table.set(name.toLowerCase(), records),
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
+}
+
+function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string[]): Buffer | undefined {
+  if (packet.length < 12) return undefined;
+  const id = packet.readUInt16BE(0);
+  const flags = packet.readUInt16BE(2);
+  if (flags & 0x8000 || packet.readUInt16BE(4) !== 1) return undefined;
+  const { name, end } = readName(packet, 12);
+  if (end + 4 > packet.length) return undefined;
+  const qtype = packet.readUInt16BE(end);
+  const question = packet.subarray(12, end + 4);
+  questions.push(`${name} ${NAMES[qtype] ?? qtype}`);
+  const found = table.get(name.toLowerCase());
+  const rcode = found === 'servfail' ? 2 : found === 'nxdomain' || found === undefined ? 3 : 0;
+  const records: readonly DnsRecord[] =
+    typeof found === 'object' ? found.filter((r) => TYPES[r.type] === qtype) : [];
+  const head = Buffer.alloc(12);
+  head.writeUInt16BE(id, 0);
+  // QR, authoritative, the question's RD, recursion available, and the code.
+  head.writeUInt16BE(0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | rcode, 2);
+  head.writeUInt16BE(1, 4);
+  head.writeUInt16BE(records.length, 6);
+  return Buffer.concat([head, question, ...records.map(encodeRecord)]);
+}
+
+function encodeRecord(record: DnsRecord): Buffer {
+  let data: Buffer;
+  if (record.type === 'SRV') {
+    const fixed = Buffer.alloc(6);
+    fixed.writeUInt16BE(record.priority ?? 0, 0);
+    fixed.writeUInt16BE(record.weight ?? 1, 2);
+    fixed.writeUInt16BE(record.port, 4);
+    data = Buffer.concat([fixed, encodeName(record.target)]);
+  } else if (record.type === 'A') data = Buffer.from(record.address.split('.').map(Number));
+  else data = ipv6Bytes(record.address);
+  const fixed = Buffer.alloc(12);
+  // The owner name: a pointer to the question's name, at offset 12.
+  fixed.writeUInt16BE(0xc00c, 0);
+  fixed.writeUInt16BE(TYPES[record.type], 2);
+  fixed.writeUInt16BE(1, 4);
+  fixed.writeUInt32BE(record.ttl, 6);
+  fixed.writeUInt16BE(data.length, 10);
+  return Buffer.concat([fixed, data]);
+}
+
+function encodeName(name: string): Buffer {
+  const labels = name.replace(/\.$/, '').split('.').filter(Boolean);
+  return Buffer.concat([
+    ...labels.map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'ascii')])),
+    Buffer.from([0]),
+  ]);
+}
+
+function readName(packet: Buffer, offset: number): { name: string; end: number } {
+  const labels: string[] = [];
+  let at = offset;
+  while (at < packet.length && packet[at] !== 0) {
+    const length = packet[at];
+    labels.push(packet.toString('ascii', at + 1, at + 1 + length));
+    at += 1 + length;
+  }
+  return { name: labels.join('.'), end: at + 1 };
+}
+
+function ipv6Bytes(address: string): Buffer {
+  if (!isIPv6(address)) throw new Error(`not an IPv6 address: ${address}`);
+  const [left, right = ''] = address.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  const head = groups(left);
+  const tail = address.includes('::') ? groups(right) : [];
+  const middle = Array(8 - head.length - tail.length).fill('0');
+  const bytes = Buffer.alloc(16);
+  for (const [i, group] of [...head, ...middle, ...tail].entries())
+    bytes.writeUInt16BE(Number.parseInt(group, 16), i * 2);
+  return bytes;
+}

@@ -1,0 +1,60 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { freePort } from './wait.ts';
+
+/** A real `redis-server` (Debian's package) on a loopback port, started and killed by the test. */
+export interface RedisProcess {
+  readonly port: number;
+  /** redis://:PASSWORD@127.0.0.1:PORT */
+  readonly url: string;
+  /** SIGKILL, as a crash or an OOM kill would: no goodbye to the clients. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (empty: it keeps nothing on disk). */
+  start(): Promise<void>;
+}
+
+/**
+ * Redis cannot listen on port 0, so the port is one that was free a moment ago (freePort
+ * binds it first). Nothing is saved to disk; a password is required, as in production.
+ */
+export async function startRedis(password = 'test-secret-password'): Promise<RedisProcess> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+      const started = spawn('redis-server', [...args, '--requirepass', password], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child = started;
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`redis-server not ready after 5 s: ${output}`)), 5000);
+      started.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`could not start redis-server (apt-get install redis-server): ${err.message}`));
+      });
+      started.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      started.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited (${code}): ${output}`));
+      });
+    });
+  await start();
+  return {
+    port,
+    url: `redis://:${password}@127.0.0.1:${port}`,
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (child === undefined || child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.removeAllListeners('exit');
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+    start,
+  };
+}

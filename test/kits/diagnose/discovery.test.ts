@@ -1,0 +1,90 @@
+/**
+ * `candor diagnose --config FILE NAME` on an upstream found by DNS: the name is asked of the
+ * configured resolver (a real DNS server on loopback), and every address of the answer is
+ * probed; an empty answer is said plainly, with the 503 the gateway would give.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-diagnose-dns-'));
+let echo: Fault;
+let dns: DnsServer;
+let config: string;
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'diagnose', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+before(async () => {
+  echo = await startEcho();
+  dns = await startDnsServer();
+  const port = new URL(echo.url).port;
+  // 127.0.0.1 answers; nothing listens on 127.0.0.2 at that port.
+  dns.set('app.test', [
+    { type: 'A', address: '127.0.0.1', ttl: 30 },
+    { type: 'A', address: '127.0.0.2', ttl: 30 },
+  ]);
+  dns.set('none.test', []);
+  config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `listen: [{ address: 127.0.0.1:0 }]
+routes: [{ upstream: app }, { upstream: none, match: { path: /none } }]
+upstreams:
+  app:
+    discovery: { dns: app.test, port: ${port}, resolvers: [${dns.address}] }
+  none:
+    discovery: { dns: none.test, port: ${port}, resolvers: [${dns.address}] }
+`,
+  );
+});
+
+after(async () => {
+  await echo.close();
+  await dns.close();
+});
+
+test('each address of the answer is probed: one answers, one refuses (exit 2)', async () => {
+  const port = new URL(echo.url).port;
+  const { code, stdout, stderr } = await run(['app', '--config', config, '--json']);
+  assert.equal(code, 2);
+  assert.equal(
+    stderr,
+    `DNS A app.test at ${dns.address}: http://127.0.0.1:${port}, http://127.0.0.2:${port}, TTL 30s\n`,
+  );
+  const report = JSON.parse(stdout) as { targets: { verdict: { outcome: string; type?: string } }[] };
+  assert.deepEqual(
+    report.targets.map((t) => t.verdict.outcome),
+    ['ok', 'failure'],
+  );
+  assert.ok(dns.questions.includes('app.test A'));
+});
+
+test('an empty answer: nothing to probe, said with the 503 the gateway would give (exit 2)', async () => {
+  const { code, stdout, stderr } = await run(['none', '--config', config]);
+  assert.equal(code, 2);
+  assert.equal(stdout, '');
+  assert.equal(
+    stderr,
+    `candor: upstream "none" has no target to probe: DNS A none.test at ${dns.address}: no record (the gateway would answer 503 destination_unavailable until DNS answers)\n`,
+  );
+});

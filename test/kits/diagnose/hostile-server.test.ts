@@ -1,0 +1,115 @@
+/**
+ * `candor diagnose` against a malicious server on loopback (issue 24, item 5): a flood of
+ * interim (1xx) heads is held to the gateway's own bounds (MAX_INTERIM: the statuses of the first
+ * 16 kept, the rest counted, their bytes dropped as each head ends), and nothing a server sends
+ * reaches the terminal unescaped: a banner's escape sequences, a header's C1 bytes.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { MAX_INTERIM } from '../../../src/proxy/forward/exchange.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const faults: Fault[] = [];
+after(() => Promise.all(faults.map((f) => f.close())));
+
+const EARLY_HINTS = 'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n';
+/** Control characters a terminal acts on: C0 but the newline, DEL, C1 (CSI is U+009B). */
+const TERMINAL_CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'diagnose', ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.on('close', (code) => resolve({ code, stdout }));
+  });
+}
+
+test('20000 interim answers before the final head: 16 statuses kept, the rest counted, the gateway bound said', async () => {
+  const fault = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    const batch = EARLY_HINTS.repeat(1000);
+    for (let i = 0; i < 20; i++) await connection.write(batch);
+    await connection.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  });
+  faults.push(fault);
+  const report = await diagnose({ target: fault.url });
+  const response = report.targets[0].steps.find((step) => step.step === 'response');
+  assert.ok(response?.ok, response?.summary);
+  assert.equal(response.summary.split(',')[0], 'HTTP/1.1 200 OK');
+  assert.deepEqual(
+    (response.facts as { informational: number[] }).informational,
+    Array(MAX_INTERIM.count).fill(103),
+  );
+  assert.equal(
+    (response.facts as { headBytes: number }).headBytes,
+    'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n'.length,
+  );
+  assert.equal(
+    response.notes[0],
+    `20000 interim (1xx) answers, ${((20000 * EARLY_HINTS.length) / 1048576).toFixed(1)} MiB, before the final head: the gateway relays the first 16 (at most 64 KiB) and drops the rest, reading on until its response timeout`,
+  );
+  assert.equal(report.exitCode, 0);
+});
+
+test('an endless flood of interim answers ends at the response timeout, bounded, with the flood said', async () => {
+  const fault = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    const batch = Buffer.from(EARLY_HINTS.repeat(1000), 'latin1');
+    // Until diagnose hangs up: it used to keep every byte (825 MiB, 2.6 GiB of memory, a crash).
+    while (!connection.socket.destroyed) await connection.write(batch).catch(() => {});
+  });
+  faults.push(fault);
+  const report = await diagnose({ target: fault.url, responseTimeout: 500 });
+  const { verdict } = report.targets[0];
+  assert.equal(verdict.failure?.type, 'http_response_timeout');
+  const response = report.targets[0].steps.at(-1);
+  assert.ok(response !== undefined);
+  assert.equal(response.step, 'response');
+  assert.deepEqual((response.facts as { informational: number[] }).informational, Array(16).fill(103));
+  assert.match(
+    response.notes.at(-1) ?? '',
+    /^\d+ interim \(1xx\) answers, .* the gateway relays the first 16 /,
+  );
+});
+
+test("a banner's escape sequences, past its first 16 characters, are printed escaped, text and --json", async () => {
+  const fault = await startRawFault(async (connection) => {
+    await connection.end(
+      Buffer.from('220 hello this is a custom banner \x1b]0;owned\x07\x1b[2J\x9b2J ok\r\n', 'latin1'),
+    );
+  });
+  faults.push(fault);
+  const text = await run([fault.url]);
+  assert.equal(text.code, 2);
+  assert.doesNotMatch(text.stdout, TERMINAL_CONTROLS);
+  assert.ok(
+    text.stdout.includes('220 hello this is a custom banner \\x1b]0;owned\\x07\\x1b[2J\\x9b2J ok'),
+    text.stdout,
+  );
+  const json = await run(['--json', fault.url]);
+  assert.doesNotMatch(json.stdout, TERMINAL_CONTROLS);
+});
+
+test("a header value's C1 bytes (a CSI) are printed escaped", async () => {
+  const fault = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    await connection.end(
+      Buffer.from('HTTP/1.1 200 OK\r\nX-Evil: a\x9b2Jb\r\nContent-Length: 0\r\n\r\n', 'latin1'),
+    );
+  });
+  faults.push(fault);
+  const text = await run([fault.url]);
+  assert.equal(text.code, 0);
+  assert.doesNotMatch(text.stdout, TERMINAL_CONTROLS);
+  assert.match(text.stdout, /X-Evil: a\\x9b2Jb\n/);
+});

@@ -1,0 +1,148 @@
+/**
+ * `store.redis`: a route's rate limit decided in a real Redis (one bucket for every gateway
+ * on it), and what happens while Redis is gone: `on_error` decides at once, the change of
+ * state is logged once each way, counted, and shown in /status.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+let echo: Fault;
+let redis: RedisProcess;
+const open: TestGateway[] = [];
+
+before(async () => {
+  echo = await startEcho();
+  redis = await startRedis();
+});
+
+after(async () => {
+  await Promise.all(open.map((g) => g.close()));
+  await redis.kill();
+  await echo.close();
+});
+
+async function gateway(onError: 'allow' | 'deny', routeName: string, limit = '{ rate: 1, burst: 3 }') {
+  const g = await startTestGateway(`
+store:
+  redis: { url: "${redis.url}", on_error: ${onError}, timeout: 2s }
+routes:
+  - name: ${routeName}
+    match: { path: /limited }
+    upstream: app
+    rate_limit: ${limit}
+  - name: open
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${echo.url} }]
+`);
+  open.push(g);
+  await waitUntil('connected to Redis', () =>
+    g.logs.some((l) => l.msg.startsWith('rate limit store reachable')),
+  );
+  return g;
+}
+
+const get = (g: TestGateway, path = '/limited') =>
+  request(g.url, { path, headers: { accept: 'application/json' } });
+
+test('two gateways on one Redis share one bucket: burst 3 lets 3 through in all, then 429 with Retry-After', async () => {
+  const a = await gateway('allow', 'shared-1');
+  const b = await gateway('allow', 'shared-1');
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(await get(a), await get(b));
+  assert.deepEqual(
+    answers.map((r) => r.status),
+    [200, 200, 200, 429, 429, 429, 429, 429],
+  );
+  const denied = answers[3];
+  assert.equal(JSON.parse(denied.text).error, 'http_request_denied');
+  assert.match(String(denied.headers['proxy-status']), /error=http_request_denied/);
+  assert.equal(denied.headers['retry-after'], '1');
+  // A route without a limit is never asked about.
+  assert.equal((await get(a, '/other')).status, 200);
+  // The key as the README writes it: prefix, rl, the route name's length and name, the client's key.
+  const client = new Redis(redis.url);
+  try {
+    assert.deepEqual(await client.keys('candor:rl:*'), ['candor:rl:8:shared-1:a:127.0.0.1']);
+    assert.ok((await client.pttl('candor:rl:8:shared-1:a:127.0.0.1')) > 0, 'the bucket expires');
+  } finally {
+    client.disconnect();
+  }
+  const status = a.gateway.status();
+  assert.equal(status.store?.state, 'up');
+  assert.equal(status.store?.address, `redis://127.0.0.1:${redis.port}`);
+  assert.equal(JSON.stringify(status).includes('test-secret-password'), false);
+});
+
+test('Redis gone: on_error allow lets through, deny answers 503 proxy_internal_response; one log line each way; back: shared again', async () => {
+  const allow = await gateway('allow', 'outage', '{ rate: 0.001, burst: 1 }');
+  const deny = await gateway('deny', 'outage', '{ rate: 0.001, burst: 1 }');
+  assert.equal((await get(allow)).status, 200);
+  assert.equal((await get(deny)).status, 429);
+  await redis.kill();
+  const during = [];
+  for (let i = 0; i < 5; i++) during.push(await get(allow), await get(deny));
+  assert.deepEqual(
+    during.map((r) => r.status),
+    [200, 503, 200, 503, 200, 503, 200, 503, 200, 503],
+  );
+  const refused = during[1];
+  assert.equal(JSON.parse(refused.text).error, 'proxy_internal_response');
+  assert.match(String(refused.headers['proxy-status']), /error=proxy_internal_response/);
+  assert.equal(refused.headers['retry-after'], '1');
+  for (const g of [allow, deny]) {
+    assert.equal(g.logs.filter((l) => l.msg.startsWith('rate limit store unreachable')).length, 1);
+    assert.equal(g.gateway.status().store?.state, 'down');
+  }
+  const metrics = (await allow.gateway.metrics.exposition()).text;
+  assert.match(metrics, /candor_store_up\{store="redis"\} 0/);
+  assert.match(metrics, /candor_store_fallback_decisions_total\{store="redis",decision="allow"\} 5/);
+  assert.match(metrics, /candor_store_state_changes_total\{store="redis",to="down"\} 1/);
+  await redis.start();
+  // Reconnection backs off up to 2 s: poll until both are back, then the shared bucket decides again.
+  await waitUntil(
+    'both gateways reconnected',
+    () => [allow, deny].every((g) => g.gateway.status().store?.state === 'up'),
+    10_000,
+  );
+  for (const g of [allow, deny])
+    assert.equal(g.logs.filter((l) => l.msg.startsWith('rate limit store reachable')).length, 2);
+  // Redis came back empty: one bucket again for both, burst 1.
+  assert.deepEqual([(await get(allow)).status, (await get(deny)).status], [200, 429]);
+});
+
+test("a reload that adds store.redis moves the route's limit to Redis; one that removes it, back to the gateway's own bucket", async () => {
+  const yaml = (store: string) => `listen: [{ address: 127.0.0.1:0 }]
+${store}
+routes:
+  - name: reloaded
+    upstream: app
+    rate_limit: { rate: 0.001, burst: 1 }
+upstreams:
+  app:
+    targets: [{ url: ${echo.url} }]
+`;
+  const g = await startTestGateway(yaml('').replace('listen: [{ address: 127.0.0.1:0 }]\n', ''));
+  open.push(g);
+  assert.deepEqual([(await get(g, '/')).status, (await get(g, '/')).status], [200, 429]);
+  await g.gateway.reload(parseConfig(yaml(`store: { redis: { url: "${redis.url}" } }`), '<test>', {}));
+  // Until the new connection is up, on_error decides (allow): wait for it.
+  await waitUntil('connected', () => g.gateway.status().store?.state === 'up');
+  // Redis holds its own bucket for the route: full, then spent by one request.
+  assert.deepEqual([(await get(g, '/')).status, (await get(g, '/')).status], [200, 429]);
+  assert.equal(g.gateway.status().store?.address, `redis://127.0.0.1:${redis.port}`);
+  await g.gateway.reload(parseConfig(yaml(''), '<test>', {}));
+  assert.equal(g.gateway.status().store, null);
+  // The gateway's own bucket again, a new one (none was kept while Redis held the limit).
+  assert.deepEqual([(await get(g, '/')).status, (await get(g, '/')).status], [200, 429]);
+});

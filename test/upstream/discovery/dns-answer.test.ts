@@ -1,0 +1,78 @@
+/** What each record type becomes, asked of a real DNS server on loopback. */
+import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
+import { after, before, test } from 'node:test';
+import type { DiscoveryConfig } from '../../../src/core/config/types.ts';
+import { askDns } from '../../../src/upstream/discovery/dns-answer.ts';
+import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
+
+let dns: DnsServer;
+const resolver = new Resolver({ timeout: 1000, tries: 1 });
+
+before(async () => {
+  dns = await startDnsServer();
+  resolver.setServers([dns.address]);
+});
+after(() => dns.close());
+
+const config = (dnsName: string, type: DiscoveryConfig['type'], port?: number): DiscoveryConfig => ({
+  dns: dnsName,
+  type,
+  ...(port === undefined ? {} : { port }),
+  scheme: 'http',
+  resolvers: [dns.address],
+  interval: 5000,
+  minTtl: 1000,
+  maxTtl: 60000,
+});
+
+test('A: one target per address on the port, weight 1; the smallest TTL holds', async () => {
+  dns.set('a.test', [
+    { type: 'A', address: '10.0.0.6', ttl: 30 },
+    { type: 'A', address: '10.0.0.5', ttl: 7 },
+  ]);
+  const answer = await askDns(resolver, config('a.test', 'A', 3001));
+  assert.deepEqual(
+    answer.targets.map((t) => [t.url, t.hostname, t.port, t.origin, t.weight]),
+    [
+      ['http://10.0.0.5:3001', '10.0.0.5', 3001, 'http://10.0.0.5:3001', 1],
+      ['http://10.0.0.6:3001', '10.0.0.6', 3001, 'http://10.0.0.6:3001', 1],
+    ],
+  );
+  assert.equal(answer.ttl, 7);
+});
+
+test('AAAA: addresses in brackets in the URL, bare as the host name', async () => {
+  dns.set('six.test', [{ type: 'AAAA', address: 'fd00::5', ttl: 5 }]);
+  const answer = await askDns(resolver, config('six.test', 'AAAA', 8080));
+  assert.deepEqual(
+    answer.targets.map((t) => [t.url, t.hostname, t.origin]),
+    [['http://[fd00::5]:8080', 'fd00::5', 'http://[fd00::5]:8080']],
+  );
+});
+
+test('SRV: the lowest priority only, each record with its own port and weight (0 counts as 1, above 1000 as 1000)', async () => {
+  dns.set('_http._tcp.api.test', [
+    { type: 'SRV', target: 'a.api.test', port: 3001, priority: 10, weight: 3, ttl: 30 },
+    { type: 'SRV', target: 'b.api.test', port: 3002, priority: 10, weight: 0, ttl: 30 },
+    { type: 'SRV', target: 'c.api.test', port: 3003, priority: 10, weight: 5000, ttl: 30 },
+    { type: 'SRV', target: 'backup.api.test', port: 3004, priority: 20, weight: 1, ttl: 30 },
+  ]);
+  const answer = await askDns(resolver, config('_http._tcp.api.test', 'SRV'));
+  assert.deepEqual(
+    answer.targets.map((t) => [t.url, t.weight]),
+    [
+      ['http://a.api.test:3001', 3],
+      ['http://b.api.test:3002', 1],
+      ['http://c.api.test:3003', 1000],
+    ],
+  );
+  // Node's resolver gives no TTL for SRV: the owner asks again every `interval`.
+  assert.equal(answer.ttl, undefined);
+});
+
+test('an empty answer and a missing name reject with the resolver code', async () => {
+  dns.set('empty.test', []);
+  await assert.rejects(askDns(resolver, config('empty.test', 'A', 80)), { code: 'ENODATA' });
+  await assert.rejects(askDns(resolver, config('missing.test', 'A', 80)), { code: 'ENOTFOUND' });
+});
