@@ -1,0 +1,196 @@
+/**
+ * One HTTP/2 connection's watch against hostile clients: the floods node:http2 does not count
+ * (PING, SETTINGS, streams the client resets before their answer, new streams) are counted
+ * over fixed windows, and a connection past a bound gets GOAWAY ENHANCE_YOUR_CALM and is
+ * closed. What nghttp2 refuses on its own (a concurrency overrun, a HPACK table larger than
+ * announced, CONTINUATION without end, invalid frames) reaches here as the session's error:
+ * it is named for the log. Either way the logger hears one line per connection, the first
+ * reason only.
+ */
+import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { H2Limits } from './h2-limits.ts';
+
+const { constants } = http2;
+
+/** Why a connection was closed (or a stream cut), as the log line names it. */
+export type H2Bound =
+  | 'rapid_reset'
+  | 'ping_flood'
+  | 'settings_flood'
+  | 'request_rate'
+  | 'max_concurrent_streams'
+  | 'continuation_flood'
+  | 'protocol_error'
+  | 'send_timeout';
+
+export interface H2BoundEvent {
+  readonly bound: H2Bound;
+  /** The code sent: GOAWAY's for the connection, RST_STREAM's for `send_timeout`. */
+  readonly code: string;
+  readonly remoteAddress: string;
+  readonly details: string;
+}
+
+/** Where the server says why it closed a connection or cut a stream (wired to the gateway's log). */
+export interface H2Logger {
+  bound(event: H2BoundEvent): void;
+}
+
+/**
+ * nghttp2's error number the session's error carries (`errno`) when a header block had too
+ * many CONTINUATION frames. Every other refusal reaches here as NGHTTP2_ERR_PROTO (-505),
+ * whatever code its GOAWAY had (PROTOCOL_ERROR, COMPRESSION_ERROR for a HPACK table past
+ * ours, FLOW_CONTROL_ERROR…): node:http2 does not say which.
+ */
+const NGHTTP2_ERR_TOO_MANY_CONTINUATIONS = -905;
+
+export const CODE_NAMES: Record<number, string> = {
+  [constants.NGHTTP2_NO_ERROR]: 'NO_ERROR',
+  [constants.NGHTTP2_PROTOCOL_ERROR]: 'PROTOCOL_ERROR',
+  [constants.NGHTTP2_INTERNAL_ERROR]: 'INTERNAL_ERROR',
+  [constants.NGHTTP2_FLOW_CONTROL_ERROR]: 'FLOW_CONTROL_ERROR',
+  [constants.NGHTTP2_REFUSED_STREAM]: 'REFUSED_STREAM',
+  [constants.NGHTTP2_CANCEL]: 'CANCEL',
+  [constants.NGHTTP2_COMPRESSION_ERROR]: 'COMPRESSION_ERROR',
+  [constants.NGHTTP2_ENHANCE_YOUR_CALM]: 'ENHANCE_YOUR_CALM',
+};
+
+/** A count over fixed windows: `hit()` is true once the count passes `limit` within one window. */
+export class WindowCount {
+  readonly #limit: number;
+  readonly #windowMs: number;
+  #start = 0;
+  #count = 0;
+
+  constructor(limit: number, windowMs: number) {
+    this.#limit = limit;
+    this.#windowMs = windowMs;
+  }
+
+  hit(now = Date.now()): boolean {
+    if (now - this.#start >= this.#windowMs) {
+      this.#start = now;
+      this.#count = 0;
+    }
+    return ++this.#count > this.#limit;
+  }
+}
+
+export class H2Guard {
+  readonly #session: ServerHttp2Session;
+  readonly #limits: H2Limits;
+  readonly #logger: H2Logger;
+  readonly #remoteAddress: string;
+  readonly #pings: WindowCount;
+  readonly #settings: WindowCount;
+  readonly #resets: WindowCount;
+  readonly #requests: WindowCount;
+  /** Streams handed over and not closed yet. */
+  openStreams = 0;
+  /** The first reason told; nothing after it is (one line per connection). */
+  #told: H2Bound | undefined;
+
+  constructor(session: ServerHttp2Session, limits: H2Limits, logger: H2Logger) {
+    this.#session = session;
+    this.#limits = limits;
+    this.#logger = logger;
+    this.#remoteAddress = session.socket?.remoteAddress ?? '';
+    const window = limits.floodWindowMs;
+    this.#pings = new WindowCount(limits.maxPings, window);
+    this.#settings = new WindowCount(limits.maxSettingsFrames, window);
+    this.#resets = new WindowCount(limits.maxClientResets, window);
+    this.#requests = new WindowCount(limits.maxRequests, window);
+    session.on('ping', () => {
+      if (this.#pings.hit())
+        this.calm('ping_flood', `more than ${limits.maxPings} PING frames in ${window} ms`);
+    });
+    session.on('remoteSettings', () => {
+      if (this.#settings.hit())
+        this.calm('settings_flood', `more than ${limits.maxSettingsFrames} SETTINGS frames in ${window} ms`);
+    });
+    session.on('error', (error: Error & { errno?: number; code?: string }) => this.#sessionError(error));
+  }
+
+  /**
+   * A new stream: counted against the request rate. Past it, the stream is refused
+   * (REFUSED_STREAM: the client may send it again elsewhere, RFC 9113 §8.7) and the connection
+   * is told GOAWAY ENHANCE_YOUR_CALM, naming the last stream taken, and closes once the
+   * streams before it are answered. False: do not hand the stream over.
+   */
+  admit(stream: ServerHttp2Stream): boolean {
+    if (this.#told !== undefined) {
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return false;
+    }
+    if (this.#requests.hit()) {
+      this.#tell(
+        'request_rate',
+        constants.NGHTTP2_ENHANCE_YOUR_CALM,
+        `more than ${this.#limits.maxRequests} requests in ${this.#limits.floodWindowMs} ms`,
+      );
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      this.#session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, Math.max(0, (stream.id ?? 1) - 2));
+      this.#session.close();
+      return false;
+    }
+    this.openStreams++;
+    // Streams the session's own end closes still count: the error that says why comes after them.
+    stream.once('close', () => {
+      if (!this.#session.destroyed) this.openStreams--;
+    });
+    return true;
+  }
+
+  /** The client reset a stream before its answer was complete. */
+  clientReset(): void {
+    if (this.#resets.hit())
+      this.calm(
+        'rapid_reset',
+        `more than ${this.#limits.maxClientResets} streams reset by the client in ${this.#limits.floodWindowMs} ms`,
+      );
+  }
+
+  /** A stream's answer could not be sent within the send deadline and was reset (CANCEL). */
+  sendTimeout(streamId: number): void {
+    this.#logger.bound({
+      bound: 'send_timeout',
+      code: 'CANCEL',
+      remoteAddress: this.#remoteAddress,
+      details: `stream ${streamId}: nothing could be sent for ${this.#limits.sendTimeoutMs} ms (the client's window stayed shut)`,
+    });
+  }
+
+  /** GOAWAY ENHANCE_YOUR_CALM and close now: the streams open are cut. */
+  calm(bound: H2Bound, details: string): void {
+    if (this.#told !== undefined || this.#session.destroyed) return;
+    this.#tell(bound, constants.NGHTTP2_ENHANCE_YOUR_CALM, details);
+    // destroy() with an error sends GOAWAY with the given code (without one it says NO_ERROR).
+    this.#session.destroy(new Error(details), constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  /** `code`: the GOAWAY's, or undefined when nghttp2 chose it and node:http2 does not say. */
+  #tell(bound: H2Bound, code: number | undefined, details: string): void {
+    this.#told = bound;
+    this.#logger.bound({
+      bound,
+      code: code === undefined ? 'chosen by nghttp2' : (CODE_NAMES[code] ?? String(code)),
+      remoteAddress: this.#remoteAddress,
+      details,
+    });
+  }
+
+  /** nghttp2 closed the connection on its own (it has sent GOAWAY): name the reason. */
+  #sessionError(error: Error & { errno?: number; code?: string }): void {
+    // Only nghttp2's own refusals: a socket error (the client reset the connection) is no bound.
+    if (this.#told !== undefined || error.code !== 'ERR_HTTP2_ERROR') return;
+    if (error.errno === NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+      return this.#tell('continuation_flood', constants.NGHTTP2_INTERNAL_ERROR, error.message);
+    if (this.openStreams >= this.#limits.maxConcurrentStreams)
+      return this.#tell(
+        'max_concurrent_streams',
+        constants.NGHTTP2_PROTOCOL_ERROR,
+        `a stream past SETTINGS_MAX_CONCURRENT_STREAMS ${this.#limits.maxConcurrentStreams}`,
+      );
+    this.#tell('protocol_error', undefined, `nghttp2: ${error.message}`);
+  }
+}

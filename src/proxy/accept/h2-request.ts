@@ -1,0 +1,164 @@
+/**
+ * An HTTP/2 stream's request as the session reads any request: the head with the method, a
+ * target from `:path` (`:authority` for CONNECT), the fields flat with Host from
+ * `:authority` (RFC 9113 §8.3.1), and the body as a Readable with backpressure on the
+ * stream's flow-control window. nghttp2 has already refused what HTTP/2 forbids (upper-case
+ * names, connection-specific fields, a missing pseudo-field, a body longer or shorter than
+ * its content-length).
+ */
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { Readable } from 'node:stream';
+import type { RequestParseError } from '../../core/http1/request-parser.ts';
+import type { DownstreamHead } from './downstream.ts';
+
+/** The head of a request that came over HTTP/2 (`versionMinor` is 1: HTTP/1.1's semantics). */
+export interface H2DownstreamHead extends DownstreamHead {
+  readonly httpVersion: '2';
+  readonly streamId: number;
+  /** `:scheme` as the client sent it. */
+  readonly scheme: string;
+}
+
+export interface H2StreamFacts {
+  readonly streamId: number;
+  /** The HEADERS frame ended the stream: no body. */
+  readonly endStream: boolean;
+  readonly remoteAddress: string;
+  readonly encrypted: boolean;
+}
+
+/** The head from the stream's raw fields (flat [name, value, …], pseudo-fields first). */
+export function h2RequestHead(raw: readonly string[], facts: H2StreamFacts): H2DownstreamHead {
+  let method = '';
+  let path = '';
+  let scheme = '';
+  let authority: string | undefined;
+  let host: string | undefined;
+  let contentLength: number | undefined;
+  let expectContinue = false;
+  const cookies: string[] = [];
+  const fields: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (name === ':method') method = value;
+      else if (name === ':path') path = value;
+      else if (name === ':authority') authority = value;
+      else if (name === ':scheme') scheme = value;
+      continue;
+    }
+    if (name === 'host') host ??= value;
+    // §8.2.3: cookie may come split in several fields; HTTP/1.1 wants one, joined by "; ".
+    else if (name === 'cookie') cookies.push(value);
+    else {
+      if (name === 'content-length') contentLength = Number(value);
+      else if (name === 'expect' && value.toLowerCase() === '100-continue') expectContinue = true;
+      fields.push(name, value);
+    }
+  }
+  const hostValue = authority ?? host;
+  const headers = hostValue === undefined ? fields : ['host', hostValue, ...fields];
+  if (cookies.length > 0) headers.push('cookie', cookies.join('; '));
+  return {
+    method,
+    target: method === 'CONNECT' ? (authority ?? '') : path,
+    versionMinor: 1,
+    httpVersion: '2',
+    streamId: facts.streamId,
+    scheme,
+    headers,
+    remoteAddress: facts.remoteAddress,
+    encrypted: facts.encrypted,
+    bodyLength: facts.endStream ? undefined : (contentLength ?? 'chunked'),
+    upgrade: false,
+    expectContinue,
+  };
+}
+
+/**
+ * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors: a target
+ * past the URI length (414), or a Host that names another authority than `:authority` (400,
+ * RFC 9113 §8.3.1: such a request is malformed). A request with neither nghttp2 resets itself.
+ */
+export function h2Refusal(
+  raw: readonly string[],
+  head: H2DownstreamHead,
+  uriLength: number,
+): RequestParseError | undefined {
+  if (head.target.length > uriLength)
+    return { status: 414, code: 'ERR_URI_TOO_LONG', details: 'request target too long', inBody: false };
+  let authority: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i] === ':authority') authority = raw[i + 1];
+    else if (raw[i] === 'host') host = raw[i + 1];
+  }
+  if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
+    return { status: 400, code: 'ERR_HOST_MISMATCH', details: 'Host differs from :authority', inBody: false };
+  return undefined;
+}
+
+/**
+ * The request body: the stream's DATA, read only as fast as the session reads it (the
+ * stream is paused, so its window closes on the client). A stream the client resets before
+ * its end errors the body with ECONNRESET; trailers (a HEADERS frame after the data) are
+ * kept on `trailers`, flat, as the HTTP/1.1 body keeps its chunked trailers.
+ */
+export class H2Body extends Readable {
+  readonly #stream: ServerHttp2Stream;
+  trailers: readonly string[] | undefined;
+
+  constructor(stream: ServerHttp2Stream) {
+    super();
+    this.#stream = stream;
+    // A session that never reads the body must not see the client's reset thrown at the process.
+    this.on('error', () => {});
+    stream.pause();
+    stream.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) stream.pause();
+    });
+    // A reset ends node:http2's readable side too: only a real END_STREAM ends the body.
+    stream.once('end', () => (this.#reset() ? this.#cut() : this.push(null)));
+    stream.once('aborted', () => this.#cut());
+    stream.once('trailers', (fields: IncomingHttpHeaders) => {
+      const flat: string[] = [];
+      for (const [name, value] of Object.entries(fields)) {
+        if (value === undefined || name.charCodeAt(0) === 58) continue;
+        for (const one of Array.isArray(value) ? value : [value]) flat.push(name, one);
+      }
+      this.trailers = flat;
+    });
+    stream.once('close', () => this.#cut());
+  }
+
+  #reset(): boolean {
+    return this.#stream.aborted || (this.#stream.rstCode ?? 0) !== 0;
+  }
+
+  #cut(): void {
+    if (this.readableEnded || this.destroyed) return;
+    this.destroy(
+      Object.assign(new Error('the client reset the stream before the body ended'), { code: 'ECONNRESET' }),
+    );
+  }
+
+  override _read(): void {
+    this.#stream.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // The session gave up on the body: what still comes is read and dropped, so the window
+    // stays open and the stream can still carry its answer.
+    this.#stream.removeAllListeners('data');
+    if (!this.#stream.destroyed) this.#stream.resume();
+    callback(error);
+  }
+}
+
+/** A body that has ended already (the HEADERS frame ended the stream). */
+export function emptyBody(): Readable {
+  const body = new Readable({ read() {} });
+  body.push(null);
+  return body;
+}

@@ -1,0 +1,229 @@
+/**
+ * The HTTP/2 response sink: one response on one stream. HTTP/2 frames the body itself, so the
+ * head loses its connection-specific fields (RFC 9113 §8.2.2) and nothing is chunked.
+ *
+ * The head is held to the end of the current tick: a head and its end() in the same tick
+ * (a gateway-made error, a gRPC Trailers-Only answer) go out as one HEADERS frame with
+ * END_STREAM; otherwise the head goes alone, the stream waits for trailers, and end() sends
+ * them (or, with none, an empty DATA frame with END_STREAM). A cut response is reset
+ * (RST_STREAM INTERNAL_ERROR), never ended as if whole; a response the client's
+ * flow-control window keeps from moving for `sendTimeoutMs` is reset with CANCEL.
+ */
+import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { addAbortSignal } from 'node:stream';
+import { isHopByHop } from '../../core/http1/hop-by-hop.ts';
+import type { ResponseSink } from './downstream.ts';
+
+const { constants } = http2;
+
+/** What the sink reports to its connection's guard. */
+export interface H2ResponseOwner {
+  /** The client reset the stream before its answer was complete. */
+  clientReset(): void;
+  /** The answer could not move for the send deadline; the stream was reset with CANCEL. */
+  sendTimeout(streamId: number): void;
+}
+
+/** Flat fields as node:http2 takes them: lower-case names, repeated ones as arrays, no connection-specific ones. */
+export function h2Fields(flat: readonly string[], into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i].toLowerCase();
+    if (isHopByHop(name) || name.charCodeAt(0) === 58) continue;
+    const value = flat[i + 1];
+    const present = into[name];
+    if (present === undefined) into[name] = value;
+    else if (Array.isArray(present)) present.push(value);
+    else into[name] = [String(present), value];
+  }
+  return into;
+}
+
+export class H2Response implements ResponseSink {
+  readonly #stream: ServerHttp2Stream;
+  readonly #owner: H2ResponseOwner;
+  readonly #headRequest: boolean;
+  readonly #sendTimeoutMs: number;
+  #expectContinue: boolean;
+  #headSent = false;
+  /** The head is queued, not yet given to the stream. */
+  #pendingHead: OutgoingHttpHeaders | undefined;
+  #bodyless = false;
+  #finished = false;
+  /** end() or abort() ran (or the stream closed): nothing more is written. */
+  #over = false;
+  #cut = false;
+  #trailers: readonly string[] | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  /** How the stream ended, once it has. */
+  #closedWith: boolean | undefined;
+  readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
+
+  constructor(
+    stream: ServerHttp2Stream,
+    owner: H2ResponseOwner,
+    facts: { headRequest: boolean; expectContinue: boolean; sendTimeoutMs: number },
+  ) {
+    this.#stream = stream;
+    this.#owner = owner;
+    this.#headRequest = facts.headRequest;
+    this.#expectContinue = facts.expectContinue;
+    this.#sendTimeoutMs = facts.sendTimeoutMs;
+    stream.on('error', () => {});
+    stream.once('close', this.#onClose);
+  }
+
+  get headSent(): boolean {
+    return this.#headSent;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  sendContinue(): void {
+    if (!this.#expectContinue || this.#headSent || this.#over) return;
+    this.#expectContinue = false;
+    this.#stream.additionalHeaders({ ':status': 100 });
+  }
+
+  sendInterim(status: number, _reason: string, headers: readonly string[]): void {
+    if (this.#headSent || this.#over || status < 102 || status > 199) return;
+    try {
+      this.#stream.additionalHeaders(h2Fields(headers, { ':status': status }));
+    } catch {
+      // An interim head node:http2 will not send is dropped: it is only a hint.
+    }
+  }
+
+  /** HTTP/2 has no reason phrase, and `close` is the connection's business (a drain closes the session). */
+  sendHead(status: number, _reason: string, headers: readonly string[], _close?: boolean): void {
+    if (this.#headSent || this.#over) throw new Error('response head sent twice');
+    this.#headSent = true;
+    this.#bodyless = this.#headRequest || status === 204 || status === 304;
+    const head = h2Fields(headers, { ':status': status });
+    // RFC 9110 §8.6: a 204 has no Content-Length (nghttp2 refuses one).
+    if (status === 204) delete head['content-length'];
+    this.#pendingHead = head;
+    process.nextTick(this.#flushHead);
+  }
+
+  /** The head alone: the stream stays open for the body and then the trailers. */
+  readonly #flushHead = (): void => {
+    const head = this.#pendingHead;
+    if (head === undefined || this.#stream.destroyed) return;
+    this.#pendingHead = undefined;
+    if (this.#bodyless) return this.#respond(head, { endStream: true });
+    this.#stream.once('wantTrailers', this.#sendTrailers);
+    this.#respond(head, { waitForTrailers: true });
+  };
+
+  /** A head node:http2 will not send (a field it refuses) cuts the stream; it must not throw into a later tick. */
+  #respond(head: OutgoingHttpHeaders, options: { endStream?: boolean; waitForTrailers?: boolean }): void {
+    try {
+      this.#stream.respond(head, options);
+    } catch {
+      this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  readonly #sendTrailers = (): void => {
+    const fields = this.#trailers === undefined ? {} : h2Fields(this.#trailers);
+    try {
+      this.#stream.sendTrailers(fields);
+    } catch {
+      // A field node:http2 will not send (a name HTTP/2 forbids in trailers): cut, as a
+      // response whose end cannot be told whole.
+      this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  };
+
+  write(chunk: Buffer): boolean {
+    if (!this.#headSent || this.#over || this.#bodyless || chunk.length === 0) return true;
+    this.#flushHead();
+    const ok = this.#stream.write(chunk);
+    if (!ok) this.#armDeadline();
+    return ok;
+  }
+
+  onDrain(callback: () => void): void {
+    this.#stream.once('drain', callback);
+  }
+
+  end(trailers?: readonly string[]): void {
+    if (this.#over) return;
+    if (!this.#headSent) throw new Error('response ended before its head');
+    this.#over = true;
+    this.#finished = true;
+    const head = this.#pendingHead;
+    if (head !== undefined && (trailers === undefined || trailers.length === 0 || this.#bodyless)) {
+      // Head and end in one tick: one HEADERS frame with END_STREAM (gRPC's Trailers-Only).
+      this.#pendingHead = undefined;
+      this.#respond(head, { endStream: true });
+      return;
+    }
+    this.#flushHead();
+    if (this.#bodyless) return;
+    this.#trailers = trailers;
+    this.#stream.end();
+    // What is still queued must reach the client within the deadline too.
+    if (this.#stream.writableLength > 0) this.#armDeadline();
+  }
+
+  /** Cuts the response: RST_STREAM INTERNAL_ERROR, whatever was sent. */
+  abort(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  /** After the stream closed, the callback is called at once with how it ended. */
+  onClose(callback: (finished: boolean) => void): void {
+    if (this.#closedWith !== undefined) callback(this.#closedWith);
+    else this.#closeCallbacks.push(callback);
+  }
+
+  /**
+   * RST_STREAM with `code`. Not stream.close(code): it ends the writable side first, and
+   * node:http2 flushes that END_STREAM before the reset, so a cut response would look whole.
+   * destroy() resets without ending: INTERNAL_ERROR for an error, CANCEL for an abort.
+   */
+  #reset(code: number): void {
+    if (this.#stream.destroyed || this.#stream.closed) return;
+    this.#cut = true;
+    this.#pendingHead = undefined;
+    if (code === constants.NGHTTP2_CANCEL) addAbortSignal(AbortSignal.abort(), this.#stream);
+    else this.#stream.destroy(new Error('response cut'));
+  }
+
+  #armDeadline(): void {
+    if (this.#deadline !== undefined) return;
+    this.#deadline = setTimeout(this.#onDeadline, this.#sendTimeoutMs);
+    this.#stream.once('drain', this.#disarm);
+  }
+
+  readonly #disarm = (): void => {
+    clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+  };
+
+  readonly #onDeadline = (): void => {
+    this.#deadline = undefined;
+    if (this.#stream.closed || this.#stream.destroyed) return;
+    this.#over = true;
+    this.#owner.sendTimeout(this.#stream.id ?? 0);
+    this.#reset(constants.NGHTTP2_CANCEL);
+  };
+
+  readonly #onClose = (): void => {
+    this.#disarm();
+    const clean = this.#stream.rstCode === constants.NGHTTP2_NO_ERROR;
+    const finished = this.#finished && clean && !this.#cut;
+    // A reset we did not make, on a connection still up: the client cancelled the stream.
+    if (!this.#cut && !(this.#finished && clean) && !this.#stream.session?.destroyed)
+      this.#owner.clientReset();
+    if (!finished) this.#finished = false;
+    this.#over = true;
+    this.#closedWith = finished;
+    for (const callback of this.#closeCallbacks.splice(0)) callback(finished);
+  };
+}
