@@ -21,6 +21,7 @@ export function headOf(req: IncomingMessage, encrypted: boolean, upgrade: boolea
     target: req.url ?? '',
     versionMajor: req.httpVersionMajor,
     versionMinor: req.httpVersionMinor,
+    protocol: req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
     headers: req.rawHeaders,
     remoteAddress: req.socket?.remoteAddress ?? '',
     encrypted,
