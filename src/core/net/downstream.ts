@@ -7,14 +7,26 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
+/**
+ * The protocol a request came over, as the log line and `candor explain` name it. HTTP/2
+ * carries HTTP/1.1's semantics, so an HTTP/2 head says 1.1 in its version fields; this field
+ * is the one that tells the wire.
+ */
+export type DownstreamProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+
 export interface DownstreamHead {
   readonly method: string;
   /** As sent: origin form, absolute form, or `*`. */
   readonly target: string;
-  /** 1 for HTTP/1.x (another value only from a server that let an unsupported version through). */
+  /**
+   * 1 for HTTP/1.x and HTTP/2 (another value only from a server that let an unsupported
+   * version through; `protocol` then says HTTP/1.1 and the session refuses it).
+   */
   readonly versionMajor: number;
-  /** 0 or 1 for HTTP/1.x. */
+  /** 0 or 1 for HTTP/1.x (1 for HTTP/2: its semantics are HTTP/1.1's). */
   readonly versionMinor: number;
+  /** The wire: HTTP/1.0, HTTP/1.1 or HTTP/2 (DownstreamProtocol). */
+  readonly protocol: DownstreamProtocol;
   /** Flat [name, value, …] as received (names' case kept). */
   readonly headers: readonly string[];
   readonly remoteAddress: string;

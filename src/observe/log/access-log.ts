@@ -18,10 +18,12 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['method', (r) => r.method],
   ['host', (r) => r.host],
   ['path', (r) => r.path],
+  ['protocol', (r) => r.protocol],
   ['route', (r) => r.route],
   ['upstream', (r) => r.upstream],
   ['target', (r) => r.target],
   ['status', (r) => r.status],
+  ['grpc_status', grpcStatus],
   ['error', (r) => r.failure?.type],
   ['shape', (r) => r.failure?.kind.shape],
   ['flag', (r) => r.failure?.kind.flag],
@@ -51,6 +53,11 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ],
   ['retry_skipped', (r) => r.retrySkipped],
 ];
+
+/** The gRPC status the client read: the upstream's own, passed through, or the gateway's answer. */
+export function grpcStatus(record: RequestRecord): number | undefined {
+  return record.upstreamGrpcStatus ?? record.gatewayGrpcStatus;
+}
 
 /** The bindings of each logger as JSON members (e.g. `"gateway":"edge-1"`), worked out once per logger. */
 const bindingsOf = new WeakMap<Logger, string>();

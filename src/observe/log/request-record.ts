@@ -34,6 +34,14 @@ export class RequestRecord {
   readonly method: string;
   readonly host: string;
   readonly path: string;
+  /** The protocol the request came over (DownstreamHead.protocol): HTTP/1.0, HTTP/1.1, HTTP/2. */
+  protocol: string | undefined;
+  /** The request is gRPC over HTTP/2: a gateway-made failure is answered in gRPC's Trailers-Only form. */
+  grpc = false;
+  /** The gRPC status of the gateway's own Trailers-Only answer (absent when it made none). */
+  gatewayGrpcStatus: number | undefined;
+  /** The upstream's own `grpc-status`, from its trailers or its Trailers-Only head, passed through. */
+  upstreamGrpcStatus: number | undefined;
   route: string | undefined;
   upstream: string | undefined;
   target: string | undefined;

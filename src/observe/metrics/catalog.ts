@@ -38,6 +38,13 @@ export const METRICS = {
     help: 'Every answer, by who made it (origin: gateway, upstream, or client when it left before any answer) and the RFC 9209 error type (empty when the upstream answered whole).',
     aggregator: 'sum',
   },
+  grpcResponses: {
+    name: 'candor_grpc_responses_total',
+    type: 'counter',
+    labels: ['route', 'grpc_status', 'origin'],
+    help: "Answers to gRPC requests by the gRPC status the client read: the upstream's own grpc-status (origin upstream) or the gateway's Trailers-Only answer (origin gateway). A gRPC answer ended without a grpc-status is not counted.",
+    aggregator: 'sum',
+  },
   attempts: {
     name: 'candor_upstream_attempts_total',
     type: 'counter',

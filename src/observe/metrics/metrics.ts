@@ -96,6 +96,13 @@ export class GatewayMetrics {
     const route = record.route ?? '';
     const errorType = record.failure?.type ?? '';
     this.#count('responses').cell(route, record.status, origin, errorType).value++;
+    const grpc = record.upstreamGrpcStatus ?? record.gatewayGrpcStatus;
+    if (grpc !== undefined)
+      this.#count('grpcResponses').cell(
+        route,
+        grpc,
+        record.upstreamGrpcStatus === undefined ? 'gateway' : 'upstream',
+      ).value++;
     this.#serverDuration
       .cell(route, methodLabel(record.method), record.status, errorType)
       .observe(record.elapsed() / 1000);

@@ -4,7 +4,7 @@
  * HEADERS frame with END_STREAM (h2-response.ts).
  */
 import type { GrpcAnswer } from '../../core/failure/grpc-answer.ts';
-import type { ResponseSink } from './downstream.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
 
 export function sendGrpcAnswer(sink: ResponseSink, answer: GrpcAnswer): void {
   sink.sendHead(answer.status, 'OK', answer.headers);

@@ -9,11 +9,14 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
 import type { RequestParseError } from '../../core/http1/request-parser.ts';
-import type { DownstreamHead } from './downstream.ts';
+import type { DownstreamHead } from '../../core/net/downstream.ts';
 
-/** The head of a request that came over HTTP/2 (`versionMinor` is 1: HTTP/1.1's semantics). */
+/**
+ * The head of a request that came over HTTP/2: `protocol` names the wire; the version fields
+ * say 1.1, the semantics the session applies to it (RFC 9113 §8: HTTP/2 carries HTTP/1.1's).
+ */
 export interface H2DownstreamHead extends DownstreamHead {
-  readonly httpVersion: '2';
+  readonly protocol: 'HTTP/2';
   readonly streamId: number;
   /** `:scheme` as the client sent it. */
   readonly scheme: string;
@@ -63,8 +66,9 @@ export function h2RequestHead(raw: readonly string[], facts: H2StreamFacts): H2D
   return {
     method,
     target: method === 'CONNECT' ? (authority ?? '') : path,
+    versionMajor: 1,
     versionMinor: 1,
-    httpVersion: '2',
+    protocol: 'HTTP/2',
     streamId: facts.streamId,
     scheme,
     headers,
@@ -108,6 +112,8 @@ export function h2Refusal(
 export class H2Body extends Readable {
   readonly #stream: ServerHttp2Stream;
   trailers: readonly string[] | undefined;
+  /** The client's END_STREAM came: the whole body is in (the session may not have read it yet). */
+  complete = false;
 
   constructor(stream: ServerHttp2Stream) {
     super();
@@ -119,7 +125,11 @@ export class H2Body extends Readable {
       if (!this.push(chunk)) stream.pause();
     });
     // A reset ends node:http2's readable side too: only a real END_STREAM ends the body.
-    stream.once('end', () => (this.#reset() ? this.#cut() : this.push(null)));
+    stream.once('end', () => {
+      if (this.#reset()) return this.#cut();
+      this.complete = true;
+      this.push(null);
+    });
     stream.once('aborted', () => this.#cut());
     stream.once('trailers', (fields: IncomingHttpHeaders) => {
       const flat: string[] = [];
@@ -154,11 +164,4 @@ export class H2Body extends Readable {
     if (!this.#stream.destroyed) this.#stream.resume();
     callback(error);
   }
-}
-
-/** A body that has ended already (the HEADERS frame ended the stream). */
-export function emptyBody(): Readable {
-  const body = new Readable({ read() {} });
-  body.push(null);
-  return body;
 }

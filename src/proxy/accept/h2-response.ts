@@ -12,7 +12,7 @@
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import { isHopByHop } from '../../core/http1/hop-by-hop.ts';
-import type { ResponseSink } from './downstream.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
 
 const { constants } = http2;
 
@@ -53,6 +53,9 @@ export class H2Response implements ResponseSink {
   #over = false;
   #cut = false;
   #trailers: readonly string[] | undefined;
+  #cutByDrain = false;
+  /** Body bytes given to the stream. */
+  #written = 0;
   #deadline: NodeJS.Timeout | undefined;
   /** How the stream ended, once it has. */
   #closedWith: boolean | undefined;
@@ -80,18 +83,56 @@ export class H2Response implements ResponseSink {
     return this.#finished;
   }
 
+  get closed(): boolean {
+    return this.#over;
+  }
+
+  get cutByDrain(): boolean {
+    return this.#cutByDrain;
+  }
+
+  /** Body bytes the stream holds that node:http2 has not yet sent on (its flow-control window or the socket). */
+  get pendingBytes(): number {
+    return this.#stream.writableLength;
+  }
+
+  get flushedBytes(): number {
+    return this.#written - this.#stream.writableLength;
+  }
+
+  /** The gateway's drain deadline is about to destroy this stream's session. */
+  cutAtDrainDeadline(): void {
+    if (!this.#over) this.#cutByDrain = true;
+  }
+
+  /**
+   * Nothing to hold: the sink holds its head to the end of the tick already (so a head and its
+   * end leave as one HEADERS frame), and node:http2 sends a session's frames in one socket
+   * write per turn of its own.
+   */
+  holdUntilTurnEnd(): void {}
+
+  /** No upgrade over HTTP/2 (RFC 9113 §8.6): the server never marks a head `upgrade`. */
+  switchProtocols(): undefined {
+    return undefined;
+  }
+
   sendContinue(): void {
     if (!this.#expectContinue || this.#headSent || this.#over) return;
     this.#expectContinue = false;
     this.#stream.additionalHeaders({ ':status': 100 });
   }
 
-  sendInterim(status: number, _reason: string, headers: readonly string[]): void {
-    if (this.#headSent || this.#over || status < 102 || status > 199) return;
+  sendInterim(status: number, _reason: string, headers: readonly string[]): boolean {
+    if (this.#headSent || this.#over || status < 102 || status > 199) return false;
+    // A client not reading is sent no more of them: they would pile up in the session.
+    if (this.#stream.writableNeedDrain) return false;
     try {
       this.#stream.additionalHeaders(h2Fields(headers, { ':status': status }));
+      return true;
     } catch {
       // An interim head node:http2 will not send is dropped: it is only a hint.
+      return false;
     }
   }
 
@@ -140,6 +181,7 @@ export class H2Response implements ResponseSink {
   write(chunk: Buffer): boolean {
     if (!this.#headSent || this.#over || this.#bodyless || chunk.length === 0) return true;
     this.#flushHead();
+    this.#written += chunk.length;
     const ok = this.#stream.write(chunk);
     if (!ok) this.#armDeadline();
     return ok;

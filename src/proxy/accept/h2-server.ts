@@ -12,10 +12,10 @@ import http2, {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { RequestParseError } from '../../core/http1/request-parser.ts';
-import type { DownstreamExchange } from './downstream.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { H2Guard, type H2Logger } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
-import { emptyBody, H2Body, h2Refusal, h2RequestHead } from './h2-request.ts';
+import { H2Body, h2Refusal, h2RequestHead } from './h2-request.ts';
 import { H2Response } from './h2-response.ts';
 
 export interface H2Handlers {
@@ -37,7 +37,10 @@ export interface H2Server {
   accept(socket: Socket): void;
   /** A drain's first step: GOAWAY NO_ERROR on every session; each closes once its streams are answered. */
   closeWhenIdle(): void;
-  /** A drain's deadline: destroys every session still open; returns how many. */
+  /**
+   * A drain's deadline: destroys every session still open (each response still open says
+   * `cutByDrain`); returns how many.
+   */
   destroyAll(): number;
 }
 
@@ -47,6 +50,8 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   const sessions = new Set<ServerHttp2Session>();
   const guards = new WeakMap<Http2Session, H2Guard>();
   const server = http2.createServer(nodeH2Options(limits));
+  /** Responses not yet over, for the drain deadline to mark before it cuts them. */
+  const open = new Set<H2Response>();
   let closing = false;
 
   server.on('session', (session: ServerHttp2Session) => {
@@ -81,7 +86,17 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       expectContinue: head.expectContinue,
       sendTimeoutMs: limits.sendTimeoutMs,
     });
-    const exchange = { head, body: endStream ? emptyBody() : new H2Body(stream), response };
+    open.add(response);
+    response.onClose(() => open.delete(response));
+    const body = endStream ? undefined : new H2Body(stream);
+    const exchange: DownstreamExchange = {
+      head,
+      body,
+      get bodyComplete() {
+        return body === undefined || body.complete;
+      },
+      response,
+    };
     const refusal = h2Refusal(rawHeaders, head, limits.uriLength);
     if (refusal === undefined) handlers.request(exchange);
     else handlers.refused(exchange, refusal);
@@ -99,6 +114,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     },
     destroyAll() {
       const count = sessions.size;
+      for (const response of open) response.cutAtDrainDeadline();
       for (const session of sessions) session.destroy();
       return count;
     },

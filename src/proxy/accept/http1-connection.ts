@@ -251,6 +251,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       target: head.target,
       versionMajor: 1,
       versionMinor: head.versionMinor,
+      protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
       headers: fields,
       remoteAddress: this.socket.remoteAddress ?? '',
       encrypted: this.#encrypted,

@@ -225,15 +225,17 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.stage = 'head_received';
     record.ttfbMs = record.elapsed();
     this.firstByte();
-    // Trailers reach a client only in a chunked HTTP/1.1 response with a body; a Trailer field
-    // announcing them in any other response is a lie.
+    // Trailers reach an HTTP/1.1 client only in a chunked response with a body (a Trailer field
+    // announcing them in any other response is a lie); HTTP/2 frames them itself, after any body
+    // or none (gRPC's status lives there).
     this.trailersAllowed =
-      request.versionMinor === 1 &&
       request.method !== 'HEAD' &&
       statusCode !== 204 &&
       statusCode !== 304 &&
-      response.framing !== 'none' &&
-      response.framing !== 'length';
+      (request.protocol === 'HTTP/2' ||
+        (request.versionMinor === 1 && response.framing !== 'none' && response.framing !== 'length'));
+    // A gRPC upstream's Trailers-Only answer: its status is in the head.
+    if (record.grpc) record.upstreamGrpcStatus = grpcStatusIn(response.headers);
     const head = buildDownstreamHead(response.headers, {
       requestId: record.id,
       via: this.options.via,
@@ -306,6 +308,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   };
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
+    if (this.record.grpc && trailers !== undefined)
+      this.record.upstreamGrpcStatus = grpcStatusIn(trailers) ?? this.record.upstreamGrpcStatus;
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     this.sink.end(kept);
     this.finish();
@@ -509,4 +513,14 @@ function upgradeOf(headers: readonly string[]): string {
   for (let i = 0; i < headers.length; i += 2)
     if (headers[i].toLowerCase() === 'upgrade') return headers[i + 1];
   return '';
+}
+
+/** The `grpc-status` among flat fields, when one is there and numeric. */
+function grpcStatusIn(fields: readonly string[]): number | undefined {
+  for (let i = 0; i < fields.length; i += 2)
+    if (fields[i].length === 11 && fields[i].toLowerCase() === 'grpc-status') {
+      const code = Number(fields[i + 1]);
+      return Number.isInteger(code) ? code : undefined;
+    }
+  return undefined;
 }

@@ -45,6 +45,9 @@ export class Attempts implements ExchangeOwner {
   /** Gives back the upstream's in-flight count (at the response's close, or once a tunnel is up). */
   private releaseInFlight: Release | undefined;
   private deadline = 0;
+  /** The total deadline, and what set it, for its failure's details. */
+  private limitMs = 0;
+  private limitName = '';
   private over = false;
   private deadlinePassed = false;
   private readonly measure: AttemptMetrics;
@@ -123,9 +126,14 @@ export class Attempts implements ExchangeOwner {
     // The total deadline is the upstream's: it starts with the first attempt, after a body
     // read for replay (a client slow to upload is the client's 408, not an upstream's 504).
     if (this.totalTimer === undefined) {
+      // A gRPC client's own deadline holds when shorter: past it the client has given up anyway.
       const total = this.admitted.upstream.config.timeouts.total;
-      this.deadline = performance.now() + total;
-      this.totalTimer = setTimeout(this.onTotalTimeout, total);
+      const grpc = this.owner.grpcTimeoutMs;
+      const byClient = grpc !== undefined && grpc < total;
+      this.limitMs = byClient ? grpc : total;
+      this.limitName = `${byClient ? 'grpc-timeout' : 'total timeout'} of ${this.limitMs} ms`;
+      this.deadline = performance.now() + this.limitMs;
+      this.totalTimer = setTimeout(this.onTotalTimeout, this.limitMs);
     }
     const { admitted } = this;
     const { record, runtime } = this.owner;
@@ -324,27 +332,18 @@ export class Attempts implements ExchangeOwner {
   }
 
   private readonly onTotalTimeout = (): void => {
-    const limit = this.admitted.upstream.config.timeouts.total;
     const current = this.current;
     const reached = current?.exchange.reached ?? 'not_sent';
     // A body under way is cut (the head went downstream already): the attempt's own failure.
     if (current && reached === 'body_streaming')
       return current.exchange.cancel(
-        new Failure(
-          'connection_read_timeout',
-          `total timeout of ${limit} ms reached while streaming the body`,
-          {
-            stage: reached,
-          },
-        ),
+        new Failure('connection_read_timeout', `${this.limitName} reached while streaming the body`, {
+          stage: reached,
+        }),
       );
-    const failure = new Failure(
-      'http_response_timeout',
-      `no response head within the total timeout of ${limit} ms`,
-      {
-        stage: reached,
-      },
-    );
+    const failure = new Failure('http_response_timeout', `no response head within the ${this.limitName}`, {
+      stage: reached,
+    });
     // The attempt's cancel comes back through attemptFailed, which answers with this failure
     // (no retry: the deadline has passed).
     this.deadlinePassed = true;

@@ -1,5 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { grpcStatusOf, isGrpcContentType } from '../../core/failure/grpc-answer.ts';
 import { requestIdsFor } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import type { Release } from '../../core/limits/count.ts';
@@ -17,6 +18,7 @@ import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
+import { parseGrpcTimeout } from '../accept/grpc-timeout.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
 import { checkRequest } from '../accept/request-checks.ts';
 import {
@@ -56,6 +58,8 @@ export class RequestSession implements AttemptsOwner {
   readonly record: RequestRecord;
   /** The request's spans; undefined when tracing is off. */
   readonly spans: RequestSpans | undefined;
+  /** A gRPC client's own deadline (`grpc-timeout`), in ms; undefined when it set none or is not gRPC. */
+  readonly grpcTimeoutMs: number | undefined;
   #attempts: Attempts | undefined;
   /** The route, once routing found one: its response rules apply to every answer. */
   #route: RouteConfig | undefined;
@@ -75,6 +79,13 @@ export class RequestSession implements AttemptsOwner {
     this.fields = fieldMap(exchange.head.headers);
     this.response = exchange.response;
     this.record = recordOf(this.head, this.fields, runtime);
+    // gRPC needs HTTP/2: over HTTP/1.1 the same content-type is answered as any request.
+    const grpc = this.head.protocol === 'HTTP/2' && isGrpcContentType(this.fields['content-type'] as string);
+    this.record.protocol = this.head.protocol;
+    this.record.grpc = grpc;
+    this.grpcTimeoutMs = grpc
+      ? parseGrpcTimeout(this.fields['grpc-timeout'] as string | undefined)
+      : undefined;
     const agent = this.fields['user-agent'];
     this.spans =
       runtime.tracing === undefined
@@ -83,7 +94,8 @@ export class RequestSession implements AttemptsOwner {
             runtime.tracing,
             this.record,
             {
-              httpVersion: `${this.head.versionMajor}.${this.head.versionMinor}`,
+              httpVersion:
+                this.head.protocol === 'HTTP/2' ? '2' : `${this.head.versionMajor}.${this.head.versionMinor}`,
               userAgent: typeof agent === 'string' ? agent : undefined,
             },
             listener.protocol,
@@ -252,7 +264,10 @@ export class RequestSession implements AttemptsOwner {
         this.#responseSpent ||
         !this.exchange.bodyComplete ||
         CLOSING_STATUSES.has(failure.status),
+      // The same writer answers gRPC in its Trailers-Only form (error-response.ts).
+      grpc: record.grpc,
     };
+    if (record.grpc) record.gatewayGrpcStatus = grpcStatusOf(failure);
     writeErrorResponse(response, failure, facts);
   }
 

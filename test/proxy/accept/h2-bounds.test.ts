@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DownstreamExchange } from '../../../src/proxy/accept/downstream.ts';
+import type { DownstreamExchange } from '../../../src/core/net/downstream.ts';
 import type { H2Limits } from '../../../src/proxy/accept/h2-limits.ts';
 import { type H2Fixture, type Handle, startH2Fixture } from './h2-fixture.ts';
 import {

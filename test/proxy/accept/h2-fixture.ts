@@ -6,8 +6,8 @@
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { RequestParseError } from '../../../src/core/http1/request-parser.ts';
+import type { DownstreamExchange } from '../../../src/core/net/downstream.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
-import type { DownstreamExchange } from '../../../src/proxy/accept/downstream.ts';
 import type { H2BoundEvent } from '../../../src/proxy/accept/h2-guard.ts';
 import { type H2Limits, h2Limits } from '../../../src/proxy/accept/h2-limits.ts';
 import { H2_ALPN_PROTOCOLS, pickByAlpn, pickByPreface } from '../../../src/proxy/accept/h2-preface.ts';
@@ -16,12 +16,13 @@ import { createHttp1Server } from '../../../src/proxy/accept/http1-server.ts';
 
 export type Handle = (exchange: DownstreamExchange) => void;
 
-/** Reads the whole body, then answers 200 with what it was asked, as JSON, and an `x-body-bytes` trailer. */
+/**
+ * Reads the whole body, then answers 200 with what it was asked, as JSON (with
+ * `bodyComplete` as the exchange said it once the body ended), and an `x-body-bytes` trailer.
+ */
 export const echo: Handle = (exchange) => {
   const chunks: Buffer[] = [];
-  exchange.body.on('data', (c: Buffer) => chunks.push(c));
-  exchange.body.on('error', () => exchange.response.abort());
-  exchange.body.on('end', () => {
+  const answer = () => {
     const body = Buffer.from(
       JSON.stringify({
         method: exchange.head.method,
@@ -29,8 +30,11 @@ export const echo: Handle = (exchange) => {
         headers: exchange.head.headers,
         bodyLength: exchange.head.bodyLength ?? null,
         encrypted: exchange.head.encrypted,
+        protocol: exchange.head.protocol,
+        hasBody: exchange.body !== undefined,
+        bodyComplete: exchange.bodyComplete,
         body: Buffer.concat(chunks).toString(),
-        trailers: (exchange.body as unknown as { trailers?: string[] }).trailers ?? [],
+        trailers: (exchange.body as { trailers?: string[] } | undefined)?.trailers ?? [],
       }),
     );
     exchange.response.sendHead(200, 'OK', [
@@ -41,7 +45,11 @@ export const echo: Handle = (exchange) => {
     ]);
     exchange.response.write(body);
     exchange.response.end(['x-body-bytes', String(Buffer.concat(chunks).length)]);
-  });
+  };
+  if (exchange.body === undefined) return answer();
+  exchange.body.on('data', (c: Buffer) => chunks.push(c));
+  exchange.body.on('error', () => exchange.response.abort());
+  exchange.body.on('end', answer);
 };
 
 export interface H2Fixture {

@@ -90,8 +90,12 @@ test('h2c by prior knowledge: the stream is an exchange with Host from :authorit
     assert.equal(seen.headers[seen.headers.indexOf('cookie') + 1], 'a=1; b=2');
     assert.equal(r.headers['content-type'], 'application/json');
     assert.deepEqual(r.trailers?.['x-body-bytes'], '0');
-    const head = fx.exchanges[0].head as { httpVersion?: string; streamId?: number };
-    assert.equal(head.httpVersion, '2');
+    assert.equal(seen.protocol, 'HTTP/2');
+    // No body: none is handed over, and the exchange says it is complete.
+    assert.equal(seen.hasBody, false);
+    assert.equal(seen.bodyComplete, true);
+    const head = fx.exchanges[0].head as { versionMajor: number; versionMinor: number; streamId?: number };
+    assert.deepEqual([head.versionMajor, head.versionMinor], [1, 1]);
     assert.equal(head.streamId, 1);
   } finally {
     client.close();
@@ -110,6 +114,7 @@ test('a request body is read with its length (or as unknown), and its trailers',
     );
     assert.equal(JSON.parse(sized.body).bodyLength, 5);
     assert.equal(JSON.parse(sized.body).body, 'hello');
+    assert.equal(JSON.parse(sized.body).bodyComplete, true);
     const open = await h2Request(client, { ':method': 'POST', ':path': '/up' }, 'streamed', {
       'x-check': 'ok',
     });
@@ -140,7 +145,7 @@ test('HTTP/1.1 on the same plain port goes to the HTTP/1.1 server (the preface t
         .on('error', reject);
     });
     assert.equal(JSON.parse(body).target, '/one');
-    assert.equal((fx.exchanges[0].head as { httpVersion?: string }).httpVersion, undefined);
+    assert.equal(JSON.parse(body).protocol, 'HTTP/1.1');
   } finally {
     await fx.close();
   }
@@ -320,10 +325,13 @@ test('a client that resets its stream: the body errors with ECONNRESET and the s
     stream.on('error', () => {});
     while (fx.exchanges.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     const exchange = fx.exchanges[0];
+    assert.equal(exchange.bodyComplete, false);
+    const requestBody = exchange.body;
+    assert.ok(requestBody !== undefined);
     const bodyError = new Promise<string>((resolve) =>
-      exchange.body.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')),
+      requestBody.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')),
     );
-    exchange.body.resume();
+    requestBody.resume();
     const closed = new Promise<boolean>((resolve) => exchange.response.onClose(resolve));
     // destroy(), not close(): node:http2's close() sends END_STREAM before its RST_STREAM.
     stream.destroy(new Error('the client gives up'));

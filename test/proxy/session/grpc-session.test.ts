@@ -1,0 +1,176 @@
+/**
+ * gRPC through the request session: the gateway's HTTP/2 server (its test fixture, until the
+ * listener serves HTTP/2) hands each stream to the session of a real gateway's runtime. A
+ * gateway-made failure is a Trailers-Only answer, `grpc-timeout` is the deadline when shorter
+ * than the route's, the upstream's own grpc-status passes through, and the log line names the
+ * protocol and the gRPC status. Over HTTP/1.1 the same request is answered as any other.
+ */
+import assert from 'node:assert/strict';
+import http2, { type IncomingHttpHeaders } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { RequestSession } from '../../../src/proxy/session/request-session.ts';
+import { request } from '../../helpers/http-client.ts';
+import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { startH2Fixture } from '../accept/h2-fixture.ts';
+
+interface H2Answer {
+  headers: IncomingHttpHeaders;
+  trailers: IncomingHttpHeaders | undefined;
+  body: string;
+}
+
+/** The gateway's session behind the HTTP/2 server, and one request through it. */
+async function viaH2(gw: TestGateway, headers: Record<string, string>, body?: Buffer): Promise<H2Answer> {
+  const fx = await startH2Fixture({
+    handle: (exchange) => RequestSession.request(gw.gateway.runtime(), { protocol: 'http' }, exchange),
+  });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    return await new Promise<H2Answer>((resolve, reject) => {
+      const stream = client.request({ ':method': 'POST', ':path': '/pkg.Svc/Call', ...headers });
+      const answer: H2Answer = { headers: {}, trailers: undefined, body: '' };
+      stream.on('response', (h) => {
+        answer.headers = h;
+      });
+      stream.on('trailers', (t) => {
+        answer.trailers = t;
+      });
+      stream.setEncoding('latin1');
+      stream.on('data', (c: string) => {
+        answer.body += c;
+      });
+      stream.on('end', () => resolve(answer));
+      stream.on('error', reject);
+      stream.end(body);
+    });
+  } finally {
+    client.close();
+    await fx.close();
+  }
+}
+
+/** A gRPC message frame: not compressed, its length, its bytes. */
+const message = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
+
+test('a gateway-made failure to a gRPC client is Trailers-Only: grpc-status 14, Proxy-Status, logged HTTP/2 with grpc_status', async () => {
+  const refusing = await startRefusing();
+  const gw = await startTestGateway(
+    singleUpstream(refusing.url, { upstream: '    retries: { attempts: 1 }\n' }),
+  );
+  try {
+    const r = await viaH2(gw, { 'content-type': 'application/grpc', te: 'trailers' }, message);
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.headers['content-type'], 'application/grpc');
+    assert.equal(r.headers['grpc-status'], '14');
+    assert.match(String(r.headers['grpc-message']), /^connection_refused: /);
+    assert.match(String(r.headers['proxy-status']), /^edge-1; error=connection_refused; details="/);
+    assert.equal(r.headers['cache-control'], 'no-store');
+    assert.equal(r.trailers, undefined, 'one HEADERS frame: no trailers after it');
+    assert.equal(r.body, '');
+    const line = await gw.logFor(String(r.headers['x-request-id']));
+    assert.equal(line.protocol, 'HTTP/2');
+    assert.equal(line.grpc_status, 14);
+    assert.equal(line.status, 502);
+    assert.equal(line.error, 'connection_refused');
+  } finally {
+    await gw.close();
+    await refusing.close();
+  }
+});
+
+test('grpc-timeout shorter than the total timeout is the deadline: DEADLINE_EXCEEDED naming it', async () => {
+  // Takes the request, never answers.
+  const silent = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await new Promise(() => {});
+  });
+  const gw = await startTestGateway(
+    singleUpstream(silent.url, {
+      upstream: '    timeouts: { response: 10s, total: 10s }\n    retries: { attempts: 1 }\n',
+    }),
+  );
+  try {
+    const r = await viaH2(gw, { 'content-type': 'application/grpc+proto', 'grpc-timeout': '150m' }, message);
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.headers['grpc-status'], '4');
+    const line = await gw.logFor(String(r.headers['x-request-id']));
+    assert.equal(line.error, 'http_response_timeout');
+    assert.equal(line.details, 'no response head within the grpc-timeout of 150 ms');
+    assert.equal(line.grpc_status, 4);
+  } finally {
+    await gw.close();
+    await silent.close();
+  }
+});
+
+test("the upstream's own grpc-status passes through (h2c upstream), in its trailers and in a Trailers-Only head", async () => {
+  const upstream = http2.createServer();
+  upstream.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    stream.resume();
+    stream.on('end', () => {
+      if (headers[':path'] === '/pkg.Svc/Missing') {
+        stream.respond(
+          { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5' },
+          { endStream: true },
+        );
+        return;
+      }
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '7', 'grpc-message': 'no' }));
+      stream.end(message);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const gw = await startTestGateway(
+    singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    protocol: h2c\n' }),
+  );
+  try {
+    const streamed = await viaH2(gw, { 'content-type': 'application/grpc', te: 'trailers' }, message);
+    assert.equal(streamed.headers[':status'], 200);
+    assert.equal(streamed.headers['grpc-status'], undefined);
+    assert.equal(streamed.trailers?.['grpc-status'], '7');
+    assert.equal(streamed.trailers?.['grpc-message'], 'no');
+    assert.equal(Buffer.from(streamed.body, 'latin1').compare(message), 0);
+    const streamedLine = await gw.logFor(String(streamed.headers['x-request-id']));
+    assert.equal(streamedLine.grpc_status, 7);
+    assert.equal(streamedLine.error, undefined);
+
+    const only = await viaH2(
+      gw,
+      { ':path': '/pkg.Svc/Missing', 'content-type': 'application/grpc', te: 'trailers' },
+      message,
+    );
+    assert.equal(only.headers['grpc-status'], '5');
+    assert.equal((await gw.logFor(String(only.headers['x-request-id']))).grpc_status, 5);
+  } finally {
+    await gw.close();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
+test('over HTTP/1.1 a gRPC content-type is answered as any request: 502, logged HTTP/1.1, no grpc_status', async () => {
+  const refusing = await startRefusing();
+  const gw = await startTestGateway(
+    singleUpstream(refusing.url, { upstream: '    retries: { attempts: 1 }\n' }),
+  );
+  try {
+    const r = await request(gw.url, {
+      path: '/pkg.Svc/Call',
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc' },
+      body: message,
+    });
+    assert.equal(r.status, 502);
+    const line = await gw.accessLine();
+    assert.equal(line.protocol, 'HTTP/1.1');
+    assert.equal(line.grpc_status, undefined);
+  } finally {
+    await gw.close();
+    await refusing.close();
+  }
+});
