@@ -274,7 +274,12 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // that fits is taken whole and its connection freed at once), then the upstream waits.
     // Writes are counted too: a million one-byte chunks are a few bytes but a million buffers.
     if (this.heldWrites++ === 0) {
-      this.sendDeadline ??= new SendDeadline(sink, this.options.sendTimeout, this.onSendTimeout);
+      if (this.sendDeadline === undefined) {
+        this.sendDeadline = new SendDeadline(sink, this.options.sendTimeout, this.onSendTimeout);
+        // A response cut or left by its client owes nothing more: the timer goes with it (an
+        // armed timer holds the whole request, session and buffers, for send_timeout).
+        sink.onClose(this.onSinkClosed);
+      }
       this.sendDeadline.watch();
       sink.onDrain(this.onDrain);
     }
@@ -287,9 +292,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   /** The client took everything held for it. */
   private readonly onDrain = (): void => {
     this.heldWrites = 0;
+    // Nothing waits for the client now; the next write left waiting arms the deadline again.
+    this.sendDeadline?.stop();
     if (!this.awaitingDrain) return;
     this.awaitingDrain = false;
     this.controller?.resume();
+  };
+
+  private readonly onSinkClosed = (): void => {
+    this.sendDeadline?.stop();
   };
 
   /** The client took no byte of the response for send_timeout: cut, and said so in the log. */

@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import { RequestSession } from '../../../src/proxy/session/request-session.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
@@ -101,4 +103,58 @@ upstreams:
   const res = await request(gw.url, { path: '/ok' });
   assert.equal(res.status, 200);
   assert.equal(res.text, 'ok');
+});
+
+test('a response held for its client and then taken is let go at once: the send_timeout timer does not keep its request alive', async (t) => {
+  // Before: the timer armed by the first write left waiting stayed set until send_timeout
+  // (30 s) after the client took everything, holding the request's session, exchange and
+  // record; at 8,000 responses of 64 KiB a second a worker grew by 45 MiB a second.
+  const upstream = await listenOnLoopback((_req, res) => {
+    res.writeHead(200, { 'content-length': MiB });
+    res.end(BIG.subarray(0, MiB));
+  });
+  t.after(() => upstream.close());
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`);
+  t.after(() => gw.close());
+  const before = v8.queryObjects(RequestSession, { format: 'count' });
+  for (let i = 0; i < 40; i++) {
+    const res = await request(gw.url, { path: '/one-mib', headers: { 'x-request-id': `whole-${i}` } });
+    assert.equal(res.body.length, MiB);
+  }
+  await gw.logFor('whole-39');
+  const left = v8.queryObjects(RequestSession, { format: 'count' }) - before;
+  assert.ok(left <= 2, `${left} of 40 finished requests are still held`);
+});
+
+test('a client that leaves while its response is held for it takes the send_timeout timer with it', async (t) => {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`);
+  t.after(() => gw.close());
+  const before = v8.queryObjects(RequestSession, { format: 'count' });
+  for (let i = 0; i < 20; i++) {
+    const reader = nonReader(gw.port, `left-${i}`);
+    await waitUntil('the upstream answered', () => upstream.state.bigStarted === i + 1, 3000);
+    reader.destroy();
+    const line = await gw.logFor(`left-${i}`);
+    assert.equal(line.client_aborted, true);
+  }
+  const left = v8.queryObjects(RequestSession, { format: 'count' }) - before;
+  assert.ok(left <= 2, `${left} of 20 requests whose client left are still held`);
 });
