@@ -289,6 +289,27 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
     assert.equal(target.verdict.summary, 'unreachable / tls_certificate_error → Candor answers 502');
   });
 
+  test('h2 to a TLS target whose ALPN offers no h2: the TLS step fails, and the fix says protocol http1', async () => {
+    const upstream = await keep(startHttpsEcho());
+    const { target, text } = await run({
+      target: upstream.url.replace('127.0.0.1', 'localhost'),
+      protocol: 'h2',
+      ca: upstream.caPath,
+    });
+    assert.equal(target.verdict.failure?.type, 'tls_alert_received');
+    assert.equal(
+      text.replace(/localhost → .* in N ms/, 'localhost → ADDRESSES in N ms'),
+      [
+        '  ✓ dns      localhost → ADDRESSES in N ms\n',
+        '  ✓ connect  127.0.0.1:PORT in N ms\n',
+        '  ✗ tls      TLS alert no_application_protocol received after N ms\n',
+        'protocols: HTTP/1.1 yes, HTTP/2 (h2, by ALPN) no: the target speaks only HTTP/1.1\n',
+        'verdict: unreachable / tls_alert_received → Candor answers 502\n',
+        "fix: the target speaks HTTP/1.1 but not HTTP/2 (h2, by ALPN). Set the upstream's protocol to http1 (the default), or enable HTTP/2 on the target.\n",
+      ].join(''),
+    );
+  });
+
   test('http1 over TLS to a target that offers h2 too: the protocols line says so; one without h2 gets none', async () => {
     const { localhost, caPath } = testCertificates();
     const both = http2.createSecureServer({ ...localhost, allowHTTP1: true }, (_req, res) => {
