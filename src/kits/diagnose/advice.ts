@@ -17,6 +17,8 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
   const elsewhere = found ? `something else is on that port: ${found.what} (${sent(found.evidence)}).` : '';
   if (found?.what === 'a TLS server' && plan.protocol === 'http:')
     return `something else is on that port: a TLS server (${found.evidence}). Use https:// in the target URL.`;
+  const overHttp2 = plan.httpVersion === 'http1' ? undefined : http2Fix(context, failure);
+  if (overHttp2 !== undefined) return overHttp2;
   switch (failure.type) {
     case 'dns_error':
       if (failure.params.rcode === 'NXDOMAIN')
@@ -69,9 +71,13 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       return `the upstream's response head is over the gateway's limit (32 KiB).${field} ${failure.kind.fix}`;
     }
     case 'http_response_incomplete': {
-      const how = /reset/i.test(failure.details) ? 'reset' : 'closed';
+      const stream = /stream reset by the upstream \((\w+)\)/.exec(failure.details)?.[1];
+      const how =
+        stream !== undefined
+          ? `reset the stream (${stream})`
+          : `${/reset/i.test(failure.details) ? 'reset' : 'closed'} the connection`;
       const of = body?.expected === undefined ? '' : ` of ${body.expected}`;
-      return `the upstream sent the ${head?.status ?? ''} head and ${body?.bytes ?? 0}${of} body bytes, then ${how} the connection: it is crashing mid-response. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
+      return `the upstream sent the ${head?.status ?? ''} head and ${body?.bytes ?? 0}${of} body bytes, then ${how}: it is crashing mid-response. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
     }
     case 'http_response_transfer_coding':
     case 'http_response_content_length': {
@@ -86,6 +92,34 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
     default:
       return `${failure.details.replace(/^invalid response: /, 'the response is invalid: ')}. ${failure.kind.fix}`;
   }
+}
+
+/**
+ * What only HTTP/2 says before a head: a GOAWAY or a refused stream (the request was never
+ * processed: the gateway retries it, whatever the method), a stream reset, a request for
+ * HTTP/1.1, or a target that never answered the preface. The details are the gateway's own
+ * words (classifyH2StreamEnd in src/core/failure/classify.ts).
+ */
+function http2Fix(context: ProbeContext, failure: Failure): string | undefined {
+  const { details } = failure;
+  const goaway = /sent GOAWAY \((\w+), last stream (\d+)\) before processing/.exec(details);
+  if (goaway)
+    return `the upstream said GOAWAY (${goaway[1]}, last stream ${goaway[2]}) before processing the request: it is shutting down or restarting. The gateway retries a request the upstream never processed, on another connection, whatever its method; if every probe meets this, the upstream is stuck going away: look in its own logs, or restart it.`;
+  if (/refused the stream \(REFUSED_STREAM\)/.test(details))
+    return `the upstream refused the stream without processing it (REFUSED_STREAM): it is at its own limit of concurrent streams, or sheds load. The gateway retries such a request, whatever its method; if every probe meets this, it refuses all work: look at its load and its stream limit.`;
+  if (/HTTP_1_1_REQUIRED/.test(details))
+    return `the upstream asks for HTTP/1.1 for this request (HTTP_1_1_REQUIRED). Set the upstream's protocol to http1.`;
+  const reset = /stream reset by the upstream \((\w+)\) before the response head/.exec(details);
+  if (reset)
+    return `the upstream reset the stream (${reset[1]}) after taking the request, without an answer: its handler failed or gave up. Look in its own logs${requestIdText(context)} for this request.`;
+  const closed = /closed the HTTP\/2 connection \(GOAWAY (\w+)\) before the response head/.exec(details);
+  if (closed)
+    return `the upstream closed the HTTP/2 connection (GOAWAY ${closed[1]}) after taking the request, without an answer: it is crashing or restarting, or took the client for a misbehaving one (the GOAWAY's code says which). Look in its own logs${requestIdText(context)}.`;
+  if (failure.type === 'http_response_timeout' && context.h2Settings === false) {
+    const speaks = context.plan.httpVersion === 'h2c' ? 'HTTP/2 in the clear (h2c)' : 'HTTP/2';
+    return `the target took the connection but never answered the HTTP/2 connection preface (no SETTINGS frame in ${context.plan.timeouts.response} ms): it does not speak ${speaks}, or it is stuck. Check what serves this port; if it speaks HTTP/1.1, set the upstream's protocol to http1.`;
+  }
+  return undefined;
 }
 
 function certificateFix(context: ProbeContext, failure: Failure): string {

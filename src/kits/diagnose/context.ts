@@ -18,6 +18,8 @@ export interface ProbeContext {
   body?: BodyResult;
   badLine?: string;
   largestField?: { readonly name: string; readonly bytes: number };
+  /** An HTTP/2 probe: whether the target's SETTINGS frame arrived (its answer to the preface). */
+  h2Settings?: boolean;
   /** Which of HTTP/1.1 and HTTP/2 the target speaks, when that was checked. */
   protocols?: ProtocolSupport;
 }

@@ -1,25 +1,33 @@
 /**
  * Hops 4 to 6 over HTTP/2 (an upstream whose protocol is h2c or h2): the request goes out on a
  * stream of the gateway's own HTTP/2 session code, so a refused stream, a GOAWAY, a reset or an
- * answer that is not HTTP/2 is named exactly as the gateway would name it.
+ * answer that is not HTTP/2 is named exactly as the gateway would name it. An answer that is not
+ * HTTP/2 at all (no SETTINGS frame before it) gets a second look, which names what answered;
+ * interim answers and header values are held to the same bounds as over HTTP/1.1.
  */
 import type { Socket } from 'node:net';
+import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { ResponseHead } from '../../core/http1/response-parser.ts';
+import { MAX_INTERIM } from '../../proxy/forward/exchange.ts';
 import type { ExchangeController, ExchangeHandler } from '../../upstream/connections/connection.ts';
 import { H2Session } from '../../upstream/connections/h2-session.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 import type { ProbeContext } from './context.ts';
 import { formatMs, since } from './plan.ts';
 import { buildRequest } from './request.ts';
+import { headerNotes, interimNote } from './response-reader.ts';
+import { tryPreface } from './second-look.ts';
 import type { Step } from './types.ts';
 
 const SNIFF = 64 * 1024;
 
+/** `secondLookMs`: how long the second look at an answer that is not HTTP/2 may take. */
 export function probeH2(
   socket: Socket,
   context: ProbeContext,
   push: (step: Step) => void,
+  secondLookMs: number,
 ): Promise<Failure | undefined> {
   const { plan } = context;
   const request = buildRequest(plan, socket.localAddress ?? '');
@@ -38,18 +46,48 @@ export function probeH2(
       maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
     },
   );
+  // The target's SETTINGS frame is its answer to the preface: without one, it never spoke HTTP/2.
+  context.h2Settings = false;
+  session.session.once('remoteSettings', () => {
+    context.h2Settings = true;
+  });
   return new Promise((resolve) => {
     let writtenAt = performance.now();
     let headAt = 0;
     let head: ResponseHead | undefined;
     let bytes = 0;
     const sniff: Buffer[] = [];
+    /** The statuses of the first interim answers (as many as the gateway relays), and how many came. */
     const informational: number[] = [];
+    let interimCount = 0;
     let over = false;
     const done = (failure: Failure | undefined) => {
       if (over) return;
       over = true;
       session.destroy();
+      resolve(failure);
+    };
+    /** No head: the step says why, with what a second look found when the answer was not HTTP/2. */
+    const failedBeforeHead = async (failure: Failure) => {
+      over = true;
+      session.destroy();
+      const notes = interimNote({ count: interimCount });
+      const notHttp2 = failure.type === 'http_protocol_error' || failure.type === 'connection_terminated';
+      if (!context.h2Settings && notHttp2 && context.address !== undefined) {
+        const found = await tryPreface(plan, context.address, secondLookMs);
+        context.identification = found;
+        if (found) notes.push(`second look: ${found.evidence}: ${found.what}`);
+      } else if (!context.h2Settings && failure.type === 'http_response_timeout') {
+        notes.push('no SETTINGS frame came back: the target never answered the HTTP/2 connection preface');
+      }
+      push({
+        step: 'response',
+        ok: false,
+        ms: since(writtenAt),
+        summary: failure.details,
+        notes,
+        facts: { informational, identified: context.identification?.what },
+      });
       resolve(failure);
     };
     const bodyStep = (failure: Failure | undefined, capped: boolean) => {
@@ -73,7 +111,7 @@ export function probeH2(
         summary: failure
           ? `${failure.details} (${bytes}${of} bytes, DATA frames)`
           : capped
-            ? `stopped reading past --max-body (${bytes}${of} bytes read, DATA frames); not an error`
+            ? `stopped reading past --max-body ${formatSize(plan.maxBody)} (${bytes}${of} bytes read, DATA frames); not an error`
             : framing === 'none'
               ? `no body (none expected), in ${formatMs(ms)}`
               : `${bytes} bytes, DATA frames, complete, in ${formatMs(ms)}`,
@@ -98,7 +136,9 @@ export function probeH2(
       onBodyChunk() {},
       onRequestSent() {},
       onInformational(interim) {
-        informational.push(interim.status);
+        // A server may send interim answers without end: the gateway relays the first few.
+        interimCount++;
+        if (informational.length < MAX_INTERIM.count) informational.push(interim.status);
       },
       onResponseStart(_controller: ExchangeController, response: ResponseHead) {
         head = response;
@@ -114,7 +154,7 @@ export function probeH2(
           ok: true,
           ms: ttfbMs,
           summary: `${statusLine}, ${headers.length} headers, first byte after ${formatMs(ttfbMs)}`,
-          notes: headers.map(([name, value]) => `${name}: ${value}`),
+          notes: [...interimNote({ count: interimCount }), ...headerNotes(headers)],
           facts: { statusLine, status: response.status, headers, informational, ttfbMs },
         });
       },
@@ -129,15 +169,7 @@ export function probeH2(
       onResponseError(_controller: ExchangeController | undefined, failure: Failure) {
         if (over) return;
         if (head !== undefined) return bodyStep(failure, false);
-        push({
-          step: 'response',
-          ok: false,
-          ms: since(writtenAt),
-          summary: failure.details,
-          notes: [],
-          facts: { informational },
-        });
-        done(failure);
+        void failedBeforeHead(failure);
       },
     };
     session

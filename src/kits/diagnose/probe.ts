@@ -5,7 +5,6 @@
 import type { Socket } from 'node:net';
 import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import { MAX_INTERIM } from '../../proxy/forward/exchange.ts';
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
 import { probeH2 } from './h2-probe.ts';
@@ -16,7 +15,7 @@ import { readBody } from './read-body.ts';
 import { readHead } from './read-head.ts';
 import { buildRequest } from './request.ts';
 import { resolveStep } from './resolve-step.ts';
-import { headerPairs } from './response-reader.ts';
+import { headerNotes, headerPairs, interimNote } from './response-reader.ts';
 import { secondLookBudget, tryPlaintext, tryTls } from './second-look.ts';
 import { SocketFeed } from './socket-feed.ts';
 import type { Step, TargetReport } from './types.ts';
@@ -34,6 +33,7 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
     url: planUrl(plan),
     upstream: plan.upstream,
     viaGateway: plan.viaGateway,
+    protocol: plan.httpVersion,
     steps,
     verdict: decideVerdict(context, failure),
     totalMs: since(started),
@@ -43,6 +43,15 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
   const lookAtProtocols = async (failure: Failure | undefined, address: string, budgetMs: number) => {
     if (plan.viaGateway || !(plan.httpVersion !== 'http1' || mayBeProtocolMismatch(failure, context))) return;
     context.protocols = await checkProtocols(plan, address, budgetMs);
+  };
+  /**
+   * An HTTP/1.1 target over TLS that answered: whether it offers h2 by ALPN as well, said only
+   * when it does (protocol: h2 would carry many requests on one connection).
+   */
+  const noteAlsoH2 = async (address: string, budgetMs: number) => {
+    if (plan.viaGateway || plan.httpVersion !== 'http1' || plan.protocol !== 'https:') return;
+    const protocols = await checkProtocols(plan, address, budgetMs);
+    if (protocols.http1 === true && protocols.h2 === true) context.protocols = protocols;
   };
   const noted = (step: Step, found: Identification | undefined): Step =>
     found ? { ...step, notes: [...step.notes, `second look: ${found.evidence}: ${found.what}`] } : step;
@@ -75,14 +84,16 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
       );
     }
     if (failedStep) push(noted(failedStep, context.identification));
-    await lookAtProtocols(connected.failure, connected.address, budget);
+    // Only a TLS handshake that failed has something to say about protocols (ALPN): nothing
+    // answered a refused or timed-out TCP connect, in either protocol.
+    if (failedStep?.step === 'tls') await lookAtProtocols(connected.failure, connected.address, budget);
     return finish(connected.failure);
   }
 
   const socket: Socket = connected.socket;
   if (plan.httpVersion !== 'http1') {
     try {
-      const failure = await probeH2(socket, context, push);
+      const failure = await probeH2(socket, context, push, budget);
       await lookAtProtocols(failure, connected.address, budget);
       return finish(failure);
     } finally {
@@ -101,7 +112,7 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
       step: 'request',
       ok: true,
       ms: since(writeStarted),
-      summary: `${plan.method} ${plan.path} (Host: ${plan.host}${requestId}), ${request.bytes.length} bytes`,
+      summary: `${plan.method} ${plan.path} over HTTP/1.1 (Host: ${plan.host}${requestId}), ${request.bytes.length} bytes`,
       notes: [],
       facts: {
         method: plan.method,
@@ -164,13 +175,7 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
       summary: failure
         ? `${statusLine}: ${failure.details}`
         : `${statusLine}, ${headers.length} headers, ${ttfb}`,
-      notes: [
-        ...interim,
-        ...headers.map(
-          ([name, value]) =>
-            `${name}: ${value.length > 100 ? `${value.slice(0, 100)}… (${value.length} bytes)` : value}`,
-        ),
-      ],
+      notes: [...interim, ...headerNotes(headers)],
       facts: {
         statusLine,
         status: head.status,
@@ -202,21 +207,11 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
         capped: body.capped,
       },
     });
+    if (body.failure === undefined) await noteAlsoH2(connected.address, budget);
     return finish(body.failure);
   } finally {
     socket.destroy();
   }
-}
-
-const kib = (bytes: number) =>
-  bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
-
-/** A note when the server sent more interim (1xx) answers than the gateway relays. */
-function interimNote(interim: { readonly count: number; readonly bytes: number }): string[] {
-  if (interim.count <= MAX_INTERIM.count && interim.bytes <= MAX_INTERIM.bytes) return [];
-  return [
-    `${interim.count} interim (1xx) answers, ${kib(interim.bytes)}, before the final head: the gateway relays the first ${MAX_INTERIM.count} (at most ${kib(MAX_INTERIM.bytes)}) and drops the rest, reading on until its response timeout`,
-  ];
 }
 
 /**

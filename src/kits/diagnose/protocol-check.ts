@@ -14,6 +14,13 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** An empty SETTINGS frame: a server that speaks HTTP/2 answers with its own SETTINGS first. */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
 const SETTINGS_TYPE = 0x4;
+/** What an HTTP/2 client sends first: the connection preface and its SETTINGS (RFC 9113 §3.4). */
+export const PREFACE_AND_SETTINGS = Buffer.concat([PREFACE, EMPTY_SETTINGS]);
+
+/** A SETTINGS frame on stream 0 opens `bytes`: the server speaks HTTP/2. */
+export function opensWithSettings(bytes: Buffer): boolean {
+  return bytes.length >= 9 && bytes[3] === SETTINGS_TYPE && bytes.readUInt32BE(5) === 0;
+}
 
 export async function checkProtocols(
   plan: ProbePlan,
@@ -35,21 +42,23 @@ export async function checkProtocols(
         ).then((bytes) =>
           bytes === undefined ? null : bytes.subarray(0, 7).toString('latin1') === 'HTTP/1.',
         ),
-        firstBytes(address, plan.port, Buffer.concat([PREFACE, EMPTY_SETTINGS]), budgetMs).then((bytes) =>
-          bytes === undefined
-            ? null
-            : bytes.length >= 9 && bytes[3] === SETTINGS_TYPE && bytes.readUInt32BE(5) === 0,
+        firstBytes(address, plan.port, PREFACE_AND_SETTINGS, budgetMs).then((bytes) =>
+          bytes === undefined ? null : opensWithSettings(bytes),
         ),
       ]);
-  return { http1, h2, summary: describe(http1, h2, tlsPlan) };
+  return { http1, h2, summary: describe(http1, h2, plan) };
 }
 
-function describe(http1: boolean | null, h2: boolean | null, overTls: boolean): string {
+function describe(http1: boolean | null, h2: boolean | null, plan: ProbePlan): string {
+  const overTls = plan.protocol === 'https:';
   const h2Name = overTls ? 'HTTP/2 (h2, by ALPN)' : 'HTTP/2 (h2c, prior knowledge)';
   const said = (value: boolean | null) => (value === null ? 'no answer' : value ? 'yes' : 'no');
   const both = `HTTP/1.1 ${said(http1)}, ${h2Name} ${said(h2)}`;
   if (http1 === true && h2 === false) return `${both}: the target speaks only HTTP/1.1`;
   if (http1 === false && h2 === true) return `${both}: the target speaks only HTTP/2`;
+  // An upstream set to http1 whose target offers HTTP/2 as well: worth knowing, nothing to fix.
+  if (http1 === true && h2 === true && plan.httpVersion === 'http1')
+    return `${both}: the target also speaks HTTP/2 (protocol: ${overTls ? 'h2' : 'h2c'} would use it)`;
   return both;
 }
 

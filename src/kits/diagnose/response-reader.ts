@@ -150,3 +150,27 @@ export function headerPairs(head: ResponseHead): Array<readonly [string, string]
   for (let i = 0; i < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
   return pairs;
 }
+
+/** One note per header field, a long value cut at 100 characters (its length said). */
+export function headerNotes(headers: ReadonlyArray<readonly [string, string]>): string[] {
+  return headers.map(
+    ([name, value]) =>
+      `${name}: ${value.length > 100 ? `${value.slice(0, 100)}… (${value.length} bytes)` : value}`,
+  );
+}
+
+const kib = (bytes: number) =>
+  bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
+
+/**
+ * A note when the server sent more interim (1xx) answers than the gateway relays. `bytes`
+ * undefined: an HTTP/2 probe, whose HEADERS frames node:http2 decodes without saying their size.
+ */
+export function interimNote(interim: { readonly count: number; readonly bytes?: number }): string[] {
+  const { count, bytes } = interim;
+  if (count <= MAX_INTERIM.count && (bytes === undefined || bytes <= MAX_INTERIM.bytes)) return [];
+  const size = bytes === undefined ? '' : `, ${kib(bytes)}`;
+  return [
+    `${count} interim (1xx) answers${size}, before the final head: the gateway relays the first ${MAX_INTERIM.count} (at most ${kib(MAX_INTERIM.bytes)}) and drops the rest, reading on until its response timeout`,
+  ];
+}

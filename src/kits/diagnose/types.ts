@@ -2,6 +2,7 @@
  * What `candor diagnose` finds, as data: the steps of one probe with their timings, and the
  * verdict in the taxonomy's terms. The text and JSON outputs both read these records.
  */
+import type { UpstreamProtocol } from '../../core/config/types.ts';
 import type { FailureType, Shape, Stage } from '../../core/failure/taxonomy.ts';
 
 export interface DnsFacts {
@@ -145,12 +146,15 @@ export interface TargetReport {
   readonly upstream: string | null;
   /** true for the probe sent through the gateway (--compare / --via). */
   readonly viaGateway: boolean;
+  /** How the request went, as an upstream's `protocol` says: http1, h2c or h2 (ALPN). */
+  readonly protocol: UpstreamProtocol;
   readonly steps: readonly Step[];
   readonly verdict: Verdict;
   readonly totalMs: number;
   /**
-   * Checked for every HTTP/2 probe, and for an HTTP/1.1 probe whose failure a protocol
-   * mismatch can explain; absent otherwise.
+   * Checked for every HTTP/2 probe, for an HTTP/1.1 probe whose failure a protocol mismatch
+   * can explain, and for an HTTP/1.1 probe over TLS that was answered (kept only when the
+   * target also offers h2 by ALPN); absent otherwise.
    */
   readonly protocols?: ProtocolSupport;
 }

@@ -66,6 +66,18 @@ export interface RequestLine extends RecordBase {
    * does not name their failure (Traefik's `RetryAttempts`): counted, never given a type.
    */
   readonly untypedRetries?: number;
+  /** What the client spoke, when the line says (Candor's `protocol`): "HTTP/1.1", "HTTP/2". */
+  readonly protocol?: string;
+  /**
+   * A gRPC request's status as its client read it (Candor's `grpc_status`), and who set it: the
+   * proxy (its Trailers-Only answer to a failure) or the upstream (its own, passed through).
+   */
+  readonly grpc?: { readonly status: number; readonly producedBy: Producer };
+  /**
+   * A timeout cut by the client's own deadline (a gRPC client's `grpc-timeout`, shorter than the
+   * proxy's), in ms: not the proxy's timeout, so no advice about it.
+   */
+  readonly clientDeadlineMs?: number;
 }
 
 export interface FailedAttempt extends RecordBase {

@@ -1,4 +1,5 @@
 import { printable } from '../../core/printable.ts';
+import { grpcStatusText } from './grpc-status.ts';
 import type { StormHealth } from './health-report.ts';
 import { MAX_LINE } from './line-stream.ts';
 import type { PlaceRow, Report, StormRow } from './report.ts';
@@ -51,6 +52,7 @@ function failures(report: Report): string {
     rows.push([`${shape.shape}: ${shape.headline}`, String(shape.count), '', '', '']);
     for (const t of shape.types) {
       const logged = t.loggedStatuses.map((s) => `${s.status === 9 ? '009' : s.status}×${s.count}`);
+      for (const g of t.grpcStatuses) logged.push(`gRPC ${grpcStatusText(g.status)}×${g.count}`);
       if (t.attempts > 0) logged.push(`attempt×${t.attempts}`);
       const where = t.upstreams.slice(0, 3).map((u) => `${u.upstream} (${u.count})`);
       if (t.upstreams.length > 3) where.push('…');
@@ -67,6 +69,30 @@ function failures(report: Report): string {
     rows.push(['client left before the answer', String(report.clientAborted), '', '', '']);
   if (rows.length === 1) return 'Failures\n  none';
   return `Failures by shape and type\n${table(rows, [1, 2])}`;
+}
+
+/**
+ * Requests by the protocol their clients spoke, when the lines name it and it is not HTTP/1.1
+ * alone (then it says nothing): where the 5xx and the failures were, over HTTP/2 or not.
+ */
+function protocols(report: Report): string {
+  const rows = report.protocols;
+  if (rows.length === 0 || (rows.length === 1 && rows[0].protocol === 'HTTP/1.1')) return '';
+  const head = ['', 'requests', '5xx', 'failures'];
+  const body = rows.map((p) => [p.protocol, String(p.requests), String(p.errors5xx), String(p.failures)]);
+  return `Protocols the clients spoke\n${table([head, ...body], [1, 2, 3])}`;
+}
+
+/** gRPC requests by the status their clients read, and who set it. */
+function grpc(report: Report): string {
+  if (report.grpc.length === 0) return '';
+  const total = report.grpc.reduce((sum, g) => sum + g.requests, 0);
+  const head = ['', 'requests', 'by the gateway', 'from the upstream'];
+  const body = report.grpc.map((g) => [g.name, String(g.requests), String(g.byProxy), String(g.byUpstream)]);
+  return [
+    `gRPC statuses the clients read (${plural(total, 'request')})\n${table([head, ...body], [1, 2, 3])}`,
+    "  by the gateway: its Trailers-Only answer to a failure above; from the upstream: the upstream's own grpc-status, passed through",
+  ].join('\n');
 }
 
 /** Who produced the 5xx, per file: the proxy, the upstream (passed through), or the log cannot tell. */
@@ -175,8 +201,25 @@ function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
+/** "grpc-timeout of 150 ms", "grpc-timeout of 100–250 ms". */
+function deadlines(d: NonNullable<TimeoutFinding['clientDeadlines']>): string {
+  return `grpc-timeout of ${d.minMs === d.maxMs ? d.minMs : `${d.minMs}–${d.maxMs}`} ms`;
+}
+
 function timeout(t: TimeoutFinding): string {
+  const client = t.clientDeadlines;
+  if (t.verdict === 'client_deadline' && client !== undefined)
+    return [
+      `${t.upstream}: ${plural(client.count, 'gRPC request')} ran out of the client's own deadline (${deadlines(client)}) waiting for the response head`,
+      "  the client gave up before any timeout of the gateway: raise the client's deadline if the work is meant to take that long, or find what makes the upstream slower than it",
+    ]
+      .map((l) => `  ${l}`)
+      .join('\n');
   const lines = [`${t.upstream}: ${plural(t.timeouts, 'request')} timed out waiting for the response head`];
+  if (client !== undefined)
+    lines.push(
+      `  and ${plural(client.count, 'gRPC request')} ran out of the client's own deadline (${deadlines(client)}): not counted here, no gateway timeout would change them`,
+    );
   if (t.waited && t.configuredMs !== undefined) {
     const [low, high] = [duration(t.waited.p10), duration(t.waited.p90)];
     const spread = low === high ? low : `${low}–${high} (p10–p90)`;
@@ -228,6 +271,17 @@ function checks(report: Report): string {
     );
     lines.push("    check:  the upstream's own logs at these times");
   }
+  const upstreamGrpc = report.grpc.filter((g) => g.status !== 0 && g.byUpstream > 0);
+  if (upstreamGrpc.length > 0) {
+    const count = upstreamGrpc.reduce((sum, g) => sum + g.byUpstream, 0);
+    const which = upstreamGrpc.map((g) => `${g.name} ×${g.byUpstream}`).join(', ');
+    lines.push(
+      `  the upstream's own gRPC errors (${count}): ${which}, passed through in the upstream's own answer (HTTP 200 as a rule), so no 5xx count above shows them`,
+    );
+    lines.push(
+      "    check:  the upstream's own logs at these times: the gRPC status is its word, not the gateway's",
+    );
+  }
   if (report.unexplained5xx > 0) {
     lines.push(`  5xx, cause unknown (${report.unexplained5xx}): these logs do not say why`);
     const errorLog = report.files.some((f) => f.format === 'nginx-error');
@@ -245,7 +299,12 @@ function checks(report: Report): string {
 /** The report for people, as plain text. */
 export function renderText(report: Report): string {
   const withDate = report.from !== undefined && report.from.slice(0, 10) !== report.to?.slice(0, 10);
-  const sections = [header(report), statuses(report), failures(report)];
+  const sections = [header(report), statuses(report)];
+  const spoken = protocols(report);
+  if (spoken) sections.push(spoken);
+  sections.push(failures(report));
+  const grpcStatuses = grpc(report);
+  if (grpcStatuses) sections.push(grpcStatuses);
   const made = producers(report);
   if (made) sections.push(made);
   sections.push(places('Upstreams', report.upstreams, withDate));

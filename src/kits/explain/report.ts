@@ -1,6 +1,7 @@
 import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS, readerFor } from './detect-format.ts';
+import { grpcStatusText } from './grpc-status.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
 import type { LogReader } from './log-reader.ts';
 import type { FileRead, FiveXxSplit } from './read-logs.ts';
@@ -29,6 +30,8 @@ interface TypeRow {
   readonly attempts: number;
   /** Statuses the logs show for it (HAProxy answers 503 where Candor answers 502, say). */
   readonly loggedStatuses: ReadonlyArray<{ status: number; count: number }>;
+  /** gRPC statuses its Trailers-Only answers carried (Candor's `grpc_status`), when any. */
+  readonly grpcStatuses: ReadonlyArray<{ status: number; count: number }>;
   readonly upstreams: ReadonlyArray<{ upstream: string; count: number }>;
 }
 
@@ -68,6 +71,24 @@ export interface StormRow {
   readonly health: readonly StormHealth[];
 }
 
+/** Requests over one protocol, from the lines that name it (Candor's `protocol`). */
+interface ProtocolRow {
+  readonly protocol: string;
+  readonly requests: number;
+  readonly errors5xx: number;
+  readonly failures: number;
+}
+
+/** gRPC requests whose client read one status: the gateway's Trailers-Only answer, or the upstream's own. */
+interface GrpcRow {
+  readonly status: number;
+  /** "14 UNAVAILABLE". */
+  readonly name: string;
+  readonly requests: number;
+  readonly byProxy: number;
+  readonly byUpstream: number;
+}
+
 export interface Report {
   readonly files: readonly FileRead[];
   readonly from?: string;
@@ -90,6 +111,10 @@ export interface Report {
   readonly untimed: number;
   readonly upstreams: readonly PlaceRow[];
   readonly targets: readonly PlaceRow[];
+  /** Requests by protocol, when the lines name it (empty otherwise). */
+  readonly protocols: readonly ProtocolRow[];
+  /** gRPC requests by the status their client read (empty when no line carries one). */
+  readonly grpc: readonly GrpcRow[];
   readonly bucketSeconds: number;
   readonly storms: readonly StormRow[];
   readonly timeouts: readonly TimeoutFinding[];
@@ -129,6 +154,9 @@ function shapeRows(tally: Tally): ShapeRow[] {
         requests: t.requests,
         attempts: t.attempts,
         loggedStatuses: [...t.statuses]
+          .sort((a, b) => a[0] - b[0])
+          .map(([status, count]) => ({ status, count })),
+        grpcStatuses: [...t.grpcStatuses]
           .sort((a, b) => a[0] - b[0])
           .map(([status, count]) => ({ status, count })),
         upstreams: sortedCounts(t.upstreams).map(([upstream, count]) => ({ upstream, count })),
@@ -243,6 +271,12 @@ export function buildReport(
     untimed: tally.untimed,
     upstreams: placeRows(tally.byUpstream),
     targets: placeRows(tally.byTarget),
+    protocols: [...tally.byProtocol]
+      .sort((a, b) => a[0].localeCompare(b[0]))
+      .map(([protocol, p]) => ({ protocol, ...p })),
+    grpc: [...tally.byGrpcStatus]
+      .sort((a, b) => a[0] - b[0])
+      .map(([status, g]) => ({ status, name: grpcStatusText(status), ...g })),
     bucketSeconds: bucketMs / 1000,
     storms,
     timeouts: timeouts.sort((a, b) => b.timeouts - a.timeouts),

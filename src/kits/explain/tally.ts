@@ -16,7 +16,23 @@ interface TypeTally {
   /** Failed attempts with no request of their own in the logs (retried, or only in an error log). */
   attempts: number;
   readonly statuses: Map<number, number>;
+  /** gRPC statuses the clients read for it (the gateway's Trailers-Only answers). */
+  readonly grpcStatuses: Map<number, number>;
   readonly upstreams: Map<string, number>;
+}
+
+/** Requests over one protocol (HTTP/1.1, HTTP/2), where the lines name it. */
+export interface ProtocolTally {
+  requests: number;
+  errors5xx: number;
+  failures: number;
+}
+
+/** Requests whose client read one gRPC status, by who set it. */
+export interface GrpcTally {
+  requests: number;
+  byProxy: number;
+  byUpstream: number;
 }
 
 export interface PlaceTally {
@@ -35,6 +51,11 @@ export interface UpstreamTally extends PlaceTally {
   readonly timedOut: DurationHistogram;
   /** Head timeouts whose wait the log does not record. */
   timeoutsUnmeasured: number;
+  /**
+   * Head timeouts cut by the client's own deadline (gRPC's grpc-timeout, shorter than the
+   * proxy's), with the shortest and longest deadline: not the proxy's timeout, kept apart.
+   */
+  readonly clientDeadlines: { count: number; minMs: number; maxMs: number };
 }
 
 const place = (): PlaceTally => ({
@@ -76,6 +97,10 @@ export class Tally {
   readonly byType = new Map<FailureType, TypeTally>();
   readonly byUpstream = new Map<string, UpstreamTally>();
   readonly byTarget = new Map<string, PlaceTally>();
+  /** Requests by the protocol their line names (lines that name none are not here). */
+  readonly byProtocol = new Map<string, ProtocolTally>();
+  /** gRPC requests by the status their client read. */
+  readonly byGrpcStatus = new Map<number, GrpcTally>();
   readonly storms: StormCounter;
   /** The first HEALTH_EVENTS_KEPT health events, in time order; `healthEvents` counts them all. */
   readonly health: HealthEvent[] = [];
@@ -103,6 +128,7 @@ export class Tally {
       const type = this.#type(failure, line.upstream);
       type.requests++;
       bump(type.statuses, line.status);
+      if (line.grpc?.producedBy === 'proxy') bump(type.grpcStatuses, line.grpc.status);
     } else if (producer === 'upstream') this.upstreamOwn5xx++;
     else if (is5xx) this.unexplained5xx++;
     if (is5xx) {
@@ -119,6 +145,26 @@ export class Tally {
       this.attempts += line.untypedRetries;
     }
     if (line.clientAborted) this.clientAborted++;
+    if (line.protocol !== undefined) {
+      let p = this.byProtocol.get(line.protocol);
+      if (p === undefined) {
+        p = { requests: 0, errors5xx: 0, failures: 0 };
+        this.byProtocol.set(line.protocol, p);
+      }
+      p.requests++;
+      if (is5xx) p.errors5xx++;
+      if (failure !== undefined) p.failures++;
+    }
+    if (line.grpc !== undefined) {
+      let g = this.byGrpcStatus.get(line.grpc.status);
+      if (g === undefined) {
+        g = { requests: 0, byProxy: 0, byUpstream: 0 };
+        this.byGrpcStatus.set(line.grpc.status, g);
+      }
+      g.requests++;
+      if (line.grpc.producedBy === 'proxy') g.byProxy++;
+      else g.byUpstream++;
+    }
 
     const key = line.upstream ?? NO_UPSTREAM;
     const upstream = this.#upstream(key);
@@ -133,7 +179,12 @@ export class Tally {
       }
       if ((is5xx || failure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
     }
-    if (failure === 'http_response_timeout') {
+    if (failure === 'http_response_timeout' && line.clientDeadlineMs !== undefined) {
+      const deadlines = upstream.clientDeadlines;
+      deadlines.count++;
+      deadlines.minMs = Math.min(deadlines.minMs, line.clientDeadlineMs);
+      deadlines.maxMs = Math.max(deadlines.maxMs, line.clientDeadlineMs);
+    } else if (failure === 'http_response_timeout') {
       if (line.waitMs === undefined) upstream.timeoutsUnmeasured++;
       else upstream.timedOut.add(line.waitMs);
     } else if (
@@ -191,7 +242,13 @@ export class Tally {
   #type(type: FailureType, upstream: string | undefined): TypeTally {
     let tally = this.byType.get(type);
     if (tally === undefined) {
-      tally = { requests: 0, attempts: 0, statuses: new Map(), upstreams: new Map() };
+      tally = {
+        requests: 0,
+        attempts: 0,
+        statuses: new Map(),
+        grpcStatuses: new Map(),
+        upstreams: new Map(),
+      };
       this.byType.set(type, tally);
     }
     bump(tally.upstreams, upstream ?? NO_UPSTREAM);
@@ -206,6 +263,7 @@ export class Tally {
         answered: new DurationHistogram(),
         timedOut: new DurationHistogram(),
         timeoutsUnmeasured: 0,
+        clientDeadlines: { count: 0, minMs: Number.POSITIVE_INFINITY, maxMs: 0 },
       };
       this.byUpstream.set(key, tally);
     }

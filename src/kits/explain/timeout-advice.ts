@@ -11,11 +11,19 @@ type TimeoutVerdict =
   /** The upstream answered nothing (or too little) to compare with. */
   | 'nothing_to_compare'
   /** The log does not record how long the timeouts waited. */
-  | 'unmeasured';
+  | 'unmeasured'
+  /** Every one was cut by the client's own deadline (gRPC's grpc-timeout), none by the proxy's timeout. */
+  | 'client_deadline';
 
 export interface TimeoutFinding {
   readonly upstream: string;
+  /** Head timeouts the proxy's own timeout cut. */
   readonly timeouts: number;
+  /**
+   * Head timeouts the client's own deadline cut (gRPC's grpc-timeout, shorter than the proxy's),
+   * with the shortest and longest deadline: kept apart, since no proxy timeout would change them.
+   */
+  readonly clientDeadlines?: { readonly count: number; readonly minMs: number; readonly maxMs: number };
   /** Spread of the waits of the requests that timed out, in ms (min and max exact, as logged). */
   readonly waited?: {
     readonly min: number;
@@ -54,11 +62,15 @@ export function roundNear(ms: number): number {
 export function adviseTimeout(upstream: string, tally: UpstreamTally): TimeoutFinding | undefined {
   const measured = tally.timedOut.count;
   const timeouts = measured + tally.timeoutsUnmeasured;
-  if (timeouts === 0) return undefined;
+  const clientDeadlines = tally.clientDeadlines.count > 0 ? { ...tally.clientDeadlines } : undefined;
+  if (timeouts === 0 && clientDeadlines === undefined) return undefined;
   const answered = tally.answered.count;
   const p99 = tally.answered.quantile(0.99);
   const answeredP99Ms = p99 === undefined ? undefined : Math.round(p99);
-  if (measured === 0) return { upstream, timeouts, answered, answeredP99Ms, verdict: 'unmeasured' };
+  if (timeouts === 0)
+    return { upstream, timeouts, clientDeadlines, answered, answeredP99Ms, verdict: 'client_deadline' };
+  if (measured === 0)
+    return { upstream, timeouts, clientDeadlines, answered, answeredP99Ms, verdict: 'unmeasured' };
   const p10 = tally.timedOut.quantile(0.1) ?? 0;
   const p50 = tally.timedOut.quantile(0.5) ?? 0;
   const p90 = tally.timedOut.quantile(0.9) ?? 0;
@@ -67,6 +79,7 @@ export function adviseTimeout(upstream: string, tally: UpstreamTally): TimeoutFi
   const base = {
     upstream,
     timeouts,
+    clientDeadlines,
     waited: {
       min: tally.timedOut.min,
       p10: Math.round(p10),

@@ -69,6 +69,8 @@ test('--json: the whole report for machines', async () => {
     'untimed',
     'upstreams',
     'targets',
+    'protocols',
+    'grpc',
     'bucketSeconds',
     'storms',
     'timeouts',
@@ -98,6 +100,7 @@ test('--json: the whole report for machines', async () => {
     'requests',
     'attempts',
     'loggedStatuses',
+    'grpcStatuses',
     'upstreams',
   ]);
   assert.equal(report.storms[0].afterDeploy?.label, 'v42');

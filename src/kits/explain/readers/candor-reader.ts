@@ -1,6 +1,6 @@
 import { FAILURES, type FailureType } from '../../../core/failure/taxonomy.ts';
 import type { LogReader } from '../log-reader.ts';
-import type { LogRecord } from '../log-record.ts';
+import type { LogRecord, RequestLine } from '../log-record.ts';
 
 /** A type the taxonomy knows, or undefined (a line from another version may name others). */
 export function knownType(value: unknown): FailureType | undefined {
@@ -15,6 +15,28 @@ function timeOf(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The protocols Candor's line names (HTTP/1.0, HTTP/1.1, HTTP/2): a key of the report's table. */
+const PROTOCOL = /^HTTP\/[0-9](?:\.[0-9])?$/;
+
+/**
+ * The line's `grpc_status` and who set it. A failure the gateway answered is logged with the
+ * HTTP status it stands for (502, 504...), its gRPC status that of its Trailers-Only answer; a
+ * status the upstream set comes with the upstream's own head (a 200), a failure after it or not.
+ */
+function grpcOf(entry: Record<string, unknown>, status: number): RequestLine['grpc'] {
+  const code = entry.grpc_status;
+  if (typeof code !== 'number' || !Number.isInteger(code) || code < 0 || code > 999) return undefined;
+  const byGateway = entry.error !== undefined && (status < 200 || status >= 300);
+  return { status: code, producedBy: byGateway ? 'proxy' : 'upstream' };
+}
+
+/** "no response head within the grpc-timeout of 150 ms": the client's deadline, 150. */
+function clientDeadline(details: unknown): number | undefined {
+  if (typeof details !== 'string') return undefined;
+  const ms = /\bgrpc-timeout of (\d{1,9}) ms\b/.exec(details)?.[1];
+  return ms === undefined ? undefined : Number(ms);
 }
 
 /**
@@ -69,6 +91,10 @@ export const candorReader: LogReader = {
       // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
       producedBy: status >= 500 ? (entry.error === undefined ? 'upstream' : 'proxy') : undefined,
       requestId: typeof entry.req_id === 'string' ? entry.req_id : undefined,
+      protocol:
+        typeof entry.protocol === 'string' && PROTOCOL.test(entry.protocol) ? entry.protocol : undefined,
+      grpc: grpcOf(entry, status),
+      clientDeadlineMs: slowFailure ? clientDeadline(entry.details) : undefined,
     };
   },
 };
