@@ -198,9 +198,14 @@ export class RequestSession implements AttemptsOwner {
     this.record.failure = failure;
   }
 
-  /** The client went away before the exchange was over. */
+  /**
+   * The client went away before the exchange was over: before any answer, its status is 499,
+   * the log's name for that (also when it left mid-upload, before the response closed).
+   */
   clientLeft(): void {
-    this.record.clientAborted = true;
+    const { record } = this;
+    record.clientAborted = true;
+    if (record.status === 0) record.status = 499;
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */
@@ -293,10 +298,7 @@ export class RequestSession implements AttemptsOwner {
     const { record, response } = this;
     // Closed before the whole response went out, and not because of a failure of ours or
     // the upstream's: the client left (a tunnel's end is no abort).
-    if (!finished && !record.upgraded && record.failure === undefined) {
-      this.clientLeft();
-      if (record.status === 0) record.status = 499;
-    }
+    if (!finished && !record.upgraded && record.failure === undefined) this.clientLeft();
     // An attempt the client's leaving cut short ends without a word back: its failure comes here.
     const gone = this.#attempts?.clientClosed();
     if (gone !== undefined) this.failed(gone);
