@@ -35,9 +35,11 @@ export interface ExchangeOwner {
   tunnelled(status: number): void;
   /** The transfer broke after the head went downstream (already aborted; recorded for the log and health). */
   bodyFailed(failure: Failure): void;
-  /** The client left (a reset mid-upload, a closed connection). */
-  clientLeft(): void;
-  /** The attempt ended because the client left: nothing to answer, the failure is for the log only. */
+  /**
+   * The client left while the attempt ran (a reset mid-upload, a close before the switch): the
+   * attempt is over, nothing to answer, the failure is for the log only. (A client that leaves
+   * otherwise is the owner's to see first: it ends the attempt with abandon(), and hears nothing.)
+   */
   abandoned(failure: Failure): void;
 }
 
@@ -378,7 +380,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       this.requestBodyFailure() ??
       classifyExchangeError(error, this.stage, this.record.elapsed());
     if (isReset(error.cause)) this.record.upstreamReset = true;
-    if (this.record.clientAborted) {
+    // The client went away mid-upload: nobody is left to answer (classify.ts: only that is a 499).
+    if (failure.status === 499) {
       this.finish();
       return this.owner.abandoned(failure);
     }
@@ -392,10 +395,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   /** The client's body broke (malformed chunks, a reset mid-upload): the fault is downstream, not upstream. */
   private requestBodyFailure(): Failure | undefined {
     const err = this.client.body?.errored as NodeJS.ErrnoException | null | undefined;
-    if (!err) return undefined;
-    const failure = classifyRequestBodyError(err, this.stage);
-    if (failure.status === 499) this.owner.clientLeft();
-    return failure;
+    return err ? classifyRequestBodyError(err, this.stage) : undefined;
   }
 
   private readonly onQueueTimeout = (): void => {
@@ -452,8 +452,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   };
 
   /**
-   * Ends the attempt for a reason decided outside the connection (client gone, deadline,
-   * limits); the connection reports back through onResponseError with the reason given here.
+   * Ends the attempt for a reason decided outside the connection (deadline, limits); the
+   * connection reports back through onResponseError with the reason given here.
    */
   cancel(failure: Failure): void {
     if (this.finished || this.localFailure) return;
@@ -462,8 +462,25 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // Still waiting for a connection: leave the queue and answer now.
     this.target.pool.cancel(this);
     this.finish();
-    if (this.record.clientAborted) this.owner.abandoned(failure.at('not_sent'));
-    else this.owner.attemptFailed(failure.at('not_sent'));
+    this.owner.attemptFailed(failure.at('not_sent'));
+  }
+
+  /**
+   * The client left: the attempt ends here and its connection closes, and nothing is reported
+   * to the owner, which asked. Returns the attempt's failure for the log (undefined: it was over).
+   */
+  abandon(): Failure | undefined {
+    if (this.finished) return undefined;
+    const gone = new Failure('http_request_error', 'client closed the connection', {
+      status: 499,
+      stage: this.stage,
+    });
+    const controller = this.controller;
+    // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
+    this.finish();
+    if (controller !== undefined) controller.abort(gone);
+    else this.target.pool.cancel(this);
+    return gone;
   }
 
   private stopWaiting(): void {

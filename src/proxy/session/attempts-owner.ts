@@ -25,8 +25,6 @@ export interface AttemptsOwner {
   readonly response: ResponseSink;
   readonly record: RequestRecord;
   readonly spans: RequestSpans | undefined;
-  /** A gRPC client's own deadline (`grpc-timeout`), in ms: the total deadline when shorter than the upstream's. */
-  readonly grpcTimeoutMs: number | undefined;
   /** The upstream's head went downstream with this status. */
   responded(status: number): void;
   /** The failure the request ended with, for the log. */

@@ -1,114 +1,75 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { Release } from '../../core/limits/count.ts';
-import { hasBody } from '../../core/net/downstream.ts';
 import { settleClientSpan, startClientSpan } from '../../observe/tracing/spans.ts';
 import { reportBodyFailure, reportOutcome } from '../../upstream/health/report-outcome.ts';
 import type { Target } from '../../upstream/targets/upstream.ts';
 import { decideRetry } from '../decide/retry-policy.ts';
-import { type AttemptBody, Exchange, type ExchangeOwner } from '../forward/exchange.ts';
-import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
-import { prepareBody } from '../forward/request-body.ts';
-import { bufferWanted } from '../forward/request-buffering.ts';
-import { buildUpstreamHeaders, withTraceparent } from '../forward/request-headers.ts';
+import { Exchange, type ExchangeOwner } from '../forward/exchange.ts';
+import { UpstreamRequest } from '../forward/upstream-request.ts';
 import { upstreamPath } from '../route/rewrite.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
 import type { Admitted } from './admit.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
+import { TotalDeadline } from './total-deadline.ts';
 
 /**
  * Select → forward → decide, repeated while a retry is safe and worth it: each attempt
  * picks a target (another one when it can), runs one Exchange, and reports its outcome to
- * passive health and the circuit breaker. The route's total deadline spans every attempt.
+ * passive health and the circuit breaker. The request's total deadline spans every attempt.
  */
 export class Attempts implements ExchangeOwner {
   private readonly owner: AttemptsOwner;
   private readonly admitted: Admitted;
-  private readonly headers: string[];
-  private readonly path: string;
-  private readonly via: string;
+  /** What every attempt sends (the forward step's): path, headers, body. */
+  private readonly request: UpstreamRequest;
   /** What the hash balancer hashes for this request; undefined for the other balancers. */
   private readonly hashKey: string | undefined;
-  /** The route's response rules for this request; undefined when it has none. */
-  private readonly responseEdit: HeaderEdit | undefined;
   private readonly tried: Target[] = [];
-  private body: AttemptBody = { kind: 'none' };
   private current:
     | { exchange: Exchange; selection: Selection; startedAt: number; retry: boolean; settled: boolean }
     | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private retrySlot: Release | undefined;
-  private totalTimer: NodeJS.Timeout | undefined;
+  private readonly deadline: TotalDeadline;
   /** Stops the read of a body being buffered (the client left meanwhile). */
   private stopReading: (() => void) | undefined;
   /** Gives back the upstream's in-flight count (at the response's close, or once a tunnel is up). */
   private releaseInFlight: Release | undefined;
-  private deadline = 0;
-  /** The total deadline, and what set it, for its failure's details. */
-  private limitMs = 0;
-  private limitName = '';
   private over = false;
-  private deadlinePassed = false;
   private readonly measure: AttemptMetrics;
 
   constructor(owner: AttemptsOwner, admitted: Admitted) {
     this.owner = owner;
     this.admitted = admitted;
-    const { runtime, head, record } = owner;
-    this.measure = new AttemptMetrics(runtime.metrics, admitted.upstream.name, head.method);
-    this.via = head.versionMinor === 0 ? runtime.via10 : runtime.via11;
-    this.path = upstreamPath(admitted.route, admitted.path);
-    const headers = buildUpstreamHeaders(head.headers, {
-      clientAddress: record.clientAddress,
-      trusted: runtime.trust.has(record.clientAddress),
+    const { runtime, head, record, fields } = owner;
+    const { route, upstream } = admitted;
+    this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method);
+    this.request = new UpstreamRequest(owner.exchange, fields, record, runtime, {
+      route,
+      path: upstreamPath(route, admitted.path),
+      authority: admitted.authority,
       protocol: owner.listener.protocol,
-      host: admitted.authority,
-      requestId: record.id,
-      traceparent: record.trace.traceparent,
-      keepTracestate: record.trace.continued,
-      via: this.via,
+      vars: owner.templateVars(),
+      responseEdit: owner.responseEdit(),
+      retries: upstream.config.retries,
     });
-    const rules = admitted.route.requestHeaders;
-    // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.
-    this.headers = rules === undefined ? headers : applyHeaderRules(headers, rules, owner.templateVars());
-    this.responseEdit = owner.responseEdit();
-    const upstreamConfig = admitted.upstream.config;
+    const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey =
-      upstreamConfig.balancer === 'hash'
-        ? hashKeyOf(upstreamConfig.hashKey, { headers: owner.fields }, record.clientAddress)
-        : undefined;
-    // An upgrade asks the upstream for the switch in the fields this hop owns.
-    if (head.upgrade)
-      this.headers.push('connection', 'upgrade', 'upgrade', String(owner.fields.upgrade ?? ''));
+      balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
+    this.deadline = new TotalDeadline(timeouts.total, { grpc: record.grpc, fields });
   }
 
   start(): void {
     const { upstream } = this.admitted;
-    const { exchange, head, fields } = this.owner;
+    const { exchange } = this.owner;
     this.releaseInFlight = upstream.inFlight.acquire();
     exchange.response.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
-    const { route } = this.admitted;
-    const { limits } = this.owner.runtime.config;
-    this.stopReading = prepareBody(
-      exchange,
-      {
-        hasBody: hasBody(head),
-        buffer: bufferWanted(route, upstream.config.retries, Number(fields['content-length'])),
-        limits: {
-          body: route.limits.body,
-          idleTimeout: limits.bodyIdleTimeout,
-          readTimeout: limits.bodyReadTimeout,
-          minRate: limits.bodyMinRate,
-        },
-      },
-      (body) => {
+    this.stopReading = this.request.prepareBody(
+      () => {
         this.stopReading = undefined;
-        this.body = body;
-        // A chunked body read whole goes out with its length, as nginx sends it.
-        if (body.kind === 'buffer' && head.bodyLength === 'chunked')
-          this.headers.push('content-length', String(body.bytes.length));
         this.attempt();
       },
       (failure) => {
@@ -123,20 +84,10 @@ export class Attempts implements ExchangeOwner {
 
   private attempt(): void {
     if (this.over) return;
-    // The total deadline is the upstream's: it starts with the first attempt, after a body
-    // read for replay (a client slow to upload is the client's 408, not an upstream's 504).
-    if (this.totalTimer === undefined) {
-      // A gRPC client's own deadline holds when shorter: past it the client has given up anyway.
-      const total = this.admitted.upstream.config.timeouts.total;
-      const grpc = this.owner.grpcTimeoutMs;
-      const byClient = grpc !== undefined && grpc < total;
-      this.limitMs = byClient ? grpc : total;
-      this.limitName = `${byClient ? 'grpc-timeout' : 'total timeout'} of ${this.limitMs} ms`;
-      this.deadline = performance.now() + this.limitMs;
-      this.totalTimer = setTimeout(this.onTotalTimeout, this.limitMs);
-    }
-    const { admitted } = this;
-    const { record, runtime } = this.owner;
+    // Started by the first attempt only, after a body read for replay (see TotalDeadline).
+    this.deadline.start(this.onTotalTimeout);
+    const { admitted, request } = this;
+    const { record } = this.owner;
     const { upstream } = admitted;
     const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
@@ -156,24 +107,11 @@ export class Attempts implements ExchangeOwner {
       this.owner.spans,
       upstream.name,
       target.config,
-      this.path,
+      request.path,
       admitted.route.path,
     );
-    const exchange = new Exchange(this.owner.exchange, record, upstream, target, this, {
-      path: this.path,
-      headers: traceparent === undefined ? this.headers : withTraceparent(this.headers, traceparent),
-      body: this.body,
-      bodyLimit: admitted.route.limits.body,
-      bodyIdleTimeout: runtime.config.limits.bodyIdleTimeout,
-      responseBuffer: admitted.route.limits.buffer,
-      sendTimeout: runtime.config.limits.sendTimeout,
-      proxyName: runtime.name,
-      via: this.via,
-      nextHop: this.owner.nextHop() as string,
-      upgrade: this.owner.head.upgrade,
-      editHeaders: this.responseEdit,
-      metrics: runtime.metrics,
-    });
+    const options = request.forAttempt(traceparent, this.owner.nextHop() as string);
+    const exchange = new Exchange(this.owner.exchange, record, upstream, target, this, options);
     this.current = { exchange, selection, startedAt: now, retry, settled: false };
     exchange.start();
   }
@@ -225,9 +163,8 @@ export class Attempts implements ExchangeOwner {
       route: admitted.route,
       upstream,
       attempts: this.tried.length,
-      bodyReplayable: this.body.kind !== 'stream' || failure.stage === 'not_sent',
-      // The timer may fire a hair before performance.now() says the deadline is there.
-      remaining: this.deadlinePassed ? 0 : this.deadline - performance.now(),
+      bodyReplayable: this.request.body.kind !== 'stream' || failure.stage === 'not_sent',
+      remaining: this.deadline.remaining(),
       noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
       reusedConnection: record.reusedConnection === true,
     });
@@ -257,16 +194,19 @@ export class Attempts implements ExchangeOwner {
     this.owner.responded(status);
   }
 
-  clientLeft(): void {
+  abandoned(failure: Failure): void {
     this.owner.clientLeft();
+    this.owner.failed(this.dropped(failure));
   }
 
-  abandoned(failure: Failure): void {
-    // Every slot the attempt holds (probes, retry) comes back and the attempt is counted, once;
-    // its outcome judges nobody. An answer the client cut short: its response is over.
+  /**
+   * An attempt the client's leaving ended: every slot it holds (probes, retry) comes back and it
+   * is counted, once; its outcome judges nobody. An answer the client cut short: its response is over.
+   */
+  private dropped(failure: Failure): Failure {
     this.settle(failure, undefined, false);
-    this.owner.failed(failure);
     this.measure.responseOver(failure.type);
+    return failure;
   }
 
   responseSpent(): void {
@@ -328,25 +268,14 @@ export class Attempts implements ExchangeOwner {
 
   private finishTimers(): void {
     this.stopRetrying();
-    clearTimeout(this.totalTimer);
+    this.deadline.stop();
   }
 
   private readonly onTotalTimeout = (): void => {
     const current = this.current;
-    const reached = current?.exchange.reached ?? 'not_sent';
-    // A body under way is cut (the head went downstream already): the attempt's own failure.
-    if (current && reached === 'body_streaming')
-      return current.exchange.cancel(
-        new Failure('connection_read_timeout', `${this.limitName} reached while streaming the body`, {
-          stage: reached,
-        }),
-      );
-    const failure = new Failure('http_response_timeout', `no response head within the ${this.limitName}`, {
-      stage: reached,
-    });
-    // The attempt's cancel comes back through attemptFailed, which answers with this failure
-    // (no retry: the deadline has passed).
-    this.deadlinePassed = true;
+    const failure = this.deadline.failureAt(current?.exchange.reached ?? 'not_sent');
+    // The attempt's cancel comes back through attemptFailed, which answers with this failure (no
+    // retry: the deadline has passed), or mid-body through bodyFailed (the head went downstream).
     if (current) return current.exchange.cancel(failure);
     // In backoff: the retry will not run.
     this.measure.retryOver(failure.type);
@@ -354,22 +283,21 @@ export class Attempts implements ExchangeOwner {
     this.owner.answer(failure);
   };
 
-  /** The downstream response closed (answered, cut, or the client left): nothing more is owed. */
-  clientClosed(): void {
+  /**
+   * The downstream response closed (answered, cut, or the client left): nothing more is owed.
+   * Returns the failure of the attempt it cut short, for the log; undefined when none was.
+   */
+  clientClosed(): Failure | undefined {
     const current = this.current;
     const { response, record } = this.owner;
-    if (current !== undefined && !response.finished && !record.upgraded) {
-      const gone = new Failure('http_request_error', 'client closed the connection', {
-        status: 499,
-        stage: current.exchange.reached,
-      });
-      // The exchange reports back through abandoned(); one that had already ended settles here.
-      current.exchange.cancel(gone);
-      this.settle(gone, undefined, false);
-    }
+    // The exchange ends without a word back (abandon()): its attempt is settled here.
+    const cut = current !== undefined && !response.finished && !record.upgraded;
+    const gone = cut ? current.exchange.abandon() : undefined;
+    if (gone !== undefined) this.dropped(gone);
     // A retry still in backoff will not run: the client is gone.
     if (current === undefined) this.measure.retryOver('http_request_error');
     this.stopReading?.();
     this.finishTimers();
+    return gone;
   }
 }

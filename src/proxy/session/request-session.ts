@@ -1,8 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { grpcStatusOf, isGrpcContentType } from '../../core/failure/grpc-answer.ts';
-import { requestIdsFor } from '../../core/ids/ids.ts';
-import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
+import { grpcStatusOf } from '../../core/failure/grpc-answer.ts';
 import type { Release } from '../../core/limits/count.ts';
 import {
   type DownstreamExchange,
@@ -12,13 +10,10 @@ import {
   hasBody,
   type ResponseSink,
 } from '../../core/net/downstream.ts';
-import { unmapIPv4 } from '../../core/net/trust.ts';
 import { logRequest } from '../../observe/log/access-log.ts';
-import { RequestRecord } from '../../observe/log/request-record.ts';
-import type { Origin } from '../../observe/metrics/catalog.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
-import { parseGrpcTimeout } from '../accept/grpc-timeout.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
 import { checkRequest } from '../accept/request-checks.ts';
 import {
@@ -29,10 +24,11 @@ import {
 } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { RedirectAnswer } from '../route/redirect.ts';
-import { hostnameOf, splitTarget } from '../route/request-target.ts';
+import { hostnameOf } from '../route/request-target.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
+import { originOf, recordOf, refusedRecordOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Refusals after which the request's framing may not have been consumed: the connection cannot be trusted. */
@@ -58,8 +54,6 @@ export class RequestSession implements AttemptsOwner {
   readonly record: RequestRecord;
   /** The request's spans; undefined when tracing is off. */
   readonly spans: RequestSpans | undefined;
-  /** A gRPC client's own deadline (`grpc-timeout`), in ms; undefined when it set none or is not gRPC. */
-  readonly grpcTimeoutMs: number | undefined;
   #attempts: Attempts | undefined;
   /** The route, once routing found one: its response rules apply to every answer. */
   #route: RouteConfig | undefined;
@@ -78,14 +72,7 @@ export class RequestSession implements AttemptsOwner {
     this.head = exchange.head;
     this.fields = fieldMap(exchange.head.headers);
     this.response = exchange.response;
-    this.record = recordOf(this.head, this.fields, runtime);
-    // gRPC needs HTTP/2: over HTTP/1.1 the same content-type is answered as any request.
-    const grpc = this.head.protocol === 'HTTP/2' && isGrpcContentType(this.fields['content-type'] as string);
-    this.record.protocol = this.head.protocol;
-    this.record.grpc = grpc;
-    this.grpcTimeoutMs = grpc
-      ? parseGrpcTimeout(this.fields['grpc-timeout'] as string | undefined)
-      : undefined;
+    this.record = recordOf(this.head, this.fields, runtime.trust);
     const agent = this.fields['user-agent'];
     this.spans =
       runtime.tracing === undefined
@@ -122,17 +109,7 @@ export class RequestSession implements AttemptsOwner {
 
   /** The server's parser refused a request before there was an exchange: answered, logged like any other. */
   static refused(runtime: Runtime, refusal: Refusal, failure: Failure, info: RawRequestInfo): void {
-    const clientAddress = unmapIPv4(refusal.remoteAddress);
-    const ids = requestIdsFor(info.requestId, runtime.trust.has(clientAddress));
-    const record = new RequestRecord(
-      ids.id,
-      continueOrStartTrace(undefined),
-      clientAddress,
-      info.method,
-      info.host ?? '',
-      info.path.slice(0, 256),
-    );
-    record.clientRequestId = ids.clientId;
+    const record = refusedRecordOf(refusal.remoteAddress, info, runtime.trust);
     record.failure = failure;
     record.status = failure.status;
     refusal.answer(
@@ -221,9 +198,14 @@ export class RequestSession implements AttemptsOwner {
     this.record.failure = failure;
   }
 
-  /** The client went away before the exchange was over. */
+  /**
+   * The client went away before the exchange was over: before any answer, its status is 499,
+   * the log's name for that (also when it left mid-upload, before the response closed).
+   */
   clientLeft(): void {
-    this.record.clientAborted = true;
+    const { record } = this;
+    record.clientAborted = true;
+    if (record.status === 0) record.status = 499;
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */
@@ -316,11 +298,10 @@ export class RequestSession implements AttemptsOwner {
     const { record, response } = this;
     // Closed before the whole response went out, and not because of a failure of ours or
     // the upstream's: the client left (a tunnel's end is no abort).
-    if (!finished && !record.upgraded && record.failure === undefined) {
-      this.clientLeft();
-      if (record.status === 0) record.status = 499;
-    }
-    this.#attempts?.clientClosed();
+    if (!finished && !record.upgraded && record.failure === undefined) this.clientLeft();
+    // An attempt the client's leaving cut short ends without a word back: its failure comes here.
+    const gone = this.#attempts?.clientClosed();
+    if (gone !== undefined) this.failed(gone);
     if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
     this.#log();
   };
@@ -346,42 +327,6 @@ export class RequestSession implements AttemptsOwner {
     this.runtime.metrics.requestEnded(this.record, originOf(this.record));
     endServerSpan(this.spans, this.record);
   }
-}
-
-/**
- * Who made the answer the request ended with: the upstream when its head went downstream
- * (the last attempt has its status), the client when it left before any answer, else the
- * gateway. Read off the record, which already says it: nothing is re-derived.
- */
-function originOf(record: RequestRecord): Origin {
-  const last = record.tries[record.tries.length - 1];
-  if (last !== undefined && last.status !== undefined) return 'upstream';
-  if (record.clientAborted && (record.status === 499 || record.status === 0)) return 'client';
-  return 'gateway';
-}
-
-function recordOf(head: DownstreamHead, fields: FieldMap, runtime: Runtime): RequestRecord {
-  const { 'x-request-id': idHeader, traceparent, host } = fields;
-  const clientAddress = unmapIPv4(head.remoteAddress);
-  const ids = requestIdsFor(
-    typeof idHeader === 'string' ? idHeader : undefined,
-    runtime.trust.has(clientAddress),
-  );
-  const record = new RequestRecord(
-    ids.id,
-    continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
-    clientAddress,
-    head.method,
-    // The host the request is routed by: an absolute-form target's authority wins over Host.
-    /^https?:\/\//i.test(head.target)
-      ? splitTarget(head.target, '').authority
-      : typeof host === 'string'
-        ? host
-        : '',
-    head.target,
-  );
-  record.clientRequestId = ids.clientId;
-  return record;
 }
 
 /** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */

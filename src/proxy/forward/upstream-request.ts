@@ -1,0 +1,154 @@
+import type { DownstreamLimits, RetryConfig, RouteConfig } from '../../core/config/types.ts';
+import type { Failure } from '../../core/failure/failure.ts';
+import { type DownstreamExchange, type FieldMap, hasBody } from '../../core/net/downstream.ts';
+import type { TrustList } from '../../core/net/trust.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { AttemptBody, ExchangeOptions } from './exchange.ts';
+import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
+import { prepareBody } from './request-body.ts';
+import { bufferWanted } from './request-buffering.ts';
+import { buildUpstreamHeaders, withTraceparent } from './request-headers.ts';
+
+/** What the gateway as a whole puts into every upstream request (the session's Runtime is one). */
+interface GatewayFacts {
+  readonly name: string;
+  /** Via entries for HTTP/1.0 and HTTP/1.1 clients. */
+  readonly via10: string;
+  readonly via11: string;
+  /** Clients whose X-Forwarded-* and Forwarded headers are kept. */
+  readonly trust: TrustList;
+  readonly config: { readonly limits: DownstreamLimits };
+  readonly metrics: GatewayMetrics;
+}
+
+/** Where this request goes, as route and admit decided. */
+interface Destination {
+  readonly route: RouteConfig;
+  /** The path the upstream sees (the route's rewrite done). */
+  readonly path: string;
+  /** host[:port] the client addressed: the upstream's Host. */
+  readonly authority: string;
+  /** "http" or "https": how the client reached us, for X-Forwarded-Proto. */
+  readonly protocol: string;
+  /** What the route's header rules' {variables} stand for in this request. */
+  readonly vars: TemplateVars;
+  /** The route's response rules for this request; undefined when it has none. */
+  readonly responseEdit: HeaderEdit | undefined;
+  /** The retry settings: a body a retry may send again is read whole first. */
+  readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'>;
+}
+
+/**
+ * The request every attempt sends upstream, made once: the path; the headers (the client's
+ * minus hop-by-hop fields, this hop's own, the route's rules, an upgrade's ask); the body, once
+ * prepared; and what the exchange needs to relay the answer (this hop's Via, the route's
+ * response rules, the limits). Only the trace context and the next hop's name differ from one
+ * attempt to the next.
+ */
+export class UpstreamRequest {
+  readonly #client: DownstreamExchange;
+  readonly #fields: FieldMap;
+  readonly #gateway: GatewayFacts;
+  readonly #to: Destination;
+  readonly #headers: string[];
+  readonly #via: string;
+  #body: AttemptBody = { kind: 'none' };
+
+  constructor(
+    client: DownstreamExchange,
+    fields: FieldMap,
+    record: RequestRecord,
+    gateway: GatewayFacts,
+    to: Destination,
+  ) {
+    this.#client = client;
+    this.#fields = fields;
+    this.#gateway = gateway;
+    this.#to = to;
+    const { head } = client;
+    this.#via = head.versionMinor === 0 ? gateway.via10 : gateway.via11;
+    const headers = buildUpstreamHeaders(head.headers, {
+      clientAddress: record.clientAddress,
+      trusted: gateway.trust.has(record.clientAddress),
+      protocol: to.protocol,
+      host: to.authority,
+      requestId: record.id,
+      traceparent: record.trace.traceparent,
+      keepTracestate: record.trace.continued,
+      via: this.#via,
+    });
+    const rules = to.route.requestHeaders;
+    // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.
+    this.#headers = rules === undefined ? headers : applyHeaderRules(headers, rules, to.vars);
+    // An upgrade asks the upstream for the switch in the fields this hop owns.
+    if (head.upgrade) this.#headers.push('connection', 'upgrade', 'upgrade', String(fields.upgrade ?? ''));
+  }
+
+  /** The path the upstream sees. */
+  get path(): string {
+    return this.#to.path;
+  }
+
+  /** The body every attempt sends: none until prepareBody() says. */
+  get body(): AttemptBody {
+    return this.#body;
+  }
+
+  /**
+   * Prepares the body every attempt sends (request-body.ts): read whole first when request
+   * buffering or a retry's replay wants it. `ready` runs once it is, `failed` with the client's
+   * failure when reading it did not end; returns a cancel while a read is under way.
+   */
+  prepareBody(ready: () => void, failed: (failure: Failure) => void): (() => void) | undefined {
+    const client = this.#client;
+    const { route, retries } = this.#to;
+    const { limits } = this.#gateway.config;
+    return prepareBody(
+      client,
+      {
+        hasBody: hasBody(client.head),
+        buffer: bufferWanted(route, retries, Number(this.#fields['content-length'])),
+        limits: {
+          body: route.limits.body,
+          idleTimeout: limits.bodyIdleTimeout,
+          readTimeout: limits.bodyReadTimeout,
+          minRate: limits.bodyMinRate,
+        },
+      },
+      (body) => {
+        this.#body = body;
+        // A chunked body read whole goes out with its length, as nginx sends it.
+        if (body.kind === 'buffer' && client.head.bodyLength === 'chunked')
+          this.#headers.push('content-length', String(body.bytes.length));
+        ready();
+      },
+      failed,
+    );
+  }
+
+  /**
+   * One attempt's exchange options: `traceparent` names the attempt's own span as the upstream's
+   * parent (undefined: tracing is off); `nextHop` is the name Proxy-Status gives the upstream.
+   */
+  forAttempt(traceparent: string | undefined, nextHop: string): ExchangeOptions {
+    const { route, path, responseEdit } = this.#to;
+    const { name, config, metrics } = this.#gateway;
+    return {
+      path,
+      // A copy with the attempt's own traceparent: the list is shared by every attempt.
+      headers: traceparent === undefined ? this.#headers : withTraceparent(this.#headers, traceparent),
+      body: this.#body,
+      bodyLimit: route.limits.body,
+      bodyIdleTimeout: config.limits.bodyIdleTimeout,
+      responseBuffer: route.limits.buffer,
+      sendTimeout: config.limits.sendTimeout,
+      proxyName: name,
+      via: this.#via,
+      nextHop,
+      upgrade: this.#client.head.upgrade,
+      editHeaders: responseEdit,
+      metrics,
+    };
+  }
+}

@@ -1,0 +1,69 @@
+import { isGrpcContentType } from '../../core/failure/grpc-answer.ts';
+import { requestIdsFor } from '../../core/ids/ids.ts';
+import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
+import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import { type TrustList, unmapIPv4 } from '../../core/net/trust.ts';
+import { RequestRecord } from '../../observe/log/request-record.ts';
+import type { Origin } from '../../observe/metrics/catalog.ts';
+import type { RawRequestInfo } from '../accept/client-error.ts';
+import { splitTarget } from '../route/request-target.ts';
+
+/**
+ * A request's record as it starts, from what the client sent: its ids (an X-Request-Id adopted
+ * only from a trusted client), its trace context, its protocol, and whether it is gRPC.
+ */
+export function recordOf(head: DownstreamHead, fields: FieldMap, trust: TrustList): RequestRecord {
+  const { 'x-request-id': idHeader, traceparent, host } = fields;
+  const clientAddress = unmapIPv4(head.remoteAddress);
+  const ids = requestIdsFor(typeof idHeader === 'string' ? idHeader : undefined, trust.has(clientAddress));
+  const record = new RequestRecord(
+    ids.id,
+    continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
+    clientAddress,
+    head.method,
+    // The host the request is routed by: an absolute-form target's authority wins over Host.
+    /^https?:\/\//i.test(head.target)
+      ? splitTarget(head.target, '').authority
+      : typeof host === 'string'
+        ? host
+        : '',
+    head.target,
+  );
+  record.clientRequestId = ids.clientId;
+  record.protocol = head.protocol;
+  // gRPC needs HTTP/2: over HTTP/1.1 the same content-type is answered as any request.
+  record.grpc = head.protocol === 'HTTP/2' && isGrpcContentType(fields['content-type'] as string);
+  return record;
+}
+
+/** The record of a request the server's parser refused, from the little it could read of it. */
+export function refusedRecordOf(
+  remoteAddress: string,
+  info: RawRequestInfo,
+  trust: TrustList,
+): RequestRecord {
+  const clientAddress = unmapIPv4(remoteAddress);
+  const ids = requestIdsFor(info.requestId, trust.has(clientAddress));
+  const record = new RequestRecord(
+    ids.id,
+    continueOrStartTrace(undefined),
+    clientAddress,
+    info.method,
+    info.host ?? '',
+    info.path.slice(0, 256),
+  );
+  record.clientRequestId = ids.clientId;
+  return record;
+}
+
+/**
+ * Who made the answer the request ended with: the upstream when its head went downstream
+ * (the last attempt has its status), the client when it left before any answer, else the
+ * gateway. Read off the record, which already says it: nothing is re-derived.
+ */
+export function originOf(record: RequestRecord): Origin {
+  const last = record.tries[record.tries.length - 1];
+  if (last !== undefined && last.status !== undefined) return 'upstream';
+  if (record.clientAborted && (record.status === 499 || record.status === 0)) return 'client';
+  return 'gateway';
+}

@@ -1,0 +1,61 @@
+import { Failure } from '../../core/failure/failure.ts';
+import type { Stage } from '../../core/failure/taxonomy.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
+import { parseGrpcTimeout } from '../accept/grpc-timeout.ts';
+
+/**
+ * One request's total deadline: the upstream's `timeouts.total`, or a gRPC client's own
+ * `grpc-timeout` when shorter (past it the client has given up anyway). It spans every attempt
+ * and backoff, from the first attempt (after a body read for replay: a client slow to upload is
+ * the client's 408, not an upstream's 504) to the end of the response body.
+ */
+export class TotalDeadline {
+  readonly #limitMs: number;
+  /** What set it, for its failure's details. */
+  readonly #name: string;
+  #at = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #passed = false;
+
+  constructor(totalMs: number, request: { readonly grpc: boolean; readonly fields: FieldMap }) {
+    // gRPC's own deadline counts only for gRPC (over HTTP/2): anyone else's header is just a header.
+    const grpc = request.grpc
+      ? parseGrpcTimeout(request.fields['grpc-timeout'] as string | undefined)
+      : undefined;
+    const byClient = grpc !== undefined && grpc < totalMs;
+    this.#limitMs = byClient ? grpc : totalMs;
+    this.#name = `${byClient ? 'grpc-timeout' : 'total timeout'} of ${this.#limitMs} ms`;
+  }
+
+  /** Starts the clock, once (later calls do nothing, after stop() too): `expired` runs when it passes. */
+  start(expired: () => void): void {
+    if (this.#timer !== undefined) return;
+    this.#at = performance.now() + this.#limitMs;
+    this.#timer = setTimeout(expired, this.#limitMs);
+  }
+
+  /** The time left, in ms; 0 once it passed (the timer may fire a hair before performance.now() says it is there). */
+  remaining(): number {
+    return this.#passed ? 0 : this.#at - performance.now();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /**
+   * The failure it ends the request with, for an attempt that got this far when it passed (or
+   * `not_sent`, none under way): mid-body, the attempt's read timeout (the head went downstream
+   * already); before that, no response head in time, and no retry follows.
+   */
+  failureAt(reached: Stage): Failure {
+    if (reached === 'body_streaming')
+      return new Failure('connection_read_timeout', `${this.#name} reached while streaming the body`, {
+        stage: reached,
+      });
+    this.#passed = true;
+    return new Failure('http_response_timeout', `no response head within the ${this.#name}`, {
+      stage: reached,
+    });
+  }
+}

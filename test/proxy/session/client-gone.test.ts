@@ -1,0 +1,96 @@
+/**
+ * A client that leaves before any answer, its request body still coming: logged with status 499
+ * (the log's name for it), never 0, whether the body was streaming upstream or being read whole
+ * first; the attempt it cut short is counted once, as the client's failure.
+ */
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
+
+const HEAD =
+  'POST /up HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\nx-request-id: up-1\r\n\r\n5\r\nhello\r\n';
+
+function config(url: string, buffering: boolean): string {
+  return `name: edge-1
+metrics:
+  listen: 127.0.0.1:0
+routes:
+  - name: api
+    match: { path: / }
+    upstream: app
+    request_buffering: ${buffering}
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+}
+
+test('a client that leaves mid-upload, its body streaming upstream: 499 in the log, the attempt counted once as its failure', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    // Never answers: the client leaves while its body is still coming.
+  });
+  const gw = await startTestGateway(config(upstream.url, false));
+  try {
+    const socket = connect(gw.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(HEAD);
+    const app = gw.gateway.runtime().upstreams.get('app');
+    // The attempt is under way once the upstream has the head.
+    while (upstream.received.length === 0 || app?.inFlight.count !== 1)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    const line = await gw.logFor('up-1');
+    assert.equal(line.status, 499);
+    assert.equal(line.client_aborted, true);
+    assert.equal(line.error, 'http_request_error');
+    assert.equal(line.attempts, 1);
+    // The attempt's connection does not outlive it, nor do the counts it held.
+    const target = app?.targets[0];
+    // (Its socket's close comes a turn after the destroy.)
+    while (target?.pool.stats().open !== 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(target?.pool.stats(), { open: 0, idle: 0, waiting: 0 });
+    assert.equal(target?.active.count, 0);
+    assert.equal(app?.inFlight.count, 0);
+    assert.equal(app?.pending.count, 0);
+    const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    const labels = {
+      upstream: 'app',
+      target: new URL(upstream.url).origin,
+      outcome: 'http_request_error',
+      reused_connection: 'false',
+    };
+    assert.equal(sampleValue(all, 'candor_upstream_attempts_total', labels), 1);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+test('a client that leaves while its body is read whole before any attempt: 499 in the log, nothing sent upstream', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+  });
+  const gw = await startTestGateway(config(upstream.url, true));
+  try {
+    const socket = connect(gw.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(HEAD);
+    const app = gw.gateway.runtime().upstreams.get('app');
+    // The body read is under way once the request holds its in-flight count.
+    while (app?.inFlight.count !== 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    const line = await gw.logFor('up-1');
+    assert.equal(line.status, 499);
+    assert.equal(line.client_aborted, true);
+    assert.equal(line.attempts, 0);
+    assert.equal(upstream.connections, 0);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
