@@ -202,7 +202,7 @@ const H2_ERROR_NAMES = [
   'HTTP_1_1_REQUIRED',
 ];
 
-export function h2ErrorName(code: number): string {
+function h2ErrorName(code: number): string {
   return H2_ERROR_NAMES[code] ?? `error code ${code}`;
 }
 

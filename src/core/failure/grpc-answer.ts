@@ -70,7 +70,7 @@ export function percentDecodeGrpcMessage(text: string): string {
 }
 
 /** The grpc-message text: the RFC 9209 type first (what a client branches on), the details, the id to quote. */
-export function grpcMessage(failure: Failure, requestId: string): string {
+function grpcMessage(failure: Failure, requestId: string): string {
   const details = failure.details ? `: ${failure.details}` : '';
   return `${failure.type}${details} (request id ${requestId})`;
 }

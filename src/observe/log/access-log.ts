@@ -55,7 +55,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
 ];
 
 /** The gRPC status the client read: the upstream's own, passed through, or the gateway's answer. */
-export function grpcStatus(record: RequestRecord): number | undefined {
+function grpcStatus(record: RequestRecord): number | undefined {
   return record.upstreamGrpcStatus ?? record.gatewayGrpcStatus;
 }
 

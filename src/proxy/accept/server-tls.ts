@@ -71,7 +71,7 @@ function contextFor(table: SniTable, servername: string): tls.SecureContext | un
 }
 
 /** The DNS names a certificate (the first of a PEM chain) is for, lower-cased. */
-export function certificateNames(pem: Buffer | string): string[] {
+function certificateNames(pem: Buffer | string): string[] {
   const cert = new X509Certificate(pem);
   const dns = (cert.subjectAltName ?? '')
     .split(', ')

@@ -50,7 +50,7 @@ export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
  * Response writes held for a client that is not keeping up before the upstream is paused, at
  * most, whatever their size (each is a buffer and its bookkeeping in the socket's queue).
  */
-export const MAX_HELD_WRITES = 1024;
+const MAX_HELD_WRITES = 1024;
 
 /** The request body an attempt sends: none, the client's stream, or a buffered copy that can be replayed. */
 export type AttemptBody =

@@ -46,7 +46,7 @@ export type Piece =
   | { readonly kind: 'space' }
   | { readonly kind: 'value'; readonly tag?: string; readonly quoted: boolean; readonly hex: boolean };
 
-export class HaproxyFormatError extends Error {}
+class HaproxyFormatError extends Error {}
 
 /** The flags of "%{+Q,-X}": `base` (what %o set) changed by each. */
 function flagsOf(args: string, base: { quoted: boolean; hex: boolean }) {
