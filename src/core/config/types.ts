@@ -73,7 +73,7 @@ export interface ListenerConfig {
   readonly maxConnections: number;
   /**
    * Offer HTTP/2 beside HTTP/1.1 (`h2` by ALPN on TLS, h2c by prior knowledge on a plain
-   * port). Accepted and validated; the listener does not serve HTTP/2 yet.
+   * port), each stream one request (proxy/accept/listener.ts); the bounds are `limits.http2`.
    */
   readonly http2: boolean;
 }

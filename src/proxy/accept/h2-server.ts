@@ -58,7 +58,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     guards.set(session, new H2Guard(session, limits, logger));
-    session.setTimeout(limits.idleTimeoutMs, () => {
+    session.setTimeout(limits.idleTimeout, () => {
       // Idle: no traffic for the whole timeout. A session with streams open waits on them
       // (each has its send deadline; the upstream's timeouts bound the rest).
       const guard = guards.get(session);
@@ -84,7 +84,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     const response = new H2Response(stream, guard, {
       headRequest: head.method === 'HEAD',
       expectContinue: head.expectContinue,
-      sendTimeoutMs: limits.sendTimeoutMs,
+      sendTimeoutMs: limits.sendTimeout,
     });
     open.add(response);
     response.onClose(() => open.delete(response));
