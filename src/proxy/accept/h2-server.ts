@@ -89,6 +89,15 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     open.add(response);
     response.onClose(() => open.delete(response));
     const body = endStream ? undefined : new H2Body(stream);
+    // A response complete before its request body was read (a 404 or a refusal, answered
+    // before the body is wanted): node:http2 closes a stream only once its readable side has
+    // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the
+    // stream closes, and the session logs the request. The HTTP/1.1 server closes such a
+    // connection instead.
+    if (body !== undefined)
+      stream.once('finish', () => {
+        if (!body.complete && !body.destroyed) body.destroy();
+      });
     const exchange: DownstreamExchange = {
       head,
       body,
