@@ -309,6 +309,29 @@ describe('h2 by ALPN on a TLS listener with http2: true', { skip: noCurl }, () =
   });
 });
 
+test('a certificate chosen by SNI (listen[].tls.certificates) negotiates h2 too', {
+  skip: noCurl,
+}, async () => {
+  const certs = testCertificates();
+  const echo = await startEcho();
+  let gw: TestGateway | undefined;
+  try {
+    gw = await startTestGateway(
+      `routes: [{ upstream: app }]\nupstreams: { app: { targets: [{ url: "${echo.url}" }] } }\n`,
+      {},
+      `tls:\n      cert: ${certs.wrongHost.certPath}\n      key: ${certs.wrongHost.keyPath}\n` +
+        `      certificates: [{ cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }]\n    http2: true`,
+    );
+    const r = await curl(['--http2', '--cacert', certs.caPath, `https://localhost:${gw.port}/`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.version, 'HTTP/2');
+    assert.equal(r.status, 200);
+  } finally {
+    await gw?.close();
+    await echo.close();
+  }
+});
+
 describe('the listener around HTTP/2: max_connections, bounds in the log, the drain', () => {
   test('max_connections counts HTTP/2 connections: one more is closed unread', async () => {
     const echo = await startEcho();
