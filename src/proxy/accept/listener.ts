@@ -70,14 +70,15 @@ export interface Listener {
    * refused. Every certificate and key, the SNI ones too, is read again (a renewed certificate
    * under the same path is the usual reason to reload) and serves every handshake from now on; the header
    * and keep-alive timeouts apply to new connections and `max_in_flight` to new requests. The
-   * header size limit and TLS on or off cannot change on a live socket: reload-plan.ts refuses
-   * those reloads.
+   * header size limit, TLS on or off, HTTP/2 on or off and (while it serves HTTP/2) the
+   * HTTP/2 bounds cannot change on a live socket: reload-plan.ts refuses those reloads.
    */
   update(config: ListenerConfig, limits: DownstreamLimits): void;
   close(): Promise<void>;
   /**
    * A drain's first step: stops accepting, closes idle keep-alive connections and every other
-   * one after the response in flight on it. Resolves when the last connection has closed.
+   * one after the response in flight on it; every HTTP/2 connection gets GOAWAY NO_ERROR and
+   * closes once its streams are answered. Resolves when the last connection has closed.
    */
   stopAccepting(): Promise<void>;
   /** A drain's deadline: destroys every connection still open (tunnels included); returns how many. */
