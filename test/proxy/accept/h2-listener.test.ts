@@ -18,7 +18,7 @@ import { startResetBeforeHead, startResetMidBody } from '../../../src/kits/fault
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { type LogLine, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { ERROR, goawayCode, ping, RawH2Client } from './h2-frames.ts';
 
 function has(tool: string): boolean {
@@ -105,6 +105,16 @@ async function closeAll(
 ): Promise<void> {
   await gw?.close();
   await Promise.all(Object.values(faults ?? {}).map((f) => f.close()));
+}
+
+/** The access-log line of the request for `path`, once written (bounded: 5 s). */
+async function waitForRequestLine(gw: TestGateway, path: string): Promise<LogLine> {
+  for (let waited = 0; waited < 5000; waited += 20) {
+    const found = gw.logs.find((l) => l.msg === 'request' && l.path === path);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no access-log line for ${path} within 5 s`);
 }
 
 interface H2Answer {
@@ -423,6 +433,40 @@ describe('the listener around HTTP/2: max_connections, bounds in the log, the dr
       session?.destroy();
       await gw?.close();
       await slowEcho.close();
+    }
+  });
+
+  test("the drain's deadline destroys an HTTP/2 connection whose stream is still open, logged as cut by the drain", async () => {
+    const silent = await startBlackhole();
+    let gw: TestGateway | undefined;
+    let session: ClientHttp2Session | undefined;
+    try {
+      gw = await startTestGateway(
+        `routes: [{ upstream: app }]\nupstreams: { app: { targets: [{ url: "${silent.url}" }], timeouts: { response: 10s } } }\ndrain: { delay: 0s, timeout: 300ms }\n`,
+        {},
+        'http2: true',
+      );
+      session = http2.connect(gw.url);
+      session.on('error', () => {});
+      const closed = new Promise<void>((resolve) => session!.once('close', () => resolve()));
+      const answer = h2Request(session, { ':path': '/never' });
+      await silent.waitForConnection(1);
+      await gw.gateway.drain();
+      await closed;
+      const r = await answer;
+      assert.equal(r.ended, false, 'no answer, no clean end');
+      const line = await waitForRequestLine(gw, '/never');
+      assert.equal(line.protocol, 'HTTP/2');
+      assert.equal(line.error, 'proxy_internal_response');
+      assert.equal(
+        line.details,
+        'the gateway was shutting down and its drain deadline passed: it closed the connection',
+      );
+      assert.equal(line.status, 503);
+    } finally {
+      session?.destroy();
+      await gw?.close();
+      await silent.close();
     }
   });
 
