@@ -16,6 +16,7 @@ import { h2Hang, h2ResetBeforeHead, startH2 } from '../../../src/kits/fault-kit/
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { type LogLine, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 const identity = (value: Buffer) => value;
 
@@ -122,12 +123,9 @@ after(async () => {
 
 /** The access-log line that `match` picks, once written (bounded: 5 s). */
 async function waitForLine(match: (line: LogLine) => boolean): Promise<LogLine> {
-  for (let waited = 0; waited < 5000; waited += 20) {
-    const found = gw?.logs.find((l) => l.msg === 'request' && match(l));
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('no such access-log line within 5 s');
+  const find = () => gw?.logs.find((l) => l.msg === 'request' && match(l));
+  await waitUntil('logged', () => find() !== undefined);
+  return find() as LogLine;
 }
 
 interface Outcome {

@@ -7,7 +7,6 @@
  * is missing (.ci/run installs it).
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -18,19 +17,12 @@ import { startResetBeforeHead, startResetMidBody } from '../../../src/kits/fault
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { hasTool, runTool } from '../../helpers/cli-tools.ts';
 import { type LogLine, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 import { ERROR, goawayCode, ping, RawH2Client } from './h2-frames.ts';
 
-function has(tool: string): boolean {
-  try {
-    execFileSync(tool, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const noCurl = !has('curl') && 'curl missing';
+const noCurl = !hasTool('curl') && 'curl missing';
 
 interface CurlAnswer {
   code: number;
@@ -43,28 +35,18 @@ interface CurlAnswer {
 }
 
 /** curl with its head on stdout (`-D -`), bounded in time; the head and body parsed. */
-function curl(args: string[]): Promise<CurlAnswer> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-sS', '-D', '-', ...args], { timeout: 10_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      const split = stdout.indexOf('\r\n\r\n');
-      const lines = (split === -1 ? stdout : stdout.slice(0, split)).split('\r\n');
-      const [version = '', status = '0'] = (lines[0] ?? '').split(' ');
-      const headers = new Map<string, string>();
-      for (const line of lines.slice(1)) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
-      }
-      resolve({
-        code,
-        stderr,
-        version,
-        status: Number(status),
-        headers,
-        body: split === -1 ? '' : stdout.slice(split + 4),
-      });
-    });
-  });
+async function curl(args: string[]): Promise<CurlAnswer> {
+  const { code, stdout, stderr } = await runTool('curl', ['-sS', '-D', '-', ...args]);
+  const split = stdout.indexOf('\r\n\r\n');
+  const lines = (split === -1 ? stdout : stdout.slice(0, split)).split('\r\n');
+  const [version = '', status = '0'] = (lines[0] ?? '').split(' ');
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+  }
+  const body = split === -1 ? '' : stdout.slice(split + 4);
+  return { code, stderr, version, status: Number(status), headers, body };
 }
 
 /** A routes-and-upstreams config with one route per failure shape (each upstream tried once: no retry, no ejection). */
@@ -108,13 +90,10 @@ async function closeAll(
 }
 
 /** The access-log line of the request for `path`, once written (bounded: 5 s). */
-async function waitForRequestLine(gw: TestGateway, path: string): Promise<LogLine> {
-  for (let waited = 0; waited < 5000; waited += 20) {
-    const found = gw.logs.find((l) => l.msg === 'request' && l.path === path);
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`no access-log line for ${path} within 5 s`);
+async function requestLineFor(gw: TestGateway, path: string): Promise<LogLine> {
+  const find = () => gw.logs.find((l) => l.msg === 'request' && l.path === path);
+  await waitUntil(`logged ${path}`, () => find() !== undefined);
+  return find() as LogLine;
 }
 
 interface H2Answer {
@@ -455,7 +434,7 @@ describe('the listener around HTTP/2: max_connections, bounds in the log, the dr
       await closed;
       const r = await answer;
       assert.equal(r.ended, false, 'no answer, no clean end');
-      const line = await waitForRequestLine(gw, '/never');
+      const line = await requestLineFor(gw, '/never');
       assert.equal(line.protocol, 'HTTP/2');
       assert.equal(line.error, 'proxy_internal_response');
       assert.equal(
