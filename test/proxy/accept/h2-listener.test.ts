@@ -11,12 +11,16 @@ import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from 'node:h
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
-import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
+import {
+  startBadFraming,
+  startHugeHeader,
+  startSshBanner,
+} from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startResetBeforeHead, startResetMidBody } from '../../../src/kits/fault-kit/reset-faults.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
-import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { startRefusing, UNRESOLVABLE_URL } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { hasTool, runTool } from '../../helpers/cli-tools.ts';
 import { type LogLine, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -49,8 +53,11 @@ async function curl(args: string[]): Promise<CurlAnswer> {
   return { code, stderr, version, status: Number(status), headers, body };
 }
 
+/** Where each route's upstream is: a fault of the kit, or a URL alone (nothing needs to run there). */
+type Upstreams = Record<string, Pick<Fault, 'url'> & Partial<Pick<Fault, 'close'>>>;
+
 /** A routes-and-upstreams config with one route per failure shape (each upstream tried once: no retry, no ejection). */
-function failureConfig(faults: Record<string, Fault>): string {
+function failureConfig(faults: Upstreams): string {
   const names = Object.keys(faults);
   return `name: edge-1
 routes:
@@ -58,6 +65,9 @@ ${names.map((name) => `  - { match: { path: /${name} }, upstream: ${name} }`).jo
   - match: { path: /limited }
     upstream: ok
     rate_limit: { rate: 1, burst: 1, key: client }
+  - match: { path: /maintenance }
+    upstream: ok
+    maintenance: { retry_after: 90s }
 upstreams:
 ${names
   .map(
@@ -70,23 +80,25 @@ ${names
 `;
 }
 
-async function startFaults(): Promise<Record<string, Fault>> {
+async function startFaults(): Promise<Upstreams> {
+  const ok = await startEcho();
   return {
-    ok: await startEcho(),
+    ok,
     refused: await startRefusing(),
+    unresolvable: { url: UNRESOLVABLE_URL },
+    tlsmismatch: { url: ok.url.replace('http:', 'https:') },
     slow: await startBlackhole(),
     reset: await startResetBeforeHead(),
     garbage: await startSshBanner(),
+    hugeheader: await startHugeHeader(),
+    badframing: await startBadFraming(),
     truncated: await startResetMidBody(),
   };
 }
 
-async function closeAll(
-  gw: TestGateway | undefined,
-  faults: Record<string, Fault> | undefined,
-): Promise<void> {
+async function closeAll(gw: TestGateway | undefined, faults: Upstreams | undefined): Promise<void> {
   await gw?.close();
-  await Promise.all(Object.values(faults ?? {}).map((f) => f.close()));
+  await Promise.all(Object.values(faults ?? {}).map((f) => f.close?.()));
 }
 
 /** The access-log line of the request for `path`, once written (bounded: 5 s). */
@@ -133,7 +145,7 @@ function h2Request(session: ClientHttp2Session, headers: http2.OutgoingHttpHeade
 describe('h2c with prior knowledge beside HTTP/1.1 on a plain listener with http2: true', {
   skip: noCurl,
 }, () => {
-  let faults: Record<string, Fault> | undefined;
+  let faults: Upstreams | undefined;
   let gw: TestGateway | undefined;
   let base = '';
   before(async () => {
@@ -151,7 +163,7 @@ describe('h2c with prior knowledge beside HTTP/1.1 on a plain listener with http
     const line = await gw!.logFor(h2.headers.get('x-request-id') ?? '');
     assert.equal(line.protocol, 'HTTP/2');
     assert.equal(line.status, 200);
-    const seen = await faults!.ok.waitForRequest(1);
+    const seen = await (faults!.ok as Fault).waitForRequest(1);
     assert.equal(seen.path, '/ok/x?q=1');
 
     const h1 = await curl(['--http1.1', `${base}/ok/y`]);
@@ -166,6 +178,10 @@ describe('h2c with prior knowledge beside HTTP/1.1 on a plain listener with http
     ['slow', 504, 'http_response_timeout'],
     ['reset', 502, 'connection_terminated'],
     ['garbage', 502, 'http_protocol_error'],
+    ['unresolvable', 502, 'dns_error'],
+    ['tlsmismatch', 502, 'tls_protocol_error'],
+    ['hugeheader', 502, 'http_response_header_section_size'],
+    ['badframing', 502, 'http_response_transfer_coding'],
   ] as const)
     test(`${path}: ${status} ${type} over HTTP/2, with Proxy-Status and a problem+json body`, async () => {
       const r = await curl(['--http2-prior-knowledge', '-H', 'accept: application/json', `${base}/${path}`]);
@@ -174,7 +190,7 @@ describe('h2c with prior knowledge beside HTTP/1.1 on a plain listener with http
       assert.equal(r.status, status);
       assert.match(
         r.headers.get('proxy-status') ?? '',
-        new RegExp(`^edge-1; error=${type}; details=".+"; next-hop="${path}"$`),
+        new RegExp(`^edge-1; error=${type}; (?:rcode="[A-Z]+"; )?details=".+"; next-hop="${path}"$`),
       );
       assert.equal(r.headers.get('content-type'), 'application/problem+json');
       assert.equal(r.headers.get('connection'), undefined, 'no connection-specific field over HTTP/2');
@@ -219,6 +235,21 @@ describe('h2c with prior knowledge beside HTTP/1.1 on a plain listener with http
     assert.match(second.headers.get('proxy-status') ?? '', /^edge-1; error=http_request_denied; details="/);
   });
 
+  test('maintenance: 503 proxy_internal_response with Retry-After over HTTP/2', async () => {
+    const r = await curl(['--http2-prior-knowledge', `${base}/maintenance`]);
+    assert.equal(r.version, 'HTTP/2');
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('retry-after'), '90');
+    assert.match(r.headers.get('proxy-status') ?? '', /^edge-1; error=proxy_internal_response; details="/);
+  });
+
+  test('a request that already passed this gateway: 502 proxy_loop_detected over HTTP/2', async () => {
+    const r = await curl(['--http2-prior-knowledge', '-H', 'via: 1.1 edge-1', `${base}/ok/loop`]);
+    assert.equal(r.version, 'HTTP/2');
+    assert.equal(r.status, 502);
+    assert.match(r.headers.get('proxy-status') ?? '', /^edge-1; error=proxy_loop_detected; details="/);
+  });
+
   test('a failure after the head resets the stream (RST_STREAM), never ends it as if whole', async () => {
     const session = http2.connect(base);
     session.on('error', () => {});
@@ -254,7 +285,7 @@ describe('h2c with prior knowledge beside HTTP/1.1 on a plain listener with http
 });
 
 describe('h2 by ALPN on a TLS listener with http2: true', { skip: noCurl }, () => {
-  let faults: Record<string, Fault> | undefined;
+  let faults: Upstreams | undefined;
   let gw: TestGateway | undefined;
   let base = '';
   before(async () => {
