@@ -14,6 +14,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { h2Hang, h2ResetBeforeHead, startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { type LogLine, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -40,6 +41,8 @@ const service: grpc.ServiceDefinition = {
 let server: grpc.Server | undefined;
 let gw: TestGateway | undefined;
 let client: grpc.Client | undefined;
+/** The grpc-js server's port (an h2c upstream). */
+let serverPort = 0;
 const faults: Record<string, Fault> = {};
 
 before(async () => {
@@ -56,7 +59,7 @@ before(async () => {
       call.end();
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
+  serverPort = await new Promise<number>((resolve, reject) =>
     server?.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) =>
       err ? reject(err) : resolve(bound),
     ),
@@ -87,7 +90,7 @@ routes:
   - { match: { path: /pool.Svc }, upstream: pool }
 upstreams:
   orders:
-${h2c(`http://127.0.0.1:${port}`)}
+${h2c(`http://127.0.0.1:${serverPort}`)}
   refused:
 ${h2c(refused.url)}
   slow:
@@ -293,4 +296,45 @@ test('no route: UNIMPLEMENTED destination_not_found', async () => {
     'destination_not_found',
     /^no route for 127\.0\.0\.1\/other\.Svc\/Call$/,
   );
+});
+
+test('over TLS: a grpc-js client with TLS credentials negotiates h2 by ALPN, and its call goes through', async () => {
+  const certs = testCertificates();
+  let tlsGateway: TestGateway | undefined;
+  let tlsClient: grpc.Client | undefined;
+  try {
+    tlsGateway = await startTestGateway(
+      `name: edge-1
+routes: [{ upstream: orders }]
+upstreams:
+  orders:
+    protocol: h2c
+    targets: [{ url: "http://127.0.0.1:${serverPort}" }]
+`,
+      {},
+      `tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }\n    http2: true`,
+    );
+    tlsClient = new grpc.Client(
+      `localhost:${tlsGateway.port}`,
+      grpc.credentials.createSsl(Buffer.from(certs.ca)),
+    );
+    const answer = await new Promise<Buffer>((resolve, reject) =>
+      tlsClient?.makeUnaryRequest(
+        '/shop.Orders/Get',
+        identity,
+        identity,
+        Buffer.from('9'),
+        new grpc.Metadata(),
+        { deadline: Date.now() + 2000 },
+        (error, value) => (error ? reject(error) : resolve(value as Buffer)),
+      ),
+    );
+    assert.equal(answer.toString(), 'order 9: shipped');
+    const line = await tlsGateway.accessLine(1);
+    assert.equal(line.protocol, 'HTTP/2');
+    assert.equal(line.grpc_status, 0);
+  } finally {
+    tlsClient?.close();
+    await tlsGateway?.close();
+  }
 });
