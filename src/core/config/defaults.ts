@@ -95,6 +95,32 @@ export const DEFAULTS = {
     // an upstream connection for a minute.
     sendTimeout: 30_000,
     keepAliveTimeout: 5_000,
+    http2: {
+      // RFC 9113 §6.5.2 recommends no fewer than 100; nginx's http2_max_concurrent_streams is 128.
+      maxConcurrentStreams: 100,
+      // The HTTP/1.1 side's header_size.
+      maxHeaderListSize: 32 * KiB,
+      maxHeaderFields: 128,
+      // The protocol's initial value: every client can live with it.
+      headerTableSize: 4 * KiB,
+      maxSessionMemory: 10 * MiB,
+      maxInvalidFrames: 100,
+      maxRejectedStreams: 100,
+      // Long enough to see a storm, short enough to forget a burst.
+      floodWindow: 10_000,
+      // Browsers cancel streams when a page navigates away, a few dozen at most; an attack sends
+      // thousands a second (nghttp2's own bound, 1,000 then 33 a second, comes much later).
+      maxClientResets: 200,
+      // Ten a second: keep-alive and BDP probes send far fewer.
+      maxPings: 100,
+      maxSettingsFrames: 100,
+      // 10,000 a second on one connection: no browser or service needs more.
+      maxRequests: 100_000,
+      // As the HTTP/1.1 side's send_timeout.
+      sendTimeout: 30_000,
+      // Browsers keep an HTTP/2 connection a long time; nginx's keepalive_timeout is 75 s.
+      idleTimeout: 75_000,
+    },
   },
   log: { level: 'info', destination: 'stdout' },
   // No delay unless a load balancer needs time to see the gateway not ready; 30 s is

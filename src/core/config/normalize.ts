@@ -23,6 +23,7 @@ import type {
   CircuitBreakerConfig,
   GatewayConfig,
   HealthCheckConfig,
+  Http2Limits,
   ListenerConfig,
   MaintenanceConfig,
   OutlierDetectionConfig,
@@ -80,6 +81,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       bodyMinRate: size(limits.body_min_rate, DEFAULTS.limits.bodyMinRate),
       sendTimeout: duration(limits.send_timeout, DEFAULTS.limits.sendTimeout),
       keepAliveTimeout: duration(limits.keep_alive_timeout, DEFAULTS.limits.keepAliveTimeout),
+      http2: toHttp2Limits(limits.http2 ?? {}),
     },
     log: {
       level: raw.log?.level ?? DEFAULTS.log.level,
@@ -125,6 +127,7 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
     port,
     ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
     maxConnections: raw.max_connections ?? DEFAULTS.listener.maxConnections,
+    http2: raw.http2 ?? false,
   };
   if (raw.tls === undefined) return listener;
   const file = (path: string) => resolve(baseDir, path);
@@ -285,4 +288,24 @@ function toRetries(raw: NonNullable<RawUpstream['retries']>, responseTimeout: nu
 
 function toTarget(raw: RawTarget): TargetConfig {
   return { url: raw.url, ...accepted(parseTargetUrl(raw.url)), weight: raw.weight ?? DEFAULTS.target.weight };
+}
+
+function toHttp2Limits(raw: NonNullable<NonNullable<RawConfig['limits']>['http2']>): Http2Limits {
+  const d = DEFAULTS.limits.http2;
+  return {
+    maxConcurrentStreams: raw.max_concurrent_streams ?? d.maxConcurrentStreams,
+    maxHeaderListSize: size(raw.max_header_list_size, d.maxHeaderListSize),
+    maxHeaderFields: raw.max_header_fields ?? d.maxHeaderFields,
+    headerTableSize: size(raw.header_table_size, d.headerTableSize),
+    maxSessionMemory: size(raw.max_session_memory, d.maxSessionMemory),
+    maxInvalidFrames: raw.max_invalid_frames ?? d.maxInvalidFrames,
+    maxRejectedStreams: raw.max_rejected_streams ?? d.maxRejectedStreams,
+    floodWindow: duration(raw.flood_window, d.floodWindow),
+    maxClientResets: raw.max_client_resets ?? d.maxClientResets,
+    maxPings: raw.max_pings ?? d.maxPings,
+    maxSettingsFrames: raw.max_settings_frames ?? d.maxSettingsFrames,
+    maxRequests: raw.max_requests ?? d.maxRequests,
+    sendTimeout: duration(raw.send_timeout, d.sendTimeout),
+    idleTimeout: duration(raw.idle_timeout, d.idleTimeout),
+  };
 }

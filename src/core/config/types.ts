@@ -71,6 +71,11 @@ export interface ListenerConfig {
    * listener can hold.
    */
   readonly maxConnections: number;
+  /**
+   * Offer HTTP/2 beside HTTP/1.1 (`h2` by ALPN on TLS, h2c by prior knowledge on a plain
+   * port), each stream one request (proxy/accept/listener.ts); the bounds are `limits.http2`.
+   */
+  readonly http2: boolean;
 }
 
 export interface RouteConfig {
@@ -344,6 +349,38 @@ export interface DownstreamLimits {
   readonly sendTimeout: number;
   /** Idle keep-alive connections from clients are closed after this. */
   readonly keepAliveTimeout: number;
+  /** The bounds of the downstream HTTP/2 server (proxy/accept/h2-limits.ts reads them). */
+  readonly http2: Http2Limits;
+}
+
+/** Bounds against hostile HTTP/2 clients, per connection; bytes and milliseconds. */
+export interface Http2Limits {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS. */
+  readonly maxConcurrentStreams: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE (names, values and 32 bytes a field). */
+  readonly maxHeaderListSize: number;
+  /** Fields in one header list, pseudo-fields included. */
+  readonly maxHeaderFields: number;
+  /** SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table, the client's and ours. */
+  readonly headerTableSize: number;
+  /** What one connection may hold in nghttp2, in bytes (node:http2 takes whole MiB). */
+  readonly maxSessionMemory: number;
+  /** Invalid frames tolerated on one connection before it is closed. */
+  readonly maxInvalidFrames: number;
+  /** Streams refused on one connection before it is closed. */
+  readonly maxRejectedStreams: number;
+  /** The fixed window the rates below are counted over. */
+  readonly floodWindow: number;
+  /** Streams the client resets before their answer, per window (rapid reset, CVE-2023-44487). */
+  readonly maxClientResets: number;
+  readonly maxPings: number;
+  readonly maxSettingsFrames: number;
+  /** New streams per window on one connection. */
+  readonly maxRequests: number;
+  /** A response whose stream cannot move (the client's window stays shut) this long is reset. */
+  readonly sendTimeout: number;
+  /** A connection with no stream and no traffic this long gets GOAWAY NO_ERROR. */
+  readonly idleTimeout: number;
 }
 
 /** What SIGTERM does (gateway/drain.ts), in milliseconds. */

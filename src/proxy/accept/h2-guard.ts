@@ -95,7 +95,7 @@ export class H2Guard {
     this.#limits = limits;
     this.#logger = logger;
     this.#remoteAddress = session.socket?.remoteAddress ?? '';
-    const window = limits.floodWindowMs;
+    const window = limits.floodWindow;
     this.#pings = new WindowCount(limits.maxPings, window);
     this.#settings = new WindowCount(limits.maxSettingsFrames, window);
     this.#resets = new WindowCount(limits.maxClientResets, window);
@@ -126,7 +126,7 @@ export class H2Guard {
       this.#tell(
         'request_rate',
         constants.NGHTTP2_ENHANCE_YOUR_CALM,
-        `more than ${this.#limits.maxRequests} requests in ${this.#limits.floodWindowMs} ms`,
+        `more than ${this.#limits.maxRequests} requests in ${this.#limits.floodWindow} ms`,
       );
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       this.#session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, Math.max(0, (stream.id ?? 1) - 2));
@@ -146,7 +146,7 @@ export class H2Guard {
     if (this.#resets.hit())
       this.calm(
         'rapid_reset',
-        `more than ${this.#limits.maxClientResets} streams reset by the client in ${this.#limits.floodWindowMs} ms`,
+        `more than ${this.#limits.maxClientResets} streams reset by the client in ${this.#limits.floodWindow} ms`,
       );
   }
 
@@ -156,7 +156,7 @@ export class H2Guard {
       bound: 'send_timeout',
       code: 'CANCEL',
       remoteAddress: this.#remoteAddress,
-      details: `stream ${streamId}: nothing could be sent for ${this.#limits.sendTimeoutMs} ms (the client's window stayed shut)`,
+      details: `stream ${streamId}: nothing could be sent for ${this.#limits.sendTimeout} ms (the client's window stayed shut)`,
     });
   }
 

@@ -13,9 +13,6 @@ export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin
 /** The ALPN protocols a TLS listener with HTTP/2 offers, in order of preference. */
 export const H2_ALPN_PROTOCOLS = ['h2', 'http/1.1'];
 
-/** How long a plain connection may take to send enough bytes to tell (the HTTP/1.1 header timeout's default). */
-export const PREFACE_TIMEOUT_MS = 10_000;
-
 export interface ProtocolTakers {
   h2(socket: Socket): void;
   http1(socket: Socket): void;
@@ -39,10 +36,11 @@ export function prefaceVerdict(bytes: Buffer): 'h2' | 'http1' | undefined {
 
 /**
  * A plain connection: reads until the preface matches or a byte differs, then hands the
- * socket over with those bytes put back. A connection that says nothing within `timeoutMs`,
- * or closes first, is destroyed (as the HTTP/1.1 server closes one that never sent a head).
+ * socket over with those bytes put back. A connection that says nothing within `timeoutMs`
+ * (the listener's header timeout), or closes first, is destroyed (as the HTTP/1.1 server
+ * closes one that never sent a head).
  */
-export function pickByPreface(socket: Socket, takers: ProtocolTakers, timeoutMs = PREFACE_TIMEOUT_MS): void {
+export function pickByPreface(socket: Socket, takers: ProtocolTakers, timeoutMs: number): void {
   let seen: Buffer = Buffer.alloc(0);
   const timer = setTimeout(() => socket.destroy(), timeoutMs);
   const done = () => {

@@ -58,7 +58,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     guards.set(session, new H2Guard(session, limits, logger));
-    session.setTimeout(limits.idleTimeoutMs, () => {
+    session.setTimeout(limits.idleTimeout, () => {
       // Idle: no traffic for the whole timeout. A session with streams open waits on them
       // (each has its send deadline; the upstream's timeouts bound the rest).
       const guard = guards.get(session);
@@ -84,11 +84,20 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     const response = new H2Response(stream, guard, {
       headRequest: head.method === 'HEAD',
       expectContinue: head.expectContinue,
-      sendTimeoutMs: limits.sendTimeoutMs,
+      sendTimeoutMs: limits.sendTimeout,
     });
     open.add(response);
     response.onClose(() => open.delete(response));
     const body = endStream ? undefined : new H2Body(stream);
+    // A response complete before its request body was read (a 404 or a refusal, answered
+    // before the body is wanted): node:http2 closes a stream only once its readable side has
+    // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the
+    // stream closes, and the session logs the request. The HTTP/1.1 server closes such a
+    // connection instead.
+    if (body !== undefined)
+      stream.once('finish', () => {
+        if (!body.complete && !body.destroyed) body.destroy();
+      });
     const exchange: DownstreamExchange = {
       head,
       body,

@@ -1,7 +1,8 @@
 /**
  * Candor's own HTTP/1.1 server on node:net: accepts connections and gives each an
  * Http1Connection. Kept to what a listener needs: the connections it holds (for a drain and
- * its deadline) and `max_connections` (node:net closes a connection past it as it is accepted).
+ * its deadline) and `max_connections` (node:net closes a connection past it as it is accepted,
+ * whatever protocol it would have spoken).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
@@ -11,6 +12,8 @@ export interface Http1Server {
   readonly server: Server;
   /** Connections open now (idle, busy, closing). */
   readonly connections: ReadonlySet<Http1Connection>;
+  /** Serves a connection as HTTP/1.1 (after its TLS handshake): what `take` calls for one it gives this server. */
+  accept(socket: Socket): void;
   /** A drain's first step: stop accepting; idle connections close now, busy ones after their response. */
   closeWhenIdle(): void;
   /** A drain's deadline: destroys every connection still open; returns how many. */
@@ -19,13 +22,16 @@ export interface Http1Server {
 
 /**
  * `tls`: the listener's certificate and key (then each connection starts after its handshake;
- * `server.setSecureContext` swaps them for new handshakes).
+ * `server.setSecureContext` swaps them for new handshakes). `take`: who gets each connection
+ * the server accepts (after its handshake), when not this server: a listener that serves
+ * HTTP/2 too picks the protocol there and hands HTTP/1.1 back to `accept`.
  */
 export function createHttp1Server(
   settings: () => Http1Settings,
   handlers: Http1Handlers,
   maxConnections?: number,
   tls?: TlsOptions,
+  take?: (socket: Socket) => void,
 ): Http1Server {
   const connections = new Set<Http1Connection>();
   const accept = (socket: Socket) => {
@@ -35,12 +41,15 @@ export function createHttp1Server(
   };
   // allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
   const options = { allowHalfOpen: true, noDelay: true };
+  const first = take ?? accept;
   const server =
-    tls === undefined ? createServer(options, accept) : createTlsServer({ ...options, ...tls }, accept);
+    tls === undefined ? createServer(options, first) : createTlsServer({ ...options, ...tls }, first);
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
-  // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet.
+  // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet;
+  // with `take`, one that is not HTTP/1.1 (or not yet known to be) has none either.
   const tcp = new Set<Socket>();
-  if (tls !== undefined)
+  const counted = tls !== undefined || take !== undefined;
+  if (counted)
     server.on('connection', (socket: Socket) => {
       tcp.add(socket);
       socket.once('close', () => tcp.delete(socket));
@@ -48,12 +57,13 @@ export function createHttp1Server(
   return {
     server,
     connections,
+    accept,
     closeWhenIdle() {
       server.close();
       for (const connection of connections) connection.closeWhenIdle();
     },
     destroyAll() {
-      const count = tls === undefined ? connections.size : tcp.size;
+      const count = counted ? tcp.size : connections.size;
       for (const connection of connections) connection.cut();
       // Destroying the TCP socket ends the TLS one over it too.
       for (const socket of tcp) socket.destroy();

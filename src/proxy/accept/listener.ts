@@ -1,5 +1,5 @@
-import type { Server } from 'node:net';
-import type { Server as TlsServer } from 'node:tls';
+import type { Server, Socket } from 'node:net';
+import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
@@ -7,6 +7,10 @@ import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { type RawRequestInfo, rawRequestInfo, requestInfo } from './client-error.ts';
+import type { H2BoundEvent } from './h2-guard.ts';
+import { h2Limits } from './h2-limits.ts';
+import { H2_ALPN_PROTOCOLS, type ProtocolTakers, pickByAlpn, pickByPreface } from './h2-preface.ts';
+import { createH2Server, type H2Server } from './h2-server.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1-connection.ts';
 import { createHttp1Server } from './http1-server.ts';
 import { createServerTls } from './server-tls.ts';
@@ -36,6 +40,11 @@ export interface RequestHandlers {
   request(exchange: DownstreamExchange, listener: ListenerFacts): void;
   /** The server's parser refused a request before there was an exchange (or its head did not come in time). */
   refused(refusal: Refusal, failure: Failure, info: RawRequestInfo): void;
+  /**
+   * The server refused a request it has an exchange for (an HTTP/2 stream: the connection
+   * carries others), to be answered on the exchange's sink.
+   */
+  refusedExchange(exchange: DownstreamExchange, failure: Failure, listener: ListenerFacts): void;
   /** The live downstream limits (they may change with a reload). */
   limits(): DownstreamLimits;
   /**
@@ -44,6 +53,8 @@ export interface RequestHandlers {
    * become a flood of log lines).
    */
   dropped(listener: ListenerConfig, count: number): void;
+  /** An HTTP/2 connection passed a bound (h2-guard.ts): it got GOAWAY, or one stream was reset. */
+  h2Bound(listener: ListenerConfig, event: H2BoundEvent): void;
 }
 
 /** How often, at most, dropped connections are reported. */
@@ -59,14 +70,15 @@ export interface Listener {
    * refused. Every certificate and key, the SNI ones too, is read again (a renewed certificate
    * under the same path is the usual reason to reload) and serves every handshake from now on; the header
    * and keep-alive timeouts apply to new connections and `max_in_flight` to new requests. The
-   * header size limit and TLS on or off cannot change on a live socket: reload-plan.ts refuses
-   * those reloads.
+   * header size limit, TLS on or off, HTTP/2 on or off and (while it serves HTTP/2) the
+   * HTTP/2 bounds cannot change on a live socket: reload-plan.ts refuses those reloads.
    */
   update(config: ListenerConfig, limits: DownstreamLimits): void;
   close(): Promise<void>;
   /**
    * A drain's first step: stops accepting, closes idle keep-alive connections and every other
-   * one after the response in flight on it. Resolves when the last connection has closed.
+   * one after the response in flight on it; every HTTP/2 connection gets GOAWAY NO_ERROR and
+   * closes once its streams are answered. Resolves when the last connection has closed.
    */
   stopAccepting(): Promise<void>;
   /** A drain's deadline: destroys every connection still open (tunnels included); returns how many. */
@@ -77,6 +89,11 @@ export interface Listener {
  * The accept phase: Candor's own HTTP/1.1 server (http1-server.ts) on node:net or node:tls,
  * with the downstream limits applied, wired to the request handler. The limits are read per
  * connection, so a reload takes effect for new connections.
+ *
+ * With `http2`, its HTTP/2 server (h2-server.ts) takes the connections that speak it: on TLS
+ * those whose ALPN chose `h2`, on a plain port those that open with the connection preface
+ * (h2-preface.ts); every stream goes to the same handlers as an HTTP/1.1 request. Without it
+ * nothing of that runs: each connection goes straight to the HTTP/1.1 server.
  */
 export async function startListener(config: ListenerConfig, handlers: RequestHandlers): Promise<Listener> {
   const protocol = config.tls ? 'https' : 'http';
@@ -108,11 +125,13 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
       refuse(handlers, connection, error, head);
     },
   };
+  const h2 = config.http2 ? startH2(handlers, facts, () => current) : undefined;
   const own = createHttp1Server(
     settings,
     http1,
     config.maxConnections,
-    serverTls ? serverTls.options : undefined,
+    serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
+    h2 && ((socket) => h2.take(socket, (http1Socket) => own.accept(http1Socket), Boolean(serverTls))),
   );
   const { server } = own;
 
@@ -143,6 +162,7 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
       // Resolves when the last connection has closed (node:net waits for them).
       server.close(() => resolve());
       own.closeWhenIdle();
+      h2?.closeWhenIdle();
     });
   return {
     get config() {
@@ -164,7 +184,12 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
     },
     close: closed,
     stopAccepting: closed,
-    cutConnections: () => own.destroyAll(),
+    // The HTTP/2 responses first, so each says it was cut by the drain; the sockets then
+    // (the TCP count is every connection, HTTP/2 ones included).
+    cutConnections: () => {
+      h2?.server.destroyAll();
+      return own.destroyAll();
+    },
   };
 }
 
@@ -183,4 +208,68 @@ function refuse(
   };
   const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
   handlers.refused(refusal, new Failure('http_request_error', error.details, { status: error.status }), info);
+}
+
+/** A listener's HTTP/2 side: its server, and the connections not yet known to speak either protocol. */
+interface ListenerH2 {
+  readonly server: H2Server;
+  /** Picks the protocol of a connection just accepted (after its TLS handshake). */
+  take(socket: Socket, http1: (socket: Socket) => void, tls: boolean): void;
+  /** A drain: GOAWAY on every HTTP/2 connection; one that has not said which protocol it speaks is closed. */
+  closeWhenIdle(): void;
+}
+
+/**
+ * The HTTP/2 server of a listener with `http2`, its bounds taken from the limits at start
+ * (a reload cannot change them while it serves: reload-plan.ts).
+ */
+function startH2(handlers: RequestHandlers, facts: ListenerFacts, current: () => ListenerConfig): ListenerH2 {
+  const server = createH2Server(
+    h2Limits(handlers.limits()),
+    {
+      request: (exchange) => handlers.request(exchange, facts),
+      refused: (exchange, error) =>
+        handlers.refusedExchange(
+          exchange,
+          new Failure('http_request_error', error.details, { status: error.status }),
+          facts,
+        ),
+    },
+    { bound: (event) => handlers.h2Bound(current(), event) },
+  );
+  // Plain connections still reading their first bytes: a drain closes them (they hold no request).
+  const undecided = new Set<Socket>();
+  let draining = false;
+  return {
+    server,
+    take(socket, http1, tls) {
+      if (draining) {
+        socket.destroy();
+        return;
+      }
+      const takers: ProtocolTakers = {
+        h2: (s) => {
+          undecided.delete(s);
+          // node:http2 ends its side when the client ends its own (the HTTP/1.1 server keeps
+          // a half-open socket to answer a request sent before a FIN).
+          s.allowHalfOpen = false;
+          server.accept(s);
+        },
+        http1: (s) => {
+          undecided.delete(s);
+          http1(s);
+        },
+      };
+      if (tls) return pickByAlpn(socket as TLSSocket, takers);
+      undecided.add(socket);
+      socket.once('close', () => undecided.delete(socket));
+      pickByPreface(socket, takers, handlers.limits().headerTimeout);
+    },
+    closeWhenIdle() {
+      draining = true;
+      server.closeWhenIdle();
+      for (const socket of undecided) socket.destroy();
+      undecided.clear();
+    },
+  };
 }

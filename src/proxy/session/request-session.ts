@@ -107,6 +107,22 @@ export class RequestSession implements AttemptsOwner {
     session.#run();
   }
 
+  /**
+   * The server refused a request that has an exchange all the same (an HTTP/2 stream whose
+   * `:path` is too long, or whose Host contradicts `:authority`): answered on its own sink and
+   * logged like any refusal at accept; the other streams of its connection go on.
+   */
+  static refusedExchange(
+    runtime: Runtime,
+    listener: ListenerFacts,
+    exchange: DownstreamExchange,
+    failure: Failure,
+  ): void {
+    const session = new RequestSession(runtime, listener, exchange);
+    session.#refusedAtAccept = true;
+    session.answer(failure);
+  }
+
   /** The server's parser refused a request before there was an exchange: answered, logged like any other. */
   static refused(runtime: Runtime, refusal: Refusal, failure: Failure, info: RawRequestInfo): void {
     const record = refusedRecordOf(refusal.remoteAddress, info, runtime.trust);

@@ -18,7 +18,12 @@ import { superviseWorkers } from './workers.ts';
 
 export interface PrimaryOptions {
   /** The demo's banner, once the first worker listens. */
-  readonly announce?: (where: { gatewayPort: number; adminPort: number | undefined }) => void;
+  readonly announce?: (where: {
+    gatewayPort: number;
+    /** Every listener's bound port, in the config's order. */
+    ports: readonly number[];
+    adminPort: number | undefined;
+  }) => void;
   /** `--pid-file`: where to write this process's pid while it runs. */
   readonly pidFile?: string;
 }
@@ -161,7 +166,7 @@ async function supervise(
     if (!isServing(message)) return;
     cluster.off('message', onServing);
     const adminPort = admin?.server.port();
-    announce?.({ gatewayPort: message.ports[0], adminPort });
+    announce?.({ gatewayPort: message.ports[0], ports: message.ports, adminPort });
     const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host);
     process.stderr.write(
       startLine({

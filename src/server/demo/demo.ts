@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { testCertificates } from '../../kits/fault-kit/tls-certs.ts';
 import { startDemoUpstreams } from './demo-upstreams.ts';
 
 const DEMO_CONFIG = new URL('./demo.yaml', import.meta.url);
@@ -23,6 +24,19 @@ admin:
   listen: 127.0.0.1:\${CANDOR_ADMIN_PORT:-9901}
   token_env: ${DEMO_TOKEN_ENV}
 `;
+
+/**
+ * The demo's HTTPS listener, HTTP/2 on (h2 by ALPN, else HTTP/1.1): added after the plain one
+ * in the file the demo runs, with a certificate made for this run, so that demo.yaml needs no
+ * certificate of its own to be checked or run by hand.
+ */
+function tlsListener(cert: string, key: string): string {
+  return `  # Added by \`candor serve --demo\`: HTTPS with HTTP/2, a certificate made for this run (curl -k).
+  - address: 127.0.0.1:\${CANDOR_TLS_PORT:-8443}
+    tls: { cert: "${cert}", key: "${key}" }
+    http2: true
+`;
+}
 
 /** What each demo route shows, in the order the table prints them. */
 const TOUR: readonly [path: string, shows: string][] = [
@@ -52,7 +66,11 @@ interface PreparedDemo {
   readonly path: string;
   readonly config: GatewayConfig;
   /** The text printed once the gateway listens: the routes to try, the status page, /metrics, the token. */
-  banner(where: { readonly gatewayPort: number; readonly adminPort: number | undefined }): string;
+  banner(where: {
+    readonly gatewayPort: number;
+    readonly ports: readonly number[];
+    readonly adminPort: number | undefined;
+  }): string;
   close(): Promise<void>;
 }
 
@@ -75,7 +93,20 @@ export async function prepareDemo(): Promise<PreparedDemo | { readonly problem: 
     await upstreams.close();
   };
   const path = join(dir, 'candor-demo.yaml');
-  writeFileSync(path, readFileSync(DEMO_CONFIG, 'utf8') + ADMIN_SECTION, { mode: 0o600 });
+  // The certificate is made with openssl (the kit's, signed by a throwaway CA, valid 2 days);
+  // without openssl the demo runs without its HTTPS listener.
+  let https = '';
+  try {
+    const { localhost } = testCertificates();
+    https = tlsListener(localhost.certPath, localhost.keyPath);
+  } catch {
+    // No openssl here: the demo serves plain HTTP (and h2c) only.
+  }
+  const text = readFileSync(DEMO_CONFIG, 'utf8');
+  const afterListen = text.indexOf('\nroutes:');
+  writeFileSync(path, text.slice(0, afterListen) + https + text.slice(afterListen) + ADMIN_SECTION, {
+    mode: 0o600,
+  });
   let config: GatewayConfig;
   try {
     config = await loadConfigFile(path);
@@ -87,6 +118,7 @@ export async function prepareDemo(): Promise<PreparedDemo | { readonly problem: 
   // The workers would find a taken port too, each on its own; checked here first, it is one clear line.
   for (const [address, variable] of [
     [config.listen[0], 'CANDOR_PORT'],
+    [config.listen[1], 'CANDOR_TLS_PORT'],
     [config.admin, 'CANDOR_ADMIN_PORT'],
   ] as const) {
     if (address === undefined) continue;
@@ -100,11 +132,16 @@ export async function prepareDemo(): Promise<PreparedDemo | { readonly problem: 
     path,
     config,
     close,
-    banner({ gatewayPort, adminPort }) {
+    banner({ gatewayPort, ports, adminPort }) {
       const base = `http://${config.listen[0].host}:${gatewayPort}`;
       const width = Math.max(...TOUR.map(([path]) => base.length + path.length));
       const lines = TOUR.map(([path, shows]) => `  ${(base + path).padEnd(width)}  ${shows}`);
       const admin = `http://${config.admin?.host}:${adminPort}`;
+      const tls = config.listen[1];
+      const httpsLine =
+        tls === undefined
+          ? ''
+          : `  curl -i --http2 -k https://${tls.host}:${ports[1]}/refused   (HTTP/2 over TLS, a certificate made for this run)\n`;
       const adminLines =
         adminPort === undefined
           ? ''
@@ -113,7 +150,8 @@ export async function prepareDemo(): Promise<PreparedDemo | { readonly problem: 
       return (
         `\nCandor demo: gateway "${config.name}" on ${base}, access log on stdout.\n\n` +
         `Try (add -H 'Accept: application/json' for problem+json, or open them in a browser):\n\n` +
-        `${lines.join('\n')}\n\n  curl -i ${base}/refused\n\n${adminLines}Ctrl-C stops it.\n\n`
+        `${lines.join('\n')}\n\n  curl -i ${base}/refused\n` +
+        `  curl -i --http2-prior-knowledge ${base}/refused\n${httpsLine}\n${adminLines}Ctrl-C stops it.\n\n`
       );
     },
   };

@@ -154,6 +154,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       RequestSession.request(live, listener, exchange);
     },
     refused: (refusal, failure, info) => RequestSession.refused(current(), refusal, failure, info),
+    refusedExchange: (exchange, failure, listener) =>
+      RequestSession.refusedExchange(current(), listener, exchange, failure),
     limits: () => current().config.limits,
     dropped: (listener, count) => {
       metrics.connectionsDropped(listener.address, count);
@@ -162,6 +164,17 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         'connections dropped: the listener holds its max_connections',
       );
     },
+    h2Bound: (listener, event) =>
+      logger.warn(
+        {
+          listener: listener.address,
+          bound: event.bound,
+          code: event.code,
+          client: event.remoteAddress,
+          details: event.details,
+        },
+        'HTTP/2 bound passed',
+      ),
   };
   if (link) {
     link.onHealth = (verdicts, count) =>

@@ -48,7 +48,23 @@ export function unchangeableProblems(before: GatewayConfig, after: GatewayConfig
       'limits.header_size',
       `cannot change on a reload (${before.limits.headerSize} → ${after.limits.headerSize} bytes): the listener's server takes it when it is made; restart the gateway to change it`,
     );
+  // A listener's HTTP/2 server takes its bounds (node:http2's settings among them) when it is made.
+  if (
+    before.listen.some((l) => l.http2) &&
+    JSON.stringify(before.limits.http2) !== JSON.stringify(after.limits.http2)
+  )
+    problem(
+      'limits.http2',
+      `cannot change on a reload while a listener serves HTTP/2: its server takes them when it is made; restart the gateway to change them`,
+    );
   for (const { before: was, after: now } of planListeners(before, after).kept) {
+    if (was.http2 !== now.http2) {
+      const index = after.listen.indexOf(now);
+      problem(
+        `listen[${index}].http2`,
+        `cannot turn HTTP/2 ${now.http2 ? 'on' : 'off'} for ${now.address} on a reload: the listener picks its server when it opens; restart the gateway, or use a new address`,
+      );
+    }
     if (Boolean(was.tls) !== Boolean(now.tls)) {
       const index = after.listen.indexOf(now);
       problem(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { DEFAULTS } from '../../../src/core/config/defaults.ts';
 import { loadConfigFile, parseConfig } from '../../../src/core/config/load.ts';
 import type { GatewayConfig } from '../../../src/core/config/types.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
@@ -29,6 +30,7 @@ listen:
   - address: 127.0.0.1:\${PORT:-8080}
   - address: "[::1]:8443"
     tls: { cert: tls/cert.pem, key: tls/key.pem }
+    http2: true
 routes:
   - name: api
     match: { host: API.Example.com:443, path: /v1/ }
@@ -59,6 +61,7 @@ limits:
   header_timeout: 5s
   body_idle_timeout: 10s
   keep_alive_timeout: 2s
+  http2: { max_concurrent_streams: 50, max_session_memory: 2MiB, flood_window: 5s, idle_timeout: 1m }
 log:
   level: debug
   destination: logs/candor.log
@@ -75,12 +78,13 @@ test('every field of a full config is read, converted to runtime units and resol
     name: 'edge-1',
     source: file,
     listen: [
-      { address: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, maxConnections: 10_000 },
+      { address: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, maxConnections: 10_000, http2: false },
       {
         address: '[::1]:8443',
         host: '::1',
         port: 8443,
         maxConnections: 10_000,
+        http2: true,
         tls: {
           cert: join(dir, 'tls/cert.pem'),
           key: join(dir, 'tls/key.pem'),
@@ -186,6 +190,13 @@ test('every field of a full config is read, converted to runtime units and resol
       bodyMinRate: 1024,
       sendTimeout: 30_000,
       keepAliveTimeout: 2_000,
+      http2: {
+        ...DEFAULTS.limits.http2,
+        maxConcurrentStreams: 50,
+        maxSessionMemory: 2 * 1024 * 1024,
+        floodWindow: 5_000,
+        idleTimeout: 60_000,
+      },
     },
     log: { level: 'debug', destination: join(dir, 'logs/candor.log') },
     drain: { delay: 0, timeout: 10_000 },
@@ -198,7 +209,9 @@ test('a minimal config gets every default', () => {
   assert.deepEqual(config, {
     name: 'candor',
     source: SOURCE,
-    listen: [{ address: '127.0.0.1:8080', host: '127.0.0.1', port: 8080, maxConnections: 10_000 }],
+    listen: [
+      { address: '127.0.0.1:8080', host: '127.0.0.1', port: 8080, maxConnections: 10_000, http2: false },
+    ],
     routes: [
       {
         index: 0,
@@ -250,6 +263,22 @@ test('a minimal config gets every default', () => {
       bodyMinRate: 1024,
       sendTimeout: 30_000,
       keepAliveTimeout: 5_000,
+      http2: {
+        maxConcurrentStreams: 100,
+        maxHeaderListSize: 32 * 1024,
+        maxHeaderFields: 128,
+        headerTableSize: 4 * 1024,
+        maxSessionMemory: 10 * 1024 * 1024,
+        maxInvalidFrames: 100,
+        maxRejectedStreams: 100,
+        floodWindow: 10_000,
+        maxClientResets: 200,
+        maxPings: 100,
+        maxSettingsFrames: 100,
+        maxRequests: 100_000,
+        sendTimeout: 30_000,
+        idleTimeout: 75_000,
+      },
     },
     log: { level: 'info', destination: 'stdout' },
     drain: { delay: 0, timeout: 30_000 },

@@ -185,7 +185,7 @@ test('zero-window stall: a response the client never lets move is reset with CAN
     exchange.response.end();
   };
   await withRaw(
-    { sendTimeoutMs: 200 },
+    { sendTimeout: 200 },
     answer,
     async (client, fx) => {
       client.send(headers(1, headerBlock(requestFields('/stall'))));
@@ -221,7 +221,7 @@ test('request rate per connection: past the bound the stream is refused and GOAW
 });
 
 test('idle: a connection with no stream and no traffic gets GOAWAY NO_ERROR and is closed', async () => {
-  await withRaw({ idleTimeoutMs: 100 }, ok, async (client) => {
+  await withRaw({ idleTimeout: 100 }, ok, async (client) => {
     client.send(headers(1, headerBlock(requestFields('/'))));
     await client.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1);
     assert.equal(goawayCode(await client.goaway()), ERROR.NO_ERROR);

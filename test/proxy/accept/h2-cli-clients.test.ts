@@ -4,36 +4,12 @@
  * wired here. Skipped where the tools are missing (.ci/run installs them).
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
 import { test } from 'node:test';
+import { hasTool, runTool as run } from '../../helpers/cli-tools.ts';
 import { startH2Fixture } from './h2-fixture.ts';
 
-function has(tool: string): boolean {
-  try {
-    execFileSync(tool, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const curl = has('curl');
-const nghttp = has('nghttp');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(tool: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(tool, args, { timeout: 10_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const curl = hasTool('curl');
+const nghttp = hasTool('nghttp');
 
 test('curl --http2-prior-knowledge: HTTP/2 on a plain port, with a body', {
   skip: !curl && 'curl missing',

@@ -5,6 +5,7 @@
  */
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
+import { DEFAULTS } from '../../../src/core/config/defaults.ts';
 import type { RequestParseError } from '../../../src/core/http1/request-parser.ts';
 import type { DownstreamExchange } from '../../../src/core/net/downstream.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
@@ -84,7 +85,9 @@ export async function startH2Fixture(
       exchange.response.end();
     },
   };
-  const h2 = createH2Server(h2Limits(options.limits), handlers, { bound: (event) => logged.push(event) });
+  const h2 = createH2Server({ ...h2Limits(DEFAULTS.limits), ...options.limits }, handlers, {
+    bound: (event) => logged.push(event),
+  });
   const http1 = createHttp1Server(
     () => ({
       headerSize: 8192,
@@ -120,7 +123,7 @@ export async function startH2Fixture(
   } else
     server = net.createServer((socket) => {
       track(socket);
-      pickByPreface(socket, takers, options.prefaceTimeoutMs);
+      pickByPreface(socket, takers, options.prefaceTimeoutMs ?? DEFAULTS.limits.headerTimeout);
     });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

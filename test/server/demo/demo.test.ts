@@ -3,7 +3,7 @@
  * its banner gives the status page, /metrics and the admin token, which work.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,7 +18,13 @@ let stop: () => Promise<number | null>;
 
 before(async () => {
   const child = spawn(process.execPath, [BIN, 'serve', '--demo'], {
-    env: { ...process.env, CANDOR_PORT: '0', CANDOR_ADMIN_PORT: '0', CANDOR_DEMO_ADMIN_TOKEN: '' },
+    env: {
+      ...process.env,
+      CANDOR_PORT: '0',
+      CANDOR_TLS_PORT: '0',
+      CANDOR_ADMIN_PORT: '0',
+      CANDOR_DEMO_ADMIN_TOKEN: '',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -131,6 +137,24 @@ test("the banner's status page and /metrics answer, the data behind the page wit
   const status = JSON.parse((await request(admin, { path: '/status', headers: auth })).text);
   assert.equal(status.gateway, 'candor-demo');
   assert.equal(status.workers.length, 2, 'the demo runs two workers');
+});
+
+test("the banner's HTTPS line: curl --http2 -k …/refused shows the 502 with its Proxy-Status over HTTP/2", async () => {
+  const command = /^ {2}curl -i --http2 -k (https:\/\/127\.0\.0\.1:\d+\/refused) /m.exec(bannerText);
+  assert.ok(command, bannerText);
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      'curl',
+      ['-sS', '-i', '--http2', '-k', command[1]],
+      { timeout: 10_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}: ${stderr}`)) : resolve(stdout)),
+    ),
+  );
+  assert.match(out, /^HTTP\/2 502 ?\r\n/);
+  assert.match(
+    out,
+    /\r\nproxy-status: candor-demo; error=connection_refused; details=".+"; next-hop="refused"\r\n/,
+  );
 });
 
 test('a demo whose port is taken exits 69 and says why', async () => {

@@ -238,6 +238,55 @@ ${limits}`;
   }
 });
 
+test('a reload that turns HTTP/2 on or off for a kept address, or changes limits.http2 while a listener serves it, is refused', async () => {
+  const up = await startEcho();
+  const yaml = (extra = '') => `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: "${up.url}" }]
+${extra}`;
+  const plain = await startTestGateway(yaml());
+  const h2 = await startTestGateway(yaml(), {}, 'http2: true');
+  try {
+    const problemPaths = (err: unknown) =>
+      err instanceof ConfigError ? err.problems.map((p) => p.path) : [];
+    await assert.rejects(
+      plain.gateway.reload(withListen(yaml(), '  - address: 127.0.0.1:0\n    http2: true\n')),
+      (err) => {
+        assert.deepEqual(problemPaths(err), ['listen[0].http2']);
+        assert.match(
+          (err as ConfigError).problems[0].message,
+          /cannot turn HTTP\/2 on for 127\.0\.0\.1:0 on a reload/,
+        );
+        return true;
+      },
+    );
+    await assert.rejects(
+      h2.gateway.reload(withListen(yaml())),
+      (err) => problemPaths(err).join() === 'listen[0].http2',
+    );
+    await assert.rejects(
+      h2.gateway.reload(
+        withListen(
+          yaml('limits: { http2: { max_pings: 5 } }\n'),
+          '  - address: 127.0.0.1:0\n    http2: true\n',
+        ),
+      ),
+      (err) => problemPaths(err).join() === 'limits.http2',
+    );
+    // No listener serves HTTP/2: its bounds are only config, a reload may change them.
+    await plain.gateway.reload(withListen(yaml('limits: { http2: { max_pings: 5 } }\n')));
+    assert.equal(plain.gateway.runtime().config.limits.http2.maxPings, 5);
+  } finally {
+    await plain.close();
+    await h2.close();
+    await up.close();
+  }
+});
+
 test('a reload reads a TLS listener certificate again: new handshakes get the new one, same socket', async () => {
   const up = await startEcho();
   const certs = testCertificates();

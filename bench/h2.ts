@@ -1,0 +1,201 @@
+/**
+ * The HTTP/2 scenario: `node bench/h2.ts [--seconds N] [--rounds N] [--clients N] [--streams N]`
+ * (`npm run bench:h2 -- …`). h2load over TLS (ALPN h2), `--clients` connections (4) with
+ * `--streams` concurrent streams each (100), GET /small (100 bytes) through Candor (one worker,
+ * a TLS listener with `http2: true`) and through nginx (one worker, `listen … ssl http2`), both
+ * to the same nginx origin over HTTP/1.1 keep-alive, access logs on; the proxy on CPU 0, h2load
+ * and the origin on CPU 1; rounds alternated, the median reported. Prints a table; writes nothing.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nginxMain, startNginx } from './nginx.ts';
+import { startOrigin } from './origin.ts';
+import { NODE_BIN, REPO_DIR } from './paths.ts';
+import { freePorts } from './ports.ts';
+import { type PinnedProcess, startPinned, waitForPort } from './process.ts';
+import { spread } from './stats.ts';
+
+const PROXY_CPU = '0';
+const LOAD_CPU = '1';
+
+interface H2Options {
+  readonly seconds: number;
+  readonly rounds: number;
+  readonly clients: number;
+  readonly streams: number;
+}
+
+function parse(argv: readonly string[]): H2Options {
+  const options = { seconds: 10, rounds: 3, clients: 4, streams: 100 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const name = argv[i].replace(/^--/, '');
+    const value = Number(argv[i + 1]);
+    if (!(name in options) || !Number.isInteger(value) || value < 1)
+      throw new Error(`usage: node bench/h2.ts [--seconds N] [--rounds N] [--clients N] [--streams N]`);
+    options[name as keyof typeof options] = value;
+  }
+  return options;
+}
+
+/** A throwaway self-signed certificate for 127.0.0.1 (openssl), in `dir`. */
+function certificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+      ...['-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
+      ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}
+
+async function startCandor(
+  dir: string,
+  port: number,
+  originPort: number,
+  tls: { cert: string; key: string },
+) {
+  const config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `name: bench
+listen:
+  - address: 127.0.0.1:${port}
+    tls: { cert: ${tls.cert}, key: ${tls.key} }
+    http2: true
+routes:
+  - upstream: origin
+upstreams:
+  origin:
+    targets: [ { url: "http://127.0.0.1:${originPort}" } ]
+    pool: { max_connections: 256, idle_timeout: 30s }
+log:
+  level: info
+  destination: ${join(dir, 'access.log')}
+`,
+  );
+  const proc = startPinned({
+    cpu: PROXY_CPU,
+    command: NODE_BIN,
+    args: [join(REPO_DIR, 'bin', 'candor.js'), 'serve', '--config', config, '--workers', '1'],
+    cwd: REPO_DIR,
+    env: { ...process.env, NODE_ENV: 'production' },
+    outputFile: join(dir, 'output.log'),
+  });
+  await waitForPort(port, proc, 20_000);
+  return proc;
+}
+
+async function startNginxH2(
+  dir: string,
+  port: number,
+  originPort: number,
+  tls: { cert: string; key: string },
+) {
+  // nginx 1.22 (Debian 12): HTTP/2 is a `listen` parameter (`http2 on` came in 1.25.1).
+  const conf = nginxMain(
+    dir,
+    1,
+    `  access_log ${join(dir, 'access.log')} combined;
+  keepalive_timeout 300s;
+  keepalive_requests 10000000;
+  http2_max_concurrent_streams 128;
+  upstream origin {
+    server 127.0.0.1:${originPort};
+    keepalive 256;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+  }
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  server {
+    listen 127.0.0.1:${port} ssl http2 backlog=4096;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    location / { proxy_pass http://origin; }
+  }`,
+  );
+  const proc = startNginx(dir, conf, PROXY_CPU);
+  await waitForPort(port, proc, 10_000);
+  return proc;
+}
+
+interface H2Run {
+  readonly rps: number;
+  readonly succeeded: number;
+  readonly failed: number;
+}
+
+/** One h2load run on the load CPU; its "finished in …, N req/s" and request counts. */
+function h2load(port: number, options: H2Options): H2Run {
+  const out = execFileSync(
+    'taskset',
+    [
+      ...['-c', LOAD_CPU, 'h2load'],
+      ...['-c', String(options.clients), '-m', String(options.streams)],
+      ...['--warm-up-time', '2s', '-D', `${options.seconds}s`],
+      `https://127.0.0.1:${port}/small`,
+    ],
+    { encoding: 'utf8', timeout: (options.seconds + 30) * 1000 },
+  );
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]);
+  const counts = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
+  if (!Number.isFinite(rps) || counts === null) throw new Error(`h2load said:\n${out}`);
+  const protocol = /Application protocol: (\S+)/.exec(out)?.[1];
+  if (protocol !== 'h2') throw new Error(`h2load negotiated ${protocol ?? 'nothing'}, not h2`);
+  return { rps, succeeded: Number(counts[1]), failed: Number(counts[2]) };
+}
+
+async function main(): Promise<void> {
+  const options = parse(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'candor-bench-h2-'));
+  chmodSync(dir, 0o755);
+  const running: PinnedProcess[] = [];
+  try {
+    const [originPort, candorPort, nginxPort] = await freePorts(3);
+    for (const sub of ['origin', 'candor', 'nginx']) {
+      mkdirSync(join(dir, sub));
+      chmodSync(join(dir, sub), 0o755);
+    }
+    const tls = certificate(dir);
+    running.push(await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU));
+    running.push(await startCandor(join(dir, 'candor'), candorPort, originPort, tls));
+    running.push(await startNginxH2(join(dir, 'nginx'), nginxPort, originPort, tls));
+    const systems = [
+      { label: 'Candor', port: candorPort, runs: [] as H2Run[] },
+      { label: 'nginx', port: nginxPort, runs: [] as H2Run[] },
+    ];
+    for (let round = 0; round < options.rounds; round++)
+      for (const system of systems) {
+        const run = h2load(system.port, options);
+        system.runs.push(run);
+        process.stderr.write(`bench h2: round ${round + 1} ${system.label}: ${Math.round(run.rps)} req/s\n`);
+      }
+    const nginxRps = spread(systems[1].runs.map((r) => r.rps)).median;
+    process.stdout.write(
+      `\nh2load -c ${options.clients} -m ${options.streams} -D ${options.seconds}s over TLS (h2), GET /small, ` +
+        `${options.rounds} rounds, median:\n\n| system | req/s | × nginx | failed |\n|---|--:|--:|--:|\n`,
+    );
+    for (const system of systems) {
+      const rps = spread(system.runs.map((r) => r.rps)).median;
+      const failed = system.runs.reduce((sum, r) => sum + r.failed, 0);
+      process.stdout.write(
+        `| ${system.label} | ${Math.round(rps).toLocaleString('en-US')} | ${(rps / nginxRps).toFixed(2)}× | ${failed} |\n`,
+      );
+    }
+  } finally {
+    for (const proc of running.reverse()) await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench h2: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
