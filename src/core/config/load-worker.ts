@@ -1,17 +1,22 @@
 /**
- * The thread `loadConfigIsolated` starts: reads and validates one file, posts the plain
+ * The process `loadConfigIsolated` starts: reads and validates one file, sends the plain
  * config or its problems back, and ends. Nothing here outlives the load.
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ConfigError } from './config-error.ts';
 import { loadConfigFile } from './load.ts';
+
+/** What the parent asks: the file, and the environment its `${VAR}`s expand from. */
+export interface LoadAsk {
+  readonly path: string;
+  readonly env: NodeJS.ProcessEnv;
+}
 
 export type LoadAnswer =
   | { readonly config: unknown }
   | { readonly problems: ConfigError['problems'] }
   | { readonly error: string };
 
-/** Reads and validates one file into the answer the thread posts back. */
+/** Reads and validates one file into the answer sent back. */
 async function answerFor(path: string, env: NodeJS.ProcessEnv): Promise<LoadAnswer> {
   try {
     return { config: await loadConfigFile(path, env) };
@@ -20,8 +25,12 @@ async function answerFor(path: string, env: NodeJS.ProcessEnv): Promise<LoadAnsw
   }
 }
 
-// Only as the thread loadConfigIsolated starts: imported anywhere else, this module does nothing.
-if (!isMainThread && parentPort !== null) {
-  const { path, env } = workerData as { path: string; env: NodeJS.ProcessEnv };
-  parentPort.postMessage(await answerFor(path, env));
+// Only as the process loadConfigIsolated forks (it has an IPC channel and is this module's
+// entry): imported anywhere else, this module does nothing.
+if (process.send !== undefined && process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
+  process.once('message', async ({ path, env }: LoadAsk) => {
+    const answer = await answerFor(path, env);
+    // The channel closes once the answer is written, and with it the process.
+    process.send?.(answer, () => process.disconnect?.());
+  });
 }

@@ -1,5 +1,5 @@
-import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Exposition } from './exposition.ts';
+import { AggregatorRegistry, type Registry } from './prom.ts';
 
 /**
  * `--workers N`: each worker counts its own requests; the primary, which serves /metrics,

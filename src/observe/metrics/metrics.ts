@@ -1,4 +1,3 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
@@ -14,6 +13,7 @@ import {
   histogramFamily,
 } from './cells.ts';
 import type { Exposition } from './exposition.ts';
+import { Counter, Gauge, Histogram, Registry } from './prom.ts';
 
 /** What the scrape-time gauges read: the live runtime's upstreams and the open listeners. */
 interface MetricsSource {

@@ -4,39 +4,41 @@
  * its child. Every function here takes what the session holds, `undefined` when tracing is
  * off, and then returns at once: the request path pays one comparison per hook, and the
  * SDK is not even loaded (provider.ts is imported only when the config asks for tracing).
+ * Nor is the OpenTelemetry API: only its types are named here, the two context functions
+ * come with the provider (Tracing.api), and the conventions' names and the API's numbers
+ * are written out below, each checked against the API's own types.
  */
-import {
-  type Context,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  TraceFlags,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
-import {
-  ATTR_CLIENT_ADDRESS,
-  ATTR_ERROR_TYPE,
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
-  ATTR_HTTP_REQUEST_RESEND_COUNT,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
-  ATTR_NETWORK_PEER_ADDRESS,
-  ATTR_NETWORK_PEER_PORT,
-  ATTR_NETWORK_PROTOCOL_VERSION,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
-  ATTR_URL_FULL,
-  ATTR_URL_PATH,
-  ATTR_URL_SCHEME,
-  ATTR_USER_AGENT_ORIGINAL,
-} from '@opentelemetry/semantic-conventions';
+import type * as OtelApi from '@opentelemetry/api';
+import type { Context, Span, SpanKind, SpanStatusCode, TraceFlags, Tracer } from '@opentelemetry/api';
 import type { TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { RequestRecord } from '../log/request-record.ts';
+
+/** The OpenTelemetry HTTP semantic conventions' attribute names used here (stable since v1.23). */
+const ATTR_CLIENT_ADDRESS = 'client.address';
+const ATTR_ERROR_TYPE = 'error.type';
+const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+const ATTR_HTTP_REQUEST_METHOD_ORIGINAL = 'http.request.method_original';
+const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
+const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+const ATTR_HTTP_ROUTE = 'http.route';
+const ATTR_NETWORK_PEER_ADDRESS = 'network.peer.address';
+const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
+const ATTR_NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
+const ATTR_SERVER_ADDRESS = 'server.address';
+const ATTR_SERVER_PORT = 'server.port';
+const ATTR_URL_FULL = 'url.full';
+const ATTR_URL_PATH = 'url.path';
+const ATTR_URL_SCHEME = 'url.scheme';
+const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original';
+
+/** The API's enum values used here, typed by its declarations (a wrong number does not compile). */
+const SPAN_KIND_SERVER: SpanKind.SERVER = 1;
+const SPAN_KIND_CLIENT: SpanKind.CLIENT = 2;
+const STATUS_ERROR: SpanStatusCode.ERROR = 2;
+const TRACE_FLAGS_NONE: TraceFlags.NONE = 0;
+const TRACE_FLAGS_SAMPLED: TraceFlags.SAMPLED = 1;
 
 /** Candor's own attributes, beside the conventions' (the access log's names, under `candor.`). */
 const ATTR_CANDOR_REQUEST_ID = 'candor.request_id';
@@ -55,6 +57,8 @@ const now = (): number => timeOrigin + performance.now();
 /** A running tracer provider, as the request path sees it (provider.ts makes one). */
 export interface Tracing {
   readonly tracer: Tracer;
+  /** The API's root context and span functions, from the provider (this module loads no OpenTelemetry code). */
+  readonly api: Pick<typeof OtelApi, 'ROOT_CONTEXT' | 'trace'>;
   /**
    * The ids the next span started takes, set around the start of a server span only: that
    * span is the one Candor drew ids for (record.trace), and a trace that starts here must
@@ -86,7 +90,7 @@ export class RequestSpans {
   constructor(tracing: Tracing, server: Span, method: string) {
     this.tracing = tracing;
     this.server = server;
-    this.context = trace.setSpan(ROOT_CONTEXT, server);
+    this.context = tracing.api.trace.setSpan(tracing.api.ROOT_CONTEXT, server);
     this.method = method;
   }
 }
@@ -137,13 +141,14 @@ export function startServerSpan(
   }
   const { trace: ids } = record;
   // The client's span is the parent; without one the trace starts here.
+  const { ROOT_CONTEXT, trace } = tracing.api;
   const parent =
     ids.parentId === undefined
       ? ROOT_CONTEXT
       : trace.setSpanContext(ROOT_CONTEXT, {
           traceId: ids.traceId,
           spanId: ids.parentId,
-          traceFlags: ids.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+          traceFlags: ids.sampled ? TRACE_FLAGS_SAMPLED : TRACE_FLAGS_NONE,
           isRemote: true,
         });
   tracing.next = ids;
@@ -151,7 +156,7 @@ export function startServerSpan(
   try {
     server = tracing.tracer.startSpan(
       known ? method : 'HTTP',
-      { kind: SpanKind.SERVER, attributes, startTime: timeOrigin + record.startedAt },
+      { kind: SPAN_KIND_SERVER, attributes, startTime: timeOrigin + record.startedAt },
       parent,
     );
   } finally {
@@ -190,12 +195,12 @@ export function startClientSpan(
   spans.attempts++;
   const client = spans.tracing.tracer.startSpan(
     spans.method === '_OTHER' ? 'HTTP' : spans.method,
-    { kind: SpanKind.CLIENT, attributes, startTime: now() },
+    { kind: SPAN_KIND_CLIENT, attributes, startTime: now() },
     spans.context,
   );
   spans.client = client;
   const { traceId, spanId, traceFlags } = client.spanContext();
-  return `00-${traceId}-${spanId}-${(traceFlags & TraceFlags.SAMPLED) === 0 ? '00' : '01'}`;
+  return `00-${traceId}-${spanId}-${(traceFlags & TRACE_FLAGS_SAMPLED) === 0 ? '00' : '01'}`;
 }
 
 /**
@@ -227,7 +232,7 @@ export function settleClientSpan(
   // For a client, 4xx and 5xx are errors (the conventions' span status rules).
   if (status >= 400) {
     client.setAttribute(ATTR_ERROR_TYPE, String(status));
-    client.setStatus({ code: SpanStatusCode.ERROR });
+    client.setStatus({ code: STATUS_ERROR });
   }
 }
 
@@ -254,10 +259,10 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
     server.setAttribute(ATTR_ERROR_TYPE, failure.type);
     server.setAttribute(ATTR_CANDOR_STAGE, failure.stage);
     if (!answered || status >= 500 || record.stage === 'body_streaming')
-      server.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+      server.setStatus({ code: STATUS_ERROR, message: failure.message });
   } else if (status >= 500) {
     server.setAttribute(ATTR_ERROR_TYPE, String(status));
-    server.setStatus({ code: SpanStatusCode.ERROR });
+    server.setStatus({ code: STATUS_ERROR });
   }
   server.end(now());
 }
@@ -265,7 +270,7 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
 function failed(span: Span, failure: Failure): void {
   span.setAttribute(ATTR_ERROR_TYPE, failure.type);
   span.setAttribute(ATTR_CANDOR_STAGE, failure.stage);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+  span.setStatus({ code: STATUS_ERROR, message: failure.message });
 }
 
 /** The path of a request target, without its query (query strings carry tokens; traces travel further than logs). */

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { RateLimitConfig, RedisStoreConfig } from '../../core/config/types.ts';
-import { Failure } from '../../core/failure/failure.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import { STORE_DENIED, type StoreAnswer } from './store-answer.ts';
 
 /**
  * The token bucket as one atomic step in Redis: refill by the time since the bucket was last
@@ -38,22 +38,6 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return wait
 `;
-
-/** What a request gets from the store when Redis did not answer: `store.redis.on_error`. */
-export const STORE_DENIED = 'store-denied';
-export type StoreAnswer = number | typeof STORE_DENIED;
-
-/**
- * The answer to a rate-limited request while the store does not answer and on_error is deny:
- * the gateway's own refusal, not the client's rate (a 429 would say the client sent too much).
- */
-export function storeDeniedFailure(): Failure {
-  return new Failure(
-    'proxy_internal_response',
-    'the rate limit store did not answer, and store.redis.on_error is deny',
-    { retryAfter: 1 },
-  );
-}
 
 /** What the store tells the metrics (GatewayMetrics implements it). */
 export interface StoreCounts {

@@ -123,7 +123,7 @@ export class ClusterControl {
         throw new ConfigError([
           { file: this.#path, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
         ]);
-      // On a thread of its own, with a deadline and a heap of its own: however slow or large the
+      // In a process of its own, with a deadline and a heap of its own: however slow or large the
       // file, this process keeps answering the admin API and signals, and its workers keep running.
       next = await loadConfigIsolated(this.#path);
       const problems = unchangeableProblems(this.#config, next);

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { flushCompileCache } from 'node:module';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
-import { loadConfigFile } from '../../core/config/load.ts';
+import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { reopenLogFiles } from '../../observe/log/logger.ts';
 import type { Gateway } from '../gateway/gateway.ts';
@@ -37,9 +37,12 @@ export async function runServe(options: ServeOptions): Promise<number> {
     process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
     return EXIT.usage;
   }
+  // Read and validated in a process of its own, as a reload is: the YAML reader and the schema
+  // (about 24 MB once loaded) are never in the supervising primary, and a worker is sent its
+  // config ready-made.
   let config: GatewayConfig;
   try {
-    config = await loadConfigFile(options.config);
+    config = await loadConfigIsolated(options.config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(formatConfigProblems(err.problems) + '\n');

@@ -4,9 +4,9 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 import { createLogger, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import { type MetricsListener, startMetricsListener } from '../../observe/metrics/metrics-listener.ts';
+import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
 import { type Listener, type RequestHandlers, startListener } from '../../proxy/accept/listener.ts';
-import { RedisRates } from '../../proxy/admit/redis-rates.ts';
+import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 
@@ -104,8 +104,17 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const logger = options.logger ?? createLogger(config.log, config.name);
   const metrics = options.metrics ?? new GatewayMetrics();
   // Each process asks Redis itself (a worker too: one hop, no primary on the request path).
+  // ioredis is loaded only by a gateway whose config has a store, when the config comes.
+  let RedisStore: typeof RedisRates | undefined;
+  const loadStore = async (wanted: GatewayConfig) => {
+    if (wanted.store !== undefined)
+      RedisStore ??= (await import('../../proxy/admit/redis-rates.ts')).RedisRates;
+  };
   const storeOf = (wanted: GatewayConfig) =>
-    wanted.store === undefined ? undefined : new RedisRates(wanted.store.redis, logger, metrics);
+    wanted.store === undefined || RedisStore === undefined
+      ? undefined
+      : new RedisStore(wanted.store.redis, logger, metrics);
+  await loadStore(config);
   let store = storeOf(config);
   // The SDK is loaded only when tracing is on. The provider is the gateway's, made from the
   // config it starts with, and flushed by close() and the drain.
@@ -189,8 +198,11 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   let metricsListener: MetricsListener | undefined;
   try {
     for (const listen of config.listen) listeners.push(await startListener(listen, handlers));
-    if (config.metrics !== undefined && options.serveMetrics !== false)
+    // node:http comes with it: a cluster worker, whose primary serves /metrics, never loads it.
+    if (config.metrics !== undefined && options.serveMetrics !== false) {
+      const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
       metricsListener = await startMetricsListener(config.metrics, () => metrics.exposition());
+    }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     discoveries?.stop();
@@ -240,6 +252,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       ]);
     const problems = unchangeableProblems(before, next);
     if (problems.length > 0) throw new ConfigError(problems);
+    // Loaded before anything changes, so that nothing is left half swapped.
+    await loadStore(next);
     const plan = planListeners(before, next);
     // New listeners first: the one step that can fail, and nothing has changed yet if it does.
     const opened: Listener[] = [];

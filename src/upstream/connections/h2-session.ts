@@ -1,4 +1,4 @@
-import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { Failure } from '../../core/failure/failure.ts';
 import type { ConnectionTimeouts, ExchangeHandler, UpstreamRequest } from './connection.ts';
@@ -53,7 +53,9 @@ export class H2Session {
     this.owner = owner;
     this.options = options;
     const origin = `${options.scheme}://${options.authority}`;
-    this.session = http2.connect(origin, {
+    // node:http2 is loaded with the first HTTP/2 session, not with every gateway (about 6 MB
+    // of a process): most upstreams speak HTTP/1.1, and the cluster primary probes them too.
+    this.session = process.getBuiltinModule('node:http2').connect(origin, {
       createConnection: () => socket,
       // The largest response head the gateway takes, as it says to the upstream in its SETTINGS.
       settings: { enablePush: false, maxHeaderListSize: options.maxHeaderSize },

@@ -1,6 +1,7 @@
 /**
- * A reload reads its file on a thread of its own, with a deadline and a heap of its own: the
- * process that runs the admin API and signals never waits on a file, nor pays its memory.
+ * A reload (and the start of `candor serve`) reads its file in a process of its own, with a
+ * deadline and a heap of its own: the process that runs the admin API and signals never waits
+ * on a file, nor pays its memory.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -29,19 +30,19 @@ async function refusal(load: Promise<unknown>): Promise<ConfigError['problems']>
   assert.fail('expected a ConfigError');
 }
 
-test('a config read on its own thread is the one loadConfigFile reads, frozen', async () => {
+test('a config read in its own process is the one loadConfigFile reads, frozen', async () => {
   const path = file('ok.yaml', MINIMAL);
   const config = await loadConfigIsolated(path, {});
   assert.deepEqual(config, await loadConfigFile(path, {}));
   assert.ok(Object.isFrozen(config.routes[0]));
 });
 
-test("a file's problems come back from the thread with their file and line", async () => {
+test("a file's problems come back from the process with their file and line", async () => {
   const path = file('bad.yaml', `${MINIMAL}zzz: 1\n`);
   assert.deepEqual(await refusal(loadConfigIsolated(path, {})), await refusal(loadConfigFile(path, {})));
 });
 
-test('the 7-deep alias bomb is refused through the thread, naming file and line', async () => {
+test('the 7-deep alias bomb is refused through the process, naming file and line', async () => {
   const lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
   for (let i = 1; i <= 7; i++)
     lines.push(
@@ -55,9 +56,9 @@ test('the 7-deep alias bomb is refused through the thread, naming file and line'
   assert.match(only.message, /^more than 1000 aliases to resolve/);
 });
 
-test('a load that outlives its deadline is refused and its thread stopped', async () => {
+test('a load that outlives its deadline is refused and its process stopped', async () => {
   const path = file('slow.yaml', MINIMAL);
-  // A thread takes longer than 1 ms to start: the deadline passes before any file is read.
+  // A process takes longer than 1 ms to start: the deadline passes before any file is read.
   assert.deepEqual(await refusal(loadConfigIsolated(path, {}, { deadlineMs: 1, heapMb: 64 })), [
     {
       file: path,
@@ -69,7 +70,7 @@ test('a load that outlives its deadline is refused and its thread stopped', asyn
   ]);
 });
 
-test('a file that needs more than the thread heap is refused; this process keeps its memory', async () => {
+test('a file that needs more than the heap of its process is refused; this process keeps its memory', async () => {
   const path = file('huge.yaml', `name: "${'a'.repeat(60 * 1024 * 1024)}"\n`);
   assert.deepEqual(await refusal(loadConfigIsolated(path, {}, { deadlineMs: 30_000, heapMb: 16 })), [
     {

@@ -171,7 +171,7 @@ test('serve proxies, logs one JSON line per request, and exits 0 on SIGTERM', as
   }
 });
 
-test('serve runs its worker under a primary, with the small V8 young generation', async () => {
+test('serve runs its worker under a primary, with the small V8 young generation and no background optimizing compiles', async () => {
   const upstream = await startEcho();
   const child: ChildProcess = spawn(
     process.execPath,
@@ -191,6 +191,7 @@ test('serve runs its worker under a primary, with the small V8 young generation'
     assert.equal(workers.length, 1, 'one worker process under the primary');
     const argv = readFileSync(`/proc/${workers[0]}/cmdline`, 'utf8').split('\0');
     assert.ok(argv.includes('--max-semi-space-size=8'), `worker argv: ${argv.join(' ')}`);
+    assert.ok(argv.includes('--no-concurrent-recompilation'), `worker argv: ${argv.join(' ')}`);
     const code = await new Promise<number | null>((resolve) => {
       child.once('exit', (c) => resolve(c));
       child.kill('SIGTERM');

@@ -1,0 +1,105 @@
+/**
+ * What each process of `candor serve` loads: the supervising primary imports neither the data
+ * path nor the config's reader and schema (a process of its own reads the file), and a worker
+ * loads what is optional only when its config asks for it. Every module is memory in every
+ * process that loads it: the YAML reader and the schema are about 24 MB, ioredis 22, node:http2 6.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const HOOK = join(import.meta.dirname, '../../helpers/record-imports.mjs');
+
+/** Loaded by no process of a gateway whose config has no tracing, no store and no metrics listener. */
+const NEVER = [
+  /\/node_modules\/@opentelemetry\//,
+  /\/node_modules\/ioredis\//,
+  /\/node_modules\/prom-client\/index\.js$/,
+  /^node:http$/,
+  /^node:http2$/,
+];
+/** Not in the primary either: the config's reader and schema, and the request path. */
+const NOT_IN_PRIMARY = [
+  ...NEVER,
+  /\/node_modules\/@sinclair\/typebox\//,
+  /\/node_modules\/yaml\//,
+  /\/node_modules\/prom-client\//,
+  /\/src\/proxy\/(accept|session|forward|route)\//,
+  /\/src\/core\/config\/(load|schema|validate)\.ts$/,
+];
+/** Not in a worker: it is sent its config ready-made. */
+const NOT_IN_WORKER = [...NEVER, /\/node_modules\/@sinclair\/typebox\//, /\/node_modules\/yaml\//];
+
+test('the primary supervises without the data path or the config reader; a worker loads nothing its config does not use', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-lean-'));
+  const upstream = await startEcho();
+  const config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `name: lean
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [ { url: "${upstream.url}" } ]
+    health_check: { path: /, interval: 1s }
+log:
+  destination: ${join(dir, 'candor.log')}
+`,
+  );
+  const imports = join(dir, 'imports.log');
+  const child = spawn(
+    process.execPath,
+    ['--import', HOOK, BIN, 'serve', '--workers', '1', '--config', config],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CANDOR_TEST_IMPORTS: imports },
+    },
+  );
+  try {
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr?.on('data', (chunk) => {
+        stderr += chunk;
+        if (stderr.includes(' started: pid ')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    assert.equal(code, 0);
+    const byPid = new Map<number, string[]>();
+    for (const line of readFileSync(imports, 'utf8').trim().split('\n')) {
+      const [pid, url] = line.split(' ');
+      byPid.set(Number(pid), [...(byPid.get(Number(pid)) ?? []), url]);
+    }
+    const primary = byPid.get(child.pid as number) ?? [];
+    const workers = [...byPid].filter(([pid]) => pid !== child.pid).map(([, urls]) => urls);
+    assert.equal(workers.length, 1, 'one worker recorded its imports');
+    assert.ok(
+      primary.some((url) => url.endsWith('/src/server/cli/primary.ts')),
+      'the primary recorded its imports',
+    );
+    assert.ok(
+      workers[0].some((url) => url.endsWith('/src/server/gateway/gateway.ts')),
+      'the worker runs the gateway',
+    );
+    const loaded = (urls: string[], patterns: RegExp[]) =>
+      [...new Set(urls)].filter((url) => patterns.some((p) => p.test(url)));
+    assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
+    assert.deepEqual(loaded(workers[0], NOT_IN_WORKER), [], 'loaded by the worker');
+  } finally {
+    child.kill('SIGKILL');
+    await upstream.close();
+  }
+});
