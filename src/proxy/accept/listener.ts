@@ -1,5 +1,5 @@
-import type { Server, Socket } from 'node:net';
-import type { TLSSocket, Server as TlsServer } from 'node:tls';
+import type { Server } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
@@ -8,9 +8,7 @@ import { listenOptions } from '../../core/net/listen-options.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { type RawRequestInfo, rawRequestInfo, requestInfo } from './client-error.ts';
 import type { H2BoundEvent } from './h2-guard.ts';
-import { h2Limits } from './h2-limits.ts';
-import { H2_ALPN_PROTOCOLS, type ProtocolTakers, pickByAlpn, pickByPreface } from './h2-preface.ts';
-import { createH2Server, type H2Server } from './h2-server.ts';
+import { H2_ALPN_PROTOCOLS } from './h2-preface.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1-connection.ts';
 import { createHttp1Server } from './http1-server.ts';
 import { createServerTls } from './server-tls.ts';
@@ -125,7 +123,10 @@ export async function startListener(config: ListenerConfig, handlers: RequestHan
       refuse(handlers, connection, error, head);
     },
   };
-  const h2 = config.http2 ? startH2(handlers, facts, () => current) : undefined;
+  // node:http2 and the HTTP/2 server are loaded only by a listener that speaks it.
+  const h2 = config.http2
+    ? (await import('./h2-listener.ts')).startH2(handlers, facts, () => current)
+    : undefined;
   const own = createHttp1Server(
     settings,
     http1,
@@ -208,68 +209,4 @@ function refuse(
   };
   const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
   handlers.refused(refusal, new Failure('http_request_error', error.details, { status: error.status }), info);
-}
-
-/** A listener's HTTP/2 side: its server, and the connections not yet known to speak either protocol. */
-interface ListenerH2 {
-  readonly server: H2Server;
-  /** Picks the protocol of a connection just accepted (after its TLS handshake). */
-  take(socket: Socket, http1: (socket: Socket) => void, tls: boolean): void;
-  /** A drain: GOAWAY on every HTTP/2 connection; one that has not said which protocol it speaks is closed. */
-  closeWhenIdle(): void;
-}
-
-/**
- * The HTTP/2 server of a listener with `http2`, its bounds taken from the limits at start
- * (a reload cannot change them while it serves: reload-plan.ts).
- */
-function startH2(handlers: RequestHandlers, facts: ListenerFacts, current: () => ListenerConfig): ListenerH2 {
-  const server = createH2Server(
-    h2Limits(handlers.limits()),
-    {
-      request: (exchange) => handlers.request(exchange, facts),
-      refused: (exchange, error) =>
-        handlers.refusedExchange(
-          exchange,
-          new Failure('http_request_error', error.details, { status: error.status }),
-          facts,
-        ),
-    },
-    { bound: (event) => handlers.h2Bound(current(), event) },
-  );
-  // Plain connections still reading their first bytes: a drain closes them (they hold no request).
-  const undecided = new Set<Socket>();
-  let draining = false;
-  return {
-    server,
-    take(socket, http1, tls) {
-      if (draining) {
-        socket.destroy();
-        return;
-      }
-      const takers: ProtocolTakers = {
-        h2: (s) => {
-          undecided.delete(s);
-          // node:http2 ends its side when the client ends its own (the HTTP/1.1 server keeps
-          // a half-open socket to answer a request sent before a FIN).
-          s.allowHalfOpen = false;
-          server.accept(s);
-        },
-        http1: (s) => {
-          undecided.delete(s);
-          http1(s);
-        },
-      };
-      if (tls) return pickByAlpn(socket as TLSSocket, takers);
-      undecided.add(socket);
-      socket.once('close', () => undecided.delete(socket));
-      pickByPreface(socket, takers, handlers.limits().headerTimeout);
-    },
-    closeWhenIdle() {
-      draining = true;
-      server.closeWhenIdle();
-      for (const socket of undecided) socket.destroy();
-      undecided.clear();
-    },
-  };
 }
