@@ -439,3 +439,12 @@ test('every src/ path the README names exists', () => {
     .filter((path) => !existsSync(join(ROOT, path)));
   assert.deepEqual([...new Set(missing)], []);
 });
+
+test('no file of the request session is over 350 lines: what is not the pipeline itself lives in the phase it belongs to', () => {
+  const dir = join(ROOT, 'src/proxy/session');
+  const over = readdirSync(dir)
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => ({ name, lines: readFileSync(join(dir, name), 'utf8').split('\n').length - 1 }))
+    .filter((file) => file.lines > 350);
+  assert.deepEqual(over, []);
+});

@@ -69,3 +69,9 @@ export function checkRequest(
   }
   return undefined;
 }
+
+/** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */
+export function maxForwardsSpent(fields: FieldMap): boolean {
+  const value = fields['max-forwards'];
+  return typeof value === 'string' && value.trim() === '0';
+}

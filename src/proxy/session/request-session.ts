@@ -15,7 +15,7 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
-import { checkRequest } from '../accept/request-checks.ts';
+import { checkRequest, maxForwardsSpent } from '../accept/request-checks.ts';
 import {
   ALLOW,
   type ErrorResponseFacts,
@@ -343,10 +343,4 @@ export class RequestSession implements AttemptsOwner {
     this.runtime.metrics.requestEnded(this.record, originOf(this.record));
     endServerSpan(this.spans, this.record);
   }
-}
-
-/** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */
-function maxForwardsSpent(fields: FieldMap): boolean {
-  const value = fields['max-forwards'];
-  return typeof value === 'string' && value.trim() === '0';
 }
