@@ -44,7 +44,7 @@ export interface H2Logger {
  */
 const NGHTTP2_ERR_TOO_MANY_CONTINUATIONS = -905;
 
-export const CODE_NAMES: Record<number, string> = {
+const CODE_NAMES: Record<number, string> = {
   [constants.NGHTTP2_NO_ERROR]: 'NO_ERROR',
   [constants.NGHTTP2_PROTOCOL_ERROR]: 'PROTOCOL_ERROR',
   [constants.NGHTTP2_INTERNAL_ERROR]: 'INTERNAL_ERROR',
@@ -56,7 +56,7 @@ export const CODE_NAMES: Record<number, string> = {
 };
 
 /** A count over fixed windows: `hit()` is true once the count passes `limit` within one window. */
-export class WindowCount {
+class WindowCount {
   readonly #limit: number;
   readonly #windowMs: number;
   #start = 0;

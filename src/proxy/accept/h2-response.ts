@@ -25,7 +25,7 @@ export interface H2ResponseOwner {
 }
 
 /** Flat fields as node:http2 takes them: lower-case names, repeated ones as arrays, no connection-specific ones. */
-export function h2Fields(flat: readonly string[], into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
+function h2Fields(flat: readonly string[], into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i].toLowerCase();
     if (isHopByHop(name) || name.charCodeAt(0) === 58) continue;

@@ -34,7 +34,7 @@ import { LINGER_MS } from '../../core/net/linger.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
 
 /** Bytes of pipelined requests kept unparsed behind the one being answered before the socket is not read. */
-export const PIPELINE_READ_AHEAD_BYTES = 16 * 1024;
+const PIPELINE_READ_AHEAD_BYTES = 16 * 1024;
 
 export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
 
