@@ -202,7 +202,8 @@ const H2_ERROR_NAMES = [
   'HTTP_1_1_REQUIRED',
 ];
 
-function h2ErrorName(code: number): string {
+/** An HTTP/2 error code's name (RFC 9113 §7), or its number when it has none. */
+export function h2ErrorName(code: number): string {
   return H2_ERROR_NAMES[code] ?? `error code ${code}`;
 }
 

@@ -51,6 +51,36 @@ export const GRPC_CODES = {
 
 export type GrpcCode = (typeof GRPC_CODES)[keyof typeof GRPC_CODES];
 
+/**
+ * Every gRPC status code's name, by number (grpc/doc/statuscodes.md): an upstream's own
+ * `grpc-status` passes through whatever it is, so what is shown of one may be any of them.
+ */
+const GRPC_CODE_NAMES: readonly string[] = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
+
+/** "14 UNAVAILABLE"; a code gRPC does not define keeps its number alone. */
+export function grpcStatusText(code: number): string {
+  const name = GRPC_CODE_NAMES[code];
+  return name === undefined ? String(code) : `${code} ${name}`;
+}
+
 export interface FailureKind {
   /** HTTP status Candor answers with (for `client` kinds, the usual one; the record may carry a finer 4xx). */
   readonly status: number;

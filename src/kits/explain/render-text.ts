@@ -1,5 +1,5 @@
+import { grpcStatusText } from '../../core/failure/taxonomy.ts';
 import { printable } from '../../core/printable.ts';
-import { grpcStatusText } from './grpc-status.ts';
 import type { StormHealth } from './health-report.ts';
 import { MAX_LINE } from './line-stream.ts';
 import type { PlaceRow, Report, StormRow } from './report.ts';

@@ -1,7 +1,6 @@
-import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
+import { FAILURES, type FailureType, grpcStatusText, type Shape } from '../../core/failure/taxonomy.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS, readerFor } from './detect-format.ts';
-import { grpcStatusText } from './grpc-status.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
 import type { LogReader } from './log-reader.ts';
 import type { FileRead, FiveXxSplit } from './read-logs.ts';

@@ -8,6 +8,7 @@
  * reason only.
  */
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { h2ErrorName } from '../../core/failure/classify.ts';
 import type { H2Limits } from './h2-limits.ts';
 
 const { constants } = http2;
@@ -43,17 +44,6 @@ export interface H2Logger {
  * ours, FLOW_CONTROL_ERROR…): node:http2 does not say which.
  */
 const NGHTTP2_ERR_TOO_MANY_CONTINUATIONS = -905;
-
-const CODE_NAMES: Record<number, string> = {
-  [constants.NGHTTP2_NO_ERROR]: 'NO_ERROR',
-  [constants.NGHTTP2_PROTOCOL_ERROR]: 'PROTOCOL_ERROR',
-  [constants.NGHTTP2_INTERNAL_ERROR]: 'INTERNAL_ERROR',
-  [constants.NGHTTP2_FLOW_CONTROL_ERROR]: 'FLOW_CONTROL_ERROR',
-  [constants.NGHTTP2_REFUSED_STREAM]: 'REFUSED_STREAM',
-  [constants.NGHTTP2_CANCEL]: 'CANCEL',
-  [constants.NGHTTP2_COMPRESSION_ERROR]: 'COMPRESSION_ERROR',
-  [constants.NGHTTP2_ENHANCE_YOUR_CALM]: 'ENHANCE_YOUR_CALM',
-};
 
 /** A count over fixed windows: `hit()` is true once the count passes `limit` within one window. */
 class WindowCount {
@@ -173,7 +163,7 @@ export class H2Guard {
     this.#told = bound;
     this.#logger.bound({
       bound,
-      code: code === undefined ? 'chosen by nghttp2' : (CODE_NAMES[code] ?? String(code)),
+      code: code === undefined ? 'chosen by nghttp2' : h2ErrorName(code),
       remoteAddress: this.#remoteAddress,
       details,
     });

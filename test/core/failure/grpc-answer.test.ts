@@ -12,7 +12,13 @@ import {
   percentDecodeGrpcMessage,
   percentEncodeGrpcMessage,
 } from '../../../src/core/failure/grpc-answer.ts';
-import { FAILURE_TYPES, FAILURES, type FailureType } from '../../../src/core/failure/taxonomy.ts';
+import {
+  FAILURE_TYPES,
+  FAILURES,
+  type FailureType,
+  GRPC_CODES,
+  grpcStatusText,
+} from '../../../src/core/failure/taxonomy.ts';
 
 /** Written out in full: changing a mapping means changing this line, on purpose. */
 const EXPECTED: Record<FailureType, number> = {
@@ -140,4 +146,11 @@ describe('which requests speak gRPC', () => {
     ])
       assert.equal(isGrpcContentType(no), false, String(no));
   });
+});
+
+test('every gRPC code a gateway-made failure carries is named as gRPC names it, in the one table explain shows', () => {
+  for (const [name, code] of Object.entries(GRPC_CODES))
+    assert.equal(grpcStatusText(code), `${code} ${name}`);
+  assert.equal(grpcStatusText(16), '16 UNAUTHENTICATED');
+  assert.equal(grpcStatusText(42), '42');
 });
