@@ -291,6 +291,14 @@ export class RequestParser {
     return this.#fail(400, 'HPE_INVALID_CHUNK_SIZE', `invalid chunked framing (${what})`);
   }
 
+  #chunkLineTooLong(): number {
+    return this.#fail(
+      400,
+      'HPE_CHUNK_EXTENSIONS_OVERFLOW',
+      'invalid chunked framing (chunk-size line too long)',
+    );
+  }
+
   // --- head ----------------------------------------------------------------------------------
 
   #readHead(data: Buffer, pos: number): number {
@@ -653,12 +661,7 @@ export class RequestParser {
   #readChunkSize(data: Buffer, pos: number): number {
     const lf = data.indexOf(LF, pos);
     if (lf === -1) {
-      if (this.#accLen + data.length - pos > MAX_CHUNK_LINE + 1)
-        return this.#fail(
-          400,
-          'HPE_CHUNK_EXTENSIONS_OVERFLOW',
-          'invalid chunked framing (chunk-size line too long)',
-        );
+      if (this.#accLen + data.length - pos > MAX_CHUNK_LINE + 1) return this.#chunkLineTooLong();
       this.#append(data, pos, data.length);
       return data.length;
     }
@@ -666,12 +669,7 @@ export class RequestParser {
     let start = pos;
     let lineEnd = lf;
     if (this.#accLen > 0) {
-      if (this.#accLen + lf - pos > MAX_CHUNK_LINE + 1)
-        return this.#fail(
-          400,
-          'HPE_CHUNK_EXTENSIONS_OVERFLOW',
-          'invalid chunked framing (chunk-size line too long)',
-        );
+      if (this.#accLen + lf - pos > MAX_CHUNK_LINE + 1) return this.#chunkLineTooLong();
       this.#append(data, pos, lf + 1);
       line = this.#acc as Buffer;
       start = 0;
@@ -680,12 +678,7 @@ export class RequestParser {
     if (lineEnd === start || line[lineEnd - 1] !== CR)
       return this.#chunkError('bare LF in a chunk-size line');
     const end = lineEnd - 1;
-    if (end - start > MAX_CHUNK_LINE)
-      return this.#fail(
-        400,
-        'HPE_CHUNK_EXTENSIONS_OVERFLOW',
-        'invalid chunked framing (chunk-size line too long)',
-      );
+    if (end - start > MAX_CHUNK_LINE) return this.#chunkLineTooLong();
     let size = 0;
     let i = start;
     for (; i < end; i++) {
