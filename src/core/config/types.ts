@@ -379,7 +379,7 @@ export interface Http2Limits {
   readonly maxRequests: number;
   /** A response whose stream cannot move (the client's window stays shut) this long is reset. */
   readonly sendTimeout: number;
-  /** A connection with no stream and no traffic this long gets GOAWAY NO_ERROR. */
+  /** A connection with no stream open and no PING or SETTINGS this long gets GOAWAY NO_ERROR. */
   readonly idleTimeout: number;
 }
 

@@ -5,7 +5,7 @@
  * closed. What nghttp2 refuses on its own (a concurrency overrun, a HPACK table larger than
  * announced, CONTINUATION without end, invalid frames) reaches here as the session's error:
  * it is named for the log. Either way the logger hears one line per connection, the first
- * reason only.
+ * reason only. The guard also keeps the connection's idle timeout.
  */
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { h2ErrorName } from '../../core/failure/classify.ts';
@@ -79,6 +79,14 @@ export class H2Guard {
   openStreams = 0;
   /** The first reason told; nothing after it is (one line per connection). */
   #told: H2Bound | undefined;
+  /**
+   * The idle timeout, restarted when the last stream closes and by the client's PING and
+   * SETTINGS. Ours, not the session's setTimeout(): node:http2 (Node 24) clears that timer
+   * only after marking the session destroyed, when clearing it no longer does anything, so
+   * every closed connection (its session, socket, streams and guard) was held until its idle
+   * timeout ran out: 75 s of every connection a flood opened.
+   */
+  readonly #idle: NodeJS.Timeout;
 
   constructor(session: ServerHttp2Session, limits: H2Limits, logger: H2Logger) {
     this.#session = session;
@@ -90,11 +98,15 @@ export class H2Guard {
     this.#settings = new WindowCount(limits.maxSettingsFrames, window);
     this.#resets = new WindowCount(limits.maxClientResets, window);
     this.#requests = new WindowCount(limits.maxRequests, window);
+    this.#idle = setTimeout(this.#onIdle, limits.idleTimeout).unref();
+    session.once('close', () => clearTimeout(this.#idle));
     session.on('ping', () => {
+      this.#idle.refresh();
       if (this.#pings.hit())
         this.calm('ping_flood', `more than ${limits.maxPings} PING frames in ${window} ms`);
     });
     session.on('remoteSettings', () => {
+      this.#idle.refresh();
       if (this.#settings.hit())
         this.calm('settings_flood', `more than ${limits.maxSettingsFrames} SETTINGS frames in ${window} ms`);
     });
@@ -126,10 +138,21 @@ export class H2Guard {
     this.openStreams++;
     // Streams the session's own end closes still count: the error that says why comes after them.
     stream.once('close', () => {
-      if (!this.#session.destroyed) this.openStreams--;
+      if (this.#session.destroyed) return;
+      this.openStreams--;
+      if (this.openStreams === 0) this.#idle.refresh();
     });
     return true;
   }
+
+  /**
+   * Idle: no stream and no PING or SETTINGS for the whole timeout: GOAWAY NO_ERROR, closed. A
+   * connection with streams open waits on them (each has its send deadline; the upstream's
+   * timeouts bound the rest), and the timeout starts again when the last one closes.
+   */
+  readonly #onIdle = (): void => {
+    if (this.openStreams === 0 && !this.#session.destroyed) this.#session.close();
+  };
 
   /** The client reset a stream before its answer was complete. */
   clientReset(): void {

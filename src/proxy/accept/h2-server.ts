@@ -2,7 +2,7 @@
  * Candor's downstream HTTP/2 server: node:http2 sessions on sockets the listener hands over
  * (h2c after the connection preface, h2 after ALPN: h2-preface.ts), never listening itself.
  * Every stream becomes a DownstreamExchange, so the request session runs it as it runs an
- * HTTP/1.1 request; every connection has its guard (h2-guard.ts) and its idle timeout.
+ * HTTP/1.1 request; every connection has its guard (h2-guard.ts), which keeps its idle timeout.
  */
 import http2, {
   type Http2Server,
@@ -58,12 +58,6 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     guards.set(session, new H2Guard(session, limits, logger));
-    session.setTimeout(limits.idleTimeout, () => {
-      // Idle: no traffic for the whole timeout. A session with streams open waits on them
-      // (each has its send deadline; the upstream's timeouts bound the rest).
-      const guard = guards.get(session);
-      if (guard !== undefined && guard.openStreams === 0) session.close();
-    });
     if (closing) session.close();
   });
 

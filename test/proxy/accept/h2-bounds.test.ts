@@ -229,6 +229,24 @@ test('idle: a connection with no stream and no traffic gets GOAWAY NO_ERROR and 
   });
 });
 
+test('idle: a connection with a stream open is not idle; its timeout starts when the last stream closes', async () => {
+  await withRaw({ idleTimeout: 100 }, hang, async (client, fx) => {
+    client.send(headers(1, headerBlock(requestFields('/slow'))));
+    while (fx.exchanges.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    // Several idle timeouts pass while the stream waits for its answer.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(client.closed, false);
+    assert.equal(client.frames.filter((f) => f.type === FRAME.GOAWAY).length, 0);
+    const response = fx.exchanges[0].response;
+    response.sendHead(204, 'No Content', []);
+    response.end();
+    await client.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1);
+    assert.equal(goawayCode(await client.goaway()), ERROR.NO_ERROR);
+    await client.untilClosed();
+    assert.deepEqual(fx.logged, []);
+  });
+});
+
 test('a client that drops its connection (TCP reset) is no bound: nothing is logged', async () => {
   const fx = await startH2Fixture({ handle: hang });
   const client = await RawH2Client.connect(fx.port);
