@@ -365,9 +365,9 @@ export interface Http2Limits {
   readonly headerTableSize: number;
   /** What one connection may hold in nghttp2, in bytes (node:http2 takes whole MiB). */
   readonly maxSessionMemory: number;
-  /** Invalid frames tolerated on one connection before it is closed. */
+  /** Invalid frames (malformed requests, empty DATA frames) tolerated on one connection: the next closes it. */
   readonly maxInvalidFrames: number;
-  /** Streams refused on one connection before it is closed. */
+  /** New streams refused in a row on one connection (past maxSessionMemory): the next closes it. */
   readonly maxRejectedStreams: number;
   /** The fixed window the rates below are counted over. */
   readonly floodWindow: number;

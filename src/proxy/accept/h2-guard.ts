@@ -2,9 +2,9 @@
  * One HTTP/2 connection's watch against hostile clients: the floods node:http2 does not count
  * (PING, SETTINGS, streams the client resets before their answer, new streams) are counted
  * over fixed windows, and a connection past a bound gets GOAWAY ENHANCE_YOUR_CALM and is
- * closed. What nghttp2 refuses on its own (a concurrency overrun, a HPACK table larger than
- * announced, CONTINUATION without end, invalid frames) reaches here as the session's error:
- * it is named for the log. Either way the logger hears one line per connection, the first
+ * closed. What nghttp2 and node:http2 refuse on their own (a concurrency overrun, a HPACK
+ * table larger than announced, CONTINUATION without end, too many invalid frames or refused
+ * streams) reaches here as the session's error: it is named for the log. Either way the logger hears one line per connection, the first
  * reason only. The guard also keeps the connection's idle timeout.
  */
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
@@ -21,6 +21,8 @@ export type H2Bound =
   | 'request_rate'
   | 'max_concurrent_streams'
   | 'continuation_flood'
+  | 'invalid_frames'
+  | 'rejected_streams'
   | 'protocol_error'
   | 'send_timeout';
 
@@ -44,6 +46,15 @@ export interface H2Logger {
  * ours, FLOW_CONTROL_ERROR…): node:http2 does not say which.
  */
 const NGHTTP2_ERR_TOO_MANY_CONTINUATIONS = -905;
+
+/**
+ * What node:http2 makes nghttp2 fail with when one of its own callbacks refuses to go on. With
+ * no code of node:http2's own (`ERR_HTTP2_ERROR`), the one such refusal is a new stream past
+ * `maxSessionRejectedStreams`; past `maxSessionInvalidFrames` the error says
+ * `ERR_HTTP2_TOO_MANY_INVALID_FRAMES`. Either way node:http2 then destroys the session with
+ * its default code, GOAWAY INTERNAL_ERROR.
+ */
+const NGHTTP2_ERR_CALLBACK_FAILURE = -902;
 
 /** A count over fixed windows: `hit()` is true once the count passes `limit` within one window. */
 class WindowCount {
@@ -194,10 +205,23 @@ export class H2Guard {
 
   /** nghttp2 closed the connection on its own (it has sent GOAWAY): name the reason. */
   #sessionError(error: Error & { errno?: number; code?: string }): void {
+    if (this.#told !== undefined) return;
+    if (error.code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES')
+      return this.#tell(
+        'invalid_frames',
+        constants.NGHTTP2_INTERNAL_ERROR,
+        `more than ${this.#limits.maxInvalidFrames} invalid frames (malformed requests, empty DATA frames)`,
+      );
     // Only nghttp2's own refusals: a socket error (the client reset the connection) is no bound.
-    if (this.#told !== undefined || error.code !== 'ERR_HTTP2_ERROR') return;
+    if (error.code !== 'ERR_HTTP2_ERROR') return;
     if (error.errno === NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
       return this.#tell('continuation_flood', constants.NGHTTP2_INTERNAL_ERROR, error.message);
+    if (error.errno === NGHTTP2_ERR_CALLBACK_FAILURE)
+      return this.#tell(
+        'rejected_streams',
+        constants.NGHTTP2_INTERNAL_ERROR,
+        `more than ${this.#limits.maxRejectedStreams} new streams refused in a row (the connection holds max_session_memory)`,
+      );
     if (this.openStreams >= this.#limits.maxConcurrentStreams)
       return this.#tell(
         'max_concurrent_streams',

@@ -27,8 +27,11 @@ export function nodeH2Options(limits: H2Limits): ServerOptions {
     maxSessionMemory: Math.max(1, Math.ceil(limits.maxSessionMemory / MiB)),
     maxHeaderListPairs: limits.maxHeaderFields,
     maxDeflateDynamicTableSize: limits.headerTableSize,
-    maxSessionInvalidFrames: limits.maxInvalidFrames,
-    maxSessionRejectedStreams: limits.maxRejectedStreams,
+    // node:http2 closes the connection at the first one past its count plus one (it compares
+    // before counting): one less, so that `max_invalid_frames` of them pass and the next closes.
+    maxSessionInvalidFrames: limits.maxInvalidFrames - 1,
+    // The same, for streams refused in a row (past max_session_memory).
+    maxSessionRejectedStreams: limits.maxRejectedStreams - 1,
     settings: {
       maxConcurrentStreams: limits.maxConcurrentStreams,
       maxHeaderListSize: limits.maxHeaderListSize,

@@ -220,6 +220,128 @@ test('request rate per connection: past the bound the stream is refused and GOAW
   });
 });
 
+test('invalid frames: malformed requests are reset (PROTOCOL_ERROR) up to the bound; the next closes the connection (GOAWAY INTERNAL_ERROR), logged', async () => {
+  await withRaw({ maxInvalidFrames: 3 }, ok, async (client, fx) => {
+    // A connection-specific field makes a request malformed (RFC 9113 §8.2.2): nghttp2 resets it.
+    const malformed = (id: number) =>
+      headers(id, headerBlock(requestFields('/', 'GET', [['connection', 'close']])));
+    for (const id of [1, 3, 5]) {
+      client.send(malformed(id));
+      const reset = await client.waitFor((f) => f.type === FRAME.RST_STREAM && f.streamId === id);
+      assert.equal(rstCode(reset), ERROR.PROTOCOL_ERROR);
+    }
+    assert.equal(client.closed, false);
+    assert.equal(fx.logged.length, 0);
+    client.send(malformed(7));
+    assert.equal(goawayCode(await client.goaway()), ERROR.INTERNAL_ERROR);
+    await client.untilClosed();
+    assert.equal(fx.exchanges.length, 0);
+    assert.equal(fx.logged.length, 1);
+    assert.equal(fx.logged[0].bound, 'invalid_frames');
+    assert.equal(fx.logged[0].code, 'INTERNAL_ERROR');
+    assert.equal(fx.logged[0].details, 'more than 3 invalid frames (malformed requests, empty DATA frames)');
+  });
+});
+
+test('invalid frames: empty DATA frames without END_STREAM count too; past the bound, GOAWAY INTERNAL_ERROR, logged', async () => {
+  await withRaw({ maxInvalidFrames: 3 }, hang, async (client, fx) => {
+    client.send(headers(1, headerBlock(requestFields('/upload', 'POST')), { endStream: false }));
+    for (let i = 0; i < 3; i++) client.send(frame(FRAME.DATA, 0, 1));
+    // A PING's ACK: the three were read, and the connection serves on.
+    client.send(ping());
+    await client.waitFor((f) => f.type === FRAME.PING && f.flags === 1);
+    assert.equal(fx.logged.length, 0);
+    client.send(frame(FRAME.DATA, 0, 1));
+    assert.equal(goawayCode(await client.goaway()), ERROR.INTERNAL_ERROR);
+    await client.untilClosed();
+    assert.equal(fx.logged[0]?.bound, 'invalid_frames');
+  });
+});
+
+/** Answers with 64 KiB: a client whose window is shut leaves it queued in the session's memory. */
+const sixtyFourKiB: Handle = (exchange) => {
+  exchange.response.sendHead(200, 'OK', ['content-length', String(64 * 1024)]);
+  exchange.response.write(Buffer.alloc(64 * 1024, 'm'));
+  exchange.response.end();
+};
+
+/**
+ * Opens streams one at a time on a client whose window is shut, each answered with 64 KiB that
+ * stays queued, until one is refused: the streams answered before it.
+ */
+async function fillSessionMemory(client: RawH2Client): Promise<number> {
+  for (let id = 1; id < 200; id += 2) {
+    client.send(headers(id, headerBlock(requestFields(`/${id}`))));
+    const answer = await client.waitFor(
+      (f) => (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM) && f.streamId === id,
+    );
+    if (answer.type === FRAME.RST_STREAM) {
+      assert.equal(rstCode(answer), ERROR.ENHANCE_YOUR_CALM);
+      return (id - 1) / 2;
+    }
+  }
+  throw new Error('no stream refused');
+}
+
+test('session memory: while a connection holds max_session_memory, new streams are refused (ENHANCE_YOUR_CALM), the connection serves on; once it drains, streams are taken again', async () => {
+  await withRaw(
+    { maxSessionMemory: 1024 * 1024, maxRejectedStreams: 100 },
+    sixtyFourKiB,
+    async (client, fx) => {
+      const answered = await fillSessionMemory(client);
+      // 1 MiB of 64 KiB answers, less what the session holds besides.
+      assert.ok(answered >= 8 && answered <= 16, `${answered} streams answered`);
+      const next = 2 * answered + 3;
+      client.send(headers(next, headerBlock(requestFields('/again'))));
+      const refused = await client.waitFor((f) => f.type === FRAME.RST_STREAM && f.streamId === next);
+      assert.equal(rstCode(refused), ERROR.ENHANCE_YOUR_CALM);
+      client.send(ping());
+      await client.waitFor((f) => f.type === FRAME.PING && f.flags === 1);
+      assert.equal(client.closed, false);
+      // Refused streams never reach the server's handlers, and are not logged.
+      assert.equal(fx.exchanges.length, answered);
+      assert.deepEqual(fx.logged, []);
+      // The client opens its windows: what was queued is sent, and a new stream is taken.
+      client.send(settings([[SETTING.INITIAL_WINDOW_SIZE, 1 << 20]]));
+      client.send(windowUpdate(0, 16 << 20));
+      const last = next + 2;
+      const ends = () => client.frames.filter((f) => f.type === FRAME.DATA && (f.flags & 1) === 1).length;
+      await client.waitFor(() => ends() >= answered);
+      client.send(headers(last, headerBlock(requestFields('/after'))));
+      await client.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === last);
+      assert.equal(fx.exchanges.length, answered + 1);
+    },
+    [[SETTING.INITIAL_WINDOW_SIZE, 0]],
+  );
+});
+
+test('rejected streams: past max_rejected_streams refused in a row, the connection is closed (GOAWAY INTERNAL_ERROR), logged', async () => {
+  await withRaw(
+    { maxSessionMemory: 1024 * 1024, maxRejectedStreams: 3 },
+    sixtyFourKiB,
+    async (client, fx) => {
+      const answered = await fillSessionMemory(client);
+      // The first refusal was fillSessionMemory's; two more are refused, the next closes.
+      let id = 2 * answered + 3;
+      for (const _ of [1, 2]) {
+        client.send(headers(id, headerBlock(requestFields(`/${id}`))));
+        const refused = await client.waitFor((f) => f.type === FRAME.RST_STREAM && f.streamId === id);
+        assert.equal(rstCode(refused), ERROR.ENHANCE_YOUR_CALM);
+        id += 2;
+      }
+      assert.equal(fx.logged.length, 0);
+      client.send(headers(id, headerBlock(requestFields(`/${id}`))));
+      assert.equal(goawayCode(await client.goaway()), ERROR.INTERNAL_ERROR);
+      await client.untilClosed();
+      assert.equal(fx.logged.length, 1);
+      assert.equal(fx.logged[0].bound, 'rejected_streams');
+      assert.equal(fx.logged[0].code, 'INTERNAL_ERROR');
+      assert.match(fx.logged[0].details, /more than 3 new streams refused in a row/);
+    },
+    [[SETTING.INITIAL_WINDOW_SIZE, 0]],
+  );
+});
+
 test('idle: a connection with no stream and no traffic gets GOAWAY NO_ERROR and is closed', async () => {
   await withRaw({ idleTimeout: 100 }, ok, async (client) => {
     client.send(headers(1, headerBlock(requestFields('/'))));
