@@ -367,7 +367,10 @@ export interface Http2Limits {
   readonly maxSessionMemory: number;
   /** Invalid frames (malformed requests, empty DATA frames) tolerated on one connection: the next closes it. */
   readonly maxInvalidFrames: number;
-  /** New streams refused in a row on one connection (past maxSessionMemory): the next closes it. */
+  /**
+   * New streams node:http2 refuses in a row on one connection (past maxSessionMemory, or while it
+   * still holds maxConcurrentStreams streams): the next closes it.
+   */
   readonly maxRejectedStreams: number;
   /** The fixed window the rates below are counted over. */
   readonly floodWindow: number;

@@ -4,8 +4,9 @@
  * over fixed windows, and a connection past a bound gets GOAWAY ENHANCE_YOUR_CALM and is
  * closed. What nghttp2 and node:http2 refuse on their own (a concurrency overrun, a HPACK
  * table larger than announced, CONTINUATION without end, too many invalid frames or refused
- * streams) reaches here as the session's error: it is named for the log. Either way the logger hears one line per connection, the first
- * reason only. The guard also keeps the connection's idle timeout.
+ * streams) reaches here as the session's error: it is named for the log. Either way the
+ * logger hears one line per connection, the first reason only. The guard also keeps the
+ * connection's idle timeout.
  */
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { h2ErrorName } from '../../core/failure/classify.ts';
@@ -220,7 +221,7 @@ export class H2Guard {
       return this.#tell(
         'rejected_streams',
         constants.NGHTTP2_INTERNAL_ERROR,
-        `more than ${this.#limits.maxRejectedStreams} new streams refused in a row (the connection holds max_session_memory)`,
+        `more than ${this.#limits.maxRejectedStreams} new streams refused in a row (past max_session_memory, or while max_concurrent_streams were still held)`,
       );
     if (this.openStreams >= this.#limits.maxConcurrentStreams)
       return this.#tell(

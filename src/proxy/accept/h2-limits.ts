@@ -30,7 +30,7 @@ export function nodeH2Options(limits: H2Limits): ServerOptions {
     // node:http2 closes the connection at the first one past its count plus one (it compares
     // before counting): one less, so that `max_invalid_frames` of them pass and the next closes.
     maxSessionInvalidFrames: limits.maxInvalidFrames - 1,
-    // The same, for streams refused in a row (past max_session_memory).
+    // The same, for new streams refused in a row.
     maxSessionRejectedStreams: limits.maxRejectedStreams - 1,
     settings: {
       maxConcurrentStreams: limits.maxConcurrentStreams,
