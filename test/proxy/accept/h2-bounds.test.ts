@@ -342,6 +342,40 @@ test('rejected streams: past max_rejected_streams refused in a row, the connecti
   );
 });
 
+test('rejected streams: streams reset within one read are held by node:http2 until the server lets them go; new ones past max_concurrent_streams are refused, and past max_rejected_streams in a row the connection is closed', async () => {
+  /** `pairs` streams opened and reset at once, in one write (one read on the server). */
+  const openAndReset = (pairs: number) =>
+    Buffer.concat(
+      Array.from({ length: pairs }, (_, i) => [
+        headers(1 + 2 * i, headerBlock(requestFields(`/${i}`))),
+        rstStream(1 + 2 * i, ERROR.CANCEL),
+      ]).flat(),
+    );
+  const limits = { maxConcurrentStreams: 2, maxRejectedStreams: 3, maxClientResets: 1000 };
+  // Five: two taken (and reset), three refused; the client reset those too, so no RST_STREAM
+  // comes back, and the connection serves on.
+  await withRaw(limits, hang, async (client, fx) => {
+    client.send(ping());
+    await client.waitFor((f) => f.type === FRAME.PING && f.flags === 1);
+    client.send(openAndReset(5));
+    client.send(ping('after'));
+    await client.waitFor(
+      (f) => f.type === FRAME.PING && f.flags === 1 && f.payload.toString() === 'after   ',
+    );
+    assert.equal(client.closed, false);
+    assert.equal(fx.exchanges.length, 2);
+    assert.equal(fx.logged.length, 0);
+  });
+  await withRaw(limits, hang, async (client, fx) => {
+    client.send(ping());
+    await client.waitFor((f) => f.type === FRAME.PING && f.flags === 1);
+    client.send(openAndReset(40));
+    assert.equal(goawayCode(await client.goaway()), ERROR.INTERNAL_ERROR);
+    await client.untilClosed();
+    assert.equal(fx.logged[0]?.bound, 'rejected_streams');
+  });
+});
+
 test('idle: a connection with no stream and no traffic gets GOAWAY NO_ERROR and is closed', async () => {
   await withRaw({ idleTimeout: 100 }, ok, async (client) => {
     client.send(headers(1, headerBlock(requestFields('/'))));
