@@ -9,6 +9,8 @@
  *   32 KiB bound and never sends their body, and holds them for SECONDS.
  * - `stall`: each connection announces a stream window of 0 and asks 100 streams for 64 KiB
  *   it never reads (a zero-window stall), and holds them for SECONDS.
+ * - `stall-1m`: the same, 1 MiB each: as much as the gateway holds for a slow client
+ *   (`routes[].limits.buffer`), so about 100 MiB a connection.
  */
 import http2, { type ClientHttp2Session } from 'node:http2';
 
@@ -27,14 +29,15 @@ const add = (into: Record<string, number>, code: number) => {
   into[code] = (into[code] ?? 0) + 1;
 };
 
-/** 28 fields of 1,000 bytes: 28,896 bytes as SETTINGS_MAX_HEADER_LIST_SIZE counts them, under 32 KiB. */
+/** 28 fields of 1,000 bytes: about 29,400 bytes as SETTINGS_MAX_HEADER_LIST_SIZE counts them (32 a field), under 32 KiB. */
 const heavy: Record<string, string> = {};
 for (let i = 0; i < 28; i++) heavy[`x-heavy-${i}`] = 'h'.repeat(1000);
 
 function connect(): void {
   if (Date.now() >= end) return;
   counts.connections++;
-  const session = http2.connect(url, kind === 'stall' ? { settings: { initialWindowSize: 0 } } : {});
+  const stall = kind.startsWith('stall');
+  const session = http2.connect(url, stall ? { settings: { initialWindowSize: 0 } } : {});
   sessions.add(session);
   session.on('error', () => {});
   session.on('goaway', (code: number) => add(counts.goaways, code));
@@ -65,7 +68,7 @@ function hold(session: ClientHttp2Session): void {
     const stream =
       kind === 'headers'
         ? session.request({ ':method': 'POST', ':path': '/upload', ...heavy }, { endStream: false })
-        : session.request({ ':path': '/64k' });
+        : session.request({ ':path': kind === 'stall-1m' ? '/1m' : '/64k' });
     stream.on('error', () => {});
     stream.on('close', () => {
       if (stream.rstCode !== undefined && stream.rstCode !== 0) add(counts.resets, stream.rstCode);

@@ -1,5 +1,5 @@
 /**
- * What an HTTP/2 flood makes a worker hold: `node bench/h2-flood.ts [--kind reset|headers|stall]
+ * What an HTTP/2 flood makes a worker hold: `node bench/h2-flood.ts [--kind reset|headers|stall|stall-1m]
  * [--seconds N] [--connections N]`. Candor (`serve --workers 1`, an h2c listener, access log to a
  * file, the default `limits.http2`) on CPU 0; the origin (bench/origin.ts) and the hostile client
  * (bench/h2-flood-client.ts, which says what each kind does) on CPU 1. The worker's VmRSS is
@@ -20,11 +20,11 @@ import { processTree, sampleRss, treeRss } from './rss.ts';
 
 const PROXY_CPU = '0';
 const LOAD_CPU = '1';
-const KINDS = ['reset', 'headers', 'stall'];
+const KINDS = ['reset', 'headers', 'stall', 'stall-1m'];
 
 function parse(argv: readonly string[]): { kind: string; seconds: number; connections: number } {
   const options = { kind: 'reset', seconds: 20, connections: 50 };
-  const usage = 'usage: node bench/h2-flood.ts [--kind reset|headers|stall] [--seconds N] [--connections N]';
+  const usage = `usage: node bench/h2-flood.ts [--kind ${KINDS.join('|')}] [--seconds N] [--connections N]`;
   for (let i = 0; i < argv.length; i += 2) {
     const name = argv[i].replace(/^--/, '');
     const value = argv[i + 1] ?? '';

@@ -2,7 +2,8 @@
  * The origin every system forwards to: a separate nginx (1 worker, pinned to the load
  * generator's CPU, no access log) serving fixed responses from memory or the page cache.
  *
- * - `/small`: 100 bytes; `/64k`: a 64 KiB file; `/upload`: reads the whole POST body (up to
+ * - `/small`: 100 bytes; `/64k`: a 64 KiB file; `/1m`: a 1 MiB file (bench/h2-flood.ts);
+ *   `/upload`: reads the whole POST body (up to
  *   2 MiB, in memory) before it answers "ok", so keep-alive connections stay clean;
  * - anything else: the same 100 bytes as `/small`.
  */
@@ -30,6 +31,7 @@ function originConf(dir: string, port: number): string {
     root ${www};
     location = /small { default_type text/plain; return 200 "${SMALL_BODY.slice(0, -1)}\\n"; }
     location = /64k { }
+    location = /1m { }
     # \`return\` would answer in the rewrite phase, before the body is read. Here the mirror
     # module reads the whole body first (precontent phase); the static module then refuses the
     # POST (405), which error_page turns into a 200 "ok" from the file /ok.
@@ -51,6 +53,7 @@ function originConf(dir: string, port: number): string {
 export async function startOrigin(dir: string, port: number, cpu: string): Promise<PinnedProcess> {
   mkdirSync(join(dir, 'www'), { recursive: true });
   writeFileSync(join(dir, 'www', '64k'), Buffer.alloc(LARGE_SIZE, 'y'));
+  writeFileSync(join(dir, 'www', '1m'), Buffer.alloc(1024 * 1024, 'y'));
   // /upload must exist for the static module to answer 405 (not 404) to the POST.
   writeFileSync(join(dir, 'www', 'upload'), '');
   writeFileSync(join(dir, 'www', 'ok'), 'ok\n');
