@@ -3,8 +3,10 @@
  * (`npm run bench:h2 -- …`). h2load over TLS (ALPN h2), `--clients` connections (4) with
  * `--streams` concurrent streams each (100), GET /small (100 bytes) through Candor (one worker,
  * a TLS listener with `http2: true`) and through nginx (one worker, `listen … ssl http2`), both
- * to the same nginx origin over HTTP/1.1 keep-alive, access logs on; the proxy on CPU 0, h2load
- * and the origin on CPU 1; rounds alternated, the median reported. Prints a table; writes nothing.
+ * to the same nginx origin over HTTP/1.1 keep-alive, access logs on; beside them the ceiling of a
+ * Node gateway here (bench/peers/h2-net-proxy.mjs: node:http2 in front of node:net, ~90 lines).
+ * The proxy on CPU 0, h2load and the origin on CPU 1; rounds alternated, the median reported.
+ * Prints a table; writes nothing.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nginxMain, startNginx } from './nginx.ts';
 import { startOrigin } from './origin.ts';
-import { NODE_BIN, REPO_DIR } from './paths.ts';
+import { NODE_BIN, PEERS_DIR, REPO_DIR } from './paths.ts';
 import { freePorts } from './ports.ts';
 import { type PinnedProcess, startPinned, waitForPort } from './process.ts';
 import { spread } from './stats.ts';
@@ -126,6 +128,32 @@ async function startNginxH2(
   return proc;
 }
 
+/** The ceiling: node:http2's server over TLS in front of raw node:net keep-alive connections. */
+async function startCeiling(
+  dir: string,
+  port: number,
+  originPort: number,
+  tls: { cert: string; key: string },
+) {
+  const proc = startPinned({
+    cpu: PROXY_CPU,
+    command: NODE_BIN,
+    args: [join(PEERS_DIR, 'h2-net-proxy.mjs')],
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      ORIGIN_PORT: String(originPort),
+      ACCESS_LOG: join(dir, 'access.log'),
+      TLS_CERT: tls.cert,
+      TLS_KEY: tls.key,
+    },
+    outputFile: join(dir, 'output.log'),
+  });
+  await waitForPort(port, proc, 15_000);
+  return proc;
+}
+
 interface H2Run {
   readonly rps: number;
   readonly succeeded: number;
@@ -158,8 +186,8 @@ async function main(): Promise<void> {
   chmodSync(dir, 0o755);
   const running: PinnedProcess[] = [];
   try {
-    const [originPort, candorPort, nginxPort] = await freePorts(3);
-    for (const sub of ['origin', 'candor', 'nginx']) {
+    const [originPort, candorPort, nginxPort, ceilingPort] = await freePorts(4);
+    for (const sub of ['origin', 'candor', 'nginx', 'ceiling']) {
       mkdirSync(join(dir, sub));
       chmodSync(join(dir, sub), 0o755);
     }
@@ -167,9 +195,11 @@ async function main(): Promise<void> {
     running.push(await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU));
     running.push(await startCandor(join(dir, 'candor'), candorPort, originPort, tls));
     running.push(await startNginxH2(join(dir, 'nginx'), nginxPort, originPort, tls));
+    running.push(await startCeiling(join(dir, 'ceiling'), ceilingPort, originPort, tls));
     const systems = [
       { label: 'Candor', port: candorPort, runs: [] as H2Run[] },
       { label: 'nginx', port: nginxPort, runs: [] as H2Run[] },
+      { label: 'node:http2 + node:net (ceiling)', port: ceilingPort, runs: [] as H2Run[] },
     ];
     for (let round = 0; round < options.rounds; round++)
       for (const system of systems) {
@@ -178,15 +208,16 @@ async function main(): Promise<void> {
         process.stderr.write(`bench h2: round ${round + 1} ${system.label}: ${Math.round(run.rps)} req/s\n`);
       }
     const nginxRps = spread(systems[1].runs.map((r) => r.rps)).median;
+    const ceilingRps = spread(systems[2].runs.map((r) => r.rps)).median;
     process.stdout.write(
       `\nh2load -c ${options.clients} -m ${options.streams} -D ${options.seconds}s over TLS (h2), GET /small, ` +
-        `${options.rounds} rounds, median:\n\n| system | req/s | × nginx | failed |\n|---|--:|--:|--:|\n`,
+        `${options.rounds} rounds, median:\n\n| system | req/s | × nginx | × ceiling | failed |\n|---|--:|--:|--:|--:|\n`,
     );
     for (const system of systems) {
       const rps = spread(system.runs.map((r) => r.rps)).median;
       const failed = system.runs.reduce((sum, r) => sum + r.failed, 0);
       process.stdout.write(
-        `| ${system.label} | ${Math.round(rps).toLocaleString('en-US')} | ${(rps / nginxRps).toFixed(2)}× | ${failed} |\n`,
+        `| ${system.label} | ${Math.round(rps).toLocaleString('en-US')} | ${(rps / nginxRps).toFixed(2)}× | ${(rps / ceilingRps).toFixed(2)}× | ${failed} |\n`,
       );
     }
   } finally {

@@ -54,6 +54,27 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['retry_skipped', (r) => r.retrySkipped],
 ];
 
+/** A string JSON carries as it is: printable ASCII without a quote or a backslash. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * A field's value as JSON text. The line's values are mostly short plain strings, numbers and
+ * booleans, which need no JSON.stringify (its result is the same; the line is built ~30 times
+ * a request); anything else goes through it.
+ */
+function jsonOf(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? `${value}` : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      return JSON.stringify(value);
+  }
+}
+
 /** The gRPC status the client read: the upstream's own, passed through, or the gateway's answer. */
 function grpcStatus(record: RequestRecord): number | undefined {
   return record.upstreamGrpcStatus ?? record.gatewayGrpcStatus;
@@ -102,7 +123,7 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   if (bindings !== '') line += `,${bindings}`;
   for (const [name, read] of FIELDS) {
     const value = read(record);
-    if (value !== undefined) line += `,"${name}":${JSON.stringify(value)}`;
+    if (value !== undefined) line += `,"${name}":${jsonOf(value)}`;
   }
   if (level === 'error' && failure?.cause !== undefined)
     line += `,"err":${JSON.stringify(pino.stdSerializers.err(failure.cause as Error))}`;

@@ -2,10 +2,11 @@
  * The HTTP/2 response sink: one response on one stream. HTTP/2 frames the body itself, so the
  * head loses its connection-specific fields (RFC 9113 §8.2.2) and nothing is chunked.
  *
- * The head is held to the end of the current tick: a head and its end() in the same tick
- * (a gateway-made error, a gRPC Trailers-Only answer) go out as one HEADERS frame with
- * END_STREAM; otherwise the head goes alone, the stream waits for trailers, and end() sends
- * them (or, with none, an empty DATA frame with END_STREAM). A cut response is reset
+ * The head, and the body written in the same tick, are held to the end of that tick: a
+ * response whole within it (a gateway-made error, a gRPC Trailers-Only answer, a small answer
+ * read in one piece) goes out as one HEADERS frame and at most one DATA frame, the last with
+ * END_STREAM; otherwise the head goes with what was held, the stream waits for trailers, and
+ * end() sends them (or, with none, an empty DATA frame with END_STREAM). A cut response is reset
  * (RST_STREAM INTERNAL_ERROR), never ended as if whole; a response the client's
  * flow-control window keeps from moving for `sendTimeoutMs` is reset with CANCEL.
  */
@@ -15,6 +16,12 @@ import { isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 
 const { constants } = http2;
+
+/**
+ * Body held with the head until the end of the tick, at most: HTTP/2's smallest maximum frame
+ * size (RFC 9113 §4.2), so what is held fits one DATA frame and never escapes backpressure.
+ */
+const HOLD_BYTES = 16 * 1024;
 
 /** What the sink reports to its connection's guard. */
 export interface H2ResponseOwner {
@@ -47,6 +54,9 @@ export class H2Response implements ResponseSink {
   #headSent = false;
   /** The head is queued, not yet given to the stream. */
   #pendingHead: OutgoingHttpHeaders | undefined;
+  /** Body written in the head's tick, held with it (its bytes in #heldBytes). */
+  #held: Buffer[] = [];
+  #heldBytes = 0;
   #bodyless = false;
   #finished = false;
   /** end() or abort() ran (or the stream closed): nothing more is written. */
@@ -93,11 +103,11 @@ export class H2Response implements ResponseSink {
 
   /** Body bytes the stream holds that node:http2 has not yet sent on (its flow-control window or the socket). */
   get pendingBytes(): number {
-    return this.#stream.writableLength;
+    return this.#stream.writableLength + this.#heldBytes;
   }
 
   get flushedBytes(): number {
-    return this.#written - this.#stream.writableLength;
+    return this.#written - this.pendingBytes;
   }
 
   /** The gateway's drain deadline is about to destroy this stream's session. */
@@ -148,7 +158,7 @@ export class H2Response implements ResponseSink {
     process.nextTick(this.#flushHead);
   }
 
-  /** The head alone: the stream stays open for the body and then the trailers. */
+  /** The head and what was held with it: the stream stays open for more body and then the trailers. */
   readonly #flushHead = (): void => {
     const head = this.#pendingHead;
     if (head === undefined || this.#stream.destroyed) return;
@@ -156,7 +166,18 @@ export class H2Response implements ResponseSink {
     if (this.#bodyless) return this.#respond(head, { endStream: true });
     this.#stream.once('wantTrailers', this.#sendTrailers);
     this.#respond(head, { waitForTrailers: true });
+    const held = this.#takeHeld();
+    if (held !== undefined && !this.#stream.destroyed && !this.#stream.write(held)) this.#armDeadline();
   };
+
+  /** The body held with the head, as one buffer (undefined: none). */
+  #takeHeld(): Buffer | undefined {
+    const held = this.#held;
+    if (held.length === 0) return undefined;
+    this.#held = [];
+    this.#heldBytes = 0;
+    return held.length === 1 ? held[0] : Buffer.concat(held);
+  }
 
   /** A head node:http2 will not send (a field it refuses) cuts the stream; it must not throw into a later tick. */
   #respond(head: OutgoingHttpHeaders, options: { endStream?: boolean; waitForTrailers?: boolean }): void {
@@ -180,8 +201,16 @@ export class H2Response implements ResponseSink {
 
   write(chunk: Buffer): boolean {
     if (!this.#headSent || this.#over || this.#bodyless || chunk.length === 0) return true;
-    this.#flushHead();
     this.#written += chunk.length;
+    if (this.#pendingHead !== undefined) {
+      if (this.#heldBytes + chunk.length <= HOLD_BYTES) {
+        this.#held.push(chunk);
+        this.#heldBytes += chunk.length;
+        return true;
+      }
+      // More than one frame's worth: the head goes now, and the stream's own backpressure rules.
+      this.#flushHead();
+    }
     const ok = this.#stream.write(chunk);
     if (!ok) this.#armDeadline();
     return ok;
@@ -198,9 +227,14 @@ export class H2Response implements ResponseSink {
     this.#finished = true;
     const head = this.#pendingHead;
     if (head !== undefined && (trailers === undefined || trailers.length === 0 || this.#bodyless)) {
-      // Head and end in one tick: one HEADERS frame with END_STREAM (gRPC's Trailers-Only).
+      // Whole within one tick: HEADERS, with END_STREAM when there is no body (gRPC's
+      // Trailers-Only), else one DATA frame that ends the stream.
       this.#pendingHead = undefined;
-      this.#respond(head, { endStream: true });
+      const held = this.#bodyless ? undefined : this.#takeHeld();
+      this.#respond(head, { endStream: held === undefined });
+      if (held === undefined || this.#stream.destroyed) return;
+      this.#stream.end(held);
+      if (this.#stream.writableLength > 0) this.#armDeadline();
       return;
     }
     this.#flushHead();
@@ -233,6 +267,8 @@ export class H2Response implements ResponseSink {
     if (this.#stream.destroyed || this.#stream.closed) return;
     this.#cut = true;
     this.#pendingHead = undefined;
+    this.#held = [];
+    this.#heldBytes = 0;
     if (code === constants.NGHTTP2_CANCEL) addAbortSignal(AbortSignal.abort(), this.#stream);
     else this.#stream.destroy(new Error('response cut'));
   }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import { lineFields, logRequest } from '../../../src/observe/log/access-log.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
@@ -25,7 +26,7 @@ function capture(level = 'info') {
   return { logger, lines };
 }
 
-function record(): RequestRecord {
+function record(path = '/p?q="quoted"\u2028'): RequestRecord {
   const r = new RequestRecord(
     'id-1',
     {
@@ -39,7 +40,7 @@ function record(): RequestRecord {
     '127.0.0.1',
     'GET',
     'example.com',
-    '/p?q="quoted"\u2028',
+    path,
   );
   r.route = '/';
   r.upstream = 'app';
@@ -170,5 +171,27 @@ test('the lines are byte for byte those captured before the access log wrote its
   assert.deepEqual(
     written,
     captured.map((line) => `${line}\n`),
+  );
+});
+
+test('whatever a client puts in the path, the line carries it as JSON.stringify would, byte for byte', () => {
+  const written: string[] = [];
+  const logger = createLoggerOn({ write: (line: string) => written.push(line) }, 'info', 'edge');
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) }),
+      ),
+      (path) => {
+        const r = record(path);
+        written.length = 0;
+        logRequest(logger, r);
+        assert.ok(written[0].includes(`,"path":${JSON.stringify(path)},`));
+        assert.equal(JSON.parse(written[0]).path, path);
+      },
+    ),
+    { numRuns: 500 },
   );
 });

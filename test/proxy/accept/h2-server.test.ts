@@ -244,6 +244,37 @@ test('a head and its end in one turn go out as one HEADERS frame with END_STREAM
   }
 });
 
+test('a small answer whole in one turn goes out as HEADERS and one DATA frame with END_STREAM (no empty frame after it)', async () => {
+  const fx = await startH2Fixture({
+    handle: (exchange) => {
+      exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain', 'content-length', '11']);
+      exchange.response.write(Buffer.from('hello '));
+      exchange.response.write(Buffer.from('world'));
+      exchange.response.end();
+    },
+  });
+  const raw = await RawH2Client.connect(fx.port);
+  try {
+    raw.send(headers(1, headerBlock(requestFields('/'))));
+    await raw.waitFor((f) => f.streamId === 1 && (f.flags & FLAG.END_STREAM) !== 0);
+    raw.send(ping());
+    await raw.waitFor((f) => f.type === FRAME.PING && (f.flags & FLAG.ACK) !== 0);
+    const frames = raw.frames.filter((f) => f.streamId === 1);
+    assert.deepEqual(
+      frames.map((f) => [f.type, f.flags & FLAG.END_STREAM]),
+      [
+        [FRAME.HEADERS, 0],
+        [FRAME.DATA, FLAG.END_STREAM],
+      ],
+    );
+    assert.equal(frames[1].payload.toString(), 'hello world');
+    assert.equal(await new Promise<boolean>((resolve) => fx.exchanges[0].response.onClose(resolve)), true);
+  } finally {
+    raw.close();
+    await fx.close();
+  }
+});
+
 test('backpressure: write() says false past the window, and drain comes when the client reads', async () => {
   const chunk = Buffer.alloc(64 * 1024, 'x');
   let sawFalse = false;
