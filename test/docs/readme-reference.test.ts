@@ -154,6 +154,7 @@ test('the defaults in the config reference are the ones the loader fills in', ()
     'limits.http2.max_header_fields': config.limits.http2.maxHeaderFields,
     'limits.http2.header_table_size': config.limits.http2.headerTableSize,
     'limits.http2.max_session_memory': config.limits.http2.maxSessionMemory,
+    'limits.http2.connection_buffer': config.limits.http2.connectionBuffer,
     'limits.http2.max_invalid_frames': config.limits.http2.maxInvalidFrames,
     'limits.http2.max_rejected_streams': config.limits.http2.maxRejectedStreams,
     'limits.http2.flood_window': config.limits.http2.floodWindow,

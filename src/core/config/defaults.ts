@@ -104,6 +104,9 @@ export const DEFAULTS = {
       // The protocol's initial value: every client can live with it.
       headerTableSize: 4 * KiB,
       maxSessionMemory: 10 * MiB,
+      // Four routes' worth of limits.buffer: a connection that reads keeps its streams moving
+      // through far less; one that does not read holds this, not 100 streams × 1 MiB.
+      connectionBuffer: 4 * MiB,
       maxInvalidFrames: 100,
       maxRejectedStreams: 100,
       // Long enough to see a storm, short enough to forget a burst.

@@ -298,6 +298,7 @@ function toHttp2Limits(raw: NonNullable<NonNullable<RawConfig['limits']>['http2'
     maxHeaderFields: raw.max_header_fields ?? d.maxHeaderFields,
     headerTableSize: size(raw.header_table_size, d.headerTableSize),
     maxSessionMemory: size(raw.max_session_memory, d.maxSessionMemory),
+    connectionBuffer: size(raw.connection_buffer, d.connectionBuffer),
     maxInvalidFrames: raw.max_invalid_frames ?? d.maxInvalidFrames,
     maxRejectedStreams: raw.max_rejected_streams ?? d.maxRejectedStreams,
     floodWindow: duration(raw.flood_window, d.floodWindow),

@@ -285,6 +285,7 @@ export const ConfigSchema = mapping(
                 max_header_fields: count(1, 100_000, 'fields in one header list'),
                 header_table_size: size(),
                 max_session_memory: size(),
+                connection_buffer: size(),
                 max_invalid_frames: count(1, 1_000_000, 'invalid frames on one connection'),
                 max_rejected_streams: count(1, 1_000_000, 'refused streams on one connection'),
                 flood_window: duration(),

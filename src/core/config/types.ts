@@ -365,6 +365,11 @@ export interface Http2Limits {
   readonly headerTableSize: number;
   /** What one connection may hold in nghttp2, in bytes (node:http2 takes whole MiB). */
   readonly maxSessionMemory: number;
+  /**
+   * What one connection may have held for it in the gateway, summed over its streams: request
+   * bodies read whole and responses waiting for the client to take them (bytes).
+   */
+  readonly connectionBuffer: number;
   /** Invalid frames (malformed requests, empty DATA frames) tolerated on one connection: the next closes it. */
   readonly maxInvalidFrames: number;
   /**

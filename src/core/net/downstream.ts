@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { HoldBudget } from './hold-budget.ts';
 
 /**
  * The protocol a request came over, as the log line and `candor explain` name it. HTTP/2
@@ -113,6 +114,13 @@ export interface DownstreamExchange {
   /** The whole request body has been received (always, for a request without one). */
   readonly bodyComplete: boolean;
   readonly response: ResponseSink;
+  /**
+   * What the exchange's connection may have held for it, shared with the other exchanges on it
+   * (an HTTP/2 connection's streams): request bodies read whole and responses waiting for the
+   * client count against it. Undefined for HTTP/1.1, whose connection carries one exchange at a
+   * time: the exchange's own bounds are its connection's.
+   */
+  readonly budget?: HoldBudget;
 }
 
 /** Whether the request carries a body to forward (announced length above zero, or chunked). */

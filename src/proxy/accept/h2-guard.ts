@@ -10,6 +10,7 @@
  */
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { h2ErrorName } from '../../core/failure/classify.ts';
+import { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { H2Limits } from './h2-limits.ts';
 
 const { constants } = http2;
@@ -89,6 +90,8 @@ export class H2Guard {
   readonly #requests: WindowCount;
   /** Streams handed over and not closed yet. */
   openStreams = 0;
+  /** What the connection's streams may have held for them together (`connection_buffer`). */
+  readonly budget: HoldBudget;
   /** The first reason told; nothing after it is (one line per connection). */
   #told: H2Bound | undefined;
   /**
@@ -101,6 +104,7 @@ export class H2Guard {
   readonly #idle: NodeJS.Timeout;
 
   constructor(session: ServerHttp2Session, limits: H2Limits, logger: H2Logger) {
+    this.budget = new HoldBudget(limits.connectionBuffer);
     this.#session = session;
     this.#limits = limits;
     this.#logger = logger;

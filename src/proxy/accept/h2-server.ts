@@ -99,6 +99,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
         return body === undefined || body.complete;
       },
       response,
+      budget: guard.budget,
     };
     const refusal = h2Refusal(rawHeaders, head, limits.uriLength);
     if (refusal === undefined) handlers.request(exchange);

@@ -124,6 +124,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private trailersAllowed = false;
   /** Writes made since the client's socket last drained (0: it keeps up). */
   private heldWrites = 0;
+  /** Response bytes counted against the client connection's budget (chargeHeld). */
+  private heldCharged = 0;
   /** Watches a client that is not taking the response (made at its first full write). */
   private sendDeadline: SendDeadline | undefined;
 
@@ -285,15 +287,40 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       this.sendDeadline.watch();
       sink.onDrain(this.onDrain);
     }
+    this.chargeHeld(sink.pendingBytes);
     if (this.awaitingDrain) return;
-    if (sink.pendingBytes <= this.options.responseBuffer && this.heldWrites <= MAX_HELD_WRITES) return;
+    if (
+      sink.pendingBytes <= this.options.responseBuffer &&
+      this.heldWrites <= MAX_HELD_WRITES &&
+      !this.connectionFull()
+    )
+      return;
     this.awaitingDrain = true;
     controller.pause();
+  }
+
+  /**
+   * Counts what waits for the client now against its connection's budget (HTTP/2: shared by
+   * the connection's streams). Only after a write left something waiting; given back as the
+   * client takes it, and whole when the response is over.
+   */
+  private chargeHeld(bytes: number): void {
+    const { budget } = this.client;
+    if (budget === undefined) return;
+    budget.add(bytes - this.heldCharged);
+    this.heldCharged = bytes;
+  }
+
+  /** The client's connection holds its budget's worth: this response waits for its client too. */
+  private connectionFull(): boolean {
+    const { budget } = this.client;
+    return budget !== undefined && budget.room < 0;
   }
 
   /** The client took everything held for it. */
   private readonly onDrain = (): void => {
     this.heldWrites = 0;
+    this.chargeHeld(this.sink.pendingBytes);
     // Nothing waits for the client now; the next write left waiting arms the deadline again.
     this.sendDeadline?.stop();
     if (!this.awaitingDrain) return;
@@ -303,6 +330,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   private readonly onSinkClosed = (): void => {
     this.sendDeadline?.stop();
+    this.chargeHeld(0);
   };
 
   /** The client took no byte of the response for send_timeout: cut, and said so in the log. */

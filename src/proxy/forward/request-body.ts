@@ -42,8 +42,19 @@ export function prepareBody(
     return undefined;
   }
   const unannounced = exchange.head.bodyLength === 'chunked';
-  return readBodyWhole(body, unannounced, { ...plan.limits, buffer: plan.buffer }, (read) => {
-    if (read instanceof Failure) return failed(read);
-    ready('over' in read ? { kind: 'stream' } : { kind: 'buffer', bytes: read.whole });
-  });
+  const { budget } = exchange;
+  return readBodyWhole(
+    body,
+    unannounced,
+    { ...plan.limits, buffer: plan.buffer },
+    (read) => {
+      if (read instanceof Failure) return failed(read);
+      if ('over' in read) return ready({ kind: 'stream' });
+      // Held for the exchange's life (every attempt sends it): counted until it is over.
+      const held = read.whole.length;
+      if (budget !== undefined) exchange.response.onClose(() => budget.add(-held));
+      ready({ kind: 'buffer', bytes: read.whole });
+    },
+    budget,
+  );
 }

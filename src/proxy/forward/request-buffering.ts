@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import type { HoldBudget } from '../../core/net/hold-budget.ts';
 
 /**
  * Request buffering (nginx's `proxy_request_buffering`): a small body is read whole before an
@@ -52,6 +53,11 @@ export function bufferWanted(
  * The deadline is Apache mod_reqtimeout's: `readTimeout`, plus one second for every `minRate`
  * bytes received; silence longer than `idleTimeout` ends it sooner. Returns a cancel (the
  * client left): `done` is then never called.
+ *
+ * With a `budget` (the client connection's, shared by its HTTP/2 streams) what is read counts
+ * against it too: a body that would take the connection past it streams, as a longer one
+ * does. A body read whole stays counted (the caller gives it back when the exchange is over);
+ * any other outcome gives back what it took.
  */
 export function readBodyWhole(
   req: Readable,
@@ -59,12 +65,15 @@ export function readBodyWhole(
   unannounced: boolean,
   limits: BodyReadLimits,
   done: (read: BodyRead) => void,
+  budget?: HoldBudget,
 ): () => void {
   const chunks: Buffer[] = [];
   let received = 0;
   const startedAt = performance.now();
+  const giveBack = () => budget?.add(-received);
   const finish = (read: BodyRead) => {
     stop();
+    if (!('whole' in read)) giveBack();
     done(read);
   };
   const idle = setTimeout(() => {
@@ -96,8 +105,9 @@ export function readBodyWhole(
     for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read() as Buffer | null) {
       received += chunk.length;
       chunks.push(chunk);
+      budget?.add(chunk.length);
       idle.refresh();
-      if (received <= cap) continue;
+      if (received <= cap && (budget === undefined || budget.room >= 0)) continue;
       if (unannounced && received > limits.body)
         return finish(
           new Failure(
@@ -109,6 +119,7 @@ export function readBodyWhole(
           ),
         );
       stop();
+      giveBack();
       // Back at the front of the stream, as one piece: the exchange streams it first, then the rest.
       req.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
       return done({ over: true });
@@ -128,5 +139,8 @@ export function readBodyWhole(
   req.on('readable', onReadable);
   req.once('end', onEnd);
   req.once('error', onError);
-  return stop;
+  return () => {
+    stop();
+    giveBack();
+  };
 }

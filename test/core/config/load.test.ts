@@ -269,6 +269,7 @@ test('a minimal config gets every default', () => {
         maxHeaderFields: 128,
         headerTableSize: 4 * 1024,
         maxSessionMemory: 10 * 1024 * 1024,
+        connectionBuffer: 4 * 1024 * 1024,
         maxInvalidFrames: 100,
         maxRejectedStreams: 100,
         floodWindow: 10_000,
