@@ -70,10 +70,17 @@ export function readBodyWhole(
   const chunks: Buffer[] = [];
   let received = 0;
   const startedAt = performance.now();
-  const giveBack = () => budget?.add(-received);
+  /** Bytes counted against the budget and neither given back nor handed to the caller. */
+  let charged = 0;
+  const giveBack = () => {
+    budget?.add(-charged);
+    charged = 0;
+  };
   const finish = (read: BodyRead) => {
     stop();
-    if (!('whole' in read)) giveBack();
+    // A body read whole is the caller's to give back, when its exchange is over.
+    if ('whole' in read) charged = 0;
+    else giveBack();
     done(read);
   };
   const idle = setTimeout(() => {
@@ -105,7 +112,10 @@ export function readBodyWhole(
     for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read() as Buffer | null) {
       received += chunk.length;
       chunks.push(chunk);
-      budget?.add(chunk.length);
+      if (budget !== undefined) {
+        budget.add(chunk.length);
+        charged += chunk.length;
+      }
       idle.refresh();
       if (received <= cap && (budget === undefined || budget.room >= 0)) continue;
       if (unannounced && received > limits.body)
