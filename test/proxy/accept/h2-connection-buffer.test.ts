@@ -184,3 +184,37 @@ test('request bodies read whole count against the budget too: past it, a body st
     await new Promise((resolve) => upstream.server.close(resolve));
   }
 });
+
+test('a client that reads, fast or in fits and starts, gets every answer whole through a small budget (streams paused on it resume as it reads)', async () => {
+  const upstream = await lazyUpstream(2 * MiB);
+  const gw = await h2Gateway(upstream.port, '64KiB');
+  const client = http2.connect(gw.url);
+  try {
+    const sizes = await Promise.all(
+      Array.from(
+        { length: STREAMS },
+        (_, i) =>
+          new Promise<number>((resolve, reject) => {
+            const stream = client.request({ ':path': `/big/${i}` });
+            let bytes = 0;
+            stream.on('data', (chunk: Buffer) => {
+              bytes += chunk.length;
+              // Every other stream reads in fits and starts: its window shuts and opens again.
+              if (i % 2 === 1) {
+                stream.pause();
+                setTimeout(() => stream.resume(), 1);
+              }
+            });
+            stream.on('end', () => resolve(bytes));
+            stream.on('error', reject);
+          }),
+      ),
+    );
+    assert.deepEqual(sizes, Array(STREAMS).fill(2 * MiB));
+  } finally {
+    client.close();
+    await gw.close();
+    upstream.server.closeAllConnections();
+    await new Promise((resolve) => upstream.server.close(resolve));
+  }
+});
