@@ -8,12 +8,11 @@
  * bound; writes nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startOrigin } from './origin.ts';
-import { BENCH_DIR, NODE_BIN, REPO_DIR } from './paths.ts';
+import { BENCH_DIR, NODE_BIN, openDir, REPO_DIR, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
 import { type PinnedProcess, startPinned, waitForPort } from './process.ts';
 import { processTree, sampleRss, treeRss } from './rss.ts';
@@ -43,14 +42,11 @@ const workerKiB = (pid: number) => treeRss(processTree(pid)).workerKiB;
 
 async function main(): Promise<void> {
   const options = parse(process.argv.slice(2));
-  const dir = mkdtempSync(join(tmpdir(), 'candor-bench-h2-flood-'));
-  chmodSync(dir, 0o755);
+  const dir = runDir('candor-bench-h2-flood-');
   const running: PinnedProcess[] = [];
   try {
     const [originPort, port] = await freePorts(2);
-    mkdirSync(join(dir, 'origin'));
-    chmodSync(join(dir, 'origin'), 0o755);
-    running.push(await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU));
+    running.push(await startOrigin(openDir(join(dir, 'origin')), originPort, LOAD_CPU));
     const accessLog = join(dir, 'access.log');
     writeFileSync(
       join(dir, 'candor.yaml'),

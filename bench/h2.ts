@@ -9,12 +9,11 @@
  * Prints a table; writes nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nginxMain, startNginx } from './nginx.ts';
 import { startOrigin } from './origin.ts';
-import { NODE_BIN, PEERS_DIR, REPO_DIR } from './paths.ts';
+import { NODE_BIN, openDir, PEERS_DIR, REPO_DIR, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
 import { type PinnedProcess, startPinned, waitForPort } from './process.ts';
 import { spread } from './stats.ts';
@@ -182,15 +181,11 @@ function h2load(port: number, options: H2Options): H2Run {
 
 async function main(): Promise<void> {
   const options = parse(process.argv.slice(2));
-  const dir = mkdtempSync(join(tmpdir(), 'candor-bench-h2-'));
-  chmodSync(dir, 0o755);
+  const dir = runDir('candor-bench-h2-');
   const running: PinnedProcess[] = [];
   try {
     const [originPort, candorPort, nginxPort, ceilingPort] = await freePorts(4);
-    for (const sub of ['origin', 'candor', 'nginx', 'ceiling']) {
-      mkdirSync(join(dir, sub));
-      chmodSync(join(dir, sub), 0o755);
-    }
+    for (const sub of ['origin', 'candor', 'nginx', 'ceiling']) openDir(join(dir, sub));
     const tls = certificate(dir);
     running.push(await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU));
     running.push(await startCandor(join(dir, 'candor'), candorPort, originPort, tls));

@@ -2,8 +2,8 @@
  * Starting the selected systems, each in its own folder and on its own port; a system that
  * fails to start or to pass the probe is reported as skipped, never fatal.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { openDir } from './paths.ts';
 import { probe } from './probe.ts';
 import type { RunningSystem, SystemDefinition } from './systems.ts';
 
@@ -32,10 +32,7 @@ async function startOne(
   port: number,
   context: LineupContext,
 ): Promise<LineupEntry> {
-  const dir = join(context.dir, definition.id);
-  mkdirSync(dir, { recursive: true });
-  // nginx workers run as an unprivileged user and must reach their files.
-  chmodSync(dir, 0o755);
+  const dir = openDir(join(context.dir, definition.id));
   let running: RunningSystem | undefined;
   try {
     running = await definition.start({ ...context, dir, port });

@@ -4,8 +4,7 @@
  * core, then all cores against all cores, then Candor's memory over a soak; writes RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { type AllCoresResult, planAllCores } from './all-cores.ts';
 import { candor } from './candor.ts';
@@ -16,7 +15,7 @@ import { describeMachine } from './machine.ts';
 import { type Cell, measureScenario } from './measure.ts';
 import { type BenchOptions, parseOptions, USAGE } from './options.ts';
 import { startOrigin } from './origin.ts';
-import { BENCH_DIR, REPO_DIR } from './paths.ts';
+import { BENCH_DIR, openDir, REPO_DIR, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
 import { allowedCpus, type PinnedProcess } from './process.ts';
 import { renderReport, reportSystems } from './report.ts';
@@ -43,8 +42,7 @@ async function main(argv: readonly string[]): Promise<number> {
   execFileSync('taskset', ['-a', '-pc', LOAD_CPU, String(process.pid)], { stdio: 'ignore' });
 
   const startedAt = new Date();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-bench-'));
-  chmodSync(dir, 0o755);
+  const dir = runDir('candor-bench-');
   let origin: PinnedProcess | undefined;
   let lineup: LineupEntry[] = [];
   const cleanup = async () => {
@@ -61,9 +59,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const definitions = SYSTEMS.filter((s) => options.only.includes(s.id));
     const [originPort, deadPort, ...ports] = await freePorts(2 + definitions.length);
-    mkdirSync(join(dir, 'origin'));
-    chmodSync(join(dir, 'origin'), 0o755);
-    origin = await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU);
+    origin = await startOrigin(openDir(join(dir, 'origin')), originPort, LOAD_CPU);
     const common = { dir, ports, originPort, deadPort, workers: options.workers, cpu: PROXY_CPU };
     const scenarios = SCENARIOS.filter((s) => options.scenarios.includes(s.id));
     const roots = () => [origin?.pid ?? -1, ...lineup.flatMap((e) => e.running?.process?.pid ?? [])];
