@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
 import { createTextPrinter } from '../../../src/kits/diagnose/render-text.ts';
 import type { DiagnoseOptions } from '../../../src/kits/diagnose/targets.ts';
@@ -26,17 +26,9 @@ import {
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { startHttpsEcho } from '../../../src/kits/fault-kit/tls-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-
-async function keep<T extends { close(): Promise<void> }>(thing: Promise<T>): Promise<T> {
-  const value = await thing;
-  cleanups.push(() => value.close());
-  return value;
-}
+const keep = closeAfterAll();
 
 /** A node:net server running `onData` on each connection's bytes; sockets are cut at close. */
 async function startNet(
@@ -317,7 +309,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       res.end('ok');
     });
     const port = await listenLoopback(both as unknown as net.Server);
-    cleanups.push(() => new Promise((resolve) => both.close(() => resolve())));
+    await keep({ close: () => new Promise<void>((resolve) => both.close(() => resolve())) });
     const offered = await run({ target: `https://localhost:${port}/`, ca: caPath });
     assert.equal(offered.target.verdict.outcome, 'ok');
     assert.equal(offered.target.protocol, 'http1');

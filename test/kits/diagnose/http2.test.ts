@@ -5,24 +5,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
 import { createTextPrinter } from '../../../src/kits/diagnose/render-text.ts';
 import type { DiagnoseOptions } from '../../../src/kits/diagnose/targets.ts';
 import { h2Answer, h2Refuse, startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startHttpsEcho } from '../../../src/kits/fault-kit/tls-faults.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-
-async function keep<T extends { close(): Promise<void> }>(thing: Promise<T>): Promise<T> {
-  const value = await thing;
-  cleanups.push(() => value.close());
-  return value;
-}
+const keep = closeAfterAll();
 
 const quick = { connectTimeout: 1000, responseTimeout: 1000, readTimeout: 1000 };
 

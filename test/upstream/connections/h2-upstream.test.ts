@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
@@ -23,18 +23,10 @@ import {
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startHttpsEcho } from '../../../src/kits/fault-kit/tls-faults.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-async function keep<T extends { close(): Promise<void> }>(thing: Promise<T>): Promise<T> {
-  const value = await thing;
-  cleanups.push(() => value.close());
-  return value;
-}
+const keep = closeAfterAll();
 
 // Request bodies stream (request_buffering: false): these cases are about what HTTP/2 does with
 // a body under way, which a body read whole before the first attempt would never show.
