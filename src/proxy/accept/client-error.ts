@@ -1,4 +1,10 @@
-import type { RequestHead } from '../../core/http1/request-parser.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
+
+/** A request the server refused (HTTP/1.1's parser, or HTTP/2's checks), as the taxonomy names it: a client error with its status. */
+export function refusalFailure(error: RequestParseError): Failure {
+  return new Failure('http_request_error', error.details, { status: error.status });
+}
 
 /**
  * What a refused request's answer and log line say of it: facts about a request that never

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../../core/config/types.ts';
-import { Failure } from '../../core/failure/failure.ts';
+import { refusalFailure } from './client-error.ts';
 import { h2Limits } from './h2-limits.ts';
 import { type ProtocolTakers, pickByAlpn, pickByPreface } from './h2-preface.ts';
 import { createH2Server, type H2Server } from './h2-server.ts';
@@ -33,12 +33,7 @@ export function startH2(
     h2Limits(handlers.limits()),
     {
       request: (exchange) => handlers.request(exchange, facts),
-      refused: (exchange, error) =>
-        handlers.refusedExchange(
-          exchange,
-          new Failure('http_request_error', error.details, { status: error.status }),
-          facts,
-        ),
+      refused: (exchange, error) => handlers.refusedExchange(exchange, refusalFailure(error), facts),
     },
     { bound: (event) => handlers.h2Bound(current(), event) },
   );

@@ -1,12 +1,12 @@
 import type { Server } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
-import { Failure } from '../../core/failure/failure.ts';
+import type { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
-import { type RawRequestInfo, rawRequestInfo, requestInfo } from './client-error.ts';
+import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
 import type { H2BoundEvent } from './h2-guard.ts';
 import { H2_ALPN_PROTOCOLS } from './h2-preface.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1-connection.ts';
@@ -208,5 +208,5 @@ function refuse(
     answer: (text) => connection.refuse(text),
   };
   const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
-  handlers.refused(refusal, new Failure('http_request_error', error.details, { status: error.status }), info);
+  handlers.refused(refusal, refusalFailure(error), info);
 }
