@@ -10,50 +10,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 const work = mkdtempSync(join(tmpdir(), 'candor-pack-'));
 const app = join(work, 'app');
 const installed = join(app, 'node_modules/candor');
-
-// This Node first on PATH: npm's own scripts (prepack) and the package's `#!/usr/bin/env node`
-// run on it, as they would for a user whose `node` is Node 24, whatever `node` CI has.
-const childEnv: NodeJS.ProcessEnv = {
-  ...process.env,
-  PATH: [dirname(process.execPath), join(ROOT, 'node_modules/.bin'), process.env.PATH].join(delimiter),
-};
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command to its end, killed after `timeout` ms so that a hang fails the test instead of stalling it. */
-function run(
-  command: string,
-  args: readonly string[],
-  cwd: string,
-  { timeout = 60_000, env = childEnv }: { timeout?: number; env?: NodeJS.ProcessEnv } = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, timeout, killSignal: 'SIGKILL' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const candor = (args: readonly string[]) => run(join(app, 'node_modules/.bin/candor'), args, app);
 
