@@ -127,6 +127,14 @@ describe('HTTP/2 refuses what HTTP/1.1 refuses, with the same answer, and nothin
       status: 400,
       details: /whitespace around the value of header "x-trail"/,
     },
+    {
+      // CONNECT has neither :scheme nor :path: it passes the HTTP/2 rules and gets the accept checks' 405.
+      name: 'CONNECT (its target is :authority) is a 405, as over HTTP/1.1',
+      fields: { ':method': 'CONNECT', ':authority': 'internal.test:443' },
+      status: 405,
+      details: /^CONNECT is not supported: this is a reverse proxy$/,
+      http1: 'CONNECT internal.test:443 HTTP/1.1\r\nHost: internal.test:443\r\n\r\n',
+    },
   ];
 
   for (const c of CASES) {
