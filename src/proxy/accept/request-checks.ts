@@ -54,7 +54,12 @@ export function checkRequest(
   if (te !== undefined) {
     if (lengths > 0) return bad(400, 'both Content-Length and Transfer-Encoding: the framing is ambiguous');
     if (req.versionMinor === 0) return bad(400, 'Transfer-Encoding in an HTTP/1.0 request');
-    const codings = te.toLowerCase().split(',').map(trimOws);
+    // RFC 9110 §5.6.1.2: empty list members are ignored, as the parser ignores them.
+    const codings = te
+      .toLowerCase()
+      .split(',')
+      .map(trimOws)
+      .filter((c) => c !== '');
     if (codings[codings.length - 1] !== 'chunked') {
       return bad(400, 'Transfer-Encoding must end in chunked: the body length cannot be known');
     }

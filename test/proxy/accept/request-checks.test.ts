@@ -42,6 +42,8 @@ test('Transfer-Encoding members are read without SP and HTAB only: \\xa0chunked 
   assert.equal(check(['host', 'a', 'transfer-encoding', 'gzip , chunked'])?.status, 501);
   assert.equal(check(['host', 'a', 'transfer-encoding', '\xa0chunked\xa0'])?.status, 400);
   assert.equal(check(['host', 'a', 'transfer-encoding', 'chunked\xa0'])?.status, 400);
+  // Empty members are ignored (RFC 9110 §5.6.1.2), as the parser ignores them: not a coding "".
+  assert.equal(check(['host', 'a', 'transfer-encoding', ', chunked']), undefined);
 });
 
 test('Max-Forwards: 0 with SP or HTAB around it is spent; with obs-text it is no number', () => {
