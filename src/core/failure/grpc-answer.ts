@@ -29,7 +29,10 @@ export interface GrpcAnswer {
  */
 export function isGrpcContentType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
-  const type = contentType.trimStart().slice(0, 17).toLowerCase();
+  const type = contentType
+    .replace(/^[ \t]+/, '')
+    .slice(0, 17)
+    .toLowerCase();
   if (!type.startsWith('application/grpc')) return false;
   const next = type[16];
   return next === undefined || next === '+' || next === ';' || next === ' ';

@@ -1,3 +1,5 @@
+import { ows } from './proxy-status.ts';
+
 /** Which error body a client gets, from its Accept header (RFC 9110 §12.5.1). */
 export type ErrorFormat = 'problem+json' | 'html' | 'text';
 
@@ -37,7 +39,7 @@ function qualityFor(candidate: Candidate, accept: string): [number, number] {
   let specificity = -1;
   for (const range of accept.split(',')) {
     const [mediaRange, ...params] = range.split(';');
-    const [type = '', subtype = ''] = mediaRange.trim().toLowerCase().split('/');
+    const [type = '', subtype = ''] = ows(mediaRange).toLowerCase().split('/');
     let matched: number;
     if (type === '*' && subtype === '*') matched = 0;
     else if (type === candidate.type && subtype === '*') matched = 1;
@@ -46,9 +48,9 @@ function qualityFor(candidate: Candidate, accept: string): [number, number] {
     if (matched < specificity) continue;
     let rangeQ = 1;
     for (const param of params) {
-      const [name, value] = param.split('=');
-      if (name?.trim().toLowerCase() === 'q') {
-        const parsed = Number(value?.trim());
+      const [name = '', value] = param.split('=');
+      if (ows(name).toLowerCase() === 'q') {
+        const parsed = Number(value === undefined ? undefined : ows(value));
         rangeQ = Number.isFinite(parsed) ? Math.min(Math.max(parsed, 0), 1) : 1;
       }
     }

@@ -39,6 +39,12 @@ export interface ProxyStatusMember {
   readonly nextHop?: string;
 }
 
+/**
+ * Without the SP and HTAB around it (RFC 9110 §5.6.3), never String#trim()'s Unicode spaces.
+ * core/failure sits below core/http1 (its trimOws), so the one regex lives here.
+ */
+export const ows = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, '');
+
 /** Splits on commas outside quoted strings. */
 function members(value: string): string[] {
   const out: string[] = [];
@@ -53,22 +59,22 @@ function members(value: string): string[] {
     }
     if (c === '"') quoted = !quoted;
     if (c === ',' && !quoted) {
-      out.push(current.trim());
+      out.push(ows(current));
       current = '';
     } else current += c;
   }
-  if (current.trim() !== '') out.push(current.trim());
+  if (ows(current) !== '') out.push(ows(current));
   return out;
 }
 
 function readMember(text: string): ProxyStatusMember {
   const params = new Map<string, string>();
-  const param = /;\s*([a-z*][a-z0-9_.*-]*)=("(?:[^"\\]|\\.)*"|[^;]*)/g;
+  const param = /;[ \t]*([a-z*][a-z0-9_.*-]*)=("(?:[^"\\]|\\.)*"|[^;]*)/g;
   for (const match of text.matchAll(param)) {
-    const raw = match[2].trim();
+    const raw = ows(match[2]);
     params.set(match[1], raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw);
   }
-  const proxy = text.split(';')[0].trim().replace(/^"|"$/g, '');
+  const proxy = ows(text.split(';')[0]).replace(/^"|"$/g, '');
   const error = params.get('error');
   const received = params.get('received-status');
   const receivedStatus = received === undefined ? undefined : Number(received);

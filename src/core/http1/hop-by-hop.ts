@@ -3,6 +3,8 @@
  * forwarded. Each hop frames bodies itself, so Transfer-Encoding goes too; Expect is
  * answered by Candor (100-continue) and not forwarded.
  */
+import { trimOws } from './syntax.ts';
+
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -25,7 +27,7 @@ export function connectionNominated(values: readonly string[]): Set<string> | un
   let names: Set<string> | undefined;
   for (const value of values) {
     for (const token of value.split(',')) {
-      const name = token.trim().toLowerCase();
+      const name = trimOws(token).toLowerCase();
       if (name === '' || name === 'close' || name === 'keep-alive' || name === 'upgrade') continue;
       names ??= new Set();
       names.add(name);

@@ -13,7 +13,20 @@
  * it did not read (`leftover`), so the connection decides when the next pipelined request is
  * parsed (one request at a time per connection), and `next()` starts it.
  */
-import { CR, CRLFCRLF, HEX, isOws, LF, latin1, nameIs, snippet, TOKEN } from './syntax.ts';
+import { methodBreak, TARGET, targetBreak } from './request-rules.ts';
+import {
+  CR,
+  CRLFCRLF,
+  HEX,
+  INVALID_VALUE,
+  isOws,
+  LF,
+  latin1,
+  nameIs,
+  snippet,
+  TOKEN,
+  trimOws,
+} from './syntax.ts';
 
 /**
  * Why a request was refused: the status to answer with, a code (llhttp's name for the same
@@ -69,48 +82,6 @@ export const MAX_CHUNK_LINE = 4096;
 /** 13 hex digits is 2^52: any chunk size that fits stays a safe integer. */
 const MAX_CHUNK_DIGITS = 13;
 
-/**
- * The methods the gateway knows (llhttp's list, which node:http's server accepted before):
- * a well-formed method outside it is a 501 (RFC 9110 §9.1), a malformed one a 400.
- */
-const KNOWN_METHODS = new Set([
-  'ACL',
-  'BIND',
-  'CHECKOUT',
-  'CONNECT',
-  'COPY',
-  'DELETE',
-  'GET',
-  'HEAD',
-  'LINK',
-  'LOCK',
-  'M-SEARCH',
-  'MERGE',
-  'MKACTIVITY',
-  'MKCALENDAR',
-  'MKCOL',
-  'MOVE',
-  'NOTIFY',
-  'OPTIONS',
-  'PATCH',
-  'POST',
-  'PROPFIND',
-  'PROPPATCH',
-  'PURGE',
-  'PUT',
-  'QUERY',
-  'REBIND',
-  'REPORT',
-  'SEARCH',
-  'SOURCE',
-  'SUBSCRIBE',
-  'TRACE',
-  'UNBIND',
-  'UNLINK',
-  'UNLOCK',
-  'UNSUBSCRIBE',
-]);
-
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
 const S_CHUNK_SIZE = 2;
@@ -126,18 +97,14 @@ const S_DEAD = 8;
  * ASCII only (RFC 9112 §3.2: URI syntax; raw bytes above 0x7e are not, and llhttp refused them too).
  */
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/([0-9])\.([0-9])$/;
-/** A request target's bytes (see REQUEST_LINE). */
-const TARGET = /^[\x21-\x7e]+$/;
 /** Whole field lines from lastIndex to the end: token, colon (no whitespace before it: RFC 9112 §5.1), value, CRLF. */
 const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
-/** Controls other than HTAB, and DEL: never in a field value (RFC 9110 §5.5). */
-const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 
-/** Each member of a comma-separated list, trimmed, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
+/** Each member of a comma-separated list, without OWS, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
 function listMembers(value: string): string[] {
   const out: string[] = [];
   for (const part of value.split(',')) {
-    const member = part.trim().toLowerCase();
+    const member = trimOws(part).toLowerCase();
     if (member !== '') out.push(member);
   }
   return out;
@@ -425,8 +392,12 @@ export class RequestParser {
       }
       return undefined;
     }
-    if (!KNOWN_METHODS.has(method)) {
-      this.#fail(501, 'HPE_INVALID_METHOD', `method ${method} is not implemented`);
+    // The line's syntax holds (REQUEST_LINE): what is left is a method the gateway does not
+    // know, and the authority of an absolute-form target (an origin-form one needs no more).
+    const broken =
+      methodBreak(method) ?? (target.charCodeAt(0) === 0x2f /* / */ ? undefined : targetBreak(target));
+    if (broken !== undefined) {
+      this.#fail(broken.status, broken.code, broken.details);
       return undefined;
     }
     return [method, target, minor === '0' ? 0 : 1];

@@ -8,7 +8,7 @@
  * and split with indexOf; body bytes are only ever sliced, never looped over in JS.
  */
 import { Failure } from '../failure/failure.ts';
-import { CR, CRLFCRLF, HEX, isOws, LF, latin1, nameIs, snippet, TOKEN } from './syntax.ts';
+import { CR, CRLFCRLF, HEX, isOws, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -92,14 +92,6 @@ const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+[\t ]*:[\t\x20-\x7e\x80-\xff
 function isDigit(s: string, i: number): boolean {
   const c = s.charCodeAt(i);
   return c >= 0x30 && c <= 0x39;
-}
-
-function trimOws(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && isOws(s.charCodeAt(start))) start++;
-  while (end > start && isOws(s.charCodeAt(end - 1))) end--;
-  return start === 0 && end === s.length ? s : s.slice(start, end);
 }
 
 /**

@@ -3,6 +3,7 @@
  * delay-seconds or an HTTP-date. A date already past is no wait at all; a value that is
  * neither form is ignored (undefined), as the header was never sent.
  */
+import { trimOws } from '../../core/http1/syntax.ts';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
@@ -41,7 +42,7 @@ function httpDate(text: string, now: number): number {
 
 export function retryAfterMs(value: string | null, now: number = Date.now()): number | undefined {
   if (value === null) return undefined;
-  const text = value.trim();
+  const text = trimOws(value);
   if (/^\d+$/.test(text)) {
     const ms = Number(text) * 1000;
     return Number.isSafeInteger(ms) ? ms : undefined;

@@ -32,6 +32,15 @@ export function nodeH2Options(limits: H2Limits): ServerOptions {
     maxSessionInvalidFrames: limits.maxInvalidFrames - 1,
     // The same, for new streams refused in a row.
     maxSessionRejectedStreams: limits.maxRejectedStreams - 1,
+    // RFC 9113 §8.2.1: a field value with whitespace at either end makes the request
+    // malformed. nghttp2's own check of it (node:http2's default) drops such a field silently
+    // and the request goes on without it; off, the field reaches h2Refusal, which refuses
+    // the request (400). What nghttp2 drops whatever this says, node:http2 ignores without a
+    // word (its invalid-header callback returns 0, Node 24), so no JS can refuse it: a field
+    // name with a character outside lower-case tchar (a colon, a space, NUL, CR, LF; upper case
+    // is reset PROTOCOL_ERROR), and a value with NUL, CR, LF, another control or DEL. Such a
+    // field never reaches the upstream; the request does, without it.
+    strictFieldWhitespaceValidation: false,
     settings: {
       maxConcurrentStreams: limits.maxConcurrentStreams,
       maxHeaderListSize: limits.maxHeaderListSize,

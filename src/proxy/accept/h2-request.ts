@@ -9,6 +9,8 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
 import type { RequestParseError } from '../../core/http1/request-parser.ts';
+import { fieldBreak, methodBreak, type RuleBreak, targetBreak } from '../../core/http1/request-rules.ts';
+import { snippet, trimOws } from '../../core/http1/syntax.ts';
 import type { DownstreamHead } from '../../core/net/downstream.ts';
 
 /**
@@ -81,27 +83,67 @@ export function h2RequestHead(raw: readonly string[], facts: H2StreamFacts): H2D
 }
 
 /**
- * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors: a target
- * past the URI length (414), or a Host that names another authority than `:authority` (400,
- * RFC 9113 §8.3.1: such a request is malformed). A request with neither nghttp2 resets itself.
+ * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors, by the
+ * same rules (core/http1/request-rules.ts): a method that is not known (501), a `:scheme`
+ * other than http or https, a `:path` that is not the origin form (or `*` for OPTIONS) or
+ * holds bytes a request line may not (400), a target past the URI length (414), a field
+ * whose name is not a token or whose value holds a control character or starts or ends with
+ * whitespace (400: RFC 9113 §8.2.1 makes the request malformed; §8.1.1 lets a server answer
+ * it before closing the stream), or a Host that names another authority than `:authority`
+ * (400, RFC 9113 §8.3.1). `:authority` itself becomes Host, which the accept checks hold to
+ * the authority rule (request-checks.ts). A request with neither nghttp2 resets itself.
+ *
+ * What nghttp2 drops before node:http2 hands the fields over cannot be refused here: see
+ * h2-limits.ts (a field name that is not a token, a value with CR, LF, NUL or another control).
  */
 export function h2Refusal(
   raw: readonly string[],
   head: H2DownstreamHead,
   uriLength: number,
 ): RequestParseError | undefined {
-  if (head.target.length > uriLength)
+  const method = methodBreak(head.method);
+  if (method !== undefined) return refusal(method);
+  const target = head.target;
+  if (target.length > uriLength)
     return { status: 414, code: 'ERR_URI_TOO_LONG', details: 'request target too long', inBody: false };
+  // CONNECT has neither :scheme nor :path (its target is :authority): the accept checks answer it 405.
+  if (head.method !== 'CONNECT') {
+    const scheme = head.scheme.toLowerCase();
+    if (scheme !== 'http' && scheme !== 'https')
+      return refusal({
+        status: 400,
+        code: 'HPE_INVALID_URL',
+        details: `malformed request (:scheme ${snippet(head.scheme)} is not http or https)`,
+      });
+    // RFC 9113 §8.3.1: for http(s), `:path` is the origin form, or `*` for OPTIONS; the absolute
+    // form is HTTP/1.1's alone (nghttp2 lets it through with another :scheme, refused above).
+    if (target.charCodeAt(0) !== 0x2f /* / */ && !(target === '*' && head.method === 'OPTIONS'))
+      return refusal({
+        status: 400,
+        code: 'HPE_INVALID_URL',
+        details: 'malformed request (:path must be a path, or * for OPTIONS)',
+      });
+    const broken = targetBreak(target);
+    if (broken !== undefined) return refusal(broken);
+  }
   let authority: string | undefined;
   let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i] === ':authority') authority = raw[i + 1];
-    else if (raw[i] === 'host') host = raw[i + 1];
+    const name = raw[i];
+    if (name.charCodeAt(0) === 0x3a /* : */) {
+      if (name === ':authority') authority = raw[i + 1];
+      continue;
+    }
+    const field = fieldBreak(name, raw[i + 1]);
+    if (field !== undefined) return refusal(field);
+    if (name === 'host') host = raw[i + 1];
   }
   if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
     return { status: 400, code: 'ERR_HOST_MISMATCH', details: 'Host differs from :authority', inBody: false };
   return undefined;
 }
+
+const refusal = (broken: RuleBreak): RequestParseError => ({ ...broken, inBody: false });
 
 /**
  * The request body: the stream's DATA, read only as fast as the session reads it (the
@@ -135,7 +177,9 @@ export class H2Body extends Readable {
       const flat: string[] = [];
       for (const [name, value] of Object.entries(fields)) {
         if (value === undefined || name.charCodeAt(0) === 58) continue;
-        for (const one of Array.isArray(value) ? value : [value]) flat.push(name, one);
+        // Without SP and HTAB around it, as HTTP/1.1's parser hands a trailer over (node:http2
+        // lets such whitespace through: h2-limits.ts).
+        for (const one of Array.isArray(value) ? value : [value]) flat.push(name, trimOws(one));
       }
       this.trailers = flat;
     });

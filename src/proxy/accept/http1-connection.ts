@@ -29,6 +29,7 @@ import {
   RequestParser,
   type RequestParserHandler,
 } from '../../core/http1/request-parser.ts';
+import { trimOws } from '../../core/http1/syntax.ts';
 import type { DownstreamExchange, DownstreamHead } from '../../core/net/downstream.ts';
 import { LINGER_MS } from '../../core/net/linger.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
@@ -471,5 +472,5 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
 /** Whether an Upgrade field offers h2c (case-insensitive, RFC 9110 §7.8). */
 function offersH2c(value: string): boolean {
-  return value.split(',').some((p) => p.trim().split('/')[0].toLowerCase() === 'h2c');
+  return value.split(',').some((p) => trimOws(p).split('/')[0].toLowerCase() === 'h2c');
 }

@@ -1,8 +1,8 @@
 import type { DownstreamLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { authorityFault } from '../../core/http1/request-rules.ts';
+import { trimOws } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
-
-const HOST = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{0,5})?$/;
 
 function bad(status: number, details: string): Failure {
   return new Failure('http_request_error', details, { status });
@@ -46,17 +46,20 @@ export function checkRequest(
   if (hosts > 1) return bad(400, 'more than one Host header');
   const host = fields.host as string | undefined;
   if (hosts === 0 && req.versionMinor >= 1) return bad(400, 'HTTP/1.1 request without a Host header');
-  if (host !== undefined && !HOST.test(host)) return bad(400, 'invalid Host header');
+  const hostFault = host === undefined ? undefined : authorityFault(host);
+  if (hostFault !== undefined) return bad(400, `invalid Host header (${hostFault})`);
   if (lengths > 1) return bad(400, 'more than one Content-Length header');
 
   const te = fields['transfer-encoding'] as string | undefined;
   if (te !== undefined) {
     if (lengths > 0) return bad(400, 'both Content-Length and Transfer-Encoding: the framing is ambiguous');
     if (req.versionMinor === 0) return bad(400, 'Transfer-Encoding in an HTTP/1.0 request');
+    // RFC 9110 §5.6.1.2: empty list members are ignored, as the parser ignores them.
     const codings = te
       .toLowerCase()
       .split(',')
-      .map((c) => c.trim());
+      .map(trimOws)
+      .filter((c) => c !== '');
     if (codings[codings.length - 1] !== 'chunked') {
       return bad(400, 'Transfer-Encoding must end in chunked: the body length cannot be known');
     }
@@ -73,5 +76,5 @@ export function checkRequest(
 /** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */
 export function maxForwardsSpent(fields: FieldMap): boolean {
   const value = fields['max-forwards'];
-  return typeof value === 'string' && value.trim() === '0';
+  return typeof value === 'string' && trimOws(value) === '0';
 }

@@ -1,3 +1,5 @@
+import { trimOws } from '../../core/http1/syntax.ts';
+
 /** The authority (host[:port]) and origin-form path of a request, from its target and Host. */
 interface RequestTarget {
   readonly authority: string;
@@ -29,7 +31,7 @@ export function hostnameOf(authority: string): string {
 export function isLoop(via: string | undefined, name: string): boolean {
   if (via === undefined || !via.includes(name)) return false;
   for (const entry of via.split(',')) {
-    const receivedBy = entry.trim().split(/\s+/)[1];
+    const receivedBy = trimOws(entry).split(/[ \t]+/)[1];
     if (receivedBy === name) return true;
   }
   return false;

@@ -1,4 +1,5 @@
 import type { HashKey } from '../../core/config/types.ts';
+import { trimOws } from '../../core/http1/syntax.ts';
 
 /**
  * What the hash balancer hashes for this request: the client address, a header's value or a
@@ -25,8 +26,8 @@ function cookieValue(header: string | string[] | undefined, name: string): strin
   if (text === undefined) return undefined;
   for (const pair of text.split(';')) {
     const eq = pair.indexOf('=');
-    if (eq !== -1 && pair.slice(0, eq).trim() === name) {
-      const value = pair.slice(eq + 1).trim();
+    if (eq !== -1 && trimOws(pair.slice(0, eq)) === name) {
+      const value = trimOws(pair.slice(eq + 1));
       return value === '' ? undefined : value;
     }
   }

@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
+import { trimOws } from '../../core/http1/syntax.ts';
 import { hostnameOf } from '../../proxy/route/request-target.ts';
 
 export interface HostCheck {
@@ -56,7 +57,7 @@ export function createHostCheck(listenHost: string, allowedHosts: readonly strin
   return {
     allows(hostHeader) {
       if (hostHeader === undefined) return true;
-      const host = hostnameOf(hostHeader.trim());
+      const host = hostnameOf(trimOws(hostHeader));
       return (fixed ?? ownNames()).has(host) || listed(host);
     },
     describe() {

@@ -3,6 +3,7 @@ import { ConfigError, formatConfigProblems } from '../../core/config/config-erro
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { parseDuration, parseSize } from '../../core/config/units.ts';
+import { trimOws } from '../../core/http1/syntax.ts';
 import { printableJson } from '../../core/printable.ts';
 import { diagnose, OUTCOME_EXIT } from '../../kits/diagnose/diagnose.ts';
 import { discoverForDiagnose } from '../../kits/diagnose/discovered.ts';
@@ -158,12 +159,12 @@ function protocolOf(text: string | undefined): UpstreamProtocol | undefined {
 
 function parseHeader(text: string): [string, string] {
   const colon = text.indexOf(':');
-  const name = colon === -1 ? '' : text.slice(0, colon).trim();
+  const name = colon === -1 ? '' : trimOws(text.slice(0, colon));
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
     throw new TargetError(`--header "${text}" is not "Name: value"`);
   if (name.toLowerCase() === 'host')
     throw new TargetError('set the Host header with --host HOST, not --header');
-  return [name, text.slice(colon + 1).trim()];
+  return [name, trimOws(text.slice(colon + 1))];
 }
 
 function duration(text: string | undefined, option: string): number | undefined {

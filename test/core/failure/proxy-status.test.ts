@@ -31,4 +31,14 @@ describe('readProxyStatus', () => {
     assert.equal(readProxyStatus('edge; received-status=abc')?.receivedStatus, undefined);
     assert.deepEqual(readProxyStatusMembers(undefined), []);
   });
+
+  test('whitespace is SP and HTAB only: obs-text (0xa0) stays part of what it is next to (issue 31)', () => {
+    const member = readProxyStatus('edge-1 ;\terror=connection_refused ; next-hop="app"\t');
+    assert.equal(member?.proxy, 'edge-1');
+    assert.equal(member?.error, 'connection_refused');
+    assert.equal(member?.nextHop, 'app');
+    const nbsp = readProxyStatus('edge-1;\xa0error=connection_refused');
+    assert.equal(nbsp?.error, undefined, 'a parameter after \\xa0 is no parameter');
+    assert.equal(readProxyStatus('\xa0edge-1')?.proxy, '\xa0edge-1');
+  });
 });

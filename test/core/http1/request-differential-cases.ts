@@ -72,6 +72,26 @@ const arbTarget = fc.oneof(
       )
       .map(([t, tag]) => part(t, tag)),
   },
+  {
+    // The absolute form's authority replaces Host upstream (RFC 9112 §3.2.2): valid ones, and
+    // ones no Host could be (credentials, a port past 65535, no host at all).
+    weight: 2,
+    arbitrary: fc
+      .constantFrom<[string, string[]]>(
+        ['http://h.example:8080/p', []],
+        ['HTTP://H.EXAMPLE/p', []],
+        ['http://[::1]:8080/', []],
+        ['http://h.example:/p', []],
+        ['https://h.example:65535?q', []],
+        ['http://user:secret@internal.example/', ['authority-userinfo']],
+        ['http://user@h.example/', ['authority-userinfo']],
+        ['http://h.example:99999999/', ['authority-port-range']],
+        ['http://h.example:65536/', ['authority-port-range']],
+        ['http:///nohost', ['authority-empty-host']],
+        ['http://:80/', ['authority-empty-host']],
+      )
+      .map(([t, tags]) => part(t, ...tags)),
+  },
 );
 
 const arbVersion = fc.oneof(
@@ -117,6 +137,19 @@ const NAMES = ['Host', 'User-Agent', 'Accept', 'x-b', 'Cookie', 'X_Under', "x!#$
 const arbField: fc.Arbitrary<Part> = arbFieldLine(NAMES, (name) =>
   name === 'Connection' ? ['connection-field'] : [],
 ).map(({ line, tags }) => ({ text: line, tags }));
+
+/**
+ * Fields whose value has obs-text where whitespace could be: U+00A0 (0xa0) is no OWS, so it
+ * stays in the value (String#trim() would strip it: a `Connection: \xa0close` read as close).
+ */
+const arbObsTextField = fc
+  .tuple(
+    fc.constantFrom('X-Pad', 'Accept', 'Connection'),
+    fc.constantFrom('\xa0a\xa0', '\xa0', ' \xa0close', 'close\xa0', '\xa0 keep-alive \xa0', 'a\xa0\xa0b'),
+  )
+  .map(([name, value]) =>
+    part(`${name}: ${value}\r\n`, 'obs-text-ws', ...(name === 'Connection' ? ['connection-field'] : [])),
+  );
 
 const arbConnection = fc.constantFrom<Part>(
   part(''),
@@ -186,6 +219,10 @@ const arbChunked: fc.Arbitrary<Framing> = fc
       ['Transfer-Encoding: chunked, chunked\r\n', ['te-chunked-twice']],
       ['Transfer-Encoding: , chunked\r\n', ['te-empty-member']],
       ['Transfer-Encoding: chunked, gzip\r\n', ['te-not-chunked']],
+      // obs-text around chunked: not OWS, so not chunked (llhttp, nginx and HAProxy agree).
+      ['Transfer-Encoding: \xa0chunked\xa0\r\n', ['te-not-chunked', 'obs-text-ws']],
+      ['Transfer-Encoding: chunked\xa0\r\n', ['te-not-chunked', 'obs-text-ws']],
+      ['Transfer-Encoding: gzip, \xa0chunked\r\n', ['te-not-chunked', 'obs-text-ws']],
       ['Transfer-Encoding: gzip\r\n', ['te-not-chunked']],
       ['Transfer-Encoding: chunked\r\nContent-Length: 3\r\n', ['te-and-cl']],
       ['Content-Length: 3\r\nTransfer-Encoding: chunked\r\n', ['te-and-cl']],
@@ -252,7 +289,9 @@ const arbAnyRequest: fc.Arbitrary<RequestCase> = fc
   .tuple(
     fc.boolean(),
     arbRequestLine,
-    fc.array(arbField, { maxLength: 5 }),
+    fc.array(fc.oneof({ weight: 8, arbitrary: arbField }, { weight: 1, arbitrary: arbObsTextField }), {
+      maxLength: 5,
+    }),
     arbConnection,
     fc.oneof(arbNone, arbLength, arbChunked),
     arbBody,
@@ -292,6 +331,7 @@ const VALID = new Set([
   'te-coding-chunked',
   'te-two-fields',
   'leading-crlf',
+  'obs-text-ws',
 ]);
 
 /** Half valid requests, half near-valid ones (each may bend several rules). */

@@ -512,6 +512,10 @@ describe('Transfer-Encoding', () => {
     ['gzip', /does not end in chunked/],
     ['chunked, gzip', /does not end in chunked/],
     ['chunked;q=1', /does not end in chunked/],
+    // obs-text, not OWS: only SP and HTAB are trimmed (issue 31, item 8).
+    ['\xa0chunked', /does not end in chunked/],
+    ['chunked\xa0', /does not end in chunked/],
+    ['gzip, \xa0chunked', /does not end in chunked/],
     ['', /empty Transfer-Encoding/],
     [' , ', /empty Transfer-Encoding/],
     ['chunked, chunked', /chunked applied more than once/],

@@ -231,6 +231,29 @@ describe('transfer codings under chunked', () => {
     });
   }
 
+  // obs-text is no whitespace (RFC 9110 §5.6.3): String#trim() would have read `\xa0chunked` as
+  // chunked, where every hop that follows the RFC sees a coding that is not (issue 31, item 8).
+  for (const value of ['\xa0chunked', 'chunked\xa0', '\xa0chunked\xa0']) {
+    test(`Transfer-Encoding ${JSON.stringify(value)} from an upstream is garbage: 502 http_response_transfer_coding`, async (t) => {
+      const fault = await startRawFault(
+        answerEach(() =>
+          Buffer.from(
+            `HTTP/1.1 200 OK\r\ntransfer-encoding: ${value}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+            'latin1',
+          ),
+        ),
+      );
+      const gw = await through(t, fault);
+      const res = await request(gw.url, { headers: { 'x-request-id': 'nbsp-te' } });
+      assert.equal(res.status, 502);
+      assert.match(
+        proxyStatus(res),
+        /^edge-1; error=http_response_transfer_coding; details="Transfer-Encoding \\"\?*chunked\?*\\" does not end in chunked"; next-hop="app"$/,
+      );
+      assert.equal((await gw.logFor('nbsp-te')).error, 'http_response_transfer_coding');
+    });
+  }
+
   test('a corrupt gzip body aborts the transfer after the head; the log names the coding', async (t) => {
     const coded = gzipSync(content);
     coded[coded.length - 6] ^= 0xff; // the CRC of the content

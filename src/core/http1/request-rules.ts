@@ -1,0 +1,127 @@
+/**
+ * What a request's method, target, authority and fields must be, whichever wire carried them:
+ * the HTTP/1.1 parser (request-parser.ts) refuses with these as it reads a head, the HTTP/2
+ * server (proxy/accept/h2-request.ts) with the very same rules on a stream's fields, and the
+ * accept phase's Host check (proxy/accept/request-checks.ts) reads the authority rule. One set
+ * of rules, so that a request one protocol refuses cannot reach an upstream over the other.
+ */
+import { INVALID_VALUE, isOws, TOKEN } from './syntax.ts';
+
+/** A rule a request broke: the status to answer, llhttp's name for the fault, and the details. */
+export interface RuleBreak {
+  readonly status: number;
+  readonly code: string;
+  readonly details: string;
+}
+
+/**
+ * The methods the gateway knows (llhttp's list, which node:http's server accepted before):
+ * a well-formed method outside it is a 501 (RFC 9110 §9.1), a malformed one a 400.
+ */
+const KNOWN_METHODS = new Set([
+  'ACL',
+  'BIND',
+  'CHECKOUT',
+  'CONNECT',
+  'COPY',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'LINK',
+  'LOCK',
+  'M-SEARCH',
+  'MERGE',
+  'MKACTIVITY',
+  'MKCALENDAR',
+  'MKCOL',
+  'MOVE',
+  'NOTIFY',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PROPFIND',
+  'PROPPATCH',
+  'PURGE',
+  'PUT',
+  'QUERY',
+  'REBIND',
+  'REPORT',
+  'SEARCH',
+  'SOURCE',
+  'SUBSCRIBE',
+  'TRACE',
+  'UNBIND',
+  'UNLINK',
+  'UNLOCK',
+  'UNSUBSCRIBE',
+]);
+
+/** A request target's bytes: visible ASCII only (RFC 9112 §3.2: URI syntax; raw bytes above 0x7e are not). */
+export const TARGET = /^[\x21-\x7e]+$/;
+
+/** `scheme://`: an absolute-form target with an authority (RFC 3986 §3). */
+const HIERARCHICAL = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
+/** host [ ":" port ] (RFC 3986 §3.2.2): a reg-name or an IP literal; no userinfo. */
+const AUTHORITY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]*))?$/;
+
+const malformed = (code: string, what: string): RuleBreak => ({
+  status: 400,
+  code,
+  details: `malformed request (${code}: ${what})`,
+});
+
+/** A method that is not a token is a 400; one the gateway does not know, a 501 (methods are case-sensitive: `get` is not GET). */
+export function methodBreak(method: string): RuleBreak | undefined {
+  if (KNOWN_METHODS.has(method)) return undefined;
+  if (!TOKEN.test(method)) return malformed('HPE_INVALID_METHOD', 'invalid method');
+  return { status: 501, code: 'HPE_INVALID_METHOD', details: `method ${method} is not implemented` };
+}
+
+/**
+ * What is wrong with an authority (a Host value, `:authority`, an absolute-form target's),
+ * or undefined when it is a host with an optional port. RFC 9110 §4.2.1: an http(s) URI with
+ * an empty host MUST be rejected; §4.2.4: userinfo (`user:secret@`) is deprecated and its
+ * presence SHOULD be treated as an error (it would leak credentials to the upstream as Host);
+ * a port past 65535 names no port at all.
+ */
+export function authorityFault(authority: string): string | undefined {
+  if (authority === '' || authority.charCodeAt(0) === 0x3a /* : */) return 'empty host';
+  if (authority.includes('@')) return 'userinfo (user@) in the authority';
+  const m = AUTHORITY.exec(authority);
+  if (m === null) return 'not a host[:port]';
+  if (m[1] !== undefined && (m[1].length > 5 || Number(m[1]) > 65535)) return 'port out of range';
+  return undefined;
+}
+
+/**
+ * A request target's bytes and, in the absolute form, its authority: the same check a Host
+ * value gets, since that authority replaces Host on the way upstream (RFC 9112 §3.2.2).
+ * Which forms a method may use is the accept phase's to judge (request-checks.ts).
+ */
+export function targetBreak(target: string): RuleBreak | undefined {
+  if (!TARGET.test(target)) return malformed('HPE_INVALID_URL', 'invalid request target');
+  const first = target.charCodeAt(0);
+  if (first === 0x2f /* / */ || first === 0x2a /* * */) return undefined;
+  const scheme = HIERARCHICAL.exec(target);
+  if (scheme === null) return undefined;
+  const rest = target.slice(scheme[0].length);
+  const end = rest.search(/[/?#]/);
+  const fault = authorityFault(end === -1 ? rest : rest.slice(0, end));
+  return fault === undefined ? undefined : malformed('HPE_INVALID_URL', `absolute-form target: ${fault}`);
+}
+
+/**
+ * A field the HTTP/1.1 parser would refuse, as it is handed over by another wire (HTTP/2):
+ * a name that is not a token, a control character in the value, or whitespace around it
+ * (RFC 9113 §8.2.1: such a field makes the request malformed; HTTP/1.1's parser strips that
+ * whitespace as OWS, but over HTTP/2 there is no OWS to strip).
+ */
+export function fieldBreak(name: string, value: string): RuleBreak | undefined {
+  if (!TOKEN.test(name)) return malformed('HPE_INVALID_HEADER_TOKEN', 'invalid header field name');
+  if (INVALID_VALUE.test(value))
+    return malformed('HPE_INVALID_HEADER_TOKEN', `invalid character in the value of header "${name}"`);
+  if (value !== '' && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1))))
+    return malformed('HPE_INVALID_HEADER_TOKEN', `whitespace around the value of header "${name}"`);
+  return undefined;
+}
