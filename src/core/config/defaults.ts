@@ -15,6 +15,8 @@ export const DEFAULTS = {
   route: {
     path: '/',
     stripPrefix: false,
+    // An upstream that decodes %2F sees other segments than the router matched: a route opts in.
+    allowEncodedSlashes: false,
     // nginx's proxy_request_buffering: a small body is read whole before a connection is taken.
     limits: { body: 10 * MiB, buffer: 1 * MiB },
     requestBuffering: true,
@@ -82,6 +84,10 @@ export const DEFAULTS = {
     fall: 3,
   },
   errors: { exposeUpstreamAddress: false },
+  // Normalised, as an upstream that resolves dot-segments reads the path (src/core/uri-path.ts).
+  // Slashes are not merged, as in Envoy (nginx merges): an empty segment may mean something
+  // to the upstream (`/proxy/http://x`), and merging would change what it receives.
+  paths: { normalize: true, mergeSlashes: false },
   trustForwardedFrom: [],
   limits: {
     headerSize: 32 * KiB,
