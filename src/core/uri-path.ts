@@ -10,7 +10,7 @@
  * (§2.3: `%41` is `A`, `%2e` is `.`), the other escapes kept with upper-case hex (`%2f` is
  * `%2F`), then dot-segments removed (§5.2.4, `%2e` counting as the dot it is). Refused: a
  * byte outside visible ASCII, a backslash (some servers read it as `/`), a `%` not followed
- * by two hex digits, and `%00`. An encoded slash (`%2F`, or `%5C` for a backslash) is not a
+ * by two hex digits, and `%00` (also with normalisation off). An encoded slash (`%2F`, or `%5C` for a backslash) is not a
  * segment separator here and stays encoded; the caller says whether it may go on, since an
  * upstream that decodes it would see another path.
  */
@@ -78,14 +78,16 @@ export function normalizePath(path: string, options: PathOptions): NormalPath | 
     const value = high * 16 + low;
     if (value === 0) return { problem: 'the path holds an encoded NUL (%00)' };
     if (value === 0x2f || value === 0x5c) encodedSlash = true;
-    out += path.slice(plain, i);
-    out += options.normalize && isUnreserved(value) ? String.fromCharCode(value) : `%${HEX[high]}${HEX[low]}`;
     i += 2;
+    if (!options.normalize) continue;
+    out += path.slice(plain, i - 2);
+    out += isUnreserved(value) ? String.fromCharCode(value) : `%${HEX[high]}${HEX[low]}`;
     plain = i + 1;
   }
-  out += path.slice(plain);
+  // Off, the path goes on byte for byte as sent (a signature over it stays valid): only checked.
   if (!options.normalize)
-    return { path: options.mergeSlashes ? out.replace(/\/{2,}/g, '/') : out, encodedSlash };
+    return { path: options.mergeSlashes ? path.replace(/\/{2,}/g, '/') : path, encodedSlash };
+  out += path.slice(plain);
   return { path: removeDotSegments(out, options.mergeSlashes), encodedSlash };
 }
 

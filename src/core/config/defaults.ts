@@ -85,9 +85,11 @@ export const DEFAULTS = {
   },
   errors: { exposeUpstreamAddress: false },
   // Normalised, as an upstream that resolves dot-segments reads the path (src/core/uri-path.ts).
-  // Slashes are not merged, as in Envoy (nginx merges): an empty segment may mean something
-  // to the upstream (`/proxy/http://x`), and merging would change what it receives.
-  paths: { normalize: true, mergeSlashes: false },
+  // Slashes merged, as nginx and Apache do by default (Envoy does not): behind either, `//admin`
+  // unmerged would pass a route's policy at /admin and still be served as /admin; merged, the
+  // upstream receives exactly the path that was matched, whether it merges or not. An upstream
+  // to which an empty segment means something (`/files//x`) turns it off.
+  paths: { normalize: true, mergeSlashes: true },
   trustForwardedFrom: [],
   limits: {
     headerSize: 32 * KiB,

@@ -75,7 +75,7 @@ export function admit(
   const upstream = runtime.upstreams.get(route.upstream as string) as Upstream;
   record.upstream = upstream.name;
   const forwarded = upstreamPath(route, path);
-  const escapes = rewriteEscapes(forwarded);
+  const escapes = forwarded === path ? undefined : rewriteEscapes(forwarded);
   if (escapes) return escapes;
   // The log keeps what the client sent as `path`; what went upstream instead, when it differs.
   if (forwarded !== head.target) record.upstreamPath = forwarded;

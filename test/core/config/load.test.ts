@@ -182,7 +182,7 @@ test('every field of a full config is read, converted to runtime units and resol
       },
     },
     errors: { exposeUpstreamAddress: true },
-    paths: { normalize: true, mergeSlashes: false },
+    paths: { normalize: true, mergeSlashes: true },
     trustForwardedFrom: ['10.0.0.0/8', '::1', '192.168.1.7'],
     limits: {
       headerSize: 16 * 1024,
@@ -257,7 +257,7 @@ test('a minimal config gets every default', () => {
       },
     },
     errors: { exposeUpstreamAddress: false },
-    paths: { normalize: true, mergeSlashes: false },
+    paths: { normalize: true, mergeSlashes: true },
     trustForwardedFrom: [],
     limits: {
       headerSize: 32 * 1024,
