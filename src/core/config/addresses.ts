@@ -144,7 +144,7 @@ export function parseRoutePath(text: string): Parsed<string> {
   const normal = normalizePath(text, { normalize: true, mergeSlashes: false });
   if ('problem' in normal)
     return {
-      problem: `expected a path prefix requests can match, got ${describeValue(text)}: ${normal.problem}`,
+      problem: `expected a valid path prefix, got ${describeValue(text)}: ${normal.problem}`,
     };
   if (normal.path !== text) {
     return {
