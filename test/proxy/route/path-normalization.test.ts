@@ -171,6 +171,9 @@ for (const protocol of ['HTTP/1.1', 'HTTP/2'] as const) {
       assert.equal(climbed.answer.body, 'served /secret');
       const inside = await forwarded(protocol, '/v1/users/./7/../8?x=..');
       assert.equal(inside.seen, '/api/v1/users/8?x=..');
+      // Before, the pattern sent this as /static/1/../../secret.
+      const pattern = await forwarded(protocol, '/assets/v-1/../../secret');
+      assert.equal(pattern.seen, '/secret');
       // A pattern can join what it captured into a dot-segment: refused, never resolved.
       const joined = await forwarded(protocol, '/assets/v-../../secret');
       assert.equal(
