@@ -1,3 +1,4 @@
+import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { hasDotSegment, type NormalPath, normalizePath, type PathOptions } from '../../core/uri-path.ts';
 
@@ -32,16 +33,28 @@ export function routedPath(requestTarget: string, path: string, options: PathOpt
 }
 
 /**
+ * An encoded slash stays encoded and is no separator to the router; an upstream that decodes
+ * it would see segments the router never matched, so only a route that says its upstream
+ * reads `%2F` as data takes one.
+ */
+export function encodedSlashRefused(normal: NormalPath, route: RouteConfig): Failure | undefined {
+  return normal.encodedSlash && !route.allowEncodedSlashes
+    ? refused('the path holds an encoded slash (%2F or %5C), which this route does not accept')
+    : undefined;
+}
+
+/**
  * A rewritten path must stay where the route put it: from a normal path, a prefix rewrite or
  * strip_prefix cannot make a dot-segment, but a pattern's replacement can join what it
  * captured into one (`/static-..` rewritten to `/static/..`), and with `paths.normalize` off
  * the client's own pass through. Such a path is refused rather than resolved, which would
- * send the request outside the prefix the route rewrites to.
+ * send the request outside the prefix the route rewrites to. A path the route left as it was
+ * goes on (with normalisation off, exactly as sent).
  */
-export function rewriteEscapes(upstreamPath: string): Failure | undefined {
-  const q = upstreamPath.indexOf('?');
-  const path = q === -1 ? upstreamPath : upstreamPath.slice(0, q);
-  return hasDotSegment(path)
+export function rewriteEscapes(routed: string, rewritten: string): Failure | undefined {
+  if (rewritten === routed) return undefined;
+  const q = rewritten.indexOf('?');
+  return hasDotSegment(q === -1 ? rewritten : rewritten.slice(0, q))
     ? refused("the route's rewrite of this path has a dot-segment, which would leave its prefix")
     : undefined;
 }

@@ -6,7 +6,7 @@ import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { ListenerFacts } from '../accept/listener.ts';
 import type { Release } from '../admit/in-flight-limit.ts';
 import { RedirectAnswer, redirectLocation } from '../route/redirect.ts';
-import { rewriteEscapes, routedPath } from '../route/request-path.ts';
+import { encodedSlashRefused, rewriteEscapes, routedPath } from '../route/request-path.ts';
 import { hostnameOf, isLoop, splitTarget } from '../route/request-target.ts';
 import { upstreamPath } from '../route/rewrite.ts';
 import type { Runtime } from './runtime.ts';
@@ -42,7 +42,7 @@ export function admit(
   const { head, fields } = request;
   const host = fields.host;
   const target = splitTarget(head.target || '/', typeof host === 'string' ? host : '');
-  const authority = target.authority;
+  const { authority } = target;
   if (isLoop(fields.via as string | undefined, runtime.name)) {
     return new Failure('proxy_loop_detected', `this request already passed through "${runtime.name}"`);
   }
@@ -58,13 +58,8 @@ export function admit(
     return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
   record.route = route.name;
   owner.routed(route);
-  if (normal.encodedSlash && !route.allowEncodedSlashes) {
-    return new Failure(
-      'http_request_error',
-      'the path holds an encoded slash (%2F or %5C), which this route does not accept',
-      { status: 400 },
-    );
-  }
+  const slash = encodedSlashRefused(normal, route);
+  if (slash) return slash;
   if (route.redirect !== undefined) {
     const location = redirectLocation(route.redirect, listener.protocol, authority, path);
     if (location === undefined)
@@ -75,7 +70,7 @@ export function admit(
   const upstream = runtime.upstreams.get(route.upstream as string) as Upstream;
   record.upstream = upstream.name;
   const forwarded = upstreamPath(route, path);
-  const escapes = forwarded === path ? undefined : rewriteEscapes(forwarded);
+  const escapes = rewriteEscapes(path, forwarded);
   if (escapes) return escapes;
   // The log keeps what the client sent as `path`; what went upstream instead, when it differs.
   if (forwarded !== head.target) record.upstreamPath = forwarded;
