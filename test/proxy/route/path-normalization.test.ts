@@ -98,6 +98,9 @@ routes:
     match: { path: /files }
     upstream: app
     allow_encoded_slashes: true
+  - name: moved
+    match: { path: /moved }
+    redirect: { scheme: https }
   - name: catch-all
     match: { path: / }
     upstream: app
@@ -223,6 +226,13 @@ for (const protocol of ['HTTP/1.1', 'HTTP/2'] as const) {
         assert.equal(line.path, target);
         assert.equal(line.protocol, protocol);
       }
+    });
+
+    test('a redirect keeps the normal path, the query as sent', async () => {
+      const { answer, seen } = await forwarded(protocol, '/x/../moved/./a/%62?q=%2e');
+      assert.equal(answer.status, 308);
+      assert.equal(answer.headers.location, 'https://gw.test/moved/a/b?q=%2e');
+      assert.equal(seen, undefined);
     });
 
     test('a route that opts in forwards encoded slashes as they are (hex in upper case)', async () => {
