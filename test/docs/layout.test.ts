@@ -60,8 +60,9 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['config', 'http1'], // schema and loading of the frozen config; the strict HTTP/1.1 parsers and serializers
     // the vocabulary, socket-level utilities, the counts every bound is made of, the retry
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
-    // the escaping of what others wrote before it is printed: import nothing of ours
-    ['failure', 'net', 'limits', 'ids', 'retry', 'version', 'printable'],
+    // the escaping of what others wrote before it is printed, a request path's normal form:
+    // import nothing of ours
+    ['failure', 'net', 'limits', 'ids', 'retry', 'version', 'printable', 'uri-path'],
   ],
 };
 

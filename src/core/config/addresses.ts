@@ -5,6 +5,7 @@
  */
 
 import { isIP } from 'node:net';
+import { normalizePath } from '../uri-path.ts';
 import { describeValue } from './describe-value.ts';
 
 export type Parsed<T> = { readonly value: T } | { readonly problem: string };
@@ -128,11 +129,26 @@ export function parseRouteHost(text: string): Parsed<string> {
   return { value: host };
 }
 
-/** A route's path prefix, without its trailing slash ("/v1/" and "/v1" are one route), except "/". */
+/**
+ * A route's path prefix, without its trailing slash ("/v1/" and "/v1" are one route), except "/".
+ * It must be in the normal form requests are matched in (src/core/uri-path.ts): a prefix with a
+ * dot-segment or an escaped letter would never match, and one a rewrite puts in front of a
+ * path would send it outside the prefix.
+ */
 export function parseRoutePath(text: string): Parsed<string> {
   if (!/^\/[^\s?#]*$/.test(text)) {
     return {
       problem: `expected a path prefix starting with "/" (no spaces, query or fragment), got ${describeValue(text)}`,
+    };
+  }
+  const normal = normalizePath(text, { normalize: true, mergeSlashes: false });
+  if ('problem' in normal)
+    return {
+      problem: `expected a valid path prefix, got ${describeValue(text)}: ${normal.problem}`,
+    };
+  if (normal.path !== text) {
+    return {
+      problem: `expected a path prefix in the normal form requests are matched in, got ${describeValue(text)}: write ${describeValue(normal.path)}`,
     };
   }
   return { value: text.replace(/\/+$/, '') || '/' };

@@ -21,6 +21,7 @@ export function checkCrossFields(document: unknown, report: Report): void {
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
   checkRoutes(document.routes, report);
+  checkMergedPaths(document.paths, document.routes, report);
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document.listen, report);
   checkTimeoutOrder(upstreams, report);
@@ -38,6 +39,21 @@ function checkUpstreamNames(upstreams: Record<string, unknown> | undefined, repo
         'key',
       );
     }
+  }
+}
+
+/** With merge_slashes, a request path never holds "//": a route's prefix that does would match nothing. */
+function checkMergedPaths(paths: unknown, routes: unknown, report: Report): void {
+  const merge = mappingAt({ paths }, 'paths')?.merge_slashes;
+  if ((typeof merge === 'boolean' ? merge : DEFAULTS.paths.mergeSlashes) === false) return;
+  for (const [index, route] of itemsOf(routes)) {
+    // Trailing slashes are dropped from a prefix anyway ("/v1//" is "/v1").
+    const path = stringAt(mappingAt(route, 'match'), 'path')?.replace(/\/+$/, '');
+    if (path === undefined || !path.includes('//')) continue;
+    report(
+      ['routes', index, 'match', 'path'],
+      `"${path}" would match no request: paths.merge_slashes merges "//" before matching (write "${path.replace(/\/{2,}/g, '/')}", or set paths.merge_slashes: false)`,
+    );
   }
 }
 

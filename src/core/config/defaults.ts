@@ -15,6 +15,8 @@ export const DEFAULTS = {
   route: {
     path: '/',
     stripPrefix: false,
+    // An upstream that decodes %2F sees other segments than the router matched: a route opts in.
+    allowEncodedSlashes: false,
     // nginx's proxy_request_buffering: a small body is read whole before a connection is taken.
     limits: { body: 10 * MiB, buffer: 1 * MiB },
     requestBuffering: true,
@@ -82,6 +84,12 @@ export const DEFAULTS = {
     fall: 3,
   },
   errors: { exposeUpstreamAddress: false },
+  // Normalised, as an upstream that resolves dot-segments reads the path (src/core/uri-path.ts).
+  // Slashes merged, as nginx and Apache do by default (Envoy does not): behind either, `//admin`
+  // unmerged would pass a route's policy at /admin and still be served as /admin; merged, the
+  // upstream receives exactly the path that was matched, whether it merges or not. An upstream
+  // to which an empty segment means something (`/files//x`) turns it off.
+  paths: { normalize: true, mergeSlashes: true },
   trustForwardedFrom: [],
   limits: {
     headerSize: 32 * KiB,

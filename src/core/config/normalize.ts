@@ -71,6 +71,10 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     errors: {
       exposeUpstreamAddress: raw.errors?.expose_upstream_address ?? DEFAULTS.errors.exposeUpstreamAddress,
     },
+    paths: {
+      normalize: raw.paths?.normalize ?? DEFAULTS.paths.normalize,
+      mergeSlashes: raw.paths?.merge_slashes ?? DEFAULTS.paths.mergeSlashes,
+    },
     trustForwardedFrom: [...(raw.trust_forwarded_from ?? DEFAULTS.trustForwardedFrom)],
     limits: {
       headerSize: size(limits.header_size, DEFAULTS.limits.headerSize),
@@ -155,6 +159,7 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     path,
     ...(raw.upstream === undefined ? {} : { upstream: raw.upstream }),
     stripPrefix: raw.strip_prefix ?? DEFAULTS.route.stripPrefix,
+    allowEncodedSlashes: raw.allow_encoded_slashes ?? DEFAULTS.route.allowEncodedSlashes,
     ...optional('conditions', toConditions(raw.match)),
     ...optional('rewrite', toRewrite(raw.rewrite)),
     ...optional('redirect', toRedirect(raw.redirect)),

@@ -85,6 +85,7 @@ const Route = mapping(
     ),
     upstream: Type.Optional(Type.String({ minLength: 1, expected: 'the name of an upstream' })),
     strip_prefix: flag(),
+    allow_encoded_slashes: flag(),
     ...ROUTE_POLICY_FIELDS,
     limits: Type.Optional(mapping({ body: size(), buffer: size() }, 'a mapping of limits')),
     request_buffering: flag(),
@@ -249,6 +250,9 @@ export const ConfigSchema = mapping(
     }),
     store: Store,
     errors: Type.Optional(mapping({ expose_upstream_address: flag() }, 'a mapping of error settings')),
+    paths: Type.Optional(
+      mapping({ normalize: flag(), merge_slashes: flag() }, 'a mapping with normalize and/or merge_slashes'),
+    ),
     trust_forwarded_from: Type.Optional(
       Type.Array(
         Type.String({

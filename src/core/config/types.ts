@@ -19,6 +19,8 @@ export interface GatewayConfig {
   readonly routes: readonly RouteConfig[];
   readonly upstreams: Readonly<Record<string, UpstreamConfig>>;
   readonly errors: ErrorsConfig;
+  /** How a request's path is made what the router matches and the upstream receives (src/core/uri-path.ts). */
+  readonly paths: PathsConfig;
   /** Where rate limits are shared with other gateways; absent: each gateway keeps its own. */
   readonly store?: StoreConfig;
   /** Addresses or CIDR blocks of proxies whose X-Forwarded-* / Forwarded headers we keep. */
@@ -90,6 +92,8 @@ export interface RouteConfig {
   /** The upstream that serves the route; absent when the route answers with a redirect. */
   readonly upstream?: string;
   readonly stripPrefix: boolean;
+  /** A path with `%2F` or `%5C` may take this route (else 400): for an upstream that reads them as data. */
+  readonly allowEncodedSlashes: boolean;
   /** Method, header and query conditions; absent when the route tests only host and path. */
   readonly conditions?: RouteConditions;
   /** The path the upstream sees, other than the client's (strip_prefix is the simplest case). */
@@ -325,6 +329,13 @@ interface UpstreamTlsConfig {
   /** A client certificate (and its key) presented to targets that ask for one (mTLS). */
   readonly cert?: string;
   readonly key?: string;
+}
+
+export interface PathsConfig {
+  /** Unreserved escapes decoded, dot-segments removed, before matching and forwarding. */
+  readonly normalize: boolean;
+  /** Runs of "/" merged into one, before matching and forwarding. */
+  readonly mergeSlashes: boolean;
 }
 
 interface ErrorsConfig {

@@ -18,6 +18,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['method', (r) => r.method],
   ['host', (r) => r.host],
   ['path', (r) => r.path],
+  ['upstream_path', (r) => r.upstreamPath],
   ['protocol', (r) => r.protocol],
   ['route', (r) => r.route],
   ['upstream', (r) => r.upstream],

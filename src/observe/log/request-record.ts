@@ -17,7 +17,7 @@ export interface AttemptOutcome {
  * Everything the log line says about one request, filled in as the phases run. It is the
  * only per-request state the log phase reads, so every field has exactly one writing module
  * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
- * client_aborted and upgraded; admit the route and upstream; the attempt loop the target,
+ * client_aborted and upgraded; admit the route, upstream and upstream path; the attempt loop the target,
  * stage, tries, retry_skipped, panic and hash_home; the exchange what the wire showed (bytes,
  * connect and first-byte times, reuse, resets, dropped interim answers).
  */
@@ -33,7 +33,10 @@ export class RequestRecord {
   readonly clientAddress: string;
   readonly method: string;
   readonly host: string;
+  /** The request target as the client sent it. */
   readonly path: string;
+  /** The path (with its query) sent upstream, when it is not the target as sent: normalised, rewritten. */
+  upstreamPath: string | undefined;
   /** The protocol the request came over (DownstreamHead.protocol): HTTP/1.0, HTTP/1.1, HTTP/2. */
   protocol: string | undefined;
   /** The request is gRPC over HTTP/2: a gateway-made failure is answered in gRPC's Trailers-Only form. */

@@ -6,7 +6,9 @@ import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { ListenerFacts } from '../accept/listener.ts';
 import type { Release } from '../admit/in-flight-limit.ts';
 import { RedirectAnswer, redirectLocation } from '../route/redirect.ts';
+import { encodedSlashRefused, rewriteEscapes, routedPath } from '../route/request-path.ts';
 import { hostnameOf, isLoop, splitTarget } from '../route/request-target.ts';
+import { upstreamPath } from '../route/rewrite.ts';
 import type { Runtime } from './runtime.ts';
 
 /** A request that passed accept and route: where it goes and as what. The target is picked per attempt. */
@@ -15,8 +17,8 @@ export interface Admitted {
   readonly upstream: Upstream;
   /** host[:port] the client addressed. */
   readonly authority: string;
-  /** Origin-form path as the client sent it (before strip_prefix). */
-  readonly path: string;
+  /** The path (query included) the upstream receives: normalised, then rewritten by the route. */
+  readonly upstreamPath: string;
   /** Gives back the load-shedding slots the request holds; the caller ties it to the request's end. */
   readonly release: Release;
 }
@@ -39,17 +41,25 @@ export function admit(
 ): Admitted | Failure | RedirectAnswer | Promise<Admitted | Failure> {
   const { head, fields } = request;
   const host = fields.host;
-  const { authority, path } = splitTarget(head.target || '/', typeof host === 'string' ? host : '');
+  const target = splitTarget(head.target || '/', typeof host === 'string' ? host : '');
+  const { authority } = target;
   if (isLoop(fields.via as string | undefined, runtime.name)) {
     return new Failure('proxy_loop_detected', `this request already passed through "${runtime.name}"`);
   }
 
+  // The router matches, and the upstream receives, the path in its normal form: the one an
+  // upstream that resolves "/x/../admin" would act on (src/core/uri-path.ts).
+  const normal = routedPath(head.target, target.path, runtime.config.paths);
+  if (normal instanceof Failure) return normal;
+  const path = normal.path;
   const hostname = hostnameOf(authority);
   const route = runtime.router.match(hostname, path, { method: head.method, headers: fields });
   if (!route)
     return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
   record.route = route.name;
   owner.routed(route);
+  const slash = encodedSlashRefused(normal, route);
+  if (slash) return slash;
   if (route.redirect !== undefined) {
     const location = redirectLocation(route.redirect, listener.protocol, authority, path);
     if (location === undefined)
@@ -59,6 +69,11 @@ export function admit(
   // The loader made sure a route without a redirect names an upstream that exists.
   const upstream = runtime.upstreams.get(route.upstream as string) as Upstream;
   record.upstream = upstream.name;
+  const forwarded = upstreamPath(route, path);
+  const escapes = rewriteEscapes(path, forwarded);
+  if (escapes) return escapes;
+  // The log keeps what the client sent as `path`; what went upstream instead, when it differs.
+  if (forwarded !== head.target) record.upstreamPath = forwarded;
   const length = fields['content-length'] as string | undefined;
   if (length !== undefined && Number(length) > route.limits.body) {
     return new Failure(
@@ -77,7 +92,7 @@ export function admit(
     now: performance.now(),
   });
   const admitted = (release: Release | Failure): Admitted | Failure =>
-    release instanceof Failure ? release : { route, upstream, authority, path, release };
+    release instanceof Failure ? release : { route, upstream, authority, upstreamPath: forwarded, release };
   return release instanceof Promise ? release.then(admitted) : admitted(release);
 }
 

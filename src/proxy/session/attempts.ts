@@ -6,7 +6,6 @@ import type { Target } from '../../upstream/targets/upstream.ts';
 import { decideRetry } from '../decide/retry-policy.ts';
 import { Exchange, type ExchangeOwner } from '../forward/exchange.ts';
 import { UpstreamRequest } from '../forward/upstream-request.ts';
-import { upstreamPath } from '../route/rewrite.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
 import type { Admitted } from './admit.ts';
@@ -48,7 +47,7 @@ export class Attempts implements ExchangeOwner {
     this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method);
     this.request = new UpstreamRequest(owner.exchange, fields, record, runtime, {
       route,
-      path: upstreamPath(route, admitted.path),
+      path: admitted.upstreamPath,
       authority: admitted.authority,
       protocol: owner.listener.protocol,
       vars: owner.templateVars(),

@@ -563,3 +563,48 @@ test('h2 needs https:// targets and h2c http:// ones, each refusal naming the ot
     ),
   ]);
 });
+
+test('a route path not in the normal form requests are matched in is refused, with the form to write', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { path: /api/../admin }
+    upstream: api
+  - match: { path: /%7Euser }
+    upstream: api
+  - match: { path: /a%2fb }
+    upstream: api
+  - match: { path: /v1 }
+    upstream: api
+    rewrite: { prefix: "/a%zz" }
+  - match: { path: /x//y }
+    upstream: api
+upstreams:
+  api:
+${TARGET}`;
+  const normalForm = (got: string, write: string) =>
+    `expected a path prefix in the normal form requests are matched in, got "${got}": write "${write}"`;
+  assert.deepEqual(problemsOf(text), [
+    problem(4, 20, 'routes[0].match.path', normalForm('/api/../admin', '/admin')),
+    problem(6, 20, 'routes[1].match.path', normalForm('/%7Euser', '/~user')),
+    problem(8, 20, 'routes[2].match.path', normalForm('/a%2fb', '/a%2Fb')),
+    problem(
+      12,
+      24,
+      'routes[3].rewrite.prefix',
+      'expected a valid path prefix, got "/a%zz": the path holds a "%" that is not followed by two hex digits',
+    ),
+    problem(
+      13,
+      20,
+      'routes[4].match.path',
+      '"/x//y" would match no request: paths.merge_slashes merges "//" before matching (write "/x/y", or set paths.merge_slashes: false)',
+    ),
+  ]);
+  const kept = text.replace('routes:', 'paths: { merge_slashes: false, normalize: true }\nroutes:');
+  assert.equal(
+    problemsOf(kept).some((p) => p.path === 'routes[4].match.path'),
+    false,
+    'with merge_slashes off, "//" in a prefix can match',
+  );
+});

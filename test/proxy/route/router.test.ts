@@ -10,6 +10,7 @@ const route = (index: number, path: string, host?: string): RouteConfig => ({
   path,
   upstream: 'u',
   stripPrefix: false,
+  allowEncodedSlashes: false,
   limits: { body: 1, buffer: 1 },
   requestBuffering: true,
   retryIdempotencyKey: false,

@@ -1,0 +1,123 @@
+/**
+ * A request path in its normal form, so that a path means one thing to the router and to
+ * whatever resolves it after the gateway. An upstream that removes dot-segments or decodes
+ * `%2e` would read `/x/../admin` or `/x/%2e%2e/admin` as `/admin`, while a router that
+ * compared the bytes as sent would have picked the catch-all route, and its policy. So the
+ * path is made what such an upstream would make of it before it is matched, and that is the
+ * path forwarded; what no normal form can settle is refused instead.
+ *
+ * The normal form (RFC 3986 §6.2.2): every percent-encoded unreserved character decoded
+ * (§2.3: `%41` is `A`, `%2e` is `.`), the other escapes kept with upper-case hex (`%2f` is
+ * `%2F`), then dot-segments removed (§5.2.4, `%2e` counting as the dot it is). Refused: a
+ * byte outside visible ASCII, a backslash (some servers read it as `/`), a `%` not followed
+ * by two hex digits, and `%00` (also with normalisation off). An encoded slash (`%2F`, or `%5C` for a backslash) is not a
+ * segment separator here and stays encoded; the caller says whether it may go on, since an
+ * upstream that decodes it would see another path.
+ */
+
+export interface PathOptions {
+  /** Decode unreserved escapes and remove dot-segments (off: the path is only checked). */
+  readonly normalize: boolean;
+  /** Merge runs of `/` into one (`/a//b` → `/a/b`), as nginx's and Envoy's merge_slashes. */
+  readonly mergeSlashes: boolean;
+}
+
+export interface NormalPath {
+  readonly path: string;
+  /** The path holds `%2F` or `%5C`: an upstream that decodes it sees more segments than the router did. */
+  readonly encodedSlash: boolean;
+}
+
+/** What made a path impossible to settle, in words for an error's details. */
+export interface PathProblem {
+  readonly problem: string;
+}
+
+const HEX = '0123456789ABCDEF';
+
+/** RFC 3986 §2.3: ALPHA / DIGIT / "-" / "." / "_" / "~". */
+function isUnreserved(code: number): boolean {
+  return (
+    (code >= 0x41 && code <= 0x5a) ||
+    (code >= 0x61 && code <= 0x7a) ||
+    (code >= 0x30 && code <= 0x39) ||
+    code === 0x2d ||
+    code === 0x2e ||
+    code === 0x5f ||
+    code === 0x7e
+  );
+}
+
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const upper = code & ~0x20;
+  return upper >= 0x41 && upper <= 0x46 ? upper - 0x41 + 10 : -1;
+}
+
+/**
+ * The normal form of an origin-form path (no query: the caller splits it off and keeps it as
+ * sent), or what makes it impossible to settle. Linear in the path's length.
+ *
+ * @example normalizePath('/x/%2E%2e/admin', { normalize: true, mergeSlashes: false }) // { path: '/admin', encodedSlash: false }
+ */
+export function normalizePath(path: string, options: PathOptions): NormalPath | PathProblem {
+  if (path.charCodeAt(0) !== 0x2f /* / */) return { problem: 'the path does not start with "/"' };
+  let out = '';
+  let encodedSlash = false;
+  let plain = 0;
+  for (let i = 0; i < path.length; i++) {
+    const code = path.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e) return { problem: 'the path holds a byte that is not visible ASCII' };
+    if (code === 0x5c /* \ */) return { problem: 'the path holds a backslash' };
+    if (code === 0x23 /* # */) return { problem: 'the path holds a fragment ("#")' };
+    if (code !== 0x25 /* % */) continue;
+    const high = hexValue(path.charCodeAt(i + 1));
+    const low = hexValue(path.charCodeAt(i + 2));
+    if (high < 0 || low < 0)
+      return { problem: 'the path holds a "%" that is not followed by two hex digits' };
+    const value = high * 16 + low;
+    if (value === 0) return { problem: 'the path holds an encoded NUL (%00)' };
+    if (value === 0x2f || value === 0x5c) encodedSlash = true;
+    i += 2;
+    if (!options.normalize) continue;
+    out += path.slice(plain, i - 2);
+    out += isUnreserved(value) ? String.fromCharCode(value) : `%${HEX[high]}${HEX[low]}`;
+    plain = i + 1;
+  }
+  // Off, the path goes on byte for byte as sent (a signature over it stays valid): only checked.
+  if (!options.normalize)
+    return { path: options.mergeSlashes ? path.replace(/\/{2,}/g, '/') : path, encodedSlash };
+  out += path.slice(plain);
+  return { path: removeDotSegments(out, options.mergeSlashes), encodedSlash };
+}
+
+/**
+ * RFC 3986 §5.2.4 on a path that starts with "/", segment by segment: "." is dropped, ".."
+ * drops the segment before it (never above the root), and a path that ends in either ends
+ * in "/" (`/a/b/..` → `/a/`). With `mergeSlashes`, empty segments go too, the last aside
+ * (`/a//b/` → `/a/b/`).
+ */
+function removeDotSegments(path: string, mergeSlashes: boolean): string {
+  if (!path.includes('/.') && !(mergeSlashes && path.includes('//'))) return path;
+  const segments = path.split('/');
+  const kept: string[] = [];
+  const last = segments.length - 1;
+  for (let i = 1; i <= last; i++) {
+    const segment = segments[i];
+    if (segment === '.' || segment === '..') {
+      if (segment === '..') kept.pop();
+      if (i === last) kept.push('');
+    } else if (segment !== '' || !mergeSlashes || i === last) kept.push(segment);
+  }
+  return `/${kept.join('/')}`;
+}
+
+/** Whether a path has a "." or ".." segment (as sent or percent-encoded): one that would leave where it points. */
+export function hasDotSegment(path: string): boolean {
+  for (const segment of path.split('/')) {
+    if (segment.length === 0 || segment.length > 6) continue;
+    const decoded = segment.replace(/%2e/gi, '.');
+    if (decoded === '.' || decoded === '..') return true;
+  }
+  return false;
+}
