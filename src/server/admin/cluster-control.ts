@@ -1,4 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
+import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
@@ -27,6 +29,8 @@ interface ReloadReport {
   readonly at: string;
   readonly via: Caller['via'];
   readonly who: string;
+  /** The file read: always the one the gateway was started with (`candor serve --config`). */
+  readonly file: string;
   /** ok: every worker swapped; invalid: the file was refused, nothing changed; incomplete: some workers did not confirm. */
   readonly result: 'ok' | 'invalid' | 'incomplete';
   readonly config_hash: string;
@@ -34,6 +38,18 @@ interface ReloadReport {
   /** Workers that swapped, and those that did not confirm (with why). */
   readonly workers: { readonly confirmed: number[]; readonly failed: { id: number; reason: string }[] };
   readonly outcome?: ReloadOutcome;
+}
+
+/**
+ * A reload asked for a file the gateway does not run: nothing was read or changed. A reload
+ * reads the file the gateway was started with, only; another file needs a restart.
+ */
+export interface NotTheRunningFile {
+  readonly result: 'not_running_file';
+  /** The file the gateway runs and a reload reads. */
+  readonly running_file: string;
+  /** The file the caller named, as it gave it. */
+  readonly named_file: string;
 }
 
 /**
@@ -107,14 +123,41 @@ export class ClusterControl {
     worker.send(start);
   }
 
-  /** Reads and validates the file, then swaps every worker; resolves when each confirmed or failed. */
-  reload(caller: Caller): Promise<ReloadReport> {
-    return this.#serial(() => this.#reload(caller));
+  /**
+   * Reads and validates the file, then swaps every worker; resolves when each confirmed or
+   * failed. `named`: the file the caller means to load (an absolute path); when it is not the
+   * file the gateway runs (compared as the paths they lead to, so a symlink to it is it),
+   * nothing is read: the caller would believe another file in force.
+   */
+  reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile> {
+    return this.#serial(async () => {
+      if (named !== undefined && !(await this.#runs(named))) {
+        this.#logger.warn(
+          { via: caller.via, who: caller.who, running_file: this.file, named_file: named },
+          'reload refused: the file named is not the one the gateway runs',
+        );
+        return { result: 'not_running_file', running_file: this.file, named_file: named };
+      }
+      return this.#reload(caller);
+    });
+  }
+
+  /** The file the gateway runs and reloads, as an absolute path. */
+  get file(): string {
+    return resolve(this.#path);
+  }
+
+  /** Whether `named` leads to the file a reload reads (a file that cannot be found leads nowhere). */
+  async #runs(named: string): Promise<boolean> {
+    const [running, asked] = await Promise.all(
+      [this.file, resolve(named)].map((path) => realpath(path).catch(() => undefined)),
+    );
+    return running !== undefined && running === asked;
   }
 
   async #reload(caller: Caller): Promise<ReloadReport> {
     const at = new Date().toISOString();
-    const base = { at, via: caller.via, who: caller.who };
+    const base = { at, via: caller.via, who: caller.who, file: this.file };
     let next: GatewayConfig;
     try {
       // A draining gateway has stopped accepting on the listeners it had: one a reload opened
