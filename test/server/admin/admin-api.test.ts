@@ -494,6 +494,25 @@ test('a reload of the running file that changes log.destination is refused whole
   }
 });
 
+test("a reload's log.level applies to the primary's own lines too (admin requests), not only to the workers'", async () => {
+  const logged = () => serve.lines.filter((l) => l.msg === 'admin request' && l.path === '/activity').length;
+  const before = logged();
+  writeFileSync(path, `${configText(adminPort, [blue.url, green.url])}log:\n  level: warn\n`);
+  try {
+    assert.equal((await call('POST', '/reload')).status, 200);
+    assert.equal((await call('GET', '/activity')).status, 200, 'an info line the primary no longer writes');
+  } finally {
+    writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+  }
+  assert.equal((await call('POST', '/reload')).status, 200);
+  assert.equal((await call('GET', '/activity')).status, 200, 'written again at info');
+  await serve.waitForLines('admin request', 1);
+  const deadline = Date.now() + 5_000;
+  while (logged() < before + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  // Lines come in order: the second call's is there, so the first's would be too had it been written.
+  assert.equal(logged(), before + 1);
+});
+
 test('a reload of a 7-deep YAML alias bomb is refused at its line while the gateway keeps serving', async () => {
   const bomb = [
     `${configText(adminPort, [blue.url, green.url])}`,
