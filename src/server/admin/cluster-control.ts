@@ -31,7 +31,11 @@ interface ReloadReport {
   readonly who: string;
   /** The file read: always the one the gateway was started with (`candor serve --config`). */
   readonly file: string;
-  /** ok: every worker swapped; invalid: the file was refused, nothing changed; incomplete: some workers did not confirm. */
+  /**
+   * ok: every worker swapped; invalid: the file was refused whole (invalid, or asking what a
+   * reload cannot do, by the primary or by every worker), nothing changed, `problems` says
+   * which parts; incomplete: some workers did not confirm, some may have swapped.
+   */
   readonly result: 'ok' | 'invalid' | 'incomplete';
   readonly config_hash: string;
   readonly problems?: readonly ConfigProblem[];
@@ -173,19 +177,7 @@ export class ClusterControl {
       if (problems.length > 0) throw new ConfigError(problems);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      const report: ReloadReport = {
-        ...base,
-        result: 'invalid',
-        config_hash: configHash(this.#config),
-        problems: err.problems,
-        workers: { confirmed: [], failed: [] },
-      };
-      this.#lastReload = report;
-      this.#logger.error(
-        { via: caller.via, who: caller.who, problems: err.problems },
-        'reload refused: the config is invalid; the running config stays',
-      );
-      return report;
+      return this.#refused(base, caller, err.problems, { confirmed: [], failed: [] });
     }
     const previous = this.#config;
     // From here a worker started (after a crash) gets the new snapshot, like the others.
@@ -194,11 +186,17 @@ export class ClusterControl {
     const confirmed: number[] = [];
     const failed: { id: number; reason: string }[] = [];
     let outcome: ReloadOutcome | undefined;
+    // What the workers that refused the file said of it (a new listener's address taken…).
+    const refusals = new Map<string, ConfigProblem>();
+    let everyFailureIsTheFile = true;
     for (const { worker, answer } of answers) {
       if (answer?.candor === 'reloaded' && answer.outcome) {
         confirmed.push(worker);
         outcome ??= answer.outcome;
-      } else
+      } else {
+        if (answer?.candor === 'reloaded' && answer.problems)
+          for (const p of answer.problems) refusals.set(`${p.path} ${p.message}`, p);
+        else everyFailureIsTheFile = false;
         failed.push({
           id: worker,
           reason:
@@ -210,8 +208,13 @@ export class ClusterControl {
                   'refused')
                 : 'unexpected answer',
         });
+      }
     }
     if (confirmed.length === 0 && failed.length > 0) this.#config = previous;
+    // Every worker refused the file for what it asks (a listener that cannot open): nothing
+    // changed anywhere, so this is the file refused, as an invalid one is, not a swap left half done.
+    if (confirmed.length === 0 && failed.length > 0 && everyFailureIsTheFile)
+      return this.#refused(base, caller, [...refusals.values()], { confirmed, failed });
     else {
       this.#version++;
       for (const what of this.#changes.prune(next))
@@ -235,6 +238,28 @@ export class ClusterControl {
     };
     if (failed.length === 0) this.#logger.info({ ...fields, ...outcome }, 'config reloaded');
     else this.#logger.error(fields, 'reload incomplete: some workers did not confirm the swap');
+    return report;
+  }
+
+  /** A reload refused whole: nothing changed, each problem names a part of the file that cannot apply. */
+  #refused(
+    base: Pick<ReloadReport, 'at' | 'via' | 'who' | 'file'>,
+    caller: Caller,
+    problems: readonly ConfigProblem[],
+    workers: ReloadReport['workers'],
+  ): ReloadReport {
+    const report: ReloadReport = {
+      ...base,
+      result: 'invalid',
+      config_hash: configHash(this.#config),
+      problems,
+      workers,
+    };
+    this.#lastReload = report;
+    this.#logger.error(
+      { via: caller.via, who: caller.who, file: base.file, problems },
+      'reload refused: the config is invalid; the running config stays',
+    );
     return report;
   }
 

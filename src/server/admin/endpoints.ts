@@ -100,9 +100,12 @@ export function adminEndpoints(control: ClusterControl): AdminRoute[] {
           );
         if (report.result === 'ok') return { status: 200, body: report };
         if (report.result === 'invalid')
-          return problem(400, 'Invalid config', 'the config was refused; the running config stays', {
-            reload: report,
-          });
+          return problem(
+            400,
+            'Invalid config',
+            `the reload of ${report.file} was refused whole: each problem names a part that cannot be applied; nothing changed, the running config stays`,
+            { reload: report },
+          );
         return problem(503, 'Reload incomplete', 'some workers did not confirm the swap', { reload: report });
       },
     },

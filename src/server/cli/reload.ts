@@ -83,8 +83,11 @@ export async function runReload(file: string): Promise<number> {
     return EXIT.config;
   }
   if (report?.result === 'incomplete') {
+    const swapped = report.workers?.confirmed ?? [];
     const failed = report.workers?.failed.map((w) => `worker ${w.id}: ${w.reason}`).join('; ');
-    process.stderr.write(`candor: reload of ${report.file ?? named} incomplete: ${failed}\n`);
+    process.stderr.write(
+      `candor: reload of ${report.file ?? named} incomplete: ${swapped.length === 0 ? 'no worker swapped' : `swapped by worker(s) ${swapped.join(', ')}`}; not confirmed by ${failed}\n`,
+    );
     return EXIT.unavailable;
   }
   process.stderr.write(

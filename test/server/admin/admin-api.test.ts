@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -491,6 +492,42 @@ test('a reload of the running file that changes log.destination is refused whole
     assert.equal((after.last_reload as { result: string }).result, 'invalid');
   } finally {
     writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+  }
+});
+
+test('a reload adding a listener no worker can open is refused whole, naming it, and exits 78: not "incomplete"', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as net.AddressInfo).port;
+  const withListener = configText(adminPort, [green.url]).replace(
+    'listen:\n  - address: 127.0.0.1:0\n',
+    `listen:\n  - address: 127.0.0.1:0\n  - address: 127.0.0.1:${port}\n`,
+  );
+  assert.notEqual(withListener, configText(adminPort, [green.url]));
+  writeFileSync(path, withListener);
+  try {
+    const before = (await call('GET', '/status')).body;
+    const refused = await runReload(path);
+    assert.equal(refused.code, 78, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(`listen\\[1\\]\\.address: cannot open 127\\.0\\.0\\.1:${port}: `),
+    );
+    assert.match(
+      refused.stderr,
+      new RegExp(`reload of ${path} refused: nothing changed, the running config stays\n$`),
+    );
+    const after = (await call('GET', '/status')).body;
+    assert.deepEqual(after.config, before.config, 'the same hash and version');
+    assert.equal((after.last_reload as { result: string }).result, 'invalid');
+    assert.deepEqual(
+      (after.upstreams as { app: { targets: { url: string }[] } }).app.targets.map((t) => t.url),
+      [blue.url, green.url],
+      'the rest of the file (one target fewer) was not applied either',
+    );
+  } finally {
+    writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+    await new Promise((resolve) => taken.close(resolve));
   }
 });
 
