@@ -30,6 +30,11 @@ export interface LoadOptions {
    * Default `required`: a config that passed must start.
    */
   readonly secrets?: SecretPresence;
+  /**
+   * Told each `${NAME}` the file uses without a default, with its field (e.g.
+   * "store.redis.url"): a variable `serve` needs in its environment.
+   */
+  readonly onVariable?: (name: string, field: string) => void;
 }
 
 /**
@@ -77,6 +82,7 @@ export function parseConfig(
   const label = /^<.*>$/.test(source);
   const baseDir = label ? process.cwd() : dirname(resolve(source));
   const yaml = readYamlSource(text, env, coerceExpanded);
+  for (const { name, path } of yaml.variables) options.onVariable?.(name, formatPath(path));
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
   const toProblem = (path: readonly (string | number)[], line: number, column: number, message: string) => {

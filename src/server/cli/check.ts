@@ -7,12 +7,16 @@ import { EXIT } from './exit-codes.ts';
  * `candor check FILE`: validate only; every problem is printed with file, line and field.
  * `withoutSecrets` (`--without-secrets`, for CI): an admin token or TLS private key that is not
  * there is no problem; every other check runs (a secret that is there is checked in full),
- * and the secrets `serve` will need are listed, each with whether it is there.
+ * and what `serve` will need from its machine is listed, each with whether it is there: the
+ * variables the file uses without a default, then the secrets.
  */
 export async function runCheck(file: string, withoutSecrets = false): Promise<number> {
+  // Each variable once, with every field that uses it.
+  const variables = new Map<string, string[]>();
   try {
     const config = await loadConfigFile(file, process.env, {
       secrets: withoutSecrets ? 'may-be-absent' : 'required',
+      onVariable: (name, field) => variables.set(name, [...(variables.get(name) ?? []), field]),
     });
     const routes = config.routes.length;
     const upstreams = Object.keys(config.upstreams).length;
@@ -21,14 +25,23 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
       `${file}: ${what} (gateway "${config.name}", ${config.listen.length} listener(s), ${routes} route(s), ${upstreams} upstream(s))\n`,
     );
     if (withoutSecrets) {
-      const secrets = secretsOf(config);
-      const lines = secrets.map(({ source, field }) => {
+      const needs = [
+        ...[...variables].map(([name, fields]) => ({ source: { env: name }, field: fields.join(', ') })),
+        ...secretsOf(config),
+      ].map(({ source, field }) => {
         const where = 'env' in source ? `environment variable ${source.env}` : `file ${source.file}`;
-        const here = secretAbsent(source) ? ('env' in source ? 'not set here' : 'not here') : 'present';
+        const env = 'env' in source;
+        const here = secretAbsent(source)
+          ? env
+            ? 'not set here'
+            : 'not here'
+          : env
+            ? 'set here'
+            : 'present';
         return `  ${where} (${field}): ${here}\n`;
       });
       process.stdout.write(
-        secrets.length === 0 ? 'serve will need no secret\n' : `serve will need:\n${lines.join('')}`,
+        needs.length === 0 ? 'serve will need nothing more\n' : `serve will need:\n${needs.join('')}`,
       );
     }
     return EXIT.ok;

@@ -126,11 +126,14 @@ routes:
 upstreams:
   app:
     targets:
-      - url: http://127.0.0.1:9
+      - url: \${CHECK_TEST_UPSTREAM}
+      - url: http://127.0.0.1:\${CHECK_TEST_PORT:-10}
 ${extra}`;
   const path = file('ci.yaml', secretive());
-  const env = { ...process.env };
+  // The upstream's address is in the environment, as CI has it; the port has a default: not needed.
+  const env: NodeJS.ProcessEnv = { ...process.env, CHECK_TEST_UPSTREAM: 'http://127.0.0.1:9' };
   delete env[tokenVariable];
+  delete env.CHECK_TEST_PORT;
 
   // Today's strictness stays without the flag: the same file is refused for its secrets.
   const strict = await run(['check', path], env);
@@ -147,6 +150,7 @@ ${extra}`;
     lenient.stdout,
     `${path}: ok without its secrets (gateway "ci-edge", 1 listener(s), 1 route(s), 1 upstream(s))\n` +
       'serve will need:\n' +
+      '  environment variable CHECK_TEST_UPSTREAM (upstreams.app.targets[0].url): set here\n' +
       `  file ${missingKey} (listen[0].tls.key): not here\n` +
       `  environment variable ${tokenVariable} (admin.token_env): not set here\n`,
   );
