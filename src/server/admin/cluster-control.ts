@@ -210,12 +210,13 @@ export class ClusterControl {
         });
       }
     }
-    if (confirmed.length === 0 && failed.length > 0) this.#config = previous;
-    // Every worker refused the file for what it asks (a listener that cannot open): nothing
-    // changed anywhere, so this is the file refused, as an invalid one is, not a swap left half done.
-    if (confirmed.length === 0 && failed.length > 0 && everyFailureIsTheFile)
-      return this.#refused(base, caller, [...refusals.values()], { confirmed, failed });
-    else {
+    if (confirmed.length === 0 && failed.length > 0) {
+      this.#config = previous;
+      // Every worker refused the file for what it asks (a listener that cannot open): nothing
+      // changed anywhere, so this is the file refused, as an invalid one is, not a swap left half done.
+      if (everyFailureIsTheFile)
+        return this.#refused(base, caller, [...refusals.values()], { confirmed, failed });
+    } else {
       this.#version++;
       for (const what of this.#changes.prune(next))
         this.#logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
