@@ -47,7 +47,7 @@ upstreams:
       - url: http://127.0.0.1:${upstreamPort}
     outlier_detection: { consecutive_failures: 0 }
     retries: { attempts: 1 }
-    circuit_breaker: { consecutive_failures: 2, open_time: 300ms, half_open_requests: 1 }
+    circuit_breaker: { consecutive_failures: 2, open_time: 1s, half_open_requests: 1 }
 `,
   );
   const serve = await startServe(config, 2);

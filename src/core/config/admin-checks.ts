@@ -9,11 +9,18 @@ import { resolve } from 'node:path';
 import { mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
+import { type SecretPresence, secretAbsent } from './secrets.ts';
 
 /** Shorter tokens can be guessed by a patient client; 16 characters is the floor, not a recommendation. */
 const MIN_TOKEN_LENGTH = 16;
 
-export function checkAdmin(document: unknown, baseDir: string, env: NodeJS.ProcessEnv, report: Report): void {
+export function checkAdmin(
+  document: unknown,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+  report: Report,
+  secrets: SecretPresence = 'required',
+): void {
   const root = document !== null && typeof document === 'object' ? (document as Record<string, unknown>) : {};
   const admin = mappingAt(root, 'admin');
   if (admin === undefined) return;
@@ -27,10 +34,9 @@ export function checkAdmin(document: unknown, baseDir: string, env: NodeJS.Proce
     report(['admin', 'token_env'], 'set token_file or token_env, not both');
     return;
   }
-  const token = readAdminTokenSource(
-    file === undefined ? { env: name ?? '' } : { file: resolve(baseDir, file) },
-    env,
-  );
+  const source = file === undefined ? { env: name ?? '' } : { file: resolve(baseDir, file) };
+  if (secrets === 'may-be-absent' && secretAbsent(source, env)) return;
+  const token = readAdminTokenSource(source, env);
   if ('problem' in token) report(['admin', file === undefined ? 'token_env' : 'token_file'], token.problem);
 }
 

@@ -21,6 +21,20 @@ const TOKEN = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
 const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
 
 /**
+ * The variables `text` cannot do without: each `${NAME}` written without a default, once.
+ *
+ * @example requiredVariables('${HOST:-0.0.0.0}:${PORT}') // ['PORT']
+ */
+export function requiredVariables(text: string): string[] {
+  const names = new Set<string>();
+  for (const match of text.matchAll(TOKEN)) {
+    const reference = match[1] === undefined ? undefined : REFERENCE.exec(match[1]);
+    if (reference && reference[2] === undefined) names.add(reference[1]);
+  }
+  return [...names];
+}
+
+/**
  * Replaces every `${...}` in `text`, or says why it cannot.
  *
  * @example interpolateEnv('127.0.0.1:${PORT:-8080}', {}) // { ok: true, value: '127.0.0.1:8080', replaced: true }

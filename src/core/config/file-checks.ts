@@ -11,35 +11,50 @@ import { entriesOf, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 import type { PathSegment } from './schema.ts';
+import { type SecretPresence, secretAbsent } from './secrets.ts';
 
-export function checkFiles(document: unknown, baseDir: string, report: Report): void {
+export function checkFiles(
+  document: unknown,
+  baseDir: string,
+  report: Report,
+  secrets: SecretPresence = 'required',
+): void {
   const root = document !== null && typeof document === 'object' ? (document as Record<string, unknown>) : {};
   for (const [index, listener] of itemsOf(root.listen)) {
     const tls = mappingAt(listener, 'tls');
-    checkPair(tls, ['listen', index, 'tls'], baseDir, report);
+    checkPair(tls, ['listen', index, 'tls'], baseDir, report, secrets);
     for (const [n, pair] of itemsOf(tls?.certificates))
-      checkPair(pair, ['listen', index, 'tls', 'certificates', n], baseDir, report);
+      checkPair(pair, ['listen', index, 'tls', 'certificates', n], baseDir, report, secrets);
   }
   for (const [name, upstream] of entriesOf(root.upstreams)) {
     const tls = mappingAt(upstream, 'tls');
     checkFile(tls, 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report);
-    checkPair(tls, ['upstreams', name, 'tls'], baseDir, report);
+    checkPair(tls, ['upstreams', name, 'tls'], baseDir, report, secrets);
   }
 }
 
-/** Both files readable, and the key the certificate's (a mismatch would fail every handshake). */
+/**
+ * Both files readable, and the key the certificate's (a mismatch would fail every handshake).
+ * A private key that is not there, when secrets may be absent, is skipped with the match.
+ */
 function checkPair(
   parent: Record<string, unknown> | undefined,
   path: PathSegment[],
   baseDir: string,
   report: Report,
+  secrets: SecretPresence,
 ): void {
-  const readable = ['cert', 'key'].map((field) =>
+  const key = stringAt(parent, 'key');
+  const keyAbsent =
+    secrets === 'may-be-absent' &&
+    key !== undefined &&
+    key !== '' &&
+    secretAbsent({ file: resolve(baseDir, key) });
+  const readable = (keyAbsent ? ['cert'] : ['cert', 'key']).map((field) =>
     checkFile(parent, field, [...path, field], baseDir, report),
   );
   const cert = stringAt(parent, 'cert');
-  const key = stringAt(parent, 'key');
-  if (!readable.every(Boolean) || cert === undefined || key === undefined) return;
+  if (keyAbsent || !readable.every(Boolean) || cert === undefined || key === undefined) return;
   try {
     createSecureContext({
       cert: readFileSync(resolve(baseDir, cert)),

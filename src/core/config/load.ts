@@ -17,9 +17,25 @@ import { toGatewayConfig } from './normalize.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 import type { RawConfig } from './schema.ts';
+import type { SecretPresence } from './secrets.ts';
 import type { GatewayConfig } from './types.ts';
 import { checkSchema } from './validate.ts';
 import { readYamlSource } from './yaml-source.ts';
+
+/** How strictly a load checks what is not in the file itself. */
+export interface LoadOptions {
+  /**
+   * `may-be-absent` (`candor check --without-secrets`): an admin token or TLS private key that
+   * is not there is no problem (one that is there is checked in full); secrets.ts lists them.
+   * Default `required`: a config that passed must start.
+   */
+  readonly secrets?: SecretPresence;
+  /**
+   * Told each `${NAME}` the file uses without a default, with its field (e.g.
+   * "store.redis.url"): a variable `serve` needs in its environment.
+   */
+  readonly onVariable?: (name: string, field: string) => void;
+}
 
 /**
  * Reads and validates the config file at `path`; relative paths inside it are taken from
@@ -30,6 +46,7 @@ import { readYamlSource } from './yaml-source.ts';
 export async function loadConfigFile(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
 ): Promise<GatewayConfig> {
   let text: string;
   try {
@@ -46,7 +63,7 @@ export async function loadConfigFile(
       },
     ]);
   }
-  return parseConfig(text, path, env);
+  return parseConfig(text, path, env, options);
 }
 
 /**
@@ -59,10 +76,13 @@ export function parseConfig(
   text: string,
   source: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
 ): GatewayConfig {
+  const secrets = options.secrets ?? 'required';
   const label = /^<.*>$/.test(source);
   const baseDir = label ? process.cwd() : dirname(resolve(source));
   const yaml = readYamlSource(text, env, coerceExpanded);
+  for (const { name, path } of yaml.variables) options.onVariable?.(name, formatPath(path));
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
   const toProblem = (path: readonly (string | number)[], line: number, column: number, message: string) => {
@@ -82,8 +102,8 @@ export function parseConfig(
     };
     checkSchema(yaml.value, report);
     checkCrossFields(yaml.value, report);
-    checkFiles(yaml.value, baseDir, report);
-    checkAdmin(yaml.value, baseDir, env, report);
+    checkFiles(yaml.value, baseDir, report, secrets);
+    checkAdmin(yaml.value, baseDir, env, report, secrets);
   }
   if (problems.length > 0) {
     throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.column - b.column));

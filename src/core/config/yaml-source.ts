@@ -17,7 +17,7 @@ import {
   type Node,
   parseDocument,
 } from 'yaml';
-import { interpolateEnv } from './env.ts';
+import { interpolateEnv, requiredVariables } from './env.ts';
 import type { PathSegment } from './schema.ts';
 
 export interface Position {
@@ -38,6 +38,8 @@ interface YamlSource {
   readonly syntaxErrors: readonly SourceIssue[];
   /** Problems found while reading values: unset variables, unknown aliases, odd keys. */
   readonly valueErrors: readonly SourceIssue[];
+  /** Each `${NAME}` written without a default, with the field it is in (once per name and field). */
+  readonly variables: readonly { readonly name: string; readonly path: readonly PathSegment[] }[];
   /** Where the value (or, with "key", the key) at `path` is written; falls back to the closest enclosing one. */
   locate(path: readonly PathSegment[], prefer?: 'value' | 'key'): Position;
 }
@@ -91,6 +93,7 @@ export function readYamlSource(text: string, env: NodeJS.ProcessEnv, coerce: Coe
   }));
   const nodes = new Map<string, Located>();
   const valueErrors: SourceIssue[] = [];
+  const variables = new Map<string, { name: string; path: readonly PathSegment[] }>();
   const walking = new Set<Node>();
   let aliases = 0;
   let values = 0;
@@ -166,6 +169,8 @@ export function readYamlSource(text: string, env: NodeJS.ProcessEnv, coerce: Coe
     }
     if (isScalar(node)) {
       if (typeof node.value !== 'string') return node.value;
+      for (const name of requiredVariables(node.value))
+        variables.set(`${name} ${JSON.stringify(path)}`, { name, path });
       const expanded = interpolateEnv(node.value, env);
       if (!expanded.ok) {
         valueErrors.push({ path, position: positionOf(node)!, message: expanded.message });
@@ -202,5 +207,5 @@ export function readYamlSource(text: string, env: NodeJS.ProcessEnv, coerce: Coe
     return { line: 1, column: 1 };
   }
 
-  return { value, syntaxErrors, valueErrors, locate };
+  return { value, syntaxErrors, valueErrors, variables: [...variables.values()], locate };
 }

@@ -28,8 +28,14 @@ export interface Circuit {
    * to, the queue full, the client gone): its slot is freed and the circuit stays half-open.
    */
   releaseProbe(): void;
-  readonly state: 'closed' | 'open' | 'half_open';
-  /** When an open circuit lets probes through (monotonic ms); 0 unless open. */
+  /**
+   * The state as of `now`: an open circuit whose open time has passed is half-open from that
+   * moment, whether or not a request has come since to find out. Whatever shows the state
+   * (the admin API, the metrics, the status page) reads it here, so an idle upstream is never
+   * shown open, and alerted on, for ever.
+   */
+  stateAt(now: number): CircuitState;
+  /** When an open circuit lets probes through (monotonic ms); 0 unless it was opened and no probe has gone since. */
   readonly openUntil: number;
   /** A reload kept the upstream: the new thresholds apply from the next request, the state stays. */
   reconfigure(config: CircuitBreakerConfig): void;
@@ -45,12 +51,16 @@ export interface Circuit {
   closedElsewhere(): void;
 }
 
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
 /** The answer of a closed circuit, shared: admit() runs on every request. */
 const PASS = { allowed: true, probe: false } as const;
 
 export function createCircuit(initial: CircuitBreakerConfig): Circuit {
   let config = initial;
-  let state: 'closed' | 'open' | 'half_open' = 'closed';
+  // Moves from open to half_open when the first request after the open time is admitted;
+  // stateAt() reads the move that is due without making it.
+  let state: CircuitState = 'closed';
   let failures = 0;
   let openUntil = 0;
   let probes = 0;
@@ -61,8 +71,10 @@ export function createCircuit(initial: CircuitBreakerConfig): Circuit {
     probes = 0;
   };
   return {
-    get state() {
-      return state;
+    stateAt(now) {
+      // A reload that turned the breaker off lets every request through: that is closed.
+      if (config.consecutiveFailures === 0) return 'closed';
+      return state === 'open' && now >= openUntil ? 'half_open' : state;
     },
     get openUntil() {
       return state === 'open' ? openUntil : 0;

@@ -236,7 +236,7 @@ export class GatewayMetrics {
             this.set({ upstream, target, state: each }, each === state ? 1 : 0);
         };
         for (const upstream of upstreams()) {
-          states(upstream.name, '', upstream.circuit.state);
+          states(upstream.name, '', upstream.circuit.stateAt(now));
           for (const target of upstream.targets) {
             const state = target.isEjected(now) ? 'open' : target.isHalfOpen(now) ? 'half_open' : 'closed';
             states(upstream.name, target.config.origin, state);

@@ -1,4 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
+import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
@@ -27,13 +29,31 @@ interface ReloadReport {
   readonly at: string;
   readonly via: Caller['via'];
   readonly who: string;
-  /** ok: every worker swapped; invalid: the file was refused, nothing changed; incomplete: some workers did not confirm. */
+  /** The file read: always the one the gateway was started with (`candor serve --config`). */
+  readonly file: string;
+  /**
+   * ok: every worker swapped; invalid: the file was refused whole (invalid, or asking what a
+   * reload cannot do, by the primary or by every worker), nothing changed, `problems` says
+   * which parts; incomplete: some workers did not confirm, some may have swapped.
+   */
   readonly result: 'ok' | 'invalid' | 'incomplete';
   readonly config_hash: string;
   readonly problems?: readonly ConfigProblem[];
   /** Workers that swapped, and those that did not confirm (with why). */
   readonly workers: { readonly confirmed: number[]; readonly failed: { id: number; reason: string }[] };
   readonly outcome?: ReloadOutcome;
+}
+
+/**
+ * A reload asked for a file the gateway does not run: nothing was read or changed. A reload
+ * reads the file the gateway was started with, only; another file needs a restart.
+ */
+export interface NotTheRunningFile {
+  readonly result: 'not_running_file';
+  /** The file the gateway runs and a reload reads. */
+  readonly running_file: string;
+  /** The file the caller named, as it gave it. */
+  readonly named_file: string;
 }
 
 /**
@@ -107,14 +127,41 @@ export class ClusterControl {
     worker.send(start);
   }
 
-  /** Reads and validates the file, then swaps every worker; resolves when each confirmed or failed. */
-  reload(caller: Caller): Promise<ReloadReport> {
-    return this.#serial(() => this.#reload(caller));
+  /**
+   * Reads and validates the file, then swaps every worker; resolves when each confirmed or
+   * failed. `named`: the file the caller means to load (an absolute path); when it is not the
+   * file the gateway runs (compared as the paths they lead to, so a symlink to it is it),
+   * nothing is read: the caller would believe another file in force.
+   */
+  reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile> {
+    return this.#serial(async () => {
+      if (named !== undefined && !(await this.#runs(named))) {
+        this.#logger.warn(
+          { via: caller.via, who: caller.who, running_file: this.file, named_file: named },
+          'reload refused: the file named is not the one the gateway runs',
+        );
+        return { result: 'not_running_file', running_file: this.file, named_file: named };
+      }
+      return this.#reload(caller);
+    });
+  }
+
+  /** The file the gateway runs and reloads, as an absolute path. */
+  get file(): string {
+    return resolve(this.#path);
+  }
+
+  /** Whether `named` leads to the file a reload reads (a file that cannot be found leads nowhere). */
+  async #runs(named: string): Promise<boolean> {
+    const [running, asked] = await Promise.all(
+      [this.file, resolve(named)].map((path) => realpath(path).catch(() => undefined)),
+    );
+    return running !== undefined && running === asked;
   }
 
   async #reload(caller: Caller): Promise<ReloadReport> {
     const at = new Date().toISOString();
-    const base = { at, via: caller.via, who: caller.who };
+    const base = { at, via: caller.via, who: caller.who, file: this.file };
     let next: GatewayConfig;
     try {
       // A draining gateway has stopped accepting on the listeners it had: one a reload opened
@@ -130,19 +177,7 @@ export class ClusterControl {
       if (problems.length > 0) throw new ConfigError(problems);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      const report: ReloadReport = {
-        ...base,
-        result: 'invalid',
-        config_hash: configHash(this.#config),
-        problems: err.problems,
-        workers: { confirmed: [], failed: [] },
-      };
-      this.#lastReload = report;
-      this.#logger.error(
-        { via: caller.via, who: caller.who, problems: err.problems },
-        'reload refused: the config is invalid; the running config stays',
-      );
-      return report;
+      return this.#refused(base, caller, err.problems, { confirmed: [], failed: [] });
     }
     const previous = this.#config;
     // From here a worker started (after a crash) gets the new snapshot, like the others.
@@ -151,11 +186,17 @@ export class ClusterControl {
     const confirmed: number[] = [];
     const failed: { id: number; reason: string }[] = [];
     let outcome: ReloadOutcome | undefined;
+    // What the workers that refused the file said of it (a new listener's address taken…).
+    const refusals = new Map<string, ConfigProblem>();
+    let everyFailureIsTheFile = true;
     for (const { worker, answer } of answers) {
       if (answer?.candor === 'reloaded' && answer.outcome) {
         confirmed.push(worker);
         outcome ??= answer.outcome;
-      } else
+      } else {
+        if (answer?.candor === 'reloaded' && answer.problems)
+          for (const p of answer.problems) refusals.set(`${p.path} ${p.message}`, p);
+        else everyFailureIsTheFile = false;
         failed.push({
           id: worker,
           reason:
@@ -167,9 +208,15 @@ export class ClusterControl {
                   'refused')
                 : 'unexpected answer',
         });
+      }
     }
-    if (confirmed.length === 0 && failed.length > 0) this.#config = previous;
-    else {
+    if (confirmed.length === 0 && failed.length > 0) {
+      this.#config = previous;
+      // Every worker refused the file for what it asks (a listener that cannot open): nothing
+      // changed anywhere, so this is the file refused, as an invalid one is, not a swap left half done.
+      if (everyFailureIsTheFile)
+        return this.#refused(base, caller, [...refusals.values()], { confirmed, failed });
+    } else {
       this.#version++;
       for (const what of this.#changes.prune(next))
         this.#logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
@@ -192,6 +239,28 @@ export class ClusterControl {
     };
     if (failed.length === 0) this.#logger.info({ ...fields, ...outcome }, 'config reloaded');
     else this.#logger.error(fields, 'reload incomplete: some workers did not confirm the swap');
+    return report;
+  }
+
+  /** A reload refused whole: nothing changed, each problem names a part of the file that cannot apply. */
+  #refused(
+    base: Pick<ReloadReport, 'at' | 'via' | 'who' | 'file'>,
+    caller: Caller,
+    problems: readonly ConfigProblem[],
+    workers: ReloadReport['workers'],
+  ): ReloadReport {
+    const report: ReloadReport = {
+      ...base,
+      result: 'invalid',
+      config_hash: configHash(this.#config),
+      problems,
+      workers,
+    };
+    this.#lastReload = report;
+    this.#logger.error(
+      { via: caller.via, who: caller.who, file: base.file, problems },
+      'reload refused: the config is invalid; the running config stays',
+    );
     return report;
   }
 

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import { probeAnswer } from '../gateway/probes.ts';
@@ -78,12 +79,33 @@ export function adminEndpoints(control: ClusterControl): AdminRoute[] {
       method: 'POST',
       path: '/reload',
       async handle(request) {
-        const report = await control.reload(caller(request));
+        // No body: the running file, as SIGHUP. { "file": PATH }: only if PATH is that file.
+        let named: string | undefined;
+        if (request.body !== undefined) {
+          const parsed = objectBody(request.body);
+          if ('refused' in parsed) return parsed.refused;
+          const file = stringField(parsed.fields, 'file');
+          if (typeof file !== 'string') return file;
+          if (!isAbsolute(file))
+            return badField('file', `expected an absolute path, got ${JSON.stringify(file)}`);
+          named = file;
+        }
+        const report = await control.reload(caller(request), named);
+        if (report.result === 'not_running_file')
+          return problem(
+            409,
+            'Not the running file',
+            `the gateway runs ${report.running_file} and a reload reads only that file: ${report.named_file} was not read and nothing changed (edit ${report.running_file}, or restart the gateway with --config ${report.named_file})`,
+            { reload: report },
+          );
         if (report.result === 'ok') return { status: 200, body: report };
         if (report.result === 'invalid')
-          return problem(400, 'Invalid config', 'the config was refused; the running config stays', {
-            reload: report,
-          });
+          return problem(
+            400,
+            'Invalid config',
+            `the reload of ${report.file} was refused whole: each problem names a part that cannot be applied; nothing changed, the running config stays`,
+            { reload: report },
+          );
         return problem(503, 'Reload incomplete', 'some workers did not confirm the swap', { reload: report });
       },
     },

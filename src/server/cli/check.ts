@@ -1,16 +1,49 @@
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
+import { secretAbsent, secretsOf } from '../../core/config/secrets.ts';
 import { EXIT } from './exit-codes.ts';
 
-/** `candor check FILE`: validate only; every problem is printed with file, line and field. */
-export async function runCheck(file: string): Promise<number> {
+/**
+ * `candor check FILE`: validate only; every problem is printed with file, line and field.
+ * `withoutSecrets` (`--without-secrets`, for CI): an admin token or TLS private key that is not
+ * there is no problem; every other check runs (a secret that is there is checked in full),
+ * and what `serve` will need from its machine is listed, each with whether it is there: the
+ * variables the file uses without a default, then the secrets.
+ */
+export async function runCheck(file: string, withoutSecrets = false): Promise<number> {
+  // Each variable once, with every field that uses it.
+  const variables = new Map<string, string[]>();
   try {
-    const config = await loadConfigFile(file);
+    const config = await loadConfigFile(file, process.env, {
+      secrets: withoutSecrets ? 'may-be-absent' : 'required',
+      onVariable: (name, field) => variables.set(name, [...(variables.get(name) ?? []), field]),
+    });
     const routes = config.routes.length;
     const upstreams = Object.keys(config.upstreams).length;
+    const what = withoutSecrets ? 'ok without its secrets' : 'ok';
     process.stdout.write(
-      `${file}: ok (gateway "${config.name}", ${config.listen.length} listener(s), ${routes} route(s), ${upstreams} upstream(s))\n`,
+      `${file}: ${what} (gateway "${config.name}", ${config.listen.length} listener(s), ${routes} route(s), ${upstreams} upstream(s))\n`,
     );
+    if (withoutSecrets) {
+      const needs = [
+        ...[...variables].map(([name, fields]) => ({ source: { env: name }, field: fields.join(', ') })),
+        ...secretsOf(config),
+      ].map(({ source, field }) => {
+        const where = 'env' in source ? `environment variable ${source.env}` : `file ${source.file}`;
+        const env = 'env' in source;
+        const here = secretAbsent(source)
+          ? env
+            ? 'not set here'
+            : 'not here'
+          : env
+            ? 'set here'
+            : 'present';
+        return `  ${where} (${field}): ${here}\n`;
+      });
+      process.stdout.write(
+        needs.length === 0 ? 'serve will need nothing more\n' : `serve will need:\n${needs.join('')}`,
+      );
+    }
     return EXIT.ok;
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -24,8 +24,12 @@ Usage:
         [--pid-file PATH]      write the primary's pid (the one to signal) to PATH while it runs
   candor serve --demo          run the built-in demo: the gateway, healthy and misbehaving upstreams, the status page
   candor check FILE            validate FILE and exit (nothing is started)
-  candor reload --config FILE  ask the running gateway to reload FILE, through its admin API
-                               (the same as kill -HUP on the primary, but it waits for every worker)
+        [--without-secrets]    for CI: an admin token or TLS private key that is not there is no
+                               problem (everything else is checked); lists the secrets serve will need
+  candor reload --config FILE  ask the running gateway to reload the file it runs, through its admin API
+                               (address and token from FILE); FILE must be that file, else nothing is
+                               read and it exits 64 naming the file the gateway runs (the same as
+                               kill -HUP on the primary, but it waits for every worker)
   candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
                                and say which hop fails and what fixes it; see candor diagnose --help
   candor explain LOG...        the story of the 5xx in access and error logs, plain or gzipped, in

@@ -46,7 +46,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'check': {
         const { values, positionals } = parseArgs({
           args: [...rest],
-          options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+          options: {
+            config: { type: 'string', short: 'c' },
+            'without-secrets': { type: 'boolean' },
+            help: { type: 'boolean', short: 'h' },
+          },
           allowPositionals: true,
           strict: true,
         });
@@ -54,7 +58,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const file = positionals[0] ?? values.config;
         if (file === undefined) return usage('candor check needs a config file: candor check FILE');
         const { runCheck } = await import('./check.ts');
-        return await runCheck(file);
+        return await runCheck(file, values['without-secrets'] ?? false);
       }
       case 'reload': {
         const { values, positionals } = parseArgs({

@@ -133,6 +133,8 @@ async function supervise(
   // is on its way: the admin API's own reload must not close the listener under its caller.
   control.onSwapped = () => {
     wide.configChanged(control.config);
+    // The primary's own events (reloads, admin calls, health) follow the new log.level too.
+    logger.level = control.config.log.level;
     setImmediate(() =>
       syncAdmin(control.config.admin).catch((err: Error) =>
         // A new admin address that cannot be bound leaves the API closed; the gateway goes on.

@@ -1,17 +1,35 @@
 import http from 'node:http';
+import { resolve } from 'node:path';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import { ConfigError, type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import { EXIT } from './exit-codes.ts';
 
+/** The admin API's answer to POST /reload, in any of its forms (README "Admin API"). */
+interface ReloadAnswer {
+  readonly result: 'ok' | 'invalid' | 'incomplete' | 'not_running_file';
+  readonly file?: string;
+  readonly config_hash?: string;
+  readonly problems?: ConfigProblem[];
+  readonly workers?: { confirmed: number[]; failed: { id: number; reason: string }[] };
+  readonly running_file?: string;
+}
+
 /**
  * `candor reload --config FILE`: asks the running gateway to reload, through its admin API
- * (the address and token come from FILE's `admin` section, the file the gateway runs), and
- * prints the answer: which workers swapped, or every problem of a refused file. A file this
- * command cannot read as valid is reported here and nothing is sent: the gateway would
- * refuse it the same way.
+ * (the address and token come from FILE's `admin` section), and prints the answer: the file
+ * read and which workers swapped, or every problem of a refused file.
+ *
+ * A reload reads the file the gateway was started with, never another: FILE is sent by name,
+ * and the gateway refuses (409, nothing read) when it is not that file (a symlink to it is
+ * it). The command then exits 64 naming the file the gateway runs; a second file needs a
+ * restart. A file this command cannot read as valid is reported here and nothing is sent: the
+ * gateway would refuse it the same way. A reload is whole or nothing: when any part of the
+ * file cannot be applied by a reload (a setting only a restart changes), nothing is applied,
+ * each refused part is printed (field and why) and the command exits 78.
  */
 export async function runReload(file: string): Promise<number> {
+  const named = resolve(file);
   let admin: NonNullable<Awaited<ReturnType<typeof loadConfigFile>>['admin']>;
   try {
     const config = await loadConfigFile(file);
@@ -36,36 +54,40 @@ export async function runReload(file: string): Promise<number> {
   }
   let answer: { status: number; body: Record<string, unknown> };
   try {
-    answer = await post(admin.host, admin.port, '/reload', token.token);
+    answer = await post(admin.host, admin.port, '/reload', token.token, { file: named });
   } catch (err) {
     process.stderr.write(
       `candor: cannot reach the admin API at ${admin.address}: ${(err as Error).message}\n`,
     );
     return EXIT.unavailable;
   }
-  const report = (answer.status === 200 ? answer.body : answer.body.reload) as
-    | {
-        result: string;
-        config_hash: string;
-        problems?: ConfigProblem[];
-        workers: { confirmed: number[]; failed: { id: number; reason: string }[] };
-      }
-    | undefined;
-  if (answer.status === 200 && report) {
+  const report = (answer.status === 200 ? answer.body : answer.body.reload) as ReloadAnswer | undefined;
+  if (answer.status === 200 && report?.result === 'ok') {
     process.stdout.write(
-      `reloaded: config ${report.config_hash}, workers ${report.workers.confirmed.join(', ')} swapped\n`,
+      `reloaded ${report.file}: config ${report.config_hash}, workers ${report.workers?.confirmed.join(', ')} swapped\n`,
     );
     return EXIT.ok;
   }
+  if (answer.status === 409 && report?.result === 'not_running_file') {
+    process.stderr.write(
+      `candor: the gateway runs ${report.running_file}, not ${named}: a reload reads only the file the gateway runs; nothing was read or changed\n` +
+        `  edit ${report.running_file} and run: candor reload --config ${report.running_file}\n` +
+        `  or restart the gateway with: candor serve --config ${named}\n`,
+    );
+    return EXIT.usage;
+  }
   if (answer.status === 400 && report?.problems) {
     process.stderr.write(
-      `${formatConfigProblems(report.problems)}\nreload refused: the running config stays\n`,
+      `${formatConfigProblems(report.problems)}\nreload of ${report.file ?? named} refused: nothing changed, the running config stays\n`,
     );
     return EXIT.config;
   }
   if (report?.result === 'incomplete') {
-    const failed = report.workers.failed.map((w) => `worker ${w.id}: ${w.reason}`).join('; ');
-    process.stderr.write(`candor: reload incomplete: ${failed}\n`);
+    const swapped = report.workers?.confirmed ?? [];
+    const failed = report.workers?.failed.map((w) => `worker ${w.id}: ${w.reason}`).join('; ');
+    process.stderr.write(
+      `candor: reload of ${report.file ?? named} incomplete: ${swapped.length === 0 ? 'no worker swapped' : `swapped by worker(s) ${swapped.join(', ')}`}; not confirmed by ${failed}\n`,
+    );
     return EXIT.unavailable;
   }
   process.stderr.write(
@@ -79,14 +101,15 @@ function post(
   port: number,
   path: string,
   token: string,
+  body: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
+  return new Promise((done, reject) => {
     const req = http.request({
       host,
       port,
       path,
       method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       agent: false,
     });
     req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
@@ -96,12 +119,12 @@ function post(
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+          done({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
         } catch (err) {
           reject(err);
         }
       });
     });
-    req.end();
+    req.end(JSON.stringify(body));
   });
 }

@@ -1,3 +1,4 @@
+import type { CircuitState } from '../../core/retry/circuit.ts';
 import type { RedisRates, StoreStatus } from '../../proxy/admit/redis-rates.ts';
 import type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
@@ -19,7 +20,7 @@ export interface GatewayStatus {
 }
 
 export interface UpstreamStatus {
-  readonly circuit: { readonly state: 'closed' | 'open' | 'half_open'; readonly open_until: string | null };
+  readonly circuit: { readonly state: CircuitState; readonly open_until: string | null };
   readonly panic: boolean;
   readonly in_flight: number;
   readonly pending: number;
@@ -107,9 +108,13 @@ function upstreamStatus(
 ): UpstreamStatus {
   const discovery = upstream.config.discovery;
   const checked = upstream.config.healthCheck !== undefined;
-  const openUntil = upstream.circuit.openUntil;
+  // The state as of this read: a circuit whose open time passed is half-open, request or not.
+  const state = upstream.circuit.stateAt(now);
   return {
-    circuit: { state: upstream.circuit.state, open_until: openUntil > 0 ? wallClock(openUntil) : null },
+    circuit: {
+      state,
+      open_until: state === 'open' ? wallClock(upstream.circuit.openUntil) : null,
+    },
     panic: upstream.panic.active,
     in_flight: upstream.inFlight.count,
     pending: upstream.pending.count,

@@ -148,17 +148,17 @@ function judgeCircuit(
 ): void {
   const { circuit } = upstream;
   const openUntil = circuit.openUntil;
-  const wasClosed = isClosed(circuit);
+  const wasClosed = isClosed(circuit, now);
   circuit.record(now, fault, probe);
   // Opened (or opened again by a failed probe) by this outcome.
   if (circuit.openUntil > openUntil)
     sinks.announce?.({ candor: 'circuit-opened', upstream: upstream.name, forMs: circuit.openUntil - now });
   // Closed by this probe's success: the other workers need not wait for probes of their own.
-  else if (!wasClosed && isClosed(circuit))
+  else if (!wasClosed && isClosed(circuit, now))
     sinks.announce?.({ candor: 'circuit-closed', upstream: upstream.name });
 }
 
 /** (A call, not a property test: record() changes the state between two of them.) */
-function isClosed(circuit: Circuit): boolean {
-  return circuit.state === 'closed';
+function isClosed(circuit: Circuit, now: number): boolean {
+  return circuit.stateAt(now) === 'closed';
 }

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are config text, where ${VAR} is the syntax under test.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { interpolateEnv } from '../../../src/core/config/env.ts';
+import { interpolateEnv, requiredVariables } from '../../../src/core/config/env.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
 
@@ -127,3 +127,9 @@ function expanded(result: ReturnType<typeof interpolateEnv>): string {
   assert.ok(result.ok, 'expected interpolation to succeed');
   return result.value;
 }
+
+test('requiredVariables names each ${NAME} without a default, once; defaults and $${ are not needed', () => {
+  assert.deepEqual(requiredVariables('${HOST:-0.0.0.0}:${PORT}'), ['PORT']);
+  assert.deepEqual(requiredVariables('redis://:${PASS}@${HOST}:6379/${PASS}'), ['PASS', 'HOST']);
+  assert.deepEqual(requiredVariables('$${LITERAL} ${EMPTY:-} plain'), []);
+});

@@ -13,8 +13,24 @@ function opened() {
 
 test('failures in a row open the circuit; it says how long until probes go through', () => {
   const circuit = opened();
-  assert.equal(circuit.state, 'open');
+  assert.equal(circuit.stateAt(400), 'open');
   assert.deepEqual(circuit.admit(400), { allowed: false, retryAfterMs: 600 });
+});
+
+test('read after its open time with no request since, an open circuit is half-open', () => {
+  const circuit = opened();
+  assert.equal(circuit.stateAt(999), 'open');
+  assert.equal(circuit.stateAt(1000), 'half_open', 'no request came to move it: the read says what is due');
+  assert.equal(circuit.stateAt(60_000), 'half_open');
+  // Reading it changed nothing: the next request is still the probe.
+  assert.deepEqual(circuit.admit(60_000), { allowed: true, probe: true });
+});
+
+test('a breaker turned off by a reload while open reads closed, as it admits every request', () => {
+  const circuit = opened();
+  circuit.reconfigure({ ...config, consecutiveFailures: 0 });
+  assert.equal(circuit.stateAt(10), 'closed');
+  assert.deepEqual(circuit.admit(10), { allowed: true, probe: false });
 });
 
 test('half-open: one probe at a time; its success closes the circuit, its failure reopens it', () => {
@@ -22,11 +38,11 @@ test('half-open: one probe at a time; its success closes the circuit, its failur
   assert.deepEqual(circuit.admit(1000), { allowed: true, probe: true });
   assert.equal(circuit.admit(1000).allowed, false, 'the second request waits for the probe');
   circuit.record(1010, false, true);
-  assert.equal(circuit.state, 'closed');
+  assert.equal(circuit.stateAt(1010), 'closed');
   const again = opened();
   again.admit(1000);
   again.record(1010, true, true);
-  assert.equal(again.state, 'open');
+  assert.equal(again.stateAt(1010), 'open');
   assert.deepEqual(again.admit(1500), { allowed: false, retryAfterMs: 510 });
 });
 
@@ -34,7 +50,7 @@ test('a probe that ended without an answer frees its slot and leaves the circuit
   const circuit = opened();
   assert.equal(circuit.admit(1000).allowed, true);
   circuit.releaseProbe();
-  assert.equal(circuit.state, 'half_open');
+  assert.equal(circuit.stateAt(1001), 'half_open');
   assert.deepEqual(circuit.admit(1001), { allowed: true, probe: true }, 'the next request is the probe');
 });
 
@@ -44,5 +60,5 @@ test('a success resets the count of failures in a row', () => {
   circuit.record(0, true, false);
   circuit.record(0, false, false);
   circuit.record(0, true, false);
-  assert.equal(circuit.state, 'closed');
+  assert.equal(circuit.stateAt(0), 'closed');
 });

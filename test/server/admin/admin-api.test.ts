@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -386,27 +387,167 @@ test('a reload that removes a target drops its runtime change, with a log line',
   writeFileSync(path, configText(adminPort, [blue.url, green.url]));
 });
 
-test('candor reload --config FILE asks the admin API and says which workers swapped; a bad file is refused with its problems', async () => {
-  const run = (file: string) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'reload', '--config', file], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c) => (stdout += c));
-      child.stderr.on('data', (c) => (stderr += c));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+/** `candor reload --config FILE`, as an operator runs it. */
+const runReload = (file: string) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'reload', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-  const ok = await run(path);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+
+test('candor reload --config FILE asks the admin API and says which file it read and which workers swapped; a bad file is refused with its problems', async () => {
+  const ok = await runReload(path);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /^reloaded: config sha256:[0-9a-f]{16}, workers \d+, \d+ swapped\n$/);
+  assert.equal(
+    ok.stdout.replace(/sha256:[0-9a-f]{16}/, 'HASH').replace(/workers \d+, \d+/, 'workers N, M'),
+    `reloaded ${path}: config HASH, workers N, M swapped\n`,
+  );
+  const hash = /sha256:[0-9a-f]{16}/.exec(ok.stdout)?.[0];
+  assert.equal(
+    ((await call('GET', '/status')).body.config as { hash: string }).hash,
+    hash,
+    'the hash of what runs',
+  );
   writeFileSync(path, readFileSync(path, 'utf8').replace('name: admin-edge', 'name: "bad name"'));
-  const bad = await run(path);
+  const bad = await runReload(path);
   assert.equal(bad.code, 78);
   assert.match(bad.stderr, /candor\.yaml:1:7 +name: expected a name of/);
   assert.match(bad.stderr, /nothing sent: the running config stays/);
   writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+});
+
+test('candor reload --config OTHER is refused naming the file the gateway runs, and nothing of OTHER is read; a symlink to the running file is that file (issue 32, item 1)', async () => {
+  const other = join(dir, 'other.yaml');
+  // Another target list and another log destination: a reload that read it would change both.
+  writeFileSync(
+    other,
+    `${configText(adminPort, [green.url])}log:\n  destination: ${join(dir, 'other.log')}\n`,
+  );
+  const before = (await call('GET', '/status')).body;
+  const refused = await runReload(other);
+  assert.equal(refused.code, 64, refused.stderr);
+  assert.equal(refused.stdout, '', 'nothing says "reloaded"');
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `^candor: the gateway runs ${path}, not ${other}: a reload reads only the file the gateway runs; nothing was read or changed\n`,
+    ),
+  );
+  assert.match(refused.stderr, new RegExp(`restart the gateway with: candor serve --config ${other}\n$`));
+  const after = (await call('GET', '/status')).body;
+  assert.deepEqual(after.config, before.config, 'the same file, hash and version run');
+  assert.deepEqual(after.last_reload, before.last_reload);
+  assert.deepEqual(
+    (after.upstreams as { app: { targets: { url: string }[] } }).app.targets.map((t) => t.url),
+    [blue.url, green.url],
+  );
+  await serve.waitForLines('reload refused: the file named is not the one the gateway runs', 1);
+
+  // The admin API itself: a file named is checked before anything is read.
+  const conflict = await call('POST', '/reload', { file: other });
+  assert.equal(conflict.status, 409);
+  assert.deepEqual(conflict.body.reload, {
+    result: 'not_running_file',
+    running_file: path,
+    named_file: other,
+  });
+  const relative = await call('POST', '/reload', { file: 'candor.yaml' });
+  assert.equal(relative.status, 400);
+  assert.equal(relative.body.field, 'file');
+
+  const link = join(dir, 'link.yaml');
+  symlinkSync(path, link);
+  const viaLink = await runReload(link);
+  assert.equal(viaLink.code, 0, viaLink.stderr);
+  assert.match(viaLink.stdout, new RegExp(`^reloaded ${path}: config sha256:`));
+});
+
+test('a reload of the running file that changes log.destination is refused whole, naming the field, and exits 78', async () => {
+  writeFileSync(
+    path,
+    `${configText(adminPort, [green.url])}log:\n  destination: ${join(dir, 'moved.log')}\n`,
+  );
+  try {
+    const before = (await call('GET', '/status')).body;
+    const refused = await runReload(path);
+    assert.equal(refused.code, 78, refused.stderr);
+    assert.equal(refused.stdout, '');
+    assert.match(refused.stderr, /log\.destination: cannot change on a reload \(stdout → /);
+    assert.match(
+      refused.stderr,
+      new RegExp(`reload of ${path} refused: nothing changed, the running config stays\n$`),
+    );
+    const after = (await call('GET', '/status')).body;
+    assert.deepEqual(after.config, before.config);
+    // Whole or nothing: the target list, which a reload may change, did not change either.
+    assert.deepEqual(
+      (after.upstreams as { app: { targets: { url: string }[] } }).app.targets.map((t) => t.url),
+      [blue.url, green.url],
+    );
+    assert.equal((after.last_reload as { result: string }).result, 'invalid');
+  } finally {
+    writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+  }
+});
+
+test('a reload adding a listener no worker can open is refused whole, naming it, and exits 78: not "incomplete"', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as net.AddressInfo).port;
+  const withListener = configText(adminPort, [green.url]).replace(
+    'listen:\n  - address: 127.0.0.1:0\n',
+    `listen:\n  - address: 127.0.0.1:0\n  - address: 127.0.0.1:${port}\n`,
+  );
+  assert.notEqual(withListener, configText(adminPort, [green.url]));
+  writeFileSync(path, withListener);
+  try {
+    const before = (await call('GET', '/status')).body;
+    const refused = await runReload(path);
+    assert.equal(refused.code, 78, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(`listen\\[1\\]\\.address: cannot open 127\\.0\\.0\\.1:${port}: `),
+    );
+    assert.match(
+      refused.stderr,
+      new RegExp(`reload of ${path} refused: nothing changed, the running config stays\n$`),
+    );
+    const after = (await call('GET', '/status')).body;
+    assert.deepEqual(after.config, before.config, 'the same hash and version');
+    assert.equal((after.last_reload as { result: string }).result, 'invalid');
+    assert.deepEqual(
+      (after.upstreams as { app: { targets: { url: string }[] } }).app.targets.map((t) => t.url),
+      [blue.url, green.url],
+      'the rest of the file (one target fewer) was not applied either',
+    );
+  } finally {
+    writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+    await new Promise((resolve) => taken.close(resolve));
+  }
+});
+
+test("a reload's log.level applies to the primary's own lines too (admin requests), not only to the workers'", async () => {
+  const logged = () => serve.lines.filter((l) => l.msg === 'admin request' && l.path === '/activity').length;
+  const before = logged();
+  writeFileSync(path, `${configText(adminPort, [blue.url, green.url])}log:\n  level: warn\n`);
+  try {
+    assert.equal((await call('POST', '/reload')).status, 200);
+    assert.equal((await call('GET', '/activity')).status, 200, 'an info line the primary no longer writes');
+  } finally {
+    writeFileSync(path, configText(adminPort, [blue.url, green.url]));
+  }
+  assert.equal((await call('POST', '/reload')).status, 200);
+  assert.equal((await call('GET', '/activity')).status, 200, 'written again at info');
+  await serve.waitForLines('admin request', 1);
+  const deadline = Date.now() + 5_000;
+  while (logged() < before + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  // Lines come in order: the second call's is there, so the first's would be too had it been written.
+  assert.equal(logged(), before + 1);
 });
 
 test('a reload of a 7-deep YAML alias bomb is refused at its line while the gateway keeps serving', async () => {
