@@ -4,19 +4,14 @@
  * error codes and defaults are the ones in src/kits/client/.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { FAILURE_TYPES, FAILURES } from '../../src/core/failure/taxonomy.ts';
 import { NO_RETRY_REASONS, RETRY_REASONS } from '../../src/core/retry/reasons.ts';
 import { CLIENT_DEFAULTS } from '../../src/kits/client/options.ts';
 import { UPSTREAM_ERROR_CODES } from '../../src/kits/client/upstream-error.ts';
+import { docsSection } from '../helpers/docs-text.ts';
 
-const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
-const lines = README.split('\n');
-const start = lines.indexOf('## candor/client');
-const end = lines.findIndex((line, i) => i > start && line.startsWith('## '));
-const SECTION = lines.slice(start + 1, end);
+const SECTION = docsSection('candor/client').split('\n');
 
 /** Rows of the table whose header row starts with `| first |`, as trimmed cells. */
 function table(first: string): string[][] {

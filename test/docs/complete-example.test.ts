@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { KindGuard, type TSchema } from '@sinclair/typebox';
 import { parse } from 'yaml';
 import { CONFIG_FIELD_PATHS, ConfigSchema } from '../../src/core/config/schema.ts';
+import { DOCS_TEXT } from '../helpers/docs-text.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const EXAMPLE = 'docs/examples/complete.yaml';
@@ -94,10 +95,11 @@ test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => 
   assert.equal(result.status, 0);
 });
 
-test('the README shows the example as the file holds it, and links the file', () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  assert.ok(readme.includes(`(${EXAMPLE})`), `README.md links ${EXAMPLE}`);
-  const block = /\n```yaml\n(# Every field of Candor's config[\s\S]*?)```\n/.exec(readme)?.[1];
-  assert.ok(block !== undefined, 'README.md shows the example (a yaml block starting with its first line)');
-  assert.equal(block, text, `README.md's copy of ${EXAMPLE} differs from the file`);
+test('the docs show the example as the file holds it, and link the file', () => {
+  const linked =
+    DOCS_TEXT.includes(`(${EXAMPLE})`) || DOCS_TEXT.includes(`(${EXAMPLE.replace(/^docs\//, '')})`);
+  assert.ok(linked, `README.md or docs/ links ${EXAMPLE}`);
+  const block = /\n```yaml\n(# Every field of Candor's config[\s\S]*?)```\n/.exec(DOCS_TEXT)?.[1];
+  assert.ok(block !== undefined, 'the docs show the example (a yaml block starting with its first line)');
+  assert.equal(block, text, `the docs' copy of ${EXAMPLE} differs from the file`);
 });

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { test } from 'node:test';
 import ts from 'typescript';
+import { DOCS_TEXT, docsSection } from '../helpers/docs-text.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SRC = join(ROOT, 'src');
@@ -398,16 +399,8 @@ test('no violation at all, every one named by file:line', (t) => {
   assert.equal(found.length, 0, found.join('\n'));
 });
 
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
-
-/** The text under a "## " heading, up to the next one. */
-function section(heading: string): string {
-  const lines = README.split('\n');
-  const start = lines.indexOf(`## ${heading}`);
-  assert.notEqual(start, -1, `README.md has no "## ${heading}" section`);
-  const end = lines.findIndex((line, index) => index > start && line.startsWith('## '));
-  return lines.slice(start + 1, end === -1 ? undefined : end).join('\n');
-}
+const README = DOCS_TEXT;
+const section = docsSection;
 
 test('README "How the code is laid out": one row per group and per folder that exist, in the layer order', () => {
   // Rows: | 3 | `src/proxy/` | what it owns |, then | 3.1 | `src/proxy/session/` | what it owns |

@@ -4,8 +4,6 @@
  * until the other follows.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { CONFIG_FIELD_PATHS } from '../../src/core/config/schema.ts';
@@ -18,17 +16,9 @@ import { RequestRecord } from '../../src/observe/log/request-record.ts';
 import { METRICS } from '../../src/observe/metrics/catalog.ts';
 import { GatewayMetrics } from '../../src/observe/metrics/metrics.ts';
 import { EXIT } from '../../src/server/cli/exit-codes.ts';
+import { docsSection } from '../helpers/docs-text.ts';
 
-const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
-
-/** The text under a "## " heading, up to the next one. */
-function section(heading: string): string {
-  const lines = README.split('\n');
-  const start = lines.indexOf(`## ${heading}`);
-  assert.notEqual(start, -1, `README.md has no "## ${heading}" section`);
-  const end = lines.findIndex((line, index) => index > start && line.startsWith('## '));
-  return lines.slice(start + 1, end === -1 ? undefined : end).join('\n');
-}
+const section = docsSection;
 
 /** Table rows whose first cell is one `code` span, keyed by that code, with the other cells trimmed. */
 function tableRows(text: string): Map<string, string[]> {

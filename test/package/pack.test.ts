@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { docsSection } from '../helpers/docs-text.ts';
 import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
 
 const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
@@ -324,8 +325,7 @@ console.log(
 
 /** The README's example under `heading` ("Use it as a library", "candor/client", "candor/app"), checked as written. */
 function readmeExample(heading = 'Use it as a library'): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf(`\n## ${heading}\n`));
+  const section = docsSection(heading);
   const example = /```ts\n([\s\S]*?)```/.exec(section);
   assert.ok(example, `README "${heading}" has a ts example`);
   return example[1];
