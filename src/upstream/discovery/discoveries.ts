@@ -1,6 +1,7 @@
 import type { GatewayConfig, UpstreamConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type DiscoveryReport, DnsDiscovery, type OnDiscovery } from './dns-discovery.ts';
+import { ownListeners } from './refused-targets.ts';
 
 /**
  * The DNS discovery of every upstream that has one, for one gateway: an in-process gateway
@@ -21,6 +22,7 @@ export class Discoveries {
 
   update(config: GatewayConfig): void {
     const next = new Map<string, DnsDiscovery>();
+    const own = ownListeners(config);
     for (const [name, upstream] of Object.entries(config.upstreams)) {
       const wanted = upstream.discovery;
       if (wanted === undefined) continue;
@@ -30,7 +32,7 @@ export class Discoveries {
         continue;
       }
       old?.stop();
-      next.set(name, new DnsDiscovery(name, wanted, this.#logger, this.#onReport, old?.report));
+      next.set(name, new DnsDiscovery(name, wanted, this.#logger, this.#onReport, own, old?.report));
     }
     for (const [name, old] of this.#runners) if (!next.has(name)) old.stop();
     this.#runners = next;
