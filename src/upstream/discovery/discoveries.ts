@@ -13,6 +13,8 @@ export class Discoveries {
   readonly #logger: Logger;
   readonly #onReport: OnDiscovery;
   #runners = new Map<string, DnsDiscovery>();
+  /** The listeners the runners refuse as targets: a reload that moves the admin API starts them again. */
+  #own = '';
 
   constructor(config: GatewayConfig, logger: Logger, onReport: OnDiscovery) {
     this.#logger = logger;
@@ -23,11 +25,13 @@ export class Discoveries {
   update(config: GatewayConfig): void {
     const next = new Map<string, DnsDiscovery>();
     const own = ownListeners(config);
+    const ownMoved = JSON.stringify(own) !== this.#own;
+    this.#own = JSON.stringify(own);
     for (const [name, upstream] of Object.entries(config.upstreams)) {
       const wanted = upstream.discovery;
       if (wanted === undefined) continue;
       const old = this.#runners.get(name);
-      if (old && JSON.stringify(old.config) === JSON.stringify(wanted)) {
+      if (old && !ownMoved && JSON.stringify(old.config) === JSON.stringify(wanted)) {
         next.set(name, old);
         continue;
       }

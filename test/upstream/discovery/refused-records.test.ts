@@ -7,6 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DiscoveryConfig } from '../../../src/core/config/types.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -197,4 +200,36 @@ test('an answer of 600 addresses gives the first 512 targets in order, and says 
     ['http://10.1.0.100:8080', 'http://10.1.0.101:8080', 'http://10.1.0.102:8080'],
   );
   assert.equal(small.cut, 597);
+});
+
+test('a gateway whose answer points only at its own admin listener has no target: 503, and the line says why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-own-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 'a-long-enough-admin-token', { mode: 0o600 });
+  dns.set('own.test', [{ type: 'A', address: '127.0.0.1', ttl: 30 }]);
+  const g = await startTestGateway(`
+admin: { listen: "127.0.0.1:${echoPort()}", token_file: ${tokenFile} }
+routes:
+  - upstream: api
+upstreams:
+  api:
+    discovery: { dns: own.test, port: ${echoPort()}, resolvers: [${dns.address}] }
+`);
+  open.push(g);
+  await waitUntil('the answer refused', () =>
+    g.logs.some((l) => l.msg === 'discovery failed: the last good targets are kept'),
+  );
+  const leftOut = g.logs.find((l) => l.msg === 'discovery left records out: the others are used');
+  assert.deepEqual(leftOut?.refused, [
+    { record: '127.0.0.1', why: `the gateway's own admin listener (127.0.0.1:${echoPort()})` },
+  ]);
+  assert.equal(
+    g.logs.find((l) => l.msg === 'discovery failed: the last good targets are kept')?.failure,
+    'EBADRECORD',
+  );
+  const before = echo.received.length;
+  const answer = await request(g.url, { path: '/admin-bound', headers: { accept: 'application/json' } });
+  assert.equal(answer.status, 503);
+  assert.match(String(answer.headers['proxy-status']), /error=destination_unavailable/);
+  assert.equal(echo.received.length, before);
 });
