@@ -144,7 +144,7 @@ export const DEFAULTS = {
   // far above a Redis call on a LAN (well under a millisecond) and bounds what an outage adds.
   store: { onError: 'allow', timeout: 50, prefix: 'candor:' },
   // Kubernetes' CoreDNS answers with a TTL of 5 s; asking more often than each second is noise.
-  discovery: { type: 'A', scheme: 'http', interval: 5_000, minTtl: 1_000, maxTtl: 60_000 },
+  discovery: { type: 'A', scheme: 'http', interval: 5_000, minTtl: 1_000, maxTtl: 60_000, maxTargets: 512 },
 } as const;
 
 /** Bounds on the downstream header section: below 1KiB ordinary browsers fail, above 1MiB it is an attack surface. */

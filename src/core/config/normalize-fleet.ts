@@ -33,5 +33,7 @@ export function toDiscovery(raw: RawDiscovery): DiscoveryConfig {
     interval: duration(raw.interval, fallback.interval),
     minTtl: duration(raw.min_ttl, fallback.minTtl),
     maxTtl: duration(raw.max_ttl, fallback.maxTtl),
+    allow: [...(raw.allow ?? [])],
+    maxTargets: raw.max_targets ?? fallback.maxTargets,
   };
 }

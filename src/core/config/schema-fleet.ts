@@ -6,6 +6,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { FLEET_FORMAT } from './fleet-values.ts';
+import { FORMAT } from './formats.ts';
 import { duration, mapping, oneOf } from './schema-kit.ts';
 
 export const Store = Type.Optional(
@@ -49,6 +50,18 @@ export const Discovery = Type.Optional(
       interval: duration(),
       min_ttl: duration(),
       max_ttl: duration(),
+      allow: Type.Optional(
+        Type.Array(
+          Type.String({
+            format: FORMAT.addressOrCidr,
+            expected: 'an IP address or CIDR block like 169.254.0.0/16',
+          }),
+          { expected: 'a list of IP addresses or CIDR blocks' },
+        ),
+      ),
+      max_targets: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: 10_000, expected: 'a number of targets from 1 to 10000' }),
+      ),
     },
     'a mapping with dns (and port, unless type is SRV)',
   ),

@@ -454,4 +454,8 @@ export interface DiscoveryConfig {
   /** An answer's TTL is held within these bounds (ms). */
   readonly minTtl: number;
   readonly maxTtl: number;
+  /** Addresses (and CIDR blocks) an answer may point at although they are refused by default (link-local, unspecified, metadata, the admin listener). */
+  readonly allow: readonly string[];
+  /** Targets kept from one answer at most (the first ones in order of origin). */
+  readonly maxTargets: number;
 }

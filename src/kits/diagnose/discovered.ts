@@ -2,6 +2,7 @@ import { Resolver } from 'node:dns/promises';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { withDiscovered } from '../../upstream/discovery/discoveries.ts';
 import { askDns } from '../../upstream/discovery/dns-answer.ts';
+import { createTargetCheck, ownListeners } from '../../upstream/discovery/refused-targets.ts';
 
 /**
  * For `candor diagnose --config FILE NAME` on an upstream found by DNS: asks its name once, as
@@ -19,7 +20,12 @@ export async function discoverForDiagnose(
   if (discovery.resolvers.length > 0) resolver.setServers([...discovery.resolvers]);
   const asked = `${discovery.type} ${discovery.dns}${discovery.resolvers.length > 0 ? ` at ${discovery.resolvers.join(', ')}` : ''}`;
   try {
-    const answer = await askDns(resolver, discovery);
+    // The records the gateway would refuse are not probed either.
+    const answer = await askDns(
+      resolver,
+      discovery,
+      createTargetCheck(discovery.allow, ownListeners(config)),
+    );
     if (answer.targets.length === 0) return { failure: `DNS ${asked}: no record` };
     const targets = answer.targets.map((t) => (t.weight === 1 ? t.url : `${t.url} (weight ${t.weight})`));
     const ttl = answer.ttl === undefined ? '' : `, TTL ${answer.ttl}s`;

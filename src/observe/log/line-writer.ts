@@ -6,6 +6,10 @@ const SLOW_WRITE_MS = 20;
 /** How long a file that was slow to write stays on the asynchronous path. */
 const SLOW_DISK_BACKOFF_MS = 30_000;
 const NEWLINE = 0x0a;
+/** The first wait before a destination that refused a write is tried again; it doubles from there. */
+const FIRST_RETRY_MS = 250;
+/** The longest wait between two tries of a destination that keeps refusing. */
+const MAX_RETRY_MS = 30_000;
 
 /**
  * Where every log line goes: a queue, written out in batches.
@@ -24,8 +28,13 @@ const NEWLINE = 0x0a;
  * thread pool, so a busy event loop caps the log at a few MB/s, and the lines behind the cap
  * pile up in memory without bound — under 6,000 requests/s that was 1.5 MB more RSS every
  * second. Here the backlog is bounded: lines beyond `maxBacklog` bytes are dropped and
- * counted, and the count is written as a line of its own once the writer catches up. A file
- * that refuses a write (disk full) loses the lines not yet written, counted the same way.
+ * counted, and the count is written as a line of its own once the writer catches up.
+ *
+ * A destination that refuses a write (a pipe whose reader left: a log shipper or journald
+ * restarting; a full disk) loses the lines of that batch, counted the same way, and is then
+ * left alone: said once on stderr, tried again after 250 ms, doubling to 30 s, while new
+ * lines wait in the same bounded backlog. Retrying at once would spin: every failed batch
+ * owes a "lines were dropped" notice, whose write fails in turn.
  */
 export class LineWriter {
   private fd: number;
@@ -45,6 +54,12 @@ export class LineWriter {
   private queued = 0;
   private writing = false;
   private dropped = 0;
+  /** Every line dropped since the writer was made (candor_log_lines_dropped_total). */
+  private droppedTotal = 0;
+  /** While the destination refuses writes: the next try. */
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** The wait before the next try, 0 while writes succeed. */
+  private retryDelay = 0;
   /** A failed write stopped mid-line: the next batch starts on a line of its own. */
   private torn = false;
   private waiters: (() => void)[] = [];
@@ -102,10 +117,13 @@ export class LineWriter {
   write(line: string): boolean {
     if (this.queued + line.length > this.maxBacklog) {
       this.dropped++;
+      this.droppedTotal++;
       return false;
     }
     this.queue.push(line);
     this.queued += line.length;
+    // A destination that refused the last write waits for its retry: nothing to do until then.
+    if (this.retryTimer !== undefined) return true;
     if (this.direct) {
       if (!this.turnScheduled) {
         this.turnScheduled = true;
@@ -127,8 +145,20 @@ export class LineWriter {
     }
   };
 
-  /** Calls back once everything queued so far is written (pino's logger.flush uses it). */
+  /** Lines dropped since the writer was made: the backlog was full, or the destination refused them. */
+  get linesDropped(): number {
+    return this.droppedTotal;
+  }
+
+  /**
+   * Calls back once everything queued so far is written (pino's logger.flush uses it), or at
+   * once with the error while the destination refuses writes: a drain does not wait on it.
+   */
   flush(callback?: (err?: Error) => void): void {
+    if (this.retryTimer !== undefined) {
+      callback?.(new Error('the log destination refuses writes'));
+      return;
+    }
     if (this.direct) this.flushSync();
     if (!this.writing && this.queue.length === 0) {
       callback?.();
@@ -145,10 +175,56 @@ export class LineWriter {
     let offset = 0;
     try {
       while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset);
-    } catch {
+    } catch (err) {
       // A log that cannot be written must not take the gateway down (or keep it from
       // exiting): what was not written is lost, and counted for the next line that can be.
       this.lost(bytes, offset, carried);
+      this.refused(err as Error);
+      return;
+    }
+    this.accepted();
+  }
+
+  /** A write failed (not for a full pipe): the destination is left alone until its retry. */
+  private refused(err: Error): void {
+    if (this.retryDelay === 0) this.sayOnStderr(err);
+    this.retryDelay = this.retryDelay === 0 ? FIRST_RETRY_MS : Math.min(MAX_RETRY_MS, this.retryDelay * 2);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(this.retry, this.retryDelay).unref();
+  }
+
+  /** A write went through: the destination takes lines again. */
+  private accepted(): void {
+    this.retryDelay = 0;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private readonly retry = (): void => {
+    this.retryTimer = undefined;
+    if (this.queue.length === 0 && this.dropped === 0) {
+      // Nothing to try it with: the next line will.
+      this.retryDelay = 0;
+      return;
+    }
+    if (this.direct) this.flushSync();
+    else if (!this.writing) this.writeQueued();
+  };
+
+  /**
+   * The one line that says the log cannot be written, where it can still be read: stderr
+   * (unless stderr is the destination itself). The lines dropped meanwhile are counted in
+   * the line written once the destination takes lines again, and in
+   * candor_log_lines_dropped_total.
+   */
+  private sayOnStderr(err: Error): void {
+    if (this.fd === 2) return;
+    const code = (err as NodeJS.ErrnoException).code ?? err.message;
+    const line = `{"level":"error","time":"${new Date().toISOString()}","gateway":${JSON.stringify(this.gatewayName)},"err":${JSON.stringify(code)},"msg":"the log destination refuses writes: its lines are dropped and counted, and it is tried again with a backoff up to 30 s"}\n`;
+    try {
+      fs.writeSync(2, line);
+    } catch {
+      // stderr gone too: the count in the metrics is all there is.
     }
   }
 
@@ -157,7 +233,9 @@ export class LineWriter {
     let lines = 0;
     for (let at = bytes.indexOf(NEWLINE, offset); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) lines++;
     // The notice at the batch's end did not make it either: its count is still owed.
-    this.dropped += carried > 0 ? carried + lines - 1 : lines;
+    const notice = carried > 0 ? 1 : 0;
+    this.dropped += carried + lines - notice;
+    this.droppedTotal += lines - notice;
     if (offset > 0 && bytes[offset - 1] !== NEWLINE) this.torn = true;
   }
 
@@ -168,7 +246,7 @@ export class LineWriter {
       this.torn = false;
     }
     if (this.dropped > 0) {
-      text += `{"level":"warn","time":"${new Date().toISOString()}","gateway":${JSON.stringify(this.gatewayName)},"dropped_lines":${this.dropped},"msg":"the log fell behind the disk: lines were dropped"}\n`;
+      text += `{"level":"warn","time":"${new Date().toISOString()}","gateway":${JSON.stringify(this.gatewayName)},"dropped_lines":${this.dropped},"msg":"the log fell behind its destination, or it refused writes: lines were dropped"}\n`;
       this.dropped = 0;
     }
     this.queue = [];
@@ -191,9 +269,14 @@ export class LineWriter {
         return;
       }
       // Any other error loses the rest of this batch: logging must never take the gateway down.
-      if (err) this.lost(bytes, offset, carried);
-      else if (offset + written < bytes.length) return this.writeBytes(fd, bytes, offset + written, carried);
-      if (this.queue.length > 0 || this.dropped > 0) return this.writeQueued();
+      if (err) {
+        this.lost(bytes, offset, carried);
+        this.refused(err);
+      } else {
+        if (offset + written < bytes.length) return this.writeBytes(fd, bytes, offset + written, carried);
+        this.accepted();
+        if (this.queue.length > 0 || this.dropped > 0) return this.writeQueued();
+      }
       this.writing = false;
       this.closeRetired();
       // A file that was slow to write gets the synchronous path back once it has had a rest.

@@ -5,6 +5,8 @@ import { LineWriter } from './line-writer.ts';
 /** Where a logger's lines go: the access log writes its own lines there too (access-log.ts). */
 export interface LineSink {
   write(line: string): unknown;
+  /** Lines dropped so far (a LineWriter counts them; a test's capture drops none). */
+  readonly linesDropped?: number;
 }
 
 /** The key of a logger's sink: Candor's own symbol, set by the functions below. */

@@ -150,6 +150,13 @@ export const METRICS = {
     help: 'Client connections closed as soon as they were accepted because the listener held its max_connections.',
     aggregator: 'sum',
   },
+  logLinesDropped: {
+    name: 'candor_log_lines_dropped_total',
+    type: 'counter',
+    labels: [],
+    help: "Log lines (events and access lines) this process dropped: its log's backlog was full, or its destination refused writes (a pipe whose reader left, a full disk).",
+    aggregator: 'sum',
+  },
   clientConnections: {
     name: 'candor_client_connections',
     type: 'gauge',

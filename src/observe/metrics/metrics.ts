@@ -19,6 +19,8 @@ import { Counter, Gauge, Histogram, Registry } from './prom.ts';
 interface MetricsSource {
   upstreams(): Iterable<Upstream>;
   listeners(): Iterable<ListenerGauge>;
+  /** Lines the gateway's log dropped so far (read when scraped). */
+  logLinesDropped(): number;
 }
 
 interface ListenerGauge {
@@ -57,7 +59,8 @@ export class GatewayMetrics {
     const registry = this.registry;
     for (const key of Object.keys(METRICS) as (keyof typeof METRICS)[]) {
       const spec: MetricSpec = METRICS[key];
-      if (spec.type !== 'counter') continue;
+      // The log's drops are counted by its writer, and read from it when scraped.
+      if (spec.type !== 'counter' || key === 'logLinesDropped') continue;
       const family = counterFamily(spec.labels);
       this.#counters.set(key as CounterKey, family);
       new CellCounter(spec, family, registry);
@@ -248,6 +251,13 @@ export class GatewayMetrics {
     perUpstream(METRICS.inFlight, (upstream) => upstream.inFlight.count);
     perUpstream(METRICS.pending, (upstream) => upstream.pending.count);
     const source = () => this.#source;
+    new Counter({
+      ...options(METRICS.logLinesDropped, registry),
+      collect() {
+        this.reset();
+        this.inc(source()?.logLinesDropped() ?? 0);
+      },
+    });
     new Gauge({
       ...options(METRICS.clientConnections, registry),
       async collect() {

@@ -55,7 +55,24 @@ export interface StoreStatus {
 }
 
 interface WithTake {
-  candorTakeToken(key: string, rate: number, burst: number): Promise<number>;
+  candorTakeToken(key: string, rate: number, burst: number): Promise<unknown>;
+}
+
+/**
+ * The script's reply as a decision: a whole number of seconds from 0 (pass) to the limit's
+ * own window, the time an empty bucket takes to fill. Anything else (a negative or
+ * fractional number, a string, an array, nil) is not an answer our script can give: a
+ * server that sends it (a proxy in front of Redis, another program on its port, a key
+ * overwritten by hand) fails as an unreachable one does, and on_error decides, rather than
+ * letting a limited request through or sending a client away for years.
+ */
+export function toDecision(reply: unknown, limit: RateLimitConfig): number {
+  const window = Math.max(1, Math.ceil(limit.burst / limit.rate));
+  if (typeof reply === 'number' && Number.isInteger(reply) && reply >= 0 && reply <= window) return reply;
+  const shown = JSON.stringify(reply) ?? String(reply);
+  throw new Error(
+    `the store answered ${shown.length > 40 ? `${shown.slice(0, 40)}…` : shown}, not a wait of 0 to ${window} s`,
+  );
 }
 
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
@@ -104,12 +121,17 @@ export class RedisRates {
     this.#client.on('close', () => this.#set('down', 'connection closed'));
   }
 
-  /** 0: pass; n > 0: whole seconds until the key's next token; STORE_DENIED: Redis did not answer and on_error is deny. */
+  /**
+   * 0: pass; n > 0: whole seconds until the key's next token; STORE_DENIED: Redis did not
+   * answer (or answered something that is not a decision) and on_error is deny.
+   */
   async take(route: string, limit: RateLimitConfig, key: string): Promise<StoreAnswer> {
     try {
-      const wait = await this.#client.candorTakeToken(this.#key(route, key), limit.rate, limit.burst);
+      const bucket = this.#key(route, key);
+      const reply: unknown = await this.#client.candorTakeToken(bucket, limit.rate, limit.burst);
+      const wait = toDecision(reply, limit);
       if (this.#state !== 'up') this.#set('up', '');
-      return Number(wait);
+      return wait;
     } catch (err) {
       this.#set('down', (err as Error).message);
       this.#counts.storeFallback(this.config.onError);

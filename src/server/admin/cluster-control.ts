@@ -5,11 +5,12 @@ import { ConfigError, type ConfigProblem } from '../../core/config/config-error.
 import { configHash } from '../../core/config/config-hash.ts';
 import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { addressTakenMessage, probeAddress } from '../../core/net/address-probe.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
 import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
-import { unchangeableProblems } from '../gateway/reload-plan.ts';
+import { planListeners, unchangeableProblems } from '../gateway/reload-plan.ts';
 import { type ChangeProblem, type RuntimeChange, RuntimeChanges } from '../gateway/runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
 import type { GatewayStatus } from '../gateway/status.ts';
@@ -175,6 +176,7 @@ export class ClusterControl {
       next = await loadConfigIsolated(this.#path);
       const problems = unchangeableProblems(this.#config, next);
       if (problems.length > 0) throw new ConfigError(problems);
+      await this.#probeAdded(next);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       return this.#refused(base, caller, err.problems, { confirmed: [], failed: [] });
@@ -262,6 +264,28 @@ export class ClusterControl {
       'reload refused: the config is invalid; the running config stays',
     );
     return report;
+  }
+
+  /**
+   * A listener the reload adds must be free, as at start (primary.ts): the workers bind it
+   * with SO_REUSEPORT, which would let them join another process already on it.
+   */
+  async #probeAdded(next: GatewayConfig): Promise<void> {
+    for (const listen of planListeners(this.#config, next).added) {
+      if (listen.port === 0) continue;
+      const taken = await probeAddress(listen.host, listen.port);
+      if (taken === undefined) continue;
+      const at = next.listen.indexOf(listen);
+      throw new ConfigError([
+        {
+          file: next.source,
+          line: 0,
+          column: 0,
+          path: `listen[${at}].address`,
+          message: addressTakenMessage(taken),
+        },
+      ]);
+    }
   }
 
   /** Checks a runtime change against the running config and applies it in every worker. */

@@ -2,7 +2,7 @@ import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
-import { createLogger, type Logger } from '../../observe/log/logger.ts';
+import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
 import { type Listener, type RequestHandlers, startListener } from '../../proxy/accept/listener.ts';
@@ -220,6 +220,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         connections: () =>
           new Promise<number>((resolve) => listener.server.getConnections((_, count) => resolve(count ?? 0))),
       })),
+    logLinesDropped: () => logger[LINE_SINK].linesDropped ?? 0,
   });
   for (const listener of listeners) logListening(logger, listener);
   if (metricsListener !== undefined)

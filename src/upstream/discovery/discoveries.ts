@@ -1,6 +1,7 @@
 import type { GatewayConfig, UpstreamConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type DiscoveryReport, DnsDiscovery, type OnDiscovery } from './dns-discovery.ts';
+import { ownListeners } from './refused-targets.ts';
 
 /**
  * The DNS discovery of every upstream that has one, for one gateway: an in-process gateway
@@ -12,6 +13,8 @@ export class Discoveries {
   readonly #logger: Logger;
   readonly #onReport: OnDiscovery;
   #runners = new Map<string, DnsDiscovery>();
+  /** The listeners the runners refuse as targets: a reload that moves the admin API starts them again. */
+  #own = '';
 
   constructor(config: GatewayConfig, logger: Logger, onReport: OnDiscovery) {
     this.#logger = logger;
@@ -21,16 +24,19 @@ export class Discoveries {
 
   update(config: GatewayConfig): void {
     const next = new Map<string, DnsDiscovery>();
+    const own = ownListeners(config);
+    const ownMoved = JSON.stringify(own) !== this.#own;
+    this.#own = JSON.stringify(own);
     for (const [name, upstream] of Object.entries(config.upstreams)) {
       const wanted = upstream.discovery;
       if (wanted === undefined) continue;
       const old = this.#runners.get(name);
-      if (old && JSON.stringify(old.config) === JSON.stringify(wanted)) {
+      if (old && !ownMoved && JSON.stringify(old.config) === JSON.stringify(wanted)) {
         next.set(name, old);
         continue;
       }
       old?.stop();
-      next.set(name, new DnsDiscovery(name, wanted, this.#logger, this.#onReport, old?.report));
+      next.set(name, new DnsDiscovery(name, wanted, this.#logger, this.#onReport, own, old?.report));
     }
     for (const [name, old] of this.#runners) if (!next.has(name)) old.stop();
     this.#runners = next;

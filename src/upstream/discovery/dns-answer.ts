@@ -1,11 +1,22 @@
 import type { Resolver } from 'node:dns/promises';
 import { parseTargetUrl } from '../../core/config/addresses.ts';
 import type { DiscoveryConfig, TargetConfig } from '../../core/config/types.ts';
+import type { TargetCheck } from './refused-targets.ts';
 
 /** What one question to DNS gave: the targets, and how long the answer may be kept (seconds; undefined: not said). */
 export interface DnsAnswer {
   readonly targets: readonly TargetConfig[];
   readonly ttl: number | undefined;
+  /** Records left out, each with why: unusable (SRV target ".", port 0) or pointing where targets may not be. */
+  readonly refused: readonly RefusedRecord[];
+  /** Targets beyond `max_targets`, left out (the last ones in order of origin). */
+  readonly cut: number;
+}
+
+export interface RefusedRecord {
+  /** The record as the answer gave it: "169.254.169.254" (A, AAAA) or ". 0" (SRV target and port). */
+  readonly record: string;
+  readonly why: string;
 }
 
 /** SRV weights run to 65535, a target's to 1000: larger ones are cut, 0 ("seldom") is the least, 1. */
@@ -17,27 +28,47 @@ const MAX_WEIGHT = 1000;
  * one per record of the lowest priority (RFC 2782: the others are fallbacks), with its port
  * and its weight. The answer's smallest TTL is how long it holds. node:dns says no TTL for
  * SRV records: `ttl` is undefined then, and the owner asks again every `interval`.
+ *
+ * A record that cannot be a target (an SRV record's "." target, which says "no service",
+ * or port 0) or that `check` refuses is left out and named in `refused`: the others stand.
+ * At most `max_targets` targets are kept, so an answer's size cannot set the gateway's memory.
  * Rejects with the resolver's error (its `code`: ENODATA for an empty answer, ENOTFOUND,
  * ESERVFAIL, ETIMEOUT…).
  */
-export async function askDns(resolver: Resolver, config: DiscoveryConfig): Promise<DnsAnswer> {
+export async function askDns(
+  resolver: Resolver,
+  config: DiscoveryConfig,
+  check: TargetCheck = () => undefined,
+): Promise<DnsAnswer> {
   const scheme = config.scheme;
+  const refused: RefusedRecord[] = [];
+  const candidates: TargetConfig[] = [];
+  const consider = (record: string, host: string, port: number, weight: number) => {
+    // Port 0 is no port: URL parsing would take it.
+    const made =
+      port > 0 ? target(`${scheme}://${hostPart(host)}:${port}`, weight) : 'unusable record: port 0';
+    const why = typeof made === 'string' ? made : check(made.hostname, made.port);
+    if (why !== undefined) refused.push({ record, why });
+    else candidates.push(made as TargetConfig);
+  };
+  let ttl: number | undefined;
   if (config.type === 'SRV') {
     const records = await resolver.resolveSrv(config.dns);
     const lowest = Math.min(...records.map((r) => r.priority));
-    const chosen = records.filter((r) => r.priority === lowest);
-    const targets = chosen.map((r) =>
-      target(`${scheme}://${hostPart(r.name)}:${r.port}`, Math.min(MAX_WEIGHT, Math.max(1, r.weight))),
-    );
-    return { targets: dedupe(targets), ttl: undefined };
+    for (const r of records)
+      if (r.priority === lowest)
+        consider(`${r.name || '.'} ${r.port}`, r.name, r.port, Math.min(MAX_WEIGHT, Math.max(1, r.weight)));
+  } else {
+    const records =
+      config.type === 'AAAA'
+        ? await resolver.resolve6(config.dns, { ttl: true })
+        : await resolver.resolve4(config.dns, { ttl: true });
+    for (const r of records) consider(r.address, r.address, config.port ?? 0, 1);
+    ttl = records.length === 0 ? undefined : Math.min(...records.map((r) => r.ttl));
   }
-  const records =
-    config.type === 'AAAA'
-      ? await resolver.resolve6(config.dns, { ttl: true })
-      : await resolver.resolve4(config.dns, { ttl: true });
-  const targets = records.map((r) => target(`${scheme}://${hostPart(r.address)}:${config.port}`, 1));
-  const ttl = records.length === 0 ? undefined : Math.min(...records.map((r) => r.ttl));
-  return { targets: dedupe(targets), ttl };
+  const targets = dedupe(candidates);
+  const cut = Math.max(0, targets.length - config.maxTargets);
+  return { targets: cut > 0 ? targets.slice(0, config.maxTargets) : targets, ttl, refused, cut };
 }
 
 function hostPart(host: string): string {
@@ -45,10 +76,10 @@ function hostPart(host: string): string {
   return bare.includes(':') ? `[${bare}]` : bare;
 }
 
-function target(url: string, weight: number): TargetConfig {
+/** The target a record names, or why it names none. */
+function target(url: string, weight: number): TargetConfig | string {
   const parsed = parseTargetUrl(url);
-  if ('problem' in parsed)
-    throw Object.assign(new Error(`unusable record: ${parsed.problem}`), { code: 'EBADRECORD' });
+  if ('problem' in parsed) return `unusable record: ${parsed.problem}`;
   return { url, ...parsed.value, weight };
 }
 

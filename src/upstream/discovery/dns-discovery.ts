@@ -1,11 +1,14 @@
 import { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig, TargetConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { askDns } from './dns-answer.ts';
+import { askDns, type DnsAnswer } from './dns-answer.ts';
+import { createTargetCheck, type OwnListener, type TargetCheck } from './refused-targets.ts';
 
 /** One question's wait for its answer, and how many times it is sent (node:dns's options). */
 const QUERY_TIMEOUT_MS = 2_000;
 const QUERY_TRIES = 2;
+/** Left-out records named in one log line at most (the line gives the count of them all). */
+const MAX_NAMED_RECORDS = 10;
 
 /**
  * An upstream's discovered targets as its owner and /status see them. Plain JSON: the cluster
@@ -41,16 +44,24 @@ export class DnsDiscovery {
   readonly #logger: Logger;
   readonly #onReport: OnDiscovery;
   readonly #resolver: Resolver;
+  readonly #check: TargetCheck;
   #report: DiscoveryReport;
+  /** What the last answer left out, as logged: a line is written when it changes, not at every question. */
+  #leftOut = '';
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  /** `kept`: the report of the runner this one replaces (a reload), whose set stands until this one's first answer. */
+  /**
+   * `own`: the gateway's listeners an answer may not point at (its admin API). `kept`: the
+   * report of the runner this one replaces (a reload), whose set stands until this one's
+   * first answer.
+   */
   constructor(
     upstream: string,
     config: DiscoveryConfig,
     logger: Logger,
     onReport: OnDiscovery,
+    own: readonly OwnListener[] = [],
     kept?: DiscoveryReport,
   ) {
     this.#upstream = upstream;
@@ -58,6 +69,7 @@ export class DnsDiscovery {
     this.#logger = logger;
     this.#onReport = onReport;
     this.#resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: QUERY_TRIES });
+    this.#check = createTargetCheck(config.allow, own);
     if (config.resolvers.length > 0) this.#resolver.setServers([...config.resolvers]);
     this.#report = kept ?? {
       upstream,
@@ -84,10 +96,13 @@ export class DnsDiscovery {
     let next = this.config.interval;
     let outcome: DiscoveryOutcome;
     try {
-      const answer = await askDns(this.#resolver, this.config);
+      const answer = await askDns(this.#resolver, this.config, this.#check);
       if (this.#stopped) return;
+      this.#logLeftOut(answer);
       const now = new Date().toISOString();
       const before = this.#report;
+      if (answer.targets.length === 0 && answer.refused.length > 0)
+        throw Object.assign(new Error('no usable record'), { code: 'EBADRECORD' });
       if (answer.targets.length === 0) throw Object.assign(new Error('no records'), { code: 'ENODATA' });
       const changed = key(answer.targets) !== key(before.targets) || before.changed_at === null;
       outcome = changed ? 'changed' : 'same';
@@ -139,6 +154,26 @@ export class DnsDiscovery {
     }
     this.#onReport(this.#report, outcome);
     if (!this.#stopped) this.#timer = setTimeout(() => void this.#ask(), next).unref();
+  }
+
+  /** A `warn` line naming the records an answer left out, when they differ from the last answer's. */
+  #logLeftOut(answer: DnsAnswer): void {
+    const leftOut = `${answer.refused.map((r) => `${r.record} ${r.why}`).join('|')}#${answer.cut}`;
+    if (leftOut === this.#leftOut) return;
+    this.#leftOut = leftOut;
+    if (answer.refused.length === 0 && answer.cut === 0) return;
+    this.#logger.warn(
+      {
+        upstream: this.#upstream,
+        dns: this.config.dns,
+        type: this.config.type,
+        refused: answer.refused.slice(0, MAX_NAMED_RECORDS),
+        refused_count: answer.refused.length,
+        cut: answer.cut,
+        max_targets: this.config.maxTargets,
+      },
+      'discovery left records out: the others are used',
+    );
   }
 }
 

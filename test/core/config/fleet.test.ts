@@ -21,7 +21,7 @@ upstreams:
   api:
     discovery: { dns: api.default.svc.cluster.local, port: 3001, resolvers: [10.96.0.10:53, "[fd00::a]:53"] }
   srv:
-    discovery: { dns: _http._tcp.api.internal, type: SRV, scheme: https, interval: 10s, min_ttl: 2s, max_ttl: 2m }
+    discovery: { dns: _http._tcp.api.internal, type: SRV, scheme: https, interval: 10s, min_ttl: 2s, max_ttl: 2m, allow: [169.254.0.0/16, "::1"], max_targets: 64 }
 `,
     SOURCE,
     { PW: 's3cret' },
@@ -44,6 +44,8 @@ upstreams:
     interval: 5000,
     minTtl: 1000,
     maxTtl: 60000,
+    allow: [],
+    maxTargets: 512,
   });
   assert.deepEqual(config.upstreams.srv.discovery, {
     dns: '_http._tcp.api.internal',
@@ -53,7 +55,30 @@ upstreams:
     interval: 10000,
     minTtl: 2000,
     maxTtl: 120000,
+    allow: ['169.254.0.0/16', '::1'],
+    maxTargets: 64,
   });
+});
+
+test('discovery.allow takes addresses and CIDR blocks, discovery.max_targets 1 to 10000', () => {
+  const text = `${HEAD}upstreams:
+  api:
+    discovery: { dns: api.internal, port: 80, allow: [metadata.internal], max_targets: 0 }
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      7,
+      55,
+      'upstreams.api.discovery.allow[0]',
+      'expected an IP address or CIDR block like 10.0.0.0/8 or fd00::/8, got "metadata.internal"',
+    ),
+    problem(
+      7,
+      88,
+      'upstreams.api.discovery.max_targets',
+      'expected a number of targets from 1 to 10000, got 0',
+    ),
+  ]);
 });
 
 test('bad store and discovery fields: each named at its line, with what was expected', () => {

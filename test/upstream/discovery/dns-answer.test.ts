@@ -24,6 +24,8 @@ const config = (dnsName: string, type: DiscoveryConfig['type'], port?: number): 
   interval: 5000,
   minTtl: 1000,
   maxTtl: 60000,
+  allow: [],
+  maxTargets: 512,
 });
 
 test('A: one target per address on the port, weight 1; the smallest TTL holds', async () => {

@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import net from 'node:net';
+
+/** An address another process holds: what `listen` said, and who holds it where that can be told. */
+export interface AddressTaken {
+  /** host:port as configured. */
+  readonly address: string;
+  /** The error's code: EADDRINUSE, or EACCES for a privileged port. */
+  readonly code: string;
+  /** "pid 4242 (node candor.js serve …), a worker of pid 4200", when /proc tells it. */
+  readonly holder: string | undefined;
+}
+
+/** How much of a holder's command line a message shows. */
+const MAX_COMMAND_CHARS = 120;
+
+/**
+ * Whether host:port can be had by this process alone: a plain listen, without SO_REUSEPORT,
+ * which fails if any socket holds the address, whoever's it is. The workers of `candor serve`
+ * bind their sockets with SO_REUSEPORT, which the kernel lets any process of the same user
+ * share: without this probe, a second gateway on the same address would silently take part of
+ * the first one's connections. The probe's socket is closed before it returns (the workers
+ * could not share the port with a socket lacking SO_REUSEPORT): until they listen, a process
+ * that binds the address wins it, and the workers fail to start on it instead.
+ */
+export async function probeAddress(host: string, port: number): Promise<AddressTaken | undefined> {
+  const server = net.createServer();
+  const failed = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    server.once('error', (err) => resolve(err));
+    // exclusive: a cluster worker's listen would otherwise ask the primary for a shared handle.
+    server.listen({ host, port, exclusive: true, backlog: 1 }, () => resolve(undefined));
+  });
+  if (failed === undefined) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return undefined;
+  }
+  const code = failed.code ?? 'error';
+  return {
+    address: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+    code,
+    holder: code === 'EADDRINUSE' ? holderOf(port) : undefined,
+  };
+}
+
+/** The process holding a listening TCP socket on `port`, from /proc (Linux; another user's processes cannot be read). */
+function holderOf(port: number): string | undefined {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is ADDRESS:PORT in hex; state 0A is LISTEN; the inode is the tenth field.
+      const local = fields[1]?.split(':');
+      if (local === undefined || fields[3] !== '0A') continue;
+      if (Number.parseInt(local[1], 16) === port && fields[9] !== '0') inodes.add(`socket:[${fields[9]}]`);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    if (Number(pid) === process.pid) continue;
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (inodes.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))) return describe(pid);
+      } catch {
+        // Closed meanwhile.
+      }
+    }
+  }
+  return undefined;
+}
+
+function describe(pid: string): string {
+  let text = `pid ${pid}`;
+  try {
+    const command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+    if (command !== '')
+      text += ` (${command.length > MAX_COMMAND_CHARS ? `${command.slice(0, MAX_COMMAND_CHARS)}…` : command})`;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    // A cluster's worker (the same program as its parent): the primary is the process to stop.
+    if (fs.readlinkSync(`/proc/${parent}/exe`) === fs.readlinkSync(`/proc/${pid}/exe`))
+      text += `, a worker of pid ${parent}`;
+  } catch {
+    // Gone meanwhile: the pid alone.
+  }
+  return text;
+}
+
+/** What refuses an address: "cannot listen on 127.0.0.1:8080: address in use (EADDRINUSE) by pid 4242 (…); stop it first…". */
+export function addressTakenMessage(taken: AddressTaken): string {
+  if (taken.code !== 'EADDRINUSE') return `cannot listen on ${taken.address} (${taken.code})`;
+  const by = taken.holder === undefined ? 'another process' : taken.holder;
+  return `cannot listen on ${taken.address}: address in use (EADDRINUSE) by ${by}; stop it first, or listen on another address`;
+}

@@ -1,0 +1,150 @@
+/**
+ * A log destination that cannot take lines any more (stdout a pipe whose reader left: a log
+ * shipper or journald restarting) is said once on stderr, retried with a backoff, counted in
+ * candor_log_lines_dropped_total, and costs no CPU while it is gone. It used to make the
+ * worker spin: EPIPE, the batch counted dropped, the "lines were dropped" notice written,
+ * EPIPE again, for ever.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { LineWriter } from '../../../src/observe/log/line-writer.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startServe } from '../../helpers/serve-process.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-gone-'));
+
+/** CPU seconds a process has used so far (user + system), from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+}
+
+async function metricsText(port: number): Promise<string> {
+  return (await request(`http://127.0.0.1:${port}`, { path: '/metrics' })).text;
+}
+
+const dropped = (text: string) =>
+  Number(/^candor_log_lines_dropped_total (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+
+test("stdout's reader leaves: the worker says so once on stderr, stays idle, counts the lines, and still drains", async () => {
+  const upstream = await startEcho();
+  const metricsPort = await freePort();
+  const config = path.join(dir, 'serve.yaml');
+  fs.writeFileSync(
+    config,
+    `listen: [{ address: 127.0.0.1:0 }]
+metrics: { listen: 127.0.0.1:${metricsPort} }
+routes:
+  - name: app
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+`,
+  );
+  const serve = await startServe(config, 1);
+  try {
+    const primary = serve.child.pid as number;
+    const [worker] = fs
+      .readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    // The only reader of the pipe goes away: every write to it now fails with EPIPE.
+    serve.child.stdout?.destroy();
+    const base = `http://127.0.0.1:${serve.port}`;
+    for (let i = 0; i < 3; i++) assert.equal((await request(base, { path: '/x' })).status, 200);
+    // A window of idleness: a worker that retries at once would use about as much CPU as
+    // wall time (a busy loop); one that waits for its backoff uses next to none.
+    const cpuBefore = cpuSeconds(worker);
+    const wallBefore = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const cpu = cpuSeconds(worker) - cpuBefore;
+    const wall = (performance.now() - wallBefore) / 1000;
+    assert.ok(
+      cpu / wall < 0.1,
+      `the worker used ${cpu} s of CPU in ${wall.toFixed(2)} s while its log was gone`,
+    );
+
+    const notices = () =>
+      serve
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('the log destination refuses writes'));
+    await waitUntil('the notice on stderr', () => notices().length > 0);
+    assert.equal(notices().length, 1, `said once: ${serve.stderr()}`);
+    const notice = JSON.parse(notices()[0]);
+    assert.equal(notice.level, 'error');
+    assert.equal(notice.err, 'EPIPE');
+    // The three access lines, counted once the backoff's tries have failed.
+    let text = await metricsText(metricsPort);
+    for (let i = 0; i < 50 && !(dropped(text) >= 3); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      text = await metricsText(metricsPort);
+    }
+    assert.ok(dropped(text) >= 3, `candor_log_lines_dropped_total: ${dropped(text)}`);
+    assert.match(text, /# TYPE candor_log_lines_dropped_total counter/);
+
+    // Draining does not wait on a log that cannot be written.
+    assert.equal(await serve.stop(), 0);
+  } finally {
+    serve.child.kill('SIGKILL');
+    await upstream.close();
+  }
+});
+
+test('a FIFO whose reader left and came back: the batch is lost and counted, later lines and the count reach the new reader', async () => {
+  const fifo = path.join(dir, 'log.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const firstReader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const writeFd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  const writer = new LineWriter(writeFd, 1 << 20, 'edge-1');
+  writer.write('{"n":1}\n');
+  await new Promise<void>((resolve) => writer.flush(() => resolve()));
+  const buffer = Buffer.alloc(1 << 16);
+  assert.equal(buffer.subarray(0, fs.readSync(firstReader, buffer)).toString(), '{"n":1}\n');
+  fs.closeSync(firstReader);
+
+  writer.write('{"n":2}\n');
+  // A flush while the destination refuses writes calls back at once, with the error.
+  await waitUntil('the write refused', () => writer.linesDropped === 1);
+  const flushError = await new Promise<Error | undefined>((resolve) => writer.flush(resolve));
+  assert.match(String(flushError), /refuses writes/);
+  // Queued while it is gone: written by the retry once a reader is back.
+  writer.write('{"n":3}\n');
+
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  let text = '';
+  await waitUntil(
+    'the retry reached the new reader',
+    () => {
+      try {
+        text += buffer.subarray(0, fs.readSync(reader, buffer)).toString();
+      } catch {
+        // EAGAIN: nothing yet.
+      }
+      return text.includes('dropped_lines');
+    },
+    10_000,
+  );
+  const lines = text
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(lines[0], { n: 3 });
+  assert.equal(lines[1].dropped_lines, 1);
+  assert.equal(lines.length, 2);
+  assert.equal(writer.linesDropped, 1);
+  fs.closeSync(reader);
+  fs.closeSync(writeFd);
+});

@@ -1,0 +1,167 @@
+/**
+ * A second `candor serve` on an address another process holds is refused (exit 69, naming the
+ * address and the process), as nginx and Caddy refuse: the workers' SO_REUSEPORT would
+ * otherwise let it join the first one and take part of its connections (10 requests went 4 to
+ * one gateway and 6 to the other). Candor's own workers, restarts and reloads still share it.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
+
+const linux = process.platform === 'linux';
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-in-use-'));
+let first: Fault;
+let second: Fault;
+
+before(async () => {
+  first = await startEcho();
+  second = await startEcho();
+});
+after(async () => {
+  await first.close();
+  await second.close();
+});
+
+function config(name: string, listen: string[], upstream: string): string {
+  const path = join(dir, `${name}.yaml`);
+  writeFileSync(
+    path,
+    `name: ${name}
+listen:
+${listen.map((address) => `  - address: ${address}`).join('\n')}
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${upstream} }]
+`,
+  );
+  return path;
+}
+
+/** `candor serve` that should not start: its exit code and stderr, or a failure once it listens. */
+function serveExpectingExit(path: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      if (stdout.includes('"msg":"listening"')) {
+        child.kill('SIGKILL');
+        reject(new Error(`the second gateway started and joined the address: ${stdout}`));
+      }
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+const workersOf = (pid: number) =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+
+test('a second candor serve on the same address exits 69 naming the address and the process holding it', {
+  skip: !linux,
+}, async () => {
+  const port = await freePort();
+  const serve = await startServe(config('first', [`127.0.0.1:${port}`], first.url), 2);
+  try {
+    const workers = workersOf(serve.child.pid as number);
+    const { code, stderr } = await serveExpectingExit(config('second', [`127.0.0.1:${port}`], second.url));
+    assert.equal(code, 69, stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        `could not start: cannot listen on 127\\.0\\.0\\.1:${port}: address in use \\(EADDRINUSE\\) by pid (\\d+)`,
+      ),
+    );
+    const holder = Number(/by pid (\d+)/.exec(stderr)?.[1]);
+    assert.ok(
+      workers.includes(holder),
+      `the holder ${holder} is one of the first gateway's workers ${workers}`,
+    );
+    assert.match(stderr, new RegExp(`a worker of pid ${serve.child.pid}`));
+    // Every request reaches the first gateway's upstream: nobody joined it.
+    const before = first.received.length;
+    for (let i = 0; i < 10; i++)
+      assert.equal(
+        (await request(`http://127.0.0.1:${port}`, { path: `/r${i}`, headers: { connection: 'close' } }))
+          .status,
+        200,
+      );
+    assert.equal(first.received.length, before + 10);
+    assert.equal(second.received.length, 0);
+
+    // Its own worker, killed, is replaced and listens on the address again.
+    process.kill(workers[0], 'SIGKILL');
+    await serve.waitForLines('listening', 3, 15_000);
+    for (let i = 0; i < 6; i++)
+      assert.equal(
+        (await request(`http://127.0.0.1:${port}`, { path: '/again', headers: { connection: 'close' } }))
+          .status,
+        200,
+      );
+  } finally {
+    await serve.stop();
+  }
+});
+
+test('a reload that adds an address another process holds (even with SO_REUSEPORT) is refused; one that adds a free one opens it', {
+  skip: !linux,
+}, async () => {
+  const port = await freePort();
+  // Another program of the same user, sharing-ready: without the probe the workers would join it.
+  const squatter = net.createServer((socket) => socket.destroy());
+  const squatterPort = await freePort();
+  await new Promise<void>((resolve) =>
+    squatter.listen({ host: '127.0.0.1', port: squatterPort, reusePort: true }, resolve),
+  );
+  const path = config('reloading', [`127.0.0.1:${port}`], first.url);
+  let serve: ServeProcess | undefined;
+  try {
+    serve = await startServe(path, 2);
+    config('reloading', [`127.0.0.1:${port}`, `127.0.0.1:${squatterPort}`], first.url);
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('reload refused: the config is invalid; the running config stays', 1);
+    const refused = serve.lines.find(
+      (l) => l.msg === 'reload refused: the config is invalid; the running config stays',
+    );
+    const [problem] = (refused?.problems ?? []) as { path: string; message: string }[];
+    assert.equal(problem.path, 'listen[1].address');
+    assert.match(
+      problem.message,
+      new RegExp(
+        `cannot listen on 127\\.0\\.0\\.1:${squatterPort}: address in use \\(EADDRINUSE\\) by pid ${process.pid}`,
+      ),
+    );
+
+    const freeOne = await freePort();
+    config('reloading', [`127.0.0.1:${port}`, `127.0.0.1:${freeOne}`], first.url);
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('config reloaded', 1);
+    await waitUntil(
+      'both workers listen on the new address',
+      () =>
+        serve?.lines.filter((l) => l.msg === 'listening' && String(l.address).endsWith(`:${freeOne}`))
+          .length === 2,
+    );
+    assert.equal((await request(`http://127.0.0.1:${freeOne}`, { path: '/new' })).status, 200);
+  } finally {
+    await serve?.stop();
+    squatter.close();
+  }
+});
