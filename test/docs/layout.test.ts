@@ -36,6 +36,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['cli'], // the command line: arguments, the commands, exit codes
     ['demo', 'admin'], // `serve --demo`; the admin API over the cluster primary's control
     ['gateway'], // the composition root: builds a runtime from a config, starts listeners
+    ['acme'], // automatic HTTPS: orders, renews and stores certificates, for the gateway and the primary
   ],
   kits: [
     ['app'], // `candor/app` sets the client's propagation context
@@ -61,7 +62,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     // the vocabulary, socket-level utilities, the counts every bound is made of, the retry
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
     // the escaping of what others wrote before it is printed: import nothing of ours
-    ['failure', 'net', 'limits', 'ids', 'retry', 'version', 'printable'],
+    ['failure', 'net', 'limits', 'ids', 'retry', 'tls', 'version', 'printable'],
   ],
 };
 
