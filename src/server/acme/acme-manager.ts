@@ -1,0 +1,257 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AcmeConfig } from '../../core/config/types.ts';
+import { challengeCertificate } from '../../core/tls/challenge-certificate.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { AcmeClient } from './acme-client.ts';
+import { type ChallengeSolver, orderCertificate } from './acme-order.ts';
+import { AcmeProblem } from './acme-problem.ts';
+import type { AcmeStore } from './acme-store.ts';
+import { renewalTime, retryDelay } from './renewal.ts';
+
+/** One name's certificate as /status and the status page show it. */
+export interface CertificateStatus {
+  readonly names: readonly string[];
+  /** valid: served and not due; due: being ordered or waiting for its retry; expired: past not_after (served, loudly). */
+  readonly state: 'valid' | 'ordering' | 'missing' | 'expired';
+  readonly issuer?: string;
+  readonly not_after?: string;
+  /** When it will be ordered next (its renewal, or the retry after a failure). */
+  readonly next_renewal?: string;
+  readonly last_error?: { readonly type: string; readonly detail: string; readonly at: string };
+  /** Failed orders in a row. */
+  readonly failures: number;
+}
+
+interface Managed {
+  readonly name: string;
+  notBefore?: number;
+  notAfter?: number;
+  issuer?: string;
+  next?: number;
+  timer?: NodeJS.Timeout;
+  ordering: boolean;
+  failures: number;
+  lastError?: { type: string; detail: string; at: string };
+}
+
+/** An order must finish (every validation, the finalize, the download) within this. */
+const ORDER_DEADLINE_MS = 5 * 60_000;
+/** How often an expired certificate is told again. */
+const EXPIRED_WARNING_MS = 60_000;
+/** setTimeout's longest wait; a renewal further off is re-planned when it ends. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Automatic HTTPS for one gateway: every name of `listen[].tls.acme.names` has a certificate
+ * from the `acme` CA, kept in the store, renewed before it ends. At start a name with a stored
+ * certificate that is not due orders nothing; one without is ordered at once. Orders run one
+ * at a time (a CA counts them); a failed one is logged with the CA's problem document and tried
+ * again later, backing off (renewal.ts). `issued(name)` tells the processes that serve TLS to
+ * read the new certificate. It runs in one process per gateway: the in-process gateway, or
+ * the cluster's primary.
+ */
+export class AcmeManager {
+  readonly #config: AcmeConfig;
+  readonly #store: AcmeStore;
+  readonly #logger: Logger;
+  readonly #issued: (name: string) => void;
+  readonly #managed = new Map<string, Managed>();
+  readonly #queue: Managed[] = [];
+  #client: AcmeClient | undefined;
+  #running = false;
+  #stopped = false;
+  #expiredTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    config: AcmeConfig,
+    names: Iterable<string>,
+    store: AcmeStore,
+    logger: Logger,
+    issued: (name: string) => void,
+  ) {
+    this.#config = config;
+    this.#store = store;
+    this.#logger = logger;
+    this.#issued = issued;
+    for (const name of names) this.#managed.set(name, { name, ordering: false, failures: 0 });
+  }
+
+  /** Reads what the store holds and plans every name; orders run in the background. */
+  start(): void {
+    this.#store.open();
+    const now = Date.now();
+    for (const managed of this.#managed.values()) {
+      this.#readStored(managed);
+      this.#plan(managed, managed.notAfter === undefined ? now : this.#renewalOf(managed));
+    }
+    this.#warnExpired();
+    this.#expiredTimer = setInterval(() => this.#warnExpired(), EXPIRED_WARNING_MS).unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#expiredTimer);
+    for (const managed of this.#managed.values()) clearTimeout(managed.timer);
+  }
+
+  status(): CertificateStatus[] {
+    const now = Date.now();
+    return [...this.#managed.values()].map((m) => ({
+      names: [m.name],
+      state: m.ordering
+        ? 'ordering'
+        : m.notAfter === undefined
+          ? 'missing'
+          : m.notAfter <= now
+            ? 'expired'
+            : 'valid',
+      ...(m.issuer === undefined ? {} : { issuer: m.issuer }),
+      ...(m.notAfter === undefined ? {} : { not_after: new Date(m.notAfter).toISOString() }),
+      ...(m.next === undefined ? {} : { next_renewal: new Date(m.next).toISOString() }),
+      ...(m.lastError === undefined ? {} : { last_error: m.lastError }),
+      failures: m.failures,
+    }));
+  }
+
+  #readStored(managed: Managed): void {
+    const stored = this.#store.certificate(managed.name);
+    if (stored === undefined) return;
+    const cert = new X509Certificate(stored.chain);
+    managed.notBefore = Date.parse(cert.validFrom);
+    managed.notAfter = Date.parse(cert.validTo);
+    managed.issuer = cert.issuer.replace(/\n/g, ', ');
+  }
+
+  #renewalOf(managed: Managed): number {
+    return renewalTime(managed.notBefore ?? 0, managed.notAfter ?? 0, this.#config.renewBefore);
+  }
+
+  /** Orders `managed` at `at` (now or in the past: at once). */
+  #plan(managed: Managed, at: number): void {
+    clearTimeout(managed.timer);
+    managed.next = at;
+    const wait = at - Date.now();
+    if (wait <= 0) return this.#enqueue(managed);
+    managed.timer = setTimeout(
+      () => (wait > MAX_TIMER_MS ? this.#plan(managed, at) : this.#enqueue(managed)),
+      Math.min(wait, MAX_TIMER_MS),
+    ).unref();
+  }
+
+  #enqueue(managed: Managed): void {
+    if (this.#stopped || managed.ordering || this.#queue.includes(managed)) return;
+    this.#queue.push(managed);
+    void this.#drainQueue();
+  }
+
+  async #drainQueue(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (let next = this.#queue.shift(); next && !this.#stopped; next = this.#queue.shift())
+        await this.#order(next);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #order(managed: Managed): Promise<void> {
+    const { name } = managed;
+    const renewing = managed.notAfter !== undefined;
+    managed.ordering = true;
+    const started = performance.now();
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    try {
+      const chain = await orderCertificate(this.#clientOf(), this.#solver, {
+        names: [name],
+        email: this.#config.email,
+        certificateKey: privateKey,
+        challenges: this.#config.challenges,
+        deadline: started + ORDER_DEADLINE_MS,
+      });
+      this.#store.saveCertificate(name, chain, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+      this.#readStored(managed);
+      managed.failures = 0;
+      managed.lastError = undefined;
+      managed.ordering = false;
+      this.#logger.info(
+        {
+          acme: name,
+          issuer: managed.issuer,
+          not_after: new Date(managed.notAfter ?? 0).toISOString(),
+          ms: Math.round(performance.now() - started),
+        },
+        renewing ? 'certificate renewed' : 'certificate issued',
+      );
+      this.#issued(name);
+      this.#plan(managed, this.#renewalOf(managed));
+    } catch (err) {
+      managed.ordering = false;
+      managed.failures++;
+      const problem =
+        err instanceof AcmeProblem
+          ? err
+          : new AcmeProblem(
+              'candor:unreachable',
+              `the ACME server could not be reached: ${(err as Error).message}`,
+              0,
+            );
+      managed.lastError = { type: problem.type, detail: problem.detail, at: new Date().toISOString() };
+      const retry = retryDelay(managed.failures);
+      this.#logger.error(
+        {
+          acme: name,
+          acme_error: problem.type,
+          detail: problem.detail,
+          failures: managed.failures,
+          retry_in_s: Math.round(retry / 1000),
+        },
+        renewing ? 'certificate renewal failed' : 'certificate order failed',
+      );
+      // A renewal that fails keeps the certificate in service until it ends; the retry comes
+      // sooner than the renewal would have.
+      this.#plan(managed, Date.now() + retry);
+    }
+  }
+
+  #clientOf(): AcmeClient {
+    if (this.#client) return this.#client;
+    const directory = this.#config.directory;
+    let pem = this.#store.accountKey(directory);
+    if (pem === undefined) {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      this.#store.saveAccountKey(directory, pem);
+    }
+    const key: KeyObject = createPrivateKey(pem);
+    const ca = this.#config.ca === undefined ? undefined : readFileSync(this.#config.ca, 'utf8');
+    this.#client = new AcmeClient(directory, key, { ca, timeoutMs: 30_000 });
+    return this.#client;
+  }
+
+  /** The challenges live in the store: whichever process takes the CA's connection reads them there. */
+  readonly #solver: ChallengeSolver = {
+    present: async (type, name, token, keyAuthorization) => {
+      if (type === 'http-01') this.#store.setHttpChallenge(token, keyAuthorization);
+      else {
+        const { cert, key } = challengeCertificate(name, keyAuthorization);
+        this.#store.setAlpnChallenge(name, cert + key);
+      }
+    },
+    cleanup: async (type, name, token) => {
+      if (type === 'http-01') this.#store.setHttpChallenge(token, undefined);
+      else this.#store.setAlpnChallenge(name, undefined);
+    },
+  };
+
+  #warnExpired(): void {
+    const now = Date.now();
+    for (const m of this.#managed.values())
+      if (m.notAfter !== undefined && m.notAfter <= now)
+        this.#logger.error(
+          { acme: m.name, not_after: new Date(m.notAfter).toISOString(), last_error: m.lastError?.type },
+          'certificate EXPIRED and still served: clients refuse it; see last_error and candor diagnose --acme',
+        );
+  }
+}
