@@ -19,6 +19,8 @@ import { Counter, Gauge, Histogram, Registry } from './prom.ts';
 interface MetricsSource {
   upstreams(): Iterable<Upstream>;
   listeners(): Iterable<ListenerGauge>;
+  /** The certificates ordered by ACME this process serves, when there are any. */
+  certificates?(): Iterable<{ readonly name: string; readonly notAfter: number }>;
 }
 
 interface ListenerGauge {
@@ -248,6 +250,15 @@ export class GatewayMetrics {
     perUpstream(METRICS.inFlight, (upstream) => upstream.inFlight.count);
     perUpstream(METRICS.pending, (upstream) => upstream.pending.count);
     const source = () => this.#source;
+    new Gauge({
+      ...options(METRICS.certificateExpiry, registry),
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const { name, notAfter } of source()?.certificates?.() ?? [])
+          this.set({ name }, Math.round((notAfter - now) / 1000));
+      },
+    });
     new Gauge({
       ...options(METRICS.clientConnections, registry),
       async collect() {

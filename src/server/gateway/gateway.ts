@@ -253,6 +253,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   metrics.configLoaded(given);
   metrics.watch({
     upstreams: () => current().upstreams.values(),
+    certificates: () => https?.certificates.expiries() ?? [],
     listeners: () =>
       listeners.map((listener) => ({
         address: listener.config.address,

@@ -134,6 +134,14 @@ test('a name with no certificate is ordered at start by HTTP-01 and served by SN
     assert.equal(answer.status, 200);
     assert.equal(answer.body, 'app saw www.shop.test/cart\n');
     assert.match(answer.issuer, /Pebble/);
+    const { text } = await gw.gateway.metrics.exposition();
+    const left = Number(
+      /candor_certificate_expiry_seconds\{name="www\.shop\.test"\} (-?\d+)/.exec(text)?.[1],
+    );
+    assert.ok(
+      left > 30 * 86_400 && left <= Date.parse(cert.not_after ?? '') / 1000 - Date.now() / 1000 + 1,
+      `${left} s left`,
+    );
     // Owner-only on disk.
     assert.equal(statSync(store).mode & 0o777, 0o700);
     assert.equal(statSync(join(store, 'certificates/www.shop.test/key.pem')).mode & 0o777, 0o600);
@@ -165,6 +173,12 @@ test('a stored certificate past not_after is told loudly, served meanwhile, and 
   copyFileSync(expired.keyPath, join(store, 'certificates/old.shop.test/key.pem'));
   const gw = await startGatewayFromText(config(['old.shop.test'], store));
   try {
+    const { text } = await gw.gateway.metrics.exposition();
+    assert.match(
+      text,
+      /candor_certificate_expiry_seconds\{name="old\.shop\.test"\} -\d+/,
+      'negative once it ended',
+    );
     const warning = gw.logs.find((l) => l.msg.startsWith('certificate EXPIRED'));
     assert.equal(warning?.level, 'error');
     assert.equal(warning?.acme, 'old.shop.test');
