@@ -6,6 +6,11 @@ import type { ListenerFacts } from './listener.ts';
 export interface AcmeChallenges {
   /** The key authorization for an HTTP-01 token being validated now; undefined for any other token. */
   httpAnswer(token: string): string | undefined;
+  /**
+   * In a fleet of gateways (`store.redis`), where another gateway's validation is looked up:
+   * then every challenge path is the gateway's, answered 404 when no gateway knows the token.
+   */
+  readonly remoteHttpAnswer?: (token: string) => Promise<string | undefined>;
 }
 
 const CHALLENGE_PATH = '/.well-known/acme-challenge/';
@@ -28,12 +33,32 @@ export function answeredChallenge(
   if ((head.method !== 'GET' && head.method !== 'HEAD') || !head.target.startsWith(CHALLENGE_PATH))
     return false;
   const token = head.target.slice(CHALLENGE_PATH.length);
-  const keyAuthorization = /^[A-Za-z0-9_-]+$/.test(token) ? acme.httpAnswer(token) : undefined;
-  if (keyAuthorization === undefined) return false;
-  record.status = 200;
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) return false;
+  const keyAuthorization = acme.httpAnswer(token);
+  if (keyAuthorization !== undefined) {
+    answer(keyAuthorization, head, response, record);
+    return true;
+  }
+  const remote = acme.remoteHttpAnswer;
+  if (remote === undefined) return false;
+  // The response sink outlives this call: the session logs the request when it closes.
+  void remote(token).then((found) => answer(found, head, response, record));
+  return true;
+}
+
+/** 200 with the key authorization, or 404 for a token no gateway of the fleet is validating. */
+function answer(
+  keyAuthorization: string | undefined,
+  head: DownstreamHead,
+  response: ResponseSink,
+  record: RequestRecord,
+): void {
+  if (response.closed) return;
+  const status = keyAuthorization === undefined ? 404 : 200;
+  record.status = status;
   record.acme = 'http-01';
-  const body = Buffer.from(keyAuthorization);
-  response.sendHead(200, '', [
+  const body = Buffer.from(keyAuthorization ?? 'no such ACME challenge\n');
+  response.sendHead(status, '', [
     'content-type',
     'text/plain',
     'cache-control',
@@ -45,5 +70,4 @@ export function answeredChallenge(
   ]);
   if (head.method !== 'HEAD') response.write(body);
   response.end();
-  return true;
 }

@@ -4,6 +4,7 @@ import type { AcmeConfig } from '../../core/config/types.ts';
 import { challengeCertificate } from '../../core/tls/challenge-certificate.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { AcmeClient } from './acme-client.ts';
+import type { AcmeFleet } from './acme-fleet.ts';
 import { type ChallengeSolver, orderCertificate } from './acme-order.ts';
 import { AcmeProblem } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
@@ -39,6 +40,8 @@ interface Managed {
 const ORDER_DEADLINE_MS = 5 * 60_000;
 /** How often an expired certificate is told again. */
 const EXPIRED_WARNING_MS = 60_000;
+/** How often a gateway that waits for another's order looks for its certificate. */
+const FLEET_POLL_MS = 2_000;
 /** setTimeout's longest wait; a renewal further off is re-planned when it ends. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -62,6 +65,8 @@ export class AcmeManager {
   #running = false;
   #stopped = false;
   #expiredTimer: NodeJS.Timeout | undefined;
+  /** With `store.redis`: the fleet's lock, its certificates and challenges (acme-fleet.ts). */
+  readonly #fleet: Promise<AcmeFleet | undefined> | undefined;
 
   constructor(
     config: AcmeConfig,
@@ -69,7 +74,9 @@ export class AcmeManager {
     store: AcmeStore,
     logger: Logger,
     issued: (name: string) => void,
+    fleet?: Promise<AcmeFleet | undefined>,
   ) {
+    this.#fleet = fleet;
     this.#config = config;
     this.#store = store;
     this.#logger = logger;
@@ -162,16 +169,43 @@ export class AcmeManager {
     managed.ordering = true;
     const started = performance.now();
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    let fleet = await this.#fleet;
+    let locked = false;
     try {
-      const chain = await orderCertificate(this.#clientOf(), this.#solver, {
+      if (fleet) {
+        // Another gateway of the fleet may have it already, or be ordering it now.
+        const turn = await this.#fleetTurn(managed, fleet, started + ORDER_DEADLINE_MS).catch(
+          (err: Error) => {
+            if (err instanceof AcmeProblem) throw err;
+            this.#logger.warn(
+              { acme: name, err: err.message },
+              'the fleet store did not answer: this gateway orders alone',
+            );
+            fleet = undefined;
+            return 'order' as const;
+          },
+        );
+        if (turn === 'adopted') return;
+        locked = fleet !== undefined;
+      }
+      const chain = await orderCertificate(this.#clientOf(), this.#solverFor(fleet), {
         names: [name],
         email: this.#config.email,
         certificateKey: privateKey,
         challenges: this.#config.challenges,
         deadline: started + ORDER_DEADLINE_MS,
       });
-      this.#store.saveCertificate(name, chain, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+      const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      this.#store.saveCertificate(name, chain, keyPem);
       this.#readStored(managed);
+      await fleet
+        ?.publish(name, chain, keyPem, managed.notAfter ?? 0)
+        .catch((err: Error) =>
+          this.#logger.warn(
+            { acme: name, err: err.message },
+            'the certificate could not be shared with the fleet',
+          ),
+        );
       managed.failures = 0;
       managed.lastError = undefined;
       managed.ordering = false;
@@ -212,7 +246,52 @@ export class AcmeManager {
       // A renewal that fails keeps the certificate in service until it ends; the retry comes
       // sooner than the renewal would have.
       this.#plan(managed, Date.now() + retry);
+    } finally {
+      managed.ordering = false;
+      if (locked) await fleet?.unlock(name).catch(() => {}); // it expires on its own
     }
+  }
+
+  /**
+   * Whether this gateway orders `managed` for the fleet: 'adopted' when another gateway's
+   * certificate (published before, or while this one waited for the lock's holder) is taken
+   * instead; 'order' once this gateway holds the lock.
+   */
+  async #fleetTurn(managed: Managed, fleet: AcmeFleet, deadline: number): Promise<'adopted' | 'order'> {
+    for (;;) {
+      if (await this.#adopt(managed, fleet)) return 'adopted';
+      if (await fleet.lock(managed.name, ORDER_DEADLINE_MS)) return 'order';
+      if (performance.now() + FLEET_POLL_MS > deadline)
+        throw new AcmeProblem(
+          'candor:fleet',
+          `another gateway held the order of ${managed.name} and published no certificate in time`,
+          0,
+        );
+      await new Promise((resolve) => setTimeout(resolve, FLEET_POLL_MS));
+    }
+  }
+
+  /** Takes the fleet's certificate for `managed` when it is newer than the one held and not due. */
+  async #adopt(managed: Managed, fleet: AcmeFleet): Promise<boolean> {
+    const shared = await fleet.certificate(managed.name);
+    if (shared === undefined) return false;
+    const cert = new X509Certificate(shared.chain);
+    const notBefore = Date.parse(cert.validFrom);
+    const notAfter = Date.parse(cert.validTo);
+    if (notAfter <= (managed.notAfter ?? 0)) return false;
+    if (renewalTime(notBefore, notAfter, this.#config.renewBefore) <= Date.now()) return false;
+    this.#store.saveCertificate(managed.name, shared.chain, shared.key);
+    this.#readStored(managed);
+    managed.failures = 0;
+    managed.lastError = undefined;
+    managed.ordering = false;
+    this.#logger.info(
+      { acme: managed.name, issuer: managed.issuer, not_after: new Date(notAfter).toISOString() },
+      'certificate taken from the fleet',
+    );
+    this.#issued(managed.name);
+    this.#plan(managed, this.#renewalOf(managed));
+    return true;
   }
 
   #clientOf(): AcmeClient {
@@ -230,20 +309,33 @@ export class AcmeManager {
     return this.#client;
   }
 
-  /** The challenges live in the store: whichever process takes the CA's connection reads them there. */
-  readonly #solver: ChallengeSolver = {
-    present: async (type, name, token, keyAuthorization) => {
-      if (type === 'http-01') this.#store.setHttpChallenge(token, keyAuthorization);
-      else {
-        const { cert, key } = challengeCertificate(name, keyAuthorization);
-        this.#store.setAlpnChallenge(name, cert + key);
-      }
-    },
-    cleanup: async (type, name, token) => {
-      if (type === 'http-01') this.#store.setHttpChallenge(token, undefined);
-      else this.#store.setAlpnChallenge(name, undefined);
-    },
-  };
+  /**
+   * The challenges live in the store, where whichever process takes the CA's connection reads
+   * them; in a fleet, in Redis too, where the other gateways do.
+   */
+  #solverFor(fleet: AcmeFleet | undefined): ChallengeSolver {
+    return {
+      present: async (type, name, token, keyAuthorization) => {
+        if (type === 'http-01') {
+          this.#store.setHttpChallenge(token, keyAuthorization);
+          await fleet?.setHttpChallenge(token, keyAuthorization);
+        } else {
+          const { cert, key } = challengeCertificate(name, keyAuthorization);
+          this.#store.setAlpnChallenge(name, cert + key);
+          await fleet?.setAlpnChallenge(name, cert + key);
+        }
+      },
+      cleanup: async (type, name, token) => {
+        if (type === 'http-01') {
+          this.#store.setHttpChallenge(token, undefined);
+          await fleet?.setHttpChallenge(token, undefined).catch(() => {}); // expires on its own
+        } else {
+          this.#store.setAlpnChallenge(name, undefined);
+          await fleet?.setAlpnChallenge(name, undefined).catch(() => {});
+        }
+      },
+    };
+  }
 
   #warnExpired(): void {
     const now = Date.now();

@@ -1,5 +1,6 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import { AcmeFleet } from './acme-fleet.ts';
 import { AcmeManager, type CertificateStatus } from './acme-manager.ts';
 import { AcmeStore } from './acme-store.ts';
 import { OrderedCertificates } from './ordered-certificates.ts';
@@ -36,20 +37,42 @@ export function createAutomaticHttps(
   const names = acmeNames(config);
   const store = new AcmeStore(config.acme.storage);
   store.open();
-  const certificates = new OrderedCertificates(store);
+  // With `store.redis`, one order for the fleet (acme-fleet.ts); a Redis that cannot be reached
+  // leaves this gateway ordering alone, as if it had no fleet.
+  const fleet =
+    config.store === undefined
+      ? undefined
+      : AcmeFleet.open(config.store.redis).catch((err: Error) => {
+          logger.warn(
+            { err: err.message },
+            'the fleet store cannot be used for certificates: ordering alone',
+          );
+          return undefined;
+        });
+  const certificates = new OrderedCertificates(store, fleet);
   certificates.load(names);
   const manager = order
-    ? new AcmeManager(config.acme, names, store, logger, (name) => {
-        certificates.load([name]);
-        told?.(name);
-      })
+    ? new AcmeManager(
+        config.acme,
+        names,
+        store,
+        logger,
+        (name) => {
+          certificates.load([name]);
+          told?.(name);
+        },
+        fleet,
+      )
     : undefined;
   return {
     certificates,
     start: () => manager?.start(),
     issued: (name) => certificates.load([name]),
     status: () => manager?.status() ?? [],
-    stop: () => manager?.stop(),
+    stop: () => {
+      manager?.stop();
+      void fleet?.then((open) => open?.close());
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import type { CertificateSource } from '../../proxy/accept/server-tls.ts';
+import type { AcmeFleet } from './acme-fleet.ts';
 import type { AcmeStore } from './acme-store.ts';
 
 /** One ordered certificate as this process serves it. */
@@ -21,10 +22,12 @@ interface Held {
  */
 export class OrderedCertificates implements AcmeChallenges {
   readonly #store: AcmeStore;
+  readonly #fleet: Promise<AcmeFleet | undefined> | undefined;
   readonly #held = new Map<string, Held>();
 
-  constructor(store: AcmeStore) {
+  constructor(store: AcmeStore, fleet?: Promise<AcmeFleet | undefined>) {
     this.#store = store;
+    this.#fleet = fleet;
   }
 
   /** (Re)reads these names' certificates from the store; a name with none yet is skipped. */
@@ -60,6 +63,19 @@ export class OrderedCertificates implements AcmeChallenges {
 
   httpAnswer(token: string): string | undefined {
     return this.#store.httpChallenge(token);
+  }
+
+  /** In a fleet: the answer another gateway's order put in Redis (undefined without a fleet, or when Redis fails). */
+  get remoteHttpAnswer(): ((token: string) => Promise<string | undefined>) | undefined {
+    const fleet = this.#fleet;
+    if (fleet === undefined) return undefined;
+    return async (token) => {
+      try {
+        return (await (await fleet)?.httpChallenge(token)) ?? undefined;
+      } catch {
+        return undefined;
+      }
+    };
   }
 
   /** The TLS-ALPN-01 certificate for a connection that offered only `acme-tls/1`, while one is being validated. */

@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
+import { startRedis } from '../../helpers/redis-server.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -73,11 +74,13 @@ upstreams:
 async function httpsGet(
   servername: string,
   path = '/',
-): Promise<{ status: number; body: string; issuer: string }> {
+  port = tlsPort,
+): Promise<{ status: number; body: string; issuer: string; serial: string }> {
   const root = await pebble.issuingRoot();
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port: tlsPort, servername, ca: root }, () => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, ca: root }, () => {
       const issuer = String(socket.getPeerCertificate().issuer?.CN ?? '');
+      const serial = socket.getPeerCertificate().serialNumber;
       socket.write(`GET ${path} HTTP/1.1\r\nhost: ${servername}\r\nconnection: close\r\n\r\n`);
       let text = '';
       socket.setEncoding('utf8');
@@ -89,6 +92,7 @@ async function httpsGet(
           status: Number(text.slice(9, 12)),
           body: text.slice(text.indexOf('\r\n\r\n') + 4),
           issuer,
+          serial,
         }),
       );
     });
@@ -272,5 +276,37 @@ test('candor serve with two workers: the primary orders once, every worker serve
     assert.equal(cert.state, 'valid');
   } finally {
     assert.equal(await serve.stop(), 0, serve.stderr());
+  }
+});
+
+test('two gateways on one Redis order once: one holds the lock and orders, the other takes its certificate; the CA may validate through either', {
+  timeout: 120_000,
+}, async () => {
+  const redis = await startRedis();
+  const [otherHttp, otherTls] = await Promise.all([freePort(), freePort()]);
+  const fleet = `store:\n  redis: { url: "${redis.url}" }\n`;
+  const first = config(['fleet2.shop.test'], storage(), fleet);
+  // The second gateway listens elsewhere: the CA's validations all come to the first one's
+  // ports, which answers from Redis a token the second one put there.
+  const second = config(['fleet2.shop.test'], storage(), fleet)
+    .replace(`127.0.0.1:${httpPort}`, `127.0.0.1:${otherHttp}`)
+    .replace(`127.0.0.1:${tlsPort}`, `127.0.0.1:${otherTls}`);
+  const [a, b] = await Promise.all([startGatewayFromText(first), startGatewayFromText(second)]);
+  try {
+    const settled = (gw: TestGateway) =>
+      gw.logs.some((l) => l.msg === 'certificate issued' || l.msg === 'certificate taken from the fleet');
+    await waitUntil('both gateways hold a certificate', () => settled(a) && settled(b), 60_000);
+    const lines = [...a.logs, ...b.logs];
+    assert.equal(lines.filter((l) => l.msg === 'certificate issued').length, 1, 'one order for the fleet');
+    assert.equal(lines.filter((l) => l.msg === 'certificate taken from the fleet').length, 1);
+    const [one, two] = await Promise.all([
+      httpsGet('fleet2.shop.test', '/', tlsPort),
+      httpsGet('fleet2.shop.test', '/', otherTls),
+    ]);
+    assert.equal(one.serial, two.serial, 'the same certificate on both gateways');
+    assert.match(one.issuer, /Pebble/);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await redis.kill();
   }
 });
