@@ -18,6 +18,8 @@ export interface Pebble {
   /** PEM of the root Pebble's own HTTPS certificate chains to (the config's `acme.ca`). */
   readonly caPath: string;
   readonly ca: string;
+  /** The DNS server Pebble asks (pebble-challtestsrv: every name → 127.0.0.1), host:port. */
+  readonly dns: string;
   /** PEM of the root Pebble issues under (random per run): to verify an issued chain. */
   issuingRoot(): Promise<string>;
   stop(): Promise<void>;
@@ -113,6 +115,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     directory: `https://127.0.0.1:${acmePort}/dir`,
     caPath: certs.caPath,
     ca: certs.ca,
+    dns: `127.0.0.1:${dnsPort}`,
     issuingRoot: () => fetchText(`https://127.0.0.1:${managementPort}/roots/0`, certs.ca),
     stop,
   };

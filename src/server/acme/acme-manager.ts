@@ -197,6 +197,7 @@ export class AcmeManager {
       });
       const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       this.#store.saveCertificate(name, chain, keyPem);
+      this.#store.setLastError(name, undefined);
       this.#readStored(managed);
       await fleet
         ?.publish(name, chain, keyPem, managed.notAfter ?? 0)
@@ -232,6 +233,11 @@ export class AcmeManager {
               0,
             );
       managed.lastError = { type: problem.type, detail: problem.detail, at: new Date().toISOString() };
+      try {
+        this.#store.setLastError(name, managed.lastError);
+      } catch {
+        // kept for diagnose only: the log line below tells it anyway
+      }
       const retry = retryDelay(managed.failures);
       this.#logger.error(
         {

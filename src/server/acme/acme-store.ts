@@ -52,6 +52,18 @@ export class AcmeStore {
     renameSync(join(dir, 'chain.next.pem'), join(dir, 'chain.pem'));
   }
 
+  /** The last failed order of `name`, kept for `candor diagnose --acme`; undefined once one succeeds. */
+  lastError(name: string): { type: string; detail: string; at: string } | undefined {
+    const text = this.#read(join(this.root, 'certificates', safeName(name), 'last-error.json'));
+    return text === undefined ? undefined : JSON.parse(text);
+  }
+
+  setLastError(name: string, error: { type: string; detail: string; at: string } | undefined): void {
+    const dir = join(this.root, 'certificates', safeName(name));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.#set(join(dir, 'last-error.json'), error === undefined ? undefined : JSON.stringify(error));
+  }
+
   httpChallenge(token: string): string | undefined {
     return TOKEN.test(token) ? this.#read(join(this.root, 'challenges/http-01', token)) : undefined;
   }
