@@ -147,9 +147,25 @@ export class AcmeClient {
     return { ...(parseJson(answer) as T), ...(retryAfter > 0 ? { retryAfter } : {}) };
   }
 
-  /** An unauthenticated GET (ACME Renewal Information is one, RFC 9773 §4.2). */
-  async get(url: string): Promise<AcmeResponse> {
-    return acmeRequest('GET', url, this.#http);
+  /**
+   * The CA's suggested renewal window for a certificate (ACME Renewal Information, RFC 9773
+   * §4.2: an unauthenticated GET), with how long to wait before asking again; undefined when
+   * the CA does not offer it.
+   */
+  async renewalInfo(
+    certificateId: string,
+  ): Promise<{ start: number; end: number; retryAfter: number | undefined } | undefined> {
+    const { renewalInfo } = await this.directory();
+    if (renewalInfo === undefined) return undefined;
+    const answer = await acmeRequest('GET', `${renewalInfo.replace(/\/$/, '')}/${certificateId}`, this.#http);
+    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    const window = parseJson(answer)?.suggestedWindow;
+    const start = Date.parse(window?.start);
+    const end = Date.parse(window?.end);
+    if (!(start <= end))
+      throw new AcmeProblem('candor:renewal-info', 'the renewal window is not a window', 200);
+    const retryAfter = Number(header(answer, 'retry-after'));
+    return { start, end, retryAfter: retryAfter > 0 ? retryAfter * 1000 : undefined };
   }
 
   async #publicJwk(): Promise<JWK> {

@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AcmeConfig } from '../../core/config/types.ts';
+import { certificateId } from '../../core/tls/certificate-id.ts';
 import { challengeCertificate } from '../../core/tls/challenge-certificate.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { AcmeClient } from './acme-client.ts';
@@ -26,6 +27,13 @@ export interface CertificateStatus {
 
 interface Managed {
   readonly name: string;
+  /** The ARI identifier of the certificate held (RFC 9773), when it has one. */
+  certificateId?: string;
+  /** The CA's suggested renewal window for it, when the CA offers ARI. */
+  window?: { start: number; end: number };
+  ariTimer?: NodeJS.Timeout;
+  /** When this gateway last ordered or took it (Date.now()): no renewal comes sooner than an hour after. */
+  renewedAt?: number;
   notBefore?: number;
   notAfter?: number;
   issuer?: string;
@@ -42,6 +50,12 @@ const ORDER_DEADLINE_MS = 5 * 60_000;
 const EXPIRED_WARNING_MS = 60_000;
 /** How often a gateway that waits for another's order looks for its certificate. */
 const FLEET_POLL_MS = 2_000;
+/** How often the CA's renewal window is asked again, when it does not say (RFC 9773 §4.3), and the bounds of what it may say. */
+const ARI_DEFAULT_RETRY_MS = 6 * 3_600_000;
+const ARI_MIN_RETRY_MS = 60_000;
+const ARI_MAX_RETRY_MS = 24 * 3_600_000;
+/** The least time between two renewals of one name. */
+const MIN_RENEWAL_GAP_MS = 3_600_000;
 /** setTimeout's longest wait; a renewal further off is re-planned when it ends. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -91,6 +105,7 @@ export class AcmeManager {
     for (const managed of this.#managed.values()) {
       this.#readStored(managed);
       this.#plan(managed, managed.notAfter === undefined ? now : this.#renewalOf(managed));
+      if (managed.notAfter !== undefined) void this.#askRenewalInfo(managed);
     }
     this.#warnExpired();
     this.#expiredTimer = setInterval(() => this.#warnExpired(), EXPIRED_WARNING_MS).unref();
@@ -99,7 +114,10 @@ export class AcmeManager {
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#expiredTimer);
-    for (const managed of this.#managed.values()) clearTimeout(managed.timer);
+    for (const managed of this.#managed.values()) {
+      clearTimeout(managed.timer);
+      clearTimeout(managed.ariTimer);
+    }
   }
 
   status(): CertificateStatus[] {
@@ -128,10 +146,47 @@ export class AcmeManager {
     managed.notBefore = Date.parse(cert.validFrom);
     managed.notAfter = Date.parse(cert.validTo);
     managed.issuer = cert.issuer.replace(/\n/g, ', ');
+    const id = certificateId(cert.raw);
+    if (id !== managed.certificateId) managed.window = undefined;
+    managed.certificateId = id;
   }
 
   #renewalOf(managed: Managed): number {
-    return renewalTime(managed.notBefore ?? 0, managed.notAfter ?? 0, this.#config.renewBefore);
+    const at = renewalTime(
+      managed.notBefore ?? 0,
+      managed.notAfter ?? 0,
+      this.#config.renewBefore,
+      managed.window,
+    );
+    // A CA whose window stays in the past, or a renew_before longer than the lifetime, must not
+    // make an order loop: one renewal an hour at most.
+    return managed.renewedAt === undefined ? at : Math.max(at, managed.renewedAt + MIN_RENEWAL_GAP_MS);
+  }
+
+  /**
+   * ACME Renewal Information (RFC 9773): where the CA offers it, its window decides the renewal
+   * (a window moved into the past, say before a mass revocation, renews at once), asked again
+   * when its Retry-After says (6 hours when it says nothing). A CA without it, or that fails to
+   * answer, leaves the renewal at two thirds of the lifetime.
+   */
+  async #askRenewalInfo(managed: Managed): Promise<void> {
+    clearTimeout(managed.ariTimer);
+    const id = managed.certificateId;
+    if (id === undefined || this.#stopped) return;
+    let again = ARI_DEFAULT_RETRY_MS;
+    try {
+      const info = await this.#clientOf().renewalInfo(id);
+      if (info === undefined || this.#stopped || managed.certificateId !== id) return;
+      managed.window = { start: info.start, end: info.end };
+      again = Math.min(ARI_MAX_RETRY_MS, Math.max(ARI_MIN_RETRY_MS, info.retryAfter ?? ARI_DEFAULT_RETRY_MS));
+      if (!managed.ordering) this.#plan(managed, this.#renewalOf(managed));
+    } catch (err) {
+      this.#logger.warn(
+        { acme: managed.name, err: (err as Error).message },
+        'the CA did not say when to renew (ACME Renewal Information): renewing on the default schedule',
+      );
+    }
+    managed.ariTimer = setTimeout(() => void this.#askRenewalInfo(managed), again).unref();
   }
 
   /** Orders `managed` at `at` (now or in the past: at once). */
@@ -188,7 +243,9 @@ export class AcmeManager {
         if (turn === 'adopted') return;
         locked = fleet !== undefined;
       }
+      const replaces = managed.window === undefined ? undefined : managed.certificateId;
       const chain = await orderCertificate(this.#clientOf(), this.#solverFor(fleet), {
+        ...(replaces === undefined ? {} : { replaces }),
         names: [name],
         email: this.#config.email,
         certificateKey: privateKey,
@@ -198,6 +255,7 @@ export class AcmeManager {
       const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       this.#store.saveCertificate(name, chain, keyPem);
       this.#store.setLastError(name, undefined);
+      managed.renewedAt = Date.now();
       this.#readStored(managed);
       await fleet
         ?.publish(name, chain, keyPem, managed.notAfter ?? 0)
@@ -221,6 +279,7 @@ export class AcmeManager {
       );
       this.#issued(name);
       this.#plan(managed, this.#renewalOf(managed));
+      void this.#askRenewalInfo(managed);
     } catch (err) {
       managed.ordering = false;
       managed.failures++;
@@ -288,6 +347,7 @@ export class AcmeManager {
     if (renewalTime(notBefore, notAfter, this.#config.renewBefore) <= Date.now()) return false;
     this.#store.saveCertificate(managed.name, shared.chain, shared.key);
     this.#readStored(managed);
+    managed.renewedAt = Date.now();
     managed.failures = 0;
     managed.lastError = undefined;
     managed.ordering = false;
@@ -297,6 +357,7 @@ export class AcmeManager {
     );
     this.#issued(managed.name);
     this.#plan(managed, this.#renewalOf(managed));
+    void this.#askRenewalInfo(managed);
     return true;
   }
 

@@ -14,12 +14,15 @@ export function renewalTime(
   renewBefore: number | undefined,
   window?: { start: number; end: number },
 ): number {
-  if (renewBefore !== undefined) return notAfter - renewBefore;
+  const configured = renewBefore === undefined ? undefined : notAfter - renewBefore;
   // RFC 9773 §4.2: a time chosen uniformly at random inside the window, so that a fleet of
-  // clients does not come at once.
-  if (window !== undefined && window.end > window.start)
-    return window.start + Math.random() * (window.end - window.start);
-  return notBefore + ((notAfter - notBefore) * 2) / 3;
+  // clients does not come at once. A window in the past (a revocation coming) means now. The
+  // operator's renew_before still wins when it comes first.
+  if (window !== undefined && window.end >= window.start) {
+    const chosen = window.start + Math.random() * (window.end - window.start);
+    return configured === undefined ? chosen : Math.min(chosen, configured);
+  }
+  return configured ?? notBefore + ((notAfter - notBefore) * 2) / 3;
 }
 
 /** The first retry after a minute, then doubling, at most every 6 hours (a CA counts failed validations). */

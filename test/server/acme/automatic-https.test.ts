@@ -6,13 +6,16 @@
  * told with its problem document.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
+import { certificateId } from '../../../src/core/tls/certificate-id.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
@@ -308,5 +311,71 @@ test('two gateways on one Redis order once: one holds the lock and orders, the o
   } finally {
     await Promise.all([a.close(), b.close()]);
     await redis.kill();
+  }
+});
+
+test('a CA that offers ACME Renewal Information decides the renewal: a window moved into the past renews at once', {
+  timeout: 120_000,
+}, async () => {
+  // Pebble has no ARI: a directory of its own adds renewalInfo, and sends the rest to pebble.
+  const asked: string[] = [];
+  const certs = testCertificates();
+  const pebbleDirectory = await new Promise<Record<string, unknown>>((resolve, reject) =>
+    https
+      .get(pebble.directory, { ca: pebble.ca }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve(JSON.parse(body)));
+      })
+      .on('error', reject),
+  );
+  const ari = https.createServer({ cert: certs.localhost.cert, key: certs.localhost.key }, (req, res) => {
+    if (req.url === '/dir') {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({ ...pebbleDirectory, renewalInfo: `https://127.0.0.1:${port()}/renewal-info/` }),
+      );
+      return;
+    }
+    asked.push(String(req.url).replace('/renewal-info/', ''));
+    const now = Date.now();
+    res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '3600' });
+    res.end(
+      JSON.stringify({
+        suggestedWindow: {
+          start: new Date(now - 7_200_000).toISOString(),
+          end: new Date(now - 3_600_000).toISOString(),
+        },
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => ari.listen(0, '127.0.0.1', resolve));
+  const port = () => (ari.address() as AddressInfo).port;
+  const store = storage();
+  // Valid for 2 days: not due by the default schedule (two thirds in).
+  const held = certificateFor(['ari.shop.test']);
+  mkdirSync(join(store, 'certificates/ari.shop.test'), { recursive: true });
+  copyFileSync(held.certPath, join(store, 'certificates/ari.shop.test/chain.pem'));
+  copyFileSync(held.keyPath, join(store, 'certificates/ari.shop.test/key.pem'));
+  const gw = await startGatewayFromText(
+    config(['ari.shop.test'], store).replace(pebble.directory, `https://127.0.0.1:${port()}/dir`),
+  );
+  try {
+    await waitUntil('renewed', () => gw.logs.some((l) => l.msg === 'certificate renewed'), 60_000);
+    assert.equal(
+      asked[0],
+      certificateId(new X509Certificate(held.cert).raw),
+      'asked for the held certificate by its ARI id',
+    );
+    const renewed = gw.gateway.status().certificates?.[0];
+    assert.match(renewed?.issuer ?? '', /Pebble/);
+    // Then the new certificate's window is asked for, and followed.
+    await waitUntil('asked about the new one', () => asked.length >= 2, 30_000);
+    assert.notEqual(asked[1], asked[0]);
+  } finally {
+    await gw.close();
+    ari.close();
   }
 });
