@@ -37,6 +37,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['cli'], // the command line: arguments, the commands, exit codes
     ['demo', 'admin'], // `serve --demo`; the admin API over the cluster primary's control
     ['gateway'], // the composition root: builds a runtime from a config, starts listeners
+    ['acme'], // automatic HTTPS: orders, renews and stores certificates, for the gateway and the primary
   ],
   kits: [
     ['app'], // `candor/app` sets the client's propagation context
@@ -63,7 +64,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
     // the escaping of what others wrote before it is printed, a request path's normal form:
     // import nothing of ours
-    ['failure', 'net', 'limits', 'ids', 'retry', 'version', 'printable', 'uri-path'],
+    ['failure', 'net', 'limits', 'ids', 'retry', 'tls', 'version', 'printable', 'uri-path'],
   ],
 };
 

@@ -34,6 +34,11 @@ export async function startTestGateway(
   listener = '',
 ): Promise<TestGateway> {
   const text = `listen:\n  - address: 127.0.0.1:0\n${listener ? `    ${listener}\n` : ''}${yaml}`;
+  return startGatewayFromText(text, env);
+}
+
+/** startTestGateway on a whole config, its listeners included (the first one's port is `port`). */
+export async function startGatewayFromText(text: string, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
   const config = parseConfig(text, '<test>', env);
   const logs: LogLine[] = [];
   const waiters = new Set<() => void>();

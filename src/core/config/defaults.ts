@@ -6,12 +6,23 @@
  * gateway does cannot disagree.
  */
 
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { KiB, MiB } from './units.ts';
 
 export const DEFAULTS = {
   name: 'candor',
   // TLS 1.2 is still what many clients and load balancers speak; 1.0 and 1.1 are Node's refusal already.
   listener: { maxConnections: 10_000, tlsMinVersion: 'TLSv1.2' },
+  acme: {
+    // Let's Encrypt's production directory, as Caddy and Traefik default to.
+    directory: 'https://acme-v02.api.letsencrypt.org/directory',
+    challenges: ['http-01', 'tls-alpn-01'] as const,
+    // Where a user's programs keep their data (XDG), as Caddy keeps its certificates: not beside
+    // the config, which is often read-only (/etc).
+    storage: (): string =>
+      join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'candor', 'acme'),
+  },
   route: {
     path: '/',
     stripPrefix: false,

@@ -6,6 +6,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { checkAcme } from './acme-checks.ts';
 import { checkAdmin } from './admin-checks.ts';
 import { coerceExpanded } from './coerce.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
@@ -103,6 +104,7 @@ export function parseConfig(
     checkSchema(yaml.value, report);
     checkCrossFields(yaml.value, report);
     checkFiles(yaml.value, baseDir, report, secrets);
+    checkAcme(yaml.value, baseDir, report);
     checkAdmin(yaml.value, baseDir, env, report, secrets);
   }
   if (problems.length > 0) {

@@ -19,6 +19,7 @@ import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
 import type {
+  AcmeConfig,
   AdminConfig,
   CircuitBreakerConfig,
   GatewayConfig,
@@ -68,6 +69,10 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       Object.entries(raw.upstreams).map(([name, upstream]) => [name, toUpstream(name, upstream, baseDir)]),
     ),
     ...(raw.store === undefined ? {} : { store: toStore(raw.store) }),
+    // A listener that orders names without `acme:` orders them with its defaults (Let's Encrypt).
+    ...(raw.acme === undefined && !raw.listen.some((listener) => listener.tls?.acme)
+      ? {}
+      : { acme: toAcme(raw.acme ?? {}, baseDir) }),
     errors: {
       exposeUpstreamAddress: raw.errors?.expose_upstream_address ?? DEFAULTS.errors.exposeUpstreamAddress,
     },
@@ -112,6 +117,17 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
   };
 }
 
+function toAcme(raw: NonNullable<RawConfig['acme']>, baseDir: string): AcmeConfig {
+  return {
+    directory: raw.directory ?? DEFAULTS.acme.directory,
+    ...(raw.email === undefined ? {} : { email: raw.email }),
+    ...(raw.ca === undefined ? {} : { ca: resolve(baseDir, raw.ca) }),
+    challenges: [...(raw.challenges ?? DEFAULTS.acme.challenges)],
+    ...(raw.renew_before === undefined ? {} : { renewBefore: present(parseDuration(raw.renew_before)) }),
+    storage: resolve(baseDir, raw.storage ?? DEFAULTS.acme.storage()),
+  };
+}
+
 function toAdmin(raw: NonNullable<RawConfig['admin']>, baseDir: string): AdminConfig {
   const address = raw.listen ?? DEFAULTS.admin.listen;
   const { host, port } = accepted(parseListenAddress(address));
@@ -138,13 +154,16 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
   return {
     ...listener,
     tls: {
-      cert: file(raw.tls.cert),
-      key: file(raw.tls.key),
+      ...(raw.tls.cert === undefined ? {} : { cert: file(raw.tls.cert) }),
+      ...(raw.tls.key === undefined ? {} : { key: file(raw.tls.key) }),
       certificates: (raw.tls.certificates ?? []).map((pair) => ({
         cert: file(pair.cert),
         key: file(pair.key),
       })),
       minVersion: raw.tls.min_version ?? DEFAULTS.listener.tlsMinVersion,
+      ...(raw.tls.acme === undefined
+        ? {}
+        : { acme: { names: [...new Set(raw.tls.acme.names.map((name) => name.toLowerCase()))] } }),
     },
   };
 }

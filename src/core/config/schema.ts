@@ -14,6 +14,7 @@ import { KindGuard, type Static, type TSchema, Type } from '@sinclair/typebox';
 import { FAILURES, TARGET_FAULT_SHAPES } from '../failure/taxonomy.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED } from './formats.ts';
+import { Acme, ListenerAcme } from './schema-acme.ts';
 import { Discovery, Store } from './schema-fleet.ts';
 import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
 import {
@@ -49,11 +50,12 @@ const Listener = mapping(
     tls: Type.Optional(
       mapping(
         {
-          cert: filePath('a PEM certificate file'),
-          key: filePath('a PEM private key file'),
+          cert: Type.Optional(filePath('a PEM certificate file')),
+          key: Type.Optional(filePath('a PEM private key file')),
           ...LISTENER_TLS_FIELDS,
+          acme: ListenerAcme,
         },
-        'a mapping with cert and key',
+        'a mapping with cert and key, or acme',
       ),
     ),
     max_in_flight: count(1, 10_000_000, 'requests in flight'),
@@ -249,6 +251,7 @@ export const ConfigSchema = mapping(
       expected: 'a mapping of at least one upstream, by name',
     }),
     store: Store,
+    acme: Acme,
     errors: Type.Optional(mapping({ expose_upstream_address: flag() }, 'a mapping of error settings')),
     paths: Type.Optional(
       mapping({ normalize: flag(), merge_slashes: flag() }, 'a mapping with normalize and/or merge_slashes'),

@@ -33,7 +33,9 @@ export function secretsOf(config: GatewayConfig): NamedSecret[] {
   const secrets: NamedSecret[] = [];
   for (const [index, listener] of config.listen.entries()) {
     if (listener.tls === undefined) continue;
-    secrets.push({ source: { file: listener.tls.key }, field: `listen[${index}].tls.key` });
+    // A listener whose certificates all come from ACME has no key of its own to name.
+    if (listener.tls.key !== undefined)
+      secrets.push({ source: { file: listener.tls.key }, field: `listen[${index}].tls.key` });
     for (const [n, pair] of listener.tls.certificates.entries())
       secrets.push({ source: { file: pair.key }, field: `listen[${index}].tls.certificates[${n}].key` });
   }

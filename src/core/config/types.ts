@@ -23,6 +23,8 @@ export interface GatewayConfig {
   readonly paths: PathsConfig;
   /** Where rate limits are shared with other gateways; absent: each gateway keeps its own. */
   readonly store?: StoreConfig;
+  /** Automatic HTTPS; absent: every certificate is a configured file. */
+  readonly acme?: AcmeConfig;
   /** Addresses or CIDR blocks of proxies whose X-Forwarded-* / Forwarded headers we keep. */
   readonly trustForwardedFrom: readonly string[];
   readonly limits: DownstreamLimits;
@@ -140,12 +142,35 @@ export interface RateLimitConfig {
 }
 
 export interface ListenerTlsConfig {
-  /** The default certificate: served when no certificate of `certificates` names the SNI host. */
-  readonly cert: string;
-  readonly key: string;
+  /**
+   * The default certificate: served when no certificate of `certificates` (nor of `acme`) names
+   * the SNI host. Absent on a listener whose certificates all come from ACME: a handshake for
+   * another name then fails.
+   */
+  readonly cert?: string;
+  readonly key?: string;
   /** More certificates, each served to the SNI names it carries (wildcards included). */
   readonly certificates: readonly { readonly cert: string; readonly key: string }[];
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** Names whose certificates the gateway orders from the `acme` CA, each served by SNI. */
+  readonly acme?: { readonly names: readonly string[] };
+}
+
+export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
+
+/** Automatic HTTPS: where certificates for `listen[].tls.acme.names` are ordered and kept. */
+export interface AcmeConfig {
+  /** The ACME server's directory URL. */
+  readonly directory: string;
+  readonly email?: string;
+  /** Absolute path of a PEM file: the root the ACME server's own HTTPS chains to (a private CA). */
+  readonly ca?: string;
+  /** In order of preference. */
+  readonly challenges: readonly AcmeChallengeType[];
+  /** Renew this long before expiry; absent: the CA's renewal window (ARI), else a third of the lifetime before. */
+  readonly renewBefore?: number;
+  /** Absolute path of the folder that keeps the account key and the certificates (owner-only). */
+  readonly storage: string;
 }
 
 /** What a header or query parameter must be. */

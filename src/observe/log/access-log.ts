@@ -39,6 +39,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['upstream_reset', (r) => r.upstreamReset],
   ['client_aborted', (r) => r.clientAborted],
   ['upgraded', (r) => r.upgraded || undefined],
+  ['acme', (r) => r.acme],
   ['interim_dropped', (r) => r.interimDropped || undefined],
   ['panic', (r) => r.panic || undefined],
   ['hash_home', (r) => r.hashHome],

@@ -61,6 +61,8 @@ export class RequestRecord {
   upstreamReset = false;
   clientAborted = false;
   upgraded = false;
+  /** The gateway answered an ACME validation itself (`http-01`): no route, no upstream. */
+  acme: string | undefined;
   /** Interim (1xx) answers not relayed: over the per-exchange cap, or the client was not reading. */
   interimDropped = 0;
   /** Every attempt made upstream, in order (retries included). */

@@ -19,7 +19,7 @@ const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 
 const CONNECT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
-type Aggregator = 'sum' | 'average' | 'max';
+type Aggregator = 'sum' | 'average' | 'max' | 'min';
 
 export interface MetricSpec {
   readonly name: string;
@@ -121,6 +121,13 @@ export const METRICS = {
     labels: ['upstream', 'target', 'state'],
     help: "1 for the circuit's current state (closed, half_open, open): target=\"\" is the upstream's circuit breaker, a target's is its ejection state.",
     aggregator: 'average',
+  },
+  certificateExpiry: {
+    name: 'candor_certificate_expiry_seconds',
+    type: 'gauge',
+    labels: ['name'],
+    help: 'Seconds until the certificate the gateway ordered by ACME for this name ends (negative once it has: alert well before 0). The soonest of what the workers serve.',
+    aggregator: 'min',
   },
   retryBudget: {
     name: 'candor_retry_budget_remaining',

@@ -21,6 +21,8 @@ interface MetricsSource {
   listeners(): Iterable<ListenerGauge>;
   /** Lines the gateway's log dropped so far (read when scraped). */
   logLinesDropped(): number;
+  /** The certificates ordered by ACME this process serves, when there are any. */
+  certificates?(): Iterable<{ readonly name: string; readonly notAfter: number }>;
 }
 
 interface ListenerGauge {
@@ -256,6 +258,15 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         this.inc(source()?.logLinesDropped() ?? 0);
+      },
+    });
+    new Gauge({
+      ...options(METRICS.certificateExpiry, registry),
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const { name, notAfter } of source()?.certificates?.() ?? [])
+          this.set({ name }, Math.round((notAfter - now) / 1000));
       },
     });
     new Gauge({

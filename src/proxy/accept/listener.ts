@@ -11,7 +11,7 @@ import type { H2BoundEvent } from './h2-guard.ts';
 import { H2_ALPN_PROTOCOLS } from './h2-preface.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1-connection.ts';
 import { createHttp1Server } from './http1-server.ts';
-import { createServerTls } from './server-tls.ts';
+import { type CertificateSource, createServerTls } from './server-tls.ts';
 
 /** What the request pipeline needs to know of the listener a request came in on. */
 export interface ListenerFacts {
@@ -55,6 +55,11 @@ export interface RequestHandlers {
   h2Bound(listener: ListenerConfig, event: H2BoundEvent): void;
 }
 
+/** The certificates the gateway ordered by ACME (server/acme), for a TLS listener's SNI. */
+export interface OrderedCertificateSource {
+  sourceFor(minVersion: 'TLSv1.2' | 'TLSv1.3'): CertificateSource;
+}
+
 /** How often, at most, dropped connections are reported. */
 const DROP_REPORT_MS = 1_000;
 
@@ -93,9 +98,13 @@ export interface Listener {
  * (h2-preface.ts); every stream goes to the same handlers as an HTTP/1.1 request. Without it
  * nothing of that runs: each connection goes straight to the HTTP/1.1 server.
  */
-export async function startListener(config: ListenerConfig, handlers: RequestHandlers): Promise<Listener> {
+export async function startListener(
+  config: ListenerConfig,
+  handlers: RequestHandlers,
+  ordered?: OrderedCertificateSource,
+): Promise<Listener> {
   const protocol = config.tls ? 'https' : 'http';
-  const serverTls = config.tls && createServerTls(config.tls);
+  const serverTls = config.tls && createServerTls(config.tls, ordered?.sourceFor(config.tls.minVersion));
   // Kept by the listener, not the runtime: requests in flight outlive a config reload.
   const shedding =
     config.maxInFlight === undefined

@@ -22,14 +22,23 @@ interface SniTable {
   readonly wildcard: ReadonlyMap<string, tls.SecureContext>;
 }
 
-export function createServerTls(config: ListenerTlsConfig): ServerTls {
+/**
+ * Certificates the listener does not read from its config files: those the gateway ordered by
+ * ACME, looked up at each handshake (a renewal serves from the next one on).
+ */
+export interface CertificateSource {
+  contextFor(servername: string): tls.SecureContext | undefined;
+}
+
+export function createServerTls(config: ListenerTlsConfig, ordered?: CertificateSource): ServerTls {
   let table = sniTable(config);
   const SNICallback = (
     servername: string,
     callback: (err: Error | null, ctx?: tls.SecureContext) => void,
   ) => {
-    // Undefined: the server's default context (the listener's own cert and key).
-    callback(null, contextFor(table, servername));
+    // A configured certificate first (the operator named it), then an ordered one; undefined:
+    // the server's default context (the listener's own cert and key, if it has one).
+    callback(null, contextFor(table, servername) ?? ordered?.contextFor(servername.toLowerCase()));
   };
   return {
     options: { ...contextOptions(config.cert, config.key, config.minVersion), SNICallback },
@@ -41,8 +50,15 @@ export function createServerTls(config: ListenerTlsConfig): ServerTls {
   };
 }
 
-function contextOptions(cert: string, key: string, minVersion: tls.SecureVersion): tls.SecureContextOptions {
-  return { cert: readFileSync(cert), key: readFileSync(key), minVersion };
+/** A listener whose certificates all come from ACME has no default pair: a handshake for another name fails. */
+function contextOptions(
+  cert: string | undefined,
+  key: string | undefined,
+  minVersion: tls.SecureVersion,
+): tls.SecureContextOptions {
+  return cert === undefined || key === undefined
+    ? { minVersion }
+    : { cert: readFileSync(cert), key: readFileSync(key), minVersion };
 }
 
 function sniTable(config: ListenerTlsConfig): SniTable {

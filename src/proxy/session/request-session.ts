@@ -13,6 +13,7 @@ import {
 import { logRequest } from '../../observe/log/access-log.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
+import { answeredChallenge } from '../accept/acme-challenge.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
 import { checkRequest, maxForwardsSpent } from '../accept/request-checks.ts';
@@ -165,6 +166,8 @@ export class RequestSession implements AttemptsOwner {
       this.#refusedAtAccept = true;
       return this.answer(refused);
     }
+    // ACME's HTTP-01 validation, on a plain listener, before routing (acme-challenge.ts).
+    if (answeredChallenge(runtime.acme, this.listener, head, this.response, this.record)) return;
     // RFC 9110 §9.3.7, §7.6.2: `OPTIONS *` asks about this server, and an OPTIONS whose
     // Max-Forwards is spent must be answered by its recipient: Candor is both.
     if (head.method === 'OPTIONS' && (head.target === '*' || maxForwardsSpent(this.fields)))

@@ -5,6 +5,7 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { AcmeChallenges } from '../accept/acme-challenge.ts';
 import type { Admission } from '../admit/admission.ts';
 import type { Router } from '../route/router.ts';
 
@@ -33,5 +34,7 @@ export interface Runtime {
    * circuit it opened, so each does not learn of a dead target on its own; absent in-process.
    */
   readonly announce?: (news: Announcement) => void;
+  /** HTTP-01 answers, when the gateway orders certificates (the gateway's: it outlives snapshots). */
+  readonly acme?: AcmeChallenges;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import { addressTakenMessage, probeAddress } from '../../core/net/address-probe.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
+import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
 import { planListeners, unchangeableProblems } from '../gateway/reload-plan.ts';
@@ -310,7 +311,10 @@ export class ClusterControl {
     });
   }
 
-  /** Every worker's status, merged (status-merge.ts). */
+  /** The certificates the primary orders (automatic HTTPS), for /status; set by the primary. */
+  certificates: () => readonly CertificateStatus[] | undefined = () => undefined;
+
+  /** Every worker's status, merged (status-merge.ts), and the certificates the primary orders. */
   async status(): Promise<MergedStatus> {
     const answers = await this.#askAll((id) => ({ candor: 'status', id }));
     const statuses: { worker: number; pid: number | undefined; status: GatewayStatus | undefined }[] =
@@ -319,7 +323,8 @@ export class ClusterControl {
         pid,
         status: answer?.candor === 'status' ? answer.status : undefined,
       }));
-    return mergeStatuses(statuses);
+    const certificates = this.certificates();
+    return { ...mergeStatuses(statuses), ...(certificates === undefined ? {} : { certificates }) };
   }
 
   /** Every worker's answers per second and latest failures, merged (activity.ts); and how many workers answered. */

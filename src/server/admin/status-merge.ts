@@ -1,3 +1,4 @@
+import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { GatewayStatus, TargetStatus, UpstreamStatus } from '../gateway/status.ts';
 
 /**
@@ -21,6 +22,8 @@ export interface MergedStatus {
   readonly routes: GatewayStatus['routes'];
   /** The rate-limit store: each worker has its own connection; the worst state shows, with how many are up. */
   readonly store: MergedStore | null;
+  /** Each certificate the primary orders by ACME; absent: none ordered. */
+  readonly certificates?: readonly CertificateStatus[];
 }
 
 export type MergedStore = NonNullable<GatewayStatus['store']> & { readonly workers_up: number };

@@ -26,6 +26,7 @@ function el(tag, attrs = {}, ...children) {
 
 const badge = (text, kind = text) => el('span', { class: `badge ${kind}` }, text);
 const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '');
+const date = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 
 class Unauthorized extends Error {}
 
@@ -161,6 +162,30 @@ function renderStatus(status) {
     );
   });
   $('routes').tBodies[0].replaceChildren(...rows);
+  renderCertificates(status.certificates ?? []);
+}
+
+/** Each certificate the gateway orders: an expired one, or one whose last order failed, in red. */
+function renderCertificates(certificates) {
+  $('certificates-section').hidden = certificates.length === 0;
+  const kinds = { valid: 'closed', ordering: 'mixed', missing: 'open', expired: 'open' };
+  const rows = certificates.map((c) =>
+    el(
+      'tr',
+      { 'data-certificate': c.names[0] },
+      el('td', { class: 'mono' }, c.names.join(', ')),
+      el('td', { class: 'state' }, badge(c.state, kinds[c.state] ?? 'mixed')),
+      el('td', {}, c.issuer ?? '—'),
+      el('td', { class: 'not-after' }, date(c.not_after)),
+      el('td', { class: 'next' }, date(c.next_renewal)),
+      el(
+        'td',
+        { class: 'last-error' },
+        c.last_error ? `${c.last_error.type}: ${c.last_error.detail} (${c.failures} in a row)` : '—',
+      ),
+    ),
+  );
+  $('certificates').tBodies[0].replaceChildren(...rows);
 }
 
 function renderUpstream(name, upstream) {

@@ -37,6 +37,12 @@ Options:
       --compare URL        send the same request through the gateway at URL too (alias --via)
       --json               one JSON document instead of text
 
+  candor diagnose --acme NAME --config FILE [--dns-server HOST:PORT] [--json]
+      why an order of a certificate for NAME fails, or would: the config, the last order
+      (read from acme.storage), DNS (A/AAAA and CAA against the CA's identities), the CA's
+      directory, and whether port 80 of NAME's address reaches this gateway (a probe token
+      the running gateway answers). --dns-server asks that server instead of the system's.
+
 Exit status: 0 a valid HTTP response below 500, 1 a valid response with the upstream's own
 5xx, 2 a failure Candor would answer with 502/503/504 (or a body cut short), 64 bad command
 line, 78 invalid config.
@@ -61,6 +67,9 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
       compare: { type: 'string' },
       via: { type: 'string' },
       json: { type: 'boolean' },
+      acme: { type: 'string' },
+      'dns-server': { type: 'string' },
+      'http-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -70,6 +79,7 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
     process.stdout.write(DIAGNOSE_HELP);
     return EXIT.ok;
   }
+  if (values.acme !== undefined) return diagnoseAcmeCommand(values.acme, values);
   if (positionals.length !== 1)
     return usage(
       positionals.length === 0
@@ -186,4 +196,31 @@ function size(text: string | undefined): number | undefined {
 function usage(message: string): number {
   process.stderr.write(`candor: ${message}\nRun "candor diagnose --help" for usage.\n`);
   return EXIT.usage;
+}
+
+/** `candor diagnose --acme NAME --config FILE`: exit 0 when nothing would fail the order, 2 when a check fails. */
+async function diagnoseAcmeCommand(
+  name: string,
+  values: { config?: string; json?: boolean; 'dns-server'?: string; 'http-port'?: string },
+): Promise<number> {
+  if (values.config === undefined) return usage("diagnose --acme needs the gateway's --config FILE");
+  const httpPort = values['http-port'] === undefined ? undefined : Number(values['http-port']);
+  if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort > 0 && httpPort < 65536))
+    return usage(`--http-port must be a port number, got "${values['http-port']}"`);
+  let config: GatewayConfig;
+  try {
+    config = await loadConfigFile(values.config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(formatConfigProblems(err.problems) + '\n');
+    return EXIT.config;
+  }
+  const { acmeDiagnosisText, diagnoseAcme } = await import('../acme/diagnose-acme.ts');
+  const diagnosis = await diagnoseAcme(config, name, { dnsServer: values['dns-server'], httpPort });
+  process.stdout.write(
+    values.json
+      ? `${printableJson(JSON.stringify(diagnosis, null, 2))}\n`
+      : acmeDiagnosisText(diagnosis, process.stdout.isTTY === true && process.env.NO_COLOR === undefined),
+  );
+  return diagnosis.ok ? EXIT.ok : OUTCOME_EXIT.failure;
 }

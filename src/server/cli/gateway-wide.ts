@@ -5,6 +5,8 @@ import { GatewayRateLimits } from '../../proxy/admit/gateway-rate-limits.ts';
 import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import { GatewayChecks } from '../../upstream/health/gateway-checks.ts';
+import type { CertificateStatus } from '../acme/acme-manager.ts';
+import { type AutomaticHttps, createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
 import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
 import type { HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
 import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
@@ -24,6 +26,9 @@ export class GatewayWide {
   readonly #discoveries: Discoveries;
   readonly #discovered = new Map<string, DiscoveryReport>();
   #config: GatewayConfig;
+  /** Automatic HTTPS: the primary orders every certificate, once for the gateway; workers serve them. */
+  #https: AutomaticHttps | undefined;
+  #serving = false;
 
   readonly #logger: Logger;
 
@@ -33,6 +38,7 @@ export class GatewayWide {
     this.#warnSmallLimits(config);
     this.#config = config;
     this.#rates = new GatewayRateLimits(config);
+    this.#https = this.#automaticHttps(config);
     this.#checks = new GatewayChecks(config, logger, (verdicts, probe) => this.#publish(verdicts, probe));
     this.#discoveries = new Discoveries(config, logger, (report, outcome) =>
       this.#onDiscovery(report, outcome),
@@ -70,8 +76,38 @@ export class GatewayWide {
     };
   }
 
+  /** The first worker listens: the CA's validations can be answered, so orders may begin. */
+  serving(): void {
+    if (this.#serving) return;
+    this.#serving = true;
+    this.#https?.start();
+  }
+
+  /** Each certificate ordered by ACME, for /status. */
+  certificates(): CertificateStatus[] | undefined {
+    return this.#https?.status();
+  }
+
+  #automaticHttps(config: GatewayConfig): AutomaticHttps | undefined {
+    return createAutomaticHttps(config, this.#logger, {
+      order: true,
+      told: (name) => {
+        const message: SharedToWorker = { candor: 'acme-issued', name };
+        for (const worker of this.#live()) worker.send(message);
+      },
+    });
+  }
+
   /** A reload swapped the config in force. */
   configChanged(config: GatewayConfig): void {
+    const before = this.#config;
+    this.#https = replaceHttps(
+      this.#https,
+      before,
+      config,
+      () => this.#automaticHttps(config),
+      this.#serving,
+    );
     this.#config = config;
     this.#rates.update(config);
     this.#discoveries.update(config);
@@ -98,6 +134,7 @@ export class GatewayWide {
   }
 
   stop(): Promise<void> {
+    this.#https?.stop();
     this.#discoveries.stop();
     return this.#checks.stop();
   }

@@ -79,6 +79,7 @@ async function supervise(
   const wide = new GatewayWide(config, workers, logger);
   control.startWith = (worker) => wide.startOf(worker);
   control.onChanged = (changes) => wide.changesChanged(changes);
+  control.certificates = () => wide.certificates();
   let admin: { server: AdminServer; config: AdminConfig } | undefined;
   // Every worker's metrics, merged: prom-client (and what it loads) comes with the first
   // scrape, not with every primary, most of which are never scraped.
@@ -177,6 +178,7 @@ async function supervise(
   const onServing = (_worker: Worker, message: unknown) => {
     if (!isServing(message)) return;
     cluster.off('message', onServing);
+    wide.serving();
     const adminPort = admin?.server.port();
     announce?.({ gatewayPort: message.ports[0], ports: message.ports, adminPort });
     const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host);

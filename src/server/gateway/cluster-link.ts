@@ -34,6 +34,8 @@ export class ClusterLink {
   onAnnouncement: (news: Announcement) => void = () => {};
   /** Set by the gateway: a DNS answer of the primary's (`count`: this worker counts it). */
   onDiscovery: (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => void = () => {};
+  /** Set by the gateway: the primary ordered a certificate (automatic HTTPS) and stored it. */
+  onAcmeIssued: (name: string) => void = () => {};
   /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
   readonly #discovered = new Map<string, DiscoveryReport>();
 
@@ -105,6 +107,9 @@ export class ClusterLink {
       case 'discovery':
         this.#discovered.set(message.report.upstream, message.report);
         this.onDiscovery(message.report, message.outcome, message.count);
+        return;
+      case 'acme-issued':
+        this.onAcmeIssued(message.name);
         return;
       case 'health':
         for (const v of message.verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);

@@ -5,7 +5,12 @@ import type { ResponseSink } from '../../core/net/downstream.ts';
 import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
-import { type Listener, type RequestHandlers, startListener } from '../../proxy/accept/listener.ts';
+import {
+  type Listener,
+  type OrderedCertificateSource,
+  type RequestHandlers,
+  startListener,
+} from '../../proxy/accept/listener.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
@@ -14,6 +19,7 @@ import { Discoveries, withDiscovered } from '../../upstream/discovery/discoverie
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
+import { createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
 
 import type { ClusterLink } from './cluster-link.ts';
 import { Drain } from './drain.ts';
@@ -55,6 +61,8 @@ export interface Gateway {
   /** Applies a runtime change that RuntimeChanges.check accepted for the running config. */
   apply(change: RuntimeChange): void;
   status(): GatewayStatus;
+  /** A certificate was ordered by the process that orders (a cluster's primary): serve it from now on. */
+  acmeIssued(name: string): void;
   /** Stops accepting, lets in-flight requests finish, closes upstream pools, exports the last spans and flushes the log. */
   close(): Promise<void>;
 }
@@ -125,7 +133,26 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const changes = new RuntimeChanges();
   for (const change of options.changes ?? [])
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
-  let runtime = createRuntime(config, logger, metrics, tracing, changes, undefined, link, store);
+  // Automatic HTTPS: the certificates ordered by ACME, served by SNI. In-process this gateway
+  // orders them; in a cluster the primary does, and tells the workers (cluster-link.ts).
+  let https = createAutomaticHttps(config, logger, { order: link === undefined });
+  // The listeners ask through this, so a reload that replaces `https` reaches the ones it keeps.
+  const ordered: OrderedCertificateSource = {
+    sourceFor: (minVersion) => ({
+      contextFor: (name) => https?.certificates.sourceFor(minVersion).contextFor(name),
+    }),
+  };
+  let runtime = createRuntime(
+    config,
+    logger,
+    metrics,
+    tracing,
+    changes,
+    undefined,
+    link,
+    store,
+    https?.certificates,
+  );
   let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
   let reloading: Promise<unknown> = Promise.resolve();
@@ -138,7 +165,17 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     if (count) metrics.discovered(report.upstream, outcome, report.failure);
     // A closing gateway builds nothing more (its runtime's pools are being closed).
     if (outcome !== 'changed' || closing || !Object.hasOwn(whole.upstreams, report.upstream)) return;
-    runtime = createRuntime(mine(whole), logger, metrics, tracing, changes, runtime, link, store);
+    runtime = createRuntime(
+      mine(whole),
+      logger,
+      metrics,
+      tracing,
+      changes,
+      runtime,
+      link,
+      store,
+      https?.certificates,
+    );
   };
   if (link) {
     link.onDiscovery = onDiscovery;
@@ -186,6 +223,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       ),
   };
   if (link) {
+    link.onAcmeIssued = (name) => https?.issued(name);
     link.onHealth = (verdicts, count) =>
       applyVerdicts(runtime.upstreams, verdicts, performance.now(), count ? metrics : undefined);
     // Another worker ejected a target or opened a circuit: so does this one, for the time left.
@@ -197,7 +235,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const listeners: Listener[] = [];
   let metricsListener: MetricsListener | undefined;
   try {
-    for (const listen of config.listen) listeners.push(await startListener(listen, handlers));
+    for (const listen of config.listen) listeners.push(await startListener(listen, handlers, ordered));
     // node:http comes with it: a cluster worker, whose primary serves /metrics, never loads it.
     if (config.metrics !== undefined && options.serveMetrics !== false) {
       const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
@@ -205,6 +243,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
+    https?.stop();
     discoveries?.stop();
     await store?.close();
     await runtime.close();
@@ -214,6 +253,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   metrics.configLoaded(given);
   metrics.watch({
     upstreams: () => current().upstreams.values(),
+    certificates: () => https?.certificates.expiries() ?? [],
     listeners: () =>
       listeners.map((listener) => ({
         address: listener.config.address,
@@ -223,6 +263,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     logLinesDropped: () => logger[LINE_SINK].linesDropped ?? 0,
   });
   for (const listener of listeners) logListening(logger, listener);
+  // Orders begin once the listeners answer: the CA's validation comes to them.
+  https?.start();
   if (metricsListener !== undefined)
     logger.info({ address: `${config.metrics?.host}:${metricsListener.port()}` }, 'serving metrics');
   const flushed = () => new Promise<void>((resolve) => logger.flush(() => resolve()));
@@ -233,6 +275,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     drained ??= drain.run().then(async () => {
       await metricsListener?.close();
       closing = true;
+      https?.stop();
       discoveries?.stop();
       await store?.close();
       await runtime.close();
@@ -259,7 +302,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     // New listeners first: the one step that can fail, and nothing has changed yet if it does.
     const opened: Listener[] = [];
     try {
-      for (const listen of plan.added) opened.push(await startListener(listen, handlers));
+      for (const listen of plan.added) opened.push(await startListener(listen, handlers, ordered));
     } catch (err) {
       await Promise.all(opened.map((l) => l.close()));
       const at = next.listen.indexOf(plan.added[opened.length]);
@@ -281,8 +324,21 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     }
     whole = file;
     discoveries?.update(file);
+    https = replaceHttps(https, previous.config, next, () =>
+      createAutomaticHttps(next, logger, { order: link === undefined }),
+    );
     // Built on the DNS answers in force now: one may have come while the listeners opened.
-    runtime = createRuntime(mine(file), logger, metrics, tracing, changes, previous, link, store);
+    runtime = createRuntime(
+      mine(file),
+      logger,
+      metrics,
+      tracing,
+      changes,
+      previous,
+      link,
+      store,
+      https?.certificates,
+    );
     hash = configHash(file);
     metrics.configLoaded(file);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
@@ -346,10 +402,17 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       changes.record(change);
       changes.applyTo(runtime.upstreams.values());
     },
-    status: () => gatewayStatus(runtime, changes, hash, gateway.draining, { store, discovered }),
+    status: () =>
+      gatewayStatus(runtime, changes, hash, gateway.draining, {
+        store,
+        discovered,
+        certificates: https?.status(),
+      }),
+    acmeIssued: (name) => https?.issued(name),
     async close() {
       await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
       closing = true;
+      https?.stop();
       discoveries?.stop();
       await store?.close();
       await runtime.close();

@@ -3,6 +3,7 @@ import { createTrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
+import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { createRouter } from '../../proxy/route/router.ts';
@@ -40,6 +41,7 @@ export function createRuntime(
   previous?: LiveRuntime,
   link?: ClusterLink,
   store?: RedisRates,
+  acme?: AcmeChallenges,
 ): LiveRuntime {
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
@@ -85,6 +87,7 @@ export function createRuntime(
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
     ...(link ? { announce: (news: Announcement) => link.announce(news) } : {}),
+    ...(acme ? { acme } : {}),
     async close() {
       await Promise.all([...checks.values()].map((c) => c.stop()));
       await Promise.all([...upstreams.values()].map((u) => u.close()));

@@ -27,6 +27,8 @@ export type SharedToWorker =
       /** This worker counts it (one does, so the merged metrics count each question once). */
       readonly count: boolean;
     }
+  /** A certificate ordered by the primary (automatic HTTPS) landed in acme.storage: serve it. */
+  | { readonly candor: 'acme-issued'; readonly name: string }
   | Announcement;
 
 export type SharedFromWorker =
@@ -37,6 +39,7 @@ const TO_WORKER = new Set([
   'health',
   'discovery',
   'rate-answer',
+  'acme-issued',
   'ejected',
   'circuit-opened',
   'circuit-closed',

@@ -2,6 +2,7 @@ import type { CircuitState } from '../../core/retry/circuit.ts';
 import type { RedisRates, StoreStatus } from '../../proxy/admit/redis-rates.ts';
 import type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { LiveRuntime } from './runtime.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
 
@@ -17,6 +18,8 @@ export interface GatewayStatus {
   readonly routes: Record<string, RouteStatus>;
   /** The shared rate-limit store (`store.redis`) as this process's connection sees it; null: none configured. */
   readonly store: StoreStatus | null;
+  /** Each certificate ordered by ACME (names, issuer, not-after, next renewal, last error); absent: none ordered here. */
+  readonly certificates?: readonly CertificateStatus[];
 }
 
 export interface UpstreamStatus {
@@ -83,6 +86,7 @@ export function gatewayStatus(
   shared: {
     readonly store?: RedisRates | undefined;
     readonly discovered?: ReadonlyMap<string, DiscoveryReport>;
+    readonly certificates?: readonly CertificateStatus[];
   } = {},
 ): GatewayStatus {
   const now = performance.now();
@@ -98,7 +102,14 @@ export function gatewayStatus(
     const source = changes.maintenance(route.name) !== undefined ? 'admin' : fromConfig ? 'config' : null;
     routes[route.name] = { upstream: route.upstream ?? null, maintenance: { active, source } };
   }
-  return { config_hash: configHash, draining, upstreams, routes, store: shared.store?.status() ?? null };
+  return {
+    config_hash: configHash,
+    draining,
+    upstreams,
+    routes,
+    store: shared.store?.status() ?? null,
+    ...(shared.certificates === undefined ? {} : { certificates: shared.certificates }),
+  };
 }
 
 function upstreamStatus(

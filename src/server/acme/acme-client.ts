@@ -1,0 +1,232 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, FlattenedSign, type JWK } from 'jose';
+import { type AcmeHttpOptions, type AcmeResponse, acmeRequest } from './acme-http.ts';
+import { AcmeProblem } from './acme-problem.ts';
+
+/** The directory's resources Candor uses (RFC 8555 §7.1.1; `renewalInfo` from RFC 9773). */
+export interface AcmeDirectory {
+  readonly newNonce: string;
+  readonly newAccount: string;
+  readonly newOrder: string;
+  readonly renewalInfo?: string;
+  readonly meta?: { readonly termsOfService?: string; readonly caaIdentities?: readonly string[] };
+}
+
+export interface AcmeOrder {
+  readonly url: string;
+  readonly status: 'pending' | 'ready' | 'processing' | 'valid' | 'invalid';
+  readonly authorizations: readonly string[];
+  readonly finalize: string;
+  readonly certificate?: string;
+  readonly error?: unknown;
+}
+
+export interface AcmeChallenge {
+  readonly type: string;
+  readonly url: string;
+  readonly token: string;
+  readonly status: 'pending' | 'processing' | 'valid' | 'invalid';
+  readonly error?: unknown;
+}
+
+export interface AcmeAuthorization {
+  readonly identifier: { readonly type: string; readonly value: string };
+  readonly status: 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked';
+  readonly challenges: readonly AcmeChallenge[];
+}
+
+/** A badNonce is the server asking for another try with a fresh nonce (RFC 8555 §6.5): this many. */
+const NONCE_RETRIES = 5;
+
+/**
+ * The ACME protocol (RFC 8555) as a client speaks it: every request a JWS signed with the
+ * account key (ES256), carrying a fresh nonce and its own URL; the account found or made once
+ * and named by its URL (`kid`) from then on; POST-as-GET for every read. Each method is one
+ * exchange; the order's steps are put together by acme-order.ts.
+ */
+export class AcmeClient {
+  readonly #directoryUrl: string;
+  readonly #key: KeyObject;
+  readonly #http: AcmeHttpOptions;
+  #directory: AcmeDirectory | undefined;
+  #nonce: string | undefined;
+  #kid: string | undefined;
+  #jwk: JWK | undefined;
+  #thumbprint: string | undefined;
+
+  constructor(directoryUrl: string, accountKey: KeyObject, http: AcmeHttpOptions) {
+    this.#directoryUrl = directoryUrl;
+    this.#key = accountKey;
+    this.#http = http;
+  }
+
+  async directory(): Promise<AcmeDirectory> {
+    if (this.#directory) return this.#directory;
+    const answer = await acmeRequest('GET', this.#directoryUrl, this.#http);
+    const doc = parseJson(answer);
+    if (answer.status !== 200 || typeof doc?.newOrder !== 'string' || typeof doc?.newNonce !== 'string')
+      throw new AcmeProblem(
+        'candor:directory',
+        `${this.#directoryUrl} is not an ACME directory (status ${answer.status})`,
+        answer.status,
+      );
+    this.#directory = doc as AcmeDirectory;
+    return this.#directory;
+  }
+
+  /** The key authorization of a challenge's token (RFC 8555 §8.1): what the CA expects to find. */
+  async keyAuthorization(token: string): Promise<string> {
+    this.#thumbprint ??= await calculateJwkThumbprint(await this.#publicJwk(), 'sha256');
+    return `${token}.${this.#thumbprint}`;
+  }
+
+  /** Finds the account of this key, or makes it (agreeing to the terms of service). Returns its URL. */
+  async account(email: string | undefined): Promise<string> {
+    if (this.#kid) return this.#kid;
+    const { newAccount } = await this.directory();
+    const payload = {
+      termsOfServiceAgreed: true,
+      ...(email === undefined ? {} : { contact: [`mailto:${email}`] }),
+    };
+    const answer = await this.#post(newAccount, payload, 'jwk');
+    if (answer.status !== 200 && answer.status !== 201)
+      throw AcmeProblem.from(parseJson(answer), answer.status);
+    const location = header(answer, 'location');
+    if (!location)
+      throw new AcmeProblem('candor:account', 'the new account came without its URL', answer.status);
+    this.#kid = location;
+    return location;
+  }
+
+  async newOrder(names: readonly string[], replaces?: string): Promise<AcmeOrder> {
+    const { newOrder } = await this.directory();
+    const payload = {
+      identifiers: names.map((value) => ({ type: 'dns', value })),
+      ...(replaces === undefined ? {} : { replaces }),
+    };
+    const answer = await this.#post(newOrder, payload);
+    if (answer.status !== 201) throw AcmeProblem.from(parseJson(answer), answer.status);
+    const url = header(answer, 'location');
+    if (!url) throw new AcmeProblem('candor:order', 'the new order came without its URL', answer.status);
+    return { ...(parseJson(answer) as Omit<AcmeOrder, 'url'>), url };
+  }
+
+  async order(url: string): Promise<AcmeOrder> {
+    return { ...(await this.read<Omit<AcmeOrder, 'url'>>(url)), url };
+  }
+
+  authorization(url: string): Promise<AcmeAuthorization> {
+    return this.read<AcmeAuthorization>(url);
+  }
+
+  /** Tells the CA the challenge is ready to be validated (an empty object, RFC 8555 §7.5.1). */
+  async respond(challengeUrl: string): Promise<AcmeChallenge> {
+    const answer = await this.#post(challengeUrl, {});
+    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    return parseJson(answer) as AcmeChallenge;
+  }
+
+  async finalize(order: AcmeOrder, csr: Buffer): Promise<AcmeOrder> {
+    const answer = await this.#post(order.finalize, { csr: csr.toString('base64url') });
+    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    return { ...(parseJson(answer) as Omit<AcmeOrder, 'url'>), url: order.url };
+  }
+
+  /** The issued chain, leaf first, as PEM. */
+  async certificate(url: string): Promise<string> {
+    const answer = await this.#post(url, '', 'kid', { accept: 'application/pem-certificate-chain' });
+    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    return answer.body.toString('utf8');
+  }
+
+  /** A POST-as-GET of a resource, its JSON. */
+  async read<T>(url: string): Promise<T & { retryAfter?: number }> {
+    const answer = await this.#post(url, '');
+    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    const retryAfter = Number(header(answer, 'retry-after'));
+    return { ...(parseJson(answer) as T), ...(retryAfter > 0 ? { retryAfter } : {}) };
+  }
+
+  /**
+   * The CA's suggested renewal window for a certificate (ACME Renewal Information, RFC 9773
+   * §4.2: an unauthenticated GET), with how long to wait before asking again; undefined when
+   * the CA does not offer it.
+   */
+  async renewalInfo(
+    certificateId: string,
+  ): Promise<{ start: number; end: number; retryAfter: number | undefined } | undefined> {
+    const { renewalInfo } = await this.directory();
+    if (renewalInfo === undefined) return undefined;
+    const answer = await acmeRequest('GET', `${renewalInfo.replace(/\/$/, '')}/${certificateId}`, this.#http);
+    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    const window = parseJson(answer)?.suggestedWindow;
+    const start = Date.parse(window?.start);
+    const end = Date.parse(window?.end);
+    if (!(start <= end))
+      throw new AcmeProblem('candor:renewal-info', 'the renewal window is not a window', 200);
+    const retryAfter = Number(header(answer, 'retry-after'));
+    return { start, end, retryAfter: retryAfter > 0 ? retryAfter * 1000 : undefined };
+  }
+
+  async #publicJwk(): Promise<JWK> {
+    this.#jwk ??= await exportJWK(createPublicKey(this.#key));
+    return this.#jwk;
+  }
+
+  async #freshNonce(): Promise<string> {
+    const nonce = this.#nonce;
+    this.#nonce = undefined;
+    if (nonce) return nonce;
+    const answer = await acmeRequest('HEAD', (await this.directory()).newNonce, this.#http);
+    const fresh = header(answer, 'replay-nonce');
+    if (!fresh) throw new AcmeProblem('candor:nonce', 'newNonce gave no Replay-Nonce', answer.status);
+    return fresh;
+  }
+
+  /**
+   * A signed POST: `payload` '' is POST-as-GET. The account is named by its key (`jwk`) only
+   * when making it; every later request names it by URL. A badNonce is retried with the nonce
+   * the refusal carried.
+   */
+  async #post(
+    url: string,
+    payload: object | '',
+    by: 'jwk' | 'kid' = 'kid',
+    headers: Record<string, string> = {},
+  ): Promise<AcmeResponse> {
+    if (by === 'kid' && !this.#kid) throw new Error('ACME account not made yet');
+    const bytes = new TextEncoder().encode(payload === '' ? '' : JSON.stringify(payload));
+    for (let attempt = 0; ; attempt++) {
+      const nonce = await this.#freshNonce();
+      const jws = await new FlattenedSign(bytes)
+        .setProtectedHeader({
+          alg: 'ES256',
+          nonce,
+          url,
+          ...(by === 'jwk' ? { jwk: await this.#publicJwk() } : { kid: this.#kid }),
+        })
+        .sign(this.#key);
+      const answer = await acmeRequest('POST', url, this.#http, JSON.stringify(jws), headers);
+      this.#nonce = header(answer, 'replay-nonce') ?? undefined;
+      if (answer.status === 400 && attempt < NONCE_RETRIES) {
+        const problem = parseJson(answer);
+        if (problem?.type === 'urn:ietf:params:acme:error:badNonce') continue;
+      }
+      return answer;
+    }
+  }
+}
+
+function header(answer: AcmeResponse, name: string): string | undefined {
+  const value = answer.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a JSON document from the CA, checked field by field where read
+function parseJson(answer: AcmeResponse): any {
+  try {
+    return JSON.parse(answer.body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

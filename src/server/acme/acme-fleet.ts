@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { RedisStoreConfig } from '../../core/config/types.ts';
+
+/** Deletes the lock only if it is still the one this gateway took (it may have expired and been taken since). */
+const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** How long a challenge stays in Redis: an order's validation is over well within it. */
+const CHALLENGE_TTL_S = 600;
+
+/**
+ * Automatic HTTPS for a fleet of gateways on one Redis (`store.redis`): one gateway orders each
+ * name while it holds the name's lock, the others wait for the certificate it publishes, so ten
+ * gateways cost the CA one order, not ten. The challenges go through Redis too: the CA's
+ * validation may reach any gateway of the fleet, which answers from here what it did not order.
+ * The certificate and its key are kept under the store's prefix, as Caddy keeps them in its
+ * shared storage: the Redis of `store.redis` must be as private as `acme.storage`.
+ */
+export class AcmeFleet {
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly owner = randomBytes(12).toString('hex');
+
+  private constructor(client: Redis, prefix: string) {
+    this.#client = client;
+    this.#prefix = prefix;
+  }
+
+  /** ioredis comes with the first fleet (a gateway without `store` never loads it). */
+  static async open(config: RedisStoreConfig): Promise<AcmeFleet> {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(config.url, {
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5_000,
+      commandTimeout: 5_000,
+      retryStrategy: (times) => Math.min(2_000, 50 * 2 ** Math.min(times, 6)),
+    });
+    client.on('error', () => {}); // told by the failing calls, which the manager logs
+    return new AcmeFleet(client, config.prefix);
+  }
+
+  /** Takes the lock on ordering `name` for `ms`; false when another gateway holds it. */
+  async lock(name: string, ms: number): Promise<boolean> {
+    return (await this.#client.set(this.#key('lock', name), this.owner, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  async unlock(name: string): Promise<void> {
+    await this.#client.eval(UNLOCK_SCRIPT, 1, this.#key('lock', name), this.owner);
+  }
+
+  async certificate(name: string): Promise<{ chain: string; key: string } | undefined> {
+    const text = await this.#client.get(this.#key('certificate', name));
+    if (text === null) return undefined;
+    const parsed = JSON.parse(text) as { chain?: unknown; key?: unknown };
+    return typeof parsed.chain === 'string' && typeof parsed.key === 'string'
+      ? { chain: parsed.chain, key: parsed.key }
+      : undefined;
+  }
+
+  /** Kept until the certificate ends. */
+  async publish(name: string, chain: string, key: string, notAfter: number): Promise<void> {
+    const ms = Math.max(1_000, notAfter - Date.now());
+    await this.#client.set(this.#key('certificate', name), JSON.stringify({ chain, key }), 'PX', ms);
+  }
+
+  async httpChallenge(token: string): Promise<string | undefined> {
+    return (await this.#client.get(this.#key('http-01', token))) ?? undefined;
+  }
+
+  async setHttpChallenge(token: string, keyAuthorization: string | undefined): Promise<void> {
+    await this.#set(this.#key('http-01', token), keyAuthorization);
+  }
+
+  async alpnChallenge(name: string): Promise<string | undefined> {
+    return (await this.#client.get(this.#key('tls-alpn-01', name))) ?? undefined;
+  }
+
+  async setAlpnChallenge(name: string, pem: string | undefined): Promise<void> {
+    await this.#set(this.#key('tls-alpn-01', name), pem);
+  }
+
+  close(): void {
+    this.#client.disconnect();
+  }
+
+  async #set(key: string, value: string | undefined): Promise<void> {
+    if (value === undefined) await this.#client.del(key);
+    else await this.#client.set(key, value, 'EX', CHALLENGE_TTL_S);
+  }
+
+  #key(kind: string, name: string): string {
+    return `${this.#prefix}acme:${kind}:${name}`;
+  }
+}

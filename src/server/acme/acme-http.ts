@@ -1,0 +1,71 @@
+import https from 'node:https';
+
+/** An ACME server's answer, read whole: a directory, an order, a problem or a certificate chain is small. */
+export interface AcmeResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Buffer;
+}
+
+export interface AcmeHttpOptions {
+  /** PEM of the root that the ACME server's own TLS certificate chains to (a private CA); else the system's. */
+  readonly ca?: string;
+  /** Each request's whole life: connect, send, the whole answer. */
+  readonly timeoutMs: number;
+}
+
+/** An answer larger than this is not an ACME server's (a chain of four certificates is about 8 KiB). */
+const MAX_BODY = 1024 * 1024;
+
+/**
+ * One HTTPS request to the ACME server, bounded in time and size. The errors are the
+ * transport's own (refused, reset, timed out, a certificate the CA's TLS cannot be trusted
+ * with): the caller tells them apart from the server's problem documents.
+ */
+export function acmeRequest(
+  method: 'GET' | 'HEAD' | 'POST',
+  url: string,
+  options: AcmeHttpOptions,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<AcmeResponse> {
+  return new Promise((resolve, reject) => {
+    const request = https.request(
+      url,
+      {
+        method,
+        ca: options.ca,
+        agent: false,
+        headers: {
+          'user-agent': 'candor-acme',
+          ...(body === undefined
+            ? {}
+            : { 'content-type': 'application/jose+json', 'content-length': String(Buffer.byteLength(body)) }),
+          ...headers,
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_BODY) request.destroy(new Error(`answer larger than ${MAX_BODY} bytes from ${url}`));
+          else chunks.push(chunk);
+        });
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.setTimeout(options.timeoutMs, () =>
+      request.destroy(new Error(`no answer from ${url} within ${options.timeoutMs} ms`)),
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}

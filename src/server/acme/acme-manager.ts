@@ -1,0 +1,416 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AcmeConfig } from '../../core/config/types.ts';
+import { certificateId } from '../../core/tls/certificate-id.ts';
+import { challengeCertificate } from '../../core/tls/challenge-certificate.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { AcmeClient } from './acme-client.ts';
+import type { AcmeFleet } from './acme-fleet.ts';
+import { type ChallengeSolver, orderCertificate } from './acme-order.ts';
+import { AcmeProblem } from './acme-problem.ts';
+import type { AcmeStore } from './acme-store.ts';
+import { renewalTime, retryDelay } from './renewal.ts';
+
+/** One name's certificate as /status and the status page show it. */
+export interface CertificateStatus {
+  readonly names: readonly string[];
+  /** valid: served and not due; due: being ordered or waiting for its retry; expired: past not_after (served, loudly). */
+  readonly state: 'valid' | 'ordering' | 'missing' | 'expired';
+  readonly issuer?: string;
+  readonly not_after?: string;
+  /** When it will be ordered next (its renewal, or the retry after a failure). */
+  readonly next_renewal?: string;
+  readonly last_error?: { readonly type: string; readonly detail: string; readonly at: string };
+  /** Failed orders in a row. */
+  readonly failures: number;
+}
+
+interface Managed {
+  readonly name: string;
+  /** The ARI identifier of the certificate held (RFC 9773), when it has one. */
+  certificateId?: string;
+  /** The CA's suggested renewal window for it, when the CA offers ARI. */
+  window?: { start: number; end: number };
+  ariTimer?: NodeJS.Timeout;
+  /** When this gateway last ordered or took it (Date.now()): no renewal comes sooner than an hour after. */
+  renewedAt?: number;
+  notBefore?: number;
+  notAfter?: number;
+  issuer?: string;
+  next?: number;
+  timer?: NodeJS.Timeout;
+  ordering: boolean;
+  failures: number;
+  lastError?: { type: string; detail: string; at: string };
+}
+
+/** An order must finish (every validation, the finalize, the download) within this. */
+const ORDER_DEADLINE_MS = 5 * 60_000;
+/** How often an expired certificate is told again. */
+const EXPIRED_WARNING_MS = 60_000;
+/** How often a gateway that waits for another's order looks for its certificate. */
+const FLEET_POLL_MS = 2_000;
+/** How often the CA's renewal window is asked again, when it does not say (RFC 9773 §4.3), and the bounds of what it may say. */
+const ARI_DEFAULT_RETRY_MS = 6 * 3_600_000;
+const ARI_MIN_RETRY_MS = 60_000;
+const ARI_MAX_RETRY_MS = 24 * 3_600_000;
+/** The least time between two renewals of one name. */
+const MIN_RENEWAL_GAP_MS = 3_600_000;
+/** setTimeout's longest wait; a renewal further off is re-planned when it ends. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Automatic HTTPS for one gateway: every name of `listen[].tls.acme.names` has a certificate
+ * from the `acme` CA, kept in the store, renewed before it ends. At start a name with a stored
+ * certificate that is not due orders nothing; one without is ordered at once. Orders run one
+ * at a time (a CA counts them); a failed one is logged with the CA's problem document and tried
+ * again later, backing off (renewal.ts). `issued(name)` tells the processes that serve TLS to
+ * read the new certificate. It runs in one process per gateway: the in-process gateway, or
+ * the cluster's primary.
+ */
+export class AcmeManager {
+  readonly #config: AcmeConfig;
+  readonly #store: AcmeStore;
+  readonly #logger: Logger;
+  readonly #issued: (name: string) => void;
+  readonly #managed = new Map<string, Managed>();
+  readonly #queue: Managed[] = [];
+  #client: AcmeClient | undefined;
+  #running = false;
+  #stopped = false;
+  #expiredTimer: NodeJS.Timeout | undefined;
+  /** With `store.redis`: the fleet's lock, its certificates and challenges (acme-fleet.ts). */
+  readonly #fleet: Promise<AcmeFleet | undefined> | undefined;
+
+  constructor(
+    config: AcmeConfig,
+    names: Iterable<string>,
+    store: AcmeStore,
+    logger: Logger,
+    issued: (name: string) => void,
+    fleet?: Promise<AcmeFleet | undefined>,
+  ) {
+    this.#fleet = fleet;
+    this.#config = config;
+    this.#store = store;
+    this.#logger = logger;
+    this.#issued = issued;
+    for (const name of names) this.#managed.set(name, { name, ordering: false, failures: 0 });
+  }
+
+  /** Reads what the store holds and plans every name; orders run in the background. */
+  start(): void {
+    this.#store.open();
+    const now = Date.now();
+    for (const managed of this.#managed.values()) {
+      this.#readStored(managed);
+      this.#plan(managed, managed.notAfter === undefined ? now : this.#renewalOf(managed));
+      if (managed.notAfter !== undefined) void this.#askRenewalInfo(managed);
+    }
+    this.#warnExpired();
+    this.#expiredTimer = setInterval(() => this.#warnExpired(), EXPIRED_WARNING_MS).unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#expiredTimer);
+    for (const managed of this.#managed.values()) {
+      clearTimeout(managed.timer);
+      clearTimeout(managed.ariTimer);
+    }
+  }
+
+  status(): CertificateStatus[] {
+    const now = Date.now();
+    return [...this.#managed.values()].map((m) => ({
+      names: [m.name],
+      state: m.ordering
+        ? 'ordering'
+        : m.notAfter === undefined
+          ? 'missing'
+          : m.notAfter <= now
+            ? 'expired'
+            : 'valid',
+      ...(m.issuer === undefined ? {} : { issuer: m.issuer }),
+      ...(m.notAfter === undefined ? {} : { not_after: new Date(m.notAfter).toISOString() }),
+      ...(m.next === undefined ? {} : { next_renewal: new Date(m.next).toISOString() }),
+      ...(m.lastError === undefined ? {} : { last_error: m.lastError }),
+      failures: m.failures,
+    }));
+  }
+
+  #readStored(managed: Managed): void {
+    const stored = this.#store.certificate(managed.name);
+    if (stored === undefined) return;
+    const cert = new X509Certificate(stored.chain);
+    managed.notBefore = Date.parse(cert.validFrom);
+    managed.notAfter = Date.parse(cert.validTo);
+    managed.issuer = cert.issuer.replace(/\n/g, ', ');
+    const id = certificateId(cert.raw);
+    if (id !== managed.certificateId) managed.window = undefined;
+    managed.certificateId = id;
+  }
+
+  #renewalOf(managed: Managed): number {
+    const at = renewalTime(
+      managed.notBefore ?? 0,
+      managed.notAfter ?? 0,
+      this.#config.renewBefore,
+      managed.window,
+    );
+    // A CA whose window stays in the past, or a renew_before longer than the lifetime, must not
+    // make an order loop: one renewal an hour at most.
+    return managed.renewedAt === undefined ? at : Math.max(at, managed.renewedAt + MIN_RENEWAL_GAP_MS);
+  }
+
+  /**
+   * ACME Renewal Information (RFC 9773): where the CA offers it, its window decides the renewal
+   * (a window moved into the past, say before a mass revocation, renews at once), asked again
+   * when its Retry-After says (6 hours when it says nothing). A CA without it, or that fails to
+   * answer, leaves the renewal at two thirds of the lifetime.
+   */
+  async #askRenewalInfo(managed: Managed): Promise<void> {
+    clearTimeout(managed.ariTimer);
+    const id = managed.certificateId;
+    if (id === undefined || this.#stopped) return;
+    let again = ARI_DEFAULT_RETRY_MS;
+    try {
+      const info = await this.#clientOf().renewalInfo(id);
+      if (info === undefined || this.#stopped || managed.certificateId !== id) return;
+      managed.window = { start: info.start, end: info.end };
+      again = Math.min(ARI_MAX_RETRY_MS, Math.max(ARI_MIN_RETRY_MS, info.retryAfter ?? ARI_DEFAULT_RETRY_MS));
+      if (!managed.ordering) this.#plan(managed, this.#renewalOf(managed));
+    } catch (err) {
+      this.#logger.warn(
+        { acme: managed.name, err: (err as Error).message },
+        'the CA did not say when to renew (ACME Renewal Information): renewing on the default schedule',
+      );
+    }
+    managed.ariTimer = setTimeout(() => void this.#askRenewalInfo(managed), again).unref();
+  }
+
+  /** Orders `managed` at `at` (now or in the past: at once). */
+  #plan(managed: Managed, at: number): void {
+    clearTimeout(managed.timer);
+    managed.next = at;
+    const wait = at - Date.now();
+    if (wait <= 0) return this.#enqueue(managed);
+    managed.timer = setTimeout(
+      () => (wait > MAX_TIMER_MS ? this.#plan(managed, at) : this.#enqueue(managed)),
+      Math.min(wait, MAX_TIMER_MS),
+    ).unref();
+  }
+
+  #enqueue(managed: Managed): void {
+    if (this.#stopped || managed.ordering || this.#queue.includes(managed)) return;
+    this.#queue.push(managed);
+    void this.#drainQueue();
+  }
+
+  async #drainQueue(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (let next = this.#queue.shift(); next && !this.#stopped; next = this.#queue.shift())
+        await this.#order(next);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #order(managed: Managed): Promise<void> {
+    const { name } = managed;
+    const renewing = managed.notAfter !== undefined;
+    managed.ordering = true;
+    const started = performance.now();
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    let fleet = await this.#fleet;
+    let locked = false;
+    try {
+      if (fleet) {
+        // Another gateway of the fleet may have it already, or be ordering it now.
+        const turn = await this.#fleetTurn(managed, fleet, started + ORDER_DEADLINE_MS).catch(
+          (err: Error) => {
+            if (err instanceof AcmeProblem) throw err;
+            this.#logger.warn(
+              { acme: name, err: err.message },
+              'the fleet store did not answer: this gateway orders alone',
+            );
+            fleet = undefined;
+            return 'order' as const;
+          },
+        );
+        if (turn === 'adopted') return;
+        locked = fleet !== undefined;
+      }
+      const replaces = managed.window === undefined ? undefined : managed.certificateId;
+      const chain = await orderCertificate(this.#clientOf(), this.#solverFor(fleet), {
+        ...(replaces === undefined ? {} : { replaces }),
+        names: [name],
+        email: this.#config.email,
+        certificateKey: privateKey,
+        challenges: this.#config.challenges,
+        deadline: started + ORDER_DEADLINE_MS,
+      });
+      const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      this.#store.saveCertificate(name, chain, keyPem);
+      this.#store.setLastError(name, undefined);
+      managed.renewedAt = Date.now();
+      this.#readStored(managed);
+      await fleet
+        ?.publish(name, chain, keyPem, managed.notAfter ?? 0)
+        .catch((err: Error) =>
+          this.#logger.warn(
+            { acme: name, err: err.message },
+            'the certificate could not be shared with the fleet',
+          ),
+        );
+      managed.failures = 0;
+      managed.lastError = undefined;
+      managed.ordering = false;
+      this.#logger.info(
+        {
+          acme: name,
+          issuer: managed.issuer,
+          not_after: new Date(managed.notAfter ?? 0).toISOString(),
+          ms: Math.round(performance.now() - started),
+        },
+        renewing ? 'certificate renewed' : 'certificate issued',
+      );
+      this.#issued(name);
+      this.#plan(managed, this.#renewalOf(managed));
+      void this.#askRenewalInfo(managed);
+    } catch (err) {
+      managed.ordering = false;
+      managed.failures++;
+      const problem =
+        err instanceof AcmeProblem
+          ? err
+          : new AcmeProblem(
+              'candor:unreachable',
+              `the ACME server could not be reached: ${(err as Error).message}`,
+              0,
+            );
+      managed.lastError = { type: problem.type, detail: problem.detail, at: new Date().toISOString() };
+      try {
+        this.#store.setLastError(name, managed.lastError);
+      } catch {
+        // kept for diagnose only: the log line below tells it anyway
+      }
+      const retry = retryDelay(managed.failures);
+      this.#logger.error(
+        {
+          acme: name,
+          acme_error: problem.type,
+          detail: problem.detail,
+          failures: managed.failures,
+          retry_in_s: Math.round(retry / 1000),
+        },
+        renewing ? 'certificate renewal failed' : 'certificate order failed',
+      );
+      // A renewal that fails keeps the certificate in service until it ends; the retry comes
+      // sooner than the renewal would have.
+      this.#plan(managed, Date.now() + retry);
+    } finally {
+      managed.ordering = false;
+      if (locked) await fleet?.unlock(name).catch(() => {}); // it expires on its own
+    }
+  }
+
+  /**
+   * Whether this gateway orders `managed` for the fleet: 'adopted' when another gateway's
+   * certificate (published before, or while this one waited for the lock's holder) is taken
+   * instead; 'order' once this gateway holds the lock.
+   */
+  async #fleetTurn(managed: Managed, fleet: AcmeFleet, deadline: number): Promise<'adopted' | 'order'> {
+    for (;;) {
+      if (await this.#adopt(managed, fleet)) return 'adopted';
+      if (await fleet.lock(managed.name, ORDER_DEADLINE_MS)) return 'order';
+      if (performance.now() + FLEET_POLL_MS > deadline)
+        throw new AcmeProblem(
+          'candor:fleet',
+          `another gateway held the order of ${managed.name} and published no certificate in time`,
+          0,
+        );
+      await new Promise((resolve) => setTimeout(resolve, FLEET_POLL_MS));
+    }
+  }
+
+  /** Takes the fleet's certificate for `managed` when it is newer than the one held and not due. */
+  async #adopt(managed: Managed, fleet: AcmeFleet): Promise<boolean> {
+    const shared = await fleet.certificate(managed.name);
+    if (shared === undefined) return false;
+    const cert = new X509Certificate(shared.chain);
+    const notBefore = Date.parse(cert.validFrom);
+    const notAfter = Date.parse(cert.validTo);
+    if (notAfter <= (managed.notAfter ?? 0)) return false;
+    if (renewalTime(notBefore, notAfter, this.#config.renewBefore) <= Date.now()) return false;
+    this.#store.saveCertificate(managed.name, shared.chain, shared.key);
+    this.#readStored(managed);
+    managed.renewedAt = Date.now();
+    managed.failures = 0;
+    managed.lastError = undefined;
+    managed.ordering = false;
+    this.#logger.info(
+      { acme: managed.name, issuer: managed.issuer, not_after: new Date(notAfter).toISOString() },
+      'certificate taken from the fleet',
+    );
+    this.#issued(managed.name);
+    this.#plan(managed, this.#renewalOf(managed));
+    void this.#askRenewalInfo(managed);
+    return true;
+  }
+
+  #clientOf(): AcmeClient {
+    if (this.#client) return this.#client;
+    const directory = this.#config.directory;
+    let pem = this.#store.accountKey(directory);
+    if (pem === undefined) {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      this.#store.saveAccountKey(directory, pem);
+    }
+    const key: KeyObject = createPrivateKey(pem);
+    const ca = this.#config.ca === undefined ? undefined : readFileSync(this.#config.ca, 'utf8');
+    this.#client = new AcmeClient(directory, key, { ca, timeoutMs: 30_000 });
+    return this.#client;
+  }
+
+  /**
+   * The challenges live in the store, where whichever process takes the CA's connection reads
+   * them; in a fleet, in Redis too, where the other gateways do.
+   */
+  #solverFor(fleet: AcmeFleet | undefined): ChallengeSolver {
+    return {
+      present: async (type, name, token, keyAuthorization) => {
+        if (type === 'http-01') {
+          this.#store.setHttpChallenge(token, keyAuthorization);
+          await fleet?.setHttpChallenge(token, keyAuthorization);
+        } else {
+          const { cert, key } = challengeCertificate(name, keyAuthorization);
+          this.#store.setAlpnChallenge(name, cert + key);
+          await fleet?.setAlpnChallenge(name, cert + key);
+        }
+      },
+      cleanup: async (type, name, token) => {
+        if (type === 'http-01') {
+          this.#store.setHttpChallenge(token, undefined);
+          await fleet?.setHttpChallenge(token, undefined).catch(() => {}); // expires on its own
+        } else {
+          this.#store.setAlpnChallenge(name, undefined);
+          await fleet?.setAlpnChallenge(name, undefined).catch(() => {});
+        }
+      },
+    };
+  }
+
+  #warnExpired(): void {
+    const now = Date.now();
+    for (const m of this.#managed.values())
+      if (m.notAfter !== undefined && m.notAfter <= now)
+        this.#logger.error(
+          { acme: m.name, not_after: new Date(m.notAfter).toISOString(), last_error: m.lastError?.type },
+          'certificate EXPIRED and still served: clients refuse it; see last_error and candor diagnose --acme',
+        );
+  }
+}

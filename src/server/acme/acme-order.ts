@@ -1,0 +1,120 @@
+import type { KeyObject } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { certificateRequest } from '../../core/tls/csr.ts';
+import type { AcmeChallenge, AcmeClient, AcmeOrder } from './acme-client.ts';
+import { AcmeProblem } from './acme-problem.ts';
+
+export type ChallengeType = 'http-01' | 'tls-alpn-01';
+
+/**
+ * What answers the CA's validation: an HTTP-01 token on the plain listeners, a TLS-ALPN-01
+ * certificate on the TLS listener. `present` resolves once every process that may take the
+ * CA's connection answers it; `cleanup` takes it away again.
+ */
+export interface ChallengeSolver {
+  present(type: ChallengeType, name: string, token: string, keyAuthorization: string): Promise<void>;
+  cleanup(type: ChallengeType, name: string, token: string): Promise<void>;
+}
+
+export interface OrderRequest {
+  readonly names: readonly string[];
+  readonly email?: string;
+  /** The certificate's own key (EC P-256): the CSR is signed with it. */
+  readonly certificateKey: KeyObject;
+  /** The challenges to use, in order of preference. */
+  readonly challenges: readonly ChallengeType[];
+  /** When the whole order must be done by (performance.now() clock). */
+  readonly deadline: number;
+  /** The ARI certificate id of the one this renews (RFC 9773 §5), when the CA has ARI. */
+  readonly replaces?: string;
+}
+
+/** How long to wait between polls when the CA gives no Retry-After; and the most it may ask for. */
+const POLL_MS = 1_000;
+const MAX_POLL_MS = 10_000;
+
+/**
+ * One certificate order from start to chain (RFC 8555 §7.4): the order, each authorization
+ * validated by the first challenge the CA offers that the config allows, the finalize with a
+ * CSR for the names, the download. Any refusal is the CA's problem document, thrown as an
+ * AcmeProblem: an invalid challenge throws the challenge's own error (`connection`, `dns`,
+ * `caa`, `unauthorized`, …), which is what the operator needs to read.
+ */
+export async function orderCertificate(
+  client: AcmeClient,
+  solver: ChallengeSolver,
+  request: OrderRequest,
+): Promise<string> {
+  await client.account(request.email);
+  let order = await client.newOrder(request.names, request.replaces);
+  for (const url of order.authorizations) await authorize(client, solver, url, request);
+  order = await pollOrder(client, order, (o) => o.status !== 'pending', request.deadline);
+  if (order.status !== 'ready') throw orderProblem(order, 'the order is not ready after its authorizations');
+  order = await client.finalize(order, certificateRequest(request.names, request.certificateKey));
+  order = await pollOrder(client, order, (o) => o.status !== 'processing', request.deadline);
+  if (order.status !== 'valid' || !order.certificate)
+    throw orderProblem(order, 'the order did not become valid after its finalize');
+  return client.certificate(order.certificate);
+}
+
+async function authorize(
+  client: AcmeClient,
+  solver: ChallengeSolver,
+  url: string,
+  request: OrderRequest,
+): Promise<void> {
+  let authorization = await client.authorization(url);
+  if (authorization.status === 'valid') return;
+  const name = authorization.identifier.value;
+  const challenge = request.challenges
+    .map((type) => authorization.challenges.find((c) => c.type === type))
+    .find((c): c is AcmeChallenge => c !== undefined);
+  if (!challenge)
+    throw new AcmeProblem(
+      'candor:no-challenge',
+      `the CA offers ${authorization.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${name}; acme.challenges allows ${request.challenges.join(', ')}`,
+      0,
+    );
+  const type = challenge.type as ChallengeType;
+  await solver.present(type, name, challenge.token, await client.keyAuthorization(challenge.token));
+  try {
+    await client.respond(challenge.url);
+    for (;;) {
+      authorization = await client.authorization(url);
+      if (authorization.status !== 'pending') break;
+      await wait(authorization as { retryAfter?: number }, request.deadline, `the validation of ${name}`);
+    }
+    if (authorization.status !== 'valid') {
+      const failed = authorization.challenges.find((c) => c.url === challenge.url);
+      const problem = AcmeProblem.from(failed?.error, 0);
+      throw new AcmeProblem(problem.type, `${name} (${type}): ${problem.detail}`, 0, problem.subproblems);
+    }
+  } finally {
+    await solver.cleanup(type, name, challenge.token);
+  }
+}
+
+async function pollOrder(
+  client: AcmeClient,
+  order: AcmeOrder,
+  done: (order: AcmeOrder) => boolean,
+  deadline: number,
+): Promise<AcmeOrder> {
+  let current = order;
+  while (!done(current)) {
+    await wait(current as { retryAfter?: number }, deadline, 'the order');
+    current = await client.order(order.url);
+  }
+  return current;
+}
+
+async function wait(resource: { retryAfter?: number }, deadline: number, what: string): Promise<void> {
+  const ms = Math.min(MAX_POLL_MS, resource.retryAfter ? resource.retryAfter * 1000 : POLL_MS);
+  if (performance.now() + ms > deadline)
+    throw new AcmeProblem('candor:timeout', `${what} was still pending when the order's time ran out`, 0);
+  await sleep(ms);
+}
+
+function orderProblem(order: AcmeOrder, fallback: string): AcmeProblem {
+  return order.error ? AcmeProblem.from(order.error, 0) : new AcmeProblem('candor:order', fallback, 0);
+}

@@ -1,0 +1,43 @@
+/**
+ * An ACME server's problem document (RFC 8555 §6.7, RFC 7807): why it refused. Its `type`
+ * (`urn:ietf:params:acme:error:…`) and `detail` are what the log, /status and `diagnose --acme`
+ * tell the operator, as the CA said them.
+ */
+export class AcmeProblem extends Error {
+  override readonly name = 'AcmeProblem';
+  readonly type: string;
+  readonly detail: string;
+  /** The HTTP status the problem came with (0 when it came inside an authorization or an order). */
+  readonly status: number;
+  /** Per identifier, when the CA gave them (RFC 8555 §6.7.1). */
+  readonly subproblems: readonly { type: string; detail: string; identifier?: string }[];
+
+  constructor(type: string, detail: string, status: number, subproblems: AcmeProblem['subproblems'] = []) {
+    super(`${type}: ${detail}`);
+    this.type = type;
+    this.detail = detail;
+    this.status = status;
+    this.subproblems = subproblems;
+  }
+
+  /** The problem in a document, or a generic one naming the status when the body is not one. */
+  static from(body: unknown, status: number): AcmeProblem {
+    const doc = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const sub = Array.isArray(doc.subproblems) ? doc.subproblems : [];
+    return new AcmeProblem(
+      typeof doc.type === 'string' ? doc.type : 'about:blank',
+      typeof doc.detail === 'string' ? doc.detail : `the ACME server answered ${status}`,
+      status,
+      sub.map((entry: Record<string, unknown>) => ({
+        type: String(entry?.type ?? ''),
+        detail: String(entry?.detail ?? ''),
+        identifier: (entry?.identifier as { value?: string } | undefined)?.value,
+      })),
+    );
+  }
+
+  /** The short name of an ACME error type (`urn:ietf:params:acme:error:caa` → `caa`). */
+  get kind(): string {
+    return this.type.replace(/^urn:ietf:params:acme:error:/, '');
+  }
+}

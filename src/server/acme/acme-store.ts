@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * `acme.storage`, the folder that holds what automatic HTTPS must not lose (so that a restart
+ * orders nothing): the account key per ACME directory, each name's certificate chain and key,
+ * and the challenges being validated now (read by every worker that may take the CA's
+ * connection). Owner-only: the folders 0700, the files 0600, each file written whole to a
+ * temporary name and renamed, so no reader ever sees half of one.
+ *
+ *   accounts/<directory hash>.key
+ *   certificates/<name>/chain.pem, key.pem
+ *   challenges/http-01/<token>
+ *   challenges/tls-alpn-01/<name>.pem   (certificate, then key)
+ */
+export class AcmeStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  /** Makes the folders, and makes the root owner-only even when it existed (a key lives there). */
+  open(): void {
+    for (const dir of ['accounts', 'certificates', 'challenges/http-01', 'challenges/tls-alpn-01'])
+      mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
+    chmodSync(this.root, 0o700);
+  }
+
+  accountKey(directory: string): string | undefined {
+    return this.#read(this.#accountPath(directory));
+  }
+
+  saveAccountKey(directory: string, pem: string): void {
+    this.#write(this.#accountPath(directory), pem);
+  }
+
+  certificate(name: string): { chain: string; key: string } | undefined {
+    const chain = this.#read(join(this.root, 'certificates', safeName(name), 'chain.pem'));
+    const key = this.#read(join(this.root, 'certificates', safeName(name), 'key.pem'));
+    return chain === undefined || key === undefined ? undefined : { chain, key };
+  }
+
+  /** The key first: a reader that finds the new chain finds its key too. */
+  saveCertificate(name: string, chain: string, key: string): void {
+    const dir = join(this.root, 'certificates', safeName(name));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.#write(join(dir, 'key.next.pem'), key);
+    this.#write(join(dir, 'chain.next.pem'), chain);
+    renameSync(join(dir, 'key.next.pem'), join(dir, 'key.pem'));
+    renameSync(join(dir, 'chain.next.pem'), join(dir, 'chain.pem'));
+  }
+
+  /** The last failed order of `name`, kept for `candor diagnose --acme`; undefined once one succeeds. */
+  lastError(name: string): { type: string; detail: string; at: string } | undefined {
+    const text = this.#read(join(this.root, 'certificates', safeName(name), 'last-error.json'));
+    return text === undefined ? undefined : JSON.parse(text);
+  }
+
+  setLastError(name: string, error: { type: string; detail: string; at: string } | undefined): void {
+    const dir = join(this.root, 'certificates', safeName(name));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.#set(join(dir, 'last-error.json'), error === undefined ? undefined : JSON.stringify(error));
+  }
+
+  httpChallenge(token: string): string | undefined {
+    return TOKEN.test(token) ? this.#read(join(this.root, 'challenges/http-01', token)) : undefined;
+  }
+
+  setHttpChallenge(token: string, keyAuthorization: string | undefined): void {
+    if (!TOKEN.test(token)) throw new Error(`not an ACME token: ${JSON.stringify(token)}`);
+    this.#set(join(this.root, 'challenges/http-01', token), keyAuthorization);
+  }
+
+  alpnChallenge(name: string): string | undefined {
+    return this.#read(join(this.root, 'challenges/tls-alpn-01', `${safeName(name)}.pem`));
+  }
+
+  setAlpnChallenge(name: string, pem: string | undefined): void {
+    this.#set(join(this.root, 'challenges/tls-alpn-01', `${safeName(name)}.pem`), pem);
+  }
+
+  #accountPath(directory: string): string {
+    const id = createHash('sha256').update(directory).digest('hex').slice(0, 16);
+    return join(this.root, 'accounts', `${id}.key`);
+  }
+
+  #set(path: string, text: string | undefined): void {
+    if (text === undefined) rmSync(path, { force: true });
+    else this.#write(path, text);
+  }
+
+  #write(path: string, text: string): void {
+    const temporary = `${path}.${process.pid}.tmp`;
+    writeFileSync(temporary, text, { mode: 0o600 });
+    renameSync(temporary, path);
+  }
+
+  #read(path: string): string | undefined {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+}
+
+/** An ACME token is base64url (RFC 8555 §8.3): nothing else may name a file. */
+const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
+
+/** A DNS name is a file name as it is (the schema allows letters, digits, hyphens and dots); anything else is refused. */
+function safeName(name: string): string {
+  if (!/^[a-z0-9.-]{1,253}$/.test(name) || name.includes('..')) throw new Error(`not a DNS name: ${name}`);
+  return name;
+}

@@ -1,0 +1,284 @@
+import { randomBytes } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import { acmeRequest } from './acme-http.ts';
+import { AcmeStore } from './acme-store.ts';
+
+/** One check of `candor diagnose --acme`, as the diagnose command prints its hops. */
+export interface AcmeStep {
+  readonly step: string;
+  readonly ok: boolean;
+  readonly summary: string;
+  readonly notes: readonly string[];
+}
+
+export interface AcmeDiagnosis {
+  readonly name: string;
+  readonly steps: AcmeStep[];
+  /** What would make the CA's validation fail, in one line; or that nothing was found. */
+  readonly verdict: string;
+  readonly fix: string;
+  readonly ok: boolean;
+}
+
+export interface AcmeDiagnoseOptions {
+  /** A DNS server to ask instead of the system's (host:port), as the CA asks its own. */
+  readonly dnsServer?: string;
+  /** Where the CA's HTTP-01 connection goes: 80, as RFC 8555 §8.3 fixes it (another port for a test CA). */
+  readonly httpPort?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Why an order for NAME fails, or would: the checks a CA makes, in the order it makes them, each
+ * told as the diagnose command tells a hop. The name must be one the config orders; the last
+ * order's outcome is read from `acme.storage`; then the DNS records the CA will find (A/AAAA,
+ * CAA against the CA's own identities), the CA's directory, and whether port 80 of the address
+ * the name resolves to reaches this gateway, proved with a probe token put in the store for the
+ * gateway to answer (and taken away after).
+ */
+export async function diagnoseAcme(
+  config: GatewayConfig,
+  name: string,
+  options: AcmeDiagnoseOptions = {},
+): Promise<AcmeDiagnosis> {
+  const steps: AcmeStep[] = [];
+  const done = (verdict: string, fix: string): AcmeDiagnosis => ({
+    name,
+    steps,
+    verdict,
+    fix,
+    ok: steps.every((s) => s.ok),
+  });
+  const wanted = name.toLowerCase();
+  const acme = config.acme;
+  const ordering = config.listen.some((l) => l.tls?.acme?.names.includes(wanted));
+  if (acme === undefined || !ordering) {
+    steps.push({
+      step: 'config',
+      ok: false,
+      summary: `${wanted} is in no listener's tls.acme.names`,
+      notes: [],
+    });
+    return done(
+      `the gateway does not order a certificate for ${wanted}`,
+      `add ${wanted} to listen[].tls.acme.names of the TLS listener that serves it`,
+    );
+  }
+  steps.push({
+    step: 'config',
+    ok: true,
+    summary: `ordered from ${acme.directory} by ${acme.challenges.join(', ')}`,
+    notes: [],
+  });
+
+  const store = new AcmeStore(acme.storage);
+  const stored = lastOrder(store, wanted);
+  steps.push(stored.step);
+
+  const resolver = new Resolver({ timeout: options.timeoutMs ?? 5_000, tries: 1 });
+  if (options.dnsServer !== undefined) resolver.setServers([options.dnsServer]);
+  const addresses = await resolveAll(resolver, wanted);
+  if (addresses.length === 0) {
+    steps.push({ step: 'dns', ok: false, summary: `${wanted} has no A or AAAA record`, notes: [] });
+    return done(
+      `the CA cannot resolve ${wanted} (ACME error "dns")`,
+      `add an A (and AAAA) record for ${wanted} pointing at this gateway's public address`,
+    );
+  }
+  steps.push({ step: 'dns', ok: true, summary: `${wanted} → ${addresses.join(', ')}`, notes: [] });
+
+  const directory = await acmeRequest('GET', acme.directory, {
+    ca: acme.ca === undefined ? undefined : readFileSync(acme.ca, 'utf8'),
+    timeoutMs: options.timeoutMs ?? 10_000,
+  }).then(
+    (answer) => ({ answer }),
+    (err: Error) => ({ err }),
+  );
+  let caaIdentities: readonly string[] = [];
+  if ('err' in directory || directory.answer.status !== 200) {
+    const why = 'err' in directory ? directory.err.message : `status ${directory.answer.status}`;
+    steps.push({
+      step: 'ca',
+      ok: false,
+      summary: `the directory ${acme.directory} cannot be read: ${why}`,
+      notes: [],
+    });
+    return done(
+      'the gateway cannot reach its ACME server',
+      'check acme.directory, the route from this host to the CA, and acme.ca for a private CA',
+    );
+  }
+  try {
+    caaIdentities = JSON.parse(directory.answer.body.toString()).meta?.caaIdentities ?? [];
+  } catch {
+    caaIdentities = [];
+  }
+  steps.push({ step: 'ca', ok: true, summary: `directory read from ${acme.directory}`, notes: [] });
+
+  const caa = await caaOf(resolver, wanted);
+  if (caa !== undefined) {
+    const issuers = caa.records
+      .filter((r) => r.issue !== undefined)
+      .map((r) => String(r.issue).split(';')[0].trim());
+    const allowed = caaIdentities.length === 0 || issuers.some((issuer) => caaIdentities.includes(issuer));
+    if (issuers.length > 0 && !allowed) {
+      steps.push({
+        step: 'caa',
+        ok: false,
+        summary: `CAA of ${caa.at} allows ${issuers.join(', ')}; the CA is ${caaIdentities.join(', ')}`,
+        notes: [],
+      });
+      return done(
+        `CAA records forbid the CA to issue for ${wanted} (ACME error "caa")`,
+        `add a CAA record "0 issue \\"${caaIdentities[0]}\\"" at ${caa.at}, or order from a CA it allows`,
+      );
+    }
+    steps.push({
+      step: 'caa',
+      ok: true,
+      summary: `CAA of ${caa.at} allows ${issuers.join(', ') || 'any CA'}`,
+      notes: [],
+    });
+  } else steps.push({ step: 'caa', ok: true, summary: 'no CAA record: any CA may issue', notes: [] });
+
+  if (acme.challenges.includes('http-01')) {
+    const port = options.httpPort ?? 80;
+    const token = `candor-diagnose-${randomBytes(12).toString('base64url')}`;
+    const expected = `${token}.${randomBytes(12).toString('base64url')}`;
+    store.open();
+    store.setHttpChallenge(token, expected);
+    try {
+      const failures: string[] = [];
+      for (const address of addresses) {
+        const got = await httpGet(
+          address,
+          port,
+          wanted,
+          `/.well-known/acme-challenge/${token}`,
+          options.timeoutMs ?? 5_000,
+        );
+        if ('err' in got) failures.push(`${address}:${port}: ${got.err}`);
+        else if (got.status !== 200 || got.body !== expected)
+          failures.push(
+            `${address}:${port} is answered by something else (${got.status}${got.server ? `, Server: ${got.server}` : ''})`,
+          );
+      }
+      if (failures.length > 0) {
+        steps.push({
+          step: 'http-01',
+          ok: false,
+          summary: `port ${port} does not reach this gateway`,
+          notes: failures,
+        });
+        return done(
+          `the CA's HTTP-01 validation will not reach this gateway (ACME error "connection" or "unauthorized")`,
+          `let port ${port} of ${addresses.join(', ')} reach a plain listener of this gateway (a firewall, a load balancer, another server on port ${port}), or use tls-alpn-01 on port 443`,
+        );
+      }
+      steps.push({
+        step: 'http-01',
+        ok: true,
+        summary: `port ${port} of ${addresses.join(', ')} reaches this gateway`,
+        notes: [],
+      });
+    } finally {
+      store.setHttpChallenge(token, undefined);
+    }
+  }
+  if (stored.last !== undefined)
+    return done(
+      `the checks pass, but the last order failed: ${stored.last.type}`,
+      'the gateway tries again on its own (next_renewal in /status); if it fails again, the CA says why in the detail above (a rate limit or the CA itself, which these checks cannot see)',
+    );
+  return done(`nothing found that would make an order for ${wanted} fail`, 'none needed');
+}
+
+function lastOrder(
+  store: AcmeStore,
+  name: string,
+): { step: AcmeStep; last?: { type: string; detail: string; at: string } } {
+  let stored: { chain: string } | undefined;
+  let last: { type: string; detail: string; at: string } | undefined;
+  try {
+    stored = store.certificate(name);
+    last = store.lastError(name);
+  } catch {
+    // an unreadable store is told by the gateway itself
+  }
+  const notes = last === undefined ? [] : [`last failure ${last.at}: ${last.type}: ${last.detail}`];
+  const summary =
+    stored !== undefined
+      ? 'a certificate is stored'
+      : last === undefined
+        ? 'nothing stored yet'
+        : 'no certificate: the last order failed';
+  return { step: { step: 'stored', ok: true, summary, notes }, last };
+}
+
+async function resolveAll(resolver: Resolver, name: string): Promise<string[]> {
+  const [v4, v6] = await Promise.all([
+    resolver.resolve4(name).catch(() => [] as string[]),
+    resolver.resolve6(name).catch(() => [] as string[]),
+  ]);
+  return [...v4, ...v6];
+}
+
+/** The CAA records that govern `name` (RFC 8659 §3): its own, else the closest parent's. */
+async function caaOf(
+  resolver: Resolver,
+  name: string,
+): Promise<{ at: string; records: { issue?: string }[] } | undefined> {
+  const labels = name.split('.');
+  for (let i = 0; i < labels.length - 1; i++) {
+    const at = labels.slice(i).join('.');
+    const records = (await resolver.resolveCaa(at).catch(() => [])) as { issue?: string }[];
+    if (records.length > 0) return { at, records };
+  }
+  return undefined;
+}
+
+function httpGet(
+  address: string,
+  port: number,
+  host: string,
+  path: string,
+  timeoutMs: number,
+): Promise<{ status: number; body: string; server?: string } | { err: string }> {
+  return new Promise((resolve) => {
+    const request = http.get(
+      { host: address, port, path, headers: { host }, agent: false, timeout: timeoutMs },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          if (body.length < 4096) body += chunk;
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            server: String(res.headers.server ?? '') || undefined,
+          }),
+        );
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    request.on('error', (err: NodeJS.ErrnoException) => resolve({ err: err.code ?? err.message }));
+  });
+}
+
+/** The diagnosis for people, in the diagnose command's words: a ✓ or ✗ per check, then the verdict and the fix. */
+export function acmeDiagnosisText(diagnosis: AcmeDiagnosis, color: boolean): string {
+  const paint = (code: string, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const lines = [`${paint('1', 'candor diagnose --acme')} ${diagnosis.name}`];
+  for (const step of diagnosis.steps) {
+    lines.push(`  ${step.ok ? paint('32', '✓') : paint('31', '✗')} ${step.step.padEnd(9)}${step.summary}`);
+    for (const note of step.notes) lines.push(`${' '.repeat(13)}${paint('2', note)}`);
+  }
+  lines.push(`${paint(`1;${diagnosis.ok ? '32' : '31'}`, 'verdict:')} ${diagnosis.verdict}`);
+  lines.push(`${paint('1', 'fix:')} ${diagnosis.fix}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,97 @@
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
+import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
+import type { CertificateSource } from '../../proxy/accept/server-tls.ts';
+import type { AcmeFleet } from './acme-fleet.ts';
+import type { AcmeStore } from './acme-store.ts';
+
+/** One ordered certificate as this process serves it. */
+interface Held {
+  readonly chain: string;
+  readonly key: string;
+  readonly notAfter: number;
+  /** By the listener's lowest TLS version: a context is made once per version. */
+  readonly contexts: Map<string, tls.SecureContext>;
+}
+
+/**
+ * The certificates the gateway ordered, as every process that serves TLS holds them: read from
+ * `acme.storage` at start and again when an order or renewal lands (told by the process that
+ * ordered), served by SNI beside the configured ones. The challenges being validated are read
+ * from the store when the CA asks, so whichever worker takes its connection answers.
+ */
+export class OrderedCertificates implements AcmeChallenges {
+  readonly #store: AcmeStore;
+  readonly #fleet: Promise<AcmeFleet | undefined> | undefined;
+  readonly #held = new Map<string, Held>();
+
+  constructor(store: AcmeStore, fleet?: Promise<AcmeFleet | undefined>) {
+    this.#store = store;
+    this.#fleet = fleet;
+  }
+
+  /** (Re)reads these names' certificates from the store; a name with none yet is skipped. */
+  load(names: Iterable<string>): void {
+    for (const name of names) {
+      const stored = this.#store.certificate(name);
+      if (stored === undefined) continue;
+      const notAfter = Date.parse(new X509Certificate(stored.chain).validTo);
+      this.#held.set(name, { ...stored, notAfter, contexts: new Map() });
+    }
+  }
+
+  /** The SNI lookup of a listener with this lowest TLS version. */
+  sourceFor(minVersion: tls.SecureVersion): CertificateSource {
+    return {
+      contextFor: (servername) => {
+        const held = this.#held.get(servername);
+        if (held === undefined) return undefined;
+        let context = held.contexts.get(minVersion);
+        if (context === undefined) {
+          context = tls.createSecureContext({ cert: held.chain, key: held.key, minVersion });
+          held.contexts.set(minVersion, context);
+        }
+        return context;
+      },
+    };
+  }
+
+  /** When each name's certificate served here ends (for the expiry gauge). */
+  expiries(): { name: string; notAfter: number }[] {
+    return [...this.#held].map(([name, held]) => ({ name, notAfter: held.notAfter }));
+  }
+
+  httpAnswer(token: string): string | undefined {
+    return this.#store.httpChallenge(token);
+  }
+
+  /** In a fleet: the answer another gateway's order put in Redis (undefined without a fleet, or when Redis fails). */
+  get remoteHttpAnswer(): ((token: string) => Promise<string | undefined>) | undefined {
+    const fleet = this.#fleet;
+    if (fleet === undefined) return undefined;
+    return async (token) => {
+      try {
+        return (await (await fleet)?.httpChallenge(token)) ?? undefined;
+      } catch {
+        return undefined;
+      }
+    };
+  }
+
+  /** The TLS-ALPN-01 certificate for a connection that offered only `acme-tls/1`, while one is being validated. */
+  alpnContext(servername: string): tls.SecureContext | undefined {
+    let pem: string | undefined;
+    try {
+      pem = this.#store.alpnChallenge(servername.toLowerCase());
+    } catch {
+      return undefined; // not a name the store could hold
+    }
+    if (pem === undefined) return undefined;
+    const split = pem.indexOf('-----BEGIN PRIVATE KEY-----');
+    return tls.createSecureContext({
+      cert: pem.slice(0, split),
+      key: pem.slice(split),
+      ALPNProtocols: ['acme-tls/1'],
+    } as tls.SecureContextOptions);
+  }
+}

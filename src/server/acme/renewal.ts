@@ -1,0 +1,31 @@
+/**
+ * When a certificate is renewed, and how long a failed order waits before the next try. Pure
+ * functions of the certificate's dates and the clock, so the schedule is tested without one.
+ */
+
+/**
+ * The moment to renew: `renewBefore` ahead of expiry when the config sets it; else, when the
+ * CA has a renewal window for it (ACME Renewal Information, RFC 9773), a moment inside that
+ * window; else two thirds into the certificate's lifetime (30 days before the end of a 90-day one).
+ */
+export function renewalTime(
+  notBefore: number,
+  notAfter: number,
+  renewBefore: number | undefined,
+  window?: { start: number; end: number },
+): number {
+  const configured = renewBefore === undefined ? undefined : notAfter - renewBefore;
+  // RFC 9773 §4.2: a time chosen uniformly at random inside the window, so that a fleet of
+  // clients does not come at once. A window in the past (a revocation coming) means now. The
+  // operator's renew_before still wins when it comes first.
+  if (window !== undefined && window.end >= window.start) {
+    const chosen = window.start + Math.random() * (window.end - window.start);
+    return configured === undefined ? chosen : Math.min(chosen, configured);
+  }
+  return configured ?? notBefore + ((notAfter - notBefore) * 2) / 3;
+}
+
+/** The first retry after a minute, then doubling, at most every 6 hours (a CA counts failed validations). */
+export function retryDelay(failures: number): number {
+  return Math.min(6 * 3_600_000, 60_000 * 2 ** Math.max(0, failures - 1));
+}

@@ -1,0 +1,174 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testCertificates } from '../../src/kits/fault-kit/tls-certs.ts';
+import { freePort } from './wait.ts';
+
+/**
+ * Debian's `pebble`, Let's Encrypt's test CA, on loopback, validating for real: it resolves
+ * every name through `pebble-challtestsrv`'s DNS (each name → 127.0.0.1) and connects to
+ * `httpPort` for HTTP-01 and `tlsPort` for TLS-ALPN-01 (the gateway's listeners). No sleep
+ * before validating, no authorization reused between orders (each order is validated).
+ */
+export interface Pebble {
+  /** The ACME directory URL. */
+  readonly directory: string;
+  /** PEM of the root Pebble's own HTTPS certificate chains to (the config's `acme.ca`). */
+  readonly caPath: string;
+  readonly ca: string;
+  /** The DNS server Pebble asks (pebble-challtestsrv: every name → 127.0.0.1), host:port. */
+  readonly dns: string;
+  /** PEM of the root Pebble issues under (random per run): to verify an issued chain. */
+  issuingRoot(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface PebbleOptions {
+  readonly httpPort: number;
+  readonly tlsPort: number;
+  /** Per cent of nonces Pebble refuses as bad, to make clients retry (its default 5). */
+  readonly nonceReject?: number;
+}
+
+export async function startPebble(options: PebbleOptions): Promise<Pebble> {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-pebble-'));
+  const certs = testCertificates();
+  const [acmePort, managementPort, dnsPort, challManagement] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const config = join(dir, 'pebble.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      pebble: {
+        listenAddress: `127.0.0.1:${acmePort}`,
+        managementListenAddress: `127.0.0.1:${managementPort}`,
+        certificate: certs.localhost.certPath,
+        privateKey: certs.localhost.keyPath,
+        httpPort: options.httpPort,
+        tlsPort: options.tlsPort,
+        ocspResponderURL: '',
+        externalAccountBindingRequired: false,
+      },
+    }),
+  );
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    children.push(
+      await started(
+        'pebble-challtestsrv',
+        [
+          '-dns01',
+          `127.0.0.1:${dnsPort}`,
+          '-http01',
+          '',
+          '-https01',
+          '',
+          '-tlsalpn01',
+          '',
+          '-management',
+          `127.0.0.1:${challManagement}`,
+          '-defaultIPv4',
+          '127.0.0.1',
+          '-defaultIPv6',
+          '',
+        ],
+        {},
+        /Starting challenge servers|Creating TCP and UDP DNS-01 challenge server/,
+      ),
+    );
+    children.push(
+      await started(
+        'pebble',
+        ['-config', config, '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'],
+        {
+          PEBBLE_VA_NOSLEEP: '1',
+          PEBBLE_AUTHZREUSE: '0',
+          PEBBLE_WFE_NONCEREJECT: String(options.nonceReject ?? 5),
+        },
+        /ACME directory available at/,
+      ),
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    directory: `https://127.0.0.1:${acmePort}/dir`,
+    caPath: certs.caPath,
+    ca: certs.ca,
+    dns: `127.0.0.1:${dnsPort}`,
+    issuingRoot: () => fetchText(`https://127.0.0.1:${managementPort}/roots/0`, certs.ca),
+    stop,
+  };
+}
+
+/** Spawns `command` and resolves once its output matches `ready` (10 s at most). */
+function started(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} not ready after 10 s:\n${output}`));
+    }, 10_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (ready.test(output)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`could not start ${command} (apt-get install pebble): ${err.message}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} exited ${code} before it was ready:\n${output}`));
+    });
+  });
+}
+
+function fetchText(url: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}

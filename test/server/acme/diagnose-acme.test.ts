@@ -1,0 +1,155 @@
+/**
+ * `candor diagnose --acme NAME`: the checks a CA makes, against a real gateway that orders from
+ * Debian's pebble, through the same DNS pebble asks: every check passing, port 80 (here the
+ * port pebble validates on) not reaching the gateway, a name the config does not order, and the
+ * last failed order read back from the store.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Pebble, startPebble } from '../../helpers/pebble.ts';
+import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-diagnose-acme-'));
+const file = join(dir, 'candor.yaml');
+let pebble: Pebble;
+let gateway: TestGateway;
+let httpPort = 0;
+
+before(async () => {
+  let tlsPort: number;
+  [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
+  pebble = await startPebble({ httpPort, tlsPort });
+  const text = `listen:
+  - address: 127.0.0.1:${httpPort}
+  - address: 127.0.0.1:${tlsPort}
+    tls:
+      acme: { names: [diag.shop.test] }
+acme:
+  directory: ${pebble.directory}
+  ca: ${pebble.caPath}
+  challenges: [http-01]
+  storage: ${join(dir, 'acme')}
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`;
+  writeFileSync(file, text);
+  gateway = await startGatewayFromText(text);
+  // Its own order done first: a later one would rewrite what the last test puts in the store.
+  await waitUntil(
+    'the gateway holds its certificate',
+    () => gateway.gateway.status().certificates?.[0]?.state === 'valid',
+    60_000,
+  );
+});
+
+after(async () => {
+  await gateway?.close();
+  await pebble?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function diagnose(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'diagnose', ...args], { timeout: 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('every check passes: the name resolves, the CA answers, port 80 reaches this gateway', {
+  timeout: 90_000,
+}, async () => {
+  const run = await diagnose([
+    '--acme',
+    'diag.shop.test',
+    '--config',
+    file,
+    '--dns-server',
+    pebble.dns,
+    '--http-port',
+    String(httpPort),
+  ]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^candor diagnose --acme diag\.shop\.test$/m);
+  assert.match(run.stdout, /✓ dns {6}diag\.shop\.test → 127\.0\.0\.1/);
+  assert.match(run.stdout, /✓ ca {7}directory read from/);
+  assert.match(
+    run.stdout,
+    new RegExp(`✓ http-01 {2}port ${httpPort} of 127\\.0\\.0\\.1 reaches this gateway`),
+  );
+  assert.match(run.stdout, /^verdict: nothing found that would make an order for diag\.shop\.test fail$/m);
+});
+
+test('port 80 that does not reach the gateway is the verdict, with the fix', {
+  timeout: 90_000,
+}, async () => {
+  const closed = await freePort();
+  const run = await diagnose([
+    '--acme',
+    'diag.shop.test',
+    '--config',
+    file,
+    '--dns-server',
+    pebble.dns,
+    '--http-port',
+    String(closed),
+  ]);
+  assert.equal(run.code, 2);
+  assert.match(run.stdout, new RegExp(`✗ http-01 {2}port ${closed} does not reach this gateway`));
+  assert.match(run.stdout, new RegExp(`127\\.0\\.0\\.1:${closed}: ECONNREFUSED`));
+  assert.match(run.stdout, /^verdict: the CA's HTTP-01 validation will not reach this gateway/m);
+  assert.match(
+    run.stdout,
+    new RegExp(`^fix: let port ${closed} of 127\\.0\\.0\\.1 reach a plain listener`, 'm'),
+  );
+});
+
+test('a name the config does not order, and the last failed order read from the store', {
+  timeout: 90_000,
+}, async () => {
+  const other = await diagnose(['--acme', 'other.shop.test', '--config', file]);
+  assert.equal(other.code, 2);
+  assert.match(other.stdout, /✗ config {3}other\.shop\.test is in no listener's tls\.acme\.names/);
+  assert.match(other.stdout, /^fix: add other\.shop\.test to listen\[\]\.tls\.acme\.names/m);
+  mkdirSync(join(dir, 'acme/certificates/diag.shop.test'), { recursive: true });
+  writeFileSync(
+    join(dir, 'acme/certificates/diag.shop.test/last-error.json'),
+    JSON.stringify({
+      type: 'urn:ietf:params:acme:error:caa',
+      detail: 'CAA record forbids issuance',
+      at: '2026-11-23T08:00:00.000Z',
+    }),
+  );
+  const run = await diagnose([
+    '--acme',
+    'diag.shop.test',
+    '--config',
+    file,
+    '--dns-server',
+    pebble.dns,
+    '--http-port',
+    String(httpPort),
+    '--json',
+  ]);
+  const json = JSON.parse(run.stdout);
+  const stored = json.steps.find((s: { step: string }) => s.step === 'stored');
+  assert.deepEqual(stored.notes, [
+    'last failure 2026-11-23T08:00:00.000Z: urn:ietf:params:acme:error:caa: CAA record forbids issuance',
+  ]);
+});
