@@ -13,20 +13,9 @@
  * it did not read (`leftover`), so the connection decides when the next pipelined request is
  * parsed (one request at a time per connection), and `next()` starts it.
  */
+import { ChunkedDecoder } from './chunked-decoder.ts';
 import { methodBreak, TARGET, targetBreak } from './request-rules.ts';
-import {
-  CR,
-  CRLFCRLF,
-  HEX,
-  INVALID_VALUE,
-  isOws,
-  LF,
-  latin1,
-  nameIs,
-  snippet,
-  TOKEN,
-  trimOws,
-} from './syntax.ts';
+import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
 
 /**
  * Why a request was refused: the status to answer with, a code (llhttp's name for the same
@@ -77,20 +66,14 @@ export interface RequestParserLimits {
 
 /** At most this many header (or trailer) fields: beyond it the section counts as too large (431). */
 export const MAX_REQUEST_FIELDS = 256;
-/** Longest chunk-size line (size and extensions, without the CRLF). */
-export const MAX_CHUNK_LINE = 4096;
-/** 13 hex digits is 2^52: any chunk size that fits stays a safe integer. */
-const MAX_CHUNK_DIGITS = 13;
 
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
-const S_CHUNK_SIZE = 2;
-const S_CHUNK_DATA = 3;
-const S_CHUNK_CR = 4;
-const S_CHUNK_LF = 5;
-const S_TRAILERS = 6;
-const S_DONE = 7;
-const S_DEAD = 8;
+/** A chunked body up to the end of its last-chunk line: the ChunkedDecoder's. */
+const S_CHUNKED = 2;
+const S_TRAILERS = 3;
+const S_DONE = 4;
+const S_DEAD = 5;
 
 /**
  * method SP request-target SP HTTP-version: one space each (RFC 9112 §3), the target visible
@@ -117,9 +100,10 @@ export class RequestParser {
   #error: RequestParseError | undefined;
   #left = 0;
   #started = false;
-  /** Body bytes still expected: of the whole body ('length') or of the current chunk. */
+  /** Body bytes still expected ('length'). */
   #remaining = 0;
-  /** A head, chunk-size line or trailer section split across execute() calls: only these bytes are kept. */
+  readonly #chunked: ChunkedDecoder;
+  /** A head or trailer section split across execute() calls: only these bytes are kept. */
   #acc: Buffer | undefined;
   #accLen = 0;
   /** The request line of the head being collected was checked (a bad one fails before the head ends). */
@@ -133,6 +117,7 @@ export class RequestParser {
   constructor(handler: RequestParserHandler, limits: RequestParserLimits) {
     this.#handler = handler;
     this.#limits = limits;
+    this.#chunked = new ChunkedDecoder(handler);
   }
 
   /** Bytes of the last execute() input not read because the request completed. */
@@ -197,21 +182,10 @@ export class RequestParser {
         case S_BODY_LENGTH:
           pos = this.#readLength(data, pos);
           break;
-        case S_CHUNK_SIZE:
-          pos = this.#readChunkSize(data, pos);
-          break;
-        case S_CHUNK_DATA:
-          pos = this.#readChunkData(data, pos);
-          break;
-        case S_CHUNK_CR:
-          if (data[pos] !== CR) return this.#chunkFailure('missing CRLF after chunk data');
-          this.#state = S_CHUNK_LF;
-          pos++;
-          break;
-        case S_CHUNK_LF:
-          if (data[pos] !== LF) return this.#chunkFailure('missing CRLF after chunk data');
-          this.#state = S_CHUNK_SIZE;
-          pos++;
+        case S_CHUNKED:
+          pos = this.#chunked.step(data, pos);
+          if (pos < 0) this.#chunkError();
+          else if (this.#chunked.lastChunk) this.#state = S_TRAILERS;
           break;
         case S_TRAILERS:
           pos = this.#readTrailers(data, pos);
@@ -249,21 +223,12 @@ export class RequestParser {
     return this.#fail(400, code, `malformed request (${code}: ${what})`);
   }
 
-  #chunkFailure(what: string): RequestParseError {
-    this.#chunkError(what);
-    return this.#error as RequestParseError;
-  }
-
-  #chunkError(what: string): number {
-    return this.#fail(400, 'HPE_INVALID_CHUNK_SIZE', `invalid chunked framing (${what})`);
-  }
-
-  #chunkLineTooLong(): number {
-    return this.#fail(
-      400,
-      'HPE_CHUNK_EXTENSIONS_OVERFLOW',
-      'invalid chunked framing (chunk-size line too long)',
-    );
+  /** The chunked decoder's fault, under llhttp's names for it. */
+  #chunkError(): number {
+    const chunked = this.#chunked;
+    const code =
+      chunked.fault === 'line-too-long' ? 'HPE_CHUNK_EXTENSIONS_OVERFLOW' : 'HPE_INVALID_CHUNK_SIZE';
+    return this.#fail(400, code, `invalid chunked framing (${chunked.faultDetails})`);
   }
 
   // --- head ----------------------------------------------------------------------------------
@@ -524,7 +489,8 @@ export class RequestParser {
         );
       // Codings under chunked are framed like any chunked body; the accept phase answers 501 for them.
       framing = 'chunked';
-      this.#state = S_CHUNK_SIZE;
+      this.#state = S_CHUNKED;
+      this.#chunked.reset();
     } else if (contentLength > 0) {
       framing = 'length';
       this.#state = S_BODY_LENGTH;
@@ -629,81 +595,6 @@ export class RequestParser {
     return end;
   }
 
-  #readChunkSize(data: Buffer, pos: number): number {
-    const lf = data.indexOf(LF, pos);
-    if (lf === -1) {
-      if (this.#accLen + data.length - pos > MAX_CHUNK_LINE + 1) return this.#chunkLineTooLong();
-      this.#append(data, pos, data.length);
-      return data.length;
-    }
-    let line: Buffer = data;
-    let start = pos;
-    let lineEnd = lf;
-    if (this.#accLen > 0) {
-      if (this.#accLen + lf - pos > MAX_CHUNK_LINE + 1) return this.#chunkLineTooLong();
-      this.#append(data, pos, lf + 1);
-      line = this.#acc as Buffer;
-      start = 0;
-      lineEnd = this.#accLen - 1;
-    }
-    if (lineEnd === start || line[lineEnd - 1] !== CR)
-      return this.#chunkError('bare LF in a chunk-size line');
-    const end = lineEnd - 1;
-    if (end - start > MAX_CHUNK_LINE) return this.#chunkLineTooLong();
-    let size = 0;
-    let i = start;
-    for (; i < end; i++) {
-      const v = HEX[line[i]];
-      if (v < 0) break;
-      size = size * 16 + v;
-    }
-    if (i === start || i - start > MAX_CHUNK_DIGITS) return this.#chunkError('invalid chunk size');
-    if (i < end && !this.#checkExtensions(line, i, end)) return -1;
-    this.#resetAcc();
-    if (size === 0) this.#state = S_TRAILERS;
-    else {
-      this.#state = S_CHUNK_DATA;
-      this.#remaining = size;
-    }
-    return lf + 1;
-  }
-
-  /**
-   * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ) (RFC 9112 §7.1.1): the
-   * extensions are dropped, but they must be what the grammar allows, with no control bytes.
-   */
-  #checkExtensions(line: Buffer, from: number, end: number): boolean {
-    const text = latin1(line, from, end);
-    if (
-      /^(?:[\t ]*;[\t ]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[\t ]*=[\t ]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-[\]-~\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)+$/.test(
-        text,
-      )
-    )
-      return true;
-    this.#chunkError('invalid chunk extension');
-    return false;
-  }
-
-  #readChunkData(data: Buffer, pos: number): number {
-    const avail = data.length - pos;
-    if (avail < this.#remaining) {
-      this.#remaining -= avail;
-      this.#handler.onBody(pos === 0 ? data : data.subarray(pos));
-      return data.length;
-    }
-    const end = pos + this.#remaining;
-    this.#remaining = 0;
-    if (end + 2 <= data.length) {
-      if (data[end] !== CR || data[end + 1] !== LF) return this.#chunkError('missing CRLF after chunk data');
-      this.#state = S_CHUNK_SIZE;
-      this.#handler.onBody(data.subarray(pos, end));
-      return end + 2;
-    }
-    this.#state = S_CHUNK_CR;
-    this.#handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
-    return end;
-  }
-
   #readTrailers(data: Buffer, pos: number): number {
     if (this.#accLen === 0) {
       // The common case: no trailer fields, just the final CRLF.
@@ -735,7 +626,7 @@ export class RequestParser {
     this.#handler.onComplete(trailers);
   }
 
-  // --- accumulation of split heads, chunk-size lines and trailers -------------------------------
+  // --- accumulation of split heads and trailers -------------------------------
 
   /**
    * Adds data[pos..] to the accumulated section, at most up to `limit` bytes in all. Returns

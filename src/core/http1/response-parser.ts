@@ -8,7 +8,8 @@
  * and split with indexOf; body bytes are only ever sliced, never looped over in JS.
  */
 import { Failure } from '../failure/failure.ts';
-import { CR, CRLFCRLF, HEX, isOws, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
+import { ChunkedDecoder } from './chunked-decoder.ts';
+import { CR, CRLFCRLF, isOws, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -61,22 +62,16 @@ export type FinishResult = 'complete' | 'idle' | 'head' | 'body';
 
 /** At most this many header (or trailer) fields: beyond it the section counts as too large. */
 const MAX_FIELDS = 256;
-/** Longest chunk-size line (size and extensions, without the CRLF). */
-const MAX_CHUNK_LINE = 4096;
-/** 13 hex digits is 2^52: any chunk size that fits stays a safe integer. */
-const MAX_CHUNK_DIGITS = 13;
 
 // Parser states. Plain numbers keep the hot switch monomorphic.
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
 const S_BODY_CLOSE = 2;
-const S_CHUNK_SIZE = 3;
-const S_CHUNK_DATA = 4;
-const S_CHUNK_CR = 5;
-const S_CHUNK_LF = 6;
-const S_TRAILERS = 7;
-const S_DONE = 8;
-const S_DEAD = 9;
+/** A chunked body up to the end of its last-chunk line: the ChunkedDecoder's. */
+const S_CHUNKED = 3;
+const S_TRAILERS = 4;
+const S_DONE = 5;
+const S_DEAD = 6;
 
 const CRLF = Buffer.from('\r\n', 'latin1');
 const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
@@ -201,10 +196,11 @@ export class ResponseParser {
   private finalHead = false;
   private isStarted = false;
   private left = 0;
-  /** Body bytes still expected: of the whole body ('length') or of the current chunk. */
+  /** Body bytes still expected ('length'). */
   private remaining = 0;
+  private readonly chunked: ChunkedDecoder;
 
-  /** A head, chunk-size line or trailer section split across execute() calls: only these bytes are kept. */
+  /** A head or trailer section split across execute() calls: only these bytes are kept. */
   private acc: Buffer | undefined = undefined;
   private accLen = 0;
   /** The status line of the head being collected passed the early check (fail fast on non-HTTP bytes). */
@@ -222,6 +218,7 @@ export class ResponseParser {
   constructor(handler: ResponseParserHandler, maxHeaderSize: number) {
     this.handler = handler;
     this.maxHeaderSize = maxHeaderSize;
+    this.chunked = new ChunkedDecoder(handler);
   }
 
   /** Bytes of the last execute() input not consumed because the response completed (or a callback re-entered). */
@@ -281,21 +278,10 @@ export class ResponseParser {
           this.handler.onBody(pos === 0 ? data : data.subarray(pos));
           pos = len;
           break;
-        case S_CHUNK_SIZE:
-          pos = this.readChunkSize(data, pos);
-          break;
-        case S_CHUNK_DATA:
-          pos = this.readChunkData(data, pos);
-          break;
-        case S_CHUNK_CR:
-          if (data[pos] !== CR) return this.failed('missing CRLF after chunk data');
-          this.state = S_CHUNK_LF;
-          pos++;
-          break;
-        case S_CHUNK_LF:
-          if (data[pos] !== LF) return this.failed('missing CRLF after chunk data');
-          this.state = S_CHUNK_SIZE;
-          pos++;
+        case S_CHUNKED:
+          pos = this.chunked.step(data, pos);
+          if (pos < 0) this.chunkError();
+          else if (this.epoch === epoch && this.chunked.lastChunk) this.state = S_TRAILERS;
           break;
         case S_TRAILERS:
           pos = this.readTrailers(data, pos);
@@ -334,9 +320,13 @@ export class ResponseParser {
     }
   }
 
-  private failed(details: string): Failure {
-    this.fail('http_response_transfer_coding', details);
-    return this.failure!;
+  /** The chunked decoder's fault: a bare LF is a protocol error as in a head, the rest a broken transfer coding. */
+  private chunkError(): number {
+    const chunked = this.chunked;
+    return this.fail(
+      chunked.fault === 'bare-lf' ? 'http_protocol_error' : 'http_response_transfer_coding',
+      chunked.faultDetails,
+    );
   }
 
   /** Records a failure and returns -1, the steps' "stop" position. */
@@ -543,8 +533,10 @@ export class ResponseParser {
       this.state = S_DONE;
     } else if (status >= 200) {
       this.finalHead = true;
-      if (framing === 'chunked') this.state = S_CHUNK_SIZE;
-      else if (framing === 'close') this.state = S_BODY_CLOSE;
+      if (framing === 'chunked') {
+        this.state = S_CHUNKED;
+        this.chunked.reset();
+      } else if (framing === 'close') this.state = S_BODY_CLOSE;
       else {
         this.state = S_BODY_LENGTH;
         this.remaining = framing === 'length' ? contentLength : 0;
@@ -741,100 +733,6 @@ export class ResponseParser {
     return end;
   }
 
-  private readChunkSize(data: Buffer, pos: number): number {
-    const len = data.length;
-    const lf = data.indexOf(LF, pos);
-    let line: Buffer;
-    let start: number;
-    if (this.accLen === 0) {
-      if (lf === -1) {
-        // +1: the line's CR may be the last byte here.
-        if (len - pos > MAX_CHUNK_LINE + 1)
-          return this.fail('http_response_transfer_coding', 'chunk-size line too long');
-        this.append(data, pos, len);
-        return len;
-      }
-      line = data;
-      start = pos;
-    } else {
-      if (lf === -1) {
-        if (this.accLen + len - pos > MAX_CHUNK_LINE + 1)
-          return this.fail('http_response_transfer_coding', 'chunk-size line too long');
-        this.append(data, pos, len);
-        return len;
-      }
-      if (this.accLen + lf - pos > MAX_CHUNK_LINE + 1)
-        return this.fail('http_response_transfer_coding', 'chunk-size line too long');
-      this.append(data, pos, lf + 1);
-      line = this.acc!;
-      start = 0;
-    }
-    const next = lf + 1;
-    const lineEnd = line === data ? lf : this.accLen - 1;
-    if (lineEnd === start || line[lineEnd - 1] !== CR)
-      return this.protocolError('bare LF line ending in a chunk-size line');
-    const end = lineEnd - 1;
-    if (end - start > MAX_CHUNK_LINE)
-      return this.fail('http_response_transfer_coding', 'chunk-size line too long');
-
-    let size = 0;
-    let i = start;
-    for (; i < end; i++) {
-      const v = HEX[line[i]];
-      if (v < 0) break;
-      size = size * 16 + v;
-    }
-    if (i === start || i - start > MAX_CHUNK_DIGITS)
-      return this.fail(
-        'http_response_transfer_coding',
-        `invalid chunk size ${snippet(latin1(line, start, end))}`,
-      );
-    if (i < end) {
-      // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ): ignored, but it must be text.
-      while (i < end && isOws(line[i])) i++;
-      if (i === end || line[i] !== 0x3b)
-        return this.fail(
-          'http_response_transfer_coding',
-          `invalid chunk size ${snippet(latin1(line, start, end))}`,
-        );
-      for (; i < end; i++) {
-        const c = line[i];
-        if ((c < 0x20 && c !== 0x09) || c === 0x7f)
-          return this.fail('http_response_transfer_coding', 'invalid character in a chunk extension');
-      }
-    }
-    this.resetAcc();
-    if (size === 0) {
-      this.state = S_TRAILERS;
-    } else {
-      this.state = S_CHUNK_DATA;
-      this.remaining = size;
-    }
-    return next;
-  }
-
-  private readChunkData(data: Buffer, pos: number): number {
-    const avail = data.length - pos;
-    if (avail < this.remaining) {
-      this.remaining -= avail;
-      this.handler.onBody(pos === 0 ? data : data.subarray(pos));
-      return data.length;
-    }
-    const end = pos + this.remaining;
-    this.remaining = 0;
-    // Check the CRLF after the data here when it is already in: saves two trips through the state switch.
-    if (end + 2 <= data.length) {
-      if (data[end] !== CR || data[end + 1] !== LF)
-        return this.fail('http_response_transfer_coding', 'missing CRLF after chunk data');
-      this.state = S_CHUNK_SIZE;
-      this.handler.onBody(data.subarray(pos, end));
-      return end + 2;
-    }
-    this.state = S_CHUNK_CR;
-    this.handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
-    return end;
-  }
-
   private readTrailers(data: Buffer, pos: number): number {
     if (this.accLen === 0) {
       // The common case: no trailer fields, just the final CRLF.
@@ -873,7 +771,7 @@ export class ResponseParser {
     this.handler.onComplete(trailers);
   }
 
-  // --- accumulation of split heads, chunk-size lines and trailers -------------------------------
+  // --- accumulation of split heads and trailers -------------------------------
 
   /**
    * Adds data[pos..] to the accumulated section, at most up to `limit` bytes in all. Returns the end of
