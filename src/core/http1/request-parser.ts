@@ -14,8 +14,9 @@
  * parsed (one request at a time per connection), and `next()` starts it.
  */
 import { ChunkedDecoder } from './chunked-decoder.ts';
+import { type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
 import { methodBreak, TARGET, targetBreak } from './request-rules.ts';
-import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
+import { CR, CRLFCRLF, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
 
 /**
  * Why a request was refused: the status to answer with, a code (llhttp's name for the same
@@ -65,7 +66,7 @@ export interface RequestParserLimits {
 }
 
 /** At most this many header (or trailer) fields: beyond it the section counts as too large (431). */
-export const MAX_REQUEST_FIELDS = 256;
+export const MAX_REQUEST_FIELDS = MAX_FIELDS;
 
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
@@ -80,8 +81,6 @@ const S_DEAD = 5;
  * ASCII only (RFC 9112 §3.2: URI syntax; raw bytes above 0x7e are not, and llhttp refused them too).
  */
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/([0-9])\.([0-9])$/;
-/** Whole field lines from lastIndex to the end: token, colon (no whitespace before it: RFC 9112 §5.1), value, CRLF. */
-const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
 
 /** Each member of a comma-separated list, without OWS, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
 function listMembers(value: string): string[] {
@@ -520,62 +519,34 @@ export class RequestParser {
 
   /** Field lines from text[pos..], every one ending in CRLF, into out as name, value pairs. */
   #parseFields(text: string, pos: number, out: string[]): boolean {
-    FIELD_LINES.lastIndex = pos;
-    if (!FIELD_LINES.test(text)) return this.#fieldError(text, pos);
-    const n = text.length;
-    while (pos < n) {
-      // Names are tokens, so the first colon ends the name; values hold no CR, so the next CR ends the line.
-      const colon = text.indexOf(':', pos);
-      const eol = text.indexOf('\r', colon);
-      let valueStart = colon + 1;
-      let valueEnd = eol;
-      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
-      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
-      if (out.length === MAX_REQUEST_FIELDS * 2) {
-        this.#fail(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
-        return false;
-      }
-      out.push(text.slice(pos, colon), valueStart === valueEnd ? '' : text.slice(valueStart, valueEnd));
-      pos = eol + 2;
-    }
-    return true;
+    // RFC 9112 §5.1: whitespace between a name and the colon is a 400 in a request.
+    const error = readFieldLines(text, pos, out, false);
+    return error === undefined || this.#fieldError(error);
   }
 
-  /** The slow path of #parseFields, for a section known to be invalid: names the first fault. */
-  #fieldError(text: string, pos: number): false {
-    let fields = 0;
-    while (pos < text.length) {
-      const eol = text.indexOf('\r\n', pos);
-      const lineText = text.slice(pos, eol);
-      if (lineText.includes('\n')) return this.#lineEndError('\n');
-      if (lineText.includes('\r')) return this.#lineEndError('\r');
-      // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.
-      if (isOws(lineText.charCodeAt(0))) {
-        this.#malformed(
-          'HPE_INVALID_HEADER_TOKEN',
-          fields === 0 ? 'whitespace before the first header field' : 'obs-fold (a folded header line)',
-        );
-        return false;
-      }
-      const colon = lineText.indexOf(':');
-      const name = colon === -1 ? lineText : lineText.slice(0, colon);
-      // RFC 9112 §5.1: whitespace between the name and the colon is a 400.
-      if (colon <= 0 || !TOKEN.test(name)) {
-        this.#malformed('HPE_INVALID_HEADER_TOKEN', 'invalid header field name');
-        return false;
-      }
-      if (INVALID_VALUE.test(lineText.slice(colon + 1))) {
+  /** A field line's fault, under llhttp's names for it. */
+  #fieldError({ fault, name }: FieldError): false {
+    switch (fault) {
+      case 'bare-lf':
+        return this.#lineEndError('\n');
+      case 'bare-cr':
+        return this.#lineEndError('\r');
+      case 'too-many':
+        return this.#refuse(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
+      case 'invalid-value':
         this.#malformed('HPE_INVALID_HEADER_TOKEN', `invalid character in the value of header "${name}"`);
         return false;
-      }
-      if (++fields > MAX_REQUEST_FIELDS) {
-        this.#fail(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
-        return false;
-      }
-      pos = eol + 2;
     }
-    // Not reached while FIELD_LINES and the checks above agree; never let a mismatch pass as valid.
-    this.#malformed('HPE_INVALID_HEADER_TOKEN', 'invalid header section');
+    // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.
+    const what =
+      fault === 'leading-whitespace'
+        ? 'whitespace before the first header field'
+        : fault === 'obs-fold'
+          ? 'obs-fold (a folded header line)'
+          : fault === 'invalid'
+            ? 'invalid header section'
+            : 'invalid header field name';
+    this.#malformed('HPE_INVALID_HEADER_TOKEN', what);
     return false;
   }
 

@@ -9,7 +9,8 @@
  */
 import { Failure } from '../failure/failure.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
-import { CR, CRLFCRLF, isOws, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
+import { checkFieldLines, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
+import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -60,9 +61,6 @@ export interface ResponseParserHandler {
 
 export type FinishResult = 'complete' | 'idle' | 'head' | 'body';
 
-/** At most this many header (or trailer) fields: beyond it the section counts as too large. */
-const MAX_FIELDS = 256;
-
 // Parser states. Plain numbers keep the hot switch monomorphic.
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
@@ -75,14 +73,6 @@ const S_DEAD = 6;
 
 const CRLF = Buffer.from('\r\n', 'latin1');
 const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
-
-/** Anything a field value or reason phrase may not hold: controls other than HTAB, and DEL (obs-text is fine). */
-const INVALID_TEXT = /[\x00-\x08\x0a-\x1f\x7f]/;
-/**
- * Whole field lines from lastIndex to the end: token, optional whitespace (RFC 9112 §5.1), colon,
- * then HTAB / SP / VCHAR / obs-text up to CRLF. Linear: no class overlaps CR, so nothing backtracks far.
- */
-const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+[\t ]*:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
 
 function isDigit(s: string, i: number): boolean {
   const c = s.charCodeAt(i);
@@ -408,8 +398,8 @@ export class ResponseParser {
     if (lastLf < from) return true;
     // Every LF here follows a CR (checkLineEnds ran first), so the text is whole field lines.
     const text = latin1(acc, from, lastLf + 1);
-    FIELD_LINES.lastIndex = 0;
-    if (!FIELD_LINES.test(text)) return this.fieldError(text, 0, this.fieldsChecked, this.lastFieldName);
+    const error = checkFieldLines(text, true, this.fieldsChecked, this.lastFieldName);
+    if (error !== undefined) return this.fieldError(error);
     // What a later obs-fold or the field count needs to know of the lines before.
     let lines = 0;
     for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) lines++;
@@ -614,7 +604,7 @@ export class ResponseParser {
       return false;
     }
     const reason = end > 13 ? text.slice(13, end) : '';
-    if (reason !== '' && INVALID_TEXT.test(reason)) {
+    if (reason !== '' && INVALID_VALUE.test(reason)) {
       this.protocolError(
         reason.includes('\n')
           ? 'bare LF line ending in the status line'
@@ -630,89 +620,56 @@ export class ResponseParser {
 
   /** Field lines from text[pos..], every one ending in CRLF, into out as name, value pairs. */
   private parseFields(text: string, pos: number, out: string[]): boolean {
-    // One regex run checks every line at once: far cheaper than a test per name and value.
-    FIELD_LINES.lastIndex = pos;
-    if (!FIELD_LINES.test(text)) return this.fieldError(text, pos);
-    const n = text.length;
-    while (pos < n) {
-      // Names are tokens, so the first colon ends the name; values hold no CR, so the next CR ends the line.
-      const colon = text.indexOf(':', pos);
-      const eol = text.indexOf('\r', colon);
-      // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, not forwarded.
-      let nameEnd = colon;
-      while (isOws(text.charCodeAt(nameEnd - 1))) nameEnd--;
-      let valueStart = colon + 1;
-      let valueEnd = eol;
-      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
-      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
-      if (out.length === MAX_FIELDS * 2) {
-        this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
-        return false;
-      }
-      out.push(text.slice(pos, nameEnd), valueStart === valueEnd ? '' : text.slice(valueStart, valueEnd));
-      pos = eol + 2;
-    }
-    return true;
+    // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, not forwarded.
+    const error = readFieldLines(text, pos, out, true);
+    return error === undefined || this.fieldError(error);
   }
 
-  /** The slow path of parseFields, for a section known to be invalid: finds the first fault and names it. */
-  private fieldError(text: string, pos: number, fieldsBefore = 0, previousName = ''): false {
-    const n = text.length;
-    let fields = fieldsBefore;
-    let previous = previousName;
-    while (pos < n) {
-      const eol = text.indexOf('\r\n', pos);
-      if (isOws(text.charCodeAt(pos))) {
-        this.protocolError(
-          fields === 0
-            ? 'whitespace before the first header field'
-            : `whitespace folding (obs-fold) in header "${previous}"`,
-        );
-        return false;
-      }
-      const colon = text.indexOf(':', pos);
-      if (colon === -1 || colon > eol) {
-        const line = text.slice(pos, eol);
-        this.protocolError(
-          line.includes('\n')
-            ? 'bare LF line ending in a header line'
-            : `header line without a colon ${snippet(line)}`,
-        );
-        return false;
-      }
-      let nameEnd = colon;
-      while (nameEnd > pos && isOws(text.charCodeAt(nameEnd - 1))) nameEnd--;
-      if (nameEnd === pos) {
-        this.protocolError('empty header name');
-        return false;
-      }
-      const name = text.slice(pos, nameEnd);
-      if (!TOKEN.test(name)) {
-        this.protocolError(
-          name.includes('\n')
-            ? 'bare LF line ending in a header line'
-            : `invalid header name ${snippet(name)}`,
-        );
-        return false;
-      }
-      const value = text.slice(colon + 1, eol);
-      if (INVALID_TEXT.test(value)) {
-        this.protocolError(
-          value.includes('\n')
-            ? `bare LF line ending in header "${name}"`
-            : `invalid character in the value of header "${name}"`,
-        );
-        return false;
-      }
-      if (++fields > MAX_FIELDS) {
-        this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
-        return false;
-      }
-      previous = name;
-      pos = eol + 2;
+  /** A field line's fault, in the words of a response's failure. */
+  private fieldError({ fault, name, line }: FieldError): false {
+    if (fault === 'too-many') {
+      this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
+      return false;
     }
-    // Not reached while FIELD_LINES and the checks above agree; never let a mismatch pass as valid.
-    this.protocolError('invalid header section');
+    let details: string;
+    switch (fault) {
+      case 'bare-lf':
+        details =
+          name === '' ? 'bare LF line ending in a header line' : `bare LF line ending in header "${name}"`;
+        break;
+      case 'leading-whitespace':
+        details = 'whitespace before the first header field';
+        break;
+      case 'obs-fold':
+        details = `whitespace folding (obs-fold) in header "${name}"`;
+        break;
+      case 'no-colon':
+        details = `header line without a colon ${snippet(line)}`;
+        break;
+      case 'empty-name':
+        details = 'empty header name';
+        break;
+      case 'invalid':
+        details = 'invalid header section';
+        break;
+      case 'invalid-value':
+        details = `invalid character in the value of header "${name}"`;
+        break;
+      case 'bare-cr': {
+        // A CR is no line end in a response's field, but an invalid character where it stands.
+        const colon = line.indexOf(':');
+        details =
+          name !== ''
+            ? `invalid character in the value of header "${name}"`
+            : colon === -1
+              ? `header line without a colon ${snippet(line)}`
+              : `invalid header name ${snippet(line.slice(0, colon))}`;
+        break;
+      }
+      default:
+        details = `invalid header name ${snippet(name)}`;
+    }
+    this.protocolError(details);
     return false;
   }
 
