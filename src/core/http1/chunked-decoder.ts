@@ -9,6 +9,8 @@
  * sink as subarrays of the input (no copy); only a chunk-size line split across reads is
  * copied, and it is bounded (MAX_CHUNK_LINE). Each `step` calls the sink at most once and then
  * returns, so a parser whose sink re-enters it (the response parser's does) sees it at once.
+ * The codings a response may carry under chunked (gzip, deflate) are undone after it, by
+ * transfer-decoder.ts.
  */
 import { CR, HEX, isOws, LF, latin1, snippet, TCHAR } from './syntax.ts';
 
