@@ -13,20 +13,10 @@
  * it did not read (`leftover`), so the connection decides when the next pipelined request is
  * parsed (one request at a time per connection), and `next()` starts it.
  */
+import { ChunkedDecoder } from './chunked-decoder.ts';
+import { type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
 import { methodBreak, TARGET, targetBreak } from './request-rules.ts';
-import {
-  CR,
-  CRLFCRLF,
-  HEX,
-  INVALID_VALUE,
-  isOws,
-  LF,
-  latin1,
-  nameIs,
-  snippet,
-  TOKEN,
-  trimOws,
-} from './syntax.ts';
+import { CR, CRLFCRLF, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
 
 /**
  * Why a request was refused: the status to answer with, a code (llhttp's name for the same
@@ -76,29 +66,21 @@ export interface RequestParserLimits {
 }
 
 /** At most this many header (or trailer) fields: beyond it the section counts as too large (431). */
-export const MAX_REQUEST_FIELDS = 256;
-/** Longest chunk-size line (size and extensions, without the CRLF). */
-export const MAX_CHUNK_LINE = 4096;
-/** 13 hex digits is 2^52: any chunk size that fits stays a safe integer. */
-const MAX_CHUNK_DIGITS = 13;
+export const MAX_REQUEST_FIELDS = MAX_FIELDS;
 
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
-const S_CHUNK_SIZE = 2;
-const S_CHUNK_DATA = 3;
-const S_CHUNK_CR = 4;
-const S_CHUNK_LF = 5;
-const S_TRAILERS = 6;
-const S_DONE = 7;
-const S_DEAD = 8;
+/** A chunked body up to the end of its last-chunk line: the ChunkedDecoder's. */
+const S_CHUNKED = 2;
+const S_TRAILERS = 3;
+const S_DONE = 4;
+const S_DEAD = 5;
 
 /**
  * method SP request-target SP HTTP-version: one space each (RFC 9112 §3), the target visible
  * ASCII only (RFC 9112 §3.2: URI syntax; raw bytes above 0x7e are not, and llhttp refused them too).
  */
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/([0-9])\.([0-9])$/;
-/** Whole field lines from lastIndex to the end: token, colon (no whitespace before it: RFC 9112 §5.1), value, CRLF. */
-const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
 
 /** Each member of a comma-separated list, without OWS, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
 function listMembers(value: string): string[] {
@@ -117,9 +99,10 @@ export class RequestParser {
   #error: RequestParseError | undefined;
   #left = 0;
   #started = false;
-  /** Body bytes still expected: of the whole body ('length') or of the current chunk. */
+  /** Body bytes still expected ('length'). */
   #remaining = 0;
-  /** A head, chunk-size line or trailer section split across execute() calls: only these bytes are kept. */
+  readonly #chunked: ChunkedDecoder;
+  /** A head or trailer section split across execute() calls: only these bytes are kept. */
   #acc: Buffer | undefined;
   #accLen = 0;
   /** The request line of the head being collected was checked (a bad one fails before the head ends). */
@@ -133,6 +116,7 @@ export class RequestParser {
   constructor(handler: RequestParserHandler, limits: RequestParserLimits) {
     this.#handler = handler;
     this.#limits = limits;
+    this.#chunked = new ChunkedDecoder(handler);
   }
 
   /** Bytes of the last execute() input not read because the request completed. */
@@ -197,21 +181,10 @@ export class RequestParser {
         case S_BODY_LENGTH:
           pos = this.#readLength(data, pos);
           break;
-        case S_CHUNK_SIZE:
-          pos = this.#readChunkSize(data, pos);
-          break;
-        case S_CHUNK_DATA:
-          pos = this.#readChunkData(data, pos);
-          break;
-        case S_CHUNK_CR:
-          if (data[pos] !== CR) return this.#chunkFailure('missing CRLF after chunk data');
-          this.#state = S_CHUNK_LF;
-          pos++;
-          break;
-        case S_CHUNK_LF:
-          if (data[pos] !== LF) return this.#chunkFailure('missing CRLF after chunk data');
-          this.#state = S_CHUNK_SIZE;
-          pos++;
+        case S_CHUNKED:
+          pos = this.#chunked.step(data, pos);
+          if (pos < 0) this.#chunkError();
+          else if (this.#chunked.lastChunk) this.#state = S_TRAILERS;
           break;
         case S_TRAILERS:
           pos = this.#readTrailers(data, pos);
@@ -249,21 +222,12 @@ export class RequestParser {
     return this.#fail(400, code, `malformed request (${code}: ${what})`);
   }
 
-  #chunkFailure(what: string): RequestParseError {
-    this.#chunkError(what);
-    return this.#error as RequestParseError;
-  }
-
-  #chunkError(what: string): number {
-    return this.#fail(400, 'HPE_INVALID_CHUNK_SIZE', `invalid chunked framing (${what})`);
-  }
-
-  #chunkLineTooLong(): number {
-    return this.#fail(
-      400,
-      'HPE_CHUNK_EXTENSIONS_OVERFLOW',
-      'invalid chunked framing (chunk-size line too long)',
-    );
+  /** The chunked decoder's fault, under llhttp's names for it. */
+  #chunkError(): number {
+    const chunked = this.#chunked;
+    const code =
+      chunked.fault === 'line-too-long' ? 'HPE_CHUNK_EXTENSIONS_OVERFLOW' : 'HPE_INVALID_CHUNK_SIZE';
+    return this.#fail(400, code, `invalid chunked framing (${chunked.faultDetails})`);
   }
 
   // --- head ----------------------------------------------------------------------------------
@@ -524,7 +488,8 @@ export class RequestParser {
         );
       // Codings under chunked are framed like any chunked body; the accept phase answers 501 for them.
       framing = 'chunked';
-      this.#state = S_CHUNK_SIZE;
+      this.#state = S_CHUNKED;
+      this.#chunked.reset();
     } else if (contentLength > 0) {
       framing = 'length';
       this.#state = S_BODY_LENGTH;
@@ -554,62 +519,34 @@ export class RequestParser {
 
   /** Field lines from text[pos..], every one ending in CRLF, into out as name, value pairs. */
   #parseFields(text: string, pos: number, out: string[]): boolean {
-    FIELD_LINES.lastIndex = pos;
-    if (!FIELD_LINES.test(text)) return this.#fieldError(text, pos);
-    const n = text.length;
-    while (pos < n) {
-      // Names are tokens, so the first colon ends the name; values hold no CR, so the next CR ends the line.
-      const colon = text.indexOf(':', pos);
-      const eol = text.indexOf('\r', colon);
-      let valueStart = colon + 1;
-      let valueEnd = eol;
-      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
-      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
-      if (out.length === MAX_REQUEST_FIELDS * 2) {
-        this.#fail(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
-        return false;
-      }
-      out.push(text.slice(pos, colon), valueStart === valueEnd ? '' : text.slice(valueStart, valueEnd));
-      pos = eol + 2;
-    }
-    return true;
+    // RFC 9112 §5.1: whitespace between a name and the colon is a 400 in a request.
+    const error = readFieldLines(text, pos, out, false);
+    return error === undefined || this.#fieldError(error);
   }
 
-  /** The slow path of #parseFields, for a section known to be invalid: names the first fault. */
-  #fieldError(text: string, pos: number): false {
-    let fields = 0;
-    while (pos < text.length) {
-      const eol = text.indexOf('\r\n', pos);
-      const lineText = text.slice(pos, eol);
-      if (lineText.includes('\n')) return this.#lineEndError('\n');
-      if (lineText.includes('\r')) return this.#lineEndError('\r');
-      // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.
-      if (isOws(lineText.charCodeAt(0))) {
-        this.#malformed(
-          'HPE_INVALID_HEADER_TOKEN',
-          fields === 0 ? 'whitespace before the first header field' : 'obs-fold (a folded header line)',
-        );
-        return false;
-      }
-      const colon = lineText.indexOf(':');
-      const name = colon === -1 ? lineText : lineText.slice(0, colon);
-      // RFC 9112 §5.1: whitespace between the name and the colon is a 400.
-      if (colon <= 0 || !TOKEN.test(name)) {
-        this.#malformed('HPE_INVALID_HEADER_TOKEN', 'invalid header field name');
-        return false;
-      }
-      if (INVALID_VALUE.test(lineText.slice(colon + 1))) {
+  /** A field line's fault, under llhttp's names for it. */
+  #fieldError({ fault, name }: FieldError): false {
+    switch (fault) {
+      case 'bare-lf':
+        return this.#lineEndError('\n');
+      case 'bare-cr':
+        return this.#lineEndError('\r');
+      case 'too-many':
+        return this.#refuse(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
+      case 'invalid-value':
         this.#malformed('HPE_INVALID_HEADER_TOKEN', `invalid character in the value of header "${name}"`);
         return false;
-      }
-      if (++fields > MAX_REQUEST_FIELDS) {
-        this.#fail(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
-        return false;
-      }
-      pos = eol + 2;
     }
-    // Not reached while FIELD_LINES and the checks above agree; never let a mismatch pass as valid.
-    this.#malformed('HPE_INVALID_HEADER_TOKEN', 'invalid header section');
+    // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.
+    const what =
+      fault === 'leading-whitespace'
+        ? 'whitespace before the first header field'
+        : fault === 'obs-fold'
+          ? 'obs-fold (a folded header line)'
+          : fault === 'invalid'
+            ? 'invalid header section'
+            : 'invalid header field name';
+    this.#malformed('HPE_INVALID_HEADER_TOKEN', what);
     return false;
   }
 
@@ -626,81 +563,6 @@ export class RequestParser {
     this.#remaining = 0;
     this.#handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
     this.#complete(undefined);
-    return end;
-  }
-
-  #readChunkSize(data: Buffer, pos: number): number {
-    const lf = data.indexOf(LF, pos);
-    if (lf === -1) {
-      if (this.#accLen + data.length - pos > MAX_CHUNK_LINE + 1) return this.#chunkLineTooLong();
-      this.#append(data, pos, data.length);
-      return data.length;
-    }
-    let line: Buffer = data;
-    let start = pos;
-    let lineEnd = lf;
-    if (this.#accLen > 0) {
-      if (this.#accLen + lf - pos > MAX_CHUNK_LINE + 1) return this.#chunkLineTooLong();
-      this.#append(data, pos, lf + 1);
-      line = this.#acc as Buffer;
-      start = 0;
-      lineEnd = this.#accLen - 1;
-    }
-    if (lineEnd === start || line[lineEnd - 1] !== CR)
-      return this.#chunkError('bare LF in a chunk-size line');
-    const end = lineEnd - 1;
-    if (end - start > MAX_CHUNK_LINE) return this.#chunkLineTooLong();
-    let size = 0;
-    let i = start;
-    for (; i < end; i++) {
-      const v = HEX[line[i]];
-      if (v < 0) break;
-      size = size * 16 + v;
-    }
-    if (i === start || i - start > MAX_CHUNK_DIGITS) return this.#chunkError('invalid chunk size');
-    if (i < end && !this.#checkExtensions(line, i, end)) return -1;
-    this.#resetAcc();
-    if (size === 0) this.#state = S_TRAILERS;
-    else {
-      this.#state = S_CHUNK_DATA;
-      this.#remaining = size;
-    }
-    return lf + 1;
-  }
-
-  /**
-   * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ) (RFC 9112 §7.1.1): the
-   * extensions are dropped, but they must be what the grammar allows, with no control bytes.
-   */
-  #checkExtensions(line: Buffer, from: number, end: number): boolean {
-    const text = latin1(line, from, end);
-    if (
-      /^(?:[\t ]*;[\t ]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[\t ]*=[\t ]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-[\]-~\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)+$/.test(
-        text,
-      )
-    )
-      return true;
-    this.#chunkError('invalid chunk extension');
-    return false;
-  }
-
-  #readChunkData(data: Buffer, pos: number): number {
-    const avail = data.length - pos;
-    if (avail < this.#remaining) {
-      this.#remaining -= avail;
-      this.#handler.onBody(pos === 0 ? data : data.subarray(pos));
-      return data.length;
-    }
-    const end = pos + this.#remaining;
-    this.#remaining = 0;
-    if (end + 2 <= data.length) {
-      if (data[end] !== CR || data[end + 1] !== LF) return this.#chunkError('missing CRLF after chunk data');
-      this.#state = S_CHUNK_SIZE;
-      this.#handler.onBody(data.subarray(pos, end));
-      return end + 2;
-    }
-    this.#state = S_CHUNK_CR;
-    this.#handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
     return end;
   }
 
@@ -735,7 +597,7 @@ export class RequestParser {
     this.#handler.onComplete(trailers);
   }
 
-  // --- accumulation of split heads, chunk-size lines and trailers -------------------------------
+  // --- accumulation of split heads and trailers -------------------------------
 
   /**
    * Adds data[pos..] to the accumulated section, at most up to `limit` bytes in all. Returns

@@ -8,7 +8,9 @@
  * and split with indexOf; body bytes are only ever sliced, never looped over in JS.
  */
 import { Failure } from '../failure/failure.ts';
-import { CR, CRLFCRLF, HEX, isOws, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
+import { ChunkedDecoder } from './chunked-decoder.ts';
+import { checkFieldLines, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
+import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -59,35 +61,18 @@ export interface ResponseParserHandler {
 
 export type FinishResult = 'complete' | 'idle' | 'head' | 'body';
 
-/** At most this many header (or trailer) fields: beyond it the section counts as too large. */
-const MAX_FIELDS = 256;
-/** Longest chunk-size line (size and extensions, without the CRLF). */
-const MAX_CHUNK_LINE = 4096;
-/** 13 hex digits is 2^52: any chunk size that fits stays a safe integer. */
-const MAX_CHUNK_DIGITS = 13;
-
 // Parser states. Plain numbers keep the hot switch monomorphic.
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
 const S_BODY_CLOSE = 2;
-const S_CHUNK_SIZE = 3;
-const S_CHUNK_DATA = 4;
-const S_CHUNK_CR = 5;
-const S_CHUNK_LF = 6;
-const S_TRAILERS = 7;
-const S_DONE = 8;
-const S_DEAD = 9;
+/** A chunked body up to the end of its last-chunk line: the ChunkedDecoder's. */
+const S_CHUNKED = 3;
+const S_TRAILERS = 4;
+const S_DONE = 5;
+const S_DEAD = 6;
 
 const CRLF = Buffer.from('\r\n', 'latin1');
 const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
-
-/** Anything a field value or reason phrase may not hold: controls other than HTAB, and DEL (obs-text is fine). */
-const INVALID_TEXT = /[\x00-\x08\x0a-\x1f\x7f]/;
-/**
- * Whole field lines from lastIndex to the end: token, optional whitespace (RFC 9112 §5.1), colon,
- * then HTAB / SP / VCHAR / obs-text up to CRLF. Linear: no class overlaps CR, so nothing backtracks far.
- */
-const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+[\t ]*:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
 
 function isDigit(s: string, i: number): boolean {
   const c = s.charCodeAt(i);
@@ -201,10 +186,11 @@ export class ResponseParser {
   private finalHead = false;
   private isStarted = false;
   private left = 0;
-  /** Body bytes still expected: of the whole body ('length') or of the current chunk. */
+  /** Body bytes still expected ('length'). */
   private remaining = 0;
+  private readonly chunked: ChunkedDecoder;
 
-  /** A head, chunk-size line or trailer section split across execute() calls: only these bytes are kept. */
+  /** A head or trailer section split across execute() calls: only these bytes are kept. */
   private acc: Buffer | undefined = undefined;
   private accLen = 0;
   /** The status line of the head being collected passed the early check (fail fast on non-HTTP bytes). */
@@ -222,6 +208,7 @@ export class ResponseParser {
   constructor(handler: ResponseParserHandler, maxHeaderSize: number) {
     this.handler = handler;
     this.maxHeaderSize = maxHeaderSize;
+    this.chunked = new ChunkedDecoder(handler);
   }
 
   /** Bytes of the last execute() input not consumed because the response completed (or a callback re-entered). */
@@ -281,21 +268,10 @@ export class ResponseParser {
           this.handler.onBody(pos === 0 ? data : data.subarray(pos));
           pos = len;
           break;
-        case S_CHUNK_SIZE:
-          pos = this.readChunkSize(data, pos);
-          break;
-        case S_CHUNK_DATA:
-          pos = this.readChunkData(data, pos);
-          break;
-        case S_CHUNK_CR:
-          if (data[pos] !== CR) return this.failed('missing CRLF after chunk data');
-          this.state = S_CHUNK_LF;
-          pos++;
-          break;
-        case S_CHUNK_LF:
-          if (data[pos] !== LF) return this.failed('missing CRLF after chunk data');
-          this.state = S_CHUNK_SIZE;
-          pos++;
+        case S_CHUNKED:
+          pos = this.chunked.step(data, pos);
+          if (pos < 0) this.chunkError();
+          else if (this.epoch === epoch && this.chunked.lastChunk) this.state = S_TRAILERS;
           break;
         case S_TRAILERS:
           pos = this.readTrailers(data, pos);
@@ -334,9 +310,13 @@ export class ResponseParser {
     }
   }
 
-  private failed(details: string): Failure {
-    this.fail('http_response_transfer_coding', details);
-    return this.failure!;
+  /** The chunked decoder's fault: a bare LF is a protocol error as in a head, the rest a broken transfer coding. */
+  private chunkError(): number {
+    const chunked = this.chunked;
+    return this.fail(
+      chunked.fault === 'bare-lf' ? 'http_protocol_error' : 'http_response_transfer_coding',
+      chunked.faultDetails,
+    );
   }
 
   /** Records a failure and returns -1, the steps' "stop" position. */
@@ -418,8 +398,8 @@ export class ResponseParser {
     if (lastLf < from) return true;
     // Every LF here follows a CR (checkLineEnds ran first), so the text is whole field lines.
     const text = latin1(acc, from, lastLf + 1);
-    FIELD_LINES.lastIndex = 0;
-    if (!FIELD_LINES.test(text)) return this.fieldError(text, 0, this.fieldsChecked, this.lastFieldName);
+    const error = checkFieldLines(text, true, this.fieldsChecked, this.lastFieldName);
+    if (error !== undefined) return this.fieldError(error);
     // What a later obs-fold or the field count needs to know of the lines before.
     let lines = 0;
     for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) lines++;
@@ -543,8 +523,10 @@ export class ResponseParser {
       this.state = S_DONE;
     } else if (status >= 200) {
       this.finalHead = true;
-      if (framing === 'chunked') this.state = S_CHUNK_SIZE;
-      else if (framing === 'close') this.state = S_BODY_CLOSE;
+      if (framing === 'chunked') {
+        this.state = S_CHUNKED;
+        this.chunked.reset();
+      } else if (framing === 'close') this.state = S_BODY_CLOSE;
       else {
         this.state = S_BODY_LENGTH;
         this.remaining = framing === 'length' ? contentLength : 0;
@@ -622,7 +604,7 @@ export class ResponseParser {
       return false;
     }
     const reason = end > 13 ? text.slice(13, end) : '';
-    if (reason !== '' && INVALID_TEXT.test(reason)) {
+    if (reason !== '' && INVALID_VALUE.test(reason)) {
       this.protocolError(
         reason.includes('\n')
           ? 'bare LF line ending in the status line'
@@ -638,89 +620,56 @@ export class ResponseParser {
 
   /** Field lines from text[pos..], every one ending in CRLF, into out as name, value pairs. */
   private parseFields(text: string, pos: number, out: string[]): boolean {
-    // One regex run checks every line at once: far cheaper than a test per name and value.
-    FIELD_LINES.lastIndex = pos;
-    if (!FIELD_LINES.test(text)) return this.fieldError(text, pos);
-    const n = text.length;
-    while (pos < n) {
-      // Names are tokens, so the first colon ends the name; values hold no CR, so the next CR ends the line.
-      const colon = text.indexOf(':', pos);
-      const eol = text.indexOf('\r', colon);
-      // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, not forwarded.
-      let nameEnd = colon;
-      while (isOws(text.charCodeAt(nameEnd - 1))) nameEnd--;
-      let valueStart = colon + 1;
-      let valueEnd = eol;
-      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
-      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
-      if (out.length === MAX_FIELDS * 2) {
-        this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
-        return false;
-      }
-      out.push(text.slice(pos, nameEnd), valueStart === valueEnd ? '' : text.slice(valueStart, valueEnd));
-      pos = eol + 2;
-    }
-    return true;
+    // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, not forwarded.
+    const error = readFieldLines(text, pos, out, true);
+    return error === undefined || this.fieldError(error);
   }
 
-  /** The slow path of parseFields, for a section known to be invalid: finds the first fault and names it. */
-  private fieldError(text: string, pos: number, fieldsBefore = 0, previousName = ''): false {
-    const n = text.length;
-    let fields = fieldsBefore;
-    let previous = previousName;
-    while (pos < n) {
-      const eol = text.indexOf('\r\n', pos);
-      if (isOws(text.charCodeAt(pos))) {
-        this.protocolError(
-          fields === 0
-            ? 'whitespace before the first header field'
-            : `whitespace folding (obs-fold) in header "${previous}"`,
-        );
-        return false;
-      }
-      const colon = text.indexOf(':', pos);
-      if (colon === -1 || colon > eol) {
-        const line = text.slice(pos, eol);
-        this.protocolError(
-          line.includes('\n')
-            ? 'bare LF line ending in a header line'
-            : `header line without a colon ${snippet(line)}`,
-        );
-        return false;
-      }
-      let nameEnd = colon;
-      while (nameEnd > pos && isOws(text.charCodeAt(nameEnd - 1))) nameEnd--;
-      if (nameEnd === pos) {
-        this.protocolError('empty header name');
-        return false;
-      }
-      const name = text.slice(pos, nameEnd);
-      if (!TOKEN.test(name)) {
-        this.protocolError(
-          name.includes('\n')
-            ? 'bare LF line ending in a header line'
-            : `invalid header name ${snippet(name)}`,
-        );
-        return false;
-      }
-      const value = text.slice(colon + 1, eol);
-      if (INVALID_TEXT.test(value)) {
-        this.protocolError(
-          value.includes('\n')
-            ? `bare LF line ending in header "${name}"`
-            : `invalid character in the value of header "${name}"`,
-        );
-        return false;
-      }
-      if (++fields > MAX_FIELDS) {
-        this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
-        return false;
-      }
-      previous = name;
-      pos = eol + 2;
+  /** A field line's fault, in the words of a response's failure. */
+  private fieldError({ fault, name, line }: FieldError): false {
+    if (fault === 'too-many') {
+      this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
+      return false;
     }
-    // Not reached while FIELD_LINES and the checks above agree; never let a mismatch pass as valid.
-    this.protocolError('invalid header section');
+    let details: string;
+    switch (fault) {
+      case 'bare-lf':
+        details =
+          name === '' ? 'bare LF line ending in a header line' : `bare LF line ending in header "${name}"`;
+        break;
+      case 'leading-whitespace':
+        details = 'whitespace before the first header field';
+        break;
+      case 'obs-fold':
+        details = `whitespace folding (obs-fold) in header "${name}"`;
+        break;
+      case 'no-colon':
+        details = `header line without a colon ${snippet(line)}`;
+        break;
+      case 'empty-name':
+        details = 'empty header name';
+        break;
+      case 'invalid':
+        details = 'invalid header section';
+        break;
+      case 'invalid-value':
+        details = `invalid character in the value of header "${name}"`;
+        break;
+      case 'bare-cr': {
+        // A CR is no line end in a response's field, but an invalid character where it stands.
+        const colon = line.indexOf(':');
+        details =
+          name !== ''
+            ? `invalid character in the value of header "${name}"`
+            : colon === -1
+              ? `header line without a colon ${snippet(line)}`
+              : `invalid header name ${snippet(line.slice(0, colon))}`;
+        break;
+      }
+      default:
+        details = `invalid header name ${snippet(name)}`;
+    }
+    this.protocolError(details);
     return false;
   }
 
@@ -738,100 +687,6 @@ export class ResponseParser {
     this.remaining = 0;
     this.handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
     if (this.epoch === epoch) this.complete(undefined);
-    return end;
-  }
-
-  private readChunkSize(data: Buffer, pos: number): number {
-    const len = data.length;
-    const lf = data.indexOf(LF, pos);
-    let line: Buffer;
-    let start: number;
-    if (this.accLen === 0) {
-      if (lf === -1) {
-        // +1: the line's CR may be the last byte here.
-        if (len - pos > MAX_CHUNK_LINE + 1)
-          return this.fail('http_response_transfer_coding', 'chunk-size line too long');
-        this.append(data, pos, len);
-        return len;
-      }
-      line = data;
-      start = pos;
-    } else {
-      if (lf === -1) {
-        if (this.accLen + len - pos > MAX_CHUNK_LINE + 1)
-          return this.fail('http_response_transfer_coding', 'chunk-size line too long');
-        this.append(data, pos, len);
-        return len;
-      }
-      if (this.accLen + lf - pos > MAX_CHUNK_LINE + 1)
-        return this.fail('http_response_transfer_coding', 'chunk-size line too long');
-      this.append(data, pos, lf + 1);
-      line = this.acc!;
-      start = 0;
-    }
-    const next = lf + 1;
-    const lineEnd = line === data ? lf : this.accLen - 1;
-    if (lineEnd === start || line[lineEnd - 1] !== CR)
-      return this.protocolError('bare LF line ending in a chunk-size line');
-    const end = lineEnd - 1;
-    if (end - start > MAX_CHUNK_LINE)
-      return this.fail('http_response_transfer_coding', 'chunk-size line too long');
-
-    let size = 0;
-    let i = start;
-    for (; i < end; i++) {
-      const v = HEX[line[i]];
-      if (v < 0) break;
-      size = size * 16 + v;
-    }
-    if (i === start || i - start > MAX_CHUNK_DIGITS)
-      return this.fail(
-        'http_response_transfer_coding',
-        `invalid chunk size ${snippet(latin1(line, start, end))}`,
-      );
-    if (i < end) {
-      // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ): ignored, but it must be text.
-      while (i < end && isOws(line[i])) i++;
-      if (i === end || line[i] !== 0x3b)
-        return this.fail(
-          'http_response_transfer_coding',
-          `invalid chunk size ${snippet(latin1(line, start, end))}`,
-        );
-      for (; i < end; i++) {
-        const c = line[i];
-        if ((c < 0x20 && c !== 0x09) || c === 0x7f)
-          return this.fail('http_response_transfer_coding', 'invalid character in a chunk extension');
-      }
-    }
-    this.resetAcc();
-    if (size === 0) {
-      this.state = S_TRAILERS;
-    } else {
-      this.state = S_CHUNK_DATA;
-      this.remaining = size;
-    }
-    return next;
-  }
-
-  private readChunkData(data: Buffer, pos: number): number {
-    const avail = data.length - pos;
-    if (avail < this.remaining) {
-      this.remaining -= avail;
-      this.handler.onBody(pos === 0 ? data : data.subarray(pos));
-      return data.length;
-    }
-    const end = pos + this.remaining;
-    this.remaining = 0;
-    // Check the CRLF after the data here when it is already in: saves two trips through the state switch.
-    if (end + 2 <= data.length) {
-      if (data[end] !== CR || data[end + 1] !== LF)
-        return this.fail('http_response_transfer_coding', 'missing CRLF after chunk data');
-      this.state = S_CHUNK_SIZE;
-      this.handler.onBody(data.subarray(pos, end));
-      return end + 2;
-    }
-    this.state = S_CHUNK_CR;
-    this.handler.onBody(pos === 0 && end === data.length ? data : data.subarray(pos, end));
     return end;
   }
 
@@ -873,7 +728,7 @@ export class ResponseParser {
     this.handler.onComplete(trailers);
   }
 
-  // --- accumulation of split heads, chunk-size lines and trailers -------------------------------
+  // --- accumulation of split heads and trailers -------------------------------
 
   /**
    * Adds data[pos..] to the accumulated section, at most up to `limit` bytes in all. Returns the end of

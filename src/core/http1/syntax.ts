@@ -11,6 +11,15 @@ export const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 /** tchar (RFC 9110 §5.6.2). */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** tchar by byte: 1 for a token character, 0 for anything else (TOKEN's class, for byte-level scanners). */
+export const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) {
+  TCHAR[c] = 1;
+  TCHAR[c + 0x20] = 1;
+}
+
 /** Hex digit values by byte, -1 for anything else. */
 export const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
-import type { ClientRequestInit } from './create-fetch.ts';
 import type { ClientConfig } from './options.ts';
 import { currentPropagation } from './propagation.ts';
 
@@ -13,7 +12,8 @@ import { currentPropagation } from './propagation.ts';
 export function callHeaders(
   config: ClientConfig,
   input: string | URL | Request,
-  init: ClientRequestInit,
+  /** Only init's headers are read here (the rest of ClientRequestInit is create-fetch's). */
+  init: Pick<RequestInit, 'headers'>,
   method: string,
 ): Headers {
   // As fetch does: init's headers, when given, replace the Request's rather than add to them.

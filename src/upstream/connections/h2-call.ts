@@ -9,11 +9,29 @@ import type {
   UpstreamRequest,
 } from './connection.ts';
 import { h2ResponseHead, h2Trailers } from './h2-headers.ts';
-import type { H2Session } from './h2-session.ts';
 
 /** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
 const CANCEL = 8;
 const END_STREAM_FLAG = 0x1;
+
+/** Why a session ended, for the streams it takes down with it (each call classifies its own end with it). */
+export interface SessionEnd {
+  /** The upstream's GOAWAY: streams above `lastStreamId` were never processed (RFC 9113 §6.8). */
+  readonly goaway?: { readonly code: number; readonly lastStreamId: number };
+  /** The session's own error (a protocol error, the socket's reset). */
+  readonly error?: NodeJS.ErrnoException;
+}
+
+/**
+ * What a call reads of the session that carries it (H2Session, h2-session.ts): its peer, for
+ * the exchange's log fields, and why it ended, when the stream ends with it. An interface here,
+ * so that the call does not import the session that creates it.
+ */
+export interface H2CallSession {
+  readonly end: SessionEnd;
+  remoteAddress(): string | undefined;
+  remotePort(): number | undefined;
+}
 
 /**
  * One request on an HTTP/2 session: writes the request on its stream, reads the response,
@@ -21,7 +39,7 @@ const END_STREAM_FLAG = 0x1;
  * connection uses, each failure classified once (classifyH2StreamEnd) with how far it got.
  */
 export class H2Call implements ExchangeController {
-  private readonly session: H2Session;
+  private readonly session: H2CallSession;
   private handler: ExchangeHandler | null;
   private readonly request: UpstreamRequest;
   private readonly timeouts: ConnectionTimeouts;
@@ -41,7 +59,7 @@ export class H2Call implements ExchangeController {
   private readonly startedAt = performance.now();
 
   constructor(
-    session: H2Session,
+    session: H2CallSession,
     handler: ExchangeHandler,
     request: UpstreamRequest,
     timeouts: ConnectionTimeouts,

@@ -2,7 +2,7 @@ import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { Failure } from '../../core/failure/failure.ts';
 import type { ConnectionTimeouts, ExchangeHandler, UpstreamRequest } from './connection.ts';
-import { H2Call } from './h2-call.ts';
+import { H2Call, type H2CallSession, type SessionEnd } from './h2-call.ts';
 import { h2RequestHeaders } from './h2-headers.ts';
 
 /** Where a session reports: a stream slot freed, or the session gone for good. */
@@ -22,20 +22,12 @@ export interface H2SessionOptions {
   readonly maxHeaderSize: number;
 }
 
-/** Why the session ended, for the streams it takes down with it. */
-export interface SessionEnd {
-  /** The upstream's GOAWAY: streams above `lastStreamId` were never processed (RFC 9113 §6.8). */
-  readonly goaway?: { readonly code: number; readonly lastStreamId: number };
-  /** The session's own error (a protocol error, the socket's reset). */
-  readonly error?: NodeJS.ErrnoException;
-}
-
 /**
  * One HTTP/2 connection to a target, carrying up to `streamLimit` requests at once, each as
  * an H2Call that feeds the same ExchangeHandler an HTTP/1.1 connection feeds. The socket
  * comes from the upstream's classifying connector (DNS, TCP, TLS with ALPN h2 already done).
  */
-export class H2Session {
+export class H2Session implements H2CallSession {
   readonly session: ClientHttp2Session;
   readonly connectMs: number;
   /** Streams this session has carried, the current ones included. */

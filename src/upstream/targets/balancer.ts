@@ -1,7 +1,9 @@
 import type { BalancerKind } from '../../core/config/types.ts';
+import type { Balancer } from './balancer-contract.ts';
 import { createHashBalancer } from './hash-ring.ts';
 import { effectiveWeight, isAvailable, isOnlyEjected, type TargetState } from './target-state.ts';
 
+export type { Balancer } from './balancer-contract.ts';
 export { TargetState } from './target-state.ts';
 
 /** What the balancer needs to know beyond the targets themselves. */
@@ -15,20 +17,6 @@ interface BalancerPolicy {
    * threshold above 0, ejections are too when they leave no target (isOnlyEjected).
    */
   readonly panic?: { readonly active: boolean; readonly threshold: number };
-}
-
-/**
- * Every balancer keeps one contract (test/upstream/targets/balancer.test.ts runs the same
- * suite against each): never a target out of rotation, one not tried yet while there is one.
- */
-export interface Balancer<T extends TargetState = TargetState> {
-  /**
-   * A target for the next attempt, skipping unavailable ones and, when others remain, those in
-   * `exclude`. `key` is the request's hash key (read by the hash balancer only).
-   */
-  pick(now: number, exclude?: readonly T[], key?: string): T | undefined;
-  /** The hash balancer's: the key's own target, where it goes while that target is in rotation. */
-  home?(key: string): T | undefined;
 }
 
 /** The balancer kinds, in the order the README lists them. */

@@ -1,4 +1,4 @@
-import type { Balancer } from './balancer.ts';
+import type { Balancer } from './balancer-contract.ts';
 import type { TargetState } from './target-state.ts';
 
 /** Points on the ring per unit of weight: enough for an even spread (about ±15% at equal weights, as ketama), few enough to build at each reload. */

@@ -99,7 +99,15 @@ const arbChunkExt = fc.constantFrom<[string, string[]]>(
   [';name', ['chunk-ext']],
   [';a="q s"', ['chunk-ext']],
   [' ;a=b', ['chunk-ext', 'chunk-ext-bws']],
+  ['; a=b', ['chunk-ext', 'chunk-ext-bws']],
+  [';a="\x80"', ['chunk-ext']],
   [';a=\x01', ['chunk-ext-ctl']],
+  // Not chunk-ext (RFC 9112 §7.1.1): both parsers refuse them, as llhttp does.
+  [';', ['chunk-ext-invalid']],
+  [';a@b', ['chunk-ext-invalid']],
+  [';a=b c', ['chunk-ext-invalid']],
+  [';a=\x80', ['chunk-ext-invalid']],
+  [';a=', ['chunk-ext-empty-value']],
 );
 
 const arbSizeStyle = fc.constantFrom<[(n: number) => string, string[]]>(

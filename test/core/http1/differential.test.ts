@@ -238,13 +238,19 @@ export const DIFFERENCES: readonly Difference[] = [
     explains: (c, cd, ll) => has(c, 'version-not-1') && refusedBy(cd) && ll.kind !== 'error',
   },
   {
-    category: 'whitespace before a chunk extension accepted',
+    category: 'whitespace in a chunk extension accepted',
     reason:
-      'RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name ... ): whitespace before the ";" is in the grammar. Candor accepts it (and re-frames the body, so no hop after it sees the difference); llhttp refuses it.',
+      'RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name ... ): whitespace around the ";" is in the grammar. Candor accepts it (and re-frames the body, so no hop after it sees the difference); llhttp refuses it.',
     explains: (c, cd, ll) =>
       (has(c, 'chunk-ext-bws') || (has(c, 'chunk-size-trailing-sp') && has(c, 'chunk-ext'))) &&
       cd.kind !== 'error' &&
       refusedBy(ll),
+  },
+  {
+    category: 'an empty chunk extension value refused',
+    reason:
+      'RFC 9112 §7.1.1: chunk-ext-val = token / quoted-string, and a token has one character at least: `;a=` is no extension. Candor refuses it in requests and responses alike (one decoder, chunked-decoder.ts); llhttp accepts it.',
+    explains: (c, cd, ll) => has(c, 'chunk-ext-empty-value') && refusedBy(cd) && ll.kind !== 'error',
   },
   {
     category: 'control characters in the reason phrase refused',

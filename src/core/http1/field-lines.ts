@@ -1,0 +1,142 @@
+/**
+ * Field lines (RFC 9112 §5), as both strict parsers read them: a request's head and trailers
+ * (request-parser.ts), a response's (response-parser.ts). One reader, so that the two cannot
+ * drift on what a field line is; the one rule they differ on by the RFC is an argument.
+ *
+ * Fast because every head goes through it: one sticky regex checks all the lines at once, then
+ * each is split with indexOf; only a section known to be invalid is walked line by line, to
+ * name its first fault. The reader names faults; each parser words them as its failures go
+ * (llhttp's codes for a client, the failure taxonomy for an upstream).
+ */
+import { INVALID_VALUE, isOws, TOKEN } from './syntax.ts';
+
+/** At most this many fields in a section (head or trailers): beyond it the section counts as too large. */
+export const MAX_FIELDS = 256;
+
+/** Whole field lines from lastIndex to the end: token, colon (nothing between), value, CRLF. */
+const LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
+/** The same with whitespace allowed before the colon. Linear: no class overlaps CR, so nothing backtracks far. */
+const LINES_WS_BEFORE_COLON = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+[\t ]*:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
+
+/**
+ * What is wrong with a section, the first fault in the order the bytes came:
+ * - `bare-lf`, `bare-cr`: a line end other than CRLF (then nothing else of the line is trusted);
+ * - `leading-whitespace`: before the first field; `obs-fold`: a line folded onto the one before;
+ * - `no-colon`, `empty-name`, `invalid-name` (not a token, or whitespace before the colon where
+ *   it is refused); `invalid-value`: a control other than HTAB, or DEL;
+ * - `too-many`: more than MAX_FIELDS fields.
+ */
+export type FieldFault =
+  | 'bare-lf'
+  | 'bare-cr'
+  | 'leading-whitespace'
+  | 'obs-fold'
+  | 'no-colon'
+  | 'empty-name'
+  | 'invalid-name'
+  | 'invalid-value'
+  | 'too-many'
+  | 'invalid';
+
+export interface FieldError {
+  readonly fault: FieldFault;
+  /**
+   * The field's name as far as the line has one: the faulty name, the name whose value broke or
+   * whose line had a bare CR or LF after its colon, the name before an obs-fold; '' otherwise.
+   */
+  readonly name: string;
+  /** The line at fault, without its CRLF. */
+  readonly line: string;
+}
+
+/**
+ * Reads the field lines of text[pos..] (every one ending in CRLF) into `out` as name, value
+ * pairs: names as received, values without the OWS around them. `wsBeforeColon`: whitespace
+ * between a name and its colon is removed (a response: RFC 9112 §5.1, a proxy MUST remove it
+ * before forwarding) rather than refused (a request: the server MUST answer 400).
+ */
+export function readFieldLines(
+  text: string,
+  pos: number,
+  out: string[],
+  wsBeforeColon: boolean,
+): FieldError | undefined {
+  const lines = wsBeforeColon ? LINES_WS_BEFORE_COLON : LINES;
+  lines.lastIndex = pos;
+  if (!lines.test(text)) return fieldFault(text, pos, wsBeforeColon);
+  const n = text.length;
+  while (pos < n) {
+    // Names are tokens, so the first colon ends the name; values hold no CR, so the next CR ends the line.
+    const colon = text.indexOf(':', pos);
+    const eol = text.indexOf('\r', colon);
+    let nameEnd = colon;
+    if (wsBeforeColon) while (isOws(text.charCodeAt(nameEnd - 1))) nameEnd--;
+    let valueStart = colon + 1;
+    let valueEnd = eol;
+    while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+    if (out.length === MAX_FIELDS * 2) return { fault: 'too-many', name: '', line: text.slice(pos, eol) };
+    out.push(text.slice(pos, nameEnd), valueStart === valueEnd ? '' : text.slice(valueStart, valueEnd));
+    pos = eol + 2;
+  }
+  return undefined;
+}
+
+/**
+ * Checks whole field lines without keeping them (a head still arriving, checked as its lines
+ * come): `fieldsBefore` lines were checked before, the last of them named `previousName`.
+ */
+export function checkFieldLines(
+  text: string,
+  wsBeforeColon: boolean,
+  fieldsBefore: number,
+  previousName: string,
+): FieldError | undefined {
+  const lines = wsBeforeColon ? LINES_WS_BEFORE_COLON : LINES;
+  lines.lastIndex = 0;
+  return lines.test(text) ? undefined : fieldFault(text, 0, wsBeforeColon, fieldsBefore, previousName);
+}
+
+/** The slow path, for a section known to be invalid: its first fault. */
+function fieldFault(
+  text: string,
+  pos: number,
+  wsBeforeColon: boolean,
+  fieldsBefore = 0,
+  previousName = '',
+): FieldError {
+  let fields = fieldsBefore;
+  let previous = previousName;
+  while (pos < text.length) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol === -1) eol = text.length;
+    const line = text.slice(pos, eol);
+    const colon = line.indexOf(':');
+    const lf = line.indexOf('\n');
+    const cr = line.indexOf('\r');
+    if (lf !== -1 || cr !== -1) {
+      const at = lf !== -1 ? lf : cr;
+      const name = colon !== -1 && colon < at ? nameOf(line, colon, wsBeforeColon) : '';
+      return { fault: lf !== -1 ? 'bare-lf' : 'bare-cr', name, line };
+    }
+    if (isOws(line.charCodeAt(0)))
+      return { fault: fields === 0 ? 'leading-whitespace' : 'obs-fold', name: previous, line };
+    if (colon === -1) return { fault: 'no-colon', name: '', line };
+    const name = nameOf(line, colon, wsBeforeColon);
+    if (name === '') return { fault: 'empty-name', name, line };
+    if (!TOKEN.test(name)) return { fault: 'invalid-name', name, line };
+    if (INVALID_VALUE.test(line.slice(colon + 1))) return { fault: 'invalid-value', name, line };
+    if (++fields > MAX_FIELDS) return { fault: 'too-many', name, line };
+    previous = name;
+    pos = eol + 2;
+  }
+  // Not reached while the regexes and the checks above agree; never let a mismatch pass as valid.
+  return { fault: 'invalid', name: '', line: '' };
+}
+
+/** The name before a colon, without the whitespace before the colon where that is removed. */
+function nameOf(line: string, colon: number, wsBeforeColon: boolean): string {
+  let end = colon;
+  if (wsBeforeColon) while (end > 0 && isOws(line.charCodeAt(end - 1))) end--;
+  return line.slice(0, end);
+}

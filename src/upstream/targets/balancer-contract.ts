@@ -1,0 +1,20 @@
+/**
+ * What every balancer is, apart from how it is built: the contract the factory (balancer.ts)
+ * returns and each kind implements, the hash ring (hash-ring.ts) included. On its own so that
+ * a balancer kind can name the contract without importing the factory that imports it.
+ */
+import type { TargetState } from './target-state.ts';
+
+/**
+ * Every balancer keeps one contract (test/upstream/targets/balancer.test.ts runs the same
+ * suite against each): never a target out of rotation, one not tried yet while there is one.
+ */
+export interface Balancer<T extends TargetState = TargetState> {
+  /**
+   * A target for the next attempt, skipping unavailable ones and, when others remain, those in
+   * `exclude`. `key` is the request's hash key (read by the hash balancer only).
+   */
+  pick(now: number, exclude?: readonly T[], key?: string): T | undefined;
+  /** The hash balancer's: the key's own target, where it goes while that target is in rotation. */
+  home?(key: string): T | undefined;
+}
