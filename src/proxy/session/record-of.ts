@@ -5,6 +5,7 @@ import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import { type TrustList, unmapIPv4 } from '../../core/net/trust.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
+import { type RequestSpans, startServerSpan, type Tracing } from '../../observe/tracing/spans.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import { splitTarget } from '../route/request-target.ts';
 
@@ -34,6 +35,25 @@ export function recordOf(head: DownstreamHead, fields: FieldMap, trust: TrustLis
   // gRPC needs HTTP/2: over HTTP/1.1 the same content-type is answered as any request.
   record.grpc = head.protocol === 'HTTP/2' && isGrpcContentType(fields['content-type'] as string);
   return record;
+}
+
+/** The request's server span, when tracing is on (its HTTP version and user agent from the head). */
+export function serverSpanOf(
+  tracing: Tracing | undefined,
+  record: RequestRecord,
+  head: DownstreamHead,
+  fields: FieldMap,
+  protocol: string,
+): RequestSpans | undefined {
+  if (tracing === undefined) return undefined;
+  const agent = fields['user-agent'];
+  const httpVersion = head.protocol === 'HTTP/2' ? '2' : `${head.versionMajor}.${head.versionMinor}`;
+  return startServerSpan(
+    tracing,
+    record,
+    { httpVersion, userAgent: typeof agent === 'string' ? agent : undefined },
+    protocol,
+  );
 }
 
 /** The record of a request the server's parser refused, from the little it could read of it. */

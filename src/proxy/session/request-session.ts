@@ -13,7 +13,7 @@ import {
 import { logRequest } from '../../observe/log/access-log.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
-import { answeredChallenge } from '../accept/acme-challenge.ts';
+import { acmeChallenge, type OwnAnswer } from '../accept/acme-challenge.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
 import { checkRequest, maxForwardsSpent } from '../accept/request-checks.ts';
@@ -29,7 +29,7 @@ import { hostnameOf } from '../route/request-target.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
-import { originOf, recordOf, refusedRecordOf } from './record-of.ts';
+import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Refusals after which the request's framing may not have been consumed: the connection cannot be trusted. */
@@ -74,20 +74,7 @@ export class RequestSession implements AttemptsOwner {
     this.fields = fieldMap(exchange.head.headers);
     this.response = exchange.response;
     this.record = recordOf(this.head, this.fields, runtime.trust);
-    const agent = this.fields['user-agent'];
-    this.spans =
-      runtime.tracing === undefined
-        ? undefined
-        : startServerSpan(
-            runtime.tracing,
-            this.record,
-            {
-              httpVersion:
-                this.head.protocol === 'HTTP/2' ? '2' : `${this.head.versionMajor}.${this.head.versionMinor}`,
-              userAgent: typeof agent === 'string' ? agent : undefined,
-            },
-            listener.protocol,
-          );
+    this.spans = serverSpanOf(runtime.tracing, this.record, this.head, this.fields, listener.protocol);
     this.response.onClose(this.#onClose);
   }
 
@@ -167,7 +154,8 @@ export class RequestSession implements AttemptsOwner {
       return this.answer(refused);
     }
     // ACME's HTTP-01 validation, on a plain listener, before routing (acme-challenge.ts).
-    if (answeredChallenge(runtime.acme, this.listener, head, this.response, this.record)) return;
+    const challenge = acmeChallenge(runtime.acme, this.listener, head);
+    if (challenge !== undefined) return this.#answerChallenge(challenge);
     // RFC 9110 §9.3.7, §7.6.2: `OPTIONS *` asks about this server, and an OPTIONS whose
     // Max-Forwards is spent must be answered by its recipient: Candor is both.
     if (head.method === 'OPTIONS' && (head.target === '*' || maxForwardsSpent(this.fields)))
@@ -303,6 +291,17 @@ export class RequestSession implements AttemptsOwner {
     const edit = this.responseEdit();
     response.sendHead(answer.status, '', edit === undefined ? headers : edit(headers), close);
     response.end();
+  }
+
+  /** The gateway's own answer to an ACME validation (from the fleet's store, a moment later): no upstream. */
+  #answerChallenge(answer: OwnAnswer | Promise<OwnAnswer>): void {
+    if (answer instanceof Promise) return void answer.then((a) => this.#answerChallenge(a));
+    if (this.response.closed) return;
+    this.record.status = answer.status;
+    this.record.acme = 'http-01';
+    this.response.sendHead(answer.status, '', [...answer.fields, 'x-request-id', this.record.id]);
+    if (this.head.method !== 'HEAD') this.response.write(answer.body);
+    this.response.end();
   }
 
   #answerOptions(): void {
