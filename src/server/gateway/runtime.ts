@@ -84,6 +84,7 @@ export function createRuntime(
     tracing,
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
+    via2: `2 ${config.name}`,
     ...(link ? { announce: (news: Announcement) => link.announce(news) } : {}),
     async close() {
       await Promise.all([...checks.values()].map((c) => c.stop()));
