@@ -71,6 +71,21 @@ export class Failure extends Error {
     return this.stage !== 'not_sent';
   }
 
+  /**
+   * The same failure at `stage`, no longer `unprocessed`: the upstream took nothing, but part of a
+   * streamed request body went out with the attempt, and what went cannot be sent again.
+   */
+  spent(stage: Stage): Failure {
+    if (!this.unprocessed) return this.at(stage);
+    return new Failure(this.type, this.details, {
+      stage,
+      status: this.status,
+      params: this.params,
+      retryAfter: this.retryAfter,
+      cause: this.cause,
+    });
+  }
+
   /** The same failure, seen at a later stage (a connection error noticed after bytes were written). */
   at(stage: Stage): Failure {
     // RFC 9113 §8.7: a request the server says it never processed may be sent again, whatever

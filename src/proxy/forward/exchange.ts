@@ -403,10 +403,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseError(_controller: ExchangeController | undefined, error: Failure): void {
     if (this.finished) return;
-    const failure =
+    let failure =
       this.localFailure ??
       this.requestBodyFailure() ??
       classifyExchangeError(error, this.stage, this.record.elapsed());
+    // Never processed (a TLS alert refusing the handshake), but a streamed body was taken from
+    // the client for it: the request cannot go again as it was.
+    if (failure.unprocessed && this.options.body.kind === 'stream' && this.bodySent > 0)
+      failure = failure.spent(this.stage);
     if (isReset(error.cause)) this.record.upstreamReset = true;
     // The client went away mid-upload: nobody is left to answer (classify.ts: only that is a 499).
     if (failure.status === 499) {
