@@ -195,10 +195,7 @@ export function isReset(err: unknown): boolean {
  */
 export function classifyRequestBodyError(err: NodeJS.ErrnoException, stage: Stage): Failure {
   if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED') {
-    return new Failure('http_request_error', 'client closed the connection while sending the body', {
-      status: 499,
-      stage,
-    });
+    return new Failure('client_closed', 'client closed the connection while sending the body', { stage });
   }
   // The server says what the client got wrong (a stalled body is a 408); broken framing is a 400.
   const status = (err as { status?: unknown }).status;

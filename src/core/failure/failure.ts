@@ -1,4 +1,11 @@
-import { FAILURES, type FailureKind, type FailureType, type Shape, type Stage } from './taxonomy.ts';
+import {
+  CLIENTS_OWN,
+  FAILURES,
+  type FailureKind,
+  type FailureType,
+  type Shape,
+  type Stage,
+} from './taxonomy.ts';
 
 /** Extra RFC 9209 parameters some error types carry. */
 interface FailureParams {
@@ -64,6 +71,11 @@ export class Failure extends Error {
 
   get shape(): Shape {
     return this.kind.shape;
+  }
+
+  /** The client's own doing (it left, its deadline passed): never judged against a target. */
+  get clientsOwn(): boolean {
+    return CLIENTS_OWN.has(this.type);
   }
 
   /** True when some of the request may have reached the upstream. */
