@@ -414,7 +414,8 @@ export const FAILURES = {
     title: 'Client closed the request',
     explanation: 'the client closed the connection or cancelled the request before the answer was whole',
     fix: 'Nothing to fix at the gateway or the upstream; if clients give up often, look at how long they wait.',
-    clientMayRetry: true,
+    // Never sent: the client it is about has gone, so no client reads it to decide a retry.
+    clientMayRetry: false,
     furthestStage: 'not_sent',
     proxyStatus: 'http_request_error',
   },
