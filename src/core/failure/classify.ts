@@ -190,7 +190,7 @@ export function isReset(err: unknown): boolean {
 }
 
 /**
- * The client's request body broke while Candor read it: a client that went away (499), or
+ * The client's request body broke while Candor read it: a client that went away (client_closed), or
  * a body that could not be read (400). The fault is downstream, never the upstream's.
  */
 export function classifyRequestBodyError(err: NodeJS.ErrnoException, stage: Stage): Failure {
