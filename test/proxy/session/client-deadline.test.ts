@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import http2, { type IncomingHttpHeaders } from 'node:http2';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -140,6 +141,53 @@ upstreams:
     assert.equal(ok.headers[':status'], 200);
     assert.equal(ok.trailers?.['grpc-status'], '0');
     assert.equal(ok.headers['proxy-status'], undefined);
+  } finally {
+    session.destroy();
+  }
+});
+
+test("the client's deadline passing mid-body cuts the stream, logged as the client's deadline, and ejects nothing", async () => {
+  // Sends its head and one message, then nothing: a stream the client's deadline ends.
+  const stalling = await keep(
+    startH2((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write(message);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - upstream: stalling
+upstreams:
+  stalling:
+    protocol: h2c
+    targets: [{ url: "${stalling.url}" }]
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 30s }
+    circuit_breaker: { consecutive_failures: 1, open_time: 30s }
+`,
+      {},
+      'http2: true',
+    ),
+  );
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    const r = await call(session, { 'grpc-timeout': '200m', 'x-request-id': 'mid-body' });
+    assert.equal(r.headers[':status'], 200, "the upstream's head went downstream");
+    assert.equal(r.trailers, undefined, 'cut: never ended as if whole');
+    const line = await gw.logFor('mid-body');
+    assert.equal(line.error, 'client_deadline');
+    assert.equal(line.stage, 'body_streaming');
+    assert.equal(line.details, "client's grpc-timeout of 200 ms reached while streaming the body");
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected'),
+      [],
+    );
+    const upstream = gw.gateway.runtime().upstreams.get('stalling');
+    assert.equal(upstream?.circuit.state, 'closed');
+    assert.equal(upstream?.targets[0].isEjected(performance.now()), false);
   } finally {
     session.destroy();
   }
