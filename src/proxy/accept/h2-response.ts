@@ -211,13 +211,18 @@ export class H2Response implements ResponseSink {
    * stream.close() lets what the stream still holds leave first.
    */
   #answered(): void {
+    // The usual case, a request the client ended: nothing to do.
+    if (this.#requestEnded()) return;
     setImmediate(this.#endRequestSide);
   }
 
-  readonly #endRequestSide = (): void => {
+  #requestEnded(): boolean {
     const stream = this.#stream;
-    if (stream.closed || stream.destroyed || stream.state?.remoteClose === 1) return;
-    stream.close(constants.NGHTTP2_NO_ERROR);
+    return stream.closed || stream.destroyed || stream.state?.remoteClose === 1;
+  }
+
+  readonly #endRequestSide = (): void => {
+    if (!this.#requestEnded()) this.#stream.close(constants.NGHTTP2_NO_ERROR);
   };
 
   write(chunk: Buffer): boolean {
