@@ -70,6 +70,38 @@ function codeOf(err: unknown): string {
   return typeof code === 'string' ? code : '';
 }
 
+/**
+ * The TLS alert the peer ended the connection with, as a failure; undefined when the error is
+ * none. Under TLS 1.3 the client finishes its side of the handshake first, so a server that
+ * refuses it (no client certificate: certificate_required, 116) sends its alert after the
+ * connection looked open, and the request may have been written: the alert is still what ended
+ * it (RFC 9209 §2.3.11), whenever it comes and whatever the version. A server that ends the
+ * handshake with an alert never took the request (its application saw no byte of it), so the
+ * record stays `not_sent` however far the bytes went, as for a refused stream.
+ */
+function tlsAlertFailure(err: unknown, after: string): Failure | undefined {
+  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13|SSL\/TLS)_(?:ALERT_)?([A-Z_]+)$/.exec(codeOf(err));
+  if (alert === null || TLS_ALERTS[alert[1]] === undefined) return undefined;
+  const alertMessage = alert[1].toLowerCase();
+  return new Failure('tls_alert_received', `TLS alert ${alertMessage} received ${after}`, {
+    stage: 'not_sent',
+    unprocessed: true,
+    cause: err,
+    params: { alertId: TLS_ALERTS[alert[1]], alertMessage },
+  });
+}
+
+/**
+ * A connection that ended before the response head: the TLS alert that ended it when there was
+ * one (tlsAlertFailure), else `connection_terminated` at `stage` with `details`.
+ */
+export function connectionDropped(err: unknown, details: string, after: string, stage: Stage): Failure {
+  return (
+    tlsAlertFailure(err, after) ??
+    new Failure('connection_terminated', `${details} ${after}`, { stage, cause: err ?? undefined })
+  );
+}
+
 /** A failure while opening the connection: nothing of the request was sent. */
 export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed: number): Failure {
   if (err instanceof Failure) return err;
@@ -108,14 +140,8 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
   if (CERTIFICATE_CODES.has(code)) {
     return new Failure('tls_certificate_error', `certificate rejected (${code}) ${after}`, init);
   }
-  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13|SSL\/TLS)_(?:ALERT_)?([A-Z_]+)$/.exec(code);
-  if (alert && TLS_ALERTS[alert[1]] !== undefined) {
-    const alertMessage = alert[1].toLowerCase();
-    return new Failure('tls_alert_received', `TLS alert ${alertMessage} received ${after}`, {
-      ...init,
-      params: { alertId: TLS_ALERTS[alert[1]], alertMessage },
-    });
-  }
+  const alert = tlsAlertFailure(err, after);
+  if (alert !== undefined) return alert;
   if (phase === 'tls' || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
     return new Failure('tls_protocol_error', `TLS handshake failed (${code || 'closed'}) ${after}`, init);
   }
@@ -146,7 +172,7 @@ export function classifyExchangeError(err: unknown, stage: Stage, elapsed: numbe
       init,
     );
   }
-  return new Failure('connection_terminated', `${describeDrop(err)} before the response head ${after}`, init);
+  return connectionDropped(err, `${describeDrop(err)} before the response head`, after, stage);
 }
 
 /** How a connection went away, from its socket error (none: the peer closed it). */
@@ -164,15 +190,12 @@ export function isReset(err: unknown): boolean {
 }
 
 /**
- * The client's request body broke while Candor read it: a client that went away (499), or
+ * The client's request body broke while Candor read it: a client that went away (client_closed), or
  * a body that could not be read (400). The fault is downstream, never the upstream's.
  */
 export function classifyRequestBodyError(err: NodeJS.ErrnoException, stage: Stage): Failure {
   if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED') {
-    return new Failure('http_request_error', 'client closed the connection while sending the body', {
-      status: 499,
-      stage,
-    });
+    return new Failure('client_closed', 'client closed the connection while sending the body', { stage });
   }
   // The server says what the client got wrong (a stalled body is a 408); broken framing is a 400.
   const status = (err as { status?: unknown }).status;
@@ -247,6 +270,9 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       cause,
     });
   }
+  // A TLS alert first: Node resets the streams of the session it ended (INTERNAL_ERROR) too.
+  const alert = tlsAlertFailure(end.error, after);
+  if (alert !== undefined) return alert;
   const never = { stage: 'not_sent' as const, cause, unprocessed: end.replayable };
   const { goaway } = end;
   // The GOAWAY first: Node closes the streams above its last stream id as REFUSED_STREAM too,

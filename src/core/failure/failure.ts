@@ -1,4 +1,11 @@
-import { FAILURES, type FailureKind, type FailureType, type Shape, type Stage } from './taxonomy.ts';
+import {
+  CLIENTS_OWN,
+  FAILURES,
+  type FailureKind,
+  type FailureType,
+  type Shape,
+  type Stage,
+} from './taxonomy.ts';
 
 /** Extra RFC 9209 parameters some error types carry. */
 interface FailureParams {
@@ -66,9 +73,29 @@ export class Failure extends Error {
     return this.kind.shape;
   }
 
+  /** The client's own doing (it left, its deadline passed): never judged against a target. */
+  get clientsOwn(): boolean {
+    return CLIENTS_OWN.has(this.type);
+  }
+
   /** True when some of the request may have reached the upstream. */
   get reachedUpstream(): boolean {
     return this.stage !== 'not_sent';
+  }
+
+  /**
+   * The same failure at `stage`, no longer `unprocessed`: the upstream took nothing, but part of a
+   * streamed request body went out with the attempt, and what went cannot be sent again.
+   */
+  spent(stage: Stage): Failure {
+    if (!this.unprocessed) return this.at(stage);
+    return new Failure(this.type, this.details, {
+      stage,
+      status: this.status,
+      params: this.params,
+      retryAfter: this.retryAfter,
+      cause: this.cause,
+    });
   }
 
   /** The same failure, seen at a later stage (a connection error noticed after bytes were written). */

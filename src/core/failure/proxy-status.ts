@@ -13,7 +13,7 @@ import { FAILURES, type FailureType } from './taxonomy.ts';
  * when the config allows exposing it.
  */
 export function failureProxyStatus(proxyName: string, failure: Failure, nextHop: string | undefined): string {
-  let member = `${sfTokenOrString(proxyName)}; error=${failure.type}`;
+  let member = `${sfTokenOrString(proxyName)}; error=${failure.kind.proxyStatus ?? failure.type}`;
   const { params } = failure;
   if (params.rcode !== undefined) member += `; rcode=${sfString(params.rcode)}`;
   if (params.alertId !== undefined) member += `; alert-id=${params.alertId}`;

@@ -3,8 +3,9 @@
  *
  * Status line, Proxy-Status, error body, access log, metrics and retry decisions all read
  * this table; nothing else in Candor writes 502, 503 or 504. Keys are RFC 9209 Proxy-Status
- * error types; statuses follow RFC 9209's recommendation (see DESIGN.md for the two
- * deliberate departures).
+ * error types, but for the client's own doings (client_closed, client_deadline: RFC 9209 has no
+ * type for them), whose `proxyStatus` names the registered type written in their place;
+ * statuses follow RFC 9209's recommendation (see DESIGN.md for the two deliberate departures).
  */
 
 /** The four shapes of an upstream failure, plus who else can be at fault. */
@@ -41,6 +42,7 @@ export type Stage =
  * UNAVAILABLE is the one gRPC clients retry transparently; the others are final.
  */
 export const GRPC_CODES = {
+  CANCELLED: 1,
   DEADLINE_EXCEEDED: 4,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
@@ -110,6 +112,11 @@ export interface FailureKind {
    * strike at any point. The gateway's own records carry the stage each failure did reach.
    */
   readonly furthestStage: Stage;
+  /**
+   * The RFC 9209 type Proxy-Status carries for a type of Candor's own (absent: the key is one):
+   * the registered type it is a case of.
+   */
+  readonly proxyStatus?: string;
 }
 
 export const FAILURES = {
@@ -397,6 +404,37 @@ export const FAILURES = {
     clientMayRetry: false,
     furthestStage: 'not_sent',
   },
+  client_closed: {
+    // Nobody is left to read it: the log's and the metrics' status for a client that left.
+    status: 499,
+    grpc: GRPC_CODES.CANCELLED,
+    shape: 'client',
+    flag: 'CC',
+    retryAfter: false,
+    title: 'Client closed the request',
+    explanation: 'the client closed the connection or cancelled the request before the answer was whole',
+    fix: 'Nothing to fix at the gateway or the upstream; if clients give up often, look at how long they wait.',
+    // Never sent: the client it is about has gone, so no client reads it to decide a retry.
+    clientMayRetry: false,
+    furthestStage: 'not_sent',
+    proxyStatus: 'http_request_error',
+  },
+  client_deadline: {
+    status: 504,
+    grpc: GRPC_CODES.DEADLINE_EXCEEDED,
+    // What happened is the slow shape's, but against the deadline the client chose: it says
+    // nothing about the target (CLIENTS_OWN).
+    shape: 'slow',
+    flag: 'CDL',
+    retryAfter: false,
+    title: "The client's deadline passed",
+    explanation:
+      "the upstream had not answered within the deadline the client itself set (gRPC's grpc-timeout)",
+    fix: 'Give the call a deadline that fits the work, or find why the upstream is slower than the client expects.',
+    clientMayRetry: true,
+    furthestStage: 'body_streaming',
+    proxyStatus: 'http_response_timeout',
+  },
   proxy_internal_error: {
     status: 500,
     grpc: GRPC_CODES.INTERNAL,
@@ -414,3 +452,14 @@ export const FAILURES = {
 export type FailureType = keyof typeof FAILURES;
 
 export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
+
+/**
+ * The client's own doings: it left (client_closed), or its own deadline passed
+ * (client_deadline). The attempt they end says nothing of the target, good or bad: outlier
+ * detection, the circuit and the retry budget never judge it (as Envoy does not count a
+ * downstream reset), whatever deadline a client may choose.
+ */
+export const CLIENTS_OWN: ReadonlySet<FailureType> = new Set<FailureType>([
+  'client_closed',
+  'client_deadline',
+]);

@@ -47,13 +47,8 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       return `the upstream ended the TLS handshake with the alert "${failure.params.alertMessage}". ${failure.kind.fix}`;
     case 'http_response_timeout':
       return `the upstream took the request but sent no response head in ${plan.timeouts.response} ms (the response timeout): it is too slow or stuck. Find what it waits on (a slow query, a lock, CPU); raise timeouts.response only if the work is legitimately that slow.`;
-    case 'connection_terminated': {
-      // Under TLS 1.3 a server's alert (a client certificate it requires) arrives after the handshake.
-      const alert = /ERR_SSL_\w*?ALERT_(\w+)/.exec(failure.details)?.[1]?.toLowerCase();
-      if (alert)
-        return `the upstream ended the TLS session with the alert "${alert}" right after the handshake. Check its TLS settings: it may require a client certificate, or refuse this client.`;
+    case 'connection_terminated':
       return `the upstream ${/reset/.test(failure.details) ? 'reset' : 'closed'} the connection after taking the request, without an answer: it is crashing or restarting. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
-    }
     case 'http_protocol_error':
       if (found?.what.startsWith('an HTTP server with'))
         return `the upstream speaks HTTP, but its response head is invalid (${failure.details}: "${context.badLine ?? found.evidence}"). Fix the response head it writes.`;

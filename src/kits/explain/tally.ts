@@ -179,7 +179,11 @@ export class Tally {
       }
       if ((is5xx || failure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
     }
-    if (failure === 'http_response_timeout' && line.clientDeadlineMs !== undefined) {
+    // A client's own deadline: logged as client_deadline (before, as http_response_timeout).
+    if (
+      (failure === 'client_deadline' || failure === 'http_response_timeout') &&
+      line.clientDeadlineMs !== undefined
+    ) {
       const deadlines = upstream.clientDeadlines;
       deadlines.count++;
       deadlines.minMs = Math.min(deadlines.minMs, line.clientDeadlineMs);

@@ -19,6 +19,11 @@ export interface H2FaultOptions {
   tls?: boolean;
   /** The server's SETTINGS_MAX_CONCURRENT_STREAMS. */
   maxConcurrentStreams?: number;
+  /**
+   * With `tls`: the server requires a client certificate its CA signed and ends the handshake
+   * with an alert when none comes (under TLS 1.3, after the client's side of it was over).
+   */
+  requireClientCertificate?: boolean;
 }
 
 export interface H2Fault extends Fault {
@@ -79,7 +84,14 @@ export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = 
   const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? 100 };
   const certificates = options.tls ? testCertificates() : undefined;
   const server = certificates
-    ? http2.createSecureServer({ ...certificates.localhost, settings, ALPNProtocols: ['h2'] })
+    ? http2.createSecureServer({
+        ...certificates.localhost,
+        settings,
+        ALPNProtocols: ['h2'],
+        ...(options.requireClientCertificate
+          ? { ca: [certificates.ca], requestCert: true, rejectUnauthorized: true }
+          : {}),
+      })
     : http2.createServer({ settings });
   let open = 0;
   let peak = 0;

@@ -12,8 +12,11 @@ import type * as OtelApi from '@opentelemetry/api';
 import type { Context, Span, SpanKind, SpanStatusCode, TraceFlags, Tracer } from '@opentelemetry/api';
 import type { TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { FAILURES } from '../../core/failure/taxonomy.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { RequestRecord } from '../log/request-record.ts';
+
+const CLIENT_CLOSED = FAILURES.client_closed.status;
 
 /** The OpenTelemetry HTTP semantic conventions' attribute names used here (stable since v1.23). */
 const ATTR_CLIENT_ADDRESS = 'client.address';
@@ -249,8 +252,8 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
   }
   const server = spans.server;
   if (record.route !== undefined) server.setAttribute(ATTR_CANDOR_ROUTE, record.route);
-  // 499 is the log's name for "the client left before an answer": nothing was sent.
-  const answered = status > 0 && !(record.clientAborted && status === 499);
+  // 499 (client_closed's) is the log's name for "the client left before an answer": nothing was sent.
+  const answered = status > 0 && !(record.clientAborted && status === CLIENT_CLOSED);
   if (answered) server.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   if (failure !== undefined) {
     // Every failure keeps its RFC 9209 token, a 4xx of Candor's too: error.type says who

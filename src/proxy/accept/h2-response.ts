@@ -8,7 +8,10 @@
  * END_STREAM; otherwise the head goes with what was held, the stream waits for trailers, and
  * end() sends them (or, with none, an empty DATA frame with END_STREAM). A cut response is reset
  * (RST_STREAM INTERNAL_ERROR), never ended as if whole; a response the client's
- * flow-control window keeps from moving for `sendTimeoutMs` is reset with CANCEL.
+ * flow-control window keeps from moving for `sendTimeoutMs` is reset with CANCEL. A whole
+ * answer to a request whose body the client has not ended (HEADERS without END_STREAM, then
+ * nothing) is followed by RST_STREAM NO_ERROR (RFC 9113 §8.1): else the stream, half-closed
+ * on our side only, would hold its connection for as long as the client likes.
  */
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
@@ -195,8 +198,31 @@ export class H2Response implements ResponseSink {
     } catch {
       // A field node:http2 will not send (a name HTTP/2 forbids in trailers): cut, as a
       // response whose end cannot be told whole.
-      this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
+      return this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
     }
+    this.#answered();
+  };
+
+  /**
+   * The whole answer is given to the stream (its END_STREAM after any body, or its trailers).
+   * A request side the client has not ended is closed with RST_STREAM NO_ERROR: the answer
+   * needs nothing more of it (RFC 9113 §8.1). In the next turn: from inside node:http2's own
+   * write of the trailers (wantTrailers), a reset at once would go before them and drop them.
+   * stream.close() lets what the stream still holds leave first.
+   */
+  #answered(): void {
+    // The usual case, a request the client ended: nothing to do.
+    if (this.#requestEnded()) return;
+    setImmediate(this.#endRequestSide);
+  }
+
+  #requestEnded(): boolean {
+    const stream = this.#stream;
+    return stream.closed || stream.destroyed || stream.state?.remoteClose === 1;
+  }
+
+  readonly #endRequestSide = (): void => {
+    if (!this.#requestEnded()) this.#stream.close(constants.NGHTTP2_NO_ERROR);
   };
 
   write(chunk: Buffer): boolean {
@@ -232,13 +258,13 @@ export class H2Response implements ResponseSink {
       this.#pendingHead = undefined;
       const held = this.#bodyless ? undefined : this.#takeHeld();
       this.#respond(head, { endStream: held === undefined });
-      if (held === undefined || this.#stream.destroyed) return;
+      if (held === undefined || this.#stream.destroyed) return this.#answered();
       this.#stream.end(held);
       if (this.#stream.writableLength > 0) this.#armDeadline();
-      return;
+      return this.#answered();
     }
     this.#flushHead();
-    if (this.#bodyless) return;
+    if (this.#bodyless) return this.#answered();
     this.#trailers = trailers;
     this.#stream.end();
     // What is still queued must reach the client within the deadline too.

@@ -376,8 +376,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       upstream.destroy();
       this.finish();
       this.owner.abandoned(
-        new Failure('http_request_error', 'client closed the connection before the switch', {
-          status: 499,
+        new Failure('client_closed', 'client closed the connection before the switch', {
           stage: 'head_received',
         }),
       );
@@ -403,13 +402,17 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseError(_controller: ExchangeController | undefined, error: Failure): void {
     if (this.finished) return;
-    const failure =
+    let failure =
       this.localFailure ??
       this.requestBodyFailure() ??
       classifyExchangeError(error, this.stage, this.record.elapsed());
+    // Never processed (a TLS alert refusing the handshake), but a streamed body was taken from
+    // the client for it: the request cannot go again as it was.
+    if (failure.unprocessed && this.options.body.kind === 'stream' && this.bodySent > 0)
+      failure = failure.spent(this.stage);
     if (isReset(error.cause)) this.record.upstreamReset = true;
-    // The client went away mid-upload: nobody is left to answer (classify.ts: only that is a 499).
-    if (failure.status === 499) {
+    // The client went away mid-upload: nobody is left to answer.
+    if (failure.type === 'client_closed') {
       this.finish();
       return this.owner.abandoned(failure);
     }
@@ -499,10 +502,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
    */
   abandon(): Failure | undefined {
     if (this.finished) return undefined;
-    const gone = new Failure('http_request_error', 'client closed the connection', {
-      status: 499,
-      stage: this.stage,
-    });
+    const gone = new Failure('client_closed', 'client closed the connection', { stage: this.stage });
     const controller = this.controller;
     // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
     this.finish();

@@ -13,9 +13,10 @@ import { buildUpstreamHeaders, withTraceparent } from './request-headers.ts';
 /** What the gateway as a whole puts into every upstream request (the session's Runtime is one). */
 interface GatewayFacts {
   readonly name: string;
-  /** Via entries for HTTP/1.0 and HTTP/1.1 clients. */
+  /** Via entries for HTTP/1.0, HTTP/1.1 and HTTP/2 clients. */
   readonly via10: string;
   readonly via11: string;
+  readonly via2: string;
   /** Clients whose X-Forwarded-* and Forwarded headers are kept. */
   readonly trust: TrustList;
   readonly config: { readonly limits: DownstreamLimits };
@@ -76,7 +77,8 @@ export class UpstreamRequest {
       requestId: record.id,
       traceparent: record.trace.traceparent,
       keepTracestate: record.trace.continued,
-      via: this.#via,
+      // RFC 9110 §7.6.3: the version the request was received with ("2" for HTTP/2).
+      via: head.protocol === 'HTTP/2' ? gateway.via2 : this.#via,
     });
     const rules = to.route.requestHeaders;
     // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.

@@ -73,7 +73,7 @@ export class Attempts implements ExchangeOwner {
       },
       (failure) => {
         this.stopReading = undefined;
-        if (failure.status === 499) this.owner.clientLeft();
+        if (failure.type === 'client_closed') this.owner.clientLeft();
         this.end(failure);
       },
     );
@@ -115,8 +115,11 @@ export class Attempts implements ExchangeOwner {
     exchange.start();
   }
 
-  /** The attempt's outcome goes to passive health, the circuit, the retry budget, the metrics and the log. */
-  private settle(failure: Failure | undefined, status: number | undefined, judged = true): void {
+  /**
+   * The attempt's outcome goes to passive health, the circuit, the retry budget, the metrics and
+   * the log. The client's own doings (it left, its deadline passed) judge nobody.
+   */
+  private settle(failure: Failure | undefined, status: number | undefined): void {
     const current = this.current;
     if (!current || current.settled) return;
     current.settled = true;
@@ -129,7 +132,7 @@ export class Attempts implements ExchangeOwner {
         upstream: this.admitted.upstream,
         target: selection.target,
         failure,
-        judged,
+        judged: failure === undefined || !failure.clientsOwn,
         reused: current.exchange.connectionReused,
         releaseTargetProbe: selection.releaseProbe,
         circuitProbe: selection.circuitProbe,
@@ -203,7 +206,7 @@ export class Attempts implements ExchangeOwner {
    * is counted, once; its outcome judges nobody. An answer the client cut short: its response is over.
    */
   private dropped(failure: Failure): Failure {
-    this.settle(failure, undefined, false);
+    this.settle(failure, undefined);
     this.measure.responseOver(failure.type);
     return failure;
   }
@@ -235,10 +238,10 @@ export class Attempts implements ExchangeOwner {
     this.owner.failed(failure);
     record.stage = 'body_streaming';
     // The head counted as a success; the broken body is a fault of the target all the same,
-    // unless the client broke it (one that did not read): that proves nothing of the target.
+    // unless the client broke it (one that did not read, its own deadline): that proves nothing
+    // of the target.
     const target = this.tried[this.tried.length - 1];
-    // A client that broke the body (one that did not read) proves nothing of the target.
-    if (target && failure.kind.shape !== 'client')
+    if (target && failure.kind.shape !== 'client' && !failure.clientsOwn)
       reportBodyFailure(this.owner.runtime, admitted.upstream, target, failure, performance.now());
     const last = record.tries[record.tries.length - 1];
     if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
@@ -294,7 +297,7 @@ export class Attempts implements ExchangeOwner {
     const gone = cut ? current.exchange.abandon() : undefined;
     if (gone !== undefined) this.dropped(gone);
     // A retry still in backoff will not run: the client is gone.
-    if (current === undefined) this.measure.retryOver('http_request_error');
+    if (current === undefined) this.measure.retryOver('client_closed');
     this.stopReading?.();
     this.finishTimers();
     return gone;

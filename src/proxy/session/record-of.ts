@@ -1,4 +1,5 @@
 import { isGrpcContentType } from '../../core/failure/grpc-answer.ts';
+import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { requestIdsFor } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
@@ -84,6 +85,7 @@ export function refusedRecordOf(
 export function originOf(record: RequestRecord): Origin {
   const last = record.tries[record.tries.length - 1];
   if (last !== undefined && last.status !== undefined) return 'upstream';
-  if (record.clientAborted && (record.status === 499 || record.status === 0)) return 'client';
+  if (record.clientAborted && (record.status === FAILURES.client_closed.status || record.status === 0))
+    return 'client';
   return 'gateway';
 }

@@ -1,6 +1,7 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf } from '../../core/failure/grpc-answer.ts';
+import { FAILURES } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
 import {
   type DownstreamExchange,
@@ -212,7 +213,7 @@ export class RequestSession implements AttemptsOwner {
   clientLeft(): void {
     const { record } = this;
     record.clientAborted = true;
-    if (record.status === 0) record.status = 499;
+    if (record.status === 0) record.status = FAILURES.client_closed.status;
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */

@@ -26,9 +26,10 @@ export interface Runtime {
   readonly metrics: GatewayMetrics;
   /** Span export (the gateway's, shared by every snapshot); undefined when tracing is off. */
   readonly tracing: Tracing | undefined;
-  /** Via entries for HTTP/1.0 and HTTP/1.1 clients, built once. */
+  /** Via entries for HTTP/1.0, HTTP/1.1 and HTTP/2 clients, built once. */
   readonly via10: string;
   readonly via11: string;
+  readonly via2: string;
   /**
    * A cluster worker tells the others (through the primary) of a target it ejected or a
    * circuit it opened, so each does not learn of a dead target on its own; absent in-process.

@@ -7,12 +7,15 @@ import { parseGrpcTimeout } from '../accept/grpc-timeout.ts';
  * One request's total deadline: the upstream's `timeouts.total`, or a gRPC client's own
  * `grpc-timeout` when shorter (past it the client has given up anyway). It spans every attempt
  * and backoff, from the first attempt (after a body read for replay: a client slow to upload is
- * the client's 408, not an upstream's 504) to the end of the response body.
+ * the client's 408, not an upstream's 504) to the end of the response body. The client's own
+ * deadline ends the request as `client_deadline`: it says nothing of the target.
  */
 export class TotalDeadline {
   readonly #limitMs: number;
   /** What set it, for its failure's details. */
   readonly #name: string;
+  /** The client chose it (grpc-timeout): its failure is the client's own, never the target's. */
+  readonly #byClient: boolean;
   #at = 0;
   #timer: NodeJS.Timeout | undefined;
   #passed = false;
@@ -24,7 +27,8 @@ export class TotalDeadline {
       : undefined;
     const byClient = grpc !== undefined && grpc < totalMs;
     this.#limitMs = byClient ? grpc : totalMs;
-    this.#name = `${byClient ? 'grpc-timeout' : 'total timeout'} of ${this.#limitMs} ms`;
+    this.#byClient = byClient;
+    this.#name = `${byClient ? "client's grpc-timeout" : 'total timeout'} of ${this.#limitMs} ms`;
   }
 
   /** Starts the clock, once (later calls do nothing, after stop() too): `expired` runs when it passes. */
@@ -50,12 +54,16 @@ export class TotalDeadline {
    */
   failureAt(reached: Stage): Failure {
     if (reached === 'body_streaming')
-      return new Failure('connection_read_timeout', `${this.#name} reached while streaming the body`, {
-        stage: reached,
-      });
+      return new Failure(
+        this.#byClient ? 'client_deadline' : 'connection_read_timeout',
+        `${this.#name} reached while streaming the body`,
+        { stage: reached },
+      );
     this.#passed = true;
-    return new Failure('http_response_timeout', `no response head within the ${this.#name}`, {
-      stage: reached,
-    });
+    return new Failure(
+      this.#byClient ? 'client_deadline' : 'http_response_timeout',
+      `no response head within the ${this.#name}`,
+      { stage: reached },
+    );
   }
 }

@@ -86,6 +86,7 @@ export function createRuntime(
     tracing,
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
+    via2: `2 ${config.name}`,
     ...(link ? { announce: (news: Announcement) => link.announce(news) } : {}),
     ...(acme ? { acme } : {}),
     async close() {

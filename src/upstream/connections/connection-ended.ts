@@ -1,9 +1,10 @@
 /**
  * A connection that ends under a response, named once for the gateway's connections and for
- * `candor diagnose`: before or inside the head it is connection_terminated, inside the body
- * http_response_incomplete; the socket's error, if any, says how it went away.
+ * `candor diagnose`: before or inside the head it is connection_terminated (tls_alert_received
+ * when a TLS alert ended it), inside the body http_response_incomplete; the socket's error, if
+ * any, says how it went away.
  */
-import { describeDrop, ms } from '../../core/failure/classify.ts';
+import { connectionDropped, describeDrop, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Framing } from '../../core/http1/response-parser.ts';
 
@@ -27,8 +28,5 @@ export function connectionEnded(
     });
   }
   const at = where === 'head' ? 'in the middle of the response head' : 'before the response head';
-  return new Failure('connection_terminated', `${drop} ${at} after ${ms(elapsed)}`, {
-    stage: 'sent',
-    cause: err,
-  });
+  return connectionDropped(err, `${drop} ${at}`, `after ${ms(elapsed)}`, 'sent');
 }

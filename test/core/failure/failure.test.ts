@@ -13,3 +13,20 @@ test('a failure captures no stack frames, its cause keeps its own, and the stack
   assert.equal(Error.stackTraceLimit, limit);
   assert.ok(failure instanceof Error);
 });
+
+test('spent(): an unprocessed failure (a TLS alert refusing the handshake) whose streamed body went out counts as sent', () => {
+  const alert = new Failure('tls_alert_received', 'TLS alert certificate_required received after 1 ms', {
+    unprocessed: true,
+    params: { alertId: 116, alertMessage: 'certificate_required' },
+  });
+  // Unprocessed: it stays not_sent however far the bytes went...
+  assert.equal(alert.at('sent').stage, 'not_sent');
+  // ...unless a streamed body was taken from the client for it: that cannot go again.
+  const spent = alert.spent('sent');
+  assert.equal(spent.stage, 'sent');
+  assert.equal(spent.unprocessed, false);
+  assert.equal(spent.type, 'tls_alert_received');
+  assert.deepEqual(spent.params, { alertId: 116, alertMessage: 'certificate_required' });
+  const plain = new Failure('connection_terminated', 'reset');
+  assert.equal(plain.spent('sent').stage, 'sent');
+});

@@ -33,6 +33,9 @@ test('the stage the gateway records for a classified failure is never beyond the
     ...(['not_sent', 'sent', 'head_received'] as const).map((stage) =>
       classifyExchangeError(errno('ECONNRESET'), stage, 1),
     ),
+    // TLS 1.3: a server's alert refusing the handshake may come after the request was written.
+    classifyExchangeError(errno('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'), 'sent', 1),
+    classifyExchangeError(errno('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'), 'sent', 1).at('sent'),
   ];
   for (const failure of seen) {
     assert.ok(

@@ -167,7 +167,8 @@ test('each failure type says the gRPC status its answers carried', () => {
       '  unreachable: the upstream is not there      3\n',
       '    connection_refused                        3     502  502×3 gRPC 14 UNAVAILABLE×2       refused (3)\n',
       '  slow: the upstream is too slow              1\n',
-      '    http_response_timeout                     1     504  504×1 gRPC 4 DEADLINE_EXCEEDED×1  silent (1)',
+      // The client's own deadline is its own type (issue 31, item 1; it was http_response_timeout).
+      '    client_deadline                           1     504  504×1 gRPC 4 DEADLINE_EXCEEDED×1  silent (1)',
     ].join(''),
   );
 });
@@ -196,8 +197,8 @@ test("the upstream's own gRPC errors are named in what to check first", () => {
       '    likely: nothing is listening at the upstream address: the connection was refused\n',
       '    check:  Start the upstream process, or fix the port in the target URL.\n',
       '  slow (1): the upstream is too slow\n',
-      '    likely: the upstream accepted the request but sent no response within the timeout\n',
-      "    check:  Find what the upstream is waiting on (a slow query, CPU starvation, a lock); raise the route's response timeout only if the work is legitimately that slow.\n",
+      "    likely: the upstream had not answered within the deadline the client itself set (gRPC's grpc-timeout)\n",
+      '    check:  Give the call a deadline that fits the work, or find why the upstream is slower than the client expects.\n',
       "  the upstream's own gRPC errors (1): 14 UNAVAILABLE ×1, passed through in the upstream's own answer (HTTP 200 as a rule), so no 5xx count above shows them\n",
       "    check:  the upstream's own logs at these times: the gRPC status is its word, not the gateway's\n",
     ].join(''),

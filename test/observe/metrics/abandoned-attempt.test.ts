@@ -39,7 +39,7 @@ upstreams:
       sampleValue(all, 'candor_upstream_attempts_total', {
         upstream: 'app',
         target,
-        outcome: 'http_request_error',
+        outcome: 'client_closed',
         reused_connection: 'false',
       }),
       1,
@@ -50,7 +50,7 @@ upstreams:
         target,
         http_request_method: 'GET',
         http_response_status_code: '',
-        error_type: 'http_request_error',
+        error_type: 'client_closed',
       }),
       1,
     );

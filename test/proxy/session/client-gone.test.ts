@@ -47,7 +47,7 @@ test('a client that leaves mid-upload, its body streaming upstream: 499 in the l
     const line = await gw.logFor('up-1');
     assert.equal(line.status, 499);
     assert.equal(line.client_aborted, true);
-    assert.equal(line.error, 'http_request_error');
+    assert.equal(line.error, 'client_closed');
     assert.equal(line.attempts, 1);
     // The attempt's connection does not outlive it, nor do the counts it held.
     const target = app?.targets[0];
@@ -61,7 +61,7 @@ test('a client that leaves mid-upload, its body streaming upstream: 499 in the l
     const labels = {
       upstream: 'app',
       target: new URL(upstream.url).origin,
-      outcome: 'http_request_error',
+      outcome: 'client_closed',
       reused_connection: 'false',
     };
     assert.equal(sampleValue(all, 'candor_upstream_attempts_total', labels), 1);

@@ -97,8 +97,9 @@ test('grpc-timeout shorter than the total timeout is the deadline: DEADLINE_EXCE
     assert.equal(r.headers[':status'], 200);
     assert.equal(r.headers['grpc-status'], '4');
     const line = await gw.logFor(String(r.headers['x-request-id']));
-    assert.equal(line.error, 'http_response_timeout');
-    assert.equal(line.details, 'no response head within the grpc-timeout of 150 ms');
+    // The client's own deadline (issue 31, item 1): it was http_response_timeout.
+    assert.equal(line.error, 'client_deadline');
+    assert.equal(line.details, "no response head within the client's grpc-timeout of 150 ms");
     assert.equal(line.grpc_status, 4);
   } finally {
     await gw.close();

@@ -51,3 +51,25 @@ test('without a client certificate the same target refuses the handshake: 502 tl
     await fault.close();
   }
 });
+
+test('over TLS 1.3 too (the alert comes after the request went out): 502 tls_alert_received, alert-id=116 certificate_required', async () => {
+  // TLS 1.3 (the default): the gateway's side of the handshake is over before the server reads
+  // its (missing) certificate, so the alert arrives after the request was written (issue 31, item 10).
+  const fault = await startClientCertificateRequired();
+  const gw = await startTestGateway(config(fault.url, fault.caPath));
+  try {
+    const res = await request(gw.url, { path: '/mtls13', headers: { 'x-request-id': 'tls13-alert' } });
+    assert.equal(res.status, 502);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^edge-1; error=tls_alert_received; alert-id=116; alert-message="certificate_required"; details="TLS alert certificate_required received after [0-9.]+ ms"; next-hop="app"$/,
+    );
+    assert.equal(fault.received.length, 0, 'the upstream never took the request');
+    const line = await gw.logFor('tls13-alert');
+    assert.equal(line.error, 'tls_alert_received');
+    assert.equal(line.stage, 'not_sent', 'a refused handshake: the upstream never took the request');
+  } finally {
+    await gw.close();
+    await fault.close();
+  }
+});

@@ -123,6 +123,23 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(upstream.received[0].headers[':scheme'], 'https');
   });
 
+  test('h2 to a TLS 1.3 server that requires a client certificate: 502 tls_alert_received, alert-id=116, nothing processed', async () => {
+    const upstream = await keep(startH2(h2Answer, { tls: true, requireClientCertificate: true }));
+    const gw = await gatewayTo(
+      'h2',
+      [upstream.url.replace('127.0.0.1', 'localhost')],
+      `    tls: { ca: ${upstream.caPath} }\n    retries: { attempts: 1 }\n`,
+    );
+    const res = await request(gw.url, { path: '/mtls', headers: { 'x-request-id': 'h2-cert-required' } });
+    assertGatewayError(res, 502, 'tls_alert_received', /^TLS alert certificate_required received/);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /; alert-id=116; alert-message="certificate_required"; /,
+    );
+    assert.equal(upstream.received.length, 0);
+    assert.equal((await gw.logFor('h2-cert-required')).stage, 'not_sent');
+  });
+
   test('h2 to a TLS server that speaks only HTTP/1.1: 502 tls_alert_received (no application protocol), nothing sent', async () => {
     const upstream = await keep(startHttpsEcho());
     const gw = await gatewayTo(

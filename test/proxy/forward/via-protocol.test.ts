@@ -1,0 +1,64 @@
+/**
+ * The Via entry sent upstream names the protocol version the request was received with
+ * (RFC 9110 §7.6.3): `2` over HTTP/2, `1.0` for an HTTP/1.0 request, `1.1` otherwise
+ * (issue 32, item 5: HTTP/2 requests were sent on as `1.1`).
+ */
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { rawRequest } from '../../helpers/http-client.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+const keep = closeAfterAll();
+const upstream = await keep(startEcho());
+const gw = await keep(
+  startTestGateway(
+    `name: edge-test\nroutes: [{ upstream: app }]\nupstreams: { app: { targets: [{ url: "${upstream.url}" }] } }\n`,
+    {},
+    'http2: true',
+  ),
+);
+
+test('a request received over HTTP/2 reaches the upstream with "Via: 2 edge-test", after the client\'s own', async () => {
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    const status = await new Promise<number>((resolve, reject) => {
+      const stream = session.request({ ':path': '/h2', via: '1.1 cdn' });
+      const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+      let code = 0;
+      stream.on('response', (headers) => {
+        code = Number(headers[':status']);
+      });
+      stream.resume();
+      stream.on('error', () => {});
+      stream.on('close', () => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+      stream.end();
+    });
+    assert.equal(status, 200);
+  } finally {
+    session.destroy();
+  }
+  const seen = await upstream.waitForRequest(1);
+  assert.equal(seen.path, '/h2');
+  assert.equal(seen.headers.via, '1.1 cdn, 2 edge-test');
+});
+
+test('an HTTP/1.0 request reaches the upstream with "Via: 1.0 edge-test"; HTTP/1.1 with "1.1 edge-test"', async () => {
+  const old = await rawRequest(gw.port, 'GET /h10 HTTP/1.0\r\nHost: x\r\n\r\n');
+  assert.equal(old.status, 200);
+  const seen10 = await upstream.waitForRequest(2);
+  assert.equal(seen10.path, '/h10');
+  assert.equal(seen10.headers.via, '1.0 edge-test');
+
+  const current = await rawRequest(gw.port, 'GET /h11 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(current.status, 200);
+  const seen11 = await upstream.waitForRequest(3);
+  assert.equal(seen11.path, '/h11');
+  assert.equal(seen11.headers.via, '1.1 edge-test');
+});

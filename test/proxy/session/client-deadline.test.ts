@@ -1,0 +1,194 @@
+/**
+ * A deadline the client chose says nothing about the target (issue 31, item 1): gRPC calls
+ * over h2c with `grpc-timeout: 1m` (or `0m`) to a healthy grpc-js upstream that answers in
+ * 30 ms end as DEADLINE_EXCEEDED, logged `client_deadline` naming the client's grpc-timeout,
+ * and the target is never ejected nor the upstream's circuit opened by them: the next call
+ * without a deadline is answered. Before, each was an http_response_timeout judged against the
+ * target, and a few a second kept a healthy upstream ejected and its circuit open.
+ */
+import assert from 'node:assert/strict';
+import http2, { type IncomingHttpHeaders } from 'node:http2';
+import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+const keep = closeAfterAll();
+const identity = (value: Buffer) => value;
+
+/** A grpc-js server (an h2c upstream) whose one method answers after 30 ms. */
+async function startSlowishService(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = new grpc.Server();
+  server.addService(
+    {
+      Get: {
+        path: '/shop.Orders/Get',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    },
+    {
+      Get(_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
+        setTimeout(() => callback(null, Buffer.from('shipped')), 30);
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
+  );
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+  };
+}
+
+/** A gRPC message frame: not compressed, its length, its bytes. */
+const message = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
+
+interface Answer {
+  headers: IncomingHttpHeaders;
+  trailers: IncomingHttpHeaders | undefined;
+}
+
+/** One unary gRPC call over h2c, with these extra headers; bounded in time. */
+function call(session: http2.ClientHttp2Session, headers: Record<string, string>): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/shop.Orders/Get',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...headers,
+    });
+    const answer: Answer = { headers: {}, trailers: undefined };
+    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+    stream.on('response', (h) => {
+      answer.headers = h;
+    });
+    stream.on('trailers', (t) => {
+      answer.trailers = t;
+    });
+    stream.resume();
+    stream.on('error', () => {});
+    stream.on('close', () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    stream.end(message);
+  });
+}
+
+test("twenty calls cut by the client's own grpc-timeout: DEADLINE_EXCEEDED, logged as the client's deadline, the target kept and the circuit closed", async () => {
+  const service = await keep(startSlowishService());
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - upstream: orders
+upstreams:
+  orders:
+    protocol: h2c
+    targets: [{ url: "http://127.0.0.1:${service.port}" }]
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 3, base_ejection_time: 30s }
+    circuit_breaker: { consecutive_failures: 5, open_time: 30s }
+`,
+      {},
+      'http2: true',
+    ),
+  );
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    for (let i = 0; i < 20; i++) {
+      const timeout = i % 4 === 3 ? '0m' : '1m';
+      const r = await call(session, { 'grpc-timeout': timeout, 'x-request-id': `deadline-${i}` });
+      assert.equal(r.headers[':status'], 200, `call ${i}`);
+      assert.equal(r.headers['grpc-status'], '4', `call ${i}: DEADLINE_EXCEEDED`);
+      const ms = timeout === '0m' ? 0 : 1;
+      // On the wire, the registered RFC 9209 type; the details say whose deadline it was.
+      assert.equal(
+        r.headers['proxy-status'],
+        `edge-1; error=http_response_timeout; details="no response head within the client's grpc-timeout of ${ms} ms"; next-hop="orders"`,
+      );
+      assert.match(String(r.headers['grpc-message']), /^client_deadline: /);
+      const line = await gw.logFor(`deadline-${i}`);
+      assert.equal(line.status, 504);
+      assert.equal(line.grpc_status, 4);
+      assert.equal(line.error, 'client_deadline');
+      assert.equal(line.details, `no response head within the client's grpc-timeout of ${ms} ms`);
+    }
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected'),
+      [],
+      'no ejection for the clients’ deadlines',
+    );
+    const upstream = gw.gateway.runtime().upstreams.get('orders');
+    assert.ok(upstream);
+    assert.equal(upstream.circuit.stateAt(performance.now()), 'closed');
+    assert.equal(upstream.targets[0].isEjected(performance.now()), false);
+    assert.equal(upstream.targets[0].consecutiveFailures, 0);
+
+    // Every other client is served as before.
+    const ok = await call(session, { 'x-request-id': 'no-deadline' });
+    assert.equal(ok.headers[':status'], 200);
+    assert.equal(ok.trailers?.['grpc-status'], '0');
+    assert.equal(ok.headers['proxy-status'], undefined);
+  } finally {
+    session.destroy();
+  }
+});
+
+test("the client's deadline passing mid-body cuts the stream, logged as the client's deadline, and ejects nothing", async () => {
+  // Sends its head and one message, then nothing: a stream the client's deadline ends.
+  const stalling = await keep(
+    startH2((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write(message);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - upstream: stalling
+upstreams:
+  stalling:
+    protocol: h2c
+    targets: [{ url: "${stalling.url}" }]
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 30s }
+    circuit_breaker: { consecutive_failures: 1, open_time: 30s }
+`,
+      {},
+      'http2: true',
+    ),
+  );
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    const r = await call(session, { 'grpc-timeout': '200m', 'x-request-id': 'mid-body' });
+    assert.equal(r.headers[':status'], 200, "the upstream's head went downstream");
+    assert.equal(r.trailers, undefined, 'cut: never ended as if whole');
+    const line = await gw.logFor('mid-body');
+    assert.equal(line.error, 'client_deadline');
+    assert.equal(line.stage, 'body_streaming');
+    assert.equal(line.details, "client's grpc-timeout of 200 ms reached while streaming the body");
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected'),
+      [],
+    );
+    const upstream = gw.gateway.runtime().upstreams.get('stalling');
+    assert.equal(upstream?.circuit.stateAt(performance.now()), 'closed');
+    assert.equal(upstream?.targets[0].isEjected(performance.now()), false);
+  } finally {
+    session.destroy();
+  }
+});
