@@ -16,7 +16,7 @@ import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 
 import type { ClusterLink } from './cluster-link.ts';
-import { Drain } from './drain.ts';
+import { closeListener, Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
 import { listenerKey, planListeners, unchangeableProblems } from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
@@ -55,7 +55,12 @@ export interface Gateway {
   /** Applies a runtime change that RuntimeChanges.check accepted for the running config. */
   apply(change: RuntimeChange): void;
   status(): GatewayStatus;
-  /** Stops accepting, lets in-flight requests finish, closes upstream pools, exports the last spans and flushes the log. */
+  /**
+   * A program's own way out: the drain without its delay. Stops accepting, lets in-flight
+   * requests finish until `drain.timeout` and cuts what is still open then (tunnels included),
+   * closes upstream pools, exports the last spans and flushes the log. Once any of `drain()`,
+   * `drainNow()` or `close()` has begun, the others return the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -228,8 +233,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   // The drain works on the listeners open when it runs: a reload may have added or removed some.
   const drain = new Drain(listeners, () => runtime.config.drain, logger);
   let drained: Promise<void> | undefined;
-  const drainGateway = () => {
-    drained ??= drain.run().then(async () => {
+  const drainGateway = (withDelay: boolean) => {
+    drained ??= drain.run({ withDelay }).then(async () => {
       await metricsListener?.close();
       closing = true;
       discoveries?.stop();
@@ -293,8 +298,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     for (const l of closing) listeners.splice(listeners.indexOf(l), 1);
     listeners.push(...opened);
     for (const l of opened) logListening(logger, l);
-    // Closing waits for the requests in flight on them; the reload does not.
-    for (const l of closing) void l.close();
+    // Closing waits for the requests in flight on them, until drain.timeout; the reload does not.
+    for (const l of closing) void closeListener(l, next.drain.timeout);
     const names = (config: GatewayConfig) => Object.keys(config.upstreams);
     const outcome: ReloadOutcome = {
       config_hash: hash,
@@ -326,10 +331,10 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     get draining() {
       return drain.started;
     },
-    drain: drainGateway,
+    drain: () => drainGateway(true),
     drainNow() {
       drain.now();
-      return drainGateway();
+      return drainGateway(true);
     },
     changes,
     reload(next) {
@@ -346,15 +351,9 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       changes.applyTo(runtime.upstreams.values());
     },
     status: () => gatewayStatus(runtime, changes, hash, gateway.draining, { store, discovered }),
-    async close() {
-      await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
-      closing = true;
-      discoveries?.stop();
-      await store?.close();
-      await runtime.close();
-      await tracing?.shutdown();
-      await flushed();
-    },
+    // The drain without its delay: a connection that never closes (a half-open tunnel) is cut
+    // at drain.timeout rather than holding the program until its own idle timeout.
+    close: () => drainGateway(false),
   };
   return gateway;
 }
