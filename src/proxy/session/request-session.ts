@@ -1,6 +1,7 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf } from '../../core/failure/grpc-answer.ts';
+import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import {
   type DownstreamExchange,
@@ -298,13 +299,25 @@ export class RequestSession implements AttemptsOwner {
     const close = !this.exchange.bodyComplete;
     if (close) headers.push('connection', 'close');
     const edit = this.responseEdit();
-    response.sendHead(answer.status, '', edit === undefined ? headers : edit(headers), close);
+    response.sendHead(
+      answer.status,
+      REASONS[answer.status] ?? '',
+      edit === undefined ? headers : edit(headers),
+      close,
+    );
     response.end();
   }
 
   #answerOptions(): void {
     this.record.status = 200;
-    this.response.sendHead(200, '', ['allow', ALLOW, 'content-length', '0', 'x-request-id', this.record.id]);
+    this.response.sendHead(200, REASONS[200], [
+      'allow',
+      ALLOW,
+      'content-length',
+      '0',
+      'x-request-id',
+      this.record.id,
+    ]);
     this.response.end();
   }
 

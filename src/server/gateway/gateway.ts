@@ -1,6 +1,7 @@
 import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { REASONS } from '../../core/failure/wording.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 import { createLogger, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
@@ -368,7 +369,7 @@ function logListening(logger: Logger, listener: Listener): void {
 function answerProbe(response: ResponseSink, which: 'live' | 'ready', draining: boolean): void {
   const { status, body } = probeAnswer(which, draining);
   const bytes = Buffer.from(body);
-  response.sendHead(status, '', [
+  response.sendHead(status, REASONS[status] ?? '', [
     'content-type',
     'application/json',
     'cache-control',
