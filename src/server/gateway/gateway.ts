@@ -19,7 +19,13 @@ import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
-import { listenerKey, planListeners, unchangeableProblems } from './reload-plan.ts';
+import {
+  listenerKey,
+  planListeners,
+  type RouteChanges,
+  routeChanges,
+  unchangeableProblems,
+} from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
 import { type RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
@@ -70,6 +76,7 @@ export interface ReloadOutcome {
   readonly config_hash: string;
   readonly listeners: { readonly kept: number; readonly added: string[]; readonly removed: string[] };
   readonly upstreams: { readonly kept: string[]; readonly added: string[]; readonly removed: string[] };
+  readonly routes: RouteChanges;
   /** Runtime changes dropped because their target or route left the config. */
   readonly dropped_changes: string[];
 }
@@ -314,6 +321,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         added: names(next).filter((n) => !Object.hasOwn(before.upstreams, n)),
         removed: names(before).filter((n) => !Object.hasOwn(next.upstreams, n)),
       },
+      routes: routeChanges(before, next),
       dropped_changes: dropped,
     };
     for (const what of dropped)
