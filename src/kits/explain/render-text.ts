@@ -4,7 +4,7 @@ import type { StormHealth } from './health-report.ts';
 import { MAX_LINE } from './line-stream.ts';
 import type { PlaceRow, Report, StormRow } from './report.ts';
 import { clock, duration, percent, rate, table } from './text-table.ts';
-import type { TimeoutFinding } from './timeout-advice.ts';
+import { MIN_FOR_P99, type TimeoutFinding } from './timeout-advice.ts';
 
 const MAX_ROWS = 15;
 
@@ -206,7 +206,8 @@ function deadlines(d: NonNullable<TimeoutFinding['clientDeadlines']>): string {
   return `grpc-timeout of ${d.minMs === d.maxMs ? d.minMs : `${d.minMs}–${d.maxMs}`} ms`;
 }
 
-function timeout(t: TimeoutFinding): string {
+/** One upstream's timeout finding, as the Timeouts section tells it. */
+export function timeoutText(t: TimeoutFinding): string {
   const client = t.clientDeadlines;
   if (t.verdict === 'client_deadline' && client !== undefined)
     return [
@@ -230,18 +231,32 @@ function timeout(t: TimeoutFinding): string {
     );
   }
   const p99 = t.answeredP99Ms;
+  // A p99 of fewer than MIN_FOR_P99 requests is their slowest one: it is named as such, and
+  // no timeout is suggested from it.
+  const measured =
+    t.suggestedMs === undefined
+      ? `slowest ${duration(p99 ?? 0)} of ${t.answered}`
+      : `p99 ${duration(p99 ?? 0)} of ${t.answered}`;
+  const tooFew = `    ${t.answered} answered requests are too few to suggest a value from: a p99 takes ${MIN_FOR_P99}`;
+  const suggested = `about ${duration(t.suggestedMs ?? 0)} (p99 × 1.5, from ${t.answered} answered requests)`;
   switch (t.verdict) {
     case 'timeout_cuts_slow_work':
       lines.push(
-        `  answered requests: p99 ${duration(p99 ?? 0)} (${t.answered}), close to the timeout: it cuts legitimately slow work`,
-        `  → if the work is meant to take that long, set the response timeout to about ${duration(t.suggestedMs ?? 0)} (p99 × 1.5); otherwise find what makes it slow`,
+        `  answered requests: ${measured}, close to the timeout: it cuts legitimately slow work`,
+        t.suggestedMs === undefined
+          ? '  → if the work is meant to take that long, raise the response timeout; otherwise find what makes it slow'
+          : `  → if the work is meant to take that long, set the response timeout to ${suggested}; otherwise find what makes it slow`,
       );
+      if (t.suggestedMs === undefined) lines.push(tooFew);
       break;
     case 'upstream_hangs':
       lines.push(
-        `  answered requests: p99 ${duration(p99 ?? 0)} (${t.answered}), far below it: these requests hung, the timeout is not what failed`,
-        `  → find what the upstream waits on; a response timeout of about ${duration(t.suggestedMs ?? 0)} (p99 × 1.5) would fail hung requests sooner`,
+        `  answered requests: ${measured}, far below it: these requests hung, the timeout is not what failed`,
+        t.suggestedMs === undefined
+          ? '  → find what the upstream waits on'
+          : `  → find what the upstream waits on; a response timeout of ${suggested} would fail hung requests sooner`,
       );
+      if (t.suggestedMs === undefined) lines.push(tooFew);
       break;
     case 'nothing_to_compare':
       lines.push(
@@ -325,7 +340,7 @@ export function renderText(report: Report): string {
         ? 'Storms\n  none found: no request has a time (the log_format writes none), and storms need times'
         : `Storms (buckets of ${bucket(report.bucketSeconds)})\n  none: no upstream's 5xx rose well above its usual rate${untimed}`,
   );
-  if (report.timeouts.length > 0) sections.push(`Timeouts\n${report.timeouts.map(timeout).join('\n')}`);
+  if (report.timeouts.length > 0) sections.push(`Timeouts\n${report.timeouts.map(timeoutText).join('\n')}`);
   const advice = checks(report);
   if (advice) sections.push(advice);
   if (report.notes.length > 0) sections.push(`Notes\n${report.notes.map((n) => `  - ${n}`).join('\n')}`);
