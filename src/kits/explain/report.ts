@@ -263,6 +263,15 @@ export function buildReport(
     .filter((note): note is string => note !== undefined);
   const causeNote = unjoinedCauses(tally, files, readers);
   if (causeNote !== undefined) notes.push(causeNote);
+  for (const file of files) {
+    const partial = readerFor(file.format, readers)?.partial;
+    if (partial !== undefined && file.skipped > 0) {
+      const quoted = (file.unread ?? [])
+        .map((l) => `\n      line ${l.line}: ${l.text.slice(0, 160)}`)
+        .join('');
+      notes.push(`${file.path}: ${file.skipped} lines not read; ${partial}. The first of them:${quoted}`);
+    }
+  }
   for (const file of files)
     if (file.stepsBack > 0)
       notes.push(

@@ -208,11 +208,12 @@ Statuses
   503  79  45.4%
 
 Failures by shape and type
-                                            count  status  logged as  where
-  unreachable: the upstream is not there        4
-    connection_refused                          4     502  503×4      be_app (4)
-  gateway: the gateway answered on its own     75
-    destination_unavailable                    75     503  503×75     be_app (59), be_sick (16)
+                                              count  status  logged as  where
+  unreachable: the upstream is not there          4
+    connection_refused                            4     502  503×4      be_app (4)
+  gateway: the gateway answered on its own       75
+    destination_unavailable                      75     503  503×75     be_app (59), be_sick (16)
+  backend left with no server (health lines)      4                     be_sick (1), be_unaccepting (1), be_hang (1), be_app (1)
 
 Who made the 5xx
                                       made by the proxy  passed through from the upstream  cannot tell
@@ -252,6 +253,10 @@ What to check first
   gateway (75): the gateway answered on its own
     likely: every target of the upstream is out of rotation (unhealthy or circuit open)
     check:  Bring a target back: check the health check failures recorded for each target.
+  be_unaccepting had no server left: every request to it got the proxy's 503 meanwhile
+    check:  the Health section: why each of be_unaccepting's servers went DOWN, and whether it came back
+  be_hang had no server left: every request to it got the proxy's 503 meanwhile
+    check:  the Health section: why each of be_hang's servers went DOWN, and whether it came back
 
 Notes
   - HAProxy's stderr lines carry no time of their own: they are placed at the time docker (or journald) received them; its access log lines' dates have no zone (read as local time: set TZ to match).
