@@ -64,7 +64,8 @@ test("the public entry points the section names are package.json's exports, and 
   const said = [...sentence.matchAll(/Nothing else is public but[^.]*/g)].map((m) => m[0]).join(' ');
   const named = [...said.matchAll(/\[`([^`]+)`\]/g)].map((m) => m[1]).sort();
   assert.deepEqual(named, subpaths.map((path) => `${PACKAGE.name}${path.slice(1)}`).sort());
-  for (const entry of named) assert.ok(lines.includes(`## ${entry}`), `the README has a "## ${entry}" section`);
+  for (const entry of named)
+    assert.ok(lines.includes(`## ${entry}`), `the README has a "## ${entry}" section`);
 });
 
 test("the ways-out table names the Gateway's drain(), drainNow() and close(), each documented", () => {
