@@ -299,25 +299,15 @@ export class RequestSession implements AttemptsOwner {
     const close = !this.exchange.bodyComplete;
     if (close) headers.push('connection', 'close');
     const edit = this.responseEdit();
-    response.sendHead(
-      answer.status,
-      REASONS[answer.status] ?? '',
-      edit === undefined ? headers : edit(headers),
-      close,
-    );
+    const head = edit === undefined ? headers : edit(headers);
+    response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
     response.end();
   }
 
   #answerOptions(): void {
     this.record.status = 200;
-    this.response.sendHead(200, REASONS[200], [
-      'allow',
-      ALLOW,
-      'content-length',
-      '0',
-      'x-request-id',
-      this.record.id,
-    ]);
+    const head = ['allow', ALLOW, 'content-length', '0', 'x-request-id', this.record.id];
+    this.response.sendHead(200, REASONS[200], head);
     this.response.end();
   }
 
