@@ -23,14 +23,15 @@ export type ConfigObject = RawConfig;
 
 /**
  * Starts a gateway on a validated config and resolves once every listener is bound. It runs
- * until `close()`; signals are the program's to handle.
+ * until `drain()`, `drainNow()` or `close()` (none waits past `drain.timeout`); signals are the
+ * program's to handle.
  *
  * @example
  * import { loadConfigFile, startGateway } from 'candor';
  *
  * const gateway = await startGateway(await loadConfigFile('candor.yaml'));
  * console.log(`listening on port ${gateway.listeners[0].port()}`);
- * process.once('SIGTERM', () => gateway.close());
+ * process.once('SIGTERM', () => gateway.drain());
  */
 export function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   return start(config, options);

@@ -16,14 +16,20 @@ interface HealthRow {
   readonly reason?: string;
   readonly failure?: string;
   readonly count: number;
-  readonly first: string;
-  readonly last: string;
+  /** When it first and last happened; absent for lines with no time (told in reading order). */
+  readonly first?: string;
+  readonly last?: string;
 }
 
 export interface HealthSummary {
   /** Health events read (the rows count the first HEALTH_EVENTS_KEPT of them). */
   readonly events: number;
   readonly changes: readonly HealthRow[];
+  /**
+   * Backends the proxy said had no server left, with how many times: a failure whatever the
+   * access lines say (a backend nobody asked for while it had none still had none).
+   */
+  readonly noServer: ReadonlyArray<{ readonly upstream: string; readonly count: number }>;
 }
 
 /** A health event near a storm, placed relative to its first 5xx. */
@@ -38,6 +44,7 @@ export interface StormHealth {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNone = (ms: number) => (Number.isNaN(ms) ? undefined : iso(ms));
 const nameOf = (event: HealthEvent) => event.target ?? event.upstream ?? '-';
 
 /** The health changes, one row per server, state and reason, in the order they first happened. */
@@ -49,22 +56,29 @@ export function healthSummary(tally: Tally): HealthSummary {
     if (row === undefined) rows.set(key, { event, count: 1, first: event.time, last: event.time });
     else {
       row.count++;
-      row.first = Math.min(row.first, event.time);
-      row.last = Math.max(row.last, event.time);
+      // A line with no time (NaN) does not move them: a row is dated by the lines that have one.
+      if (!Number.isNaN(event.time)) {
+        row.first = Number.isNaN(row.first) ? event.time : Math.min(row.first, event.time);
+        row.last = Number.isNaN(row.last) ? event.time : Math.max(row.last, event.time);
+      }
     }
   }
-  const changes = [...rows.values()]
-    .sort((a, b) => a.first - b.first)
-    .map(({ event, count, first, last }) => ({
-      name: nameOf(event),
-      state: event.state,
-      reason: event.reason,
-      failure: event.failure,
-      count,
-      first: iso(first),
-      last: iso(last),
-    }));
-  return { events: tally.healthEvents, changes };
+  const all = [...rows.values()];
+  // Lines without a time are told in the order they were read (the proxy's own order).
+  if (all.every((row) => !Number.isNaN(row.first))) all.sort((a, b) => a.first - b.first);
+  const changes = all.map(({ event, count, first, last }) => ({
+    name: nameOf(event),
+    state: event.state,
+    reason: event.reason,
+    failure: event.failure,
+    count,
+    first: isoOrNone(first),
+    last: isoOrNone(last),
+  }));
+  const noServer = changes
+    .filter((row) => row.state === 'no-server')
+    .map((row) => ({ upstream: row.name, count: row.count }));
+  return { events: tally.healthEvents, changes, noServer };
 }
 
 /** The health events of `upstream` from a minute before a storm to shortly after it. */

@@ -28,6 +28,12 @@ export interface LogReader {
    * written in it (HAProxy's stderr without times), or undefined when it can.
    */
   refuse?(sample: readonly string[]): string | undefined;
+  /**
+   * A reader that reads only some of a file's lines (HAProxy's health lines among access lines
+   * in a format it was not given): such a file is not refused for the rest, which are counted
+   * as skipped and quoted in the report with this, which says how to read them.
+   */
+  readonly partial?: string;
   /** What this format cannot say, told once in the report when a file of it was read. */
   readonly blindSpot?: string;
 }

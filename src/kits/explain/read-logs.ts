@@ -6,6 +6,7 @@ import { LogCursor, type NumberedLine, SKIPPED_QUOTED } from './log-cursor.ts';
 import type { LogReader } from './log-reader.ts';
 import type { LogRecord } from './log-record.ts';
 import { startProgress } from './progress.ts';
+import { haproxyHealthReader } from './readers/haproxy-health-reader.ts';
 import { Tally } from './tally.ts';
 
 interface ReadOptions {
@@ -49,6 +50,8 @@ export interface FileRead {
   readonly stepsBack: number;
   /** The line of the first of them. */
   readonly firstStepBack?: number;
+  /** A file read in part (LogReader.partial): the first lines left unread, quoted in the report. */
+  readonly unread?: readonly NumberedLine[];
 }
 
 export { LogFormatError };
@@ -142,7 +145,7 @@ export async function readLogs(
   }
   for (const c of cursors) {
     // Never silent: a file mostly not in its format is refused, not reported on in part.
-    if (c.reader !== EMPTY && !enoughOf(c.parsed, c.lines))
+    if (c.reader !== EMPTY && c.reader.partial === undefined && !enoughOf(c.parsed, c.lines))
       throw tooFew(c.source.path, c.reader, c.parsed, c.lines, 'its', c.skippedLines, [
         ...READERS,
         ...[...used.values()].filter((r) => !READERS.includes(r) && r !== EMPTY),
@@ -162,6 +165,7 @@ export async function readLogs(
     errors5xx: c.errors5xx,
     stepsBack: c.stepsBack,
     ...(c.firstStepBack === undefined ? {} : { firstStepBack: c.firstStepBack }),
+    ...(c.reader.partial === undefined ? {} : { unread: c.skippedLines }),
   }));
   return { tally, files, readers: [...used.values()] };
 }
@@ -185,6 +189,11 @@ function pick(
     return reader;
   }
   const best = bestFormat(texts, readers);
-  if (best === undefined || !enoughOf(best.hits, texts.length)) throw undetected(path, sample, readers, best);
+  if (best === undefined || !enoughOf(best.hits, texts.length)) {
+    // Lines no format reads, among them HAProxy's own about its servers: its health story is
+    // told from those, and the rest are quoted with how to read them (never silent).
+    if (sniffed(haproxyHealthReader, texts) > 0) return haproxyHealthReader;
+    throw undetected(path, sample, readers, best);
+  }
   return best.reader;
 }

@@ -4,7 +4,7 @@ import type { StormHealth } from './health-report.ts';
 import { MAX_LINE } from './line-stream.ts';
 import type { PlaceRow, Report, StormRow } from './report.ts';
 import { clock, duration, percent, rate, table } from './text-table.ts';
-import type { TimeoutFinding } from './timeout-advice.ts';
+import { MIN_FOR_P99, type TimeoutFinding } from './timeout-advice.ts';
 
 const MAX_ROWS = 15;
 
@@ -67,6 +67,12 @@ function failures(report: Report): string {
     rows.push(['retried attempts, failure not logged', String(report.untypedRetries), '', '', '']);
   if (report.clientAborted > 0)
     rows.push(['client left before the answer', String(report.clientAborted), '', '', '']);
+  const noServer = report.health.noServer;
+  if (noServer.length > 0) {
+    const times = noServer.reduce((sum, b) => sum + b.count, 0);
+    const where = noServer.map((b) => `${b.upstream} (${b.count})`).join(', ');
+    rows.push(['backend left with no server (health lines)', String(times), '', '', where]);
+  }
   if (rows.length === 1) return 'Failures\n  none';
   return `Failures by shape and type\n${table(rows, [1, 2])}`;
 }
@@ -175,8 +181,8 @@ function health(report: Report, withDate: boolean): string {
     h.name,
     h.state === 'no-server' ? 'no server' : STATE_WORDS[h.state],
     String(h.count),
-    clock(h.first, withDate),
-    h.count > 1 ? clock(h.last, withDate) : '',
+    h.first === undefined ? 'no time' : clock(h.first, withDate),
+    h.count > 1 && h.last !== undefined ? clock(h.last, withDate) : '',
     h.state === 'no-server' ? '' : (h.reason ?? ''),
   ]);
   const head = ['', 'state', 'count', 'first', 'last', 'reason'];
@@ -206,7 +212,8 @@ function deadlines(d: NonNullable<TimeoutFinding['clientDeadlines']>): string {
   return `grpc-timeout of ${d.minMs === d.maxMs ? d.minMs : `${d.minMs}–${d.maxMs}`} ms`;
 }
 
-function timeout(t: TimeoutFinding): string {
+/** One upstream's timeout finding, as the Timeouts section tells it. */
+export function timeoutText(t: TimeoutFinding): string {
   const client = t.clientDeadlines;
   if (t.verdict === 'client_deadline' && client !== undefined)
     return [
@@ -230,18 +237,32 @@ function timeout(t: TimeoutFinding): string {
     );
   }
   const p99 = t.answeredP99Ms;
+  // A p99 of fewer than MIN_FOR_P99 requests is their slowest one: it is named as such, and
+  // no timeout is suggested from it.
+  const measured =
+    t.suggestedMs === undefined
+      ? `slowest ${duration(p99 ?? 0)} of ${t.answered}`
+      : `p99 ${duration(p99 ?? 0)} of ${t.answered}`;
+  const tooFew = `    ${t.answered} answered requests are too few to suggest a value from: a p99 takes ${MIN_FOR_P99}`;
+  const suggested = `about ${duration(t.suggestedMs ?? 0)} (p99 × 1.5, from ${t.answered} answered requests)`;
   switch (t.verdict) {
     case 'timeout_cuts_slow_work':
       lines.push(
-        `  answered requests: p99 ${duration(p99 ?? 0)} (${t.answered}), close to the timeout: it cuts legitimately slow work`,
-        `  → if the work is meant to take that long, set the response timeout to about ${duration(t.suggestedMs ?? 0)} (p99 × 1.5); otherwise find what makes it slow`,
+        `  answered requests: ${measured}, close to the timeout: it cuts legitimately slow work`,
+        t.suggestedMs === undefined
+          ? '  → if the work is meant to take that long, raise the response timeout; otherwise find what makes it slow'
+          : `  → if the work is meant to take that long, set the response timeout to ${suggested}; otherwise find what makes it slow`,
       );
+      if (t.suggestedMs === undefined) lines.push(tooFew);
       break;
     case 'upstream_hangs':
       lines.push(
-        `  answered requests: p99 ${duration(p99 ?? 0)} (${t.answered}), far below it: these requests hung, the timeout is not what failed`,
-        `  → find what the upstream waits on; a response timeout of about ${duration(t.suggestedMs ?? 0)} (p99 × 1.5) would fail hung requests sooner`,
+        `  answered requests: ${measured}, far below it: these requests hung, the timeout is not what failed`,
+        t.suggestedMs === undefined
+          ? '  → find what the upstream waits on'
+          : `  → find what the upstream waits on; a response timeout of ${suggested} would fail hung requests sooner`,
       );
+      if (t.suggestedMs === undefined) lines.push(tooFew);
       break;
     case 'nothing_to_compare':
       lines.push(
@@ -264,6 +285,21 @@ function checks(report: Report): string {
     lines.push(`  ${shape.shape} (${shape.count}): ${shape.headline}`);
     lines.push(`    likely: ${shape.likelyCause}`);
     lines.push(`    check:  ${shape.firstCheck}`);
+  }
+  // Where the access lines already show the proxy's 503s for it, the gateway row above says it.
+  const told = new Set(
+    report.shapes.flatMap((s) =>
+      s.types
+        .filter((t) => t.type === 'destination_unavailable')
+        .flatMap((t) => t.upstreams.map((u) => u.upstream)),
+    ),
+  );
+  for (const { upstream } of report.health.noServer) {
+    if (told.has(upstream)) continue;
+    lines.push(`  ${upstream} had no server left: every request to it got the proxy's 503 meanwhile`);
+    lines.push(
+      `    check:  the Health section: why each of ${upstream}'s servers went DOWN, and whether it came back`,
+    );
   }
   if (report.upstreamOwn5xx > 0) {
     lines.push(
@@ -299,7 +335,9 @@ function checks(report: Report): string {
 /** The report for people, as plain text. */
 export function renderText(report: Report): string {
   const withDate = report.from !== undefined && report.from.slice(0, 10) !== report.to?.slice(0, 10);
-  const sections = [header(report), statuses(report)];
+  // A file read for its health lines alone has no requests: no statuses, upstreams or storms to show.
+  const requests = report.requests > 0 || report.failedAttempts > 0;
+  const sections = requests ? [header(report), statuses(report)] : [header(report)];
   const spoken = protocols(report);
   if (spoken) sections.push(spoken);
   sections.push(failures(report));
@@ -307,7 +345,7 @@ export function renderText(report: Report): string {
   if (grpcStatuses) sections.push(grpcStatuses);
   const made = producers(report);
   if (made) sections.push(made);
-  sections.push(places('Upstreams', report.upstreams, withDate));
+  if (requests) sections.push(places('Upstreams', report.upstreams, withDate));
   const sameAsUpstreams = report.targets.every((t) => report.upstreams.some((u) => u.name === t.name));
   if (report.targets.length > 0 && !sameAsUpstreams)
     sections.push(places('Targets', report.targets, withDate));
@@ -318,14 +356,15 @@ export function renderText(report: Report): string {
       : '';
   // The error log's attempts have times of their own: a storm of them is shown even when no
   // request has one.
-  sections.push(
-    report.storms.length > 0
-      ? `Storms (buckets of ${bucket(report.bucketSeconds)})\n${report.storms.map((s) => storm(s, withDate)).join('\n')}${untimed}`
-      : report.untimed === report.requests && report.requests > 0
-        ? 'Storms\n  none found: no request has a time (the log_format writes none), and storms need times'
-        : `Storms (buckets of ${bucket(report.bucketSeconds)})\n  none: no upstream's 5xx rose well above its usual rate${untimed}`,
-  );
-  if (report.timeouts.length > 0) sections.push(`Timeouts\n${report.timeouts.map(timeout).join('\n')}`);
+  if (requests || report.storms.length > 0)
+    sections.push(
+      report.storms.length > 0
+        ? `Storms (buckets of ${bucket(report.bucketSeconds)})\n${report.storms.map((s) => storm(s, withDate)).join('\n')}${untimed}`
+        : report.untimed === report.requests && report.requests > 0
+          ? 'Storms\n  none found: no request has a time (the log_format writes none), and storms need times'
+          : `Storms (buckets of ${bucket(report.bucketSeconds)})\n  none: no upstream's 5xx rose well above its usual rate${untimed}`,
+    );
+  if (report.timeouts.length > 0) sections.push(`Timeouts\n${report.timeouts.map(timeoutText).join('\n')}`);
   const advice = checks(report);
   if (advice) sections.push(advice);
   if (report.notes.length > 0) sections.push(`Notes\n${report.notes.map((n) => `  - ${n}`).join('\n')}`);

@@ -170,10 +170,25 @@ function shapeRows(tally: Tally): ShapeRow[] {
       count: types.reduce((sum, t) => sum + t.count, 0),
       types,
       likelyCause: main.explanation,
-      firstCheck: main.fix,
+      firstCheck: firstCheck(types[0]),
     });
   }
   return rows;
+}
+
+/**
+ * The fix the failure table gives a type, unless the lines' own statuses say it does not fit:
+ * a proxy's deliberate refusal logged as 403 or 404 (HAProxy's `http-request deny`, its
+ * termination state P) is typed as a denial, but "wait for the time in Retry-After" is the
+ * fix for a rate limit's 429 only.
+ */
+function firstCheck(row: TypeRow): string {
+  const rateLimited = row.loggedStatuses.some((s) => s.status === 429);
+  if (row.type === 'http_request_denied' && !rateLimited) {
+    const statuses = row.loggedStatuses.map((s) => s.status).join(', ');
+    return `The proxy refused these requests on purpose (logged as ${statuses}, not a rate limit's 429): find the rule that matched them (a deny rule, an IP list, authentication); waiting will not change the answer.`;
+  }
+  return FAILURES[row.type].fix;
 }
 
 /** How the local zone, in which zone-less dates are read, is called here: "TZ=UTC, UTC+00:00". */
@@ -248,6 +263,15 @@ export function buildReport(
     .filter((note): note is string => note !== undefined);
   const causeNote = unjoinedCauses(tally, files, readers);
   if (causeNote !== undefined) notes.push(causeNote);
+  for (const file of files) {
+    const partial = readerFor(file.format, readers)?.partial;
+    if (partial !== undefined && file.skipped > 0) {
+      const quoted = (file.unread ?? [])
+        .map((l) => `\n      line ${l.line}: ${l.text.slice(0, 160)}`)
+        .join('');
+      notes.push(`${file.path}: ${file.skipped} lines not read; ${partial}. The first of them:${quoted}`);
+    }
+  }
   for (const file of files)
     if (file.stepsBack > 0)
       notes.push(

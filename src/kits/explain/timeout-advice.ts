@@ -1,7 +1,12 @@
 import type { UpstreamTally } from './tally.ts';
 
-/** Fewer answered requests than this make a p99 too rough to suggest a timeout from. */
+/** Fewer answered requests than this are too few to compare with the timeout at all. */
 const MIN_ANSWERED = 10;
+/**
+ * Fewer answered requests than this have no p99 of their own (1% of them is less than one
+ * request: the "p99" is their slowest), so no timeout is suggested from it.
+ */
+export const MIN_FOR_P99 = 100;
 
 type TimeoutVerdict =
   /** Answered requests come close to the timeout: it cuts legitimately slow work. */
@@ -39,7 +44,10 @@ export interface TimeoutFinding {
   readonly answered: number;
   readonly answeredP99Ms?: number;
   readonly verdict: TimeoutVerdict;
-  /** A timeout from the measured p99 of answered requests (p99 × 1.5, rounded up), in ms. */
+  /**
+   * A timeout from the measured p99 of answered requests (p99 × 1.5, rounded up), in ms; only
+   * from MIN_FOR_P99 answered requests or more.
+   */
   readonly suggestedMs?: number;
 }
 
@@ -94,5 +102,7 @@ export function adviseTimeout(upstream: string, tally: UpstreamTally): TimeoutFi
   };
   if (p99 === undefined || answered < MIN_ANSWERED) return { ...base, verdict: 'nothing_to_compare' };
   const verdict = p99 >= 0.8 * configuredMs ? 'timeout_cuts_slow_work' : 'upstream_hangs';
-  return { ...base, verdict, suggestedMs: roundUp(p99 * 1.5) };
+  return answered < MIN_FOR_P99
+    ? { ...base, verdict }
+    : { ...base, verdict, suggestedMs: roundUp(p99 * 1.5) };
 }

@@ -1,9 +1,9 @@
 import pino from 'pino';
+import { logMs as round } from './duration.ts';
 import type { Logger } from './logger.ts';
 import { LINE_SINK } from './logger.ts';
 import type { RequestRecord } from './request-record.ts';
 
-const round = (ms: number) => Math.round(ms * 100) / 100;
 const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
 
 /**

@@ -167,7 +167,10 @@ export class RedisRates {
     this.#state = state;
     this.#since = new Date().toISOString();
     this.#counts.storeState(state === 'up');
-    if (state === 'up')
+    // The first connection is not a recovery: "again" is for a store that was down.
+    if (state === 'up' && was === 'connecting')
+      this.#logger.info({ store: this.#address }, 'rate limit store connected: limits shared');
+    else if (state === 'up')
       this.#logger.info({ store: this.#address, was }, 'rate limit store reachable: limits shared again');
     else
       this.#logger.warn(

@@ -2,6 +2,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
+import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import {
   type DownstreamExchange,
@@ -17,13 +18,9 @@ import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe
 import { acmeChallenge, type OwnAnswer } from '../accept/acme-challenge.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
+import { OPTIONS_ANSWER } from '../accept/options-answer.ts';
 import { checkRequest, maxForwardsSpent } from '../accept/request-checks.ts';
-import {
-  ALLOW,
-  type ErrorResponseFacts,
-  rawErrorResponse,
-  writeErrorResponse,
-} from '../decide/error-response.ts';
+import { type ErrorResponseFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { RedirectAnswer } from '../route/redirect.ts';
 import { hostnameOf } from '../route/request-target.ts';
@@ -156,11 +153,11 @@ export class RequestSession implements AttemptsOwner {
     }
     // ACME's HTTP-01 validation, on a plain listener, before routing (acme-challenge.ts).
     const challenge = acmeChallenge(runtime.acme, this.listener, head);
-    if (challenge !== undefined) return this.#answerChallenge(challenge);
+    if (challenge !== undefined) return this.#answerItself(challenge, 'http-01');
     // RFC 9110 §9.3.7, §7.6.2: `OPTIONS *` asks about this server, and an OPTIONS whose
     // Max-Forwards is spent must be answered by its recipient: Candor is both.
     if (head.method === 'OPTIONS' && (head.target === '*' || maxForwardsSpent(this.fields)))
-      return this.#answerOptions();
+      return this.#answerItself(OPTIONS_ANSWER);
     // route → admit (a cluster's shared rate limit answers later: the phases go on from there)
     const admitted = admit(runtime, this, this.record, this.listener, this);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
@@ -290,24 +287,20 @@ export class RequestSession implements AttemptsOwner {
     const close = !this.exchange.bodyComplete;
     if (close) headers.push('connection', 'close');
     const edit = this.responseEdit();
-    response.sendHead(answer.status, '', edit === undefined ? headers : edit(headers), close);
+    const head = edit === undefined ? headers : edit(headers);
+    response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
     response.end();
   }
 
-  /** The gateway's own answer to an ACME validation (from the fleet's store, a moment later): no upstream. */
-  #answerChallenge(answer: OwnAnswer | Promise<OwnAnswer>): void {
-    if (answer instanceof Promise) return void answer.then((a) => this.#answerChallenge(a));
+  /** The gateway's own answer (OPTIONS *, an ACME validation: from the fleet's store a moment later). */
+  #answerItself(answer: OwnAnswer | Promise<OwnAnswer>, acme?: string): void {
+    if (answer instanceof Promise) return void answer.then((a) => this.#answerItself(a, acme));
     if (this.response.closed) return;
     this.record.status = answer.status;
-    this.record.acme = 'http-01';
-    this.response.sendHead(answer.status, '', [...answer.fields, 'x-request-id', this.record.id]);
-    if (this.head.method !== 'HEAD') this.response.write(answer.body);
-    this.response.end();
-  }
-
-  #answerOptions(): void {
-    this.record.status = 200;
-    this.response.sendHead(200, '', ['allow', ALLOW, 'content-length', '0', 'x-request-id', this.record.id]);
+    this.record.acme = acme;
+    const head = [...answer.fields, 'x-request-id', this.record.id];
+    this.response.sendHead(answer.status, REASONS[answer.status] ?? '', head);
+    if (answer.body.length > 0 && this.head.method !== 'HEAD') this.response.write(answer.body);
     this.response.end();
   }
 

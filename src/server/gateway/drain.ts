@@ -15,7 +15,9 @@ const CLOSE_GRACE_MS = 1_000;
  * 4. At `timeout` (counted from the signal) every connection still open is cut, tunnels
  *    included. Each session still writes its log line when its connection closes.
  *
- * `now()` (a second SIGTERM or SIGINT) skips to step 4.
+ * `now()` (a second SIGTERM or SIGINT) skips to step 4. The library's `close()` runs the same
+ * drain without step 2: no close waits past `timeout`, whatever a connection does (a tunnel
+ * half-closed by one side and never by the other would otherwise hold it for `tunnel_idle`).
  */
 export class Drain {
   readonly #listeners: readonly Listener[];
@@ -38,9 +40,12 @@ export class Drain {
     return this.#started !== undefined;
   }
 
-  /** Runs the drain once; a second call returns the same promise. */
-  run(): Promise<void> {
-    this.#started ??= this.#run();
+  /**
+   * Runs the drain once; a second call returns the same promise. `withDelay: false` (a program's
+   * own close) stops accepting at once: nobody is waiting for a load balancer to notice.
+   */
+  run({ withDelay = true }: { withDelay?: boolean } = {}): Promise<void> {
+    this.#started ??= this.#run(withDelay);
     return this.#started;
   }
 
@@ -49,8 +54,9 @@ export class Drain {
     this.#hurry();
   }
 
-  async #run(): Promise<void> {
-    const { delay, timeout } = this.#config();
+  async #run(withDelay: boolean): Promise<void> {
+    const { timeout } = this.#config();
+    const delay = withDelay ? this.#config().delay : 0;
     const startedAt = performance.now();
     let deadlineTimer: NodeJS.Timeout | undefined;
     const deadline = Promise.race([
@@ -80,6 +86,17 @@ export class Drain {
     }
     this.#logger.info({ ms: Math.round(performance.now() - startedAt) }, 'drained');
   }
+}
+
+/**
+ * A listener a reload removed: it stops accepting and its connections end as in a drain, with
+ * the same deadline (a tunnel on it must not outlive the listener by `tunnel_idle`).
+ */
+export async function closeListener(listener: Listener, timeout: number): Promise<void> {
+  const closed = listener.close().then(() => 'closed' as const);
+  if ((await Promise.race([closed, wait(timeout)])) === 'closed') return;
+  listener.cutConnections();
+  await Promise.race([closed, wait(CLOSE_GRACE_MS)]);
 }
 
 /** A wait that never holds the process up by itself (the listeners do that while they are open). */

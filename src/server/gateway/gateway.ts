@@ -1,6 +1,7 @@
 import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { REASONS } from '../../core/failure/wording.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
@@ -22,9 +23,15 @@ import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
 
 import type { ClusterLink } from './cluster-link.ts';
-import { Drain } from './drain.ts';
+import { closeListener, Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
-import { listenerKey, planListeners, unchangeableProblems } from './reload-plan.ts';
+import {
+  listenerKey,
+  planListeners,
+  type RouteChanges,
+  routeChanges,
+  unchangeableProblems,
+} from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
 import { type RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
@@ -63,7 +70,12 @@ export interface Gateway {
   status(): GatewayStatus;
   /** A certificate was ordered by the process that orders (a cluster's primary): serve it from now on. */
   acmeIssued(name: string): void;
-  /** Stops accepting, lets in-flight requests finish, closes upstream pools, exports the last spans and flushes the log. */
+  /**
+   * A program's own way out: the drain without its delay. Stops accepting, lets in-flight
+   * requests finish until `drain.timeout` and cuts what is still open then (tunnels included),
+   * closes upstream pools, exports the last spans and flushes the log. Once any of `drain()`,
+   * `drainNow()` or `close()` has begun, the others return the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -72,6 +84,7 @@ export interface ReloadOutcome {
   readonly config_hash: string;
   readonly listeners: { readonly kept: number; readonly added: string[]; readonly removed: string[] };
   readonly upstreams: { readonly kept: string[]; readonly added: string[]; readonly removed: string[] };
+  readonly routes: RouteChanges;
   /** Runtime changes dropped because their target or route left the config. */
   readonly dropped_changes: string[];
 }
@@ -271,8 +284,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   // The drain works on the listeners open when it runs: a reload may have added or removed some.
   const drain = new Drain(listeners, () => runtime.config.drain, logger);
   let drained: Promise<void> | undefined;
-  const drainGateway = () => {
-    drained ??= drain.run().then(async () => {
+  const drainGateway = (withDelay: boolean) => {
+    drained ??= drain.run({ withDelay }).then(async () => {
       await metricsListener?.close();
       closing = true;
       https?.stop();
@@ -350,8 +363,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     for (const l of closing) listeners.splice(listeners.indexOf(l), 1);
     listeners.push(...opened);
     for (const l of opened) logListening(logger, l);
-    // Closing waits for the requests in flight on them; the reload does not.
-    for (const l of closing) void l.close();
+    // Closing waits for the requests in flight on them, until drain.timeout; the reload does not.
+    for (const l of closing) void closeListener(l, next.drain.timeout);
     const names = (config: GatewayConfig) => Object.keys(config.upstreams);
     const outcome: ReloadOutcome = {
       config_hash: hash,
@@ -365,6 +378,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         added: names(next).filter((n) => !Object.hasOwn(before.upstreams, n)),
         removed: names(before).filter((n) => !Object.hasOwn(next.upstreams, n)),
       },
+      routes: routeChanges(before, next),
       dropped_changes: dropped,
     };
     for (const what of dropped)
@@ -383,10 +397,10 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     get draining() {
       return drain.started;
     },
-    drain: drainGateway,
+    drain: () => drainGateway(true),
     drainNow() {
       drain.now();
-      return drainGateway();
+      return drainGateway(true);
     },
     changes,
     reload(next) {
@@ -409,16 +423,9 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         certificates: https?.status(),
       }),
     acmeIssued: (name) => https?.issued(name),
-    async close() {
-      await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
-      closing = true;
-      https?.stop();
-      discoveries?.stop();
-      await store?.close();
-      await runtime.close();
-      await tracing?.shutdown();
-      await flushed();
-    },
+    // The drain without its delay: a connection that never closes (a half-open tunnel) is cut
+    // at drain.timeout rather than holding the program until its own idle timeout.
+    close: () => drainGateway(false),
   };
   return gateway;
 }
@@ -433,7 +440,7 @@ function logListening(logger: Logger, listener: Listener): void {
 function answerProbe(response: ResponseSink, which: 'live' | 'ready', draining: boolean): void {
   const { status, body } = probeAnswer(which, draining);
   const bytes = Buffer.from(body);
-  response.sendHead(status, '', [
+  response.sendHead(status, REASONS[status] ?? '', [
     'content-type',
     'application/json',
     'cache-control',

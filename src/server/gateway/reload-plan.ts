@@ -90,3 +90,33 @@ export function unchangeableProblems(before: GatewayConfig, after: GatewayConfig
     );
   return problems;
 }
+
+/** What a reload does to the routes, by name (a name used twice is told by its position: "api#3"). */
+export interface RouteChanges {
+  readonly added: string[];
+  readonly removed: string[];
+  /** In both configs, with another match, upstream, policy or place in the order. */
+  readonly changed: string[];
+}
+
+export function routeChanges(before: GatewayConfig, after: GatewayConfig): RouteChanges {
+  const keyed = (config: GatewayConfig) => {
+    const seen = new Map<string, number>();
+    const out = new Map<string, string>();
+    for (const route of config.routes) {
+      const count = seen.get(route.name) ?? 0;
+      seen.set(route.name, count + 1);
+      out.set(count === 0 ? route.name : `${route.name}#${count + 1}`, JSON.stringify(route));
+    }
+    return out;
+  };
+  const old = keyed(before);
+  const now = keyed(after);
+  return {
+    added: [...now.keys()].filter((name) => !old.has(name)),
+    removed: [...old.keys()].filter((name) => !now.has(name)),
+    changed: [...now]
+      .filter(([name, route]) => old.has(name) && old.get(name) !== route)
+      .map(([name]) => name),
+  };
+}

@@ -1,3 +1,4 @@
+import { logMs } from '../../observe/log/duration.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
@@ -156,7 +157,7 @@ function record(
       target.checkedHealthy = true;
       // Back through slow start: the balancer grows its share from here.
       target.inRotationSince = result.at;
-      logger.info({ ...fields, consecutive: counts.successes, ms: result.ms }, 'target up');
+      logger.info({ ...fields, consecutive: counts.successes, ms: logMs(result.ms) }, 'target up');
       metrics.healthTransition(fields.upstream, fields.target, 'healthy');
       updatePanic(upstream, result.at, logger);
     }

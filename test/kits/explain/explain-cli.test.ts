@@ -122,7 +122,9 @@ test('the text report tells the story: shapes, storm and deploy, timeout, what t
     /^ {2}be_app: .* connection_refused ×\d+$/m,
     /^ {4}storm began \d+ ms after deploy v42: suspect the deploy first/m,
     /^ {4}they all waited 999–1055 ms: a timeout of about 1\.00 s cut them$/m,
-    /set the response timeout to about 1\.50 s \(p99 × 1\.5\)/,
+    // 13 answered requests have no p99 of their own: no value is suggested (issue 32, item 7).
+    /^ {4}answered requests: slowest 954 ms of 13, close to the timeout: it cuts legitimately slow work$/m,
+    /^ {6}13 answered requests are too few to suggest a value from: a p99 takes 100$/m,
     /^What to check first$/m,
     /^ {4}check: {2}Start the upstream process, or fix the port in the target URL\.$/m,
   ]) {

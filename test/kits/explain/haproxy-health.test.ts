@@ -11,10 +11,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { LogFormatError, readLogs } from '../../../src/kits/explain/read-logs.ts';
+import { readLogs } from '../../../src/kits/explain/read-logs.ts';
 import { healthEvent } from '../../../src/kits/explain/readers/haproxy-health.ts';
 import { haproxyReader } from '../../../src/kits/explain/readers/haproxy-reader.ts';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
+import { buildReport } from '../../../src/kits/explain/report.ts';
 import { explain, fixture, lines, renderNamed } from './explain-fixture.ts';
 
 const DOCKER = fixture('haproxy-docker.log');
@@ -139,19 +140,25 @@ test('a flapping server: every change is counted, the first 1000 are kept', asyn
   );
 });
 
-test('stderr lines with no time are refused, with the command that keeps the times', async () => {
+// Issue 32, item 7: such a file was refused (exit 65); health events are told without a timeline.
+test('stderr lines with no time are told in the order they came, with the command that keeps the times', async () => {
   const untimed = lines('haproxy-docker.log')
     .map((line) => line.slice(line.indexOf(' ') + 1))
     .filter((line) => line.startsWith('['));
   const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'haproxy-stderr.log');
   writeFileSync(file, `${untimed.join('\n')}\n`);
-  await assert.rejects(
-    readLogs([file], { progress: false }),
-    (err: Error) =>
-      err instanceof LogFormatError &&
-      err.message ===
-        `${file}: HAProxy writes no time on stderr, so these lines cannot be placed next to the access log: save them with their times (\`docker logs -t haproxy\`, or \`journalctl -u haproxy -o short-iso-precise\`) and give that file`,
+  const { tally, files, readers } = await readLogs([file], { progress: false });
+  const report = buildReport(tally, files, [], readers);
+  assert.equal(report.requests, 0);
+  assert.ok(report.health.changes.length > 0);
+  assert.ok(report.health.changes.every((change) => change.first === undefined));
+  const names = report.health.changes.map((c) => `${c.name} ${c.state}`);
+  assert.deepEqual(names.slice(0, 2), ['be_sick/sick1 down', 'be_sick no-server']);
+  assert.deepEqual(
+    report.health.noServer.map((b) => b.upstream),
+    ['be_sick', 'be_unaccepting', 'be_hang', 'be_app'],
   );
+  assert.match(renderText(report), /keep their times with `docker logs -t haproxy`/);
 });
 
 test('check failures map to a failure type only where the reason is certain', () => {
@@ -208,11 +215,12 @@ Statuses
   503  79  45.4%
 
 Failures by shape and type
-                                            count  status  logged as  where
-  unreachable: the upstream is not there        4
-    connection_refused                          4     502  503×4      be_app (4)
-  gateway: the gateway answered on its own     75
-    destination_unavailable                    75     503  503×75     be_app (59), be_sick (16)
+                                              count  status  logged as  where
+  unreachable: the upstream is not there          4
+    connection_refused                            4     502  503×4      be_app (4)
+  gateway: the gateway answered on its own       75
+    destination_unavailable                      75     503  503×75     be_app (59), be_sick (16)
+  backend left with no server (health lines)      4                     be_sick (1), be_unaccepting (1), be_hang (1), be_app (1)
 
 Who made the 5xx
                                       made by the proxy  passed through from the upstream  cannot tell
@@ -252,7 +260,11 @@ What to check first
   gateway (75): the gateway answered on its own
     likely: every target of the upstream is out of rotation (unhealthy or circuit open)
     check:  Bring a target back: check the health check failures recorded for each target.
+  be_unaccepting had no server left: every request to it got the proxy's 503 meanwhile
+    check:  the Health section: why each of be_unaccepting's servers went DOWN, and whether it came back
+  be_hang had no server left: every request to it got the proxy's 503 meanwhile
+    check:  the Health section: why each of be_hang's servers went DOWN, and whether it came back
 
 Notes
-  - HAProxy's stderr lines carry no time of their own: they are placed at the time docker (or journald) received them; its access log lines' dates have no zone (read as local time: set TZ to match).
+  - HAProxy's stderr lines carry no time of their own: they are placed at the time docker (or journald) received them, and without such a stamp are told in the order they came, next to no request or storm (keep their times with \`docker logs -t haproxy\`, or \`journalctl -u haproxy -o short-iso-precise\`); its access log lines' dates have no zone (read as local time: set TZ to match).
 `;

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DurationHistogram } from '../../../src/kits/explain/histogram.ts';
+import { timeoutText as renderTimeout } from '../../../src/kits/explain/render-text.ts';
 import { Tally } from '../../../src/kits/explain/tally.ts';
 import { adviseTimeout, roundNear, roundUp } from '../../../src/kits/explain/timeout-advice.ts';
 
@@ -66,4 +67,18 @@ test('histogram quantiles stay within 2.5% of the exact value', () => {
     const got = h.quantile(q) ?? 0;
     assert.ok(Math.abs(got - exact) / exact < 0.026, `q${q}: ${got} vs ${exact}`);
   }
+});
+
+test('14 answered requests: a verdict, but no timeout from their "p99", and the text says how many (issue 32, item 7)', () => {
+  const finding = adviseTimeout('api', upstreamWith(spread(5, 9, 14), spread(1000, 1002, 8)));
+  assert.equal(finding?.verdict, 'upstream_hangs');
+  assert.equal(finding.answered, 14);
+  assert.equal(finding.suggestedMs, undefined, 'a p99 of 14 requests is their slowest');
+  const text = renderTimeout(finding);
+  assert.doesNotMatch(text, /p99 × 1\.5/);
+  assert.match(text, /slowest 9 ms of 14/);
+  assert.match(text, /14 answered requests are too few to suggest a value from: a p99 takes 100/);
+  const enough = adviseTimeout('api', upstreamWith(spread(5, 9, 100), spread(1000, 1002, 8)));
+  assert.ok(enough);
+  assert.match(renderTimeout(enough), /p99 × 1\.5, from 100 answered requests/);
 });

@@ -47,8 +47,10 @@ upstreams:
 `);
   open.push(g);
   await waitUntil('connected to Redis', () =>
-    g.logs.some((l) => l.msg.startsWith('rate limit store reachable')),
+    g.logs.some((l) => l.msg === 'rate limit store connected: limits shared'),
   );
+  // A first connection is no recovery (issue 32, item 8).
+  assert.equal(g.logs.filter((l) => l.msg.includes('shared again')).length, 0);
   return g;
 }
 
@@ -115,8 +117,13 @@ test('Redis gone: on_error allow lets through, deny answers 503 proxy_internal_r
     () => [allow, deny].every((g) => g.gateway.status().store?.state === 'up'),
     10_000,
   );
-  for (const g of [allow, deny])
-    assert.equal(g.logs.filter((l) => l.msg.startsWith('rate limit store reachable')).length, 2);
+  for (const g of [allow, deny]) {
+    const back = g.logs.filter((l) => l.msg.startsWith('rate limit store reachable'));
+    assert.deepEqual(
+      back.map((l) => [l.msg, l.was]),
+      [['rate limit store reachable: limits shared again', 'down']],
+    );
+  }
   // Redis came back empty: one bucket again for both, burst 1.
   assert.deepEqual([(await get(allow)).status, (await get(deny)).status], [200, 429]);
 });

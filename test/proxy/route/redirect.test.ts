@@ -65,6 +65,24 @@ upstreams:
     assert.equal(old.headers.location, 'https://example.org/new');
   });
 
+  test('each redirect says its reason phrase in the status line (issue 32, item 8), as OPTIONS * does', async () => {
+    const cases: [string, string][] = [
+      ['www.example.com', 'HTTP/1.1 308 Permanent Redirect\r\n'],
+      ['alt.example.com', 'HTTP/1.1 302 Found\r\n'],
+    ];
+    for (const [host, line] of cases) {
+      const answer = await rawRequest(
+        gw.port,
+        `GET /a HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.ok(answer.raw.startsWith(line), `${host}: ${JSON.stringify(answer.raw.slice(0, 40))}`);
+    }
+    const moved = await rawRequest(gw.port, 'GET /old HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.ok(moved.raw.startsWith('HTTP/1.1 301 Moved Permanently\r\n'), moved.raw.slice(0, 40));
+    const options = await rawRequest(gw.port, 'OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.ok(options.raw.startsWith('HTTP/1.1 200 OK\r\n'), options.raw.slice(0, 40));
+  });
+
   test('a POST with a body is redirected and its connection closed (the body is never read)', async () => {
     const answer = await rawRequest(
       gw.port,

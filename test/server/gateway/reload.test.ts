@@ -16,6 +16,7 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { routeChanges } from '../../../src/server/gateway/reload-plan.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -74,6 +75,9 @@ test('a reload keeps the listener socket and the pooled upstream connection, and
     );
     const swapped = gw.logs.find((l) => l.msg === 'config swapped');
     assert.equal(swapped?.config_hash, gw.gateway.configHash());
+    // The line names the routes the reload changed (issue 32, item 8): both swapped upstreams.
+    assert.deepEqual(outcome.routes, { added: [], removed: [], changed: ['a', 'b'] });
+    assert.deepEqual(swapped?.routes, outcome.routes);
   } finally {
     agent.destroy();
     await gw.close();
@@ -178,6 +182,7 @@ upstreams:
       withListen(yaml, '  - address: 127.0.0.1:0\n  - address: localhost:0\n'),
     );
     assert.deepEqual(outcome.listeners, { kept: 1, added: ['localhost:0'], removed: [] });
+    assert.deepEqual(outcome.routes, { added: [], removed: [], changed: [] }, 'the same routes');
     assert.equal(gw.gateway.listeners.length, 2);
     const added = gw.gateway.listeners[1];
     assert.equal((await request(`http://localhost:${added.port()}`)).status, 200);
@@ -341,4 +346,23 @@ upstreams:
     await gateway.close();
     await up.close();
   }
+});
+
+test('config swapped names the routes a reload added, removed and changed, a name used twice by its position', () => {
+  const config = (routes: string) =>
+    withListen(`routes:\n${routes}upstreams:\n  a:\n    targets: [{ url: "http://127.0.0.1:1" }]\n`);
+  const before = config(
+    '  - { name: kept, match: { path: /k }, upstream: a }\n  - { name: gone, match: { path: /g }, upstream: a }\n' +
+      '  - { name: twice, match: { path: /t1 }, upstream: a }\n  - { name: twice, match: { path: /t2 }, upstream: a }\n',
+  );
+  const after = config(
+    '  - { name: kept, match: { path: /k }, upstream: a }\n  - { name: twice, match: { path: /t1 }, upstream: a }\n' +
+      '  - { name: twice, match: { path: /t2x }, upstream: a }\n  - { name: new, match: { path: /n }, upstream: a }\n',
+  );
+  // "twice" moved up one place (the removed route was before it): its position is part of it.
+  assert.deepEqual(routeChanges(before, after), {
+    added: ['new'],
+    removed: ['gone'],
+    changed: ['twice', 'twice#2'],
+  });
 });

@@ -175,6 +175,10 @@ test('a target whose check answers 503 is down; after `rise` good answers it is 
     assert.equal(up.length, 1);
     assert.equal(up[0].level, 'info');
     assert.equal(up[0].consecutive, 2, 'exactly `rise` successes');
+    // Rounded as the access line rounds durations (issue 32, item 8), not 0.8030820000021777.
+    const ms = up[0].ms as number;
+    assert.equal(typeof ms, 'number');
+    assert.equal(ms, Math.round(ms * 100) / 100, `ms rounded to two decimals (${ms})`);
     assert.equal(target.lastProbe?.ok, true);
 
     await burst(gw, 20);

@@ -37,9 +37,11 @@ export const isOwnMessage = (text: string): boolean => LEVEL.test(text) || OWN.t
 const recent: Array<{ key: string; tagged: boolean; time: number }> = [];
 function duplicate(event: HealthEvent, tagged: boolean): boolean {
   const key = `${event.state} ${event.target ?? event.upstream} ${event.reason}`;
-  const twin = recent.findIndex(
-    (r) => r.key === key && r.tagged !== tagged && Math.abs(r.time - event.time) <= 1000,
-  );
+  // Untimed copies (stderr and stdout read raw) are told apart from a new change by coming
+  // next to each other: only the last few are kept.
+  const near = (time: number) =>
+    Number.isNaN(time) && Number.isNaN(event.time) ? true : Math.abs(time - event.time) <= 1000;
+  const twin = recent.findIndex((r) => r.key === key && r.tagged !== tagged && near(r.time));
   if (twin !== -1) {
     recent.splice(twin, 1);
     return true;

@@ -83,7 +83,7 @@ function blindSpot(format: HaproxyFormat, tags: ReadonlySet<string>): string {
   else if (tags.has('tr') || tags.has('t'))
     told.push('its %tr dates have no zone (read as local time: set TZ to match)');
   told.push(
-    'its health lines (HAProxy\'s "Server be/s is DOWN" beside the access lines) are on the timeline only behind a docker -t, journald or syslog stamp; HAProxy logs a failed TLS handshake to a server as a refused connection (SC)',
+    'its health lines (HAProxy\'s "Server be/s is DOWN" beside the access lines) are on the timeline only behind a docker -t, journald or syslog stamp (without one they are told in the order they came, next to no storm); HAProxy logs a failed TLS handshake to a server as a refused connection (SC)',
   );
   return `${told.join('; ')}.`;
 }
@@ -109,7 +109,8 @@ export function haproxyFormatReader(format: HaproxyFormat, id: string, title: st
     },
     read(line): LogRecord | undefined {
       const { stamp, message } = split(line, year);
-      if (isOwnMessage(message)) return stamp && healthEvent(message, stamp.time);
+      // Without a stamp a health line has no time: it is still told, in the order it came.
+      if (isOwnMessage(message)) return healthEvent(message, stamp?.time ?? Number.NaN);
       const fields = fieldsOf(pieces, message);
       if (fields === undefined) return undefined;
       const logged = numberOf(fields.get('ST'), hex.has('ST'));

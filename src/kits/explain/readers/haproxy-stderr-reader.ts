@@ -14,8 +14,8 @@ function split(line: string): { time: number; message: string } | undefined {
  * "[ALERT]    (18741) : backend 'be_app' has no server available!"), as `docker logs -t`
  * shows it: each line behind the RFC 3339 time the engine received it at. What a
  * `log stdout format raw` sends along is read too: the access log (option httplog, read as the
- * haproxy format reads it) and the same health messages untagged (each change counted once). HAProxy 2.x puts no time on stderr: a file of such lines alone cannot be placed
- * on a timeline, and is refused. Recorded from the real binary by
+ * haproxy format reads it) and the same health messages untagged (each change counted once). HAProxy 2.x puts no time on stderr: a file of such lines alone is read
+ * without a timeline, its health changes told in the order they came. Recorded from the real binary by
  * test/kits/explain/fixtures/record-haproxy-health.ts.
  */
 export const haproxyStderrReader: LogReader = {
@@ -28,15 +28,12 @@ export const haproxyStderrReader: LogReader = {
   },
   read(line): LogRecord | undefined {
     const stamped = split(line);
-    if (stamped === undefined) return undefined;
+    // HAProxy 2.x's own stderr line, with no stamp: told in the order it came, with no time.
+    if (stamped === undefined) return hasLevelTag(line) ? healthEvent(line, Number.NaN) : undefined;
     if (isOwnMessage(stamped.message)) return healthEvent(stamped.message, stamped.time);
     // The request line carries its own accept date: the one that places it.
     return haproxyReader.read(stamped.message);
   },
-  refuse(sample) {
-    if (sample.some((line) => isoPrefix(line) !== undefined)) return undefined;
-    return 'HAProxy writes no time on stderr, so these lines cannot be placed next to the access log: save them with their times (`docker logs -t haproxy`, or `journalctl -u haproxy -o short-iso-precise`) and give that file';
-  },
   blindSpot:
-    "HAProxy's stderr lines carry no time of their own: they are placed at the time docker (or journald) received them; its access log lines' dates have no zone (read as local time: set TZ to match).",
+    "HAProxy's stderr lines carry no time of their own: they are placed at the time docker (or journald) received them, and without such a stamp are told in the order they came, next to no request or storm (keep their times with `docker logs -t haproxy`, or `journalctl -u haproxy -o short-iso-precise`); its access log lines' dates have no zone (read as local time: set TZ to match).",
 };

@@ -1,0 +1,135 @@
+/**
+ * The library's way out (README "Use it as a library"): `close()`, the SIGTERM handler the README
+ * recommends, keeps the drain's deadline. A tunnel that never ends (an upstream that switched and
+ * then never closes, or a client that sent its FIN to one) is cut at `drain.timeout`, not left to
+ * hold the program until `tunnel_idle` (an hour by default).
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+/** Far above `drain.timeout` plus its grace, far below `tunnel_idle`: close() must resolve before it. */
+const GENEROUS_MS = 20_000;
+
+const UPGRADE =
+  'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+  'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+
+/** An upstream that switches protocols, then neither sends nor closes (it only reads). */
+async function startSilentTunnelUpstream() {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.push(socket);
+    socket.on('error', () => {});
+    socket.once('data', () =>
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+    );
+    // Reads what comes (the client's FIN included) and never ends its own half.
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    sockets,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Opens an upgrade through the gateway; resolves once the 101 arrived. */
+async function openTunnel(port: number): Promise<{ socket: net.Socket }> {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  socket.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    let raw = '';
+    socket.on('data', (chunk: Buffer) => {
+      raw += chunk.toString('latin1');
+      if (!raw.includes('\r\n\r\n')) return;
+      if (raw.startsWith('HTTP/1.1 101 ')) resolve();
+      else reject(new Error(`expected a 101, got ${raw}`));
+    });
+    socket.write(UPGRADE);
+  });
+  return { socket };
+}
+
+/**
+ * Resolves when `socket` has closed; until then it writes a byte now and then, which a peer that
+ * destroyed its socket answers with a reset (a peer that only half-closed would take it).
+ */
+function gone(socket: net.Socket): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const poke = setInterval(() => {
+      if (socket.writable) socket.write('x');
+    }, 50);
+    socket.once('close', () => {
+      clearInterval(poke);
+      resolve();
+    });
+  });
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} still pending after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+for (const half of ['neither side ended', 'the client sent its FIN'] as const) {
+  test(`close() cuts a tunnel at drain.timeout when ${half} and the upstream never closes, and resolves`, async () => {
+    const upstream = await startSilentTunnelUpstream();
+    const gateway = await startTestGateway(
+      `routes:\n  - upstream: ws\nupstreams:\n  ws:\n    targets:\n      - url: ${upstream.url}\ndrain: { timeout: 1s }\n`,
+    );
+    try {
+      const tunnel = await openTunnel(gateway.port);
+      if (half === 'the client sent its FIN') tunnel.socket.end();
+      await within(gateway.close(), GENEROUS_MS, 'close()');
+      // Both peers keep their own half open (allowHalfOpen): each closes only when it finds the
+      // gateway's socket gone whole, a write answered by a reset, not merely half-closed.
+      await within(gone(tunnel.socket), GENEROUS_MS, "the gateway's side of the client connection going");
+      await within(
+        gone(upstream.sockets[0]),
+        GENEROUS_MS,
+        "the gateway's side of the upstream connection going",
+      );
+      const cut = gateway.logs.find((l) => l.msg.startsWith('drain deadline passed'));
+      assert.equal(cut?.connections, 1, 'the deadline cut the tunnel');
+      const line = gateway.logs.find((l) => l.msg === 'request');
+      assert.equal(line?.status, 101, 'the tunnel still wrote its log line');
+    } finally {
+      await upstream.close();
+    }
+  });
+}
+
+test('a listener a reload removed cuts its tunnel at drain.timeout, as a drain would', async () => {
+  const upstream = await startSilentTunnelUpstream();
+  const rest = `routes:\n  - upstream: ws\nupstreams:\n  ws:\n    targets:\n      - url: ${upstream.url}\ndrain: { timeout: 1s }\n`;
+  const gateway = await startTestGateway(`${rest}`, {}, '');
+  const second = await startTestGateway(rest);
+  try {
+    // The second listener is the first gateway's too once reloaded: the first's port is dropped.
+    await second.close();
+    const tunnel = await openTunnel(gateway.port);
+    await gateway.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:${second.port}\n${rest}`, '<test>', {}),
+    );
+    await within(gone(tunnel.socket), GENEROUS_MS, "the removed listener's tunnel going");
+    await within(gone(upstream.sockets[0]), GENEROUS_MS, "the tunnel's upstream connection going");
+  } finally {
+    await within(gateway.close(), GENEROUS_MS, 'close()');
+    await upstream.close();
+  }
+});
