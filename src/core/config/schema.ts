@@ -59,6 +59,20 @@ const Listener = mapping(
     max_in_flight: count(1, 10_000_000, 'requests in flight'),
     max_connections: count(1, 10_000_000, 'open client connections'),
     http2: flag(),
+    proxy_protocol: Type.Optional(
+      mapping(
+        {
+          from: Type.Array(
+            Type.String({
+              format: FORMAT.addressOrCidr,
+              expected: 'an IP address or CIDR block like 10.0.0.0/8',
+            }),
+            { minItems: 1, expected: 'a list of at least one IP address or CIDR block' },
+          ),
+        },
+        'a mapping with from',
+      ),
+    ),
   },
   'a mapping with an address',
 );

@@ -76,6 +76,12 @@ export interface ListenerConfig {
    * port), each stream one request (proxy/accept/listener.ts); the bounds are `limits.http2`.
    */
   readonly http2: boolean;
+  /**
+   * PROXY protocol (v1, v2) from TCP load balancers at these addresses or CIDR blocks: their
+   * connections must open with a header, whose client then stands for the peer; anyone
+   * else's must not (proxy/accept/proxy-gate.ts).
+   */
+  readonly proxyProtocol?: { readonly from: readonly string[] };
 }
 
 export interface RouteConfig {
