@@ -81,7 +81,7 @@ export const DEFAULTS = {
     rise: 2,
     fall: 3,
   },
-  errors: { exposeUpstreamAddress: false },
+  errors: { exposeUpstreamAddress: false, detail: 'full' as const },
   trustForwardedFrom: [],
   limits: {
     headerSize: 32 * KiB,

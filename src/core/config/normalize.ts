@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * Turns a document that passed every check into the runtime config: camelCase, milliseconds,
  * bytes, parsed addresses, absolute paths, and every default filled in from defaults.ts.
@@ -68,9 +69,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       Object.entries(raw.upstreams).map(([name, upstream]) => [name, toUpstream(name, upstream, baseDir)]),
     ),
     ...(raw.store === undefined ? {} : { store: toStore(raw.store) }),
-    errors: {
-      exposeUpstreamAddress: raw.errors?.expose_upstream_address ?? DEFAULTS.errors.exposeUpstreamAddress,
-    },
+    errors: toErrors(raw.errors, baseDir),
     trustForwardedFrom: [...(raw.trust_forwarded_from ?? DEFAULTS.trustForwardedFrom)],
     limits: {
       headerSize: size(limits.header_size, DEFAULTS.limits.headerSize),
@@ -105,6 +104,23 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
             serviceName: raw.tracing.service_name ?? raw.name ?? DEFAULTS.name,
           },
         }),
+  };
+}
+
+/** The error settings; the page files are read here (file-checks.ts made sure they can be). */
+function toErrors(raw: RawConfig['errors'], baseDir: string): GatewayConfig['errors'] {
+  const html = raw?.pages?.html === undefined ? undefined : resolve(baseDir, raw.pages.html);
+  const json = raw?.pages?.json === undefined ? undefined : resolve(baseDir, raw.pages.json);
+  return {
+    exposeUpstreamAddress: raw?.expose_upstream_address ?? DEFAULTS.errors.exposeUpstreamAddress,
+    detail: raw?.detail ?? DEFAULTS.errors.detail,
+    pages: {
+      ...(html === undefined ? {} : { html: readFileSync(html, 'utf8') }),
+      ...(json === undefined
+        ? {}
+        : { json: JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown> }),
+    },
+    pageFiles: { ...(html === undefined ? {} : { html }), ...(json === undefined ? {} : { json }) },
   };
 }
 

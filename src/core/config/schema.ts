@@ -262,7 +262,24 @@ export const ConfigSchema = mapping(
       expected: 'a mapping of at least one upstream, by name',
     }),
     store: Store,
-    errors: Type.Optional(mapping({ expose_upstream_address: flag() }, 'a mapping of error settings')),
+    errors: Type.Optional(
+      mapping(
+        {
+          expose_upstream_address: flag(),
+          detail: oneOf(['full', 'minimal']),
+          pages: Type.Optional(
+            mapping(
+              {
+                html: Type.Optional(filePath('an HTML template file')),
+                json: Type.Optional(filePath('a JSON file holding one object')),
+              },
+              'a mapping with html and/or json',
+            ),
+          ),
+        },
+        'a mapping of error settings',
+      ),
+    ),
     trust_forwarded_from: Type.Optional(
       Type.Array(
         Type.String({

@@ -336,6 +336,12 @@ interface UpstreamTlsConfig {
 interface ErrorsConfig {
   /** Show the target's address (not just the upstream's name) in Proxy-Status next-hop and error bodies. */
   readonly exposeUpstreamAddress: boolean;
+  /** `minimal`: details and next hop stay out of what clients see (body, Proxy-Status); the log keeps them. */
+  readonly detail: 'full' | 'minimal';
+  /** The operator's pages, read when the config is loaded: the HTML template's text, problem+json's extra members. */
+  readonly pages: { readonly html?: string; readonly json?: Readonly<Record<string, unknown>> };
+  /** Where they were read from (absolute). */
+  readonly pageFiles: { readonly html?: string; readonly json?: string };
 }
 
 export interface DownstreamLimits {

@@ -179,7 +179,7 @@ test('every field of a full config is read, converted to runtime units and resol
         ...resilienceDefaults(30_000),
       },
     },
-    errors: { exposeUpstreamAddress: true },
+    errors: { exposeUpstreamAddress: true, detail: 'full', pages: {}, pageFiles: {} },
     trustForwardedFrom: ['10.0.0.0/8', '::1', '192.168.1.7'],
     limits: {
       headerSize: 16 * 1024,
@@ -252,7 +252,7 @@ test('a minimal config gets every default', () => {
         ...resilienceDefaults(30_000),
       },
     },
-    errors: { exposeUpstreamAddress: false },
+    errors: { exposeUpstreamAddress: false, detail: 'full', pages: {}, pageFiles: {} },
     trustForwardedFrom: [],
     limits: {
       headerSize: 32 * 1024,
