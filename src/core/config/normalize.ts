@@ -22,6 +22,7 @@ import type { RawConfig } from './schema.ts';
 import type {
   AdminConfig,
   CircuitBreakerConfig,
+  CompressionConfig,
   GatewayConfig,
   HealthCheckConfig,
   Http2Limits,
@@ -186,6 +187,16 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
     ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
+    ...(raw.compression === undefined ? {} : { compression: toCompression(raw.compression) }),
+  };
+}
+
+function toCompression(raw: NonNullable<RawRoute['compression']>): CompressionConfig {
+  const defaults = DEFAULTS.route.compression;
+  return {
+    encodings: [...(raw.encodings ?? defaults.encodings)],
+    minSize: size(raw.min_size, defaults.minSize),
+    types: (raw.types ?? defaults.types).map((type) => type.toLowerCase()),
   };
 }
 

@@ -115,6 +115,33 @@ const Route = mapping(
       ),
     ),
     retry_idempotency_key: flag(),
+    compression: Type.Optional(
+      mapping(
+        {
+          encodings: Type.Optional(
+            Type.Array(
+              Type.Unsafe<'zstd' | 'br' | 'gzip'>(
+                Type.Union([Type.Literal('zstd'), Type.Literal('br'), Type.Literal('gzip')], {
+                  expected: 'one of zstd, br, gzip',
+                }),
+              ),
+              { minItems: 1, uniqueItems: true, expected: 'a list of zstd, br and/or gzip, each once' },
+            ),
+          ),
+          min_size: size(),
+          types: Type.Optional(
+            Type.Array(
+              Type.String({
+                pattern: '^[A-Za-z0-9!#$&^_.+-]+/([A-Za-z0-9!#$&^_.+-]+|\\*)$',
+                expected: 'a media type like text/html or text/*',
+              }),
+              { minItems: 1, expected: 'a list of media types' },
+            ),
+          ),
+        },
+        'a mapping with encodings, min_size and/or types',
+      ),
+    ),
   },
   'a mapping with match and upstream',
 );

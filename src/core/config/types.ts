@@ -84,6 +84,19 @@ export interface ListenerConfig {
   readonly proxyProtocol?: { readonly from: readonly string[] };
 }
 
+/** A content coding Candor can apply to a response. */
+export type ContentCoding = 'zstd' | 'br' | 'gzip';
+
+/** routes[].compression: what to offer, from what size, for which media types. */
+export interface CompressionConfig {
+  /** In the route's order of preference (the client's q-values first). */
+  readonly encodings: readonly ContentCoding[];
+  /** Bytes: a response whose Content-Length is under it goes out as it is. */
+  readonly minSize: number;
+  /** Media types (`text/html`, or `text/*`), lower-case, without parameters. */
+  readonly types: readonly string[];
+}
+
 export interface RouteConfig {
   /** Position in the file, used in logs when a route has no name. */
   readonly index: number;
@@ -123,6 +136,8 @@ export interface RouteConfig {
   /** Per-client token bucket: beyond it, 429 http_request_denied. */
   readonly rateLimit?: RateLimitConfig;
   /** A non-idempotent request that carries an Idempotency-Key may be retried after it reached the upstream. */
+  /** Compress responses the client accepts compressed (proxy/forward/compressing-sink.ts); absent: off. */
+  readonly compression?: CompressionConfig;
   readonly retryIdempotencyKey: boolean;
 }
 

@@ -56,6 +56,10 @@ export class RequestRecord {
   reusedConnection: boolean | undefined;
   ttfbMs: number | undefined;
   upstreamReset = false;
+  /** The content coding the gateway applied to the response (routes[].compression), and the body's bytes before and after. */
+  encoding: string | undefined;
+  bytesBeforeEncoding = 0;
+  bytesAfterEncoding = 0;
   clientAborted = false;
   upgraded = false;
   /** Interim (1xx) answers not relayed: over the per-exchange cap, or the client was not reading. */

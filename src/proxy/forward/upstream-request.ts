@@ -149,6 +149,7 @@ export class UpstreamRequest {
       upgrade: this.#client.head.upgrade,
       editHeaders: responseEdit,
       metrics,
+      ...(route.compression === undefined ? {} : { compression: route.compression }),
     };
   }
 }
