@@ -3,6 +3,9 @@
  * the client's sink, HTTP/1.1 or HTTP/2 alike, and decides at the head (content-coding.ts).
  * A response it does not compress passes through untouched, with `Vary: Accept-Encoding`.
  *
+ * A response without Content-Length is held (head and body, at most `min_size` bytes) until it
+ * reaches `min_size`, then compressed, or ends under it, then sent as it is.
+ *
  * Streaming and bounded: each chunk goes through node:zlib as it comes; a server-sent-events
  * stream is flushed after every chunk, so each event reaches the client when it is sent. The
  * compressor's output waits for the client (the compressor pauses), and its input is bounded
@@ -43,6 +46,11 @@ export class CompressingSink implements ResponseSink {
   #compressor: zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress | undefined;
   /** A server-sent-events response: flushed after every chunk. */
   #perChunk = false;
+  /**
+   * A response without Content-Length, held (head and body) until it reaches `min_size`, when
+   * it is compressed, or ends under it, when it goes out as it is. Bounded by `min_size`.
+   */
+  #held: HeldResponse | undefined;
 
   constructor(
     inner: ResponseSink,
@@ -57,7 +65,7 @@ export class CompressingSink implements ResponseSink {
   }
 
   get headSent(): boolean {
-    return this.#inner.headSent;
+    return this.#held !== undefined || this.#inner.headSent;
   }
   get finished(): boolean {
     return this.#inner.finished;
@@ -69,7 +77,7 @@ export class CompressingSink implements ResponseSink {
     return this.#inner.cutByDrain;
   }
   get pendingBytes(): number {
-    return this.#inner.pendingBytes + (this.#compressor?.writableLength ?? 0);
+    return this.#inner.pendingBytes + (this.#compressor?.writableLength ?? this.#held?.bytes ?? 0);
   }
   get flushedBytes(): number {
     return this.#inner.flushedBytes;
@@ -101,21 +109,46 @@ export class CompressingSink implements ResponseSink {
       this.#inner.sendHead(status, reason, withVary(headers), close);
       return;
     }
+    const head: HeldResponse = { status, reason, headers, close, coding, chunks: [], bytes: 0 };
+    // Server-sent events go at once: an event must not wait for the next ones.
+    if (!hasField(headers, 'content-length') && !isEventStream(headers) && this.#config.minSize > 0) {
+      this.#held = head;
+      return;
+    }
+    this.#compress(head);
+  }
+
+  /**
+   * Sends a held head. The client's sink refuses a field the parser let through by throwing
+   * (exchange.ts catches it at the head); here the head is already the exchange's past, so the
+   * transfer is cut instead, as a failure after the head is. False when it was.
+   */
+  #sendHeld(send: () => void): boolean {
+    try {
+      send();
+      return true;
+    } catch {
+      this.#inner.abort();
+      return false;
+    }
+  }
+
+  /** Sends the compressed head and starts the compressor. */
+  #compress(head: HeldResponse): void {
+    const { status, reason, headers, close, coding } = head;
     const out: string[] = [];
-    let type = '';
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i].toLowerCase();
       const value = headers[i + 1];
       // The length is the identity body's; the compressed one is framed as it goes.
       if (name === 'content-length' || name === 'content-encoding') continue;
-      if (name === 'content-type') type = value.toLowerCase();
       // RFC 9110 §8.8.1: another representation, so at most weakly the same.
       out.push(headers[i], name === 'etag' && !value.startsWith('W/') ? `W/${value}` : value);
     }
     out.push('content-encoding', coding);
     this.#inner.sendHead(status, reason, withVary(out), close);
     this.#record.encoding = coding;
-    this.#perChunk = type.startsWith('text/event-stream');
+    this.#perChunk = isEventStream(headers);
     const compressor = compressorFor(coding);
     this.#compressor = compressor;
     compressor.on('data', (chunk: Buffer) => {
@@ -134,6 +167,18 @@ export class CompressingSink implements ResponseSink {
   }
 
   write(chunk: Buffer): boolean {
+    const held = this.#held;
+    if (held !== undefined) {
+      held.chunks.push(chunk);
+      held.bytes += chunk.length;
+      if (held.bytes < this.#config.minSize) return true;
+      // Large enough: compressed from its first byte.
+      this.#held = undefined;
+      if (!this.#sendHeld(() => this.#compress(held))) return true;
+      let room = true;
+      for (const piece of held.chunks) room = this.write(piece);
+      return room;
+    }
     const compressor = this.#compressor;
     if (compressor === undefined) return this.#inner.write(chunk);
     this.#record.bytesBeforeEncoding += chunk.length;
@@ -149,6 +194,15 @@ export class CompressingSink implements ResponseSink {
   }
 
   end(trailers?: readonly string[]): void {
+    const held = this.#held;
+    if (held !== undefined) {
+      // It ended under min_size: as it is.
+      this.#held = undefined;
+      const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
+      if (!this.#sendHeld(send)) return;
+      for (const piece of held.chunks) this.#inner.write(piece);
+      return this.#inner.end(trailers);
+    }
     const compressor = this.#compressor;
     if (compressor === undefined) return this.#inner.end(trailers);
     // The final block once everything before it has gone out (the compressor's 'end').
@@ -157,10 +211,25 @@ export class CompressingSink implements ResponseSink {
   }
 
   abort(): void {
+    this.#held = undefined;
     // Destroyed, never ended: what went out is a stream without its end, as the client must see.
     this.#compressor?.destroy();
     this.#inner.abort();
   }
+}
+
+interface HeldResponse {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: readonly string[];
+  readonly close: boolean | undefined;
+  readonly coding: ContentCoding;
+  readonly chunks: Buffer[];
+  bytes: number;
+}
+
+function isEventStream(headers: readonly string[]): boolean {
+  return (fieldValue(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream');
 }
 
 /** `Vary: Accept-Encoding` added to the response's own Vary (left alone when it is `*` or says it). */

@@ -33,6 +33,11 @@ const app = () =>
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ text: TEXT }));
       }
+      if (path === '/small-chunked') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('sm');
+        return res.end('all');
+      }
       if (path === '/small') {
         res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 5 });
         return res.end('small');
@@ -180,6 +185,12 @@ upstreams:
     ['HEAD', '/text', { 'accept-encoding': 'gzip' }, 'HEAD'],
     ['a Range request', '/text', { 'accept-encoding': 'gzip', range: 'bytes=0-9' }, 'GET'],
     ['a body under min_size', '/small', { 'accept-encoding': 'gzip' }, 'GET'],
+    [
+      'a body without Content-Length that ends under min_size',
+      '/small-chunked',
+      { 'accept-encoding': 'gzip' },
+      'GET',
+    ],
     ['an already encoded body', '/encoded', { 'accept-encoding': 'br, gzip' }, 'GET'],
     ['Cache-Control: no-transform', '/no-transform', { 'accept-encoding': 'gzip' }, 'GET'],
     ['a media type not listed', '/image', { 'accept-encoding': 'gzip' }, 'GET'],
@@ -194,6 +205,7 @@ upstreams:
         return;
       }
       assert.equal(r.headers['content-encoding'], undefined);
+      if (path === '/small-chunked') assert.equal(r.body.toString(), 'small');
       if (path === '/text' && method === 'GET') {
         assert.equal(r.headers.etag, '"v1"');
         assert.equal(r.body.toString(), TEXT);
