@@ -9,6 +9,8 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import tls from 'node:tls';
+import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
@@ -260,5 +262,53 @@ describe('TLS behind a PROXY header', () => {
       socket.once('error', resolve);
     });
     assert.ok(error, 'the handshake must not complete');
+  });
+});
+
+describe('PROXY protocol: the header deadline and reloads', () => {
+  test('a listed source that sends nothing within limits.header_timeout is refused', async () => {
+    const app = await echoHeaders();
+    const gw = await keep(
+      startTestGateway(
+        `${singleUpstream(app.url)}\nlimits: { header_timeout: 200ms }\n`,
+        {},
+        'proxy_protocol: { from: [127.0.0.1] }',
+      ),
+    );
+    const outcome = await exchange(gw.port, Buffer.from('PROXY TCP4 1.2.3.4'));
+    assert.deepEqual(outcome, { text: '', closed: true });
+    const line = gw.logs.find((l) => l.msg === 'PROXY protocol: connection refused');
+    assert.equal(line?.reason, 'no PROXY header within the header timeout');
+  });
+
+  test('a reload may change `from` (it applies to new connections), not turn the protocol on or off', async () => {
+    const app = await echoHeaders();
+    const yaml = singleUpstream(app.url);
+    const gw = await keep(startTestGateway(yaml, {}, 'proxy_protocol: { from: [10.0.0.0/8] }'));
+    const header = Buffer.from(`PROXY TCP4 203.0.113.9 10.0.0.1 1 2\r\n${GET('pp-reload')}`);
+    assert.deepEqual(await exchange(gw.port, header), { text: '', closed: true });
+    await gw.gateway.reload(
+      parseConfig(
+        `listen:\n  - address: 127.0.0.1:0\n    proxy_protocol: { from: [127.0.0.1] }\n${yaml}`,
+        '<test>',
+        {},
+      ),
+    );
+    assert.equal(upstreamSaw((await exchange(gw.port, header)).text)['x-forwarded-for'], '203.0.113.9');
+    await assert.rejects(
+      gw.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml}`, '<test>', {})),
+      (err) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.problems.map((p) => p.path),
+          ['listen[0].proxy_protocol'],
+        );
+        assert.match(
+          err.problems[0].message,
+          /cannot turn the PROXY protocol off for 127\.0\.0\.1:0 on a reload/,
+        );
+        return true;
+      },
+    );
   });
 });
