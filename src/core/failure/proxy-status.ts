@@ -30,9 +30,17 @@ export function failureProxyStatus(
   return member;
 }
 
-/** The member for a response the upstream made itself: its status passes through untouched. */
-export function receivedStatusProxyStatus(proxyName: string, status: number, nextHop: string): string {
-  return `${sfTokenOrString(proxyName)}; received-status=${status}; next-hop=${sfString(nextHop)}`;
+/**
+ * The member for a response the upstream made itself: its status passes through untouched.
+ * No `next-hop` when it is undefined (errors.detail: minimal).
+ */
+export function receivedStatusProxyStatus(
+  proxyName: string,
+  status: number,
+  nextHop: string | undefined,
+): string {
+  const member = `${sfTokenOrString(proxyName)}; received-status=${status}`;
+  return nextHop === undefined ? member : `${member}; next-hop=${sfString(nextHop)}`;
 }
 
 /** One member of a Proxy-Status header, as read. */

@@ -76,8 +76,8 @@ export interface ExchangeOptions {
   readonly sendTimeout: number;
   readonly proxyName: string;
   readonly via: string;
-  /** next-hop for Proxy-Status on the upstream's own error responses. */
-  readonly nextHop: string;
+  /** next-hop for Proxy-Status on the upstream's own error responses (undefined: errors.detail minimal). */
+  readonly nextHop: string | undefined;
   /** An upgrade: the upstream is asked to switch, and a 101 opens a tunnel. */
   readonly upgrade: boolean;
   /** The route's response rules, applied to the final head; absent: none. */

@@ -15,6 +15,7 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { configWarnings } from '../../../src/core/config/warnings.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -177,6 +178,19 @@ describe('errors.detail: minimal', () => {
     assert.ok(!text.text.includes('app') && !text.text.includes(String(port)), text.text);
     const page = await request(gw.url, { path: '/x', headers: { accept: 'text/html' } });
     assert.equal(page.text, `<p>[][] ${page.headers['x-request-id']}</p>`);
+
+    // The upstream's own 5xx passes through; its member names no next hop either.
+    const app = await keep(
+      listenOnLoopback((_req, res) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('boom');
+      }),
+    );
+    const own = await keep(startTestGateway(config(app.url, '  detail: minimal')));
+    const passed = await request(own.url, { path: '/x' });
+    assert.equal(passed.status, 500);
+    assert.equal(passed.headers['proxy-status'], 'edge-1; received-status=500');
+    assert.equal(passed.text, 'boom');
 
     const line = await gw.logFor('min-1');
     assert.equal(line.error, 'connection_refused');
