@@ -9,6 +9,8 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { describe, test } from 'node:test';
 import zlib from 'node:zlib';
+import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -272,4 +274,28 @@ upstreams:
     assert.equal(line.error, 'http_response_incomplete');
     assert.equal(line.encoding, 'gzip');
   });
+});
+
+test('routes[].compression: a coding Candor does not offer, a repeated one or a media type that is not one is a config error', () => {
+  const yaml = (compression: string) =>
+    `listen: [{ address: 127.0.0.1:0 }]\nroutes:\n  - match: { path: / }\n    upstream: a\n    compression: ${compression}\nupstreams: { a: { targets: [{ url: http://127.0.0.1:1 }] } }\n`;
+  for (const [compression, path, message] of [
+    ['{ encodings: [deflate] }', 'routes[0].compression.encodings[0]', /one of zstd, br, gzip/],
+    ['{ encodings: [gzip, gzip] }', 'routes[0].compression.encodings', /each once/],
+    ['{ types: [text] }', 'routes[0].compression.types[0]', /a media type like text\/html or text\/\*/],
+  ] as const) {
+    assert.throws(
+      () => parseConfig(yaml(compression), '<test>', {}),
+      (err: unknown) =>
+        err instanceof ConfigError && err.problems.some((p) => p.path === path && message.test(p.message)),
+      compression,
+    );
+  }
+  const defaults = parseConfig(yaml('{}'), '<test>', {}).routes[0].compression;
+  assert.deepEqual(
+    defaults?.encodings,
+    ['br', 'gzip'],
+    'zstd is off the default list while Node calls it experimental',
+  );
+  assert.equal(defaults?.minSize, 1024);
 });
