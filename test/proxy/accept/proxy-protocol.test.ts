@@ -312,3 +312,29 @@ describe('PROXY protocol: the header deadline and reloads', () => {
     );
   });
 });
+
+test('rate-limit keys and {client_ip} are the header’s client, not the balancer’s address', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    rate_limit: { rate: 0.001, burst: 1, key: client }
+    request_headers: { set: { X-Client: "{client_ip}" } }
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+`,
+      {},
+      'proxy_protocol: { from: [127.0.0.1] }',
+    ),
+  );
+  const from = (client: string, id: string) =>
+    exchange(gw.port, Buffer.from(`PROXY TCP4 ${client} 10.0.0.1 1 2\r\n${GET(id)}`));
+  assert.equal(upstreamSaw((await from('192.0.2.10', 'rl-a1')).text)['x-client'], '192.0.2.10');
+  assert.match((await from('192.0.2.10', 'rl-a2')).text, /^HTTP\/1\.1 429 /);
+  assert.equal(upstreamSaw((await from('192.0.2.11', 'rl-b1')).text)['x-client'], '192.0.2.11');
+});
