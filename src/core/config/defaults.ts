@@ -32,6 +32,32 @@ export const DEFAULTS = {
     limits: { body: 10 * MiB, buffer: 1 * MiB },
     requestBuffering: true,
     retryIdempotencyKey: false,
+    // zstd is left out while node:zlib marks it experimental (Node 24): a route may list it.
+    compression: {
+      encodings: ['br', 'gzip'] as const,
+      minSize: 1024,
+      types: [
+        'text/html',
+        'text/plain',
+        'text/css',
+        'text/csv',
+        'text/xml',
+        'text/javascript',
+        'text/markdown',
+        'text/event-stream',
+        'application/javascript',
+        'application/json',
+        'application/problem+json',
+        'application/ld+json',
+        'application/manifest+json',
+        'application/xml',
+        'application/rss+xml',
+        'application/atom+xml',
+        'application/wasm',
+        'application/x-ndjson',
+        'image/svg+xml',
+      ],
+    },
     // 308 keeps the method and body (a POST stays a POST), unlike 301's historic rewrite to GET.
     redirectStatus: 308,
   },
@@ -94,7 +120,7 @@ export const DEFAULTS = {
     rise: 2,
     fall: 3,
   },
-  errors: { exposeUpstreamAddress: false },
+  errors: { exposeUpstreamAddress: false, detail: 'full' as const },
   // Normalised, as an upstream that resolves dot-segments reads the path (src/core/uri-path.ts).
   // Slashes merged, as nginx and Apache do by default (Envoy does not): behind either, `//admin`
   // unmerged would pass a route's policy at /admin and still be served as /admin; merged, the

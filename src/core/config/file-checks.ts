@@ -7,6 +7,8 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
+import { PROBLEM_MEMBERS } from '../failure/error-body.ts';
+import { templateProblems } from '../failure/page-template.ts';
 import { entriesOf, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
@@ -26,6 +28,7 @@ export function checkFiles(
     for (const [n, pair] of itemsOf(tls?.certificates))
       checkPair(pair, ['listen', index, 'tls', 'certificates', n], baseDir, report, secrets);
   }
+  checkErrorPages(mappingAt(mappingAt(root, 'errors'), 'pages'), baseDir, report);
   for (const [name, upstream] of entriesOf(root.upstreams)) {
     const tls = mappingAt(upstream, 'tls');
     checkFile(tls, 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report);
@@ -62,6 +65,42 @@ function checkPair(
     });
   } catch (error) {
     report([...path, 'key'], `cannot use this key with ${JSON.stringify(cert)}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * errors.pages: the HTML template must name only placeholders that exist (each problem with the
+ * template's own line), the JSON file must hold one object whose members are not the gateway's.
+ */
+function checkErrorPages(pages: Record<string, unknown> | undefined, baseDir: string, report: Report): void {
+  const path = ['errors', 'pages'];
+  if (checkFile(pages, 'html', [...path, 'html'], baseDir, report)) {
+    const file = resolve(baseDir, stringAt(pages, 'html') ?? '');
+    for (const problem of templateProblems(readFileSync(file, 'utf8')))
+      report([...path, 'html'], `${JSON.stringify(file)} line ${problem.line}: ${problem.message}`);
+  }
+  if (checkFile(pages, 'json', [...path, 'json'], baseDir, report)) {
+    const file = resolve(baseDir, stringAt(pages, 'json') ?? '');
+    let members: unknown;
+    try {
+      members = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      report([...path, 'json'], `${JSON.stringify(file)} is not valid JSON: ${(error as Error).message}`);
+      return;
+    }
+    if (members === null || typeof members !== 'object' || Array.isArray(members)) {
+      report(
+        [...path, 'json'],
+        `${JSON.stringify(file)} must hold one JSON object (its members are added to problem+json bodies)`,
+      );
+      return;
+    }
+    const taken = Object.keys(members).filter((name) => PROBLEM_MEMBERS.includes(name));
+    if (taken.length > 0)
+      report(
+        [...path, 'json'],
+        `${JSON.stringify(file)} names ${taken.map((n) => JSON.stringify(n)).join(', ')}, which the gateway writes itself; use other member names`,
+      );
   }
 }
 

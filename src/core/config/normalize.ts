@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * Turns a document that passed every check into the runtime config: camelCase, milliseconds,
  * bytes, parsed addresses, absolute paths, and every default filled in from defaults.ts.
@@ -22,6 +23,7 @@ import type {
   AcmeConfig,
   AdminConfig,
   CircuitBreakerConfig,
+  CompressionConfig,
   GatewayConfig,
   HealthCheckConfig,
   Http2Limits,
@@ -73,9 +75,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     ...(raw.acme === undefined && !raw.listen.some((listener) => listener.tls?.acme)
       ? {}
       : { acme: toAcme(raw.acme ?? {}, baseDir) }),
-    errors: {
-      exposeUpstreamAddress: raw.errors?.expose_upstream_address ?? DEFAULTS.errors.exposeUpstreamAddress,
-    },
+    errors: toErrors(raw.errors, baseDir),
     paths: {
       normalize: raw.paths?.normalize ?? DEFAULTS.paths.normalize,
       mergeSlashes: raw.paths?.merge_slashes ?? DEFAULTS.paths.mergeSlashes,
@@ -128,6 +128,23 @@ function toAcme(raw: NonNullable<RawConfig['acme']>, baseDir: string): AcmeConfi
   };
 }
 
+/** The error settings; the page files are read here (file-checks.ts made sure they can be). */
+function toErrors(raw: RawConfig['errors'], baseDir: string): GatewayConfig['errors'] {
+  const html = raw?.pages?.html === undefined ? undefined : resolve(baseDir, raw.pages.html);
+  const json = raw?.pages?.json === undefined ? undefined : resolve(baseDir, raw.pages.json);
+  return {
+    exposeUpstreamAddress: raw?.expose_upstream_address ?? DEFAULTS.errors.exposeUpstreamAddress,
+    detail: raw?.detail ?? DEFAULTS.errors.detail,
+    pages: {
+      ...(html === undefined ? {} : { html: readFileSync(html, 'utf8') }),
+      ...(json === undefined
+        ? {}
+        : { json: JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown> }),
+    },
+    pageFiles: { ...(html === undefined ? {} : { html }), ...(json === undefined ? {} : { json }) },
+  };
+}
+
 function toAdmin(raw: NonNullable<RawConfig['admin']>, baseDir: string): AdminConfig {
   const address = raw.listen ?? DEFAULTS.admin.listen;
   const { host, port } = accepted(parseListenAddress(address));
@@ -148,6 +165,7 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
     ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
     maxConnections: raw.max_connections ?? DEFAULTS.listener.maxConnections,
     http2: raw.http2 ?? false,
+    ...(raw.proxy_protocol === undefined ? {} : { proxyProtocol: { from: raw.proxy_protocol.from } }),
   };
   if (raw.tls === undefined) return listener;
   const file = (path: string) => resolve(baseDir, path);
@@ -193,6 +211,16 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
     ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
+    ...(raw.compression === undefined ? {} : { compression: toCompression(raw.compression) }),
+  };
+}
+
+function toCompression(raw: NonNullable<RawRoute['compression']>): CompressionConfig {
+  const defaults = DEFAULTS.route.compression;
+  return {
+    encodings: [...(raw.encodings ?? defaults.encodings)],
+    minSize: size(raw.min_size, defaults.minSize),
+    types: (raw.types ?? defaults.types).map((type) => type.toLowerCase()),
   };
 }
 

@@ -61,6 +61,20 @@ const Listener = mapping(
     max_in_flight: count(1, 10_000_000, 'requests in flight'),
     max_connections: count(1, 10_000_000, 'open client connections'),
     http2: flag(),
+    proxy_protocol: Type.Optional(
+      mapping(
+        {
+          from: Type.Array(
+            Type.String({
+              format: FORMAT.addressOrCidr,
+              expected: 'an IP address or CIDR block like 10.0.0.0/8',
+            }),
+            { minItems: 1, expected: 'a list of at least one IP address or CIDR block' },
+          ),
+        },
+        'a mapping with from',
+      ),
+    ),
   },
   'a mapping with an address',
 );
@@ -104,6 +118,33 @@ const Route = mapping(
       ),
     ),
     retry_idempotency_key: flag(),
+    compression: Type.Optional(
+      mapping(
+        {
+          encodings: Type.Optional(
+            Type.Array(
+              Type.Unsafe<'zstd' | 'br' | 'gzip'>(
+                Type.Union([Type.Literal('zstd'), Type.Literal('br'), Type.Literal('gzip')], {
+                  expected: 'one of zstd, br, gzip',
+                }),
+              ),
+              { minItems: 1, uniqueItems: true, expected: 'a list of zstd, br and/or gzip, each once' },
+            ),
+          ),
+          min_size: size(),
+          types: Type.Optional(
+            Type.Array(
+              Type.String({
+                pattern: '^[A-Za-z0-9!#$&^_.+-]+/([A-Za-z0-9!#$&^_.+-]+|\\*)$',
+                expected: 'a media type like text/html or text/*',
+              }),
+              { minItems: 1, expected: 'a list of media types' },
+            ),
+          ),
+        },
+        'a mapping with encodings, min_size and/or types',
+      ),
+    ),
   },
   'a mapping with match and upstream',
 );
@@ -252,7 +293,24 @@ export const ConfigSchema = mapping(
     }),
     store: Store,
     acme: Acme,
-    errors: Type.Optional(mapping({ expose_upstream_address: flag() }, 'a mapping of error settings')),
+    errors: Type.Optional(
+      mapping(
+        {
+          expose_upstream_address: flag(),
+          detail: oneOf(['full', 'minimal']),
+          pages: Type.Optional(
+            mapping(
+              {
+                html: Type.Optional(filePath('an HTML template file')),
+                json: Type.Optional(filePath('a JSON file holding one object')),
+              },
+              'a mapping with html and/or json',
+            ),
+          ),
+        },
+        'a mapping of error settings',
+      ),
+    ),
     paths: Type.Optional(
       mapping({ normalize: flag(), merge_slashes: flag() }, 'a mapping with normalize and/or merge_slashes'),
     ),

@@ -80,6 +80,25 @@ export interface ListenerConfig {
    * port), each stream one request (proxy/accept/listener.ts); the bounds are `limits.http2`.
    */
   readonly http2: boolean;
+  /**
+   * PROXY protocol (v1, v2) from TCP load balancers at these addresses or CIDR blocks: their
+   * connections must open with a header, whose client then stands for the peer; anyone
+   * else's must not (proxy/accept/proxy-gate.ts).
+   */
+  readonly proxyProtocol?: { readonly from: readonly string[] };
+}
+
+/** A content coding Candor can apply to a response. */
+export type ContentCoding = 'zstd' | 'br' | 'gzip';
+
+/** routes[].compression: what to offer, from what size, for which media types. */
+export interface CompressionConfig {
+  /** In the route's order of preference (the client's q-values first). */
+  readonly encodings: readonly ContentCoding[];
+  /** Bytes: a response whose Content-Length is under it goes out as it is. */
+  readonly minSize: number;
+  /** Media types (`text/html`, or `text/*`), lower-case, without parameters. */
+  readonly types: readonly string[];
 }
 
 export interface RouteConfig {
@@ -123,6 +142,8 @@ export interface RouteConfig {
   /** Per-client token bucket: beyond it, 429 http_request_denied. */
   readonly rateLimit?: RateLimitConfig;
   /** A non-idempotent request that carries an Idempotency-Key may be retried after it reached the upstream. */
+  /** Compress responses the client accepts compressed (proxy/forward/compressing-sink.ts); absent: off. */
+  readonly compression?: CompressionConfig;
   readonly retryIdempotencyKey: boolean;
 }
 
@@ -366,6 +387,12 @@ export interface PathsConfig {
 interface ErrorsConfig {
   /** Show the target's address (not just the upstream's name) in Proxy-Status next-hop and error bodies. */
   readonly exposeUpstreamAddress: boolean;
+  /** `minimal`: details and next hop stay out of what clients see (body, Proxy-Status); the log keeps them. */
+  readonly detail: 'full' | 'minimal';
+  /** The operator's pages, read when the config is loaded: the HTML template's text, problem+json's extra members. */
+  readonly pages: { readonly html?: string; readonly json?: Readonly<Record<string, unknown>> };
+  /** Where they were read from (absolute). */
+  readonly pageFiles: { readonly html?: string; readonly json?: string };
 }
 
 export interface DownstreamLimits {

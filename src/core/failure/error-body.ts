@@ -1,5 +1,6 @@
 import { renderErrorPage } from './error-page.ts';
 import type { ErrorFormat } from './negotiate.ts';
+import { renderPageTemplate } from './page-template.ts';
 import { clientAdvice, describeFailure, type ErrorBodyContext, REASONS } from './wording.ts';
 
 export interface ErrorBody {
@@ -7,33 +8,48 @@ export interface ErrorBody {
   readonly body: string;
 }
 
-export function renderErrorBody(format: ErrorFormat, ctx: ErrorBodyContext): ErrorBody {
+/** An operator's own pages (errors.pages): the HTML template, members added to problem+json. */
+export interface ErrorPages {
+  readonly html?: string;
+  readonly json?: Readonly<Record<string, unknown>>;
+}
+
+export function renderErrorBody(format: ErrorFormat, ctx: ErrorBodyContext, pages?: ErrorPages): ErrorBody {
   if (format === 'problem+json') {
-    return { contentType: 'application/problem+json', body: problemJson(ctx) };
+    return { contentType: 'application/problem+json', body: problemJson(ctx, pages?.json) };
   }
   if (format === 'html') {
-    return { contentType: 'text/html; charset=utf-8', body: renderErrorPage(ctx) };
+    const html = pages?.html;
+    return {
+      contentType: 'text/html; charset=utf-8',
+      body: html === undefined ? renderErrorPage(ctx) : renderPageTemplate(html, ctx),
+    };
   }
   return { contentType: 'text/plain; charset=utf-8', body: plainText(ctx) };
 }
 
-/** RFC 9457 problem details, with the Proxy-Status facts as extension members. */
-function problemJson(ctx: ErrorBodyContext): string {
+/**
+ * RFC 9457 problem details, with the Proxy-Status facts as extension members; an operator's
+ * `extra` members first, so that none of them can replace one of the gateway's (the config
+ * refuses such a name too: file-checks.ts).
+ */
+function problemJson(ctx: ErrorBodyContext, extra?: Readonly<Record<string, unknown>>): string {
   const { failure } = ctx;
   const problem: Record<string, unknown> = {
+    ...extra,
     type: `urn:candor:error:${failure.type}`,
     title: failure.kind.title,
     status: failure.status,
     detail: describeFailure(ctx),
     error: failure.type,
     shape: failure.kind.shape,
-    details: failure.details,
+    details: ctx.minimal ? undefined : failure.details,
     proxy: ctx.proxyName,
     request_id: ctx.requestId,
     retryable: failure.kind.clientMayRetry,
     advice: clientAdvice(failure),
   };
-  if (ctx.nextHop !== undefined) problem.next_hop = ctx.nextHop;
+  if (ctx.nextHop !== undefined && !ctx.minimal) problem.next_hop = ctx.nextHop;
   if (failure.retryAfter !== undefined) problem.retry_after = failure.retryAfter;
   return JSON.stringify(problem) + '\n';
 }
@@ -49,3 +65,20 @@ function plainText(ctx: ErrorBodyContext): string {
     `request id: ${ctx.requestId}\n`
   );
 }
+
+/** The members problemJson writes itself: an operator's errors.pages.json may not name them. */
+export const PROBLEM_MEMBERS: readonly string[] = [
+  'type',
+  'title',
+  'status',
+  'detail',
+  'error',
+  'shape',
+  'details',
+  'proxy',
+  'request_id',
+  'retryable',
+  'advice',
+  'next_hop',
+  'retry_after',
+];

@@ -14,6 +14,8 @@ export interface GrpcAnswerFacts {
   readonly requestId: string;
   /** The upstream as clients may see it (name, or address when exposed); absent before routing. */
   readonly nextHop: string | undefined;
+  /** errors.detail: minimal — no details or next hop in grpc-message and Proxy-Status. */
+  readonly minimal?: boolean;
 }
 
 export interface GrpcAnswer {
@@ -73,8 +75,8 @@ export function percentDecodeGrpcMessage(text: string): string {
 }
 
 /** The grpc-message text: the RFC 9209 type first (what a client branches on), the details, the id to quote. */
-function grpcMessage(failure: Failure, requestId: string): string {
-  const details = failure.details ? `: ${failure.details}` : '';
+function grpcMessage(failure: Failure, requestId: string, minimal: boolean): string {
+  const details = failure.details && !minimal ? `: ${failure.details}` : '';
   return `${failure.type}${details} (request id ${requestId})`;
 }
 
@@ -86,9 +88,9 @@ export function buildGrpcAnswer(failure: Failure, facts: GrpcAnswerFacts): GrpcA
     'grpc-status',
     String(grpcStatusOf(failure)),
     'grpc-message',
-    percentEncodeGrpcMessage(grpcMessage(failure, facts.requestId)),
+    percentEncodeGrpcMessage(grpcMessage(failure, facts.requestId, facts.minimal === true)),
     'proxy-status',
-    failureProxyStatus(facts.proxyName, failure, facts.nextHop),
+    failureProxyStatus(facts.proxyName, failure, facts.nextHop, facts.minimal),
     'cache-control',
     'no-store',
     'x-request-id',

@@ -10,22 +10,37 @@ import { FAILURES, type FailureType } from './taxonomy.ts';
 /**
  * Proxy-Status (RFC 9209) members for one gateway.
  * The member name is the gateway's name; `next-hop` is the upstream's name, or its address
- * when the config allows exposing it.
+ * when the config allows exposing it. `minimal` (errors.detail: minimal) leaves out `details`
+ * and `next-hop`, for operators who must not show them; the log keeps them.
  */
-export function failureProxyStatus(proxyName: string, failure: Failure, nextHop: string | undefined): string {
+export function failureProxyStatus(
+  proxyName: string,
+  failure: Failure,
+  nextHop: string | undefined,
+  minimal = false,
+): string {
   let member = `${sfTokenOrString(proxyName)}; error=${failure.kind.proxyStatus ?? failure.type}`;
   const { params } = failure;
   if (params.rcode !== undefined) member += `; rcode=${sfString(params.rcode)}`;
   if (params.alertId !== undefined) member += `; alert-id=${params.alertId}`;
   if (params.alertMessage !== undefined) member += `; alert-message=${sfString(params.alertMessage)}`;
+  if (minimal) return member;
   if (failure.details) member += `; details=${sfString(failure.details)}`;
   if (nextHop !== undefined) member += `; next-hop=${sfString(nextHop)}`;
   return member;
 }
 
-/** The member for a response the upstream made itself: its status passes through untouched. */
-export function receivedStatusProxyStatus(proxyName: string, status: number, nextHop: string): string {
-  return `${sfTokenOrString(proxyName)}; received-status=${status}; next-hop=${sfString(nextHop)}`;
+/**
+ * The member for a response the upstream made itself: its status passes through untouched.
+ * No `next-hop` when it is undefined (errors.detail: minimal).
+ */
+export function receivedStatusProxyStatus(
+  proxyName: string,
+  status: number,
+  nextHop: string | undefined,
+): string {
+  const member = `${sfTokenOrString(proxyName)}; received-status=${status}`;
+  return nextHop === undefined ? member : `${member}; next-hop=${sfString(nextHop)}`;
 }
 
 /** One member of a Proxy-Status header, as read. */

@@ -7,6 +7,8 @@ export interface ErrorBodyContext {
   readonly requestId: string;
   /** The upstream as the client may see it: its name, or its address when exposed. */
   readonly nextHop: string | undefined;
+  /** errors.detail: minimal — the details and the next hop are not for clients to see. */
+  readonly minimal?: boolean;
 }
 
 export const REASONS: Readonly<Record<number, string>> = {
@@ -37,6 +39,7 @@ export const REASONS: Readonly<Record<number, string>> = {
 
 /** One plain sentence on which hop failed, e.g. 'The gateway "edge-1" could not use the upstream "api": …'. */
 export function describeFailure(ctx: ErrorBodyContext): string {
+  if (ctx.minimal) return minimalDescription(ctx);
   const { failure, proxyName, nextHop } = ctx;
   const shape = failure.kind.shape;
   if (shape === 'client')
@@ -50,6 +53,18 @@ export function describeFailure(ctx: ErrorBodyContext): string {
     return `The gateway "${proxyName}" answered on its own${about}: ${failure.kind.explanation}. Details: ${sentence(failure.details)}`;
   }
   return `The gateway "${proxyName}" is working, but the upstream "${nextHop ?? 'unknown'}" failed: ${failure.kind.explanation} (${failure.details}).`;
+}
+
+/** The same sentence without the details or the upstream's name (errors.detail: minimal). */
+function minimalDescription(ctx: ErrorBodyContext): string {
+  const { failure, proxyName } = ctx;
+  const shape = failure.kind.shape;
+  if (shape === 'client') return `The gateway "${proxyName}" could not accept this request.`;
+  if (shape === 'internal')
+    return `The gateway "${proxyName}" hit an internal error; the upstream was not at fault.`;
+  if (shape === 'gateway')
+    return `The gateway "${proxyName}" answered on its own: ${failure.kind.explanation}.`;
+  return `The gateway "${proxyName}" is working, but its upstream failed: ${failure.kind.explanation}.`;
 }
 
 /** What the client may do next, in plain words. */

@@ -59,6 +59,10 @@ export class RequestRecord {
   reusedConnection: boolean | undefined;
   ttfbMs: number | undefined;
   upstreamReset = false;
+  /** The content coding the gateway applied to the response (routes[].compression), and the body's bytes before and after. */
+  encoding: string | undefined;
+  bytesBeforeEncoding = 0;
+  bytesAfterEncoding = 0;
   clientAborted = false;
   upgraded = false;
   /** The gateway answered an ACME validation itself (`http-01`): no route, no upstream. */

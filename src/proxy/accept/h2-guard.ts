@@ -10,6 +10,7 @@
  */
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { h2ErrorName } from '../../core/failure/classify.ts';
+import { clientAddressOf } from '../../core/net/client-address.ts';
 import { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { H2Limits } from './h2-limits.ts';
 
@@ -108,7 +109,7 @@ export class H2Guard {
     this.#session = session;
     this.#limits = limits;
     this.#logger = logger;
-    this.#remoteAddress = session.socket?.remoteAddress ?? '';
+    this.#remoteAddress = clientAddressOf(session.socket);
     const window = limits.floodWindow;
     this.#pings = new WindowCount(limits.maxPings, window);
     this.#settings = new WindowCount(limits.maxSettingsFrames, window);

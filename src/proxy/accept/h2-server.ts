@@ -12,6 +12,7 @@ import http2, {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { RequestParseError } from '../../core/http1/request-parser.ts';
+import { clientAddressOf } from '../../core/net/client-address.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { H2Guard, type H2Logger } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
@@ -72,7 +73,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     const head = h2RequestHead(rawHeaders, {
       streamId: stream.id ?? 0,
       endStream,
-      remoteAddress: socket?.remoteAddress ?? '',
+      remoteAddress: clientAddressOf(socket),
       encrypted: session?.encrypted === true,
     });
     const response = new H2Response(stream, guard, {

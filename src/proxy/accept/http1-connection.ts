@@ -30,6 +30,7 @@ import {
   type RequestParserHandler,
 } from '../../core/http1/request-parser.ts';
 import { trimOws } from '../../core/http1/syntax.ts';
+import { clientAddressOf } from '../../core/net/client-address.ts';
 import type { DownstreamExchange, DownstreamHead } from '../../core/net/downstream.ts';
 import { LINGER_MS } from '../../core/net/linger.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
@@ -254,7 +255,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       versionMinor: head.versionMinor,
       protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
       headers: fields,
-      remoteAddress: this.socket.remoteAddress ?? '',
+      remoteAddress: clientAddressOf(this.socket),
       encrypted: this.#encrypted,
       bodyLength:
         head.framing === 'chunked' ? 'chunked' : head.framing === 'length' ? head.contentLength : undefined,

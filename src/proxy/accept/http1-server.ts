@@ -7,6 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { Http1Connection, type Http1Handlers, type Http1Settings } from './http1-connection.ts';
+import type { ProxyGate } from './proxy-gate.ts';
 
 export interface Http1Server {
   readonly server: Server;
@@ -24,7 +25,8 @@ export interface Http1Server {
  * `tls`: the listener's certificate and key (then each connection starts after its handshake;
  * `server.setSecureContext` swaps them for new handshakes). `take`: who gets each connection
  * the server accepts (after its handshake), when not this server: a listener that serves
- * HTTP/2 too picks the protocol there and hands HTTP/1.1 back to `accept`.
+ * HTTP/2 too picks the protocol there and hands HTTP/1.1 back to `accept`. `gate`: the PROXY
+ * protocol, read from each TCP connection before anything else (its TLS handshake too).
  */
 export function createHttp1Server(
   settings: () => Http1Settings,
@@ -32,6 +34,7 @@ export function createHttp1Server(
   maxConnections?: number,
   tls?: TlsOptions,
   take?: (socket: Socket) => void,
+  gate?: ProxyGate,
 ): Http1Server {
   const connections = new Set<Http1Connection>();
   const accept = (socket: Socket) => {
@@ -41,14 +44,36 @@ export function createHttp1Server(
   };
   // allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
   const options = { allowHalfOpen: true, noDelay: true };
-  const first = take ?? accept;
+  const taker = take ?? accept;
+  // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's header.
+  const first =
+    gate === undefined || tls === undefined
+      ? taker
+      : (socket: Socket) => {
+          gate.adopt(socket);
+          taker(socket);
+        };
   const server =
     tls === undefined ? createServer(options, first) : createTlsServer({ ...options, ...tls }, first);
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
+  if (gate !== undefined) {
+    // What node:net or node:tls does with a new TCP connection (for TLS, its handshake) waits
+    // until the gate has read the connection's PROXY header.
+    const inner = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) =>
+      gate.admit(socket, (admitted) => {
+        for (const listener of inner) listener.call(server, admitted);
+        // pause() stopped the flow; a 'data' listener the taker added would not restart it.
+        if (tls === undefined) admitted.resume();
+      }),
+    );
+  }
   // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet;
-  // with `take`, one that is not HTTP/1.1 (or not yet known to be) has none either.
+  // with `take`, one that is not HTTP/1.1 (or not yet known to be) has none either, nor one
+  // whose PROXY header is still being read.
   const tcp = new Set<Socket>();
-  const counted = tls !== undefined || take !== undefined;
+  const counted = tls !== undefined || take !== undefined || gate !== undefined;
   if (counted)
     server.on('connection', (socket: Socket) => {
       tcp.add(socket);

@@ -3,14 +3,17 @@ import type { Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
+import { clientAddressOf } from '../../core/net/client-address.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
+import { createTrustList } from '../../core/net/trust.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
 import type { H2BoundEvent } from './h2-guard.ts';
 import { H2_ALPN_PROTOCOLS } from './h2-preface.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1-connection.ts';
 import { createHttp1Server } from './http1-server.ts';
+import { createProxyGate, type ProxyRefusal } from './proxy-gate.ts';
 import { type CertificateSource, createServerTls } from './server-tls.ts';
 
 /** What the request pipeline needs to know of the listener a request came in on. */
@@ -53,6 +56,12 @@ export interface RequestHandlers {
   dropped(listener: ListenerConfig, count: number): void;
   /** An HTTP/2 connection passed a bound (h2-guard.ts): it got GOAWAY, or one stream was reset. */
   h2Bound(listener: ListenerConfig, event: H2BoundEvent): void;
+  /**
+   * Connections closed for their PROXY protocol header (proxy-gate.ts): missing, invalid, or
+   * from a source not trusted to send one. The first of a quiet spell is told at once; those
+   * that follow within a second are told together, with how many and the last one.
+   */
+  proxyRefused(listener: ListenerConfig, refusal: ProxyRefusal, count: number): void;
 }
 
 /** The certificates the gateway ordered by ACME (server/acme), for a TLS listener's SNI. */
@@ -136,12 +145,22 @@ export async function startListener(
   const h2 = config.http2
     ? (await import('./h2-listener.ts')).startH2(handlers, facts, () => current)
     : undefined;
+  // Built per config: a reload may change the list (not whether there is one: reload-plan.ts).
+  let proxyFrom = createTrustList(config.proxyProtocol?.from ?? []);
+  const gate =
+    config.proxyProtocol &&
+    createProxyGate(
+      { has: (address) => proxyFrom.has(address) },
+      () => handlers.limits().headerTimeout,
+      reportEverySecond((refusal, count) => handlers.proxyRefused(current, refusal, count)),
+    );
   const own = createHttp1Server(
     settings,
     http1,
     config.maxConnections,
     serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
     h2 && ((socket) => h2.take(socket, (http1Socket) => own.accept(http1Socket), Boolean(serverTls))),
+    gate,
   );
   const { server } = own;
 
@@ -181,6 +200,7 @@ export async function startListener(
     server,
     update(next) {
       current = next;
+      proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
       server.maxConnections = next.maxConnections;
       if (next.tls && serverTls) serverTls.reload(next.tls, server as TlsServer);
       // The count goes on (requests holding slots are still running); only the bound changes.
@@ -212,10 +232,38 @@ function refuse(
 ): void {
   const { socket } = connection;
   const refusal: Refusal = {
-    remoteAddress: socket.remoteAddress ?? '',
+    remoteAddress: clientAddressOf(socket),
     encrypted: 'encrypted' in socket,
     answer: (text) => connection.refuse(text),
   };
   const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
   handlers.refused(refusal, refusalFailure(error), info);
+}
+
+/**
+ * `report`, at once for the first event of a quiet spell, then at most once a second with the
+ * last event and how many came since: a flood of refused connections is not a flood of lines.
+ */
+function reportEverySecond<T>(report: (last: T, count: number) => void): (event: T) => void {
+  let waiting = false;
+  let count = 0;
+  let last: T;
+  return (event) => {
+    last = event;
+    if (waiting) {
+      count++;
+      return;
+    }
+    report(event, 1);
+    waiting = true;
+    setTimeout(function flush() {
+      if (count === 0) {
+        waiting = false;
+        return;
+      }
+      report(last, count);
+      count = 0;
+      setTimeout(flush, DROP_REPORT_MS).unref();
+    }, DROP_REPORT_MS).unref();
+  };
 }

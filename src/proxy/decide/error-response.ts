@@ -1,4 +1,4 @@
-import { type ErrorBody, renderErrorBody } from '../../core/failure/error-body.ts';
+import { type ErrorBody, type ErrorPages, renderErrorBody } from '../../core/failure/error-body.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { buildGrpcAnswer } from '../../core/failure/grpc-answer.ts';
 import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
@@ -26,6 +26,10 @@ export interface ErrorResponseFacts {
    * can come: the answer is gRPC's Trailers-Only form. Left unset by the HTTP/1.1 server.
    */
   readonly grpc?: boolean;
+  /** errors.pages: the operator's HTML template and problem+json members (absent: the built-in body). */
+  readonly pages?: ErrorPages;
+  /** errors.detail: minimal — the details and the next hop stay out of the body and Proxy-Status. */
+  readonly minimal?: boolean;
 }
 
 export interface ErrorResponse {
@@ -45,12 +49,13 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
       body: { contentType: 'application/grpc', body: '' },
     };
   }
-  const body = renderErrorBody(negotiateErrorFormat(facts.accept), {
-    failure,
-    proxyName: facts.proxyName,
-    requestId: facts.requestId,
-    nextHop: facts.nextHop,
-  });
+  const minimal = facts.minimal === true;
+  // Only the body is the operator's: every header below is the gateway's, whatever the template.
+  const body = renderErrorBody(
+    negotiateErrorFormat(facts.accept),
+    { failure, proxyName: facts.proxyName, requestId: facts.requestId, nextHop: facts.nextHop, minimal },
+    facts.pages,
+  );
   const headers = [
     'content-type',
     body.contentType,
@@ -59,7 +64,7 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
     'cache-control',
     'no-store',
     'proxy-status',
-    failureProxyStatus(facts.proxyName, failure, facts.nextHop),
+    failureProxyStatus(facts.proxyName, failure, facts.nextHop, minimal),
     'x-request-id',
     facts.requestId,
     'vary',

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { CompressionConfig } from '../../core/config/types.ts';
 import { classifyExchangeError, classifyRequestBodyError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
@@ -16,6 +17,7 @@ import type {
 } from '../../upstream/connections/connection.ts';
 import type { Dispatcher, PoolWaiter } from '../../upstream/connections/pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
+import { CompressingSink } from './compressing-sink.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import { SendDeadline } from './send-deadline.ts';
 import { filterTrailers } from './trailer-fields.ts';
@@ -74,14 +76,16 @@ export interface ExchangeOptions {
   readonly sendTimeout: number;
   readonly proxyName: string;
   readonly via: string;
-  /** next-hop for Proxy-Status on the upstream's own error responses. */
-  readonly nextHop: string;
+  /** next-hop for Proxy-Status on the upstream's own error responses (undefined: errors.detail minimal). */
+  readonly nextHop: string | undefined;
   /** An upgrade: the upstream is asked to switch, and a 101 opens a tunnel. */
   readonly upgrade: boolean;
   /** The route's response rules, applied to the final head; absent: none. */
   readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
+  /** routes[].compression; absent: the response goes out as the upstream sent it. */
+  readonly compression?: CompressionConfig;
 }
 
 /**
@@ -138,7 +142,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     options: ExchangeOptions,
   ) {
     this.client = client;
-    this.sink = client.response;
+    // The one check a route without compression pays.
+    this.sink =
+      options.compression === undefined
+        ? client.response
+        : new CompressingSink(client.response, options.compression, client.head, record);
     this.record = record;
     this.upstream = upstream;
     this.target = target;

@@ -19,7 +19,10 @@ interface GatewayFacts {
   readonly via2: string;
   /** Clients whose X-Forwarded-* and Forwarded headers are kept. */
   readonly trust: TrustList;
-  readonly config: { readonly limits: DownstreamLimits };
+  readonly config: {
+    readonly limits: DownstreamLimits;
+    readonly errors: { readonly detail: 'full' | 'minimal' };
+  };
   readonly metrics: GatewayMetrics;
 }
 
@@ -147,10 +150,12 @@ export class UpstreamRequest {
       sendTimeout: config.limits.sendTimeout,
       proxyName: name,
       via: this.#via,
-      nextHop,
+      // errors.detail: minimal keeps the upstream's name out of Proxy-Status, its own answers' too.
+      nextHop: config.errors.detail === 'minimal' ? undefined : nextHop,
       upgrade: this.#client.head.upgrade,
       editHeaders: responseEdit,
       metrics,
+      ...(route.compression === undefined ? {} : { compression: route.compression }),
     };
   }
 }

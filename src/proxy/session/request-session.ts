@@ -122,6 +122,8 @@ export class RequestSession implements AttemptsOwner {
         nextHop: undefined,
         head: info.method === 'HEAD',
         close: true,
+        pages: runtime.config.errors.pages,
+        minimal: runtime.config.errors.detail === 'minimal',
       }),
     );
     logRequest(runtime.logger, record);
@@ -253,6 +255,8 @@ export class RequestSession implements AttemptsOwner {
         CLOSING_STATUSES.has(failure.status),
       // The same writer answers gRPC in its Trailers-Only form (error-response.ts).
       grpc: record.grpc,
+      pages: this.runtime.config.errors.pages,
+      minimal: this.runtime.config.errors.detail === 'minimal',
     };
     if (record.grpc) record.gatewayGrpcStatus = grpcStatusOf(failure);
     writeErrorResponse(response, failure, facts);

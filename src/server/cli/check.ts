@@ -1,6 +1,7 @@
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import { secretAbsent, secretsOf } from '../../core/config/secrets.ts';
+import { configWarnings } from '../../core/config/warnings.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**
@@ -44,6 +45,7 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
         needs.length === 0 ? 'serve will need nothing more\n' : `serve will need:\n${needs.join('')}`,
       );
     }
+    for (const warning of configWarnings(config)) process.stderr.write(`${file}: warning: ${warning}\n`);
     return EXIT.ok;
   } catch (err) {
     if (err instanceof ConfigError) {

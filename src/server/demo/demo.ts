@@ -42,6 +42,7 @@ function tlsListener(cert: string, key: string): string {
 const TOUR: readonly [path: string, shows: string][] = [
   ['/healthy', '200 from the healthy app, passed through untouched'],
   ['/healthy/?status=503&retry_after=7', "the app's own 503 + Retry-After, untouched (received-status=503)"],
+  ['/compressed', '200 from the healthy app, compressed (curl --compressed): Content-Encoding, Vary'],
   ['/refused', '502 connection_refused: nothing listens on the port'],
   ['/unresolvable', '502 dns_error: the host name does not resolve'],
   ['/tls-mismatch', '502 tls_protocol_error: https:// to a plain HTTP port'],

@@ -223,6 +223,11 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         'connections dropped: the listener holds its max_connections',
       );
     },
+    proxyRefused: (listener, refusal, count) =>
+      logger.warn(
+        { listener: listener.address, client: refusal.remoteAddress, reason: refusal.reason, refused: count },
+        'PROXY protocol: connection refused',
+      ),
     h2Bound: (listener, event) =>
       logger.warn(
         {

@@ -65,6 +65,13 @@ export function unchangeableProblems(before: GatewayConfig, after: GatewayConfig
         `cannot turn HTTP/2 ${now.http2 ? 'on' : 'off'} for ${now.address} on a reload: the listener picks its server when it opens; restart the gateway, or use a new address`,
       );
     }
+    if (Boolean(was.proxyProtocol) !== Boolean(now.proxyProtocol)) {
+      const index = after.listen.indexOf(now);
+      problem(
+        `listen[${index}].proxy_protocol`,
+        `cannot turn the PROXY protocol ${now.proxyProtocol ? 'on' : 'off'} for ${now.address} on a reload: the listener reads it from each connection from the start or not at all; restart the gateway, or use a new address (its \`from\` list can change)`,
+      );
+    }
     if (Boolean(was.tls) !== Boolean(now.tls)) {
       const index = after.listen.indexOf(now);
       problem(

@@ -16,6 +16,7 @@ test('the demo config validates with no environment set, on ports 9101..9115', a
     config.routes.map((route) => [route.path, route.upstream, route.stripPrefix]),
     [
       ['/healthy', 'healthy', true],
+      ['/compressed', 'healthy', true],
       ['/refused', 'refused', true],
       ['/slow', 'slow', true],
       ['/reset', 'reset', true],

@@ -181,7 +181,7 @@ test('every field of a full config is read, converted to runtime units and resol
         ...resilienceDefaults(30_000),
       },
     },
-    errors: { exposeUpstreamAddress: true },
+    errors: { exposeUpstreamAddress: true, detail: 'full', pages: {}, pageFiles: {} },
     paths: { normalize: true, mergeSlashes: true },
     trustForwardedFrom: ['10.0.0.0/8', '::1', '192.168.1.7'],
     limits: {
@@ -256,7 +256,7 @@ test('a minimal config gets every default', () => {
         ...resilienceDefaults(30_000),
       },
     },
-    errors: { exposeUpstreamAddress: false },
+    errors: { exposeUpstreamAddress: false, detail: 'full', pages: {}, pageFiles: {} },
     paths: { normalize: true, mergeSlashes: true },
     trustForwardedFrom: [],
     limits: {

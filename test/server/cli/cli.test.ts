@@ -82,6 +82,20 @@ test('check accepts a valid file and starts nothing', async () => {
   assert.match(result.stdout, /ok \(gateway "cli-edge", 1 listener\(s\), 1 route\(s\), 1 upstream\(s\)\)/);
 });
 
+test('check warns, and still exits 0, when an error page template has no {{request_id}}', async () => {
+  const page = file('page.html', '<h1>{{status}} {{reason}}</h1>');
+  const result = await run([
+    'check',
+    file('pages.yaml', `${valid(8, 'http://127.0.0.1:9')}errors:\n  pages: { html: ${page} }\n`),
+  ]);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /: ok \(gateway "cli-edge"/);
+  assert.match(
+    result.stderr,
+    /pages\.yaml: warning: errors\.pages\.html: ".*page\.html" has no \{\{request_id\}\}/,
+  );
+});
+
 test('check prints every problem with file, line, column and field, and exits 78', async () => {
   const path = file(
     'bad.yaml',

@@ -2,11 +2,13 @@
  * `npm start`: the demo gateway and its upstreams answer as DESIGN.md's failure table says, and
  * its banner gives the status page, /metrics and the admin token, which work.
  */
+
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { request } from '../../helpers/http-client.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -104,6 +106,14 @@ test('demo /pool answers every request 200 although one of its targets flaps', a
     const res = await request(base, { path: `/pool/item/${i}` });
     assert.equal(res.status, 200, `request ${i}`);
   }
+});
+
+test('demo /compressed answers gzip to a client that accepts it', async () => {
+  const res = await request(base, { path: '/compressed', headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-encoding'], 'gzip');
+  assert.equal(res.headers.vary, 'Accept-Encoding');
+  assert.ok(gunzipSync(res.body).length > 0);
 });
 
 test('demo /truncated sends its 200 and then aborts the transfer', async () => {

@@ -1,0 +1,86 @@
+/**
+ * An operator's error page (errors.pages.html): their HTML, with `{{name}}` placeholders for
+ * the failure record's fields, each HTML-escaped. Only the body is theirs: the status and the
+ * headers (Proxy-Status, Retry-After, Cache-Control, the request id) stay the gateway's.
+ */
+import { escapeHtml } from './error-page.ts';
+import { clientAdvice, describeFailure, type ErrorBodyContext, REASONS } from './wording.ts';
+
+/** Every placeholder a template may use, and what it stands for. */
+export const PLACEHOLDERS = {
+  status: 'the status code, e.g. 502',
+  reason: 'the status reason, e.g. Bad Gateway',
+  title: 'the failure\'s title, e.g. "Upstream refused the connection"',
+  type: 'the RFC 9209 error type, e.g. connection_refused',
+  shape: 'unreachable, slow, reset, garbage, gateway, client or internal',
+  details: 'the details (empty with errors.detail: minimal)',
+  next_hop: 'the upstream as clients may see it (empty with errors.detail: minimal, or before routing)',
+  request_id: 'the request id, to quote in a report',
+  retry_after: 'seconds before a retry may help (empty when there is no Retry-After)',
+  explanation: 'the plain-words sentence on which hop failed and how',
+  advice: 'what the client may do next',
+  proxy: "the gateway's name",
+} as const;
+
+type Placeholder = keyof typeof PLACEHOLDERS;
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;
+
+/** A template's problems, each with its 1-based line: placeholders it names that do not exist. */
+export function templateProblems(text: string): { line: number; message: string }[] {
+  const problems: { line: number; message: string }[] = [];
+  for (const match of text.matchAll(PLACEHOLDER)) {
+    if (Object.hasOwn(PLACEHOLDERS, match[1])) continue;
+    const line = text.slice(0, match.index).split('\n').length;
+    problems.push({
+      line,
+      message: `unknown placeholder {{${match[1]}}}; expected one of ${Object.keys(PLACEHOLDERS)
+        .map((p) => `{{${p}}}`)
+        .join(', ')}`,
+    });
+  }
+  return problems;
+}
+
+/** Whether a template quotes the request id (without it, a client has nothing to report). */
+export function templateHasRequestId(text: string): boolean {
+  for (const match of text.matchAll(PLACEHOLDER)) if (match[1] === 'request_id') return true;
+  return false;
+}
+
+/** The page for one failure: every placeholder replaced by its escaped value. */
+export function renderPageTemplate(template: string, ctx: ErrorBodyContext): string {
+  const { failure } = ctx;
+  const value = (name: Placeholder): string => {
+    switch (name) {
+      case 'status':
+        return String(failure.status);
+      case 'reason':
+        return REASONS[failure.status] ?? '';
+      case 'title':
+        return failure.kind.title;
+      case 'type':
+        return failure.type;
+      case 'shape':
+        return failure.kind.shape;
+      case 'details':
+        return ctx.minimal ? '' : failure.details;
+      case 'next_hop':
+        return ctx.minimal ? '' : (ctx.nextHop ?? '');
+      case 'request_id':
+        return ctx.requestId;
+      case 'retry_after':
+        return failure.retryAfter === undefined ? '' : String(failure.retryAfter);
+      case 'explanation':
+        return describeFailure(ctx);
+      case 'advice':
+        return clientAdvice(failure);
+      case 'proxy':
+        return ctx.proxyName;
+    }
+  };
+  // A name the template may not use was refused at load (templateProblems): none reaches here.
+  return template.replace(PLACEHOLDER, (whole, name: string) =>
+    Object.hasOwn(PLACEHOLDERS, name) ? escapeHtml(value(name as Placeholder)) : whole,
+  );
+}

@@ -1,0 +1,116 @@
+/**
+ * The PROXY protocol header a TCP load balancer puts before a connection's first byte to say
+ * whom the connection is really from (HAProxy's spec, versions 1 and 2). Strict and bounded:
+ * v1 is one line of at most 107 bytes with exactly the fields the spec names; v2 is a 16-byte
+ * head and at most V2_MAX_LENGTH bytes after it. Anything else is refused, never guessed at.
+ */
+import net from 'node:net';
+
+/** v1's longest line, "\r\n" included (the spec's own bound). */
+export const V1_MAX_LENGTH = 107;
+/** The most a v2 header may carry past its 16-byte head: addresses (216 at most, for UNIX) and TLVs. */
+export const V2_MAX_LENGTH = 2048;
+
+const V1_PREFIX = Buffer.from('PROXY ', 'latin1');
+const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+const V2_HEAD_LENGTH = 16;
+
+export type ProxyHeader =
+  /** More bytes are needed to decide. */
+  | { readonly kind: 'incomplete' }
+  /** The bytes do not start with a PROXY header at all (the connection's own protocol). */
+  | { readonly kind: 'absent' }
+  /** They start like one, but are not a valid one: why. */
+  | { readonly kind: 'invalid'; readonly reason: string }
+  /**
+   * A whole header of `length` bytes. `source` is the client it names; absent for v2's LOCAL
+   * command, v1's UNKNOWN and v2's unspecified or UNIX families (the connection's own peer
+   * address stands then, as the spec says).
+   */
+  | { readonly kind: 'header'; readonly length: number; readonly source?: string };
+
+const INCOMPLETE: ProxyHeader = { kind: 'incomplete' };
+const ABSENT: ProxyHeader = { kind: 'absent' };
+
+/** Reads a PROXY header from the start of `bytes` (what a connection has sent so far). */
+export function parseProxyHeader(bytes: Buffer): ProxyHeader {
+  if (startsLike(bytes, V1_PREFIX)) return bytes.length < V1_PREFIX.length ? INCOMPLETE : parseV1(bytes);
+  if (startsLike(bytes, V2_SIGNATURE)) return bytes.length < V2_HEAD_LENGTH ? INCOMPLETE : parseV2(bytes);
+  return ABSENT;
+}
+
+/** Whether what is there of `bytes` matches the start of `prefix` (true for an empty buffer). */
+function startsLike(bytes: Buffer, prefix: Buffer): boolean {
+  const n = Math.min(bytes.length, prefix.length);
+  return bytes.compare(prefix, 0, n, 0, n) === 0;
+}
+
+function invalid(reason: string): ProxyHeader {
+  return { kind: 'invalid', reason };
+}
+
+function parseV1(bytes: Buffer): ProxyHeader {
+  const end = bytes.indexOf('\r\n', 0, 'latin1');
+  if (end === -1 || end + 2 > V1_MAX_LENGTH) {
+    return bytes.length >= V1_MAX_LENGTH
+      ? invalid(`v1 header longer than ${V1_MAX_LENGTH} bytes`)
+      : INCOMPLETE;
+  }
+  const length = end + 2;
+  const line = bytes.toString('latin1', V1_PREFIX.length, end);
+  const fields = line.split(' ');
+  // UNKNOWN: the balancer could not tell; whatever follows it on the line is to be ignored.
+  if (fields[0] === 'UNKNOWN') return { kind: 'header', length };
+  if (fields.length !== 5) return invalid('v1 header without exactly five fields');
+  const [family, source, destination, sourcePort, destinationPort] = fields;
+  const version = family === 'TCP4' ? 4 : family === 'TCP6' ? 6 : 0;
+  if (version === 0) return invalid(`v1 header with protocol ${JSON.stringify(family.slice(0, 16))}`);
+  if (net.isIP(source) !== version || net.isIP(destination) !== version)
+    return invalid(`v1 header with addresses that are not ${family}`);
+  if (!isPort(sourcePort) || !isPort(destinationPort)) return invalid('v1 header with an invalid port');
+  return { kind: 'header', length, source };
+}
+
+/** Decimal 0-65535 without a leading zero, as the spec writes ports. */
+function isPort(text: string): boolean {
+  return /^(0|[1-9]\d{0,4})$/.test(text) && Number(text) <= 65535;
+}
+
+function parseV2(bytes: Buffer): ProxyHeader {
+  const versionCommand = bytes[12];
+  if (versionCommand >> 4 !== 2) return invalid(`v2 header with version ${versionCommand >> 4}`);
+  const command = versionCommand & 0x0f;
+  if (command > 1) return invalid(`v2 header with command ${command}`);
+  const family = bytes[13];
+  const bodyLength = bytes.readUInt16BE(14);
+  if (bodyLength > V2_MAX_LENGTH) return invalid(`v2 header of ${bodyLength} bytes, past ${V2_MAX_LENGTH}`);
+  const length = V2_HEAD_LENGTH + bodyLength;
+  if (bytes.length < length) return INCOMPLETE;
+  // LOCAL: the balancer's own connection (a health check); the peer address stands.
+  if (command === 0) return { kind: 'header', length };
+  const body = bytes.subarray(V2_HEAD_LENGTH, length);
+  switch (family) {
+    // TCP over IPv4: source, destination (4 bytes each), then the two ports.
+    case 0x11:
+      if (body.length < 12) return invalid('v2 TCP4 header too short for its addresses');
+      return { kind: 'header', length, source: `${body[0]}.${body[1]}.${body[2]}.${body[3]}` };
+    // TCP over IPv6: 16 bytes each.
+    case 0x21:
+      if (body.length < 36) return invalid('v2 TCP6 header too short for its addresses');
+      return { kind: 'header', length, source: ipv6Text(body.subarray(0, 16)) };
+    // Unspecified, or a UNIX socket: there is no client address to take.
+    case 0x00:
+    case 0x31:
+      return { kind: 'header', length };
+    default:
+      return invalid(`v2 header with address family and protocol 0x${family.toString(16).padStart(2, '0')}`);
+  }
+}
+
+/** 16 bytes → the canonical text (`::1`, `2001:db8::5`), as a socket's remoteAddress is written. */
+function ipv6Text(bytes: Buffer): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  // net.SocketAddress writes the address back in its canonical (compressed) form.
+  return new net.SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
+}

@@ -1,0 +1,109 @@
+/**
+ * A listener's PROXY protocol (listen[].proxy_protocol): the first thing read from every
+ * connection, before TLS, the HTTP/1.1 parser and HTTP/2's preface detection. From a source in
+ * `from`, a connection must open with a valid v1 or v2 header, whose client then stands for
+ * the peer (core/net/client-address.ts); from anywhere else, one that opens with a header is
+ * refused (anyone could claim any address), one that does not is served as it is. Refused
+ * means closed at once: no byte of it was meant as HTTP, so there is nothing to answer.
+ */
+import type { Socket } from 'node:net';
+import { markProxiedClient } from '../../core/net/client-address.ts';
+import { parseProxyHeader, V1_MAX_LENGTH, V2_MAX_LENGTH } from '../../core/net/proxy-protocol.ts';
+import { type TrustList, unmapIPv4 } from '../../core/net/trust.ts';
+
+/** A connection closed by the gate: its peer and why. */
+export interface ProxyRefusal {
+  readonly remoteAddress: string;
+  readonly reason: string;
+}
+
+export interface ProxyGate {
+  /**
+   * Reads the connection's header (or makes sure it has none), then passes it on, or refuses
+   * it. Passed paused, the bytes after the header put back: a plain server must resume it;
+   * node:tls reads them itself (a resume would let them flow past it).
+   */
+  admit(socket: Socket, pass: (socket: Socket) => void): void;
+  /** A TLS socket after its handshake: takes the client its TCP connection's header named. */
+  adopt(socket: Socket): void;
+}
+
+/** Enough for any header the parser accepts: reading more than this without a verdict is a bug. */
+const MOST_READ = Math.max(V1_MAX_LENGTH, 16 + V2_MAX_LENGTH);
+
+/**
+ * `timeoutMs`: how long a connection may take to send its header (the listener's header
+ * timeout, read per connection). `refused` hears of every connection closed for its header.
+ */
+export function createProxyGate(
+  from: TrustList,
+  timeoutMs: () => number,
+  refused: (refusal: ProxyRefusal) => void,
+): ProxyGate {
+  // A TLS socket is a new object over the TCP one: the client is found again by the peer's
+  // address and port, unique among the connections open now. Removed when the TCP one closes.
+  const pending = new Map<string, string>();
+  return {
+    admit(socket, pass) {
+      const peer = socket.remoteAddress ?? '';
+      const listed = from.has(unmapIPv4(peer));
+      let seen: Buffer = Buffer.alloc(0);
+      const settle = () => {
+        clearTimeout(timer);
+        socket.removeListener('data', onData);
+        socket.removeListener('end', onGone);
+        socket.removeListener('error', onGone);
+      };
+      const refuse = (reason: string) => {
+        settle();
+        socket.destroy();
+        refused({ remoteAddress: peer, reason });
+      };
+      const onGone = () => {
+        settle();
+        socket.destroy();
+      };
+      const timer = setTimeout(
+        () => (listed ? refuse('no PROXY header within the header timeout') : onGone()),
+        timeoutMs(),
+      );
+      const onData = (chunk: Buffer) => {
+        seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+        const header = parseProxyHeader(seen);
+        if (header.kind === 'incomplete') {
+          if (seen.length > MOST_READ) refuse('PROXY header past its bound');
+          return;
+        }
+        if (header.kind === 'invalid') return refuse(`invalid PROXY header: ${header.reason}`);
+        if (header.kind === 'absent' && listed)
+          return refuse('no PROXY header from a source in proxy_protocol.from');
+        if (header.kind === 'header' && !listed)
+          return refuse('PROXY header from a source not in proxy_protocol.from');
+        settle();
+        let rest = seen;
+        if (header.kind === 'header') {
+          rest = seen.subarray(header.length);
+          const client = header.source ?? peer;
+          markProxiedClient(socket, client);
+          const key = peerKey(socket);
+          pending.set(key, client);
+          socket.once('close', () => pending.delete(key));
+        }
+        socket.pause();
+        if (rest.length > 0) socket.unshift(rest);
+        pass(socket);
+      };
+      socket.on('data', onData);
+      socket.once('end', onGone);
+      socket.once('error', onGone);
+    },
+    adopt(socket) {
+      const client = pending.get(peerKey(socket));
+      if (client !== undefined) markProxiedClient(socket, client);
+    },
+  };
+}
+
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
+}

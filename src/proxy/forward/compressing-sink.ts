@@ -1,0 +1,261 @@
+/**
+ * A response sink that compresses (routes[].compression): it stands between the exchange and
+ * the client's sink, HTTP/1.1 or HTTP/2 alike, and decides at the head (content-coding.ts).
+ * A response it does not compress passes through untouched, with `Vary: Accept-Encoding`.
+ *
+ * A response without Content-Length is held (head and body, at most `min_size` bytes) until it
+ * reaches `min_size`, then compressed, or ends under it, then sent as it is.
+ *
+ * Streaming and bounded: each chunk goes through node:zlib as it comes; a server-sent-events
+ * stream is flushed after every chunk, so each event reaches the client when it is sent. The
+ * compressor's output waits for the client (the compressor pauses), and its input is bounded
+ * by the stream's high-water mark: `write` says false past it, as the client's sink would.
+ *
+ * An upstream body cut short is never finished as a valid compressed stream: `abort` throws
+ * the compressor away unfinished (no final block, no checksum) and aborts the client's sink.
+ */
+import type { Socket } from 'node:net';
+import zlib from 'node:zlib';
+import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
+import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
+import { compressible, negotiateCoding } from './content-coding.ts';
+
+/** What the log line says of a compressed response (the request record's fields). */
+export interface CompressionRecord {
+  encoding: string | undefined;
+  bytesBeforeEncoding: number;
+  bytesAfterEncoding: number;
+}
+
+/** Brotli's quality for a stream: 11 (the default) costs far too much per byte for a proxy. */
+const BROTLI_QUALITY = 4;
+
+function compressorFor(coding: ContentCoding): zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress {
+  if (coding === 'gzip') return zlib.createGzip();
+  if (coding === 'br')
+    return zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY } });
+  // Experimental in Node 24 (a warning at first use): offered only where a route lists it.
+  return zlib.createZstdCompress();
+}
+
+export class CompressingSink implements ResponseSink {
+  readonly #inner: ResponseSink;
+  readonly #config: CompressionConfig;
+  readonly #request: DownstreamHead;
+  readonly #record: CompressionRecord;
+  #compressor: zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress | undefined;
+  /** A server-sent-events response: flushed after every chunk. */
+  #perChunk = false;
+  /**
+   * A response without Content-Length, held (head and body) until it reaches `min_size`, when
+   * it is compressed, or ends under it, when it goes out as it is. Bounded by `min_size`.
+   */
+  #held: HeldResponse | undefined;
+
+  constructor(
+    inner: ResponseSink,
+    config: CompressionConfig,
+    request: DownstreamHead,
+    record: CompressionRecord,
+  ) {
+    this.#inner = inner;
+    this.#config = config;
+    this.#request = request;
+    this.#record = record;
+  }
+
+  get headSent(): boolean {
+    return this.#held !== undefined || this.#inner.headSent;
+  }
+  get finished(): boolean {
+    return this.#inner.finished;
+  }
+  get closed(): boolean {
+    return this.#inner.closed;
+  }
+  get cutByDrain(): boolean {
+    return this.#inner.cutByDrain;
+  }
+  get pendingBytes(): number {
+    return this.#inner.pendingBytes + (this.#compressor?.writableLength ?? this.#held?.bytes ?? 0);
+  }
+  get flushedBytes(): number {
+    return this.#inner.flushedBytes;
+  }
+
+  sendContinue(): void {
+    this.#inner.sendContinue();
+  }
+  sendInterim(status: number, reason: string, headers: readonly string[]): boolean {
+    return this.#inner.sendInterim(status, reason, headers);
+  }
+  holdUntilTurnEnd(): void {
+    this.#inner.holdUntilTurnEnd();
+  }
+  onClose(callback: (finished: boolean) => void): void {
+    this.#inner.onClose(callback);
+  }
+  switchProtocols(reason: string, headers: readonly string[]): { socket: Socket; rest: Buffer } | undefined {
+    return this.#inner.switchProtocols(reason, headers);
+  }
+
+  sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void {
+    const request = this.#request;
+    const facts = { method: request.method, status, range: hasField(request.headers, 'range'), headers };
+    const coding = compressible(facts, this.#config)
+      ? negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings)
+      : undefined;
+    if (coding === undefined) {
+      this.#inner.sendHead(status, reason, withVary(headers), close);
+      return;
+    }
+    const head: HeldResponse = { status, reason, headers, close, coding, chunks: [], bytes: 0 };
+    // Server-sent events go at once: an event must not wait for the next ones.
+    if (!hasField(headers, 'content-length') && !isEventStream(headers) && this.#config.minSize > 0) {
+      this.#held = head;
+      return;
+    }
+    this.#compress(head);
+  }
+
+  /**
+   * Sends a held head. The client's sink refuses a field the parser let through by throwing
+   * (exchange.ts catches it at the head); here the head is already the exchange's past, so the
+   * transfer is cut instead, as a failure after the head is. False when it was.
+   */
+  #sendHeld(send: () => void): boolean {
+    try {
+      send();
+      return true;
+    } catch {
+      this.#inner.abort();
+      return false;
+    }
+  }
+
+  /** Sends the compressed head and starts the compressor. */
+  #compress(head: HeldResponse): void {
+    const { status, reason, headers, close, coding } = head;
+    const out: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i].toLowerCase();
+      const value = headers[i + 1];
+      // The length is the identity body's; the compressed one is framed as it goes.
+      if (name === 'content-length' || name === 'content-encoding') continue;
+      // RFC 9110 §8.8.1: another representation, so at most weakly the same.
+      out.push(headers[i], name === 'etag' && !value.startsWith('W/') ? `W/${value}` : value);
+    }
+    out.push('content-encoding', coding);
+    this.#inner.sendHead(status, reason, withVary(out), close);
+    this.#record.encoding = coding;
+    this.#perChunk = isEventStream(headers);
+    const compressor = compressorFor(coding);
+    this.#compressor = compressor;
+    compressor.on('data', (chunk: Buffer) => {
+      this.#record.bytesAfterEncoding += chunk.length;
+      if (!this.#inner.write(chunk) && !compressor.isPaused()) {
+        compressor.pause();
+        this.#inner.onDrain(() => compressor.resume());
+      }
+    });
+    // A compressor fails only on a bug (its input is any bytes): the transfer is cut, not finished.
+    compressor.on('error', () => this.abort());
+    // The client left: nothing more to compress.
+    this.#inner.onClose((finished) => {
+      if (!finished) compressor.destroy();
+    });
+  }
+
+  write(chunk: Buffer): boolean {
+    const held = this.#held;
+    if (held !== undefined) {
+      held.chunks.push(chunk);
+      held.bytes += chunk.length;
+      if (held.bytes < this.#config.minSize) return true;
+      // Large enough: compressed from its first byte.
+      this.#held = undefined;
+      if (!this.#sendHeld(() => this.#compress(held))) return true;
+      let room = true;
+      for (const piece of held.chunks) room = this.write(piece);
+      return room;
+    }
+    const compressor = this.#compressor;
+    if (compressor === undefined) return this.#inner.write(chunk);
+    this.#record.bytesBeforeEncoding += chunk.length;
+    const room = compressor.write(chunk);
+    if (this.#perChunk) compressor.flush();
+    return room;
+  }
+
+  onDrain(callback: () => void): void {
+    const compressor = this.#compressor;
+    if (compressor === undefined) this.#inner.onDrain(callback);
+    else compressor.once('drain', callback);
+  }
+
+  end(trailers?: readonly string[]): void {
+    const held = this.#held;
+    if (held !== undefined) {
+      // It ended under min_size: as it is.
+      this.#held = undefined;
+      const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
+      if (!this.#sendHeld(send)) return;
+      for (const piece of held.chunks) this.#inner.write(piece);
+      return this.#inner.end(trailers);
+    }
+    const compressor = this.#compressor;
+    if (compressor === undefined) return this.#inner.end(trailers);
+    // The final block once everything before it has gone out (the compressor's 'end').
+    compressor.once('end', () => this.#inner.end(trailers));
+    compressor.end();
+  }
+
+  abort(): void {
+    this.#held = undefined;
+    // Destroyed, never ended: what went out is a stream without its end, as the client must see.
+    this.#compressor?.destroy();
+    this.#inner.abort();
+  }
+}
+
+interface HeldResponse {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: readonly string[];
+  readonly close: boolean | undefined;
+  readonly coding: ContentCoding;
+  readonly chunks: Buffer[];
+  bytes: number;
+}
+
+function isEventStream(headers: readonly string[]): boolean {
+  return (fieldValue(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream');
+}
+
+/** `Vary: Accept-Encoding` added to the response's own Vary (left alone when it is `*` or says it). */
+function withVary(headers: readonly string[]): string[] {
+  const out = headers.slice();
+  for (let i = 0; i < out.length; i += 2) {
+    if (out[i].toLowerCase() !== 'vary') continue;
+    const value = out[i + 1];
+    if (/(^|,)\s*(\*|accept-encoding)\s*(,|$)/i.test(value)) return out;
+    out[i + 1] = `${value}, Accept-Encoding`;
+    return out;
+  }
+  out.push('vary', 'Accept-Encoding');
+  return out;
+}
+
+function hasField(headers: readonly string[], lowerName: string): boolean {
+  return fieldValue(headers, lowerName) !== undefined;
+}
+
+/** The request's field, its repeats joined with ", " (Accept-Encoding is a list). */
+function fieldValue(headers: readonly string[], lowerName: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length !== lowerName.length || headers[i].toLowerCase() !== lowerName) continue;
+    value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
+  }
+  return value;
+}

@@ -1,0 +1,82 @@
+/**
+ * Which content coding a response gets (routes[].compression): the client's Accept-Encoding
+ * (RFC 9110 §12.5.3, q-values), the route's offer in its own order, and the response's own
+ * facts that forbid any. Pure: compressing-sink.ts does the work.
+ */
+import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
+
+/** The first of `offered` the client accepts (q > 0, by name or by `*`), else undefined. */
+export function negotiateCoding(
+  acceptEncoding: string | undefined,
+  offered: readonly ContentCoding[],
+): ContentCoding | undefined {
+  if (acceptEncoding === undefined || acceptEncoding === '') return undefined;
+  const weights = new Map<string, number>();
+  for (const item of acceptEncoding.split(',')) {
+    const [name, ...params] = item.split(';');
+    const coding = name.trim().toLowerCase();
+    if (coding === '') continue;
+    let q = 1;
+    for (const param of params) {
+      const [key, value] = param.split('=');
+      if (key?.trim().toLowerCase() !== 'q') continue;
+      const parsed = Number(value?.trim());
+      q = Number.isFinite(parsed) ? Math.min(Math.max(parsed, 0), 1) : 0;
+    }
+    // "x-gzip" is gzip (RFC 9110 §8.4.1.3).
+    weights.set(coding === 'x-gzip' ? 'gzip' : coding, q);
+  }
+  const any = weights.get('*');
+  let best: ContentCoding | undefined;
+  let bestQ = 0;
+  // The route's order breaks ties: the first offered among the client's best.
+  for (const coding of offered) {
+    const q = weights.get(coding) ?? any ?? 0;
+    if (q > bestQ) {
+      best = coding;
+      bestQ = q;
+    }
+  }
+  return best;
+}
+
+/** What of the request and response decides whether a response may be compressed. */
+export interface CodingFacts {
+  readonly method: string;
+  readonly status: number;
+  /** The request asked for a range. */
+  readonly range: boolean;
+  /** The response's fields (flat [name, value, …]). */
+  readonly headers: readonly string[];
+}
+
+/**
+ * Whether this response may be compressed at all: never a HEAD, a 1xx, 204, 206 or 304, an
+ * answer to a Range request, a body already encoded, `Cache-Control: no-transform`, a media
+ * type not in `types`, or a Content-Length under `min_size`.
+ */
+export function compressible(facts: CodingFacts, config: CompressionConfig): boolean {
+  const { status } = facts;
+  if (facts.method === 'HEAD' || facts.range) return false;
+  if (status < 200 || status === 204 || status === 206 || status === 304) return false;
+  let type: string | undefined;
+  const { headers } = facts;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i].toLowerCase();
+    const value = headers[i + 1];
+    if (name === 'content-encoding' && value.trim().toLowerCase() !== 'identity') return false;
+    if (name === 'cache-control' && /(^|[\s,])no-transform([\s,]|$)/i.test(value)) return false;
+    if (name === 'content-length' && Number(value) < config.minSize) return false;
+    if (name === 'content-type' && type === undefined) type = value.split(';')[0].trim().toLowerCase();
+  }
+  return type !== undefined && typeMatches(type, config.types);
+}
+
+/** `text/html` against the list: exactly, or by a `text/*` entry. */
+function typeMatches(type: string, types: readonly string[]): boolean {
+  for (const entry of types) {
+    if (entry === type) return true;
+    if (entry.endsWith('/*') && type.startsWith(entry.slice(0, -1))) return true;
+  }
+  return false;
+}

@@ -1,0 +1,109 @@
+/**
+ * The PROXY protocol parser (HAProxy's spec, v1 and v2): what it takes, what it refuses, and
+ * that it never reads past its bounds.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseProxyHeader, V1_MAX_LENGTH, V2_MAX_LENGTH } from '../../../src/core/net/proxy-protocol.ts';
+import { v2Header } from '../../helpers/proxy-header.ts';
+
+const SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
+
+describe('PROXY protocol v1', () => {
+  test('TCP4 and TCP6 name the source; the header length is the line with its CRLF', () => {
+    const line = 'PROXY TCP4 203.0.113.7 10.0.0.1 56324 443\r\n';
+    assert.deepEqual(parseProxyHeader(Buffer.from(`${line}GET / HTTP/1.1\r\n`)), {
+      kind: 'header',
+      length: line.length,
+      source: '203.0.113.7',
+    });
+    const six = 'PROXY TCP6 2001:db8::7 2001:db8::1 1 2\r\n';
+    assert.deepEqual(parseProxyHeader(Buffer.from(six)), {
+      kind: 'header',
+      length: six.length,
+      source: '2001:db8::7',
+    });
+  });
+
+  test('UNKNOWN names no source (the peer address stands)', () => {
+    assert.deepEqual(parseProxyHeader(Buffer.from('PROXY UNKNOWN whatever\r\n')), {
+      kind: 'header',
+      length: 24,
+    });
+  });
+
+  test('a prefix is incomplete; bytes that do not start like a header are absent', () => {
+    assert.equal(parseProxyHeader(Buffer.from('PRO')).kind, 'incomplete');
+    assert.equal(parseProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4')).kind, 'incomplete');
+    assert.equal(parseProxyHeader(Buffer.from('GET / HTTP/1.1\r\n')).kind, 'absent');
+    assert.equal(parseProxyHeader(Buffer.from([0x16, 0x03, 0x01])).kind, 'absent');
+  });
+
+  for (const [name, line] of [
+    ['a family mismatch', 'PROXY TCP4 2001:db8::7 10.0.0.1 1 2\r\n'],
+    ['an unknown protocol', 'PROXY UDP4 1.2.3.4 10.0.0.1 1 2\r\n'],
+    ['a missing field', 'PROXY TCP4 1.2.3.4 10.0.0.1 1\r\n'],
+    ['a port past 65535', 'PROXY TCP4 1.2.3.4 10.0.0.1 65536 2\r\n'],
+    ['a port with a leading zero', 'PROXY TCP4 1.2.3.4 10.0.0.1 01 2\r\n'],
+    ['two spaces', 'PROXY TCP4  1.2.3.4 10.0.0.1 1 2\r\n'],
+    ['a bare LF', 'PROXY TCP4 1.2.3.4 10.0.0.1 1 2\n\r\n'],
+  ]) {
+    test(`refused: ${name}`, () => assert.equal(parseProxyHeader(Buffer.from(line)).kind, 'invalid'));
+  }
+
+  test(`a line longer than ${V1_MAX_LENGTH} bytes is refused without waiting for its end`, () => {
+    const long = Buffer.from(`PROXY UNKNOWN ${'x'.repeat(V1_MAX_LENGTH)}`);
+    assert.equal(parseProxyHeader(long).kind, 'invalid');
+    assert.equal(parseProxyHeader(long.subarray(0, V1_MAX_LENGTH - 1)).kind, 'incomplete');
+  });
+});
+
+describe('PROXY protocol v2', () => {
+  const tcp4 = Buffer.from([198, 51, 100, 9, 10, 0, 0, 1, 0xdc, 0x04, 0x01, 0xbb]);
+
+  test('TCP4 over a stream names the source; TLVs after the addresses are skipped', () => {
+    const header = v2Header(1, 0x11, Buffer.concat([tcp4, Buffer.from([0x04, 0x00, 0x02, 0xaa, 0xbb])]));
+    assert.deepEqual(parseProxyHeader(Buffer.concat([header, Buffer.from('GET')])), {
+      kind: 'header',
+      length: header.length,
+      source: '198.51.100.9',
+    });
+  });
+
+  test('TCP6 names the source in its canonical text', () => {
+    const body = Buffer.alloc(36);
+    Buffer.from('20010db8000000000000000000000007', 'hex').copy(body, 0);
+    assert.deepEqual(parseProxyHeader(v2Header(1, 0x21, body)), {
+      kind: 'header',
+      length: 52,
+      source: '2001:db8::7',
+    });
+  });
+
+  test('LOCAL names no source, whatever its family', () => {
+    assert.deepEqual(parseProxyHeader(v2Header(0, 0x11, tcp4)), { kind: 'header', length: 28 });
+    assert.deepEqual(parseProxyHeader(v2Header(0, 0x00, Buffer.alloc(0))), { kind: 'header', length: 16 });
+  });
+
+  test('a header is incomplete until its length has arrived', () => {
+    const header = v2Header(1, 0x11, tcp4);
+    assert.equal(parseProxyHeader(header.subarray(0, 10)).kind, 'incomplete');
+    assert.equal(parseProxyHeader(header.subarray(0, 20)).kind, 'incomplete');
+  });
+
+  for (const [name, header] of [
+    ['version 1 in the version nibble', Buffer.concat([SIGNATURE, Buffer.from([0x11, 0x11, 0, 12]), tcp4])],
+    ['a command past PROXY', v2Header(2, 0x11, tcp4)],
+    ['addresses shorter than their family', v2Header(1, 0x11, tcp4.subarray(0, 8))],
+    ['a datagram family', v2Header(1, 0x12, tcp4)],
+    ['an unknown family', v2Header(1, 0x41, tcp4)],
+  ] as const) {
+    test(`refused: ${name}`, () => assert.equal(parseProxyHeader(header).kind, 'invalid'));
+  }
+
+  test(`a length past ${V2_MAX_LENGTH} bytes is refused from the head alone`, () => {
+    const head = Buffer.concat([SIGNATURE, Buffer.from([0x21, 0x11, 0, 0])]);
+    head.writeUInt16BE(V2_MAX_LENGTH + 1, 14);
+    assert.equal(parseProxyHeader(head).kind, 'invalid');
+  });
+});

@@ -1,0 +1,340 @@
+/**
+ * listen[].proxy_protocol on real sockets: a listed source's PROXY header (v1, v2 TCP4, TCP6,
+ * LOCAL) names the client in X-Forwarded-For and the access log; a header from a source not
+ * listed is refused, and so is a listed source's connection without one; TLS and h2c behind a
+ * header work.
+ */
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { describe, test } from 'node:test';
+import tls from 'node:tls';
+import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { v2Header } from '../../helpers/proxy-header.ts';
+import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+const keep = closeAfterAll();
+
+/** An upstream that answers with the headers it received, as JSON. */
+const echoHeaders = () =>
+  keep(
+    listenOnLoopback((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(req.headers));
+    }),
+  );
+
+interface Outcome {
+  /** The answer's text (empty when the connection was closed unanswered). */
+  readonly text: string;
+  /** Whether the gateway closed the connection. */
+  readonly closed: boolean;
+}
+
+/** Opens a connection, writes `bytes` (a header and a request, in one write), reads until the gateway closes. */
+function exchange(port: number, bytes: Buffer): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed: false });
+    }, 5000);
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed: true });
+    };
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', done);
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? done() : reject(err)));
+    socket.write(bytes);
+  });
+}
+
+const GET = (id: string) =>
+  `GET /who HTTP/1.1\r\nHost: app\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`;
+
+/** The headers the upstream received, from the echoed JSON body. */
+function upstreamSaw(text: string): Record<string, string> {
+  assert.match(text, /^HTTP\/1\.1 200 /, text);
+  return JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+}
+
+function tcp4Body(a: number[]): Buffer {
+  return Buffer.from([...a, 10, 0, 0, 1, 0xdc, 0x04, 0x01, 0xbb]);
+}
+
+describe('PROXY protocol from a listed source', () => {
+  let gw: TestGateway;
+  test('setup', async () => {
+    const app = await echoHeaders();
+    gw = await keep(
+      startTestGateway(
+        singleUpstream(app.url),
+        {},
+        'proxy_protocol: { from: [127.0.0.0/8] }\n    http2: true',
+      ),
+    );
+  });
+
+  const cases: [string, Buffer, string][] = [
+    ['v1 TCP4', Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 56324 443\r\n'), '203.0.113.7'],
+    ['v1 TCP6', Buffer.from('PROXY TCP6 2001:db8::7 2001:db8::1 56324 443\r\n'), '2001:db8::7'],
+    ['v1 UNKNOWN (the peer stands)', Buffer.from('PROXY UNKNOWN\r\n'), '127.0.0.1'],
+    ['v2 TCP4', v2Header(1, 0x11, tcp4Body([198, 51, 100, 9])), '198.51.100.9'],
+    [
+      'v2 TCP6',
+      v2Header(
+        1,
+        0x21,
+        Buffer.concat([Buffer.from('20010db8000000000000000000000042', 'hex'), Buffer.alloc(20)]),
+      ),
+      '2001:db8::42',
+    ],
+    ['v2 LOCAL (the peer stands)', v2Header(0, 0x00, Buffer.alloc(0)), '127.0.0.1'],
+  ];
+  for (const [name, header, client] of cases) {
+    test(`${name}: the client is ${client} in X-Forwarded-For and the access log`, async () => {
+      const id = `pp-${name.replace(/\W+/g, '-')}`;
+      const outcome = await exchange(gw.port, Buffer.concat([header, Buffer.from(GET(id))]));
+      assert.equal(upstreamSaw(outcome.text)['x-forwarded-for'], client);
+      assert.equal((await gw.logFor(id)).client, client);
+    });
+  }
+
+  test('a header that arrives in pieces, the request after it in another write', async () => {
+    const socket = net.connect(gw.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    const ended = new Promise((resolve) => socket.on('end', resolve));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('PROXY TCP4 192.0.2');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.write('.1 10.0.0.1 1 2\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.write(GET('pp-pieces'));
+    await ended;
+    assert.equal(upstreamSaw(text)['x-forwarded-for'], '192.0.2.1');
+  });
+
+  test('h2c behind the header: the stream names the client too', async () => {
+    const socket = net.connect(gw.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('PROXY TCP4 192.0.2.55 10.0.0.1 1 2\r\n');
+    const session = http2.connect(`http://127.0.0.1:${gw.port}`, { createConnection: () => socket });
+    const body = await new Promise<string>((resolve, reject) => {
+      const stream = session.request({ ':path': '/who', 'x-request-id': 'pp-h2c' });
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (c: string) => {
+        text += c;
+      });
+      stream.on('end', () => resolve(text));
+      stream.on('error', reject);
+    });
+    session.close();
+    assert.equal(JSON.parse(body)['x-forwarded-for'], '192.0.2.55');
+    assert.equal((await gw.logFor('pp-h2c')).client, '192.0.2.55');
+  });
+
+  test('a connection without a header is refused, unanswered, and the refusal is logged', async () => {
+    const outcome = await exchange(gw.port, Buffer.from(GET('pp-missing')));
+    assert.deepEqual(outcome, { text: '', closed: true });
+    const line = gw.logs.find((l) => l.msg === 'PROXY protocol: connection refused');
+    assert.ok(line, JSON.stringify(gw.logs));
+    assert.equal(line.reason, 'no PROXY header from a source in proxy_protocol.from');
+    assert.equal(line.client, '127.0.0.1');
+  });
+
+  test('an invalid header is refused, unanswered', async () => {
+    const outcome = await exchange(
+      gw.port,
+      Buffer.from(`PROXY TCP4 2001:db8::1 10.0.0.1 1 2\r\n${GET('pp-bad')}`),
+    );
+    assert.deepEqual(outcome, { text: '', closed: true });
+  });
+});
+
+describe('PROXY protocol from a source not listed', () => {
+  let gw: TestGateway;
+  test('setup', async () => {
+    const app = await echoHeaders();
+    gw = await keep(startTestGateway(singleUpstream(app.url), {}, 'proxy_protocol: { from: [10.0.0.0/8] }'));
+  });
+
+  test('a header is refused: anyone could claim any address', async () => {
+    for (const header of [
+      Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 56324 443\r\n'),
+      v2Header(1, 0x11, tcp4Body([198, 51, 100, 9])),
+    ]) {
+      const outcome = await exchange(gw.port, Buffer.concat([header, Buffer.from(GET('pp-unlisted'))]));
+      assert.deepEqual(outcome, { text: '', closed: true });
+    }
+    assert.equal(gw.logs.filter((l) => l.msg === 'request').length, 0);
+  });
+
+  test('a plain request is served, its peer the client', async () => {
+    const outcome = await exchange(gw.port, Buffer.from(GET('pp-plain')));
+    assert.equal(upstreamSaw(outcome.text)['x-forwarded-for'], '127.0.0.1');
+  });
+});
+
+describe('TLS behind a PROXY header', () => {
+  let gw: TestGateway;
+  const certs = testCertificates();
+  test('setup', async () => {
+    const app = await echoHeaders();
+    gw = await keep(
+      startTestGateway(
+        singleUpstream(app.url),
+        {},
+        `tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }\n    proxy_protocol: { from: [127.0.0.1] }\n    http2: true`,
+      ),
+    );
+  });
+
+  for (const [name, header] of [
+    ['v1', Buffer.from('PROXY TCP4 203.0.113.70 10.0.0.1 56324 443\r\n')],
+    ['v2', v2Header(1, 0x11, tcp4Body([203, 0, 113, 70]))],
+  ] as const) {
+    test(`${name}: the header before the ClientHello; the client is the header's`, async () => {
+      const raw = net.connect(gw.port, '127.0.0.1');
+      await new Promise((resolve) => raw.once('connect', resolve));
+      raw.write(header);
+      const socket = tls.connect({
+        socket: raw,
+        servername: 'localhost',
+        ca: certs.ca,
+        ALPNProtocols: ['http/1.1'],
+      });
+      let text = '';
+      socket.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+      });
+      await new Promise((resolve, reject) => {
+        socket.once('secureConnect', resolve);
+        socket.once('error', reject);
+      });
+      socket.write(GET(`pp-tls-${name}`));
+      await new Promise((resolve) => socket.on('end', resolve));
+      socket.destroy();
+      assert.equal(upstreamSaw(text)['x-forwarded-for'], '203.0.113.70');
+      assert.equal((await gw.logFor(`pp-tls-${name}`)).client, '203.0.113.70');
+    });
+  }
+
+  test('HTTP/2 over TLS behind the header', async () => {
+    const raw = net.connect(gw.port, '127.0.0.1');
+    await new Promise((resolve) => raw.once('connect', resolve));
+    raw.write('PROXY TCP4 203.0.113.71 10.0.0.1 1 2\r\n');
+    const session = http2.connect(`https://localhost:${gw.port}`, {
+      createConnection: () =>
+        tls.connect({ socket: raw, servername: 'localhost', ca: certs.ca, ALPNProtocols: ['h2'] }),
+    });
+    const body = await new Promise<string>((resolve, reject) => {
+      const stream = session.request({ ':path': '/who', 'x-request-id': 'pp-h2-tls' });
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (c: string) => {
+        text += c;
+      });
+      stream.on('end', () => resolve(text));
+      stream.on('error', reject);
+    });
+    session.close();
+    assert.equal(JSON.parse(body)['x-forwarded-for'], '203.0.113.71');
+  });
+
+  test('a TLS handshake without the header is refused', async () => {
+    const error = await new Promise<Error | undefined>((resolve) => {
+      const socket = tls.connect({ port: gw.port, host: '127.0.0.1', servername: 'localhost', ca: certs.ca });
+      socket.once('secureConnect', () => {
+        socket.destroy();
+        resolve(undefined);
+      });
+      socket.once('error', resolve);
+    });
+    assert.ok(error, 'the handshake must not complete');
+  });
+});
+
+describe('PROXY protocol: the header deadline and reloads', () => {
+  test('a listed source that sends nothing within limits.header_timeout is refused', async () => {
+    const app = await echoHeaders();
+    const gw = await keep(
+      startTestGateway(
+        `${singleUpstream(app.url)}\nlimits: { header_timeout: 200ms }\n`,
+        {},
+        'proxy_protocol: { from: [127.0.0.1] }',
+      ),
+    );
+    const outcome = await exchange(gw.port, Buffer.from('PROXY TCP4 1.2.3.4'));
+    assert.deepEqual(outcome, { text: '', closed: true });
+    const line = gw.logs.find((l) => l.msg === 'PROXY protocol: connection refused');
+    assert.equal(line?.reason, 'no PROXY header within the header timeout');
+  });
+
+  test('a reload may change `from` (it applies to new connections), not turn the protocol on or off', async () => {
+    const app = await echoHeaders();
+    const yaml = singleUpstream(app.url);
+    const gw = await keep(startTestGateway(yaml, {}, 'proxy_protocol: { from: [10.0.0.0/8] }'));
+    const header = Buffer.from(`PROXY TCP4 203.0.113.9 10.0.0.1 1 2\r\n${GET('pp-reload')}`);
+    assert.deepEqual(await exchange(gw.port, header), { text: '', closed: true });
+    await gw.gateway.reload(
+      parseConfig(
+        `listen:\n  - address: 127.0.0.1:0\n    proxy_protocol: { from: [127.0.0.1] }\n${yaml}`,
+        '<test>',
+        {},
+      ),
+    );
+    assert.equal(upstreamSaw((await exchange(gw.port, header)).text)['x-forwarded-for'], '203.0.113.9');
+    await assert.rejects(
+      gw.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml}`, '<test>', {})),
+      (err) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.problems.map((p) => p.path),
+          ['listen[0].proxy_protocol'],
+        );
+        assert.match(
+          err.problems[0].message,
+          /cannot turn the PROXY protocol off for 127\.0\.0\.1:0 on a reload/,
+        );
+        return true;
+      },
+    );
+  });
+});
+
+test('rate-limit keys and {client_ip} are the header’s client, not the balancer’s address', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    rate_limit: { rate: 0.001, burst: 1, key: client }
+    request_headers: { set: { X-Client: "{client_ip}" } }
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+`,
+      {},
+      'proxy_protocol: { from: [127.0.0.1] }',
+    ),
+  );
+  const from = (client: string, id: string) =>
+    exchange(gw.port, Buffer.from(`PROXY TCP4 ${client} 10.0.0.1 1 2\r\n${GET(id)}`));
+  assert.equal(upstreamSaw((await from('192.0.2.10', 'rl-a1')).text)['x-client'], '192.0.2.10');
+  assert.match((await from('192.0.2.10', 'rl-a2')).text, /^HTTP\/1\.1 429 /);
+  assert.equal(upstreamSaw((await from('192.0.2.11', 'rl-b1')).text)['x-client'], '192.0.2.11');
+});

@@ -1,0 +1,200 @@
+/**
+ * errors.pages and errors.detail on real sockets: an operator's HTML template fills its
+ * placeholders from the failure record, HTML-escaped; the status and the gateway's headers are
+ * the same whatever the template; problem+json gets the operator's extra members; a bad template
+ * or JSON file is a config error naming the file and line; `minimal` keeps details and next hop
+ * out of the body and Proxy-Status, not out of the log.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { configWarnings } from '../../../src/core/config/warnings.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const keep = closeAfterAll();
+const dir = mkdtempSync(join(tmpdir(), 'candor-pages-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+const TEMPLATE = `<!doctype html><title>{{status}} {{reason}}</title>
+<h1>Acme · {{ title }}</h1>
+<p>{{explanation}}</p>
+<ul><li>type={{type}}</li><li>details={{details}}</li><li>hop={{next_hop}}</li><li>retry={{retry_after}}</li></ul>
+<footer>id {{request_id}}</footer>
+`;
+const LISTEN = 'listen:\n  - address: 127.0.0.1:0\n';
+const MESSAGE = '<script>alert("x")</script> & back at 14:00';
+
+function config(url: string, errors: string, listen = ''): string {
+  return `${listen}name: edge-1
+errors:
+${errors}
+routes:
+  - match: { path: /down }
+    upstream: app
+    maintenance: { retry_after: 30s, message: '${MESSAGE}' }
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+}
+
+describe('errors.pages', () => {
+  const html = file('page.html', TEMPLATE);
+  const json = file(
+    'extra.json',
+    JSON.stringify({ help_url: 'https://status.example.com', team: 'platform' }),
+  );
+
+  test('the template is the HTML body, every placeholder escaped; the headers stay the gateway’s', async () => {
+    const gw = await keep(
+      startTestGateway(config('http://127.0.0.1:9', `  pages: { html: ${html}, json: ${json} }`)),
+    );
+    const r = await request(gw.url, { path: '/down', headers: { accept: 'text/html' } });
+    assert.equal(r.status, 503);
+    assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+    assert.equal(r.headers['cache-control'], 'no-store');
+    assert.equal(r.headers['retry-after'], '30');
+    const id = String(r.headers['x-request-id']);
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    const escaped = '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; back at 14:00';
+    assert.equal(
+      r.headers['proxy-status'],
+      `edge-1; error=proxy_internal_response; details="${MESSAGE.replaceAll('"', '\\"')}"; next-hop="app"`,
+    );
+    assert.ok(!r.text.includes('<script>'), r.text);
+    assert.ok(
+      r.text.startsWith('<!doctype html><title>503 Service Unavailable</title>\n<h1>Acme · '),
+      r.text,
+    );
+    assert.ok(r.text.includes(`<li>details=${escaped}</li>`), r.text);
+    assert.ok(r.text.includes('<li>type=proxy_internal_response</li><li>'), r.text);
+    assert.ok(r.text.includes('<li>hop=app</li><li>retry=30</li>'), r.text);
+    assert.ok(r.text.includes(`<footer>id ${id}</footer>`), r.text);
+    assert.ok(r.text.includes('<p>The gateway &quot;edge-1&quot; answered on its own'), r.text);
+    assert.equal(r.headers['content-length'], String(Buffer.byteLength(r.text)));
+  });
+
+  test('problem+json gets the extra members beside the gateway’s own', async () => {
+    const gw = await keep(startTestGateway(config('http://127.0.0.1:9', `  pages: { json: ${json} }`)));
+    const r = await request(gw.url, { path: '/down', headers: { accept: 'application/json' } });
+    assert.equal(r.status, 503);
+    const problem = JSON.parse(r.text);
+    assert.equal(problem.help_url, 'https://status.example.com');
+    assert.equal(problem.team, 'platform');
+    assert.equal(problem.status, 503);
+    assert.equal(problem.error, 'proxy_internal_response');
+    assert.equal(problem.request_id, r.headers['x-request-id']);
+  });
+
+  test('an unknown placeholder is a config error naming the template and its line', () => {
+    const bad = file('bad.html', '<p>fine</p>\n<p>{{status}} {{stack_trace}}</p>\n');
+    assert.throws(
+      () => parseConfig(config('http://127.0.0.1:9', `  pages: { html: ${bad} }`), '<test>', {}),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        const problem = err.problems.find((p) => p.path === 'errors.pages.html');
+        assert.ok(problem, JSON.stringify(err.problems));
+        assert.match(
+          problem.message,
+          new RegExp(`^"${bad}" line 2: unknown placeholder \\{\\{stack_trace\\}\\}`),
+        );
+        assert.equal(problem.line, 3);
+        return true;
+      },
+    );
+  });
+
+  test('a JSON file that is not an object, or names a gateway member, is a config error', () => {
+    for (const [text, expected] of [
+      ['[1]', /must hold one JSON object/],
+      ['{"status": 200}', /names "status", which the gateway writes itself/],
+      ['{nope', /is not valid JSON/],
+    ] as const) {
+      const path = file('members.json', text);
+      assert.throws(
+        () => parseConfig(config('http://127.0.0.1:9', `  pages: { json: ${path} }`), '<test>', {}),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.problems.some((p) => p.path === 'errors.pages.json' && expected.test(p.message)),
+      );
+    }
+  });
+
+  test('a template without {{request_id}} is a check warning, not an error', () => {
+    const quiet = file('quiet.html', '<p>{{status}}</p>');
+    const withoutId = parseConfig(
+      config('http://127.0.0.1:9', `  pages: { html: ${quiet} }`, LISTEN),
+      '<test>',
+      {},
+    );
+    assert.deepEqual(
+      configWarnings(withoutId).map((w) => w.split(':')[0]),
+      ['errors.pages.html'],
+    );
+    const withId = parseConfig(
+      config('http://127.0.0.1:9', `  pages: { html: ${html} }`, LISTEN),
+      '<test>',
+      {},
+    );
+    assert.deepEqual(configWarnings(withId), []);
+  });
+});
+
+describe('errors.detail: minimal', () => {
+  test('no details or next hop in Proxy-Status and the bodies; the log keeps them', async () => {
+    const port = await freePort();
+    const html = file('minimal.html', '<p>[{{details}}][{{next_hop}}] {{request_id}}</p>');
+    const gw = await keep(
+      startTestGateway(config(`http://127.0.0.1:${port}`, `  detail: minimal\n  pages: { html: ${html} }`)),
+    );
+    const r = await request(gw.url, {
+      path: '/x',
+      headers: { accept: 'application/json', 'x-request-id': 'min-1' },
+    });
+    assert.equal(r.status, 502);
+    assert.equal(r.headers['proxy-status'], 'edge-1; error=connection_refused');
+    const problem = JSON.parse(r.text);
+    assert.equal(problem.error, 'connection_refused');
+    assert.equal(problem.details, undefined);
+    assert.equal(problem.next_hop, undefined);
+    assert.ok(!r.text.includes('"app"') && !r.text.includes(String(port)), r.text);
+
+    const text = await request(gw.url, { path: '/x', headers: { accept: 'text/plain' } });
+    assert.ok(!text.text.includes('app') && !text.text.includes(String(port)), text.text);
+    const page = await request(gw.url, { path: '/x', headers: { accept: 'text/html' } });
+    assert.equal(page.text, `<p>[][] ${page.headers['x-request-id']}</p>`);
+
+    // The upstream's own 5xx passes through; its member names no next hop either.
+    const app = await keep(
+      listenOnLoopback((_req, res) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('boom');
+      }),
+    );
+    const own = await keep(startTestGateway(config(app.url, '  detail: minimal')));
+    const passed = await request(own.url, { path: '/x' });
+    assert.equal(passed.status, 500);
+    assert.equal(passed.headers['proxy-status'], 'edge-1; received-status=500');
+    assert.equal(passed.text, 'boom');
+
+    const line = await gw.logFor('min-1');
+    assert.equal(line.error, 'connection_refused');
+    assert.equal(line.upstream, 'app');
+    assert.ok(String(line.details).length > 0, JSON.stringify(line));
+  });
+});

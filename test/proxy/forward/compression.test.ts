@@ -1,0 +1,301 @@
+/**
+ * routes[].compression on real sockets: negotiation from Accept-Encoding with q-values, the
+ * responses never compressed, a weak ETag and Vary, HTTP/2 alike, server-sent events flushed per
+ * event, and an upstream that resets mid-body: the client's transfer is aborted (never a valid
+ * compressed end) and the log says http_response_incomplete.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { describe, test } from 'node:test';
+import zlib from 'node:zlib';
+import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+const keep = closeAfterAll();
+const TEXT = 'Candor never lies about a failure. '.repeat(60);
+let nextEvent: () => void = () => {};
+
+const app = () =>
+  keep(
+    listenOnLoopback((req, res) => {
+      const path = req.url ?? '/';
+      if (path === '/text') {
+        res.writeHead(200, {
+          'content-type': 'text/plain; charset=utf-8',
+          etag: '"v1"',
+          'content-length': TEXT.length,
+        });
+        return res.end(req.method === 'HEAD' ? undefined : TEXT);
+      }
+      if (path === '/chunked') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ text: TEXT }));
+      }
+      if (path === '/small-chunked') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('sm');
+        return res.end('all');
+      }
+      if (path === '/small') {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 5 });
+        return res.end('small');
+      }
+      if (path === '/encoded') {
+        const body = zlib.gzipSync(TEXT);
+        res.writeHead(200, {
+          'content-type': 'text/plain',
+          'content-encoding': 'gzip',
+          'content-length': body.length,
+        });
+        return res.end(body);
+      }
+      if (path === '/no-transform') {
+        res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, no-transform' });
+        return res.end(TEXT);
+      }
+      if (path === '/image') {
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': TEXT.length });
+        return res.end(TEXT);
+      }
+      if (path === '/empty') {
+        res.writeHead(204);
+        return res.end();
+      }
+      if (path === '/events') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.write('data: one\n\n');
+        // The second event only once the client has read the first: proof it was flushed.
+        nextEvent = () => res.end('data: two\n\n');
+        return;
+      }
+      if (path === '/reset') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write(TEXT);
+        res.write(TEXT, () => setTimeout(() => res.socket?.destroy(), 20));
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    }),
+  );
+
+interface Got {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly aborted: boolean;
+}
+
+function get(gw: TestGateway, path: string, headers: http.OutgoingHttpHeaders, method = 'GET'): Promise<Got> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${gw.url}${path}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let aborted = false;
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('aborted', () => {
+        aborted = true;
+      });
+      res.on('error', () => {
+        aborted = true;
+      });
+      res.on('close', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          aborted: aborted || !res.complete,
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const decode: Record<string, (b: Buffer) => Buffer> = {
+  gzip: zlib.gunzipSync,
+  br: zlib.brotliDecompressSync,
+  zstd: (b) => zlib.zstdDecompressSync(b),
+};
+
+describe('routes[].compression', () => {
+  let gw: TestGateway;
+  test('setup', async () => {
+    const upstream = await app();
+    gw = await keep(
+      startTestGateway(`name: edge-1
+routes:
+  - match: { path: /zstd }
+    upstream: app
+    strip_prefix: true
+    compression: { encodings: [zstd, gzip] }
+  - match: { path: / }
+    upstream: app
+    compression: { min_size: 100 }
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`),
+    );
+  });
+
+  for (const [accept, expected] of [
+    ['gzip', 'gzip'],
+    ['gzip, deflate, br', 'br'],
+    ['gzip;q=1, br;q=0.5', 'gzip'],
+    ['br;q=0, gzip', 'gzip'],
+    ['*', 'br'],
+    ['x-gzip', 'gzip'],
+  ] as const) {
+    test(`Accept-Encoding: ${accept} → ${expected}, Vary, a weak ETag, the log's bytes before and after`, async () => {
+      const id = `ce-${accept.replace(/\W+/g, '-')}`;
+      const r = await get(gw, '/text', { 'accept-encoding': accept, 'x-request-id': id });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-encoding'], expected);
+      assert.equal(r.headers.vary, 'Accept-Encoding');
+      assert.equal(r.headers.etag, 'W/"v1"');
+      assert.equal(r.headers['content-length'], undefined);
+      assert.equal(decode[expected](r.body).toString(), TEXT);
+      const line = await gw.logFor(id);
+      assert.equal(line.encoding, expected);
+      assert.equal(line.encoded_from, TEXT.length);
+      assert.equal(line.encoded_to, r.body.length);
+      assert.ok(r.body.length < TEXT.length);
+    });
+  }
+
+  test('zstd where the route offers it first', async () => {
+    const r = await get(gw, '/zstd/text', { 'accept-encoding': 'gzip, zstd' });
+    assert.equal(r.headers['content-encoding'], 'zstd');
+    assert.equal(decode.zstd(r.body).toString(), TEXT);
+  });
+
+  test('a body without Content-Length is compressed as it streams', async () => {
+    const r = await get(gw, '/chunked', { 'accept-encoding': 'gzip' });
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.equal(JSON.parse(zlib.gunzipSync(r.body).toString()).text, TEXT);
+  });
+
+  for (const [name, path, headers, method] of [
+    ['no Accept-Encoding', '/text', {}, 'GET'],
+    ['*;q=0', '/text', { 'accept-encoding': '*;q=0' }, 'GET'],
+    ['HEAD', '/text', { 'accept-encoding': 'gzip' }, 'HEAD'],
+    ['a Range request', '/text', { 'accept-encoding': 'gzip', range: 'bytes=0-9' }, 'GET'],
+    ['a body under min_size', '/small', { 'accept-encoding': 'gzip' }, 'GET'],
+    [
+      'a body without Content-Length that ends under min_size',
+      '/small-chunked',
+      { 'accept-encoding': 'gzip' },
+      'GET',
+    ],
+    ['an already encoded body', '/encoded', { 'accept-encoding': 'br, gzip' }, 'GET'],
+    ['Cache-Control: no-transform', '/no-transform', { 'accept-encoding': 'gzip' }, 'GET'],
+    ['a media type not listed', '/image', { 'accept-encoding': 'gzip' }, 'GET'],
+    ['a 204', '/empty', { 'accept-encoding': 'gzip' }, 'GET'],
+  ] as const) {
+    test(`not compressed: ${name} (Vary still says Accept-Encoding)`, async () => {
+      const r = await get(gw, path, headers, method);
+      assert.equal(r.headers.vary, 'Accept-Encoding');
+      if (path === '/encoded') {
+        assert.equal(r.headers['content-encoding'], 'gzip');
+        assert.equal(zlib.gunzipSync(r.body).toString(), TEXT);
+        return;
+      }
+      assert.equal(r.headers['content-encoding'], undefined);
+      if (path === '/small-chunked') assert.equal(r.body.toString(), 'small');
+      if (path === '/text' && method === 'GET') {
+        assert.equal(r.headers.etag, '"v1"');
+        assert.equal(r.body.toString(), TEXT);
+      }
+    });
+  }
+
+  test('HTTP/2 downstream: compressed the same way', async () => {
+    const h2gw = await keep(
+      startTestGateway(
+        `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\n    compression: {}\nupstreams:\n  app:\n    targets:\n      - url: ${(await app()).url}\n`,
+        {},
+        'http2: true',
+      ),
+    );
+    const session = http2.connect(h2gw.url);
+    const { headers, body } = await new Promise<{ headers: http2.IncomingHttpHeaders; body: Buffer }>(
+      (resolve, reject) => {
+        const stream = session.request({ ':path': '/text', 'accept-encoding': 'gzip' });
+        const chunks: Buffer[] = [];
+        let headers: http2.IncomingHttpHeaders = {};
+        stream.on('response', (h) => {
+          headers = h;
+        });
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => resolve({ headers, body: Buffer.concat(chunks) }));
+        stream.on('error', reject);
+      },
+    );
+    session.close();
+    assert.equal(headers[':status'], 200);
+    assert.equal(headers['content-encoding'], 'gzip');
+    assert.equal(headers.vary, 'Accept-Encoding');
+    assert.equal(zlib.gunzipSync(body).toString(), TEXT);
+  });
+
+  test('server-sent events: each event reaches the client as it is sent', async () => {
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = http.get(`${gw.url}/events`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        assert.equal(res.headers['content-encoding'], 'gzip');
+        const gunzip = zlib.createGunzip();
+        let seen = '';
+        gunzip.on('data', (c: Buffer) => {
+          seen += c.toString();
+          // The upstream holds the second event until the first has been read here.
+          if (seen === 'data: one\n\n') nextEvent();
+        });
+        gunzip.on('end', () => resolve(seen));
+        gunzip.on('error', reject);
+        res.pipe(gunzip);
+      });
+      req.on('error', reject);
+    });
+    assert.equal(text, 'data: one\n\ndata: two\n\n');
+  });
+
+  test('an upstream reset mid-body: the transfer is aborted, not a valid gzip end; logged http_response_incomplete', async () => {
+    const r = await get(gw, '/reset', { 'accept-encoding': 'gzip', 'x-request-id': 'ce-reset' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.equal(r.aborted, true);
+    assert.throws(() => zlib.gunzipSync(r.body), /unexpected end of file/);
+    const line = await gw.logFor('ce-reset');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.encoding, 'gzip');
+  });
+});
+
+test('routes[].compression: a coding Candor does not offer, a repeated one or a media type that is not one is a config error', () => {
+  const yaml = (compression: string) =>
+    `listen: [{ address: 127.0.0.1:0 }]\nroutes:\n  - match: { path: / }\n    upstream: a\n    compression: ${compression}\nupstreams: { a: { targets: [{ url: http://127.0.0.1:1 }] } }\n`;
+  for (const [compression, path, message] of [
+    ['{ encodings: [deflate] }', 'routes[0].compression.encodings[0]', /one of zstd, br, gzip/],
+    ['{ encodings: [gzip, gzip] }', 'routes[0].compression.encodings', /each once/],
+    ['{ types: [text] }', 'routes[0].compression.types[0]', /a media type like text\/html or text\/\*/],
+  ] as const) {
+    assert.throws(
+      () => parseConfig(yaml(compression), '<test>', {}),
+      (err: unknown) =>
+        err instanceof ConfigError && err.problems.some((p) => p.path === path && message.test(p.message)),
+      compression,
+    );
+  }
+  const defaults = parseConfig(yaml('{}'), '<test>', {}).routes[0].compression;
+  assert.deepEqual(
+    defaults?.encodings,
+    ['br', 'gzip'],
+    'zstd is off the default list while Node calls it experimental',
+  );
+  assert.equal(defaults?.minSize, 1024);
+});
