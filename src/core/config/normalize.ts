@@ -28,6 +28,7 @@ import type {
   ListenerConfig,
   MaintenanceConfig,
   OutlierDetectionConfig,
+  PerClientLimits,
   RateLimitConfig,
   RetryConfig,
   RouteConfig,
@@ -91,6 +92,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       sendTimeout: duration(limits.send_timeout, DEFAULTS.limits.sendTimeout),
       keepAliveTimeout: duration(limits.keep_alive_timeout, DEFAULTS.limits.keepAliveTimeout),
       http2: toHttp2Limits(limits.http2 ?? {}),
+      ...(limits.per_client === undefined ? {} : { perClient: toPerClientLimits(limits.per_client) }),
     },
     log: {
       level: raw.log?.level ?? DEFAULTS.log.level,
@@ -332,5 +334,14 @@ function toHttp2Limits(raw: NonNullable<NonNullable<RawConfig['limits']>['http2'
     maxRequests: raw.max_requests ?? d.maxRequests,
     sendTimeout: duration(raw.send_timeout, d.sendTimeout),
     idleTimeout: duration(raw.idle_timeout, d.idleTimeout),
+  };
+}
+
+function toPerClientLimits(
+  raw: NonNullable<NonNullable<RawConfig['limits']>['per_client']>,
+): PerClientLimits {
+  return {
+    ...(raw.connections === undefined ? {} : { connections: raw.connections }),
+    ...(raw.requests === undefined ? {} : { requests: raw.requests }),
   };
 }

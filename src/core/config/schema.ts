@@ -306,6 +306,15 @@ export const ConfigSchema = mapping(
               'a mapping of HTTP/2 bounds',
             ),
           ),
+          per_client: Type.Optional(
+            mapping(
+              {
+                connections: count(1, 1_000_000, 'connections one client address may hold'),
+                requests: count(1, 1_000_000, 'requests one client address may have in flight'),
+              },
+              'a mapping with connections and/or requests',
+            ),
+          ),
         },
         'a mapping of limits',
       ),

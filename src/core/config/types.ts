@@ -387,6 +387,16 @@ export interface DownstreamLimits {
   readonly keepAliveTimeout: number;
   /** The bounds of the downstream HTTP/2 server (proxy/accept/h2-limits.ts reads them). */
   readonly http2: Http2Limits;
+  /** Per client address (proxy/accept/client-limits.ts); absent: no per-client bound. */
+  readonly perClient?: PerClientLimits;
+}
+
+/** What one client address may hold at once in one process; an absent field is no bound. */
+export interface PerClientLimits {
+  /** Open connections; past it a new one is answered 429 and closed. */
+  readonly connections?: number;
+  /** Requests in flight; past it a new one is answered 429. */
+  readonly requests?: number;
 }
 
 /** Bounds against hostile HTTP/2 clients, per connection; bytes and milliseconds. */

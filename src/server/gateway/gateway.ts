@@ -5,6 +5,7 @@ import type { ResponseSink } from '../../core/net/downstream.ts';
 import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
+import { ClientLimits } from '../../proxy/accept/client-limits.ts';
 import {
   type Listener,
   type OrderedCertificateSource,
@@ -203,6 +204,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     refusedExchange: (exchange, failure, listener) =>
       RequestSession.refusedExchange(current(), listener, exchange, failure),
     limits: () => current().config.limits,
+    clients: new ClientLimits(() => current().config.limits.perClient),
     dropped: (listener, count) => {
       metrics.connectionsDropped(listener.address, count);
       logger.warn(
