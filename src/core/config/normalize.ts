@@ -24,6 +24,7 @@ import type {
   CircuitBreakerConfig,
   GatewayConfig,
   HealthCheckConfig,
+  HoldConfig,
   Http2Limits,
   ListenerConfig,
   MaintenanceConfig,
@@ -258,6 +259,16 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
     circuitBreaker: toCircuitBreaker(raw.circuit_breaker ?? {}),
     retries: toRetries(raw.retries ?? {}, duration(timeouts.response, fallback.timeouts.response)),
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
+    ...(raw.hold === undefined ? {} : { hold: toHold(raw.hold) }),
+  };
+}
+
+function toHold(raw: NonNullable<RawUpstream['hold']>): HoldConfig {
+  const fallback = DEFAULTS.upstream.hold;
+  return {
+    timeout: duration(raw.timeout, fallback.timeout),
+    maxRequests: raw.max_requests ?? fallback.maxRequests,
+    maxBody: size(raw.max_body, fallback.maxBody),
   };
 }
 

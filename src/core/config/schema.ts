@@ -169,6 +169,16 @@ const Upstream = mapping(
         'a mapping of outlier detection settings',
       ),
     ),
+    hold: Type.Optional(
+      mapping(
+        {
+          timeout: duration(),
+          max_requests: count(1, 1_000_000, 'requests held at once'),
+          max_body: size(),
+        },
+        'a mapping with timeout, max_requests and/or max_body',
+      ),
+    ),
     circuit_breaker: Type.Optional(
       mapping(
         {

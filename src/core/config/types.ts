@@ -251,6 +251,18 @@ export interface UpstreamConfig {
   readonly retries: RetryConfig;
   /** Maintenance mode for every route to this upstream. */
   readonly maintenance?: MaintenanceConfig;
+  /** Waiting out a restart (upstream/targets/hold-queue.ts); absent: a request no target takes is answered at once. */
+  readonly hold?: HoldConfig;
+}
+
+/** How requests no target can take wait for one to come back, bounded in time, count and bytes. */
+export interface HoldConfig {
+  /** The longest a request waits in all, held again after a failed try included. */
+  readonly timeout: number;
+  /** Requests waiting at once; one more is answered 503 at once. */
+  readonly maxRequests: number;
+  /** Bytes of request bodies the waiting requests keep in memory together; a body that would pass it is not held. */
+  readonly maxBody: number;
 }
 
 export interface PoolConfig {

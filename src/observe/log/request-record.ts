@@ -73,6 +73,8 @@ export class RequestRecord {
   hashHome: string | undefined;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */
   retrySkipped: RetrySkip | undefined;
+  /** Milliseconds the request waited for a target to come back (upstream `hold`); absent: it never waited. */
+  heldMs: number | undefined;
 
   constructor(
     id: string,

@@ -274,6 +274,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const drain = new Drain(listeners, () => runtime.config.drain, logger);
   let drained: Promise<void> | undefined;
   const drainGateway = () => {
+    // Requests waiting for a target (`hold`) are answered now: a drain must not wait out a restart.
+    if (drained === undefined) for (const upstream of runtime.upstreams.values()) upstream.hold.drain();
     drained ??= drain.run().then(async () => {
       await metricsListener?.close();
       closing = true;
@@ -412,6 +414,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       }),
     acmeIssued: (name) => https?.issued(name),
     async close() {
+      // Nothing waits out a restart past the gateway's own end (as in a drain).
+      for (const upstream of runtime.upstreams.values()) upstream.hold.drain();
       await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
       closing = true;
       https?.stop();
