@@ -28,8 +28,8 @@ export type HoldRefusal = 'draining' | 'max_requests' | 'max_body';
  *
  * They all go, in order, as soon as a target is seen taking requests again (`targetBack`: a
  * passing health check, or any request that reached a target); meanwhile the first of them
- * scouts every HOLD_SCOUT_MS, and each request held asks the health checks to probe now
- * (`probeNow`), not at their next interval. Each request keeps its own deadline
+ * scouts every HOLD_SCOUT_MS, and a request held asks the health checks to probe now
+ * (`probeNow`, at most once every HOLD_SCOUT_MS), not at their next interval. Each request keeps its own deadline
  * (request-hold.ts); the queue bounds how many wait and the bytes they keep.
  */
 export class HoldQueue {
@@ -40,6 +40,7 @@ export class HoldQueue {
   #nextSeq = 0;
   #draining = false;
   #scout: NodeJS.Timeout | undefined;
+  #probedAt = Number.NEGATIVE_INFINITY;
 
   get size(): number {
     return this.#waiting.length;
@@ -60,7 +61,14 @@ export class HoldQueue {
     this.#waiting.splice(at, 0, request);
     this.#bytes += request.bytes;
     this.#armScout();
-    this.probeNow?.();
+    // At most once a scout's time: a request woken by a passing probe that finds no target
+    // yet (short of `rise`, the circuit still open) waits again at once, and must not make
+    // that a loop of probes.
+    const now = performance.now();
+    if (now - this.#probedAt >= HOLD_SCOUT_MS) {
+      this.#probedAt = now;
+      this.probeNow?.();
+    }
     return undefined;
   }
 
