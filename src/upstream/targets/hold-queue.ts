@@ -1,8 +1,9 @@
 /**
- * How often, while requests wait, the first of them tries again on its own: a target may be
- * back without a health check to say so (none configured, or a cluster worker, whose checks
- * the primary runs). One request at a time, so a queue of a thousand costs a down upstream
- * four connection attempts a second, not four thousand.
+ * How often, while requests wait, someone looks whether a target is back: the health checks
+ * (a probe of every target), or, where this process runs none (no `health_check`, or a cluster
+ * worker, whose checks the primary runs), the first waiting request, which tries again on its
+ * own. One request at a time, so a queue of a thousand costs a down upstream four connection
+ * attempts a second, not four thousand.
  */
 export const HOLD_SCOUT_MS = 250;
 
@@ -105,6 +106,10 @@ export class HoldQueue {
   #armScout(): void {
     if (this.#scout !== undefined) return;
     this.#scout = setInterval(() => {
+      if (this.probeNow !== undefined) {
+        this.#probedAt = performance.now();
+        return this.probeNow();
+      }
       const first = this.#waiting.shift();
       if (first === undefined) return this.#stopScout();
       this.#bytes -= first.bytes;

@@ -37,7 +37,7 @@ test('bounds: max_requests and max_body refuse at once; a leaving request gives 
   assert.equal(queue.enter(held(queue, log, 'late'), bounds), 'draining');
 });
 
-test('the first waiting request scouts alone; the checks are asked to probe at most once a scout time', async () => {
+test('with health checks, the waiting ask for a probe at once (once per scout time, however many) and every scout time after', async () => {
   const queue = new HoldQueue();
   let probes = 0;
   queue.probeNow = () => probes++;
@@ -45,6 +45,16 @@ test('the first waiting request scouts alone; the checks are asked to probe at m
   queue.enter(held(queue, log, 'a'), bounds);
   queue.enter(held(queue, log, 'b'), bounds);
   assert.equal(probes, 1);
+  await waitUntil('a second probe asked', () => probes === 2);
+  assert.deepEqual(log, [], 'no request woken but by a target back');
+  queue.drain();
+});
+
+test('without health checks, the first waiting request scouts alone', async () => {
+  const queue = new HoldQueue();
+  const log: string[] = [];
+  queue.enter(held(queue, log, 'a'), bounds);
+  queue.enter(held(queue, log, 'b'), bounds);
   await waitUntil('a scout', () => log.length > 0);
   assert.deepEqual(log, ['wake a']);
   assert.equal(queue.size, 1);
