@@ -22,8 +22,9 @@ const RETRY_AFTER_S = 1;
  * workers as the kernel spreads them, so a split would refuse a client whose connections all
  * came to one worker.
  *
- * The address is the one the gateway knows for the client: the connection's peer, the
- * field a PROXY-protocol header fills in when the listener reads one.
+ * The address is the one the gateway knows for the client: a request's `remoteAddress` (the
+ * field a PROXY-protocol header fills in where the listener reads one), a connection's peer
+ * address as it is accepted (listener.ts).
  */
 export class ClientLimits {
   readonly #limits: () => PerClientLimits | undefined;
