@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -170,6 +171,32 @@ test('a request held asks the health check to probe now: a target out of rotatio
   } finally {
     await edge.close();
     upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
+test('a request that reached an upstream is never held: its failure is answered at once', async () => {
+  // Reads the request, then resets: the request reached the target.
+  const upstream = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => socket.resetAndDestroy());
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as net.AddressInfo;
+  const edge = await gatewayOn(port, '{ timeout: 30s }');
+  try {
+    const res = await request(edge.url, {
+      method: 'POST',
+      path: '/reached',
+      body: 'x',
+      headers: { 'x-request-id': 'reached' },
+    });
+    assert.equal(res.status, 502);
+    assert.match(String(res.headers['proxy-status']), /error=connection_terminated/);
+    assert.equal((await edge.logFor('reached')).held_ms, undefined);
+    assert.equal(held(edge), 0);
+  } finally {
+    await edge.close();
     await new Promise((resolve) => upstream.close(resolve));
   }
 });
