@@ -90,6 +90,10 @@ export const DEFAULTS = {
       maxEjectedPercent: 10,
     },
     circuitBreaker: { consecutiveFailures: 20, openTime: 5_000, halfOpenRequests: 1 },
+    // Used when `hold` is written: long enough for a process to restart (Caddy's lb_try_duration
+    // is off by default, and commonly set to a few seconds), short of a client's own patience;
+    // a thousand requests and 8 MiB of their bodies at most, per upstream.
+    hold: { timeout: 5_000, maxRequests: 1_000, maxBody: 8 * MiB },
     // Envoy's retry budget (20%, at least 3 concurrent) and backoff (25 ms base, 250 ms max);
     // Finagle's floor of 10 retries a second, so a gateway that has seen few requests still retries.
     retries: {

@@ -26,10 +26,12 @@ import type {
   CompressionConfig,
   GatewayConfig,
   HealthCheckConfig,
+  HoldConfig,
   Http2Limits,
   ListenerConfig,
   MaintenanceConfig,
   OutlierDetectionConfig,
+  PerClientLimits,
   RateLimitConfig,
   RetryConfig,
   RouteConfig,
@@ -91,6 +93,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       sendTimeout: duration(limits.send_timeout, DEFAULTS.limits.sendTimeout),
       keepAliveTimeout: duration(limits.keep_alive_timeout, DEFAULTS.limits.keepAliveTimeout),
       http2: toHttp2Limits(limits.http2 ?? {}),
+      ...(limits.per_client === undefined ? {} : { perClient: toPerClientLimits(limits.per_client) }),
     },
     log: {
       level: raw.log?.level ?? DEFAULTS.log.level,
@@ -284,6 +287,16 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
     circuitBreaker: toCircuitBreaker(raw.circuit_breaker ?? {}),
     retries: toRetries(raw.retries ?? {}, duration(timeouts.response, fallback.timeouts.response)),
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
+    ...(raw.hold === undefined ? {} : { hold: toHold(raw.hold) }),
+  };
+}
+
+function toHold(raw: NonNullable<RawUpstream['hold']>): HoldConfig {
+  const fallback = DEFAULTS.upstream.hold;
+  return {
+    timeout: duration(raw.timeout, fallback.timeout),
+    maxRequests: raw.max_requests ?? fallback.maxRequests,
+    maxBody: size(raw.max_body, fallback.maxBody),
   };
 }
 
@@ -360,5 +373,14 @@ function toHttp2Limits(raw: NonNullable<NonNullable<RawConfig['limits']>['http2'
     maxRequests: raw.max_requests ?? d.maxRequests,
     sendTimeout: duration(raw.send_timeout, d.sendTimeout),
     idleTimeout: duration(raw.idle_timeout, d.idleTimeout),
+  };
+}
+
+function toPerClientLimits(
+  raw: NonNullable<NonNullable<RawConfig['limits']>['per_client']>,
+): PerClientLimits {
+  return {
+    ...(raw.connections === undefined ? {} : { connections: raw.connections }),
+    ...(raw.requests === undefined ? {} : { requests: raw.requests }),
   };
 }

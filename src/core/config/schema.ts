@@ -210,6 +210,16 @@ const Upstream = mapping(
         'a mapping of outlier detection settings',
       ),
     ),
+    hold: Type.Optional(
+      mapping(
+        {
+          timeout: duration(),
+          max_requests: count(1, 1_000_000, 'requests held at once'),
+          max_body: size(),
+        },
+        'a mapping with timeout, max_requests and/or max_body',
+      ),
+    ),
     circuit_breaker: Type.Optional(
       mapping(
         {
@@ -362,6 +372,15 @@ export const ConfigSchema = mapping(
                 idle_timeout: duration(),
               },
               'a mapping of HTTP/2 bounds',
+            ),
+          ),
+          per_client: Type.Optional(
+            mapping(
+              {
+                connections: count(1, 1_000_000, 'connections one client address may hold'),
+                requests: count(1, 1_000_000, 'requests one client address may have in flight'),
+              },
+              'a mapping with connections and/or requests',
             ),
           ),
         },

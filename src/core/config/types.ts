@@ -272,6 +272,18 @@ export interface UpstreamConfig {
   readonly retries: RetryConfig;
   /** Maintenance mode for every route to this upstream. */
   readonly maintenance?: MaintenanceConfig;
+  /** Waiting out a restart (upstream/targets/hold-queue.ts); absent: a request no target takes is answered at once. */
+  readonly hold?: HoldConfig;
+}
+
+/** How requests no target can take wait for one to come back, bounded in time, count and bytes. */
+export interface HoldConfig {
+  /** The longest a request waits in all, held again after a failed try included. */
+  readonly timeout: number;
+  /** Requests waiting at once; one more is answered 503 at once. */
+  readonly maxRequests: number;
+  /** Bytes of request bodies the waiting requests keep in memory together; a body that would pass it is not held. */
+  readonly maxBody: number;
 }
 
 export interface PoolConfig {
@@ -414,6 +426,16 @@ export interface DownstreamLimits {
   readonly keepAliveTimeout: number;
   /** The bounds of the downstream HTTP/2 server (proxy/accept/h2-limits.ts reads them). */
   readonly http2: Http2Limits;
+  /** Per client address (proxy/accept/client-limits.ts); absent: no per-client bound. */
+  readonly perClient?: PerClientLimits;
+}
+
+/** What one client address may hold at once in one process; an absent field is no bound. */
+export interface PerClientLimits {
+  /** Open connections; past it a new one is answered 429 and closed. */
+  readonly connections?: number;
+  /** Requests in flight; past it a new one is answered 429. */
+  readonly requests?: number;
 }
 
 /** Bounds against hostile HTTP/2 clients, per connection; bytes and milliseconds. */

@@ -57,6 +57,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
         : undefined,
   ],
   ['retry_skipped', (r) => r.retrySkipped],
+  ['held_ms', (r) => optional(r.heldMs)],
 ];
 
 /** A string JSON carries as it is: printable ASCII without a quote or a backslash. */

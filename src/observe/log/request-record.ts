@@ -18,7 +18,7 @@ export interface AttemptOutcome {
  * only per-request state the log phase reads, so every field has exactly one writing module
  * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
  * client_aborted and upgraded; admit the route, upstream and upstream path; the attempt loop the target,
- * stage, tries, retry_skipped, panic and hash_home; the exchange what the wire showed (bytes,
+ * stage, tries, retry_skipped, panic and hash_home; the request's hold (request-hold.ts) held_ms; the exchange what the wire showed (bytes,
  * connect and first-byte times, reuse, resets, dropped interim answers).
  */
 export class RequestRecord {
@@ -77,6 +77,8 @@ export class RequestRecord {
   hashHome: string | undefined;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */
   retrySkipped: RetrySkip | undefined;
+  /** Milliseconds the request waited for a target to come back (upstream `hold`); absent: it never waited. */
+  heldMs: number | undefined;
 
   constructor(
     id: string,

@@ -5,11 +5,12 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../../core/config/types.ts';
+import type { Failure } from '../../core/failure/failure.ts';
 import { refusalFailure } from './client-error.ts';
 import { h2Limits } from './h2-limits.ts';
 import { type ProtocolTakers, pickByAlpn, pickByPreface } from './h2-preface.ts';
 import { createH2Server, type H2Server } from './h2-server.ts';
-import type { ListenerFacts, RequestHandlers } from './listener.ts';
+import { admitRequest, type ListenerFacts, type RequestHandlers } from './listener.ts';
 
 /** A listener's HTTP/2 side: its server, and the connections not yet known to speak either protocol. */
 export interface ListenerH2 {
@@ -28,12 +29,14 @@ export function startH2(
   handlers: RequestHandlers,
   facts: ListenerFacts,
   current: () => ListenerConfig,
+  overLimit: WeakMap<Socket, Failure>,
 ): ListenerH2 {
   const server = createH2Server(
     h2Limits(handlers.limits()),
     {
-      request: (exchange) => handlers.request(exchange, facts),
+      request: (exchange) => admitRequest(handlers, exchange, facts),
       refused: (exchange, error) => handlers.refusedExchange(exchange, refusalFailure(error), facts),
+      overLimit: (exchange, failure) => handlers.refusedExchange(exchange, failure, facts),
     },
     { bound: (event) => handlers.h2Bound(current(), event) },
   );
@@ -53,7 +56,7 @@ export function startH2(
           // node:http2 ends its side when the client ends its own (the HTTP/1.1 server keeps
           // a half-open socket to answer a request sent before a FIN).
           s.allowHalfOpen = false;
-          server.accept(s);
+          server.accept(s, overLimit.get(s));
         },
         http1: (s) => {
           undecided.delete(s);

@@ -11,6 +11,7 @@ import http2, {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { Failure } from '../../core/failure/failure.ts';
 import type { RequestParseError } from '../../core/http1/request-parser.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
@@ -28,14 +29,20 @@ export interface H2Handlers {
    * on the exchange's sink, as it answers an HTTP/1.1 refusal.
    */
   refused(exchange: DownstreamExchange, error: RequestParseError): void;
+  /** A stream on a connection its client had no right to open (`limits.per_client`): answered with this failure. */
+  overLimit(exchange: DownstreamExchange, failure: Failure): void;
 }
 
 export interface H2Server {
   readonly http2: Http2Server;
   /** Sessions open now. */
   readonly sessions: ReadonlySet<ServerHttp2Session>;
-  /** Takes a connection: a plain socket whose next bytes are the preface, or a TLS socket that chose h2. */
-  accept(socket: Socket): void;
+  /**
+   * Takes a connection: a plain socket whose next bytes are the preface, or a TLS socket that
+   * chose h2. With `refusal`, its client is over a limit: its first stream is answered with it
+   * and the session gets GOAWAY (so it closes once that answer is out).
+   */
+  accept(socket: Socket, refusal?: Failure): void;
   /** A drain's first step: GOAWAY NO_ERROR on every session; each closes once its streams are answered. */
   closeWhenIdle(): void;
   /**
@@ -53,12 +60,17 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   const server = http2.createServer(nodeH2Options(limits));
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
   const open = new Set<H2Response>();
+  /** Sessions whose client was over a limit when it connected, with the answer each stream gets. */
+  const refused = new WeakMap<Http2Session, Failure>();
+  /** The refusal of the connection being accepted: node:http2 makes its session synchronously. */
+  let accepting: Failure | undefined;
   let closing = false;
 
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     guards.set(session, new H2Guard(session, limits, logger));
+    if (accepting !== undefined) refused.set(session, accepting);
     if (closing) session.close();
   });
 
@@ -102,6 +114,11 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       response,
       budget: guard.budget,
     };
+    const overLimit = session === undefined ? undefined : refused.get(session);
+    if (overLimit !== undefined) {
+      session?.close();
+      return handlers.overLimit(exchange, overLimit);
+    }
     const refusal = h2Refusal(rawHeaders, head, limits.uriLength);
     if (refusal === undefined) handlers.request(exchange);
     else handlers.refused(exchange, refusal);
@@ -110,8 +127,13 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   return {
     http2: server,
     sessions,
-    accept(socket) {
-      server.emit('connection', socket);
+    accept(socket, refusal) {
+      accepting = refusal;
+      try {
+        server.emit('connection', socket);
+      } finally {
+        accepting = undefined;
+      }
     },
     closeWhenIdle() {
       closing = true;

@@ -1,7 +1,7 @@
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
-import type { Failure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
@@ -9,6 +9,7 @@ import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
+import type { ClientLimits } from './client-limits.ts';
 import type { H2BoundEvent } from './h2-guard.ts';
 import { H2_ALPN_PROTOCOLS } from './h2-preface.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1-connection.ts';
@@ -48,6 +49,8 @@ export interface RequestHandlers {
   refusedExchange(exchange: DownstreamExchange, failure: Failure, listener: ListenerFacts): void;
   /** The live downstream limits (they may change with a reload). */
   limits(): DownstreamLimits;
+  /** `limits.per_client`, counted over every listener of the process. */
+  readonly clients: ClientLimits;
   /**
    * Connections were closed as they came in because the listener held `max_connections`:
    * told at most once a second, with how many since the last time (a flood of them must not
@@ -133,9 +136,14 @@ export async function startListener(
       keepAliveTimeout: limits.keepAliveTimeout,
     };
   };
+  const { clients } = handlers;
+  /** Connections that came over their client's `per_client.connections`: each request on them gets the 429. */
+  const overLimit = new WeakMap<Socket, Failure>();
   const http1: Http1Handlers = {
-    request(exchange) {
-      handlers.request(exchange, facts);
+    request(exchange, connection) {
+      const refused = overLimit.get(connection.socket);
+      if (refused === undefined) admitRequest(handlers, exchange, facts);
+      else handlers.refusedExchange(exchange, refused, facts);
     },
     refused(connection, error, head) {
       refuse(handlers, connection, error, head);
@@ -143,7 +151,7 @@ export async function startListener(
   };
   // node:http2 and the HTTP/2 server are loaded only by a listener that speaks it.
   const h2 = config.http2
-    ? (await import('./h2-listener.ts')).startH2(handlers, facts, () => current)
+    ? (await import('./h2-listener.ts')).startH2(handlers, facts, () => current, overLimit)
     : undefined;
   // Built per config: a reload may change the list (not whether there is one: reload-plan.ts).
   let proxyFrom = createTrustList(config.proxyProtocol?.from ?? []);
@@ -159,7 +167,15 @@ export async function startListener(
     http1,
     config.maxConnections,
     serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
-    h2 && ((socket) => h2.take(socket, (http1Socket) => own.accept(http1Socket), Boolean(serverTls))),
+    (socket) => {
+      // Counted once its TLS handshake is done, whatever protocol it speaks; one past its
+      // client's limit (its PROXY header's client, behind a balancer) is served only to be told so (a silent close reads as a network fault).
+      const slot = clients.connection(clientAddressOf(socket));
+      if (slot instanceof Failure) overLimit.set(socket, slot);
+      else socket.once('close', slot);
+      if (h2) h2.take(socket, (http1Socket) => own.accept(http1Socket), Boolean(serverTls));
+      else own.accept(socket);
+    },
     gate,
   );
   const { server } = own;
@@ -221,6 +237,22 @@ export async function startListener(
       return own.destroyAll();
     },
   };
+}
+
+/**
+ * A request goes on if its client has fewer than `per_client.requests` in flight: its slot is
+ * held until its response closes. Past it, the 429 (the connection closes after it: the
+ * request's body, if any, is not read).
+ */
+export function admitRequest(
+  handlers: RequestHandlers,
+  exchange: DownstreamExchange,
+  facts: ListenerFacts,
+): void {
+  const slot = handlers.clients.request(exchange.head.remoteAddress);
+  if (slot instanceof Failure) return handlers.refusedExchange(exchange, slot, facts);
+  exchange.response.onClose(slot);
+  handlers.request(exchange, facts);
 }
 
 /** A refused request: the answer and its log line (the handlers'), then the connection closes. */

@@ -11,6 +11,7 @@ import { hasUntriedTarget, type Selection, selectTarget } from '../select/select
 import type { Admitted } from './admit.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
+import { RequestHold } from './request-hold.ts';
 import { TotalDeadline } from './total-deadline.ts';
 
 /**
@@ -38,6 +39,8 @@ export class Attempts implements ExchangeOwner {
   private releaseInFlight: Release | undefined;
   private over = false;
   private readonly measure: AttemptMetrics;
+  /** Waiting for a target to come back, when none can take the request (the upstream's `hold`). */
+  private readonly hold: RequestHold;
 
   constructor(owner: AttemptsOwner, admitted: Admitted) {
     this.owner = owner;
@@ -58,6 +61,14 @@ export class Attempts implements ExchangeOwner {
     this.hashKey =
       balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
     this.deadline = new TotalDeadline(timeouts.total, { grpc: record.grpc, fields });
+    this.hold = new RequestHold(upstream, record, {
+      // A new round: every target may be tried again.
+      tryAgain: () => {
+        this.tried.length = 0;
+        this.attempt();
+      },
+      answer: (failure) => this.end(failure),
+    });
   }
 
   start(): void {
@@ -92,7 +103,7 @@ export class Attempts implements ExchangeOwner {
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
       this.measure.retryOver(selection.type);
-      return this.end(selection);
+      return this.endOrWait(selection);
     }
     const { target } = selection;
     this.tried.push(target);
@@ -141,6 +152,8 @@ export class Attempts implements ExchangeOwner {
       now,
     );
     if (current.retry) this.measure.retryOver(failure?.type ?? 'response');
+    // A target took a request: those waiting for one go (hold-queue.ts).
+    if (failure === undefined || failure.stage !== 'not_sent') this.admitted.upstream.hold.targetBack();
     if (failure !== undefined) this.measure.attemptFailed(target, failure.type, current.startedAt, now);
     else this.measure.responding(target, status as number, current.startedAt);
     settleClientSpan(this.owner.spans, failure, status, current.exchange);
@@ -173,7 +186,7 @@ export class Attempts implements ExchangeOwner {
     record.retrySkipped = verdict.skip;
     if (verdict.skip !== undefined) {
       this.owner.runtime.metrics.retrySkipped(upstream.name, verdict.skip);
-      return this.end(failure);
+      return this.endOrWait(failure);
     }
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
@@ -258,9 +271,21 @@ export class Attempts implements ExchangeOwner {
     this.owner.answer(failure);
   }
 
+  /**
+   * No target took the request: it waits for one if its upstream holds requests and it may
+   * (request-hold.ts), else it is answered.
+   */
+  private endOrWait(failure: Failure): void {
+    const { body } = this.request;
+    const bytes = body.kind === 'none' ? 0 : body.kind === 'buffer' ? body.bytes.length : undefined;
+    const answer = this.hold.wait(failure, bytes);
+    if (answer !== undefined) this.end(answer);
+  }
+
   /** No attempt follows this one. */
   private stopRetrying(): void {
     this.over = true;
+    this.hold.cancel();
     if (this.backoffTimer) {
       clearTimeout(this.backoffTimer);
       this.backoffTimer = undefined;

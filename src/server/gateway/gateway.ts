@@ -6,6 +6,7 @@ import type { ResponseSink } from '../../core/net/downstream.ts';
 import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
+import { ClientLimits } from '../../proxy/accept/client-limits.ts';
 import {
   type Listener,
   type OrderedCertificateSource,
@@ -216,6 +217,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     refusedExchange: (exchange, failure, listener) =>
       RequestSession.refusedExchange(current(), listener, exchange, failure),
     limits: () => current().config.limits,
+    clients: new ClientLimits(() => current().config.limits.perClient),
     dropped: (listener, count) => {
       metrics.connectionsDropped(listener.address, count);
       logger.warn(
@@ -290,6 +292,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const drain = new Drain(listeners, () => runtime.config.drain, logger);
   let drained: Promise<void> | undefined;
   const drainGateway = (withDelay: boolean) => {
+    // Requests waiting for a target (`hold`) are answered now: a drain must not wait out a restart.
+    if (drained === undefined) for (const upstream of runtime.upstreams.values()) upstream.hold.drain();
     drained ??= drain.run({ withDelay }).then(async () => {
       await metricsListener?.close();
       closing = true;
@@ -429,7 +433,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       }),
     acmeIssued: (name) => https?.issued(name),
     // The drain without its delay: a connection that never closes (a half-open tunnel) is cut
-    // at drain.timeout rather than holding the program until its own idle timeout.
+    // at drain.timeout rather than holding the program until its own idle timeout; held
+    // requests are answered at once, as in a drain.
     close: () => drainGateway(false),
   };
   return gateway;

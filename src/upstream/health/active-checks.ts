@@ -2,6 +2,7 @@ import { logMs } from '../../observe/log/duration.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
+import { unejectedByProbe } from './outlier.ts';
 import { type ProbeResult, type RunningProbe, startProbe } from './probe.ts';
 
 export type { ProbeFailure, ProbeResult } from './probe.ts';
@@ -87,6 +88,21 @@ export function startActiveChecks(
     record(upstream, target, loop.counts, result, logger, metrics);
     onRecorded(upstream, target, result);
     schedule(target, loop, upstream.config.healthCheck?.interval ?? check.interval);
+    if (result.ok) heldMayGo(upstream, target, result.at);
+  };
+
+  /**
+   * Requests wait for a target (the upstream's `hold`): every target not being probed is
+   * probed now, not at its next interval. Each request held asks; a target has one probe in
+   * flight at most, so a storm of refusals costs one probe per target at a time.
+   */
+  const probeNow = (): void => {
+    for (const [target, loop] of loops) {
+      if (loop.running !== undefined || loop.stopped || loop.timer === undefined) continue;
+      clearTimeout(loop.timer);
+      loop.timer = undefined;
+      void probe(target, loop);
+    }
   };
 
   const stopLoop = (loop: TargetLoop): Promise<void> => {
@@ -98,6 +114,7 @@ export function startActiveChecks(
   const reconcile = (next: Upstream): void => {
     upstream = next;
     const check = next.config.healthCheck;
+    next.hold.probeNow = check ? probeNow : undefined;
     const keep = new Set(check ? next.targets : []);
     for (const [target, loop] of loops) {
       if (keep.has(target)) continue;
@@ -123,11 +140,23 @@ export function startActiveChecks(
   return {
     update: reconcile,
     async stop() {
+      if (upstream.hold.probeNow === probeNow) upstream.hold.probeNow = undefined;
       const all = [...loops.values()];
       loops.clear();
       await Promise.all(all.map(stopLoop));
     },
   };
+}
+
+/**
+ * A probe passed: requests waiting for the upstream go now (a target still short of `rise`
+ * is not picked, and they wait again, asking for the next probe at once), and the target's
+ * ejection ends if it had one (outlier.ts, unejectedByProbe).
+ */
+function heldMayGo(upstream: Upstream, target: Target, now: number): void {
+  if (upstream.hold.size === 0) return;
+  unejectedByProbe(target, now);
+  upstream.hold.targetBack();
 }
 
 /** Probe outcomes in a row, of one target. */
@@ -212,13 +241,18 @@ export function applyVerdict(
     if (failure && failure.type !== 'unexpected_status')
       target.lastFailure = { type: failure.type, at: result.at };
   }
-  if (target.checkedHealthy === verdict.healthy) return;
+  const held = verdict.result?.ok === true && upstream.hold.size > 0;
+  if (target.checkedHealthy === verdict.healthy) {
+    if (held) heldMayGo(upstream, target, now);
+    return;
+  }
   target.checkedHealthy = verdict.healthy;
   if (verdict.healthy) target.inRotationSince = now;
   // Only a probe's verdict is counted as a transition; a snapshot (a worker starting) is not.
   if (verdict.result !== undefined)
     metrics?.healthTransition(fields.upstream, fields.target, verdict.healthy ? 'healthy' : 'unhealthy');
   upstream.panic.update(upstream.targets, now);
+  if (held) heldMayGo(upstream, target, now);
 }
 
 /**

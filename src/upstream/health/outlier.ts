@@ -48,13 +48,27 @@ export function recordOutcome(
 /**
  * Another worker of the gateway ejected this target (its announcement, through the primary):
  * eject it here too for the time it has left, unless it is already out for longer. With
- * recordOutcome, the only writers of a target's ejection fields.
+ * recordOutcome and unejectedByProbe, the only writers of a target's ejection fields.
  */
 export function ejectedElsewhere(target: Target, now: number, forMs: number, ejections: number): void {
   if (target.ejectedUntil >= now + forMs) return;
   target.ejectedUntil = now + forMs;
   target.ejections = Math.max(target.ejections, ejections);
   target.consecutiveFailures = 0;
+}
+
+/**
+ * A passing active probe while requests wait for the upstream (its `hold`) ends the target's
+ * ejection, as Envoy's `successful_active_health_check_uneject_host`: the refusals that
+ * ejected it were a restart, and the probe says it is over. Only then: otherwise an ejection
+ * for bad answers to requests would be undone by a health endpoint that still answers.
+ */
+export function unejectedByProbe(target: Target, now: number): boolean {
+  if (target.ejectedUntil === 0) return false;
+  target.ejectedUntil = 0;
+  target.consecutiveFailures = 0;
+  target.inRotationSince = now;
+  return true;
 }
 
 function mayEject(upstream: Upstream, now: number): boolean {

@@ -8,6 +8,7 @@ import { type Connector, createConnector } from '../connections/connector.ts';
 import { H2Pool } from '../connections/h2-pool.ts';
 import { ConnectionPool, type PoolOptions, type TargetPool } from '../connections/pool.ts';
 import { type Balancer, createBalancer, TargetState } from './balancer.ts';
+import { HoldQueue } from './hold-queue.ts';
 import { Panic } from './panic.ts';
 
 /** Largest response header section accepted from an upstream before http_response_header_section_size. */
@@ -33,6 +34,8 @@ export interface Upstream {
   readonly pending: Count;
   /** Retries in flight and retry tokens (see retry-budget.ts). */
   readonly retryBudget: RetryBudget;
+  /** Requests waiting for a target to come back (`hold`; empty without it). */
+  readonly hold: HoldQueue;
   close(): Promise<void>;
 }
 
@@ -41,7 +44,7 @@ export interface Upstream {
  * every target still named — matched by its origin, scheme://host:port, so "http://a" and
  * "http://a:80" are one target — keeps its state object: pool and connections, health-check
  * verdict, ejection, admin state (unless the upstream's protocol changed). The upstream keeps its circuit, retry budget, in-flight
- * and pending counts and panic state. Pools of targets no longer named are retired (see
+ * and pending counts, held requests and panic state. Pools of targets no longer named are retired (see
  * ConnectionPool.retire): requests of the older snapshot finish on them.
  */
 export function createUpstream(config: UpstreamConfig, previous?: Upstream): Upstream {
@@ -113,6 +116,7 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
     inFlight,
     pending: previous?.pending ?? new Count(),
     retryBudget,
+    hold: previous?.hold ?? new HoldQueue(),
     async close() {
       await Promise.all(targets.map((t) => t.pool.close()));
     },

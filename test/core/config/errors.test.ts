@@ -32,7 +32,7 @@ test('an unknown field with no likely match lists the fields that are known', ()
       9,
       5,
       'upstreams.api.zzz',
-      "unknown field 'zzz' (known fields: targets, discovery, balancer, hash_key, protocol, pool, health_check, slow_start, panic_threshold, outlier_detection, circuit_breaker, retries, maintenance, timeouts, tls)",
+      "unknown field 'zzz' (known fields: targets, discovery, balancer, hash_key, protocol, pool, health_check, slow_start, panic_threshold, outlier_detection, hold, circuit_breaker, retries, maintenance, timeouts, tls)",
     ),
   ]);
 });

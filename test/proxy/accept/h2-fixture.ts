@@ -6,6 +6,7 @@
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { DEFAULTS } from '../../../src/core/config/defaults.ts';
+import type { Failure } from '../../../src/core/failure/failure.ts';
 import type { RequestParseError } from '../../../src/core/http1/request-parser.ts';
 import type { DownstreamExchange } from '../../../src/core/net/downstream.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
@@ -82,6 +83,10 @@ export async function startH2Fixture(
     refused(exchange: DownstreamExchange, error: RequestParseError) {
       refusals.push(error);
       exchange.response.sendHead(error.status, '', ['x-refused', error.code]);
+      exchange.response.end();
+    },
+    overLimit(exchange: DownstreamExchange, failure: Failure) {
+      exchange.response.sendHead(failure.status, '', ['x-refused', failure.type]);
       exchange.response.end();
     },
   };

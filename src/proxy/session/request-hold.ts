@@ -1,0 +1,120 @@
+import type { HoldConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { HeldRequest, HoldRefusal } from '../../upstream/targets/hold-queue.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+
+/** What a held request does when its wait ends: try again, or be answered. */
+export interface HoldOwner {
+  /** A target may take the request now. */
+  tryAgain(): void;
+  /** No target will in time (or the gateway drains): the request is answered with this. */
+  answer(failure: Failure): void;
+}
+
+/**
+ * The failures after which a request may wait for a target: nothing of it reached an upstream,
+ * and the cause is a target that is not there (refused, or none in rotation: down, ejected,
+ * circuit open). A connect timeout or a full pool is no restart: those are answered at once.
+ */
+const WAITS_OUT = new Set(['connection_refused', 'destination_unavailable']);
+
+/**
+ * One request's side of its upstream's `hold` (the queue: upstream/targets/hold-queue.ts):
+ * whether it may wait, for how long in all (its waits add up against `hold.timeout`, so a
+ * request held again after a try that found no target keeps its place in line and its
+ * deadline), and the honest 503 when it cannot: `destination_unavailable` with Retry-After,
+ * the last try's failure named in its details. The record's `heldMs` is what it waited.
+ */
+export class RequestHold {
+  readonly #upstream: Upstream;
+  readonly #record: RequestRecord;
+  readonly #owner: HoldOwner;
+  #seq: number | undefined;
+  #heldMs = 0;
+  #waiting: { entry: HeldRequest; since: number; timer: NodeJS.Timeout } | undefined;
+
+  constructor(upstream: Upstream, record: RequestRecord, owner: HoldOwner) {
+    this.#upstream = upstream;
+    this.#record = record;
+    this.#owner = owner;
+  }
+
+  /**
+   * The request failed with `failure` and will not be retried now: it waits if it may
+   * (returns undefined), else returns what to answer. `bodyBytes`: what its body keeps in
+   * memory, undefined when the body streams from the client (never held: it can be sent once).
+   */
+  wait(failure: Failure, bodyBytes: number | undefined): Failure | undefined {
+    const hold = this.#upstream.config.hold;
+    if (hold === undefined || this.#waiting !== undefined) return failure;
+    if (failure.stage !== 'not_sent' || !WAITS_OUT.has(failure.type) || bodyBytes === undefined)
+      return failure;
+    const left = hold.timeout - this.#heldMs;
+    if (left <= 0) return this.#timedOut(hold, failure);
+    const queue = this.#upstream.hold;
+    this.#seq ??= queue.ticket();
+    const entry: HeldRequest = {
+      seq: this.#seq,
+      bytes: bodyBytes,
+      wake: () => {
+        this.#stop();
+        this.#owner.tryAgain();
+      },
+      drained: () => {
+        this.#stop();
+        this.#owner.answer(this.#refused('draining', hold, failure));
+      },
+    };
+    const refusal = queue.enter(entry, hold);
+    if (refusal !== undefined) return this.#refused(refusal, hold, failure);
+    const timer = setTimeout(() => {
+      queue.leave(entry);
+      this.#stop();
+      this.#owner.answer(this.#timedOut(hold, failure));
+    }, left);
+    this.#waiting = { entry, since: performance.now(), timer };
+    return undefined;
+  }
+
+  /** The request is over another way (answered, its client gone, its total deadline): it waits no more. */
+  cancel(): void {
+    const waiting = this.#waiting;
+    if (waiting === undefined) return;
+    this.#upstream.hold.leave(waiting.entry);
+    this.#stop();
+  }
+
+  #stop(): void {
+    const waiting = this.#waiting;
+    if (waiting === undefined) return;
+    this.#waiting = undefined;
+    clearTimeout(waiting.timer);
+    this.#heldMs += performance.now() - waiting.since;
+    this.#record.heldMs = this.#heldMs;
+  }
+
+  #timedOut(hold: HoldConfig, last: Failure): Failure {
+    return this.#unavailable(
+      `no target of "${this.#upstream.name}" took the request within hold.timeout (${hold.timeout} ms)`,
+      last,
+    );
+  }
+
+  #refused(why: HoldRefusal, hold: HoldConfig, last: Failure): Failure {
+    const name = this.#upstream.name;
+    const reason =
+      why === 'draining'
+        ? `no target of "${name}" can take the request, and the gateway is draining: nothing waits`
+        : why === 'max_requests'
+          ? `no target of "${name}" can take the request, and hold.max_requests (${hold.maxRequests}) wait for one already`
+          : `no target of "${name}" can take the request, and its body would take the bodies kept by those waiting past hold.max_body (${hold.maxBody} bytes)`;
+    return this.#unavailable(reason, last);
+  }
+
+  #unavailable(reason: string, last: Failure): Failure {
+    return new Failure('destination_unavailable', `${reason}; the last try: ${last.type} (${last.details})`, {
+      retryAfter: Math.max(1, last.retryAfter ?? 1),
+    });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * How often, while requests wait, someone looks whether a target is back: the health checks
+ * (a probe of every target), or, where this process runs none (no `health_check`, or a cluster
+ * worker, whose checks the primary runs), the first waiting request, which tries again on its
+ * own. One request at a time, so a queue of a thousand costs a down upstream four connection
+ * attempts a second, not four thousand.
+ */
+export const HOLD_SCOUT_MS = 250;
+
+/** One request waiting for a target (the request's own side: proxy/session/request-hold.ts). */
+export interface HeldRequest {
+  /** Its place in line, kept when it is held again after a try that found no target. */
+  readonly seq: number;
+  /** Bytes of its body kept in memory while it waits. */
+  readonly bytes: number;
+  /** A target may take it now: it leaves the queue and tries. */
+  wake(): void;
+  /** The gateway is draining: it leaves the queue, to be answered at once. */
+  drained(): void;
+}
+
+/** Why a request could not join the queue. */
+export type HoldRefusal = 'draining' | 'max_requests' | 'max_body';
+
+/**
+ * The requests of one upstream that no target could take (every one refused, down or
+ * ejected), waiting for one to come back, in order of arrival (upstream `hold`, as Caddy's
+ * `lb_try_duration`). Kept by the upstream across reloads, as its counts are.
+ *
+ * They all go, in order, as soon as a target is seen taking requests again (`targetBack`: a
+ * passing health check, or any request that reached a target); meanwhile the first of them
+ * scouts every HOLD_SCOUT_MS, and a request held asks the health checks to probe now
+ * (`probeNow`, at most once every HOLD_SCOUT_MS), not at their next interval. Each request keeps its own deadline
+ * (request-hold.ts); the queue bounds how many wait and the bytes they keep.
+ */
+export class HoldQueue {
+  /** Set by the upstream's active checks while they run: probes every target not being probed. */
+  probeNow: (() => void) | undefined;
+  #waiting: HeldRequest[] = [];
+  #bytes = 0;
+  #nextSeq = 0;
+  #draining = false;
+  #scout: NodeJS.Timeout | undefined;
+  #probedAt = Number.NEGATIVE_INFINITY;
+
+  get size(): number {
+    return this.#waiting.length;
+  }
+
+  /** A place in line for a request held for the first time. */
+  ticket(): number {
+    return this.#nextSeq++;
+  }
+
+  /** Puts the request in line (by its seq); says why not when it cannot wait. */
+  enter(request: HeldRequest, bounds: { maxRequests: number; maxBody: number }): HoldRefusal | undefined {
+    if (this.#draining) return 'draining';
+    if (this.#waiting.length >= bounds.maxRequests) return 'max_requests';
+    if (this.#bytes + request.bytes > bounds.maxBody) return 'max_body';
+    let at = this.#waiting.length;
+    while (at > 0 && this.#waiting[at - 1].seq > request.seq) at--;
+    this.#waiting.splice(at, 0, request);
+    this.#bytes += request.bytes;
+    this.#armScout();
+    // At most once a scout's time: a request woken by a passing probe that finds no target
+    // yet (short of `rise`, the circuit still open) waits again at once, and must not make
+    // that a loop of probes.
+    const now = performance.now();
+    if (now - this.#probedAt >= HOLD_SCOUT_MS) {
+      this.#probedAt = now;
+      this.probeNow?.();
+    }
+    return undefined;
+  }
+
+  /** The request left without being woken (its deadline, its client gone): its place goes. */
+  leave(request: HeldRequest): void {
+    const at = this.#waiting.indexOf(request);
+    if (at === -1) return;
+    this.#waiting.splice(at, 1);
+    this.#bytes -= request.bytes;
+    if (this.#waiting.length === 0) this.#stopScout();
+  }
+
+  /** A target takes requests again: every waiting request goes, in order. */
+  targetBack(): void {
+    if (this.#waiting.length === 0) return;
+    const all = this.#take();
+    for (const request of all) request.wake();
+  }
+
+  /** A drain: every waiting request is answered now, and none is held from here on. */
+  drain(): void {
+    this.#draining = true;
+    for (const request of this.#take()) request.drained();
+  }
+
+  #take(): HeldRequest[] {
+    const all = this.#waiting;
+    this.#waiting = [];
+    this.#bytes = 0;
+    this.#stopScout();
+    return all;
+  }
+
+  #armScout(): void {
+    if (this.#scout !== undefined) return;
+    this.#scout = setInterval(() => {
+      if (this.probeNow !== undefined) {
+        this.#probedAt = performance.now();
+        return this.probeNow();
+      }
+      const first = this.#waiting.shift();
+      if (first === undefined) return this.#stopScout();
+      this.#bytes -= first.bytes;
+      if (this.#waiting.length === 0) this.#stopScout();
+      first.wake();
+    }, HOLD_SCOUT_MS);
+    // Each held request has its own deadline and its client's connection: the scout never keeps a process alive.
+    this.#scout.unref();
+  }
+
+  #stopScout(): void {
+    clearInterval(this.#scout);
+    this.#scout = undefined;
+  }
+}

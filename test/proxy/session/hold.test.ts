@@ -1,0 +1,202 @@
+/**
+ * Waiting out a restart (issue 35, item 2; upstream `hold`, as Caddy's `lb_try_duration`):
+ * a request no target can take waits, bounded in time, count and bytes, and goes in order
+ * when a target comes back; past a bound it gets the honest 503 with Retry-After; a drain
+ * answers the waiting ones at once. Real sockets: an upstream port that refuses, then serves.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
+
+const held = (edge: TestGateway) => edge.gateway.runtime().upstreams.get('app')?.hold.size ?? 0;
+
+function gatewayOn(port: number, hold: string, extra = ''): Promise<TestGateway> {
+  return startTestGateway(
+    singleUpstream(`http://127.0.0.1:${port}`, {
+      upstream: `    hold: ${hold}\n    pool: { max_connections: 1 }\n${extra}`,
+    }),
+  );
+}
+
+test('a restart inside hold.timeout: every held request is answered 200, in order, and logs held_ms', async () => {
+  const port = await freePort();
+  const edge = await gatewayOn(port, '{ timeout: 20s, max_requests: 10 }');
+  const seen: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.end('back');
+  });
+  try {
+    // Nothing listens on the port: each request is refused, and waits.
+    const answers = [];
+    for (const path of ['/one', '/two', '/three']) {
+      answers.push(
+        request(edge.url, { path, headers: { 'x-request-id': path.slice(1) }, timeoutMs: 20_000 }),
+      );
+      await waitUntil(`${path} held`, () => held(edge) === answers.length);
+    }
+    await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+    const responses = await Promise.all(answers);
+    assert.deepEqual(
+      responses.map((r) => [r.status, r.text]),
+      [
+        [200, 'back'],
+        [200, 'back'],
+        [200, 'back'],
+      ],
+    );
+    assert.deepEqual(seen, ['/one', '/two', '/three'], 'in the order they came');
+    for (const id of ['one', 'two', 'three']) {
+      const line = await edge.logFor(id);
+      assert.equal(line.status, 200);
+      assert.equal(typeof line.held_ms, 'number');
+      assert.ok((line.held_ms as number) > 0);
+    }
+  } finally {
+    await edge.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
+test('past hold.timeout: 503 destination_unavailable with Retry-After, held_ms logged; nothing reached an upstream', async () => {
+  const port = await freePort();
+  const edge = await gatewayOn(port, '{ timeout: 300ms }');
+  try {
+    const res = await request(edge.url, { path: '/late', headers: { 'x-request-id': 'late' } });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers['retry-after'], '1');
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^edge-1; error=destination_unavailable; details="no target of \\"app\\" took the request within hold.timeout \(300 ms\); the last try: connection_refused/,
+    );
+    const line = await edge.logFor('late');
+    assert.equal(line.status, 503);
+    assert.equal(line.error, 'destination_unavailable');
+    assert.ok((line.held_ms as number) > 0);
+  } finally {
+    await edge.close();
+  }
+});
+
+test('past hold.max_requests: 503 at once, the held one waits on', async () => {
+  const port = await freePort();
+  const edge = await gatewayOn(port, '{ timeout: 30s, max_requests: 1 }');
+  try {
+    const first = request(edge.url, { path: '/first', timeoutMs: 30_000 });
+    first.catch(() => {});
+    await waitUntil('the first held', () => held(edge) === 1);
+    const second = await request(edge.url, { path: '/second', headers: { 'x-request-id': 'second' } });
+    assert.equal(second.status, 503);
+    assert.equal(second.headers['retry-after'], '1');
+    assert.match(
+      String(second.headers['proxy-status']),
+      /error=destination_unavailable; details=.*hold.max_requests/,
+    );
+    assert.equal((await edge.logFor('second')).held_ms, undefined, 'it never waited');
+    assert.equal(held(edge), 1);
+  } finally {
+    await edge.close();
+  }
+});
+
+test('a drain during a hold answers the held requests 503 at once', async () => {
+  const port = await freePort();
+  const edge = await startTestGateway(
+    `${singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    hold: { timeout: 60s }' })}drain: { delay: 0s, timeout: 30s }\n`,
+  );
+  try {
+    const waiting = request(edge.url, { path: '/held', timeoutMs: 20_000 });
+    await waitUntil('held', () => held(edge) === 1);
+    const drained = edge.gateway.drain();
+    const res = await waiting;
+    assert.equal(res.status, 503);
+    assert.equal(res.headers['retry-after'], '1');
+    assert.match(
+      String(res.headers['proxy-status']),
+      /error=destination_unavailable; details=.*the gateway is draining/,
+    );
+    await drained;
+  } finally {
+    await edge.close();
+  }
+});
+
+test('a request body kept in memory past hold.max_body is not held: 503 at once', async () => {
+  const port = await freePort();
+  const edge = await gatewayOn(port, '{ timeout: 30s, max_body: 10 }');
+  try {
+    const res = await request(edge.url, { method: 'POST', path: '/big', body: 'x'.repeat(11) });
+    assert.equal(res.status, 503);
+    assert.match(String(res.headers['proxy-status']), /details=.*hold.max_body/);
+    assert.equal(held(edge), 0);
+  } finally {
+    await edge.close();
+  }
+});
+
+test('a request held asks the health check to probe now: a target out of rotation comes back without waiting for the interval', async () => {
+  const port = await freePort();
+  // Probes an hour apart, every verdict believed (no panic), no passive ejection: only a probe
+  // made at once can bring the target back inside hold.timeout.
+  const edge = await gatewayOn(
+    port,
+    '{ timeout: 20s }',
+    '    health_check: { path: /health, interval: 3600s, rise: 1, fall: 1 }\n    panic_threshold: 0\n    outlier_detection: { consecutive_failures: 0 }\n',
+  );
+  const seen: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.end('back');
+  });
+  try {
+    const target = edge.gateway.runtime().upstreams.get('app')?.targets[0];
+    await waitUntil('the first probe took the target out', () => target?.checkedHealthy === false);
+    const waiting = request(edge.url, {
+      path: '/held',
+      headers: { 'x-request-id': 'held' },
+      timeoutMs: 20_000,
+    });
+    await waitUntil('held', () => held(edge) === 1);
+    await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+    const res = await waiting;
+    assert.equal(res.status, 200);
+    assert.equal(seen[0], '/health', 'a probe, not the next interval, brought it back');
+    assert.equal(seen.at(-1), '/held');
+    assert.ok(((await edge.logFor('held')).held_ms as number) > 0);
+  } finally {
+    await edge.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
+test('a request that reached an upstream is never held: its failure is answered at once', async () => {
+  // Reads the request, then resets: the request reached the target.
+  const upstream = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => socket.resetAndDestroy());
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as net.AddressInfo;
+  const edge = await gatewayOn(port, '{ timeout: 30s }');
+  try {
+    const res = await request(edge.url, {
+      method: 'POST',
+      path: '/reached',
+      body: 'x',
+      headers: { 'x-request-id': 'reached' },
+    });
+    assert.equal(res.status, 502);
+    assert.match(String(res.headers['proxy-status']), /error=connection_terminated/);
+    assert.equal((await edge.logFor('reached')).held_ms, undefined);
+    assert.equal(held(edge), 0);
+  } finally {
+    await edge.close();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
