@@ -6,6 +6,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import type { PreTlsStage } from './alpn-challenge-gate.ts';
 import { Http1Connection, type Http1Handlers, type Http1Settings } from './http1-connection.ts';
 import type { ProxyGate } from './proxy-gate.ts';
 
@@ -27,6 +28,7 @@ export interface Http1Server {
  * the server accepts (after its handshake), when not this server: a listener that serves
  * HTTP/2 too picks the protocol there and hands HTTP/1.1 back to `accept`. `gate`: the PROXY
  * protocol, read from each TCP connection before anything else (its TLS handshake too).
+ * `alpn`: over TLS, the ACME TLS-ALPN-01 validations, answered before the listener's handshake.
  */
 export function createHttp1Server(
   settings: () => Http1Settings,
@@ -35,6 +37,7 @@ export function createHttp1Server(
   tls?: TlsOptions,
   take?: (socket: Socket) => void,
   gate?: ProxyGate,
+  alpn?: PreTlsStage,
 ): Http1Server {
   const connections = new Set<Http1Connection>();
   const accept = (socket: Socket) => {
@@ -56,24 +59,26 @@ export function createHttp1Server(
   const server =
     tls === undefined ? createServer(options, first) : createTlsServer({ ...options, ...tls }, first);
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
-  if (gate !== undefined) {
-    // What node:net or node:tls does with a new TCP connection (for TLS, its handshake) waits
-    // until the gate has read the connection's PROXY header.
+  // What reads a connection before node:net or node:tls does (for TLS, before its handshake):
+  // the PROXY header first, then an ACME validation's ClientHello.
+  const stages = [gate, tls === undefined ? undefined : alpn].filter((s) => s !== undefined);
+  if (stages.length > 0) {
     const inner = server.listeners('connection') as ((socket: Socket) => void)[];
     server.removeAllListeners('connection');
-    server.on('connection', (socket: Socket) =>
-      gate.admit(socket, (admitted) => {
-        for (const listener of inner) listener.call(server, admitted);
-        // pause() stopped the flow; a 'data' listener the taker added would not restart it.
-        if (tls === undefined) admitted.resume();
-      }),
-    );
+    const through = (socket: Socket, index: number): void => {
+      const stage = stages[index];
+      if (stage !== undefined) return stage.admit(socket, (admitted) => through(admitted, index + 1));
+      for (const listener of inner) listener.call(server, socket);
+      // pause() stopped the flow; a 'data' listener the taker added would not restart it.
+      if (tls === undefined) socket.resume();
+    };
+    server.on('connection', (socket: Socket) => through(socket, 0));
   }
   // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet;
   // with `take`, one that is not HTTP/1.1 (or not yet known to be) has none either, nor one
   // whose PROXY header is still being read.
   const tcp = new Set<Socket>();
-  const counted = tls !== undefined || take !== undefined || gate !== undefined;
+  const counted = tls !== undefined || take !== undefined || stages.length > 0;
   if (counted)
     server.on('connection', (socket: Socket) => {
       tcp.add(socket);

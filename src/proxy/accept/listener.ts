@@ -8,6 +8,7 @@ import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
+import { type AlpnChallengeLookup, createAlpnChallengeGate } from './alpn-challenge-gate.ts';
 import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
 import type { ClientLimits } from './client-limits.ts';
 import type { H2BoundEvent } from './h2-guard.ts';
@@ -70,6 +71,8 @@ export interface RequestHandlers {
 /** The certificates the gateway ordered by ACME (server/acme), for a TLS listener's SNI. */
 export interface OrderedCertificateSource {
   sourceFor(minVersion: 'TLSv1.2' | 'TLSv1.3'): CertificateSource;
+  /** The TLS-ALPN-01 validation certificate for a name being validated now (alpn-challenge-gate.ts). */
+  alpnContext: AlpnChallengeLookup;
 }
 
 /** How often, at most, dropped connections are reported. */
@@ -177,6 +180,10 @@ export async function startListener(
       else own.accept(socket);
     },
     gate,
+    // Only a listener that orders certificates reads ClientHellos for ACME's validations.
+    config.tls?.acme === undefined || ordered === undefined
+      ? undefined
+      : createAlpnChallengeGate(ordered.alpnContext, () => handlers.limits().headerTimeout),
   );
   const { server } = own;
 

@@ -78,20 +78,30 @@ export class OrderedCertificates implements AcmeChallenges {
     };
   }
 
-  /** The TLS-ALPN-01 certificate for a connection that offered only `acme-tls/1`, while one is being validated. */
-  alpnContext(servername: string): tls.SecureContext | undefined {
+  /**
+   * The TLS-ALPN-01 certificate for a connection that offered only `acme-tls/1`, while one is
+   * being validated: from the store, else (in a fleet) from another gateway's order in Redis.
+   */
+  alpnContext(servername: string): tls.SecureContext | undefined | Promise<tls.SecureContext | undefined> {
+    const name = servername.toLowerCase();
     let pem: string | undefined;
     try {
-      pem = this.#store.alpnChallenge(servername.toLowerCase());
+      pem = this.#store.alpnChallenge(name);
     } catch {
       return undefined; // not a name the store could hold
     }
-    if (pem === undefined) return undefined;
-    const split = pem.indexOf('-----BEGIN PRIVATE KEY-----');
-    return tls.createSecureContext({
-      cert: pem.slice(0, split),
-      key: pem.slice(split),
-      ALPNProtocols: ['acme-tls/1'],
-    } as tls.SecureContextOptions);
+    if (pem !== undefined) return contextOf(pem);
+    const fleet = this.#fleet;
+    if (fleet === undefined) return undefined;
+    return fleet
+      .then((open) => open?.alpnChallenge(name))
+      .then((found) => (found === undefined ? undefined : contextOf(found)))
+      .catch(() => undefined);
   }
+}
+
+/** A validation certificate and its key, as the store keeps them (the certificate, then the key). */
+function contextOf(pem: string): tls.SecureContext {
+  const split = pem.indexOf('-----BEGIN PRIVATE KEY-----');
+  return tls.createSecureContext({ cert: pem.slice(0, split), key: pem.slice(split) });
 }

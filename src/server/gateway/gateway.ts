@@ -155,6 +155,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     sourceFor: (minVersion) => ({
       contextFor: (name) => https?.certificates.sourceFor(minVersion).contextFor(name),
     }),
+    alpnContext: (name) => https?.certificates.alpnContext(name),
   };
   let runtime = createRuntime(
     config,

@@ -379,3 +379,24 @@ test('a CA that offers ACME Renewal Information decides the renewal: a window mo
     ari.close();
   }
 });
+
+test('a name ordered by TLS-ALPN-01: the TLS listener answers the validation before its own handshake, and serves the certificate', {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  const gw = await startGatewayFromText(
+    config(['alpn.shop.test'], store).replace('challenges: [http-01]', 'challenges: [tls-alpn-01]'),
+  );
+  try {
+    const cert = await certificateSettled(gw);
+    assert.equal(cert.state, 'valid', JSON.stringify(cert));
+    // No HTTP-01 request came: the validation was the TLS listener's.
+    assert.equal(gw.logs.filter((l) => l.msg === 'request' && l.acme === 'http-01').length, 0);
+    const answer = await httpsGet('alpn.shop.test', '/after');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'app saw alpn.shop.test/after\n');
+    assert.match(answer.issuer, /Pebble/);
+  } finally {
+    await gw.close();
+  }
+});
