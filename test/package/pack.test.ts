@@ -159,7 +159,7 @@ test('candor --version prints the package version', async () => {
 test('candor check validates the demo config shipped in the package', async () => {
   const check = await candor(['check', join(installed, 'dist/server/demo/demo.yaml')]);
   assert.equal(check.code, 0, check.stderr);
-  assert.match(check.stdout, /demo\.yaml: ok \(gateway "candor-demo", 1 listener\(s\), 11 route\(s\)/);
+  assert.match(check.stdout, /demo\.yaml: ok \(gateway "candor-demo", 1 listener\(s\), 12 route\(s\)/);
 });
 
 test('candor serve answers a proxied request, then drains on SIGTERM and exits 0', async () => {

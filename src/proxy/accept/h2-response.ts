@@ -20,6 +20,9 @@ import type { ResponseSink } from '../../core/net/downstream.ts';
 
 const { constants } = http2;
 
+/** How long a client whose request side is open after a whole answer has to end it, before RST_STREAM NO_ERROR. */
+const REQUEST_SIDE_GRACE_MS = 1_000;
+
 /**
  * Body held with the head until the end of the tick, at most: HTTP/2's smallest maximum frame
  * size (RFC 9113 §4.2), so what is held fits one DATA frame and never escapes backpressure.
@@ -206,14 +209,19 @@ export class H2Response implements ResponseSink {
   /**
    * The whole answer is given to the stream (its END_STREAM after any body, or its trailers).
    * A request side the client has not ended is closed with RST_STREAM NO_ERROR: the answer
-   * needs nothing more of it (RFC 9113 §8.1). In the next turn: from inside node:http2's own
-   * write of the trailers (wantTrailers), a reset at once would go before them and drop them.
+   * needs nothing more of it (RFC 9113 §8.1). Not at once: from inside node:http2's own write of
+   * the trailers (wantTrailers), a reset would go before them and drop them.
    * stream.close() lets what the stream still holds leave first.
    */
   #answered(): void {
     // The usual case, a request the client ended: nothing to do.
     if (this.#requestEnded()) return;
-    setImmediate(this.#endRequestSide);
+    // A client still sending a body it has in hand ends its side in a moment: it is given
+    // REQUEST_SIDE_GRACE_MS to, as a reset in the middle of its upload reads to some clients
+    // (curl) as a failed exchange. One that sends nothing more is reset then: bounded either way.
+    const timer = setTimeout(this.#endRequestSide, REQUEST_SIDE_GRACE_MS);
+    timer.unref();
+    this.#stream.once('close', () => clearTimeout(timer));
   }
 
   #requestEnded(): boolean {
