@@ -20,6 +20,7 @@ import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
 import type {
   AdminConfig,
+  CacheConfig,
   CircuitBreakerConfig,
   GatewayConfig,
   HealthCheckConfig,
@@ -174,6 +175,16 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
     ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
+    ...(raw.cache === undefined ? {} : { cache: toCache(raw.cache) }),
+  };
+}
+
+function toCache(raw: NonNullable<RawRoute['cache']>): CacheConfig {
+  return {
+    maxSize: size(raw.max_size, DEFAULTS.cache.maxSize),
+    maxEntry: size(raw.max_entry, DEFAULTS.cache.maxEntry),
+    staleIfError: duration(raw.stale_if_error, DEFAULTS.cache.staleIfError),
+    lockTimeout: duration(raw.lock_timeout, DEFAULTS.cache.lockTimeout),
   };
 }
 

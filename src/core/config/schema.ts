@@ -102,6 +102,12 @@ const Route = mapping(
       ),
     ),
     retry_idempotency_key: flag(),
+    cache: Type.Optional(
+      mapping(
+        { max_size: size(), max_entry: size(), stale_if_error: duration(), lock_timeout: duration() },
+        'a mapping with max_size, max_entry, stale_if_error and/or lock_timeout',
+      ),
+    ),
   },
   'a mapping with match and upstream',
 );

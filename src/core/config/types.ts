@@ -122,6 +122,22 @@ export interface RouteConfig {
   readonly rateLimit?: RateLimitConfig;
   /** A non-idempotent request that carries an Idempotency-Key may be retried after it reached the upstream. */
   readonly retryIdempotencyKey: boolean;
+  /** The route's response cache (RFC 9111); absent: nothing is stored, nothing served stale. */
+  readonly cache?: CacheConfig;
+}
+
+export interface CacheConfig {
+  /** Bytes of stored answers (bodies and heads) the route keeps in memory, least recently used out first. */
+  readonly maxSize: number;
+  /** The largest answer stored: a larger one goes to the client and is not kept. */
+  readonly maxEntry: number;
+  /**
+   * How long past its freshness a stored answer may stand in for a failed upstream (ms): the
+   * answer's own `stale-if-error` when it has one, never more than this.
+   */
+  readonly staleIfError: number;
+  /** How long a request waits for the one already fetching the same answer (ms) before it goes itself. */
+  readonly lockTimeout: number;
 }
 
 export interface MaintenanceConfig {

@@ -11,6 +11,7 @@ import { hasUntriedTarget, type Selection, selectTarget } from '../select/select
 import type { Admitted } from './admit.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
+import type { CacheRun } from './cache-run.ts';
 import { TotalDeadline } from './total-deadline.ts';
 
 /**
@@ -39,7 +40,13 @@ export class Attempts implements ExchangeOwner {
   private over = false;
   private readonly measure: AttemptMetrics;
 
-  constructor(owner: AttemptsOwner, admitted: Admitted) {
+  /** The route's cache for this request (it starts the attempts when it cannot answer); undefined: none. */
+  private readonly cache: CacheRun | undefined;
+  /** start() ran: before, the route's cache may have answered, and there is nothing to end. */
+  private started = false;
+
+  constructor(owner: AttemptsOwner, admitted: Admitted, cache: CacheRun | undefined) {
+    this.cache = cache;
     this.owner = owner;
     this.admitted = admitted;
     const { runtime, head, record, fields } = owner;
@@ -53,6 +60,7 @@ export class Attempts implements ExchangeOwner {
       vars: owner.templateVars(),
       responseEdit: owner.responseEdit(),
       retries: upstream.config.retries,
+      store: cache,
     });
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey =
@@ -61,6 +69,7 @@ export class Attempts implements ExchangeOwner {
   }
 
   start(): void {
+    this.started = true;
     const { upstream } = this.admitted;
     const { exchange } = this.owner;
     this.releaseInFlight = upstream.inFlight.acquire();
@@ -193,6 +202,13 @@ export class Attempts implements ExchangeOwner {
     this.owner.responded(status);
   }
 
+  replaced(status: number): void {
+    this.settle(undefined, status);
+    // The attempt is over and so is the request: the cache's answer needs no deadline.
+    this.finishTimers();
+    this.measure.responseOver('');
+  }
+
   abandoned(failure: Failure): void {
     this.owner.clientLeft();
     this.owner.failed(this.dropped(failure));
@@ -252,6 +268,14 @@ export class Attempts implements ExchangeOwner {
     if (this.over) return;
     this.finishTimers();
     this.owner.record.stage = failure.stage;
+    this.answer(failure);
+  }
+
+  /** The gateway's error response for the failure, unless the route's cache has an answer to stand in for it. */
+  private answer(failure: Failure): void {
+    // Recorded first: a stored answer may end the response (and write the log line) at once.
+    this.owner.failed(failure);
+    if (this.cache?.answerStale(failure)) return;
     this.owner.answer(failure);
   }
 
@@ -279,7 +303,7 @@ export class Attempts implements ExchangeOwner {
     // In backoff: the retry will not run.
     this.measure.retryOver(failure.type);
     this.finishTimers();
-    this.owner.answer(failure);
+    this.answer(failure);
   };
 
   /**
@@ -287,6 +311,7 @@ export class Attempts implements ExchangeOwner {
    * Returns the failure of the attempt it cut short, for the log; undefined when none was.
    */
   clientClosed(): Failure | undefined {
+    if (!this.started) return undefined;
     const current = this.current;
     const { response, record } = this.owner;
     // The exchange ends without a word back (abandon()): its attempt is settled here.

@@ -6,6 +6,7 @@ import type { Tracing } from '../../observe/tracing/spans.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { Admission } from '../admit/admission.ts';
+import type { ResponseCache } from '../cache/response-cache.ts';
 import type { Router } from '../route/router.ts';
 
 /**
@@ -18,6 +19,8 @@ export interface Runtime {
   readonly router: Router;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trust: TrustList;
+  /** The stored answers of each route with a cache, by route name (kept across reloads: route-caches.ts). */
+  readonly caches: ReadonlyMap<string, ResponseCache>;
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
   readonly logger: Logger;
