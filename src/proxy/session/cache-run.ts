@@ -51,7 +51,9 @@ export class CacheRun implements ResponseStore {
     this.#cache = cache;
     this.#route = route;
     this.#status = forwardedStatus(owner.runtime.name, 'bypass');
-    owner.record.cache = 'bypass';
+    owner.record.cache = 'fwd=bypass';
+    // Counted once, by what the cache did in the end (a forwarded request may end stale).
+    owner.response.onClose(() => owner.runtime.metrics.cacheLookup(route.name, owner.record.cache as string));
   }
 
   /** The route's cache run for this request; undefined when the route has no cache (nothing else is paid). */
@@ -149,7 +151,7 @@ export class CacheRun implements ResponseStore {
 
   #forward(reason: ForwardReason, forward: () => void, collapsed = false): void {
     this.#status = forwardedStatus(this.#owner.runtime.name, reason, { collapsed });
-    this.#counted(reason);
+    this.#owner.record.cache = `fwd=${reason}`;
     forward();
   }
 
@@ -258,7 +260,7 @@ export class CacheRun implements ResponseStore {
     const owner = this.#owner;
     const { response, record, head, runtime } = owner;
     this.#status = status;
-    this.#counted(result);
+    this.#owner.record.cache = result;
     if (response.closed) return;
     const built = buildDownstreamHead(stored.fields(), {
       requestId: record.id,
@@ -276,11 +278,6 @@ export class CacheRun implements ResponseStore {
     );
     if (head.method !== 'HEAD') response.write(stored.body);
     response.end();
-  }
-
-  #counted(result: string): void {
-    this.#owner.record.cache = result;
-    this.#owner.runtime.metrics.cacheLookup(this.#route.name, result);
   }
 }
 
