@@ -105,7 +105,7 @@ export class CacheRun implements ResponseStore {
           waited ? 'collapsed' : 'hit',
         );
       if (this.#cache.fillOf(key) !== undefined)
-        return this.#give(stored, forwardedStatus(this.#owner.runtime.name, 'stale'), 'stale');
+        return this.#give(stored, hitStatus(this.#owner.runtime.name, stored.ttl()), 'stale');
     }
     const fill = waited ? undefined : this.#cache.fillOf(key);
     if (fill !== undefined && this.#wait(fill, forward)) return;
