@@ -17,6 +17,7 @@ import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 
 import type { ClusterLink } from './cluster-link.ts';
 import { Drain } from './drain.ts';
+import type { PurgeScope } from './ipc-protocol.ts';
 import { probeAnswer, probeAt } from './probes.ts';
 import { listenerKey, planListeners, unchangeableProblems } from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
@@ -55,6 +56,8 @@ export interface Gateway {
   /** Applies a runtime change that RuntimeChanges.check accepted for the running config. */
   apply(change: RuntimeChange): void;
   status(): GatewayStatus;
+  /** Drops stored answers from the routes' caches (all, one route's, or its keys under a prefix); returns how many. */
+  purge(scope: PurgeScope): number;
   /** Stops accepting, lets in-flight requests finish, closes upstream pools, exports the last spans and flushes the log. */
   close(): Promise<void>;
 }
@@ -344,6 +347,12 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     apply(change) {
       changes.record(change);
       changes.applyTo(runtime.upstreams.values());
+    },
+    purge({ route, key }) {
+      let removed = 0;
+      for (const [name, cache] of runtime.caches)
+        if (route === undefined || route === name) removed += cache.purge(key);
+      return removed;
     },
     status: () => gatewayStatus(runtime, changes, hash, gateway.draining, { store, discovered }),
     async close() {
