@@ -66,7 +66,7 @@ export class ResponseCache {
 
   /** Keeps an answer (replacing the key's), evicting the least recently used until it fits. */
   set(entry: StoredAnswer): boolean {
-    if (entry.size > this.config.maxEntry + 4096 || entry.size > this.config.maxSize) return false;
+    if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
     this.delete(entry.key);
     for (const [key] of this.#entries) {
       if (this.#bytes + entry.size <= this.config.maxSize) break;
