@@ -3,6 +3,7 @@
  * route's, or one key's; a route without a cache or not in the config is a 400 naming the field.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,16 @@ let origin: MoodyOrigin;
 let serve: ServeProcess;
 let adminPort: number;
 let base: string;
+let configPath: string;
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+
+/** `candor ARGS` as an operator runs it: exit code and what it printed. */
+const candor = (args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(process.execPath, [BIN, ...args], (err, stdout, stderr) =>
+      resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr }),
+    ),
+  );
 
 before(async () => {
   const tokenFile = join(dir, 'token');
@@ -25,6 +36,7 @@ before(async () => {
   origin = await startMoodyOrigin({ status: 200, fields: ['Cache-Control', 'max-age=600'], body: 'page' });
   adminPort = await freePort();
   const path = join(dir, 'candor.yaml');
+  configPath = path;
   writeFileSync(
     path,
     `name: purge-edge
@@ -88,4 +100,17 @@ test('DELETE /cache names what it cannot purge: no such route, a route without a
   assert.equal(keyOnly.status, 400);
   assert.equal(keyOnly.body.field, 'key');
   assert.equal((await adminCall(adminPort, 'DELETE', '/cache')).status, 401);
+});
+
+test('candor purge --config FILE --route NAME: the same through the command line', async () => {
+  await purge('');
+  await request(base, { path: '/pages/cli' });
+  assert.match(await cacheStatus('/pages/cli'), /^purge-edge; hit; /);
+  const run = await candor(['purge', '--config', configPath, '--route', 'pages']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, 'purged 1 stored answer(s) from route "pages"\n');
+  assert.equal(await cacheStatus('/pages/cli'), 'purge-edge; fwd=uri-miss');
+  const wrong = await candor(['purge', '--config', configPath, '--route', 'plain']);
+  assert.equal(wrong.code, 64);
+  assert.equal(wrong.stderr, 'candor: the admin API answered 400: route: the route "plain" has no cache\n');
 });
