@@ -1,7 +1,7 @@
 import net from 'node:net';
 
 /** How the origin meets the next requests: it answers, or it fails in one of the four shapes (or says 503). */
-export type Mood = 'ok' | 'status_503' | 'hang' | 'reset' | 'garbage';
+export type Mood = 'ok' | 'status_503' | 'hang' | 'reset' | 'garbage' | 'cut';
 
 export interface MoodyOrigin {
   readonly url: string;
@@ -57,6 +57,15 @@ export async function startMoodyOrigin(answer: MoodyOrigin['answer']): Promise<M
         return;
     }
     const { status, fields, body } = origin.answer;
+    if (origin.mood === 'cut') {
+      // The good answer's head and half its body, then the connection closes: a body cut short.
+      let cut = `HTTP/1.1 ${status} OK\r\n`;
+      for (let i = 0; i < fields.length; i += 2) cut += `${fields[i]}: ${fields[i + 1]}\r\n`;
+      socket.end(
+        `${cut}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, body.length >> 1)}`,
+      );
+      return;
+    }
     const tag = origin.notModifiedFor;
     const matched = tag !== undefined && new RegExp(`^if-none-match: *${tag}`, 'im').test(head);
     let text = `HTTP/1.1 ${matched ? 304 : status} ${matched ? 'Not Modified' : 'OK'}\r\n`;

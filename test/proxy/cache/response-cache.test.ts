@@ -160,6 +160,20 @@ test('an answer over max_entry goes to the client whole and is not kept', async 
   );
 });
 
+test('a body cut short is never stored: the next request goes upstream again', async () => {
+  const answer = { status: 200, fields: ['Cache-Control', 'max-age=60'], body: 'a page cut in half' };
+  await withGateway(answer, async (gw, origin) => {
+    origin.mood = 'cut';
+    const cut = await request(gw.url, { path: '/pages/cut' });
+    assert.equal(cut.aborted, true);
+    origin.mood = 'ok';
+    const whole = await request(gw.url, { path: '/pages/cut' });
+    assert.equal(whole.text, 'a page cut in half');
+    assert.equal(whole.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    assert.equal(origin.heads.length, 2);
+  });
+});
+
 test("the gateway's own 503 (circuit open) is stood in for too: destination_unavailable named", async () => {
   const answer = { status: 200, fields: ['Cache-Control', 'max-age=0, stale-if-error=60'], body: 'kept' };
   await withGateway(
