@@ -104,7 +104,15 @@ const Route = mapping(
     retry_idempotency_key: flag(),
     cache: Type.Optional(
       mapping(
-        { max_size: size(), max_entry: size(), stale_if_error: duration(), lock_timeout: duration() },
+        {
+          max_size: size(),
+          max_entry: size(),
+          // 0s reads one way here: nothing is ever given stale.
+          stale_if_error: Type.Optional(
+            Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 5m' }),
+          ),
+          lock_timeout: duration(),
+        },
         'a mapping with max_size, max_entry, stale_if_error and/or lock_timeout',
       ),
     ),

@@ -149,3 +149,15 @@ test("the route's stale_if_error caps the answer's own: past the route's 1s, not
     await gw.close();
   }
 });
+
+test('stale_if_error: 0s gives nothing stale, whatever the answer says', async () => {
+  const origin = await startMoodyOrigin(STALE_NOW);
+  const gw = await startTestGateway(config(origin.url, 'cache: { stale_if_error: 0s }'));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    await origin.stop();
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 502);
+  } finally {
+    await gw.close();
+  }
+});
