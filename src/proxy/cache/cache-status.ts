@@ -9,12 +9,8 @@ import { sfString } from '../../core/failure/structured-field.ts';
 export type ForwardReason = 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'method' | 'bypass';
 
 /** `Cache-Status` for an answer the upstream made (RFC 9211): `edge-1; fwd=uri-miss`, with what the upstream said. */
-export function forwardedStatus(
-  gateway: string,
-  fwd: ForwardReason,
-  extra: { collapsed?: boolean } = {},
-): string {
-  return `${gateway}; fwd=${fwd}${extra.collapsed ? '; collapsed' : ''}`;
+export function forwardedStatus(gateway: string, fwd: ForwardReason): string {
+  return `${gateway}; fwd=${fwd}`;
 }
 
 /** `Cache-Status` for a stored answer given as it is: `edge-1; hit; ttl=42`. */

@@ -18,11 +18,14 @@ export class Fill {
     return () => this.#waiters.delete(wake);
   }
 
-  /** The fetch is over (stored or not): every waiter looks again. */
+  /**
+   * The fetch is over (stored or not): every waiter looks again, each in a microtask of its own
+   * (not inside the fetching request's callbacks, which may be a connection's).
+   */
   over(): void {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
-    for (const wake of waiters) wake();
+    for (const wake of waiters) queueMicrotask(wake);
   }
 }
 

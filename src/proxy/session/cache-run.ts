@@ -9,7 +9,7 @@ import {
   revalidatedStatus,
   staleStatus,
 } from '../cache/cache-status.ts';
-import type { ResponseCache } from '../cache/response-cache.ts';
+import type { Fill, ResponseCache } from '../cache/response-cache.ts';
 import { type CacheRequest, headersOf, policyOf, StoredAnswer } from '../cache/stored-answer.ts';
 import type { HeaderEdit } from '../forward/header-rules.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
@@ -126,11 +126,11 @@ export class CacheRun implements ResponseStore {
       this.#endFill = this.#cache.startFill(key);
       this.#owner.response.onClose(this.#endFill);
     }
-    this.#forward(reason, forward, waited);
+    this.#forward(reason, forward);
   }
 
   /** Waits for the fetch under way (bounded by lock_timeout and the client's patience); false when it cannot. */
-  #wait(fill: NonNullable<ReturnType<ResponseCache['fillOf']>>, forward: () => void): boolean {
+  #wait(fill: Fill, forward: () => void): boolean {
     const { response } = this.#owner;
     let timer: NodeJS.Timeout | undefined;
     const stop = fill.wait(() => {
@@ -149,8 +149,8 @@ export class CacheRun implements ResponseStore {
     return true;
   }
 
-  #forward(reason: ForwardReason, forward: () => void, collapsed = false): void {
-    this.#status = forwardedStatus(this.#owner.runtime.name, reason, { collapsed });
+  #forward(reason: ForwardReason, forward: () => void): void {
+    this.#status = forwardedStatus(this.#owner.runtime.name, reason);
     this.#owner.record.cache = `fwd=${reason}`;
     forward();
   }
