@@ -5,6 +5,7 @@
  * an answer over max_entry is not kept; the gateway's own 503 is stood in for too.
  */
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
@@ -207,4 +208,76 @@ test("the gateway's own 503 (circuit open) is stood in for too: destination_unav
     undefined,
     'circuit_breaker: { consecutive_failures: 1, open_time: 60s }\n    retries: { attempts: 1 }',
   );
+});
+
+/** One GET over HTTP/2 (h2c, prior knowledge): status, fields, body. */
+async function h2Get(url: string, path: string, authority: string) {
+  const session = http2.connect(url);
+  session.on('error', () => {});
+  try {
+    return await new Promise<{ headers: Record<string, string>; body: string }>((resolve, reject) => {
+      const stream = session.request({ ':path': path, ':authority': authority });
+      const timer = setTimeout(() => reject(new Error(`no answer to ${path} within 5 s`)), 5000);
+      let headers: Record<string, string> = {};
+      let body = '';
+      stream.on('response', (h) => {
+        headers = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, String(v)]));
+      });
+      stream.setEncoding('latin1');
+      stream.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      stream.on('error', () => {});
+      stream.on('close', () => {
+        clearTimeout(timer);
+        resolve({ headers, body });
+      });
+      stream.end();
+    });
+  } finally {
+    session.destroy();
+  }
+}
+
+test('over HTTP/2 too: a hit, then the stored answer in place of a refused connection', async () => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'h2 page',
+  });
+  try {
+    const gw = await startTestGateway(config(origin.url), {}, 'http2: true');
+    try {
+      const authority = `127.0.0.1:${gw.port}`;
+      assert.equal(
+        (await h2Get(gw.url, '/pages/h2', authority)).headers['cache-status'],
+        'edge-1; fwd=uri-miss',
+      );
+      const hit = await h2Get(gw.url, '/pages/h2', authority);
+      assert.equal(hit.headers[':status'], '200');
+      assert.equal(hit.body, 'h2 page');
+      assert.match(hit.headers['cache-status'], /^edge-1; hit; ttl=\d+$/);
+      assert.equal(origin.heads.length, 1);
+
+      origin.answer = {
+        status: 200,
+        fields: ['Cache-Control', 'max-age=0, stale-if-error=60'],
+        body: 'kept',
+      };
+      await h2Get(gw.url, '/pages/h2-stale', authority);
+      await origin.stop();
+      const stale = await h2Get(gw.url, '/pages/h2-stale', authority);
+      assert.equal(stale.headers[':status'], '200');
+      assert.equal(stale.body, 'kept');
+      assert.match(
+        stale.headers['cache-status'],
+        /^edge-1; hit; fwd=stale; fwd-status=502; ttl=-?\d+; detail="connection_refused"$/,
+      );
+      assert.match(stale.headers['proxy-status'], /^edge-1; error=connection_refused; /);
+    } finally {
+      await gw.close();
+    }
+  } finally {
+    await origin.stop();
+  }
 });
