@@ -73,7 +73,12 @@ export class StoredAnswer {
   /** The fields to send with the stored answer: hop-by-hop ones out, Age brought up to date (flat). */
   fields(): string[] {
     const out: string[] = [];
-    for (const [name, value] of Object.entries(this.#policy.responseHeaders())) {
+    const headers = this.#policy.responseHeaders();
+    // Date is when the origin made the answer (RFC 9110 §6.6.1), Age how long ago: the library
+    // sets Date to now, which would make a stored answer look new to a client that reads Date.
+    const made = this.#policy.toObject().resh.date;
+    if (made !== undefined) headers.date = made;
+    for (const [name, value] of Object.entries(headers)) {
       if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
       if (Array.isArray(value)) for (const v of value) out.push(name, v);
       else out.push(name, value);

@@ -193,8 +193,9 @@ export class CacheRun implements ResponseStore {
     const { maxEntry } = this.#cache.config;
     const policy = policyOf(request, status, fields);
     // An answer that sets a cookie is one client's (nginx and Varnish do not store it either).
-    if (!policy.storable() || policy.toObject().resh['set-cookie'] !== undefined) return undefined;
-    const length = Number(policy.toObject().resh['content-length'] ?? 0);
+    const fieldsKept = policy.toObject().resh;
+    if (!policy.storable() || fieldsKept['set-cookie'] !== undefined) return undefined;
+    const length = Number(fieldsKept['content-length'] ?? 0);
     if (length > maxEntry) return undefined;
     const chunks: Buffer[] = [];
     let size = 0;
