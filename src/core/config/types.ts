@@ -138,6 +138,10 @@ export interface CacheConfig {
   readonly staleIfError: number;
   /** How long a request waits for the one already fetching the same answer (ms) before it goes itself. */
   readonly lockTimeout: number;
+  /** A directory the workers share: stored answers are written there too, and read back on a miss in memory. */
+  readonly dir?: string;
+  /** Bytes the route's files in `dir` may take; the oldest go first. */
+  readonly maxDisk?: number;
 }
 
 export interface MaintenanceConfig {

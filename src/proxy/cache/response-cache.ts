@@ -1,4 +1,5 @@
 import type { CacheConfig } from '../../core/config/types.ts';
+import { DiskStore } from './disk-store.ts';
 import type { StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
@@ -41,9 +42,15 @@ export class ResponseCache {
   readonly #entries = new Map<string, StoredAnswer>();
   readonly #fills = new Map<string, Fill>();
   #bytes = 0;
+  /** The answers the workers share on disk (`cache.dir`); undefined without one. */
+  readonly disk: DiskStore | undefined;
 
-  constructor(config: CacheConfig) {
+  constructor(config: CacheConfig, route: string) {
     this.config = config;
+    this.disk =
+      config.dir === undefined
+        ? undefined
+        : new DiskStore(config.dir, route, config.maxDisk ?? config.maxSize, config.staleIfError);
   }
 
   get bytes(): number {
@@ -67,9 +74,13 @@ export class ResponseCache {
     return entry;
   }
 
-  /** Keeps an answer (replacing the key's), evicting the least recently used until it fits. */
-  set(entry: StoredAnswer): boolean {
+  /**
+   * Keeps an answer (replacing the key's), evicting the least recently used until it fits; one
+   * the upstream just gave (not `fromDisk`) goes to the shared directory too.
+   */
+  set(entry: StoredAnswer, fromDisk = false): boolean {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
+    if (!fromDisk) this.disk?.write(entry);
     this.delete(entry.key);
     for (const [key] of this.#entries) {
       if (this.#bytes + entry.size <= this.config.maxSize) break;
@@ -90,6 +101,8 @@ export class ResponseCache {
 
   /** Drops every stored answer (or those whose key starts with `prefix`); returns how many. */
   purge(prefix?: string): number {
+    // The shared files go too (each worker asked removes what is left: the count is memory's).
+    this.disk?.purge(prefix);
     let removed = 0;
     for (const key of [...this.#entries.keys()])
       if (prefix === undefined || key.startsWith(prefix)) removed += this.delete(key) ? 1 : 0;

@@ -16,7 +16,9 @@ export function routeCaches(
     const old = previous?.get(route.name);
     caches.set(
       route.name,
-      old !== undefined && sameSettings(old.config, route.cache) ? old : new ResponseCache(route.cache),
+      old !== undefined && sameSettings(old.config, route.cache)
+        ? old
+        : new ResponseCache(route.cache, route.name),
     );
   }
   return caches;
@@ -27,6 +29,8 @@ function sameSettings(a: CacheConfig, b: CacheConfig): boolean {
     a.maxSize === b.maxSize &&
     a.maxEntry === b.maxEntry &&
     a.staleIfError === b.staleIfError &&
-    a.lockTimeout === b.lockTimeout
+    a.lockTimeout === b.lockTimeout &&
+    a.dir === b.dir &&
+    a.maxDisk === b.maxDisk
   );
 }

@@ -1,5 +1,5 @@
 import type { RouteConfig } from '../../core/config/types.ts';
-import type { Failure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { hasBody } from '../../core/net/downstream.ts';
 import {
@@ -45,6 +45,8 @@ export class CacheRun implements ResponseStore {
   /** This request fetches its key for the others waiting on it: call when the fetch is over. */
   #endFill: (() => void) | undefined;
   validators: readonly string[] = [];
+  /** The shared disk was read for this request's key (once). */
+  #diskRead = false;
 
   private constructor(owner: AttemptsOwner, cache: ResponseCache, route: RouteConfig) {
     this.#owner = owner;
@@ -95,6 +97,25 @@ export class CacheRun implements ResponseStore {
     const key = this.#key as string;
     const request = this.#request as CacheRequest;
     const stored = this.#cache.get(key);
+    // A miss in memory may be on the disk the workers share: read once, then look again.
+    const disk = this.#cache.disk;
+    if (stored === undefined && disk !== undefined && !this.#diskRead) {
+      this.#diskRead = true;
+      const again = (found: StoredAnswer | undefined) => {
+        if (found !== undefined && this.#cache.get(key) === undefined) this.#cache.set(found, true);
+        if (!this.#owner.response.closed) this.#lookup(forward, waited);
+      };
+      disk
+        .read(key)
+        .then(again, () => again(undefined))
+        // A bug must cost one request a 500, never the process (as in the session's run).
+        .catch((err) =>
+          this.#owner.answer(
+            new Failure('proxy_internal_error', 'internal error while reading the cache', { cause: err }),
+          ),
+        );
+      return;
+    }
     const verdict = stored?.policy.evaluateRequest(request);
     if (stored !== undefined && verdict?.response !== undefined) {
       // Fresh, or stale-while-revalidate while another request revalidates it.

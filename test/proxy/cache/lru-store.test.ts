@@ -13,7 +13,7 @@ function answer(key: string, bytes: number): StoredAnswer {
 }
 
 test('max_size holds: the least recently used answer goes first, a hit keeps its own', () => {
-  const cache = new ResponseCache(config);
+  const cache = new ResponseCache(config, 'pages');
   for (const key of ['a', 'b', 'c']) assert.ok(cache.set(answer(key, 3000)));
   assert.ok(cache.get('a'), 'a is now the most recently used');
   assert.ok(cache.set(answer('d', 3000)));
@@ -25,7 +25,7 @@ test('max_size holds: the least recently used answer goes first, a hit keeps its
 });
 
 test('an answer over max_entry is not kept; purge by prefix, then all', () => {
-  const cache = new ResponseCache(config);
+  const cache = new ResponseCache(config, 'pages');
   assert.equal(cache.set(answer('big', 5000)), false);
   assert.equal(cache.size, 0);
   cache.set(answer('a.test /x', 10));
