@@ -27,7 +27,13 @@ export const DEFAULTS = {
   // A response cache per route that asks for one (routes[].cache): bounded in memory, LRU.
   // A stored answer may stand in for a failed upstream for 5 minutes past its freshness unless
   // it says otherwise (its own stale-if-error, up to this); concurrent misses wait 5 s for the first.
-  cache: { maxSize: 64 * MiB, maxEntry: 1 * MiB, staleIfError: 300_000, lockTimeout: 5_000, maxDisk: 1024 * MiB },
+  cache: {
+    maxSize: 64 * MiB,
+    maxEntry: 1 * MiB,
+    staleIfError: 300_000,
+    lockTimeout: 5_000,
+    maxDisk: 1024 * MiB,
+  },
   maintenance: { retryAfter: 300, message: 'This service is down for maintenance.' },
   rateLimit: { key: 'client' },
   target: { weight: 1 },
