@@ -48,7 +48,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['session'], // the per-request pipeline, composing the phases below
     ['accept'], // the door: caps a listener's requests (admit's limiter), answers what it rejects
     ['route', 'admit', 'select', 'forward'], // the phases, peers
-    ['decide'], // retry policy and the error response, used by every phase that answers
+    ['decide', 'cache'], // retry policy and the error response, used by every phase that answers; the response cache (RFC 9111) the session consults
   ],
   upstream: [
     ['health'], // active checks and outlier detection, over the targets

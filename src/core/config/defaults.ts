@@ -61,6 +61,16 @@ export const DEFAULTS = {
     // 308 keeps the method and body (a POST stays a POST), unlike 301's historic rewrite to GET.
     redirectStatus: 308,
   },
+  // A response cache per route that asks for one (routes[].cache): bounded in memory, LRU.
+  // A stored answer may stand in for a failed upstream for 5 minutes past its freshness unless
+  // it says otherwise (its own stale-if-error, up to this); concurrent misses wait 5 s for the first.
+  cache: {
+    maxSize: 64 * MiB,
+    maxEntry: 1 * MiB,
+    staleIfError: 300_000,
+    lockTimeout: 5_000,
+    maxDisk: 1024 * MiB,
+  },
   maintenance: { retryAfter: 300, message: 'This service is down for maintenance.' },
   rateLimit: { key: 'client' },
   target: { weight: 1 },

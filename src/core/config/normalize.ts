@@ -22,6 +22,7 @@ import type { RawConfig } from './schema.ts';
 import type {
   AcmeConfig,
   AdminConfig,
+  CacheConfig,
   CircuitBreakerConfig,
   CompressionConfig,
   GatewayConfig,
@@ -68,7 +69,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     name: raw.name ?? DEFAULTS.name,
     source,
     listen: raw.listen.map((listener) => toListener(listener, baseDir)),
-    routes: raw.routes.map(toRoute),
+    routes: raw.routes.map((route, index) => toRoute(route, index, baseDir)),
     upstreams: Object.fromEntries(
       Object.entries(raw.upstreams).map(([name, upstream]) => [name, toUpstream(name, upstream, baseDir)]),
     ),
@@ -189,7 +190,7 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
   };
 }
 
-function toRoute(raw: RawRoute, index: number): RouteConfig {
+function toRoute(raw: RawRoute, index: number, baseDir: string): RouteConfig {
   const host = raw.match?.host === undefined ? undefined : accepted(parseRouteHost(raw.match.host));
   const path = accepted(parseRoutePath(raw.match?.path ?? DEFAULTS.route.path));
   return {
@@ -215,6 +216,7 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
     ...(raw.compression === undefined ? {} : { compression: toCompression(raw.compression) }),
+    ...(raw.cache === undefined ? {} : { cache: toCache(raw.cache, baseDir) }),
   };
 }
 
@@ -224,6 +226,18 @@ function toCompression(raw: NonNullable<RawRoute['compression']>): CompressionCo
     encodings: [...(raw.encodings ?? defaults.encodings)],
     minSize: size(raw.min_size, defaults.minSize),
     types: (raw.types ?? defaults.types).map((type) => type.toLowerCase()),
+  };
+}
+
+function toCache(raw: NonNullable<RawRoute['cache']>, baseDir: string): CacheConfig {
+  return {
+    ...(raw.dir === undefined
+      ? {}
+      : { dir: resolve(baseDir, raw.dir), maxDisk: size(raw.max_disk, DEFAULTS.cache.maxDisk) }),
+    maxSize: size(raw.max_size, DEFAULTS.cache.maxSize),
+    maxEntry: size(raw.max_entry, DEFAULTS.cache.maxEntry),
+    staleIfError: duration(raw.stale_if_error, DEFAULTS.cache.staleIfError),
+    lockTimeout: duration(raw.lock_timeout, DEFAULTS.cache.lockTimeout),
   };
 }
 

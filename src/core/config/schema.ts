@@ -145,6 +145,22 @@ const Route = mapping(
         'a mapping with encodings, min_size and/or types',
       ),
     ),
+    cache: Type.Optional(
+      mapping(
+        {
+          max_size: size(),
+          max_entry: size(),
+          // 0s reads one way here: nothing is ever given stale.
+          stale_if_error: Type.Optional(
+            Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 5m' }),
+          ),
+          lock_timeout: duration(),
+          dir: Type.Optional(filePath('a directory the workers share for stored answers')),
+          max_disk: size(),
+        },
+        'a mapping with max_size, max_entry, stale_if_error, lock_timeout, dir and/or max_disk',
+      ),
+    ),
   },
   'a mapping with match and upstream',
 );

@@ -145,6 +145,26 @@ export interface RouteConfig {
   /** Compress responses the client accepts compressed (proxy/forward/compressing-sink.ts); absent: off. */
   readonly compression?: CompressionConfig;
   readonly retryIdempotencyKey: boolean;
+  /** The route's response cache (RFC 9111); absent: nothing is stored, nothing served stale. */
+  readonly cache?: CacheConfig;
+}
+
+export interface CacheConfig {
+  /** Bytes of stored answers (bodies and heads) the route keeps in memory, least recently used out first. */
+  readonly maxSize: number;
+  /** The largest answer stored: a larger one goes to the client and is not kept. */
+  readonly maxEntry: number;
+  /**
+   * How long past its freshness a stored answer may stand in for a failed upstream (ms): the
+   * answer's own `stale-if-error` when it has one, never more than this.
+   */
+  readonly staleIfError: number;
+  /** How long a request waits for the one already fetching the same answer (ms) before it goes itself. */
+  readonly lockTimeout: number;
+  /** A directory the workers share: stored answers are written there too, and read back on a miss in memory. */
+  readonly dir?: string;
+  /** Bytes the route's files in `dir` may take; the oldest go first. */
+  readonly maxDisk?: number;
 }
 
 export interface MaintenanceConfig {

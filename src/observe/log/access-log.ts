@@ -25,6 +25,8 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['target', (r) => r.target],
   ['status', (r) => r.status],
   ['grpc_status', grpcStatus],
+  ['cache', (r) => r.cache],
+  ['stale_cause', (r) => r.staleCause],
   ['error', (r) => r.failure?.type],
   ['shape', (r) => r.failure?.kind.shape],
   ['flag', (r) => r.failure?.kind.flag],

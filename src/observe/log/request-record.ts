@@ -75,6 +75,10 @@ export class RequestRecord {
   panic = false;
   /** The hash balancer's own target for the request's key, when the last attempt went elsewhere. */
   hashHome: string | undefined;
+  /** What the route's cache did (hit, stale, uri-miss…); absent on a route without one. */
+  cache: string | undefined;
+  /** A stored answer stood in for a failed upstream: the failure's type, or upstream_503 for the upstream's own. */
+  staleCause: string | undefined;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */
   retrySkipped: RetrySkip | undefined;
   /** Milliseconds the request waited for a target to come back (upstream `hold`); absent: it never waited. */

@@ -66,6 +66,20 @@ export const METRICS = {
     help: "Failed attempts not retried, by the log's retry_skipped code.",
     aggregator: 'sum',
   },
+  cacheLookups: {
+    name: 'candor_cache_lookups_total',
+    type: 'counter',
+    labels: ['route', 'result'],
+    help: "Requests on a route with a cache, by what its cache did (the Cache-Status they carried): hit, collapsed (waited for another request's fetch, then a hit), revalidated (a 304 confirmed the stored answer), stale, or forwarded for uri-miss, vary-miss, stale, request, method or bypass.",
+    aggregator: 'sum',
+  },
+  cacheStale: {
+    name: 'candor_cache_stale_total',
+    type: 'counter',
+    labels: ['route', 'cause'],
+    help: "Stored answers given in place of a failed upstream (stale-if-error), by the failure's type (connection_refused, destination_unavailable…) or the upstream's own status (upstream_503).",
+    aggregator: 'sum',
+  },
   ejections: {
     name: 'candor_target_ejections_total',
     type: 'counter',

@@ -142,6 +142,16 @@ export class GatewayMetrics {
     this.#count('retriesSkipped').cell(upstream, why).value++;
   }
 
+  /** What a route's cache did for one request (the result its Cache-Status names). */
+  cacheLookup(route: string, result: string): void {
+    this.#count('cacheLookups').cell(route, result).value++;
+  }
+
+  /** A stored answer stood in for a failed upstream: `cause` is the failure type, or upstream_5xx. */
+  cacheStale(route: string, cause: string): void {
+    this.#count('cacheStale').cell(route, cause).value++;
+  }
+
   ejected(upstream: string, target: string): void {
     this.#count('ejections').cell(upstream, target).value++;
   }

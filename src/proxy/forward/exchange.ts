@@ -19,6 +19,7 @@ import type { Dispatcher, PoolWaiter } from '../../upstream/connections/pool.ts'
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { CompressingSink } from './compressing-sink.ts';
 import { buildDownstreamHead } from './response-headers.ts';
+import type { BodyCopy, ResponseStore } from './response-store.ts';
 import { SendDeadline } from './send-deadline.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
@@ -35,6 +36,8 @@ export interface ExchangeOwner {
   responseEnded(): void;
   /** The upstream switched protocols and the tunnel is up (its 101 went downstream). */
   tunnelled(status: number): void;
+  /** The upstream answered with this status, and the route's cache answered in its place (nothing was relayed). */
+  replaced(status: number): void;
   /** The transfer broke after the head went downstream (already aborted; recorded for the log and health). */
   bodyFailed(failure: Failure): void;
   /**
@@ -86,6 +89,8 @@ export interface ExchangeOptions {
   readonly metrics: GatewayMetrics;
   /** routes[].compression; absent: the response goes out as the upstream sent it. */
   readonly compression?: CompressionConfig;
+  /** The route's cache for this request; undefined when the route has none. */
+  readonly store: ResponseStore | undefined;
 }
 
 /**
@@ -132,6 +137,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private heldCharged = 0;
   /** Watches a client that is not taking the response (made at its first full write). */
   private sendDeadline: SendDeadline | undefined;
+  /** The body's copy for the route's cache (bounded; stored only when the body ends whole). */
+  private copy: BodyCopy | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -248,6 +255,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
         (request.versionMinor === 1 && response.framing !== 'none' && response.framing !== 'length'));
     // A gRPC upstream's Trailers-Only answer: its status is in the head.
     if (record.grpc) record.upstreamGrpcStatus = grpcStatusIn(response.headers);
+    const { store } = this.options;
+    if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(response.headers, {
       requestId: record.id,
       via: this.options.via,
@@ -275,11 +284,37 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       return;
     }
     this.stage = 'body_streaming';
+    this.copy = store?.keep(statusCode, response.reason, response.headers);
     this.owner.headReceived(statusCode);
+  }
+
+  /**
+   * The route's cache answers in the upstream's place (a stored answer for its 5xx, or the one
+   * its 304 confirmed): the upstream's answer is not read further (its connection closes), the
+   * attempt is over with the upstream's status, and the stored answer goes out.
+   */
+  private answeredByStore(
+    store: ResponseStore,
+    controller: ExchangeController,
+    response: ResponseHead,
+  ): boolean {
+    const answer = store.insteadOf(response.status, response.headers);
+    if (answer === undefined) return false;
+    // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
+    this.finish();
+    controller.abort(
+      new Failure('http_response_incomplete', "the cache answered in the upstream's place", {
+        stage: 'head_received',
+      }),
+    );
+    this.owner.replaced(response.status);
+    answer();
+    return true;
   }
 
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
     this.record.bytesOut += chunk.length;
+    this.copy?.add(chunk);
     const { sink } = this;
     if (sink.write(chunk) && this.heldWrites === 0) return;
     // The client has not taken what went before: held for it up to the buffer (so a response
@@ -360,6 +395,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (this.record.grpc && trailers !== undefined)
       this.record.upstreamGrpcStatus = grpcStatusIn(trailers) ?? this.record.upstreamGrpcStatus;
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
+    this.copy?.end();
     this.sink.end(kept);
     this.finish();
     this.owner.responseEnded();

@@ -9,6 +9,7 @@ import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-r
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
 import { buildUpstreamHeaders, withTraceparent } from './request-headers.ts';
+import type { ResponseStore } from './response-store.ts';
 
 /** What the gateway as a whole puts into every upstream request (the session's Runtime is one). */
 interface GatewayFacts {
@@ -41,6 +42,8 @@ interface Destination {
   readonly responseEdit: HeaderEdit | undefined;
   /** The retry settings: a body a retry may send again is read whole first. */
   readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'>;
+  /** The route's cache for this request; undefined when the route has none. */
+  readonly store: ResponseStore | undefined;
 }
 
 /**
@@ -137,12 +140,17 @@ export class UpstreamRequest {
    * parent (undefined: tracing is off); `nextHop` is the name Proxy-Status gives the upstream.
    */
   forAttempt(traceparent: string | undefined, nextHop: string): ExchangeOptions {
-    const { route, path, responseEdit } = this.#to;
+    const { route, path, responseEdit, store } = this.#to;
+    // The cache's validators are known once it looked (after the request was made): added per attempt.
+    const validators = store === undefined || store.validators.length === 0 ? undefined : store.validators;
     const { name, config, metrics } = this.#gateway;
     return {
       path,
       // A copy with the attempt's own traceparent: the list is shared by every attempt.
-      headers: traceparent === undefined ? this.#headers : withTraceparent(this.#headers, traceparent),
+      headers: withValidators(
+        traceparent === undefined ? this.#headers : withTraceparent(this.#headers, traceparent),
+        validators,
+      ),
       body: this.#body,
       bodyLimit: route.limits.body,
       bodyIdleTimeout: config.limits.bodyIdleTimeout,
@@ -156,6 +164,12 @@ export class UpstreamRequest {
       editHeaders: responseEdit,
       metrics,
       ...(route.compression === undefined ? {} : { compression: route.compression }),
+      store,
     };
   }
+}
+
+/** The fields with the cache's validators after them (a copy: the list is shared by every attempt). */
+function withValidators(headers: string[], validators: readonly string[] | undefined): string[] {
+  return validators === undefined ? headers : [...headers, ...validators];
 }

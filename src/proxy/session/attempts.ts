@@ -11,7 +11,8 @@ import { hasUntriedTarget, type Selection, selectTarget } from '../select/select
 import type { Admitted } from './admit.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
-import { RequestHold } from './request-hold.ts';
+import type { CacheRun } from './cache-run.ts';
+import { heldBytes, RequestHold } from './request-hold.ts';
 import { TotalDeadline } from './total-deadline.ts';
 
 /**
@@ -41,8 +42,13 @@ export class Attempts implements ExchangeOwner {
   private readonly measure: AttemptMetrics;
   /** Waiting for a target to come back, when none can take the request (the upstream's `hold`). */
   private readonly hold: RequestHold;
+  /** The route's cache for this request (it starts the attempts when it cannot answer); undefined: none. */
+  private readonly cache: CacheRun | undefined;
+  /** start() ran: before, the route's cache may have answered, and there is nothing to end. */
+  private started = false;
 
-  constructor(owner: AttemptsOwner, admitted: Admitted) {
+  constructor(owner: AttemptsOwner, admitted: Admitted, cache: CacheRun | undefined) {
+    this.cache = cache;
     this.owner = owner;
     this.admitted = admitted;
     const { runtime, head, record, fields } = owner;
@@ -56,6 +62,7 @@ export class Attempts implements ExchangeOwner {
       vars: owner.templateVars(),
       responseEdit: owner.responseEdit(),
       retries: upstream.config.retries,
+      store: cache,
     });
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey =
@@ -72,6 +79,7 @@ export class Attempts implements ExchangeOwner {
   }
 
   start(): void {
+    this.started = true;
     const { upstream } = this.admitted;
     const { exchange } = this.owner;
     this.releaseInFlight = upstream.inFlight.acquire();
@@ -209,6 +217,13 @@ export class Attempts implements ExchangeOwner {
     this.owner.responded(status);
   }
 
+  replaced(status: number): void {
+    this.settle(undefined, status);
+    // The attempt is over and so is the request: the cache's answer needs no deadline.
+    this.finishTimers();
+    this.measure.responseOver('');
+  }
+
   abandoned(failure: Failure): void {
     this.owner.clientLeft();
     this.owner.failed(this.dropped(failure));
@@ -268,17 +283,20 @@ export class Attempts implements ExchangeOwner {
     if (this.over) return;
     this.finishTimers();
     this.owner.record.stage = failure.stage;
+    this.answer(failure);
+  }
+
+  /** The gateway's error response for the failure, unless the route's cache has an answer to stand in for it. */
+  private answer(failure: Failure): void {
+    // Recorded first: a stored answer may end the response (and write the log line) at once.
+    this.owner.failed(failure);
+    if (this.cache?.answerStale(failure)) return;
     this.owner.answer(failure);
   }
 
-  /**
-   * No target took the request: it waits for one if its upstream holds requests and it may
-   * (request-hold.ts), else it is answered.
-   */
+  /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
-    const { body } = this.request;
-    const bytes = body.kind === 'none' ? 0 : body.kind === 'buffer' ? body.bytes.length : undefined;
-    const answer = this.hold.wait(failure, bytes);
+    const answer = this.hold.wait(failure, heldBytes(this.request.body));
     if (answer !== undefined) this.end(answer);
   }
 
@@ -307,7 +325,7 @@ export class Attempts implements ExchangeOwner {
     // In backoff: the retry will not run.
     this.measure.retryOver(failure.type);
     this.finishTimers();
-    this.owner.answer(failure);
+    this.answer(failure);
   };
 
   /**
@@ -315,6 +333,7 @@ export class Attempts implements ExchangeOwner {
    * Returns the failure of the attempt it cut short, for the log; undefined when none was.
    */
   clientClosed(): Failure | undefined {
+    if (!this.started) return undefined;
     const current = this.current;
     const { response, record } = this.owner;
     // The exchange ends without a word back (abandon()): its attempt is settled here.

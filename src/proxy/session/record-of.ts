@@ -78,11 +78,13 @@ export function refusedRecordOf(
 }
 
 /**
- * Who made the answer the request ended with: the upstream when its head went downstream
- * (the last attempt has its status), the client when it left before any answer, else the
- * gateway. Read off the record, which already says it: nothing is re-derived.
+ * Who made the answer the request ended with: the gateway when its cache gave a stored answer;
+ * the upstream when its head went downstream (the last attempt has its status); the client when
+ * it left before any answer; else the gateway. Read off the record, which already says it: nothing is re-derived.
  */
 export function originOf(record: RequestRecord): Origin {
+  // A stored answer in place of the upstream's (a hit, or stale for its failure): the gateway's.
+  if (record.cache === 'stale' || record.cache === 'hit' || record.cache === 'collapsed') return 'gateway';
   const last = record.tries[record.tries.length - 1];
   if (last !== undefined && last.status !== undefined) return 'upstream';
   if (record.clientAborted && (record.status === FAILURES.client_closed.status || record.status === 0))

@@ -3,6 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { HeldRequest, HoldRefusal } from '../../upstream/targets/hold-queue.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { UpstreamRequest } from '../forward/upstream-request.ts';
 
 /** What a held request does when its wait ends: try again, or be answered. */
 export interface HoldOwner {
@@ -117,4 +118,9 @@ export class RequestHold {
       retryAfter: Math.max(1, last.retryAfter ?? 1),
     });
   }
+}
+
+/** What a held request's body weighs against `hold.max_body`: undefined for one that streams from the client (never held). */
+export function heldBytes(body: UpstreamRequest['body']): number | undefined {
+  return body.kind === 'none' ? 0 : body.kind === 'buffer' ? body.bytes.length : undefined;
 }

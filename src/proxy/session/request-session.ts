@@ -27,6 +27,7 @@ import { hostnameOf } from '../route/request-target.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
+import { CacheRun } from './cache-run.ts';
 import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -54,6 +55,7 @@ export class RequestSession implements AttemptsOwner {
   /** The request's spans; undefined when tracing is off. */
   readonly spans: RequestSpans | undefined;
   #attempts: Attempts | undefined;
+  #cache: CacheRun | undefined;
   /** The route, once routing found one: its response rules apply to every answer. */
   #route: RouteConfig | undefined;
   /** Gives back the admission slots (once; also on close). */
@@ -179,13 +181,13 @@ export class RequestSession implements AttemptsOwner {
     if (admitted instanceof RedirectAnswer) return this.#redirect(admitted);
     // The client left while the admission was asked: nothing to forward; the slots go back.
     if (response.closed) return admitted.release();
-    // The admission slots are held until the response closes (an upgrade gives them back
-    // once its tunnel is up: see tunnelled()).
+    // The admission slots are held until the response closes (an upgrade's, until its tunnel is up).
     response.onClose(admitted.release);
     this.#release = admitted.release;
-    // select → forward → decide, per attempt
-    this.#attempts = new Attempts(this, admitted);
-    this.#attempts.start();
+    // select → forward → decide, per attempt (the route's cache may answer first: cache-run.ts)
+    this.#attempts = new Attempts(this, admitted, this.#cache);
+    if (this.#cache === undefined) this.#attempts.start();
+    else this.#cache.start(admitted, this.#attempts);
   }
 
   // ── what the later phases report ────────────────────────────────────────────────
@@ -193,6 +195,7 @@ export class RequestSession implements AttemptsOwner {
   /** Routing found the request's route (admit.ts). */
   routed(route: RouteConfig): void {
     this.#route = route;
+    this.#cache = CacheRun.of(this, route);
   }
 
   /** The upstream's head went downstream with this status. */
@@ -273,7 +276,8 @@ export class RequestSession implements AttemptsOwner {
   /** The route's response rules for this request (undefined: none, or not routed yet). */
   responseEdit(): HeaderEdit | undefined {
     const rules = this.#route?.responseHeaders;
-    return rules === undefined ? undefined : headerEdit(rules, this.templateVars());
+    const edit = rules === undefined ? undefined : headerEdit(rules, this.templateVars());
+    return this.#cache === undefined ? edit : this.#cache.edit(edit);
   }
 
   /** What the route's header rules' {variables} stand for in this request. */

@@ -7,6 +7,7 @@ import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { AcmeChallenges } from '../accept/acme-challenge.ts';
 import type { Admission } from '../admit/admission.ts';
+import type { ResponseCache } from '../cache/response-cache.ts';
 import type { Router } from '../route/router.ts';
 
 /**
@@ -19,6 +20,8 @@ export interface Runtime {
   readonly router: Router;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trust: TrustList;
+  /** The stored answers of each route with a cache, by route name (kept across reloads: route-caches.ts). */
+  readonly caches: ReadonlyMap<string, ResponseCache>;
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
   readonly logger: Logger;

@@ -19,7 +19,7 @@ export interface AdminRequest {
  * logging and error answers as the rest.
  */
 export interface AdminRoute {
-  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
   /** Answered without the token: only the probes, which say nothing but live/ready. */
   readonly open?: boolean;

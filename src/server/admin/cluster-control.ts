@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import { addressTakenMessage, probeAddress } from '../../core/net/address-probe.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
+import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
@@ -313,6 +314,41 @@ export class ClusterControl {
 
   /** The certificates the primary orders (automatic HTTPS), for /status; set by the primary. */
   certificates: () => readonly CertificateStatus[] | undefined = () => undefined;
+
+  /**
+   * Drops stored answers in every worker's route caches: all, one route's, or its keys under a
+   * prefix. A route that is not in the config, or has no cache, is a problem named by its field.
+   */
+  purge(
+    scope: PurgeScope,
+    caller: Caller,
+  ): Promise<{ problem: ChangeProblem } | { removed: number; confirmed: number[]; failed: number[] }> {
+    return this.#serial(async () => {
+      if (scope.route !== undefined) {
+        const route = this.#config.routes.find((r) => r.name === scope.route);
+        if (route === undefined)
+          return { problem: { field: 'route', detail: `no route named "${scope.route}"` } };
+        if (route.cache === undefined)
+          return { problem: { field: 'route', detail: `the route "${scope.route}" has no cache` } };
+      }
+      const answers = await this.#askAll((id) => ({ candor: 'purge', id, scope }));
+      let removed = 0;
+      const confirmed: number[] = [];
+      const failed: number[] = [];
+      for (const { worker, answer } of answers) {
+        if (answer?.candor !== 'purged') failed.push(worker);
+        else {
+          removed += answer.removed;
+          confirmed.push(worker);
+        }
+      }
+      this.#logger.info(
+        { who: caller.who, purge: scope, removed, workers: { confirmed, failed } },
+        'admin purge',
+      );
+      return { removed, confirmed, failed };
+    });
+  }
 
   /** Every worker's status, merged (status-merge.ts), and the certificates the primary orders. */
   async status(): Promise<MergedStatus> {

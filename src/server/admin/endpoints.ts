@@ -141,6 +141,26 @@ export function adminEndpoints(control: ClusterControl): AdminRoute[] {
       },
     },
     {
+      method: 'DELETE',
+      path: '/cache',
+      // ?route=NAME drops that route's stored answers, &key=PREFIX only its keys that start so
+      // ("host path?query"); neither: every route's.
+      async handle(request) {
+        const route = request.query.get('route') ?? undefined;
+        const key = request.query.get('key') ?? undefined;
+        if (route === '') return badField('route', 'expected a route name');
+        if (key !== undefined && route === undefined)
+          return badField('key', 'a key is purged within a route: name it');
+        const result = await control.purge({ route, key }, caller(request));
+        if ('problem' in result) return badField(result.problem.field, result.problem.detail);
+        if (result.failed.length > 0)
+          return problem(503, 'Purge incomplete', 'some workers did not confirm the purge', {
+            workers: result,
+          });
+        return { status: 200, body: { purged: { route: route ?? null, key: key ?? null }, ...result } };
+      },
+    },
+    {
       method: 'PUT',
       path: '/routes/maintenance',
       async handle(request) {

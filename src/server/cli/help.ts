@@ -30,6 +30,9 @@ Usage:
                                (address and token from FILE); FILE must be that file, else nothing is
                                read and it exits 64 naming the file the gateway runs (the same as
                                kill -HUP on the primary, but it waits for every worker)
+  candor purge --config FILE   drop the running gateway's stored answers (routes[].cache), through its admin API
+        [--route NAME]         only that route's
+        [--key PREFIX]         only its keys that start so ("host[:port] /path?query")
   candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
                                and say which hop fails and what fixes it; see candor diagnose --help
   candor explain LOG...        the story of the 5xx in access and error logs, plain or gzipped, in

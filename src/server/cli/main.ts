@@ -73,6 +73,24 @@ export async function main(argv: readonly string[]): Promise<number> {
           return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
         return await (await import('./reload.ts')).runReload(file);
       }
+      case 'purge': {
+        const { values } = parseArgs({
+          args: [...rest],
+          options: {
+            config: { type: 'string', short: 'c' },
+            route: { type: 'string' },
+            key: { type: 'string' },
+            help: { type: 'boolean', short: 'h' },
+          },
+          strict: true,
+        });
+        if (values.help) return await help();
+        if (values.config === undefined)
+          return usage('candor purge needs the config file the gateway runs: candor purge --config FILE');
+        if (values.key !== undefined && values.route === undefined)
+          return usage('candor purge --key purges within a route: add --route NAME');
+        return await (await import('./purge.ts')).runPurge(values.config, values.route, values.key);
+      }
       case 'diagnose':
         return await (await import('./diagnose.ts')).runDiagnoseCommand(rest);
       case 'explain':

@@ -1,8 +1,6 @@
-import http from 'node:http';
 import { resolve } from 'node:path';
-import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
-import { ConfigError, type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
-import { loadConfigFile } from '../../core/config/load.ts';
+import { type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
+import { adminTargetOf, callAdmin } from './admin-client.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** The admin API's answer to POST /reload, in any of its forms (README "Admin API"). */
@@ -30,34 +28,14 @@ interface ReloadAnswer {
  */
 export async function runReload(file: string): Promise<number> {
   const named = resolve(file);
-  let admin: NonNullable<Awaited<ReturnType<typeof loadConfigFile>>['admin']>;
-  try {
-    const config = await loadConfigFile(file);
-    if (config.admin === undefined) {
-      process.stderr.write(
-        `candor: ${file} has no admin section: the gateway has no admin API to ask (send it SIGHUP instead)\n`,
-      );
-      return EXIT.usage;
-    }
-    admin = config.admin;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${formatConfigProblems(err.problems)}\nnothing sent: the running config stays\n`);
-      return EXIT.config;
-    }
-    throw err;
-  }
-  const token = readAdminTokenSource(admin.token, process.env);
-  if ('problem' in token) {
-    process.stderr.write(`candor: ${token.problem}\n`);
-    return EXIT.config;
-  }
+  const target = await adminTargetOf(file, ' (send it SIGHUP instead)');
+  if (typeof target === 'number') return target;
   let answer: { status: number; body: Record<string, unknown> };
   try {
-    answer = await post(admin.host, admin.port, '/reload', token.token, { file: named });
+    answer = await callAdmin(target, 'POST', '/reload', { file: named });
   } catch (err) {
     process.stderr.write(
-      `candor: cannot reach the admin API at ${admin.address}: ${(err as Error).message}\n`,
+      `candor: cannot reach the admin API at ${target.address}: ${(err as Error).message}\n`,
     );
     return EXIT.unavailable;
   }
@@ -94,37 +72,4 @@ export async function runReload(file: string): Promise<number> {
     `candor: the admin API answered ${answer.status}: ${String(answer.body.detail ?? '')}\n`,
   );
   return EXIT.unavailable;
-}
-
-function post(
-  host: string,
-  port: number,
-  path: string,
-  token: string,
-  body: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((done, reject) => {
-    const req = http.request({
-      host,
-      port,
-      path,
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      agent: false,
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          done({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
-    req.end(JSON.stringify(body));
-  });
 }

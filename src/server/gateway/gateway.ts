@@ -14,15 +14,14 @@ import {
   startListener,
 } from '../../proxy/accept/listener.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
+import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
-
 import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
-
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
@@ -69,6 +68,8 @@ export interface Gateway {
   /** Applies a runtime change that RuntimeChanges.check accepted for the running config. */
   apply(change: RuntimeChange): void;
   status(): GatewayStatus;
+  /** Drops stored answers from the routes' caches (all, one route's, or its keys under a prefix); returns how many. */
+  purge(scope: PurgeScope): number;
   /** A certificate was ordered by the process that orders (a cluster's primary): serve it from now on. */
   acmeIssued(name: string): void;
   /**
@@ -425,6 +426,12 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     apply(change) {
       changes.record(change);
       changes.applyTo(runtime.upstreams.values());
+    },
+    purge({ route, key }) {
+      let removed = 0;
+      for (const [name, cache] of runtime.caches)
+        if (route === undefined || route === name) removed += cache.purge(key);
+      return removed;
     },
     status: () =>
       gatewayStatus(runtime, changes, hash, gateway.draining, {

@@ -1,6 +1,7 @@
 import type { ConfigProblem } from '../../core/config/config-error.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
+import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import type { ReloadOutcome } from './gateway.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from './shared-protocol.ts';
@@ -16,6 +17,8 @@ import type { GatewayStatus } from './status.ts';
  * - reload / change / status: answered by reloaded / changed / status with the same id.
  * - activity: the worker's answers per second and latest failures (the status page), answered
  *   by activity with the same id.
+ * - purge: drop stored answers from the routes' caches (all, one route's, or one route's keys
+ *   under a prefix), answered by purged with how many went.
  */
 export type ToWorker =
   | {
@@ -32,7 +35,8 @@ export type ToWorker =
   | { readonly candor: 'reload'; readonly id: number; readonly config: GatewayConfig }
   | { readonly candor: 'change'; readonly id: number; readonly change: RuntimeChange }
   | { readonly candor: 'status'; readonly id: number }
-  | { readonly candor: 'activity'; readonly id: number };
+  | { readonly candor: 'activity'; readonly id: number }
+  | { readonly candor: 'purge'; readonly id: number; readonly scope: PurgeScope };
 
 export type FromWorker =
   | {
@@ -44,7 +48,8 @@ export type FromWorker =
     }
   | { readonly candor: 'changed'; readonly id: number; readonly error?: string }
   | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus }
-  | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport };
+  | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport }
+  | { readonly candor: 'purged'; readonly id: number; readonly removed: number };
 
 /**
  * A worker's listeners are open (sent once, after it started): with a socket of its own per
@@ -68,7 +73,7 @@ export function isToWorker(message: unknown): message is ToWorker {
 }
 
 // The primary's answers only: the shared-state messages (shared-protocol.ts) travel on the same channel.
-const ANSWERS = new Set(['reloaded', 'changed', 'status', 'activity']);
+const ANSWERS = new Set(['reloaded', 'changed', 'status', 'activity', 'purged']);
 
 export function isFromWorker(message: unknown): message is FromWorker {
   return (

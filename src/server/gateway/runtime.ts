@@ -6,6 +6,7 @@ import type { Tracing } from '../../observe/tracing/spans.ts';
 import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
+import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { type ActiveChecks, applyVerdict, startActiveChecks } from '../../upstream/health/active-checks.ts';
@@ -72,6 +73,7 @@ export function createRuntime(
     name: config.name,
     router: createRouter(config.routes),
     upstreams,
+    caches: routeCaches(config.routes, previous?.caches),
     checks,
     trust: createTrustList(config.trustForwardedFrom),
     admission: new Admission(

@@ -24,10 +24,10 @@ export function awaitStart(): Promise<{
 }
 
 /** The primary's requests a worker answers (the shared-state messages travel on the same channel: cluster-link.ts). */
-const REQUESTS = new Set(['reload', 'change', 'status', 'activity']);
+const REQUESTS = new Set(['reload', 'change', 'status', 'activity', 'purge']);
 
 /**
- * Answers the primary's reload, change, status and activity requests on this worker's gateway. Listening
+ * Answers the primary's reload, change, status, activity and purge requests on this worker's gateway. Listening
  * starts before the gateway is up, so a request that arrives while it starts waits for it
  * rather than being lost.
  */
@@ -67,6 +67,9 @@ export function serveThePrimary(starting: Promise<Gateway>): () => void {
         return;
       case 'activity':
         send({ candor: 'activity', id: message.id, activity: gateway.metrics.activity.report() });
+        return;
+      case 'purge':
+        send({ candor: 'purged', id: message.id, removed: gateway.purge(message.scope) });
         return;
     }
   };

@@ -99,7 +99,7 @@ test('a variable that is not one is named, with what was probably meant; an unqu
   );
 });
 
-test('a route forwards or redirects; a redirect goes somewhere, and forwards nothing', () => {
+test('a route forwards or redirects; a redirect goes somewhere, and forwards nothing (nor caches)', () => {
   const text = withRoutes(`  - match: { path: /a }
   - match: { path: /b }
     upstream: api
@@ -111,6 +111,9 @@ test('a route forwards or redirects; a redirect goes somewhere, and forwards not
     strip_prefix: true
   - match: { path: /e }
     redirect: { location: "ftp://example.com/", status: 303 }
+  - match: { path: /f }
+    redirect: { scheme: https }
+    cache: {}
 `);
   assert.deepEqual(
     problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
@@ -122,6 +125,7 @@ test('a route forwards or redirects; a redirect goes somewhere, and forwards not
       '12 routes[3].strip_prefix: a route that redirects forwards nothing: strip_prefix has nothing to apply to',
       '14 routes[4].redirect.location: expected an http:// or https:// URL, got "ftp://example.com/"',
       '14 routes[4].redirect.status: expected one of 301, 302, 307, 308, got 303',
+      '17 routes[5].cache: a route that redirects forwards nothing: cache has nothing to apply to',
     ],
   );
 });

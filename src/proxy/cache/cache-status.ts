@@ -1,0 +1,42 @@
+import { sfString } from '../../core/failure/structured-field.ts';
+
+/**
+ * Why the cache forwarded a request (RFC 9211 §2.2): the stored answer was not there (uri-miss),
+ * was another variant (vary-miss), was stale (stale), the request's own directives asked for
+ * the upstream (request), its method is not one a cache answers (method), or the cache does
+ * not handle this request at all (bypass).
+ */
+export type ForwardReason = 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'method' | 'bypass';
+
+/** `Cache-Status` for an answer the upstream made (RFC 9211): `edge-1; fwd=uri-miss`, with what the upstream said. */
+export function forwardedStatus(gateway: string, fwd: ForwardReason): string {
+  return `${gateway}; fwd=${fwd}`;
+}
+
+/** `Cache-Status` for a stored answer given as it is: `edge-1; hit; ttl=42`. */
+export function hitStatus(gateway: string, ttl: number, collapsed = false): string {
+  return `${gateway}; hit; ttl=${ttl}${collapsed ? '; collapsed' : ''}`;
+}
+
+/**
+ * `Cache-Status` for a stored answer the upstream confirmed (a 304 to the cache's own
+ * validators): `edge-1; fwd=stale; fwd-status=304; ttl=60`.
+ */
+export function revalidatedStatus(gateway: string, ttl: number): string {
+  return `${gateway}; fwd=stale; fwd-status=304; ttl=${ttl}`;
+}
+
+/**
+ * `Cache-Status` for a stored answer given because the upstream failed (RFC 9211 with RFC 5861's
+ * stale-if-error): the status the failure would have been answered with, and what it was —
+ * `edge-1; hit; fwd=stale; fwd-status=502; ttl=-30; detail="connection_refused"`.
+ */
+export function staleStatus(
+  gateway: string,
+  fwdStatus: number,
+  ttl: number,
+  detail: string | undefined,
+): string {
+  const named = detail === undefined ? '' : `; detail=${sfString(detail)}`;
+  return `${gateway}; hit; fwd=stale; fwd-status=${fwdStatus}; ttl=${ttl}${named}`;
+}

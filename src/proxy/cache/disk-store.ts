@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import CachePolicy from 'http-cache-semantics';
+import { StoredAnswer } from './stored-answer.ts';
+
+/** A file's first line longer than this is not one of ours: it is not read further. */
+const MAX_HEAD_LINE = 1024 * 1024;
+/** Writes between two scans of the directory against max_disk (and a scan whenever this worker wrote a tenth of it). */
+const SCAN_EVERY = 64;
+
+/**
+ * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`): one file per
+ * key (named by a hash of the route and key), a JSON line (key, status, reason, the policy)
+ * then the body, written whole under a temporary name and renamed (a reader never sees half a
+ * file). A worker that misses in memory reads the file and keeps it in memory too. The files
+ * stay under `max_disk`: every worker scans the directory now and then and removes the oldest
+ * (a hit renews a file's time). What cannot be read or written is simply not used: the disk
+ * is a second chance, never a failure of the request.
+ */
+export class DiskStore {
+  readonly #dir: string;
+  readonly #route: string;
+  readonly #maxDisk: number;
+  readonly #staleIfError: number;
+  #writes = 0;
+  #written = 0;
+  #tmp = 0;
+
+  constructor(dir: string, route: string, maxDisk: number, staleIfError: number) {
+    this.#dir = dir;
+    this.#route = route;
+    this.#maxDisk = maxDisk;
+    this.#staleIfError = staleIfError;
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch {
+      // Not made (a file there, no permission): reads and writes fail and are skipped, as any other.
+    }
+  }
+
+  #file(key: string): string {
+    return join(this.#dir, createHash('sha256').update(`${this.#route}\n${key}`).digest('hex'));
+  }
+
+  /** The answer stored for this key by any worker; undefined when none (or the file is not one of ours). */
+  async read(key: string): Promise<StoredAnswer | undefined> {
+    const file = this.#file(key);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch {
+      return undefined;
+    }
+    const end = bytes.indexOf(10);
+    if (end === -1 || end > MAX_HEAD_LINE) return undefined;
+    try {
+      const head = JSON.parse(bytes.subarray(0, end).toString('utf8'));
+      if (head.key !== key || typeof head.status !== 'number' || typeof head.reason !== 'string')
+        return undefined;
+      const policy = CachePolicy.fromObject(head.policy);
+      const answer = new StoredAnswer(
+        key,
+        policy,
+        head.status,
+        head.reason,
+        bytes.subarray(end + 1),
+        this.#staleIfError,
+      );
+      const now = new Date();
+      utimes(file, now, now).catch(() => {});
+      return answer;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes the answer for the other workers (in the background); then keeps the directory under max_disk. */
+  write(answer: StoredAnswer): void {
+    const file = this.#file(answer.key);
+    const tmp = `${file}.${process.pid}.${this.#tmp++}.tmp`;
+    const head = JSON.stringify({
+      key: answer.key,
+      status: answer.status,
+      reason: answer.reason,
+      policy: answer.policy.toObject(),
+    });
+    this.#written += answer.size;
+    const scan = ++this.#writes % SCAN_EVERY === 0 || this.#written > this.#maxDisk / 10;
+    if (scan) this.#written = 0;
+    writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]))
+      .then(() => rename(tmp, file))
+      // Scanned once the file is there, so that it counts too.
+      .then(() => scan && this.#trim())
+      .catch(() => unlink(tmp).catch(() => {}));
+  }
+
+  /** Removes every file of the directory (or those whose key starts with `prefix`); returns how many. */
+  purge(prefix?: string): number {
+    let removed = 0;
+    for (const name of this.#names()) {
+      const file = join(this.#dir, name);
+      if (prefix !== undefined && !this.#keyOf(file)?.startsWith(prefix)) continue;
+      try {
+        unlinkSync(file);
+        removed++;
+      } catch {}
+    }
+    return removed;
+  }
+
+  /** The oldest files go until the directory holds at most max_disk bytes. */
+  #trim(): void {
+    const files: { file: string; size: number; time: number }[] = [];
+    let total = 0;
+    for (const name of this.#names()) {
+      try {
+        const stat = statSync(join(this.#dir, name));
+        files.push({ file: join(this.#dir, name), size: stat.size, time: stat.mtimeMs });
+        total += stat.size;
+      } catch {}
+    }
+    files.sort((a, b) => a.time - b.time);
+    for (const { file, size } of files) {
+      if (total <= this.#maxDisk) break;
+      try {
+        unlinkSync(file);
+      } catch {}
+      total -= size;
+    }
+  }
+
+  #names(): string[] {
+    try {
+      return readdirSync(this.#dir).filter((name) => /^[0-9a-f]{64}$/.test(name));
+    } catch {
+      return [];
+    }
+  }
+
+  /** The key a file holds, read off the start of its first line (the key is written first, and short). */
+  #keyOf(file: string): string | undefined {
+    const start = Buffer.alloc(16 * 1024);
+    let read = 0;
+    try {
+      const fd = openSync(file, 'r');
+      try {
+        read = readSync(fd, start, 0, start.length, 0);
+      } finally {
+        closeSync(fd);
+      }
+      const quoted = /^\{"key":("(?:[^"\\]|\\.)*")/.exec(start.subarray(0, read).toString('utf8'));
+      return quoted === null ? undefined : JSON.parse(quoted[1]);
+    } catch {
+      return undefined;
+    }
+  }
+}

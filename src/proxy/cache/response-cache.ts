@@ -1,0 +1,129 @@
+import type { CacheConfig } from '../../core/config/types.ts';
+import { DiskStore } from './disk-store.ts';
+import type { StoredAnswer } from './stored-answer.ts';
+
+/** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
+export const MAX_WAITERS = 10_000;
+
+/**
+ * One fetch of a key in flight: the requests that missed while it runs wait for it (request
+ * coalescing, nginx's proxy_cache_lock) and look again when it is over.
+ */
+export class Fill {
+  readonly #waiters = new Set<() => void>();
+
+  /** Calls `wake` once the fetch is over; returns the way to stop waiting (the client left, the wait timed out). */
+  wait(wake: () => void): (() => void) | undefined {
+    if (this.#waiters.size >= MAX_WAITERS) return undefined;
+    this.#waiters.add(wake);
+    return () => this.#waiters.delete(wake);
+  }
+
+  /**
+   * The fetch is over (stored or not): every waiter looks again, each in a microtask of its own
+   * (not inside the fetching request's callbacks, which may be a connection's).
+   */
+  over(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) queueMicrotask(wake);
+  }
+}
+
+/**
+ * A route's stored answers in memory, by key, least recently used out first: the bodies and
+ * fields held never pass `max_size` bytes, and no answer over `max_entry` is kept. One answer
+ * per key (the latest variant when the upstream's Vary splits a key: a request for another
+ * variant is a miss that replaces it).
+ */
+export class ResponseCache {
+  readonly config: CacheConfig;
+  /** Map order is recency: a hit moves its entry to the end, eviction takes from the front. */
+  readonly #entries = new Map<string, StoredAnswer>();
+  readonly #fills = new Map<string, Fill>();
+  #bytes = 0;
+  /** The answers the workers share on disk (`cache.dir`); undefined without one. */
+  readonly disk: DiskStore | undefined;
+
+  constructor(config: CacheConfig, route: string) {
+    this.config = config;
+    this.disk =
+      config.dir === undefined
+        ? undefined
+        : new DiskStore(config.dir, route, config.maxDisk ?? config.maxSize, config.staleIfError);
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The answer stored for this key, made the most recently used; undefined when none (or it is of no more use). */
+  get(key: string): StoredAnswer | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.usefulFor() <= 0) {
+      this.delete(key);
+      return undefined;
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  /**
+   * Keeps an answer (replacing the key's), evicting the least recently used until it fits; one
+   * the upstream just gave (not `fromDisk`) goes to the shared directory too.
+   */
+  set(entry: StoredAnswer, fromDisk = false): boolean {
+    if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
+    if (!fromDisk) this.disk?.write(entry);
+    this.delete(entry.key);
+    for (const [key] of this.#entries) {
+      if (this.#bytes + entry.size <= this.config.maxSize) break;
+      this.delete(key);
+    }
+    this.#entries.set(entry.key, entry);
+    this.#bytes += entry.size;
+    return true;
+  }
+
+  delete(key: string): boolean {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
+    this.#entries.delete(key);
+    this.#bytes -= entry.size;
+    return true;
+  }
+
+  /** Drops every stored answer (or those whose key starts with `prefix`); returns how many. */
+  purge(prefix?: string): number {
+    // The shared files go too (each worker asked removes what is left: the count is memory's).
+    this.disk?.purge(prefix);
+    let removed = 0;
+    for (const key of [...this.#entries.keys()])
+      if (prefix === undefined || key.startsWith(prefix)) removed += this.delete(key) ? 1 : 0;
+    return removed;
+  }
+
+  /** The fetch of this key in flight, if one is. */
+  fillOf(key: string): Fill | undefined {
+    return this.#fills.get(key);
+  }
+
+  /** This request fetches the key; the others that miss meanwhile wait for it. Returns the end of the fetch. */
+  startFill(key: string): () => void {
+    const fill = new Fill();
+    this.#fills.set(key, fill);
+    let over = false;
+    return () => {
+      if (over) return;
+      over = true;
+      if (this.#fills.get(key) === fill) this.#fills.delete(key);
+      fill.over();
+    };
+  }
+}

@@ -1,0 +1,42 @@
+import type { CacheConfig, RouteConfig } from '../../core/config/types.ts';
+import { ResponseCache } from './response-cache.ts';
+
+/**
+ * Each caching route's store, by route name. A reload keeps a route's stored answers when the
+ * route keeps its name and its cache settings (as it keeps an upstream's pools); a route whose
+ * cache changed starts empty, and one no longer named lets its answers go.
+ */
+export function routeCaches(
+  routes: readonly RouteConfig[],
+  previous: ReadonlyMap<string, ResponseCache> | undefined,
+): ReadonlyMap<string, ResponseCache> {
+  const caches = new Map<string, ResponseCache>();
+  for (const route of routes) {
+    if (route.cache === undefined) continue;
+    const old = previous?.get(route.name);
+    caches.set(
+      route.name,
+      old !== undefined && sameSettings(old.config, route.cache)
+        ? old
+        : new ResponseCache(route.cache, route.name),
+    );
+  }
+  return caches;
+}
+
+function sameSettings(a: CacheConfig, b: CacheConfig): boolean {
+  return (
+    a.maxSize === b.maxSize &&
+    a.maxEntry === b.maxEntry &&
+    a.staleIfError === b.staleIfError &&
+    a.lockTimeout === b.lockTimeout &&
+    a.dir === b.dir &&
+    a.maxDisk === b.maxDisk
+  );
+}
+
+/** Which stored answers a purge drops: every route's, one route's, or that route's keys starting with `key`. */
+export interface PurgeScope {
+  readonly route?: string;
+  readonly key?: string;
+}

@@ -1,0 +1,146 @@
+import CachePolicy from 'http-cache-semantics';
+import type { FieldMap } from '../../core/net/downstream.ts';
+
+/** What the cache asks of a request: the stored request it is compared with (RFC 9111 §4). */
+export interface CacheRequest {
+  readonly method: string;
+  /** The path and query the upstream receives. */
+  readonly url: string;
+  /** The request's fields, by lowercase name; `host` is the one the route was matched by. */
+  readonly headers: FieldMap;
+}
+
+/** Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage` counts). */
+const SHARED = { shared: true } as const;
+
+/**
+ * One stored answer: its status, the upstream's own fields, its whole body, and the policy
+ * (http-cache-semantics) that says, for each later request, whether it may be reused as it is,
+ * after a revalidation, or in place of a failed upstream.
+ */
+export class StoredAnswer {
+  readonly key: string;
+  readonly status: number;
+  readonly reason: string;
+  readonly body: Buffer;
+  /** What the entry counts against the route's max_size: the body, the fields and a little bookkeeping. */
+  readonly size: number;
+  #policy: CachePolicy;
+  /** Longest a stale answer may stand in for a failed upstream (seconds past its freshness). */
+  readonly #staleIfError: number;
+
+  constructor(key: string, policy: CachePolicy, status: number, reason: string, body: Buffer, cap: number) {
+    this.key = key;
+    this.#policy = policy;
+    this.status = status;
+    this.reason = reason;
+    this.body = body;
+    this.size = body.length + JSON.stringify(policy.toObject()).length + 256;
+    this.#staleIfError = staleIfErrorWindow(policy, cap);
+  }
+
+  get policy(): CachePolicy {
+    return this.#policy;
+  }
+
+  /** A 304 confirmed the answer: its fields (and so its freshness) are the revalidated ones from now on. */
+  revalidated(policy: CachePolicy): void {
+    this.#policy = policy;
+  }
+
+  /** Seconds of freshness left (negative: stale for that long). */
+  ttl(): number {
+    return Math.round(this.#policy.maxAge() - this.#policy.age());
+  }
+
+  /** The request names this answer's variant (the fields its Vary names have the stored values). */
+  matches(request: CacheRequest): boolean {
+    return varyMatches(this.#policy, request);
+  }
+
+  /** Whether this answer may stand in for a failed upstream for this request now (RFC 5861 §4, RFC 9111 §4.2.4). */
+  servableOnError(request: CacheRequest): boolean {
+    if (!varyMatches(this.#policy, request)) return false;
+    return this.#policy.age() < this.#policy.maxAge() + this.#staleIfError;
+  }
+
+  /** How long the entry may still be of use (ms): fresh, within stale-while-revalidate, or within its stale-if-error window. */
+  usefulFor(): number {
+    const left = (this.#policy.maxAge() + this.#staleIfError - this.#policy.age()) * 1000;
+    return Math.max(this.#policy.timeToLive(), left);
+  }
+
+  /** The fields to send with the stored answer: hop-by-hop ones out, Age brought up to date (flat). */
+  fields(): string[] {
+    const out: string[] = [];
+    const headers = this.#policy.responseHeaders();
+    // Date is when the origin made the answer (RFC 9110 §6.6.1), Age how long ago: the library
+    // sets Date to now, which would make a stored answer look new to a client that reads Date.
+    const made = this.#policy.toObject().resh.date;
+    if (made !== undefined) headers.date = made;
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
+      if (Array.isArray(value)) for (const v of value) out.push(name, v);
+      else out.push(name, value);
+    }
+    out.push('content-length', String(this.body.length));
+    return out;
+  }
+}
+
+/** The policy http-cache-semantics makes of a request and the upstream's answer to it. */
+export function policyOf(request: CacheRequest, status: number, fields: readonly string[]): CachePolicy {
+  return new CachePolicy(
+    { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers },
+    { status, headers: headersOf(fields) },
+    SHARED,
+  );
+}
+
+/** Flat [name, value, …] fields as the object http-cache-semantics reads (repeated fields joined, Set-Cookie kept apart). */
+export function headersOf(fields: readonly string[]): CachePolicy.Headers {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i].toLowerCase();
+    const value = fields[i + 1];
+    const seen = out[name];
+    if (name === 'set-cookie') out[name] = Array.isArray(seen) ? [...seen, value] : [value];
+    else out[name] = seen === undefined ? value : `${seen}, ${value}`;
+  }
+  return out;
+}
+
+/**
+ * The answer's stale-if-error window (seconds): its own `stale-if-error`, never more than the
+ * route's cap; the cap alone when it names none (the route's config is the out-of-band
+ * contract RFC 9111 §4.2.4 allows). None when the answer forbids serving it stale at all
+ * (`must-revalidate`, `proxy-revalidate`, `s-maxage` for a shared cache, `no-cache`).
+ */
+function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
+  const directives = policy.toObject().rescc;
+  if (
+    'must-revalidate' in directives ||
+    'proxy-revalidate' in directives ||
+    's-maxage' in directives ||
+    'no-cache' in directives
+  )
+    return 0;
+  const cap = capMs / 1000;
+  const own = Number(directives['stale-if-error']);
+  return Number.isFinite(own) && own >= 0 ? Math.min(own, cap) : cap;
+}
+
+/** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */
+function varyMatches(policy: CachePolicy, request: CacheRequest): boolean {
+  const stored = policy.toObject();
+  const vary = stored.resh.vary;
+  if (vary === undefined) return true;
+  const names = (Array.isArray(vary) ? vary.join(',') : vary).toLowerCase().split(',');
+  for (const raw of names) {
+    const name = raw.trim();
+    if (name === '') continue;
+    if (name === '*') return false;
+    if (String(stored.reqh?.[name] ?? '') !== String(request.headers[name] ?? '')) return false;
+  }
+  return true;
+}

@@ -1,0 +1,326 @@
+import type { RouteConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
+import { hasBody } from '../../core/net/downstream.ts';
+import {
+  type ForwardReason,
+  forwardedStatus,
+  hitStatus,
+  revalidatedStatus,
+  staleStatus,
+} from '../cache/cache-status.ts';
+import type { Fill, ResponseCache } from '../cache/response-cache.ts';
+import { type CacheRequest, headersOf, policyOf, StoredAnswer } from '../cache/stored-answer.ts';
+import type { HeaderEdit } from '../forward/header-rules.ts';
+import { buildDownstreamHead } from '../forward/response-headers.ts';
+import type { BodyCopy, ResponseStore } from '../forward/response-store.ts';
+import type { Admitted } from './admit.ts';
+import type { AttemptsOwner } from './attempts-owner.ts';
+
+/** The upstream's own statuses a stored answer may stand in for (RFC 5861 §4: 500, 502, 503, 504). */
+const STALE_FOR_STATUS = new Set([500, 502, 503, 504]);
+
+/** The gateway's own decisions a stored answer may stand in for: nothing could be tried. */
+const STALE_FOR_GATEWAY = new Set(['destination_unavailable', 'connection_limit_reached']);
+
+/**
+ * A request's way through its route's cache (RFC 9111, with http-cache-semantics for the
+ * semantics): a fresh stored answer is given at once (no upstream, no attempt); concurrent
+ * misses of one key wait for the first one's fetch (coalescing); a stale answer is revalidated
+ * with its validators; the upstream's answer is copied as it streams to the client and stored
+ * when whole; and when the upstream fails, a stored answer within its stale-if-error window is
+ * given instead, saying so (Cache-Status fwd=stale, Proxy-Status naming the failure). Every
+ * answer of the route carries Cache-Status.
+ */
+export class CacheRun implements ResponseStore {
+  readonly #owner: AttemptsOwner;
+  readonly #cache: ResponseCache;
+  readonly #route: RouteConfig;
+  /** The Cache-Status of what goes out now (forwarded until the cache gives an answer of its own). */
+  #status: string;
+  #key: string | undefined;
+  #request: CacheRequest | undefined;
+  /** The stored answer validators were sent for (a 304 confirms it). */
+  #validating: StoredAnswer | undefined;
+  /** This request fetches its key for the others waiting on it: call when the fetch is over. */
+  #endFill: (() => void) | undefined;
+  validators: readonly string[] = [];
+  /** The shared disk was read for this request's key (once). */
+  #diskRead = false;
+
+  private constructor(owner: AttemptsOwner, cache: ResponseCache, route: RouteConfig) {
+    this.#owner = owner;
+    this.#cache = cache;
+    this.#route = route;
+    this.#status = forwardedStatus(owner.runtime.name, 'bypass');
+    owner.record.cache = 'fwd=bypass';
+    // Counted once, by what the cache did in the end (a forwarded request may end stale).
+    owner.response.onClose(() => owner.runtime.metrics.cacheLookup(route.name, owner.record.cache as string));
+  }
+
+  /** The route's cache run for this request; undefined when the route has no cache (nothing else is paid). */
+  static of(owner: AttemptsOwner, route: RouteConfig): CacheRun | undefined {
+    const cache = route.cache === undefined ? undefined : owner.runtime.caches.get(route.name);
+    return cache === undefined ? undefined : new CacheRun(owner, cache, route);
+  }
+
+  /** The route's response edit with this request's Cache-Status after it (RFC 9211: on every answer). */
+  edit(base: HeaderEdit | undefined): HeaderEdit {
+    return (headers) => {
+      const out = base === undefined ? [...headers] : base(headers);
+      out.push('cache-status', this.#status);
+      return out;
+    };
+  }
+
+  /**
+   * Route and admit passed: answer from the store, wait for the fetch of the same key under
+   * way, or forward (`forward` starts the attempts, with this run as their store or none).
+   */
+  start(admitted: Admitted, attempts: { start(): void }): void {
+    const forward = () => attempts.start();
+    const { head, fields } = this.#owner;
+    if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);
+    // A range, an upgrade or a body is not what a stored answer answers.
+    if (head.upgrade || hasBody(head) || fields.range !== undefined) return this.#forward('bypass', forward);
+    this.#key = `${admitted.authority.toLowerCase()} ${admitted.upstreamPath}`;
+    // A HEAD is answered from a GET's stored answer (RFC 9111 §4): looked up as the GET.
+    this.#request = {
+      method: 'GET',
+      url: admitted.upstreamPath,
+      headers: { ...fields, host: admitted.authority },
+    };
+    this.#lookup(forward, false);
+  }
+
+  #lookup(forward: () => void, waited: boolean): void {
+    const key = this.#key as string;
+    const request = this.#request as CacheRequest;
+    const stored = this.#cache.get(key);
+    // A miss in memory may be on the disk the workers share: read once, then look again.
+    const disk = this.#cache.disk;
+    if (stored === undefined && disk !== undefined && !this.#diskRead) {
+      this.#diskRead = true;
+      const again = (found: StoredAnswer | undefined) => {
+        if (found !== undefined && this.#cache.get(key) === undefined) this.#cache.set(found, true);
+        if (!this.#owner.response.closed) this.#lookup(forward, waited);
+      };
+      disk
+        .read(key)
+        .then(again, () => again(undefined))
+        // A bug must cost one request a 500, never the process (as in the session's run).
+        .catch((err) =>
+          this.#owner.answer(
+            new Failure('proxy_internal_error', 'internal error while reading the cache', { cause: err }),
+          ),
+        );
+      return;
+    }
+    const verdict = stored?.policy.evaluateRequest(request);
+    if (stored !== undefined && verdict?.response !== undefined) {
+      // Fresh, or stale-while-revalidate while another request revalidates it.
+      if (verdict.revalidation === undefined)
+        return this.#give(
+          stored,
+          hitStatus(this.#owner.runtime.name, stored.ttl(), waited),
+          waited ? 'collapsed' : 'hit',
+        );
+      if (this.#cache.fillOf(key) !== undefined)
+        return this.#give(stored, hitStatus(this.#owner.runtime.name, stored.ttl()), 'stale');
+    }
+    const fill = waited ? undefined : this.#cache.fillOf(key);
+    if (fill !== undefined && this.#wait(fill, forward)) return;
+    const reason: ForwardReason =
+      stored === undefined
+        ? 'uri-miss'
+        : !stored.matches(request)
+          ? 'vary-miss'
+          : asksUpstream(request)
+            ? 'request'
+            : 'stale';
+    if (stored !== undefined && (reason === 'stale' || reason === 'request') && !conditional(request)) {
+      this.#validating = stored;
+      this.validators = validatorsOf(stored, request);
+    }
+    // The first miss of a key fetches it; the others that miss meanwhile wait for it.
+    if (this.#owner.head.method === 'GET' && this.#cache.fillOf(key) === undefined) {
+      this.#endFill = this.#cache.startFill(key);
+      this.#owner.response.onClose(this.#endFill);
+    }
+    this.#forward(reason, forward);
+  }
+
+  /** Waits for the fetch under way (bounded by lock_timeout and the client's patience); false when it cannot. */
+  #wait(fill: Fill, forward: () => void): boolean {
+    const { response } = this.#owner;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = fill.wait(() => {
+      clearTimeout(timer);
+      if (!response.closed) this.#lookup(forward, true);
+    });
+    if (stop === undefined) return false;
+    timer = setTimeout(() => {
+      stop();
+      if (!response.closed) this.#lookup(forward, true);
+    }, this.#cache.config.lockTimeout);
+    response.onClose(() => {
+      clearTimeout(timer);
+      stop();
+    });
+    return true;
+  }
+
+  #forward(reason: ForwardReason, forward: () => void): void {
+    this.#status = forwardedStatus(this.#owner.runtime.name, reason);
+    this.#owner.record.cache = `fwd=${reason}`;
+    forward();
+  }
+
+  // ── what the forward step asks (ResponseStore) ───────────────────────────────────
+
+  insteadOf(status: number, fields: readonly string[]): (() => void) | undefined {
+    const request = this.#request as CacheRequest;
+    const validating = this.#validating;
+    if (status === 304 && validating !== undefined) {
+      const { policy, modified } = validating.policy.revalidatedPolicy(request, {
+        status,
+        headers: headersOf(fields),
+      });
+      if (modified) return undefined;
+      validating.revalidated(policy);
+      return () => {
+        this.#endFill?.();
+        this.#give(validating, revalidatedStatus(this.#owner.runtime.name, validating.ttl()), 'revalidated');
+      };
+    }
+    if (!STALE_FOR_STATUS.has(status)) return undefined;
+    const stored = this.#staleFor();
+    if (stored === undefined) return undefined;
+    const { runtime } = this.#owner;
+    return () =>
+      this.#giveStale(
+        stored,
+        `upstream_${status}`,
+        staleStatus(runtime.name, status, stored.ttl(), undefined),
+        receivedStatusProxyStatus(runtime.name, status, this.#owner.nextHop() as string),
+      );
+  }
+
+  keep(status: number, reason: string, fields: readonly string[]): BodyCopy | undefined {
+    const request = this.#request;
+    const key = this.#key;
+    if (request === undefined || key === undefined || this.#owner.head.method !== 'GET' || status === 206)
+      return undefined;
+    const { maxEntry } = this.#cache.config;
+    const policy = policyOf(request, status, fields);
+    // An answer that sets a cookie is one client's (nginx and Varnish do not store it either).
+    const fieldsKept = policy.toObject().resh;
+    if (!policy.storable() || fieldsKept['set-cookie'] !== undefined) return undefined;
+    const length = Number(fieldsKept['content-length'] ?? 0);
+    if (length > maxEntry) return undefined;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    return {
+      add: (chunk) => {
+        size += chunk.length;
+        // Over max_entry: the copy is dropped, the client still gets every byte.
+        if (size > maxEntry) chunks.length = 0;
+        else chunks.push(chunk);
+      },
+      end: () => {
+        if (size <= maxEntry) {
+          const cap = this.#cache.config.staleIfError;
+          this.#cache.set(new StoredAnswer(key, policy, status, reason, Buffer.concat(chunks, size), cap));
+        }
+        this.#endFill?.();
+      },
+    };
+  }
+
+  // ── stale on error ───────────────────────────────────────────────────────────────
+
+  /**
+   * The attempts ended with this failure: a stored answer within its stale-if-error window
+   * goes out instead, with Age, Cache-Status fwd=stale and Proxy-Status naming the failure.
+   * False when there is none (the gateway's error response goes out).
+   */
+  answerStale(failure: Failure): boolean {
+    const shape = failure.kind.shape;
+    if (shape === 'client' || shape === 'internal') return false;
+    if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return false;
+    const stored = this.#staleFor();
+    if (stored === undefined) return false;
+    const { runtime } = this.#owner;
+    const nextHop = this.#owner.nextHop();
+    this.#giveStale(
+      stored,
+      failure.type,
+      staleStatus(runtime.name, failure.status, stored.ttl(), failure.type),
+      failureProxyStatus(runtime.name, failure, nextHop),
+    );
+    return true;
+  }
+
+  /** The stored answer that may stand in for a failed upstream now (the latest: another request may have stored it). */
+  #staleFor(): StoredAnswer | undefined {
+    const key = this.#key;
+    const request = this.#request;
+    if (key === undefined || request === undefined || this.#owner.record.grpc) return undefined;
+    const stored = this.#cache.get(key);
+    return stored?.servableOnError(request) ? stored : undefined;
+  }
+
+  #giveStale(stored: StoredAnswer, cause: string, status: string, proxyStatus: string): void {
+    this.#owner.record.staleCause = cause;
+    this.#owner.runtime.metrics.cacheStale(this.#route.name, cause);
+    this.#endFill?.();
+    this.#give(stored, status, 'stale', proxyStatus);
+  }
+
+  /** A stored answer goes out: through the one head builder, Age up to date, this answer's Cache-Status. */
+  #give(stored: StoredAnswer, status: string, result: string, proxyStatus?: string): void {
+    const owner = this.#owner;
+    const { response, record, head, runtime } = owner;
+    this.#status = status;
+    this.#owner.record.cache = result;
+    if (response.closed) return;
+    const built = buildDownstreamHead(stored.fields(), {
+      requestId: record.id,
+      via: head.versionMinor === 0 ? runtime.via10 : runtime.via11,
+      proxyStatus,
+      trailers: false,
+    });
+    owner.responded(stored.status);
+    const edit = owner.responseEdit();
+    response.sendHead(
+      stored.status,
+      stored.reason,
+      edit === undefined ? built.headers : edit(built.headers),
+      !owner.exchange.bodyComplete,
+    );
+    if (head.method !== 'HEAD') response.write(stored.body);
+    response.end();
+  }
+}
+
+/** The request's own directives ask for the upstream (no-cache, max-age=0): it is forwarded for that. */
+function asksUpstream(request: CacheRequest): boolean {
+  const cc = String(request.headers['cache-control'] ?? '') + String(request.headers.pragma ?? '');
+  return /no-cache|max-age=0/i.test(cc);
+}
+
+/** The client sent validators of its own: its conditional goes upstream as it is, and its 304 back to it. */
+function conditional(request: CacheRequest): boolean {
+  return request.headers['if-none-match'] !== undefined || request.headers['if-modified-since'] !== undefined;
+}
+
+/** The stored answer's validators, as request fields (RFC 9111 §4.3.1). */
+function validatorsOf(stored: StoredAnswer, request: CacheRequest): string[] {
+  const headers = stored.policy.revalidationHeaders(request);
+  const out: string[] = [];
+  for (const name of ['if-none-match', 'if-modified-since']) {
+    const value = headers[name];
+    if (typeof value === 'string' && value !== '') out.push(name, value);
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+import http from 'node:http';
+import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
+import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
+import { loadConfigFile } from '../../core/config/load.ts';
+import { EXIT } from './exit-codes.ts';
+
+/** Where a command reaches the running gateway's admin API, and with which token. */
+export interface AdminTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+  readonly token: string;
+}
+
+/**
+ * The admin API named by FILE's `admin` section, for the commands that ask the running gateway
+ * (`reload`, `purge`); an exit code, said on stderr, when FILE cannot name one.
+ */
+export async function adminTargetOf(file: string, instead: string): Promise<AdminTarget | number> {
+  let admin: NonNullable<Awaited<ReturnType<typeof loadConfigFile>>['admin']>;
+  try {
+    const config = await loadConfigFile(file);
+    if (config.admin === undefined) {
+      process.stderr.write(
+        `candor: ${file} has no admin section: the gateway has no admin API to ask${instead}\n`,
+      );
+      return EXIT.usage;
+    }
+    admin = config.admin;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${formatConfigProblems(err.problems)}\nnothing sent: the running config stays\n`);
+      return EXIT.config;
+    }
+    throw err;
+  }
+  const token = readAdminTokenSource(admin.token, process.env);
+  if ('problem' in token) {
+    process.stderr.write(`candor: ${token.problem}\n`);
+    return EXIT.config;
+  }
+  return { host: admin.host, port: admin.port, address: admin.address, token: token.token };
+}
+
+/** One admin API call: its status and JSON answer (bounded: 30 s). */
+export function callAdmin(
+  target: AdminTarget,
+  method: 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((done, reject) => {
+    const req = http.request({
+      host: target.host,
+      port: target.port,
+      path,
+      method,
+      headers: {
+        authorization: `Bearer ${target.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      agent: false,
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          done({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}

@@ -1,0 +1,39 @@
+import { adminTargetOf, callAdmin } from './admin-client.ts';
+import { EXIT } from './exit-codes.ts';
+
+/**
+ * `candor purge --config FILE [--route NAME [--key PREFIX]]`: drops stored answers from the
+ * running gateway's route caches through its admin API (`DELETE /cache`, README "Admin API"):
+ * every route's, one route's, or that route's keys starting with PREFIX (`host[:port] /path`).
+ */
+export async function runPurge(
+  file: string,
+  route: string | undefined,
+  key: string | undefined,
+): Promise<number> {
+  const target = await adminTargetOf(file, '');
+  if (typeof target === 'number') return target;
+  const query = new URLSearchParams();
+  if (route !== undefined) query.set('route', route);
+  if (key !== undefined) query.set('key', key);
+  const text = query.toString();
+  let answer: { status: number; body: Record<string, unknown> };
+  try {
+    answer = await callAdmin(target, 'DELETE', text === '' ? '/cache' : `/cache?${text}`);
+  } catch (err) {
+    process.stderr.write(
+      `candor: cannot reach the admin API at ${target.address}: ${(err as Error).message}\n`,
+    );
+    return EXIT.unavailable;
+  }
+  if (answer.status === 200) {
+    const where =
+      route === undefined ? 'every route' : `route "${route}"${key === undefined ? '' : ` under "${key}"`}`;
+    process.stdout.write(`purged ${String(answer.body.removed)} stored answer(s) from ${where}\n`);
+    return EXIT.ok;
+  }
+  process.stderr.write(
+    `candor: the admin API answered ${answer.status}: ${String(answer.body.detail ?? '')}\n`,
+  );
+  return answer.status === 400 ? EXIT.usage : EXIT.unavailable;
+}

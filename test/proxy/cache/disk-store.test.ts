@@ -1,0 +1,76 @@
+/**
+ * cache.dir: the workers share their stored answers through a directory (two gateways on one
+ * directory stand in for two workers here), kept under max_disk, purged with the memory.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+const config = (url: string, dir: string, maxDisk = '1MiB') => `name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: { dir: ${dir}, max_disk: ${maxDisk} }
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+
+const filesIn = (dir: string) => readdirSync(dir).filter((name) => /^[0-9a-f]{64}$/.test(name));
+
+test('an answer one worker stored is a hit in another (from the shared directory), and a purge empties it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'shared',
+  });
+  const one = await startTestGateway(config(origin.url, dir));
+  const two = await startTestGateway(config(origin.url, dir));
+  try {
+    const host = { host: 'pages.test' };
+    assert.equal(
+      (await request(one.url, { path: '/pages/s', headers: host })).headers['cache-status'],
+      'edge-1; fwd=uri-miss',
+    );
+    await waitUntil('the answer written to the directory', () => filesIn(dir).length === 1);
+    const hit = await request(two.url, { path: '/pages/s', headers: host });
+    assert.equal(hit.text, 'shared');
+    assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    assert.equal(origin.heads.length, 1, 'the second gateway did not reach the upstream');
+
+    assert.equal(one.gateway.purge({}), 1);
+    assert.equal(filesIn(dir).length, 0);
+  } finally {
+    await one.close();
+    await two.close();
+    await origin.stop();
+  }
+});
+
+test('the directory stays under max_disk: the oldest files go', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'x'.repeat(1000),
+  });
+  const gw = await startTestGateway(config(origin.url, dir, '4KiB'));
+  try {
+    for (let i = 0; i < 12; i++) await request(gw.url, { path: `/pages/${i}` });
+    const total = () => filesIn(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+    await waitUntil('the directory under 4 KiB', () => filesIn(dir).length > 0 && total() <= 4096);
+    assert.ok(filesIn(dir).length < 12);
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});

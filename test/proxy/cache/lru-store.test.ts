@@ -1,0 +1,37 @@
+/** The store's bounds: max_size in bytes, least recently used out first; nothing over max_entry kept. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ResponseCache } from '../../../src/proxy/cache/response-cache.ts';
+import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
+
+const config = { maxSize: 12_000, maxEntry: 4_000, staleIfError: 60_000, lockTimeout: 5_000 };
+
+function answer(key: string, bytes: number): StoredAnswer {
+  const request = { method: 'GET', url: `/${key}`, headers: { host: 'a.test' } };
+  const policy = policyOf(request, 200, ['Cache-Control', 'max-age=60']);
+  return new StoredAnswer(key, policy, 200, 'OK', Buffer.alloc(bytes), config.staleIfError);
+}
+
+test('max_size holds: the least recently used answer goes first, a hit keeps its own', () => {
+  const cache = new ResponseCache(config, 'pages');
+  for (const key of ['a', 'b', 'c']) assert.ok(cache.set(answer(key, 3000)));
+  assert.ok(cache.get('a'), 'a is now the most recently used');
+  assert.ok(cache.set(answer('d', 3000)));
+  assert.equal(cache.get('b'), undefined, 'b, the least recently used, went');
+  assert.ok(cache.get('a'));
+  assert.ok(cache.get('c'));
+  assert.ok(cache.get('d'));
+  assert.ok(cache.bytes <= config.maxSize, `${cache.bytes} bytes held`);
+});
+
+test('an answer over max_entry is not kept; purge by prefix, then all', () => {
+  const cache = new ResponseCache(config, 'pages');
+  assert.equal(cache.set(answer('big', 5000)), false);
+  assert.equal(cache.size, 0);
+  cache.set(answer('a.test /x', 10));
+  cache.set(answer('a.test /y', 10));
+  cache.set(answer('b.test /x', 10));
+  assert.equal(cache.purge('a.test /x'), 1);
+  assert.equal(cache.purge(), 2);
+  assert.equal(cache.bytes, 0);
+});

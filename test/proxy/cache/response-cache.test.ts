@@ -1,0 +1,285 @@
+/**
+ * The route's response cache on real sockets: a fresh hit never reaches the upstream; 100
+ * concurrent misses make one upstream request; Vary is respected; a stale answer is
+ * revalidated with its validators; a request a cache does not answer is forwarded and says why;
+ * an answer over max_entry is not kept; the gateway's own 503 is stood in for too.
+ */
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
+
+function config(url: string, cache = 'cache: {}', upstream = ''): string {
+  return `name: edge-1
+metrics:
+  listen: 127.0.0.1:0
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    ${cache}
+  - name: plain
+    match: { path: /plain }
+    upstream: app
+upstreams:
+  app:
+    ${upstream}
+    targets:
+      - url: ${url}
+`;
+}
+
+async function withGateway(
+  answer: MoodyOrigin['answer'],
+  run: (gw: TestGateway, origin: MoodyOrigin) => Promise<void>,
+  cache?: string,
+  upstream?: string,
+): Promise<void> {
+  const origin = await startMoodyOrigin(answer);
+  try {
+    const gw = await startTestGateway(config(origin.url, cache, upstream));
+    try {
+      await run(gw, origin);
+    } finally {
+      await gw.close();
+    }
+  } finally {
+    await origin.stop();
+  }
+}
+
+const MADE = new Date(Date.now() - 2000).toUTCString();
+const FRESH = { status: 200, fields: ['Cache-Control', 'max-age=60', 'Date', MADE], body: 'fresh page' };
+
+test('a fresh stored answer is given without reaching the upstream: hit, with Age and its ttl', async () => {
+  await withGateway(FRESH, async (gw, origin) => {
+    const first = await request(gw.url, { path: '/pages/a' });
+    assert.equal(first.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    const hit = await request(gw.url, { path: '/pages/a', headers: { 'x-request-id': 'hit-1' } });
+    assert.equal(hit.status, 200);
+    assert.equal(hit.text, 'fresh page');
+    assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=(5[789]|60)$/);
+    assert.equal(hit.headers.date, MADE, "the origin's Date, not the hit's time");
+    assert.match(String(hit.headers.age), /^\d+$/);
+    assert.equal(hit.headers['content-length'], String('fresh page'.length));
+    assert.equal(hit.headers.via, '1.1 edge-1');
+    const head = await request(gw.url, { method: 'HEAD', path: '/pages/a' });
+    assert.equal(head.status, 200);
+    assert.equal(head.text, '');
+    assert.match(String(head.headers['cache-status']), /^edge-1; hit; /);
+    assert.equal(origin.heads.length, 1, 'one request reached the upstream');
+    const line = await gw.logFor('hit-1');
+    assert.equal(line.cache, 'hit');
+    assert.equal((await gw.accessLine(1)).cache, 'fwd=uri-miss');
+    assert.equal(line.attempts, 0);
+    // Another path is another key; a route without a cache says nothing of one.
+    assert.equal(
+      (await request(gw.url, { path: '/pages/b' })).headers['cache-status'],
+      'edge-1; fwd=uri-miss',
+    );
+    assert.equal((await request(gw.url, { path: '/plain/a' })).headers['cache-status'], undefined);
+    assert.equal(origin.heads.length, 3);
+  });
+});
+
+test('100 concurrent misses of one key make one upstream request; the others wait and are given its answer', async () => {
+  await withGateway(FRESH, async (gw, origin) => {
+    origin.delayMs = 300;
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, () => request(gw.url, { path: '/pages/busy', timeoutMs: 20_000 })),
+    );
+    assert.equal(origin.heads.length, 1, 'one upstream request for 100 misses');
+    for (const answer of answers) {
+      assert.equal(answer.status, 200);
+      assert.equal(answer.text, 'fresh page');
+    }
+    const statuses = answers.map((a) => String(a.headers['cache-status']));
+    assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss').length, 1);
+    assert.equal(statuses.filter((s) => /^edge-1; hit; ttl=\d+; collapsed$/.test(s)).length, 99);
+  });
+});
+
+test('Vary is respected: another variant is a vary-miss that reaches the upstream', async () => {
+  const answer = {
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60', 'Vary', 'Accept-Language'],
+    body: 'en page',
+  };
+  await withGateway(answer, async (gw, origin) => {
+    await request(gw.url, { path: '/pages/v', headers: { 'accept-language': 'en' } });
+    const same = await request(gw.url, { path: '/pages/v', headers: { 'accept-language': 'en' } });
+    assert.match(String(same.headers['cache-status']), /^edge-1; hit; /);
+    origin.answer = { ...answer, body: 'fr page' };
+    const other = await request(gw.url, { path: '/pages/v', headers: { 'accept-language': 'fr' } });
+    assert.equal(other.text, 'fr page');
+    assert.equal(other.headers['cache-status'], 'edge-1; fwd=vary-miss');
+    assert.equal(origin.heads.length, 2);
+    assert.match(origin.heads[1], /^accept-language: fr$/im);
+  });
+});
+
+test('a stale answer is revalidated with its validators: a 304 confirms it and the stored body goes out', async () => {
+  const answer = { status: 200, fields: ['Cache-Control', 'max-age=0', 'ETag', '"v7"'], body: 'page v7' };
+  await withGateway(answer, async (gw, origin) => {
+    await request(gw.url, { path: '/pages/r' });
+    origin.notModifiedFor = '"v7"';
+    const again = await request(gw.url, { path: '/pages/r' });
+    assert.equal(again.status, 200);
+    assert.equal(again.text, 'page v7');
+    assert.match(String(again.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=-?\d+$/);
+    assert.match(origin.heads[1], /^if-none-match: "v7"$/im);
+    assert.equal(origin.heads.length, 2);
+  });
+});
+
+test('a request a cache does not answer is forwarded and says why: method, bypass (a range), request (no-cache)', async () => {
+  await withGateway(FRESH, async (gw, origin) => {
+    await request(gw.url, { path: '/pages/m' });
+    const post = await request(gw.url, { method: 'POST', path: '/pages/m', body: 'x' });
+    assert.equal(post.headers['cache-status'], 'edge-1; fwd=method');
+    const range = await request(gw.url, { path: '/pages/m', headers: { range: 'bytes=0-1' } });
+    assert.equal(range.headers['cache-status'], 'edge-1; fwd=bypass');
+    const noCache = await request(gw.url, { path: '/pages/m', headers: { 'cache-control': 'no-cache' } });
+    assert.equal(noCache.headers['cache-status'], 'edge-1; fwd=request');
+    assert.equal(origin.heads.length, 4);
+  });
+});
+
+test('an answer over max_entry goes to the client whole and is not kept', async () => {
+  const answer = { status: 200, fields: ['Cache-Control', 'max-age=60'], body: 'x'.repeat(5000) };
+  await withGateway(
+    answer,
+    async (gw, origin) => {
+      assert.equal((await request(gw.url, { path: '/pages/big' })).text.length, 5000);
+      const again = await request(gw.url, { path: '/pages/big' });
+      assert.equal(again.text.length, 5000);
+      assert.equal(again.headers['cache-status'], 'edge-1; fwd=uri-miss');
+      assert.equal(origin.heads.length, 2);
+    },
+    'cache: { max_entry: 4KiB }',
+  );
+});
+
+test('a body cut short is never stored: the next request goes upstream again', async () => {
+  const answer = { status: 200, fields: ['Cache-Control', 'max-age=60'], body: 'a page cut in half' };
+  await withGateway(answer, async (gw, origin) => {
+    origin.mood = 'cut';
+    const cut = await request(gw.url, { path: '/pages/cut' });
+    assert.equal(cut.aborted, true);
+    origin.mood = 'ok';
+    const whole = await request(gw.url, { path: '/pages/cut' });
+    assert.equal(whole.text, 'a page cut in half');
+    assert.equal(whole.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    assert.equal(origin.heads.length, 2);
+  });
+});
+
+test("the gateway's own 503 (circuit open) is stood in for too: destination_unavailable named", async () => {
+  const answer = { status: 200, fields: ['Cache-Control', 'max-age=0, stale-if-error=60'], body: 'kept' };
+  await withGateway(
+    answer,
+    async (gw, origin) => {
+      await request(gw.url, { path: '/pages/c' });
+      await origin.stop();
+      const refused = await request(gw.url, { path: '/pages/c' });
+      assert.match(
+        String(refused.headers['cache-status']),
+        /fwd-status=502; ttl=-?\d+; detail="connection_refused"$/,
+      );
+      const open = await request(gw.url, { path: '/pages/c', headers: { 'x-request-id': 'circuit-open' } });
+      assert.equal(open.status, 200);
+      assert.equal(open.text, 'kept');
+      assert.match(
+        String(open.headers['cache-status']),
+        /^edge-1; hit; fwd=stale; fwd-status=503; ttl=-?\d+; detail="destination_unavailable"$/,
+      );
+      assert.match(
+        String(open.headers['proxy-status']),
+        /^edge-1; error=destination_unavailable; details="(?:[^"\\]|\\.)+"; next-hop="app"$/,
+      );
+      assert.equal((await gw.logFor('circuit-open')).stale_cause, 'destination_unavailable');
+      // Counted by the failure's type.
+      const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+      for (const cause of ['connection_refused', 'destination_unavailable'])
+        assert.equal(sampleValue(all, 'candor_cache_stale_total', { route: 'pages', cause }), 1);
+      assert.equal(sampleValue(all, 'candor_cache_lookups_total', { route: 'pages', result: 'stale' }), 2);
+    },
+    undefined,
+    'circuit_breaker: { consecutive_failures: 1, open_time: 60s }\n    retries: { attempts: 1 }',
+  );
+});
+
+/** One GET over HTTP/2 (h2c, prior knowledge): status, fields, body. */
+async function h2Get(url: string, path: string, authority: string) {
+  const session = http2.connect(url);
+  session.on('error', () => {});
+  try {
+    return await new Promise<{ headers: Record<string, string>; body: string }>((resolve, reject) => {
+      const stream = session.request({ ':path': path, ':authority': authority });
+      const timer = setTimeout(() => reject(new Error(`no answer to ${path} within 5 s`)), 5000);
+      let headers: Record<string, string> = {};
+      let body = '';
+      stream.on('response', (h) => {
+        headers = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, String(v)]));
+      });
+      stream.setEncoding('latin1');
+      stream.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      stream.on('error', () => {});
+      stream.on('close', () => {
+        clearTimeout(timer);
+        resolve({ headers, body });
+      });
+      stream.end();
+    });
+  } finally {
+    session.destroy();
+  }
+}
+
+test('over HTTP/2 too: a hit, then the stored answer in place of a refused connection', async () => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'h2 page',
+  });
+  try {
+    const gw = await startTestGateway(config(origin.url), {}, 'http2: true');
+    try {
+      const authority = `127.0.0.1:${gw.port}`;
+      assert.equal(
+        (await h2Get(gw.url, '/pages/h2', authority)).headers['cache-status'],
+        'edge-1; fwd=uri-miss',
+      );
+      const hit = await h2Get(gw.url, '/pages/h2', authority);
+      assert.equal(hit.headers[':status'], '200');
+      assert.equal(hit.body, 'h2 page');
+      assert.match(hit.headers['cache-status'], /^edge-1; hit; ttl=\d+$/);
+      assert.equal(origin.heads.length, 1);
+
+      origin.answer = {
+        status: 200,
+        fields: ['Cache-Control', 'max-age=0, stale-if-error=60'],
+        body: 'kept',
+      };
+      await h2Get(gw.url, '/pages/h2-stale', authority);
+      await origin.stop();
+      const stale = await h2Get(gw.url, '/pages/h2-stale', authority);
+      assert.equal(stale.headers[':status'], '200');
+      assert.equal(stale.body, 'kept');
+      assert.match(
+        stale.headers['cache-status'],
+        /^edge-1; hit; fwd=stale; fwd-status=502; ttl=-?\d+; detail="connection_refused"$/,
+      );
+      assert.match(stale.headers['proxy-status'], /^edge-1; error=connection_refused; /);
+    } finally {
+      await gw.close();
+    }
+  } finally {
+    await origin.stop();
+  }
+});

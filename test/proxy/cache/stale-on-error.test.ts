@@ -1,0 +1,163 @@
+/**
+ * Stale on error, told honestly: an origin that answered once, then fails in one of the four
+ * shapes (or says 503 itself); the client gets the stored answer as a 200 with Age,
+ * Cache-Status fwd=stale naming the failure (RFC 9211) and Proxy-Status naming it too (RFC 9209).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { type Mood, startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+function config(url: string, cache = 'cache: {}'): string {
+  return `name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    ${cache}
+upstreams:
+  app:
+    timeouts: { response: 400ms }
+    targets:
+      - url: ${url}
+`;
+}
+
+/** An answer stale at once (max-age=0) that may stand in for errors for a minute. */
+const STALE_NOW = {
+  status: 200,
+  fields: ['Cache-Control', 'max-age=0, stale-if-error=60', 'ETag', '"v1"'],
+  body: 'stored page',
+};
+
+const FAILURES: ReadonlyArray<{
+  mood: Mood | 'stopped';
+  fwdStatus: number;
+  type: string | undefined;
+  proxyStatus: RegExp;
+}> = [
+  {
+    mood: 'stopped',
+    fwdStatus: 502,
+    type: 'connection_refused',
+    proxyStatus: /^edge-1; error=connection_refused; details="(?:[^"\\]|\\.)+"; next-hop="app"$/,
+  },
+  {
+    mood: 'hang',
+    fwdStatus: 504,
+    type: 'http_response_timeout',
+    proxyStatus: /^edge-1; error=http_response_timeout; details="(?:[^"\\]|\\.)+"; next-hop="app"$/,
+  },
+  {
+    mood: 'reset',
+    fwdStatus: 502,
+    type: 'connection_terminated',
+    proxyStatus: /^edge-1; error=connection_terminated; details="(?:[^"\\]|\\.)+"; next-hop="app"$/,
+  },
+  {
+    mood: 'garbage',
+    fwdStatus: 502,
+    type: 'http_protocol_error',
+    proxyStatus: /^edge-1; error=http_protocol_error; details="(?:[^"\\]|\\.)+"; next-hop="app"$/,
+  },
+  {
+    mood: 'status_503',
+    fwdStatus: 503,
+    type: undefined,
+    proxyStatus: /^edge-1; received-status=503; next-hop="app"$/,
+  },
+];
+
+for (const { mood, fwdStatus, type, proxyStatus } of FAILURES) {
+  test(`an origin ${mood} after an answer was stored: the stored answer, with Age, Cache-Status fwd=stale and Proxy-Status naming ${type ?? 'its 503'}`, async () => {
+    const origin = await startMoodyOrigin(STALE_NOW);
+    const gw = await startTestGateway(config(origin.url));
+    try {
+      const first = await request(gw.url, { path: '/pages/home' });
+      assert.equal(first.status, 200);
+      assert.equal(first.headers['cache-status'], 'edge-1; fwd=uri-miss');
+      assert.equal(first.text, 'stored page');
+
+      if (mood === 'stopped') await origin.stop();
+      else origin.mood = mood;
+      const stale = await request(gw.url, {
+        path: '/pages/home',
+        headers: { 'x-request-id': `stale-${mood}` },
+      });
+      assert.equal(stale.status, 200);
+      assert.equal(stale.text, 'stored page');
+      assert.equal(stale.headers.etag, '"v1"');
+      assert.match(String(stale.headers.age), /^\d+$/);
+      const detail = type === undefined ? '' : `; detail="${type}"`;
+      assert.match(
+        String(stale.headers['cache-status']),
+        new RegExp(`^edge-1; hit; fwd=stale; fwd-status=${fwdStatus}; ttl=-?\\d+${detail}$`),
+      );
+      assert.match(String(stale.headers['proxy-status']), proxyStatus);
+      assert.equal(stale.headers['cache-control'], 'max-age=0, stale-if-error=60');
+      // The origin saw the stale answer's validators: the cache tried to revalidate first.
+      if (mood !== 'stopped') assert.match(origin.heads[1], /^if-none-match: "v1"$/im);
+
+      const line = await gw.logFor(`stale-${mood}`);
+      assert.equal(line.status, 200);
+      assert.equal(line.cache, 'stale');
+      assert.equal(line.stale_cause, type ?? 'upstream_503');
+      assert.equal(line.error, type);
+    } finally {
+      await gw.close();
+      await origin.stop();
+    }
+  });
+}
+
+for (const [what, fields] of [
+  ['no-store', ['Cache-Control', 'no-store']],
+  ['private', ['Cache-Control', 'private, max-age=60, stale-if-error=60']],
+  ['must-revalidate', ['Cache-Control', 'max-age=0, must-revalidate, stale-if-error=60']],
+  ['past its stale-if-error window', ['Cache-Control', 'max-age=10, stale-if-error=60', 'Age', '100']],
+] as const) {
+  test(`an answer marked ${what} is never given stale: the gateway's own 502 goes out`, async () => {
+    const origin = await startMoodyOrigin({ status: 200, fields: [...fields], body: 'page' });
+    const gw = await startTestGateway(config(origin.url));
+    try {
+      assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+      await origin.stop();
+      const failed = await request(gw.url, { path: '/pages/home' });
+      assert.equal(failed.status, 502);
+      assert.match(String(failed.headers['proxy-status']), /^edge-1; error=connection_refused; /);
+      assert.match(String(failed.headers['cache-status']), /^edge-1; fwd=(uri-miss|stale)$/);
+    } finally {
+      await gw.close();
+    }
+  });
+}
+
+test("the route's stale_if_error caps the answer's own: past the route's 1s, nothing stale", async () => {
+  // 5 s old and stale at once: within its own stale-if-error=60, past the route's cap of 1 s.
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-if-error=60', 'Age', '5'],
+    body: 'page',
+  });
+  const gw = await startTestGateway(config(origin.url, 'cache: { stale_if_error: 1s }'));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    await origin.stop();
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 502);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('stale_if_error: 0s gives nothing stale, whatever the answer says', async () => {
+  const origin = await startMoodyOrigin(STALE_NOW);
+  const gw = await startTestGateway(config(origin.url, 'cache: { stale_if_error: 0s }'));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    await origin.stop();
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 502);
+  } finally {
+    await gw.close();
+  }
+});
