@@ -13,6 +13,7 @@ import {
   parseTargetUrl,
 } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
+import { toAccess } from './normalize-access.ts';
 import { toDiscovery, toStore } from './normalize-fleet.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
@@ -174,6 +175,7 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
     ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
+    ...optional('access', toAccess(raw)),
   };
 }
 

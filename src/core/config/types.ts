@@ -122,6 +122,16 @@ export interface RouteConfig {
   readonly rateLimit?: RateLimitConfig;
   /** A non-idempotent request that carries an Idempotency-Key may be retried after it reached the upstream. */
   readonly retryIdempotencyKey: boolean;
+  /** IP lists, CORS and authentication; absent when the route has none (the admit phase's one check). */
+  readonly access?: RouteAccessConfig;
+}
+
+/** Who may use a route, asked in the admit phase in this order (proxy/admit/access.ts). */
+export interface RouteAccessConfig {
+  /** Addresses and CIDR blocks that may use the route; absent: any address not denied. */
+  readonly allow?: readonly string[];
+  /** Addresses and CIDR blocks refused (403), whatever `allow` says. */
+  readonly deny?: readonly string[];
 }
 
 export interface MaintenanceConfig {

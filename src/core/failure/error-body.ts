@@ -30,7 +30,7 @@ function problemJson(ctx: ErrorBodyContext): string {
     details: failure.details,
     proxy: ctx.proxyName,
     request_id: ctx.requestId,
-    retryable: failure.kind.clientMayRetry,
+    retryable: failure.clientMayRetry,
     advice: clientAdvice(failure),
   };
   if (ctx.nextHop !== undefined) problem.next_hop = ctx.nextHop;

@@ -22,6 +22,13 @@ interface FailureInit {
    * below its stream): the record stays `not_sent` however far the bytes went (see at()).
    */
   readonly unprocessed?: boolean;
+  /**
+   * A refusal no retry can turn around (an IP list, a credential the gateway denied), where the
+   * kind's own rule is for a refusal that passes (a rate limit).
+   */
+  readonly final?: boolean;
+  /** The WWW-Authenticate challenge of a 401 (RFC 9110 §11.6.1). */
+  readonly challenge?: string;
 }
 
 /**
@@ -39,6 +46,9 @@ export class Failure extends Error {
   readonly params: FailureParams;
   readonly retryAfter: number | undefined;
   readonly unprocessed: boolean;
+  /** Whether the client may usefully try again: the kind's rule, unless this failure is final. */
+  readonly clientMayRetry: boolean;
+  readonly challenge: string | undefined;
 
   constructor(type: FailureType, details: string, init: FailureInit = {}) {
     // A failure is a verdict about a peer, not a bug: where in Candor it was built says
@@ -60,6 +70,8 @@ export class Failure extends Error {
     this.params = init.params ?? {};
     this.retryAfter = init.retryAfter;
     this.unprocessed = init.unprocessed === true;
+    this.clientMayRetry = init.final === true ? false : this.kind.clientMayRetry;
+    this.challenge = init.challenge;
   }
 
   get shape(): Shape {
@@ -83,6 +95,8 @@ export class Failure extends Error {
       retryAfter: this.retryAfter,
       cause: this.cause,
       unprocessed: this.unprocessed,
+      final: !this.clientMayRetry && this.kind.clientMayRetry,
+      ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
     });
   }
 }

@@ -60,6 +60,12 @@ export function admit(
   owner.routed(route);
   const slash = encodedSlashRefused(normal, route);
   if (slash) return slash;
+  // Access control, on the normalised path's route: one check for a route without any.
+  if (route.access !== undefined) {
+    const refused = runtime.access.check(route, { clientAddress: record.clientAddress });
+    record.auth = refused?.note ?? 'allowed';
+    if (refused) return refused.failure;
+  }
   if (route.redirect !== undefined) {
     const location = redirectLocation(route.redirect, listener.protocol, authority, path);
     if (location === undefined)

@@ -3,6 +3,7 @@ import { createTrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
+import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { createRouter } from '../../proxy/route/router.ts';
@@ -72,6 +73,7 @@ export function createRuntime(
     upstreams,
     checks,
     trust: createTrustList(config.trustForwardedFrom),
+    access: new Access(config.routes),
     admission: new Admission(
       config.routes,
       (route) => changes.maintenance(route),
