@@ -1,14 +1,37 @@
 /** The runtime form of a route's access control (schema-access.ts): absent when it has none. */
 
+import { DEFAULTS } from './defaults.ts';
 import type { RawConfig } from './schema.ts';
-import type { RouteAccessConfig } from './types.ts';
+import type { CorsConfig, RouteAccessConfig } from './types.ts';
+import { parseDuration } from './units.ts';
 
 type RawRoute = RawConfig['routes'][number];
 
+/** What a browser's script may always read of a gateway's answer: what it needs to tell which hop failed. */
+const GATEWAY_FIELDS = ['Proxy-Status', 'X-Request-Id', 'Retry-After'];
+
 export function toAccess(raw: RawRoute): RouteAccessConfig | undefined {
-  if (raw.allow === undefined && raw.deny === undefined) return undefined;
+  if (raw.allow === undefined && raw.deny === undefined && raw.cors === undefined) return undefined;
   return {
     ...(raw.allow === undefined ? {} : { allow: [...raw.allow] }),
     ...(raw.deny === undefined ? {} : { deny: [...raw.deny] }),
+    ...(raw.cors === undefined ? {} : { cors: toCors(raw.cors) }),
+  };
+}
+
+function toCors(raw: NonNullable<RawRoute['cors']>): CorsConfig {
+  const expose = [...(raw.expose_headers ?? [])];
+  for (const name of GATEWAY_FIELDS)
+    if (!expose.some((field) => field.toLowerCase() === name.toLowerCase())) expose.push(name);
+  // The loader checked the duration's format.
+  const maxAge = raw.max_age === undefined ? undefined : parseDuration(raw.max_age);
+  return {
+    origins: [...new Set(raw.origins)],
+    methods: [...new Set(raw.methods ?? DEFAULTS.cors.methods)],
+    headers: [...new Set((raw.headers ?? []).map((name) => name.toLowerCase()))],
+    exposeHeaders: expose,
+    credentials: raw.credentials ?? DEFAULTS.cors.credentials,
+    // Access-Control-Max-Age is whole seconds.
+    ...(maxAge === undefined ? {} : { maxAge: Math.floor(maxAge / 1000) }),
   };
 }

@@ -6,6 +6,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
+import { duration, flag, mapping } from './schema-kit.ts';
 
 const addressList = (what: string) =>
   Type.Optional(
@@ -15,7 +16,43 @@ const addressList = (what: string) =>
     ),
   );
 
+/** An origin as browsers send it, lower-case: scheme://host[:port], "*." before the host for any subdomain, or "*". */
+const ORIGIN =
+  '^(\\*|[a-z][a-z0-9+.-]*://(\\*\\.)?[a-z0-9.-]+(:[0-9]{1,5})?|[a-z][a-z0-9+.-]*://\\[[0-9a-f:.]+\\](:[0-9]{1,5})?)$';
+const TOKEN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+const names = (what: string) =>
+  Type.Optional(
+    Type.Array(Type.String({ pattern: TOKEN, expected: 'a header name' }), {
+      expected: `a list of header names ${what}`,
+    }),
+  );
+
+const Cors = mapping(
+  {
+    origins: Type.Array(
+      Type.String({
+        pattern: ORIGIN,
+        expected:
+          'an origin in lower case like https://app.example.com, https://*.example.com for its subdomains, or "*"',
+      }),
+      { minItems: 1, expected: 'a list of origins that may call the route from a browser' },
+    ),
+    methods: Type.Optional(
+      Type.Array(Type.String({ format: FORMAT.method, expected: 'a method like GET or POST' }), {
+        minItems: 1,
+        expected: 'a list of methods like [GET, POST]',
+      }),
+    ),
+    headers: names('a browser may send'),
+    expose_headers: names("a browser's script may read"),
+    credentials: flag(),
+    max_age: duration(),
+  },
+  'a mapping with origins, methods, headers, expose_headers, credentials and max_age',
+);
+
 export const ACCESS_FIELDS = {
   allow: addressList('that may use the route (any other is refused)'),
   deny: addressList('refused on the route'),
+  cors: Type.Optional(Cors),
 };

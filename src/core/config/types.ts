@@ -132,6 +132,21 @@ export interface RouteAccessConfig {
   readonly allow?: readonly string[];
   /** Addresses and CIDR blocks refused (403), whatever `allow` says. */
   readonly deny?: readonly string[];
+  /** Browsers on other origins: preflights answered by the gateway, CORS fields on every answer. */
+  readonly cors?: CorsConfig;
+}
+
+export interface CorsConfig {
+  /** Lower-case origins: exact ("https://app.example.com"), a subdomain wildcard ("https://*.example.com"), or "*". */
+  readonly origins: readonly string[];
+  readonly methods: readonly string[];
+  /** Request fields a browser may send (lower-case). */
+  readonly headers: readonly string[];
+  /** Response fields a script may read: the configured ones, then Proxy-Status, X-Request-Id and Retry-After. */
+  readonly exposeHeaders: readonly string[];
+  readonly credentials: boolean;
+  /** Seconds a browser may keep a preflight's answer; absent: its own default. */
+  readonly maxAge?: number;
 }
 
 export interface MaintenanceConfig {

@@ -1,6 +1,7 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { ListenerFacts } from '../accept/listener.ts';
@@ -38,7 +39,7 @@ export function admit(
   record: RequestRecord,
   listener: ListenerFacts,
   owner: { routed(route: RouteConfig): void },
-): Admitted | Failure | RedirectAnswer | Promise<Admitted | Failure> {
+): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure> {
   const { head, fields } = request;
   const host = fields.host;
   const target = splitTarget(head.target || '/', typeof host === 'string' ? host : '');
@@ -62,9 +63,13 @@ export function admit(
   if (slash) return slash;
   // Access control, on the normalised path's route: one check for a route without any.
   if (route.access !== undefined) {
-    const refused = runtime.access.check(route, { clientAddress: record.clientAddress });
-    record.auth = refused?.note ?? 'allowed';
-    if (refused) return refused.failure;
+    const decided = runtime.access.check(route, {
+      clientAddress: record.clientAddress,
+      method: head.method,
+      fields,
+    });
+    record.auth = decided.note;
+    if (decided.answer) return decided.answer;
   }
   if (route.redirect !== undefined) {
     const location = redirectLocation(route.redirect, listener.protocol, authority, path);

@@ -10,6 +10,7 @@ import {
   hasBody,
   type ResponseSink,
 } from '../../core/net/downstream.ts';
+import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { logRequest } from '../../observe/log/access-log.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
@@ -23,7 +24,6 @@ import {
   writeErrorResponse,
 } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
-import { RedirectAnswer } from '../route/redirect.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
@@ -182,10 +182,10 @@ export class RequestSession implements AttemptsOwner {
       );
   }
 
-  #forward(admitted: Admitted | Failure | RedirectAnswer): void {
+  #forward(admitted: Admitted | Failure | OwnAnswer): void {
     const { response } = this;
     if (admitted instanceof Failure) return this.answer(admitted);
-    if (admitted instanceof RedirectAnswer) return this.#redirect(admitted);
+    if (admitted instanceof OwnAnswer) return this.#ownAnswer(admitted);
     // The client left while the admission was asked: nothing to forward; the slots go back.
     if (response.closed) return admitted.release();
     // The admission slots are held until the response closes (an upgrade gives them back
@@ -277,10 +277,12 @@ export class RequestSession implements AttemptsOwner {
       : record.upstream;
   }
 
-  /** The route's response rules for this request (undefined: none, or not routed yet). */
+  /** The route's response rules and CORS fields for this request (undefined: none, or not routed yet). */
   responseEdit(): HeaderEdit | undefined {
-    const rules = this.#route?.responseHeaders;
-    return rules === undefined ? undefined : headerEdit(rules, this.templateVars());
+    const route = this.#route;
+    const rules = route?.responseHeaders && headerEdit(route.responseHeaders, this.templateVars());
+    if (route?.access === undefined) return rules;
+    return this.runtime.access.answerEdit(route, { method: this.head.method, fields: this.fields }, rules);
   }
 
   /** What the route's header rules' {variables} stand for in this request. */
@@ -289,11 +291,13 @@ export class RequestSession implements AttemptsOwner {
     return { requestId: record.id, clientIp: record.clientAddress, host: hostnameOf(record.host) };
   }
 
-  /** A route that redirects: the gateway's own answer, logged as such (no upstream, no attempt). */
-  #redirect(answer: RedirectAnswer): void {
+  /** A redirect, a CORS preflight: the gateway's own answer, logged as such (no upstream, no attempt). */
+  #ownAnswer(answer: OwnAnswer): void {
     const { response, record } = this;
     record.status = answer.status;
-    const headers = ['location', answer.location, 'content-length', '0', 'x-request-id', record.id];
+    // RFC 9110 §8.6: a 204 has no Content-Length.
+    const length = answer.status === 204 ? [] : ['content-length', '0'];
+    const headers = [...answer.headers, ...length, 'x-request-id', record.id];
     // A body the client is still sending is not read: the connection closes after the answer.
     const close = !this.exchange.bodyComplete;
     if (close) headers.push('connection', 'close');

@@ -50,3 +50,56 @@ test('a wrong address, a prefix too long and an empty list are refused with thei
     /^5 routes\[0\]\.deny: expected a list of IP addresses or CIDR blocks refused on the route/,
   );
 });
+
+test('cors: origins kept, methods defaulted, header names lower-cased, Proxy-Status and X-Request-Id always exposed', () => {
+  const config = parseConfig(
+    withRoute(`    cors:
+      origins: [https://app.example.com, "https://*.example.com:8443"]
+      headers: [Content-Type, X-Api-Key]
+      expose_headers: [X-Total-Count, x-request-id]
+      max_age: 90s
+`),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].access, {
+    cors: {
+      origins: ['https://app.example.com', 'https://*.example.com:8443'],
+      methods: ['GET', 'HEAD', 'POST'],
+      headers: ['content-type', 'x-api-key'],
+      exposeHeaders: ['X-Total-Count', 'x-request-id', 'Proxy-Status', 'Retry-After'],
+      credentials: false,
+      maxAge: 90,
+    },
+  });
+});
+
+test('cors: credentials with the origin "*" is refused by candor check; an origin not in its form too', () => {
+  const problems = problemsOf(
+    withRoute(`    cors:
+      origins: ["*", https://App.example.com, "https://a.*.example.com", app.example.com]
+      credentials: true
+`),
+  ).map((p) => `${p.line} ${p.path}`);
+  assert.deepEqual(problems, [
+    '6 routes[0].cors.origins[1]',
+    '6 routes[0].cors.origins[2]',
+    '6 routes[0].cors.origins[3]',
+    '7 routes[0].cors.credentials',
+  ]);
+  const [credentials] = problemsOf(
+    withRoute(`    cors:
+      origins: ["*"]
+      credentials: true
+`),
+  );
+  assert.equal(credentials.path, 'routes[0].cors.credentials');
+  assert.match(credentials.message, /^credentials: true cannot go with the origin "\*"/);
+  // A subdomain wildcard names the sites that may call: credentials may go with it.
+  parseConfig(
+    withRoute(`    cors: { origins: ["https://*.example.com"], credentials: true }
+`),
+    SOURCE,
+    {},
+  );
+});
