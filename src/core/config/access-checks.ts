@@ -5,6 +5,9 @@ import type { Report } from './report.ts';
 
 export function checkAccess(routes: unknown, report: Report): void {
   for (const [index, route] of itemsOf(routes)) {
+    const auth = mappingAt(route, 'auth');
+    if (auth !== undefined && auth.basic === undefined)
+      report(['routes', index, 'auth'], 'expected a way to authenticate: basic');
     const cors = mappingAt(route, 'cors');
     if (cors === undefined || cors.credentials !== true || !Array.isArray(cors.origins)) continue;
     // Fetch refuses "*" with credentials; answering it with the caller's own origin instead

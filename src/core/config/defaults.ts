@@ -27,6 +27,7 @@ export const DEFAULTS = {
   maintenance: { retryAfter: 300, message: 'This service is down for maintenance.' },
   rateLimit: { key: 'client' },
   cors: { methods: ['GET', 'HEAD', 'POST'], credentials: false },
+  auth: { realm: 'restricted', forwardAuthorization: false },
   target: { weight: 1 },
   upstream: {
     balancer: 'round_robin',

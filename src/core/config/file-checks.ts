@@ -1,12 +1,14 @@
 /**
  * Certificate, key and CA files must be readable when the config is loaded: finding out at
  * the first TLS handshake turns a typo into an outage, and a config that `candor check`
- * passed must start. For the same reason a certificate must go with its key.
+ * passed must start. For the same reason a certificate must go with its key, and an htpasswd
+ * file must hold only hashes the gateway can check.
  */
 
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
+import { parseHtpasswd } from './htpasswd.ts';
 import { entriesOf, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
@@ -19,6 +21,16 @@ export function checkFiles(document: unknown, baseDir: string, report: Report): 
     checkPair(tls, ['listen', index, 'tls'], baseDir, report);
     for (const [n, pair] of itemsOf(tls?.certificates))
       checkPair(pair, ['listen', index, 'tls', 'certificates', n], baseDir, report);
+  }
+  for (const [index, route] of itemsOf(root.routes)) {
+    const basic = mappingAt(mappingAt(route, 'auth'), 'basic');
+    const path: PathSegment[] = ['routes', index, 'auth', 'basic', 'users_file'];
+    if (!checkFile(basic, 'users_file', path, baseDir, report)) continue;
+    const file = resolve(baseDir, stringAt(basic, 'users_file') as string);
+    const { users, problems } = parseHtpasswd(readFileSync(file, 'utf8'));
+    // One message: a field gets one report.
+    if (problems.length > 0) report(path, `${JSON.stringify(file)}: ${problems.join('; ')}`);
+    if (problems.length === 0 && users.size === 0) report(path, `${JSON.stringify(file)} holds no user`);
   }
   for (const [name, upstream] of entriesOf(root.upstreams)) {
     const tls = mappingAt(upstream, 'tls');

@@ -1,8 +1,9 @@
 /** The runtime form of a route's access control (schema-access.ts): absent when it has none. */
 
+import { resolve } from 'node:path';
 import { DEFAULTS } from './defaults.ts';
 import type { RawConfig } from './schema.ts';
-import type { CorsConfig, RouteAccessConfig } from './types.ts';
+import type { AuthConfig, CorsConfig, RouteAccessConfig } from './types.ts';
 import { parseDuration } from './units.ts';
 
 type RawRoute = RawConfig['routes'][number];
@@ -10,12 +11,29 @@ type RawRoute = RawConfig['routes'][number];
 /** What a browser's script may always read of a gateway's answer: what it needs to tell which hop failed. */
 const GATEWAY_FIELDS = ['Proxy-Status', 'X-Request-Id', 'Retry-After'];
 
-export function toAccess(raw: RawRoute): RouteAccessConfig | undefined {
-  if (raw.allow === undefined && raw.deny === undefined && raw.cors === undefined) return undefined;
+export function toAccess(raw: RawRoute, baseDir: string): RouteAccessConfig | undefined {
+  if (raw.allow === undefined && raw.deny === undefined && raw.cors === undefined && raw.auth === undefined)
+    return undefined;
   return {
     ...(raw.allow === undefined ? {} : { allow: [...raw.allow] }),
     ...(raw.deny === undefined ? {} : { deny: [...raw.deny] }),
     ...(raw.cors === undefined ? {} : { cors: toCors(raw.cors) }),
+    ...(raw.auth === undefined ? {} : { auth: toAuth(raw.auth, baseDir) }),
+  };
+}
+
+function toAuth(raw: NonNullable<RawRoute['auth']>, baseDir: string): AuthConfig {
+  const { basic } = raw;
+  return {
+    ...(basic === undefined
+      ? {}
+      : {
+          basic: {
+            usersFile: resolve(baseDir, basic.users_file),
+            realm: basic.realm ?? DEFAULTS.auth.realm,
+          },
+        }),
+    forwardAuthorization: raw.forward_authorization ?? DEFAULTS.auth.forwardAuthorization,
   };
 }
 

@@ -64,7 +64,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     name: raw.name ?? DEFAULTS.name,
     source,
     listen: raw.listen.map((listener) => toListener(listener, baseDir)),
-    routes: raw.routes.map(toRoute),
+    routes: raw.routes.map((route, index) => toRoute(route, index, baseDir)),
     upstreams: Object.fromEntries(
       Object.entries(raw.upstreams).map(([name, upstream]) => [name, toUpstream(name, upstream, baseDir)]),
     ),
@@ -150,7 +150,7 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
   };
 }
 
-function toRoute(raw: RawRoute, index: number): RouteConfig {
+function toRoute(raw: RawRoute, index: number, baseDir: string): RouteConfig {
   const host = raw.match?.host === undefined ? undefined : accepted(parseRouteHost(raw.match.host));
   const path = accepted(parseRoutePath(raw.match?.path ?? DEFAULTS.route.path));
   return {
@@ -175,7 +175,7 @@ function toRoute(raw: RawRoute, index: number): RouteConfig {
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
     ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
-    ...optional('access', toAccess(raw)),
+    ...optional('access', toAccess(raw, baseDir)),
   };
 }
 

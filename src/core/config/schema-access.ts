@@ -6,7 +6,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
-import { duration, flag, mapping } from './schema-kit.ts';
+import { duration, filePath, flag, mapping } from './schema-kit.ts';
 
 const addressList = (what: string) =>
   Type.Optional(
@@ -51,8 +51,33 @@ const Cors = mapping(
   'a mapping with origins, methods, headers, expose_headers, credentials and max_age',
 );
 
+/** What a quoted-string may hold without escapes (RFC 9110 §5.6.4): a realm sent as it is written. */
+const REALM = '^[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]{1,200}$';
+
+const Auth = mapping(
+  {
+    basic: Type.Optional(
+      mapping(
+        {
+          users_file: filePath('an htpasswd file (bcrypt or SHA-crypt hashes)'),
+          realm: Type.Optional(
+            Type.String({
+              pattern: REALM,
+              expected: 'a realm of up to 200 printable ASCII characters, without " or \\',
+            }),
+          ),
+        },
+        'a mapping with users_file and realm',
+      ),
+    ),
+    forward_authorization: flag(),
+  },
+  'a mapping with basic and forward_authorization',
+);
+
 export const ACCESS_FIELDS = {
   allow: addressList('that may use the route (any other is refused)'),
   deny: addressList('refused on the route'),
   cors: Type.Optional(Cors),
+  auth: Type.Optional(Auth),
 };

@@ -134,6 +134,20 @@ export interface RouteAccessConfig {
   readonly deny?: readonly string[];
   /** Browsers on other origins: preflights answered by the gateway, CORS fields on every answer. */
   readonly cors?: CorsConfig;
+  /** Who the client is: missing or bad credentials get 401, valid ones not allowed 403. */
+  readonly auth?: AuthConfig;
+}
+
+export interface AuthConfig {
+  readonly basic?: BasicAuthConfig;
+  /** Send the client's Authorization field upstream (by default it stops at the gateway). */
+  readonly forwardAuthorization: boolean;
+}
+
+export interface BasicAuthConfig {
+  /** Absolute path of the htpasswd file, read when the config is (each reload reads it again). */
+  readonly usersFile: string;
+  readonly realm: string;
 }
 
 export interface CorsConfig {

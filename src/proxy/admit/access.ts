@@ -2,6 +2,7 @@ import type { RouteAccessConfig, RouteConfig } from '../../core/config/types.ts'
 import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
 import { CorsPolicy } from './cors.ts';
 import { IpLists } from './ip-lists.ts';
 
@@ -15,6 +16,8 @@ export type AccessNote = 'allowed' | `denied: ${string}` | `failed: ${string}`;
 export interface AccessDecision {
   readonly note: AccessNote;
   readonly answer?: Failure | OwnAnswer;
+  /** The edit of the request sent upstream: the client's credentials dropped (unless forwarded). */
+  readonly requestEdit?: AnswerEdit;
 }
 
 /** The facts of a request the access rules read. */
@@ -28,28 +31,47 @@ export interface AccessRequest {
 const ALLOWED: AccessDecision = { note: 'allowed' };
 
 /** A refusal: the client learns what kind, the log (the note) which rule. */
-function refusal(status: 401 | 403, details: string, note: string): AccessDecision {
+function refusal(status: 401 | 403, details: string, note: string, challenge?: string): AccessDecision {
   return {
     note: `denied: ${note}`,
-    answer: new Failure('http_request_denied', details, { status, final: true }),
+    answer: new Failure('http_request_denied', details, {
+      status,
+      final: true,
+      ...(challenge === undefined ? {} : { challenge }),
+    }),
   };
 }
+
+/** The request upstream without the client's Authorization: the credentials were the gateway's to check. */
+const dropAuthorization: AnswerEdit = (headers) => {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() !== 'authorization') out.push(headers[i], headers[i + 1]);
+  return out;
+};
 
 /** One route's access rules, built once per config snapshot. */
 class RouteAccess {
   readonly #ipLists: IpLists | undefined;
   readonly cors: CorsPolicy | undefined;
+  readonly #basic: BasicAuth | undefined;
+  readonly #allowed: AccessDecision;
 
   constructor(config: RouteAccessConfig) {
     this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
     this.cors = config.cors && new CorsPolicy(config.cors);
+    this.#basic = config.auth?.basic && new BasicAuth(config.auth.basic);
+    this.#allowed =
+      config.auth === undefined || config.auth.forwardAuthorization
+        ? ALLOWED
+        : { note: 'allowed', requestEdit: dropAuthorization };
   }
 
   /**
    * In order: the IP lists (nothing from a refused address is looked at), then a CORS
    * preflight, answered here (a browser sends no credentials with one), then authentication.
    */
-  check(request: AccessRequest): AccessDecision {
+  check(request: AccessRequest): AccessDecision | Promise<AccessDecision> {
     const refused = this.#ipLists?.refusal(request.clientAddress);
     if (refused !== undefined)
       return refusal(403, "the client's address may not use this route", `ip ${refused}`);
@@ -59,7 +81,23 @@ class RouteAccess {
         return refusal(403, 'this cross-origin request is not allowed on this route', answer);
       return { note: 'allowed', answer };
     }
-    return ALLOWED;
+    const basic = this.#basic;
+    if (basic === undefined) return this.#allowed;
+    const verdict = basic.verify(request.fields);
+    return verdict instanceof Promise
+      ? verdict.then((v) => this.#basicDecision(basic, v))
+      : this.#basicDecision(basic, verdict);
+  }
+
+  #basicDecision(basic: BasicAuth, verdict: BasicVerdict): AccessDecision {
+    if ('user' in verdict) return this.#allowed;
+    const missing = verdict.refused === 'no credentials' || verdict.refused === 'no basic credentials';
+    return refusal(
+      401,
+      missing ? 'this route needs credentials' : 'the credentials were not accepted',
+      `basic ${verdict.refused}`,
+      basic.challenge,
+    );
   }
 }
 
@@ -74,7 +112,7 @@ export class Access {
     for (const route of routes) if (route.access) this.#routes.set(route, new RouteAccess(route.access));
   }
 
-  check(route: RouteConfig, request: AccessRequest): AccessDecision {
+  check(route: RouteConfig, request: AccessRequest): AccessDecision | Promise<AccessDecision> {
     return this.#routes.get(route)?.check(request) ?? ALLOWED;
   }
 

@@ -52,6 +52,7 @@ export class Attempts implements ExchangeOwner {
       protocol: owner.listener.protocol,
       vars: owner.templateVars(),
       responseEdit: owner.responseEdit(),
+      requestEdit: admitted.requestEdit,
       retries: upstream.config.retries,
     });
     const { balancer, hashKey, timeouts } = upstream.config;

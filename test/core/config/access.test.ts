@@ -1,5 +1,8 @@
 /** A route's access fields as `candor check` reads them: each wrong value named with its line. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { problemsOf, SOURCE } from './config-fixture.ts';
@@ -102,4 +105,68 @@ test('cors: credentials with the origin "*" is refused by candor check; an origi
     SOURCE,
     {},
   );
+});
+
+test('auth.basic: candor check reads the htpasswd file and names each line it cannot use', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
+  const file = join(dir, 'users');
+  writeFileSync(
+    file,
+    [
+      '# a comment, then a blank line',
+      '',
+      'ok:$2y$05$abcdefghijklmnopqrstuuLK7U1u6pVRmL7L1BBM2aS35PSZnDXlK',
+      'md5:$apr1$abc$0123456789012345678901',
+      'sha1:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=',
+      'costly:$2y$14$abcdefghijklmnopqrstuuLK7U1u6pVRmL7L1BBM2aS35PSZnDXlK',
+      'slow:$6$rounds=5000000$salt$eAQtOs5x0BUdulxAzj/qxBsQ9HFx8qUdjHdmS5FKODGOE8BFTsJrCWsboofymbihUgXKFBAmtfkCIaLiwpYd11',
+      'plain:secret',
+      'no-colon',
+      'ok:$5$rounds=1000$saltsalt$R6e4P8ccT9iMqkYg7Z8YtpId/lfsIfnuPkp8WXposU8',
+    ].join('\n'),
+  );
+  const problems = problemsOf(withRoute(`    auth: { basic: { users_file: ${file} } }\n`)).map(
+    (p) => p.message,
+  );
+  const at = JSON.stringify(file);
+  assert.deepEqual(problems, [
+    `${at}: ${[
+      'line 4: user "md5": an MD5 ($apr1$) hash is too weak: use bcrypt (htpasswd -B)',
+      'line 5: user "sha1": an unsalted SHA-1 ({SHA}) hash is too weak: use bcrypt (htpasswd -B)',
+      'line 6: user "costly": a bcrypt cost of 14 makes every login a CPU burden: use 12 or less',
+      'line 7: user "slow": SHA-crypt rounds must be 1000 to 1000000, not 5000000',
+      'line 8: user "plain": not a bcrypt ($2y$) or SHA-crypt ($5$, $6$) hash: write it with htpasswd -B',
+      'line 9: expected user:hash',
+      'line 10: user "ok" is already on an earlier line',
+    ].join('; ')}`,
+  ]);
+  const missing = problemsOf(withRoute(`    auth: { basic: { users_file: ${join(dir, 'nope')} } }\n`));
+  assert.match(missing[0].message, /^cannot read ".*nope": /);
+  assert.equal(missing[0].path, 'routes[0].auth.basic.users_file');
+});
+
+test('auth names a way to authenticate; the realm is a quoted-string without escapes', () => {
+  assert.deepEqual(
+    problemsOf(withRoute('    auth: { forward_authorization: true }\n')).map(
+      (p) => `${p.path}: ${p.message}`,
+    ),
+    ['routes[0].auth: expected a way to authenticate: basic'],
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
+  writeFileSync(
+    join(dir, 'users'),
+    'a:$6$pepper$eAQtOs5x0BUdulxAzj/qxBsQ9HFx8qUdjHdmS5FKODGOE8BFTsJrCWsboofymbihUgXKFBAmtfkCIaLiwpYd11\n',
+  );
+  const [realm] = problemsOf(
+    withRoute(`    auth: { basic: { users_file: ${join(dir, 'users')}, realm: 'say "hi"' } }\n`),
+  );
+  assert.equal(realm.path, 'routes[0].auth.basic.realm');
+  const config = parseConfig(
+    withRoute(`    auth: { basic: { users_file: ${join(dir, 'users')} } }\n`),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].access, {
+    auth: { basic: { usersFile: join(dir, 'users'), realm: 'restricted' }, forwardAuthorization: false },
+  });
 });
