@@ -6,8 +6,14 @@ import type { Report } from './report.ts';
 export function checkAccess(routes: unknown, report: Report): void {
   for (const [index, route] of itemsOf(routes)) {
     const auth = mappingAt(route, 'auth');
-    if (auth !== undefined && auth.basic === undefined)
-      report(['routes', index, 'auth'], 'expected a way to authenticate: basic');
+    if (auth !== undefined && (auth.basic === undefined) === (auth.jwt === undefined))
+      report(['routes', index, 'auth'], 'expected one way to authenticate: basic or jwt');
+    const jwt = mappingAt(auth, 'jwt');
+    if (jwt !== undefined && (jwt.jwks_url === undefined) === (jwt.keys_file === undefined))
+      report(
+        ['routes', index, 'auth', 'jwt'],
+        'expected where the keys are: jwks_url or keys_file (one of them)',
+      );
     const cors = mappingAt(route, 'cors');
     if (cors === undefined || cors.credentials !== true || !Array.isArray(cors.origins)) continue;
     // Fetch refuses "*" with credentials; answering it with the caller's own origin instead

@@ -32,6 +32,14 @@ export function checkFiles(document: unknown, baseDir: string, report: Report): 
     if (problems.length > 0) report(path, `${JSON.stringify(file)}: ${problems.join('; ')}`);
     if (problems.length === 0 && users.size === 0) report(path, `${JSON.stringify(file)} holds no user`);
   }
+  for (const [index, route] of itemsOf(root.routes)) {
+    const jwt = mappingAt(mappingAt(route, 'auth'), 'jwt');
+    const path: PathSegment[] = ['routes', index, 'auth', 'jwt', 'keys_file'];
+    if (!checkFile(jwt, 'keys_file', path, baseDir, report)) continue;
+    const file = resolve(baseDir, stringAt(jwt, 'keys_file') as string);
+    const problem = keySetProblem(readFileSync(file, 'utf8'));
+    if (problem !== undefined) report(path, `${JSON.stringify(file)}: ${problem}`);
+  }
   for (const [name, upstream] of entriesOf(root.upstreams)) {
     const tls = mappingAt(upstream, 'tls');
     checkFile(tls, 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report);
@@ -85,4 +93,25 @@ function unreadableReason(file: string): string | undefined {
   } catch (error) {
     return readErrorReason(error);
   }
+}
+
+/** Why a JSON Web Key Set file cannot be used (RFC 7517 §5), or undefined. */
+function keySetProblem(text: string): string | undefined {
+  let set: unknown;
+  try {
+    set = JSON.parse(text);
+  } catch (error) {
+    return `not JSON (${(error as Error).message})`;
+  }
+  const keys = (set as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0)
+    return 'expected a JSON Web Key Set, {"keys": [ ... ]} with at least one key';
+  for (const [i, key] of keys.entries()) {
+    const kty = (key as { kty?: unknown } | null)?.kty;
+    if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP')
+      return `key ${i}: expected a public key (kty RSA, EC or OKP), got ${JSON.stringify(kty)}`;
+    if ((key as { d?: unknown }).d !== undefined)
+      return `key ${i} is a private key: publish only the public part`;
+  }
+  return undefined;
 }

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { DEFAULTS } from './defaults.ts';
 import type { RawConfig } from './schema.ts';
-import type { AuthConfig, CorsConfig, RouteAccessConfig } from './types.ts';
+import type { AuthConfig, CorsConfig, JwtAuthConfig, RouteAccessConfig } from './types.ts';
 import { parseDuration } from './units.ts';
 
 type RawRoute = RawConfig['routes'][number];
@@ -23,8 +23,9 @@ export function toAccess(raw: RawRoute, baseDir: string): RouteAccessConfig | un
 }
 
 function toAuth(raw: NonNullable<RawRoute['auth']>, baseDir: string): AuthConfig {
-  const { basic } = raw;
+  const { basic, jwt } = raw;
   return {
+    ...(jwt === undefined ? {} : { jwt: toJwt(jwt, baseDir) }),
     ...(basic === undefined
       ? {}
       : {
@@ -51,5 +52,24 @@ function toCors(raw: NonNullable<RawRoute['cors']>): CorsConfig {
     credentials: raw.credentials ?? DEFAULTS.cors.credentials,
     // Access-Control-Max-Age is whole seconds.
     ...(maxAge === undefined ? {} : { maxAge: Math.floor(maxAge / 1000) }),
+  };
+}
+
+function toJwt(raw: NonNullable<NonNullable<RawRoute['auth']>['jwt']>, baseDir: string): JwtAuthConfig {
+  const ms = (text: string) => parseDuration(text) ?? 0;
+  return {
+    ...(raw.jwks_url === undefined ? {} : { jwksUrl: raw.jwks_url }),
+    ...(raw.keys_file === undefined ? {} : { keysFile: resolve(baseDir, raw.keys_file) }),
+    name: raw.jwks_url === undefined ? 'keys_file' : new URL(raw.jwks_url).host,
+    ...(raw.issuer === undefined ? {} : { issuer: raw.issuer }),
+    ...(raw.audiences === undefined ? {} : { audiences: [...raw.audiences] }),
+    algorithms: [...new Set(raw.algorithms ?? DEFAULTS.auth.jwtAlgorithms)],
+    clockSkew: ms(raw.clock_skew ?? DEFAULTS.auth.clockSkew),
+    jwksMinRefresh: ms(raw.jwks_min_refresh ?? DEFAULTS.auth.jwksMinRefresh),
+    ...(raw.cookie === undefined ? {} : { cookie: raw.cookie }),
+    claimsToHeaders: Object.entries(raw.claims_to_headers ?? {}).map(([claim, header]) => ({
+      claim,
+      header,
+    })),
   };
 }

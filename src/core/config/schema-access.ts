@@ -54,6 +54,60 @@ const Cors = mapping(
 /** What a quoted-string may hold without escapes (RFC 9110 §5.6.4): a realm sent as it is written. */
 const REALM = '^[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]{1,200}$';
 
+/** Signatures by a key pair only: "none" and HMAC (a shared secret, forgeable by whoever holds a public key) are not offered. */
+export const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+
+const Jwt = mapping(
+  {
+    jwks_url: Type.Optional(
+      Type.String({
+        pattern: '^https?://[^\\s/?#]+(/[^\\s#]*)?$',
+        expected: 'the http(s) URL of a JSON Web Key Set, like https://idp.example.com/.well-known/jwks.json',
+      }),
+    ),
+    keys_file: Type.Optional(filePath('a JSON Web Key Set file')),
+    issuer: Type.Optional(Type.String({ minLength: 1, expected: 'the issuer (iss) tokens must name' })),
+    audiences: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, expected: 'an audience' }), {
+        minItems: 1,
+        expected: 'a list of audiences (aud), one of which a token must name',
+      }),
+    ),
+    algorithms: Type.Optional(
+      Type.Array(
+        Type.Unsafe<(typeof JWT_ALGORITHMS)[number]>(
+          Type.Union(
+            JWT_ALGORITHMS.map((name) => Type.Literal(name)),
+            { expected: `one of ${JWT_ALGORITHMS.join(', ')} (never none, never HMAC)` },
+          ),
+        ),
+        { minItems: 1, expected: 'a list of signature algorithms like [RS256, ES256]' },
+      ),
+    ),
+    clock_skew: duration(),
+    jwks_min_refresh: duration(),
+    cookie: Type.Optional(Type.String({ pattern: TOKEN, expected: 'a cookie name' })),
+    claims_to_headers: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: TOKEN, expected: 'a header name' }), {
+        expected: 'a mapping of claim names to the request fields the upstream reads them in',
+      }),
+    ),
+  },
+  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, jwks_min_refresh, cookie and claims_to_headers',
+);
+
 const Auth = mapping(
   {
     basic: Type.Optional(
@@ -70,9 +124,10 @@ const Auth = mapping(
         'a mapping with users_file and realm',
       ),
     ),
+    jwt: Type.Optional(Jwt),
     forward_authorization: flag(),
   },
-  'a mapping with basic and forward_authorization',
+  'a mapping with basic or jwt, and forward_authorization',
 );
 
 export const ACCESS_FIELDS = {

@@ -140,8 +140,29 @@ export interface RouteAccessConfig {
 
 export interface AuthConfig {
   readonly basic?: BasicAuthConfig;
+  readonly jwt?: JwtAuthConfig;
   /** Send the client's Authorization field upstream (by default it stops at the gateway). */
   readonly forwardAuthorization: boolean;
+}
+
+export interface JwtAuthConfig {
+  /** Where the keys are fetched (cached by Cache-Control, refetched for an unknown kid); or keysFile. */
+  readonly jwksUrl?: string;
+  /** Absolute path of a JSON Web Key Set file, read when the config is. */
+  readonly keysFile?: string;
+  /** The auth hop's name in Proxy-Status (next-hop="auth:NAME") and the log: the JWKS URL's host, else "keys_file". */
+  readonly name: string;
+  readonly issuer?: string;
+  readonly audiences?: readonly string[];
+  readonly algorithms: readonly string[];
+  /** Milliseconds of clock difference tolerated on exp, nbf and iat. */
+  readonly clockSkew: number;
+  /** Milliseconds: the least time between two fetches of the JWKS (an unknown kid asks for one). */
+  readonly jwksMinRefresh: number;
+  /** A cookie the token may come in, when Authorization has no Bearer token. */
+  readonly cookie?: string;
+  /** Claim → request field the upstream reads it in (the client's own copy of that field removed). */
+  readonly claimsToHeaders: readonly { readonly claim: string; readonly header: string }[];
 }
 
 export interface BasicAuthConfig {

@@ -29,6 +29,8 @@ interface FailureInit {
   readonly final?: boolean;
   /** The WWW-Authenticate challenge of a 401 (RFC 9110 §11.6.1). */
   readonly challenge?: string;
+  /** The hop that failed when it is not the route's upstream (an auth hop: "auth:idp.example.com"). */
+  readonly nextHop?: string;
 }
 
 /**
@@ -49,6 +51,7 @@ export class Failure extends Error {
   /** Whether the client may usefully try again: the kind's rule, unless this failure is final. */
   readonly clientMayRetry: boolean;
   readonly challenge: string | undefined;
+  readonly nextHop: string | undefined;
 
   constructor(type: FailureType, details: string, init: FailureInit = {}) {
     // A failure is a verdict about a peer, not a bug: where in Candor it was built says
@@ -72,6 +75,7 @@ export class Failure extends Error {
     this.unprocessed = init.unprocessed === true;
     this.clientMayRetry = init.final === true ? false : this.kind.clientMayRetry;
     this.challenge = init.challenge;
+    this.nextHop = init.nextHop;
   }
 
   get shape(): Shape {
@@ -97,6 +101,7 @@ export class Failure extends Error {
       unprocessed: this.unprocessed,
       final: !this.clientMayRetry && this.kind.clientMayRetry,
       ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
+      ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
     });
   }
 }

@@ -2,9 +2,11 @@ import type { RouteAccessConfig, RouteConfig } from '../../core/config/types.ts'
 import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import type { Logger } from '../../observe/log/logger.ts';
 import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
 import { CorsPolicy } from './cors.ts';
 import { IpLists } from './ip-lists.ts';
+import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
 
 /** What the log's `auth` field says of a request the route's access rules looked at. */
 export type AccessNote = 'allowed' | `denied: ${string}` | `failed: ${string}`;
@@ -55,12 +57,16 @@ class RouteAccess {
   readonly #ipLists: IpLists | undefined;
   readonly cors: CorsPolicy | undefined;
   readonly #basic: BasicAuth | undefined;
+  readonly #jwt: JwtAuth | undefined;
+  readonly #forwardAuthorization: boolean;
   readonly #allowed: AccessDecision;
 
-  constructor(config: RouteAccessConfig) {
+  constructor(config: RouteAccessConfig, logger: Logger) {
     this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
     this.cors = config.cors && new CorsPolicy(config.cors);
     this.#basic = config.auth?.basic && new BasicAuth(config.auth.basic);
+    this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, logger);
+    this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
     this.#allowed =
       config.auth === undefined || config.auth.forwardAuthorization
         ? ALLOWED
@@ -81,12 +87,34 @@ class RouteAccess {
         return refusal(403, 'this cross-origin request is not allowed on this route', answer);
       return { note: 'allowed', answer };
     }
+    const jwt = this.#jwt;
+    if (jwt !== undefined)
+      return jwt.verify(request.fields).then((verdict) => this.#jwtDecision(jwt, verdict));
     const basic = this.#basic;
     if (basic === undefined) return this.#allowed;
     const verdict = basic.verify(request.fields);
     return verdict instanceof Promise
       ? verdict.then((v) => this.#basicDecision(basic, v))
       : this.#basicDecision(basic, verdict);
+  }
+
+  /** RFC 6750 §3: a request without a token gets the bare challenge, a bad token says so. */
+  #jwtDecision(jwt: JwtAuth, verdict: JwtVerdict): AccessDecision {
+    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('missing' in verdict)
+      return refusal(401, 'this route needs a bearer token', `jwt ${verdict.missing}`, 'Bearer');
+    if ('invalid' in verdict)
+      return refusal(
+        401,
+        'the bearer token was not accepted',
+        `jwt ${verdict.invalid}`,
+        'Bearer error="invalid_token"',
+      );
+    const claims = jwt.claimFields(verdict.claims);
+    return {
+      note: 'allowed',
+      requestEdit: this.#forwardAuthorization ? claims : (headers) => claims(dropAuthorization(headers)),
+    };
   }
 
   #basicDecision(basic: BasicAuth, verdict: BasicVerdict): AccessDecision {
@@ -108,8 +136,9 @@ class RouteAccess {
 export class Access {
   readonly #routes = new Map<RouteConfig, RouteAccess>();
 
-  constructor(routes: readonly RouteConfig[]) {
-    for (const route of routes) if (route.access) this.#routes.set(route, new RouteAccess(route.access));
+  constructor(routes: readonly RouteConfig[], logger: Logger) {
+    for (const route of routes)
+      if (route.access) this.#routes.set(route, new RouteAccess(route.access, logger));
   }
 
   check(route: RouteConfig, request: AccessRequest): AccessDecision | Promise<AccessDecision> {

@@ -253,7 +253,7 @@ export class RequestSession implements AttemptsOwner {
       proxyName: this.runtime.name,
       requestId: record.id,
       accept: this.fields.accept as string | undefined,
-      nextHop: failure.kind.shape === 'client' ? undefined : this.nextHop(),
+      nextHop: failure.nextHop ?? (failure.kind.shape === 'client' ? undefined : this.nextHop()),
       editHeaders: this.responseEdit(),
       head: this.head.method === 'HEAD',
       // An unread body is not worth reading, and a refused request leaves the stream in doubt.

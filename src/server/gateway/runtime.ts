@@ -73,7 +73,7 @@ export function createRuntime(
     upstreams,
     checks,
     trust: createTrustList(config.trustForwardedFrom),
-    access: new Access(config.routes),
+    access: new Access(config.routes, logger),
     admission: new Admission(
       config.routes,
       (route) => changes.maintenance(route),

@@ -150,7 +150,7 @@ test('auth names a way to authenticate; the realm is a quoted-string without esc
     problemsOf(withRoute('    auth: { forward_authorization: true }\n')).map(
       (p) => `${p.path}: ${p.message}`,
     ),
-    ['routes[0].auth: expected a way to authenticate: basic'],
+    ['routes[0].auth: expected one way to authenticate: basic or jwt'],
   );
   const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
   writeFileSync(
@@ -168,5 +168,46 @@ test('auth names a way to authenticate; the realm is a quoted-string without esc
   );
   assert.deepEqual(config.routes[0].access, {
     auth: { basic: { usersFile: join(dir, 'users'), realm: 'restricted' }, forwardAuthorization: false },
+  });
+});
+
+test('auth.jwt: none and HMAC cannot be written; the keys come from exactly one place; a private key file is refused', () => {
+  const algorithms = problemsOf(
+    withRoute('    auth: { jwt: { jwks_url: "https://idp.test/jwks", algorithms: [HS256, none, RS256] } }\n'),
+  ).map((p) => p.path);
+  assert.deepEqual(algorithms, ['routes[0].auth.jwt.algorithms[0]', 'routes[0].auth.jwt.algorithms[1]']);
+  const dir = mkdtempSync(join(tmpdir(), 'candor-jwks-'));
+  writeFileSync(
+    join(dir, 'public.json'),
+    JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b' }] }),
+  );
+  writeFileSync(
+    join(dir, 'private.json'),
+    JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'c' }] }),
+  );
+  const both = problemsOf(
+    withRoute(
+      `    auth: { jwt: { jwks_url: "https://idp.test/jwks", keys_file: ${join(dir, 'public.json')} } }\n`,
+    ),
+  ).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(both, [
+    'routes[0].auth.jwt: expected where the keys are: jwks_url or keys_file (one of them)',
+  ]);
+  const [priv] = problemsOf(withRoute(`    auth: { jwt: { keys_file: ${join(dir, 'private.json')} } }\n`));
+  assert.match(priv.message, /key 0 is a private key: publish only the public part$/);
+  const config = parseConfig(
+    withRoute(
+      `    auth: { jwt: { jwks_url: "https://idp.test:8443/jwks", claims_to_headers: { sub: X-User-Id } } }\n`,
+    ),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].access?.auth?.jwt, {
+    jwksUrl: 'https://idp.test:8443/jwks',
+    name: 'idp.test:8443',
+    algorithms: ['RS256', 'ES256'],
+    clockSkew: 30_000,
+    jwksMinRefresh: 30_000,
+    claimsToHeaders: [{ claim: 'sub', header: 'X-User-Id' }],
   });
 });
