@@ -1,4 +1,4 @@
-import type { RouteAccessConfig, RouteConfig } from '../../core/config/types.ts';
+import type { JwtAuthConfig, RouteAccessConfig, RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
@@ -6,6 +6,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
 import { CorsPolicy } from './cors.ts';
 import { IpLists } from './ip-lists.ts';
+import { RemoteJwks } from './jwks-source.ts';
 import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
 
 /** What the log's `auth` field says of a request the route's access rules looked at. */
@@ -61,11 +62,11 @@ class RouteAccess {
   readonly #forwardAuthorization: boolean;
   readonly #allowed: AccessDecision;
 
-  constructor(config: RouteAccessConfig, logger: Logger) {
+  constructor(config: RouteAccessConfig, jwks: (config: JwtAuthConfig) => RemoteJwks | undefined) {
     this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
     this.cors = config.cors && new CorsPolicy(config.cors);
     this.#basic = config.auth?.basic && new BasicAuth(config.auth.basic);
-    this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, logger);
+    this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
     this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
     this.#allowed =
       config.auth === undefined || config.auth.forwardAuthorization
@@ -135,10 +136,24 @@ class RouteAccess {
  */
 export class Access {
   readonly #routes = new Map<RouteConfig, RouteAccess>();
+  /** The key sets fetched from JWKS URLs, by URL and refresh interval. */
+  readonly #keySets = new Map<string, RemoteJwks>();
 
-  constructor(routes: readonly RouteConfig[], logger: Logger) {
+  /**
+   * With `previous` (a reload), a JWKS URL still named keeps its fetched keys: a reload while
+   * the endpoint is down must not turn good tokens into 502s.
+   */
+  constructor(routes: readonly RouteConfig[], logger: Logger, previous?: Access) {
+    const jwks = (config: JwtAuthConfig): RemoteJwks | undefined => {
+      if (config.jwksUrl === undefined) return undefined;
+      const key = `${config.jwksMinRefresh} ${config.jwksUrl}`;
+      let set = this.#keySets.get(key) ?? (previous === undefined ? undefined : previous.#keySets.get(key));
+      set ??= new RemoteJwks(config.jwksUrl, config.name, config.jwksMinRefresh, logger);
+      this.#keySets.set(key, set);
+      return set;
+    };
     for (const route of routes)
-      if (route.access) this.#routes.set(route, new RouteAccess(route.access, logger));
+      if (route.access) this.#routes.set(route, new RouteAccess(route.access, jwks));
   }
 
   check(route: RouteConfig, request: AccessRequest): AccessDecision | Promise<AccessDecision> {

@@ -4,8 +4,7 @@ import type { JwtAuthConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { cookieValue } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import type { Logger } from '../../observe/log/logger.ts';
-import { type KeyResolver, RemoteJwks } from './jwks-source.ts';
+import type { KeyResolver, RemoteJwks } from './jwks-source.ts';
 
 /** Longer than any token worth verifying: past it the field is not read. */
 const MAX_TOKEN = 16 * 1024;
@@ -29,12 +28,10 @@ export class JwtAuth {
   readonly #remote: RemoteJwks | undefined;
   readonly #local: KeyResolver | undefined;
 
-  constructor(config: JwtAuthConfig, logger: Logger) {
+  /** `jwks` gives the key set of a URL: one per URL and refresh interval, kept across reloads. */
+  constructor(config: JwtAuthConfig, jwks: (config: JwtAuthConfig) => RemoteJwks | undefined) {
     this.#config = config;
-    this.#remote =
-      config.jwksUrl === undefined
-        ? undefined
-        : new RemoteJwks(config.jwksUrl, config.name, config.jwksMinRefresh, logger);
+    this.#remote = jwks(config);
     this.#local =
       config.keysFile === undefined
         ? undefined

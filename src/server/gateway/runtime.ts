@@ -73,7 +73,7 @@ export function createRuntime(
     upstreams,
     checks,
     trust: createTrustList(config.trustForwardedFrom),
-    access: new Access(config.routes, logger),
+    access: new Access(config.routes, logger, previous?.access),
     admission: new Admission(
       config.routes,
       (route) => changes.maintenance(route),

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
@@ -294,5 +295,31 @@ test('keys_file: tokens verified against a key set on disk', async () => {
   } finally {
     await gw.close();
     await echo.close();
+  }
+});
+
+test('a reload keeps the keys fetched from a JWKS URL still named: its endpoint down then costs no 502', async () => {
+  const first = await signer('k1');
+  const jwks = await startJwks(() => [first.jwk]);
+  const echo = await startEcho();
+  const yaml = config(echo.url, `        jwks_url: ${jwks.url}\n`);
+  const gw = await startTestGateway(yaml);
+  try {
+    const token = await first.sign();
+    const headers = { authorization: `Bearer ${token}` };
+    assert.equal((await request(gw.url, { path: '/orders', headers })).status, 200);
+    jwks.state.mode = 'reset';
+    // Another clock skew: a new snapshot, new access rules, the same key set.
+    const next = config(echo.url, `        jwks_url: ${jwks.url}\n        clock_skew: 45s\n`);
+    const outcome = await gw.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${next}`, '<reload>'),
+    );
+    assert.deepEqual(outcome.upstreams.kept, ['app']);
+    assert.equal((await request(gw.url, { path: '/orders', headers })).status, 200);
+    assert.equal(jwks.state.fetches, 1);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await jwks.close();
   }
 });
