@@ -1,7 +1,11 @@
 /** IP lists: `allow` and `deny` on a route, decided on the client's address, refused with 403 http_request_denied. */
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { createLoggerOn } from '../../../src/observe/log/logger.ts';
+import { startGateway } from '../../../src/server/gateway/gateway.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -115,6 +119,62 @@ test('the IP list runs on the normalised path: a dot-segment cannot walk around 
     assert.equal(echo.received.length, 0);
   } finally {
     await gw.close();
+    await echo.close();
+  }
+});
+
+test('on a dual-stack listener, an IPv4 client (::ffff:127.0.0.1 on the socket) meets the IPv4 rules and ::1 the IPv6 ones', async () => {
+  const echo = await startEcho();
+  const config = parseConfig(
+    `name: edge-1
+listen:
+  - address: "[::]:0"
+routes:
+  - name: v4-only
+    match: { path: /v4 }
+    upstream: app
+    allow: [127.0.0.0/8]
+  - name: no-v6-loopback
+    match: { path: /v6 }
+    upstream: app
+    deny: ["::1"]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`,
+    '<test>',
+    {},
+  );
+  const logs: string[] = [];
+  const gateway = await startGateway(config, {
+    logger: createLoggerOn(
+      new Writable({
+        write(chunk, _encoding, callback) {
+          logs.push(String(chunk));
+          callback();
+        },
+      }),
+      'info',
+      'edge-1',
+    ),
+  });
+  const port = gateway.listeners[0].port();
+  try {
+    assert.equal((await request(`http://127.0.0.1:${port}`, { path: '/v4' })).status, 200);
+    assert.equal((await request(`http://[::1]:${port}`, { path: '/v4' })).status, 403);
+    assert.equal((await request(`http://127.0.0.1:${port}`, { path: '/v6' })).status, 200);
+    assert.equal((await request(`http://[::1]:${port}`, { path: '/v6' })).status, 403);
+    assert.ok(
+      logs.some((line) => line.includes('"auth":"denied: ip deny ::1"')),
+      logs.join(''),
+    );
+    assert.ok(
+      logs.some((line) => line.includes('"client":"127.0.0.1"')),
+      'the log shows the IPv4 form',
+    );
+  } finally {
+    await gateway.close();
     await echo.close();
   }
 });
