@@ -2,6 +2,7 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jos
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import { authHopFailure, callAuthHop, timedOut } from './auth-hop.ts';
 
 /** The bound on one fetch of the JWKS, connection and body alike. */
 const FETCH_TIMEOUT_MS = 5000;
@@ -14,16 +15,6 @@ const MAX_TTL_MS = 24 * 60 * 60_000;
 
 /** The key set as jose reads it: a resolver of a token's key by its header (kid, alg). */
 export type KeyResolver = JWTVerifyGetKey;
-
-/** A failure of the auth hop, named as one: `next-hop="auth:NAME"`, never the route's upstream. */
-function authHopFailure(failure: Failure, hop: string): Failure {
-  return new Failure(failure.type, `the JWKS endpoint: ${failure.details}`, {
-    status: failure.status,
-    params: failure.params,
-    nextHop: hop,
-    cause: failure.cause,
-  });
-}
 
 /** Seconds of max-age in a Cache-Control, as milliseconds; 0 for no-store/no-cache; undefined when it says neither. */
 function freshFor(cacheControl: string | null): number | undefined {
@@ -88,10 +79,11 @@ export class RemoteJwks {
     } catch (err) {
       const failure =
         err instanceof Failure
-          ? authHopFailure(err, this.#hop)
+          ? authHopFailure(err, this.#hop, 'the JWKS endpoint')
           : authHopFailure(
               new Failure('proxy_internal_error', 'the keys could not be read', { cause: err }),
               this.#hop,
+              'the JWKS endpoint',
             );
       if (this.#resolver === undefined) throw failure;
       // The last good keys stay: a token signed by them is still good; ask again after minRefresh.
@@ -105,21 +97,12 @@ export class RemoteJwks {
   }
 
   async #download(started: number): Promise<{ keys: JSONWebKeySet; ttl: number }> {
-    let response: Response;
-    const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
-    try {
-      response = await fetch(this.#url, {
-        signal,
-        redirect: 'error',
-        headers: { accept: 'application/jwk-set+json, application/json' },
-      });
-    } catch (err) {
-      throw timedOut(err)
-        ? new Failure('http_response_timeout', `no answer within ${FETCH_TIMEOUT_MS / 1000} s`, {
-            stage: 'sent',
-          })
-        : classifyFetchError(err, performance.now() - started);
-    }
+    // The call's time bound covers the body too (its signal aborts the stream).
+    const response = await callAuthHop(
+      this.#url,
+      { headers: { accept: 'application/jwk-set+json, application/json' } },
+      FETCH_TIMEOUT_MS,
+    );
     if (response.status !== 200) {
       void response.body?.cancel();
       if (response.status >= 500)
@@ -158,13 +141,6 @@ export class RemoteJwks {
       ttl: freshFor(response.headers.get('cache-control')) ?? DEFAULT_TTL_MS,
     };
   }
-}
-
-function timedOut(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    (err.name === 'TimeoutError' || (err.cause as Error | undefined)?.name === 'TimeoutError')
-  );
 }
 
 /** The body as text, refused past `max` bytes. */
