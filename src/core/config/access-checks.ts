@@ -6,8 +6,10 @@ import type { Report } from './report.ts';
 export function checkAccess(routes: unknown, report: Report): void {
   for (const [index, route] of itemsOf(routes)) {
     const auth = mappingAt(route, 'auth');
-    if (auth !== undefined && (auth.basic === undefined) === (auth.jwt === undefined))
-      report(['routes', index, 'auth'], 'expected one way to authenticate: basic or jwt');
+    const ways =
+      auth === undefined ? 1 : ['basic', 'jwt', 'forward'].filter((way) => auth[way] !== undefined).length;
+    if (ways !== 1)
+      report(['routes', index, 'auth'], 'expected one way to authenticate: basic, jwt or forward');
     const jwt = mappingAt(auth, 'jwt');
     if (jwt !== undefined && (jwt.jwks_url === undefined) === (jwt.keys_file === undefined))
       report(

@@ -33,6 +33,8 @@ export const DEFAULTS = {
     jwtAlgorithms: ['RS256', 'ES256'],
     clockSkew: '30s',
     jwksMinRefresh: '30s',
+    forwardTimeout: '5s',
+    forwardSendHeaders: ['Authorization', 'Cookie'],
   },
   target: { weight: 1 },
   upstream: {

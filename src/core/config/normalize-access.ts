@@ -23,8 +23,21 @@ export function toAccess(raw: RawRoute, baseDir: string): RouteAccessConfig | un
 }
 
 function toAuth(raw: NonNullable<RawRoute['auth']>, baseDir: string): AuthConfig {
-  const { basic, jwt } = raw;
+  const { basic, jwt, forward } = raw;
   return {
+    ...(forward === undefined
+      ? {}
+      : {
+          forward: {
+            url: forward.url,
+            name: new URL(forward.url).host,
+            timeout: parseDuration(forward.timeout ?? DEFAULTS.auth.forwardTimeout) ?? 0,
+            sendHeaders: (forward.send_headers ?? DEFAULTS.auth.forwardSendHeaders).map((n) =>
+              n.toLowerCase(),
+            ),
+            copyHeaders: (forward.copy_headers ?? []).map((n) => n.toLowerCase()),
+          },
+        }),
     ...(jwt === undefined ? {} : { jwt: toJwt(jwt, baseDir) }),
     ...(basic === undefined
       ? {}

@@ -108,6 +108,19 @@ const Jwt = mapping(
   'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, jwks_min_refresh, cookie and claims_to_headers',
 );
 
+const Forward = mapping(
+  {
+    url: Type.String({
+      pattern: '^https?://[^\\s/?#]+(/[^\\s#]*)?$',
+      expected: 'the http(s) URL of the auth service, like http://127.0.0.1:9000/check',
+    }),
+    timeout: duration(),
+    send_headers: names('of the request sent to the auth service'),
+    copy_headers: names("of the auth service's answer sent upstream"),
+  },
+  'a mapping with url, timeout, send_headers and copy_headers',
+);
+
 const Auth = mapping(
   {
     basic: Type.Optional(
@@ -125,9 +138,10 @@ const Auth = mapping(
       ),
     ),
     jwt: Type.Optional(Jwt),
+    forward: Type.Optional(Forward),
     forward_authorization: flag(),
   },
-  'a mapping with basic or jwt, and forward_authorization',
+  'a mapping with basic, jwt or forward, and forward_authorization',
 );
 
 export const ACCESS_FIELDS = {

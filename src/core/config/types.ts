@@ -141,6 +141,7 @@ export interface RouteAccessConfig {
 export interface AuthConfig {
   readonly basic?: BasicAuthConfig;
   readonly jwt?: JwtAuthConfig;
+  readonly forward?: ForwardAuthConfig;
   /** Send the client's Authorization field upstream (by default it stops at the gateway). */
   readonly forwardAuthorization: boolean;
 }
@@ -163,6 +164,19 @@ export interface JwtAuthConfig {
   readonly cookie?: string;
   /** Claim → request field the upstream reads it in (the client's own copy of that field removed). */
   readonly claimsToHeaders: readonly { readonly claim: string; readonly header: string }[];
+}
+
+/** An auth service asked about each request: 2xx lets it in, 401 and 403 are passed on. */
+export interface ForwardAuthConfig {
+  readonly url: string;
+  /** The auth hop's name in Proxy-Status (next-hop="auth:NAME") and the log: the URL's host. */
+  readonly name: string;
+  /** Milliseconds for the whole call. */
+  readonly timeout: number;
+  /** Client request fields sent to the service (lower-case). */
+  readonly sendHeaders: readonly string[];
+  /** Fields of the service's 2xx answer sent upstream, the client's own copies removed (lower-case). */
+  readonly copyHeaders: readonly string[];
 }
 
 export interface BasicAuthConfig {

@@ -5,6 +5,7 @@ import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
 import { CorsPolicy } from './cors.ts';
+import { ForwardAuth, type ForwardVerdict } from './forward-auth.ts';
 import { IpLists } from './ip-lists.ts';
 import { RemoteJwks } from './jwks-source.ts';
 import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
@@ -28,6 +29,9 @@ export interface AccessRequest {
   /** The client's address as the gateway knows it (RequestRecord.clientAddress). */
   readonly clientAddress: string;
   readonly method: string;
+  /** The request target as the client sent it, and the host it addressed (for forward auth). */
+  readonly target: string;
+  readonly host: string;
   readonly fields: FieldMap;
 }
 
@@ -59,6 +63,7 @@ class RouteAccess {
   readonly cors: CorsPolicy | undefined;
   readonly #basic: BasicAuth | undefined;
   readonly #jwt: JwtAuth | undefined;
+  readonly #forward: ForwardAuth | undefined;
   readonly #forwardAuthorization: boolean;
   readonly #allowed: AccessDecision;
 
@@ -67,6 +72,7 @@ class RouteAccess {
     this.cors = config.cors && new CorsPolicy(config.cors);
     this.#basic = config.auth?.basic && new BasicAuth(config.auth.basic);
     this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
+    this.#forward = config.auth?.forward && new ForwardAuth(config.auth.forward);
     this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
     this.#allowed =
       config.auth === undefined || config.auth.forwardAuthorization
@@ -88,6 +94,9 @@ class RouteAccess {
         return refusal(403, 'this cross-origin request is not allowed on this route', answer);
       return { note: 'allowed', answer };
     }
+    const forward = this.#forward;
+    if (forward !== undefined)
+      return forward.verify(request.fields, request).then((verdict) => this.#forwardDecision(verdict));
     const jwt = this.#jwt;
     if (jwt !== undefined)
       return jwt.verify(request.fields).then((verdict) => this.#jwtDecision(jwt, verdict));
@@ -97,6 +106,25 @@ class RouteAccess {
     return verdict instanceof Promise
       ? verdict.then((v) => this.#basicDecision(basic, v))
       : this.#basicDecision(basic, verdict);
+  }
+
+  /** The service's answer, passed on: its 401 (and challenge) and 403 are the client's. */
+  #forwardDecision(verdict: ForwardVerdict): AccessDecision {
+    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('refused' in verdict)
+      return verdict.refused === 401
+        ? refusal(
+            401,
+            'the auth service did not accept the credentials',
+            'forward 401',
+            verdict.challenge ?? 'Bearer',
+          )
+        : refusal(403, 'the auth service does not allow this request', 'forward 403');
+    const copy = verdict.allowed;
+    return {
+      note: 'allowed',
+      requestEdit: this.#forwardAuthorization ? copy : (headers) => copy(dropAuthorization(headers)),
+    };
   }
 
   /** RFC 6750 §3: a request without a token gets the bare challenge, a bad token says so. */

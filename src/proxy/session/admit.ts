@@ -70,6 +70,8 @@ export function admit(
   const decided = runtime.access.check(route, {
     clientAddress: record.clientAddress,
     method: head.method,
+    target: head.target,
+    host: authority,
     fields,
   });
   const go = (

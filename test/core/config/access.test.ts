@@ -150,7 +150,7 @@ test('auth names a way to authenticate; the realm is a quoted-string without esc
     problemsOf(withRoute('    auth: { forward_authorization: true }\n')).map(
       (p) => `${p.path}: ${p.message}`,
     ),
-    ['routes[0].auth: expected one way to authenticate: basic or jwt'],
+    ['routes[0].auth: expected one way to authenticate: basic, jwt or forward'],
   );
   const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
   writeFileSync(
@@ -210,4 +210,27 @@ test('auth.jwt: none and HMAC cannot be written; the keys come from exactly one 
     jwksMinRefresh: 30_000,
     claimsToHeaders: [{ claim: 'sub', header: 'X-User-Id' }],
   });
+});
+
+test('auth.forward: the service URL names the hop; defaults fill in; two ways at once are refused', () => {
+  const config = parseConfig(
+    withRoute(
+      '    auth: { forward: { url: "http://auth.internal:9000/check", copy_headers: [X-User-Id] } }\n',
+    ),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].access?.auth?.forward, {
+    url: 'http://auth.internal:9000/check',
+    name: 'auth.internal:9000',
+    timeout: 5000,
+    sendHeaders: ['authorization', 'cookie'],
+    copyHeaders: ['x-user-id'],
+  });
+  const both = problemsOf(
+    withRoute(
+      '    auth: { forward: { url: "http://a.test/c" }, jwt: { jwks_url: "https://idp.test/jwks" } }\n',
+    ),
+  ).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(both, ['routes[0].auth: expected one way to authenticate: basic, jwt or forward']);
 });
