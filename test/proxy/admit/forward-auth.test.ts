@@ -126,3 +126,36 @@ test('an auth service that cannot be reached is a 502 connection_refused of the 
     await refusing.close();
   }
 });
+
+test('an auth service that does not answer within its timeout is a 504 http_response_timeout of the auth hop', async () => {
+  const hanging = http.createServer(() => {});
+  const port = await listenLoopback(hanging);
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth:
+      forward: { url: "http://127.0.0.1:${port}/check", timeout: 200ms }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    const res = await request(gw.url, { path: '/app', headers: { 'x-request-id': 'fw-slow' } });
+    assert.equal(res.status, 504);
+    assert.equal(
+      res.headers['proxy-status'],
+      `edge-1; error=http_response_timeout; details="the auth service: no answer within 0.2 s"; next-hop="auth:127.0.0.1:${port}"`,
+    );
+    assert.equal((await gw.logFor('fw-slow')).auth, 'failed: http_response_timeout');
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+    hanging.closeAllConnections();
+    await new Promise((resolve) => hanging.close(resolve));
+  }
+});
