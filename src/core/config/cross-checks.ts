@@ -5,6 +5,7 @@
  * upstream nobody routes to is fine: it may be staged for the next deploy.
  */
 
+import { checkAccess } from './access-checks.ts';
 import { parseListenAddress } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
@@ -21,6 +22,7 @@ export function checkCrossFields(document: unknown, report: Report): void {
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
   checkRoutes(document.routes, report);
+  checkAccess(document.routes, report);
   checkMergedPaths(document.paths, document.routes, report);
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document.listen, report);

@@ -73,6 +73,16 @@ export const DEFAULTS = {
   },
   maintenance: { retryAfter: 300, message: 'This service is down for maintenance.' },
   rateLimit: { key: 'client' },
+  cors: { methods: ['GET', 'HEAD', 'POST'], credentials: false },
+  auth: {
+    realm: 'restricted',
+    forwardAuthorization: false,
+    jwtAlgorithms: ['RS256', 'ES256'],
+    clockSkew: '30s',
+    jwksMinRefresh: '30s',
+    forwardTimeout: '5s',
+    forwardSendHeaders: ['Authorization', 'Cookie'],
+  },
   target: { weight: 1 },
   upstream: {
     balancer: 'round_robin',

@@ -1,7 +1,8 @@
 /**
  * Certificate, key and CA files must be readable when the config is loaded: finding out at
  * the first TLS handshake turns a typo into an outage, and a config that `candor check`
- * passed must start. For the same reason a certificate must go with its key.
+ * passed must start. For the same reason a certificate must go with its key, and an htpasswd
+ * file must hold only hashes the gateway can check.
  */
 
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { PROBLEM_MEMBERS } from '../failure/error-body.ts';
 import { templateProblems } from '../failure/page-template.ts';
+import { parseHtpasswd } from './htpasswd.ts';
 import { entriesOf, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
@@ -29,6 +31,24 @@ export function checkFiles(
       checkPair(pair, ['listen', index, 'tls', 'certificates', n], baseDir, report, secrets);
   }
   checkErrorPages(mappingAt(mappingAt(root, 'errors'), 'pages'), baseDir, report);
+  for (const [index, route] of itemsOf(root.routes)) {
+    const basic = mappingAt(mappingAt(route, 'auth'), 'basic');
+    const path: PathSegment[] = ['routes', index, 'auth', 'basic', 'users_file'];
+    if (!checkFile(basic, 'users_file', path, baseDir, report)) continue;
+    const file = resolve(baseDir, stringAt(basic, 'users_file') as string);
+    const { users, problems } = parseHtpasswd(readFileSync(file, 'utf8'));
+    // One message: a field gets one report.
+    if (problems.length > 0) report(path, `${JSON.stringify(file)}: ${problems.join('; ')}`);
+    if (problems.length === 0 && users.size === 0) report(path, `${JSON.stringify(file)} holds no user`);
+  }
+  for (const [index, route] of itemsOf(root.routes)) {
+    const jwt = mappingAt(mappingAt(route, 'auth'), 'jwt');
+    const path: PathSegment[] = ['routes', index, 'auth', 'jwt', 'keys_file'];
+    if (!checkFile(jwt, 'keys_file', path, baseDir, report)) continue;
+    const file = resolve(baseDir, stringAt(jwt, 'keys_file') as string);
+    const problem = keySetProblem(readFileSync(file, 'utf8'));
+    if (problem !== undefined) report(path, `${JSON.stringify(file)}: ${problem}`);
+  }
   for (const [name, upstream] of entriesOf(root.upstreams)) {
     const tls = mappingAt(upstream, 'tls');
     checkFile(tls, 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report);
@@ -127,4 +147,25 @@ function unreadableReason(file: string): string | undefined {
   } catch (error) {
     return readErrorReason(error);
   }
+}
+
+/** Why a JSON Web Key Set file cannot be used (RFC 7517 §5), or undefined. */
+function keySetProblem(text: string): string | undefined {
+  let set: unknown;
+  try {
+    set = JSON.parse(text);
+  } catch (error) {
+    return `not JSON (${(error as Error).message})`;
+  }
+  const keys = (set as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0)
+    return 'expected a JSON Web Key Set, {"keys": [ ... ]} with at least one key';
+  for (const [i, key] of keys.entries()) {
+    const kty = (key as { kty?: unknown } | null)?.kty;
+    if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP')
+      return `key ${i}: expected a public key (kty RSA, EC or OKP), got ${JSON.stringify(kty)}`;
+    if ((key as { d?: unknown }).d !== undefined)
+      return `key ${i} is a private key: publish only the public part`;
+  }
+  return undefined;
 }

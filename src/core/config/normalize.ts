@@ -14,6 +14,7 @@ import {
   parseTargetUrl,
 } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
+import { toAccess } from './normalize-access.ts';
 import { toDiscovery, toStore } from './normalize-fleet.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
@@ -217,6 +218,7 @@ function toRoute(raw: RawRoute, index: number, baseDir: string): RouteConfig {
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
     ...(raw.compression === undefined ? {} : { compression: toCompression(raw.compression) }),
     ...(raw.cache === undefined ? {} : { cache: toCache(raw.cache, baseDir) }),
+    ...optional('access', toAccess(raw, baseDir)),
   };
 }
 

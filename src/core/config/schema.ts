@@ -14,6 +14,7 @@ import { KindGuard, type Static, type TSchema, Type } from '@sinclair/typebox';
 import { FAILURES, TARGET_FAULT_SHAPES } from '../failure/taxonomy.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED } from './formats.ts';
+import { ACCESS_FIELDS } from './schema-access.ts';
 import { Acme, ListenerAcme } from './schema-acme.ts';
 import { Discovery, Store } from './schema-fleet.ts';
 import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
@@ -161,6 +162,7 @@ const Route = mapping(
         'a mapping with max_size, max_entry, stale_if_error, lock_timeout, dir and/or max_disk',
       ),
     ),
+    ...ACCESS_FIELDS,
   },
   'a mapping with match and upstream',
 );

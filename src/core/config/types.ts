@@ -147,6 +147,8 @@ export interface RouteConfig {
   readonly retryIdempotencyKey: boolean;
   /** The route's response cache (RFC 9111); absent: nothing is stored, nothing served stale. */
   readonly cache?: CacheConfig;
+  /** IP lists, CORS and authentication; absent when the route has none (the admit phase's one check). */
+  readonly access?: RouteAccessConfig;
 }
 
 export interface CacheConfig {
@@ -165,6 +167,78 @@ export interface CacheConfig {
   readonly dir?: string;
   /** Bytes the route's files in `dir` may take; the oldest go first. */
   readonly maxDisk?: number;
+}
+
+/** Who may use a route, asked in the admit phase in this order (proxy/admit/access.ts). */
+export interface RouteAccessConfig {
+  /** Addresses and CIDR blocks that may use the route; absent: any address not denied. */
+  readonly allow?: readonly string[];
+  /** Addresses and CIDR blocks refused (403), whatever `allow` says. */
+  readonly deny?: readonly string[];
+  /** Browsers on other origins: preflights answered by the gateway, CORS fields on every answer. */
+  readonly cors?: CorsConfig;
+  /** Who the client is: missing or bad credentials get 401, valid ones not allowed 403. */
+  readonly auth?: AuthConfig;
+}
+
+export interface AuthConfig {
+  readonly basic?: BasicAuthConfig;
+  readonly jwt?: JwtAuthConfig;
+  readonly forward?: ForwardAuthConfig;
+  /** Send the client's Authorization field upstream (by default it stops at the gateway). */
+  readonly forwardAuthorization: boolean;
+}
+
+export interface JwtAuthConfig {
+  /** Where the keys are fetched (cached by Cache-Control, refetched for an unknown kid); or keysFile. */
+  readonly jwksUrl?: string;
+  /** Absolute path of a JSON Web Key Set file, read when the config is. */
+  readonly keysFile?: string;
+  /** The auth hop's name in Proxy-Status (next-hop="auth:NAME") and the log: the JWKS URL's host, else "keys_file". */
+  readonly name: string;
+  readonly issuer?: string;
+  readonly audiences?: readonly string[];
+  readonly algorithms: readonly string[];
+  /** Milliseconds of clock difference tolerated on exp, nbf and iat. */
+  readonly clockSkew: number;
+  /** Milliseconds: the least time between two fetches of the JWKS (an unknown kid asks for one). */
+  readonly jwksMinRefresh: number;
+  /** A cookie the token may come in, when Authorization has no Bearer token. */
+  readonly cookie?: string;
+  /** Claim → request field the upstream reads it in (the client's own copy of that field removed). */
+  readonly claimsToHeaders: readonly { readonly claim: string; readonly header: string }[];
+}
+
+/** An auth service asked about each request: 2xx lets it in, 401 and 403 are passed on. */
+export interface ForwardAuthConfig {
+  readonly url: string;
+  /** The auth hop's name in Proxy-Status (next-hop="auth:NAME") and the log: the URL's host. */
+  readonly name: string;
+  /** Milliseconds for the whole call. */
+  readonly timeout: number;
+  /** Client request fields sent to the service (lower-case). */
+  readonly sendHeaders: readonly string[];
+  /** Fields of the service's 2xx answer sent upstream, the client's own copies removed (lower-case). */
+  readonly copyHeaders: readonly string[];
+}
+
+export interface BasicAuthConfig {
+  /** Absolute path of the htpasswd file, read when the config is (each reload reads it again). */
+  readonly usersFile: string;
+  readonly realm: string;
+}
+
+export interface CorsConfig {
+  /** Lower-case origins: exact ("https://app.example.com"), a subdomain wildcard ("https://*.example.com"), or "*". */
+  readonly origins: readonly string[];
+  readonly methods: readonly string[];
+  /** Request fields a browser may send (lower-case). */
+  readonly headers: readonly string[];
+  /** Response fields a script may read: the configured ones, then Proxy-Status, X-Request-Id and Retry-After. */
+  readonly exposeHeaders: readonly string[];
+  readonly credentials: boolean;
+  /** Seconds a browser may keep a preflight's answer; absent: its own default. */
+  readonly maxAge?: number;
 }
 
 export interface MaintenanceConfig {

@@ -46,7 +46,7 @@ function problemJson(ctx: ErrorBodyContext, extra?: Readonly<Record<string, unkn
     details: ctx.minimal ? undefined : failure.details,
     proxy: ctx.proxyName,
     request_id: ctx.requestId,
-    retryable: failure.kind.clientMayRetry,
+    retryable: failure.clientMayRetry,
     advice: clientAdvice(failure),
   };
   if (ctx.nextHop !== undefined && !ctx.minimal) problem.next_hop = ctx.nextHop;

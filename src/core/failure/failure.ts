@@ -29,6 +29,15 @@ interface FailureInit {
    * below its stream): the record stays `not_sent` however far the bytes went (see at()).
    */
   readonly unprocessed?: boolean;
+  /**
+   * A refusal no retry can turn around (an IP list, a credential the gateway denied), where the
+   * kind's own rule is for a refusal that passes (a rate limit).
+   */
+  readonly final?: boolean;
+  /** The WWW-Authenticate challenge of a 401 (RFC 9110 §11.6.1). */
+  readonly challenge?: string;
+  /** The hop that failed when it is not the route's upstream (an auth hop: "auth:idp.example.com"). */
+  readonly nextHop?: string;
 }
 
 /**
@@ -46,6 +55,10 @@ export class Failure extends Error {
   readonly params: FailureParams;
   readonly retryAfter: number | undefined;
   readonly unprocessed: boolean;
+  /** Whether the client may usefully try again: the kind's rule, unless this failure is final. */
+  readonly clientMayRetry: boolean;
+  readonly challenge: string | undefined;
+  readonly nextHop: string | undefined;
 
   constructor(type: FailureType, details: string, init: FailureInit = {}) {
     // A failure is a verdict about a peer, not a bug: where in Candor it was built says
@@ -67,6 +80,9 @@ export class Failure extends Error {
     this.params = init.params ?? {};
     this.retryAfter = init.retryAfter;
     this.unprocessed = init.unprocessed === true;
+    this.clientMayRetry = init.final === true ? false : this.kind.clientMayRetry;
+    this.challenge = init.challenge;
+    this.nextHop = init.nextHop;
   }
 
   get shape(): Shape {
@@ -110,6 +126,9 @@ export class Failure extends Error {
       retryAfter: this.retryAfter,
       cause: this.cause,
       unprocessed: this.unprocessed,
+      final: !this.clientMayRetry && this.kind.clientMayRetry,
+      ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
+      ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
     });
   }
 }

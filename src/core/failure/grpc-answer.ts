@@ -45,6 +45,9 @@ export function grpcStatusOf(failure: Failure): GrpcCode {
   // A request body over the route's limit is what gRPC itself answers RESOURCE_EXHAUSTED for
   // (a message larger than the receiver accepts).
   if (failure.type === 'http_request_error' && failure.status === 413) return GRPC_CODES.RESOURCE_EXHAUSTED;
+  // An access refusal is no quota: gRPC's own codes for "who are you" and "not you".
+  if (failure.type === 'http_request_denied' && failure.status === 401) return GRPC_CODES.UNAUTHENTICATED;
+  if (failure.type === 'http_request_denied' && failure.status === 403) return GRPC_CODES.PERMISSION_DENIED;
   return failure.kind.grpc;
 }
 

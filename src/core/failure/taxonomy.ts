@@ -44,11 +44,13 @@ export type Stage =
 export const GRPC_CODES = {
   CANCELLED: 1,
   DEADLINE_EXCEEDED: 4,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 
 export type GrpcCode = (typeof GRPC_CODES)[keyof typeof GRPC_CODES];
@@ -359,7 +361,7 @@ export const FAILURES = {
     retryAfter: true,
     title: 'Request denied',
     explanation: 'the gateway refused to forward this request',
-    fix: 'Slow down: wait for the time in Retry-After before trying again.',
+    fix: "Slow down: wait for the time in Retry-After before trying again. Without Retry-After (a 401 or 403), the route's access rules refuse this client: send valid credentials, or ask the gateway's operators.",
     clientMayRetry: true,
     furthestStage: 'not_sent',
   },

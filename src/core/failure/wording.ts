@@ -73,7 +73,7 @@ export function clientAdvice(failure: Failure): string {
     const unit = failure.retryAfter === 1 ? 'second' : 'seconds';
     return `You may retry after ${failure.retryAfter} ${unit} (see Retry-After).`;
   }
-  if (failure.kind.clientMayRetry)
+  if (failure.clientMayRetry)
     return 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
   if (failure.kind.shape === 'client')
     return 'Retrying the same request will fail the same way: change the request.';

@@ -21,6 +21,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['upstream_path', (r) => r.upstreamPath],
   ['protocol', (r) => r.protocol],
   ['route', (r) => r.route],
+  ['auth', (r) => r.auth],
   ['upstream', (r) => r.upstream],
   ['target', (r) => r.target],
   ['status', (r) => r.status],

@@ -17,7 +17,7 @@ export interface AttemptOutcome {
  * Everything the log line says about one request, filled in as the phases run. It is the
  * only per-request state the log phase reads, so every field has exactly one writing module
  * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
- * client_aborted and upgraded; admit the route, upstream and upstream path; the attempt loop the target,
+ * client_aborted and upgraded; admit the route, upstream, upstream path and auth; the attempt loop the target,
  * stage, tries, retry_skipped, panic and hash_home; the request's hold (request-hold.ts) held_ms; the exchange what the wire showed (bytes,
  * connect and first-byte times, reuse, resets, dropped interim answers).
  */
@@ -79,6 +79,11 @@ export class RequestRecord {
   cache: string | undefined;
   /** A stored answer stood in for a failed upstream: the failure's type, or upstream_503 for the upstream's own. */
   staleCause: string | undefined;
+  /**
+   * What the route's access rules (IP lists, CORS, authentication) made of the request:
+   * `allowed`, `denied: <why>` or `failed: <type>`; absent on a route without any.
+   */
+  auth: string | undefined;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */
   retrySkipped: RetrySkip | undefined;
   /** Milliseconds the request waited for a target to come back (upstream `hold`); absent: it never waited. */

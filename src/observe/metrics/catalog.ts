@@ -45,6 +45,13 @@ export const METRICS = {
     help: "Answers to gRPC requests by the gRPC status the client read: the upstream's own grpc-status (origin upstream) or the gateway's Trailers-Only answer (origin gateway). A gRPC answer ended without a grpc-status is not counted.",
     aggregator: 'sum',
   },
+  accessDecisions: {
+    name: 'candor_access_decisions_total',
+    type: 'counter',
+    labels: ['route', 'outcome'],
+    help: "Requests the route's access rules (IP lists, CORS, authentication) decided on, by outcome: allowed, denied (401 or 403), failed (the auth hop failed).",
+    aggregator: 'sum',
+  },
   attempts: {
     name: 'candor_upstream_attempts_total',
     type: 'counter',

@@ -101,6 +101,8 @@ export class GatewayMetrics {
     const route = record.route ?? '';
     const errorType = record.failure?.type ?? '';
     this.#count('responses').cell(route, record.status, origin, errorType).value++;
+    const { auth } = record;
+    if (auth !== undefined) this.#count('accessDecisions').cell(route, accessOutcome(auth)).value++;
     const grpc = record.upstreamGrpcStatus ?? record.gatewayGrpcStatus;
     if (grpc !== undefined)
       this.#count('grpcResponses').cell(
@@ -353,4 +355,10 @@ class CellHistogram extends Histogram {
     // prom-client's MetricType is a declared enum whose runtime values are these strings.
     return { name, help, type: 'histogram', aggregator, values } as unknown as HistogramData;
   }
+}
+
+/** The log's `auth` note as a label: its first word (allowed, denied, failed), never the client-made reason. */
+function accessOutcome(note: string): string {
+  const colon = note.indexOf(':');
+  return colon === -1 ? note : note.slice(0, colon);
 }

@@ -1,4 +1,5 @@
 import type { DownstreamHead } from '../../core/net/downstream.ts';
+import { OwnAnswer } from '../../core/net/own-answer.ts';
 import type { ListenerFacts } from './listener.ts';
 
 /** What the request path answers of an ACME validation (the gateway's ordered certificates: server/acme). */
@@ -13,13 +14,6 @@ export interface AcmeChallenges {
 }
 
 const CHALLENGE_PATH = '/.well-known/acme-challenge/';
-
-/** An answer the gateway makes itself, headers and body: the session writes it and its record. */
-export interface OwnAnswer {
-  readonly status: number;
-  readonly fields: readonly string[];
-  readonly body: Buffer;
-}
 
 /**
  * ACME's HTTP-01 validation (RFC 8555 §8.3): a GET or HEAD on a plain listener of
@@ -46,17 +40,9 @@ export function acmeChallenge(
 
 /** 200 with the key authorization, or 404 for a token no gateway of the fleet is validating. */
 function answerOf(keyAuthorization: string | undefined): OwnAnswer {
-  const body = Buffer.from(keyAuthorization ?? 'no such ACME challenge\n');
-  return {
-    status: keyAuthorization === undefined ? 404 : 200,
-    fields: [
-      'content-type',
-      'text/plain',
-      'cache-control',
-      'no-store',
-      'content-length',
-      String(body.length),
-    ],
-    body,
-  };
+  return new OwnAnswer(
+    keyAuthorization === undefined ? 404 : 200,
+    ['content-type', 'text/plain', 'cache-control', 'no-store'],
+    Buffer.from(keyAuthorization ?? 'no such ACME challenge\n'),
+  );
 }

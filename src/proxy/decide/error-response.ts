@@ -72,6 +72,7 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
   ];
   if (failure.retryAfter !== undefined) headers.push('retry-after', String(failure.retryAfter));
   if (failure.status === 405) headers.push('allow', ALLOW);
+  if (failure.challenge !== undefined) headers.push('www-authenticate', failure.challenge);
   if (facts.close) headers.push('connection', 'close');
   return { status: failure.status, headers: facts.editHeaders?.(headers) ?? headers, body };
 }

@@ -40,6 +40,8 @@ interface Destination {
   readonly vars: TemplateVars;
   /** The route's response rules for this request; undefined when it has none. */
   readonly responseEdit: HeaderEdit | undefined;
+  /** The access rules' edit of the request (the client's credentials dropped); undefined: none. */
+  readonly requestEdit: HeaderEdit | undefined;
   /** The retry settings: a body a retry may send again is read whole first. */
   readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'>;
   /** The route's cache for this request; undefined when the route has none. */
@@ -88,7 +90,9 @@ export class UpstreamRequest {
     });
     const rules = to.route.requestHeaders;
     // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.
-    this.#headers = rules === undefined ? headers : applyHeaderRules(headers, rules, to.vars);
+    // The client's credentials go first, so a rule may still set the upstream's own Authorization.
+    const admitted = to.requestEdit === undefined ? headers : to.requestEdit(headers);
+    this.#headers = rules === undefined ? admitted : applyHeaderRules(admitted, rules, to.vars);
     // An upgrade asks the upstream for the switch in the fields this hop owns.
     if (head.upgrade) this.#headers.push('connection', 'upgrade', 'upgrade', String(fields.upgrade ?? ''));
   }

@@ -1,13 +1,13 @@
 import type { RedirectConfig } from '../../core/config/types.ts';
+import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { hostnameOf } from './request-target.ts';
 
 /** A route's redirect, made for one request: the session answers it (nothing is forwarded). */
-export class RedirectAnswer {
-  readonly status: number;
+export class RedirectAnswer extends OwnAnswer {
   readonly location: string;
 
   constructor(status: number, location: string) {
-    this.status = status;
+    super(status, ['location', location]);
     this.location = location;
   }
 }

@@ -1,9 +1,11 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { ListenerFacts } from '../accept/listener.ts';
+import type { AccessDecision } from '../admit/access.ts';
 import type { Release } from '../admit/in-flight-limit.ts';
 import { RedirectAnswer, redirectLocation } from '../route/redirect.ts';
 import { encodedSlashRefused, rewriteEscapes, routedPath } from '../route/request-path.ts';
@@ -21,6 +23,8 @@ export interface Admitted {
   readonly upstreamPath: string;
   /** Gives back the load-shedding slots the request holds; the caller ties it to the request's end. */
   readonly release: Release;
+  /** The access rules' edit of the request sent upstream (credentials dropped); absent: none. */
+  readonly requestEdit?: AnswerEdit;
 }
 
 /**
@@ -38,7 +42,7 @@ export function admit(
   record: RequestRecord,
   listener: ListenerFacts,
   owner: { routed(route: RouteConfig): void },
-): Admitted | Failure | RedirectAnswer | Promise<Admitted | Failure> {
+): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure | OwnAnswer> {
   const { head, fields } = request;
   const host = fields.host;
   const target = splitTarget(head.target || '/', typeof host === 'string' ? host : '');
@@ -60,6 +64,38 @@ export function admit(
   owner.routed(route);
   const slash = encodedSlashRefused(normal, route);
   if (slash) return slash;
+  // Access control, on the normalised path's route: one check for a route without any.
+  if (route.access === undefined)
+    return pastAccess(runtime, request, record, listener, route, authority, path);
+  const decided = runtime.access.check(route, {
+    clientAddress: record.clientAddress,
+    method: head.method,
+    target: head.target,
+    host: authority,
+    fields,
+  });
+  const go = (
+    decision: AccessDecision,
+  ): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure | OwnAnswer> => {
+    record.auth = decision.note;
+    if (decision.answer) return decision.answer;
+    return pastAccess(runtime, request, record, listener, route, authority, path, decision.requestEdit);
+  };
+  return decided instanceof Promise ? decided.then(go) : go(decided);
+}
+
+/** The phases after access control: redirect, rewrite, body limit, then the admit policies. */
+function pastAccess(
+  runtime: Runtime,
+  request: { readonly head: DownstreamHead; readonly fields: FieldMap },
+  record: RequestRecord,
+  listener: ListenerFacts,
+  route: RouteConfig,
+  authority: string,
+  path: string,
+  requestEdit?: AnswerEdit,
+): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure> {
+  const { head, fields } = request;
   if (route.redirect !== undefined) {
     const location = redirectLocation(route.redirect, listener.protocol, authority, path);
     if (location === undefined)
@@ -92,7 +128,16 @@ export function admit(
     now: performance.now(),
   });
   const admitted = (release: Release | Failure): Admitted | Failure =>
-    release instanceof Failure ? release : { route, upstream, authority, upstreamPath: forwarded, release };
+    release instanceof Failure
+      ? release
+      : {
+          route,
+          upstream,
+          authority,
+          upstreamPath: forwarded,
+          release,
+          ...(requestEdit ? { requestEdit } : {}),
+        };
   return release instanceof Promise ? release.then(admitted) : admitted(release);
 }
 

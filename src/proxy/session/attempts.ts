@@ -61,6 +61,7 @@ export class Attempts implements ExchangeOwner {
       protocol: owner.listener.protocol,
       vars: owner.templateVars(),
       responseEdit: owner.responseEdit(),
+      requestEdit: admitted.requestEdit,
       retries: upstream.config.retries,
       store: cache,
     });

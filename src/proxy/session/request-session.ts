@@ -12,17 +12,17 @@ import {
   hasBody,
   type ResponseSink,
 } from '../../core/net/downstream.ts';
+import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { logRequest } from '../../observe/log/access-log.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
-import { acmeChallenge, type OwnAnswer } from '../accept/acme-challenge.ts';
+import { acmeChallenge } from '../accept/acme-challenge.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
 import { OPTIONS_ANSWER } from '../accept/options-answer.ts';
 import { checkRequest, maxForwardsSpent } from '../accept/request-checks.ts';
 import { type ErrorResponseFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
-import { RedirectAnswer } from '../route/redirect.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import { type Admitted, admit } from './admit.ts';
 import { Attempts } from './attempts.ts';
@@ -157,11 +157,11 @@ export class RequestSession implements AttemptsOwner {
     }
     // ACME's HTTP-01 validation, on a plain listener, before routing (acme-challenge.ts).
     const challenge = acmeChallenge(runtime.acme, this.listener, head);
-    if (challenge !== undefined) return this.#answerItself(challenge, 'http-01');
+    if (challenge !== undefined) return this.#ownAnswer(challenge, 'http-01');
     // RFC 9110 §9.3.7, §7.6.2: `OPTIONS *` asks about this server, and an OPTIONS whose
     // Max-Forwards is spent must be answered by its recipient: Candor is both.
     if (head.method === 'OPTIONS' && (head.target === '*' || maxForwardsSpent(this.fields)))
-      return this.#answerItself(OPTIONS_ANSWER);
+      return this.#ownAnswer(OPTIONS_ANSWER);
     // route → admit (a cluster's shared rate limit answers later: the phases go on from there)
     const admitted = admit(runtime, this, this.record, this.listener, this);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
@@ -175,10 +175,10 @@ export class RequestSession implements AttemptsOwner {
       );
   }
 
-  #forward(admitted: Admitted | Failure | RedirectAnswer): void {
+  #forward(admitted: Admitted | Failure | OwnAnswer): void {
     const { response } = this;
     if (admitted instanceof Failure) return this.answer(admitted);
-    if (admitted instanceof RedirectAnswer) return this.#redirect(admitted);
+    if (admitted instanceof OwnAnswer) return this.#ownAnswer(admitted);
     // The client left while the admission was asked: nothing to forward; the slots go back.
     if (response.closed) return admitted.release();
     // The admission slots are held until the response closes (an upgrade's, until its tunnel is up).
@@ -247,7 +247,7 @@ export class RequestSession implements AttemptsOwner {
       proxyName: this.runtime.name,
       requestId: record.id,
       accept: this.fields.accept as string | undefined,
-      nextHop: failure.kind.shape === 'client' ? undefined : this.nextHop(),
+      nextHop: failure.nextHop ?? (failure.kind.shape === 'client' ? undefined : this.nextHop()),
       editHeaders: this.responseEdit(),
       head: this.head.method === 'HEAD',
       // An unread body is not worth reading, and a refused request leaves the stream in doubt.
@@ -273,10 +273,14 @@ export class RequestSession implements AttemptsOwner {
       : record.upstream;
   }
 
-  /** The route's response rules for this request (undefined: none, or not routed yet). */
+  /** The route's response rules and CORS fields for this request (undefined: none, or not routed yet). */
   responseEdit(): HeaderEdit | undefined {
-    const rules = this.#route?.responseHeaders;
-    const edit = rules === undefined ? undefined : headerEdit(rules, this.templateVars());
+    const route = this.#route;
+    const rules = route?.responseHeaders && headerEdit(route.responseHeaders, this.templateVars());
+    const edit =
+      route?.access === undefined
+        ? rules
+        : this.runtime.access.answerEdit(route, { method: this.head.method, fields: this.fields }, rules);
     return this.#cache === undefined ? edit : this.#cache.edit(edit);
   }
 
@@ -286,30 +290,24 @@ export class RequestSession implements AttemptsOwner {
     return { requestId: record.id, clientIp: record.clientAddress, host: hostnameOf(record.host) };
   }
 
-  /** A route that redirects: the gateway's own answer, logged as such (no upstream, no attempt). */
-  #redirect(answer: RedirectAnswer): void {
+  /** A redirect, a CORS preflight, `OPTIONS *`, an ACME validation (from the fleet's store, later): no upstream. */
+  #ownAnswer(answer: OwnAnswer | Promise<OwnAnswer>, acme?: string): void {
+    if (answer instanceof Promise) return void answer.then((a) => this.#ownAnswer(a, acme));
     const { response, record } = this;
+    if (response.closed) return;
     record.status = answer.status;
-    const headers = ['location', answer.location, 'content-length', '0', 'x-request-id', record.id];
+    record.acme = acme;
+    // RFC 9110 §8.6: a 204 has no Content-Length.
+    const length = answer.status === 204 ? [] : ['content-length', String(answer.body.length)];
+    const headers = [...answer.headers, ...length, 'x-request-id', record.id];
     // A body the client is still sending is not read: the connection closes after the answer.
     const close = !this.exchange.bodyComplete;
     if (close) headers.push('connection', 'close');
     const edit = this.responseEdit();
     const head = edit === undefined ? headers : edit(headers);
     response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
+    if (answer.body.length > 0 && this.head.method !== 'HEAD') response.write(answer.body);
     response.end();
-  }
-
-  /** The gateway's own answer (OPTIONS *, an ACME validation: from the fleet's store a moment later). */
-  #answerItself(answer: OwnAnswer | Promise<OwnAnswer>, acme?: string): void {
-    if (answer instanceof Promise) return void answer.then((a) => this.#answerItself(a, acme));
-    if (this.response.closed) return;
-    this.record.status = answer.status;
-    this.record.acme = acme;
-    const head = [...answer.fields, 'x-request-id', this.record.id];
-    this.response.sendHead(answer.status, REASONS[answer.status] ?? '', head);
-    if (answer.body.length > 0 && this.head.method !== 'HEAD') this.response.write(answer.body);
-    this.response.end();
   }
 
   // ── log ──────────────────────────────────────────────────────────────────────────

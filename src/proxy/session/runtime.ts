@@ -6,6 +6,7 @@ import type { Tracing } from '../../observe/tracing/spans.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { AcmeChallenges } from '../accept/acme-challenge.ts';
+import type { Access } from '../admit/access.ts';
 import type { Admission } from '../admit/admission.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { Router } from '../route/router.ts';
@@ -24,6 +25,8 @@ export interface Runtime {
   readonly caches: ReadonlyMap<string, ResponseCache>;
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
+  /** IP lists, CORS and authentication, per route. */
+  readonly access: Access;
   readonly logger: Logger;
   /** The gateway's metrics: they outlive a reload, like the listeners. */
   readonly metrics: GatewayMetrics;

@@ -4,6 +4,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
 import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
+import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
@@ -76,6 +77,7 @@ export function createRuntime(
     caches: routeCaches(config.routes, previous?.caches),
     checks,
     trust: createTrustList(config.trustForwardedFrom),
+    access: new Access(config.routes, logger, previous?.access),
     admission: new Admission(
       config.routes,
       (route) => changes.maintenance(route),

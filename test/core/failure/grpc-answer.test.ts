@@ -156,3 +156,23 @@ test('every gRPC code a gateway-made failure carries is named as gRPC names it, 
   assert.equal(grpcStatusText(16), '16 UNAUTHENTICATED');
   assert.equal(grpcStatusText(42), '42');
 });
+
+test('an access refusal is UNAUTHENTICATED (401) or PERMISSION_DENIED (403), a rate limit stays RESOURCE_EXHAUSTED', () => {
+  const denied = (status: number) =>
+    grpcStatusOf(new Failure('http_request_denied', 'refused', { status, final: true }));
+  assert.equal(denied(401), GRPC_CODES.UNAUTHENTICATED);
+  assert.equal(denied(403), GRPC_CODES.PERMISSION_DENIED);
+  assert.equal(
+    grpcStatusOf(new Failure('http_request_denied', 'over the rate', { retryAfter: 2 })),
+    GRPC_CODES.RESOURCE_EXHAUSTED,
+  );
+  const final = new Failure('http_request_denied', 'refused', {
+    status: 403,
+    final: true,
+    challenge: 'Bearer',
+  });
+  assert.equal(final.clientMayRetry, false);
+  assert.equal(final.at('sent').clientMayRetry, false, 'a later stage keeps it final');
+  assert.equal(final.at('sent').challenge, 'Bearer');
+  assert.equal(new Failure('http_request_denied', 'over the rate').clientMayRetry, true);
+});

@@ -1,0 +1,152 @@
+/**
+ * The schema nodes of a route's access control: IP lists, CORS and authentication, kept
+ * apart from schema.ts so that file stays a readable outline of the document. Checks that
+ * need more than one field (credentials with a wildcard origin) are in access-checks.ts.
+ */
+
+import { Type } from '@sinclair/typebox';
+import { FORMAT } from './formats.ts';
+import { duration, filePath, flag, mapping } from './schema-kit.ts';
+
+const addressList = (what: string) =>
+  Type.Optional(
+    Type.Array(
+      Type.String({ format: FORMAT.addressOrCidr, expected: 'an IP address or CIDR block like 10.0.0.0/8' }),
+      { minItems: 1, expected: `a list of IP addresses or CIDR blocks ${what}` },
+    ),
+  );
+
+/** An origin as browsers send it, lower-case: scheme://host[:port], "*." before the host for any subdomain, or "*". */
+const ORIGIN =
+  '^(\\*|[a-z][a-z0-9+.-]*://(\\*\\.)?[a-z0-9.-]+(:[0-9]{1,5})?|[a-z][a-z0-9+.-]*://\\[[0-9a-f:.]+\\](:[0-9]{1,5})?)$';
+const TOKEN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+const names = (what: string) =>
+  Type.Optional(
+    Type.Array(Type.String({ pattern: TOKEN, expected: 'a header name' }), {
+      expected: `a list of header names ${what}`,
+    }),
+  );
+
+const Cors = mapping(
+  {
+    origins: Type.Array(
+      Type.String({
+        pattern: ORIGIN,
+        expected:
+          'an origin in lower case like https://app.example.com, https://*.example.com for its subdomains, or "*"',
+      }),
+      { minItems: 1, expected: 'a list of origins that may call the route from a browser' },
+    ),
+    methods: Type.Optional(
+      Type.Array(Type.String({ format: FORMAT.method, expected: 'a method like GET or POST' }), {
+        minItems: 1,
+        expected: 'a list of methods like [GET, POST]',
+      }),
+    ),
+    headers: names('a browser may send'),
+    expose_headers: names("a browser's script may read"),
+    credentials: flag(),
+    max_age: duration(),
+  },
+  'a mapping with origins, methods, headers, expose_headers, credentials and max_age',
+);
+
+/** What a quoted-string may hold without escapes (RFC 9110 §5.6.4): a realm sent as it is written. */
+const REALM = '^[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]{1,200}$';
+
+/** Signatures by a key pair only: "none" and HMAC (a shared secret, forgeable by whoever holds a public key) are not offered. */
+export const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+
+const Jwt = mapping(
+  {
+    jwks_url: Type.Optional(
+      Type.String({
+        pattern: '^https?://[^\\s/?#]+(/[^\\s#]*)?$',
+        expected: 'the http(s) URL of a JSON Web Key Set, like https://idp.example.com/.well-known/jwks.json',
+      }),
+    ),
+    keys_file: Type.Optional(filePath('a JSON Web Key Set file')),
+    issuer: Type.Optional(Type.String({ minLength: 1, expected: 'the issuer (iss) tokens must name' })),
+    audiences: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, expected: 'an audience' }), {
+        minItems: 1,
+        expected: 'a list of audiences (aud), one of which a token must name',
+      }),
+    ),
+    algorithms: Type.Optional(
+      Type.Array(
+        Type.Unsafe<(typeof JWT_ALGORITHMS)[number]>(
+          Type.Union(
+            JWT_ALGORITHMS.map((name) => Type.Literal(name)),
+            { expected: `one of ${JWT_ALGORITHMS.join(', ')} (never none, never HMAC)` },
+          ),
+        ),
+        { minItems: 1, expected: 'a list of signature algorithms like [RS256, ES256]' },
+      ),
+    ),
+    clock_skew: duration(),
+    jwks_min_refresh: duration(),
+    cookie: Type.Optional(Type.String({ pattern: TOKEN, expected: 'a cookie name' })),
+    claims_to_headers: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: TOKEN, expected: 'a header name' }), {
+        expected: 'a mapping of claim names to the request fields the upstream reads them in',
+      }),
+    ),
+  },
+  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, jwks_min_refresh, cookie and claims_to_headers',
+);
+
+const Forward = mapping(
+  {
+    url: Type.String({
+      pattern: '^https?://[^\\s/?#]+(/[^\\s#]*)?$',
+      expected: 'the http(s) URL of the auth service, like http://127.0.0.1:9000/check',
+    }),
+    timeout: duration(),
+    send_headers: names('of the request sent to the auth service'),
+    copy_headers: names("of the auth service's answer sent upstream"),
+  },
+  'a mapping with url, timeout, send_headers and copy_headers',
+);
+
+const Auth = mapping(
+  {
+    basic: Type.Optional(
+      mapping(
+        {
+          users_file: filePath('an htpasswd file (bcrypt or SHA-crypt hashes)'),
+          realm: Type.Optional(
+            Type.String({
+              pattern: REALM,
+              expected: 'a realm of up to 200 printable ASCII characters, without " or \\',
+            }),
+          ),
+        },
+        'a mapping with users_file and realm',
+      ),
+    ),
+    jwt: Type.Optional(Jwt),
+    forward: Type.Optional(Forward),
+    forward_authorization: flag(),
+  },
+  'a mapping with basic, jwt or forward, and forward_authorization',
+);
+
+export const ACCESS_FIELDS = {
+  allow: addressList('that may use the route (any other is refused)'),
+  deny: addressList('refused on the route'),
+  cors: Type.Optional(Cors),
+  auth: Type.Optional(Auth),
+};

@@ -1,0 +1,15 @@
+import { trimOws } from './syntax.ts';
+
+/** The first cookie of this name in a Cookie header (RFC 6265 §5.4: "a=1; b=2"), as sent. */
+export function cookieValue(header: string | string[] | undefined, name: string): string | undefined {
+  const text = Array.isArray(header) ? header.join('; ') : header;
+  if (text === undefined) return undefined;
+  for (const pair of text.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && trimOws(pair.slice(0, eq)) === name) {
+      const value = trimOws(pair.slice(eq + 1));
+      return value === '' ? undefined : value;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,36 @@
+import net from 'node:net';
+
+/**
+ * A list of IP addresses and CIDR blocks (IPv4 and IPv6) that says which of its entries an
+ * address falls in. Node's BlockList does the matching, IPv4-mapped IPv6 included both ways
+ * ("::ffff:10.0.0.1" is in "10.0.0.0/8", "10.0.0.1" in "::ffff:10.0.0.0/104").
+ */
+export interface AddressList {
+  /** The entry (as written) the address falls in; undefined when none, or the address is not one. */
+  match(address: string): string | undefined;
+}
+
+function blockListOf(entries: readonly string[]): net.BlockList {
+  const list = new net.BlockList();
+  for (const entry of entries) {
+    const [address, prefix] = entry.split('/');
+    const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(prefix), family);
+  }
+  return list;
+}
+
+/** Entries are validated by the config loader (addressOrCidrProblem). */
+export function createAddressList(entries: readonly string[]): AddressList {
+  const all = blockListOf(entries);
+  // One list per entry, asked only to name the entry once the whole list matched.
+  const each = entries.map((entry) => ({ entry, list: blockListOf([entry]) }));
+  return {
+    match(address) {
+      const family = net.isIPv6(address) ? 'ipv6' : net.isIPv4(address) ? 'ipv4' : undefined;
+      if (family === undefined || !all.check(address, family)) return undefined;
+      return each.find(({ list }) => list.check(address, family))?.entry;
+    },
+  };
+}

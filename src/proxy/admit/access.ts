@@ -1,0 +1,205 @@
+import type { JwtAuthConfig, RouteAccessConfig, RouteConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
+import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
+import { CorsPolicy } from './cors.ts';
+import { ForwardAuth, type ForwardVerdict } from './forward-auth.ts';
+import { IpLists } from './ip-lists.ts';
+import { RemoteJwks } from './jwks-source.ts';
+import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
+
+/** What the log's `auth` field says of a request the route's access rules looked at. */
+export type AccessNote = 'allowed' | `denied: ${string}` | `failed: ${string}`;
+
+/**
+ * What the access rules decided: the note for the log, and the answer when the gateway makes
+ * it (a refusal, a preflight's 204); without one the request goes on.
+ */
+export interface AccessDecision {
+  readonly note: AccessNote;
+  readonly answer?: Failure | OwnAnswer;
+  /** The edit of the request sent upstream: the client's credentials dropped (unless forwarded). */
+  readonly requestEdit?: AnswerEdit;
+}
+
+/** The facts of a request the access rules read. */
+export interface AccessRequest {
+  /** The client's address as the gateway knows it (RequestRecord.clientAddress). */
+  readonly clientAddress: string;
+  readonly method: string;
+  /** The request target as the client sent it, and the host it addressed (for forward auth). */
+  readonly target: string;
+  readonly host: string;
+  readonly fields: FieldMap;
+}
+
+const ALLOWED: AccessDecision = { note: 'allowed' };
+
+/** A refusal: the client learns what kind, the log (the note) which rule. */
+function refusal(status: 401 | 403, details: string, note: string, challenge?: string): AccessDecision {
+  return {
+    note: `denied: ${note}`,
+    answer: new Failure('http_request_denied', details, {
+      status,
+      final: true,
+      ...(challenge === undefined ? {} : { challenge }),
+    }),
+  };
+}
+
+/** The request upstream without the client's Authorization: the credentials were the gateway's to check. */
+const dropAuthorization: AnswerEdit = (headers) => {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() !== 'authorization') out.push(headers[i], headers[i + 1]);
+  return out;
+};
+
+/** One route's access rules, built once per config snapshot. */
+class RouteAccess {
+  readonly #ipLists: IpLists | undefined;
+  readonly cors: CorsPolicy | undefined;
+  readonly #basic: BasicAuth | undefined;
+  readonly #jwt: JwtAuth | undefined;
+  readonly #forward: ForwardAuth | undefined;
+  readonly #forwardAuthorization: boolean;
+  readonly #allowed: AccessDecision;
+
+  constructor(config: RouteAccessConfig, jwks: (config: JwtAuthConfig) => RemoteJwks | undefined) {
+    this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
+    this.cors = config.cors && new CorsPolicy(config.cors);
+    this.#basic = config.auth?.basic && new BasicAuth(config.auth.basic);
+    this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
+    this.#forward = config.auth?.forward && new ForwardAuth(config.auth.forward);
+    this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
+    this.#allowed =
+      config.auth === undefined || config.auth.forwardAuthorization
+        ? ALLOWED
+        : { note: 'allowed', requestEdit: dropAuthorization };
+  }
+
+  /**
+   * In order: the IP lists (nothing from a refused address is looked at), then a CORS
+   * preflight, answered here (a browser sends no credentials with one), then authentication.
+   */
+  check(request: AccessRequest): AccessDecision | Promise<AccessDecision> {
+    const refused = this.#ipLists?.refusal(request.clientAddress);
+    if (refused !== undefined)
+      return refusal(403, "the client's address may not use this route", `ip ${refused}`);
+    if (this.cors && CorsPolicy.isPreflight(request.method, request.fields)) {
+      const answer = this.cors.preflight(request.fields);
+      if (typeof answer === 'string')
+        return refusal(403, 'this cross-origin request is not allowed on this route', answer);
+      return { note: 'allowed', answer };
+    }
+    const forward = this.#forward;
+    if (forward !== undefined)
+      return forward.verify(request.fields, request).then((verdict) => this.#forwardDecision(verdict));
+    const jwt = this.#jwt;
+    if (jwt !== undefined)
+      return jwt.verify(request.fields).then((verdict) => this.#jwtDecision(jwt, verdict));
+    const basic = this.#basic;
+    if (basic === undefined) return this.#allowed;
+    const verdict = basic.verify(request.fields);
+    return verdict instanceof Promise
+      ? verdict.then((v) => this.#basicDecision(basic, v))
+      : this.#basicDecision(basic, verdict);
+  }
+
+  /** The service's answer, passed on: its 401 (and challenge) and 403 are the client's. */
+  #forwardDecision(verdict: ForwardVerdict): AccessDecision {
+    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('refused' in verdict)
+      return verdict.refused === 401
+        ? refusal(
+            401,
+            'the auth service did not accept the credentials',
+            'forward 401',
+            verdict.challenge ?? 'Bearer',
+          )
+        : refusal(403, 'the auth service does not allow this request', 'forward 403');
+    const copy = verdict.allowed;
+    return {
+      note: 'allowed',
+      requestEdit: this.#forwardAuthorization ? copy : (headers) => copy(dropAuthorization(headers)),
+    };
+  }
+
+  /** RFC 6750 §3: a request without a token gets the bare challenge, a bad token says so. */
+  #jwtDecision(jwt: JwtAuth, verdict: JwtVerdict): AccessDecision {
+    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('missing' in verdict)
+      return refusal(401, 'this route needs a bearer token', `jwt ${verdict.missing}`, 'Bearer');
+    if ('invalid' in verdict)
+      return refusal(
+        401,
+        'the bearer token was not accepted',
+        `jwt ${verdict.invalid}`,
+        'Bearer error="invalid_token"',
+      );
+    const claims = jwt.claimFields(verdict.claims);
+    return {
+      note: 'allowed',
+      requestEdit: this.#forwardAuthorization ? claims : (headers) => claims(dropAuthorization(headers)),
+    };
+  }
+
+  #basicDecision(basic: BasicAuth, verdict: BasicVerdict): AccessDecision {
+    if ('user' in verdict) return this.#allowed;
+    const missing = verdict.refused === 'no credentials' || verdict.refused === 'no basic credentials';
+    return refusal(
+      401,
+      missing ? 'this route needs credentials' : 'the credentials were not accepted',
+      `basic ${verdict.refused}`,
+      basic.challenge,
+    );
+  }
+}
+
+/**
+ * The access rules of every route of one config snapshot: IP lists, CORS, then authentication.
+ * A route without any has no entry and is never asked (RouteConfig.access).
+ */
+export class Access {
+  readonly #routes = new Map<RouteConfig, RouteAccess>();
+  /** The key sets fetched from JWKS URLs, by URL and refresh interval. */
+  readonly #keySets = new Map<string, RemoteJwks>();
+
+  /**
+   * With `previous` (a reload), a JWKS URL still named keeps its fetched keys: a reload while
+   * the endpoint is down must not turn good tokens into 502s.
+   */
+  constructor(routes: readonly RouteConfig[], logger: Logger, previous?: Access) {
+    const jwks = (config: JwtAuthConfig): RemoteJwks | undefined => {
+      if (config.jwksUrl === undefined) return undefined;
+      const key = `${config.jwksMinRefresh} ${config.jwksUrl}`;
+      let set = this.#keySets.get(key) ?? (previous === undefined ? undefined : previous.#keySets.get(key));
+      set ??= new RemoteJwks(config.jwksUrl, config.name, config.jwksMinRefresh, logger);
+      this.#keySets.set(key, set);
+      return set;
+    };
+    for (const route of routes)
+      if (route.access) this.#routes.set(route, new RouteAccess(route.access, jwks));
+  }
+
+  check(route: RouteConfig, request: AccessRequest): AccessDecision | Promise<AccessDecision> {
+    return this.#routes.get(route)?.check(request) ?? ALLOWED;
+  }
+
+  /**
+   * The edit of every answer to a request on this route (the upstream's, the gateway's errors,
+   * its own answers): the route's response rules, then its CORS fields. Undefined: none.
+   */
+  answerEdit(
+    route: RouteConfig,
+    request: { readonly method: string; readonly fields: FieldMap },
+    rules: AnswerEdit | undefined,
+  ): AnswerEdit | undefined {
+    const cors = this.#routes.get(route)?.cors;
+    if (cors === undefined) return rules;
+    const edit = cors.answerEdit(request.method, request.fields);
+    return rules === undefined ? edit : (headers) => edit(rules(headers));
+  }
+}

@@ -1,0 +1,165 @@
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { authHopFailure, callAuthHop, timedOut } from './auth-hop.ts';
+
+/** The bound on one fetch of the JWKS, connection and body alike. */
+const FETCH_TIMEOUT_MS = 5000;
+/** Larger than any key set worth reading. */
+const MAX_BODY = 1024 * 1024;
+/** Kept this long when the answer says nothing of its freshness. */
+const DEFAULT_TTL_MS = 5 * 60_000;
+/** However long Cache-Control says, the keys are asked for again after this. */
+const MAX_TTL_MS = 24 * 60 * 60_000;
+
+/** The key set as jose reads it: a resolver of a token's key by its header (kid, alg). */
+export type KeyResolver = JWTVerifyGetKey;
+
+/** Seconds of max-age in a Cache-Control, as milliseconds; 0 for no-store/no-cache; undefined when it says neither. */
+function freshFor(cacheControl: string | null): number | undefined {
+  if (cacheControl === null) return undefined;
+  if (/(^|,)\s*(no-store|no-cache)\s*(,|$)/i.test(cacheControl)) return 0;
+  const match = /(?:^|,)\s*max-age\s*=\s*"?(\d{1,10})"?\s*(?:,|$)/i.exec(cacheControl);
+  return match ? Number(match[1]) * 1000 : undefined;
+}
+
+/**
+ * A JSON Web Key Set fetched from its URL: kept as long as its Cache-Control says (within
+ * [minRefresh, 24 h]), fetched again for a kid it lacks at most once per minRefresh (a client
+ * sending made-up kids cannot make the gateway hammer the endpoint), one fetch at a time. A
+ * fetch failing after a good one keeps the last good keys (logged); failing with none yet, it
+ * is the auth hop's failure, classified like an upstream's (502, 504, 503 by its shape).
+ */
+export class RemoteJwks {
+  readonly #url: string;
+  readonly #hop: string;
+  readonly #minRefresh: number;
+  readonly #logger: Logger;
+  #resolver: KeyResolver | undefined;
+  #expiresAt = 0;
+  #lastFetch = Number.NEGATIVE_INFINITY;
+  #fetching: Promise<KeyResolver> | undefined;
+
+  constructor(url: string, name: string, minRefresh: number, logger: Logger) {
+    this.#url = url;
+    this.#hop = `auth:${name}`;
+    this.#minRefresh = minRefresh;
+    this.#logger = logger;
+  }
+
+  /** The keys to verify with: the cached ones while fresh, else fetched (throws the hop's Failure when none can be had). */
+  keys(): KeyResolver | Promise<KeyResolver> {
+    const now = performance.now();
+    if (this.#resolver !== undefined && now < this.#expiresAt) return this.#resolver;
+    return this.#refresh();
+  }
+
+  /** A token named a kid the keys lack: fetch again, unless a fetch was made within minRefresh. */
+  async unknownKid(): Promise<KeyResolver | undefined> {
+    if (performance.now() - this.#lastFetch < this.#minRefresh) return undefined;
+    return this.#refresh();
+  }
+
+  #refresh(): Promise<KeyResolver> {
+    this.#fetching ??= this.#fetch().finally(() => {
+      this.#fetching = undefined;
+    });
+    return this.#fetching;
+  }
+
+  async #fetch(): Promise<KeyResolver> {
+    const started = performance.now();
+    this.#lastFetch = started;
+    try {
+      const { keys, ttl } = await this.#download(started);
+      this.#resolver = createLocalJWKSet(keys);
+      this.#expiresAt = performance.now() + Math.min(MAX_TTL_MS, Math.max(this.#minRefresh, ttl));
+      return this.#resolver;
+    } catch (err) {
+      const failure =
+        err instanceof Failure
+          ? authHopFailure(err, this.#hop, 'the JWKS endpoint')
+          : authHopFailure(
+              new Failure('proxy_internal_error', 'the keys could not be read', { cause: err }),
+              this.#hop,
+              'the JWKS endpoint',
+            );
+      if (this.#resolver === undefined) throw failure;
+      // The last good keys stay: a token signed by them is still good; ask again after minRefresh.
+      this.#expiresAt = performance.now() + this.#minRefresh;
+      this.#logger.warn(
+        { hop: this.#hop, error: failure.type, details: failure.details },
+        'JWKS fetch failed: keeping the last good keys',
+      );
+      return this.#resolver;
+    }
+  }
+
+  async #download(started: number): Promise<{ keys: JSONWebKeySet; ttl: number }> {
+    // The call's time bound covers the body too (its signal aborts the stream).
+    const response = await callAuthHop(
+      this.#url,
+      { headers: { accept: 'application/jwk-set+json, application/json' } },
+      FETCH_TIMEOUT_MS,
+    );
+    if (response.status !== 200) {
+      void response.body?.cancel();
+      if (response.status >= 500)
+        throw new Failure('destination_unavailable', `it answered ${response.status}`);
+      throw new Failure('http_protocol_error', `it answered ${response.status}, not a key set`, {
+        stage: 'head_received',
+      });
+    }
+    let text: string;
+    try {
+      text = await boundedText(response, MAX_BODY);
+    } catch (err) {
+      if (err instanceof Failure) throw err;
+      throw timedOut(err)
+        ? new Failure(
+            'http_response_timeout',
+            `the key set did not arrive within ${FETCH_TIMEOUT_MS / 1000} s`,
+            {
+              stage: 'head_received',
+            },
+          )
+        : classifyFetchError(err, performance.now() - started);
+    }
+    let keys: unknown;
+    try {
+      keys = JSON.parse(text);
+    } catch {
+      throw new Failure('http_protocol_error', 'its answer is not JSON', { stage: 'head_received' });
+    }
+    if (typeof keys !== 'object' || keys === null || !Array.isArray((keys as { keys?: unknown }).keys))
+      throw new Failure('http_protocol_error', 'its answer is not a key set ({"keys": [...]})', {
+        stage: 'head_received',
+      });
+    return {
+      keys: keys as JSONWebKeySet,
+      ttl: freshFor(response.headers.get('cache-control')) ?? DEFAULT_TTL_MS,
+    };
+  }
+}
+
+/** The body as text, refused past `max` bytes. */
+async function boundedText(response: Response, max: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      void reader.cancel();
+      throw new Failure('http_protocol_error', `its key set is over ${max} bytes`, {
+        stage: 'head_received',
+      });
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

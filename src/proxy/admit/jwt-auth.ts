@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import type { JwtAuthConfig } from '../../core/config/types.ts';
+import type { Failure } from '../../core/failure/failure.ts';
+import { cookieValue } from '../../core/http1/cookie.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
+import type { KeyResolver, RemoteJwks } from './jwks-source.ts';
+
+/** Longer than any token worth verifying: past it the field is not read. */
+const MAX_TOKEN = 16 * 1024;
+/** A claim sent upstream as a field must fit one: printable ASCII, bounded. */
+const FIELD_VALUE = /^[\x20-\x7e]{0,1024}$/;
+
+/** What the token said: its claims, or why it is not good (for the log), or the auth hop's failure. */
+export type JwtVerdict =
+  | { readonly claims: JWTPayload }
+  | { readonly missing: string }
+  | { readonly invalid: string }
+  | { readonly failed: Failure };
+
+/**
+ * Bearer tokens (JWT, RFC 7519) verified with jose against a route's keys: from a JWKS URL
+ * (jwks-source.ts) or a file. Only key-pair algorithms are offered (the schema refuses none
+ * and HMAC), issuer and audiences checked when configured, exp/nbf with the clock skew allowed.
+ */
+export class JwtAuth {
+  readonly #config: JwtAuthConfig;
+  readonly #remote: RemoteJwks | undefined;
+  readonly #local: KeyResolver | undefined;
+
+  /** `jwks` gives the key set of a URL: one per URL and refresh interval, kept across reloads. */
+  constructor(config: JwtAuthConfig, jwks: (config: JwtAuthConfig) => RemoteJwks | undefined) {
+    this.#config = config;
+    this.#remote = jwks(config);
+    this.#local =
+      config.keysFile === undefined
+        ? undefined
+        : createLocalJWKSet(JSON.parse(readFileSync(config.keysFile, 'utf8')));
+  }
+
+  async verify(fields: FieldMap): Promise<JwtVerdict> {
+    const token = this.#token(fields);
+    if (token === undefined) return { missing: 'no token' };
+    let keys: KeyResolver;
+    try {
+      keys = this.#local ?? (await (this.#remote as RemoteJwks).keys());
+    } catch (failure) {
+      return { failed: failure as Failure };
+    }
+    const verdict = await this.#check(token, keys);
+    if (!('invalid' in verdict) || verdict.invalid !== 'ERR_JWKS_NO_MATCHING_KEY' || !this.#remote)
+      return verdict;
+    // A kid the keys lack: the issuer may have rotated them since they were fetched.
+    const fresh = await this.#remote.unknownKid().catch(() => undefined);
+    return fresh === undefined ? verdict : this.#check(token, fresh);
+  }
+
+  async #check(token: string, keys: KeyResolver): Promise<JwtVerdict> {
+    const config = this.#config;
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        algorithms: [...config.algorithms],
+        ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
+        ...(config.audiences === undefined ? {} : { audience: [...config.audiences] }),
+        clockTolerance: config.clockSkew / 1000,
+      });
+      return { claims: payload };
+    } catch (err) {
+      return { invalid: String((err as { code?: unknown }).code ?? 'ERR_JWT_INVALID') };
+    }
+  }
+
+  /** The token of `Authorization: Bearer …`, else of the configured cookie. */
+  #token(fields: FieldMap): string | undefined {
+    const authorization = fields.authorization;
+    if (typeof authorization === 'string' && authorization.length <= MAX_TOKEN) {
+      const space = authorization.indexOf(' ');
+      if (space !== -1 && authorization.slice(0, space).toLowerCase() === 'bearer') {
+        const token = authorization.slice(space + 1).trim();
+        if (token !== '') return token;
+      }
+    }
+    const cookie = this.#config.cookie;
+    if (cookie === undefined) return undefined;
+    const value = cookieValue(fields.cookie, cookie);
+    return value !== undefined && value.length <= MAX_TOKEN ? value : undefined;
+  }
+
+  /**
+   * The upstream request's fields for these claims: every configured field removed (the
+   * client's own copy never passes), then each claim the token holds, as text.
+   */
+  claimFields(claims: JWTPayload): (headers: readonly string[]) => string[] {
+    const mapping = this.#config.claimsToHeaders;
+    const names = new Set(mapping.map(({ header }) => header.toLowerCase()));
+    const added: string[] = [];
+    for (const { claim, header } of mapping) {
+      const value = claims[claim];
+      if (value === undefined || value === null) continue;
+      const text =
+        typeof value === 'string'
+          ? value
+          : Array.isArray(value) && value.every((v) => typeof v === 'string')
+            ? value.join(', ')
+            : JSON.stringify(value);
+      // A value no field can carry is left out rather than sent mangled.
+      if (FIELD_VALUE.test(text)) added.push(header, text);
+    }
+    return (headers) => {
+      const out: string[] = [];
+      for (let i = 0; i < headers.length; i += 2)
+        if (!names.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+      out.push(...added);
+      return out;
+    };
+  }
+}

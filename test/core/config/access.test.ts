@@ -1,0 +1,236 @@
+/** A route's access fields as `candor check` reads them: each wrong value named with its line. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { problemsOf, SOURCE } from './config-fixture.ts';
+
+const withRoute = (fields: string) => `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+${fields}upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+
+test('allow and deny take IPv4 and IPv6 addresses and CIDR blocks, IPv4-mapped too', () => {
+  const config = parseConfig(
+    withRoute(`    allow: [10.0.0.0/8, "2001:db8::/32", "::ffff:192.168.0.0/112"]
+    deny: [10.66.0.1, "::1"]
+`),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].access, {
+    allow: ['10.0.0.0/8', '2001:db8::/32', '::ffff:192.168.0.0/112'],
+    deny: ['10.66.0.1', '::1'],
+  });
+});
+
+test('a route without allow, deny, cors or auth has no access entry (the one undefined check)', () => {
+  const config = parseConfig(withRoute(''), SOURCE, {});
+  assert.equal('access' in config.routes[0], false);
+});
+
+test('a wrong address, a prefix too long and an empty list are refused with their line', () => {
+  const problems = problemsOf(
+    withRoute(`    allow: [10.0.0.0/33]
+    deny: [not-an-ip]
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    '5 routes[0].allow[0]: expected an IP address or CIDR block like 10.0.0.0/8 or fd00::/8, got "10.0.0.0/33" (an IPv4 prefix length is 0 to 32)',
+    '6 routes[0].deny[0]: expected an IP address or CIDR block like 10.0.0.0/8 or fd00::/8, got "not-an-ip"',
+  ]);
+  const empty = problemsOf(withRoute('    deny: []\n')).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.equal(empty.length, 1);
+  assert.match(
+    empty[0],
+    /^5 routes\[0\]\.deny: expected a list of IP addresses or CIDR blocks refused on the route/,
+  );
+});
+
+test('cors: origins kept, methods defaulted, header names lower-cased, Proxy-Status and X-Request-Id always exposed', () => {
+  const config = parseConfig(
+    withRoute(`    cors:
+      origins: [https://app.example.com, "https://*.example.com:8443"]
+      headers: [Content-Type, X-Api-Key]
+      expose_headers: [X-Total-Count, x-request-id]
+      max_age: 90s
+`),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].access, {
+    cors: {
+      origins: ['https://app.example.com', 'https://*.example.com:8443'],
+      methods: ['GET', 'HEAD', 'POST'],
+      headers: ['content-type', 'x-api-key'],
+      exposeHeaders: ['X-Total-Count', 'x-request-id', 'Proxy-Status', 'Retry-After'],
+      credentials: false,
+      maxAge: 90,
+    },
+  });
+});
+
+test('cors: credentials with the origin "*" is refused by candor check; an origin not in its form too', () => {
+  const problems = problemsOf(
+    withRoute(`    cors:
+      origins: ["*", https://App.example.com, "https://a.*.example.com", app.example.com]
+      credentials: true
+`),
+  ).map((p) => `${p.line} ${p.path}`);
+  assert.deepEqual(problems, [
+    '6 routes[0].cors.origins[1]',
+    '6 routes[0].cors.origins[2]',
+    '6 routes[0].cors.origins[3]',
+    '7 routes[0].cors.credentials',
+  ]);
+  const [credentials] = problemsOf(
+    withRoute(`    cors:
+      origins: ["*"]
+      credentials: true
+`),
+  );
+  assert.equal(credentials.path, 'routes[0].cors.credentials');
+  assert.match(credentials.message, /^credentials: true cannot go with the origin "\*"/);
+  // A subdomain wildcard names the sites that may call: credentials may go with it.
+  parseConfig(
+    withRoute(`    cors: { origins: ["https://*.example.com"], credentials: true }
+`),
+    SOURCE,
+    {},
+  );
+});
+
+test('auth.basic: candor check reads the htpasswd file and names each line it cannot use', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
+  const file = join(dir, 'users');
+  writeFileSync(
+    file,
+    [
+      '# a comment, then a blank line',
+      '',
+      'ok:$2y$05$abcdefghijklmnopqrstuuLK7U1u6pVRmL7L1BBM2aS35PSZnDXlK',
+      'md5:$apr1$abc$0123456789012345678901',
+      'sha1:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=',
+      'costly:$2y$14$abcdefghijklmnopqrstuuLK7U1u6pVRmL7L1BBM2aS35PSZnDXlK',
+      'slow:$6$rounds=5000000$salt$eAQtOs5x0BUdulxAzj/qxBsQ9HFx8qUdjHdmS5FKODGOE8BFTsJrCWsboofymbihUgXKFBAmtfkCIaLiwpYd11',
+      'plain:secret',
+      'no-colon',
+      'ok:$5$rounds=1000$saltsalt$R6e4P8ccT9iMqkYg7Z8YtpId/lfsIfnuPkp8WXposU8',
+    ].join('\n'),
+  );
+  const problems = problemsOf(withRoute(`    auth: { basic: { users_file: ${file} } }\n`)).map(
+    (p) => p.message,
+  );
+  const at = JSON.stringify(file);
+  assert.deepEqual(problems, [
+    `${at}: ${[
+      'line 4: user "md5": an MD5 ($apr1$) hash is too weak: use bcrypt (htpasswd -B)',
+      'line 5: user "sha1": an unsalted SHA-1 ({SHA}) hash is too weak: use bcrypt (htpasswd -B)',
+      'line 6: user "costly": a bcrypt cost of 14 makes every login a CPU burden: use 12 or less',
+      'line 7: user "slow": SHA-crypt rounds must be 1000 to 1000000, not 5000000',
+      'line 8: user "plain": not a bcrypt ($2y$) or SHA-crypt ($5$, $6$) hash: write it with htpasswd -B',
+      'line 9: expected user:hash',
+      'line 10: user "ok" is already on an earlier line',
+    ].join('; ')}`,
+  ]);
+  const missing = problemsOf(withRoute(`    auth: { basic: { users_file: ${join(dir, 'nope')} } }\n`));
+  assert.match(missing[0].message, /^cannot read ".*nope": /);
+  assert.equal(missing[0].path, 'routes[0].auth.basic.users_file');
+});
+
+test('auth names a way to authenticate; the realm is a quoted-string without escapes', () => {
+  assert.deepEqual(
+    problemsOf(withRoute('    auth: { forward_authorization: true }\n')).map(
+      (p) => `${p.path}: ${p.message}`,
+    ),
+    ['routes[0].auth: expected one way to authenticate: basic, jwt or forward'],
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
+  writeFileSync(
+    join(dir, 'users'),
+    'a:$6$pepper$eAQtOs5x0BUdulxAzj/qxBsQ9HFx8qUdjHdmS5FKODGOE8BFTsJrCWsboofymbihUgXKFBAmtfkCIaLiwpYd11\n',
+  );
+  const [realm] = problemsOf(
+    withRoute(`    auth: { basic: { users_file: ${join(dir, 'users')}, realm: 'say "hi"' } }\n`),
+  );
+  assert.equal(realm.path, 'routes[0].auth.basic.realm');
+  const config = parseConfig(
+    withRoute(`    auth: { basic: { users_file: ${join(dir, 'users')} } }\n`),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].access, {
+    auth: { basic: { usersFile: join(dir, 'users'), realm: 'restricted' }, forwardAuthorization: false },
+  });
+});
+
+test('auth.jwt: none and HMAC cannot be written; the keys come from exactly one place; a private key file is refused', () => {
+  const algorithms = problemsOf(
+    withRoute('    auth: { jwt: { jwks_url: "https://idp.test/jwks", algorithms: [HS256, none, RS256] } }\n'),
+  ).map((p) => p.path);
+  assert.deepEqual(algorithms, ['routes[0].auth.jwt.algorithms[0]', 'routes[0].auth.jwt.algorithms[1]']);
+  const dir = mkdtempSync(join(tmpdir(), 'candor-jwks-'));
+  writeFileSync(
+    join(dir, 'public.json'),
+    JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b' }] }),
+  );
+  writeFileSync(
+    join(dir, 'private.json'),
+    JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'c' }] }),
+  );
+  const both = problemsOf(
+    withRoute(
+      `    auth: { jwt: { jwks_url: "https://idp.test/jwks", keys_file: ${join(dir, 'public.json')} } }\n`,
+    ),
+  ).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(both, [
+    'routes[0].auth.jwt: expected where the keys are: jwks_url or keys_file (one of them)',
+  ]);
+  const [priv] = problemsOf(withRoute(`    auth: { jwt: { keys_file: ${join(dir, 'private.json')} } }\n`));
+  assert.match(priv.message, /key 0 is a private key: publish only the public part$/);
+  const config = parseConfig(
+    withRoute(
+      `    auth: { jwt: { jwks_url: "https://idp.test:8443/jwks", claims_to_headers: { sub: X-User-Id } } }\n`,
+    ),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].access?.auth?.jwt, {
+    jwksUrl: 'https://idp.test:8443/jwks',
+    name: 'idp.test:8443',
+    algorithms: ['RS256', 'ES256'],
+    clockSkew: 30_000,
+    jwksMinRefresh: 30_000,
+    claimsToHeaders: [{ claim: 'sub', header: 'X-User-Id' }],
+  });
+});
+
+test('auth.forward: the service URL names the hop; defaults fill in; two ways at once are refused', () => {
+  const config = parseConfig(
+    withRoute(
+      '    auth: { forward: { url: "http://auth.internal:9000/check", copy_headers: [X-User-Id] } }\n',
+    ),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].access?.auth?.forward, {
+    url: 'http://auth.internal:9000/check',
+    name: 'auth.internal:9000',
+    timeout: 5000,
+    sendHeaders: ['authorization', 'cookie'],
+    copyHeaders: ['x-user-id'],
+  });
+  const both = problemsOf(
+    withRoute(
+      '    auth: { forward: { url: "http://a.test/c" }, jwt: { jwks_url: "https://idp.test/jwks" } }\n',
+    ),
+  ).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(both, ['routes[0].auth: expected one way to authenticate: basic, jwt or forward']);
+});

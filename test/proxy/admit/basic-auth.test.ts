@@ -1,0 +1,157 @@
+/**
+ * Basic authentication on a route against an htpasswd file (bcrypt $2y$/$2a$/$2b$, SHA-crypt
+ * $5$/$6$): missing or bad credentials get 401 with the challenge, good ones pass without
+ * their Authorization field (unless the route forwards it).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+/** Hashes written by libxcrypt's crypt(3) (bcrypt $2y$ as Apache's htpasswd -B writes it, $2a$, SHA-crypt) and by bcryptjs ($2b$). */
+const USERS = `# staff
+alice:$2y$05$abcdefghijklmnopqrstuuLK7U1u6pVRmL7L1BBM2aS35PSZnDXlK
+bob:$2a$04$zyxwvutsrqponmlkjihgfem7wWFCcNWG2/TQ8BaVVwXB7mvtF/VsW
+carol:$5$rounds=1000$saltsalt$R6e4P8ccT9iMqkYg7Z8YtpId/lfsIfnuPkp8WXposU8
+dave:$6$pepper$eAQtOs5x0BUdulxAzj/qxBsQ9HFx8qUdjHdmS5FKODGOE8BFTsJrCWsboofymbihUgXKFBAmtfkCIaLiwpYd11
+erin:${bcrypt.hashSync('erin pass', 4)}
+`;
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+
+function config(url: string, users: string): string {
+  return `name: edge-1
+routes:
+  - name: admin
+    match: { path: /admin }
+    upstream: app
+    auth:
+      basic: { users_file: ${users}, realm: "Staff area" }
+  - name: passthrough
+    match: { path: /pass }
+    upstream: app
+    auth:
+      basic: { users_file: ${users} }
+      forward_authorization: true
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+}
+
+function usersFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  writeFileSync(file, USERS);
+  return file;
+}
+
+test('each hash kind lets its user in; the Authorization field stops at the gateway', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, usersFile()));
+  try {
+    const logins = [
+      ['alice', 's3cret'],
+      ['bob', 'pässwörd'],
+      ['carol', 'correct horse'],
+      ['dave', 'correct horse'],
+      ['erin', 'erin pass'],
+    ] as const;
+    for (const [user, password] of logins) {
+      const res = await request(gw.url, {
+        path: `/admin/${user}`,
+        headers: { authorization: basic(user, password), 'x-request-id': `ok-${user}` },
+      });
+      assert.equal(res.status, 200, user);
+      assert.equal((await gw.logFor(`ok-${user}`)).auth, 'allowed');
+    }
+    assert.equal(echo.received.length, logins.length);
+    for (const received of echo.received) assert.equal(received.headers.authorization, undefined);
+
+    // Again: remembered, the same answer.
+    const again = await request(gw.url, {
+      path: '/admin',
+      headers: { authorization: basic('alice', 's3cret') },
+    });
+    assert.equal(again.status, 200);
+
+    const forwarded = await request(gw.url, {
+      path: '/pass',
+      headers: { authorization: basic('carol', 'correct horse') },
+    });
+    assert.equal(forwarded.status, 200);
+    assert.equal(echo.received.at(-1)?.headers.authorization, basic('carol', 'correct horse'));
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('missing, malformed and bad credentials get 401 with the challenge, and nothing is forwarded', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, usersFile()));
+  try {
+    const cases = [
+      [undefined, 'denied: basic no credentials', 'this route needs credentials'],
+      ['Bearer abc', 'denied: basic no basic credentials', 'this route needs credentials'],
+      ['Basic !!!', 'denied: basic malformed credentials', 'the credentials were not accepted'],
+      [
+        `Basic ${Buffer.from('no-colon').toString('base64')}`,
+        'denied: basic malformed credentials',
+        'the credentials were not accepted',
+      ],
+      [
+        basic('alice', 'wrong'),
+        'denied: basic bad credentials for user "alice"',
+        'the credentials were not accepted',
+      ],
+      [
+        basic('carol', 'correct horse!'),
+        'denied: basic bad credentials for user "carol"',
+        'the credentials were not accepted',
+      ],
+      [
+        basic('mallory', 's3cret'),
+        'denied: basic bad credentials for user "mallory"',
+        'the credentials were not accepted',
+      ],
+      [
+        basic('alice', ''),
+        'denied: basic bad credentials for user "alice"',
+        'the credentials were not accepted',
+      ],
+    ] as const;
+    for (const [i, [authorization, note, details]] of cases.entries()) {
+      const res = await request(gw.url, {
+        path: '/admin/x',
+        headers: {
+          ...(authorization === undefined ? {} : { authorization }),
+          accept: 'application/json',
+          'x-request-id': `no-${i}`,
+        },
+      });
+      assert.equal(res.status, 401, note);
+      assert.equal(res.headers['www-authenticate'], 'Basic realm="Staff area", charset="UTF-8"');
+      assert.equal(res.headers['proxy-status'], `edge-1; error=http_request_denied; details="${details}"`);
+      assert.equal(JSON.parse(res.text).retryable, false);
+      const line = await gw.logFor(`no-${i}`);
+      assert.equal(line.status, 401);
+      assert.equal(line.auth, note);
+    }
+    assert.equal(echo.received.length, 0);
+    const metrics = (await gw.gateway.metrics.exposition()).text;
+    assert.match(
+      metrics,
+      new RegExp(`candor_access_decisions_total\\{route="admin",outcome="denied"\\} ${cases.length}\\n`),
+    );
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});

@@ -1,0 +1,180 @@
+/** IP lists: `allow` and `deny` on a route, decided on the client's address, refused with 403 http_request_denied. */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { createLoggerOn } from '../../../src/observe/log/logger.ts';
+import { startGateway } from '../../../src/server/gateway/gateway.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+function config(url: string): string {
+  return `name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - name: denied
+    match: { path: /denied }
+    upstream: app
+    deny: [10.0.0.0/8, 127.0.0.0/8]
+  - name: outside
+    match: { path: /outside }
+    upstream: app
+    allow: [10.0.0.0/8, "2001:db8::/32"]
+  - name: inside
+    match: { path: /inside }
+    upstream: app
+    allow: ["::ffff:127.0.0.0/104"]
+    deny: [127.0.0.2]
+  - name: open
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+}
+
+test('a deny list refuses the client with 403 http_request_denied, names the rule in the log only, and forwards nothing', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url));
+  try {
+    const res = await request(gw.url, {
+      path: '/denied/x',
+      headers: { accept: 'application/json', 'x-request-id': 'ip-deny' },
+    });
+    assert.equal(res.status, 403);
+    assert.equal(
+      res.headers['proxy-status'],
+      `edge-1; error=http_request_denied; details="the client's address may not use this route"`,
+    );
+    assert.equal(res.headers['retry-after'], undefined, 'a refusal by address is not a wait');
+    assert.equal(res.headers['cache-control'], 'no-store');
+    const problem = JSON.parse(res.text);
+    assert.equal(problem.status, 403);
+    assert.equal(problem.retryable, false);
+    assert.ok(!res.text.includes('127.0.0.0/8'), 'the rule is not shown to the client');
+    const line = await gw.logFor('ip-deny');
+    assert.equal(line.status, 403);
+    assert.equal(line.error, 'http_request_denied');
+    assert.equal(line.auth, 'denied: ip deny 127.0.0.0/8');
+    assert.equal(echo.received.length, 0, 'nothing reached the upstream');
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('an allow list refuses an address outside it, whatever X-Forwarded-For claims', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url));
+  try {
+    const res = await request(gw.url, {
+      path: '/outside',
+      headers: { 'x-forwarded-for': '10.1.2.3', 'x-request-id': 'ip-allow' },
+    });
+    assert.equal(res.status, 403);
+    assert.match(String(res.headers['proxy-status']), /; error=http_request_denied; /);
+    const line = await gw.logFor('ip-allow');
+    assert.equal(line.auth, 'denied: ip not in allow');
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('an address in the allow list (written IPv4-mapped) and not denied passes, logged auth=allowed; a route without lists logs no auth', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url));
+  try {
+    const inside = await request(gw.url, { path: '/inside/a', headers: { 'x-request-id': 'ip-in' } });
+    assert.equal(inside.status, 200);
+    assert.equal(echo.received.length, 1);
+    assert.equal(echo.received[0].path, '/inside/a');
+    assert.equal((await gw.logFor('ip-in')).auth, 'allowed');
+
+    const open = await request(gw.url, { path: '/other', headers: { 'x-request-id': 'ip-open' } });
+    assert.equal(open.status, 200);
+    assert.equal('auth' in (await gw.logFor('ip-open')), false);
+
+    await request(gw.url, { path: '/denied' });
+    const metrics = (await gw.gateway.metrics.exposition()).text;
+    assert.match(metrics, /candor_access_decisions_total\{route="inside",outcome="allowed"\} 1\n/);
+    assert.match(metrics, /candor_access_decisions_total\{route="denied",outcome="denied"\} 1\n/);
+    assert.doesNotMatch(metrics, /candor_access_decisions_total\{route="open"/);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('the IP list runs on the normalised path: a dot-segment cannot walk around a denied route', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url));
+  try {
+    const res = await request(gw.url, { path: '/open/../denied/secret' });
+    assert.equal(res.status, 403);
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('on a dual-stack listener, an IPv4 client (::ffff:127.0.0.1 on the socket) meets the IPv4 rules and ::1 the IPv6 ones', async () => {
+  const echo = await startEcho();
+  const config = parseConfig(
+    `name: edge-1
+listen:
+  - address: "[::]:0"
+routes:
+  - name: v4-only
+    match: { path: /v4 }
+    upstream: app
+    allow: [127.0.0.0/8]
+  - name: no-v6-loopback
+    match: { path: /v6 }
+    upstream: app
+    deny: ["::1"]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`,
+    '<test>',
+    {},
+  );
+  const logs: string[] = [];
+  const gateway = await startGateway(config, {
+    logger: createLoggerOn(
+      new Writable({
+        write(chunk, _encoding, callback) {
+          logs.push(String(chunk));
+          callback();
+        },
+      }),
+      'info',
+      'edge-1',
+    ),
+  });
+  const port = gateway.listeners[0].port();
+  try {
+    assert.equal((await request(`http://127.0.0.1:${port}`, { path: '/v4' })).status, 200);
+    assert.equal((await request(`http://[::1]:${port}`, { path: '/v4' })).status, 403);
+    assert.equal((await request(`http://127.0.0.1:${port}`, { path: '/v6' })).status, 200);
+    assert.equal((await request(`http://[::1]:${port}`, { path: '/v6' })).status, 403);
+    assert.ok(
+      logs.some((line) => line.includes('"auth":"denied: ip deny ::1"')),
+      logs.join(''),
+    );
+    assert.ok(
+      logs.some((line) => line.includes('"client":"127.0.0.1"')),
+      'the log shows the IPv4 form',
+    );
+  } finally {
+    await gateway.close();
+    await echo.close();
+  }
+});

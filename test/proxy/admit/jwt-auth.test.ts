@@ -1,0 +1,325 @@
+/**
+ * JWT bearer tokens on a route: verified against a JWKS fetched from a real server (cached,
+ * refetched for an unknown kid, the last good keys kept) or a file; missing or bad tokens get
+ * 401, a JWKS endpoint that fails before any good keys is the auth hop's failure (never a 401).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+const ISSUER = 'https://idp.example.test/';
+
+async function signer(kid: string) {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const sign = (claims: Record<string, unknown> = {}, options: { aud?: string; exp?: string } = {}) =>
+    new SignJWT({ sub: 'user-7', email: 'u7@example.test', roles: ['a', 'b'], ...claims })
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setIssuer(ISSUER)
+      .setAudience(options.aud ?? 'orders')
+      .setIssuedAt()
+      .setExpirationTime(options.exp ?? '5m')
+      .sign(privateKey);
+  return { jwk, sign };
+}
+
+/** A JWKS endpoint that can be told to fail: each fetch is counted. */
+async function startJwks(keys: () => JWK[]) {
+  const state = { mode: 'ok' as 'ok' | '503' | 'garbage' | 'reset', fetches: 0, maxAge: 300 };
+  const server = http.createServer((_req, res) => {
+    state.fetches++;
+    if (state.mode === 'reset') return res.socket?.destroy();
+    if (state.mode === '503') return res.writeHead(503).end('down');
+    if (state.mode === 'garbage') return res.writeHead(200, { 'content-type': 'text/html' }).end('<html>');
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': `max-age=${state.maxAge}` });
+    res.end(JSON.stringify({ keys: keys() }));
+  });
+  const port = await listenLoopback(server);
+  return {
+    state,
+    url: `http://127.0.0.1:${port}/jwks.json`,
+    host: `127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+function config(upstream: string, jwt: string): string {
+  return `name: edge-1
+routes:
+  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt:
+${jwt}        issuer: "${ISSUER}"
+        audiences: [orders]
+        algorithms: [RS256]
+        cookie: session
+        claims_to_headers: { sub: X-User-Id, roles: X-User-Roles }
+upstreams:
+  app:
+    targets:
+      - url: ${upstream}
+`;
+}
+
+test('a good token passes with its claims as fields; the client’s copies and its Authorization do not', async () => {
+  const first = await signer('k1');
+  const jwks = await startJwks(() => [first.jwk]);
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, `        jwks_url: ${jwks.url}\n`));
+  try {
+    const token = await first.sign();
+    const res = await request(gw.url, {
+      path: '/orders/1',
+      headers: { authorization: `Bearer ${token}`, 'x-user-id': 'admin', 'x-request-id': 'jwt-ok' },
+    });
+    assert.equal(res.status, 200);
+    const seen = echo.received[0];
+    assert.equal(seen.headers['x-user-id'], 'user-7');
+    assert.equal(seen.headers['x-user-roles'], 'a, b');
+    assert.equal(seen.headers.authorization, undefined);
+    assert.equal((await gw.logFor('jwt-ok')).auth, 'allowed');
+
+    const cookie = await request(gw.url, {
+      path: '/orders',
+      headers: { cookie: `theme=dark; session=${token}` },
+    });
+    assert.equal(cookie.status, 200);
+    assert.equal(jwks.state.fetches, 1, 'the keys are cached by their max-age');
+  } finally {
+    await gw.close();
+    await echo.close();
+    await jwks.close();
+  }
+});
+
+test('a missing, expired, foreign or unsigned token gets 401 with the Bearer challenge', async () => {
+  const first = await signer('k1');
+  const stranger = await signer('k1');
+  const jwks = await startJwks(() => [first.jwk]);
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, `        jwks_url: ${jwks.url}\n`));
+  try {
+    const header = Buffer.from(JSON.stringify({ alg: 'none', kid: 'k1' })).toString('base64url');
+    const body = Buffer.from(JSON.stringify({ sub: 'x', iss: ISSUER, aud: 'orders' })).toString('base64url');
+    const cases = [
+      [undefined, 'Bearer', 'denied: jwt no token'],
+      [await first.sign({}, { exp: '-10m' }), 'Bearer error="invalid_token"', 'denied: jwt ERR_JWT_EXPIRED'],
+      [
+        await first.sign({}, { aud: 'billing' }),
+        'Bearer error="invalid_token"',
+        'denied: jwt ERR_JWT_CLAIM_VALIDATION_FAILED',
+      ],
+      [
+        await stranger.sign(),
+        'Bearer error="invalid_token"',
+        'denied: jwt ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+      ],
+      [`${header}.${body}.`, 'Bearer error="invalid_token"', 'denied: jwt ERR_JOSE_ALG_NOT_ALLOWED'],
+      ['not-a-jwt', 'Bearer error="invalid_token"', 'denied: jwt ERR_JWS_INVALID'],
+    ] as const;
+    for (const [i, [token, challenge, note]] of cases.entries()) {
+      const res = await request(gw.url, {
+        path: '/orders',
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'x-request-id': `jwt-no-${i}` },
+      });
+      assert.equal(res.status, 401, note);
+      assert.equal(res.headers['www-authenticate'], challenge);
+      assert.match(String(res.headers['proxy-status']), /^edge-1; error=http_request_denied; details="/);
+      assert.equal((await gw.logFor(`jwt-no-${i}`)).auth, note);
+    }
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await jwks.close();
+  }
+});
+
+test('a new kid fetches the keys again, at most once per jwks_min_refresh', async () => {
+  const first = await signer('k1');
+  const second = await signer('k2');
+  const third = await signer('k3');
+  let published = [first.jwk];
+  const jwks = await startJwks(() => published);
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    config(echo.url, `        jwks_url: ${jwks.url}\n        jwks_min_refresh: 1h\n`),
+  );
+  try {
+    const ok = await request(gw.url, {
+      path: '/orders',
+      headers: { authorization: `Bearer ${await first.sign()}` },
+    });
+    assert.equal(ok.status, 200);
+    // The first fetch was just made: a token with an unknown kid does not trigger another.
+    published = [first.jwk, second.jwk];
+    const early = await request(gw.url, {
+      path: '/orders',
+      headers: { authorization: `Bearer ${await second.sign()}` },
+    });
+    assert.equal(early.status, 401);
+    assert.equal(jwks.state.fetches, 1);
+  } finally {
+    await gw.close();
+  }
+  // With no minimum between fetches, the rotated key is found by one more fetch.
+  const gw2 = await startTestGateway(
+    config(echo.url, `        jwks_url: ${jwks.url}\n        jwks_min_refresh: 1ms\n`),
+  );
+  try {
+    jwks.state.fetches = 0;
+    published = [first.jwk];
+    assert.equal(
+      (
+        await request(gw2.url, {
+          path: '/orders',
+          headers: { authorization: `Bearer ${await first.sign()}` },
+        })
+      ).status,
+      200,
+    );
+    published = [first.jwk, third.jwk];
+    assert.equal(
+      (
+        await request(gw2.url, {
+          path: '/orders',
+          headers: { authorization: `Bearer ${await third.sign()}` },
+        })
+      ).status,
+      200,
+    );
+    assert.equal(jwks.state.fetches, 2);
+  } finally {
+    await gw2.close();
+    await echo.close();
+    await jwks.close();
+  }
+});
+
+test('a JWKS endpoint failing before any good keys is the auth hop’s 502/503, never a 401; after good ones, they are kept', async () => {
+  const first = await signer('k1');
+  const refusing = await startRefusing();
+  const echo = await startEcho();
+  const port = new URL(refusing.url).port;
+  const gw = await startTestGateway(config(echo.url, `        jwks_url: http://127.0.0.1:${port}/jwks\n`));
+  const token = await first.sign();
+  try {
+    const res = await request(gw.url, {
+      path: '/orders',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'x-request-id': 'jwks-down' },
+    });
+    assert.equal(res.status, 502);
+    assert.equal(res.headers['www-authenticate'], undefined);
+    assert.match(
+      String(res.headers['proxy-status']),
+      new RegExp(
+        `^edge-1; error=connection_refused; details="the JWKS endpoint: .*"; next-hop="auth:127.0.0.1:${port}"$`,
+      ),
+    );
+    const line = await gw.logFor('jwks-down');
+    assert.equal(line.auth, 'failed: connection_refused');
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await refusing.close();
+  }
+
+  const jwks = await startJwks(() => [first.jwk]);
+  const gw2 = await startTestGateway(
+    config(echo.url, `        jwks_url: ${jwks.url}\n        jwks_min_refresh: 1ms\n`),
+  );
+  try {
+    jwks.state.mode = '503';
+    const unavailable = await request(gw2.url, {
+      path: '/orders',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(unavailable.status, 503);
+    assert.match(
+      String(unavailable.headers['proxy-status']),
+      /error=destination_unavailable; .*next-hop="auth:/,
+    );
+    jwks.state.mode = 'garbage';
+    const garbage = await request(gw2.url, {
+      path: '/orders',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(garbage.status, 502);
+    assert.match(String(garbage.headers['proxy-status']), /error=http_protocol_error; /);
+
+    // Good keys once (max-age 0: asked again at every request), then the endpoint breaks.
+    jwks.state.mode = 'ok';
+    jwks.state.maxAge = 0;
+    assert.equal(
+      (await request(gw2.url, { path: '/orders', headers: { authorization: `Bearer ${token}` } })).status,
+      200,
+    );
+    jwks.state.mode = 'reset';
+    const kept = await request(gw2.url, { path: '/orders', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(kept.status, 200, 'the last good keys still verify');
+    const warning = gw2.logs.find((l) => l.msg === 'JWKS fetch failed: keeping the last good keys');
+    assert.ok(warning, JSON.stringify(gw2.logs.map((l) => l.msg)));
+    assert.equal(warning.hop, `auth:${jwks.host}`);
+  } finally {
+    await gw2.close();
+    await echo.close();
+    await jwks.close();
+  }
+});
+
+test('keys_file: tokens verified against a key set on disk', async () => {
+  const first = await signer('k1');
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-jwks-')), 'jwks.json');
+  writeFileSync(file, JSON.stringify({ keys: [first.jwk] }));
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, `        keys_file: ${file}\n`));
+  try {
+    const res = await request(gw.url, {
+      path: '/orders',
+      headers: { authorization: `Bearer ${await first.sign()}` },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(echo.received[0].headers['x-user-id'], 'user-7');
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('a reload keeps the keys fetched from a JWKS URL still named: its endpoint down then costs no 502', async () => {
+  const first = await signer('k1');
+  const jwks = await startJwks(() => [first.jwk]);
+  const echo = await startEcho();
+  const yaml = config(echo.url, `        jwks_url: ${jwks.url}\n`);
+  const gw = await startTestGateway(yaml);
+  try {
+    const token = await first.sign();
+    const headers = { authorization: `Bearer ${token}` };
+    assert.equal((await request(gw.url, { path: '/orders', headers })).status, 200);
+    jwks.state.mode = 'reset';
+    // Another clock skew: a new snapshot, new access rules, the same key set.
+    const next = config(echo.url, `        jwks_url: ${jwks.url}\n        clock_skew: 45s\n`);
+    const outcome = await gw.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${next}`, '<reload>'),
+    );
+    assert.deepEqual(outcome.upstreams.kept, ['app']);
+    assert.equal((await request(gw.url, { path: '/orders', headers })).status, 200);
+    assert.equal(jwks.state.fetches, 1);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await jwks.close();
+  }
+});
