@@ -12,6 +12,7 @@ import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
+import { checkListenerNames, listenerFacts } from './listener-checks.ts';
 import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
 import { formatDuration, parseDuration } from './units.ts';
 
@@ -20,7 +21,9 @@ export function checkCrossFields(document: unknown, report: Report): void {
   const upstreams = isMapping(document.upstreams) ? document.upstreams : undefined;
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
-  checkRoutes(document.routes, report);
+  const listeners = listenerFacts(document.listen);
+  checkListenerNames(listeners, report);
+  checkRoutes(document.routes, listeners, report);
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document.listen, report);
   checkTimeoutOrder(upstreams, report);

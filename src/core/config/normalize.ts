@@ -122,6 +122,7 @@ function toAdmin(raw: NonNullable<RawConfig['admin']>, baseDir: string): AdminCo
 function toListener(raw: RawListener, baseDir: string): ListenerConfig {
   const { host, port } = accepted(parseListenAddress(raw.address));
   const listener = {
+    name: raw.name ?? raw.address,
     address: raw.address,
     host,
     port,
@@ -141,6 +142,7 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
         key: file(pair.key),
       })),
       minVersion: raw.tls.min_version ?? DEFAULTS.listener.tlsMinVersion,
+      allowMisdirected: raw.tls.allow_misdirected ?? DEFAULTS.listener.allowMisdirected,
     },
   };
 }

@@ -14,15 +14,17 @@
 
 import { parseRouteHost, parseRoutePath } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
+import { checkRedirectLoop, type ListenerFact, routeListeners } from './listener-checks.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { compileLinearPattern, headerNameProblem, reservedHeaderProblem } from './routing-values.ts';
 import type { PathSegment } from './schema.ts';
 
-export function checkRoutes(routes: unknown, report: Report): void {
+export function checkRoutes(routes: unknown, listeners: readonly ListenerFact[], report: Report): void {
   for (const [index, route] of itemsOf(routes)) {
     const at = (...path: PathSegment[]) => ['routes', index, ...path];
     checkTarget(route, at, report);
+    checkRedirectLoop(route, at, routeListeners(route, at, listeners, report), report);
     const match = mappingAt(route, 'match');
     for (const field of ['headers', 'query'] as const) {
       for (const [name, test] of Object.entries(mappingAt(match, field) ?? {})) {

@@ -12,7 +12,7 @@ import http2, {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { RequestParseError } from '../../core/http1/request-parser.ts';
-import type { DownstreamExchange } from '../../core/net/downstream.ts';
+import { type DownstreamExchange, servernameOf } from '../../core/net/downstream.ts';
 import { H2Guard, type H2Logger } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
 import { H2Body, h2Refusal, h2RequestHead } from './h2-request.ts';
@@ -74,6 +74,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       endStream,
       remoteAddress: socket?.remoteAddress ?? '',
       encrypted: session?.encrypted === true,
+      ...servernameOf(socket),
     });
     const response = new H2Response(stream, guard, {
       headRequest: head.method === 'HEAD',

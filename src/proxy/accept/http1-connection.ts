@@ -29,7 +29,7 @@ import {
   RequestParser,
   type RequestParserHandler,
 } from '../../core/http1/request-parser.ts';
-import type { DownstreamExchange, DownstreamHead } from '../../core/net/downstream.ts';
+import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../core/net/downstream.ts';
 import { LINGER_MS } from '../../core/net/linger.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
 
@@ -255,6 +255,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       headers: fields,
       remoteAddress: this.socket.remoteAddress ?? '',
       encrypted: this.#encrypted,
+      ...servernameOf(this.socket),
       bodyLength:
         head.framing === 'chunked' ? 'chunked' : head.framing === 'length' ? head.contentLength : undefined,
       upgrade,
