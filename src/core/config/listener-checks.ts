@@ -35,14 +35,16 @@ export function listenerFacts(listen: unknown): ListenerFact[] {
 }
 
 export function checkListenerNames(listeners: readonly ListenerFact[], report: Report): void {
-  const seen = new Map<string, number>();
+  const seen = new Map<string, ListenerFact>();
   for (const listener of listeners) {
     const first = seen.get(listener.name);
-    if (first === undefined) seen.set(listener.name, listener.index);
-    else
+    if (first === undefined) seen.set(listener.name, listener);
+    // Two unnamed listeners share an address only on port 0 (checkDuplicateListeners): the
+    // system gives each its own port, and a route cannot name them apart until they have names.
+    else if (listener.named || first.named)
       report(
         ['listen', listener.index, listener.named ? 'name' : 'address'],
-        `duplicate listener name '${listener.name}' (already the name of listen[${first}]; a listener without a name is named by its address)`,
+        `duplicate listener name '${listener.name}' (already the name of listen[${first.index}]; a listener without a name is named by its address)`,
       );
   }
 }
@@ -70,7 +72,8 @@ export function routeListeners(
     for (const [name, path] of names) {
       if (known.includes(name)) continue;
       const suggestion = didYouMean(name, known);
-      const hint = suggestion === undefined ? `defined: ${known.join(', ')}` : `did you mean '${suggestion}'?`;
+      const hint =
+        suggestion === undefined ? `defined: ${known.join(', ')}` : `did you mean '${suggestion}'?`;
       report(path, `no listener named '${name}' (${hint})`);
     }
     reachable = listeners.filter((listener) => names.some(([name]) => name === listener.name));

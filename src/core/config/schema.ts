@@ -42,9 +42,7 @@ const RETRYABLE_TYPES = Object.entries(FAILURES)
 
 const Listener = mapping(
   {
-    name: Type.Optional(
-      Type.String({ format: FORMAT.name, expected: `a listener name of ${NAME_CHARS}` }),
-    ),
+    name: Type.Optional(Type.String({ format: FORMAT.name, expected: `a listener name of ${NAME_CHARS}` })),
     address: Type.String({
       format: FORMAT.listenAddress,
       expected: 'host:port like 127.0.0.1:8080 or [::1]:8080',

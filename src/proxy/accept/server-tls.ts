@@ -62,13 +62,18 @@ export function createServerTls(config: ListenerTlsConfig): ServerTls {
 }
 
 /** The certificate the SNI `host` would choose, the default one when it carries the name; undefined when none names it. */
-function certificateNaming(table: SniTable, host: string): tls.SecureContext | typeof DEFAULT_CERTIFICATE | undefined {
+function certificateNaming(
+  table: SniTable,
+  host: string,
+): tls.SecureContext | typeof DEFAULT_CERTIFICATE | undefined {
   const chosen = contextFor(table, host);
   if (chosen !== undefined) return chosen;
   const name = host.toLowerCase();
   const dot = name.indexOf('.');
   const { exact, wildcard } = table.fallback;
-  return exact.has(name) || (dot !== -1 && wildcard.has(name.slice(dot + 1))) ? DEFAULT_CERTIFICATE : undefined;
+  return exact.has(name) || (dot !== -1 && wildcard.has(name.slice(dot + 1)))
+    ? DEFAULT_CERTIFICATE
+    : undefined;
 }
 
 function contextOptions(cert: string, key: string, minVersion: tls.SecureVersion): tls.SecureContextOptions {
