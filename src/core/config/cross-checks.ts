@@ -16,14 +16,15 @@ import type { Report } from './report.ts';
 import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
 import { formatDuration, parseDuration } from './units.ts';
 
-export function checkCrossFields(document: unknown, report: Report): void {
+/** `warn` is told what is allowed but likely not meant (a route that gets only some of its requests). */
+export function checkCrossFields(document: unknown, report: Report, warn: Report = () => {}): void {
   if (!isMapping(document)) return;
   const upstreams = isMapping(document.upstreams) ? document.upstreams : undefined;
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
   const listeners = listenerFacts(document.listen);
   checkListenerNames(listeners, report);
-  checkRoutes(document.routes, listeners, report);
+  checkRoutes(document.routes, listeners, report, warn);
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document.listen, report);
   checkTimeoutOrder(upstreams, report);

@@ -30,6 +30,7 @@ import { readYamlSource } from './yaml-source.ts';
 export async function loadConfigFile(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
+  warnings?: ConfigProblem[],
 ): Promise<GatewayConfig> {
   let text: string;
   try {
@@ -46,12 +47,14 @@ export async function loadConfigFile(
       },
     ]);
   }
-  return parseConfig(text, path, env);
+  return parseConfig(text, path, env, warnings);
 }
 
 /**
  * Validates config text as if read from `source` (a file path, or a label like "<demo>").
  * Files the config names (certificates, CAs) are looked up next to `source` and must exist.
+ * `warnings`, when given, receives what is allowed but likely not meant (a route that the
+ * router's precedence keeps from some of its requests), for `candor check` to show.
  *
  * @example parseConfig('listen: [{ address: "127.0.0.1:0" }]\n...', '/etc/candor/candor.yaml', {})
  */
@@ -59,6 +62,7 @@ export function parseConfig(
   text: string,
   source: string,
   env: NodeJS.ProcessEnv = process.env,
+  warnings?: ConfigProblem[],
 ): GatewayConfig {
   const label = /^<.*>$/.test(source);
   const baseDir = label ? process.cwd() : dirname(resolve(source));
@@ -80,8 +84,18 @@ export function parseConfig(
       const position = at === 'parent' ? yaml.locate(path.slice(0, -1), 'key') : yaml.locate(path, at);
       toProblem(path, position.line, position.column, message);
     };
+    const warn: Report = (path, message, at = 'value') => {
+      const position = yaml.locate(path, at === 'parent' ? 'key' : at);
+      warnings?.push({
+        file: source,
+        line: position.line,
+        column: position.column,
+        path: formatPath(path),
+        message,
+      });
+    };
     checkSchema(yaml.value, report);
-    checkCrossFields(yaml.value, report);
+    checkCrossFields(yaml.value, report, warn);
     checkFiles(yaml.value, baseDir, report);
     checkAdmin(yaml.value, baseDir, env, report);
   }

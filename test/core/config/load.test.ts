@@ -219,7 +219,14 @@ test('a minimal config gets every default', () => {
     name: 'candor',
     source: SOURCE,
     listen: [
-      { address: '127.0.0.1:8080', host: '127.0.0.1', port: 8080, maxConnections: 10_000, http2: false },
+      {
+        name: '127.0.0.1:8080',
+        address: '127.0.0.1:8080',
+        host: '127.0.0.1',
+        port: 8080,
+        maxConnections: 10_000,
+        http2: false,
+      },
     ],
     routes: [
       {

@@ -19,11 +19,14 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'log.destination',
     'metrics.listen',
     'admin.token_file',
+    'listen[].name',
+    'routes[].match.listener',
+    'routes[].match.scheme',
   ]) {
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
-  assert.equal(CONFIG_FIELD_PATHS.length, 174);
+  assert.equal(CONFIG_FIELD_PATHS.length, 178);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {
