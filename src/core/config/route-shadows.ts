@@ -111,7 +111,7 @@ function fileOrder(tied: readonly Claim[], b: Claim): string {
   const a = tied[0];
   if (sameKinds(a, b))
     return `same host, path and conditions as routes[${a.index}] (${key(b)}): a request could meet both, and only file order would pick`;
-  return `${tied.map(describe).join(' and ')}, earlier in the file with as many conditions on the same host and path, ${tied.length === 1 ? 'takes' : 'take'} every request of this route that also meets ${tied.length === 1 ? 'its' : 'theirs'}: only file order picks (put this route first, or make the conditions exclusive)`;
+  return `${tied.map(describe).join(' and ')}, earlier in the file with as many conditions on the same host and path, ${tied.length === 1 ? 'takes' : 'take'} the requests of this route that meet ${tied.length === 1 ? 'its' : 'their'} conditions too: only file order picks (make the conditions exclusive, or give the route meant to win one more condition)`;
 }
 
 /** "routes[2] (methods GET, POST)": a route and what it tests. */
