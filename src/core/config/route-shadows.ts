@@ -77,7 +77,12 @@ export function checkShadows(claims: readonly Claim[], report: Report, warn: Rep
     // A narrower route tried first is an exception, unless only file order put it first.
     const first = claims.filter(
       (a) =>
-        a !== b && triedBefore(a, b) && overlap(a, b) && (sameRank(a, b) || covers(a, b) || !covers(b, a)),
+        a !== b &&
+        triedBefore(a, b) &&
+        overlap(a, b) &&
+        (sameRank(a, b) || covers(a, b) || !covers(b, a)) &&
+        // A route tried before both that takes every request meeting both leaves B nothing to lose.
+        !claims.some((c) => c !== a && c !== b && triedBefore(c, a) && covers(c, both(a, b))),
     );
     if (first.length === 0) continue;
     const whole = first.find((a) => covers(a, b));
@@ -210,6 +215,21 @@ function covers(a: Claim, b: Claim): boolean {
     fieldsCover(a.headers, b.headers) &&
     fieldsCover(a.query, b.query)
   );
+}
+
+/** The requests that meet both routes, as one claim (the routes overlap). */
+function both(a: Claim, b: Claim): Claim {
+  const methods =
+    a.methods === undefined ? b.methods : (b.methods?.filter((m) => a.methods?.includes(m)) ?? a.methods);
+  return {
+    ...b,
+    host: hostCovers(a.host, b.host) ? b.host : a.host,
+    path: a.path.length > b.path.length ? a.path : b.path,
+    listeners: a.listeners.filter((listener) => b.listeners.includes(listener)),
+    methods,
+    headers: new Map([...a.headers, ...b.headers]),
+    query: new Map([...a.query, ...b.query]),
+  };
 }
 
 function methodsCover(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
