@@ -11,17 +11,21 @@ import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
+import { checkListenerNames, listenerFacts } from './listener-checks.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
 import { formatDuration, parseDuration } from './units.ts';
 
-export function checkCrossFields(document: unknown, report: Report): void {
+/** `warn` is told what is allowed but likely not meant (a route that gets only some of its requests). */
+export function checkCrossFields(document: unknown, report: Report, warn: Report = () => {}): void {
   if (!isMapping(document)) return;
   const upstreams = isMapping(document.upstreams) ? document.upstreams : undefined;
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
-  checkRoutes(document.routes, report);
+  const listeners = listenerFacts(document.listen);
+  checkListenerNames(listeners, report);
+  checkRoutes(document.routes, listeners, report, warn);
   checkAccess(document.routes, report);
   checkMergedPaths(document.paths, document.routes, report);
   checkUpstreamRouting(upstreams, report);

@@ -13,7 +13,8 @@ import { KiB, MiB } from './units.ts';
 export const DEFAULTS = {
   name: 'candor',
   // TLS 1.2 is still what many clients and load balancers speak; 1.0 and 1.1 are Node's refusal already.
-  listener: { maxConnections: 10_000, tlsMinVersion: 'TLSv1.2' },
+  // RFC 9110 §15.5.20: a request for a host its connection's certificate was not chosen for is misdirected (421).
+  listener: { maxConnections: 10_000, tlsMinVersion: 'TLSv1.2', allowMisdirected: false },
   acme: {
     // Let's Encrypt's production directory, as Caddy and Traefik default to.
     directory: 'https://acme-v02.api.letsencrypt.org/directory',

@@ -36,6 +36,11 @@ export interface LoadOptions {
    * "store.redis.url"): a variable `serve` needs in its environment.
    */
   readonly onVariable?: (name: string, field: string) => void;
+  /**
+   * Receives what is allowed but likely not meant (a route that another takes much of), for
+   * `candor check` to print; the config loads all the same.
+   */
+  readonly warnings?: ConfigProblem[];
 }
 
 /**
@@ -70,6 +75,8 @@ export async function loadConfigFile(
 /**
  * Validates config text as if read from `source` (a file path, or a label like "<demo>").
  * Files the config names (certificates, CAs) are looked up next to `source` and must exist.
+ * `warnings`, when given, receives what is allowed but likely not meant (a route that the
+ * router's precedence keeps from some of its requests), for `candor check` to show.
  *
  * @example parseConfig('listen: [{ address: "127.0.0.1:0" }]\n...', '/etc/candor/candor.yaml', {})
  */
@@ -101,8 +108,18 @@ export function parseConfig(
       const position = at === 'parent' ? yaml.locate(path.slice(0, -1), 'key') : yaml.locate(path, at);
       toProblem(path, position.line, position.column, message);
     };
+    const warn: Report = (path, message, at = 'value') => {
+      const position = yaml.locate(path, at === 'parent' ? 'key' : at);
+      options.warnings?.push({
+        file: source,
+        line: position.line,
+        column: position.column,
+        path: formatPath(path),
+        message,
+      });
+    };
     checkSchema(yaml.value, report);
-    checkCrossFields(yaml.value, report);
+    checkCrossFields(yaml.value, report, warn);
     checkFiles(yaml.value, baseDir, report, secrets);
     checkAcme(yaml.value, baseDir, report);
     checkAdmin(yaml.value, baseDir, env, report, secrets);

@@ -33,7 +33,11 @@ function accepted<T>(parsed: Parsed<T>): T {
 export function toConditions(raw: RawMatch | undefined): RouteConditions | undefined {
   if (
     raw === undefined ||
-    (raw.methods === undefined && raw.headers === undefined && raw.query === undefined)
+    (raw.listener === undefined &&
+      raw.scheme === undefined &&
+      raw.methods === undefined &&
+      raw.headers === undefined &&
+      raw.query === undefined)
   )
     return undefined;
   const fields = (tests: Record<string, RawValueTest> | undefined, lower: boolean): FieldTest[] =>
@@ -41,7 +45,10 @@ export function toConditions(raw: RawMatch | undefined): RouteConditions | undef
       name: lower ? name.toLowerCase() : name,
       test: toValueTest(test),
     }));
+  const listeners = typeof raw.listener === 'string' ? [raw.listener] : raw.listener;
   return {
+    ...(listeners === undefined ? {} : { listeners: [...new Set(listeners)] }),
+    ...(raw.scheme === undefined ? {} : { scheme: raw.scheme }),
     ...(raw.methods === undefined ? {} : { methods: [...new Set(raw.methods)] }),
     headers: fields(raw.headers, true),
     query: fields(raw.query, false),

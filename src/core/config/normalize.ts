@@ -164,6 +164,7 @@ function toAdmin(raw: NonNullable<RawConfig['admin']>, baseDir: string): AdminCo
 function toListener(raw: RawListener, baseDir: string): ListenerConfig {
   const { host, port } = accepted(parseListenAddress(raw.address));
   const listener = {
+    name: raw.name ?? raw.address,
     address: raw.address,
     host,
     port,
@@ -184,6 +185,7 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
         key: file(pair.key),
       })),
       minVersion: raw.tls.min_version ?? DEFAULTS.listener.tlsMinVersion,
+      allowMisdirected: raw.tls.allow_misdirected ?? DEFAULTS.listener.allowMisdirected,
       ...(raw.tls.acme === undefined
         ? {}
         : { acme: { names: [...new Set(raw.tls.acme.names.map((name) => name.toLowerCase()))] } }),

@@ -1,28 +1,24 @@
-/**
- * The checks on routes that need more than one field: a route forwards (upstream) or redirects,
- * patterns RE2 can run, header rules that leave Candor's own fields alone, and no two routes
- * that claim the same requests.
- *
- * The rule for the last (README, "routes"): two routes with the same host and path prefix
- * that test the same things — the same methods-or-none, the same header names, the same query
- * parameter names — are refused when one request could meet both: their method lists share a
- * method, and for every field their tests can agree (equal values, a value and `present: true`,
- * a value the other's pattern matches, the same pattern, the same `present`). Only file order
- * would then pick between them, so the second would be used for none of those requests.
- * Two different patterns are not compared (that cannot be decided cheaply): they may overlap.
- */
-
-import { parseRouteHost, parseRoutePath } from './addresses.ts';
-import { DEFAULTS } from './defaults.ts';
+import { checkRedirectLoop, type ListenerFact, routeListeners } from './listener-checks.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
+import { type Claim, checkShadows, claimOf } from './route-shadows.ts';
 import { compileLinearPattern, headerNameProblem, reservedHeaderProblem } from './routing-values.ts';
 import type { PathSegment } from './schema.ts';
 
-export function checkRoutes(routes: unknown, report: Report): void {
+export function checkRoutes(
+  routes: unknown,
+  listeners: readonly ListenerFact[],
+  report: Report,
+  warn: Report,
+): void {
+  const claims: Claim[] = [];
   for (const [index, route] of itemsOf(routes)) {
     const at = (...path: PathSegment[]) => ['routes', index, ...path];
     checkTarget(route, at, report);
+    const reachable = routeListeners(route, at, listeners, report);
+    checkRedirectLoop(route, at, reachable, report);
+    const claim = claimOf(index, route, reachable);
+    if (claim !== undefined) claims.push(claim);
     const match = mappingAt(route, 'match');
     for (const field of ['headers', 'query'] as const) {
       for (const [name, test] of Object.entries(mappingAt(match, field) ?? {})) {
@@ -37,7 +33,7 @@ export function checkRoutes(routes: unknown, report: Report): void {
     checkHeaderRules(mappingAt(route, 'request_headers'), at('request_headers'), true, report);
     checkHeaderRules(mappingAt(route, 'response_headers'), at('response_headers'), false, report);
   }
-  checkOverlaps(routes, report);
+  checkShadows(claims, report, warn);
 }
 
 /** One of upstream or redirect; a redirect forwards nothing, so what shapes a forwarded request has no place beside it. */
@@ -134,93 +130,6 @@ function checkHeaderRules(
     else if (lower === 'host' && !(request && path.at(-2) === 'set'))
       report(path, 'host can only be set, in request_headers (a request carries exactly one)', where);
   }
-}
-
-// ── two routes that claim the same requests ──────────────────────────────────────
-
-type Test = { value: string } | { regex: string } | { present: boolean };
-
-interface Claim {
-  readonly index: number;
-  readonly where: PathSegment[];
-  readonly key: string;
-  readonly methods: readonly string[] | undefined;
-  readonly headers: ReadonlyMap<string, Test>;
-  readonly query: ReadonlyMap<string, Test>;
-}
-
-function checkOverlaps(routes: unknown, report: Report): void {
-  const claims: Claim[] = [];
-  for (const [index, route] of itemsOf(routes)) {
-    const match = route.match === undefined ? {} : mappingAt(route, 'match');
-    const hostText = stringAt(match, 'host');
-    const host = hostText === undefined ? { value: '' } : parseRouteHost(hostText);
-    const path = parseRoutePath(stringAt(match, 'path') ?? DEFAULTS.route.path);
-    if (match === undefined || !('value' in host) || !('value' in path)) continue;
-    const methods = Array.isArray(match.methods)
-      ? match.methods.filter((m) => typeof m === 'string')
-      : undefined;
-    const claim: Claim = {
-      index,
-      where: route.match === undefined ? ['routes', index] : ['routes', index, 'match'],
-      key: `${host.value}${path.value}`,
-      methods,
-      headers: testsOf(mappingAt(match, 'headers'), true),
-      query: testsOf(mappingAt(match, 'query'), false),
-    };
-    const first = claims.find((other) => other.key === claim.key && overlap(other, claim));
-    if (first === undefined) {
-      claims.push(claim);
-      continue;
-    }
-    const plain = claim.methods === undefined && claim.headers.size === 0 && claim.query.size === 0;
-    report(
-      claim.where,
-      plain
-        ? `same host and path as routes[${first.index}] (${claim.key}), so this route would never be used`
-        : `same host, path and conditions as routes[${first.index}] (${claim.key}): a request could meet both, and only file order would pick`,
-    );
-  }
-}
-
-function testsOf(tests: Record<string, unknown> | undefined, lower: boolean): Map<string, Test> {
-  const out = new Map<string, Test>();
-  for (const [name, test] of Object.entries(tests ?? {})) {
-    const key = lower ? name.toLowerCase() : name;
-    if (typeof test === 'string') out.set(key, { value: test });
-    else if (isMapping(test) && typeof test.regex === 'string') out.set(key, { regex: test.regex });
-    else if (isMapping(test) && typeof test.present === 'boolean') out.set(key, { present: test.present });
-  }
-  return out;
-}
-
-function overlap(a: Claim, b: Claim): boolean {
-  if ((a.methods === undefined) !== (b.methods === undefined)) return false;
-  if (a.methods !== undefined && !a.methods.some((m) => b.methods?.includes(m))) return false;
-  return sameFieldsAgree(a.headers, b.headers) && sameFieldsAgree(a.query, b.query);
-}
-
-function sameFieldsAgree(a: ReadonlyMap<string, Test>, b: ReadonlyMap<string, Test>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [name, test] of a) {
-    const other = b.get(name);
-    if (other === undefined || !agree(test, other)) return false;
-  }
-  return true;
-}
-
-/** Whether one value could pass both tests (different patterns: not decided, taken as distinct). */
-function agree(a: Test, b: Test): boolean {
-  if ('present' in a || 'present' in b) {
-    const [p, other] = 'present' in a ? [a, b] : [b as { present: boolean }, a];
-    return 'present' in other ? other.present === p.present : p.present;
-  }
-  if ('value' in a && 'value' in b) return a.value === b.value;
-  if ('regex' in a && 'regex' in b) return a.regex === b.regex;
-  const [value, regex] =
-    'value' in a ? [a.value, (b as { regex: string }).regex] : [(b as { value: string }).value, a.regex];
-  const compiled = compileLinearPattern(regex);
-  return 'value' in compiled && compiled.value.test(value);
 }
 
 // ── upstreams ────────────────────────────────────────────────────────────────────

@@ -8,7 +8,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
-import { filePath, mapping, oneOf } from './schema-kit.ts';
+import { filePath, flag, mapping, oneOf } from './schema-kit.ts';
 
 const PATTERN_EXPECTED = 'a pattern in RE2 syntax (linear-time)';
 
@@ -26,7 +26,16 @@ const valueTests = (what: string) =>
     Type.Record(Type.String(), valueTest, { expected: `a mapping of ${what} to what they must be` }),
   );
 
+const listenerName = Type.String({ minLength: 1, expected: 'the name of a listener' });
+
 export const MATCH_FIELDS = {
+  listener: Type.Optional(
+    Type.Union(
+      [listenerName, Type.Array(listenerName, { minItems: 1, expected: 'a list of listener names' })],
+      { expected: 'a listener name, or a list of them' },
+    ),
+  ),
+  scheme: oneOf(['http', 'https']),
   methods: Type.Optional(
     Type.Array(Type.String({ format: FORMAT.method, expected: 'a method like GET or POST' }), {
       minItems: 1,
@@ -111,6 +120,7 @@ export const LISTENER_TLS_FIELDS = {
     Type.Array(certificatePair, { minItems: 1, expected: 'a list of { cert, key } mappings' }),
   ),
   min_version: oneOf(['TLSv1.2', 'TLSv1.3']),
+  allow_misdirected: flag(),
 };
 
 export const UPSTREAM_TLS_FIELDS = {

@@ -13,7 +13,7 @@
 import { KindGuard, type Static, type TSchema, Type } from '@sinclair/typebox';
 import { FAILURES, TARGET_FAULT_SHAPES } from '../failure/taxonomy.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
-import { FORMAT, HEADER_SIZE_EXPECTED, NAME_EXPECTED } from './formats.ts';
+import { FORMAT, HEADER_SIZE_EXPECTED, NAME_CHARS, NAME_EXPECTED } from './formats.ts';
 import { ACCESS_FIELDS } from './schema-access.ts';
 import { Acme, ListenerAcme } from './schema-acme.ts';
 import { Discovery, Store } from './schema-fleet.ts';
@@ -44,6 +44,7 @@ const RETRYABLE_TYPES = Object.entries(FAILURES)
 
 const Listener = mapping(
   {
+    name: Type.Optional(Type.String({ format: FORMAT.name, expected: `a listener name of ${NAME_CHARS}` })),
     address: Type.String({
       format: FORMAT.listenAddress,
       expected: 'host:port like 127.0.0.1:8080 or [::1]:8080',
@@ -97,7 +98,7 @@ const Route = mapping(
           ),
           ...MATCH_FIELDS,
         },
-        'a mapping with host, path, methods, headers and/or query',
+        'a mapping with listener, scheme, host, path, methods, headers and/or query',
       ),
     ),
     upstream: Type.Optional(Type.String({ minLength: 1, expected: 'the name of an upstream' })),

@@ -62,6 +62,8 @@ export interface AdminConfig {
 }
 
 export interface ListenerConfig {
+  /** What routes name it by (`match.listener`); the address as written when the file gives none. Unique. */
+  readonly name: string;
   /** As written in the config, e.g. "127.0.0.1:8080" or "[::1]:8443". */
   readonly address: string;
   readonly host: string;
@@ -269,6 +271,11 @@ export interface ListenerTlsConfig {
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
   /** Names whose certificates the gateway orders from the `acme` CA, each served by SNI. */
   readonly acme?: { readonly names: readonly string[] };
+  /**
+   * Let through a request whose Host names another certificate than the one its connection's
+   * SNI chose (domain fronting, or a connection reused for another host); false: 421.
+   */
+  readonly allowMisdirected: boolean;
 }
 
 export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
@@ -301,6 +308,10 @@ export interface FieldTest {
 }
 
 export interface RouteConditions {
+  /** Names of the listeners the request must have come in on; absent: any listener. */
+  readonly listeners?: readonly string[];
+  /** The scheme the request came in on (its listener's: https with TLS); absent: either. */
+  readonly scheme?: 'http' | 'https';
   /** Methods as sent (case-sensitive); absent: any method. */
   readonly methods?: readonly string[];
   readonly headers: readonly FieldTest[];

@@ -27,6 +27,7 @@ export const REASONS: Readonly<Record<number, string>> = {
   413: 'Content Too Large',
   414: 'URI Too Long',
   417: 'Expectation Failed',
+  421: 'Misdirected Request',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
@@ -75,6 +76,9 @@ export function clientAdvice(failure: Failure): string {
   }
   if (failure.clientMayRetry)
     return 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
+  // RFC 9110 §15.5.20: the request is fine, the connection was the wrong one for it.
+  if (failure.status === 421)
+    return 'Send the request again on a new connection, whose TLS server name (SNI) is its host.';
   if (failure.kind.shape === 'client')
     return 'Retrying the same request will fail the same way: change the request.';
   return 'Retrying will not help until the upstream or the gateway configuration is fixed.';

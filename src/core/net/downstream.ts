@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { HoldBudget } from './hold-budget.ts';
 
 /**
@@ -32,6 +33,11 @@ export interface DownstreamHead {
   readonly headers: readonly string[];
   readonly remoteAddress: string;
   readonly encrypted: boolean;
+  /**
+   * The server name (SNI) the client sent in its connection's TLS handshake, lower-cased;
+   * absent on a plain connection or a handshake without one. Read against Host (421).
+   */
+  readonly servername?: string;
   /** Body framing as the client announced it: none, a length, or chunked (an unknown length). */
   readonly bodyLength: number | 'chunked' | undefined;
   /**
@@ -121,6 +127,12 @@ export interface DownstreamExchange {
    * time: the exchange's own bounds are its connection's.
    */
   readonly budget?: HoldBudget;
+}
+
+/** The SNI of a TLS socket's handshake, as a head carries it: nothing for a plain socket or a handshake without one. */
+export function servernameOf(socket: Socket | undefined): { servername?: string } {
+  const name = (socket as Partial<TLSSocket> | undefined)?.servername;
+  return typeof name === 'string' && name !== '' ? { servername: name.toLowerCase() } : {};
 }
 
 /** Whether the request carries a body to forward (announced length above zero, or chunked). */

@@ -30,6 +30,8 @@ export interface H2StreamFacts {
   readonly endStream: boolean;
   readonly remoteAddress: string;
   readonly encrypted: boolean;
+  /** The connection's SNI (lower-cased), when it is TLS and the client sent one. */
+  readonly servername?: string;
 }
 
 /** The head from the stream's raw fields (flat [name, value, …], pseudo-fields first). */
@@ -76,6 +78,7 @@ export function h2RequestHead(raw: readonly string[], facts: H2StreamFacts): H2D
     headers,
     remoteAddress: facts.remoteAddress,
     encrypted: facts.encrypted,
+    ...(facts.servername === undefined ? {} : { servername: facts.servername }),
     bodyLength: facts.endStream ? undefined : (contentLength ?? 'chunked'),
     upgrade: false,
     expectContinue,

@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { RequestParseError } from '../../core/http1/request-parser.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
-import type { DownstreamExchange } from '../../core/net/downstream.ts';
+import { type DownstreamExchange, servernameOf } from '../../core/net/downstream.ts';
 import { H2Guard, type H2Logger } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
 import { H2Body, h2Refusal, h2RequestHead } from './h2-request.ts';
@@ -87,6 +87,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       endStream,
       remoteAddress: clientAddressOf(socket),
       encrypted: session?.encrypted === true,
+      ...servernameOf(socket),
     });
     const response = new H2Response(stream, guard, {
       headRequest: head.method === 'HEAD',

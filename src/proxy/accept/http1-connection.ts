@@ -31,7 +31,7 @@ import {
 } from '../../core/http1/request-parser.ts';
 import { trimOws } from '../../core/http1/syntax.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
-import type { DownstreamExchange, DownstreamHead } from '../../core/net/downstream.ts';
+import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../core/net/downstream.ts';
 import { LINGER_MS } from '../../core/net/linger.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
 
@@ -257,6 +257,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       headers: fields,
       remoteAddress: clientAddressOf(this.socket),
       encrypted: this.#encrypted,
+      ...servernameOf(this.socket),
       bodyLength:
         head.framing === 'chunked' ? 'chunked' : head.framing === 'length' ? head.contentLength : undefined,
       upgrade,

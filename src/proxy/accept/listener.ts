@@ -20,8 +20,15 @@ import { type CertificateSource, createServerTls } from './server-tls.ts';
 
 /** What the request pipeline needs to know of the listener a request came in on. */
 export interface ListenerFacts {
+  /** The listener's name (`listen[].name`, else its address): what `match.listener` tests. */
+  readonly name: string;
   /** "http" or "https". */
   readonly protocol: string;
+  /**
+   * Whether a request for `host` (no port) came on a TLS connection whose SNI chose another
+   * certificate than the one naming `host` (421); absent on a plain listener.
+   */
+  readonly misdirected?: (servername: string | undefined, host: string) => boolean;
   /** The listener's load-shedding count (`max_in_flight`), when it has one. */
   readonly inFlight?: InFlightLimit;
 }
@@ -125,7 +132,12 @@ export async function startListener(
     config.maxInFlight === undefined
       ? undefined
       : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`);
-  const facts: { protocol: string; inFlight?: InFlightLimit } = { protocol, inFlight: shedding };
+  const facts: { -readonly [K in keyof ListenerFacts]: ListenerFacts[K] } = {
+    name: config.name,
+    protocol,
+    inFlight: shedding,
+    ...(serverTls ? { misdirected: serverTls.misdirected } : {}),
+  };
   let current = config;
   // The header size limit cannot change on a live socket (reload-plan.ts): the first one holds.
   const headerSize = handlers.limits().headerSize;
@@ -224,6 +236,7 @@ export async function startListener(
     update(next) {
       current = next;
       proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
+      facts.name = next.name;
       server.maxConnections = next.maxConnections;
       if (next.tls && serverTls) serverTls.reload(next.tls, server as TlsServer);
       // The count goes on (requests holding slots are still running); only the bound changes.

@@ -14,12 +14,22 @@ export interface ServerTls {
   readonly options: tls.TlsOptions;
   /** Reads the certificates and keys again (a renewed certificate under the same path) and serves them from now on. */
   reload(config: ListenerTlsConfig, server: tls.Server): void;
+  /**
+   * Whether a request for `host` (no port) came on a connection whose SNI chose another
+   * certificate than the one that names `host` (RFC 9110 §15.5.20: misdirected, 421). A host no
+   * certificate names is not misdirected (no other connection would be more right for it), nor
+   * is anything on a listener with `allow_misdirected`.
+   */
+  misdirected(servername: string | undefined, host: string): boolean;
 }
 
 interface SniTable {
   readonly exact: ReadonlyMap<string, tls.SecureContext>;
   /** By the part after "*.", e.g. "example.com" for "*.example.com". */
   readonly wildcard: ReadonlyMap<string, tls.SecureContext>;
+  /** The names of the default certificate, as a table that chooses nothing else. */
+  readonly fallback: { readonly exact: ReadonlySet<string>; readonly wildcard: ReadonlySet<string> };
+  readonly allowMisdirected: boolean;
 }
 
 /**
@@ -30,15 +40,19 @@ export interface CertificateSource {
   contextFor(servername: string): tls.SecureContext | undefined;
 }
 
+/** Stands for the default certificate when certificates are compared (its context is the server's own). */
+const DEFAULT_CERTIFICATE = Symbol('default certificate');
+
 export function createServerTls(config: ListenerTlsConfig, ordered?: CertificateSource): ServerTls {
   let table = sniTable(config);
+  // A configured certificate first (the operator named it), then an ordered one; undefined:
+  // the server's default context (the listener's own cert and key, if it has one).
+  const pick = (name: string) => contextFor(table, name) ?? ordered?.contextFor(name.toLowerCase());
   const SNICallback = (
     servername: string,
     callback: (err: Error | null, ctx?: tls.SecureContext) => void,
   ) => {
-    // A configured certificate first (the operator named it), then an ordered one; undefined:
-    // the server's default context (the listener's own cert and key, if it has one).
-    callback(null, contextFor(table, servername) ?? ordered?.contextFor(servername.toLowerCase()));
+    callback(null, pick(servername));
   };
   return {
     options: { ...contextOptions(config.cert, config.key, config.minVersion), SNICallback },
@@ -47,7 +61,29 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
       server.setSecureContext(contextOptions(next.cert, next.key, next.minVersion));
       table = nextTable;
     },
+    misdirected(servername, host) {
+      if (table.allowMisdirected) return false;
+      const wanted = pick(host) ?? certificateNaming(table, host);
+      if (wanted === undefined) return false;
+      const chosen = servername === undefined ? undefined : pick(servername);
+      return wanted !== (chosen ?? DEFAULT_CERTIFICATE);
+    },
   };
+}
+
+/** The certificate the SNI `host` would choose, the default one when it carries the name; undefined when none names it. */
+function certificateNaming(
+  table: SniTable,
+  host: string,
+): tls.SecureContext | typeof DEFAULT_CERTIFICATE | undefined {
+  const chosen = contextFor(table, host);
+  if (chosen !== undefined) return chosen;
+  const name = host.toLowerCase();
+  const dot = name.indexOf('.');
+  const { exact, wildcard } = table.fallback;
+  return exact.has(name) || (dot !== -1 && wildcard.has(name.slice(dot + 1)))
+    ? DEFAULT_CERTIFICATE
+    : undefined;
 }
 
 /** A listener whose certificates all come from ACME has no default pair: a handshake for another name fails. */
@@ -74,7 +110,12 @@ function sniTable(config: ListenerTlsConfig): SniTable {
       } else if (!exact.has(name)) exact.set(name, context);
     }
   }
-  return { exact, wildcard };
+  const fallback = { exact: new Set<string>(), wildcard: new Set<string>() };
+  for (const name of config.cert === undefined ? [] : certificateNames(readFileSync(config.cert))) {
+    if (name.startsWith('*.')) fallback.wildcard.add(name.slice(2));
+    else fallback.exact.add(name);
+  }
+  return { exact, wildcard, fallback, allowMisdirected: config.allowMisdirected };
 }
 
 /** An exact name first, then a wildcard one label up ("a.example.com" → "*.example.com"); else the default. */

@@ -1,8 +1,13 @@
 import { RE2JS } from 're2js';
 import type { FieldTest, RouteConditions, ValueTest } from '../../core/config/types.ts';
 
-/** What a route's conditions read of a request: its method and its headers (lower-cased names). */
+/**
+ * What a route's conditions read of a request: the name of the listener it came in on, that
+ * listener's scheme, its method and its headers (lower-cased names).
+ */
 export interface RouteRequest {
+  readonly listener?: string;
+  readonly scheme?: string;
   readonly method?: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
@@ -13,7 +18,9 @@ export type ConditionTest = (req: RouteRequest, path: string) => boolean;
 /** How many things a route tests beyond host and path: among routes of the same host and path, more goes first. */
 export function conditionCount(conditions: RouteConditions | undefined): number {
   if (conditions === undefined) return 0;
-  return (conditions.methods === undefined ? 0 : 1) + conditions.headers.length + conditions.query.length;
+  const { listeners, scheme, methods } = conditions;
+  const kinds = [listeners, scheme, methods].filter((tested) => tested !== undefined).length;
+  return kinds + conditions.headers.length + conditions.query.length;
 }
 
 /**
@@ -21,10 +28,12 @@ export function conditionCount(conditions: RouteConditions | undefined): number 
  * cannot run), so no header a client sends can make a match take more than linear time.
  */
 export function compileConditions(conditions: RouteConditions): ConditionTest {
-  const methods = conditions.methods;
+  const { listeners, scheme, methods } = conditions;
   const headers = conditions.headers.map(compileField);
   const query = conditions.query.map(compileField);
   return (req, path) => {
+    if (listeners !== undefined && !listeners.includes(req.listener ?? '')) return false;
+    if (scheme !== undefined && req.scheme !== scheme) return false;
     if (methods !== undefined && !methods.includes(req.method ?? '')) return false;
     for (const { name, test } of headers) if (!test(headerValue(req.headers[name]))) return false;
     if (query.length === 0) return true;

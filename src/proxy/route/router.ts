@@ -4,13 +4,14 @@ import { type ConditionTest, compileConditions, conditionCount, type RouteReques
 export type { RouteRequest } from './conditions.ts';
 
 /**
- * Picks the route for a host, path and (for routes that test them) method, headers and query.
+ * Picks the route for a host, path and (for routes that test them) listener, scheme, method,
+ * headers and query.
  * Built once per config: routes are grouped by host (exact, then wildcard, then any-host) and
  * within a group tried longest prefix first, then the route testing more conditions first,
  * then in file order, so the most specific route wins whatever order the file lists them in.
  */
 export interface Router {
-  /** `req` is read only for routes with conditions (absent: no method, no headers). */
+  /** `req` is read only for routes with conditions (absent: no listener, scheme, method or headers). */
   match(host: string, path: string, req?: RouteRequest): RouteConfig | undefined;
 }
 

@@ -57,7 +57,21 @@ export function admit(
   if (normal instanceof Failure) return normal;
   const path = normal.path;
   const hostname = hostnameOf(authority);
-  const route = runtime.router.match(hostname, path, { method: head.method, headers: fields });
+  // Before routing: the host's own connection may route it elsewhere (another listener's
+  // certificate, another gateway behind the same address), so this one must not answer for it.
+  if (head.encrypted && listener.misdirected?.(head.servername, hostname) === true) {
+    return new Failure(
+      'http_request_error',
+      `${hostname} is served under another certificate than the one this connection's TLS server name (${head.servername ?? 'none'}) chose: send it on a connection of its own`,
+      { status: 421 },
+    );
+  }
+  const route = runtime.router.match(hostname, path, {
+    listener: listener.name,
+    scheme: listener.protocol,
+    method: head.method,
+    headers: fields,
+  });
   if (!route)
     return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
   record.route = route.name;

@@ -1,11 +1,13 @@
-import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
+import { ConfigError, type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import { secretAbsent, secretsOf } from '../../core/config/secrets.ts';
 import { configWarnings } from '../../core/config/warnings.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**
- * `candor check FILE`: validate only; every problem is printed with file, line and field.
+ * `candor check FILE`: validate only; every problem is printed with file, line and field, and
+ * so is every warning (on stderr: a route the router's precedence keeps from some of its
+ * requests), which does not fail the check.
  * `withoutSecrets` (`--without-secrets`, for CI): an admin token or TLS private key that is not
  * there is no problem; every other check runs (a secret that is there is checked in full),
  * and what `serve` will need from its machine is listed, each with whether it is there: the
@@ -14,11 +16,15 @@ import { EXIT } from './exit-codes.ts';
 export async function runCheck(file: string, withoutSecrets = false): Promise<number> {
   // Each variable once, with every field that uses it.
   const variables = new Map<string, string[]>();
+  const warnings: ConfigProblem[] = [];
   try {
     const config = await loadConfigFile(file, process.env, {
       secrets: withoutSecrets ? 'may-be-absent' : 'required',
       onVariable: (name, field) => variables.set(name, [...(variables.get(name) ?? []), field]),
+      warnings,
     });
+    for (const warning of warnings.sort((a, b) => a.line - b.line || a.column - b.column))
+      process.stderr.write(`${warningLine(warning)}\n`);
     const routes = config.routes.length;
     const upstreams = Object.keys(config.upstreams).length;
     const what = withoutSecrets ? 'ok without its secrets' : 'ok';
@@ -54,4 +60,8 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
     }
     throw err;
   }
+}
+
+function warningLine(warning: ConfigProblem): string {
+  return `${warning.file}:${warning.line}:${warning.column}  ${warning.path}: warning: ${warning.message}`;
 }

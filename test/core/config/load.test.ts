@@ -78,8 +78,16 @@ test('every field of a full config is read, converted to runtime units and resol
     name: 'edge-1',
     source: file,
     listen: [
-      { address: '127.0.0.1:9000', host: '127.0.0.1', port: 9000, maxConnections: 10_000, http2: false },
       {
+        name: '127.0.0.1:9000',
+        address: '127.0.0.1:9000',
+        host: '127.0.0.1',
+        port: 9000,
+        maxConnections: 10_000,
+        http2: false,
+      },
+      {
+        name: '[::1]:8443',
         address: '[::1]:8443',
         host: '::1',
         port: 8443,
@@ -90,6 +98,7 @@ test('every field of a full config is read, converted to runtime units and resol
           key: join(dir, 'tls/key.pem'),
           certificates: [],
           minVersion: 'TLSv1.2',
+          allowMisdirected: false,
         },
       },
     ],
@@ -213,7 +222,14 @@ test('a minimal config gets every default', () => {
     name: 'candor',
     source: SOURCE,
     listen: [
-      { address: '127.0.0.1:8080', host: '127.0.0.1', port: 8080, maxConnections: 10_000, http2: false },
+      {
+        name: '127.0.0.1:8080',
+        address: '127.0.0.1:8080',
+        host: '127.0.0.1',
+        port: 8080,
+        maxConnections: 10_000,
+        http2: false,
+      },
     ],
     routes: [
       {

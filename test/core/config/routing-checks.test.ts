@@ -177,7 +177,9 @@ test('two routes that a request could meet both are refused; different condition
     [
       '6 routes[1].match: same host, path and conditions as routes[0] (/a): a request could meet both, and only file order would pick',
       '12 routes[4].match: same host, path and conditions as routes[3] (/b): a request could meet both, and only file order would pick',
-      '14 routes[5].match: same host, path and conditions as routes[3] (/b): a request could meet both, and only file order would pick',
+      // routes[4] (present) takes every value routes[5]'s pattern takes: named as the route that
+      // shadows it whole (issue 32, item 4), no longer as routes[3], the first it overlaps.
+      '14 routes[5].match: routes[4] (/b, header x-canary present) is tried first (earlier in the file) and matches every request this route matches, so this route would never be used',
     ],
   );
 });

@@ -23,11 +23,14 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'routes[].allow_encoded_slashes',
     'acme.directory',
     'listen[].tls.acme.names',
+    'listen[].name',
+    'routes[].match.listener',
+    'routes[].match.scheme',
   ]) {
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
-  assert.equal(CONFIG_FIELD_PATHS.length, 242);
+  assert.equal(CONFIG_FIELD_PATHS.length, 246);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {

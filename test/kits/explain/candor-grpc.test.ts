@@ -30,7 +30,8 @@ const grpc = { 'content-type': 'application/grpc', te: 'trailers' };
 /** One gRPC call over HTTP/2 through the gateway's session; resolves when the stream ends. */
 async function call(gw: TestGateway, path: string, headers: Record<string, string> = {}): Promise<void> {
   const fx = await startH2Fixture({
-    handle: (exchange) => RequestSession.request(gw.gateway.runtime(), { protocol: 'http' }, exchange),
+    handle: (exchange) =>
+      RequestSession.request(gw.gateway.runtime(), { name: 'plain', protocol: 'http' }, exchange),
   });
   const client = http2.connect(`http://127.0.0.1:${fx.port}`);
   try {

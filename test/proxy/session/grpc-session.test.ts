@@ -25,7 +25,8 @@ interface H2Answer {
 /** The gateway's session behind the HTTP/2 server, and one request through it. */
 async function viaH2(gw: TestGateway, headers: Record<string, string>, body?: Buffer): Promise<H2Answer> {
   const fx = await startH2Fixture({
-    handle: (exchange) => RequestSession.request(gw.gateway.runtime(), { protocol: 'http' }, exchange),
+    handle: (exchange) =>
+      RequestSession.request(gw.gateway.runtime(), { name: 'plain', protocol: 'http' }, exchange),
   });
   const client = http2.connect(`http://127.0.0.1:${fx.port}`);
   try {

@@ -324,3 +324,29 @@ test('SIGHUP reloads the file instead of killing the gateway; an invalid file is
     await upstream.close();
   }
 });
+
+test('check names a route that a host route takes requests from as a warning on stderr, and exits 0', async () => {
+  const path = file(
+    'shadowed.yaml',
+    `name: cli-edge
+listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { host: www.example.com }
+    upstream: app
+  - match: { path: /billing }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:9
+`,
+  );
+  const result = await run(['check', path]);
+  assert.equal(result.code, 0);
+  assert.equal(
+    result.stderr,
+    `${path}:7:12  routes[1].match: warning: routes[0] (www.example.com/) is tried first (an exact host before a wildcard or any host, whatever the path), so this route gets none of the requests that also meet its conditions\n`,
+  );
+  assert.match(result.stdout, /: ok \(gateway "cli-edge"/);
+});

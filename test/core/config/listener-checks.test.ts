@@ -1,0 +1,94 @@
+/**
+ * Listener names and the route fields that read them (issue 31, item 6): names are unique (a
+ * listener without one is named by its address), `match.listener` names listeners that exist,
+ * `match.scheme` is one its listeners serve, and a redirect that sends a request to its own
+ * scheme, host, port and path is refused, each with file, line and field.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { problemsOf, SOURCE } from './config-fixture.ts';
+
+const tls = () =>
+  `tls: { cert: ${testCertificates().localhost.certPath}, key: ${testCertificates().localhost.keyPath} }`;
+
+const config = (routes: string, listen = '') => `listen:
+  - { name: public, address: 127.0.0.1:8080 }
+  - name: public-tls
+    address: 127.0.0.1:8443
+    ${tls()}
+${listen}routes:
+${routes}upstreams:
+  api:
+    targets: [{ url: http://127.0.0.1:3001 }]
+`;
+
+const lines = (problems: readonly ConfigProblem[]) =>
+  problems.map((p) => `${p.line} ${p.path}: ${p.message}`);
+
+test('a listener is named by its address unless it has a name; names are unique', () => {
+  const loaded = parseConfig(config('  - upstream: api\n', '  - address: 127.0.0.1:9000\n'), SOURCE, {});
+  assert.deepEqual(
+    loaded.listen.map((l) => l.name),
+    ['public', 'public-tls', '127.0.0.1:9000'],
+  );
+  const text = config(
+    '  - upstream: api\n',
+    `  - { name: public, address: 127.0.0.1:9000 }
+  - { name: "127.0.0.1:8080", address: 127.0.0.1:9001 }
+  - { address: 127.0.0.1:9002 }
+  - { name: 9lives, address: 127.0.0.1:9003 }
+  - { name: 127.0.0.1:9002, address: 127.0.0.1:9004 }
+`,
+  );
+  assert.deepEqual(lines(problemsOf(text)), [
+    "6 listen[2].name: duplicate listener name 'public' (already the name of listen[0]; a listener without a name is named by its address)",
+    `7 listen[3].name: expected a name of letters, digits, '.', '_', '-' or ':', starting with a letter, got "127.0.0.1:8080"`,
+    `9 listen[5].name: expected a name of letters, digits, '.', '_', '-' or ':', starting with a letter, got "9lives"`,
+    `10 listen[6].name: expected a name of letters, digits, '.', '_', '-' or ':', starting with a letter, got "127.0.0.1:9002"`,
+  ]);
+});
+
+test('match.listener names listeners that exist; match.scheme is one they serve', () => {
+  const text = config(`  - match: { path: /a, listener: pubic }
+    upstream: api
+  - match: { path: /b, listener: [public, nope] }
+    upstream: api
+  - match: { path: /c, listener: public, scheme: https }
+    upstream: api
+`);
+  assert.deepEqual(lines(problemsOf(text)), [
+    "7 routes[0].match.listener: no listener named 'pubic' (did you mean 'public'?)",
+    "9 routes[1].match.listener[1]: no listener named 'nope' (defined: public, public-tls)",
+    '11 routes[2].match.scheme: no listener this route can take requests from serves https: the route would never be used',
+  ]);
+});
+
+test('a redirect to its own scheme, host, port and path is refused on the listeners it can loop on', () => {
+  // The complete example as it was (issue 31, item 6): both looped on the TLS listener.
+  const text = config(`  - match: { host: www.example.com }
+    redirect: { scheme: https, status: 308 }
+  - match: { host: admin.example.com }
+    redirect: { scheme: https, port: 8443, status: 307 }
+  - match: { host: plain.example.com }
+    redirect: { port: 8080 }
+`);
+  const loop = (listener: string, scheme: string, port: number) =>
+    `on listener '${listener}' (${scheme}, port ${port}) this redirect sends a request to its own scheme, host, port and path, and a client would follow it forever: add match.scheme or match.listener so the route takes only the requests it moves elsewhere`;
+  assert.deepEqual(lines(problemsOf(text)), [
+    `8 routes[0].redirect: ${loop('public-tls', 'https', 8443)}`,
+    `10 routes[1].redirect: ${loop('public-tls', 'https', 8443)}`,
+    `12 routes[2].redirect: ${loop('public', 'http', 8080)}`,
+  ]);
+  // Each kept to the requests it moves elsewhere.
+  const fixed = config(`  - match: { host: www.example.com, listener: public }
+    redirect: { scheme: https, status: 308 }
+  - match: { host: admin.example.com, scheme: http }
+    redirect: { scheme: https, port: 8443, status: 307 }
+  - match: { host: plain.example.com, listener: public-tls }
+    redirect: { port: 8080 }
+`);
+  assert.equal(parseConfig(fixed, SOURCE, {}).routes.length, 3);
+});
