@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as candor from '../../src/index.ts';
+import { DOCS_TEXT, docsSection } from '../helpers/docs-text.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const INDEX = readFileSync(join(ROOT, 'src/index.ts'), 'utf8');
 const GATEWAY = readFileSync(join(ROOT, 'src/server/gateway/gateway.ts'), 'utf8');
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -18,10 +18,8 @@ const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as 
   exports: Record<string, unknown>;
 };
 
-const lines = README.split('\n');
-const start = lines.indexOf('## Use it as a library');
-const end = lines.findIndex((line, i) => i > start && line.startsWith('## '));
-const SECTION = lines.slice(start + 1, end);
+const lines = DOCS_TEXT.split('\n');
+const SECTION = docsSection('Use it as a library').split('\n');
 
 /** The first cells of the table whose header row starts with `| first |`. */
 function firstCells(first: string): string[] {
