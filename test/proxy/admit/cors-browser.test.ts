@@ -3,24 +3,20 @@
  * down, and its script reads the real 502 and Proxy-Status (not "TypeError: Failed to fetch").
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 test('a page on another origin reads the gateway’s 502, its Proxy-Status and request id through CORS, after a preflight', {
   timeout: 90_000,
-  skip: existsSync(CHROMIUM)
-    ? false
-    : `no ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) to run this test`,
+  skip: noChromium,
 }, async () => {
-  const { chromium } = await import('playwright-core');
   const site = http.createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end('<!doctype html><title>app</title><p>app</p>');
@@ -42,24 +38,7 @@ upstreams:
     targets:
       - url: ${down.url}
 `);
-  const browser = await chromium.launchPersistentContext(
-    join(mkdtempSync(join(tmpdir(), 'candor-cors-')), 'profile'),
-    {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 30_000,
-    },
-  );
+  const browser = await launchChromium(join(mkdtempSync(join(tmpdir(), 'candor-cors-')), 'profile'));
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());
     page.setDefaultTimeout(15_000);

@@ -5,23 +5,22 @@
  * many orders failed in a row. A gateway that orders nothing shows no panel.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { startPebble } from '../../helpers/pebble.ts';
 import { startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'status-page-token-0123456789abcdef';
 
 test("the certificate panel: an expired certificate whose renewal the CA refuses, in red, with the CA's error", {
   timeout: 90_000,
-  skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM}: apt-get install -y chromium`,
+  skip: noChromium,
 }, async () => {
-  const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'candor-page-certs-'));
   const [httpPort, tlsPort, adminPort, nowhere] = await Promise.all([
     freePort(),
@@ -60,21 +59,7 @@ upstreams:
 `,
   );
   const serve = await startServe(file, 1, { admin: true });
-  const browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 30_000,
-  });
+  const browser = await launchChromium(join(dir, 'profile'));
   try {
     await serve.waitForLines('certificate renewal failed', 1, 60_000);
     const page = browser.pages()[0] ?? (await browser.newPage());

@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs';
+import type { BrowserContext } from 'playwright-core';
+
+/** Debian's Chromium, driven by playwright-core (which downloads no browser). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** A test's `skip` when the machine has no Chromium: what to install. */
+export const noChromium: string | false = existsSync(CHROMIUM)
+  ? false
+  : `no ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) to run the pages in a browser`;
+
+/**
+ * A headless Chromium with a profile of its own in `profile`, as this machine allows it: no
+ * sandbox (root), and none of its background connections (refused by a closed network, many at
+ * a time).
+ */
+export async function launchChromium(
+  profile: string,
+  viewport?: { width: number; height: number },
+): Promise<BrowserContext> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    ...(viewport === undefined ? {} : { viewport }),
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    timeout: 30_000,
+  });
+}
