@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Report } from '../../../src/kits/explain/report.ts';
+import { DOCS_TEXT } from '../../helpers/docs-text.ts';
 import { explain, fixture, LOG_SETS, runExplain } from './explain-fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-explain-'));
@@ -168,7 +169,7 @@ test('--format reads a file as the named format, skipping detection', async () =
 });
 
 test("the README's examples are what explain prints on the fixtures", async () => {
-  const readme = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
+  const readme = DOCS_TEXT;
   const start = readme.indexOf('## candor explain');
   const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
   const blocks = [...section.matchAll(/```console\n\$ TZ=UTC npx candor explain (.*)\n([\s\S]*?)```/g)];

@@ -3,14 +3,14 @@
  * Cloud) are what explain prints on their fixtures, line for line ("…" stands for lines left out).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
+import { DOCS_TEXT } from '../../helpers/docs-text.ts';
 import { explain } from './explain-fixture.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
-const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const readme = DOCS_TEXT;
 const section = readme.slice(
   readme.indexOf('## candor explain'),
   readme.indexOf('\n## ', readme.indexOf('## candor explain') + 1),
