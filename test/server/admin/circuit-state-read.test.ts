@@ -7,26 +7,23 @@
  * request came, so an alert on an idle upstream fired for ever.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type SwitchableUpstream, startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
+import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'circuit-read-token-0123456789abcdef';
 
 test('past open_time with no request since, /status, /metrics and the status page say half-open', {
   timeout: 90_000,
-  skip: existsSync(CHROMIUM)
-    ? false
-    : `no ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) to run the status page in a browser`,
+  skip: noChromium,
 }, async () => {
-  const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'candor-circuit-read-'));
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
@@ -68,18 +65,7 @@ upstreams:
       state,
     });
   let serve: ServeProcess | undefined;
-  const browser = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-    timeout: 30_000,
-  });
+  const browser = await launchChromium(join(dir, 'chromium-profile'));
   try {
     serve = await startServe(path, 1, { admin: true });
     const base = `http://127.0.0.1:${serve.port}`;

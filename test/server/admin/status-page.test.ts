@@ -8,18 +8,18 @@
  * maintenance are set from the page too. The screenshot in the README is taken here.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { type SwitchableUpstream, startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
+import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'status-page-token-0123456789abcdef';
 /** The README's screenshot, written when asked (UPDATE_SCREENSHOT=1): a test run leaves the checkout as it was. */
 const SCREENSHOT = join(import.meta.dirname, '../../../docs/status-page.png');
@@ -65,11 +65,8 @@ function steadyTraffic(base: string) {
 
 test('the status page: token prompt, a killed target goes unhealthy and its failures show, a drain from the page moves the traffic', {
   timeout: 90_000,
-  skip: existsSync(CHROMIUM)
-    ? false
-    : `no ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) to run the status page in a browser`,
+  skip: noChromium,
 }, async () => {
-  const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'candor-page-'));
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
@@ -102,22 +99,7 @@ upstreams:
   let serve: ServeProcess | undefined;
   let traffic: ReturnType<typeof steadyTraffic> | undefined;
   const profile = join(dir, 'chromium-profile');
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 1000 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 30_000,
-  });
+  const browser = await launchChromium(profile, { width: 1280, height: 1000 });
   try {
     serve = await startServe(path, 2, { admin: true });
     const base = `http://127.0.0.1:${serve.port}`;
