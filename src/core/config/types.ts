@@ -529,7 +529,7 @@ export interface DownstreamLimits {
   readonly sendTimeout: number;
   /** Idle keep-alive connections from clients are closed after this. */
   readonly keepAliveTimeout: number;
-  /** The bounds of the downstream HTTP/2 server (proxy/accept/h2-limits.ts reads them). */
+  /** The bounds of the downstream HTTP/2 server (proxy/accept/h2/h2-limits.ts reads them). */
   readonly http2: Http2Limits;
   /** Per client address (proxy/accept/client-limits.ts); absent: no per-client bound. */
   readonly perClient?: PerClientLimits;

@@ -1,7 +1,7 @@
 /**
  * What a request's method, target, authority and fields must be, whichever wire carried them:
  * the HTTP/1.1 parser (request-parser.ts) refuses with these as it reads a head, the HTTP/2
- * server (proxy/accept/h2-request.ts) with the very same rules on a stream's fields, and the
+ * server (proxy/accept/h2/h2-request.ts) with the very same rules on a stream's fields, and the
  * accept phase's Host check (proxy/accept/request-checks.ts) reads the authority rule. One set
  * of rules, so that a request one protocol refuses cannot reach an upstream over the other.
  */

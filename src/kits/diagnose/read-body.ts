@@ -5,7 +5,7 @@
  */
 import { Failure } from '../../core/failure/failure.ts';
 import type { Framing } from '../../core/http1/response-parser.ts';
-import { connectionEnded } from '../../upstream/connections/connection-ended.ts';
+import { connectionEnded } from '../../upstream/connections/http1/connection-ended.ts';
 import { since } from './plan.ts';
 import type { ResponseReader } from './response-reader.ts';
 import type { SocketFeed } from './socket-feed.ts';

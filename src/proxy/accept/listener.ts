@@ -11,10 +11,10 @@ import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { type AlpnChallengeLookup, createAlpnChallengeGate } from './alpn-challenge-gate.ts';
 import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
 import type { ClientLimits } from './client-limits.ts';
-import type { H2BoundEvent } from './h2-guard.ts';
-import { H2_ALPN_PROTOCOLS } from './h2-preface.ts';
-import type { Http1Connection, Http1Handlers, Http1Settings } from './http1-connection.ts';
-import { createHttp1Server } from './http1-server.ts';
+import type { H2BoundEvent } from './h2/h2-guard.ts';
+import { H2_ALPN_PROTOCOLS } from './h2/h2-preface.ts';
+import type { Http1Connection, Http1Handlers, Http1Settings } from './http1/http1-connection.ts';
+import { createHttp1Server } from './http1/http1-server.ts';
 import { createProxyGate, type ProxyRefusal } from './proxy-gate.ts';
 import { type CertificateSource, createServerTls } from './server-tls.ts';
 
@@ -166,7 +166,7 @@ export async function startListener(
   };
   // node:http2 and the HTTP/2 server are loaded only by a listener that speaks it.
   const h2 = config.http2
-    ? (await import('./h2-listener.ts')).startH2(handlers, facts, () => current, overLimit)
+    ? (await import('./h2/h2-listener.ts')).startH2(handlers, facts, () => current, overLimit)
     : undefined;
   // Built per config: a reload may change the list (not whether there is one: reload-plan.ts).
   let proxyFrom = createTrustList(config.proxyProtocol?.from ?? []);

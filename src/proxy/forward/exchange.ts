@@ -14,8 +14,8 @@ import type {
   ExchangeController,
   ExchangeHandler,
   RequestBody,
-} from '../../upstream/connections/connection.ts';
-import type { Dispatcher, PoolWaiter } from '../../upstream/connections/pool.ts';
+} from '../../upstream/connections/http1/connection.ts';
+import type { Dispatcher, PoolWaiter } from '../../upstream/connections/http1/pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { CompressingSink } from './compressing-sink.ts';
 import { buildDownstreamHead } from './response-headers.ts';

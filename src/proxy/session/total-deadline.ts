@@ -1,7 +1,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { parseGrpcTimeout } from '../accept/grpc-timeout.ts';
+import { parseGrpcTimeout } from '../accept/h2/grpc-timeout.ts';
 
 /**
  * One request's total deadline: the upstream's `timeouts.total`, or a gRPC client's own

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { identify, portalHint } from '../../../src/kits/diagnose/identify.ts';
 import { largestField, offendingLine, readAsBodiless } from '../../../src/kits/diagnose/refused-head.ts';
 import { fieldValues, headerPairs, ResponseReader } from '../../../src/kits/diagnose/response-reader.ts';
-import { connectionEnded } from '../../../src/upstream/connections/connection-ended.ts';
+import { connectionEnded } from '../../../src/upstream/connections/http1/connection-ended.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 

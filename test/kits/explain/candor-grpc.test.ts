@@ -20,7 +20,7 @@ import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts
 import { RequestSession } from '../../../src/proxy/session/request-session.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
-import { startH2Fixture } from '../../proxy/accept/h2-fixture.ts';
+import { startH2Fixture } from '../../proxy/accept/h2/h2-fixture.ts';
 import { explain } from './explain-fixture.ts';
 
 /** A gRPC message frame: not compressed, its length, its bytes. */

@@ -14,7 +14,7 @@ import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts
 import { RequestSession } from '../../../src/proxy/session/request-session.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
-import { startH2Fixture } from '../accept/h2-fixture.ts';
+import { startH2Fixture } from '../accept/h2/h2-fixture.ts';
 
 interface H2Answer {
   headers: IncomingHttpHeaders;

@@ -1,0 +1,239 @@
+/**
+ * One HTTP/2 connection's watch against hostile clients: the floods node:http2 does not count
+ * (PING, SETTINGS, streams the client resets before their answer, new streams) are counted
+ * over fixed windows, and a connection past a bound gets GOAWAY ENHANCE_YOUR_CALM and is
+ * closed. What nghttp2 and node:http2 refuse on their own (a concurrency overrun, a HPACK
+ * table larger than announced, CONTINUATION without end, too many invalid frames or refused
+ * streams) reaches here as the session's error: it is named for the log. Either way the
+ * logger hears one line per connection, the first reason only. The guard also keeps the
+ * connection's idle timeout.
+ */
+import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { h2ErrorName } from '../../../core/failure/classify.ts';
+import { clientAddressOf } from '../../../core/net/client-address.ts';
+import { HoldBudget } from '../../../core/net/hold-budget.ts';
+import type { H2Limits } from './h2-limits.ts';
+
+const { constants } = http2;
+
+/** Why a connection was closed (or a stream cut), as the log line names it. */
+export type H2Bound =
+  | 'rapid_reset'
+  | 'ping_flood'
+  | 'settings_flood'
+  | 'request_rate'
+  | 'max_concurrent_streams'
+  | 'continuation_flood'
+  | 'invalid_frames'
+  | 'rejected_streams'
+  | 'protocol_error'
+  | 'send_timeout';
+
+export interface H2BoundEvent {
+  readonly bound: H2Bound;
+  /** The code sent: GOAWAY's for the connection, RST_STREAM's for `send_timeout`. */
+  readonly code: string;
+  readonly remoteAddress: string;
+  readonly details: string;
+}
+
+/** Where the server says why it closed a connection or cut a stream (wired to the gateway's log). */
+export interface H2Logger {
+  bound(event: H2BoundEvent): void;
+}
+
+/**
+ * nghttp2's error number the session's error carries (`errno`) when a header block had too
+ * many CONTINUATION frames. Every other refusal reaches here as NGHTTP2_ERR_PROTO (-505),
+ * whatever code its GOAWAY had (PROTOCOL_ERROR, COMPRESSION_ERROR for a HPACK table past
+ * ours, FLOW_CONTROL_ERROR…): node:http2 does not say which.
+ */
+const NGHTTP2_ERR_TOO_MANY_CONTINUATIONS = -905;
+
+/**
+ * What node:http2 makes nghttp2 fail with when one of its own callbacks refuses to go on. With
+ * no code of node:http2's own (`ERR_HTTP2_ERROR`), the one such refusal is a new stream past
+ * `maxSessionRejectedStreams`; past `maxSessionInvalidFrames` the error says
+ * `ERR_HTTP2_TOO_MANY_INVALID_FRAMES`. Either way node:http2 then destroys the session with
+ * its default code, GOAWAY INTERNAL_ERROR.
+ */
+const NGHTTP2_ERR_CALLBACK_FAILURE = -902;
+
+/** A count over fixed windows: `hit()` is true once the count passes `limit` within one window. */
+class WindowCount {
+  readonly #limit: number;
+  readonly #windowMs: number;
+  #start = 0;
+  #count = 0;
+
+  constructor(limit: number, windowMs: number) {
+    this.#limit = limit;
+    this.#windowMs = windowMs;
+  }
+
+  hit(now = Date.now()): boolean {
+    if (now - this.#start >= this.#windowMs) {
+      this.#start = now;
+      this.#count = 0;
+    }
+    return ++this.#count > this.#limit;
+  }
+}
+
+export class H2Guard {
+  readonly #session: ServerHttp2Session;
+  readonly #limits: H2Limits;
+  readonly #logger: H2Logger;
+  readonly #remoteAddress: string;
+  readonly #pings: WindowCount;
+  readonly #settings: WindowCount;
+  readonly #resets: WindowCount;
+  readonly #requests: WindowCount;
+  /** Streams handed over and not closed yet. */
+  openStreams = 0;
+  /** What the connection's streams may have held for them together (`connection_buffer`). */
+  readonly budget: HoldBudget;
+  /** The first reason told; nothing after it is (one line per connection). */
+  #told: H2Bound | undefined;
+  /**
+   * The idle timeout, restarted when the last stream closes and by the client's PING and
+   * SETTINGS. Ours, not the session's setTimeout(): node:http2 (Node 24) clears that timer
+   * only after marking the session destroyed, when clearing it no longer does anything, so
+   * every closed connection (its session, socket, streams and guard) was held until its idle
+   * timeout ran out: 75 s of every connection a flood opened.
+   */
+  readonly #idle: NodeJS.Timeout;
+
+  constructor(session: ServerHttp2Session, limits: H2Limits, logger: H2Logger) {
+    this.budget = new HoldBudget(limits.connectionBuffer);
+    this.#session = session;
+    this.#limits = limits;
+    this.#logger = logger;
+    this.#remoteAddress = clientAddressOf(session.socket);
+    const window = limits.floodWindow;
+    this.#pings = new WindowCount(limits.maxPings, window);
+    this.#settings = new WindowCount(limits.maxSettingsFrames, window);
+    this.#resets = new WindowCount(limits.maxClientResets, window);
+    this.#requests = new WindowCount(limits.maxRequests, window);
+    this.#idle = setTimeout(this.#onIdle, limits.idleTimeout).unref();
+    session.once('close', () => clearTimeout(this.#idle));
+    session.on('ping', () => {
+      this.#idle.refresh();
+      if (this.#pings.hit())
+        this.calm('ping_flood', `more than ${limits.maxPings} PING frames in ${window} ms`);
+    });
+    session.on('remoteSettings', () => {
+      this.#idle.refresh();
+      if (this.#settings.hit())
+        this.calm('settings_flood', `more than ${limits.maxSettingsFrames} SETTINGS frames in ${window} ms`);
+    });
+    session.on('error', (error: Error & { errno?: number; code?: string }) => this.#sessionError(error));
+  }
+
+  /**
+   * A new stream: counted against the request rate. Past it, the stream is refused
+   * (REFUSED_STREAM: the client may send it again elsewhere, RFC 9113 §8.7) and the connection
+   * is told GOAWAY ENHANCE_YOUR_CALM, naming the last stream taken, and closes once the
+   * streams before it are answered. False: do not hand the stream over.
+   */
+  admit(stream: ServerHttp2Stream): boolean {
+    if (this.#told !== undefined) {
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return false;
+    }
+    if (this.#requests.hit()) {
+      this.#tell(
+        'request_rate',
+        constants.NGHTTP2_ENHANCE_YOUR_CALM,
+        `more than ${this.#limits.maxRequests} requests in ${this.#limits.floodWindow} ms`,
+      );
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      this.#session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, Math.max(0, (stream.id ?? 1) - 2));
+      this.#session.close();
+      return false;
+    }
+    this.openStreams++;
+    // Streams the session's own end closes still count: the error that says why comes after them.
+    stream.once('close', () => {
+      if (this.#session.destroyed) return;
+      this.openStreams--;
+      if (this.openStreams === 0) this.#idle.refresh();
+    });
+    return true;
+  }
+
+  /**
+   * Idle: no stream and no PING or SETTINGS for the whole timeout: GOAWAY NO_ERROR, closed. A
+   * connection with streams open waits on them (each has its send deadline; the upstream's
+   * timeouts bound the rest), and the timeout starts again when the last one closes.
+   */
+  readonly #onIdle = (): void => {
+    if (this.openStreams === 0 && !this.#session.destroyed) this.#session.close();
+  };
+
+  /** The client reset a stream before its answer was complete. */
+  clientReset(): void {
+    if (this.#resets.hit())
+      this.calm(
+        'rapid_reset',
+        `more than ${this.#limits.maxClientResets} streams reset by the client in ${this.#limits.floodWindow} ms`,
+      );
+  }
+
+  /** A stream's answer could not be sent within the send deadline and was reset (CANCEL). */
+  sendTimeout(streamId: number): void {
+    this.#logger.bound({
+      bound: 'send_timeout',
+      code: 'CANCEL',
+      remoteAddress: this.#remoteAddress,
+      details: `stream ${streamId}: nothing could be sent for ${this.#limits.sendTimeout} ms (the client's window stayed shut)`,
+    });
+  }
+
+  /** GOAWAY ENHANCE_YOUR_CALM and close now: the streams open are cut. */
+  calm(bound: H2Bound, details: string): void {
+    if (this.#told !== undefined || this.#session.destroyed) return;
+    this.#tell(bound, constants.NGHTTP2_ENHANCE_YOUR_CALM, details);
+    // destroy() with an error sends GOAWAY with the given code (without one it says NO_ERROR).
+    this.#session.destroy(new Error(details), constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  /** `code`: the GOAWAY's, or undefined when nghttp2 chose it and node:http2 does not say. */
+  #tell(bound: H2Bound, code: number | undefined, details: string): void {
+    this.#told = bound;
+    this.#logger.bound({
+      bound,
+      code: code === undefined ? 'chosen by nghttp2' : h2ErrorName(code),
+      remoteAddress: this.#remoteAddress,
+      details,
+    });
+  }
+
+  /** nghttp2 closed the connection on its own (it has sent GOAWAY): name the reason. */
+  #sessionError(error: Error & { errno?: number; code?: string }): void {
+    if (this.#told !== undefined) return;
+    if (error.code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES')
+      return this.#tell(
+        'invalid_frames',
+        constants.NGHTTP2_INTERNAL_ERROR,
+        `more than ${this.#limits.maxInvalidFrames} invalid frames (malformed requests, empty DATA frames)`,
+      );
+    // Only nghttp2's own refusals: a socket error (the client reset the connection) is no bound.
+    if (error.code !== 'ERR_HTTP2_ERROR') return;
+    if (error.errno === NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+      return this.#tell('continuation_flood', constants.NGHTTP2_INTERNAL_ERROR, error.message);
+    if (error.errno === NGHTTP2_ERR_CALLBACK_FAILURE)
+      return this.#tell(
+        'rejected_streams',
+        constants.NGHTTP2_INTERNAL_ERROR,
+        `more than ${this.#limits.maxRejectedStreams} new streams refused in a row (past max_session_memory, or while max_concurrent_streams were still held)`,
+      );
+    if (this.openStreams >= this.#limits.maxConcurrentStreams)
+      return this.#tell(
+        'max_concurrent_streams',
+        constants.NGHTTP2_PROTOCOL_ERROR,
+        `a stream past SETTINGS_MAX_CONCURRENT_STREAMS ${this.#limits.maxConcurrentStreams}`,
+      );
+    this.#tell('protocol_error', undefined, `nghttp2: ${error.message}`);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A listener's HTTP/2 side (listen[].http2), in a module of its own so that node:http2 and the
+ * HTTP/2 server are loaded only by a listener that serves them.
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { ListenerConfig } from '../../../core/config/types.ts';
+import type { Failure } from '../../../core/failure/failure.ts';
+import { refusalFailure } from '../client-error.ts';
+import { admitRequest, type ListenerFacts, type RequestHandlers } from '../listener.ts';
+import { h2Limits } from './h2-limits.ts';
+import { type ProtocolTakers, pickByAlpn, pickByPreface } from './h2-preface.ts';
+import { createH2Server, type H2Server } from './h2-server.ts';
+
+/** A listener's HTTP/2 side: its server, and the connections not yet known to speak either protocol. */
+export interface ListenerH2 {
+  readonly server: H2Server;
+  /** Picks the protocol of a connection just accepted (after its TLS handshake). */
+  take(socket: Socket, http1: (socket: Socket) => void, tls: boolean): void;
+  /** A drain: GOAWAY on every HTTP/2 connection; one that has not said which protocol it speaks is closed. */
+  closeWhenIdle(): void;
+}
+
+/**
+ * The HTTP/2 server of a listener with `http2`, its bounds taken from the limits at start
+ * (a reload cannot change them while it serves: reload-plan.ts).
+ */
+export function startH2(
+  handlers: RequestHandlers,
+  facts: ListenerFacts,
+  current: () => ListenerConfig,
+  overLimit: WeakMap<Socket, Failure>,
+): ListenerH2 {
+  const server = createH2Server(
+    h2Limits(handlers.limits()),
+    {
+      request: (exchange) => admitRequest(handlers, exchange, facts),
+      refused: (exchange, error) => handlers.refusedExchange(exchange, refusalFailure(error), facts),
+      overLimit: (exchange, failure) => handlers.refusedExchange(exchange, failure, facts),
+    },
+    { bound: (event) => handlers.h2Bound(current(), event) },
+  );
+  // Plain connections still reading their first bytes: a drain closes them (they hold no request).
+  const undecided = new Set<Socket>();
+  let draining = false;
+  return {
+    server,
+    take(socket, http1, tls) {
+      if (draining) {
+        socket.destroy();
+        return;
+      }
+      const takers: ProtocolTakers = {
+        h2: (s) => {
+          undecided.delete(s);
+          // node:http2 ends its side when the client ends its own (the HTTP/1.1 server keeps
+          // a half-open socket to answer a request sent before a FIN).
+          s.allowHalfOpen = false;
+          server.accept(s, overLimit.get(s));
+        },
+        http1: (s) => {
+          undecided.delete(s);
+          http1(s);
+        },
+      };
+      if (tls) return pickByAlpn(socket as TLSSocket, takers);
+      undecided.add(socket);
+      socket.once('close', () => undecided.delete(socket));
+      pickByPreface(socket, takers, handlers.limits().headerTimeout);
+    },
+    closeWhenIdle() {
+      draining = true;
+      server.closeWhenIdle();
+      for (const socket of undecided) socket.destroy();
+      undecided.clear();
+    },
+  };
+}

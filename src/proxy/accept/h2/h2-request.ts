@@ -1,0 +1,214 @@
+/**
+ * An HTTP/2 stream's request as the session reads any request: the head with the method, a
+ * target from `:path` (`:authority` for CONNECT), the fields flat with Host from
+ * `:authority` (RFC 9113 §8.3.1), and the body as a Readable with backpressure on the
+ * stream's flow-control window. nghttp2 has already refused what HTTP/2 forbids (upper-case
+ * names, connection-specific fields, a missing pseudo-field, a body longer or shorter than
+ * its content-length).
+ */
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { Readable } from 'node:stream';
+import type { RequestParseError } from '../../../core/http1/request-parser.ts';
+import { fieldBreak, methodBreak, type RuleBreak, targetBreak } from '../../../core/http1/request-rules.ts';
+import { snippet, trimOws } from '../../../core/http1/syntax.ts';
+import type { DownstreamHead } from '../../../core/net/downstream.ts';
+
+/**
+ * The head of a request that came over HTTP/2: `protocol` names the wire; the version fields
+ * say 1.1, the semantics the session applies to it (RFC 9113 §8: HTTP/2 carries HTTP/1.1's).
+ */
+export interface H2DownstreamHead extends DownstreamHead {
+  readonly protocol: 'HTTP/2';
+  readonly streamId: number;
+  /** `:scheme` as the client sent it. */
+  readonly scheme: string;
+}
+
+export interface H2StreamFacts {
+  readonly streamId: number;
+  /** The HEADERS frame ended the stream: no body. */
+  readonly endStream: boolean;
+  readonly remoteAddress: string;
+  readonly encrypted: boolean;
+  /** The connection's SNI (lower-cased), when it is TLS and the client sent one. */
+  readonly servername?: string;
+}
+
+/** The head from the stream's raw fields (flat [name, value, …], pseudo-fields first). */
+export function h2RequestHead(raw: readonly string[], facts: H2StreamFacts): H2DownstreamHead {
+  let method = '';
+  let path = '';
+  let scheme = '';
+  let authority: string | undefined;
+  let host: string | undefined;
+  let contentLength: number | undefined;
+  let expectContinue = false;
+  const cookies: string[] = [];
+  const fields: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (name === ':method') method = value;
+      else if (name === ':path') path = value;
+      else if (name === ':authority') authority = value;
+      else if (name === ':scheme') scheme = value;
+      continue;
+    }
+    if (name === 'host') host ??= value;
+    // §8.2.3: cookie may come split in several fields; HTTP/1.1 wants one, joined by "; ".
+    else if (name === 'cookie') cookies.push(value);
+    else {
+      if (name === 'content-length') contentLength = Number(value);
+      else if (name === 'expect' && value.toLowerCase() === '100-continue') expectContinue = true;
+      fields.push(name, value);
+    }
+  }
+  const hostValue = authority ?? host;
+  const headers = hostValue === undefined ? fields : ['host', hostValue, ...fields];
+  if (cookies.length > 0) headers.push('cookie', cookies.join('; '));
+  return {
+    method,
+    target: method === 'CONNECT' ? (authority ?? '') : path,
+    versionMajor: 1,
+    versionMinor: 1,
+    protocol: 'HTTP/2',
+    streamId: facts.streamId,
+    scheme,
+    headers,
+    remoteAddress: facts.remoteAddress,
+    encrypted: facts.encrypted,
+    ...(facts.servername === undefined ? {} : { servername: facts.servername }),
+    bodyLength: facts.endStream ? undefined : (contentLength ?? 'chunked'),
+    upgrade: false,
+    expectContinue,
+  };
+}
+
+/**
+ * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors, by the
+ * same rules (core/http1/request-rules.ts): a method that is not known (501), a `:scheme`
+ * other than http or https, a `:path` that is not the origin form (or `*` for OPTIONS) or
+ * holds bytes a request line may not (400), a target past the URI length (414), a field
+ * whose name is not a token or whose value holds a control character or starts or ends with
+ * whitespace (400: RFC 9113 §8.2.1 makes the request malformed; §8.1.1 lets a server answer
+ * it before closing the stream), or a Host that names another authority than `:authority`
+ * (400, RFC 9113 §8.3.1). `:authority` itself becomes Host, which the accept checks hold to
+ * the authority rule (request-checks.ts). A request with neither nghttp2 resets itself.
+ *
+ * What nghttp2 drops before node:http2 hands the fields over cannot be refused here: see
+ * h2-limits.ts (a field name that is not a token, a value with CR, LF, NUL or another control).
+ */
+export function h2Refusal(
+  raw: readonly string[],
+  head: H2DownstreamHead,
+  uriLength: number,
+): RequestParseError | undefined {
+  const method = methodBreak(head.method);
+  if (method !== undefined) return refusal(method);
+  const target = head.target;
+  if (target.length > uriLength)
+    return { status: 414, code: 'ERR_URI_TOO_LONG', details: 'request target too long', inBody: false };
+  // CONNECT has neither :scheme nor :path (its target is :authority): the accept checks answer it 405.
+  if (head.method !== 'CONNECT') {
+    const scheme = head.scheme.toLowerCase();
+    if (scheme !== 'http' && scheme !== 'https')
+      return refusal({
+        status: 400,
+        code: 'HPE_INVALID_URL',
+        details: `malformed request (:scheme ${snippet(head.scheme)} is not http or https)`,
+      });
+    // RFC 9113 §8.3.1: for http(s), `:path` is the origin form, or `*` for OPTIONS; the absolute
+    // form is HTTP/1.1's alone (nghttp2 lets it through with another :scheme, refused above).
+    if (target.charCodeAt(0) !== 0x2f /* / */ && !(target === '*' && head.method === 'OPTIONS'))
+      return refusal({
+        status: 400,
+        code: 'HPE_INVALID_URL',
+        details: 'malformed request (:path must be a path, or * for OPTIONS)',
+      });
+    const broken = targetBreak(target);
+    if (broken !== undefined) return refusal(broken);
+  }
+  let authority: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.charCodeAt(0) === 0x3a /* : */) {
+      if (name === ':authority') authority = raw[i + 1];
+      continue;
+    }
+    const field = fieldBreak(name, raw[i + 1]);
+    if (field !== undefined) return refusal(field);
+    if (name === 'host') host = raw[i + 1];
+  }
+  if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
+    return { status: 400, code: 'ERR_HOST_MISMATCH', details: 'Host differs from :authority', inBody: false };
+  return undefined;
+}
+
+const refusal = (broken: RuleBreak): RequestParseError => ({ ...broken, inBody: false });
+
+/**
+ * The request body: the stream's DATA, read only as fast as the session reads it (the
+ * stream is paused, so its window closes on the client). A stream the client resets before
+ * its end errors the body with ECONNRESET; trailers (a HEADERS frame after the data) are
+ * kept on `trailers`, flat, as the HTTP/1.1 body keeps its chunked trailers.
+ */
+export class H2Body extends Readable {
+  readonly #stream: ServerHttp2Stream;
+  trailers: readonly string[] | undefined;
+  /** The client's END_STREAM came: the whole body is in (the session may not have read it yet). */
+  complete = false;
+
+  constructor(stream: ServerHttp2Stream) {
+    super();
+    this.#stream = stream;
+    // A session that never reads the body must not see the client's reset thrown at the process.
+    this.on('error', () => {});
+    stream.pause();
+    stream.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) stream.pause();
+    });
+    // A reset ends node:http2's readable side too: only a real END_STREAM ends the body.
+    stream.once('end', () => {
+      if (this.#reset()) return this.#cut();
+      this.complete = true;
+      this.push(null);
+    });
+    stream.once('aborted', () => this.#cut());
+    stream.once('trailers', (fields: IncomingHttpHeaders) => {
+      const flat: string[] = [];
+      for (const [name, value] of Object.entries(fields)) {
+        if (value === undefined || name.charCodeAt(0) === 58) continue;
+        // Without SP and HTAB around it, as HTTP/1.1's parser hands a trailer over (node:http2
+        // lets such whitespace through: h2-limits.ts).
+        for (const one of Array.isArray(value) ? value : [value]) flat.push(name, trimOws(one));
+      }
+      this.trailers = flat;
+    });
+    stream.once('close', () => this.#cut());
+  }
+
+  #reset(): boolean {
+    return this.#stream.aborted || (this.#stream.rstCode ?? 0) !== 0;
+  }
+
+  #cut(): void {
+    if (this.readableEnded || this.destroyed) return;
+    this.destroy(
+      Object.assign(new Error('the client reset the stream before the body ended'), { code: 'ECONNRESET' }),
+    );
+  }
+
+  override _read(): void {
+    this.#stream.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // The session gave up on the body: what still comes is read and dropped, so the window
+    // stays open and the stream can still carry its answer.
+    this.#stream.removeAllListeners('data');
+    if (!this.#stream.destroyed) this.#stream.resume();
+    callback(error);
+  }
+}

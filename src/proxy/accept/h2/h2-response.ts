@@ -1,0 +1,341 @@
+/**
+ * The HTTP/2 response sink: one response on one stream. HTTP/2 frames the body itself, so the
+ * head loses its connection-specific fields (RFC 9113 §8.2.2) and nothing is chunked.
+ *
+ * The head, and the body written in the same tick, are held to the end of that tick: a
+ * response whole within it (a gateway-made error, a gRPC Trailers-Only answer, a small answer
+ * read in one piece) goes out as one HEADERS frame and at most one DATA frame, the last with
+ * END_STREAM; otherwise the head goes with what was held, the stream waits for trailers, and
+ * end() sends them (or, with none, an empty DATA frame with END_STREAM). A cut response is reset
+ * (RST_STREAM INTERNAL_ERROR), never ended as if whole; a response the client's
+ * flow-control window keeps from moving for `sendTimeoutMs` is reset with CANCEL. A whole
+ * answer to a request whose body the client has not ended (HEADERS without END_STREAM, then
+ * nothing) is followed by RST_STREAM NO_ERROR (RFC 9113 §8.1): else the stream, half-closed
+ * on our side only, would hold its connection for as long as the client likes.
+ */
+import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { addAbortSignal } from 'node:stream';
+import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
+import type { ResponseSink } from '../../../core/net/downstream.ts';
+
+const { constants } = http2;
+
+/** How long a client whose request side is open after a whole answer has to end it, before RST_STREAM NO_ERROR. */
+const REQUEST_SIDE_GRACE_MS = 1_000;
+
+/**
+ * Body held with the head until the end of the tick, at most: HTTP/2's smallest maximum frame
+ * size (RFC 9113 §4.2), so what is held fits one DATA frame and never escapes backpressure.
+ */
+const HOLD_BYTES = 16 * 1024;
+
+/** What the sink reports to its connection's guard. */
+export interface H2ResponseOwner {
+  /** The client reset the stream before its answer was complete. */
+  clientReset(): void;
+  /** The answer could not move for the send deadline; the stream was reset with CANCEL. */
+  sendTimeout(streamId: number): void;
+}
+
+/** Flat fields as node:http2 takes them: lower-case names, repeated ones as arrays, no connection-specific ones. */
+function h2Fields(flat: readonly string[], into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i].toLowerCase();
+    if (isHopByHop(name) || name.charCodeAt(0) === 58) continue;
+    const value = flat[i + 1];
+    const present = into[name];
+    if (present === undefined) into[name] = value;
+    else if (Array.isArray(present)) present.push(value);
+    else into[name] = [String(present), value];
+  }
+  return into;
+}
+
+export class H2Response implements ResponseSink {
+  readonly #stream: ServerHttp2Stream;
+  readonly #owner: H2ResponseOwner;
+  readonly #headRequest: boolean;
+  readonly #sendTimeoutMs: number;
+  #expectContinue: boolean;
+  #headSent = false;
+  /** The head is queued, not yet given to the stream. */
+  #pendingHead: OutgoingHttpHeaders | undefined;
+  /** Body written in the head's tick, held with it (its bytes in #heldBytes). */
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #bodyless = false;
+  #finished = false;
+  /** end() or abort() ran (or the stream closed): nothing more is written. */
+  #over = false;
+  #cut = false;
+  #trailers: readonly string[] | undefined;
+  #cutByDrain = false;
+  /** Body bytes given to the stream. */
+  #written = 0;
+  #deadline: NodeJS.Timeout | undefined;
+  /** How the stream ended, once it has. */
+  #closedWith: boolean | undefined;
+  readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
+
+  constructor(
+    stream: ServerHttp2Stream,
+    owner: H2ResponseOwner,
+    facts: { headRequest: boolean; expectContinue: boolean; sendTimeoutMs: number },
+  ) {
+    this.#stream = stream;
+    this.#owner = owner;
+    this.#headRequest = facts.headRequest;
+    this.#expectContinue = facts.expectContinue;
+    this.#sendTimeoutMs = facts.sendTimeoutMs;
+    stream.on('error', () => {});
+    stream.once('close', this.#onClose);
+  }
+
+  get headSent(): boolean {
+    return this.#headSent;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  get closed(): boolean {
+    return this.#over;
+  }
+
+  get cutByDrain(): boolean {
+    return this.#cutByDrain;
+  }
+
+  /** Body bytes the stream holds that node:http2 has not yet sent on (its flow-control window or the socket). */
+  get pendingBytes(): number {
+    return this.#stream.writableLength + this.#heldBytes;
+  }
+
+  get flushedBytes(): number {
+    return this.#written - this.pendingBytes;
+  }
+
+  /** The gateway's drain deadline is about to destroy this stream's session. */
+  cutAtDrainDeadline(): void {
+    if (!this.#over) this.#cutByDrain = true;
+  }
+
+  /**
+   * Nothing to hold: the sink holds its head to the end of the tick already (so a head and its
+   * end leave as one HEADERS frame), and node:http2 sends a session's frames in one socket
+   * write per turn of its own.
+   */
+  holdUntilTurnEnd(): void {}
+
+  /** No upgrade over HTTP/2 (RFC 9113 §8.6): the server never marks a head `upgrade`. */
+  switchProtocols(): undefined {
+    return undefined;
+  }
+
+  sendContinue(): void {
+    if (!this.#expectContinue || this.#headSent || this.#over) return;
+    this.#expectContinue = false;
+    this.#stream.additionalHeaders({ ':status': 100 });
+  }
+
+  sendInterim(status: number, _reason: string, headers: readonly string[]): boolean {
+    if (this.#headSent || this.#over || status < 102 || status > 199) return false;
+    // A client not reading is sent no more of them: they would pile up in the session.
+    if (this.#stream.writableNeedDrain) return false;
+    try {
+      this.#stream.additionalHeaders(h2Fields(headers, { ':status': status }));
+      return true;
+    } catch {
+      // An interim head node:http2 will not send is dropped: it is only a hint.
+      return false;
+    }
+  }
+
+  /** HTTP/2 has no reason phrase, and `close` is the connection's business (a drain closes the session). */
+  sendHead(status: number, _reason: string, headers: readonly string[], _close?: boolean): void {
+    if (this.#headSent || this.#over) throw new Error('response head sent twice');
+    this.#headSent = true;
+    this.#bodyless = this.#headRequest || status === 204 || status === 304;
+    const head = h2Fields(headers, { ':status': status });
+    // RFC 9110 §8.6: a 204 has no Content-Length (nghttp2 refuses one).
+    if (status === 204) delete head['content-length'];
+    this.#pendingHead = head;
+    process.nextTick(this.#flushHead);
+  }
+
+  /** The head and what was held with it: the stream stays open for more body and then the trailers. */
+  readonly #flushHead = (): void => {
+    const head = this.#pendingHead;
+    if (head === undefined || this.#stream.destroyed) return;
+    this.#pendingHead = undefined;
+    if (this.#bodyless) return this.#respond(head, { endStream: true });
+    this.#stream.once('wantTrailers', this.#sendTrailers);
+    this.#respond(head, { waitForTrailers: true });
+    const held = this.#takeHeld();
+    if (held !== undefined && !this.#stream.destroyed && !this.#stream.write(held)) this.#armDeadline();
+  };
+
+  /** The body held with the head, as one buffer (undefined: none). */
+  #takeHeld(): Buffer | undefined {
+    const held = this.#held;
+    if (held.length === 0) return undefined;
+    this.#held = [];
+    this.#heldBytes = 0;
+    return held.length === 1 ? held[0] : Buffer.concat(held);
+  }
+
+  /** A head node:http2 will not send (a field it refuses) cuts the stream; it must not throw into a later tick. */
+  #respond(head: OutgoingHttpHeaders, options: { endStream?: boolean; waitForTrailers?: boolean }): void {
+    try {
+      this.#stream.respond(head, options);
+    } catch {
+      this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  readonly #sendTrailers = (): void => {
+    const fields = this.#trailers === undefined ? {} : h2Fields(this.#trailers);
+    try {
+      this.#stream.sendTrailers(fields);
+    } catch {
+      // A field node:http2 will not send (a name HTTP/2 forbids in trailers): cut, as a
+      // response whose end cannot be told whole.
+      return this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
+    }
+    this.#answered();
+  };
+
+  /**
+   * The whole answer is given to the stream (its END_STREAM after any body, or its trailers).
+   * A request side the client has not ended is closed with RST_STREAM NO_ERROR: the answer
+   * needs nothing more of it (RFC 9113 §8.1). Not at once: from inside node:http2's own write of
+   * the trailers (wantTrailers), a reset would go before them and drop them.
+   * stream.close() lets what the stream still holds leave first.
+   */
+  #answered(): void {
+    // The usual case, a request the client ended: nothing to do.
+    if (this.#requestEnded()) return;
+    // A client still sending a body it has in hand ends its side in a moment: it is given
+    // REQUEST_SIDE_GRACE_MS to, as a reset in the middle of its upload reads to some clients
+    // (curl) as a failed exchange. One that sends nothing more is reset then: bounded either way.
+    const timer = setTimeout(this.#endRequestSide, REQUEST_SIDE_GRACE_MS);
+    timer.unref();
+    this.#stream.once('close', () => clearTimeout(timer));
+  }
+
+  #requestEnded(): boolean {
+    const stream = this.#stream;
+    return stream.closed || stream.destroyed || stream.state?.remoteClose === 1;
+  }
+
+  readonly #endRequestSide = (): void => {
+    if (!this.#requestEnded()) this.#stream.close(constants.NGHTTP2_NO_ERROR);
+  };
+
+  write(chunk: Buffer): boolean {
+    if (!this.#headSent || this.#over || this.#bodyless || chunk.length === 0) return true;
+    this.#written += chunk.length;
+    if (this.#pendingHead !== undefined) {
+      if (this.#heldBytes + chunk.length <= HOLD_BYTES) {
+        this.#held.push(chunk);
+        this.#heldBytes += chunk.length;
+        return true;
+      }
+      // More than one frame's worth: the head goes now, and the stream's own backpressure rules.
+      this.#flushHead();
+    }
+    const ok = this.#stream.write(chunk);
+    if (!ok) this.#armDeadline();
+    return ok;
+  }
+
+  onDrain(callback: () => void): void {
+    this.#stream.once('drain', callback);
+  }
+
+  end(trailers?: readonly string[]): void {
+    if (this.#over) return;
+    if (!this.#headSent) throw new Error('response ended before its head');
+    this.#over = true;
+    this.#finished = true;
+    const head = this.#pendingHead;
+    if (head !== undefined && (trailers === undefined || trailers.length === 0 || this.#bodyless)) {
+      // Whole within one tick: HEADERS, with END_STREAM when there is no body (gRPC's
+      // Trailers-Only), else one DATA frame that ends the stream.
+      this.#pendingHead = undefined;
+      const held = this.#bodyless ? undefined : this.#takeHeld();
+      this.#respond(head, { endStream: held === undefined });
+      if (held === undefined || this.#stream.destroyed) return this.#answered();
+      this.#stream.end(held);
+      if (this.#stream.writableLength > 0) this.#armDeadline();
+      return this.#answered();
+    }
+    this.#flushHead();
+    if (this.#bodyless) return this.#answered();
+    this.#trailers = trailers;
+    this.#stream.end();
+    // What is still queued must reach the client within the deadline too.
+    if (this.#stream.writableLength > 0) this.#armDeadline();
+  }
+
+  /** Cuts the response: RST_STREAM INTERNAL_ERROR, whatever was sent. */
+  abort(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  /** After the stream closed, the callback is called at once with how it ended. */
+  onClose(callback: (finished: boolean) => void): void {
+    if (this.#closedWith !== undefined) callback(this.#closedWith);
+    else this.#closeCallbacks.push(callback);
+  }
+
+  /**
+   * RST_STREAM with `code`. Not stream.close(code): it ends the writable side first, and
+   * node:http2 flushes that END_STREAM before the reset, so a cut response would look whole.
+   * destroy() resets without ending: INTERNAL_ERROR for an error, CANCEL for an abort.
+   */
+  #reset(code: number): void {
+    if (this.#stream.destroyed || this.#stream.closed) return;
+    this.#cut = true;
+    this.#pendingHead = undefined;
+    this.#held = [];
+    this.#heldBytes = 0;
+    if (code === constants.NGHTTP2_CANCEL) addAbortSignal(AbortSignal.abort(), this.#stream);
+    else this.#stream.destroy(new Error('response cut'));
+  }
+
+  #armDeadline(): void {
+    if (this.#deadline !== undefined) return;
+    this.#deadline = setTimeout(this.#onDeadline, this.#sendTimeoutMs);
+    this.#stream.once('drain', this.#disarm);
+  }
+
+  readonly #disarm = (): void => {
+    clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+  };
+
+  readonly #onDeadline = (): void => {
+    this.#deadline = undefined;
+    if (this.#stream.closed || this.#stream.destroyed) return;
+    this.#over = true;
+    this.#owner.sendTimeout(this.#stream.id ?? 0);
+    this.#reset(constants.NGHTTP2_CANCEL);
+  };
+
+  readonly #onClose = (): void => {
+    this.#disarm();
+    const clean = this.#stream.rstCode === constants.NGHTTP2_NO_ERROR;
+    const finished = this.#finished && clean && !this.#cut;
+    // A reset we did not make, on a connection still up: the client cancelled the stream.
+    if (!this.#cut && !(this.#finished && clean) && !this.#stream.session?.destroyed)
+      this.#owner.clientReset();
+    if (!finished) this.#finished = false;
+    this.#over = true;
+    this.#closedWith = finished;
+    for (const callback of this.#closeCallbacks.splice(0)) callback(finished);
+  };
+}

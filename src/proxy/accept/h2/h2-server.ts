@@ -1,0 +1,150 @@
+/**
+ * Candor's downstream HTTP/2 server: node:http2 sessions on sockets the listener hands over
+ * (h2c after the connection preface, h2 after ALPN: h2-preface.ts), never listening itself.
+ * Every stream becomes a DownstreamExchange, so the request session runs it as it runs an
+ * HTTP/1.1 request; every connection has its guard (h2-guard.ts), which keeps its idle timeout.
+ */
+import http2, {
+  type Http2Server,
+  type Http2Session,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Failure } from '../../../core/failure/failure.ts';
+import type { RequestParseError } from '../../../core/http1/request-parser.ts';
+import { clientAddressOf } from '../../../core/net/client-address.ts';
+import { type DownstreamExchange, servernameOf } from '../../../core/net/downstream.ts';
+import { H2Guard, type H2Logger } from './h2-guard.ts';
+import { type H2Limits, nodeH2Options } from './h2-limits.ts';
+import { H2Body, h2Refusal, h2RequestHead } from './h2-request.ts';
+import { H2Response } from './h2-response.ts';
+
+export interface H2Handlers {
+  /** A stream's head is in: the exchange is the handler's until its response finishes or aborts. */
+  request(exchange: DownstreamExchange): void;
+  /**
+   * A stream refused before the session runs it (what the HTTP/1.1 parser refuses: a target
+   * past `uriLength`, a Host that contradicts `:authority`): the handler answers
+   * on the exchange's sink, as it answers an HTTP/1.1 refusal.
+   */
+  refused(exchange: DownstreamExchange, error: RequestParseError): void;
+  /** A stream on a connection its client had no right to open (`limits.per_client`): answered with this failure. */
+  overLimit(exchange: DownstreamExchange, failure: Failure): void;
+}
+
+export interface H2Server {
+  readonly http2: Http2Server;
+  /** Sessions open now. */
+  readonly sessions: ReadonlySet<ServerHttp2Session>;
+  /**
+   * Takes a connection: a plain socket whose next bytes are the preface, or a TLS socket that
+   * chose h2. With `refusal`, its client is over a limit: its first stream is answered with it
+   * and the session gets GOAWAY (so it closes once that answer is out).
+   */
+  accept(socket: Socket, refusal?: Failure): void;
+  /** A drain's first step: GOAWAY NO_ERROR on every session; each closes once its streams are answered. */
+  closeWhenIdle(): void;
+  /**
+   * A drain's deadline: destroys every session still open (each response still open says
+   * `cutByDrain`); returns how many.
+   */
+  destroyAll(): number;
+}
+
+const ignore = (): void => {};
+
+export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H2Logger): H2Server {
+  const sessions = new Set<ServerHttp2Session>();
+  const guards = new WeakMap<Http2Session, H2Guard>();
+  const server = http2.createServer(nodeH2Options(limits));
+  /** Responses not yet over, for the drain deadline to mark before it cuts them. */
+  const open = new Set<H2Response>();
+  /** Sessions whose client was over a limit when it connected, with the answer each stream gets. */
+  const refused = new WeakMap<Http2Session, Failure>();
+  /** The refusal of the connection being accepted: node:http2 makes its session synchronously. */
+  let accepting: Failure | undefined;
+  let closing = false;
+
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    guards.set(session, new H2Guard(session, limits, logger));
+    if (accepting !== undefined) refused.set(session, accepting);
+    if (closing) session.close();
+  });
+
+  server.on('stream', (stream: ServerHttp2Stream, _headers, flags: number, rawHeaders: string[]) => {
+    // A stream refused or cut before a sink listens must not throw its error at the process.
+    stream.on('error', ignore);
+    const session = stream.session;
+    const guard = session === undefined ? undefined : guards.get(session);
+    if (guard === undefined || !guard.admit(stream)) return;
+    const socket = session?.socket;
+    const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 || stream.endAfterHeaders;
+    const head = h2RequestHead(rawHeaders, {
+      streamId: stream.id ?? 0,
+      endStream,
+      remoteAddress: clientAddressOf(socket),
+      encrypted: session?.encrypted === true,
+      ...servernameOf(socket),
+    });
+    const response = new H2Response(stream, guard, {
+      headRequest: head.method === 'HEAD',
+      expectContinue: head.expectContinue,
+      sendTimeoutMs: limits.sendTimeout,
+    });
+    open.add(response);
+    response.onClose(() => open.delete(response));
+    const body = endStream ? undefined : new H2Body(stream);
+    // A response complete before its request body was read (a 404 or a refusal, answered
+    // before the body is wanted): node:http2 closes a stream only once its readable side has
+    // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the
+    // stream closes, and the session logs the request. The HTTP/1.1 server closes such a
+    // connection instead.
+    if (body !== undefined)
+      stream.once('finish', () => {
+        if (!body.complete && !body.destroyed) body.destroy();
+      });
+    const exchange: DownstreamExchange = {
+      head,
+      body,
+      get bodyComplete() {
+        return body === undefined || body.complete;
+      },
+      response,
+      budget: guard.budget,
+    };
+    const overLimit = session === undefined ? undefined : refused.get(session);
+    if (overLimit !== undefined) {
+      session?.close();
+      return handlers.overLimit(exchange, overLimit);
+    }
+    const refusal = h2Refusal(rawHeaders, head, limits.uriLength);
+    if (refusal === undefined) handlers.request(exchange);
+    else handlers.refused(exchange, refusal);
+  });
+
+  return {
+    http2: server,
+    sessions,
+    accept(socket, refusal) {
+      accepting = refusal;
+      try {
+        server.emit('connection', socket);
+      } finally {
+        accepting = undefined;
+      }
+    },
+    closeWhenIdle() {
+      closing = true;
+      for (const session of sessions) session.close();
+    },
+    destroyAll() {
+      const count = sessions.size;
+      for (const response of open) response.cutAtDrainDeadline();
+      for (const session of sessions) session.destroy();
+      return count;
+    },
+  };
+}

@@ -1,0 +1,478 @@
+/**
+ * One client connection of Candor's own HTTP/1.1 server: the socket, the strict request
+ * parser, and an explicit state machine that owns every per-connection fact (no module maps
+ * keyed by socket).
+ *
+ *   head ──(head parsed)──▶ body ──(body complete)──▶ waiting ──(response head)──▶ writing
+ *     ▲                        └──────────────(response head before the body's end)──┘   │
+ *     │                                                                                  │
+ *   idle ◀──────────────────────(response finished, keep-alive)───────────────────────────┘
+ *   any ──(refusal, Connection: close, HTTP/1.0, a body left unread, a timeout)──▶ closing ──▶ closed
+ *
+ * One request at a time: after a request is complete, what the client sends next is kept
+ * unparsed (at most PIPELINE_READ_AHEAD_BYTES, then the socket is not read) until its
+ * response is finished, and the next request starts on the next turn of the event loop, so
+ * a client pipelining thousands of requests gets them answered in order, never side by side,
+ * and one connection does one request's work per turn.
+ *
+ * Every timeout: the header timeout from the first byte of a head (a connection that never
+ * sent one is closed silently), the body-idle timeout between body bytes, the keep-alive
+ * timeout while idle. Every close has a deadline: a lingering close (RFC 9112 §9.6) sends our
+ * FIN, reads and drops what the client still sends, and destroys the socket at its FIN or at
+ * LINGER_MS, whatever the client does.
+ */
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import {
+  type RequestHead,
+  type RequestParseError,
+  RequestParser,
+  type RequestParserHandler,
+} from '../../../core/http1/request-parser.ts';
+import { trimOws } from '../../../core/http1/syntax.ts';
+import { clientAddressOf } from '../../../core/net/client-address.ts';
+import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
+import { LINGER_MS } from '../../../core/net/linger.ts';
+import { Http1Response, type ResponseOwner } from './http1-response.ts';
+
+/** Bytes of pipelined requests kept unparsed behind the one being answered before the socket is not read. */
+const PIPELINE_READ_AHEAD_BYTES = 16 * 1024;
+
+export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
+
+export interface Http1Settings {
+  readonly headerSize: number;
+  readonly uriLength: number;
+  readonly headerTimeout: number;
+  readonly bodyIdleTimeout: number;
+  readonly keepAliveTimeout: number;
+}
+
+export interface Http1Handlers {
+  /** A request's head is in: the exchange is the handler's until its response finishes or aborts. */
+  request(exchange: DownstreamExchange, connection: Http1Connection): void;
+  /**
+   * A request was refused before there was an exchange (the parser said no, or its head did
+   * not come within the header timeout): the handler answers with `connection.refuse()`.
+   */
+  refused(connection: Http1Connection, error: RequestParseError, head: RequestHead | undefined): void;
+}
+
+/** A request body stream: read from the connection, with backpressure on the socket. */
+class BodyStream extends Readable {
+  readonly #connection: Http1Connection;
+  trailers: readonly string[] | undefined;
+
+  constructor(connection: Http1Connection) {
+    super();
+    this.#connection = connection;
+  }
+
+  override _read(): void {
+    this.#connection.bodyWanted();
+  }
+}
+
+const HEADER_TIMEOUT: RequestParseError = {
+  status: 408,
+  code: 'ERR_HTTP_REQUEST_TIMEOUT',
+  details: 'the request was not received in time',
+  inBody: false,
+};
+
+export class Http1Connection implements RequestParserHandler, ResponseOwner {
+  readonly socket: Socket;
+  readonly #settings: Http1Settings;
+  readonly #handlers: Http1Handlers;
+  readonly #parser: RequestParser;
+  readonly #encrypted: boolean;
+  #state: ConnectionState = 'head';
+  #timer: NodeJS.Timeout | undefined;
+  /** Pipelined bytes read ahead, not parsed until the current response is finished. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #body: BodyStream | undefined;
+  #response: Http1Response | undefined;
+  #head: RequestHead | undefined;
+  /** An exchange whose head was parsed during the current read: handed over once the read is parsed. */
+  #ready: Http1Response | undefined;
+  #requestComplete = false;
+  /** Close after the current response (a drain, broken framing, a body left unread). */
+  #closeAfter = false;
+  /** A request has started on this connection (a connection that never sent a byte is closed silently). */
+  #spoke = false;
+  #paused = false;
+  /** close() ran: our FIN is out, the deadline runs. */
+  #closing = false;
+
+  constructor(socket: Socket, settings: Http1Settings, handlers: Http1Handlers, encrypted = false) {
+    this.socket = socket;
+    this.#settings = settings;
+    this.#handlers = handlers;
+    this.#encrypted = encrypted;
+    this.#parser = new RequestParser(this, {
+      headerSize: settings.headerSize,
+      uriLength: settings.uriLength,
+    });
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onClose);
+    socket.on('error', () => socket.destroy());
+    this.#arm(settings.headerTimeout, this.#onHeaderTimeout);
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** After a refusal: the refused head as far as it came (latin1), to name the request in the answer and the log. */
+  get refusedHead(): string {
+    return this.#parser.refusedHead;
+  }
+
+  // ── reading ──────────────────────────────────────────────────────────────────────
+
+  readonly #onData = (chunk: Buffer): void => {
+    switch (this.#state) {
+      case 'closing':
+        // A lingering close reads and drops: the client's bytes must not turn into a reset.
+        return;
+      case 'idle':
+        this.#state = 'head';
+        this.#arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
+        break;
+      case 'waiting':
+      case 'writing':
+        if (this.#requestComplete) return this.#readAhead(chunk);
+        break;
+    }
+    this.#parse(chunk);
+  };
+
+  #parse(chunk: Buffer): void {
+    if (this.#parser.complete) return this.#readAhead(chunk);
+    this.#spoke = true;
+    const error = this.#parser.execute(chunk);
+    const ready = this.#ready;
+    this.#ready = undefined;
+    if (error !== undefined) {
+      // A head and a framing error in the same read: refused as a whole, never handed over
+      // (the handler would start forwarding a request already known to be broken).
+      if (ready !== undefined) {
+        this.#body = undefined;
+        this.#response = undefined;
+        return this.#refused({ ...error, inBody: false });
+      }
+      return this.#failed(error);
+    }
+    const left = this.#parser.leftover;
+    if (left > 0) this.#readAhead(chunk.subarray(chunk.length - left));
+    if (ready !== undefined) this.#hand(ready);
+  }
+
+  #readAhead(chunk: Buffer): void {
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    if (this.#pendingBytes > PIPELINE_READ_AHEAD_BYTES) this.#pause();
+  }
+
+  #hand(exchange: Http1Response): void {
+    try {
+      this.#handlers.request(exchange, this);
+    } catch (err) {
+      // A bug in the handler must cost this connection, never the process.
+      this.socket.destroy();
+      process.emitWarning(`candor: a request handler threw: ${(err as Error).stack}`);
+    }
+  }
+
+  #failed(error: RequestParseError): void {
+    if (error.inBody && this.#body !== undefined) {
+      // The body of a request already handed over broke: its handler answers (through the
+      // body's error), and the connection's framing is lost: it closes after that answer.
+      this.#closeAfter = true;
+      this.#response?.closeAfter();
+      this.#clearTimer();
+      const err = Object.assign(new Error(error.details), { code: error.code, status: error.status });
+      this.#body.destroy(err);
+      return;
+    }
+    this.#refused(error);
+  }
+
+  /** A refusal before any exchange: nothing more is parsed; the handler answers and closes. */
+  #refused(error: RequestParseError): void {
+    this.#clearTimer();
+    this.#state = 'closing';
+    this.#handlers.refused(this, error, this.#head);
+  }
+
+  /** The body's reader wants more: the socket is read again unless pipelined bytes fill the read-ahead. */
+  bodyWanted(): void {
+    if (this.#pendingBytes <= PIPELINE_READ_AHEAD_BYTES) this.#resume();
+  }
+
+  #pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.socket.pause();
+  }
+
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.socket.resume();
+  }
+
+  // ── the parser's side ────────────────────────────────────────────────────────────
+
+  onHead(head: RequestHead): void {
+    this.#head = head;
+    this.#requestComplete = false;
+    this.#state = 'body';
+    const hasBody = head.framing !== 'none';
+    if (hasBody) this.#arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
+    // A stream only for a request that has a body: most have none.
+    const body = hasBody ? new BodyStream(this) : undefined;
+    this.#body = body;
+    let expectContinue = false;
+    let h2c = false;
+    const fields = head.headers;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i];
+      if (name.length === 6 && name.toLowerCase() === 'expect')
+        expectContinue = fields[i + 1].toLowerCase() === '100-continue';
+      else if (head.upgrade && name.length === 7 && name.toLowerCase() === 'upgrade')
+        h2c = offersH2c(fields[i + 1]);
+    }
+    // h2c is answered as the plain request it also is (RFC 9113 dropped it; tunnelled, it would
+    // let HTTP/2 past every check here), and so is an upgrade with a body (the session refuses it).
+    const upgrade = head.upgrade && !h2c && !hasBody;
+    const downstream: DownstreamHead = {
+      method: head.method,
+      target: head.target,
+      versionMajor: 1,
+      versionMinor: head.versionMinor,
+      protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
+      headers: fields,
+      remoteAddress: clientAddressOf(this.socket),
+      encrypted: this.#encrypted,
+      ...servernameOf(this.socket),
+      bodyLength:
+        head.framing === 'chunked' ? 'chunked' : head.framing === 'length' ? head.contentLength : undefined,
+      upgrade,
+      expectContinue,
+    };
+    const response = new Http1Response(this.socket, this, downstream, body, {
+      headRequest: head.method === 'HEAD',
+      versionMinor: head.versionMinor,
+      // What follows an upgrade request the upstream declined may be the new protocol's bytes.
+      close: !head.keepAlive || this.#closeAfter || head.upgrade,
+      expectContinue: expectContinue && hasBody,
+      keepAliveSeconds: Math.floor(this.#settings.keepAliveTimeout / 1000),
+    });
+    this.#response = response;
+    this.#ready = response;
+  }
+
+  onBody(chunk: Buffer): void {
+    this.#timer?.refresh();
+    if (this.#body !== undefined && !this.#body.push(chunk)) this.#pause();
+  }
+
+  onComplete(trailers: string[] | undefined): void {
+    this.#requestComplete = true;
+    this.#response?.bodyDone();
+    if (this.#state === 'body') {
+      this.#state = 'waiting';
+      this.#clearTimer();
+    }
+    const body = this.#body;
+    if (body !== undefined) {
+      body.trailers = trailers;
+      body.push(null);
+    }
+  }
+
+  // ── the response's side ──────────────────────────────────────────────────────────
+
+  responseStarted(): void {
+    if (this.#state === 'body' || this.#state === 'waiting') this.#state = 'writing';
+  }
+
+  responseFinished(close: boolean): void {
+    this.#response = undefined;
+    this.#body = undefined;
+    this.#head = undefined;
+    // A body not read whole cannot be told from the next request: the connection closes.
+    if (close || this.#closeAfter || !this.#requestComplete) return this.close();
+    this.#parser.next();
+    this.#state = 'idle';
+    this.#arm(this.#settings.keepAliveTimeout, this.#onKeepAliveTimeout);
+    // The next pipelined request waits for the next turn (one request per connection per
+    // turn), and for the socket to take what was written: a client that does not read its
+    // answers stops its pipeline there.
+    if (this.#pendingBytes === 0) this.#resume();
+    else if (this.socket.writableNeedDrain)
+      this.socket.once('drain', () => setImmediate(this.#nextPipelined));
+    else setImmediate(this.#nextPipelined);
+  }
+
+  responseAborted(): void {
+    this.#response = undefined;
+    // What was written (the head, at least) leaves before the cut: corked, it would be dropped.
+    while (this.socket.writableCorked > 0) this.socket.uncork();
+    this.socket.destroy();
+  }
+
+  responseSwitched(): { socket: Socket; rest: Buffer } {
+    this.#response = undefined;
+    return this.detach();
+  }
+
+  readonly #nextPipelined = (): void => {
+    if (this.#state !== 'idle') return;
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#state = 'head';
+    this.#arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
+    for (let i = 0; i < pending.length; i++) {
+      // (The state, read again: parsing may have refused a request and closed.)
+      if (this.state === 'closing' || this.state === 'closed') return;
+      // Completed a request with bytes to spare: keep the rest for its turn.
+      if (this.#parser.complete) {
+        for (let j = i; j < pending.length; j++) this.#readAhead(pending[j]);
+        return;
+      }
+      this.#parse(pending[i]);
+    }
+    if (this.#pendingBytes <= PIPELINE_READ_AHEAD_BYTES) this.#resume();
+  };
+
+  // ── refusals, closes, timeouts ───────────────────────────────────────────────────
+
+  /** Answers a refused request with these bytes and closes the connection (lingering, with a deadline). */
+  refuse(answer: string | Buffer): void {
+    if (this.#closing) return;
+    this.socket.write(answer);
+    this.close();
+  }
+
+  /**
+   * Closes the connection after what was written: our FIN, then what the client still sends
+   * is read and dropped until its FIN or LINGER_MS, then the socket is destroyed.
+   */
+  close(): void {
+    if (this.#closing || this.#state === 'closed') return;
+    this.#closing = true;
+    this.#state = 'closing';
+    this.#resume();
+    this.socket.end();
+    this.#arm(LINGER_MS, this.#destroy);
+  }
+
+  /**
+   * A drain: an idle connection closes now, a busy one after its response (which says
+   * `Connection: close` if its head has not gone out yet).
+   */
+  closeWhenIdle(): void {
+    this.#closeAfter = true;
+    this.#response?.closeAfter();
+    if (this.#state === 'idle' || (this.#state === 'head' && !this.#parser.started)) this.close();
+  }
+
+  /**
+   * An upgrade: the socket leaves HTTP. Returns it with the bytes read after the request's
+   * head; nothing of this connection touches it again.
+   */
+  detach(): { socket: Socket; rest: Buffer } {
+    this.#clearTimer();
+    this.socket.off('data', this.#onData);
+    this.socket.off('end', this.#onEnd);
+    this.socket.off('close', this.#onClose);
+    this.#state = 'closed';
+    const rest = Buffer.concat(this.#pending);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#resume();
+    return { socket: this.socket, rest };
+  }
+
+  /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
+  cut(): void {
+    this.#response?.cutAtDrainDeadline();
+    this.socket.destroy();
+  }
+
+  readonly #destroy = (): void => {
+    this.socket.destroy();
+  };
+
+  readonly #onHeaderTimeout = (): void => {
+    if (this.#state !== 'head') return;
+    // A connection that never sent a byte (a preconnect, a scan) made no request: no answer.
+    if (!this.#parser.started && !this.#spoke) return this.#destroy();
+    if (!this.#parser.started) return this.close();
+    this.#refused(HEADER_TIMEOUT);
+  };
+
+  readonly #onBodyIdle = (): void => {
+    if (this.#state !== 'body' && !(this.#state === 'writing' && !this.#requestComplete)) return;
+    // Not read because its reader (an upstream slow to take it) is not taking it: not the client's silence.
+    if (this.#paused) {
+      this.#timer?.refresh();
+      return;
+    }
+    this.#closeAfter = true;
+    this.#response?.closeAfter();
+    const err = Object.assign(new Error(`request body stalled for ${this.#settings.bodyIdleTimeout} ms`), {
+      code: 'ERR_BODY_IDLE',
+      status: 408,
+    });
+    this.#body?.destroy(err);
+  };
+
+  readonly #onKeepAliveTimeout = (): void => {
+    if (this.#state === 'idle') this.close();
+  };
+
+  readonly #onEnd = (): void => {
+    // The client's FIN: a lingering close is over; an idle or unstarted connection closes.
+    if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
+    // With a request in flight, the client has left (as node:http and most servers take it:
+    // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
+    if (!this.#requestComplete) {
+      const err = Object.assign(new Error('client closed the connection while sending the body'), {
+        code: 'ECONNRESET',
+      });
+      this.#body?.destroy(err);
+    }
+    this.close();
+  };
+
+  readonly #onClose = (): void => {
+    this.#state = 'closed';
+    this.#clearTimer();
+    this.#response?.connectionClosed();
+    if (!this.#requestComplete && this.#body !== undefined && !this.#body.destroyed) {
+      this.#body.destroy(Object.assign(new Error('client closed the connection'), { code: 'ECONNRESET' }));
+    }
+  };
+
+  #arm(ms: number, onTimeout: () => void): void {
+    clearTimeout(this.#timer);
+    this.#timer = ms > 0 ? setTimeout(onTimeout, ms) : undefined;
+    this.#timer?.unref();
+  }
+
+  #clearTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** Whether an Upgrade field offers h2c (case-insensitive, RFC 9110 §7.8). */
+function offersH2c(value: string): boolean {
+  return value.split(',').some((p) => trimOws(p).split('/')[0].toLowerCase() === 'h2c');
+}

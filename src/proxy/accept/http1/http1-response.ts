@@ -1,0 +1,261 @@
+/**
+ * One exchange on a client connection (the request's head and body, and the response sink:
+ * one object per request), the response framed by Candor. The head
+ * goes through the one serializer (core/http1/response-head.ts); a body without a length is
+ * chunked for an HTTP/1.1 client and delimited by the close for an HTTP/1.0 one; HEAD, 204
+ * and 304 carry none whatever the fields say.
+ */
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { serializeResponseHead } from '../../../core/http1/response-head.ts';
+import type { DownstreamExchange, DownstreamHead, ResponseSink } from '../../../core/net/downstream.ts';
+import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
+
+/** What the sink reports to its connection. */
+export interface ResponseOwner {
+  /** The final head is going out. */
+  responseStarted(): void;
+  /** The whole response is on the socket; `close`: the connection must close after it. */
+  responseFinished(close: boolean): void;
+  /** The exchange was cut: the connection closes at once. */
+  responseAborted(): void;
+  /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
+  responseSwitched(): { socket: Socket; rest: Buffer };
+}
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+const LAST_CHUNK = '0\r\n\r\n';
+const CRLF = '\r\n';
+
+let dateSecond = 0;
+let dateText = '';
+/** RFC 9110 §6.6.1: Date, formatted once a second (the same string for every response in it). */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+function hasField(headers: readonly string[], lower: string): number {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].length === lower.length && headers[i].toLowerCase() === lower) return i;
+  return -1;
+}
+
+export class Http1Response implements DownstreamExchange, ResponseSink {
+  readonly head: DownstreamHead;
+  readonly body: Readable | undefined;
+  readonly #socket: Socket;
+  readonly #owner: ResponseOwner;
+  readonly #headRequest: boolean;
+  readonly #versionMinor: number;
+  readonly #keepAliveSeconds: number;
+  /** The request asked for the connection to close, or the connection is closing anyway. */
+  #close: boolean;
+  #expectContinue: boolean;
+  #headSent = false;
+  #finished = false;
+  #over = false;
+  #chunked = false;
+  #bodyless = false;
+  #bodyComplete = false;
+  #cutByDrain = false;
+  readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
+
+  constructor(
+    socket: Socket,
+    owner: ResponseOwner,
+    head: DownstreamHead,
+    body: Readable | undefined,
+    facts: {
+      headRequest: boolean;
+      versionMinor: number;
+      close: boolean;
+      expectContinue: boolean;
+      /** Said in `Keep-Alive: timeout=N` on a response that keeps the connection (0: not said). */
+      keepAliveSeconds?: number;
+    },
+  ) {
+    this.head = head;
+    this.body = body;
+    this.#bodyComplete = body === undefined;
+    this.#keepAliveSeconds = facts.keepAliveSeconds ?? 0;
+    this.#socket = socket;
+    this.#owner = owner;
+    this.#headRequest = facts.headRequest;
+    this.#versionMinor = facts.versionMinor;
+    this.#close = facts.close;
+    this.#expectContinue = facts.expectContinue;
+  }
+
+  get response(): ResponseSink {
+    return this;
+  }
+
+  get bodyComplete(): boolean {
+    return this.#bodyComplete;
+  }
+
+  /** The connection read the request's body whole. */
+  bodyDone(): void {
+    this.#bodyComplete = true;
+  }
+
+  get closed(): boolean {
+    return this.#over;
+  }
+
+  get cutByDrain(): boolean {
+    return this.#cutByDrain;
+  }
+
+  get pendingBytes(): number {
+    return this.#socket.writableLength;
+  }
+
+  get flushedBytes(): number {
+    return this.#socket.bytesWritten - this.#socket.writableLength;
+  }
+
+  /** The gateway's drain deadline is about to cut the connection. */
+  cutAtDrainDeadline(): void {
+    this.#cutByDrain = true;
+  }
+
+  get headSent(): boolean {
+    return this.#headSent;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** The connection will close after this response (a drain, a refused request behind it). */
+  closeAfter(): void {
+    this.#close = true;
+  }
+
+  sendContinue(): void {
+    if (!this.#expectContinue || this.#headSent || this.#over) return;
+    this.#expectContinue = false;
+    this.#socket.write(CONTINUE, 'latin1');
+  }
+
+  sendInterim(status: number, reason: string, headers: readonly string[]): boolean {
+    // A client not reading is sent no more of them: they would pile up in its buffer.
+    if (this.#headSent || this.#over || this.#versionMinor === 0 || this.#socket.writableNeedDrain)
+      return false;
+    this.#socket.write(serializeResponseHead(status, reason, headers), 'latin1');
+    return true;
+  }
+
+  sendHead(status: number, reason: string, headers: readonly string[], close = false): void {
+    if (this.#headSent || this.#over) throw new Error('response head sent twice');
+    if (close) this.#close = true;
+    this.#chunked = false;
+    this.#bodyless = this.#headRequest || status === 204 || status === 304;
+    // The upstream's Date is passed on as it said it (RFC 9110 §6.6.1); Candor dates its own answers.
+    const out = hasField(headers, 'date') === -1 ? ['date', httpDate(), ...headers] : [...headers];
+    if (!this.#bodyless && hasField(headers, 'content-length') === -1) {
+      // No length: chunked to HTTP/1.1, the close ends it for HTTP/1.0 (RFC 9112 §6.3).
+      if (this.#versionMinor === 1) {
+        this.#chunked = true;
+        out.push('transfer-encoding', 'chunked');
+      } else this.#close = true;
+    }
+    // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
+    if (this.#versionMinor === 0) this.#close = true;
+    // (A gateway-made head may say it already: said once.)
+    if (this.#close) {
+      if (hasField(headers, 'connection') === -1) out.push('connection', 'close');
+    } else if (hasField(headers, 'connection') === -1) {
+      // As node:http said it: clients (and the drain test's) read the connection's fate here.
+      out.push('connection', 'keep-alive');
+      if (this.#keepAliveSeconds > 0) out.push('keep-alive', `timeout=${this.#keepAliveSeconds}`);
+    }
+    const text = serializeResponseHead(status, reason, out);
+    this.#headSent = true;
+    this.#owner.responseStarted();
+    this.#socket.write(text, 'latin1');
+  }
+
+  holdUntilTurnEnd(): void {
+    if (!this.#over) corkUntilTurnEnd(this.#socket);
+  }
+
+  write(chunk: Buffer): boolean {
+    if (!this.#headSent || this.#over) return true;
+    if (this.#bodyless || chunk.length === 0) return true;
+    if (!this.#chunked) return this.#socket.write(chunk);
+    // One cork for size line, data and CRLF: one write(v) to the kernel.
+    this.#socket.cork();
+    this.#socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    this.#socket.write(chunk);
+    const ok = this.#socket.write(CRLF, 'latin1');
+    this.#socket.uncork();
+    return ok;
+  }
+
+  onDrain(callback: () => void): void {
+    this.#socket.once('drain', callback);
+  }
+
+  end(trailers?: readonly string[]): void {
+    if (this.#over) return;
+    if (!this.#headSent) throw new Error('response ended before its head');
+    if (this.#chunked) {
+      let last = LAST_CHUNK;
+      if (trailers !== undefined && trailers.length > 0) {
+        last = '0\r\n';
+        for (let i = 0; i < trailers.length; i += 2) last += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
+        last += CRLF;
+      }
+      this.#socket.write(last, 'latin1');
+    }
+    this.#over = true;
+    this.#finished = true;
+    this.#owner.responseFinished(this.#close);
+    this.#closed(true);
+  }
+
+  abort(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#owner.responseAborted();
+    this.#closed(false);
+  }
+
+  onClose(callback: (finished: boolean) => void): void {
+    if (this.#closedOnce) return callback(this.#finished);
+    this.#closeCallbacks.push(callback);
+  }
+
+  #closedOnce = false;
+
+  switchProtocols(reason: string, headers: readonly string[]): { socket: Socket; rest: Buffer } | undefined {
+    if (this.#over || this.#headSent || this.#socket.destroyed) return undefined;
+    this.#headSent = true;
+    this.#over = true;
+    this.#socket.write(serializeResponseHead(101, reason, headers), 'latin1');
+    const switched = this.#owner.responseSwitched();
+    // The exchange is over when the tunnel is: the connection's close ends it.
+    switched.socket.once('close', () => this.#closed(false));
+    return switched;
+  }
+
+  /** The connection went away under this response (the client left, or the gateway cut it). */
+  connectionClosed(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#closed(false);
+  }
+
+  #closed(finished: boolean): void {
+    this.#closedOnce = true;
+    for (const callback of this.#closeCallbacks.splice(0)) callback(finished);
+  }
+}

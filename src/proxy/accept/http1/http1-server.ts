@@ -1,0 +1,103 @@
+/**
+ * Candor's own HTTP/1.1 server on node:net: accepts connections and gives each an
+ * Http1Connection. Kept to what a listener needs: the connections it holds (for a drain and
+ * its deadline) and `max_connections` (node:net closes a connection past it as it is accepted,
+ * whatever protocol it would have spoken).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import type { PreTlsStage } from '../alpn-challenge-gate.ts';
+import type { ProxyGate } from '../proxy-gate.ts';
+import { Http1Connection, type Http1Handlers, type Http1Settings } from './http1-connection.ts';
+
+export interface Http1Server {
+  readonly server: Server;
+  /** Connections open now (idle, busy, closing). */
+  readonly connections: ReadonlySet<Http1Connection>;
+  /** Serves a connection as HTTP/1.1 (after its TLS handshake): what `take` calls for one it gives this server. */
+  accept(socket: Socket): void;
+  /** A drain's first step: stop accepting; idle connections close now, busy ones after their response. */
+  closeWhenIdle(): void;
+  /** A drain's deadline: destroys every connection still open; returns how many. */
+  destroyAll(): number;
+}
+
+/**
+ * `tls`: the listener's certificate and key (then each connection starts after its handshake;
+ * `server.setSecureContext` swaps them for new handshakes). `take`: who gets each connection
+ * the server accepts (after its handshake), when not this server: a listener that serves
+ * HTTP/2 too picks the protocol there and hands HTTP/1.1 back to `accept`. `gate`: the PROXY
+ * protocol, read from each TCP connection before anything else (its TLS handshake too).
+ * `alpn`: over TLS, the ACME TLS-ALPN-01 validations, answered before the listener's handshake.
+ */
+export function createHttp1Server(
+  settings: () => Http1Settings,
+  handlers: Http1Handlers,
+  maxConnections?: number,
+  tls?: TlsOptions,
+  take?: (socket: Socket) => void,
+  gate?: ProxyGate,
+  alpn?: PreTlsStage,
+): Http1Server {
+  const connections = new Set<Http1Connection>();
+  const accept = (socket: Socket) => {
+    const connection = new Http1Connection(socket, settings(), handlers, tls !== undefined);
+    connections.add(connection);
+    socket.once('close', () => connections.delete(connection));
+  };
+  // allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
+  const options = { allowHalfOpen: true, noDelay: true };
+  const taker = take ?? accept;
+  // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's header.
+  const first =
+    gate === undefined || tls === undefined
+      ? taker
+      : (socket: Socket) => {
+          gate.adopt(socket);
+          taker(socket);
+        };
+  const server =
+    tls === undefined ? createServer(options, first) : createTlsServer({ ...options, ...tls }, first);
+  if (maxConnections !== undefined) server.maxConnections = maxConnections;
+  // What reads a connection before node:net or node:tls does (for TLS, before its handshake):
+  // the PROXY header first, then an ACME validation's ClientHello.
+  const stages = [gate, tls === undefined ? undefined : alpn].filter((s) => s !== undefined);
+  if (stages.length > 0) {
+    const inner = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeAllListeners('connection');
+    const through = (socket: Socket, index: number): void => {
+      const stage = stages[index];
+      if (stage !== undefined) return stage.admit(socket, (admitted) => through(admitted, index + 1));
+      for (const listener of inner) listener.call(server, socket);
+      // pause() stopped the flow; a 'data' listener the taker added would not restart it.
+      if (tls === undefined) socket.resume();
+    };
+    server.on('connection', (socket: Socket) => through(socket, 0));
+  }
+  // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet;
+  // with `take`, one that is not HTTP/1.1 (or not yet known to be) has none either, nor one
+  // whose PROXY header is still being read.
+  const tcp = new Set<Socket>();
+  const counted = tls !== undefined || take !== undefined || stages.length > 0;
+  if (counted)
+    server.on('connection', (socket: Socket) => {
+      tcp.add(socket);
+      socket.once('close', () => tcp.delete(socket));
+    });
+  return {
+    server,
+    connections,
+    accept,
+    closeWhenIdle() {
+      server.close();
+      for (const connection of connections) connection.closeWhenIdle();
+    },
+    destroyAll() {
+      const count = counted ? tcp.size : connections.size;
+      for (const connection of connections) connection.cut();
+      // Destroying the TCP socket ends the TLS one over it too.
+      for (const socket of tcp) socket.destroy();
+      return count;
+    },
+  };
+}

@@ -1,0 +1,283 @@
+import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import { classifyH2StreamEnd, ms } from '../../../core/failure/classify.ts';
+import { Failure } from '../../../core/failure/failure.ts';
+import type { ResponseHead } from '../../../core/http1/response-parser.ts';
+import type {
+  ConnectionTimeouts,
+  ExchangeController,
+  ExchangeHandler,
+  UpstreamRequest,
+} from '../http1/connection.ts';
+import { h2ResponseHead, h2Trailers } from './h2-headers.ts';
+
+/** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
+const CANCEL = 8;
+const END_STREAM_FLAG = 0x1;
+
+/** Why a session ended, for the streams it takes down with it (each call classifies its own end with it). */
+export interface SessionEnd {
+  /** The upstream's GOAWAY: streams above `lastStreamId` were never processed (RFC 9113 §6.8). */
+  readonly goaway?: { readonly code: number; readonly lastStreamId: number };
+  /** The session's own error (a protocol error, the socket's reset). */
+  readonly error?: NodeJS.ErrnoException;
+}
+
+/**
+ * What a call reads of the session that carries it (H2Session, h2-session.ts): its peer, for
+ * the exchange's log fields, and why it ended, when the stream ends with it. An interface here,
+ * so that the call does not import the session that creates it.
+ */
+export interface H2CallSession {
+  readonly end: SessionEnd;
+  remoteAddress(): string | undefined;
+  remotePort(): number | undefined;
+}
+
+/**
+ * One request on an HTTP/2 session: writes the request on its stream, reads the response,
+ * and tells the exchange what happened through the same ExchangeHandler events an HTTP/1.1
+ * connection uses, each failure classified once (classifyH2StreamEnd) with how far it got.
+ */
+export class H2Call implements ExchangeController {
+  private readonly session: H2CallSession;
+  private handler: ExchangeHandler | null;
+  private readonly request: UpstreamRequest;
+  private readonly timeouts: ConnectionTimeouts;
+  private readonly onEnded: () => void;
+  private stream: ClientHttp2Stream | undefined;
+  private head: ResponseHead | null = null;
+  private trailers: string[] | undefined;
+  private streamError: NodeJS.ErrnoException | undefined;
+  /** Bytes of a streamed request body taken from the client: such a body cannot be sent again. */
+  private bodyTaken = false;
+  private stopBody: () => void = noop;
+  private headTimer: NodeJS.Timeout | undefined;
+  private readTimer: NodeJS.Timeout | undefined;
+  private bodyPieces = 0;
+  private paused = false;
+  private released = false;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    session: H2CallSession,
+    handler: ExchangeHandler,
+    request: UpstreamRequest,
+    timeouts: ConnectionTimeouts,
+    onEnded: () => void,
+  ) {
+    this.session = session;
+    this.handler = handler;
+    this.request = request;
+    this.timeouts = timeouts;
+    this.onEnded = onEnded;
+  }
+
+  get isOver(): boolean {
+    return this.handler === null;
+  }
+
+  remoteAddress(): string | undefined {
+    return this.session.remoteAddress();
+  }
+
+  remotePort(): number | undefined {
+    return this.session.remotePort();
+  }
+
+  start(stream: ClientHttp2Stream): void {
+    this.stream = stream;
+    stream.on('headers', this.onInterim);
+    stream.on('response', this.onResponse);
+    stream.on('data', this.onData);
+    stream.on('trailers', this.onTrailers);
+    stream.on('end', this.onEnd);
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      this.streamError ??= err;
+    });
+    stream.on('close', this.onClose);
+    this.headTimer = setTimeout(this.onHeadTimeout, this.timeouts.head).unref();
+    this.sendBody(stream);
+  }
+
+  private sendBody(stream: ClientHttp2Stream): void {
+    const handler = this.handler as ExchangeHandler;
+    const { body } = this.request;
+    if (body.kind === 'none') return handler.onRequestSent();
+    if (body.kind === 'buffer') {
+      handler.onBodyChunk(body.bytes);
+      if (this.handler !== handler) return;
+      stream.end(body.bytes);
+      return handler.onRequestSent();
+    }
+    const source = body.source;
+    const onData = (chunk: Buffer) => {
+      this.bodyTaken = true;
+      handler.onBodyChunk(chunk);
+      if (this.handler !== handler) return;
+      if (!stream.write(chunk)) {
+        source.pause();
+        stream.once('drain', onDrain);
+      }
+    };
+    const onDrain = () => source.resume();
+    const onEnd = () => {
+      stop();
+      if (this.handler !== handler) return;
+      stream.end();
+      handler.onRequestSent();
+    };
+    const onError = () => {
+      stop();
+      if (this.handler === handler)
+        this.abort(new Failure('http_request_error', 'request body could not be read'));
+    };
+    const stop = () => {
+      this.stopBody = noop;
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', onError);
+      stream.off('drain', onDrain);
+      // Untouched, the body may go to another attempt (a refused stream is retried): it must
+      // not flow to no listener meanwhile.
+      if (!this.bodyTaken) source.pause();
+    };
+    this.stopBody = stop;
+    source.on('data', onData);
+    source.on('end', onEnd);
+    source.on('error', onError);
+    // An earlier attempt that never took a byte left the body paused for this one.
+    source.resume();
+    if (source.readableEnded) onEnd();
+  }
+
+  // ── the controller ───────────────────────────────────────────────────────────────
+
+  abort(failure: Failure): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    this.finish();
+    if (this.stream !== undefined && !this.stream.closed) this.stream.close(CANCEL);
+    else if (this.stream === undefined) this.release();
+    handler.onResponseError(this, failure);
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.stream?.pause();
+  }
+
+  resume(): void {
+    if (this.handler === null) return;
+    this.paused = false;
+    this.readTimer?.refresh();
+    this.stream?.resume();
+  }
+
+  // ── the stream ───────────────────────────────────────────────────────────────────
+
+  private readonly onInterim = (_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void => {
+    if (this.handler === null || this.head !== null) return;
+    const head = h2ResponseHead(raw, this.request.method, false);
+    // 100 answers an Expect the gateway handled itself, as on HTTP/1.1; 101 has no HTTP/2 form.
+    if (head.status > 100 && head.status < 200) this.handler.onInformational(head);
+  };
+
+  private readonly onResponse = (_headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
+    const handler = this.handler;
+    if (handler === null) return;
+    clearTimeout(this.headTimer);
+    const head = h2ResponseHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
+    this.head = head;
+    if (head.framing !== 'none') this.readTimer = setTimeout(this.onReadTimeout, this.timeouts.read).unref();
+    handler.onResponseStart(this, head);
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.handler === null || this.head === null) return;
+    this.bodyPieces++;
+    this.readTimer?.refresh();
+    this.handler.onResponseData(this, chunk);
+  };
+
+  private readonly onTrailers = (headers: IncomingHttpHeaders, _flags: number, raw?: string[]): void => {
+    this.trailers = h2Trailers(
+      raw ?? Object.entries(headers).flatMap(([name, value]) => [name, String(value)]),
+    );
+  };
+
+  private readonly onEnd = (): void => {
+    const handler = this.handler;
+    if (handler === null || this.head === null) return;
+    // The response is whole: a request body still going out is not wanted any more (RFC 9113 §8.1).
+    this.finish();
+    // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by itself.
+    const stream = this.stream;
+    if (stream !== undefined && !stream.closed && !stream.writableEnded) stream.close();
+    handler.onResponseEnd(this, this.trailers);
+  };
+
+  private readonly onClose = (): void => {
+    const handler = this.handler;
+    if (handler !== null) {
+      this.finish();
+      const stream = this.stream as ClientHttp2Stream;
+      const { end } = this.session;
+      const failure = classifyH2StreamEnd({
+        headReceived: this.head !== null,
+        rstCode: stream.rstCode,
+        streamId: stream.id,
+        goaway: end.goaway,
+        error: this.streamError ?? end.error,
+        // A streamed body already taken from the client cannot go again, processed or not.
+        replayable: !this.bodyTaken,
+        elapsed: performance.now() - this.startedAt,
+      });
+      handler.onResponseError(this, failure);
+    }
+    this.release();
+  };
+
+  // Timers run before I/O in each turn of the event loop: a timer that fires looks again after
+  // the poll (setImmediate), so an answer already waiting is not blamed for the gateway's lag.
+
+  private readonly onHeadTimeout = (): void => {
+    setImmediate(() => {
+      if (this.handler === null || this.head !== null) return;
+      this.abort(
+        new Failure(
+          'http_response_timeout',
+          `no response head after ${ms(performance.now() - this.startedAt)}`,
+        ),
+      );
+    });
+  };
+
+  private readonly onReadTimeout = (): void => {
+    const pieces = this.bodyPieces;
+    setImmediate(() => {
+      if (this.handler === null || this.paused || this.bodyPieces !== pieces) return;
+      this.abort(
+        new Failure(
+          'connection_read_timeout',
+          `response body stalled (read timeout of ${this.timeouts.read} ms) after ${ms(performance.now() - this.startedAt)}`,
+        ),
+      );
+    });
+  };
+
+  private finish(): void {
+    this.handler = null;
+    this.stopBody();
+    clearTimeout(this.headTimer);
+    clearTimeout(this.readTimer);
+  }
+
+  /** The stream slot goes back to the session, once. */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onEnded();
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,91 @@
+/**
+ * The request head as an HTTP/2 upstream takes it, and its response head as the rest of the
+ * gateway reads one (the ResponseHead of the HTTP/1.1 parser): so the exchange, the one head
+ * builder and the hop-by-hop rules serve both protocols unchanged.
+ */
+import type { OutgoingHttpHeaders } from 'node:http2';
+import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
+import type { ResponseHead } from '../../../core/http1/response-parser.ts';
+import type { UpstreamRequest } from '../http1/connection.ts';
+
+/**
+ * RFC 9113 §8.3.1: the target's authority goes in `:authority` (Host is dropped, as an
+ * intermediary converting from HTTP/1.1 may); §8.2.2: no connection-specific field may go,
+ * but `te: trailers`, which this hop sends on its own behalf: it takes trailer fields (and
+ * relays them where the client can take them), and the gRPC protocol requires it. Names are
+ * lower-cased (§8.2.1); a repeated field stays repeated.
+ */
+export function h2RequestHeaders(
+  request: UpstreamRequest,
+  scheme: 'http' | 'https',
+  authority: string,
+): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {
+    ':method': request.method,
+    ':scheme': scheme,
+    ':authority': authority,
+    ':path': request.path,
+    te: 'trailers',
+  };
+  const { headers: raw } = request;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (isHopByHop(name)) continue;
+    if (name === 'host') {
+      headers[':authority'] = raw[i + 1];
+      continue;
+    }
+    const value = raw[i + 1];
+    const present = headers[name];
+    if (present === undefined) headers[name] = value;
+    else if (Array.isArray(present)) present.push(value);
+    else headers[name] = [String(present), value];
+  }
+  return headers;
+}
+
+/**
+ * An HTTP/2 response head as a ResponseHead. HTTP/2 frames its body itself: a body is
+ * passed on as content, framed anew downstream (by its Content-Length when the upstream
+ * gave one, chunked otherwise); a HEAD's answer or a HEADERS frame that ended the stream
+ * has none.
+ */
+export function h2ResponseHead(
+  rawHeaders: readonly string[],
+  method: string,
+  endStream: boolean,
+): ResponseHead {
+  let status = 0;
+  let contentLength = -1;
+  const headers: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name === ':status') status = Number(rawHeaders[i + 1]);
+    else if (name.startsWith(':')) continue;
+    else {
+      if (name === 'content-length') contentLength = Number(rawHeaders[i + 1]);
+      headers.push(name, rawHeaders[i + 1]);
+    }
+  }
+  const bodiless = method === 'HEAD' || status === 204 || status === 304 || endStream;
+  const framing = bodiless ? 'none' : contentLength >= 0 ? 'length' : 'chunked';
+  return {
+    status,
+    reason: '',
+    versionMinor: 1,
+    headers,
+    framing,
+    decode: [],
+    contentLength: framing === 'length' ? contentLength : -1,
+    keepAlive: true,
+    keepAliveTimeout: -1,
+  };
+}
+
+/** Trailer fields as the flat list the exchange filters (pseudo-fields never belong in one). */
+export function h2Trailers(rawHeaders: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2)
+    if (!rawHeaders[i].startsWith(':')) out.push(rawHeaders[i], rawHeaders[i + 1]);
+  return out;
+}

@@ -1,0 +1,157 @@
+import type { TargetConfig } from '../../../core/config/types.ts';
+import { Failure } from '../../../core/failure/failure.ts';
+import type { Connector, ConnectTarget } from '../connector.ts';
+import type { PoolOptions, PoolWaiter, TargetPool } from '../http1/pool.ts';
+import { H2Session, type H2SessionOptions, type H2SessionOwner } from './h2-session.ts';
+
+/**
+ * The HTTP/2 connections to one target (h2c or h2): few sessions, many streams each. A
+ * request takes a stream on the first session with one free (the lower of pool.max_streams
+ * and the upstream's SETTINGS_MAX_CONCURRENT_STREAMS); a new session opens only when every
+ * open or opening one is full, up to pool.max_connections; beyond that, requests wait in a
+ * FIFO queue whose time limit is the exchange's (queue_timeout), as with HTTP/1.1.
+ */
+export class H2Pool implements TargetPool, H2SessionOwner {
+  private readonly target: ConnectTarget;
+  private connect: Connector;
+  private options: PoolOptions;
+  private readonly authority: string;
+  private readonly scheme: 'http' | 'https';
+  private readonly sessions: H2Session[] = [];
+  private readonly waiting: PoolWaiter[] = [];
+  private connecting = 0;
+  private closing = false;
+  /** The target left the config: serve the requests of older snapshots, keep no idle session. */
+  private retiring = false;
+
+  constructor(target: TargetConfig, connect: Connector, options: PoolOptions) {
+    this.target = { hostname: target.hostname, protocol: target.protocol, port: String(target.port) };
+    this.connect = connect;
+    this.options = options;
+    this.authority = new URL(target.origin).host;
+    this.scheme = target.protocol === 'https:' ? 'https' : 'http';
+  }
+
+  acquire(waiter: PoolWaiter): void {
+    if (this.closing) return waiter.onConnectFailure(shuttingDown());
+    const session = this.withFreeStream();
+    if (session !== undefined) return waiter.onConnection(session.reserve());
+    this.waiting.push(waiter);
+    this.openMore();
+  }
+
+  cancel(waiter: PoolWaiter): void {
+    const at = this.waiting.indexOf(waiter);
+    if (at !== -1) this.waiting.splice(at, 1);
+  }
+
+  /** `open`: sessions open or opening; `idle`: open sessions carrying no stream. */
+  stats(): { open: number; idle: number; waiting: number } {
+    return {
+      open: this.sessions.length + this.connecting,
+      idle: this.sessions.filter((s) => s.active === 0).length,
+      waiting: this.waiting.length,
+    };
+  }
+
+  /** As ConnectionPool.reconfigure: with `fresh`, the open sessions finish their streams and close. */
+  reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void {
+    this.connect = connect;
+    this.options = options;
+    if (fresh) for (const session of [...this.sessions]) session.close();
+    this.serve();
+  }
+
+  retire(): void {
+    this.retiring = true;
+    this.closeIdle();
+  }
+
+  closeIdle(): void {
+    for (const session of this.sessions.filter((s) => s.active === 0)) session.close();
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    const failure = shuttingDown();
+    for (const waiter of this.waiting.splice(0)) waiter.onConnectFailure(failure);
+    for (const session of [...this.sessions]) session.close();
+    return Promise.resolve();
+  }
+
+  // ── the sessions' side ───────────────────────────────────────────────────────────
+
+  streamEnded(session: H2Session): void {
+    if ((this.retiring || this.closing) && session.active === 0) session.close();
+    this.serve();
+  }
+
+  sessionEnded(session: H2Session): void {
+    const at = this.sessions.indexOf(session);
+    if (at !== -1) this.sessions.splice(at, 1);
+    this.serve();
+  }
+
+  /** Fills the earliest session first: fewer sessions stay busy, the others age out. */
+  private withFreeStream(): H2Session | undefined {
+    for (const session of this.sessions) if (session.free > 0) return session;
+    return undefined;
+  }
+
+  /** Hands free streams to waiters in order, then opens sessions for those still waiting. */
+  private serve(): void {
+    while (this.waiting.length > 0) {
+      const session = this.withFreeStream();
+      if (session === undefined) break;
+      (this.waiting.shift() as PoolWaiter).onConnection(session.reserve());
+    }
+    this.openMore();
+  }
+
+  /** Opens sessions for the waiters that no session being opened will cover. */
+  private openMore(): void {
+    const { maxStreams, maxConnections } = this.options;
+    while (
+      !this.closing &&
+      this.waiting.length > this.connecting * maxStreams &&
+      this.sessions.length + this.connecting < maxConnections
+    ) {
+      this.connecting++;
+      this.openOne();
+    }
+  }
+
+  private openOne(): void {
+    const started = performance.now();
+    const options: H2SessionOptions = {
+      scheme: this.scheme,
+      authority: this.authority,
+      timeouts: this.options.timeouts,
+      maxStreams: this.options.maxStreams,
+      idleTimeout: this.options.idleTimeout,
+      maxHeaderSize: this.options.maxHeaderSize,
+    };
+    this.connect(this.target, (err, socket) => {
+      this.connecting--;
+      if (err !== null || socket === null) {
+        // The waiters this session was to carry hear why (each would have waited on it);
+        // the others keep waiting for a session of their own.
+        const failure = err ?? new Failure('connection_terminated', 'connection failed while opening');
+        for (const waiter of this.waiting.splice(0, options.maxStreams)) waiter.onConnectFailure(failure);
+        this.openMore();
+        return;
+      }
+      if (this.closing) {
+        socket.destroy();
+        return;
+      }
+      this.sessions.push(new H2Session(socket, performance.now() - started, this, options));
+      this.serve();
+    });
+  }
+}
+
+/** The gateway's own decision (it is stopping), not a bug of its: a 503 to retry elsewhere. */
+function shuttingDown(): Failure {
+  return new Failure('proxy_internal_response', 'the gateway is shutting down', { retryAfter: 1 });
+}

@@ -1,0 +1,159 @@
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import { Failure } from '../../../core/failure/failure.ts';
+import type { ConnectionTimeouts, ExchangeHandler, UpstreamRequest } from '../http1/connection.ts';
+import { H2Call, type H2CallSession, type SessionEnd } from './h2-call.ts';
+import { h2RequestHeaders } from './h2-headers.ts';
+
+/** Where a session reports: a stream slot freed, or the session gone for good. */
+export interface H2SessionOwner {
+  streamEnded(session: H2Session): void;
+  sessionEnded(session: H2Session): void;
+}
+
+export interface H2SessionOptions {
+  readonly scheme: 'http' | 'https';
+  /** The target's host[:port]: the `:authority` of a request that came without a Host. */
+  readonly authority: string;
+  readonly timeouts: ConnectionTimeouts;
+  /** The gateway's own bound on streams at once; the upstream's SETTINGS may lower it. */
+  readonly maxStreams: number;
+  readonly idleTimeout: number;
+  readonly maxHeaderSize: number;
+}
+
+/**
+ * One HTTP/2 connection to a target, carrying up to `streamLimit` requests at once, each as
+ * an H2Call that feeds the same ExchangeHandler an HTTP/1.1 connection feeds. The socket
+ * comes from the upstream's classifying connector (DNS, TCP, TLS with ALPN h2 already done).
+ */
+export class H2Session implements H2CallSession {
+  readonly session: ClientHttp2Session;
+  readonly connectMs: number;
+  /** Streams this session has carried, the current ones included. */
+  requests = 0;
+  /** Streams open now (reserved by the pool until their call ends). */
+  active = 0;
+  readonly end: SessionEnd = {};
+  private readonly owner: H2SessionOwner;
+  private readonly options: H2SessionOptions;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private ended = false;
+
+  constructor(socket: Socket, connectMs: number, owner: H2SessionOwner, options: H2SessionOptions) {
+    this.connectMs = connectMs;
+    this.owner = owner;
+    this.options = options;
+    const origin = `${options.scheme}://${options.authority}`;
+    // node:http2 is loaded with the first HTTP/2 session, not with every gateway (about 6 MB
+    // of a process): most upstreams speak HTTP/1.1, and the cluster primary probes them too.
+    this.session = process.getBuiltinModule('node:http2').connect(origin, {
+      createConnection: () => socket,
+      // The largest response head the gateway takes, as it says to the upstream in its SETTINGS.
+      settings: { enablePush: false, maxHeaderListSize: options.maxHeaderSize },
+    });
+    this.session.on('goaway', (code, lastStreamId) => {
+      (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId };
+      this.gone();
+    });
+    this.session.on('error', (err: NodeJS.ErrnoException) => {
+      (this.end as { error?: NodeJS.ErrnoException }).error ??= err;
+    });
+    this.session.on('close', () => this.gone());
+    // An idle session must not keep the process alive; one carrying a request must (reserve()).
+    this.session.unref();
+  }
+
+  /** Streams this session may still open: the lower of the gateway's bound and the upstream's. */
+  get free(): number {
+    if (this.ended || this.session.closed || this.session.destroyed) return 0;
+    const remote = this.session.remoteSettings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
+    return Math.max(0, Math.min(this.options.maxStreams, remote) - this.active);
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  remoteAddress(): string | undefined {
+    return this.session.socket?.remoteAddress;
+  }
+
+  remotePort(): number | undefined {
+    return this.session.socket?.remotePort;
+  }
+
+  /** Takes a stream slot for a request about to be dispatched (the pool calls this). */
+  reserve(): H2StreamSlot {
+    if (this.active++ === 0) this.session.ref();
+    clearTimeout(this.idleTimer);
+    return { dispatch: (request, handler) => this.dispatch(request, handler) };
+  }
+
+  private dispatch(request: UpstreamRequest, handler: ExchangeHandler): void {
+    const reused = this.requests > 0;
+    this.requests++;
+    const call = new H2Call(this, handler, request, this.options.timeouts, () => this.callEnded());
+    handler.onRequestStart(call, { connectMs: reused ? 0 : this.connectMs, reused });
+    if (call.isOver) return; // aborted from onRequestStart
+    if (request.upgrade === true) {
+      // An HTTP/1.1 upgrade has no HTTP/2 form here (RFC 8441's extended CONNECT is another matter).
+      return call.abort(
+        new Failure('http_request_error', 'a protocol upgrade cannot be carried to an HTTP/2 upstream', {
+          status: 501,
+        }),
+      );
+    }
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.session.request(h2RequestHeaders(request, this.options.scheme, this.options.authority), {
+        endStream: request.body.kind === 'none',
+      });
+    } catch (err) {
+      // The session went away between the pool's choice and now, or Node refused a field.
+      const closed = this.ended || this.session.closed || this.session.destroyed;
+      return call.abort(
+        closed
+          ? new Failure('connection_terminated', 'the HTTP/2 connection closed before the request went out', {
+              cause: err,
+            })
+          : new Failure('proxy_internal_error', 'internal error while proxying', { cause: err }),
+      );
+    }
+    call.start(stream);
+  }
+
+  private callEnded(): void {
+    if (--this.active === 0) this.session.unref();
+    if (this.active === 0 && !this.ended && this.options.idleTimeout > 0) {
+      this.idleTimer = setTimeout(() => {
+        if (this.active === 0) this.close();
+      }, this.options.idleTimeout);
+      this.idleTimer.unref();
+    }
+    this.owner.streamEnded(this);
+  }
+
+  /** No new streams; the open ones finish. */
+  close(): void {
+    if (!this.session.closed) this.session.close();
+    this.gone();
+  }
+
+  destroy(): void {
+    this.session.destroy();
+    this.gone();
+  }
+
+  private gone(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.idleTimer);
+    this.owner.sessionEnded(this);
+  }
+}
+
+/** A reserved stream slot: the "connection" the pool hands an exchange. */
+export interface H2StreamSlot {
+  dispatch(request: UpstreamRequest, handler: ExchangeHandler): void;
+}

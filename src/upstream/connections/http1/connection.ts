@@ -1,0 +1,582 @@
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { ms } from '../../../core/failure/classify.ts';
+import { Failure } from '../../../core/failure/failure.ts';
+import { serializeRequestHead } from '../../../core/http1/request-head.ts';
+import {
+  type ResponseHead,
+  ResponseParser,
+  type ResponseParserHandler,
+} from '../../../core/http1/response-parser.ts';
+import { TransferDecoder, type TransferDecoderHandler } from '../../../core/http1/transfer-decoder.ts';
+import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
+import { connectionEnded } from './connection-ended.ts';
+
+/** The request body one exchange writes: none, bytes in hand, or the client's stream. */
+export type RequestBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'buffer'; readonly bytes: Buffer }
+  /** `chunked`: the client did not announce a length, so the body goes out chunked. */
+  | { readonly kind: 'stream'; readonly source: Readable; readonly chunked: boolean };
+
+export interface UpstreamRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Flat [name, value, …], already rewritten for the upstream (no hop-by-hop fields). */
+  readonly headers: readonly string[];
+  readonly body: RequestBody;
+  /** The request asks to switch protocols (its Connection and Upgrade fields are in `headers`). */
+  readonly upgrade?: boolean;
+}
+
+/** What an exchange learns about the connection its request went out on. */
+export interface ConnectionFacts {
+  /** Time to open the connection (DNS + TCP + TLS), or 0 when a pooled one was reused. */
+  readonly connectMs: number;
+  /** The connection had carried a request before (the keep-alive race can only hit these). */
+  readonly reused: boolean;
+}
+
+/** How the exchange steers the transfer in progress. */
+export interface ExchangeController {
+  /** Ends the exchange: the connection is closed and onResponseError reports `failure`. */
+  abort(failure: Failure): void;
+  /** Backpressure from downstream: stop reading the response (the read timeout is suspended). */
+  pause(): void;
+  resume(): void;
+  /** The connection's peer, for the trace (read from the socket when asked). */
+  remoteAddress(): string | undefined;
+  remotePort(): number | undefined;
+}
+
+/** The events of one request/response exchange, in order; exactly one of End and Error ends it. */
+export interface ExchangeHandler {
+  onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void;
+  /**
+   * A chunk of the request body is about to be written. The handler may abort here (a body
+   * over its limit): the chunk is then never sent.
+   */
+  onBodyChunk(chunk: Buffer): void;
+  onRequestSent(): void;
+  onInformational(head: ResponseHead): void;
+  onResponseStart(controller: ExchangeController, head: ResponseHead): void;
+  onResponseData(controller: ExchangeController, chunk: Buffer): void;
+  onResponseEnd(controller: ExchangeController, trailers: string[] | undefined): void;
+  onResponseError(controller: ExchangeController | undefined, failure: Failure): void;
+  /**
+   * The upstream switched protocols (101 to a request that asked for it). The socket has left
+   * the connection and its pool and is the handler's now, with the bytes that came after the head.
+   * Only a handler that sends upgrade requests gets one.
+   */
+  onUpgrade?(head: ResponseHead, socket: Socket, rest: Buffer): void;
+}
+
+export interface ConnectionTimeouts {
+  /** From the request's head going out to the response head arriving (the per-try timeout). */
+  readonly head: number;
+  /** Longest silence between two pieces of the response body. */
+  readonly read: number;
+}
+
+/** Where a finished connection goes: back to the pool, or out of it. */
+export interface ConnectionOwner {
+  release(connection: UpstreamConnection): void;
+  discard(connection: UpstreamConnection): void;
+}
+
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/**
+ * One HTTP/1.1 connection to an upstream target, carrying one exchange at a time (no
+ * pipelining). It writes the request, parses the response with Candor's own parser and
+ * classifies every way the exchange can end badly into a Failure at the source: here the
+ * bytes, the socket's errors and the parser's state are all known, so nothing is guessed
+ * later from an error message.
+ */
+export class UpstreamConnection implements ResponseParserHandler, ExchangeController {
+  readonly socket: Socket;
+  readonly connectMs: number;
+  /** Requests this connection has carried, the current one included. */
+  requests = 0;
+  /** Milliseconds an idle connection is kept (the pool's setting, shortened by the upstream's Keep-Alive hint). */
+  idleLimit: number;
+  private readonly owner: ConnectionOwner;
+  private readonly parser: ResponseParser;
+  private readonly timeouts: ConnectionTimeouts;
+  private readonly authority: string;
+  private handler: ExchangeHandler | null = null;
+  private head: ResponseHead | null = null;
+  /** A 101 arrived: once the read that carried it is parsed, the socket goes to the handler. */
+  private switched: ResponseHead | null = null;
+  private reusable = false;
+  /** The request body is not all written yet. */
+  private sendingBody = false;
+  private headTimer: NodeJS.Timeout | undefined;
+  private readTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private socketError: NodeJS.ErrnoException | undefined;
+  private startedAt = 0;
+  /** Body pieces received in this exchange: a read timer that fired checks it has not moved. */
+  private bodyPieces = 0;
+  private closed = false;
+  /** Inside the parser's run over one read: a completion then waits until the whole read is seen. */
+  private reading = false;
+  /**
+   * Body pieces parsed from the read in progress, passed on as one buffer once the parser
+   * returns: a response of many small chunks costs one downstream write per read, not one
+   * per chunk (10^6 one-byte chunks are about 600 reads, not 10^6 writes).
+   */
+  private readonly pieces: Buffer[] = [];
+  /** The response completed in the read being parsed; its trailers. */
+  private completedInRead = false;
+  private completedTrailers: string[] | undefined = undefined;
+  /** Undoing the response's transfer codings (gzip, deflate), when it came with any. */
+  private decoder: TransferDecoder | undefined = undefined;
+  /** The decoder holds its limit of coded bytes: the socket stays paused until it drains. */
+  private decoderFull = false;
+  /** The downstream asked to pause. */
+  private downstreamPaused = false;
+  /** The coded body is all in; the decoder is still emptying (the upstream may close meanwhile). */
+  private decodingTail = false;
+
+  constructor(socket: Socket, connectMs: number, owner: ConnectionOwner, options: ConnectionOptions) {
+    this.socket = socket;
+    this.connectMs = connectMs;
+    this.owner = owner;
+    this.timeouts = options.timeouts;
+    this.authority = options.authority;
+    this.idleLimit = options.idleTimeout;
+    this.parser = new ResponseParser(this, options.maxHeaderSize);
+    socket.on('data', this.onSocketData);
+    socket.on('end', this.onSocketEnd);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+  }
+
+  remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+
+  // ── the request ──────────────────────────────────────────────────────────────────
+
+  dispatch(request: UpstreamRequest, handler: ExchangeHandler): void {
+    this.handler = handler;
+    this.head = null;
+    this.reusable = false;
+    this.socketError = undefined;
+    this.startedAt = performance.now();
+    this.bodyPieces = 0;
+    this.downstreamPaused = false;
+    this.parser.expect(request.method === 'HEAD', request.upgrade === true);
+    const reused = this.requests > 0;
+    this.requests++;
+    handler.onRequestStart(this, { connectMs: reused ? 0 : this.connectMs, reused });
+    if (this.handler !== handler) return; // aborted from onRequestStart
+    const { socket } = this;
+    const { body } = request;
+    const head = serializeRequestHead(request, this.authority);
+    this.headTimer = rearm(this.headTimer, this.onHeadTimeout, this.timeouts.head);
+    if (body.kind === 'buffer') {
+      handler.onBodyChunk(body.bytes);
+      if (this.handler !== handler) return;
+    }
+    // The request leaves at the end of the turn, with every other request of the turn (one
+    // wake-up of the upstream for all of them: turn-end.ts), and with as much of its body as
+    // has arrived by then.
+    corkUntilTurnEnd(socket);
+    socket.write(head, 'latin1');
+    if (body.kind === 'none') {
+      handler.onRequestSent();
+    } else if (body.kind === 'buffer') {
+      if (body.bytes.length > 0) socket.write(body.bytes);
+      handler.onRequestSent();
+    } else {
+      this.streamBody(body.source, body.chunked);
+    }
+  }
+
+  /** The client's body, passed on with backpressure both ways, framed in chunks when its length is unknown. */
+  private streamBody(source: Readable, chunked: boolean): void {
+    const { socket } = this;
+    const handler = this.handler as ExchangeHandler;
+    this.sendingBody = true;
+    const onData = (chunk: Buffer) => {
+      handler.onBodyChunk(chunk);
+      if (this.handler !== handler || !this.sendingBody) return;
+      let flushed: boolean;
+      if (chunked) {
+        socket.cork();
+        socket.write(chunkSizeLine(chunk.length), 'latin1');
+        socket.write(chunk);
+        flushed = socket.write(CRLF);
+        socket.uncork();
+      } else {
+        flushed = socket.write(chunk);
+      }
+      if (!flushed) {
+        source.pause();
+        socket.once('drain', onDrain);
+      }
+    };
+    const onDrain = () => {
+      if (this.sendingBody) source.resume();
+    };
+    const onEnd = () => {
+      stop();
+      if (this.handler !== handler) return;
+      if (chunked) socket.write(LAST_CHUNK);
+      handler.onRequestSent();
+    };
+    const onError = () => {
+      // The client's body broke: the exchange reads the reason from the request itself.
+      stop();
+      if (this.handler === handler)
+        this.abort(new Failure('http_request_error', 'request body could not be read'));
+    };
+    const stop = () => {
+      this.sendingBody = false;
+      this.stopBody = noop;
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', onError);
+      socket.off('drain', onDrain);
+    };
+    this.stopBody = stop;
+    source.on('data', onData);
+    source.on('end', onEnd);
+    source.on('error', onError);
+    if (source.readableEnded) onEnd();
+  }
+
+  /** Detaches the client's body from this connection (set while one is streaming). */
+  private stopBody: () => void = noop;
+
+  // ── the controller ───────────────────────────────────────────────────────────────
+
+  abort(failure: Failure): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    this.end();
+    this.destroy();
+    handler.onResponseError(this, failure);
+  }
+
+  pause(): void {
+    this.downstreamPaused = true;
+    this.socket.pause();
+    this.decoder?.pause();
+  }
+
+  resume(): void {
+    if (this.handler === null) return;
+    this.downstreamPaused = false;
+    this.readTimer?.refresh();
+    this.decoder?.resume();
+    if (!this.decoderFull) this.socket.resume();
+  }
+
+  // ── the response (the parser's handler) ──────────────────────────────────────────
+
+  onHead(head: ResponseHead): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    if (head.status === 101) {
+      this.switched = head;
+      return;
+    }
+    if (head.status < 200) {
+      // The head clock keeps running: interim answers must not keep a request alive forever.
+      handler.onInformational(head);
+      return;
+    }
+    this.head = head;
+    this.reusable = head.keepAlive;
+    if (head.keepAliveTimeout >= 0) {
+      // Closing early (a second, or half of a short hint) keeps us out of the race with the
+      // upstream's own idle close.
+      const hint = head.keepAliveTimeout * 1000;
+      this.idleLimit = Math.min(this.idleLimit, Math.max(hint - 1000, hint / 2));
+    }
+    if (head.framing !== 'none')
+      this.readTimer = rearm(this.readTimer, this.onReadTimeout, this.timeouts.read);
+    if (head.decode.length > 0) this.decoder = new TransferDecoder(head.decode, this.decoderHandler(handler));
+    handler.onResponseStart(this, head);
+  }
+
+  onBody(chunk: Buffer): void {
+    if (this.handler === null) return;
+    this.bodyPieces++;
+    this.readTimer?.refresh();
+    if (this.reading) this.pieces.push(chunk);
+    else this.passBody(chunk);
+  }
+
+  /** The body pieces of the read just parsed, as one buffer. */
+  private flushPieces(): void {
+    const { pieces } = this;
+    if (pieces.length === 0) return;
+    const body = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+    pieces.length = 0;
+    if (this.handler !== null) this.passBody(body);
+  }
+
+  private passBody(chunk: Buffer): void {
+    const handler = this.handler as ExchangeHandler;
+    const decoder = this.decoder;
+    if (decoder === undefined) return handler.onResponseData(this, chunk);
+    if (!decoder.write(chunk)) {
+      this.decoderFull = true;
+      this.socket.pause();
+    }
+  }
+
+  onComplete(trailers: string[] | undefined): void {
+    if (this.handler === null) return;
+    if (this.reading) {
+      // Whether the connection can carry another request depends on the rest of this read:
+      // decided in onSocketData once the parser has returned.
+      this.completedInRead = true;
+      this.completedTrailers = trailers;
+      return;
+    }
+    this.responseComplete(trailers);
+  }
+
+  /** The upstream's response is all in: the exchange ends, after the decoder (if any) has emptied. */
+  private responseComplete(trailers: string[] | undefined): void {
+    const decoder = this.decoder;
+    if (decoder === undefined) return this.endExchange(trailers);
+    this.decodingTail = true;
+    this.completedTrailers = trailers;
+    decoder.end();
+  }
+
+  private endExchange(trailers: string[] | undefined): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    // A response that ends while the request body is still going out leaves the upstream
+    // expecting the rest: this connection cannot carry another request.
+    if (this.sendingBody) {
+      this.stopBody();
+      this.reusable = false;
+    }
+    this.end();
+    // Paused by a slow client in the response's last read: a parked socket must read again,
+    // for the next response and to notice the upstream closing it.
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.reusable && this.idleLimit > 0 && !this.closed) this.owner.release(this);
+    else this.destroy();
+    handler.onResponseEnd(this, trailers);
+  }
+
+  /** The decoder's events, for this exchange only. */
+  private decoderHandler(handler: ExchangeHandler): TransferDecoderHandler {
+    return {
+      onDecoded: (chunk) => {
+        if (this.handler === handler) handler.onResponseData(this, chunk);
+      },
+      onDrain: () => {
+        this.decoderFull = false;
+        if (this.handler === handler && !this.downstreamPaused && !this.decodingTail) this.socket.resume();
+      },
+      onDecodedEnd: () => {
+        if (this.handler === handler) this.endExchange(this.completedTrailers);
+      },
+      onDecodeError: (failure) => {
+        if (this.handler === handler) this.abort(failure);
+      },
+    };
+  }
+
+  /**
+   * Ends the current exchange's bookkeeping (not the connection). The head and read timers
+   * are left running: clearing and re-creating them per request costs more than letting
+   * them fire into a state check, and a refreshed timer cannot be re-armed once cleared.
+   */
+  private end(): void {
+    this.handler = null;
+    this.stopBody();
+    this.decoder?.destroy();
+    this.decoder = undefined;
+    this.decoderFull = false;
+    this.decodingTail = false;
+    this.completedInRead = false;
+    this.completedTrailers = undefined;
+  }
+
+  /** After a 101 the socket carries another protocol: it leaves this connection, and the pool, for good. */
+  private handOver(head: ResponseHead, rest: Buffer): void {
+    const handler = this.handler as ExchangeHandler;
+    this.end();
+    this.closed = true;
+    clearTimeout(this.headTimer);
+    clearTimeout(this.readTimer);
+    clearTimeout(this.idleTimer);
+    const { socket } = this;
+    socket.off('data', this.onSocketData);
+    socket.off('end', this.onSocketEnd);
+    socket.off('error', this.onSocketError);
+    socket.off('close', this.onSocketClose);
+    this.owner.discard(this);
+    if (handler.onUpgrade) handler.onUpgrade(head, socket, rest);
+    else socket.destroy();
+  }
+
+  // ── the socket ───────────────────────────────────────────────────────────────────
+
+  private readonly onSocketData = (data: Buffer): void => {
+    if (this.handler === null) {
+      // Bytes nobody asked for: the upstream is confused, the connection cannot be trusted.
+      this.destroy();
+      return;
+    }
+    let failure: Failure | undefined;
+    this.reading = true;
+    try {
+      failure = this.parser.execute(data);
+      this.reading = false;
+      if (failure === undefined) this.flushPieces();
+      else this.pieces.length = 0;
+      // Bytes after a complete response (in this read or a later one): a second answer to one
+      // request. Whoever waits for a connection, this one is not to be trusted with it.
+      if (this.parser.leftover > 0) this.reusable = false;
+      if (this.completedInRead) {
+        this.completedInRead = false;
+        if (failure === undefined) this.responseComplete(this.completedTrailers);
+      }
+    } catch (err) {
+      // A bug in a handler must cost one request, not the process.
+      failure = new Failure('proxy_internal_error', 'internal error while proxying', { cause: err });
+    } finally {
+      this.reading = false;
+      this.pieces.length = 0;
+    }
+    if (failure !== undefined) return this.abort(failure);
+    if (this.switched !== null)
+      return this.handOver(this.switched, data.subarray(data.length - this.parser.leftover));
+    if (this.parser.leftover > 0 && this.handler === null) this.destroy();
+  };
+
+  private readonly onSocketEnd = (): void => {
+    if (this.handler === null) return;
+    // The response is whole, only the decoder is still at work: this is not a cut.
+    if (this.decodingTail) return;
+    const state = this.parser.finish();
+    if (state === 'complete') return; // a close-delimited body, ended cleanly (onComplete ran)
+    this.fail(state);
+  };
+
+  private readonly onSocketError = (err: NodeJS.ErrnoException): void => {
+    this.socketError = err;
+  };
+
+  private readonly onSocketClose = (): void => {
+    const first = !this.closed;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    if (this.handler !== null && !this.decodingTail) {
+      // A reset ends even a close-delimited body uncleanly: it may have been cut anywhere.
+      this.fail(this.head === null ? (this.parser.started ? 'head' : 'idle') : 'body');
+    }
+    if (first) this.owner.discard(this);
+  };
+
+  /** The connection ended under an exchange: what that means depends on how far the response got. */
+  private fail(state: 'idle' | 'head' | 'body'): void {
+    const elapsed = performance.now() - this.startedAt;
+    this.abort(connectionEnded(state, this.socketError, elapsed, this.head?.framing));
+  }
+
+  // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own
+  // (a long GC, a burst of work), an answer already waiting in the socket would lose to its
+  // timer. So a timer that fires only looks again after the poll (setImmediate), and a
+  // response that made progress meanwhile is not blamed for the gateway's lag.
+
+  private readonly onHeadTimeout = (): void => {
+    if (this.handler === null || this.head !== null) return;
+    setImmediate(this.confirmHeadTimeout, this.requests);
+  };
+
+  private readonly confirmHeadTimeout = (exchange: number): void => {
+    if (this.handler === null || this.head !== null || this.requests !== exchange) return;
+    const elapsed = performance.now() - this.startedAt;
+    this.abort(new Failure('http_response_timeout', `no response head after ${ms(elapsed)}`));
+  };
+
+  private readonly onReadTimeout = (): void => {
+    if (this.handler === null || this.head === null || this.socket.isPaused()) return;
+    setImmediate(this.confirmReadTimeout, this.requests, this.bodyPieces);
+  };
+
+  private readonly confirmReadTimeout = (exchange: number, pieces: number): void => {
+    if (this.handler === null || this.requests !== exchange || this.bodyPieces !== pieces) return;
+    // All of the body is in: what remains is the decoder's work, not the upstream's silence.
+    if (this.decodingTail) return;
+    if (this.socket.isPaused()) return;
+    this.abort(
+      new Failure(
+        'connection_read_timeout',
+        `response body stalled (read timeout of ${this.timeouts.read} ms) after ${ms(performance.now() - this.startedAt)}`,
+      ),
+    );
+  };
+
+  // ── the pool's side ──────────────────────────────────────────────────────────────
+
+  /** Parked in the pool: closed after idleLimit unless a request takes it first. */
+  park(): void {
+    if (this.idleTimerMs !== this.idleLimit) {
+      // The upstream's Keep-Alive hint changed the limit: a timer of the new length.
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+      this.idleTimerMs = this.idleLimit;
+    }
+    this.idleTimer = rearm(this.idleTimer, this.onIdleTimeout, this.idleLimit);
+  }
+
+  private idleTimerMs = 0;
+
+  private readonly onIdleTimeout = (): void => {
+    if (this.handler === null) this.destroy();
+  };
+
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+}
+
+export interface ConnectionOptions {
+  /** The target's host[:port]: the Host of a request that came without one (HTTP/1.0 clients). */
+  readonly authority: string;
+  readonly timeouts: ConnectionTimeouts;
+  readonly idleTimeout: number;
+  readonly maxHeaderSize: number;
+}
+
+function noop(): void {}
+
+/**
+ * "SIZE\r\n" for a chunk of `length` bytes. A fast upload arrives in reads of one size (the
+ * socket's, 64 KiB) but for its last: the line of the size seen last is kept, so such a body
+ * makes one string, not one per chunk.
+ */
+let lastChunkLength = -1;
+let lastChunkLine = '';
+function chunkSizeLine(length: number): string {
+  if (length !== lastChunkLength) {
+    lastChunkLength = length;
+    lastChunkLine = `${length.toString(16)}\r\n`;
+  }
+  return lastChunkLine;
+}
+
+/** The timer, restarted from now; created (unreferenced: an open socket already holds the process) on first use. */
+function rearm(timer: NodeJS.Timeout | undefined, callback: () => void, ms: number): NodeJS.Timeout {
+  if (timer !== undefined) return timer.refresh();
+  return setTimeout(callback, ms).unref();
+}

@@ -1,0 +1,225 @@
+import type { TargetConfig } from '../../../core/config/types.ts';
+import { Failure } from '../../../core/failure/failure.ts';
+import type { Connector, ConnectTarget } from '../connector.ts';
+import {
+  type ConnectionOptions,
+  type ConnectionOwner,
+  type ExchangeHandler,
+  UpstreamConnection,
+  type UpstreamRequest,
+} from './connection.ts';
+
+/** What a pool hands a waiter: an HTTP/1.1 connection, or a stream slot on an HTTP/2 one. */
+export interface Dispatcher {
+  dispatch(request: UpstreamRequest, handler: ExchangeHandler): void;
+}
+
+/** Someone waiting for a connection: an exchange about to send its request. */
+export interface PoolWaiter {
+  onConnection(connection: Dispatcher): void;
+  /** Opening a connection failed (refused, DNS, TLS, timeout): classified, nothing was sent. */
+  onConnectFailure(failure: Failure): void;
+}
+
+export interface PoolOptions extends Omit<ConnectionOptions, 'authority'> {
+  readonly maxConnections: number;
+  /** HTTP/2 only: streams at once on one connection (the upstream's SETTINGS may lower it). */
+  readonly maxStreams: number;
+}
+
+/** The connections to one target, whichever protocol they speak: what an exchange, a reload and the status page use. */
+export interface TargetPool {
+  acquire(waiter: PoolWaiter): void;
+  cancel(waiter: PoolWaiter): void;
+  stats(): { open: number; idle: number; waiting: number };
+  reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void;
+  retire(): void;
+  closeIdle(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The connections to one target: idle ones reused most-recent first (the others age out
+ * and close), new ones opened while under `maxConnections`, and beyond that a FIFO queue.
+ * The queue's time limit belongs to the exchange (queue_timeout), which leaves with
+ * cancel(); the queue's length is bounded by max_pending before anyone joins it.
+ */
+export class ConnectionPool implements ConnectionOwner, TargetPool {
+  private readonly target: ConnectTarget;
+  private connect: Connector;
+  private options: PoolOptions & ConnectionOptions;
+  private readonly idle: UpstreamConnection[] = [];
+  /** Connections back from a response, held a loop turn before a queued request gets one. */
+  private readonly cooling = new Set<UpstreamConnection>();
+  /**
+   * Connections opened under settings a reload has since changed (timeouts, TLS): they finish
+   * the exchange they carry and are closed instead of parked, so no request runs on them again.
+   */
+  private readonly outdated = new WeakSet<UpstreamConnection>();
+  /** Every connection open, so a reload can mark them outdated. */
+  private readonly all = new Set<UpstreamConnection>();
+  /** Bumped by each reload that outdates connections: one being opened across it is outdated too. */
+  private generation = 0;
+  /** The target left the config: keep serving the requests of older snapshots, keep nothing idle. */
+  private retiring = false;
+  private readonly waiting: PoolWaiter[] = [];
+  /** Connections open or opening (busy + idle + connecting). */
+  private open = 0;
+  private connecting = 0;
+  private closing = false;
+
+  constructor(target: TargetConfig, connect: Connector, options: PoolOptions) {
+    this.target = { hostname: target.hostname, protocol: target.protocol, port: String(target.port) };
+    this.connect = connect;
+    this.options = { ...options, authority: new URL(target.origin).host };
+  }
+
+  acquire(waiter: PoolWaiter): void {
+    if (this.closing) {
+      waiter.onConnectFailure(shuttingDown());
+      return;
+    }
+    const connection = this.takeIdle();
+    if (connection !== undefined) return waiter.onConnection(connection);
+    this.waiting.push(waiter);
+    this.openMore();
+  }
+
+  /** The waiter gave up (client gone, queue timeout): a connection opened for it serves the next one. */
+  cancel(waiter: PoolWaiter): void {
+    const at = this.waiting.indexOf(waiter);
+    if (at !== -1) this.waiting.splice(at, 1);
+  }
+
+  /** Connections in use or idle, and requests waiting: for the dashboard and the tests. */
+  stats(): { open: number; idle: number; waiting: number } {
+    return { open: this.open, idle: this.idle.length, waiting: this.waiting.length };
+  }
+
+  /**
+   * A reload kept this target: new settings for the connections opened from now on. When a
+   * setting that an open connection already carries changed (`fresh`: its timeouts, its idle
+   * limit, its TLS), the idle ones close now and the busy ones after their exchange; otherwise
+   * every connection stays, which is the point of keeping the pool.
+   */
+  reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void {
+    this.connect = connect;
+    this.options = { ...options, authority: this.options.authority };
+    if (!fresh) return this.openMore();
+    this.generation++;
+    for (const connection of this.all) this.outdated.add(connection);
+    for (const connection of this.idle.splice(0)) connection.destroy();
+    this.openMore();
+  }
+
+  /**
+   * A reload removed the target: requests of older snapshots still in flight (or retrying on
+   * it) are served, but no connection is kept idle, so the pool empties as they end.
+   */
+  retire(): void {
+    this.retiring = true;
+    this.closeIdle();
+  }
+
+  /** Closes the idle connections (a target taken out of rotation by an operator keeps none open). */
+  closeIdle(): void {
+    for (const connection of this.idle.splice(0)) connection.destroy();
+  }
+
+  // ── the connections' side ────────────────────────────────────────────────────────
+
+  release(connection: UpstreamConnection): void {
+    if (this.closing || this.outdated.has(connection)) return connection.destroy();
+    if (this.waiting.length > 0 && connection.requests > 0) {
+      // A connection that just carried a response is not handed to a waiting request at once:
+      // a second answer to the last request, arriving in the next read, would reach the waiter
+      // as its own. Parked until the loop has polled the socket once more, bytes arriving
+      // meanwhile close it (onSocketData with no exchange). Only queued requests pay the wait.
+      connection.park();
+      this.cooling.add(connection);
+      setImmediate(() => setImmediate(() => this.cooled(connection)));
+      return;
+    }
+    const next = this.waiting.shift();
+    if (next !== undefined) return next.onConnection(connection);
+    if (this.retiring) return connection.destroy();
+    connection.park();
+    this.idle.push(connection);
+  }
+
+  private cooled(connection: UpstreamConnection): void {
+    if (!this.cooling.delete(connection)) return; // discarded meanwhile
+    if (this.closing || this.outdated.has(connection) || connection.socket.destroyed)
+      return connection.destroy();
+    const next = this.waiting.shift();
+    if (next !== undefined) return next.onConnection(connection);
+    if (this.retiring) return connection.destroy();
+    this.idle.push(connection);
+  }
+
+  discard(connection: UpstreamConnection): void {
+    this.open--;
+    this.cooling.delete(connection);
+    this.all.delete(connection);
+    const at = this.idle.indexOf(connection);
+    if (at !== -1) this.idle.splice(at, 1);
+    this.openMore();
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    const failure = shuttingDown();
+    for (const waiter of this.waiting.splice(0)) waiter.onConnectFailure(failure);
+    for (const connection of this.idle.splice(0)) connection.destroy();
+    for (const connection of this.cooling) connection.destroy();
+    this.cooling.clear();
+    return Promise.resolve();
+  }
+
+  private takeIdle(): UpstreamConnection | undefined {
+    let connection = this.idle.pop();
+    // A socket the upstream closed a moment ago may not have reported 'close' yet.
+    while (connection?.socket.destroyed) connection = this.idle.pop();
+    return connection;
+  }
+
+  /** Opens connections for the waiters that no connection being opened already covers. */
+  private openMore(): void {
+    while (
+      this.connecting < this.waiting.length &&
+      this.open < this.options.maxConnections &&
+      !this.closing
+    ) {
+      this.open++;
+      this.connecting++;
+      this.openOne();
+    }
+  }
+
+  private openOne(): void {
+    const started = performance.now();
+    const generation = this.generation;
+    this.connect(this.target, (err, socket) => {
+      this.connecting--;
+      if (err !== null || socket === null) {
+        this.open--;
+        // The oldest waiter hears why; the others keep waiting for connections of their own.
+        const waiter = this.waiting.shift();
+        waiter?.onConnectFailure(
+          err ?? new Failure('connection_terminated', 'connection failed while opening'),
+        );
+        this.openMore();
+        return;
+      }
+      const connection = new UpstreamConnection(socket, performance.now() - started, this, this.options);
+      this.all.add(connection);
+      if (generation !== this.generation) this.outdated.add(connection);
+      this.release(connection);
+    });
+  }
+}
+
+/** The gateway's own decision (it is stopping), not a bug of its: a 503 to retry elsewhere. */
+function shuttingDown(): Failure {
+  return new Failure('proxy_internal_response', 'the gateway is shutting down', { retryAfter: 1 });
+}

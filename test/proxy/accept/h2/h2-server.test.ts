@@ -1,0 +1,437 @@
+/**
+ * Candor's downstream HTTP/2 server (src/proxy/accept/h2/*.ts) on real sockets with
+ * node:http2's client: every stream an exchange behind the protocol-neutral interface (head,
+ * body, sink), h2c by prior knowledge beside HTTP/1.1 on one plain port, h2 and HTTP/1.1 by
+ * ALPN on TLS, trailers both ways, backpressure, and a cut response reset, never ended whole.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import net from 'node:net';
+import { test } from 'node:test';
+import { startH2Fixture } from './h2-fixture.ts';
+import { ERROR, FLAG, FRAME, headerBlock, headers, ping, RawH2Client, requestFields } from './h2-frames.ts';
+
+const { constants } = http2;
+
+interface H2Result {
+  status: number;
+  headers: http2.IncomingHttpHeaders;
+  body: string;
+  trailers: http2.IncomingHttpHeaders | undefined;
+  /** The stream's close code: 0 for a whole answer. */
+  rstCode: number;
+  ended: boolean;
+}
+
+function h2Request(
+  client: http2.ClientHttp2Session,
+  fields: http2.OutgoingHttpHeaders,
+  body?: string | Buffer,
+  trailers?: http2.OutgoingHttpHeaders,
+): Promise<H2Result> {
+  return new Promise((resolve) => {
+    const stream = client.request(fields, {
+      endStream: body === undefined,
+      waitForTrailers: trailers !== undefined,
+    });
+    const result: H2Result = {
+      status: 0,
+      headers: {},
+      body: '',
+      trailers: undefined,
+      rstCode: 0,
+      ended: false,
+    };
+    stream.on('response', (h) => {
+      result.status = Number(h[':status']);
+      result.headers = h;
+    });
+    stream.on('trailers', (t) => {
+      result.trailers = t;
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => {
+      result.body += c;
+    });
+    stream.on('end', () => {
+      result.ended = true;
+    });
+    stream.on('error', () => {});
+    stream.on('close', () => {
+      result.rstCode = stream.rstCode ?? 0;
+      resolve(result);
+    });
+    if (trailers !== undefined) stream.on('wantTrailers', () => stream.sendTrailers(trailers));
+    if (body !== undefined) stream.end(body);
+  });
+}
+
+test('h2c by prior knowledge: the stream is an exchange with Host from :authority, cookies joined, no body', async () => {
+  const fx = await startH2Fixture();
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const r = await h2Request(client, {
+      ':path': '/a/b?c=1',
+      ':authority': 'api.example.test:8080',
+      'x-one': 'uno',
+      cookie: ['a=1', 'b=2'],
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.rstCode, 0);
+    const seen = JSON.parse(r.body);
+    assert.equal(seen.method, 'GET');
+    assert.equal(seen.target, '/a/b?c=1');
+    assert.equal(seen.bodyLength, null);
+    assert.equal(seen.encrypted, false);
+    assert.deepEqual(seen.headers.slice(0, 2), ['host', 'api.example.test:8080']);
+    assert.ok(seen.headers.includes('x-one'));
+    assert.equal(seen.headers[seen.headers.indexOf('cookie') + 1], 'a=1; b=2');
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.deepEqual(r.trailers?.['x-body-bytes'], '0');
+    assert.equal(seen.protocol, 'HTTP/2');
+    // No body: none is handed over, and the exchange says it is complete.
+    assert.equal(seen.hasBody, false);
+    assert.equal(seen.bodyComplete, true);
+    const head = fx.exchanges[0].head as { versionMajor: number; versionMinor: number; streamId?: number };
+    assert.deepEqual([head.versionMajor, head.versionMinor], [1, 1]);
+    assert.equal(head.streamId, 1);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('a request body is read with its length (or as unknown), and its trailers', async () => {
+  const fx = await startH2Fixture();
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const sized = await h2Request(
+      client,
+      { ':method': 'POST', ':path': '/up', 'content-length': '5' },
+      'hello',
+    );
+    assert.equal(JSON.parse(sized.body).bodyLength, 5);
+    assert.equal(JSON.parse(sized.body).body, 'hello');
+    assert.equal(JSON.parse(sized.body).bodyComplete, true);
+    const open = await h2Request(client, { ':method': 'POST', ':path': '/up' }, 'streamed', {
+      'x-check': 'ok',
+    });
+    const seen = JSON.parse(open.body);
+    assert.equal(seen.bodyLength, 'chunked');
+    assert.equal(seen.body, 'streamed');
+    assert.deepEqual(seen.trailers, ['x-check', 'ok']);
+    assert.equal(open.trailers?.['x-body-bytes'], '8');
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('HTTP/1.1 on the same plain port goes to the HTTP/1.1 server (the preface tells them apart)', async () => {
+  const fx = await startH2Fixture();
+  try {
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: fx.port, path: '/one', agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject);
+    });
+    assert.equal(JSON.parse(body).target, '/one');
+    assert.equal(JSON.parse(body).protocol, 'HTTP/1.1');
+  } finally {
+    await fx.close();
+  }
+});
+
+test('a plain connection that sends nothing is closed at the preface deadline', async () => {
+  const fx = await startH2Fixture({ prefaceTimeoutMs: 100 });
+  try {
+    const socket = net.connect(fx.port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    assert.equal(fx.exchanges.length, 0);
+  } finally {
+    await fx.close();
+  }
+});
+
+test('TLS: ALPN h2 gets HTTP/2, ALPN http/1.1 gets the HTTP/1.1 server', async () => {
+  const fx = await startH2Fixture({ tls: true });
+  const client = http2.connect(`https://localhost:${fx.port}`, { ca: fx.ca });
+  try {
+    const r = await h2Request(client, { ':path': '/secure' });
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.body).encrypted, true);
+    assert.equal((client.socket as unknown as { alpnProtocol: string }).alpnProtocol, 'h2');
+    const body = await new Promise<string>((resolve, reject) => {
+      https
+        .get(
+          {
+            host: 'localhost',
+            port: fx.port,
+            path: '/old',
+            ca: fx.ca,
+            agent: false,
+            // tls.connect's option, passed through by https (its types leave it out).
+            ALPNProtocols: ['http/1.1'],
+          } as https.RequestOptions,
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => {
+              text += c;
+            });
+            res.on('end', () => resolve(text));
+          },
+        )
+        .on('error', reject);
+    });
+    assert.equal(JSON.parse(body).target, '/old');
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('a response cut after its head is reset with INTERNAL_ERROR, never ended as whole', async () => {
+  const fx = await startH2Fixture({
+    handle: (exchange) => {
+      exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
+      exchange.response.write(Buffer.from('first part'));
+      setTimeout(() => exchange.response.abort(), 20);
+    },
+  });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const r = await h2Request(client, { ':path': '/cut' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'first part');
+    assert.equal(r.ended, false);
+    assert.equal(r.rstCode, constants.NGHTTP2_INTERNAL_ERROR);
+    const finished = await new Promise<boolean>((resolve) => fx.exchanges[0].response.onClose(resolve));
+    assert.equal(finished, false);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('a head and its end in one turn go out as one HEADERS frame with END_STREAM', async () => {
+  const fx = await startH2Fixture({
+    handle: (exchange) => {
+      exchange.response.sendHead(503, 'Service Unavailable', ['retry-after', '1', 'connection', 'close']);
+      exchange.response.end();
+    },
+  });
+  const raw = await RawH2Client.connect(fx.port);
+  try {
+    raw.send(headers(1, headerBlock(requestFields('/'))));
+    const answer = await raw.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1);
+    assert.equal(answer.flags & FLAG.END_STREAM, FLAG.END_STREAM);
+    // A PING's ACK comes after anything the server had queued for the stream.
+    raw.send(ping());
+    await raw.waitFor((f) => f.type === FRAME.PING && (f.flags & FLAG.ACK) !== 0);
+    assert.equal(raw.frames.filter((f) => f.streamId === 1).length, 1);
+  } finally {
+    raw.close();
+    await fx.close();
+  }
+});
+
+test('a small answer whole in one turn goes out as HEADERS and one DATA frame with END_STREAM (no empty frame after it)', async () => {
+  const fx = await startH2Fixture({
+    handle: (exchange) => {
+      exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain', 'content-length', '11']);
+      exchange.response.write(Buffer.from('hello '));
+      exchange.response.write(Buffer.from('world'));
+      exchange.response.end();
+    },
+  });
+  const raw = await RawH2Client.connect(fx.port);
+  try {
+    raw.send(headers(1, headerBlock(requestFields('/'))));
+    await raw.waitFor((f) => f.streamId === 1 && (f.flags & FLAG.END_STREAM) !== 0);
+    raw.send(ping());
+    await raw.waitFor((f) => f.type === FRAME.PING && (f.flags & FLAG.ACK) !== 0);
+    const frames = raw.frames.filter((f) => f.streamId === 1);
+    assert.deepEqual(
+      frames.map((f) => [f.type, f.flags & FLAG.END_STREAM]),
+      [
+        [FRAME.HEADERS, 0],
+        [FRAME.DATA, FLAG.END_STREAM],
+      ],
+    );
+    assert.equal(frames[1].payload.toString(), 'hello world');
+    assert.equal(await new Promise<boolean>((resolve) => fx.exchanges[0].response.onClose(resolve)), true);
+  } finally {
+    raw.close();
+    await fx.close();
+  }
+});
+
+test('backpressure: write() says false past the window, and drain comes when the client reads', async () => {
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  let sawFalse = false;
+  const fx = await startH2Fixture({
+    handle: (exchange) => {
+      const { response } = exchange;
+      response.sendHead(200, 'OK', []);
+      let left = 16;
+      const pump = () => {
+        while (left > 0) {
+          left--;
+          if (!response.write(chunk)) {
+            sawFalse = true;
+            response.onDrain(pump);
+            return;
+          }
+        }
+        response.end();
+      };
+      pump();
+    },
+  });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const r = await h2Request(client, { ':path': '/big' });
+    assert.equal(r.body.length, 16 * chunk.length);
+    assert.equal(r.ended, true);
+    assert.equal(r.rstCode, 0);
+    assert.equal(sawFalse, true);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('HEAD and 204 carry no body whatever is written; 100-continue and 103 go before the head', async () => {
+  const fx = await startH2Fixture({
+    handle: (exchange) => {
+      const { response } = exchange;
+      if (exchange.head.target === '/early') {
+        response.sendContinue();
+        response.sendInterim(103, 'Early Hints', ['link', '</a.css>; rel=preload']);
+      }
+      response.sendHead(exchange.head.target === '/none' ? 204 : 200, 'OK', ['content-length', '4']);
+      response.write(Buffer.from('body'));
+      response.end();
+    },
+  });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const head = await h2Request(client, { ':method': 'HEAD', ':path': '/' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal(head.headers['content-length'], '4');
+    const none = await h2Request(client, { ':path': '/none' });
+    assert.equal(none.status, 204);
+    assert.equal(none.body, '');
+    const hints: number[] = [];
+    const stream = client.request({ ':path': '/early', expect: '100-continue' });
+    stream.on('headers', (h) => hints.push(Number(h[':status'])));
+    const status = await new Promise<number>((resolve) =>
+      stream.on('response', (h) => resolve(Number(h[':status']))),
+    );
+    stream.resume();
+    assert.equal(status, 200);
+    assert.deepEqual(hints, [100, 103]);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('a client that resets its stream: the body errors with ECONNRESET and the sink closes unfinished', async () => {
+  const fx = await startH2Fixture({ handle: () => {} });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const stream = client.request({ ':method': 'POST', ':path': '/slow' });
+    stream.write('part');
+    stream.on('error', () => {});
+    while (fx.exchanges.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const exchange = fx.exchanges[0];
+    assert.equal(exchange.bodyComplete, false);
+    const requestBody = exchange.body;
+    assert.ok(requestBody !== undefined);
+    const bodyError = new Promise<string>((resolve) =>
+      requestBody.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')),
+    );
+    requestBody.resume();
+    const closed = new Promise<boolean>((resolve) => exchange.response.onClose(resolve));
+    // destroy(), not close(): node:http2's close() sends END_STREAM before its RST_STREAM.
+    stream.destroy(new Error('the client gives up'));
+    assert.equal(await bodyError, 'ECONNRESET');
+    assert.equal(await closed, false);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('what the HTTP/1.1 parser refuses is refused here too: a long :path 414, a Host against :authority 400', async () => {
+  const fx = await startH2Fixture({ limits: { uriLength: 64 } });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const long = await h2Request(client, { ':path': `/${'a'.repeat(100)}` });
+    assert.equal(long.status, 414);
+    assert.equal(long.headers['x-refused'], 'ERR_URI_TOO_LONG');
+    const mismatch = await h2Request(client, { ':path': '/', ':authority': 'a.test', host: 'b.test' });
+    assert.equal(mismatch.status, 400);
+    assert.equal(mismatch.headers['x-refused'], 'ERR_HOST_MISMATCH');
+    const same = await h2Request(client, { ':path': '/ok', ':authority': 'a.test', host: 'A.test' });
+    assert.equal(same.status, 200);
+    assert.deepEqual(
+      fx.exchanges.map((e) => e.head.target),
+      ['/ok'],
+    );
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
+test('a request with neither :authority nor Host is reset by nghttp2 (PROTOCOL_ERROR) before any exchange', async () => {
+  const fx = await startH2Fixture();
+  const raw = await RawH2Client.connect(fx.port);
+  try {
+    const fields: [string, string][] = [
+      [':method', 'GET'],
+      [':scheme', 'http'],
+      [':path', '/'],
+    ];
+    raw.send(headers(1, headerBlock(fields)));
+    const reset = await raw.waitFor((f) => f.type === FRAME.RST_STREAM && f.streamId === 1);
+    assert.equal(reset.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR);
+    assert.deepEqual(fx.refusals, []);
+    assert.equal(fx.exchanges.length, 0);
+  } finally {
+    raw.close();
+    await fx.close();
+  }
+});
+
+test('trailers node:http2 will not send cut the response (reset), never end it as whole without them', async () => {
+  const fx = await startH2Fixture({
+    handle: (exchange) => {
+      exchange.response.sendHead(200, 'OK', ['content-type', 'application/grpc']);
+      exchange.response.write(Buffer.from('message'));
+      setImmediate(() => exchange.response.end(['bad name', 'x']));
+    },
+  });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const r = await h2Request(client, { ':path': '/t' });
+    assert.equal(r.body, 'message');
+    assert.equal(r.trailers, undefined);
+    assert.equal(r.rstCode, constants.NGHTTP2_INTERNAL_ERROR);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});

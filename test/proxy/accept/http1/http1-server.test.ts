@@ -1,0 +1,408 @@
+/**
+ * Candor's own HTTP/1.1 server (src/proxy/accept/http1/*.ts) on real sockets, with a small
+ * handler of its own: keep-alive, one request at a time under pipelining and the read-ahead
+ * bound, chunked bodies with trailers, HEAD, 100-continue, HTTP/1.0, refusals with a
+ * deadline on the close, and the timeouts.
+ */
+import assert from 'node:assert/strict';
+import net, { type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import tls from 'node:tls';
+import { serializeResponseHead } from '../../../../src/core/http1/response-head.ts';
+import type { DownstreamExchange } from '../../../../src/core/net/downstream.ts';
+import { LINGER_MS } from '../../../../src/core/net/linger.ts';
+import { testCertificates } from '../../../../src/kits/fault-kit/tls-certs.ts';
+import { createHttp1Server, type Http1Server } from '../../../../src/proxy/accept/http1/http1-server.ts';
+import { RawClient } from '../downstream-fixture.ts';
+
+const SETTINGS = {
+  headerSize: 4096,
+  uriLength: 1024,
+  headerTimeout: 300,
+  bodyIdleTimeout: 300,
+  keepAliveTimeout: 400,
+};
+
+interface Served {
+  readonly server: Http1Server;
+  readonly port: number;
+  /** Requests handed over, and the most at once on one connection. */
+  readonly stats: {
+    handed: number;
+    running: number;
+    mostAtOnce: number;
+    refused: number[];
+    refusedHeads: string[];
+  };
+  close(): Promise<void>;
+}
+
+/** A request without a body has no body stream: an empty one stands in, one per exchange. */
+const empty = new WeakMap<DownstreamExchange, Readable>();
+function bodyOf(exchange: DownstreamExchange): Readable {
+  if (exchange.body !== undefined) return exchange.body;
+  let body = empty.get(exchange);
+  if (body === undefined) {
+    body = Readable.from([]);
+    empty.set(exchange, body);
+  }
+  return body;
+}
+
+type Handle = (exchange: DownstreamExchange, n: number) => void;
+
+/** Answers with what it was asked: method, target, body and trailers, a turn later. */
+const echo: Handle = (exchange, n) => {
+  const chunks: Buffer[] = [];
+  bodyOf(exchange).on('data', (c: Buffer) => chunks.push(c));
+  bodyOf(exchange).on('error', () => exchange.response.abort());
+  bodyOf(exchange).on('end', () =>
+    setImmediate(() => {
+      const body = Buffer.from(
+        JSON.stringify({
+          method: exchange.head.method,
+          target: exchange.head.target,
+          body: Buffer.concat(chunks).toString(),
+          trailers: (bodyOf(exchange) as unknown as { trailers?: string[] }).trailers ?? [],
+        }),
+      );
+      exchange.response.sendHead(200, 'OK', ['content-length', String(body.length), 'x-n', String(n)]);
+      exchange.response.write(body);
+      exchange.response.end();
+    }),
+  );
+};
+
+async function serve(handle: Handle = echo, settings = SETTINGS, maxConnections?: number): Promise<Served> {
+  const stats = {
+    handed: 0,
+    running: 0,
+    mostAtOnce: 0,
+    refused: [] as number[],
+    refusedHeads: [] as string[],
+  };
+  const server = createHttp1Server(
+    () => settings,
+    {
+      request(exchange) {
+        stats.handed++;
+        stats.mostAtOnce = Math.max(stats.mostAtOnce, ++stats.running);
+        exchange.response.onClose(() => stats.running--);
+        handle(exchange, stats.handed);
+      },
+      refused(connection, error) {
+        stats.refused.push(error.status);
+        stats.refusedHeads.push(connection.refusedHead);
+        connection.refuse(
+          serializeResponseHead(error.status, 'Refused', ['content-length', '0', 'connection', 'close']),
+        );
+      },
+    },
+    maxConnections,
+  );
+  await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
+  return {
+    server,
+    port: (server.server.address() as AddressInfo).port,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.destroyAll();
+        server.server.close(() => resolve());
+      }),
+  };
+}
+
+const count = (text: string, what: string) => text.split(what).length - 1;
+
+test('keep-alive: requests one after the other on one connection', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+  await c.until((r) => count(r, '"target":"/a"') === 1);
+  c.write('GET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+  await c.until((r) => count(r, '"target":"/b"') === 1);
+  assert.equal(count(c.received, 'HTTP/1.1 200 OK'), 2);
+  assert.equal(c.closed, false);
+  assert.match(c.received, /\r\ndate: /);
+  assert.match(c.received, /\r\nconnection: keep-alive\r\n/);
+});
+
+test('a head and a broken chunk in the same read are refused whole, never handed over', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n');
+  await c.untilClosed();
+  assert.match(c.received, /^HTTP\/1\.1 400 /);
+  assert.equal(s.stats.handed, 0);
+});
+
+test('pipelined requests are answered in order, never two at once', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  const n = 300;
+  let bytes = '';
+  for (let i = 0; i < n; i++) bytes += `GET /${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  c.write(bytes);
+  await c.until((r) => count(r, 'HTTP/1.1 200') === n, 10_000);
+  const order = [...c.received.matchAll(/"target":"\/(\d+)"/g)].map((m) => Number(m[1]));
+  assert.deepEqual(
+    order,
+    Array.from({ length: n }, (_, i) => i),
+  );
+  assert.equal(s.stats.mostAtOnce, 1);
+});
+
+test('past the read-ahead bound the socket is not read: a client that pipelines and never reads holds little', async (t) => {
+  const big = Buffer.alloc(64 * 1024, 'x');
+  const s = await serve((exchange) => {
+    bodyOf(exchange).resume();
+    bodyOf(exchange).on('end', () => {
+      exchange.response.sendHead(200, 'OK', ['content-length', String(big.length)]);
+      exchange.response.write(big);
+      exchange.response.end();
+    });
+  });
+  t.after(() => s.close());
+  const attacker = net.connect(s.port, '127.0.0.1');
+  t.after(() => attacker.destroy());
+  attacker.on('error', () => {});
+  attacker.pause();
+  const total = 20_000;
+  attacker.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(total));
+  let last = -1;
+  while (s.stats.handed !== last) {
+    last = s.stats.handed;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.ok(s.stats.handed < total / 10, `stopped with the client's socket full (handed ${s.stats.handed})`);
+  assert.equal(s.stats.mostAtOnce, 1);
+});
+
+test('a chunked request body with trailers, and a chunked response', async (t) => {
+  const s = await serve((exchange) => {
+    const chunks: Buffer[] = [];
+    bodyOf(exchange).on('data', (c: Buffer) => chunks.push(c));
+    bodyOf(exchange).on('end', () => {
+      exchange.response.sendHead(200, 'OK', []);
+      exchange.response.write(Buffer.concat(chunks));
+      exchange.response.end(['x-sum', String(Buffer.concat(chunks).length)]);
+    });
+  });
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write(
+    'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n',
+  );
+  await c.until((r) => r.endsWith('0\r\nx-sum: 5\r\n\r\n'));
+  assert.match(c.received, /transfer-encoding: chunked\r\n/);
+  assert.match(c.received, /\r\n\r\n5\r\nabcde\r\n0\r\n/);
+});
+
+test('HEAD: the head only, and the connection goes on', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n');
+  await c.until((r) => r.includes('"target":"/g"'));
+  const first = c.received.slice(0, c.received.indexOf('HTTP/1.1', 1));
+  assert.ok(first.endsWith('\r\n\r\n'), 'no body after the HEAD answer');
+});
+
+test('Expect: 100-continue is answered when the handler asks for the body', async (t) => {
+  const s = await serve((exchange, n) => {
+    exchange.response.sendContinue();
+    echo(exchange, n);
+  });
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n');
+  await c.until((r) => r.includes('HTTP/1.1 100 Continue\r\n\r\n'));
+  c.write('abc');
+  await c.until((r) => r.includes('"body":"abc"'));
+});
+
+test('HTTP/1.0: the answer says close, and the connection closes after it', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('GET /old HTTP/1.0\r\n\r\n');
+  await c.untilClosed();
+  assert.match(c.received, /\r\nconnection: close\r\n/);
+  assert.match(c.received, /"target":"\/old"/);
+});
+
+test('a malformed request is refused, and the connection closed', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n');
+  await c.untilClosed();
+  assert.match(c.received, /^HTTP\/1\.1 400 /);
+  assert.deepEqual(s.stats.refused, [400]);
+  assert.match(s.stats.refusedHeads[0], /^GET \/ HTTP\/1\.1\r\nHost: x\r\n/);
+  assert.equal(s.stats.handed, 0);
+});
+
+test('a half head is a 408 at the header timeout; a client that neither reads nor closes is cut LINGER_MS later', async (t) => {
+  const s = await serve(echo, SETTINGS, 1);
+  t.after(() => s.close());
+  const attacker = net.connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true });
+  t.after(() => attacker.destroy());
+  attacker.on('error', () => {});
+  attacker.pause();
+  await new Promise<void>((resolve) => attacker.once('connect', () => resolve()));
+  attacker.write('GET / HTTP/1.1\r\nHost: a\r\n'.slice(0, 25));
+  const deadline = performance.now() + SETTINGS.headerTimeout + LINGER_MS + 1_000;
+  while (s.server.connections.size > 0 && performance.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.server.connections.size, 0, 'destroyed within the deadline');
+  assert.deepEqual(s.stats.refused, [408]);
+});
+
+test('a connection that never sends a byte is closed at the header timeout without an answer', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  await c.untilClosed();
+  assert.equal(c.received, '');
+  assert.deepEqual(s.stats.refused, []);
+});
+
+test('an idle keep-alive connection is closed at the keep-alive timeout', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+  await c.until((r) => r.includes('"target":"/a"'));
+  await c.untilClosed();
+  assert.equal(count(c.received, 'HTTP/1.1 200'), 1);
+});
+
+test('a body that stalls errors the body stream (the handler answers), and the connection closes after', async (t) => {
+  const s = await serve((exchange) => {
+    bodyOf(exchange).resume();
+    bodyOf(exchange).on('error', (err: NodeJS.ErrnoException) => {
+      exchange.response.sendHead(408, 'Request Timeout', ['content-length', '0', 'x-code', err.code ?? '']);
+      exchange.response.end();
+    });
+  });
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
+  await c.untilClosed();
+  assert.match(c.received, /^HTTP\/1\.1 408 [\s\S]*x-code: ERR_BODY_IDLE\r\nconnection: close\r\n/);
+});
+
+test('an upgrade takes the socket with the bytes the client sent after its head', async (t) => {
+  let rest = '';
+  const server = createHttp1Server(() => SETTINGS, {
+    request(exchange, connection) {
+      assert.equal(exchange.head.upgrade, true);
+      bodyOf(exchange).resume();
+      bodyOf(exchange).on('end', () => {
+        const taken = connection.detach();
+        rest = taken.rest.toString();
+        taken.socket.write(
+          'HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n',
+        );
+        taken.socket.on('data', (chunk: Buffer) => taken.socket.write(chunk));
+        if (rest) taken.socket.write(rest);
+      });
+    },
+    refused: () => assert.fail('nothing to refuse'),
+  });
+  await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.destroyAll();
+    server.server.close();
+  });
+  const c = await RawClient.connect((server.server.address() as AddressInfo).port);
+  t.after(() => c.destroy());
+  c.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nfirst-bytes');
+  await c.until((r) => r.includes('first-bytes'));
+  c.write('then-more');
+  await c.until((r) => r.includes('then-more'));
+  assert.equal(rest, 'first-bytes');
+  // Past the header and keep-alive timeouts, the tunnel is still the client's.
+  await new Promise((r) => setTimeout(r, SETTINGS.keepAliveTimeout + 100));
+  assert.equal(c.closed, false);
+});
+
+test('a drain closes an idle connection now and a busy one after its response, which says close', async (t) => {
+  let answer: (() => void) | undefined;
+  const s = await serve((exchange) => {
+    bodyOf(exchange).resume();
+    answer = () => {
+      exchange.response.sendHead(200, 'OK', ['content-length', '2']);
+      exchange.response.write(Buffer.from('ok'));
+      exchange.response.end();
+    };
+  });
+  t.after(() => s.close());
+  const idle = await RawClient.connect(s.port);
+  const busy = await RawClient.connect(s.port);
+  t.after(() => {
+    idle.destroy();
+    busy.destroy();
+  });
+  busy.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (answer === undefined) await new Promise((r) => setImmediate(r));
+  s.server.closeWhenIdle();
+  await idle.untilClosed();
+  assert.equal(idle.received, '');
+  answer();
+  await busy.untilClosed();
+  assert.match(busy.received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n\r\nok$/);
+});
+
+test('over TLS: the same connection after the handshake, the head saying so', async (t) => {
+  const certs = testCertificates();
+  let encrypted: boolean | undefined;
+  const server = createHttp1Server(
+    () => SETTINGS,
+    {
+      request(exchange) {
+        encrypted = exchange.head.encrypted;
+        echo(exchange, 1);
+      },
+      refused: () => assert.fail('nothing to refuse'),
+    },
+    undefined,
+    { cert: certs.localhost.cert, key: certs.localhost.key },
+  );
+  await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.destroyAll();
+    server.server.close();
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: certs.ca });
+  t.after(() => socket.destroy());
+  let received = '';
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString();
+      if (received.includes('"target":"/secure"')) resolve();
+    });
+    socket.on('error', reject);
+    socket.write('GET /secure HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  });
+  assert.match(received, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.equal(encrypted, true);
+});

@@ -1,0 +1,463 @@
+/**
+ * HTTP/1.1 clients through the gateway to HTTP/2 upstreams (h2c and h2 over TLS), against real
+ * node:http2 servers that answer, refuse streams, say GOAWAY, reset, hang, or are not HTTP/2 at
+ * all: exact status, Proxy-Status, log line, and what reached the upstream.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { describe, test } from 'node:test';
+import { parseConfig } from '../../../../src/core/config/load.ts';
+import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
+import { startSshBanner } from '../../../../src/kits/fault-kit/garbage-faults.ts';
+import {
+  h2Answer,
+  h2DropConnection,
+  h2Hang,
+  h2Refuse,
+  h2RequireHttp1,
+  h2ResetAfterHead,
+  h2ResetBeforeHead,
+  startH2,
+  startH2GoawayFirst,
+} from '../../../../src/kits/fault-kit/h2-faults.ts';
+import { startEcho } from '../../../../src/kits/fault-kit/http-servers.ts';
+import { startHttpsEcho } from '../../../../src/kits/fault-kit/tls-faults.ts';
+import { request } from '../../../helpers/http-client.ts';
+import { closeAfterAll } from '../../../helpers/keep.ts';
+import { startTestGateway, type TestGateway } from '../../../helpers/test-gateway.ts';
+
+const keep = closeAfterAll();
+
+// Request bodies stream (request_buffering: false): these cases are about what HTTP/2 does with
+// a body under way, which a body read whole before the first attempt would never show.
+/** A gateway whose upstream `app` speaks `protocol` to these targets; `route`: more fields of its one route. */
+function gatewayTo(protocol: string, urls: string[], extra = '', route = ''): Promise<TestGateway> {
+  const targets = urls.map((url) => `      - url: ${url}\n`).join('');
+  return keep(
+    startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+    request_buffering: false
+${route}upstreams:
+  app:
+    protocol: ${protocol}
+    targets:
+${targets}${extra.includes('timeouts:') ? '' : '    timeouts: { connect: 500ms, response: 300ms, read: 300ms, total: 5s }\n'}${extra}`),
+  );
+}
+
+function assertGatewayError(
+  res: { status: number; headers: Record<string, unknown> },
+  status: number,
+  error: string,
+  details: RegExp,
+): void {
+  assert.equal(res.status, status);
+  const proxyStatus = String(res.headers['proxy-status']);
+  assert.match(
+    proxyStatus,
+    new RegExp(`^edge-1; error=${error}(; [a-z-]+=[^;]+)*; details="[^"]*"; next-hop="app"$`),
+  );
+  const said = /details="([^"]*)"/.exec(proxyStatus)?.[1] ?? '';
+  assert.match(said, details);
+  assert.equal(res.headers['cache-control'], 'no-store');
+}
+
+describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
+  test('h2c: the request arrives as HTTP/2 with :authority, without hop-by-hop fields, body whole; the answer passes', async () => {
+    const upstream = await keep(startH2(h2Answer));
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/orders?id=7',
+      headers: {
+        'x-request-id': 'h2c-1',
+        connection: 'keep-alive, x-drop',
+        'x-drop': '1',
+        'x-keep': 'yes',
+        'x-tag': ['a', 'b'],
+      },
+      body: 'hello h2',
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-upstream'], 'h2');
+    // An untrusted client's id is replaced (trust_forwarded_from), the gateway's own goes both ways.
+    assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    assert.match(String(res.headers.via), /edge-1/);
+    assert.deepEqual(JSON.parse(res.text), { method: 'POST', path: '/orders?id=7', bodyLength: 8 });
+    const [seen] = upstream.received;
+    assert.equal(seen.httpVersion, '2.0');
+    assert.equal(seen.headers[':authority'], new URL(gw.url).host);
+    assert.equal(seen.headers[':scheme'], 'http');
+    assert.equal(seen.headers.host, undefined);
+    assert.equal(seen.headers.connection, undefined);
+    assert.equal(seen.headers['x-drop'], undefined);
+    assert.equal(seen.headers['x-keep'], 'yes');
+    assert.deepEqual(
+      seen.rawHeaders.filter(([name]) => name === 'x-tag').map(([, value]) => value),
+      ['a', 'b'],
+      'a repeated field stays two fields',
+    );
+    assert.equal(seen.headers['x-request-id'], res.headers['x-request-id']);
+    assert.equal(
+      seen.headers.te,
+      'trailers',
+      'this hop takes trailers, and says so (the gRPC protocol requires it)',
+    );
+    assert.equal(seen.body.toString(), 'hello h2');
+    const line = await gw.logFor('h2c-1');
+    assert.equal(line.status, 200);
+    assert.equal(line.error, undefined);
+  });
+
+  test('h2 over TLS: ALPN selects h2 and the answer passes', async () => {
+    const upstream = await keep(startH2(h2Answer, { tls: true }));
+    const gw = await gatewayTo(
+      'h2',
+      [upstream.url.replace('127.0.0.1', 'localhost')],
+      `    tls: { ca: ${upstream.caPath} }\n`,
+    );
+    const res = await request(gw.url, { path: '/tls', headers: { 'x-request-id': 'h2-1' } });
+    assert.equal(res.status, 200);
+    assert.equal(JSON.parse(res.text).path, '/tls');
+    assert.equal(upstream.received[0].headers[':scheme'], 'https');
+  });
+
+  test('h2 to a TLS 1.3 server that requires a client certificate: 502 tls_alert_received, alert-id=116, nothing processed', async () => {
+    const upstream = await keep(startH2(h2Answer, { tls: true, requireClientCertificate: true }));
+    const gw = await gatewayTo(
+      'h2',
+      [upstream.url.replace('127.0.0.1', 'localhost')],
+      `    tls: { ca: ${upstream.caPath} }\n    retries: { attempts: 1 }\n`,
+    );
+    const res = await request(gw.url, { path: '/mtls', headers: { 'x-request-id': 'h2-cert-required' } });
+    assertGatewayError(res, 502, 'tls_alert_received', /^TLS alert certificate_required received/);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /; alert-id=116; alert-message="certificate_required"; /,
+    );
+    assert.equal(upstream.received.length, 0);
+    assert.equal((await gw.logFor('h2-cert-required')).stage, 'not_sent');
+  });
+
+  test('h2 to a TLS server that speaks only HTTP/1.1: 502 tls_alert_received (no application protocol), nothing sent', async () => {
+    const upstream = await keep(startHttpsEcho());
+    const gw = await gatewayTo(
+      'h2',
+      [upstream.url.replace('127.0.0.1', 'localhost')],
+      `    tls: { ca: ${upstream.caPath} }\n`,
+    );
+    const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': 'alpn' } });
+    assertGatewayError(res, 502, 'tls_alert_received', /no_application_protocol/);
+    assert.match(String(res.headers['proxy-status']), /alert-id=120/);
+    assert.equal(upstream.received.length, 0);
+  });
+
+  test('a stream refused with REFUSED_STREAM is retried even for a POST, on the next target', async () => {
+    const refusing = await keep(startH2(h2Refuse));
+    const healthy = await keep(startH2(h2Answer));
+    const gw = await gatewayTo('h2c', [refusing.url, healthy.url]);
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/pay',
+      headers: { 'x-request-id': 'refused' },
+      body: 'x',
+    });
+    assert.equal(res.status, 200);
+    assert.equal(healthy.received.length, 1);
+    assert.equal(healthy.received[0].body.toString(), 'x');
+    assert.equal(refusing.received.length, 1, 'the refusing server saw the head, and refused it');
+    const line = await gw.logFor('refused');
+    const tries = line.tries as { error?: string; stage?: string }[];
+    assert.equal(tries.length, 2);
+    assert.equal(tries[0].error, 'connection_terminated');
+    assert.equal(tries[0].stage, 'not_sent');
+  });
+
+  test('a streamed body whose stream was refused before a byte of it went goes whole to the next target', async () => {
+    const refusing = await keep(startH2(h2Refuse));
+    const healthy = await keep(startH2(h2Answer));
+    // Streamed (not read whole first): the body goes out only after the refused stream.
+    const gw = await gatewayTo('h2c', [refusing.url, healthy.url]);
+    const req = http.request(`${gw.url}/upload`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'streamed', 'transfer-encoding': 'chunked' },
+      agent: false,
+    });
+    const answered = new Promise<http.IncomingMessage>((resolve, reject) => {
+      req.on('response', resolve);
+      req.on('error', reject);
+    });
+    req.flushHeaders();
+    await refusing.waitForRequest(1);
+    req.write('part one, ');
+    req.end('part two');
+    const res = await answered;
+    res.resume();
+    assert.equal(res.statusCode, 200);
+    const [seen] = await Promise.all([healthy.waitForRequest(1, { body: true })]);
+    assert.equal(seen.body.toString(), 'part one, part two');
+    assert.equal(refusing.received[0].bodyLength, 0);
+  });
+
+  test('every stream refused: 502 connection_terminated saying the upstream did not process it', async () => {
+    const refusing = await keep(startH2(h2Refuse));
+    const gw = await gatewayTo('h2c', [refusing.url]);
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/pay',
+      headers: { 'x-request-id': 'refused-all' },
+      body: 'x',
+    });
+    assertGatewayError(
+      res,
+      502,
+      'connection_terminated',
+      /refused the stream \(REFUSED_STREAM\): it did not process the request/,
+    );
+    const line = await gw.logFor('refused-all');
+    assert.equal(line.error, 'connection_terminated');
+    assert.equal(line.stage, 'not_sent');
+    assert.equal((line.tries as unknown[]).length, 2, 'retried once: never processed, whatever the method');
+  });
+
+  test('GOAWAY with a last stream id below the request’s: never processed, retried for a POST, then 502', async () => {
+    const goaway = await keep(startH2GoawayFirst());
+    const healthy = await keep(startH2(h2Answer));
+    const gw = await gatewayTo('h2c', [goaway.url, healthy.url]);
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/g',
+      headers: { 'x-request-id': 'goaway' },
+      body: 'y',
+    });
+    assert.equal(res.status, 200);
+    assert.equal(healthy.received[0].body.toString(), 'y');
+    const tries = (await gw.logFor('goaway')).tries as { error?: string; stage?: string }[];
+    assert.equal(tries[0].error, 'connection_terminated');
+    assert.equal(tries[0].stage, 'not_sent');
+
+    const alone = await gatewayTo('h2c', [goaway.url]);
+    const failed = await request(alone.url, {
+      method: 'POST',
+      path: '/g',
+      headers: { 'x-request-id': 'goaway-all' },
+      body: 'y',
+    });
+    assertGatewayError(
+      failed,
+      502,
+      'connection_terminated',
+      /GOAWAY \(NO_ERROR, last stream 0\) before processing this request/,
+    );
+  });
+
+  test('a reset before the head: 502 connection_terminated naming the code; a POST is not retried', async () => {
+    const upstream = await keep(startH2(h2ResetBeforeHead));
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/r',
+      headers: { 'x-request-id': 'rst' },
+      body: 'z',
+    });
+    assertGatewayError(
+      res,
+      502,
+      'connection_terminated',
+      /stream reset by the upstream \(INTERNAL_ERROR\) before the response head/,
+    );
+    const line = await gw.logFor('rst');
+    assert.equal(line.stage, 'sent');
+    assert.equal(line.retry_skipped, 'not_idempotent');
+    assert.equal(upstream.received.length, 1);
+  });
+
+  test('the connection dropped before the head: 502 connection_terminated, as on HTTP/1.1', async () => {
+    const upstream = await keep(startH2(h2DropConnection));
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/crash', headers: { 'x-request-id': 'drop' } });
+    assertGatewayError(res, 502, 'connection_terminated', /before the response head/);
+    assert.equal((await gw.logFor('drop')).stage, 'sent');
+  });
+
+  test('HTTP_1_1_REQUIRED: 502 http_protocol_error telling to set protocol http1', async () => {
+    const upstream = await keep(startH2(h2RequireHttp1));
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, { path: '/old', headers: { 'x-request-id': 'h1-required' } });
+    assertGatewayError(
+      res,
+      502,
+      'http_protocol_error',
+      /asks for HTTP\/1\.1 \(HTTP_1_1_REQUIRED\): set the upstream's protocol to http1/,
+    );
+  });
+
+  test('a reset after the head: the head is out, the transfer is cut, the log says http_response_incomplete', async () => {
+    const upstream = await keep(startH2(h2ResetAfterHead));
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, { path: '/cut', headers: { 'x-request-id': 'cut' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.aborted, true);
+    assert.equal(res.text, 'first part');
+    const line = await gw.logFor('cut');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.stage, 'body_streaming');
+  });
+
+  test('no head in time: 504 http_response_timeout', async () => {
+    const upstream = await keep(startH2(h2Hang));
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/slow', headers: { 'x-request-id': 'slow' } });
+    assertGatewayError(res, 504, 'http_response_timeout', /no response head after/);
+    assert.equal(upstream.received.length, 1);
+  });
+
+  test('h2c to a server that is not HTTP/2 (an SSH banner): 502 http_protocol_error', async () => {
+    const upstream = await keep(startSshBanner());
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, { path: '/', headers: { 'x-request-id': 'garbage' } });
+    assertGatewayError(res, 502, 'http_protocol_error', /not valid HTTP\/2/);
+    assert.equal((await gw.logFor('garbage')).shape, 'garbage');
+  });
+
+  test('h2c to an HTTP/1.1 server: 502 http_protocol_error, not a hang', async () => {
+    const upstream: Fault = await keep(startEcho());
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, { path: '/', headers: { 'x-request-id': 'h1' } });
+    assertGatewayError(res, 502, 'http_protocol_error', /not valid HTTP\/2/);
+  });
+
+  test('streams on one session are bounded by the server’s SETTINGS_MAX_CONCURRENT_STREAMS', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const upstream = await keep(
+      startH2(
+        (stream, req) => {
+          stream.on('end', () => {});
+          void gate.then(() => {
+            if (stream.closed) return;
+            stream.respond({ ':status': 200 });
+            stream.end(req.path);
+          });
+        },
+        { maxConcurrentStreams: 2 },
+      ),
+    );
+    const gw = await gatewayTo(
+      'h2c',
+      [upstream.url],
+      '    pool: { max_connections: 1 }\n    timeouts: { response: 5s, total: 10s }\n',
+    );
+    // Prime the session so its SETTINGS are known before the burst.
+    const first = request(gw.url, { path: '/0' });
+    await upstream.waitForRequest(1);
+    const rest = [1, 2, 3, 4].map((i) => request(gw.url, { path: `/${i}` }));
+    await upstream.waitForRequest(2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(upstream.received.length, 2, 'two streams at once, the others wait in the pool');
+    release();
+    const answers = await Promise.all([first, ...rest]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 200, 200, 200],
+    );
+    assert.equal(upstream.peakStreams, 2);
+    assert.equal(upstream.connections, 1);
+  });
+
+  test('a second connection opens only when the first is at its stream bound, up to pool.max_connections', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const upstream = await keep(
+      startH2(
+        (stream, req) => {
+          void gate.then(() => {
+            if (stream.closed) return;
+            stream.respond({ ':status': 200 });
+            stream.end(req.path);
+          });
+        },
+        { maxConcurrentStreams: 2 },
+      ),
+    );
+    const gw = await gatewayTo(
+      'h2c',
+      [upstream.url],
+      '    pool: { max_connections: 2, max_streams: 10 }\n    timeouts: { response: 5s, total: 10s }\n',
+    );
+    const first = request(gw.url, { path: '/0' });
+    await upstream.waitForRequest(1);
+    const rest = [1, 2, 3, 4, 5].map((i) => request(gw.url, { path: `/${i}` }));
+    await upstream.waitForRequest(4);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(upstream.connections, 2, 'two connections, not one per request');
+    assert.equal(upstream.received.length, 4, 'two streams on each; the fifth and sixth wait');
+    release();
+    const answers = await Promise.all([first, ...rest]);
+    assert.deepEqual(
+      answers.map((a) => a.text),
+      ['/0', '/1', '/2', '/3', '/4', '/5'],
+    );
+    assert.equal(upstream.connections, 2);
+  });
+
+  test('an h2c upstream is health-checked over HTTP/2, and stays in rotation', async () => {
+    const upstream = await keep(startH2(h2Answer));
+    const gw = await gatewayTo(
+      'h2c',
+      [upstream.url],
+      '    health_check: { path: /healthz, interval: 50ms, rise: 1, fall: 1 }\n',
+    );
+    const probe = await upstream.waitForRequest(1);
+    assert.equal(probe.httpVersion, '2.0');
+    assert.equal(probe.path, '/healthz');
+    assert.equal(probe.headers['user-agent'], 'candor-health-check');
+    await upstream.waitForRequest(2);
+    const res = await request(gw.url, { path: '/after-checks' });
+    assert.equal(res.status, 200);
+  });
+
+  test('a reload that changes the protocol of a kept target speaks the new protocol to it at once', async () => {
+    const upstream = await keep(startH2(h2Answer));
+    const yaml = (protocol: string) =>
+      `name: edge-1\nroutes:\n  - upstream: app\nupstreams:\n  app:\n    protocol: ${protocol}\n    targets: [{ url: "${upstream.url}" }]\n`;
+    const gw = await keep(startTestGateway(yaml('http1')));
+    assert.equal((await request(gw.url, { path: '/before' })).status, 502, 'HTTP/1.1 to an h2c-only server');
+    await gw.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml('h2c')}`, '<test>', {}));
+    const res = await request(gw.url, { path: '/after' });
+    assert.equal(res.status, 200);
+    assert.equal(upstream.received.at(-1)?.path, '/after');
+  });
+
+  test('an HTTP/2 upstream’s trailers (a gRPC status) reach an HTTP/1.1 client in a chunked response, untouched', async () => {
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.on('end', () => {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.on('wantTrailers', () =>
+            stream.sendTrailers({ 'grpc-status': '5', 'grpc-message': 'no%20such%20order' }),
+          );
+          stream.end(Buffer.from([0, 0, 0, 0, 0]));
+        });
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/shop.Orders/Get',
+      headers: { 'content-type': 'application/grpc', te: 'trailers', 'x-request-id': 'trailers' },
+      body: Buffer.from([0, 0, 0, 0, 0]),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['transfer-encoding'], 'chunked');
+    assert.deepEqual(res.body, Buffer.from([0, 0, 0, 0, 0]));
+    assert.equal(res.trailers['grpc-status'], '5');
+    assert.equal(res.trailers['grpc-message'], 'no%20such%20order');
+    assert.equal(res.headers['proxy-status'], undefined);
+  });
+});
