@@ -72,6 +72,32 @@ const app = () =>
         nextEvent = () => res.end('data: two\n\n');
         return;
       }
+      if (path === '/not-modified') {
+        res.writeHead(304, { 'content-type': 'text/plain', etag: '"v1"' });
+        return res.end();
+      }
+      if (path === '/partial') {
+        // A 206 to a request that sent no Range (an If-Range the origin honoured, say): still a part.
+        const part = TEXT.slice(0, 1500);
+        res.writeHead(206, {
+          'content-type': 'text/plain',
+          'content-range': `bytes 0-1499/${TEXT.length}`,
+          'content-length': part.length,
+        });
+        return res.end(part);
+      }
+      if (path === '/short') {
+        // Announces twice what it sends, then closes cleanly (a FIN, not a reset).
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': TEXT.length * 2 });
+        res.write(TEXT, () => setTimeout(() => res.socket?.end(), 20));
+        return;
+      }
+      if (path === '/held-reset') {
+        // No Content-Length and less than min_size before the reset: the head is still held.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('held', () => setTimeout(() => res.socket?.destroy(), 20));
+        return;
+      }
       if (path === '/reset') {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write(TEXT);
@@ -197,6 +223,8 @@ upstreams:
     ['Cache-Control: no-transform', '/no-transform', { 'accept-encoding': 'gzip' }, 'GET'],
     ['a media type not listed', '/image', { 'accept-encoding': 'gzip' }, 'GET'],
     ['a 204', '/empty', { 'accept-encoding': 'gzip' }, 'GET'],
+    ['a 304', '/not-modified', { 'accept-encoding': 'gzip', 'if-none-match': '"v1"' }, 'GET'],
+    ['a 206 (to a request without Range)', '/partial', { 'accept-encoding': 'gzip' }, 'GET'],
   ] as const) {
     test(`not compressed: ${name} (Vary still says Accept-Encoding)`, async () => {
       const r = await get(gw, path, headers, method);
@@ -208,6 +236,15 @@ upstreams:
       }
       assert.equal(r.headers['content-encoding'], undefined);
       if (path === '/small-chunked') assert.equal(r.body.toString(), 'small');
+      if (path === '/not-modified') {
+        assert.equal(r.status, 304);
+        assert.equal(r.headers.etag, '"v1"', 'a 304 keeps its strong ETag: nothing was transformed');
+      }
+      if (path === '/partial') {
+        assert.equal(r.status, 206);
+        assert.equal(r.headers['content-range'], `bytes 0-1499/${TEXT.length}`);
+        assert.equal(r.body.toString(), TEXT.slice(0, 1500));
+      }
       if (path === '/text' && method === 'GET') {
         assert.equal(r.headers.etag, '"v1"');
         assert.equal(r.body.toString(), TEXT);
@@ -273,6 +310,31 @@ upstreams:
     const line = await gw.logFor('ce-reset');
     assert.equal(line.error, 'http_response_incomplete');
     assert.equal(line.encoding, 'gzip');
+  });
+
+  test('an upstream that closes before its Content-Length: aborted, never a valid gzip end; logged http_response_incomplete', async () => {
+    const r = await get(gw, '/short', { 'accept-encoding': 'gzip', 'x-request-id': 'ce-short' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.equal(r.aborted, true);
+    assert.throws(() => zlib.gunzipSync(r.body), /unexpected end of file/);
+    const line = await gw.logFor('ce-short');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.encoding, 'gzip');
+    assert.equal(line.encoded_from, TEXT.length);
+  });
+
+  test('an upstream reset while the head is held under min_size: the head and bytes as they came, then the cut', async () => {
+    const r = await get(gw, '/held-reset', { 'accept-encoding': 'gzip', 'x-request-id': 'ce-held' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-encoding'], undefined);
+    assert.equal(r.headers.vary, 'Accept-Encoding');
+    assert.equal(r.body.toString(), 'held');
+    assert.equal(r.aborted, true);
+    const line = await gw.logFor('ce-held');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.status, 200);
+    assert.equal(line.encoding, undefined);
   });
 });
 
