@@ -202,7 +202,12 @@ export class CacheRun implements ResponseStore {
         stored,
         `upstream_${status}`,
         staleStatus(runtime.name, status, stored.ttl(), undefined),
-        receivedStatusProxyStatus(runtime.name, status, this.#owner.nextHop() as string),
+        // errors.detail: minimal keeps the upstream's name out, as on the answers it relays.
+        receivedStatusProxyStatus(
+          runtime.name,
+          status,
+          runtime.config.errors.detail === 'minimal' ? undefined : (this.#owner.nextHop() as string),
+        ),
       );
   }
 
@@ -256,7 +261,7 @@ export class CacheRun implements ResponseStore {
       stored,
       failure.type,
       staleStatus(runtime.name, failure.status, stored.ttl(), failure.type),
-      failureProxyStatus(runtime.name, failure, nextHop),
+      failureProxyStatus(runtime.name, failure, nextHop, runtime.config.errors.detail === 'minimal'),
     );
     return true;
   }
