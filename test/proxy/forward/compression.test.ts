@@ -338,6 +338,57 @@ upstreams:
   });
 });
 
+test('a route with a cache: a stored answer is compressed for a client that accepts it, with Vary, like a fetched one', async () => {
+  let fetched = 0;
+  const upstream = await keep(
+    listenOnLoopback((_req, res) => {
+      fetched++;
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': TEXT.length,
+        'cache-control': 'max-age=60',
+        etag: '"c1"',
+      });
+      res.end(TEXT);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    cache: {}
+    compression: {}
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`),
+  );
+  const miss = await get(gw, '/page', { 'accept-encoding': 'gzip' });
+  assert.equal(miss.headers['content-encoding'], 'gzip');
+  assert.equal(zlib.gunzipSync(miss.body).toString(), TEXT);
+  const hit = await get(gw, '/page', { 'accept-encoding': 'br', 'x-request-id': 'ce-hit' });
+  assert.equal(fetched, 1, 'the second answer is the stored one');
+  assert.match(String(hit.headers['cache-status']), /^edge-1; hit/);
+  assert.equal(hit.headers['content-encoding'], 'br');
+  assert.equal(hit.headers.vary, 'Accept-Encoding');
+  assert.equal(hit.headers.etag, 'W/"c1"');
+  assert.equal(hit.headers['content-length'], undefined);
+  assert.equal(zlib.brotliDecompressSync(hit.body).toString(), TEXT);
+  const line = await gw.logFor('ce-hit');
+  assert.equal(line.cache, 'hit');
+  assert.equal(line.encoding, 'br');
+  assert.equal(line.encoded_from, TEXT.length);
+  assert.equal(line.encoded_to, hit.body.length);
+  const identity = await get(gw, '/page', {});
+  assert.equal(fetched, 1);
+  assert.equal(identity.headers['content-encoding'], undefined);
+  assert.equal(identity.headers.vary, 'Accept-Encoding');
+  assert.equal(identity.headers.etag, '"c1"');
+  assert.equal(identity.body.toString(), TEXT);
+});
+
 test('routes[].compression: a coding Candor does not offer, a repeated one or a media type that is not one is a config error', () => {
   const yaml = (compression: string) =>
     `listen: [{ address: 127.0.0.1:0 }]\nroutes:\n  - match: { path: / }\n    upstream: a\n    compression: ${compression}\nupstreams: { a: { targets: [{ url: http://127.0.0.1:1 }] } }\n`;
