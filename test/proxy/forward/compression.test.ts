@@ -281,6 +281,45 @@ upstreams:
     assert.equal(zlib.gunzipSync(body).toString(), TEXT);
   });
 
+  test('HTTP/2 downstream, an upstream reset mid-body: RST_STREAM, never a valid gzip end; logged http_response_incomplete', async () => {
+    const h2gw = await keep(
+      startTestGateway(
+        `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\n    compression: {}\nupstreams:\n  app:\n    targets:\n      - url: ${(await app()).url}\n`,
+        {},
+        'http2: true',
+      ),
+    );
+    const session = http2.connect(h2gw.url);
+    session.on('error', () => {});
+    const got = await new Promise<{ headers: http2.IncomingHttpHeaders; body: Buffer; rstCode: number }>(
+      (resolve) => {
+        const stream = session.request({
+          ':path': '/reset',
+          'accept-encoding': 'gzip',
+          'x-request-id': 'ce-h2-reset',
+        });
+        const chunks: Buffer[] = [];
+        let headers: http2.IncomingHttpHeaders = {};
+        stream.on('response', (h) => {
+          headers = h;
+        });
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('error', () => {});
+        stream.on('close', () =>
+          resolve({ headers, body: Buffer.concat(chunks), rstCode: stream.rstCode ?? 0 }),
+        );
+      },
+    );
+    session.close();
+    assert.equal(got.headers[':status'], 200);
+    assert.equal(got.headers['content-encoding'], 'gzip');
+    assert.notEqual(got.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'the stream is reset, not ended');
+    assert.throws(() => zlib.gunzipSync(got.body), /unexpected end of file/);
+    const line = await h2gw.logFor('ce-h2-reset');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.encoding, 'gzip');
+  });
+
   test('server-sent events: each event reaches the client as it is sent', async () => {
     const text = await new Promise<string>((resolve, reject) => {
       const req = http.get(`${gw.url}/events`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
