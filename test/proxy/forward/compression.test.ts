@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { DOCS_TEXT } from '../../helpers/docs-text.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -450,4 +451,7 @@ test('routes[].compression: a coding Candor does not offer, a repeated one or a 
     'zstd is off the default list while Node calls it experimental',
   );
   assert.equal(defaults?.minSize, 1024);
+  // …and the config reference says why.
+  const row = DOCS_TEXT.split('\n').find((line) => line.startsWith('| `routes[].compression.encodings` |'));
+  assert.match(row ?? '', /\| `\[br, gzip\]` \|.*\*\*zstd is experimental in Node 24\*\*/);
 });
