@@ -143,6 +143,9 @@ export class CompressingSink implements ResponseSink {
       const value = headers[i + 1];
       // The length is the identity body's; the compressed one is framed as it goes.
       if (name === 'content-length' || name === 'content-encoding') continue;
+      // Ranges are served from the identity body (a Range request is never compressed): a
+      // client resuming this compressed download at byte N would splice in identity bytes.
+      if (name === 'accept-ranges') continue;
       // RFC 9110 §8.8.1: another representation, so at most weakly the same.
       out.push(headers[i], name === 'etag' && !value.startsWith('W/') ? `W/${value}` : value);
     }

@@ -28,6 +28,7 @@ const app = () =>
         res.writeHead(200, {
           'content-type': 'text/plain; charset=utf-8',
           etag: '"v1"',
+          'accept-ranges': 'bytes',
           'content-length': TEXT.length,
         });
         return res.end(req.method === 'HEAD' ? undefined : TEXT);
@@ -187,6 +188,7 @@ upstreams:
       assert.equal(r.headers.vary, 'Accept-Encoding');
       assert.equal(r.headers.etag, 'W/"v1"');
       assert.equal(r.headers['content-length'], undefined);
+      assert.equal(r.headers['accept-ranges'], undefined, 'ranges are of the identity body');
       assert.equal(decode[expected](r.body).toString(), TEXT);
       const line = await gw.logFor(id);
       assert.equal(line.encoding, expected);
@@ -248,6 +250,7 @@ upstreams:
       }
       if (path === '/text' && method === 'GET') {
         assert.equal(r.headers.etag, '"v1"');
+        assert.equal(r.headers['accept-ranges'], 'bytes');
         assert.equal(r.body.toString(), TEXT);
       }
     });
