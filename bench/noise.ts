@@ -47,6 +47,13 @@ export function cpuSnapshot(roots: readonly number[]): CpuSnapshot {
   return { machine: machineTicks(), ours };
 }
 
+/** CPU seconds (user + system) taken so far by `root` and its live descendants (a proxy's processes). */
+export function treeCpuSeconds(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) ticks += processTicks(pid, false);
+  return ticks / HZ;
+}
+
 /** Foreign CPU between two snapshots, as a share of one core over `seconds`. */
 export function foreignShare(before: CpuSnapshot, after: CpuSnapshot, seconds: number): number {
   const foreign = after.machine - before.machine - (after.ours - before.ours);

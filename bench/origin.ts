@@ -3,6 +3,7 @@
  * generator's CPU, no access log) serving fixed responses from memory or the page cache.
  *
  * - `/small`: 100 bytes; `/64k`: a 64 KiB file; `/1m`: a 1 MiB file (bench/h2-flood.ts);
+ *   `/text-64k`: 64 KiB of JSON as an API answers it, `application/json` (bench/compression.ts);
  *   `/upload`: reads the whole POST body (up to
  *   2 MiB, in memory) before it answers "ok", so keep-alive connections stay clean;
  * - anything else: the same 100 bytes as `/small`.
@@ -16,6 +17,50 @@ import { waitForPort } from './process.ts';
 /** The 100-byte body of `/small`. */
 export const SMALL_BODY = 'x'.repeat(99) + '\n';
 export const LARGE_SIZE = 64 * 1024;
+
+const WORDS = (
+  'order invoice customer shipped pending refunded warehouse berlin lisbon osaka denver ' +
+  'priority standard express parcel pallet review approved rejected draft archived gateway ' +
+  'upstream latency timeout retry budget circuit route listener certificate renewal'
+).split(' ');
+
+/**
+ * The body of `/text-64k`: `size` bytes of JSON records (ids, names, words, numbers, dates), as
+ * an API answers, so that it compresses as such text does (a few times, not the hundreds of
+ * times of `/64k`'s one repeated byte). The same bytes in every run: a fixed-seed generator.
+ */
+export function jsonText(size: number): Buffer {
+  let seed = 20261123;
+  // A 32-bit linear congruential generator (Numerical Recipes' constants): fixed, not random.
+  const next = (n: number) => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed % n;
+  };
+  const word = () => WORDS[next(WORDS.length)];
+  const records: string[] = [];
+  let length = 2;
+  while (length < size) {
+    const record = JSON.stringify({
+      id: 100000 + next(900000),
+      customer: `${word()}-${word()}-${next(10000)}`,
+      status: word(),
+      tags: [word(), word(), word()],
+      amount: next(1000000) / 100,
+      quantity: next(50),
+      created: new Date(Date.UTC(2026, next(12), 1 + next(28), next(24), next(60))).toISOString(),
+      note: `${word()} ${word()} ${word()} ${word()} ${word()}`,
+    });
+    records.push(record);
+    length += record.length + 2;
+  }
+  // Cut back to whole records, padded with spaces (still valid JSON) to exactly `size` bytes.
+  let text = `[${records.join(',\n')}]`;
+  while (text.length > size) {
+    records.pop();
+    text = `[${records.join(',\n')}]`;
+  }
+  return Buffer.from(text.padEnd(size, ' '));
+}
 
 function originConf(dir: string, port: number): string {
   const www = join(dir, 'www');
@@ -32,6 +77,7 @@ function originConf(dir: string, port: number): string {
     location = /small { default_type text/plain; return 200 "${SMALL_BODY.slice(0, -1)}\\n"; }
     location = /64k { }
     location = /1m { }
+    location = /text-64k { default_type application/json; }
     # \`return\` would answer in the rewrite phase, before the body is read. Here the mirror
     # module reads the whole body first (precontent phase); the static module then refuses the
     # POST (405), which error_page turns into a 200 "ok" from the file /ok.
@@ -54,6 +100,7 @@ export async function startOrigin(dir: string, port: number, cpu: string): Promi
   mkdirSync(join(dir, 'www'), { recursive: true });
   writeFileSync(join(dir, 'www', '64k'), Buffer.alloc(LARGE_SIZE, 'y'));
   writeFileSync(join(dir, 'www', '1m'), Buffer.alloc(1024 * 1024, 'y'));
+  writeFileSync(join(dir, 'www', 'text-64k'), jsonText(LARGE_SIZE));
   // /upload must exist for the static module to answer 405 (not 404) to the POST.
   writeFileSync(join(dir, 'www', 'upload'), '');
   writeFileSync(join(dir, 'www', 'ok'), 'ok\n');

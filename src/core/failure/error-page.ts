@@ -24,7 +24,9 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;font-size:
 dt{font-weight:600}dd{margin:0;font-family:ui-monospace,monospace;word-break:break-all}`;
 
 export function renderErrorPage(ctx: ErrorBodyContext): string {
-  const { failure, proxyName, nextHop, requestId } = ctx;
+  const { failure, proxyName, requestId } = ctx;
+  // errors.detail: minimal draws the hop without its name.
+  const nextHop = ctx.nextHop !== undefined && ctx.minimal ? 'upstream' : ctx.nextHop;
   const reason = REASONS[failure.status] ?? 'Error';
   const shape = failure.kind.shape;
   const upstreamFailed = shape !== 'client' && shape !== 'gateway' && shape !== 'internal';

@@ -12,7 +12,8 @@
  * by the stream's high-water mark: `write` says false past it, as the client's sink would.
  *
  * An upstream body cut short is never finished as a valid compressed stream: `abort` throws
- * the compressor away unfinished (no final block, no checksum) and aborts the client's sink.
+ * the compressor away unfinished (no final block, no checksum) and aborts the client's sink;
+ * cut while held, the head and what came of the body go out as they are before the cut.
  */
 import type { Socket } from 'node:net';
 import zlib from 'node:zlib';
@@ -142,6 +143,9 @@ export class CompressingSink implements ResponseSink {
       const value = headers[i + 1];
       // The length is the identity body's; the compressed one is framed as it goes.
       if (name === 'content-length' || name === 'content-encoding') continue;
+      // Ranges are served from the identity body (a Range request is never compressed): a
+      // client resuming this compressed download at byte N would splice in identity bytes.
+      if (name === 'accept-ranges') continue;
       // RFC 9110 §8.8.1: another representation, so at most weakly the same.
       out.push(headers[i], name === 'etag' && !value.startsWith('W/') ? `W/${value}` : value);
     }
@@ -211,7 +215,18 @@ export class CompressingSink implements ResponseSink {
   }
 
   abort(): void {
-    this.#held = undefined;
+    const held = this.#held;
+    if (held !== undefined) {
+      // Cut while the head was held (under min_size, nothing compressed yet): the head and the
+      // bytes that came go out as they are, then the cut, exactly as without compression. A
+      // connection closed before any head would read as a gateway fault, and an idle
+      // keep-alive connection's close invites the client to send the request again.
+      this.#held = undefined;
+      const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
+      // A head the client's sink refused: #sendHeld has cut the transfer already.
+      if (!this.#sendHeld(send)) return;
+      for (const piece of held.chunks) this.#inner.write(piece);
+    }
     // Destroyed, never ended: what went out is a stream without its end, as the client must see.
     this.#compressor?.destroy();
     this.#inner.abort();

@@ -11,6 +11,7 @@ import {
 } from '../cache/cache-status.ts';
 import type { Fill, ResponseCache } from '../cache/response-cache.ts';
 import { type CacheRequest, headersOf, policyOf, StoredAnswer } from '../cache/stored-answer.ts';
+import { CompressingSink } from '../forward/compressing-sink.ts';
 import type { HeaderEdit } from '../forward/header-rules.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
 import type { BodyCopy, ResponseStore } from '../forward/response-store.ts';
@@ -202,7 +203,12 @@ export class CacheRun implements ResponseStore {
         stored,
         `upstream_${status}`,
         staleStatus(runtime.name, status, stored.ttl(), undefined),
-        receivedStatusProxyStatus(runtime.name, status, this.#owner.nextHop() as string),
+        // errors.detail: minimal keeps the upstream's name out, as on the answers it relays.
+        receivedStatusProxyStatus(
+          runtime.name,
+          status,
+          runtime.config.errors.detail === 'minimal' ? undefined : (this.#owner.nextHop() as string),
+        ),
       );
   }
 
@@ -256,7 +262,7 @@ export class CacheRun implements ResponseStore {
       stored,
       failure.type,
       staleStatus(runtime.name, failure.status, stored.ttl(), failure.type),
-      failureProxyStatus(runtime.name, failure, nextHop),
+      failureProxyStatus(runtime.name, failure, nextHop, runtime.config.errors.detail === 'minimal'),
     );
     return true;
   }
@@ -284,6 +290,10 @@ export class CacheRun implements ResponseStore {
     this.#status = status;
     this.#owner.record.cache = result;
     if (response.closed) return;
+    // The store keeps the identity body: routes[].compression applies to it as to a fetched one.
+    const { compression } = this.#route;
+    const sink =
+      compression === undefined ? response : new CompressingSink(response, compression, head, record);
     const built = buildDownstreamHead(stored.fields(), {
       requestId: record.id,
       via: head.versionMinor === 0 ? runtime.via10 : runtime.via11,
@@ -292,14 +302,14 @@ export class CacheRun implements ResponseStore {
     });
     owner.responded(stored.status);
     const edit = owner.responseEdit();
-    response.sendHead(
+    sink.sendHead(
       stored.status,
       stored.reason,
       edit === undefined ? built.headers : edit(built.headers),
       !owner.exchange.bodyComplete,
     );
-    if (head.method !== 'HEAD') response.write(stored.body);
-    response.end();
+    if (head.method !== 'HEAD') sink.write(stored.body);
+    sink.end();
   }
 }
 

@@ -15,7 +15,12 @@ import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { v2Header } from '../../helpers/proxy-header.ts';
-import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import {
+  singleUpstream,
+  startGatewayFromText,
+  startTestGateway,
+  type TestGateway,
+} from '../../helpers/test-gateway.ts';
 
 const keep = closeAfterAll();
 
@@ -36,9 +41,9 @@ interface Outcome {
 }
 
 /** Opens a connection, writes `bytes` (a header and a request, in one write), reads until the gateway closes. */
-function exchange(port: number, bytes: Buffer): Promise<Outcome> {
+function exchange(port: number, bytes: Buffer, host = '127.0.0.1'): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect(port, host);
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
@@ -281,6 +286,38 @@ describe('PROXY protocol: the header deadline and reloads', () => {
     assert.equal(line?.reason, 'no PROXY header within the header timeout');
   });
 
+  test('the deadline counts from the connection, not from the last byte: a header sent a byte at a time is cut', async () => {
+    const app = await echoHeaders();
+    const gw = await keep(
+      startTestGateway(
+        `${singleUpstream(app.url)}\nlimits: { header_timeout: 300ms }\n`,
+        {},
+        'proxy_protocol: { from: [127.0.0.1] }',
+      ),
+    );
+    const socket = net.connect(gw.port, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    let over = false;
+    void closed.then(() => {
+      over = true;
+    });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // A byte every 100 ms: 4.4 s of a header that never completes, against a deadline of 300 ms.
+    const drip = 'PROXY TCP6 2001:db8::1 2001:db8::2 56324 443';
+    let sent = 0;
+    for (const byte of drip) {
+      if (over) break;
+      socket.write(byte);
+      sent++;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await closed;
+    assert.ok(sent < drip.length, `the gateway waited for all ${sent} bytes`);
+    const line = gw.logs.find((l) => l.msg === 'PROXY protocol: connection refused');
+    assert.equal(line?.reason, 'no PROXY header within the header timeout');
+  });
+
   test('a reload may change `from` (it applies to new connections), not turn the protocol on or off', async () => {
     const app = await echoHeaders();
     const yaml = singleUpstream(app.url);
@@ -337,4 +374,26 @@ upstreams:
   assert.equal(upstreamSaw((await from('192.0.2.10', 'rl-a1')).text)['x-client'], '192.0.2.10');
   assert.match((await from('192.0.2.10', 'rl-a2')).text, /^HTTP\/1\.1 429 /);
   assert.equal(upstreamSaw((await from('192.0.2.11', 'rl-b1')).text)['x-client'], '192.0.2.11');
+});
+
+test('on a dual-stack listener, `from: [127.0.0.1]` is met by an IPv4 peer (::ffff:127.0.0.1 on the socket), not by ::1', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startGatewayFromText(`name: edge-1
+listen:
+  - address: "[::]:0"
+    proxy_protocol: { from: [127.0.0.1] }
+${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
+  );
+  const header = 'PROXY TCP4 203.0.113.20 10.0.0.1 1 2\r\n';
+  const listed = await exchange(gw.port, Buffer.from(header + GET('pp-v4-mapped')), '127.0.0.1');
+  assert.equal(upstreamSaw(listed.text)['x-forwarded-for'], '203.0.113.20');
+  assert.equal((await gw.logFor('pp-v4-mapped')).client, '203.0.113.20');
+  // ::1 is not listed: its header is refused, and its plain request is served as its own.
+  assert.deepEqual(await exchange(gw.port, Buffer.from(header + GET('pp-v6-header')), '::1'), {
+    text: '',
+    closed: true,
+  });
+  const plain = await exchange(gw.port, Buffer.from(GET('pp-v6-plain')), '::1');
+  assert.equal(upstreamSaw(plain.text)['x-forwarded-for'], '::1');
 });

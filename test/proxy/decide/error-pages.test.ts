@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -16,6 +17,7 @@ import { configWarnings } from '../../../src/core/config/warnings.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -196,5 +198,89 @@ describe('errors.detail: minimal', () => {
     assert.equal(line.error, 'connection_refused');
     assert.equal(line.upstream, 'app');
     assert.ok(String(line.details).length > 0, JSON.stringify(line));
+  });
+});
+
+describe('errors.detail: minimal, wherever a failure reaches a client', () => {
+  test('the built-in HTML page (no template) names neither the upstream nor the details', async () => {
+    const port = await freePort();
+    const gw = await keep(startTestGateway(config(`http://127.0.0.1:${port}`, '  detail: minimal')));
+    const page = await request(gw.url, {
+      path: '/x',
+      headers: { accept: 'text/html', 'x-request-id': 'min-page' },
+    });
+    assert.equal(page.status, 502);
+    assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+    assert.ok(page.text.includes('<span class="hop">edge-1</span>'), page.text);
+    assert.ok(!page.text.includes('>app<'), `the page draws the upstream's name: ${page.text}`);
+    assert.ok(page.text.includes('<span class="hop bad">upstream</span>'), page.text);
+    assert.ok(!page.text.includes(String(port)), page.text);
+    assert.ok(page.text.includes(String(page.headers['x-request-id'])), page.text);
+    const line = await gw.logFor('min-page');
+    assert.equal(line.upstream, 'app');
+  });
+
+  test('a gRPC client’s Trailers-Only answer: grpc-message and Proxy-Status without details or next hop', async () => {
+    const port = await freePort();
+    const gw = await keep(
+      startTestGateway(config(`http://127.0.0.1:${port}`, '  detail: minimal'), {}, 'http2: true'),
+    );
+    const client = http2.connect(gw.url);
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      const stream = client.request({
+        ':method': 'POST',
+        ':path': '/pkg.Svc/Call',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      stream.on('response', resolve);
+      stream.on('error', reject);
+      stream.resume();
+      stream.end(Buffer.from([0, 0, 0, 0, 0]));
+    });
+    client.close();
+    assert.equal(headers[':status'], 200);
+    assert.equal(headers['grpc-status'], '14');
+    assert.equal(headers['grpc-message'], `connection_refused (request id ${headers['x-request-id']})`);
+    assert.equal(headers['proxy-status'], 'edge-1; error=connection_refused');
+  });
+
+  test('a stored answer given stale on error: Proxy-Status without details or next hop', async () => {
+    const origin = await startMoodyOrigin({
+      status: 200,
+      fields: ['Cache-Control', 'max-age=0, stale-if-error=60'],
+      body: 'stored page',
+    });
+    const gw = await keep(
+      startTestGateway(`name: edge-1
+errors: { detail: minimal }
+routes:
+  - match: { path: / }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: ${origin.url}
+`),
+    );
+    try {
+      assert.equal((await request(gw.url, { path: '/page' })).text, 'stored page');
+      origin.mood = 'status_503';
+      const received = await request(gw.url, { path: '/page' });
+      assert.equal(received.text, 'stored page');
+      assert.equal(received.headers['proxy-status'], 'edge-1; received-status=503');
+      await origin.stop();
+      const refused = await request(gw.url, { path: '/page', headers: { 'x-request-id': 'min-stale' } });
+      assert.equal(refused.status, 200);
+      assert.equal(refused.text, 'stored page');
+      assert.match(String(refused.headers['cache-status']), /; fwd=stale; fwd-status=502; /);
+      assert.equal(refused.headers['proxy-status'], 'edge-1; error=connection_refused');
+      const line = await gw.logFor('min-stale');
+      assert.equal(line.upstream, 'app');
+      assert.ok(String(line.details).length > 0, JSON.stringify(line));
+    } finally {
+      await origin.stop();
+    }
   });
 });

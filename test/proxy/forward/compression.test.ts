@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { DOCS_TEXT } from '../../helpers/docs-text.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -27,6 +28,7 @@ const app = () =>
         res.writeHead(200, {
           'content-type': 'text/plain; charset=utf-8',
           etag: '"v1"',
+          'accept-ranges': 'bytes',
           'content-length': TEXT.length,
         });
         return res.end(req.method === 'HEAD' ? undefined : TEXT);
@@ -70,6 +72,32 @@ const app = () =>
         res.write('data: one\n\n');
         // The second event only once the client has read the first: proof it was flushed.
         nextEvent = () => res.end('data: two\n\n');
+        return;
+      }
+      if (path === '/not-modified') {
+        res.writeHead(304, { 'content-type': 'text/plain', etag: '"v1"' });
+        return res.end();
+      }
+      if (path === '/partial') {
+        // A 206 to a request that sent no Range (an If-Range the origin honoured, say): still a part.
+        const part = TEXT.slice(0, 1500);
+        res.writeHead(206, {
+          'content-type': 'text/plain',
+          'content-range': `bytes 0-1499/${TEXT.length}`,
+          'content-length': part.length,
+        });
+        return res.end(part);
+      }
+      if (path === '/short') {
+        // Announces twice what it sends, then closes cleanly (a FIN, not a reset).
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': TEXT.length * 2 });
+        res.write(TEXT, () => setTimeout(() => res.socket?.end(), 20));
+        return;
+      }
+      if (path === '/held-reset') {
+        // No Content-Length and less than min_size before the reset: the head is still held.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('held', () => setTimeout(() => res.socket?.destroy(), 20));
         return;
       }
       if (path === '/reset') {
@@ -160,6 +188,7 @@ upstreams:
       assert.equal(r.headers.vary, 'Accept-Encoding');
       assert.equal(r.headers.etag, 'W/"v1"');
       assert.equal(r.headers['content-length'], undefined);
+      assert.equal(r.headers['accept-ranges'], undefined, 'ranges are of the identity body');
       assert.equal(decode[expected](r.body).toString(), TEXT);
       const line = await gw.logFor(id);
       assert.equal(line.encoding, expected);
@@ -197,6 +226,8 @@ upstreams:
     ['Cache-Control: no-transform', '/no-transform', { 'accept-encoding': 'gzip' }, 'GET'],
     ['a media type not listed', '/image', { 'accept-encoding': 'gzip' }, 'GET'],
     ['a 204', '/empty', { 'accept-encoding': 'gzip' }, 'GET'],
+    ['a 304', '/not-modified', { 'accept-encoding': 'gzip', 'if-none-match': '"v1"' }, 'GET'],
+    ['a 206 (to a request without Range)', '/partial', { 'accept-encoding': 'gzip' }, 'GET'],
   ] as const) {
     test(`not compressed: ${name} (Vary still says Accept-Encoding)`, async () => {
       const r = await get(gw, path, headers, method);
@@ -208,8 +239,18 @@ upstreams:
       }
       assert.equal(r.headers['content-encoding'], undefined);
       if (path === '/small-chunked') assert.equal(r.body.toString(), 'small');
+      if (path === '/not-modified') {
+        assert.equal(r.status, 304);
+        assert.equal(r.headers.etag, '"v1"', 'a 304 keeps its strong ETag: nothing was transformed');
+      }
+      if (path === '/partial') {
+        assert.equal(r.status, 206);
+        assert.equal(r.headers['content-range'], `bytes 0-1499/${TEXT.length}`);
+        assert.equal(r.body.toString(), TEXT.slice(0, 1500));
+      }
       if (path === '/text' && method === 'GET') {
         assert.equal(r.headers.etag, '"v1"');
+        assert.equal(r.headers['accept-ranges'], 'bytes');
         assert.equal(r.body.toString(), TEXT);
       }
     });
@@ -244,6 +285,45 @@ upstreams:
     assert.equal(zlib.gunzipSync(body).toString(), TEXT);
   });
 
+  test('HTTP/2 downstream, an upstream reset mid-body: RST_STREAM, never a valid gzip end; logged http_response_incomplete', async () => {
+    const h2gw = await keep(
+      startTestGateway(
+        `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\n    compression: {}\nupstreams:\n  app:\n    targets:\n      - url: ${(await app()).url}\n`,
+        {},
+        'http2: true',
+      ),
+    );
+    const session = http2.connect(h2gw.url);
+    session.on('error', () => {});
+    const got = await new Promise<{ headers: http2.IncomingHttpHeaders; body: Buffer; rstCode: number }>(
+      (resolve) => {
+        const stream = session.request({
+          ':path': '/reset',
+          'accept-encoding': 'gzip',
+          'x-request-id': 'ce-h2-reset',
+        });
+        const chunks: Buffer[] = [];
+        let headers: http2.IncomingHttpHeaders = {};
+        stream.on('response', (h) => {
+          headers = h;
+        });
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('error', () => {});
+        stream.on('close', () =>
+          resolve({ headers, body: Buffer.concat(chunks), rstCode: stream.rstCode ?? 0 }),
+        );
+      },
+    );
+    session.close();
+    assert.equal(got.headers[':status'], 200);
+    assert.equal(got.headers['content-encoding'], 'gzip');
+    assert.notEqual(got.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'the stream is reset, not ended');
+    assert.throws(() => zlib.gunzipSync(got.body), /unexpected end of file/);
+    const line = await h2gw.logFor('ce-h2-reset');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.encoding, 'gzip');
+  });
+
   test('server-sent events: each event reaches the client as it is sent', async () => {
     const text = await new Promise<string>((resolve, reject) => {
       const req = http.get(`${gw.url}/events`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
@@ -274,6 +354,82 @@ upstreams:
     assert.equal(line.error, 'http_response_incomplete');
     assert.equal(line.encoding, 'gzip');
   });
+
+  test('an upstream that closes before its Content-Length: aborted, never a valid gzip end; logged http_response_incomplete', async () => {
+    const r = await get(gw, '/short', { 'accept-encoding': 'gzip', 'x-request-id': 'ce-short' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.equal(r.aborted, true);
+    assert.throws(() => zlib.gunzipSync(r.body), /unexpected end of file/);
+    const line = await gw.logFor('ce-short');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.encoding, 'gzip');
+    assert.equal(line.encoded_from, TEXT.length);
+  });
+
+  test('an upstream reset while the head is held under min_size: the head and bytes as they came, then the cut', async () => {
+    const r = await get(gw, '/held-reset', { 'accept-encoding': 'gzip', 'x-request-id': 'ce-held' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-encoding'], undefined);
+    assert.equal(r.headers.vary, 'Accept-Encoding');
+    assert.equal(r.body.toString(), 'held');
+    assert.equal(r.aborted, true);
+    const line = await gw.logFor('ce-held');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.status, 200);
+    assert.equal(line.encoding, undefined);
+  });
+});
+
+test('a route with a cache: a stored answer is compressed for a client that accepts it, with Vary, like a fetched one', async () => {
+  let fetched = 0;
+  const upstream = await keep(
+    listenOnLoopback((_req, res) => {
+      fetched++;
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': TEXT.length,
+        'cache-control': 'max-age=60',
+        etag: '"c1"',
+      });
+      res.end(TEXT);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    cache: {}
+    compression: {}
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`),
+  );
+  const miss = await get(gw, '/page', { 'accept-encoding': 'gzip' });
+  assert.equal(miss.headers['content-encoding'], 'gzip');
+  assert.equal(zlib.gunzipSync(miss.body).toString(), TEXT);
+  const hit = await get(gw, '/page', { 'accept-encoding': 'br', 'x-request-id': 'ce-hit' });
+  assert.equal(fetched, 1, 'the second answer is the stored one');
+  assert.match(String(hit.headers['cache-status']), /^edge-1; hit/);
+  assert.equal(hit.headers['content-encoding'], 'br');
+  assert.equal(hit.headers.vary, 'Accept-Encoding');
+  assert.equal(hit.headers.etag, 'W/"c1"');
+  assert.equal(hit.headers['content-length'], undefined);
+  assert.equal(zlib.brotliDecompressSync(hit.body).toString(), TEXT);
+  const line = await gw.logFor('ce-hit');
+  assert.equal(line.cache, 'hit');
+  assert.equal(line.encoding, 'br');
+  assert.equal(line.encoded_from, TEXT.length);
+  assert.equal(line.encoded_to, hit.body.length);
+  const identity = await get(gw, '/page', {});
+  assert.equal(fetched, 1);
+  assert.equal(identity.headers['content-encoding'], undefined);
+  assert.equal(identity.headers.vary, 'Accept-Encoding');
+  assert.equal(identity.headers.etag, '"c1"');
+  assert.equal(identity.body.toString(), TEXT);
 });
 
 test('routes[].compression: a coding Candor does not offer, a repeated one or a media type that is not one is a config error', () => {
@@ -298,4 +454,7 @@ test('routes[].compression: a coding Candor does not offer, a repeated one or a 
     'zstd is off the default list while Node calls it experimental',
   );
   assert.equal(defaults?.minSize, 1024);
+  // …and the config reference says why.
+  const row = DOCS_TEXT.split('\n').find((line) => line.startsWith('| `routes[].compression.encodings` |'));
+  assert.match(row ?? '', /\| `\[br, gzip\]` \|.*\*\*zstd is experimental in Node 24\*\*/);
 });

@@ -108,12 +108,23 @@ test('demo /pool answers every request 200 although one of its targets flaps', a
   }
 });
 
-test('demo /compressed answers gzip to a client that accepts it', async () => {
+test('demo /compressed answers gzip to a client that accepts it, and as it is to one that does not', async () => {
   const res = await request(base, { path: '/compressed', headers: { 'accept-encoding': 'gzip' } });
   assert.equal(res.status, 200);
   assert.equal(res.headers['content-encoding'], 'gzip');
   assert.equal(res.headers.vary, 'Accept-Encoding');
-  assert.ok(gunzipSync(res.body).length > 0);
+  assert.equal(res.headers['content-length'], undefined);
+  // The healthy app's echo of the request, whole once decoded.
+  assert.equal(JSON.parse(gunzipSync(res.body).toString()).method, 'GET');
+  const plain = await request(base, { path: '/compressed' });
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers['content-encoding'], undefined);
+  assert.equal(plain.headers.vary, 'Accept-Encoding');
+  assert.equal(JSON.parse(plain.text).method, 'GET');
+});
+
+test('the banner lists /compressed with what it shows', () => {
+  assert.match(bannerText, /\/compressed +200 from the healthy app, compressed \(curl --compressed\)/);
 });
 
 test('demo /truncated sends its 200 and then aborts the transfer', async () => {
