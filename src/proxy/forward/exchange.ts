@@ -11,11 +11,12 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type {
   ConnectionFacts,
+  Dispatcher,
   ExchangeController,
   ExchangeHandler,
   RequestBody,
-} from '../../upstream/connections/http1/connection.ts';
-import type { Dispatcher, PoolWaiter } from '../../upstream/connections/http1/pool.ts';
+} from '../../upstream/connections/exchange-contract.ts';
+import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { CompressingSink } from './compressing-sink.ts';
 import { buildDownstreamHead } from './response-headers.ts';

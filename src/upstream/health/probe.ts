@@ -4,13 +4,9 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import type { Connector } from '../connections/connector.ts';
+import type { ExchangeController, ExchangeHandler } from '../connections/exchange-contract.ts';
 import { H2Session, type H2SessionOwner } from '../connections/h2/h2-session.ts';
-import {
-  type ConnectionOwner,
-  type ExchangeController,
-  type ExchangeHandler,
-  UpstreamConnection,
-} from '../connections/http1/connection.ts';
+import { type ConnectionOwner, UpstreamConnection } from '../connections/http1/connection.ts';
 import type { ProbeFailure, ProbeResult } from '../targets/target-state.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../targets/upstream.ts';
 

@@ -6,8 +6,8 @@ import type {
   ConnectionTimeouts,
   ExchangeController,
   ExchangeHandler,
-  UpstreamRequest,
-} from '../http1/connection.ts';
+  ExchangeRequest,
+} from '../exchange-contract.ts';
 import { h2ResponseHead, h2Trailers } from './h2-headers.ts';
 
 /** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
@@ -41,7 +41,7 @@ export interface H2CallSession {
 export class H2Call implements ExchangeController {
   private readonly session: H2CallSession;
   private handler: ExchangeHandler | null;
-  private readonly request: UpstreamRequest;
+  private readonly request: ExchangeRequest;
   private readonly timeouts: ConnectionTimeouts;
   private readonly onEnded: () => void;
   private stream: ClientHttp2Stream | undefined;
@@ -61,7 +61,7 @@ export class H2Call implements ExchangeController {
   constructor(
     session: H2CallSession,
     handler: ExchangeHandler,
-    request: UpstreamRequest,
+    request: ExchangeRequest,
     timeouts: ConnectionTimeouts,
     onEnded: () => void,
   ) {

@@ -6,7 +6,7 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
 import type { ResponseHead } from '../../../core/http1/response-parser.ts';
-import type { UpstreamRequest } from '../http1/connection.ts';
+import type { ExchangeRequest } from '../exchange-contract.ts';
 
 /**
  * RFC 9113 §8.3.1: the target's authority goes in `:authority` (Host is dropped, as an
@@ -16,7 +16,7 @@ import type { UpstreamRequest } from '../http1/connection.ts';
  * lower-cased (§8.2.1); a repeated field stays repeated.
  */
 export function h2RequestHeaders(
-  request: UpstreamRequest,
+  request: ExchangeRequest,
   scheme: 'http' | 'https',
   authority: string,
 ): OutgoingHttpHeaders {

@@ -1,7 +1,7 @@
 import type { TargetConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import type { Connector, ConnectTarget } from '../connector.ts';
-import type { PoolOptions, PoolWaiter, TargetPool } from '../http1/pool.ts';
+import type { PoolOptions, PoolWaiter, TargetPool } from '../target-pool.ts';
 import { H2Session, type H2SessionOptions, type H2SessionOwner } from './h2-session.ts';
 
 /**

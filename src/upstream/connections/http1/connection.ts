@@ -10,73 +10,13 @@ import {
 } from '../../../core/http1/response-parser.ts';
 import { TransferDecoder, type TransferDecoderHandler } from '../../../core/http1/transfer-decoder.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
+import type {
+  ConnectionTimeouts,
+  ExchangeController,
+  ExchangeHandler,
+  ExchangeRequest,
+} from '../exchange-contract.ts';
 import { connectionEnded } from './connection-ended.ts';
-
-/** The request body one exchange writes: none, bytes in hand, or the client's stream. */
-export type RequestBody =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'buffer'; readonly bytes: Buffer }
-  /** `chunked`: the client did not announce a length, so the body goes out chunked. */
-  | { readonly kind: 'stream'; readonly source: Readable; readonly chunked: boolean };
-
-export interface UpstreamRequest {
-  readonly method: string;
-  readonly path: string;
-  /** Flat [name, value, …], already rewritten for the upstream (no hop-by-hop fields). */
-  readonly headers: readonly string[];
-  readonly body: RequestBody;
-  /** The request asks to switch protocols (its Connection and Upgrade fields are in `headers`). */
-  readonly upgrade?: boolean;
-}
-
-/** What an exchange learns about the connection its request went out on. */
-export interface ConnectionFacts {
-  /** Time to open the connection (DNS + TCP + TLS), or 0 when a pooled one was reused. */
-  readonly connectMs: number;
-  /** The connection had carried a request before (the keep-alive race can only hit these). */
-  readonly reused: boolean;
-}
-
-/** How the exchange steers the transfer in progress. */
-export interface ExchangeController {
-  /** Ends the exchange: the connection is closed and onResponseError reports `failure`. */
-  abort(failure: Failure): void;
-  /** Backpressure from downstream: stop reading the response (the read timeout is suspended). */
-  pause(): void;
-  resume(): void;
-  /** The connection's peer, for the trace (read from the socket when asked). */
-  remoteAddress(): string | undefined;
-  remotePort(): number | undefined;
-}
-
-/** The events of one request/response exchange, in order; exactly one of End and Error ends it. */
-export interface ExchangeHandler {
-  onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void;
-  /**
-   * A chunk of the request body is about to be written. The handler may abort here (a body
-   * over its limit): the chunk is then never sent.
-   */
-  onBodyChunk(chunk: Buffer): void;
-  onRequestSent(): void;
-  onInformational(head: ResponseHead): void;
-  onResponseStart(controller: ExchangeController, head: ResponseHead): void;
-  onResponseData(controller: ExchangeController, chunk: Buffer): void;
-  onResponseEnd(controller: ExchangeController, trailers: string[] | undefined): void;
-  onResponseError(controller: ExchangeController | undefined, failure: Failure): void;
-  /**
-   * The upstream switched protocols (101 to a request that asked for it). The socket has left
-   * the connection and its pool and is the handler's now, with the bytes that came after the head.
-   * Only a handler that sends upgrade requests gets one.
-   */
-  onUpgrade?(head: ResponseHead, socket: Socket, rest: Buffer): void;
-}
-
-export interface ConnectionTimeouts {
-  /** From the request's head going out to the response head arriving (the per-try timeout). */
-  readonly head: number;
-  /** Longest silence between two pieces of the response body. */
-  readonly read: number;
-}
 
 /** Where a finished connection goes: back to the pool, or out of it. */
 export interface ConnectionOwner {
@@ -164,7 +104,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   // ── the request ──────────────────────────────────────────────────────────────────
 
-  dispatch(request: UpstreamRequest, handler: ExchangeHandler): void {
+  dispatch(request: ExchangeRequest, handler: ExchangeHandler): void {
     this.handler = handler;
     this.head = null;
     this.reusable = false;

@@ -1,42 +1,8 @@
 import type { TargetConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import type { Connector, ConnectTarget } from '../connector.ts';
-import {
-  type ConnectionOptions,
-  type ConnectionOwner,
-  type ExchangeHandler,
-  UpstreamConnection,
-  type UpstreamRequest,
-} from './connection.ts';
-
-/** What a pool hands a waiter: an HTTP/1.1 connection, or a stream slot on an HTTP/2 one. */
-export interface Dispatcher {
-  dispatch(request: UpstreamRequest, handler: ExchangeHandler): void;
-}
-
-/** Someone waiting for a connection: an exchange about to send its request. */
-export interface PoolWaiter {
-  onConnection(connection: Dispatcher): void;
-  /** Opening a connection failed (refused, DNS, TLS, timeout): classified, nothing was sent. */
-  onConnectFailure(failure: Failure): void;
-}
-
-export interface PoolOptions extends Omit<ConnectionOptions, 'authority'> {
-  readonly maxConnections: number;
-  /** HTTP/2 only: streams at once on one connection (the upstream's SETTINGS may lower it). */
-  readonly maxStreams: number;
-}
-
-/** The connections to one target, whichever protocol they speak: what an exchange, a reload and the status page use. */
-export interface TargetPool {
-  acquire(waiter: PoolWaiter): void;
-  cancel(waiter: PoolWaiter): void;
-  stats(): { open: number; idle: number; waiting: number };
-  reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void;
-  retire(): void;
-  closeIdle(): void;
-  close(): Promise<void>;
-}
+import type { PoolOptions, PoolWaiter, TargetPool } from '../target-pool.ts';
+import { type ConnectionOptions, type ConnectionOwner, UpstreamConnection } from './connection.ts';
 
 /**
  * The connections to one target: idle ones reused most-recent first (the others age out
