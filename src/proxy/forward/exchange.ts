@@ -4,7 +4,6 @@ import { classifyExchangeError, classifyRequestBodyError, isReset } from '../../
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
-import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
@@ -15,6 +14,7 @@ import type {
   ExchangeController,
   ExchangeHandler,
   RequestBody,
+  UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
 import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
@@ -238,7 +238,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     }
   }
 
-  onResponseStart(controller: ExchangeController, response: ResponseHead): void {
+  onResponseStart(controller: ExchangeController, response: UpstreamHead): void {
     const { record, sink } = this;
     const { head: request } = this.client;
     const statusCode = response.status;
@@ -253,7 +253,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       statusCode !== 204 &&
       statusCode !== 304 &&
       (request.protocol === 'HTTP/2' ||
-        (request.versionMinor === 1 && response.framing !== 'none' && response.framing !== 'length'));
+        (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
     // A gRPC upstream's Trailers-Only answer: its status is in the head.
     if (record.grpc) record.upstreamGrpcStatus = grpcStatusIn(response.headers);
     const { store } = this.options;
@@ -297,7 +297,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private answeredByStore(
     store: ResponseStore,
     controller: ExchangeController,
-    response: ResponseHead,
+    response: UpstreamHead,
   ): boolean {
     const answer = store.insteadOf(response.status, response.headers);
     if (answer === undefined) return false;
@@ -402,7 +402,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.owner.responseEnded();
   }
 
-  onUpgrade(head: ResponseHead, upstream: Socket, rest: Buffer): void {
+  onUpgrade(head: UpstreamHead, upstream: Socket, rest: Buffer): void {
     const { record, sink } = this;
     this.stage = 'body_streaming';
     record.ttfbMs = record.elapsed();
@@ -571,7 +571,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.sink.abort();
   }
 
-  onInformational(head: ResponseHead): void {
+  onInformational(head: UpstreamHead): void {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
     if (this.client.head.versionMinor === 0 || this.sink.headSent || head.status === 100) return;
     // An upstream sending 1xx in a loop would otherwise grow the client's buffer without bound.

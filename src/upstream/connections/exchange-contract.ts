@@ -7,7 +7,6 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Failure } from '../../core/failure/failure.ts';
-import type { ResponseHead } from '../../core/http1/response-parser.ts';
 
 /** The request body one exchange writes: none, bytes in hand, or the client's stream. */
 export type RequestBody =
@@ -25,6 +24,22 @@ export interface ExchangeRequest {
   readonly body: RequestBody;
   /** The request asks to switch protocols (its Connection and Upgrade fields are in `headers`). */
   readonly upgrade?: boolean;
+}
+
+/**
+ * A response head in neutral words, as both protocols give it: how HTTP/1.1 delimits a body
+ * or keeps its connection stays with the HTTP/1.1 connection, and HTTP/2 has nothing to fake.
+ */
+export interface UpstreamHead {
+  readonly status: number;
+  /** The reason phrase; '' when absent (always, on HTTP/2). */
+  readonly reason: string;
+  /** Flat [name, value, …] as received: names' case kept, no pseudo-fields. */
+  readonly headers: string[];
+  /** A body follows (false: the answer to a HEAD, a 1xx, 204 or 304, or a head that ended the stream). */
+  readonly hasBody: boolean;
+  /** The body's length when the upstream announced it (Content-Length); undefined when it is known only at its end. */
+  readonly bodyLength: number | undefined;
 }
 
 /** What an exchange learns about the connection its request went out on. */
@@ -64,8 +79,8 @@ export interface ExchangeHandler {
    */
   onBodyChunk(chunk: Buffer): void;
   onRequestSent(): void;
-  onInformational(head: ResponseHead): void;
-  onResponseStart(controller: ExchangeController, head: ResponseHead): void;
+  onInformational(head: UpstreamHead): void;
+  onResponseStart(controller: ExchangeController, head: UpstreamHead): void;
   onResponseData(controller: ExchangeController, chunk: Buffer): void;
   onResponseEnd(controller: ExchangeController, trailers: string[] | undefined): void;
   onResponseError(controller: ExchangeController | undefined, failure: Failure): void;
@@ -74,7 +89,7 @@ export interface ExchangeHandler {
    * the connection and its pool and is the handler's now, with the bytes that came after the head.
    * Only a handler that sends upgrade requests gets one.
    */
-  onUpgrade?(head: ResponseHead, socket: Socket, rest: Buffer): void;
+  onUpgrade?(head: UpstreamHead, socket: Socket, rest: Buffer): void;
 }
 
 /** What a pool hands a waiter: an HTTP/1.1 connection, or a stream slot on an HTTP/2 one. */

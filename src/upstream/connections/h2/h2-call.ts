@@ -1,12 +1,12 @@
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { classifyH2StreamEnd, ms } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
-import type { ResponseHead } from '../../../core/http1/response-parser.ts';
 import type {
   ConnectionTimeouts,
   ExchangeController,
   ExchangeHandler,
   ExchangeRequest,
+  UpstreamHead,
 } from '../exchange-contract.ts';
 import { h2ResponseHead, h2Trailers } from './h2-headers.ts';
 
@@ -45,7 +45,7 @@ export class H2Call implements ExchangeController {
   private readonly timeouts: ConnectionTimeouts;
   private readonly onEnded: () => void;
   private stream: ClientHttp2Stream | undefined;
-  private head: ResponseHead | null = null;
+  private head: UpstreamHead | null = null;
   private trailers: string[] | undefined;
   private streamError: NodeJS.ErrnoException | undefined;
   /** Bytes of a streamed request body taken from the client: such a body cannot be sent again. */
@@ -188,7 +188,7 @@ export class H2Call implements ExchangeController {
     clearTimeout(this.headTimer);
     const head = h2ResponseHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
     this.head = head;
-    if (head.framing !== 'none') this.readTimer = setTimeout(this.onReadTimeout, this.timeouts.read).unref();
+    if (head.hasBody) this.readTimer = setTimeout(this.onReadTimeout, this.timeouts.read).unref();
     handler.onResponseStart(this, head);
   };
 

@@ -17,6 +17,7 @@ import type {
   ExchangeRequest,
 } from '../exchange-contract.ts';
 import { connectionEnded } from './connection-ended.ts';
+import { upstreamHeadOf } from './upstream-head.ts';
 
 /** Where a finished connection goes: back to the pool, or out of it. */
 export interface ConnectionOwner {
@@ -231,7 +232,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     }
     if (head.status < 200) {
       // The head clock keeps running: interim answers must not keep a request alive forever.
-      handler.onInformational(head);
+      handler.onInformational(upstreamHeadOf(head));
       return;
     }
     this.head = head;
@@ -245,7 +246,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (head.framing !== 'none')
       this.readTimer = rearm(this.readTimer, this.onReadTimeout, this.timeouts.read);
     if (head.decode.length > 0) this.decoder = new TransferDecoder(head.decode, this.decoderHandler(handler));
-    handler.onResponseStart(this, head);
+    handler.onResponseStart(this, upstreamHeadOf(head));
   }
 
   onBody(chunk: Buffer): void {
@@ -363,7 +364,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     socket.off('error', this.onSocketError);
     socket.off('close', this.onSocketClose);
     this.owner.discard(this);
-    if (handler.onUpgrade) handler.onUpgrade(head, socket, rest);
+    if (handler.onUpgrade) handler.onUpgrade(upstreamHeadOf(head), socket, rest);
     else socket.destroy();
   }
 
