@@ -1,6 +1,7 @@
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { classifyH2StreamEnd, ms } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
+import { BodyPump, requestBodyBroke } from '../body-pump.ts';
 import type {
   ConnectionTimeouts,
   ExchangeController,
@@ -48,9 +49,8 @@ export class H2Call implements ExchangeController {
   private head: UpstreamHead | null = null;
   private trailers: string[] | undefined;
   private streamError: NodeJS.ErrnoException | undefined;
-  /** Bytes of a streamed request body taken from the client: such a body cannot be sent again. */
-  private bodyTaken = false;
-  private stopBody: () => void = noop;
+  /** The client's body going out, while it streams. */
+  private pump: BodyPump | undefined;
   private headTimer: NodeJS.Timeout | undefined;
   private readTimer: NodeJS.Timeout | undefined;
   private bodyPieces = 0;
@@ -109,45 +109,17 @@ export class H2Call implements ExchangeController {
       stream.end(body.bytes);
       return handler.onRequestSent();
     }
-    const source = body.source;
-    const onData = (chunk: Buffer) => {
-      this.bodyTaken = true;
-      handler.onBodyChunk(chunk);
-      if (this.handler !== handler) return;
-      if (!stream.write(chunk)) {
-        source.pause();
-        stream.once('drain', onDrain);
-      }
-    };
-    const onDrain = () => source.resume();
-    const onEnd = () => {
-      stop();
-      if (this.handler !== handler) return;
-      stream.end();
-      handler.onRequestSent();
-    };
-    const onError = () => {
-      stop();
-      if (this.handler === handler)
-        this.abort(new Failure('http_request_error', 'request body could not be read'));
-    };
-    const stop = () => {
-      this.stopBody = noop;
-      source.off('data', onData);
-      source.off('end', onEnd);
-      source.off('error', onError);
-      stream.off('drain', onDrain);
-      // Untouched, the body may go to another attempt (a refused stream is retried): it must
-      // not flow to no listener meanwhile.
-      if (!this.bodyTaken) source.pause();
-    };
-    this.stopBody = stop;
-    source.on('data', onData);
-    source.on('end', onEnd);
-    source.on('error', onError);
-    // An earlier attempt that never took a byte left the body paused for this one.
-    source.resume();
-    if (source.readableEnded) onEnd();
+    this.pump = new BodyPump(body.source, stream, {
+      chunk: (chunk) => {
+        handler.onBodyChunk(chunk);
+        return this.handler === handler;
+      },
+      sent: () => handler.onRequestSent(),
+      // The client's body broke: the exchange hears the body's own error.
+      failed: (err) => {
+        if (this.handler === handler) this.abort(requestBodyBroke(err));
+      },
+    });
   }
 
   // ── the controller ───────────────────────────────────────────────────────────────
@@ -229,7 +201,7 @@ export class H2Call implements ExchangeController {
         goaway: end.goaway,
         error: this.streamError ?? end.error,
         // A streamed body already taken from the client cannot go again, processed or not.
-        replayable: !this.bodyTaken,
+        replayable: this.pump?.taken !== true,
         elapsed: performance.now() - this.startedAt,
       });
       handler.onResponseError(this, failure);
@@ -267,7 +239,7 @@ export class H2Call implements ExchangeController {
 
   private finish(): void {
     this.handler = null;
-    this.stopBody();
+    this.pump?.stop();
     clearTimeout(this.headTimer);
     clearTimeout(this.readTimer);
   }
@@ -279,5 +251,3 @@ export class H2Call implements ExchangeController {
     this.onEnded();
   }
 }
-
-function noop(): void {}

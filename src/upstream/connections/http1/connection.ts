@@ -10,12 +10,14 @@ import {
 } from '../../../core/http1/response-parser.ts';
 import { TransferDecoder, type TransferDecoderHandler } from '../../../core/http1/transfer-decoder.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
+import { BodyPump, requestBodyBroke } from '../body-pump.ts';
 import type {
   ConnectionTimeouts,
   ExchangeController,
   ExchangeHandler,
   ExchangeRequest,
 } from '../exchange-contract.ts';
+import { ChunkedOut, PlainOut } from './body-out.ts';
 import { connectionEnded } from './connection-ended.ts';
 import { upstreamHeadOf } from './upstream-head.ts';
 
@@ -24,9 +26,6 @@ export interface ConnectionOwner {
   release(connection: UpstreamConnection): void;
   discard(connection: UpstreamConnection): void;
 }
-
-const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
-const CRLF = Buffer.from('\r\n', 'latin1');
 
 /**
  * One HTTP/1.1 connection to an upstream target, carrying one exchange at a time (no
@@ -51,8 +50,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   /** A 101 arrived: once the read that carried it is parsed, the socket goes to the handler. */
   private switched: ResponseHead | null = null;
   private reusable = false;
-  /** The request body is not all written yet. */
-  private sendingBody = false;
+  /** The client's body going out, while it streams. */
+  private pump: BodyPump | undefined;
   private headTimer: NodeJS.Timeout | undefined;
   private readTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -143,59 +142,25 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   /** The client's body, passed on with backpressure both ways, framed in chunks when its length is unknown. */
   private streamBody(source: Readable, chunked: boolean): void {
-    const { socket } = this;
     const handler = this.handler as ExchangeHandler;
-    this.sendingBody = true;
-    const onData = (chunk: Buffer) => {
-      handler.onBodyChunk(chunk);
-      if (this.handler !== handler || !this.sendingBody) return;
-      let flushed: boolean;
-      if (chunked) {
-        socket.cork();
-        socket.write(chunkSizeLine(chunk.length), 'latin1');
-        socket.write(chunk);
-        flushed = socket.write(CRLF);
-        socket.uncork();
-      } else {
-        flushed = socket.write(chunk);
-      }
-      if (!flushed) {
-        source.pause();
-        socket.once('drain', onDrain);
-      }
-    };
-    const onDrain = () => {
-      if (this.sendingBody) source.resume();
-    };
-    const onEnd = () => {
-      stop();
-      if (this.handler !== handler) return;
-      if (chunked) socket.write(LAST_CHUNK);
-      handler.onRequestSent();
-    };
-    const onError = () => {
-      // The client's body broke: the exchange reads the reason from the request itself.
-      stop();
-      if (this.handler === handler)
-        this.abort(new Failure('http_request_error', 'request body could not be read'));
-    };
-    const stop = () => {
-      this.sendingBody = false;
-      this.stopBody = noop;
-      source.off('data', onData);
-      source.off('end', onEnd);
-      source.off('error', onError);
-      socket.off('drain', onDrain);
-    };
-    this.stopBody = stop;
-    source.on('data', onData);
-    source.on('end', onEnd);
-    source.on('error', onError);
-    if (source.readableEnded) onEnd();
+    this.pump = new BodyPump(source, chunked ? new ChunkedOut(this.socket) : new PlainOut(this.socket), {
+      chunk: (chunk) => {
+        handler.onBodyChunk(chunk);
+        return this.handler === handler;
+      },
+      sent: () => handler.onRequestSent(),
+      // The client's body broke: the exchange hears the body's own error.
+      failed: (err) => {
+        if (this.handler === handler) this.abort(requestBodyBroke(err));
+      },
+    });
   }
 
-  /** Detaches the client's body from this connection (set while one is streaming). */
-  private stopBody: () => void = noop;
+  /** Detaches the client's body from this connection (a no-op when none is streaming). */
+  private stopBody(): void {
+    this.pump?.stop();
+    this.pump = undefined;
+  }
 
   // ── the controller ───────────────────────────────────────────────────────────────
 
@@ -302,7 +267,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (handler === null) return;
     // A response that ends while the request body is still going out leaves the upstream
     // expecting the rest: this connection cannot carry another request.
-    if (this.sendingBody) {
+    if (this.pump?.sending) {
       this.stopBody();
       this.reusable = false;
     }
@@ -497,23 +462,6 @@ export interface ConnectionOptions {
   readonly timeouts: ConnectionTimeouts;
   readonly idleTimeout: number;
   readonly maxHeaderSize: number;
-}
-
-function noop(): void {}
-
-/**
- * "SIZE\r\n" for a chunk of `length` bytes. A fast upload arrives in reads of one size (the
- * socket's, 64 KiB) but for its last: the line of the size seen last is kept, so such a body
- * makes one string, not one per chunk.
- */
-let lastChunkLength = -1;
-let lastChunkLine = '';
-function chunkSizeLine(length: number): string {
-  if (length !== lastChunkLength) {
-    lastChunkLength = length;
-    lastChunkLine = `${length.toString(16)}\r\n`;
-  }
-  return lastChunkLine;
 }
 
 /** The timer, restarted from now; created (unreferenced: an open socket already holds the process) on first use. */
