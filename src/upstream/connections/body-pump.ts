@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import type { ExchangeHandler } from './exchange-contract.ts';
 
 /** Where a request body goes: an HTTP/1.1 socket (framed or not) or an HTTP/2 stream. */
 export interface BodyOut {
@@ -92,6 +93,30 @@ export class BodyPump {
     this.stop();
     this.events.failed(err);
   };
+}
+
+/**
+ * The pump of one exchange's body: each piece told to its handler first (which may end the
+ * exchange on it), the end reported, and a broken body ending the exchange with the body's own
+ * error, as long as the exchange is still the connection's (`current`).
+ */
+export function pumpRequestBody(
+  source: Readable,
+  out: BodyOut,
+  handler: ExchangeHandler,
+  current: () => ExchangeHandler | null,
+  abort: (failure: Failure) => void,
+): BodyPump {
+  return new BodyPump(source, out, {
+    chunk: (chunk) => {
+      handler.onBodyChunk(chunk);
+      return current() === handler;
+    },
+    sent: () => handler.onRequestSent(),
+    failed: (err) => {
+      if (current() === handler) abort(requestBodyBroke(err));
+    },
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
-import { classifyH2StreamEnd, ms } from '../../../core/failure/classify.ts';
-import { Failure } from '../../../core/failure/failure.ts';
-import { BodyPump, requestBodyBroke } from '../body-pump.ts';
+import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
+import type { Failure } from '../../../core/failure/failure.ts';
+import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
   ConnectionTimeouts,
   ExchangeController,
@@ -9,6 +9,7 @@ import type {
   ExchangeRequest,
   UpstreamHead,
 } from '../exchange-contract.ts';
+import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import { h2ResponseHead, h2Trailers } from './h2-headers.ts';
 
 /** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
@@ -109,17 +110,13 @@ export class H2Call implements ExchangeController {
       stream.end(body.bytes);
       return handler.onRequestSent();
     }
-    this.pump = new BodyPump(body.source, stream, {
-      chunk: (chunk) => {
-        handler.onBodyChunk(chunk);
-        return this.handler === handler;
-      },
-      sent: () => handler.onRequestSent(),
-      // The client's body broke: the exchange hears the body's own error.
-      failed: (err) => {
-        if (this.handler === handler) this.abort(requestBodyBroke(err));
-      },
-    });
+    this.pump = pumpRequestBody(
+      body.source,
+      stream,
+      handler,
+      () => this.handler,
+      (failure) => this.abort(failure),
+    );
   }
 
   // ── the controller ───────────────────────────────────────────────────────────────
@@ -209,18 +206,12 @@ export class H2Call implements ExchangeController {
     this.release();
   };
 
-  // Timers run before I/O in each turn of the event loop: a timer that fires looks again after
-  // the poll (setImmediate), so an answer already waiting is not blamed for the gateway's lag.
+  // A timer that fires looks again after the poll (setImmediate): see exchange-timers.ts.
 
   private readonly onHeadTimeout = (): void => {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
-      this.abort(
-        new Failure(
-          'http_response_timeout',
-          `no response head after ${ms(performance.now() - this.startedAt)}`,
-        ),
-      );
+      this.abort(headTimedOut(this.startedAt));
     });
   };
 
@@ -228,12 +219,7 @@ export class H2Call implements ExchangeController {
     const pieces = this.bodyPieces;
     setImmediate(() => {
       if (this.handler === null || this.paused || this.bodyPieces !== pieces) return;
-      this.abort(
-        new Failure(
-          'connection_read_timeout',
-          `response body stalled (read timeout of ${this.timeouts.read} ms) after ${ms(performance.now() - this.startedAt)}`,
-        ),
-      );
+      this.abort(bodyStalled(this.timeouts.read, this.startedAt));
     });
   };
 

@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ms } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { serializeRequestHead } from '../../../core/http1/request-head.ts';
 import {
@@ -10,13 +9,14 @@ import {
 } from '../../../core/http1/response-parser.ts';
 import { TransferDecoder, type TransferDecoderHandler } from '../../../core/http1/transfer-decoder.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
-import { BodyPump, requestBodyBroke } from '../body-pump.ts';
+import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
   ConnectionTimeouts,
   ExchangeController,
   ExchangeHandler,
   ExchangeRequest,
 } from '../exchange-contract.ts';
+import { bodyStalled, headTimedOut, rearm } from '../exchange-timers.ts';
 import { ChunkedOut, PlainOut } from './body-out.ts';
 import { connectionEnded } from './connection-ended.ts';
 import { upstreamHeadOf } from './upstream-head.ts';
@@ -143,17 +143,13 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   /** The client's body, passed on with backpressure both ways, framed in chunks when its length is unknown. */
   private streamBody(source: Readable, chunked: boolean): void {
     const handler = this.handler as ExchangeHandler;
-    this.pump = new BodyPump(source, chunked ? new ChunkedOut(this.socket) : new PlainOut(this.socket), {
-      chunk: (chunk) => {
-        handler.onBodyChunk(chunk);
-        return this.handler === handler;
-      },
-      sent: () => handler.onRequestSent(),
-      // The client's body broke: the exchange hears the body's own error.
-      failed: (err) => {
-        if (this.handler === handler) this.abort(requestBodyBroke(err));
-      },
-    });
+    this.pump = pumpRequestBody(
+      source,
+      chunked ? new ChunkedOut(this.socket) : new PlainOut(this.socket),
+      handler,
+      () => this.handler,
+      (failure) => this.abort(failure),
+    );
   }
 
   /** Detaches the client's body from this connection (a no-op when none is streaming). */
@@ -398,10 +394,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.abort(connectionEnded(state, this.socketError, elapsed, this.head?.framing));
   }
 
-  // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own
-  // (a long GC, a burst of work), an answer already waiting in the socket would lose to its
-  // timer. So a timer that fires only looks again after the poll (setImmediate), and a
-  // response that made progress meanwhile is not blamed for the gateway's lag.
+  // A timer that fires looks again after the poll (setImmediate): see exchange-timers.ts.
 
   private readonly onHeadTimeout = (): void => {
     if (this.handler === null || this.head !== null) return;
@@ -410,8 +403,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private readonly confirmHeadTimeout = (exchange: number): void => {
     if (this.handler === null || this.head !== null || this.requests !== exchange) return;
-    const elapsed = performance.now() - this.startedAt;
-    this.abort(new Failure('http_response_timeout', `no response head after ${ms(elapsed)}`));
+    this.abort(headTimedOut(this.startedAt));
   };
 
   private readonly onReadTimeout = (): void => {
@@ -424,12 +416,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     // All of the body is in: what remains is the decoder's work, not the upstream's silence.
     if (this.decodingTail) return;
     if (this.socket.isPaused()) return;
-    this.abort(
-      new Failure(
-        'connection_read_timeout',
-        `response body stalled (read timeout of ${this.timeouts.read} ms) after ${ms(performance.now() - this.startedAt)}`,
-      ),
-    );
+    this.abort(bodyStalled(this.timeouts.read, this.startedAt));
   };
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
@@ -462,10 +449,4 @@ export interface ConnectionOptions {
   readonly timeouts: ConnectionTimeouts;
   readonly idleTimeout: number;
   readonly maxHeaderSize: number;
-}
-
-/** The timer, restarted from now; created (unreferenced: an open socket already holds the process) on first use. */
-function rearm(timer: NodeJS.Timeout | undefined, callback: () => void, ms: number): NodeJS.Timeout {
-  if (timer !== undefined) return timer.refresh();
-  return setTimeout(callback, ms).unref();
 }
