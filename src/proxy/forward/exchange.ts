@@ -70,7 +70,6 @@ export interface ExchangeOptions {
   readonly body: AttemptBody;
   /** Largest request body accepted when its length is not announced (chunked). */
   readonly bodyLimit: number;
-  readonly bodyIdleTimeout: number;
   /**
    * Response bytes held for a slow client before the upstream is paused (`routes[].limits.buffer`):
    * a response up to it is taken whole, and its connection goes back to the pool at once.
@@ -114,7 +113,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   /** A failure decided here (client gone, body too large, deadline) to report instead of the connection's. */
   private localFailure: Failure | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
-  private bodyTimer: NodeJS.Timeout | undefined;
   /** Counted in upstream.pending until a connection takes it. */
   private waiting = false;
   private releasePending: Release = noRelease;
@@ -232,10 +230,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
     this.stage = 'sent';
     this.stopWaiting();
-    // The body clock starts when the body starts going out, not while the request waits for a connection.
-    if (this.options.body.kind === 'stream') {
-      this.bodyTimer = setTimeout(this.onBodyIdle, this.options.bodyIdleTimeout);
-    }
   }
 
   onResponseStart(controller: ExchangeController, response: UpstreamHead): void {
@@ -496,7 +490,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
     this.bodySent += chunk.length;
     if (this.bodySent > this.record.bytesIn) this.record.bytesIn = this.bodySent;
-    this.bodyTimer?.refresh();
     if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
       this.cancel(
         new Failure(
@@ -508,24 +501,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     }
   }
 
-  onRequestSent(): void {
-    clearTimeout(this.bodyTimer);
-  }
-
-  private readonly onBodyIdle = (): void => {
-    // The body is paused while the upstream is slow to read: that silence is not the client's.
-    const body = this.client.body;
-    if (body === undefined || body.readableFlowing !== true || body.readableLength > 0) {
-      this.bodyTimer?.refresh();
-      return;
-    }
-    this.cancel(
-      new Failure('http_request_error', `request body stalled for ${this.options.bodyIdleTimeout} ms`, {
-        status: 408,
-        stage: this.stage,
-      }),
-    );
-  };
+  /**
+   * The whole body went out. A client that leaves its body silent is the accept side's to
+   * judge (limits.body_idle_timeout): its body errors, and the connection reports that error.
+   */
+  onRequestSent(): void {}
 
   /**
    * Ends the attempt for a reason decided outside the connection (deadline, limits); the
@@ -605,7 +585,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.finished = true;
     this.stopWaiting();
     this.releaseActive();
-    clearTimeout(this.bodyTimer);
   }
 }
 

@@ -123,7 +123,6 @@ export class UpstreamRequest {
         buffer: bufferWanted(route, retries, Number(this.#fields['content-length'])),
         limits: {
           body: route.limits.body,
-          idleTimeout: limits.bodyIdleTimeout,
           readTimeout: limits.bodyReadTimeout,
           minRate: limits.bodyMinRate,
         },
@@ -157,7 +156,6 @@ export class UpstreamRequest {
       ),
       body: this.#body,
       bodyLimit: route.limits.body,
-      bodyIdleTimeout: config.limits.bodyIdleTimeout,
       responseBuffer: route.limits.buffer,
       sendTimeout: config.limits.sendTimeout,
       proxyName: name,
