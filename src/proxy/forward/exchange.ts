@@ -6,6 +6,7 @@ import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
+import type { SendLimit } from '../../core/net/send-deadline.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type {
@@ -21,7 +22,6 @@ import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { CompressingSink } from './compressing-sink.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
-import { SendDeadline } from './send-deadline.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
 
@@ -75,8 +75,6 @@ export interface ExchangeOptions {
    * a response up to it is taken whole, and its connection goes back to the pool at once.
    */
   readonly responseBuffer: number;
-  /** Longest a client may take no byte of what waits for it (`limits.send_timeout`) before it is cut. */
-  readonly sendTimeout: number;
   readonly proxyName: string;
   readonly via: string;
   /** next-hop for Proxy-Status on the upstream's own error responses (undefined: errors.detail minimal). */
@@ -134,8 +132,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private heldWrites = 0;
   /** Response bytes counted against the client connection's budget (chargeHeld). */
   private heldCharged = 0;
-  /** Watches a client that is not taking the response (made at its first full write). */
-  private sendDeadline: SendDeadline | undefined;
+  /** Listening to the sink's send deadline and close (from the first write left waiting). */
+  private watchingSink = false;
   /** The body's copy for the route's cache (bounded; stored only when the body ends whole). */
   private copy: BodyCopy | undefined;
 
@@ -316,13 +314,13 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // that fits is taken whole and its connection freed at once), then the upstream waits.
     // Writes are counted too: a million one-byte chunks are a few bytes but a million buffers.
     if (this.heldWrites++ === 0) {
-      if (this.sendDeadline === undefined) {
-        this.sendDeadline = new SendDeadline(sink, this.options.sendTimeout, this.onSendTimeout);
-        // A response cut or left by its client owes nothing more: the timer goes with it (an
-        // armed timer holds the whole request, session and buffers, for send_timeout).
+      if (!this.watchingSink) {
+        this.watchingSink = true;
+        // The sink owns the send deadline (it armed it with this write): the exchange hears
+        // when it runs out, to end the attempt and say why in the log.
+        sink.onSendTimeout(this.onSendTimeout);
         sink.onClose(this.onSinkClosed);
       }
-      this.sendDeadline.watch();
       sink.onDrain(this.onDrain);
     }
     this.chargeHeld(sink.pendingBytes);
@@ -359,23 +357,20 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private readonly onDrain = (): void => {
     this.heldWrites = 0;
     this.chargeHeld(this.sink.pendingBytes);
-    // Nothing waits for the client now; the next write left waiting arms the deadline again.
-    this.sendDeadline?.stop();
     if (!this.awaitingDrain) return;
     this.awaitingDrain = false;
     this.controller?.resume();
   };
 
   private readonly onSinkClosed = (): void => {
-    this.sendDeadline?.stop();
     this.chargeHeld(0);
   };
 
-  /** The client took no byte of the response for send_timeout: cut, and said so in the log. */
-  private readonly onSendTimeout = (): void => {
+  /** The client took no byte of the response for the send deadline: cut, and said so in the log. */
+  private readonly onSendTimeout = (limit: SendLimit): void => {
     const failure = new Failure(
       'http_request_error',
-      `client took no response bytes for ${this.options.sendTimeout} ms (limits.send_timeout)`,
+      `client took no response bytes for ${limit.ms} ms (${limit.field})`,
       { stage: 'body_streaming' },
     );
     // Still reading from the upstream: the exchange ends through the connection, which closes.

@@ -157,7 +157,6 @@ export class UpstreamRequest {
       body: this.#body,
       bodyLimit: route.limits.body,
       responseBuffer: route.limits.buffer,
-      sendTimeout: config.limits.sendTimeout,
       proxyName: name,
       via: this.#via,
       // errors.detail: minimal keeps the upstream's name out of Proxy-Status, its own answers' too.
