@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { CompressionConfig } from '../../core/config/types.ts';
-import { classifyExchangeError, classifyRequestBodyError, isReset } from '../../core/failure/classify.ts';
+import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
@@ -436,10 +436,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseError(_controller: ExchangeController | undefined, error: Failure): void {
     if (this.finished) return;
-    let failure =
-      this.localFailure ??
-      this.requestBodyFailure() ??
-      classifyExchangeError(error, this.stage, this.record.elapsed());
+    // A broken request body comes as the connection reported it (its own error, classified
+    // where it broke): placed here at the stage the attempt reached, like every other failure.
+    let failure = this.localFailure ?? classifyExchangeError(error, this.stage, this.record.elapsed());
     // Never processed (a TLS alert refusing the handshake), but a streamed body was taken from
     // the client for it: the request cannot go again as it was.
     if (failure.unprocessed && this.options.body.kind === 'stream' && this.bodySent > 0)
@@ -456,12 +455,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   // ── the client's side ────────────────────────────────────────────────────────────
-
-  /** The client's body broke (malformed chunks, a reset mid-upload): the fault is downstream, not upstream. */
-  private requestBodyFailure(): Failure | undefined {
-    const err = this.client.body?.errored as NodeJS.ErrnoException | null | undefined;
-    return err ? classifyRequestBodyError(err, this.stage) : undefined;
-  }
 
   private readonly onQueueTimeout = (): void => {
     const { queueTimeout } = this.upstream.config.pool;
