@@ -197,7 +197,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const { client, options } = this;
     const body: RequestBody =
       options.body.kind === 'stream' && client.body !== undefined
-        ? { kind: 'stream', source: client.body, chunked: this.bodyUnannounced }
+        ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
         : options.body.kind === 'stream'
           ? { kind: 'none' }
           : options.body;

@@ -12,8 +12,11 @@ import type { Failure } from '../../core/failure/failure.ts';
 export type RequestBody =
   | { readonly kind: 'none' }
   | { readonly kind: 'buffer'; readonly bytes: Buffer }
-  /** `chunked`: the client did not announce a length, so the body goes out chunked (HTTP/1.1). */
-  | { readonly kind: 'stream'; readonly source: Readable; readonly chunked: boolean };
+  /**
+   * `lengthAnnounced`: the request's fields carry the body's length (Content-Length); without
+   * it, HTTP/1.1 frames the body in chunks (HTTP/2 frames every body itself).
+   */
+  | { readonly kind: 'stream'; readonly source: Readable; readonly lengthAnnounced: boolean };
 
 /** The request an exchange hands a connection, ready to go out. */
 export interface ExchangeRequest {

@@ -136,7 +136,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       if (body.bytes.length > 0) socket.write(body.bytes);
       handler.onRequestSent();
     } else {
-      this.streamBody(body.source, body.chunked);
+      this.streamBody(body.source, !body.lengthAnnounced);
     }
   }
 
