@@ -4,7 +4,7 @@
  * would (src/kits/diagnose/request.ts) instead of an imitation that drifts.
  */
 
-/** What a head is made of; the connection's UpstreamRequest fits it as it is. */
+/** What a head is made of; the connection contract's ExchangeRequest fits it as it is. */
 interface RequestHeadInput {
   readonly method: string;
   readonly path: string;

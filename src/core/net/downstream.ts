@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { HoldBudget } from './hold-budget.ts';
+import type { SendLimit } from './send-deadline.ts';
 
 /**
  * The protocol a request came over, as the log line and `candor explain` name it. HTTP/2
@@ -101,6 +102,11 @@ export interface ResponseSink {
   abort(): void;
   /** Called once when the exchange is over, finished whole or not (at once when it already is). */
   onClose(callback: (finished: boolean) => void): void;
+  /**
+   * The client took no byte of what waits for it within the send deadline, which the sink owns
+   * (send-deadline.ts): called with the limit it broke, before the sink cuts the response.
+   */
+  onSendTimeout(callback: (limit: SendLimit) => void): void;
   /**
    * An upgrade the upstream accepted: writes the 101 with these fields and hands the
    * connection over. Returns the client's socket and the bytes it sent after its request head

@@ -1,4 +1,4 @@
-import type { ResponseHead } from '../../core/http1/response-parser.ts';
+import type { UpstreamHead } from '../../upstream/connections/exchange-contract.ts';
 import type { Identification } from './identify.ts';
 import type { ProbePlan } from './plan.ts';
 import type { BodyResult } from './read-body.ts';
@@ -14,7 +14,7 @@ export interface ProbeContext {
   /** What is on the port when it is not the HTTP server expected. */
   identification?: Identification;
   /** The final head, as the gateway's parser read it (refused only for its framing, with a failure). */
-  head?: ResponseHead;
+  head?: UpstreamHead;
   body?: BodyResult;
   badLine?: string;
   largestField?: { readonly name: string; readonly bytes: number };

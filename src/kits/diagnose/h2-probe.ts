@@ -8,10 +8,13 @@
 import type { Socket } from 'node:net';
 import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import { MAX_INTERIM } from '../../proxy/forward/exchange.ts';
+import type {
+  ExchangeController,
+  ExchangeHandler,
+  UpstreamHead,
+} from '../../upstream/connections/exchange-contract.ts';
 import { H2Session } from '../../upstream/connections/h2/h2-session.ts';
-import type { ExchangeController, ExchangeHandler } from '../../upstream/connections/http1/connection.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 import type { ProbeContext } from './context.ts';
 import { formatMs, since } from './plan.ts';
@@ -54,7 +57,7 @@ export function probeH2(
   return new Promise((resolve) => {
     let writtenAt = performance.now();
     let headAt = 0;
-    let head: ResponseHead | undefined;
+    let head: UpstreamHead | undefined;
     let bytes = 0;
     const sniff: Buffer[] = [];
     /** The statuses of the first interim answers (as many as the gateway relays), and how many came. */
@@ -91,8 +94,8 @@ export function probeH2(
       resolve(failure);
     };
     const bodyStep = (failure: Failure | undefined, capped: boolean) => {
-      const framing = head?.framing === 'none' ? 'none' : 'http2';
-      const expected = head !== undefined && head.contentLength >= 0 ? head.contentLength : undefined;
+      const framing = head !== undefined && !head.hasBody ? 'none' : 'http2';
+      const expected = head?.bodyLength;
       const ms = since(headAt);
       context.body = {
         framing,
@@ -140,7 +143,7 @@ export function probeH2(
         interimCount++;
         if (informational.length < MAX_INTERIM.count) informational.push(interim.status);
       },
-      onResponseStart(_controller: ExchangeController, response: ResponseHead) {
+      onResponseStart(_controller: ExchangeController, response: UpstreamHead) {
         head = response;
         context.head = response;
         headAt = performance.now();

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { upstreamHeadOf } from '../../upstream/connections/http1/upstream-head.ts';
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
 import { probeH2 } from './h2-probe.ts';
@@ -165,7 +166,7 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
 
     // An accepted head, or one refused only for its body framing: shown whole either way.
     const { head, failure, statusLine } = read;
-    context.head = head;
+    context.head = upstreamHeadOf(head);
     const headers = headerPairs(head);
     const ttfb = `first byte after ${formatMs(read.ttfbMs ?? 0)}`;
     push({

@@ -135,7 +135,7 @@ export class ResponseReader implements ResponseParserHandler {
 }
 
 /** Every value of one field (names compared case-insensitively). */
-export function fieldValues(head: ResponseHead, lowerName: string): string[] {
+export function fieldValues(head: { readonly headers: readonly string[] }, lowerName: string): string[] {
   const values: string[] = [];
   const { headers } = head;
   for (let i = 0; i < headers.length; i += 2)
@@ -144,7 +144,7 @@ export function fieldValues(head: ResponseHead, lowerName: string): string[] {
 }
 
 /** The parser's flat [name, value, …] as pairs, the report's form. */
-export function headerPairs(head: ResponseHead): Array<readonly [string, string]> {
+export function headerPairs(head: { readonly headers: readonly string[] }): Array<readonly [string, string]> {
   const pairs: Array<readonly [string, string]> = [];
   const { headers } = head;
   for (let i = 0; i < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);

@@ -4,7 +4,7 @@ import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
 
 /** One attempt against one target, for the log line. */
-export interface AttemptOutcome {
+export interface TryLine {
   readonly target: string;
   /** The upstream's status, when a head came back. */
   readonly status: number | undefined;
@@ -70,7 +70,7 @@ export class RequestRecord {
   /** Interim (1xx) answers not relayed: over the per-exchange cap, or the client was not reading. */
   interimDropped = 0;
   /** Every attempt made upstream, in order (retries included). */
-  readonly tries: AttemptOutcome[] = [];
+  readonly tries: TryLine[] = [];
   /** The target was picked while its upstream was in panic (health checks ignored). */
   panic = false;
   /** The hash balancer's own target for the request's key, when the last attempt went elsewhere. */

@@ -149,6 +149,7 @@ export async function startListener(
       headerTimeout: limits.headerTimeout,
       bodyIdleTimeout: limits.bodyIdleTimeout,
       keepAliveTimeout: limits.keepAliveTimeout,
+      sendTimeout: limits.sendTimeout,
     };
   };
   const { clients } = handlers;

@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import zlib from 'node:zlib';
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
+import type { SendLimit } from '../../core/net/send-deadline.ts';
 import { compressible, negotiateCoding } from './content-coding.ts';
 
 /** What the log line says of a compressed response (the request record's fields). */
@@ -93,6 +94,10 @@ export class CompressingSink implements ResponseSink {
   holdUntilTurnEnd(): void {
     this.#inner.holdUntilTurnEnd();
   }
+  onSendTimeout(callback: (limit: SendLimit) => void): void {
+    this.#inner.onSendTimeout(callback);
+  }
+
   onClose(callback: (finished: boolean) => void): void {
     this.#inner.onClose(callback);
   }

@@ -1,26 +1,27 @@
 import type { Socket } from 'node:net';
 import type { CompressionConfig } from '../../core/config/types.ts';
-import { classifyExchangeError, classifyRequestBodyError, isReset } from '../../core/failure/classify.ts';
+import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
-import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
+import type { SendLimit } from '../../core/net/send-deadline.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type {
   ConnectionFacts,
+  Dispatcher,
   ExchangeController,
   ExchangeHandler,
   RequestBody,
-} from '../../upstream/connections/http1/connection.ts';
-import type { Dispatcher, PoolWaiter } from '../../upstream/connections/http1/pool.ts';
+  UpstreamHead,
+} from '../../upstream/connections/exchange-contract.ts';
+import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { CompressingSink } from './compressing-sink.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
-import { SendDeadline } from './send-deadline.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
 
@@ -69,14 +70,11 @@ export interface ExchangeOptions {
   readonly body: AttemptBody;
   /** Largest request body accepted when its length is not announced (chunked). */
   readonly bodyLimit: number;
-  readonly bodyIdleTimeout: number;
   /**
    * Response bytes held for a slow client before the upstream is paused (`routes[].limits.buffer`):
    * a response up to it is taken whole, and its connection goes back to the pool at once.
    */
   readonly responseBuffer: number;
-  /** Longest a client may take no byte of what waits for it (`limits.send_timeout`) before it is cut. */
-  readonly sendTimeout: number;
   readonly proxyName: string;
   readonly via: string;
   /** next-hop for Proxy-Status on the upstream's own error responses (undefined: errors.detail minimal). */
@@ -113,7 +111,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   /** A failure decided here (client gone, body too large, deadline) to report instead of the connection's. */
   private localFailure: Failure | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
-  private bodyTimer: NodeJS.Timeout | undefined;
   /** Counted in upstream.pending until a connection takes it. */
   private waiting = false;
   private releasePending: Release = noRelease;
@@ -135,8 +132,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private heldWrites = 0;
   /** Response bytes counted against the client connection's budget (chargeHeld). */
   private heldCharged = 0;
-  /** Watches a client that is not taking the response (made at its first full write). */
-  private sendDeadline: SendDeadline | undefined;
+  /** Listening to the sink's send deadline and close (from the first write left waiting). */
+  private watchingSink = false;
   /** The body's copy for the route's cache (bounded; stored only when the body ends whole). */
   private copy: BodyCopy | undefined;
 
@@ -200,7 +197,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const { client, options } = this;
     const body: RequestBody =
       options.body.kind === 'stream' && client.body !== undefined
-        ? { kind: 'stream', source: client.body, chunked: this.bodyUnannounced }
+        ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
         : options.body.kind === 'stream'
           ? { kind: 'none' }
           : options.body;
@@ -231,13 +228,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
     this.stage = 'sent';
     this.stopWaiting();
-    // The body clock starts when the body starts going out, not while the request waits for a connection.
-    if (this.options.body.kind === 'stream') {
-      this.bodyTimer = setTimeout(this.onBodyIdle, this.options.bodyIdleTimeout);
-    }
   }
 
-  onResponseStart(controller: ExchangeController, response: ResponseHead): void {
+  onResponseStart(controller: ExchangeController, response: UpstreamHead): void {
     const { record, sink } = this;
     const { head: request } = this.client;
     const statusCode = response.status;
@@ -252,7 +245,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       statusCode !== 204 &&
       statusCode !== 304 &&
       (request.protocol === 'HTTP/2' ||
-        (request.versionMinor === 1 && response.framing !== 'none' && response.framing !== 'length'));
+        (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
     // A gRPC upstream's Trailers-Only answer: its status is in the head.
     if (record.grpc) record.upstreamGrpcStatus = grpcStatusIn(response.headers);
     const { store } = this.options;
@@ -296,7 +289,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private answeredByStore(
     store: ResponseStore,
     controller: ExchangeController,
-    response: ResponseHead,
+    response: UpstreamHead,
   ): boolean {
     const answer = store.insteadOf(response.status, response.headers);
     if (answer === undefined) return false;
@@ -321,13 +314,13 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // that fits is taken whole and its connection freed at once), then the upstream waits.
     // Writes are counted too: a million one-byte chunks are a few bytes but a million buffers.
     if (this.heldWrites++ === 0) {
-      if (this.sendDeadline === undefined) {
-        this.sendDeadline = new SendDeadline(sink, this.options.sendTimeout, this.onSendTimeout);
-        // A response cut or left by its client owes nothing more: the timer goes with it (an
-        // armed timer holds the whole request, session and buffers, for send_timeout).
+      if (!this.watchingSink) {
+        this.watchingSink = true;
+        // The sink owns the send deadline (it armed it with this write): the exchange hears
+        // when it runs out, to end the attempt and say why in the log.
+        sink.onSendTimeout(this.onSendTimeout);
         sink.onClose(this.onSinkClosed);
       }
-      this.sendDeadline.watch();
       sink.onDrain(this.onDrain);
     }
     this.chargeHeld(sink.pendingBytes);
@@ -364,23 +357,20 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private readonly onDrain = (): void => {
     this.heldWrites = 0;
     this.chargeHeld(this.sink.pendingBytes);
-    // Nothing waits for the client now; the next write left waiting arms the deadline again.
-    this.sendDeadline?.stop();
     if (!this.awaitingDrain) return;
     this.awaitingDrain = false;
     this.controller?.resume();
   };
 
   private readonly onSinkClosed = (): void => {
-    this.sendDeadline?.stop();
     this.chargeHeld(0);
   };
 
-  /** The client took no byte of the response for send_timeout: cut, and said so in the log. */
-  private readonly onSendTimeout = (): void => {
+  /** The client took no byte of the response for the send deadline: cut, and said so in the log. */
+  private readonly onSendTimeout = (limit: SendLimit): void => {
     const failure = new Failure(
       'http_request_error',
-      `client took no response bytes for ${this.options.sendTimeout} ms (limits.send_timeout)`,
+      `client took no response bytes for ${limit.ms} ms (${limit.field})`,
       { stage: 'body_streaming' },
     );
     // Still reading from the upstream: the exchange ends through the connection, which closes.
@@ -401,7 +391,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.owner.responseEnded();
   }
 
-  onUpgrade(head: ResponseHead, upstream: Socket, rest: Buffer): void {
+  onUpgrade(head: UpstreamHead, upstream: Socket, rest: Buffer): void {
     const { record, sink } = this;
     this.stage = 'body_streaming';
     record.ttfbMs = record.elapsed();
@@ -446,10 +436,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseError(_controller: ExchangeController | undefined, error: Failure): void {
     if (this.finished) return;
-    let failure =
-      this.localFailure ??
-      this.requestBodyFailure() ??
-      classifyExchangeError(error, this.stage, this.record.elapsed());
+    // A broken request body comes as the connection reported it (its own error, classified
+    // where it broke): placed here at the stage the attempt reached, like every other failure.
+    let failure = this.localFailure ?? classifyExchangeError(error, this.stage, this.record.elapsed());
     // Never processed (a TLS alert refusing the handshake), but a streamed body was taken from
     // the client for it: the request cannot go again as it was.
     if (failure.unprocessed && this.options.body.kind === 'stream' && this.bodySent > 0)
@@ -466,12 +455,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   // ── the client's side ────────────────────────────────────────────────────────────
-
-  /** The client's body broke (malformed chunks, a reset mid-upload): the fault is downstream, not upstream. */
-  private requestBodyFailure(): Failure | undefined {
-    const err = this.client.body?.errored as NodeJS.ErrnoException | null | undefined;
-    return err ? classifyRequestBodyError(err, this.stage) : undefined;
-  }
 
   private readonly onQueueTimeout = (): void => {
     const { queueTimeout } = this.upstream.config.pool;
@@ -495,7 +478,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
     this.bodySent += chunk.length;
     if (this.bodySent > this.record.bytesIn) this.record.bytesIn = this.bodySent;
-    this.bodyTimer?.refresh();
     if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
       this.cancel(
         new Failure(
@@ -507,24 +489,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     }
   }
 
-  onRequestSent(): void {
-    clearTimeout(this.bodyTimer);
-  }
-
-  private readonly onBodyIdle = (): void => {
-    // The body is paused while the upstream is slow to read: that silence is not the client's.
-    const body = this.client.body;
-    if (body === undefined || body.readableFlowing !== true || body.readableLength > 0) {
-      this.bodyTimer?.refresh();
-      return;
-    }
-    this.cancel(
-      new Failure('http_request_error', `request body stalled for ${this.options.bodyIdleTimeout} ms`, {
-        status: 408,
-        stage: this.stage,
-      }),
-    );
-  };
+  /**
+   * The whole body went out. A client that leaves its body silent is the accept side's to
+   * judge (limits.body_idle_timeout): its body errors, and the connection reports that error.
+   */
+  onRequestSent(): void {}
 
   /**
    * Ends the attempt for a reason decided outside the connection (deadline, limits); the
@@ -570,7 +539,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.sink.abort();
   }
 
-  onInformational(head: ResponseHead): void {
+  onInformational(head: UpstreamHead): void {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
     if (this.client.head.versionMinor === 0 || this.sink.headSent || head.status === 100) return;
     // An upstream sending 1xx in a loop would otherwise grow the client's buffer without bound.
@@ -604,7 +573,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.finished = true;
     this.stopWaiting();
     this.releaseActive();
-    clearTimeout(this.bodyTimer);
   }
 }
 

@@ -15,8 +15,6 @@ export interface BodyReadLimits {
   readonly buffer: number;
   /** The route's body limit (`routes[].limits.body`): a body of unannounced length that crosses it is a 413. */
   readonly body: number;
-  /** Longest silence between two pieces of the body (`limits.body_idle_timeout`). */
-  readonly idleTimeout: number;
   /** Time the read may take before the minimum rate counts (`limits.body_read_timeout`). */
   readonly readTimeout: number;
   /** Bytes per second the read must average past readTimeout (`limits.body_min_rate`); 0: none. */
@@ -51,8 +49,9 @@ export function bufferWanted(
 /**
  * Reads the request body, up to `limits.buffer` bytes, and reports once through `done`.
  * The deadline is Apache mod_reqtimeout's: `readTimeout`, plus one second for every `minRate`
- * bytes received; silence longer than `idleTimeout` ends it sooner. Returns a cancel (the
- * client left): `done` is then never called.
+ * bytes received. Silence longer than `limits.body_idle_timeout` is the accept side's to judge:
+ * the body errors with its 408, which ends the read as any broken body does. Returns a cancel
+ * (the client left): `done` is then never called.
  *
  * With a `budget` (the client connection's, shared by its HTTP/2 streams) what is read counts
  * against it too: a body that would take the connection past it streams, as a longer one
@@ -83,11 +82,6 @@ export function readBodyWhole(
     else giveBack();
     done(read);
   };
-  const idle = setTimeout(() => {
-    finish(
-      new Failure('http_request_error', `request body stalled for ${limits.idleTimeout} ms`, { status: 408 }),
-    );
-  }, limits.idleTimeout);
   const deadline = () =>
     startedAt + limits.readTimeout + (limits.minRate > 0 ? (received * 1000) / limits.minRate : Infinity);
   const onSlow = () => {
@@ -116,7 +110,6 @@ export function readBodyWhole(
         budget.add(chunk.length);
         charged += chunk.length;
       }
-      idle.refresh();
       if (received <= cap && (budget === undefined || budget.room >= 0)) continue;
       if (unannounced && received > limits.body)
         return finish(
@@ -138,7 +131,6 @@ export function readBodyWhole(
   const onEnd = () => finish({ whole: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received) });
   const onError = (err: NodeJS.ErrnoException) => finish(classifyRequestBodyError(err, 'not_sent'));
   const stop = () => {
-    clearTimeout(idle);
     clearTimeout(slow);
     req.off('readable', onReadable);
     req.off('end', onEnd);

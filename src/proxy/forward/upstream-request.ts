@@ -123,7 +123,6 @@ export class UpstreamRequest {
         buffer: bufferWanted(route, retries, Number(this.#fields['content-length'])),
         limits: {
           body: route.limits.body,
-          idleTimeout: limits.bodyIdleTimeout,
           readTimeout: limits.bodyReadTimeout,
           minRate: limits.bodyMinRate,
         },
@@ -157,9 +156,7 @@ export class UpstreamRequest {
       ),
       body: this.#body,
       bodyLimit: route.limits.body,
-      bodyIdleTimeout: config.limits.bodyIdleTimeout,
       responseBuffer: route.limits.buffer,
-      sendTimeout: config.limits.sendTimeout,
       proxyName: name,
       via: this.#via,
       // errors.detail: minimal keeps the upstream's name out of Proxy-Status, its own answers' too.

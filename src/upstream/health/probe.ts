@@ -2,15 +2,10 @@ import type { Socket } from 'node:net';
 import type { HealthCheckConfig, TargetConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
-import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import type { Connector } from '../connections/connector.ts';
+import type { ExchangeController, ExchangeHandler, UpstreamHead } from '../connections/exchange-contract.ts';
 import { H2Session, type H2SessionOwner } from '../connections/h2/h2-session.ts';
-import {
-  type ConnectionOwner,
-  type ExchangeController,
-  type ExchangeHandler,
-  UpstreamConnection,
-} from '../connections/http1/connection.ts';
+import { type ConnectionOwner, UpstreamConnection } from '../connections/http1/connection.ts';
 import type { ProbeFailure, ProbeResult } from '../targets/target-state.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../targets/upstream.ts';
 
@@ -137,7 +132,7 @@ class Probe implements ExchangeHandler {
 
   onInformational(): void {}
 
-  onResponseStart(_controller: ExchangeController, head: ResponseHead): void {
+  onResponseStart(_controller: ExchangeController, head: UpstreamHead): void {
     this.stage = 'head_received';
     this.status = head.status;
   }

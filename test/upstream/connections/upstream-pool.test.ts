@@ -19,7 +19,7 @@ import {
   startIdleCloser,
 } from '../../../src/kits/fault-kit/http-servers.ts';
 import { type RawConnection, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
-import type { TargetPool } from '../../../src/upstream/connections/http1/pool.ts';
+import type { TargetPool } from '../../../src/upstream/connections/target-pool.ts';
 import { rawRequest, request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 

@@ -37,6 +37,7 @@ export function startH2(
       request: (exchange) => admitRequest(handlers, exchange, facts),
       refused: (exchange, error) => handlers.refusedExchange(exchange, refusalFailure(error), facts),
       overLimit: (exchange, failure) => handlers.refusedExchange(exchange, failure, facts),
+      bodyIdleTimeout: () => handlers.limits().bodyIdleTimeout,
     },
     { bound: (event) => handlers.h2Bound(current(), event) },
   );

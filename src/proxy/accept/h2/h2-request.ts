@@ -160,19 +160,32 @@ export class H2Body extends Readable {
   /** The client's END_STREAM came: the whole body is in (the session may not have read it yet). */
   complete = false;
 
-  constructor(stream: ServerHttp2Stream) {
+  /** `limits.body_idle_timeout`: the longest the client may leave its body silent (0: no limit). */
+  readonly #idleTimeout: number;
+  #idleTimer: NodeJS.Timeout | undefined;
+  /** The reader has not asked for more (not yet, or its buffer is full): a silence now is not the client's. */
+  #unread = true;
+
+  constructor(stream: ServerHttp2Stream, idleTimeout = 0) {
     super();
     this.#stream = stream;
+    this.#idleTimeout = idleTimeout;
     // A session that never reads the body must not see the client's reset thrown at the process.
     this.on('error', () => {});
     stream.pause();
+    if (idleTimeout > 0) this.#idleTimer = setTimeout(this.#onIdle, idleTimeout).unref();
     stream.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) stream.pause();
+      this.#idleTimer?.refresh();
+      if (!this.push(chunk)) {
+        this.#unread = true;
+        stream.pause();
+      }
     });
     // A reset ends node:http2's readable side too: only a real END_STREAM ends the body.
     stream.once('end', () => {
       if (this.#reset()) return this.#cut();
       this.complete = true;
+      clearTimeout(this.#idleTimer);
       this.push(null);
     });
     stream.once('aborted', () => this.#cut());
@@ -201,10 +214,32 @@ export class H2Body extends Readable {
   }
 
   override _read(): void {
+    this.#unread = false;
     this.#stream.resume();
   }
 
+  /**
+   * The client's silence is the accept side's to judge, as on HTTP/1.1: the body errors with a
+   * 408 that whoever reads it (the exchange, request buffering) classifies as the body's failure.
+   */
+  readonly #onIdle = (): void => {
+    if (this.readableEnded || this.destroyed) return;
+    // Not read because its reader (an upstream slow to take it, a request waiting for a
+    // connection) is not taking it: not the client's silence.
+    if (this.#unread || this.readableLength > 0) {
+      this.#idleTimer?.refresh();
+      return;
+    }
+    this.destroy(
+      Object.assign(new Error(`request body stalled for ${this.#idleTimeout} ms`), {
+        code: 'ERR_BODY_IDLE',
+        status: 408,
+      }),
+    );
+  };
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.#idleTimer);
     // The session gave up on the body: what still comes is read and dropped, so the window
     // stays open and the stream can still carry its answer.
     this.#stream.removeAllListeners('data');

@@ -8,7 +8,8 @@
  * END_STREAM; otherwise the head goes with what was held, the stream waits for trailers, and
  * end() sends them (or, with none, an empty DATA frame with END_STREAM). A cut response is reset
  * (RST_STREAM INTERNAL_ERROR), never ended as if whole; a response the client's
- * flow-control window keeps from moving for `sendTimeoutMs` is reset with CANCEL. A whole
+ * flow-control window keeps from moving for `sendTimeoutMs` (the send deadline both protocols
+ * share: send-deadline.ts) is reset with CANCEL. A whole
  * answer to a request whose body the client has not ended (HEADERS without END_STREAM, then
  * nothing) is followed by RST_STREAM NO_ERROR (RFC 9113 §8.1): else the stream, half-closed
  * on our side only, would hold its connection for as long as the client likes.
@@ -17,6 +18,7 @@ import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:ht
 import { addAbortSignal } from 'node:stream';
 import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
 import type { ResponseSink } from '../../../core/net/downstream.ts';
+import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 
 const { constants } = http2;
 
@@ -55,7 +57,6 @@ export class H2Response implements ResponseSink {
   readonly #stream: ServerHttp2Stream;
   readonly #owner: H2ResponseOwner;
   readonly #headRequest: boolean;
-  readonly #sendTimeoutMs: number;
   #expectContinue: boolean;
   #headSent = false;
   /** The head is queued, not yet given to the stream. */
@@ -72,7 +73,9 @@ export class H2Response implements ResponseSink {
   #cutByDrain = false;
   /** Body bytes given to the stream. */
   #written = 0;
-  #deadline: NodeJS.Timeout | undefined;
+  /** The send deadline: counts while a write waits for the client, its END_STREAM and trailers included. */
+  readonly #deadline: SendDeadline;
+  #sendTimeoutCallbacks: ((limit: SendLimit) => void)[] | undefined;
   /** How the stream ended, once it has. */
   #closedWith: boolean | undefined;
   readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
@@ -86,7 +89,24 @@ export class H2Response implements ResponseSink {
     this.#owner = owner;
     this.#headRequest = facts.headRequest;
     this.#expectContinue = facts.expectContinue;
-    this.#sendTimeoutMs = facts.sendTimeoutMs;
+    // Progress of the stream itself: what it still holds after end() must reach the client too.
+    const sink = this;
+    const progress: SendProgress = {
+      get closed() {
+        return stream.closed || stream.destroyed;
+      },
+      get pendingBytes() {
+        return sink.pendingBytes;
+      },
+      get flushedBytes() {
+        return sink.flushedBytes;
+      },
+    };
+    this.#deadline = new SendDeadline(
+      progress,
+      { ms: facts.sendTimeoutMs, field: 'limits.http2.send_timeout' },
+      this.#onDeadline,
+    );
     stream.on('error', () => {});
     stream.once('close', this.#onClose);
   }
@@ -308,23 +328,28 @@ export class H2Response implements ResponseSink {
   }
 
   #armDeadline(): void {
-    if (this.#deadline !== undefined) return;
-    this.#deadline = setTimeout(this.#onDeadline, this.#sendTimeoutMs);
+    if (this.#deadline.armed) return;
+    this.#deadline.watch();
     this.#stream.once('drain', this.#disarm);
   }
 
   readonly #disarm = (): void => {
-    clearTimeout(this.#deadline);
-    this.#deadline = undefined;
+    this.#deadline.stop();
   };
 
+  /** Whoever listens hears why first (over already: their own abort cannot turn the CANCEL into a cut). */
   readonly #onDeadline = (): void => {
-    this.#deadline = undefined;
     if (this.#stream.closed || this.#stream.destroyed) return;
     this.#over = true;
+    for (const callback of this.#sendTimeoutCallbacks ?? []) callback(this.#deadline.limit);
     this.#owner.sendTimeout(this.#stream.id ?? 0);
     this.#reset(constants.NGHTTP2_CANCEL);
   };
+
+  onSendTimeout(callback: (limit: SendLimit) => void): void {
+    if (this.#sendTimeoutCallbacks === undefined) this.#sendTimeoutCallbacks = [callback];
+    else this.#sendTimeoutCallbacks.push(callback);
+  }
 
   readonly #onClose = (): void => {
     this.#disarm();

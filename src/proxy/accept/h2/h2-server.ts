@@ -31,6 +31,8 @@ export interface H2Handlers {
   refused(exchange: DownstreamExchange, error: RequestParseError): void;
   /** A stream on a connection its client had no right to open (`limits.per_client`): answered with this failure. */
   overLimit(exchange: DownstreamExchange, failure: Failure): void;
+  /** `limits.body_idle_timeout` now (a reload may change it): how long a request body may stay silent. */
+  bodyIdleTimeout?(): number;
 }
 
 export interface H2Server {
@@ -96,7 +98,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     });
     open.add(response);
     response.onClose(() => open.delete(response));
-    const body = endStream ? undefined : new H2Body(stream);
+    const body = endStream ? undefined : new H2Body(stream, handlers.bodyIdleTimeout?.());
     // A response complete before its request body was read (a 404 or a refusal, answered
     // before the body is wanted): node:http2 closes a stream only once its readable side has
     // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the

@@ -46,6 +46,8 @@ export interface Http1Settings {
   readonly headerTimeout: number;
   readonly bodyIdleTimeout: number;
   readonly keepAliveTimeout: number;
+  /** `limits.send_timeout`, for each response's send deadline (absent: none). */
+  readonly sendTimeout?: number;
 }
 
 export interface Http1Handlers {
@@ -270,6 +272,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       close: !head.keepAlive || this.#closeAfter || head.upgrade,
       expectContinue: expectContinue && hasBody,
       keepAliveSeconds: Math.floor(this.#settings.keepAliveTimeout / 1000),
+      sendTimeout: this.#settings.sendTimeout,
     });
     this.#response = response;
     this.#ready = response;

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { serializeResponseHead } from '../../../core/http1/response-head.ts';
 import type { DownstreamExchange, DownstreamHead, ResponseSink } from '../../../core/net/downstream.ts';
+import { SendDeadline, type SendLimit } from '../../../core/net/send-deadline.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
 
 /** What the sink reports to its connection. */
@@ -65,6 +66,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #bodyComplete = false;
   #cutByDrain = false;
   readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
+  /** `limits.send_timeout` (0: none); the deadline is made at the first write left waiting. */
+  readonly #sendTimeout: number;
+  #sendDeadline: SendDeadline | undefined;
+  #sendTimeoutCallbacks: ((limit: SendLimit) => void)[] | undefined;
 
   constructor(
     socket: Socket,
@@ -78,6 +83,8 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       expectContinue: boolean;
       /** Said in `Keep-Alive: timeout=N` on a response that keeps the connection (0: not said). */
       keepAliveSeconds?: number;
+      /** `limits.send_timeout`: the longest the client may take no byte of what waits for it (absent: none). */
+      sendTimeout?: number;
     },
   ) {
     this.head = head;
@@ -90,6 +97,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     this.#versionMinor = facts.versionMinor;
     this.#close = facts.close;
     this.#expectContinue = facts.expectContinue;
+    this.#sendTimeout = facts.sendTimeout ?? 0;
   }
 
   get response(): ResponseSink {
@@ -190,14 +198,47 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   write(chunk: Buffer): boolean {
     if (!this.#headSent || this.#over) return true;
     if (this.#bodyless || chunk.length === 0) return true;
-    if (!this.#chunked) return this.#socket.write(chunk);
-    // One cork for size line, data and CRLF: one write(v) to the kernel.
-    this.#socket.cork();
-    this.#socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    this.#socket.write(chunk);
-    const ok = this.#socket.write(CRLF, 'latin1');
-    this.#socket.uncork();
+    let ok: boolean;
+    if (!this.#chunked) ok = this.#socket.write(chunk);
+    else {
+      // One cork for size line, data and CRLF: one write(v) to the kernel.
+      this.#socket.cork();
+      this.#socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      this.#socket.write(chunk);
+      ok = this.#socket.write(CRLF, 'latin1');
+      this.#socket.uncork();
+    }
+    if (!ok) this.#watchSend();
     return ok;
+  }
+
+  /** A write is left waiting for the client: the send deadline counts until it drains. */
+  #watchSend(): void {
+    if (this.#sendTimeout <= 0) return;
+    this.#sendDeadline ??= new SendDeadline(
+      this,
+      { ms: this.#sendTimeout, field: 'limits.send_timeout' },
+      this.#onSendTimeout,
+    );
+    if (this.#sendDeadline.armed) return;
+    this.#sendDeadline.watch();
+    this.#socket.once('drain', this.#stopSend);
+  }
+
+  readonly #stopSend = (): void => {
+    this.#sendDeadline?.stop();
+  };
+
+  /** The client took nothing for the deadline: whoever listens hears why, then the response is cut. */
+  readonly #onSendTimeout = (): void => {
+    const limit = (this.#sendDeadline as SendDeadline).limit;
+    for (const callback of this.#sendTimeoutCallbacks ?? []) callback(limit);
+    this.abort();
+  };
+
+  onSendTimeout(callback: (limit: SendLimit) => void): void {
+    if (this.#sendTimeoutCallbacks === undefined) this.#sendTimeoutCallbacks = [callback];
+    else this.#sendTimeoutCallbacks.push(callback);
   }
 
   onDrain(callback: () => void): void {
@@ -256,6 +297,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   #closed(finished: boolean): void {
     this.#closedOnce = true;
+    if (this.#sendDeadline !== undefined) {
+      this.#sendDeadline.stop();
+      this.#socket.off('drain', this.#stopSend);
+    }
     for (const callback of this.#closeCallbacks.splice(0)) callback(finished);
   }
 }

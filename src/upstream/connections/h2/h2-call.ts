@@ -1,13 +1,15 @@
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
-import { classifyH2StreamEnd, ms } from '../../../core/failure/classify.ts';
-import { Failure } from '../../../core/failure/failure.ts';
-import type { ResponseHead } from '../../../core/http1/response-parser.ts';
+import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
+import type { Failure } from '../../../core/failure/failure.ts';
+import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
   ConnectionTimeouts,
   ExchangeController,
   ExchangeHandler,
-  UpstreamRequest,
-} from '../http1/connection.ts';
+  ExchangeRequest,
+  UpstreamHead,
+} from '../exchange-contract.ts';
+import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import { h2ResponseHead, h2Trailers } from './h2-headers.ts';
 
 /** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
@@ -41,16 +43,15 @@ export interface H2CallSession {
 export class H2Call implements ExchangeController {
   private readonly session: H2CallSession;
   private handler: ExchangeHandler | null;
-  private readonly request: UpstreamRequest;
+  private readonly request: ExchangeRequest;
   private readonly timeouts: ConnectionTimeouts;
   private readonly onEnded: () => void;
   private stream: ClientHttp2Stream | undefined;
-  private head: ResponseHead | null = null;
+  private head: UpstreamHead | null = null;
   private trailers: string[] | undefined;
   private streamError: NodeJS.ErrnoException | undefined;
-  /** Bytes of a streamed request body taken from the client: such a body cannot be sent again. */
-  private bodyTaken = false;
-  private stopBody: () => void = noop;
+  /** The client's body going out, while it streams. */
+  private pump: BodyPump | undefined;
   private headTimer: NodeJS.Timeout | undefined;
   private readTimer: NodeJS.Timeout | undefined;
   private bodyPieces = 0;
@@ -61,7 +62,7 @@ export class H2Call implements ExchangeController {
   constructor(
     session: H2CallSession,
     handler: ExchangeHandler,
-    request: UpstreamRequest,
+    request: ExchangeRequest,
     timeouts: ConnectionTimeouts,
     onEnded: () => void,
   ) {
@@ -109,45 +110,13 @@ export class H2Call implements ExchangeController {
       stream.end(body.bytes);
       return handler.onRequestSent();
     }
-    const source = body.source;
-    const onData = (chunk: Buffer) => {
-      this.bodyTaken = true;
-      handler.onBodyChunk(chunk);
-      if (this.handler !== handler) return;
-      if (!stream.write(chunk)) {
-        source.pause();
-        stream.once('drain', onDrain);
-      }
-    };
-    const onDrain = () => source.resume();
-    const onEnd = () => {
-      stop();
-      if (this.handler !== handler) return;
-      stream.end();
-      handler.onRequestSent();
-    };
-    const onError = () => {
-      stop();
-      if (this.handler === handler)
-        this.abort(new Failure('http_request_error', 'request body could not be read'));
-    };
-    const stop = () => {
-      this.stopBody = noop;
-      source.off('data', onData);
-      source.off('end', onEnd);
-      source.off('error', onError);
-      stream.off('drain', onDrain);
-      // Untouched, the body may go to another attempt (a refused stream is retried): it must
-      // not flow to no listener meanwhile.
-      if (!this.bodyTaken) source.pause();
-    };
-    this.stopBody = stop;
-    source.on('data', onData);
-    source.on('end', onEnd);
-    source.on('error', onError);
-    // An earlier attempt that never took a byte left the body paused for this one.
-    source.resume();
-    if (source.readableEnded) onEnd();
+    this.pump = pumpRequestBody(
+      body.source,
+      stream,
+      handler,
+      () => this.handler,
+      (failure) => this.abort(failure),
+    );
   }
 
   // ── the controller ───────────────────────────────────────────────────────────────
@@ -188,7 +157,7 @@ export class H2Call implements ExchangeController {
     clearTimeout(this.headTimer);
     const head = h2ResponseHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
     this.head = head;
-    if (head.framing !== 'none') this.readTimer = setTimeout(this.onReadTimeout, this.timeouts.read).unref();
+    if (head.hasBody) this.readTimer = setTimeout(this.onReadTimeout, this.timeouts.read).unref();
     handler.onResponseStart(this, head);
   };
 
@@ -229,7 +198,7 @@ export class H2Call implements ExchangeController {
         goaway: end.goaway,
         error: this.streamError ?? end.error,
         // A streamed body already taken from the client cannot go again, processed or not.
-        replayable: !this.bodyTaken,
+        replayable: this.pump?.taken !== true,
         elapsed: performance.now() - this.startedAt,
       });
       handler.onResponseError(this, failure);
@@ -237,18 +206,12 @@ export class H2Call implements ExchangeController {
     this.release();
   };
 
-  // Timers run before I/O in each turn of the event loop: a timer that fires looks again after
-  // the poll (setImmediate), so an answer already waiting is not blamed for the gateway's lag.
+  // A timer that fires looks again after the poll (setImmediate): see exchange-timers.ts.
 
   private readonly onHeadTimeout = (): void => {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
-      this.abort(
-        new Failure(
-          'http_response_timeout',
-          `no response head after ${ms(performance.now() - this.startedAt)}`,
-        ),
-      );
+      this.abort(headTimedOut(this.startedAt));
     });
   };
 
@@ -256,18 +219,13 @@ export class H2Call implements ExchangeController {
     const pieces = this.bodyPieces;
     setImmediate(() => {
       if (this.handler === null || this.paused || this.bodyPieces !== pieces) return;
-      this.abort(
-        new Failure(
-          'connection_read_timeout',
-          `response body stalled (read timeout of ${this.timeouts.read} ms) after ${ms(performance.now() - this.startedAt)}`,
-        ),
-      );
+      this.abort(bodyStalled(this.timeouts.read, this.startedAt));
     });
   };
 
   private finish(): void {
     this.handler = null;
-    this.stopBody();
+    this.pump?.stop();
     clearTimeout(this.headTimer);
     clearTimeout(this.readTimer);
   }
@@ -279,5 +237,3 @@ export class H2Call implements ExchangeController {
     this.onEnded();
   }
 }
-
-function noop(): void {}

@@ -1,12 +1,11 @@
 /**
- * The request head as an HTTP/2 upstream takes it, and its response head as the rest of the
- * gateway reads one (the ResponseHead of the HTTP/1.1 parser): so the exchange, the one head
- * builder and the hop-by-hop rules serve both protocols unchanged.
+ * The request head as an HTTP/2 upstream takes it, and its response head in the contract's
+ * neutral words (UpstreamHead): so the exchange, the one head builder and the hop-by-hop rules
+ * serve both protocols unchanged.
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
-import type { ResponseHead } from '../../../core/http1/response-parser.ts';
-import type { UpstreamRequest } from '../http1/connection.ts';
+import type { ExchangeRequest, UpstreamHead } from '../exchange-contract.ts';
 
 /**
  * RFC 9113 §8.3.1: the target's authority goes in `:authority` (Host is dropped, as an
@@ -16,7 +15,7 @@ import type { UpstreamRequest } from '../http1/connection.ts';
  * lower-cased (§8.2.1); a repeated field stays repeated.
  */
 export function h2RequestHeaders(
-  request: UpstreamRequest,
+  request: ExchangeRequest,
   scheme: 'http' | 'https',
   authority: string,
 ): OutgoingHttpHeaders {
@@ -45,16 +44,15 @@ export function h2RequestHeaders(
 }
 
 /**
- * An HTTP/2 response head as a ResponseHead. HTTP/2 frames its body itself: a body is
- * passed on as content, framed anew downstream (by its Content-Length when the upstream
- * gave one, chunked otherwise); a HEAD's answer or a HEADERS frame that ended the stream
- * has none.
+ * An HTTP/2 response head as the contract's UpstreamHead. HTTP/2 frames its body itself: a
+ * body is passed on as content, framed anew downstream (by its Content-Length when the
+ * upstream gave one); a HEAD's answer or a HEADERS frame that ended the stream has none.
  */
 export function h2ResponseHead(
   rawHeaders: readonly string[],
   method: string,
   endStream: boolean,
-): ResponseHead {
+): UpstreamHead {
   let status = 0;
   let contentLength = -1;
   const headers: string[] = [];
@@ -67,18 +65,13 @@ export function h2ResponseHead(
       headers.push(name, rawHeaders[i + 1]);
     }
   }
-  const bodiless = method === 'HEAD' || status === 204 || status === 304 || endStream;
-  const framing = bodiless ? 'none' : contentLength >= 0 ? 'length' : 'chunked';
+  const hasBody = !(method === 'HEAD' || status === 204 || status === 304 || endStream);
   return {
     status,
     reason: '',
-    versionMinor: 1,
     headers,
-    framing,
-    decode: [],
-    contentLength: framing === 'length' ? contentLength : -1,
-    keepAlive: true,
-    keepAliveTimeout: -1,
+    hasBody,
+    bodyLength: hasBody && contentLength >= 0 ? contentLength : undefined,
   };
 }
 

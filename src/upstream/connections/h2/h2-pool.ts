@@ -1,8 +1,8 @@
 import type { TargetConfig } from '../../../core/config/types.ts';
-import { Failure } from '../../../core/failure/failure.ts';
 import type { Connector, ConnectTarget } from '../connector.ts';
-import type { PoolOptions, PoolWaiter, TargetPool } from '../http1/pool.ts';
-import { H2Session, type H2SessionOptions, type H2SessionOwner } from './h2-session.ts';
+import type { PoolOptions, PoolWaiter, TargetPool } from '../target-pool.ts';
+import { WaiterQueue } from '../waiter-queue.ts';
+import { H2Session, type H2SessionOptions, type H2SessionOwner, type H2StreamSlot } from './h2-session.ts';
 
 /**
  * The HTTP/2 connections to one target (h2c or h2): few sessions, many streams each. A
@@ -18,9 +18,8 @@ export class H2Pool implements TargetPool, H2SessionOwner {
   private readonly authority: string;
   private readonly scheme: 'http' | 'https';
   private readonly sessions: H2Session[] = [];
-  private readonly waiting: PoolWaiter[] = [];
+  private readonly queue = new WaiterQueue();
   private connecting = 0;
-  private closing = false;
   /** The target left the config: serve the requests of older snapshots, keep no idle session. */
   private retiring = false;
 
@@ -33,16 +32,11 @@ export class H2Pool implements TargetPool, H2SessionOwner {
   }
 
   acquire(waiter: PoolWaiter): void {
-    if (this.closing) return waiter.onConnectFailure(shuttingDown());
-    const session = this.withFreeStream();
-    if (session !== undefined) return waiter.onConnection(session.reserve());
-    this.waiting.push(waiter);
-    this.openMore();
+    if (this.queue.join(waiter, this.takeStream)) this.openMore();
   }
 
   cancel(waiter: PoolWaiter): void {
-    const at = this.waiting.indexOf(waiter);
-    if (at !== -1) this.waiting.splice(at, 1);
+    this.queue.cancel(waiter);
   }
 
   /** `open`: sessions open or opening; `idle`: open sessions carrying no stream. */
@@ -50,7 +44,7 @@ export class H2Pool implements TargetPool, H2SessionOwner {
     return {
       open: this.sessions.length + this.connecting,
       idle: this.sessions.filter((s) => s.active === 0).length,
-      waiting: this.waiting.length,
+      waiting: this.queue.length,
     };
   }
 
@@ -72,9 +66,7 @@ export class H2Pool implements TargetPool, H2SessionOwner {
   }
 
   close(): Promise<void> {
-    this.closing = true;
-    const failure = shuttingDown();
-    for (const waiter of this.waiting.splice(0)) waiter.onConnectFailure(failure);
+    this.queue.close();
     for (const session of [...this.sessions]) session.close();
     return Promise.resolve();
   }
@@ -82,7 +74,7 @@ export class H2Pool implements TargetPool, H2SessionOwner {
   // ── the sessions' side ───────────────────────────────────────────────────────────
 
   streamEnded(session: H2Session): void {
-    if ((this.retiring || this.closing) && session.active === 0) session.close();
+    if ((this.retiring || this.queue.closing) && session.active === 0) session.close();
     this.serve();
   }
 
@@ -98,12 +90,15 @@ export class H2Pool implements TargetPool, H2SessionOwner {
     return undefined;
   }
 
+  /** A stream on the first session with one free, reserved; undefined when all are full. */
+  private readonly takeStream = (): H2StreamSlot | undefined => this.withFreeStream()?.reserve();
+
   /** Hands free streams to waiters in order, then opens sessions for those still waiting. */
   private serve(): void {
-    while (this.waiting.length > 0) {
+    while (this.queue.length > 0) {
       const session = this.withFreeStream();
       if (session === undefined) break;
-      (this.waiting.shift() as PoolWaiter).onConnection(session.reserve());
+      (this.queue.next() as PoolWaiter).onConnection(session.reserve());
     }
     this.openMore();
   }
@@ -112,8 +107,8 @@ export class H2Pool implements TargetPool, H2SessionOwner {
   private openMore(): void {
     const { maxStreams, maxConnections } = this.options;
     while (
-      !this.closing &&
-      this.waiting.length > this.connecting * maxStreams &&
+      !this.queue.closing &&
+      this.queue.length > this.connecting * maxStreams &&
       this.sessions.length + this.connecting < maxConnections
     ) {
       this.connecting++;
@@ -136,12 +131,11 @@ export class H2Pool implements TargetPool, H2SessionOwner {
       if (err !== null || socket === null) {
         // The waiters this session was to carry hear why (each would have waited on it);
         // the others keep waiting for a session of their own.
-        const failure = err ?? new Failure('connection_terminated', 'connection failed while opening');
-        for (const waiter of this.waiting.splice(0, options.maxStreams)) waiter.onConnectFailure(failure);
+        this.queue.connectFailed(err, options.maxStreams);
         this.openMore();
         return;
       }
-      if (this.closing) {
+      if (this.queue.closing) {
         socket.destroy();
         return;
       }
@@ -149,9 +143,4 @@ export class H2Pool implements TargetPool, H2SessionOwner {
       this.serve();
     });
   }
-}
-
-/** The gateway's own decision (it is stopping), not a bug of its: a 503 to retry elsewhere. */
-function shuttingDown(): Failure {
-  return new Failure('proxy_internal_response', 'the gateway is shutting down', { retryAfter: 1 });
 }

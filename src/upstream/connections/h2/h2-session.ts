@@ -1,7 +1,7 @@
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { Failure } from '../../../core/failure/failure.ts';
-import type { ConnectionTimeouts, ExchangeHandler, UpstreamRequest } from '../http1/connection.ts';
+import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { H2Call, type H2CallSession, type SessionEnd } from './h2-call.ts';
 import { h2RequestHeaders } from './h2-headers.ts';
 
@@ -90,7 +90,7 @@ export class H2Session implements H2CallSession {
     return { dispatch: (request, handler) => this.dispatch(request, handler) };
   }
 
-  private dispatch(request: UpstreamRequest, handler: ExchangeHandler): void {
+  private dispatch(request: ExchangeRequest, handler: ExchangeHandler): void {
     const reused = this.requests > 0;
     this.requests++;
     const call = new H2Call(this, handler, request, this.options.timeouts, () => this.callEnded());
@@ -155,5 +155,5 @@ export class H2Session implements H2CallSession {
 
 /** A reserved stream slot: the "connection" the pool hands an exchange. */
 export interface H2StreamSlot {
-  dispatch(request: UpstreamRequest, handler: ExchangeHandler): void;
+  dispatch(request: ExchangeRequest, handler: ExchangeHandler): void;
 }

@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ms } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { serializeRequestHead } from '../../../core/http1/request-head.ts';
 import {
@@ -10,82 +9,23 @@ import {
 } from '../../../core/http1/response-parser.ts';
 import { TransferDecoder, type TransferDecoderHandler } from '../../../core/http1/transfer-decoder.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
+import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
+import type {
+  ConnectionTimeouts,
+  ExchangeController,
+  ExchangeHandler,
+  ExchangeRequest,
+} from '../exchange-contract.ts';
+import { bodyStalled, headTimedOut, rearm } from '../exchange-timers.ts';
+import { ChunkedOut, PlainOut } from './body-out.ts';
 import { connectionEnded } from './connection-ended.ts';
-
-/** The request body one exchange writes: none, bytes in hand, or the client's stream. */
-export type RequestBody =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'buffer'; readonly bytes: Buffer }
-  /** `chunked`: the client did not announce a length, so the body goes out chunked. */
-  | { readonly kind: 'stream'; readonly source: Readable; readonly chunked: boolean };
-
-export interface UpstreamRequest {
-  readonly method: string;
-  readonly path: string;
-  /** Flat [name, value, …], already rewritten for the upstream (no hop-by-hop fields). */
-  readonly headers: readonly string[];
-  readonly body: RequestBody;
-  /** The request asks to switch protocols (its Connection and Upgrade fields are in `headers`). */
-  readonly upgrade?: boolean;
-}
-
-/** What an exchange learns about the connection its request went out on. */
-export interface ConnectionFacts {
-  /** Time to open the connection (DNS + TCP + TLS), or 0 when a pooled one was reused. */
-  readonly connectMs: number;
-  /** The connection had carried a request before (the keep-alive race can only hit these). */
-  readonly reused: boolean;
-}
-
-/** How the exchange steers the transfer in progress. */
-export interface ExchangeController {
-  /** Ends the exchange: the connection is closed and onResponseError reports `failure`. */
-  abort(failure: Failure): void;
-  /** Backpressure from downstream: stop reading the response (the read timeout is suspended). */
-  pause(): void;
-  resume(): void;
-  /** The connection's peer, for the trace (read from the socket when asked). */
-  remoteAddress(): string | undefined;
-  remotePort(): number | undefined;
-}
-
-/** The events of one request/response exchange, in order; exactly one of End and Error ends it. */
-export interface ExchangeHandler {
-  onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void;
-  /**
-   * A chunk of the request body is about to be written. The handler may abort here (a body
-   * over its limit): the chunk is then never sent.
-   */
-  onBodyChunk(chunk: Buffer): void;
-  onRequestSent(): void;
-  onInformational(head: ResponseHead): void;
-  onResponseStart(controller: ExchangeController, head: ResponseHead): void;
-  onResponseData(controller: ExchangeController, chunk: Buffer): void;
-  onResponseEnd(controller: ExchangeController, trailers: string[] | undefined): void;
-  onResponseError(controller: ExchangeController | undefined, failure: Failure): void;
-  /**
-   * The upstream switched protocols (101 to a request that asked for it). The socket has left
-   * the connection and its pool and is the handler's now, with the bytes that came after the head.
-   * Only a handler that sends upgrade requests gets one.
-   */
-  onUpgrade?(head: ResponseHead, socket: Socket, rest: Buffer): void;
-}
-
-export interface ConnectionTimeouts {
-  /** From the request's head going out to the response head arriving (the per-try timeout). */
-  readonly head: number;
-  /** Longest silence between two pieces of the response body. */
-  readonly read: number;
-}
+import { upstreamHeadOf } from './upstream-head.ts';
 
 /** Where a finished connection goes: back to the pool, or out of it. */
 export interface ConnectionOwner {
   release(connection: UpstreamConnection): void;
   discard(connection: UpstreamConnection): void;
 }
-
-const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
-const CRLF = Buffer.from('\r\n', 'latin1');
 
 /**
  * One HTTP/1.1 connection to an upstream target, carrying one exchange at a time (no
@@ -110,8 +50,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   /** A 101 arrived: once the read that carried it is parsed, the socket goes to the handler. */
   private switched: ResponseHead | null = null;
   private reusable = false;
-  /** The request body is not all written yet. */
-  private sendingBody = false;
+  /** The client's body going out, while it streams. */
+  private pump: BodyPump | undefined;
   private headTimer: NodeJS.Timeout | undefined;
   private readTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -164,7 +104,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   // ── the request ──────────────────────────────────────────────────────────────────
 
-  dispatch(request: UpstreamRequest, handler: ExchangeHandler): void {
+  dispatch(request: ExchangeRequest, handler: ExchangeHandler): void {
     this.handler = handler;
     this.head = null;
     this.reusable = false;
@@ -196,65 +136,27 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       if (body.bytes.length > 0) socket.write(body.bytes);
       handler.onRequestSent();
     } else {
-      this.streamBody(body.source, body.chunked);
+      this.streamBody(body.source, !body.lengthAnnounced);
     }
   }
 
   /** The client's body, passed on with backpressure both ways, framed in chunks when its length is unknown. */
   private streamBody(source: Readable, chunked: boolean): void {
-    const { socket } = this;
     const handler = this.handler as ExchangeHandler;
-    this.sendingBody = true;
-    const onData = (chunk: Buffer) => {
-      handler.onBodyChunk(chunk);
-      if (this.handler !== handler || !this.sendingBody) return;
-      let flushed: boolean;
-      if (chunked) {
-        socket.cork();
-        socket.write(chunkSizeLine(chunk.length), 'latin1');
-        socket.write(chunk);
-        flushed = socket.write(CRLF);
-        socket.uncork();
-      } else {
-        flushed = socket.write(chunk);
-      }
-      if (!flushed) {
-        source.pause();
-        socket.once('drain', onDrain);
-      }
-    };
-    const onDrain = () => {
-      if (this.sendingBody) source.resume();
-    };
-    const onEnd = () => {
-      stop();
-      if (this.handler !== handler) return;
-      if (chunked) socket.write(LAST_CHUNK);
-      handler.onRequestSent();
-    };
-    const onError = () => {
-      // The client's body broke: the exchange reads the reason from the request itself.
-      stop();
-      if (this.handler === handler)
-        this.abort(new Failure('http_request_error', 'request body could not be read'));
-    };
-    const stop = () => {
-      this.sendingBody = false;
-      this.stopBody = noop;
-      source.off('data', onData);
-      source.off('end', onEnd);
-      source.off('error', onError);
-      socket.off('drain', onDrain);
-    };
-    this.stopBody = stop;
-    source.on('data', onData);
-    source.on('end', onEnd);
-    source.on('error', onError);
-    if (source.readableEnded) onEnd();
+    this.pump = pumpRequestBody(
+      source,
+      chunked ? new ChunkedOut(this.socket) : new PlainOut(this.socket),
+      handler,
+      () => this.handler,
+      (failure) => this.abort(failure),
+    );
   }
 
-  /** Detaches the client's body from this connection (set while one is streaming). */
-  private stopBody: () => void = noop;
+  /** Detaches the client's body from this connection (a no-op when none is streaming). */
+  private stopBody(): void {
+    this.pump?.stop();
+    this.pump = undefined;
+  }
 
   // ── the controller ───────────────────────────────────────────────────────────────
 
@@ -291,7 +193,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     }
     if (head.status < 200) {
       // The head clock keeps running: interim answers must not keep a request alive forever.
-      handler.onInformational(head);
+      handler.onInformational(upstreamHeadOf(head));
       return;
     }
     this.head = head;
@@ -305,7 +207,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (head.framing !== 'none')
       this.readTimer = rearm(this.readTimer, this.onReadTimeout, this.timeouts.read);
     if (head.decode.length > 0) this.decoder = new TransferDecoder(head.decode, this.decoderHandler(handler));
-    handler.onResponseStart(this, head);
+    handler.onResponseStart(this, upstreamHeadOf(head));
   }
 
   onBody(chunk: Buffer): void {
@@ -361,7 +263,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (handler === null) return;
     // A response that ends while the request body is still going out leaves the upstream
     // expecting the rest: this connection cannot carry another request.
-    if (this.sendingBody) {
+    if (this.pump?.sending) {
       this.stopBody();
       this.reusable = false;
     }
@@ -423,7 +325,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     socket.off('error', this.onSocketError);
     socket.off('close', this.onSocketClose);
     this.owner.discard(this);
-    if (handler.onUpgrade) handler.onUpgrade(head, socket, rest);
+    if (handler.onUpgrade) handler.onUpgrade(upstreamHeadOf(head), socket, rest);
     else socket.destroy();
   }
 
@@ -492,10 +394,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.abort(connectionEnded(state, this.socketError, elapsed, this.head?.framing));
   }
 
-  // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own
-  // (a long GC, a burst of work), an answer already waiting in the socket would lose to its
-  // timer. So a timer that fires only looks again after the poll (setImmediate), and a
-  // response that made progress meanwhile is not blamed for the gateway's lag.
+  // A timer that fires looks again after the poll (setImmediate): see exchange-timers.ts.
 
   private readonly onHeadTimeout = (): void => {
     if (this.handler === null || this.head !== null) return;
@@ -504,8 +403,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private readonly confirmHeadTimeout = (exchange: number): void => {
     if (this.handler === null || this.head !== null || this.requests !== exchange) return;
-    const elapsed = performance.now() - this.startedAt;
-    this.abort(new Failure('http_response_timeout', `no response head after ${ms(elapsed)}`));
+    this.abort(headTimedOut(this.startedAt));
   };
 
   private readonly onReadTimeout = (): void => {
@@ -518,12 +416,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     // All of the body is in: what remains is the decoder's work, not the upstream's silence.
     if (this.decodingTail) return;
     if (this.socket.isPaused()) return;
-    this.abort(
-      new Failure(
-        'connection_read_timeout',
-        `response body stalled (read timeout of ${this.timeouts.read} ms) after ${ms(performance.now() - this.startedAt)}`,
-      ),
-    );
+    this.abort(bodyStalled(this.timeouts.read, this.startedAt));
   };
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
@@ -556,27 +449,4 @@ export interface ConnectionOptions {
   readonly timeouts: ConnectionTimeouts;
   readonly idleTimeout: number;
   readonly maxHeaderSize: number;
-}
-
-function noop(): void {}
-
-/**
- * "SIZE\r\n" for a chunk of `length` bytes. A fast upload arrives in reads of one size (the
- * socket's, 64 KiB) but for its last: the line of the size seen last is kept, so such a body
- * makes one string, not one per chunk.
- */
-let lastChunkLength = -1;
-let lastChunkLine = '';
-function chunkSizeLine(length: number): string {
-  if (length !== lastChunkLength) {
-    lastChunkLength = length;
-    lastChunkLine = `${length.toString(16)}\r\n`;
-  }
-  return lastChunkLine;
-}
-
-/** The timer, restarted from now; created (unreferenced: an open socket already holds the process) on first use. */
-function rearm(timer: NodeJS.Timeout | undefined, callback: () => void, ms: number): NodeJS.Timeout {
-  if (timer !== undefined) return timer.refresh();
-  return setTimeout(callback, ms).unref();
 }

@@ -1,42 +1,8 @@
 import type { TargetConfig } from '../../../core/config/types.ts';
-import { Failure } from '../../../core/failure/failure.ts';
 import type { Connector, ConnectTarget } from '../connector.ts';
-import {
-  type ConnectionOptions,
-  type ConnectionOwner,
-  type ExchangeHandler,
-  UpstreamConnection,
-  type UpstreamRequest,
-} from './connection.ts';
-
-/** What a pool hands a waiter: an HTTP/1.1 connection, or a stream slot on an HTTP/2 one. */
-export interface Dispatcher {
-  dispatch(request: UpstreamRequest, handler: ExchangeHandler): void;
-}
-
-/** Someone waiting for a connection: an exchange about to send its request. */
-export interface PoolWaiter {
-  onConnection(connection: Dispatcher): void;
-  /** Opening a connection failed (refused, DNS, TLS, timeout): classified, nothing was sent. */
-  onConnectFailure(failure: Failure): void;
-}
-
-export interface PoolOptions extends Omit<ConnectionOptions, 'authority'> {
-  readonly maxConnections: number;
-  /** HTTP/2 only: streams at once on one connection (the upstream's SETTINGS may lower it). */
-  readonly maxStreams: number;
-}
-
-/** The connections to one target, whichever protocol they speak: what an exchange, a reload and the status page use. */
-export interface TargetPool {
-  acquire(waiter: PoolWaiter): void;
-  cancel(waiter: PoolWaiter): void;
-  stats(): { open: number; idle: number; waiting: number };
-  reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void;
-  retire(): void;
-  closeIdle(): void;
-  close(): Promise<void>;
-}
+import type { PoolOptions, PoolWaiter, TargetPool } from '../target-pool.ts';
+import { WaiterQueue } from '../waiter-queue.ts';
+import { type ConnectionOptions, type ConnectionOwner, UpstreamConnection } from './connection.ts';
 
 /**
  * The connections to one target: idle ones reused most-recent first (the others age out
@@ -62,11 +28,10 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   private generation = 0;
   /** The target left the config: keep serving the requests of older snapshots, keep nothing idle. */
   private retiring = false;
-  private readonly waiting: PoolWaiter[] = [];
+  private readonly queue = new WaiterQueue();
   /** Connections open or opening (busy + idle + connecting). */
   private open = 0;
   private connecting = 0;
-  private closing = false;
 
   constructor(target: TargetConfig, connect: Connector, options: PoolOptions) {
     this.target = { hostname: target.hostname, protocol: target.protocol, port: String(target.port) };
@@ -75,25 +40,16 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   }
 
   acquire(waiter: PoolWaiter): void {
-    if (this.closing) {
-      waiter.onConnectFailure(shuttingDown());
-      return;
-    }
-    const connection = this.takeIdle();
-    if (connection !== undefined) return waiter.onConnection(connection);
-    this.waiting.push(waiter);
-    this.openMore();
+    if (this.queue.join(waiter, this.takeIdle)) this.openMore();
   }
 
-  /** The waiter gave up (client gone, queue timeout): a connection opened for it serves the next one. */
   cancel(waiter: PoolWaiter): void {
-    const at = this.waiting.indexOf(waiter);
-    if (at !== -1) this.waiting.splice(at, 1);
+    this.queue.cancel(waiter);
   }
 
   /** Connections in use or idle, and requests waiting: for the dashboard and the tests. */
   stats(): { open: number; idle: number; waiting: number } {
-    return { open: this.open, idle: this.idle.length, waiting: this.waiting.length };
+    return { open: this.open, idle: this.idle.length, waiting: this.queue.length };
   }
 
   /**
@@ -129,8 +85,8 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   // ── the connections' side ────────────────────────────────────────────────────────
 
   release(connection: UpstreamConnection): void {
-    if (this.closing || this.outdated.has(connection)) return connection.destroy();
-    if (this.waiting.length > 0 && connection.requests > 0) {
+    if (this.queue.closing || this.outdated.has(connection)) return connection.destroy();
+    if (this.queue.length > 0 && connection.requests > 0) {
       // A connection that just carried a response is not handed to a waiting request at once:
       // a second answer to the last request, arriving in the next read, would reach the waiter
       // as its own. Parked until the loop has polled the socket once more, bytes arriving
@@ -140,7 +96,7 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
       setImmediate(() => setImmediate(() => this.cooled(connection)));
       return;
     }
-    const next = this.waiting.shift();
+    const next = this.queue.next();
     if (next !== undefined) return next.onConnection(connection);
     if (this.retiring) return connection.destroy();
     connection.park();
@@ -149,9 +105,9 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
 
   private cooled(connection: UpstreamConnection): void {
     if (!this.cooling.delete(connection)) return; // discarded meanwhile
-    if (this.closing || this.outdated.has(connection) || connection.socket.destroyed)
+    if (this.queue.closing || this.outdated.has(connection) || connection.socket.destroyed)
       return connection.destroy();
-    const next = this.waiting.shift();
+    const next = this.queue.next();
     if (next !== undefined) return next.onConnection(connection);
     if (this.retiring) return connection.destroy();
     this.idle.push(connection);
@@ -167,28 +123,26 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   }
 
   close(): Promise<void> {
-    this.closing = true;
-    const failure = shuttingDown();
-    for (const waiter of this.waiting.splice(0)) waiter.onConnectFailure(failure);
+    this.queue.close();
     for (const connection of this.idle.splice(0)) connection.destroy();
     for (const connection of this.cooling) connection.destroy();
     this.cooling.clear();
     return Promise.resolve();
   }
 
-  private takeIdle(): UpstreamConnection | undefined {
+  private readonly takeIdle = (): UpstreamConnection | undefined => {
     let connection = this.idle.pop();
     // A socket the upstream closed a moment ago may not have reported 'close' yet.
     while (connection?.socket.destroyed) connection = this.idle.pop();
     return connection;
-  }
+  };
 
   /** Opens connections for the waiters that no connection being opened already covers. */
   private openMore(): void {
     while (
-      this.connecting < this.waiting.length &&
+      this.connecting < this.queue.length &&
       this.open < this.options.maxConnections &&
-      !this.closing
+      !this.queue.closing
     ) {
       this.open++;
       this.connecting++;
@@ -204,10 +158,7 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
       if (err !== null || socket === null) {
         this.open--;
         // The oldest waiter hears why; the others keep waiting for connections of their own.
-        const waiter = this.waiting.shift();
-        waiter?.onConnectFailure(
-          err ?? new Failure('connection_terminated', 'connection failed while opening'),
-        );
+        this.queue.connectFailed(err, 1);
         this.openMore();
         return;
       }
@@ -217,9 +168,4 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
       this.release(connection);
     });
   }
-}
-
-/** The gateway's own decision (it is stopping), not a bug of its: a 503 to retry elsewhere. */
-function shuttingDown(): Failure {
-  return new Failure('proxy_internal_response', 'the gateway is shutting down', { retryAfter: 1 });
 }

@@ -1,0 +1,129 @@
+import type { Readable } from 'node:stream';
+import { classifyRequestBodyError } from '../../core/failure/classify.ts';
+import type { Failure } from '../../core/failure/failure.ts';
+import type { ExchangeHandler } from './exchange-contract.ts';
+
+/** Where a request body goes: an HTTP/1.1 socket (framed or not) or an HTTP/2 stream. */
+export interface BodyOut {
+  /** Writes one piece of the body; false when the way out is full (wait for 'drain'). */
+  write(chunk: Buffer): boolean;
+  /** The body is all out: the protocol's end of it (HTTP/1.1's last chunk, HTTP/2's END_STREAM). */
+  end(): void;
+  once(event: 'drain', listener: () => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+}
+
+/** What the pump tells the connection that runs it. */
+export interface BodyPumpEvents {
+  /** A piece is about to go out: false when the exchange ended on it (a body over its limit), and it does not. */
+  chunk(chunk: Buffer): boolean;
+  /** The whole body went out. */
+  sent(): void;
+  /** The client's body broke (a reset, bad framing, its silence): its own error, to report as it is. */
+  failed(err: Error): void;
+}
+
+/**
+ * The client's request body, passed on with backpressure both ways: the same for both
+ * protocols, which differ only in how a piece is framed (BodyOut). Runs until the body ends,
+ * breaks, or the connection stops it.
+ */
+export class BodyPump {
+  private readonly source: Readable;
+  private readonly out: BodyOut;
+  private readonly events: BodyPumpEvents;
+  private running = true;
+  /** Bytes were taken from the client: the body cannot be sent again as it was. */
+  taken = false;
+
+  constructor(source: Readable, out: BodyOut, events: BodyPumpEvents) {
+    this.source = source;
+    this.out = out;
+    this.events = events;
+    source.on('data', this.onData);
+    source.on('end', this.onEnd);
+    source.on('error', this.onError);
+    // An earlier attempt that never took a byte left the body paused for this one.
+    source.resume();
+    if (source.errored) this.onError(source.errored);
+    else if (source.readableEnded) this.onEnd();
+  }
+
+  /** The body is still going out. */
+  get sending(): boolean {
+    return this.running;
+  }
+
+  /** Detaches the pump from the client's body (the exchange ended, or the response came first). */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    const { source } = this;
+    source.off('data', this.onData);
+    source.off('end', this.onEnd);
+    source.off('error', this.onError);
+    this.out.off('drain', this.onDrain);
+    // Untouched, the body may go to another attempt (a refused stream, a stale connection is
+    // retried): it must not flow to no listener meanwhile.
+    if (!this.taken) source.pause();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.taken = true;
+    if (!this.events.chunk(chunk) || !this.running) return;
+    if (!this.out.write(chunk)) {
+      this.source.pause();
+      this.out.once('drain', this.onDrain);
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    if (this.running) this.source.resume();
+  };
+
+  private readonly onEnd = (): void => {
+    if (!this.running) return;
+    this.stop();
+    this.out.end();
+    this.events.sent();
+  };
+
+  private readonly onError = (err: Error): void => {
+    if (!this.running) return;
+    this.stop();
+    this.events.failed(err);
+  };
+}
+
+/**
+ * The pump of one exchange's body: each piece told to its handler first (which may end the
+ * exchange on it), the end reported, and a broken body ending the exchange with the body's own
+ * error, as long as the exchange is still the connection's (`current`).
+ */
+export function pumpRequestBody(
+  source: Readable,
+  out: BodyOut,
+  handler: ExchangeHandler,
+  current: () => ExchangeHandler | null,
+  abort: (failure: Failure) => void,
+): BodyPump {
+  return new BodyPump(source, out, {
+    chunk: (chunk) => {
+      handler.onBodyChunk(chunk);
+      return current() === handler;
+    },
+    sent: () => handler.onRequestSent(),
+    failed: (err) => {
+      if (current() === handler) abort(requestBodyBroke(err));
+    },
+  });
+}
+
+/**
+ * The failure a broken request body ends its exchange with: the body's own error, classified
+ * (a client that left, a stalled body's 408, bad framing's 400). Staged `sent`: the exchange
+ * that hears it places it at the stage it reached.
+ */
+export function requestBodyBroke(err: Error): Failure {
+  return classifyRequestBodyError(err, 'sent');
+}

@@ -1,0 +1,101 @@
+/**
+ * The one contract between an exchange (the forward phase, a health probe, `candor diagnose`)
+ * and the upstream connection that carries it, whichever protocol that connection speaks: an
+ * HTTP/1.1 connection (http1/connection.ts) and an HTTP/2 stream (h2/h2-call.ts) feed the same
+ * events, in the same order, so what reads them never asks which one it has.
+ */
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import type { Failure } from '../../core/failure/failure.ts';
+
+/** The request body one exchange writes: none, bytes in hand, or the client's stream. */
+export type RequestBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'buffer'; readonly bytes: Buffer }
+  /**
+   * `lengthAnnounced`: the request's fields carry the body's length (Content-Length); without
+   * it, HTTP/1.1 frames the body in chunks (HTTP/2 frames every body itself).
+   */
+  | { readonly kind: 'stream'; readonly source: Readable; readonly lengthAnnounced: boolean };
+
+/** The request an exchange hands a connection, ready to go out. */
+export interface ExchangeRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Flat [name, value, …], already rewritten for the upstream (no hop-by-hop fields). */
+  readonly headers: readonly string[];
+  readonly body: RequestBody;
+  /** The request asks to switch protocols (its Connection and Upgrade fields are in `headers`). */
+  readonly upgrade?: boolean;
+}
+
+/**
+ * A response head in neutral words, as both protocols give it: how HTTP/1.1 delimits a body
+ * or keeps its connection stays with the HTTP/1.1 connection, and HTTP/2 has nothing to fake.
+ */
+export interface UpstreamHead {
+  readonly status: number;
+  /** The reason phrase; '' when absent (always, on HTTP/2). */
+  readonly reason: string;
+  /** Flat [name, value, …] as received: names' case kept, no pseudo-fields. */
+  readonly headers: string[];
+  /** A body follows (false: the answer to a HEAD, a 1xx, 204 or 304, or a head that ended the stream). */
+  readonly hasBody: boolean;
+  /** The body's length when the upstream announced it (Content-Length); undefined when it is known only at its end. */
+  readonly bodyLength: number | undefined;
+}
+
+/** What an exchange learns about the connection its request went out on. */
+export interface ConnectionFacts {
+  /** Time to open the connection (DNS + TCP + TLS), or 0 when a pooled one was reused. */
+  readonly connectMs: number;
+  /** The connection had carried a request before (the keep-alive race can only hit these). */
+  readonly reused: boolean;
+}
+
+/** The clocks of one exchange on its connection. */
+export interface ConnectionTimeouts {
+  /** From the request's head going out to the response head arriving (the per-try timeout). */
+  readonly head: number;
+  /** Longest silence between two pieces of the response body. */
+  readonly read: number;
+}
+
+/** How the exchange steers the transfer in progress. */
+export interface ExchangeController {
+  /** Ends the exchange: the connection is closed and onResponseError reports `failure`. */
+  abort(failure: Failure): void;
+  /** Backpressure from downstream: stop reading the response (the read timeout is suspended). */
+  pause(): void;
+  resume(): void;
+  /** The connection's peer, for the trace (read from the socket when asked). */
+  remoteAddress(): string | undefined;
+  remotePort(): number | undefined;
+}
+
+/** The events of one request/response exchange, in order; exactly one of End and Error ends it. */
+export interface ExchangeHandler {
+  onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void;
+  /**
+   * A chunk of the request body is about to be written. The handler may abort here (a body
+   * over its limit): the chunk is then never sent.
+   */
+  onBodyChunk(chunk: Buffer): void;
+  onRequestSent(): void;
+  onInformational(head: UpstreamHead): void;
+  onResponseStart(controller: ExchangeController, head: UpstreamHead): void;
+  onResponseData(controller: ExchangeController, chunk: Buffer): void;
+  onResponseEnd(controller: ExchangeController, trailers: string[] | undefined): void;
+  onResponseError(controller: ExchangeController | undefined, failure: Failure): void;
+  /**
+   * The upstream switched protocols (101 to a request that asked for it). The socket has left
+   * the connection and its pool and is the handler's now, with the bytes that came after the head.
+   * Only a handler that sends upgrade requests gets one.
+   */
+  onUpgrade?(head: UpstreamHead, socket: Socket, rest: Buffer): void;
+}
+
+/** What a pool hands a waiter: an HTTP/1.1 connection, or a stream slot on an HTTP/2 one. */
+export interface Dispatcher {
+  dispatch(request: ExchangeRequest, handler: ExchangeHandler): void;
+}

@@ -1,0 +1,31 @@
+/**
+ * The two clocks of an exchange on its connection, alike for both protocols: the head clock
+ * (`timeouts.response`, from the request going out to the response head) and the read clock
+ * (`timeouts.read`, the longest silence inside the response body).
+ *
+ * Timers run before I/O in each turn of the event loop: after a stall of the gateway's own (a
+ * long GC, a burst of work), an answer already waiting in the socket would lose to its timer.
+ * So a connection whose timer fires looks again after the poll (setImmediate) before it calls
+ * either of these, and a response that made progress meanwhile is not blamed for the lag.
+ */
+import { ms } from '../../core/failure/classify.ts';
+import { Failure } from '../../core/failure/failure.ts';
+
+/** No response head within the head clock. */
+export function headTimedOut(startedAt: number): Failure {
+  return new Failure('http_response_timeout', `no response head after ${ms(performance.now() - startedAt)}`);
+}
+
+/** The response body went silent for the read clock. */
+export function bodyStalled(readTimeout: number, startedAt: number): Failure {
+  return new Failure(
+    'connection_read_timeout',
+    `response body stalled (read timeout of ${readTimeout} ms) after ${ms(performance.now() - startedAt)}`,
+  );
+}
+
+/** The timer, restarted from now; created (unreferenced: an open socket already holds the process) on first use. */
+export function rearm(timer: NodeJS.Timeout | undefined, callback: () => void, ms: number): NodeJS.Timeout {
+  if (timer !== undefined) return timer.refresh();
+  return setTimeout(callback, ms).unref();
+}

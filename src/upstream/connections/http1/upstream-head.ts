@@ -1,0 +1,16 @@
+import type { ResponseHead } from '../../../core/http1/response-parser.ts';
+import type { UpstreamHead } from '../exchange-contract.ts';
+
+/**
+ * The HTTP/1.1 parser's head in the contract's neutral words: whether a body follows and its
+ * length when announced. Framing, codings and keep-alive are the connection's own business.
+ */
+export function upstreamHeadOf(head: ResponseHead): UpstreamHead {
+  return {
+    status: head.status,
+    reason: head.reason,
+    headers: head.headers,
+    hasBody: head.framing !== 'none',
+    bodyLength: head.framing === 'length' ? head.contentLength : undefined,
+  };
+}

@@ -1,0 +1,32 @@
+import type { Failure } from '../../core/failure/failure.ts';
+import type { Connector } from './connector.ts';
+import type { ConnectionTimeouts, Dispatcher } from './exchange-contract.ts';
+
+/** Someone waiting for a connection: an exchange about to send its request. */
+export interface PoolWaiter {
+  onConnection(connection: Dispatcher): void;
+  /** Opening a connection failed (refused, DNS, TLS, timeout): classified, nothing was sent. */
+  onConnectFailure(failure: Failure): void;
+}
+
+export interface PoolOptions {
+  readonly timeouts: ConnectionTimeouts;
+  /** Milliseconds an idle connection is kept. */
+  readonly idleTimeout: number;
+  /** The largest response head taken. */
+  readonly maxHeaderSize: number;
+  readonly maxConnections: number;
+  /** HTTP/2 only: streams at once on one connection (the upstream's SETTINGS may lower it). */
+  readonly maxStreams: number;
+}
+
+/** The connections to one target, whichever protocol they speak: what an exchange, a reload and the status page use. */
+export interface TargetPool {
+  acquire(waiter: PoolWaiter): void;
+  cancel(waiter: PoolWaiter): void;
+  stats(): { open: number; idle: number; waiting: number };
+  reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void;
+  retire(): void;
+  closeIdle(): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,60 @@
+/**
+ * One send deadline for both protocols (issue 30, item 3): the response sink owns it. An
+ * HTTP/2 client that takes no byte of a proxied response for limits.http2.send_timeout has its
+ * stream reset with CANCEL, and the log line says why, as an HTTP/1.1 client cut by
+ * limits.send_timeout does (test/proxy/forward/slow-readers.test.ts): the gateway's cut, the
+ * upstream's status, not a client that left.
+ */
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { test } from 'node:test';
+import { closeAfterAll } from '../../../helpers/keep.ts';
+import { listenOnLoopback } from '../../../helpers/loopback-server.ts';
+import { startTestGateway } from '../../../helpers/test-gateway.ts';
+
+const BIG = Buffer.alloc(8 * 1024 * 1024, 'x');
+const keep = closeAfterAll();
+const upstream = await keep(
+  listenOnLoopback((_req, res) => {
+    res.writeHead(200, { 'content-length': BIG.length });
+    res.end(BIG);
+  }),
+);
+const gw = await keep(
+  startTestGateway(
+    `name: edge-1
+limits: { http2: { send_timeout: 300ms } }
+routes:
+  - upstream: app
+    limits: { buffer: 64KiB }
+upstreams:
+  app: { targets: [{ url: "${upstream.url}" }] }
+`,
+    {},
+    'http2: true',
+  ),
+);
+
+test('an HTTP/2 client that takes no byte of a proxied response is cut at limits.http2.send_timeout, and the log line says so', async () => {
+  const session = http2.connect(`http://127.0.0.1:${gw.port}`);
+  try {
+    const stream = session.request({ ':path': '/big', 'x-request-id': 'h2-non-reader' });
+    stream.pause();
+    const status = await new Promise<number>((resolve) =>
+      stream.once('response', (headers) => resolve(Number(headers[':status']))),
+    );
+    assert.equal(status, 200);
+    const rstCode = await new Promise<number>((resolve) =>
+      stream.once('close', () => resolve(stream.rstCode ?? -1)),
+    );
+    assert.equal(rstCode, http2.constants.NGHTTP2_CANCEL);
+  } finally {
+    session.destroy();
+  }
+  const line = await gw.logFor('h2-non-reader');
+  assert.equal(line.status, 200, 'the upstream answered; the status had gone out');
+  assert.equal(line.error, 'http_request_error');
+  assert.equal(line.details, 'client took no response bytes for 300 ms (limits.http2.send_timeout)');
+  assert.equal(line.stage, 'body_streaming');
+  assert.equal(line.client_aborted, false, 'the gateway cut it, the client did not leave');
+});
