@@ -3,6 +3,7 @@ import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
+import { Timeline } from '../../observe/events/timeline.ts';
 import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
@@ -29,11 +30,13 @@ import {
   listenerKey,
   planListeners,
   type RouteChanges,
+  reloadChanges,
   routeChanges,
+  targetMoves,
   unchangeableProblems,
 } from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
-import { type RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
+import { type RuntimeChange, RuntimeChanges, timelineChange } from './runtime-changes.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
 import { splitLimits } from './worker-share.ts';
 
@@ -42,6 +45,12 @@ export interface Gateway {
   readonly listeners: readonly Listener[];
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
+  /**
+   * This process's deploy timeline (GET /events merges every worker's with the primary's). In
+   * a cluster the primary records the reloads, admin changes, DNS answers and health checks it
+   * makes; a gateway run in-process records its own. A canary controller records its steps here.
+   */
+  readonly timeline: Timeline;
   /** The port GET /metrics is served on (config `metrics.listen`), when this process serves it. */
   metricsPort(): number | undefined;
   /** The live config snapshot. */
@@ -125,6 +134,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   let whole = given;
   const config = mine(given);
   const logger = options.logger ?? createLogger(config.log, config.name);
+  const timeline = new Timeline(logger);
   const metrics = options.metrics ?? new GatewayMetrics();
   // Each process asks Redis itself (a worker too: one hop, no primary on the request path).
   // ioredis is loaded only by a gateway whose config has a store, when the config comes.
@@ -177,6 +187,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   // A new DNS answer: the runtime is rebuilt on it as a reload would (targets that stay keep
   // their pool, health and ejection; those that go are retired, their requests finishing).
   const onDiscovery = (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => {
+    // In a cluster the primary, which asked, has recorded the change.
+    if (outcome === 'changed' && link === undefined)
+      timeline.record({
+        kind: 'discovery',
+        upstream: report.upstream,
+        ...targetMoves(discovered.get(report.upstream)?.targets ?? [], report.targets),
+      });
     discovered.set(report.upstream, report);
     if (count) metrics.discovered(report.upstream, outcome, report.failure);
     // A closing gateway builds nothing more (its runtime's pools are being closed).
@@ -346,6 +363,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       void store?.close();
       store = storeOf(next);
     }
+    if (link === undefined)
+      timeline.record({
+        kind: 'reload',
+        config_hash: configHash(file),
+        via: 'program',
+        ...reloadChanges(whole, file),
+      });
     whole = file;
     discoveries?.update(file);
     https = replaceHttps(https, previous.config, next, () =>
@@ -402,6 +426,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     listeners,
     logger,
     metrics,
+    timeline,
     metricsPort: () => metricsListener?.port(),
     runtime: current,
     configHash: () => hash,
@@ -425,6 +450,12 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     },
     apply(change) {
       changes.record(change);
+      if (link === undefined)
+        timeline.record({
+          kind: 'admin',
+          who: 'program',
+          change: timelineChange(change),
+        });
       changes.applyTo(runtime.upstreams.values());
     },
     purge({ route, key }) {

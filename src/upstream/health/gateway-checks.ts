@@ -7,8 +7,13 @@ import { type ActiveChecks, type HealthVerdict, startActiveChecks } from './acti
 /** Hands verdicts to every worker; `probe`: they come from a probe that just ended (not a snapshot). */
 type Publish = (verdicts: HealthVerdict[], probe: boolean) => void;
 
-/** The primary keeps no metrics registry: the counts are made by a worker (see applyVerdict). */
-const UNCOUNTED = { healthChecked() {}, healthTransition() {} };
+/** A target went out of rotation or came back: the deploy timeline's health event. */
+export type OnTransition = (transition: {
+  upstream: string;
+  target: string;
+  state: 'healthy' | 'unhealthy';
+  failure?: string;
+}) => void;
 
 /**
  * The active health checks of a whole `candor serve`, run once by the cluster primary: with
@@ -21,12 +26,35 @@ const UNCOUNTED = { healthChecked() {}, healthTransition() {} };
 export class GatewayChecks {
   readonly #logger: Logger;
   readonly #publish: Publish;
+  /**
+   * What the checks count: the primary keeps no metrics registry (the counts are made by a
+   * worker, see applyVerdict), but it records each transition on its timeline, once.
+   */
+  readonly #counts: Parameters<typeof startActiveChecks>[2];
   #upstreams = new Map<string, Upstream>();
   readonly #checks = new Map<string, ActiveChecks>();
 
-  constructor(config: GatewayConfig, logger: Logger, publish: Publish) {
+  constructor(
+    config: GatewayConfig,
+    logger: Logger,
+    publish: Publish,
+    onTransition: OnTransition = () => {},
+  ) {
     this.#logger = logger;
     this.#publish = publish;
+    this.#counts = {
+      healthChecked() {},
+      healthTransition: (upstream, target, state) => {
+        const failure = this.#upstreams.get(upstream)?.targets.find((t) => t.config.origin === target)
+          ?.lastProbe?.failure?.type;
+        onTransition({
+          upstream,
+          target,
+          state,
+          ...(state === 'healthy' || failure === undefined ? {} : { failure }),
+        });
+      },
+    };
     this.update(config);
   }
 
@@ -45,7 +73,7 @@ export class GatewayChecks {
       else
         this.#checks.set(
           name,
-          startActiveChecks(upstream, this.#logger, UNCOUNTED, (u, target, result) =>
+          startActiveChecks(upstream, this.#logger, this.#counts, (u, target, result) =>
             this.#publish(
               [
                 {
