@@ -160,7 +160,7 @@ const changeWords = (c: { label: string; source: 'deploys' | 'log' }) =>
 /** "storm began 47 s after reload sha256:… (upstream api: targets … joined): suspect it first …". */
 function placed(after: StormRow['afterChange']): string {
   if (after === undefined)
-    return 'no change recorded before it (no deploy in --deploys, no reload, admin change, DNS answer, health transition or canary step in the logs): look at the upstream itself';
+    return 'no change recorded before it (no deploy in --deploys, no event line of a Candor log): look at the upstream itself first';
   const what = changeWords(after);
   // A deploy stamped just after the first 5xx of a log with 1 s resolution still started it.
   const when =
