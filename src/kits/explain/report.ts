@@ -277,6 +277,10 @@ export function buildReport(
   const notes = formats
     .map((format) => readerFor(format, readers)?.blindSpot)
     .filter((note): note is string => note !== undefined);
+  if (tally.changeLines > tally.changes.length)
+    notes.push(
+      `${tally.changeLines} change lines (Candor's event lines) were read and the first ${tally.changes.length} kept: a storm after ${iso(tally.changes.at(-1)?.time ?? 0)} may be placed after an earlier change than its own. Read fewer days at a time.`,
+    );
   const causeNote = unjoinedCauses(tally, files, readers);
   if (causeNote !== undefined) notes.push(causeNote);
   for (const file of files) {

@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { candorReader } from '../../../src/kits/explain/readers/candor-reader.ts';
+import { buildReport } from '../../../src/kits/explain/report.ts';
 import { StormCounter } from '../../../src/kits/explain/storm-counter.ts';
 import { type Change, findStorms, nearestBefore } from '../../../src/kits/explain/storms.ts';
+import { CHANGES_KEPT, Tally } from '../../../src/kits/explain/tally.ts';
 
 const START = Date.UTC(2026, 10, 23, 10, 0, 0);
 const BUCKET = 1000;
@@ -111,4 +113,21 @@ test("Candor's event lines are read as changes; a line made to look like one is 
     'reload',
   ])
     assert.equal(candorReader.read(line(forged)), undefined, JSON.stringify(forged)?.slice(0, 80));
+});
+
+test('changes are kept up to a bound, and the report says when some were left out', () => {
+  const tally = new Tally(BUCKET);
+  for (let i = 0; i <= CHANGES_KEPT; i++)
+    tally.addChange({ kind: 'change', time: START + i, label: `reload ${i}` });
+  assert.equal(tally.changes.length, CHANGES_KEPT);
+  assert.equal(tally.changeLines, CHANGES_KEPT + 1);
+  const report = buildReport(tally, [], []);
+  assert.ok(
+    report.notes.some((n) =>
+      n.startsWith(
+        `${CHANGES_KEPT + 1} change lines (Candor's event lines) were read and the first ${CHANGES_KEPT} kept`,
+      ),
+    ),
+    JSON.stringify(report.notes),
+  );
 });
