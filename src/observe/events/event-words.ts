@@ -19,14 +19,14 @@ export function describeEvent(event: GatewayEvent): string {
       switch (change.kind) {
         case 'target_state': {
           const verb = { draining: 'drained', disabled: 'disabled', enabled: 'enabled' }[change.state];
-          return `admin ${event.who} ${verb} ${change.target} (upstream ${change.upstream})`;
+          return `admin: ${verb} ${change.target} (upstream ${change.upstream}) by ${event.who}`;
         }
         case 'weights':
-          return `admin ${event.who} set weights of upstream ${change.upstream}: ${change.weights.map((w) => `${w.target} ${w.weight}`).join(', ')}`;
+          return `admin: weights of upstream ${change.upstream} set to ${change.weights.map((w) => `${w.target} ${w.weight}`).join(', ')} by ${event.who}`;
         case 'maintenance':
-          return `admin ${event.who} turned maintenance ${change.enabled ? 'on' : 'off'} for route ${change.route}`;
+          return `admin: maintenance ${change.enabled ? 'on' : 'off'} for route ${change.route} by ${event.who}`;
         case 'split':
-          return `admin ${event.who} split route ${change.route}: ${change.split.map((s) => `${s.upstream} ${s.weight}`).join(', ')}`;
+          return `admin: route ${change.route} split ${change.split.map((s) => `${s.upstream} ${s.weight}`).join(', ')} by ${event.who}`;
       }
       break;
     }
