@@ -22,6 +22,7 @@ import { Discoveries, withDiscovered } from '../../upstream/discovery/discoverie
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
+import { tellingTransitions } from '../../upstream/health/transitions.ts';
 import { createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
@@ -168,6 +169,15 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     }),
     alpnContext: (name) => https?.certificates.alpnContext(name),
   };
+  // In-process the checks are this gateway's own: each transition is a timeline event (in a
+  // cluster the primary's checks record it). The failure is read from the runtime live then.
+  const healthCounts = link
+    ? metrics
+    : tellingTransitions(
+        metrics,
+        () => runtime.upstreams,
+        (transition) => timeline.record({ kind: 'health', ...transition }),
+      );
   let runtime = createRuntime(
     config,
     logger,
@@ -178,6 +188,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     link,
     store,
     https?.certificates,
+    healthCounts,
   );
   let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
@@ -208,6 +219,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       link,
       store,
       https?.certificates,
+      healthCounts,
     );
   };
   if (link) {
@@ -386,6 +398,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       link,
       store,
       https?.certificates,
+      healthCounts,
     );
     hash = configHash(file);
     metrics.configLoaded(file);

@@ -2,18 +2,19 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { AdminTargetState } from '../targets/target-state.ts';
 import { createUpstream, type Upstream } from '../targets/upstream.ts';
-import { type ActiveChecks, type HealthVerdict, startActiveChecks } from './active-checks.ts';
+import {
+  type ActiveChecks,
+  type HealthMetrics,
+  type HealthVerdict,
+  startActiveChecks,
+} from './active-checks.ts';
+import { type OnTransition, tellingTransitions } from './transitions.ts';
 
 /** Hands verdicts to every worker; `probe`: they come from a probe that just ended (not a snapshot). */
 type Publish = (verdicts: HealthVerdict[], probe: boolean) => void;
 
-/** A target went out of rotation or came back: the deploy timeline's health event. */
-export type OnTransition = (transition: {
-  upstream: string;
-  target: string;
-  state: 'healthy' | 'unhealthy';
-  failure?: string;
-}) => void;
+/** The primary keeps no metrics registry: the counts are made by a worker (see applyVerdict). */
+const UNCOUNTED = { healthChecked() {}, healthTransition() {} };
 
 /**
  * The active health checks of a whole `candor serve`, run once by the cluster primary: with
@@ -26,11 +27,8 @@ export type OnTransition = (transition: {
 export class GatewayChecks {
   readonly #logger: Logger;
   readonly #publish: Publish;
-  /**
-   * What the checks count: the primary keeps no metrics registry (the counts are made by a
-   * worker, see applyVerdict), but it records each transition on its timeline, once.
-   */
-  readonly #counts: Parameters<typeof startActiveChecks>[2];
+  /** What the checks count: nothing (see UNCOUNTED), but each transition is told once, for the timeline. */
+  readonly #counts: HealthMetrics;
   #upstreams = new Map<string, Upstream>();
   readonly #checks = new Map<string, ActiveChecks>();
 
@@ -42,19 +40,7 @@ export class GatewayChecks {
   ) {
     this.#logger = logger;
     this.#publish = publish;
-    this.#counts = {
-      healthChecked() {},
-      healthTransition: (upstream, target, state) => {
-        const failure = this.#upstreams.get(upstream)?.targets.find((t) => t.config.origin === target)
-          ?.lastProbe?.failure?.type;
-        onTransition({
-          upstream,
-          target,
-          state,
-          ...(state === 'healthy' || failure === undefined ? {} : { failure }),
-        });
-      },
-    };
+    this.#counts = tellingTransitions(UNCOUNTED, () => this.#upstreams, onTransition);
     this.update(config);
   }
 
