@@ -103,3 +103,32 @@ test('the primary asks, both workers follow; one log line per change; /status sh
   const before = probes['127.0.0.2'];
   await waitUntil('127.0.0.2 probed', () => probes['127.0.0.2'] > before, 5000);
 });
+
+test('each DNS answer that moved targets is one event of the deploy timeline: which joined and which left (issue 36)', async () => {
+  await serve.waitForLines('discovered targets changed', 2);
+  const { status, body } = await adminCall(serve.adminPort ?? 0, 'GET', '/events', { token: TOKEN });
+  assert.equal(status, 200);
+  const discoveries = (body.events as { kind: string; summary: string }[]).filter(
+    (e) => e.kind === 'discovery',
+  );
+  const one = `http://127.0.0.1:${port}`;
+  const two = `http://127.0.0.2:${port}`;
+  assert.deepEqual(
+    discoveries.map(({ kind, upstream, joined, left }: Record<string, unknown>) => ({
+      kind,
+      upstream,
+      joined,
+      left,
+    })),
+    [
+      { kind: 'discovery', upstream: 'app', joined: [one], left: [] },
+      { kind: 'discovery', upstream: 'app', joined: [two], left: [one] },
+    ],
+  );
+  assert.equal(discoveries[1].summary, `DNS answer (upstream app: target ${two} joined, target ${one} left)`);
+  // Recorded once, by the primary that asked: one event line per change, not one per worker.
+  const lines = serve.lines.filter(
+    (l) => l.msg === 'event' && (l.event as { kind: string }).kind === 'discovery',
+  );
+  assert.equal(lines.length, 2);
+});

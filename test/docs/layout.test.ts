@@ -56,7 +56,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['connections', 'breakers', 'discovery'], // the HTTP/1.1 and HTTP/2 clients (connector, connection, pool, session); the retry budget; targets found by DNS
   ],
   observe: [
-    ['tracing', 'metrics'], // spans and metrics of a request
+    ['tracing', 'metrics', 'events'], // spans and metrics of a request; the deploy timeline's events
     ['log'], // the request record and the access log
   ],
   core: [

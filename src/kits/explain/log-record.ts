@@ -5,7 +5,7 @@ import type { FailureType } from '../../core/failure/taxonomy.ts';
  * failed attempt with no status of its own (an nginx error-log line), to be matched with the
  * request it belongs to.
  */
-export type LogRecord = RequestLine | FailedAttempt | HealthEvent;
+export type LogRecord = RequestLine | FailedAttempt | HealthEvent | ChangeLine;
 
 /**
  * Who produced a 5xx a request line records: the proxy itself (it could not get an answer),
@@ -100,4 +100,15 @@ export interface HealthEvent extends RecordBase {
   readonly checkMs?: number;
   /** The failure type the reason maps to, where it maps to one. */
   readonly failure?: FailureType;
+}
+
+/**
+ * A change the gateway wrote down as it made it (Candor's event lines: a reload, an admin
+ * change, a DNS answer, a target's health transition, a canary's step): what a storm is placed
+ * against, with the deploys of `--deploys`.
+ */
+export interface ChangeLine extends RecordBase {
+  readonly kind: 'change';
+  /** The change in words: "reload sha256:1f2e… (upstream api: targets http://10.0.0.7:80 joined)". */
+  readonly label: string;
 }

@@ -129,7 +129,9 @@ export async function readLogs(
       const untimed = Number.isNaN(head.time);
       if (matcher.size > 0 && !untimed) matcher.expire(head.time);
       if (head.kind === 'health') tally.addHealth(head);
-      else if (head.kind === 'attempt') matcher.add(head);
+      else if (head.kind === 'change') {
+        if (!untimed) tally.addChange(head);
+      } else if (head.kind === 'attempt') matcher.add(head);
       else if (untimed) tally.addRequest(head, !best.reader.causesIn, best.errors5xx);
       else tally.addRequest(matcher.size > 0 ? matcher.claim(head) : head, best.causeKnown, best.errors5xx);
       const more = best.next();

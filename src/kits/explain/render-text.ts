@@ -144,20 +144,34 @@ function storm(s: StormRow, withDate: boolean): string {
   const lines = [
     `${s.upstream}: ${clock(s.began, withDate)} → ${clock(s.ended, withDate)} (${duration(s.seconds * 1000)}), ${s.errors} 5xx of ${s.requests} requests, peak ${rate(s.peakPerSecond)} (usually ${rate(s.baselinePerSecond)}): ${types}`,
   ];
-  if (s.afterDeploy) {
-    // A deploy stamped just after the first 5xx of a log with 1 s resolution still started it.
-    const when =
-      s.afterDeploy.seconds >= 0
-        ? `${duration(s.afterDeploy.seconds * 1000)} after deploy ${s.afterDeploy.label}`
-        : `with deploy ${s.afterDeploy.label} (${duration(-s.afterDeploy.seconds * 1000)} before it, within the log's time resolution)`;
-    lines.push(
-      `  storm began ${when}: suspect the deploy first (roll back: if the storm stops, it was the deploy)`,
-    );
-  }
-  for (const d of s.deploysDuring)
-    lines.push(`  deploy ${d.label} at ${clock(d.at, withDate)}, during the storm`);
+  lines.push(`  ${placed(s.afterChange)}`);
+  for (const c of s.changesDuring)
+    lines.push(`  ${changeWords(c)} at ${clock(c.at, withDate)}, during the storm`);
   for (const h of s.health) lines.push(`  ${stormHealth(h, s, withDate)}`);
   return lines.map((l) => `  ${l}`).join('\n');
+}
+
+/** A change placed before a storm this long ago is named, but not suspected first. */
+const SUSPECT_WITHIN_S = 30 * 60;
+
+const changeWords = (c: { label: string; source: 'deploys' | 'log' }) =>
+  c.source === 'deploys' ? `deploy ${c.label}` : c.label;
+
+/** "storm began 47 s after reload sha256:… (upstream api: targets … joined): suspect it first …". */
+function placed(after: StormRow['afterChange']): string {
+  if (after === undefined)
+    return 'no change recorded before it (no deploy in --deploys, no event line of a Candor log): look at the upstream itself first';
+  const what = changeWords(after);
+  // A deploy stamped just after the first 5xx of a log with 1 s resolution still started it.
+  const when =
+    after.seconds >= 0
+      ? `${duration(after.seconds * 1000)} after ${what}`
+      : `with ${what} (${duration(-after.seconds * 1000)} before it, within the log's time resolution)`;
+  if (after.seconds > SUSPECT_WITHIN_S)
+    return `storm began ${when}, the nearest change before it: too long before to suspect it first`;
+  return after.source === 'deploys'
+    ? `storm began ${when}: suspect the deploy first (roll back: if the storm stops, it was the deploy)`
+    : `storm began ${when}: suspect this change first (undo it: if the storm stops, it was the change)`;
 }
 
 const STATE_WORDS = { down: 'DOWN', up: 'UP', 'no-server': 'had no server available' } as const;

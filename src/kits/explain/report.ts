@@ -4,7 +4,7 @@ import { READERS, readerFor } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
 import type { LogReader } from './log-reader.ts';
 import type { FileRead, FiveXxSplit } from './read-logs.ts';
-import { findStorms } from './storms.ts';
+import { type Change, findStorms } from './storms.ts';
 import type { PlaceTally, Tally } from './tally.ts';
 import { adviseTimeout, type TimeoutFinding } from './timeout-advice.ts';
 
@@ -64,10 +64,21 @@ export interface StormRow {
   readonly peakPerSecond: number;
   readonly baselinePerSecond: number;
   readonly types: ReadonlyArray<{ type: string; count: number }>;
-  readonly afterDeploy?: { readonly label: string; readonly at: string; readonly seconds: number };
-  readonly deploysDuring: ReadonlyArray<{ label: string; at: string }>;
+  /**
+   * The nearest change before the storm began (a deploy of --deploys, or a change the gateway
+   * logged), and how long before; absent: no change precedes it.
+   */
+  readonly afterChange?: ChangeRow & { readonly seconds: number };
+  /** Changes made while it lasted. */
+  readonly changesDuring: readonly ChangeRow[];
   /** The proxy's health lines about this upstream around the storm (HAProxy's "is DOWN"). */
   readonly health: readonly StormHealth[];
+}
+
+interface ChangeRow {
+  readonly label: string;
+  readonly at: string;
+  readonly source: Change['source'];
 }
 
 /** Requests over one protocol, from the lines that name it (Candor's `protocol`). */
@@ -232,7 +243,11 @@ export function buildReport(
   readers: readonly LogReader[] = READERS,
 ): Report {
   const bucketMs = tally.storms.settle();
-  const storms = findStorms(tally.storms, deploys).map(
+  const changes: Change[] = [
+    ...deploys.map((d) => ({ ...d, source: 'deploys' as const })),
+    ...tally.changes.map((c) => ({ at: c.time, label: c.label, source: 'log' as const })),
+  ];
+  const storms = findStorms(tally.storms, changes).map(
     (s): StormRow => ({
       upstream: s.upstream,
       began: iso(s.began),
@@ -243,12 +258,13 @@ export function buildReport(
       peakPerSecond: s.peakPerSecond,
       baselinePerSecond: s.baselinePerSecond,
       types: s.types.map(([type, count]) => ({ type, count })),
-      afterDeploy: s.afterDeploy && {
-        label: s.afterDeploy.label,
-        at: iso(s.afterDeploy.at),
-        seconds: Math.round(s.afterDeploy.ms) / 1000,
+      afterChange: s.afterChange && {
+        label: s.afterChange.label,
+        at: iso(s.afterChange.at),
+        source: s.afterChange.source,
+        seconds: Math.round(s.afterChange.ms) / 1000,
       },
-      deploysDuring: s.deploysDuring.map((d) => ({ label: d.label, at: iso(d.at) })),
+      changesDuring: s.changesDuring.map((c) => ({ label: c.label, at: iso(c.at), source: c.source })),
       health: healthNear(tally.health, s.upstream, s.began, s.ended),
     }),
   );
@@ -261,6 +277,10 @@ export function buildReport(
   const notes = formats
     .map((format) => readerFor(format, readers)?.blindSpot)
     .filter((note): note is string => note !== undefined);
+  if (tally.changeLines > tally.changes.length)
+    notes.push(
+      `${tally.changeLines} change lines (Candor's event lines) were read and the first ${tally.changes.length} kept: a storm after ${iso(tally.changes.at(-1)?.time ?? 0)} may be placed after an earlier change than its own. Read fewer days at a time.`,
+    );
   const causeNote = unjoinedCauses(tally, files, readers);
   if (causeNote !== undefined) notes.push(causeNote);
   for (const file of files) {

@@ -1,4 +1,3 @@
-import type { Deploy } from './deploys.ts';
 import type { Bucket, StormCounter } from './storm-counter.ts';
 
 /** A bucket is hot when it holds at least this many 5xx … */
@@ -7,8 +6,17 @@ const MIN_STORM_ERRORS = 3;
 const ABOVE_BASELINE = 3;
 /** A storm holds at least this many 5xx in all. */
 const MIN_STORM_TOTAL = 10;
-/** A deploy explains a storm that begins within this long after it. */
-const DEPLOY_WINDOW_MS = 30 * 60_000;
+/**
+ * A change that can start a storm: a deploy of the deploys file (`--deploys`), or one the
+ * gateway wrote to its log as it made it (a reload, an admin change, a DNS answer, a target's
+ * health transition, a canary's step).
+ */
+export interface Change {
+  readonly at: number;
+  /** A deploy's label ("v42"), or the change in words ("reload sha256:1f2e… (route api changed)"). */
+  readonly label: string;
+  readonly source: 'deploys' | 'log';
+}
 
 export interface Storm {
   readonly upstream: string;
@@ -21,10 +29,10 @@ export interface Storm {
   readonly baselinePerSecond: number;
   /** Failure types seen in the storm, most frequent first. */
   readonly types: ReadonlyArray<readonly [string, number]>;
-  /** The last deploy before it began (within 30 minutes), and how long before. */
-  readonly afterDeploy?: { readonly label: string; readonly at: number; readonly ms: number };
-  /** Deploys made while it lasted (a rollback that ended it, say). */
-  readonly deploysDuring: readonly Deploy[];
+  /** The nearest change before it began, and how long before; absent: none precedes it. */
+  readonly afterChange?: Change & { readonly ms: number };
+  /** Changes made while it lasted (a rollback that ended it, a target taken out, say). */
+  readonly changesDuring: readonly Change[];
 }
 
 function median(values: readonly number[]): number {
@@ -36,7 +44,8 @@ function median(values: readonly number[]): number {
  * Storms: runs of buckets (one cold bucket may interrupt a run) where an upstream's 5xx are
  * well above its own baseline, the median per bucket over the whole span of the logs.
  */
-export function findStorms(counter: StormCounter, deploys: readonly Deploy[]): Storm[] {
+export function findStorms(counter: StormCounter, changes: readonly Change[]): Storm[] {
+  const timeline = [...changes].sort((a, b) => a.at - b.at);
   const size = counter.bucketMs;
   if (!Number.isFinite(counter.from)) return [];
   const first = Math.floor(counter.from / size);
@@ -62,7 +71,7 @@ export function findStorms(counter: StormCounter, deploys: readonly Deploy[]): S
           const bucket = series.get(first + i);
           if (bucket) buckets.push(bucket);
         }
-        const storm = describe(upstream, buckets, baseline, size, deploys);
+        const storm = describe(upstream, buckets, baseline, size, timeline);
         if (storm.errors >= MIN_STORM_TOTAL) storms.push(storm);
       }
       run = [];
@@ -82,7 +91,7 @@ function describe(
   buckets: readonly Bucket[],
   baseline: number,
   size: number,
-  deploys: readonly Deploy[],
+  changes: readonly Change[],
 ): Storm {
   let errors = 0;
   let requests = 0;
@@ -100,8 +109,7 @@ function describe(
     }
     for (const [type, n] of bucket.types ?? []) types.set(type, (types.get(type) ?? 0) + n);
   }
-  // A deploy stamped a little after the first 5xx (clocks, second-resolution logs) still counts.
-  const before = deploys.filter((d) => d.at <= began + size && began - d.at <= DEPLOY_WINDOW_MS).at(-1);
+  const before = nearestBefore(changes, began, size);
   return {
     upstream,
     began,
@@ -111,7 +119,27 @@ function describe(
     peakPerSecond: peak / (size / 1000),
     baselinePerSecond: baseline / (size / 1000),
     types: [...types].sort((a, b) => b[1] - a[1]),
-    afterDeploy: before && { label: before.label, at: before.at, ms: began - before.at },
-    deploysDuring: deploys.filter((d) => d !== before && d.at > began && d.at <= ended),
+    afterChange: before && { ...before, ms: began - before.at },
+    changesDuring: changes.filter((c) => c !== before && c.at > began && c.at <= ended),
   };
+}
+
+/**
+ * The change a storm that began at `began` is placed against: the latest one made before it,
+ * however long before (the report says how long). A deploy stamped up to one bucket after the
+ * first 5xx (clocks, second-resolution logs) still counts as before it; a change the gateway
+ * logged is stamped to the millisecond, and must come first. `changes` are in time order.
+ */
+export function nearestBefore(
+  changes: readonly Change[],
+  began: number,
+  bucketMs: number,
+): Change | undefined {
+  let found: Change | undefined;
+  for (const change of changes) {
+    const slack = change.source === 'deploys' ? bucketMs : 0;
+    if (change.at <= began + slack) found = change;
+    else if (change.at > began + bucketMs) break;
+  }
+  return found;
 }

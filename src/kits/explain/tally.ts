@@ -1,11 +1,13 @@
 import type { FailureType } from '../../core/failure/taxonomy.ts';
 import { DurationHistogram } from './histogram.ts';
-import type { FailedAttempt, HealthEvent, Producer, RequestLine } from './log-record.ts';
+import type { ChangeLine, FailedAttempt, HealthEvent, Producer, RequestLine } from './log-record.ts';
 import type { FiveXxSplit } from './read-logs.ts';
 import { StormCounter } from './storm-counter.ts';
 
 /** How many health events a report keeps (in time order); the rest are counted only. */
 export const HEALTH_EVENTS_KEPT = 1000;
+/** Changes kept from the logs' event lines (a storm is placed against them); the rest are counted. */
+export const CHANGES_KEPT = 100_000;
 
 /** Where records without an upstream are counted. */
 const NO_UPSTREAM = '-';
@@ -105,6 +107,9 @@ export class Tally {
   /** The first HEALTH_EVENTS_KEPT health events, in time order; `healthEvents` counts them all. */
   readonly health: HealthEvent[] = [];
   healthEvents = 0;
+  /** The first CHANGES_KEPT changes the logs recorded (Candor's event lines), in time order; `changeLines` counts them all. */
+  readonly changes: ChangeLine[] = [];
+  changeLines = 0;
 
   /** Requests read from a line without a time (LogRecord.time NaN): in no storm. */
   untimed = 0;
@@ -233,6 +238,11 @@ export class Tally {
   }
 
   /** A server or backend changed health (a proxy's own log line, not a request). */
+  addChange(change: ChangeLine): void {
+    this.changeLines++;
+    if (this.changes.length < CHANGES_KEPT) this.changes.push(change);
+  }
+
   addHealth(event: HealthEvent): void {
     this.healthEvents++;
     if (this.health.length < HEALTH_EVENTS_KEPT) this.health.push(event);

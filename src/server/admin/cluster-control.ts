@@ -6,14 +6,22 @@ import { configHash } from '../../core/config/config-hash.ts';
 import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { addressTakenMessage, probeAddress } from '../../core/net/address-probe.ts';
+import { EVENTS_KEPT, mergeEvents } from '../../observe/events/event-ring.ts';
+import type { GatewayEvent } from '../../observe/events/gateway-event.ts';
+import { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
-import { planListeners, unchangeableProblems } from '../gateway/reload-plan.ts';
-import { type ChangeProblem, type RuntimeChange, RuntimeChanges } from '../gateway/runtime-changes.ts';
+import { planListeners, reloadChanges, unchangeableProblems } from '../gateway/reload-plan.ts';
+import {
+  type ChangeProblem,
+  type RuntimeChange,
+  RuntimeChanges,
+  timelineChange,
+} from '../gateway/runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
 import type { GatewayStatus } from '../gateway/status.ts';
 import { type MergedStatus, mergeStatuses } from './status-merge.ts';
@@ -91,10 +99,17 @@ export class ClusterControl {
     health: [],
   });
 
-  constructor(path: string, config: GatewayConfig, logger: Logger) {
+  /**
+   * The primary's deploy timeline: the reloads and admin changes made here, and (primary.ts
+   * hands it to the health checks and DNS discovery it runs) targets' health and DNS answers.
+   */
+  readonly timeline: Timeline;
+
+  constructor(path: string, config: GatewayConfig, logger: Logger, timeline = new Timeline(logger)) {
     this.#path = path;
     this.#config = config;
     this.#logger = logger;
+    this.timeline = timeline;
     cluster.on('message', (_worker, message) => {
       if (!isFromWorker(message)) return;
       const resolve = this.#pending.get(message.id);
@@ -222,6 +237,12 @@ export class ClusterControl {
         return this.#refused(base, caller, [...refusals.values()], { confirmed, failed });
     } else {
       this.#version++;
+      this.timeline.record({
+        kind: 'reload',
+        config_hash: configHash(next),
+        via: caller.via,
+        ...reloadChanges(previous, next),
+      });
       for (const what of this.#changes.prune(next))
         this.#logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
     }
@@ -300,6 +321,7 @@ export class ClusterControl {
       if (problem) return { problem };
       this.#changes.record(change);
       this.onChanged(this.#changes);
+      this.timeline.record({ kind: 'admin', who: caller.who, change: timelineChange(change) });
       const answers = await this.#askAll((id) => ({ candor: 'change', id, change }));
       const confirmed: number[] = [];
       const failed: { id: number; reason: string }[] = [];
@@ -368,6 +390,26 @@ export class ClusterControl {
     const answers = await this.#askAll((id) => ({ candor: 'activity', id }));
     const reports = answers.flatMap(({ answer }) => (answer?.candor === 'activity' ? [answer.activity] : []));
     return { ...mergeActivity(reports), workers: { asked: answers.length, answered: reports.length } };
+  }
+
+  /**
+   * The deploy timeline (GET /events): the primary's events and each worker's (a canary
+   * controller's), merged by time, the newest EVENTS_KEPT; `since` (epoch ms): only later ones.
+   * A worker that does not answer in time leaves its events out, and is counted.
+   */
+  async events(
+    since?: number,
+  ): Promise<{ events: GatewayEvent[]; workers: { asked: number; answered: number } }> {
+    const answers = await this.#askAll((id) => ({
+      candor: 'events',
+      id,
+      ...(since === undefined ? {} : { since }),
+    }));
+    const lists = answers.flatMap(({ answer }) => (answer?.candor === 'events' ? [answer.events] : []));
+    return {
+      events: mergeEvents([this.timeline.ring.list(since), ...lists], EVENTS_KEPT),
+      workers: { asked: answers.length, answered: lists.length },
+    };
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {

@@ -1,4 +1,6 @@
 import { isAbsolute } from 'node:path';
+import { EVENTS_KEPT } from '../../observe/events/event-ring.ts';
+import { describeEvent } from '../../observe/events/event-words.ts';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import { probeAnswer } from '../gateway/probes.ts';
@@ -64,6 +66,38 @@ export function adminEndpoints(control: ClusterControl): AdminRoute[] {
             workers,
             per_second: seconds,
             failures,
+          },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/events',
+      // The deploy timeline: every change that can start a storm, oldest first. ?since=TIME
+      // (ISO-8601, or epoch milliseconds) keeps those made after it: a poller passes the last
+      // `at` it saw.
+      async handle(request) {
+        const raw = request.query.get('since');
+        let since: number | undefined;
+        if (raw !== null) {
+          since = /^\d{1,15}$/.test(raw)
+            ? Number(raw)
+            : /^\d{4}-\d\d-\d\d/.test(raw)
+              ? Date.parse(raw)
+              : Number.NaN;
+          if (Number.isNaN(since))
+            return badField(
+              'since',
+              `expected an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(raw)}`,
+            );
+        }
+        const { events, workers } = await control.events(since);
+        return {
+          status: 200,
+          body: {
+            kept: EVENTS_KEPT,
+            workers,
+            events: events.map((event) => ({ ...event, summary: describeEvent(event) })),
           },
         };
       },

@@ -1,4 +1,4 @@
-// The status page's script: it polls the admin API (GET /status and GET /activity, once a
+// The status page's script: it polls the admin API (GET /status, GET /activity and GET /events, once a
 // second) with the token kept in this tab's sessionStorage. Polling rather than server-sent
 // events because an EventSource cannot send an Authorization header, and the token must not
 // travel in a URL (it would land in logs and history). Every value is put in the page as text
@@ -83,11 +83,17 @@ async function refresh() {
     return;
   }
   try {
-    const [status, activity] = await Promise.all([call('GET', '/status'), call('GET', '/activity')]);
+    // The changes of the chart's window, with a minute to spare for a clock apart from the gateway's.
+    const since = Date.now() - (WINDOW_S + 60) * 1000;
+    const [status, activity, events] = await Promise.all([
+      call('GET', '/status'),
+      call('GET', '/activity'),
+      call('GET', `/events?since=${since}`),
+    ]);
     $('data').hidden = false;
     $('auth').hidden = true;
     renderStatus(status);
-    renderActivity(activity);
+    renderActivity(activity, events.events);
     $('updated').textContent = new Date().toLocaleTimeString();
     if ($('notice').dataset.kind === 'unreachable') showNotice('', '');
   } catch (err) {
@@ -305,7 +311,16 @@ function swatch(background) {
   return node;
 }
 
-function renderActivity(activity) {
+/** Each kind of change its colour, on the chart and in the list. */
+const EVENT_COLOURS = {
+  reload: '#0969da',
+  admin: '#8250df',
+  discovery: '#1a7f37',
+  health: '#cf222e',
+  canary: '#bf8700',
+};
+
+function renderActivity(activity, events) {
   const now = Math.floor(activity.now);
   const totals = new Map();
   const sum = (series, from) => {
@@ -335,7 +350,27 @@ function renderActivity(activity) {
   if (rows.length === 0)
     rows.push(el('tr', {}, el('td', { colspan: 4, class: 'empty' }, 'No answers in the last 5 minutes.')));
   $('series').tBodies[0].replaceChildren(...rows);
-  $('chart').replaceChildren(chart(activity.per_second, names, colours, now));
+  // Changes on the gateway's clock, as the bars: seconds before its `now`.
+  const changes = events
+    .map((e) => ({ ...e, age: activity.now - Date.parse(e.at) / 1000 }))
+    .filter((e) => e.age >= 0 && e.age < WINDOW_S);
+  $('chart').replaceChildren(chart(activity.per_second, names, colours, now, changes));
+  const changeRows = changes
+    .toReversed()
+    .map((e) =>
+      el(
+        'tr',
+        { 'data-kind': e.kind },
+        el('td', {}, clock(e.at)),
+        el('td', {}, swatch(EVENT_COLOURS[e.kind] ?? '#57606a'), e.kind),
+        el('td', { class: 'mono summary' }, e.summary),
+      ),
+    );
+  if (changeRows.length === 0)
+    changeRows.push(
+      el('tr', {}, el('td', { colspan: 3, class: 'empty' }, 'No change in the last 5 minutes.')),
+    );
+  $('events').tBodies[0].replaceChildren(...changeRows);
 
   const failures = activity.failures.map((f) =>
     el(
@@ -357,8 +392,8 @@ function renderActivity(activity) {
   $('failures').tBodies[0].replaceChildren(...failures);
 }
 
-/** Stacked bars, one per second, the newest on the right. */
-function chart(perSecond, names, colours, now) {
+/** Stacked bars, one per second, the newest on the right; a dashed line at each change, its words on hover. */
+function chart(perSecond, names, colours, now, changes) {
   const width = 900;
   const height = 180;
   const bottom = height - 18;
@@ -383,6 +418,23 @@ function chart(perSecond, names, colours, now) {
       y -= h;
       root.append(svg('rect', { x, y, width: barWidth, height: h, fill: colours.get(name) }));
     }
+  }
+  for (const change of changes) {
+    const x = width - change.age * barWidth;
+    const line = svg('line', {
+      x1: x,
+      x2: x,
+      y1: 14,
+      y2: bottom,
+      stroke: EVENT_COLOURS[change.kind] ?? '#57606a',
+      class: 'event',
+      'data-kind': change.kind,
+      'data-at': change.at,
+    });
+    const title = svg('title', {});
+    title.textContent = `${clock(change.at)} ${change.summary}`;
+    line.append(title);
+    root.append(line);
   }
   const label = (x, text, anchor) => {
     const node = svg('text', { x, y: height - 4, 'text-anchor': anchor });

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import type { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { GatewayRateLimits } from '../../proxy/admit/gateway-rate-limits.ts';
 import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
@@ -7,6 +8,7 @@ import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery
 import { GatewayChecks } from '../../upstream/health/gateway-checks.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import { type AutomaticHttps, createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
+import { targetMoves } from '../gateway/reload-plan.ts';
 import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
 import type { HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
 import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
@@ -32,14 +34,23 @@ export class GatewayWide {
 
   readonly #logger: Logger;
 
-  constructor(config: GatewayConfig, workers: number, logger: Logger) {
+  readonly #timeline: Timeline;
+
+  /** `timeline`: where the health checks' transitions and DNS discovery's changes are recorded. */
+  constructor(config: GatewayConfig, workers: number, logger: Logger, timeline: Timeline) {
     this.#workers = workers;
     this.#logger = logger;
+    this.#timeline = timeline;
     this.#warnSmallLimits(config);
     this.#config = config;
     this.#rates = new GatewayRateLimits(config);
     this.#https = this.#automaticHttps(config);
-    this.#checks = new GatewayChecks(config, logger, (verdicts, probe) => this.#publish(verdicts, probe));
+    this.#checks = new GatewayChecks(
+      config,
+      logger,
+      (verdicts, probe) => this.#publish(verdicts, probe),
+      (transition) => this.#timeline.record({ kind: 'health', ...transition }),
+    );
     this.#discoveries = new Discoveries(config, logger, (report, outcome) =>
       this.#onDiscovery(report, outcome),
     );
@@ -144,6 +155,12 @@ export class GatewayWide {
    * the health checks to the new targets (those that stay keep their verdicts).
    */
   #onDiscovery(report: DiscoveryReport, outcome: DiscoveryOutcome): void {
+    if (outcome === 'changed')
+      this.#timeline.record({
+        kind: 'discovery',
+        upstream: report.upstream,
+        ...targetMoves(this.#discovered.get(report.upstream)?.targets ?? [], report.targets),
+      });
     this.#discovered.set(report.upstream, report);
     if (outcome === 'changed') this.#checks.update(withDiscovered(this.#config, this.#discovered));
     const counter = this.#counter();

@@ -76,7 +76,7 @@ async function supervise(
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
   // Health checks run here, once for the gateway; split limits and the workers' news too.
-  const wide = new GatewayWide(config, workers, logger);
+  const wide = new GatewayWide(config, workers, logger, control.timeline);
   control.startWith = (worker) => wide.startOf(worker);
   control.onChanged = (changes) => wide.changesChanged(changes);
   control.certificates = () => wide.certificates();

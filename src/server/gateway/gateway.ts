@@ -3,6 +3,7 @@ import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
+import { Timeline } from '../../observe/events/timeline.ts';
 import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
@@ -21,6 +22,7 @@ import { Discoveries, withDiscovered } from '../../upstream/discovery/discoverie
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
+import { tellingTransitions } from '../../upstream/health/transitions.ts';
 import { createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
@@ -29,11 +31,13 @@ import {
   listenerKey,
   planListeners,
   type RouteChanges,
+  reloadChanges,
   routeChanges,
+  targetMoves,
   unchangeableProblems,
 } from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
-import { type RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
+import { type RuntimeChange, RuntimeChanges, timelineChange } from './runtime-changes.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
 import { splitLimits } from './worker-share.ts';
 
@@ -42,6 +46,12 @@ export interface Gateway {
   readonly listeners: readonly Listener[];
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
+  /**
+   * This process's deploy timeline (GET /events merges every worker's with the primary's). In
+   * a cluster the primary records the reloads, admin changes, DNS answers and health checks it
+   * makes; a gateway run in-process records its own. A canary controller records its steps here.
+   */
+  readonly timeline: Timeline;
   /** The port GET /metrics is served on (config `metrics.listen`), when this process serves it. */
   metricsPort(): number | undefined;
   /** The live config snapshot. */
@@ -125,6 +135,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   let whole = given;
   const config = mine(given);
   const logger = options.logger ?? createLogger(config.log, config.name);
+  const timeline = new Timeline(logger);
   const metrics = options.metrics ?? new GatewayMetrics();
   // Each process asks Redis itself (a worker too: one hop, no primary on the request path).
   // ioredis is loaded only by a gateway whose config has a store, when the config comes.
@@ -158,6 +169,15 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     }),
     alpnContext: (name) => https?.certificates.alpnContext(name),
   };
+  // In-process the checks are this gateway's own: each transition is a timeline event (in a
+  // cluster the primary's checks record it). The failure is read from the runtime live then.
+  const healthCounts = link
+    ? metrics
+    : tellingTransitions(
+        metrics,
+        () => runtime.upstreams,
+        (transition) => timeline.record({ kind: 'health', ...transition }),
+      );
   let runtime = createRuntime(
     config,
     logger,
@@ -168,6 +188,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     link,
     store,
     https?.certificates,
+    healthCounts,
   );
   let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
@@ -177,6 +198,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   // A new DNS answer: the runtime is rebuilt on it as a reload would (targets that stay keep
   // their pool, health and ejection; those that go are retired, their requests finishing).
   const onDiscovery = (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => {
+    // In a cluster the primary, which asked, has recorded the change.
+    if (outcome === 'changed' && link === undefined)
+      timeline.record({
+        kind: 'discovery',
+        upstream: report.upstream,
+        ...targetMoves(discovered.get(report.upstream)?.targets ?? [], report.targets),
+      });
     discovered.set(report.upstream, report);
     if (count) metrics.discovered(report.upstream, outcome, report.failure);
     // A closing gateway builds nothing more (its runtime's pools are being closed).
@@ -191,6 +219,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       link,
       store,
       https?.certificates,
+      healthCounts,
     );
   };
   if (link) {
@@ -346,6 +375,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       void store?.close();
       store = storeOf(next);
     }
+    if (link === undefined)
+      timeline.record({
+        kind: 'reload',
+        config_hash: configHash(file),
+        via: 'program',
+        ...reloadChanges(whole, file),
+      });
     whole = file;
     discoveries?.update(file);
     https = replaceHttps(https, previous.config, next, () =>
@@ -362,6 +398,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       link,
       store,
       https?.certificates,
+      healthCounts,
     );
     hash = configHash(file);
     metrics.configLoaded(file);
@@ -402,6 +439,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     listeners,
     logger,
     metrics,
+    timeline,
     metricsPort: () => metricsListener?.port(),
     runtime: current,
     configHash: () => hash,
@@ -425,6 +463,12 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     },
     apply(change) {
       changes.record(change);
+      if (link === undefined)
+        timeline.record({
+          kind: 'admin',
+          who: 'program',
+          change: timelineChange(change),
+        });
       changes.applyTo(runtime.upstreams.values());
     },
     purge({ route, key }) {

@@ -1,5 +1,6 @@
 import type { ConfigProblem } from '../../core/config/config-error.ts';
 import type { GatewayConfig, ListenerConfig } from '../../core/config/types.ts';
+import type { ReloadEvent, TargetMoves } from '../../observe/events/gateway-event.ts';
 
 /** A listener's identity across a reload: its address, as it binds (so "LOCALHOST:80" is "localhost:80"). */
 export function listenerKey(listener: ListenerConfig): string {
@@ -125,5 +126,48 @@ export function routeChanges(before: GatewayConfig, after: GatewayConfig): Route
     changed: [...now]
       .filter(([name, route]) => old.has(name) && old.get(name) !== route)
       .map(([name]) => name),
+  };
+}
+
+/**
+ * What a reload changes that can start a storm, for the deploy timeline's reload event: the
+ * routes and upstreams added, removed and changed, and of the upstreams changed, the written
+ * targets that joined and left (by URL).
+ */
+export function reloadChanges(
+  before: GatewayConfig,
+  after: GatewayConfig,
+): Pick<ReloadEvent, 'routes' | 'upstreams' | 'targets'> {
+  const names = (config: GatewayConfig) => Object.keys(config.upstreams);
+  const kept = names(after).filter((n) => Object.hasOwn(before.upstreams, n));
+  const changed = kept.filter(
+    (n) => JSON.stringify(before.upstreams[n]) !== JSON.stringify(after.upstreams[n]),
+  );
+  const targets: Record<string, TargetMoves> = {};
+  for (const name of changed) {
+    const moves = targetMoves(before.upstreams[name].targets, after.upstreams[name].targets);
+    if (moves.joined.length + moves.left.length > 0) targets[name] = moves;
+  }
+  return {
+    routes: routeChanges(before, after),
+    upstreams: {
+      added: names(after).filter((n) => !Object.hasOwn(before.upstreams, n)),
+      removed: names(before).filter((n) => !Object.hasOwn(after.upstreams, n)),
+      changed,
+    },
+    targets,
+  };
+}
+
+/** The targets in `after` and not in `before` (joined), and the other way round (left), by URL. */
+export function targetMoves(
+  before: readonly { readonly url: string }[],
+  after: readonly { readonly url: string }[],
+): TargetMoves {
+  const was = new Set(before.map((t) => t.url));
+  const now = new Set(after.map((t) => t.url));
+  return {
+    joined: [...now].filter((url) => !was.has(url)),
+    left: [...was].filter((url) => !now.has(url)),
   };
 }

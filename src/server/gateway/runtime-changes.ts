@@ -1,5 +1,6 @@
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import type { GatewayConfig, MaintenanceConfig } from '../../core/config/types.ts';
+import type { AdminChange } from '../../observe/events/gateway-event.ts';
 import type { AdminTargetState } from '../../upstream/targets/target-state.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 
@@ -28,6 +29,13 @@ export type RuntimeChange =
       /** Seconds, for Retry-After. */
       readonly retryAfter?: number;
     };
+
+/** A runtime change as the deploy timeline tells it: what changed, without the maintenance page's text. */
+export function timelineChange(change: RuntimeChange): AdminChange {
+  return change.kind === 'maintenance'
+    ? { kind: 'maintenance', route: change.route, enabled: change.enabled }
+    : change;
+}
 
 /** Why a change cannot apply to this config: the field of the request that names what is missing. */
 export interface ChangeProblem {

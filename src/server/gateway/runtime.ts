@@ -10,7 +10,12 @@ import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
-import { type ActiveChecks, applyVerdict, startActiveChecks } from '../../upstream/health/active-checks.ts';
+import {
+  type ActiveChecks,
+  applyVerdict,
+  type HealthMetrics,
+  startActiveChecks,
+} from '../../upstream/health/active-checks.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
@@ -44,6 +49,8 @@ export function createRuntime(
   link?: ClusterLink,
   store?: RedisRates,
   acme?: AcmeChallenges,
+  /** What the health checks count into, when not `metrics` alone (in-process, the timeline hears each transition). */
+  healthCounts: HealthMetrics = metrics,
 ): LiveRuntime {
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
@@ -60,7 +67,7 @@ export function createRuntime(
   for (const [name, upstream] of link ? [] : upstreams) {
     const running = previous?.checks.get(name);
     running?.update(upstream);
-    checks.set(name, running ?? startActiveChecks(upstream, logger, metrics));
+    checks.set(name, running ?? startActiveChecks(upstream, logger, healthCounts));
   }
   if (previous) {
     for (const [name, old] of previous.upstreams) {

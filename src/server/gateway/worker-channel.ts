@@ -24,10 +24,10 @@ export function awaitStart(): Promise<{
 }
 
 /** The primary's requests a worker answers (the shared-state messages travel on the same channel: cluster-link.ts). */
-const REQUESTS = new Set(['reload', 'change', 'status', 'activity', 'purge']);
+const REQUESTS = new Set(['reload', 'change', 'status', 'activity', 'purge', 'events']);
 
 /**
- * Answers the primary's reload, change, status, activity and purge requests on this worker's gateway. Listening
+ * Answers the primary's reload, change, status, activity, events and purge requests on this worker's gateway. Listening
  * starts before the gateway is up, so a request that arrives while it starts waits for it
  * rather than being lost.
  */
@@ -70,6 +70,9 @@ export function serveThePrimary(starting: Promise<Gateway>): () => void {
         return;
       case 'purge':
         send({ candor: 'purged', id: message.id, removed: gateway.purge(message.scope) });
+        return;
+      case 'events':
+        send({ candor: 'events', id: message.id, events: gateway.timeline.ring.list(message.since) });
         return;
     }
   };

@@ -32,7 +32,7 @@ export interface HealthVerdict {
 }
 
 /** What the checks count: a cluster primary, which keeps no registry, counts nothing here (see applyVerdict). */
-type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
+export type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
 
 /** One target's probe loop. */
 interface TargetLoop {

@@ -2,7 +2,13 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { AdminTargetState } from '../targets/target-state.ts';
 import { createUpstream, type Upstream } from '../targets/upstream.ts';
-import { type ActiveChecks, type HealthVerdict, startActiveChecks } from './active-checks.ts';
+import {
+  type ActiveChecks,
+  type HealthMetrics,
+  type HealthVerdict,
+  startActiveChecks,
+} from './active-checks.ts';
+import { type OnTransition, tellingTransitions } from './transitions.ts';
 
 /** Hands verdicts to every worker; `probe`: they come from a probe that just ended (not a snapshot). */
 type Publish = (verdicts: HealthVerdict[], probe: boolean) => void;
@@ -21,12 +27,20 @@ const UNCOUNTED = { healthChecked() {}, healthTransition() {} };
 export class GatewayChecks {
   readonly #logger: Logger;
   readonly #publish: Publish;
+  /** What the checks count: nothing (see UNCOUNTED), but each transition is told once, for the timeline. */
+  readonly #counts: HealthMetrics;
   #upstreams = new Map<string, Upstream>();
   readonly #checks = new Map<string, ActiveChecks>();
 
-  constructor(config: GatewayConfig, logger: Logger, publish: Publish) {
+  constructor(
+    config: GatewayConfig,
+    logger: Logger,
+    publish: Publish,
+    onTransition: OnTransition = () => {},
+  ) {
     this.#logger = logger;
     this.#publish = publish;
+    this.#counts = tellingTransitions(UNCOUNTED, () => this.#upstreams, onTransition);
     this.update(config);
   }
 
@@ -45,7 +59,7 @@ export class GatewayChecks {
       else
         this.#checks.set(
           name,
-          startActiveChecks(upstream, this.#logger, UNCOUNTED, (u, target, result) =>
+          startActiveChecks(upstream, this.#logger, this.#counts, (u, target, result) =>
             this.#publish(
               [
                 {

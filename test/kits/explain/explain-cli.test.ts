@@ -104,7 +104,7 @@ test('--json: the whole report for machines', async () => {
     'grpcStatuses',
     'upstreams',
   ]);
-  assert.equal(report.storms[0].afterDeploy?.label, 'v42');
+  assert.equal(report.storms[0].afterChange?.label, 'v42');
   assert.match(report.storms[0].began, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const slowish = report.timeouts.find((t) => t.upstream === 'be_slowish');
   assert.equal(slowish?.verdict, 'timeout_cuts_slow_work');

@@ -56,7 +56,13 @@ for (const reader of READERS) {
         const record = reader.read(line);
         if (record === undefined) continue;
         records++;
-        assert.ok(record.kind === 'request' || record.kind === 'attempt' || record.kind === 'health', line);
+        assert.ok(
+          record.kind === 'request' ||
+            record.kind === 'attempt' ||
+            record.kind === 'health' ||
+            record.kind === 'change',
+          line,
+        );
         assert.ok(
           Number.isFinite(record.time) && record.time > EARLIEST && record.time < LATEST,
           `time of ${line}`,
@@ -70,7 +76,7 @@ for (const reader of READERS) {
           if (record.waitMs !== undefined) assert.ok(record.waitMs >= 0, `waitMs of ${line}`);
           if (s >= 500) errors5xx++;
         }
-        if (record.failure !== undefined) {
+        if ('failure' in record && record.failure !== undefined) {
           failures++;
           assert.ok(Object.hasOwn(FAILURES, record.failure), `${record.failure} is not in FAILURES`);
         }

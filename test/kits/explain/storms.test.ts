@@ -21,9 +21,9 @@ for (const [proxy, files] of Object.entries(LOG_SETS)) {
     assert.equal(storm.baselinePerSecond, 0);
     assert.ok(storm.peakPerSecond >= 8, `peak ${storm.peakPerSecond}/s`);
     assert.ok(storm.seconds >= 2 && storm.seconds <= 4, `lasted ${storm.seconds} s (the app was down 3 s)`);
-    assert.equal(storm.afterDeploy?.label, 'v42', 'not v41, an hour before');
+    assert.equal(storm.afterChange?.label, 'v42', 'not v41, an hour before');
     // nginx's access log has 1 s resolution: its first 5xx may be stamped before the deploy.
-    assert.ok(Math.abs(storm.afterDeploy.seconds) < 1, `began ${storm.afterDeploy.seconds} s after`);
+    assert.ok(Math.abs(storm.afterChange.seconds) < 1, `began ${storm.afterChange.seconds} s after`);
     assert.ok(Math.abs(Date.parse(storm.began) - v42) < 1000);
   });
 }
@@ -31,7 +31,7 @@ for (const [proxy, files] of Object.entries(LOG_SETS)) {
 test('without --deploys the storm is found all the same, with no deploy to blame', async () => {
   const report = await explain(LOG_SETS.candor);
   assert.equal(report.storms.length, 1);
-  assert.equal(report.storms[0].afterDeploy, undefined);
+  assert.equal(report.storms[0].afterChange, undefined);
 });
 
 test('a fixed bucket size is kept', async () => {
@@ -64,9 +64,12 @@ test('two storms far apart are two; the deploy before each is named', () => {
   const { deploys } = parseDeploys(
     `# deploys\n${new Date(start + 25_000).toISOString()} v1\n\n${new Date(start + 95_000).toISOString()} v2 (canary)\n`,
   );
-  const storms = findStorms(counter([0, 0, 0, 15, 15, 0, 0, 0, 0, 0, 20, 0, 0, 0], 10_000, start), deploys);
+  const storms = findStorms(
+    counter([0, 0, 0, 15, 15, 0, 0, 0, 0, 0, 20, 0, 0, 0], 10_000, start),
+    deploys.map((d) => ({ ...d, source: 'deploys' as const })),
+  );
   assert.deepEqual(
-    storms.map((s) => [s.afterDeploy?.label, s.afterDeploy?.ms]),
+    storms.map((s) => [s.afterChange?.label, s.afterChange?.ms]),
     [
       ['v1', 5000],
       ['v2 (canary)', 5000],

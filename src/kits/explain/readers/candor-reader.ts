@@ -1,4 +1,6 @@
 import { FAILURES, type FailureType } from '../../../core/failure/taxonomy.ts';
+import { describeEvent } from '../../../observe/events/event-words.ts';
+import { readEvent } from '../../../observe/events/read-event.ts';
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord, RequestLine } from '../log-record.ts';
 
@@ -41,7 +43,9 @@ function clientDeadline(details: unknown): number | undefined {
 
 /**
  * Candor's own access log (src/observe/log/access-log.ts): one JSON object per request, `msg`
- * "request". The failure type is written as it is (`error`), so nothing is guessed.
+ * "request". The failure type is written as it is (`error`), so nothing is guessed. The
+ * deploy timeline's lines, `msg` "event" (observe/events/timeline.ts), are the changes a storm
+ * is placed against.
  */
 export const candorReader: LogReader = {
   format: 'candor',
@@ -54,14 +58,16 @@ export const candorReader: LogReader = {
     line.includes(',"gateway":') &&
     line.includes(',"msg":'),
   read(line): LogRecord | undefined {
-    if (!line.startsWith('{') || !line.includes('"request"')) return undefined;
+    if (!line.startsWith('{') || !(line.includes('"request"') || line.includes('"event"'))) return undefined;
     let entry: Record<string, unknown>;
     try {
       entry = JSON.parse(line);
     } catch {
       return undefined;
     }
-    if (entry === null || typeof entry !== 'object' || entry.msg !== 'request') return undefined;
+    if (entry === null || typeof entry !== 'object') return undefined;
+    if (entry.msg === 'event') return changeOf(entry.event);
+    if (entry.msg !== 'request') return undefined;
     const time = timeOf(entry.time);
     const status = finite(entry.status);
     if (time === undefined || status === undefined) return undefined;
@@ -98,3 +104,11 @@ export const candorReader: LogReader = {
     };
   },
 };
+
+/** An event line's change, checked field by field (readEvent): a line made to look like one is not. */
+function changeOf(value: unknown): LogRecord | undefined {
+  const event = readEvent(value);
+  return event === undefined
+    ? undefined
+    : { kind: 'change', time: Date.parse(event.at), label: describeEvent(event) };
+}

@@ -1,0 +1,76 @@
+import type { GatewayEvent, NameChanges, TargetMoves } from './gateway-event.ts';
+
+/**
+ * An event in a few words, for `candor explain` and the status page: "reload sha256:1f2e3d4c5b6a
+ * (upstream api: targets http://10.0.0.7:80 joined)", "canary api-next moved to 25%".
+ */
+export function describeEvent(event: GatewayEvent): string {
+  switch (event.kind) {
+    case 'reload': {
+      const parts = [
+        ...names('route', event.routes),
+        ...names('upstream', event.upstreams).filter((p) => !isTargetsOnly(p, event)),
+        ...Object.entries(event.targets).map(([upstream, moves]) => `upstream ${upstream}: ${moved(moves)}`),
+      ];
+      return `reload ${event.config_hash}${parts.length === 0 ? ' (nothing routed changed)' : ` (${parts.join('; ')})`}`;
+    }
+    case 'admin': {
+      const change = event.change;
+      switch (change.kind) {
+        case 'target_state': {
+          const verb = { draining: 'drained', disabled: 'disabled', enabled: 'enabled' }[change.state];
+          return `admin: ${verb} ${change.target} (upstream ${change.upstream}) by ${event.who}`;
+        }
+        case 'weights':
+          return `admin: weights of upstream ${change.upstream} set to ${change.weights.map((w) => `${w.target} ${w.weight}`).join(', ')} by ${event.who}`;
+        case 'maintenance':
+          return `admin: maintenance ${change.enabled ? 'on' : 'off'} for route ${change.route} by ${event.who}`;
+        case 'split':
+          return `admin: route ${change.route} split ${change.split.map((s) => `${s.upstream} ${s.weight}`).join(', ')} by ${event.who}`;
+      }
+      break;
+    }
+    case 'discovery':
+      return `DNS answer (upstream ${event.upstream}: ${moved(event)})`;
+    case 'health':
+      return `target ${event.target} (upstream ${event.upstream}) went ${event.state}${event.failure === undefined ? '' : ` (${event.failure})`}`;
+    case 'canary': {
+      const reason = event.reason === undefined ? '' : `: ${event.reason}`;
+      switch (event.action) {
+        case 'started':
+        case 'step':
+        case 'resumed':
+          return `canary ${event.upstream} moved to ${event.weight}% (route ${event.route})${reason}`;
+        case 'rolled_back':
+          return `canary ${event.upstream} rolled back to ${event.weight}% (route ${event.route})${reason}`;
+        case 'promoted':
+          return `canary ${event.upstream} promoted (route ${event.route})${reason}`;
+        default:
+          return `canary ${event.upstream} ${event.action.replace('_', ' ')} at ${event.weight}% (route ${event.route})${reason}`;
+      }
+    }
+  }
+  return 'change';
+}
+
+function names(what: string, changes: NameChanges): string[] {
+  const out: string[] = [];
+  for (const verb of ['added', 'removed', 'changed'] as const)
+    if (changes[verb].length > 0)
+      out.push(`${what}${changes[verb].length > 1 ? 's' : ''} ${changes[verb].join(', ')} ${verb}`);
+  return out;
+}
+
+/** "upstream api changed" says less than the targets that moved in it, which follow. */
+function isTargetsOnly(part: string, event: { targets: Readonly<Record<string, TargetMoves>> }): boolean {
+  return Object.keys(event.targets).some((name) => part === `upstream ${name} changed`);
+}
+
+function moved(moves: TargetMoves): string {
+  const out: string[] = [];
+  if (moves.joined.length > 0)
+    out.push(`target${moves.joined.length > 1 ? 's' : ''} ${moves.joined.join(', ')} joined`);
+  if (moves.left.length > 0)
+    out.push(`target${moves.left.length > 1 ? 's' : ''} ${moves.left.join(', ')} left`);
+  return out.length === 0 ? 'targets changed' : out.join(', ');
+}

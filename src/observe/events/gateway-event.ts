@@ -1,0 +1,121 @@
+/**
+ * The deploy timeline's vocabulary: every change that can start a storm, with the time it was
+ * made (issue 36). A change is recorded once, by the process that makes it (the cluster primary
+ * for reloads, admin calls, DNS answers and health checks; a gateway run in-process for its
+ * own), kept in a bounded ring (event-ring.ts), written to the log as a line `candor explain`
+ * reads (timeline.ts), and served merged by the admin API's GET /events.
+ *
+ * Every event is plain JSON: it crosses the IPC channel and the admin API as is, and is read
+ * back from a log line by `readEvent`, which trusts nothing in it.
+ */
+export type GatewayEvent = ReloadEvent | AdminEvent | DiscoveryEvent | HealthEvent | CanaryEvent;
+
+/** What each event has: its kind and when it was made (an ISO wall-clock time, as /status's). */
+interface EventBase {
+  readonly at: string;
+}
+
+/** The targets that joined and left an upstream's set (by URL). */
+export interface TargetMoves {
+  readonly joined: readonly string[];
+  readonly left: readonly string[];
+}
+
+/** Names added, removed and changed between two configs. */
+export interface NameChanges {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+}
+
+/** A config reload swapped the running snapshot. */
+export interface ReloadEvent extends EventBase {
+  readonly kind: 'reload';
+  readonly config_hash: string;
+  /** Who asked: SIGHUP, the admin API. */
+  readonly via: string;
+  readonly routes: NameChanges;
+  readonly upstreams: NameChanges;
+  /** Of the upstreams changed, those whose written targets moved. */
+  readonly targets: Readonly<Record<string, TargetMoves>>;
+}
+
+/** A change made through the admin API (the same shapes the API takes). */
+export interface AdminEvent extends EventBase {
+  readonly kind: 'admin';
+  /** The caller (the admin API's `who`: a token's name, or "admin"). */
+  readonly who: string;
+  readonly change: AdminChange;
+}
+
+export type AdminChange =
+  | {
+      readonly kind: 'target_state';
+      readonly upstream: string;
+      readonly target: string;
+      readonly state: 'enabled' | 'draining' | 'disabled';
+    }
+  | {
+      readonly kind: 'weights';
+      readonly upstream: string;
+      readonly weights: readonly { readonly target: string; readonly weight: number }[];
+    }
+  | { readonly kind: 'maintenance'; readonly route: string; readonly enabled: boolean }
+  | {
+      /** A route's traffic split between upstreams (issue 36's split, when it lands). */
+      readonly kind: 'split';
+      readonly route: string;
+      readonly split: readonly { readonly upstream: string; readonly weight: number }[];
+    };
+
+/** A DNS answer changed a discovered upstream's set of targets. */
+export interface DiscoveryEvent extends EventBase, TargetMoves {
+  readonly kind: 'discovery';
+  readonly upstream: string;
+}
+
+/** The active health checks took a target out of rotation, or brought it back. */
+export interface HealthEvent extends EventBase {
+  readonly kind: 'health';
+  readonly upstream: string;
+  /** The target's origin (scheme://host:port). */
+  readonly target: string;
+  readonly state: 'healthy' | 'unhealthy';
+  /** The failure type of the probe that took it out (the taxonomy's), when there was one. */
+  readonly failure?: string;
+}
+
+/**
+ * A canary's step or verdict, as the canary controller emits it (`recordCanary` in
+ * timeline.ts): the canary's share moved, or it was judged.
+ */
+export interface CanaryEvent extends EventBase {
+  readonly kind: 'canary';
+  readonly route: string;
+  /** The canary's upstream (the new version). */
+  readonly upstream: string;
+  readonly action: CanaryAction;
+  /** The canary's share of the route's traffic after this event, in percent. */
+  readonly weight: number;
+  /** Why (a rollback's metric and figures, an operator's abort). */
+  readonly reason?: string;
+}
+
+export const CANARY_ACTIONS = [
+  'started',
+  'step',
+  'paused',
+  'resumed',
+  'rolled_back',
+  'promoted',
+  'held',
+  'aborted',
+] as const;
+export type CanaryAction = (typeof CANARY_ACTIONS)[number];
+
+export const EVENT_KINDS = ['reload', 'admin', 'discovery', 'health', 'canary'] as const;
+
+/** An event as recorded, before it has a time. */
+export type NewEvent = Untimed<GatewayEvent>;
+
+type Untimed<E> = E extends GatewayEvent ? Omit<E, 'at'> : never;

@@ -1,0 +1,133 @@
+/** Each kind of change in words, as GET /events, the status page and `candor explain` say it. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { describeEvent } from '../../../src/observe/events/event-words.ts';
+import type { GatewayEvent } from '../../../src/observe/events/gateway-event.ts';
+
+const at = '2026-11-23T10:00:00.000Z';
+const none = { added: [], removed: [], changed: [] };
+
+test('every kind of change in words', () => {
+  const cases: [GatewayEvent, string][] = [
+    [
+      {
+        kind: 'reload',
+        at,
+        config_hash: 'sha256:0123456789abcdef',
+        via: 'SIGHUP',
+        routes: { added: ['a', 'b'], removed: [], changed: ['c'] },
+        upstreams: { added: [], removed: ['old'], changed: ['api', 'web'] },
+        targets: {
+          api: { joined: ['http://10.0.0.7:80'], left: ['http://10.0.0.5:80', 'http://10.0.0.6:80'] },
+        },
+      },
+      'reload sha256:0123456789abcdef (routes a, b added; route c changed; upstream old removed; upstreams api, web changed; upstream api: target http://10.0.0.7:80 joined, targets http://10.0.0.5:80, http://10.0.0.6:80 left)',
+    ],
+    [
+      {
+        kind: 'reload',
+        at,
+        config_hash: 'sha256:0123456789abcdef',
+        via: 'admin',
+        routes: none,
+        upstreams: none,
+        targets: {},
+      },
+      'reload sha256:0123456789abcdef (nothing routed changed)',
+    ],
+    [
+      {
+        kind: 'reload',
+        at,
+        config_hash: 'sha256:0123456789abcdef',
+        via: 'admin',
+        routes: none,
+        upstreams: { added: [], removed: [], changed: ['api'] },
+        targets: { api: { joined: ['http://10.0.0.7:80'], left: [] } },
+      },
+      'reload sha256:0123456789abcdef (upstream api: target http://10.0.0.7:80 joined)',
+    ],
+    [
+      {
+        kind: 'admin',
+        at,
+        who: '127.0.0.1:50412',
+        change: { kind: 'target_state', upstream: 'api', target: 'http://10.0.0.5:80', state: 'draining' },
+      },
+      'admin: drained http://10.0.0.5:80 (upstream api) by 127.0.0.1:50412',
+    ],
+    [
+      {
+        kind: 'admin',
+        at,
+        who: '127.0.0.1:50412',
+        change: { kind: 'weights', upstream: 'api', weights: [{ target: 'http://10.0.0.5:80', weight: 0 }] },
+      },
+      'admin: weights of upstream api set to http://10.0.0.5:80 0 by 127.0.0.1:50412',
+    ],
+    [
+      { kind: 'admin', at, who: 'program', change: { kind: 'maintenance', route: 'api', enabled: true } },
+      'admin: maintenance on for route api by program',
+    ],
+    [
+      {
+        kind: 'admin',
+        at,
+        who: 'program',
+        change: {
+          kind: 'split',
+          route: 'api',
+          split: [
+            { upstream: 'api', weight: 75 },
+            { upstream: 'api-next', weight: 25 },
+          ],
+        },
+      },
+      'admin: route api split api 75, api-next 25 by program',
+    ],
+    [
+      { kind: 'discovery', at, upstream: 'api', joined: ['http://10.0.0.7:80'], left: [] },
+      'DNS answer (upstream api: target http://10.0.0.7:80 joined)',
+    ],
+    [
+      {
+        kind: 'health',
+        at,
+        upstream: 'api',
+        target: 'http://10.0.0.7:80',
+        state: 'unhealthy',
+        failure: 'connection_refused',
+      },
+      'target http://10.0.0.7:80 (upstream api) went unhealthy (connection_refused)',
+    ],
+    [
+      { kind: 'health', at, upstream: 'api', target: 'http://10.0.0.7:80', state: 'healthy' },
+      'target http://10.0.0.7:80 (upstream api) went healthy',
+    ],
+    [
+      { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'step', weight: 25 },
+      'canary api-next moved to 25% (route api)',
+    ],
+    [
+      {
+        kind: 'canary',
+        at,
+        route: 'api',
+        upstream: 'api-next',
+        action: 'rolled_back',
+        weight: 0,
+        reason: 'connection_terminated 4.9% against 0.1% (p = 0.0003)',
+      },
+      'canary api-next rolled back to 0% (route api): connection_terminated 4.9% against 0.1% (p = 0.0003)',
+    ],
+    [
+      { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'promoted', weight: 100 },
+      'canary api-next promoted (route api)',
+    ],
+    [
+      { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'paused', weight: 10 },
+      'canary api-next paused at 10% (route api)',
+    ],
+  ];
+  for (const [event, words] of cases) assert.equal(describeEvent(event), words);
+});

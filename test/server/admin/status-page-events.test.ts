@@ -1,0 +1,91 @@
+/**
+ * The deploy timeline on the status page, in a real browser (Debian's Chromium, driven by
+ * playwright-core) against a real `candor serve --workers 2` (issue 36): after a reload, the
+ * failure chart carries a marker for it, with its words on hover, and the changes list names it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { launchChromium, noChromium } from '../../helpers/chromium.ts';
+import { request } from '../../helpers/http-client.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const TOKEN = 'status-page-events-token-0123456789';
+
+const configText = (
+  adminPort: number,
+  tokenFile: string,
+  target: string,
+  extra: boolean,
+) => `name: page-timeline
+listen:
+  - address: 127.0.0.1:0
+admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+${extra ? '  - name: extra\n    match: { path: /extra }\n    upstream: app\n' : ''}upstreams:
+  app:
+    targets:
+      - url: ${target}
+`;
+
+test('the status page: a reload is a marker on the failure chart and a row of the changes list', {
+  timeout: 90_000,
+  skip: noChromium,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-page-events-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const echo: Fault = await startEcho();
+  const adminPort = await freePort();
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(path, configText(adminPort, tokenFile, echo.url, false));
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 1000 });
+  try {
+    serve = await startServe(path, 2, { admin: true });
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    page.setDefaultTimeout(15_000);
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(`http://127.0.0.1:${adminPort}/`);
+    await page.locator('#auth').waitFor({ state: 'visible' });
+    await page.fill('#token', TOKEN);
+    await page.click('#token-submit');
+    await page.locator('#data').waitFor({ state: 'visible' });
+    for (let i = 0; i < 5; i++) await request(`http://127.0.0.1:${serve.port}`, { path: '/app' });
+    await page.locator('#events td.empty').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#chart line.event').count(), 0, 'no change, no marker');
+
+    writeFileSync(path, configText(adminPort, tokenFile, echo.url, true));
+    const reload = await adminCall(adminPort, 'POST', '/reload', { token: TOKEN });
+    assert.equal(reload.status, 200, JSON.stringify(reload.body));
+    const hash = (reload.body as { config_hash: string }).config_hash;
+
+    const marker = page.locator('#chart line.event[data-kind="reload"]');
+    await marker.first().waitFor({ state: 'attached' });
+    assert.equal(await marker.count(), 1);
+    assert.match(
+      (await marker.locator('title').textContent()) ?? '',
+      new RegExp(`reload ${hash} \\(route extra added\\)$`),
+    );
+    // The marker stands where the newest seconds are drawn: at the right of the chart.
+    const x = Number(await marker.getAttribute('x1'));
+    assert.ok(x > 800 && x <= 900, `x ${x} of 900`);
+    const row = page.locator('#events tr[data-kind="reload"]');
+    await row.waitFor({ state: 'visible' });
+    assert.equal(await row.locator('td.summary').textContent(), `reload ${hash} (route extra added)`);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    await echo.close();
+  }
+});
