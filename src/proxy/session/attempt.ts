@@ -1,8 +1,8 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { Release } from '../../core/limits/count.ts';
-import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { AttemptOutcome } from '../../observe/log/request-record.ts';
 import { type RequestSpans, settleClientSpan } from '../../observe/tracing/spans.ts';
-import { reportOutcome } from '../../upstream/health/report-outcome.ts';
+import { reportBodyFailure, reportOutcome } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { Exchange } from '../forward/exchange.ts';
 import type { Selection } from '../select/select-target.ts';
@@ -13,7 +13,6 @@ import type { Runtime } from './runtime.ts';
 export interface AttemptSinks {
   readonly runtime: Runtime;
   readonly upstream: Upstream;
-  readonly record: RequestRecord;
   readonly spans: RequestSpans | undefined;
   readonly measure: AttemptMetrics;
 }
@@ -21,7 +20,7 @@ export interface AttemptSinks {
 /**
  * One attempt: the target the select phase picked, the exchange the forward phase runs on it,
  * and its outcome, told once (settle()) to passive health, the circuit and the retry budget
- * (reportOutcome), the metrics, the attempt's span and the log's tries.
+ * (reportOutcome), the metrics and the attempt's span; the attempt loop writes its log entry.
  */
 export class Attempt {
   readonly exchange: Exchange;
@@ -51,14 +50,14 @@ export class Attempt {
 
   /**
    * The attempt's outcome (a failure, or the status of the head that went downstream) goes to
-   * everything that counts it, once: later calls do nothing and return false. The client's own
-   * doings (it left, its deadline passed) judge nobody.
+   * everything that counts it, once, and comes back as the log's entry for it (undefined: it was
+   * settled already). The client's own doings (it left, its deadline passed) judge nobody.
    */
-  settle(failure: Failure | undefined, status: number | undefined): boolean {
-    if (this.#settled) return false;
+  settle(failure: Failure | undefined, status: number | undefined): AttemptOutcome | undefined {
+    if (this.#settled) return undefined;
     this.#settled = true;
     const { selection, exchange } = this;
-    const { runtime, upstream, record, spans, measure } = this.#sinks;
+    const { runtime, upstream, spans, measure } = this.#sinks;
     const target = selection.target.config.origin;
     const startedAt = this.#startedAt;
     const now = performance.now();
@@ -82,13 +81,23 @@ export class Attempt {
     if (failure !== undefined) measure.attemptFailed(target, failure.type, startedAt, now);
     else measure.responding(target, status as number, startedAt);
     settleClientSpan(spans, failure, status, exchange);
-    record.tries.push({
+    return {
       target,
       status,
       error: failure?.type,
       stage: failure?.stage,
       ms: Math.round((now - startedAt) * 100) / 100,
-    });
-    return true;
+    };
+  }
+
+  /**
+   * Its answer's body broke after the head went downstream. The head counted as a success; the
+   * broken body is a fault of the target all the same, unless the client broke it (one that did
+   * not read, its own deadline): that proves nothing of the target.
+   */
+  bodyFailed(failure: Failure): void {
+    if (failure.kind.shape === 'client' || failure.clientsOwn) return;
+    const { runtime, upstream } = this.#sinks;
+    reportBodyFailure(runtime, upstream, this.selection.target, failure, performance.now());
   }
 }

@@ -2,7 +2,6 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
-import { reportBodyFailure } from '../../upstream/health/report-outcome.ts';
 import type { Target } from '../../upstream/targets/upstream.ts';
 import { decideRetry } from '../decide/retry-policy.ts';
 import { Exchange, type ExchangeOutcome, type ExchangeOwner } from '../forward/exchange.ts';
@@ -65,7 +64,7 @@ export class Attempts implements ExchangeOwner {
     const { runtime, head, record, fields, spans } = req;
     const { route, upstream } = admitted;
     this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method);
-    this.sinks = { runtime, upstream, record, spans, measure: this.measure };
+    this.sinks = { runtime, upstream, spans, measure: this.measure };
     this.sends = new UpstreamRequest(req.exchange, fields, record, runtime, {
       route,
       path: admitted.upstreamPath,
@@ -81,7 +80,7 @@ export class Attempts implements ExchangeOwner {
     this.hashKey =
       balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
     this.deadline = new TotalDeadline(timeouts.total, { grpc: record.grpc, fields });
-    this.hold = new RequestHold(upstream, record, {
+    this.hold = new RequestHold(upstream, {
       // A new round: every target may be tried again.
       tryAgain: () => {
         this.tried.length = 0;
@@ -174,10 +173,12 @@ export class Attempts implements ExchangeOwner {
     this.bodyFailed(failure);
   }
 
-  /** The current attempt's outcome, told once (attempt.ts); the request keeps its connection's reuse. */
+  /** The current attempt's outcome, told once (attempt.ts); the log gets its entry, the request its connection's reuse. */
   private settle(failure: Failure | undefined, status: number | undefined): void {
     const current = this.current;
-    if (current === undefined || !current.settle(failure, status)) return;
+    const entry = current?.settle(failure, status);
+    if (current === undefined || entry === undefined) return;
+    this.req.record.tries.push(entry);
     this.reused = current.exchange.connectionReused ?? this.reused;
   }
 
@@ -259,16 +260,10 @@ export class Attempts implements ExchangeOwner {
 
   private bodyFailed(failure: Failure): void {
     this.finishTimers();
-    const { admitted } = this;
     const { record } = this.req;
     this.owner.failed(failure);
     this.stage = 'body_streaming';
-    // The head counted as a success; the broken body is a fault of the target all the same,
-    // unless the client broke it (one that did not read, its own deadline): that proves nothing
-    // of the target.
-    const target = this.tried[this.tried.length - 1];
-    if (target && failure.kind.shape !== 'client' && !failure.clientsOwn)
-      reportBodyFailure(this.req.runtime, admitted.upstream, target, failure, performance.now());
+    this.current?.bodyFailed(failure);
     const last = record.tries[record.tries.length - 1];
     if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
     this.measure.responseOver(failure.type);
@@ -344,6 +339,7 @@ export class Attempts implements ExchangeOwner {
     this.finishTimers();
     record.stage = this.stage;
     record.reusedConnection = this.reused;
+    record.heldMs = this.hold.heldMs;
     return gone;
   }
 }
