@@ -2,6 +2,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { hasBody } from '../../core/net/downstream.ts';
+import type { Admitted } from '../admit/admit-request.ts';
 import {
   type ForwardReason,
   forwardedStatus,
@@ -14,7 +15,6 @@ import { type CacheRequest, headersOf, policyOf, StoredAnswer } from '../cache/s
 import type { HeaderEdit } from '../forward/header-rules.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
 import type { BodyCopy, ResponseStore } from '../forward/response-store.ts';
-import type { Admitted } from './admit.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
 

@@ -4,20 +4,19 @@ import { grpcStatusOf } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
-import { type DownstreamExchange, fieldMap, hasBody } from '../../core/net/downstream.ts';
+import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { logRequest } from '../../observe/log/access-log.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
-import { acmeChallenge } from '../accept/acme-challenge.ts';
+import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
-import { OPTIONS_ANSWER } from '../accept/options-answer.ts';
-import { checkRequest, maxForwardsSpent } from '../accept/request-checks.ts';
+import { type Admitted, admitRequest } from '../admit/admit-request.ts';
 import { type ErrorResponseFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { hostnameOf } from '../route/request-target.ts';
-import { type Admitted, admit } from './admit.ts';
+import { routeRequest } from '../route/route-request.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
@@ -65,15 +64,7 @@ export class RequestSession implements AttemptsOwner {
    * response).
    */
   static request(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange): void {
-    const session = new RequestSession(runtime, listener, exchange);
-    // A body cannot be framed once the connection is handed over: refused.
-    if (exchange.head.upgrade && hasBody(exchange.head)) {
-      session.#refusedAtAccept = true;
-      return session.answer(
-        new Failure('http_request_error', 'an upgrade request with a body is not supported', { status: 400 }),
-      );
-    }
-    session.#run();
+    new RequestSession(runtime, listener, exchange).#run();
   }
 
   /**
@@ -129,21 +120,27 @@ export class RequestSession implements AttemptsOwner {
 
   #phases(): void {
     const { runtime, head, fields, listener, record } = this.#req;
-    // accept: what the server's parser lets through that a careful server must refuse.
-    const refused = checkRequest(head, fields, runtime.config.limits);
-    if (refused) {
-      this.#refusedAtAccept = true;
-      return this.answer(refused);
+    // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
+    const accepted = acceptRequest(
+      { name: runtime.name, limits: runtime.config.limits, acme: runtime.acme },
+      listener,
+      head,
+      fields,
+    );
+    if (accepted !== undefined) {
+      if ('answer' in accepted) return this.#ownAnswer(accepted.answer, accepted.acme);
+      if ('refused' in accepted) this.#refusedAtAccept = true;
+      return this.answer('refused' in accepted ? accepted.refused : accepted.failed);
     }
-    // ACME's HTTP-01 validation, on a plain listener, before routing (acme-challenge.ts).
-    const challenge = acmeChallenge(runtime.acme, listener, head);
-    if (challenge !== undefined) return this.#ownAnswer(challenge, 'http-01');
-    // RFC 9110 §9.3.7, §7.6.2: `OPTIONS *` asks about this server, and an OPTIONS whose
-    // Max-Forwards is spent must be answered by its recipient: Candor is both.
-    if (head.method === 'OPTIONS' && (head.target === '*' || maxForwardsSpent(fields)))
-      return this.#ownAnswer(OPTIONS_ANSWER);
-    // route → admit (a cluster's shared rate limit answers later: the phases go on from there)
-    const admitted = admit(runtime, this.#req, record, listener, this);
+    // route (route-request.ts): the route's response rules apply to every answer from here on.
+    const routed = routeRequest(runtime.router, runtime.config.paths, listener, head, fields);
+    if (routed instanceof Failure) return this.answer(routed);
+    record.route = routed.route.name;
+    this.#route = routed.route;
+    this.#cache = CacheRun.of(this.#req, this, routed.route);
+    if (routed.refused !== undefined) return this.answer(routed.refused);
+    // admit (admit-request.ts; a cluster's shared rate limit or an auth service answers later)
+    const admitted = admitRequest(runtime, listener, this.#req, record, routed);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     // A bug must cost one request a 500, never the process (as in #run).
     admitted
@@ -171,12 +168,6 @@ export class RequestSession implements AttemptsOwner {
   }
 
   // ── what the later phases report ────────────────────────────────────────────────
-
-  /** Routing found the request's route (admit.ts). */
-  routed(route: RouteConfig): void {
-    this.#route = route;
-    this.#cache = CacheRun.of(this.#req, this, route);
-  }
 
   /** The upstream's head went downstream with this status. */
   responded(status: number): void {
