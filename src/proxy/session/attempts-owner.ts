@@ -15,10 +15,10 @@ export interface AttemptsOwner {
   /** The client went away before the exchange was over. */
   clientLeft(): void;
   /**
-   * No attempt answered: the gateway's error response for this failure. `close`: the sink refused
-   * a head the upstream sent (defence in depth), so the connection closes after the answer.
+   * No attempt answered: the gateway's error response for this failure. `headRefused`: the sink
+   * refused a head an upstream sent (defence in depth), so the connection closes after the answer.
    */
-  answer(failure: Failure, close?: boolean): void;
+  answer(failure: Failure, headRefused?: boolean): void;
   /** The name clients may see for the next hop. */
   nextHop(): string | undefined;
   /** What a route's header rules fill in for `{request_id}`, `{client_ip}` and `{host}`. */

@@ -13,7 +13,7 @@ import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
 import { type Admitted, admitRequest } from '../admit/admit-request.ts';
-import { type ErrorResponseFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
+import { gatewayErrorFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import { routeRequest } from '../route/route-request.ts';
@@ -23,9 +23,6 @@ import { CacheRun } from './cache-run.ts';
 import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import type { SessionRequest } from './session-request.ts';
-
-/** Refusals after which the request's framing may not have been consumed: the connection cannot be trusted. */
-const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
 
 /**
  * One request, from the moment the server hands it over to its log line: a plain request and an
@@ -200,7 +197,7 @@ export class RequestSession implements AttemptsOwner {
    * The decide phase's answer for a failure before anything went downstream: the one place a
    * gateway-made error response is written.
    */
-  answer(failure: Failure, close = false): void {
+  answer(failure: Failure, headRefused = false): void {
     const { record, response, runtime, fields, head, exchange } = this.#req;
     this.failed(failure);
     if (record.clientAborted) return;
@@ -209,20 +206,19 @@ export class RequestSession implements AttemptsOwner {
       response.abort();
       return;
     }
-    const facts: ErrorResponseFacts = {
+    const facts = gatewayErrorFacts(failure, {
       proxyName: runtime.name,
       requestId: record.id,
       accept: fields.accept as string | undefined,
-      nextHop: failure.nextHop ?? (failure.kind.shape === 'client' ? undefined : this.nextHop()),
+      nextHop: () => this.nextHop(),
       editHeaders: this.responseEdit(),
       head: head.method === 'HEAD',
-      // An unread body is not worth reading, and a refused request leaves the stream in doubt.
-      close: this.#refusedAtAccept || close || !exchange.bodyComplete || CLOSING_STATUSES.has(failure.status),
-      // The same writer answers gRPC in its Trailers-Only form (error-response.ts).
       grpc: record.grpc,
-      pages: runtime.config.errors.pages,
-      minimal: runtime.config.errors.detail === 'minimal',
-    };
+      errors: runtime.config.errors,
+      refusedAtAccept: this.#refusedAtAccept,
+      headRefused,
+      bodyComplete: exchange.bodyComplete,
+    });
     if (record.grpc) record.gatewayGrpcStatus = grpcStatusOf(failure);
     writeErrorResponse(response, failure, facts);
   }
