@@ -53,7 +53,9 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   upstream: [
     ['health'], // active checks and outlier detection, over the targets
     ['targets'], // the upstream runtime model: targets, balancer, panic
-    ['connections', 'breakers', 'discovery'], // the HTTP/1.1 and HTTP/2 clients (connector, connection, pool, session); the retry budget; targets found by DNS
+    // the HTTP/1.1 and HTTP/2 clients (connector, connection, pool, session); an upstream's
+    // breakers (its circuit, made of core/retry's, and its retry budget); targets found by DNS
+    ['connections', 'breakers', 'discovery'],
   ],
   observe: [
     ['tracing', 'metrics', 'events'], // spans and metrics of a request; the deploy timeline's events

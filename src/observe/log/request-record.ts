@@ -17,9 +17,10 @@ export interface TryLine {
  * Everything the log line says about one request, filled in as the phases run. It is the
  * only per-request state the log phase reads, so every field has exactly one writing module
  * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
- * client_aborted and upgraded; admit the route, upstream, upstream path and auth; the attempt loop the target,
- * stage, tries, retry_skipped, panic and hash_home; the request's hold (request-hold.ts) held_ms; the exchange what the wire showed (bytes,
- * connect and first-byte times, reuse, resets, dropped interim answers).
+ * client_aborted, upgraded and the route; admit the upstream, upstream path and auth; the attempt
+ * loop (attempts.ts) the target, tries, retry_skipped, panic, hash_home, and once at the end the
+ * stage, the connection's reuse and held_ms; the exchange what the wire showed (bytes, connect
+ * and first-byte times, resets, dropped interim answers).
  */
 export class RequestRecord {
   readonly id: string;

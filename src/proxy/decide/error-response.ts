@@ -32,6 +32,55 @@ export interface ErrorResponseFacts {
   readonly minimal?: boolean;
 }
 
+/** Refusals after which the request's framing may not have been consumed: the connection cannot be trusted. */
+const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
+
+/**
+ * The decide phase's form of the gateway's answer to a request it has an exchange for (the
+ * session writes it: writeErrorResponse). The next hop is named unless the failure is the
+ * client's own; the connection closes after the answer when what the client sent after its
+ * head cannot be trusted or is not worth reading.
+ */
+export function gatewayErrorFacts(
+  failure: Failure,
+  request: {
+    readonly proxyName: string;
+    readonly requestId: string;
+    readonly accept: string | undefined;
+    /** The next hop clients may see, when the failure names none of its own. */
+    readonly nextHop: () => string | undefined;
+    readonly editHeaders: ErrorResponseFacts['editHeaders'];
+    readonly head: boolean;
+    readonly grpc: boolean;
+    readonly errors: { readonly pages?: ErrorPages; readonly detail: string };
+    /** The accept phase refused the request: whatever it sent after its head is in doubt. */
+    readonly refusedAtAccept: boolean;
+    /** The sink refused a head the upstream sent (defence in depth). */
+    readonly headRefused: boolean;
+    /** The client's request body was read whole. */
+    readonly bodyComplete: boolean;
+  },
+): ErrorResponseFacts {
+  return {
+    proxyName: request.proxyName,
+    requestId: request.requestId,
+    accept: request.accept,
+    nextHop: failure.nextHop ?? (failure.kind.shape === 'client' ? undefined : request.nextHop()),
+    editHeaders: request.editHeaders,
+    head: request.head,
+    // An unread body is not worth reading, and a refused request leaves the stream in doubt.
+    close:
+      request.refusedAtAccept ||
+      request.headRefused ||
+      !request.bodyComplete ||
+      CLOSING_STATUSES.has(failure.status),
+    // The same writer answers gRPC in its Trailers-Only form.
+    grpc: request.grpc,
+    pages: request.errors.pages,
+    minimal: request.errors.detail === 'minimal',
+  };
+}
+
 export interface ErrorResponse {
   readonly status: number;
   readonly headers: string[];

@@ -25,28 +25,36 @@ import type { BodyCopy, ResponseStore } from './response-store.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
 
-/** What an exchange reports back to the attempt loop that started it. */
-export interface ExchangeOwner {
-  /** The attempt failed before anything went downstream: retry it, or answer with an error response. */
-  attemptFailed(failure: Failure): void;
-  /** The upstream's response head went downstream with this status: the attempt reached a working server. */
-  headReceived(status: number): void;
-  /** The sink refused to write the head (defence in depth): the connection closes after the answer. */
-  responseSpent(): void;
-  /** The whole response went downstream. */
-  responseEnded(): void;
+/** How an attempt settled, as its exchange tells the attempt loop that started it (once). */
+export type ExchangeOutcome =
+  /**
+   * It failed before anything went downstream: retried, or answered with an error response.
+   * `headRefused`: the sink refused a head the upstream sent (defence in depth), so the answer
+   * closes the connection.
+   */
+  | { readonly kind: 'failed'; readonly failure: Failure; readonly headRefused: boolean }
+  /** The upstream's head went downstream with this status: a working server; its body follows (bodyOver). */
+  | { readonly kind: 'responded'; readonly status: number }
   /** The upstream switched protocols and the tunnel is up (its 101 went downstream). */
-  tunnelled(status: number): void;
+  | { readonly kind: 'tunnelled'; readonly status: number }
   /** The upstream answered with this status, and the route's cache answered in its place (nothing was relayed). */
-  replaced(status: number): void;
-  /** The transfer broke after the head went downstream (already aborted; recorded for the log and health). */
-  bodyFailed(failure: Failure): void;
+  | { readonly kind: 'replaced'; readonly status: number }
   /**
    * The client left while the attempt ran (a reset mid-upload, a close before the switch): the
    * attempt is over, nothing to answer, the failure is for the log only. (A client that leaves
    * otherwise is the owner's to see first: it ends the attempt with abandon(), and hears nothing.)
    */
-  abandoned(failure: Failure): void;
+  | { readonly kind: 'left'; readonly failure: Failure };
+
+/** What an exchange reports back to the attempt loop that started it: how it settled, then how its answer's body ended. */
+export interface ExchangeOwner {
+  /** The attempt settled: said once, before anything of the body. */
+  settled(outcome: ExchangeOutcome): void;
+  /**
+   * After `responded`, the body is over: whole (undefined), or broken after the head went
+   * downstream (already aborted; recorded for the log and health), `client_closed` when the client left.
+   */
+  bodyOver(failure: Failure | undefined): void;
 }
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
@@ -122,8 +130,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private readonly interim = { count: 0, bytes: 0 };
   /** When the attempt started (monotonic ms): its time to first byte counts from here, queue and connect included. */
   private startedAt = 0;
-  /** The connection the request went out on had carried one before (false until there is a connection). */
-  private reused = false;
+  /** The connection the request went out on had carried one before (undefined until there is a connection). */
+  private reused: boolean | undefined;
   /** The client's socket holds the buffer's worth: the upstream is paused until it drains. */
   private awaitingDrain = false;
   /** The downstream response can carry the upstream's trailers (set with the head). */
@@ -134,6 +142,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private heldCharged = 0;
   /** Listening to the sink's send deadline and close (from the first write left waiting). */
   private watchingSink = false;
+  /** The sink refused the upstream's head: the attempt's failure says so (ExchangeOutcome). */
+  private headRefused = false;
   /** The body's copy for the route's cache (bounded; stored only when the body ends whole). */
   private copy: BodyCopy | undefined;
 
@@ -173,8 +183,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     return this.stage;
   }
 
-  /** Whether the attempt went out on a pooled connection that had carried a request before. */
-  get connectionReused(): boolean {
+  /**
+   * Whether the attempt went out on a pooled connection that had carried a request before
+   * (undefined: it never had a connection). The attempt loop holds this fact for the request.
+   */
+  get connectionReused(): boolean | undefined {
     return this.reused;
   }
 
@@ -222,7 +235,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void {
     this.controller = controller;
     this.record.connectMs = facts.connectMs;
-    this.record.reusedConnection = facts.reused;
     this.reused = facts.reused;
     if (!facts.reused)
       this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
@@ -267,7 +279,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       sink.sendHead(statusCode, response.reason, headers);
     } catch (err) {
       // The sink refuses a field the parser let through (a defence in depth: it should not happen).
-      this.owner.responseSpent();
+      this.headRefused = true;
       controller.abort(
         new Failure('http_protocol_error', `invalid response header: ${(err as Error).message}`, {
           stage: 'head_received',
@@ -278,7 +290,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     }
     this.stage = 'body_streaming';
     this.copy = store?.keep(statusCode, response.reason, response.headers);
-    this.owner.headReceived(statusCode);
+    this.owner.settled({ kind: 'responded', status: statusCode });
   }
 
   /**
@@ -300,7 +312,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
         stage: 'head_received',
       }),
     );
-    this.owner.replaced(response.status);
+    this.owner.settled({ kind: 'replaced', status: response.status });
     answer();
     return true;
   }
@@ -377,7 +389,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (!this.finished) return this.cancel(failure);
     // The response was whole from the upstream (its connection is back in the pool); only the
     // client's copy waits.
-    this.owner.bodyFailed(failure);
+    this.owner.bodyOver(failure);
     this.sink.abort();
   };
 
@@ -388,7 +400,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.copy?.end();
     this.sink.end(kept);
     this.finish();
-    this.owner.responseEnded();
+    this.owner.bodyOver(undefined);
   }
 
   onUpgrade(head: UpstreamHead, upstream: Socket, rest: Buffer): void {
@@ -409,14 +421,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (switched === undefined) {
       upstream.destroy();
       this.finish();
-      this.owner.abandoned(
-        new Failure('client_closed', 'client closed the connection before the switch', {
+      this.owner.settled({
+        kind: 'left',
+        failure: new Failure('client_closed', 'client closed the connection before the switch', {
           stage: 'head_received',
         }),
-      );
+      });
       return;
     }
-    this.owner.tunnelled(101);
+    this.owner.settled({ kind: 'tunnelled', status: 101 });
     openTunnel(switched.socket, upstream, {
       fromUpstream: rest,
       fromClient: switched.rest,
@@ -444,14 +457,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (failure.unprocessed && this.options.body.kind === 'stream' && this.bodySent > 0)
       failure = failure.spent(this.stage);
     if (isReset(error.cause)) this.record.upstreamReset = true;
-    // The client went away mid-upload: nobody is left to answer.
+    // The client went away (mid-upload, or mid-body after the head): nobody is left to answer.
     if (failure.type === 'client_closed') {
       this.finish();
-      return this.owner.abandoned(failure);
+      if (this.stage === 'body_streaming') return this.owner.bodyOver(failure);
+      return this.owner.settled({ kind: 'left', failure });
     }
     if (this.stage === 'body_streaming') return this.failAfterHead(failure);
     this.finish();
-    this.owner.attemptFailed(failure);
+    this.owner.settled({ kind: 'failed', failure, headRefused: this.headRefused });
   }
 
   // ── the client's side ────────────────────────────────────────────────────────────
@@ -506,7 +520,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // Still waiting for a connection: leave the queue and answer now.
     this.target.pool.cancel(this);
     this.finish();
-    this.owner.attemptFailed(failure.at('not_sent'));
+    this.owner.settled({ kind: 'failed', failure: failure.at('not_sent'), headRefused: this.headRefused });
   }
 
   /**
@@ -534,7 +548,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   /** After the head went downstream the status cannot change: abort the transfer so the client sees it cut. */
   private failAfterHead(failure: Failure): void {
     this.finish();
-    this.owner.bodyFailed(failure);
+    this.owner.bodyOver(failure);
     // What was already written (the head, at least) leaves before the cut (the sink's abort).
     this.sink.abort();
   }

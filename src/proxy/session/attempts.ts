@@ -1,36 +1,40 @@
 import { Failure } from '../../core/failure/failure.ts';
+import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
-import { settleClientSpan, startClientSpan } from '../../observe/tracing/spans.ts';
-import { reportBodyFailure, reportOutcome } from '../../upstream/health/report-outcome.ts';
+import { startClientSpan } from '../../observe/tracing/spans.ts';
 import type { Target } from '../../upstream/targets/upstream.ts';
+import type { Admitted } from '../admit/admit-request.ts';
 import { decideRetry } from '../decide/retry-policy.ts';
-import { Exchange, type ExchangeOwner } from '../forward/exchange.ts';
+import { Exchange, type ExchangeOutcome, type ExchangeOwner } from '../forward/exchange.ts';
 import { UpstreamRequest } from '../forward/upstream-request.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
-import { hasUntriedTarget, type Selection, selectTarget } from '../select/select-target.ts';
-import type { Admitted } from './admit.ts';
+import { hasUntriedTarget, selectTarget } from '../select/select-target.ts';
+import { Attempt, type AttemptSinks } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import type { CacheRun } from './cache-run.ts';
 import { heldBytes, RequestHold } from './request-hold.ts';
+import type { SessionRequest } from './session-request.ts';
 import { TotalDeadline } from './total-deadline.ts';
 
 /**
  * Select → forward → decide, repeated while a retry is safe and worth it: each attempt
- * picks a target (another one when it can), runs one Exchange, and reports its outcome to
- * passive health and the circuit breaker. The request's total deadline spans every attempt.
+ * picks a target (another one when it can), runs one Exchange, which reports how it settled
+ * once (settled(), then bodyOver() for an answer's body), and its outcome goes to passive
+ * health and the circuit breaker (attempt.ts). The request's total deadline spans every attempt.
  */
 export class Attempts implements ExchangeOwner {
+  private readonly req: SessionRequest;
   private readonly owner: AttemptsOwner;
   private readonly admitted: Admitted;
   /** What every attempt sends (the forward step's): path, headers, body. */
-  private readonly request: UpstreamRequest;
+  private readonly sends: UpstreamRequest;
   /** What the hash balancer hashes for this request; undefined for the other balancers. */
   private readonly hashKey: string | undefined;
   private readonly tried: Target[] = [];
-  private current:
-    | { exchange: Exchange; selection: Selection; startedAt: number; retry: boolean; settled: boolean }
-    | undefined;
+  private current: Attempt | undefined;
+  /** What each attempt reports its outcome to. */
+  private readonly sinks: AttemptSinks;
   private backoffTimer: NodeJS.Timeout | undefined;
   private retrySlot: Release | undefined;
   private readonly deadline: TotalDeadline;
@@ -46,19 +50,26 @@ export class Attempts implements ExchangeOwner {
   private readonly cache: CacheRun | undefined;
   /** start() ran: before, the route's cache may have answered, and there is nothing to end. */
   private started = false;
+  /** Held here alone, written to the record once at the end: how far the request got, and whether the last connection was reused. */
+  private stage: Stage | undefined;
+  private reused: boolean | undefined;
+  /** The sink refused a head an upstream sent (defence in depth): the answer closes the connection. */
+  private headRefused = false;
 
-  constructor(owner: AttemptsOwner, admitted: Admitted, cache: CacheRun | undefined) {
+  constructor(req: SessionRequest, owner: AttemptsOwner, admitted: Admitted, cache: CacheRun | undefined) {
+    this.req = req;
     this.cache = cache;
     this.owner = owner;
     this.admitted = admitted;
-    const { runtime, head, record, fields } = owner;
+    const { runtime, head, record, fields, spans } = req;
     const { route, upstream } = admitted;
     this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method);
-    this.request = new UpstreamRequest(owner.exchange, fields, record, runtime, {
+    this.sinks = { runtime, upstream, spans, measure: this.measure };
+    this.sends = new UpstreamRequest(req.exchange, fields, record, runtime, {
       route,
       path: admitted.upstreamPath,
       authority: admitted.authority,
-      protocol: owner.listener.protocol,
+      protocol: req.listener.protocol,
       vars: owner.templateVars(),
       responseEdit: owner.responseEdit(),
       requestEdit: admitted.requestEdit,
@@ -69,7 +80,7 @@ export class Attempts implements ExchangeOwner {
     this.hashKey =
       balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
     this.deadline = new TotalDeadline(timeouts.total, { grpc: record.grpc, fields });
-    this.hold = new RequestHold(upstream, record, {
+    this.hold = new RequestHold(upstream, {
       // A new round: every target may be tried again.
       tryAgain: () => {
         this.tried.length = 0;
@@ -82,11 +93,11 @@ export class Attempts implements ExchangeOwner {
   start(): void {
     this.started = true;
     const { upstream } = this.admitted;
-    const { exchange } = this.owner;
+    const { exchange } = this.req;
     this.releaseInFlight = upstream.inFlight.acquire();
     exchange.response.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
-    this.stopReading = this.request.prepareBody(
+    this.stopReading = this.sends.prepareBody(
       () => {
         this.stopReading = undefined;
         this.attempt();
@@ -105,8 +116,8 @@ export class Attempts implements ExchangeOwner {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
     this.deadline.start(this.onTotalTimeout);
-    const { admitted, request } = this;
-    const { record } = this.owner;
+    const { admitted, sends, req } = this;
+    const { record } = req;
     const { upstream } = admitted;
     const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
@@ -123,133 +134,120 @@ export class Attempts implements ExchangeOwner {
     const retry = record.tries.length > 0;
     // With tracing on, each attempt is a span of its own: the upstream's parent.
     const traceparent = startClientSpan(
-      this.owner.spans,
+      req.spans,
       upstream.name,
       target.config,
-      request.path,
+      sends.path,
       admitted.route.path,
     );
-    const options = request.forAttempt(traceparent, this.owner.nextHop() as string);
-    const exchange = new Exchange(this.owner.exchange, record, upstream, target, this, options);
-    this.current = { exchange, selection, startedAt: now, retry, settled: false };
+    const options = sends.forAttempt(traceparent, this.owner.nextHop() as string);
+    const exchange = new Exchange(req.exchange, record, upstream, target, this, options);
+    this.current = new Attempt(exchange, selection, now, { retry, slot: this.retrySlot }, this.sinks);
     exchange.start();
   }
 
-  /**
-   * The attempt's outcome goes to passive health, the circuit, the retry budget, the metrics and
-   * the log. The client's own doings (it left, its deadline passed) judge nobody.
-   */
-  private settle(failure: Failure | undefined, status: number | undefined): void {
-    const current = this.current;
-    if (!current || current.settled) return;
-    current.settled = true;
-    const { selection } = current;
-    const target = selection.target.config.origin;
-    const now = performance.now();
-    reportOutcome(
-      this.owner.runtime,
-      {
-        upstream: this.admitted.upstream,
-        target: selection.target,
-        failure,
-        judged: failure === undefined || !failure.clientsOwn,
-        reused: current.exchange.connectionReused,
-        releaseTargetProbe: selection.releaseProbe,
-        circuitProbe: selection.circuitProbe,
-        retrySlot: current.retry ? this.retrySlot : undefined,
-      },
-      now,
-    );
-    if (current.retry) this.measure.retryOver(failure?.type ?? 'response');
-    // A target took a request: those waiting for one go (hold-queue.ts).
-    if (failure === undefined || failure.stage !== 'not_sent') this.admitted.upstream.hold.targetBack();
-    if (failure !== undefined) this.measure.attemptFailed(target, failure.type, current.startedAt, now);
-    else this.measure.responding(target, status as number, current.startedAt);
-    settleClientSpan(this.owner.spans, failure, status, current.exchange);
-    this.owner.record.tries.push({
-      target,
-      status,
-      error: failure?.type,
-      stage: failure?.stage,
-      ms: Math.round((now - current.startedAt) * 100) / 100,
-    });
+  // ── what the exchange reports ────────────────────────────────────────────────────
+
+  /** The attempt settled (ExchangeOwner): once, before anything of its answer's body. */
+  settled(outcome: ExchangeOutcome): void {
+    switch (outcome.kind) {
+      case 'failed':
+        if (outcome.headRefused) this.headRefused = true;
+        return this.attemptFailed(outcome.failure);
+      case 'responded':
+        return this.responded(outcome.status);
+      case 'replaced':
+        return this.replaced(outcome.status);
+      case 'tunnelled':
+        return this.tunnelled(outcome.status);
+      case 'left':
+        return this.left(outcome.failure);
+    }
   }
 
-  attemptFailed(failure: Failure): void {
+  /** The body of the answer that went downstream is over (ExchangeOwner): whole, or cut with this failure. */
+  bodyOver(failure: Failure | undefined): void {
+    if (failure === undefined) return this.responseEnded();
+    // The client left mid-body: its leaving, not the target's fault.
+    if (failure.type === 'client_closed') return this.left(failure);
+    this.bodyFailed(failure);
+  }
+
+  /** The current attempt's outcome, told once (attempt.ts); the log gets its entry, the request its connection's reuse. */
+  private settle(failure: Failure | undefined, status: number | undefined): void {
+    const current = this.current;
+    const entry = current?.settle(failure, status);
+    if (current === undefined || entry === undefined) return;
+    this.req.record.tries.push(entry);
+    this.reused = current.exchange.connectionReused ?? this.reused;
+  }
+
+  private attemptFailed(failure: Failure): void {
     this.settle(failure, undefined);
     this.current = undefined;
     if (this.over) return;
     const { admitted } = this;
-    const { head, fields, record } = this.owner;
+    const { head, fields, record, runtime } = this.req;
     const { upstream } = admitted;
     const verdict = decideRetry(failure, {
       req: { method: head.method, headers: fields },
       route: admitted.route,
       upstream,
       attempts: this.tried.length,
-      bodyReplayable: this.request.body.kind !== 'stream' || failure.stage === 'not_sent',
+      bodyReplayable: this.sends.body.kind !== 'stream' || failure.stage === 'not_sent',
       remaining: this.deadline.remaining(),
       noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
-      reusedConnection: record.reusedConnection === true,
+      reusedConnection: this.reused === true, // the last connection any attempt had
     });
     record.retrySkipped = verdict.skip;
     if (verdict.skip !== undefined) {
-      this.owner.runtime.metrics.retrySkipped(upstream.name, verdict.skip);
+      runtime.metrics.retrySkipped(upstream.name, verdict.skip);
       return this.endOrWait(failure);
     }
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
-    this.backoffTimer = setTimeout(() => {
-      this.backoffTimer = undefined;
-      this.retryNow();
-    }, verdict.delay);
+    this.backoffTimer = setTimeout(this.retryNow, verdict.delay);
   }
 
-  private retryNow(): void {
+  private readonly retryNow = (): void => {
+    this.backoffTimer = undefined;
     this.attempt();
     // attempt() answered without starting an exchange (no target, circuit open): release the retry slot.
     if (this.current === undefined) this.retrySlot?.();
-  }
+  };
 
-  headReceived(status: number): void {
+  private responded(status: number): void {
     this.settle(undefined, status);
     // No more attempts; the total deadline still runs until the body is through.
     this.stopRetrying();
     this.owner.responded(status);
   }
 
-  replaced(status: number): void {
+  private replaced(status: number): void {
     this.settle(undefined, status);
-    // The attempt is over and so is the request: the cache's answer needs no deadline.
-    this.finishTimers();
+    this.finishTimers(); // the request is over too: the cache's answer needs no deadline
     this.measure.responseOver('');
   }
 
-  abandoned(failure: Failure): void {
+  /** The client left while the attempt ran (a reset mid-upload, a close before the switch, or mid-body). */
+  private left(failure: Failure): void {
     this.owner.clientLeft();
     this.owner.failed(this.dropped(failure));
   }
 
-  /**
-   * An attempt the client's leaving ended: every slot it holds (probes, retry) comes back and it
-   * is counted, once; its outcome judges nobody. An answer the client cut short: its response is over.
-   */
+  /** An attempt the client's leaving ended: its slots come back, counted once, judging nobody; a cut answer's response is over. */
   private dropped(failure: Failure): Failure {
     this.settle(failure, undefined);
     this.measure.responseOver(failure.type);
     return failure;
   }
 
-  responseSpent(): void {
-    this.owner.responseSpent();
-  }
-
-  responseEnded(): void {
+  private responseEnded(): void {
     this.finishTimers();
     this.measure.responseOver('');
   }
 
-  tunnelled(status: number): void {
+  private tunnelled(status: number): void {
     this.settle(undefined, status);
     // The tunnel's life is no request's duration: the attempt ends with the switch.
     this.measure.responseOver('');
@@ -260,18 +258,12 @@ export class Attempts implements ExchangeOwner {
     this.owner.tunnelled(status);
   }
 
-  bodyFailed(failure: Failure): void {
+  private bodyFailed(failure: Failure): void {
     this.finishTimers();
-    const { admitted } = this;
-    const { record } = this.owner;
+    const { record } = this.req;
     this.owner.failed(failure);
-    record.stage = 'body_streaming';
-    // The head counted as a success; the broken body is a fault of the target all the same,
-    // unless the client broke it (one that did not read, its own deadline): that proves nothing
-    // of the target.
-    const target = this.tried[this.tried.length - 1];
-    if (target && failure.kind.shape !== 'client' && !failure.clientsOwn)
-      reportBodyFailure(this.owner.runtime, admitted.upstream, target, failure, performance.now());
+    this.stage = 'body_streaming';
+    this.current?.bodyFailed(failure);
     const last = record.tries[record.tries.length - 1];
     if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
     this.measure.responseOver(failure.type);
@@ -283,7 +275,7 @@ export class Attempts implements ExchangeOwner {
   private end(failure: Failure): void {
     if (this.over) return;
     this.finishTimers();
-    this.owner.record.stage = failure.stage;
+    this.stage = failure.stage;
     this.answer(failure);
   }
 
@@ -292,12 +284,12 @@ export class Attempts implements ExchangeOwner {
     // Recorded first: a stored answer may end the response (and write the log line) at once.
     this.owner.failed(failure);
     if (this.cache?.answerStale(failure)) return;
-    this.owner.answer(failure);
+    this.owner.answer(failure, this.headRefused);
   }
 
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
-    const answer = this.hold.wait(failure, heldBytes(this.request.body));
+    const answer = this.hold.wait(failure, heldBytes(this.sends.body));
     if (answer !== undefined) this.end(answer);
   }
 
@@ -320,8 +312,8 @@ export class Attempts implements ExchangeOwner {
   private readonly onTotalTimeout = (): void => {
     const current = this.current;
     const failure = this.deadline.failureAt(current?.exchange.reached ?? 'not_sent');
-    // The attempt's cancel comes back through attemptFailed, which answers with this failure (no
-    // retry: the deadline has passed), or mid-body through bodyFailed (the head went downstream).
+    // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
+    // has passed), or mid-body as its body's (the head went downstream).
     if (current) return current.exchange.cancel(failure);
     // In backoff: the retry will not run.
     this.measure.retryOver(failure.type);
@@ -336,7 +328,7 @@ export class Attempts implements ExchangeOwner {
   clientClosed(): Failure | undefined {
     if (!this.started) return undefined;
     const current = this.current;
-    const { response, record } = this.owner;
+    const { response, record } = this.req;
     // The exchange ends without a word back (abandon()): its attempt is settled here.
     const cut = current !== undefined && !response.finished && !record.upgraded;
     const gone = cut ? current.exchange.abandon() : undefined;
@@ -345,6 +337,9 @@ export class Attempts implements ExchangeOwner {
     if (current === undefined) this.measure.retryOver('client_closed');
     this.stopReading?.();
     this.finishTimers();
+    record.stage = this.stage;
+    record.reusedConnection = this.reused;
+    record.heldMs = this.hold.heldMs;
     return gone;
   }
 }

@@ -2,6 +2,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { hasBody } from '../../core/net/downstream.ts';
+import type { Admitted } from '../admit/admit-request.ts';
 import {
   type ForwardReason,
   forwardedStatus,
@@ -15,8 +16,8 @@ import { CompressingSink } from '../forward/compressing-sink.ts';
 import type { HeaderEdit } from '../forward/header-rules.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
 import type { BodyCopy, ResponseStore } from '../forward/response-store.ts';
-import type { Admitted } from './admit.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
+import type { SessionRequest } from './session-request.ts';
 
 /** The upstream's own statuses a stored answer may stand in for (RFC 5861 §4: 500, 502, 503, 504). */
 const STALE_FOR_STATUS = new Set([500, 502, 503, 504]);
@@ -34,6 +35,7 @@ const STALE_FOR_GATEWAY = new Set(['destination_unavailable', 'connection_limit_
  * answer of the route carries Cache-Status.
  */
 export class CacheRun implements ResponseStore {
+  readonly #req: SessionRequest;
   readonly #owner: AttemptsOwner;
   readonly #cache: ResponseCache;
   readonly #route: RouteConfig;
@@ -49,20 +51,22 @@ export class CacheRun implements ResponseStore {
   /** The shared disk was read for this request's key (once). */
   #diskRead = false;
 
-  private constructor(owner: AttemptsOwner, cache: ResponseCache, route: RouteConfig) {
+  private constructor(req: SessionRequest, owner: AttemptsOwner, cache: ResponseCache, route: RouteConfig) {
+    this.#req = req;
     this.#owner = owner;
     this.#cache = cache;
     this.#route = route;
-    this.#status = forwardedStatus(owner.runtime.name, 'bypass');
-    owner.record.cache = 'fwd=bypass';
+    const { runtime, record } = req;
+    this.#status = forwardedStatus(runtime.name, 'bypass');
+    record.cache = 'fwd=bypass';
     // Counted once, by what the cache did in the end (a forwarded request may end stale).
-    owner.response.onClose(() => owner.runtime.metrics.cacheLookup(route.name, owner.record.cache as string));
+    req.response.onClose(() => runtime.metrics.cacheLookup(route.name, record.cache as string));
   }
 
   /** The route's cache run for this request; undefined when the route has no cache (nothing else is paid). */
-  static of(owner: AttemptsOwner, route: RouteConfig): CacheRun | undefined {
-    const cache = route.cache === undefined ? undefined : owner.runtime.caches.get(route.name);
-    return cache === undefined ? undefined : new CacheRun(owner, cache, route);
+  static of(req: SessionRequest, owner: AttemptsOwner, route: RouteConfig): CacheRun | undefined {
+    const cache = route.cache === undefined ? undefined : req.runtime.caches.get(route.name);
+    return cache === undefined ? undefined : new CacheRun(req, owner, cache, route);
   }
 
   /** The route's response edit with this request's Cache-Status after it (RFC 9211: on every answer). */
@@ -80,7 +84,7 @@ export class CacheRun implements ResponseStore {
    */
   start(admitted: Admitted, attempts: { start(): void }): void {
     const forward = () => attempts.start();
-    const { head, fields } = this.#owner;
+    const { head, fields } = this.#req;
     if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);
     // A range, an upgrade or a body is not what a stored answer answers.
     if (head.upgrade || hasBody(head) || fields.range !== undefined) return this.#forward('bypass', forward);
@@ -104,7 +108,7 @@ export class CacheRun implements ResponseStore {
       this.#diskRead = true;
       const again = (found: StoredAnswer | undefined) => {
         if (found !== undefined && this.#cache.get(key) === undefined) this.#cache.set(found, true);
-        if (!this.#owner.response.closed) this.#lookup(forward, waited);
+        if (!this.#req.response.closed) this.#lookup(forward, waited);
       };
       disk
         .read(key)
@@ -123,11 +127,11 @@ export class CacheRun implements ResponseStore {
       if (verdict.revalidation === undefined)
         return this.#give(
           stored,
-          hitStatus(this.#owner.runtime.name, stored.ttl(), waited),
+          hitStatus(this.#req.runtime.name, stored.ttl(), waited),
           waited ? 'collapsed' : 'hit',
         );
       if (this.#cache.fillOf(key) !== undefined)
-        return this.#give(stored, hitStatus(this.#owner.runtime.name, stored.ttl()), 'stale');
+        return this.#give(stored, hitStatus(this.#req.runtime.name, stored.ttl()), 'stale');
     }
     const fill = waited ? undefined : this.#cache.fillOf(key);
     if (fill !== undefined && this.#wait(fill, forward)) return;
@@ -144,16 +148,16 @@ export class CacheRun implements ResponseStore {
       this.validators = validatorsOf(stored, request);
     }
     // The first miss of a key fetches it; the others that miss meanwhile wait for it.
-    if (this.#owner.head.method === 'GET' && this.#cache.fillOf(key) === undefined) {
+    if (this.#req.head.method === 'GET' && this.#cache.fillOf(key) === undefined) {
       this.#endFill = this.#cache.startFill(key);
-      this.#owner.response.onClose(this.#endFill);
+      this.#req.response.onClose(this.#endFill);
     }
     this.#forward(reason, forward);
   }
 
   /** Waits for the fetch under way (bounded by lock_timeout and the client's patience); false when it cannot. */
   #wait(fill: Fill, forward: () => void): boolean {
-    const { response } = this.#owner;
+    const { response } = this.#req;
     let timer: NodeJS.Timeout | undefined;
     const stop = fill.wait(() => {
       clearTimeout(timer);
@@ -172,8 +176,8 @@ export class CacheRun implements ResponseStore {
   }
 
   #forward(reason: ForwardReason, forward: () => void): void {
-    this.#status = forwardedStatus(this.#owner.runtime.name, reason);
-    this.#owner.record.cache = `fwd=${reason}`;
+    this.#status = forwardedStatus(this.#req.runtime.name, reason);
+    this.#req.record.cache = `fwd=${reason}`;
     forward();
   }
 
@@ -191,13 +195,13 @@ export class CacheRun implements ResponseStore {
       validating.revalidated(policy);
       return () => {
         this.#endFill?.();
-        this.#give(validating, revalidatedStatus(this.#owner.runtime.name, validating.ttl()), 'revalidated');
+        this.#give(validating, revalidatedStatus(this.#req.runtime.name, validating.ttl()), 'revalidated');
       };
     }
     if (!STALE_FOR_STATUS.has(status)) return undefined;
     const stored = this.#staleFor();
     if (stored === undefined) return undefined;
-    const { runtime } = this.#owner;
+    const { runtime } = this.#req;
     return () =>
       this.#giveStale(
         stored,
@@ -215,7 +219,7 @@ export class CacheRun implements ResponseStore {
   keep(status: number, reason: string, fields: readonly string[]): BodyCopy | undefined {
     const request = this.#request;
     const key = this.#key;
-    if (request === undefined || key === undefined || this.#owner.head.method !== 'GET' || status === 206)
+    if (request === undefined || key === undefined || this.#req.head.method !== 'GET' || status === 206)
       return undefined;
     const { maxEntry } = this.#cache.config;
     const policy = policyOf(request, status, fields);
@@ -256,7 +260,7 @@ export class CacheRun implements ResponseStore {
     if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return false;
     const stored = this.#staleFor();
     if (stored === undefined) return false;
-    const { runtime } = this.#owner;
+    const { runtime } = this.#req;
     const nextHop = this.#owner.nextHop();
     this.#giveStale(
       stored,
@@ -271,14 +275,14 @@ export class CacheRun implements ResponseStore {
   #staleFor(): StoredAnswer | undefined {
     const key = this.#key;
     const request = this.#request;
-    if (key === undefined || request === undefined || this.#owner.record.grpc) return undefined;
+    if (key === undefined || request === undefined || this.#req.record.grpc) return undefined;
     const stored = this.#cache.get(key);
     return stored?.servableOnError(request) ? stored : undefined;
   }
 
   #giveStale(stored: StoredAnswer, cause: string, status: string, proxyStatus: string): void {
-    this.#owner.record.staleCause = cause;
-    this.#owner.runtime.metrics.cacheStale(this.#route.name, cause);
+    this.#req.record.staleCause = cause;
+    this.#req.runtime.metrics.cacheStale(this.#route.name, cause);
     this.#endFill?.();
     this.#give(stored, status, 'stale', proxyStatus);
   }
@@ -286,9 +290,9 @@ export class CacheRun implements ResponseStore {
   /** A stored answer goes out: through the one head builder, Age up to date, this answer's Cache-Status. */
   #give(stored: StoredAnswer, status: string, result: string, proxyStatus?: string): void {
     const owner = this.#owner;
-    const { response, record, head, runtime } = owner;
+    const { response, record, head, runtime, exchange } = this.#req;
     this.#status = status;
-    this.#owner.record.cache = result;
+    record.cache = result;
     if (response.closed) return;
     // The store keeps the identity body: routes[].compression applies to it as to a fetched one.
     const { compression } = this.#route;
@@ -306,7 +310,7 @@ export class CacheRun implements ResponseStore {
       stored.status,
       stored.reason,
       edit === undefined ? built.headers : edit(built.headers),
-      !owner.exchange.bodyComplete,
+      !exchange.bodyComplete,
     );
     if (head.method !== 'HEAD') sink.write(stored.body);
     sink.end();

@@ -1,6 +1,5 @@
 import type { HoldConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { HeldRequest, HoldRefusal } from '../../upstream/targets/hold-queue.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
@@ -29,16 +28,20 @@ const WAITS_OUT = new Set(['connection_refused', 'destination_unavailable']);
  */
 export class RequestHold {
   readonly #upstream: Upstream;
-  readonly #record: RequestRecord;
   readonly #owner: HoldOwner;
   #seq: number | undefined;
   #heldMs = 0;
+  #waited = false;
   #waiting: { entry: HeldRequest; since: number; timer: NodeJS.Timeout } | undefined;
 
-  constructor(upstream: Upstream, record: RequestRecord, owner: HoldOwner) {
+  constructor(upstream: Upstream, owner: HoldOwner) {
     this.#upstream = upstream;
-    this.#record = record;
     this.#owner = owner;
+  }
+
+  /** Milliseconds the request waited for a target in all (the record's `heldMs`); undefined: it never waited. */
+  get heldMs(): number | undefined {
+    return this.#waited ? this.#heldMs : undefined;
   }
 
   /**
@@ -92,7 +95,7 @@ export class RequestHold {
     this.#waiting = undefined;
     clearTimeout(waiting.timer);
     this.#heldMs += performance.now() - waiting.since;
-    this.#record.heldMs = this.#heldMs;
+    this.#waited = true;
   }
 
   #timedOut(hold: HoldConfig, last: Failure): Failure {

@@ -4,35 +4,25 @@ import { grpcStatusOf } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
-import {
-  type DownstreamExchange,
-  type DownstreamHead,
-  type FieldMap,
-  fieldMap,
-  hasBody,
-  type ResponseSink,
-} from '../../core/net/downstream.ts';
+import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { logRequest } from '../../observe/log/access-log.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
-import { acmeChallenge } from '../accept/acme-challenge.ts';
+import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/listener.ts';
-import { OPTIONS_ANSWER } from '../accept/options-answer.ts';
-import { checkRequest, maxForwardsSpent } from '../accept/request-checks.ts';
-import { type ErrorResponseFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
+import { type Admitted, admitRequest } from '../admit/admit-request.ts';
+import { gatewayErrorFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { hostnameOf } from '../route/request-target.ts';
-import { type Admitted, admit } from './admit.ts';
+import { routeRequest } from '../route/route-request.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
 import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
-
-/** Refusals after which the request's framing may not have been consumed: the connection cannot be trusted. */
-const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
+import type { SessionRequest } from './session-request.ts';
 
 /**
  * One request, from the moment the server hands it over to its log line: a plain request and an
@@ -44,16 +34,8 @@ const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
  * select, forward and decide for each attempt (attempts.ts) → log.
  */
 export class RequestSession implements AttemptsOwner {
-  readonly runtime: Runtime;
-  readonly listener: ListenerFacts;
-  readonly exchange: DownstreamExchange;
-  readonly head: DownstreamHead;
-  /** The head's fields by lowercase name (made once: routing, limits and the record read them). */
-  readonly fields: FieldMap;
-  readonly response: ResponseSink;
-  readonly record: RequestRecord;
-  /** The request's spans; undefined when tracing is off. */
-  readonly spans: RequestSpans | undefined;
+  /** The request, as the phases read it (the attempts and the cache too). */
+  readonly #req: SessionRequest;
   #attempts: Attempts | undefined;
   #cache: CacheRun | undefined;
   /** The route, once routing found one: its response rules apply to every answer. */
@@ -62,20 +44,15 @@ export class RequestSession implements AttemptsOwner {
   #release: Release | undefined;
   /** The accept phase refused the request: whatever it sent after its head cannot be trusted. */
   #refusedAtAccept = false;
-  /** The sink refused a head the upstream sent (defence in depth): the connection closes after the answer. */
-  #responseSpent = false;
   #logged = false;
 
   private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
-    this.runtime = runtime;
-    this.listener = listener;
-    this.exchange = exchange;
-    this.head = exchange.head;
-    this.fields = fieldMap(exchange.head.headers);
-    this.response = exchange.response;
-    this.record = recordOf(this.head, this.fields, runtime.trust);
-    this.spans = serverSpanOf(runtime.tracing, this.record, this.head, this.fields, listener.protocol);
-    this.response.onClose(this.#onClose);
+    const { head, response } = exchange;
+    const fields = fieldMap(head.headers);
+    const record = recordOf(head, fields, runtime.trust);
+    const spans = serverSpanOf(runtime.tracing, record, head, fields, listener.protocol);
+    this.#req = { runtime, listener, exchange, head, fields, response, record, spans };
+    response.onClose(this.#onClose);
   }
 
   /**
@@ -84,15 +61,7 @@ export class RequestSession implements AttemptsOwner {
    * response).
    */
   static request(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange): void {
-    const session = new RequestSession(runtime, listener, exchange);
-    // A body cannot be framed once the connection is handed over: refused.
-    if (exchange.head.upgrade && hasBody(exchange.head)) {
-      session.#refusedAtAccept = true;
-      return session.answer(
-        new Failure('http_request_error', 'an upgrade request with a body is not supported', { status: 400 }),
-      );
-    }
-    session.#run();
+    new RequestSession(runtime, listener, exchange).#run();
   }
 
   /**
@@ -128,11 +97,10 @@ export class RequestSession implements AttemptsOwner {
         minimal: runtime.config.errors.detail === 'minimal',
       }),
     );
-    logRequest(runtime.logger, record);
-    runtime.metrics.requestEnded(record, 'gateway');
-    endServerSpan(
-      startServerSpan(runtime.tracing, record, undefined, refusal.encrypted ? 'https' : 'http'),
+    logPhase(
+      runtime,
       record,
+      startServerSpan(runtime.tracing, record, undefined, refusal.encrypted ? 'https' : 'http'),
     );
   }
 
@@ -148,22 +116,28 @@ export class RequestSession implements AttemptsOwner {
   }
 
   #phases(): void {
-    const { runtime, head } = this;
-    // accept: what the server's parser lets through that a careful server must refuse.
-    const refused = checkRequest(head, this.fields, runtime.config.limits);
-    if (refused) {
-      this.#refusedAtAccept = true;
-      return this.answer(refused);
+    const { runtime, head, fields, listener, record } = this.#req;
+    // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
+    const accepted = acceptRequest(
+      { name: runtime.name, limits: runtime.config.limits, acme: runtime.acme },
+      listener,
+      head,
+      fields,
+    );
+    if (accepted !== undefined) {
+      if ('answer' in accepted) return this.#ownAnswer(accepted.answer, accepted.acme);
+      if ('refused' in accepted) this.#refusedAtAccept = true;
+      return this.answer('refused' in accepted ? accepted.refused : accepted.failed);
     }
-    // ACME's HTTP-01 validation, on a plain listener, before routing (acme-challenge.ts).
-    const challenge = acmeChallenge(runtime.acme, this.listener, head);
-    if (challenge !== undefined) return this.#ownAnswer(challenge, 'http-01');
-    // RFC 9110 §9.3.7, §7.6.2: `OPTIONS *` asks about this server, and an OPTIONS whose
-    // Max-Forwards is spent must be answered by its recipient: Candor is both.
-    if (head.method === 'OPTIONS' && (head.target === '*' || maxForwardsSpent(this.fields)))
-      return this.#ownAnswer(OPTIONS_ANSWER);
-    // route → admit (a cluster's shared rate limit answers later: the phases go on from there)
-    const admitted = admit(runtime, this, this.record, this.listener, this);
+    // route (route-request.ts): the route's response rules apply to every answer from here on.
+    const routed = routeRequest(runtime.router, runtime.config.paths, listener, head, fields);
+    if (routed instanceof Failure) return this.answer(routed);
+    record.route = routed.route.name;
+    this.#route = routed.route;
+    this.#cache = CacheRun.of(this.#req, this, routed.route);
+    if (routed.refused !== undefined) return this.answer(routed.refused);
+    // admit (admit-request.ts; a cluster's shared rate limit or an auth service answers later)
+    const admitted = admitRequest(runtime, listener, this.#req, record, routed);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     // A bug must cost one request a 500, never the process (as in #run).
     admitted
@@ -176,7 +150,7 @@ export class RequestSession implements AttemptsOwner {
   }
 
   #forward(admitted: Admitted | Failure | OwnAnswer): void {
-    const { response } = this;
+    const { response } = this.#req;
     if (admitted instanceof Failure) return this.answer(admitted);
     if (admitted instanceof OwnAnswer) return this.#ownAnswer(admitted);
     // The client left while the admission was asked: nothing to forward; the slots go back.
@@ -185,27 +159,21 @@ export class RequestSession implements AttemptsOwner {
     response.onClose(admitted.release);
     this.#release = admitted.release;
     // select → forward → decide, per attempt (the route's cache may answer first: cache-run.ts)
-    this.#attempts = new Attempts(this, admitted, this.#cache);
+    this.#attempts = new Attempts(this.#req, this, admitted, this.#cache);
     if (this.#cache === undefined) this.#attempts.start();
     else this.#cache.start(admitted, this.#attempts);
   }
 
   // ── what the later phases report ────────────────────────────────────────────────
 
-  /** Routing found the request's route (admit.ts). */
-  routed(route: RouteConfig): void {
-    this.#route = route;
-    this.#cache = CacheRun.of(this, route);
-  }
-
   /** The upstream's head went downstream with this status. */
   responded(status: number): void {
-    this.record.status = status;
+    this.#req.record.status = status;
   }
 
   /** The failure the request ended with, for the log (answered or not: see answer()). */
   failed(failure: Failure): void {
-    this.record.failure = failure;
+    this.#req.record.failure = failure;
   }
 
   /**
@@ -213,29 +181,24 @@ export class RequestSession implements AttemptsOwner {
    * the log's name for that (also when it left mid-upload, before the response closed).
    */
   clientLeft(): void {
-    const { record } = this;
+    const { record } = this.#req;
     record.clientAborted = true;
     if (record.status === 0) record.status = FAILURES.client_closed.status;
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */
   tunnelled(status: number): void {
-    this.record.status = status;
-    this.record.upgraded = true;
+    this.#req.record.status = status;
+    this.#req.record.upgraded = true;
     this.#release?.();
-  }
-
-  /** The sink refused to write a head the upstream sent: the connection closes after the answer. */
-  responseSpent(): void {
-    this.#responseSpent = true;
   }
 
   /**
    * The decide phase's answer for a failure before anything went downstream: the one place a
    * gateway-made error response is written.
    */
-  answer(failure: Failure): void {
-    const { record, response } = this;
+  answer(failure: Failure, headRefused = false): void {
+    const { record, response, runtime, fields, head, exchange } = this.#req;
     this.failed(failure);
     if (record.clientAborted) return;
     record.status = failure.status;
@@ -243,57 +206,51 @@ export class RequestSession implements AttemptsOwner {
       response.abort();
       return;
     }
-    const facts: ErrorResponseFacts = {
-      proxyName: this.runtime.name,
+    const facts = gatewayErrorFacts(failure, {
+      proxyName: runtime.name,
       requestId: record.id,
-      accept: this.fields.accept as string | undefined,
-      nextHop: failure.nextHop ?? (failure.kind.shape === 'client' ? undefined : this.nextHop()),
+      accept: fields.accept as string | undefined,
+      nextHop: () => this.nextHop(),
       editHeaders: this.responseEdit(),
-      head: this.head.method === 'HEAD',
-      // An unread body is not worth reading, and a refused request leaves the stream in doubt.
-      close:
-        this.#refusedAtAccept ||
-        this.#responseSpent ||
-        !this.exchange.bodyComplete ||
-        CLOSING_STATUSES.has(failure.status),
-      // The same writer answers gRPC in its Trailers-Only form (error-response.ts).
+      head: head.method === 'HEAD',
       grpc: record.grpc,
-      pages: this.runtime.config.errors.pages,
-      minimal: this.runtime.config.errors.detail === 'minimal',
-    };
+      errors: runtime.config.errors,
+      refusedAtAccept: this.#refusedAtAccept,
+      headRefused,
+      bodyComplete: exchange.bodyComplete,
+    });
     if (record.grpc) record.gatewayGrpcStatus = grpcStatusOf(failure);
     writeErrorResponse(response, failure, facts);
   }
 
   /** The name clients may see for the next hop: the upstream's, or the target's address when exposed. */
   nextHop(): string | undefined {
-    const { record } = this;
-    return this.runtime.config.errors.exposeUpstreamAddress
-      ? (record.target ?? record.upstream)
-      : record.upstream;
+    const { record, runtime } = this.#req;
+    return runtime.config.errors.exposeUpstreamAddress ? (record.target ?? record.upstream) : record.upstream;
   }
 
   /** The route's response rules and CORS fields for this request (undefined: none, or not routed yet). */
   responseEdit(): HeaderEdit | undefined {
     const route = this.#route;
+    const { runtime, head, fields } = this.#req;
     const rules = route?.responseHeaders && headerEdit(route.responseHeaders, this.templateVars());
     const edit =
       route?.access === undefined
         ? rules
-        : this.runtime.access.answerEdit(route, { method: this.head.method, fields: this.fields }, rules);
+        : runtime.access.answerEdit(route, { method: head.method, fields }, rules);
     return this.#cache === undefined ? edit : this.#cache.edit(edit);
   }
 
   /** What the route's header rules' {variables} stand for in this request. */
   templateVars(): TemplateVars {
-    const { record } = this;
+    const { record } = this.#req;
     return { requestId: record.id, clientIp: record.clientAddress, host: hostnameOf(record.host) };
   }
 
   /** A redirect, a CORS preflight, `OPTIONS *`, an ACME validation (from the fleet's store, later): no upstream. */
   #ownAnswer(answer: OwnAnswer | Promise<OwnAnswer>, acme?: string): void {
     if (answer instanceof Promise) return void answer.then((a) => this.#ownAnswer(a, acme));
-    const { response, record } = this;
+    const { response, record, exchange, head: request } = this.#req;
     if (response.closed) return;
     record.status = answer.status;
     record.acme = acme;
@@ -301,19 +258,19 @@ export class RequestSession implements AttemptsOwner {
     const length = answer.status === 204 ? [] : ['content-length', String(answer.body.length)];
     const headers = [...answer.headers, ...length, 'x-request-id', record.id];
     // A body the client is still sending is not read: the connection closes after the answer.
-    const close = !this.exchange.bodyComplete;
+    const close = !exchange.bodyComplete;
     if (close) headers.push('connection', 'close');
     const edit = this.responseEdit();
     const head = edit === undefined ? headers : edit(headers);
     response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
-    if (answer.body.length > 0 && this.head.method !== 'HEAD') response.write(answer.body);
+    if (answer.body.length > 0 && request.method !== 'HEAD') response.write(answer.body);
     response.end();
   }
 
   // ── log ──────────────────────────────────────────────────────────────────────────
 
   readonly #onClose = (finished: boolean): void => {
-    const { record, response } = this;
+    const { record, response } = this.#req;
     // Closed before the whole response went out, and not because of a failure of ours or
     // the upstream's: the client left (a tunnel's end is no abort).
     if (!finished && !record.upgraded && record.failure === undefined) this.clientLeft();
@@ -329,7 +286,7 @@ export class RequestSession implements AttemptsOwner {
    * (the exchange was ended the way a client that leaves ends it, so nothing retries it).
    */
   #cutByDrain(): void {
-    const { record, response } = this;
+    const { record, response } = this.#req;
     record.clientAborted = false;
     record.failure = new Failure(
       'proxy_internal_response',
@@ -341,8 +298,16 @@ export class RequestSession implements AttemptsOwner {
   #log(): void {
     if (this.#logged) return;
     this.#logged = true;
-    logRequest(this.runtime.logger, this.record);
-    this.runtime.metrics.requestEnded(this.record, originOf(this.record));
-    endServerSpan(this.spans, this.record);
+    logPhase(this.#req.runtime, this.#req.record, this.#req.spans);
   }
+}
+
+/**
+ * The log phase, for every request (a refusal at the parser's too): the one access-log line,
+ * the request's metrics by who made its answer (originOf), and the end of its spans.
+ */
+function logPhase(runtime: Runtime, record: RequestRecord, spans: RequestSpans | undefined): void {
+  logRequest(runtime.logger, record);
+  runtime.metrics.requestEnded(record, originOf(record));
+  endServerSpan(spans, record);
 }

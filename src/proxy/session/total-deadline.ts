@@ -18,7 +18,13 @@ export class TotalDeadline {
   readonly #byClient: boolean;
   #at = 0;
   #timer: NodeJS.Timeout | undefined;
-  #passed = false;
+  /**
+   * Where the deadline stands: not started (no attempt yet), running, passed (its timer fired:
+   * no time is left for a retry, whatever stage the attempt under way had reached) or stopped
+   * (the request is over, or needs no deadline any more). Changed by start(), the timer and
+   * stop() only; read by remaining(), which the retry rule reads.
+   */
+  #state: 'idle' | 'running' | 'passed' | 'stopped' = 'idle';
 
   constructor(totalMs: number, request: { readonly grpc: boolean; readonly fields: FieldMap }) {
     // gRPC's own deadline counts only for gRPC (over HTTP/2): anyone else's header is just a header.
@@ -33,24 +39,30 @@ export class TotalDeadline {
 
   /** Starts the clock, once (later calls do nothing, after stop() too): `expired` runs when it passes. */
   start(expired: () => void): void {
-    if (this.#timer !== undefined) return;
+    if (this.#state !== 'idle') return;
+    this.#state = 'running';
     this.#at = performance.now() + this.#limitMs;
-    this.#timer = setTimeout(expired, this.#limitMs);
+    this.#timer = setTimeout(() => {
+      this.#state = 'passed';
+      expired();
+    }, this.#limitMs);
   }
 
   /** The time left, in ms; 0 once it passed (the timer may fire a hair before performance.now() says it is there). */
   remaining(): number {
-    return this.#passed ? 0 : this.#at - performance.now();
+    return this.#state === 'passed' ? 0 : this.#at - performance.now();
   }
 
   stop(): void {
     clearTimeout(this.#timer);
+    if (this.#state !== 'passed') this.#state = 'stopped';
   }
 
   /**
    * The failure it ends the request with, for an attempt that got this far when it passed (or
    * `not_sent`, none under way): mid-body, the attempt's read timeout (the head went downstream
-   * already); before that, no response head in time, and no retry follows.
+   * already); before that, no response head in time. It changes nothing: that no retry follows
+   * is the retry rule's to say, from remaining() (0 once the deadline passed).
    */
   failureAt(reached: Stage): Failure {
     if (reached === 'body_streaming')
@@ -59,7 +71,6 @@ export class TotalDeadline {
         `${this.#name} reached while streaming the body`,
         { stage: reached },
       );
-    this.#passed = true;
     return new Failure(
       this.#byClient ? 'client_deadline' : 'http_response_timeout',
       `no response head within the ${this.#name}`,

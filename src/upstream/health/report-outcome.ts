@@ -1,8 +1,8 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { Release } from '../../core/limits/count.ts';
-import type { Circuit } from '../../core/retry/circuit.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import { applyCircuitNews, type CircuitNews, judgeCircuit } from '../breakers/upstream-circuit.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 import { ejectedElsewhere, isTargetFault, recordOutcome } from './outlier.ts';
 
@@ -18,8 +18,7 @@ export type Announcement =
       readonly forMs: number;
       readonly ejections: number;
     }
-  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number }
-  | { readonly candor: 'circuit-closed'; readonly upstream: string };
+  | CircuitNews;
 
 /** Where an outcome is told besides the upstream's own state. */
 interface OutcomeSinks {
@@ -66,7 +65,7 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   metrics.attempted(upstream.name, origin, failure?.type ?? 'response', outcome.reused);
   const fault = isTargetFault(failure);
   if (judged && (fault || failure === undefined))
-    judgeCircuit(sinks, upstream, fault, outcome.circuitProbe, now);
+    judgeCircuit(upstream.circuit, upstream.name, fault, outcome.circuitProbe, now, sinks.announce);
   else if (outcome.circuitProbe) upstream.circuit.releaseProbe();
   outcome.retrySlot?.();
 }
@@ -87,8 +86,7 @@ export function reportBodyFailure(
 
 /** An announcement of another worker's: the circuit or the target it names takes the same state here. */
 export function applyAnnouncement(upstream: Upstream, news: Announcement, now: number): void {
-  if (news.candor === 'circuit-opened') return upstream.circuit.openedElsewhere(now, news.forMs);
-  if (news.candor === 'circuit-closed') return upstream.circuit.closedElsewhere();
+  if (news.candor !== 'ejected') return applyCircuitNews(upstream.circuit, news, now);
   const target = upstream.targets.find((t) => t.config.origin === news.origin);
   if (target !== undefined) ejectedElsewhere(target, now, news.forMs, news.ejections);
 }
@@ -137,28 +135,4 @@ function ejected(
     forMs: target.ejectedUntil - now,
     ejections: target.ejections,
   });
-}
-
-function judgeCircuit(
-  sinks: OutcomeSinks,
-  upstream: Upstream,
-  fault: boolean,
-  probe: boolean,
-  now: number,
-): void {
-  const { circuit } = upstream;
-  const openUntil = circuit.openUntil;
-  const wasClosed = isClosed(circuit, now);
-  circuit.record(now, fault, probe);
-  // Opened (or opened again by a failed probe) by this outcome.
-  if (circuit.openUntil > openUntil)
-    sinks.announce?.({ candor: 'circuit-opened', upstream: upstream.name, forMs: circuit.openUntil - now });
-  // Closed by this probe's success: the other workers need not wait for probes of their own.
-  else if (!wasClosed && isClosed(circuit, now))
-    sinks.announce?.({ candor: 'circuit-closed', upstream: upstream.name });
-}
-
-/** (A call, not a property test: record() changes the state between two of them.) */
-function isClosed(circuit: Circuit, now: number): boolean {
-  return circuit.stateAt(now) === 'closed';
 }

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { UpstreamConfig } from '../../core/config/types.ts';
 import { Count } from '../../core/limits/count.ts';
-import { type Circuit, createCircuit } from '../../core/retry/circuit.ts';
+import type { Circuit } from '../../core/retry/circuit.ts';
 import { RetryBudget } from '../breakers/retry-budget.ts';
+import { upstreamCircuit } from '../breakers/upstream-circuit.ts';
 import { type Connector, createConnector } from '../connections/connector.ts';
 import { H2Pool } from '../connections/h2/h2-pool.ts';
 import { ConnectionPool } from '../connections/http1/pool.ts';
@@ -98,8 +99,7 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
   const inFlight = previous?.inFlight ?? new Count();
   const panic = previous?.panic ?? new Panic(config.panicThreshold);
   panic.threshold = config.panicThreshold;
-  const circuit = previous?.circuit ?? createCircuit(config.circuitBreaker);
-  circuit.reconfigure(config.circuitBreaker);
+  const circuit = upstreamCircuit(previous?.circuit, config.circuitBreaker);
   const retryBudget = previous?.retryBudget ?? new RetryBudget(config.retries, inFlight);
   retryBudget.reconfigure(config.retries);
   return {

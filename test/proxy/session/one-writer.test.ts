@@ -47,6 +47,12 @@ test("the record's status is written by the request session alone", () => {
   assert.deepEqual([...(recordWriters().get('status') ?? [])], ['src/proxy/session/request-session.ts']);
 });
 
+test("the request's stage, its connection's reuse and its time held are the attempt loop's, written by it alone", () => {
+  const writers = recordWriters();
+  for (const field of ['stage', 'reusedConnection', 'heldMs', 'tries'])
+    assert.deepEqual([...(writers.get(field) ?? [])], ['src/proxy/session/attempts.ts'], field);
+});
+
 test('only the request session writes the access-log line', () => {
   const callers = sources(join(ROOT, 'src'))
     .filter((file) => /\blogRequest\(/.test(readFileSync(file, 'utf8')))

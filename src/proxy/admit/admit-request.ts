@@ -1,0 +1,121 @@
+import type { RouteConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { Access, AccessDecision } from './access.ts';
+import type { Admission } from './admission.ts';
+import type { InFlightLimit, Release } from './in-flight-limit.ts';
+
+/** A request that passed accept, route and admit: where it goes and as what. The target is picked per attempt. */
+export interface Admitted {
+  readonly route: RouteConfig;
+  readonly upstream: Upstream;
+  /** host[:port] the client addressed. */
+  readonly authority: string;
+  /** The path (query included) the upstream receives: normalised, then rewritten by the route. */
+  readonly upstreamPath: string;
+  /** Gives back the load-shedding slots the request holds; the caller ties it to the request's end. */
+  readonly release: Release;
+  /** The access rules' edit of the request sent upstream (credentials dropped); absent: none. */
+  readonly requestEdit?: AnswerEdit;
+}
+
+/** What the admit phase reads of the route phase's verdict (route-request.ts's Routed). */
+interface RoutedRequest {
+  readonly route: RouteConfig;
+  readonly authority: string;
+  readonly redirect: OwnAnswer | Failure | undefined;
+  readonly upstreamPath: string | Failure;
+}
+
+type Verdict = Admitted | Failure | OwnAnswer | Promise<Admitted | Failure | OwnAnswer>;
+
+/**
+ * The admit phase, for a routed request: access control (IP lists, CORS, authentication), then
+ * a route that redirects is answered (as nginx's `return` comes before its limits), then the
+ * rewrite's refusal, the route's body limit on a declared length, and the admit policies
+ * (maintenance, rate limits, load shedding). Names the upstream, the path sent upstream and what
+ * access made of the request in the record. A cluster worker's rate-limited route waits for the
+ * primary's bucket (see Admission.admit), and an authentication may ask a service: then its
+ * answer is a promise; every other request's is decided at once.
+ */
+export function admitRequest(
+  gateway: {
+    readonly access: Access;
+    readonly admission: Admission;
+    readonly upstreams: ReadonlyMap<string, Upstream>;
+  },
+  listener: { readonly inFlight?: InFlightLimit },
+  request: { readonly head: DownstreamHead; readonly fields: FieldMap },
+  record: RequestRecord,
+  routed: RoutedRequest,
+): Verdict {
+  const { head, fields } = request;
+  const { route } = routed;
+  // Access control, on the normalised path's route: one check for a route without any.
+  if (route.access === undefined) return pastAccess(gateway, listener, fields, record, routed, head.target);
+  const decided = gateway.access.check(route, {
+    clientAddress: record.clientAddress,
+    method: head.method,
+    target: head.target,
+    host: routed.authority,
+    fields,
+  });
+  const go = (decision: AccessDecision): Verdict => {
+    record.auth = decision.note;
+    if (decision.answer) return decision.answer;
+    return pastAccess(gateway, listener, fields, record, routed, head.target, decision.requestEdit);
+  };
+  return decided instanceof Promise ? decided.then(go) : go(decided);
+}
+
+/** The steps after access control: redirect, rewrite, body limit, then the admit policies. */
+function pastAccess(
+  gateway: { readonly admission: Admission; readonly upstreams: ReadonlyMap<string, Upstream> },
+  listener: { readonly inFlight?: InFlightLimit },
+  fields: FieldMap,
+  record: RequestRecord,
+  routed: RoutedRequest,
+  target: string,
+  requestEdit?: AnswerEdit,
+): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure> {
+  const { route, authority } = routed;
+  if (routed.redirect !== undefined) return routed.redirect;
+  // The loader made sure a route without a redirect names an upstream that exists.
+  const upstream = gateway.upstreams.get(route.upstream as string) as Upstream;
+  record.upstream = upstream.name;
+  const forwarded = routed.upstreamPath;
+  if (forwarded instanceof Failure) return forwarded;
+  // The log keeps what the client sent as `path`; what went upstream instead, when it differs.
+  if (forwarded !== target) record.upstreamPath = forwarded;
+  const length = fields['content-length'] as string | undefined;
+  if (length !== undefined && Number(length) > route.limits.body) {
+    return new Failure(
+      'http_request_error',
+      `request body of ${length} bytes is over the route's limit of ${route.limits.body}`,
+      { status: 413 },
+    );
+  }
+  const release = gateway.admission.admit({
+    route,
+    upstream: upstream.config,
+    fields,
+    clientAddress: record.clientAddress,
+    listener: listener.inFlight,
+    now: performance.now(),
+  });
+  const admitted = (release: Release | Failure): Admitted | Failure =>
+    release instanceof Failure
+      ? release
+      : {
+          route,
+          upstream,
+          authority,
+          upstreamPath: forwarded,
+          release,
+          ...(requestEdit ? { requestEdit } : {}),
+        };
+  return release instanceof Promise ? release.then(admitted) : admitted(release);
+}

@@ -1,0 +1,90 @@
+import type { RouteConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import type { OwnAnswer } from '../../core/net/own-answer.ts';
+import type { PathOptions } from '../../core/uri-path.ts';
+import { RedirectAnswer, redirectLocation } from './redirect.ts';
+import { encodedSlashRefused, rewriteEscapes, routedPath } from './request-path.ts';
+import { hostnameOf, splitTarget } from './request-target.ts';
+import { upstreamPath } from './rewrite.ts';
+import type { Router } from './router.ts';
+
+/** Where a request goes, as the route phase found it; whether it may go there is the admit phase's to say. */
+export interface Routed {
+  readonly route: RouteConfig;
+  /** host[:port] the client addressed. */
+  readonly authority: string;
+  /** The route cannot take the path as it is spelled (an encoded slash it does not allow): the 400 to answer. */
+  readonly refused: Failure | undefined;
+  /** A route that redirects: its answer, or the 400 of one with no host to keep (given after access control). */
+  readonly redirect: OwnAnswer | Failure | undefined;
+  /**
+   * The path (query included) the upstream receives: the normal form, rewritten by the route;
+   * or the 400 of a rewrite that would leave its prefix. For a route that redirects, the normal form.
+   */
+  readonly upstreamPath: string | Failure;
+}
+
+/**
+ * The route phase, for plain requests and upgrades alike: the path in its normal form (the one
+ * an upstream that resolves "/x/../admin" would act on: src/core/uri-path.ts), then host, path,
+ * listener, scheme, method, headers and query to a route; the failure when none takes it.
+ */
+export function routeRequest(
+  router: Router,
+  paths: PathOptions,
+  listener: {
+    readonly name: string;
+    readonly protocol: string;
+    readonly misdirected?: (servername: string | undefined, host: string) => boolean;
+  },
+  head: DownstreamHead,
+  fields: FieldMap,
+): Routed | Failure {
+  const host = fields.host;
+  const target = splitTarget(head.target || '/', typeof host === 'string' ? host : '');
+  const { authority } = target;
+  const normal = routedPath(head.target, target.path, paths);
+  if (normal instanceof Failure) return normal;
+  const path = normal.path;
+  const hostname = hostnameOf(authority);
+  // Before routing: the host's own connection may route it elsewhere (another listener's
+  // certificate, another gateway behind the same address), so this one must not answer for it.
+  if (head.encrypted && listener.misdirected?.(head.servername, hostname) === true) {
+    return new Failure(
+      'http_request_error',
+      `${hostname} is served under another certificate than the one this connection's TLS server name (${head.servername ?? 'none'}) chose: send it on a connection of its own`,
+      { status: 421 },
+    );
+  }
+  const route = router.match(hostname, path, {
+    listener: listener.name,
+    scheme: listener.protocol,
+    method: head.method,
+    headers: fields,
+  });
+  if (!route)
+    return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
+  const refused = encodedSlashRefused(normal, route);
+  if (route.redirect !== undefined) {
+    const location = redirectLocation(route.redirect, listener.protocol, authority, path);
+    const redirect =
+      location === undefined
+        ? new Failure('http_request_error', 'the request names no host to redirect to', { status: 400 })
+        : new RedirectAnswer(route.redirect.status, location);
+    return { route, authority, refused, redirect, upstreamPath: path };
+  }
+  const forwarded = upstreamPath(route, path);
+  return {
+    route,
+    authority,
+    refused,
+    redirect: undefined,
+    upstreamPath: rewriteEscapes(path, forwarded) ?? forwarded,
+  };
+}
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}

@@ -1,0 +1,103 @@
+import type { Failure } from '../../core/failure/failure.ts';
+import type { Release } from '../../core/limits/count.ts';
+import type { TryLine } from '../../observe/log/request-record.ts';
+import { type RequestSpans, settleClientSpan } from '../../observe/tracing/spans.ts';
+import { reportBodyFailure, reportOutcome } from '../../upstream/health/report-outcome.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { Exchange } from '../forward/exchange.ts';
+import type { Selection } from '../select/select-target.ts';
+import type { AttemptMetrics } from './attempt-metrics.ts';
+import type { Runtime } from './runtime.ts';
+
+/** What every attempt of one request reports to: the same for all of them. */
+export interface AttemptSinks {
+  readonly runtime: Runtime;
+  readonly upstream: Upstream;
+  readonly spans: RequestSpans | undefined;
+  readonly measure: AttemptMetrics;
+}
+
+/**
+ * One attempt: the target the select phase picked, the exchange the forward phase runs on it,
+ * and its outcome, told once (settle()) to passive health, the circuit and the retry budget
+ * (reportOutcome), the metrics and the attempt's span; the attempt loop writes its log entry.
+ */
+export class Attempt {
+  readonly exchange: Exchange;
+  readonly selection: Selection;
+  readonly #startedAt: number;
+  /** A retry: its result is counted once known. */
+  readonly #retry: boolean;
+  /** The retry budget's slot a retry holds (given back by reportOutcome). */
+  readonly #retrySlot: Release | undefined;
+  readonly #sinks: AttemptSinks;
+  #settled = false;
+
+  constructor(
+    exchange: Exchange,
+    selection: Selection,
+    startedAt: number,
+    retry: { readonly retry: boolean; readonly slot: Release | undefined },
+    sinks: AttemptSinks,
+  ) {
+    this.exchange = exchange;
+    this.selection = selection;
+    this.#startedAt = startedAt;
+    this.#retry = retry.retry;
+    this.#retrySlot = retry.retry ? retry.slot : undefined;
+    this.#sinks = sinks;
+  }
+
+  /**
+   * The attempt's outcome (a failure, or the status of the head that went downstream) goes to
+   * everything that counts it, once, and comes back as the log's entry for it (undefined: it was
+   * settled already). The client's own doings (it left, its deadline passed) judge nobody.
+   */
+  settle(failure: Failure | undefined, status: number | undefined): TryLine | undefined {
+    if (this.#settled) return undefined;
+    this.#settled = true;
+    const { selection, exchange } = this;
+    const { runtime, upstream, spans, measure } = this.#sinks;
+    const target = selection.target.config.origin;
+    const startedAt = this.#startedAt;
+    const now = performance.now();
+    reportOutcome(
+      runtime,
+      {
+        upstream,
+        target: selection.target,
+        failure,
+        judged: failure === undefined || !failure.clientsOwn,
+        reused: exchange.connectionReused === true,
+        releaseTargetProbe: selection.releaseProbe,
+        circuitProbe: selection.circuitProbe,
+        retrySlot: this.#retrySlot,
+      },
+      now,
+    );
+    if (this.#retry) measure.retryOver(failure?.type ?? 'response');
+    // A target took a request: those waiting for one go (hold-queue.ts).
+    if (failure === undefined || failure.stage !== 'not_sent') upstream.hold.targetBack();
+    if (failure !== undefined) measure.attemptFailed(target, failure.type, startedAt, now);
+    else measure.responding(target, status as number, startedAt);
+    settleClientSpan(spans, failure, status, exchange);
+    return {
+      target,
+      status,
+      error: failure?.type,
+      stage: failure?.stage,
+      ms: Math.round((now - startedAt) * 100) / 100,
+    };
+  }
+
+  /**
+   * Its answer's body broke after the head went downstream. The head counted as a success; the
+   * broken body is a fault of the target all the same, unless the client broke it (one that did
+   * not read, its own deadline): that proves nothing of the target.
+   */
+  bodyFailed(failure: Failure): void {
+    if (failure.kind.shape === 'client' || failure.clientsOwn) return;
+    const { runtime, upstream } = this.#sinks;
+    reportBodyFailure(runtime, upstream, this.selection.target, failure, performance.now());
+  }
+}
