@@ -22,7 +22,7 @@ export type Announcement =
   | { readonly candor: 'circuit-closed'; readonly upstream: string };
 
 /** Where an outcome is told besides the upstream's own state. */
-interface OutcomeSinks {
+export interface OutcomeSinks {
   readonly metrics: GatewayMetrics;
   /** An ejection and a return are logged, once each, by the process that saw them. */
   readonly logger: Logger;
