@@ -8,7 +8,8 @@
  * Starts a node:http origin (100-byte answers), a JWKS endpoint (one ES256 key, Cache-Control
  * max-age one hour: fetched once, then the cached key; an RS256 and an ES256 key), and two `candor serve --workers 1`
  * gateways: "bare", with one plain route and no access rules anywhere, and "access", with the
- * same plain route beside a JWT route (jwks_url, issuer, audience), a route with allow/deny
+ * same plain route beside a JWT route (jwks_url, issuer, audience: a new token each request, its
+ * signature checked against the cached key, or one token again, remembered), a route with allow/deny
  * lists and CORS, and a forward-auth route whose decisions are cached (by the bearer token, the
  * service asked once). wrk (-t1, keep-alive) loads each row in turn, round after round, so drift
  * on a shared machine hits every row alike; each row's figure is the gateway's CPU time (utime
@@ -79,7 +80,29 @@ const sign = (alg: string, kid: string, key: Parameters<SignJWT['sign']>[0]) =>
     .setExpirationTime('2h')
     .sign(key);
 const token = await sign('RS256', 'rs', rs.privateKey);
-const esToken = await sign('ES256', 'es', es.privateKey);
+/**
+ * More distinct tokens than a route remembers (1024), sent in turn by a wrk script: every request
+ * has its signature checked against the cached key.
+ */
+const FRESH_TOKENS = 2048;
+async function rotatingScript(name: string, alg: string, kid: string, key: Parameters<SignJWT['sign']>[0]) {
+  const tokens: string[] = [];
+  for (let i = 0; i < FRESH_TOKENS; i++) tokens.push(await sign(alg, kid, key));
+  const path = join(dir, `${name}.lua`);
+  writeFileSync(
+    path,
+    `local tokens = { ${tokens.map((t) => `"${t}"`).join(', ')} }
+local n = 0
+request = function()
+  n = n % #tokens + 1
+  return wrk.format("GET", "/jwt", { ["Authorization"] = "Bearer " .. tokens[n] })
+end
+`,
+  );
+  return path;
+}
+const rsScript = await rotatingScript('rs-tokens', 'RS256', 'rs', rs.privateKey);
+const esScript = await rotatingScript('es-tokens', 'ES256', 'es', es.privateKey);
 
 // An auth service that lets the bench's token in; with the route's cache it is asked once.
 let authCalls = 0;
@@ -149,6 +172,8 @@ interface Row {
   readonly port: number;
   readonly path: string;
   readonly headers: readonly string[];
+  /** A wrk script that builds the requests (the headers above are then unused). */
+  readonly script?: string;
 }
 const bearer = `Authorization: Bearer ${token}`;
 const ROWS: readonly Row[] = [
@@ -167,18 +192,27 @@ const ROWS: readonly Row[] = [
     headers: [],
   },
   {
-    name: 'JWT (RS256, 2048-bit), cached key',
+    name: 'JWT (RS256, 2048-bit), cached key, a new token each request',
+    gateway: access,
+    port: accessPort,
+    path: '/jwt',
+    headers: [],
+    script: rsScript,
+  },
+  {
+    name: 'JWT (ES256), cached key, a new token each request',
+    gateway: access,
+    port: accessPort,
+    path: '/jwt',
+    headers: [],
+    script: esScript,
+  },
+  {
+    name: 'JWT (RS256), cached key, a token seen before (remembered)',
     gateway: access,
     port: accessPort,
     path: '/jwt',
     headers: [bearer],
-  },
-  {
-    name: 'JWT (ES256), cached key',
-    gateway: access,
-    port: accessPort,
-    path: '/jwt',
-    headers: [`Authorization: Bearer ${esToken}`],
   },
   {
     name: 'allow/deny lists + CORS (an allowed Origin)',
@@ -214,6 +248,7 @@ function cpuUs(root: ChildProcess): number {
 function wrk(row: Row, seconds: number): Promise<{ requests: number; non2xx: number }> {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s'];
   for (const header of row.headers) args.push('-H', header);
+  if (row.script !== undefined) args.push('-s', row.script);
   args.push(`http://127.0.0.1:${row.port}${row.path}`);
   return new Promise((resolve, reject) =>
     execFile('wrk', args, { timeout: (seconds + 30) * 1000 }, (err, stdout) => {

@@ -113,8 +113,12 @@ class RouteAccess {
         : this.#forwardDecision(verdict);
     }
     const jwt = this.#jwt;
-    if (jwt !== undefined)
-      return jwt.verify(request.fields).then((verdict) => this.#jwtDecision(jwt, verdict));
+    if (jwt !== undefined) {
+      const verdict = jwt.verify(request.fields);
+      return verdict instanceof Promise
+        ? verdict.then((v) => this.#jwtDecision(jwt, v))
+        : this.#jwtDecision(jwt, verdict);
+    }
     const basic = this.#basic;
     if (basic === undefined) return this.#allowed;
     const verdict = basic.verify(request.fields);
