@@ -1,10 +1,26 @@
 import type { ForwardAuthConfig, RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { authHopFailure } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
+
+/**
+ * Fields of the client's never sent to the service, whatever `send_headers` says: the GET is the
+ * gateway's own, framed and addressed by its connection (a Content-Length without a body would
+ * leave the service waiting for one), and the X-Forwarded-* are the gateway's to write.
+ */
+const NOT_SENT = new Set([
+  'host',
+  'content-length',
+  'expect',
+  'x-forwarded-method',
+  'x-forwarded-uri',
+  'x-forwarded-host',
+  'x-forwarded-for',
+]);
 
 /** A field value the service may hand on: printable ASCII, bounded (it becomes a request field or a challenge). */
 const FIELD_VALUE = /^[\x20-\x7e]{1,4096}$/;
@@ -95,6 +111,7 @@ export class ForwardAuth {
     const config = this.#config;
     const headers: string[] = [];
     for (const name of config.sendHeaders) {
+      if (NOT_SENT.has(name) || isHopByHop(name)) continue;
       const value = fields[name];
       if (value !== undefined) headers.push(name, Array.isArray(value) ? value.join(', ') : value);
     }

@@ -284,3 +284,48 @@ upstreams:
     await new Promise((resolve) => hanging.close(resolve));
   }
 });
+
+test("send_headers never sends the client's framing or hop-by-hop fields, nor its own X-Forwarded-For", async () => {
+  const asked: http.IncomingHttpHeaders[] = [];
+  const service = http.createServer((req, res) => {
+    asked.push(req.headers);
+    res.writeHead(204).end();
+  });
+  const port = await listenLoopback(service);
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth:
+      forward:
+        url: "http://127.0.0.1:${port}/check"
+        timeout: 2s
+        send_headers: [Content-Length, Transfer-Encoding, Connection, X-Forwarded-For, X-Trace]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/app',
+      body: 'abc',
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-trace': 't-1' },
+    });
+    assert.equal(res.status, 200, 'the service answered at once: it was not left waiting for a body');
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0]['content-length'], undefined);
+    assert.equal(asked[0]['transfer-encoding'], undefined);
+    assert.equal(asked[0]['x-forwarded-for'], '127.0.0.1');
+    assert.equal(asked[0]['x-trace'], 't-1');
+    assert.equal(asked[0]['x-forwarded-method'], 'POST');
+  } finally {
+    await gw.close();
+    await echo.close();
+    service.closeAllConnections();
+    await new Promise((resolve) => service.close(resolve));
+  }
+});
