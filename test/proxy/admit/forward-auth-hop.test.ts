@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startJsonNotHttp } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
@@ -327,5 +328,36 @@ upstreams:
     await echo.close();
     service.closeAllConnections();
     await new Promise((resolve) => service.close(resolve));
+  }
+});
+
+test("a reload keeps an auth URL's own upstream (its pooled connection) and the hop's counts while the URL is named", async () => {
+  const service = await startSwitchable();
+  const echo = await startEcho();
+  const yaml = (auth: string) => `name: edge-1
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth: { forward: { url: "${auth}/check" } }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`;
+  const gw = await startTestGateway(yaml(service.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/app' })).status, 200);
+    assert.equal(service.accepted.ok.length, 1);
+    await gw.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(service.url)}`, '<test>', {}),
+    );
+    assert.equal((await request(gw.url, { path: '/app' })).status, 200);
+    assert.equal(service.accepted.ok.length, 1, 'the kept upstream reused its pooled connection');
+    assert.equal(gw.gateway.status().auth_hops[`auth:127.0.0.1:${service.port}`].counts.allowed, 2);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await service.close();
   }
 });
