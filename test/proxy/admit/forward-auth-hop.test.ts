@@ -361,3 +361,33 @@ upstreams:
     await service.close();
   }
 });
+
+test('with cache, requests with one key that arrive while it is asked share the one call', async () => {
+  let calls = 0;
+  const service = http.createServer((_req, res) => {
+    calls++;
+    // Slow enough that all ten are in before the answer.
+    setTimeout(() => res.writeHead(204).end(), 300);
+  });
+  const port = await listenLoopback(service);
+  const echo = await startEcho();
+  const gw = await startTestGateway(cachedConfig(echo.url, `http://127.0.0.1:${port}/check`, '1h'));
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        request(gw.url, { path: `/app/${i}`, headers: { cookie: 'session=burst' } }),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(10).fill(200),
+    );
+    assert.equal(calls, 1);
+    assert.equal(echo.received.length, 10);
+  } finally {
+    await gw.close();
+    await echo.close();
+    service.closeAllConnections();
+    await new Promise((resolve) => service.close(resolve));
+  }
+});
