@@ -1,9 +1,14 @@
 /** Checks of a route's access fields that span more than one of them. */
 
-import { itemsOf, mappingAt } from './raw-access.ts';
+import { didYouMean } from './did-you-mean.ts';
+import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 
-export function checkAccess(routes: unknown, report: Report): void {
+export function checkAccess(
+  routes: unknown,
+  upstreams: Record<string, unknown> | undefined,
+  report: Report,
+): void {
   for (const [index, route] of itemsOf(routes)) {
     const auth = mappingAt(route, 'auth');
     const ways =
@@ -16,6 +21,7 @@ export function checkAccess(routes: unknown, report: Report): void {
         ['routes', index, 'auth', 'jwt'],
         'expected where the keys are: jwks_url or keys_file (one of them)',
       );
+    checkForward(mappingAt(auth, 'forward'), ['routes', index, 'auth', 'forward'], upstreams, report);
     const cors = mappingAt(route, 'cors');
     if (cors === undefined || cors.credentials !== true || !Array.isArray(cors.origins)) continue;
     // Fetch refuses "*" with credentials; answering it with the caller's own origin instead
@@ -26,4 +32,25 @@ export function checkAccess(routes: unknown, report: Report): void {
         'credentials: true cannot go with the origin "*" (any site could read answers made with the user\'s cookies): list the origins that may call the route',
       );
   }
+}
+
+/** Where the auth service is: a URL, or an upstream of the file (whose `path` is asked). */
+function checkForward(
+  forward: Record<string, unknown> | undefined,
+  at: (string | number)[],
+  upstreams: Record<string, unknown> | undefined,
+  report: Report,
+): void {
+  if (forward === undefined) return;
+  if ((forward.url === undefined) === (forward.upstream === undefined))
+    return report(at, 'expected where the auth service is: url or upstream (one of them)');
+  if (forward.url !== undefined && forward.path !== undefined)
+    report([...at, 'path'], 'path goes with upstream: a url carries its own path');
+  const name = stringAt(forward, 'upstream');
+  if (name === undefined || upstreams === undefined || Object.hasOwn(upstreams, name)) return;
+  const defined = Object.keys(upstreams);
+  const suggestion = didYouMean(name, defined);
+  const hint =
+    suggestion === undefined ? `defined: ${defined.join(', ') || 'none'}` : `did you mean '${suggestion}'?`;
+  report([...at, 'upstream'], `no upstream named '${name}' (${hint})`);
 }

@@ -26,7 +26,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   const listeners = listenerFacts(document.listen);
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);
-  checkAccess(document.routes, report);
+  checkAccess(document.routes, upstreams, report);
   checkMergedPaths(document.paths, document.routes, report);
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document.listen, report);

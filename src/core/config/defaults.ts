@@ -83,6 +83,9 @@ export const DEFAULTS = {
     jwksMinRefresh: '30s',
     forwardTimeout: '5s',
     forwardSendHeaders: ['Authorization', 'Cookie'],
+    forwardPath: '/',
+    // Short, as Traefik's and oauth2-proxy's caches are: a revoked session passes for at most this long.
+    forwardCache: { ttl: '10s', maxEntries: 10_000 },
   },
   target: { weight: 1 },
   upstream: {

@@ -2,8 +2,17 @@
 
 import { resolve } from 'node:path';
 import { DEFAULTS } from './defaults.ts';
+import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
-import type { AuthConfig, CorsConfig, JwtAuthConfig, RouteAccessConfig } from './types.ts';
+import type {
+  AuthConfig,
+  CorsConfig,
+  ForwardAuthConfig,
+  ForwardCacheConfig,
+  JwtAuthConfig,
+  RouteAccessConfig,
+  UpstreamConfig,
+} from './types.ts';
 import { parseDuration } from './units.ts';
 
 type RawRoute = RawConfig['routes'][number];
@@ -11,33 +20,31 @@ type RawRoute = RawConfig['routes'][number];
 /** What a browser's script may always read of a gateway's answer: what it needs to tell which hop failed. */
 const GATEWAY_FIELDS = ['Proxy-Status', 'X-Request-Id', 'Retry-After'];
 
-export function toAccess(raw: RawRoute, baseDir: string): RouteAccessConfig | undefined {
+export function toAccess(
+  raw: RawRoute,
+  baseDir: string,
+  upstreams: AuthUpstreams,
+): RouteAccessConfig | undefined {
   if (raw.allow === undefined && raw.deny === undefined && raw.cors === undefined && raw.auth === undefined)
     return undefined;
   return {
     ...(raw.allow === undefined ? {} : { allow: [...raw.allow] }),
     ...(raw.deny === undefined ? {} : { deny: [...raw.deny] }),
     ...(raw.cors === undefined ? {} : { cors: toCors(raw.cors) }),
-    ...(raw.auth === undefined ? {} : { auth: toAuth(raw.auth, baseDir) }),
+    ...(raw.auth === undefined ? {} : { auth: toAuth(raw.auth, baseDir, upstreams) }),
   };
 }
 
-function toAuth(raw: NonNullable<RawRoute['auth']>, baseDir: string): AuthConfig {
+/** Builds the upstream of an auth hop: a named one's config, or a one-target upstream of the hop's own. */
+export type AuthUpstreams = {
+  readonly named: (name: string) => UpstreamConfig;
+  readonly own: (name: string, origin: string, timeout: number) => UpstreamConfig;
+};
+
+function toAuth(raw: NonNullable<RawRoute['auth']>, baseDir: string, upstreams: AuthUpstreams): AuthConfig {
   const { basic, jwt, forward } = raw;
   return {
-    ...(forward === undefined
-      ? {}
-      : {
-          forward: {
-            url: forward.url,
-            name: new URL(forward.url).host,
-            timeout: parseDuration(forward.timeout ?? DEFAULTS.auth.forwardTimeout) ?? 0,
-            sendHeaders: (forward.send_headers ?? DEFAULTS.auth.forwardSendHeaders).map((n) =>
-              n.toLowerCase(),
-            ),
-            copyHeaders: (forward.copy_headers ?? []).map((n) => n.toLowerCase()),
-          },
-        }),
+    ...(forward === undefined ? {} : { forward: toForward(forward, upstreams) }),
     ...(jwt === undefined ? {} : { jwt: toJwt(jwt, baseDir) }),
     ...(basic === undefined
       ? {}
@@ -48,6 +55,39 @@ function toAuth(raw: NonNullable<RawRoute['auth']>, baseDir: string): AuthConfig
           },
         }),
     forwardAuthorization: raw.forward_authorization ?? DEFAULTS.auth.forwardAuthorization,
+  };
+}
+
+function toForward(
+  raw: NonNullable<NonNullable<RawRoute['auth']>['forward']>,
+  upstreams: AuthUpstreams,
+): ForwardAuthConfig {
+  const timeout = parseDuration(raw.timeout ?? DEFAULTS.auth.forwardTimeout) ?? 0;
+  // The checks made sure there is a url or an upstream, not both.
+  const url = raw.url === undefined ? undefined : new URL(raw.url);
+  const name = url === undefined ? (raw.upstream as string) : url.host;
+  return {
+    name,
+    upstream: url === undefined ? upstreams.named(name) : upstreams.own(`auth:${name}`, url.origin, timeout),
+    shared: url === undefined,
+    path: url === undefined ? (raw.path ?? DEFAULTS.auth.forwardPath) : `${url.pathname}${url.search}`,
+    timeout,
+    sendHeaders: (raw.send_headers ?? DEFAULTS.auth.forwardSendHeaders).map((n) => n.toLowerCase()),
+    copyHeaders: (raw.copy_headers ?? []).map((n) => n.toLowerCase()),
+    ...(raw.cache === undefined ? {} : { cache: toForwardCache(raw.cache) }),
+  };
+}
+
+function toForwardCache(raw: NonNullable<NonNullable<NonNullable<RawRoute['auth']>['forward']>['cache']>) {
+  const fallback = DEFAULTS.auth.forwardCache;
+  // The schema's pattern admits header:NAME and cookie:NAME only.
+  const parsed = parseHashKey(raw.key);
+  if (!('value' in parsed)) throw new Error(`unchecked forward cache key: ${parsed.problem}`);
+  const key = parsed.value as ForwardCacheConfig['key'];
+  return {
+    key,
+    ttl: parseDuration(raw.ttl ?? fallback.ttl) ?? 0,
+    maxEntries: raw.max_entries ?? fallback.maxEntries,
   };
 }
 

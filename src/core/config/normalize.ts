@@ -14,7 +14,7 @@ import {
   parseTargetUrl,
 } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
-import { toAccess } from './normalize-access.ts';
+import { type AuthUpstreams, toAccess } from './normalize-access.ts';
 import { toDiscovery, toStore } from './normalize-fleet.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
@@ -66,14 +66,26 @@ const size = (value: string | number | undefined, fallback: number): number =>
 export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string): GatewayConfig {
   const limits = raw.limits ?? {};
   const destination = raw.log?.destination ?? DEFAULTS.log.destination;
+  const upstreams = Object.fromEntries(
+    Object.entries(raw.upstreams).map(([name, upstream]) => [name, toUpstream(name, upstream, baseDir)]),
+  );
+  const authUpstreams: AuthUpstreams = {
+    // The checks made sure the name is one of upstreams.
+    named: (name) => upstreams[name] as UpstreamConfig,
+    // The upstream defaults, the hop's timeout as its wait for an answer (each try's and all tries').
+    own: (name, origin, timeout) =>
+      toUpstream(
+        name,
+        { targets: [{ url: origin }], timeouts: { response: `${timeout}ms`, total: `${timeout}ms` } },
+        baseDir,
+      ),
+  };
   return {
     name: raw.name ?? DEFAULTS.name,
     source,
     listen: raw.listen.map((listener) => toListener(listener, baseDir)),
-    routes: raw.routes.map((route, index) => toRoute(route, index, baseDir)),
-    upstreams: Object.fromEntries(
-      Object.entries(raw.upstreams).map(([name, upstream]) => [name, toUpstream(name, upstream, baseDir)]),
-    ),
+    routes: raw.routes.map((route, index) => toRoute(route, index, baseDir, authUpstreams)),
+    upstreams,
     ...(raw.store === undefined ? {} : { store: toStore(raw.store) }),
     // A listener that orders names without `acme:` orders them with its defaults (Let's Encrypt).
     ...(raw.acme === undefined && !raw.listen.some((listener) => listener.tls?.acme)
@@ -193,7 +205,7 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
   };
 }
 
-function toRoute(raw: RawRoute, index: number, baseDir: string): RouteConfig {
+function toRoute(raw: RawRoute, index: number, baseDir: string, authUpstreams: AuthUpstreams): RouteConfig {
   const host = raw.match?.host === undefined ? undefined : accepted(parseRouteHost(raw.match.host));
   const path = accepted(parseRoutePath(raw.match?.path ?? DEFAULTS.route.path));
   return {
@@ -220,7 +232,7 @@ function toRoute(raw: RawRoute, index: number, baseDir: string): RouteConfig {
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
     ...(raw.compression === undefined ? {} : { compression: toCompression(raw.compression) }),
     ...(raw.cache === undefined ? {} : { cache: toCache(raw.cache, baseDir) }),
-    ...optional('access', toAccess(raw, baseDir)),
+    ...optional('access', toAccess(raw, baseDir, authUpstreams)),
   };
 }
 

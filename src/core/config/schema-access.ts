@@ -6,7 +6,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
-import { duration, filePath, flag, mapping } from './schema-kit.ts';
+import { count, duration, filePath, flag, mapping } from './schema-kit.ts';
 
 const addressList = (what: string) =>
   Type.Optional(
@@ -110,15 +110,43 @@ const Jwt = mapping(
 
 const Forward = mapping(
   {
-    url: Type.String({
-      pattern: '^https?://[^\\s/?#]+(/[^\\s#]*)?$',
-      expected: 'the http(s) URL of the auth service, like http://127.0.0.1:9000/check',
-    }),
+    url: Type.Optional(
+      Type.String({
+        pattern: '^https?://[^\\s/?#]+(/[^\\s#]*)?$',
+        expected: 'the http(s) URL of the auth service, like http://127.0.0.1:9000/check',
+      }),
+    ),
+    upstream: Type.Optional(
+      Type.String({
+        minLength: 1,
+        expected: 'the name of the upstream the auth service is, under upstreams',
+      }),
+    ),
+    path: Type.Optional(
+      Type.String({
+        pattern: '^/[\\x21-\\x7e]*$',
+        expected: 'the path (and query) asked of the upstream, like /check',
+      }),
+    ),
     timeout: duration(),
     send_headers: names('of the request sent to the auth service'),
     copy_headers: names("of the auth service's answer sent upstream"),
+    cache: Type.Optional(
+      mapping(
+        {
+          key: Type.String({
+            pattern: "^(header|cookie):[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+            expected:
+              "header:NAME or cookie:NAME (e.g. cookie:session), what tells one client's decision from another's",
+          }),
+          ttl: duration(),
+          max_entries: count(1, 1_000_000, 'decisions kept'),
+        },
+        'a mapping with key, ttl and max_entries',
+      ),
+    ),
   },
-  'a mapping with url, timeout, send_headers and copy_headers',
+  'a mapping with url or upstream (and path), timeout, send_headers, copy_headers and cache',
 );
 
 const Auth = mapping(

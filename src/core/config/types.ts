@@ -213,15 +213,35 @@ export interface JwtAuthConfig {
 
 /** An auth service asked about each request: 2xx lets it in, 401 and 403 are passed on. */
 export interface ForwardAuthConfig {
-  readonly url: string;
-  /** The auth hop's name in Proxy-Status (next-hop="auth:NAME") and the log: the URL's host. */
+  /** The auth hop's name in Proxy-Status (next-hop="auth:NAME") and the log: the URL's host, or the upstream's name. */
   readonly name: string;
-  /** Milliseconds for the whole call. */
+  /**
+   * The upstream the service is asked through (its pool, timeouts, circuit breaker, retry rule
+   * and budget): the one `upstream` names, or with `url` a one-target upstream of the hop's own,
+   * named "auth:HOST", on the upstream defaults with `timeout` as its response timeout.
+   */
+  readonly upstream: UpstreamConfig;
+  /** The upstream is one of `upstreams` (shared with routes, its health checks and status its own). */
+  readonly shared: boolean;
+  /** The path and query asked: the URL's, or `path`. */
+  readonly path: string;
+  /** Milliseconds for the whole call, every attempt included. */
   readonly timeout: number;
   /** Client request fields sent to the service (lower-case). */
   readonly sendHeaders: readonly string[];
   /** Fields of the service's 2xx answer sent upstream, the client's own copies removed (lower-case). */
   readonly copyHeaders: readonly string[];
+  /** Decisions kept for a while by a key of the request's; absent: every request is asked. */
+  readonly cache?: ForwardCacheConfig;
+}
+
+/** The service's verdicts (a 2xx, its 401 or 403) kept by a header's or a cookie's value, never its failures. */
+export interface ForwardCacheConfig {
+  readonly key: Exclude<HashKey, { readonly kind: 'client' }>;
+  /** Milliseconds a verdict stands. */
+  readonly ttl: number;
+  /** Verdicts kept at once; the oldest goes first. */
+  readonly maxEntries: number;
 }
 
 export interface BasicAuthConfig {

@@ -85,6 +85,13 @@ export class Failure extends Error {
     this.nextHop = init.nextHop;
   }
 
+  /** The short code for logs: the kind's, or its `finalFlag` for a refusal no retry turns around (an access rule's). */
+  get flag(): string {
+    const kind: FailureKind = this.kind;
+    const final = !this.clientMayRetry && kind.clientMayRetry;
+    return (final ? kind.finalFlag : undefined) ?? kind.flag;
+  }
+
   get shape(): Shape {
     return this.kind.shape;
   }

@@ -119,6 +119,12 @@ export interface FailureKind {
    * the registered type it is a case of.
    */
   readonly proxyStatus?: string;
+  /**
+   * The flag of a refusal of this kind that no retry turns around (Failure's `final`: an access
+   * rule's 401 or 403), when the kind's own flag names the refusal that passes (RL: rate
+   * limited, as Envoy's RL means).
+   */
+  readonly finalFlag?: string;
 }
 
 export const FAILURES = {
@@ -358,6 +364,9 @@ export const FAILURES = {
     grpc: GRPC_CODES.RESOURCE_EXHAUSTED,
     shape: 'gateway',
     flag: 'RL',
+    // Candor's own letters: Envoy has no flag for a gateway's own access refusal (UAEX is its
+    // external authorization service's), and RL would call a 401 a rate limit.
+    finalFlag: 'AD',
     retryAfter: true,
     title: 'Request denied',
     explanation: 'the gateway refused to forward this request',

@@ -14,7 +14,7 @@ function summarize(failure: Failure): FailureSummary {
   return {
     type: failure.type,
     shape: failure.shape,
-    flag: failure.kind.flag,
+    flag: failure.flag,
     status: failure.status,
     stage: failure.stage,
     details: failure.details,

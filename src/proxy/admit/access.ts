@@ -1,11 +1,18 @@
-import type { JwtAuthConfig, RouteAccessConfig, RouteConfig } from '../../core/config/types.ts';
+import type {
+  ForwardAuthConfig,
+  JwtAuthConfig,
+  RouteAccessConfig,
+  RouteConfig,
+} from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
+import { AuthHopHealth } from './auth-hop-health.ts';
 import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
 import { CorsPolicy } from './cors.ts';
-import { ForwardAuth, type ForwardVerdict } from './forward-auth.ts';
+import { type AskAuthService, ForwardAuth, type ForwardCall, type ForwardVerdict } from './forward-auth.ts';
 import { IpLists } from './ip-lists.ts';
 import { RemoteJwks } from './jwks-source.ts';
 import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
@@ -67,12 +74,16 @@ class RouteAccess {
   readonly #forwardAuthorization: boolean;
   readonly #allowed: AccessDecision;
 
-  constructor(config: RouteAccessConfig, jwks: (config: JwtAuthConfig) => RemoteJwks | undefined) {
+  constructor(
+    config: RouteAccessConfig,
+    jwks: (config: JwtAuthConfig) => RemoteJwks | undefined,
+    forward: (config: ForwardAuthConfig) => ForwardAuth,
+  ) {
     this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
     this.cors = config.cors && new CorsPolicy(config.cors);
     this.#basic = config.auth?.basic && new BasicAuth(config.auth.basic);
     this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
-    this.#forward = config.auth?.forward && new ForwardAuth(config.auth.forward);
+    this.#forward = config.auth?.forward && forward(config.auth.forward);
     this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
     this.#allowed =
       config.auth === undefined || config.auth.forwardAuthorization
@@ -95,11 +106,19 @@ class RouteAccess {
       return { note: 'allowed', answer };
     }
     const forward = this.#forward;
-    if (forward !== undefined)
-      return forward.verify(request.fields, request).then((verdict) => this.#forwardDecision(verdict));
+    if (forward !== undefined) {
+      const verdict = forward.verify(request.fields, request);
+      return verdict instanceof Promise
+        ? verdict.then((v) => this.#forwardDecision(v))
+        : this.#forwardDecision(verdict);
+    }
     const jwt = this.#jwt;
-    if (jwt !== undefined)
-      return jwt.verify(request.fields).then((verdict) => this.#jwtDecision(jwt, verdict));
+    if (jwt !== undefined) {
+      const verdict = jwt.verify(request.fields);
+      return verdict instanceof Promise
+        ? verdict.then((v) => this.#jwtDecision(jwt, v))
+        : this.#jwtDecision(jwt, verdict);
+    }
     const basic = this.#basic;
     if (basic === undefined) return this.#allowed;
     const verdict = basic.verify(request.fields);
@@ -158,6 +177,18 @@ class RouteAccess {
   }
 }
 
+/** How the auth hops reach their services: the upstreams of the snapshot, and the session's subrequest. */
+export interface AuthHops {
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  readonly ask: (upstream: Upstream, call: ForwardCall) => ReturnType<AskAuthService>;
+}
+
+/** An auth hop as the status page shows it: its record, and the upstream (with its circuit) it goes through. */
+export interface AuthHopView {
+  readonly health: AuthHopHealth;
+  readonly upstream: Upstream | undefined;
+}
+
 /**
  * The access rules of every route of one config snapshot: IP lists, CORS, then authentication.
  * A route without any has no entry and is never asked (RouteConfig.access).
@@ -166,12 +197,18 @@ export class Access {
   readonly #routes = new Map<RouteConfig, RouteAccess>();
   /** The key sets fetched from JWKS URLs, by URL and refresh interval. */
   readonly #keySets = new Map<string, RemoteJwks>();
+  /** The upstreams forward-auth URLs made for themselves ("auth:HOST"), by name. */
+  readonly #ownUpstreams = new Map<string, Upstream>();
+  /** Each forward-auth hop's record, by its name. */
+  readonly #forwardHealth = new Map<string, AuthHopView>();
 
   /**
    * With `previous` (a reload), a JWKS URL still named keeps its fetched keys: a reload while
-   * the endpoint is down must not turn good tokens into 502s.
+   * the endpoint is down must not turn good tokens into 502s. An auth URL still named keeps its
+   * upstream (pool, circuit, budget) as an upstream kept by name does; one no longer named
+   * retires its pool. A hop keeps its record.
    */
-  constructor(routes: readonly RouteConfig[], logger: Logger, previous?: Access) {
+  constructor(routes: readonly RouteConfig[], logger: Logger, hops: AuthHops, previous?: Access) {
     const jwks = (config: JwtAuthConfig): RemoteJwks | undefined => {
       if (config.jwksUrl === undefined) return undefined;
       const key = `${config.jwksMinRefresh} ${config.jwksUrl}`;
@@ -180,8 +217,53 @@ export class Access {
       this.#keySets.set(key, set);
       return set;
     };
+    const forward = (config: ForwardAuthConfig, route: RouteConfig): ForwardAuth => {
+      const upstream = config.shared
+        ? (hops.upstreams.get(config.upstream.name) as Upstream)
+        : this.#ownUpstream(config, previous);
+      const name = `auth:${config.name}`;
+      const health =
+        this.#forwardHealth.get(name)?.health ??
+        (previous === undefined ? undefined : previous.#forwardHealth.get(name)?.health) ??
+        new AuthHopHealth(name, 'forward');
+      this.#forwardHealth.set(name, { health, upstream });
+      return new ForwardAuth(config, route, (call) => hops.ask(upstream, call), health);
+    };
     for (const route of routes)
-      if (route.access) this.#routes.set(route, new RouteAccess(route.access, jwks));
+      if (route.access)
+        this.#routes.set(route, new RouteAccess(route.access, jwks, (config) => forward(config, route)));
+    for (const [name, old] of previous === undefined ? [] : previous.#ownUpstreams)
+      if (!this.#ownUpstreams.has(name)) for (const target of old.targets) target.pool.retire();
+  }
+
+  /**
+   * The one-target upstream of an auth URL, kept by its name: the routes that name one host
+   * share its pool and circuit (the first route's settings build it).
+   */
+  #ownUpstream(config: ForwardAuthConfig, previous: Access | undefined): Upstream {
+    const { name } = config.upstream;
+    let upstream = this.#ownUpstreams.get(name);
+    if (upstream === undefined) {
+      upstream = createUpstream(
+        config.upstream,
+        previous === undefined ? undefined : previous.#ownUpstreams.get(name),
+      );
+      this.#ownUpstreams.set(name, upstream);
+    }
+    return upstream;
+  }
+
+  /** Every auth hop of the snapshot (forward-auth services, then JWKS endpoints), for the status page. */
+  authHops(): AuthHopView[] {
+    return [
+      ...this.#forwardHealth.values(),
+      ...[...this.#keySets.values()].map((set) => ({ health: set.health, upstream: undefined })),
+    ];
+  }
+
+  /** Closes the connections of the auth URLs' own upstreams (the gateway stops). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#ownUpstreams.values()].map((upstream) => upstream.close()));
   }
 
   check(route: RouteConfig, request: AccessRequest): AccessDecision | Promise<AccessDecision> {

@@ -2,7 +2,8 @@ import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 
 /**
- * A call to an auth hop (a JWKS endpoint, a forward-auth service), its failures classified as
+ * A call to an auth hop (a JWKS endpoint; a forward-auth service goes through its upstream
+ * instead, session/subrequest.ts), its failures classified as
  * an upstream's are (refused, reset, timed out: 502, 504 by the shape) and named as the auth
  * hop's in Proxy-Status (`next-hop="auth:NAME"`): never the route's upstream, never a 401.
  */
@@ -28,7 +29,10 @@ export function timedOut(err: unknown): boolean {
 export function authHopFailure(failure: Failure, hop: string, what: string): Failure {
   return new Failure(failure.type, `${what}: ${failure.details}`, {
     status: failure.status,
+    stage: failure.stage,
     params: failure.params,
+    // A circuit open or a pool full says when to come back.
+    ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter }),
     nextHop: hop,
     cause: failure.cause,
   });

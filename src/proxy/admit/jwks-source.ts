@@ -3,6 +3,7 @@ import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { authHopFailure, callAuthHop, timedOut } from './auth-hop.ts';
+import { AuthHopHealth } from './auth-hop-health.ts';
 
 /** The bound on one fetch of the JWKS, connection and body alike. */
 const FETCH_TIMEOUT_MS = 5000;
@@ -40,10 +41,13 @@ export class RemoteJwks {
   #expiresAt = 0;
   #lastFetch = Number.NEGATIVE_INFINITY;
   #fetching: Promise<KeyResolver> | undefined;
+  /** Its fetches and latest failure, for the status page. */
+  readonly health: AuthHopHealth;
 
   constructor(url: string, name: string, minRefresh: number, logger: Logger) {
     this.#url = url;
     this.#hop = `auth:${name}`;
+    this.health = new AuthHopHealth(this.#hop, 'jwks');
     this.#minRefresh = minRefresh;
     this.#logger = logger;
   }
@@ -74,6 +78,7 @@ export class RemoteJwks {
     try {
       const { keys, ttl } = await this.#download(started);
       this.#resolver = createLocalJWKSet(keys);
+      this.health.fetched();
       this.#expiresAt = performance.now() + Math.min(MAX_TTL_MS, Math.max(this.#minRefresh, ttl));
       return this.#resolver;
     } catch (err) {
@@ -85,6 +90,7 @@ export class RemoteJwks {
               this.#hop,
               'the JWKS endpoint',
             );
+      this.health.failed(failure);
       if (this.#resolver === undefined) throw failure;
       // The last good keys stay: a token signed by them is still good; ask again after minRefresh.
       this.#expiresAt = performance.now() + this.#minRefresh;

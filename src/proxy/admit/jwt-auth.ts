@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import type { JwtAuthConfig } from '../../core/config/types.ts';
@@ -8,6 +9,13 @@ import type { KeyResolver, RemoteJwks } from './jwks-source.ts';
 
 /** Longer than any token worth verifying: past it the field is not read. */
 const MAX_TOKEN = 16 * 1024;
+/** Good tokens remembered per route (as Envoy's jwt_authn keeps a cache of verified tokens). */
+const MAX_REMEMBERED = 1024;
+/**
+ * However long a good token has left, its signature is checked again after this: a key taken
+ * out of the set (a leaked one) stops its tokens within a minute, not at their `exp`.
+ */
+const REMEMBERED_MS = 60_000;
 /** A claim sent upstream as a field must fit one: printable ASCII, bounded. */
 const FIELD_VALUE = /^[\x20-\x7e]{0,1024}$/;
 
@@ -22,11 +30,16 @@ export type JwtVerdict =
  * Bearer tokens (JWT, RFC 7519) verified with jose against a route's keys: from a JWKS URL
  * (jwks-source.ts) or a file. Only key-pair algorithms are offered (the schema refuses none
  * and HMAC), issuer and audiences checked when configured, exp/nbf with the clock skew allowed.
+ * A token found good is remembered by its SHA-256 until its `exp` (with the skew) or for
+ * REMEMBERED_MS, whichever comes first: a client's every request does not pay the signature
+ * again (the cost of an RS256 or ES256 check is most of a JWT route's).
  */
 export class JwtAuth {
   readonly #config: JwtAuthConfig;
   readonly #remote: RemoteJwks | undefined;
   readonly #local: KeyResolver | undefined;
+  /** Good tokens by their SHA-256: their claims, and until when (Date.now()) they stand. */
+  readonly #remembered = new Map<string, { readonly claims: JWTPayload; readonly until: number }>();
 
   /** `jwks` gives the key set of a URL: one per URL and refresh interval, kept across reloads. */
   constructor(config: JwtAuthConfig, jwks: (config: JwtAuthConfig) => RemoteJwks | undefined) {
@@ -38,9 +51,31 @@ export class JwtAuth {
         : createLocalJWKSet(JSON.parse(readFileSync(config.keysFile, 'utf8')));
   }
 
-  async verify(fields: FieldMap): Promise<JwtVerdict> {
+  verify(fields: FieldMap): JwtVerdict | Promise<JwtVerdict> {
     const token = this.#token(fields);
     if (token === undefined) return { missing: 'no token' };
+    const key = createHash('sha256').update(token).digest('base64');
+    const kept = this.#remembered.get(key);
+    if (kept !== undefined) {
+      if (kept.until > Date.now()) return { claims: kept.claims };
+      this.#remembered.delete(key);
+    }
+    return this.#verify(token).then((verdict) => {
+      if ('claims' in verdict) this.#remember(key, verdict.claims);
+      return verdict;
+    });
+  }
+
+  #remember(key: string, claims: JWTPayload): void {
+    const now = Date.now();
+    const exp =
+      typeof claims.exp === 'number' ? claims.exp * 1000 + this.#config.clockSkew : Number.POSITIVE_INFINITY;
+    const remembered = this.#remembered;
+    if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
+    remembered.set(key, { claims, until: Math.min(exp, now + REMEMBERED_MS) });
+  }
+
+  async #verify(token: string): Promise<JwtVerdict> {
     let keys: KeyResolver;
     try {
       keys = this.#local ?? (await (this.#remote as RemoteJwks).keys());

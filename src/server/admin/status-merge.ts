@@ -1,5 +1,5 @@
 import type { CertificateStatus } from '../acme/acme-manager.ts';
-import type { GatewayStatus, TargetStatus, UpstreamStatus } from '../gateway/status.ts';
+import type { AuthHopStatus, GatewayStatus, TargetStatus, UpstreamStatus } from '../gateway/status.ts';
 
 /**
  * One view of the gateway from every worker's status. Each worker keeps its own targets'
@@ -24,6 +24,8 @@ export interface MergedStatus {
   readonly store: MergedStore | null;
   /** Each certificate the primary orders by ACME; absent: none ordered. */
   readonly certificates?: readonly CertificateStatus[];
+  /** Each auth hop: counts summed, the worst circuit, the latest failure. */
+  readonly auth_hops: Record<string, AuthHopStatus>;
 }
 
 export type MergedStore = NonNullable<GatewayStatus['store']> & { readonly workers_up: number };
@@ -44,6 +46,10 @@ export function mergeStatuses(
 ): MergedStatus {
   const statuses = answers.flatMap((a) => (a.status ? [a.status] : []));
   const upstreams: Record<string, MergedUpstream> = {};
+  const hops: Record<string, AuthHopStatus> = {};
+  for (const status of statuses)
+    for (const [name, hop] of Object.entries(status.auth_hops ?? {}))
+      hops[name] = hops[name] === undefined ? hop : mergeHop(hops[name], hop);
   for (const status of statuses) {
     for (const [name, upstream] of Object.entries(status.upstreams)) {
       const seen = upstreams[name];
@@ -61,6 +67,27 @@ export function mergeStatuses(
     upstreams,
     routes: statuses[0]?.routes ?? {},
     store: mergeStores(statuses.flatMap((s) => (s.store ? [s.store] : []))),
+    auth_hops: hops,
+  };
+}
+
+function mergeHop(a: AuthHopStatus, b: AuthHopStatus): AuthHopStatus {
+  const circuit =
+    a.circuit === null || b.circuit === null
+      ? (a.circuit ?? b.circuit)
+      : CIRCUIT_ORDER[b.circuit.state] > CIRCUIT_ORDER[a.circuit.state]
+        ? b.circuit
+        : { state: a.circuit.state, open_until: later(a.circuit.open_until, b.circuit.open_until) };
+  return {
+    ...a,
+    circuit,
+    counts: {
+      allowed: a.counts.allowed + b.counts.allowed,
+      denied: a.counts.denied + b.counts.denied,
+      fetched: a.counts.fetched + b.counts.fetched,
+      failed: a.counts.failed + b.counts.failed,
+    },
+    last_failure: latest(a.last_failure, b.last_failure),
   };
 }
 

@@ -169,6 +169,40 @@ function renderStatus(status) {
   });
   $('routes').tBodies[0].replaceChildren(...rows);
   renderCertificates(status.certificates ?? []);
+  renderAuthHops(status.auth_hops ?? {});
+}
+
+/** Each auth hop as an upstream is shown: its circuit (a forward-auth service's upstream's), its answers, its latest failure. */
+function renderAuthHops(hops) {
+  const entries = Object.entries(hops);
+  $('auth-hops-section').hidden = entries.length === 0;
+  const rows = entries.map(([name, hop]) =>
+    el(
+      'tr',
+      { 'data-auth-hop': name },
+      el('td', { class: 'mono' }, name),
+      el('td', {}, hop.kind),
+      el('td', { class: 'mono' }, hop.upstream ?? '—'),
+      el(
+        'td',
+        { class: 'circuit' },
+        hop.circuit === null ? '—' : badge(hop.circuit.state),
+        hop.circuit?.open_until ? ` until ${clock(hop.circuit.open_until)}` : '',
+      ),
+      el('td', { class: 'allowed' }, String(hop.counts.allowed)),
+      el('td', { class: 'denied' }, String(hop.counts.denied)),
+      el('td', { class: 'fetched' }, String(hop.counts.fetched)),
+      el('td', { class: 'failed' }, String(hop.counts.failed)),
+      el(
+        'td',
+        { class: 'last-failure' },
+        hop.last_failure
+          ? `${hop.last_failure.type} at ${clock(hop.last_failure.at)}: ${hop.last_failure.details}`
+          : '—',
+      ),
+    ),
+  );
+  $('auth-hops').tBodies[0].replaceChildren(...rows);
 }
 
 /** Each certificate the gateway orders: an expired one, or one whose last order failed, in red. */

@@ -10,6 +10,7 @@ import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
+import { sendSubrequest } from '../../proxy/session/subrequest.ts';
 import {
   type ActiveChecks,
   applyVerdict,
@@ -76,6 +77,21 @@ export function createRuntime(
       for (const target of old.targets) target.pool.retire();
     }
   }
+  const access = new Access(
+    config.routes,
+    logger,
+    {
+      upstreams,
+      // Metrics, log and the other workers hear of an auth hop's attempts as of any upstream's.
+      ask: (upstream, call) =>
+        sendSubrequest(
+          { metrics, logger, ...(link ? { announce: (news) => link.announce(news) } : {}) },
+          upstream,
+          call,
+        ),
+    },
+    previous?.access,
+  );
   return {
     config,
     name: config.name,
@@ -84,7 +100,7 @@ export function createRuntime(
     caches: routeCaches(config.routes, previous?.caches),
     checks,
     trust: createTrustList(config.trustForwardedFrom),
-    access: new Access(config.routes, logger, previous?.access),
+    access,
     admission: new Admission(
       config.routes,
       (route) => changes.maintenance(route),
@@ -103,6 +119,7 @@ export function createRuntime(
     async close() {
       await Promise.all([...checks.values()].map((c) => c.stop()));
       await Promise.all([...upstreams.values()].map((u) => u.close()));
+      await access.close();
     },
   };
 }

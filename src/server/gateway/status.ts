@@ -20,6 +20,24 @@ export interface GatewayStatus {
   readonly store: StoreStatus | null;
   /** Each certificate ordered by ACME (names, issuer, not-after, next renewal, last error); absent: none ordered here. */
   readonly certificates?: readonly CertificateStatus[];
+  /** Each auth hop (a forward-auth service, a JWKS endpoint) by its name, "auth:HOST". */
+  readonly auth_hops: Record<string, AuthHopStatus>;
+}
+
+/** An auth hop's health: the circuit of the upstream it goes through, its answers, its latest failure. */
+export interface AuthHopStatus {
+  readonly kind: 'forward' | 'jwks';
+  /** The upstream a forward-auth service is asked through; null for a JWKS endpoint (fetched on its own, last good keys kept). */
+  readonly upstream: string | null;
+  readonly circuit: { readonly state: CircuitState; readonly open_until: string | null } | null;
+  /** This process's calls: verdicts (allowed, denied), key sets fetched, and failures of the hop. */
+  readonly counts: {
+    readonly allowed: number;
+    readonly denied: number;
+    readonly fetched: number;
+    readonly failed: number;
+  };
+  readonly last_failure: { readonly type: string; readonly details: string; readonly at: string } | null;
 }
 
 export interface UpstreamStatus {
@@ -109,7 +127,28 @@ export function gatewayStatus(
     routes,
     store: shared.store?.status() ?? null,
     ...(shared.certificates === undefined ? {} : { certificates: shared.certificates }),
+    auth_hops: authHopsStatus(runtime, now),
   };
+}
+
+function authHopsStatus(runtime: LiveRuntime, now: number): Record<string, AuthHopStatus> {
+  const hops: Record<string, AuthHopStatus> = {};
+  for (const { health, upstream } of runtime.access.authHops()) {
+    const state = upstream?.circuit.stateAt(now);
+    const last = health.lastFailure;
+    hops[health.name] = {
+      kind: health.kind,
+      upstream: upstream?.name ?? null,
+      circuit:
+        upstream === undefined || state === undefined
+          ? null
+          : { state, open_until: state === 'open' ? wallClock(upstream.circuit.openUntil) : null },
+      counts: { ...health.counts },
+      last_failure:
+        last === undefined ? null : { type: last.type, details: last.details, at: wallClock(last.at) },
+    };
+  }
+  return hops;
 }
 
 function upstreamStatus(

@@ -21,7 +21,7 @@ export type Announcement =
   | CircuitNews;
 
 /** Where an outcome is told besides the upstream's own state. */
-interface OutcomeSinks {
+export interface OutcomeSinks {
   readonly metrics: GatewayMetrics;
   /** An ejection and a return are logged, once each, by the process that saw them. */
   readonly logger: Logger;

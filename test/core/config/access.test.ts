@@ -220,17 +220,85 @@ test('auth.forward: the service URL names the hop; defaults fill in; two ways at
     SOURCE,
     {},
   );
-  assert.deepEqual(config.routes[0].access?.auth?.forward, {
-    url: 'http://auth.internal:9000/check',
+  const { upstream, ...forward } = config.routes[0].access?.auth?.forward ?? {};
+  assert.deepEqual(forward, {
     name: 'auth.internal:9000',
+    shared: false,
+    path: '/check',
     timeout: 5000,
     sendHeaders: ['authorization', 'cookie'],
     copyHeaders: ['x-user-id'],
   });
+  // A URL gets a one-target upstream of its own: the upstream defaults, the hop's timeout as its wait.
+  assert.equal(upstream?.name, 'auth:auth.internal:9000');
+  assert.deepEqual(
+    upstream?.targets.map((t) => t.url),
+    ['http://auth.internal:9000'],
+  );
+  assert.equal(upstream?.timeouts.response, 5000);
+  assert.equal(upstream?.retries.perTryTimeout, 5000);
+  assert.equal(upstream?.circuitBreaker.consecutiveFailures, 20);
   const both = problemsOf(
     withRoute(
       '    auth: { forward: { url: "http://a.test/c" }, jwt: { jwks_url: "https://idp.test/jwks" } }\n',
     ),
   ).map((p) => `${p.path}: ${p.message}`);
   assert.deepEqual(both, ['routes[0].auth: expected one way to authenticate: basic, jwt or forward']);
+});
+
+test('auth.forward.upstream: the auth service is an upstream of the file, asked at path; cache by a header or a cookie', () => {
+  const config = parseConfig(
+    `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+    auth:
+      forward:
+        upstream: sso
+        path: /verify?x=1
+        cache: { key: "cookie:session" }
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+  sso:
+    targets:
+      - url: http://127.0.0.1:4180
+    circuit_breaker: { consecutive_failures: 3 }
+`,
+    SOURCE,
+    {},
+  );
+  const forward = config.routes[0].access?.auth?.forward;
+  assert.equal(forward?.name, 'sso');
+  assert.equal(forward?.shared, true);
+  assert.equal(forward?.path, '/verify?x=1');
+  assert.equal(forward?.upstream, config.upstreams.sso);
+  assert.deepEqual(forward?.cache, {
+    key: { kind: 'cookie', name: 'session' },
+    ttl: 10_000,
+    maxEntries: 10_000,
+  });
+});
+
+test('auth.forward: url or upstream, one of them; path only with upstream; an unknown upstream is named; a cache key is a header or a cookie', () => {
+  const problems = (forward: string) =>
+    problemsOf(withRoute(`    auth: { forward: ${forward} }\n`)).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(problems('{ timeout: 1s }'), [
+    'routes[0].auth.forward: expected where the auth service is: url or upstream (one of them)',
+  ]);
+  assert.deepEqual(problems('{ url: "http://a.test/c", upstream: api }'), [
+    'routes[0].auth.forward: expected where the auth service is: url or upstream (one of them)',
+  ]);
+  assert.deepEqual(problems('{ url: "http://a.test/c", path: /x }'), [
+    'routes[0].auth.forward.path: path goes with upstream: a url carries its own path',
+  ]);
+  assert.deepEqual(problems('{ upstream: apii }'), [
+    "routes[0].auth.forward.upstream: no upstream named 'apii' (did you mean 'api'?)",
+  ]);
+  assert.equal(problems('{ upstream: api, cache: { key: client } }').length, 1);
+  assert.match(
+    problems('{ upstream: api, cache: { key: client } }')[0],
+    /^routes\[0\]\.auth\.forward\.cache\.key: expected header:NAME or cookie:NAME/,
+  );
 });

@@ -65,3 +65,16 @@ test('the renamed flags: no route to the host is UNR, the gateway answering itse
   assert.equal(FAILURES.destination_ip_unroutable.flag, 'UNR');
   assert.equal(FAILURES.proxy_internal_response.flag, 'PIR');
 });
+
+test("a final refusal's own flag (an access rule's 401/403) is Candor's own too, and names no other type", () => {
+  const flags = new Set<string>(flagged.map(([, kind]) => kind.flag));
+  const finals = flagged.flatMap(([type, kind]) =>
+    'finalFlag' in kind ? [[type, kind.finalFlag as string] as const] : [],
+  );
+  assert.ok(finals.length >= 1);
+  for (const [type, flag] of finals) {
+    assert.ok(!ENVOY_FLAGS.has(flag), `${type}: ${flag} is one of Envoy's`);
+    assert.ok(!flags.has(flag), `${type}: ${flag} is a kind's flag already`);
+    assert.equal(readFlags(flag).failure, undefined, `${type}: ${flag} means something to explain`);
+  }
+});

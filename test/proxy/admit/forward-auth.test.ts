@@ -77,7 +77,10 @@ test('the auth service decides: 2xx in with its fields, 401 and 403 passed on, 5
     const who = await request(gw.url, { path: '/app', headers: { 'x-request-id': 'fw-401' } });
     assert.equal(who.status, 401);
     assert.equal(who.headers['www-authenticate'], 'Bearer realm="sso"');
-    assert.equal((await gw.logFor('fw-401')).auth, 'denied: forward 401');
+    const denied = await gw.logFor('fw-401');
+    assert.equal(denied.auth, 'denied: forward 401');
+    // Candor's own flag for an access refusal: RL would say rate limited (Envoy's meaning).
+    assert.equal(denied.flag, 'AD');
     const no = await request(gw.url, { path: '/app', headers: { authorization: 'Bearer readonly' } });
     assert.equal(no.status, 403);
 

@@ -267,7 +267,9 @@ test('a JWKS endpoint failing before any good keys is the auth hop’s 502/503, 
       200,
     );
     jwks.state.mode = 'reset';
-    const kept = await request(gw2.url, { path: '/orders', headers: { authorization: `Bearer ${token}` } });
+    // Another token: the one above is remembered as good and would not ask for the keys at all.
+    const other = await first.sign({ sub: 'user-9' });
+    const kept = await request(gw2.url, { path: '/orders', headers: { authorization: `Bearer ${other}` } });
     assert.equal(kept.status, 200, 'the last good keys still verify');
     const warning = gw2.logs.find((l) => l.msg === 'JWKS fetch failed: keeping the last good keys');
     assert.ok(warning, JSON.stringify(gw2.logs.map((l) => l.msg)));
@@ -317,6 +319,51 @@ test('a reload keeps the keys fetched from a JWKS URL still named: its endpoint 
     assert.deepEqual(outcome.upstreams.kept, ['app']);
     assert.equal((await request(gw.url, { path: '/orders', headers })).status, 200);
     assert.equal(jwks.state.fetches, 1);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await jwks.close();
+  }
+});
+
+test('a good token is remembered: its signature is not checked again (its key withdrawn since), but only until its exp', async () => {
+  const first = await signer('k1');
+  let published = [first.jwk];
+  const jwks = await startJwks(() => published);
+  // Every request past the first millisecond asks for the keys again.
+  jwks.state.maxAge = 0;
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    config(
+      echo.url,
+      `        jwks_url: ${jwks.url}\n        jwks_min_refresh: 1ms\n        clock_skew: 1ms\n`,
+    ),
+  );
+  try {
+    const seen = await first.sign();
+    const ask = (token: string, id: string) =>
+      request(gw.url, { path: '/orders', headers: { authorization: `Bearer ${token}`, 'x-request-id': id } });
+    assert.equal((await ask(seen, 'j-1')).status, 200);
+    published = [];
+    const again = await ask(seen, 'j-2');
+    assert.equal(again.status, 200, 'the token seen good stands without its signature checked again');
+    assert.equal(echo.received[1].headers['x-user-id'], 'user-7', 'with its claims, as the first time');
+    const unseen = await ask(await first.sign({ sub: 'user-8' }), 'j-3');
+    assert.equal(
+      unseen.status,
+      401,
+      'a token never seen is checked against the keys, which lack its kid now',
+    );
+    assert.equal((await gw.logFor('j-3')).auth, 'denied: jwt ERR_JWKS_NO_MATCHING_KEY');
+
+    // Remembered no longer than its exp.
+    published = [first.jwk];
+    const brief = await first.sign({}, { exp: '2s' });
+    assert.equal((await ask(brief, 'j-4')).status, 200);
+    // jose reads the clock in whole seconds: 3 s past the signing, exp (2 s after it) has passed for it too.
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    assert.equal((await ask(brief, 'j-5')).status, 401);
+    assert.equal((await gw.logFor('j-5')).auth, 'denied: jwt ERR_JWT_EXPIRED');
   } finally {
     await gw.close();
     await echo.close();

@@ -120,8 +120,10 @@ test('GET /status: every upstream and target with its state, merged from both wo
     'upstreams',
     'routes',
     'store',
+    'auth_hops',
   ]);
   assert.equal(body.store, null, 'no store.redis: each gateway keeps its own rate limits');
+  assert.deepEqual(body.auth_hops, {}, 'no route authenticates: no auth hop');
   assert.equal(body.gateway, 'admin-edge');
   const config = body.config as Record<string, unknown>;
   assert.equal(config.source, path);

@@ -1,0 +1,48 @@
+import type { Failure } from '../../core/failure/failure.ts';
+
+/** What the status page says of an auth hop beside its circuit: its answers by kind, and its latest failure. */
+export interface AuthHopCounts {
+  /** Forward auth: its 2xx, its 401/403; JWKS: key sets fetched. */
+  allowed: number;
+  denied: number;
+  fetched: number;
+  /** Calls that ended in the hop's failure (502, 503, 504 to the client, or last good keys kept). */
+  failed: number;
+}
+
+/**
+ * One auth hop's record (a forward-auth service, a JWKS endpoint), by its name ("auth:HOST"),
+ * kept across reloads with the hop: the counts of this process's calls to it and the latest
+ * failure, read by the status page and /status beside the circuit of its upstream.
+ */
+export class AuthHopHealth {
+  readonly name: string;
+  readonly kind: 'forward' | 'jwks';
+  readonly counts: AuthHopCounts = { allowed: 0, denied: 0, fetched: 0, failed: 0 };
+  /** The latest failure: its RFC 9209 type, its details, and when (performance.now()). */
+  lastFailure: { readonly type: string; readonly details: string; readonly at: number } | undefined;
+
+  constructor(name: string, kind: 'forward' | 'jwks') {
+    this.name = name;
+    this.kind = kind;
+  }
+
+  /** A forward-auth service's verdict on one request, or its failure. */
+  told(
+    verdict: { readonly allowed: unknown } | { readonly refused: number } | { readonly failed: Failure },
+  ): void {
+    if ('failed' in verdict) return this.failed(verdict.failed);
+    if ('allowed' in verdict) this.counts.allowed++;
+    else this.counts.denied++;
+  }
+
+  /** A key set came from the JWKS endpoint. */
+  fetched(): void {
+    this.counts.fetched++;
+  }
+
+  failed(failure: Failure): void {
+    this.counts.failed++;
+    this.lastFailure = { type: failure.type, details: failure.details, at: performance.now() };
+  }
+}

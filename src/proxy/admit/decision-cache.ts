@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto';
+import type { ForwardCacheConfig } from '../../core/config/types.ts';
+import { cookieValue } from '../../core/http1/cookie.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
+
+/**
+ * An auth service's verdicts, kept by a key of the request's (a session cookie, a token header)
+ * for `ttl`, at most `maxEntries` of them, the oldest out first. Keys are kept as SHA-256
+ * digests: a credential is never held in memory longer than its request, and an entry's size
+ * does not grow with what a client sends. What is put in is the caller's choice: verdicts
+ * only, never a failure of the hop (a failure cached would outlive the outage).
+ */
+export class DecisionCache<V> {
+  readonly #config: ForwardCacheConfig;
+  readonly #entries = new Map<string, { readonly value: V; readonly until: number }>();
+
+  constructor(config: ForwardCacheConfig) {
+    this.#config = config;
+  }
+
+  /** The request's key, digested; undefined when it has no value for it (such a request is asked every time). */
+  keyOf(fields: FieldMap): string | undefined {
+    const { key } = this.#config;
+    let text: string | undefined;
+    if (key.kind === 'cookie') text = cookieValue(fields.cookie, key.name);
+    else {
+      const value = fields[key.name];
+      text = Array.isArray(value) ? value.join(', ') : value;
+    }
+    return text === undefined || text === '' ? undefined : createHash('sha256').update(text).digest('base64');
+  }
+
+  get(key: string, now: number): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.until > now) return entry.value;
+    this.#entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, value: V, now: number): void {
+    const entries = this.#entries;
+    entries.delete(key);
+    // Insertion order is age order: the first key is the oldest.
+    while (entries.size >= this.#config.maxEntries) entries.delete(entries.keys().next().value as string);
+    entries.set(key, { value, until: now + this.#config.ttl });
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * The forward-auth hop as an upstream (issue 34): its decisions kept by a key for a while (never
+ * its failures), and its calls carried by Candor's own upstream machinery — the circuit, the
+ * pool, the retry rule — against real auth servers that misbehave: refused, reset, garbage are
+ * the hop's 502, slow its 504, its circuit open a 503 with Retry-After, each naming
+ * next-hop="auth:NAME"; never a 401.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
+import { startJsonNotHttp } from '../../../src/kits/fault-kit/garbage-faults.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startResetBeforeHead } from '../../../src/kits/fault-kit/reset-faults.ts';
+import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+/** An auth service that lets in `session=good…` cookies, refuses `session=bad…`, and counts what it was asked. */
+async function startSessionService() {
+  const asked: string[] = [];
+  let failing = false;
+  const server = http.createServer((req, res) => {
+    asked.push(String(req.headers.cookie));
+    if (failing) return res.writeHead(500).end('down');
+    if (/session=good/.test(String(req.headers.cookie)))
+      return res.writeHead(200, { 'x-user-id': String(req.headers.cookie).slice(8) }).end();
+    res.writeHead(401, { 'www-authenticate': 'Cookie realm="sso"' }).end();
+  });
+  const port = await listenLoopback(server);
+  return {
+    asked,
+    url: `http://127.0.0.1:${port}/check`,
+    fail(on: boolean) {
+      failing = on;
+    },
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
+
+function cachedConfig(app: string, auth: string, ttl: string): string {
+  return `name: edge-1
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth:
+      forward:
+        url: "${auth}"
+        copy_headers: [X-User-Id]
+        cache: { key: "cookie:session", ttl: ${ttl}, max_entries: 100 }
+upstreams:
+  app:
+    targets:
+      - url: ${app}
+`;
+}
+
+test('with cache, 10 requests with one session make one auth call; another session makes another; a denial is kept too', async () => {
+  const service = await startSessionService();
+  const echo = await startEcho();
+  const gw = await startTestGateway(cachedConfig(echo.url, service.url, '1h'));
+  try {
+    for (let i = 0; i < 10; i++) {
+      const res = await request(gw.url, { path: `/app/${i}`, headers: { cookie: 'session=good-1' } });
+      assert.equal(res.status, 200);
+    }
+    assert.equal(service.asked.length, 1);
+    // The kept verdict carries the service's fields, the client's own copy removed, every time.
+    assert.deepEqual(
+      echo.received.map((r) => r.headers['x-user-id']),
+      Array(10).fill('good-1'),
+    );
+    assert.equal(
+      (await request(gw.url, { path: '/app', headers: { cookie: 'session=good-2' } })).status,
+      200,
+    );
+    assert.equal(service.asked.length, 2);
+    for (let i = 0; i < 3; i++) {
+      const res = await request(gw.url, { path: '/app', headers: { cookie: 'session=bad' } });
+      assert.equal(res.status, 401);
+      assert.equal(res.headers['www-authenticate'], 'Cookie realm="sso"');
+    }
+    assert.equal(service.asked.length, 3);
+    // No key, no cache: asked each time.
+    await request(gw.url, { path: '/app' });
+    await request(gw.url, { path: '/app' });
+    assert.equal(service.asked.length, 5);
+    assert.equal(gw.gateway.status().auth_hops[`auth:${new URL(service.url).host}`].counts.allowed, 2);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await service.close();
+  }
+});
+
+test('a kept decision expires after its ttl, and a failure of the auth hop is never kept', async () => {
+  const service = await startSessionService();
+  const echo = await startEcho();
+  const gw = await startTestGateway(cachedConfig(echo.url, service.url, '200ms'));
+  try {
+    const ask = (id: string) =>
+      request(gw.url, { path: '/app', headers: { cookie: 'session=good-1', 'x-request-id': id } });
+    assert.equal((await ask('c-1')).status, 200);
+    assert.equal((await ask('c-2')).status, 200);
+    assert.equal(service.asked.length, 1);
+    await sleep(400);
+    assert.equal((await ask('c-3')).status, 200);
+    assert.equal(service.asked.length, 2, 'asked again once the ttl passed');
+
+    await sleep(400);
+    service.fail(true);
+    const failed = await ask('c-4');
+    assert.equal(failed.status, 503);
+    assert.equal((await gw.logFor('c-4')).auth, 'failed: destination_unavailable');
+    service.fail(false);
+    assert.equal((await ask('c-5')).status, 200, 'the failure was not kept');
+    assert.equal(service.asked.length, 4);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await service.close();
+  }
+});
+
+function namedConfig(app: string, auth: string, extra = ''): string {
+  return `name: edge-1
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth:
+      forward: { upstream: authsvc, path: /verify, timeout: 2s }
+upstreams:
+  app:
+    targets:
+      - url: ${app}
+  authsvc:
+    targets:
+      - url: ${auth}
+    outlier_detection: { consecutive_failures: 0 }
+${extra}`;
+}
+
+test('an auth service named as an upstream: its circuit opens on its failures, then a 503 with Retry-After names the hop and nothing is sent', async () => {
+  const service = await startSwitchable();
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    namedConfig(
+      echo.url,
+      service.url,
+      '    retries: { attempts: 1 }\n    circuit_breaker: { consecutive_failures: 2, open_time: 60s }\n',
+    ),
+  );
+  try {
+    const ok = await request(gw.url, { path: '/app', headers: { 'x-request-id': 'n-ok' } });
+    assert.equal(ok.status, 200);
+    assert.equal(service.answered, 1);
+    service.setMode('reset');
+    for (const id of ['n-1', 'n-2']) {
+      const res = await request(gw.url, { path: '/app', headers: { 'x-request-id': id } });
+      assert.equal(res.status, 502);
+      assert.match(
+        String(res.headers['proxy-status']),
+        /^edge-1; error=connection_terminated; details="the auth service: .*"; next-hop="auth:authsvc"$/,
+      );
+      assert.equal(res.headers['www-authenticate'], undefined);
+      assert.equal((await gw.logFor(id)).auth, 'failed: connection_terminated');
+    }
+    const tried = service.accepted.reset.length;
+    const open = await request(gw.url, { path: '/app', headers: { 'x-request-id': 'n-open' } });
+    assert.equal(open.status, 503);
+    assert.ok(Number(open.headers['retry-after']) >= 1, `Retry-After: ${open.headers['retry-after']}`);
+    assert.match(
+      String(open.headers['proxy-status']),
+      /^edge-1; error=destination_unavailable; details="the auth service: the circuit of \\"authsvc\\" is open after repeated failures.*"; next-hop="auth:authsvc"$/,
+    );
+    assert.equal((await gw.logFor('n-open')).auth, 'failed: destination_unavailable');
+    assert.equal(service.accepted.reset.length, tried, 'an open circuit sends nothing to the auth service');
+    assert.equal(echo.received.length, 1, 'only the allowed request reached the app');
+
+    const hop = gw.gateway.status().auth_hops['auth:authsvc'];
+    assert.equal(hop.kind, 'forward');
+    assert.equal(hop.upstream, 'authsvc');
+    assert.equal(hop.circuit?.state, 'open');
+    assert.deepEqual(hop.counts, { allowed: 1, denied: 0, fetched: 0, failed: 3 });
+    assert.equal(hop.last_failure?.type, 'destination_unavailable');
+    // The auth service is an upstream like any: its own status shows the same circuit.
+    assert.equal(gw.gateway.status().upstreams.authsvc.circuit.state, 'open');
+  } finally {
+    await gw.close();
+    await echo.close();
+    await service.close();
+  }
+});
+
+test("the upstream's retry rule: a reset before the answer is tried again on the next target", async () => {
+  const resetting = await startResetBeforeHead({ after: 'head' });
+  const good = await startSwitchable();
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth:
+      forward: { upstream: authsvc, path: /verify }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+  authsvc:
+    targets:
+      - url: ${resetting.url}
+      - url: ${good.url}
+    retries: { attempts: 2 }
+`);
+  try {
+    for (let i = 0; i < 4; i++)
+      assert.equal(
+        (await request(gw.url, { path: '/app', headers: { 'x-request-id': `r-${i}` } })).status,
+        200,
+      );
+    assert.ok(resetting.received.length >= 1, 'the round robin sent some to the resetting target');
+    assert.equal(good.answered, 4, 'each one the resetting target dropped was asked again of the other');
+  } finally {
+    await gw.close();
+    await echo.close();
+    await good.close();
+    await resetting.close();
+  }
+});
+
+test('an auth service that answers garbage is the hop 502 http_protocol_error, one that hangs its 504', async () => {
+  const garbage = await startJsonNotHttp();
+  const hanging = http.createServer(() => {});
+  const slowPort = await listenLoopback(hanging);
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: garbage
+    match: { path: /garbage }
+    upstream: app
+    auth: { forward: { url: "${garbage.url}/check" } }
+  - name: slow
+    match: { path: /slow }
+    upstream: app
+    auth: { forward: { upstream: slowauth, timeout: 300ms } }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+  slowauth:
+    targets:
+      - url: http://127.0.0.1:${slowPort}
+`);
+  try {
+    const bad = await request(gw.url, { path: '/garbage', headers: { 'x-request-id': 'g-1' } });
+    assert.equal(bad.status, 502);
+    assert.match(
+      String(bad.headers['proxy-status']),
+      new RegExp(
+        `^edge-1; error=http_protocol_error; details="the auth service: .*"; next-hop="auth:127.0.0.1:${garbage.port}"$`,
+      ),
+    );
+    assert.equal((await gw.logFor('g-1')).auth, 'failed: http_protocol_error');
+    const slow = await request(gw.url, { path: '/slow', headers: { 'x-request-id': 's-1' } });
+    assert.equal(slow.status, 504);
+    assert.equal(
+      slow.headers['proxy-status'],
+      'edge-1; error=http_response_timeout; details="the auth service: no answer within 0.3 s"; next-hop="auth:slowauth"',
+    );
+    assert.equal((await gw.logFor('s-1')).auth, 'failed: http_response_timeout');
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await garbage.close();
+    hanging.closeAllConnections();
+    await new Promise((resolve) => hanging.close(resolve));
+  }
+});
+
+test("send_headers never sends the client's framing or hop-by-hop fields, nor its own X-Forwarded-For", async () => {
+  const asked: http.IncomingHttpHeaders[] = [];
+  const service = http.createServer((req, res) => {
+    asked.push(req.headers);
+    res.writeHead(204).end();
+  });
+  const port = await listenLoopback(service);
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth:
+      forward:
+        url: "http://127.0.0.1:${port}/check"
+        timeout: 2s
+        send_headers: [Content-Length, Transfer-Encoding, Connection, X-Forwarded-For, X-Trace]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/app',
+      body: 'abc',
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-trace': 't-1' },
+    });
+    assert.equal(res.status, 200, 'the service answered at once: it was not left waiting for a body');
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0]['content-length'], undefined);
+    assert.equal(asked[0]['transfer-encoding'], undefined);
+    assert.equal(asked[0]['x-forwarded-for'], '127.0.0.1');
+    assert.equal(asked[0]['x-trace'], 't-1');
+    assert.equal(asked[0]['x-forwarded-method'], 'POST');
+  } finally {
+    await gw.close();
+    await echo.close();
+    service.closeAllConnections();
+    await new Promise((resolve) => service.close(resolve));
+  }
+});
+
+test("a reload keeps an auth URL's own upstream (its pooled connection) and the hop's counts while the URL is named", async () => {
+  const service = await startSwitchable();
+  const echo = await startEcho();
+  const yaml = (auth: string) => `name: edge-1
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth: { forward: { url: "${auth}/check" } }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`;
+  const gw = await startTestGateway(yaml(service.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/app' })).status, 200);
+    assert.equal(service.accepted.ok.length, 1);
+    await gw.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(service.url)}`, '<test>', {}),
+    );
+    assert.equal((await request(gw.url, { path: '/app' })).status, 200);
+    assert.equal(service.accepted.ok.length, 1, 'the kept upstream reused its pooled connection');
+    assert.equal(gw.gateway.status().auth_hops[`auth:127.0.0.1:${service.port}`].counts.allowed, 2);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await service.close();
+  }
+});
+
+test('with cache, requests with one key that arrive while it is asked share the one call', async () => {
+  let calls = 0;
+  const service = http.createServer((_req, res) => {
+    calls++;
+    // Slow enough that all ten are in before the answer.
+    setTimeout(() => res.writeHead(204).end(), 300);
+  });
+  const port = await listenLoopback(service);
+  const echo = await startEcho();
+  const gw = await startTestGateway(cachedConfig(echo.url, `http://127.0.0.1:${port}/check`, '1h'));
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        request(gw.url, { path: `/app/${i}`, headers: { cookie: 'session=burst' } }),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(10).fill(200),
+    );
+    assert.equal(calls, 1);
+    assert.equal(echo.received.length, 10);
+  } finally {
+    await gw.close();
+    await echo.close();
+    service.closeAllConnections();
+    await new Promise((resolve) => service.close(resolve));
+  }
+});
