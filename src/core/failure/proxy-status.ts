@@ -19,7 +19,8 @@ export function failureProxyStatus(
   nextHop: string | undefined,
   minimal = false,
 ): string {
-  let member = `${sfTokenOrString(proxyName)}; error=${failure.kind.proxyStatus ?? failure.type}`;
+  const type = failure.kind.proxyStatus === undefined ? failure.type : failure.kind.proxyStatus;
+  let member = type === null ? sfTokenOrString(proxyName) : `${sfTokenOrString(proxyName)}; error=${type}`;
   const { params } = failure;
   if (params.rcode !== undefined) member += `; rcode=${sfString(params.rcode)}`;
   if (params.alertId !== undefined) member += `; alert-id=${params.alertId}`;

@@ -43,6 +43,7 @@ export type Stage =
  */
 export const GRPC_CODES = {
   CANCELLED: 1,
+  UNKNOWN: 2,
   DEADLINE_EXCEEDED: 4,
   PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
@@ -116,9 +117,10 @@ export interface FailureKind {
   readonly furthestStage: Stage;
   /**
    * The RFC 9209 type Proxy-Status carries for a type of Candor's own (absent: the key is one):
-   * the registered type it is a case of.
+   * the registered type it is a case of. null: none fits, and the member carries no `error`
+   * (a 421: nothing failed, the request came on the wrong connection).
    */
-  readonly proxyStatus?: string;
+  readonly proxyStatus?: string | null;
   /**
    * The flag of a refusal of this kind that no retry turns around (Failure's `final`: an access
    * rule's 401 or 403), when the kind's own flag names the refusal that passes (RL: rate
@@ -414,6 +416,23 @@ export const FAILURES = {
     fix: 'Fix the request as the detail says.',
     clientMayRetry: false,
     furthestStage: 'not_sent',
+  },
+  misdirected_request: {
+    // RFC 9110 §15.5.20: the request is fine, the connection was made for another host (a
+    // certificate that does not name it). Nothing failed, so RFC 9209 has no type for it.
+    status: 421,
+    // gRPC's HTTP mapping names no code for 421: UNKNOWN, as for every status it does not list.
+    grpc: GRPC_CODES.UNKNOWN,
+    shape: 'client',
+    flag: 'MIS',
+    retryAfter: false,
+    title: 'Misdirected request',
+    explanation:
+      "the request's host is served under another certificate than the one this connection was made for",
+    fix: 'Send the request on a new connection whose TLS server name (SNI) is its host.',
+    clientMayRetry: false,
+    furthestStage: 'not_sent',
+    proxyStatus: null,
   },
   client_closed: {
     // Nobody is left to read it: the log's and the metrics' status for a client that left.

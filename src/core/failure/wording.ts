@@ -77,7 +77,7 @@ export function clientAdvice(failure: Failure): string {
   if (failure.clientMayRetry)
     return 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
   // RFC 9110 §15.5.20: the request is fine, the connection was the wrong one for it.
-  if (failure.status === 421)
+  if (failure.type === 'misdirected_request')
     return 'Send the request again on a new connection, whose TLS server name (SNI) is its host.';
   if (failure.kind.shape === 'client')
     return 'Retrying the same request will fail the same way: change the request.';

@@ -52,9 +52,8 @@ export function routeRequest(
   // certificate, another gateway behind the same address), so this one must not answer for it.
   if (head.encrypted && listener.misdirected?.(head.servername, hostname) === true) {
     return new Failure(
-      'http_request_error',
+      'misdirected_request',
       `${hostname} is served under another certificate than the one this connection's TLS server name (${head.servername ?? 'none'}) chose: send it on a connection of its own`,
-      { status: 421 },
     );
   }
   const route = router.match(hostname, path, {

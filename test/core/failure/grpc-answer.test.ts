@@ -45,6 +45,7 @@ const EXPECTED: Record<FailureType, number> = {
   destination_not_found: 12,
   proxy_loop_detected: 9,
   http_request_error: 13,
+  misdirected_request: 2,
   client_closed: 1,
   client_deadline: 4,
   proxy_internal_error: 13,

@@ -119,7 +119,7 @@ upstreams:
     assert.match(
       answer.headers['proxy-status'] ?? '',
       new RegExp(
-        `^edge-1; error=http_request_error; details="www\\.example\\.com is served under another certificate than the one this connection's TLS server name \\(${servername.replaceAll('.', '\\.')}\\) chose: send it on a connection of its own"$`,
+        `^edge-1; details="www\\.example\\.com is served under another certificate than the one this connection's TLS server name \\(${servername.replaceAll('.', '\\.')}\\) chose: send it on a connection of its own"$`,
       ),
     );
     assert.equal(answer.headers['cache-control'], 'no-store');
