@@ -154,6 +154,12 @@ export class GatewayMetrics {
     this.#count('cacheStale').cell(route, cause).value++;
   }
 
+  /** A response reached its client partly through a spool file: `bytes` went through it. */
+  spooled(route: string, bytes: number): void {
+    this.#count('spooledResponses').cell(route).value++;
+    this.#count('spooledBytes').cell(route).value += bytes;
+  }
+
   ejected(upstream: string, target: string): void {
     this.#count('ejections').cell(upstream, target).value++;
   }

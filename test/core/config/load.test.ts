@@ -202,6 +202,8 @@ test('every field of a full config is read, converted to runtime units and resol
       bodyMinRate: 1024,
       sendTimeout: 30_000,
       keepAliveTimeout: 2_000,
+      spool: DEFAULTS.limits.spool,
+      spoolDir: join(tmpdir(), 'candor-spool'),
       http2: {
         ...DEFAULTS.limits.http2,
         maxConcurrentStreams: 50,
