@@ -286,6 +286,8 @@ test('a minimal config gets every default', () => {
       bodyMinRate: 1024,
       sendTimeout: 30_000,
       keepAliveTimeout: 5_000,
+      spool: { maxResponse: 1024 ** 3, maxTotal: 4 * 1024 ** 3 },
+      spoolDir: join(tmpdir(), 'candor-spool'),
       http2: {
         maxConcurrentStreams: 100,
         maxHeaderListSize: 32 * 1024,
