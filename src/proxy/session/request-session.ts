@@ -268,9 +268,8 @@ export class RequestSession implements AttemptsOwner {
   /** The name clients may see for the next hop: the upstream's, or the target's address when exposed. */
   nextHop(): string | undefined {
     const { record } = this;
-    return this.runtime.config.errors.exposeUpstreamAddress
-      ? (record.target ?? record.upstream)
-      : record.upstream;
+    const exposed = this.runtime.config.errors.exposeUpstreamAddress;
+    return exposed ? (record.target ?? record.upstream) : record.upstream;
   }
 
   /** The route's response rules and CORS fields for this request (undefined: none, or not routed yet). */
@@ -283,6 +282,9 @@ export class RequestSession implements AttemptsOwner {
         : this.runtime.access.answerEdit(route, { method: this.head.method, fields: this.fields }, rules);
     return this.#cache === undefined ? edit : this.#cache.edit(edit);
   }
+
+  readonly background = (exchange: DownstreamExchange) =>
+    RequestSession.request(this.runtime, this.listener, exchange);
 
   /** What the route's header rules' {variables} stand for in this request. */
   templateVars(): TemplateVars {
