@@ -52,3 +52,10 @@ export function foreignShare(before: CpuSnapshot, after: CpuSnapshot, seconds: n
   const foreign = after.machine - before.machine - (after.ours - before.ours);
   return Math.max(0, foreign / HZ / seconds);
 }
+
+/** CPU seconds (user + system) the process `pid` and its descendants have taken so far. */
+export function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const member of processTree(pid)) ticks += processTicks(member, false);
+  return ticks / HZ;
+}
