@@ -347,11 +347,12 @@ test('130 clients that ask for 8 MiB and read nothing: 5 legitimate GETs get 200
   const upstream = await bigUpstreamProcess();
   t.after(() => upstream.stop());
   const dir = await spoolDir(t);
-  // A pool of 8 and send_timeout's default (30 s): without the spool, the first 8 non-readers
-  // hold every upstream connection for 30 s and the GETs wait out the queue into a 503
-  // connection_limit_reached (the issue's storm). The queue is long here only so that every
-  // non-reader gets its answer however slow this machine's disk is (1 GiB goes through 8
-  // connections); the GETs come once the upstream has sent them all, and wait for nothing.
+  // A pool of 8 and send_timeout's default (30 s): without the spool, every 8 non-readers hold
+  // every upstream connection for 30 s, the upstream never gets to send them all here, and a GET
+  // waits behind them (with the issue's pool and queue, 5 of 5 were 503 connection_limit_reached).
+  // The queue is long here only so that every non-reader gets its answer however slow this
+  // machine's disk is (1 GiB goes through 8 connections); the GETs come once the upstream has
+  // sent them all, and find the pool free while 130 clients still have read nothing.
   const gw = await startTestGateway(`name: edge-1
 limits:
   spool_dir: ${dir}
