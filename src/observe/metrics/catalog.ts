@@ -206,6 +206,13 @@ export const METRICS = {
     help: 'Open client connections, per listener (its configured address).',
     aggregator: 'sum',
   },
+  spoolBytes: {
+    name: 'candor_spool_bytes',
+    type: 'gauge',
+    labels: [],
+    help: "Bytes slow clients' spool files hold on disk now (limits.spool.max_total bounds it).",
+    aggregator: 'sum',
+  },
   storeUp: {
     name: 'candor_store_up',
     type: 'gauge',

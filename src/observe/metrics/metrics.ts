@@ -21,6 +21,8 @@ interface MetricsSource {
   listeners(): Iterable<ListenerGauge>;
   /** Lines the gateway's log dropped so far (read when scraped). */
   logLinesDropped(): number;
+  /** Bytes the spool files hold now. */
+  spoolBytes?(): number;
   /** The certificates ordered by ACME this process serves, when there are any. */
   certificates?(): Iterable<{ readonly name: string; readonly notAfter: number }>;
 }
@@ -285,6 +287,12 @@ export class GatewayMetrics {
         const now = Date.now();
         for (const { name, notAfter } of source()?.certificates?.() ?? [])
           this.set({ name }, Math.round((notAfter - now) / 1000));
+      },
+    });
+    new Gauge({
+      ...options(METRICS.spoolBytes, registry),
+      collect() {
+        this.set(source()?.spoolBytes?.() ?? 0);
       },
     });
     new Gauge({

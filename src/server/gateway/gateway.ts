@@ -288,6 +288,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
           new Promise<number>((resolve) => listener.server.getConnections((_, count) => resolve(count ?? 0))),
       })),
     logLinesDropped: () => logger[LINE_SINK].linesDropped ?? 0,
+    spoolBytes: () => current().spool.held,
   });
   for (const listener of listeners) logListening(logger, listener);
   // Orders begin once the listeners answer: the CA's validation comes to them.

@@ -134,6 +134,8 @@ test('a client that reads nothing does not hold the upstream connection: the nex
   await waitUntil('the upstream sent the whole body', () => upstream.seen[0]?.finished === true, 10_000);
   // The file is open, owner-only, and already unlinked: nothing of it is in the directory.
   await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  const during = (await gw.gateway.metrics.exposition()).text;
+  assert.match(during, /\ncandor_spool_bytes [1-9]\d*\n/);
   assert.deepEqual(await readdir(dir), []);
   const files = await openFilesIn(dir);
   assert.equal(files.length, 1, JSON.stringify(files));
@@ -173,6 +175,7 @@ test('a client that reads nothing does not hold the upstream connection: the nex
   assert.deepEqual(await openFilesIn(dir), []);
   const metrics = (await gw.gateway.metrics.exposition()).text;
   assert.match(metrics, /candor_spooled_responses_total\{route="[^"]*"\} 1\n/);
+  assert.match(metrics, /\ncandor_spool_bytes 0\n/);
   assert.match(metrics, new RegExp(`candor_spooled_bytes_total\\{route="[^"]*"\\} ${line.spooled}\\n`));
 });
 
