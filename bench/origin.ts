@@ -2,7 +2,7 @@
  * The origin every system forwards to: a separate nginx (1 worker, pinned to the load
  * generator's CPU, no access log) serving fixed responses from memory or the page cache.
  *
- * - `/small`: 100 bytes; `/64k`: a 64 KiB file; `/1m`: a 1 MiB file (bench/h2-flood.ts);
+ * - `/small`: 100 bytes; `/cached`: the same, with `Cache-Control: public, max-age=3600`; `/64k`: a 64 KiB file; `/1m`: a 1 MiB file (bench/h2-flood.ts);
  *   `/text-64k`: 64 KiB of JSON as an API answers it, `application/json` (bench/compression.ts);
  *   `/upload`: reads the whole POST body (up to
  *   2 MiB, in memory) before it answers "ok", so keep-alive connections stay clean;
@@ -75,6 +75,12 @@ function originConf(dir: string, port: number): string {
     listen 127.0.0.1:${port} backlog=4096;
     root ${www};
     location = /small { default_type text/plain; return 200 "${SMALL_BODY.slice(0, -1)}\\n"; }
+    # The same 100 bytes, storable for an hour: what a cache in front keeps (bench/cache-hit.ts).
+    location = /cached {
+      default_type text/plain;
+      add_header Cache-Control "public, max-age=3600";
+      return 200 "${SMALL_BODY.slice(0, -1)}\\n";
+    }
     location = /64k { }
     location = /1m { }
     location = /text-64k { default_type application/json; }

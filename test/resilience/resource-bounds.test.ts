@@ -78,14 +78,18 @@ function assertRssBounded(rss: RssReport): void {
 async function setUp(
   script: (connection: UpstreamConnection) => Promise<void> | void,
   timeouts: string,
+  extra = '',
 ): Promise<{ upstream: RawUpstream; gw: WorkerGateway }> {
   const upstream = await startRawUpstream(script);
   try {
-    const gw = await startWorkerGateway(`targets:
+    const gw = await startWorkerGateway(
+      `targets:
   - url: ${upstream.url}
 timeouts: ${timeouts}
 retries: { attempts: 1 }
-`);
+`,
+      extra,
+    );
     await gw.warmUp();
     return { upstream, gw };
   } catch (err) {
@@ -392,17 +396,23 @@ test('a 1 GiB announced chunk streams through without being buffered', async (t)
 
 // ── 5. a client that stops reading ──────────────────────────────────────────────────────
 
-test('a client that stops reading a 512 MiB body: backpressure holds memory, its close frees the upstream', async (t) => {
+// A spool takes what the client cannot (limits.spool, response-spool.test.ts) up to its bound:
+// 16 MiB here, past which the upstream waits for the client as it did before spooling.
+test('a client that stops reading a 512 MiB body: past the spool, backpressure holds memory, its close frees the upstream', async (t) => {
   const LENGTH = 512 * MiB;
   const STALL_MS = 3000;
   const RESUMED_BYTES = 32 * MiB;
   const data = Buffer.alloc(64 * 1024, 0x62);
-  const { upstream, gw } = await setUp(async (connection) => {
-    connection.socket.write(
-      `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${LENGTH}\r\n\r\n`,
-    );
-    await pump(connection, data, () => connection.sent >= LENGTH);
-  }, '{ response: 2s, read: 1s, total: 30s }');
+  const { upstream, gw } = await setUp(
+    async (connection) => {
+      connection.socket.write(
+        `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${LENGTH}\r\n\r\n`,
+      );
+      await pump(connection, data, () => connection.sent >= LENGTH);
+    },
+    '{ response: 2s, read: 1s, total: 30s }',
+    'limits: { spool: { max_response: 16MiB } }\n',
+  );
   try {
     const meter = meterRss(gw.workerPid);
     const client = net.connect(gw.port, '127.0.0.1');

@@ -40,7 +40,8 @@ export interface WorkerGateway {
  * Starts `candor serve --workers 1` on 127.0.0.1:0 from `upstreams` YAML (the `app` upstream,
  * routed at `/`); a `warm` upstream (a well-behaved echo server) is routed at `/warm`.
  */
-export async function startWorkerGateway(appUpstream: string): Promise<WorkerGateway> {
+/** `extra`: top-level config sections added as they are (e.g. `limits`). */
+export async function startWorkerGateway(appUpstream: string, extra = ''): Promise<WorkerGateway> {
   const echo = await startEcho();
   const dir = mkdtempSync(join(tmpdir(), 'candor-resource-'));
   const configPath = join(dir, 'candor.yaml');
@@ -50,7 +51,7 @@ export async function startWorkerGateway(appUpstream: string): Promise<WorkerGat
 listen:
   - address: 127.0.0.1:0
 log: { level: info, destination: stdout }
-routes:
+${extra}routes:
   - match: { path: /warm }
     upstream: warm
   - match: { path: / }

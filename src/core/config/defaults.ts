@@ -8,7 +8,7 @@
 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { KiB, MiB } from './units.ts';
+import { GiB, KiB, MiB } from './units.ts';
 
 export const DEFAULTS = {
   name: 'candor',
@@ -168,6 +168,9 @@ export const DEFAULTS = {
     // an upstream connection for a minute.
     sendTimeout: 30_000,
     keepAliveTimeout: 5_000,
+    // nginx's proxy_max_temp_file_size is 1 GiB a response; the total is Candor's own bound (nginx
+    // has none): a few thousand slow readers of large answers, not a full disk.
+    spool: { maxResponse: 1 * GiB, maxTotal: 4 * GiB },
     http2: {
       // RFC 9113 §6.5.2 recommends no fewer than 100; nginx's http2_max_concurrent_streams is 128.
       maxConcurrentStreams: 100,

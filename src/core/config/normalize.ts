@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
  * bytes, parsed addresses, absolute paths, and every default filled in from defaults.ts.
  */
 
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
   type Parsed,
   parseListenAddress,
@@ -106,6 +107,13 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       bodyMinRate: size(limits.body_min_rate, DEFAULTS.limits.bodyMinRate),
       sendTimeout: duration(limits.send_timeout, DEFAULTS.limits.sendTimeout),
       keepAliveTimeout: duration(limits.keep_alive_timeout, DEFAULTS.limits.keepAliveTimeout),
+      spool: {
+        maxResponse: size(limits.spool?.max_response, DEFAULTS.limits.spool.maxResponse),
+        maxTotal: size(limits.spool?.max_total, DEFAULTS.limits.spool.maxTotal),
+      },
+      // The system's temporary directory by default: writable wherever the gateway runs.
+      spoolDir:
+        limits.spool_dir === undefined ? join(tmpdir(), 'candor-spool') : resolve(baseDir, limits.spool_dir),
       http2: toHttp2Limits(limits.http2 ?? {}),
       ...(limits.per_client === undefined ? {} : { perClient: toPerClientLimits(limits.per_client) }),
     },

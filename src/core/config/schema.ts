@@ -393,6 +393,13 @@ export const ConfigSchema = mapping(
               'a mapping of HTTP/2 bounds',
             ),
           ),
+          spool: Type.Optional(
+            mapping(
+              { max_response: size(), max_total: size() },
+              'a mapping with max_response and/or max_total',
+            ),
+          ),
+          spool_dir: Type.Optional(filePath('a directory for responses spooled to disk')),
           per_client: Type.Optional(
             mapping(
               {

@@ -549,10 +549,25 @@ export interface DownstreamLimits {
   readonly sendTimeout: number;
   /** Idle keep-alive connections from clients are closed after this. */
   readonly keepAliveTimeout: number;
+  /**
+   * Responses a client reads slower than their upstream sends, past `routes[].limits.buffer`,
+   * go on to a file so the upstream connection goes back to its pool (proxy/forward/response-spool.ts).
+   */
+  readonly spool: SpoolLimits;
+  /** Where spooled responses' files are made (absolute; unlinked as soon as opened). */
+  readonly spoolDir: string;
   /** The bounds of the downstream HTTP/2 server (proxy/accept/h2/h2-limits.ts reads them). */
   readonly http2: Http2Limits;
   /** Per client address (proxy/accept/client-limits.ts); absent: no per-client bound. */
   readonly perClient?: PerClientLimits;
+}
+
+/** Bytes of disk spooled responses may take, in bytes; past either, the upstream waits for the client. */
+export interface SpoolLimits {
+  /** One response's file. */
+  readonly maxResponse: number;
+  /** Every spooled response's files together, in this process (a cluster's workers split it); 0: no spooling. */
+  readonly maxTotal: number;
 }
 
 /** What one client address may hold at once in one process; an absent field is no bound. */

@@ -25,6 +25,7 @@ const BYTES_PER_UNIT: Readonly<Record<string, number>> = {
 
 export const KiB = 1024;
 export const MiB = 1024 ** 2;
+export const GiB = 1024 ** 3;
 
 /**
  * Milliseconds in a duration like "250ms", "5s", "1.5m" or "1h" (rounded to whole ms),

@@ -133,6 +133,12 @@ export interface DownstreamExchange {
    * time: the exchange's own bounds are its connection's.
    */
   readonly budget?: HoldBudget;
+  /**
+   * Set on an exchange the gateway made itself to refresh a stored answer in the background
+   * (stale-while-revalidate): the end of that key's fetch, which the cache calls (nobody else
+   * reads its answer). Absent on every client's exchange.
+   */
+  readonly refresh?: () => void;
 }
 
 /** The SNI of a TLS socket's handshake, as a head carries it: nothing for a plain socket or a handshake without one. */

@@ -61,6 +61,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ],
   ['retry_skipped', (r) => r.retrySkipped],
   ['held_ms', (r) => optional(r.heldMs)],
+  ['spooled', (r) => (r.spooled === 0 ? undefined : r.spooled)],
 ];
 
 /** A string JSON carries as it is: printable ASCII without a quote or a backslash. */

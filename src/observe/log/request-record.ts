@@ -89,6 +89,8 @@ export class RequestRecord {
   retrySkipped: RetrySkip | undefined;
   /** Milliseconds the request waited for a target to come back (upstream `hold`); absent: it never waited. */
   heldMs: number | undefined;
+  /** Response bytes that reached the client through a spool file (`limits.spool`); absent: none did. */
+  spooled: number | undefined;
 
   constructor(
     id: string,

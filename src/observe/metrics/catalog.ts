@@ -87,6 +87,20 @@ export const METRICS = {
     help: "Stored answers given in place of a failed upstream (stale-if-error), by the failure's type (connection_refused, destination_unavailable…) or the upstream's own status (upstream_503).",
     aggregator: 'sum',
   },
+  spooledResponses: {
+    name: 'candor_spooled_responses_total',
+    type: 'counter',
+    labels: ['route'],
+    help: 'Responses that reached a slow client partly through a spool file (limits.spool), so their upstream connection went back to its pool before the client had taken them.',
+    aggregator: 'sum',
+  },
+  spooledBytes: {
+    name: 'candor_spooled_bytes_total',
+    type: 'counter',
+    labels: ['route'],
+    help: 'Response bytes written to spool files for slow clients (limits.spool).',
+    aggregator: 'sum',
+  },
   ejections: {
     name: 'candor_target_ejections_total',
     type: 'counter',
@@ -190,6 +204,13 @@ export const METRICS = {
     type: 'gauge',
     labels: ['listener'],
     help: 'Open client connections, per listener (its configured address).',
+    aggregator: 'sum',
+  },
+  spoolBytes: {
+    name: 'candor_spool_bytes',
+    type: 'gauge',
+    labels: [],
+    help: "Bytes slow clients' spool files hold on disk now (limits.spool.max_total bounds it).",
     aggregator: 'sum',
   },
   storeUp: {

@@ -21,6 +21,8 @@ interface MetricsSource {
   listeners(): Iterable<ListenerGauge>;
   /** Lines the gateway's log dropped so far (read when scraped). */
   logLinesDropped(): number;
+  /** Bytes the spool files hold now. */
+  spoolBytes?(): number;
   /** The certificates ordered by ACME this process serves, when there are any. */
   certificates?(): Iterable<{ readonly name: string; readonly notAfter: number }>;
 }
@@ -154,6 +156,12 @@ export class GatewayMetrics {
     this.#count('cacheStale').cell(route, cause).value++;
   }
 
+  /** A response reached its client partly through a spool file: `bytes` went through it. */
+  spooled(route: string, bytes: number): void {
+    this.#count('spooledResponses').cell(route).value++;
+    this.#count('spooledBytes').cell(route).value += bytes;
+  }
+
   ejected(upstream: string, target: string): void {
     this.#count('ejections').cell(upstream, target).value++;
   }
@@ -279,6 +287,12 @@ export class GatewayMetrics {
         const now = Date.now();
         for (const { name, notAfter } of source()?.certificates?.() ?? [])
           this.set({ name }, Math.round((notAfter - now) / 1000));
+      },
+    });
+    new Gauge({
+      ...options(METRICS.spoolBytes, registry),
+      collect() {
+        this.set(source()?.spoolBytes?.() ?? 0);
       },
     });
     new Gauge({

@@ -19,6 +19,15 @@ export function hitStatus(gateway: string, ttl: number, collapsed = false): stri
 }
 
 /**
+ * `Cache-Status` for a stale stored answer given at once while the cache refreshes it in the
+ * background (stale-while-revalidate): a hit, stale, and a request forwarded for that —
+ * `edge-1; hit; fwd=stale; ttl=-3`.
+ */
+export function revalidatingStatus(gateway: string, ttl: number): string {
+  return `${gateway}; hit; fwd=stale; ttl=${ttl}`;
+}
+
+/**
  * `Cache-Status` for a stored answer the upstream confirmed (a 304 to the cache's own
  * validators): `edge-1; fwd=stale; fwd-status=304; ttl=60`.
  */

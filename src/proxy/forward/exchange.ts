@@ -21,7 +21,9 @@ import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { CompressingSink } from './compressing-sink.ts';
 import { buildDownstreamHead } from './response-headers.ts';
+import { ResponseSpool } from './response-spool.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
+import type { SpoolSpace } from './spool-space.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
 
@@ -97,6 +99,8 @@ export interface ExchangeOptions {
   readonly compression?: CompressionConfig;
   /** The route's cache for this request; undefined when the route has none. */
   readonly store: ResponseStore | undefined;
+  /** Where a response past `responseBuffer` goes while its client is slow (`limits.spool`); undefined: nowhere, the upstream waits. */
+  readonly spool: SpoolSpace | undefined;
 }
 
 /**
@@ -146,6 +150,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private headRefused = false;
   /** The body's copy for the route's cache (bounded; stored only when the body ends whole). */
   private copy: BodyCopy | undefined;
+  /** What the client could not take yet, past the buffer, on its way through a file (response-spool.ts). */
+  private spool: ResponseSpool | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -320,11 +326,27 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
     this.record.bytesOut += chunk.length;
     this.copy?.add(chunk);
+    if (this.spool !== undefined) {
+      if (!this.spool.add(chunk)) controller.pause();
+      return;
+    }
+    if (this.relay(chunk) || this.awaitingDrain) return;
+    // Past the buffer: the rest goes through a file, so the upstream need not wait for this
+    // client; with no spool, the upstream waits.
+    if (this.startSpool(controller)) return;
+    this.awaitingDrain = true;
+    controller.pause();
+  }
+
+  /**
+   * Writes a piece of the body to the client. False when the client is not keeping up and holds
+   * the buffer's worth (its drain, onDrain, comes next): what the client has not taken is held
+   * for it up to the buffer (so a response that fits is taken whole and its connection freed at
+   * once). Writes are counted too: a million one-byte chunks are a few bytes but a million buffers.
+   */
+  private relay(chunk: Buffer): boolean {
     const { sink } = this;
-    if (sink.write(chunk) && this.heldWrites === 0) return;
-    // The client has not taken what went before: held for it up to the buffer (so a response
-    // that fits is taken whole and its connection freed at once), then the upstream waits.
-    // Writes are counted too: a million one-byte chunks are a few bytes but a million buffers.
+    if (sink.write(chunk) && this.heldWrites === 0) return true;
     if (this.heldWrites++ === 0) {
       if (!this.watchingSink) {
         this.watchingSink = true;
@@ -336,15 +358,44 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       sink.onDrain(this.onDrain);
     }
     this.chargeHeld(sink.pendingBytes);
-    if (this.awaitingDrain) return;
-    if (
+    return (
       sink.pendingBytes <= this.options.responseBuffer &&
       this.heldWrites <= MAX_HELD_WRITES &&
       !this.connectionFull()
-    )
-      return;
-    this.awaitingDrain = true;
-    controller.pause();
+    );
+  }
+
+  /** Sends the rest of the body through a file; false when there is no spool (limits.spool.max_total 0). */
+  private startSpool(controller: ExchangeController): boolean {
+    const space = this.options.spool;
+    if (space === undefined || space.maxTotal === 0 || this.sink.closed) return false;
+    const spool = new ResponseSpool(space, {
+      send: (chunk) => this.relay(chunk),
+      resume: () => {
+        if (!this.finished) controller.resume();
+      },
+      failed: (error) => this.onSpoolFailed(error),
+      wrote: (bytes) => {
+        this.record.spooled = (this.record.spooled ?? 0) + bytes;
+      },
+    });
+    this.spool = spool;
+    this.sink.onClose(() => {
+      spool.close();
+      if (spool.spooled > 0) this.options.metrics.spooled(this.record.route ?? '', spool.spooled);
+    });
+    return true;
+  }
+
+  /** The spool's disk failed: the response cannot go on whole, and is cut (said so in the log). */
+  private onSpoolFailed(error: Error): void {
+    const failure = new Failure('proxy_internal_error', `response spool failed: ${error.message}`, {
+      stage: 'body_streaming',
+      cause: error,
+    });
+    if (!this.finished) return this.cancel(failure);
+    this.owner.bodyOver(failure);
+    this.sink.abort();
   }
 
   /**
@@ -369,6 +420,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private readonly onDrain = (): void => {
     this.heldWrites = 0;
     this.chargeHeld(this.sink.pendingBytes);
+    // A spooled rest goes on from its file (the sink re-arms its send deadline itself).
+    if (this.spool !== undefined) return this.spool.pump();
     if (!this.awaitingDrain) return;
     this.awaitingDrain = false;
     this.controller?.resume();
@@ -398,7 +451,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       this.record.upstreamGrpcStatus = grpcStatusIn(trailers) ?? this.record.upstreamGrpcStatus;
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     this.copy?.end();
-    this.sink.end(kept);
+    // The upstream sent everything: its connection goes back to the pool now (finish), and a
+    // spooled rest reaches the client from the file.
+    if (this.spool === undefined) this.sink.end(kept);
+    else this.spool.end(() => this.sink.end(kept));
     this.finish();
     this.owner.bodyOver(undefined);
   }

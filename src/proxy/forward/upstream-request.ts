@@ -10,6 +10,7 @@ import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
 import { buildUpstreamHeaders, withTraceparent } from './request-headers.ts';
 import type { ResponseStore } from './response-store.ts';
+import type { SpoolSpace } from './spool-space.ts';
 
 /** What the gateway as a whole puts into every upstream request (the session's Runtime is one). */
 interface GatewayFacts {
@@ -25,6 +26,8 @@ interface GatewayFacts {
     readonly errors: { readonly detail: 'full' | 'minimal' };
   };
   readonly metrics: GatewayMetrics;
+  /** Where slow clients' responses are spooled (limits.spool). */
+  readonly spool: SpoolSpace;
 }
 
 /** Where this request goes, as route and admit decided. */
@@ -166,6 +169,7 @@ export class UpstreamRequest {
       metrics,
       ...(route.compression === undefined ? {} : { compression: route.compression }),
       store,
+      spool: this.#gateway.spool,
     };
   }
 }

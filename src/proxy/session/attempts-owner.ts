@@ -1,4 +1,5 @@
 import type { Failure } from '../../core/failure/failure.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { HeaderEdit, TemplateVars } from '../forward/header-rules.ts';
 
 /**
@@ -25,4 +26,6 @@ export interface AttemptsOwner {
   templateVars(): TemplateVars;
   /** The route's response header rules for this request; undefined when it has none. */
   responseEdit(): HeaderEdit | undefined;
+  /** Runs a request the gateway makes itself (a stored answer's refresh) as a session of its own, on this one's runtime and listener. */
+  background(exchange: DownstreamExchange): void;
 }

@@ -241,6 +241,9 @@ export class RequestSession implements AttemptsOwner {
     return this.#cache === undefined ? edit : this.#cache.edit(edit);
   }
 
+  readonly background = (exchange: DownstreamExchange) =>
+    RequestSession.request(this.#req.runtime, this.#req.listener, exchange);
+
   /** What the route's header rules' {variables} stand for in this request. */
   templateVars(): TemplateVars {
     const { record } = this.#req;

@@ -9,6 +9,7 @@ import type { AcmeChallenges } from '../accept/acme-challenge.ts';
 import type { Access } from '../admit/access.ts';
 import type { Admission } from '../admit/admission.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
+import type { SpoolSpace } from '../forward/spool-space.ts';
 import type { Router } from '../route/router.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface Runtime {
   /** IP lists, CORS and authentication, per route. */
   readonly access: Access;
   readonly logger: Logger;
+  /** The disk slow clients' responses may take (limits.spool): its count outlives a reload. */
+  readonly spool: SpoolSpace;
   /** The gateway's metrics: they outlive a reload, like the listeners. */
   readonly metrics: GatewayMetrics;
   /** Span export (the gateway's, shared by every snapshot); undefined when tracing is off. */

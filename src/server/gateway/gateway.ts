@@ -16,6 +16,7 @@ import {
 } from '../../proxy/accept/listener.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
+import { clearSpoolDir } from '../../proxy/forward/spool-space.ts';
 import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
@@ -137,6 +138,10 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const logger = options.logger ?? createLogger(config.log, config.name);
   const timeline = new Timeline(logger);
   const metrics = options.metrics ?? new GatewayMetrics();
+  // Spool files a killed process left behind (one caught between opening and unlinking one).
+  const leftover = await clearSpoolDir(config.limits.spoolDir);
+  if (leftover > 0)
+    logger.info({ dir: config.limits.spoolDir, files: leftover }, 'removed leftover spool files');
   // Each process asks Redis itself (a worker too: one hop, no primary on the request path).
   // ioredis is loaded only by a gateway whose config has a store, when the config comes.
   let RedisStore: typeof RedisRates | undefined;
@@ -312,6 +317,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
           new Promise<number>((resolve) => listener.server.getConnections((_, count) => resolve(count ?? 0))),
       })),
     logLinesDropped: () => logger[LINE_SINK].linesDropped ?? 0,
+    spoolBytes: () => current().spool.held,
   });
   for (const listener of listeners) logListening(logger, listener);
   // Orders begin once the listeners answer: the CA's validation comes to them.

@@ -8,6 +8,7 @@ import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
+import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { sendSubrequest } from '../../proxy/session/subrequest.ts';
@@ -98,6 +99,7 @@ export function createRuntime(
     router: createRouter(config.routes),
     upstreams,
     caches: routeCaches(config.routes, previous?.caches),
+    spool: new SpoolSpace(config.limits.spool, config.limits.spoolDir, previous?.spool),
     checks,
     trust: createTrustList(config.trustForwardedFrom),
     access,

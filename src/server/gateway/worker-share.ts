@@ -15,12 +15,17 @@ import { sliceOf, type WorkerShare } from '../../core/limits/worker-share.ts';
  * - the retry budget's absolute floors: `budget_min_concurrent` the same way,
  *   `budget_min_per_second` divided by N. Its ratio needs no split: each worker's retries
  *   stay under the ratio of its own requests, so the sum stays under the ratio of all.
+ * - `limits.spool.max_total` the same way (each worker's spooled files are its own).
  */
 export function splitLimits(config: GatewayConfig, share: WorkerShare): GatewayConfig {
   if (share.of === 1) return config;
   const part = (max: number) => sliceOf(max, share);
   return {
     ...config,
+    limits: {
+      ...config.limits,
+      spool: { ...config.limits.spool, maxTotal: part(config.limits.spool.maxTotal) },
+    },
     listen: config.listen.map((l) => ({
       ...l,
       maxConnections: Math.max(1, part(l.maxConnections)),

@@ -202,6 +202,8 @@ test('every field of a full config is read, converted to runtime units and resol
       bodyMinRate: 1024,
       sendTimeout: 30_000,
       keepAliveTimeout: 2_000,
+      spool: DEFAULTS.limits.spool,
+      spoolDir: join(tmpdir(), 'candor-spool'),
       http2: {
         ...DEFAULTS.limits.http2,
         maxConcurrentStreams: 50,
@@ -284,6 +286,8 @@ test('a minimal config gets every default', () => {
       bodyMinRate: 1024,
       sendTimeout: 30_000,
       keepAliveTimeout: 5_000,
+      spool: { maxResponse: 1024 ** 3, maxTotal: 4 * 1024 ** 3 },
+      spoolDir: join(tmpdir(), 'candor-spool'),
       http2: {
         maxConcurrentStreams: 100,
         maxHeaderListSize: 32 * 1024,

@@ -24,7 +24,8 @@ function head(headers: string[], target = '/'): DownstreamHead {
   } as DownstreamHead;
 }
 
-const check = (headers: string[]) => checkRequest(head(headers), fieldMap(headers), DEFAULTS.limits);
+const check = (headers: string[]) =>
+  checkRequest(head(headers), fieldMap(headers), { ...DEFAULTS.limits, spoolDir: '/tmp' });
 
 test('Host is held to the authority rule: a port up to 65535, no userinfo, no empty host', () => {
   assert.equal(check(['host', 'h.example:65535']), undefined);

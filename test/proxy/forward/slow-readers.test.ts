@@ -1,8 +1,9 @@
 /**
  * Slow readers cannot hold an upstream connection longer than a bound: a response up to
  * routes[].limits.buffer is taken whole from the upstream (its connection goes back to the
- * pool at once); past it the upstream waits for the client, and limits.send_timeout cuts a
- * client that takes no byte for that long, logged as such.
+ * pool at once); past it the rest is spooled to disk (response-spool.test.ts), or, with no
+ * room for it there, the upstream waits for the client; limits.send_timeout cuts a client that
+ * takes no byte for that long, logged as such.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';

@@ -1,0 +1,225 @@
+/**
+ * The cache-hit scenario: `node bench/cache-hit.ts [--seconds N] [--rounds N] [--connections N] [--warmup N]`
+ * (`npm run bench:cache -- …`). What a stored answer costs against a proxied one, and against
+ * nginx's `proxy_cache`:
+ *
+ * - Candor, one worker, `GET /cached` on a route with `cache: {}` (every request a hit after the
+ *   first), and `GET /small` on a route without one (proxied to the origin): the same process;
+ * - nginx, one worker, `GET /cached` through `proxy_cache` (keys in a shared-memory zone, bodies
+ *   on tmpfs: /dev/shm where there is one, so a hit is served from memory), and `GET /small`
+ *   proxied.
+ *
+ * Both answer 100 bytes; access logs on (to a file) for both. The proxies on CPU 0, wrk (one
+ * thread, keep-alive) and the nginx origin on CPU 1; rounds alternated, the median reported, and
+ * each hit's ratio to nginx's hit and to Candor's own proxied figure (the issue's targets: ≥ 0.5×
+ * nginx, and above proxied). Each hit row is checked to be one first (its Cache-Status: Candor's
+ * `hit`, nginx's `$upstream_cache_status` HIT). Prints a table; writes nothing.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { nginxMain, startNginx } from './nginx.ts';
+import { treeCpuSeconds } from './noise.ts';
+import { startOrigin } from './origin.ts';
+import { NODE_BIN, openDir, REPO_DIR, runDir } from './paths.ts';
+import { freePorts } from './ports.ts';
+import { type PinnedProcess, startPinned, waitForPort } from './process.ts';
+import type { Scenario } from './scenarios.ts';
+import { spread } from './stats.ts';
+import { runWrk, type WrkResult, writeScript } from './wrk.ts';
+
+const PROXY_CPU = '0';
+const LOAD_CPU = '1';
+
+interface CacheOptions {
+  readonly seconds: number;
+  readonly rounds: number;
+  readonly connections: number;
+  /** Seconds of load per row before the rounds, not counted (the JIT warms, the pools fill). */
+  readonly warmup: number;
+}
+
+function parse(argv: readonly string[]): CacheOptions {
+  const options = { seconds: 10, rounds: 3, connections: 50, warmup: 5 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const name = argv[i].replace(/^--/, '');
+    const value = Number(argv[i + 1]);
+    if (!(name in options) || !Number.isInteger(value) || value < 1)
+      throw new Error(
+        'usage: node bench/cache-hit.ts [--seconds N] [--rounds N] [--connections N] [--warmup N]',
+      );
+    options[name as keyof typeof options] = value;
+  }
+  return options;
+}
+
+async function startCandor(dir: string, port: number, originPort: number): Promise<PinnedProcess> {
+  const config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `name: bench
+listen:
+  - address: 127.0.0.1:${port}
+routes:
+  - name: cached
+    match: { path: /cached }
+    upstream: origin
+    cache: {}
+  - name: proxied
+    match: { path: / }
+    upstream: origin
+upstreams:
+  origin:
+    targets: [ { url: "http://127.0.0.1:${originPort}" } ]
+    pool: { max_connections: 256, idle_timeout: 30s }
+log:
+  level: info
+  destination: ${join(dir, 'access.log')}
+`,
+  );
+  const proc = startPinned({
+    cpu: PROXY_CPU,
+    command: NODE_BIN,
+    args: [join(REPO_DIR, 'bin', 'candor.js'), 'serve', '--config', config, '--workers', '1'],
+    cwd: REPO_DIR,
+    env: { ...process.env, NODE_ENV: 'production' },
+    outputFile: join(dir, 'output.log'),
+  });
+  await waitForPort(port, proc, 20_000);
+  return proc;
+}
+
+/** nginx's proxy_cache: keys in the `hits` shared-memory zone, bodies on tmpfs where there is one. */
+function startNginxCache(dir: string, port: number, originPort: number, cacheDir: string): PinnedProcess {
+  const conf = nginxMain(
+    dir,
+    1,
+    `  access_log ${join(dir, 'access.log')} combined;
+  keepalive_timeout 300s;
+  keepalive_requests 10000000;
+  upstream origin {
+    server 127.0.0.1:${originPort};
+    keepalive 256;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+  }
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_cache_path ${cacheDir} levels=1:2 keys_zone=hits:10m max_size=64m inactive=1h use_temp_path=off;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location = /cached {
+      proxy_cache hits;
+      proxy_cache_lock on;
+      add_header Cache-Status $upstream_cache_status;
+      proxy_pass http://origin;
+    }
+    location / { proxy_pass http://origin; }
+  }`,
+  );
+  return startNginx(dir, conf, PROXY_CPU);
+}
+
+/** One row's wrk scenario: GET `path` over `connections` keep-alive connections. */
+function scenario(path: string, connections: number): Scenario {
+  return { id: path.slice(1), title: path, path, connections, failShare: 0, quick: true, lua: '' };
+}
+
+/** A GET, tried again for a few seconds while the proxy settles (a listening port is not yet a working pool). */
+async function fetchOnce(url: string): Promise<Response> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await fetch(url);
+    } catch (err) {
+      if (tries >= 20) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/** A first GET stores the answer; the second must be a hit (its Cache-Status says so), or the hit rows would measure misses. */
+async function prime(port: number, path: string, hit: RegExp): Promise<void> {
+  for (const round of ['store', 'hit']) {
+    const res = await fetchOnce(`http://127.0.0.1:${port}${path}`);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`GET ${path} on ${port}: ${res.status}`);
+    const status = res.headers.get('cache-status') ?? '';
+    if (round === 'hit' && !hit.test(status))
+      throw new Error(`GET ${path} on ${port} was no hit: "${status}"`);
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parse(process.argv.slice(2));
+  const dir = runDir('candor-bench-cache-');
+  const cacheDir = existsSync('/dev/shm')
+    ? mkdtempSync('/dev/shm/candor-bench-cache-')
+    : join(dir, 'nginx-cache');
+  const running: PinnedProcess[] = [];
+  try {
+    const [originPort, candorPort, nginxPort] = await freePorts(3);
+    for (const sub of ['origin', 'candor', 'nginx']) openDir(join(dir, sub));
+    running.push(await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU));
+    running.push(await startCandor(join(dir, 'candor'), candorPort, originPort));
+    // A path nginx makes itself, so its workers (another user, when it runs as root) own it.
+    const nginx = startNginxCache(join(dir, 'nginx'), nginxPort, originPort, join(openDir(cacheDir), 'zone'));
+    running.push(nginx);
+    await waitForPort(nginxPort, nginx, 10_000);
+    await prime(candorPort, '/cached', /; hit;/);
+    await prime(nginxPort, '/cached', /^HIT$/);
+    const rows = [
+      { label: 'Candor, cache hit', port: candorPort, pid: running[1].pid, path: '/cached' },
+      { label: 'Candor, proxied', port: candorPort, pid: running[1].pid, path: '/small' },
+      { label: 'nginx proxy_cache, hit', port: nginxPort, pid: nginx.pid, path: '/cached' },
+      { label: 'nginx, proxied', port: nginxPort, pid: nginx.pid, path: '/small' },
+    ].map((row) => ({ ...row, runs: [] as WrkResult[], cpuUs: [] as number[] }));
+    const scripts = new Map(
+      rows.map((row) => [row.path, writeScript(dir, scenario(row.path, options.connections))]),
+    );
+    const load = (row: (typeof rows)[number], seconds: number) =>
+      runWrk({
+        cpu: LOAD_CPU,
+        port: row.port,
+        scenario: scenario(row.path, options.connections),
+        script: scripts.get(row.path) as string,
+        seconds,
+      });
+    for (const row of rows) await load(row, options.warmup);
+    for (let round = 0; round < options.rounds; round++)
+      for (const row of rows) {
+        const cpuBefore = treeCpuSeconds(row.pid);
+        const run = await load(row, options.seconds);
+        row.runs.push(run);
+        // The proxy's own CPU per request (its process tree, from /proc): what load on the machine does not change.
+        row.cpuUs.push(((treeCpuSeconds(row.pid) - cpuBefore) * 1e6) / run.requests);
+        process.stderr.write(`bench cache: round ${round + 1} ${row.label}: ${Math.round(run.rps)} req/s\n`);
+      }
+    const median = (i: number) => spread(rows[i].runs.map((r) => r.rps)).median;
+    const [candorHit, candorProxied, nginxHit] = [median(0), median(1), median(2)];
+    process.stdout.write(
+      `\nwrk -t1 -c${options.connections} -d${options.seconds}s, 100-byte answers, one worker each, ` +
+        `${options.rounds} rounds, median:\n\n| system | req/s | p99 ms | × nginx hit | × Candor proxied | CPU µs/request | non-2xx |\n|---|--:|--:|--:|--:|--:|--:|\n`,
+    );
+    for (const [i, row] of rows.entries()) {
+      const rps = median(i);
+      const p99 = spread(row.runs.map((r) => r.p99Ms)).median;
+      const bad = row.runs.reduce((sum, r) => sum + r.non2xx + r.socketErrors, 0);
+      const cpu = spread(row.cpuUs).median;
+      process.stdout.write(
+        `| ${row.label} | ${Math.round(rps).toLocaleString('en-US')} | ${p99.toFixed(2)} | ${(rps / nginxHit).toFixed(2)}× | ${(rps / candorProxied).toFixed(2)}× | ${cpu.toFixed(1)} | ${bad} |\n`,
+      );
+    }
+    process.stdout.write(
+      `\nCandor's hit: ${(candorHit / nginxHit).toFixed(2)}× nginx's (target ≥ 0.5×), ` +
+        `${(candorHit / candorProxied).toFixed(2)}× its own proxied figure (target > 1×).\n`,
+    );
+  } finally {
+    for (const proc of running.reverse()) await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench cache: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,217 @@
+import { close, read, writev } from 'node:fs';
+import type { SpoolSpace } from './spool-space.ts';
+
+/**
+ * Upstream bytes held in memory on their way to the file, at most, before the upstream is
+ * paused (a disk slower than the upstream, or a file with no room left): a few reads' worth.
+ */
+const QUEUE_BYTES = 256 * 1024;
+
+/** One write to the file gathers this much at most; one read back takes this much at most. */
+const WRITE_BYTES = 256 * 1024;
+const READ_BYTES = 64 * 1024;
+
+/** What a spool asks of its exchange: the client's side and the upstream's. */
+export interface SpoolOutlet {
+  /** Writes a piece to the client; false when the client holds its buffer's worth (pump() comes at its drain). */
+  send(chunk: Buffer): boolean;
+  /** The upstream may send again (it was paused by add()). */
+  resume(): void;
+  /** The disk failed under the response: it cannot go on whole. */
+  failed(error: Error): void;
+  /** These bytes went into the file (for the log line, written before the response closes). */
+  wrote(bytes: number): void;
+}
+
+/**
+ * A response its client reads slower than the upstream sends, past `routes[].limits.buffer`
+ * (nginx's proxy_temp_path): what the client cannot take yet goes to a file and reaches it
+ * from there, so the upstream connection goes back to its pool once the upstream has sent the
+ * whole body, not once a slow reader has taken it.
+ *
+ * The bytes keep their order: the file's unread part goes out first, then what waits in
+ * memory. A client that catches up is fed from memory again (the disk is only for what has to
+ * wait), and the file is written again from its start. The file grows to `limits.spool.max_response`
+ * at most and takes its bytes from the process's `max_total`; with no room (or no file: the
+ * directory could not be written), what comes waits in memory up to QUEUE_BYTES and then the
+ * upstream is paused until the client reads: the behaviour without a spool, where
+ * `limits.send_timeout` cuts a client that takes nothing.
+ *
+ * What it holds in memory: QUEUE_BYTES from the upstream, READ_BYTES read back, plus what the
+ * exchange lets the client's socket hold (`limits.buffer`).
+ */
+export class ResponseSpool {
+  readonly #space: SpoolSpace;
+  readonly #outlet: SpoolOutlet;
+  #fd: number | undefined;
+  /** Upstream chunks not yet in the file (or sent from memory), and their bytes (a write's in flight included). */
+  readonly #queue: Buffer[] = [];
+  #queued = 0;
+  #writing = false;
+  #reading = false;
+  /** The file's bytes [read, written) wait for the client. */
+  #written = 0;
+  #read = 0;
+  /** The file's size, taken from the space. */
+  #extent = 0;
+  /** The client holds its buffer's worth: wait for pump(). */
+  #clientFull = true;
+  /** The upstream was paused by add(): resume() it when the queue has room. */
+  #upstreamPaused = false;
+  #whenDrained: (() => void) | undefined;
+  #closed = false;
+  /** Bytes that went through the file (the log's `spooled`). */
+  #spooled = 0;
+
+  constructor(space: SpoolSpace, outlet: SpoolOutlet) {
+    this.#space = space;
+    this.#outlet = outlet;
+    space.open().then(
+      (fd) => {
+        if (this.#closed) return close(fd, () => {});
+        this.#fd = fd;
+        this.#step();
+      },
+      // No file: the queue is the whole spool (held in memory, bounded, as without one).
+      () => {},
+    );
+  }
+
+  /** Bytes that went through the file. */
+  get spooled(): number {
+    return this.#spooled;
+  }
+
+  /** The next upstream chunk. False: pause the upstream; resume() comes when it may send again. */
+  add(chunk: Buffer): boolean {
+    if (this.#closed) return true;
+    this.#queue.push(chunk);
+    this.#queued += chunk.length;
+    this.#step();
+    if (this.#queued <= QUEUE_BYTES) return true;
+    this.#upstreamPaused = true;
+    return false;
+  }
+
+  /** The client's socket drained: send on. */
+  pump(): void {
+    this.#clientFull = false;
+    this.#step();
+  }
+
+  /** The upstream sent everything: `drained` runs once the last byte went to the client's socket (the file is closed then). */
+  end(drained: () => void): void {
+    this.#whenDrained = drained;
+    this.#step();
+  }
+
+  /** The response is over (whole, cut or left): the file goes, and its bytes go back to the space. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#queued = 0;
+    this.#closeFile();
+  }
+
+  #closeFile(): void {
+    if (this.#fd === undefined || this.#writing || this.#reading) return;
+    close(this.#fd, () => {});
+    this.#fd = undefined;
+    this.#space.release(this.#extent);
+    this.#extent = 0;
+  }
+
+  /** Moves what can move: file to client, memory to client or file, and the upstream on. */
+  #step(): void {
+    if (this.#closed) return;
+    // Caught up with the file: its next bytes go from its start again.
+    if (this.#read === this.#written && !this.#reading && !this.#writing) this.#read = this.#written = 0;
+    if (!this.#clientFull) this.#feedClient();
+    if (this.#closed) return;
+    this.#feedFile();
+    if (this.#upstreamPaused && this.#queued <= QUEUE_BYTES) {
+      this.#upstreamPaused = false;
+      this.#outlet.resume();
+    }
+    if (
+      this.#whenDrained !== undefined &&
+      this.#queued === 0 &&
+      this.#read === this.#written &&
+      !this.#reading &&
+      !this.#writing
+    ) {
+      const drained = this.#whenDrained;
+      this.#whenDrained = undefined;
+      this.close();
+      drained();
+    }
+  }
+
+  #feedClient(): void {
+    if (this.#read < this.#written) {
+      if (!this.#reading) this.#readBack();
+      return;
+    }
+    // Nothing in the file ahead of the queue: the client takes it from memory.
+    if (this.#writing) return;
+    while (this.#queue.length > 0 && !this.#clientFull) {
+      const chunk = this.#queue.shift() as Buffer;
+      this.#queued -= chunk.length;
+      if (!this.#outlet.send(chunk)) this.#clientFull = true;
+      if (this.#closed) return;
+    }
+  }
+
+  /** What the client cannot take now goes to the file, as room allows. */
+  #feedFile(): void {
+    if (this.#fd === undefined || this.#writing || this.#queue.length === 0) return;
+    if (!this.#clientFull && this.#read === this.#written) return;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for (const chunk of this.#queue) {
+      if (chunks.length > 0 && bytes + chunk.length > WRITE_BYTES) break;
+      chunks.push(chunk);
+      bytes += chunk.length;
+    }
+    const end = this.#written + bytes;
+    if (end > this.#extent) {
+      if (end > this.#space.maxResponse || !this.#space.reserve(end - this.#extent)) return;
+      this.#extent = end;
+    }
+    this.#writing = true;
+    const at = this.#written;
+    writev(this.#fd, chunks, at, (err, n) => {
+      this.#writing = false;
+      if (this.#closed) return this.#closeFile();
+      if (err !== null || n !== bytes)
+        return this.#fail(err ?? new Error(`short write to the spool file (${n} of ${bytes} bytes)`));
+      this.#queue.splice(0, chunks.length);
+      this.#queued -= bytes;
+      this.#written = at + bytes;
+      this.#spooled += bytes;
+      this.#outlet.wrote(bytes);
+      this.#step();
+    });
+  }
+
+  #readBack(): void {
+    const length = Math.min(READ_BYTES, this.#written - this.#read);
+    const into = Buffer.allocUnsafe(length);
+    this.#reading = true;
+    read(this.#fd as number, into, 0, length, this.#read, (err, n) => {
+      this.#reading = false;
+      if (this.#closed) return this.#closeFile();
+      if (err !== null || n !== length)
+        return this.#fail(err ?? new Error(`short read from the spool file (${n} of ${length} bytes)`));
+      this.#read += n;
+      if (!this.#outlet.send(into)) this.#clientFull = true;
+      this.#step();
+    });
+  }
+
+  #fail(error: Error): void {
+    this.close();
+    this.#outlet.failed(error);
+  }
+}

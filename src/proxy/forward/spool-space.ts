@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SpoolLimits } from '../../core/config/types.ts';
+
+/** Every spool file's name starts so: what a start removes from the directory, and nothing else. */
+const PREFIX = 'candor-spool-';
+
+/**
+ * The disk spooled responses may take in this process (`limits.spool`, `limits.spool_dir`):
+ * the bounds and the bytes held now. A reload makes a new space with the new bounds on the
+ * same count (the files of responses still spooling are counted until they close).
+ */
+export class SpoolSpace {
+  readonly dir: string;
+  readonly maxResponse: number;
+  readonly maxTotal: number;
+  /** Bytes the open spool files hold, shared with the spaces of earlier snapshots. */
+  readonly #held: { bytes: number };
+  #dirMade: Promise<unknown> | undefined;
+  #files = 0;
+
+  constructor(limits: SpoolLimits, dir: string, previous?: SpoolSpace) {
+    this.dir = dir;
+    this.maxResponse = limits.maxResponse;
+    this.maxTotal = limits.maxTotal;
+    this.#held = previous === undefined ? { bytes: 0 } : previous.#held;
+    if (previous !== undefined && previous.dir === dir) this.#dirMade = previous.#dirMade;
+  }
+
+  /** Bytes the spool files of this process hold now. */
+  get held(): number {
+    return this.#held.bytes;
+  }
+
+  /** Takes `bytes` of the total for a file that grows; false when the total has no room for them. */
+  reserve(bytes: number): boolean {
+    if (this.#held.bytes + bytes > this.maxTotal) return false;
+    this.#held.bytes += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.#held.bytes -= bytes;
+  }
+
+  /**
+   * A new file, owner-only, unlinked as soon as it is open: the descriptor is all that holds it,
+   * so a process that dies leaves nothing behind (the kernel frees it) but for a crash in the
+   * instant between the two calls, which the next start sweeps up (clearSpoolDir).
+   */
+  async open(): Promise<number> {
+    // Made once; a failure (a directory not there yet, its rights) is tried again by the next response.
+    this.#dirMade ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+      this.#dirMade = undefined;
+      throw err;
+    });
+    await this.#dirMade;
+    const path = join(this.dir, `${PREFIX}${process.pid}-${++this.#files}-${randomBytes(6).toString('hex')}`);
+    // A descriptor, not a FileHandle: positional reads and writes with callbacks, closed by its spool.
+    const fd = await new Promise<number>((resolve, reject) =>
+      open(path, 'wx+', 0o600, (err, fd) => (err ? reject(err) : resolve(fd))),
+    );
+    // Another process's start may have swept it already: the descriptor still holds the file.
+    await unlink(path).catch(() => {});
+    return fd;
+  }
+}
+
+/**
+ * Removes the spool files a process left (one killed between opening a file and unlinking it),
+ * at start. Safe beside a running gateway on the same directory: its files are unlinked already,
+ * and one caught in that instant lives on through its descriptor.
+ */
+export async function clearSpoolDir(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  const left = names.filter((name) => name.startsWith(PREFIX));
+  await Promise.all(left.map((name) => unlink(join(dir, name)).catch(() => {})));
+  return left.length;
+}

@@ -1,0 +1,104 @@
+/**
+ * stale-while-revalidate (RFC 5861 §3) on real sockets: a stored answer within its window is
+ * given at once, saying so (`Cache-Status: edge-1; hit; fwd=stale`), and one refresh goes
+ * upstream in the background with the stored answer's validators, however many requests come
+ * meanwhile; the next request gets what the refresh brought.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+const CONFIG = (url: string) => `name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+
+/** Stale at once (max-age=0), and within stale-while-revalidate for a minute. */
+const V1 = {
+  status: 200,
+  fields: ['Cache-Control', 'max-age=0, stale-while-revalidate=60', 'ETag', '"v1"'],
+  body: 'page v1',
+};
+
+test('within stale-while-revalidate: 5 concurrent requests get the stored answer at once, the upstream sees one revalidation, and the next request gets its fresh answer', async (t) => {
+  const origin = await startMoodyOrigin(V1);
+  t.after(() => origin.stop());
+  const gw = await startTestGateway(CONFIG(origin.url));
+  t.after(() => gw.close());
+  assert.equal((await request(gw.url, { path: '/pages/s' })).text, 'page v1');
+  // The refresh is slow: every request below is answered while it is under way.
+  origin.answer = { status: 200, fields: ['Cache-Control', 'max-age=60', 'ETag', '"v2"'], body: 'page v2' };
+  origin.delayMs = 300;
+  const served = await Promise.all(
+    Array.from({ length: 5 }, (_, i) =>
+      request(gw.url, { path: '/pages/s', headers: { 'x-request-id': `swr-${i}` } }),
+    ),
+  );
+  for (const res of served) {
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'page v1');
+    assert.match(String(res.headers['cache-status']), /^edge-1; hit; fwd=stale; ttl=-?\d+$/);
+    assert.match(String(res.headers.age), /^\d+$/);
+  }
+  for (let i = 0; i < 5; i++) {
+    const line = await gw.logFor(`swr-${i}`);
+    assert.equal(line.cache, 'stale');
+    assert.equal(line.attempts, 0, 'the client waited for no upstream');
+  }
+  await waitUntil('the refresh stored its answer', () => origin.heads.length === 2, 5000);
+  assert.match(origin.heads[1], /^if-none-match: "v1"$/im, "the refresh sent the stored answer's validator");
+  origin.delayMs = 0;
+  // The refresh's own line (a request of the gateway's), then the next request gets its answer.
+  await waitUntil('the refresh is logged', () => gw.logs.filter((l) => l.cache === 'fwd=stale').length === 1);
+  const next = await request(gw.url, { path: '/pages/s' });
+  assert.equal(next.text, 'page v2');
+  assert.match(String(next.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+  assert.equal(origin.heads.length, 2, 'exactly one revalidation reached the upstream');
+});
+
+test('a refresh answered 304 makes the stored answer fresh again: the next request is a hit, and the upstream saw one revalidation', async (t) => {
+  const origin = await startMoodyOrigin({
+    ...V1,
+    fields: ['Cache-Control', 'max-age=0, stale-while-revalidate=60', 'ETag', '"v1"'],
+  });
+  t.after(() => origin.stop());
+  const gw = await startTestGateway(CONFIG(origin.url));
+  t.after(() => gw.close());
+  await request(gw.url, { path: '/pages/n' });
+  origin.answer = { ...V1, fields: ['Cache-Control', 'max-age=60', 'ETag', '"v1"'] };
+  origin.notModifiedFor = '"v1"';
+  const stale = await request(gw.url, { path: '/pages/n' });
+  assert.equal(stale.text, 'page v1');
+  assert.match(String(stale.headers['cache-status']), /^edge-1; hit; fwd=stale; /);
+  await waitUntil('the refresh is logged', () => gw.logs.some((l) => l.cache === 'revalidated'));
+  const next = await request(gw.url, { path: '/pages/n' });
+  assert.equal(next.text, 'page v1');
+  assert.match(String(next.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+  assert.equal(origin.heads.length, 2);
+  assert.match(origin.heads[1], /^if-none-match: "v1"$/im);
+});
+
+test('past the stale-while-revalidate window the request revalidates itself and waits for it', async (t) => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0', 'ETag', '"v1"'],
+    body: 'page v1',
+  });
+  t.after(() => origin.stop());
+  const gw = await startTestGateway(CONFIG(origin.url));
+  t.after(() => gw.close());
+  await request(gw.url, { path: '/pages/w' });
+  origin.notModifiedFor = '"v1"';
+  const again = await request(gw.url, { path: '/pages/w' });
+  assert.match(String(again.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; /);
+});

@@ -1,0 +1,28 @@
+/**
+ * The limits a cluster splits among its workers (worker-share.ts): each worker's slices add up
+ * exactly to the configured value. Here the spool's total (`limits.spool.max_total`): the disk
+ * the gateway's spool files may take is the gateway's, not each worker's.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { splitLimits } from '../../../src/server/gateway/worker-share.ts';
+import { MINIMAL, SOURCE } from '../../core/config/config-fixture.ts';
+
+test("limits.spool.max_total is split exactly among the workers; max_response and the directory are each worker's whole", () => {
+  const config = parseConfig(
+    `${MINIMAL}limits:\n  spool: { max_response: 1MiB, max_total: 10 }\n  spool_dir: /var/tmp/spool\n`,
+    SOURCE,
+    {},
+  );
+  const slices = [0, 1, 2].map((index) => splitLimits(config, { index, of: 3 }).limits);
+  assert.deepEqual(
+    slices.map((l) => l.spool.maxTotal),
+    [4, 3, 3],
+  );
+  for (const limits of slices) {
+    assert.equal(limits.spool.maxResponse, 1024 * 1024);
+    assert.equal(limits.spoolDir, '/var/tmp/spool');
+  }
+  assert.equal(splitLimits(config, { index: 0, of: 1 }).limits.spool.maxTotal, 10);
+});
