@@ -65,7 +65,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
     // the escaping of what others wrote before it is printed, a request path's normal form:
     // import nothing of ours
-    ['failure', 'net', 'limits', 'ids', 'retry', 'tls', 'version', 'printable', 'uri-path'],
+    ['failure', 'net', 'limits', 'ids', 'retry', 'tls', 'version', 'printable', 'uri-path', 'stats'],
   ],
 };
 
