@@ -37,7 +37,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   server: [
     ['cli'], // the command line: arguments, the commands, exit codes
     ['demo', 'admin'], // `serve --demo`; the admin API over the cluster primary's control
-    ['gateway'], // the composition root: builds a runtime from a config, starts listeners
+    ['gateway', 'canary'], // the composition root: builds a runtime from a config, starts listeners; the canary controller
     ['acme'], // automatic HTTPS: orders, renews and stores certificates, for the gateway and the primary
   ],
   kits: [
@@ -53,7 +53,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   upstream: [
     ['health'], // active checks and outlier detection, over the targets
     ['targets'], // the upstream runtime model: targets, balancer, panic
-    ['connections', 'breakers', 'discovery'], // the HTTP/1.1 and HTTP/2 clients (connector, connection, pool, session); the retry budget; targets found by DNS
+    ['connections', 'breakers', 'discovery', 'canary'], // the HTTP/1.1 and HTTP/2 clients (connector, connection, pool, session); the retry budget; targets found by DNS
   ],
   observe: [
     ['tracing', 'metrics'], // spans and metrics of a request

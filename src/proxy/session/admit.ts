@@ -11,6 +11,8 @@ import { RedirectAnswer, redirectLocation } from '../route/redirect.ts';
 import { encodedSlashRefused, rewriteEscapes, routedPath } from '../route/request-path.ts';
 import { hostnameOf, isLoop, splitTarget } from '../route/request-target.ts';
 import { upstreamPath } from '../route/rewrite.ts';
+import type { RouteSplit } from '../route/split.ts';
+import { hashKeyOf } from '../select/hash-key.ts';
 import type { Runtime } from './runtime.ts';
 
 /** A request that passed accept and route: where it goes and as what. The target is picked per attempt. */
@@ -25,6 +27,8 @@ export interface Admitted {
   readonly release: Release;
   /** The access rules' edit of the request sent upstream (credentials dropped); absent: none. */
   readonly requestEdit?: AnswerEdit;
+  /** The route's split the upstream was chosen from, when it has one (its canary counts each attempt). */
+  readonly split?: RouteSplit;
 }
 
 /**
@@ -116,8 +120,18 @@ function pastAccess(
       return new Failure('http_request_error', 'the request names no host to redirect to', { status: 400 });
     return new RedirectAnswer(route.redirect.status, location);
   }
-  // The loader made sure a route without a redirect names an upstream that exists.
-  const upstream = runtime.upstreams.get(route.upstream as string) as Upstream;
+  // The loader made sure a route without a redirect names an upstream that exists (its split's too).
+  const split =
+    route.split === undefined && route.canary === undefined ? undefined : runtime.splits.get(route.name);
+  const chosen =
+    split === undefined
+      ? (route.upstream as string)
+      : split.choose(
+          split.hashKey === undefined
+            ? undefined
+            : hashKeyOf(split.hashKey, { headers: fields }, record.clientAddress),
+        );
+  const upstream = runtime.upstreams.get(chosen) as Upstream;
   record.upstream = upstream.name;
   const forwarded = upstreamPath(route, path);
   const escapes = rewriteEscapes(path, forwarded);
@@ -151,6 +165,7 @@ function pastAccess(
           upstreamPath: forwarded,
           release,
           ...(requestEdit ? { requestEdit } : {}),
+          ...(split ? { split } : {}),
         };
   return release instanceof Promise ? release.then(admitted) : admitted(release);
 }

@@ -53,7 +53,7 @@ export class Attempts implements ExchangeOwner {
     this.admitted = admitted;
     const { runtime, head, record, fields } = owner;
     const { route, upstream } = admitted;
-    this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method);
+    this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method, admitted.split?.window);
     this.request = new UpstreamRequest(owner.exchange, fields, record, runtime, {
       route,
       path: admitted.upstreamPath,
@@ -111,7 +111,7 @@ export class Attempts implements ExchangeOwner {
     const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
-      this.measure.retryOver(selection.type);
+      this.measure.refused(selection);
       return this.endOrWait(selection);
     }
     const { target } = selection;
@@ -163,8 +163,8 @@ export class Attempts implements ExchangeOwner {
     if (current.retry) this.measure.retryOver(failure?.type ?? 'response');
     // A target took a request: those waiting for one go (hold-queue.ts).
     if (failure === undefined || failure.stage !== 'not_sent') this.admitted.upstream.hold.targetBack();
-    if (failure !== undefined) this.measure.attemptFailed(target, failure.type, current.startedAt, now);
-    else this.measure.responding(target, status as number, current.startedAt);
+    if (failure !== undefined) this.measure.attemptFailed(target, failure, current.startedAt, now);
+    else this.measure.responding(target, status as number, current.startedAt, now);
     settleClientSpan(this.owner.spans, failure, status, current.exchange);
     this.owner.record.tries.push({
       target,

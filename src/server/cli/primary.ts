@@ -10,6 +10,7 @@ import type { AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
 import { statusPageRoutes } from '../admin/status-page.ts';
+import { CanaryController } from '../canary/canary-controller.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
@@ -88,7 +89,24 @@ async function supervise(
     renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics();
     return renderMerged();
   };
-  const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics), ...statusPageRoutes()];
+  // The canaries are judged here, once for the gateway, on every worker's counts merged.
+  const canaries = new CanaryController({
+    window: (route) => control.canaryWindow(route),
+    async setSides(route, sides, verdict) {
+      await control.change(
+        { kind: 'split', route, sides, ...(verdict === undefined ? {} : { verdict }) },
+        { via: 'canary', who: `canary of ${route}` },
+      );
+    },
+    logger,
+    // Issue 36's deploy timeline takes these events; until it is wired, the log lines say it all.
+    onEvent: () => {},
+  });
+  const routes = [
+    ...adminEndpoints(control, canaries),
+    metricsRoute(renderClusterMetrics),
+    ...statusPageRoutes(),
+  ];
 
   /** Starts, moves or stops the admin listener to match the config in force; the token is read again. */
   const syncAdmin = async (wanted: AdminConfig | undefined): Promise<void> => {
@@ -144,6 +162,7 @@ async function supervise(
   // is on its way: the admin API's own reload must not close the listener under its caller.
   control.onSwapped = () => {
     wide.configChanged(control.config);
+    canaries.sync(control.config);
     // The primary's own events (reloads, admin calls, health) follow the new log.level too.
     logger.level = control.config.log.level;
     setImmediate(() =>
@@ -153,6 +172,7 @@ async function supervise(
       ),
     );
   };
+  canaries.sync(config);
   const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
   process.on('SIGHUP', onHangup);
   // GET /metrics: every worker's counts, merged, on the config's own metrics listener (and on

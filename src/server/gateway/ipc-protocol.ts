@@ -2,6 +2,7 @@ import type { ConfigProblem } from '../../core/config/config-error.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
+import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { ReloadOutcome } from './gateway.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from './shared-protocol.ts';
@@ -17,6 +18,8 @@ import type { GatewayStatus } from './status.ts';
  * - reload / change / status: answered by reloaded / changed / status with the same id.
  * - activity: the worker's answers per second and latest failures (the status page), answered
  *   by activity with the same id.
+ * - canary_window: a canary route's counts since the last ask (a new window begins), answered
+ *   by canary_window with them (undefined: the worker has no such canary).
  * - purge: drop stored answers from the routes' caches (all, one route's, or one route's keys
  *   under a prefix), answered by purged with how many went.
  */
@@ -36,7 +39,8 @@ export type ToWorker =
   | { readonly candor: 'change'; readonly id: number; readonly change: RuntimeChange }
   | { readonly candor: 'status'; readonly id: number }
   | { readonly candor: 'activity'; readonly id: number }
-  | { readonly candor: 'purge'; readonly id: number; readonly scope: PurgeScope };
+  | { readonly candor: 'purge'; readonly id: number; readonly scope: PurgeScope }
+  | { readonly candor: 'canary_window'; readonly id: number; readonly route: string };
 
 export type FromWorker =
   | {
@@ -49,7 +53,8 @@ export type FromWorker =
   | { readonly candor: 'changed'; readonly id: number; readonly error?: string }
   | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus }
   | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport }
-  | { readonly candor: 'purged'; readonly id: number; readonly removed: number };
+  | { readonly candor: 'purged'; readonly id: number; readonly removed: number }
+  | { readonly candor: 'canary_window'; readonly id: number; readonly window: WindowCounts | undefined };
 
 /**
  * A worker's listeners are open (sent once, after it started): with a socket of its own per
@@ -73,7 +78,7 @@ export function isToWorker(message: unknown): message is ToWorker {
 }
 
 // The primary's answers only: the shared-state messages (shared-protocol.ts) travel on the same channel.
-const ANSWERS = new Set(['reloaded', 'changed', 'status', 'activity', 'purged']);
+const ANSWERS = new Set(['reloaded', 'changed', 'status', 'activity', 'purged', 'canary_window']);
 
 export function isFromWorker(message: unknown): message is FromWorker {
   return (

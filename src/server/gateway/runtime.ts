@@ -9,7 +9,9 @@ import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { createRouter } from '../../proxy/route/router.ts';
+import { canarySides, RouteSplit } from '../../proxy/route/split.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
+import { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import { type ActiveChecks, applyVerdict, startActiveChecks } from '../../upstream/health/active-checks.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { Announcement, ClusterLink } from './cluster-link.ts';
@@ -69,10 +71,12 @@ export function createRuntime(
       for (const target of old.targets) target.pool.retire();
     }
   }
+  const splits = routeSplits(config, changes, previous?.splits);
   return {
     config,
     name: config.name,
     router: createRouter(config.routes),
+    splits,
     upstreams,
     caches: routeCaches(config.routes, previous?.caches),
     checks,
@@ -98,4 +102,34 @@ export function createRuntime(
       await Promise.all([...upstreams.values()].map((u) => u.close()));
     },
   };
+}
+
+/**
+ * Each route's split with the weights in force (the config's, or a runtime change's). A canary
+ * route starts with the canary at 0 %: its controller moves it. A canary's counts carry over a
+ * reload that keeps the same baseline and canary (the window in progress is not lost).
+ */
+export function routeSplits(
+  config: GatewayConfig,
+  changes: RuntimeChanges,
+  previous: ReadonlyMap<string, RouteSplit> | undefined,
+): Map<string, RouteSplit> {
+  const splits = new Map<string, RouteSplit>();
+  for (const route of config.routes) {
+    let split: RouteSplit | undefined;
+    if (route.split !== undefined) split = new RouteSplit(route.split, route.hashKey);
+    else if (route.canary !== undefined && route.upstream !== undefined) {
+      const old = previous?.get(route.name)?.window;
+      const window =
+        old !== undefined && old.baseline === route.upstream && old.canary === route.canary.upstream
+          ? old
+          : new CanaryWindow(route.upstream, route.canary.upstream);
+      split = new RouteSplit(canarySides(route.upstream, route.canary.upstream, 0), route.hashKey, window);
+    }
+    if (split === undefined) continue;
+    const set = changes.split(route.name);
+    if (set !== undefined) split.set(set);
+    splits.set(route.name, split);
+  }
+  return splits;
 }
