@@ -311,8 +311,9 @@ export class CanaryController {
           ? {}
           : { canary_figure: verdict.canary, baseline_figure: verdict.baseline, p_value: verdict.p }),
         action: run.config.onFailure,
+        reason,
       },
-      `canary worse: ${reason}`,
+      'canary worse',
     );
     this.#event(run, 'verdict', `canary ${run.config.upstream} of route ${run.route}: ${reason}`, {
       verdict: 'worse',
@@ -361,10 +362,7 @@ export class CanaryController {
     const at = new Date().toISOString();
     run.actions.push({ at, action, who, summary });
     if (run.actions.length > ACTIONS_KEPT) run.actions.shift();
-    this.#host.logger.info(
-      { route: run.route, action, who, share: run.share },
-      `canary ${action}: ${summary}`,
-    );
+    this.#host.logger.info({ route: run.route, action, who, share: run.share, summary }, 'canary action');
     this.#event(run, 'action', summary, { action, who, share: run.share });
   }
 

@@ -162,7 +162,7 @@ async function supervise(
   // is on its way: the admin API's own reload must not close the listener under its caller.
   control.onSwapped = () => {
     wide.configChanged(control.config);
-    canaries.sync(control.config);
+    if (canariesStarted) canaries.sync(control.config);
     // The primary's own events (reloads, admin calls, health) follow the new log.level too.
     logger.level = control.config.log.level;
     setImmediate(() =>
@@ -172,7 +172,6 @@ async function supervise(
       ),
     );
   };
-  canaries.sync(config);
   const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
   process.on('SIGHUP', onHangup);
   // GET /metrics: every worker's counts, merged, on the config's own metrics listener (and on
@@ -218,6 +217,17 @@ async function supervise(
     );
   };
   cluster.on('message', onServing);
+  // The canaries start once every worker serves: a split change sent to a worker still starting
+  // would be lost, and its share would stay 0 while the controller believes it moved.
+  let canariesStarted = false;
+  let servingWorkers = 0;
+  const startCanaries = (_worker: Worker, message: unknown) => {
+    if (!isServing(message) || ++servingWorkers < workers) return;
+    cluster.off('message', startCanaries);
+    canariesStarted = true;
+    canaries.sync(control.config);
+  };
+  cluster.on('message', startCanaries);
   const code = await superviseWorkers(workers, {
     drainTimeout: () => control.config.drain.timeout,
     onFork: (worker) => control.start(worker),
@@ -227,6 +237,8 @@ async function supervise(
   });
   process.off('SIGHUP', onHangup);
   cluster.off('message', onServing);
+  cluster.off('message', startCanaries);
+  canaries.close();
   await wide.stop();
   await metricsListener?.close();
   await admin?.server.close();
