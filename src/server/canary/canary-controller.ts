@@ -35,6 +35,8 @@ export interface CanaryStatus {
   readonly started_at: string;
   /** Why the canary stopped (the failing metric with both figures and the p-value, or who did it). */
   readonly reason: string | null;
+  /** The metric a verdict stopped the canary on (rolled back or paused); null otherwise. */
+  readonly failed_metric: string | null;
   /** The last window judged (or still short of requests). */
   readonly last_verdict: {
     readonly at: string;
@@ -60,6 +62,7 @@ interface Run {
   /** Windows of the current step not yet judged (a side was short of requests). */
   pending: WindowCounts | undefined;
   reason: string | null;
+  failedMetric: string | null;
   last: CanaryStatus['last_verdict'];
   actions: { at: string; action: string; who: string; summary: string }[];
   timer: NodeJS.Timeout | undefined;
@@ -114,6 +117,7 @@ export class CanaryController {
         startedAt: Date.now(),
         pending: undefined,
         reason: null,
+        failedMetric: null,
         last: null,
         actions: [],
         timer: undefined,
@@ -136,6 +140,7 @@ export class CanaryController {
       steps: run.config.steps,
       started_at: new Date(run.startedAt).toISOString(),
       reason: run.reason,
+      failed_metric: run.failedMetric,
       last_verdict: run.last,
       actions: run.actions,
     }));
@@ -158,6 +163,7 @@ export class CanaryController {
       if (action === 'start') {
         if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
         this.#act(run, 'start', who, `canary ${run.config.upstream} of route ${route} started by ${who}`);
+        run.failedMetric = null;
         if (run.phase === 'paused' && run.step >= 0) {
           run.phase = 'running';
           run.reason = null;
@@ -320,6 +326,7 @@ export class CanaryController {
       metric,
       ...(verdict === undefined ? {} : { canary: verdict.canary, baseline: verdict.baseline, p: verdict.p }),
     });
+    run.failedMetric = metric;
     if (run.config.onFailure === 'rollback') return this.#rollback(run, reason, 'canary', metric);
     this.#stopTimer(run);
     run.phase = 'paused';
