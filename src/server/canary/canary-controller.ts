@@ -3,6 +3,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
 import { type Judgement, judge, type MetricVerdict } from '../../upstream/canary/judge.ts';
 import type { CanaryEventSink } from './canary-event.ts';
+import type { CanaryFleet, FleetState } from './canary-fleet.ts';
 
 /** Where a canary is: moving, stopped by an operator or a verdict, or over. */
 export type CanaryPhase = 'running' | 'paused' | 'rolled_back' | 'promoted' | 'held';
@@ -19,6 +20,8 @@ export interface CanaryHost {
   ): Promise<void>;
   readonly logger: Logger;
   readonly onEvent: CanaryEventSink;
+  /** With `store.redis`: the fleet's counts, lease and state (canary-fleet.ts); absent: this gateway alone. */
+  readonly fleet?: CanaryFleet;
 }
 
 /** A canary's state as GET /canary and the status page show it. */
@@ -68,6 +71,8 @@ interface Run {
   timer: NodeJS.Timeout | undefined;
   /** A tick in progress: an action waits for it, so a verdict and a click never cross. */
   busy: Promise<void>;
+  /** The state's sequence number in the fleet (the highest published wins); 0 before any. */
+  seq: number;
 }
 
 /**
@@ -122,9 +127,11 @@ export class CanaryController {
         actions: [],
         timer: undefined,
         busy: Promise.resolve(),
+        seq: 0,
       };
       this.#runs.set(name, run);
-      this.#act(run, 'start', 'config', `canary ${canary.upstream} of route ${name} started`);
+      // Not shared: in a fleet the canary may be under way already, and #begin joins it.
+      this.#act(run, 'start', 'config', `canary ${canary.upstream} of route ${name} started`, false);
       run.busy = this.#begin(run);
     }
   }
@@ -208,11 +215,63 @@ export class CanaryController {
 
   // ── the steps ───────────────────────────────────────────────────────────────────
 
-  /** The first step: what counted before (at 0 %) is thrown away, then the share moves. */
+  /**
+   * The first step: what counted before (at 0 %) is thrown away, then the share moves. In a
+   * fleet, a canary already under way (another gateway started it) is joined where it is.
+   */
   async #begin(run: Run): Promise<void> {
     await this.#host.window(run.route).catch(() => undefined);
     run.pending = undefined;
+    const fleet = this.#host.fleet;
+    if (fleet !== undefined && run.seq === 0) {
+      const state = await fleet.read(run.route).catch(() => undefined);
+      if (state !== undefined && state.canary === run.config.upstream) {
+        await this.#adopt(run, state);
+        return this.#schedule(run);
+      }
+    }
     await this.#toStep(run, 0);
+  }
+
+  /** The fleet's state when it is newer than this gateway's: its share goes to this gateway's workers. */
+  async #adopt(run: Run, state: FleetState | undefined): Promise<void> {
+    if (state === undefined || state.canary !== run.config.upstream || state.seq <= run.seq) return;
+    run.seq = state.seq;
+    if (state.phase !== 'running') this.#stopTimer(run);
+    const moved = state.share !== run.share;
+    run.phase = state.phase;
+    run.step = state.step;
+    run.reason = state.reason;
+    run.failedMetric = state.failedMetric;
+    if (moved) await this.#setShare(run, state.share);
+    this.#host.logger.info(
+      { route: run.route, phase: state.phase, share: state.share, step: state.step + 1, seq: state.seq },
+      'canary adopted from the fleet',
+    );
+  }
+
+  /** This gateway's state becomes the fleet's (a verdict of the leader, or an operator's action here). */
+  #publish(run: Run): void {
+    const fleet = this.#host.fleet;
+    if (fleet === undefined) return;
+    run.seq = Math.max(run.seq + 1, Date.now());
+    const state: FleetState = {
+      seq: run.seq,
+      canary: run.config.upstream,
+      phase: run.phase,
+      step: run.step,
+      share: run.share,
+      reason: run.reason,
+      failedMetric: run.failedMetric,
+    };
+    fleet
+      .publish(run.route, state, Math.max(2 * run.config.maxDuration, 3_600_000))
+      .catch((err: Error) =>
+        this.#host.logger.warn(
+          { route: run.route, err: err.message },
+          'canary state not shared with the fleet',
+        ),
+      );
   }
 
   async #toStep(run: Run, step: number): Promise<void> {
@@ -231,12 +290,14 @@ export class CanaryController {
       'canary step',
     );
     this.#event(run, 'step', summary, { step: step + 1, share });
+    this.#publish(run);
     this.#schedule(run);
   }
 
   #schedule(run: Run): void {
     this.#stopTimer(run);
-    if (this.#closed || run.phase !== 'running') return;
+    // In a fleet every gateway keeps adding its counts and following the state, whatever its phase.
+    if (this.#closed || (run.phase !== 'running' && this.#host.fleet === undefined)) return;
     run.timer = setTimeout(() => {
       run.timer = undefined;
       run.busy = this.#tick(run).catch((err: Error) => {
@@ -249,8 +310,18 @@ export class CanaryController {
 
   /** A step's interval is over: judge its window (with any earlier windows still short of requests). */
   async #tick(run: Run): Promise<void> {
-    if (run.phase !== 'running') return;
-    const taken = await this.#host.window(run.route);
+    const fleet = this.#host.fleet;
+    if (run.phase !== 'running' && fleet === undefined) return;
+    let taken = await this.#host.window(run.route);
+    if (fleet !== undefined) {
+      // Every gateway adds its counts; the lease holder judges the fleet's, the others follow.
+      const lease = Math.max(3 * run.config.stepInterval, 3_000);
+      if (taken !== undefined) await fleet.share(run.route, taken, lease * 4);
+      const leading = await fleet.lead(run.route, lease);
+      await this.#adopt(run, await fleet.read(run.route));
+      if (!leading || run.phase !== 'running') return this.#schedule(run);
+      taken = await fleet.take(run.route);
+    }
     if (run.phase !== 'running') return;
     const window = mergeWindows([run.pending, taken].filter((w): w is WindowCounts => w !== undefined));
     const judged = judge(window, run.config);
@@ -365,7 +436,8 @@ export class CanaryController {
     await this.#host.setSides(run.route, sidesOf(run, share), verdict);
   }
 
-  #act(run: Run, action: string, who: string, summary: string): void {
+  #act(run: Run, action: string, who: string, summary: string, share = true): void {
+    if (share) this.#publish(run);
     const at = new Date().toISOString();
     run.actions.push({ at, action, who, summary });
     if (run.actions.length > ACTIONS_KEPT) run.actions.shift();

@@ -11,6 +11,7 @@ import { ClusterControl } from '../admin/cluster-control.ts';
 import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
 import { statusPageRoutes } from '../admin/status-page.ts';
 import { CanaryController } from '../canary/canary-controller.ts';
+import { CanaryFleet } from '../canary/canary-fleet.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
@@ -90,7 +91,13 @@ async function supervise(
     return renderMerged();
   };
   // The canaries are judged here, once for the gateway, on every worker's counts merged.
+  // With store.redis, the fleet's gateways share each canary's counts and one verdict.
+  const fleet =
+    config.store !== undefined && config.routes.some((r) => r.canary !== undefined)
+      ? await CanaryFleet.open(config.store.redis)
+      : undefined;
   const canaries = new CanaryController({
+    ...(fleet === undefined ? {} : { fleet }),
     window: (route) => control.canaryWindow(route),
     async setSides(route, sides, verdict) {
       await control.change(
@@ -239,6 +246,7 @@ async function supervise(
   cluster.off('message', onServing);
   cluster.off('message', startCanaries);
   canaries.close();
+  fleet?.close();
   await wide.stop();
   await metricsListener?.close();
   await admin?.server.close();
