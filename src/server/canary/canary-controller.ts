@@ -3,10 +3,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
 import { type Judgement, judge, type MetricVerdict } from '../../upstream/canary/judge.ts';
 import type { CanaryEventSink } from './canary-event.ts';
-import type { CanaryFleet, FleetState } from './canary-fleet.ts';
-
-/** Where a canary is: moving, stopped by an operator or a verdict, or over. */
-export type CanaryPhase = 'running' | 'paused' | 'rolled_back' | 'promoted' | 'held';
+import type { CanaryFleet, CanaryPhase, FleetState } from './canary-fleet.ts';
 
 /** What the controller needs from the gateway it runs in (the cluster primary, or a fleet's leader). */
 export interface CanaryHost {

@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '../../core/config/types.ts';
 import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
-import type { CanaryPhase } from './canary-controller.ts';
 
 /** Windows kept per route in Redis until the leader reads them: a leader gone for a while cannot fill Redis. */
 const WINDOWS_KEPT = 256;
 /** Latency samples per side a gateway adds per window: the fleet's sample stays small in Redis. */
 const SAMPLES_SHARED = 500;
+
+/** Where a canary is: moving, stopped by an operator or a verdict, or over. */
+export type CanaryPhase = 'running' | 'paused' | 'rolled_back' | 'promoted' | 'held';
 
 /** A canary's state as the fleet shares it: the leader's (or an operator's, on any gateway) latest. */
 export interface FleetState {
