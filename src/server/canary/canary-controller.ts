@@ -166,19 +166,18 @@ export class CanaryController {
     const done = async (): Promise<{ problem: string } | { status: CanaryStatus }> => {
       if (action === 'start') {
         if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
-        this.#act(run, 'start', who, `canary ${run.config.upstream} of route ${route} started by ${who}`);
+        const resume = run.phase === 'paused' && run.step >= 0;
+        run.phase = 'running';
+        run.reason = null;
         run.failedMetric = null;
-        if (run.phase === 'paused' && run.step >= 0) {
-          run.phase = 'running';
-          run.reason = null;
-          this.#schedule(run);
-        } else {
-          run.phase = 'running';
-          run.reason = null;
+        if (!resume) {
           run.step = -1;
           run.startedAt = Date.now();
-          await this.#begin(run);
         }
+        // Logged and shared with the phase already running (a fleet follows the resumed state).
+        this.#act(run, 'start', who, `canary ${run.config.upstream} of route ${route} started by ${who}`);
+        if (resume) this.#schedule(run);
+        else await this.#begin(run);
       } else if (action === 'pause') {
         if (run.phase !== 'running')
           return { problem: `the canary of route "${route}" is not running (${run.phase})` };
