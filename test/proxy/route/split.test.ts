@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { canarySides, RouteSplit } from '../../../src/proxy/route/split.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -89,4 +90,21 @@ test('with hash_key one user stays on one side, and the users spread over both',
   } finally {
     await gw.close();
   }
+});
+
+test('a canary route keeps its users on the canary while its share grows (the canary is the first side)', () => {
+  const split = new RouteSplit(canarySides('stable', 'next', 10), { kind: 'client' });
+  const users = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
+  const onCanary = (percent: number) => {
+    split.set(canarySides('stable', 'next', percent));
+    return new Set(users.filter((u) => split.choose(u) === 'next'));
+  };
+  const at10 = onCanary(10);
+  const at30 = onCanary(30);
+  for (const user of at10) assert.ok(at30.has(user), `${user} left the canary when it grew`);
+  // 2000 users: about 200 and 600, well inside these bounds.
+  assert.ok(at10.size > 120 && at10.size < 280, `${at10.size} at 10 %`);
+  assert.ok(at30.size > 480 && at30.size < 720, `${at30.size} at 30 %`);
+  assert.equal(onCanary(0).size, 0, 'rolled back: nobody');
+  assert.equal(onCanary(100).size, users.length, 'promoted: everybody');
 });

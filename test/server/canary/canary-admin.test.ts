@@ -4,6 +4,7 @@
  * /routes/split reaching both workers, and a 400 naming the field for what cannot apply.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { paceLoad } from '../../helpers/canary-origin.ts';
 import { type CanaryGateway, startCanaryGateway } from './canary-fixture.ts';
@@ -118,4 +119,32 @@ test('PUT /routes/split weighs the sides in both workers; an upstream the route 
   });
   assert.equal(weight.status, 400);
   assert.equal(weight.body.field, 'sides[0].weight');
+});
+
+test('a reload that keeps the canary keeps its state; one without it drops its split, with a line', async () => {
+  const before = await canaryOf();
+  const kept = await gw.call('POST', '/reload');
+  assert.equal(kept.status, 200);
+  const after = await canaryOf();
+  assert.deepEqual(
+    [after.phase, after.share, after.started_at],
+    [before.phase, before.share, before.started_at],
+  );
+  const text = readFileSync(gw.path, 'utf8').replace(/\n {4}canary: .*\n/, '\n');
+  writeFileSync(gw.path, text);
+  const dropped = await gw.call('POST', '/reload');
+  assert.equal(dropped.status, 200);
+  const outcome = (dropped.body as { outcome: { dropped_changes: string[] } }).outcome;
+  assert.deepEqual(outcome.dropped_changes, ['split of route "api"']);
+  await gw.serve.waitForLines('runtime change dropped: its target or route left the config', 1);
+  assert.ok(
+    gw.serve.lines.some(
+      (l) =>
+        l.msg === 'runtime change dropped: its target or route left the config' &&
+        l.change === 'split of route "api"',
+    ),
+  );
+  assert.deepEqual((await gw.call('GET', '/canary')).body, { canaries: [] });
+  const seen = await paceLoad(gw.base, 200, () => false, 40);
+  assert.equal(seen.bodies.stable, 40, "no canary: every request to the route's upstream");
 });

@@ -14,6 +14,8 @@ export interface CanaryGateway {
   readonly stable: CanaryOrigin;
   readonly next: CanaryOrigin;
   call(method: string, path: string, body?: unknown): ReturnType<typeof adminCall>;
+  /** The config file (a test may rewrite it and reload). */
+  readonly path: string;
   /** The primary's log lines with this msg (and route api). */
   linesOf(msg: string): Record<string, unknown>[];
   stop(): Promise<void>;
@@ -53,6 +55,7 @@ ${extra}`,
   return {
     serve,
     base: `http://127.0.0.1:${serve.port}`,
+    path,
     stable,
     next,
     call: (method, p, body) => adminCall(adminPort, method, p, { token: TOKEN, body }),
