@@ -37,7 +37,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   server: [
     ['cli'], // the command line: arguments, the commands, exit codes
     ['demo', 'admin'], // `serve --demo`; the admin API over the cluster primary's control
-    ['gateway'], // the composition root: builds a runtime from a config, starts listeners
+    ['gateway', 'canary'], // the composition root: builds a runtime from a config, starts listeners; the canary controller
     ['acme'], // automatic HTTPS: orders, renews and stores certificates, for the gateway and the primary
   ],
   kits: [
@@ -54,8 +54,9 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['health'], // active checks and outlier detection, over the targets
     ['targets'], // the upstream runtime model: targets, balancer, panic
     // the HTTP/1.1 and HTTP/2 clients (connector, connection, pool, session); an upstream's
-    // breakers (its circuit, made of core/retry's, and its retry budget); targets found by DNS
-    ['connections', 'breakers', 'discovery'],
+    // breakers (its circuit, made of core/retry's, and its retry budget); targets found by DNS;
+    // a canary's counts per side and their judgement
+    ['connections', 'breakers', 'discovery', 'canary'],
   ],
   observe: [
     ['tracing', 'metrics', 'events'], // spans and metrics of a request; the deploy timeline's events
@@ -67,7 +68,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
     // the escaping of what others wrote before it is printed, a request path's normal form:
     // import nothing of ours
-    ['failure', 'net', 'limits', 'ids', 'retry', 'tls', 'version', 'printable', 'uri-path'],
+    ['failure', 'net', 'limits', 'ids', 'retry', 'tls', 'version', 'printable', 'uri-path', 'stats'],
   ],
 };
 

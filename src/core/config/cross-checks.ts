@@ -7,6 +7,7 @@
 
 import { checkAccess } from './access-checks.ts';
 import { parseListenAddress } from './addresses.ts';
+import { checkSplitsAndCanaries } from './canary-checks.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { checkDiscovery } from './fleet-checks.ts';
@@ -23,6 +24,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   const upstreams = isMapping(document.upstreams) ? document.upstreams : undefined;
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
+  checkSplitsAndCanaries(document.routes, upstreams, report);
   const listeners = listenerFacts(document.listen);
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);

@@ -25,6 +25,7 @@ import type {
   AcmeConfig,
   AdminConfig,
   CacheConfig,
+  CanaryConfig,
   CircuitBreakerConfig,
   CompressionConfig,
   GatewayConfig,
@@ -221,7 +222,16 @@ function toRoute(raw: RawRoute, index: number, baseDir: string, authUpstreams: A
     name: raw.name ?? `${host ?? ''}${path}`,
     ...(host === undefined ? {} : { host }),
     path,
-    ...(raw.upstream === undefined ? {} : { upstream: raw.upstream }),
+    ...(raw.upstream === undefined
+      ? raw.split === undefined
+        ? {}
+        : { upstream: raw.split[0].upstream }
+      : { upstream: raw.upstream }),
+    ...(raw.split === undefined
+      ? {}
+      : { split: raw.split.map((s) => ({ upstream: s.upstream, weight: s.weight ?? 1 })) }),
+    ...(raw.hash_key === undefined ? {} : { hashKey: accepted(parseHashKey(raw.hash_key)) }),
+    ...(raw.canary === undefined ? {} : { canary: toCanary(raw.canary) }),
     stripPrefix: raw.strip_prefix ?? DEFAULTS.route.stripPrefix,
     allowEncodedSlashes: raw.allow_encoded_slashes ?? DEFAULTS.route.allowEncodedSlashes,
     ...optional('conditions', toConditions(raw.match)),
@@ -241,6 +251,22 @@ function toRoute(raw: RawRoute, index: number, baseDir: string, authUpstreams: A
     ...(raw.compression === undefined ? {} : { compression: toCompression(raw.compression) }),
     ...(raw.cache === undefined ? {} : { cache: toCache(raw.cache, baseDir) }),
     ...optional('access', toAccess(raw, baseDir, authUpstreams)),
+  };
+}
+
+function toCanary(raw: NonNullable<RawRoute['canary']>): CanaryConfig {
+  const defaults = DEFAULTS.canary;
+  return {
+    upstream: raw.upstream,
+    steps: [...(raw.steps ?? defaults.steps)],
+    stepInterval: duration(raw.step_interval, defaults.stepInterval),
+    minRequests: raw.min_requests ?? defaults.minRequests,
+    maxDuration: duration(raw.max_duration, defaults.maxDuration),
+    compare: [...(raw.compare ?? defaults.compare)],
+    confidence: raw.confidence ?? defaults.confidence,
+    latencyMargin: duration(raw.latency_margin, defaults.latencyMargin),
+    onFailure: raw.on_failure ?? 'rollback',
+    onSuccess: raw.on_success ?? 'promote',
   };
 }
 

@@ -44,7 +44,8 @@ function checkTarget(
 ): void {
   const redirect = route.redirect;
   if (redirect === undefined) {
-    if (route.upstream === undefined) report(at('upstream'), "missing required field 'upstream'", 'parent');
+    if (route.upstream === undefined && route.split === undefined)
+      report(at('upstream'), "missing required field 'upstream'", 'parent');
     return;
   }
   if (route.upstream !== undefined)

@@ -16,6 +16,7 @@ import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { FORMAT, HEADER_SIZE_EXPECTED, NAME_CHARS, NAME_EXPECTED } from './formats.ts';
 import { ACCESS_FIELDS } from './schema-access.ts';
 import { Acme, ListenerAcme } from './schema-acme.ts';
+import { SPLIT_FIELDS } from './schema-canary.ts';
 import { Discovery, Store } from './schema-fleet.ts';
 import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
 import {
@@ -102,6 +103,7 @@ const Route = mapping(
       ),
     ),
     upstream: Type.Optional(Type.String({ minLength: 1, expected: 'the name of an upstream' })),
+    ...SPLIT_FIELDS,
     strip_prefix: flag(),
     allow_encoded_slashes: flag(),
     ...ROUTE_POLICY_FIELDS,

@@ -147,10 +147,55 @@ export interface RouteConfig {
   /** Compress responses the client accepts compressed (proxy/forward/compressing-sink.ts); absent: off. */
   readonly compression?: CompressionConfig;
   readonly retryIdempotencyKey: boolean;
+  /**
+   * The upstreams the route's requests are split between, by weight (issue 36); absent: all go
+   * to `upstream`. With a split, `upstream` is its first entry's (the loader fills it in).
+   */
+  readonly split?: readonly SplitSide[];
+  /** What keeps one user on one side of the split or canary; absent: each request is drawn anew. */
+  readonly hashKey?: HashKey;
+  /** The canary of `upstream` (the baseline); absent: none. */
+  readonly canary?: CanaryConfig;
   /** The route's response cache (RFC 9111); absent: nothing is stored, nothing served stale. */
   readonly cache?: CacheConfig;
   /** IP lists, CORS and authentication; absent when the route has none (the admit phase's one check). */
   readonly access?: RouteAccessConfig;
+}
+
+export interface SplitSide {
+  readonly upstream: string;
+  /** 0 to 1000; the shares are the weights over their sum. */
+  readonly weight: number;
+}
+
+export type CanaryMetric =
+  | 'unreachable'
+  | 'slow'
+  | 'reset'
+  | 'garbage'
+  | 'status_5xx'
+  | 'gateway'
+  | 'latency';
+
+/** A canary the gateway judges itself: steps of traffic, each compared with the baseline (server/canary). */
+export interface CanaryConfig {
+  /** The new version's upstream. */
+  readonly upstream: string;
+  /** The canary's share at each step, in percent, rising, each below 100. */
+  readonly steps: readonly number[];
+  /** How long each step lasts at least (ms); a step is judged at its end, on its own window. */
+  readonly stepInterval: number;
+  /** Requests each side must have had in a step's window before anything is decided. */
+  readonly minRequests: number;
+  /** The whole canary's bound (ms): a step still short of requests then is a failure. */
+  readonly maxDuration: number;
+  readonly compare: readonly CanaryMetric[];
+  /** How sure a verdict of "worse" must be (the p-value under 1 − confidence, shared by the metrics). */
+  readonly confidence: number;
+  /** A canary slower by less than this at the median (ms) is not called slower, however sure the test. */
+  readonly latencyMargin: number;
+  readonly onFailure: 'rollback' | 'pause';
+  readonly onSuccess: 'promote' | 'hold';
 }
 
 export interface CacheConfig {

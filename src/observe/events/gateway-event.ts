@@ -62,7 +62,7 @@ export type AdminChange =
     }
   | { readonly kind: 'maintenance'; readonly route: string; readonly enabled: boolean }
   | {
-      /** A route's traffic split between upstreams (issue 36's split, when it lands). */
+      /** A route's traffic split between upstreams (routes[].split, PUT /routes/split, a canary's step). */
       readonly kind: 'split';
       readonly route: string;
       readonly split: readonly { readonly upstream: string; readonly weight: number }[];

@@ -213,6 +213,20 @@ export const METRICS = {
     help: "Bytes slow clients' spool files hold on disk now (limits.spool.max_total bounds it).",
     aggregator: 'sum',
   },
+  canaryShare: {
+    name: 'candor_canary_share_percent',
+    type: 'gauge',
+    labels: ['route', 'upstream'],
+    help: "A canary route's share of requests per side, in percent (issue 36): the canary's falls to 0 at a rollback and rises to 100 at a promotion. Averaged over workers.",
+    aggregator: 'average',
+  },
+  canaryVerdicts: {
+    name: 'candor_canary_verdicts_total',
+    type: 'counter',
+    labels: ['route', 'verdict', 'metric'],
+    help: 'Canary steps judged, by verdict: pass (the step moved on, metric empty) or worse (the metric that failed it). Every worker counts the verdict the controller sent it: the largest count is the truth.',
+    aggregator: 'max',
+  },
   storeUp: {
     name: 'candor_store_up',
     type: 'gauge',

@@ -57,6 +57,7 @@ export class GatewayMetrics {
   readonly #firstByte: CellFamily<HistogramCell>;
   readonly #configInfo: Gauge;
   readonly #storeUp: Gauge;
+  readonly #canaryShare: Gauge;
   #source: MetricsSource | undefined;
 
   constructor() {
@@ -80,6 +81,7 @@ export class GatewayMetrics {
     this.#firstByte = histogram(METRICS.timeToFirstByte);
     this.#configInfo = new Gauge(options(METRICS.configInfo, registry));
     this.#storeUp = new Gauge(options(METRICS.storeUp, registry));
+    this.#canaryShare = new Gauge(options(METRICS.canaryShare, registry));
     this.#registerRuntimeGauges();
     // Shown at 0 before the first reload, so that a rate() over them works from the start.
     this.#count('configReloads').cell('success');
@@ -116,6 +118,21 @@ export class GatewayMetrics {
       .cell(route, methodLabel(record.method), record.status, errorType)
       .observe(record.elapsed() / 1000);
     this.activity.record(record, origin);
+  }
+
+  /** A canary route's sides have these weights now (a step, a rollback, a promotion). */
+  canaryShare(route: string, sides: readonly { upstream: string; weight: number }[]): void {
+    const total = sides.reduce((sum, s) => sum + s.weight, 0);
+    for (const side of sides)
+      this.#canaryShare.set(
+        { route, upstream: side.upstream },
+        total === 0 ? 0 : (100 * side.weight) / total,
+      );
+  }
+
+  /** The canary controller judged a step of this route (the metric that failed it; '' when it passed). */
+  canaryVerdict(route: string, verdict: 'pass' | 'worse', metric: string): void {
+    this.#count('canaryVerdicts').cell(route, verdict, metric).value++;
   }
 
   /** One attempt settled: `outcome` is "response" or the failure type. */

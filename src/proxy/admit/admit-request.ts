@@ -3,6 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { Access, AccessDecision } from './access.ts';
 import type { Admission } from './admission.ts';
@@ -20,6 +21,8 @@ export interface Admitted {
   readonly release: Release;
   /** The access rules' edit of the request sent upstream (credentials dropped); absent: none. */
   readonly requestEdit?: AnswerEdit;
+  /** The canary's counts of the side chosen, when the route has a canary (each attempt adds to them). */
+  readonly window?: CanaryWindow;
 }
 
 /** What the admit phase reads of the route phase's verdict (route-request.ts's Routed). */
@@ -28,6 +31,9 @@ interface RoutedRequest {
   readonly authority: string;
   readonly redirect: OwnAnswer | Failure | undefined;
   readonly upstreamPath: string | Failure;
+  /** The upstream the route names, or the side its split drew (session/split-side.ts). */
+  readonly upstream: string;
+  readonly window?: CanaryWindow;
 }
 
 type Verdict = Admitted | Failure | OwnAnswer | Promise<Admitted | Failure | OwnAnswer>;
@@ -83,8 +89,8 @@ function pastAccess(
 ): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure> {
   const { route, authority } = routed;
   if (routed.redirect !== undefined) return routed.redirect;
-  // The loader made sure a route without a redirect names an upstream that exists.
-  const upstream = gateway.upstreams.get(route.upstream as string) as Upstream;
+  // The loader made sure the side's name is an upstream that exists.
+  const upstream = gateway.upstreams.get(routed.upstream) as Upstream;
   record.upstream = upstream.name;
   const forwarded = routed.upstreamPath;
   if (forwarded instanceof Failure) return forwarded;
@@ -116,6 +122,7 @@ function pastAccess(
           upstreamPath: forwarded,
           release,
           ...(requestEdit ? { requestEdit } : {}),
+          ...(routed.window ? { window: routed.window } : {}),
         };
   return release instanceof Promise ? release.then(admitted) : admitted(release);
 }

@@ -1,9 +1,12 @@
+import type { Failure } from '../../core/failure/failure.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 
 /**
  * What the metrics count of one request's attempts beyond their outcome (see reportOutcome):
  * each attempt's duration, up to the end of its response when it answered, and each retry's
- * result, once known.
+ * result, once known; and, on a canary route, each attempt's count and latency sample for the
+ * canary's window (the one per-attempt cost of a canary).
  */
 export class AttemptMetrics {
   readonly #metrics: GatewayMetrics;
@@ -14,7 +17,11 @@ export class AttemptMetrics {
   /** The attempt whose response is going downstream: its duration is counted when the response ends. */
   #responding: { readonly target: string; readonly status: number; readonly startedAt: number } | undefined;
 
-  constructor(metrics: GatewayMetrics, upstream: string, method: string) {
+  /** The route's canary window; undefined on a route without a canary. */
+  readonly #canary: CanaryWindow | undefined;
+
+  constructor(metrics: GatewayMetrics, upstream: string, method: string, canary?: CanaryWindow) {
+    this.#canary = canary;
     this.#metrics = metrics;
     this.#upstream = upstream;
     this.#method = method;
@@ -32,13 +39,21 @@ export class AttemptMetrics {
     this.#retryReason = undefined;
   }
 
+  /** No target would take the attempt (the gateway's refusal): a retry's result, and the canary's count. */
+  refused(failure: Failure): void {
+    this.#canary?.record(this.#upstream, failure, undefined, 0);
+    this.retryOver(failure.type);
+  }
+
   /** An attempt ended without an answer: its duration. */
-  attemptFailed(target: string, errorType: string, startedAt: number, now: number): void {
-    this.#measured(target, undefined, errorType, startedAt, now);
+  attemptFailed(target: string, failure: Failure, startedAt: number, now: number): void {
+    this.#canary?.record(this.#upstream, failure, undefined, now - startedAt);
+    this.#measured(target, undefined, failure.type, startedAt, now);
   }
 
   /** An attempt's head went downstream: its duration is counted when the response is over. */
-  responding(target: string, status: number, startedAt: number): void {
+  responding(target: string, status: number, startedAt: number, now: number): void {
+    this.#canary?.record(this.#upstream, undefined, status, now - startedAt);
     this.#responding = { target, status, startedAt };
   }
 

@@ -78,8 +78,8 @@ export class Attempt {
     if (this.#retry) measure.retryOver(failure?.type ?? 'response');
     // A target took a request: those waiting for one go (hold-queue.ts).
     if (failure === undefined || failure.stage !== 'not_sent') upstream.hold.targetBack();
-    if (failure !== undefined) measure.attemptFailed(target, failure.type, startedAt, now);
-    else measure.responding(target, status as number, startedAt);
+    if (failure !== undefined) measure.attemptFailed(target, failure, startedAt, now);
+    else measure.responding(target, status as number, startedAt, now);
     settleClientSpan(spans, failure, status, exchange);
     return {
       target,

@@ -63,7 +63,7 @@ export class Attempts implements ExchangeOwner {
     this.admitted = admitted;
     const { runtime, head, record, fields, spans } = req;
     const { route, upstream } = admitted;
-    this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method);
+    this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method, admitted.window);
     this.sinks = { runtime, upstream, spans, measure: this.measure };
     this.sends = new UpstreamRequest(req.exchange, fields, record, runtime, {
       route,
@@ -122,7 +122,7 @@ export class Attempts implements ExchangeOwner {
     const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
-      this.measure.retryOver(selection.type);
+      this.measure.refused(selection);
       return this.endOrWait(selection);
     }
     const { target } = selection;

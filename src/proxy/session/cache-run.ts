@@ -12,6 +12,7 @@ import {
   staleStatus,
 } from '../cache/cache-status.ts';
 import { refreshExchange } from '../cache/refresh-exchange.ts';
+import { asksUpstream, conditional, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, ResponseCache } from '../cache/response-cache.ts';
 import { type CacheRequest, headersOf, policyOf, StoredAnswer } from '../cache/stored-answer.ts';
 import { CompressingSink } from '../forward/compressing-sink.ts';
@@ -336,26 +337,4 @@ export class CacheRun implements ResponseStore {
     if (head.method !== 'HEAD') sink.write(stored.body);
     sink.end();
   }
-}
-
-/** The request's own directives ask for the upstream (no-cache, max-age=0): it is forwarded for that. */
-function asksUpstream(request: CacheRequest): boolean {
-  const cc = String(request.headers['cache-control'] ?? '') + String(request.headers.pragma ?? '');
-  return /no-cache|max-age=0/i.test(cc);
-}
-
-/** The client sent validators of its own: its conditional goes upstream as it is, and its 304 back to it. */
-function conditional(request: CacheRequest): boolean {
-  return request.headers['if-none-match'] !== undefined || request.headers['if-modified-since'] !== undefined;
-}
-
-/** The stored answer's validators, as request fields (RFC 9111 §4.3.1). */
-function validatorsOf(stored: StoredAnswer, request: CacheRequest): string[] {
-  const headers = stored.policy.revalidationHeaders(request);
-  const out: string[] = [];
-  for (const name of ['if-none-match', 'if-modified-since']) {
-    const value = headers[name];
-    if (typeof value === 'string' && value !== '') out.push(name, value);
-  }
-  return out;
 }

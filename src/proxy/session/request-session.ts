@@ -23,6 +23,7 @@ import { CacheRun } from './cache-run.ts';
 import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import type { SessionRequest } from './session-request.ts';
+import { chooseSide } from './split-side.ts';
 
 /**
  * One request, from the moment the server hands it over to its log line: a plain request and an
@@ -137,7 +138,8 @@ export class RequestSession implements AttemptsOwner {
     this.#cache = CacheRun.of(this.#req, this, routed.route);
     if (routed.refused !== undefined) return this.answer(routed.refused);
     // admit (admit-request.ts; a cluster's shared rate limit or an auth service answers later)
-    const admitted = admitRequest(runtime, listener, this.#req, record, routed);
+    const side = chooseSide(runtime.splits, routed.route, fields, record.clientAddress);
+    const admitted = admitRequest(runtime, listener, this.#req, record, { ...routed, ...side });
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     // A bug must cost one request a 500, never the process (as in #run).
     admitted

@@ -11,6 +11,7 @@ import type { Admission } from '../admit/admission.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { SpoolSpace } from '../forward/spool-space.ts';
 import type { Router } from '../route/router.ts';
+import type { RouteSplit } from '../route/split.ts';
 
 /**
  * One config snapshot made live: router, upstream pools, trust list. Requests hold the
@@ -24,6 +25,8 @@ export interface Runtime {
   readonly trust: TrustList;
   /** The stored answers of each route with a cache, by route name (kept across reloads: route-caches.ts). */
   readonly caches: ReadonlyMap<string, ResponseCache>;
+  /** The split of each route that has one (or a canary), by route name: its weights change at run time. */
+  readonly splits: ReadonlyMap<string, RouteSplit>;
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
   /** IP lists, CORS and authentication, per route. */

@@ -12,6 +12,7 @@ import { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
+import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
@@ -31,7 +32,7 @@ const WORKER_ANSWER_MS = 5_000;
 
 /** Who asked, for the log: the admin client's address, or the signal. */
 export interface Caller {
-  readonly via: 'SIGHUP' | 'admin';
+  readonly via: 'SIGHUP' | 'admin' | 'canary';
   readonly who: string;
 }
 
@@ -410,6 +411,15 @@ export class ClusterControl {
       events: mergeEvents([this.timeline.ring.list(since), ...lists], EVENTS_KEPT),
       workers: { asked: answers.length, answered: lists.length },
     };
+  }
+
+  /** A canary route's window from every worker (each starts a new one), merged; undefined when no worker has it. */
+  async canaryWindow(route: string): Promise<WindowCounts | undefined> {
+    const answers = await this.#askAll((id) => ({ candor: 'canary_window', id, route }));
+    const windows = answers.flatMap(({ answer }) =>
+      answer?.candor === 'canary_window' && answer.window !== undefined ? [answer.window] : [],
+    );
+    return windows.length === 0 ? undefined : mergeWindows(windows);
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import { EVENTS_KEPT } from '../../observe/events/event-ring.ts';
 import { describeEvent } from '../../observe/events/event-words.ts';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
+import type { CanaryController } from '../canary/canary-controller.ts';
 import { probeAnswer } from '../gateway/probes.ts';
 import type { RuntimeChange } from '../gateway/runtime-changes.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
@@ -10,7 +11,7 @@ import { type AdminAnswer, badField, problem } from './answer.ts';
 import type { Caller, ClusterControl } from './cluster-control.ts';
 
 /** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
-export function adminEndpoints(control: ClusterControl): AdminRoute[] {
+export function adminEndpoints(control: ClusterControl, canaries?: CanaryController): AdminRoute[] {
   const probe = (which: 'live' | 'ready'): AdminAnswer => {
     const { status, body } = probeAnswer(which, control.draining);
     return { status, body: JSON.parse(body) };
@@ -174,6 +175,63 @@ export function adminEndpoints(control: ClusterControl): AdminRoute[] {
         return applied(control, { kind: 'weights', upstream, weights }, caller(request));
       },
     },
+    {
+      method: 'PUT',
+      path: '/routes/split',
+      // A route's split (or its canary's share, by hand): { route, sides: [{ upstream, weight }] }.
+      async handle(request) {
+        const parsed = objectBody(request.body);
+        if ('refused' in parsed) return parsed.refused;
+        const body = parsed.fields;
+        const route = stringField(body, 'route');
+        if (typeof route !== 'string') return route;
+        const list = body.sides;
+        if (!Array.isArray(list) || list.length === 0)
+          return badField('sides', 'expected a list of { "upstream": NAME, "weight": 0-1000 }');
+        const sides: { upstream: string; weight: number }[] = [];
+        for (const [index, entry] of list.entries()) {
+          const item = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
+          if (typeof item.upstream !== 'string' || item.upstream === '')
+            return badField(`sides[${index}].upstream`, 'expected an upstream name');
+          const weight = item.weight;
+          if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 1000)
+            return badField(
+              `sides[${index}].weight`,
+              `expected a whole number from 0 to 1000, got ${JSON.stringify(weight)}`,
+            );
+          if (sides.some((s) => s.upstream === item.upstream))
+            return badField(`sides[${index}].upstream`, `"${item.upstream}" is named twice`);
+          sides.push({ upstream: item.upstream, weight });
+        }
+        return applied(control, { kind: 'split', route, sides }, caller(request));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/canary',
+      handle: () => ({ status: 200, body: { canaries: canaries?.status() ?? [] } }),
+    },
+    ...(['start', 'pause', 'abort', 'promote'] as const).map(
+      (action): AdminRoute => ({
+        method: 'POST',
+        path: `/canary/${action}`,
+        // { route }: abort is the rollback (the canary's share to 0 at once); each is logged with who.
+        async handle(request) {
+          const parsed = objectBody(request.body);
+          if ('refused' in parsed) return parsed.refused;
+          const route = stringField(parsed.fields, 'route');
+          if (typeof route !== 'string') return route;
+          if (canaries === undefined)
+            return problem(404, 'No canary', 'this gateway runs no canary controller');
+          const result = await canaries.act(route, action, `admin ${request.who}`);
+          if ('problem' in result)
+            return result.problem.includes('has no canary')
+              ? badField('route', result.problem)
+              : problem(409, 'Conflict', result.problem, { field: 'route' });
+          return { status: 200, body: { canary: result.status } };
+        },
+      }),
+    ),
     {
       method: 'DELETE',
       path: '/cache',

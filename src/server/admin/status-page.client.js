@@ -85,15 +85,17 @@ async function refresh() {
   try {
     // The changes of the chart's window, with a minute to spare for a clock apart from the gateway's.
     const since = Date.now() - (WINDOW_S + 60) * 1000;
-    const [status, activity, events] = await Promise.all([
+    const [status, activity, events, canary] = await Promise.all([
       call('GET', '/status'),
       call('GET', '/activity'),
       call('GET', `/events?since=${since}`),
+      call('GET', '/canary'),
     ]);
     $('data').hidden = false;
     $('auth').hidden = true;
     renderStatus(status);
     renderActivity(activity, events.events);
+    renderCanaries(canary.canaries);
     $('updated').textContent = new Date().toLocaleTimeString();
     if ($('notice').dataset.kind === 'unreachable') showNotice('', '');
   } catch (err) {
@@ -203,6 +205,108 @@ function renderAuthHops(hops) {
     ),
   );
   $('auth-hops').tBodies[0].replaceChildren(...rows);
+}
+
+/**
+ * Each canary: its phase, share and step, the last window's figures, its latest actions, and the
+ * one click (roll back, promote). Red with the reason when a verdict rolled it back or paused it.
+ */
+function renderCanaries(canaries) {
+  $('canaries-section').hidden = canaries.length === 0;
+  const panels = canaries.map((c) => {
+    const failed = c.failed_metric !== null;
+    const last = c.last_verdict;
+    const figures =
+      last === null
+        ? 'no window judged yet'
+        : last.decided
+          ? last.metrics
+              .map((m) => `${m.metric}: ${m.canary} vs ${m.baseline} (p ${m.p.toPrecision(3)})`)
+              .join('; ')
+          : `not judged: ${last.requests.canary} canary and ${last.requests.baseline} baseline requests so far`;
+    const buttons = [];
+    if (c.phase !== 'rolled_back')
+      buttons.push(
+        el(
+          'button',
+          { type: 'button', 'data-action': 'rollback', onclick: () => canaryAction(c.route, 'abort') },
+          'Roll back',
+        ),
+      );
+    if (c.phase !== 'promoted')
+      buttons.push(
+        el(
+          'button',
+          { type: 'button', 'data-action': 'promote', onclick: () => canaryAction(c.route, 'promote') },
+          'Promote',
+        ),
+      );
+    if (c.phase === 'running')
+      buttons.push(
+        el(
+          'button',
+          { type: 'button', 'data-action': 'pause', onclick: () => canaryAction(c.route, 'pause') },
+          'Pause',
+        ),
+      );
+    else
+      buttons.push(
+        el(
+          'button',
+          { type: 'button', 'data-action': 'start', onclick: () => canaryAction(c.route, 'start') },
+          'Start',
+        ),
+      );
+    return el(
+      'div',
+      {
+        class: `canary ${failed ? 'failed' : c.phase === 'running' || c.phase === 'promoted' ? '' : 'stopped'}`,
+        'data-route': c.route,
+      },
+      el(
+        'p',
+        {},
+        el('strong', { class: 'mono' }, c.route),
+        ` ${c.canary} against ${c.baseline}: `,
+        badge(c.phase.replace('_', ' '), c.phase),
+        ` ${c.share}% (step ${c.step} of ${c.steps.length}: ${c.steps.join(' → ')}%)`,
+      ),
+      ...(c.reason === null ? [] : [el('p', { class: 'reason' }, c.reason)]),
+      el('p', { class: 'note' }, figures),
+      el(
+        'ul',
+        { class: 'actions' },
+        ...c.actions.slice(-5).map((a) => el('li', {}, `${clock(a.at)} ${a.summary}`)),
+      ),
+      el('div', {}, ...buttons),
+    );
+  });
+  $('canaries').replaceChildren(...panels);
+}
+
+const CANARY_WHAT = {
+  abort: ['Roll back', 'Its share goes to 0 at once: every request goes to the baseline.'],
+  promote: ['Promote', 'It takes every request: the baseline gets none.'],
+  pause: ['Pause', 'Its share stays where it is and nothing moves until it is started again.'],
+  start: ['Start', 'It moves again: on from its step when paused, else from the first step.'],
+};
+
+async function canaryAction(route, action) {
+  const [verb, what] = CANARY_WHAT[action];
+  const confirmed = await confirmAction(`${verb} the canary of route ${route}?`, what);
+  if (confirmed === undefined) return;
+  try {
+    const answer = await call('POST', `/canary/${action}`, { route });
+    showNotice(
+      `Canary of ${route}: ${answer.canary.phase.replace('_', ' ')} at ${answer.canary.share}%.`,
+      'done',
+    );
+  } catch (err) {
+    if (err instanceof Unauthorized)
+      return askForToken(`The admin API refused the token (401: ${err.message}).`, true);
+    showNotice(`${verb} of the canary of ${route} failed: ${err.message}`, 'error');
+  }
+  refresh();
 }
 
 /** Each certificate the gateway orders: an expired one, or one whose last order failed, in red. */

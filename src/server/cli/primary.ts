@@ -10,6 +10,9 @@ import type { AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
 import { statusPageRoutes } from '../admin/status-page.ts';
+import { CanaryController } from '../canary/canary-controller.ts';
+import { timelineStep } from '../canary/canary-event.ts';
+import { CanaryFleet } from '../canary/canary-fleet.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
@@ -88,7 +91,33 @@ async function supervise(
     renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics();
     return renderMerged();
   };
-  const routes = [...adminEndpoints(control), metricsRoute(renderClusterMetrics), ...statusPageRoutes()];
+  // The canaries are judged here, once for the gateway, on every worker's counts merged.
+  // With store.redis, the fleet's gateways share each canary's counts and one verdict.
+  const fleet =
+    config.store !== undefined && config.routes.some((r) => r.canary !== undefined)
+      ? await CanaryFleet.open(config.store.redis)
+      : undefined;
+  const canaries = new CanaryController({
+    ...(fleet === undefined ? {} : { fleet }),
+    window: (route) => control.canaryWindow(route),
+    async setSides(route, sides, verdict) {
+      await control.change(
+        { kind: 'split', route, sides, ...(verdict === undefined ? {} : { verdict }) },
+        { via: 'canary', who: `canary of ${route}` },
+      );
+    },
+    logger,
+    // Each step and action on the deploy timeline (GET /events, the status page, explain).
+    onEvent: (event) => {
+      const step = timelineStep(event);
+      if (step !== undefined) control.timeline.canary(step);
+    },
+  });
+  const routes = [
+    ...adminEndpoints(control, canaries),
+    metricsRoute(renderClusterMetrics),
+    ...statusPageRoutes(),
+  ];
 
   /** Starts, moves or stops the admin listener to match the config in force; the token is read again. */
   const syncAdmin = async (wanted: AdminConfig | undefined): Promise<void> => {
@@ -144,6 +173,7 @@ async function supervise(
   // is on its way: the admin API's own reload must not close the listener under its caller.
   control.onSwapped = () => {
     wide.configChanged(control.config);
+    if (canariesStarted) canaries.sync(control.config);
     // The primary's own events (reloads, admin calls, health) follow the new log.level too.
     logger.level = control.config.log.level;
     setImmediate(() =>
@@ -198,6 +228,17 @@ async function supervise(
     );
   };
   cluster.on('message', onServing);
+  // The canaries start once every worker serves: a split change sent to a worker still starting
+  // would be lost, and its share would stay 0 while the controller believes it moved.
+  let canariesStarted = false;
+  let servingWorkers = 0;
+  const startCanaries = (_worker: Worker, message: unknown) => {
+    if (!isServing(message) || ++servingWorkers < workers) return;
+    cluster.off('message', startCanaries);
+    canariesStarted = true;
+    canaries.sync(control.config);
+  };
+  cluster.on('message', startCanaries);
   const code = await superviseWorkers(workers, {
     drainTimeout: () => control.config.drain.timeout,
     onFork: (worker) => control.start(worker),
@@ -207,6 +248,9 @@ async function supervise(
   });
   process.off('SIGHUP', onHangup);
   cluster.off('message', onServing);
+  cluster.off('message', startCanaries);
+  canaries.close();
+  fleet?.close();
   await wide.stop();
   await metricsListener?.close();
   await admin?.server.close();

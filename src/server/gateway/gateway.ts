@@ -476,6 +476,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
           change: timelineChange(change),
         });
       changes.applyTo(runtime.upstreams.values());
+      if (change.kind === 'split') {
+        const split = runtime.splits.get(change.route);
+        split?.set(changes.split(change.route) ?? change.sides);
+        if (split?.window !== undefined) metrics.canaryShare(change.route, split.sides);
+        if (change.verdict !== undefined)
+          metrics.canaryVerdict(change.route, change.verdict.verdict, change.verdict.metric);
+      }
     },
     purge({ route, key }) {
       let removed = 0;

@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import type { GatewayEvent } from '../../observe/events/gateway-event.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
+import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { ReloadOutcome } from './gateway.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from './shared-protocol.ts';
@@ -20,6 +21,8 @@ import type { GatewayStatus } from './status.ts';
  *   by activity with the same id.
  * - events: the worker's deploy timeline (its ring, after `since` when given), answered by events
  *   with the same id.
+ * - canary_window: a canary route's counts since the last ask (a new window begins), answered
+ *   by canary_window with them (undefined: the worker has no such canary).
  * - purge: drop stored answers from the routes' caches (all, one route's, or one route's keys
  *   under a prefix), answered by purged with how many went.
  */
@@ -40,7 +43,8 @@ export type ToWorker =
   | { readonly candor: 'status'; readonly id: number }
   | { readonly candor: 'activity'; readonly id: number }
   | { readonly candor: 'purge'; readonly id: number; readonly scope: PurgeScope }
-  | { readonly candor: 'events'; readonly id: number; readonly since?: number };
+  | { readonly candor: 'events'; readonly id: number; readonly since?: number }
+  | { readonly candor: 'canary_window'; readonly id: number; readonly route: string };
 
 export type FromWorker =
   | {
@@ -54,7 +58,8 @@ export type FromWorker =
   | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus }
   | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport }
   | { readonly candor: 'purged'; readonly id: number; readonly removed: number }
-  | { readonly candor: 'events'; readonly id: number; readonly events: readonly GatewayEvent[] };
+  | { readonly candor: 'events'; readonly id: number; readonly events: readonly GatewayEvent[] }
+  | { readonly candor: 'canary_window'; readonly id: number; readonly window: WindowCounts | undefined };
 
 /**
  * A worker's listeners are open (sent once, after it started): with a socket of its own per
@@ -78,7 +83,7 @@ export function isToWorker(message: unknown): message is ToWorker {
 }
 
 // The primary's answers only: the shared-state messages (shared-protocol.ts) travel on the same channel.
-const ANSWERS = new Set(['reloaded', 'changed', 'status', 'activity', 'purged', 'events']);
+const ANSWERS = new Set(['reloaded', 'changed', 'status', 'activity', 'purged', 'events', 'canary_window']);
 
 export function isFromWorker(message: unknown): message is FromWorker {
   return (

@@ -1,5 +1,5 @@
 import { DEFAULTS } from '../../core/config/defaults.ts';
-import type { GatewayConfig, MaintenanceConfig } from '../../core/config/types.ts';
+import type { GatewayConfig, MaintenanceConfig, RouteConfig, SplitSide } from '../../core/config/types.ts';
 import type { AdminChange } from '../../observe/events/gateway-event.ts';
 import type { AdminTargetState } from '../../upstream/targets/target-state.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
@@ -22,6 +22,14 @@ export type RuntimeChange =
       readonly weights: readonly { readonly target: string; readonly weight: number }[];
     }
   | {
+      /** A route's split (or its canary's share): the weights of the sides named, the others kept. */
+      readonly kind: 'split';
+      readonly route: string;
+      readonly sides: readonly SplitSide[];
+      /** The canary controller's verdict that made the change, for the workers' metric; absent: an operator's. */
+      readonly verdict?: { readonly verdict: 'pass' | 'worse'; readonly metric: string };
+    }
+  | {
       readonly kind: 'maintenance';
       readonly route: string;
       readonly enabled: boolean;
@@ -32,9 +40,11 @@ export type RuntimeChange =
 
 /** A runtime change as the deploy timeline tells it: what changed, without the maintenance page's text. */
 export function timelineChange(change: RuntimeChange): AdminChange {
-  return change.kind === 'maintenance'
-    ? { kind: 'maintenance', route: change.route, enabled: change.enabled }
-    : change;
+  if (change.kind === 'maintenance')
+    return { kind: 'maintenance', route: change.route, enabled: change.enabled };
+  // A split's sides, as the timeline names them (a canary's verdict is an event of its own).
+  if (change.kind === 'split') return { kind: 'split', route: change.route, split: change.sides };
+  return change;
 }
 
 /** Why a change cannot apply to this config: the field of the request that names what is missing. */
@@ -71,9 +81,11 @@ function targetOrigin(url: string): string | undefined {
 export class RuntimeChanges {
   readonly #targets = new Map<string, TargetOverride>();
   readonly #routes = new Map<string, MaintenanceConfig | null>();
+  readonly #splits = new Map<string, readonly SplitSide[]>();
 
   /** Whether the change names things this config has; undefined when it does. */
   static check(change: RuntimeChange, config: GatewayConfig): ChangeProblem | undefined {
+    if (change.kind === 'split') return splitProblem(change.route, change.sides, config);
     if (change.kind === 'maintenance') {
       return config.routes.some((r) => r.name === change.route)
         ? undefined
@@ -98,6 +110,12 @@ export class RuntimeChanges {
 
   /** Records a change that passed `check`. */
   record(change: RuntimeChange): void {
+    if (change.kind === 'split') {
+      const before = this.#splits.get(change.route) ?? [];
+      const kept = before.filter((s) => !change.sides.some((n) => n.upstream === s.upstream));
+      this.#splits.set(change.route, [...kept, ...change.sides]);
+      return;
+    }
     if (change.kind === 'maintenance') {
       this.#routes.set(
         change.route,
@@ -131,6 +149,11 @@ export class RuntimeChanges {
     return this.#routes.get(route);
   }
 
+  /** A route's split weights as set at run time (by side), if any. */
+  split(route: string): readonly SplitSide[] | undefined {
+    return this.#splits.get(route);
+  }
+
   /** The admin state and weight set for a target, if any. */
   target(upstream: string, origin: string): { state?: AdminTargetState; weight?: number } | undefined {
     return this.#targets.get(`${upstream} ${origin}`);
@@ -161,6 +184,11 @@ export class RuntimeChanges {
       this.#targets.delete(key);
       dropped.push(`target ${o.origin} of upstream "${o.upstream}"`);
     }
+    for (const [route, sides] of this.#splits) {
+      if (splitProblem(route, sides, config) === undefined) continue;
+      this.#splits.delete(route);
+      dropped.push(`split of route "${route}"`);
+    }
     for (const route of this.#routes.keys()) {
       if (config.routes.some((r) => r.name === route)) continue;
       this.#routes.delete(route);
@@ -182,6 +210,7 @@ export class RuntimeChanges {
           weights: [{ target: o.origin, weight: o.weight }],
         });
     }
+    for (const [route, sides] of this.#splits) changes.push({ kind: 'split', route, sides });
     for (const [route, mode] of this.#routes)
       changes.push(
         mode === null
@@ -190,4 +219,35 @@ export class RuntimeChanges {
       );
     return changes;
   }
+}
+
+/** The upstreams a route's split may weigh: its split's, or its baseline and canary. */
+export function splitUpstreams(route: RouteConfig): string[] {
+  if (route.split !== undefined) return route.split.map((s) => s.upstream);
+  if (route.canary !== undefined && route.upstream !== undefined)
+    return [route.canary.upstream, route.upstream];
+  return [];
+}
+
+/** Whether these weights can apply to the route: it splits, names these upstreams, and sends somewhere. */
+function splitProblem(
+  route: string,
+  sides: readonly SplitSide[],
+  config: GatewayConfig,
+): ChangeProblem | undefined {
+  const found = config.routes.find((r) => r.name === route);
+  if (found === undefined) return { field: 'route', detail: `no route named "${route}"` };
+  const allowed = splitUpstreams(found);
+  if (allowed.length === 0)
+    return {
+      field: 'route',
+      detail: `route "${route}" has no split and no canary: there is nothing to weigh`,
+    };
+  for (const [index, side] of sides.entries())
+    if (!allowed.includes(side.upstream))
+      return {
+        field: `sides[${index}].upstream`,
+        detail: `route "${route}" splits between ${allowed.map((a) => `"${a}"`).join(' and ')}, not "${side.upstream}"`,
+      };
+  return undefined;
 }

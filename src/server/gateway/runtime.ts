@@ -10,8 +10,10 @@ import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
+import { canarySides, RouteSplit } from '../../proxy/route/split.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { sendSubrequest } from '../../proxy/session/subrequest.ts';
+import { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import {
   type ActiveChecks,
   applyVerdict,
@@ -93,10 +95,12 @@ export function createRuntime(
     },
     previous?.access,
   );
+  const splits = routeSplits(config, changes, previous?.splits);
   return {
     config,
     name: config.name,
     router: createRouter(config.routes),
+    splits,
     upstreams,
     caches: routeCaches(config.routes, previous?.caches),
     spool: new SpoolSpace(config.limits.spool, config.limits.spoolDir, previous?.spool),
@@ -124,4 +128,34 @@ export function createRuntime(
       await access.close();
     },
   };
+}
+
+/**
+ * Each route's split with the weights in force (the config's, or a runtime change's). A canary
+ * route starts with the canary at 0 %: its controller moves it. A canary's counts carry over a
+ * reload that keeps the same baseline and canary (the window in progress is not lost).
+ */
+export function routeSplits(
+  config: GatewayConfig,
+  changes: RuntimeChanges,
+  previous: ReadonlyMap<string, RouteSplit> | undefined,
+): Map<string, RouteSplit> {
+  const splits = new Map<string, RouteSplit>();
+  for (const route of config.routes) {
+    let split: RouteSplit | undefined;
+    if (route.split !== undefined) split = new RouteSplit(route.split, route.hashKey);
+    else if (route.canary !== undefined && route.upstream !== undefined) {
+      const old = previous?.get(route.name)?.window;
+      const window =
+        old !== undefined && old.baseline === route.upstream && old.canary === route.canary.upstream
+          ? old
+          : new CanaryWindow(route.upstream, route.canary.upstream);
+      split = new RouteSplit(canarySides(route.upstream, route.canary.upstream, 0), route.hashKey, window);
+    }
+    if (split === undefined) continue;
+    const set = changes.split(route.name);
+    if (set !== undefined) split.set(set);
+    splits.set(route.name, split);
+  }
+  return splits;
 }

@@ -24,7 +24,7 @@ export function awaitStart(): Promise<{
 }
 
 /** The primary's requests a worker answers (the shared-state messages travel on the same channel: cluster-link.ts). */
-const REQUESTS = new Set(['reload', 'change', 'status', 'activity', 'purge', 'events']);
+const REQUESTS = new Set(['reload', 'change', 'status', 'activity', 'purge', 'events', 'canary_window']);
 
 /**
  * Answers the primary's reload, change, status, activity, events and purge requests on this worker's gateway. Listening
@@ -67,6 +67,13 @@ export function serveThePrimary(starting: Promise<Gateway>): () => void {
         return;
       case 'activity':
         send({ candor: 'activity', id: message.id, activity: gateway.metrics.activity.report() });
+        return;
+      case 'canary_window':
+        send({
+          candor: 'canary_window',
+          id: message.id,
+          window: gateway.runtime().splits.get(message.route)?.window?.take(),
+        });
         return;
       case 'purge':
         send({ candor: 'purged', id: message.id, removed: gateway.purge(message.scope) });

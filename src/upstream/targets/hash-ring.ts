@@ -95,7 +95,7 @@ function firstPointAtOrAfter(points: Uint32Array, hash: number): number {
  * FNV-1a over the UTF-16 code units, then murmur3's finalizer so that keys differing in one
  * character land far apart on the ring. Not for secrets: only for spreading.
  */
-function hash32(text: string): number {
+export function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);

@@ -155,6 +155,7 @@ Targets
 
 Storms (buckets of 1 s)
   cart.shop:8080: 13:11:05.0 → 13:11:07.9 (2.90 s), 30 5xx of 30 requests, peak 10/s (usually 0/s): connection_refused ×30
+    no change recorded before it (no deploy in --deploys, no event line of a Candor log): look at the upstream itself first
 
 Timeouts
   api.shop:8080: 3 requests timed out waiting for the response head

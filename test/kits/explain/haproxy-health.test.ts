@@ -249,6 +249,7 @@ Health (the proxy's own lines: 9 changes)
 
 Storms (buckets of 1 s)
   be_app: 11:19:45.1 → 11:19:48.3 (3.16 s), 63 5xx of 79 requests, peak 20/s (usually 0/s): destination_unavailable ×59, connection_refused ×4
+    no change recorded before it (no deploy in --deploys, no event line of a Candor log): look at the upstream itself first
     be_app/app1 DOWN 194 ms into it (11:19:45.3): Layer4 connection problem (Connection refused)
     be_app had no server available 194 ms into it (11:19:45.3)
     be_app/app1 UP 48 ms after it ended (11:19:48.3): Layer4 check passed

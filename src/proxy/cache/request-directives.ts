@@ -1,0 +1,29 @@
+import type { CacheRequest, StoredAnswer } from './stored-answer.ts';
+
+/**
+ * What a client's request asks of the route's cache beyond the stored answer's own policy
+ * (RFC 9111 §5.2.1): to go upstream anyway, or with validators of its own; and the validators
+ * a revalidation of a stored answer sends.
+ */
+
+/** The request's own directives ask for the upstream (no-cache, max-age=0): it is forwarded for that. */
+export function asksUpstream(request: CacheRequest): boolean {
+  const cc = String(request.headers['cache-control'] ?? '') + String(request.headers.pragma ?? '');
+  return /no-cache|max-age=0/i.test(cc);
+}
+
+/** The client sent validators of its own: its conditional goes upstream as it is, and its 304 back to it. */
+export function conditional(request: CacheRequest): boolean {
+  return request.headers['if-none-match'] !== undefined || request.headers['if-modified-since'] !== undefined;
+}
+
+/** The stored answer's validators, as request fields (RFC 9111 §4.3.1). */
+export function validatorsOf(stored: StoredAnswer, request: CacheRequest): string[] {
+  const headers = stored.policy.revalidationHeaders(request);
+  const out: string[] = [];
+  for (const name of ['if-none-match', 'if-modified-since']) {
+    const value = headers[name];
+    if (typeof value === 'string' && value !== '') out.push(name, value);
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+import type { HashKey, SplitSide } from '../../core/config/types.ts';
+import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import { hash32 } from '../../upstream/targets/hash-ring.ts';
+
+/**
+ * A route's traffic split between upstreams (routes[].split, or a canary's share): the sides
+ * in force, changed at run time by the admin API or the canary controller through a runtime
+ * change, and the choice of a side for each request. A hash key puts a user at one point of
+ * the weights' line, so the same key lands on the same side; the sides keep their order, so a
+ * user whose point is on the first side stays there while that side's weight grows (a canary
+ * is put first for that reason: its users stay on it from 5 % to 50 %).
+ */
+export class RouteSplit {
+  #sides: readonly SplitSide[];
+  #total: number;
+  readonly hashKey: HashKey | undefined;
+  /** The canary's counts in this process; undefined for a plain split. */
+  readonly window: CanaryWindow | undefined;
+
+  constructor(sides: readonly SplitSide[], hashKey: HashKey | undefined, window?: CanaryWindow) {
+    this.#sides = sides;
+    this.#total = total(sides);
+    this.hashKey = hashKey;
+    this.window = window;
+  }
+
+  get sides(): readonly SplitSide[] {
+    return this.#sides;
+  }
+
+  /** New weights for the sides (a runtime change checked them: the same upstreams, not all 0). */
+  set(sides: readonly SplitSide[]): void {
+    const ordered = this.#sides.map((s) => sides.find((n) => n.upstream === s.upstream) ?? s);
+    this.#sides = ordered;
+    this.#total = total(ordered);
+  }
+
+  /** The upstream for a request: drawn at random, or placed by its key's hash. */
+  choose(key: string | undefined): string {
+    const sides = this.#sides;
+    if (this.#total === 0) return sides[0].upstream;
+    // The key's hash over 2^32 is its point on [0, 1): uniform over keys, fixed for one key.
+    const point = (key === undefined ? Math.random() : hash32(key) / 0x1_0000_0000) * this.#total;
+    let reach = 0;
+    for (const side of sides) {
+      reach += side.weight;
+      if (point < reach) return side.upstream;
+    }
+    return sides[sides.length - 1].upstream;
+  }
+}
+
+function total(sides: readonly SplitSide[]): number {
+  let sum = 0;
+  for (const side of sides) sum += side.weight;
+  return sum;
+}
+
+/**
+ * The sides a canary route starts with: the canary first (see RouteSplit), at its share in
+ * percent, the baseline with the rest.
+ */
+export function canarySides(baseline: string, canary: string, percent: number): SplitSide[] {
+  return [
+    { upstream: canary, weight: percent },
+    { upstream: baseline, weight: 100 - percent },
+  ];
+}

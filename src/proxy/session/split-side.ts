@@ -1,0 +1,30 @@
+import type { RouteConfig } from '../../core/config/types.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
+import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { RouteSplit } from '../route/split.ts';
+import { hashKeyOf } from '../select/hash-key.ts';
+
+/** The upstream a routed request goes to, and the canary's counts it adds to (when the route has a canary). */
+export interface Side {
+  readonly upstream: string;
+  readonly window?: CanaryWindow;
+}
+
+/**
+ * The route's upstream, or, for a route with a split or a canary, the side its split draws for
+ * this request (placed by its hash key when the split has one, so one user stays on one side).
+ * The loader made sure every name is an upstream that exists.
+ */
+export function chooseSide(
+  splits: ReadonlyMap<string, RouteSplit>,
+  route: RouteConfig,
+  fields: FieldMap,
+  clientAddress: string,
+): Side {
+  const split = route.split === undefined && route.canary === undefined ? undefined : splits.get(route.name);
+  if (split === undefined) return { upstream: route.upstream as string };
+  const key =
+    split.hashKey === undefined ? undefined : hashKeyOf(split.hashKey, { headers: fields }, clientAddress);
+  const upstream = split.choose(key);
+  return split.window === undefined ? { upstream } : { upstream, window: split.window };
+}

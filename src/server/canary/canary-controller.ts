@@ -1,0 +1,500 @@
+import type { CanaryConfig, GatewayConfig, SplitSide } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
+import { type Judgement, judge, type MetricVerdict } from '../../upstream/canary/judge.ts';
+import type { CanaryEventSink } from './canary-event.ts';
+import type { CanaryFleet, CanaryPhase, FleetState } from './canary-fleet.ts';
+
+/** What the controller needs from the gateway it runs in (the cluster primary, or a fleet's leader). */
+export interface CanaryHost {
+  /** The route's counts since the last call, every worker's (every gateway's, with a store) merged. */
+  window(route: string): Promise<WindowCounts | undefined>;
+  /** Gives the route's sides these weights in every worker; the verdict is for the workers' metric. */
+  setSides(
+    route: string,
+    sides: readonly SplitSide[],
+    verdict?: { verdict: 'pass' | 'worse'; metric: string },
+  ): Promise<void>;
+  readonly logger: Logger;
+  readonly onEvent: CanaryEventSink;
+  /** With `store.redis`: the fleet's counts, lease and state (canary-fleet.ts); absent: this gateway alone. */
+  readonly fleet?: CanaryFleet;
+}
+
+/** A canary's state as GET /canary and the status page show it. */
+export interface CanaryStatus {
+  readonly route: string;
+  readonly baseline: string;
+  readonly canary: string;
+  readonly phase: CanaryPhase;
+  /** The canary's share now, in percent. */
+  readonly share: number;
+  /** 1-based; 0 before the first. */
+  readonly step: number;
+  readonly steps: readonly number[];
+  readonly started_at: string;
+  /** Why the canary stopped (the failing metric with both figures and the p-value, or who did it). */
+  readonly reason: string | null;
+  /** The metric a verdict stopped the canary on (rolled back or paused); null otherwise. */
+  readonly failed_metric: string | null;
+  /** The last window judged (or still short of requests). */
+  readonly last_verdict: {
+    readonly at: string;
+    readonly decided: boolean;
+    readonly requests: { canary: number; baseline: number };
+    readonly metrics: readonly MetricVerdict[];
+  } | null;
+  /** The latest actions, newest last (bounded). */
+  readonly actions: readonly { at: string; action: string; who: string; summary: string }[];
+}
+
+const ACTIONS_KEPT = 20;
+
+interface Run {
+  readonly route: string;
+  readonly baseline: string;
+  readonly config: CanaryConfig;
+  phase: CanaryPhase;
+  /** Index into config.steps; -1 before the first step. */
+  step: number;
+  share: number;
+  startedAt: number;
+  /** Windows of the current step not yet judged (a side was short of requests). */
+  pending: WindowCounts | undefined;
+  reason: string | null;
+  failedMetric: string | null;
+  last: CanaryStatus['last_verdict'];
+  actions: { at: string; action: string; who: string; summary: string }[];
+  timer: NodeJS.Timeout | undefined;
+  /** A tick in progress: an action waits for it, so a verdict and a click never cross. */
+  busy: Promise<void>;
+  /** The state's sequence number in the fleet (the highest published wins); 0 before any. */
+  seq: number;
+}
+
+/**
+ * The canary controller: for each route with a canary, moves its share step by step and
+ * judges each step's window, canary against baseline (judge.ts). Worse with confidence: rollback
+ * (the share to 0 at once) or pause; every step passed: promote (the canary takes everything)
+ * or hold. Operators start, pause, abort (= rollback) and promote through the admin API.
+ * Each step, verdict and action is one log line and one event (canary-event.ts).
+ */
+export class CanaryController {
+  readonly #host: CanaryHost;
+  readonly #runs = new Map<string, Run>();
+  #closed = false;
+
+  constructor(host: CanaryHost) {
+    this.#host = host;
+  }
+
+  /**
+   * The config in force (at start and after each reload): a canary that appears starts, one that
+   * is gone stops, one whose canary upstream or steps changed starts again; others run on.
+   */
+  sync(config: GatewayConfig): void {
+    const wanted = new Map(
+      config.routes.flatMap((r) =>
+        r.canary !== undefined && r.upstream !== undefined
+          ? [[r.name, { route: r, canary: r.canary }] as const]
+          : [],
+      ),
+    );
+    for (const [name, run] of this.#runs) {
+      const next = wanted.get(name);
+      if (next !== undefined && next.route.upstream === run.baseline && sameCanary(next.canary, run.config))
+        continue;
+      this.#stopTimer(run);
+      this.#runs.delete(name);
+    }
+    for (const [name, { route, canary }] of wanted) {
+      if (this.#runs.has(name)) continue;
+      const run: Run = {
+        route: name,
+        baseline: route.upstream as string,
+        config: canary,
+        phase: 'running',
+        step: -1,
+        share: 0,
+        startedAt: Date.now(),
+        pending: undefined,
+        reason: null,
+        failedMetric: null,
+        last: null,
+        actions: [],
+        timer: undefined,
+        busy: Promise.resolve(),
+        seq: 0,
+      };
+      this.#runs.set(name, run);
+      // Not shared: in a fleet the canary may be under way already, and #begin joins it.
+      this.#act(run, 'start', 'config', `canary ${canary.upstream} of route ${name} started`, false);
+      run.busy = this.#begin(run);
+    }
+  }
+
+  status(): CanaryStatus[] {
+    return [...this.#runs.values()].map((run) => ({
+      route: run.route,
+      baseline: run.baseline,
+      canary: run.config.upstream,
+      phase: run.phase,
+      share: run.share,
+      step: run.step + 1,
+      steps: run.config.steps,
+      started_at: new Date(run.startedAt).toISOString(),
+      reason: run.reason,
+      failed_metric: run.failedMetric,
+      last_verdict: run.last,
+      actions: run.actions,
+    }));
+  }
+
+  /**
+   * An operator's action on a route's canary. start: from the first step (after a rollback, a
+   * promotion or a hold) or on from where it paused; pause: the share stays, nothing moves;
+   * abort: rollback; promote: the canary takes every request now.
+   */
+  async act(
+    route: string,
+    action: 'start' | 'pause' | 'abort' | 'promote',
+    who: string,
+  ): Promise<{ problem: string } | { status: CanaryStatus }> {
+    const run = this.#runs.get(route);
+    if (run === undefined) return { problem: `route "${route}" has no canary` };
+    await run.busy;
+    const done = async (): Promise<{ problem: string } | { status: CanaryStatus }> => {
+      if (action === 'start') {
+        if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
+        const resume = run.phase === 'paused' && run.step >= 0;
+        run.phase = 'running';
+        run.reason = null;
+        run.failedMetric = null;
+        if (!resume) {
+          run.step = -1;
+          run.startedAt = Date.now();
+        }
+        // Logged and shared with the phase already running (a fleet follows the resumed state).
+        this.#act(run, 'start', who, `canary ${run.config.upstream} of route ${route} started by ${who}`);
+        if (resume) this.#schedule(run);
+        else await this.#begin(run);
+      } else if (action === 'pause') {
+        if (run.phase !== 'running')
+          return { problem: `the canary of route "${route}" is not running (${run.phase})` };
+        this.#stopTimer(run);
+        run.phase = 'paused';
+        run.reason = `paused by ${who}`;
+        this.#act(run, 'pause', who, `canary of route ${route} paused at ${run.share}% by ${who}`);
+      } else if (action === 'abort') {
+        if (run.phase === 'rolled_back')
+          return { problem: `the canary of route "${route}" is already rolled back` };
+        await this.#rollback(run, `aborted by ${who}`, who);
+      } else {
+        if (run.phase === 'promoted')
+          return { problem: `the canary of route "${route}" is already promoted` };
+        await this.#promote(run, who);
+      }
+      return { status: this.status().find((s) => s.route === route) as CanaryStatus };
+    };
+    const result = done();
+    run.busy = result.then(
+      () => {},
+      () => {},
+    );
+    return result;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const run of this.#runs.values()) this.#stopTimer(run);
+  }
+
+  // ── the steps ───────────────────────────────────────────────────────────────────
+
+  /**
+   * The first step: what counted before (at 0 %) is thrown away, then the share moves. In a
+   * fleet, a canary already under way (another gateway started it) is joined where it is.
+   */
+  async #begin(run: Run): Promise<void> {
+    await this.#host.window(run.route).catch(() => undefined);
+    run.pending = undefined;
+    const fleet = this.#host.fleet;
+    if (fleet !== undefined && run.seq === 0) {
+      const state = await fleet.read(run.route).catch(() => undefined);
+      if (state !== undefined && state.canary === run.config.upstream) {
+        await this.#adopt(run, state);
+        return this.#schedule(run);
+      }
+    }
+    await this.#toStep(run, 0);
+  }
+
+  /** The fleet's state when it is newer than this gateway's: its share goes to this gateway's workers. */
+  async #adopt(run: Run, state: FleetState | undefined): Promise<void> {
+    if (state === undefined || state.canary !== run.config.upstream || state.seq <= run.seq) return;
+    run.seq = state.seq;
+    if (state.phase !== 'running') this.#stopTimer(run);
+    const moved = state.share !== run.share;
+    run.phase = state.phase;
+    run.step = state.step;
+    run.reason = state.reason;
+    run.failedMetric = state.failedMetric;
+    if (moved) await this.#setShare(run, state.share);
+    this.#host.logger.info(
+      { route: run.route, phase: state.phase, share: state.share, step: state.step + 1, seq: state.seq },
+      'canary adopted from the fleet',
+    );
+  }
+
+  /** This gateway's state becomes the fleet's (a verdict of the leader, or an operator's action here). */
+  #publish(run: Run): void {
+    const fleet = this.#host.fleet;
+    if (fleet === undefined) return;
+    run.seq = Math.max(run.seq + 1, Date.now());
+    const state: FleetState = {
+      seq: run.seq,
+      canary: run.config.upstream,
+      phase: run.phase,
+      step: run.step,
+      share: run.share,
+      reason: run.reason,
+      failedMetric: run.failedMetric,
+    };
+    fleet
+      .publish(run.route, state, Math.max(2 * run.config.maxDuration, 3_600_000))
+      .catch((err: Error) =>
+        this.#host.logger.warn(
+          { route: run.route, err: err.message },
+          'canary state not shared with the fleet',
+        ),
+      );
+  }
+
+  async #toStep(run: Run, step: number): Promise<void> {
+    run.step = step;
+    const share = run.config.steps[step];
+    await this.#setShare(run, share);
+    const summary = `canary ${run.config.upstream} of route ${run.route} moved to ${share}% (step ${step + 1} of ${run.config.steps.length})`;
+    this.#host.logger.info(
+      {
+        route: run.route,
+        canary: run.config.upstream,
+        step: step + 1,
+        steps: run.config.steps.length,
+        share,
+      },
+      'canary step',
+    );
+    this.#event(run, 'step', summary, { step: step + 1, share });
+    this.#publish(run);
+    this.#schedule(run);
+  }
+
+  #schedule(run: Run): void {
+    this.#stopTimer(run);
+    // In a fleet every gateway keeps adding its counts and following the state, whatever its phase.
+    if (this.#closed || (run.phase !== 'running' && this.#host.fleet === undefined)) return;
+    run.timer = setTimeout(() => {
+      run.timer = undefined;
+      run.busy = this.#tick(run).catch((err: Error) => {
+        this.#host.logger.error({ route: run.route, err: err.message }, 'canary step failed to run');
+        this.#schedule(run);
+      });
+    }, run.config.stepInterval);
+    run.timer.unref();
+  }
+
+  /** A step's interval is over: judge its window (with any earlier windows still short of requests). */
+  async #tick(run: Run): Promise<void> {
+    const fleet = this.#host.fleet;
+    if (run.phase !== 'running' && fleet === undefined) return;
+    let taken = await this.#host.window(run.route);
+    if (fleet !== undefined) {
+      // Every gateway adds its counts; the lease holder judges the fleet's, the others follow.
+      const lease = Math.max(3 * run.config.stepInterval, 3_000);
+      if (taken !== undefined) await fleet.share(run.route, taken, lease * 4);
+      const leading = await fleet.lead(run.route, lease);
+      await this.#adopt(run, await fleet.read(run.route));
+      if (!leading || run.phase !== 'running') return this.#schedule(run);
+      taken = await fleet.take(run.route);
+    }
+    if (run.phase !== 'running') return;
+    const window = mergeWindows([run.pending, taken].filter((w): w is WindowCounts => w !== undefined));
+    const judged = judge(window, run.config);
+    run.last = lastVerdict(judged);
+    if (!judged.decided) {
+      run.pending = window;
+      const over = Date.now() - run.startedAt >= run.config.maxDuration;
+      const summary = `canary ${run.config.upstream} of route ${run.route} not judged at ${run.share}%: ${judged.requests.canary} canary and ${judged.requests.baseline} baseline requests, ${run.config.minRequests} needed on each side`;
+      this.#host.logger.info(
+        {
+          route: run.route,
+          share: run.share,
+          requests: judged.requests,
+          min_requests: run.config.minRequests,
+        },
+        'canary step not judged: too few requests',
+      );
+      this.#event(run, 'verdict', summary, { verdict: 'undecided', requests: judged.requests });
+      if (over)
+        return this.#failed(
+          run,
+          `too few requests to judge within max_duration (${judged.requests.canary} canary, ${judged.requests.baseline} baseline, ${run.config.minRequests} needed)`,
+          'max_duration',
+        );
+      return this.#schedule(run);
+    }
+    run.pending = undefined;
+    if (judged.worse !== undefined) {
+      const w = judged.worse;
+      return this.#failed(
+        run,
+        `${w.metric} worse on the canary: ${w.canary} against ${w.baseline} on the baseline (p = ${formatP(w.p)})`,
+        w.metric,
+        w,
+      );
+    }
+    this.#host.logger.info(
+      { route: run.route, share: run.share, requests: judged.requests, verdict: 'pass' },
+      'canary step passed',
+    );
+    this.#event(
+      run,
+      'verdict',
+      `canary ${run.config.upstream} of route ${run.route} passed at ${run.share}%`,
+      {
+        verdict: 'pass',
+        requests: judged.requests,
+      },
+    );
+    if (run.step + 1 < run.config.steps.length) return this.#toStep(run, run.step + 1);
+    if (run.config.onSuccess === 'promote') return this.#promote(run, 'canary');
+    run.phase = 'held';
+    this.#act(run, 'hold', 'canary', `canary of route ${run.route} passed every step: held at ${run.share}%`);
+  }
+
+  async #failed(run: Run, reason: string, metric: string, verdict?: MetricVerdict): Promise<void> {
+    this.#host.logger.warn(
+      {
+        route: run.route,
+        canary: run.config.upstream,
+        share: run.share,
+        metric,
+        ...(verdict === undefined
+          ? {}
+          : { canary_figure: verdict.canary, baseline_figure: verdict.baseline, p_value: verdict.p }),
+        action: run.config.onFailure,
+        reason,
+      },
+      'canary worse',
+    );
+    this.#event(run, 'verdict', `canary ${run.config.upstream} of route ${run.route}: ${reason}`, {
+      verdict: 'worse',
+      metric,
+      ...(verdict === undefined ? {} : { canary: verdict.canary, baseline: verdict.baseline, p: verdict.p }),
+    });
+    run.failedMetric = metric;
+    if (run.config.onFailure === 'rollback') return this.#rollback(run, reason, 'canary', metric);
+    this.#stopTimer(run);
+    run.phase = 'paused';
+    run.reason = reason;
+    await this.#host.setSides(run.route, sidesOf(run, run.share), { verdict: 'worse', metric });
+    this.#act(run, 'pause', 'canary', `canary of route ${run.route} paused at ${run.share}%: ${reason}`);
+  }
+
+  async #rollback(run: Run, reason: string, who: string, metric?: string): Promise<void> {
+    this.#stopTimer(run);
+    run.phase = 'rolled_back';
+    run.reason = reason;
+    await this.#setShare(run, 0, metric === undefined ? undefined : { verdict: 'worse', metric });
+    this.#act(run, 'rollback', who, `canary of route ${run.route} rolled back to 0%: ${reason}`);
+  }
+
+  async #promote(run: Run, who: string): Promise<void> {
+    this.#stopTimer(run);
+    run.phase = 'promoted';
+    run.reason = who === 'canary' ? 'passed every step' : `promoted by ${who}`;
+    await this.#setShare(run, 100, who === 'canary' ? { verdict: 'pass', metric: '' } : undefined);
+    this.#act(
+      run,
+      'promote',
+      who,
+      `canary ${run.config.upstream} of route ${run.route} promoted: it takes every request`,
+    );
+  }
+
+  async #setShare(
+    run: Run,
+    share: number,
+    verdict?: { verdict: 'pass' | 'worse'; metric: string },
+  ): Promise<void> {
+    run.share = share;
+    await this.#host.setSides(run.route, sidesOf(run, share), verdict);
+  }
+
+  #act(run: Run, action: string, who: string, summary: string, share = true): void {
+    if (share) this.#publish(run);
+    const at = new Date().toISOString();
+    run.actions.push({ at, action, who, summary });
+    if (run.actions.length > ACTIONS_KEPT) run.actions.shift();
+    this.#host.logger.info({ route: run.route, action, who, share: run.share, summary }, 'canary action');
+    this.#event(run, 'action', summary, {
+      action,
+      who,
+      share: run.share,
+      ...(run.reason === null ? {} : { reason: run.reason }),
+    });
+  }
+
+  #event(
+    run: Run,
+    what: 'step' | 'verdict' | 'action',
+    summary: string,
+    fields: Record<string, unknown>,
+  ): void {
+    try {
+      this.#host.onEvent({
+        kind: 'canary',
+        at: Date.now(),
+        route: run.route,
+        upstream: run.config.upstream,
+        share: run.share,
+        what,
+        summary,
+        fields,
+      });
+    } catch {
+      // A sink's bug must not stop a rollback.
+    }
+  }
+
+  #stopTimer(run: Run): void {
+    if (run.timer !== undefined) clearTimeout(run.timer);
+    run.timer = undefined;
+  }
+}
+
+function sidesOf(run: Run, share: number): SplitSide[] {
+  return [
+    { upstream: run.config.upstream, weight: share },
+    { upstream: run.baseline, weight: 100 - share },
+  ];
+}
+
+function sameCanary(a: CanaryConfig, b: CanaryConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function lastVerdict(judged: Judgement): CanaryStatus['last_verdict'] {
+  return {
+    at: new Date().toISOString(),
+    decided: judged.decided,
+    requests: judged.requests,
+    metrics: judged.decided ? judged.metrics : [],
+  };
+}
+
+/** A p-value as a person reads it: four significant digits, or "< 1e-12". */
+export function formatP(p: number): string {
+  return p < 1e-12 ? '< 1e-12' : p.toPrecision(4);
+}

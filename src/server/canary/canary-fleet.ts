@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { RedisStoreConfig } from '../../core/config/types.ts';
+import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
+
+/** Windows kept per route in Redis until the leader reads them: a leader gone for a while cannot fill Redis. */
+const WINDOWS_KEPT = 256;
+/** Latency samples per side a gateway adds per window: the fleet's sample stays small in Redis. */
+const SAMPLES_SHARED = 500;
+
+/** Where a canary is: moving, stopped by an operator or a verdict, or over. */
+export type CanaryPhase = 'running' | 'paused' | 'rolled_back' | 'promoted' | 'held';
+
+/** A canary's state as the fleet shares it: the leader's (or an operator's, on any gateway) latest. */
+export interface FleetState {
+  /** Rises with each change; the highest wins. */
+  readonly seq: number;
+  /** The canary the state is of (a state of another canary is not adopted). */
+  readonly canary: string;
+  readonly phase: CanaryPhase;
+  readonly step: number;
+  readonly share: number;
+  readonly reason: string | null;
+  readonly failedMetric: string | null;
+}
+
+/**
+ * A canary judged for a fleet of gateways on one Redis (`store.redis`): each gateway adds its
+ * window (its workers' counts, merged) to a list per route; one gateway, the holder of the
+ * route's lease, takes the list, judges the fleet's counts and publishes the canary's state;
+ * the others adopt it. A canary judged on one gateway's slice alone would flap, each gateway
+ * deciding on a few requests; here one verdict holds for all.
+ */
+export class CanaryFleet {
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly owner = randomBytes(12).toString('hex');
+
+  private constructor(client: Redis, prefix: string) {
+    this.#client = client;
+    this.#prefix = prefix;
+  }
+
+  /** ioredis comes with the first fleet (a gateway without `store` never loads it). */
+  static async open(config: RedisStoreConfig): Promise<CanaryFleet> {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(config.url, {
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5_000,
+      commandTimeout: 5_000,
+      retryStrategy: (times) => Math.min(2_000, 50 * 2 ** Math.min(times, 6)),
+    });
+    client.on('error', () => {}); // told by the failing calls, which the controller logs
+    return new CanaryFleet(client, config.prefix);
+  }
+
+  /** Adds this gateway's window of the route for the leader to judge. */
+  async share(route: string, window: WindowCounts, ttlMs: number): Promise<void> {
+    const key = this.#key(route, 'windows');
+    const trimmed: WindowCounts = {
+      baseline: { ...window.baseline, latency: window.baseline.latency.slice(0, SAMPLES_SHARED) },
+      canary: { ...window.canary, latency: window.canary.latency.slice(0, SAMPLES_SHARED) },
+    };
+    await this.#client
+      .multi()
+      .rpush(key, JSON.stringify(trimmed))
+      .ltrim(key, -WINDOWS_KEPT, -1)
+      .pexpire(key, ttlMs)
+      .exec();
+  }
+
+  /** Takes or keeps the route's lease for `ms`; true when this gateway holds it (it judges). */
+  async lead(route: string, ms: number): Promise<boolean> {
+    const key = this.#key(route, 'leader');
+    if ((await this.#client.set(key, this.owner, 'PX', ms, 'NX')) === 'OK') return true;
+    // Renewed only by its holder, in one step (a lease that expired meanwhile is not renewed).
+    return (await this.#client.eval(RENEW_SCRIPT, 1, key, this.owner, String(ms))) === 1;
+  }
+
+  /** The leader takes every gateway's windows added since it last took them, merged. */
+  async take(route: string): Promise<WindowCounts | undefined> {
+    const key = this.#key(route, 'windows');
+    const result = await this.#client.multi().lrange(key, 0, -1).del(key).exec();
+    const items = (result?.[0]?.[1] ?? []) as string[];
+    const windows = items.flatMap((text) => {
+      try {
+        return [JSON.parse(text) as WindowCounts];
+      } catch {
+        return [];
+      }
+    });
+    return windows.length === 0 ? undefined : mergeWindows(windows);
+  }
+
+  async publish(route: string, state: FleetState, ttlMs: number): Promise<void> {
+    await this.#client.set(this.#key(route, 'state'), JSON.stringify(state), 'PX', ttlMs);
+  }
+
+  async read(route: string): Promise<FleetState | undefined> {
+    const text = await this.#client.get(this.#key(route, 'state'));
+    if (text === null) return undefined;
+    try {
+      return JSON.parse(text) as FleetState;
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    this.#client.disconnect();
+  }
+
+  #key(route: string, what: string): string {
+    return `${this.#prefix}canary:${route}:${what}`;
+  }
+}
+
+const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;

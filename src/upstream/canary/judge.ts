@@ -1,0 +1,76 @@
+import type { CanaryConfig, CanaryMetric } from '../../core/config/types.ts';
+import { median, rankWorse } from '../../core/stats/mann-whitney.ts';
+import { proportionWorse } from '../../core/stats/two-proportions.ts';
+import type { SideCounts, WindowCounts } from './canary-window.ts';
+
+/** One metric compared: both sides' figures as a person reads them, and the test's p-value. */
+export interface MetricVerdict {
+  readonly metric: CanaryMetric;
+  readonly canary: string;
+  readonly baseline: string;
+  readonly p: number;
+  readonly worse: boolean;
+}
+
+export type Judgement =
+  /** A side had fewer requests than `min_requests`: nothing is decided on this window. */
+  | { readonly decided: false; readonly requests: { canary: number; baseline: number } }
+  | {
+      readonly decided: true;
+      readonly requests: { canary: number; baseline: number };
+      /** Every metric compared, in the config's order. */
+      readonly metrics: readonly MetricVerdict[];
+      /** The first metric found worse (the most certain one); undefined: the canary passes. */
+      readonly worse: MetricVerdict | undefined;
+    };
+
+/**
+ * The canary against the baseline over one window. A metric is worse when its test's p-value is
+ * under (1 − confidence) divided by the number of metrics compared (Bonferroni): comparing seven
+ * things does not give seven chances of a false rollback. Latency is tested against the baseline
+ * shifted by `latency_margin`, so "worse" means slower by more than the margin, with confidence.
+ */
+export function judge(window: WindowCounts, config: CanaryConfig): Judgement {
+  const { canary, baseline } = window;
+  const requests = { canary: canary.requests, baseline: baseline.requests };
+  if (canary.requests < config.minRequests || baseline.requests < config.minRequests)
+    return { decided: false, requests };
+  const alpha = (1 - config.confidence) / config.compare.length;
+  const metrics = config.compare.map((metric) =>
+    metric === 'latency'
+      ? latencyVerdict(canary, baseline, config.latencyMargin, alpha)
+      : countVerdict(metric, canary, baseline, alpha),
+  );
+  const worse = metrics.filter((m) => m.worse).sort((a, b) => a.p - b.p)[0];
+  return { decided: true, requests, metrics, worse };
+}
+
+function countVerdict(
+  metric: Exclude<CanaryMetric, 'latency'>,
+  canary: SideCounts,
+  baseline: SideCounts,
+  alpha: number,
+): MetricVerdict {
+  const p = proportionWorse(
+    { count: canary[metric], total: canary.requests },
+    { count: baseline[metric], total: baseline.requests },
+  );
+  const figure = (side: SideCounts) =>
+    `${side[metric]}/${side.requests} (${((100 * side[metric]) / side.requests).toFixed(2)}%)`;
+  return { metric, canary: figure(canary), baseline: figure(baseline), p, worse: p < alpha };
+}
+
+function latencyVerdict(
+  canary: SideCounts,
+  baseline: SideCounts,
+  margin: number,
+  alpha: number,
+): MetricVerdict {
+  const p = rankWorse(
+    canary.latency,
+    baseline.latency.map((ms) => ms + margin),
+  );
+  const figure = (side: SideCounts) =>
+    `median ${median(side.latency).toFixed(1)} ms (${side.latency.length} samples)`;
+  return { metric: 'latency', canary: figure(canary), baseline: figure(baseline), p, worse: p < alpha };
+}

@@ -1,0 +1,97 @@
+/**
+ * A route's split and canary as `candor check` reads them (issue 36): each wrong field named
+ * with its file line, the rules of canary-checks.ts, and what the loader makes of good ones.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { problemsOf, SOURCE } from './config-fixture.ts';
+
+const withRoutes = (routes: string) => `listen:
+  - address: 127.0.0.1:8080
+routes:
+${routes}upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+  api-next:
+    targets:
+      - url: http://127.0.0.1:3002
+`;
+
+test('a split or a canary that cannot run is refused, each problem on its line and field', () => {
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    split:
+      - { upstream: api-nxt, weight: 10 }
+      - { upstream: api-next }
+      - { upstream: api-next }
+  - match: { path: /b }
+    split:
+      - { upstream: api, weight: 0 }
+  - match: { path: /c }
+    canary: { upstream: api, steps: [5, 50, 25] }
+    upstream: api
+  - match: { path: /d }
+    canary: { upstream: api-next, confidence: 1.5, on_failure: revert }
+  - match: { path: /e }
+    upstream: api
+    hash_key: header:X-User
+  - match: { path: /f }
+    upstream: api
+    canary: { upstream: api-next, compare: [reset, latency, p99] }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '6 routes[0].split: a route has an upstream or a split, not both',
+      "7 routes[0].split[0].upstream: no upstream named 'api-nxt' (did you mean 'api-next'?)",
+      "9 routes[0].split[2].upstream: upstream 'api-next' is in the split twice",
+      '11 routes[1].split: every weight of the split is 0: no request could be sent anywhere',
+      "14 routes[2].canary.upstream: the canary's upstream is the baseline itself ('api'): name the new version's",
+      '14 routes[2].canary.steps[2]: expected a percent above the step before (50), got 25',
+      "16 routes[3].upstream: missing required field 'upstream'",
+      "17 routes[3].canary: a canary is compared with the route's upstream (the baseline): name it in upstream",
+      '17 routes[3].canary.confidence: expected a confidence, a number from 0.5 to below 1 (like 0.99), got 1.5',
+      '17 routes[3].canary.on_failure: expected one of rollback, pause, got "revert"',
+      "20 routes[4].hash_key: a route's hash_key keeps one user on one side of its split or canary: add a split or a canary (an upstream's own hash_key picks its target)",
+      '23 routes[5].canary.compare[2]: expected one of unreachable, slow, reset, garbage, status_5xx, gateway, latency, got "p99"',
+    ],
+  );
+});
+
+test('a good split and canary load with their defaults; the split route names its first upstream', () => {
+  const config = parseConfig(
+    withRoutes(`  - name: shop
+    match: { path: /shop }
+    split:
+      - { upstream: api, weight: 9 }
+      - { upstream: api-next }
+    hash_key: cookie:session
+  - name: api
+    match: { path: / }
+    upstream: api
+    canary: { upstream: api-next, step_interval: 2s }
+`),
+    SOURCE,
+  );
+  const [shop, api] = config.routes;
+  assert.equal(shop.upstream, 'api');
+  assert.deepEqual(shop.split, [
+    { upstream: 'api', weight: 9 },
+    { upstream: 'api-next', weight: 1 },
+  ]);
+  assert.deepEqual(shop.hashKey, { kind: 'cookie', name: 'session' });
+  assert.deepEqual(api.canary, {
+    upstream: 'api-next',
+    steps: [5, 25, 50],
+    stepInterval: 2000,
+    minRequests: 100,
+    maxDuration: 3_600_000,
+    compare: ['unreachable', 'slow', 'reset', 'garbage', 'status_5xx', 'gateway', 'latency'],
+    confidence: 0.99,
+    latencyMargin: 20,
+    onFailure: 'rollback',
+    onSuccess: 'promote',
+  });
+});

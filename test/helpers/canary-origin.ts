@@ -1,0 +1,111 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A version of an app on loopback for canary tests: it answers 200, resets every Nth request, or answers late. */
+export interface CanaryOrigin {
+  readonly url: string;
+  readonly name: string;
+  /** Requests that reached it (reset ones included). */
+  received: number;
+  /** Every Nth request's connection is reset before any answer (0: none): 20 is 5 %. */
+  resetEvery: number;
+  /** Each answer waits this long (ms). */
+  delayMs: number;
+  close(): Promise<void>;
+}
+
+/** Starts one; `name` is in each answer's body (which side answered). */
+export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
+  const server = http.createServer((req, res) => {
+    origin.received++;
+    if (origin.resetEvery > 0 && origin.received % origin.resetEvery === 0) {
+      req.socket.resetAndDestroy();
+      return;
+    }
+    const answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end(name);
+    if (origin.delayMs > 0) setTimeout(answer, origin.delayMs);
+    else answer();
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const origin: CanaryOrigin = {
+    url: `http://127.0.0.1:${port}`,
+    name,
+    received: 0,
+    resetEvery: 0,
+    delayMs: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return origin;
+}
+
+/** What a paced load saw: answers by status, and by which side's body. */
+export interface LoadResult {
+  sent: number;
+  statuses: Record<number, number>;
+  bodies: Record<string, number>;
+}
+
+/**
+ * Sends GET requests at about `perSecond` (a few in flight at once, keep-alive) until `stop()`
+ * says so or `max` were sent; resolves when every answer is in. Pacing is best effort on a
+ * loaded machine: the tests count requests, never time.
+ */
+export async function paceLoad(
+  url: string,
+  perSecond: number,
+  stop: (sent: number) => boolean,
+  max: number,
+  headers: () => Record<string, string> = () => ({}),
+): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const result: LoadResult = { sent: 0, statuses: {}, bodies: {} };
+  const inFlight = new Set<Promise<void>>();
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get(`${url}/`, { agent, headers: headers() }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => {
+          result.statuses[res.statusCode ?? 0] = (result.statuses[res.statusCode ?? 0] ?? 0) + 1;
+          if (res.statusCode === 200) result.bodies[body] = (result.bodies[body] ?? 0) + 1;
+          resolve();
+        });
+        res.on('error', () => resolve());
+      });
+      req.on('error', () => {
+        result.statuses[0] = (result.statuses[0] ?? 0) + 1;
+        resolve();
+      });
+    });
+  const tickMs = 20;
+  const perTick = Math.max(1, Math.round((perSecond * tickMs) / 1000));
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (stop(result.sent) || result.sent >= max) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      // At most a bounded number in flight: a slow gateway slows the load, it does not pile it up.
+      for (let i = 0; i < perTick && inFlight.size < 64 && result.sent < max; i++) {
+        result.sent++;
+        const p = one().then(() => {
+          inFlight.delete(p);
+        });
+        inFlight.add(p);
+      }
+    }, tickMs);
+  });
+  await Promise.all(inFlight);
+  agent.destroy();
+  return result;
+}

@@ -1,0 +1,110 @@
+/**
+ * routes[].split on real sockets (issue 36, item 1): each request goes to one side by weight,
+ * and with a hash_key one user stays on one side; what each upstream received is counted.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { canarySides, RouteSplit } from '../../../src/proxy/route/split.ts';
+import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+let blue: CanaryOrigin;
+let green: CanaryOrigin;
+
+before(async () => {
+  blue = await startCanaryOrigin('blue');
+  green = await startCanaryOrigin('green');
+});
+after(async () => {
+  await blue.close();
+  await green.close();
+});
+
+const config = (extra = '', blueWeight = 1, greenWeight = 3) => `name: edge-1
+routes:
+  - name: shop
+    match: { path: / }
+    split:
+      - { upstream: blue, weight: ${blueWeight} }
+      - { upstream: green, weight: ${greenWeight} }
+${extra}
+upstreams:
+  blue:
+    targets:
+      - url: ${blue.url}
+  green:
+    targets:
+      - url: ${green.url}
+`;
+
+test('a split sends each request to one side by weight, and the log names the side', async () => {
+  const gw: TestGateway = await startTestGateway(config());
+  try {
+    const before = { blue: blue.received, green: green.received };
+    const seen = await paceLoad(gw.url, 400, () => false, 400);
+    assert.equal(seen.statuses[200], 400);
+    const toBlue = blue.received - before.blue;
+    const toGreen = green.received - before.green;
+    assert.equal(toBlue + toGreen, 400, 'every request went to one side, once');
+    assert.equal(seen.bodies.blue, toBlue);
+    // Weights 1:3 → a quarter to blue; 400 draws put it within 60–140 but for a 1-in-10⁷ chance.
+    assert.ok(toBlue > 60 && toBlue < 140, `blue took ${toBlue} of 400`);
+    const line = await gw.accessLine(1);
+    assert.ok(line.upstream === 'blue' || line.upstream === 'green');
+    assert.equal(line.route, 'shop');
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a weight of 0 sends that side nothing', async () => {
+  const gw = await startTestGateway(config('', 0, 5));
+  try {
+    const before = blue.received;
+    const seen = await paceLoad(gw.url, 400, () => false, 100);
+    assert.equal(seen.bodies.green, 100);
+    assert.equal(blue.received - before, 0);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('with hash_key one user stays on one side, and the users spread over both', async () => {
+  const gw = await startTestGateway(config('    hash_key: header:X-User', 1, 1));
+  try {
+    const sideOf = new Map<string, Set<string>>();
+    for (let user = 0; user < 60; user++)
+      for (let i = 0; i < 3; i++) {
+        const res = await request(gw.url, { path: '/', headers: { 'x-user': `user-${user}` } });
+        assert.equal(res.status, 200);
+        const sides = sideOf.get(`user-${user}`) ?? new Set<string>();
+        sides.add(res.text);
+        sideOf.set(`user-${user}`, sides);
+      }
+    for (const [user, sides] of sideOf)
+      assert.equal(sides.size, 1, `${user} saw ${[...sides].join(' and ')}`);
+    const onBlue = [...sideOf.values()].filter((s) => s.has('blue')).length;
+    // 60 users at 1:1: both sides get some (all on one side is a 1-in-10¹⁷ chance).
+    assert.ok(onBlue > 10 && onBlue < 50, `${onBlue} of 60 users on blue`);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a canary route keeps its users on the canary while its share grows (the canary is the first side)', () => {
+  const split = new RouteSplit(canarySides('stable', 'next', 10), { kind: 'client' });
+  const users = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
+  const onCanary = (percent: number) => {
+    split.set(canarySides('stable', 'next', percent));
+    return new Set(users.filter((u) => split.choose(u) === 'next'));
+  };
+  const at10 = onCanary(10);
+  const at30 = onCanary(30);
+  for (const user of at10) assert.ok(at30.has(user), `${user} left the canary when it grew`);
+  // 2000 users: about 200 and 600, well inside these bounds.
+  assert.ok(at10.size > 120 && at10.size < 280, `${at10.size} at 10 %`);
+  assert.ok(at30.size > 480 && at30.size < 720, `${at30.size} at 30 %`);
+  assert.equal(onCanary(0).size, 0, 'rolled back: nobody');
+  assert.equal(onCanary(100).size, users.length, 'promoted: everybody');
+});

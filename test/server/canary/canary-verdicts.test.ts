@@ -1,0 +1,131 @@
+/**
+ * The canary controller of a real `candor serve` judging real upstreams (issue 36, item 2): a
+ * canary whose target resets 5 % of its requests is rolled back, one 150 ms slower is rolled
+ * back on latency, a healthy one is promoted (five runs, none rolled back), one with too few
+ * requests is not judged. The tests count requests, never time: 1 s steps, about 200 requests
+ * a second, as fast as a loaded machine allows.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { paceLoad } from '../../helpers/canary-origin.ts';
+import { startCanaryGateway } from './canary-fixture.ts';
+
+test('a canary that resets 5 % of its requests is rolled back at its first step; under 1 % of all requests failed', async () => {
+  const gw = await startCanaryGateway('steps: [10, 30], step_interval: 1s, min_requests: 60');
+  try {
+    gw.next.resetEvery = 20;
+    await gw.serve.waitForLines('canary step', 1);
+    const rolledBack = () => gw.linesOf('canary worse').length > 0;
+    const load = await paceLoad(gw.base, 200, rolledBack, 6000);
+    assert.ok(rolledBack(), `no rollback after ${load.sent} requests`);
+    const [worse] = gw.linesOf('canary worse');
+    assert.equal(worse.metric, 'reset');
+    assert.equal(worse.share, 10, 'rolled back at the first step');
+    assert.equal(worse.action, 'rollback');
+    assert.match(String(worse.canary_figure), /^\d+\/\d+ \(\d+\.\d\d%\)$/);
+    assert.match(String(worse.baseline_figure), /^0\/\d+ \(0\.00%\)$/);
+    assert.ok(Number(worse.p_value) < 0.01 / 7, `p = ${worse.p_value}`);
+    const failed = load.sent - (load.statuses[200] ?? 0);
+    assert.ok(failed < load.sent / 100, `${failed} of ${load.sent} failed`);
+    assert.ok(failed > 0, 'the resets reached the clients (no retry hid them)');
+    // From the rollback on, the canary gets nothing.
+    await gw.serve.waitForLines('canary action', 2);
+    const before = gw.next.received;
+    const after = await paceLoad(gw.base, 200, () => false, 200);
+    assert.equal(after.statuses[200], 200);
+    assert.equal(gw.next.received, before);
+    const { body } = await gw.call('GET', '/canary');
+    const [canary] = body.canaries as Record<string, unknown>[];
+    assert.equal(canary.phase, 'rolled_back');
+    assert.equal(canary.share, 0);
+    assert.match(
+      String(canary.reason),
+      /^reset worse on the canary: \d+\/\d+ \(.*\) against 0\/\d+ \(0\.00%\) on the baseline \(p = /,
+    );
+    // The deploy timeline has the canary's start, its first step and its rollback, with the why.
+    const events = (await gw.call('GET', '/events')).body.events as Record<string, unknown>[];
+    const canaryEvents = events.filter((e) => e.kind === 'canary');
+    assert.deepEqual(
+      canaryEvents.map((e) => [e.action, e.weight]),
+      [
+        ['started', 0],
+        ['step', 10],
+        ['rolled_back', 0],
+      ],
+    );
+    const rollback = canaryEvents[2];
+    assert.equal(rollback.upstream, 'next');
+    assert.equal(rollback.reason, canary.reason);
+    console.log(`rollback after ${load.sent} requests, ${failed} failed; ${worse.reason}`);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a canary 150 ms slower at the median is rolled back on latency', async () => {
+  const gw = await startCanaryGateway('steps: [10, 30], step_interval: 1s, min_requests: 30');
+  try {
+    gw.next.delayMs = 150;
+    await gw.serve.waitForLines('canary step', 1);
+    const rolledBack = () => gw.linesOf('canary worse').length > 0;
+    const load = await paceLoad(gw.base, 200, rolledBack, 6000);
+    assert.ok(rolledBack(), `no rollback after ${load.sent} requests`);
+    const [worse] = gw.linesOf('canary worse');
+    assert.equal(worse.metric, 'latency');
+    assert.equal(worse.share, 10);
+    assert.match(String(worse.canary_figure), /^median 1[5-9]\d\.\d ms \(\d+ samples\)$/);
+    assert.equal(load.statuses[200], load.sent, 'slow, not failing');
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a healthy canary is promoted, five runs in a row without a false rollback', async () => {
+  const gw = await startCanaryGateway('steps: [10, 30], step_interval: 1s, min_requests: 30');
+  try {
+    for (let run = 1; run <= 5; run++) {
+      if (run > 1) {
+        const started = await gw.call('POST', '/canary/start', { route: 'api' });
+        assert.equal(started.status, 200);
+      }
+      const promoted = () => gw.linesOf('canary action').filter((l) => l.action === 'promote').length >= run;
+      const load = await paceLoad(gw.base, 200, promoted, 8000);
+      assert.ok(promoted(), `run ${run}: not promoted after ${load.sent} requests`);
+      assert.equal(load.statuses[200], load.sent);
+      assert.deepEqual(gw.linesOf('canary worse'), [], `run ${run}: no step judged worse`);
+    }
+    const passed = gw.linesOf('canary step passed');
+    assert.equal(passed.length, 10, 'two steps passed in each of the five runs');
+    // Promoted: every request goes to the canary.
+    const before = gw.stable.received;
+    const after = await paceLoad(gw.base, 200, () => false, 100);
+    assert.equal(after.bodies.next, 100);
+    assert.equal(gw.stable.received, before);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a canary with too few requests is not judged: it stays at its step', async () => {
+  const gw = await startCanaryGateway('steps: [10, 30], step_interval: 1s, min_requests: 1000');
+  try {
+    gw.next.resetEvery = 2; // half its requests fail: still nothing may be decided on a handful
+    await gw.serve.waitForLines('canary step', 1);
+    const load = await paceLoad(
+      gw.base,
+      50,
+      () => gw.linesOf('canary step not judged: too few requests').length >= 2,
+      3000,
+    );
+    assert.ok(gw.linesOf('canary step not judged: too few requests').length >= 2, `after ${load.sent}`);
+    assert.deepEqual(gw.linesOf('canary worse'), []);
+    assert.deepEqual(gw.linesOf('canary step passed'), []);
+    const { body } = await gw.call('GET', '/canary');
+    const [canary] = body.canaries as Record<string, unknown>[];
+    assert.equal(canary.phase, 'running');
+    assert.equal(canary.share, 10);
+    assert.equal((canary.last_verdict as { decided: boolean }).decided, false);
+  } finally {
+    await gw.stop();
+  }
+});

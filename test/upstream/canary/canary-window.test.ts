@@ -1,0 +1,92 @@
+/**
+ * A canary's window (issue 36, item 2): each attempt counted once on its side by its failure's
+ * shape, the client's own doings not at all, the latency sample bounded whatever the rate, and
+ * windows of several processes merged into one; judge() decides nothing below min_requests.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULTS } from '../../../src/core/config/defaults.ts';
+import type { CanaryConfig } from '../../../src/core/config/types.ts';
+import { Failure } from '../../../src/core/failure/failure.ts';
+import { CanaryWindow, LATENCY_SAMPLES, mergeWindows } from '../../../src/upstream/canary/canary-window.ts';
+import { judge } from '../../../src/upstream/canary/judge.ts';
+
+const CONFIG: CanaryConfig = {
+  upstream: 'next',
+  steps: [10],
+  stepInterval: 1000,
+  minRequests: 50,
+  maxDuration: 60_000,
+  compare: [...DEFAULTS.canary.compare],
+  confidence: 0.99,
+  latencyMargin: 20,
+  onFailure: 'rollback',
+  onSuccess: 'promote',
+};
+
+test('each attempt is counted once, on its side, by its shape; the client leaving counts nowhere', () => {
+  const window = new CanaryWindow('stable', 'next');
+  window.record('next', new Failure('connection_terminated', 'reset'), undefined, 3);
+  window.record('next', new Failure('connection_refused', 'refused'), undefined, 1);
+  window.record('next', new Failure('http_response_timeout', 'late'), undefined, 1000);
+  window.record('next', new Failure('http_protocol_error', 'garbage'), undefined, 2);
+  window.record('next', new Failure('destination_unavailable', 'no target'), undefined, 0);
+  window.record('next', new Failure('client_closed', 'left'), undefined, 5);
+  window.record('next', undefined, 503, 7);
+  window.record('stable', undefined, 200, 4);
+  window.record('elsewhere', undefined, 200, 4);
+  const { canary, baseline } = window.take();
+  assert.deepEqual(
+    { ...canary, latency: undefined },
+    {
+      requests: 6,
+      unreachable: 1,
+      slow: 1,
+      reset: 1,
+      garbage: 1,
+      status_5xx: 1,
+      gateway: 1,
+      latency: undefined,
+      sampled: 1,
+    },
+  );
+  assert.deepEqual(canary.latency, [7]);
+  assert.equal(baseline.requests, 1);
+  assert.equal(window.take().canary.requests, 0, 'take() starts a new window');
+});
+
+test('the latency sample is bounded, and merged windows keep each process in proportion', () => {
+  const busy = new CanaryWindow('stable', 'next');
+  const idle = new CanaryWindow('stable', 'next');
+  for (let i = 0; i < 3 * LATENCY_SAMPLES; i++) busy.record('next', undefined, 200, 10);
+  for (let i = 0; i < LATENCY_SAMPLES; i++) idle.record('next', undefined, 200, 500);
+  const a = busy.take();
+  const b = idle.take();
+  assert.equal(a.canary.latency.length, LATENCY_SAMPLES);
+  const merged = mergeWindows([a, b]);
+  assert.equal(merged.canary.requests, 4 * LATENCY_SAMPLES);
+  assert.equal(merged.canary.latency.length, LATENCY_SAMPLES);
+  // Three quarters of the responses were the busy process's: so are three quarters of the sample.
+  assert.equal(merged.canary.latency.filter((ms) => ms === 10).length, (3 * LATENCY_SAMPLES) / 4);
+});
+
+test('judge: nothing below min_requests; 5 % resets against none is worse on reset; alike is a pass', () => {
+  const window = new CanaryWindow('stable', 'next');
+  for (let i = 0; i < 40; i++) window.record('next', undefined, 200, 5);
+  for (let i = 0; i < 400; i++) window.record('stable', undefined, 200, 5);
+  const few = judge(window.take(), CONFIG);
+  assert.deepEqual(few, { decided: false, requests: { canary: 40, baseline: 400 } });
+
+  for (let i = 0; i < 100; i++)
+    window.record('next', i % 20 === 0 ? new Failure('connection_terminated', 'reset') : undefined, 200, 5);
+  for (let i = 0; i < 900; i++) window.record('stable', undefined, 200, 5);
+  const resets = judge(window.take(), CONFIG);
+  assert.equal(resets.decided, true);
+  assert.equal(resets.decided && resets.worse?.metric, 'reset');
+  assert.equal(resets.decided && resets.worse?.canary, '5/100 (5.00%)');
+
+  for (let i = 0; i < 100; i++) window.record('next', undefined, 200, 5 + (i % 7));
+  for (let i = 0; i < 900; i++) window.record('stable', undefined, 200, 5 + (i % 7));
+  const alike = judge(window.take(), CONFIG);
+  assert.equal(alike.decided && alike.worse, undefined);
+});
