@@ -10,8 +10,10 @@ interface RequestHeadInput {
   readonly path: string;
   /** Flat [name, value, …], written in this order and case. */
   readonly headers: readonly string[];
-  /** `chunked`: a streamed body whose length the client did not announce. */
-  readonly body: { readonly kind: 'none' | 'buffer' | 'stream'; readonly chunked?: boolean };
+  /** `lengthAnnounced: false`: a streamed body whose length the client did not announce (sent chunked). */
+  readonly body:
+    | { readonly kind: 'none' | 'buffer' }
+    | { readonly kind: 'stream'; readonly lengthAnnounced: boolean };
 }
 
 /** A body-less POST, PUT or PATCH without Content-Length is ambiguous to some servers (411). */
@@ -28,7 +30,7 @@ const NONE: readonly string[] = Object.freeze([]);
  */
 export function framingFields(request: RequestHeadInput): readonly string[] {
   const { body } = request;
-  if (body.kind === 'stream' && body.chunked) return CHUNKED;
+  if (body.kind === 'stream' && !body.lengthAnnounced) return CHUNKED;
   if (
     body.kind === 'none' &&
     NO_BODY_CONTENT_LENGTH_METHODS.has(request.method) &&
