@@ -31,6 +31,7 @@ import {
 } from '../../core/http1/request-parser.ts';
 import { trimOws } from '../../core/http1/syntax.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
+import { ConnectionDeadline } from '../../core/net/connection-deadline.ts';
 import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../core/net/downstream.ts';
 import { LINGER_MS } from '../../core/net/linger.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
@@ -87,7 +88,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   readonly #parser: RequestParser;
   readonly #encrypted: boolean;
   #state: ConnectionState = 'head';
-  #timer: NodeJS.Timeout | undefined;
+  /** The head, body, keep-alive or linger deadline: timers kept and refreshed, not made per request. */
+  readonly #deadline = new ConnectionDeadline();
   /** Pipelined bytes read ahead, not parsed until the current response is finished. */
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -276,7 +278,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   onBody(chunk: Buffer): void {
-    this.#timer?.refresh();
+    this.#deadline.refresh();
     if (this.#body !== undefined && !this.#body.push(chunk)) this.#pause();
   }
 
@@ -387,7 +389,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
    * head; nothing of this connection touches it again.
    */
   detach(): { socket: Socket; rest: Buffer } {
-    this.#clearTimer();
+    this.#deadline.release();
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);
     this.socket.off('close', this.#onClose);
@@ -421,7 +423,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (this.#state !== 'body' && !(this.#state === 'writing' && !this.#requestComplete)) return;
     // Not read because its reader (an upstream slow to take it) is not taking it: not the client's silence.
     if (this.#paused) {
-      this.#timer?.refresh();
+      this.#deadline.refresh();
       return;
     }
     this.#closeAfter = true;
@@ -453,7 +455,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   readonly #onClose = (): void => {
     this.#state = 'closed';
-    this.#clearTimer();
+    this.#deadline.release();
     this.#response?.connectionClosed();
     if (!this.#requestComplete && this.#body !== undefined && !this.#body.destroyed) {
       this.#body.destroy(Object.assign(new Error('client closed the connection'), { code: 'ECONNRESET' }));
@@ -461,14 +463,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   };
 
   #arm(ms: number, onTimeout: () => void): void {
-    clearTimeout(this.#timer);
-    this.#timer = ms > 0 ? setTimeout(onTimeout, ms) : undefined;
-    this.#timer?.unref();
+    this.#deadline.arm(ms, onTimeout);
   }
 
   #clearTimer(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#deadline.disarm();
   }
 }
 
