@@ -9,8 +9,11 @@
 export class ConnectionDeadline {
   /** The callback of the deadline in force, undefined when none is. */
   #armed: (() => void) | undefined;
-  /** The timers made so far, by callback, with the duration each was made for (a few per connection). */
-  #timers: { callback: () => void; ms: number; timer: NodeJS.Timeout }[] = [];
+  /**
+   * The timers made so far, by callback, with the duration each was made for: a few per
+   * connection, linked (no array: a connection that serves one request makes one slot).
+   */
+  #slots: Slot | undefined;
 
   /** `onTimeout` runs after `ms` (unless another deadline is armed or this one disarmed first); 0 or less: none. */
   arm(ms: number, onTimeout: () => void): void {
@@ -19,7 +22,7 @@ export class ConnectionDeadline {
       return;
     }
     this.#armed = onTimeout;
-    for (const slot of this.#timers) {
+    for (let slot = this.#slots; slot !== undefined; slot = slot.next) {
       if (slot.callback !== onTimeout) continue;
       if (slot.ms === ms) {
         slot.timer.refresh();
@@ -30,13 +33,14 @@ export class ConnectionDeadline {
       slot.timer = this.#start(ms, onTimeout);
       return;
     }
-    this.#timers.push({ callback: onTimeout, ms, timer: this.#start(ms, onTimeout) });
+    this.#slots = { callback: onTimeout, ms, timer: this.#start(ms, onTimeout), next: this.#slots };
   }
 
   /** Restarts the deadline in force from now (after it fired too: it runs again); none, nothing. */
   refresh(): void {
     if (this.#armed === undefined) return;
-    for (const slot of this.#timers) if (slot.callback === this.#armed) slot.timer.refresh();
+    for (let slot = this.#slots; slot !== undefined; slot = slot.next)
+      if (slot.callback === this.#armed) slot.timer.refresh();
   }
 
   /** No deadline in force (the timers stay, for the next arm). */
@@ -47,8 +51,8 @@ export class ConnectionDeadline {
   /** The connection is gone: every timer is cleared. */
   release(): void {
     this.#armed = undefined;
-    for (const slot of this.#timers) clearTimeout(slot.timer);
-    this.#timers = [];
+    for (let slot = this.#slots; slot !== undefined; slot = slot.next) clearTimeout(slot.timer);
+    this.#slots = undefined;
   }
 
   #start(ms: number, onTimeout: () => void): NodeJS.Timeout {
@@ -58,4 +62,11 @@ export class ConnectionDeadline {
       if (this.#armed === onTimeout) onTimeout();
     }, ms).unref();
   }
+}
+
+interface Slot {
+  readonly callback: () => void;
+  ms: number;
+  timer: NodeJS.Timeout;
+  readonly next: Slot | undefined;
 }
