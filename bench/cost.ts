@@ -9,6 +9,7 @@
  *   node bench/cost.ts --paths=keepalive --n=50000 --rounds=5
  *   node bench/cost.ts --cpu-prof=/tmp/prof     # a .cpuprofile per path, and its top functions
  *   node bench/cost.ts --top=15                 # the 15 functions that allocate the most per path
+ *   node bench/cost.ts --memory=1000            # held per idle keep-alive connection, per request in flight
  *
  * Paths: `keepalive` (50 keep-alive connections, GET /small), `close` (a new connection per
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
@@ -22,6 +23,8 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 type PathId = 'keepalive' | 'close' | 'h2c';
 const PATHS: readonly PathId[] = ['keepalive', 'close', 'h2c'];
@@ -36,6 +39,8 @@ interface Options {
   /** Internal: run one side of the measure and print its figures as JSON. */
   side: string | undefined;
   interval: number;
+  /** Connections (idle, then with a request held) for the memory measure; 0: none. */
+  memory: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -48,6 +53,7 @@ function parseOptions(argv: readonly string[]): Options {
     ref: undefined,
     side: undefined,
     interval: 64,
+    memory: 0,
   };
   for (const arg of argv) {
     const [key, value = ''] = arg.replace(/^--/, '').split('=');
@@ -59,6 +65,7 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'ref') o.ref = resolve(value);
     else if (key === 'side') o.side = value;
     else if (key === 'interval') o.interval = Number(value);
+    else if (key === 'memory') o.memory = Number(value);
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
   return o;
@@ -76,7 +83,11 @@ const server = createServer({ noDelay: true }, (s) => {
     pending += d.toString('latin1');
     let end;
     let out = '';
-    while ((end = pending.indexOf('\\r\\n\\r\\n')) >= 0) { pending = pending.slice(end + 4); out += answer; }
+    while ((end = pending.indexOf('\\r\\n\\r\\n')) >= 0) {
+      if (pending.startsWith('GET /hold')) setTimeout(() => s.write(answer, 'latin1'), 3000);
+      else out += answer;
+      pending = pending.slice(end + 4);
+    }
     if (out) s.write(out, 'latin1');
   });
 }).listen(0, '127.0.0.1', () => process.send(server.address().port));
@@ -146,9 +157,25 @@ function h2c(port, n, streams, done) {
   };
   for (let i = 0; i < streams; i++) { running++; one(); }
 }
+/** k connections that each made one request and stay open, idle; or k requests held by the origin. */
+const kept = [];
+function openIdle(port, k, hold, done) {
+  let left = k;
+  for (let i = 0; i < k; i++) {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', (e) => { throw e; });
+    kept.push(s);
+    let got = '';
+    s.on('data', (d) => { got += d.toString('latin1'); if (!hold && got.endsWith('x'.repeat(10)) && --left === 0) done(); });
+    s.write(hold ? KEEP(port).replace('/small', '/hold') : KEEP(port));
+  }
+  if (hold) setTimeout(done, 1500);
+}
 process.on('message', ({ path, port, n }) => {
   const done = () => process.send('done');
-  if (path === 'keepalive') keepalive(port, n, 50, done);
+  if (path === 'idle' || path === 'hold') openIdle(port, n, path === 'hold', done);
+  else if (path === 'drop') { for (const s of kept.splice(0)) s.destroy(); setTimeout(done, 500); }
+  else if (path === 'keepalive') keepalive(port, n, 50, done);
   else if (path === 'close') close(port, n, 50, done);
   else h2c(port, n, 100, done);
 });
@@ -181,6 +208,29 @@ interface SamplingNode {
   selfSize: number;
   id: number;
   children: SamplingNode[];
+}
+
+/**
+ * What the worker holds (V8 heap used, plus memory outside it: buffers) per idle keep-alive
+ * connection, then per request in flight (the origin holds its answer 3 s), after forced GCs.
+ */
+async function heldBytes(run: (kind: string) => Promise<void>): Promise<[number, number]> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const held = async () => {
+    for (let i = 0; i < 3; i++) gc();
+    await new Promise((done) => setTimeout(done, 100));
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.external;
+  };
+  const base = await held();
+  await run('idle');
+  const idle = await held();
+  await run('hold');
+  const inFlight = await held();
+  await run('drop');
+  return [idle - base, inFlight - idle];
 }
 
 /** One side: this process is the gateway of `srcDir` (this repository's or the reference's). */
@@ -218,6 +268,14 @@ log:
     client.send({ path, port, n });
     await once(client);
   };
+  if (o.memory > 0) {
+    await run('keepalive', 2000); // the pool, the buffers and the code, as a worker that served
+    const held = await heldBytes(async (kind) => run(kind as PathId, o.memory));
+    client.kill();
+    origin.kill();
+    process.stdout.write(`${JSON.stringify(held.map((b) => b / o.memory))}\n`);
+    process.exit(0);
+  }
   const results: SideFigures[] = [];
   for (const path of o.paths) {
     await run(path, Math.max(2000, o.n / 4)); // warm-up: JIT, pool, buffers
@@ -279,6 +337,7 @@ async function measureSide(srcDir: string, o: Options): Promise<SideFigures[]> {
     `--n=${o.n}`,
     `--top=${o.top}`,
     `--interval=${o.interval}`,
+    `--memory=${o.memory}`,
   ];
   if (o.cpuProf !== undefined) args.push(`--cpu-prof=${o.cpuProf}`);
   const proc = fork(fileURLToPath(import.meta.url), args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
@@ -299,6 +358,15 @@ async function main(): Promise<void> {
   const here = resolve(fileURLToPath(import.meta.url), '../../src');
   const sides: [string, string][] = [['this', here]];
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src')]);
+  if (o.memory > 0) {
+    console.log(`| side | held per idle keep-alive connection | held per request in flight |\n|---|--:|--:|`);
+    for (const [label, dir] of sides) {
+      const [idle, inFlight] = (await measureSide(dir, o)) as unknown as [number, number];
+      console.log(`| ${label} | ${(idle / 1024).toFixed(1)} KiB | ${(inFlight / 1024).toFixed(1)} KiB |`);
+    }
+    console.log(`\n(${o.memory} connections; V8 heap used + external memory, after forced GCs)`);
+    return;
+  }
   const got = new Map<string, SideFigures[][]>(sides.map(([label]) => [label, []]));
   for (let round = 0; round < o.rounds; round++) {
     // Alternated: the side that goes first changes each round.
