@@ -10,6 +10,7 @@
  *   node bench/cost.ts --cpu-prof=/tmp/prof     # a .cpuprofile per path, and its top functions
  *   node bench/cost.ts --top=15                 # the 15 functions that allocate the most per path
  *   node bench/cost.ts --memory=1000            # held per idle keep-alive connection, per request in flight
+ *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
  *
  * Paths: `keepalive` (50 keep-alive connections, GET /small), `close` (a new connection per
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
@@ -22,6 +23,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -41,6 +43,8 @@ interface Options {
   interval: number;
   /** Connections (idle, then with a request held) for the memory measure; 0: none. */
   memory: number;
+  /** Requests at 200 connections for the tail measure; 0: none. */
+  tail: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -54,6 +58,7 @@ function parseOptions(argv: readonly string[]): Options {
     side: undefined,
     interval: 64,
     memory: 0,
+    tail: 0,
   };
   for (const arg of argv) {
     const [key, value = ''] = arg.replace(/^--/, '').split('=');
@@ -66,6 +71,7 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'side') o.side = value;
     else if (key === 'interval') o.interval = Number(value);
     else if (key === 'memory') o.memory = Number(value);
+    else if (key === 'tail') o.tail = Number(value);
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
   return o;
@@ -106,6 +112,7 @@ function keepalive(port, n, conns, done) {
   const one = (s) => {
     if (left <= 0) { if (--running === 0) done(); return; }
     left--;
+    s.sentAt = performance.now();
     s.write(KEEP(port));
   };
   while (sockets.length < conns) {
@@ -123,6 +130,7 @@ function keepalive(port, n, conns, done) {
       if (got.length < end + 4 + len) return;
       if (!got.startsWith('HTTP/1.1 200')) throw new Error(got.slice(0, 200));
       got = got.slice(end + 4 + len);
+      latencies.push(performance.now() - s.sentAt);
       one(s);
     });
     running++;
@@ -171,11 +179,17 @@ function openIdle(port, k, hold, done) {
   }
   if (hold) setTimeout(done, 1500);
 }
+const latencies = [];
 process.on('message', ({ path, port, n }) => {
-  const done = () => process.send('done');
+  const done = () => {
+    const sorted = latencies.splice(0).sort((a, b) => a - b);
+    const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+    process.send({ p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) });
+  };
   if (path === 'idle' || path === 'hold') openIdle(port, n, path === 'hold', done);
   else if (path === 'drop') { for (const s of kept.splice(0)) s.destroy(); setTimeout(done, 500); }
   else if (path === 'keepalive') keepalive(port, n, 50, done);
+  else if (path === 'keepalive200') keepalive(port, n, 200, done);
   else if (path === 'close') close(port, n, 50, done);
   else h2c(port, n, 100, done);
 });
@@ -208,6 +222,50 @@ interface SamplingNode {
   selfSize: number;
   id: number;
   children: SamplingNode[];
+}
+
+interface Latencies {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/**
+ * What the slow requests at 200 connections waited behind: the client's latencies, the
+ * worker's event-loop stalls (monitorEventLoopDelay at 1 ms) and its garbage collections.
+ */
+async function tailOf(run: () => Promise<Latencies>) {
+  const gcs = new Map<string, { count: number; totalMs: number; maxMs: number }>();
+  const kinds: Record<number, string> = {
+    1: 'minor',
+    2: 'major',
+    4: 'incremental',
+    8: 'weakcb',
+    16: 'minor',
+  };
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = kinds[(e as unknown as { detail: { kind: number } }).detail.kind] ?? 'other';
+      const g = gcs.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0 };
+      g.count++;
+      g.totalMs += e.duration;
+      g.maxMs = Math.max(g.maxMs, e.duration);
+      gcs.set(kind, g);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const client = await run();
+  delay.disable();
+  observer.disconnect();
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+  return {
+    client,
+    loopDelay: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
+    gc: Object.fromEntries(gcs),
+  };
 }
 
 /**
@@ -266,11 +324,20 @@ log:
   session.connect();
   const run = async (path: PathId, n: number) => {
     client.send({ path, port, n });
-    await once(client);
+    return await once<Latencies>(client);
   };
+  if (o.tail > 0) {
+    await run('keepalive', 5000);
+    process.stdout.write(`${JSON.stringify(await tailOf(() => run('keepalive200' as PathId, o.tail)))}\n`);
+    client.kill();
+    origin.kill();
+    process.exit(0);
+  }
   if (o.memory > 0) {
     await run('keepalive', 2000); // the pool, the buffers and the code, as a worker that served
-    const held = await heldBytes(async (kind) => run(kind as PathId, o.memory));
+    const held = await heldBytes(async (kind) => {
+      await run(kind as PathId, o.memory);
+    });
     client.kill();
     origin.kill();
     process.stdout.write(`${JSON.stringify(held.map((b) => b / o.memory))}\n`);
@@ -338,6 +405,7 @@ async function measureSide(srcDir: string, o: Options): Promise<SideFigures[]> {
     `--top=${o.top}`,
     `--interval=${o.interval}`,
     `--memory=${o.memory}`,
+    `--tail=${o.tail}`,
   ];
   if (o.cpuProf !== undefined) args.push(`--cpu-prof=${o.cpuProf}`);
   const proc = fork(fileURLToPath(import.meta.url), args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
@@ -358,6 +426,10 @@ async function main(): Promise<void> {
   const here = resolve(fileURLToPath(import.meta.url), '../../src');
   const sides: [string, string][] = [['this', here]];
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src')]);
+  if (o.tail > 0) {
+    for (const [label, dir] of sides) console.log(`${label}: ${JSON.stringify(await measureSide(dir, o))}`);
+    return;
+  }
   if (o.memory > 0) {
     console.log(`| side | held per idle keep-alive connection | held per request in flight |\n|---|--:|--:|`);
     for (const [label, dir] of sides) {
