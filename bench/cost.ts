@@ -408,7 +408,11 @@ async function measureSide(srcDir: string, o: Options): Promise<SideFigures[]> {
     `--tail=${o.tail}`,
   ];
   if (o.cpuProf !== undefined) args.push(`--cpu-prof=${o.cpuProf}`);
-  const proc = fork(fileURLToPath(import.meta.url), args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  // The V8 flags a worker runs with (src/server/cli/workers.ts): its young generation, its compiles.
+  const proc = fork(fileURLToPath(import.meta.url), args, {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, '--max-semi-space-size=8', '--no-concurrent-recompilation'],
+  });
   let out = '';
   proc.stdout?.on('data', (d) => {
     out += d;
