@@ -365,16 +365,19 @@ log:
     for (const s of profile.samples) objects += 1 / (1 - Math.exp(-s.size / o.interval));
     const bySelf = new Map<string, number>();
     let bytes = 0;
-    const walk = (node: SamplingNode) => {
+    const nameOf = (f: SamplingNode['callFrame']) =>
+      `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
+    // A built-in (a join, a push, a regular expression's exec) is named with its caller.
+    const walk = (node: SamplingNode, caller: string) => {
       bytes += node.selfSize;
+      const own = nameOf(node.callFrame);
       if (node.selfSize > 0) {
-        const f = node.callFrame;
-        const name = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
+        const name = node.callFrame.url === '' ? `${own} ← ${caller}` : own;
         bySelf.set(name, (bySelf.get(name) ?? 0) + node.selfSize);
       }
-      for (const c of node.children) walk(c);
+      for (const c of node.children) walk(c, own);
     };
-    walk(profile.head);
+    walk(profile.head, '');
     const top = [...bySelf]
       .sort((a, b) => b[1] - a[1])
       .slice(0, o.top)
