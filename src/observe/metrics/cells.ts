@@ -63,10 +63,9 @@ function valueAt(
   v3: LabelValue | undefined,
   v4: LabelValue | undefined,
 ): LabelValue {
-  const value = i === 0 ? v0 : i === 1 ? v1 : i === 2 ? v2 : i === 3 ? v3 : v4;
-  // A missing value is a caller's bug the type cannot catch (a metric's names are data).
-  if (value === undefined) throw new Error(`label value ${i} missing`);
-  return value;
+  // A value a caller left out is kept as undefined (labelled "undefined"), as the rest array
+  // did: a metric's label count is data the type cannot check, and a count must never throw.
+  return (i === 0 ? v0 : i === 1 ? v1 : i === 2 ? v2 : i === 3 ? v3 : v4) as LabelValue;
 }
 
 export class CounterCell {
