@@ -36,17 +36,10 @@ function tracingSection(): string {
   return endpoint ? `tracing:\n  otlp_endpoint: ${endpoint}\n  sample_ratio: 1\n` : '';
 }
 
-export const candor: SystemDefinition = {
-  id: 'candor',
-  label: 'Candor',
-  group: 'candor',
-  setup: `bin/candor.js serve, pool of 256 connections to the origin; access log (level info) to a file${
-    process.env.CANDOR_BENCH_OTLP
-      ? '; spans of every request exported over OTLP/HTTP (CANDOR_BENCH_OTLP)'
-      : ''
-  }`,
-  async start(context) {
-    const cli = join(REPO_DIR, 'bin', 'candor.js');
+/** Candor from the checkout at `repoDir` (its bin/candor.js, with its own sources). */
+function candorFrom(repoDir: string) {
+  return async (context: SystemContext) => {
+    const cli = join(repoDir, 'bin', 'candor.js');
     if (!existsSync(cli)) throw new Error(`${cli} does not exist`);
     const accessLog = join(context.dir, 'access.log');
     const configFile = join(context.dir, 'candor.yaml');
@@ -58,11 +51,38 @@ export const candor: SystemDefinition = {
       cpu: context.cpu,
       command: NODE_BIN,
       args,
-      cwd: REPO_DIR,
+      cwd: repoDir,
       env: { ...process.env, NODE_ENV: 'production' },
       outputFile: join(context.dir, 'output.log'),
     });
     await waitForPort(context.port, proc, 20_000);
     return { port: context.port, process: proc, accessLog };
-  },
+  };
+}
+
+export const candor: SystemDefinition = {
+  id: 'candor',
+  label: 'Candor',
+  group: 'candor',
+  setup: `bin/candor.js serve, pool of 256 connections to the origin; access log (level info) to a file${
+    process.env.CANDOR_BENCH_OTLP
+      ? '; spans of every request exported over OTLP/HTTP (CANDOR_BENCH_OTLP)'
+      : ''
+  }`,
+  start: candorFrom(REPO_DIR),
 };
+
+/**
+ * CANDOR_BENCH_REF=DIR adds `candor-ref`: Candor from another checkout (an older release, e.g.
+ * `git worktree add /tmp/candor-0.1.0 54447c2 && (cd /tmp/candor-0.1.0 && npm ci)`), with the
+ * same generated config, measured in the same run as this one.
+ */
+export const candorRef: SystemDefinition | undefined = process.env.CANDOR_BENCH_REF
+  ? {
+      id: 'candor-ref',
+      label: `Candor (${process.env.CANDOR_BENCH_REF})`,
+      group: 'candor',
+      setup: `bin/candor.js serve of the checkout in CANDOR_BENCH_REF (${process.env.CANDOR_BENCH_REF}), configured as Candor`,
+      start: candorFrom(process.env.CANDOR_BENCH_REF),
+    }
+  : undefined;

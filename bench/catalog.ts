@@ -1,5 +1,5 @@
 /** Every system the benchmark knows, in the order of the tables. */
-import { candor } from './candor.ts';
+import { candor, candorRef } from './candor.ts';
 import { haproxy } from './haproxy.ts';
 import { nginxProxy } from './nginx-proxy.ts';
 import { netCeiling, nodePeers } from './node-peers.ts';
@@ -19,6 +19,7 @@ export const direct: SystemDefinition = {
 export const SYSTEMS: readonly SystemDefinition[] = [
   direct,
   candor,
+  ...(candorRef === undefined ? [] : [candorRef]),
   netCeiling,
   nginxProxy,
   haproxy,

@@ -50,7 +50,7 @@ export const netCeiling: SystemDefinition = nodePeer(
   'net',
   'raw node:net proxy',
   'net-proxy.mjs',
-  `node:net both sides, keep-alive (256 idle upstream sockets), hop-by-hop rewrite, Via, a request id, under 100 lines (bench/peers/net-proxy.mjs); ${LOG}`,
+  'node:net both sides, keep-alive (256 idle upstream sockets), heads found with indexOf and split, hop-by-hop rewrite, Via, a request id, each response corked into one write, under 130 lines (bench/peers/net-proxy.mjs); one JSON line per request kept in memory, written to a file every 50 ms (no pino, no regular expression per request)',
   'ceiling',
 );
 

@@ -1,13 +1,13 @@
 // The HTTP/2 ceiling: node:http2's server (TLS with ALPN h2 when TLS_CERT and TLS_KEY are set,
 // else h2c) in front of raw node:net keep-alive connections to an HTTP/1.1 origin, one JSON log
-// line per request. GET only, Content-Length responses only (the origin's): the least a Node
+// line per request kept in memory and written every 50 ms (line-log.mjs). GET only, Content-Length responses only (the origin's): the least a Node
 // gateway does to carry a stream to HTTP/1.1, and what Candor's HTTP/2 side is judged against.
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { connect } from 'node:net';
-import { accessLog, port } from './env.mjs';
+import { logLine } from './line-log.mjs';
 
-const ORIGIN = Number(process.env.ORIGIN_PORT);
+const [port, ORIGIN] = [Number(process.env.PORT), Number(process.env.ORIGIN_PORT)];
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade']);
 const idle = [];
 let ids = 0;
@@ -52,6 +52,13 @@ function relay(up, stream, id, done) {
   up.on('data', onData);
 }
 
+function log(id, method, path, status, start) {
+  const ms = Math.round((performance.now() - start) * 1000) / 1000;
+  logLine(
+    `"req_id":"${id}","method":"${method}","path":${JSON.stringify(path)},"status":${status},"total_ms":${ms}`,
+  );
+}
+
 const { TLS_CERT, TLS_KEY } = process.env;
 const server =
   TLS_CERT && TLS_KEY
@@ -79,12 +86,12 @@ server.on('stream', (stream, _headers, _flags, raw) => {
       relay(up, stream, id, (status) => {
         if (idle.length < 256) idle.push(up);
         else up.destroy();
-        accessLog.info({ req_id: id, method, url: path, status, ms: performance.now() - start });
+        log(id, method, path, status, start);
       });
     },
     () => {
       if (!stream.destroyed) stream.respond({ ':status': 502 }, { endStream: true });
-      accessLog.info({ req_id: id, method, url: path, status: 502, ms: performance.now() - start });
+      log(id, method, path, 502, start);
     },
   );
 });

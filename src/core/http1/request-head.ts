@@ -47,17 +47,37 @@ export function framingFields(request: RequestHeadInput): readonly string[] {
  */
 export function serializeRequestHead(request: RequestHeadInput, authority: string): string {
   const { headers } = request;
-  let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
+  // Pieces joined once (as the access line is built): appending made two strings per field.
+  const parts = PARTS;
+  parts[0] = request.method;
+  parts[1] = ' ';
+  parts[2] = request.path;
+  parts[3] = ' HTTP/1.1\r\n';
+  let n = 4;
   let host = false;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
     if (name.length === 4 && name.toLowerCase() === 'host') host = true;
-    head += `${name}: ${headers[i + 1]}\r\n`;
+    n = putField(parts, n, name, headers[i + 1]);
   }
-  if (!host) head += `host: ${authority}\r\n`;
+  if (!host) n = putField(parts, n, 'host', authority);
   const framing = framingFields(request);
-  for (let i = 0; i < framing.length; i += 2) head += `${framing[i]}: ${framing[i + 1]}\r\n`;
-  return `${head}\r\n`;
+  for (let i = 0; i < framing.length; i += 2) n = putField(parts, n, framing[i], framing[i + 1]);
+  parts[n++] = '\r\n';
+  // Only a head with fewer fields than the last leaves pieces past its end: cut.
+  if (parts.length > n) parts.length = n;
+  return parts.join('');
+}
+
+/** The pieces of the head being built: one array kept for every head (never emptied: it would give its storage back). */
+const PARTS: string[] = [];
+
+function putField(parts: string[], n: number, name: string, value: string): number {
+  parts[n] = name;
+  parts[n + 1] = ': ';
+  parts[n + 2] = value;
+  parts[n + 3] = '\r\n';
+  return n + 4;
 }
 
 function hasLength(headers: readonly string[]): boolean {

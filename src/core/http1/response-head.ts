@@ -7,10 +7,18 @@
 /**
  * "HTTP/1.1 status reason", the fields in order and case, and the empty line. The fields are
  * the caller's to have checked (they come from the strict parser and the head builder, or
- * are the gateway's own). Latin-1 text: write it with that encoding.
+ * are the gateway's own). `before` and `after` are field lines ("name: value\r\n" each) the
+ * caller adds around them (this hop's Date, framing and Connection), so that a head passed on
+ * is not copied to add them. Latin-1 text: write it with that encoding.
  */
-export function serializeResponseHead(status: number, reason: string, headers: readonly string[]): string {
-  let text = `HTTP/1.1 ${status} ${reason}\r\n`;
+export function serializeResponseHead(
+  status: number,
+  reason: string,
+  headers: readonly string[],
+  before = '',
+  after = '',
+): string {
+  let text = `HTTP/1.1 ${status} ${reason}\r\n${before}`;
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return `${text}\r\n`;
+  return `${text}${after}\r\n`;
 }

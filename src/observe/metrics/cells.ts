@@ -18,33 +18,54 @@ export class CellFamily<C> {
   readonly #create: (labels: Labels) => C;
 
   constructor(labelNames: readonly string[], create: (labels: Labels) => C) {
+    if (labelNames.length < 1 || labelNames.length > 5) throw new Error('a cell family has 1 to 5 labels');
     this.labelNames = labelNames;
     this.#create = create;
   }
 
-  /** The cell for these label values (as many as the metric has label names). */
-  cell(...values: LabelValue[]): C {
+  /**
+   * The cell for these label values (as many as the metric has label names, at most five).
+   * Named parameters, not a rest array: an array per call was one allocation per count, and
+   * a request makes several.
+   */
+  cell(v0: LabelValue, v1?: LabelValue, v2?: LabelValue, v3?: LabelValue, v4?: LabelValue): C {
+    const last = this.labelNames.length - 1;
     let level = this.#root;
-    const last = values.length - 1;
     for (let i = 0; i < last; i++) {
-      let next = level.get(values[i]) as Map<LabelValue, unknown> | undefined;
+      const value = valueAt(i, v0, v1, v2, v3, v4);
+      let next = level.get(value) as Map<LabelValue, unknown> | undefined;
       if (next === undefined) {
         next = new Map();
-        level.set(values[i], next);
+        level.set(value, next);
       }
       level = next;
     }
-    const found = level.get(values[last]) as C | undefined;
+    const key = valueAt(last, v0, v1, v2, v3, v4);
+    const found = level.get(key) as C | undefined;
     if (found !== undefined) return found;
     const labels: Labels = {};
     this.labelNames.forEach((name, i) => {
-      labels[name] = String(values[i]);
+      labels[name] = String(valueAt(i, v0, v1, v2, v3, v4));
     });
     const created = this.#create(labels);
-    level.set(values[last], created);
+    level.set(key, created);
     this.cells.push(created);
     return created;
   }
+}
+
+/** The i-th of a cell's label values. */
+function valueAt(
+  i: number,
+  v0: LabelValue,
+  v1: LabelValue | undefined,
+  v2: LabelValue | undefined,
+  v3: LabelValue | undefined,
+  v4: LabelValue | undefined,
+): LabelValue {
+  // A value a caller left out is kept as undefined (labelled "undefined"), as the rest array
+  // did: a metric's label count is data the type cannot check, and a count must never throw.
+  return (i === 0 ? v0 : i === 1 ? v1 : i === 2 ? v2 : i === 3 ? v3 : v4) as LabelValue;
 }
 
 export class CounterCell {

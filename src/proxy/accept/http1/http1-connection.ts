@@ -32,6 +32,7 @@ import {
 import { trimOws } from '../../../core/http1/syntax.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
+import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
 import { LINGER_MS } from '../../../core/net/linger.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
 
@@ -89,7 +90,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   readonly #parser: RequestParser;
   readonly #encrypted: boolean;
   #state: ConnectionState = 'head';
-  #timer: NodeJS.Timeout | undefined;
+  /** The head, body, keep-alive or linger deadline: timers kept and refreshed, not made per request. */
+  readonly #deadline = new ConnectionDeadline();
   /** Pipelined bytes read ahead, not parsed until the current response is finished. */
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -279,7 +281,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   onBody(chunk: Buffer): void {
-    this.#timer?.refresh();
+    this.#deadline.refresh();
     if (this.#body !== undefined && !this.#body.push(chunk)) this.#pause();
   }
 
@@ -390,7 +392,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
    * head; nothing of this connection touches it again.
    */
   detach(): { socket: Socket; rest: Buffer } {
-    this.#clearTimer();
+    this.#deadline.release();
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);
     this.socket.off('close', this.#onClose);
@@ -424,7 +426,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (this.#state !== 'body' && !(this.#state === 'writing' && !this.#requestComplete)) return;
     // Not read because its reader (an upstream slow to take it) is not taking it: not the client's silence.
     if (this.#paused) {
-      this.#timer?.refresh();
+      this.#deadline.refresh();
       return;
     }
     this.#closeAfter = true;
@@ -456,7 +458,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   readonly #onClose = (): void => {
     this.#state = 'closed';
-    this.#clearTimer();
+    this.#deadline.release();
     this.#response?.connectionClosed();
     if (!this.#requestComplete && this.#body !== undefined && !this.#body.destroyed) {
       this.#body.destroy(Object.assign(new Error('client closed the connection'), { code: 'ECONNRESET' }));
@@ -464,14 +466,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   };
 
   #arm(ms: number, onTimeout: () => void): void {
-    clearTimeout(this.#timer);
-    this.#timer = ms > 0 ? setTimeout(onTimeout, ms) : undefined;
-    this.#timer?.unref();
+    this.#deadline.arm(ms, onTimeout);
   }
 
   #clearTimer(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#deadline.disarm();
   }
 }
 

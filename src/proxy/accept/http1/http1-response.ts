@@ -29,22 +29,27 @@ const LAST_CHUNK = '0\r\n\r\n';
 const CRLF = '\r\n';
 
 let dateSecond = 0;
-let dateText = '';
-/** RFC 9110 §6.6.1: Date, formatted once a second (the same string for every response in it). */
-function httpDate(): string {
+let dateLine = '';
+/** RFC 9110 §6.6.1: the Date field line, formatted once a second (the same string for every response in it). */
+function dateFieldLine(): string {
   const now = Date.now();
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
-    dateText = new Date(now).toUTCString();
+    dateLine = `date: ${new Date(now).toUTCString()}\r\n`;
   }
-  return dateText;
+  return dateLine;
 }
 
-function hasField(headers: readonly string[], lower: string): number {
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].length === lower.length && headers[i].toLowerCase() === lower) return i;
-  return -1;
+let keepAliveSeconds = -1;
+let keepAliveText = '';
+/** `connection: keep-alive` and its timeout, as field lines: made once for a listener's setting. */
+function keepAliveLines(seconds: number): string {
+  if (seconds !== keepAliveSeconds) {
+    keepAliveSeconds = seconds;
+    keepAliveText = `connection: keep-alive\r\nkeep-alive: timeout=${seconds}\r\n`;
+  }
+  return keepAliveText;
 }
 
 export class Http1Response implements DownstreamExchange, ResponseSink {
@@ -166,26 +171,38 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     if (close) this.#close = true;
     this.#chunked = false;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;
-    // The upstream's Date is passed on as it said it (RFC 9110 §6.6.1); Candor dates its own answers.
-    const out = hasField(headers, 'date') === -1 ? ['date', httpDate(), ...headers] : [...headers];
-    if (!this.#bodyless && hasField(headers, 'content-length') === -1) {
+    // One pass for the three fields this hop reads: a name is lower-cased only when its length matches.
+    let date = false;
+    let length = false;
+    let connection = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      if (name.length === 4) date ||= name.toLowerCase() === 'date';
+      else if (name.length === 10) connection ||= name.toLowerCase() === 'connection';
+      else if (name.length === 14) length ||= name.toLowerCase() === 'content-length';
+    }
+    // This hop's fields go around the upstream's, whose list is not copied to add them. The
+    // upstream's Date is passed on as it said it (RFC 9110 §6.6.1); Candor dates its own answers.
+    const before = date ? '' : dateFieldLine();
+    let after = '';
+    if (!this.#bodyless && !length) {
       // No length: chunked to HTTP/1.1, the close ends it for HTTP/1.0 (RFC 9112 §6.3).
       if (this.#versionMinor === 1) {
         this.#chunked = true;
-        out.push('transfer-encoding', 'chunked');
+        after = 'transfer-encoding: chunked\r\n';
       } else this.#close = true;
     }
     // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
     if (this.#versionMinor === 0) this.#close = true;
     // (A gateway-made head may say it already: said once.)
     if (this.#close) {
-      if (hasField(headers, 'connection') === -1) out.push('connection', 'close');
-    } else if (hasField(headers, 'connection') === -1) {
+      if (!connection) after += 'connection: close\r\n';
+    } else if (!connection) {
       // As node:http said it: clients (and the drain test's) read the connection's fate here.
-      out.push('connection', 'keep-alive');
-      if (this.#keepAliveSeconds > 0) out.push('keep-alive', `timeout=${this.#keepAliveSeconds}`);
+      after +=
+        this.#keepAliveSeconds > 0 ? keepAliveLines(this.#keepAliveSeconds) : 'connection: keep-alive\r\n';
     }
-    const text = serializeResponseHead(status, reason, out);
+    const text = serializeResponseHead(status, reason, headers, before, after);
     this.#headSent = true;
     this.#owner.responseStarted();
     this.#socket.write(text, 'latin1');

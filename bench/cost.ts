@@ -1,0 +1,480 @@
+/**
+ * What one request costs Candor's worker, in figures the machine's load does not change: CPU
+ * microseconds (user + system, process.cpuUsage, the same counters as /proc/<pid>/stat) and
+ * bytes and objects allocated (V8's sampling heap profiler, every sampled allocation counted,
+ * those collected since too). Candor runs in this process as a worker does (one gateway, no
+ * cluster); the origin and the client are child processes, so their CPU is not counted.
+ *
+ *   node bench/cost.ts                          # keep-alive, close, h2c: 20 000 requests each, 3 rounds
+ *   node bench/cost.ts --paths=keepalive --n=50000 --rounds=5
+ *   node bench/cost.ts --cpu-prof=/tmp/prof     # a .cpuprofile per path, and its top functions
+ *   node bench/cost.ts --top=15                 # the 15 functions that allocate the most per path
+ *   node bench/cost.ts --memory=1000            # held per idle keep-alive connection, per request in flight
+ *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
+ *
+ * Paths: `keepalive` (50 keep-alive connections, GET /small), `close` (a new connection per
+ * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
+ * Each round measures CPU with no profiler attached, then allocations in a run of its own.
+ * `--ref=DIR` runs the same measure on another checkout's src/ (e.g. a `git worktree` of the
+ * previous release) in the same run, rounds alternated with this one.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+type PathId = 'keepalive' | 'close' | 'h2c';
+const PATHS: readonly PathId[] = ['keepalive', 'close', 'h2c'];
+
+interface Options {
+  paths: PathId[];
+  n: number;
+  rounds: number;
+  cpuProf: string | undefined;
+  top: number;
+  ref: string | undefined;
+  /** Internal: run one side of the measure and print its figures as JSON. */
+  side: string | undefined;
+  interval: number;
+  /** Connections (idle, then with a request held) for the memory measure; 0: none. */
+  memory: number;
+  /** Requests at 200 connections for the tail measure; 0: none. */
+  tail: number;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const o: Options = {
+    paths: [...PATHS],
+    n: 20_000,
+    rounds: 3,
+    cpuProf: undefined,
+    top: 0,
+    ref: undefined,
+    side: undefined,
+    interval: 64,
+    memory: 0,
+    tail: 0,
+  };
+  for (const arg of argv) {
+    const [key, value = ''] = arg.replace(/^--/, '').split('=');
+    if (key === 'paths') o.paths = value.split(',').filter((p): p is PathId => PATHS.includes(p as PathId));
+    else if (key === 'n') o.n = Number(value);
+    else if (key === 'rounds') o.rounds = Number(value);
+    else if (key === 'cpu-prof') o.cpuProf = value;
+    else if (key === 'top') o.top = Number(value);
+    else if (key === 'ref') o.ref = resolve(value);
+    else if (key === 'side') o.side = value;
+    else if (key === 'interval') o.interval = Number(value);
+    else if (key === 'memory') o.memory = Number(value);
+    else if (key === 'tail') o.tail = Number(value);
+    else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
+  }
+  return o;
+}
+
+/** The origin: 100 bytes to every request, keep-alive, on raw node:net (its CPU is not counted). */
+const ORIGIN = `
+import { createServer } from 'node:net';
+const body = 'x'.repeat(100);
+const answer = 'HTTP/1.1 200 OK\\r\\ncontent-type: text/plain\\r\\ncontent-length: 100\\r\\n\\r\\n' + body;
+const server = createServer({ noDelay: true }, (s) => {
+  let pending = '';
+  s.on('error', () => {});
+  s.on('data', (d) => {
+    pending += d.toString('latin1');
+    let end;
+    let out = '';
+    while ((end = pending.indexOf('\\r\\n\\r\\n')) >= 0) {
+      if (pending.startsWith('GET /hold')) setTimeout(() => s.write(answer, 'latin1'), 3000);
+      else out += answer;
+      pending = pending.slice(end + 4);
+    }
+    if (out) s.write(out, 'latin1');
+  });
+}).listen(0, '127.0.0.1', () => process.send(server.address().port));
+`;
+
+/** The client: runs n requests over the path's connections when told, answers when done. */
+const CLIENT = `
+import { connect } from 'node:net';
+import http2 from 'node:http2';
+const KEEP = (port) => 'GET /small HTTP/1.1\\r\\nhost: 127.0.0.1:' + port + '\\r\\nuser-agent: cost\\r\\naccept: */*\\r\\n\\r\\n';
+const CLOSE = (port) => 'GET /small HTTP/1.1\\r\\nhost: 127.0.0.1:' + port + '\\r\\nuser-agent: cost\\r\\naccept: */*\\r\\nconnection: close\\r\\n\\r\\n';
+let sockets = [];
+let h2;
+function keepalive(port, n, conns, done) {
+  let left = n, running = 0;
+  const one = (s) => {
+    if (left <= 0) { if (--running === 0) done(); return; }
+    left--;
+    s.sentAt = performance.now();
+    s.write(KEEP(port));
+  };
+  while (sockets.length < conns) {
+    const s = connect(port, '127.0.0.1'); s.setNoDelay(true); s.on('error', (e) => { throw e; });
+    sockets.push(s);
+  }
+  for (const s of sockets) {
+    let got = '';
+    s.removeAllListeners('data');
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      const end = got.indexOf('\\r\\n\\r\\n');
+      if (end < 0) return;
+      const len = Number(/content-length: *(\\d+)/i.exec(got.slice(0, end))[1]);
+      if (got.length < end + 4 + len) return;
+      if (!got.startsWith('HTTP/1.1 200')) throw new Error(got.slice(0, 200));
+      got = got.slice(end + 4 + len);
+      latencies.push(performance.now() - s.sentAt);
+      one(s);
+    });
+    running++;
+    one(s);
+  }
+}
+function close(port, n, conns, done) {
+  let left = n, running = 0;
+  const one = () => {
+    if (left <= 0) { if (--running === 0) done(); return; }
+    left--;
+    const s = connect(port, '127.0.0.1'); s.setNoDelay(true);
+    let got = '';
+    s.on('data', (d) => { got += d.toString('latin1'); });
+    s.on('error', (e) => { throw e; });
+    s.on('close', () => { if (!got.startsWith('HTTP/1.1 200')) throw new Error('close: ' + got.slice(0, 200)); one(); });
+    s.write(CLOSE(port));
+  };
+  for (let i = 0; i < conns; i++) { running++; one(); }
+}
+function h2c(port, n, streams, done) {
+  h2 ??= http2.connect('http://127.0.0.1:' + port);
+  let left = n, running = 0;
+  const one = () => {
+    if (left <= 0) { if (--running === 0) done(); return; }
+    left--;
+    const req = h2.request({ ':path': '/small', 'user-agent': 'cost', accept: '*/*' });
+    req.on('response', (h) => { if (h[':status'] !== 200) throw new Error('h2 ' + h[':status']); });
+    req.resume();
+    req.on('end', one);
+    req.on('error', (e) => { throw e; });
+  };
+  for (let i = 0; i < streams; i++) { running++; one(); }
+}
+/** k connections that each made one request and stay open, idle; or k requests held by the origin. */
+const kept = [];
+function openIdle(port, k, hold, done) {
+  let left = k;
+  for (let i = 0; i < k; i++) {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', (e) => { throw e; });
+    kept.push(s);
+    let got = '';
+    s.on('data', (d) => { got += d.toString('latin1'); if (!hold && got.endsWith('x'.repeat(10)) && --left === 0) done(); });
+    s.write(hold ? KEEP(port).replace('/small', '/hold') : KEEP(port));
+  }
+  if (hold) setTimeout(done, 1500);
+}
+const latencies = [];
+process.on('message', ({ path, port, n }) => {
+  const done = () => {
+    const sorted = latencies.splice(0).sort((a, b) => a - b);
+    const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+    process.send({ p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) });
+  };
+  if (path === 'idle' || path === 'hold') openIdle(port, n, path === 'hold', done);
+  else if (path === 'drop') { for (const s of kept.splice(0)) s.destroy(); setTimeout(done, 500); }
+  else if (path === 'keepalive') keepalive(port, n, 50, done);
+  else if (path === 'keepalive200') keepalive(port, n, 200, done);
+  else if (path === 'close') close(port, n, 50, done);
+  else h2c(port, n, 100, done);
+});
+`;
+
+function child(code: string): ChildProcess {
+  return fork('-', [], {
+    execArgv: ['--input-type=module', '-e', code],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+function once<T>(proc: ChildProcess): Promise<T> {
+  return new Promise((done, fail) => {
+    proc.once('message', (m) => done(m as T));
+    proc.once('exit', (code) => fail(new Error(`child exited with ${code}`)));
+  });
+}
+
+interface SideFigures {
+  path: PathId;
+  cpuUs: number;
+  bytes: number;
+  objects: number;
+  top: { name: string; bytes: number }[];
+}
+
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  id: number;
+  children: SamplingNode[];
+}
+
+interface Latencies {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/**
+ * What the slow requests at 200 connections waited behind: the client's latencies, the
+ * worker's event-loop stalls (monitorEventLoopDelay at 1 ms) and its garbage collections.
+ */
+async function tailOf(run: () => Promise<Latencies>) {
+  const gcs = new Map<string, { count: number; totalMs: number; maxMs: number }>();
+  const kinds: Record<number, string> = {
+    1: 'minor',
+    2: 'major',
+    4: 'incremental',
+    8: 'weakcb',
+    16: 'minor',
+  };
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = kinds[(e as unknown as { detail: { kind: number } }).detail.kind] ?? 'other';
+      const g = gcs.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0 };
+      g.count++;
+      g.totalMs += e.duration;
+      g.maxMs = Math.max(g.maxMs, e.duration);
+      gcs.set(kind, g);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const client = await run();
+  delay.disable();
+  observer.disconnect();
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+  return {
+    client,
+    loopDelay: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
+    gc: Object.fromEntries(gcs),
+  };
+}
+
+/**
+ * What the worker holds (V8 heap used, plus memory outside it: buffers) per idle keep-alive
+ * connection, then per request in flight (the origin holds its answer 3 s), after forced GCs.
+ */
+async function heldBytes(run: (kind: string) => Promise<void>): Promise<[number, number]> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const held = async () => {
+    for (let i = 0; i < 3; i++) gc();
+    await new Promise((done) => setTimeout(done, 100));
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.external;
+  };
+  const base = await held();
+  await run('idle');
+  const idle = await held();
+  await run('hold');
+  const inFlight = await held();
+  await run('drop');
+  return [idle - base, inFlight - idle];
+}
+
+/** One side: this process is the gateway of `srcDir` (this repository's or the reference's). */
+async function runSide(srcDir: string, o: Options): Promise<void> {
+  const { parseConfig } = await import(join(srcDir, 'core/config/load.ts'));
+  const { startGateway } = await import(join(srcDir, 'server/gateway/gateway.ts'));
+  const origin = child(ORIGIN);
+  const originPort = await once<number>(origin);
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cost-'));
+  const config = parseConfig(
+    `name: cost
+listen:
+  - address: 127.0.0.1:0
+    http2: true
+routes:
+  - match: { path: / }
+    upstream: origin
+upstreams:
+  origin:
+    targets: [ { url: "http://127.0.0.1:${originPort}" } ]
+    pool: { max_connections: 256, idle_timeout: 30s }
+log:
+  level: info
+  destination: ${join(dir, 'access.log')}
+`,
+    '<cost>',
+    {},
+  );
+  const gateway = await startGateway(config);
+  const port = gateway.listeners[0].port();
+  const client = child(CLIENT);
+  const session = new Session();
+  session.connect();
+  const run = async (path: PathId, n: number) => {
+    client.send({ path, port, n });
+    return await once<Latencies>(client);
+  };
+  if (o.tail > 0) {
+    await run('keepalive', 5000);
+    process.stdout.write(`${JSON.stringify(await tailOf(() => run('keepalive200' as PathId, o.tail)))}\n`);
+    client.kill();
+    origin.kill();
+    process.exit(0);
+  }
+  if (o.memory > 0) {
+    await run('keepalive', 2000); // the pool, the buffers and the code, as a worker that served
+    const held = await heldBytes(async (kind) => {
+      await run(kind as PathId, o.memory);
+    });
+    client.kill();
+    origin.kill();
+    process.stdout.write(`${JSON.stringify(held.map((b) => b / o.memory))}\n`);
+    process.exit(0);
+  }
+  const results: SideFigures[] = [];
+  for (const path of o.paths) {
+    await run(path, Math.max(2000, o.n / 4)); // warm-up: JIT, pool, buffers
+    const before = process.cpuUsage();
+    await run(path, o.n);
+    const used = process.cpuUsage(before);
+    const cpuUs = (used.user + used.system) / o.n;
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: o.interval,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    const sampledN = Math.min(o.n, 5000);
+    await run(path, sampledN);
+    const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as {
+      profile: { head: SamplingNode; samples: { size: number; nodeId: number }[] };
+    };
+    // Each sample stands for 1 / (1 - e^(-size/interval)) allocations of its size (V8's scaling).
+    let objects = 0;
+    for (const s of profile.samples) objects += 1 / (1 - Math.exp(-s.size / o.interval));
+    const bySelf = new Map<string, number>();
+    let bytes = 0;
+    const nameOf = (f: SamplingNode['callFrame']) =>
+      `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
+    // A built-in (a join, a push, a regular expression's exec) is named with its caller.
+    const walk = (node: SamplingNode, caller: string) => {
+      bytes += node.selfSize;
+      const own = nameOf(node.callFrame);
+      if (node.selfSize > 0) {
+        const name = node.callFrame.url === '' ? `${own} ← ${caller}` : own;
+        bySelf.set(name, (bySelf.get(name) ?? 0) + node.selfSize);
+      }
+      for (const c of node.children) walk(c, own);
+    };
+    walk(profile.head, '');
+    const top = [...bySelf]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, o.top)
+      .map(([name, b]) => ({ name, bytes: Math.round(b / sampledN) }));
+    if (o.cpuProf !== undefined) {
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+      await run(path, o.n);
+      const { profile: cpu } = await session.post('Profiler.stop');
+      writeFileSync(join(o.cpuProf, `${path}-${process.pid}.cpuprofile`), JSON.stringify(cpu));
+    }
+    results.push({ path, cpuUs, bytes: bytes / sampledN, objects: objects / sampledN, top });
+  }
+  session.disconnect();
+  client.kill();
+  origin.kill();
+  await gateway.close();
+  process.stdout.write(`${JSON.stringify(results)}\n`);
+  process.exit(0);
+}
+
+/** A side in a process of its own, so that both sides start from the same cold state. */
+async function measureSide(srcDir: string, o: Options): Promise<SideFigures[]> {
+  const args = [
+    `--side=${srcDir}`,
+    `--paths=${o.paths.join(',')}`,
+    `--n=${o.n}`,
+    `--top=${o.top}`,
+    `--interval=${o.interval}`,
+    `--memory=${o.memory}`,
+    `--tail=${o.tail}`,
+  ];
+  if (o.cpuProf !== undefined) args.push(`--cpu-prof=${o.cpuProf}`);
+  // The V8 flags a worker runs with (src/server/cli/workers.ts): its young generation, its compiles.
+  const proc = fork(fileURLToPath(import.meta.url), args, {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, '--max-semi-space-size=8', '--no-concurrent-recompilation'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d) => {
+    out += d;
+  });
+  const code = await new Promise<number | null>((done) => proc.on('exit', done));
+  if (code !== 0) throw new Error(`side ${srcDir} exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '[]');
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  if (o.side !== undefined) return runSide(o.side, o);
+  const here = resolve(fileURLToPath(import.meta.url), '../../src');
+  const sides: [string, string][] = [['this', here]];
+  if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src')]);
+  if (o.tail > 0) {
+    for (const [label, dir] of sides) console.log(`${label}: ${JSON.stringify(await measureSide(dir, o))}`);
+    return;
+  }
+  if (o.memory > 0) {
+    console.log(`| side | held per idle keep-alive connection | held per request in flight |\n|---|--:|--:|`);
+    for (const [label, dir] of sides) {
+      const [idle, inFlight] = (await measureSide(dir, o)) as unknown as [number, number];
+      console.log(`| ${label} | ${(idle / 1024).toFixed(1)} KiB | ${(inFlight / 1024).toFixed(1)} KiB |`);
+    }
+    console.log(`\n(${o.memory} connections; V8 heap used + external memory, after forced GCs)`);
+    return;
+  }
+  const got = new Map<string, SideFigures[][]>(sides.map(([label]) => [label, []]));
+  for (let round = 0; round < o.rounds; round++) {
+    // Alternated: the side that goes first changes each round.
+    const order = round % 2 === 0 ? sides : [...sides].reverse();
+    for (const [label, dir] of order) got.get(label)?.push(await measureSide(dir, o));
+  }
+  console.log(`${o.n} requests a path and round, ${o.rounds} rounds; medians (min–max)\n`);
+  console.log('| side | path | CPU µs/request | bytes allocated/request | objects/request |');
+  console.log('|---|---|--:|--:|--:|');
+  for (const [label] of sides) {
+    const rounds = got.get(label) ?? [];
+    for (const path of o.paths) {
+      const of = (k: 'cpuUs' | 'bytes' | 'objects') =>
+        rounds.map((r) => r.find((x) => x.path === path)?.[k] ?? Number.NaN);
+      const fmt = (xs: number[]) =>
+        `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
+      console.log(
+        `| ${label} | ${path} | ${fmt(of('cpuUs'))} | ${fmt(of('bytes'))} | ${fmt(of('objects'))} |`,
+      );
+    }
+  }
+  if (o.top > 0) {
+    for (const [label] of sides) {
+      for (const figures of (got.get(label) ?? [])[0] ?? []) {
+        console.log(`\n${label}, ${figures.path}: bytes allocated a request, by function`);
+        for (const t of figures.top) console.log(`  ${String(t.bytes).padStart(6)}  ${t.name}`);
+      }
+    }
+  }
+}
+
+await main();

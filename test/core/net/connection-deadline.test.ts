@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConnectionDeadline } from '../../../src/core/net/connection-deadline.ts';
+
+/** Timers made while `run` runs (async_hooks sees every Timeout Node creates). */
+function timersMadeBy(run: () => void): number {
+  let made = 0;
+  const hook = createHook({
+    init(_id, type) {
+      if (type === 'Timeout') made++;
+    },
+  }).enable();
+  try {
+    run();
+  } finally {
+    hook.disable();
+  }
+  return made;
+}
+
+test('a connection that alternates between its deadlines makes one timer per deadline, not one per arm', () => {
+  const deadline = new ConnectionDeadline();
+  const head = () => assert.fail('the head deadline fired');
+  const idle = () => assert.fail('the keep-alive deadline fired');
+  const made = timersMadeBy(() => {
+    for (let i = 0; i < 1000; i++) {
+      deadline.arm(60_000, head);
+      deadline.arm(30_000, idle);
+    }
+  });
+  assert.equal(made, 2);
+  deadline.release();
+});
+
+test('only the deadline armed last fires; disarmed, none does; refreshed after it fired, it fires again', async () => {
+  const deadline = new ConnectionDeadline();
+  const fired: string[] = [];
+  const first = () => fired.push('first');
+  const second = () => fired.push('second');
+  deadline.arm(20, first);
+  deadline.arm(20, second);
+  await sleep(80);
+  assert.deepEqual(fired, ['second']);
+  deadline.refresh();
+  await sleep(80);
+  assert.deepEqual(fired, ['second', 'second']);
+  deadline.arm(20, first);
+  deadline.disarm();
+  deadline.refresh();
+  await sleep(80);
+  assert.deepEqual(fired, ['second', 'second']);
+  deadline.arm(20, first);
+  deadline.release();
+  await sleep(80);
+  assert.deepEqual(fired, ['second', 'second']);
+});
+
+test('a deadline armed again with another duration runs for the new one', async () => {
+  const deadline = new ConnectionDeadline();
+  const fired: string[] = [];
+  const once = () => fired.push('once');
+  deadline.arm(60_000, once);
+  deadline.arm(20, once);
+  await sleep(100);
+  assert.deepEqual(fired, ['once']);
+  deadline.release();
+});
