@@ -31,8 +31,8 @@ import {
 } from '../../../core/http1/request-parser.ts';
 import { trimOws } from '../../../core/http1/syntax.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
-import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
+import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
 import { LINGER_MS } from '../../../core/net/linger.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
 
