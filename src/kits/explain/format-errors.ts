@@ -1,7 +1,7 @@
 import { printable } from '../../core/printable.ts';
 import { MIN_SHARE, SNIFF_LINES } from './detect-format.ts';
-import type { NumberedLine } from './log-cursor.ts';
 import type { LogReader } from './log-reader.ts';
+import type { NumberedLine } from './log-record.ts';
 
 /** A log explain will not report on: not in a format it reads, or too little of it is. */
 export class LogFormatError extends Error {}

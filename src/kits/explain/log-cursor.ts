@@ -1,7 +1,6 @@
 import { type LineSource, MAX_LINE } from './line-stream.ts';
 import type { LogReader } from './log-reader.ts';
-import type { LogRecord } from './log-record.ts';
-import type { FiveXxSplit } from './read-logs.ts';
+import type { FiveXxSplit, LogRecord, NumberedLine } from './log-record.ts';
 
 /** How many lines a file's report quotes of those it could not read. */
 export const SKIPPED_QUOTED = 5;
@@ -12,12 +11,6 @@ export const SKIPPED_QUOTED = 5;
  * start, so a long request is logged after shorter ones that began later.
  */
 const STEP_BACK_MS = 3_600_000;
-
-/** A line of a file, numbered from 1 as an editor does (blank lines count). */
-export interface NumberedLine {
-  readonly line: number;
-  readonly text: string;
-}
 
 /** One file being read: its records a batch at a time, the current one at `head`. */
 export class LogCursor {

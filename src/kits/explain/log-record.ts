@@ -112,3 +112,16 @@ export interface ChangeLine extends RecordBase {
   /** The change in words: "reload sha256:1f2e… (upstream api: targets http://10.0.0.7:80 joined)". */
   readonly label: string;
 }
+
+/** A line of a file, numbered from 1 as an editor does (blank lines count). */
+export interface NumberedLine {
+  readonly line: number;
+  readonly text: string;
+}
+
+/** Who produced a file's 5xx (see Producer); `cannotTell` when the line does not say. */
+export interface FiveXxSplit {
+  byProxy: number;
+  passedThrough: number;
+  cannotTell: number;
+}

@@ -2,9 +2,9 @@ import { AttemptMatcher } from './attempt-matcher.ts';
 import { bestFormat, enoughOf, READERS, SNIFF_LINES, sniffed } from './detect-format.ts';
 import { LogFormatError, tooFew, undetected } from './format-errors.ts';
 import { openLines } from './line-stream.ts';
-import { LogCursor, type NumberedLine, SKIPPED_QUOTED } from './log-cursor.ts';
+import { LogCursor, SKIPPED_QUOTED } from './log-cursor.ts';
 import type { LogReader } from './log-reader.ts';
-import type { LogRecord } from './log-record.ts';
+import type { FiveXxSplit, LogRecord, NumberedLine } from './log-record.ts';
 import { startProgress } from './progress.ts';
 import { haproxyHealthReader } from './readers/haproxy-health-reader.ts';
 import { Tally } from './tally.ts';
@@ -21,13 +21,6 @@ interface ReadOptions {
    * --nginx-conf or --log-format).
    */
   readonly readersFor?: (path: string) => readonly LogReader[];
-}
-
-/** Who produced a file's 5xx (see Producer); `cannotTell` when the line does not say. */
-export interface FiveXxSplit {
-  byProxy: number;
-  passedThrough: number;
-  cannotTell: number;
 }
 
 export interface FileRead {

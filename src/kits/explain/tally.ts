@@ -1,7 +1,13 @@
 import type { FailureType } from '../../core/failure/taxonomy.ts';
 import { DurationHistogram } from './histogram.ts';
-import type { ChangeLine, FailedAttempt, HealthEvent, Producer, RequestLine } from './log-record.ts';
-import type { FiveXxSplit } from './read-logs.ts';
+import type {
+  ChangeLine,
+  FailedAttempt,
+  FiveXxSplit,
+  HealthEvent,
+  Producer,
+  RequestLine,
+} from './log-record.ts';
 import { StormCounter } from './storm-counter.ts';
 
 /** How many health events a report keeps (in time order); the rest are counted only. */

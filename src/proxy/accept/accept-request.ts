@@ -5,9 +5,9 @@ import { hasBody } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import { isLoop } from '../route/request-target.ts';
 import { type AcmeChallenges, acmeChallenge } from './acme-challenge.ts';
-import type { ListenerFacts } from './listener.ts';
 import { OPTIONS_ANSWER } from './options-answer.ts';
 import { checkRequest, maxForwardsSpent } from './request-checks.ts';
+import type { ListenerFacts } from './request-handlers.ts';
 
 /** What the accept phase makes of a request its server parsed; undefined: on to routing. */
 export type Accepted =

@@ -1,6 +1,6 @@
 import type { DownstreamHead } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
-import type { ListenerFacts } from './listener.ts';
+import type { ListenerFacts } from './request-handlers.ts';
 
 /** What the request path answers of an ACME validation (the gateway's ordered certificates: server/acme). */
 export interface AcmeChallenges {

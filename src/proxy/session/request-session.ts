@@ -11,7 +11,7 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
 import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
-import type { ListenerFacts, Refusal } from '../accept/listener.ts';
+import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, admitRequest } from '../admit/admit-request.ts';
 import { gatewayErrorFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';

@@ -6,7 +6,7 @@ import type {
 } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
-import type { ListenerFacts } from '../accept/listener.ts';
+import type { ListenerFacts } from '../accept/request-handlers.ts';
 import type { Runtime } from './runtime.ts';
 
 /**

@@ -8,12 +8,8 @@ import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.t
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
 import { ClientLimits } from '../../proxy/accept/client-limits.ts';
-import {
-  type Listener,
-  type OrderedCertificateSource,
-  type RequestHandlers,
-  startListener,
-} from '../../proxy/accept/listener.ts';
+import { type Listener, type OrderedCertificateSource, startListener } from '../../proxy/accept/listener.ts';
+import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import { clearSpoolDir } from '../../proxy/forward/spool-space.ts';
