@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '../../core/config/types.ts';
+import { openFleetRedis } from '../../core/net/fleet-redis.ts';
 
 /** Deletes the lock only if it is still the one this gateway took (it may have expired and been taken since). */
 const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -26,16 +27,10 @@ export class AcmeFleet {
     this.#prefix = prefix;
   }
 
-  /** ioredis comes with the first fleet (a gateway without `store` never loads it). */
+  /** ioredis comes with the first fleet (fleet-redis.ts). */
   static async open(config: RedisStoreConfig): Promise<AcmeFleet> {
-    const { Redis } = await import('ioredis');
-    const client = new Redis(config.url, {
-      maxRetriesPerRequest: 1,
-      connectTimeout: 5_000,
-      commandTimeout: 5_000,
-      retryStrategy: (times) => Math.min(2_000, 50 * 2 ** Math.min(times, 6)),
-    });
-    client.on('error', () => {}); // told by the failing calls, which the manager logs
+    // Its errors are told by the failing calls, which the manager logs.
+    const client = await openFleetRedis(config);
     return new AcmeFleet(client, config.prefix);
   }
 

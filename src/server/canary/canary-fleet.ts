@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '../../core/config/types.ts';
+import { openFleetRedis } from '../../core/net/fleet-redis.ts';
 import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
 
 /** Windows kept per route in Redis until the leader reads them: a leader gone for a while cannot fill Redis. */
@@ -41,16 +42,10 @@ export class CanaryFleet {
     this.#prefix = prefix;
   }
 
-  /** ioredis comes with the first fleet (a gateway without `store` never loads it). */
+  /** ioredis comes with the first fleet (fleet-redis.ts). */
   static async open(config: RedisStoreConfig): Promise<CanaryFleet> {
-    const { Redis } = await import('ioredis');
-    const client = new Redis(config.url, {
-      maxRetriesPerRequest: 1,
-      connectTimeout: 5_000,
-      commandTimeout: 5_000,
-      retryStrategy: (times) => Math.min(2_000, 50 * 2 ** Math.min(times, 6)),
-    });
-    client.on('error', () => {}); // told by the failing calls, which the controller logs
+    // Its errors are told by the failing calls, which the controller logs.
+    const client = await openFleetRedis(config);
     return new CanaryFleet(client, config.prefix);
   }
 

@@ -1,0 +1,19 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * The Redis client a fleet's shared work uses (ACME orders, canary verdicts): ioredis loaded
+ * with the first one (a gateway without `store` never loads it), one retry per call, every
+ * call and connect bounded at 5 s, reconnects backing off to 2 s. Errors are told by the calls
+ * that fail (their callers log them), so the client's own error events are dropped here.
+ */
+export async function openFleetRedis(config: { readonly url: string }): Promise<Redis> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(config.url, {
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+    commandTimeout: 5_000,
+    retryStrategy: (times) => Math.min(2_000, 50 * 2 ** Math.min(times, 6)),
+  });
+  client.on('error', () => {});
+  return client;
+}
