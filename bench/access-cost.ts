@@ -71,8 +71,11 @@ const jwks = http.createServer((_req, res) =>
 );
 await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
 const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+// `jti` makes each token its own: RS256 signatures are deterministic, so tokens signed in the
+// same second with the same claims would be one token, remembered after its first check.
+let signed = 0;
 const sign = (alg: string, kid: string, key: Parameters<SignJWT['sign']>[0]) =>
-  new SignJWT({ sub: 'bench-user' })
+  new SignJWT({ sub: 'bench-user', jti: String(++signed) })
     .setProtectedHeader({ alg, kid })
     .setIssuer('https://idp.bench/')
     .setAudience('bench')
