@@ -156,23 +156,17 @@ export function adminEndpoints(control: ClusterControl, canaries?: CanaryControl
         const body = parsed.fields;
         const upstream = stringField(body, 'upstream');
         if (typeof upstream !== 'string') return upstream;
-        const list = body.weights;
-        if (!Array.isArray(list) || list.length === 0)
-          return badField('weights', 'expected a list of { "target": URL, "weight": 0-1000 }');
-        const weights: { target: string; weight: number }[] = [];
-        for (const [index, entry] of list.entries()) {
-          const item = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
-          if (typeof item.target !== 'string' || item.target === '')
-            return badField(`weights[${index}].target`, 'expected a target URL');
-          const weight = item.weight;
-          if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 1000)
-            return badField(
-              `weights[${index}].weight`,
-              `expected a whole number from 0 to 1000, got ${JSON.stringify(weight)}`,
-            );
-          weights.push({ target: item.target, weight });
-        }
-        return applied(control, { kind: 'weights', upstream, weights }, caller(request));
+        const weights = weightedList(body, 'weights', 'target', 'a target URL');
+        if (!Array.isArray(weights)) return weights;
+        return applied(
+          control,
+          {
+            kind: 'weights',
+            upstream,
+            weights: weights.map(({ name, weight }) => ({ target: name, weight })),
+          },
+          caller(request),
+        );
       },
     },
     {
@@ -185,25 +179,19 @@ export function adminEndpoints(control: ClusterControl, canaries?: CanaryControl
         const body = parsed.fields;
         const route = stringField(body, 'route');
         if (typeof route !== 'string') return route;
-        const list = body.sides;
-        if (!Array.isArray(list) || list.length === 0)
-          return badField('sides', 'expected a list of { "upstream": NAME, "weight": 0-1000 }');
-        const sides: { upstream: string; weight: number }[] = [];
-        for (const [index, entry] of list.entries()) {
-          const item = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
-          if (typeof item.upstream !== 'string' || item.upstream === '')
-            return badField(`sides[${index}].upstream`, 'expected an upstream name');
-          const weight = item.weight;
-          if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 1000)
-            return badField(
-              `sides[${index}].weight`,
-              `expected a whole number from 0 to 1000, got ${JSON.stringify(weight)}`,
-            );
-          if (sides.some((s) => s.upstream === item.upstream))
-            return badField(`sides[${index}].upstream`, `"${item.upstream}" is named twice`);
-          sides.push({ upstream: item.upstream, weight });
+        const sides = weightedList(body, 'sides', 'upstream', 'an upstream name');
+        if (!Array.isArray(sides)) return sides;
+        const named = new Set<string>();
+        for (const [index, side] of sides.entries()) {
+          if (named.has(side.name))
+            return badField(`sides[${index}].upstream`, `"${side.name}" is named twice`);
+          named.add(side.name);
         }
-        return applied(control, { kind: 'split', route, sides }, caller(request));
+        return applied(
+          control,
+          { kind: 'split', route, sides: sides.map(({ name, weight }) => ({ upstream: name, weight })) },
+          caller(request),
+        );
       },
     },
     {
@@ -304,6 +292,39 @@ function objectBody(body: unknown): { fields: Record<string, unknown> } | { refu
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { refused: problem(400, 'Bad request', '(body): expected a JSON object', { field: '(body)' }) };
   return { fields: body as Record<string, unknown> };
+}
+
+/**
+ * A body's list of `{ <key>: name, weight: 0-1000 }` (target weights, a route's split), or the
+ * 400 naming the first entry that is not one.
+ */
+function weightedList(
+  body: Record<string, unknown>,
+  field: string,
+  key: string,
+  what: string,
+): { name: string; weight: number }[] | AdminAnswer {
+  const list = body[field];
+  if (!Array.isArray(list) || list.length === 0)
+    return badField(
+      field,
+      `expected a list of { "${key}": ${key === 'target' ? 'URL' : 'NAME'}, "weight": 0-1000 }`,
+    );
+  const out: { name: string; weight: number }[] = [];
+  for (const [index, entry] of list.entries()) {
+    const item = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
+    const name = item[key];
+    if (typeof name !== 'string' || name === '')
+      return badField(`${field}[${index}].${key}`, `expected ${what}`);
+    const weight = item.weight;
+    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 1000)
+      return badField(
+        `${field}[${index}].weight`,
+        `expected a whole number from 0 to 1000, got ${JSON.stringify(weight)}`,
+      );
+    out.push({ name, weight });
+  }
+  return out;
 }
 
 function stringField(body: Record<string, unknown>, field: string): string | AdminAnswer {
