@@ -31,7 +31,10 @@ interface RoutedRequest {
   readonly authority: string;
   readonly redirect: OwnAnswer | Failure | undefined;
   readonly upstreamPath: string | Failure;
-  /** The upstream the route names, or the side its split drew (session/split-side.ts). */
+}
+
+/** The side a route's split drew for the request (session/split-side.ts); absent: the route's one upstream. */
+interface DrawnSide {
   readonly upstream: string;
   readonly window?: CanaryWindow;
 }
@@ -57,11 +60,13 @@ export function admitRequest(
   request: { readonly head: DownstreamHead; readonly fields: FieldMap },
   record: RequestRecord,
   routed: RoutedRequest,
+  side?: DrawnSide,
 ): Verdict {
   const { head, fields } = request;
   const { route } = routed;
   // Access control, on the normalised path's route: one check for a route without any.
-  if (route.access === undefined) return pastAccess(gateway, listener, fields, record, routed, head.target);
+  if (route.access === undefined)
+    return pastAccess(gateway, listener, fields, record, routed, side, head.target);
   const decided = gateway.access.check(route, {
     clientAddress: record.clientAddress,
     method: head.method,
@@ -72,7 +77,7 @@ export function admitRequest(
   const go = (decision: AccessDecision): Verdict => {
     record.auth = decision.note;
     if (decision.answer) return decision.answer;
-    return pastAccess(gateway, listener, fields, record, routed, head.target, decision.requestEdit);
+    return pastAccess(gateway, listener, fields, record, routed, side, head.target, decision.requestEdit);
   };
   return decided instanceof Promise ? decided.then(go) : go(decided);
 }
@@ -84,13 +89,14 @@ function pastAccess(
   fields: FieldMap,
   record: RequestRecord,
   routed: RoutedRequest,
+  side: DrawnSide | undefined,
   target: string,
   requestEdit?: AnswerEdit,
 ): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure> {
   const { route, authority } = routed;
   if (routed.redirect !== undefined) return routed.redirect;
-  // The loader made sure the side's name is an upstream that exists.
-  const upstream = gateway.upstreams.get(routed.upstream) as Upstream;
+  // The loader made sure the route's upstream (its split's sides too) exists.
+  const upstream = gateway.upstreams.get(side?.upstream ?? (route.upstream as string)) as Upstream;
   record.upstream = upstream.name;
   const forwarded = routed.upstreamPath;
   if (forwarded instanceof Failure) return forwarded;
@@ -122,7 +128,7 @@ function pastAccess(
           upstreamPath: forwarded,
           release,
           ...(requestEdit ? { requestEdit } : {}),
-          ...(routed.window ? { window: routed.window } : {}),
+          ...(side?.window ? { window: side.window } : {}),
         };
   return release instanceof Promise ? release.then(admitted) : admitted(release);
 }

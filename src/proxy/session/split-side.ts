@@ -11,18 +11,19 @@ export interface Side {
 }
 
 /**
- * The route's upstream, or, for a route with a split or a canary, the side its split draws for
- * this request (placed by its hash key when the split has one, so one user stays on one side).
- * The loader made sure every name is an upstream that exists.
+ * For a route with a split or a canary, the side its split draws for this request (placed by
+ * its hash key when the split has one, so one user stays on one side); undefined for any other
+ * route, which goes to its one upstream (nothing is made per request for it). The loader made
+ * sure every name is an upstream that exists.
  */
 export function chooseSide(
   splits: ReadonlyMap<string, RouteSplit>,
   route: RouteConfig,
   fields: FieldMap,
   clientAddress: string,
-): Side {
+): Side | undefined {
   const split = route.split === undefined && route.canary === undefined ? undefined : splits.get(route.name);
-  if (split === undefined) return { upstream: route.upstream as string };
+  if (split === undefined) return undefined;
   const key =
     split.hashKey === undefined ? undefined : hashKeyOf(split.hashKey, { headers: fields }, clientAddress);
   const upstream = split.choose(key);
