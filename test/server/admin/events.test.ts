@@ -6,8 +6,7 @@
  * real CLI, reads that log and places the 502 storm after the reload, the nearest change before it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Report } from '../../../src/kits/explain/report.ts';
@@ -16,29 +15,23 @@ import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
 import { runExplain } from '../../kits/explain/explain-fixture.ts';
+import { timelineConfig, timelineDir } from './timeline-fixture.ts';
 
 const TOKEN = 'events-test-token-0123456789abcdef';
 
-const configText = (
-  adminPort: number,
-  tokenFile: string,
-  target: string,
-  reloaded: boolean,
-) => `name: timeline-edge
-listen:
-  - address: 127.0.0.1:0
-admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
-routes:
-  - name: app
-    match: { path: /app }
-    upstream: app
-${reloaded ? '  - name: extra\n    match: { path: /extra }\n    upstream: app\n' : ''}upstreams:
-  app:
-    targets:
-      - url: ${target}
-    health_check: { path: /health, interval: ${reloaded ? '250ms' : '300ms'}, timeout: 300ms, rise: 1, fall: 2 }
-    retries: { attempts: 1 }
-`;
+/** The timeline's config; the reloaded version checks health more often, so `app` changes too. */
+const configText = (adminPort: number, tokenFile: string, target: string, reloaded: boolean) =>
+  timelineConfig({
+    name: 'timeline-edge',
+    adminPort,
+    tokenFile,
+    target,
+    extra: reloaded,
+    upstreamLines: [
+      `health_check: { path: /health, interval: ${reloaded ? '250ms' : '300ms'}, timeout: 300ms, rise: 1, fall: 2 }`,
+      'retries: { attempts: 1 }',
+    ],
+  });
 
 interface Listed {
   kind: string;
@@ -70,12 +63,9 @@ async function traffic(base: string, n: number, statuses: number[]): Promise<voi
 test('a reload then a storm: GET /events shows the reload and the health transition, the log has their lines, explain places the storm after the reload', {
   timeout: 90_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-events-'));
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const { dir, tokenFile, configPath: path } = timelineDir('candor-events-', TOKEN);
   const target: SwitchableUpstream = await startSwitchable();
   const adminPort = await freePort();
-  const path = join(dir, 'candor.yaml');
   writeFileSync(path, configText(adminPort, tokenFile, target.url, false));
   let serve: ServeProcess | undefined;
   try {

@@ -4,8 +4,7 @@
  * failure chart carries a marker for it, with its words on hover, and the changes list names it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -14,38 +13,20 @@ import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
+import { timelineConfig, timelineDir } from './timeline-fixture.ts';
 
 const TOKEN = 'status-page-events-token-0123456789';
 
-const configText = (
-  adminPort: number,
-  tokenFile: string,
-  target: string,
-  extra: boolean,
-) => `name: page-timeline
-listen:
-  - address: 127.0.0.1:0
-admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
-routes:
-  - name: app
-    match: { path: /app }
-    upstream: app
-${extra ? '  - name: extra\n    match: { path: /extra }\n    upstream: app\n' : ''}upstreams:
-  app:
-    targets:
-      - url: ${target}
-`;
+const configText = (adminPort: number, tokenFile: string, target: string, extra: boolean) =>
+  timelineConfig({ name: 'page-timeline', adminPort, tokenFile, target, extra });
 
 test('the status page: a reload is a marker on the failure chart and a row of the changes list', {
   timeout: 90_000,
   skip: noChromium,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-page-events-'));
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const { dir, tokenFile, configPath: path } = timelineDir('candor-page-events-', TOKEN);
   const echo: Fault = await startEcho();
   const adminPort = await freePort();
-  const path = join(dir, 'candor.yaml');
   writeFileSync(path, configText(adminPort, tokenFile, echo.url, false));
   let serve: ServeProcess | undefined;
   const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 1000 });
