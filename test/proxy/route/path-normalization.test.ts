@@ -7,8 +7,12 @@
  * the gateway's other refusals. The access log keeps the target as sent beside what went upstream.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
@@ -23,11 +27,17 @@ interface Answer {
 type Protocol = 'HTTP/1.1' | 'HTTP/2';
 
 /** One request with its target exactly as written (node:http's client would resolve it first). */
-async function send(gw: TestGateway, protocol: Protocol, target: string): Promise<Answer> {
+async function send(
+  gw: TestGateway,
+  protocol: Protocol,
+  target: string,
+  authorization?: string,
+): Promise<Answer> {
   if (protocol === 'HTTP/1.1') {
+    const credentials = authorization === undefined ? '' : `Authorization: ${authorization}\r\n`;
     const { raw } = await rawRequest(
       gw.port,
-      `GET ${target} HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`,
+      `GET ${target} HTTP/1.1\r\nHost: gw.test\r\n${credentials}Connection: close\r\n\r\n`,
     );
     const split = raw.indexOf('\r\n\r\n');
     const [statusLine, ...lines] = raw.slice(0, split).split('\r\n');
@@ -42,7 +52,11 @@ async function send(gw: TestGateway, protocol: Protocol, target: string): Promis
   session.on('error', () => {});
   try {
     return await new Promise<Answer>((resolve, reject) => {
-      const stream = session.request({ ':path': target, ':authority': 'gw.test' });
+      const stream = session.request({
+        ':path': target,
+        ':authority': 'gw.test',
+        ...(authorization === undefined ? {} : { authorization }),
+      });
       const timer = setTimeout(() => reject(new Error(`no answer to ${target} within 5 s`)), 5000);
       let headers: Record<string, string> = {};
       let body = '';
@@ -78,6 +92,11 @@ const app = await keep(
   }),
 );
 
+/** The staff area is behind basic auth (issue 34): one user, `staff` with password `s3cret`. */
+const usersFile = join(mkdtempSync(join(tmpdir(), 'candor-normal-auth-')), 'users');
+writeFileSync(usersFile, `staff:${bcrypt.hashSync('s3cret', 4)}\n`);
+const STAFF = `Basic ${Buffer.from('staff:s3cret').toString('base64')}`;
+
 const gw = await keep(
   startTestGateway(
     `name: edge-1
@@ -86,6 +105,11 @@ routes:
     match: { path: /admin }
     upstream: app
     maintenance: { retry_after: 90s, message: Closed. }
+  - name: staff
+    match: { path: /staff }
+    upstream: app
+    auth:
+      basic: { users_file: ${usersFile}, realm: Staff }
   - name: v1
     match: { path: /v1 }
     upstream: app
@@ -115,9 +139,13 @@ upstreams:
 );
 
 /** What reached the upstream for one request: its target, or undefined when nothing did. */
-async function forwarded(protocol: Protocol, target: string): Promise<{ answer: Answer; seen?: string }> {
+async function forwarded(
+  protocol: Protocol,
+  target: string,
+  authorization?: string,
+): Promise<{ answer: Answer; seen?: string }> {
   const before = received.length;
-  const answer = await send(gw, protocol, target);
+  const answer = await send(gw, protocol, target, authorization);
   return { answer, seen: received.length > before ? received.at(-1) : undefined };
 }
 
@@ -146,6 +174,30 @@ for (const protocol of ['HTTP/1.1', 'HTTP/2'] as const) {
         const line = await gw.logFor(answer.headers['x-request-id'] ?? '');
         assert.equal(line.route, 'admin', target);
         assert.equal(line.path, target, 'the log keeps the target as the client sent it');
+      }
+    });
+
+    test('no spelling of /staff reaches its upstream without credentials: auth runs on the normal form', async () => {
+      const spellings = [
+        '/x/../staff/list',
+        '/./staff/list',
+        '/x/%2e%2e/staff/list',
+        '/%73taff/list',
+        '//staff/list',
+      ];
+      for (const target of spellings) {
+        const { answer, seen } = await forwarded(protocol, target);
+        assert.equal(answer.status, 401, target);
+        assert.equal(answer.headers['www-authenticate'], 'Basic realm="Staff", charset="UTF-8"', target);
+        assert.equal(seen, undefined, `${target} reached the upstream`);
+        const line = await gw.logFor(answer.headers['x-request-id'] ?? '');
+        assert.equal(line.route, 'staff', target);
+        assert.equal(line.auth, 'denied: basic no credentials', target);
+      }
+      for (const target of spellings) {
+        const { answer, seen } = await forwarded(protocol, target, STAFF);
+        assert.equal(answer.status, 200, target);
+        assert.equal(seen, '/staff/list', target);
       }
     });
 
