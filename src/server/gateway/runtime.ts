@@ -11,8 +11,8 @@ import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import { canarySides, RouteSplit } from '../../proxy/route/split.ts';
-import type { Runtime } from '../../proxy/session/runtime.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
+import type { Runtime } from '../../proxy/session/runtime.ts';
 import { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import {
   type ActiveChecks,
