@@ -22,12 +22,13 @@ const NOT_SENT = new Set([
   'x-forwarded-for',
 ]);
 
-/** A field value the service may hand on: printable ASCII, bounded (it becomes a request field upstream). */
+/** A field value the service may hand on: printable ASCII, bounded (it becomes a request field upstream, or a gateway-made challenge). */
 const FIELD_VALUE = /^[\x20-\x7e]{1,4096}$/;
 
 /**
  * The auth service's own refusal (its 401, its 403, its redirect to a login page), passed to the
- * client as it wrote it, body included; `refusal` is what the request's record keeps of it.
+ * client as it wrote it, body included; `refusal` is what the request's record keeps of it, and
+ * what a gRPC client is answered (a gateway-made Trailers-Only UNAUTHENTICATED or PERMISSION_DENIED).
  */
 export class PassedOnAnswer extends OwnAnswer {
   readonly refusal: Failure;
@@ -97,8 +98,8 @@ export const MAX_KEPT_BODY = 4 * 1024;
 /** A redirect the service may send the client to its login page with. */
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** Fields of the service's answer the session writes itself when it passes the answer on. */
-const REWRITTEN = new Set(['content-length', 'x-request-id']);
+/** Fields of the service's answer the session writes itself when it passes the answer on (a whole body has no trailers). */
+const REWRITTEN = new Set(['content-length', 'x-request-id', 'trailer']);
 
 /**
  * Forward authentication (as nginx's auth_request, Traefik's ForwardAuth): each request is
@@ -238,15 +239,25 @@ function passedOn(answer: ServiceAnswer): PassedOnAnswer {
       headers.push(answer.headers[i], answer.headers[i + 1]);
   const challenge = fieldOf(headers, 'www-authenticate');
   if (status === 401 && challenge === undefined) headers.push('www-authenticate', 'Bearer');
-  const refusal = new Failure(
-    'http_request_denied',
-    status === 401
-      ? 'the auth service did not accept the credentials'
-      : status === 403
-        ? 'the auth service does not allow this request'
-        : 'the auth service sent the client elsewhere',
-    { status, final: true },
-  );
+  // A redirect to a login page says "who are you", as a 401 does: what a gRPC client is told,
+  // with the service's challenge when it is one the gateway may write in its own answer.
+  const refusal =
+    status === 403
+      ? new Failure('http_request_denied', 'the auth service does not allow this request', {
+          status,
+          final: true,
+        })
+      : new Failure(
+          'http_request_denied',
+          status === 401
+            ? 'the auth service did not accept the credentials'
+            : 'the auth service sent the client to log in',
+          {
+            status: 401,
+            final: true,
+            challenge: challenge !== undefined && FIELD_VALUE.test(challenge) ? challenge : 'Bearer',
+          },
+        );
   return new PassedOnAnswer(status, headers, body, refusal);
 }
 

@@ -44,6 +44,8 @@ class AuthCall implements AttemptsOwner {
   readonly #attempts: Attempts;
   readonly #resolve: (answer: KeptAnswer) => void;
   readonly #reject: (failure: Failure) => void;
+  /** The upstream's name: the next hop its own 5xx answers name in Proxy-Status (never passed on). */
+  readonly #upstreamName: string;
   /** The failure the attempts ended with, or the body's. */
   #failure: Failure | undefined;
   #told = false;
@@ -57,6 +59,7 @@ class AuthCall implements AttemptsOwner {
   ) {
     this.#resolve = resolve;
     this.#reject = reject;
+    this.#upstreamName = upstream.name;
     const { client } = call;
     const head: DownstreamHead = {
       method: 'GET',
@@ -129,7 +132,7 @@ class AuthCall implements AttemptsOwner {
   }
 
   nextHop(): string {
-    return this.#req.record.upstream ?? '';
+    return this.#upstreamName;
   }
 
   templateVars(): TemplateVars {

@@ -258,8 +258,11 @@ export class RequestSession implements AttemptsOwner {
     if (answer instanceof Promise) return void answer.then((a) => this.#ownAnswer(a, acme));
     const { response, record, exchange, head: request } = this.#req;
     if (response.closed) return;
-    // An auth service's refusal, passed on as it wrote it: the record keeps what it was.
-    if (answer instanceof PassedOnAnswer) this.failed(answer.refusal);
+    // An auth service's refusal, passed on as it wrote it (to a gRPC client, as its status says).
+    if (answer instanceof PassedOnAnswer) {
+      if (record.grpc) return this.answer(answer.refusal);
+      this.failed(answer.refusal);
+    }
     record.status = answer.status;
     record.acme = acme;
     // RFC 9110 §8.6: a 204 has no Content-Length.
