@@ -2,10 +2,18 @@ import type { ForwardAuthConfig, RouteConfig } from '../../core/config/types.ts'
 import { Failure } from '../../core/failure/failure.ts';
 import { isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { type AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { authHopFailure } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
+import {
+  FIELD_VALUE,
+  fieldOf,
+  type PassedOnAnswer,
+  passedOn,
+  REDIRECTS,
+  type ServiceAnswer,
+} from './service-answer.ts';
 
 /**
  * Fields of the client's never sent to the service, whatever `send_headers` says: the GET is the
@@ -21,23 +29,6 @@ const NOT_SENT = new Set([
   'x-forwarded-host',
   'x-forwarded-for',
 ]);
-
-/** A field value the service may hand on: printable ASCII, bounded (it becomes a request field upstream, or a gateway-made challenge). */
-const FIELD_VALUE = /^[\x20-\x7e]{1,4096}$/;
-
-/**
- * The auth service's own refusal (its 401, its 403, its redirect to a login page), passed to the
- * client as it wrote it, body included; `refusal` is what the request's record keeps of it, and
- * what a gRPC client is answered (a gateway-made Trailers-Only UNAUTHENTICATED or PERMISSION_DENIED).
- */
-export class PassedOnAnswer extends OwnAnswer {
-  readonly refusal: Failure;
-
-  constructor(status: number, headers: readonly string[], body: Buffer, refusal: Failure) {
-    super(status, headers, body);
-    this.refusal = refusal;
-  }
-}
 
 /** What the auth service said: let in (with its fields for the upstream), refused (its answer, passed on), or the hop failed. */
 export type ForwardVerdict =
@@ -76,13 +67,6 @@ export interface ForwardCall {
   };
 }
 
-/** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
-export interface ServiceAnswer {
-  readonly status: number;
-  readonly headers: readonly string[];
-  readonly body: Buffer;
-}
-
 /**
  * Asks the service through its upstream (session/auth-call.ts: the one attempt loop, with its
  * pool, circuit, retry rule and budget, as a client's request has); rejects with the classified Failure.
@@ -94,12 +78,6 @@ export type AskAuthService = (call: ForwardCall) => Promise<ServiceAnswer>;
  * again next time): the kept decisions are `max_entries` at most, and so is this times that.
  */
 export const MAX_KEPT_BODY = 4 * 1024;
-
-/** A redirect the service may send the client to its login page with. */
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-/** Fields of the service's answer the session writes itself when it passes the answer on (a whole body has no trailers). */
-const REWRITTEN = new Set(['content-length', 'x-request-id', 'trailer']);
 
 /**
  * Forward authentication (as nginx's auth_request, Traefik's ForwardAuth): each request is
@@ -227,51 +205,8 @@ export class ForwardAuth {
   }
 }
 
-/**
- * The service's refusal as the client gets it: its fields but those the session writes itself,
- * and a 401 without a challenge given the bare `Bearer` one (RFC 9110 §11.6.1: a 401 has one).
- */
-function passedOn(answer: ServiceAnswer): PassedOnAnswer {
-  const { status, body } = answer;
-  const headers: string[] = [];
-  for (let i = 0; i < answer.headers.length; i += 2)
-    if (!REWRITTEN.has(answer.headers[i].toLowerCase()))
-      headers.push(answer.headers[i], answer.headers[i + 1]);
-  const challenge = fieldOf(headers, 'www-authenticate');
-  if (status === 401 && challenge === undefined) headers.push('www-authenticate', 'Bearer');
-  // A redirect to a login page says "who are you", as a 401 does: what a gRPC client is told,
-  // with the service's challenge when it is one the gateway may write in its own answer.
-  const refusal =
-    status === 403
-      ? new Failure('http_request_denied', 'the auth service does not allow this request', {
-          status,
-          final: true,
-        })
-      : new Failure(
-          'http_request_denied',
-          status === 401
-            ? 'the auth service did not accept the credentials'
-            : 'the auth service sent the client to log in',
-          {
-            status: 401,
-            final: true,
-            challenge: challenge !== undefined && FIELD_VALUE.test(challenge) ? challenge : 'Bearer',
-          },
-        );
-  return new PassedOnAnswer(status, headers, body, refusal);
-}
-
 /** A verdict that may be kept: never a failure, nor a refusal whose body is past MAX_KEPT_BODY. */
 function keepable(verdict: ForwardVerdict): boolean {
   if ('failed' in verdict) return false;
   return !('refused' in verdict) || verdict.refused.body.length <= MAX_KEPT_BODY;
-}
-
-/** A field of a flat [name, value, …] list by its lower-case name, its lines joined as one value. */
-function fieldOf(headers: readonly string[], name: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].toLowerCase() === name)
-      value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
-  return value;
 }

@@ -13,7 +13,7 @@ import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, admitRequest } from '../admit/admit-request.ts';
-import { PassedOnAnswer } from '../admit/forward-auth.ts';
+import { PassedOnAnswer } from '../admit/service-answer.ts';
 import { gatewayErrorFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { hostnameOf } from '../route/request-target.ts';
