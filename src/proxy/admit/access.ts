@@ -36,9 +36,11 @@ export interface AccessRequest {
   /** The client's address as the gateway knows it (RequestRecord.clientAddress). */
   readonly clientAddress: string;
   readonly method: string;
-  /** The request target as the client sent it, and the host it addressed (for forward auth). */
+  /** The request target as the client sent it, the host it addressed, its id and scheme (for forward auth). */
   readonly target: string;
   readonly host: string;
+  readonly requestId: string;
+  readonly protocol: string;
   readonly fields: FieldMap;
 }
 
@@ -127,18 +129,11 @@ class RouteAccess {
       : this.#basicDecision(basic, verdict);
   }
 
-  /** The service's answer, passed on: its 401 (and challenge) and 403 are the client's. */
+  /** The service's answer: its refusal (401, 403, a redirect) is the client's, as the service wrote it. */
   #forwardDecision(verdict: ForwardVerdict): AccessDecision {
     if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
     if ('refused' in verdict)
-      return verdict.refused === 401
-        ? refusal(
-            401,
-            'the auth service did not accept the credentials',
-            'forward 401',
-            verdict.challenge ?? 'Bearer',
-          )
-        : refusal(403, 'the auth service does not allow this request', 'forward 403');
+      return { note: `denied: forward ${verdict.refused.status}`, answer: verdict.refused };
     const copy = verdict.allowed;
     return {
       note: 'allowed',
@@ -177,7 +172,7 @@ class RouteAccess {
   }
 }
 
-/** How the auth hops reach their services: the upstreams of the snapshot, and the session's subrequest. */
+/** How the auth hops reach their services: the upstreams of the snapshot, and the session's attempt loop (session/auth-call.ts). */
 export interface AuthHops {
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly ask: (upstream: Upstream, call: ForwardCall) => ReturnType<AskAuthService>;

@@ -56,7 +56,7 @@ export function admitRequest(
     readonly admission: Admission;
     readonly upstreams: ReadonlyMap<string, Upstream>;
   },
-  listener: { readonly inFlight?: InFlightLimit },
+  listener: { readonly protocol: string; readonly inFlight?: InFlightLimit },
   request: { readonly head: DownstreamHead; readonly fields: FieldMap },
   record: RequestRecord,
   routed: RoutedRequest,
@@ -72,6 +72,8 @@ export function admitRequest(
     method: head.method,
     target: head.target,
     host: routed.authority,
+    requestId: record.id,
+    protocol: listener.protocol,
     fields,
   });
   const go = (decision: AccessDecision): Verdict => {

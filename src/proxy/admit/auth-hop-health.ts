@@ -29,7 +29,7 @@ export class AuthHopHealth {
 
   /** A forward-auth service's verdict on one request, or its failure. */
   told(
-    verdict: { readonly allowed: unknown } | { readonly refused: number } | { readonly failed: Failure },
+    verdict: { readonly allowed: unknown } | { readonly refused: unknown } | { readonly failed: Failure },
   ): void {
     if ('failed' in verdict) return this.failed(verdict.failed);
     if ('allowed' in verdict) this.counts.allowed++;

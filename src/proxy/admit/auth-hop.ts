@@ -3,7 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 
 /**
  * A call to an auth hop (a JWKS endpoint; a forward-auth service goes through its upstream
- * instead, session/subrequest.ts), its failures classified as
+ * instead, session/auth-call.ts), its failures classified as
  * an upstream's are (refused, reset, timed out: 502, 504 by the shape) and named as the auth
  * hop's in Proxy-Status (`next-hop="auth:NAME"`): never the route's upstream, never a 401.
  */

@@ -6,6 +6,14 @@ import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { authHopFailure } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
+import {
+  FIELD_VALUE,
+  fieldOf,
+  type PassedOnAnswer,
+  passedOn,
+  REDIRECTS,
+  type ServiceAnswer,
+} from './service-answer.ts';
 
 /**
  * Fields of the client's never sent to the service, whatever `send_headers` says: the GET is the
@@ -22,13 +30,10 @@ const NOT_SENT = new Set([
   'x-forwarded-for',
 ]);
 
-/** A field value the service may hand on: printable ASCII, bounded (it becomes a request field or a challenge). */
-const FIELD_VALUE = /^[\x20-\x7e]{1,4096}$/;
-
-/** What the auth service said: let in (with its fields for the upstream), refused (401/403), or the hop failed. */
+/** What the auth service said: let in (with its fields for the upstream), refused (its answer, passed on), or the hop failed. */
 export type ForwardVerdict =
   | { readonly allowed: AnswerEdit }
-  | { readonly refused: 401 | 403; readonly challenge: string | undefined }
+  | { readonly refused: PassedOnAnswer }
   | { readonly failed: Failure };
 
 /** What the service is told of the request beyond the fields it asked for. */
@@ -37,33 +42,53 @@ export interface ForwardFacts {
   readonly target: string;
   readonly host: string;
   readonly clientAddress: string;
+  /** The client's request id: the service's X-Request-Id, so its log and the gateway's meet. */
+  readonly requestId: string;
+  /** "http" or "https": how the client reached the gateway (the service's X-Forwarded-Proto). */
+  readonly protocol: string;
 }
 
-/** The GET the service gets, and its answer's head. */
+/** The GET the service gets, for one client's request. */
 export interface ForwardCall {
+  /** The path and query asked. */
   readonly path: string;
+  /** The client's fields the service asked for, X-Forwarded-Method and -Uri: flat, lower-case names, no hop-by-hop. */
   readonly headers: readonly string[];
+  /** Milliseconds for the whole call, every attempt and backoff included. */
   readonly deadline: number;
+  /** The route the request is for (its retry rule and limits). */
   readonly route: RouteConfig;
+  /** The client's request, whose facts the hop writes as for any request (X-Forwarded-For, -Host, -Proto, X-Request-Id). */
+  readonly client: {
+    readonly requestId: string;
+    readonly address: string;
+    readonly host: string;
+    readonly protocol: string;
+  };
 }
 
 /**
- * Asks the service through its upstream (the session's subrequest: pool, circuit, retry rule
- * and budget as a client's request has); rejects with the classified Failure.
+ * Asks the service through its upstream (session/auth-call.ts: the one attempt loop, with its
+ * pool, circuit, retry rule and budget, as a client's request has); rejects with the classified Failure.
  */
-export type AskAuthService = (
-  call: ForwardCall,
-) => Promise<{ readonly status: number; readonly headers: readonly string[] }>;
+export type AskAuthService = (call: ForwardCall) => Promise<ServiceAnswer>;
+
+/**
+ * Bytes of a refusal's body for it to be kept with `cache` (a larger one is passed on, and asked
+ * again next time): the kept decisions are `max_entries` at most, and so is this times that.
+ */
+export const MAX_KEPT_BODY = 4 * 1024;
 
 /**
  * Forward authentication (as nginx's auth_request, Traefik's ForwardAuth): each request is
  * asked of an auth service by a GET with the configured client fields and X-Forwarded-Method,
- * -Uri, -Host and -For. A 2xx lets it in, `copy_headers` of that answer going upstream (the
- * client's own copies removed); its 401 (with its WWW-Authenticate) and 403 are passed on;
- * anything else is the auth hop failing: 503 for its 5xx, 502 for another answer, 502, 503 or
- * 504 by the shape when it cannot be asked (its circuit open, refused, reset, slow), never a 401.
- * With `cache`, a verdict stands for the requests with the same key for `ttl` (requests with
- * that key arriving while it is asked wait for the same answer); a failure is never kept.
+ * -Uri, -Host, -For and -Proto. A 2xx lets it in, `copy_headers` of that answer going upstream
+ * (the client's own copies removed); its 401 (with its WWW-Authenticate), its 403 and its
+ * redirects (to a login page) are passed to the client as it wrote them, body included; anything
+ * else is the auth hop failing: 503 for its 5xx, 502 for another answer, 502, 503 or 504 by the
+ * shape when it cannot be asked (its circuit open, refused, reset, slow), never a 401. With
+ * `cache`, a verdict stands for the requests with the same key for `ttl` (requests with that key
+ * arriving while it is asked wait for the same answer); a failure is never kept.
  */
 export class ForwardAuth {
   readonly #config: ForwardAuthConfig;
@@ -94,7 +119,7 @@ export class ForwardAuth {
     if (asking !== undefined) return asking;
     const verdict = this.#verify(fields, facts).then((verdict) => {
       this.#asking.delete(key);
-      if (!('failed' in verdict)) cache.set(key, verdict, performance.now());
+      if (keepable(verdict)) cache.set(key, verdict, performance.now());
       return verdict;
     });
     this.#asking.set(key, verdict);
@@ -115,38 +140,39 @@ export class ForwardAuth {
       const value = fields[name];
       if (value !== undefined) headers.push(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    headers.push(
-      'x-forwarded-method',
-      facts.method,
-      'x-forwarded-uri',
-      facts.target,
-      'x-forwarded-host',
-      facts.host,
-      'x-forwarded-for',
-      facts.clientAddress,
-    );
-    let answer: { readonly status: number; readonly headers: readonly string[] };
+    // The hop writes -For, -Host and -Proto from the client's facts, as for any request it forwards.
+    headers.push('x-forwarded-method', facts.method, 'x-forwarded-uri', facts.target);
+    let answer: ServiceAnswer;
     try {
-      answer = await this.#ask({ path: config.path, headers, deadline: config.timeout, route: this.#route });
+      answer = await this.#ask({
+        path: config.path,
+        headers,
+        deadline: config.timeout,
+        route: this.#route,
+        client: {
+          requestId: facts.requestId,
+          address: facts.clientAddress,
+          host: facts.host,
+          protocol: facts.protocol,
+        },
+      });
     } catch (err) {
       return { failed: this.#failure(err) };
     }
     const { status } = answer;
     if (status >= 200 && status < 300) return { allowed: this.#copy(answer.headers) };
-    if (status === 401 || status === 403) {
-      const challenge = fieldOf(answer.headers, 'www-authenticate');
-      return {
-        refused: status,
-        challenge: challenge !== undefined && FIELD_VALUE.test(challenge) ? challenge : undefined,
-      };
-    }
+    if (status === 401 || status === 403 || REDIRECTS.has(status)) return { refused: passedOn(answer) };
     return {
       failed: authHopFailure(
         status >= 500
           ? new Failure('destination_unavailable', `it answered ${status}`)
-          : new Failure('http_protocol_error', `it answered ${status}, neither 2xx, 401 nor 403`, {
-              stage: 'head_received',
-            }),
+          : new Failure(
+              'http_protocol_error',
+              `it answered ${status}, neither 2xx, 401, 403 nor a redirect`,
+              {
+                stage: 'head_received',
+              },
+            ),
         this.#hop,
         'the auth service',
       ),
@@ -179,11 +205,8 @@ export class ForwardAuth {
   }
 }
 
-/** A field of a flat [name, value, …] list by its lower-case name, its lines joined as one value. */
-function fieldOf(headers: readonly string[], name: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].toLowerCase() === name)
-      value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
-  return value;
+/** A verdict that may be kept: never a failure, nor a refusal whose body is past MAX_KEPT_BODY. */
+function keepable(verdict: ForwardVerdict): boolean {
+  if ('failed' in verdict) return false;
+  return !('refused' in verdict) || verdict.refused.body.length <= MAX_KEPT_BODY;
 }

@@ -29,3 +29,15 @@ export interface AttemptsOwner {
   /** Runs a request the gateway makes itself (a stored answer's refresh) as a session of its own, on this one's runtime and listener. */
   background(exchange: DownstreamExchange): void;
 }
+
+/**
+ * A call the gateway makes itself through an upstream (an auth service asked about a request),
+ * in place of a client's request: its own deadline for the whole call, every attempt and backoff
+ * included, in place of the upstream's `timeouts.total`; and it never waits in the upstream's
+ * `hold` (the client's request it is made for is the one waiting).
+ */
+export interface OwnCall {
+  readonly deadlineMs: number;
+  /** What the deadline is called in its failure's details. */
+  readonly deadlineName: string;
+}

@@ -11,7 +11,7 @@ import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, selectTarget } from '../select/select-target.ts';
 import { Attempt, type AttemptSinks } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
-import type { AttemptsOwner } from './attempts-owner.ts';
+import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import type { CacheRun } from './cache-run.ts';
 import { heldBytes, RequestHold } from './request-hold.ts';
 import type { SessionRequest } from './session-request.ts';
@@ -56,7 +56,13 @@ export class Attempts implements ExchangeOwner {
   /** The sink refused a head an upstream sent (defence in depth): the answer closes the connection. */
   private headRefused = false;
 
-  constructor(req: SessionRequest, owner: AttemptsOwner, admitted: Admitted, cache: CacheRun | undefined) {
+  constructor(
+    req: SessionRequest,
+    owner: AttemptsOwner,
+    admitted: Admitted,
+    cache?: CacheRun,
+    own?: OwnCall,
+  ) {
     this.req = req;
     this.cache = cache;
     this.owner = owner;
@@ -79,8 +85,8 @@ export class Attempts implements ExchangeOwner {
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey =
       balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
-    this.deadline = new TotalDeadline(timeouts.total, { grpc: record.grpc, fields });
-    this.hold = new RequestHold(upstream, {
+    this.deadline = new TotalDeadline(timeouts.total, { grpc: record.grpc, fields }, own);
+    this.hold = new RequestHold(upstream, own, {
       // A new round: every target may be tried again.
       tryAgain: () => {
         this.tried.length = 0;
@@ -225,8 +231,7 @@ export class Attempts implements ExchangeOwner {
 
   private replaced(status: number): void {
     this.settle(undefined, status);
-    this.finishTimers(); // the request is over too: the cache's answer needs no deadline
-    this.measure.responseOver('');
+    this.responseEnded(); // the request is over too: the cache's answer needs no deadline
   }
 
   /** The client left while the attempt ran (a reset mid-upload, a close before the switch, or mid-body). */

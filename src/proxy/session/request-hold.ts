@@ -3,6 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { HeldRequest, HoldRefusal } from '../../upstream/targets/hold-queue.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
+import type { OwnCall } from './attempts-owner.ts';
 
 /** What a held request does when its wait ends: try again, or be answered. */
 export interface HoldOwner {
@@ -29,14 +30,17 @@ const WAITS_OUT = new Set(['connection_refused', 'destination_unavailable']);
 export class RequestHold {
   readonly #upstream: Upstream;
   readonly #owner: HoldOwner;
+  /** The upstream's `hold`; undefined for a call the gateway makes itself (the client's request it is for is the one waiting). */
+  readonly #config: HoldConfig | undefined;
   #seq: number | undefined;
   #heldMs = 0;
   #waited = false;
   #waiting: { entry: HeldRequest; since: number; timer: NodeJS.Timeout } | undefined;
 
-  constructor(upstream: Upstream, owner: HoldOwner) {
+  constructor(upstream: Upstream, own: OwnCall | undefined, owner: HoldOwner) {
     this.#upstream = upstream;
     this.#owner = owner;
+    this.#config = own === undefined ? upstream.config.hold : undefined;
   }
 
   /** Milliseconds the request waited for a target in all (the record's `heldMs`); undefined: it never waited. */
@@ -50,7 +54,7 @@ export class RequestHold {
    * memory, undefined when the body streams from the client (never held: it can be sent once).
    */
   wait(failure: Failure, bodyBytes: number | undefined): Failure | undefined {
-    const hold = this.#upstream.config.hold;
+    const hold = this.#config;
     if (hold === undefined || this.#waiting !== undefined) return failure;
     if (failure.stage !== 'not_sent' || !WAITS_OUT.has(failure.type) || bodyBytes === undefined)
       return failure;

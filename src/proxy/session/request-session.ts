@@ -13,6 +13,7 @@ import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, admitRequest } from '../admit/admit-request.ts';
+import { PassedOnAnswer } from '../admit/service-answer.ts';
 import { gatewayErrorFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { hostnameOf } from '../route/request-target.ts';
@@ -257,6 +258,11 @@ export class RequestSession implements AttemptsOwner {
     if (answer instanceof Promise) return void answer.then((a) => this.#ownAnswer(a, acme));
     const { response, record, exchange, head: request } = this.#req;
     if (response.closed) return;
+    // An auth service's refusal, passed on as it wrote it (to a gRPC client, as its status says).
+    if (answer instanceof PassedOnAnswer) {
+      if (record.grpc) return this.answer(answer.refusal);
+      this.failed(answer.refusal);
+    }
     record.status = answer.status;
     record.acme = acme;
     // RFC 9110 §8.6: a 204 has no Content-Length.

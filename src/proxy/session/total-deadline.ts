@@ -2,6 +2,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { parseGrpcTimeout } from '../accept/h2/grpc-timeout.ts';
+import type { OwnCall } from './attempts-owner.ts';
 
 /**
  * One request's total deadline: the upstream's `timeouts.total`, or a gRPC client's own
@@ -26,15 +27,22 @@ export class TotalDeadline {
    */
   #state: 'idle' | 'running' | 'passed' | 'stopped' = 'idle';
 
-  constructor(totalMs: number, request: { readonly grpc: boolean; readonly fields: FieldMap }) {
+  /** `own`: a call the gateway makes itself, whose own deadline stands in for `totalMs`. */
+  constructor(
+    totalMs: number,
+    request: { readonly grpc: boolean; readonly fields: FieldMap },
+    own?: OwnCall,
+  ) {
     // gRPC's own deadline counts only for gRPC (over HTTP/2): anyone else's header is just a header.
     const grpc = request.grpc
       ? parseGrpcTimeout(request.fields['grpc-timeout'] as string | undefined)
       : undefined;
-    const byClient = grpc !== undefined && grpc < totalMs;
-    this.#limitMs = byClient ? grpc : totalMs;
+    const limit = own?.deadlineMs ?? totalMs;
+    const byClient = grpc !== undefined && grpc < limit;
+    this.#limitMs = byClient ? grpc : limit;
     this.#byClient = byClient;
-    this.#name = `${byClient ? "client's grpc-timeout" : 'total timeout'} of ${this.#limitMs} ms`;
+    const name = byClient ? "client's grpc-timeout" : (own?.deadlineName ?? 'total timeout');
+    this.#name = `${name} of ${this.#limitMs} ms`;
   }
 
   /** Starts the clock, once (later calls do nothing, after stop() too): `expired` runs when it passes. */

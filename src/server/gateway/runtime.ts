@@ -11,8 +11,8 @@ import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import { canarySides, RouteSplit } from '../../proxy/route/split.ts';
+import { askAuthService } from '../../proxy/session/auth-call.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
-import { sendSubrequest } from '../../proxy/session/subrequest.ts';
 import { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import {
   type ActiveChecks,
@@ -80,23 +80,17 @@ export function createRuntime(
       for (const target of old.targets) target.pool.retire();
     }
   }
+  // The runtime the auth hops' calls run on: this one, made below (a call comes only with a request).
+  let runtime: LiveRuntime | undefined;
   const access = new Access(
     config.routes,
     logger,
-    {
-      upstreams,
-      // Metrics, log and the other workers hear of an auth hop's attempts as of any upstream's.
-      ask: (upstream, call) =>
-        sendSubrequest(
-          { metrics, logger, ...(link ? { announce: (news) => link.announce(news) } : {}) },
-          upstream,
-          call,
-        ),
-    },
+    // Metrics, log and the other workers hear of an auth hop's attempts as of any upstream's.
+    { upstreams, ask: (upstream, call) => askAuthService(runtime as LiveRuntime, upstream, call) },
     previous?.access,
   );
   const splits = routeSplits(config, changes, previous?.splits);
-  return {
+  runtime = {
     config,
     name: config.name,
     router: createRouter(config.routes),
@@ -128,6 +122,7 @@ export function createRuntime(
       await access.close();
     },
   };
+  return runtime;
 }
 
 /**

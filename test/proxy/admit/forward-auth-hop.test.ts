@@ -6,65 +6,41 @@
  * next-hop="auth:NAME"; never a 401.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfig } from '../../../src/core/config/load.ts';
-import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startJsonNotHttp } from '../../../src/kits/fault-kit/garbage-faults.ts';
-import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startResetBeforeHead } from '../../../src/kits/fault-kit/reset-faults.ts';
 import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
+import { forwardAuthConfig, startAuthService, startAuthStage } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 /** An auth service that lets in `session=good…` cookies, refuses `session=bad…`, and counts what it was asked. */
 async function startSessionService() {
-  const asked: string[] = [];
   let failing = false;
-  const server = http.createServer((req, res) => {
-    asked.push(String(req.headers.cookie));
+  const service = await startAuthService((req, res) => {
     if (failing) return res.writeHead(500).end('down');
     if (/session=good/.test(String(req.headers.cookie)))
       return res.writeHead(200, { 'x-user-id': String(req.headers.cookie).slice(8) }).end();
     res.writeHead(401, { 'www-authenticate': 'Cookie realm="sso"' }).end();
   });
-  const port = await listenLoopback(server);
   return {
-    asked,
-    url: `http://127.0.0.1:${port}/check`,
+    ...service,
     fail(on: boolean) {
       failing = on;
-    },
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(r));
     },
   };
 }
 
-function cachedConfig(app: string, auth: string, ttl: string): string {
-  return `name: edge-1
-routes:
-  - name: app
-    match: { path: /app }
-    upstream: app
-    auth:
-      forward:
-        url: "${auth}"
-        copy_headers: [X-User-Id]
-        cache: { key: "cookie:session", ttl: ${ttl}, max_entries: 100 }
-upstreams:
-  app:
-    targets:
-      - url: ${app}
-`;
-}
+const cachedConfig = (auth: string, ttl: string) => (app: string) =>
+  forwardAuthConfig(
+    app,
+    `{ url: "${auth}", copy_headers: [X-User-Id], cache: { key: "cookie:session", ttl: ${ttl}, max_entries: 100 } }`,
+  );
 
 test('with cache, 10 requests with one session make one auth call; another session makes another; a denial is kept too', async () => {
   const service = await startSessionService();
-  const echo = await startEcho();
-  const gw = await startTestGateway(cachedConfig(echo.url, service.url, '1h'));
+  const { gw, echo, close } = await startAuthStage(cachedConfig(service.url, '1h'));
   try {
     for (let i = 0; i < 10; i++) {
       const res = await request(gw.url, { path: `/app/${i}`, headers: { cookie: 'session=good-1' } });
@@ -91,18 +67,15 @@ test('with cache, 10 requests with one session make one auth call; another sessi
     await request(gw.url, { path: '/app' });
     await request(gw.url, { path: '/app' });
     assert.equal(service.asked.length, 5);
-    assert.equal(gw.gateway.status().auth_hops[`auth:${new URL(service.url).host}`].counts.allowed, 2);
+    assert.equal(gw.gateway.status().auth_hops[`auth:${service.host}`].counts.allowed, 2);
   } finally {
-    await gw.close();
-    await echo.close();
-    await service.close();
+    await close(service);
   }
 });
 
 test('a kept decision expires after its ttl, and a failure of the auth hop is never kept', async () => {
   const service = await startSessionService();
-  const echo = await startEcho();
-  const gw = await startTestGateway(cachedConfig(echo.url, service.url, '200ms'));
+  const { gw, close } = await startAuthStage(cachedConfig(service.url, '200ms'));
   try {
     const ask = (id: string) =>
       request(gw.url, { path: '/app', headers: { cookie: 'session=good-1', 'x-request-id': id } });
@@ -122,37 +95,44 @@ test('a kept decision expires after its ttl, and a failure of the auth hop is ne
     assert.equal((await ask('c-5')).status, 200, 'the failure was not kept');
     assert.equal(service.asked.length, 4);
   } finally {
-    await gw.close();
-    await echo.close();
-    await service.close();
+    await close(service);
   }
 });
 
-function namedConfig(app: string, auth: string, extra = ''): string {
-  return `name: edge-1
-routes:
-  - name: app
-    match: { path: /app }
-    upstream: app
-    auth:
-      forward: { upstream: authsvc, path: /verify, timeout: 2s }
-upstreams:
-  app:
-    targets:
-      - url: ${app}
-  authsvc:
+test('with cache, a refusal whose body is past 4 KiB is passed on whole but not kept: the next request asks again', async () => {
+  const page = 'x'.repeat(5000);
+  const service = await startAuthService((_req, res) => {
+    res.writeHead(302, { location: '/login' }).end(page);
+  });
+  const { gw, close } = await startAuthStage(cachedConfig(service.url, '1h'));
+  try {
+    for (let i = 0; i < 2; i++) {
+      const res = await request(gw.url, { path: '/app', headers: { cookie: 'session=s-1' } });
+      assert.equal(res.status, 302);
+      assert.equal(res.text, page);
+    }
+    assert.equal(service.asked.length, 2);
+  } finally {
+    await close(service);
+  }
+});
+
+/** The app guarded by the upstream `authsvc` (at `auth`, `extra` its settings), asked at /verify. */
+const namedConfig =
+  (auth: string, extra = '') =>
+  (app: string) =>
+    forwardAuthConfig(app, '{ upstream: authsvc, path: /verify, timeout: 2s }', {
+      upstreams: `  authsvc:
     targets:
       - url: ${auth}
     outlier_detection: { consecutive_failures: 0 }
-${extra}`;
-}
+${extra}`,
+    });
 
 test('an auth service named as an upstream: its circuit opens on its failures, then a 503 with Retry-After names the hop and nothing is sent', async () => {
   const service = await startSwitchable();
-  const echo = await startEcho();
-  const gw = await startTestGateway(
+  const { gw, echo, close } = await startAuthStage(
     namedConfig(
-      echo.url,
       service.url,
       '    retries: { attempts: 1 }\n    circuit_breaker: { consecutive_failures: 2, open_time: 60s }\n',
     ),
@@ -193,33 +173,23 @@ test('an auth service named as an upstream: its circuit opens on its failures, t
     // The auth service is an upstream like any: its own status shows the same circuit.
     assert.equal(gw.gateway.status().upstreams.authsvc.circuit.state, 'open');
   } finally {
-    await gw.close();
-    await echo.close();
-    await service.close();
+    await close(service);
   }
 });
 
 test("the upstream's retry rule: a reset before the answer is tried again on the next target", async () => {
   const resetting = await startResetBeforeHead({ after: 'head' });
   const good = await startSwitchable();
-  const echo = await startEcho();
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - name: app
-    match: { path: /app }
-    upstream: app
-    auth:
-      forward: { upstream: authsvc, path: /verify }
-upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-  authsvc:
+  const { gw, close } = await startAuthStage((app) =>
+    forwardAuthConfig(app, '{ upstream: authsvc, path: /verify }', {
+      upstreams: `  authsvc:
     targets:
       - url: ${resetting.url}
       - url: ${good.url}
     retries: { attempts: 2 }
-`);
+`,
+    }),
+  );
   try {
     for (let i = 0; i < 4; i++)
       assert.equal(
@@ -229,19 +199,35 @@ upstreams:
     assert.ok(resetting.received.length >= 1, 'the round robin sent some to the resetting target');
     assert.equal(good.answered, 4, 'each one the resetting target dropped was asked again of the other');
   } finally {
-    await gw.close();
-    await echo.close();
-    await good.close();
-    await resetting.close();
+    await close(good, resetting);
+  }
+});
+
+test("an auth service's upstream that holds requests does not hold the hop's: a refused call is answered at once", async () => {
+  const service = await startSwitchable();
+  await service.close();
+  const { gw, close } = await startAuthStage(
+    namedConfig(service.url, '    hold: { timeout: 30s }\n    retries: { attempts: 1 }\n'),
+  );
+  try {
+    const res = await request(gw.url, { path: '/app', headers: { 'x-request-id': 'h-1' } });
+    assert.equal(res.status, 502);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^edge-1; error=connection_refused; details="the auth service: .*"; next-hop="auth:authsvc"$/,
+    );
+    const line = await gw.logFor('h-1');
+    assert.equal(line.auth, 'failed: connection_refused');
+  } finally {
+    await close();
   }
 });
 
 test('an auth service that answers garbage is the hop 502 http_protocol_error, one that hangs its 504', async () => {
   const garbage = await startJsonNotHttp();
-  const hanging = http.createServer(() => {});
-  const slowPort = await listenLoopback(hanging);
-  const echo = await startEcho();
-  const gw = await startTestGateway(`name: edge-1
+  const hanging = await startAuthService(() => {});
+  const { gw, echo, close } = await startAuthStage(
+    (app) => `name: edge-1
 routes:
   - name: garbage
     match: { path: /garbage }
@@ -254,11 +240,12 @@ routes:
 upstreams:
   app:
     targets:
-      - url: ${echo.url}
+      - url: ${app}
   slowauth:
     targets:
-      - url: http://127.0.0.1:${slowPort}
-`);
+      - url: http://${hanging.host}
+`,
+  );
   try {
     const bad = await request(gw.url, { path: '/garbage', headers: { 'x-request-id': 'g-1' } });
     assert.equal(bad.status, 502);
@@ -273,42 +260,58 @@ upstreams:
     assert.equal(slow.status, 504);
     assert.equal(
       slow.headers['proxy-status'],
-      'edge-1; error=http_response_timeout; details="the auth service: no answer within 0.3 s"; next-hop="auth:slowauth"',
+      'edge-1; error=http_response_timeout; details="the auth service: no response head within the timeout of 300 ms"; next-hop="auth:slowauth"',
     );
     assert.equal((await gw.logFor('s-1')).auth, 'failed: http_response_timeout');
     assert.equal(echo.received.length, 0);
   } finally {
-    await gw.close();
-    await echo.close();
-    await garbage.close();
-    hanging.closeAllConnections();
-    await new Promise((resolve) => hanging.close(resolve));
+    await close(garbage, hanging);
+  }
+});
+
+test("an auth service's answer is kept to 64 KiB: a refusal past it is the hop's 502, a 2xx past it still lets the request in", async () => {
+  const big = 'x'.repeat(70 * 1024);
+  const service = await startAuthService((req, res) => {
+    if (req.headers.authorization === 'Bearer good') return res.writeHead(200).end(big);
+    res.writeHead(401, { 'www-authenticate': 'Bearer' }).end(big);
+  });
+  const { gw, echo, close } = await startAuthStage((app) =>
+    forwardAuthConfig(app, `{ url: "${service.url}" }`),
+  );
+  try {
+    const refused = await request(gw.url, { path: '/app', headers: { 'x-request-id': 'b-1' } });
+    assert.equal(refused.status, 502);
+    assert.equal(
+      refused.headers['proxy-status'],
+      `edge-1; error=http_response_incomplete; details="the auth service: its answer's body is over 64 KiB"; next-hop="auth:${service.host}"`,
+    );
+    assert.equal(
+      refused.headers['www-authenticate'],
+      undefined,
+      'never a 401 for what the gateway could not read',
+    );
+    assert.equal((await gw.logFor('b-1')).auth, 'failed: http_response_incomplete');
+    const allowed = await request(gw.url, { path: '/app', headers: { authorization: 'Bearer good' } });
+    assert.equal(allowed.status, 200);
+    assert.equal(echo.received.length, 1);
+  } finally {
+    await close(service);
   }
 });
 
 test("send_headers never sends the client's framing or hop-by-hop fields, nor its own X-Forwarded-For", async () => {
-  const asked: http.IncomingHttpHeaders[] = [];
-  const service = http.createServer((req, res) => {
-    asked.push(req.headers);
+  const service = await startAuthService((_req, res) => {
     res.writeHead(204).end();
   });
-  const port = await listenLoopback(service);
-  const echo = await startEcho();
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - name: app
-    match: { path: /app }
-    upstream: app
-    auth:
-      forward:
-        url: "http://127.0.0.1:${port}/check"
+  const { gw, close } = await startAuthStage((app) =>
+    forwardAuthConfig(
+      app,
+      `
+        url: "${service.url}"
         timeout: 2s
-        send_headers: [Content-Length, Transfer-Encoding, Connection, X-Forwarded-For, X-Trace]
-upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-`);
+        send_headers: [Content-Length, Transfer-Encoding, Connection, X-Forwarded-For, X-Trace]`,
+    ),
+  );
   try {
     const res = await request(gw.url, {
       method: 'POST',
@@ -317,6 +320,7 @@ upstreams:
       headers: { 'x-forwarded-for': '6.6.6.6', 'x-trace': 't-1' },
     });
     assert.equal(res.status, 200, 'the service answered at once: it was not left waiting for a body');
+    const { asked } = service;
     assert.equal(asked.length, 1);
     assert.equal(asked[0]['content-length'], undefined);
     assert.equal(asked[0]['transfer-encoding'], undefined);
@@ -324,54 +328,34 @@ upstreams:
     assert.equal(asked[0]['x-trace'], 't-1');
     assert.equal(asked[0]['x-forwarded-method'], 'POST');
   } finally {
-    await gw.close();
-    await echo.close();
-    service.closeAllConnections();
-    await new Promise((resolve) => service.close(resolve));
+    await close(service);
   }
 });
 
 test("a reload keeps an auth URL's own upstream (its pooled connection) and the hop's counts while the URL is named", async () => {
   const service = await startSwitchable();
-  const echo = await startEcho();
-  const yaml = (auth: string) => `name: edge-1
-routes:
-  - name: app
-    match: { path: /app }
-    upstream: app
-    auth: { forward: { url: "${auth}/check" } }
-upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-`;
-  const gw = await startTestGateway(yaml(service.url));
+  const yaml = (app: string) => forwardAuthConfig(app, `{ url: "${service.url}/check" }`);
+  const { gw, echo, close } = await startAuthStage(yaml);
   try {
     assert.equal((await request(gw.url, { path: '/app' })).status, 200);
     assert.equal(service.accepted.ok.length, 1);
     await gw.gateway.reload(
-      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(service.url)}`, '<test>', {}),
+      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(echo.url)}`, '<test>', {}),
     );
     assert.equal((await request(gw.url, { path: '/app' })).status, 200);
     assert.equal(service.accepted.ok.length, 1, 'the kept upstream reused its pooled connection');
     assert.equal(gw.gateway.status().auth_hops[`auth:127.0.0.1:${service.port}`].counts.allowed, 2);
   } finally {
-    await gw.close();
-    await echo.close();
-    await service.close();
+    await close(service);
   }
 });
 
 test('with cache, requests with one key that arrive while it is asked share the one call', async () => {
-  let calls = 0;
-  const service = http.createServer((_req, res) => {
-    calls++;
+  const service = await startAuthService((_req, res) => {
     // Slow enough that all ten are in before the answer.
     setTimeout(() => res.writeHead(204).end(), 300);
   });
-  const port = await listenLoopback(service);
-  const echo = await startEcho();
-  const gw = await startTestGateway(cachedConfig(echo.url, `http://127.0.0.1:${port}/check`, '1h'));
+  const { gw, echo, close } = await startAuthStage(cachedConfig(service.url, '1h'));
   try {
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
@@ -382,12 +366,9 @@ test('with cache, requests with one key that arrive while it is asked share the 
       answers.map((a) => a.status),
       Array(10).fill(200),
     );
-    assert.equal(calls, 1);
+    assert.equal(service.asked.length, 1);
     assert.equal(echo.received.length, 10);
   } finally {
-    await gw.close();
-    await echo.close();
-    service.closeAllConnections();
-    await new Promise((resolve) => service.close(resolve));
+    await close(service);
   }
 });

@@ -1,56 +1,36 @@
 /**
  * Forward authentication: an auth service asked about each request. Its 2xx lets the request
- * in with the fields it chose; its 401 and 403 are the client's; its failing is the auth hop's
- * 502/503/504 with next-hop="auth:HOST", never a 401.
+ * in with the fields it chose; its 401, 403 and redirects are the client's as it wrote them; its
+ * failing is the auth hop's 502/503/504 with next-hop="auth:HOST", never a 401.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { test } from 'node:test';
-import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
-import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { forwardAuthConfig, startAuthService, startAuthStage } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
 
-async function startAuthService() {
-  const asked: http.IncomingHttpHeaders[] = [];
-  const server = http.createServer((req, res) => {
-    asked.push(req.headers);
+function startDecidingService() {
+  return startAuthService((req, res) => {
     const auth = req.headers.authorization;
     if (auth === 'Bearer good') return res.writeHead(204, { 'x-user-id': 'u-1', 'x-secret': 'no' }).end();
-    if (auth === 'Bearer readonly') return res.writeHead(403).end('no');
+    if (auth === 'Bearer readonly') return res.writeHead(403, { 'content-type': 'text/plain' }).end('no');
     if (auth === 'Bearer broken') return res.writeHead(500).end('oops');
-    if (auth === 'Bearer moved') return res.writeHead(302, { location: '/login' }).end();
-    res.writeHead(401, { 'www-authenticate': 'Bearer realm="sso"' }).end('who?');
+    if (auth === 'Bearer moved')
+      return res.writeHead(302, { location: '/login', 'set-cookie': 'next=/app' }).end('to the login');
+    if (auth === 'Bearer lost') return res.writeHead(404).end('not here');
+    if (auth === 'Bearer bare') return res.writeHead(401).end();
+    res
+      .writeHead(401, { 'www-authenticate': 'Bearer realm="sso"', 'content-type': 'text/plain' })
+      .end('who?');
   });
-  const port = await listenLoopback(server);
-  return {
-    asked,
-    url: `http://127.0.0.1:${port}/check`,
-    host: `127.0.0.1:${port}`,
-    close: () => new Promise((r) => server.close(r)),
-  };
 }
 
-function config(upstream: string, auth: string): string {
-  return `name: edge-1
-routes:
-  - name: app
-    match: { path: /app }
-    upstream: app
-    auth:
-      forward: { url: "${auth}", copy_headers: [X-User-Id] }
-upstreams:
-  app:
-    targets:
-      - url: ${upstream}
-`;
-}
+const guarded = (auth: string) => (app: string) =>
+  forwardAuthConfig(app, `{ url: "${auth}", copy_headers: [X-User-Id] }`);
 
-test('the auth service decides: 2xx in with its fields, 401 and 403 passed on, 5xx or another answer is the hop failing', async () => {
-  const service = await startAuthService();
-  const echo = await startEcho();
-  const gw = await startTestGateway(config(echo.url, service.url));
+test('the auth service decides: 2xx in with its fields, 401, 403 and redirects passed on as it wrote them, 5xx or another answer is the hop failing', async () => {
+  const service = await startDecidingService();
+  const { gw, echo, close } = await startAuthStage(guarded(service.url));
   try {
     const ok = await request(gw.url, {
       path: '/app/x?y=1',
@@ -72,17 +52,30 @@ test('the auth service decides: 2xx in with its fields, 401 and 403 passed on, 5
     assert.equal(asked['x-forwarded-method'], 'GET');
     assert.equal(asked['x-forwarded-uri'], '/app/x?y=1');
     assert.equal(asked['x-forwarded-for'], '127.0.0.1');
-    assert.equal((await gw.logFor('fw-ok')).auth, 'allowed');
+    assert.equal(asked['x-forwarded-host'], gw.url.slice('http://'.length));
+    assert.equal(asked['x-forwarded-proto'], 'http');
+    assert.equal(asked.via, '1.1 edge-1');
+    const line = await gw.logFor('fw-ok');
+    assert.equal(line.auth, 'allowed');
+    // The service's log and the gateway's meet: it is asked with the request's id.
+    assert.equal(asked['x-request-id'], line.req_id);
 
     const who = await request(gw.url, { path: '/app', headers: { 'x-request-id': 'fw-401' } });
     assert.equal(who.status, 401);
     assert.equal(who.headers['www-authenticate'], 'Bearer realm="sso"');
+    assert.equal(who.headers['content-type'], 'text/plain');
+    assert.equal(who.text, 'who?', "the service's own body, as it wrote it");
     const denied = await gw.logFor('fw-401');
+    assert.equal(who.headers['x-request-id'], denied.req_id, "one X-Request-Id: the request's");
     assert.equal(denied.auth, 'denied: forward 401');
     // Candor's own flag for an access refusal: RL would say rate limited (Envoy's meaning).
     assert.equal(denied.flag, 'AD');
+    const bare = await request(gw.url, { path: '/app', headers: { authorization: 'Bearer bare' } });
+    assert.equal(bare.status, 401);
+    assert.equal(bare.headers['www-authenticate'], 'Bearer', 'a 401 always has a challenge');
     const no = await request(gw.url, { path: '/app', headers: { authorization: 'Bearer readonly' } });
     assert.equal(no.status, 403);
+    assert.equal(no.text, 'no');
 
     const broken = await request(gw.url, {
       path: '/app',
@@ -94,24 +87,31 @@ test('the auth service decides: 2xx in with its fields, 401 and 403 passed on, 5
       `edge-1; error=destination_unavailable; details="the auth service: it answered 500"; next-hop="auth:${service.host}"`,
     );
     assert.equal((await gw.logFor('fw-500')).auth, 'failed: destination_unavailable');
-    const moved = await request(gw.url, { path: '/app', headers: { authorization: 'Bearer moved' } });
-    assert.equal(moved.status, 502);
+    // A redirect to the login page is the client's to follow, as the service wrote it.
+    const moved = await request(gw.url, {
+      path: '/app',
+      headers: { authorization: 'Bearer moved', 'x-request-id': 'fw-302' },
+    });
+    assert.equal(moved.status, 302);
+    assert.equal(moved.headers.location, '/login');
+    assert.deepEqual(moved.headers['set-cookie'], ['next=/app']);
+    assert.equal(moved.text, 'to the login');
+    assert.equal((await gw.logFor('fw-302')).auth, 'denied: forward 302');
+    const lost = await request(gw.url, { path: '/app', headers: { authorization: 'Bearer lost' } });
+    assert.equal(lost.status, 502);
     assert.match(
-      String(moved.headers['proxy-status']),
-      /error=http_protocol_error; details="the auth service: it answered 302/,
+      String(lost.headers['proxy-status']),
+      /error=http_protocol_error; details="the auth service: it answered 404, neither 2xx, 401, 403 nor a redirect"/,
     );
     assert.equal(echo.received.length, 1);
   } finally {
-    await gw.close();
-    await echo.close();
-    await service.close();
+    await close(service);
   }
 });
 
 test('an auth service that cannot be reached is a 502 connection_refused of the auth hop, never a 401', async () => {
   const refusing = await startRefusing();
-  const echo = await startEcho();
-  const gw = await startTestGateway(config(echo.url, `${refusing.url}/check`));
+  const { gw, echo, close } = await startAuthStage(guarded(`${refusing.url}/check`));
   try {
     const res = await request(gw.url, { path: '/app', headers: { authorization: 'Bearer good' } });
     assert.equal(res.status, 502);
@@ -124,41 +124,25 @@ test('an auth service that cannot be reached is a 502 connection_refused of the 
     assert.equal(res.headers['www-authenticate'], undefined);
     assert.equal(echo.received.length, 0);
   } finally {
-    await gw.close();
-    await echo.close();
-    await refusing.close();
+    await close(refusing);
   }
 });
 
 test('an auth service that does not answer within its timeout is a 504 http_response_timeout of the auth hop', async () => {
-  const hanging = http.createServer(() => {});
-  const port = await listenLoopback(hanging);
-  const echo = await startEcho();
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - name: app
-    match: { path: /app }
-    upstream: app
-    auth:
-      forward: { url: "http://127.0.0.1:${port}/check", timeout: 200ms }
-upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-`);
+  const hanging = await startAuthService(() => {});
+  const { gw, echo, close } = await startAuthStage((app) =>
+    forwardAuthConfig(app, `{ url: "${hanging.url}", timeout: 200ms }`),
+  );
   try {
     const res = await request(gw.url, { path: '/app', headers: { 'x-request-id': 'fw-slow' } });
     assert.equal(res.status, 504);
     assert.equal(
       res.headers['proxy-status'],
-      `edge-1; error=http_response_timeout; details="the auth service: no answer within 0.2 s"; next-hop="auth:127.0.0.1:${port}"`,
+      `edge-1; error=http_response_timeout; details="the auth service: no response head within the timeout of 200 ms"; next-hop="auth:${hanging.host}"`,
     );
     assert.equal((await gw.logFor('fw-slow')).auth, 'failed: http_response_timeout');
     assert.equal(echo.received.length, 0);
   } finally {
-    await gw.close();
-    await echo.close();
-    hanging.closeAllConnections();
-    await new Promise((resolve) => hanging.close(resolve));
+    await close(hanging);
   }
 });

@@ -9,9 +9,11 @@ import assert from 'node:assert/strict';
 import http2, { type IncomingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { RequestSession } from '../../../src/proxy/session/request-session.ts';
+import { startAuthService } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { startH2Fixture } from '../accept/h2/h2-fixture.ts';
@@ -174,5 +176,41 @@ test('over HTTP/1.1 a gRPC content-type is answered as any request: 502, logged 
   } finally {
     await gw.close();
     await refusing.close();
+  }
+});
+
+test("a forward-auth service's refusal to a gRPC client is the gateway's Trailers-Only answer: a redirect or 401 UNAUTHENTICATED, a 403 PERMISSION_DENIED", async () => {
+  const service = await startAuthService((req, res) => {
+    if (req.headers.authorization === 'Bearer readonly') return res.writeHead(403).end('no');
+    res.writeHead(302, { location: '/login' }).end('to the login');
+  });
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: rpc
+    match: { path: / }
+    upstream: app
+    auth: { forward: { url: "${service.url}" } }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    const grpc = { 'content-type': 'application/grpc', te: 'trailers' };
+    const login = await viaH2(gw, grpc, message);
+    assert.equal(login.headers[':status'], 200);
+    assert.equal(login.headers['grpc-status'], '16');
+    assert.equal(login.headers.location, undefined, 'a gRPC client follows no redirect');
+    const line = await gw.logFor(String(login.headers['x-request-id']));
+    assert.equal(line.auth, 'denied: forward 302');
+    assert.equal(line.grpc_status, 16);
+    const no = await viaH2(gw, { ...grpc, authorization: 'Bearer readonly' }, message);
+    assert.equal(no.headers['grpc-status'], '7');
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await service.close();
   }
 });

@@ -1,0 +1,79 @@
+/**
+ * What an auth service answered, as forward auth reads it: its fields, and its refusal as the
+ * client gets it (forward-auth.ts decides which answer is which).
+ */
+import { Failure } from '../../core/failure/failure.ts';
+import { OwnAnswer } from '../../core/net/own-answer.ts';
+
+/** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
+export interface ServiceAnswer {
+  readonly status: number;
+  readonly headers: readonly string[];
+  readonly body: Buffer;
+}
+
+/** A field value the service may hand on: printable ASCII, bounded (it becomes a request field upstream, or a gateway-made challenge). */
+export const FIELD_VALUE = /^[\x20-\x7e]{1,4096}$/;
+
+/**
+ * The auth service's own refusal (its 401, its 403, its redirect to a login page), passed to the
+ * client as it wrote it, body included; `refusal` is what the request's record keeps of it, and
+ * what a gRPC client is answered (a gateway-made Trailers-Only UNAUTHENTICATED or PERMISSION_DENIED).
+ */
+export class PassedOnAnswer extends OwnAnswer {
+  readonly refusal: Failure;
+
+  constructor(status: number, headers: readonly string[], body: Buffer, refusal: Failure) {
+    super(status, headers, body);
+    this.refusal = refusal;
+  }
+}
+
+/** Redirects the service may send the client to its login page with. */
+export const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Fields of the service's answer the session writes itself when it passes the answer on (a whole body has no trailers). */
+const REWRITTEN = new Set(['content-length', 'x-request-id', 'trailer']);
+
+/**
+ * The service's refusal as the client gets it: its fields but those the session writes itself,
+ * and a 401 without a challenge given the bare `Bearer` one (RFC 9110 §11.6.1: a 401 has one).
+ */
+export function passedOn(answer: ServiceAnswer): PassedOnAnswer {
+  const { status, body } = answer;
+  const headers: string[] = [];
+  for (let i = 0; i < answer.headers.length; i += 2)
+    if (!REWRITTEN.has(answer.headers[i].toLowerCase()))
+      headers.push(answer.headers[i], answer.headers[i + 1]);
+  const challenge = fieldOf(headers, 'www-authenticate');
+  if (status === 401 && challenge === undefined) headers.push('www-authenticate', 'Bearer');
+  // A redirect to a login page says "who are you", as a 401 does: what a gRPC client is told,
+  // with the service's challenge when it is one the gateway may write in its own answer.
+  const refusal =
+    status === 403
+      ? new Failure('http_request_denied', 'the auth service does not allow this request', {
+          status,
+          final: true,
+        })
+      : new Failure(
+          'http_request_denied',
+          status === 401
+            ? 'the auth service did not accept the credentials'
+            : 'the auth service sent the client to log in',
+          {
+            status: 401,
+            final: true,
+            challenge: challenge !== undefined && FIELD_VALUE.test(challenge) ? challenge : 'Bearer',
+          },
+        );
+  return new PassedOnAnswer(status, headers, body, refusal);
+}
+
+/** A field of a flat [name, value, …] list by its lower-case name, its lines joined as one value. */
+export function fieldOf(headers: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() === name)
+      value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
+  return value;
+}

@@ -1,0 +1,179 @@
+import type { RouteConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
+import { noRelease } from '../../core/limits/count.ts';
+import { type DownstreamHead, fieldMap } from '../../core/net/downstream.ts';
+import { RequestRecord } from '../../observe/log/request-record.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+import type { ForwardCall } from '../admit/forward-auth.ts';
+import type { TemplateVars } from '../forward/header-rules.ts';
+import { Attempts } from './attempts.ts';
+import type { AttemptsOwner } from './attempts-owner.ts';
+import { type KeptAnswer, KeptAnswerSink } from './kept-answer-sink.ts';
+import type { Runtime } from './runtime.ts';
+import type { SessionRequest } from './session-request.ts';
+
+/** Bytes of an auth service's answer body kept (what a 401, 403 or redirect passes on); past them the hop failed. */
+export const MAX_AUTH_BODY = 64 * 1024;
+
+/**
+ * An auth service asked about a client's request, through its upstream by the one attempt loop
+ * (attempts.ts) as a client's request goes: the circuit and the balancer pick the target, the
+ * pool and its queue bound carry it, the upstream's timeouts, retry rule and budget apply,
+ * every attempt's outcome goes to outlier detection and the circuit, and its attempts are
+ * counted in the upstream's metrics. Only the deadline is the call's own (`call.deadline`, in
+ * place of `timeouts.total`), and it never waits in the upstream's `hold`. The GET carries the
+ * client's request id, and the fields this hop writes as it does for any request
+ * (X-Forwarded-For, -Proto, -Host, Via) from the client's facts.
+ *
+ * Resolves with the answer: a 2xx as soon as its head is in (its body says nothing the gateway
+ * reads: it is read on, bounded, so the connection can be kept), any other once its body is
+ * whole, `MAX_AUTH_BODY` at most. Rejects with the classified Failure the attempts ended with,
+ * or `http_response_incomplete` for a body cut (by its upstream, or past the bound).
+ */
+export function askAuthService(runtime: Runtime, upstream: Upstream, call: ForwardCall): Promise<KeptAnswer> {
+  return new Promise((resolve, reject) => {
+    new AuthCall(runtime, upstream, call, resolve, reject).start();
+  });
+}
+
+/** The owner of one call's attempts: what a session is to a client's. */
+class AuthCall implements AttemptsOwner {
+  readonly #req: SessionRequest;
+  readonly #sink = new KeptAnswerSink(MAX_AUTH_BODY);
+  readonly #attempts: Attempts;
+  readonly #resolve: (answer: KeptAnswer) => void;
+  readonly #reject: (failure: Failure) => void;
+  /** The upstream's name: the next hop its own 5xx answers name in Proxy-Status (never passed on). */
+  readonly #upstreamName: string;
+  /** The failure the attempts ended with, or the body's. */
+  #failure: Failure | undefined;
+  #told = false;
+
+  constructor(
+    runtime: Runtime,
+    upstream: Upstream,
+    call: ForwardCall,
+    resolve: (answer: KeptAnswer) => void,
+    reject: (failure: Failure) => void,
+  ) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#upstreamName = upstream.name;
+    const { client } = call;
+    const head: DownstreamHead = {
+      method: 'GET',
+      target: call.path,
+      versionMajor: 1,
+      versionMinor: 1,
+      protocol: 'HTTP/1.1',
+      headers: call.headers,
+      remoteAddress: client.address,
+      encrypted: client.protocol === 'https',
+      bodyLength: undefined,
+      upgrade: false,
+      expectContinue: false,
+    };
+    const sink = this.#sink;
+    const record = new RequestRecord(
+      client.requestId,
+      continueOrStartTrace(undefined),
+      client.address,
+      'GET',
+      client.host,
+      call.path,
+    );
+    this.#req = {
+      runtime,
+      listener: { name: upstream.name, protocol: client.protocol },
+      exchange: { head, body: undefined, bodyComplete: true, response: sink },
+      head,
+      fields: fieldMap(head.headers),
+      response: sink,
+      record,
+      spans: undefined,
+    };
+    const admitted = {
+      route: callRoute(call.route),
+      upstream,
+      authority: client.host,
+      upstreamPath: call.path,
+      release: noRelease,
+    };
+    this.#attempts = new Attempts(this.#req, this, admitted, undefined, {
+      deadlineMs: call.deadline,
+      deadlineName: 'timeout',
+    });
+    sink.onClose(this.#onClose);
+  }
+
+  start(): void {
+    this.#attempts.start();
+  }
+
+  /** A 2xx is told at its head: its body is read on (bounded) only to keep the connection. */
+  responded(status: number): void {
+    if (status >= 200 && status < 300) this.#tell(this.#sink.answer());
+  }
+
+  tunnelled(): void {}
+
+  failed(failure: Failure): void {
+    this.#failure = failure;
+  }
+
+  /** The sink cut the answer (past its bound): the body's end is told when it closes. */
+  clientLeft(): void {}
+
+  /** No attempt answered: the call's failure, and the sink closes (the attempts' slots go back). */
+  answer(failure: Failure): void {
+    this.#tell(failure);
+    this.#sink.abort();
+  }
+
+  nextHop(): string {
+    return this.#upstreamName;
+  }
+
+  templateVars(): TemplateVars {
+    const { record } = this.#req;
+    return { requestId: record.id, clientIp: record.clientAddress, host: record.host };
+  }
+
+  /** The answer is the gateway's to read: no route's rules edit it. */
+  responseEdit(): undefined {
+    return undefined;
+  }
+
+  /** Only a route's cache starts a request in the background, and a call has none. */
+  background(): void {}
+
+  /** The answer is over: whole, or cut (by its upstream, its deadline, or past the sink's bound). */
+  readonly #onClose = (finished: boolean): void => {
+    this.#attempts.clientClosed();
+    const sink = this.#sink;
+    if (finished) return this.#tell(sink.answer());
+    this.#tell(
+      sink.overflowed
+        ? new Failure('http_response_incomplete', `its answer's body is over ${MAX_AUTH_BODY / 1024} KiB`, {
+            stage: 'body_streaming',
+          })
+        : (this.#failure ?? new Failure('http_response_incomplete', 'its answer was cut')),
+    );
+  };
+
+  #tell(outcome: KeptAnswer | Failure): void {
+    if (this.#told) return;
+    this.#told = true;
+    if (outcome instanceof Failure) this.#reject(outcome);
+    else this.#resolve(outcome);
+  }
+}
+
+/**
+ * The route as the call reads it: its retry rule and limits, but neither its request rules (the
+ * upstream's fields are not the auth service's) nor its compression (the answer is read here).
+ */
+function callRoute(route: RouteConfig): RouteConfig {
+  return { ...route, requestHeaders: undefined, compression: undefined };
+}
