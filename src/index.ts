@@ -12,6 +12,8 @@ import { type Gateway, type GatewayOptions, startGateway as start } from './serv
 
 export type { ConfigProblem } from './core/config/config-error.ts';
 export type * from './core/config/types.ts';
+export type { CanaryStatus } from './server/canary/canary-controller.ts';
+export type { CanaryPhase } from './server/canary/canary-fleet.ts';
 export type { Gateway, GatewayOptions } from './server/gateway/gateway.ts';
 export { ConfigError };
 
