@@ -17,11 +17,12 @@
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
  * Each round measures CPU with no profiler attached, then allocations in a run of its own.
  * `--ref=DIR` runs the same measure on another checkout's src/ (e.g. a `git worktree` of the
- * previous release) in the same run, rounds alternated with this one. `--canary` adds the side
- * "canary": this checkout with the route's `canary` (the controller judging in this process, as a
- * gateway run in-process does, every second) against "this", the same route without, in the same
- * run, rounds alternated; a table of their ratios follows (issue 36's target: a canary costs a
- * request one counter update and one latency sample).
+ * previous release) in the same run, rounds alternated with this one. `--canary` adds two sides
+ * of this checkout: "split", the route split by weight between two upstreams (of the same
+ * origin), and "canary", the route with a canary on those two (its controller judging in this
+ * process every second, as a gateway run in-process does), against "this", the plain route, in
+ * the same run, rounds alternated; a table of ratios follows (issue 36's target: a canary costs
+ * a request one counter update and one latency sample).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -34,8 +35,11 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 type PathId = 'keepalive' | 'close' | 'h2c';
-/** The gateway's one route: plain, or with a canary (both sides to the same origin). */
-type RouteKind = 'plain' | 'canary';
+/**
+ * The gateway's one route: plain; a split between two upstreams (of the same origin) by weight,
+ * with no canary; or with a canary, its baseline and canary upstreams of the same origin.
+ */
+type RouteKind = 'plain' | 'split' | 'canary';
 const PATHS: readonly PathId[] = ['keepalive', 'close', 'h2c'];
 
 interface Options {
@@ -52,7 +56,7 @@ interface Options {
   memory: number;
   /** Requests at 200 connections for the tail measure; 0: none. */
   tail: number;
-  /** Add the side "canary": the route with a canary (issue 36). */
+  /** Add the sides "split" and "canary": the route split without a canary, and with one (issue 36). */
   canary: boolean;
   /** Internal: the route of the side run. */
   route: RouteKind;
@@ -86,7 +90,7 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'memory') o.memory = Number(value);
     else if (key === 'tail') o.tail = Number(value);
     else if (key === 'canary') o.canary = true;
-    else if (key === 'route') o.route = value === 'canary' ? 'canary' : 'plain';
+    else if (key === 'route') o.route = value === 'canary' || value === 'split' ? value : 'plain';
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
   return o;
@@ -249,6 +253,12 @@ const CANARY_ROUTE = `    canary:
       on_success: hold
 `;
 
+const ROUTES: Readonly<Record<RouteKind, string>> = {
+  plain: '    upstream: origin\n',
+  split: '    split: [{ upstream: origin-next, weight: 50 }, { upstream: origin, weight: 50 }]\n',
+  canary: `    upstream: origin\n${CANARY_ROUTE}`,
+};
+
 interface SamplingNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   selfSize: number;
@@ -338,13 +348,12 @@ listen:
 routes:
   - name: cost
     match: { path: / }
-    upstream: origin
-${o.route === 'canary' ? CANARY_ROUTE : ''}upstreams:
+${ROUTES[o.route]}upstreams:
   origin:
     targets: [ { url: "http://127.0.0.1:${originPort}" } ]
     pool: { max_connections: 256, idle_timeout: 30s }
 ${
-  o.route === 'canary'
+  o.route !== 'plain'
     ? `  origin-next:
     targets: [ { url: "http://127.0.0.1:${originPort}" } ]
     pool: { max_connections: 256, idle_timeout: 30s }
@@ -479,7 +488,7 @@ async function main(): Promise<void> {
   if (o.side !== undefined) return runSide(o.side, o);
   const here = resolve(fileURLToPath(import.meta.url), '../../src');
   const sides: [string, string, RouteKind][] = [['this', here, 'plain']];
-  if (o.canary) sides.push(['canary', here, 'canary']);
+  if (o.canary) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain']);
   if (o.tail > 0) {
     for (const [label, dir, route] of sides)
@@ -516,7 +525,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  if (o.canary) printCanary(o, got.get('this') ?? [], got.get('canary') ?? []);
+  if (o.canary) printCanary(o, got.get('this') ?? [], got.get('split') ?? [], got.get('canary') ?? []);
   if (o.top > 0) {
     for (const [label] of sides) {
       for (const figures of (got.get(label) ?? [])[0] ?? []) {
@@ -527,22 +536,33 @@ async function main(): Promise<void> {
   }
 }
 
-/** The canary side against "this", path by path: medians, their ratio and the difference. */
-function printCanary(o: Options, plain: SideFigures[][], canary: SideFigures[][]): void {
+/**
+ * The canary side against "this" (the plain route) and against "split" (the same two upstreams
+ * split by weight, no canary: what the controller adds, its counts and its judging, beyond the
+ * split itself), path by path: medians, their ratios and the differences.
+ */
+function printCanary(
+  o: Options,
+  plain: SideFigures[][],
+  split: SideFigures[][],
+  canary: SideFigures[][],
+): void {
   const of = (rounds: SideFigures[][], path: PathId, k: 'cpuUs' | 'bytes' | 'objects') =>
     median(rounds.map((r) => r.find((x) => x.path === path)?.[k] ?? Number.NaN));
+  const signed = (x: number, digits: number) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
   console.log(
-    `\nA route with a canary against the same route without (medians of ${o.rounds} rounds, alternated):\n`,
+    `\nA route with a canary against the same route without, CPU µs a request (medians of ${o.rounds} rounds, alternated):\n`,
   );
   console.log(
-    '| path | CPU µs/request, no canary | with a canary | ratio | extra µs | extra bytes/request | extra objects/request |',
+    '| path | plain route | split, no canary | with a canary | canary ÷ plain | canary ÷ split | canary − split: µs | bytes | objects |',
   );
-  console.log('|---|--:|--:|--:|--:|--:|--:|');
+  console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const path of o.paths) {
-    const [a, b] = [of(plain, path, 'cpuUs'), of(canary, path, 'cpuUs')];
-    const signed = (x: number, digits: number) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+    const [a, s, c] = [of(plain, path, 'cpuUs'), of(split, path, 'cpuUs'), of(canary, path, 'cpuUs')];
+    const more = (k: 'bytes' | 'objects', digits: number) =>
+      signed(of(canary, path, k) - of(split, path, k), digits);
     console.log(
-      `| ${path} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(b / a).toFixed(3)} | ${signed(b - a, 1)} | ${signed(of(canary, path, 'bytes') - of(plain, path, 'bytes'), 0)} | ${signed(of(canary, path, 'objects') - of(plain, path, 'objects'), 2)} |`,
+      `| ${path} | ${a.toFixed(1)} | ${s.toFixed(1)} | ${c.toFixed(1)} | ${(c / a).toFixed(3)} | ${(c / s).toFixed(3)} | ${signed(c - s, 1)} | ${more('bytes', 0)} | ${more('objects', 2)} |`,
     );
   }
   // That the controller judged all along: each step it reached is a window judged and passed.
