@@ -11,12 +11,18 @@
  *   node bench/cost.ts --top=15                 # the 15 functions that allocate the most per path
  *   node bench/cost.ts --memory=1000            # held per idle keep-alive connection, per request in flight
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
+ *   node bench/cost.ts --canary                 # the same route with a canary beside it without (issue 36)
  *
  * Paths: `keepalive` (50 keep-alive connections, GET /small), `close` (a new connection per
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
  * Each round measures CPU with no profiler attached, then allocations in a run of its own.
  * `--ref=DIR` runs the same measure on another checkout's src/ (e.g. a `git worktree` of the
- * previous release) in the same run, rounds alternated with this one.
+ * previous release) in the same run, rounds alternated with this one. `--canary` adds two sides
+ * of this checkout: "split", the route split by weight between two upstreams (of the same
+ * origin), and "canary", the route with a canary on those two (its controller judging in this
+ * process every second, as a gateway run in-process does), against "this", the plain route, in
+ * the same run, rounds alternated; a table of ratios follows (issue 36's target: a canary costs
+ * a request one counter update and one latency sample).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -29,6 +35,11 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 type PathId = 'keepalive' | 'close' | 'h2c';
+/**
+ * The gateway's one route: plain; a split between two upstreams (of the same origin) by weight,
+ * with no canary; or with a canary, its baseline and canary upstreams of the same origin.
+ */
+type RouteKind = 'plain' | 'split' | 'canary';
 const PATHS: readonly PathId[] = ['keepalive', 'close', 'h2c'];
 
 interface Options {
@@ -45,6 +56,10 @@ interface Options {
   memory: number;
   /** Requests at 200 connections for the tail measure; 0: none. */
   tail: number;
+  /** Add the sides "split" and "canary": the route split without a canary, and with one (issue 36). */
+  canary: boolean;
+  /** Internal: the route of the side run. */
+  route: RouteKind;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -59,6 +74,8 @@ function parseOptions(argv: readonly string[]): Options {
     interval: 64,
     memory: 0,
     tail: 0,
+    canary: false,
+    route: 'plain',
   };
   for (const arg of argv) {
     const [key, value = ''] = arg.replace(/^--/, '').split('=');
@@ -72,6 +89,8 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'interval') o.interval = Number(value);
     else if (key === 'memory') o.memory = Number(value);
     else if (key === 'tail') o.tail = Number(value);
+    else if (key === 'canary') o.canary = true;
+    else if (key === 'route') o.route = value === 'canary' || value === 'split' ? value : 'plain';
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
   return o;
@@ -215,7 +234,30 @@ interface SideFigures {
   bytes: number;
   objects: number;
   top: { name: string; bytes: number }[];
+  /** The canary side: where its controller had got to when the path was measured (it judged each step passed). */
+  canary?: { phase: string; step: number; steps: number };
 }
+
+/**
+ * The canary side's route: the same origin behind both sides; nineteen steps of a second, each
+ * judged on its window (at least 50 requests a side: every window at this rate), so that the
+ * controller takes, merges and tests windows all through the measure; a step that fails pauses.
+ */
+const CANARY_ROUTE = `    canary:
+      upstream: origin-next
+      steps: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95]
+      step_interval: 1s
+      min_requests: 50
+      max_duration: 1h
+      on_failure: pause
+      on_success: hold
+`;
+
+const ROUTES: Readonly<Record<RouteKind, string>> = {
+  plain: '    upstream: origin\n',
+  split: '    split: [{ upstream: origin-next, weight: 50 }, { upstream: origin, weight: 50 }]\n',
+  canary: `    upstream: origin\n${CANARY_ROUTE}`,
+};
 
 interface SamplingNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -304,13 +346,20 @@ listen:
   - address: 127.0.0.1:0
     http2: true
 routes:
-  - match: { path: / }
-    upstream: origin
-upstreams:
+  - name: cost
+    match: { path: / }
+${ROUTES[o.route]}upstreams:
   origin:
     targets: [ { url: "http://127.0.0.1:${originPort}" } ]
     pool: { max_connections: 256, idle_timeout: 30s }
-log:
+${
+  o.route !== 'plain'
+    ? `  origin-next:
+    targets: [ { url: "http://127.0.0.1:${originPort}" } ]
+    pool: { max_connections: 256, idle_timeout: 30s }
+`
+    : ''
+}log:
   level: info
   destination: ${join(dir, 'access.log')}
 `,
@@ -389,7 +438,13 @@ log:
       const { profile: cpu } = await session.post('Profiler.stop');
       writeFileSync(join(o.cpuProf, `${path}-${process.pid}.cpuprofile`), JSON.stringify(cpu));
     }
-    results.push({ path, cpuUs, bytes: bytes / sampledN, objects: objects / sampledN, top });
+    // Read here only: a reference checkout's gateway may have no canaries() (the side is this one's).
+    const status = o.route === 'canary' ? gateway.canaries()[0] : undefined;
+    const canary =
+      status === undefined
+        ? undefined
+        : { phase: status.phase, step: status.step, steps: status.steps.length };
+    results.push({ path, cpuUs, bytes: bytes / sampledN, objects: objects / sampledN, top, canary });
   }
   session.disconnect();
   client.kill();
@@ -400,9 +455,10 @@ log:
 }
 
 /** A side in a process of its own, so that both sides start from the same cold state. */
-async function measureSide(srcDir: string, o: Options): Promise<SideFigures[]> {
+async function measureSide(srcDir: string, o: Options, route: RouteKind = 'plain'): Promise<SideFigures[]> {
   const args = [
     `--side=${srcDir}`,
+    `--route=${route}`,
     `--paths=${o.paths.join(',')}`,
     `--n=${o.n}`,
     `--top=${o.top}`,
@@ -431,16 +487,18 @@ async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   if (o.side !== undefined) return runSide(o.side, o);
   const here = resolve(fileURLToPath(import.meta.url), '../../src');
-  const sides: [string, string][] = [['this', here]];
-  if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src')]);
+  const sides: [string, string, RouteKind][] = [['this', here, 'plain']];
+  if (o.canary) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
+  if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain']);
   if (o.tail > 0) {
-    for (const [label, dir] of sides) console.log(`${label}: ${JSON.stringify(await measureSide(dir, o))}`);
+    for (const [label, dir, route] of sides)
+      console.log(`${label}: ${JSON.stringify(await measureSide(dir, o, route))}`);
     return;
   }
   if (o.memory > 0) {
     console.log(`| side | held per idle keep-alive connection | held per request in flight |\n|---|--:|--:|`);
-    for (const [label, dir] of sides) {
-      const [idle, inFlight] = (await measureSide(dir, o)) as unknown as [number, number];
+    for (const [label, dir, route] of sides) {
+      const [idle, inFlight] = (await measureSide(dir, o, route)) as unknown as [number, number];
       console.log(`| ${label} | ${(idle / 1024).toFixed(1)} KiB | ${(inFlight / 1024).toFixed(1)} KiB |`);
     }
     console.log(`\n(${o.memory} connections; V8 heap used + external memory, after forced GCs)`);
@@ -450,7 +508,7 @@ async function main(): Promise<void> {
   for (let round = 0; round < o.rounds; round++) {
     // Alternated: the side that goes first changes each round.
     const order = round % 2 === 0 ? sides : [...sides].reverse();
-    for (const [label, dir] of order) got.get(label)?.push(await measureSide(dir, o));
+    for (const [label, dir, route] of order) got.get(label)?.push(await measureSide(dir, o, route));
   }
   console.log(`${o.n} requests a path and round, ${o.rounds} rounds; medians (min–max)\n`);
   console.log('| side | path | CPU µs/request | bytes allocated/request | objects/request |');
@@ -467,6 +525,7 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (o.canary) printCanary(o, got.get('this') ?? [], got.get('split') ?? [], got.get('canary') ?? []);
   if (o.top > 0) {
     for (const [label] of sides) {
       for (const figures of (got.get(label) ?? [])[0] ?? []) {
@@ -475,6 +534,41 @@ async function main(): Promise<void> {
       }
     }
   }
+}
+
+/**
+ * The canary side against "this" (the plain route) and against "split" (the same two upstreams
+ * split by weight, no canary: what the controller adds, its counts and its judging, beyond the
+ * split itself), path by path: medians, their ratios and the differences.
+ */
+function printCanary(
+  o: Options,
+  plain: SideFigures[][],
+  split: SideFigures[][],
+  canary: SideFigures[][],
+): void {
+  const of = (rounds: SideFigures[][], path: PathId, k: 'cpuUs' | 'bytes' | 'objects') =>
+    median(rounds.map((r) => r.find((x) => x.path === path)?.[k] ?? Number.NaN));
+  const signed = (x: number, digits: number) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+  console.log(
+    `\nA route with a canary against the same route without, CPU µs a request (medians of ${o.rounds} rounds, alternated):\n`,
+  );
+  console.log(
+    '| path | plain route | split, no canary | with a canary | canary ÷ plain | canary ÷ split | canary − split: µs | bytes | objects |',
+  );
+  console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+  for (const path of o.paths) {
+    const [a, s, c] = [of(plain, path, 'cpuUs'), of(split, path, 'cpuUs'), of(canary, path, 'cpuUs')];
+    const more = (k: 'bytes' | 'objects', digits: number) =>
+      signed(of(canary, path, k) - of(split, path, k), digits);
+    console.log(
+      `| ${path} | ${a.toFixed(1)} | ${s.toFixed(1)} | ${c.toFixed(1)} | ${(c / a).toFixed(3)} | ${(c / s).toFixed(3)} | ${signed(c - s, 1)} | ${more('bytes', 0)} | ${more('objects', 2)} |`,
+    );
+  }
+  // That the controller judged all along: each step it reached is a window judged and passed.
+  const last = canary.map((r) => r.at(-1)?.canary).filter((c) => c !== undefined);
+  const reached = last.map((c) => `step ${c.step} of ${c.steps} (${c.phase})`).join(', ');
+  console.log(`\nThe canary side's controller, at the end of each round: ${reached || 'not seen'}.`);
 }
 
 await main();

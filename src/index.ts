@@ -12,6 +12,8 @@ import { type Gateway, type GatewayOptions, startGateway as start } from './serv
 
 export type { ConfigProblem } from './core/config/config-error.ts';
 export type * from './core/config/types.ts';
+export type { CanaryStatus } from './server/canary/canary-controller.ts';
+export type { CanaryPhase } from './server/canary/canary-fleet.ts';
 export type { Gateway, GatewayOptions } from './server/gateway/gateway.ts';
 export { ConfigError };
 
@@ -24,7 +26,9 @@ export type ConfigObject = RawConfig;
 /**
  * Starts a gateway on a validated config and resolves once every listener is bound. It runs
  * until `drain()`, `drainNow()` or `close()` (none waits past `drain.timeout`); signals are the
- * program's to handle.
+ * program's to handle. A route's `canary` is judged by the gateway itself, as under `candor
+ * serve`; `canaries()` reads them and `canary(route, action)` is the operator's click (the
+ * library serves no admin API).
  *
  * @example
  * import { loadConfigFile, startGateway } from 'candor';
@@ -32,6 +36,8 @@ export type ConfigObject = RawConfig;
  * const gateway = await startGateway(await loadConfigFile('candor.yaml'));
  * console.log(`listening on port ${gateway.listeners[0].port()}`);
  * process.once('SIGTERM', () => gateway.drain());
+ * // Roll a canary back by hand: { status: { phase: 'rolled_back', share: 0, … } }, or { problem }.
+ * const answer = await gateway.canary('api', 'abort', 'deploy-bot');
  */
 export function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   return start(config, options);

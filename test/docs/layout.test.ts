@@ -37,8 +37,10 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   server: [
     ['cli'], // the command line: arguments, the commands, exit codes
     ['demo', 'admin'], // `serve --demo`; the admin API over the cluster primary's control
-    ['gateway', 'canary'], // the composition root: builds a runtime from a config, starts listeners; the canary controller
-    ['acme'], // automatic HTTPS: orders, renews and stores certificates, for the gateway and the primary
+    ['gateway'], // the composition root: builds a runtime from a config, starts listeners
+    // the canary controller, for the primary and the gateway run in-process; automatic HTTPS:
+    // orders, renews and stores certificates, for the gateway and the primary
+    ['canary', 'acme'],
   ],
   kits: [
     ['app'], // `candor/app` sets the client's propagation context

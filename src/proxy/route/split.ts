@@ -2,6 +2,12 @@ import type { HashKey, SplitSide } from '../../core/config/types.ts';
 import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import { hash32 } from '../../upstream/targets/hash-ring.ts';
 
+/** A side as a draw hands it out: its upstream, and the canary's counts when the route has a canary. */
+export interface DrawnSide {
+  readonly upstream: string;
+  readonly window?: CanaryWindow;
+}
+
 /**
  * A route's traffic split between upstreams (routes[].split, or a canary's share): the sides
  * in force, changed at run time by the admin API or the canary controller through a runtime
@@ -16,12 +22,18 @@ export class RouteSplit {
   readonly hashKey: HashKey | undefined;
   /** The canary's counts in this process; undefined for a plain split. */
   readonly window: CanaryWindow | undefined;
+  /**
+   * One per side, in the sides' order (which `set` keeps), made once: a draw hands one out and
+   * makes nothing per request.
+   */
+  readonly #drawn: readonly DrawnSide[];
 
   constructor(sides: readonly SplitSide[], hashKey: HashKey | undefined, window?: CanaryWindow) {
     this.#sides = sides;
     this.#total = total(sides);
     this.hashKey = hashKey;
     this.window = window;
+    this.#drawn = sides.map(({ upstream }) => (window === undefined ? { upstream } : { upstream, window }));
   }
 
   get sides(): readonly SplitSide[] {
@@ -37,16 +49,21 @@ export class RouteSplit {
 
   /** The upstream for a request: drawn at random, or placed by its key's hash. */
   choose(key: string | undefined): string {
+    return this.draw(key).upstream;
+  }
+
+  /** The side for a request (see choose), with the canary's counts it adds to. */
+  draw(key: string | undefined): DrawnSide {
     const sides = this.#sides;
-    if (this.#total === 0) return sides[0].upstream;
+    if (this.#total === 0) return this.#drawn[0];
     // The key's hash over 2^32 is its point on [0, 1): uniform over keys, fixed for one key.
     const point = (key === undefined ? Math.random() : hash32(key) / 0x1_0000_0000) * this.#total;
     let reach = 0;
-    for (const side of sides) {
-      reach += side.weight;
-      if (point < reach) return side.upstream;
+    for (let i = 0; i < sides.length; i++) {
+      reach += sides[i].weight;
+      if (point < reach) return this.#drawn[i];
     }
-    return sides[sides.length - 1].upstream;
+    return this.#drawn[sides.length - 1];
   }
 }
 

@@ -12,9 +12,9 @@ export interface Side {
 
 /**
  * For a route with a split or a canary, the side its split draws for this request (placed by
- * its hash key when the split has one, so one user stays on one side); undefined for any other
- * route, which goes to its one upstream (nothing is made per request for it). The loader made
- * sure every name is an upstream that exists.
+ * its hash key when the split has one, so one user stays on one side): one the split made once,
+ * nothing made per request; undefined for any other route, which goes to its one upstream. The
+ * loader made sure every name is an upstream that exists.
  */
 export function chooseSide(
   splits: ReadonlyMap<string, RouteSplit>,
@@ -26,6 +26,5 @@ export function chooseSide(
   if (split === undefined) return undefined;
   const key =
     split.hashKey === undefined ? undefined : hashKeyOf(split.hashKey, { headers: fields }, clientAddress);
-  const upstream = split.choose(key);
-  return split.window === undefined ? { upstream } : { upstream, window: split.window };
+  return split.draw(key);
 }

@@ -21,8 +21,10 @@ import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { tellingTransitions } from '../../upstream/health/transitions.ts';
 import { createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
+import type { CanaryStatus } from '../canary/canary-controller.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
+import { type InProcessCanaries, startInProcessCanaries } from './in-process-canaries.ts';
 import { probeAnswer, probeAt } from './probes.ts';
 import {
   listenerKey,
@@ -74,6 +76,24 @@ export interface Gateway {
   reload(config: GatewayConfig): Promise<ReloadOutcome>;
   /** Applies a runtime change that RuntimeChanges.check accepted for the running config. */
   apply(change: RuntimeChange): void;
+  /**
+   * The canaries this gateway judges (`routes[].canary`), as the admin API's `GET /canary` shows
+   * them: phase, share, step, the last window's figures, the latest actions. A cluster worker
+   * judges none (its primary does): there it is empty.
+   */
+  canaries(): CanaryStatus[];
+  /**
+   * An operator's action on a route's canary, as the admin API's `POST /canary/ACTION`: `start`
+   * (on from the step it paused at, else from the first), `pause` (the share stays), `abort` (the
+   * rollback: its share to 0 at once), `promote` (it takes every request). Logged and put on the
+   * timeline with `who` (default "program"). Resolves to the canary's state, or to the problem
+   * (no canary on that route, an action that does not apply now).
+   */
+  canary(
+    route: string,
+    action: 'start' | 'pause' | 'abort' | 'promote',
+    who?: string,
+  ): Promise<{ problem: string } | { status: CanaryStatus }>;
   status(): GatewayStatus;
   /** Drops stored answers from the routes' caches (all, one route's, or its keys under a prefix); returns how many. */
   purge(scope: PurgeScope): number;
@@ -284,8 +304,23 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       if (upstream !== undefined) applyAnnouncement(upstream, news, performance.now());
     };
   }
+  /** A runtime change, by the program (`apply`), the canary controller or, in a cluster, the primary. */
+  const apply = (change: RuntimeChange, who: string) => {
+    changes.record(change);
+    if (link === undefined) timeline.record({ kind: 'admin', who, change: timelineChange(change) });
+    changes.applyTo(runtime.upstreams.values());
+    if (change.kind === 'split') {
+      const split = runtime.splits.get(change.route);
+      split?.set(changes.split(change.route) ?? change.sides);
+      if (split?.window !== undefined) metrics.canaryShare(change.route, split.sides);
+      if (change.verdict !== undefined)
+        metrics.canaryVerdict(change.route, change.verdict.verdict, change.verdict.metric);
+    }
+  };
   const listeners: Listener[] = [];
   let metricsListener: MetricsListener | undefined;
+  // In-process the canaries are judged here; in a cluster, by the primary on every worker's counts.
+  let canaries: InProcessCanaries | undefined;
   try {
     for (const listen of config.listen) listeners.push(await startListener(listen, handlers, ordered));
     // node:http comes with it: a cluster worker, whose primary serves /metrics, never loads it.
@@ -293,8 +328,17 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
       metricsListener = await startMetricsListener(config.metrics, () => metrics.exposition());
     }
+    if (link === undefined)
+      canaries = await startInProcessCanaries({
+        logger,
+        timeline,
+        config: () => whole,
+        runtime: current,
+        apply,
+      });
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
+    await metricsListener?.close();
     https?.stop();
     discoveries?.stop();
     await store?.close();
@@ -330,6 +374,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     drained ??= drain.run({ withDelay }).then(async () => {
       await metricsListener?.close();
       closing = true;
+      canaries?.close();
       https?.stop();
       discoveries?.stop();
       await store?.close();
@@ -404,6 +449,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     );
     hash = configHash(file);
     metrics.configLoaded(file);
+    // A canary that appears starts, one that is gone stops, one whose settings changed starts again.
+    canaries?.controller.sync(file);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
     if (options.logger === undefined) logger.level = next.log.level;
     for (const { after } of plan.kept)
@@ -463,22 +510,12 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       reloading = done.catch(() => {});
       return done;
     },
-    apply(change) {
-      changes.record(change);
-      if (link === undefined)
-        timeline.record({
-          kind: 'admin',
-          who: 'program',
-          change: timelineChange(change),
-        });
-      changes.applyTo(runtime.upstreams.values());
-      if (change.kind === 'split') {
-        const split = runtime.splits.get(change.route);
-        split?.set(changes.split(change.route) ?? change.sides);
-        if (split?.window !== undefined) metrics.canaryShare(change.route, split.sides);
-        if (change.verdict !== undefined)
-          metrics.canaryVerdict(change.route, change.verdict.verdict, change.verdict.metric);
-      }
+    apply: (change) => apply(change, 'program'),
+    canaries: () => canaries?.controller.status() ?? [],
+    async canary(route, action, who = 'program') {
+      if (canaries === undefined)
+        return { problem: 'a cluster worker judges no canary: its primary does (the admin API)' };
+      return canaries.controller.act(route, action, who);
     },
     purge({ route, key }) {
       let removed = 0;

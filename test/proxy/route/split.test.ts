@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { canarySides, RouteSplit } from '../../../src/proxy/route/split.ts';
+import { CanaryWindow } from '../../../src/upstream/canary/canary-window.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -107,4 +108,23 @@ test('a canary route keeps its users on the canary while its share grows (the ca
   assert.ok(at30.size > 480 && at30.size < 720, `${at30.size} at 30 %`);
   assert.equal(onCanary(0).size, 0, 'rolled back: nobody');
   assert.equal(onCanary(100).size, users.length, 'promoted: everybody');
+});
+
+test("a draw makes nothing per request: each side is handed out as the one object made with the split, the canary's counts with it", () => {
+  const window = new CanaryWindow('stable', 'next');
+  const split = new RouteSplit(canarySides('stable', 'next', 50), undefined, window);
+  const drawn = new Map<string, object>();
+  for (let i = 0; i < 200; i++) {
+    const side = split.draw(undefined);
+    assert.equal(side.window, window);
+    if (!drawn.has(side.upstream)) drawn.set(side.upstream, side);
+    assert.equal(side, drawn.get(side.upstream), `a draw of ${side.upstream} is the same object each time`);
+  }
+  assert.deepEqual([...drawn.keys()].sort(), ['next', 'stable']);
+  // New weights keep the objects: the sides' order and upstreams never change.
+  split.set(canarySides('stable', 'next', 100));
+  assert.equal(split.draw(undefined), drawn.get('next'));
+  const plain = new RouteSplit([{ upstream: 'blue', weight: 1 }], undefined);
+  assert.deepEqual(plain.draw('user'), { upstream: 'blue' });
+  assert.equal(plain.draw('user'), plain.draw('other'));
 });
