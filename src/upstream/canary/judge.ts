@@ -1,6 +1,6 @@
 import type { CanaryConfig, CanaryMetric } from '../../core/config/types.ts';
+import { fisherWorse } from '../../core/stats/fisher-exact.ts';
 import { median, rankWorse } from '../../core/stats/mann-whitney.ts';
-import { proportionWorse } from '../../core/stats/two-proportions.ts';
 import type { SideCounts, WindowCounts } from './canary-window.ts';
 
 /** One metric compared: both sides' figures as a person reads them, and the test's p-value. */
@@ -53,7 +53,7 @@ function countVerdict(
   baseline: SideCounts,
   alpha: number,
 ): MetricVerdict {
-  const p = proportionWorse(
+  const p = fisherWorse(
     { count: canary[metric], total: canary.requests },
     { count: baseline[metric], total: baseline.requests },
   );

@@ -12,10 +12,12 @@ import { paceLoad } from '../../helpers/canary-origin.ts';
 import { startCanaryGateway } from './canary-fixture.ts';
 
 test('a canary that resets 5 % of its requests at 200 requests a second is rolled back within two step intervals; under 1 % of all requests failed', async () => {
-  // 10 % of 200 a second: the canary's 60 requests take 3 s, a step is 3 s long and looked at
-  // every 500 ms (six looks a step): the rollback must come by the 12th look.
+  // 10 % of 200 a second: the canary has 20 requests a second, a reset every 20th, and four
+  // resets against none (80 requests, about 4 s) are what the exact test needs to be sure at a
+  // sixth of the confidence. A step is 6 s, looked at every second: the rollback must come by
+  // the 12th look.
   const gw = await startCanaryGateway(
-    'steps: [10, 30], step_interval: 3s, check_interval: 500ms, min_requests: 60',
+    'steps: [10, 30], step_interval: 6s, check_interval: 1s, min_requests: 60',
   );
   try {
     gw.next.resetEvery = 20;
