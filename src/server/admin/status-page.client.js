@@ -229,7 +229,7 @@ function renderCanaries(canaries) {
       buttons.push(
         el(
           'button',
-          { type: 'button', 'data-action': 'rollback', onclick: () => canaryAction(c.route, 'abort') },
+          { type: 'button', 'data-action': 'rollback', onclick: () => canaryAction(c.route, 'rollback') },
           'Roll back',
         ),
       );
@@ -285,7 +285,7 @@ function renderCanaries(canaries) {
 }
 
 const CANARY_WHAT = {
-  abort: ['Roll back', 'Its share goes to 0 at once: every request goes to the baseline.'],
+  rollback: ['Roll back', 'Its share goes to 0 at once: every request goes to the baseline.'],
   promote: ['Promote', 'It takes every request: the baseline gets none.'],
   pause: ['Pause', 'Its share stays where it is and nothing moves until it is started again.'],
   start: ['Start', 'It moves again: on from its step when paused, else from the first step.'],

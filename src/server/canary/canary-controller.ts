@@ -1,4 +1,5 @@
 import type { CanaryConfig, GatewayConfig, SplitSide } from '../../core/config/types.ts';
+import type { CanaryAction } from '../../observe/events/gateway-event.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { Judgement, MetricVerdict } from '../../upstream/canary/judge.ts';
@@ -49,10 +50,19 @@ export interface CanaryStatus {
     readonly metrics: readonly MetricVerdict[];
   } | null;
   /** The latest actions, newest last (bounded). */
-  readonly actions: readonly { at: string; action: string; who: string; summary: string }[];
+  readonly actions: readonly { at: string; action: CanaryAction; who: string; summary: string }[];
 }
 
 const ACTIONS_KEPT = 20;
+
+/** What an operator may do to a canary (POST /canary/ACTION): the controller's own actions' names. */
+export const OPERATOR_ACTIONS = [
+  'start',
+  'pause',
+  'rollback',
+  'promote',
+] as const satisfies readonly CanaryAction[];
+export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
 interface Run {
   readonly route: string;
@@ -68,7 +78,7 @@ interface Run {
   reason: string | null;
   failedMetric: string | null;
   last: CanaryStatus['last_verdict'];
-  actions: { at: string; action: string; who: string; summary: string }[];
+  actions: { at: string; action: CanaryAction; who: string; summary: string }[];
   timer: NodeJS.Timeout | undefined;
   /** A tick in progress: an action waits for it, so a verdict and a click never cross. */
   busy: Promise<void>;
@@ -78,10 +88,11 @@ interface Run {
 
 /**
  * The canary controller: for each route with a canary, moves its share step by step and
- * judges each step's window, canary against baseline (judge.ts). Worse with confidence: rollback
- * (the share to 0 at once) or pause; every step passed: promote (the canary takes everything)
- * or hold. Operators start, pause, abort (= rollback) and promote through the admin API.
- * Each step, verdict and action is one log line and one event (canary-event.ts).
+ * looks at each step's counts every check_interval, canary against baseline (step-looks.ts).
+ * Worse with confidence: rollback (the share to 0 at once) or pause, at that look; every step
+ * passed at its end: promote (the canary takes everything) or hold. Operators start, pause,
+ * roll back and promote through the admin API. Each step, verdict and action is one log line
+ * and one event (canary-event.ts), the actions named alike everywhere (CANARY_ACTIONS).
  */
 export class CanaryController {
   readonly #host: CanaryHost;
@@ -157,11 +168,11 @@ export class CanaryController {
   /**
    * An operator's action on a route's canary. start: from the first step (after a rollback, a
    * promotion or a hold) or on from where it paused; pause: the share stays, nothing moves;
-   * abort: rollback; promote: the canary takes every request now.
+   * rollback: the share to 0 at once; promote: the canary takes every request now.
    */
   async act(
     route: string,
-    action: 'start' | 'pause' | 'abort' | 'promote',
+    action: OperatorAction,
     who: string,
   ): Promise<{ problem: string } | { status: CanaryStatus }> {
     const run = this.#runs.get(route);
@@ -189,10 +200,10 @@ export class CanaryController {
         run.phase = 'paused';
         run.reason = `paused by ${who}`;
         this.#act(run, 'pause', who, `canary of route ${route} paused at ${run.share}% by ${who}`);
-      } else if (action === 'abort') {
+      } else if (action === 'rollback') {
         if (run.phase === 'rolled_back')
           return { problem: `the canary of route "${route}" is already rolled back` };
-        await this.#rollback(run, `aborted by ${who}`, who);
+        await this.#rollback(run, `rolled back by ${who}`, who);
       } else {
         if (run.phase === 'promoted')
           return { problem: `the canary of route "${route}" is already promoted` };
@@ -469,7 +480,7 @@ export class CanaryController {
     await this.#host.setSides(run.route, sidesOf(run, share), verdict);
   }
 
-  #act(run: Run, action: string, who: string, summary: string, share = true): void {
+  #act(run: Run, action: CanaryAction, who: string, summary: string, share = true): void {
     if (share) this.#publish(run);
     const at = new Date().toISOString();
     run.actions.push({ at, action, who, summary });

@@ -62,9 +62,9 @@ test('a canary that resets 5 % of its requests at 200 requests a second is rolle
     assert.deepEqual(
       canaryEvents.map((e) => [e.action, e.weight]),
       [
-        ['started', 0],
+        ['start', 0],
         ['step', 10],
-        ['rolled_back', 0],
+        ['rollback', 0],
       ],
     );
     const rollback = canaryEvents[2];
