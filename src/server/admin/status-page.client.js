@@ -218,12 +218,14 @@ function renderCanaries(canaries) {
     const last = c.last_verdict;
     const figures =
       last === null
-        ? 'no window judged yet'
-        : last.decided
-          ? last.metrics
-              .map((m) => `${m.metric}: ${m.canary} vs ${m.baseline} (p ${m.p.toPrecision(3)})`)
-              .join('; ')
-          : `not judged: ${last.requests.canary} canary and ${last.requests.baseline} baseline requests so far`;
+        ? 'not looked at yet'
+        : `look ${last.look} of ${last.looks} at this step: ${
+            last.decided
+              ? last.metrics
+                  .map((m) => `${m.metric}: ${m.canary} vs ${m.baseline} (p ${m.p.toPrecision(3)})`)
+                  .join('; ')
+              : `not judged: ${last.requests.canary} canary and ${last.requests.baseline} baseline requests so far`
+          }`;
     const buttons = [];
     if (c.phase !== 'rolled_back')
       buttons.push(

@@ -66,6 +66,11 @@ test('the canary panel: Roll back from the page, then a verdict turns it red wit
       (await page.locator('.canary[data-route="api"] .reason').textContent()) ?? '',
       /^reset worse on the canary: \d+\/\d+ \(\d+\.\d\d%\) against 0\/\d+ \(0\.00%\) on the baseline \(p = /,
     );
+    // The look that saw it, of the step's four (check_interval a quarter of step_interval).
+    assert.match(
+      (await page.locator('.canary[data-route="api"] .note').textContent()) ?? '',
+      /^look \d+ of 4 at this step: unreachable: /,
+    );
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();
