@@ -8,6 +8,7 @@ import { ConfigError } from './core/config/config-error.ts';
 import { loadConfigFile as loadFile, parseConfig as parseText } from './core/config/load.ts';
 import type { RawConfig } from './core/config/schema.ts';
 import type { GatewayConfig } from './core/config/types.ts';
+import type { OperatorWord } from './server/canary/canary-controller.ts';
 import { type Gateway, type GatewayOptions, startGateway as start } from './server/gateway/gateway.ts';
 
 export type { ConfigProblem } from './core/config/config-error.ts';
@@ -23,6 +24,9 @@ export { ConfigError };
  */
 export type ConfigObject = RawConfig;
 
+/** An operator's action on a canary, for `gateway.canary(route, action)`: `abort` is `rollback`'s other name. */
+export type CanaryAction = OperatorWord;
+
 /**
  * Starts a gateway on a validated config and resolves once every listener is bound. It runs
  * until `drain()`, `drainNow()` or `close()` (none waits past `drain.timeout`); signals are the
@@ -37,7 +41,7 @@ export type ConfigObject = RawConfig;
  * console.log(`listening on port ${gateway.listeners[0].port()}`);
  * process.once('SIGTERM', () => gateway.drain());
  * // Roll a canary back by hand: { status: { phase: 'rolled_back', share: 0, … } }, or { problem }.
- * const answer = await gateway.canary('api', 'abort', 'deploy-bot');
+ * const answer = await gateway.canary('api', 'rollback', 'deploy-bot');
  */
 export function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   return start(config, options);

@@ -35,7 +35,8 @@ routes:
   - name: api
     match: { path: / }
     upstream: stable
-    canary: { upstream: next, steps: [10, 30], step_interval: 1s, min_requests: 60 }
+    # 100: the five resets of a canary's 100 requests are sure by the exact test at any look
+    canary: { upstream: next, steps: [10, 30], step_interval: 1s, min_requests: 100 }
 upstreams:
   stable:
     targets:
@@ -77,7 +78,7 @@ test("one verdict for the fleet: A judges B's counts and rolls back; B follows",
   assert.equal(verdict.metric, 'reset');
   assert.deepEqual(linesOf(b, 'canary worse'), [], 'one gateway judged');
   // A served nothing: its verdict is on B's requests, shared through Redis.
-  assert.match(String(verdict.canary_figure), /^[1-9]\d*\/([6-9]\d|\d{3,}) /);
+  assert.match(String(verdict.canary_figure), /^[1-9]\d*\/\d{3,} /);
 
   await b.waitForLines('canary adopted from the fleet', 2, 10_000);
   const adopted = linesOf(b, 'canary adopted from the fleet').at(-1);

@@ -9,6 +9,8 @@ export interface CanaryOrigin {
   received: number;
   /** Every Nth request's connection is reset before any answer (0: none): 20 is 5 %. */
   resetEvery: number;
+  /** Every Nth request gets its head and a part of its body, then the connection closes (0: none). */
+  cutBodyEvery: number;
   /** Each answer waits this long (ms). */
   delayMs: number;
   close(): Promise<void>;
@@ -20,6 +22,12 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
     origin.received++;
     if (origin.resetEvery > 0 && origin.received % origin.resetEvery === 0) {
       req.socket.resetAndDestroy();
+      return;
+    }
+    if (origin.cutBodyEvery > 0 && origin.received % origin.cutBodyEvery === 0) {
+      // The head promises 100 bytes; 7 come, then the connection ends (what a crash mid-body does).
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+      res.write('partial', () => req.socket.destroy());
       return;
     }
     const answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end(name);
@@ -34,6 +42,7 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
     name,
     received: 0,
     resetEvery: 0,
+    cutBodyEvery: 0,
     delayMs: 0,
     close: () =>
       new Promise<void>((resolve) => {

@@ -4,9 +4,17 @@
  * and climbs; a hash_key has a split or a canary to keep users on one side of.
  */
 
+import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
+import { formatDuration, parseDuration } from './units.ts';
+
+/**
+ * A step's looks at most: the confidence is split over them (judge.ts), and split a hundred ways
+ * a canary would need a hundred times the evidence at each look.
+ */
+const MAX_LOOKS_PER_STEP = 100;
 
 export function checkSplitsAndCanaries(
   routes: unknown,
@@ -74,6 +82,7 @@ export function checkSplitsAndCanaries(
               at('canary', 'steps', i),
               `expected a percent above the step before (${steps[i - 1]}), got ${steps[i]}`,
             );
+      checkLooks(canary, at('canary', 'check_interval'), report);
     }
     if (route.hash_key !== undefined && split === undefined && canary === undefined && isMapping(route))
       report(
@@ -82,4 +91,21 @@ export function checkSplitsAndCanaries(
         'key',
       );
   }
+}
+
+/** A step is looked at least once (at its end) and at most MAX_LOOKS_PER_STEP times. */
+function checkLooks(canary: Record<string, unknown>, at: (string | number)[], report: Report): void {
+  const check = parseDuration(stringAt(canary, 'check_interval') ?? '');
+  if (check === undefined || check === 0) return;
+  const step = parseDuration(stringAt(canary, 'step_interval') ?? '') ?? DEFAULTS.canary.stepInterval;
+  if (check > step)
+    report(
+      at,
+      `a step is looked at within its step_interval (${formatDuration(step)}): expected at most that, got ${formatDuration(check)}`,
+    );
+  else if (Math.ceil(step / check) > MAX_LOOKS_PER_STEP)
+    report(
+      at,
+      `${Math.ceil(step / check)} looks a step split the confidence too thin: expected at least ${formatDuration(Math.ceil(step / MAX_LOOKS_PER_STEP))} (a hundredth of step_interval), got ${formatDuration(check)}`,
+    );
 }

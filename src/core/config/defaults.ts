@@ -66,10 +66,13 @@ export const DEFAULTS = {
   // A canary walks 5 → 25 → 50 % a minute a step, judged on at least 100 requests a side a step;
   // 99 % sure before calling it worse (shared among the metrics compared, so one verdict of
   // seven is not seven chances of a false rollback), and slower only by more than 20 ms at the
-  // median: a rank test on thousands of samples finds a millisecond no user feels.
+  // median: a rank test on thousands of samples finds a millisecond no user feels. A step is
+  // looked at four times (check_interval a quarter of step_interval): a bad canary goes at the
+  // first look that shows it, each look spending a quarter of the step's confidence.
   canary: {
     steps: [5, 25, 50] as readonly number[],
     stepInterval: 60_000,
+    looksPerStep: 4,
     minRequests: 100,
     maxDuration: 3_600_000,
     compare: ['unreachable', 'slow', 'reset', 'garbage', 'status_5xx', 'gateway', 'latency'] as const,

@@ -256,10 +256,12 @@ function toRoute(raw: RawRoute, index: number, baseDir: string, authUpstreams: A
 
 function toCanary(raw: NonNullable<RawRoute['canary']>): CanaryConfig {
   const defaults = DEFAULTS.canary;
+  const stepInterval = duration(raw.step_interval, defaults.stepInterval);
   return {
     upstream: raw.upstream,
     steps: [...(raw.steps ?? defaults.steps)],
-    stepInterval: duration(raw.step_interval, defaults.stepInterval),
+    stepInterval,
+    checkInterval: duration(raw.check_interval, Math.ceil(stepInterval / defaults.looksPerStep)),
     minRequests: raw.min_requests ?? defaults.minRequests,
     maxDuration: duration(raw.max_duration, defaults.maxDuration),
     compare: [...(raw.compare ?? defaults.compare)],

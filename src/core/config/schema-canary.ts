@@ -43,6 +43,7 @@ export const SPLIT_FIELDS = {
           ),
         ),
         step_interval: duration(),
+        check_interval: duration(),
         min_requests: count(1, 1_000_000, 'requests per side per step'),
         max_duration: duration(),
         compare: Type.Optional(
@@ -67,7 +68,7 @@ export const SPLIT_FIELDS = {
         on_failure: oneOf(['rollback', 'pause']),
         on_success: oneOf(['promote', 'hold']),
       },
-      'a mapping with upstream, steps, step_interval, min_requests, max_duration, compare, confidence, latency_margin, on_failure and on_success',
+      'a mapping with upstream, steps, step_interval, check_interval, min_requests, max_duration, compare, confidence, latency_margin, on_failure and on_success',
     ),
   ),
 };

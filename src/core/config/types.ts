@@ -183,8 +183,14 @@ export interface CanaryConfig {
   readonly upstream: string;
   /** The canary's share at each step, in percent, rising, each below 100. */
   readonly steps: readonly number[];
-  /** How long each step lasts at least (ms); a step is judged at its end, on its own window. */
+  /** How long each step lasts at least (ms); a step is passed only at its end, on its own counts. */
   readonly stepInterval: number;
+  /**
+   * How often the step's counts so far are looked at (ms): a canary worse with confidence is
+   * rolled back at the first look that shows it, not at the step's end (the confidence is split
+   * over a step's looks: judge.ts's lookAlpha).
+   */
+  readonly checkInterval: number;
   /** Requests each side must have had in a step's window before anything is decided. */
   readonly minRequests: number;
   /** The whole canary's bound (ms): a step still short of requests then is a failure. */

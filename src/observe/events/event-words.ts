@@ -36,17 +36,20 @@ export function describeEvent(event: GatewayEvent): string {
       return `target ${event.target} (upstream ${event.upstream}) went ${event.state}${event.failure === undefined ? '' : ` (${event.failure})`}`;
     case 'canary': {
       const reason = event.reason === undefined ? '' : `: ${event.reason}`;
+      const where = `(route ${event.route})${reason}`;
       switch (event.action) {
-        case 'started':
         case 'step':
-        case 'resumed':
-          return `canary ${event.upstream} moved to ${event.weight}% (route ${event.route})${reason}`;
-        case 'rolled_back':
-          return `canary ${event.upstream} rolled back to ${event.weight}% (route ${event.route})${reason}`;
-        case 'promoted':
-          return `canary ${event.upstream} promoted (route ${event.route})${reason}`;
-        default:
-          return `canary ${event.upstream} ${event.action.replace('_', ' ')} at ${event.weight}% (route ${event.route})${reason}`;
+          return `canary ${event.upstream} moved to ${event.weight}% ${where}`;
+        case 'rollback':
+          return `canary ${event.upstream} rolled back to ${event.weight}% ${where}`;
+        case 'promote':
+          return `canary ${event.upstream} promoted ${where}`;
+        case 'start':
+          return `canary ${event.upstream} started at ${event.weight}% ${where}`;
+        case 'pause':
+          return `canary ${event.upstream} paused at ${event.weight}% ${where}`;
+        case 'hold':
+          return `canary ${event.upstream} held at ${event.weight}% ${where}`;
       }
     }
   }

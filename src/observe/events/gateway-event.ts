@@ -86,8 +86,8 @@ export interface HealthEvent extends EventBase {
 }
 
 /**
- * A canary's step or verdict, as the canary controller emits it (`recordCanary` in
- * timeline.ts): the canary's share moved, or it was judged.
+ * A canary's step or action, as the canary controller records it (`Timeline.canary`): its share
+ * moved, or it was started, paused, held, rolled back or promoted (by a verdict or an operator).
  */
 export interface CanaryEvent extends EventBase {
   readonly kind: 'canary';
@@ -101,16 +101,13 @@ export interface CanaryEvent extends EventBase {
   readonly reason?: string;
 }
 
-export const CANARY_ACTIONS = [
-  'started',
-  'step',
-  'paused',
-  'resumed',
-  'rolled_back',
-  'promoted',
-  'held',
-  'aborted',
-] as const;
+/**
+ * What a canary's controller does, in the one vocabulary its log lines (`"action"`), the admin
+ * API (`POST /canary/ACTION`, GET /canary's `actions`), the status page and these events share;
+ * the config's `on_failure` and `on_success` name the same actions. Where a canary is after one
+ * is its phase (GET /canary's `phase`: running, paused, rolled_back, promoted, held).
+ */
+export const CANARY_ACTIONS = ['start', 'step', 'pause', 'hold', 'rollback', 'promote'] as const;
 export type CanaryAction = (typeof CANARY_ACTIONS)[number];
 
 export const EVENT_KINDS = ['reload', 'admin', 'discovery', 'health', 'canary'] as const;

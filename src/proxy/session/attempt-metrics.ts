@@ -6,7 +6,8 @@ import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
  * What the metrics count of one request's attempts beyond their outcome (see reportOutcome):
  * each attempt's duration, up to the end of its response when it answered, and each retry's
  * result, once known; and, on a canary route, each attempt's count and latency sample for the
- * canary's window (the one per-attempt cost of a canary).
+ * canary's window (the one per-attempt cost of a canary), once the attempt is over: an answer
+ * whose body its target cut counts as the cut (a reset), not as the answer its head promised.
  */
 export class AttemptMetrics {
   readonly #metrics: GatewayMetrics;
@@ -15,7 +16,15 @@ export class AttemptMetrics {
   /** The failure type a retry in backoff or under way was made for, until its result is counted. */
   #retryReason: string | undefined;
   /** The attempt whose response is going downstream: its duration is counted when the response ends. */
-  #responding: { readonly target: string; readonly status: number; readonly startedAt: number } | undefined;
+  #responding:
+    | {
+        readonly target: string;
+        readonly status: number;
+        readonly startedAt: number;
+        /** Milliseconds to the head: the canary's latency sample. */
+        readonly headMs: number;
+      }
+    | undefined;
 
   /** The route's canary window; undefined on a route without a canary. */
   readonly #canary: CanaryWindow | undefined;
@@ -51,10 +60,9 @@ export class AttemptMetrics {
     this.#measured(target, undefined, failure.type, startedAt, now);
   }
 
-  /** An attempt's head went downstream: its duration is counted when the response is over. */
+  /** An attempt's head went downstream: its duration, and its count on a canary route, when the response is over. */
   responding(target: string, status: number, startedAt: number, now: number): void {
-    this.#canary?.record(this.#upstream, undefined, status, now - startedAt);
-    this.#responding = { target, status, startedAt };
+    this.#responding = { target, status, startedAt, headMs: now - startedAt };
   }
 
   /** Whether an answering attempt's response is still going downstream. */
@@ -62,12 +70,17 @@ export class AttemptMetrics {
     return this.#responding !== undefined;
   }
 
-  /** The response of the attempt that answered is over (whole, or cut with this failure type). */
-  responseOver(errorType: string): void {
+  /** The response of the attempt that answered is over: whole (undefined), or cut with this failure. */
+  responseOver(cut: Failure | undefined): void {
     const responding = this.#responding;
     if (responding === undefined) return;
     this.#responding = undefined;
-    this.#measured(responding.target, responding.status, errorType, responding.startedAt, performance.now());
+    // A body its target cut (a reset, a stall) is that failure on the canary's side; the client
+    // leaving, or its own deadline, says nothing of the target: the answer counts as it came.
+    const targets = cut !== undefined && cut.kind.shape !== 'client' && !cut.clientsOwn;
+    this.#canary?.record(this.#upstream, targets ? cut : undefined, responding.status, responding.headMs);
+    const now = performance.now();
+    this.#measured(responding.target, responding.status, cut?.type ?? '', responding.startedAt, now);
   }
 
   #measured(

@@ -243,19 +243,19 @@ export class Attempts implements ExchangeOwner {
   /** An attempt the client's leaving ended: its slots come back, counted once, judging nobody; a cut answer's response is over. */
   private dropped(failure: Failure): Failure {
     this.settle(failure, undefined);
-    this.measure.responseOver(failure.type);
+    this.measure.responseOver(failure);
     return failure;
   }
 
   private responseEnded(): void {
     this.finishTimers();
-    this.measure.responseOver('');
+    this.measure.responseOver(undefined);
   }
 
   private tunnelled(status: number): void {
     this.settle(undefined, status);
     // The tunnel's life is no request's duration: the attempt ends with the switch.
-    this.measure.responseOver('');
+    this.measure.responseOver(undefined);
     // A tunnel lives as long as its two ends want: the total deadline is for HTTP exchanges,
     // and so is the retry budget's base of requests in flight.
     this.finishTimers();
@@ -271,7 +271,7 @@ export class Attempts implements ExchangeOwner {
     this.current?.bodyFailed(failure);
     const last = record.tries[record.tries.length - 1];
     if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
-    this.measure.responseOver(failure.type);
+    this.measure.responseOver(failure);
   }
 
   // ── the request as a whole ───────────────────────────────────────────────────────

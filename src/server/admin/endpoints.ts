@@ -3,7 +3,7 @@ import { EVENTS_KEPT } from '../../observe/events/event-ring.ts';
 import { describeEvent } from '../../observe/events/event-words.ts';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
-import type { CanaryController } from '../canary/canary-controller.ts';
+import { type CanaryController, OPERATOR_ACTIONS } from '../canary/canary-controller.ts';
 import { probeAnswer } from '../gateway/probes.ts';
 import type { RuntimeChange } from '../gateway/runtime-changes.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
@@ -199,11 +199,11 @@ export function adminEndpoints(control: ClusterControl, canaries?: CanaryControl
       path: '/canary',
       handle: () => ({ status: 200, body: { canaries: canaries?.status() ?? [] } }),
     },
-    ...(['start', 'pause', 'abort', 'promote'] as const).map(
+    ...[...OPERATOR_ACTIONS, 'abort' as const].map(
       (action): AdminRoute => ({
         method: 'POST',
         path: `/canary/${action}`,
-        // { route }: abort is the rollback (the canary's share to 0 at once); each is logged with who.
+        // { route }: the controller's own actions by their names (rollback, or abort, its other name: the canary's share to 0 at once); each is logged with who.
         async handle(request) {
           const parsed = objectBody(request.body);
           if ('refused' in parsed) return parsed.refused;

@@ -218,18 +218,20 @@ function renderCanaries(canaries) {
     const last = c.last_verdict;
     const figures =
       last === null
-        ? 'no window judged yet'
-        : last.decided
-          ? last.metrics
-              .map((m) => `${m.metric}: ${m.canary} vs ${m.baseline} (p ${m.p.toPrecision(3)})`)
-              .join('; ')
-          : `not judged: ${last.requests.canary} canary and ${last.requests.baseline} baseline requests so far`;
+        ? 'not looked at yet'
+        : `look ${last.look} of ${last.looks} at this step: ${
+            last.decided
+              ? last.metrics
+                  .map((m) => `${m.metric}: ${m.canary} vs ${m.baseline} (p ${m.p.toPrecision(3)})`)
+                  .join('; ')
+              : `not judged: ${last.requests.canary} canary and ${last.requests.baseline} baseline requests so far`
+          }`;
     const buttons = [];
     if (c.phase !== 'rolled_back')
       buttons.push(
         el(
           'button',
-          { type: 'button', 'data-action': 'rollback', onclick: () => canaryAction(c.route, 'abort') },
+          { type: 'button', 'data-action': 'rollback', onclick: () => canaryAction(c.route, 'rollback') },
           'Roll back',
         ),
       );
@@ -285,7 +287,7 @@ function renderCanaries(canaries) {
 }
 
 const CANARY_WHAT = {
-  abort: ['Roll back', 'Its share goes to 0 at once: every request goes to the baseline.'],
+  rollback: ['Roll back', 'Its share goes to 0 at once: every request goes to the baseline.'],
   promote: ['Promote', 'It takes every request: the baseline gets none.'],
   pause: ['Pause', 'Its share stays where it is and nothing moves until it is started again.'],
   start: ['Start', 'It moves again: on from its step when paused, else from the first step.'],

@@ -1,7 +1,9 @@
 import type { CanaryConfig, GatewayConfig, SplitSide } from '../../core/config/types.ts';
+import type { CanaryAction } from '../../observe/events/gateway-event.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
-import { type Judgement, judge, type MetricVerdict } from '../../upstream/canary/judge.ts';
+import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
+import type { Judgement, MetricVerdict } from '../../upstream/canary/judge.ts';
+import { type Look, StepLooks } from '../../upstream/canary/step-looks.ts';
 import type { CanaryEventSink } from './canary-event.ts';
 import type { CanaryFleet, CanaryPhase, FleetState } from './canary-fleet.ts';
 
@@ -37,18 +39,40 @@ export interface CanaryStatus {
   readonly reason: string | null;
   /** The metric a verdict stopped the canary on (rolled back or paused); null otherwise. */
   readonly failed_metric: string | null;
-  /** The last window judged (or still short of requests). */
+  /** The last look at the step's counts so far (judged, or still short of requests). */
   readonly last_verdict: {
     readonly at: string;
+    /** Which look of the step it was (one each check_interval), of the step's planned looks. */
+    readonly look: number;
+    readonly looks: number;
     readonly decided: boolean;
     readonly requests: { canary: number; baseline: number };
     readonly metrics: readonly MetricVerdict[];
   } | null;
   /** The latest actions, newest last (bounded). */
-  readonly actions: readonly { at: string; action: string; who: string; summary: string }[];
+  readonly actions: readonly { at: string; action: CanaryAction; who: string; summary: string }[];
 }
 
 const ACTIONS_KEPT = 20;
+
+/** What an operator may do to a canary (POST /canary/ACTION): the controller's own actions' names. */
+export const OPERATOR_ACTIONS = [
+  'start',
+  'pause',
+  'rollback',
+  'promote',
+] as const satisfies readonly CanaryAction[];
+export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
+
+/**
+ * `abort`, the word operators (and issue 36) use for the button, is the `rollback` action by
+ * another name: accepted by `POST /canary/abort` and `gateway.canary(route, 'abort')`, logged,
+ * shown and put on the timeline as `rollback`, so the vocabulary stays one.
+ */
+export type OperatorWord = OperatorAction | 'abort';
+
+/** The action an operator's word names. */
+export const operatorAction = (word: OperatorWord): OperatorAction => (word === 'abort' ? 'rollback' : word);
 
 interface Run {
   readonly route: string;
@@ -59,12 +83,12 @@ interface Run {
   step: number;
   share: number;
   startedAt: number;
-  /** Windows of the current step not yet judged (a side was short of requests). */
-  pending: WindowCounts | undefined;
+  /** The current step's counts and looks (a new one at each step). */
+  looks: StepLooks;
   reason: string | null;
   failedMetric: string | null;
   last: CanaryStatus['last_verdict'];
-  actions: { at: string; action: string; who: string; summary: string }[];
+  actions: { at: string; action: CanaryAction; who: string; summary: string }[];
   timer: NodeJS.Timeout | undefined;
   /** A tick in progress: an action waits for it, so a verdict and a click never cross. */
   busy: Promise<void>;
@@ -74,10 +98,11 @@ interface Run {
 
 /**
  * The canary controller: for each route with a canary, moves its share step by step and
- * judges each step's window, canary against baseline (judge.ts). Worse with confidence: rollback
- * (the share to 0 at once) or pause; every step passed: promote (the canary takes everything)
- * or hold. Operators start, pause, abort (= rollback) and promote through the admin API.
- * Each step, verdict and action is one log line and one event (canary-event.ts).
+ * looks at each step's counts every check_interval, canary against baseline (step-looks.ts).
+ * Worse with confidence: rollback (the share to 0 at once) or pause, at that look; every step
+ * passed at its end: promote (the canary takes everything) or hold. Operators start, pause,
+ * roll back and promote through the admin API. Each step, verdict and action is one log line
+ * and one event (canary-event.ts), the actions named alike everywhere (CANARY_ACTIONS).
  */
 export class CanaryController {
   readonly #host: CanaryHost;
@@ -117,7 +142,7 @@ export class CanaryController {
         step: -1,
         share: 0,
         startedAt: Date.now(),
-        pending: undefined,
+        looks: new StepLooks(canary),
         reason: null,
         failedMetric: null,
         last: null,
@@ -153,13 +178,14 @@ export class CanaryController {
   /**
    * An operator's action on a route's canary. start: from the first step (after a rollback, a
    * promotion or a hold) or on from where it paused; pause: the share stays, nothing moves;
-   * abort: rollback; promote: the canary takes every request now.
+   * rollback: the share to 0 at once; promote: the canary takes every request now.
    */
   async act(
     route: string,
-    action: 'start' | 'pause' | 'abort' | 'promote',
+    word: OperatorWord,
     who: string,
   ): Promise<{ problem: string } | { status: CanaryStatus }> {
+    const action = operatorAction(word);
     const run = this.#runs.get(route);
     if (run === undefined) return { problem: `route "${route}" has no canary` };
     await run.busy;
@@ -185,10 +211,10 @@ export class CanaryController {
         run.phase = 'paused';
         run.reason = `paused by ${who}`;
         this.#act(run, 'pause', who, `canary of route ${route} paused at ${run.share}% by ${who}`);
-      } else if (action === 'abort') {
+      } else if (action === 'rollback') {
         if (run.phase === 'rolled_back')
           return { problem: `the canary of route "${route}" is already rolled back` };
-        await this.#rollback(run, `aborted by ${who}`, who);
+        await this.#rollback(run, `rolled back by ${who}`, who);
       } else {
         if (run.phase === 'promoted')
           return { problem: `the canary of route "${route}" is already promoted` };
@@ -217,7 +243,7 @@ export class CanaryController {
    */
   async #begin(run: Run): Promise<void> {
     await this.#host.window(run.route).catch(() => undefined);
-    run.pending = undefined;
+    run.looks = new StepLooks(run.config);
     const fleet = this.#host.fleet;
     if (fleet !== undefined && run.seq === 0) {
       const state = await fleet.read(run.route).catch(() => undefined);
@@ -236,6 +262,7 @@ export class CanaryController {
     if (state.phase !== 'running') this.#stopTimer(run);
     const moved = state.share !== run.share;
     run.phase = state.phase;
+    if (state.step !== run.step) run.looks = new StepLooks(run.config);
     run.step = state.step;
     run.reason = state.reason;
     run.failedMetric = state.failedMetric;
@@ -272,6 +299,7 @@ export class CanaryController {
 
   async #toStep(run: Run, step: number): Promise<void> {
     run.step = step;
+    run.looks = new StepLooks(run.config);
     const share = run.config.steps[step];
     await this.#setShare(run, share);
     const summary = `canary ${run.config.upstream} of route ${run.route} moved to ${share}% (step ${step + 1} of ${run.config.steps.length})`;
@@ -300,18 +328,22 @@ export class CanaryController {
         this.#host.logger.error({ route: run.route, err: err.message }, 'canary step failed to run');
         this.#schedule(run);
       });
-    }, run.config.stepInterval);
+    }, run.config.checkInterval);
     run.timer.unref();
   }
 
-  /** A step's interval is over: judge its window (with any earlier windows still short of requests). */
+  /**
+   * A look at the step (every check_interval): the counts since the last look join the step's,
+   * and the step so far is judged (step-looks.ts). Worse: the canary fails now, whichever look it
+   * is. A pass moves it on only at the step's last look; before, it runs on.
+   */
   async #tick(run: Run): Promise<void> {
     const fleet = this.#host.fleet;
     if (run.phase !== 'running' && fleet === undefined) return;
     let taken = await this.#host.window(run.route);
     if (fleet !== undefined) {
       // Every gateway adds its counts; the lease holder judges the fleet's, the others follow.
-      const lease = Math.max(3 * run.config.stepInterval, 3_000);
+      const lease = Math.max(3 * run.config.checkInterval, 3_000);
       if (taken !== undefined) await fleet.share(run.route, taken, lease * 4);
       const leading = await fleet.lead(run.route, lease);
       await this.#adopt(run, await fleet.read(run.route));
@@ -319,43 +351,55 @@ export class CanaryController {
       taken = await fleet.take(run.route);
     }
     if (run.phase !== 'running') return;
-    const window = mergeWindows([run.pending, taken].filter((w): w is WindowCounts => w !== undefined));
-    const judged = judge(window, run.config);
-    run.last = lastVerdict(judged);
+    const look = run.looks.look(taken);
+    const judged = look.judged;
+    run.last = lastVerdict(judged, look);
     if (!judged.decided) {
-      run.pending = window;
-      const over = Date.now() - run.startedAt >= run.config.maxDuration;
-      const summary = `canary ${run.config.upstream} of route ${run.route} not judged at ${run.share}%: ${judged.requests.canary} canary and ${judged.requests.baseline} baseline requests, ${run.config.minRequests} needed on each side`;
-      this.#host.logger.info(
-        {
-          route: run.route,
-          share: run.share,
-          requests: judged.requests,
-          min_requests: run.config.minRequests,
-        },
-        'canary step not judged: too few requests',
-      );
-      this.#event(run, 'verdict', summary, { verdict: 'undecided', requests: judged.requests });
-      if (over)
+      if (Date.now() - run.startedAt >= run.config.maxDuration)
         return this.#failed(
           run,
           `too few requests to judge within max_duration (${judged.requests.canary} canary, ${judged.requests.baseline} baseline, ${run.config.minRequests} needed)`,
           'max_duration',
+          look,
         );
+      // Said once a step's interval (at its end, and each interval after), not at every look.
+      if (look.last && (look.index - look.planned) % look.planned === 0) {
+        const summary = `canary ${run.config.upstream} of route ${run.route} not judged at ${run.share}%: ${judged.requests.canary} canary and ${judged.requests.baseline} baseline requests, ${run.config.minRequests} needed on each side`;
+        this.#host.logger.info(
+          {
+            route: run.route,
+            share: run.share,
+            requests: judged.requests,
+            min_requests: run.config.minRequests,
+            look: look.index,
+            looks: look.planned,
+          },
+          'canary step not judged: too few requests',
+        );
+        this.#event(run, 'verdict', summary, { verdict: 'undecided', requests: judged.requests });
+      }
       return this.#schedule(run);
     }
-    run.pending = undefined;
     if (judged.worse !== undefined) {
       const w = judged.worse;
       return this.#failed(
         run,
         `${w.metric} worse on the canary: ${w.canary} against ${w.baseline} on the baseline (p = ${formatP(w.p)})`,
         w.metric,
+        look,
         w,
       );
     }
+    if (!look.last) return this.#schedule(run);
     this.#host.logger.info(
-      { route: run.route, share: run.share, requests: judged.requests, verdict: 'pass' },
+      {
+        route: run.route,
+        share: run.share,
+        requests: judged.requests,
+        verdict: 'pass',
+        look: look.index,
+        looks: look.planned,
+      },
       'canary step passed',
     );
     this.#event(
@@ -373,16 +417,31 @@ export class CanaryController {
     this.#act(run, 'hold', 'canary', `canary of route ${run.route} passed every step: held at ${run.share}%`);
   }
 
-  async #failed(run: Run, reason: string, metric: string, verdict?: MetricVerdict): Promise<void> {
+  async #failed(
+    run: Run,
+    reason: string,
+    metric: string,
+    look: Look,
+    verdict?: MetricVerdict,
+  ): Promise<void> {
     this.#host.logger.warn(
       {
         route: run.route,
         canary: run.config.upstream,
         share: run.share,
+        step: run.step + 1,
+        // Which look of the step saw it (one each check_interval), of the step's planned looks.
+        look: look.index,
+        looks: look.planned,
         metric,
         ...(verdict === undefined
           ? {}
-          : { canary_figure: verdict.canary, baseline_figure: verdict.baseline, p_value: verdict.p }),
+          : {
+              canary_figure: verdict.canary,
+              baseline_figure: verdict.baseline,
+              p_value: verdict.p,
+              alpha: look.alpha / run.config.compare.length,
+            }),
         action: run.config.onFailure,
         reason,
       },
@@ -432,7 +491,7 @@ export class CanaryController {
     await this.#host.setSides(run.route, sidesOf(run, share), verdict);
   }
 
-  #act(run: Run, action: string, who: string, summary: string, share = true): void {
+  #act(run: Run, action: CanaryAction, who: string, summary: string, share = true): void {
     if (share) this.#publish(run);
     const at = new Date().toISOString();
     run.actions.push({ at, action, who, summary });
@@ -485,9 +544,11 @@ function sameCanary(a: CanaryConfig, b: CanaryConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function lastVerdict(judged: Judgement): CanaryStatus['last_verdict'] {
+function lastVerdict(judged: Judgement, look: Look): CanaryStatus['last_verdict'] {
   return {
     at: new Date().toISOString(),
+    look: look.index,
+    looks: look.planned,
     decided: judged.decided,
     requests: judged.requests,
     metrics: judged.decided ? judged.metrics : [],

@@ -1,4 +1,4 @@
-import type { CanaryAction } from '../../observe/events/gateway-event.ts';
+import { CANARY_ACTIONS, type CanaryAction } from '../../observe/events/gateway-event.ts';
 import type { CanaryStep } from '../../observe/events/timeline.ts';
 
 /**
@@ -23,27 +23,21 @@ export interface CanaryEvent {
 
 export type CanaryEventSink = (event: CanaryEvent) => void;
 
-/** The controller's actions, as the deploy timeline names them. */
-const TIMELINE_ACTIONS: Readonly<Record<string, CanaryAction>> = {
-  start: 'started',
-  pause: 'paused',
-  resume: 'resumed',
-  hold: 'held',
-  rollback: 'rolled_back',
-  promote: 'promoted',
-  abort: 'aborted',
-};
-
 /**
- * The deploy timeline's event for a step or an action (src/observe/events/timeline.ts); none for
- * a verdict, whose outcome the step or the action after it tells (a rollback carries its why).
+ * The deploy timeline's event for a step or an action (src/observe/events/timeline.ts), named as
+ * the controller names it (one vocabulary: CANARY_ACTIONS); none for a verdict, whose outcome
+ * the step or the action after it tells (a rollback carries its why).
  */
 export function timelineStep(event: CanaryEvent): CanaryStep | undefined {
   const base = { route: event.route, upstream: event.upstream, weight: event.share };
   if (event.what === 'step') return { ...base, action: 'step' };
   if (event.what !== 'action') return undefined;
-  const action = TIMELINE_ACTIONS[String(event.fields.action)];
-  if (action === undefined) return undefined;
+  const action = event.fields.action;
+  if (!isCanaryAction(action)) return undefined;
   const reason = event.fields.reason;
   return typeof reason === 'string' && reason !== '' ? { ...base, action, reason } : { ...base, action };
+}
+
+function isCanaryAction(value: unknown): value is CanaryAction {
+  return CANARY_ACTIONS.includes(value as CanaryAction);
 }

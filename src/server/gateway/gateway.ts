@@ -21,7 +21,7 @@ import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { tellingTransitions } from '../../upstream/health/transitions.ts';
 import { createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
-import type { CanaryStatus } from '../canary/canary-controller.ts';
+import type { CanaryStatus, OperatorWord } from '../canary/canary-controller.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
 import { type InProcessCanaries, startInProcessCanaries } from './in-process-canaries.ts';
@@ -84,14 +84,14 @@ export interface Gateway {
   canaries(): CanaryStatus[];
   /**
    * An operator's action on a route's canary, as the admin API's `POST /canary/ACTION`: `start`
-   * (on from the step it paused at, else from the first), `pause` (the share stays), `abort` (the
-   * rollback: its share to 0 at once), `promote` (it takes every request). Logged and put on the
+   * (on from the step it paused at, else from the first), `pause` (the share stays), `rollback`
+   * (or `abort`, its other name: its share to 0 at once), `promote` (it takes every request). Logged and put on the
    * timeline with `who` (default "program"). Resolves to the canary's state, or to the problem
    * (no canary on that route, an action that does not apply now).
    */
   canary(
     route: string,
-    action: 'start' | 'pause' | 'abort' | 'promote',
+    action: OperatorWord,
     who?: string,
   ): Promise<{ problem: string } | { status: CanaryStatus }>;
   status(): GatewayStatus;

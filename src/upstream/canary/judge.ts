@@ -1,6 +1,6 @@
 import type { CanaryConfig, CanaryMetric } from '../../core/config/types.ts';
+import { fisherWorse } from '../../core/stats/fisher-exact.ts';
 import { median, rankWorse } from '../../core/stats/mann-whitney.ts';
-import { proportionWorse } from '../../core/stats/two-proportions.ts';
 import type { SideCounts, WindowCounts } from './canary-window.ts';
 
 /** One metric compared: both sides' figures as a person reads them, and the test's p-value. */
@@ -26,20 +26,22 @@ export type Judgement =
 
 /**
  * The canary against the baseline over one window. A metric is worse when its test's p-value is
- * under (1 − confidence) divided by the number of metrics compared (Bonferroni): comparing seven
- * things does not give seven chances of a false rollback. Latency is tested against the baseline
- * shifted by `latency_margin`, so "worse" means slower by more than the margin, with confidence.
+ * under `alpha` (the chance of a false "worse" this look may take: by default 1 − confidence, a
+ * look during a step its share, step-looks.ts) divided by the number of metrics compared
+ * (Bonferroni): comparing seven things does not give seven chances of a false rollback. Latency
+ * is tested against the baseline shifted by `latency_margin`, so "worse" means slower by more
+ * than the margin, with confidence.
  */
-export function judge(window: WindowCounts, config: CanaryConfig): Judgement {
+export function judge(window: WindowCounts, config: CanaryConfig, alpha = 1 - config.confidence): Judgement {
   const { canary, baseline } = window;
   const requests = { canary: canary.requests, baseline: baseline.requests };
   if (canary.requests < config.minRequests || baseline.requests < config.minRequests)
     return { decided: false, requests };
-  const alpha = (1 - config.confidence) / config.compare.length;
+  const perMetric = alpha / config.compare.length;
   const metrics = config.compare.map((metric) =>
     metric === 'latency'
-      ? latencyVerdict(canary, baseline, config.latencyMargin, alpha)
-      : countVerdict(metric, canary, baseline, alpha),
+      ? latencyVerdict(canary, baseline, config.latencyMargin, perMetric)
+      : countVerdict(metric, canary, baseline, perMetric),
   );
   const worse = metrics.filter((m) => m.worse).sort((a, b) => a.p - b.p)[0];
   return { decided: true, requests, metrics, worse };
@@ -51,7 +53,7 @@ function countVerdict(
   baseline: SideCounts,
   alpha: number,
 ): MetricVerdict {
-  const p = proportionWorse(
+  const p = fisherWorse(
     { count: canary[metric], total: canary.requests },
     { count: baseline[metric], total: baseline.requests },
   );

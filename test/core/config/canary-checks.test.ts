@@ -40,6 +40,12 @@ test('a split or a canary that cannot run is refused, each problem on its line a
   - match: { path: /f }
     upstream: api
     canary: { upstream: api-next, compare: [reset, latency, p99] }
+  - match: { path: /g }
+    upstream: api
+    canary: { upstream: api-next, step_interval: 10s, check_interval: 20s }
+  - match: { path: /h }
+    upstream: api
+    canary: { upstream: api-next, check_interval: 100ms }
 `);
   assert.deepEqual(
     problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
@@ -56,6 +62,8 @@ test('a split or a canary that cannot run is refused, each problem on its line a
       '17 routes[3].canary.on_failure: expected one of rollback, pause, got "revert"',
       "20 routes[4].hash_key: a route's hash_key keeps one user on one side of its split or canary: add a split or a canary (an upstream's own hash_key picks its target)",
       '23 routes[5].canary.compare[2]: expected one of unreachable, slow, reset, garbage, status_5xx, gateway, latency, got "p99"',
+      '26 routes[6].canary.check_interval: a step is looked at within its step_interval (10s): expected at most that, got 20s',
+      '29 routes[7].canary.check_interval: 600 looks a step split the confidence too thin: expected at least 600ms (a hundredth of step_interval), got 100ms',
     ],
   );
 });
@@ -86,6 +94,7 @@ test('a good split and canary load with their defaults; the split route names it
     upstream: 'api-next',
     steps: [5, 25, 50],
     stepInterval: 2000,
+    checkInterval: 500, // a quarter of step_interval
     minRequests: 100,
     maxDuration: 3_600_000,
     compare: ['unreachable', 'slow', 'reset', 'garbage', 'status_5xx', 'gateway', 'latency'],

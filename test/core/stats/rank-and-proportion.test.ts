@@ -1,13 +1,14 @@
 /**
  * The canary's two tests against the values R gives for the same inputs. There is no R here:
- * each expected value is worked out by hand from the formula in its comment (which is what
- * R's prop.test and wilcox.test compute), to the fourth decimal R prints.
+ * the rank test's values are worked out by hand from the formula in their comments (what R's
+ * wilcox.test computes), the exact test's are R's published fisher.test examples and values
+ * scipy.stats.fisher_exact gives, each to the digits in its call.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fisherWorse, logFactorial } from '../../../src/core/stats/fisher-exact.ts';
 import { median, rankWorse } from '../../../src/core/stats/mann-whitney.ts';
 import { upperTail } from '../../../src/core/stats/normal.ts';
-import { proportionWorse } from '../../../src/core/stats/two-proportions.ts';
 
 const near = (actual: number, expected: number, digits = 4) =>
   assert.ok(Math.abs(actual - expected) < 0.5 * 10 ** -digits, `${actual} is not ${expected}`);
@@ -20,25 +21,38 @@ test('the normal upper tail at the quantiles every table prints', () => {
   near(upperTail(3.090232), 0.001, 5);
 });
 
-test('two proportions: prop.test(c(15, 5), c(100, 100), alternative = "greater")', () => {
-  // pooled p = 20/200 = 0.1; se = sqrt(0.1 × 0.9 × (1/100 + 1/100)) = 0.0424264;
-  // Yates: |0.15 − 0.05| − 0.5 × (1/100 + 1/100) = 0.09; z = 0.09 / 0.0424264 = 2.12132
-  // (X-squared = z² = 4.5, as R prints); p = P(Z > 2.12132) = 0.01695.
-  near(proportionWorse({ count: 15, total: 100 }, { count: 5, total: 100 }), 0.01695);
-  // The other way round: z = −(0.1 − 0.01) / 0.0424264 = −2.12132, p = 0.98305.
-  near(proportionWorse({ count: 5, total: 100 }, { count: 15, total: 100 }), 0.98305);
+test("two proportions: R's own fisher.test examples, one-sided", () => {
+  // ?fisher.test, "Agresti (1990, p. 61f; 2002, p. 91) Fisher's Tea Drinker": TeaTasting =
+  // matrix(c(3, 1, 1, 3), 2); fisher.test(TeaTasting, alternative = "greater"): p-value = 0.2429.
+  near(fisherWorse({ count: 3, total: 4 }, { count: 1, total: 4 }), 0.2429);
+  // "Fisher (1962, 1970), Criminal convictions of like-sex twins": Convictions =
+  // matrix(c(2, 10, 15, 3), 2); fisher.test(Convictions, alternative = "less"): p-value =
+  // 0.0004652; "less" for the dizygotic row is "greater" for the monozygotic (10 of 13 against 2 of 17).
+  near(fisherWorse({ count: 10, total: 13 }, { count: 2, total: 17 }), 0.0004652, 7);
 });
 
-test('two proportions: the same rate is p = 0.5, and nothing to compare is p = 1', () => {
-  near(proportionWorse({ count: 10, total: 400 }, { count: 5, total: 200 }), 0.5);
-  assert.equal(proportionWorse({ count: 0, total: 500 }, { count: 0, total: 500 }), 1);
-  assert.equal(proportionWorse({ count: 3, total: 0 }, { count: 0, total: 500 }), 1);
+test("two proportions: a canary's rare failures are judged exactly, where the z test was far off", () => {
+  // The upper tail of the hypergeometric, summed by hand from its first term: 3 failures in all,
+  // the canary has all 3 of them in its 60 of 600: C(60, 3) / C(600, 3) = 205320 / 214921200.
+  near(fisherWorse({ count: 3, total: 60 }, { count: 0, total: 540 }), 205320 / 214921200, 9);
+  // 2 in 150 against 1 in 2850 (a healthy canary's bad luck): 0.0072, where prop.test says 0.00017.
+  near(fisherWorse({ count: 2, total: 150 }, { count: 1, total: 2850 }), 0.007207, 6);
+  // Many failures: the tail is summed until its terms no longer count (scipy.stats.fisher_exact).
+  near(fisherWorse({ count: 500, total: 10_000 }, { count: 400, total: 10_000 }), 0.00036265, 8);
 });
 
-test('two proportions: 5% resets on 300 canary requests against none on 300 is sure', () => {
-  // pooled 15/600 = 0.025; se = sqrt(0.025 × 0.975 × 2/300) = 0.0127475; Yates: 0.05 − 1/300 =
-  // 0.0466667; z = 3.66085; p = 0.000126.
-  near(proportionWorse({ count: 15, total: 300 }, { count: 0, total: 300 }), 0.000126, 6);
+test('two proportions: the canary failing less is far from worse, and nothing to compare is p = 1', () => {
+  near(fisherWorse({ count: 5, total: 100 }, { count: 15, total: 100 }), 0.99596);
+  near(fisherWorse({ count: 10, total: 400 }, { count: 5, total: 200 }), 0.61929);
+  assert.equal(fisherWorse({ count: 0, total: 500 }, { count: 0, total: 500 }), 1);
+  assert.equal(fisherWorse({ count: 3, total: 0 }, { count: 0, total: 500 }), 1);
+  assert.equal(fisherWorse({ count: 0, total: 10 }, { count: 5, total: 10 }), 1);
+});
+
+test('log n! is good to the digits the tail needs', () => {
+  near(logFactorial(10), Math.log(3_628_800), 12);
+  near(logFactorial(170), 706.5730622457874, 10);
+  assert.equal(logFactorial(0), 0);
 });
 
 test('Mann-Whitney: wilcox.test(c(4, 5, 6, 7, 8), c(1, 2, 3, 4, 5), alternative = "greater", exact = FALSE)', () => {

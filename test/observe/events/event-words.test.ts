@@ -114,19 +114,27 @@ test('every kind of change in words', () => {
         at,
         route: 'api',
         upstream: 'api-next',
-        action: 'rolled_back',
+        action: 'rollback',
         weight: 0,
         reason: 'connection_terminated 4.9% against 0.1% (p = 0.0003)',
       },
       'canary api-next rolled back to 0% (route api): connection_terminated 4.9% against 0.1% (p = 0.0003)',
     ],
     [
-      { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'promoted', weight: 100 },
+      { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'promote', weight: 100 },
       'canary api-next promoted (route api)',
     ],
     [
-      { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'paused', weight: 10 },
+      { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'pause', weight: 10 },
       'canary api-next paused at 10% (route api)',
+    ],
+    [
+      { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'start', weight: 0 },
+      'canary api-next started at 0% (route api)',
+    ],
+    [
+      { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'hold', weight: 50 },
+      'canary api-next held at 50% (route api)',
     ],
   ];
   for (const [event, words] of cases) assert.equal(describeEvent(event), words);

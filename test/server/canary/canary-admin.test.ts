@@ -1,6 +1,6 @@
 /**
  * The canary's admin API on a real `candor serve --workers 2` (issue 36): GET /canary, the
- * actions (pause, start, promote, abort) with their exact answers and log lines, PUT
+ * actions (pause, start, promote, rollback) with their exact answers and log lines, PUT
  * /routes/split reaching both workers, and a 400 naming the field for what cannot apply.
  */
 import assert from 'node:assert/strict';
@@ -45,7 +45,7 @@ test('GET /canary: the route, both sides, phase, share and step', async () => {
   );
 });
 
-test('pause, start, promote and abort: each answered with the canary, logged with who; a repeat is a 409', async () => {
+test('pause, start, promote and rollback: each answered with the canary, logged with who, named alike in the log, the API and the timeline; a repeat is a 409', async () => {
   const paused = await gw.call('POST', '/canary/pause', { route: 'api' });
   assert.equal(paused.status, 200);
   assert.equal((paused.body.canary as Record<string, unknown>).phase, 'paused');
@@ -62,12 +62,12 @@ test('pause, start, promote and abort: each answered with the canary, logged wit
   const toNext = await paceLoad(gw.base, 200, () => false, 60);
   assert.equal(toNext.bodies.next, 60, 'promoted: both workers send everything to the canary');
 
-  const aborted = await gw.call('POST', '/canary/abort', { route: 'api' });
-  assert.equal(aborted.status, 200);
-  const canary = aborted.body.canary as Record<string, unknown>;
+  const rolledBack = await gw.call('POST', '/canary/rollback', { route: 'api' });
+  assert.equal(rolledBack.status, 200);
+  const canary = rolledBack.body.canary as Record<string, unknown>;
   assert.equal(canary.phase, 'rolled_back');
   assert.equal(canary.share, 0);
-  assert.match(String(canary.reason), /^aborted by admin 127\.0\.0\.1:\d+$/);
+  assert.match(String(canary.reason), /^rolled back by admin 127\.0\.0\.1:\d+$/);
   const toStable = await paceLoad(gw.base, 200, () => false, 60);
   assert.equal(toStable.bodies.stable, 60, 'rolled back in both workers');
 
@@ -78,7 +78,18 @@ test('pause, start, promote and abort: each answered with the canary, logged wit
     ['promote', 'admin 127.0.0.1'],
     ['rollback', 'admin 127.0.0.1'],
   ]);
-  assert.equal((await gw.call('POST', '/canary/abort', { route: 'api' })).status, 409);
+  assert.equal((await gw.call('POST', '/canary/rollback', { route: 'api' })).status, 409);
+  // One vocabulary: GET /canary's actions and the deploy timeline's events name them as the log does.
+  const named = ['pause', 'start', 'promote', 'rollback'];
+  const listed = (canary.actions as { action: string }[]).map((a) => a.action);
+  assert.deepEqual(listed.slice(-4), named);
+  const events = (await gw.call('GET', '/events')).body.events as Record<string, unknown>[];
+  const timeline = events.filter((e) => e.kind === 'canary').map((e) => e.action);
+  assert.deepEqual(timeline.slice(-4), named);
+  // abort is the rollback by its other name: the same action, logged as rollback (already rolled back here).
+  const aborted = await gw.call('POST', '/canary/abort', { route: 'api' });
+  assert.equal(aborted.status, 409);
+  assert.equal(aborted.body.detail, 'the canary of route "api" is already rolled back');
 });
 
 test('an unknown route or a missing one is a 400 naming the field', async () => {

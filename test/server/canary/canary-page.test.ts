@@ -16,7 +16,8 @@ test('the canary panel: Roll back from the page, then a verdict turns it red wit
   timeout: 120_000,
   skip: noChromium,
 }, async () => {
-  const gw = await startCanaryGateway('steps: [10, 30], step_interval: 1s, min_requests: 60');
+  // 100: the five resets of the canary's 100 requests are sure by the exact test at any look.
+  const gw = await startCanaryGateway('steps: [10, 30], step_interval: 1s, min_requests: 100');
   const profile = join(mkdtempSync(join(tmpdir(), 'candor-canary-page-')), 'chromium-profile');
   const browser = await launchChromium(profile, { width: 1280, height: 1000 });
   try {
@@ -64,6 +65,11 @@ test('the canary panel: Roll back from the page, then a verdict turns it red wit
     assert.match(
       (await page.locator('.canary[data-route="api"] .reason').textContent()) ?? '',
       /^reset worse on the canary: \d+\/\d+ \(\d+\.\d\d%\) against 0\/\d+ \(0\.00%\) on the baseline \(p = /,
+    );
+    // The look that saw it, of the step's four (check_interval a quarter of step_interval).
+    assert.match(
+      (await page.locator('.canary[data-route="api"] .note').textContent()) ?? '',
+      /^look \d+ of 4 at this step: unreachable: /,
     );
     assert.deepEqual(pageErrors, []);
   } finally {

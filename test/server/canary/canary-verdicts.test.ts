@@ -1,17 +1,24 @@
 /**
- * The canary controller of a real `candor serve` judging real upstreams (issue 36, item 2): a
- * canary whose target resets 5 % of its requests is rolled back, one 150 ms slower is rolled
- * back on latency, a healthy one is promoted (five runs, none rolled back), one with too few
- * requests is not judged. The tests count requests, never time: 1 s steps, about 200 requests
- * a second, as fast as a loaded machine allows.
+ * The canary controller of a real `candor serve` judging real upstreams (issue 36): a canary
+ * whose target resets 5 % of its requests is rolled back within two step intervals (counted in
+ * the controller's looks, one each check_interval), one 150 ms slower is rolled back on latency,
+ * a healthy one is promoted (five runs, none rolled back; twenty more with simulated counts in
+ * canary-looks.test.ts), one with too few requests is not judged. The tests count requests and
+ * looks, never time: about 200 requests a second, as fast as a loaded machine allows.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { paceLoad } from '../../helpers/canary-origin.ts';
 import { startCanaryGateway } from './canary-fixture.ts';
 
-test('a canary that resets 5 % of its requests is rolled back at its first step; under 1 % of all requests failed', async () => {
-  const gw = await startCanaryGateway('steps: [10, 30], step_interval: 1s, min_requests: 60');
+test('a canary that resets 5 % of its requests at 200 requests a second is rolled back within two step intervals; under 1 % of all requests failed', async () => {
+  // 10 % of 200 a second: the canary has 20 requests a second, a reset every 20th, and four
+  // resets against none (80 requests, about 4 s) are what the exact test needs to be sure at a
+  // sixth of the confidence. A step is 6 s, looked at every second: the rollback must come by
+  // the 12th look.
+  const gw = await startCanaryGateway(
+    'steps: [10, 30], step_interval: 6s, check_interval: 1s, min_requests: 60',
+  );
   try {
     gw.next.resetEvery = 20;
     await gw.serve.waitForLines('canary step', 1);
@@ -20,11 +27,18 @@ test('a canary that resets 5 % of its requests is rolled back at its first step;
     assert.ok(rolledBack(), `no rollback after ${load.sent} requests`);
     const [worse] = gw.linesOf('canary worse');
     assert.equal(worse.metric, 'reset');
-    assert.equal(worse.share, 10, 'rolled back at the first step');
     assert.equal(worse.action, 'rollback');
+    // Within two step intervals: in the first step (the canary began there), by its 12th look.
+    assert.equal(worse.share, 10);
+    assert.equal(worse.step, 1);
+    assert.equal(worse.looks, 6, 'looks a step: step_interval / check_interval');
+    assert.ok(Number(worse.look) <= 2 * Number(worse.looks), `rolled back at look ${worse.look}`);
+    assert.deepEqual(gw.linesOf('canary step passed'), [], 'no step passed before it');
     assert.match(String(worse.canary_figure), /^\d+\/\d+ \(\d+\.\d\d%\)$/);
     assert.match(String(worse.baseline_figure), /^0\/\d+ \(0\.00%\)$/);
-    assert.ok(Number(worse.p_value) < 0.01 / 7, `p = ${worse.p_value}`);
+    // The confidence is split over the metrics (7) and, before the step's end, over its looks (6).
+    assert.ok(Number(worse.p_value) < Number(worse.alpha), `p = ${worse.p_value}`);
+    if (Number(worse.look) < 6) assert.ok(Math.abs(Number(worse.alpha) - 0.01 / 7 / 6) < 1e-12);
     const failed = load.sent - (load.statuses[200] ?? 0);
     assert.ok(failed < load.sent / 100, `${failed} of ${load.sent} failed`);
     assert.ok(failed > 0, 'the resets reached the clients (no retry hid them)');
@@ -48,15 +62,17 @@ test('a canary that resets 5 % of its requests is rolled back at its first step;
     assert.deepEqual(
       canaryEvents.map((e) => [e.action, e.weight]),
       [
-        ['started', 0],
+        ['start', 0],
         ['step', 10],
-        ['rolled_back', 0],
+        ['rollback', 0],
       ],
     );
     const rollback = canaryEvents[2];
     assert.equal(rollback.upstream, 'next');
     assert.equal(rollback.reason, canary.reason);
-    console.log(`rollback after ${load.sent} requests, ${failed} failed; ${worse.reason}`);
+    console.log(
+      `rollback at look ${worse.look} of ${worse.looks} after ${load.sent} requests, ${failed} failed; ${worse.reason}`,
+    );
   } finally {
     await gw.stop();
   }

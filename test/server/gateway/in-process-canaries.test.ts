@@ -112,9 +112,9 @@ test('a library gateway rolls back a canary that resets 5 % of its requests, at 
     assert.deepEqual(
       events.map((e) => [e.action, e.weight]),
       [
-        ['started', 0],
+        ['start', 0],
         ['step', 10],
-        ['rolled_back', 0],
+        ['rollback', 0],
       ],
     );
     assert.equal(events[2].reason, status.reason);
@@ -153,10 +153,10 @@ test('a library gateway promotes a healthy canary: then every request goes to it
     assert.deepEqual(
       canaryEvents(gw).map((e) => [e.action, e.weight]),
       [
-        ['started', 0],
+        ['start', 0],
         ['step', 10],
         ['step', 30],
-        ['promoted', 100],
+        ['promote', 100],
       ],
     );
     const metrics = await scrape(gw);
@@ -190,7 +190,7 @@ test("the operator's actions on a library gateway's canary: pause, start, abort,
     const aborted = await act('abort');
     assert.equal(aborted.phase, 'rolled_back');
     assert.equal(aborted.share, 0);
-    assert.equal(aborted.reason, 'aborted by program');
+    assert.equal(aborted.reason, 'rolled back by program', 'abort is the rollback action by its other name');
     // The rollback is in force at once.
     const before = next.received;
     const quiet = await paceLoad(gw.url, 200, () => false, 50);
@@ -214,12 +214,12 @@ test("the operator's actions on a library gateway's canary: pause, start, abort,
     assert.deepEqual(
       canaryEvents(gw).map((e) => [e.action, e.weight]),
       [
-        ['started', 0],
+        ['start', 0],
         ['step', 10],
-        ['paused', 10],
-        ['started', 10],
-        ['rolled_back', 0],
-        ['promoted', 100],
+        ['pause', 10],
+        ['start', 10],
+        ['rollback', 0],
+        ['promote', 100],
       ],
     );
     assert.deepEqual(

@@ -15,6 +15,7 @@ const CONFIG: CanaryConfig = {
   upstream: 'next',
   steps: [10],
   stepInterval: 1000,
+  checkInterval: 1000,
   minRequests: 50,
   maxDuration: 60_000,
   compare: [...DEFAULTS.canary.compare],

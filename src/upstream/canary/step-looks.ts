@@ -1,0 +1,69 @@
+import type { CanaryConfig } from '../../core/config/types.ts';
+import { emptySide, mergeWindows, type WindowCounts } from './canary-window.ts';
+import { type Judgement, judge } from './judge.ts';
+
+/** What one look at a step came to. */
+export interface Look {
+  /** 1-based, counted from the step's start: one each check_interval. */
+  readonly index: number;
+  /** The looks the step has before its end (step_interval / check_interval, rounded up). */
+  readonly planned: number;
+  /** At or past the step's end: a pass now moves the canary on. */
+  readonly last: boolean;
+  /** The chance of a false "worse" this look was allowed (shared by the metrics compared). */
+  readonly alpha: number;
+  readonly judged: Judgement;
+}
+
+/**
+ * One canary step looked at while it runs: every check_interval the counts taken since the step
+ * began are judged, so a canary worse with confidence is rolled back at the first look that shows
+ * it, not at the step's end; a pass counts only at the end (a step is never cut short by luck).
+ *
+ * Looking again and again at growing counts gives chance more tries at a false "worse". The
+ * step's budget for it, 1 − confidence, is split by Bonferroni over its planned looks: each
+ * decided look before the end may spend a 1/planned share, and the look that ends the step
+ * (at step_interval, or the first decided one after while a side is short of requests) spends
+ * what is left. The shares add up to the budget, so by the union bound a healthy canary is rolled
+ * back in a step with a chance of at most 1 − confidence, however many looks it had; a look
+ * with a side short of min_requests decides nothing and spends nothing. (Pocock's and O'Brien-
+ * Fleming's boundaries give more for the same budget by using how correlated the looks are;
+ * Bonferroni needs no such model, and a canary that is really worse is far past either.)
+ */
+export class StepLooks {
+  readonly #config: CanaryConfig;
+  readonly planned: number;
+  #made = 0;
+  /** Every window taken since the step began, merged. */
+  #counts: WindowCounts | undefined;
+  /** The budget spent by decided looks before the step's end. */
+  #spent = 0;
+
+  constructor(config: CanaryConfig) {
+    this.#config = config;
+    this.planned = plannedLooks(config);
+  }
+
+  /** Looks made in this step so far. */
+  get made(): number {
+    return this.#made;
+  }
+
+  /** The counts taken since the last look join the step's, and the whole step so far is judged. */
+  look(taken: WindowCounts | undefined): Look {
+    this.#made++;
+    if (taken !== undefined)
+      this.#counts = this.#counts === undefined ? taken : mergeWindows([this.#counts, taken]);
+    const budget = 1 - this.#config.confidence;
+    const last = this.#made >= this.planned;
+    const alpha = last ? budget - this.#spent : budget / this.planned;
+    const judged = judge(this.#counts ?? { baseline: emptySide(), canary: emptySide() }, this.#config, alpha);
+    if (judged.decided && !last) this.#spent += alpha;
+    return { index: this.#made, planned: this.planned, last, alpha, judged };
+  }
+}
+
+/** A step's looks: one each check_interval, the last at or after its step_interval. */
+export function plannedLooks(config: CanaryConfig): number {
+  return Math.max(1, Math.ceil(config.stepInterval / config.checkInterval));
+}
