@@ -20,7 +20,7 @@ import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { tellingTransitions } from '../../upstream/health/transitions.ts';
-import { createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
+import { createAutomaticHttps, loadAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
@@ -162,6 +162,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
   // Automatic HTTPS: the certificates ordered by ACME, served by SNI. In-process this gateway
   // orders them; in a cluster the primary does, and tells the workers (cluster-link.ts).
+  await loadAutomaticHttps(config);
   let https = createAutomaticHttps(config, logger, { order: link === undefined });
   // The listeners ask through this, so a reload that replaces `https` reaches the ones it keeps.
   const ordered: OrderedCertificateSource = {
@@ -353,6 +354,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     if (problems.length > 0) throw new ConfigError(problems);
     // Loaded before anything changes, so that nothing is left half swapped.
     await loadStore(next);
+    await loadAutomaticHttps(next);
     const plan = planListeners(before, next);
     // New listeners first: the one step that can fail, and nothing has changed yet if it does.
     const opened: Listener[] = [];

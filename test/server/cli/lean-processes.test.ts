@@ -15,8 +15,13 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const HOOK = join(import.meta.dirname, '../../helpers/record-imports.mjs');
 
-/** Loaded by no process of a gateway whose config has no tracing, no store and no metrics listener. */
+/**
+ * Loaded by no process of a gateway whose config has no tracing, no store, no metrics listener
+ * and no ACME: what orders certificates (jose for its signatures, node:https) is about 20 MB.
+ */
 const NEVER = [
+  /\/src\/server\/acme\/(?!automatic-https\.ts$)/,
+  /^node:https$/,
   /\/node_modules\/@opentelemetry\//,
   /\/node_modules\/ioredis\//,
   /\/node_modules\/prom-client\/index\.js$/,
@@ -31,30 +36,29 @@ const NOT_IN_PRIMARY = [
   /\/node_modules\/prom-client\//,
   /\/src\/proxy\/(accept|session|forward|route)\//,
   /\/src\/core\/config\/(load|schema|validate)\.ts$/,
+  /\/node_modules\/jose\//,
 ];
 /** Not in a worker: it is sent its config ready-made. */
 const NOT_IN_WORKER = [...NEVER, /\/node_modules\/@sinclair\/typebox\//, /\/node_modules\/yaml\//];
+/**
+ * Not in a primary whose config does not use them: the health checks (and the upstream
+ * connections they probe with), DNS discovery, the gateway's rate limits, the canary
+ * controller and its statistics.
+ */
+const UNUSED_IN_PRIMARY = [
+  /\/src\/upstream\/(health|connections|discovery|targets)\//,
+  /\/src\/proxy\/admit\//,
+  /\/src\/server\/canary\/canary-(controller|fleet)\.ts$/,
+  /\/src\/core\/stats\//,
+];
 
-test('the primary supervises without the data path or the config reader; a worker loads nothing its config does not use', async () => {
+/** The modules each process of `candor serve --workers 1` on `configText` loaded, by the time it served. */
+async function importsOf(
+  configText: (dir: string) => string,
+): Promise<{ primary: string[]; worker: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-lean-'));
-  const upstream = await startEcho();
   const config = join(dir, 'candor.yaml');
-  writeFileSync(
-    config,
-    `name: lean
-listen:
-  - address: 127.0.0.1:0
-routes:
-  - match: { path: / }
-    upstream: app
-upstreams:
-  app:
-    targets: [ { url: "${upstream.url}" } ]
-    health_check: { path: /, interval: 1s }
-log:
-  destination: ${join(dir, 'candor.log')}
-`,
-  );
+  writeFileSync(config, configText(dir));
   const imports = join(dir, 'imports.log');
   const child = spawn(
     process.execPath,
@@ -94,12 +98,64 @@ log:
       workers[0].some((url) => url.endsWith('/src/server/gateway/gateway.ts')),
       'the worker runs the gateway',
     );
-    const loaded = (urls: string[], patterns: RegExp[]) =>
-      [...new Set(urls)].filter((url) => patterns.some((p) => p.test(url)));
-    assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
-    assert.deepEqual(loaded(workers[0], NOT_IN_WORKER), [], 'loaded by the worker');
+    return { primary, worker: workers[0] };
   } finally {
     child.kill('SIGKILL');
+  }
+}
+
+const loaded = (urls: string[], patterns: RegExp[]) =>
+  [...new Set(urls)].filter((url) => patterns.some((p) => p.test(url)));
+
+test('the primary supervises without the data path or the config reader; a worker loads nothing its config does not use', async () => {
+  const upstream = await startEcho();
+  try {
+    const { primary, worker } = await importsOf(
+      (dir) => `name: lean
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [ { url: "${upstream.url}" } ]
+    health_check: { path: /, interval: 1s }
+log:
+  destination: ${join(dir, 'candor.log')}
+`,
+    );
+    assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
+    assert.deepEqual(loaded(worker, NOT_IN_WORKER), [], 'loaded by the worker');
+    assert.ok(
+      primary.some((url) => url.endsWith('/src/upstream/health/gateway-checks.ts')),
+      'the primary runs the health checks the config asks for',
+    );
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('a primary whose config has no health checks, DNS discovery, rate limit, canary or ACME loads none of them', async () => {
+  const upstream = await startEcho();
+  try {
+    const { primary } = await importsOf(
+      (dir) => `name: lean
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [ { url: "${upstream.url}" } ]
+log:
+  destination: ${join(dir, 'candor.log')}
+`,
+    );
+    assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
+    assert.deepEqual(loaded(primary, UNUSED_IN_PRIMARY), [], 'loaded by the primary, unused');
+  } finally {
     await upstream.close();
   }
 });
