@@ -16,10 +16,12 @@ const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const HOOK = join(import.meta.dirname, '../../helpers/record-imports.mjs');
 
 /**
- * Loaded by no process of a gateway whose config has no tracing, no store, no metrics listener
- * and no ACME: what orders certificates (jose for its signatures, node:https) is about 20 MB.
+ * Loaded by no process of a gateway whose config has no tracing, no store, no metrics listener,
+ * no ACME and no JWT route: what orders certificates (jose for its signatures, node:https) is
+ * about 20 MB, jose alone 12.
  */
 const NEVER = [
+  /\/node_modules\/jose\//,
   /\/src\/server\/acme\/(?!automatic-https\.ts$)/,
   /^node:https$/,
   /\/node_modules\/@opentelemetry\//,
@@ -36,7 +38,6 @@ const NOT_IN_PRIMARY = [
   /\/node_modules\/prom-client\//,
   /\/src\/proxy\/(accept|session|forward|route)\//,
   /\/src\/core\/config\/(load|schema|validate)\.ts$/,
-  /\/node_modules\/jose\//,
 ];
 /** Not in a worker: it is sent its config ready-made. */
 const NOT_IN_WORKER = [...NEVER, /\/node_modules\/@sinclair\/typebox\//, /\/node_modules\/yaml\//];
