@@ -12,6 +12,7 @@ import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
 import { statusPageRoutes } from '../admin/status-page.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
+import { trimWhenIdle } from '../gateway/idle-trim.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
@@ -237,6 +238,9 @@ async function supervise(
     canariesStarted = true;
     canaries.sync(control.config);
   };
+  // What starting (the modules, the forks) or a burst of admin calls and scrapes grew is given
+  // back once it is over: supervising needs little of it.
+  const stopTrimming = trimWhenIdle();
   cluster.on('message', startCanaries);
   const code = await superviseWorkers(workers, {
     drainTimeout: () => control.config.drain.timeout,
@@ -245,6 +249,7 @@ async function supervise(
       control.draining = true;
     },
   });
+  stopTrimming();
   process.off('SIGHUP', onHangup);
   cluster.off('message', onServing);
   cluster.off('message', startCanaries);
