@@ -53,13 +53,31 @@ const UNUSED_IN_PRIMARY = [
   /\/src\/core\/stats\//,
 ];
 
-/** The modules each process of `candor serve --workers 1` on `configText` loaded, by the time it served. */
+/**
+ * The modules each process of `candor serve --workers 1` loaded, by the time it served: one
+ * route to `upstream`, with the upstream's own lines (`upstreamLines`, e.g. a health check).
+ */
 async function importsOf(
-  configText: (dir: string) => string,
+  upstream: string,
+  upstreamLines = '',
 ): Promise<{ primary: string[]; worker: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-lean-'));
   const config = join(dir, 'candor.yaml');
-  writeFileSync(config, configText(dir));
+  writeFileSync(
+    config,
+    `name: lean
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [ { url: "${upstream}" } ]
+${upstreamLines}log:
+  destination: ${join(dir, 'candor.log')}
+`,
+  );
   const imports = join(dir, 'imports.log');
   const child = spawn(
     process.execPath,
@@ -112,19 +130,8 @@ test('the primary supervises without the data path or the config reader; a worke
   const upstream = await startEcho();
   try {
     const { primary, worker } = await importsOf(
-      (dir) => `name: lean
-listen:
-  - address: 127.0.0.1:0
-routes:
-  - match: { path: / }
-    upstream: app
-upstreams:
-  app:
-    targets: [ { url: "${upstream.url}" } ]
-    health_check: { path: /, interval: 1s }
-log:
-  destination: ${join(dir, 'candor.log')}
-`,
+      upstream.url,
+      '    health_check: { path: /, interval: 1s }\n',
     );
     assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
     assert.deepEqual(loaded(worker, NOT_IN_WORKER), [], 'loaded by the worker');
@@ -140,20 +147,7 @@ log:
 test('a primary whose config has no health checks, DNS discovery, rate limit, canary or ACME loads none of them', async () => {
   const upstream = await startEcho();
   try {
-    const { primary } = await importsOf(
-      (dir) => `name: lean
-listen:
-  - address: 127.0.0.1:0
-routes:
-  - match: { path: / }
-    upstream: app
-upstreams:
-  app:
-    targets: [ { url: "${upstream.url}" } ]
-log:
-  destination: ${join(dir, 'candor.log')}
-`,
-    );
+    const { primary } = await importsOf(upstream.url);
     assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
     assert.deepEqual(loaded(primary, UNUSED_IN_PRIMARY), [], 'loaded by the primary, unused');
   } finally {
