@@ -17,7 +17,7 @@
  * the rounds; "extra" is the row's median minus the bare gateway's plain route. Load on the
  * machine changes req/s, much less CPU per request: the figure to read.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,10 +25,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { which } from './install.ts';
-import { NODE_BIN, REPO_DIR, runDir } from './paths.ts';
+import { openDir, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
-import { waitForPort } from './process.ts';
+import type { PinnedProcess } from './process.ts';
 import { processTree } from './rss.ts';
+import { startCandor } from './systems.ts';
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +52,6 @@ if (which('wrk') === undefined) {
 }
 
 const dir = runDir('candor-bench-access-');
-const children: ChildProcess[] = [];
 
 const origin = http.createServer((_req, res) => res.end('x'.repeat(99)));
 await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
@@ -134,11 +134,11 @@ const ACCESS_ROUTES = `  - name: jwt
       forward: { url: "${authUrl}", cache: { key: "header:Authorization", ttl: 1h } }
 `;
 
-async function gateway(name: string, routes: string, port: number): Promise<ChildProcess> {
-  const path = join(dir, `${name}.yaml`);
+/** A gateway of its own (`candor serve --workers 1`, not pinned), in dir/NAME. */
+function gateway(name: string, routes: string, port: number): Promise<PinnedProcess> {
   // No access log (warn): a line costs the same in every row and would only blur them.
-  writeFileSync(
-    path,
+  return startCandor(
+    { dir: openDir(join(dir, name)), port },
     `name: ${name}
 listen: [{ address: 127.0.0.1:${port} }]
 log: { level: warn }
@@ -152,17 +152,6 @@ upstreams:
     pool: { max_connections: 64 }
 `,
   );
-  const child = spawn(
-    NODE_BIN,
-    [join(REPO_DIR, 'bin/candor.js'), 'serve', '--workers', '1', '--config', path],
-    {
-      stdio: 'ignore',
-      env: { ...process.env, NODE_ENV: 'production' },
-    },
-  );
-  children.push(child);
-  await waitForPort(port, undefined, 20_000);
-  return child;
 }
 
 const [barePort, accessPort] = await freePorts(2);
@@ -171,7 +160,7 @@ const access = await gateway('access', ACCESS_ROUTES, accessPort);
 
 interface Row {
   readonly name: string;
-  readonly gateway: ChildProcess;
+  readonly gateway: PinnedProcess;
   readonly port: number;
   readonly path: string;
   readonly headers: readonly string[];
@@ -234,9 +223,9 @@ const ROWS: readonly Row[] = [
 ];
 
 /** utime + stime of the gateway's primary and worker, in µs. */
-function cpuUs(root: ChildProcess): number {
+function cpuUs(root: PinnedProcess): number {
   let ticks = 0;
-  for (const pid of processTree(root.pid as number)) {
+  for (const pid of processTree(root.pid)) {
     try {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
@@ -309,9 +298,6 @@ process.stdout.write(
 origin.close();
 jwks.close();
 authService.close();
+await bare.stop();
+await access.stop();
 rmSync(dir, { recursive: true, force: true });
-for (const child of children) {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}

@@ -15,16 +15,17 @@
  * nginx, and above proxied). Each hit row is checked to be one first (its Cache-Status: Candor's
  * `hit`, nginx's `$upstream_cache_status` HIT). Prints a table; writes nothing.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { nginxMain, startNginx } from './nginx.ts';
+import { wholeNumbers } from './flags.ts';
 import { treeCpuSeconds } from './noise.ts';
 import { startOrigin } from './origin.ts';
-import { NODE_BIN, openDir, REPO_DIR, runDir } from './paths.ts';
+import { openDir, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
-import { type PinnedProcess, startPinned, waitForPort } from './process.ts';
+import type { PinnedProcess } from './process.ts';
 import type { Scenario } from './scenarios.ts';
 import { spread } from './stats.ts';
+import { candorYaml, type ProxyPlace, startCandor, startNginxProxy } from './systems.ts';
 import { runWrk, type WrkResult, writeScript } from './wrk.ts';
 
 const PROXY_CPU = '0';
@@ -39,74 +40,37 @@ interface CacheOptions {
 }
 
 function parse(argv: readonly string[]): CacheOptions {
-  const options = { seconds: 10, rounds: 3, connections: 50, warmup: 5 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, '');
-    const value = Number(argv[i + 1]);
-    if (!(name in options) || !Number.isInteger(value) || value < 1)
-      throw new Error(
-        'usage: node bench/cache-hit.ts [--seconds N] [--rounds N] [--connections N] [--warmup N]',
-      );
-    options[name as keyof typeof options] = value;
-  }
-  return options;
+  return wholeNumbers(
+    argv,
+    { seconds: 10, rounds: 3, connections: 50, warmup: 5 },
+    'usage: node bench/cache-hit.ts [--seconds N] [--rounds N] [--connections N] [--warmup N]',
+  );
 }
 
-async function startCandor(dir: string, port: number, originPort: number): Promise<PinnedProcess> {
-  const config = join(dir, 'candor.yaml');
-  writeFileSync(
-    config,
-    `name: bench
-listen:
-  - address: 127.0.0.1:${port}
-routes:
-  - name: cached
+/** Candor, one worker: `/cached` on a route with `cache: {}`, the rest proxied. */
+function startCandorCache(place: ProxyPlace): Promise<PinnedProcess> {
+  return startCandor(
+    place,
+    candorYaml(place, {
+      routes: `  - name: cached
     match: { path: /cached }
     upstream: origin
     cache: {}
   - name: proxied
     match: { path: / }
     upstream: origin
-upstreams:
-  origin:
-    targets: [ { url: "http://127.0.0.1:${originPort}" } ]
-    pool: { max_connections: 256, idle_timeout: 30s }
-log:
-  level: info
-  destination: ${join(dir, 'access.log')}
 `,
+    }),
   );
-  const proc = startPinned({
-    cpu: PROXY_CPU,
-    command: NODE_BIN,
-    args: [join(REPO_DIR, 'bin', 'candor.js'), 'serve', '--config', config, '--workers', '1'],
-    cwd: REPO_DIR,
-    env: { ...process.env, NODE_ENV: 'production' },
-    outputFile: join(dir, 'output.log'),
-  });
-  await waitForPort(port, proc, 20_000);
-  return proc;
 }
 
 /** nginx's proxy_cache: keys in the `hits` shared-memory zone, bodies on tmpfs where there is one. */
-function startNginxCache(dir: string, port: number, originPort: number, cacheDir: string): PinnedProcess {
-  const conf = nginxMain(
-    dir,
-    1,
-    `  access_log ${join(dir, 'access.log')} combined;
-  keepalive_timeout 300s;
-  keepalive_requests 10000000;
-  upstream origin {
-    server 127.0.0.1:${originPort};
-    keepalive 256;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-  }
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
-  proxy_cache_path ${cacheDir} levels=1:2 keys_zone=hits:10m max_size=64m inactive=1h use_temp_path=off;
+function startNginxCache(place: ProxyPlace, cacheDir: string): Promise<PinnedProcess> {
+  return startNginxProxy(
+    place,
+    `  proxy_cache_path ${cacheDir} levels=1:2 keys_zone=hits:10m max_size=64m inactive=1h use_temp_path=off;
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    listen 127.0.0.1:${place.port} backlog=4096;
     location = /cached {
       proxy_cache hits;
       proxy_cache_lock on;
@@ -116,7 +80,6 @@ function startNginxCache(dir: string, port: number, originPort: number, cacheDir
     location / { proxy_pass http://origin; }
   }`,
   );
-  return startNginx(dir, conf, PROXY_CPU);
 }
 
 /** One row's wrk scenario: GET `path` over `connections` keep-alive connections. */
@@ -159,11 +122,11 @@ async function main(): Promise<void> {
     const [originPort, candorPort, nginxPort] = await freePorts(3);
     for (const sub of ['origin', 'candor', 'nginx']) openDir(join(dir, sub));
     running.push(await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU));
-    running.push(await startCandor(join(dir, 'candor'), candorPort, originPort));
+    const place = (sub: string, port: number) => ({ dir: join(dir, sub), port, originPort, cpu: PROXY_CPU });
+    running.push(await startCandorCache(place('candor', candorPort)));
     // A path nginx makes itself, so its workers (another user, when it runs as root) own it.
-    const nginx = startNginxCache(join(dir, 'nginx'), nginxPort, originPort, join(openDir(cacheDir), 'zone'));
+    const nginx = await startNginxCache(place('nginx', nginxPort), join(openDir(cacheDir), 'zone'));
     running.push(nginx);
-    await waitForPort(nginxPort, nginx, 10_000);
     await prime(candorPort, '/cached', /; hit;/);
     await prime(nginxPort, '/cached', /^HIT$/);
     const rows = [

@@ -1,30 +1,21 @@
 /** Candor itself, started from this repository with a config generated for the run. */
-import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NODE_BIN, REPO_DIR } from './paths.ts';
-import { startPinned, waitForPort } from './process.ts';
-import type { SystemContext, SystemDefinition } from './systems.ts';
+import { REPO_DIR } from './paths.ts';
+import { candorYaml, type SystemContext, type SystemDefinition, startCandor } from './systems.ts';
 
 /** The YAML config of a benchmark run: `/fail` to the refused port, the rest to the origin. */
-export function candorConfig(context: SystemContext, accessLog: string): string {
-  return `name: bench
-listen:
-  - address: 127.0.0.1:${context.port}
-routes:
-  - match: { path: /fail }
+export function candorConfig(context: SystemContext): string {
+  return candorYaml(context, {
+    routes: `  - match: { path: /fail }
     upstream: dead
   - match: { path: / }
     upstream: origin
-upstreams:
-  origin:
-    targets: [ { url: "http://127.0.0.1:${context.originPort}" } ]
-    pool: { max_connections: 256, idle_timeout: 30s }
-  dead:
+`,
+    upstreams: `  dead:
     targets: [ { url: "http://127.0.0.1:${context.deadPort}" } ]
-log:
-  level: info
-  destination: ${accessLog}
-${tracingSection()}`;
+`,
+    more: tracingSection(),
+  });
 }
 
 /**
@@ -39,24 +30,8 @@ function tracingSection(): string {
 /** Candor from the checkout at `repoDir` (its bin/candor.js, with its own sources). */
 function candorFrom(repoDir: string) {
   return async (context: SystemContext) => {
-    const cli = join(repoDir, 'bin', 'candor.js');
-    if (!existsSync(cli)) throw new Error(`${cli} does not exist`);
-    const accessLog = join(context.dir, 'access.log');
-    const configFile = join(context.dir, 'candor.yaml');
-    writeFileSync(configFile, candorConfig(context, accessLog));
-    const args = [cli, 'serve', '--config', configFile];
-    // Always explicit: candor serve defaults to one worker per core.
-    args.push('--workers', String(context.workers));
-    const proc = startPinned({
-      cpu: context.cpu,
-      command: NODE_BIN,
-      args,
-      cwd: repoDir,
-      env: { ...process.env, NODE_ENV: 'production' },
-      outputFile: join(context.dir, 'output.log'),
-    });
-    await waitForPort(context.port, proc, 20_000);
-    return { port: context.port, process: proc, accessLog };
+    const proc = await startCandor(context, candorConfig(context), { workers: context.workers, repoDir });
+    return { port: context.port, process: proc, accessLog: join(context.dir, 'access.log') };
   };
 }
 

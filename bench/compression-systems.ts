@@ -2,11 +2,8 @@
  * The two proxies of bench/compression.ts, each with two routes to the same origin that differ
  * only in compression: `/plain/` (none) and `/gzip/` (gzip, level 6), both stripping their prefix.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { nginxMain, startNginx } from './nginx.ts';
-import { NODE_BIN, REPO_DIR } from './paths.ts';
-import { type PinnedProcess, startPinned, waitForPort } from './process.ts';
+import type { PinnedProcess } from './process.ts';
+import { candorYaml, type ProxyPlace, startCandor, startNginxProxy } from './systems.ts';
 
 /**
  * zlib's default level (Z_DEFAULT_COMPRESSION is 6): what Candor's gzip runs at (node:zlib's
@@ -15,23 +12,12 @@ import { type PinnedProcess, startPinned, waitForPort } from './process.ts';
  */
 export const GZIP_LEVEL = 6;
 
-export interface ProxyPlace {
-  readonly dir: string;
-  readonly port: number;
-  readonly originPort: number;
-  readonly cpu: string;
-}
-
 /** Candor, one worker, pool of 256, access log at info to a file. */
-export async function startCandorCompressing(place: ProxyPlace): Promise<PinnedProcess> {
-  const config = join(place.dir, 'candor.yaml');
-  writeFileSync(
-    config,
-    `name: bench
-listen:
-  - address: 127.0.0.1:${place.port}
-routes:
-  - name: plain
+export function startCandorCompressing(place: ProxyPlace): Promise<PinnedProcess> {
+  return startCandor(
+    place,
+    candorYaml(place, {
+      routes: `  - name: plain
     match: { path: /plain }
     upstream: origin
     strip_prefix: true
@@ -40,25 +26,9 @@ routes:
     upstream: origin
     strip_prefix: true
     compression: { encodings: [gzip] }
-upstreams:
-  origin:
-    targets: [ { url: "http://127.0.0.1:${place.originPort}" } ]
-    pool: { max_connections: 256, idle_timeout: 30s }
-log:
-  level: info
-  destination: ${join(place.dir, 'access.log')}
 `,
+    }),
   );
-  const proc = startPinned({
-    cpu: place.cpu,
-    command: NODE_BIN,
-    args: [join(REPO_DIR, 'bin', 'candor.js'), 'serve', '--config', config, '--workers', '1'],
-    cwd: REPO_DIR,
-    env: { ...process.env, NODE_ENV: 'production' },
-    outputFile: join(place.dir, 'output.log'),
-  });
-  await waitForPort(place.port, proc, 20_000);
-  return proc;
 }
 
 /**
@@ -67,22 +37,10 @@ log:
  * `gzip_proxied any` so that a request with `Via` would be compressed too, `gzip_vary on` as
  * Candor always says Vary, `gzip_min_length` at Candor's default `min_size` (1 KiB).
  */
-export async function startNginxCompressing(place: ProxyPlace): Promise<PinnedProcess> {
-  const conf = nginxMain(
-    place.dir,
-    1,
-    `  access_log ${join(place.dir, 'access.log')} combined;
-  keepalive_timeout 300s;
-  keepalive_requests 10000000;
-  upstream origin {
-    server 127.0.0.1:${place.originPort};
-    keepalive 256;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-  }
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
-  proxy_max_temp_file_size 0;
+export function startNginxCompressing(place: ProxyPlace): Promise<PinnedProcess> {
+  return startNginxProxy(
+    place,
+    `  proxy_max_temp_file_size 0;
   server {
     listen 127.0.0.1:${place.port} backlog=4096;
     location /plain/ { proxy_pass http://origin/; }
@@ -97,7 +55,4 @@ export async function startNginxCompressing(place: ProxyPlace): Promise<PinnedPr
     }
   }`,
   );
-  const proc = startNginx(place.dir, conf, place.cpu);
-  await waitForPort(place.port, proc, 10_000);
-  return proc;
 }

@@ -19,6 +19,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { GZIP_LEVEL, startCandorCompressing, startNginxCompressing } from './compression-systems.ts';
+import { wholeNumbers } from './flags.ts';
 import { percent, ratio, rps } from './format.ts';
 import { cpuSnapshot, foreignShare, treeCpuSeconds } from './noise.ts';
 import { jsonText, LARGE_SIZE, startOrigin } from './origin.ts';
@@ -42,15 +43,7 @@ interface Options {
 }
 
 function parse(argv: readonly string[]): Options {
-  const options = { seconds: 10, rounds: 5, connections: 50, warmup: 2 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, '');
-    const value = Number(argv[i + 1]);
-    const least = name === 'warmup' ? 0 : 1;
-    if (!(name in options) || !Number.isInteger(value) || value < least) throw new Error(USAGE);
-    options[name as keyof typeof options] = value;
-  }
-  return options;
+  return wholeNumbers(argv, { seconds: 10, rounds: 5, connections: 50, warmup: 2 }, USAGE, { warmup: 0 });
 }
 
 type SystemId = 'candor' | 'nginx';

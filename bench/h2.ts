@@ -9,14 +9,15 @@
  * Prints a table; writes nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { nginxMain, startNginx } from './nginx.ts';
+import { wholeNumbers } from './flags.ts';
 import { startOrigin } from './origin.ts';
-import { NODE_BIN, openDir, PEERS_DIR, REPO_DIR, runDir } from './paths.ts';
+import { NODE_BIN, openDir, PEERS_DIR, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
 import { type PinnedProcess, startPinned, waitForPort } from './process.ts';
 import { spread } from './stats.ts';
+import { candorYaml, type ProxyPlace, startCandor, startNginxProxy } from './systems.ts';
 
 const PROXY_CPU = '0';
 const LOAD_CPU = '1';
@@ -29,15 +30,11 @@ interface H2Options {
 }
 
 function parse(argv: readonly string[]): H2Options {
-  const options = { seconds: 10, rounds: 3, clients: 4, streams: 100 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, '');
-    const value = Number(argv[i + 1]);
-    if (!(name in options) || !Number.isInteger(value) || value < 1)
-      throw new Error(`usage: node bench/h2.ts [--seconds N] [--rounds N] [--clients N] [--streams N]`);
-    options[name as keyof typeof options] = value;
-  }
-  return options;
+  return wholeNumbers(
+    argv,
+    { seconds: 10, rounds: 3, clients: 4, streams: 100 },
+    'usage: node bench/h2.ts [--seconds N] [--rounds N] [--clients N] [--streams N]',
+  );
 }
 
 /** A throwaway self-signed certificate for 127.0.0.1 (openssl), in `dir`. */
@@ -56,75 +53,32 @@ function certificate(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-async function startCandor(
-  dir: string,
-  port: number,
-  originPort: number,
-  tls: { cert: string; key: string },
-) {
-  const config = join(dir, 'candor.yaml');
-  writeFileSync(
-    config,
-    `name: bench
-listen:
-  - address: 127.0.0.1:${port}
-    tls: { cert: ${tls.cert}, key: ${tls.key} }
+/** Candor, one worker: a TLS listener with `http2: true`, every request to the origin. */
+function startCandorH2(place: ProxyPlace, tls: { cert: string; key: string }): Promise<PinnedProcess> {
+  return startCandor(
+    place,
+    candorYaml(place, {
+      listen: `    tls: { cert: ${tls.cert}, key: ${tls.key} }
     http2: true
-routes:
-  - upstream: origin
-upstreams:
-  origin:
-    targets: [ { url: "http://127.0.0.1:${originPort}" } ]
-    pool: { max_connections: 256, idle_timeout: 30s }
-log:
-  level: info
-  destination: ${join(dir, 'access.log')}
 `,
+      routes: `  - upstream: origin
+`,
+    }),
   );
-  const proc = startPinned({
-    cpu: PROXY_CPU,
-    command: NODE_BIN,
-    args: [join(REPO_DIR, 'bin', 'candor.js'), 'serve', '--config', config, '--workers', '1'],
-    cwd: REPO_DIR,
-    env: { ...process.env, NODE_ENV: 'production' },
-    outputFile: join(dir, 'output.log'),
-  });
-  await waitForPort(port, proc, 20_000);
-  return proc;
 }
 
-async function startNginxH2(
-  dir: string,
-  port: number,
-  originPort: number,
-  tls: { cert: string; key: string },
-) {
-  // nginx 1.22 (Debian 12): HTTP/2 is a `listen` parameter (`http2 on` came in 1.25.1).
-  const conf = nginxMain(
-    dir,
-    1,
-    `  access_log ${join(dir, 'access.log')} combined;
-  keepalive_timeout 300s;
-  keepalive_requests 10000000;
-  http2_max_concurrent_streams 128;
-  upstream origin {
-    server 127.0.0.1:${originPort};
-    keepalive 256;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-  }
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
+/** nginx 1.22 (Debian 12): HTTP/2 is a `listen` parameter (`http2 on` came in 1.25.1). */
+function startNginxH2(place: ProxyPlace, tls: { cert: string; key: string }): Promise<PinnedProcess> {
+  return startNginxProxy(
+    place,
+    `  http2_max_concurrent_streams 128;
   server {
-    listen 127.0.0.1:${port} ssl http2 backlog=4096;
+    listen 127.0.0.1:${place.port} ssl http2 backlog=4096;
     ssl_certificate ${tls.cert};
     ssl_certificate_key ${tls.key};
     location / { proxy_pass http://origin; }
   }`,
   );
-  const proc = startNginx(dir, conf, PROXY_CPU);
-  await waitForPort(port, proc, 10_000);
-  return proc;
 }
 
 /** The ceiling: node:http2's server over TLS in front of raw node:net keep-alive connections. */
@@ -188,8 +142,9 @@ async function main(): Promise<void> {
     for (const sub of ['origin', 'candor', 'nginx', 'ceiling']) openDir(join(dir, sub));
     const tls = certificate(dir);
     running.push(await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU));
-    running.push(await startCandor(join(dir, 'candor'), candorPort, originPort, tls));
-    running.push(await startNginxH2(join(dir, 'nginx'), nginxPort, originPort, tls));
+    const place = (sub: string, port: number) => ({ dir: join(dir, sub), port, originPort, cpu: PROXY_CPU });
+    running.push(await startCandorH2(place('candor', candorPort), tls));
+    running.push(await startNginxH2(place('nginx', nginxPort), tls));
     running.push(await startCeiling(join(dir, 'ceiling'), ceilingPort, originPort, tls));
     const systems = [
       { label: 'Candor', port: candorPort, runs: [] as H2Run[] },

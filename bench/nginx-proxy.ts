@@ -1,26 +1,11 @@
 /** nginx as a reverse proxy: keep-alive upstream pool, streaming request bodies, access log on. */
 import { join } from 'node:path';
-import { nginxMain, startNginx } from './nginx.ts';
-import { waitForPort } from './process.ts';
-import type { SystemContext, SystemDefinition } from './systems.ts';
+import { type SystemContext, type SystemDefinition, startNginxProxy } from './systems.ts';
 
-function proxyConf(context: SystemContext, accessLog: string): string {
-  return nginxMain(
-    context.dir,
-    context.workers,
-    `  access_log ${accessLog} combined;
-  keepalive_timeout 300s;
-  keepalive_requests 10000000;
-  upstream origin {
-    server 127.0.0.1:${context.originPort};
-    keepalive 256;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-  }
-  # max_fails=0: try the refused port on every request, as the other systems do.
+/** Beside the origin (systems.ts): the refused port's upstream, request bodies streamed, responses in memory. */
+function proxyConf(context: SystemContext): string {
+  return `  # max_fails=0: try the refused port on every request, as the other systems do.
   upstream dead { server 127.0.0.1:${context.deadPort} max_fails=0; }
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
   proxy_request_buffering off;
   proxy_max_temp_file_size 0;
   server {
@@ -28,8 +13,7 @@ function proxyConf(context: SystemContext, accessLog: string): string {
     client_max_body_size 2m;
     location /fail { proxy_pass http://dead; }
     location / { proxy_pass http://origin; }
-  }`,
-  );
+  }`;
 }
 
 export const nginxProxy: SystemDefinition = {
@@ -41,9 +25,7 @@ export const nginxProxy: SystemDefinition = {
     '(proxy_request_buffering off), responses buffered in memory only (proxy_max_temp_file_size 0); ' +
     'combined access log to a file; failing upstream with max_fails=0',
   async start(context) {
-    const accessLog = join(context.dir, 'access.log');
-    const proc = startNginx(context.dir, proxyConf(context, accessLog), context.cpu);
-    await waitForPort(context.port, proc, 10_000);
-    return { port: context.port, process: proc, accessLog };
+    const proc = await startNginxProxy(context, proxyConf(context), context.workers);
+    return { port: context.port, process: proc, accessLog: join(context.dir, 'access.log') };
   },
 };

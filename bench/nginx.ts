@@ -28,8 +28,8 @@ ${http}
 `;
 }
 
-/** Writes `conf` to dir/nginx.conf and starts nginx with it on `cpu`. */
-export function startNginx(dir: string, conf: string, cpu: string): PinnedProcess {
+/** Writes `conf` to dir/nginx.conf and starts nginx with it on `cpu` (see startPinned). */
+export function startNginx(dir: string, conf: string, cpu: string | undefined): PinnedProcess {
   const file = join(dir, 'nginx.conf');
   writeFileSync(file, conf);
   return startPinned({

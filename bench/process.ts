@@ -17,7 +17,8 @@ export interface PinnedProcess {
 }
 
 export interface StartOptions {
-  readonly cpu: string;
+  /** The CPU list (taskset -c); absent: not pinned. */
+  readonly cpu?: string;
   readonly command: string;
   readonly args: readonly string[];
   /** Where stdout and stderr go (appended). */
@@ -27,12 +28,16 @@ export interface StartOptions {
 }
 
 /**
- * Runs `taskset -c CPU command args…` in its own process group; taskset execs the command,
- * so the pid is the command's own.
+ * Runs `taskset -c CPU command args…` (or the command alone, without a CPU) in its own process
+ * group; taskset execs the command, so the pid is the command's own.
  */
 export function startPinned(options: StartOptions): PinnedProcess {
   const fd = openSync(options.outputFile, 'a');
-  const child: ChildProcess = spawn('taskset', ['-c', options.cpu, options.command, ...options.args], {
+  const [command, args] =
+    options.cpu === undefined
+      ? [options.command, options.args]
+      : ['taskset', ['-c', options.cpu, options.command, ...options.args]];
+  const child: ChildProcess = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', fd, fd],

@@ -32,7 +32,7 @@ export function processTree(pid: number, parentOf: Map<number, number> = parents
 }
 
 /** The `field` (e.g. "VmRSS") of /proc/PID/status in KiB, 0 if gone. */
-function statusKiB(pid: number, field: string): number {
+export function statusKiB(pid: number, field: string): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
@@ -101,5 +101,30 @@ export function sampleRss(pid: number, intervalMs = 100): RssSampler {
       result = { peakRssKiB: peak, peakWorkerRssKiB: peakWorker, hwmKiB: hwm };
       return result;
     },
+  };
+}
+
+/** A process's resident memory split (MiB): its own pages, and those shared with other processes. */
+export interface ResidentParts {
+  readonly rssMiB: number;
+  /** Private_Clean + Private_Dirty: what this process alone holds (its heap, its buffers). */
+  readonly ownMiB: number;
+  /** Shared_Clean + Shared_Dirty: mostly the node binary's pages, held once for every process that maps them. */
+  readonly sharedMiB: number;
+}
+
+/** /proc/PID/smaps_rollup, split as ResidentParts; undefined if the process is gone. */
+export function residentParts(pid: number): ResidentParts | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    rssMiB: kib('Rss') / 1024,
+    ownMiB: (kib('Private_Clean') + kib('Private_Dirty')) / 1024,
+    sharedMiB: (kib('Shared_Clean') + kib('Shared_Dirty')) / 1024,
   };
 }

@@ -8,7 +8,7 @@ import { ConfigError } from './core/config/config-error.ts';
 import { loadConfigFile as loadFile, parseConfig as parseText } from './core/config/load.ts';
 import type { RawConfig } from './core/config/schema.ts';
 import type { GatewayConfig } from './core/config/types.ts';
-import type { OperatorWord } from './server/canary/canary-controller.ts';
+import type { OperatorWord } from './server/canary/operator-actions.ts';
 import { type Gateway, type GatewayOptions, startGateway as start } from './server/gateway/gateway.ts';
 
 export type { ConfigProblem } from './core/config/config-error.ts';

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -13,6 +13,16 @@ const MAX_BODY = 1024 * 1024;
 const DEFAULT_TTL_MS = 5 * 60_000;
 /** However long Cache-Control says, the keys are asked for again after this. */
 const MAX_TTL_MS = 24 * 60 * 60_000;
+
+/**
+ * jose (about 12 MB of a worker's memory, 46 modules) is loaded by the first JWT route of a
+ * config, when its JwtAuth is made, not by every worker: a gateway without one never holds it.
+ */
+let jose: Promise<typeof import('jose')> | undefined;
+export const loadJose = (): Promise<typeof import('jose')> => {
+  jose ??= import('jose');
+  return jose;
+};
 
 /** The key set as jose reads it: a resolver of a token's key by its header (kid, alg). */
 export type KeyResolver = JWTVerifyGetKey;
@@ -77,7 +87,7 @@ export class RemoteJwks {
     this.#lastFetch = started;
     try {
       const { keys, ttl } = await this.#download(started);
-      this.#resolver = createLocalJWKSet(keys);
+      this.#resolver = (await loadJose()).createLocalJWKSet(keys);
       this.health.fetched();
       this.#expiresAt = performance.now() + Math.min(MAX_TTL_MS, Math.max(this.#minRefresh, ttl));
       return this.#resolver;

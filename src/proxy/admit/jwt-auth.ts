@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import type { JSONWebKeySet, JWTPayload } from 'jose';
 import type { JwtAuthConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { cookieValue } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import type { KeyResolver, RemoteJwks } from './jwks-source.ts';
+import { type KeyResolver, loadJose, type RemoteJwks } from './jwks-source.ts';
 
 /** Longer than any token worth verifying: past it the field is not read. */
 const MAX_TOKEN = 16 * 1024;
@@ -37,7 +37,9 @@ export type JwtVerdict =
 export class JwtAuth {
   readonly #config: JwtAuthConfig;
   readonly #remote: RemoteJwks | undefined;
-  readonly #local: KeyResolver | undefined;
+  /** `keys_file`'s key set, read when the route is made (the config check has read it too). */
+  readonly #localKeys: JSONWebKeySet | undefined;
+  #local: KeyResolver | undefined;
   /** Good tokens by their SHA-256: their claims, and until when (Date.now()) they stand. */
   readonly #remembered = new Map<string, { readonly claims: JWTPayload; readonly until: number }>();
 
@@ -45,10 +47,10 @@ export class JwtAuth {
   constructor(config: JwtAuthConfig, jwks: (config: JwtAuthConfig) => RemoteJwks | undefined) {
     this.#config = config;
     this.#remote = jwks(config);
-    this.#local =
-      config.keysFile === undefined
-        ? undefined
-        : createLocalJWKSet(JSON.parse(readFileSync(config.keysFile, 'utf8')));
+    this.#localKeys =
+      config.keysFile === undefined ? undefined : JSON.parse(readFileSync(config.keysFile, 'utf8'));
+    // Under way while the gateway starts: the first token checked seldom waits for it.
+    void loadJose();
   }
 
   verify(fields: FieldMap): JwtVerdict | Promise<JwtVerdict> {
@@ -77,11 +79,14 @@ export class JwtAuth {
 
   async #verify(token: string): Promise<JwtVerdict> {
     let keys: KeyResolver;
-    try {
-      keys = this.#local ?? (await (this.#remote as RemoteJwks).keys());
-    } catch (failure) {
-      return { failed: failure as Failure };
-    }
+    if (this.#localKeys !== undefined)
+      keys = this.#local ??= (await loadJose()).createLocalJWKSet(this.#localKeys);
+    else
+      try {
+        keys = await (this.#remote as RemoteJwks).keys();
+      } catch (failure) {
+        return { failed: failure as Failure };
+      }
     const verdict = await this.#check(token, keys);
     if (!('invalid' in verdict) || verdict.invalid !== 'ERR_JWKS_NO_MATCHING_KEY' || !this.#remote)
       return verdict;
@@ -93,7 +98,7 @@ export class JwtAuth {
   async #check(token: string, keys: KeyResolver): Promise<JwtVerdict> {
     const config = this.#config;
     try {
-      const { payload } = await jwtVerify(token, keys, {
+      const { payload } = await (await loadJose()).jwtVerify(token, keys, {
         algorithms: [...config.algorithms],
         ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
         ...(config.audiences === undefined ? {} : { audience: [...config.audiences] }),

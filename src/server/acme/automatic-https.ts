@@ -1,22 +1,8 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { AcmeFleet } from './acme-fleet.ts';
-import { AcmeManager, type CertificateStatus } from './acme-manager.ts';
-import { AcmeStore } from './acme-store.ts';
-import { OrderedCertificates } from './ordered-certificates.ts';
+import type { AutomaticHttps } from './ordering-https.ts';
 
-/** Automatic HTTPS as a gateway process holds it. */
-export interface AutomaticHttps {
-  /** What the listeners serve by SNI and the request path answers of a validation. */
-  readonly certificates: OrderedCertificates;
-  /** Starts ordering what is missing or due (in the process that orders). */
-  start(): void;
-  /** A certificate landed (ordered here, or told by the process that ordered it): serve it from now on. */
-  issued(name: string): void;
-  /** Each name's certificate; empty in a process that does not order (a cluster worker). */
-  status(): CertificateStatus[];
-  stop(): void;
-}
+export type { AutomaticHttps } from './ordering-https.ts';
 
 /** Every name a listener orders, once. */
 export function acmeNames(config: GatewayConfig): string[] {
@@ -24,56 +10,29 @@ export function acmeNames(config: GatewayConfig): string[] {
 }
 
 /**
- * The certificates of `listen[].tls.acme.names`: read from `acme.storage` at start, served by
- * SNI, and, in the one process of the gateway that orders (`order`: the in-process gateway, or
- * a cluster's primary), ordered and renewed. Undefined when the config orders nothing.
+ * The ACME client, its store and what orders certificates (jose, node:https, the CSR writer:
+ * about 20 MB of a process's memory) are loaded by the first config that has `acme`, not by
+ * every gateway process: `await loadAutomaticHttps(config)` before createAutomaticHttps, as
+ * before anything of a reload changes.
+ */
+let ordering: typeof import('./ordering-https.ts') | undefined;
+
+export async function loadAutomaticHttps(config: GatewayConfig): Promise<void> {
+  if (config.acme !== undefined) ordering ??= await import('./ordering-https.ts');
+}
+
+/**
+ * The certificates of `listen[].tls.acme.names` (ordering-https.ts), or undefined when the
+ * config orders nothing.
  */
 export function createAutomaticHttps(
   config: GatewayConfig,
   logger: Logger,
-  { order, told }: { order: boolean; told?: (name: string) => void },
+  options: { order: boolean; told?: (name: string) => void },
 ): AutomaticHttps | undefined {
   if (config.acme === undefined) return undefined;
-  const names = acmeNames(config);
-  const store = new AcmeStore(config.acme.storage);
-  store.open();
-  // With `store.redis`, one order for the fleet (acme-fleet.ts); a Redis that cannot be reached
-  // leaves this gateway ordering alone, as if it had no fleet.
-  const fleet =
-    config.store === undefined
-      ? undefined
-      : AcmeFleet.open(config.store.redis).catch((err: Error) => {
-          logger.warn(
-            { err: err.message },
-            'the fleet store cannot be used for certificates: ordering alone',
-          );
-          return undefined;
-        });
-  const certificates = new OrderedCertificates(store, fleet);
-  certificates.load(names);
-  const manager = order
-    ? new AcmeManager(
-        config.acme,
-        names,
-        store,
-        logger,
-        (name) => {
-          certificates.load([name]);
-          told?.(name);
-        },
-        fleet,
-      )
-    : undefined;
-  return {
-    certificates,
-    start: () => manager?.start(),
-    issued: (name) => certificates.load([name]),
-    status: () => manager?.status() ?? [],
-    stop: () => {
-      manager?.stop();
-      void fleet?.then((open) => open?.close());
-    },
-  };
+  if (ordering === undefined) throw new Error('createAutomaticHttps before loadAutomaticHttps(config)');
+  return ordering.orderingHttps(config, config.acme, acmeNames(config), logger, options);
 }
 
 /**

@@ -3,7 +3,8 @@ import { EVENTS_KEPT } from '../../observe/events/event-ring.ts';
 import { describeEvent } from '../../observe/events/event-words.ts';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
-import { type CanaryController, OPERATOR_ACTIONS } from '../canary/canary-controller.ts';
+import type { Canaries } from '../canary/canaries.ts';
+import { OPERATOR_ACTIONS } from '../canary/operator-actions.ts';
 import { probeAnswer } from '../gateway/probes.ts';
 import type { RuntimeChange } from '../gateway/runtime-changes.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
@@ -11,7 +12,10 @@ import { type AdminAnswer, badField, problem } from './answer.ts';
 import type { Caller, ClusterControl } from './cluster-control.ts';
 
 /** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
-export function adminEndpoints(control: ClusterControl, canaries?: CanaryController): AdminRoute[] {
+export function adminEndpoints(
+  control: ClusterControl,
+  canaries?: Pick<Canaries, 'status' | 'act'>,
+): AdminRoute[] {
   const probe = (which: 'live' | 'ready'): AdminAnswer => {
     const { status, body } = probeAnswer(which, control.draining);
     return { status, body: JSON.parse(body) };

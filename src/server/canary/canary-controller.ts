@@ -6,6 +6,7 @@ import type { Judgement, MetricVerdict } from '../../upstream/canary/judge.ts';
 import { type Look, StepLooks } from '../../upstream/canary/step-looks.ts';
 import type { CanaryEventSink } from './canary-event.ts';
 import type { CanaryFleet, CanaryPhase, FleetState } from './canary-fleet.ts';
+import { type OperatorWord, operatorAction } from './operator-actions.ts';
 
 /** What the controller needs from the gateway it runs in (the cluster primary, or a fleet's leader). */
 export interface CanaryHost {
@@ -54,25 +55,6 @@ export interface CanaryStatus {
 }
 
 const ACTIONS_KEPT = 20;
-
-/** What an operator may do to a canary (POST /canary/ACTION): the controller's own actions' names. */
-export const OPERATOR_ACTIONS = [
-  'start',
-  'pause',
-  'rollback',
-  'promote',
-] as const satisfies readonly CanaryAction[];
-export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
-
-/**
- * `abort`, the word operators (and issue 36) use for the button, is the `rollback` action by
- * another name: accepted by `POST /canary/abort` and `gateway.canary(route, 'abort')`, logged,
- * shown and put on the timeline as `rollback`, so the vocabulary stays one.
- */
-export type OperatorWord = OperatorAction | 'abort';
-
-/** The action an operator's word names. */
-export const operatorAction = (word: OperatorWord): OperatorAction => (word === 'abort' ? 'rollback' : word);
 
 interface Run {
   readonly route: string;

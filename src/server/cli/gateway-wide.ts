@@ -2,12 +2,17 @@ import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { GatewayRateLimits } from '../../proxy/admit/gateway-rate-limits.ts';
-import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
+import type { GatewayRateLimits } from '../../proxy/admit/gateway-rate-limits.ts';
+import type { Discoveries } from '../../upstream/discovery/discoveries.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
-import { GatewayChecks } from '../../upstream/health/gateway-checks.ts';
+import type { GatewayChecks } from '../../upstream/health/gateway-checks.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
-import { type AutomaticHttps, createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
+import {
+  type AutomaticHttps,
+  createAutomaticHttps,
+  loadAutomaticHttps,
+  replaceHttps,
+} from '../acme/automatic-https.ts';
 import { targetMoves } from '../gateway/reload-plan.ts';
 import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
 import type { HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
@@ -17,48 +22,46 @@ import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
  * What the cluster primary holds so that a configured limit is the gateway's and not each
  * worker's (README, "Limits across workers and gateways"): the rate limits' buckets, the one set of health checks,
  * the one DNS discovery, each worker's slice of the split limits, and the relay of ejections and
- * open circuits between workers.
+ * open circuits between workers. Each of these is loaded and made by the first config that
+ * uses it (at start or by a reload), not by every primary: the health checks alone bring the
+ * upstream connections' modules, automatic HTTPS jose and node:https, megabytes of memory
+ * in a process that most configs never ask for them.
  */
 export class GatewayWide {
   readonly #workers: number;
   /** Live workers by slice: a restarted worker takes the slice of the one that died. */
   readonly #slices = new Map<Worker, number>();
-  readonly #checks: GatewayChecks;
-  readonly #rates: GatewayRateLimits;
-  readonly #discoveries: Discoveries;
+  #checks: GatewayChecks | undefined;
+  #rates: GatewayRateLimits | undefined;
+  #discoveries: Discoveries | undefined;
+  #withDiscovered: typeof import('../../upstream/discovery/discoveries.ts').withDiscovered | undefined;
   readonly #discovered = new Map<string, DiscoveryReport>();
+  /** The admin API's runtime changes in force: health checks made by a later config start on them. */
+  #changes: RuntimeChanges | undefined;
   #config: GatewayConfig;
   /** Automatic HTTPS: the primary orders every certificate, once for the gateway; workers serve them. */
   #https: AutomaticHttps | undefined;
   #serving = false;
+  /** Each config is applied in turn, the parts it needs loaded first (configChanged does not wait). */
+  #applying: Promise<void> = Promise.resolve();
 
   readonly #logger: Logger;
 
   readonly #timeline: Timeline;
 
-  /** `timeline`: where the health checks' transitions and DNS discovery's changes are recorded. */
-  constructor(config: GatewayConfig, workers: number, logger: Logger, timeline: Timeline) {
+  /** Made by start(), with the parts the first config needs. */
+  private constructor(config: GatewayConfig, workers: number, logger: Logger, timeline: Timeline) {
     this.#workers = workers;
     this.#logger = logger;
     this.#timeline = timeline;
-    this.#warnSmallLimits(config);
     this.#config = config;
-    this.#rates = new GatewayRateLimits(config);
-    this.#https = this.#automaticHttps(config);
-    this.#checks = new GatewayChecks(
-      config,
-      logger,
-      (verdicts, probe) => this.#publish(verdicts, probe),
-      (transition) => this.#timeline.record({ kind: 'health', ...transition }),
-    );
-    this.#discoveries = new Discoveries(config, logger, (report, outcome) =>
-      this.#onDiscovery(report, outcome),
-    );
     cluster.on('message', (from, message) => {
       if (!isSharedFromWorker(message)) return;
       switch (message.candor) {
         case 'rate-ask': {
-          const wait = this.#rates.take(message.route, message.key, performance.now());
+          // No buckets yet: the config that has the limit is still being applied, and a route
+          // without a limit passes (as when a reload races the question).
+          const wait = this.#rates?.take(message.route, message.key, performance.now()) ?? 0;
           const answer: SharedToWorker = { candor: 'rate-answer', id: message.id, wait };
           if (from.isConnected()) from.send(answer);
           return;
@@ -73,6 +76,22 @@ export class GatewayWide {
     });
   }
 
+  /**
+   * `timeline`: where the health checks' transitions and DNS discovery's changes are recorded.
+   * Resolves once what `config` asks for (health checks, discovery, limits, certificates) runs.
+   */
+  static async start(
+    config: GatewayConfig,
+    workers: number,
+    logger: Logger,
+    timeline: Timeline,
+  ): Promise<GatewayWide> {
+    const wide = new GatewayWide(config, workers, logger, timeline);
+    wide.#warnSmallLimits(config);
+    await wide.#apply(config, true);
+    return wide;
+  }
+
   /** What a forked worker starts with, besides the config: its slice and the health verdicts now. */
   startOf(worker: Worker): { share: WorkerShare; health: HealthVerdict[]; discovered: DiscoveryReport[] } {
     const taken = new Set(this.#slices.values());
@@ -82,7 +101,7 @@ export class GatewayWide {
     worker.once('exit', () => this.#slices.delete(worker));
     return {
       share: { index, of: this.#workers },
-      health: this.#checks.verdicts(),
+      health: this.#checks?.verdicts() ?? [],
       discovered: [...this.#discovered.values()],
     };
   }
@@ -111,19 +130,63 @@ export class GatewayWide {
 
   /** A reload swapped the config in force. */
   configChanged(config: GatewayConfig): void {
-    const before = this.#config;
-    this.#https = replaceHttps(
-      this.#https,
-      before,
-      config,
-      () => this.#automaticHttps(config),
-      this.#serving,
-    );
-    this.#config = config;
-    this.#rates.update(config);
-    this.#discoveries.update(config);
-    this.#checks.update(withDiscovered(config, this.#discovered));
+    this.#applying = this.#applying
+      .then(() => this.#apply(config))
+      .catch((err: Error) =>
+        this.#logger.error({ err: err.message }, 'the primary could not apply the reloaded config'),
+      );
     this.#warnSmallLimits(config);
+  }
+
+  /**
+   * Brings every part in line with `config`: a part the config uses is loaded and made the
+   * first time (from then on it follows each config, as a reload that drops every health check
+   * must still tell the workers that their targets are back in rotation); one it has never
+   * used is never loaded.
+   */
+  async #apply(config: GatewayConfig, first = false): Promise<void> {
+    const upstreams = Object.values(config.upstreams);
+    const [rates, discoveries, checks] = await Promise.all([
+      this.#rates === undefined && config.routes.some((r) => r.rateLimit !== undefined)
+        ? import('../../proxy/admit/gateway-rate-limits.ts')
+        : undefined,
+      this.#discoveries === undefined && upstreams.some((u) => u.discovery !== undefined)
+        ? import('../../upstream/discovery/discoveries.ts')
+        : undefined,
+      this.#checks === undefined && upstreams.some((u) => u.healthCheck !== undefined)
+        ? import('../../upstream/health/gateway-checks.ts')
+        : undefined,
+      loadAutomaticHttps(config),
+    ]);
+    const before = this.#config;
+    this.#config = config;
+    this.#https = first
+      ? this.#automaticHttps(config)
+      : replaceHttps(this.#https, before, config, () => this.#automaticHttps(config), this.#serving);
+    if (this.#rates) this.#rates.update(config);
+    else if (rates) this.#rates = new rates.GatewayRateLimits(config);
+    if (this.#discoveries) this.#discoveries.update(config);
+    else if (discoveries) {
+      this.#withDiscovered = discoveries.withDiscovered;
+      this.#discoveries = new discoveries.Discoveries(config, this.#logger, (report, outcome) =>
+        this.#onDiscovery(report, outcome),
+      );
+    }
+    if (this.#checks) this.#checks.update(this.#found(config));
+    else if (checks) {
+      this.#checks = new checks.GatewayChecks(
+        this.#found(config),
+        this.#logger,
+        (verdicts, probe) => this.#publish(verdicts, probe),
+        (transition) => this.#timeline.record({ kind: 'health', ...transition }),
+      );
+      if (this.#changes) this.#checks.applyChanges(this.#changes);
+    }
+  }
+
+  /** The config with each discovered upstream's targets as DNS last answered (discoveries.ts). */
+  #found(config: GatewayConfig): GatewayConfig {
+    return this.#withDiscovered?.(config, this.#discovered) ?? config;
   }
 
   /** A `max_in_flight` below the worker count leaves some workers a share of 0: they shed everything. */
@@ -141,13 +204,15 @@ export class GatewayWide {
 
   /** The admin API changed a target's state: a disabled target is not probed. */
   changesChanged(changes: RuntimeChanges): void {
-    this.#checks.applyChanges(changes);
+    this.#changes = changes;
+    this.#checks?.applyChanges(changes);
   }
 
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
+    await this.#applying;
     this.#https?.stop();
-    this.#discoveries.stop();
-    return this.#checks.stop();
+    this.#discoveries?.stop();
+    await this.#checks?.stop();
   }
 
   /**
@@ -162,7 +227,7 @@ export class GatewayWide {
         ...targetMoves(this.#discovered.get(report.upstream)?.targets ?? [], report.targets),
       });
     this.#discovered.set(report.upstream, report);
-    if (outcome === 'changed') this.#checks.update(withDiscovered(this.#config, this.#discovered));
+    if (outcome === 'changed') this.#checks?.update(this.#found(this.#config));
     const counter = this.#counter();
     for (const worker of this.#live()) {
       const message: SharedToWorker = { candor: 'discovery', report, outcome, count: worker === counter };

@@ -10,9 +10,9 @@ import type { AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
 import { statusPageRoutes } from '../admin/status-page.ts';
-import { CanaryController } from '../canary/canary-controller.ts';
+import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
-import { CanaryFleet } from '../canary/canary-fleet.ts';
+import { trimWhenIdle } from '../gateway/idle-trim.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
@@ -79,7 +79,7 @@ async function supervise(
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
   // Health checks run here, once for the gateway; split limits and the workers' news too.
-  const wide = new GatewayWide(config, workers, logger, control.timeline);
+  const wide = await GatewayWide.start(config, workers, logger, control.timeline);
   control.startWith = (worker) => wide.startOf(worker);
   control.onChanged = (changes) => wide.changesChanged(changes);
   control.certificates = () => wide.certificates();
@@ -95,9 +95,9 @@ async function supervise(
   // With store.redis, the fleet's gateways share each canary's counts and one verdict.
   const fleet =
     config.store !== undefined && config.routes.some((r) => r.canary !== undefined)
-      ? await CanaryFleet.open(config.store.redis)
+      ? await (await import('../canary/canary-fleet.ts')).CanaryFleet.open(config.store.redis)
       : undefined;
-  const canaries = new CanaryController({
+  const canaries = new Canaries({
     ...(fleet === undefined ? {} : { fleet }),
     window: (route) => control.canaryWindow(route),
     async setSides(route, sides, verdict) {
@@ -238,6 +238,9 @@ async function supervise(
     canariesStarted = true;
     canaries.sync(control.config);
   };
+  // What starting (the modules, the forks) or a burst of admin calls and scrapes grew is given
+  // back once it is over: supervising needs little of it.
+  const stopTrimming = trimWhenIdle();
   cluster.on('message', startCanaries);
   const code = await superviseWorkers(workers, {
     drainTimeout: () => control.config.drain.timeout,
@@ -246,6 +249,7 @@ async function supervise(
       control.draining = true;
     },
   });
+  stopTrimming();
   process.off('SIGHUP', onHangup);
   cluster.off('message', onServing);
   cluster.off('message', startCanaries);

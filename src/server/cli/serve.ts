@@ -109,6 +109,8 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     process.send?.(serving);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.
     flushCompileCache?.();
+    // What a load grew (the young generation at its cap) is given back once the load is gone.
+    const stopTrimming = (await import('../gateway/idle-trim.ts')).trimWhenIdle();
     await new Promise<void>((stopped) => {
       inbox.attach((action) => {
         if (action === 'reopen-logs') return reopenLogs(gateway);
@@ -116,6 +118,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
       });
     });
     stopServing();
+    stopTrimming();
     link.close();
   } finally {
     inbox.close();

@@ -20,11 +20,12 @@ import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { tellingTransitions } from '../../upstream/health/transitions.ts';
-import { createAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
-import type { CanaryStatus, OperatorWord } from '../canary/canary-controller.ts';
+import { createAutomaticHttps, loadAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
+import type { CanaryStatus } from '../canary/canary-controller.ts';
+import type { OperatorWord } from '../canary/operator-actions.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
-import { type InProcessCanaries, startInProcessCanaries } from './in-process-canaries.ts';
+import type { InProcessCanaries } from './in-process-canaries.ts';
 import { probeAnswer, probeAt } from './probes.ts';
 import {
   listenerKey,
@@ -182,6 +183,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);
   // Automatic HTTPS: the certificates ordered by ACME, served by SNI. In-process this gateway
   // orders them; in a cluster the primary does, and tells the workers (cluster-link.ts).
+  await loadAutomaticHttps(config);
   let https = createAutomaticHttps(config, logger, { order: link === undefined });
   // The listeners ask through this, so a reload that replaces `https` reaches the ones it keeps.
   const ordered: OrderedCertificateSource = {
@@ -328,7 +330,9 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
       metricsListener = await startMetricsListener(config.metrics, () => metrics.exposition());
     }
-    if (link === undefined)
+    // Loaded only in-process: a cluster worker never holds the controller nor its statistics.
+    if (link === undefined) {
+      const { startInProcessCanaries } = await import('./in-process-canaries.ts');
       canaries = await startInProcessCanaries({
         logger,
         timeline,
@@ -336,6 +340,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         runtime: current,
         apply,
       });
+    }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await metricsListener?.close();
@@ -398,6 +403,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     if (problems.length > 0) throw new ConfigError(problems);
     // Loaded before anything changes, so that nothing is left half swapped.
     await loadStore(next);
+    await loadAutomaticHttps(next);
     const plan = planListeners(before, next);
     // New listeners first: the one step that can fail, and nothing has changed yet if it does.
     const opened: Listener[] = [];

@@ -15,8 +15,15 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const HOOK = join(import.meta.dirname, '../../helpers/record-imports.mjs');
 
-/** Loaded by no process of a gateway whose config has no tracing, no store and no metrics listener. */
+/**
+ * Loaded by no process of a gateway whose config has no tracing, no store, no metrics listener,
+ * no ACME and no JWT route: what orders certificates (jose for its signatures, node:https) is
+ * about 20 MB, jose alone 12.
+ */
 const NEVER = [
+  /\/node_modules\/jose\//,
+  /\/src\/server\/acme\/(?!automatic-https\.ts$)/,
+  /^node:https$/,
   /\/node_modules\/@opentelemetry\//,
   /\/node_modules\/ioredis\//,
   /\/node_modules\/prom-client\/index\.js$/,
@@ -34,10 +41,27 @@ const NOT_IN_PRIMARY = [
 ];
 /** Not in a worker: it is sent its config ready-made. */
 const NOT_IN_WORKER = [...NEVER, /\/node_modules\/@sinclair\/typebox\//, /\/node_modules\/yaml\//];
+/**
+ * Not in a primary whose config does not use them: the health checks (and the upstream
+ * connections they probe with), DNS discovery, the gateway's rate limits, the canary
+ * controller and its statistics.
+ */
+const UNUSED_IN_PRIMARY = [
+  /\/src\/upstream\/(health|connections|discovery|targets)\//,
+  /\/src\/proxy\/admit\//,
+  /\/src\/server\/canary\/canary-(controller|fleet)\.ts$/,
+  /\/src\/core\/stats\//,
+];
 
-test('the primary supervises without the data path or the config reader; a worker loads nothing its config does not use', async () => {
+/**
+ * The modules each process of `candor serve --workers 1` loaded, by the time it served: one
+ * route to `upstream`, with the upstream's own lines (`upstreamLines`, e.g. a health check).
+ */
+async function importsOf(
+  upstream: string,
+  upstreamLines = '',
+): Promise<{ primary: string[]; worker: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-lean-'));
-  const upstream = await startEcho();
   const config = join(dir, 'candor.yaml');
   writeFileSync(
     config,
@@ -49,9 +73,8 @@ routes:
     upstream: app
 upstreams:
   app:
-    targets: [ { url: "${upstream.url}" } ]
-    health_check: { path: /, interval: 1s }
-log:
+    targets: [ { url: "${upstream}" } ]
+${upstreamLines}log:
   destination: ${join(dir, 'candor.log')}
 `,
   );
@@ -94,12 +117,40 @@ log:
       workers[0].some((url) => url.endsWith('/src/server/gateway/gateway.ts')),
       'the worker runs the gateway',
     );
-    const loaded = (urls: string[], patterns: RegExp[]) =>
-      [...new Set(urls)].filter((url) => patterns.some((p) => p.test(url)));
-    assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
-    assert.deepEqual(loaded(workers[0], NOT_IN_WORKER), [], 'loaded by the worker');
+    return { primary, worker: workers[0] };
   } finally {
     child.kill('SIGKILL');
+  }
+}
+
+const loaded = (urls: string[], patterns: RegExp[]) =>
+  [...new Set(urls)].filter((url) => patterns.some((p) => p.test(url)));
+
+test('the primary supervises without the data path or the config reader; a worker loads nothing its config does not use', async () => {
+  const upstream = await startEcho();
+  try {
+    const { primary, worker } = await importsOf(
+      upstream.url,
+      '    health_check: { path: /, interval: 1s }\n',
+    );
+    assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
+    assert.deepEqual(loaded(worker, NOT_IN_WORKER), [], 'loaded by the worker');
+    assert.ok(
+      primary.some((url) => url.endsWith('/src/upstream/health/gateway-checks.ts')),
+      'the primary runs the health checks the config asks for',
+    );
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('a primary whose config has no health checks, DNS discovery, rate limit, canary or ACME loads none of them', async () => {
+  const upstream = await startEcho();
+  try {
+    const { primary } = await importsOf(upstream.url);
+    assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
+    assert.deepEqual(loaded(primary, UNUSED_IN_PRIMARY), [], 'loaded by the primary, unused');
+  } finally {
     await upstream.close();
   }
 });

@@ -1,0 +1,53 @@
+/**
+ * A process that was busy and went idle gives back what the load grew: V8 keeps a young
+ * generation grown to its cap resident after the load, until a collection shrinks it.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const MODULE = join(import.meta.dirname, '../../../src/server/gateway/idle-trim.ts');
+
+/**
+ * In a process of its own, with a worker's young-generation cap (workers.ts): allocation grows
+ * the young generation, a busy spin makes a window busy, then the process idles for a few
+ * windows. Prints the young generation's resident MiB after the load and after the idling.
+ */
+const SCRIPT = `
+import { getHeapSpaceStatistics } from 'node:v8';
+const { trimWhenIdle } = await import(${JSON.stringify(MODULE)});
+const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').physical_space_size / 1048576;
+const WINDOW = 200;
+const stop = process.env.TRIM === '1' ? trimWhenIdle(WINDOW) : () => {};
+let keep = [];
+const until = performance.now() + WINDOW * 1.5;
+while (performance.now() < until) {
+  for (let i = 0; i < 10000; i++) keep.push({ i, s: 'x' + i });
+  if (keep.length > 50000) keep = [];
+}
+keep = [];
+const loaded = young();
+await new Promise((resolve) => setTimeout(resolve, WINDOW * 6));
+stop();
+console.log(JSON.stringify({ loaded, idle: young() }));
+`;
+
+function run(trim: boolean): { loaded: number; idle: number } {
+  const out = spawnSync(process.execPath, ['--max-semi-space-size=8', '--input-type=module', '-e', SCRIPT], {
+    encoding: 'utf8',
+    env: { ...process.env, TRIM: trim ? '1' : '0' },
+  });
+  assert.equal(out.status, 0, out.stderr);
+  return JSON.parse(out.stdout.trim());
+}
+
+test('a busy process that goes idle shrinks its young generation back to its floor', () => {
+  const kept = run(false);
+  // Without it, V8 keeps what the load grew: the test's premise.
+  assert.ok(kept.loaded >= 8, `the load grew the young generation: ${kept.loaded} MiB`);
+  assert.ok(kept.idle >= 8, `and V8 keeps it when idle: ${kept.idle} MiB`);
+  const trimmed = run(true);
+  assert.ok(trimmed.loaded >= 8, `the load grew the young generation: ${trimmed.loaded} MiB`);
+  assert.ok(trimmed.idle < 2, `given back once idle: ${trimmed.idle} MiB`);
+});
