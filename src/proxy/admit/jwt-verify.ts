@@ -30,9 +30,10 @@ const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
  * A compact JWS JWT (RFC 7515 §7.1, RFC 7519 §7.2) checked synchronously with node:crypto,
- * against keys imported once (jwk-set.ts): jose's `jwtVerify` decides every token the same way
- * (test/proxy/admit/jwt-verify.test.ts compares them on mutated tokens), without its
- * WebCrypto round trip, which cost a fresh token about four times the signature check itself.
+ * against keys imported once (jwk-set.ts), deciding as jose's `jwtVerify` (which Candor used
+ * before) decides, with the same codes (test/proxy/admit/jwt-verify.test.ts compares both on
+ * mutated tokens), without its WebCrypto round trip, which made a fresh RS256 token cost the
+ * gateway about four times its signature check (bench/access-cost.ts, bench/jwt-verify.ts).
  *
  * In jose's order: three segments; the protected header a JSON object; `crit` naming only
  * what is understood (`b64`, RFC 7515 §4.1.11, and `b64: false` is never a JWT, RFC 7797 §7);
@@ -72,12 +73,14 @@ export function verifyJwt(token: string, keys: JwkSet, rules: JwtRules): JwtChec
   const signature = fromBase64url(token.slice(second + 1));
   if (signature === undefined) return JWS_INVALID;
   if (algorithm.minRsaBits !== undefined && (chosen.rsaBits ?? 0) < algorithm.minRsaBits) return JWT_INVALID;
-  let good: boolean;
-  try {
-    good = verify(algorithm.digest, Buffer.from(token.slice(0, second), 'latin1'), chosen.key, signature);
-  } catch {
-    good = false;
-  }
+  const readable = algorithm.toOpenSsl === undefined ? signature : algorithm.toOpenSsl(signature);
+  let good = false;
+  if (readable !== undefined)
+    try {
+      good = verify(algorithm.digest, Buffer.from(token.slice(0, second), 'latin1'), chosen.key, readable);
+    } catch {
+      // A signature OpenSSL cannot read is not a good one.
+    }
   if (!good) return SIGNATURE_FAILED;
   const payload = fromBase64url(token.slice(first + 1, second));
   if (payload === undefined) return JWS_INVALID;

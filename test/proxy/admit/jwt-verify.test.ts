@@ -9,13 +9,13 @@
  * JWT_DIFFERENTIAL_RUNS (per algorithm) and JWT_DIFFERENTIAL_SEED run more or other cases.
  */
 import assert from 'node:assert/strict';
-import { constants, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { constants, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, jwtVerify } from 'jose';
 import { JWT_ALGORITHMS } from '../../../src/core/config/schema-access.ts';
 import { JwkSet } from '../../../src/proxy/admit/jwk-set.ts';
-import { JWS_ALGORITHMS } from '../../../src/proxy/admit/jws-algorithms.ts';
+import { JWS_ALGORITHMS, p1363ToDer } from '../../../src/proxy/admit/jws-algorithms.ts';
 import { type JwtCheck, type JwtRules, verifyJwt } from '../../../src/proxy/admit/jwt-verify.ts';
 
 const RUNS = Number(process.env.JWT_DIFFERENTIAL_RUNS ?? 400);
@@ -446,4 +446,36 @@ test('a key set that is not {"keys": [objects]} is refused when it is read, as j
     assert.throws(() => createLocalJWKSet(bad as JSONWebKeySet), JSON.stringify(bad));
   }
   assert.doesNotThrow(() => new JwkSet({ keys: [] }));
+});
+
+test('an ECDSA signature made DER (P-256, P-384, P-521, whose long form needs two length bytes) verifies exactly when node:crypto verifies R ‖ S', () => {
+  for (const [curve, size] of [
+    ['P-256', 32],
+    ['P-384', 48],
+    ['P-521', 66],
+  ] as const) {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: curve });
+    for (let i = 0; i < 64; i++) {
+      const data = Buffer.from(`message ${i}`);
+      const good = sign('sha512', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+      // The signature as made, with a bit flipped, with leading zero bytes, all zeros, all ones.
+      const flipped = Buffer.from(good);
+      flipped[i % flipped.length] ^= 1 << (i % 8);
+      const zeroed = Buffer.from(good);
+      zeroed.fill(0, 0, i % 4);
+      zeroed.fill(0, size, size + (i % 3));
+      for (const signature of [good, flipped, zeroed, Buffer.alloc(2 * size), Buffer.alloc(2 * size, 0xff)]) {
+        const expected = verify('sha512', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+        const der = p1363ToDer(signature, size);
+        assert.ok(der !== undefined);
+        let actual = false;
+        try {
+          actual = verify('sha512', data, publicKey, der);
+        } catch {}
+        assert.equal(actual, expected, `${curve} ${signature.toString('hex')}`);
+      }
+    }
+    assert.equal(p1363ToDer(Buffer.alloc(2 * size - 1), size), undefined);
+    assert.equal(p1363ToDer(Buffer.alloc(2 * size + 1), size), undefined);
+  }
 });
