@@ -16,6 +16,8 @@ interface Member {
   readonly forSignatures: boolean;
   /** The public key; undefined when the JWK is a private one or could not be imported. */
   readonly key: KeyObject | undefined;
+  /** An RSA key's modulus, read once (a KeyObject's details are made anew at each read). */
+  readonly rsaBits: number | undefined;
   /** The key argument of `crypto.verify` for each algorithm it served, made once. */
   readonly inputs: Map<string, KeyObject | VerifyKeyObjectInput>;
 }
@@ -71,7 +73,7 @@ export class JwkSet {
       input = algorithm.keyInput(key);
       found.inputs.set(algorithm.name, input);
     }
-    return { key: input, rsaBits: key.asymmetricKeyDetails?.modulusLength };
+    return { key: input, rsaBits: found.rsaBits };
   }
 }
 
@@ -97,6 +99,9 @@ function toMember(jwk: Record<string, unknown>): Member {
     (Array.isArray(ops) &&
       ops.every((op, i) => typeof op === 'string' && ops.indexOf(op) === i) &&
       ops.includes('verify'));
+  // A public key whose `key_ops` name more than `verify` cannot be a verifying key in
+  // WebCrypto either (jose's import fails there): it stays in the set, chosen and unusable.
+  const key = Array.isArray(ops) && ops.some((op) => op !== 'verify') ? undefined : importPublic(jwk);
   return {
     kty,
     kid,
@@ -104,10 +109,8 @@ function toMember(jwk: Record<string, unknown>): Member {
     crv,
     forSignatures:
       (ext === undefined || typeof ext === 'boolean') && opsValid && (use === undefined || use === 'sig'),
-    // A public key whose `key_ops` name more than `verify` cannot be a verifying key in
-    // WebCrypto either (jose's import fails there): it stays in the set, chosen and unusable.
-    key:
-      ops !== undefined && (ops as unknown[]).some((op) => op !== 'verify') ? undefined : importPublic(jwk),
+    key,
+    rsaBits: key?.asymmetricKeyDetails?.modulusLength,
     inputs: new Map(),
   };
 }

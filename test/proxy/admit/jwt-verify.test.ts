@@ -73,6 +73,7 @@ function keySets(base: Base): { keys: object[] }[] {
         { ...smallRsa.jwk, kid: 'small', alg: 'RS256' },
         { ...(privateEc as JWK), kid: 'private' },
         { ...extraEc.jwk, kid: 'ext', ext: 'yes' },
+        { ...extraEc.jwk, kid: 'ops-text', key_ops: 'verify' },
       ],
     },
     // The token's key alone, without kid or alg: a kid-less token finds it, any algorithm of its kind.
@@ -132,6 +133,7 @@ const KIDS = [
   'ops',
   'ops-sign',
   'ops-both',
+  'ops-text',
   'ext',
   'unknown',
   '',
