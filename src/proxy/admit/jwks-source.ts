@@ -1,9 +1,9 @@
-import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { authHopFailure, callAuthHop, timedOut } from './auth-hop.ts';
 import { AuthHopHealth } from './auth-hop-health.ts';
+import { JwkSet } from './jwk-set.ts';
 
 /** The bound on one fetch of the JWKS, connection and body alike. */
 const FETCH_TIMEOUT_MS = 5000;
@@ -13,19 +13,6 @@ const MAX_BODY = 1024 * 1024;
 const DEFAULT_TTL_MS = 5 * 60_000;
 /** However long Cache-Control says, the keys are asked for again after this. */
 const MAX_TTL_MS = 24 * 60 * 60_000;
-
-/**
- * jose (about 12 MB of a worker's memory, 46 modules) is loaded by the first JWT route of a
- * config, when its JwtAuth is made, not by every worker: a gateway without one never holds it.
- */
-let jose: Promise<typeof import('jose')> | undefined;
-export const loadJose = (): Promise<typeof import('jose')> => {
-  jose ??= import('jose');
-  return jose;
-};
-
-/** The key set as jose reads it: a resolver of a token's key by its header (kid, alg). */
-export type KeyResolver = JWTVerifyGetKey;
 
 /** Seconds of max-age in a Cache-Control, as milliseconds; 0 for no-store/no-cache; undefined when it says neither. */
 function freshFor(cacheControl: string | null): number | undefined {
@@ -47,10 +34,10 @@ export class RemoteJwks {
   readonly #hop: string;
   readonly #minRefresh: number;
   readonly #logger: Logger;
-  #resolver: KeyResolver | undefined;
+  #set: JwkSet | undefined;
   #expiresAt = 0;
   #lastFetch = Number.NEGATIVE_INFINITY;
-  #fetching: Promise<KeyResolver> | undefined;
+  #fetching: Promise<JwkSet> | undefined;
   /** Its fetches and latest failure, for the status page. */
   readonly health: AuthHopHealth;
 
@@ -63,34 +50,35 @@ export class RemoteJwks {
   }
 
   /** The keys to verify with: the cached ones while fresh, else fetched (throws the hop's Failure when none can be had). */
-  keys(): KeyResolver | Promise<KeyResolver> {
+  keys(): JwkSet | Promise<JwkSet> {
     const now = performance.now();
-    if (this.#resolver !== undefined && now < this.#expiresAt) return this.#resolver;
+    if (this.#set !== undefined && now < this.#expiresAt) return this.#set;
     return this.#refresh();
   }
 
   /** A token named a kid the keys lack: fetch again, unless a fetch was made within minRefresh. */
-  async unknownKid(): Promise<KeyResolver | undefined> {
+  async unknownKid(): Promise<JwkSet | undefined> {
     if (performance.now() - this.#lastFetch < this.#minRefresh) return undefined;
     return this.#refresh();
   }
 
-  #refresh(): Promise<KeyResolver> {
+  #refresh(): Promise<JwkSet> {
     this.#fetching ??= this.#fetch().finally(() => {
       this.#fetching = undefined;
     });
     return this.#fetching;
   }
 
-  async #fetch(): Promise<KeyResolver> {
+  async #fetch(): Promise<JwkSet> {
     const started = performance.now();
     this.#lastFetch = started;
     try {
       const { keys, ttl } = await this.#download(started);
-      this.#resolver = (await loadJose()).createLocalJWKSet(keys);
+      // Imported here, once: a token's check is then one synchronous signature check.
+      this.#set = new JwkSet(keys);
       this.health.fetched();
       this.#expiresAt = performance.now() + Math.min(MAX_TTL_MS, Math.max(this.#minRefresh, ttl));
-      return this.#resolver;
+      return this.#set;
     } catch (err) {
       const failure =
         err instanceof Failure
@@ -101,18 +89,18 @@ export class RemoteJwks {
               'the JWKS endpoint',
             );
       this.health.failed(failure);
-      if (this.#resolver === undefined) throw failure;
+      if (this.#set === undefined) throw failure;
       // The last good keys stay: a token signed by them is still good; ask again after minRefresh.
       this.#expiresAt = performance.now() + this.#minRefresh;
       this.#logger.warn(
         { hop: this.#hop, error: failure.type, details: failure.details },
         'JWKS fetch failed: keeping the last good keys',
       );
-      return this.#resolver;
+      return this.#set;
     }
   }
 
-  async #download(started: number): Promise<{ keys: JSONWebKeySet; ttl: number }> {
+  async #download(started: number): Promise<{ keys: unknown; ttl: number }> {
     // The call's time bound covers the body too (its signal aborts the stream).
     const response = await callAuthHop(
       this.#url,
@@ -153,7 +141,7 @@ export class RemoteJwks {
         stage: 'head_received',
       });
     return {
-      keys: keys as JSONWebKeySet,
+      keys,
       ttl: freshFor(response.headers.get('cache-control')) ?? DEFAULT_TTL_MS,
     };
   }

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { JSONWebKeySet, JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { JwtAuthConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { cookieValue } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { type KeyResolver, loadJose, type RemoteJwks } from './jwks-source.ts';
+import { JwkSet } from './jwk-set.ts';
+import type { RemoteJwks } from './jwks-source.ts';
+import { type JwtCheck, type JwtRules, verifyJwt } from './jwt-verify.ts';
 
 /** Longer than any token worth verifying: past it the field is not read. */
 const MAX_TOKEN = 16 * 1024;
@@ -27,9 +29,10 @@ export type JwtVerdict =
   | { readonly failed: Failure };
 
 /**
- * Bearer tokens (JWT, RFC 7519) verified with jose against a route's keys: from a JWKS URL
+ * Bearer tokens (JWT, RFC 7519) verified against a route's keys (jwt-verify.ts): from a JWKS URL
  * (jwks-source.ts) or a file. Only key-pair algorithms are offered (the schema refuses none
  * and HMAC), issuer and audiences checked when configured, exp/nbf with the clock skew allowed.
+ * With the keys at hand (the usual case: cached), the check is synchronous.
  * A token found good is remembered by its SHA-256 until its `exp` (with the skew) or for
  * REMEMBERED_MS, whichever comes first: a client's every request does not pay the signature
  * again (the cost of an RS256 or ES256 check is most of a JWT route's).
@@ -37,9 +40,8 @@ export type JwtVerdict =
 export class JwtAuth {
   readonly #config: JwtAuthConfig;
   readonly #remote: RemoteJwks | undefined;
-  /** `keys_file`'s key set, read when the route is made (the config check has read it too). */
-  readonly #localKeys: JSONWebKeySet | undefined;
-  #local: KeyResolver | undefined;
+  readonly #local: JwkSet | undefined;
+  readonly #rules: JwtRules;
   /** Good tokens by their SHA-256: their claims, and until when (Date.now()) they stand. */
   readonly #remembered = new Map<string, { readonly claims: JWTPayload; readonly until: number }>();
 
@@ -47,10 +49,16 @@ export class JwtAuth {
   constructor(config: JwtAuthConfig, jwks: (config: JwtAuthConfig) => RemoteJwks | undefined) {
     this.#config = config;
     this.#remote = jwks(config);
-    this.#localKeys =
-      config.keysFile === undefined ? undefined : JSON.parse(readFileSync(config.keysFile, 'utf8'));
-    // Under way while the gateway starts: the first token checked seldom waits for it.
-    void loadJose();
+    this.#local =
+      config.keysFile === undefined
+        ? undefined
+        : new JwkSet(JSON.parse(readFileSync(config.keysFile, 'utf8')));
+    this.#rules = {
+      algorithms: new Set(config.algorithms),
+      ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
+      ...(config.audiences === undefined ? {} : { audiences: config.audiences }),
+      clockSkew: config.clockSkew,
+    };
   }
 
   verify(fields: FieldMap): JwtVerdict | Promise<JwtVerdict> {
@@ -62,10 +70,31 @@ export class JwtAuth {
       if (kept.until > Date.now()) return { claims: kept.claims };
       this.#remembered.delete(key);
     }
-    return this.#verify(token).then((verdict) => {
-      if ('claims' in verdict) this.#remember(key, verdict.claims);
-      return verdict;
-    });
+    const keys = this.#local ?? (this.#remote as RemoteJwks).keys();
+    if (keys instanceof Promise)
+      return keys.then(
+        (fetched) => this.#check(token, key, fetched, true),
+        (failure: Failure) => ({ failed: failure }),
+      );
+    return this.#check(token, key, keys, true);
+  }
+
+  /**
+   * The token checked against `keys`; a kid they lack (the issuer may have rotated its keys since
+   * they were fetched) asks the JWKS endpoint again, at most once per check (`mayRefresh`).
+   */
+  #check(token: string, key: string, keys: JwkSet, mayRefresh: boolean): JwtVerdict | Promise<JwtVerdict> {
+    const checked: JwtCheck = verifyJwt(token, keys, this.#rules);
+    if ('claims' in checked) {
+      this.#remember(key, checked.claims);
+      return checked;
+    }
+    const remote = this.#remote;
+    if (!mayRefresh || remote === undefined || checked.invalid !== 'ERR_JWKS_NO_MATCHING_KEY') return checked;
+    return remote.unknownKid().then(
+      (fresh) => (fresh === undefined ? checked : this.#check(token, key, fresh, false)),
+      () => checked,
+    );
   }
 
   #remember(key: string, claims: JWTPayload): void {
@@ -75,39 +104,6 @@ export class JwtAuth {
     const remembered = this.#remembered;
     if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
     remembered.set(key, { claims, until: Math.min(exp, now + REMEMBERED_MS) });
-  }
-
-  async #verify(token: string): Promise<JwtVerdict> {
-    let keys: KeyResolver;
-    if (this.#localKeys !== undefined)
-      keys = this.#local ??= (await loadJose()).createLocalJWKSet(this.#localKeys);
-    else
-      try {
-        keys = await (this.#remote as RemoteJwks).keys();
-      } catch (failure) {
-        return { failed: failure as Failure };
-      }
-    const verdict = await this.#check(token, keys);
-    if (!('invalid' in verdict) || verdict.invalid !== 'ERR_JWKS_NO_MATCHING_KEY' || !this.#remote)
-      return verdict;
-    // A kid the keys lack: the issuer may have rotated them since they were fetched.
-    const fresh = await this.#remote.unknownKid().catch(() => undefined);
-    return fresh === undefined ? verdict : this.#check(token, fresh);
-  }
-
-  async #check(token: string, keys: KeyResolver): Promise<JwtVerdict> {
-    const config = this.#config;
-    try {
-      const { payload } = await (await loadJose()).jwtVerify(token, keys, {
-        algorithms: [...config.algorithms],
-        ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
-        ...(config.audiences === undefined ? {} : { audience: [...config.audiences] }),
-        clockTolerance: config.clockSkew / 1000,
-      });
-      return { claims: payload };
-    } catch (err) {
-      return { invalid: String((err as { code?: unknown }).code ?? 'ERR_JWT_INVALID') };
-    }
   }
 
   /** The token of `Authorization: Bearer …`, else of the configured cookie. */

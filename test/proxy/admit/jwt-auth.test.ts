@@ -370,3 +370,72 @@ test('a good token is remembered: its signature is not checked again (its key wi
     await jwks.close();
   }
 });
+
+test('keys_file with PS256, ES384 and EdDSA keys: each algorithm’s token passes; a token with an unknown crit, or a kid the file lacks, gets 401', async () => {
+  const keys: JWK[] = [];
+  const signers = new Map<string, (claims?: Record<string, unknown>, crit?: boolean) => Promise<string>>();
+  for (const alg of ['PS256', 'ES384', 'EdDSA'] as const) {
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+    keys.push({ ...(await exportJWK(publicKey)), kid: alg, alg, use: 'sig' });
+    signers.set(alg, (claims = {}, crit = false) =>
+      new SignJWT({ sub: `user-${alg}`, ...claims })
+        .setProtectedHeader({
+          alg,
+          kid: alg,
+          ...(crit ? { crit: ['urn:example:ext'], 'urn:example:ext': 1 } : {}),
+        })
+        .setIssuer(ISSUER)
+        .setAudience('orders')
+        .setExpirationTime('5m')
+        .sign(privateKey, crit ? { crit: { 'urn:example:ext': true } } : {}),
+    );
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-jwks-')), 'jwks.json');
+  writeFileSync(file, JSON.stringify({ keys }));
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    config(echo.url, `        keys_file: ${file}\n`).replace(
+      'algorithms: [RS256]',
+      'algorithms: [PS256, ES384, EdDSA]',
+    ),
+  );
+  try {
+    for (const [i, alg] of ['PS256', 'ES384', 'EdDSA'].entries()) {
+      const sign = signers.get(alg) as (claims?: Record<string, unknown>, crit?: boolean) => Promise<string>;
+      const res = await request(gw.url, {
+        path: '/orders',
+        headers: { authorization: `Bearer ${await sign()}`, 'x-request-id': `alg-${i}` },
+      });
+      assert.equal(res.status, 200, alg);
+      assert.equal(echo.received[i].headers['x-user-id'], `user-${alg}`);
+      assert.equal((await gw.logFor(`alg-${i}`)).auth, 'allowed');
+    }
+    const crit = signers.get('ES384') as (
+      claims?: Record<string, unknown>,
+      crit?: boolean,
+    ) => Promise<string>;
+    const refused = await request(gw.url, {
+      path: '/orders',
+      headers: { authorization: `Bearer ${await crit({}, true)}`, 'x-request-id': 'alg-crit' },
+    });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers['www-authenticate'], 'Bearer error="invalid_token"');
+    assert.equal((await gw.logFor('alg-crit')).auth, 'denied: jwt ERR_JOSE_NOT_SUPPORTED');
+    const other = await generateKeyPair('ES384');
+    const stranger = await new SignJWT({ sub: 'x' })
+      .setProtectedHeader({ alg: 'ES384', kid: 'elsewhere' })
+      .setIssuer(ISSUER)
+      .setAudience('orders')
+      .sign(other.privateKey);
+    const unknown = await request(gw.url, {
+      path: '/orders',
+      headers: { authorization: `Bearer ${stranger}`, 'x-request-id': 'alg-kid' },
+    });
+    assert.equal(unknown.status, 401);
+    assert.equal((await gw.logFor('alg-kid')).auth, 'denied: jwt ERR_JWKS_NO_MATCHING_KEY');
+    assert.equal(echo.received.length, 3);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});

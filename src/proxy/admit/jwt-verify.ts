@@ -1,0 +1,141 @@
+import { verify } from 'node:crypto';
+import type { JWTPayload } from 'jose';
+import type { JwkSet } from './jwk-set.ts';
+import { JWS_ALGORITHMS } from './jws-algorithms.ts';
+
+/** What a route asks of a token besides its signature. */
+export interface JwtRules {
+  readonly algorithms: ReadonlySet<string>;
+  readonly issuer?: string;
+  readonly audiences?: readonly string[];
+  /** Milliseconds of clock difference tolerated on exp and nbf. */
+  readonly clockSkew: number;
+}
+
+/** The token's claims, or why it is not good: the code jose gives the same failure (the log has always named those). */
+export type JwtCheck = { readonly claims: JWTPayload } | { readonly invalid: string };
+
+const JWS_INVALID = { invalid: 'ERR_JWS_INVALID' } as const;
+const JWT_INVALID = { invalid: 'ERR_JWT_INVALID' } as const;
+const NOT_SUPPORTED = { invalid: 'ERR_JOSE_NOT_SUPPORTED' } as const;
+const ALG_NOT_ALLOWED = { invalid: 'ERR_JOSE_ALG_NOT_ALLOWED' } as const;
+const SIGNATURE_FAILED = { invalid: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' } as const;
+const CLAIM_FAILED = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED' } as const;
+const EXPIRED = { invalid: 'ERR_JWT_EXPIRED' } as const;
+
+/** UTF-8 that refuses malformed bytes (a header or claims set that is not UTF-8 is not JSON). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A compact JWS JWT (RFC 7515 §7.1, RFC 7519 §7.2) checked synchronously with node:crypto,
+ * against keys imported once (jwk-set.ts), deciding as jose's `jwtVerify` (which Candor used
+ * before) decides, with the same codes (test/proxy/admit/jwt-verify.test.ts compares both on
+ * mutated tokens), without its WebCrypto round trip, which made a fresh RS256 token cost the
+ * gateway about four times its signature check (bench/access-cost.ts, bench/jwt-verify.ts).
+ *
+ * In jose's order: three segments; the protected header a JSON object; `crit` naming only
+ * what is understood (`b64`, RFC 7515 §4.1.11, and `b64: false` is never a JWT, RFC 7797 §7);
+ * `alg` one the route allows; the key chosen by kid and alg; the signature; then the claims
+ * set a JSON object with `iss` and `aud` as configured, `iat`, `nbf`, `exp` numbers when
+ * present, `nbf` and `exp` within the clock skew.
+ */
+export function verifyJwt(token: string, keys: JwkSet, rules: JwtRules): JwtCheck {
+  const first = token.indexOf('.');
+  const second = first === -1 ? -1 : token.indexOf('.', first + 1);
+  if (second === -1 || token.indexOf('.', second + 1) !== -1) return JWS_INVALID;
+  const header = jsonObject(token.slice(0, first));
+  if (header === undefined) return JWS_INVALID;
+  const crit = header.crit;
+  if (crit !== undefined) {
+    if (
+      !Array.isArray(crit) ||
+      crit.length === 0 ||
+      crit.some((name) => typeof name !== 'string' || name.length === 0)
+    )
+      return JWS_INVALID;
+    for (const name of crit) {
+      if (name !== 'b64') return NOT_SUPPORTED;
+      if (header.b64 === undefined) return JWS_INVALID;
+    }
+    if (typeof header.b64 !== 'boolean') return JWS_INVALID;
+    if (!header.b64) return JWT_INVALID;
+  }
+  const alg = header.alg;
+  if (typeof alg !== 'string' || alg === '') return JWS_INVALID;
+  const algorithm = rules.algorithms.has(alg) ? JWS_ALGORITHMS.get(alg) : undefined;
+  if (algorithm === undefined) return ALG_NOT_ALLOWED;
+  const chosen = keys.choose(algorithm, header.kid);
+  if ('invalid' in chosen) return chosen;
+  // The header decoded as base64url, so only the payload or the signature can hold these.
+  if (NON_ASCII.test(token)) return JWS_INVALID;
+  const signature = fromBase64url(token.slice(second + 1));
+  if (signature === undefined) return JWS_INVALID;
+  if (algorithm.minRsaBits !== undefined && (chosen.rsaBits ?? 0) < algorithm.minRsaBits) return JWT_INVALID;
+  const readable = algorithm.toOpenSsl === undefined ? signature : algorithm.toOpenSsl(signature);
+  let good = false;
+  if (readable !== undefined)
+    try {
+      good = verify(algorithm.digest, Buffer.from(token.slice(0, second), 'latin1'), chosen.key, readable);
+    } catch {
+      // A signature OpenSSL cannot read is not a good one.
+    }
+  if (!good) return SIGNATURE_FAILED;
+  const payload = fromBase64url(token.slice(first + 1, second));
+  if (payload === undefined) return JWS_INVALID;
+  const claims = jsonObject(payload);
+  if (claims === undefined) return JWT_INVALID;
+  return claimsProblem(claims, rules) ?? { claims };
+}
+
+/** Why the claims set does not pass the route's rules, or undefined. */
+function claimsProblem(claims: JWTPayload, rules: JwtRules): JwtCheck | undefined {
+  const { issuer, audiences } = rules;
+  if (issuer !== undefined && (!Object.hasOwn(claims, 'iss') || claims.iss !== issuer)) return CLAIM_FAILED;
+  if (audiences !== undefined) {
+    const aud = claims.aud;
+    const named =
+      typeof aud === 'string'
+        ? audiences.includes(aud)
+        : Array.isArray(aud) && audiences.some((one) => aud.includes(one));
+    if (!named) return CLAIM_FAILED;
+  }
+  // NumericDate is seconds (RFC 7519 §2): the clock read as jose reads it, whole seconds.
+  const now = Math.floor(Date.now() / 1000);
+  const skew = rules.clockSkew / 1000;
+  const { iat, nbf, exp } = claims;
+  if (iat !== undefined && typeof iat !== 'number') return CLAIM_FAILED;
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + skew)) return CLAIM_FAILED;
+  if (exp !== undefined && typeof exp !== 'number') return CLAIM_FAILED;
+  if (exp !== undefined && exp <= now - skew) return EXPIRED;
+  return undefined;
+}
+
+/** A base64url segment as bytes, read as jose reads it (padding and ASCII whitespace tolerated); undefined when it is not base64url. */
+function fromBase64url(text: string): Buffer | undefined {
+  let plain = text;
+  if (!BASE64URL.test(plain)) {
+    // The forgiving decode jose falls back on (atob's, WHATWG): whitespace out, then up to two `=` at the end.
+    plain = plain.replace(/[\t\n\f\r ]/g, '');
+    if (plain.length % 4 === 0) plain = plain.replace(/={1,2}$/, '');
+    if (!BASE64URL.test(plain)) return undefined;
+  }
+  if (plain.length % 4 === 1) return undefined;
+  return Buffer.from(plain, 'base64url');
+}
+
+/** A segment that is a base64url JSON object (a JOSE header, a claims set), or undefined. */
+function jsonObject(segment: string | Buffer): Record<string, unknown> | undefined {
+  const bytes = typeof segment === 'string' ? fromBase64url(segment) : segment;
+  if (bytes === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(UTF8.decode(bytes));
+  } catch {
+    return undefined;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
