@@ -44,8 +44,8 @@ export class Attempts implements ExchangeOwner {
   private releaseInFlight: Release | undefined;
   private over = false;
   private readonly measure: AttemptMetrics;
-  /** Waiting for a target to come back, when none can take the request (the upstream's `hold`). */
-  private readonly hold: RequestHold;
+  /** Waiting for a target to come back, when none can take the request (the upstream's `hold`): made when one could not. */
+  private hold: RequestHold | undefined;
   /** The route's cache for this request (it starts the attempts when it cannot answer); undefined: none. */
   private readonly cache: CacheRun | undefined;
   /** start() ran: before, the route's cache may have answered, and there is nothing to end. */
@@ -70,7 +70,7 @@ export class Attempts implements ExchangeOwner {
       path: admitted.upstreamPath,
       authority: admitted.authority,
       protocol: req.listener.protocol,
-      vars: owner.templateVars(),
+      vars: owner,
       responseEdit: owner.responseEdit(),
       requestEdit: admitted.requestEdit,
       retries: upstream.config.retries,
@@ -79,15 +79,7 @@ export class Attempts implements ExchangeOwner {
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey =
       balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
-    this.deadline = new TotalDeadline(timeouts.total, { grpc: record.grpc, fields });
-    this.hold = new RequestHold(upstream, {
-      // A new round: every target may be tried again.
-      tryAgain: () => {
-        this.tried.length = 0;
-        this.attempt();
-      },
-      answer: (failure) => this.end(failure),
-    });
+    this.deadline = new TotalDeadline(timeouts.total, record.grpc, fields);
   }
 
   start(): void {
@@ -97,6 +89,8 @@ export class Attempts implements ExchangeOwner {
     this.releaseInFlight = upstream.inFlight.acquire();
     exchange.response.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
+    // Most requests have no body to read first: no callbacks made for them.
+    if (this.sends.bodyless) return this.attempt();
     this.stopReading = this.sends.prepareBody(
       () => {
         this.stopReading = undefined;
@@ -142,7 +136,7 @@ export class Attempts implements ExchangeOwner {
     );
     const options = sends.forAttempt(traceparent, this.owner.nextHop() as string);
     const exchange = new Exchange(req.exchange, record, upstream, target, this, options);
-    this.current = new Attempt(exchange, selection, now, { retry, slot: this.retrySlot }, this.sinks);
+    this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks);
     exchange.start();
   }
 
@@ -289,6 +283,14 @@ export class Attempts implements ExchangeOwner {
 
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
+    this.hold ??= new RequestHold(this.admitted.upstream, {
+      // A new round: every target may be tried again.
+      tryAgain: () => {
+        this.tried.length = 0;
+        this.attempt();
+      },
+      answer: (failed) => this.end(failed),
+    });
     const answer = this.hold.wait(failure, heldBytes(this.sends.body));
     if (answer !== undefined) this.end(answer);
   }
@@ -296,7 +298,7 @@ export class Attempts implements ExchangeOwner {
   /** No attempt follows this one. */
   private stopRetrying(): void {
     this.over = true;
-    this.hold.cancel();
+    this.hold?.cancel();
     if (this.backoffTimer) {
       clearTimeout(this.backoffTimer);
       this.backoffTimer = undefined;
@@ -339,7 +341,7 @@ export class Attempts implements ExchangeOwner {
     this.finishTimers();
     record.stage = this.stage;
     record.reusedConnection = this.reused;
-    record.heldMs = this.hold.heldMs;
+    record.heldMs = this.hold?.heldMs;
     return gone;
   }
 }

@@ -12,8 +12,10 @@ import { parseGrpcTimeout } from '../accept/h2/grpc-timeout.ts';
  */
 export class TotalDeadline {
   readonly #limitMs: number;
-  /** What set it, for its failure's details. */
-  readonly #name: string;
+  /** What set it, named in its failure's details (made only then). */
+  get #name(): string {
+    return `${this.#byClient ? "client's grpc-timeout" : 'total timeout'} of ${this.#limitMs} ms`;
+  }
   /** The client chose it (grpc-timeout): its failure is the client's own, never the target's. */
   readonly #byClient: boolean;
   #at = 0;
@@ -26,15 +28,12 @@ export class TotalDeadline {
    */
   #state: 'idle' | 'running' | 'passed' | 'stopped' = 'idle';
 
-  constructor(totalMs: number, request: { readonly grpc: boolean; readonly fields: FieldMap }) {
+  constructor(totalMs: number, isGrpc: boolean, fields: FieldMap) {
     // gRPC's own deadline counts only for gRPC (over HTTP/2): anyone else's header is just a header.
-    const grpc = request.grpc
-      ? parseGrpcTimeout(request.fields['grpc-timeout'] as string | undefined)
-      : undefined;
+    const grpc = isGrpc ? parseGrpcTimeout(fields['grpc-timeout'] as string | undefined) : undefined;
     const byClient = grpc !== undefined && grpc < totalMs;
     this.#limitMs = byClient ? grpc : totalMs;
     this.#byClient = byClient;
-    this.#name = `${byClient ? "client's grpc-timeout" : 'total timeout'} of ${this.#limitMs} ms`;
   }
 
   /** Starts the clock, once (later calls do nothing, after stop() too): `expired` runs when it passes. */

@@ -39,6 +39,9 @@ import { Http1Response, type ResponseOwner } from './http1-response.ts';
 /** Bytes of pipelined requests kept unparsed behind the one being answered before the socket is not read. */
 const PIPELINE_READ_AHEAD_BYTES = 16 * 1024;
 
+/** A head as it is put together (DownstreamHead, writable). */
+type HeadDraft = { -readonly [K in keyof DownstreamHead]: DownstreamHead[K] };
+
 export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
 
 export interface Http1Settings {
@@ -108,6 +111,12 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #paused = false;
   /** close() ran: our FIN is out, the deadline runs. */
   #closing = false;
+  /**
+   * The client's address (a PROXY header's, marked before the connection was made) and its TLS
+   * server name: facts of the connection, read at its first request, not again at every one.
+   */
+  #remoteAddress: string | undefined;
+  #servername: string | undefined;
 
   constructor(socket: Socket, settings: Http1Settings, handlers: Http1Handlers, encrypted = false) {
     this.socket = socket;
@@ -252,21 +261,26 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // h2c is answered as the plain request it also is (RFC 9113 dropped it; tunnelled, it would
     // let HTTP/2 past every check here), and so is an upgrade with a body (the session refuses it).
     const upgrade = head.upgrade && !h2c && !hasBody;
-    const downstream: DownstreamHead = {
+    if (this.#remoteAddress === undefined) {
+      this.#remoteAddress = clientAddressOf(this.socket);
+      this.#servername = servernameOf(this.socket).servername;
+    }
+    const downstream: HeadDraft = {
       method: head.method,
       target: head.target,
       versionMajor: 1,
       versionMinor: head.versionMinor,
       protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
       headers: fields,
-      remoteAddress: clientAddressOf(this.socket),
+      remoteAddress: this.#remoteAddress,
       encrypted: this.#encrypted,
-      ...servernameOf(this.socket),
       bodyLength:
         head.framing === 'chunked' ? 'chunked' : head.framing === 'length' ? head.contentLength : undefined,
       upgrade,
       expectContinue,
     };
+    // Only a TLS connection's heads have one (not a spread: the head keeps one shape).
+    if (this.#servername !== undefined) downstream.servername = this.#servername;
     const response = new Http1Response(this.socket, this, downstream, body, {
       headRequest: head.method === 'HEAD',
       versionMinor: head.versionMinor,
