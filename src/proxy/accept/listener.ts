@@ -3,6 +3,7 @@ import type { Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
+import { noRelease } from '../../core/limits/count.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
@@ -129,7 +130,8 @@ export async function startListener(
       // client's limit (its PROXY header's client, behind a balancer) is served only to be told so (a silent close reads as a network fault).
       const slot = clients.connection(clientAddressOf(socket));
       if (slot instanceof Failure) overLimit.set(socket, slot);
-      else socket.once('close', slot);
+      // Without a per-client limit (the default) there is nothing to give back: no listener added.
+      else if (slot !== noRelease) socket.once('close', slot);
       if (h2) h2.take(socket, (http1Socket) => own.accept(http1Socket), Boolean(serverTls));
       else own.accept(socket);
     },

@@ -118,8 +118,18 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #remoteAddress: string | undefined;
   #servername: string | undefined;
 
-  constructor(socket: Socket, settings: Http1Settings, handlers: Http1Handlers, encrypted = false) {
+  /** Told once the socket has closed (the server's set of connections forgets it). */
+  readonly #gone: ((connection: Http1Connection) => void) | undefined;
+
+  constructor(
+    socket: Socket,
+    settings: Http1Settings,
+    handlers: Http1Handlers,
+    encrypted = false,
+    gone?: (connection: Http1Connection) => void,
+  ) {
     this.socket = socket;
+    this.#gone = gone;
     this.#settings = settings;
     this.#handlers = handlers;
     this.#encrypted = encrypted;
@@ -130,7 +140,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
-    socket.on('error', () => socket.destroy());
+    socket.on('error', this.#destroy);
     this.#arm(settings.headerTimeout, this.#onHeaderTimeout);
   }
 
@@ -410,6 +420,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);
     this.socket.off('close', this.#onClose);
+    // The socket lives on as a tunnel: the server still holds it (a drain's deadline cuts it) until it closes.
+    this.socket.once('close', () => this.#gone?.(this));
     this.#state = 'closed';
     const rest = Buffer.concat(this.#pending);
     this.#pending = [];
@@ -477,6 +489,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (!this.#requestComplete && this.#body !== undefined && !this.#body.destroyed) {
       this.#body.destroy(Object.assign(new Error('client closed the connection'), { code: 'ECONNRESET' }));
     }
+    this.#gone?.(this);
   };
 
   #arm(ms: number, onTimeout: () => void): void {
