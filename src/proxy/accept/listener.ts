@@ -120,6 +120,8 @@ export async function startListener(
       () => handlers.limits().headerTimeout,
       reportEverySecond((refusal, count) => handlers.proxyRefused(current, refusal, count)),
     );
+  /** Where the HTTP/2 listener hands back a connection that speaks HTTP/1.1 (one function for all of them). */
+  const acceptHttp1 = (socket: Socket) => own.accept(socket);
   const own = createHttp1Server(
     settings,
     http1,
@@ -132,7 +134,7 @@ export async function startListener(
       if (slot instanceof Failure) overLimit.set(socket, slot);
       // Without a per-client limit (the default) there is nothing to give back: no listener added.
       else if (slot !== noRelease) socket.once('close', slot);
-      if (h2) h2.take(socket, (http1Socket) => own.accept(http1Socket), Boolean(serverTls));
+      if (h2) h2.take(socket, acceptHttp1, Boolean(serverTls));
       else own.accept(socket);
     },
     gate,
