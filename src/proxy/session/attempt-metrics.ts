@@ -14,8 +14,13 @@ export class AttemptMetrics {
   readonly #method: string;
   /** The failure type a retry in backoff or under way was made for, until its result is counted. */
   #retryReason: string | undefined;
-  /** The attempt whose response is going downstream: its duration is counted when the response ends. */
-  #responding: { readonly target: string; readonly status: number; readonly startedAt: number } | undefined;
+  /**
+   * The attempt whose response is going downstream (its target; undefined: none), its status and
+   * start: its duration is counted when the response ends. Three fields, not an object a request.
+   */
+  #respondingTarget: string | undefined;
+  #respondingStatus = 0;
+  #respondingSince = 0;
 
   /** The route's canary window; undefined on a route without a canary. */
   readonly #canary: CanaryWindow | undefined;
@@ -54,20 +59,22 @@ export class AttemptMetrics {
   /** An attempt's head went downstream: its duration is counted when the response is over. */
   responding(target: string, status: number, startedAt: number, now: number): void {
     this.#canary?.record(this.#upstream, undefined, status, now - startedAt);
-    this.#responding = { target, status, startedAt };
+    this.#respondingTarget = target;
+    this.#respondingStatus = status;
+    this.#respondingSince = startedAt;
   }
 
   /** Whether an answering attempt's response is still going downstream. */
   get isResponding(): boolean {
-    return this.#responding !== undefined;
+    return this.#respondingTarget !== undefined;
   }
 
   /** The response of the attempt that answered is over (whole, or cut with this failure type). */
   responseOver(errorType: string): void {
-    const responding = this.#responding;
-    if (responding === undefined) return;
-    this.#responding = undefined;
-    this.#measured(responding.target, responding.status, errorType, responding.startedAt, performance.now());
+    const target = this.#respondingTarget;
+    if (target === undefined) return;
+    this.#respondingTarget = undefined;
+    this.#measured(target, this.#respondingStatus, errorType, this.#respondingSince, performance.now());
   }
 
   #measured(
