@@ -133,10 +133,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#settings = settings;
     this.#handlers = handlers;
     this.#encrypted = encrypted;
-    this.#parser = new RequestParser(this, {
-      headerSize: settings.headerSize,
-      uriLength: settings.uriLength,
-    });
+    // The settings hold the parser's limits (headerSize, uriLength): no copy of them made.
+    this.#parser = new RequestParser(this, settings);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
