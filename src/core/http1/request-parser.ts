@@ -101,7 +101,8 @@ export class RequestParser {
   #started = false;
   /** Body bytes still expected ('length'). */
   #remaining = 0;
-  readonly #chunked: ChunkedDecoder;
+  /** Made at the first chunked body (most connections never send one). */
+  #chunked: ChunkedDecoder | undefined;
   /** A head or trailer section split across execute() calls: only these bytes are kept. */
   #acc: Buffer | undefined;
   #accLen = 0;
@@ -116,7 +117,6 @@ export class RequestParser {
   constructor(handler: RequestParserHandler, limits: RequestParserLimits) {
     this.#handler = handler;
     this.#limits = limits;
-    this.#chunked = new ChunkedDecoder(handler);
   }
 
   /** Bytes of the last execute() input not read because the request completed. */
@@ -181,11 +181,14 @@ export class RequestParser {
         case S_BODY_LENGTH:
           pos = this.#readLength(data, pos);
           break;
-        case S_CHUNKED:
-          pos = this.#chunked.step(data, pos);
+        case S_CHUNKED: {
+          // (S_CHUNKED is entered only once the decoder is made: #parseHead.)
+          const chunked = this.#chunked as ChunkedDecoder;
+          pos = chunked.step(data, pos);
           if (pos < 0) this.#chunkError();
-          else if (this.#chunked.lastChunk) this.#state = S_TRAILERS;
+          else if (chunked.lastChunk) this.#state = S_TRAILERS;
           break;
+        }
         case S_TRAILERS:
           pos = this.#readTrailers(data, pos);
           break;
@@ -224,7 +227,7 @@ export class RequestParser {
 
   /** The chunked decoder's fault, under llhttp's names for it. */
   #chunkError(): number {
-    const chunked = this.#chunked;
+    const chunked = this.#chunked as ChunkedDecoder;
     const code =
       chunked.fault === 'line-too-long' ? 'HPE_CHUNK_EXTENSIONS_OVERFLOW' : 'HPE_INVALID_CHUNK_SIZE';
     return this.#fail(400, code, `invalid chunked framing (${chunked.faultDetails})`);
@@ -489,6 +492,7 @@ export class RequestParser {
       // Codings under chunked are framed like any chunked body; the accept phase answers 501 for them.
       framing = 'chunked';
       this.#state = S_CHUNKED;
+      this.#chunked ??= new ChunkedDecoder(this.#handler);
       this.#chunked.reset();
     } else if (contentLength > 0) {
       framing = 'length';

@@ -86,13 +86,19 @@ export function methodBreak(method: string): RuleBreak | undefined {
  * a port past 65535 names no port at all.
  */
 export function authorityFault(authority: string): string | undefined {
+  // Most requests name the host the last one did: found sound then, it is sound now (no match made).
+  if (authority === lastSound) return undefined;
   if (authority === '' || authority.charCodeAt(0) === 0x3a /* : */) return 'empty host';
   if (authority.includes('@')) return 'userinfo (user@) in the authority';
   const m = AUTHORITY.exec(authority);
   if (m === null) return 'not a host[:port]';
   if (m[1] !== undefined && (m[1].length > 5 || Number(m[1]) > 65535)) return 'port out of range';
+  lastSound = authority;
   return undefined;
 }
+
+/** The last authority authorityFault() found sound (the check is a function of the string alone). */
+let lastSound: string | undefined;
 
 /**
  * A request target's bytes and, in the absolute form, its authority: the same check a Host

@@ -18,7 +18,29 @@ export function serializeResponseHead(
   before = '',
   after = '',
 ): string {
-  let text = `HTTP/1.1 ${status} ${reason}\r\n${before}`;
-  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return `${text}${after}\r\n`;
+  // Pieces joined once (as the request head and the access line are): appending made a
+  // string per piece, some twenty a head, then one more to flatten them for the socket.
+  const parts = PARTS;
+  parts[0] = 'HTTP/1.1 ';
+  parts[1] = `${status}`;
+  parts[2] = ' ';
+  parts[3] = reason;
+  parts[4] = '\r\n';
+  parts[5] = before;
+  let n = 6;
+  for (let i = 0; i < headers.length; i += 2) {
+    parts[n] = headers[i];
+    parts[n + 1] = ': ';
+    parts[n + 2] = headers[i + 1];
+    parts[n + 3] = '\r\n';
+    n += 4;
+  }
+  parts[n++] = after;
+  parts[n++] = '\r\n';
+  // Only a head with fewer fields than the last leaves pieces past its end: cut.
+  if (parts.length > n) parts.length = n;
+  return parts.join('');
 }
+
+/** The pieces of the head being built: one array kept for every head (never emptied: it would give its storage back). */
+const PARTS: string[] = [];

@@ -1,4 +1,4 @@
-import { randomHex } from './ids.ts';
+import { newTraceparent, randomHex } from './ids.ts';
 
 /** W3C Trace Context: the gateway is one span of the client's trace, or the start of a new one. */
 export interface TraceContext {
@@ -37,9 +37,9 @@ export function isValidTraceparent(header: string): boolean {
 }
 
 export function continueOrStartTrace(header: string | undefined): TraceContext {
-  const spanId = randomHex(8);
   const m = parseTraceparent(header);
   if (m) {
+    const spanId = randomHex(8);
     return {
       traceId: m[2],
       spanId,
@@ -50,11 +50,12 @@ export function continueOrStartTrace(header: string | undefined): TraceContext {
       sampled: (Number.parseInt(m[4], 16) & 1) === 1,
     };
   }
-  const traceId = randomHex(16);
+  // One string, its ids read off it (`00-` trace id `-` span id `-01`).
+  const traceparent = newTraceparent();
   return {
-    traceId,
-    spanId,
-    traceparent: `00-${traceId}-${spanId}-01`,
+    traceId: traceparent.slice(3, 35),
+    spanId: traceparent.slice(36, 52),
+    traceparent,
     continued: false,
     parentId: undefined,
     sampled: true,

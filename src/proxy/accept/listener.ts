@@ -3,6 +3,7 @@ import type { Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
+import { noRelease } from '../../core/limits/count.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
@@ -119,6 +120,8 @@ export async function startListener(
       () => handlers.limits().headerTimeout,
       reportEverySecond((refusal, count) => handlers.proxyRefused(current, refusal, count)),
     );
+  /** Where the HTTP/2 listener hands back a connection that speaks HTTP/1.1 (one function for all of them). */
+  const acceptHttp1 = (socket: Socket) => own.accept(socket);
   const own = createHttp1Server(
     settings,
     http1,
@@ -129,8 +132,9 @@ export async function startListener(
       // client's limit (its PROXY header's client, behind a balancer) is served only to be told so (a silent close reads as a network fault).
       const slot = clients.connection(clientAddressOf(socket));
       if (slot instanceof Failure) overLimit.set(socket, slot);
-      else socket.once('close', slot);
-      if (h2) h2.take(socket, (http1Socket) => own.accept(http1Socket), Boolean(serverTls));
+      // Without a per-client limit (the default) there is nothing to give back: no listener added.
+      else if (slot !== noRelease) socket.once('close', slot);
+      if (h2) h2.take(socket, acceptHttp1, Boolean(serverTls));
       else own.accept(socket);
     },
     gate,

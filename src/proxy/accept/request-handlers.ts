@@ -5,6 +5,7 @@
  */
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { noRelease } from '../../core/limits/count.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { InFlightLimit } from '../admit/in-flight-limit.ts';
 import type { RawRequestInfo } from './client-error.ts';
@@ -81,6 +82,7 @@ export function admitRequest(
 ): void {
   const slot = handlers.clients.request(exchange.head.remoteAddress);
   if (slot instanceof Failure) return handlers.refusedExchange(exchange, slot, facts);
-  exchange.response.onClose(slot);
+  // Without a per-client limit (the default) there is nothing to give back.
+  if (slot !== noRelease) exchange.response.onClose(slot);
   handlers.request(exchange, facts);
 }

@@ -125,7 +125,8 @@ export class Admission {
     const policies = this.#routes.get(route);
     const limiter = policies?.rateLimiter;
     const limit = policies?.rateLimit;
-    const slots = () => takeSlots([request.listener, policies?.inFlight]);
+    // The slots are taken last, once every other policy let the request through (no closure made for it).
+    const inFlight = policies?.inFlight;
     const store = this.#store;
     if (limit && store)
       return store
@@ -135,7 +136,7 @@ export class Admission {
             ? storeDeniedFailure()
             : answer > 0
               ? rateLimitFailure(limit, answer)
-              : slots(),
+              : takeSlots(request.listener, inFlight),
         );
     if (limiter && limit) {
       const key = rateLimitKey(limit, fields, request.clientAddress);
@@ -143,11 +144,11 @@ export class Admission {
         return this.#shared.askRate(route.name, key).then((answer) => {
           // No answer in time: this worker decides alone, on its exact share of the limit.
           const wait = answer ?? limiter.take(key, performance.now());
-          return wait > 0 ? rateLimitFailure(limit, wait) : slots();
+          return wait > 0 ? rateLimitFailure(limit, wait) : takeSlots(request.listener, inFlight);
         });
       const wait = limiter.take(key, request.now);
       if (wait > 0) return rateLimitFailure(limit, wait);
     }
-    return slots();
+    return takeSlots(request.listener, inFlight);
   }
 }

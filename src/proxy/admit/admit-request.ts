@@ -95,7 +95,7 @@ function pastAccess(
   target: string,
   requestEdit?: AnswerEdit,
 ): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure> {
-  const { route, authority } = routed;
+  const { route } = routed;
   if (routed.redirect !== undefined) return routed.redirect;
   // The loader made sure the route's upstream (its split's sides too) exists.
   const upstream = gateway.upstreams.get(side?.upstream ?? (route.upstream as string)) as Upstream;
@@ -120,17 +120,30 @@ function pastAccess(
     listener: listener.inFlight,
     now: performance.now(),
   });
-  const admitted = (release: Release | Failure): Admitted | Failure =>
-    release instanceof Failure
-      ? release
-      : {
-          route,
-          upstream,
-          authority,
-          upstreamPath: forwarded,
-          release,
-          ...(requestEdit ? { requestEdit } : {}),
-          ...(side?.window ? { window: side.window } : {}),
-        };
-  return release instanceof Promise ? release.then(admitted) : admitted(release);
+  const window = side?.window;
+  if (release instanceof Promise)
+    return release.then((taken) => admittedOf(routed, upstream, forwarded, taken, requestEdit, window));
+  return admittedOf(routed, upstream, forwarded, release, requestEdit, window);
+}
+
+/** The admit phase's verdict once the slots are taken (or refused); no closure made for a request decided at once. */
+function admittedOf(
+  routed: RoutedRequest,
+  upstream: Upstream,
+  upstreamPath: string,
+  release: Release | Failure,
+  requestEdit: AnswerEdit | undefined,
+  window: CanaryWindow | undefined,
+): Admitted | Failure {
+  if (release instanceof Failure) return release;
+  // One shape for every request (no spread): an absent edit or window is undefined.
+  return {
+    route: routed.route,
+    upstream,
+    authority: routed.authority,
+    upstreamPath,
+    release,
+    requestEdit,
+    window,
+  };
 }

@@ -1,25 +1,35 @@
 import { Failure } from '../../core/failure/failure.ts';
+import { noRelease } from '../../core/limits/count.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';
 
 /** Seconds a shed request is told to wait: load changes fast, and the answer cost nothing. */
 const SHED_RETRY_AFTER = 1;
 
 /**
- * Takes a slot in every limit, or none: the first full one sheds the request at once (never
- * queued) with 503 proxy_internal_response.
+ * Takes a slot in the listener's limit and the route's (either may be absent), or none: the
+ * first full one sheds the request at once (never queued) with 503 proxy_internal_response.
+ * Without either limit (the default) nothing is made: the release is the shared no-op.
  */
-export function takeSlots(limits: readonly (InFlightLimit | undefined)[]): Release | Failure {
-  for (const limit of limits) {
-    if (limit?.full) {
-      return new Failure(
-        'proxy_internal_response',
-        `load shed: ${limit.name} already has ${limit.count} requests in flight (max_in_flight ${limit.max})`,
-        { retryAfter: SHED_RETRY_AFTER },
-      );
-    }
-  }
-  const releases = limits.flatMap((limit) => (limit ? [limit.acquire()] : []));
+export function takeSlots(
+  listener: InFlightLimit | undefined,
+  route: InFlightLimit | undefined,
+): Release | Failure {
+  if (listener?.full) return shed(listener);
+  if (route?.full) return shed(route);
+  const first = listener?.acquire();
+  const second = route?.acquire();
+  if (first === undefined) return second ?? noRelease;
+  if (second === undefined) return first;
   return () => {
-    for (const release of releases) release();
+    first();
+    second();
   };
+}
+
+function shed(limit: InFlightLimit): Failure {
+  return new Failure(
+    'proxy_internal_response',
+    `load shed: ${limit.name} already has ${limit.count} requests in flight (max_in_flight ${limit.max})`,
+    { retryAfter: SHED_RETRY_AFTER },
+  );
 }

@@ -130,8 +130,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private readonly bodyUnannounced: boolean;
   /** Request body bytes this attempt has written. */
   private bodySent = 0;
-  /** Interim answers relayed so far (bounded by MAX_INTERIM). */
-  private readonly interim = { count: 0, bytes: 0 };
+  /** Interim answers relayed so far, and their fields' bytes (bounded by MAX_INTERIM). */
+  private interimCount = 0;
+  private interimBytes = 0;
   /** When the attempt started (monotonic ms): its time to first byte counts from here, queue and connect included. */
   private startedAt = 0;
   /** The connection the request went out on had carried one before (undefined until there is a connection). */
@@ -613,7 +614,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
     if (this.client.head.versionMinor === 0 || this.sink.headSent || head.status === 100) return;
     // An upstream sending 1xx in a loop would otherwise grow the client's buffer without bound.
-    if (this.interim.count >= MAX_INTERIM.count || this.interim.bytes >= MAX_INTERIM.bytes) {
+    if (this.interimCount >= MAX_INTERIM.count || this.interimBytes >= MAX_INTERIM.bytes) {
       this.record.interimDropped++;
       return;
     }
@@ -629,8 +630,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       this.record.interimDropped++;
       return;
     }
-    this.interim.count++;
-    for (let i = 0; i < headers.length; i++) this.interim.bytes += headers[i].length + 2;
+    this.interimCount++;
+    for (let i = 0; i < headers.length; i++) this.interimBytes += headers[i].length + 2;
   }
 
   private firstByte(): void {

@@ -22,7 +22,8 @@ interface ForwardFacts {
  * headers in their order and case, minus hop-by-hop fields, plus this hop's facts.
  */
 export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts): string[] {
-  const nominated = connectionNominated(valuesOf(raw, 'connection'));
+  const connection = valuesOf(raw, 'connection');
+  const nominated = connection === undefined ? undefined : connectionNominated(connection);
   const out: string[] = [];
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
@@ -92,11 +93,14 @@ export function withTraceparent(headers: readonly string[], traceparent: string)
   return copy;
 }
 
-/** Every value of one field in a raw header list (names compared case-insensitively). */
-function valuesOf(raw: readonly string[], lowerName: string): string[] {
-  const values: string[] = [];
+/** Every value of one field in a raw header list (names compared case-insensitively); undefined when it has none (no array made). */
+function valuesOf(raw: readonly string[], lowerName: string): string[] | undefined {
+  let values: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) values.push(raw[i + 1]);
+    if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) {
+      values ??= [];
+      values.push(raw[i + 1]);
+    }
   }
   return values;
 }

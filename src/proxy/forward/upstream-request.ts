@@ -39,8 +39,8 @@ interface Destination {
   readonly authority: string;
   /** "http" or "https": how the client reached us, for X-Forwarded-Proto. */
   readonly protocol: string;
-  /** What the route's header rules' {variables} stand for in this request. */
-  readonly vars: TemplateVars;
+  /** Says what the route's header rules' {variables} stand for in this request (asked only when it has rules). */
+  readonly vars: { templateVars(): TemplateVars };
   /** The route's response rules for this request; undefined when it has none. */
   readonly responseEdit: HeaderEdit | undefined;
   /** The access rules' edit of the request (the client's credentials dropped); undefined: none. */
@@ -65,7 +65,7 @@ export class UpstreamRequest {
   readonly #to: Destination;
   readonly #headers: string[];
   readonly #via: string;
-  #body: AttemptBody = { kind: 'none' };
+  #body: AttemptBody = NO_BODY;
 
   constructor(
     client: DownstreamExchange,
@@ -95,7 +95,8 @@ export class UpstreamRequest {
     // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.
     // The client's credentials go first, so a rule may still set the upstream's own Authorization.
     const admitted = to.requestEdit === undefined ? headers : to.requestEdit(headers);
-    this.#headers = rules === undefined ? admitted : applyHeaderRules(admitted, rules, to.vars);
+    this.#headers =
+      rules === undefined ? admitted : applyHeaderRules(admitted, rules, to.vars.templateVars());
     // An upgrade asks the upstream for the switch in the fields this hop owns.
     if (head.upgrade) this.#headers.push('connection', 'upgrade', 'upgrade', String(fields.upgrade ?? ''));
   }
@@ -103,6 +104,11 @@ export class UpstreamRequest {
   /** The path the upstream sees. */
   get path(): string {
     return this.#to.path;
+  }
+
+  /** The request has no body to prepare (most have none): every attempt sends none, and prepareBody() need not run. */
+  get bodyless(): boolean {
+    return this.#client.body === undefined || !hasBody(this.#client.head);
   }
 
   /** The body every attempt sends: none until prepareBody() says. */
@@ -167,12 +173,16 @@ export class UpstreamRequest {
       upgrade: this.#client.head.upgrade,
       editHeaders: responseEdit,
       metrics,
-      ...(route.compression === undefined ? {} : { compression: route.compression }),
+      // Always there (undefined: none), so that every attempt's options have one shape: no spread.
+      compression: route.compression,
       store,
       spool: this.#gateway.spool,
     };
   }
 }
+
+/** A body of none, the same for every request that has none. */
+const NO_BODY: AttemptBody = Object.freeze({ kind: 'none' });
 
 /** The fields with the cache's validators after them (a copy: the list is shared by every attempt). */
 function withValidators(headers: string[], validators: readonly string[] | undefined): string[] {

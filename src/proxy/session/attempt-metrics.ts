@@ -15,16 +15,15 @@ export class AttemptMetrics {
   readonly #method: string;
   /** The failure type a retry in backoff or under way was made for, until its result is counted. */
   #retryReason: string | undefined;
-  /** The attempt whose response is going downstream: its duration is counted when the response ends. */
-  #responding:
-    | {
-        readonly target: string;
-        readonly status: number;
-        readonly startedAt: number;
-        /** Milliseconds to the head: the canary's latency sample. */
-        readonly headMs: number;
-      }
-    | undefined;
+  /**
+   * The attempt whose response is going downstream (its target; undefined: none), its status,
+   * start and milliseconds to its head (the canary's latency sample): its duration, and its count
+   * on a canary route, when the response ends. Fields, not an object a request.
+   */
+  #respondingTarget: string | undefined;
+  #respondingStatus = 0;
+  #respondingSince = 0;
+  #respondingHeadMs = 0;
 
   /** The route's canary window; undefined on a route without a canary. */
   readonly #canary: CanaryWindow | undefined;
@@ -62,25 +61,33 @@ export class AttemptMetrics {
 
   /** An attempt's head went downstream: its duration, and its count on a canary route, when the response is over. */
   responding(target: string, status: number, startedAt: number, now: number): void {
-    this.#responding = { target, status, startedAt, headMs: now - startedAt };
+    this.#respondingTarget = target;
+    this.#respondingStatus = status;
+    this.#respondingSince = startedAt;
+    this.#respondingHeadMs = now - startedAt;
   }
 
   /** Whether an answering attempt's response is still going downstream. */
   get isResponding(): boolean {
-    return this.#responding !== undefined;
+    return this.#respondingTarget !== undefined;
   }
 
   /** The response of the attempt that answered is over: whole (undefined), or cut with this failure. */
   responseOver(cut: Failure | undefined): void {
-    const responding = this.#responding;
-    if (responding === undefined) return;
-    this.#responding = undefined;
+    const target = this.#respondingTarget;
+    if (target === undefined) return;
+    this.#respondingTarget = undefined;
     // A body its target cut (a reset, a stall) is that failure on the canary's side; the client
     // leaving, or its own deadline, says nothing of the target: the answer counts as it came.
     const targets = cut !== undefined && cut.kind.shape !== 'client' && !cut.clientsOwn;
-    this.#canary?.record(this.#upstream, targets ? cut : undefined, responding.status, responding.headMs);
+    this.#canary?.record(
+      this.#upstream,
+      targets ? cut : undefined,
+      this.#respondingStatus,
+      this.#respondingHeadMs,
+    );
     const now = performance.now();
-    this.#measured(responding.target, responding.status, cut?.type ?? '', responding.startedAt, now);
+    this.#measured(target, this.#respondingStatus, cut?.type ?? '', this.#respondingSince, now);
   }
 
   #measured(

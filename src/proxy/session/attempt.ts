@@ -28,7 +28,7 @@ export class Attempt {
   readonly #startedAt: number;
   /** A retry: its result is counted once known. */
   readonly #retry: boolean;
-  /** The retry budget's slot a retry holds (given back by reportOutcome). */
+  /** The retry budget's slot a retry holds (given back by reportOutcome); undefined for a first attempt. */
   readonly #retrySlot: Release | undefined;
   readonly #sinks: AttemptSinks;
   #settled = false;
@@ -37,14 +37,15 @@ export class Attempt {
     exchange: Exchange,
     selection: Selection,
     startedAt: number,
-    retry: { readonly retry: boolean; readonly slot: Release | undefined },
+    retry: boolean,
+    retrySlot: Release | undefined,
     sinks: AttemptSinks,
   ) {
     this.exchange = exchange;
     this.selection = selection;
     this.#startedAt = startedAt;
-    this.#retry = retry.retry;
-    this.#retrySlot = retry.retry ? retry.slot : undefined;
+    this.#retry = retry;
+    this.#retrySlot = retry ? retrySlot : undefined;
     this.#sinks = sinks;
   }
 

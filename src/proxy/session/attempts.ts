@@ -13,7 +13,7 @@ import { Attempt, type AttemptSinks } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import type { CacheRun } from './cache-run.ts';
-import { heldBytes, RequestHold } from './request-hold.ts';
+import { type HoldOwner, heldBytes, RequestHold } from './request-hold.ts';
 import type { SessionRequest } from './session-request.ts';
 import { TotalDeadline } from './total-deadline.ts';
 
@@ -23,7 +23,7 @@ import { TotalDeadline } from './total-deadline.ts';
  * once (settled(), then bodyOver() for an answer's body), and its outcome goes to passive
  * health and the circuit breaker (attempt.ts). The request's total deadline spans every attempt.
  */
-export class Attempts implements ExchangeOwner {
+export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly req: SessionRequest;
   private readonly owner: AttemptsOwner;
   private readonly admitted: Admitted;
@@ -44,8 +44,10 @@ export class Attempts implements ExchangeOwner {
   private releaseInFlight: Release | undefined;
   private over = false;
   private readonly measure: AttemptMetrics;
-  /** Waiting for a target to come back, when none can take the request (the upstream's `hold`). */
-  private readonly hold: RequestHold;
+  /** Waiting for a target to come back, when none can take the request (the upstream's `hold`): made when one could not. */
+  private hold: RequestHold | undefined;
+  /** A call the gateway makes itself (the auth hop): its own deadline, and it never holds. */
+  private readonly own: OwnCall | undefined;
   /** The route's cache for this request (it starts the attempts when it cannot answer); undefined: none. */
   private readonly cache: CacheRun | undefined;
   /** start() ran: before, the route's cache may have answered, and there is nothing to end. */
@@ -76,7 +78,7 @@ export class Attempts implements ExchangeOwner {
       path: admitted.upstreamPath,
       authority: admitted.authority,
       protocol: req.listener.protocol,
-      vars: owner.templateVars(),
+      vars: owner,
       responseEdit: owner.responseEdit(),
       requestEdit: admitted.requestEdit,
       retries: upstream.config.retries,
@@ -85,15 +87,8 @@ export class Attempts implements ExchangeOwner {
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey =
       balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
-    this.deadline = new TotalDeadline(timeouts.total, { grpc: record.grpc, fields }, own);
-    this.hold = new RequestHold(upstream, own, {
-      // A new round: every target may be tried again.
-      tryAgain: () => {
-        this.tried.length = 0;
-        this.attempt();
-      },
-      answer: (failure) => this.end(failure),
-    });
+    this.deadline = new TotalDeadline(timeouts.total, record.grpc, fields, own);
+    this.own = own;
   }
 
   start(): void {
@@ -103,6 +98,8 @@ export class Attempts implements ExchangeOwner {
     this.releaseInFlight = upstream.inFlight.acquire();
     exchange.response.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
+    // Most requests have no body to read first: no callbacks made for them.
+    if (this.sends.bodyless) return this.attempt();
     this.stopReading = this.sends.prepareBody(
       () => {
         this.stopReading = undefined;
@@ -124,7 +121,7 @@ export class Attempts implements ExchangeOwner {
     this.deadline.start(this.onTotalTimeout);
     const { admitted, sends, req } = this;
     const { record } = req;
-    const { upstream } = admitted;
+    const { upstream, route } = admitted;
     const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
@@ -139,16 +136,10 @@ export class Attempts implements ExchangeOwner {
     record.hashHome = selection.hashHome?.config.origin;
     const retry = record.tries.length > 0;
     // With tracing on, each attempt is a span of its own: the upstream's parent.
-    const traceparent = startClientSpan(
-      req.spans,
-      upstream.name,
-      target.config,
-      sends.path,
-      admitted.route.path,
-    );
+    const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path, route.path);
     const options = sends.forAttempt(traceparent, this.owner.nextHop() as string);
     const exchange = new Exchange(req.exchange, record, upstream, target, this, options);
-    this.current = new Attempt(exchange, selection, now, { retry, slot: this.retrySlot }, this.sinks);
+    this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks);
     exchange.start();
   }
 
@@ -276,8 +267,14 @@ export class Attempts implements ExchangeOwner {
 
   // ── the request as a whole ───────────────────────────────────────────────────────
 
-  /** No more attempts: answer with this failure. */
-  private end(failure: Failure): void {
+  /** A held request may be tried again (HoldOwner): a new round, every target may be tried again. */
+  tryAgain(): void {
+    this.tried.length = 0;
+    this.attempt();
+  }
+
+  /** No more attempts: answer with this failure (HoldOwner too, when no target came in time). */
+  end(failure: Failure): void {
     if (this.over) return;
     this.finishTimers();
     this.stage = failure.stage;
@@ -294,6 +291,7 @@ export class Attempts implements ExchangeOwner {
 
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
+    this.hold ??= new RequestHold(this.admitted.upstream, this.own, this);
     const answer = this.hold.wait(failure, heldBytes(this.sends.body));
     if (answer !== undefined) this.end(answer);
   }
@@ -301,7 +299,7 @@ export class Attempts implements ExchangeOwner {
   /** No attempt follows this one. */
   private stopRetrying(): void {
     this.over = true;
-    this.hold.cancel();
+    this.hold?.cancel();
     if (this.backoffTimer) {
       clearTimeout(this.backoffTimer);
       this.backoffTimer = undefined;
@@ -344,7 +342,7 @@ export class Attempts implements ExchangeOwner {
     this.finishTimers();
     record.stage = this.stage;
     record.reusedConnection = this.reused;
-    record.heldMs = this.hold.heldMs;
+    record.heldMs = this.hold?.heldMs;
     return gone;
   }
 }

@@ -1,6 +1,6 @@
 import { isGrpcContentType } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
-import { requestIdsFor } from '../../core/ids/ids.ts';
+import { newRequestId, requestIdsFor } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import { type TrustList, unmapIPv4 } from '../../core/net/trust.ts';
@@ -17,21 +17,23 @@ import { splitTarget } from '../route/request-target.ts';
 export function recordOf(head: DownstreamHead, fields: FieldMap, trust: TrustList): RequestRecord {
   const { 'x-request-id': idHeader, traceparent, host } = fields;
   const clientAddress = unmapIPv4(head.remoteAddress);
-  const ids = requestIdsFor(typeof idHeader === 'string' ? idHeader : undefined, trust.has(clientAddress));
+  // A request without an X-Request-Id (most) gets a new id: no trust list looked up for it.
+  const ids = typeof idHeader === 'string' ? requestIdsFor(idHeader, trust.has(clientAddress)) : undefined;
   const record = new RequestRecord(
-    ids.id,
+    ids === undefined ? newRequestId() : ids.id,
     continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
     clientAddress,
     head.method,
     // The host the request is routed by: an absolute-form target's authority wins over Host.
-    /^https?:\/\//i.test(head.target)
+    // (An origin-form target, the common one, starts with `/`: no pattern run for it.)
+    head.target.charCodeAt(0) !== 0x2f && /^https?:\/\//i.test(head.target)
       ? splitTarget(head.target, '').authority
       : typeof host === 'string'
         ? host
         : '',
     head.target,
   );
-  record.clientRequestId = ids.clientId;
+  record.clientRequestId = ids?.clientId;
   record.protocol = head.protocol;
   // gRPC needs HTTP/2: over HTTP/1.1 the same content-type is answered as any request.
   record.grpc = head.protocol === 'HTTP/2' && isGrpcContentType(fields['content-type'] as string);

@@ -10,7 +10,7 @@ export interface HoldOwner {
   /** A target may take the request now. */
   tryAgain(): void;
   /** No target will in time (or the gateway drains): the request is answered with this. */
-  answer(failure: Failure): void;
+  end(failure: Failure): void;
 }
 
 /**
@@ -71,7 +71,7 @@ export class RequestHold {
       },
       drained: () => {
         this.#stop();
-        this.#owner.answer(this.#refused('draining', hold, failure));
+        this.#owner.end(this.#refused('draining', hold, failure));
       },
     };
     const refusal = queue.enter(entry, hold);
@@ -79,7 +79,7 @@ export class RequestHold {
     const timer = setTimeout(() => {
       queue.leave(entry);
       this.#stop();
-      this.#owner.answer(this.#timedOut(hold, failure));
+      this.#owner.end(this.#timedOut(hold, failure));
     }, left);
     this.#waiting = { entry, since: performance.now(), timer };
     return undefined;

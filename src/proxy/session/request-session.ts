@@ -244,8 +244,10 @@ export class RequestSession implements AttemptsOwner {
     return this.#cache === undefined ? edit : this.#cache.edit(edit);
   }
 
-  readonly background = (exchange: DownstreamExchange) =>
+  /** A request the gateway makes itself (a cache refresh): a session of its own, on this one's listener. */
+  background(exchange: DownstreamExchange): void {
     RequestSession.request(this.#req.runtime, this.#req.listener, exchange);
+  }
 
   /** What the route's header rules' {variables} stand for in this request. */
   templateVars(): TemplateVars {

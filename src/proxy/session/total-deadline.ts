@@ -13,8 +13,13 @@ import type { OwnCall } from './attempts-owner.ts';
  */
 export class TotalDeadline {
   readonly #limitMs: number;
-  /** What set it, for its failure's details. */
-  readonly #name: string;
+  /** What set it, named in its failure's details (made only then). */
+  get #name(): string {
+    const by = this.#byClient ? "client's grpc-timeout" : (this.#ownName ?? 'total timeout');
+    return `${by} of ${this.#limitMs} ms`;
+  }
+  /** A call the gateway makes itself names its own deadline (the auth hop's timeout). */
+  readonly #ownName: string | undefined;
   /** The client chose it (grpc-timeout): its failure is the client's own, never the target's. */
   readonly #byClient: boolean;
   #at = 0;
@@ -28,21 +33,14 @@ export class TotalDeadline {
   #state: 'idle' | 'running' | 'passed' | 'stopped' = 'idle';
 
   /** `own`: a call the gateway makes itself, whose own deadline stands in for `totalMs`. */
-  constructor(
-    totalMs: number,
-    request: { readonly grpc: boolean; readonly fields: FieldMap },
-    own?: OwnCall,
-  ) {
+  constructor(totalMs: number, isGrpc: boolean, fields: FieldMap, own?: OwnCall) {
     // gRPC's own deadline counts only for gRPC (over HTTP/2): anyone else's header is just a header.
-    const grpc = request.grpc
-      ? parseGrpcTimeout(request.fields['grpc-timeout'] as string | undefined)
-      : undefined;
+    const grpc = isGrpc ? parseGrpcTimeout(fields['grpc-timeout'] as string | undefined) : undefined;
     const limit = own?.deadlineMs ?? totalMs;
     const byClient = grpc !== undefined && grpc < limit;
     this.#limitMs = byClient ? grpc : limit;
     this.#byClient = byClient;
-    const name = byClient ? "client's grpc-timeout" : (own?.deadlineName ?? 'total timeout');
-    this.#name = `${name} of ${this.#limitMs} ms`;
+    this.#ownName = own?.deadlineName;
   }
 
   /** Starts the clock, once (later calls do nothing, after stop() too): `expired` runs when it passes. */

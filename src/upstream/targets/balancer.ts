@@ -34,12 +34,13 @@ function candidates<T extends TargetState>(
   exclude: readonly T[] | undefined,
 ): T[] {
   const panic = policy.panic?.active ?? false;
-  const available = (t: T) => isAvailable(t, now, policy.halfOpenProbes, panic);
   let all = true;
-  for (const t of targets) if (!available(t)) all = false;
+  for (let i = 0; i < targets.length && all; i++)
+    all = isAvailable(targets[i], now, policy.halfOpenProbes, panic);
   const nothingExcluded = !exclude || exclude.length === 0;
-  // The common case allocates nothing: every target in rotation, first attempt.
+  // The common case allocates nothing (not even the filter below): every target in rotation, first attempt.
   if (all && nothingExcluded) return targets as T[];
+  const available = (t: T) => isAvailable(t, now, policy.halfOpenProbes, panic);
   let inRotation = all ? (targets as T[]) : targets.filter(available);
   if (inRotation.length === 0 && (policy.panic?.threshold ?? 0) > 0)
     inRotation = targets.filter((t) => isOnlyEjected(t, now, panic));

@@ -54,3 +54,25 @@ test("an untrusted client's id is not adopted: a new one is made, the client's k
   assert.equal(ids.clientId, 'abc-123');
   assert.deepEqual(requestIdsFor(undefined, false).clientId, undefined);
 });
+
+test('a request id the gateway makes is a random version 4 UUID, each one its own', () => {
+  const seen = new Set<string>();
+  // Past the random pool's 4 KiB, so that its refill is crossed too.
+  for (let i = 0; i < 600; i++) {
+    const { id } = requestIdsFor(undefined, false);
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    seen.add(id);
+  }
+  assert.equal(seen.size, 600);
+});
+
+test("a new trace's ids are the ones its traceparent carries, each trace its own", () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 600; i++) {
+    const trace = continueOrStartTrace(undefined);
+    assert.match(trace.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    assert.equal(trace.traceparent, `00-${trace.traceId}-${trace.spanId}-01`);
+    seen.add(trace.traceId);
+  }
+  assert.equal(seen.size, 600);
+});

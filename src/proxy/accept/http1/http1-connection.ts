@@ -39,6 +39,9 @@ import { Http1Response, type ResponseOwner } from './http1-response.ts';
 /** Bytes of pipelined requests kept unparsed behind the one being answered before the socket is not read. */
 const PIPELINE_READ_AHEAD_BYTES = 16 * 1024;
 
+/** A head as it is put together (DownstreamHead, writable). */
+type HeadDraft = { -readonly [K in keyof DownstreamHead]: DownstreamHead[K] };
+
 export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
 
 export interface Http1Settings {
@@ -108,20 +111,34 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #paused = false;
   /** close() ran: our FIN is out, the deadline runs. */
   #closing = false;
+  /**
+   * The client's address (a PROXY header's, marked before the connection was made) and its TLS
+   * server name: facts of the connection, read at its first request, not again at every one.
+   */
+  #remoteAddress: string | undefined;
+  #servername: string | undefined;
 
-  constructor(socket: Socket, settings: Http1Settings, handlers: Http1Handlers, encrypted = false) {
+  /** Told once the socket has closed (the server's set of connections forgets it). */
+  readonly #gone: ((connection: Http1Connection) => void) | undefined;
+
+  constructor(
+    socket: Socket,
+    settings: Http1Settings,
+    handlers: Http1Handlers,
+    encrypted = false,
+    gone?: (connection: Http1Connection) => void,
+  ) {
     this.socket = socket;
+    this.#gone = gone;
     this.#settings = settings;
     this.#handlers = handlers;
     this.#encrypted = encrypted;
-    this.#parser = new RequestParser(this, {
-      headerSize: settings.headerSize,
-      uriLength: settings.uriLength,
-    });
+    // The settings hold the parser's limits (headerSize, uriLength): no copy of them made.
+    this.#parser = new RequestParser(this, settings);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
-    socket.on('error', () => socket.destroy());
+    socket.on('error', this.#destroy);
     this.#arm(settings.headerTimeout, this.#onHeaderTimeout);
   }
 
@@ -252,21 +269,26 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // h2c is answered as the plain request it also is (RFC 9113 dropped it; tunnelled, it would
     // let HTTP/2 past every check here), and so is an upgrade with a body (the session refuses it).
     const upgrade = head.upgrade && !h2c && !hasBody;
-    const downstream: DownstreamHead = {
+    if (this.#remoteAddress === undefined) {
+      this.#remoteAddress = clientAddressOf(this.socket);
+      this.#servername = servernameOf(this.socket).servername;
+    }
+    const downstream: HeadDraft = {
       method: head.method,
       target: head.target,
       versionMajor: 1,
       versionMinor: head.versionMinor,
       protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
       headers: fields,
-      remoteAddress: clientAddressOf(this.socket),
+      remoteAddress: this.#remoteAddress,
       encrypted: this.#encrypted,
-      ...servernameOf(this.socket),
       bodyLength:
         head.framing === 'chunked' ? 'chunked' : head.framing === 'length' ? head.contentLength : undefined,
       upgrade,
       expectContinue,
     };
+    // Only a TLS connection's heads have one (not a spread: the head keeps one shape).
+    if (this.#servername !== undefined) downstream.servername = this.#servername;
     const response = new Http1Response(this.socket, this, downstream, body, {
       headRequest: head.method === 'HEAD',
       versionMinor: head.versionMinor,
@@ -396,6 +418,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);
     this.socket.off('close', this.#onClose);
+    // The socket lives on as a tunnel: the server still holds it (a drain's deadline cuts it) until it closes.
+    this.socket.once('close', () => this.#gone?.(this));
     this.#state = 'closed';
     const rest = Buffer.concat(this.#pending);
     this.#pending = [];
@@ -463,6 +487,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (!this.#requestComplete && this.#body !== undefined && !this.#body.destroyed) {
       this.#body.destroy(Object.assign(new Error('client closed the connection'), { code: 'ECONNRESET' }));
     }
+    this.#gone?.(this);
   };
 
   #arm(ms: number, onTimeout: () => void): void {

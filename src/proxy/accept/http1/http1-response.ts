@@ -70,6 +70,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #bodyless = false;
   #bodyComplete = false;
   #cutByDrain = false;
+  /** Who hears of the close (the session, the upstream's in-flight count, the admission's slots…). */
   readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
   /** `limits.send_timeout` (0: none); the deadline is made at the first write left waiting. */
   readonly #sendTimeout: number;
@@ -232,26 +233,27 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   /** A write is left waiting for the client: the send deadline counts until it drains. */
   #watchSend(): void {
     if (this.#sendTimeout <= 0) return;
+    // The deadline and its callbacks are made at the first write left waiting: most responses have none.
     this.#sendDeadline ??= new SendDeadline(
       this,
       { ms: this.#sendTimeout, field: 'limits.send_timeout' },
-      this.#onSendTimeout,
+      () => this.#onSendTimeout(),
     );
+    this.#stopSend ??= () => this.#sendDeadline?.stop();
     if (this.#sendDeadline.armed) return;
     this.#sendDeadline.watch();
     this.#socket.once('drain', this.#stopSend);
   }
 
-  readonly #stopSend = (): void => {
-    this.#sendDeadline?.stop();
-  };
+  /** Stops the send deadline when the socket drains (made with the deadline). */
+  #stopSend: (() => void) | undefined;
 
   /** The client took nothing for the deadline: whoever listens hears why, then the response is cut. */
-  readonly #onSendTimeout = (): void => {
+  #onSendTimeout(): void {
     const limit = (this.#sendDeadline as SendDeadline).limit;
     for (const callback of this.#sendTimeoutCallbacks ?? []) callback(limit);
     this.abort();
-  };
+  }
 
   onSendTimeout(callback: (limit: SendLimit) => void): void {
     if (this.#sendTimeoutCallbacks === undefined) this.#sendTimeoutCallbacks = [callback];
@@ -316,8 +318,11 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     this.#closedOnce = true;
     if (this.#sendDeadline !== undefined) {
       this.#sendDeadline.stop();
-      this.#socket.off('drain', this.#stopSend);
+      if (this.#stopSend !== undefined) this.#socket.off('drain', this.#stopSend);
     }
-    for (const callback of this.#closeCallbacks.splice(0)) callback(finished);
+    // Each called once (this runs once: #over guards every way here); no copy of the list made.
+    const callbacks = this.#closeCallbacks;
+    for (let i = 0; i < callbacks.length; i++) callbacks[i](finished);
+    callbacks.length = 0;
   }
 }

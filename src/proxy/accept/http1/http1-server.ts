@@ -40,10 +40,10 @@ export function createHttp1Server(
   alpn?: PreTlsStage,
 ): Http1Server {
   const connections = new Set<Http1Connection>();
+  // Told by the connection itself when its socket closes: no listener and no closure per connection.
+  const forget = (connection: Http1Connection) => connections.delete(connection);
   const accept = (socket: Socket) => {
-    const connection = new Http1Connection(socket, settings(), handlers, tls !== undefined);
-    connections.add(connection);
-    socket.once('close', () => connections.delete(connection));
+    connections.add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
   };
   // allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
   const options = { allowHalfOpen: true, noDelay: true };
