@@ -78,7 +78,7 @@ const canaryEvents = (gw: TestGateway) =>
     .map((e) => e as unknown as Record<string, unknown>);
 
 test('a library gateway rolls back a canary that resets 5 % of its requests, at its first step', async () => {
-  const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1s, min_requests: 60');
+  const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1s, min_requests: 100');
   try {
     await until(() => linesOf(gw, 'canary step').length > 0, 'the first step');
     next.resetEvery = 20;
@@ -271,7 +271,7 @@ upstreams:
 test('two library gateways on one Redis judge one canary: requests through B, one verdict for both', async () => {
   const redis: RedisProcess = await startRedis();
   const store = `store:\n  redis: { url: "${redis.url}", timeout: 2s }\n`;
-  const canary = 'steps: [10, 30], step_interval: 1s, min_requests: 60';
+  const canary = 'steps: [10, 30], step_interval: 1s, min_requests: 100';
   const a = await startCanaryLibrary(canary, store);
   let b: TestGateway | undefined;
   try {
