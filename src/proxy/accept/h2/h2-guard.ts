@@ -11,8 +11,11 @@
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { h2ErrorName } from '../../../core/failure/classify.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
+import { servernameOf } from '../../../core/net/downstream.ts';
 import { HoldBudget } from '../../../core/net/hold-budget.ts';
 import type { H2Limits } from './h2-limits.ts';
+import type { H2ConnectionFacts } from './h2-request.ts';
+import type { H2Response } from './h2-response.ts';
 
 const { constants } = http2;
 
@@ -95,6 +98,8 @@ export class H2Guard {
   readonly budget: HoldBudget;
   /** The first reason told; nothing after it is (one line per connection). */
   #told: H2Bound | undefined;
+  /** What each stream's head says of the connection, read at its first stream. */
+  #facts: H2ConnectionFacts | undefined;
   /**
    * The idle timeout, restarted when the last stream closes and by the client's PING and
    * SETTINGS. Ours, not the session's setTimeout(): node:http2 (Node 24) clears that timer
@@ -103,8 +108,11 @@ export class H2Guard {
    * timeout ran out: 75 s of every connection a flood opened.
    */
   readonly #idle: NodeJS.Timeout;
+  /** The server's responses not yet over (for its drain deadline): a stream's leaves it as it closes. */
+  readonly #open: Set<H2Response> | undefined;
 
-  constructor(session: ServerHttp2Session, limits: H2Limits, logger: H2Logger) {
+  constructor(session: ServerHttp2Session, limits: H2Limits, logger: H2Logger, open?: Set<H2Response>) {
+    this.#open = open;
     this.budget = new HoldBudget(limits.connectionBuffer);
     this.#session = session;
     this.#limits = limits;
@@ -153,13 +161,31 @@ export class H2Guard {
       return false;
     }
     this.openStreams++;
-    // Streams the session's own end closes still count: the error that says why comes after them.
-    stream.once('close', () => {
-      if (this.#session.destroyed) return;
-      this.openStreams--;
-      if (this.openStreams === 0) this.#idle.refresh();
-    });
     return true;
+  }
+
+  /**
+   * A stream admitted has closed (its response sink says so first thing when it hears it: one
+   * listener a stream, not one each). Streams the session's own end closes still count: the
+   * error that says why comes after them.
+   */
+  streamClosed(response: H2Response): void {
+    this.#open?.delete(response);
+    if (this.#session.destroyed) return;
+    this.openStreams--;
+    if (this.openStreams === 0) this.#idle.refresh();
+  }
+
+  /** The client's address, TLS and SNI, as every stream's head carries them. */
+  connectionFacts(): H2ConnectionFacts {
+    if (this.#facts !== undefined) return this.#facts;
+    const socket = this.#session.socket;
+    this.#facts = {
+      remoteAddress: clientAddressOf(socket),
+      encrypted: this.#session.encrypted === true,
+      servername: servernameOf(socket).servername,
+    };
+    return this.#facts;
   }
 
   /**

@@ -24,18 +24,24 @@ export interface H2DownstreamHead extends DownstreamHead {
   readonly scheme: string;
 }
 
-export interface H2StreamFacts {
-  readonly streamId: number;
-  /** The HEADERS frame ended the stream: no body. */
-  readonly endStream: boolean;
+/** What every stream of one connection shares: read once a connection, not once a stream. */
+export interface H2ConnectionFacts {
   readonly remoteAddress: string;
   readonly encrypted: boolean;
   /** The connection's SNI (lower-cased), when it is TLS and the client sent one. */
-  readonly servername?: string;
+  readonly servername: string | undefined;
 }
 
-/** The head from the stream's raw fields (flat [name, value, …], pseudo-fields first). */
-export function h2RequestHead(raw: readonly string[], facts: H2StreamFacts): H2DownstreamHead {
+/**
+ * The head from the stream's raw fields (flat [name, value, …], pseudo-fields first).
+ * `endStream`: the HEADERS frame ended the stream (no body).
+ */
+export function h2RequestHead(
+  raw: readonly string[],
+  streamId: number,
+  endStream: boolean,
+  connection: H2ConnectionFacts,
+): H2DownstreamHead {
   let method = '';
   let path = '';
   let scheme = '';
@@ -43,8 +49,10 @@ export function h2RequestHead(raw: readonly string[], facts: H2StreamFacts): H2D
   let host: string | undefined;
   let contentLength: number | undefined;
   let expectContinue = false;
-  const cookies: string[] = [];
-  const fields: string[] = [];
+  let cookies: string[] | undefined;
+  // Host goes first: its place is kept, and given up in the rare request with neither
+  // :authority nor Host (one array a request, not a second one to put Host in front).
+  const headers = ['host', ''];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
@@ -57,32 +65,37 @@ export function h2RequestHead(raw: readonly string[], facts: H2StreamFacts): H2D
     }
     if (name === 'host') host ??= value;
     // §8.2.3: cookie may come split in several fields; HTTP/1.1 wants one, joined by "; ".
-    else if (name === 'cookie') cookies.push(value);
-    else {
+    else if (name === 'cookie') {
+      if (cookies === undefined) cookies = [value];
+      else cookies.push(value);
+    } else {
       if (name === 'content-length') contentLength = Number(value);
       else if (name === 'expect' && value.toLowerCase() === '100-continue') expectContinue = true;
-      fields.push(name, value);
+      headers.push(name, value);
     }
   }
   const hostValue = authority ?? host;
-  const headers = hostValue === undefined ? fields : ['host', hostValue, ...fields];
-  if (cookies.length > 0) headers.push('cookie', cookies.join('; '));
-  return {
+  if (hostValue === undefined) headers.splice(0, 2);
+  else headers[1] = hostValue;
+  if (cookies !== undefined) headers.push('cookie', cookies.length === 1 ? cookies[0] : cookies.join('; '));
+  const head: { -readonly [K in keyof H2DownstreamHead]: H2DownstreamHead[K] } = {
     method,
     target: method === 'CONNECT' ? (authority ?? '') : path,
     versionMajor: 1,
     versionMinor: 1,
     protocol: 'HTTP/2',
-    streamId: facts.streamId,
+    streamId,
     scheme,
     headers,
-    remoteAddress: facts.remoteAddress,
-    encrypted: facts.encrypted,
-    ...(facts.servername === undefined ? {} : { servername: facts.servername }),
-    bodyLength: facts.endStream ? undefined : (contentLength ?? 'chunked'),
+    remoteAddress: connection.remoteAddress,
+    encrypted: connection.encrypted,
+    bodyLength: endStream ? undefined : (contentLength ?? 'chunked'),
     upgrade: false,
     expectContinue,
   };
+  // Absent, not undefined, on a connection without one (as the HTTP/1.1 head has it).
+  if (connection.servername !== undefined) head.servername = connection.servername;
+  return head;
 }
 
 /**

@@ -17,8 +17,9 @@
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
-import type { ResponseSink } from '../../../core/net/downstream.ts';
+import type { DownstreamHead, ResponseSink } from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
+import { atTurnEnd } from '../../../core/net/turn-end.ts';
 
 const { constants } = http2;
 
@@ -33,13 +34,34 @@ const HOLD_BYTES = 16 * 1024;
 
 /** What the sink reports to its connection's guard. */
 export interface H2ResponseOwner {
+  /** The stream has closed, however it ended: called before anyone hears how. */
+  streamClosed(response: H2Response): void;
   /** The client reset the stream before its answer was complete. */
   clientReset(): void;
   /** The answer could not move for the send deadline; the stream was reset with CANCEL. */
   sendTimeout(streamId: number): void;
 }
 
-/** Flat fields as node:http2 takes them: lower-case names, repeated ones as arrays, no connection-specific ones. */
+/**
+ * A final head as node:http2's respond() takes it raw: `:status` first, then the fields flat with
+ * lower-case names and no connection-specific ones (RFC 9113 §8.2.2), repeated ones repeated.
+ * Raw, not an object: node:http2 copies an object into one of its own and lists its keys before
+ * it serialises it; a flat list it serialises as it is (the checks are the same: a single-value
+ * field sent twice is refused either way).
+ */
+function h2Head(status: number, flat: readonly string[]): string[] {
+  const head = [':status', String(status)];
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i].toLowerCase();
+    if (isHopByHop(name) || name.charCodeAt(0) === 58) continue;
+    // RFC 9110 §8.6: a 204 has no Content-Length (nghttp2 refuses one).
+    if (status === 204 && name === 'content-length') continue;
+    head.push(name, flat[i + 1]);
+  }
+  return head;
+}
+
+/** Flat fields as node:http2 takes them in an object: lower-case names, repeated ones as arrays, no connection-specific ones. */
 function h2Fields(flat: readonly string[], into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i].toLowerCase();
@@ -53,6 +75,38 @@ function h2Fields(flat: readonly string[], into: OutgoingHttpHeaders = {}): Outg
   return into;
 }
 
+/** respond()'s options (node:http2 reads them and keeps nothing): one object each, not one a response. */
+const END_STREAM = Object.freeze({ endStream: true });
+const OPEN_STREAM = Object.freeze({ endStream: false });
+const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
+
+/** What the send deadline reads of a response: the stream itself, and what the sink holds for it. */
+class H2SendProgress implements SendProgress {
+  readonly #stream: ServerHttp2Stream;
+  readonly #sink: H2Response;
+
+  constructor(stream: ServerHttp2Stream, sink: H2Response) {
+    this.#stream = stream;
+    this.#sink = sink;
+  }
+
+  /** What the stream still holds after end() must reach the client too: closed is the stream's, not the sink's. */
+  get closed(): boolean {
+    return this.#stream.closed || this.#stream.destroyed;
+  }
+
+  get pendingBytes(): number {
+    return this.#sink.pendingBytes;
+  }
+
+  get flushedBytes(): number {
+    return this.#sink.flushedBytes;
+  }
+}
+
+/** A stream refused or cut must not throw its error at the process. */
+const ignore = (): void => {};
+
 export class H2Response implements ResponseSink {
   readonly #stream: ServerHttp2Stream;
   readonly #owner: H2ResponseOwner;
@@ -60,7 +114,9 @@ export class H2Response implements ResponseSink {
   #expectContinue: boolean;
   #headSent = false;
   /** The head is queued, not yet given to the stream. */
-  #pendingHead: OutgoingHttpHeaders | undefined;
+  #pendingHead: string[] | undefined;
+  /** The session holds this response's writes to the end of the turn (holdUntilTurnEnd). */
+  #holdToTurnEnd = false;
   /** Body written in the head's tick, held with it (its bytes in #heldBytes). */
   #held: Buffer[] = [];
   #heldBytes = 0;
@@ -73,42 +129,32 @@ export class H2Response implements ResponseSink {
   #cutByDrain = false;
   /** Body bytes given to the stream. */
   #written = 0;
-  /** The send deadline: counts while a write waits for the client, its END_STREAM and trailers included. */
-  readonly #deadline: SendDeadline;
+  /**
+   * The send deadline: counts while a write waits for the client, its END_STREAM and trailers
+   * included. Made when first armed.
+   */
+  #deadline: SendDeadline | undefined;
+  readonly #sendTimeoutMs: number;
   #sendTimeoutCallbacks: ((limit: SendLimit) => void)[] | undefined;
   /** How the stream ended, once it has. */
   #closedWith: boolean | undefined;
-  readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
+  #closeCallbacks: ((finished: boolean) => void)[] | undefined;
 
   constructor(
     stream: ServerHttp2Stream,
     owner: H2ResponseOwner,
-    facts: { headRequest: boolean; expectContinue: boolean; sendTimeoutMs: number },
+    request: Pick<DownstreamHead, 'method' | 'expectContinue'>,
+    sendTimeoutMs: number,
   ) {
     this.#stream = stream;
     this.#owner = owner;
-    this.#headRequest = facts.headRequest;
-    this.#expectContinue = facts.expectContinue;
-    // Progress of the stream itself: what it still holds after end() must reach the client too.
-    const sink = this;
-    const progress: SendProgress = {
-      get closed() {
-        return stream.closed || stream.destroyed;
-      },
-      get pendingBytes() {
-        return sink.pendingBytes;
-      },
-      get flushedBytes() {
-        return sink.flushedBytes;
-      },
-    };
-    this.#deadline = new SendDeadline(
-      progress,
-      { ms: facts.sendTimeoutMs, field: 'limits.http2.send_timeout' },
-      this.#onDeadline,
-    );
-    stream.on('error', () => {});
-    stream.once('close', this.#onClose);
+    this.#headRequest = request.method === 'HEAD';
+    this.#expectContinue = request.expectContinue;
+    this.#sendTimeoutMs = sendTimeoutMs;
+    // The server listens for errors already (h2-server.ts): a second listener would only cost.
+    if (stream.listenerCount('error') === 0) stream.on('error', ignore);
+    // 'close' comes once: `on`, without the wrapper `once` makes.
+    stream.on('close', this.#onClose);
   }
 
   get headSent(): boolean {
@@ -142,11 +188,13 @@ export class H2Response implements ResponseSink {
   }
 
   /**
-   * Nothing to hold: the sink holds its head to the end of the tick already (so a head and its
-   * end leave as one HEADERS frame), and node:http2 sends a session's frames in one socket
-   * write per turn of its own.
+   * The head is held to the end of the turn rather than of the tick (turn-end.ts's queue, which
+   * allocates nothing, instead of a nextTick a response): node:http2 sends a session's frames
+   * in one socket write per turn of its own, so nothing leaves later for it.
    */
-  holdUntilTurnEnd(): void {}
+  holdUntilTurnEnd(): void {
+    this.#holdToTurnEnd = true;
+  }
 
   /** No upgrade over HTTP/2 (RFC 9113 §8.6): the server never marks a head `upgrade`. */
   switchProtocols(): undefined {
@@ -177,24 +225,27 @@ export class H2Response implements ResponseSink {
     if (this.#headSent || this.#over) throw new Error('response head sent twice');
     this.#headSent = true;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;
-    const head = h2Fields(headers, { ':status': status });
-    // RFC 9110 §8.6: a 204 has no Content-Length (nghttp2 refuses one).
-    if (status === 204) delete head['content-length'];
-    this.#pendingHead = head;
-    process.nextTick(this.#flushHead);
+    this.#pendingHead = h2Head(status, headers);
+    if (this.#holdToTurnEnd) atTurnEnd(H2Response.#flushHeadOf, this);
+    else process.nextTick(H2Response.#flushHeadOf, this);
   }
 
   /** The head and what was held with it: the stream stays open for more body and then the trailers. */
-  readonly #flushHead = (): void => {
+  #flushHead(): void {
     const head = this.#pendingHead;
     if (head === undefined || this.#stream.destroyed) return;
     this.#pendingHead = undefined;
-    if (this.#bodyless) return this.#respond(head, { endStream: true });
-    this.#stream.once('wantTrailers', this.#sendTrailers);
-    this.#respond(head, { waitForTrailers: true });
+    if (this.#bodyless) return this.#respond(head, END_STREAM);
+    this.#stream.once('wantTrailers', () => this.#sendTrailers());
+    this.#respond(head, WAIT_FOR_TRAILERS);
     const held = this.#takeHeld();
     if (held !== undefined && !this.#stream.destroyed && !this.#stream.write(held)) this.#armDeadline();
-  };
+  }
+
+  /** The held head's flush, for the queue that runs it (no closure a response). */
+  static #flushHeadOf(sink: H2Response): void {
+    sink.#flushHead();
+  }
 
   /** The body held with the head, as one buffer (undefined: none). */
   #takeHeld(): Buffer | undefined {
@@ -206,7 +257,7 @@ export class H2Response implements ResponseSink {
   }
 
   /** A head node:http2 will not send (a field it refuses) cuts the stream; it must not throw into a later tick. */
-  #respond(head: OutgoingHttpHeaders, options: { endStream?: boolean; waitForTrailers?: boolean }): void {
+  #respond(head: string[], options: { endStream?: boolean; waitForTrailers?: boolean }): void {
     try {
       this.#stream.respond(head, options);
     } catch {
@@ -214,7 +265,7 @@ export class H2Response implements ResponseSink {
     }
   }
 
-  readonly #sendTrailers = (): void => {
+  #sendTrailers(): void {
     const fields = this.#trailers === undefined ? {} : h2Fields(this.#trailers);
     try {
       this.#stream.sendTrailers(fields);
@@ -224,7 +275,7 @@ export class H2Response implements ResponseSink {
       return this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
     }
     this.#answered();
-  };
+  }
 
   /**
    * The whole answer is given to the stream (its END_STREAM after any body, or its trailers).
@@ -239,19 +290,20 @@ export class H2Response implements ResponseSink {
     // A client still sending a body it has in hand ends its side in a moment: it is given
     // REQUEST_SIDE_GRACE_MS to, as a reset in the middle of its upload reads to some clients
     // (curl) as a failed exchange. One that sends nothing more is reset then: bounded either way.
-    const timer = setTimeout(this.#endRequestSide, REQUEST_SIDE_GRACE_MS);
+    const timer = setTimeout(() => this.#endRequestSide(), REQUEST_SIDE_GRACE_MS);
     timer.unref();
     this.#stream.once('close', () => clearTimeout(timer));
   }
 
   #requestEnded(): boolean {
     const stream = this.#stream;
-    return stream.closed || stream.destroyed || stream.state?.remoteClose === 1;
+    // endAfterHeaders first (a request without a body, the usual one): `state` makes an object.
+    return stream.endAfterHeaders || stream.closed || stream.destroyed || stream.state?.remoteClose === 1;
   }
 
-  readonly #endRequestSide = (): void => {
+  #endRequestSide(): void {
     if (!this.#requestEnded()) this.#stream.close(constants.NGHTTP2_NO_ERROR);
-  };
+  }
 
   write(chunk: Buffer): boolean {
     if (!this.#headSent || this.#over || this.#bodyless || chunk.length === 0) return true;
@@ -285,10 +337,11 @@ export class H2Response implements ResponseSink {
       // Trailers-Only), else one DATA frame that ends the stream.
       this.#pendingHead = undefined;
       const held = this.#bodyless ? undefined : this.#takeHeld();
-      this.#respond(head, { endStream: held === undefined });
+      this.#respond(head, held === undefined ? END_STREAM : OPEN_STREAM);
       if (held === undefined || this.#stream.destroyed) return this.#answered();
       this.#stream.end(held);
-      if (this.#stream.writableLength > 0) this.#armDeadline();
+      // The stream is ended: no 'drain' will come, its close stops the deadline.
+      if (this.#stream.writableLength > 0) this.#armDeadline(false);
       return this.#answered();
     }
     this.#flushHead();
@@ -296,7 +349,7 @@ export class H2Response implements ResponseSink {
     this.#trailers = trailers;
     this.#stream.end();
     // What is still queued must reach the client within the deadline too.
-    if (this.#stream.writableLength > 0) this.#armDeadline();
+    if (this.#stream.writableLength > 0) this.#armDeadline(false);
   }
 
   /** Cuts the response: RST_STREAM INTERNAL_ERROR, whatever was sent. */
@@ -309,6 +362,7 @@ export class H2Response implements ResponseSink {
   /** After the stream closed, the callback is called at once with how it ended. */
   onClose(callback: (finished: boolean) => void): void {
     if (this.#closedWith !== undefined) callback(this.#closedWith);
+    else if (this.#closeCallbacks === undefined) this.#closeCallbacks = [callback];
     else this.#closeCallbacks.push(callback);
   }
 
@@ -327,24 +381,26 @@ export class H2Response implements ResponseSink {
     else this.#stream.destroy(new Error('response cut'));
   }
 
-  #armDeadline(): void {
+  /** `untilDrain`: a write waits, its 'drain' stops the deadline (after end(), the stream's close does). */
+  #armDeadline(untilDrain = true): void {
+    this.#deadline ??= new SendDeadline(
+      new H2SendProgress(this.#stream, this),
+      { ms: this.#sendTimeoutMs, field: 'limits.http2.send_timeout' },
+      () => this.#onDeadline(),
+    );
     if (this.#deadline.armed) return;
     this.#deadline.watch();
-    this.#stream.once('drain', this.#disarm);
+    if (untilDrain) this.#stream.once('drain', () => this.#deadline?.stop());
   }
 
-  readonly #disarm = (): void => {
-    this.#deadline.stop();
-  };
-
   /** Whoever listens hears why first (over already: their own abort cannot turn the CANCEL into a cut). */
-  readonly #onDeadline = (): void => {
-    if (this.#stream.closed || this.#stream.destroyed) return;
+  #onDeadline(): void {
+    if (this.#stream.closed || this.#stream.destroyed || this.#deadline === undefined) return;
     this.#over = true;
     for (const callback of this.#sendTimeoutCallbacks ?? []) callback(this.#deadline.limit);
     this.#owner.sendTimeout(this.#stream.id ?? 0);
     this.#reset(constants.NGHTTP2_CANCEL);
-  };
+  }
 
   onSendTimeout(callback: (limit: SendLimit) => void): void {
     if (this.#sendTimeoutCallbacks === undefined) this.#sendTimeoutCallbacks = [callback];
@@ -352,7 +408,8 @@ export class H2Response implements ResponseSink {
   }
 
   readonly #onClose = (): void => {
-    this.#disarm();
+    this.#owner.streamClosed(this);
+    this.#deadline?.stop();
     const clean = this.#stream.rstCode === constants.NGHTTP2_NO_ERROR;
     const finished = this.#finished && clean && !this.#cut;
     // A reset we did not make, on a connection still up: the client cancelled the stream.
@@ -361,6 +418,9 @@ export class H2Response implements ResponseSink {
     if (!finished) this.#finished = false;
     this.#over = true;
     this.#closedWith = finished;
-    for (const callback of this.#closeCallbacks.splice(0)) callback(finished);
+    // Taken before they run: one added meanwhile is called at once (#closedWith is set).
+    const callbacks = this.#closeCallbacks;
+    this.#closeCallbacks = undefined;
+    if (callbacks !== undefined) for (const callback of callbacks) callback(finished);
   };
 }

@@ -13,11 +13,11 @@ import http2, {
 import type { Socket } from 'node:net';
 import type { Failure } from '../../../core/failure/failure.ts';
 import type { RequestParseError } from '../../../core/http1/request-parser.ts';
-import { clientAddressOf } from '../../../core/net/client-address.ts';
-import { type DownstreamExchange, servernameOf } from '../../../core/net/downstream.ts';
+import type { DownstreamExchange } from '../../../core/net/downstream.ts';
+import type { HoldBudget } from '../../../core/net/hold-budget.ts';
 import { H2Guard, type H2Logger } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
-import { H2Body, h2Refusal, h2RequestHead } from './h2-request.ts';
+import { H2Body, type H2DownstreamHead, h2Refusal, h2RequestHead } from './h2-request.ts';
 import { H2Response } from './h2-response.ts';
 
 export interface H2Handlers {
@@ -56,6 +56,25 @@ export interface H2Server {
 
 const ignore = (): void => {};
 
+/** A stream's exchange: a class, so that its getter is the prototype's and not made again a stream. */
+class H2Exchange implements DownstreamExchange {
+  readonly head: H2DownstreamHead;
+  readonly body: H2Body | undefined;
+  readonly response: H2Response;
+  readonly budget: HoldBudget;
+
+  constructor(head: H2DownstreamHead, body: H2Body | undefined, response: H2Response, budget: HoldBudget) {
+    this.head = head;
+    this.body = body;
+    this.response = response;
+    this.budget = budget;
+  }
+
+  get bodyComplete(): boolean {
+    return this.body === undefined || this.body.complete;
+  }
+}
+
 export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H2Logger): H2Server {
   const sessions = new Set<ServerHttp2Session>();
   const guards = new WeakMap<Http2Session, H2Guard>();
@@ -71,7 +90,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    guards.set(session, new H2Guard(session, limits, logger));
+    guards.set(session, new H2Guard(session, limits, logger, open));
     if (accepting !== undefined) refused.set(session, accepting);
     if (closing) session.close();
   });
@@ -82,22 +101,11 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     const session = stream.session;
     const guard = session === undefined ? undefined : guards.get(session);
     if (guard === undefined || !guard.admit(stream)) return;
-    const socket = session?.socket;
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 || stream.endAfterHeaders;
-    const head = h2RequestHead(rawHeaders, {
-      streamId: stream.id ?? 0,
-      endStream,
-      remoteAddress: clientAddressOf(socket),
-      encrypted: session?.encrypted === true,
-      ...servernameOf(socket),
-    });
-    const response = new H2Response(stream, guard, {
-      headRequest: head.method === 'HEAD',
-      expectContinue: head.expectContinue,
-      sendTimeoutMs: limits.sendTimeout,
-    });
+    const head = h2RequestHead(rawHeaders, stream.id ?? 0, endStream, guard.connectionFacts());
+    // Leaves `open` as its stream closes (H2Guard.streamClosed).
+    const response = new H2Response(stream, guard, head, limits.sendTimeout);
     open.add(response);
-    response.onClose(() => open.delete(response));
     const body = endStream ? undefined : new H2Body(stream, handlers.bodyIdleTimeout?.());
     // A response complete before its request body was read (a 404 or a refusal, answered
     // before the body is wanted): node:http2 closes a stream only once its readable side has
@@ -108,15 +116,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       stream.once('finish', () => {
         if (!body.complete && !body.destroyed) body.destroy();
       });
-    const exchange: DownstreamExchange = {
-      head,
-      body,
-      get bodyComplete() {
-        return body === undefined || body.complete;
-      },
-      response,
-      budget: guard.budget,
-    };
+    const exchange = new H2Exchange(head, body, response, guard.budget);
     const overLimit = session === undefined ? undefined : refused.get(session);
     if (overLimit !== undefined) {
       session?.close();
