@@ -1,5 +1,5 @@
-import type { Socket } from 'node:net';
-import type { DownstreamExchange, DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
+import type { DownstreamExchange, DownstreamHead } from '../../core/net/downstream.ts';
+import { InMemorySink } from '../../core/net/in-memory-sink.ts';
 
 /**
  * Fields of the client's request a refresh does not carry: its own validators and range (the
@@ -47,65 +47,8 @@ export function refreshExchange(of: DownstreamHead, done: () => void): Downstrea
     upgrade: false,
     expectContinue: false,
   };
-  const response = new DiscardingSink();
+  // Nobody reads it: every write is taken at once and let go, and the end closes it.
+  const response = new InMemorySink();
   response.onClose(done);
   return { head, body: undefined, bodyComplete: true, response, refresh: done };
-}
-
-/** A response sink nobody reads: every write is taken at once, and the end closes it. */
-class DiscardingSink implements ResponseSink {
-  headSent = false;
-  finished = false;
-  closed = false;
-  readonly cutByDrain = false;
-  readonly pendingBytes = 0;
-  flushedBytes = 0;
-  readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
-
-  sendContinue(): void {}
-
-  sendInterim(): boolean {
-    return false;
-  }
-
-  sendHead(): void {
-    this.headSent = true;
-  }
-
-  holdUntilTurnEnd(): void {}
-
-  write(chunk: Buffer): boolean {
-    this.flushedBytes += chunk.length;
-    return true;
-  }
-
-  onDrain(): void {}
-
-  /** Every write is taken at once: nothing ever waits for this sink. */
-  onSendTimeout(): void {}
-
-  end(): void {
-    if (this.closed) return;
-    this.finished = true;
-    this.#close(true);
-  }
-
-  abort(): void {
-    if (this.closed) return;
-    this.#close(false);
-  }
-
-  onClose(callback: (finished: boolean) => void): void {
-    if (this.closed) callback(this.finished);
-    else this.#closeCallbacks.push(callback);
-  }
-
-  switchProtocols(): { socket: Socket; rest: Buffer } | undefined {
-    return undefined;
-  }
-
-  #close(finished: boolean): void {
-    this.closed = true;
-    for (const callback of this.#closeCallbacks.splice(0)) callback(finished);
-  }
 }

@@ -1,0 +1,67 @@
+import type { Socket } from 'node:net';
+import type { ResponseSink } from './downstream.ts';
+
+/**
+ * A response sink with no client behind it, for an answer the gateway asked for itself (a stale
+ * answer's background refresh, an auth service's verdict): every write is taken at once, so
+ * nothing ever waits for it; the end or an abort closes it, once, and tells who asked. As it
+ * stands it lets the answer go; a subclass keeps what it needs of it (kept-answer-sink.ts).
+ */
+export class InMemorySink implements ResponseSink {
+  headSent = false;
+  finished = false;
+  closed = false;
+  readonly cutByDrain = false;
+  readonly pendingBytes = 0;
+  flushedBytes = 0;
+  readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
+
+  sendContinue(): void {}
+
+  /** An interim answer is nobody's to read here. */
+  sendInterim(): boolean {
+    return false;
+  }
+
+  sendHead(_status: number, _reason: string, _headers: readonly string[]): void {
+    this.headSent = true;
+  }
+
+  holdUntilTurnEnd(): void {}
+
+  write(chunk: Buffer): boolean {
+    this.flushedBytes += chunk.length;
+    return true;
+  }
+
+  onDrain(): void {}
+
+  /** Every write is taken at once: nothing ever waits for this sink. */
+  onSendTimeout(): void {}
+
+  /** The answer's trailers say nothing anyone here reads. */
+  end(): void {
+    if (this.closed) return;
+    this.finished = true;
+    this.#close(true);
+  }
+
+  abort(): void {
+    if (this.closed) return;
+    this.#close(false);
+  }
+
+  onClose(callback: (finished: boolean) => void): void {
+    if (this.closed) callback(this.finished);
+    else this.#closeCallbacks.push(callback);
+  }
+
+  switchProtocols(): { socket: Socket; rest: Buffer } | undefined {
+    return undefined;
+  }
+
+  #close(finished: boolean): void {
+    this.closed = true;
+    for (const callback of this.#closeCallbacks.splice(0)) callback(finished);
+  }
+}
