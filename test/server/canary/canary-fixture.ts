@@ -36,20 +36,7 @@ export async function startCanaryGateway(canary: string, workers = 1, extra = ''
 listen:
   - address: 127.0.0.1:0
 admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
-routes:
-  - name: api
-    match: { path: / }
-    upstream: stable
-    canary: { upstream: next, ${canary} }
-upstreams:
-  stable:
-    targets:
-      - url: ${stable.url}
-  next:
-    targets:
-      - url: ${next.url}
-    retries: { attempts: 1 }    # a reset reaches the client: the test counts what users saw
-${extra}`,
+${canaryRoutes(canary, stable.url, next.url)}${extra}`,
   );
   const serve = await startServe(path, workers, { admin: true });
   return {
@@ -66,4 +53,26 @@ ${extra}`,
       await next.close();
     },
   };
+}
+
+/**
+ * The canary's route and its two upstreams, as YAML from `routes:` on: route `api` to baseline
+ * `stable`, canary `next` (`canary` is the flow mapping's inside), `next` never retried so a
+ * reset reaches the client and the test counts what users saw.
+ */
+export function canaryRoutes(canary: string, stableUrl: string, nextUrl: string): string {
+  return `routes:
+  - name: api
+    match: { path: / }
+    upstream: stable
+    canary: { upstream: next, ${canary} }
+upstreams:
+  stable:
+    targets:
+      - url: ${stableUrl}
+  next:
+    targets:
+      - url: ${nextUrl}
+    retries: { attempts: 1 }    # a reset reaches the client: the test counts what users saw
+`;
 }

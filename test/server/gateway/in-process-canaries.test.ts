@@ -12,6 +12,7 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
+import { canaryRoutes } from '../canary/canary-fixture.ts';
 
 let stable: CanaryOrigin;
 let next: CanaryOrigin;
@@ -38,20 +39,7 @@ function canaryConfig(canary: string, extra = ''): string {
 listen:
   - address: 127.0.0.1:0
 metrics: { listen: "127.0.0.1:0" }
-routes:
-  - name: api
-    match: { path: / }
-    upstream: stable
-    canary: { upstream: next, ${canary} }
-upstreams:
-  stable:
-    targets:
-      - url: ${stable.url}
-  next:
-    targets:
-      - url: ${next.url}
-    retries: { attempts: 1 }    # a reset reaches the client: the test counts what users saw
-${extra}`;
+${canaryRoutes(canary, stable.url, next.url)}${extra}`;
 }
 
 const linesOf = (gw: TestGateway, msg: string) => gw.logs.filter((l) => l.msg === msg && l.route === 'api');
