@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '../../core/config/types.ts';
 import { openFleetRedis } from '../../core/net/fleet-redis.ts';
-import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
+import { mergeWindows, type WindowCounts, windowOf } from '../../upstream/canary/canary-window.ts';
 
-/** Windows kept per route in Redis until the leader reads them: a leader gone for a while cannot fill Redis. */
+/**
+ * Windows kept per route in Redis until the leader reads them (each about 3 KB: the counts and
+ * two latency tallies): a leader gone for a while cannot fill Redis.
+ */
 const WINDOWS_KEPT = 256;
-/** Latency samples per side a gateway adds per window: the fleet's sample stays small in Redis. */
-const SAMPLES_SHARED = 500;
 
 /** Where a canary is: moving, stopped by an operator or a verdict, or over. */
 export type CanaryPhase = 'running' | 'paused' | 'rolled_back' | 'promoted' | 'held';
@@ -52,13 +53,9 @@ export class CanaryFleet {
   /** Adds this gateway's window of the route for the leader to judge. */
   async share(route: string, window: WindowCounts, ttlMs: number): Promise<void> {
     const key = this.#key(route, 'windows');
-    const trimmed: WindowCounts = {
-      baseline: { ...window.baseline, latency: window.baseline.latency.slice(0, SAMPLES_SHARED) },
-      canary: { ...window.canary, latency: window.canary.latency.slice(0, SAMPLES_SHARED) },
-    };
     await this.#client
       .multi()
-      .rpush(key, JSON.stringify(trimmed))
+      .rpush(key, JSON.stringify(window))
       .ltrim(key, -WINDOWS_KEPT, -1)
       .pexpire(key, ttlMs)
       .exec();
@@ -77,9 +74,11 @@ export class CanaryFleet {
     const key = this.#key(route, 'windows');
     const result = await this.#client.multi().lrange(key, 0, -1).del(key).exec();
     const items = (result?.[0]?.[1] ?? []) as string[];
+    // What another gateway wrote is read as data: a window that is not one is left out.
     const windows = items.flatMap((text) => {
       try {
-        return [JSON.parse(text) as WindowCounts];
+        const window = windowOf(JSON.parse(text));
+        return window === undefined ? [] : [window];
       } catch {
         return [];
       }
