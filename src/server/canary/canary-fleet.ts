@@ -10,6 +10,9 @@ import { mergeWindows, type WindowCounts, windowOf } from '../../upstream/canary
  */
 const WINDOWS_KEPT = 256;
 
+/** The name the fleet's client gives itself (Redis's CLIENT LIST shows it). */
+export const FLEET_CLIENT_NAME = 'candor-canary-fleet';
+
 /** Where a canary is: moving, stopped by an operator or a verdict, or over. */
 export type CanaryPhase = 'running' | 'paused' | 'rolled_back' | 'promoted' | 'held';
 
@@ -46,7 +49,7 @@ export class CanaryFleet {
   /** ioredis comes with the first fleet (fleet-redis.ts). */
   static async open(config: RedisStoreConfig): Promise<CanaryFleet> {
     // Its errors are told by the failing calls, which the controller logs.
-    const client = await openFleetRedis(config);
+    const client = await openFleetRedis(config, FLEET_CLIENT_NAME);
     return new CanaryFleet(client, config.prefix);
   }
 
