@@ -10,6 +10,13 @@ import { mergeWindows, type WindowCounts, windowOf } from '../../upstream/canary
  */
 const WINDOWS_KEPT = 256;
 
+/**
+ * The list the gateways add their windows to. Not `windows`, where gateways of an earlier release
+ * added windows whose latency was a list of samples, not a tally: during a rolling upgrade the
+ * lease holder judges the windows of the gateways of its own release and never misreads others'.
+ */
+const WINDOWS = 'counts';
+
 /** The name the fleet's client gives itself (Redis's CLIENT LIST shows it). */
 export const FLEET_CLIENT_NAME = 'candor-canary-fleet';
 
@@ -55,7 +62,7 @@ export class CanaryFleet {
 
   /** Adds this gateway's window of the route for the leader to judge. */
   async share(route: string, window: WindowCounts, ttlMs: number): Promise<void> {
-    const key = this.#key(route, 'windows');
+    const key = this.#key(route, WINDOWS);
     await this.#client
       .multi()
       .rpush(key, JSON.stringify(window))
@@ -74,7 +81,7 @@ export class CanaryFleet {
 
   /** The leader takes every gateway's windows added since it last took them, merged. */
   async take(route: string): Promise<WindowCounts | undefined> {
-    const key = this.#key(route, 'windows');
+    const key = this.#key(route, WINDOWS);
     const result = await this.#client.multi().lrange(key, 0, -1).del(key).exec();
     const items = (result?.[0]?.[1] ?? []) as string[];
     // What another gateway wrote is read as data: a window that is not one is left out.
