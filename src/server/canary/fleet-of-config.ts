@@ -11,13 +11,14 @@ import type { CanaryFleet } from './canary-fleet.ts';
  */
 export class FleetOfConfig {
   #fleet: CanaryFleet | undefined;
-  /** The store the fleet is on, as the config wrote it. */
+  /** The store the fleet is on: its prefix and URL. */
   #store: string | undefined;
 
   /** The fleet for `config` (undefined: none), opened or closed as it needs. */
   async follow(config: GatewayConfig): Promise<CanaryFleet | undefined> {
     const wanted = fleetStore(config);
-    const store = wanted === undefined ? undefined : JSON.stringify(wanted);
+    // What the fleet uses of the store: another timeout (the rate limits') keeps the fleet.
+    const store = wanted === undefined ? undefined : `${wanted.prefix} ${wanted.url}`;
     if (store === this.#store) return this.#fleet;
     this.close();
     if (wanted === undefined) return undefined;
