@@ -6,9 +6,11 @@ import type { Redis } from 'ioredis';
  * call and connect bounded at 5 s, reconnects backing off to 2 s. Errors are told by the calls
  * that fail (their callers log them), so the client's own error events are dropped here.
  */
-export async function openFleetRedis(config: { readonly url: string }): Promise<Redis> {
+export async function openFleetRedis(config: { readonly url: string }, name?: string): Promise<Redis> {
   const { Redis } = await import('ioredis');
   const client = new Redis(config.url, {
+    // Named, when the caller names it: Redis's CLIENT LIST then tells what each client is for.
+    ...(name === undefined ? {} : { connectionName: name }),
     maxRetriesPerRequest: 1,
     connectTimeout: 5_000,
     commandTimeout: 5_000,

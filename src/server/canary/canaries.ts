@@ -1,15 +1,19 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { CanaryController, CanaryHost, CanaryStatus } from './canary-controller.ts';
+import type { FleetOfConfig } from './fleet-of-config.ts';
 import type { OperatorWord } from './operator-actions.ts';
 
 /**
  * The primary's canaries: the controller (its judge and statistics) is loaded and made by the
  * first config that has a canary, at start or by a reload; a primary whose config has none
- * never holds it. Until then every route answers as one without a canary does.
+ * never holds it. Until then every route answers as one without a canary does. With
+ * `store.redis` the fleet follows each config as the canaries do (fleet-of-config.ts).
  */
 export class Canaries {
   readonly #host: CanaryHost;
   #controller: CanaryController | undefined;
+  /** The fleet each config's canaries are judged with; made with the controller. */
+  #fleets: FleetOfConfig | undefined;
   /** Each config in turn, the controller loaded first when one needs it. */
   #syncing: Promise<void> = Promise.resolve();
   #closed = false;
@@ -22,13 +26,19 @@ export class Canaries {
   sync(config: GatewayConfig): void {
     this.#syncing = this.#syncing
       .then(async () => {
-        if (this.#controller === undefined) {
+        if (this.#controller === undefined || this.#fleets === undefined) {
           if (!config.routes.some((r) => r.canary !== undefined)) return;
-          const { CanaryController } = await import('./canary-controller.ts');
+          const [{ CanaryController }, { FleetOfConfig }] = await Promise.all([
+            import('./canary-controller.ts'),
+            import('./fleet-of-config.ts'),
+          ]);
           if (this.#closed) return;
           this.#controller ??= new CanaryController(this.#host);
+          this.#fleets ??= new FleetOfConfig();
         }
-        if (!this.#closed) this.#controller.sync(config);
+        const fleet = await this.#fleets.follow(config);
+        if (this.#closed) return this.#fleets.close();
+        this.#controller.sync(config, fleet);
       })
       .catch((err: Error) =>
         this.#host.logger.error({ err: err.message }, 'the canaries could not follow the config'),
@@ -48,8 +58,10 @@ export class Canaries {
     return this.#controller?.act(route, action, who) ?? { problem: `route "${route}" has no canary` };
   }
 
+  /** Stops every canary where it is, and the fleet's Redis client. */
   close(): void {
     this.#closed = true;
     this.#controller?.close();
+    this.#fleets?.close();
   }
 }

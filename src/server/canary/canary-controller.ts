@@ -20,8 +20,6 @@ export interface CanaryHost {
   ): Promise<void>;
   readonly logger: Logger;
   readonly onEvent: CanaryEventSink;
-  /** With `store.redis`: the fleet's counts, lease and state (canary-fleet.ts); absent: this gateway alone. */
-  readonly fleet?: CanaryFleet;
 }
 
 /** A canary's state as GET /canary and the status page show it. */
@@ -89,6 +87,8 @@ interface Run {
 export class CanaryController {
   readonly #host: CanaryHost;
   readonly #runs = new Map<string, Run>();
+  /** With `store.redis`: the fleet's counts, lease and state (canary-fleet.ts); undefined: this gateway alone. */
+  #fleet: CanaryFleet | undefined;
   #closed = false;
 
   constructor(host: CanaryHost) {
@@ -96,10 +96,18 @@ export class CanaryController {
   }
 
   /**
-   * The config in force (at start and after each reload): a canary that appears starts, one that
-   * is gone stops, one whose canary upstream or steps changed starts again; others run on.
+   * The config in force (at start and after each reload) and the fleet it is judged with (see
+   * FleetOfConfig): a canary that appears starts, one that is gone stops, one whose canary
+   * upstream or steps changed starts again; others run on. With another fleet (one opened,
+   * closed, or on another store) every canary starts again, as a start with this config does:
+   * it joins the fleet's canary under way, or begins one.
    */
-  sync(config: GatewayConfig): void {
+  sync(config: GatewayConfig, fleet: CanaryFleet | undefined): void {
+    if (fleet !== this.#fleet) {
+      for (const run of this.#runs.values()) this.#stopTimer(run);
+      this.#runs.clear();
+      this.#fleet = fleet;
+    }
     const wanted = new Map(
       config.routes.flatMap((r) =>
         r.canary !== undefined && r.upstream !== undefined
@@ -225,10 +233,13 @@ export class CanaryController {
    */
   async #begin(run: Run): Promise<void> {
     await this.#host.window(run.route).catch(() => undefined);
+    // A reload may have ended the run meanwhile (the route's canary gone, or started again).
+    if (!this.#current(run)) return;
     run.looks = new StepLooks(run.config);
-    const fleet = this.#host.fleet;
+    const fleet = this.#fleet;
     if (fleet !== undefined && run.seq === 0) {
       const state = await fleet.read(run.route).catch(() => undefined);
+      if (!this.#current(run)) return;
       if (state !== undefined && state.canary === run.config.upstream) {
         await this.#adopt(run, state);
         return this.#schedule(run);
@@ -257,7 +268,7 @@ export class CanaryController {
 
   /** This gateway's state becomes the fleet's (a verdict of the leader, or an operator's action here). */
   #publish(run: Run): void {
-    const fleet = this.#host.fleet;
+    const fleet = this.#fleet;
     if (fleet === undefined) return;
     run.seq = Math.max(run.seq + 1, Date.now());
     const state: FleetState = {
@@ -302,12 +313,15 @@ export class CanaryController {
 
   #schedule(run: Run): void {
     this.#stopTimer(run);
+    // A run a reload ended while it was being judged is not looked at again.
+    if (!this.#current(run)) return;
     // In a fleet every gateway keeps adding its counts and following the state, whatever its phase.
-    if (this.#closed || (run.phase !== 'running' && this.#host.fleet === undefined)) return;
+    if (run.phase !== 'running' && this.#fleet === undefined) return;
     run.timer = setTimeout(() => {
       run.timer = undefined;
       run.busy = this.#tick(run).catch((err: Error) => {
-        this.#host.logger.error({ route: run.route, err: err.message }, 'canary step failed to run');
+        if (this.#current(run))
+          this.#host.logger.error({ route: run.route, err: err.message }, 'canary step failed to run');
         this.#schedule(run);
       });
     }, run.config.checkInterval);
@@ -320,7 +334,7 @@ export class CanaryController {
    * is. A pass moves it on only at the step's last look; before, it runs on.
    */
   async #tick(run: Run): Promise<void> {
-    const fleet = this.#host.fleet;
+    const fleet = this.#fleet;
     if (run.phase !== 'running' && fleet === undefined) return;
     let taken = await this.#host.window(run.route);
     if (fleet !== undefined) {
@@ -328,11 +342,14 @@ export class CanaryController {
       const lease = Math.max(3 * run.config.checkInterval, 3_000);
       if (taken !== undefined) await fleet.share(run.route, taken, lease * 4);
       const leading = await fleet.lead(run.route, lease);
-      await this.#adopt(run, await fleet.read(run.route));
+      const state = await fleet.read(run.route);
+      if (!this.#current(run)) return;
+      await this.#adopt(run, state);
       if (!leading || run.phase !== 'running') return this.#schedule(run);
       taken = await fleet.take(run.route);
     }
-    if (run.phase !== 'running') return;
+    // A reload may have ended the run while its counts were fetched: they judge nothing now.
+    if (run.phase !== 'running' || !this.#current(run)) return;
     const look = run.looks.look(taken);
     const judged = look.judged;
     run.last = lastVerdict(judged, look);
@@ -507,6 +524,11 @@ export class CanaryController {
     } catch {
       // A sink's bug must not stop a rollback.
     }
+  }
+
+  /** Whether the run is still the route's (no reload ended it) and the controller runs. */
+  #current(run: Run): boolean {
+    return !this.#closed && this.#runs.get(run.route) === run;
   }
 
   #stopTimer(run: Run): void {

@@ -2,12 +2,23 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '../../core/config/types.ts';
 import { openFleetRedis } from '../../core/net/fleet-redis.ts';
-import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
+import { mergeWindows, type WindowCounts, windowOf } from '../../upstream/canary/canary-window.ts';
 
-/** Windows kept per route in Redis until the leader reads them: a leader gone for a while cannot fill Redis. */
+/**
+ * Windows kept per route in Redis until the leader reads them (each about 3 KB: the counts and
+ * two latency tallies): a leader gone for a while cannot fill Redis.
+ */
 const WINDOWS_KEPT = 256;
-/** Latency samples per side a gateway adds per window: the fleet's sample stays small in Redis. */
-const SAMPLES_SHARED = 500;
+
+/**
+ * The list the gateways add their windows to. Not `windows`, where gateways of an earlier release
+ * added windows whose latency was a list of samples, not a tally: during a rolling upgrade the
+ * lease holder judges the windows of the gateways of its own release and never misreads others'.
+ */
+const WINDOWS = 'counts';
+
+/** The name the fleet's client gives itself (Redis's CLIENT LIST shows it). */
+export const FLEET_CLIENT_NAME = 'candor-canary-fleet';
 
 /** Where a canary is: moving, stopped by an operator or a verdict, or over. */
 export type CanaryPhase = 'running' | 'paused' | 'rolled_back' | 'promoted' | 'held';
@@ -45,20 +56,16 @@ export class CanaryFleet {
   /** ioredis comes with the first fleet (fleet-redis.ts). */
   static async open(config: RedisStoreConfig): Promise<CanaryFleet> {
     // Its errors are told by the failing calls, which the controller logs.
-    const client = await openFleetRedis(config);
+    const client = await openFleetRedis(config, FLEET_CLIENT_NAME);
     return new CanaryFleet(client, config.prefix);
   }
 
   /** Adds this gateway's window of the route for the leader to judge. */
   async share(route: string, window: WindowCounts, ttlMs: number): Promise<void> {
-    const key = this.#key(route, 'windows');
-    const trimmed: WindowCounts = {
-      baseline: { ...window.baseline, latency: window.baseline.latency.slice(0, SAMPLES_SHARED) },
-      canary: { ...window.canary, latency: window.canary.latency.slice(0, SAMPLES_SHARED) },
-    };
+    const key = this.#key(route, WINDOWS);
     await this.#client
       .multi()
-      .rpush(key, JSON.stringify(trimmed))
+      .rpush(key, JSON.stringify(window))
       .ltrim(key, -WINDOWS_KEPT, -1)
       .pexpire(key, ttlMs)
       .exec();
@@ -74,12 +81,14 @@ export class CanaryFleet {
 
   /** The leader takes every gateway's windows added since it last took them, merged. */
   async take(route: string): Promise<WindowCounts | undefined> {
-    const key = this.#key(route, 'windows');
+    const key = this.#key(route, WINDOWS);
     const result = await this.#client.multi().lrange(key, 0, -1).del(key).exec();
     const items = (result?.[0]?.[1] ?? []) as string[];
+    // What another gateway wrote is read as data: a window that is not one is left out.
     const windows = items.flatMap((text) => {
       try {
-        return [JSON.parse(text) as WindowCounts];
+        const window = windowOf(JSON.parse(text));
+        return window === undefined ? [] : [window];
       } catch {
         return [];
       }

@@ -92,13 +92,9 @@ async function supervise(
     return renderMerged();
   };
   // The canaries are judged here, once for the gateway, on every worker's counts merged.
-  // With store.redis, the fleet's gateways share each canary's counts and one verdict.
-  const fleet =
-    config.store !== undefined && config.routes.some((r) => r.canary !== undefined)
-      ? await (await import('../canary/canary-fleet.ts')).CanaryFleet.open(config.store.redis)
-      : undefined;
+  // With store.redis, the fleet's gateways share each canary's counts and one verdict (the
+  // fleet opened and closed with the configs that need it: canaries.ts).
   const canaries = new Canaries({
-    ...(fleet === undefined ? {} : { fleet }),
     window: (route) => control.canaryWindow(route),
     async setSides(route, sides, verdict) {
       await control.change(
@@ -254,7 +250,6 @@ async function supervise(
   cluster.off('message', onServing);
   cluster.off('message', startCanaries);
   canaries.close();
-  fleet?.close();
   await wide.stop();
   await metricsListener?.close();
   await admin?.server.close();

@@ -455,8 +455,9 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     );
     hash = configHash(file);
     metrics.configLoaded(file);
-    // A canary that appears starts, one that is gone stops, one whose settings changed starts again.
-    canaries?.controller.sync(file);
+    // A canary that appears starts, one that is gone stops, one whose settings changed starts
+    // again; the fleet it is judged with follows (opened with a store, closed with the last canary).
+    await canaries?.sync(file);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
     if (options.logger === undefined) logger.level = next.log.level;
     for (const { after } of plan.kept)

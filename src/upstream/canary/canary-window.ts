@@ -1,10 +1,11 @@
 import type { Failure } from '../../core/failure/failure.ts';
+import { addTally, bucketOf, emptyTally, isTally } from './latency-tally.ts';
 
 /** What a canary's verdict counts per side; each a two-proportion test against `requests`. */
 export const CANARY_COUNTS = ['unreachable', 'slow', 'reset', 'garbage', 'status_5xx', 'gateway'] as const;
 export type CanaryCount = (typeof CANARY_COUNTS)[number];
 
-/** One side's window: plain numbers and a list, so it crosses the IPC channel and Redis as it is. */
+/** One side's window: plain numbers and arrays, so it crosses the IPC channel and Redis as it is. */
 export interface SideCounts {
   requests: number;
   unreachable: number;
@@ -13,19 +14,14 @@ export interface SideCounts {
   garbage: number;
   status_5xx: number;
   gateway: number;
-  /** Milliseconds to the response head, a uniform sample of the window's (bounded). */
+  /** Milliseconds to the response head of every response, tallied on the fixed grid of latency-tally.ts. */
   latency: number[];
-  /** Responses the latency sample was drawn from (the reservoir's denominator). */
-  sampled: number;
 }
 
 export interface WindowCounts {
   readonly baseline: SideCounts;
   readonly canary: SideCounts;
 }
-
-/** Latency samples kept per side per window: the rank test's cost stays bounded whatever the rate. */
-export const LATENCY_SAMPLES = 2000;
 
 export function emptySide(): SideCounts {
   return {
@@ -36,21 +32,24 @@ export function emptySide(): SideCounts {
     garbage: 0,
     status_5xx: 0,
     gateway: 0,
-    latency: [],
-    sampled: 0,
+    latency: emptyTally(),
   };
+}
+
+export function emptyWindow(): WindowCounts {
+  return { baseline: emptySide(), canary: emptySide() };
 }
 
 /**
  * A canary route's counts since the window began, per side, in one process: what each attempt
  * to the baseline or the canary came to. The attempt loop reports here where it already reports
  * an attempt's outcome (attempts.ts): one counter update, and one latency sample for a response.
- * The controller takes the window (and a fresh one starts) at the end of each interval.
+ * The controller takes the window (and a fresh one starts) at each look.
  */
 export class CanaryWindow {
   readonly baseline: string;
   readonly canary: string;
-  #sides: WindowCounts = { baseline: emptySide(), canary: emptySide() };
+  #sides: WindowCounts = emptyWindow();
 
   constructor(baseline: string, canary: string) {
     this.baseline = baseline;
@@ -82,62 +81,53 @@ export class CanaryWindow {
     }
     side.requests++;
     if (status !== undefined && status >= 500 && status <= 599) side.status_5xx++;
-    // Algorithm R: every response of the window has the same chance to be in the sample.
-    side.sampled++;
-    if (side.latency.length < LATENCY_SAMPLES) side.latency.push(ms);
-    else {
-      const slot = Math.floor(Math.random() * side.sampled);
-      if (slot < LATENCY_SAMPLES) side.latency[slot] = ms;
-    }
+    side.latency[bucketOf(ms)]++;
   }
 
   /** The window so far, and a new one begins. */
   take(): WindowCounts {
     const taken = this.#sides;
-    this.#sides = { baseline: emptySide(), canary: emptySide() };
+    this.#sides = emptyWindow();
     return taken;
   }
 }
 
-/**
- * Windows of several processes (workers, gateways) as one: counts add up; the latency samples
- * are pooled, each process's weighted by the responses it drew from, then cut back to the bound.
- */
+/** Windows of several processes (workers, gateways) as one: every count, and every bucket of the tallies, added. */
 export function mergeWindows(windows: readonly WindowCounts[]): WindowCounts {
-  return {
-    baseline: mergeSides(windows.map((w) => w.baseline)),
-    canary: mergeSides(windows.map((w) => w.canary)),
-  };
-}
-
-function mergeSides(sides: readonly SideCounts[]): SideCounts {
-  const merged = emptySide();
-  for (const side of sides) {
-    merged.requests += side.requests;
-    for (const count of CANARY_COUNTS) merged[count] += side[count];
-    merged.sampled += side.sampled;
-  }
-  if (merged.sampled === 0) return merged;
-  // Each process gives samples in proportion to the responses it saw, so one busy worker is not
-  // outvoted by an idle one's few.
-  for (const side of sides) {
-    if (side.latency.length === 0) continue;
-    const share = Math.min(
-      side.latency.length,
-      Math.round((LATENCY_SAMPLES * side.sampled) / merged.sampled),
-    );
-    merged.latency.push(...pick(side.latency, share));
-  }
+  const merged = emptyWindow();
+  for (const window of windows) addWindow(merged, window);
   return merged;
 }
 
-/** `count` values drawn without replacement (a partial Fisher-Yates on a copy). */
-function pick(values: readonly number[], count: number): number[] {
-  if (count >= values.length) return [...values];
-  const copy = [...values];
-  for (let i = 0; i < count; i++) {
-    const j = i + Math.floor(Math.random() * (copy.length - i));
-    [copy[i], copy[j]] = [copy[j], copy[i]];
-  }
-  return copy.slice(0, count);
+/**
+ * Adds a window to running totals (a step's, the fleet's): one pass over the counts and the
+ * latency grid, the same work however many requests either holds.
+ */
+export function addWindow(into: WindowCounts, from: WindowCounts): void {
+  addSide(into.baseline, from.baseline);
+  addSide(into.canary, from.canary);
+}
+
+function addSide(into: SideCounts, from: SideCounts): void {
+  into.requests += from.requests;
+  for (const count of CANARY_COUNTS) into[count] += from[count];
+  addTally(into.latency, from.latency);
+}
+
+/**
+ * A window as another process sent it (a gateway of the fleet through Redis), or undefined when
+ * it is not one: every count a non-negative whole number and the latency a tally of this grid.
+ * A gateway of another version (whose latency was a list of samples) is not counted at all.
+ */
+export function windowOf(value: unknown): WindowCounts | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { baseline, canary } = value as Record<string, unknown>;
+  return isSide(baseline) && isSide(canary) ? { baseline, canary } : undefined;
+}
+
+function isSide(value: unknown): value is SideCounts {
+  if (typeof value !== 'object' || value === null) return false;
+  const side = value as Record<string, unknown>;
+  const whole = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  return whole(side.requests) && CANARY_COUNTS.every((c) => whole(side[c])) && isTally(side.latency);
 }

@@ -1,7 +1,8 @@
 import type { CanaryConfig, CanaryMetric } from '../../core/config/types.ts';
 import { fisherWorse } from '../../core/stats/fisher-exact.ts';
-import { median, rankWorse } from '../../core/stats/mann-whitney.ts';
+import { rankWorseTallied } from '../../core/stats/mann-whitney.ts';
 import type { SideCounts, WindowCounts } from './canary-window.ts';
+import { BUCKET_VALUES, tallied, tallyMedian } from './latency-tally.ts';
 
 /** One metric compared: both sides' figures as a person reads them, and the test's p-value. */
 export interface MetricVerdict {
@@ -68,11 +69,12 @@ function latencyVerdict(
   margin: number,
   alpha: number,
 ): MetricVerdict {
-  const p = rankWorse(
-    canary.latency,
-    baseline.latency.map((ms) => ms + margin),
+  const p = rankWorseTallied(
+    { values: BUCKET_VALUES, counts: canary.latency },
+    { values: BUCKET_VALUES, counts: baseline.latency },
+    margin,
   );
   const figure = (side: SideCounts) =>
-    `median ${median(side.latency).toFixed(1)} ms (${side.latency.length} samples)`;
+    `median ${tallyMedian(side.latency).toFixed(1)} ms (${tallied(side.latency)} samples)`;
   return { metric: 'latency', canary: figure(canary), baseline: figure(baseline), p, worse: p < alpha };
 }

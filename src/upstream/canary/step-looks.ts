@@ -1,5 +1,5 @@
 import type { CanaryConfig } from '../../core/config/types.ts';
-import { emptySide, mergeWindows, type WindowCounts } from './canary-window.ts';
+import { addWindow, emptyWindow, type WindowCounts } from './canary-window.ts';
 import { type Judgement, judge } from './judge.ts';
 
 /** What one look at a step came to. */
@@ -34,8 +34,11 @@ export class StepLooks {
   readonly #config: CanaryConfig;
   readonly planned: number;
   #made = 0;
-  /** Every window taken since the step began, merged. */
-  #counts: WindowCounts | undefined;
+  /**
+   * Every window taken since the step began, added up as it comes: a look's work is one pass
+   * over a window and one judging of the totals, however many requests the step has seen.
+   */
+  readonly #counts: WindowCounts = emptyWindow();
   /** The budget spent by decided looks before the step's end. */
   #spent = 0;
 
@@ -52,12 +55,11 @@ export class StepLooks {
   /** The counts taken since the last look join the step's, and the whole step so far is judged. */
   look(taken: WindowCounts | undefined): Look {
     this.#made++;
-    if (taken !== undefined)
-      this.#counts = this.#counts === undefined ? taken : mergeWindows([this.#counts, taken]);
+    if (taken !== undefined) addWindow(this.#counts, taken);
     const budget = 1 - this.#config.confidence;
     const last = this.#made >= this.planned;
     const alpha = last ? budget - this.#spent : budget / this.planned;
-    const judged = judge(this.#counts ?? { baseline: emptySide(), canary: emptySide() }, this.#config, alpha);
+    const judged = judge(this.#counts, this.#config, alpha);
     if (judged.decided && !last) this.#spent += alpha;
     return { index: this.#made, planned: this.planned, last, alpha, judged };
   }

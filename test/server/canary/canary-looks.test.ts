@@ -86,9 +86,12 @@ async function runCanary(
   // The controller's timers do not hold the process open: this one does, until the run is over.
   const alive = setInterval(() => {}, 1000);
   try {
-    controller.sync({
-      routes: [{ name: 'api', upstream: 'stable', canary }],
-    } as unknown as GatewayConfig);
+    controller.sync(
+      {
+        routes: [{ name: 'api', upstream: 'stable', canary }],
+      } as unknown as GatewayConfig,
+      undefined,
+    );
     return { lines, windows, outcome: await outcome };
   } finally {
     controller.close();

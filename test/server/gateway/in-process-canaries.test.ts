@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { FLEET_CLIENT_NAME } from '../../../src/server/canary/canary-fleet.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -288,6 +289,78 @@ test('two library gateways on one Redis judge one canary: requests through B, on
     const quiet = await paceLoad(gwB.url, 200, () => false, 100);
     assert.equal(quiet.bodies.stable, 100);
     assert.equal(next.received, before, 'B sends the canary nothing after the fleet rolled it back');
+  } finally {
+    await b?.close();
+    await a.close();
+    await redis.kill();
+  }
+});
+
+/** The clients of the canaries' fleet connected to `redis` now (by the name they give themselves). */
+async function fleetClients(redis: RedisProcess): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await client.connect();
+    const list = (await client.call('CLIENT', 'LIST')) as string;
+    return list.split('\n').filter((line) => line.includes(` name=${FLEET_CLIENT_NAME} `)).length;
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function untilFleetClients(redis: RedisProcess, count: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (let now = await fleetClients(redis); now !== count; now = await fleetClients(redis)) {
+    if (Date.now() > deadline) throw new Error(`${now} fleet clients on Redis, not ${count}, after 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('library gateways with store.redis: a reload that adds the canary joins the fleet as a start does; one that removes it closes the fleet', async () => {
+  const redis: RedisProcess = await startRedis();
+  const store = `store:\n  redis: { url: "${redis.url}", timeout: 2s }\n`;
+  const canary = 'steps: [10, 30], step_interval: 1s, min_requests: 100';
+  // Both upstreams, the route on the baseline alone: no canary yet.
+  const plain = canaryConfig(canary, store).replace(/\n {4}canary: \{[^\n]*\}/, '');
+  assert.doesNotMatch(plain, /canary:/);
+  stable.resetEvery = 0;
+  next.resetEvery = 0;
+  const a = await startGatewayFromText(plain);
+  let b: TestGateway | undefined;
+  try {
+    b = await startGatewayFromText(plain);
+    const gwB = b;
+    await untilFleetClients(redis, 0);
+    await a.gateway.reload(parseConfig(canaryConfig(canary, store), '<test>'));
+    await until(() => linesOf(a, 'canary step').length > 0, "A's first step");
+    await untilFleetClients(redis, 1);
+    await gwB.gateway.reload(parseConfig(canaryConfig(canary, store), '<test>'));
+    await until(() => linesOf(gwB, 'canary adopted from the fleet').length > 0, 'B joining the canary');
+    assert.deepEqual(linesOf(gwB, 'canary step'), [], 'B joined the canary under way: it did not start one');
+    await untilFleetClients(redis, 2);
+    // The fleet's counts judge it: requests through B alone, one verdict for both.
+    next.resetEvery = 20;
+    const worse = () => [...linesOf(a, 'canary worse'), ...linesOf(gwB, 'canary worse')].length > 0;
+    const load = await paceLoad(gwB.url, 200, worse, 8000);
+    assert.ok(worse(), `no rollback after ${load.sent} requests through B`);
+    assert.equal(
+      [...linesOf(a, 'canary worse'), ...linesOf(gwB, 'canary worse')].length,
+      1,
+      'one gateway judged',
+    );
+    await until(
+      () =>
+        a.gateway.canaries()[0]?.phase === 'rolled_back' &&
+        gwB.gateway.canaries()[0]?.phase === 'rolled_back',
+      'both gateways rolled back',
+    );
+    // The last canary gone: each gateway closes its fleet's client, the store stays.
+    await a.gateway.reload(parseConfig(plain, '<test>'));
+    await gwB.gateway.reload(parseConfig(plain, '<test>'));
+    assert.deepEqual(a.gateway.canaries(), []);
+    assert.deepEqual(gwB.gateway.canaries(), []);
+    await untilFleetClients(redis, 0);
   } finally {
     await b?.close();
     await a.close();

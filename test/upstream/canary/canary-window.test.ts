@@ -8,8 +8,14 @@ import { test } from 'node:test';
 import { DEFAULTS } from '../../../src/core/config/defaults.ts';
 import type { CanaryConfig } from '../../../src/core/config/types.ts';
 import { Failure } from '../../../src/core/failure/failure.ts';
-import { CanaryWindow, LATENCY_SAMPLES, mergeWindows } from '../../../src/upstream/canary/canary-window.ts';
+import { CanaryWindow, mergeWindows } from '../../../src/upstream/canary/canary-window.ts';
 import { judge } from '../../../src/upstream/canary/judge.ts';
+import {
+  BUCKET_VALUES,
+  bucketOf,
+  LATENCY_BUCKETS,
+  tallied,
+} from '../../../src/upstream/canary/latency-tally.ts';
 
 const CONFIG: CanaryConfig = {
   upstream: 'next',
@@ -48,27 +54,33 @@ test('each attempt is counted once, on its side, by its shape; the client leavin
       status_5xx: 1,
       gateway: 1,
       latency: undefined,
-      sampled: 1,
     },
   );
-  assert.deepEqual(canary.latency, [7]);
+  // One response: one count, in the bucket of 7 ms.
+  assert.equal(tallied(canary.latency), 1);
+  assert.equal(canary.latency[bucketOf(7)], 1);
   assert.equal(baseline.requests, 1);
   assert.equal(window.take().canary.requests, 0, 'take() starts a new window');
 });
 
-test('the latency sample is bounded, and merged windows keep each process in proportion', () => {
+test('every response is tallied, in a window of the same size whatever the rate; merged windows add up', () => {
   const busy = new CanaryWindow('stable', 'next');
   const idle = new CanaryWindow('stable', 'next');
-  for (let i = 0; i < 3 * LATENCY_SAMPLES; i++) busy.record('next', undefined, 200, 10);
-  for (let i = 0; i < LATENCY_SAMPLES; i++) idle.record('next', undefined, 200, 500);
+  for (let i = 0; i < 30_000; i++) busy.record('next', undefined, 200, 10);
+  for (let i = 0; i < 10; i++) idle.record('next', undefined, 200, 500);
   const a = busy.take();
   const b = idle.take();
-  assert.equal(a.canary.latency.length, LATENCY_SAMPLES);
+  assert.equal(a.canary.latency.length, LATENCY_BUCKETS);
+  assert.equal(b.canary.latency.length, LATENCY_BUCKETS);
   const merged = mergeWindows([a, b]);
-  assert.equal(merged.canary.requests, 4 * LATENCY_SAMPLES);
-  assert.equal(merged.canary.latency.length, LATENCY_SAMPLES);
-  // Three quarters of the responses were the busy process's: so are three quarters of the sample.
-  assert.equal(merged.canary.latency.filter((ms) => ms === 10).length, (3 * LATENCY_SAMPLES) / 4);
+  assert.equal(merged.canary.requests, 30_010);
+  assert.equal(merged.canary.latency.length, LATENCY_BUCKETS);
+  assert.equal(merged.canary.latency[bucketOf(10)], 30_000);
+  assert.equal(merged.canary.latency[bucketOf(500)], 10);
+  assert.equal(tallied(merged.canary.latency), 30_010);
+  // A bucket's value is within its 2.2 % width of what was counted there.
+  assert.ok(Math.abs(BUCKET_VALUES[bucketOf(10)] / 10 - 1) < 0.022);
+  assert.ok(Math.abs(BUCKET_VALUES[bucketOf(500)] / 500 - 1) < 0.022);
 });
 
 test('judge: nothing below min_requests; 5 % resets against none is worse on reset; alike is a pass', () => {

@@ -1,0 +1,105 @@
+/**
+ * `candor serve` with `store.redis` gets its canaries' fleet from the config in force, as a
+ * library gateway does (issue 36): a reload that brings the first canary opens the fleet's Redis
+ * client in the primary (it was opened only by a config that had a canary at start, and a
+ * canary a reload brought was judged on this gateway's counts alone); a reload that takes the
+ * last canary away closes it. Seen from Redis: the clients named `candor-canary-fleet`.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { FLEET_CLIENT_NAME } from '../../src/server/canary/canary-fleet.ts';
+import { type CanaryOrigin, startCanaryOrigin } from '../helpers/canary-origin.ts';
+import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
+import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+
+let redis: RedisProcess;
+let stable: CanaryOrigin;
+let next: CanaryOrigin;
+let serve: ServeProcess | undefined;
+const path = join(mkdtempSync(join(tmpdir(), 'candor-canary-fleet-reload-')), 'candor.yaml');
+
+function config(canary: boolean): string {
+  return `name: fleet-reload
+listen:
+  - address: 127.0.0.1:0
+store:
+  redis: { url: "${redis.url}", timeout: 2s }
+routes:
+  - name: api
+    match: { path: / }
+    upstream: stable
+${canary ? '    canary: { upstream: next, steps: [10, 30], step_interval: 1m }\n' : ''}upstreams:
+  stable:
+    targets:
+      - url: ${stable.url}
+  next:
+    targets:
+      - url: ${next.url}
+`;
+}
+
+before(async () => {
+  redis = await startRedis();
+  stable = await startCanaryOrigin('stable');
+  next = await startCanaryOrigin('next');
+});
+
+after(async () => {
+  await serve?.stop();
+  await redis.kill();
+  await stable.close();
+  await next.close();
+});
+
+async function fleetClients(): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await client.connect();
+    const list = (await client.call('CLIENT', 'LIST')) as string;
+    return list.split('\n').filter((line) => line.includes(` name=${FLEET_CLIENT_NAME} `)).length;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Waits (bounded, never asserted in time) until Redis has `count` fleet clients. */
+async function untilFleetClients(count: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (let now = await fleetClients(); now !== count; now = await fleetClients()) {
+    if (Date.now() > deadline) throw new Error(`${now} fleet clients on Redis, not ${count}, after 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('a reload that brings the first canary opens the fleet in the primary; one that takes the last away closes it', async () => {
+  writeFileSync(path, config(false));
+  const gateway = await startServe(path, 1);
+  serve = gateway;
+  await untilFleetClients(0);
+  writeFileSync(path, config(true));
+  gateway.child.kill('SIGHUP');
+  await gateway.waitForLines('config reloaded', 1, 15_000);
+  await gateway.waitForLines('canary step', 1, 15_000);
+  await untilFleetClients(1);
+  // The canary's state is the fleet's: published to Redis by the primary that began it.
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  try {
+    const state = JSON.parse((await client.get('candor:canary:api:state')) ?? 'null') as Record<
+      string,
+      unknown
+    >;
+    assert.equal(state?.canary, 'next');
+    assert.equal(state?.share, 10);
+  } finally {
+    client.disconnect();
+  }
+  writeFileSync(path, config(false));
+  gateway.child.kill('SIGHUP');
+  await gateway.waitForLines('config reloaded', 2, 15_000);
+  await untilFleetClients(0);
+});
