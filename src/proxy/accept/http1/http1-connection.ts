@@ -54,6 +54,18 @@ export interface Http1Settings {
   readonly sendTimeout?: number;
 }
 
+/**
+ * A plain listener that serves HTTP/2 with prior knowledge too (h2c): the connection's first
+ * bytes are looked at here, by the HTTP/1.1 connection already made, so that an HTTP/1.1
+ * connection (nearly all of them) costs no separate reader, timer or listeners to find out.
+ */
+export interface PriorKnowledge {
+  /** Whether a connection's first bytes may be, or begin, HTTP/2's preface (false: HTTP/1.1 for sure). */
+  mayBeH2(first: Buffer): boolean;
+  /** Takes a connection that may be HTTP/2, its first bytes put back, to decide and serve it. */
+  take(socket: Socket): void;
+}
+
 export interface Http1Handlers {
   /** A request's head is in: the exchange is the handler's until its response finishes or aborts. */
   request(exchange: DownstreamExchange, connection: Http1Connection): void;
@@ -118,8 +130,10 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #remoteAddress: string | undefined;
   #servername: string | undefined;
 
-  /** Told once the socket has closed (the server's set of connections forgets it). */
+  /** Told once the socket has closed, or was handed to HTTP/2 (the server's set of connections forgets it). */
   readonly #gone: ((connection: Http1Connection) => void) | undefined;
+  /** Until the first bytes are in: where a connection that may be h2c goes (absent: HTTP/1.1 only). */
+  #priorKnowledge: PriorKnowledge | undefined;
 
   constructor(
     socket: Socket,
@@ -127,9 +141,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     handlers: Http1Handlers,
     encrypted = false,
     gone?: (connection: Http1Connection) => void,
+    priorKnowledge?: PriorKnowledge,
   ) {
     this.socket = socket;
     this.#gone = gone;
+    this.#priorKnowledge = priorKnowledge;
     this.#settings = settings;
     this.#handlers = handlers;
     this.#encrypted = encrypted;
@@ -154,6 +170,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   // ── reading ──────────────────────────────────────────────────────────────────────
 
   readonly #onData = (chunk: Buffer): void => {
+    if (this.#priorKnowledge !== undefined && this.#toH2(chunk)) return;
     switch (this.#state) {
       case 'closing':
         // A lingering close reads and drops: the client's bytes must not turn into a reset.
@@ -189,6 +206,34 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     const left = this.#parser.leftover;
     if (left > 0) this.#readAhead(chunk.subarray(chunk.length - left));
     if (ready !== undefined) this.#hand(ready);
+  }
+
+  /**
+   * The first bytes of a connection on a listener that serves h2c: one that may be HTTP/2
+   * leaves (nothing of this connection touches it again), those bytes put back for its reader.
+   */
+  #toH2(first: Buffer): boolean {
+    const priorKnowledge = this.#priorKnowledge as PriorKnowledge;
+    this.#priorKnowledge = undefined;
+    if (!priorKnowledge.mayBeH2(first)) return false;
+    this.#leave();
+    this.#state = 'closed';
+    this.#gone?.(this);
+    const socket = this.socket;
+    socket.pause();
+    socket.unshift(first);
+    priorKnowledge.take(socket);
+    // pause() stopped the flow; the new reader's 'data' listener would not restart it.
+    socket.resume();
+    return true;
+  }
+
+  /** This connection lets go of its socket: its listeners and timers. */
+  #leave(): void {
+    this.#deadline.release();
+    this.socket.off('data', this.#onData);
+    this.socket.off('end', this.#onEnd);
+    this.socket.off('close', this.#onClose);
   }
 
   #readAhead(chunk: Buffer): void {
@@ -414,10 +459,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
    * head; nothing of this connection touches it again.
    */
   detach(): { socket: Socket; rest: Buffer } {
-    this.#deadline.release();
-    this.socket.off('data', this.#onData);
-    this.socket.off('end', this.#onEnd);
-    this.socket.off('close', this.#onClose);
+    this.#leave();
     // The socket lives on as a tunnel: the server still holds it (a drain's deadline cuts it) until it closes.
     this.socket.once('close', () => this.#gone?.(this));
     this.#state = 'closed';
