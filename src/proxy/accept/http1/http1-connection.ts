@@ -107,8 +107,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #state: ConnectionState = 'head';
   /** The head, body, keep-alive or linger deadline: timers kept and refreshed, not made per request. */
   readonly #deadline = new ConnectionDeadline();
-  /** Pipelined bytes read ahead, not parsed until the current response is finished. */
-  #pending: Buffer[] = [];
+  /** Pipelined bytes read ahead, not parsed until the current response is finished (made at the first). */
+  #pending: Buffer[] | undefined;
   #pendingBytes = 0;
   #body: BodyStream | undefined;
   #response: Http1Response | undefined;
@@ -129,6 +129,15 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
    */
   #remoteAddress: string | undefined;
   #servername: string | undefined;
+
+  /**
+   * The callbacks of the deadlines a connection may never arm, and of the next pipelined
+   * request: made the first time they are needed (one that serves a single request and
+   * closes makes none of them).
+   */
+  #onBodyIdle: (() => void) | undefined;
+  #onKeepAliveTimeout: (() => void) | undefined;
+  #nextPipelined: (() => void) | undefined;
 
   /** Told once the socket has closed, or was handed to HTTP/2 (the server's set of connections forgets it). */
   readonly #gone: ((connection: Http1Connection) => void) | undefined;
@@ -237,7 +246,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   #readAhead(chunk: Buffer): void {
-    this.#pending.push(chunk);
+    if (this.#pending === undefined) this.#pending = [chunk];
+    else this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
     if (this.#pendingBytes > PIPELINE_READ_AHEAD_BYTES) this.#pause();
   }
@@ -297,7 +307,10 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#requestComplete = false;
     this.#state = 'body';
     const hasBody = head.framing !== 'none';
-    if (hasBody) this.#arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
+    if (hasBody) {
+      this.#onBodyIdle ??= () => this.#bodyIdle();
+      this.#arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
+    }
     // A stream only for a request that has a body: most have none.
     const body = hasBody ? new BodyStream(this) : undefined;
     this.#body = body;
@@ -380,14 +393,16 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (close || this.#closeAfter || !this.#requestComplete) return this.close();
     this.#parser.next();
     this.#state = 'idle';
+    this.#onKeepAliveTimeout ??= () => this.#keepAliveTimeout();
     this.#arm(this.#settings.keepAliveTimeout, this.#onKeepAliveTimeout);
     // The next pipelined request waits for the next turn (one request per connection per
     // turn), and for the socket to take what was written: a client that does not read its
     // answers stops its pipeline there.
-    if (this.#pendingBytes === 0) this.#resume();
-    else if (this.socket.writableNeedDrain)
-      this.socket.once('drain', () => setImmediate(this.#nextPipelined));
-    else setImmediate(this.#nextPipelined);
+    if (this.#pendingBytes === 0) return this.#resume();
+    this.#nextPipelined ??= () => this.#parsePipelined();
+    const next = this.#nextPipelined;
+    if (this.socket.writableNeedDrain) this.socket.once('drain', () => setImmediate(next));
+    else setImmediate(next);
   }
 
   responseAborted(): void {
@@ -402,10 +417,10 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     return this.detach();
   }
 
-  readonly #nextPipelined = (): void => {
+  #parsePipelined(): void {
     if (this.#state !== 'idle') return;
-    const pending = this.#pending;
-    this.#pending = [];
+    const pending = this.#pending ?? [];
+    this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#state = 'head';
     this.#arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
@@ -420,7 +435,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       this.#parse(pending[i]);
     }
     if (this.#pendingBytes <= PIPELINE_READ_AHEAD_BYTES) this.#resume();
-  };
+  }
 
   // ── refusals, closes, timeouts ───────────────────────────────────────────────────
 
@@ -463,8 +478,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // The socket lives on as a tunnel: the server still holds it (a drain's deadline cuts it) until it closes.
     this.socket.once('close', () => this.#gone?.(this));
     this.#state = 'closed';
-    const rest = Buffer.concat(this.#pending);
-    this.#pending = [];
+    const rest = this.#pending === undefined ? Buffer.alloc(0) : Buffer.concat(this.#pending);
+    this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#resume();
     return { socket: this.socket, rest };
@@ -488,7 +503,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#refused(HEADER_TIMEOUT);
   };
 
-  readonly #onBodyIdle = (): void => {
+  #bodyIdle(): void {
     if (this.#state !== 'body' && !(this.#state === 'writing' && !this.#requestComplete)) return;
     // Not read because its reader (an upstream slow to take it) is not taking it: not the client's silence.
     if (this.#paused) {
@@ -502,11 +517,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       status: 408,
     });
     this.#body?.destroy(err);
-  };
+  }
 
-  readonly #onKeepAliveTimeout = (): void => {
+  #keepAliveTimeout(): void {
     if (this.#state === 'idle') this.close();
-  };
+  }
 
   readonly #onEnd = (): void => {
     // The client's FIN: a lingering close is over; an idle or unstarted connection closes.
