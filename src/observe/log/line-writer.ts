@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/**
+ * A file written less than this long ago takes the lines of the turns that follow in its next
+ * write, this long after the first of them at most: a turn that serves one request (a new
+ * connection per request at full load) would otherwise cost a write(2) per request.
+ */
+export const FILE_BATCH_MS = 5;
 /** A synchronous write slower than this sends the file to the asynchronous path for a while. */
 const SLOW_WRITE_MS = 20;
 /** How long a file that was slow to write stays on the asynchronous path. */
@@ -14,8 +20,10 @@ const MAX_RETRY_MS = 30_000;
 /**
  * Where every log line goes: a queue, written out in batches.
  *
- * - A regular file takes one synchronous write at the end of each event-loop turn, carrying
- *   every line of that turn (as nginx writes its access log: straight from the worker). An
+ * - A regular file takes one synchronous write at the end of an event-loop turn, carrying
+ *   every line queued since the last (as nginx writes its access log: straight from the
+ *   worker); a turn less than FILE_BATCH_MS after the last write leaves its lines to the next,
+ *   which a timer makes FILE_BATCH_MS later if no turn does it first. An
  *   asynchronous write goes through libuv's thread pool: a futex wake-up and two context
  *   switches per batch, on the very core the gateway runs on — more than the write itself
  *   costs when it lands in the page cache. A disk that makes one of those writes slow
@@ -49,7 +57,13 @@ export class LineWriter {
   private direct: boolean;
   /** When a file sent to the asynchronous path by a slow write is tried synchronously again. */
   private directAgainAt = 0;
+  /** A write of the queue is scheduled: at the end of this turn, or by the batch timer. */
   private turnScheduled = false;
+  /** When a file was last written (performance.now()). */
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** Writes the lines left by turns too soon after the last write (made at the first, then refreshed). */
+  private batchTimer: NodeJS.Timeout | undefined;
+  private readonly batchMs: number;
   private queue: string[] = [];
   private queued = 0;
   private writing = false;
@@ -64,8 +78,10 @@ export class LineWriter {
   private torn = false;
   private waiters: (() => void)[] = [];
 
-  constructor(fd: number, maxBacklog: number, gatewayName: string) {
+  /** `batchMs`: FILE_BATCH_MS unless a test needs it longer. */
+  constructor(fd: number, maxBacklog: number, gatewayName: string, batchMs = FILE_BATCH_MS) {
     this.fd = fd;
+    this.batchMs = batchMs;
     this.maxBacklog = maxBacklog;
     this.gatewayName = gatewayName;
     this.isFile = isRegularFile(fd);
@@ -73,9 +89,9 @@ export class LineWriter {
   }
 
   /** Opens (appending, creating its folder) the file a writer writes to. */
-  static open(file: string, maxBacklog: number, gatewayName: string): LineWriter {
+  static open(file: string, maxBacklog: number, gatewayName: string, batchMs = FILE_BATCH_MS): LineWriter {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const writer = new LineWriter(fs.openSync(file, 'a'), maxBacklog, gatewayName);
+    const writer = new LineWriter(fs.openSync(file, 'a'), maxBacklog, gatewayName, batchMs);
     writer.file = file;
     return writer;
   }
@@ -136,14 +152,31 @@ export class LineWriter {
   }
 
   private readonly endOfTurn = (): void => {
-    this.turnScheduled = false;
     const started = performance.now();
+    if (started - this.lastWriteAt < this.batchMs) {
+      // Still scheduled: the lines of the turns until then wait for the timer, not a turn each.
+      if (this.batchTimer === undefined) this.batchTimer = setTimeout(this.endOfBatch, this.batchMs).unref();
+      else this.batchTimer.refresh();
+      return;
+    }
+    this.writeTurn(started);
+  };
+
+  private readonly endOfBatch = (): void => {
+    this.writeTurn(performance.now());
+  };
+
+  private writeTurn(started: number): void {
+    this.turnScheduled = false;
+    // (flush() may have written them since.)
+    if (this.queue.length === 0 && this.dropped === 0) return;
+    this.lastWriteAt = started;
     this.flushSync();
     if (performance.now() - started > SLOW_WRITE_MS) {
       this.direct = false;
       this.directAgainAt = performance.now() + SLOW_DISK_BACKOFF_MS;
     }
-  };
+  }
 
   /** Lines dropped since the writer was made: the backlog was full, or the destination refused them. */
   get linesDropped(): number {

@@ -10,7 +10,7 @@ import { createTrustList } from '../../core/net/trust.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { type AlpnChallengeLookup, createAlpnChallengeGate } from './alpn-challenge-gate.ts';
 import { rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
-import { H2_ALPN_PROTOCOLS } from './h2/h2-preface.ts';
+import { H2_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1/http1-connection.ts';
 import { createHttp1Server } from './http1/http1-server.ts';
 import { createProxyGate } from './proxy-gate.ts';
@@ -134,7 +134,8 @@ export async function startListener(
       if (slot instanceof Failure) overLimit.set(socket, slot);
       // Without a per-client limit (the default) there is nothing to give back: no listener added.
       else if (slot !== noRelease) socket.once('close', slot);
-      if (h2) h2.take(socket, acceptHttp1, Boolean(serverTls));
+      if (serverTls === undefined) own.acceptPlain(socket);
+      else if (h2) h2.take(socket, acceptHttp1, true);
       else own.accept(socket);
     },
     gate,
@@ -142,6 +143,10 @@ export async function startListener(
     config.tls?.acme === undefined || ordered === undefined
       ? undefined
       : createAlpnChallengeGate(ordered.alpnContext, () => handlers.limits().headerTimeout),
+    // A plain listener with h2c: its HTTP/1.1 connection looks at the first bytes itself.
+    h2 && !serverTls
+      ? { mayBeH2: (first) => prefaceVerdict(first) !== 'http1', take: (s) => h2.take(s, acceptHttp1, false) }
+      : undefined,
   );
   const { server } = own;
 

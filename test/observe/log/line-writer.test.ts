@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { LineWriter } from '../../../src/observe/log/line-writer.ts';
+import { FILE_BATCH_MS, LineWriter } from '../../../src/observe/log/line-writer.ts';
 
 function tempFile(): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-')), 'sub', 'access.log');
@@ -58,6 +58,40 @@ test('a file gets the lines of one event-loop turn in one write, by the end of t
   assert.equal(fs.readFileSync(file, 'utf8'), '', 'nothing is written in the middle of the turn');
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(fs.readFileSync(file, 'utf8'), 'a\nb\n');
+});
+
+test('a turn soon after a write leaves its lines to the next write: a turn each is not a write each', async () => {
+  const file = tempFile();
+  // A batch time no loaded machine can pass between two turns: the deferral is certain.
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1', 60_000);
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  writer.write('a\n');
+  await turn();
+  assert.equal(fs.readFileSync(file, 'utf8'), 'a\n', 'the first turn is written at its end');
+  writer.write('b\n');
+  await turn();
+  writer.write('c\n');
+  await turn();
+  assert.equal(fs.readFileSync(file, 'utf8'), 'a\n', 'the next turns wait for the batch');
+  await flushed(writer);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'a\nb\nc\n');
+});
+
+test('lines left to the batch are written by its timer, with no turn or flush to carry them', async () => {
+  const file = tempFile();
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  writer.write('a\n');
+  await new Promise((resolve) => setImmediate(resolve));
+  writer.write('b\n');
+  // Bounded, not timed: FILE_BATCH_MS (5 ms) is the wait; 2 s is the test's patience.
+  const deadline = performance.now() + 2000;
+  while (fs.readFileSync(file, 'utf8') !== 'a\nb\n') {
+    assert.ok(
+      performance.now() < deadline,
+      `the batch was not written within 2 s (FILE_BATCH_MS ${FILE_BATCH_MS})`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 });
 
 test('a pipe is written through the asynchronous path, every line in order', async () => {

@@ -219,6 +219,30 @@ describe('connection reuse', () => {
     }
   });
 
+  test("a client's Connection: close closes the client's connection only: 5 such requests share one upstream connection, still open after them", async (t) => {
+    const upstream = await startCounting((req, res) => res.end(`hello ${req.url}`));
+    const gw = await through(t, upstream);
+    const port = Number(new URL(gw.url).port);
+    for (let i = 1; i <= 5; i++) {
+      const res = await rawRequest(port, `GET /c${i} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+      assert.equal(res.status, 200);
+      assert.ok(res.closed, `the gateway closed client connection ${i}`);
+      assert.match(res.raw, /\r\nconnection: close\r\n/i);
+      assert.match(res.raw, new RegExp(`hello /c${i}$`));
+    }
+    assert.equal(upstream.connections, 1, 'one upstream connection carried all 5 requests');
+    assert.deepEqual(
+      upstream.requests.map((r) => [r.url, r.connection, r.headers.connection]),
+      [1, 2, 3, 4, 5].map((i) => [`/c${i}`, 1, undefined]),
+      "the client's Connection: close did not reach the upstream (HTTP/1.1: persistent unless said)",
+    );
+    // Still pooled: the gateway did not close it after the last request.
+    await sleep(50);
+    assert.equal(upstream.maxOpen, 1);
+    const state = await Promise.race([upstream.closed[0].then(() => 'closed'), sleep(100, 'open')]);
+    assert.equal(state, 'open');
+  });
+
   test('an upstream response with Connection: close is not reused, even if the upstream keeps the socket open', async (t) => {
     // The raw upstream never closes: only the gateway's keep-alive decision can stop a reuse.
     const fault = await startRawFault(

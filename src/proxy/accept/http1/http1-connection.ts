@@ -54,6 +54,18 @@ export interface Http1Settings {
   readonly sendTimeout?: number;
 }
 
+/**
+ * A plain listener that serves HTTP/2 with prior knowledge too (h2c): the connection's first
+ * bytes are looked at here, by the HTTP/1.1 connection already made, so that an HTTP/1.1
+ * connection (nearly all of them) costs no separate reader, timer or listeners to find out.
+ */
+export interface PriorKnowledge {
+  /** Whether a connection's first bytes may be, or begin, HTTP/2's preface (false: HTTP/1.1 for sure). */
+  mayBeH2(first: Buffer): boolean;
+  /** Takes a connection that may be HTTP/2, its first bytes put back, to decide and serve it. */
+  take(socket: Socket): void;
+}
+
 export interface Http1Handlers {
   /** A request's head is in: the exchange is the handler's until its response finishes or aborts. */
   request(exchange: DownstreamExchange, connection: Http1Connection): void;
@@ -95,8 +107,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #state: ConnectionState = 'head';
   /** The head, body, keep-alive or linger deadline: timers kept and refreshed, not made per request. */
   readonly #deadline = new ConnectionDeadline();
-  /** Pipelined bytes read ahead, not parsed until the current response is finished. */
-  #pending: Buffer[] = [];
+  /** Pipelined bytes read ahead, not parsed until the current response is finished (made at the first). */
+  #pending: Buffer[] | undefined;
   #pendingBytes = 0;
   #body: BodyStream | undefined;
   #response: Http1Response | undefined;
@@ -118,8 +130,19 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #remoteAddress: string | undefined;
   #servername: string | undefined;
 
-  /** Told once the socket has closed (the server's set of connections forgets it). */
+  /**
+   * The callbacks of the deadlines a connection may never arm, and of the next pipelined
+   * request: made the first time they are needed (one that serves a single request and
+   * closes makes none of them).
+   */
+  #onBodyIdle: (() => void) | undefined;
+  #onKeepAliveTimeout: (() => void) | undefined;
+  #nextPipelined: (() => void) | undefined;
+
+  /** Told once the socket has closed, or was handed to HTTP/2 (the server's set of connections forgets it). */
   readonly #gone: ((connection: Http1Connection) => void) | undefined;
+  /** Until the first bytes are in: where a connection that may be h2c goes (absent: HTTP/1.1 only). */
+  #priorKnowledge: PriorKnowledge | undefined;
 
   constructor(
     socket: Socket,
@@ -127,9 +150,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     handlers: Http1Handlers,
     encrypted = false,
     gone?: (connection: Http1Connection) => void,
+    priorKnowledge?: PriorKnowledge,
   ) {
     this.socket = socket;
     this.#gone = gone;
+    this.#priorKnowledge = priorKnowledge;
     this.#settings = settings;
     this.#handlers = handlers;
     this.#encrypted = encrypted;
@@ -154,6 +179,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   // ── reading ──────────────────────────────────────────────────────────────────────
 
   readonly #onData = (chunk: Buffer): void => {
+    if (this.#priorKnowledge !== undefined && this.#toH2(chunk)) return;
     switch (this.#state) {
       case 'closing':
         // A lingering close reads and drops: the client's bytes must not turn into a reset.
@@ -191,8 +217,37 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (ready !== undefined) this.#hand(ready);
   }
 
+  /**
+   * The first bytes of a connection on a listener that serves h2c: one that may be HTTP/2
+   * leaves (nothing of this connection touches it again), those bytes put back for its reader.
+   */
+  #toH2(first: Buffer): boolean {
+    const priorKnowledge = this.#priorKnowledge as PriorKnowledge;
+    this.#priorKnowledge = undefined;
+    if (!priorKnowledge.mayBeH2(first)) return false;
+    this.#leave();
+    this.#state = 'closed';
+    this.#gone?.(this);
+    const socket = this.socket;
+    socket.pause();
+    socket.unshift(first);
+    priorKnowledge.take(socket);
+    // pause() stopped the flow; the new reader's 'data' listener would not restart it.
+    socket.resume();
+    return true;
+  }
+
+  /** This connection lets go of its socket: its listeners and timers. */
+  #leave(): void {
+    this.#deadline.release();
+    this.socket.off('data', this.#onData);
+    this.socket.off('end', this.#onEnd);
+    this.socket.off('close', this.#onClose);
+  }
+
   #readAhead(chunk: Buffer): void {
-    this.#pending.push(chunk);
+    if (this.#pending === undefined) this.#pending = [chunk];
+    else this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
     if (this.#pendingBytes > PIPELINE_READ_AHEAD_BYTES) this.#pause();
   }
@@ -252,7 +307,10 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#requestComplete = false;
     this.#state = 'body';
     const hasBody = head.framing !== 'none';
-    if (hasBody) this.#arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
+    if (hasBody) {
+      this.#onBodyIdle ??= () => this.#bodyIdle();
+      this.#arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
+    }
     // A stream only for a request that has a body: most have none.
     const body = hasBody ? new BodyStream(this) : undefined;
     this.#body = body;
@@ -335,14 +393,16 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (close || this.#closeAfter || !this.#requestComplete) return this.close();
     this.#parser.next();
     this.#state = 'idle';
+    this.#onKeepAliveTimeout ??= () => this.#keepAliveTimeout();
     this.#arm(this.#settings.keepAliveTimeout, this.#onKeepAliveTimeout);
     // The next pipelined request waits for the next turn (one request per connection per
     // turn), and for the socket to take what was written: a client that does not read its
     // answers stops its pipeline there.
-    if (this.#pendingBytes === 0) this.#resume();
-    else if (this.socket.writableNeedDrain)
-      this.socket.once('drain', () => setImmediate(this.#nextPipelined));
-    else setImmediate(this.#nextPipelined);
+    if (this.#pendingBytes === 0) return this.#resume();
+    this.#nextPipelined ??= () => this.#parsePipelined();
+    const next = this.#nextPipelined;
+    if (this.socket.writableNeedDrain) this.socket.once('drain', () => setImmediate(next));
+    else setImmediate(next);
   }
 
   responseAborted(): void {
@@ -357,10 +417,10 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     return this.detach();
   }
 
-  readonly #nextPipelined = (): void => {
+  #parsePipelined(): void {
     if (this.#state !== 'idle') return;
-    const pending = this.#pending;
-    this.#pending = [];
+    const pending = this.#pending ?? [];
+    this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#state = 'head';
     this.#arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
@@ -375,7 +435,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       this.#parse(pending[i]);
     }
     if (this.#pendingBytes <= PIPELINE_READ_AHEAD_BYTES) this.#resume();
-  };
+  }
 
   // ── refusals, closes, timeouts ───────────────────────────────────────────────────
 
@@ -414,15 +474,12 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
    * head; nothing of this connection touches it again.
    */
   detach(): { socket: Socket; rest: Buffer } {
-    this.#deadline.release();
-    this.socket.off('data', this.#onData);
-    this.socket.off('end', this.#onEnd);
-    this.socket.off('close', this.#onClose);
+    this.#leave();
     // The socket lives on as a tunnel: the server still holds it (a drain's deadline cuts it) until it closes.
     this.socket.once('close', () => this.#gone?.(this));
     this.#state = 'closed';
-    const rest = Buffer.concat(this.#pending);
-    this.#pending = [];
+    const rest = this.#pending === undefined ? Buffer.alloc(0) : Buffer.concat(this.#pending);
+    this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#resume();
     return { socket: this.socket, rest };
@@ -446,7 +503,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#refused(HEADER_TIMEOUT);
   };
 
-  readonly #onBodyIdle = (): void => {
+  #bodyIdle(): void {
     if (this.#state !== 'body' && !(this.#state === 'writing' && !this.#requestComplete)) return;
     // Not read because its reader (an upstream slow to take it) is not taking it: not the client's silence.
     if (this.#paused) {
@@ -460,11 +517,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       status: 408,
     });
     this.#body?.destroy(err);
-  };
+  }
 
-  readonly #onKeepAliveTimeout = (): void => {
+  #keepAliveTimeout(): void {
     if (this.#state === 'idle') this.close();
-  };
+  }
 
   readonly #onEnd = (): void => {
     // The client's FIN: a lingering close is over; an idle or unstarted connection closes.

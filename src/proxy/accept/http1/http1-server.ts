@@ -8,7 +8,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
-import { Http1Connection, type Http1Handlers, type Http1Settings } from './http1-connection.ts';
+import {
+  Http1Connection,
+  type Http1Handlers,
+  type Http1Settings,
+  type PriorKnowledge,
+} from './http1-connection.ts';
 
 export interface Http1Server {
   readonly server: Server;
@@ -16,6 +21,11 @@ export interface Http1Server {
   readonly connections: ReadonlySet<Http1Connection>;
   /** Serves a connection as HTTP/1.1 (after its TLS handshake): what `take` calls for one it gives this server. */
   accept(socket: Socket): void;
+  /**
+   * Serves a plain connection as HTTP/1.1, unless its first bytes may be HTTP/2's preface on
+   * a listener with `priorKnowledge` (then that has it, still counted here for a drain).
+   */
+  acceptPlain(socket: Socket): void;
   /** A drain's first step: stop accepting; idle connections close now, busy ones after their response. */
   closeWhenIdle(): void;
   /** A drain's deadline: destroys every connection still open; returns how many. */
@@ -26,9 +36,11 @@ export interface Http1Server {
  * `tls`: the listener's certificate and key (then each connection starts after its handshake;
  * `server.setSecureContext` swaps them for new handshakes). `take`: who gets each connection
  * the server accepts (after its handshake), when not this server: a listener that serves
- * HTTP/2 too picks the protocol there and hands HTTP/1.1 back to `accept`. `gate`: the PROXY
+ * HTTP/2 too picks the protocol there and hands HTTP/1.1 back to `accept`; a plain socket it
+ * gives to `accept` or `acceptPlain` (or destroys), never elsewhere. `gate`: the PROXY
  * protocol, read from each TCP connection before anything else (its TLS handshake too).
  * `alpn`: over TLS, the ACME TLS-ALPN-01 validations, answered before the listener's handshake.
+ * `priorKnowledge`: a plain listener that serves h2c too, for `acceptPlain`.
  */
 export function createHttp1Server(
   settings: () => Http1Settings,
@@ -38,12 +50,31 @@ export function createHttp1Server(
   take?: (socket: Socket) => void,
   gate?: ProxyGate,
   alpn?: PreTlsStage,
+  priorKnowledge?: PriorKnowledge,
 ): Http1Server {
   const connections = new Set<Http1Connection>();
   // Told by the connection itself when its socket closes: no listener and no closure per connection.
   const forget = (connection: Http1Connection) => connections.delete(connection);
   const accept = (socket: Socket) => {
     connections.add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
+  };
+  // TCP connections that are not (or not yet) an Http1Connection here: every one over TLS or
+  // behind a gate (counted from its accept); on a plain listener, only one handed to HTTP/2.
+  const tcp = new Set<Socket>();
+  const track = (socket: Socket) => {
+    tcp.add(socket);
+    socket.once('close', () => tcp.delete(socket));
+  };
+  // Made once a server: a plain HTTP/1.1 connection adds nothing to find out that it is one.
+  const handOff: PriorKnowledge | undefined = priorKnowledge && {
+    mayBeH2: priorKnowledge.mayBeH2,
+    take: (socket) => {
+      if (!counted) track(socket);
+      priorKnowledge.take(socket);
+    },
+  };
+  const acceptPlain = (socket: Socket) => {
+    connections.add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
   };
   // allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
   const options = { allowHalfOpen: true, noDelay: true };
@@ -75,25 +106,21 @@ export function createHttp1Server(
     server.on('connection', (socket: Socket) => through(socket, 0));
   }
   // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet;
-  // with `take`, one that is not HTTP/1.1 (or not yet known to be) has none either, nor one
-  // whose PROXY header is still being read.
-  const tcp = new Set<Socket>();
-  const counted = tls !== undefined || take !== undefined || stages.length > 0;
-  if (counted)
-    server.on('connection', (socket: Socket) => {
-      tcp.add(socket);
-      socket.once('close', () => tcp.delete(socket));
-    });
+  // nor one whose PROXY header is still being read.
+  const counted = tls !== undefined || stages.length > 0;
+  if (counted) server.on('connection', track);
   return {
     server,
     connections,
     accept,
+    acceptPlain,
     closeWhenIdle() {
       server.close();
       for (const connection of connections) connection.closeWhenIdle();
     },
     destroyAll() {
-      const count = counted ? tcp.size : connections.size;
+      // (Plain: the HTTP/1.1 connections and those handed to HTTP/2, apart.)
+      const count = counted ? tcp.size : connections.size + tcp.size;
       for (const connection of connections) connection.cut();
       // Destroying the TCP socket ends the TLS one over it too.
       for (const socket of tcp) socket.destroy();

@@ -22,6 +22,7 @@ import { startBlackhole } from '../../../../src/kits/fault-kit/slow-faults.ts';
 import { testCertificates } from '../../../../src/kits/fault-kit/tls-certs.ts';
 import { startRefusing, UNRESOLVABLE_URL } from '../../../../src/kits/fault-kit/unreachable-faults.ts';
 import { hasTool, runTool } from '../../../helpers/cli-tools.ts';
+import { rawUntil } from '../../../helpers/http-client.ts';
 import { type LogLine, startTestGateway, type TestGateway } from '../../../helpers/test-gateway.ts';
 import { waitUntil } from '../../../helpers/wait.ts';
 import { ERROR, goawayCode, ping, RawH2Client } from './h2-frames.ts';
@@ -51,6 +52,13 @@ async function curl(args: string[]): Promise<CurlAnswer> {
   }
   const body = split === -1 ? '' : stdout.slice(split + 4);
   return { code, stderr, version, status: Number(status), headers, body };
+}
+
+/** Whether an HTTP/1.1 answer with a Content-Length is all in. */
+function whole(text: string): boolean {
+  const end = text.indexOf('\r\n\r\n');
+  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+  return end >= 0 && length !== null && text.length >= end + 4 + Number(length[1]);
 }
 
 /** Where each route's upstream is: a fault of the kit, or a URL alone (nothing needs to run there). */
@@ -171,6 +179,30 @@ describe('h2c with prior knowledge beside HTTP/1.1 on a plain listener with http
     assert.equal(h1.version, 'HTTP/1.1');
     assert.equal(h1.status, 200);
     assert.equal((await gw!.logFor(h1.headers.get('x-request-id') ?? '')).protocol, 'HTTP/1.1');
+  });
+
+  test('an HTTP/1.1 connection on this listener is read by its HTTP/1.1 connection alone: no preface reader, timer or listeners before it', async () => {
+    const accepted: net.Socket[] = [];
+    const server = gw!.gateway.listeners[0].server;
+    const onConnection = (socket: net.Socket) => accepted.push(socket);
+    server.on('connection', onConnection);
+    try {
+      const answer = await rawUntil(
+        Number(new URL(base).port),
+        'GET /ok/h1 HTTP/1.1\r\nHost: a\r\n\r\n',
+        whole,
+      );
+      assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.equal(accepted.length, 1);
+      // Its Http1Connection's own, one an event, and node:net's own 'end' (before: the preface
+      // reader's close listener and the server's, besides).
+      assert.deepEqual(
+        ['data', 'end', 'close', 'error'].map((event) => accepted[0].listenerCount(event)),
+        [1, 2, 1, 1],
+      );
+    } finally {
+      server.off('connection', onConnection);
+    }
   });
 
   for (const [path, status, type] of [
