@@ -12,6 +12,7 @@ import { getCompileCacheDir } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
+import { knownHash } from './config-hash.ts';
 import { deepFreeze } from './freeze.ts';
 import type { LoadAnswer, LoadAsk } from './load-worker.ts';
 import type { GatewayConfig } from './types.ts';
@@ -82,8 +83,11 @@ export function loadConfigIsolated(
     );
     loader.once('message', (answer: LoadAnswer) =>
       settle(() => {
-        if ('config' in answer) done(deepFreeze(answer.config as GatewayConfig));
-        else if ('problems' in answer) fail(new ConfigError(answer.problems as ConfigProblem[]));
+        if ('config' in answer) {
+          const config = deepFreeze(answer.config as GatewayConfig);
+          knownHash(config, answer.hash);
+          done(config);
+        } else if ('problems' in answer) fail(new ConfigError(answer.problems as ConfigProblem[]));
         else fail(new Error(`config loader: ${answer.error}`));
       }),
     );

@@ -3,6 +3,7 @@
  * config or its problems back, and ends. Nothing here outlives the load.
  */
 import { ConfigError } from './config-error.ts';
+import { configHash } from './config-hash.ts';
 import { loadConfigFile } from './load.ts';
 
 /** What the parent asks: the file, and the environment its `${VAR}`s expand from. */
@@ -12,14 +13,16 @@ export interface LoadAsk {
 }
 
 export type LoadAnswer =
-  | { readonly config: unknown }
+  /** With the config's hash (config-hash.ts): the parent need not load node:crypto to work it out. */
+  | { readonly config: unknown; readonly hash: string }
   | { readonly problems: ConfigError['problems'] }
   | { readonly error: string };
 
 /** Reads and validates one file into the answer sent back. */
 async function answerFor(path: string, env: NodeJS.ProcessEnv): Promise<LoadAnswer> {
   try {
-    return { config: await loadConfigFile(path, env) };
+    const config = await loadConfigFile(path, env);
+    return { config, hash: configHash(config) };
   } catch (err) {
     return err instanceof ConfigError ? { problems: err.problems } : { error: String(err) };
   }

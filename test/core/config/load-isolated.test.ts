@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { configHash } from '../../../src/core/config/config-hash.ts';
 import { loadConfigFile } from '../../../src/core/config/load.ts';
 import { loadConfigIsolated } from '../../../src/core/config/load-isolated.ts';
 import { MINIMAL } from './config-fixture.ts';
@@ -35,6 +36,15 @@ test('a config read in its own process is the one loadConfigFile reads, frozen',
   const config = await loadConfigIsolated(path, {});
   assert.deepEqual(config, await loadConfigFile(path, {}));
   assert.ok(Object.isFrozen(config.routes[0]));
+});
+
+test('a config read in its own process comes with its hash, the one this process works out from the file', async () => {
+  const path = file('hash.yaml', MINIMAL);
+  // The loader's hash (sent along, so that the cluster primary needs no node:crypto of its own)…
+  const sent = configHash(await loadConfigIsolated(path, {}));
+  // …is the hash of the same file read here, worked out here, as a worker works out its own.
+  assert.equal(sent, configHash(await loadConfigFile(path, {})));
+  assert.match(sent, /^sha256:[0-9a-f]{16}$/);
 });
 
 test("a file's problems come back from the process with their file and line", async () => {

@@ -44,9 +44,11 @@ const NOT_IN_WORKER = [...NEVER, /\/node_modules\/@sinclair\/typebox\//, /\/node
 /**
  * Not in a primary whose config does not use them: the health checks (and the upstream
  * connections they probe with), DNS discovery, the gateway's rate limits, the canary
- * controller and its statistics.
+ * controller and its statistics; and node:crypto, some twenty modules, which the primary does
+ * not need for the config's hash (the process that reads the config sends it along).
  */
 const UNUSED_IN_PRIMARY = [
+  /^builtin:crypto$/,
   /\/src\/upstream\/(health|connections|discovery|targets)\//,
   /\/src\/proxy\/admit\//,
   /\/src\/server\/canary\/canary-(controller|fleet)\.ts$/,
