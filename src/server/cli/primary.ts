@@ -6,10 +6,8 @@ import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
 import { addressTakenMessage, probeAddress } from '../../core/net/address-probe.ts';
 import { createLogger } from '../../observe/log/logger.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
-import type { AdminServer } from '../admin/admin-server.ts';
+import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
-import { adminEndpoints, metricsRoute } from '../admin/endpoints.ts';
-import { statusPageRoutes } from '../admin/status-page.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
 import { trimWhenIdle } from '../gateway/idle-trim.ts';
@@ -111,11 +109,9 @@ async function supervise(
       if (step !== undefined) control.timeline.canary(step);
     },
   });
-  const routes = [
-    ...adminEndpoints(control, canaries),
-    metricsRoute(renderClusterMetrics),
-    ...statusPageRoutes(),
-  ];
+  // The admin API's routes, made with its first listener: a primary that serves none never
+  // loads its endpoints nor reads the status page's files.
+  let routes: AdminRoute[] | undefined;
 
   /** Starts, moves or stops the admin listener to match the config in force; the token is read again. */
   const syncAdmin = async (wanted: AdminConfig | undefined): Promise<void> => {
@@ -141,7 +137,16 @@ async function supervise(
     }
     // Loaded here, not with the primary: node:http alone is about 17 MB of a process's
     // memory, and most primaries serve no admin API.
-    const { startAdminServer } = await import('../admin/admin-server.ts');
+    const [{ startAdminServer }, { adminEndpoints, metricsRoute }, { statusPageRoutes }] = await Promise.all([
+      import('../admin/admin-server.ts'),
+      import('../admin/endpoints.ts'),
+      import('../admin/status-page.ts'),
+    ]);
+    routes ??= [
+      ...adminEndpoints(control, canaries),
+      metricsRoute(renderClusterMetrics),
+      ...statusPageRoutes(),
+    ];
     const server = await startAdminServer({
       host: wanted.host,
       port: wanted.port,

@@ -1,5 +1,4 @@
 import cluster, { type Worker } from 'node:cluster';
-import inspector from 'node:inspector';
 import { availableParallelism } from 'node:os';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
@@ -157,7 +156,9 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     const offSignals = onSignals((action) => {
       if (action !== 'reopen-logs') return stopAll(action);
       // A SIGUSR1 in the first milliseconds of startup, before bin/candor.js took the signal
-      // over, may have opened the inspector: shut that door.
+      // over, may have opened the inspector: shut that door. (node:inspector is loaded here, not
+      // with the primary: it is half a MiB of a process that otherwise never needs it.)
+      const inspector = process.getBuiltinModule('node:inspector');
       if (inspector.url() !== undefined) {
         inspector.close();
         process.stderr.write('candor: a SIGUSR1 during startup had opened the inspector; closed it\n');

@@ -30,9 +30,14 @@ const NEVER = [
   /^node:http$/,
   /^node:http2$/,
 ];
-/** Not in the primary either: the config's reader and schema, and the request path. */
+/**
+ * Not in the primary either: the config's reader and schema, the request path, and
+ * node:inspector (a SIGUSR1 early in its start may have opened the inspector: it is loaded to
+ * close it then).
+ */
 const NOT_IN_PRIMARY = [
   ...NEVER,
+  /^builtin:inspector$/,
   /\/node_modules\/@sinclair\/typebox\//,
   /\/node_modules\/yaml\//,
   /\/node_modules\/prom-client\//,
@@ -44,11 +49,13 @@ const NOT_IN_WORKER = [...NEVER, /\/node_modules\/@sinclair\/typebox\//, /\/node
 /**
  * Not in a primary whose config does not use them: the health checks (and the upstream
  * connections they probe with), DNS discovery, the gateway's rate limits, the canary
- * controller and its statistics; and node:crypto, some twenty modules, which the primary does
- * not need for the config's hash (the process that reads the config sends it along).
+ * controller and its statistics, the admin API's endpoints and status page; and node:crypto,
+ * some twenty modules, which the primary does not need for the config's hash (the process
+ * that reads the config sends it along).
  */
 const UNUSED_IN_PRIMARY = [
   /^builtin:crypto$/,
+  /\/src\/server\/admin\/(endpoints|status-page)\.ts$/,
   /\/src\/upstream\/(health|connections|discovery|targets)\//,
   /\/src\/proxy\/admit\//,
   /\/src\/server\/canary\/canary-(controller|fleet)\.ts$/,
@@ -146,7 +153,7 @@ test('the primary supervises without the data path or the config reader; a worke
   }
 });
 
-test('a primary whose config has no health checks, DNS discovery, rate limit, canary or ACME loads none of them', async () => {
+test('a primary whose config has no health checks, DNS discovery, rate limit, canary, ACME or admin API loads none of them', async () => {
   const upstream = await startEcho();
   try {
     const { primary } = await importsOf(upstream.url);
