@@ -33,18 +33,6 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(70);
 }
-// The primary of `candor serve` runs without V8's optimizing compilers, unless its config needs
-// them (src/server/cli/primary-compilers.ts says why): set before any module of ours is loaded,
-// since resolving the first ones is already hot enough for a compile, and a compile maps the
-// compiler's code into the process for good.
-if (process.argv[2] === 'serve') {
-  const { default: cluster } = await import('node:cluster');
-  if (cluster.isPrimary) {
-    const { setFlagsFromString } = await import('node:v8');
-    setFlagsFromString('--no-turbofan');
-    setFlagsFromString('--no-maglev');
-  }
-}
 // Node's compile cache keeps each module's stripped and compiled code on disk (keyed by its
 // content, so an edited source is compiled afresh): a warm start loads no TypeScript
 // stripper at all, which saves about 20 MB of memory in every process and most of the startup.
