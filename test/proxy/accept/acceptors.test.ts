@@ -8,10 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { ACCEPTORS } from '../../../src/proxy/accept/acceptors.ts';
 import { type LoopbackServer, listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
@@ -37,14 +40,14 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function writeConfig(name: string, port: number, maxConnections?: number): string {
+function writeConfig(name: string, port: number, maxConnections?: number, tls?: string): string {
   const path = join(dir, `${name}.yaml`);
   writeFileSync(
     path,
     `name: ${name}
 listen:
   - address: 127.0.0.1:${port}
-${maxConnections === undefined ? '' : `    max_connections: ${maxConnections}\n`}routes:
+${maxConnections === undefined ? '' : `    max_connections: ${maxConnections}\n`}${tls ?? ''}routes:
   - upstream: app
 upstreams:
   app:
@@ -206,5 +209,58 @@ test('a drain stops accepting on every socket and waits for every connection, wh
     for (const release of held.splice(0)) release();
     for (const c of clients) c.socket.destroy();
     await (exit ?? serve.stop());
+  }
+});
+
+test('over TLS, the connections of every acceptor get their handshake, HTTP/1.1 or HTTP/2 by ALPN', {
+  skip: !linux,
+}, async () => {
+  const certs = testCertificates();
+  const port = await freePort();
+  const tls = `    http2: true
+    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }
+`;
+  const serve = await startServe(writeConfig('tls', port, undefined, tls), 1);
+  try {
+    assert.equal(socketStates(port).filter((s) => s === LISTEN).length, ACCEPTORS);
+    // 16 connections of each protocol at once, over the 8 sockets.
+    const http1 = Array.from(
+      { length: 16 },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const req = https.get(
+            { host: '127.0.0.1', port, servername: 'localhost', ca: certs.ca, agent: false },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+        }),
+    );
+    const h2 = Array.from(
+      { length: 16 },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const session = http2.connect(`https://127.0.0.1:${port}`, {
+            ca: certs.ca,
+            servername: 'localhost',
+          });
+          session.on('error', reject);
+          const stream = session.request({ ':path': '/' });
+          stream.on('response', (headers) => {
+            stream.resume();
+            stream.on('end', () => {
+              session.close();
+              resolve(Number(headers[':status']));
+            });
+          });
+          stream.on('error', reject);
+        }),
+    );
+    assert.deepEqual(await Promise.all(http1), Array(16).fill(200));
+    assert.deepEqual(await Promise.all(h2), Array(16).fill(200));
+  } finally {
+    await serve.stop();
   }
 });
