@@ -132,7 +132,7 @@ export async function startListener(
   const own = createHttp1Server(
     settings,
     http1,
-    // max_connections is the listener's accepting's (acceptors.ts), whichever socket accepts.
+    // max_connections: bounded where the connections are accepted, across every socket (acceptors.ts).
     undefined,
     serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
     (socket) => {
@@ -158,9 +158,9 @@ export async function startListener(
   );
   const { server } = own;
 
-  // Past max_connections node:net closes each new connection as it is accepted ('drop'):
-  // nothing is read from it, so it costs no more than the accept. Idle keep-alive connections
-  // and tunnels count too.
+  // Past max_connections each new connection is closed as it is accepted ('drop', from node:net
+  // or the acceptors: acceptors.ts): nothing is read from it, so it costs little more than the
+  // accept. Idle keep-alive connections and tunnels count too.
   let drops = 0;
   server.on('drop', () => {
     // The first drop of a quiet spell starts the report; the rest are counted into it.
