@@ -7,6 +7,7 @@
  * fixed port, and what the kernel holds read from /proc/net/tcp (no timing is asserted).
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -14,9 +15,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import type { TLSSocket } from 'node:tls';
+import { type CertificateFiles, testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { ACCEPTORS } from '../../../src/proxy/accept/acceptors.ts';
 import { type LoopbackServer, listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { certificateFor } from '../../helpers/named-certs.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -212,32 +215,39 @@ test('a drain stops accepting on every socket and waits for every connection, wh
   }
 });
 
-test('over TLS, the connections of every acceptor get their handshake, HTTP/1.1 or HTTP/2 by ALPN', {
+test('over TLS, the connections of every acceptor get their handshake, HTTP/1.1 or HTTP/2 by ALPN, and the certificate of a reload', {
   skip: !linux,
 }, async () => {
   const certs = testCertificates();
+  const renewed = certificateFor(['localhost']);
   const port = await freePort();
-  const tls = `    http2: true
-    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }
+  const tls = (files: CertificateFiles) => `    http2: true
+    tls: { cert: ${files.certPath}, key: ${files.keyPath} }
 `;
-  const serve = await startServe(writeConfig('tls', port, undefined, tls), 1);
+  const serve = await startServe(writeConfig('tls', port, undefined, tls(certs.localhost)), 1);
+  /** 16 HTTP/1.1 connections at once, over the 8 sockets: each one's status and the certificate it was shown. */
+  const http1Burst = () =>
+    Promise.all(
+      Array.from(
+        { length: 16 },
+        () =>
+          new Promise<{ status: number; fingerprint: string }>((resolve, reject) => {
+            const req = https.get(
+              { host: '127.0.0.1', port, servername: 'localhost', ca: certs.ca, agent: false },
+              (res) => {
+                const { fingerprint256 } = (res.socket as TLSSocket).getPeerCertificate();
+                res.resume();
+                res.on('end', () => resolve({ status: res.statusCode ?? 0, fingerprint: fingerprint256 }));
+              },
+            );
+            req.on('error', reject);
+          }),
+      ),
+    );
+  const fingerprintOf = (files: CertificateFiles) =>
+    new X509Certificate(readFileSync(files.certPath)).fingerprint256;
   try {
     assert.equal(socketStates(port).filter((s) => s === LISTEN).length, ACCEPTORS);
-    // 16 connections of each protocol at once, over the 8 sockets.
-    const http1 = Array.from(
-      { length: 16 },
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const req = https.get(
-            { host: '127.0.0.1', port, servername: 'localhost', ca: certs.ca, agent: false },
-            (res) => {
-              res.resume();
-              res.on('end', () => resolve(res.statusCode ?? 0));
-            },
-          );
-          req.on('error', reject);
-        }),
-    );
     const h2 = Array.from(
       { length: 16 },
       () =>
@@ -258,8 +268,20 @@ test('over TLS, the connections of every acceptor get their handshake, HTTP/1.1 
           stream.on('error', reject);
         }),
     );
-    assert.deepEqual(await Promise.all(http1), Array(16).fill(200));
+    assert.deepEqual(
+      await http1Burst(),
+      Array(16).fill({ status: 200, fingerprint: fingerprintOf(certs.localhost) }),
+    );
     assert.deepEqual(await Promise.all(h2), Array(16).fill(200));
+
+    writeConfig('tls', port, undefined, tls(renewed));
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('config reloaded', 1, 15_000);
+    assert.deepEqual(
+      await http1Burst(),
+      Array(16).fill({ status: 200, fingerprint: fingerprintOf(renewed) }),
+      'every acceptor hands its connections to the handshake with the reloaded certificate',
+    );
   } finally {
     await serve.stop();
   }
