@@ -8,11 +8,12 @@ import { clientAddressOf } from '../../core/net/client-address.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
+import { listenFor } from './acceptors.ts';
 import { type AlpnChallengeLookup, createAlpnChallengeGate } from './alpn-challenge-gate.ts';
 import { rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
 import { H2_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1/http1-connection.ts';
-import { createHttp1Server } from './http1/http1-server.ts';
+import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
 import { createProxyGate } from './proxy-gate.ts';
 import { admitRequest, type ListenerFacts, type Refusal, type RequestHandlers } from './request-handlers.ts';
 import { type CertificateSource, createServerTls } from './server-tls.ts';
@@ -29,9 +30,15 @@ const DROP_REPORT_MS = 1_000;
 
 export interface Listener {
   readonly config: ListenerConfig;
+  /**
+   * Where its connections go (TLS, HTTP/1.1, HTTP/2). It listens itself only where its worker
+   * does not bind its own sockets: elsewhere its acceptors (acceptors.ts) accept for it.
+   */
   readonly server: Server;
   /** The bound port (differs from the config when it asked for port 0). */
   port(): number;
+  /** Connections open now, whichever socket accepted them. */
+  connections(): Promise<number>;
   /**
    * A reload kept this listener (same address): the socket stays, so no connection is
    * refused. Every certificate and key, the SNI ones too, is read again (a renewed certificate
@@ -125,7 +132,8 @@ export async function startListener(
   const own = createHttp1Server(
     settings,
     http1,
-    config.maxConnections,
+    // max_connections: bounded where the connections are accepted, across every socket (acceptors.ts).
+    undefined,
     serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
     (socket) => {
       // Counted once its TLS handshake is done, whatever protocol it speaks; one past its
@@ -150,9 +158,9 @@ export async function startListener(
   );
   const { server } = own;
 
-  // Past max_connections node:net closes each new connection as it is accepted ('drop'):
-  // nothing is read from it, so it costs no more than the accept. Idle keep-alive connections
-  // and tunnels count too.
+  // Past max_connections each new connection is closed as it is accepted ('drop', from node:net
+  // or the acceptors: acceptors.ts): nothing is read from it, so it costs little more than the
+  // accept. Idle keep-alive connections and tunnels count too.
   let drops = 0;
   server.on('drop', () => {
     // The first drop of a quiet spell starts the report; the rest are counted into it.
@@ -164,21 +172,20 @@ export async function startListener(
     }, DROP_REPORT_MS).unref();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // Each worker on a socket of its own where the kernel can balance them (listen-options.ts).
-    server.listen(listenOptions(config.port, config.host), () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const closed = () =>
-    new Promise<void>((resolve) => {
-      // Resolves when the last connection has closed (node:net waits for them).
-      server.close(() => resolve());
-      own.closeWhenIdle();
-      h2?.closeWhenIdle();
-    });
+  // Each worker on sockets of its own where the kernel can balance them (listen-options.ts).
+  const accepting = await listenFor(
+    server,
+    listenOptions(config.port, config.host),
+    SOCKET_OPTIONS,
+    config.maxConnections,
+  );
+  const closed = () => {
+    // Resolves when the last connection has closed (node:net waits for them).
+    const done = accepting.close();
+    own.closeWhenIdle();
+    h2?.closeWhenIdle();
+    return done;
+  };
   return {
     get config() {
       return current;
@@ -188,17 +195,15 @@ export async function startListener(
       current = next;
       proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
       facts.name = next.name;
-      server.maxConnections = next.maxConnections;
+      accepting.setMaxConnections(next.maxConnections);
       if (next.tls && serverTls) serverTls.reload(next.tls, server as TlsServer);
       // The count goes on (requests holding slots are still running); only the bound changes.
       if (next.maxInFlight === undefined) facts.inFlight = undefined;
       else if (facts.inFlight) facts.inFlight.max = next.maxInFlight;
       else facts.inFlight = new InFlightLimit(next.maxInFlight, `the listener ${next.address}`);
     },
-    port: () => {
-      const address = server.address();
-      return typeof address === 'object' && address ? address.port : config.port;
-    },
+    port: () => accepting.port(),
+    connections: () => accepting.connections(),
     close: closed,
     stopAccepting: closed,
     // The HTTP/2 responses first, so each says it was cut by the drain; the sockets then

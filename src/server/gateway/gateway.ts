@@ -358,8 +358,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     listeners: () =>
       listeners.map((listener) => ({
         address: listener.config.address,
-        connections: () =>
-          new Promise<number>((resolve) => listener.server.getConnections((_, count) => resolve(count ?? 0))),
+        connections: () => listener.connections(),
       })),
     logLinesDropped: () => logger[LINE_SINK].linesDropped ?? 0,
     spoolBytes: () => current().spool.held,

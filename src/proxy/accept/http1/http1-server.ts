@@ -4,7 +4,7 @@
  * its deadline) and `max_connections` (node:net closes a connection past it as it is accepted,
  * whatever protocol it would have spoken).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type ServerOpts, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
@@ -14,6 +14,12 @@ import {
   type Http1Settings,
   type PriorKnowledge,
 } from './http1-connection.ts';
+
+/**
+ * How the server makes its TCP sockets, and every acceptor of its listener (acceptors.ts).
+ * allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
+ */
+export const SOCKET_OPTIONS: Readonly<ServerOpts> = { allowHalfOpen: true, noDelay: true };
 
 export interface Http1Server {
   readonly server: Server;
@@ -76,8 +82,6 @@ export function createHttp1Server(
   const acceptPlain = (socket: Socket) => {
     connections.add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
   };
-  // allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
-  const options = { allowHalfOpen: true, noDelay: true };
   const taker = take ?? accept;
   // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's header.
   const first =
@@ -88,7 +92,9 @@ export function createHttp1Server(
           taker(socket);
         };
   const server =
-    tls === undefined ? createServer(options, first) : createTlsServer({ ...options, ...tls }, first);
+    tls === undefined
+      ? createServer(SOCKET_OPTIONS, first)
+      : createTlsServer({ ...SOCKET_OPTIONS, ...tls }, first);
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
   // What reads a connection before node:net or node:tls does (for TLS, before its handshake):
   // the PROXY header first, then an ACME validation's ClientHello.
