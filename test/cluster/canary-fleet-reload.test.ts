@@ -10,8 +10,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { FLEET_CLIENT_NAME } from '../../src/server/canary/canary-fleet.ts';
 import { type CanaryOrigin, startCanaryOrigin } from '../helpers/canary-origin.ts';
+import { untilFleetClients } from '../helpers/fleet-clients.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
@@ -54,37 +54,16 @@ after(async () => {
   await next.close();
 });
 
-async function fleetClients(): Promise<number> {
-  const { Redis } = await import('ioredis');
-  const client = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
-  try {
-    await client.connect();
-    const list = (await client.call('CLIENT', 'LIST')) as string;
-    return list.split('\n').filter((line) => line.includes(` name=${FLEET_CLIENT_NAME} `)).length;
-  } finally {
-    client.disconnect();
-  }
-}
-
-/** Waits (bounded, never asserted in time) until Redis has `count` fleet clients. */
-async function untilFleetClients(count: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (let now = await fleetClients(); now !== count; now = await fleetClients()) {
-    if (Date.now() > deadline) throw new Error(`${now} fleet clients on Redis, not ${count}, after 15 s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 test('a reload that brings the first canary opens the fleet in the primary; one that takes the last away closes it', async () => {
   writeFileSync(path, config(false));
   const gateway = await startServe(path, 1);
   serve = gateway;
-  await untilFleetClients(0);
+  await untilFleetClients(redis, 0);
   writeFileSync(path, config(true));
   gateway.child.kill('SIGHUP');
   await gateway.waitForLines('config reloaded', 1, 15_000);
   await gateway.waitForLines('canary step', 1, 15_000);
-  await untilFleetClients(1);
+  await untilFleetClients(redis, 1);
   // The canary's state is the fleet's: published to Redis by the primary that began it.
   const { Redis } = await import('ioredis');
   const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
@@ -101,5 +80,5 @@ test('a reload that brings the first canary opens the fleet in the primary; one 
   writeFileSync(path, config(false));
   gateway.child.kill('SIGHUP');
   await gateway.waitForLines('config reloaded', 2, 15_000);
-  await untilFleetClients(0);
+  await untilFleetClients(redis, 0);
 });

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
-import { FLEET_CLIENT_NAME } from '../../../src/server/canary/canary-fleet.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { untilFleetClients } from '../../helpers/fleet-clients.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { canaryRoutes } from '../canary/canary-fixture.ts';
@@ -295,27 +295,6 @@ test('two library gateways on one Redis judge one canary: requests through B, on
     await redis.kill();
   }
 });
-
-/** The clients of the canaries' fleet connected to `redis` now (by the name they give themselves). */
-async function fleetClients(redis: RedisProcess): Promise<number> {
-  const { Redis } = await import('ioredis');
-  const client = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
-  try {
-    await client.connect();
-    const list = (await client.call('CLIENT', 'LIST')) as string;
-    return list.split('\n').filter((line) => line.includes(` name=${FLEET_CLIENT_NAME} `)).length;
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function untilFleetClients(redis: RedisProcess, count: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (let now = await fleetClients(redis); now !== count; now = await fleetClients(redis)) {
-    if (Date.now() > deadline) throw new Error(`${now} fleet clients on Redis, not ${count}, after 15 s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 test('library gateways with store.redis: a reload that adds the canary joins the fleet as a start does; one that removes it closes the fleet', async () => {
   const redis: RedisProcess = await startRedis();
