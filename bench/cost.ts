@@ -25,7 +25,7 @@
  * a request one counter update and one latency sample).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -436,6 +436,7 @@ ${
       await session.post('Profiler.start');
       await run(path, o.n);
       const { profile: cpu } = await session.post('Profiler.stop');
+      mkdirSync(o.cpuProf, { recursive: true });
       writeFileSync(join(o.cpuProf, `${path}-${process.pid}.cpuprofile`), JSON.stringify(cpu));
     }
     // Read here only: a reference checkout's gateway may have no canaries() (the side is this one's).
