@@ -5,6 +5,7 @@ import {
   type FailureType,
   type Shape,
   type Stage,
+  TARGET_FAULT_SHAPES,
 } from './taxonomy.ts';
 
 /** Extra RFC 9209 parameters some error types carry. */
@@ -99,6 +100,11 @@ export class Failure extends Error {
   /** The client's own doing (it left, its deadline passed): never judged against a target. */
   get clientsOwn(): boolean {
     return CLIENTS_OWN.has(this.type);
+  }
+
+  /** Says something of the target that failed (one of the four upstream shapes, not the client's doing). */
+  get faultsTarget(): boolean {
+    return TARGET_FAULT_SHAPES.has(this.kind.shape) && !this.clientsOwn;
   }
 
   /** True when some of the request may have reached the upstream. */

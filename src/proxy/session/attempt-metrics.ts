@@ -67,22 +67,17 @@ export class AttemptMetrics {
     this.#respondingHeadMs = now - startedAt;
   }
 
-  /** Whether an answering attempt's response is still going downstream. */
-  get isResponding(): boolean {
-    return this.#respondingTarget !== undefined;
-  }
-
   /** The response of the attempt that answered is over: whole (undefined), or cut with this failure. */
   responseOver(cut: Failure | undefined): void {
     const target = this.#respondingTarget;
     if (target === undefined) return;
     this.#respondingTarget = undefined;
     // A body its target cut (a reset, a stall) is that failure on the canary's side; the client
-    // leaving, or its own deadline, says nothing of the target: the answer counts as it came.
-    const targets = cut !== undefined && cut.kind.shape !== 'client' && !cut.clientsOwn;
+    // leaving, its own deadline, or the gateway's own cut (a spool's disk) says nothing of the
+    // target: the answer counts as it came.
     this.#canary?.record(
       this.#upstream,
-      targets ? cut : undefined,
+      cut?.faultsTarget ? cut : undefined,
       this.#respondingStatus,
       this.#respondingHeadMs,
     );

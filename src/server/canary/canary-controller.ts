@@ -179,6 +179,9 @@ export class CanaryController {
     const run = this.#runs.get(route);
     if (run === undefined) return { problem: `route "${route}" has no canary` };
     await run.busy;
+    // A reload may have started the canary again meanwhile: the action was meant for the run it saw.
+    if (!this.#current(run))
+      return { problem: `the canary of route "${route}" was started again by a reload: try again` };
     const done = async (): Promise<{ problem: string } | { status: CanaryStatus }> => {
       if (action === 'start') {
         if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
@@ -340,7 +343,9 @@ export class CanaryController {
     if (fleet !== undefined) {
       // Every gateway adds its counts; the lease holder judges the fleet's, the others follow.
       const lease = Math.max(3 * run.config.checkInterval, 3_000);
-      if (taken !== undefined) await fleet.share(run.route, taken, lease * 4);
+      // A window with no request adds nothing (a canary promoted or rolled back stops writing).
+      if (taken !== undefined && taken.canary.requests + taken.baseline.requests > 0)
+        await fleet.share(run.route, taken, lease * 4);
       const leading = await fleet.lead(run.route, lease);
       const state = await fleet.read(run.route);
       if (!this.#current(run)) return;
