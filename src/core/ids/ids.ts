@@ -96,11 +96,6 @@ export function newTraceparent(): string {
 }
 
 export function randomHex(bytes: number): string {
-  if (offset + bytes > pool.length) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const hex = pool.toString('hex', offset, offset + bytes);
-  offset += bytes;
-  return hex;
+  const at = take(bytes);
+  return pool.toString('hex', at, at + bytes);
 }

@@ -168,8 +168,8 @@ export class LineWriter {
 
   private writeTurn(started: number): void {
     this.turnScheduled = false;
-    // (flush() may have written them since.)
-    if (this.queue.length === 0 && this.dropped === 0) return;
+    // (flush() may have written them since; a refused write's retry writes them.)
+    if (this.retryTimer !== undefined || (this.queue.length === 0 && this.dropped === 0)) return;
     this.lastWriteAt = started;
     this.flushSync();
     if (performance.now() - started > SLOW_WRITE_MS) {

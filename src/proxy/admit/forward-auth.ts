@@ -205,8 +205,14 @@ export class ForwardAuth {
   }
 }
 
-/** A verdict that may be kept: never a failure, nor a refusal whose body is past MAX_KEPT_BODY. */
+/**
+ * A verdict that may be kept: never a failure, nor a redirect (its Location names the request it
+ * answered, a login page's return address: another path of the same client needs its own), nor
+ * a refusal whose body is past MAX_KEPT_BODY.
+ */
 function keepable(verdict: ForwardVerdict): boolean {
   if ('failed' in verdict) return false;
-  return !('refused' in verdict) || verdict.refused.body.length <= MAX_KEPT_BODY;
+  if (!('refused' in verdict)) return true;
+  const { status, body } = verdict.refused;
+  return !REDIRECTS.has(status) && body.length <= MAX_KEPT_BODY;
 }

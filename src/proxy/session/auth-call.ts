@@ -6,10 +6,11 @@ import { type DownstreamHead, fieldMap } from '../../core/net/downstream.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { ForwardCall } from '../admit/forward-auth.ts';
+import type { ServiceAnswer } from '../admit/service-answer.ts';
 import type { TemplateVars } from '../forward/header-rules.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
-import { type KeptAnswer, KeptAnswerSink } from './kept-answer-sink.ts';
+import { KeptAnswerSink } from './kept-answer-sink.ts';
 import type { Runtime } from './runtime.ts';
 import type { SessionRequest } from './session-request.ts';
 
@@ -31,7 +32,11 @@ export const MAX_AUTH_BODY = 64 * 1024;
  * whole, `MAX_AUTH_BODY` at most. Rejects with the classified Failure the attempts ended with,
  * or `http_response_incomplete` for a body cut (by its upstream, or past the bound).
  */
-export function askAuthService(runtime: Runtime, upstream: Upstream, call: ForwardCall): Promise<KeptAnswer> {
+export function askAuthService(
+  runtime: Runtime,
+  upstream: Upstream,
+  call: ForwardCall,
+): Promise<ServiceAnswer> {
   return new Promise((resolve, reject) => {
     new AuthCall(runtime, upstream, call, resolve, reject).start();
   });
@@ -42,7 +47,7 @@ class AuthCall implements AttemptsOwner {
   readonly #req: SessionRequest;
   readonly #sink = new KeptAnswerSink(MAX_AUTH_BODY);
   readonly #attempts: Attempts;
-  readonly #resolve: (answer: KeptAnswer) => void;
+  readonly #resolve: (answer: ServiceAnswer) => void;
   readonly #reject: (failure: Failure) => void;
   /** The upstream's name: the next hop its own 5xx answers name in Proxy-Status (never passed on). */
   readonly #upstreamName: string;
@@ -54,7 +59,7 @@ class AuthCall implements AttemptsOwner {
     runtime: Runtime,
     upstream: Upstream,
     call: ForwardCall,
-    resolve: (answer: KeptAnswer) => void,
+    resolve: (answer: ServiceAnswer) => void,
     reject: (failure: Failure) => void,
   ) {
     this.#resolve = resolve;
@@ -162,7 +167,7 @@ class AuthCall implements AttemptsOwner {
     );
   };
 
-  #tell(outcome: KeptAnswer | Failure): void {
+  #tell(outcome: ServiceAnswer | Failure): void {
     if (this.#told) return;
     this.#told = true;
     if (outcome instanceof Failure) this.#reject(outcome);

@@ -1,12 +1,5 @@
 import { InMemorySink } from '../../core/net/in-memory-sink.ts';
-
-/** An upstream's answer as the gateway keeps it for itself: its head, as the one head builder made it, and its whole body. */
-export interface KeptAnswer {
-  readonly status: number;
-  /** Flat [name, value, …]: the upstream's fields, hop-by-hop ones out, Via and X-Request-Id in (response-headers.ts). */
-  readonly headers: readonly string[];
-  readonly body: Buffer;
-}
+import type { ServiceAnswer } from '../admit/service-answer.ts';
 
 /**
  * The sink of an answer the gateway asked for itself (an auth service's verdict): nobody reads
@@ -29,7 +22,7 @@ export class KeptAnswerSink extends InMemorySink {
   }
 
   /** The answer, once its head came (its body as far as it is kept). */
-  answer(): KeptAnswer {
+  answer(): ServiceAnswer {
     return { status: this.status, headers: this.headers, body: Buffer.concat(this.#chunks) };
   }
 

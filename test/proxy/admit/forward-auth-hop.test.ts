@@ -117,6 +117,26 @@ test('with cache, a refusal whose body is past 4 KiB is passed on whole but not 
   }
 });
 
+test('with cache, a redirect is passed on but not kept: another path of the same session gets its own login address', async () => {
+  const service = await startAuthService((req, res) => {
+    res
+      .writeHead(302, { location: `/login?rd=${encodeURIComponent(String(req.headers['x-forwarded-uri']))}` })
+      .end();
+  });
+  const { gw, close } = await startAuthStage(cachedConfig(service.url, '1h'));
+  try {
+    const first = await request(gw.url, { path: '/app/a', headers: { cookie: 'session=s-1' } });
+    const second = await request(gw.url, { path: '/app/b', headers: { cookie: 'session=s-1' } });
+    assert.equal(first.status, 302);
+    assert.equal(first.headers.location, '/login?rd=%2Fapp%2Fa');
+    assert.equal(second.status, 302);
+    assert.equal(second.headers.location, '/login?rd=%2Fapp%2Fb');
+    assert.equal(service.asked.length, 2);
+  } finally {
+    await close(service);
+  }
+});
+
 /** The app guarded by the upstream `authsvc` (at `auth`, `extra` its settings), asked at /verify. */
 const namedConfig =
   (auth: string, extra = '') =>

@@ -104,9 +104,6 @@ class H2SendProgress implements SendProgress {
   }
 }
 
-/** A stream refused or cut must not throw its error at the process. */
-const ignore = (): void => {};
-
 export class H2Response implements ResponseSink {
   readonly #stream: ServerHttp2Stream;
   readonly #owner: H2ResponseOwner;
@@ -151,8 +148,7 @@ export class H2Response implements ResponseSink {
     this.#headRequest = request.method === 'HEAD';
     this.#expectContinue = request.expectContinue;
     this.#sendTimeoutMs = sendTimeoutMs;
-    // The server listens for errors already (h2-server.ts): a second listener would only cost.
-    if (stream.listenerCount('error') === 0) stream.on('error', ignore);
+    // The stream's errors: the server listens for them already (h2-server.ts), before this is made.
     // 'close' comes once: `on`, without the wrapper `once` makes.
     stream.on('close', this.#onClose);
   }

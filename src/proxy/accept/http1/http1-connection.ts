@@ -454,6 +454,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (this.#closing || this.#state === 'closed') return;
     this.#closing = true;
     this.#state = 'closing';
+    // A closing connection lingers as HTTP/1.1: its late bytes are not handed to HTTP/2.
+    this.#priorKnowledge = undefined;
     this.#resume();
     this.socket.end();
     this.#arm(LINGER_MS, this.#destroy);

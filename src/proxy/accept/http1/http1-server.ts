@@ -1,8 +1,9 @@
 /**
  * Candor's own HTTP/1.1 server on node:net: accepts connections and gives each an
  * Http1Connection. Kept to what a listener needs: the connections it holds (for a drain and
- * its deadline) and `max_connections` (node:net closes a connection past it as it is accepted,
- * whatever protocol it would have spoken).
+ * its deadline). A listener bounds its connections where they are accepted, across all its
+ * sockets (`max_connections`, acceptors.ts); `maxConnections` here is node:net's own bound, for
+ * a server used alone.
  */
 import { createServer, type Server, type ServerOpts, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
