@@ -4,7 +4,7 @@ import type { FleetOfConfig } from './fleet-of-config.ts';
 import type { OperatorWord } from './operator-actions.ts';
 
 /**
- * The primary's canaries: the controller (its judge and statistics) is loaded and made by the
+ * A gateway's canaries (the cluster primary's, or an in-process gateway's: in-process-canaries.ts): the controller (its judge and statistics) is loaded and made by the
  * first config that has a canary, at start or by a reload; a primary whose config has none
  * never holds it. Until then every route answers as one without a canary does. With
  * `store.redis` the fleet follows each config as the canaries do (fleet-of-config.ts).
@@ -22,8 +22,11 @@ export class Canaries {
     this.#host = host;
   }
 
-  /** The config in force (once every worker serves, and after each reload): see CanaryController.sync. */
-  sync(config: GatewayConfig): void {
+  /**
+   * The config in force (once every worker serves, and after each reload): see
+   * CanaryController.sync. Configs are followed in the order given; resolves once this one is.
+   */
+  sync(config: GatewayConfig): Promise<void> {
     this.#syncing = this.#syncing
       .then(async () => {
         if (this.#controller === undefined || this.#fleets === undefined) {
@@ -43,6 +46,7 @@ export class Canaries {
       .catch((err: Error) =>
         this.#host.logger.error({ err: err.message }, 'the canaries could not follow the config'),
       );
+    return this.#syncing;
   }
 
   status(): CanaryStatus[] {

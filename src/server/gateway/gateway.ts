@@ -21,11 +21,11 @@ import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { tellingTransitions } from '../../upstream/health/transitions.ts';
 import { createAutomaticHttps, loadAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
+import type { Canaries } from '../canary/canaries.ts';
 import type { CanaryStatus } from '../canary/canary-controller.ts';
 import type { OperatorWord } from '../canary/operator-actions.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
-import type { InProcessCanaries } from './in-process-canaries.ts';
 import { probeAnswer, probeAt } from './probes.ts';
 import {
   listenerKey,
@@ -322,7 +322,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const listeners: Listener[] = [];
   let metricsListener: MetricsListener | undefined;
   // In-process the canaries are judged here; in a cluster, by the primary on every worker's counts.
-  let canaries: InProcessCanaries | undefined;
+  let canaries: Canaries | undefined;
   try {
     for (const listen of config.listen) listeners.push(await startListener(listen, handlers, ordered));
     // node:http comes with it: a cluster worker, whose primary serves /metrics, never loads it.
@@ -332,14 +332,9 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     }
     // Loaded only in-process: a cluster worker never holds the controller nor its statistics.
     if (link === undefined) {
-      const { startInProcessCanaries } = await import('./in-process-canaries.ts');
-      canaries = await startInProcessCanaries({
-        logger,
-        timeline,
-        config: () => whole,
-        runtime: current,
-        apply,
-      });
+      const { inProcessCanaries } = await import('./in-process-canaries.ts');
+      canaries = inProcessCanaries({ logger, timeline, config: () => whole, runtime: current, apply });
+      await canaries.sync(whole);
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
@@ -517,11 +512,11 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       return done;
     },
     apply: (change) => apply(change, 'program'),
-    canaries: () => canaries?.controller.status() ?? [],
+    canaries: () => canaries?.status() ?? [],
     async canary(route, action, who = 'program') {
       if (canaries === undefined)
         return { problem: 'a cluster worker judges no canary: its primary does (the admin API)' };
-      return canaries.controller.act(route, action, who);
+      return canaries.act(route, action, who);
     },
     purge({ route, key }) {
       let removed = 0;
