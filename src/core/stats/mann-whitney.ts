@@ -107,7 +107,7 @@ function tie(x: number, value: number): boolean {
   return x === value || (Number.isNaN(x) && Number.isNaN(value));
 }
 
-/** The median of a sample (the figure a log line gives beside the p-value); 0 for none. */
+/** The median of a sample (a canary log line gives it beside the p-value; `explain` a storm's baseline); 0 for none. */
 export function median(values: readonly number[]): number {
   if (values.length === 0) return 0;
   const sorted = new Float64Array(values).sort();

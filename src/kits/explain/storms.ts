@@ -1,3 +1,4 @@
+import { median } from '../../core/stats/mann-whitney.ts';
 import type { Bucket, StormCounter } from './storm-counter.ts';
 
 /** A bucket is hot when it holds at least this many 5xx … */
@@ -33,11 +34,6 @@ export interface Storm {
   readonly afterChange?: Change & { readonly ms: number };
   /** Changes made while it lasted (a rollback that ended it, a target taken out, say). */
   readonly changesDuring: readonly Change[];
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
 }
 
 /**
