@@ -9,7 +9,7 @@ const optional = (ms: number | undefined) => (ms === undefined ? undefined : rou
 /**
  * The access line's fields, in the order they are written, each read off the record; a field
  * whose value is undefined is left out. Field names are documented in the README. This table is
- * the line's reference: the line is written by membersOf, field by field in this order, and
+ * the line's reference: the line is written by putMembers, field by field in this order, and
  * test/observe/log holds it byte for byte equal to JSON.stringify of these fields.
  */
 const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown]> = [
@@ -63,17 +63,37 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
 /** A string JSON carries as it is: printable ASCII without a quote or a backslash. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
-/** Whether every string the line being written put between quotes as it is was plain (see `raw`). */
+/**
+ * The pieces of the line being built, joined once into the line: one array for every line (a
+ * line is built in one go, never re-entered), written by index and never emptied (an emptied
+ * array gives its storage back, and every line would grow it again). Appending the pieces to a
+ * string instead made a rope of some 60 nodes a line, which outlived young collections in the
+ * writer's queue and was flattened there: more bytes, and no less CPU, than the join.
+ */
+const parts: string[] = [];
+/** The next free index in `parts`. */
+let n = 0;
+/** Whether every string put in the line as it is was plain (see `text`). */
 let allPlain = true;
 
+/** Appends a member whose value is JSON text already: `member` is `,"name":`. */
+function json(member: string, value: string): void {
+  parts[n] = member;
+  parts[n + 1] = value;
+  n += 2;
+}
+
 /**
- * A string value, put in the line as it is between two quotes: right for a plain string (the
- * common one: ids, addresses, names, a path); anything else clears `allPlain`, and the line is
- * written again from the table (referenceMembers).
+ * Appends a member whose value is a string, as it is between two quotes (`member` is
+ * `,"name":"`): right for a plain string, the common one (ids, addresses, names, a path);
+ * anything else clears `allPlain`, and the line is written from the table (referenceMembers).
  */
-function raw(value: string): string {
+function text(member: string, value: string): void {
   if (!PLAIN.test(value)) allPlain = false;
-  return value;
+  parts[n] = member;
+  parts[n + 1] = value;
+  parts[n + 2] = '"';
+  n += 3;
 }
 
 /** A number as JSON writes it: `${n}`, or null when not finite. */
@@ -110,8 +130,11 @@ function listedTries(record: RequestRecord): RequestRecord['tries'] | undefined 
     : undefined;
 }
 
-/** The bindings of each logger as JSON members after a comma (e.g. `,"gateway":"edge-1"`), worked out once per logger. */
-const bindingsOf = new WeakMap<Logger, string>();
+/**
+ * What follows the time in each logger's lines: the time's closing quote and the logger's
+ * bindings as JSON members (e.g. `","gateway":"edge-1"`), worked out once per logger.
+ */
+const afterTimeOf = new WeakMap<Logger, string>();
 
 let isoAt = 0;
 let iso = '';
@@ -124,6 +147,13 @@ function isoNow(): string {
   }
   return iso;
 }
+
+/** Each level's line up to its time. */
+const OPENING = {
+  info: '{"level":"info","time":"',
+  warn: '{"level":"warn","time":"',
+  error: '{"level":"error","time":"',
+} as const;
 
 /**
  * The log phase: one line per request, whatever happened, written once when the downstream
@@ -143,69 +173,87 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
         ? 'error'
         : 'warn';
   if (!logger.isLevelEnabled(level)) return;
-  let bindings = bindingsOf.get(logger);
-  if (bindings === undefined) {
-    const members = JSON.stringify(logger.bindings()).slice(1, -1);
-    bindings = members === '' ? '' : `,${members}`;
-    bindingsOf.set(logger, bindings);
+  let afterTime = afterTimeOf.get(logger);
+  if (afterTime === undefined) {
+    const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
+    afterTime = bindings === '' ? '"' : `",${bindings}`;
+    afterTimeOf.set(logger, afterTime);
   }
-  const head = `{"level":"${level}","time":"${isoNow()}"${bindings}`;
-  const err =
-    level === 'error' && failure?.cause !== undefined
-      ? `,"err":${JSON.stringify(pino.stdSerializers.err(failure.cause as Error))}`
-      : '';
+  const time = isoNow();
+  n = 0;
   allPlain = true;
-  const members = membersOf(record);
-  logger[LINE_SINK].write(`${head}${allPlain ? members : referenceMembers(record)}${err},"msg":"request"}\n`);
+  json(OPENING[level], time);
+  parts[n++] = afterTime;
+  putMembers(record);
+  if (!allPlain) {
+    // A string JSON must escape: the members again, from the table.
+    n = 3;
+    parts[n++] = referenceMembers(record);
+  }
+  if (level === 'error' && failure?.cause !== undefined)
+    json(',"err":', JSON.stringify(pino.stdSerializers.err(failure.cause as Error)));
+  parts[n++] = ',"msg":"request"}\n';
+  // Only a line of fewer pieces than the last leaves pieces past its end: cut (a few, no storage given back).
+  if (parts.length > n) parts.length = n;
+  logger[LINE_SINK].write(parts.join(''));
 }
 
 /**
- * The line's members, field by field in FIELDS' order, as one chain of appends (V8 makes a rope
- * of them, flattened once when the batch is written): a call per field through the table, a
- * string per value put between quotes and an array joined per line were most of the line's
- * cost. Strings go in as they are (`raw`): a line with one that is not plain is written from the
- * table instead (referenceMembers). test/observe/log holds the two byte for byte equal.
+ * The line's members, field by field in FIELDS' order, each appended as its pieces: a call per
+ * field through the table and a string per value put between quotes were most of the line's
+ * cost. test/observe/log holds the line byte for byte equal to JSON.stringify of the table.
  */
-function membersOf(r: RequestRecord): string {
-  const { failure, trace, tries } = r;
-  let line = `,"req_id":"${raw(r.id)}"`;
-  if (r.clientRequestId !== undefined) line += `,"client_req_id":"${raw(r.clientRequestId)}"`;
-  if (trace.traceId !== undefined) line += `,"trace_id":"${raw(trace.traceId)}"`;
-  line += `,"client":"${raw(r.clientAddress)}","method":"${raw(r.method)}","host":"${raw(r.host)}","path":"${raw(r.path)}"`;
-  if (r.upstreamPath !== undefined) line += `,"upstream_path":"${raw(r.upstreamPath)}"`;
-  if (r.protocol !== undefined) line += `,"protocol":"${raw(r.protocol)}"`;
-  if (r.route !== undefined) line += `,"route":"${raw(r.route)}"`;
-  if (r.auth !== undefined) line += `,"auth":"${raw(r.auth)}"`;
-  if (r.upstream !== undefined) line += `,"upstream":"${raw(r.upstream)}"`;
-  if (r.target !== undefined) line += `,"target":"${raw(r.target)}"`;
-  line += `,"status":${num(r.status)}`;
+function putMembers(r: RequestRecord): void {
+  const { failure, trace } = r;
+  text(',"req_id":"', r.id);
+  if (r.clientRequestId !== undefined) text(',"client_req_id":"', r.clientRequestId);
+  if (trace.traceId !== undefined) text(',"trace_id":"', trace.traceId);
+  text(',"client":"', r.clientAddress);
+  text(',"method":"', r.method);
+  text(',"host":"', r.host);
+  text(',"path":"', r.path);
+  if (r.upstreamPath !== undefined) text(',"upstream_path":"', r.upstreamPath);
+  if (r.protocol !== undefined) text(',"protocol":"', r.protocol);
+  if (r.route !== undefined) text(',"route":"', r.route);
+  if (r.auth !== undefined) text(',"auth":"', r.auth);
+  if (r.upstream !== undefined) text(',"upstream":"', r.upstream);
+  if (r.target !== undefined) text(',"target":"', r.target);
+  json(',"status":', num(r.status));
   const grpc = grpcStatus(r);
-  if (grpc !== undefined) line += `,"grpc_status":${num(grpc)}`;
-  if (r.cache !== undefined) line += `,"cache":"${raw(r.cache)}"`;
-  if (r.staleCause !== undefined) line += `,"stale_cause":"${raw(r.staleCause)}"`;
-  if (failure !== undefined)
-    line += `,"error":"${raw(failure.type)}","shape":"${raw(failure.kind.shape)}","flag":"${raw(failure.flag)}"`;
-  if (r.stage !== undefined) line += `,"stage":"${raw(r.stage)}"`;
-  if (failure !== undefined) line += `,"details":"${raw(failure.details)}"`;
-  line += `,"bytes_in":${num(r.bytesIn)},"bytes_out":${num(r.bytesOut)}`;
-  if (r.encoding !== undefined)
-    line += `,"encoding":"${raw(r.encoding)}","encoded_from":${num(r.bytesBeforeEncoding)},"encoded_to":${num(r.bytesAfterEncoding)}`;
-  if (r.connectMs !== undefined) line += `,"connect_ms":${ms(r.connectMs)}`;
-  if (r.reusedConnection !== undefined) line += `,"reused":${r.reusedConnection}`;
-  if (r.ttfbMs !== undefined) line += `,"ttfb_ms":${ms(r.ttfbMs)}`;
-  line += `,"total_ms":${ms(r.elapsed())},"upstream_reset":${r.upstreamReset},"client_aborted":${r.clientAborted}`;
-  if (r.upgraded) line += ',"upgraded":true';
-  if (r.acme !== undefined) line += `,"acme":"${raw(r.acme)}"`;
-  if (r.interimDropped) line += `,"interim_dropped":${num(r.interimDropped)}`;
-  if (r.panic) line += ',"panic":true';
-  if (r.hashHome !== undefined) line += `,"hash_home":"${raw(r.hashHome)}"`;
-  line += `,"attempts":${tries.length}`;
+  if (grpc !== undefined) json(',"grpc_status":', num(grpc));
+  if (r.cache !== undefined) text(',"cache":"', r.cache);
+  if (r.staleCause !== undefined) text(',"stale_cause":"', r.staleCause);
+  if (failure !== undefined) {
+    text(',"error":"', failure.type);
+    text(',"shape":"', failure.kind.shape);
+    text(',"flag":"', failure.flag);
+  }
+  if (r.stage !== undefined) text(',"stage":"', r.stage);
+  if (failure !== undefined) text(',"details":"', failure.details);
+  json(',"bytes_in":', num(r.bytesIn));
+  json(',"bytes_out":', num(r.bytesOut));
+  if (r.encoding !== undefined) {
+    text(',"encoding":"', r.encoding);
+    json(',"encoded_from":', num(r.bytesBeforeEncoding));
+    json(',"encoded_to":', num(r.bytesAfterEncoding));
+  }
+  if (r.connectMs !== undefined) json(',"connect_ms":', ms(r.connectMs));
+  if (r.reusedConnection !== undefined) json(',"reused":', r.reusedConnection ? 'true' : 'false');
+  if (r.ttfbMs !== undefined) json(',"ttfb_ms":', ms(r.ttfbMs));
+  json(',"total_ms":', ms(r.elapsed()));
+  json(',"upstream_reset":', r.upstreamReset ? 'true' : 'false');
+  json(',"client_aborted":', r.clientAborted ? 'true' : 'false');
+  if (r.upgraded) json(',"upgraded":', 'true');
+  if (r.acme !== undefined) text(',"acme":"', r.acme);
+  if (r.interimDropped) json(',"interim_dropped":', num(r.interimDropped));
+  if (r.panic) json(',"panic":', 'true');
+  if (r.hashHome !== undefined) text(',"hash_home":"', r.hashHome);
+  json(',"attempts":', num(r.tries.length));
   const listed = listedTries(r);
-  if (listed !== undefined) line += `,"tries":${JSON.stringify(listed)}`;
-  if (r.retrySkipped !== undefined) line += `,"retry_skipped":"${raw(r.retrySkipped)}"`;
-  if (r.heldMs !== undefined) line += `,"held_ms":${ms(r.heldMs)}`;
-  if (r.spooled !== undefined && r.spooled !== 0) line += `,"spooled":${num(r.spooled)}`;
-  return line;
+  if (listed !== undefined) json(',"tries":', JSON.stringify(listed));
+  if (r.retrySkipped !== undefined) text(',"retry_skipped":"', r.retrySkipped);
+  if (r.heldMs !== undefined) json(',"held_ms":', ms(r.heldMs));
+  if (r.spooled !== undefined && r.spooled !== 0) json(',"spooled":', num(r.spooled));
 }
 
 /** The line's members from the table, through JSON.stringify (which leaves out an undefined value). */
