@@ -72,15 +72,15 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
  */
 const parts: string[] = [];
 /** The next free index in `parts`. */
-let n = 0;
+let next = 0;
 /** Whether every string put in the line as it is was plain (see `text`). */
 let allPlain = true;
 
 /** Appends a member whose value is JSON text already: `member` is `,"name":`. */
 function json(member: string, value: string): void {
-  parts[n] = member;
-  parts[n + 1] = value;
-  n += 2;
+  parts[next] = member;
+  parts[next + 1] = value;
+  next += 2;
 }
 
 /**
@@ -90,10 +90,10 @@ function json(member: string, value: string): void {
  */
 function text(member: string, value: string): void {
   if (!PLAIN.test(value)) allPlain = false;
-  parts[n] = member;
-  parts[n + 1] = value;
-  parts[n + 2] = '"';
-  n += 3;
+  parts[next] = member;
+  parts[next + 1] = value;
+  parts[next + 2] = '"';
+  next += 3;
 }
 
 /** A number as JSON writes it: `${n}`, or null when not finite. */
@@ -179,22 +179,22 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
     afterTime = bindings === '' ? '"' : `",${bindings}`;
     afterTimeOf.set(logger, afterTime);
   }
-  const time = isoNow();
-  n = 0;
+  parts[0] = OPENING[level];
+  parts[1] = isoNow();
+  parts[2] = afterTime;
+  next = 3;
   allPlain = true;
-  json(OPENING[level], time);
-  parts[n++] = afterTime;
   putMembers(record);
   if (!allPlain) {
     // A string JSON must escape: the members again, from the table.
-    n = 3;
-    parts[n++] = referenceMembers(record);
+    next = 3;
+    parts[next++] = referenceMembers(record);
   }
   if (level === 'error' && failure?.cause !== undefined)
     json(',"err":', JSON.stringify(pino.stdSerializers.err(failure.cause as Error)));
-  parts[n++] = ',"msg":"request"}\n';
+  parts[next++] = ',"msg":"request"}\n';
   // Only a line of fewer pieces than the last leaves pieces past its end: cut (a few, no storage given back).
-  if (parts.length > n) parts.length = n;
+  if (parts.length > next) parts.length = next;
   logger[LINE_SINK].write(parts.join(''));
 }
 
