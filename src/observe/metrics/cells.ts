@@ -4,7 +4,8 @@
  * and kept. prom-client reads the cells when it is scraped (metrics.ts); its own `inc()` and
  * `observe()` validate and hash the labels on every call, which measured 0.5 µs for a counter
  * and 1.5 µs for a histogram: several per request, that was more than the 5% the issue allows
- * on a small response. A cell costs a few Map lookups and an add.
+ * on a small response. A cell costs an add, after five comparisons when it is the family's
+ * cell asked for last (most requests end as the one before did), else a few Map lookups.
  */
 
 type LabelValue = string | number;
