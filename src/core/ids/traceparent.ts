@@ -50,14 +50,27 @@ export function continueOrStartTrace(header: string | undefined): TraceContext {
       sampled: (Number.parseInt(m[4], 16) & 1) === 1,
     };
   }
-  // One string, its ids read off it (`00-` trace id `-` span id `-01`).
-  const traceparent = newTraceparent();
-  return {
-    traceId: traceparent.slice(3, 35),
-    spanId: traceparent.slice(36, 52),
-    traceparent,
-    continued: false,
-    parentId: undefined,
-    sampled: true,
-  };
+  return new StartedTrace(newTraceparent());
+}
+
+/**
+ * A trace that starts here: one string (`00-` trace id `-` span id `-01`), its ids read off it;
+ * the span id only when asked for (tracing reads it; the log line and the upstream's
+ * `traceparent` do not): one string less a request.
+ */
+class StartedTrace implements TraceContext {
+  readonly traceId: string;
+  readonly traceparent: string;
+  readonly continued = false;
+  readonly parentId = undefined;
+  readonly sampled = true;
+
+  constructor(traceparent: string) {
+    this.traceparent = traceparent;
+    this.traceId = traceparent.slice(3, 35);
+  }
+
+  get spanId(): string {
+    return this.traceparent.slice(36, 52);
+  }
 }

@@ -8,7 +8,9 @@ const optional = (ms: number | undefined) => (ms === undefined ? undefined : rou
 
 /**
  * The access line's fields, in the order they are written, each read off the record; a field
- * whose value is undefined is left out. Field names are documented in the README.
+ * whose value is undefined is left out. Field names are documented in the README. This table is
+ * the line's reference: the line is written by putMembers, field by field in this order, and
+ * test/observe/log holds it byte for byte equal to JSON.stringify of these fields.
  */
 const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown]> = [
   ['req_id', (r) => r.id],
@@ -52,13 +54,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['attempts', (r) => r.tries.length],
   // Every attempt is in the line: the line's own fields tell a lone attempt that ended the way
   // the request did (the common line stays short); any other is listed.
-  [
-    'tries',
-    (r) =>
-      r.tries.length > 1 || (r.tries.length === 1 && r.tries[0].error !== r.failure?.type)
-        ? r.tries
-        : undefined,
-  ],
+  ['tries', listedTries],
   ['retry_skipped', (r) => r.retrySkipped],
   ['held_ms', (r) => optional(r.heldMs)],
   ['spooled', (r) => (r.spooled === 0 ? undefined : r.spooled)],
@@ -68,46 +64,77 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /**
- * Puts a field's value as JSON text in the line's pieces from `n` on, and returns the next
- * free index. The line's values are mostly short plain strings, numbers and booleans, which
- * need no JSON.stringify (the text is the same, and a line has some 30 of them); anything
- * else goes through it. A plain string goes in as itself between two quotes: no string is
- * made for it.
+ * The pieces of the line being built, joined once into the line: one array for every line (a
+ * line is built in one go, never re-entered), written by index and never emptied (an emptied
+ * array gives its storage back, and every line would grow it again). Appending the pieces to a
+ * string instead made a rope of some 60 nodes a line, which outlived young collections in the
+ * writer's queue and was flattened there: more bytes, and no less CPU, than the join.
  */
-function putJson(parts: string[], n: number, value: unknown): number {
-  switch (typeof value) {
-    case 'string':
-      if (!PLAIN.test(value)) break;
-      parts[n] = '"';
-      parts[n + 1] = value;
-      parts[n + 2] = '"';
-      return n + 3;
-    case 'number':
-      parts[n] = Number.isFinite(value) ? `${value}` : 'null';
-      return n + 1;
-    case 'boolean':
-      parts[n] = value ? 'true' : 'false';
-      return n + 1;
-  }
-  parts[n] = JSON.stringify(value);
-  return n + 1;
+const parts: string[] = [];
+/** The next free index in `parts`. */
+let next = 0;
+/** Whether every string put in the line as it is was plain (see `text`). */
+let allPlain = true;
+
+/** Appends a member whose value is JSON text already: `member` is `,"name":`. */
+function json(member: string, value: string): void {
+  parts[next] = member;
+  parts[next + 1] = value;
+  next += 2;
 }
 
 /**
- * Each field's name as it opens its member (`,"name":`), made once: the line is built by
- * appending, and every piece appended is a string V8 allocates per request.
+ * Appends a member whose value is a string, as it is between two quotes (`member` is
+ * `,"name":"`): right for a plain string, the common one (ids, addresses, names, a path);
+ * anything else clears `allPlain`, and the line is written from the table (referenceMembers).
  */
-const MEMBERS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown]> = FIELDS.map(
-  ([name, read]) => [`,"${name}":`, read] as const,
-);
+function text(member: string, value: string): void {
+  if (!PLAIN.test(value)) allPlain = false;
+  parts[next] = member;
+  parts[next + 1] = value;
+  parts[next + 2] = '"';
+  next += 3;
+}
+
+/** A number as JSON writes it: `${n}`, or null when not finite. */
+function num(value: number): string {
+  return Number.isFinite(value) ? `${value}` : 'null';
+}
+
+/**
+ * A duration as the line writes it (logMs: milliseconds to two decimals), its text made from
+ * its whole hundredths: the text of `${logMs(ms)}`, which is the shortest that reads back as the
+ * same double, and under 10^15 hundredths (15 digits at most) that is the digits themselves.
+ * V8's double-to-text conversion took some 100 ns a duration, two or three a line.
+ */
+function ms(value: number): string {
+  const hundredths = Math.round(value * 100);
+  if (!(hundredths >= 0 && hundredths < 1e15)) return num(hundredths / 100);
+  const whole = Math.floor(hundredths / 100);
+  const fraction = hundredths - whole * 100;
+  if (fraction === 0) return `${whole}`;
+  if (fraction % 10 === 0) return `${whole}.${fraction / 10}`;
+  return fraction < 10 ? `${whole}.0${fraction}` : `${whole}.${fraction}`;
+}
 
 /** The gRPC status the client read: the upstream's own, passed through, or the gateway's answer. */
 function grpcStatus(record: RequestRecord): number | undefined {
   return record.upstreamGrpcStatus ?? record.gatewayGrpcStatus;
 }
 
-/** The bindings of each logger as JSON members (e.g. `"gateway":"edge-1"`), worked out once per logger. */
-const bindingsOf = new WeakMap<Logger, string>();
+/** The attempts the line lists: every one, unless a lone attempt ended as the request did (the line's own fields tell it). */
+function listedTries(record: RequestRecord): RequestRecord['tries'] | undefined {
+  const { tries } = record;
+  return tries.length > 1 || (tries.length === 1 && tries[0].error !== record.failure?.type)
+    ? tries
+    : undefined;
+}
+
+/**
+ * What follows the time in each logger's lines: the time's closing quote and the logger's
+ * bindings as JSON members (e.g. `","gateway":"edge-1"`), worked out once per logger.
+ */
+const afterTimeOf = new WeakMap<Logger, string>();
 
 let isoAt = 0;
 let iso = '';
@@ -121,15 +148,21 @@ function isoNow(): string {
   return iso;
 }
 
+/** Each level's line up to its time. */
+const OPENING = {
+  info: '{"level":"info","time":"',
+  warn: '{"level":"warn","time":"',
+  error: '{"level":"error","time":"',
+} as const;
+
 /**
  * The log phase: one line per request, whatever happened, written once when the downstream
  * response is finished or abandoned: `info` for answered requests and the client's failures,
  * `warn` for the upstream's and the gateway's, `error` for a gateway bug (with its error,
  * serialised as pino serialises an `err`).
  *
- * The line is the hot path's last cost: it is written as JSON text from the field table, to
- * the logger's own sink (so it is batched with the logger's lines), not built as an object for
- * a logger to walk.
+ * The line is the hot path's last cost: it is written as JSON text to the logger's own sink (so
+ * it is batched with the logger's lines), not built as an object for a logger to walk.
  */
 export function logRequest(logger: Logger, record: RequestRecord): void {
   const failure = record.failure;
@@ -140,43 +173,94 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
         ? 'error'
         : 'warn';
   if (!logger.isLevelEnabled(level)) return;
-  let bindings = bindingsOf.get(logger);
-  if (bindings === undefined) {
-    bindings = JSON.stringify(logger.bindings()).slice(1, -1);
-    bindingsOf.set(logger, bindings);
+  let afterTime = afterTimeOf.get(logger);
+  if (afterTime === undefined) {
+    const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
+    afterTime = bindings === '' ? '"' : `",${bindings}`;
+    afterTimeOf.set(logger, afterTime);
   }
-  // The pieces are joined once: appending them one by one made a string per piece (some 50 a
-  // line). They are written by index into one array kept for every line, never emptied (an
-  // emptied array gives its storage back, and every line would grow it again).
-  const parts = PARTS;
-  parts[0] = '{"level":"';
-  parts[1] = level;
-  parts[2] = '","time":"';
-  parts[3] = isoNow();
-  parts[4] = '"';
-  let n = 5;
-  if (bindings !== '') {
-    parts[n++] = ',';
-    parts[n++] = bindings;
+  parts[0] = OPENING[level];
+  parts[1] = isoNow();
+  parts[2] = afterTime;
+  next = 3;
+  allPlain = true;
+  putMembers(record);
+  if (!allPlain) {
+    // A string JSON must escape: the members again, from the table.
+    next = 3;
+    parts[next++] = referenceMembers(record);
   }
-  for (const [member, read] of MEMBERS) {
-    const value = read(record);
-    if (value === undefined) continue;
-    parts[n++] = member;
-    n = putJson(parts, n, value);
-  }
-  if (level === 'error' && failure?.cause !== undefined) {
-    parts[n++] = ',"err":';
-    parts[n++] = JSON.stringify(pino.stdSerializers.err(failure.cause as Error));
-  }
-  parts[n++] = ',"msg":"request"}\n';
-  // Only a line shorter than the last leaves pieces past its end: cut (a few, no storage given back).
-  if (parts.length > n) parts.length = n;
+  if (level === 'error' && failure?.cause !== undefined)
+    json(',"err":', JSON.stringify(pino.stdSerializers.err(failure.cause as Error)));
+  parts[next++] = ',"msg":"request"}\n';
+  // Only a line of fewer pieces than the last leaves pieces past its end: cut (a few, no storage given back).
+  if (parts.length > next) parts.length = next;
   logger[LINE_SINK].write(parts.join(''));
 }
 
-/** The pieces of the line being built: one array for every line (a line is built in one go, never re-entered). */
-const PARTS: string[] = [];
+/**
+ * The line's members, field by field in FIELDS' order, each appended as its pieces: a call per
+ * field through the table and a string per value put between quotes were most of the line's
+ * cost. test/observe/log holds the line byte for byte equal to JSON.stringify of the table.
+ */
+function putMembers(r: RequestRecord): void {
+  const { failure, trace } = r;
+  text(',"req_id":"', r.id);
+  if (r.clientRequestId !== undefined) text(',"client_req_id":"', r.clientRequestId);
+  if (trace.traceId !== undefined) text(',"trace_id":"', trace.traceId);
+  text(',"client":"', r.clientAddress);
+  text(',"method":"', r.method);
+  text(',"host":"', r.host);
+  text(',"path":"', r.path);
+  if (r.upstreamPath !== undefined) text(',"upstream_path":"', r.upstreamPath);
+  if (r.protocol !== undefined) text(',"protocol":"', r.protocol);
+  if (r.route !== undefined) text(',"route":"', r.route);
+  if (r.auth !== undefined) text(',"auth":"', r.auth);
+  if (r.upstream !== undefined) text(',"upstream":"', r.upstream);
+  if (r.target !== undefined) text(',"target":"', r.target);
+  json(',"status":', num(r.status));
+  const grpc = grpcStatus(r);
+  if (grpc !== undefined) json(',"grpc_status":', num(grpc));
+  if (r.cache !== undefined) text(',"cache":"', r.cache);
+  if (r.staleCause !== undefined) text(',"stale_cause":"', r.staleCause);
+  if (failure !== undefined) {
+    text(',"error":"', failure.type);
+    text(',"shape":"', failure.kind.shape);
+    text(',"flag":"', failure.flag);
+  }
+  if (r.stage !== undefined) text(',"stage":"', r.stage);
+  if (failure !== undefined) text(',"details":"', failure.details);
+  json(',"bytes_in":', num(r.bytesIn));
+  json(',"bytes_out":', num(r.bytesOut));
+  if (r.encoding !== undefined) {
+    text(',"encoding":"', r.encoding);
+    json(',"encoded_from":', num(r.bytesBeforeEncoding));
+    json(',"encoded_to":', num(r.bytesAfterEncoding));
+  }
+  if (r.connectMs !== undefined) json(',"connect_ms":', ms(r.connectMs));
+  if (r.reusedConnection !== undefined) json(',"reused":', r.reusedConnection ? 'true' : 'false');
+  if (r.ttfbMs !== undefined) json(',"ttfb_ms":', ms(r.ttfbMs));
+  json(',"total_ms":', ms(r.elapsed()));
+  json(',"upstream_reset":', r.upstreamReset ? 'true' : 'false');
+  json(',"client_aborted":', r.clientAborted ? 'true' : 'false');
+  if (r.upgraded) json(',"upgraded":', 'true');
+  if (r.acme !== undefined) text(',"acme":"', r.acme);
+  if (r.interimDropped) json(',"interim_dropped":', num(r.interimDropped));
+  if (r.panic) json(',"panic":', 'true');
+  if (r.hashHome !== undefined) text(',"hash_home":"', r.hashHome);
+  json(',"attempts":', num(r.tries.length));
+  const listed = listedTries(r);
+  if (listed !== undefined) json(',"tries":', JSON.stringify(listed));
+  if (r.retrySkipped !== undefined) text(',"retry_skipped":"', r.retrySkipped);
+  if (r.heldMs !== undefined) json(',"held_ms":', ms(r.heldMs));
+  if (r.spooled !== undefined && r.spooled !== 0) json(',"spooled":', num(r.spooled));
+}
+
+/** The line's members from the table, through JSON.stringify (which leaves out an undefined value). */
+function referenceMembers(record: RequestRecord): string {
+  const members = JSON.stringify(lineFields(record)).slice(1, -1);
+  return members === '' ? '' : `,${members}`;
+}
 
 /** The line's fields as an object (the README's reference of the line is checked against it). */
 export function lineFields(record: RequestRecord): Record<string, unknown> {

@@ -27,9 +27,7 @@ export class RequestRecord {
   /** The X-Request-Id an untrusted client sent, not adopted as `id` (logged as client_req_id). */
   clientRequestId: string | undefined = undefined;
   readonly trace: TraceContext;
-  /** Wall-clock start, for the log's time field. */
-  readonly time = Date.now();
-  /** Monotonic start, for durations. */
+  /** Monotonic start, for durations. (The line's time is when it is written: access-log.ts.) */
   readonly startedAt = performance.now();
   readonly clientAddress: string;
   readonly method: string;

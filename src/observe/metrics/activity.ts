@@ -7,8 +7,9 @@ import type { Origin } from './catalog.ts';
  * keeps history for whoever scrapes it; this is for the operator looking now, with no
  * Prometheus at hand, so each process keeps only a short window, bounded whatever the traffic:
  * one bucket per second (a handful of series each: origin × failure type) and a ring of the
- * last failed requests. Recording is a clock read, a map increment and, for a failure only, one
- * small object: nothing else on the hot path.
+ * last failed requests. Recording is a clock read, an increment (a Map looked up only when the
+ * series or the second differs from the last answer's) and, for a failure only, one small
+ * object: nothing else on the hot path.
  */
 
 /** Seconds of per-second counts kept: the status page's chart. */
@@ -52,25 +53,30 @@ function seriesOf(origin: Origin, errorType: string | undefined): string {
   return errorType === undefined ? origin : `${origin} ${errorType}`;
 }
 
+/** One series' answers in one second: a box, so that the series counted last is counted again without a Map. */
+interface Count {
+  n: number;
+}
+
 export class Activity {
   readonly #buckets = Array.from({ length: ACTIVITY_SECONDS }, () => ({
     t: -1,
-    counts: new Map<string, number>(),
+    counts: new Map<string, Count>(),
   }));
   readonly #failures: (FailedRequest | undefined)[] = new Array(RECENT_FAILURES).fill(undefined);
   #next = 0;
+  /** The second and series counted last, and their count (most answers in a row are alike). */
+  #lastT = -1;
+  #lastSeries = '';
+  #lastCount: Count = { n: 0 };
 
   /** A request's answer is written (called once per request, with its log line). */
   record(record: RequestRecord, origin: Origin, now = Date.now()): void {
     const t = Math.floor(now / 1000);
-    const bucket = this.#buckets[t % ACTIVITY_SECONDS];
-    if (bucket.t !== t) {
-      bucket.t = t;
-      bucket.counts.clear();
-    }
     const failure = record.failure;
     const series = seriesOf(origin, failure?.type);
-    bucket.counts.set(series, (bucket.counts.get(series) ?? 0) + 1);
+    if (t === this.#lastT && series === this.#lastSeries) this.#lastCount.n++;
+    else this.#count(t, series);
     if (failure === undefined) return;
     this.#failures[this.#next] = {
       at: new Date(now).toISOString(),
@@ -89,13 +95,33 @@ export class Activity {
     this.#next = (this.#next + 1) % RECENT_FAILURES;
   }
 
+  #count(t: number, series: string): void {
+    const bucket = this.#buckets[t % ACTIVITY_SECONDS];
+    if (bucket.t !== t) {
+      bucket.t = t;
+      bucket.counts.clear();
+    }
+    let count = bucket.counts.get(series);
+    if (count === undefined) {
+      count = { n: 0 };
+      bucket.counts.set(series, count);
+    }
+    count.n++;
+    this.#lastT = t;
+    this.#lastSeries = series;
+    this.#lastCount = count;
+  }
+
   report(now = Date.now()): ActivityReport {
     const last = Math.floor(now / 1000);
     const seconds: ActivitySecond[] = [];
     for (let t = last - ACTIVITY_SECONDS + 1; t <= last; t++) {
       const bucket = this.#buckets[t % ACTIVITY_SECONDS];
       if (bucket.t === t && bucket.counts.size > 0)
-        seconds.push({ t, counts: Object.fromEntries(bucket.counts) });
+        seconds.push({
+          t,
+          counts: Object.fromEntries([...bucket.counts].map(([series, count]) => [series, count.n])),
+        });
     }
     const failures: FailedRequest[] = [];
     for (let i = 1; i <= RECENT_FAILURES; i++) {

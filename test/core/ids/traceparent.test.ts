@@ -76,3 +76,13 @@ test("a new trace's ids are the ones its traceparent carries, each trace its own
   }
   assert.equal(seen.size, 600);
 });
+
+test("a new trace's ids are its traceparent's, the span id read off it when asked for, the same each time", () => {
+  const started = continueOrStartTrace(undefined);
+  const [version, traceId, spanId, flags] = started.traceparent.split('-');
+  assert.deepEqual([version, flags], ['00', '01']);
+  assert.equal(started.traceId, traceId);
+  assert.equal(started.spanId, spanId);
+  assert.equal(started.spanId, spanId);
+  assert.notEqual(continueOrStartTrace(undefined).spanId, spanId);
+});

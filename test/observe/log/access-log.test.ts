@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import pino from 'pino';
 import { Failure } from '../../../src/core/failure/failure.ts';
+import { FAILURES, type FailureType, type Stage } from '../../../src/core/failure/taxonomy.ts';
 import { lineFields, logRequest } from '../../../src/observe/log/access-log.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { RequestRecord } from '../../../src/observe/log/request-record.ts';
@@ -193,5 +195,123 @@ test('whatever a client puts in the path, the line carries it as JSON.stringify 
       },
     ),
     { numRuns: 500 },
+  );
+});
+
+test('every line, whatever its fields hold, is byte for byte JSON.stringify of the table fields (the line is written field by field, not from the table)', (t) => {
+  let now = 0;
+  t.mock.method(performance, 'now', () => now);
+  t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 10, 23, 18, 0, 0, 7) });
+  const written: string[] = [];
+  const logger = createLoggerOn({ write: (line: string) => written.push(line) }, 'info', 'edge "1"');
+  // Mostly plain strings (written as they are), some with what JSON must escape (a line with
+  // one is written from the table): about one line in three is all plain.
+  const text = fc.oneof(
+    { weight: 30, arbitrary: fc.stringMatching(/^[\x20\x21\x23-\x5b\x5d-\x7e]{0,12}$/) },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary' }) },
+    {
+      weight: 1,
+      arbitrary: fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) }),
+    },
+  );
+  const maybe = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined });
+  // Durations as they come (fractions of a millisecond to hours) and as they should never come.
+  const duration = fc.oneof(
+    fc.double({ min: 0, max: 1e7, noNaN: true }),
+    fc.double(),
+    fc.integer({ min: 0, max: 100_000 }).map((hundredths) => hundredths / 100),
+  );
+  const count = fc.oneof(fc.nat(), fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, -0));
+  const stage = fc.constantFrom<Stage>('not_sent', 'sent', 'head_received', 'body_streaming');
+  const failure = fc
+    .record({
+      type: fc.constantFrom(...(Object.keys(FAILURES) as FailureType[])),
+      details: text,
+      final: fc.boolean(),
+      cause: fc.option(
+        fc.constant(Object.assign(new TypeError('boom'), { stack: 'TypeError: boom\n    at x' })),
+      ),
+    })
+    .map(
+      ({ type, details, final, cause }) =>
+        new Failure(type, details, { final, ...(cause === null ? {} : { cause }) }),
+    );
+  const attempt = fc.record({
+    target: text,
+    status: maybe(fc.integer({ min: 100, max: 599 })),
+    error: maybe(fc.constantFrom(...(Object.keys(FAILURES) as FailureType[]))),
+    stage: maybe(stage),
+    ms: duration,
+  });
+  const fields = fc.record({
+    id: text,
+    traceId: maybe(text),
+    client: text,
+    method: text,
+    host: text,
+    path: text,
+    clientRequestId: maybe(text),
+    upstreamPath: maybe(text),
+    protocol: maybe(text),
+    route: maybe(text),
+    auth: maybe(text),
+    upstream: maybe(text),
+    target: maybe(text),
+    status: count,
+    upstreamGrpcStatus: maybe(count),
+    gatewayGrpcStatus: maybe(count),
+    cache: maybe(text),
+    staleCause: maybe(text),
+    failure: maybe(failure),
+    stage: maybe(stage),
+    bytesIn: count,
+    bytesOut: count,
+    encoding: maybe(text),
+    bytesBeforeEncoding: count,
+    bytesAfterEncoding: count,
+    connectMs: maybe(duration),
+    reusedConnection: maybe(fc.boolean()),
+    ttfbMs: maybe(duration),
+    elapsed: duration,
+    upstreamReset: fc.boolean(),
+    clientAborted: fc.boolean(),
+    upgraded: fc.boolean(),
+    acme: maybe(text),
+    interimDropped: fc.oneof(fc.constant(0), count),
+    panic: fc.boolean(),
+    hashHome: maybe(text),
+    tries: fc.array(attempt, { maxLength: 3 }),
+    retrySkipped: maybe(text),
+    heldMs: maybe(duration),
+    spooled: maybe(fc.oneof(fc.constant(0), count)),
+  });
+  fc.assert(
+    fc.property(fields, (f) => {
+      now = 0;
+      const trace = { ...record().trace, traceId: f.traceId as string };
+      const r = new RequestRecord(f.id, trace, f.client, f.method, f.host, f.path);
+      const { id, traceId, client, method, host, path, elapsed, ...rest } = f;
+      Object.assign(r, rest);
+      now = elapsed;
+      written.length = 0;
+      logRequest(logger, r);
+      const level =
+        r.failure === undefined || r.failure.kind.shape === 'client'
+          ? 'info'
+          : r.failure.kind.shape === 'internal'
+            ? 'error'
+            : 'warn';
+      const cause = r.failure?.cause;
+      const expected = JSON.stringify({
+        level,
+        time: '2026-11-23T18:00:00.007Z',
+        ...logger.bindings(),
+        ...lineFields(r),
+        ...(level === 'error' && cause !== undefined ? { err: pino.stdSerializers.err(cause as Error) } : {}),
+        msg: 'request',
+      });
+      assert.deepEqual(written, [`${expected}\n`]);
+    }),
+    { numRuns: 2000 },
   );
 });

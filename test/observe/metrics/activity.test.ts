@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
@@ -124,5 +125,43 @@ test('merging adds the counts of the same second and keeps the newest failures o
   assert.deepEqual(
     merged.failures.map((f) => f.req_id),
     ['b2', 'b1', 'a1'],
+  );
+});
+
+test('in any order of answers and seconds, each second counts each series as often as it was recorded', () => {
+  const start = 1_800_000_000_000;
+  const answer = fc.record({
+    // Within the window, and once past it (the same slot of a later second: counted afresh).
+    second: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.constant(ACTIVITY_SECONDS + 1)),
+    origin: fc.constantFrom<'gateway' | 'upstream' | 'client'>('gateway', 'upstream', 'client'),
+    failed: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(fc.array(answer, { maxLength: 40 }), (answers) => {
+      const activity = new Activity();
+      const ok = failedRecord('ok');
+      ok.failure = undefined;
+      ok.status = 200;
+      const expected = new Map<number, Record<string, number>>();
+      for (const { second, origin, failed } of answers) {
+        activity.record(failed ? failedRecord('x') : ok, origin, start + second * 1000 + 250);
+        const t = Math.floor(start / 1000) + second;
+        // A later second in the same slot forgets the older one (the window is ACTIVITY_SECONDS long).
+        for (const old of expected.keys())
+          if (old % ACTIVITY_SECONDS === t % ACTIVITY_SECONDS && old !== t) expected.delete(old);
+        const counts = expected.get(t) ?? {};
+        const series = failed ? `${origin} connection_refused` : origin;
+        counts[series] = (counts[series] ?? 0) + 1;
+        expected.set(t, counts);
+      }
+      const last = Math.max(...[...expected.keys()], Math.floor(start / 1000) + 3);
+      const report = activity.report(last * 1000);
+      const window = [...expected.entries()]
+        .filter(([t]) => t > last - ACTIVITY_SECONDS)
+        .sort(([a], [b]) => a - b)
+        .map(([t, counts]) => ({ t, counts }));
+      assert.deepEqual(report.seconds, window);
+    }),
+    { numRuns: 300 },
   );
 });
