@@ -87,7 +87,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey =
       balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
-    this.deadline = new TotalDeadline(timeouts.total, record.grpc, fields, own);
+    this.deadline = new TotalDeadline(timeouts.total, record.grpc, fields, this, own);
     this.own = own;
   }
 
@@ -118,7 +118,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private attempt(): void {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
-    this.deadline.start(this.onTotalTimeout);
+    this.deadline.start();
     const { admitted, sends, req } = this;
     const { record } = req;
     const { upstream, route } = admitted;
@@ -312,7 +312,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.deadline.stop();
   }
 
-  private readonly onTotalTimeout = (): void => {
+  /** The request's total deadline passed (TotalDeadline's owner). */
+  totalDeadlinePassed(): void {
     const current = this.current;
     const failure = this.deadline.failureAt(current?.exchange.reached ?? 'not_sent');
     // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
@@ -322,7 +323,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.measure.retryOver(failure.type);
     this.finishTimers();
     this.answer(failure);
-  };
+  }
 
   /**
    * The downstream response closed (answered, cut, or the client left): nothing more is owed.
