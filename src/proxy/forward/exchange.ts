@@ -153,6 +153,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private copy: BodyCopy | undefined;
   /** What the client could not take yet, past the buffer, on its way through a file (response-spool.ts). */
   private spool: ResponseSpool | undefined;
+  /** onDrain, bound: made the first time the client falls behind (no closure made per exchange). */
+  private drained: (() => void) | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -203,7 +205,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.startedAt = performance.now();
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
     if (this.target.active.count >= upstream.config.pool.maxConnections) {
-      this.queueTimer = setTimeout(this.onQueueTimeout, upstream.config.pool.queueTimeout);
+      this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
     }
     this.releaseActive = this.target.active.acquire();
     this.releasePending = upstream.pending.acquire();
@@ -353,10 +355,12 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
         this.watchingSink = true;
         // The sink owns the send deadline (it armed it with this write): the exchange hears
         // when it runs out, to end the attempt and say why in the log.
-        sink.onSendTimeout(this.onSendTimeout);
-        sink.onClose(this.onSinkClosed);
+        sink.onSendTimeout((limit) => this.onSendTimeout(limit));
+        sink.onClose(() => this.chargeHeld(0));
       }
-      sink.onDrain(this.onDrain);
+      // Made the first time the client falls behind (most responses never do), then kept.
+      this.drained ??= () => this.onDrain();
+      sink.onDrain(this.drained);
     }
     this.chargeHeld(sink.pendingBytes);
     return (
@@ -418,7 +422,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   /** The client took everything held for it. */
-  private readonly onDrain = (): void => {
+  private onDrain(): void {
     this.heldWrites = 0;
     this.chargeHeld(this.sink.pendingBytes);
     // A spooled rest goes on from its file (the sink re-arms its send deadline itself).
@@ -426,14 +430,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (!this.awaitingDrain) return;
     this.awaitingDrain = false;
     this.controller?.resume();
-  };
-
-  private readonly onSinkClosed = (): void => {
-    this.chargeHeld(0);
-  };
+  }
 
   /** The client took no byte of the response for the send deadline: cut, and said so in the log. */
-  private readonly onSendTimeout = (limit: SendLimit): void => {
+  private onSendTimeout(limit: SendLimit): void {
     const failure = new Failure(
       'http_request_error',
       `client took no response bytes for ${limit.ms} ms (${limit.field})`,
@@ -445,7 +445,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // client's copy waits.
     this.owner.bodyOver(failure);
     this.sink.abort();
-  };
+  }
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     if (this.record.grpc && trailers !== undefined)
@@ -527,7 +527,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   // ── the client's side ────────────────────────────────────────────────────────────
 
-  private readonly onQueueTimeout = (): void => {
+  private onQueueTimeout(): void {
     const { queueTimeout } = this.upstream.config.pool;
     this.cancel(
       new Failure(
@@ -538,7 +538,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
         },
       ),
     );
-  };
+  }
 
   /**
    * Counts the request body as it goes out and enforces the route's limit on bodies whose

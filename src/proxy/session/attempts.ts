@@ -203,15 +203,15 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     }
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
-    this.backoffTimer = setTimeout(this.retryNow, verdict.delay);
+    this.backoffTimer = setTimeout(() => this.retryNow(), verdict.delay);
   }
 
-  private readonly retryNow = (): void => {
+  private retryNow(): void {
     this.backoffTimer = undefined;
     this.attempt();
     // attempt() answered without starting an exchange (no target, circuit open): release the retry slot.
     if (this.current === undefined) this.retrySlot?.();
-  };
+  }
 
   private responded(status: number): void {
     this.settle(undefined, status);
