@@ -271,20 +271,20 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (record.grpc) record.upstreamGrpcStatus = grpcStatusIn(response.headers);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
-    const head = buildDownstreamHead(response.headers, {
-      requestId: record.id,
-      via: this.options.via,
-      proxyStatus:
-        statusCode >= 500
-          ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
-          : undefined,
-      trailers: this.trailersAllowed,
-    });
+    const head = buildDownstreamHead(
+      response.headers,
+      record.id,
+      this.options.via,
+      statusCode >= 500
+        ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
+        : undefined,
+      this.trailersAllowed,
+    );
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
     sink.holdUntilTurnEnd();
     try {
-      const headers = this.options.editHeaders?.(head.headers) ?? head.headers;
+      const headers = this.options.editHeaders?.(head) ?? head;
       sink.sendHead(statusCode, response.reason, headers);
     } catch (err) {
       // The sink refuses a field the parser let through (a defence in depth: it should not happen).
@@ -467,12 +467,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.firstByte();
     // The 101 passes through the one head builder like every other head; the switch itself
     // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
-    const { headers } = buildDownstreamHead(head.headers, {
-      requestId: record.id,
-      via: this.options.via,
-      proxyStatus: undefined,
-      trailers: false,
-    });
+    const headers = buildDownstreamHead(head.headers, record.id, this.options.via, undefined, false);
     headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
     const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, headers);
     if (switched === undefined) {
@@ -619,12 +614,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       return;
     }
     // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final head.
-    const { headers } = buildDownstreamHead(head.headers, {
-      requestId: this.record.id,
-      via: this.options.via,
-      proxyStatus: undefined,
-      trailers: false,
-    });
+    const headers = buildDownstreamHead(head.headers, this.record.id, this.options.via, undefined, false);
     // One the client is not reading is not worth more memory: the sink drops it.
     if (!this.sink.sendInterim(head.status, head.reason, headers)) {
       this.record.interimDropped++;
