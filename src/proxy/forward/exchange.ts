@@ -14,6 +14,7 @@ import type {
   Dispatcher,
   ExchangeController,
   ExchangeHandler,
+  ExchangeRequest,
   RequestBody,
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
@@ -75,6 +76,7 @@ export type AttemptBody =
   | { readonly kind: 'buffer'; readonly bytes: Buffer };
 
 export interface ExchangeOptions {
+  readonly method: string;
   readonly path: string;
   readonly headers: string[];
   readonly body: AttemptBody;
@@ -208,24 +210,26 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
     }
     this.releaseActive = this.target.active.acquire();
-    this.releasePending = upstream.pending.acquire();
     this.waiting = true;
     this.target.pool.acquire(this);
+    // Counted as pending only when no connection took it at once (an idle one, the usual case,
+    // is handed over inside acquire(): a count taken and given back for nothing).
+    if (this.waiting) this.releasePending = upstream.pending.acquire();
   }
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
 
   onConnection(connection: Dispatcher): void {
     const { client, options } = this;
+    // Without a streamed body, the options are the request as the connection reads it (no copy).
+    if (options.body.kind !== 'stream') return connection.dispatch(options as ExchangeRequest, this);
     const body: RequestBody =
-      options.body.kind === 'stream' && client.body !== undefined
+      client.body !== undefined
         ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
-        : options.body.kind === 'stream'
-          ? { kind: 'none' }
-          : options.body;
+        : { kind: 'none' };
     connection.dispatch(
       {
-        method: client.head.method,
+        method: options.method,
         path: options.path,
         headers: options.headers,
         body,

@@ -12,6 +12,7 @@ import { MovingDeadline } from '../../../core/net/moving-deadline.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
+  ConnectionFacts,
   ConnectionTimeouts,
   ExchangeController,
   ExchangeHandler,
@@ -124,7 +125,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.parser.expect(request.method === 'HEAD', request.upgrade === true);
     const reused = this.requests > 0;
     this.requests++;
-    handler.onRequestStart(this, { connectMs: reused ? 0 : this.connectMs, reused });
+    handler.onRequestStart(this, reused ? REUSED : { connectMs: this.connectMs, reused });
     if (this.handler !== handler) return; // aborted from onRequestStart
     const { socket } = this;
     const { body } = request;
@@ -446,6 +447,9 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (!this.socket.destroyed) this.socket.destroy();
   }
 }
+
+/** What every request on a connection that carried one before is told of it (no object a request). */
+const REUSED: ConnectionFacts = Object.freeze({ connectMs: 0, reused: true });
 
 export interface ConnectionOptions {
   /** The target's host[:port]: the Host of a request that came without one (HTTP/1.0 clients). */
