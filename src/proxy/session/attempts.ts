@@ -8,7 +8,7 @@ import { decideRetry } from '../decide/retry-policy.ts';
 import { Exchange, type ExchangeOutcome, type ExchangeOwner } from '../forward/exchange.ts';
 import { UpstreamRequest } from '../forward/upstream-request.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
-import { hasUntriedTarget, selectTarget } from '../select/select-target.ts';
+import { hasUntriedTarget, NONE_TRIED, selectTarget } from '../select/select-target.ts';
 import { Attempt, type AttemptSinks } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
@@ -31,7 +31,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly sends: UpstreamRequest;
   /** What the hash balancer hashes for this request; undefined for the other balancers. */
   private readonly hashKey: string | undefined;
-  private readonly tried: Target[] = [];
+  private tried: readonly Target[] = NONE_TRIED; // a list made by the first attempt, not grown from none
   private current: Attempt | undefined;
   /** What each attempt reports its outcome to. */
   private readonly sinks: AttemptSinks;
@@ -129,7 +129,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       return this.endOrWait(selection);
     }
     const { target } = selection;
-    this.tried.push(target);
+    this.tried = this.tried.length === 0 ? [target] : [...this.tried, target];
     record.target = target.config.origin;
     if (selection.panic) record.panic = true;
     // The log says when a key did not go to its own target (and which that was).
@@ -269,7 +269,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** A held request may be tried again (HoldOwner): a new round, every target may be tried again. */
   tryAgain(): void {
-    this.tried.length = 0;
+    this.tried = NONE_TRIED;
     this.attempt();
   }
 
