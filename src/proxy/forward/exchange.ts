@@ -14,6 +14,7 @@ import type {
   Dispatcher,
   ExchangeController,
   ExchangeHandler,
+  ExchangeRequest,
   RequestBody,
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
@@ -75,6 +76,7 @@ export type AttemptBody =
   | { readonly kind: 'buffer'; readonly bytes: Buffer };
 
 export interface ExchangeOptions {
+  readonly method: string;
   readonly path: string;
   readonly headers: string[];
   readonly body: AttemptBody;
@@ -153,6 +155,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private copy: BodyCopy | undefined;
   /** What the client could not take yet, past the buffer, on its way through a file (response-spool.ts). */
   private spool: ResponseSpool | undefined;
+  /** onDrain, bound: made the first time the client falls behind (no closure made per exchange). */
+  private drained: (() => void) | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -203,27 +207,29 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.startedAt = performance.now();
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
     if (this.target.active.count >= upstream.config.pool.maxConnections) {
-      this.queueTimer = setTimeout(this.onQueueTimeout, upstream.config.pool.queueTimeout);
+      this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
     }
     this.releaseActive = this.target.active.acquire();
-    this.releasePending = upstream.pending.acquire();
     this.waiting = true;
     this.target.pool.acquire(this);
+    // Counted as pending only when no connection took it at once (an idle one, the usual case,
+    // is handed over inside acquire(): a count taken and given back for nothing).
+    if (this.waiting) this.releasePending = upstream.pending.acquire();
   }
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
 
   onConnection(connection: Dispatcher): void {
     const { client, options } = this;
+    // Without a streamed body, the options are the request as the connection reads it (no copy).
+    if (options.body.kind !== 'stream') return connection.dispatch(options as ExchangeRequest, this);
     const body: RequestBody =
-      options.body.kind === 'stream' && client.body !== undefined
+      client.body !== undefined
         ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
-        : options.body.kind === 'stream'
-          ? { kind: 'none' }
-          : options.body;
+        : { kind: 'none' };
     connection.dispatch(
       {
-        method: client.head.method,
+        method: options.method,
         path: options.path,
         headers: options.headers,
         body,
@@ -269,20 +275,20 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (record.grpc) record.upstreamGrpcStatus = grpcStatusIn(response.headers);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
-    const head = buildDownstreamHead(response.headers, {
-      requestId: record.id,
-      via: this.options.via,
-      proxyStatus:
-        statusCode >= 500
-          ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
-          : undefined,
-      trailers: this.trailersAllowed,
-    });
+    const head = buildDownstreamHead(
+      response.headers,
+      record.id,
+      this.options.via,
+      statusCode >= 500
+        ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
+        : undefined,
+      this.trailersAllowed,
+    );
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
     sink.holdUntilTurnEnd();
     try {
-      const headers = this.options.editHeaders?.(head.headers) ?? head.headers;
+      const headers = this.options.editHeaders?.(head) ?? head;
       sink.sendHead(statusCode, response.reason, headers);
     } catch (err) {
       // The sink refuses a field the parser let through (a defence in depth: it should not happen).
@@ -353,10 +359,12 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
         this.watchingSink = true;
         // The sink owns the send deadline (it armed it with this write): the exchange hears
         // when it runs out, to end the attempt and say why in the log.
-        sink.onSendTimeout(this.onSendTimeout);
-        sink.onClose(this.onSinkClosed);
+        sink.onSendTimeout((limit) => this.onSendTimeout(limit));
+        sink.onClose(() => this.chargeHeld(0));
       }
-      sink.onDrain(this.onDrain);
+      // Made the first time the client falls behind (most responses never do), then kept.
+      this.drained ??= () => this.onDrain();
+      sink.onDrain(this.drained);
     }
     this.chargeHeld(sink.pendingBytes);
     return (
@@ -418,7 +426,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   /** The client took everything held for it. */
-  private readonly onDrain = (): void => {
+  private onDrain(): void {
     this.heldWrites = 0;
     this.chargeHeld(this.sink.pendingBytes);
     // A spooled rest goes on from its file (the sink re-arms its send deadline itself).
@@ -426,14 +434,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (!this.awaitingDrain) return;
     this.awaitingDrain = false;
     this.controller?.resume();
-  };
-
-  private readonly onSinkClosed = (): void => {
-    this.chargeHeld(0);
-  };
+  }
 
   /** The client took no byte of the response for the send deadline: cut, and said so in the log. */
-  private readonly onSendTimeout = (limit: SendLimit): void => {
+  private onSendTimeout(limit: SendLimit): void {
     const failure = new Failure(
       'http_request_error',
       `client took no response bytes for ${limit.ms} ms (${limit.field})`,
@@ -445,7 +449,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // client's copy waits.
     this.owner.bodyOver(failure);
     this.sink.abort();
-  };
+  }
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     if (this.record.grpc && trailers !== undefined)
@@ -467,12 +471,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.firstByte();
     // The 101 passes through the one head builder like every other head; the switch itself
     // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
-    const { headers } = buildDownstreamHead(head.headers, {
-      requestId: record.id,
-      via: this.options.via,
-      proxyStatus: undefined,
-      trailers: false,
-    });
+    const headers = buildDownstreamHead(head.headers, record.id, this.options.via, undefined, false);
     headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
     const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, headers);
     if (switched === undefined) {
@@ -527,7 +526,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   // ── the client's side ────────────────────────────────────────────────────────────
 
-  private readonly onQueueTimeout = (): void => {
+  private onQueueTimeout(): void {
     const { queueTimeout } = this.upstream.config.pool;
     this.cancel(
       new Failure(
@@ -538,7 +537,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
         },
       ),
     );
-  };
+  }
 
   /**
    * Counts the request body as it goes out and enforces the route's limit on bodies whose
@@ -619,12 +618,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       return;
     }
     // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final head.
-    const { headers } = buildDownstreamHead(head.headers, {
-      requestId: this.record.id,
-      via: this.options.via,
-      proxyStatus: undefined,
-      trailers: false,
-    });
+    const headers = buildDownstreamHead(head.headers, this.record.id, this.options.via, undefined, false);
     // One the client is not reading is not worth more memory: the sink drops it.
     if (!this.sink.sendInterim(head.status, head.reason, headers)) {
       this.record.interimDropped++;

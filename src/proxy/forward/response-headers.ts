@@ -1,26 +1,19 @@
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 
-export interface ResponseFacts {
-  readonly requestId: string;
-  /** "1.1 edge-1". */
-  readonly via: string;
-  /** This gateway's Proxy-Status member, appended to the upstream's own when present. */
-  readonly proxyStatus: string | undefined;
-  /** The downstream response will carry trailers (chunked, to an HTTP/1.1 client): otherwise no Trailer field. */
-  readonly trailers: boolean;
-}
-
-interface DownstreamHead {
-  readonly headers: string[];
-  /** The response has a Content-Length (otherwise Node frames it, chunked for HTTP/1.1 clients). */
-  readonly hasLength: boolean;
-}
-
 /**
- * The downstream response's headers from the upstream's parsed head: hop-by-hop fields out,
- * Via, X-Request-Id and (on errors the upstream made) Proxy-Status in.
+ * The downstream response's headers from the upstream's parsed head, as a flat [name, value, …]
+ * list: hop-by-hop fields out, Via, X-Request-Id and (on errors the upstream made) Proxy-Status
+ * in. `via` is this hop's entry ("1.1 edge-1"); `proxyStatus` this gateway's Proxy-Status
+ * member, appended to the upstream's own when present; `trailers`: the downstream response will
+ * carry trailers (chunked, to an HTTP/1.1 client), otherwise no Trailer field goes.
  */
-export function buildDownstreamHead(raw: readonly string[], facts: ResponseFacts): DownstreamHead {
+export function buildDownstreamHead(
+  raw: readonly string[],
+  requestId: string,
+  via: string,
+  proxyStatus: string | undefined,
+  trailers: boolean,
+): string[] {
   let connection: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection') {
@@ -29,34 +22,42 @@ export function buildDownstreamHead(raw: readonly string[], facts: ResponseFacts
     }
   }
   const nominated = connection === undefined ? undefined : connectionNominated(connection);
-  const out: string[] = [];
-  let hasLength = false;
-  let via: string | undefined;
-  let proxyStatus: string | undefined;
+  // Made to size (the fields kept, and this hop's six at most), not grown field by field.
+  const out: string[] = new Array(raw.length + 6);
+  let n = 0;
+  let upstreamVia: string | undefined;
+  let upstreamStatus: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
     const lower = name.toLowerCase();
     if (isHopByHop(lower) || nominated?.has(lower)) continue;
-    if (lower === 'content-length') hasLength = true;
-    else if (lower === 'trailer' && !facts.trailers) continue;
-    else if (lower === 'via') {
-      via = via === undefined ? value : `${via}, ${value}`;
+    if (lower === 'trailer' && !trailers) continue;
+    if (lower === 'via') {
+      upstreamVia = upstreamVia === undefined ? value : `${upstreamVia}, ${value}`;
       continue;
-    } else if (lower === 'proxy-status') {
-      proxyStatus = proxyStatus === undefined ? value : `${proxyStatus}, ${value}`;
+    }
+    if (lower === 'proxy-status') {
+      upstreamStatus = upstreamStatus === undefined ? value : `${upstreamStatus}, ${value}`;
       continue;
-    } else if (lower === 'x-request-id') continue;
-    out.push(name, value);
+    }
+    if (lower === 'x-request-id') continue;
+    out[n++] = name;
+    out[n++] = value;
   }
-  out.push('via', via === undefined ? facts.via : `${via}, ${facts.via}`, 'x-request-id', facts.requestId);
-  if (facts.proxyStatus !== undefined) {
-    out.push(
-      'proxy-status',
-      proxyStatus === undefined ? facts.proxyStatus : `${proxyStatus}, ${facts.proxyStatus}`,
-    );
-  } else if (proxyStatus !== undefined) {
-    out.push('proxy-status', proxyStatus);
+  out[n++] = 'via';
+  out[n++] = upstreamVia === undefined ? via : `${upstreamVia}, ${via}`;
+  out[n++] = 'x-request-id';
+  out[n++] = requestId;
+  if (proxyStatus !== undefined || upstreamStatus !== undefined) {
+    out[n++] = 'proxy-status';
+    out[n++] =
+      upstreamStatus === undefined
+        ? (proxyStatus as string)
+        : proxyStatus === undefined
+          ? upstreamStatus
+          : `${upstreamStatus}, ${proxyStatus}`;
   }
-  return { headers: out, hasLength };
+  out.length = n;
+  return out;
 }

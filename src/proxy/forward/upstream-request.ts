@@ -157,6 +157,7 @@ export class UpstreamRequest {
     const validators = store === undefined || store.validators.length === 0 ? undefined : store.validators;
     const { name, config, metrics } = this.#gateway;
     return {
+      method: this.#client.head.method,
       path,
       // A copy with the attempt's own traceparent: the list is shared by every attempt.
       headers: withValidators(

@@ -74,6 +74,9 @@ export function selectTarget(
   };
 }
 
+/** No target tried yet: the same list for every request's first attempt. */
+export const NONE_TRIED: readonly Target[] = Object.freeze([]);
+
 /** Whether a target not tried yet is in rotation (a retry could go somewhere new). */
 export function hasUntriedTarget(upstream: Upstream, now: number, tried: readonly Target[]): boolean {
   const probes = upstream.config.circuitBreaker.halfOpenRequests;

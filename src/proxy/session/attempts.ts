@@ -8,7 +8,7 @@ import { decideRetry } from '../decide/retry-policy.ts';
 import { Exchange, type ExchangeOutcome, type ExchangeOwner } from '../forward/exchange.ts';
 import { UpstreamRequest } from '../forward/upstream-request.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
-import { hasUntriedTarget, selectTarget } from '../select/select-target.ts';
+import { hasUntriedTarget, NONE_TRIED, selectTarget } from '../select/select-target.ts';
 import { Attempt, type AttemptSinks } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
@@ -31,7 +31,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly sends: UpstreamRequest;
   /** What the hash balancer hashes for this request; undefined for the other balancers. */
   private readonly hashKey: string | undefined;
-  private readonly tried: Target[] = [];
+  private tried: readonly Target[] = NONE_TRIED; // a list made by the first attempt, not grown from none
   private current: Attempt | undefined;
   /** What each attempt reports its outcome to. */
   private readonly sinks: AttemptSinks;
@@ -87,7 +87,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey =
       balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
-    this.deadline = new TotalDeadline(timeouts.total, record.grpc, fields, own);
+    this.deadline = new TotalDeadline(timeouts.total, record.grpc, fields, this, own);
     this.own = own;
   }
 
@@ -118,7 +118,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private attempt(): void {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
-    this.deadline.start(this.onTotalTimeout);
+    this.deadline.start();
     const { admitted, sends, req } = this;
     const { record } = req;
     const { upstream, route } = admitted;
@@ -129,7 +129,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       return this.endOrWait(selection);
     }
     const { target } = selection;
-    this.tried.push(target);
+    this.tried = this.tried.length === 0 ? [target] : [...this.tried, target];
     record.target = target.config.origin;
     if (selection.panic) record.panic = true;
     // The log says when a key did not go to its own target (and which that was).
@@ -203,15 +203,15 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     }
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
-    this.backoffTimer = setTimeout(this.retryNow, verdict.delay);
+    this.backoffTimer = setTimeout(() => this.retryNow(), verdict.delay);
   }
 
-  private readonly retryNow = (): void => {
+  private retryNow(): void {
     this.backoffTimer = undefined;
     this.attempt();
     // attempt() answered without starting an exchange (no target, circuit open): release the retry slot.
     if (this.current === undefined) this.retrySlot?.();
-  };
+  }
 
   private responded(status: number): void {
     this.settle(undefined, status);
@@ -269,7 +269,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** A held request may be tried again (HoldOwner): a new round, every target may be tried again. */
   tryAgain(): void {
-    this.tried.length = 0;
+    this.tried = NONE_TRIED;
     this.attempt();
   }
 
@@ -312,7 +312,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.deadline.stop();
   }
 
-  private readonly onTotalTimeout = (): void => {
+  /** The request's total deadline passed (TotalDeadline's owner). */
+  totalDeadlinePassed(): void {
     const current = this.current;
     const failure = this.deadline.failureAt(current?.exchange.reached ?? 'not_sent');
     // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
@@ -322,7 +323,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.measure.retryOver(failure.type);
     this.finishTimers();
     this.answer(failure);
-  };
+  }
 
   /**
    * The downstream response closed (answered, cut, or the client left): nothing more is owed.

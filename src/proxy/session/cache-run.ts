@@ -317,12 +317,13 @@ export class CacheRun implements ResponseStore {
     const { compression } = this.#route;
     const sink =
       compression === undefined ? response : new CompressingSink(response, compression, head, record);
-    const built = buildDownstreamHead(stored.fields(), {
-      requestId: record.id,
-      via: head.versionMinor === 0 ? runtime.via10 : runtime.via11,
+    const built = buildDownstreamHead(
+      stored.fields(),
+      record.id,
+      head.versionMinor === 0 ? runtime.via10 : runtime.via11,
       proxyStatus,
-      trailers: false,
-    });
+      false,
+    );
     owner.responded(stored.status);
     const edit = owner.responseEdit();
     // Head, body and end leave in one write, with the turn's other answers (turn-end.ts), as a
@@ -331,7 +332,7 @@ export class CacheRun implements ResponseStore {
     sink.sendHead(
       stored.status,
       stored.reason,
-      edit === undefined ? built.headers : edit(built.headers),
+      edit === undefined ? built : edit(built),
       !exchange.bodyComplete,
     );
     if (head.method !== 'HEAD') sink.write(stored.body);

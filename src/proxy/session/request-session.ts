@@ -158,8 +158,7 @@ export class RequestSession implements AttemptsOwner {
     if (admitted instanceof OwnAnswer) return this.#ownAnswer(admitted);
     // The client left while the admission was asked: nothing to forward; the slots go back.
     if (response.closed) return admitted.release();
-    // The admission slots are held until the response closes (an upgrade's, until its tunnel is up).
-    response.onClose(admitted.release);
+    // The admission slots are held until the response closes (#onClose; an upgrade's, until its tunnel is up).
     this.#release = admitted.release;
     // select → forward → decide, per attempt (the route's cache may answer first: cache-run.ts)
     this.#attempts = new Attempts(this.#req, this, admitted, this.#cache);
@@ -292,6 +291,7 @@ export class RequestSession implements AttemptsOwner {
     if (gone !== undefined) this.failed(gone);
     if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
     this.#log();
+    this.#release?.();
   };
 
   /**

@@ -1,5 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
+import { type DeadlineLine, deadlineLine, type LinedDeadline } from '../../core/limits/deadline-line.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { parseGrpcTimeout } from '../accept/h2/grpc-timeout.ts';
 import type { OwnCall } from './attempts-owner.ts';
@@ -10,8 +11,11 @@ import type { OwnCall } from './attempts-owner.ts';
  * and backoff, from the first attempt (after a body read for replay: a client slow to upload is
  * the client's 408, not an upstream's 504) to the end of the response body. The client's own
  * deadline ends the request as `client_deadline`: it says nothing of the target.
+ *
+ * A deadline the config sets waits in the line of those of its length (deadline-line.ts): no
+ * timer made and cleared per request; one a client chose (rare, of any length) has its own.
  */
-export class TotalDeadline {
+export class TotalDeadline implements LinedDeadline {
   readonly #limitMs: number;
   /** What set it, named in its failure's details (made only then). */
   get #name(): string {
@@ -22,18 +26,32 @@ export class TotalDeadline {
   readonly #ownName: string | undefined;
   /** The client chose it (grpc-timeout): its failure is the client's own, never the target's. */
   readonly #byClient: boolean;
-  #at = 0;
+  /** Told when it passes. */
+  readonly #owner: { totalDeadlinePassed(): void };
+  /** The line it waits in (undefined: a client's deadline, on a timer of its own). */
+  readonly #line: DeadlineLine | undefined;
   #timer: NodeJS.Timeout | undefined;
+  // Its place in the line (LinedDeadline): when it passes, and its neighbours.
+  dueAt = 0;
+  prevInLine: LinedDeadline | undefined = undefined;
+  nextInLine: LinedDeadline | undefined = undefined;
+  inLine = false;
   /**
-   * Where the deadline stands: not started (no attempt yet), running, passed (its timer fired:
+   * Where the deadline stands: not started (no attempt yet), running, passed (its time came:
    * no time is left for a retry, whatever stage the attempt under way had reached) or stopped
-   * (the request is over, or needs no deadline any more). Changed by start(), the timer and
+   * (the request is over, or needs no deadline any more). Changed by start(), passed() and
    * stop() only; read by remaining(), which the retry rule reads.
    */
   #state: 'idle' | 'running' | 'passed' | 'stopped' = 'idle';
 
   /** `own`: a call the gateway makes itself, whose own deadline stands in for `totalMs`. */
-  constructor(totalMs: number, isGrpc: boolean, fields: FieldMap, own?: OwnCall) {
+  constructor(
+    totalMs: number,
+    isGrpc: boolean,
+    fields: FieldMap,
+    owner: { totalDeadlinePassed(): void },
+    own?: OwnCall,
+  ) {
     // gRPC's own deadline counts only for gRPC (over HTTP/2): anyone else's header is just a header.
     const grpc = isGrpc ? parseGrpcTimeout(fields['grpc-timeout'] as string | undefined) : undefined;
     const limit = own?.deadlineMs ?? totalMs;
@@ -41,26 +59,33 @@ export class TotalDeadline {
     this.#limitMs = byClient ? grpc : limit;
     this.#byClient = byClient;
     this.#ownName = own?.deadlineName;
+    this.#owner = owner;
+    this.#line = byClient ? undefined : deadlineLine(limit);
   }
 
-  /** Starts the clock, once (later calls do nothing, after stop() too): `expired` runs when it passes. */
-  start(expired: () => void): void {
+  /** Starts the clock, once (later calls do nothing, after stop() too): the owner hears when it passes. */
+  start(): void {
     if (this.#state !== 'idle') return;
     this.#state = 'running';
-    this.#at = performance.now() + this.#limitMs;
-    this.#timer = setTimeout(() => {
-      this.#state = 'passed';
-      expired();
-    }, this.#limitMs);
+    if (this.#line !== undefined) return this.#line.start(this);
+    this.dueAt = performance.now() + this.#limitMs;
+    this.#timer = setTimeout(() => this.passed(), this.#limitMs);
+  }
+
+  /** Its time came (the line's timer, or its own). */
+  passed(): void {
+    this.#state = 'passed';
+    this.#owner.totalDeadlinePassed();
   }
 
   /** The time left, in ms; 0 once it passed (the timer may fire a hair before performance.now() says it is there). */
   remaining(): number {
-    return this.#state === 'passed' ? 0 : this.#at - performance.now();
+    return this.#state === 'passed' ? 0 : this.dueAt - performance.now();
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
+    if (this.#line !== undefined) this.#line.stop(this);
+    else clearTimeout(this.#timer);
     if (this.#state !== 'passed') this.#state = 'stopped';
   }
 

@@ -23,9 +23,3 @@ export function bodyStalled(readTimeout: number, startedAt: number): Failure {
     `response body stalled (read timeout of ${readTimeout} ms) after ${ms(performance.now() - startedAt)}`,
   );
 }
-
-/** The timer, restarted from now; created (unreferenced: an open socket already holds the process) on first use. */
-export function rearm(timer: NodeJS.Timeout | undefined, callback: () => void, ms: number): NodeJS.Timeout {
-  if (timer !== undefined) return timer.refresh();
-  return setTimeout(callback, ms).unref();
-}

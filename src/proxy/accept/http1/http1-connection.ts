@@ -105,7 +105,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   readonly #parser: RequestParser;
   readonly #encrypted: boolean;
   #state: ConnectionState = 'head';
-  /** The head, body, keep-alive or linger deadline: timers kept and refreshed, not made per request. */
+  /** The head, body, keep-alive or linger deadline: one deadline moved (connection-deadline.ts), no timer made per request. */
   readonly #deadline = new ConnectionDeadline();
   /** Pipelined bytes read ahead, not parsed until the current response is finished (made at the first). */
   #pending: Buffer[] | undefined;

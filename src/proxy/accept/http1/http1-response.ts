@@ -70,8 +70,13 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #bodyless = false;
   #bodyComplete = false;
   #cutByDrain = false;
-  /** Who hears of the close (the session, the upstream's in-flight count, the admission's slots…). */
-  readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
+  /**
+   * Who hears of the close (the session, the upstream's in-flight count…): the first two in
+   * fields, as most requests have no more, and any more in a list made for them.
+   */
+  #onClose1: ((finished: boolean) => void) | undefined;
+  #onClose2: ((finished: boolean) => void) | undefined;
+  #onCloseMore: ((finished: boolean) => void)[] | undefined;
   /** `limits.send_timeout` (0: none); the deadline is made at the first write left waiting. */
   readonly #sendTimeout: number;
   #sendDeadline: SendDeadline | undefined;
@@ -291,7 +296,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   onClose(callback: (finished: boolean) => void): void {
     if (this.#closedOnce) return callback(this.#finished);
-    this.#closeCallbacks.push(callback);
+    if (this.#onClose1 === undefined) this.#onClose1 = callback;
+    else if (this.#onClose2 === undefined) this.#onClose2 = callback;
+    else if (this.#onCloseMore === undefined) this.#onCloseMore = [callback];
+    else this.#onCloseMore.push(callback);
   }
 
   #closedOnce = false;
@@ -320,9 +328,15 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       this.#sendDeadline.stop();
       if (this.#stopSend !== undefined) this.#socket.off('drain', this.#stopSend);
     }
-    // Each called once (this runs once: #over guards every way here); no copy of the list made.
-    const callbacks = this.#closeCallbacks;
-    for (let i = 0; i < callbacks.length; i++) callbacks[i](finished);
-    callbacks.length = 0;
+    // Each called once, in the order they came (this runs once: #over guards every way here).
+    const first = this.#onClose1;
+    const second = this.#onClose2;
+    const more = this.#onCloseMore;
+    this.#onClose1 = undefined;
+    this.#onClose2 = undefined;
+    this.#onCloseMore = undefined;
+    first?.(finished);
+    second?.(finished);
+    if (more !== undefined) for (let i = 0; i < more.length; i++) more[i](finished);
   }
 }

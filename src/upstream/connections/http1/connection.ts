@@ -8,15 +8,17 @@ import {
   type ResponseParserHandler,
 } from '../../../core/http1/response-parser.ts';
 import { TransferDecoder, type TransferDecoderHandler } from '../../../core/http1/transfer-decoder.ts';
+import { MovingDeadline } from '../../../core/net/moving-deadline.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
+  ConnectionFacts,
   ConnectionTimeouts,
   ExchangeController,
   ExchangeHandler,
   ExchangeRequest,
 } from '../exchange-contract.ts';
-import { bodyStalled, headTimedOut, rearm } from '../exchange-timers.ts';
+import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import { ChunkedOut, PlainOut } from './body-out.ts';
 import { connectionEnded } from './connection-ended.ts';
 import { upstreamHeadOf } from './upstream-head.ts';
@@ -52,9 +54,14 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private reusable = false;
   /** The client's body going out, while it streams. */
   private pump: BodyPump | undefined;
-  private headTimer: NodeJS.Timeout | undefined;
-  private readTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  /**
+   * The head clock (from the request to the response head), the read clock (the longest silence
+   * in the body) and the idle clock (parked in the pool): deadlines moved per exchange, a timer
+   * made about once per length of each (moving-deadline.ts), not re-armed per request.
+   */
+  private readonly headClock: MovingDeadline;
+  private readonly readClock: MovingDeadline;
+  private readonly idleClock: MovingDeadline;
   private socketError: NodeJS.ErrnoException | undefined;
   private startedAt = 0;
   /** Body pieces received in this exchange: a read timer that fired checks it has not moved. */
@@ -88,6 +95,9 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.authority = options.authority;
     this.idleLimit = options.idleTimeout;
     this.parser = new ResponseParser(this, options.maxHeaderSize);
+    this.headClock = new MovingDeadline(this.onHeadTimeout);
+    this.readClock = new MovingDeadline(this.onReadTimeout);
+    this.idleClock = new MovingDeadline(this.onIdleTimeout);
     socket.on('data', this.onSocketData);
     socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
@@ -115,12 +125,12 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.parser.expect(request.method === 'HEAD', request.upgrade === true);
     const reused = this.requests > 0;
     this.requests++;
-    handler.onRequestStart(this, { connectMs: reused ? 0 : this.connectMs, reused });
+    handler.onRequestStart(this, reused ? REUSED : { connectMs: this.connectMs, reused });
     if (this.handler !== handler) return; // aborted from onRequestStart
     const { socket } = this;
     const { body } = request;
     const head = serializeRequestHead(request, this.authority);
-    this.headTimer = rearm(this.headTimer, this.onHeadTimeout, this.timeouts.head);
+    this.headClock.setIn(this.timeouts.head, this.startedAt);
     if (body.kind === 'buffer') {
       handler.onBodyChunk(body.bytes);
       if (this.handler !== handler) return;
@@ -177,7 +187,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   resume(): void {
     if (this.handler === null) return;
     this.downstreamPaused = false;
-    this.readTimer?.refresh();
+    if (this.head !== null) this.readClock.setIn(this.timeouts.read);
     this.decoder?.resume();
     if (!this.decoderFull) this.socket.resume();
   }
@@ -204,8 +214,6 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       const hint = head.keepAliveTimeout * 1000;
       this.idleLimit = Math.min(this.idleLimit, Math.max(hint - 1000, hint / 2));
     }
-    if (head.framing !== 'none')
-      this.readTimer = rearm(this.readTimer, this.onReadTimeout, this.timeouts.read);
     if (head.decode.length > 0) this.decoder = new TransferDecoder(head.decode, this.decoderHandler(handler));
     handler.onResponseStart(this, upstreamHeadOf(head));
   }
@@ -213,9 +221,10 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   onBody(chunk: Buffer): void {
     if (this.handler === null) return;
     this.bodyPieces++;
-    this.readTimer?.refresh();
-    if (this.reading) this.pieces.push(chunk);
-    else this.passBody(chunk);
+    // Parsing a read: the read clock starts again once the read is parsed (onSocketData).
+    if (this.reading) return void this.pieces.push(chunk);
+    this.readClock.setIn(this.timeouts.read);
+    this.passBody(chunk);
   }
 
   /** The body pieces of the read just parsed, as one buffer. */
@@ -296,9 +305,9 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   }
 
   /**
-   * Ends the current exchange's bookkeeping (not the connection). The head and read timers
-   * are left running: clearing and re-creating them per request costs more than letting
-   * them fire into a state check, and a refreshed timer cannot be re-armed once cleared.
+   * Ends the current exchange's bookkeeping (not the connection). The head and read clocks
+   * are left as they are: a deadline that passes finds no exchange, or another one (its own
+   * clock set since), and does nothing.
    */
   private end(): void {
     this.handler = null;
@@ -316,9 +325,9 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     const handler = this.handler as ExchangeHandler;
     this.end();
     this.closed = true;
-    clearTimeout(this.headTimer);
-    clearTimeout(this.readTimer);
-    clearTimeout(this.idleTimer);
+    this.headClock.stop();
+    this.readClock.stop();
+    this.idleClock.stop();
     const { socket } = this;
     socket.off('data', this.onSocketData);
     socket.off('end', this.onSocketEnd);
@@ -350,6 +359,10 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       if (this.completedInRead) {
         this.completedInRead = false;
         if (failure === undefined) this.responseComplete(this.completedTrailers);
+      } else if (failure === undefined && this.head !== null && this.handler !== null) {
+        // A response not over when its read is: the read clock runs from here (one whose head
+        // and end came in one read, as most small ones do, needs none).
+        this.readClock.setIn(this.timeouts.read);
       }
     } catch (err) {
       // A bug in a handler must cost one request, not the process.
@@ -380,7 +393,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private readonly onSocketClose = (): void => {
     const first = !this.closed;
     this.closed = true;
-    clearTimeout(this.idleTimer);
+    this.idleClock.stop();
     if (this.handler !== null && !this.decodingTail) {
       // A reset ends even a close-delimited body uncleanly: it may have been cut anywhere.
       this.fail(this.head === null ? (this.parser.started ? 'head' : 'idle') : 'body');
@@ -423,16 +436,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   /** Parked in the pool: closed after idleLimit unless a request takes it first. */
   park(): void {
-    if (this.idleTimerMs !== this.idleLimit) {
-      // The upstream's Keep-Alive hint changed the limit: a timer of the new length.
-      clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-      this.idleTimerMs = this.idleLimit;
-    }
-    this.idleTimer = rearm(this.idleTimer, this.onIdleTimeout, this.idleLimit);
+    this.idleClock.setIn(this.idleLimit);
   }
-
-  private idleTimerMs = 0;
 
   private readonly onIdleTimeout = (): void => {
     if (this.handler === null) this.destroy();
@@ -442,6 +447,9 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (!this.socket.destroyed) this.socket.destroy();
   }
 }
+
+/** What every request on a connection that carried one before is told of it (no object a request). */
+const REUSED: ConnectionFacts = Object.freeze({ connectMs: 0, reused: true });
 
 export interface ConnectionOptions {
   /** The target's host[:port]: the Host of a request that came without one (HTTP/1.0 clients). */

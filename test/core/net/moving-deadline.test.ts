@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MovingDeadline } from '../../../src/core/net/moving-deadline.ts';
+
+/** Timers made while `run` runs (async_hooks sees every Timeout Node creates). */
+function timersMadeBy(run: () => void): number {
+  let made = 0;
+  const hook = createHook({
+    init(_id, type) {
+      if (type === 'Timeout') made++;
+    },
+  }).enable();
+  try {
+    run();
+  } finally {
+    hook.disable();
+  }
+  return made;
+}
+
+test('a deadline moved later a thousand times makes one timer', () => {
+  const deadline = new MovingDeadline(() => assert.fail('it passed'));
+  const made = timersMadeBy(() => {
+    for (let i = 0; i < 1000; i++) deadline.setIn(60_000);
+  });
+  assert.equal(made, 1);
+  deadline.stop();
+});
+
+test('a deadline passes at its time by performance.now(), never before, after being moved later; moved sooner, sooner', async () => {
+  let passedAt = 0;
+  const deadline = new MovingDeadline(() => {
+    passedAt = performance.now();
+  });
+  const hold = setInterval(() => {}, 1000);
+  deadline.setIn(20);
+  await sleep(10);
+  const movedAt = performance.now();
+  deadline.setIn(40, movedAt);
+  while (passedAt === 0) await sleep(5);
+  assert.ok(passedAt >= movedAt + 40, `passed ${passedAt - movedAt} ms after it was moved to 40 ms`);
+  // Sooner than the timer set: a timer of the new length.
+  passedAt = 0;
+  deadline.setIn(60_000);
+  const soonAt = performance.now();
+  deadline.setIn(10, soonAt);
+  while (passedAt === 0) await sleep(5);
+  assert.ok(passedAt >= soonAt + 10);
+  clearInterval(hold);
+  deadline.stop();
+});
+
+test('cleared or stopped, a deadline does not pass', async () => {
+  let passed = 0;
+  const deadline = new MovingDeadline(() => passed++);
+  deadline.setIn(10);
+  deadline.clear();
+  await sleep(40);
+  deadline.setIn(10);
+  deadline.stop();
+  await sleep(40);
+  assert.equal(passed, 0);
+  deadline.setIn(10);
+  await sleep(60);
+  assert.equal(passed, 1);
+});
