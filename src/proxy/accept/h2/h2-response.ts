@@ -336,16 +336,31 @@ export class H2Response implements ResponseSink {
       this.#respond(head, held === undefined ? END_STREAM : OPEN_STREAM);
       if (held === undefined || this.#stream.destroyed) return this.#answered();
       this.#stream.end(held);
-      // The stream is ended: no 'drain' will come, its close stops the deadline.
-      if (this.#stream.writableLength > 0) this.#armDeadline(false);
+      this.#watchAfterEnd();
       return this.#answered();
     }
     this.#flushHead();
     if (this.#bodyless) return this.#answered();
     this.#trailers = trailers;
     this.#stream.end();
-    // What is still queued must reach the client within the deadline too.
-    if (this.#stream.writableLength > 0) this.#armDeadline(false);
+    this.#watchAfterEnd();
+  }
+
+  /**
+   * What is still queued after end() must reach the client within the deadline too. Looked at
+   * when the turn ends, not now: node:http2 holds every ended stream's last frames until it
+   * writes its session's frames, later in the same turn, so a deadline armed here would be made
+   * and cleared for nearly every response; at the turn's end the stream has closed, unless its
+   * client's window or socket keeps it (turn-end.ts's queue allocates nothing).
+   */
+  #watchAfterEnd(): void {
+    if (this.#stream.writableLength > 0) atTurnEnd(H2Response.#watchAfterEndOf, this);
+  }
+
+  /** The stream ended and is still open at the turn's end: the deadline counts until it closes. */
+  static #watchAfterEndOf(sink: H2Response): void {
+    const stream = sink.#stream;
+    if (!stream.closed && !stream.destroyed && stream.writableLength > 0) sink.#armDeadline(false);
   }
 
   /** Cuts the response: RST_STREAM INTERNAL_ERROR, whatever was sent. */
