@@ -12,6 +12,7 @@
  *   node bench/cost.ts --memory=1000            # held per idle keep-alive connection, per request in flight
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
  *   node bench/cost.ts --canary                 # the same route with a canary beside it without (issue 36)
+ *   node bench/cost.ts --paths=h2c --ceiling    # the HTTP/2 ceiling (bench/peers/h2-net-proxy.mjs) as a side too
  *
  * Paths: `keepalive` (50 keep-alive connections, GET /small), `close` (a new connection per
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
@@ -22,13 +23,16 @@
  * origin), and "canary", the route with a canary on those two (its controller judging in this
  * process every second, as a gateway run in-process does), against "this", the plain route, in
  * the same run, rounds alternated; a table of ratios follows (issue 36's target: a canary costs
- * a request one counter update and one latency sample).
+ * a request one counter update and one latency sample). `--ceiling` (h2c only) adds the side
+ * "ceiling": bench/peers/h2-net-proxy.mjs in the side's process instead of Candor, measured
+ * the same way, so that what node:http2 itself costs a stream is read beside what Candor adds.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -58,6 +62,8 @@ interface Options {
   tail: number;
   /** Add the sides "split" and "canary": the route split without a canary, and with one (issue 36). */
   canary: boolean;
+  /** Add the side "ceiling": the HTTP/2 ceiling in place of Candor (h2c only). */
+  ceiling: boolean;
   /** Internal: the route of the side run. */
   route: RouteKind;
 }
@@ -75,6 +81,7 @@ function parseOptions(argv: readonly string[]): Options {
     memory: 0,
     tail: 0,
     canary: false,
+    ceiling: false,
     route: 'plain',
   };
   for (const arg of argv) {
@@ -90,6 +97,7 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'memory') o.memory = Number(value);
     else if (key === 'tail') o.tail = Number(value);
     else if (key === 'canary') o.canary = true;
+    else if (key === 'ceiling') o.ceiling = true;
     else if (key === 'route') o.route = value === 'canary' || value === 'split' ? value : 'plain';
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
@@ -333,13 +341,37 @@ async function heldBytes(run: (kind: string) => Promise<void>): Promise<[number,
   return [idle - base, inFlight - idle];
 }
 
-/** One side: this process is the gateway of `srcDir` (this repository's or the reference's). */
-async function runSide(srcDir: string, o: Options): Promise<void> {
+/** The HTTP/2 ceiling, h2c (bench/peers/h2-net-proxy.mjs): the side "ceiling" of `--ceiling`. */
+const H2_CEILING = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'h2-net-proxy.mjs');
+
+/** What a side's client talks to: Candor's gateway, or the ceiling standing in for it. */
+interface Served {
+  readonly listeners: readonly { port(): number }[];
+  close(): Promise<void>;
+  canaries(): { phase: string; step: number; steps: unknown[] }[];
+}
+
+/** The ceiling in this process: it listens on PORT when imported (synchronously, on an address). */
+async function startH2Ceiling(originPort: number, dir: string): Promise<Served> {
+  const port = await new Promise<number>((done) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => done(port));
+    });
+  });
+  Object.assign(process.env, {
+    PORT: String(port),
+    ORIGIN_PORT: String(originPort),
+    ACCESS_LOG: join(dir, 'access.log'),
+  });
+  await import(H2_CEILING);
+  return { listeners: [{ port: () => port }], close: async () => {}, canaries: () => [] };
+}
+
+/** Candor's gateway of the checkout at `srcDir`, with the side's route, as a worker runs it. */
+async function startCandor(srcDir: string, o: Options, originPort: number, dir: string): Promise<Served> {
   const { parseConfig } = await import(join(srcDir, 'core/config/load.ts'));
   const { startGateway } = await import(join(srcDir, 'server/gateway/gateway.ts'));
-  const origin = child(ORIGIN);
-  const originPort = await once<number>(origin);
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cost-'));
   const config = parseConfig(
     `name: cost
 listen:
@@ -366,7 +398,18 @@ ${
     '<cost>',
     {},
   );
-  const gateway = await startGateway(config);
+  return await startGateway(config);
+}
+
+/** One side: this process is the gateway of `srcDir` (this repository's or the reference's), or the ceiling. */
+async function runSide(srcDir: string, o: Options): Promise<void> {
+  const origin = child(ORIGIN);
+  const originPort = await once<number>(origin);
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cost-'));
+  const gateway =
+    srcDir === H2_CEILING
+      ? await startH2Ceiling(originPort, dir)
+      : await startCandor(srcDir, o, originPort, dir);
   const port = gateway.listeners[0].port();
   const client = child(CLIENT);
   const session = new Session();
@@ -490,6 +533,11 @@ async function main(): Promise<void> {
   const here = resolve(fileURLToPath(import.meta.url), '../../src');
   const sides: [string, string, RouteKind][] = [['this', here, 'plain']];
   if (o.canary) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
+  if (o.ceiling) {
+    if (o.paths.some((p) => p !== 'h2c'))
+      throw new Error('--ceiling is the HTTP/2 ceiling: give --paths=h2c');
+    sides.push(['ceiling', H2_CEILING, 'plain']);
+  }
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain']);
   if (o.tail > 0) {
     for (const [label, dir, route] of sides)

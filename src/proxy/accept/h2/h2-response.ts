@@ -50,14 +50,21 @@ export interface H2ResponseOwner {
  * field sent twice is refused either way).
  */
 function h2Head(status: number, flat: readonly string[]): string[] {
-  const head = [':status', String(status)];
+  // Made at its full size (with room for the Date node:http2 adds when there is none), then cut
+  // to what it holds: pushed one field at a time, it grew twice for a usual answer.
+  const head: string[] = new Array(flat.length + 4);
+  head[0] = ':status';
+  head[1] = String(status);
+  let n = 2;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i].toLowerCase();
     if (isHopByHop(name) || name.charCodeAt(0) === 58) continue;
     // RFC 9110 §8.6: a 204 has no Content-Length (nghttp2 refuses one).
     if (status === 204 && name === 'content-length') continue;
-    head.push(name, flat[i + 1]);
+    head[n++] = name;
+    head[n++] = flat[i + 1];
   }
+  head.length = n;
   return head;
 }
 
@@ -114,8 +121,11 @@ export class H2Response implements ResponseSink {
   #pendingHead: string[] | undefined;
   /** The session holds this response's writes to the end of the turn (holdUntilTurnEnd). */
   #holdToTurnEnd = false;
-  /** Body written in the head's tick, held with it (its bytes in #heldBytes). */
-  #held: Buffer[] = [];
+  /**
+   * Body written in the head's tick, held with it (its bytes in #heldBytes): the one chunk a
+   * small answer has as it is, a list only from a second one (no array a response).
+   */
+  #held: Buffer | Buffer[] | undefined;
   #heldBytes = 0;
   #bodyless = false;
   #finished = false;
@@ -246,10 +256,9 @@ export class H2Response implements ResponseSink {
   /** The body held with the head, as one buffer (undefined: none). */
   #takeHeld(): Buffer | undefined {
     const held = this.#held;
-    if (held.length === 0) return undefined;
-    this.#held = [];
+    this.#held = undefined;
     this.#heldBytes = 0;
-    return held.length === 1 ? held[0] : Buffer.concat(held);
+    return Array.isArray(held) ? Buffer.concat(held) : held;
   }
 
   /** A head node:http2 will not send (a field it refuses) cuts the stream; it must not throw into a later tick. */
@@ -306,7 +315,10 @@ export class H2Response implements ResponseSink {
     this.#written += chunk.length;
     if (this.#pendingHead !== undefined) {
       if (this.#heldBytes + chunk.length <= HOLD_BYTES) {
-        this.#held.push(chunk);
+        const held = this.#held;
+        if (held === undefined) this.#held = chunk;
+        else if (Array.isArray(held)) held.push(chunk);
+        else this.#held = [held, chunk];
         this.#heldBytes += chunk.length;
         return true;
       }
@@ -336,16 +348,31 @@ export class H2Response implements ResponseSink {
       this.#respond(head, held === undefined ? END_STREAM : OPEN_STREAM);
       if (held === undefined || this.#stream.destroyed) return this.#answered();
       this.#stream.end(held);
-      // The stream is ended: no 'drain' will come, its close stops the deadline.
-      if (this.#stream.writableLength > 0) this.#armDeadline(false);
+      this.#watchAfterEnd();
       return this.#answered();
     }
     this.#flushHead();
     if (this.#bodyless) return this.#answered();
     this.#trailers = trailers;
     this.#stream.end();
-    // What is still queued must reach the client within the deadline too.
-    if (this.#stream.writableLength > 0) this.#armDeadline(false);
+    this.#watchAfterEnd();
+  }
+
+  /**
+   * What is still queued after end() must reach the client within the deadline too. Looked at
+   * when the turn ends, not now: node:http2 holds every ended stream's last frames until it
+   * writes its session's frames, later in the same turn, so a deadline armed here would be made
+   * and cleared for nearly every response; at the turn's end the stream has closed, unless its
+   * client's window or socket keeps it (turn-end.ts's queue allocates nothing).
+   */
+  #watchAfterEnd(): void {
+    if (this.#stream.writableLength > 0) atTurnEnd(H2Response.#watchAfterEndOf, this);
+  }
+
+  /** The stream ended and is still open at the turn's end: the deadline counts until it closes. */
+  static #watchAfterEndOf(sink: H2Response): void {
+    const stream = sink.#stream;
+    if (!stream.closed && !stream.destroyed && stream.writableLength > 0) sink.#armDeadline(false);
   }
 
   /** Cuts the response: RST_STREAM INTERNAL_ERROR, whatever was sent. */
@@ -357,9 +384,11 @@ export class H2Response implements ResponseSink {
 
   /** After the stream closed, the callback is called at once with how it ended. */
   onClose(callback: (finished: boolean) => void): void {
-    if (this.#closedWith !== undefined) callback(this.#closedWith);
-    else if (this.#closeCallbacks === undefined) this.#closeCallbacks = [callback];
-    else this.#closeCallbacks.push(callback);
+    if (this.#closedWith !== undefined) return callback(this.#closedWith);
+    // Pushed onto an empty list: room for the usual three or four at once (a one-element list
+    // grew again at the second).
+    this.#closeCallbacks ??= [];
+    this.#closeCallbacks.push(callback);
   }
 
   /**
@@ -371,7 +400,7 @@ export class H2Response implements ResponseSink {
     if (this.#stream.destroyed || this.#stream.closed) return;
     this.#cut = true;
     this.#pendingHead = undefined;
-    this.#held = [];
+    this.#held = undefined;
     this.#heldBytes = 0;
     if (code === constants.NGHTTP2_CANCEL) addAbortSignal(AbortSignal.abort(), this.#stream);
     else this.#stream.destroy(new Error('response cut'));
@@ -417,6 +446,7 @@ export class H2Response implements ResponseSink {
     // Taken before they run: one added meanwhile is called at once (#closedWith is set).
     const callbacks = this.#closeCallbacks;
     this.#closeCallbacks = undefined;
-    if (callbacks !== undefined) for (const callback of callbacks) callback(finished);
+    // Indexed: a for…of here made an iterator and its results every response.
+    if (callbacks !== undefined) for (let i = 0; i < callbacks.length; i++) callbacks[i](finished);
   };
 }

@@ -14,10 +14,12 @@ import { startTestGateway } from '../../../helpers/test-gateway.ts';
 
 const BIG = Buffer.alloc(8 * 1024 * 1024, 'x');
 const keep = closeAfterAll();
+const SMALL = Buffer.alloc(100, 'y');
 const upstream = await keep(
-  listenOnLoopback((_req, res) => {
-    res.writeHead(200, { 'content-length': BIG.length });
-    res.end(BIG);
+  listenOnLoopback((req, res) => {
+    const body = req.url === '/small' ? SMALL : BIG;
+    res.writeHead(200, { 'content-length': body.length });
+    res.end(body);
   }),
 );
 const gw = await keep(
@@ -57,4 +59,27 @@ test('an HTTP/2 client that takes no byte of a proxied response is cut at limits
   assert.equal(line.details, 'client took no response bytes for 300 ms (limits.http2.send_timeout)');
   assert.equal(line.stage, 'body_streaming');
   assert.equal(line.client_aborted, false, 'the gateway cut it, the client did not leave');
+});
+
+test('a small answer whole in one read, to a client whose window is shut, is cut at limits.http2.send_timeout too', async () => {
+  // No DATA may reach this client (its stream window is 0): the answer's one DATA frame stays
+  // queued after the sink's end() (the sink looks at the turn's end: h2-response.ts), and the
+  // deadline must still count it.
+  const session = http2.connect(`http://127.0.0.1:${gw.port}`, { settings: { initialWindowSize: 0 } });
+  try {
+    const stream = session.request({ ':path': '/small', 'x-request-id': 'h2-shut-window' });
+    const status = await new Promise<number>((resolve) =>
+      stream.once('response', (headers) => resolve(Number(headers[':status']))),
+    );
+    assert.equal(status, 200);
+    const rstCode = await new Promise<number>((resolve) =>
+      stream.once('close', () => resolve(stream.rstCode ?? -1)),
+    );
+    assert.equal(rstCode, http2.constants.NGHTTP2_CANCEL);
+  } finally {
+    session.destroy();
+  }
+  const line = await gw.logFor('h2-shut-window');
+  assert.equal(line.status, 200);
+  assert.equal(line.protocol, 'HTTP/2');
 });
