@@ -62,6 +62,8 @@ export interface ResponseSink {
   readonly closed: boolean;
   /** The gateway's drain deadline cut the connection under this response (not the client). */
   readonly cutByDrain: boolean;
+  /** The send deadline this response's client ran out of, when it was cut for it (not the client's leaving). */
+  readonly cutBySend: SendLimit | undefined;
   /** Response bytes written and not yet taken by the client's connection. */
   readonly pendingBytes: number;
   /**

@@ -12,6 +12,7 @@ export class InMemorySink implements ResponseSink {
   finished = false;
   closed = false;
   readonly cutByDrain = false;
+  readonly cutBySend = undefined;
   readonly pendingBytes = 0;
   flushedBytes = 0;
   readonly #closeCallbacks: ((finished: boolean) => void)[] = [];

@@ -78,6 +78,10 @@ export class CompressingSink implements ResponseSink {
   get cutByDrain(): boolean {
     return this.#inner.cutByDrain;
   }
+
+  get cutBySend(): SendLimit | undefined {
+    return this.#inner.cutBySend;
+  }
   get pendingBytes(): number {
     return this.#inner.pendingBytes + (this.#compressor?.writableLength ?? this.#held?.bytes ?? 0);
   }

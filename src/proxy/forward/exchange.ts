@@ -6,7 +6,7 @@ import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
-import type { SendLimit } from '../../core/net/send-deadline.ts';
+import { type SendLimit, sendTimeoutFailure } from '../../core/net/send-deadline.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type {
@@ -438,11 +438,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   /** The client took no byte of the response for the send deadline: cut, and said so in the log. */
   private onSendTimeout(limit: SendLimit): void {
-    const failure = new Failure(
-      'http_request_error',
-      `client took no response bytes for ${limit.ms} ms (${limit.field})`,
-      { stage: 'body_streaming' },
-    );
+    const failure = sendTimeoutFailure(limit);
     // Still reading from the upstream: the exchange ends through the connection, which closes.
     if (!this.finished) return this.cancel(failure);
     // The response was whole from the upstream (its connection is back in the pool); only the

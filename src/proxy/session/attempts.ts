@@ -341,7 +341,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (current === undefined) this.measure.retryOver('client_closed');
     this.stopReading?.();
     this.finishTimers();
-    record.stage = this.stage;
+    // A response cut at its send deadline after the exchange was over was cut mid-body too.
+    record.stage = cut && response.cutBySend !== undefined ? 'body_streaming' : this.stage;
     record.reusedConnection = this.reused;
     record.heldMs = this.hold?.heldMs;
     return gone;

@@ -6,6 +6,7 @@ import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
+import { sendTimeoutFailure } from '../../core/net/send-deadline.ts';
 import { logRequest } from '../../observe/log/access-log.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
@@ -283,12 +284,17 @@ export class RequestSession implements AttemptsOwner {
 
   readonly #onClose = (finished: boolean): void => {
     const { record, response } = this.#req;
+    // Cut at its send deadline after the exchange was over (nobody relaying heard it, so no
+    // failure is recorded): the gateway's cut of a client that read nothing, not one that left.
+    const sendCut = finished || record.upgraded ? undefined : response.cutBySend;
     // Closed before the whole response went out, and not because of a failure of ours or
     // the upstream's: the client left (a tunnel's end is no abort).
-    if (!finished && !record.upgraded && record.failure === undefined) this.clientLeft();
+    if (!finished && !record.upgraded && record.failure === undefined && sendCut === undefined)
+      this.clientLeft();
     // An attempt the client's leaving cut short ends without a word back: its failure comes here.
     const gone = this.#attempts?.clientClosed();
     if (gone !== undefined) this.failed(gone);
+    if (sendCut !== undefined && record.failure === undefined) this.failed(sendTimeoutFailure(sendCut));
     if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
     this.#log();
     this.#release?.();

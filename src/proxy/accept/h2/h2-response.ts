@@ -134,6 +134,8 @@ export class H2Response implements ResponseSink {
   #cut = false;
   #trailers: readonly string[] | undefined;
   #cutByDrain = false;
+  /** The send deadline the client ran out of (the stream was reset for it). */
+  #cutBySend: SendLimit | undefined;
   /** Body bytes given to the stream. */
   #written = 0;
   /**
@@ -177,6 +179,10 @@ export class H2Response implements ResponseSink {
 
   get cutByDrain(): boolean {
     return this.#cutByDrain;
+  }
+
+  get cutBySend(): SendLimit | undefined {
+    return this.#cutBySend;
   }
 
   /** Body bytes the stream holds that node:http2 has not yet sent on (its flow-control window or the socket). */
@@ -422,6 +428,7 @@ export class H2Response implements ResponseSink {
   #onDeadline(): void {
     if (this.#stream.closed || this.#stream.destroyed || this.#deadline === undefined) return;
     this.#over = true;
+    this.#cutBySend = this.#deadline.limit;
     for (const callback of this.#sendTimeoutCallbacks ?? []) callback(this.#deadline.limit);
     this.#owner.sendTimeout(this.#stream.id ?? 0);
     this.#reset(constants.NGHTTP2_CANCEL);

@@ -70,6 +70,8 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #bodyless = false;
   #bodyComplete = false;
   #cutByDrain = false;
+  /** The send deadline the client ran out of (the response was cut for it). */
+  #cutBySend: SendLimit | undefined;
   /**
    * Who hears of the close (the session, the upstream's in-flight count…): the first two in
    * fields, as most requests have no more, and any more in a list made for them.
@@ -130,6 +132,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   get cutByDrain(): boolean {
     return this.#cutByDrain;
+  }
+
+  get cutBySend(): SendLimit | undefined {
+    return this.#cutBySend;
   }
 
   get pendingBytes(): number {
@@ -256,6 +262,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   /** The client took nothing for the deadline: whoever listens hears why, then the response is cut. */
   #onSendTimeout(): void {
     const limit = (this.#sendDeadline as SendDeadline).limit;
+    this.#cutBySend = limit;
     for (const callback of this.#sendTimeoutCallbacks ?? []) callback(limit);
     this.abort();
   }

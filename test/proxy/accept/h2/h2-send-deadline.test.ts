@@ -82,4 +82,10 @@ test('a small answer whole in one read, to a client whose window is shut, is cut
   const line = await gw.logFor('h2-shut-window');
   assert.equal(line.status, 200);
   assert.equal(line.protocol, 'HTTP/2');
+  // The exchange was over before the cut (nobody relaying heard it): the session tells it from
+  // the response, the gateway's cut, not a client that left.
+  assert.equal(line.error, 'http_request_error');
+  assert.equal(line.details, 'client took no response bytes for 300 ms (limits.http2.send_timeout)');
+  assert.equal(line.stage, 'body_streaming');
+  assert.equal(line.client_aborted, false, 'the gateway cut it, the client did not leave');
 });
