@@ -40,7 +40,9 @@ const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
 // A checkout has src/ and runs it as it is. The installed package has no src/ (Node does not
 // strip types under node_modules) but the JavaScript that `npm pack` compiled into dist/.
-const { existsSync } = await import('node:fs');
+// (node:fs through process.getBuiltinModule: imported as an ES module it would load
+// fs/promises, its streams and readline too, about 1 MiB of the cluster primary's memory.)
+const { existsSync } = process.getBuiltinModule('node:fs');
 const sources = new URL('../src/server/cli/main.ts', import.meta.url);
 const entry = existsSync(sources) ? sources : new URL('../dist/server/cli/main.js', import.meta.url);
 const { main } = await import(entry.href);

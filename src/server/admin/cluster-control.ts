@@ -1,5 +1,4 @@
 import cluster, { type Worker } from 'node:cluster';
-import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
@@ -29,6 +28,17 @@ import { type MergedStatus, mergeStatuses } from './status-merge.ts';
 
 /** How long a worker has to confirm a swap or a change, or answer a status request. */
 const WORKER_ANSWER_MS = 5_000;
+
+/**
+ * The path `path` leads to, symlinks followed; undefined if it leads nowhere. node:fs's
+ * callback, not node:fs/promises: the primary would load fs/promises, its streams and
+ * readline for this one call, about 1 MiB (test/server/cli/lean-processes.test.ts).
+ */
+function realPathOf(path: string): Promise<string | undefined> {
+  return new Promise((done) =>
+    process.getBuiltinModule('node:fs').realpath(path, (err, real) => done(err ? undefined : real)),
+  );
+}
 
 /** Who asked, for the log: the admin client's address, or the signal. */
 export interface Caller {
@@ -172,9 +182,7 @@ export class ClusterControl {
 
   /** Whether `named` leads to the file a reload reads (a file that cannot be found leads nowhere). */
   async #runs(named: string): Promise<boolean> {
-    const [running, asked] = await Promise.all(
-      [this.file, resolve(named)].map((path) => realpath(path).catch(() => undefined)),
-    );
+    const [running, asked] = await Promise.all([this.file, resolve(named)].map(realPathOf));
     return running !== undefined && running === asked;
   }
 

@@ -1,5 +1,4 @@
 import cluster, { type Worker } from 'node:cluster';
-import { isIP } from 'node:net';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
@@ -155,7 +154,8 @@ async function supervise(
     });
     admin = { server, config: wanted };
     const loopback =
-      wanted.host === 'localhost' || (isIP(wanted.host) !== 0 && /^(127\.|::1$)/.test(wanted.host));
+      wanted.host === 'localhost' ||
+      (process.getBuiltinModule('node:net').isIP(wanted.host) !== 0 && /^(127\.|::1$)/.test(wanted.host));
     if (loopback) logger.info({ admin: `${wanted.host}:${server.port()}` }, 'admin API listening');
     else
       logger.warn(

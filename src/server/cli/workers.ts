@@ -84,7 +84,9 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     const fork = () => {
       alive++;
       const worker = cluster.fork();
-      bornAt.set(worker.id, performance.now());
+      // process.uptime(), not performance.now(): the global `performance` loads node:perf_hooks,
+      // half a MiB of a primary that needs no other part of it.
+      bornAt.set(worker.id, process.uptime() * 1000);
       // A send to a worker that just died fails with EPIPE as an 'error' event: without a
       // listener it would take the primary (and every other worker) down. Its 'exit' follows.
       worker.on('error', (err) => {
@@ -123,7 +125,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     };
     cluster.on('exit', (worker, code, signal) => {
       alive--;
-      const lived = performance.now() - (bornAt.get(worker.id) ?? 0);
+      const lived = process.uptime() * 1000 - (bornAt.get(worker.id) ?? 0);
       bornAt.delete(worker.id);
       if (!stopping) {
         // A worker that could not start (port in use, bad certificate) would fail again at once.

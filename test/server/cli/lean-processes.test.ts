@@ -55,6 +55,13 @@ const NOT_IN_WORKER = [...NEVER, /\/node_modules\/@sinclair\/typebox\//, /\/node
  */
 const UNUSED_IN_PRIMARY = [
   /^builtin:crypto$/,
+  // What node:fs, node:util and node:net bring when imported as ES modules (their facades read
+  // every lazy export): fs/promises with readline, BlockList, SocketAddress; and node:perf_hooks,
+  // which the global `performance` loads whole. Together about 2 MiB of the primary's memory.
+  /^builtin:internal\/fs\/promises$/,
+  /^builtin:internal\/readline\/interface$/,
+  /^builtin:internal\/blocklist$/,
+  /^builtin:perf_hooks$/,
   /\/src\/server\/admin\/(endpoints|status-page)\.ts$/,
   /\/src\/upstream\/(health|connections|discovery|targets)\//,
   /\/src\/proxy\/admit\//,
