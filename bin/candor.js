@@ -33,6 +33,23 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(70);
 }
+// The cluster primary of `candor serve` runs without V8's optimizing compilers (the same flags
+// as PRIMARY_V8_FLAGS in src/server/cli/primary-compilers.ts, which says why). They cannot be
+// set from here: Node's own start (resolving this file's path) is hot enough for an optimizing
+// compile, and one compile maps the compiler's code into the process for good. So the primary
+// starts itself again with them on its command line: process.execve replaces this process by
+// that Node, with the same pid, arguments and environment (where Node has it: not on Windows).
+// Nothing has been done yet that the new one would miss.
+const PRIMARY_V8_FLAGS = ['--no-maglev', '--no-turbofan'];
+if (
+  process.argv[2] === 'serve' &&
+  typeof process.execve === 'function' &&
+  !process.execArgv.includes(PRIMARY_V8_FLAGS[0]) &&
+  process.getBuiltinModule('node:cluster').isPrimary
+) {
+  const args = [...PRIMARY_V8_FLAGS, ...process.execArgv, process.argv[1], ...process.argv.slice(2)];
+  process.execve(process.execPath, [process.execPath, ...args], process.env);
+}
 // Node's compile cache keeps each module's stripped and compiled code on disk (keyed by its
 // content, so an edited source is compiled afresh): a warm start loads no TypeScript
 // stripper at all, which saves about 20 MB of memory in every process and most of the startup.

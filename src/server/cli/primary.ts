@@ -14,6 +14,7 @@ import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
 import { type PidFile, writePidFile } from './pid-file.ts';
+import { compileFor } from './primary-compilers.ts';
 import { startLine } from './start-line.ts';
 import { superviseWorkers } from './workers.ts';
 
@@ -73,6 +74,7 @@ async function supervise(
     process.stderr.write(`candor: could not start: ${addressTakenMessage(taken)}\n`);
     return EXIT.unavailable;
   }
+  compileFor(config);
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
   // Health checks run here, once for the gateway; split limits and the workers' news too.
@@ -173,6 +175,7 @@ async function supervise(
   // A reload may move, add or remove the admin listener, or rotate its token. Once the answer
   // is on its way: the admin API's own reload must not close the listener under its caller.
   control.onSwapped = () => {
+    compileFor(control.config);
     wide.configChanged(control.config);
     if (canariesStarted) canaries.sync(control.config);
     // The primary's own events (reloads, admin calls, health) follow the new log.level too.

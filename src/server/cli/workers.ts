@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
+import { PRIMARY_V8_FLAGS } from './primary-compilers.ts';
 
 /**
  * `--workers N`: N processes share the listeners (each accepts on a socket of its own where the
@@ -68,7 +69,9 @@ interface SuperviseOptions {
 }
 
 export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
-  const execArgv = [...process.execArgv, ...WORKER_V8_FLAGS];
+  // The primary's own flags (bin/candor.js started it with them) are not a worker's.
+  const own = process.execArgv.filter((flag) => !PRIMARY_V8_FLAGS.includes(flag));
+  const execArgv = [...own, ...WORKER_V8_FLAGS];
   if (!execArgv.includes(NO_INSPECTOR_SIGNAL) && process.allowedNodeEnvironmentFlags.has(NO_INSPECTOR_SIGNAL))
     execArgv.push(NO_INSPECTOR_SIGNAL);
   cluster.setupPrimary({ execArgv });
