@@ -2,7 +2,6 @@ import cluster, { type Worker } from 'node:cluster';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
-import { addressTakenMessage, probeAddress } from '../../core/net/address-probe.ts';
 import { createLogger } from '../../observe/log/logger.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
@@ -65,15 +64,6 @@ async function supervise(
   workers: number,
   options: PrimaryOptions,
 ): Promise<number> {
-  // Before anything listens: the workers' SO_REUSEPORT would let them join another process on
-  // the address instead of failing.
-  for (const listen of config.listen) {
-    if (listen.port === 0) continue;
-    const taken = await probeAddress(listen.host, listen.port);
-    if (taken === undefined) continue;
-    process.stderr.write(`candor: could not start: ${addressTakenMessage(taken)}\n`);
-    return EXIT.unavailable;
-  }
   compileFor(config);
   const logger = createLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);

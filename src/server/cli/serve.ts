@@ -1,8 +1,9 @@
 import cluster from 'node:cluster';
 import { flushCompileCache } from 'node:module';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
-import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
+import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { addressTakenMessage } from '../../core/net/address-probe.ts';
 import { reopenLogFiles } from '../../observe/log/logger.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { ServingMessage } from '../gateway/ipc-protocol.ts';
@@ -39,10 +40,17 @@ export async function runServe(options: ServeOptions): Promise<number> {
   }
   // Read and validated in a process of its own, as a reload is: the YAML reader and the schema
   // (about 24 MB once loaded) are never in the supervising primary, and a worker is sent its
-  // config ready-made.
+  // config ready-made. The same process finds whether each address can be had, before anything
+  // listens: the workers' SO_REUSEPORT would let them join another process on it instead of
+  // failing (address-probe.ts).
   let config: GatewayConfig;
   try {
-    config = await loadConfigIsolated(options.config);
+    const loaded = await loadConfigAndProbe(options.config, []);
+    if (loaded.taken.length > 0) {
+      process.stderr.write(`candor: could not start: ${addressTakenMessage(loaded.taken[0].taken)}\n`);
+      return EXIT.unavailable;
+    }
+    config = loaded.config;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(formatConfigProblems(err.problems) + '\n');
