@@ -2,7 +2,6 @@ import cluster, { type Worker } from 'node:cluster';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
-import { createLogger } from '../../observe/log/logger.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
@@ -14,6 +13,7 @@ import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
 import { type PidFile, writePidFile } from './pid-file.ts';
 import { compileFor } from './primary-compilers.ts';
+import { createPrimaryLogger } from './primary-log.ts';
 import { startLine } from './start-line.ts';
 import { superviseWorkers } from './workers.ts';
 
@@ -65,7 +65,7 @@ async function supervise(
   options: PrimaryOptions,
 ): Promise<number> {
   compileFor(config);
-  const logger = createLogger(config.log, config.name);
+  const logger = createPrimaryLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
   // Health checks run here, once for the gateway; split limits and the workers' news too.
   const wide = await GatewayWide.start(config, workers, logger, control.timeline);

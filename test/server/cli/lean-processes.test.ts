@@ -66,6 +66,11 @@ const UNUSED_IN_PRIMARY = [
   // DNS: node:net's listen looks the host up even when it is an address, so whether the
   // listeners' addresses can be had is found by the process that reads the config (about 1 MiB).
   /^builtin:dns$/,
+  // pino: the primary writes its few lines itself (primary-log.ts); pino, its CommonJS modules
+  // and what they load (worker_threads, assert) are about 2.3 MiB.
+  /\/node_modules\/pino\//,
+  /^builtin:worker_threads$/,
+  /^builtin:assert$/,
   /\/src\/server\/admin\/(endpoints|status-page)\.ts$/,
   /\/src\/upstream\/(health|connections|discovery|targets)\//,
   /\/src\/proxy\/admit\//,
