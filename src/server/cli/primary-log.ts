@@ -21,15 +21,32 @@ type Level = keyof typeof LEVELS;
 /** Log bytes kept waiting for the disk before lines are dropped (and counted), as logger.ts's. */
 const MAX_BACKLOG = 32 * 1024 * 1024;
 
-/** The primary's logger: NDJSON lines on the config's destination, through a batching writer. */
-export function createPrimaryLogger(config: LogConfig, gatewayName: string): Logger {
+/**
+ * The primary's logger: NDJSON lines on the config's destination, through a batching writer;
+ * `reopenFile` opens its file again at its path (SIGUSR1, after logrotate moved it), and says so
+ * in the log, as each worker does for its own (serve.ts).
+ */
+export function createPrimaryLogger(
+  config: LogConfig,
+  gatewayName: string,
+): { logger: Logger; reopenFile(): void } {
   const writer =
     config.destination === 'stdout' || config.destination === 'stderr'
       ? new LineWriter(config.destination === 'stdout' ? 1 : 2, MAX_BACKLOG, gatewayName)
       : LineWriter.open(config.destination, MAX_BACKLOG, gatewayName);
   // The lines still queued when the process exits.
   process.once('exit', () => writer.flushSync());
-  return eventLogger(writer, config.level, gatewayName);
+  const logger = eventLogger(writer, config.level, gatewayName);
+  return {
+    logger,
+    reopenFile() {
+      const reopened = writer.reopen();
+      if (reopened === undefined) return;
+      if ('error' in reopened)
+        logger.error({ file: reopened.file, err: reopened.error }, 'could not reopen the log file');
+      else logger.info({ file: reopened.file }, 'reopened the log file');
+    },
+  };
 }
 
 /** Where the lines go: a LineWriter, or a test's capture. */

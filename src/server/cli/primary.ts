@@ -65,7 +65,7 @@ async function supervise(
   options: PrimaryOptions,
 ): Promise<number> {
   compileFor(config);
-  const logger = createPrimaryLogger(config.log, config.name);
+  const { logger, reopenFile } = createPrimaryLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
   // Health checks run here, once for the gateway; split limits and the workers' news too.
   const wide = await GatewayWide.start(config, workers, logger, control.timeline);
@@ -242,6 +242,7 @@ async function supervise(
     onDrain: () => {
       control.draining = true;
     },
+    onReopenLogs: reopenFile,
   });
   stopTrimming();
   process.off('SIGHUP', onHangup);

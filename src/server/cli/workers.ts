@@ -66,6 +66,8 @@ interface SuperviseOptions {
   readonly onFork: (worker: Worker) => void;
   /** A drain begins (SIGTERM, SIGINT): the primary's readiness turns false. */
   readonly onDrain?: () => void;
+  /** SIGUSR1: the primary's own log file is opened again (each worker reopens its own when told). */
+  readonly onReopenLogs?: () => void;
 }
 
 export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
@@ -168,6 +170,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
         inspector.close();
         process.stderr.write('candor: a SIGUSR1 during startup had opened the inspector; closed it\n');
       }
+      options.onReopenLogs?.();
       send(action);
     });
     for (let i = 0; i < count; i++) fork();
