@@ -6,7 +6,7 @@ import type { Logger } from '../../observe/log/logger.ts';
  * The cluster primary's event lines, written as pino writes the workers' (logger.ts), byte for
  * byte (test/server/cli/primary-log.test.ts), without pino. pino and what it loads (its
  * CommonJS modules and Node's loader for them, worker_threads for its transports, assert, the
- * ICU data its start touches) are about 2.3 MiB of a primary that writes a few lines a day; a
+ * ICU data its start touches) are about 2.6 MiB of a primary that writes a few lines a day; a
  * worker writes one a request and keeps pino.
  *
  * It is the part of pino's logger the code that runs in the primary uses: a call per level,

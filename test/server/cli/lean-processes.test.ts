@@ -67,7 +67,7 @@ const UNUSED_IN_PRIMARY = [
   // listeners' addresses can be had is found by the process that reads the config (about 1 MiB).
   /^builtin:dns$/,
   // pino: the primary writes its few lines itself (primary-log.ts); pino, its CommonJS modules
-  // and what they load (worker_threads, assert) are about 2.3 MiB.
+  // and what they load (worker_threads, assert) are about 2.6 MiB.
   /\/node_modules\/pino\//,
   /^builtin:worker_threads$/,
   /^builtin:assert$/,
