@@ -33,6 +33,23 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(70);
 }
+// The cluster primary of `candor serve` runs without V8's optimizing compilers (the same flags
+// as PRIMARY_V8_FLAGS in src/server/cli/primary-compilers.ts, which says why). They cannot be
+// set from here: Node's own start (resolving this file's path) is hot enough for an optimizing
+// compile, and one compile maps the compiler's code into the process for good. So the primary
+// starts itself again with them on its command line: process.execve replaces this process by
+// that Node, with the same pid, arguments and environment (where Node has it: not on Windows).
+// Nothing has been done yet that the new one would miss.
+const PRIMARY_V8_FLAGS = ['--no-maglev', '--no-turbofan'];
+if (
+  process.argv[2] === 'serve' &&
+  typeof process.execve === 'function' &&
+  !process.execArgv.includes(PRIMARY_V8_FLAGS[0]) &&
+  process.getBuiltinModule('node:cluster').isPrimary
+) {
+  const args = [...PRIMARY_V8_FLAGS, ...process.execArgv, process.argv[1], ...process.argv.slice(2)];
+  process.execve(process.execPath, [process.execPath, ...args], process.env);
+}
 // Node's compile cache keeps each module's stripped and compiled code on disk (keyed by its
 // content, so an edited source is compiled afresh): a warm start loads no TypeScript
 // stripper at all, which saves about 20 MB of memory in every process and most of the startup.
@@ -40,7 +57,9 @@ const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
 // A checkout has src/ and runs it as it is. The installed package has no src/ (Node does not
 // strip types under node_modules) but the JavaScript that `npm pack` compiled into dist/.
-const { existsSync } = await import('node:fs');
+// (node:fs through process.getBuiltinModule: imported as an ES module it would load
+// fs/promises, its streams and readline too, about 1 MiB of the cluster primary's memory.)
+const { existsSync } = process.getBuiltinModule('node:fs');
 const sources = new URL('../src/server/cli/main.ts', import.meta.url);
 const entry = existsSync(sources) ? sources : new URL('../dist/server/cli/main.js', import.meta.url);
 const { main } = await import(entry.href);

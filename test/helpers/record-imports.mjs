@@ -2,8 +2,10 @@
 // started with the same flags) resolves, to the file named by CANDOR_TEST_IMPORTS; and, when
 // the process exits, "PID builtin:NAME" for every module of Node's own it loaded by then,
 // however it was loaded (an import, process.getBuiltinModule, or another of Node's modules).
-import { appendFileSync } from 'node:fs';
-import { registerHooks } from 'node:module';
+// (node:fs and node:module through process.getBuiltinModule: imported as ES modules, node:fs
+// would load fs/promises and readline into every process it records, hiding whether Candor does.)
+const { appendFileSync } = process.getBuiltinModule('node:fs');
+const { registerHooks } = process.getBuiltinModule('node:module');
 
 const file = process.env.CANDOR_TEST_IMPORTS;
 if (file !== undefined) {

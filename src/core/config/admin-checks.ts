@@ -4,12 +4,16 @@
  * usable token at the first call would be either open or useless.
  */
 
-import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 import { type SecretPresence, secretAbsent } from './secrets.ts';
+
+// node:fs through process.getBuiltinModule, not an import: imported as an ES module it loads
+// fs/promises, its streams and readline as well, about 1 MiB of the primary's memory
+// (test/server/cli/lean-processes.test.ts).
+const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
 
 /** Shorter tokens can be guessed by a patient client; 16 characters is the floor, not a recommendation. */
 const MIN_TOKEN_LENGTH = 16;

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { knownHash } from './config-hash.ts';
 import { deepFreeze } from './freeze.ts';
-import type { LoadAnswer, LoadAsk } from './load-worker.ts';
+import type { LoadAnswer, LoadAsk, TakenListener } from './load-worker.ts';
 import type { GatewayConfig } from './types.ts';
 
 export interface IsolatedLoadBounds {
@@ -40,11 +40,34 @@ const STDERR_KEPT = 4096;
  *
  * @example const next = await loadConfigIsolated('/etc/candor/candor.yaml'); // throws ConfigError
  */
-export function loadConfigIsolated(
+export async function loadConfigIsolated(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
   bounds: IsolatedLoadBounds = ISOLATED_LOAD,
 ): Promise<GatewayConfig> {
+  return (await loadIsolated(path, env, bounds, undefined)).config;
+}
+
+/**
+ * As loadConfigIsolated, and the same process probes whether each listener's address can be
+ * had (address-probe.ts), but those in `held` (listener keys the running gateway holds, as
+ * reload-plan.ts's listenerKey): the listeners another process holds come back with the config.
+ */
+export function loadConfigAndProbe(
+  path: string,
+  held: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  bounds: IsolatedLoadBounds = ISOLATED_LOAD,
+): Promise<{ config: GatewayConfig; taken: readonly TakenListener[] }> {
+  return loadIsolated(path, env, bounds, held);
+}
+
+function loadIsolated(
+  path: string,
+  env: NodeJS.ProcessEnv,
+  bounds: IsolatedLoadBounds,
+  probeAllBut: readonly string[] | undefined,
+): Promise<{ config: GatewayConfig; taken: readonly TakenListener[] }> {
   const refused = (message: string) =>
     new ConfigError([{ file: path, line: 0, column: 0, path: '', message }]);
   return new Promise((done, fail) => {
@@ -86,7 +109,7 @@ export function loadConfigIsolated(
         if ('config' in answer) {
           const config = deepFreeze(answer.config as GatewayConfig);
           knownHash(config, answer.hash);
-          done(config);
+          done({ config, taken: answer.taken });
         } else if ('problems' in answer) fail(new ConfigError(answer.problems as ConfigProblem[]));
         else fail(new Error(`config loader: ${answer.error}`));
       }),
@@ -106,7 +129,7 @@ export function loadConfigIsolated(
         ),
       ),
     );
-    const ask: LoadAsk = { path, env: { ...env } };
+    const ask: LoadAsk = { path, env: { ...env }, ...(probeAllBut === undefined ? {} : { probeAllBut }) };
     loader.send(ask);
   });
 }

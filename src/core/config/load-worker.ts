@@ -2,37 +2,64 @@
  * The process `loadConfigIsolated` starts: reads and validates one file, sends the plain
  * config or its problems back, and ends. Nothing here outlives the load.
  */
+import { type AddressTaken, probeAddress } from '../net/address-probe.ts';
 import { ConfigError } from './config-error.ts';
 import { configHash } from './config-hash.ts';
 import { loadConfigFile } from './load.ts';
+import type { GatewayConfig } from './types.ts';
 
 /** What the parent asks: the file, and the environment its `${VAR}`s expand from. */
 export interface LoadAsk {
   readonly path: string;
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * Whether the config's listeners can be had (address-probe.ts), all but these, which the
+   * running gateway holds ("host:port", the host lower-cased, as reload-plan.ts's listenerKey):
+   * probed here, so that the supervising primary never loads DNS (node:net's listen looks the
+   * host up, even an address), about 1 MiB of its memory. Absent: nothing is probed.
+   */
+  readonly probeAllBut?: readonly string[];
+}
+
+/** A listener of the config (its index in `listen`) whose address another process holds. */
+export interface TakenListener {
+  readonly index: number;
+  readonly taken: AddressTaken;
 }
 
 export type LoadAnswer =
   /** With the config's hash (config-hash.ts): the parent need not load node:crypto to work it out. */
-  | { readonly config: unknown; readonly hash: string }
+  | { readonly config: unknown; readonly hash: string; readonly taken: readonly TakenListener[] }
   | { readonly problems: ConfigError['problems'] }
   | { readonly error: string };
 
 /** Reads and validates one file into the answer sent back. */
-async function answerFor(path: string, env: NodeJS.ProcessEnv): Promise<LoadAnswer> {
+async function answerFor({ path, env, probeAllBut }: LoadAsk): Promise<LoadAnswer> {
   try {
     const config = await loadConfigFile(path, env);
-    return { config, hash: configHash(config) };
+    const taken = probeAllBut === undefined ? [] : await takenListeners(config, new Set(probeAllBut));
+    return { config, hash: configHash(config), taken };
   } catch (err) {
     return err instanceof ConfigError ? { problems: err.problems } : { error: String(err) };
   }
 }
 
+/** The listeners (a port of their own, not held) that another process holds, in the config's order. */
+async function takenListeners(config: GatewayConfig, held: ReadonlySet<string>): Promise<TakenListener[]> {
+  const found: TakenListener[] = [];
+  for (const [index, listen] of config.listen.entries()) {
+    if (listen.port === 0 || held.has(`${listen.host.toLowerCase()}:${listen.port}`)) continue;
+    const taken = await probeAddress(listen.host, listen.port);
+    if (taken !== undefined) found.push({ index, taken });
+  }
+  return found;
+}
+
 // Only as the process loadConfigIsolated forks (it has an IPC channel and is this module's
 // entry): imported anywhere else, this module does nothing.
 if (process.send !== undefined && process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
-  process.once('message', async ({ path, env }: LoadAsk) => {
-    const answer = await answerFor(path, env);
+  process.once('message', async (ask: LoadAsk) => {
+    const answer = await answerFor(ask);
     // The channel closes once the answer is written, and with it the process.
     process.send?.(answer, () => process.disconnect?.());
   });

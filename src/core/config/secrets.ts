@@ -6,8 +6,12 @@
  * reload, an absent secret is the config error it always was.
  */
 
-import { existsSync } from 'node:fs';
 import type { GatewayConfig } from './types.ts';
+
+// node:fs through process.getBuiltinModule, not an import: imported as an ES module it loads
+// fs/promises, its streams and readline as well, about 1 MiB of the primary's memory
+// (test/server/cli/lean-processes.test.ts).
+const { existsSync } = process.getBuiltinModule('node:fs');
 
 /** Whether the loader requires each secret to be there: `serve`, a reload and `check` do; `check --without-secrets` does not. */
 export type SecretPresence = 'required' | 'may-be-absent';

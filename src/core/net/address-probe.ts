@@ -1,5 +1,8 @@
-import fs from 'node:fs';
-import net from 'node:net';
+// node:fs and node:net through process.getBuiltinModule, not imports: as ES modules they
+// load fs/promises, streams, readline, BlockList and SocketAddress as well, about 1 MiB of the
+// primary's memory (test/server/cli/lean-processes.test.ts).
+const fs = process.getBuiltinModule('node:fs');
+const net = process.getBuiltinModule('node:net');
 
 /** An address another process holds: what `listen` said, and who holds it where that can be told. */
 export interface AddressTaken {

@@ -1,5 +1,9 @@
-import fs from 'node:fs';
 import path from 'node:path';
+
+// node:fs through process.getBuiltinModule, not an import: imported as an ES module it loads
+// fs/promises, its streams and readline as well, about 1 MiB of the cluster primary's memory
+// (test/server/cli/lean-processes.test.ts).
+const fs = process.getBuiltinModule('node:fs');
 
 /**
  * A file written less than this long ago takes the lines of the turns that follow in its next

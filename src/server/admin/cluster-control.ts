@@ -1,11 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
-import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
-import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
+import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
-import { addressTakenMessage, probeAddress } from '../../core/net/address-probe.ts';
+import { addressTakenMessage } from '../../core/net/address-probe.ts';
 import { EVENTS_KEPT, mergeEvents } from '../../observe/events/event-ring.ts';
 import type { GatewayEvent } from '../../observe/events/gateway-event.ts';
 import { Timeline } from '../../observe/events/timeline.ts';
@@ -16,7 +15,7 @@ import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-wi
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
-import { planListeners, reloadChanges, unchangeableProblems } from '../gateway/reload-plan.ts';
+import { listenerKey, reloadChanges, unchangeableProblems } from '../gateway/reload-plan.ts';
 import {
   type ChangeProblem,
   type RuntimeChange,
@@ -29,6 +28,17 @@ import { type MergedStatus, mergeStatuses } from './status-merge.ts';
 
 /** How long a worker has to confirm a swap or a change, or answer a status request. */
 const WORKER_ANSWER_MS = 5_000;
+
+/**
+ * The path `path` leads to, symlinks followed; undefined if it leads nowhere. node:fs's
+ * callback, not node:fs/promises: the primary would load fs/promises, its streams and
+ * readline for this one call, about 1 MiB (test/server/cli/lean-processes.test.ts).
+ */
+function realPathOf(path: string): Promise<string | undefined> {
+  return new Promise((done) =>
+    process.getBuiltinModule('node:fs').realpath(path, (err, real) => done(err ? undefined : real)),
+  );
+}
 
 /** Who asked, for the log: the admin client's address, or the signal. */
 export interface Caller {
@@ -172,9 +182,7 @@ export class ClusterControl {
 
   /** Whether `named` leads to the file a reload reads (a file that cannot be found leads nowhere). */
   async #runs(named: string): Promise<boolean> {
-    const [running, asked] = await Promise.all(
-      [this.file, resolve(named)].map((path) => realpath(path).catch(() => undefined)),
-    );
+    const [running, asked] = await Promise.all([this.file, resolve(named)].map(realPathOf));
     return running !== undefined && running === asked;
   }
 
@@ -191,10 +199,22 @@ export class ClusterControl {
         ]);
       // In a process of its own, with a deadline and a heap of its own: however slow or large the
       // file, this process keeps answering the admin API and signals, and its workers keep running.
-      next = await loadConfigIsolated(this.#path);
+      // A listener the reload adds must be free, as at start (serve.ts): that process finds
+      // whether each one's address can be had, all but those the gateway holds.
+      const loaded = await loadConfigAndProbe(this.#path, this.#config.listen.map(listenerKey));
+      next = loaded.config;
       const problems = unchangeableProblems(this.#config, next);
       if (problems.length > 0) throw new ConfigError(problems);
-      await this.#probeAdded(next);
+      if (loaded.taken.length > 0)
+        throw new ConfigError(
+          loaded.taken.map(({ index, taken }) => ({
+            file: next.source,
+            line: 0,
+            column: 0,
+            path: `listen[${index}].address`,
+            message: addressTakenMessage(taken),
+          })),
+        );
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       return this.#refused(base, caller, err.problems, { confirmed: [], failed: [] });
@@ -288,28 +308,6 @@ export class ClusterControl {
       'reload refused: the config is invalid; the running config stays',
     );
     return report;
-  }
-
-  /**
-   * A listener the reload adds must be free, as at start (primary.ts): the workers bind it
-   * with SO_REUSEPORT, which would let them join another process already on it.
-   */
-  async #probeAdded(next: GatewayConfig): Promise<void> {
-    for (const listen of planListeners(this.#config, next).added) {
-      if (listen.port === 0) continue;
-      const taken = await probeAddress(listen.host, listen.port);
-      if (taken === undefined) continue;
-      const at = next.listen.indexOf(listen);
-      throw new ConfigError([
-        {
-          file: next.source,
-          line: 0,
-          column: 0,
-          path: `listen[${at}].address`,
-          message: addressTakenMessage(taken),
-        },
-      ]);
-    }
   }
 
   /** Checks a runtime change against the running config and applies it in every worker. */

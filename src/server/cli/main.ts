@@ -1,7 +1,11 @@
-import { parseArgs } from 'node:util';
 import { VERSION } from '../../core/version.ts';
 import { EXIT } from './exit-codes.ts';
 import { parseWorkers } from './workers.ts';
+
+// node:util through process.getBuiltinModule, not an import: imported as an ES module it loads
+// worker_threads, assert's diff and the stream classes as well, about 1 MiB of the primary's
+// memory (test/server/cli/lean-processes.test.ts).
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 /** The `candor` command line. Returns the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {

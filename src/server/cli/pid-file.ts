@@ -2,7 +2,11 @@
  * `candor serve --pid-file PATH`: the primary's pid, the one to signal (not npm's, when it runs
  * under `npx`), written when it starts and removed when it exits.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+
+// node:fs through process.getBuiltinModule, not an import: imported as an ES module it loads
+// fs/promises, its streams and readline as well, about 1 MiB of the primary's memory
+// (test/server/cli/lean-processes.test.ts).
+const { readFileSync, renameSync, unlinkSync, writeFileSync } = process.getBuiltinModule('node:fs');
 
 export interface PidFile {
   /** Removes the file if it still holds this process's pid (a newer instance's is left alone). */

@@ -1,10 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
-import { isIP } from 'node:net';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
-import { addressTakenMessage, probeAddress } from '../../core/net/address-probe.ts';
-import { createLogger } from '../../observe/log/logger.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
@@ -15,6 +12,8 @@ import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
 import { type PidFile, writePidFile } from './pid-file.ts';
+import { compileFor } from './primary-compilers.ts';
+import { createPrimaryLogger } from './primary-log.ts';
 import { startLine } from './start-line.ts';
 import { superviseWorkers } from './workers.ts';
 
@@ -65,16 +64,8 @@ async function supervise(
   workers: number,
   options: PrimaryOptions,
 ): Promise<number> {
-  // Before anything listens: the workers' SO_REUSEPORT would let them join another process on
-  // the address instead of failing.
-  for (const listen of config.listen) {
-    if (listen.port === 0) continue;
-    const taken = await probeAddress(listen.host, listen.port);
-    if (taken === undefined) continue;
-    process.stderr.write(`candor: could not start: ${addressTakenMessage(taken)}\n`);
-    return EXIT.unavailable;
-  }
-  const logger = createLogger(config.log, config.name);
+  compileFor(config);
+  const { logger, reopenFile } = createPrimaryLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
   // Health checks run here, once for the gateway; split limits and the workers' news too.
   const wide = await GatewayWide.start(config, workers, logger, control.timeline);
@@ -155,7 +146,8 @@ async function supervise(
     });
     admin = { server, config: wanted };
     const loopback =
-      wanted.host === 'localhost' || (isIP(wanted.host) !== 0 && /^(127\.|::1$)/.test(wanted.host));
+      wanted.host === 'localhost' ||
+      (process.getBuiltinModule('node:net').isIP(wanted.host) !== 0 && /^(127\.|::1$)/.test(wanted.host));
     if (loopback) logger.info({ admin: `${wanted.host}:${server.port()}` }, 'admin API listening');
     else
       logger.warn(
@@ -173,6 +165,7 @@ async function supervise(
   // A reload may move, add or remove the admin listener, or rotate its token. Once the answer
   // is on its way: the admin API's own reload must not close the listener under its caller.
   control.onSwapped = () => {
+    compileFor(control.config);
     wide.configChanged(control.config);
     if (canariesStarted) canaries.sync(control.config);
     // The primary's own events (reloads, admin calls, health) follow the new log.level too.
@@ -249,6 +242,7 @@ async function supervise(
     onDrain: () => {
       control.draining = true;
     },
+    onReopenLogs: reopenFile,
   });
   stopTrimming();
   process.off('SIGHUP', onHangup);

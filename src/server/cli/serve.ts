@@ -1,9 +1,9 @@
 import cluster from 'node:cluster';
 import { flushCompileCache } from 'node:module';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
-import { loadConfigIsolated } from '../../core/config/load-isolated.ts';
+import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
-import { reopenLogFiles } from '../../observe/log/logger.ts';
+import { addressTakenMessage } from '../../core/net/address-probe.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { ServingMessage } from '../gateway/ipc-protocol.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
@@ -39,10 +39,17 @@ export async function runServe(options: ServeOptions): Promise<number> {
   }
   // Read and validated in a process of its own, as a reload is: the YAML reader and the schema
   // (about 24 MB once loaded) are never in the supervising primary, and a worker is sent its
-  // config ready-made.
+  // config ready-made. The same process finds whether each address can be had, before anything
+  // listens: the workers' SO_REUSEPORT would let them join another process on it instead of
+  // failing (address-probe.ts).
   let config: GatewayConfig;
   try {
-    config = await loadConfigIsolated(options.config);
+    const loaded = await loadConfigAndProbe(options.config, []);
+    if (loaded.taken.length > 0) {
+      process.stderr.write(`candor: could not start: ${addressTakenMessage(loaded.taken[0].taken)}\n`);
+      return EXIT.unavailable;
+    }
+    config = loaded.config;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(formatConfigProblems(err.problems) + '\n');
@@ -113,7 +120,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     const stopTrimming = (await import('../gateway/idle-trim.ts')).trimWhenIdle();
     await new Promise<void>((stopped) => {
       inbox.attach((action) => {
-        if (action === 'reopen-logs') return reopenLogs(gateway);
+        if (action === 'reopen-logs') return void reopenLogs(gateway);
         (action === 'drain-now' ? gateway.drainNow() : gateway.drain()).then(stopped, stopped);
       });
     });
@@ -130,7 +137,9 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
 }
 
 /** SIGUSR1: the log file is opened again at its path, and the line saying so is its first. */
-function reopenLogs(gateway: Gateway): void {
+async function reopenLogs(gateway: Gateway): Promise<void> {
+  // Imported here, in the worker: the primary writes its lines without pino (primary-log.ts).
+  const { reopenLogFiles } = await import('../../observe/log/logger.ts');
   for (const reopened of reopenLogFiles()) {
     if ('error' in reopened)
       gateway.logger.error({ file: reopened.file, err: reopened.error }, 'could not reopen the log file');

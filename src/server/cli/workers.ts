@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
+import { PRIMARY_V8_FLAGS } from './primary-compilers.ts';
 
 /**
  * `--workers N`: N processes share the listeners (each accepts on a socket of its own where the
@@ -65,10 +66,14 @@ interface SuperviseOptions {
   readonly onFork: (worker: Worker) => void;
   /** A drain begins (SIGTERM, SIGINT): the primary's readiness turns false. */
   readonly onDrain?: () => void;
+  /** SIGUSR1: the primary's own log file is opened again (each worker reopens its own when told). */
+  readonly onReopenLogs?: () => void;
 }
 
 export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
-  const execArgv = [...process.execArgv, ...WORKER_V8_FLAGS];
+  // The primary's own flags (bin/candor.js started it with them) are not a worker's.
+  const own = process.execArgv.filter((flag) => !PRIMARY_V8_FLAGS.includes(flag));
+  const execArgv = [...own, ...WORKER_V8_FLAGS];
   if (!execArgv.includes(NO_INSPECTOR_SIGNAL) && process.allowedNodeEnvironmentFlags.has(NO_INSPECTOR_SIGNAL))
     execArgv.push(NO_INSPECTOR_SIGNAL);
   cluster.setupPrimary({ execArgv });
@@ -84,7 +89,9 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     const fork = () => {
       alive++;
       const worker = cluster.fork();
-      bornAt.set(worker.id, performance.now());
+      // process.uptime(), not performance.now(): the global `performance` loads node:perf_hooks,
+      // half a MiB of a primary that needs no other part of it.
+      bornAt.set(worker.id, process.uptime() * 1000);
       // A send to a worker that just died fails with EPIPE as an 'error' event: without a
       // listener it would take the primary (and every other worker) down. Its 'exit' follows.
       worker.on('error', (err) => {
@@ -123,7 +130,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     };
     cluster.on('exit', (worker, code, signal) => {
       alive--;
-      const lived = performance.now() - (bornAt.get(worker.id) ?? 0);
+      const lived = process.uptime() * 1000 - (bornAt.get(worker.id) ?? 0);
       bornAt.delete(worker.id);
       if (!stopping) {
         // A worker that could not start (port in use, bad certificate) would fail again at once.
@@ -163,6 +170,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
         inspector.close();
         process.stderr.write('candor: a SIGUSR1 during startup had opened the inspector; closed it\n');
       }
+      options.onReopenLogs?.();
       send(action);
     });
     for (let i = 0; i < count; i++) fork();

@@ -1,10 +1,9 @@
-import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/** How often a process looks whether it went idle: the window its event loop's use is measured over. */
+/** How often a process looks whether it went idle: the window its CPU use is measured over. */
 const CHECK_MS = 5_000;
-/** A window in which the event loop ran more than this share of the time was busy… */
+/** A window in which the process used the CPU more than this share of the time was busy… */
 const BUSY = 0.05;
 /** …and one below this share, idle. */
 const IDLE = 0.01;
@@ -22,23 +21,41 @@ function collector(): (options: { type: 'major'; flavor: 'last-resort' }) => voi
   return runInNewContext('gc');
 }
 
+/** A point to measure the CPU used since: the process's CPU time and its age then. */
+interface CpuMark {
+  readonly cpu: NodeJS.CpuUsage;
+  readonly uptime: number;
+}
+
+const cpuMark = (): CpuMark => ({ cpu: process.cpuUsage(), uptime: process.uptime() });
+
 /**
- * A process that was busy and went idle (its event loop ran under 1% of a 5 s window after a
+ * The share of the time since `mark` this process used a CPU for: what the event loop's
+ * utilisation tells about busy and idle, without node:perf_hooks, which the primary would load
+ * for this alone (about half a MiB; test/server/cli/lean-processes.test.ts).
+ */
+function cpuShare(mark: CpuMark): number {
+  const { user, system } = process.cpuUsage(mark.cpu);
+  const elapsedUs = (process.uptime() - mark.uptime) * 1e6;
+  return elapsedUs <= 0 ? 0 : (user + system) / elapsedUs;
+}
+
+/**
+ * A process that was busy and went idle (it used the CPU under 1% of a 5 s window after a
  * window over 5%, or after it started) gives back what the load grew, once per busy → idle
  * turn: after a burst or a benchmark a worker returns near its idle size. Returns the stop.
  */
 export function trimWhenIdle(windowMs = CHECK_MS): () => void {
   const gc = collector();
-  let last = performance.eventLoopUtilization();
+  let last = cpuMark();
   // Starting (the modules, the config, the first connections) is work too: the first idle
   // window after it gives back what it grew.
   let busy = true;
   const timer = setInterval(() => {
-    const now = performance.eventLoopUtilization();
-    const { utilization } = performance.eventLoopUtilization(now, last);
-    last = now;
-    if (utilization > BUSY) busy = true;
-    else if (busy && utilization < IDLE) {
+    const share = cpuShare(last);
+    last = cpuMark();
+    if (share > BUSY) busy = true;
+    else if (busy && share < IDLE) {
       busy = false;
       gc({ type: 'major', flavor: 'last-resort' });
     }

@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { configHash } from '../../../src/core/config/config-hash.ts';
 import { loadConfigFile } from '../../../src/core/config/load.ts';
-import { loadConfigIsolated } from '../../../src/core/config/load-isolated.ts';
+import { loadConfigAndProbe, loadConfigIsolated } from '../../../src/core/config/load-isolated.ts';
 import { MINIMAL } from './config-fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-load-isolated-'));
@@ -91,4 +92,25 @@ test('a file that needs more than the heap of its process is refused; this proce
       message: `reading and validating ${path} needed more than 16 MiB: refused (a config needs a few at most)`,
     },
   ]);
+});
+
+test('the loading process probes the listeners it is asked to: one another process holds comes back, one the gateway holds is left alone', async () => {
+  const holder = createServer();
+  await new Promise<void>((listening) => holder.listen(0, '127.0.0.1', listening));
+  const port = (holder.address() as { port: number }).port;
+  try {
+    const path = file('probe.yaml', MINIMAL.replace('127.0.0.1:8080', `127.0.0.1:${port}`));
+    const probed = await loadConfigAndProbe(path, [], {});
+    assert.equal(probed.config.listen[0].port, port);
+    assert.deepEqual(
+      probed.taken.map(({ index, taken }) => [index, taken.address, taken.code]),
+      [[0, `127.0.0.1:${port}`, 'EADDRINUSE']],
+    );
+    // A reload does not probe what the gateway already listens on: its workers hold it.
+    assert.deepEqual((await loadConfigAndProbe(path, [`127.0.0.1:${port}`], {})).taken, []);
+    // Nor does a plain load.
+    assert.equal((await loadConfigIsolated(path, {})).listen[0].port, port);
+  } finally {
+    await new Promise((closed) => holder.close(closed));
+  }
 });

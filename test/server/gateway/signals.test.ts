@@ -41,6 +41,15 @@ test('SIGUSR1 to the primary reopens the log file after a mv rotation (relayed t
       'the old lines stay in the rotated file',
     );
     assert.equal(candor.lines(rotated).filter((l) => l.client_req_id === 'after-rotation').length, 0);
+    // The primary's own lines follow the rotation too: its reload line is in the new file.
+    candor.primary.kill('SIGHUP');
+    await candor.waitForLine((l) => l.msg === 'config reloaded', "the primary's line after the rotation");
+    assert.equal(candor.lines(rotated).filter((l) => l.msg === 'config reloaded').length, 0);
+    assert.equal(
+      candor.lines().filter((l) => l.msg === 'reopened the log file').length,
+      2,
+      'the primary and the worker each reopened theirs',
+    );
     assert.equal(await connectRefused(INSPECTOR_PORT), true, 'SIGUSR1 to the primary opened no inspector');
 
     // Straight to a worker: it runs with --disable-sigusr1, so the signal does nothing at all.
