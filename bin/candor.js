@@ -38,12 +38,17 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // set from here: Node's own start (resolving this file's path) is hot enough for an optimizing
 // compile, and one compile maps the compiler's code into the process for good. So the primary
 // starts itself again with them on its command line: process.execve replaces this process by
-// that Node, with the same pid, arguments and environment (where Node has it: not on Windows).
-// Nothing has been done yet that the new one would miss.
+// that Node, with the same pid, arguments and environment. Not where Node cannot (Windows, IBM
+// i: it throws there), nor when a parent holds an IPC channel to this process (Node took its
+// descriptor out of the environment: the new one would lose it). Nothing has been done yet that
+// the new one would miss.
 const PRIMARY_V8_FLAGS = ['--no-maglev', '--no-turbofan'];
 if (
   process.argv[2] === 'serve' &&
   typeof process.execve === 'function' &&
+  process.platform !== 'win32' &&
+  process.platform !== 'os400' &&
+  process.channel === undefined &&
   !process.execArgv.includes(PRIMARY_V8_FLAGS[0]) &&
   process.getBuiltinModule('node:cluster').isPrimary
 ) {

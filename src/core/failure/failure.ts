@@ -145,3 +145,16 @@ export class Failure extends Error {
     });
   }
 }
+
+/**
+ * What the log says of a response cut at its send deadline (`ms` of the config field `field`):
+ * the client read nothing and the gateway cut it, never the client leaving. Made by whoever
+ * hears the cut: the exchange still relaying, or the attempt loop or session when nobody did.
+ */
+export function sendTimeoutFailure(limit: { readonly ms: number; readonly field: string }): Failure {
+  return new Failure(
+    'http_request_error',
+    `client took no response bytes for ${limit.ms} ms (${limit.field})`,
+    { stage: 'body_streaming' },
+  );
+}

@@ -66,14 +66,19 @@ export class DeadlineLine {
   }
 
   readonly #fire = (): void => {
-    this.#set = false;
+    // Still counted as set while the passed run: one that starts a deadline of this line arms
+    // nothing (the line is set again below, for its first, however it ends).
     const now = performance.now();
-    for (let first = this.#first; first !== undefined && first.dueAt <= now; first = this.#first) {
-      this.stop(first);
-      first.passed();
+    try {
+      for (let first = this.#first; first !== undefined && first.dueAt <= now; first = this.#first) {
+        this.stop(first);
+        first.passed();
+      }
+    } finally {
+      this.#set = false;
+      const next = this.#first;
+      if (next !== undefined) this.#arm(Math.max(1, Math.ceil(next.dueAt - performance.now())));
     }
-    const next = this.#first;
-    if (next !== undefined && !this.#set) this.#arm(Math.ceil(next.dueAt - now));
   };
 }
 

@@ -1,5 +1,3 @@
-import { Failure } from '../failure/failure.ts';
-
 /**
  * The send deadline (nginx's `send_timeout`): the longest a client may take no byte of a
  * response the gateway has waiting for it. One for both protocols, owned by the response sink
@@ -12,19 +10,6 @@ import { Failure } from '../failure/failure.ts';
  * completes: a client must take a whole write (at most `routes[].limits.buffer`, gathered in
  * one writev) within the timeout, so the timeout also sets a floor on its rate.
  */
-
-/**
- * What the log says of a response cut at its send deadline: the client's doing (it read
- * nothing), the gateway's cut, never the client leaving. Made by whoever hears the cut first:
- * the exchange still relaying, or the session when the cut came after the exchange was over.
- */
-export function sendTimeoutFailure(limit: SendLimit): Failure {
-  return new Failure(
-    'http_request_error',
-    `client took no response bytes for ${limit.ms} ms (${limit.field})`,
-    { stage: 'body_streaming' },
-  );
-}
 
 /** What the deadline reads of a response waiting for its client. */
 export interface SendProgress {

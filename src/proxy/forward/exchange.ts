@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import type { CompressionConfig } from '../../core/config/types.ts';
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
-import { Failure } from '../../core/failure/failure.ts';
+import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
-import { type SendLimit, sendTimeoutFailure } from '../../core/net/send-deadline.ts';
+import type { SendLimit } from '../../core/net/send-deadline.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type {

@@ -1,6 +1,7 @@
 import type { Failure } from '../../core/failure/failure.ts';
+import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
-import type { TryLine } from '../../observe/log/request-record.ts';
+import type { RequestRecord, TryLine } from '../../observe/log/request-record.ts';
 import { type RequestSpans, settleClientSpan } from '../../observe/tracing/spans.ts';
 import { reportBodyFailure, reportOutcome } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
@@ -101,4 +102,14 @@ export class Attempt {
     const { runtime, upstream } = this.#sinks;
     reportBodyFailure(runtime, upstream, this.selection.target, failure, performance.now());
   }
+}
+
+/**
+ * The log's entry of the last attempt takes the failure its body ended with (its head had gone
+ * downstream); returns the failure's stage, the attempt loop's from then on.
+ */
+export function lastTryFailed(record: RequestRecord, failure: Failure): Stage | undefined {
+  const last = record.tries[record.tries.length - 1];
+  if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
+  return failure.stage;
 }

@@ -1,4 +1,4 @@
-import { Failure } from '../../core/failure/failure.ts';
+import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
@@ -9,7 +9,7 @@ import { Exchange, type ExchangeOutcome, type ExchangeOwner } from '../forward/e
 import { UpstreamRequest } from '../forward/upstream-request.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, NONE_TRIED, selectTarget } from '../select/select-target.ts';
-import { Attempt, type AttemptSinks } from './attempt.ts';
+import { Attempt, type AttemptSinks, lastTryFailed } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import type { CacheRun } from './cache-run.ts';
@@ -256,12 +256,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   private bodyFailed(failure: Failure): void {
     this.finishTimers();
-    const { record } = this.req;
     this.owner.failed(failure);
     this.stage = 'body_streaming';
     this.current?.bodyFailed(failure);
-    const last = record.tries[record.tries.length - 1];
-    if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
+    lastTryFailed(this.req.record, failure);
     this.measure.responseOver(failure);
   }
 
@@ -325,10 +323,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.answer(failure);
   }
 
-  /**
-   * The downstream response closed (answered, cut, or the client left): nothing more is owed.
-   * Returns the failure of the attempt it cut short, for the log; undefined when none was.
-   */
+  /** The downstream response closed (answered, cut, or the client left): returns the failure that cut it short, for the log. */
   clientClosed(): Failure | undefined {
     if (!this.started) return undefined;
     const current = this.current;
@@ -336,15 +331,19 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // The exchange ends without a word back (abandon()): its attempt is settled here.
     const cut = current !== undefined && !response.finished && !record.upgraded;
     const gone = cut ? current.exchange.abandon() : undefined;
-    if (gone !== undefined) this.dropped(gone);
+    // Cut at its send deadline with no exchange watching to hear it (over, or never held up):
+    // the gateway's cut of a client that read nothing, not the client leaving.
+    const sendCut = cut && record.failure === undefined ? response.cutBySend : undefined;
+    const failure = sendCut === undefined ? gone : sendTimeoutFailure(sendCut);
+    if (sendCut !== undefined) this.stage = lastTryFailed(record, failure as Failure);
+    if (gone !== undefined) this.dropped(failure as Failure);
     // A retry still in backoff will not run: the client is gone.
     if (current === undefined) this.measure.retryOver('client_closed');
     this.stopReading?.();
     this.finishTimers();
-    // A response cut at its send deadline after the exchange was over was cut mid-body too.
-    record.stage = cut && response.cutBySend !== undefined ? 'body_streaming' : this.stage;
+    record.stage = this.stage;
     record.reusedConnection = this.reused;
     record.heldMs = this.hold?.heldMs;
-    return gone;
+    return failure;
   }
 }

@@ -1,12 +1,11 @@
 import type { RouteConfig } from '../../core/config/types.ts';
-import { Failure } from '../../core/failure/failure.ts';
+import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import { grpcStatusOf } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
-import { sendTimeoutFailure } from '../../core/net/send-deadline.ts';
 import { logRequest } from '../../observe/log/access-log.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
@@ -284,8 +283,8 @@ export class RequestSession implements AttemptsOwner {
 
   readonly #onClose = (finished: boolean): void => {
     const { record, response } = this.#req;
-    // Cut at its send deadline after the exchange was over (nobody relaying heard it, so no
-    // failure is recorded): the gateway's cut of a client that read nothing, not one that left.
+    // Cut at its send deadline with nobody relaying to hear it (the attempt loop tells it, or,
+    // with no attempt, this): the gateway's cut of a client that read nothing, not one that left.
     const sendCut = finished || record.upgraded ? undefined : response.cutBySend;
     // Closed before the whole response went out, and not because of a failure of ours or
     // the upstream's: the client left (a tunnel's end is no abort).

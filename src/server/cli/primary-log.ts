@@ -113,10 +113,19 @@ function fieldsJson(fields: object): string {
         text += `,"${key}":${Number.isFinite(value) ? value : null}`;
         continue;
       default:
-        text += `,"${key}":${JSON.stringify(value)}`;
+        text += `,"${key}":${jsonOf(value)}`;
     }
   }
   return text;
+}
+
+/** A value as JSON; one JSON cannot write (circular, a BigInt) as a placeholder: a log call never throws. */
+function jsonOf(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return '"[unserializable]"';
+  }
 }
 
 /** An Error as pino's error serializer writes it: its type, message, stack and own fields. */

@@ -62,3 +62,17 @@ test("the primary's level follows the config in force, as pino's does", () => {
   assert.equal(primary.length, 2);
   assert.deepEqual(primary, pino);
 });
+
+test('a value JSON cannot write (circular, a BigInt) is a placeholder in the line, and the call does not throw', () => {
+  const lines: string[] = [];
+  const logger = eventLogger({ write: (line: string) => lines.push(line), flush: () => {} }, 'info', 'edge-1');
+  const circular: Record<string, unknown> = { a: 1 };
+  circular.self = circular;
+  logger.info({ circular, big: 10n, ok: 'yes' }, 'still written');
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]);
+  assert.equal(line.circular, '[unserializable]');
+  assert.equal(line.big, '[unserializable]');
+  assert.equal(line.ok, 'yes');
+  assert.equal(line.msg, 'still written');
+});

@@ -393,7 +393,10 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private readonly onSocketClose = (): void => {
     const first = !this.closed;
     this.closed = true;
+    // Every clock's timer let go: a pending one would hold the closed connection until it fired.
     this.idleClock.stop();
+    this.headClock.stop();
+    this.readClock.stop();
     if (this.handler !== null && !this.decodingTail) {
       // A reset ends even a close-delimited body uncleanly: it may have been cut anywhere.
       this.fail(this.head === null ? (this.parser.started ? 'head' : 'idle') : 'body');

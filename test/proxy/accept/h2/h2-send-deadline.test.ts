@@ -88,4 +88,5 @@ test('a small answer whole in one read, to a client whose window is shut, is cut
   assert.equal(line.details, 'client took no response bytes for 300 ms (limits.http2.send_timeout)');
   assert.equal(line.stage, 'body_streaming');
   assert.equal(line.client_aborted, false, 'the gateway cut it, the client did not leave');
+  assert.equal(line.tries, undefined, 'its one attempt ended as the request did: not listed');
 });
