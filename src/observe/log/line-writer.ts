@@ -1,5 +1,12 @@
 import path from 'node:path';
 
+/**
+ * Milliseconds on a monotonic clock. Not performance.now(): the global `performance` loads
+ * node:perf_hooks, which the cluster primary (it writes its event lines here) has no other
+ * use for (workers.ts and idle-trim.ts read the same clock for the same reason).
+ */
+const nowMs = (): number => process.uptime() * 1000;
+
 // node:fs through process.getBuiltinModule, not an import: imported as an ES module it loads
 // fs/promises, its streams and readline as well, about 1 MiB of the cluster primary's memory
 // (test/server/cli/lean-processes.test.ts).
@@ -63,7 +70,7 @@ export class LineWriter {
   private directAgainAt = 0;
   /** A write of the queue is scheduled: at the end of this turn, or by the batch timer. */
   private turnScheduled = false;
-  /** When a file was last written (performance.now()). */
+  /** When a file was last written (nowMs()). */
   private lastWriteAt = Number.NEGATIVE_INFINITY;
   /** Writes the lines left by turns too soon after the last write (made at the first, then refreshed). */
   private batchTimer: NodeJS.Timeout | undefined;
@@ -156,7 +163,7 @@ export class LineWriter {
   }
 
   private readonly endOfTurn = (): void => {
-    const started = performance.now();
+    const started = nowMs();
     if (started - this.lastWriteAt < this.batchMs) {
       // Still scheduled: the lines of the turns until then wait for the timer, not a turn each.
       if (this.batchTimer === undefined) this.batchTimer = setTimeout(this.endOfBatch, this.batchMs).unref();
@@ -167,7 +174,7 @@ export class LineWriter {
   };
 
   private readonly endOfBatch = (): void => {
-    this.writeTurn(performance.now());
+    this.writeTurn(nowMs());
   };
 
   private writeTurn(started: number): void {
@@ -176,9 +183,9 @@ export class LineWriter {
     if (this.retryTimer !== undefined || (this.queue.length === 0 && this.dropped === 0)) return;
     this.lastWriteAt = started;
     this.flushSync();
-    if (performance.now() - started > SLOW_WRITE_MS) {
+    if (nowMs() - started > SLOW_WRITE_MS) {
       this.direct = false;
-      this.directAgainAt = performance.now() + SLOW_DISK_BACKOFF_MS;
+      this.directAgainAt = nowMs() + SLOW_DISK_BACKOFF_MS;
     }
   }
 
@@ -317,7 +324,7 @@ export class LineWriter {
       this.writing = false;
       this.closeRetired();
       // A file that was slow to write gets the synchronous path back once it has had a rest.
-      if (this.isFile && performance.now() >= this.directAgainAt) this.direct = true;
+      if (this.isFile && nowMs() >= this.directAgainAt) this.direct = true;
       const waiters = this.waiters;
       this.waiters = [];
       for (const waiter of waiters) waiter();

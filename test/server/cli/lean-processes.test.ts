@@ -121,6 +121,12 @@ ${upstreamLines}log:
       });
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
     });
+    // A reload, and the primary's line on it: what reloading and writing a line load is counted.
+    child.kill('SIGHUP');
+    const log = join(dir, 'candor.log');
+    for (let i = 0; i < 400 && !readFileSync(log, 'utf8').includes('"config reloaded"'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    assert.match(readFileSync(log, 'utf8'), /"config reloaded"/);
     const code = await new Promise<number | null>((resolve) => {
       child.once('exit', (c) => resolve(c));
       child.kill('SIGTERM');
