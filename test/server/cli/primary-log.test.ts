@@ -65,7 +65,11 @@ test("the primary's level follows the config in force, as pino's does", () => {
 
 test('a value JSON cannot write (circular, a BigInt) is a placeholder in the line, and the call does not throw', () => {
   const lines: string[] = [];
-  const logger = eventLogger({ write: (line: string) => lines.push(line), flush: () => {} }, 'info', 'edge-1');
+  const logger = eventLogger(
+    { write: (line: string) => lines.push(line), flush: () => {} },
+    'info',
+    'edge-1',
+  );
   const circular: Record<string, unknown> = { a: 1 };
   circular.self = circular;
   logger.info({ circular, big: 10n, ok: 'yes' }, 'still written');
