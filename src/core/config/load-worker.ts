@@ -5,6 +5,7 @@
 import { type AddressTaken, probeAddress } from '../net/address-probe.ts';
 import { ConfigError } from './config-error.ts';
 import { configHash } from './config-hash.ts';
+import { listenerKey } from './listener-key.ts';
 import { loadConfigFile } from './load.ts';
 import type { GatewayConfig } from './types.ts';
 
@@ -48,7 +49,7 @@ async function answerFor({ path, env, probeAllBut }: LoadAsk): Promise<LoadAnswe
 async function takenListeners(config: GatewayConfig, held: ReadonlySet<string>): Promise<TakenListener[]> {
   const found: TakenListener[] = [];
   for (const [index, listen] of config.listen.entries()) {
-    if (listen.port === 0 || held.has(`${listen.host.toLowerCase()}:${listen.port}`)) continue;
+    if (listen.port === 0 || held.has(listenerKey(listen))) continue;
     const taken = await probeAddress(listen.host, listen.port);
     if (taken !== undefined) found.push({ index, taken });
   }

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
+import { listenerKey } from '../../core/config/listener-key.ts';
 import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { addressTakenMessage } from '../../core/net/address-probe.ts';
@@ -15,7 +16,7 @@ import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-wi
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
-import { listenerKey, reloadChanges, unchangeableProblems } from '../gateway/reload-plan.ts';
+import { reloadChanges, unchangeableProblems } from '../gateway/reload-plan.ts';
 import {
   type ChangeProblem,
   type RuntimeChange,

@@ -1,5 +1,6 @@
 import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
+import { listenerKey } from '../../core/config/listener-key.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
@@ -28,7 +29,6 @@ import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
 import { probeAnswer, probeAt } from './probes.ts';
 import {
-  listenerKey,
   planListeners,
   type RouteChanges,
   reloadChanges,

@@ -1,11 +1,7 @@
 import type { ConfigProblem } from '../../core/config/config-error.ts';
+import { listenerKey } from '../../core/config/listener-key.ts';
 import type { GatewayConfig, ListenerConfig } from '../../core/config/types.ts';
 import type { ReloadEvent, TargetMoves } from '../../observe/events/gateway-event.ts';
-
-/** A listener's identity across a reload: its address, as it binds (so "LOCALHOST:80" is "localhost:80"). */
-export function listenerKey(listener: ListenerConfig): string {
-  return `${listener.host.toLowerCase()}:${listener.port}`;
-}
 
 /** What a reload does to the listeners: which stay (with their socket), open or close. */
 interface ListenerPlan {
