@@ -1,24 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHook } from 'node:async_hooks';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionDeadline } from '../../../src/core/net/connection-deadline.ts';
-
-/** Timers made while `run` runs (async_hooks sees every Timeout Node creates). */
-function timersMadeBy(run: () => void): number {
-  let made = 0;
-  const hook = createHook({
-    init(_id, type) {
-      if (type === 'Timeout') made++;
-    },
-  }).enable();
-  try {
-    run();
-  } finally {
-    hook.disable();
-  }
-  return made;
-}
+import { timersMadeBy } from '../../helpers/timers-made.ts';
 
 test('a connection that alternates between its deadlines makes one timer per deadline, not one per arm', () => {
   const deadline = new ConnectionDeadline();

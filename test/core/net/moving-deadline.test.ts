@@ -1,24 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHook } from 'node:async_hooks';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MovingDeadline } from '../../../src/core/net/moving-deadline.ts';
-
-/** Timers made while `run` runs (async_hooks sees every Timeout Node creates). */
-function timersMadeBy(run: () => void): number {
-  let made = 0;
-  const hook = createHook({
-    init(_id, type) {
-      if (type === 'Timeout') made++;
-    },
-  }).enable();
-  try {
-    run();
-  } finally {
-    hook.disable();
-  }
-  return made;
-}
+import { timersMadeBy } from '../../helpers/timers-made.ts';
 
 test('a deadline moved later a thousand times makes one timer', () => {
   const deadline = new MovingDeadline(() => assert.fail('it passed'));
