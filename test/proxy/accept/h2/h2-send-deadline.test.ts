@@ -37,19 +37,18 @@ upstreams:
   ),
 );
 
-/** The log line of a response the send deadline cut: the upstream's status, the gateway's cut. */
-function saysCutAtSendDeadline(line: Record<string, unknown>): void {
-  assert.equal(line.status, 200, 'the upstream answered; the status had gone out');
-  assert.equal(line.error, 'http_request_error');
-  assert.equal(line.details, 'client took no response bytes for 300 ms (limits.http2.send_timeout)');
-  assert.equal(line.stage, 'body_streaming');
-  assert.equal(line.client_aborted, false, 'the gateway cut it, the client did not leave');
-}
-
-test('an HTTP/2 client that takes no byte of a proxied response is cut at limits.http2.send_timeout, and the log line says so', async () => {
-  const session = http2.connect(`http://127.0.0.1:${gw.port}`);
+/**
+ * Asks for `path` over a session of its own (`options`), reading nothing of the body: its 200
+ * comes, then the gateway resets the stream with CANCEL.
+ */
+async function cancelledAfter200(
+  path: string,
+  requestId: string,
+  options: http2.SecureClientSessionOptions,
+): Promise<void> {
+  const session = http2.connect(`http://127.0.0.1:${gw.port}`, options);
   try {
-    const stream = session.request({ ':path': '/big', 'x-request-id': 'h2-non-reader' });
+    const stream = session.request({ ':path': path, 'x-request-id': requestId });
     stream.pause();
     const status = await new Promise<number>((resolve) =>
       stream.once('response', (headers) => resolve(Number(headers[':status']))),
@@ -62,6 +61,19 @@ test('an HTTP/2 client that takes no byte of a proxied response is cut at limits
   } finally {
     session.destroy();
   }
+}
+
+/** The log line of a response the send deadline cut: the upstream's status, the gateway's cut. */
+function saysCutAtSendDeadline(line: Record<string, unknown>): void {
+  assert.equal(line.status, 200, 'the upstream answered; the status had gone out');
+  assert.equal(line.error, 'http_request_error');
+  assert.equal(line.details, 'client took no response bytes for 300 ms (limits.http2.send_timeout)');
+  assert.equal(line.stage, 'body_streaming');
+  assert.equal(line.client_aborted, false, 'the gateway cut it, the client did not leave');
+}
+
+test('an HTTP/2 client that takes no byte of a proxied response is cut at limits.http2.send_timeout, and the log line says so', async () => {
+  await cancelledAfter200('/big', 'h2-non-reader', {});
   saysCutAtSendDeadline(await gw.logFor('h2-non-reader'));
 });
 
@@ -69,20 +81,7 @@ test('a small answer whole in one read, to a client whose window is shut, is cut
   // No DATA may reach this client (its stream window is 0): the answer's one DATA frame stays
   // queued after the sink's end() (the sink looks at the turn's end: h2-response.ts), and the
   // deadline must still count it.
-  const session = http2.connect(`http://127.0.0.1:${gw.port}`, { settings: { initialWindowSize: 0 } });
-  try {
-    const stream = session.request({ ':path': '/small', 'x-request-id': 'h2-shut-window' });
-    const status = await new Promise<number>((resolve) =>
-      stream.once('response', (headers) => resolve(Number(headers[':status']))),
-    );
-    assert.equal(status, 200);
-    const rstCode = await new Promise<number>((resolve) =>
-      stream.once('close', () => resolve(stream.rstCode ?? -1)),
-    );
-    assert.equal(rstCode, http2.constants.NGHTTP2_CANCEL);
-  } finally {
-    session.destroy();
-  }
+  await cancelledAfter200('/small', 'h2-shut-window', { settings: { initialWindowSize: 0 } });
   const line = await gw.logFor('h2-shut-window');
   assert.equal(line.protocol, 'HTTP/2');
   // The exchange was over before the cut (nobody relaying heard it): the attempt loop tells it
