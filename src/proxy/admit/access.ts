@@ -5,6 +5,7 @@ import type {
   RouteConfig,
 } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -42,6 +43,8 @@ export interface AccessRequest {
   readonly requestId: string;
   readonly protocol: string;
   readonly fields: FieldMap;
+  /** The request's trace (RequestRecord.trace): forward auth's call is a part of it. */
+  readonly trace: TraceContext;
 }
 
 const ALLOWED: AccessDecision = { note: 'allowed' };

@@ -75,6 +75,7 @@ export function admitRequest(
     requestId: record.id,
     protocol: listener.protocol,
     fields,
+    trace: record.trace,
   });
   const go = (decision: AccessDecision): Verdict => {
     record.auth = decision.note;

@@ -1,6 +1,7 @@
 import type { ForwardAuthConfig, RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { isHopByHop } from '../../core/http1/hop-by-hop.ts';
+import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { authHopFailure } from './auth-hop.ts';
@@ -46,6 +47,8 @@ export interface ForwardFacts {
   readonly requestId: string;
   /** "http" or "https": how the client reached the gateway (the service's X-Forwarded-Proto). */
   readonly protocol: string;
+  /** The client's request's trace: the service is asked as a part of it (its traceparent). */
+  readonly trace: TraceContext;
 }
 
 /** The GET the service gets, for one client's request. */
@@ -64,6 +67,7 @@ export interface ForwardCall {
     readonly address: string;
     readonly host: string;
     readonly protocol: string;
+    readonly trace: TraceContext;
   };
 }
 
@@ -154,6 +158,7 @@ export class ForwardAuth {
           address: facts.clientAddress,
           host: facts.host,
           protocol: facts.protocol,
+          trace: facts.trace,
         },
       });
     } catch (err) {

@@ -1,6 +1,5 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { type DownstreamHead, fieldMap } from '../../core/net/downstream.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
@@ -80,9 +79,11 @@ class AuthCall implements AttemptsOwner {
       expectContinue: false,
     };
     const sink = this.#sink;
+    // The client's trace, continued: the service's traceparent names this gateway's span of
+    // the client's request as its parent, so the call is found in the trace of the request it let in.
     const record = new RequestRecord(
       client.requestId,
-      continueOrStartTrace(undefined),
+      client.trace,
       client.address,
       'GET',
       client.host,

@@ -352,6 +352,36 @@ test("send_headers never sends the client's framing or hop-by-hop fields, nor it
   }
 });
 
+test("the auth call is part of the client's trace: the service's traceparent carries the client's trace id, as the app's does", async () => {
+  const service = await startAuthService((_req, res) => {
+    res.writeHead(204).end();
+  });
+  const { echo, gw, close } = await startAuthStage((app) =>
+    forwardAuthConfig(app, `{ url: "${service.url}", timeout: 2s }`),
+  );
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const clientSpan = '00f067aa0ba902b7';
+  try {
+    const res = await request(gw.url, {
+      path: '/app',
+      headers: { traceparent: `00-${traceId}-${clientSpan}-01` },
+    });
+    assert.equal(res.status, 200);
+    const asked = String(service.asked[0]?.traceparent);
+    const app = String(echo.received[0]?.headers.traceparent);
+    const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
+    assert.equal(TRACEPARENT.exec(asked)?.[1], traceId, `the service's traceparent: ${asked}`);
+    assert.equal(TRACEPARENT.exec(app)?.[1], traceId, `the app's traceparent: ${app}`);
+    // The parent named is the gateway's span of the request, the same for both hops: not the client's.
+    assert.equal(TRACEPARENT.exec(asked)?.[2], TRACEPARENT.exec(app)?.[2]);
+    assert.notEqual(TRACEPARENT.exec(asked)?.[2], clientSpan);
+    const line = await gw.logFor(String(echo.received[0]?.headers['x-request-id']));
+    assert.equal(line.trace_id, traceId);
+  } finally {
+    await close(service);
+  }
+});
+
 test("a reload keeps an auth URL's own upstream (its pooled connection) and the hop's counts while the URL is named", async () => {
   const service = await startSwitchable();
   const yaml = (app: string) => forwardAuthConfig(app, `{ url: "${service.url}/check" }`);
