@@ -1,4 +1,5 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 
 export interface ClientResponse {
@@ -134,5 +135,26 @@ export function rawUntil(
     socket.on('close', done);
     socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? done() : reject(err)));
     socket.write(bytes);
+  });
+}
+
+/** The status of a GET of `path` over HTTP/2, on a session of its own (`options`: TLS trust), its body read to the end. */
+export function h2Status(
+  url: string,
+  path: string,
+  options: http2.SecureClientSessionOptions = {},
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(url, options);
+    session.on('error', reject);
+    const stream = session.request({ ':path': path });
+    stream.on('response', (head) => {
+      stream.resume();
+      stream.on('end', () => {
+        session.close();
+        resolve(Number(head[':status']));
+      });
+    });
+    stream.on('error', reject);
   });
 }

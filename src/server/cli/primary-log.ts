@@ -1,5 +1,5 @@
 import type { LogConfig } from '../../core/config/types.ts';
-import { LineWriter } from '../../observe/log/line-writer.ts';
+import { openLogWriter } from '../../observe/log/log-writers.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 
 /**
@@ -18,35 +18,12 @@ import type { Logger } from '../../observe/log/logger.ts';
 const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
 type Level = keyof typeof LEVELS;
 
-/** Log bytes kept waiting for the disk before lines are dropped (and counted), as logger.ts's. */
-const MAX_BACKLOG = 32 * 1024 * 1024;
-
 /**
- * The primary's logger: NDJSON lines on the config's destination, through a batching writer;
- * `reopenFile` opens its file again at its path (SIGUSR1, after logrotate moved it), and says so
- * in the log, as each worker does for its own (serve.ts).
+ * The primary's logger: NDJSON lines on the config's destination, through a batching writer
+ * opened as a worker's is (log-writers.ts); SIGUSR1 reopens its file with reopenLogFiles.
  */
-export function createPrimaryLogger(
-  config: LogConfig,
-  gatewayName: string,
-): { logger: Logger; reopenFile(): void } {
-  const writer =
-    config.destination === 'stdout' || config.destination === 'stderr'
-      ? new LineWriter(config.destination === 'stdout' ? 1 : 2, MAX_BACKLOG, gatewayName)
-      : LineWriter.open(config.destination, MAX_BACKLOG, gatewayName);
-  // The lines still queued when the process exits.
-  process.once('exit', () => writer.flushSync());
-  const logger = eventLogger(writer, config.level, gatewayName);
-  return {
-    logger,
-    reopenFile() {
-      const reopened = writer.reopen();
-      if (reopened === undefined) return;
-      if ('error' in reopened)
-        logger.error({ file: reopened.file, err: reopened.error }, 'could not reopen the log file');
-      else logger.info({ file: reopened.file }, 'reopened the log file');
-    },
-  };
+export function createPrimaryLogger(config: LogConfig, gatewayName: string): Logger {
+  return eventLogger(openLogWriter(config.destination, gatewayName), config.level, gatewayName);
 }
 
 /** Where the lines go: a LineWriter, or a test's capture. */

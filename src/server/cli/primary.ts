@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
+import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
@@ -65,7 +66,7 @@ async function supervise(
   options: PrimaryOptions,
 ): Promise<number> {
   compileFor(config);
-  const { logger, reopenFile } = createPrimaryLogger(config.log, config.name);
+  const logger = createPrimaryLogger(config.log, config.name);
   const control = new ClusterControl(path, config, logger);
   // Health checks run here, once for the gateway; split limits and the workers' news too.
   const wide = await GatewayWide.start(config, workers, logger, control.timeline);
@@ -242,7 +243,7 @@ async function supervise(
     onDrain: () => {
       control.draining = true;
     },
-    onReopenLogs: reopenFile,
+    onReopenLogs: () => reopenLogFiles(logger),
   });
   stopTrimming();
   process.off('SIGHUP', onHangup);

@@ -4,6 +4,7 @@ import { ConfigError, formatConfigProblems } from '../../core/config/config-erro
 import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { addressTakenMessage } from '../../core/net/address-probe.ts';
+import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { ServingMessage } from '../gateway/ipc-protocol.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
@@ -120,7 +121,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     const stopTrimming = (await import('../gateway/idle-trim.ts')).trimWhenIdle();
     await new Promise<void>((stopped) => {
       inbox.attach((action) => {
-        if (action === 'reopen-logs') return void reopenLogs(gateway);
+        if (action === 'reopen-logs') return reopenLogFiles(gateway.logger);
         (action === 'drain-now' ? gateway.drainNow() : gateway.drain()).then(stopped, stopped);
       });
     });
@@ -134,15 +135,4 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
   // gateway alive: the log is flushed, and the exit handler writes any line left.
   setTimeout(() => process.exit(EXIT.ok), 2_000).unref();
   return EXIT.ok;
-}
-
-/** SIGUSR1: the log file is opened again at its path, and the line saying so is its first. */
-async function reopenLogs(gateway: Gateway): Promise<void> {
-  // Imported here, in the worker: the primary writes its lines without pino (primary-log.ts).
-  const { reopenLogFiles } = await import('../../observe/log/logger.ts');
-  for (const reopened of reopenLogFiles()) {
-    if ('error' in reopened)
-      gateway.logger.error({ file: reopened.file, err: reopened.error }, 'could not reopen the log file');
-    else gateway.logger.info({ file: reopened.file }, 'reopened the log file');
-  }
 }

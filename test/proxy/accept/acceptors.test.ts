@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +17,7 @@ import { after, before, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { type CertificateFiles, testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { ACCEPTORS } from '../../../src/proxy/accept/acceptors.ts';
+import { h2Status } from '../../helpers/http-client.ts';
 import { type LoopbackServer, listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
@@ -248,25 +248,8 @@ test('over TLS, the connections of every acceptor get their handshake, HTTP/1.1 
     new X509Certificate(readFileSync(files.certPath)).fingerprint256;
   try {
     assert.equal(socketStates(port).filter((s) => s === LISTEN).length, ACCEPTORS);
-    const h2 = Array.from(
-      { length: 16 },
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const session = http2.connect(`https://127.0.0.1:${port}`, {
-            ca: certs.ca,
-            servername: 'localhost',
-          });
-          session.on('error', reject);
-          const stream = session.request({ ':path': '/' });
-          stream.on('response', (headers) => {
-            stream.resume();
-            stream.on('end', () => {
-              session.close();
-              resolve(Number(headers[':status']));
-            });
-          });
-          stream.on('error', reject);
-        }),
+    const h2 = Array.from({ length: 16 }, () =>
+      h2Status(`https://127.0.0.1:${port}`, '/', { ca: certs.ca, servername: 'localhost' }),
     );
     assert.deepEqual(
       await http1Burst(),

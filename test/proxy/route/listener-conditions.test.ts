@@ -5,7 +5,6 @@
  * not read. A real gateway with three listeners, and upstreams that say who they are.
  */
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
 import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -14,7 +13,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type Gateway, startGateway } from '../../../src/server/gateway/gateway.ts';
-import { request } from '../../helpers/http-client.ts';
+import { h2Status, request } from '../../helpers/http-client.ts';
 
 function overTls(port: number, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -26,22 +25,6 @@ function overTls(port: number, path: string): Promise<number> {
       },
     );
     req.on('error', reject);
-  });
-}
-
-function overH2(url: string, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(url, { rejectUnauthorized: false });
-    session.on('error', reject);
-    const stream = session.request({ ':path': path });
-    stream.on('response', (head) => {
-      stream.resume();
-      stream.on('end', () => {
-        session.close();
-        resolve(Number(head[':status']));
-      });
-    });
-    stream.on('error', reject);
   });
 }
 
@@ -110,8 +93,17 @@ ${Object.entries(apps)
   });
 
   test('HTTP/2 streams are routed by their listener too (h2c and h2)', async () => {
-    assert.equal(await reached(() => overH2(`http://127.0.0.1:${publicPort}`, '/who')), 'plain');
-    assert.equal(await reached(() => overH2(`https://127.0.0.1:${tlsPort}`, '/who')), 'secure');
-    assert.equal(await reached(() => overH2(`https://127.0.0.1:${tlsPort}`, '/pair')), 'both');
+    assert.equal(
+      await reached(() => h2Status(`http://127.0.0.1:${publicPort}`, '/who', { rejectUnauthorized: false })),
+      'plain',
+    );
+    assert.equal(
+      await reached(() => h2Status(`https://127.0.0.1:${tlsPort}`, '/who', { rejectUnauthorized: false })),
+      'secure',
+    );
+    assert.equal(
+      await reached(() => h2Status(`https://127.0.0.1:${tlsPort}`, '/pair', { rejectUnauthorized: false })),
+      'both',
+    );
   });
 });

@@ -1,0 +1,53 @@
+import type { LogConfig } from '../../core/config/types.ts';
+import { LineWriter } from './line-writer.ts';
+
+/**
+ * The log writers of this process, whoever writes through them: the workers' pino logger
+ * (logger.ts) and the cluster primary's own (primary-log.ts). Here, not in logger.ts, so that
+ * the primary opens, flushes and reopens its file as a worker does without loading pino.
+ */
+
+/** Log bytes kept waiting for the disk before lines are dropped (and counted). */
+const MAX_BACKLOG = 32 * 1024 * 1024;
+
+/**
+ * Every writer made in this process, for SIGUSR1's reopen and the last synchronous flush when
+ * the process exits (its handler is installed with the first writer, not when this module is
+ * imported: a program that only imports the library gets no handler of ours).
+ */
+const writers = new Set<LineWriter>();
+
+function flushAll(): void {
+  for (const writer of writers) writer.flushSync();
+}
+
+/**
+ * A batching writer (line-writer.ts) on the config's destination: a file gets one write per
+ * event-loop turn, a pipe is written asynchronously so a slow reader never blocks the request
+ * path, and neither grows memory without bound. Flushed when the process exits.
+ */
+export function openLogWriter(destination: LogConfig['destination'], gatewayName: string): LineWriter {
+  const writer =
+    destination === 'stdout' || destination === 'stderr'
+      ? new LineWriter(destination === 'stdout' ? 1 : 2, MAX_BACKLOG, gatewayName)
+      : LineWriter.open(destination, MAX_BACKLOG, gatewayName);
+  if (writers.size === 0) process.once('exit', flushAll);
+  writers.add(writer);
+  return writer;
+}
+
+/**
+ * SIGUSR1 (logrotate moved or truncated the file): every log file is opened again at its path,
+ * and the line saying so, or why not, is the first in it; stdout and stderr are left alone.
+ */
+export function reopenLogFiles(logger: {
+  info(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}): void {
+  // Every file first: the lines that say so go to the new files.
+  for (const reopened of [...writers].flatMap((writer) => writer.reopen() ?? [])) {
+    if ('error' in reopened)
+      logger.error({ file: reopened.file, err: reopened.error }, 'could not reopen the log file');
+    else logger.info({ file: reopened.file }, 'reopened the log file');
+  }
+}
