@@ -23,6 +23,14 @@ export interface SpoolOutlet {
   wrote(bytes: number): void;
 }
 
+/** A closed spool's outlet: it tells no one anything. */
+const NO_OUTLET: SpoolOutlet = {
+  send: () => true,
+  resume: () => {},
+  failed: () => {},
+  wrote: () => {},
+};
+
 /**
  * A response its client reads slower than the upstream sends, past `routes[].limits.buffer`
  * (nginx's proxy_temp_path): what the client cannot take yet goes to a file and reaches it
@@ -42,7 +50,8 @@ export interface SpoolOutlet {
  */
 export class ResponseSpool {
   readonly #space: SpoolSpace;
-  readonly #outlet: SpoolOutlet;
+  /** The exchange's side; once closed, NO_OUTLET (a file open or write still in flight would hold the request otherwise). */
+  #outlet: SpoolOutlet;
   #fd: number | undefined;
   /** Upstream chunks not yet in the file (or sent from memory), and their bytes (a write's in flight included). */
   readonly #queue: Buffer[] = [];
@@ -109,6 +118,7 @@ export class ResponseSpool {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#outlet = NO_OUTLET;
     this.#queue.length = 0;
     this.#queued = 0;
     this.#closeFile();
@@ -211,7 +221,8 @@ export class ResponseSpool {
   }
 
   #fail(error: Error): void {
+    const outlet = this.#outlet;
     this.close();
-    this.#outlet.failed(error);
+    outlet.failed(error);
   }
 }
