@@ -12,7 +12,7 @@
  *   node bench/cost.ts --memory=1000            # held per idle keep-alive connection, per request in flight
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
  *   node bench/cost.ts --canary                 # the same route with a canary beside it without (issue 36)
- *   node bench/cost.ts --paths=h2c --ceiling    # the HTTP/2 ceiling (bench/peers/h2-net-proxy.mjs) as a side too
+ *   node bench/cost.ts --ceiling                # the ceilings (bench/peers/net-proxy.mjs, h2-net-proxy.mjs) as a side too
  *
  * Paths: `keepalive` (50 keep-alive connections, GET /small), `close` (a new connection per
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
@@ -23,9 +23,10 @@
  * origin), and "canary", the route with a canary on those two (its controller judging in this
  * process every second, as a gateway run in-process does), against "this", the plain route, in
  * the same run, rounds alternated; a table of ratios follows (issue 36's target: a canary costs
- * a request one counter update and one latency sample). `--ceiling` (h2c only) adds the side
- * "ceiling": bench/peers/h2-net-proxy.mjs in the side's process instead of Candor, measured
- * the same way, so that what node:http2 itself costs a stream is read beside what Candor adds.
+ * a request one counter update and one latency sample). `--ceiling` adds the side "ceiling":
+ * bench/peers/net-proxy.mjs (the HTTP/1.1 paths) and h2-net-proxy.mjs (h2c) in the side's
+ * process instead of Candor, measured the same way, so that what node:net and node:http2
+ * themselves cost a request is read beside what Candor adds.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -62,7 +63,7 @@ interface Options {
   tail: number;
   /** Add the sides "split" and "canary": the route split without a canary, and with one (issue 36). */
   canary: boolean;
-  /** Add the side "ceiling": the HTTP/2 ceiling in place of Candor (h2c only). */
+  /** Add the side "ceiling": the node:net and node:http2 ceilings in place of Candor. */
   ceiling: boolean;
   /** Internal: the route of the side run. */
   route: RouteKind;
@@ -341,31 +342,47 @@ async function heldBytes(run: (kind: string) => Promise<void>): Promise<[number,
   return [idle - base, inFlight - idle];
 }
 
-/** The HTTP/2 ceiling, h2c (bench/peers/h2-net-proxy.mjs): the side "ceiling" of `--ceiling`. */
-const H2_CEILING = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'h2-net-proxy.mjs');
+/** The ceilings: the side "ceiling" of `--ceiling` (its name stands for both modules). */
+const PEERS = join(dirname(fileURLToPath(import.meta.url)), 'peers');
+const CEILING = join(PEERS, 'net-proxy.mjs');
+const H2_CEILING = join(PEERS, 'h2-net-proxy.mjs');
 
-/** What a side's client talks to: Candor's gateway, or the ceiling standing in for it. */
+/** What a side's client talks to: Candor's gateway (one port for every path), or the ceilings standing in for it. */
 interface Served {
   readonly listeners: readonly { port(): number }[];
+  /** The HTTP/2 ceiling's port, when it is not the first listener's. */
+  readonly h2Port?: number;
   close(): Promise<void>;
   canaries(): { phase: string; step: number; steps: unknown[] }[];
 }
 
-/** The ceiling in this process: it listens on PORT when imported (synchronously, on an address). */
-async function startH2Ceiling(originPort: number, dir: string): Promise<Served> {
-  const port = await new Promise<number>((done) => {
+/** A free port on 127.0.0.1, for a ceiling that takes its port from the environment. */
+function freePort(): Promise<number> {
+  return new Promise<number>((done) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
       const { port } = probe.address() as { port: number };
       probe.close(() => done(port));
     });
   });
+}
+
+/**
+ * The ceilings in this process, each listening on PORT when imported (synchronously, on an
+ * address): bench/peers/net-proxy.mjs for the HTTP/1.1 paths, bench/peers/h2-net-proxy.mjs for
+ * h2c. They share one access log (line-log.mjs), as they would share a process's.
+ */
+async function startCeilings(originPort: number, dir: string): Promise<Served> {
+  const [port, h2Port, deadPort] = [await freePort(), await freePort(), await freePort()];
   Object.assign(process.env, {
-    PORT: String(port),
     ORIGIN_PORT: String(originPort),
+    DEAD_PORT: String(deadPort),
     ACCESS_LOG: join(dir, 'access.log'),
   });
+  process.env.PORT = String(port);
+  await import(CEILING);
+  process.env.PORT = String(h2Port);
   await import(H2_CEILING);
-  return { listeners: [{ port: () => port }], close: async () => {}, canaries: () => [] };
+  return { listeners: [{ port: () => port }], h2Port, close: async () => {}, canaries: () => [] };
 }
 
 /** Candor's gateway of the checkout at `srcDir`, with the side's route, as a worker runs it. */
@@ -407,15 +424,14 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
   const originPort = await once<number>(origin);
   const dir = mkdtempSync(join(tmpdir(), 'candor-cost-'));
   const gateway =
-    srcDir === H2_CEILING
-      ? await startH2Ceiling(originPort, dir)
-      : await startCandor(srcDir, o, originPort, dir);
+    srcDir === CEILING ? await startCeilings(originPort, dir) : await startCandor(srcDir, o, originPort, dir);
   const port = gateway.listeners[0].port();
+  const h2Port = gateway.h2Port ?? port;
   const client = child(CLIENT);
   const session = new Session();
   session.connect();
   const run = async (path: PathId, n: number) => {
-    client.send({ path, port, n });
+    client.send({ path, port: path === 'h2c' ? h2Port : port, n });
     return await once<Latencies>(client);
   };
   if (o.tail > 0) {
@@ -533,11 +549,7 @@ async function main(): Promise<void> {
   const here = resolve(fileURLToPath(import.meta.url), '../../src');
   const sides: [string, string, RouteKind][] = [['this', here, 'plain']];
   if (o.canary) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
-  if (o.ceiling) {
-    if (o.paths.some((p) => p !== 'h2c'))
-      throw new Error('--ceiling is the HTTP/2 ceiling: give --paths=h2c');
-    sides.push(['ceiling', H2_CEILING, 'plain']);
-  }
+  if (o.ceiling) sides.push(['ceiling', CEILING, 'plain']);
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain']);
   if (o.tail > 0) {
     for (const [label, dir, route] of sides)
