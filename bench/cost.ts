@@ -7,7 +7,7 @@
  *
  *   node bench/cost.ts                          # keep-alive, close, h2c: 20 000 requests each, 3 rounds
  *   node bench/cost.ts --paths=keepalive --n=50000 --rounds=5
- *   node bench/cost.ts --cpu-prof=/tmp/prof     # a .cpuprofile per path, and its top functions
+ *   node bench/cost.ts --cpu-prof=/tmp/prof     # a .cpuprofile per path, and where the CPU goes (own JS, node's, native, GC)
  *   node bench/cost.ts --top=15                 # the 15 functions that allocate the most per path
  *   node bench/cost.ts --memory=1000            # held per idle keep-alive connection, per request in flight
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
@@ -237,12 +237,57 @@ function once<T>(proc: ChildProcess): Promise<T> {
   });
 }
 
+/** Where a side's busy CPU went, as shares of its profile's busy samples. */
+interface CpuSplit {
+  /** The side's own JavaScript: Candor's src/, or the ceiling's module. */
+  own: number;
+  /** Node's JavaScript (node:net, streams, events, timers, node:http2). */
+  node: number;
+  /** Native code called from JavaScript: the syscalls' bindings (writev, close, …), V8's builtins. */
+  native: number;
+  /** Collecting garbage, and V8's own work outside any function ((program)). */
+  gc: number;
+}
+
+/** A CPU profile's busy samples (not idle) shared out by kind of code. */
+function splitOf(profile: {
+  nodes: { id: number; callFrame: { functionName: string; url: string } }[];
+  samples?: number[];
+}): CpuSplit {
+  const kindOf = new Map<number, keyof CpuSplit | 'idle'>();
+  for (const { id, callFrame: f } of profile.nodes) {
+    kindOf.set(
+      id,
+      f.functionName === '(idle)'
+        ? 'idle'
+        : f.functionName === '(garbage collector)' || f.functionName === '(program)'
+          ? 'gc'
+          : f.url.startsWith('node:')
+            ? 'node'
+            : f.url === ''
+              ? 'native'
+              : 'own',
+    );
+  }
+  const counts = { own: 0, node: 0, native: 0, gc: 0, idle: 0 };
+  for (const id of profile.samples ?? []) counts[kindOf.get(id) ?? 'own']++;
+  const busy = counts.own + counts.node + counts.native + counts.gc || 1;
+  return {
+    own: counts.own / busy,
+    node: counts.node / busy,
+    native: counts.native / busy,
+    gc: counts.gc / busy,
+  };
+}
+
 interface SideFigures {
   path: PathId;
   cpuUs: number;
   bytes: number;
   objects: number;
   top: { name: string; bytes: number }[];
+  /** With --cpu-prof: the share of the busy samples each kind of code took (see splitOf). */
+  split?: CpuSplit;
   /** The canary side: where its controller had got to when the path was measured (it judged each step passed). */
   canary?: { phase: string; step: number; steps: number };
 }
@@ -490,6 +535,7 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
       .sort((a, b) => b[1] - a[1])
       .slice(0, o.top)
       .map(([name, b]) => ({ name, bytes: Math.round(b / sampledN) }));
+    let split: CpuSplit | undefined;
     if (o.cpuProf !== undefined) {
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
@@ -497,6 +543,7 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
       const { profile: cpu } = await session.post('Profiler.stop');
       mkdirSync(o.cpuProf, { recursive: true });
       writeFileSync(join(o.cpuProf, `${path}-${process.pid}.cpuprofile`), JSON.stringify(cpu));
+      split = splitOf(cpu);
     }
     // Read here only: a reference checkout's gateway may have no canaries() (the side is this one's).
     const status = o.route === 'canary' ? gateway.canaries()[0] : undefined;
@@ -504,7 +551,7 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
       status === undefined
         ? undefined
         : { phase: status.phase, step: status.step, steps: status.steps.length };
-    results.push({ path, cpuUs, bytes: bytes / sampledN, objects: objects / sampledN, top, canary });
+    results.push({ path, cpuUs, bytes: bytes / sampledN, objects: objects / sampledN, top, split, canary });
   }
   session.disconnect();
   client.kill();
@@ -587,12 +634,45 @@ async function main(): Promise<void> {
     }
   }
   if (o.canary) printCanary(o, got.get('this') ?? [], got.get('split') ?? [], got.get('canary') ?? []);
+  if (o.cpuProf !== undefined) printSplit(o, sides, got);
   if (o.top > 0) {
     for (const [label] of sides) {
       for (const figures of (got.get(label) ?? [])[0] ?? []) {
         console.log(`\n${label}, ${figures.path}: bytes allocated a request, by function`);
         for (const t of figures.top) console.log(`  ${String(t.bytes).padStart(6)}  ${t.name}`);
       }
+    }
+  }
+}
+
+/**
+ * Where a request's CPU goes, side by side: the median CPU a request (measured with no profiler
+ * attached) shared out as the side's profiles share out their busy samples (the medians of the
+ * rounds' shares). The profiler slows JavaScript more than syscalls, so the JavaScript parts are
+ * read a little high against the native part; the sides are read the same way.
+ */
+function printSplit(
+  o: Options,
+  sides: [string, string, RouteKind][],
+  got: Map<string, SideFigures[][]>,
+): void {
+  console.log(
+    `\nWhere a request's CPU goes, µs (the median CPU a request, shared out by the profiles' busy samples):\n`,
+  );
+  console.log(
+    "| side | path | CPU µs | own JavaScript | node's JavaScript | native (syscalls, builtins) | GC and V8 |",
+  );
+  console.log('|---|---|--:|--:|--:|--:|--:|');
+  for (const [label] of sides) {
+    const rounds = got.get(label) ?? [];
+    for (const path of o.paths) {
+      const figures = rounds.map((r) => r.find((x) => x.path === path)).filter((f) => f?.split !== undefined);
+      if (figures.length === 0) continue;
+      const cpu = median(figures.map((f) => f?.cpuUs ?? Number.NaN));
+      const part = (k: keyof CpuSplit) => (cpu * median(figures.map((f) => f?.split?.[k] ?? 0))).toFixed(1);
+      console.log(
+        `| ${label} | ${path} | ${cpu.toFixed(1)} | ${part('own')} | ${part('node')} | ${part('native')} | ${part('gc')} |`,
+      );
     }
   }
 }
