@@ -5,8 +5,11 @@
  * header work.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import tls from 'node:tls';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
@@ -396,4 +399,72 @@ ${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
   });
   const plain = await exchange(gw.port, Buffer.from(GET('pp-v6-plain')), '::1');
   assert.equal(upstreamSaw(plain.text)['x-forwarded-for'], '::1');
+});
+
+/**
+ * A TCP load balancer in front of `port`: each connection it accepts opens one to the gateway
+ * and sends the PROXY header and the client's first bytes in one write (as HAProxy's
+ * `send-proxy` may), then relays both ways.
+ */
+function balancer(port: number, header: string): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const gateway = net.connect(port, '127.0.0.1');
+    for (const socket of [client, gateway]) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    }
+    client.once('data', (first: Buffer) => {
+      gateway.write(Buffer.concat([Buffer.from(header), first]));
+      client.pipe(gateway).pipe(client);
+    });
+    client.on('error', () => gateway.destroy());
+    gateway.on('error', () => client.destroy());
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        close: () => {
+          for (const socket of sockets) socket.destroy();
+          return new Promise((done) => server.close(() => done()));
+        },
+      }),
+    ),
+  );
+}
+
+test('a TLS listener that orders certificates (acme) behind the header: the handshake and the request go through', async () => {
+  const app = await echoHeaders();
+  const certs = testCertificates();
+  const storage = join(mkdtempSync(join(tmpdir(), 'candor-pp-acme-')), 'acme');
+  const gw = await keep(
+    startGatewayFromText(`name: edge-1
+listen:
+  - address: 127.0.0.1:0
+    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath}, acme: { names: [shop.test] } }
+    proxy_protocol: { from: [127.0.0.1] }
+acme:
+  directory: https://127.0.0.1:1/directory
+  challenges: [tls-alpn-01]
+  storage: ${storage}
+limits: { header_timeout: 2s }
+${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
+  );
+  const { port } = await keep(balancer(gw.port, 'PROXY TCP4 203.0.113.80 10.0.0.1 56324 443\r\n'));
+  const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: certs.ca });
+  let text = '';
+  socket.on('data', (c: Buffer) => {
+    text += c.toString('latin1');
+  });
+  // Before the fix the ALPN stage never read the paused socket: the handshake waited out the header timeout.
+  await new Promise((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  socket.write(GET('pp-acme-tls'));
+  await new Promise((resolve) => socket.on('end', resolve));
+  socket.destroy();
+  assert.equal(upstreamSaw(text)['x-forwarded-for'], '203.0.113.80');
+  assert.equal((await gw.logFor('pp-acme-tls')).client, '203.0.113.80');
 });
