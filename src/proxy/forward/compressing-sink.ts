@@ -6,10 +6,12 @@
  * A response without Content-Length is held (head and body, at most `min_size` bytes) until it
  * reaches `min_size`, then compressed, or ends under it, then sent as it is.
  *
- * Streaming and bounded: each chunk goes through node:zlib as it comes; a server-sent-events
- * stream is flushed after every chunk, so each event reaches the client when it is sent. The
- * compressor's output waits for the client (the compressor pauses), and its input is bounded
- * by the stream's high-water mark: `write` says false past it, as the client's sink would.
+ * Streaming and bounded: each chunk goes through node:zlib as it comes, and what came in a turn
+ * is flushed at its end (a sync flush: the compressor keeps its window), so a server-sent event
+ * or a line of a stream reaches the client when the upstream sent it, not once the compressor's
+ * buffers fill (kilobytes of output: megabytes of text). The compressor's output waits for the
+ * client (the compressor pauses), and its input is bounded by the stream's high-water mark:
+ * `write` says false past it, as the client's sink would.
  *
  * An upstream body cut short is never finished as a valid compressed stream: `abort` throws
  * the compressor away unfinished (no final block, no checksum) and aborts the client's sink;
@@ -20,6 +22,7 @@ import zlib from 'node:zlib';
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
+import { atTurnEnd } from '../../core/net/turn-end.ts';
 import { compressible, negotiateCoding } from './content-coding.ts';
 
 /** What the log line says of a compressed response (the request record's fields). */
@@ -31,6 +34,16 @@ export interface CompressionRecord {
 
 /** Brotli's quality for a stream: 11 (the default) costs far too much per byte for a proxy. */
 const BROTLI_QUALITY = 4;
+
+/**
+ * Each coding's flush that ends the output so far without ending the stream: gzip's default
+ * (a full flush) would forget the window at every turn, and its value means "finish" to brotli.
+ */
+const FLUSH: Record<ContentCoding, number> = {
+  gzip: zlib.constants.Z_SYNC_FLUSH,
+  br: zlib.constants.BROTLI_OPERATION_FLUSH,
+  zstd: zlib.constants.ZSTD_e_flush,
+};
 
 function compressorFor(coding: ContentCoding): zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress {
   if (coding === 'gzip') return zlib.createGzip();
@@ -46,8 +59,9 @@ export class CompressingSink implements ResponseSink {
   readonly #request: DownstreamHead;
   readonly #record: CompressionRecord;
   #compressor: zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress | undefined;
-  /** A server-sent-events response: flushed after every chunk. */
-  #perChunk = false;
+  #flushKind = 0;
+  /** A flush is due at the end of this turn (one a turn, whatever the chunks). */
+  #flushDue = false;
   /**
    * A response without Content-Length, held (head and body) until it reaches `min_size`, when
    * it is compressed, or ends under it, when it goes out as it is. Bounded by `min_size`.
@@ -161,7 +175,7 @@ export class CompressingSink implements ResponseSink {
     out.push('content-encoding', coding);
     this.#inner.sendHead(status, reason, withVary(out), close);
     this.#record.encoding = coding;
-    this.#perChunk = isEventStream(headers);
+    this.#flushKind = FLUSH[coding];
     const compressor = compressorFor(coding);
     this.#compressor = compressor;
     compressor.on('data', (chunk: Buffer) => {
@@ -196,8 +210,19 @@ export class CompressingSink implements ResponseSink {
     if (compressor === undefined) return this.#inner.write(chunk);
     this.#record.bytesBeforeEncoding += chunk.length;
     const room = compressor.write(chunk);
-    if (this.#perChunk) compressor.flush();
+    if (!this.#flushDue) {
+      this.#flushDue = true;
+      atTurnEnd(flushTurn, this);
+    }
     return room;
+  }
+
+  /** The turn's input is in: what it makes goes out now (after end() the final block does it). */
+  flushTurn(): void {
+    this.#flushDue = false;
+    const compressor = this.#compressor;
+    if (compressor !== undefined && !compressor.destroyed && !compressor.writableEnded)
+      compressor.flush(this.#flushKind);
   }
 
   onDrain(callback: () => void): void {
@@ -240,6 +265,10 @@ export class CompressingSink implements ResponseSink {
     this.#compressor?.destroy();
     this.#inner.abort();
   }
+}
+
+function flushTurn(sink: CompressingSink): void {
+  sink.flushTurn();
 }
 
 interface HeldResponse {

@@ -19,6 +19,7 @@ import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.t
 const keep = closeAfterAll();
 const TEXT = 'Candor never lies about a failure. '.repeat(60);
 let nextEvent: () => void = () => {};
+let nextLine: () => void = () => {};
 
 const app = () =>
   keep(
@@ -72,6 +73,14 @@ const app = () =>
         res.write('data: one\n\n');
         // The second event only once the client has read the first: proof it was flushed.
         nextEvent = () => res.end('data: two\n\n');
+        return;
+      }
+      if (path === '/lines') {
+        // A stream of lines that is not server-sent events: the next line only once the client
+        // has read the one before (proof that what came was flushed, not kept in the compressor).
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write(`${JSON.stringify({ line: 1, text: TEXT })}\n`);
+        nextLine = () => res.end(`${JSON.stringify({ line: 2 })}\n`);
         return;
       }
       if (path === '/not-modified') {
@@ -343,6 +352,41 @@ upstreams:
     });
     assert.equal(text, 'data: one\n\ndata: two\n\n');
   });
+
+  for (const coding of ['gzip', 'br', 'zstd'] as const) {
+    test(`a stream that is not server-sent events (${coding}): what the upstream sent reaches the client before it sends more`, async () => {
+      const text = await new Promise<string>((resolve, reject) => {
+        const path = coding === 'zstd' ? '/zstd/lines' : '/lines';
+        const req = http.get(`${gw.url}${path}`, { headers: { 'accept-encoding': coding } }, (res) => {
+          assert.equal(res.headers['content-encoding'], coding);
+          const decoder =
+            coding === 'gzip'
+              ? zlib.createGunzip()
+              : coding === 'br'
+                ? zlib.createBrotliDecompress()
+                : zlib.createZstdDecompress();
+          let seen = '';
+          decoder.on('data', (c: Buffer) => {
+            seen += c.toString();
+            // The upstream holds its second line until the first has been read here: kept in
+            // the compressor's buffers, the first never came, and neither did the second.
+            if (seen.endsWith('\n') && !seen.includes('"line":2')) nextLine();
+          });
+          decoder.on('end', () => resolve(seen));
+          decoder.on('error', reject);
+          res.pipe(decoder);
+        });
+        req.on('error', reject);
+      });
+      assert.deepEqual(
+        text
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line).line),
+        [1, 2],
+      );
+    });
+  }
 
   test('an upstream reset mid-body: the transfer is aborted, not a valid gzip end; logged http_response_incomplete', async () => {
     const r = await get(gw, '/reset', { 'accept-encoding': 'gzip', 'x-request-id': 'ce-reset' });
