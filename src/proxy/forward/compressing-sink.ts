@@ -23,7 +23,7 @@ import type { CompressionConfig, ContentCoding } from '../../core/config/types.t
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
-import { compressible, negotiateCoding } from './content-coding.ts';
+import { compressible, negotiateCoding, notModifiedForCompressed } from './content-coding.ts';
 
 /** What the log line says of a compressed response (the request record's fields). */
 export interface CompressionRecord {
@@ -130,7 +130,11 @@ export class CompressingSink implements ResponseSink {
       ? negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings)
       : undefined;
     if (coding === undefined) {
-      this.#inner.sendHead(status, reason, withVary(headers), close);
+      const weak =
+        status === 304 &&
+        notModifiedForCompressed(facts, this.#config) &&
+        negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings) !== undefined;
+      this.#inner.sendHead(status, reason, withVary(weak ? weakEtag(headers) : headers), close);
       return;
     }
     const head: HeldResponse = { status, reason, headers, close, coding, chunks: [], bytes: 0 };
@@ -170,7 +174,7 @@ export class CompressingSink implements ResponseSink {
       // client resuming this compressed download at byte N would splice in identity bytes.
       if (name === 'accept-ranges') continue;
       // RFC 9110 §8.8.1: another representation, so at most weakly the same.
-      out.push(headers[i], name === 'etag' && !value.startsWith('W/') ? `W/${value}` : value);
+      out.push(headers[i], name === 'etag' ? weak(value) : value);
     }
     out.push('content-encoding', coding);
     this.#inner.sendHead(status, reason, withVary(out), close);
@@ -279,6 +283,17 @@ interface HeldResponse {
   readonly coding: ContentCoding;
   readonly chunks: Buffer[];
   bytes: number;
+}
+
+function weak(etag: string): string {
+  return etag.startsWith('W/') ? etag : `W/${etag}`;
+}
+
+/** The fields with their ETag made weak. */
+function weakEtag(headers: readonly string[]): string[] {
+  const out = headers.slice();
+  for (let i = 0; i < out.length; i += 2) if (out[i].toLowerCase() === 'etag') out[i + 1] = weak(out[i + 1]);
+  return out;
 }
 
 function isEventStream(headers: readonly string[]): boolean {

@@ -59,8 +59,23 @@ export function compressible(facts: CodingFacts, config: CompressionConfig): boo
   const { status } = facts;
   if (facts.method === 'HEAD' || facts.range) return false;
   if (status < 200 || status === 204 || status === 206 || status === 304) return false;
+  return fieldsAllow(facts.headers, config, false);
+}
+
+/**
+ * Whether the 200 that a 304 stands for might have been compressed: a 304 carries the ETag its
+ * 200 would have had (RFC 9110 §15.4.5), weak then, or a cache that updates its stored
+ * compressed answer from it gets a strong validator back on it (and resumes with the identity
+ * body's ranges). A 304 without Content-Type (as most are) might have been.
+ */
+export function notModifiedForCompressed(facts: CodingFacts, config: CompressionConfig): boolean {
+  if (facts.status !== 304 || facts.method === 'HEAD' || facts.range) return false;
+  return fieldsAllow(facts.headers, config, true);
+}
+
+/** The response's own fields that forbid compressing it; `anyType`: no Content-Type allows it. */
+function fieldsAllow(headers: readonly string[], config: CompressionConfig, anyType: boolean): boolean {
   let type: string | undefined;
-  const { headers } = facts;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i].toLowerCase();
     const value = headers[i + 1];
@@ -69,7 +84,7 @@ export function compressible(facts: CodingFacts, config: CompressionConfig): boo
     if (name === 'content-length' && Number(value) < config.minSize) return false;
     if (name === 'content-type' && type === undefined) type = value.split(';')[0].trim().toLowerCase();
   }
-  return type !== undefined && typeMatches(type, config.types);
+  return type === undefined ? anyType : typeMatches(type, config.types);
 }
 
 /** `text/html` against the list: exactly, or by a `text/*` entry. */

@@ -250,7 +250,8 @@ upstreams:
       if (path === '/small-chunked') assert.equal(r.body.toString(), 'small');
       if (path === '/not-modified') {
         assert.equal(r.status, 304);
-        assert.equal(r.headers.etag, '"v1"', 'a 304 keeps its strong ETag: nothing was transformed');
+        // RFC 9110 §15.4.5: the ETag its 200 would have had, and that 200 was compressed.
+        assert.equal(r.headers.etag, 'W/"v1"', "a 304 carries the compressed 200's weak ETag");
       }
       if (path === '/partial') {
         assert.equal(r.status, 206);
@@ -264,6 +265,13 @@ upstreams:
       }
     });
   }
+
+  test('a 304 to a client that takes no coding keeps its strong ETag, as its 200 would have', async () => {
+    const r = await get(gw, '/not-modified', { 'if-none-match': '"v1"' });
+    assert.equal(r.status, 304);
+    assert.equal(r.headers.etag, '"v1"');
+    assert.equal(r.headers.vary, 'Accept-Encoding');
+  });
 
   test('HTTP/2 downstream: compressed the same way', async () => {
     const h2gw = await keep(
