@@ -23,7 +23,12 @@ import type { CompressionConfig, ContentCoding } from '../../core/config/types.t
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
-import { compressible, negotiateCoding, notModifiedForCompressed } from './content-coding.ts';
+import {
+  compressible,
+  forbidsTransform,
+  negotiateCoding,
+  notModifiedForCompressed,
+} from './content-coding.ts';
 
 /** What the log line says of a compressed response (the request record's fields). */
 export interface CompressionRecord {
@@ -125,7 +130,13 @@ export class CompressingSink implements ResponseSink {
 
   sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void {
     const request = this.#request;
-    const facts = { method: request.method, status, range: hasField(request.headers, 'range'), headers };
+    const facts = {
+      method: request.method,
+      status,
+      range: hasField(request.headers, 'range'),
+      headers,
+      noTransform: forbidsTransform(fieldValue(request.headers, 'cache-control')),
+    };
     const coding = compressible(facts, this.#config)
       ? negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings)
       : undefined;

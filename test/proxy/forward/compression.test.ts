@@ -188,6 +188,7 @@ upstreams:
     ['br;q=0, gzip', 'gzip'],
     ['*', 'br'],
     ['x-gzip', 'gzip'],
+    ['identity;q=0.5, gzip', 'gzip'],
   ] as const) {
     test(`Accept-Encoding: ${accept} → ${expected}, Vary, a weak ETag, the log's bytes before and after`, async () => {
       const id = `ce-${accept.replace(/\W+/g, '-')}`;
@@ -222,6 +223,18 @@ upstreams:
   for (const [name, path, headers, method] of [
     ['no Accept-Encoding', '/text', {}, 'GET'],
     ['*;q=0', '/text', { 'accept-encoding': '*;q=0' }, 'GET'],
+    [
+      'identity preferred to every coding',
+      '/text',
+      { 'accept-encoding': 'br;q=0.2, gzip;q=0.5, identity' },
+      'GET',
+    ],
+    [
+      'the request says Cache-Control: no-transform',
+      '/text',
+      { 'accept-encoding': 'gzip', 'cache-control': 'max-age=0, no-transform' },
+      'GET',
+    ],
     ['HEAD', '/text', { 'accept-encoding': 'gzip' }, 'HEAD'],
     ['a Range request', '/text', { 'accept-encoding': 'gzip', range: 'bytes=0-9' }, 'GET'],
     ['a body under min_size', '/small', { 'accept-encoding': 'gzip' }, 'GET'],
