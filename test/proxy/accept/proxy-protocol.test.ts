@@ -17,7 +17,7 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
-import { v2Header } from '../../helpers/proxy-header.ts';
+import { balancer, v2Header } from '../../helpers/proxy-header.ts';
 import {
   singleUpstream,
   startGatewayFromText,
@@ -400,39 +400,6 @@ ${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
   const plain = await exchange(gw.port, Buffer.from(GET('pp-v6-plain')), '::1');
   assert.equal(upstreamSaw(plain.text)['x-forwarded-for'], '::1');
 });
-
-/**
- * A TCP load balancer in front of `port`: each connection it accepts opens one to the gateway
- * and sends the PROXY header and the client's first bytes in one write (as HAProxy's
- * `send-proxy` may), then relays both ways.
- */
-function balancer(port: number, header: string): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const gateway = net.connect(port, '127.0.0.1');
-    for (const socket of [client, gateway]) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    }
-    client.once('data', (first: Buffer) => {
-      gateway.write(Buffer.concat([Buffer.from(header), first]));
-      client.pipe(gateway).pipe(client);
-    });
-    client.on('error', () => gateway.destroy());
-    gateway.on('error', () => client.destroy());
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (server.address() as net.AddressInfo).port,
-        close: () => {
-          for (const socket of sockets) socket.destroy();
-          return new Promise((done) => server.close(() => done()));
-        },
-      }),
-    ),
-  );
-}
 
 test('a TLS listener that orders certificates (acme) behind the header: the handshake and the request go through', async () => {
   const app = await echoHeaders();
