@@ -24,6 +24,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 const keep = closeAfterAll();
 
@@ -168,6 +169,30 @@ describe('PROXY protocol from a listed source', () => {
     );
     assert.deepEqual(outcome, { text: '', closed: true });
   });
+
+  for (const [name, header, reason] of [
+    ['a v1 zone index', Buffer.from('PROXY TCP6 fe80::7%eth0 fe80::1 1 2\r\n'), /not TCP6/],
+    [
+      'a v2 version 3',
+      Buffer.from([...v2Header(1, 0x11, tcp4Body([1, 2, 3, 4]))].map((b, i) => (i === 12 ? 0x31 : b))),
+      /version 3/,
+    ],
+    ['a v2 length past its bound', v2Header(1, 0x11, Buffer.alloc(4096)), /past 2048/],
+    ['a v2 TCP4 body too short', v2Header(1, 0x11, Buffer.alloc(6)), /too short/],
+    ['a v2 UDP family', v2Header(1, 0x12, tcp4Body([1, 2, 3, 4])), /0x12/],
+  ] as const) {
+    test(`hostile bytes from a listed source, refused unanswered with the reason logged: ${name}`, async () => {
+      const seen = gw.logs.length;
+      const outcome = await exchange(gw.port, Buffer.concat([header, Buffer.from(GET('pp-hostile'))]));
+      assert.deepEqual(outcome, { text: '', closed: true });
+      // Refusals are told at most once a second, each line with the last one's reason.
+      await waitUntil(`a refusal logged with ${reason}`, () =>
+        gw.logs
+          .slice(seen)
+          .some((l) => l.msg === 'PROXY protocol: connection refused' && reason.test(String(l.reason))),
+      );
+    });
+  }
 });
 
 describe('PROXY protocol from a source not listed', () => {
