@@ -4,7 +4,9 @@
  * A response it does not compress passes through untouched, with `Vary: Accept-Encoding`.
  *
  * A response without Content-Length is held (head and body, at most `min_size` bytes) until it
- * reaches `min_size`, then compressed, or ends under it, then sent as it is.
+ * reaches `min_size`, then compressed, or ends under it, then sent as it is. Its body is held no
+ * longer than the turn it came in: still under `min_size` at the turn's end, the response goes
+ * as it is (a stream of small lines is not kept waiting for the bytes that would decide).
  *
  * Streaming and bounded: each chunk goes through node:zlib as it comes, and what came in a turn
  * is flushed at its end (a sync flush: the compressor keeps its window), so a server-sent event
@@ -65,8 +67,8 @@ export class CompressingSink implements ResponseSink {
   readonly #record: CompressionRecord;
   #compressor: zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress | undefined;
   #flushKind = 0;
-  /** A flush is due at the end of this turn (one a turn, whatever the chunks). */
-  #flushDue = false;
+  /** The turn's end is due: a flush, or a held body's release (one a turn, whatever the chunks). */
+  #turnDue = false;
   /**
    * A response without Content-Length, held (head and body) until it reaches `min_size`, when
    * it is compressed, or ends under it, when it goes out as it is. Bounded by `min_size`.
@@ -172,6 +174,16 @@ export class CompressingSink implements ResponseSink {
     }
   }
 
+  /** Sends the held head and body as they are (false: the head was refused, the transfer cut). */
+  #release(): boolean {
+    const held = this.#held as HeldResponse;
+    this.#held = undefined;
+    const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
+    if (!this.#sendHeld(send)) return false;
+    for (const piece of held.chunks) this.#inner.write(piece);
+    return true;
+  }
+
   /** Sends the compressed head and starts the compressor. */
   #compress(head: HeldResponse): void {
     const { status, reason, headers, close, coding } = head;
@@ -213,7 +225,10 @@ export class CompressingSink implements ResponseSink {
     if (held !== undefined) {
       held.chunks.push(chunk);
       held.bytes += chunk.length;
-      if (held.bytes < this.#config.minSize) return true;
+      if (held.bytes < this.#config.minSize) {
+        this.#atTurnEnd();
+        return true;
+      }
       // Large enough: compressed from its first byte.
       this.#held = undefined;
       if (!this.#sendHeld(() => this.#compress(held))) return true;
@@ -225,16 +240,26 @@ export class CompressingSink implements ResponseSink {
     if (compressor === undefined) return this.#inner.write(chunk);
     this.#record.bytesBeforeEncoding += chunk.length;
     const room = compressor.write(chunk);
-    if (!this.#flushDue) {
-      this.#flushDue = true;
-      atTurnEnd(flushTurn, this);
-    }
+    this.#atTurnEnd();
     return room;
   }
 
-  /** The turn's input is in: what it makes goes out now (after end() the final block does it). */
-  flushTurn(): void {
-    this.#flushDue = false;
+  #atTurnEnd(): void {
+    if (this.#turnDue) return;
+    this.#turnDue = true;
+    atTurnEnd(turnEnded, this);
+  }
+
+  /**
+   * The turn's input is in: what the compressor made of it goes out now (after end() the final
+   * block does it); a body still held under min_size goes as it is, the rest after it.
+   */
+  turnEnded(): void {
+    this.#turnDue = false;
+    if (this.#held !== undefined) {
+      this.#release();
+      return;
+    }
     const compressor = this.#compressor;
     if (compressor !== undefined && !compressor.destroyed && !compressor.writableEnded)
       compressor.flush(this.#flushKind);
@@ -247,13 +272,9 @@ export class CompressingSink implements ResponseSink {
   }
 
   end(trailers?: readonly string[]): void {
-    const held = this.#held;
-    if (held !== undefined) {
+    if (this.#held !== undefined) {
       // It ended under min_size: as it is.
-      this.#held = undefined;
-      const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
-      if (!this.#sendHeld(send)) return;
-      for (const piece of held.chunks) this.#inner.write(piece);
+      if (!this.#release()) return;
       return this.#inner.end(trailers);
     }
     const compressor = this.#compressor;
@@ -264,26 +285,20 @@ export class CompressingSink implements ResponseSink {
   }
 
   abort(): void {
-    const held = this.#held;
-    if (held !== undefined) {
-      // Cut while the head was held (under min_size, nothing compressed yet): the head and the
-      // bytes that came go out as they are, then the cut, exactly as without compression. A
-      // connection closed before any head would read as a gateway fault, and an idle
-      // keep-alive connection's close invites the client to send the request again.
-      this.#held = undefined;
-      const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
-      // A head the client's sink refused: #sendHeld has cut the transfer already.
-      if (!this.#sendHeld(send)) return;
-      for (const piece of held.chunks) this.#inner.write(piece);
-    }
+    // Cut while the head was held (under min_size, nothing compressed yet): the head and the
+    // bytes that came go out as they are, then the cut, exactly as without compression. A
+    // connection closed before any head would read as a gateway fault, and an idle keep-alive
+    // connection's close invites the client to send the request again. A head the client's
+    // sink refused: #sendHeld has cut the transfer already.
+    if (this.#held !== undefined && !this.#release()) return;
     // Destroyed, never ended: what went out is a stream without its end, as the client must see.
     this.#compressor?.destroy();
     this.#inner.abort();
   }
 }
 
-function flushTurn(sink: CompressingSink): void {
-  sink.flushTurn();
+function turnEnded(sink: CompressingSink): void {
+  sink.turnEnded();
 }
 
 interface HeldResponse {

@@ -20,6 +20,7 @@ const keep = closeAfterAll();
 const TEXT = 'Candor never lies about a failure. '.repeat(60);
 let nextEvent: () => void = () => {};
 let nextLine: () => void = () => {};
+let nextTick: () => void = () => {};
 
 const app = () =>
   keep(
@@ -81,6 +82,13 @@ const app = () =>
         res.writeHead(200, { 'content-type': 'application/x-ndjson' });
         res.write(`${JSON.stringify({ line: 1, text: TEXT })}\n`);
         nextLine = () => res.end(`${JSON.stringify({ line: 2 })}\n`);
+        return;
+      }
+      if (path === '/ticks') {
+        // A stream of small lines (a progress feed): under min_size for as long as it runs.
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write('{"tick":1}\n');
+        nextTick = () => res.end(`{"tick":2,"text":"${TEXT}"}\n`);
         return;
       }
       if (path === '/not-modified') {
@@ -408,6 +416,26 @@ upstreams:
       );
     });
   }
+
+  test('a stream whose first read is under min_size is not held for more: it goes as it is, and the rest after it', async () => {
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = http.get(`${gw.url}/ticks`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        assert.equal(res.headers['content-encoding'], undefined);
+        assert.equal(res.headers.vary, 'Accept-Encoding');
+        let seen = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          seen += c;
+          // The upstream sends its next line once the first was read here: held until min_size,
+          // the first never came (nor the head).
+          if (seen === '{"tick":1}\n') nextTick();
+        });
+        res.on('end', () => resolve(seen));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(text, `{"tick":1}\n{"tick":2,"text":"${TEXT}"}\n`);
+  });
 
   test('an upstream reset mid-body: the transfer is aborted, not a valid gzip end; logged http_response_incomplete', async () => {
     const r = await get(gw, '/reset', { 'accept-encoding': 'gzip', 'x-request-id': 'ce-reset' });
