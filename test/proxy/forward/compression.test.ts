@@ -91,6 +91,13 @@ const app = () =>
         nextTick = () => res.end(`{"tick":2,"text":"${TEXT}"}\n`);
         return;
       }
+      if (path === '/vary-origin' || path === '/vary-star' || path === '/vary-said') {
+        const vary = { '/vary-origin': 'Origin', '/vary-star': '*', '/vary-said': 'origin, accept-encoding' }[
+          path
+        ];
+        res.writeHead(200, { 'content-type': 'text/plain', vary, 'content-length': TEXT.length });
+        return res.end(TEXT);
+      }
       if (path === '/not-modified') {
         res.writeHead(304, { 'content-type': 'text/plain', etag: '"v1"' });
         return res.end();
@@ -283,6 +290,20 @@ upstreams:
         assert.equal(r.headers.etag, '"v1"');
         assert.equal(r.headers['accept-ranges'], 'bytes');
         assert.equal(r.body.toString(), TEXT);
+      }
+    });
+  }
+
+  for (const [path, expected] of [
+    ['/vary-origin', 'Origin, Accept-Encoding'],
+    ['/vary-star', '*'],
+    ['/vary-said', 'origin, accept-encoding'],
+  ] as const) {
+    test(`the upstream's Vary (${path}) gets Accept-Encoding beside it once, compressed or not: ${expected}`, async () => {
+      for (const accept of ['gzip', '']) {
+        const r = await get(gw, path, accept ? { 'accept-encoding': accept } : {});
+        assert.equal(r.headers['content-encoding'], accept || undefined);
+        assert.equal(r.headers.vary, expected);
       }
     });
   }
