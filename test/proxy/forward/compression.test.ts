@@ -21,6 +21,8 @@ const TEXT = 'Candor never lies about a failure. '.repeat(60);
 let nextEvent: () => void = () => {};
 let nextLine: () => void = () => {};
 let nextTick: () => void = () => {};
+/** Resolves when the upstream's endless stream is closed (the gateway let go of it). */
+let endlessClosed: Promise<void> = Promise.resolve();
 
 const app = () =>
   keep(
@@ -82,6 +84,17 @@ const app = () =>
         res.writeHead(200, { 'content-type': 'application/x-ndjson' });
         res.write(`${JSON.stringify({ line: 1, text: TEXT })}\n`);
         nextLine = () => res.end(`${JSON.stringify({ line: 2 })}\n`);
+        return;
+      }
+      if (path === '/endless') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const timer = setInterval(() => res.write(TEXT), 10);
+        endlessClosed = new Promise((resolve) =>
+          res.on('close', () => {
+            clearInterval(timer);
+            resolve();
+          }),
+        );
         return;
       }
       if (path === '/ticks') {
@@ -456,6 +469,62 @@ upstreams:
       req.on('error', reject);
     });
     assert.equal(text, `{"tick":1}\n{"tick":2,"text":"${TEXT}"}\n`);
+  });
+
+  test('a client that leaves mid-body (HTTP/1.1): the upstream is let go, logged client_closed with the encoding', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(
+        `${gw.url}/endless`,
+        { headers: { 'accept-encoding': 'gzip', 'x-request-id': 'ce-leave-h1' } },
+        (res) => {
+          const gunzip = zlib.createGunzip();
+          gunzip.on('error', () => {});
+          gunzip.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+          res.pipe(gunzip);
+        },
+      );
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+    });
+    await endlessClosed;
+    const line = await gw.logFor('ce-leave-h1');
+    assert.equal(line.status, 200);
+    assert.equal(line.error, 'client_closed');
+    assert.equal(line.encoding, 'gzip');
+  });
+
+  test('a client that cancels its stream mid-body (HTTP/2): the upstream is let go, logged client_closed', async () => {
+    const h2gw = await keep(
+      startTestGateway(
+        `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\n    compression: {}\nupstreams:\n  app:\n    targets:\n      - url: ${(await app()).url}\n`,
+        {},
+        'http2: true',
+      ),
+    );
+    const session = http2.connect(h2gw.url);
+    await new Promise<void>((resolve) => {
+      const stream = session.request({
+        ':path': '/endless',
+        'accept-encoding': 'br',
+        'x-request-id': 'ce-leave-h2',
+      });
+      const decoder = zlib.createBrotliDecompress();
+      // Cut short on purpose: the decoder's "unexpected end of file" is the point.
+      decoder.on('error', () => {});
+      decoder.once('data', () => {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        resolve();
+      });
+      stream.on('error', () => {});
+      stream.pipe(decoder);
+    });
+    await endlessClosed;
+    session.close();
+    const line = await h2gw.logFor('ce-leave-h2');
+    assert.equal(line.error, 'client_closed');
+    assert.equal(line.encoding, 'br');
   });
 
   test('an upstream reset mid-body: the transfer is aborted, not a valid gzip end; logged http_response_incomplete', async () => {
