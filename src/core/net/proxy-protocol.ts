@@ -65,7 +65,8 @@ function parseV1(bytes: Buffer): ProxyHeader {
   const [family, source, destination, sourcePort, destinationPort] = fields;
   const version = family === 'TCP4' ? 4 : family === 'TCP6' ? 6 : 0;
   if (version === 0) return invalid(`v1 header with protocol ${JSON.stringify(family.slice(0, 16))}`);
-  if (net.isIP(source) !== version || net.isIP(destination) !== version)
+  // node:net takes a zone index ("fe80::1%eth0"), which RFC 4291's text, the spec's, has not.
+  if (net.isIP(source) !== version || net.isIP(destination) !== version || line.includes('%'))
     return invalid(`v1 header with addresses that are not ${family}`);
   if (!isPort(sourcePort) || !isPort(destinationPort)) return invalid('v1 header with an invalid port');
   return { kind: 'header', length, source };

@@ -56,6 +56,9 @@ export function createAlpnChallengeGate(lookup: AlpnChallengeLookup, timeoutMs: 
       socket.on('data', onData);
       socket.once('end', onGone);
       socket.once('error', onGone);
+      // Behind the PROXY gate the socket comes paused (the bytes after its header put back):
+      // a 'data' listener alone would not start it, and the handshake would wait for nothing.
+      socket.resume();
     },
   };
 }

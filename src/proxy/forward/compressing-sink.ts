@@ -4,12 +4,16 @@
  * A response it does not compress passes through untouched, with `Vary: Accept-Encoding`.
  *
  * A response without Content-Length is held (head and body, at most `min_size` bytes) until it
- * reaches `min_size`, then compressed, or ends under it, then sent as it is.
+ * reaches `min_size`, then compressed, or ends under it, then sent as it is. Its body is held no
+ * longer than the turn it came in: still under `min_size` at the turn's end, the response goes
+ * as it is (a stream of small lines is not kept waiting for the bytes that would decide).
  *
- * Streaming and bounded: each chunk goes through node:zlib as it comes; a server-sent-events
- * stream is flushed after every chunk, so each event reaches the client when it is sent. The
- * compressor's output waits for the client (the compressor pauses), and its input is bounded
- * by the stream's high-water mark: `write` says false past it, as the client's sink would.
+ * Streaming and bounded: each chunk goes through node:zlib as it comes, and what came in a turn
+ * is flushed at its end (a sync flush: the compressor keeps its window), so a server-sent event
+ * or a line of a stream reaches the client when the upstream sent it, not once the compressor's
+ * buffers fill (kilobytes of output: megabytes of text). The compressor's output waits for the
+ * client (the compressor pauses), and its input is bounded by the stream's high-water mark:
+ * `write` says false past it, as the client's sink would.
  *
  * An upstream body cut short is never finished as a valid compressed stream: `abort` throws
  * the compressor away unfinished (no final block, no checksum) and aborts the client's sink;
@@ -20,7 +24,13 @@ import zlib from 'node:zlib';
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
-import { compressible, negotiateCoding } from './content-coding.ts';
+import { atTurnEnd } from '../../core/net/turn-end.ts';
+import {
+  compressible,
+  forbidsTransform,
+  negotiateCoding,
+  notModifiedForCompressed,
+} from './content-coding.ts';
 
 /** What the log line says of a compressed response (the request record's fields). */
 export interface CompressionRecord {
@@ -31,6 +41,16 @@ export interface CompressionRecord {
 
 /** Brotli's quality for a stream: 11 (the default) costs far too much per byte for a proxy. */
 const BROTLI_QUALITY = 4;
+
+/**
+ * Each coding's flush that ends the output so far without ending the stream: gzip's default
+ * (a full flush) would forget the window at every turn, and its value means "finish" to brotli.
+ */
+const FLUSH: Record<ContentCoding, number> = {
+  gzip: zlib.constants.Z_SYNC_FLUSH,
+  br: zlib.constants.BROTLI_OPERATION_FLUSH,
+  zstd: zlib.constants.ZSTD_e_flush,
+};
 
 function compressorFor(coding: ContentCoding): zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress {
   if (coding === 'gzip') return zlib.createGzip();
@@ -46,8 +66,9 @@ export class CompressingSink implements ResponseSink {
   readonly #request: DownstreamHead;
   readonly #record: CompressionRecord;
   #compressor: zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress | undefined;
-  /** A server-sent-events response: flushed after every chunk. */
-  #perChunk = false;
+  #flushKind = 0;
+  /** The turn's end is due: a flush, or a held body's release (one a turn, whatever the chunks). */
+  #turnDue = false;
   /**
    * A response without Content-Length, held (head and body) until it reaches `min_size`, when
    * it is compressed, or ends under it, when it goes out as it is. Bounded by `min_size`.
@@ -111,12 +132,22 @@ export class CompressingSink implements ResponseSink {
 
   sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void {
     const request = this.#request;
-    const facts = { method: request.method, status, range: hasField(request.headers, 'range'), headers };
+    const facts = {
+      method: request.method,
+      status,
+      range: hasField(request.headers, 'range'),
+      headers,
+      noTransform: forbidsTransform(fieldValue(request.headers, 'cache-control')),
+    };
     const coding = compressible(facts, this.#config)
       ? negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings)
       : undefined;
     if (coding === undefined) {
-      this.#inner.sendHead(status, reason, withVary(headers), close);
+      const weak =
+        status === 304 &&
+        notModifiedForCompressed(facts, this.#config) &&
+        negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings) !== undefined;
+      this.#inner.sendHead(status, reason, withVary(weak ? weakEtag(headers) : headers), close);
       return;
     }
     const head: HeldResponse = { status, reason, headers, close, coding, chunks: [], bytes: 0 };
@@ -143,6 +174,16 @@ export class CompressingSink implements ResponseSink {
     }
   }
 
+  /** Sends the held head and body as they are (false: the head was refused, the transfer cut). */
+  #release(): boolean {
+    const held = this.#held as HeldResponse;
+    this.#held = undefined;
+    const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
+    if (!this.#sendHeld(send)) return false;
+    for (const piece of held.chunks) this.#inner.write(piece);
+    return true;
+  }
+
   /** Sends the compressed head and starts the compressor. */
   #compress(head: HeldResponse): void {
     const { status, reason, headers, close, coding } = head;
@@ -156,12 +197,12 @@ export class CompressingSink implements ResponseSink {
       // client resuming this compressed download at byte N would splice in identity bytes.
       if (name === 'accept-ranges') continue;
       // RFC 9110 §8.8.1: another representation, so at most weakly the same.
-      out.push(headers[i], name === 'etag' && !value.startsWith('W/') ? `W/${value}` : value);
+      out.push(headers[i], name === 'etag' ? weak(value) : value);
     }
     out.push('content-encoding', coding);
     this.#inner.sendHead(status, reason, withVary(out), close);
     this.#record.encoding = coding;
-    this.#perChunk = isEventStream(headers);
+    this.#flushKind = FLUSH[coding];
     const compressor = compressorFor(coding);
     this.#compressor = compressor;
     compressor.on('data', (chunk: Buffer) => {
@@ -184,7 +225,10 @@ export class CompressingSink implements ResponseSink {
     if (held !== undefined) {
       held.chunks.push(chunk);
       held.bytes += chunk.length;
-      if (held.bytes < this.#config.minSize) return true;
+      if (held.bytes < this.#config.minSize) {
+        this.#atTurnEnd();
+        return true;
+      }
       // Large enough: compressed from its first byte.
       this.#held = undefined;
       if (!this.#sendHeld(() => this.#compress(held))) return true;
@@ -196,8 +240,29 @@ export class CompressingSink implements ResponseSink {
     if (compressor === undefined) return this.#inner.write(chunk);
     this.#record.bytesBeforeEncoding += chunk.length;
     const room = compressor.write(chunk);
-    if (this.#perChunk) compressor.flush();
+    this.#atTurnEnd();
     return room;
+  }
+
+  #atTurnEnd(): void {
+    if (this.#turnDue) return;
+    this.#turnDue = true;
+    atTurnEnd(turnEnded, this);
+  }
+
+  /**
+   * The turn's input is in: what the compressor made of it goes out now (after end() the final
+   * block does it); a body still held under min_size goes as it is, the rest after it.
+   */
+  turnEnded(): void {
+    this.#turnDue = false;
+    if (this.#held !== undefined) {
+      this.#release();
+      return;
+    }
+    const compressor = this.#compressor;
+    if (compressor !== undefined && !compressor.destroyed && !compressor.writableEnded)
+      compressor.flush(this.#flushKind);
   }
 
   onDrain(callback: () => void): void {
@@ -207,13 +272,9 @@ export class CompressingSink implements ResponseSink {
   }
 
   end(trailers?: readonly string[]): void {
-    const held = this.#held;
-    if (held !== undefined) {
+    if (this.#held !== undefined) {
       // It ended under min_size: as it is.
-      this.#held = undefined;
-      const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
-      if (!this.#sendHeld(send)) return;
-      for (const piece of held.chunks) this.#inner.write(piece);
+      if (!this.#release()) return;
       return this.#inner.end(trailers);
     }
     const compressor = this.#compressor;
@@ -224,22 +285,20 @@ export class CompressingSink implements ResponseSink {
   }
 
   abort(): void {
-    const held = this.#held;
-    if (held !== undefined) {
-      // Cut while the head was held (under min_size, nothing compressed yet): the head and the
-      // bytes that came go out as they are, then the cut, exactly as without compression. A
-      // connection closed before any head would read as a gateway fault, and an idle
-      // keep-alive connection's close invites the client to send the request again.
-      this.#held = undefined;
-      const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
-      // A head the client's sink refused: #sendHeld has cut the transfer already.
-      if (!this.#sendHeld(send)) return;
-      for (const piece of held.chunks) this.#inner.write(piece);
-    }
+    // Cut while the head was held (under min_size, nothing compressed yet): the head and the
+    // bytes that came go out as they are, then the cut, exactly as without compression. A
+    // connection closed before any head would read as a gateway fault, and an idle keep-alive
+    // connection's close invites the client to send the request again. A head the client's
+    // sink refused: #sendHeld has cut the transfer already.
+    if (this.#held !== undefined && !this.#release()) return;
     // Destroyed, never ended: what went out is a stream without its end, as the client must see.
     this.#compressor?.destroy();
     this.#inner.abort();
   }
+}
+
+function turnEnded(sink: CompressingSink): void {
+  sink.turnEnded();
 }
 
 interface HeldResponse {
@@ -250,6 +309,17 @@ interface HeldResponse {
   readonly coding: ContentCoding;
   readonly chunks: Buffer[];
   bytes: number;
+}
+
+function weak(etag: string): string {
+  return etag.startsWith('W/') ? etag : `W/${etag}`;
+}
+
+/** The fields with their ETag made weak. */
+function weakEtag(headers: readonly string[]): string[] {
+  const out = headers.slice();
+  for (let i = 0; i < out.length; i += 2) if (out[i].toLowerCase() === 'etag') out[i + 1] = weak(out[i + 1]);
+  return out;
 }
 
 function isEventStream(headers: readonly string[]): boolean {

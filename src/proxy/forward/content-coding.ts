@@ -37,7 +37,9 @@ export function negotiateCoding(
       bestQ = q;
     }
   }
-  return best;
+  // The client may prefer no coding at all: "gzip;q=0.1, identity" (RFC 9110 §12.5.3).
+  const identity = weights.get('identity');
+  return identity !== undefined && identity > bestQ ? undefined : best;
 }
 
 /** What of the request and response decides whether a response may be compressed. */
@@ -46,30 +48,56 @@ export interface CodingFacts {
   readonly status: number;
   /** The request asked for a range. */
   readonly range: boolean;
+  /** The request's Cache-Control says no-transform. */
+  readonly noTransform: boolean;
   /** The response's fields (flat [name, value, …]). */
   readonly headers: readonly string[];
 }
 
 /**
  * Whether this response may be compressed at all: never a HEAD, a 1xx, 204, 206 or 304, an
- * answer to a Range request, a body already encoded, `Cache-Control: no-transform`, a media
+ * answer to a Range request, a body already encoded, `Cache-Control: no-transform` (the
+ * response's or the request's), a media
  * type not in `types`, or a Content-Length under `min_size`.
  */
 export function compressible(facts: CodingFacts, config: CompressionConfig): boolean {
   const { status } = facts;
-  if (facts.method === 'HEAD' || facts.range) return false;
+  if (facts.method === 'HEAD' || facts.range || facts.noTransform) return false;
   if (status < 200 || status === 204 || status === 206 || status === 304) return false;
+  return fieldsAllow(facts.headers, config, false);
+}
+
+/**
+ * Whether the 200 that a 304 stands for might have been compressed: a 304 carries the ETag its
+ * 200 would have had (RFC 9110 §15.4.5), weak then, or a cache that updates its stored
+ * compressed answer from it gets a strong validator back on it (and resumes with the identity
+ * body's ranges). A 304 without Content-Type (as most are) might have been.
+ */
+export function notModifiedForCompressed(facts: CodingFacts, config: CompressionConfig): boolean {
+  if (facts.status !== 304 || facts.method === 'HEAD' || facts.range || facts.noTransform) return false;
+  return fieldsAllow(facts.headers, config, true);
+}
+
+/** The response's own fields that forbid compressing it; `anyType`: no Content-Type allows it. */
+function fieldsAllow(headers: readonly string[], config: CompressionConfig, anyType: boolean): boolean {
   let type: string | undefined;
-  const { headers } = facts;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i].toLowerCase();
     const value = headers[i + 1];
     if (name === 'content-encoding' && value.trim().toLowerCase() !== 'identity') return false;
-    if (name === 'cache-control' && /(^|[\s,])no-transform([\s,]|$)/i.test(value)) return false;
+    if (name === 'cache-control' && forbidsTransform(value)) return false;
     if (name === 'content-length' && Number(value) < config.minSize) return false;
     if (name === 'content-type' && type === undefined) type = value.split(';')[0].trim().toLowerCase();
   }
-  return type !== undefined && typeMatches(type, config.types);
+  return type === undefined ? anyType : typeMatches(type, config.types);
+}
+
+/**
+ * A Cache-Control value with `no-transform`: in a response, the content must not change on the
+ * way (RFC 9110 §7.7); in a request, the client asks intermediaries the same (RFC 9111 §5.2.1.6).
+ */
+export function forbidsTransform(cacheControl: string | undefined): boolean {
+  return cacheControl !== undefined && /(^|[\s,])no-transform([\s,]|$)/i.test(cacheControl);
 }
 
 /** `text/html` against the list: exactly, or by a `text/*` entry. */

@@ -47,6 +47,8 @@ describe('PROXY protocol v1', () => {
     ['a port with a leading zero', 'PROXY TCP4 1.2.3.4 10.0.0.1 01 2\r\n'],
     ['two spaces', 'PROXY TCP4  1.2.3.4 10.0.0.1 1 2\r\n'],
     ['a bare LF', 'PROXY TCP4 1.2.3.4 10.0.0.1 1 2\n\r\n'],
+    // RFC 4291 text: a zone index names an interface of the balancer, never a client.
+    ['an IPv6 zone index', 'PROXY TCP6 fe80::7%eth0 fe80::1 1 2\r\n'],
   ]) {
     test(`refused: ${name}`, () => assert.equal(parseProxyHeader(Buffer.from(line)).kind, 'invalid'));
   }

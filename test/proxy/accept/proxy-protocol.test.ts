@@ -5,8 +5,11 @@
  * header work.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import tls from 'node:tls';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
@@ -14,13 +17,14 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
-import { v2Header } from '../../helpers/proxy-header.ts';
+import { balancer, v2Header } from '../../helpers/proxy-header.ts';
 import {
   singleUpstream,
   startGatewayFromText,
   startTestGateway,
   type TestGateway,
 } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 const keep = closeAfterAll();
 
@@ -165,6 +169,30 @@ describe('PROXY protocol from a listed source', () => {
     );
     assert.deepEqual(outcome, { text: '', closed: true });
   });
+
+  for (const [name, header, reason] of [
+    ['a v1 zone index', Buffer.from('PROXY TCP6 fe80::7%eth0 fe80::1 1 2\r\n'), /not TCP6/],
+    [
+      'a v2 version 3',
+      Buffer.from([...v2Header(1, 0x11, tcp4Body([1, 2, 3, 4]))].map((b, i) => (i === 12 ? 0x31 : b))),
+      /version 3/,
+    ],
+    ['a v2 length past its bound', v2Header(1, 0x11, Buffer.alloc(4096)), /past 2048/],
+    ['a v2 TCP4 body too short', v2Header(1, 0x11, Buffer.alloc(6)), /too short/],
+    ['a v2 UDP family', v2Header(1, 0x12, tcp4Body([1, 2, 3, 4])), /0x12/],
+  ] as const) {
+    test(`hostile bytes from a listed source, refused unanswered with the reason logged: ${name}`, async () => {
+      const seen = gw.logs.length;
+      const outcome = await exchange(gw.port, Buffer.concat([header, Buffer.from(GET('pp-hostile'))]));
+      assert.deepEqual(outcome, { text: '', closed: true });
+      // Refusals are told at most once a second, each line with the last one's reason.
+      await waitUntil(`a refusal logged with ${reason}`, () =>
+        gw.logs
+          .slice(seen)
+          .some((l) => l.msg === 'PROXY protocol: connection refused' && reason.test(String(l.reason))),
+      );
+    });
+  }
 });
 
 describe('PROXY protocol from a source not listed', () => {
@@ -396,4 +424,39 @@ ${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
   });
   const plain = await exchange(gw.port, Buffer.from(GET('pp-v6-plain')), '::1');
   assert.equal(upstreamSaw(plain.text)['x-forwarded-for'], '::1');
+});
+
+test('a TLS listener that orders certificates (acme) behind the header: the handshake and the request go through', async () => {
+  const app = await echoHeaders();
+  const certs = testCertificates();
+  const storage = join(mkdtempSync(join(tmpdir(), 'candor-pp-acme-')), 'acme');
+  const gw = await keep(
+    startGatewayFromText(`name: edge-1
+listen:
+  - address: 127.0.0.1:0
+    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath}, acme: { names: [shop.test] } }
+    proxy_protocol: { from: [127.0.0.1] }
+acme:
+  directory: https://127.0.0.1:1/directory
+  challenges: [tls-alpn-01]
+  storage: ${storage}
+limits: { header_timeout: 2s }
+${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
+  );
+  const { port } = await keep(balancer(gw.port, 'PROXY TCP4 203.0.113.80 10.0.0.1 56324 443\r\n'));
+  const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: certs.ca });
+  let text = '';
+  socket.on('data', (c: Buffer) => {
+    text += c.toString('latin1');
+  });
+  // Before the fix the ALPN stage never read the paused socket: the handshake waited out the header timeout.
+  await new Promise((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  socket.write(GET('pp-acme-tls'));
+  await new Promise((resolve) => socket.on('end', resolve));
+  socket.destroy();
+  assert.equal(upstreamSaw(text)['x-forwarded-for'], '203.0.113.80');
+  assert.equal((await gw.logFor('pp-acme-tls')).client, '203.0.113.80');
 });

@@ -19,6 +19,10 @@ import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.t
 const keep = closeAfterAll();
 const TEXT = 'Candor never lies about a failure. '.repeat(60);
 let nextEvent: () => void = () => {};
+let nextLine: () => void = () => {};
+let nextTick: () => void = () => {};
+/** Resolves when the upstream's endless stream is closed (the gateway let go of it). */
+let endlessClosed: Promise<void> = Promise.resolve();
 
 const app = () =>
   keep(
@@ -73,6 +77,39 @@ const app = () =>
         // The second event only once the client has read the first: proof it was flushed.
         nextEvent = () => res.end('data: two\n\n');
         return;
+      }
+      if (path === '/lines') {
+        // A stream of lines that is not server-sent events: the next line only once the client
+        // has read the one before (proof that what came was flushed, not kept in the compressor).
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write(`${JSON.stringify({ line: 1, text: TEXT })}\n`);
+        nextLine = () => res.end(`${JSON.stringify({ line: 2 })}\n`);
+        return;
+      }
+      if (path === '/endless') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const timer = setInterval(() => res.write(TEXT), 10);
+        endlessClosed = new Promise((resolve) =>
+          res.on('close', () => {
+            clearInterval(timer);
+            resolve();
+          }),
+        );
+        return;
+      }
+      if (path === '/ticks') {
+        // A stream of small lines (a progress feed): under min_size for as long as it runs.
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write('{"tick":1}\n');
+        nextTick = () => res.end(`{"tick":2,"text":"${TEXT}"}\n`);
+        return;
+      }
+      if (path === '/vary-origin' || path === '/vary-star' || path === '/vary-said') {
+        const vary = { '/vary-origin': 'Origin', '/vary-star': '*', '/vary-said': 'origin, accept-encoding' }[
+          path
+        ];
+        res.writeHead(200, { 'content-type': 'text/plain', vary, 'content-length': TEXT.length });
+        return res.end(TEXT);
       }
       if (path === '/not-modified') {
         res.writeHead(304, { 'content-type': 'text/plain', etag: '"v1"' });
@@ -179,6 +216,7 @@ upstreams:
     ['br;q=0, gzip', 'gzip'],
     ['*', 'br'],
     ['x-gzip', 'gzip'],
+    ['identity;q=0.5, gzip', 'gzip'],
   ] as const) {
     test(`Accept-Encoding: ${accept} → ${expected}, Vary, a weak ETag, the log's bytes before and after`, async () => {
       const id = `ce-${accept.replace(/\W+/g, '-')}`;
@@ -213,6 +251,18 @@ upstreams:
   for (const [name, path, headers, method] of [
     ['no Accept-Encoding', '/text', {}, 'GET'],
     ['*;q=0', '/text', { 'accept-encoding': '*;q=0' }, 'GET'],
+    [
+      'identity preferred to every coding',
+      '/text',
+      { 'accept-encoding': 'br;q=0.2, gzip;q=0.5, identity' },
+      'GET',
+    ],
+    [
+      'the request says Cache-Control: no-transform',
+      '/text',
+      { 'accept-encoding': 'gzip', 'cache-control': 'max-age=0, no-transform' },
+      'GET',
+    ],
     ['HEAD', '/text', { 'accept-encoding': 'gzip' }, 'HEAD'],
     ['a Range request', '/text', { 'accept-encoding': 'gzip', range: 'bytes=0-9' }, 'GET'],
     ['a body under min_size', '/small', { 'accept-encoding': 'gzip' }, 'GET'],
@@ -241,7 +291,8 @@ upstreams:
       if (path === '/small-chunked') assert.equal(r.body.toString(), 'small');
       if (path === '/not-modified') {
         assert.equal(r.status, 304);
-        assert.equal(r.headers.etag, '"v1"', 'a 304 keeps its strong ETag: nothing was transformed');
+        // RFC 9110 §15.4.5: the ETag its 200 would have had, and that 200 was compressed.
+        assert.equal(r.headers.etag, 'W/"v1"', "a 304 carries the compressed 200's weak ETag");
       }
       if (path === '/partial') {
         assert.equal(r.status, 206);
@@ -255,6 +306,27 @@ upstreams:
       }
     });
   }
+
+  for (const [path, expected] of [
+    ['/vary-origin', 'Origin, Accept-Encoding'],
+    ['/vary-star', '*'],
+    ['/vary-said', 'origin, accept-encoding'],
+  ] as const) {
+    test(`the upstream's Vary (${path}) gets Accept-Encoding beside it once, compressed or not: ${expected}`, async () => {
+      for (const accept of ['gzip', '']) {
+        const r = await get(gw, path, accept ? { 'accept-encoding': accept } : {});
+        assert.equal(r.headers['content-encoding'], accept || undefined);
+        assert.equal(r.headers.vary, expected);
+      }
+    });
+  }
+
+  test('a 304 to a client that takes no coding keeps its strong ETag, as its 200 would have', async () => {
+    const r = await get(gw, '/not-modified', { 'if-none-match': '"v1"' });
+    assert.equal(r.status, 304);
+    assert.equal(r.headers.etag, '"v1"');
+    assert.equal(r.headers.vary, 'Accept-Encoding');
+  });
 
   test('HTTP/2 downstream: compressed the same way', async () => {
     const h2gw = await keep(
@@ -342,6 +414,117 @@ upstreams:
       req.on('error', reject);
     });
     assert.equal(text, 'data: one\n\ndata: two\n\n');
+  });
+
+  for (const coding of ['gzip', 'br', 'zstd'] as const) {
+    test(`a stream that is not server-sent events (${coding}): what the upstream sent reaches the client before it sends more`, async () => {
+      const text = await new Promise<string>((resolve, reject) => {
+        const path = coding === 'zstd' ? '/zstd/lines' : '/lines';
+        const req = http.get(`${gw.url}${path}`, { headers: { 'accept-encoding': coding } }, (res) => {
+          assert.equal(res.headers['content-encoding'], coding);
+          const decoder =
+            coding === 'gzip'
+              ? zlib.createGunzip()
+              : coding === 'br'
+                ? zlib.createBrotliDecompress()
+                : zlib.createZstdDecompress();
+          let seen = '';
+          decoder.on('data', (c: Buffer) => {
+            seen += c.toString();
+            // The upstream holds its second line until the first has been read here: kept in
+            // the compressor's buffers, the first never came, and neither did the second.
+            if (seen.endsWith('\n') && !seen.includes('"line":2')) nextLine();
+          });
+          decoder.on('end', () => resolve(seen));
+          decoder.on('error', reject);
+          res.pipe(decoder);
+        });
+        req.on('error', reject);
+      });
+      assert.deepEqual(
+        text
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line).line),
+        [1, 2],
+      );
+    });
+  }
+
+  test('a stream whose first read is under min_size is not held for more: it goes as it is, and the rest after it', async () => {
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = http.get(`${gw.url}/ticks`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        assert.equal(res.headers['content-encoding'], undefined);
+        assert.equal(res.headers.vary, 'Accept-Encoding');
+        let seen = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          seen += c;
+          // The upstream sends its next line once the first was read here: held until min_size,
+          // the first never came (nor the head).
+          if (seen === '{"tick":1}\n') nextTick();
+        });
+        res.on('end', () => resolve(seen));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(text, `{"tick":1}\n{"tick":2,"text":"${TEXT}"}\n`);
+  });
+
+  test('a client that leaves mid-body (HTTP/1.1): the upstream is let go, logged client_closed with the encoding', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(
+        `${gw.url}/endless`,
+        { headers: { 'accept-encoding': 'gzip', 'x-request-id': 'ce-leave-h1' } },
+        (res) => {
+          const gunzip = zlib.createGunzip();
+          gunzip.on('error', () => {});
+          gunzip.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+          res.pipe(gunzip);
+        },
+      );
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+    });
+    await endlessClosed;
+    const line = await gw.logFor('ce-leave-h1');
+    assert.equal(line.status, 200);
+    assert.equal(line.error, 'client_closed');
+    assert.equal(line.encoding, 'gzip');
+  });
+
+  test('a client that cancels its stream mid-body (HTTP/2): the upstream is let go, logged client_closed', async () => {
+    const h2gw = await keep(
+      startTestGateway(
+        `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\n    compression: {}\nupstreams:\n  app:\n    targets:\n      - url: ${(await app()).url}\n`,
+        {},
+        'http2: true',
+      ),
+    );
+    const session = http2.connect(h2gw.url);
+    await new Promise<void>((resolve) => {
+      const stream = session.request({
+        ':path': '/endless',
+        'accept-encoding': 'br',
+        'x-request-id': 'ce-leave-h2',
+      });
+      const decoder = zlib.createBrotliDecompress();
+      // Cut short on purpose: the decoder's "unexpected end of file" is the point.
+      decoder.on('error', () => {});
+      decoder.once('data', () => {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        resolve();
+      });
+      stream.on('error', () => {});
+      stream.pipe(decoder);
+    });
+    await endlessClosed;
+    session.close();
+    const line = await h2gw.logFor('ce-leave-h2');
+    assert.equal(line.error, 'client_closed');
+    assert.equal(line.encoding, 'br');
   });
 
   test('an upstream reset mid-body: the transfer is aborted, not a valid gzip end; logged http_response_incomplete', async () => {

@@ -19,6 +19,7 @@ import { certificateId } from '../../../src/core/tls/certificate-id.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
+import { balancer } from '../../helpers/proxy-header.ts';
 import { startRedis } from '../../helpers/redis-server.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -398,5 +399,63 @@ test('a name ordered by TLS-ALPN-01: the TLS listener answers the validation bef
     assert.match(answer.issuer, /Pebble/);
   } finally {
     await gw.close();
+  }
+});
+
+test('an http → https redirect route on the plain listener does not send the CA away: HTTP-01 is answered before routing', {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  const gw = await startGatewayFromText(
+    config(['redirect.shop.test'], store).replace(
+      'routes:\n',
+      'routes:\n  - match: { scheme: http }\n    redirect: { scheme: https }\n',
+    ),
+  );
+  try {
+    const cert = await certificateSettled(gw);
+    assert.equal(cert.state, 'valid', JSON.stringify(cert));
+    const validation = gw.logs.find((l) => l.msg === 'request' && l.acme === 'http-01');
+    assert.equal(validation?.status, 200);
+    // Any other plain request is redirected.
+    const plain = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http
+        .get(`http://127.0.0.1:${httpPort}/cart?x=1`, { headers: { host: 'redirect.shop.test' } }, resolve)
+        .on('error', reject),
+    );
+    plain.resume();
+    assert.equal(plain.statusCode, 308);
+    assert.equal(plain.headers.location, 'https://redirect.shop.test/cart?x=1');
+    assert.equal((await httpsGet('redirect.shop.test', '/cart')).status, 200);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('TLS-ALPN-01 through a TCP load balancer that sends the PROXY header: validated, then served', {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  const gatewayPort = await freePort();
+  const text = config(['lb.shop.test'], store)
+    .replace('challenges: [http-01]', 'challenges: [tls-alpn-01]')
+    .replace(
+      `  - address: 127.0.0.1:${tlsPort}\n    tls:\n`,
+      `  - address: 127.0.0.1:${gatewayPort}\n    proxy_protocol: { from: [127.0.0.1] }\n    tls:\n`,
+    );
+  // The CA connects to tlsPort: the balancer there puts a header before each connection's ClientHello.
+  const lb = await balancer(gatewayPort, 'PROXY TCP4 198.51.100.30 10.0.0.1 40000 443\r\n', tlsPort);
+  const gw = await startGatewayFromText(text);
+  try {
+    const cert = await certificateSettled(gw);
+    assert.equal(cert.state, 'valid', JSON.stringify(cert));
+    const answer = await httpsGet('lb.shop.test', '/through');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'app saw lb.shop.test/through\n');
+    const line = gw.logs.find((l) => l.msg === 'request' && l.path === '/through');
+    assert.equal(line?.client, '198.51.100.30');
+  } finally {
+    await gw.close();
+    await lb.close();
   }
 });
