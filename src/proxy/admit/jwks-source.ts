@@ -136,7 +136,12 @@ export class RemoteJwks {
     } catch {
       throw new Failure('http_protocol_error', 'its answer is not JSON', { stage: 'head_received' });
     }
-    if (typeof keys !== 'object' || keys === null || !Array.isArray((keys as { keys?: unknown }).keys))
+    // Every member an object, as JwkSet requires: anything else is the endpoint's garbage, not a bug here.
+    const members = typeof keys === 'object' && keys !== null ? (keys as { keys?: unknown }).keys : undefined;
+    if (
+      !Array.isArray(members) ||
+      !members.every((key) => typeof key === 'object' && key !== null && !Array.isArray(key))
+    )
       throw new Failure('http_protocol_error', 'its answer is not a key set ({"keys": [...]})', {
         stage: 'head_received',
       });

@@ -1,0 +1,58 @@
+/**
+ * A JWKS endpoint that answers something that is not a key set is the auth hop answering
+ * garbage: a 502 http_protocol_error naming the hop, never the gateway's own 500 nor a 401.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_error, not a 500', async () => {
+  let body = '';
+  const jwks = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  const port = await listenLoopback(jwks);
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/jwks.json
+        jwks_min_refresh: 1ms
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  // A well-formed RS256 header and payload: only the key set is wrong.
+  const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  try {
+    for (const [i, text] of ['{"keys":["k1"]}', '{"keys":[null]}', '{"keys":[[1]]}'].entries()) {
+      body = text;
+      const id = `jwks-garbage-${i}`;
+      const res = await request(gw.url, {
+        path: '/orders',
+        headers: { authorization: `Bearer ${token}`, 'x-request-id': id },
+      });
+      assert.equal(res.status, 502, text);
+      assert.equal(res.headers['www-authenticate'], undefined);
+      assert.equal(
+        res.headers['proxy-status'],
+        `edge-1; error=http_protocol_error; details="the JWKS endpoint: its answer is not a key set ({\\"keys\\": [...]})"; next-hop="auth:127.0.0.1:${port}"`,
+      );
+      assert.equal((await gw.logFor(id)).auth, 'failed: http_protocol_error');
+    }
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await new Promise((resolve) => jwks.close(resolve));
+  }
+});
