@@ -212,6 +212,8 @@ export class Access {
   readonly #ownUpstreams = new Map<string, Upstream>();
   /** Each forward-auth hop's record, by its name. */
   readonly #forwardHealth = new Map<string, AuthHopView>();
+  /** Each JWKS host's record, by its name: the key sets it serves (one per URL) are one hop, as Proxy-Status names them. */
+  readonly #jwksHealth = new Map<string, AuthHopHealth>();
 
   /**
    * With `previous` (a reload), a JWKS URL still named keeps its fetched keys: a reload while
@@ -230,8 +232,17 @@ export class Access {
       if (config.jwksUrl === undefined) return undefined;
       const key = `${config.jwksMinRefresh} ${config.jwksUrl}`;
       let set = this.#keySets.get(key) ?? (previous === undefined ? undefined : previous.#keySets.get(key));
-      set ??= new RemoteJwks(config.jwksUrl, config.name, config.jwksMinRefresh, logger);
+      const name = `auth:${config.name}`;
+      set ??= new RemoteJwks(
+        config.jwksUrl,
+        this.#jwksHealth.get(name) ??
+          (previous === undefined ? undefined : previous.#jwksHealth.get(name)) ??
+          new AuthHopHealth(name, 'jwks'),
+        config.jwksMinRefresh,
+        logger,
+      );
       this.#keySets.set(key, set);
+      this.#jwksHealth.set(name, set.health);
       return set;
     };
     const forward = (config: ForwardAuthConfig, route: RouteConfig): ForwardAuth => {
@@ -277,7 +288,7 @@ export class Access {
   authHops(): AuthHopView[] {
     return [
       ...this.#forwardHealth.values(),
-      ...[...this.#keySets.values()].map((set) => ({ health: set.health, upstream: undefined })),
+      ...[...this.#jwksHealth.values()].map((health) => ({ health, upstream: undefined })),
     ];
   }
 

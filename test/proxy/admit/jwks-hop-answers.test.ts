@@ -56,3 +56,50 @@ upstreams:
     await new Promise((resolve) => jwks.close(resolve));
   }
 });
+
+test('two JWKS URLs on one host are one hop, auth:HOST, whose status counts both fetches and failures', async () => {
+  let up = true;
+  const jwks = http.createServer((req, res) => {
+    if (!up) return res.writeHead(500).end('down');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [] }));
+    void req;
+  });
+  const port = await listenLoopback(jwks);
+  const echo = await startEcho();
+  const route = (name: string) => `  - name: ${name}
+    match: { path: /${name} }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/realms/${name}/certs
+        jwks_min_refresh: 1ms
+`;
+  const gw = await startTestGateway(`name: edge-1
+routes:
+${route('a')}${route('b')}upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  const ask = (path: string) => request(gw.url, { path, headers: { authorization: `Bearer ${token}` } });
+  try {
+    // Keys fetched for each realm (no key fits the token: its 401), then the host fails both.
+    assert.equal((await ask('/a')).status, 401);
+    assert.equal((await ask('/b')).status, 401);
+    up = false;
+    await ask('/a');
+    await ask('/b');
+    const hops = gw.gateway.status().auth_hops;
+    assert.deepEqual(Object.keys(hops), [`auth:127.0.0.1:${port}`]);
+    const hop = hops[`auth:127.0.0.1:${port}`];
+    assert.equal(hop.kind, 'jwks');
+    assert.equal(hop.counts.failed, 2);
+    assert.ok(hop.counts.fetched >= 2, JSON.stringify(hop.counts));
+    assert.equal(hop.last_failure?.type, 'destination_unavailable');
+  } finally {
+    await gw.close();
+    await echo.close();
+    await new Promise((resolve) => jwks.close(resolve));
+  }
+});
