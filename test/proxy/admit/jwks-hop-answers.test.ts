@@ -103,3 +103,56 @@ ${route('a')}${route('b')}upstreams:
     await new Promise((resolve) => jwks.close(resolve));
   }
 });
+
+test('a JWKS endpoint that does not answer, or stalls its key set, is the hop’s 504 http_response_timeout, never a 401', async () => {
+  const sockets = new Set<import('node:net').Socket>();
+  const jwks = http.createServer((req, res) => {
+    // /head: the head, then nothing; any other path: not even a head.
+    if (req.url === '/head') res.writeHead(200, { 'content-type': 'application/json' }).write('{"keys":');
+  });
+  jwks.on('connection', (socket) => sockets.add(socket));
+  const port = await listenLoopback(jwks);
+  const echo = await startEcho();
+  const route = (name: string, path: string) => `  - name: ${name}
+    match: { path: /${name} }
+    upstream: app
+    auth:
+      jwt: { jwks_url: "http://127.0.0.1:${port}${path}" }
+`;
+  const gw = await startTestGateway(`name: edge-1
+routes:
+${route('silent', '/silent')}${route('stalled', '/head')}upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const token = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  try {
+    const answers = await Promise.all(
+      ['silent', 'stalled'].map((name) =>
+        request(gw.url, {
+          path: `/${name}`,
+          headers: { authorization: `Bearer ${token}`, 'x-request-id': `jwks-${name}` },
+        }),
+      ),
+    );
+    for (const [i, name] of ['silent', 'stalled'].entries()) {
+      const res = answers[i];
+      assert.equal(res.status, 504, name);
+      assert.equal(res.headers['www-authenticate'], undefined);
+      assert.match(
+        String(res.headers['proxy-status']),
+        new RegExp(
+          `^edge-1; error=http_response_timeout; details="the JWKS endpoint: [^"]+"; next-hop="auth:127\\.0\\.0\\.1:${port}"$`,
+        ),
+      );
+      assert.equal((await gw.logFor(`jwks-${name}`)).auth, 'failed: http_response_timeout');
+    }
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => jwks.close(resolve));
+  }
+});
