@@ -26,3 +26,28 @@ function checkAddress(list: net.BlockList, address: string): boolean {
 export function unmapIPv4(address: string): string {
   return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
+
+/**
+ * The client a chain of trusted proxies vouches for: X-Forwarded-For read from its right end
+ * (the entry the peer itself wrote) while the hop that wrote it is trusted, as nginx's
+ * `real_ip_recursive` reads it. The peer's own address when the peer is not trusted, or sent
+ * none; an entry that is not an address ends the walk at the last hop vouched for (what lies
+ * left of it is no trusted proxy's word). Only a trusted proxy's entries are read, so no
+ * client can write the address this gives.
+ */
+export function forwardedClient(
+  peer: string,
+  forwardedFor: string | readonly string[] | undefined,
+  trust: TrustList,
+): string {
+  if (forwardedFor === undefined || !trust.has(peer)) return peer;
+  const entries = (typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',')).split(',');
+  let client = peer;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = unmapIPv4(entries[i].trim());
+    if (net.isIP(entry) === 0) break;
+    client = entry;
+    if (!trust.has(entry)) break;
+  }
+  return client;
+}

@@ -8,6 +8,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
 import { AuthHopHealth } from './auth-hop-health.ts';
@@ -34,7 +35,7 @@ export interface AccessDecision {
 
 /** The facts of a request the access rules read. */
 export interface AccessRequest {
-  /** The client's address as the gateway knows it (RequestRecord.clientAddress). */
+  /** The client's address as the gateway knows it (RequestRecord.clientAddress): the peer's, or a PROXY header's. */
   readonly clientAddress: string;
   readonly method: string;
   /** The request target as the client sent it, the host it addressed, its id and scheme (for forward auth). */
@@ -78,13 +79,16 @@ class RouteAccess {
   readonly #forward: ForwardAuth | undefined;
   readonly #forwardAuthorization: boolean;
   readonly #allowed: AccessDecision;
+  readonly #trust: TrustList;
 
   constructor(
     config: RouteAccessConfig,
+    trust: TrustList,
     jwks: (config: JwtAuthConfig) => RemoteJwks | undefined,
     forward: (config: ForwardAuthConfig) => ForwardAuth,
   ) {
     this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
+    this.#trust = trust;
     this.cors = config.cors && new CorsPolicy(config.cors);
     this.#basic = config.auth?.basic && new BasicAuth(config.auth.basic);
     this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
@@ -101,9 +105,18 @@ class RouteAccess {
    * preflight, answered here (a browser sends no credentials with one), then authentication.
    */
   check(request: AccessRequest): AccessDecision | Promise<AccessDecision> {
-    const refused = this.#ipLists?.refusal(request.clientAddress);
-    if (refused !== undefined)
-      return refusal(403, "the client's address may not use this route", `ip ${refused}`);
+    if (this.#ipLists !== undefined) {
+      // Behind trusted proxies, the client they vouch for (trust_forwarded_from); else the peer.
+      const { clientAddress } = request;
+      const address = forwardedClient(clientAddress, request.fields['x-forwarded-for'], this.#trust);
+      const refused = this.#ipLists.refusal(address);
+      if (refused !== undefined)
+        return refusal(
+          403,
+          "the client's address may not use this route",
+          address === clientAddress ? `ip ${refused}` : `ip ${refused} (X-Forwarded-For ${address})`,
+        );
+    }
     if (this.cors && CorsPolicy.isPreflight(request.method, request.fields)) {
       const answer = this.cors.preflight(request.fields);
       if (typeof answer === 'string')
@@ -199,6 +212,8 @@ export class Access {
   readonly #ownUpstreams = new Map<string, Upstream>();
   /** Each forward-auth hop's record, by its name. */
   readonly #forwardHealth = new Map<string, AuthHopView>();
+  /** Each JWKS host's record, by its name: the key sets it serves (one per URL) are one hop, as Proxy-Status names them. */
+  readonly #jwksHealth = new Map<string, AuthHopHealth>();
 
   /**
    * With `previous` (a reload), a JWKS URL still named keeps its fetched keys: a reload while
@@ -206,13 +221,28 @@ export class Access {
    * upstream (pool, circuit, budget) as an upstream kept by name does; one no longer named
    * retires its pool. A hop keeps its record.
    */
-  constructor(routes: readonly RouteConfig[], logger: Logger, hops: AuthHops, previous?: Access) {
+  constructor(
+    routes: readonly RouteConfig[],
+    logger: Logger,
+    hops: AuthHops,
+    trust: TrustList,
+    previous?: Access,
+  ) {
     const jwks = (config: JwtAuthConfig): RemoteJwks | undefined => {
       if (config.jwksUrl === undefined) return undefined;
       const key = `${config.jwksMinRefresh} ${config.jwksUrl}`;
       let set = this.#keySets.get(key) ?? (previous === undefined ? undefined : previous.#keySets.get(key));
-      set ??= new RemoteJwks(config.jwksUrl, config.name, config.jwksMinRefresh, logger);
+      const name = `auth:${config.name}`;
+      set ??= new RemoteJwks(
+        config.jwksUrl,
+        this.#jwksHealth.get(name) ??
+          (previous === undefined ? undefined : previous.#jwksHealth.get(name)) ??
+          new AuthHopHealth(name, 'jwks'),
+        config.jwksMinRefresh,
+        logger,
+      );
       this.#keySets.set(key, set);
+      this.#jwksHealth.set(name, set.health);
       return set;
     };
     const forward = (config: ForwardAuthConfig, route: RouteConfig): ForwardAuth => {
@@ -229,7 +259,10 @@ export class Access {
     };
     for (const route of routes)
       if (route.access)
-        this.#routes.set(route, new RouteAccess(route.access, jwks, (config) => forward(config, route)));
+        this.#routes.set(
+          route,
+          new RouteAccess(route.access, trust, jwks, (config) => forward(config, route)),
+        );
     for (const [name, old] of previous === undefined ? [] : previous.#ownUpstreams)
       if (!this.#ownUpstreams.has(name)) for (const target of old.targets) target.pool.retire();
   }
@@ -255,7 +288,7 @@ export class Access {
   authHops(): AuthHopView[] {
     return [
       ...this.#forwardHealth.values(),
-      ...[...this.#keySets.values()].map((set) => ({ health: set.health, upstream: undefined })),
+      ...[...this.#jwksHealth.values()].map((health) => ({ health, upstream: undefined })),
     ];
   }
 

@@ -2,7 +2,7 @@ import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { authHopFailure, callAuthHop, timedOut } from './auth-hop.ts';
-import { AuthHopHealth } from './auth-hop-health.ts';
+import type { AuthHopHealth } from './auth-hop-health.ts';
 import { JwkSet } from './jwk-set.ts';
 
 /** The bound on one fetch of the JWKS, connection and body alike. */
@@ -41,10 +41,11 @@ export class RemoteJwks {
   /** Its fetches and latest failure, for the status page. */
   readonly health: AuthHopHealth;
 
-  constructor(url: string, name: string, minRefresh: number, logger: Logger) {
+  /** `health`: the record of the hop `auth:NAME`, shared with the other key sets its host serves. */
+  constructor(url: string, health: AuthHopHealth, minRefresh: number, logger: Logger) {
     this.#url = url;
-    this.#hop = `auth:${name}`;
-    this.health = new AuthHopHealth(this.#hop, 'jwks');
+    this.#hop = health.name;
+    this.health = health;
     this.#minRefresh = minRefresh;
     this.#logger = logger;
   }
@@ -136,7 +137,12 @@ export class RemoteJwks {
     } catch {
       throw new Failure('http_protocol_error', 'its answer is not JSON', { stage: 'head_received' });
     }
-    if (typeof keys !== 'object' || keys === null || !Array.isArray((keys as { keys?: unknown }).keys))
+    // Every member an object, as JwkSet requires: anything else is the endpoint's garbage, not a bug here.
+    const members = typeof keys === 'object' && keys !== null ? (keys as { keys?: unknown }).keys : undefined;
+    if (
+      !Array.isArray(members) ||
+      !members.every((key) => typeof key === 'object' && key !== null && !Array.isArray(key))
+    )
       throw new Failure('http_protocol_error', 'its answer is not a key set ({"keys": [...]})', {
         stage: 'head_received',
       });

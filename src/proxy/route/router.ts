@@ -33,7 +33,10 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
     const entry: Entry = {
       route,
       prefix: route.path,
-      test: route.conditions === undefined ? undefined : compileConditions(route.conditions),
+      test:
+        route.conditions === undefined
+          ? undefined
+          : compileConditions(route.conditions, route.access?.cors !== undefined),
       count: conditionCount(route.conditions),
     };
     if (route.host === undefined) anyHost.push(entry);

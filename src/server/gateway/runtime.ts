@@ -82,11 +82,13 @@ export function createRuntime(
   }
   // The runtime the auth hops' calls run on: this one, made below (a call comes only with a request).
   let runtime: LiveRuntime | undefined;
+  const trust = createTrustList(config.trustForwardedFrom);
   const access = new Access(
     config.routes,
     logger,
     // Metrics, log and the other workers hear of an auth hop's attempts as of any upstream's.
     { upstreams, ask: (upstream, call) => askAuthService(runtime as LiveRuntime, upstream, call) },
+    trust,
     previous?.access,
   );
   const splits = routeSplits(config, changes, previous?.splits);
@@ -99,7 +101,7 @@ export function createRuntime(
     caches: routeCaches(config.routes, previous?.caches),
     spool: new SpoolSpace(config.limits.spool, config.limits.spoolDir, previous?.spool),
     checks,
-    trust: createTrustList(config.trustForwardedFrom),
+    trust,
     access,
     admission: new Admission(
       config.routes,

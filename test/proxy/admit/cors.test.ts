@@ -216,3 +216,57 @@ test("the upstream's answer gets the route's CORS fields in place of its own; cr
     await new Promise((resolve) => upstream.close(resolve));
   }
 });
+
+test('a preflight meets the route its request would: a route matching PUT and DELETE only answers their preflights', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: writes
+    match: { path: /items, methods: [PUT, DELETE] }
+    upstream: app
+    cors:
+      origins: [https://app.example.com]
+      methods: [PUT, DELETE]
+  - name: reads
+    match: { path: /items }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const preflight = (method: string, id: string) =>
+    request(gw.url, {
+      method: 'OPTIONS',
+      path: '/items/3',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': method,
+        'x-request-id': id,
+      },
+    });
+  try {
+    const put = await preflight('PUT', 'pre-put');
+    assert.equal(put.status, 204);
+    assert.equal(put.headers['access-control-allow-origin'], 'https://app.example.com');
+    assert.equal(put.headers['access-control-allow-methods'], 'PUT, DELETE');
+    assert.equal((await gw.logFor('pre-put')).route, 'writes');
+    // A GET's preflight is the reads route's, which has no CORS rules: the upstream's to answer.
+    const get = await preflight('GET', 'pre-get');
+    assert.equal(get.status, 200);
+    assert.equal((await gw.logFor('pre-get')).route, 'reads');
+    assert.equal(echo.received.length, 1, 'only the GET preflight went upstream');
+    assert.equal(echo.received[0].method, 'OPTIONS');
+    // A plain OPTIONS (no Access-Control-Request-Method) is not a preflight: it stays a request.
+    const plain = await request(gw.url, {
+      method: 'OPTIONS',
+      path: '/items/3',
+      headers: { origin: 'https://app.example.com' },
+    });
+    assert.equal(plain.status, 200);
+    assert.equal(echo.received.length, 2);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});

@@ -11,7 +11,6 @@ import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 function config(url: string): string {
   return `name: edge-1
-trust_forwarded_from: [127.0.0.1]
 routes:
   - name: denied
     match: { path: /denied }
@@ -66,7 +65,7 @@ test('a deny list refuses the client with 403 http_request_denied, names the rul
   }
 });
 
-test('an allow list refuses an address outside it, whatever X-Forwarded-For claims', async () => {
+test('an allow list refuses an address outside it, whatever X-Forwarded-For an untrusted client claims', async () => {
   const echo = await startEcho();
   const gw = await startTestGateway(config(echo.url));
   try {
@@ -79,6 +78,55 @@ test('an allow list refuses an address outside it, whatever X-Forwarded-For clai
     const line = await gw.logFor('ip-allow');
     assert.equal(line.auth, 'denied: ip not in allow');
     assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('behind trusted proxies (trust_forwarded_from) the lists judge the client they vouch for in X-Forwarded-For, read from its right end', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+trust_forwarded_from: [127.0.0.1, 192.168.0.0/16]
+routes:
+  - name: staff
+    match: { path: /staff }
+    upstream: app
+    allow: [10.0.0.0/8]
+  - name: public
+    match: { path: /public }
+    upstream: app
+    deny: [203.0.113.0/24]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const ask = (path: string, forwardedFor: string, id: string) =>
+    request(gw.url, { path, headers: { 'x-forwarded-for': forwardedFor, 'x-request-id': id } });
+  try {
+    // The proxy's word: its client is denied on /public, allowed on /staff.
+    assert.equal((await ask('/public', '203.0.113.9', 'xff-deny')).status, 403);
+    assert.equal(
+      (await gw.logFor('xff-deny')).auth,
+      'denied: ip deny 203.0.113.0/24 (X-Forwarded-For 203.0.113.9)',
+    );
+    assert.equal((await ask('/public', '::ffff:203.0.113.9', 'xff-mapped')).status, 403);
+    assert.equal((await ask('/staff', '10.0.0.5', 'xff-allow')).status, 200);
+    assert.equal((await gw.logFor('xff-allow')).auth, 'allowed');
+    // Through two trusted proxies (192.168.1.1 appended by the nearer one).
+    assert.equal((await ask('/staff', '10.0.0.5, 192.168.1.1', 'xff-chain')).status, 200);
+    assert.equal(echo.received.length, 2);
+    // What a client wrote left of its proxy's entry is not read: the proxy saw 203.0.113.9.
+    assert.equal((await ask('/staff', '10.0.0.5, 203.0.113.9', 'xff-spoof')).status, 403);
+    assert.equal(
+      (await gw.logFor('xff-spoof')).auth,
+      'denied: ip not in allow (X-Forwarded-For 203.0.113.9)',
+    );
+    // An entry that is no address ends the walk at the last proxy trusted: the peer here.
+    assert.equal((await ask('/staff', '10.0.0.5, junk', 'xff-junk')).status, 403);
+    assert.equal((await gw.logFor('xff-junk')).auth, 'denied: ip not in allow');
+    assert.equal(echo.received.length, 2, 'no refused request reached the upstream');
   } finally {
     await gw.close();
     await echo.close();

@@ -1,0 +1,158 @@
+/**
+ * A JWKS endpoint that answers something that is not a key set is the auth hop answering
+ * garbage: a 502 http_protocol_error naming the hop, never the gateway's own 500 nor a 401.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_error, not a 500', async () => {
+  let body = '';
+  const jwks = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  const port = await listenLoopback(jwks);
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/jwks.json
+        jwks_min_refresh: 1ms
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  // A well-formed RS256 header and payload: only the key set is wrong.
+  const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  try {
+    for (const [i, text] of ['{"keys":["k1"]}', '{"keys":[null]}', '{"keys":[[1]]}'].entries()) {
+      body = text;
+      const id = `jwks-garbage-${i}`;
+      const res = await request(gw.url, {
+        path: '/orders',
+        headers: { authorization: `Bearer ${token}`, 'x-request-id': id },
+      });
+      assert.equal(res.status, 502, text);
+      assert.equal(res.headers['www-authenticate'], undefined);
+      assert.equal(
+        res.headers['proxy-status'],
+        `edge-1; error=http_protocol_error; details="the JWKS endpoint: its answer is not a key set ({\\"keys\\": [...]})"; next-hop="auth:127.0.0.1:${port}"`,
+      );
+      assert.equal((await gw.logFor(id)).auth, 'failed: http_protocol_error');
+    }
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await new Promise((resolve) => jwks.close(resolve));
+  }
+});
+
+test('two JWKS URLs on one host are one hop, auth:HOST, whose status counts both fetches and failures', async () => {
+  let up = true;
+  const jwks = http.createServer((req, res) => {
+    if (!up) return res.writeHead(500).end('down');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [] }));
+    void req;
+  });
+  const port = await listenLoopback(jwks);
+  const echo = await startEcho();
+  const route = (name: string) => `  - name: ${name}
+    match: { path: /${name} }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/realms/${name}/certs
+        jwks_min_refresh: 1ms
+`;
+  const gw = await startTestGateway(`name: edge-1
+routes:
+${route('a')}${route('b')}upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  const ask = (path: string) => request(gw.url, { path, headers: { authorization: `Bearer ${token}` } });
+  try {
+    // Keys fetched for each realm (no key fits the token: its 401), then the host fails both.
+    assert.equal((await ask('/a')).status, 401);
+    assert.equal((await ask('/b')).status, 401);
+    up = false;
+    await ask('/a');
+    await ask('/b');
+    const hops = gw.gateway.status().auth_hops;
+    assert.deepEqual(Object.keys(hops), [`auth:127.0.0.1:${port}`]);
+    const hop = hops[`auth:127.0.0.1:${port}`];
+    assert.equal(hop.kind, 'jwks');
+    assert.equal(hop.counts.failed, 2);
+    assert.ok(hop.counts.fetched >= 2, JSON.stringify(hop.counts));
+    assert.equal(hop.last_failure?.type, 'destination_unavailable');
+  } finally {
+    await gw.close();
+    await echo.close();
+    await new Promise((resolve) => jwks.close(resolve));
+  }
+});
+
+test('a JWKS endpoint that does not answer, or stalls its key set, is the hop’s 504 http_response_timeout, never a 401', async () => {
+  const sockets = new Set<import('node:net').Socket>();
+  const jwks = http.createServer((req, res) => {
+    // /head: the head, then nothing; any other path: not even a head.
+    if (req.url === '/head') res.writeHead(200, { 'content-type': 'application/json' }).write('{"keys":');
+  });
+  jwks.on('connection', (socket) => sockets.add(socket));
+  const port = await listenLoopback(jwks);
+  const echo = await startEcho();
+  const route = (name: string, path: string) => `  - name: ${name}
+    match: { path: /${name} }
+    upstream: app
+    auth:
+      jwt: { jwks_url: "http://127.0.0.1:${port}${path}" }
+`;
+  const gw = await startTestGateway(`name: edge-1
+routes:
+${route('silent', '/silent')}${route('stalled', '/head')}upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const token = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  try {
+    const answers = await Promise.all(
+      ['silent', 'stalled'].map((name) =>
+        request(gw.url, {
+          path: `/${name}`,
+          headers: { authorization: `Bearer ${token}`, 'x-request-id': `jwks-${name}` },
+        }),
+      ),
+    );
+    for (const [i, name] of ['silent', 'stalled'].entries()) {
+      const res = answers[i];
+      assert.equal(res.status, 504, name);
+      assert.equal(res.headers['www-authenticate'], undefined);
+      assert.match(
+        String(res.headers['proxy-status']),
+        new RegExp(
+          `^edge-1; error=http_response_timeout; details="the JWKS endpoint: [^"]+"; next-hop="auth:127\\.0\\.0\\.1:${port}"$`,
+        ),
+      );
+      assert.equal((await gw.logFor(`jwks-${name}`)).auth, 'failed: http_response_timeout');
+    }
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => jwks.close(resolve));
+  }
+});
