@@ -13,6 +13,9 @@ export interface CacheRequest {
 /** Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage` counts). */
 const SHARED = { shared: true } as const;
 
+/** The Warning http-cache-semantics appends to an answer heuristically fresh for over a day, and a day old. */
+const HEURISTIC_WARNING = '113 - "rfc7234 5.5.4"';
+
 /**
  * One stored answer: its status, the upstream's own fields, its whole body, and the policy
  * (http-cache-semantics) that says, for each later request, whether it may be reused as it is,
@@ -78,6 +81,14 @@ export class StoredAnswer {
     // sets Date to now, which would make a stored answer look new to a client that reads Date.
     const made = this.#policy.toObject().resh.date;
     if (made !== undefined) headers.date = made;
+    // RFC 9111 obsoletes Warning (§5.5): the library's "113" for a heuristic freshness over a
+    // day is not sent; a warning the upstream made itself goes on.
+    const warning = headers.warning;
+    if (typeof warning === 'string' && warning.endsWith(HEURISTIC_WARNING)) {
+      const own = warning.slice(0, -HEURISTIC_WARNING.length).replace(/,\s*$/, '');
+      if (own === '') delete headers.warning;
+      else headers.warning = own;
+    }
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
       if (Array.isArray(value)) for (const v of value) out.push(name, v);
@@ -128,6 +139,13 @@ function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
   const cap = capMs / 1000;
   const own = Number(directives['stale-if-error']);
   return Number.isFinite(own) && own >= 0 ? Math.min(own, cap) : cap;
+}
+
+/** The answer's Vary has "*": it matches no later request (RFC 9111 §4.1), so keeping it only takes room. */
+export function variesOnEverything(policy: CachePolicy): boolean {
+  const vary = policy.toObject().resh.vary;
+  if (vary === undefined) return false;
+  return (Array.isArray(vary) ? vary.join(',') : vary).split(',').some((name) => name.trim() === '*');
 }
 
 /** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */

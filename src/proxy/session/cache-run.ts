@@ -14,7 +14,13 @@ import {
 import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { asksUpstream, conditional, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, ResponseCache } from '../cache/response-cache.ts';
-import { type CacheRequest, headersOf, policyOf, StoredAnswer } from '../cache/stored-answer.ts';
+import {
+  type CacheRequest,
+  headersOf,
+  policyOf,
+  StoredAnswer,
+  variesOnEverything,
+} from '../cache/stored-answer.ts';
 import { CompressingSink } from '../forward/compressing-sink.ts';
 import type { HeaderEdit } from '../forward/header-rules.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
@@ -242,9 +248,11 @@ export class CacheRun implements ResponseStore {
       return undefined;
     const { maxEntry } = this.#cache.config;
     const policy = policyOf(request, status, fields);
-    // An answer that sets a cookie is one client's (nginx and Varnish do not store it either).
+    // An answer that sets a cookie is one client's (nginx and Varnish do not store it either);
+    // one that varies on everything would never match a later request.
     const fieldsKept = policy.toObject().resh;
-    if (!policy.storable() || fieldsKept['set-cookie'] !== undefined) return undefined;
+    if (!policy.storable() || fieldsKept['set-cookie'] !== undefined || variesOnEverything(policy))
+      return undefined;
     const length = Number(fieldsKept['content-length'] ?? 0);
     if (length > maxEntry) return undefined;
     const chunks: Buffer[] = [];
