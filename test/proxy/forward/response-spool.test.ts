@@ -292,6 +292,32 @@ test('a spool directory that cannot be made: the response is held as without a s
   assert.equal(gw.gateway.runtime().spool.held, 0);
 });
 
+test('a client that leaves while its response is spooled: the file goes at once, its bytes back to the space, and the log says the client left', async (t) => {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  const dir = await spoolDir(t);
+  const gw = await startTestGateway(gatewayConfig(upstream.url, dir));
+  t.after(() => gw.close());
+  const slow = nonReader(gw.port, 'leaves');
+  await waitUntil('the upstream sent the whole body', () => upstream.seen[0]?.finished === true, 10_000);
+  await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  // The pool's one connection is back (the whole body is in the gateway): the client leaves then.
+  assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
+  assert.equal(gw.gateway.runtime().spool.held > 0, true);
+  slow.socket.destroy();
+  const line = await gw.logFor('leaves');
+  assert.equal(line.status, 200);
+  assert.equal(line.client_aborted, true);
+  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.held === 0);
+  assert.deepEqual(await openFilesIn(dir), []);
+  // The client's leaving cost the upstream nothing: its connection serves the next request still.
+  assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
+  assert.deepEqual(
+    upstream.seen.map((s) => s.socket),
+    [1, 1, 1],
+  );
+});
+
 test('a disk that fills under a spooled response: the rest waits in memory as without a spool, and a client that reads gets every byte', async (t) => {
   const upstream = await startUpstream();
   t.after(() => upstream.close());
