@@ -317,10 +317,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
     // has passed), or mid-body as its body's (the head went downstream).
     if (current) return current.exchange.cancel(failure);
-    // In backoff: the retry will not run.
-    this.measure.retryOver(failure.type);
-    this.finishTimers();
-    this.answer(failure);
+    // Held (no target could take it) or in backoff: the retry will not run.
+    const answer = this.hold?.deadlinePassed(failure) ?? failure;
+    this.measure.retryOver(answer.type);
+    this.end(answer);
   }
 
   /** The downstream response closed (answered, cut, or the client left): returns the failure that cut it short, for the log. */
