@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
@@ -40,7 +41,7 @@ function dripUpload(port: number, id: string): Promise<string> {
 }
 
 /** What the upstream answers: the bytes of body it read, once it has them all. */
-function countBody(req: NodeJS.ReadableStream, done: (text: string) => void): void {
+function countBody(req: Readable, done: (text: string) => void): void {
   let n = 0;
   req.on('data', (c: Buffer) => {
     n += c.length;
