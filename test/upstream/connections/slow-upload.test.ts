@@ -91,3 +91,71 @@ upstreams:
     );
   });
 }
+
+test("timeouts.total passing while the client's body still arrives: the client's 408, and no target is judged", async (t) => {
+  const upstream = await listenOnLoopback((req, res) => countBody(req, (text) => res.end(text)));
+  t.after(() => upstream.close());
+  const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 1KiB }
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }, { url: ${upstream.url}/ }]
+    timeouts: { response: 300ms, total: 600ms }
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 1 }
+`);
+  t.after(() => edge.close());
+  const answer = await dripUpload(edge.port, 'too-slow');
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+  assert.match(
+    answer,
+    /\r\nproxy-status: edge-1; error=http_request_error; details="the request body was still arriving from the client when the total timeout of 600 ms passed"\r\n/,
+  );
+  const line = await edge.logFor('too-slow');
+  assert.equal(line.status, 408);
+  assert.equal(line.error, 'http_request_error');
+  assert.equal(line.shape, 'client');
+  assert.equal(
+    edge.logs.some((l) => l.msg === 'target ejected'),
+    false,
+  );
+});
+
+test('timeouts.total passing while an upstream that reads nothing holds the body back: its 504, as before', async (t) => {
+  // Takes the head, never reads the body: the gateway's way in fills, and the client waits on it.
+  const upstream = await listenOnLoopback((req) => req.pause());
+  t.after(() => upstream.close());
+  const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 1KiB }
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+    timeouts: { response: 300ms, total: 600ms }
+    retries: { attempts: 1 }
+`);
+  t.after(() => edge.close());
+  const size = 8 * 1024 * 1024;
+  const answer = await new Promise<string>((resolve) => {
+    const socket = net.connect(edge.port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(got));
+    socket.write(
+      `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: stuck\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`,
+    );
+    socket.write(Buffer.alloc(size, 'x'));
+  });
+  assert.match(answer, /^HTTP\/1\.1 504 /);
+  assert.match(answer, /\r\nproxy-status: edge-1; error=http_response_timeout; /);
+  const line = await edge.logFor('stuck');
+  assert.equal(line.error, 'http_response_timeout');
+});
