@@ -97,7 +97,12 @@ export class CacheRun implements ResponseStore {
     if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);
     // A range, an upgrade or a body is not what a stored answer answers.
     if (head.upgrade || hasBody(head) || fields.range !== undefined) return this.#forward('bypass', forward);
-    this.#key = `${admitted.authority.toLowerCase()} ${admitted.upstreamPath}`;
+    // The target URI (RFC 9111 §4), scheme last: what the upstream is told of it (a trusted
+    // proxy's X-Forwarded-Proto, else the listener's), since its answer may depend on it (a
+    // redirect of http to https, stored, would loop for https clients).
+    const { runtime, record, listener } = this.#req;
+    const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
+    this.#key = `${admitted.authority.toLowerCase()} ${admitted.upstreamPath} ${typeof proto === 'string' ? proto : listener.protocol}`;
     // A HEAD is answered from a GET's stored answer (RFC 9111 §4): looked up as the GET.
     this.#request = {
       method: 'GET',
