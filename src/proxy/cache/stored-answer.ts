@@ -141,11 +141,30 @@ function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
   return Number.isFinite(own) && own >= 0 ? Math.min(own, cap) : cap;
 }
 
-/** The answer's Vary has "*": it matches no later request (RFC 9111 §4.1), so keeping it only takes room. */
-export function variesOnEverything(policy: CachePolicy): boolean {
-  const vary = policy.toObject().resh.vary;
-  if (vary === undefined) return false;
-  return (Array.isArray(vary) ? vary.join(',') : vary).split(',').some((name) => name.trim() === '*');
+/**
+ * Whether a shared cache may keep this answer (RFC 9111 §3): the library's rules, and never
+ * one that sets a cookie (one client's: nginx and Varnish do not store it either), nor one
+ * whose Vary has "*" (it matches no later request, §4.1: kept, it would only take room).
+ */
+export function mayKeep(policy: CachePolicy): boolean {
+  const { resh } = policy.toObject();
+  if (!policy.storable() || resh['set-cookie'] !== undefined) return false;
+  const vary = resh.vary;
+  return (
+    vary === undefined ||
+    !String(vary)
+      .split(',')
+      .some((name) => name.trim() === '*')
+  );
+}
+
+/**
+ * A stored answer's key: the target URI as the upstream is told it (RFC 9111 §4): host, path
+ * and query, then the scheme (the upstream's answer may depend on it: a redirect of http to
+ * https, stored, would loop for https clients). Purges match its start, `host /path?query`.
+ */
+export function cacheKey(authority: string, path: string, scheme: string): string {
+  return `${authority.toLowerCase()} ${path} ${scheme}`;
 }
 
 /** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */

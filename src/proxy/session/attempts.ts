@@ -310,23 +310,11 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.deadline.stop();
   }
 
-  /**
-   * The request body streams to the upstream and waits for the client, not for the upstream:
-   * not all in yet, and not paused by the body pump (which pauses it while the upstream's
-   * way in is full).
-   */
-  private clientUploading(): boolean {
-    const { body, bodyComplete } = this.req.exchange;
-    return this.sends.body.kind === 'stream' && !bodyComplete && body !== undefined && !body.isPaused();
-  }
-
   /** The request's total deadline passed (TotalDeadline's owner). */
   totalDeadlinePassed(): void {
     const current = this.current;
-    const failure = this.deadline.failureAt(
-      current?.exchange.reached ?? 'not_sent',
-      current !== undefined && this.clientUploading(),
-    );
+    const reached = current?.exchange.reached ?? 'not_sent';
+    const failure = this.deadline.failureAt(reached, current !== undefined && this.sends.waitsForClient);
     // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
     // has passed), or mid-body as its body's (the head went downstream).
     if (current) return current.exchange.cancel(failure);
