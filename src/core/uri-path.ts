@@ -10,7 +10,8 @@
  * (§2.3: `%41` is `A`, `%2e` is `.`), the other escapes kept with upper-case hex (`%2f` is
  * `%2F`), then dot-segments removed (§5.2.4, `%2e` counting as the dot it is). Refused: a
  * byte outside visible ASCII, a backslash (some servers read it as `/`), a `%` not followed
- * by two hex digits, and `%00` (also with normalisation off). An encoded slash (`%2F`, or `%5C` for a backslash) is not a
+ * by two hex digits, `%00`, and an overlong UTF-8 sequence (`%C0%AE`: a dot to a decoder that
+ * does not check, CVE-2008-2938's way past a router) (also with normalisation off). An encoded slash (`%2F`, or `%5C` for a backslash) is not a
  * segment separator here and stays encoded; the caller says whether it may go on, since an
  * upstream that decodes it would see another path.
  */
@@ -77,6 +78,8 @@ export function normalizePath(path: string, options: PathOptions): NormalPath | 
       return { problem: 'the path holds a "%" that is not followed by two hex digits' };
     const value = high * 16 + low;
     if (value === 0) return { problem: 'the path holds an encoded NUL (%00)' };
+    if (value >= 0xc0 && overlong(path, i + 3, value))
+      return { problem: 'the path holds an overlong UTF-8 sequence (such as %C0%AE for ".")' };
     if (value === 0x2f || value === 0x5c) encodedSlash = true;
     i += 2;
     if (!options.normalize) continue;
@@ -89,6 +92,21 @@ export function normalizePath(path: string, options: PathOptions): NormalPath | 
     return { path: options.mergeSlashes ? path.replace(/\/{2,}/g, '/') : path, encodedSlash };
   out += path.slice(plain);
   return { path: removeDotSegments(out, options.mergeSlashes), encodedSlash };
+}
+
+/**
+ * Whether the escape at `at` continues the lead byte `lead` into an overlong form (RFC 3629
+ * §3: C0 and C1 lead only overlong pairs; E0 then 80–9F, F0 then 80–8F are overlong too): no
+ * valid UTF-8 has one, and a decoder that takes it reads a character the router never saw.
+ */
+function overlong(path: string, at: number, lead: number): boolean {
+  const max = lead === 0xc0 || lead === 0xc1 ? 0xbf : lead === 0xe0 ? 0x9f : lead === 0xf0 ? 0x8f : 0;
+  if (max === 0 || path.charCodeAt(at) !== 0x25 /* % */) return false;
+  const high = hexValue(path.charCodeAt(at + 1));
+  const low = hexValue(path.charCodeAt(at + 2));
+  if (high < 0 || low < 0) return false;
+  const next = high * 16 + low;
+  return next >= 0x80 && next <= max;
 }
 
 /**

@@ -72,7 +72,21 @@ test('what no normal form settles is refused, with normalisation on or off', () 
     assert.match(normal('/a b', options), /visible ASCII/);
     assert.match(normal('/caf\u00e9', options), /visible ASCII/);
     assert.match(normal('a', options), /start with/);
+    // Overlong UTF-8: "." as %C0%AE, %E0%80%AE, %F0%80%80%AE; "/" as %C0%AF.
+    for (const spelled of [
+      '/x/%c0%ae%c0%ae/admin',
+      '/x/%E0%80%AE.',
+      '/%f0%80%80%ae',
+      '/a%C0%AFb',
+      '/a%c1%81',
+    ])
+      assert.match(normal(spelled, options), /overlong UTF-8/, spelled);
   }
+  // Valid UTF-8 and Latin-1 bytes without an overlong continuation go on.
+  assert.equal(
+    normal('/caf%C3%A9/%E0%A4%85/%F0%9F%98%80/%C0', KEEP_SLASHES),
+    '/caf%C3%A9/%E0%A4%85/%F0%9F%98%80/%C0',
+  );
 });
 
 test('with normalisation off the path goes on byte for byte', () => {

@@ -13,6 +13,9 @@ export interface CacheRequest {
 /** Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage` counts). */
 const SHARED = { shared: true } as const;
 
+/** The Warning http-cache-semantics appends to an answer heuristically fresh for over a day, and a day old. */
+const HEURISTIC_WARNING = '113 - "rfc7234 5.5.4"';
+
 /**
  * One stored answer: its status, the upstream's own fields, its whole body, and the policy
  * (http-cache-semantics) that says, for each later request, whether it may be reused as it is,
@@ -78,6 +81,14 @@ export class StoredAnswer {
     // sets Date to now, which would make a stored answer look new to a client that reads Date.
     const made = this.#policy.toObject().resh.date;
     if (made !== undefined) headers.date = made;
+    // RFC 9111 obsoletes Warning (§5.5): the library's "113" for a heuristic freshness over a
+    // day is not sent; a warning the upstream made itself goes on.
+    const warning = headers.warning;
+    if (typeof warning === 'string' && warning.endsWith(HEURISTIC_WARNING)) {
+      const own = warning.slice(0, -HEURISTIC_WARNING.length).replace(/,\s*$/, '');
+      if (own === '') delete headers.warning;
+      else headers.warning = own;
+    }
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
       if (Array.isArray(value)) for (const v of value) out.push(name, v);
@@ -128,6 +139,32 @@ function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
   const cap = capMs / 1000;
   const own = Number(directives['stale-if-error']);
   return Number.isFinite(own) && own >= 0 ? Math.min(own, cap) : cap;
+}
+
+/**
+ * Whether a shared cache may keep this answer (RFC 9111 §3): the library's rules, and never
+ * one that sets a cookie (one client's: nginx and Varnish do not store it either), nor one
+ * whose Vary has "*" (it matches no later request, §4.1: kept, it would only take room).
+ */
+export function mayKeep(policy: CachePolicy): boolean {
+  const { resh } = policy.toObject();
+  if (!policy.storable() || resh['set-cookie'] !== undefined) return false;
+  const vary = resh.vary;
+  return (
+    vary === undefined ||
+    !String(vary)
+      .split(',')
+      .some((name) => name.trim() === '*')
+  );
+}
+
+/**
+ * A stored answer's key: the target URI as the upstream is told it (RFC 9111 §4): host, path
+ * and query, then the scheme (the upstream's answer may depend on it: a redirect of http to
+ * https, stored, would loop for https clients). Purges match its start, `host /path?query`.
+ */
+export function cacheKey(authority: string, path: string, scheme: string): string {
+  return `${authority.toLowerCase()} ${path} ${scheme}`;
 }
 
 /** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */

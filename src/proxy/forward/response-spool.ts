@@ -17,7 +17,7 @@ export interface SpoolOutlet {
   send(chunk: Buffer): boolean;
   /** The upstream may send again (it was paused by add()). */
   resume(): void;
-  /** The disk failed under the response: it cannot go on whole. */
+  /** Reading the file back failed under the response: it cannot go on whole. */
   failed(error: Error): void;
   /** These bytes went into the file (for the log line, written before the response closes). */
   wrote(bytes: number): void;
@@ -41,9 +41,9 @@ const NO_OUTLET: SpoolOutlet = {
  * memory. A client that catches up is fed from memory again (the disk is only for what has to
  * wait), and the file is written again from its start. The file grows to `limits.spool.max_response`
  * at most and takes its bytes from the process's `max_total`; with no room (or no file: the
- * directory could not be written), what comes waits in memory up to QUEUE_BYTES and then the
- * upstream is paused until the client reads: the behaviour without a spool, where
- * `limits.send_timeout` cuts a client that takes nothing.
+ * directory could not be written; or a write failed: a full disk), what comes waits in memory
+ * up to QUEUE_BYTES and then the upstream is paused until the client reads: the behaviour
+ * without a spool, where `limits.send_timeout` cuts a client that takes nothing.
  *
  * What it holds in memory: QUEUE_BYTES from the upstream, READ_BYTES read back, plus what the
  * exchange lets the client's socket hold (`limits.buffer`).
@@ -57,6 +57,8 @@ export class ResponseSpool {
   readonly #queue: Buffer[] = [];
   #queued = 0;
   #writing = false;
+  /** A write failed (a full disk): the file is only read from now on, what comes waits in memory. */
+  #writeFailed = false;
   #reading = false;
   /** The file's bytes [read, written) wait for the client. */
   #written = 0;
@@ -175,7 +177,7 @@ export class ResponseSpool {
 
   /** What the client cannot take now goes to the file, as room allows. */
   #feedFile(): void {
-    if (this.#fd === undefined || this.#writing || this.#queue.length === 0) return;
+    if (this.#fd === undefined || this.#writing || this.#writeFailed || this.#queue.length === 0) return;
     if (!this.#clientFull && this.#read === this.#written) return;
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -194,8 +196,15 @@ export class ResponseSpool {
     writev(this.#fd, chunks, at, (err, n) => {
       this.#writing = false;
       if (this.#closed) return this.#closeFile();
-      if (err !== null || n !== bytes)
-        return this.#fail(err ?? new Error(`short write to the spool file (${n} of ${bytes} bytes)`));
+      // Nothing of this write counts (the bytes stay queued, the file is read up to #written
+      // only): the response goes on from memory, as without room on the disk.
+      if (err !== null || n !== bytes) {
+        this.#writeFailed = true;
+        this.#space.release(this.#extent - this.#written);
+        this.#extent = this.#written;
+        this.#space.writeFailed(err ?? new Error(`short write to the spool file (${n} of ${bytes} bytes)`));
+        return this.#step();
+      }
       this.#queue.splice(0, chunks.length);
       this.#queued -= bytes;
       this.#written = at + bytes;

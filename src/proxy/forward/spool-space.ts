@@ -7,6 +7,12 @@ import type { SpoolLimits } from '../../core/config/types.ts';
 /** Every spool file's name starts so: what a start removes from the directory, and nothing else. */
 const PREFIX = 'candor-spool-';
 
+/** A failed write is told at most once in this long, however many responses meet the full disk. */
+const WRITE_FAILURE_NOTICE_MS = 60_000;
+
+/** Told of a write to a spool file that failed (a full disk), once a minute at most: the log's warning. */
+export type SpoolWriteFailure = (error: Error, dir: string) => void;
+
 /**
  * The disk spooled responses may take in this process (`limits.spool`, `limits.spool_dir`):
  * the bounds and the bytes held now. A reload makes a new space with the new bounds on the
@@ -16,16 +22,18 @@ export class SpoolSpace {
   readonly dir: string;
   readonly maxResponse: number;
   readonly maxTotal: number;
-  /** Bytes the open spool files hold, shared with the spaces of earlier snapshots. */
-  readonly #held: { bytes: number };
+  /** Bytes the open spool files hold, shared with the spaces of earlier snapshots (and when a failed write was last told). */
+  readonly #held: { bytes: number; toldAt: number };
+  readonly #tell: SpoolWriteFailure;
   #dirMade: Promise<unknown> | undefined;
   #files = 0;
 
-  constructor(limits: SpoolLimits, dir: string, previous?: SpoolSpace) {
+  constructor(limits: SpoolLimits, dir: string, tell: SpoolWriteFailure, previous?: SpoolSpace) {
     this.dir = dir;
     this.maxResponse = limits.maxResponse;
     this.maxTotal = limits.maxTotal;
-    this.#held = previous === undefined ? { bytes: 0 } : previous.#held;
+    this.#tell = tell;
+    this.#held = previous === undefined ? { bytes: 0, toldAt: -Infinity } : previous.#held;
     if (previous !== undefined && previous.dir === dir) this.#dirMade = previous.#dirMade;
   }
 
@@ -43,6 +51,14 @@ export class SpoolSpace {
 
   release(bytes: number): void {
     this.#held.bytes -= bytes;
+  }
+
+  /** A write to a spool file failed: its response goes on from memory; the operator hears of it. */
+  writeFailed(error: Error): void {
+    const now = performance.now();
+    if (now - this.#held.toldAt < WRITE_FAILURE_NOTICE_MS) return;
+    this.#held.toldAt = now;
+    this.#tell(error, this.dir);
   }
 
   /**

@@ -117,6 +117,15 @@ export class UpstreamRequest {
   }
 
   /**
+   * The body streams to the upstream and waits for the client, not for the upstream: not all
+   * in yet, and not paused by the body pump (which pauses it while the upstream's way in is full).
+   */
+  get waitsForClient(): boolean {
+    const { body, bodyComplete } = this.#client;
+    return this.#body.kind === 'stream' && !bodyComplete && body !== undefined && !body.isPaused();
+  }
+
+  /**
    * Prepares the body every attempt sends (request-body.ts): read whole first when request
    * buffering or a retry's replay wants it. `ready` runs once it is, `failed` with the client's
    * failure when reading it did not end; returns a cancel while a read is under way.

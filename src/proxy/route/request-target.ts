@@ -20,11 +20,18 @@ export function splitTarget(url: string, host: string): RequestTarget {
   return { authority, path: path.charCodeAt(0) === 0x3f /* ? */ ? '/' + path : path };
 }
 
-/** "API.example.com:8080" → "api.example.com"; "[::1]:80" → "[::1]". */
+/**
+ * "API.example.com:8080" → "api.example.com"; "[::1]:80" → "[::1]". A fully qualified name's
+ * trailing dot goes ("api.example.com." is "api.example.com", as nginx and most servers read
+ * it): kept, it would miss the host's route, and its policy, for the catch-all's.
+ */
 export function hostnameOf(authority: string): string {
   const end =
     authority.charCodeAt(0) === 0x5b /* [ */ ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
-  return (end > 0 ? authority.slice(0, end) : authority).toLowerCase();
+  const host = end > 0 ? authority.slice(0, end) : authority;
+  return (
+    host.length > 1 && host.charCodeAt(host.length - 1) === 0x2e /* . */ ? host.slice(0, -1) : host
+  ).toLowerCase();
 }
 
 /** Whether this gateway's own name is already a received-by in Via (RFC 9110 §7.6.3). */

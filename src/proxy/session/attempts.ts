@@ -313,14 +313,15 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** The request's total deadline passed (TotalDeadline's owner). */
   totalDeadlinePassed(): void {
     const current = this.current;
-    const failure = this.deadline.failureAt(current?.exchange.reached ?? 'not_sent');
+    const reached = current?.exchange.reached ?? 'not_sent';
+    const failure = this.deadline.failureAt(reached, current !== undefined && this.sends.waitsForClient);
     // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
     // has passed), or mid-body as its body's (the head went downstream).
     if (current) return current.exchange.cancel(failure);
-    // In backoff: the retry will not run.
-    this.measure.retryOver(failure.type);
-    this.finishTimers();
-    this.answer(failure);
+    // Held (no target could take it) or in backoff: the retry will not run.
+    const answer = this.hold?.deadlinePassed(failure) ?? failure;
+    this.measure.retryOver(answer.type);
+    this.end(answer);
   }
 
   /** The downstream response closed (answered, cut, or the client left): returns the failure that cut it short, for the log. */

@@ -14,7 +14,14 @@ import {
 import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { asksUpstream, conditional, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, ResponseCache } from '../cache/response-cache.ts';
-import { type CacheRequest, headersOf, policyOf, StoredAnswer } from '../cache/stored-answer.ts';
+import {
+  type CacheRequest,
+  cacheKey,
+  headersOf,
+  mayKeep,
+  policyOf,
+  StoredAnswer,
+} from '../cache/stored-answer.ts';
 import { CompressingSink } from '../forward/compressing-sink.ts';
 import type { HeaderEdit } from '../forward/header-rules.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
@@ -91,7 +98,11 @@ export class CacheRun implements ResponseStore {
     if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);
     // A range, an upgrade or a body is not what a stored answer answers.
     if (head.upgrade || hasBody(head) || fields.range !== undefined) return this.#forward('bypass', forward);
-    this.#key = `${admitted.authority.toLowerCase()} ${admitted.upstreamPath}`;
+    // The scheme the upstream is told: a trusted proxy's X-Forwarded-Proto, else the listener's.
+    const { runtime, record, listener } = this.#req;
+    const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
+    const scheme = typeof proto === 'string' ? proto : listener.protocol;
+    this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme);
     // A HEAD is answered from a GET's stored answer (RFC 9111 §4): looked up as the GET.
     this.#request = {
       method: 'GET',
@@ -242,10 +253,8 @@ export class CacheRun implements ResponseStore {
       return undefined;
     const { maxEntry } = this.#cache.config;
     const policy = policyOf(request, status, fields);
-    // An answer that sets a cookie is one client's (nginx and Varnish do not store it either).
-    const fieldsKept = policy.toObject().resh;
-    if (!policy.storable() || fieldsKept['set-cookie'] !== undefined) return undefined;
-    const length = Number(fieldsKept['content-length'] ?? 0);
+    if (!mayKeep(policy)) return undefined;
+    const length = Number(policy.toObject().resh['content-length'] ?? 0);
     if (length > maxEntry) return undefined;
     const chunks: Buffer[] = [];
     let size = 0;

@@ -35,7 +35,7 @@ export class RequestHold {
   #seq: number | undefined;
   #heldMs = 0;
   #waited = false;
-  #waiting: { entry: HeldRequest; since: number; timer: NodeJS.Timeout } | undefined;
+  #waiting: { entry: HeldRequest; since: number; timer: NodeJS.Timeout; last: Failure } | undefined;
 
   constructor(upstream: Upstream, own: OwnCall | undefined, owner: HoldOwner) {
     this.#upstream = upstream;
@@ -81,8 +81,24 @@ export class RequestHold {
       this.#stop();
       this.#owner.end(this.#timedOut(hold, failure));
     }, left);
-    this.#waiting = { entry, since: performance.now(), timer };
+    this.#waiting = { entry, since: performance.now(), timer, last: failure };
     return undefined;
+  }
+
+  /**
+   * The request's total deadline passed: while it waited, no upstream was slow and none could
+   * take it, so its answer is the hold's 503 naming that deadline, not the deadline's 504; a
+   * deadline the client chose stays the client's. Returns `deadline` when it was not waiting.
+   */
+  deadlinePassed(deadline: Failure): Failure {
+    const waiting = this.#waiting;
+    if (waiting === undefined || deadline.type === 'client_deadline') return deadline;
+    this.cancel();
+    const total = this.#upstream.config.timeouts.total;
+    return this.#unavailable(
+      `no target of "${this.#upstream.name}" took the request within timeouts.total (${total} ms)`,
+      waiting.last,
+    );
   }
 
   /** The request is over another way (answered, its client gone, its total deadline): it waits no more. */

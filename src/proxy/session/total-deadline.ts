@@ -94,8 +94,17 @@ export class TotalDeadline implements LinedDeadline {
    * `not_sent`, none under way): mid-body, the attempt's read timeout (the head went downstream
    * already); before that, no response head in time. It changes nothing: that no retry follows
    * is the retry rule's to say, from remaining() (0 once the deadline passed).
+   * `clientUploading`: the request body still streams, and what it waits for is the client
+   * (the upstream takes what comes): a 408 of the client's, which judges no target.
    */
-  failureAt(reached: Stage): Failure {
+  failureAt(reached: Stage, clientUploading = false): Failure {
+    // Still waiting for the client's own body: the client was too slow, not the upstream.
+    if (clientUploading && !this.#byClient)
+      return new Failure(
+        'http_request_error',
+        `the request body was still arriving from the client when the ${this.#name} passed`,
+        { status: 408, stage: reached },
+      );
     if (reached === 'body_streaming')
       return new Failure(
         this.#byClient ? 'client_deadline' : 'connection_read_timeout',

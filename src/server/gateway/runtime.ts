@@ -99,7 +99,12 @@ export function createRuntime(
     splits,
     upstreams,
     caches: routeCaches(config.routes, previous?.caches),
-    spool: new SpoolSpace(config.limits.spool, config.limits.spoolDir, previous?.spool),
+    spool: new SpoolSpace(
+      config.limits.spool,
+      config.limits.spoolDir,
+      (err, dir) => logger.warn({ dir, details: err.message }, 'spool write failed'),
+      previous?.spool,
+    ),
     checks,
     trust,
     access,

@@ -97,8 +97,9 @@ export class BodyPump {
 
 /**
  * The pump of one exchange's body: each piece told to its handler first (which may end the
- * exchange on it), the end reported, and a broken body ending the exchange with the body's own
- * error, as long as the exchange is still the connection's (`current`).
+ * exchange on it), the end reported (to the connection first, `sent`: its head clock starts
+ * there), and a broken body ending the exchange with the body's own error, as long as the
+ * exchange is still the connection's (`current`).
  */
 export function pumpRequestBody(
   source: Readable,
@@ -106,13 +107,17 @@ export function pumpRequestBody(
   handler: ExchangeHandler,
   current: () => ExchangeHandler | null,
   abort: (failure: Failure) => void,
+  sent: () => void,
 ): BodyPump {
   return new BodyPump(source, out, {
     chunk: (chunk) => {
       handler.onBodyChunk(chunk);
       return current() === handler;
     },
-    sent: () => handler.onRequestSent(),
+    sent: () => {
+      sent();
+      handler.onRequestSent();
+    },
     failed: (err) => {
       if (current() === handler) abort(requestBodyBroke(err));
     },

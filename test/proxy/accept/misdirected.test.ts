@@ -132,6 +132,8 @@ upstreams:
     assertMisdirected(await overHttp1(strict, 'api.example.com', 'www.example.com'), 'api.example.com');
     // No SNI: the default certificate, which does not name www.example.com either.
     assertMisdirected(await overHttp1(strict, undefined, 'www.example.com'), 'none');
+    // A trailing dot names the same host: it is no way around the certificate's name.
+    assertMisdirected(await overHttp1(strict, 'api.example.com', 'www.example.com.'), 'api.example.com');
     assert.equal(app.received.length, before, 'the upstream received nothing');
   });
 

@@ -152,3 +152,56 @@ test('an HTTP/2 connection past per_client.connections gets its stream answered 
     await upstream.close();
   }
 });
+
+test('HTTP/2: a stream past per_client.requests is answered 429, and the client’s stream in flight still ends whole', async () => {
+  let hold: (() => void) | undefined;
+  const seen: string[] = [];
+  const upstream = await listenOnLoopback((req, res) => {
+    seen.push(req.url ?? '');
+    if (req.url === '/slow') hold = () => res.end('slow');
+    else res.end('ok');
+  });
+  const edge = await startTestGateway(
+    singleUpstream(upstream.url, { extra: 'limits:\n  per_client:\n    requests: 1' }),
+    {},
+    'http2: true',
+  );
+  const session = http2.connect(`http://127.0.0.1:${edge.port}`);
+  session.on('error', () => {});
+  try {
+    const slow = session.request({ ':path': '/slow' });
+    let slowStatus = 0;
+    let slowBody = '';
+    slow.on('response', (h) => {
+      slowStatus = Number(h[':status']);
+    });
+    slow.setEncoding('utf8');
+    slow.on('data', (c: string) => {
+      slowBody += c;
+    });
+    slow.on('error', () => {});
+    const slowEnded = new Promise<void>((resolve) => slow.on('close', () => resolve()));
+    await waitUntil('the slow request at the upstream', () => hold !== undefined);
+    const refused = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      const stream = session.request({ ':path': '/refused' });
+      stream.on('response', resolve);
+      stream.on('error', reject);
+      stream.resume();
+    });
+    assert.equal(refused[':status'], 429);
+    assert.equal(refused['retry-after'], '1');
+    assert.match(
+      String(refused['proxy-status']),
+      /error=http_request_denied; details="[^"]*holds 1 requests in flight/,
+    );
+    hold?.();
+    await slowEnded;
+    assert.equal(slowStatus, 200);
+    assert.equal(slowBody, 'slow');
+    assert.deepEqual(seen, ['/slow']);
+  } finally {
+    session.destroy();
+    await edge.close();
+    await upstream.close();
+  }
+});

@@ -6,7 +6,7 @@
  * real clients that read nothing, then everything; the bytes checked block by block.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
@@ -290,6 +290,68 @@ test('a spool directory that cannot be made: the response is held as without a s
   assert.equal(line.error, undefined);
   assert.equal(line.spooled, undefined);
   assert.equal(gw.gateway.runtime().spool.held, 0);
+});
+
+test('a client that leaves while its response is spooled: the file goes at once, its bytes back to the space, and the log says the client left', async (t) => {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  const dir = await spoolDir(t);
+  const gw = await startTestGateway(gatewayConfig(upstream.url, dir));
+  t.after(() => gw.close());
+  const slow = nonReader(gw.port, 'leaves');
+  await waitUntil('the upstream sent the whole body', () => upstream.seen[0]?.finished === true, 10_000);
+  await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  // The pool's one connection is back (the whole body is in the gateway): the client leaves then.
+  assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
+  assert.equal(gw.gateway.runtime().spool.held > 0, true);
+  slow.socket.destroy();
+  const line = await gw.logFor('leaves');
+  assert.equal(line.status, 200);
+  assert.equal(line.client_aborted, true);
+  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.held === 0);
+  assert.deepEqual(await openFilesIn(dir), []);
+  // The client's leaving cost the upstream nothing: its connection serves the next request still.
+  assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
+  assert.deepEqual(
+    upstream.seen.map((s) => s.socket),
+    [1, 1, 1],
+  );
+});
+
+test('a disk that fills under a spooled response: the rest waits in memory as without a spool, and a client that reads gets every byte', async (t) => {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  const dir = await spoolDir(t);
+  const gw = await startTestGateway(gatewayConfig(upstream.url, dir));
+  t.after(() => gw.close());
+  // This process may write no file past 1 MiB (RLIMIT_FSIZE; Node ignores SIGXFSZ): a write
+  // there fails with EFBIG, as one on a full disk fails with ENOSPC.
+  const limit = (value: string) =>
+    execFileSync('prlimit', ['--pid', String(process.pid), `--fsize=${value}`]);
+  limit(`${MiB}:unlimited`);
+  t.after(() => limit('unlimited:unlimited'));
+  const slow = nonReader(gw.port, 'full-disk');
+  t.after(() => slow.socket.destroy());
+  await waitUntil(
+    'the failed write is told',
+    () => gw.logs.some((l) => l.msg === 'spool write failed'),
+    10_000,
+  );
+  const told = gw.logs.find((l) => l.msg === 'spool write failed');
+  assert.equal(told?.level, 'warn');
+  assert.equal(told?.dir, dir);
+  limit('unlimited:unlimited');
+  const got = await slow.readAll();
+  assert.equal(got.length, SIZE);
+  assert.ok(got.equals(BIG), 'every byte, in order');
+  const line = await gw.logFor('full-disk');
+  assert.equal(line.status, 200);
+  assert.equal(line.error, undefined);
+  assert.ok(
+    typeof line.spooled === 'number' && line.spooled > 0 && line.spooled <= MiB,
+    String(line.spooled),
+  );
+  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.held === 0);
 });
 
 /** The upstream of the memory test in a process of its own: what this process holds is the gateway's alone. */

@@ -255,6 +255,10 @@ for (const protocol of ['HTTP/1.1', 'HTTP/2'] as const) {
         ['/x?a#b', 'the request target holds a fragment ("#"), which HTTP does not allow'],
         ['/a%00b', 'the path cannot be made safe to route: the path holds an encoded NUL (%00)'],
         [
+          '/x/%c0%ae%c0%ae/admin',
+          'the path cannot be made safe to route: the path holds an overlong UTF-8 sequence (such as %C0%AE for ".")',
+        ],
+        [
           '/a%zz',
           'the path cannot be made safe to route: the path holds a "%" that is not followed by two hex digits',
         ],

@@ -200,3 +200,47 @@ test('a request that reached an upstream is never held: its failure is answered 
     await new Promise((resolve) => upstream.close(resolve));
   }
 });
+
+test("the upstream's timeouts.total passing while a request waits: the same honest 503 (no target took it), never a 504 that blames a slow upstream", async () => {
+  const port = await freePort();
+  const edge = await gatewayOn(port, '{ timeout: 30s }', '    timeouts: { total: 400ms, response: 300ms }\n');
+  try {
+    const res = await request(edge.url, { path: '/total', headers: { 'x-request-id': 'total' } });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers['retry-after'], '1');
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^edge-1; error=destination_unavailable; details="no target of \\"app\\" took the request within timeouts.total \(400 ms\); the last try: connection_refused/,
+    );
+    const line = await edge.logFor('total');
+    assert.equal(line.status, 503);
+    assert.equal(line.error, 'destination_unavailable');
+    assert.equal(line.stage, 'not_sent');
+    assert.ok((line.held_ms as number) > 0);
+    assert.equal(held(edge), 0);
+  } finally {
+    await edge.close();
+  }
+});
+
+test('a client that leaves while its request waits gives its place back at once', async () => {
+  const port = await freePort();
+  const edge = await gatewayOn(port, '{ timeout: 30s, max_requests: 1 }');
+  try {
+    const socket = net.connect(edge.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /leaves HTTP/1.1\r\nHost: a\r\nX-Request-Id: leaves\r\n\r\n');
+    await waitUntil('held', () => held(edge) === 1);
+    socket.destroy();
+    const line = await edge.logFor('leaves');
+    assert.equal(line.client_aborted, true);
+    assert.ok((line.held_ms as number) > 0);
+    assert.equal(held(edge), 0);
+    // Its place is free: the next request waits in it (not refused past max_requests).
+    const next = request(edge.url, { path: '/next', timeoutMs: 30_000 });
+    next.catch(() => {});
+    await waitUntil('the next one held', () => held(edge) === 1);
+  } finally {
+    await edge.close();
+  }
+});

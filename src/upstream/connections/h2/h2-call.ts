@@ -58,6 +58,8 @@ export class H2Call implements ExchangeController {
   private paused = false;
   private released = false;
   private readonly startedAt = performance.now();
+  /** When the request was wholly sent: the head clock runs from there (a client's slow upload is not the upstream's wait). */
+  private sentAt = this.startedAt;
 
   constructor(
     session: H2CallSession,
@@ -96,7 +98,8 @@ export class H2Call implements ExchangeController {
       this.streamError ??= err;
     });
     stream.on('close', this.onClose);
-    this.headTimer = setTimeout(this.onHeadTimeout, this.timeouts.head).unref();
+    // timeouts.response runs from the request sent: for a body streaming from the client, once it is all out.
+    if (this.request.body.kind !== 'stream') this.headSent();
     this.sendBody(stream);
   }
 
@@ -116,7 +119,17 @@ export class H2Call implements ExchangeController {
       handler,
       () => this.handler,
       (failure) => this.abort(failure),
+      () => {
+        // A response that came first needs no clock for its head.
+        if (this.handler === handler && this.head === null) this.headSent();
+      },
     );
+  }
+
+  /** The request is all out: the head clock starts. */
+  private headSent(): void {
+    this.sentAt = performance.now();
+    this.headTimer = setTimeout(this.onHeadTimeout, this.timeouts.head).unref();
   }
 
   // ── the controller ───────────────────────────────────────────────────────────────
@@ -211,7 +224,7 @@ export class H2Call implements ExchangeController {
   private readonly onHeadTimeout = (): void => {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
-      this.abort(headTimedOut(this.startedAt));
+      this.abort(headTimedOut(this.sentAt));
     });
   };
 

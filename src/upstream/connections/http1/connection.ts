@@ -64,6 +64,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private readonly idleClock: MovingDeadline;
   private socketError: NodeJS.ErrnoException | undefined;
   private startedAt = 0;
+  /** When the request was wholly sent: the head clock runs from there (a client's slow upload is not the upstream's wait). */
+  private sentAt = 0;
   /** Body pieces received in this exchange: a read timer that fired checks it has not moved. */
   private bodyPieces = 0;
   private closed = false;
@@ -130,7 +132,10 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     const { socket } = this;
     const { body } = request;
     const head = serializeRequestHead(request, this.authority);
-    this.headClock.setIn(this.timeouts.head, this.startedAt);
+    // timeouts.response runs from the request sent: for a body streaming from the client, once
+    // it is all out (the clock of the exchange before is cleared meanwhile).
+    if (body.kind === 'stream') this.headClock.clear();
+    else this.headSent(this.startedAt);
     if (body.kind === 'buffer') {
       handler.onBodyChunk(body.bytes);
       if (this.handler !== handler) return;
@@ -150,6 +155,12 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     }
   }
 
+  /** The request is all out: the head clock starts. */
+  private headSent(now = performance.now()): void {
+    this.sentAt = now;
+    this.headClock.setIn(this.timeouts.head, now);
+  }
+
   /** The client's body, passed on with backpressure both ways, framed in chunks when its length is unknown. */
   private streamBody(source: Readable, chunked: boolean): void {
     const handler = this.handler as ExchangeHandler;
@@ -159,6 +170,10 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       handler,
       () => this.handler,
       (failure) => this.abort(failure),
+      () => {
+        // A response that came first (an early 413) needs no clock for its head.
+        if (this.handler === handler && this.head === null) this.headSent();
+      },
     );
   }
 
@@ -419,7 +434,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private readonly confirmHeadTimeout = (exchange: number): void => {
     if (this.handler === null || this.head !== null || this.requests !== exchange) return;
-    this.abort(headTimedOut(this.startedAt));
+    this.abort(headTimedOut(this.sentAt));
   };
 
   private readonly onReadTimeout = (): void => {

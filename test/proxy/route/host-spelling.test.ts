@@ -1,0 +1,79 @@
+/**
+ * A host is routed as what it names, however it is spelled: a fully qualified name's trailing
+ * dot (`admin.example.`, which nginx and most servers read as `admin.example`) and upper case
+ * meet the host's route and its policy, never the catch-all, over HTTP/1.1 and HTTP/2.
+ */
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { after, before, describe, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+function h2Get(url: string, authority: string): Promise<{ status: number; proxyStatus: string }> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(url);
+    session.on('error', reject);
+    const stream = session.request({ ':path': '/panel', ':authority': authority });
+    stream.on('response', (head) => {
+      stream.resume();
+      stream.on('end', () => {
+        session.close();
+        resolve({ status: Number(head[':status']), proxyStatus: String(head['proxy-status']) });
+      });
+    });
+    stream.on('error', reject);
+  });
+}
+
+describe('a host route meets its host however it is spelled', () => {
+  let app: Fault;
+  let gw: TestGateway;
+  before(async () => {
+    app = await startEcho();
+    gw = await startTestGateway(
+      `name: edge-1
+routes:
+  - name: admin
+    match: { host: admin.example }
+    upstream: app
+    maintenance: { retry_after: 90s, message: Closed. }
+  - name: catch-all
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+`,
+      {},
+      'http2: true',
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await app.close();
+  });
+
+  const MAINTENANCE = /^edge-1; error=proxy_internal_response; details="Closed\."/;
+
+  test('HTTP/1.1: a trailing dot and upper case are the same host', async () => {
+    for (const host of ['admin.example.', 'ADMIN.Example.', `admin.example.:${gw.port}`]) {
+      const res = await request(gw.url, { path: '/panel', headers: { host } });
+      assert.equal(res.status, 503, host);
+      assert.match(String(res.headers['proxy-status']), MAINTENANCE, host);
+    }
+    assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  });
+
+  test('HTTP/2: the same for :authority', async () => {
+    const answer = await h2Get(gw.url, 'admin.example.');
+    assert.equal(answer.status, 503);
+    assert.match(answer.proxyStatus, MAINTENANCE);
+    assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  });
+
+  test('another host still goes to the catch-all', async () => {
+    assert.equal((await request(gw.url, { path: '/panel', headers: { host: 'www.example.' } })).status, 200);
+    assert.equal(app.received.length, 1);
+  });
+});

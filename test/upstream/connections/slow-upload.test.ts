@@ -1,0 +1,161 @@
+/**
+ * A client's slow upload is not the upstream's slowness: `timeouts.response` runs from the
+ * request sent (its body all out, for one streaming from the client), so a body that takes
+ * longer than it to arrive is forwarded whole and answered, and no target is judged for it;
+ * over HTTP/1.1 and HTTP/2 (h2c) upstreams alike. Before, the clock ran from the request head:
+ * a large upload over a slow link got 504 `http_response_timeout` and ejected a healthy target.
+ */
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+const SIZE = 3000;
+
+/** An upload of SIZE bytes, 300 at a time every 150 ms: longer in all than the upstream's 300 ms response timeout. */
+function dripUpload(port: number, id: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(timer);
+      resolve(got);
+    });
+    socket.write(
+      `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nConnection: close\r\nContent-Length: ${SIZE}\r\n\r\n`,
+    );
+    let sent = 0;
+    const timer = setInterval(() => {
+      socket.write('x'.repeat(300));
+      sent += 300;
+      if (sent >= SIZE) clearInterval(timer);
+    }, 150);
+  });
+}
+
+/** What the upstream answers: the bytes of body it read, once it has them all. */
+function countBody(req: Readable, done: (text: string) => void): void {
+  let n = 0;
+  req.on('data', (c: Buffer) => {
+    n += c.length;
+  });
+  req.on('end', () => done(`got ${n}`));
+}
+
+for (const protocol of ['http1', 'h2c'] as const) {
+  test(`${protocol} upstream: an upload slower than timeouts.response is forwarded whole and answered; no target is judged`, async (t) => {
+    const upstream =
+      protocol === 'http1'
+        ? await listenOnLoopback((req, res) => countBody(req, (text) => res.end(text)))
+        : await (async () => {
+            const server = http2.createServer((req, res) => countBody(req, (text) => res.end(text)));
+            await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+            const { port } = server.address() as net.AddressInfo;
+            return {
+              url: `http://127.0.0.1:${port}`,
+              close: () => new Promise<void>((r) => server.close(() => r())),
+            };
+          })();
+    t.after(() => upstream.close());
+    const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 1KiB }
+upstreams:
+  app:
+    protocol: ${protocol}
+    targets: [{ url: ${upstream.url} }, { url: ${upstream.url}/ }]
+    timeouts: { response: 300ms, total: 30s }
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 1 }
+`);
+    t.after(() => edge.close());
+    const answer = await dripUpload(edge.port, `slow-${protocol}`);
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.ok(answer.includes(`got ${SIZE}`), JSON.stringify(answer));
+    const line = await edge.logFor(`slow-${protocol}`);
+    assert.equal(line.status, 200);
+    assert.equal(line.error, undefined);
+    assert.equal(line.bytes_in, SIZE);
+    assert.equal(
+      edge.logs.some((l) => l.msg === 'target ejected'),
+      false,
+    );
+  });
+}
+
+test("timeouts.total passing while the client's body still arrives: the client's 408, and no target is judged", async (t) => {
+  const upstream = await listenOnLoopback((req, res) => countBody(req, (text) => res.end(text)));
+  t.after(() => upstream.close());
+  const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 1KiB }
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }, { url: ${upstream.url}/ }]
+    timeouts: { response: 300ms, total: 600ms }
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 1 }
+`);
+  t.after(() => edge.close());
+  const answer = await dripUpload(edge.port, 'too-slow');
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+  assert.match(
+    answer,
+    /\r\nproxy-status: edge-1; error=http_request_error; details="the request body was still arriving from the client when the total timeout of 600 ms passed"\r\n/,
+  );
+  const line = await edge.logFor('too-slow');
+  assert.equal(line.status, 408);
+  assert.equal(line.error, 'http_request_error');
+  assert.equal(line.shape, 'client');
+  assert.equal(
+    edge.logs.some((l) => l.msg === 'target ejected'),
+    false,
+  );
+});
+
+test('timeouts.total passing while an upstream that reads nothing holds the body back: its 504, as before', async (t) => {
+  // Takes the head, never reads the body: the gateway's way in fills, and the client waits on it.
+  const upstream = await listenOnLoopback((req) => req.pause());
+  t.after(() => upstream.close());
+  const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 1KiB }
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+    timeouts: { response: 300ms, total: 600ms }
+    retries: { attempts: 1 }
+`);
+  t.after(() => edge.close());
+  const size = 8 * 1024 * 1024;
+  const answer = await new Promise<string>((resolve) => {
+    const socket = net.connect(edge.port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(got));
+    socket.write(
+      `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: stuck\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`,
+    );
+    socket.write(Buffer.alloc(size, 'x'));
+  });
+  assert.match(answer, /^HTTP\/1\.1 504 /);
+  assert.match(answer, /\r\nproxy-status: edge-1; error=http_response_timeout; /);
+  const line = await edge.logFor('stuck');
+  assert.equal(line.error, 'http_response_timeout');
+});
