@@ -298,6 +298,16 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       { stage: 'sent', cause },
     );
   }
+  if (end.rstCode === 11) {
+    // Node resets a stream whose head passes the bounds this gateway set (its SETTINGS'
+    // header list size, its count of fields) with ENHANCE_YOUR_CALM; the code alone cannot
+    // say which side sent it, and a head past the bound is what it is sent for on a request.
+    return new Failure(
+      'http_response_header_section_size',
+      `no response head taken: the stream was reset (ENHANCE_YOUR_CALM), as the gateway resets a response head past its bound on size or fields ${after}`,
+      { stage: 'sent', cause },
+    );
+  }
   if (code === 'ERR_HTTP2_ERROR' || end.rstCode === 1) {
     const message = (end.error as Error | undefined)?.message ?? 'PROTOCOL_ERROR';
     return new Failure(

@@ -1,6 +1,6 @@
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
-import type { Failure } from '../../../core/failure/failure.ts';
+import { Failure } from '../../../core/failure/failure.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
   ConnectionTimeouts,
@@ -10,7 +10,7 @@ import type {
   UpstreamHead,
 } from '../exchange-contract.ts';
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
-import { h2ResponseHead, h2Trailers } from './h2-headers.ts';
+import { h2HeaderListSize, h2ResponseHead, h2Trailers } from './h2-headers.ts';
 
 /** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
 const CANCEL = 8;
@@ -31,6 +31,8 @@ export interface SessionEnd {
  */
 export interface H2CallSession {
   readonly end: SessionEnd;
+  /** The largest response head (or trailer section) taken, as the session's SETTINGS say it. */
+  readonly maxHeaderSize: number;
   remoteAddress(): string | undefined;
   remotePort(): number | undefined;
 }
@@ -145,7 +147,7 @@ export class H2Call implements ExchangeController {
   // ── the stream ───────────────────────────────────────────────────────────────────
 
   private readonly onInterim = (_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void => {
-    if (this.handler === null || this.head !== null) return;
+    if (this.handler === null || this.head !== null || this.headTooLarge(raw, 'header')) return;
     const head = h2ResponseHead(raw, this.request.method, false);
     // 100 answers an Expect the gateway handled itself, as on HTTP/1.1; 101 has no HTTP/2 form.
     if (head.status > 100 && head.status < 200) this.handler.onInformational(head);
@@ -153,7 +155,7 @@ export class H2Call implements ExchangeController {
 
   private readonly onResponse = (_headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
     const handler = this.handler;
-    if (handler === null) return;
+    if (handler === null || this.headTooLarge(raw, 'header')) return;
     clearTimeout(this.headTimer);
     const head = h2ResponseHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
     this.head = head;
@@ -169,10 +171,27 @@ export class H2Call implements ExchangeController {
   };
 
   private readonly onTrailers = (headers: IncomingHttpHeaders, _flags: number, raw?: string[]): void => {
-    this.trailers = h2Trailers(
-      raw ?? Object.entries(headers).flatMap(([name, value]) => [name, String(value)]),
-    );
+    const fields = raw ?? Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
+    if (this.handler === null || this.headTooLarge(fields, 'trailer')) return;
+    this.trailers = h2Trailers(fields);
   };
+
+  /**
+   * Node enforces the SETTINGS_MAX_HEADER_LIST_SIZE this gateway sends only once the upstream has
+   * acknowledged them: a session's first streams would take a head of any size. The bound is the
+   * gateway's, as the HTTP/1.1 parser's is, and so is its failure.
+   */
+  private headTooLarge(raw: readonly string[], section: 'header' | 'trailer'): boolean {
+    const bound = this.session.maxHeaderSize;
+    if (h2HeaderListSize(raw) <= bound) return false;
+    this.abort(
+      new Failure(
+        'http_response_header_section_size',
+        `response ${section} section larger than ${bound} bytes`,
+      ),
+    );
+    return true;
+  }
 
   private readonly onEnd = (): void => {
     const handler = this.handler;

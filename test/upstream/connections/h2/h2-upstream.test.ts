@@ -8,7 +8,7 @@ import http from 'node:http';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../../../src/core/config/load.ts';
 import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
-import { startSshBanner } from '../../../../src/kits/fault-kit/garbage-faults.ts';
+import { startHugeHeader, startSshBanner } from '../../../../src/kits/fault-kit/garbage-faults.ts';
 import {
   h2Answer,
   h2DropConnection,
@@ -311,6 +311,49 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     const res = await request(gw.url, { path: '/slow', headers: { 'x-request-id': 'slow' } });
     assertGatewayError(res, 504, 'http_response_timeout', /no response head after/);
     assert.equal(upstream.received.length, 1);
+  });
+
+  test('a response head past 32 KiB: 502 http_response_header_section_size, as from an HTTP/1.1 upstream, on a new session and a used one', async () => {
+    const huge = 'h'.repeat(40 * 1024);
+    const upstream = await keep(
+      startH2((stream, request) => {
+        stream.respond({ ':status': 200, ...(request.path === '/small' ? {} : { 'x-huge': huge }) });
+        stream.end('ok');
+      }),
+    );
+    const h1 = await keep(startHugeHeader({ size: 40 * 1024 }));
+    const expected = (await request((await gatewayTo('http1', [h1.url])).url, { path: '/' })).headers[
+      'proxy-status'
+    ];
+    assert.match(String(expected), /^edge-1; error=http_response_header_section_size; details=/);
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    // The session's first stream (before the upstream acknowledged the gateway's SETTINGS).
+    const first = await request(gw.url, { path: '/first', headers: { 'x-request-id': 'huge-1' } });
+    assert.equal(first.status, 502);
+    assert.equal(first.headers['proxy-status'], expected);
+    assert.equal((await gw.logFor('huge-1')).shape, 'garbage');
+    // A stream on a session whose SETTINGS were acknowledged: Node's own bound resets it.
+    assert.equal((await request(gw.url, { path: '/small' })).status, 200);
+    const later = await request(gw.url, { path: '/later', headers: { 'x-request-id': 'huge-2' } });
+    assertGatewayError(later, 502, 'http_response_header_section_size', /response head past its bound/);
+    assert.equal(upstream.received.length, 3);
+    assert.equal(new Set(upstream.received.map((r) => r.connection)).size, 1, 'one session carried them');
+  });
+
+  test('a response head of 200 fields passes, as from an HTTP/1.1 upstream (Node alone stops at 128)', async () => {
+    const fields: Record<string, string> = { ':status': '200' };
+    for (let i = 0; i < 200; i++) fields[`x-field-${i}`] = String(i);
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.respond(fields);
+        stream.end('ok');
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, { path: '/many' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-field-199'], '199');
+    assert.equal(res.text, 'ok');
   });
 
   test('h2c to a server that is not HTTP/2 (an SSH banner): 502 http_protocol_error', async () => {
