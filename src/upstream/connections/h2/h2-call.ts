@@ -158,6 +158,9 @@ export class H2Call implements ExchangeController {
     if (handler === null || this.headTooLarge(raw, 'header')) return;
     clearTimeout(this.headTimer);
     const head = h2ResponseHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
+    // nghttp2 checks three digits and a final status, not RFC 9110 §15's range: as the HTTP/1.1 parser.
+    if (head.status > 599)
+      return this.abort(new Failure('http_protocol_error', `status code ${head.status} out of range`));
     this.head = head;
     if (head.hasBody) this.readTimer = setTimeout(this.onReadTimeout, this.timeouts.read).unref();
     handler.onResponseStart(this, head);

@@ -19,8 +19,10 @@ import {
   h2ResetBeforeHead,
   startH2,
   startH2GoawayFirst,
+  startH2RawStatus,
 } from '../../../../src/kits/fault-kit/h2-faults.ts';
 import { startEcho } from '../../../../src/kits/fault-kit/http-servers.ts';
+import { readRequest, startRawFault } from '../../../../src/kits/fault-kit/raw-server.ts';
 import { startHttpsEcho } from '../../../../src/kits/fault-kit/tls-faults.ts';
 import { request } from '../../../helpers/http-client.ts';
 import { closeAfterAll } from '../../../helpers/keep.ts';
@@ -338,6 +340,30 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assertGatewayError(later, 502, 'http_response_header_section_size', /response head past its bound/);
     assert.equal(upstream.received.length, 3);
     assert.equal(new Set(upstream.received.map((r) => r.connection)).size, 1, 'one session carried them');
+  });
+
+  test('a status past 599: 502 http_protocol_error, as from an HTTP/1.1 upstream, never passed on', async () => {
+    const h1 = await keep(
+      startRawFault(async (connection) => {
+        await readRequest(connection);
+        await connection.write('HTTP/1.1 999 Odd\r\ncontent-length: 0\r\n\r\n');
+      }),
+    );
+    const expected = (await request((await gatewayTo('http1', [h1.url])).url, { path: '/' })).headers[
+      'proxy-status'
+    ];
+    assert.match(
+      String(expected),
+      /^edge-1; error=http_protocol_error; details="status code 999 out of range"/,
+    );
+    const upstream = await keep(startH2RawStatus('999'));
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/odd', headers: { 'x-request-id': 'odd' } });
+    assert.equal(res.status, 502);
+    assert.equal(res.headers['proxy-status'], expected);
+    const line = await gw.logFor('odd');
+    assert.equal(line.shape, 'garbage');
+    assert.equal(line.upstream_status, undefined);
   });
 
   test('a response head of 200 fields passes, as from an HTTP/1.1 upstream (Node alone stops at 128)', async () => {
