@@ -199,10 +199,13 @@ export class H2Call implements ExchangeController {
   private readonly onEnd = (): void => {
     const handler = this.handler;
     if (handler === null || this.head === null) return;
+    const stream = this.stream;
+    // Node ends the body of a stream its session took down (the upstream's socket closed, after
+    // a GOAWAY or none) too, once it has cancelled it: only an end without a reset is END_STREAM.
+    if (stream !== undefined && stream.rstCode !== 0) return this.onClose();
     // The response is whole: a request body still going out is not wanted any more (RFC 9113 §8.1).
     this.finish();
     // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by itself.
-    const stream = this.stream;
     if (stream !== undefined && !stream.closed && !stream.writableEnded) stream.close();
     handler.onResponseEnd(this, this.trailers);
   };

@@ -307,6 +307,30 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(line.stage, 'body_streaming');
   });
 
+  test('the connection dropped after the head, the body of no announced length: cut, never finished as if whole', async () => {
+    for (const goaway of [false, true]) {
+      const upstream = await keep(
+        startH2((stream) => {
+          stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+          stream.write('first part', () => {
+            if (goaway) stream.session?.goaway(0, stream.id ?? 0);
+            setTimeout(() => stream.session?.socket?.destroy(), 20);
+          });
+        }),
+      );
+      const gw = await gatewayTo('h2c', [upstream.url]);
+      const id = `dropped-${goaway}`;
+      const res = await request(gw.url, { path: '/cut', headers: { 'x-request-id': id } });
+      assert.equal(res.status, 200);
+      assert.equal(res.text, 'first part');
+      assert.equal(res.aborted, true, 'the chunked transfer is aborted, not ended');
+      const line = await gw.logFor(id);
+      assert.equal(line.error, 'http_response_incomplete');
+      assert.equal(line.shape, 'reset');
+      assert.equal(line.stage, 'body_streaming');
+    }
+  });
+
   test('no head in time: 504 http_response_timeout', async () => {
     const upstream = await keep(startH2(h2Hang));
     const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
