@@ -57,6 +57,7 @@ export class H2Call implements ExchangeController {
   private headTimer: NodeJS.Timeout | undefined;
   private readTimer: NodeJS.Timeout | undefined;
   private bodyPieces = 0;
+  private bodyBytes = 0;
   private paused = false;
   private released = false;
   private readonly startedAt = performance.now();
@@ -169,6 +170,7 @@ export class H2Call implements ExchangeController {
   private readonly onData = (chunk: Buffer): void => {
     if (this.handler === null || this.head === null) return;
     this.bodyPieces++;
+    this.bodyBytes += chunk.length;
     this.readTimer?.refresh();
     this.handler.onResponseData(this, chunk);
   };
@@ -225,6 +227,7 @@ export class H2Call implements ExchangeController {
         // A streamed body already taken from the client cannot go again, processed or not.
         replayable: this.pump?.taken !== true,
         elapsed: performance.now() - this.startedAt,
+        body: { received: this.bodyBytes, announced: this.head?.bodyLength },
       });
       handler.onResponseError(this, failure);
     }

@@ -331,6 +331,25 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     }
   });
 
+  test('a body that ends short of its content-length: cut, and the log says the upstream ended it, not that it reset', async () => {
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.respond({ ':status': 200, 'content-length': '100' });
+        stream.end('short');
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, { path: '/short', headers: { 'x-request-id': 'short' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.aborted, true);
+    const line = await gw.logFor('short');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.match(
+      String(line.details),
+      /^response body cut short: the upstream ended it after 5 of the 100 bytes its content-length announced after /,
+    );
+  });
+
   test('no head in time: 504 http_response_timeout', async () => {
     const upstream = await keep(startH2(h2Hang));
     const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
