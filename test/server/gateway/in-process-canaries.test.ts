@@ -222,7 +222,7 @@ test("the operator's actions on a library gateway's canary: pause, start, abort,
   }
 });
 
-test('a reload that removes the canary stops it; one that brings it back starts it again', async () => {
+test('a reload that removes the canary stops it and takes its share off the metrics; one that brings it back starts it again', async () => {
   const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1m, min_requests: 30');
   try {
     await until(() => linesOf(gw, 'canary step').length > 0, 'the first step');
@@ -242,8 +242,15 @@ upstreams:
 `,
       '<test>',
     );
+    const shares = async () =>
+      (await scrape(gw)).split('\n').filter((line) => line.startsWith('candor_canary_share_percent'));
+    assert.deepEqual(await shares(), [
+      'candor_canary_share_percent{route="api",upstream="next"} 10',
+      'candor_canary_share_percent{route="api",upstream="stable"} 90',
+    ]);
     await gw.gateway.reload(without);
     assert.deepEqual(gw.gateway.canaries(), []);
+    assert.deepEqual(await shares(), [], 'no share shown for a canary that is gone (it said 10 %)');
     assert.deepEqual(await gw.gateway.canary('api', 'promote'), { problem: 'route "api" has no canary' });
     await gw.gateway.reload(parseConfig(canaryConfig('steps: [20, 50], step_interval: 1m'), '<test>'));
     await until(() => gw.gateway.canaries()[0]?.share === 20, 'the first step of the canary back');
