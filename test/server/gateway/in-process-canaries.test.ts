@@ -13,6 +13,7 @@ import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/ca
 import { untilFleetClients } from '../../helpers/fleet-clients.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
 import { canaryRoutes } from '../canary/canary-fixture.ts';
 
 let stable: CanaryOrigin;
@@ -117,6 +118,46 @@ test('a library gateway rolls back a canary that resets 5 % of its requests, at 
     assert.match(metrics, /candor_canary_share_percent\{route="api",upstream="next"\} 0\n/);
     assert.match(metrics, /candor_canary_share_percent\{route="api",upstream="stable"\} 100\n/);
     assert.match(metrics, /candor_canary_verdicts_total\{route="api",verdict="worse",metric="reset"\} 1\n/);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a canary whose upstream is down from the start is rolled back at its first step, its figures in the log, the status and the metrics', async () => {
+  const down = `http://127.0.0.1:${await freePort()}`;
+  const gw = await startGatewayFromText(
+    canaryConfig('steps: [10, 30], step_interval: 1s, min_requests: 30').replace(
+      `url: ${next.url}`,
+      `url: ${down}`,
+    ),
+  );
+  try {
+    const rolledBack = () => linesOf(gw, 'canary worse').length > 0;
+    const load = await paceLoad(gw.url, 200, rolledBack, 6000);
+    assert.ok(rolledBack(), `no rollback after ${load.sent} requests`);
+    const [worse] = linesOf(gw, 'canary worse');
+    assert.equal(worse.share, 10, 'rolled back at the first step');
+    // Refused connections, then (its target ejected) the gateway's 503s for want of a target.
+    assert.ok(['unreachable', 'gateway'].includes(String(worse.metric)), String(worse.metric));
+    assert.match(String(worse.baseline_figure), /^0\/\d+ \(0\.00%\)$/);
+    const [status] = gw.gateway.canaries();
+    assert.equal(status.phase, 'rolled_back');
+    assert.equal(status.share, 0);
+    assert.equal(status.failed_metric, worse.metric);
+    const quiet = await paceLoad(gw.url, 200, () => false, 100);
+    assert.deepEqual(
+      quiet.statuses,
+      { 200: 100 },
+      'from the rollback on, every request goes to the baseline',
+    );
+    const metrics = await scrape(gw);
+    assert.match(metrics, /candor_canary_share_percent\{route="api",upstream="next"\} 0\n/);
+    assert.match(
+      metrics,
+      new RegExp(
+        `candor_canary_verdicts_total\\{route="api",verdict="worse",metric="${worse.metric}"\\} 1\n`,
+      ),
+    );
   } finally {
     await gw.close();
   }
