@@ -10,6 +10,7 @@ import { parseConfig } from '../../../../src/core/config/load.ts';
 import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
 import { startHugeHeader, startSshBanner } from '../../../../src/kits/fault-kit/garbage-faults.ts';
 import {
+  type H2Behaviour,
   h2Answer,
   h2DropConnection,
   h2Hang,
@@ -328,6 +329,31 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       assert.equal(line.error, 'http_response_incomplete');
       assert.equal(line.shape, 'reset');
       assert.equal(line.stage, 'body_streaming');
+    }
+  });
+
+  test('a GOAWAY mid-stream that lets the stream finish, or a close right after END_STREAM: the answer is whole', async () => {
+    const behaviours: Record<string, H2Behaviour> = {
+      goaway: (stream) => {
+        stream.respond({ ':status': 200 });
+        stream.write('part ', () => {
+          stream.session?.goaway(0, stream.id ?? 0);
+          setTimeout(() => stream.end('rest'), 20);
+        });
+      },
+      closed: (stream) => {
+        stream.respond({ ':status': 200 });
+        stream.end('part rest', () => stream.session?.socket?.destroy());
+      },
+    };
+    for (const [name, behaviour] of Object.entries(behaviours)) {
+      const upstream = await keep(startH2(behaviour));
+      const gw = await gatewayTo('h2c', [upstream.url]);
+      const res = await request(gw.url, { path: '/', headers: { 'x-request-id': name } });
+      assert.equal(res.status, 200, name);
+      assert.equal(res.aborted, false, name);
+      assert.equal(res.text, 'part rest', name);
+      assert.equal((await gw.logFor(name)).error, undefined, name);
     }
   });
 
