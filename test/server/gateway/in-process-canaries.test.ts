@@ -163,6 +163,29 @@ test('a canary whose upstream is down from the start is rolled back at its first
   }
 });
 
+test('a canary still short of min_requests at max_duration fails: on_failure (rollback), the reason naming the counts', async () => {
+  const gw = await startCanaryLibrary(
+    'steps: [10, 30], step_interval: 1s, min_requests: 1000, max_duration: 2s',
+  );
+  try {
+    const failed = () => linesOf(gw, 'canary action').some((l) => l.action === 'rollback');
+    await paceLoad(gw.url, 50, failed, 2000);
+    await until(failed, 'the rollback at max_duration');
+    const [line] = linesOf(gw, 'canary worse');
+    assert.equal(line.metric, 'max_duration');
+    assert.match(
+      String(line.reason),
+      /^too few requests to judge within max_duration \(\d+ canary, \d+ baseline, 1000 needed\)$/,
+    );
+    const [status] = gw.gateway.canaries();
+    assert.equal(status.phase, 'rolled_back');
+    assert.equal(status.share, 0);
+    assert.equal(status.failed_metric, 'max_duration');
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a library gateway promotes a healthy canary: then every request goes to it', async () => {
   const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1s, min_requests: 30');
   try {
