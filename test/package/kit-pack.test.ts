@@ -11,7 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
 import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
+import { startTestGateway } from '../helpers/test-gateway.ts';
+import { freePort } from '../helpers/wait.ts';
 
 const KIT = join(ROOT, 'packages/kit');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
@@ -176,4 +179,61 @@ test('a TypeScript consumer type-checks against the kit and runs the client and 
     forced: 0,
   });
   assert.equal(seenIds.at(-1), 'from-kit', 'the request id in scope went out with the call');
+});
+
+const THROUGH_GATEWAY = `import { type AttemptReport, createFetch } from 'candor-kit/client';
+
+const gateway = process.env.GATEWAY_URL;
+const seen: AttemptReport[] = [];
+const api = createFetch({ attempts: 3, backoff: { base: 1, cap: 5 }, onAttemptFailed: (r) => seen.push(r) });
+const brief = (r: AttemptReport) => ({ status: r.status, type: r.type, hop: r.proxyStatus?.nextHop, retry: r.retry, reason: r.reason, id: typeof r.requestId });
+const refused = await api(\`\${gateway}/refused\`, { method: 'POST', body: 'order' });
+const refusedReports = seen.splice(0).map(brief);
+const reset = await api(\`\${gateway}/reset\`, { method: 'POST', body: 'order' });
+const resetReports = seen.splice(0).map(brief);
+console.log(JSON.stringify({ refused: refused.status, refusedReports, reset: reset.status, resetReports }));
+`;
+
+test('the packed client against a real gateway: a POST the gateway says never reached its upstream is sent again, one that did is not', {
+  timeout: 60_000,
+}, async () => {
+  const resetting = await startResetBeforeHead();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: /refused }
+    upstream: down
+  - match: { path: /reset }
+    upstream: crashing
+upstreams:
+  down:
+    targets: [{ url: "http://127.0.0.1:${await freePort()}" }]
+    retries: { attempts: 1 }
+  crashing:
+    targets: [{ url: "${resetting.url}" }]
+    retries: { attempts: 1 }
+`);
+  try {
+    writeFileSync(join(app, 'through-gateway.ts'), THROUGH_GATEWAY);
+    const consumer = await run(process.execPath, ['through-gateway.ts'], app, {
+      timeout: 30_000,
+      env: { ...childEnv, GATEWAY_URL: gw.url },
+    });
+    assert.equal(consumer.code, 0, consumer.stderr);
+    const refusedTry = { status: 502, type: 'connection_refused', hop: 'down', id: 'string' };
+    const resetTry = { status: 502, type: 'connection_terminated', hop: 'crashing', id: 'string' };
+    assert.deepEqual(JSON.parse(consumer.stdout), {
+      refused: 502,
+      refusedReports: [
+        { ...refusedTry, retry: true, reason: 'not_sent' },
+        { ...refusedTry, retry: true, reason: 'not_sent' },
+        { ...refusedTry, retry: false, reason: 'attempts' },
+      ],
+      reset: 502,
+      resetReports: [{ ...resetTry, retry: false, reason: 'not_idempotent' }],
+    });
+    assert.equal(resetting.received.length, 1, 'the POST that may have been processed went once');
+  } finally {
+    await gw.close();
+    await resetting.close();
+  }
 });

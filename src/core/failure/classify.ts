@@ -244,6 +244,8 @@ export interface H2StreamEnd {
   /** The request could be sent again as it was (no streamed body was taken from the client). */
   readonly replayable: boolean;
   readonly elapsed: number;
+  /** The response body's bytes received, and the length its head announced (undefined: none). */
+  readonly body?: { readonly received: number; readonly announced: number | undefined };
 }
 
 /**
@@ -259,12 +261,21 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const code = codeOf(end.error);
   const rst = end.rstCode === undefined || end.rstCode === 0 ? undefined : h2ErrorName(end.rstCode);
   if (end.headReceived) {
+    const body = end.body;
+    // nghttp2 resets (PROTOCOL_ERROR) a stream whose END_STREAM came short of its content-length:
+    // the upstream ended the body, nobody reset it.
+    const short =
+      end.rstCode === 1 && body?.announced !== undefined && body.received < body.announced
+        ? `the upstream ended it after ${body.received} of the ${body.announced} bytes its content-length announced`
+        : undefined;
     const how =
-      rst !== undefined && rst !== 'CANCEL'
-        ? `stream reset by the upstream (${rst})`
-        : code === 'ERR_HTTP2_ERROR'
-          ? 'not valid HTTP/2'
-          : describeDrop(end.error === undefined ? undefined : end.error);
+      short !== undefined
+        ? short
+        : rst !== undefined && rst !== 'CANCEL'
+          ? `stream reset by the upstream (${rst})`
+          : code === 'ERR_HTTP2_ERROR'
+            ? 'not valid HTTP/2'
+            : describeDrop(end.error === undefined ? undefined : end.error);
     return new Failure('http_response_incomplete', `response body cut short: ${how} ${after}`, {
       stage: 'body_streaming',
       cause,
@@ -295,6 +306,16 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
     return new Failure(
       'http_protocol_error',
       `the upstream asks for HTTP/1.1 (HTTP_1_1_REQUIRED): set the upstream's protocol to http1 ${after}`,
+      { stage: 'sent', cause },
+    );
+  }
+  if (end.rstCode === 11) {
+    // Node resets a stream whose head passes the bounds this gateway set (its SETTINGS'
+    // header list size, its count of fields) with ENHANCE_YOUR_CALM; the code alone cannot
+    // say which side sent it, and a head past the bound is what it is sent for on a request.
+    return new Failure(
+      'http_response_header_section_size',
+      `no response head taken: the stream was reset (ENHANCE_YOUR_CALM), as the gateway resets a response head past its bound on size or fields ${after}`,
       { stage: 'sent', cause },
     );
   }

@@ -175,3 +175,36 @@ export async function startH2GoawayFirst(): Promise<Fault> {
   const port = await listenLoopback(server);
   return recorder.handle(`http://127.0.0.1:${port}`, port);
 }
+
+/**
+ * garbage: an h2c server that answers its connection's first stream with a head whose `:status`
+ * is the text given ("999"), which node:http2 would refuse to send; written frame by frame (one
+ * HPACK literal, no Huffman), with END_STREAM. Each connection answers its stream 1 once.
+ */
+export async function startH2RawStatus(status: string): Promise<Fault> {
+  const recorder = new FaultRecorder();
+  const server = createNetServer((socket) => {
+    const record = recorder.track(socket);
+    let seen = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      record.captureBytes(chunk);
+      if (seen.length >= PREFACE.length) return;
+      seen = Buffer.concat([seen, chunk]);
+      if (seen.length < PREFACE.length) return;
+      const name = Buffer.from(':status', 'latin1');
+      const value = Buffer.from(status, 'latin1');
+      // Literal header field without indexing, new name (RFC 7541 §6.2.2).
+      const block = Buffer.concat([Buffer.from([0, name.length]), name, Buffer.from([value.length]), value]);
+      socket.write(
+        Buffer.concat([
+          frame(0x4, 0, 0, Buffer.alloc(0)),
+          frame(0x4, 0x1, 0, Buffer.alloc(0)),
+          frame(0x1, 0x4 | 0x1, 1, block), // HEADERS, END_HEADERS | END_STREAM
+        ]),
+      );
+    });
+  });
+  recorder.adopt(server);
+  const port = await listenLoopback(server);
+  return recorder.handle(`http://127.0.0.1:${port}`, port);
+}

@@ -217,7 +217,7 @@ export const METRICS = {
     name: 'candor_canary_share_percent',
     type: 'gauge',
     labels: ['route', 'upstream'],
-    help: "A canary route's share of requests per side, in percent (issue 36): the canary's falls to 0 at a rollback and rises to 100 at a promotion. Averaged over workers.",
+    help: "A canary route's share of requests per side, in percent (issue 36): the canary's falls to 0 at a rollback and rises to 100 at a promotion; gone when a reload takes the canary away. Averaged over workers.",
     aggregator: 'average',
   },
   canaryVerdicts: {

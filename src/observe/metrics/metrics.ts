@@ -61,6 +61,8 @@ export class GatewayMetrics {
   readonly #configInfo: Gauge;
   readonly #storeUp: Gauge;
   readonly #canaryShare: Gauge;
+  /** The sides each canary route's share was last shown for, so that a side or route gone is unshown. */
+  readonly #canarySides = new Map<string, readonly string[]>();
   #source: MetricsSource | undefined;
 
   constructor() {
@@ -128,11 +130,24 @@ export class GatewayMetrics {
   /** A canary route's sides have these weights now (a step, a rollback, a promotion). */
   canaryShare(route: string, sides: readonly { upstream: string; weight: number }[]): void {
     const total = sides.reduce((sum, s) => sum + s.weight, 0);
+    const upstreams = sides.map((side) => side.upstream);
+    for (const gone of this.#canarySides.get(route) ?? [])
+      if (!upstreams.includes(gone)) this.#canaryShare.remove({ route, upstream: gone });
+    this.#canarySides.set(route, upstreams);
     for (const side of sides)
       this.#canaryShare.set(
         { route, upstream: side.upstream },
         total === 0 ? 0 : (100 * side.weight) / total,
       );
+  }
+
+  /** The routes with a canary after a reload: the others' shares go (a dropped canary has none, not its last step's). */
+  canaryRoutes(routes: ReadonlySet<string>): void {
+    for (const [route, upstreams] of this.#canarySides) {
+      if (routes.has(route)) continue;
+      for (const upstream of upstreams) this.#canaryShare.remove({ route, upstream });
+      this.#canarySides.delete(route);
+    }
   }
 
   /** The canary controller judged a step of this route (the metric that failed it; '' when it passed). */

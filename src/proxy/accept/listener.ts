@@ -88,19 +88,25 @@ export async function startListener(
     ...(serverTls ? { misdirected: serverTls.misdirected } : {}),
   };
   let current = config;
-  // The header size limit cannot change on a live socket (reload-plan.ts): the first one holds.
-  const headerSize = handlers.limits().headerSize;
-  const settings = (): Http1Settings => {
-    const limits = handlers.limits();
-    return {
-      headerSize,
-      uriLength: limits.uriLength,
-      headerTimeout: limits.headerTimeout,
-      bodyIdleTimeout: limits.bodyIdleTimeout,
-      keepAliveTimeout: limits.keepAliveTimeout,
-      sendTimeout: limits.sendTimeout,
-    };
+  // One settings object for every HTTP/1.1 connection of this listener, changed in place by a
+  // reload (update): a keep-alive connection's next request meets the limits in force, as a new
+  // HTTP/2 stream does. The header size cannot change on a live socket (reload-plan.ts): the first holds.
+  const live: { -readonly [K in keyof Http1Settings]: Http1Settings[K] } = {
+    headerSize: handlers.limits().headerSize,
+    uriLength: 0,
+    headerTimeout: 0,
+    bodyIdleTimeout: 0,
+    keepAliveTimeout: 0,
   };
+  const applyLimits = (limits: DownstreamLimits): void => {
+    live.uriLength = limits.uriLength;
+    live.headerTimeout = limits.headerTimeout;
+    live.bodyIdleTimeout = limits.bodyIdleTimeout;
+    live.keepAliveTimeout = limits.keepAliveTimeout;
+    live.sendTimeout = limits.sendTimeout;
+  };
+  applyLimits(handlers.limits());
+  const settings = (): Http1Settings => live;
   const { clients } = handlers;
   /** Connections that came over their client's `per_client.connections`: each request on them gets the 429. */
   const overLimit = new WeakMap<Socket, Failure>();
@@ -191,8 +197,9 @@ export async function startListener(
       return current;
     },
     server,
-    update(next) {
+    update(next, limits) {
       current = next;
+      applyLimits(limits);
       proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
       facts.name = next.name;
       accepting.setMaxConnections(next.maxConnections);

@@ -449,6 +449,9 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     );
     hash = configHash(file);
     metrics.configLoaded(file);
+    metrics.canaryRoutes(
+      new Set([...runtime.splits].filter(([, split]) => split.window !== undefined).map(([route]) => route)),
+    );
     // A canary that appears starts, one that is gone stops, one whose settings changed starts
     // again; the fleet it is judged with follows (opened with a store, closed with the last canary).
     await canaries?.sync(file);

@@ -13,6 +13,7 @@ import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/ca
 import { untilFleetClients } from '../../helpers/fleet-clients.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
 import { canaryRoutes } from '../canary/canary-fixture.ts';
 
 let stable: CanaryOrigin;
@@ -122,6 +123,69 @@ test('a library gateway rolls back a canary that resets 5 % of its requests, at 
   }
 });
 
+test('a canary whose upstream is down from the start is rolled back at its first step, its figures in the log, the status and the metrics', async () => {
+  const down = `http://127.0.0.1:${await freePort()}`;
+  const gw = await startGatewayFromText(
+    canaryConfig('steps: [10, 30], step_interval: 1s, min_requests: 30').replace(
+      `url: ${next.url}`,
+      `url: ${down}`,
+    ),
+  );
+  try {
+    const rolledBack = () => linesOf(gw, 'canary worse').length > 0;
+    const load = await paceLoad(gw.url, 200, rolledBack, 6000);
+    assert.ok(rolledBack(), `no rollback after ${load.sent} requests`);
+    const [worse] = linesOf(gw, 'canary worse');
+    assert.equal(worse.share, 10, 'rolled back at the first step');
+    // Refused connections, then (its target ejected) the gateway's 503s for want of a target.
+    assert.ok(['unreachable', 'gateway'].includes(String(worse.metric)), String(worse.metric));
+    assert.match(String(worse.baseline_figure), /^0\/\d+ \(0\.00%\)$/);
+    const [status] = gw.gateway.canaries();
+    assert.equal(status.phase, 'rolled_back');
+    assert.equal(status.share, 0);
+    assert.equal(status.failed_metric, worse.metric);
+    const quiet = await paceLoad(gw.url, 200, () => false, 100);
+    assert.deepEqual(
+      quiet.statuses,
+      { 200: 100 },
+      'from the rollback on, every request goes to the baseline',
+    );
+    const metrics = await scrape(gw);
+    assert.match(metrics, /candor_canary_share_percent\{route="api",upstream="next"\} 0\n/);
+    assert.match(
+      metrics,
+      new RegExp(
+        `candor_canary_verdicts_total\\{route="api",verdict="worse",metric="${worse.metric}"\\} 1\n`,
+      ),
+    );
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a canary still short of min_requests at max_duration fails: on_failure (rollback), the reason naming the counts', async () => {
+  const gw = await startCanaryLibrary(
+    'steps: [10, 30], step_interval: 1s, min_requests: 1000, max_duration: 2s',
+  );
+  try {
+    const failed = () => linesOf(gw, 'canary action').some((l) => l.action === 'rollback');
+    await paceLoad(gw.url, 50, failed, 2000);
+    await until(failed, 'the rollback at max_duration');
+    const [line] = linesOf(gw, 'canary worse');
+    assert.equal(line.metric, 'max_duration');
+    assert.match(
+      String(line.reason),
+      /^too few requests to judge within max_duration \(\d+ canary, \d+ baseline, 1000 needed\)$/,
+    );
+    const [status] = gw.gateway.canaries();
+    assert.equal(status.phase, 'rolled_back');
+    assert.equal(status.share, 0);
+    assert.equal(status.failed_metric, 'max_duration');
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a library gateway promotes a healthy canary: then every request goes to it', async () => {
   const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1s, min_requests: 30');
   try {
@@ -222,7 +286,7 @@ test("the operator's actions on a library gateway's canary: pause, start, abort,
   }
 });
 
-test('a reload that removes the canary stops it; one that brings it back starts it again', async () => {
+test('a reload that removes the canary stops it and takes its share off the metrics; one that brings it back starts it again', async () => {
   const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1m, min_requests: 30');
   try {
     await until(() => linesOf(gw, 'canary step').length > 0, 'the first step');
@@ -242,8 +306,15 @@ upstreams:
 `,
       '<test>',
     );
+    const shares = async () =>
+      (await scrape(gw)).split('\n').filter((line) => line.startsWith('candor_canary_share_percent'));
+    assert.deepEqual(await shares(), [
+      'candor_canary_share_percent{route="api",upstream="next"} 10',
+      'candor_canary_share_percent{route="api",upstream="stable"} 90',
+    ]);
     await gw.gateway.reload(without);
     assert.deepEqual(gw.gateway.canaries(), []);
+    assert.deepEqual(await shares(), [], 'no share shown for a canary that is gone (it said 10 %)');
     assert.deepEqual(await gw.gateway.canary('api', 'promote'), { problem: 'route "api" has no canary' });
     await gw.gateway.reload(parseConfig(canaryConfig('steps: [20, 50], step_interval: 1m'), '<test>'));
     await until(() => gw.gateway.canaries()[0]?.share === 20, 'the first step of the canary back');

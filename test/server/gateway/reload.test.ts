@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -365,4 +366,50 @@ test('config swapped names the routes a reload added, removed and changed, a nam
     removed: ['gone'],
     changed: ['twice', 'twice#2'],
   });
+});
+
+test('a reload that lowers limits.body_idle_timeout holds the next request of a keep-alive connection opened before it', async () => {
+  const up = await startEcho();
+  const yaml = (idle: string) => `name: edge-1
+limits: { body_idle_timeout: ${idle} }
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: "${up.url}" }]
+`;
+  const gw = await startTestGateway(yaml('30s'));
+  const socket = net.connect(gw.port, '127.0.0.1');
+  try {
+    let text = '';
+    const until = (done: (t: string) => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!done(text)) return;
+          socket.off('data', onData);
+          resolve();
+        };
+        const onData = (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          check();
+        };
+        socket.on('data', onData);
+        socket.once('error', reject);
+        // Bounded: the old limit (30 s) would pass this; the new one (200 ms) well inside it.
+        setTimeout(() => reject(new Error(`no answer in time, got ${JSON.stringify(text)}`)), 10_000).unref();
+      });
+    socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until((t) => /^HTTP\/1\.1 200 /.test(t) && t.includes('\r\n\r\n'));
+    await gw.gateway.reload(withListen(yaml('200ms')));
+    text = '';
+    // The next request on the same connection sends 2 bytes of the 10 it announces, then nothing.
+    socket.write('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab');
+    await until((t) => /^HTTP\/1\.1 \d{3} /.test(t));
+    assert.match(text, /^HTTP\/1\.1 408 /);
+  } finally {
+    socket.destroy();
+    await gw.close();
+    await up.close();
+  }
 });

@@ -1,6 +1,6 @@
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
-import type { Failure } from '../../../core/failure/failure.ts';
+import { Failure } from '../../../core/failure/failure.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
   ConnectionTimeouts,
@@ -10,7 +10,7 @@ import type {
   UpstreamHead,
 } from '../exchange-contract.ts';
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
-import { h2ResponseHead, h2Trailers } from './h2-headers.ts';
+import { h2HeaderListSize, h2ResponseHead, h2Trailers } from './h2-headers.ts';
 
 /** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
 const CANCEL = 8;
@@ -31,6 +31,8 @@ export interface SessionEnd {
  */
 export interface H2CallSession {
   readonly end: SessionEnd;
+  /** The largest response head (or trailer section) taken, as the session's SETTINGS say it. */
+  readonly maxHeaderSize: number;
   remoteAddress(): string | undefined;
   remotePort(): number | undefined;
 }
@@ -55,6 +57,7 @@ export class H2Call implements ExchangeController {
   private headTimer: NodeJS.Timeout | undefined;
   private readTimer: NodeJS.Timeout | undefined;
   private bodyPieces = 0;
+  private bodyBytes = 0;
   private paused = false;
   private released = false;
   private readonly startedAt = performance.now();
@@ -158,7 +161,7 @@ export class H2Call implements ExchangeController {
   // ── the stream ───────────────────────────────────────────────────────────────────
 
   private readonly onInterim = (_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void => {
-    if (this.handler === null || this.head !== null) return;
+    if (this.handler === null || this.head !== null || this.headTooLarge(raw, 'header')) return;
     const head = h2ResponseHead(raw, this.request.method, false);
     // 100 answers an Expect the gateway handled itself, as on HTTP/1.1; 101 has no HTTP/2 form.
     if (head.status > 100 && head.status < 200) this.handler.onInformational(head);
@@ -166,9 +169,12 @@ export class H2Call implements ExchangeController {
 
   private readonly onResponse = (_headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
     const handler = this.handler;
-    if (handler === null) return;
+    if (handler === null || this.headTooLarge(raw, 'header')) return;
     clearTimeout(this.headTimer);
     const head = h2ResponseHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
+    // nghttp2 checks three digits and a final status, not RFC 9110 §15's range: as the HTTP/1.1 parser.
+    if (head.status > 599)
+      return this.abort(new Failure('http_protocol_error', `status code ${head.status} out of range`));
     this.head = head;
     if (head.hasBody) this.readTimer = setTimeout(this.onReadTimeout, this.timeouts.read).unref();
     handler.onResponseStart(this, head);
@@ -177,23 +183,44 @@ export class H2Call implements ExchangeController {
   private readonly onData = (chunk: Buffer): void => {
     if (this.handler === null || this.head === null) return;
     this.bodyPieces++;
+    this.bodyBytes += chunk.length;
     this.readTimer?.refresh();
     this.handler.onResponseData(this, chunk);
   };
 
   private readonly onTrailers = (headers: IncomingHttpHeaders, _flags: number, raw?: string[]): void => {
-    this.trailers = h2Trailers(
-      raw ?? Object.entries(headers).flatMap(([name, value]) => [name, String(value)]),
-    );
+    const fields = raw ?? Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
+    if (this.handler === null || this.headTooLarge(fields, 'trailer')) return;
+    this.trailers = h2Trailers(fields);
   };
+
+  /**
+   * Node enforces the SETTINGS_MAX_HEADER_LIST_SIZE this gateway sends only once the upstream has
+   * acknowledged them: a session's first streams would take a head of any size. The bound is the
+   * gateway's, as the HTTP/1.1 parser's is, and so is its failure.
+   */
+  private headTooLarge(raw: readonly string[], section: 'header' | 'trailer'): boolean {
+    const bound = this.session.maxHeaderSize;
+    if (h2HeaderListSize(raw) <= bound) return false;
+    this.abort(
+      new Failure(
+        'http_response_header_section_size',
+        `response ${section} section larger than ${bound} bytes`,
+      ),
+    );
+    return true;
+  }
 
   private readonly onEnd = (): void => {
     const handler = this.handler;
     if (handler === null || this.head === null) return;
+    const stream = this.stream;
+    // Node ends the body of a stream its session took down (the upstream's socket closed, after
+    // a GOAWAY or none) too, once it has cancelled it: only an end without a reset is END_STREAM.
+    if (stream !== undefined && stream.rstCode !== 0) return this.onClose();
     // The response is whole: a request body still going out is not wanted any more (RFC 9113 §8.1).
     this.finish();
     // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by itself.
-    const stream = this.stream;
     if (stream !== undefined && !stream.closed && !stream.writableEnded) stream.close();
     handler.onResponseEnd(this, this.trailers);
   };
@@ -213,6 +240,7 @@ export class H2Call implements ExchangeController {
         // A streamed body already taken from the client cannot go again, processed or not.
         replayable: this.pump?.taken !== true,
         elapsed: performance.now() - this.startedAt,
+        body: { received: this.bodyBytes, announced: this.head?.bodyLength },
       });
       handler.onResponseError(this, failure);
     }

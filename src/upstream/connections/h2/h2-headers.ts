@@ -82,3 +82,10 @@ export function h2Trailers(rawHeaders: readonly string[]): string[] {
     if (!rawHeaders[i].startsWith(':')) out.push(rawHeaders[i], rawHeaders[i + 1]);
   return out;
 }
+
+/** A header list's size as HTTP/2 counts it (RFC 9113 §6.5.2): each field's name and value and 32 bytes. */
+export function h2HeaderListSize(rawHeaders: readonly string[]): number {
+  let size = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) size += rawHeaders[i].length + rawHeaders[i + 1].length + 32;
+  return size;
+}

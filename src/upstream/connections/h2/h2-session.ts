@@ -1,6 +1,7 @@
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { Failure } from '../../../core/failure/failure.ts';
+import { MAX_FIELDS } from '../../../core/http1/field-lines.ts';
 import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { H2Call, type H2CallSession, type SessionEnd } from './h2-call.ts';
 import { h2RequestHeaders } from './h2-headers.ts';
@@ -35,6 +36,7 @@ export class H2Session implements H2CallSession {
   /** Streams open now (reserved by the pool until their call ends). */
   active = 0;
   readonly end: SessionEnd = {};
+  readonly maxHeaderSize: number;
   private readonly owner: H2SessionOwner;
   private readonly options: H2SessionOptions;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -44,6 +46,7 @@ export class H2Session implements H2CallSession {
     this.connectMs = connectMs;
     this.owner = owner;
     this.options = options;
+    this.maxHeaderSize = options.maxHeaderSize;
     const origin = `${options.scheme}://${options.authority}`;
     // node:http2 is loaded with the first HTTP/2 session, not with every gateway (about 6 MB
     // of a process): most upstreams speak HTTP/1.1, and the cluster primary probes them too.
@@ -51,6 +54,8 @@ export class H2Session implements H2CallSession {
       createConnection: () => socket,
       // The largest response head the gateway takes, as it says to the upstream in its SETTINGS.
       settings: { enablePush: false, maxHeaderListSize: options.maxHeaderSize },
+      // As many fields as the HTTP/1.1 parser takes (and :status): Node's own bound is 128.
+      maxHeaderListPairs: MAX_FIELDS + 1,
     });
     this.session.on('goaway', (code, lastStreamId) => {
       (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId };

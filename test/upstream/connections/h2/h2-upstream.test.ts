@@ -8,8 +8,9 @@ import http from 'node:http';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../../../src/core/config/load.ts';
 import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
-import { startSshBanner } from '../../../../src/kits/fault-kit/garbage-faults.ts';
+import { startHugeHeader, startSshBanner } from '../../../../src/kits/fault-kit/garbage-faults.ts';
 import {
+  type H2Behaviour,
   h2Answer,
   h2DropConnection,
   h2Hang,
@@ -19,8 +20,10 @@ import {
   h2ResetBeforeHead,
   startH2,
   startH2GoawayFirst,
+  startH2RawStatus,
 } from '../../../../src/kits/fault-kit/h2-faults.ts';
 import { startEcho } from '../../../../src/kits/fault-kit/http-servers.ts';
+import { readRequest, startRawFault } from '../../../../src/kits/fault-kit/raw-server.ts';
 import { startHttpsEcho } from '../../../../src/kits/fault-kit/tls-faults.ts';
 import { request } from '../../../helpers/http-client.ts';
 import { closeAfterAll } from '../../../helpers/keep.ts';
@@ -305,12 +308,147 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(line.stage, 'body_streaming');
   });
 
+  test('the connection dropped after the head, the body of no announced length: cut, never finished as if whole', async () => {
+    for (const goaway of [false, true]) {
+      const upstream = await keep(
+        startH2((stream) => {
+          stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+          stream.write('first part', () => {
+            if (goaway) stream.session?.goaway(0, stream.id ?? 0);
+            setTimeout(() => stream.session?.socket?.destroy(), 20);
+          });
+        }),
+      );
+      const gw = await gatewayTo('h2c', [upstream.url]);
+      const id = `dropped-${goaway}`;
+      const res = await request(gw.url, { path: '/cut', headers: { 'x-request-id': id } });
+      assert.equal(res.status, 200);
+      assert.equal(res.text, 'first part');
+      assert.equal(res.aborted, true, 'the chunked transfer is aborted, not ended');
+      const line = await gw.logFor(id);
+      assert.equal(line.error, 'http_response_incomplete');
+      assert.equal(line.shape, 'reset');
+      assert.equal(line.stage, 'body_streaming');
+    }
+  });
+
+  test('a GOAWAY mid-stream that lets the stream finish, or a close right after END_STREAM: the answer is whole', async () => {
+    const behaviours: Record<string, H2Behaviour> = {
+      goaway: (stream) => {
+        stream.respond({ ':status': 200 });
+        stream.write('part ', () => {
+          stream.session?.goaway(0, stream.id ?? 0);
+          setTimeout(() => stream.end('rest'), 20);
+        });
+      },
+      closed: (stream) => {
+        stream.respond({ ':status': 200 });
+        stream.end('part rest', () => stream.session?.socket?.destroy());
+      },
+    };
+    for (const [name, behaviour] of Object.entries(behaviours)) {
+      const upstream = await keep(startH2(behaviour));
+      const gw = await gatewayTo('h2c', [upstream.url]);
+      const res = await request(gw.url, { path: '/', headers: { 'x-request-id': name } });
+      assert.equal(res.status, 200, name);
+      assert.equal(res.aborted, false, name);
+      assert.equal(res.text, 'part rest', name);
+      assert.equal((await gw.logFor(name)).error, undefined, name);
+    }
+  });
+
+  test('a body that ends short of its content-length: cut, and the log says the upstream ended it, not that it reset', async () => {
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.respond({ ':status': 200, 'content-length': '100' });
+        stream.end('short');
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, { path: '/short', headers: { 'x-request-id': 'short' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.aborted, true);
+    const line = await gw.logFor('short');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.match(
+      String(line.details),
+      /^response body cut short: the upstream ended it after 5 of the 100 bytes its content-length announced after /,
+    );
+  });
+
   test('no head in time: 504 http_response_timeout', async () => {
     const upstream = await keep(startH2(h2Hang));
     const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
     const res = await request(gw.url, { path: '/slow', headers: { 'x-request-id': 'slow' } });
     assertGatewayError(res, 504, 'http_response_timeout', /no response head after/);
     assert.equal(upstream.received.length, 1);
+  });
+
+  test('a response head past 32 KiB: 502 http_response_header_section_size, as from an HTTP/1.1 upstream, on a new session and a used one', async () => {
+    const huge = 'h'.repeat(40 * 1024);
+    const upstream = await keep(
+      startH2((stream, request) => {
+        stream.respond({ ':status': 200, ...(request.path === '/small' ? {} : { 'x-huge': huge }) });
+        stream.end('ok');
+      }),
+    );
+    const h1 = await keep(startHugeHeader({ size: 40 * 1024 }));
+    const expected = (await request((await gatewayTo('http1', [h1.url])).url, { path: '/' })).headers[
+      'proxy-status'
+    ];
+    assert.match(String(expected), /^edge-1; error=http_response_header_section_size; details=/);
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    // The session's first stream (before the upstream acknowledged the gateway's SETTINGS).
+    const first = await request(gw.url, { path: '/first', headers: { 'x-request-id': 'huge-1' } });
+    assert.equal(first.status, 502);
+    assert.equal(first.headers['proxy-status'], expected);
+    assert.equal((await gw.logFor('huge-1')).shape, 'garbage');
+    // A stream on a session whose SETTINGS were acknowledged: Node's own bound resets it.
+    assert.equal((await request(gw.url, { path: '/small' })).status, 200);
+    const later = await request(gw.url, { path: '/later', headers: { 'x-request-id': 'huge-2' } });
+    assertGatewayError(later, 502, 'http_response_header_section_size', /response head past its bound/);
+    assert.equal(upstream.received.length, 3);
+    assert.equal(new Set(upstream.received.map((r) => r.connection)).size, 1, 'one session carried them');
+  });
+
+  test('a status past 599: 502 http_protocol_error, as from an HTTP/1.1 upstream, never passed on', async () => {
+    const h1 = await keep(
+      startRawFault(async (connection) => {
+        await readRequest(connection);
+        await connection.write('HTTP/1.1 999 Odd\r\ncontent-length: 0\r\n\r\n');
+      }),
+    );
+    const expected = (await request((await gatewayTo('http1', [h1.url])).url, { path: '/' })).headers[
+      'proxy-status'
+    ];
+    assert.match(
+      String(expected),
+      /^edge-1; error=http_protocol_error; details="status code 999 out of range"/,
+    );
+    const upstream = await keep(startH2RawStatus('999'));
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/odd', headers: { 'x-request-id': 'odd' } });
+    assert.equal(res.status, 502);
+    assert.equal(res.headers['proxy-status'], expected);
+    const line = await gw.logFor('odd');
+    assert.equal(line.shape, 'garbage');
+    assert.equal(line.upstream_status, undefined);
+  });
+
+  test('a response head of 200 fields passes, as from an HTTP/1.1 upstream (Node alone stops at 128)', async () => {
+    const fields: Record<string, string> = { ':status': '200' };
+    for (let i = 0; i < 200; i++) fields[`x-field-${i}`] = String(i);
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.respond(fields);
+        stream.end('ok');
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, { path: '/many' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-field-199'], '199');
+    assert.equal(res.text, 'ok');
   });
 
   test('h2c to a server that is not HTTP/2 (an SSH banner): 502 http_protocol_error', async () => {
