@@ -140,7 +140,17 @@ export class AcmeManager {
   }
 
   #readStored(managed: Managed): void {
-    const stored = this.#store.certificate(managed.name);
+    let stored: { chain: string; key: string } | undefined;
+    try {
+      stored = this.#store.certificate(managed.name);
+    } catch (err) {
+      // Not served (the workers skip it too): ordered again as if missing, and said so.
+      this.#logger.error(
+        { acme: managed.name, err: (err as Error).message },
+        'stored certificate unusable: ordering a new one',
+      );
+      return;
+    }
     if (stored === undefined) return;
     const cert = new X509Certificate(stored.chain);
     managed.notBefore = Date.parse(cert.validFrom);

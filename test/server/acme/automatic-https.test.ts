@@ -459,3 +459,34 @@ test('TLS-ALPN-01 through a TCP load balancer that sends the PROXY header: valid
     await lb.close();
   }
 });
+
+test('a stored certificate that cannot serve (garbage, a key that is not its own) is told, not served, and ordered anew', {
+  timeout: 120_000,
+}, async () => {
+  const certs = testCertificates();
+  for (const [what, chain, key] of [
+    ['garbage', 'not a certificate\n', certs.localhost.key],
+    ['a key that is not its own', certs.localhost.cert, certs.client.key],
+  ] as const) {
+    const store = storage();
+    const dir = join(store, 'certificates', 'stored.shop.test');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'chain.pem'), chain);
+    writeFileSync(join(dir, 'key.pem'), key);
+    // Before: garbage failed the start with a bare OpenSSL error; a wrong key started, said
+    // "valid" in /status and failed every handshake, without a line.
+    const gw = await startGatewayFromText(config(['stored.shop.test'], store));
+    try {
+      const told = gw.logs.find((l) => l.msg === 'stored certificate unusable: ordering a new one');
+      assert.equal(told?.acme, 'stored.shop.test', what);
+      assert.match(String(told?.err), new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      const cert = await certificateSettled(gw);
+      assert.equal(cert.state, 'valid', `${what}: ${JSON.stringify(cert)}`);
+      const answer = await httpsGet('stored.shop.test', '/again');
+      assert.equal(answer.status, 200, what);
+      assert.match(answer.issuer, /Pebble/);
+    } finally {
+      await gw.close();
+    }
+  }
+});
