@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -488,5 +488,36 @@ test('a stored certificate that cannot serve (garbage, a key that is not its own
     } finally {
       await gw.close();
     }
+  }
+});
+
+test('an expired certificate being renewed is shown expired, not ordering: it is still what clients get', {
+  timeout: 60_000,
+}, async () => {
+  // A CA that accepts connections and never answers: the renewal stays under way.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const store = storage();
+  const expired = testCertificates().expired;
+  mkdirSync(join(store, 'certificates/late.shop.test'), { recursive: true });
+  copyFileSync(expired.certPath, join(store, 'certificates/late.shop.test/chain.pem'));
+  copyFileSync(expired.keyPath, join(store, 'certificates/late.shop.test/key.pem'));
+  const text = config(['late.shop.test'], store).replace(
+    `directory: ${pebble.directory}`,
+    `directory: https://127.0.0.1:${(silent.address() as AddressInfo).port}/dir`,
+  );
+  const gw = await startGatewayFromText(text);
+  try {
+    await waitUntil('the renewal under way', () => sockets.size > 0);
+    const [cert] = gw.gateway.status().certificates ?? [];
+    assert.equal(cert.state, 'expired', JSON.stringify(cert));
+  } finally {
+    await gw.close();
+    for (const socket of sockets) socket.destroy();
+    silent.close();
   }
 });
