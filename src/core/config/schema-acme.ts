@@ -10,10 +10,12 @@ import { duration, filePath, mapping } from './schema-kit.ts';
 
 /**
  * A DNS name an ACME CA validates by HTTP-01 or TLS-ALPN-01: letters, digits and hyphens in
- * labels of at most 63, at least two labels, no wildcard (neither challenge can prove one).
+ * labels of at most 63, at least two labels, no wildcard (neither challenge can prove one),
+ * and a last label that is not all digits: that is an IPv4 address, which ACME orders as an
+ * identifier of another type (RFC 8738), not as a DNS name.
  */
 const ACME_NAME =
-  '^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$';
+  '^(?=.{1,253}$)(?!.*\\.[0-9]+$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$';
 
 export const ACME_CHALLENGES = ['http-01', 'tls-alpn-01'] as const;
 
@@ -23,7 +25,8 @@ export const ListenerAcme = Type.Optional(
       names: Type.Array(
         Type.String({
           pattern: ACME_NAME,
-          expected: 'a DNS name like www.example.com (no wildcard: HTTP-01 and TLS-ALPN-01 cannot prove one)',
+          expected:
+            'a DNS name like www.example.com (no wildcard: HTTP-01 and TLS-ALPN-01 cannot prove one; no IP address)',
         }),
         { minItems: 1, maxItems: 100, expected: 'a list of 1 to 100 DNS names' },
       ),

@@ -12,5 +12,17 @@ export function configWarnings(config: GatewayConfig): string[] {
     warnings.push(
       `errors.pages.html: ${JSON.stringify(config.errors.pageFiles.html)} has no {{request_id}}: a client sees no id to quote, and its report cannot be found in the log (the X-Request-Id header still carries it)`,
     );
+  const { acme } = config;
+  const orders = config.listen.some((listener) => listener.tls?.acme !== undefined);
+  // Only HTTP-01, which the CA asks on port 80 of a plain listener: with none, every order fails.
+  if (
+    orders &&
+    acme !== undefined &&
+    !acme.challenges.includes('tls-alpn-01') &&
+    config.listen.every((listener) => listener.tls !== undefined)
+  )
+    warnings.push(
+      "acme.challenges: only http-01, and no listener is plain: the CA's HTTP-01 validation (port 80) cannot reach this gateway, so every order fails; add a plain listener on port 80, or offer tls-alpn-01",
+    );
   return warnings;
 }

@@ -52,6 +52,8 @@ const FLUSH: Record<ContentCoding, number> = {
   zstd: zlib.constants.ZSTD_e_flush,
 };
 
+const DIGESTS = new Set(['content-digest', 'repr-digest', 'digest', 'content-md5']);
+
 function compressorFor(coding: ContentCoding): zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress {
   if (coding === 'gzip') return zlib.createGzip();
   if (coding === 'br')
@@ -196,6 +198,9 @@ export class CompressingSink implements ResponseSink {
       // Ranges are served from the identity body (a Range request is never compressed): a
       // client resuming this compressed download at byte N would splice in identity bytes.
       if (name === 'accept-ranges') continue;
+      // Digests of the identity bytes (RFC 9530; RFC 3230's Digest, Content-MD5): a client that
+      // checks them would take the compressed body for a corrupt one.
+      if (DIGESTS.has(name)) continue;
       // RFC 9110 §8.8.1: another representation, so at most weakly the same.
       out.push(headers[i], name === 'etag' ? weak(value) : value);
     }

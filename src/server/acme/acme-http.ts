@@ -62,9 +62,13 @@ export function acmeRequest(
         response.on('error', reject);
       },
     );
-    request.setTimeout(options.timeoutMs, () =>
-      request.destroy(new Error(`no answer from ${url} within ${options.timeoutMs} ms`)),
+    // The whole life, not the socket's idle time: a server answering a byte at a time would
+    // reset an idle timeout with each one.
+    const timer = setTimeout(
+      () => request.destroy(new Error(`no answer from ${url} within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
     );
+    request.on('close', () => clearTimeout(timer));
     request.on('error', reject);
     request.end(body);
   });

@@ -14,7 +14,7 @@ import { renewalTime, retryDelay } from './renewal.ts';
 /** One name's certificate as /status and the status page show it. */
 export interface CertificateStatus {
   readonly names: readonly string[];
-  /** valid: served and not due; due: being ordered or waiting for its retry; expired: past not_after (served, loudly). */
+  /** valid: served and not due; ordering: an order under way; expired: past not_after (served, loudly, even while ordered). */
   readonly state: 'valid' | 'ordering' | 'missing' | 'expired';
   readonly issuer?: string;
   readonly not_after?: string;
@@ -124,13 +124,15 @@ export class AcmeManager {
     const now = Date.now();
     return [...this.#managed.values()].map((m) => ({
       names: [m.name],
-      state: m.ordering
-        ? 'ordering'
-        : m.notAfter === undefined
-          ? 'missing'
-          : m.notAfter <= now
-            ? 'expired'
-            : 'valid',
+      // Expired first: while its renewal is under way it is still what clients get.
+      state:
+        m.notAfter !== undefined && m.notAfter <= now
+          ? 'expired'
+          : m.ordering
+            ? 'ordering'
+            : m.notAfter === undefined
+              ? 'missing'
+              : 'valid',
       ...(m.issuer === undefined ? {} : { issuer: m.issuer }),
       ...(m.notAfter === undefined ? {} : { not_after: new Date(m.notAfter).toISOString() }),
       ...(m.next === undefined ? {} : { next_renewal: new Date(m.next).toISOString() }),
@@ -140,7 +142,17 @@ export class AcmeManager {
   }
 
   #readStored(managed: Managed): void {
-    const stored = this.#store.certificate(managed.name);
+    let stored: { chain: string; key: string } | undefined;
+    try {
+      stored = this.#store.certificate(managed.name);
+    } catch (err) {
+      // Not served (the workers skip it too): ordered again as if missing, and said so.
+      this.#logger.error(
+        { acme: managed.name, err: (err as Error).message },
+        'stored certificate unusable: ordering a new one',
+      );
+      return;
+    }
     if (stored === undefined) return;
     const cert = new X509Certificate(stored.chain);
     managed.notBefore = Date.parse(cert.validFrom);

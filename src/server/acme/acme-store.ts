@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -36,10 +36,24 @@ export class AcmeStore {
     this.#write(this.#accountPath(directory), pem);
   }
 
+  /**
+   * The name's stored chain and key; undefined when there is none. Throws, naming the folder,
+   * when they cannot serve (a chain or key that does not parse, a key that is not the
+   * certificate's): damaged on disk or put there by hand, they would fail every handshake.
+   */
   certificate(name: string): { chain: string; key: string } | undefined {
-    const chain = this.#read(join(this.root, 'certificates', safeName(name), 'chain.pem'));
-    const key = this.#read(join(this.root, 'certificates', safeName(name), 'key.pem'));
-    return chain === undefined || key === undefined ? undefined : { chain, key };
+    const dir = join(this.root, 'certificates', safeName(name));
+    const chain = this.#read(join(dir, 'chain.pem'));
+    const key = this.#read(join(dir, 'key.pem'));
+    if (chain === undefined || key === undefined) return undefined;
+    let matches: boolean;
+    try {
+      matches = new X509Certificate(chain).checkPrivateKey(createPrivateKey(key));
+    } catch (error) {
+      throw new Error(`${dir}: the stored certificate or key cannot be read: ${(error as Error).message}`);
+    }
+    if (!matches) throw new Error(`${dir}: key.pem is not the key of chain.pem's certificate`);
+    return { chain, key };
   }
 
   /** The key first: a reader that finds the new chain finds its key too. */

@@ -33,7 +33,13 @@ export class OrderedCertificates implements AcmeChallenges {
   /** (Re)reads these names' certificates from the store; a name with none yet is skipped. */
   load(names: Iterable<string>): void {
     for (const name of names) {
-      const stored = this.#store.certificate(name);
+      let stored: { chain: string; key: string } | undefined;
+      try {
+        stored = this.#store.certificate(name);
+      } catch {
+        // Unusable on disk: the ordering process logs it and orders a new one; none served meanwhile.
+        continue;
+      }
       if (stored === undefined) continue;
       const notAfter = Date.parse(new X509Certificate(stored.chain).validTo);
       this.#held.set(name, { ...stored, notAfter, contexts: new Map() });

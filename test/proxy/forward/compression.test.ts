@@ -5,6 +5,7 @@
  * compressed end) and the log says http_response_incomplete.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { describe, test } from 'node:test';
@@ -103,6 +104,17 @@ const app = () =>
         res.write('{"tick":1}\n');
         nextTick = () => res.end(`{"tick":2,"text":"${TEXT}"}\n`);
         return;
+      }
+      if (path === '/digest') {
+        // RFC 9530: digests of the identity content and representation, untrue of a compressed one.
+        const sha = `sha-256=:${createHash('sha256').update(TEXT).digest('base64')}:`;
+        res.writeHead(200, {
+          'content-type': 'text/plain',
+          'content-length': TEXT.length,
+          'content-digest': sha,
+          'repr-digest': sha,
+        });
+        return res.end(TEXT);
       }
       if (path === '/vary-origin' || path === '/vary-star' || path === '/vary-said') {
         const vary = { '/vary-origin': 'Origin', '/vary-star': '*', '/vary-said': 'origin, accept-encoding' }[
@@ -320,6 +332,17 @@ upstreams:
       }
     });
   }
+
+  test("a compressed answer drops the upstream's Content-Digest and Repr-Digest (of the identity bytes); an identity one keeps them", async () => {
+    const compressed = await get(gw, '/digest', { 'accept-encoding': 'gzip' });
+    assert.equal(compressed.headers['content-encoding'], 'gzip');
+    assert.equal(compressed.headers['content-digest'], undefined);
+    assert.equal(compressed.headers['repr-digest'], undefined);
+    const identity = await get(gw, '/digest', {});
+    const sha = `sha-256=:${createHash('sha256').update(identity.body).digest('base64')}:`;
+    assert.equal(identity.headers['content-digest'], sha);
+    assert.equal(identity.headers['repr-digest'], sha);
+  });
 
   test('a 304 to a client that takes no coding keeps its strong ETag, as its 200 would have', async () => {
     const r = await get(gw, '/not-modified', { 'if-none-match': '"v1"' });

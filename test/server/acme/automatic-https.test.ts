@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -457,5 +457,67 @@ test('TLS-ALPN-01 through a TCP load balancer that sends the PROXY header: valid
   } finally {
     await gw.close();
     await lb.close();
+  }
+});
+
+test('a stored certificate that cannot serve (garbage, a key that is not its own) is told, not served, and ordered anew', {
+  timeout: 120_000,
+}, async () => {
+  const certs = testCertificates();
+  for (const [what, chain, key] of [
+    ['garbage', 'not a certificate\n', certs.localhost.key],
+    ['a key that is not its own', certs.localhost.cert, certs.client.key],
+  ] as const) {
+    const store = storage();
+    const dir = join(store, 'certificates', 'stored.shop.test');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'chain.pem'), chain);
+    writeFileSync(join(dir, 'key.pem'), key);
+    // Before: garbage failed the start with a bare OpenSSL error; a wrong key started, said
+    // "valid" in /status and failed every handshake, without a line.
+    const gw = await startGatewayFromText(config(['stored.shop.test'], store));
+    try {
+      const told = gw.logs.find((l) => l.msg === 'stored certificate unusable: ordering a new one');
+      assert.equal(told?.acme, 'stored.shop.test', what);
+      assert.match(String(told?.err), new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      const cert = await certificateSettled(gw);
+      assert.equal(cert.state, 'valid', `${what}: ${JSON.stringify(cert)}`);
+      const answer = await httpsGet('stored.shop.test', '/again');
+      assert.equal(answer.status, 200, what);
+      assert.match(answer.issuer, /Pebble/);
+    } finally {
+      await gw.close();
+    }
+  }
+});
+
+test('an expired certificate being renewed is shown expired, not ordering: it is still what clients get', {
+  timeout: 60_000,
+}, async () => {
+  // A CA that accepts connections and never answers: the renewal stays under way.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const store = storage();
+  const expired = testCertificates().expired;
+  mkdirSync(join(store, 'certificates/late.shop.test'), { recursive: true });
+  copyFileSync(expired.certPath, join(store, 'certificates/late.shop.test/chain.pem'));
+  copyFileSync(expired.keyPath, join(store, 'certificates/late.shop.test/key.pem'));
+  const text = config(['late.shop.test'], store).replace(
+    `directory: ${pebble.directory}`,
+    `directory: https://127.0.0.1:${(silent.address() as AddressInfo).port}/dir`,
+  );
+  const gw = await startGatewayFromText(text);
+  try {
+    await waitUntil('the renewal under way', () => sockets.size > 0);
+    const [cert] = gw.gateway.status().certificates ?? [];
+    assert.equal(cert.state, 'expired', JSON.stringify(cert));
+  } finally {
+    await gw.close();
+    for (const socket of sockets) socket.destroy();
+    silent.close();
   }
 });

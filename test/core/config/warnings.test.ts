@@ -1,0 +1,26 @@
+/** What `candor check` warns of in a valid config (configWarnings): the ACME challenges' part. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { configWarnings } from '../../../src/core/config/warnings.ts';
+import { SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
+
+const config = (plain: boolean, challenges: string) =>
+  parseConfig(
+    `listen:
+${plain ? '  - address: 127.0.0.1:80\n' : ''}  - address: 127.0.0.1:443
+    tls: { acme: { names: [shop.test] } }
+acme: { challenges: [${challenges}], storage: /tmp/candor-acme-test }
+${UPSTREAM_AND_ROUTE}`,
+    SOURCE,
+    {},
+  );
+
+test('http-01 alone with no plain listener is warned of: every order would fail', () => {
+  assert.deepEqual(configWarnings(config(false, 'http-01')), [
+    "acme.challenges: only http-01, and no listener is plain: the CA's HTTP-01 validation (port 80) cannot reach this gateway, so every order fails; add a plain listener on port 80, or offer tls-alpn-01",
+  ]);
+  assert.deepEqual(configWarnings(config(true, 'http-01')), []);
+  assert.deepEqual(configWarnings(config(false, 'http-01, tls-alpn-01')), []);
+  assert.deepEqual(configWarnings(config(false, 'tls-alpn-01')), []);
+});
