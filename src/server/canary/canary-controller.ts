@@ -223,6 +223,33 @@ export class CanaryController {
     return result;
   }
 
+  /**
+   * A canary route's sides weighed by hand (PUT /routes/split, a program's `apply`; `sides` the
+   * weights in force after it): the operator took the wheel. The canary pauses at the share its
+   * requests now get, so that its status tells that share and no step moves it until a start.
+   */
+  byHand(route: string, sides: readonly SplitSide[], who: string): void {
+    const run = this.#runs.get(route);
+    if (run === undefined) return;
+    const weight = (upstream: string) => sides.find((s) => s.upstream === upstream)?.weight ?? 0;
+    const total = weight(run.config.upstream) + weight(run.baseline);
+    const share = total === 0 ? 0 : Math.round((10_000 * weight(run.config.upstream)) / total) / 100;
+    const done = run.busy.then(() => {
+      if (!this.#current(run)) return;
+      this.#stopTimer(run);
+      run.phase = 'paused';
+      run.share = share;
+      run.reason = `share set by hand to ${share}% by ${who}`;
+      this.#act(
+        run,
+        'pause',
+        who,
+        `canary of route ${route} paused at ${share}%: its share set by hand by ${who}`,
+      );
+    });
+    run.busy = done;
+  }
+
   close(): void {
     this.#closed = true;
     for (const run of this.#runs.values()) this.#stopTimer(run);

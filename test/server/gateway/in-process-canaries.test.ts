@@ -186,6 +186,41 @@ test('a canary still short of min_requests at max_duration fails: on_failure (ro
   }
 });
 
+test("a canary's share set by hand pauses it at that share: its status tells what requests get, and no step moves it", async () => {
+  const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1s, min_requests: 20');
+  try {
+    await until(() => linesOf(gw, 'canary step').length > 0, 'the first step');
+    gw.gateway.apply({
+      kind: 'split',
+      route: 'api',
+      sides: [
+        { upstream: 'next', weight: 1 },
+        { upstream: 'stable', weight: 3 },
+      ],
+    });
+    await until(() => gw.gateway.canaries()[0].phase === 'paused', 'the pause');
+    const [paused] = gw.gateway.canaries();
+    assert.equal(paused.share, 25, 'the share requests get (it said 10)');
+    assert.equal(paused.reason, 'share set by hand to 25% by program');
+    const [line] = linesOf(gw, 'canary action').filter((l) => l.action === 'pause');
+    assert.equal(line.who, 'program');
+    assert.equal(line.share, 25);
+    // Steps of 1 s: past two of them with requests enough, the controller moved nothing.
+    const load = await paceLoad(gw.url, 200, () => false, 500);
+    assert.ok((load.bodies.next ?? 0) > 50 && (load.bodies.stable ?? 0) > 250, JSON.stringify(load.bodies));
+    assert.equal(linesOf(gw, 'canary step').length, 1);
+    assert.equal(gw.gateway.canaries()[0].share, 25);
+    // After a rollback, a share by hand is what the status says too, not "rolled back at 0 %".
+    await gw.gateway.canary('api', 'rollback', 'tester');
+    // The rollback left next 0, stable 100: naming next alone weighs it against those 100.
+    gw.gateway.apply({ kind: 'split', route: 'api', sides: [{ upstream: 'next', weight: 100 }] });
+    await until(() => gw.gateway.canaries()[0].phase === 'paused', 'the pause after the rollback');
+    assert.equal(gw.gateway.canaries()[0].share, 50);
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a library gateway promotes a healthy canary: then every request goes to it', async () => {
   const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1s, min_requests: 30');
   try {
