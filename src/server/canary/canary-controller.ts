@@ -213,6 +213,7 @@ export class CanaryController {
           return { problem: `the canary of route "${route}" is already promoted` };
         await this.#promote(run, who);
       }
+      this.#follow(run);
       return { status: this.status().find((s) => s.route === route) as CanaryStatus };
     };
     const result = done();
@@ -246,6 +247,7 @@ export class CanaryController {
         who,
         `canary of route ${route} paused at ${share}%: its share set by hand by ${who}`,
       );
+      this.#follow(run);
     });
     run.busy = done;
   }
@@ -349,11 +351,14 @@ export class CanaryController {
     if (run.phase !== 'running' && this.#fleet === undefined) return;
     run.timer = setTimeout(() => {
       run.timer = undefined;
-      run.busy = this.#tick(run).catch((err: Error) => {
-        if (this.#current(run))
-          this.#host.logger.error({ route: run.route, err: err.message }, 'canary step failed to run');
-        this.#schedule(run);
-      });
+      run.busy = this.#tick(run).then(
+        () => this.#follow(run),
+        (err: Error) => {
+          if (this.#current(run))
+            this.#host.logger.error({ route: run.route, err: err.message }, 'canary step failed to run');
+          this.#schedule(run);
+        },
+      );
     }, run.config.checkInterval);
     run.timer.unref();
   }
@@ -561,6 +566,15 @@ export class CanaryController {
   /** Whether the run is still the route's (no reload ended it) and the controller runs. */
   #current(run: Run): boolean {
     return !this.#closed && this.#runs.get(run.route) === run;
+  }
+
+  /**
+   * In a fleet a gateway adds its counts and follows the fleet's state whatever its phase: after
+   * a verdict or an operator's action here had stopped its looks, they go on (a gateway that
+   * rolled back would miss another's start, and the fleet would hold two verdicts).
+   */
+  #follow(run: Run): void {
+    if (this.#fleet !== undefined && run.timer === undefined && this.#current(run)) this.#schedule(run);
   }
 
   #stopTimer(run: Run): void {

@@ -402,6 +402,31 @@ test('two library gateways on one Redis judge one canary: requests through B, on
   }
 });
 
+test('in a fleet the gateway an operator acted on follows the fleet after: a rollback on A, a start on B, both run again', async () => {
+  const redis: RedisProcess = await startRedis();
+  const store = `store:\n  redis: { url: "${redis.url}", timeout: 2s }\n`;
+  // Never judged (too few requests): only the operators move it.
+  const canary = 'steps: [10, 30], step_interval: 1s, min_requests: 100000';
+  const a = await startCanaryLibrary(canary, store);
+  let b: TestGateway | undefined;
+  try {
+    await until(() => linesOf(a, 'canary step').length > 0, "A's first step");
+    b = await startCanaryLibrary(canary, store);
+    const gwB = b;
+    await until(() => linesOf(gwB, 'canary adopted from the fleet').length > 0, 'B joining the canary');
+    await a.gateway.canary('api', 'rollback', 'op-a');
+    await until(() => gwB.gateway.canaries()[0]?.phase === 'rolled_back', "B following A's rollback");
+    await gwB.gateway.canary('api', 'start', 'op-b');
+    // A stopped looking at the fleet once its operator acted: it stayed rolled back at 0 %.
+    await until(() => a.gateway.canaries()[0]?.phase === 'running', "A following B's start");
+    assert.equal(a.gateway.canaries()[0].share, gwB.gateway.canaries()[0].share);
+  } finally {
+    await b?.close();
+    await a.close();
+    await redis.kill();
+  }
+});
+
 test('library gateways with store.redis: a reload that adds the canary joins the fleet as a start does; one that removes it closes the fleet', async () => {
   const redis: RedisProcess = await startRedis();
   const store = `store:\n  redis: { url: "${redis.url}", timeout: 2s }\n`;
