@@ -246,6 +246,11 @@ export interface H2StreamEnd {
   readonly elapsed: number;
   /** The response body's bytes received, and the length its head announced (undefined: none). */
   readonly body?: { readonly received: number; readonly announced: number | undefined };
+  /**
+   * The session was still up when the stream closed: a NO_ERROR or CANCEL reset was the
+   * upstream's own (Node cancels the streams of a session that went down with CANCEL too).
+   */
+  readonly sessionUp?: boolean;
 }
 
 /**
@@ -259,7 +264,9 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const after = `after ${ms(end.elapsed)}`;
   const cause = end.error ?? undefined;
   const code = codeOf(end.error);
-  const rst = end.rstCode === undefined || end.rstCode === 0 ? undefined : h2ErrorName(end.rstCode);
+  const own = end.rstCode === undefined || end.rstCode === 0 || end.rstCode === 8;
+  const rst =
+    end.rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(end.rstCode);
   if (end.headReceived) {
     const body = end.body;
     // nghttp2 resets (PROTOCOL_ERROR) a stream whose END_STREAM came short of its content-length:
@@ -271,7 +278,7 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
     const how =
       short !== undefined
         ? short
-        : rst !== undefined && rst !== 'CANCEL'
+        : rst !== undefined
           ? `stream reset by the upstream (${rst})`
           : code === 'ERR_HTTP2_ERROR'
             ? 'not valid HTTP/2'
@@ -330,7 +337,7 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       },
     );
   }
-  if (rst !== undefined && rst !== 'CANCEL') {
+  if (rst !== undefined) {
     return new Failure(
       'connection_terminated',
       `stream reset by the upstream (${rst}) before the response head ${after}`,

@@ -14,7 +14,7 @@ import type { Caller, ClusterControl } from './cluster-control.ts';
 /** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
 export function adminEndpoints(
   control: ClusterControl,
-  canaries?: Pick<Canaries, 'status' | 'act'>,
+  canaries?: Pick<Canaries, 'status' | 'act' | 'byHand'>,
 ): AdminRoute[] {
   const probe = (which: 'live' | 'ready'): AdminAnswer => {
     const { status, body } = probeAnswer(which, control.draining);
@@ -191,11 +191,16 @@ export function adminEndpoints(
             return badField(`sides[${index}].upstream`, `"${side.name}" is named twice`);
           named.add(side.name);
         }
-        return applied(
+        const answer = await applied(
           control,
           { kind: 'split', route, sides: sides.map(({ name, weight }) => ({ upstream: name, weight })) },
           caller(request),
         );
+        // A canary's share set by hand pauses it there (its status then tells the truth).
+        const now = control.changes.find((c) => c.kind === 'split' && c.route === route);
+        if (answer.status === 200 && now?.kind === 'split')
+          canaries?.byHand(route, now.sides, `admin ${request.who}`);
+        return answer;
       },
     },
     {

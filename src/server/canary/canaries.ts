@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../../core/config/types.ts';
+import type { GatewayConfig, SplitSide } from '../../core/config/types.ts';
 import type { CanaryController, CanaryHost, CanaryStatus } from './canary-controller.ts';
 import type { FleetOfConfig } from './fleet-of-config.ts';
 import type { OperatorWord } from './operator-actions.ts';
@@ -60,6 +60,11 @@ export class Canaries {
   ): Promise<{ problem: string } | { status: CanaryStatus }> {
     await this.#syncing;
     return this.#controller?.act(route, action, who) ?? { problem: `route "${route}" has no canary` };
+  }
+
+  /** A canary route's sides weighed by hand: see CanaryController.byHand. */
+  byHand(route: string, sides: readonly SplitSide[], who: string): void {
+    void this.#syncing.then(() => this.#controller?.byHand(route, sides, who));
   }
 
   /** Stops every canary where it is, and the fleet's Redis client. */

@@ -213,6 +213,7 @@ export class CanaryController {
           return { problem: `the canary of route "${route}" is already promoted` };
         await this.#promote(run, who);
       }
+      this.#follow(run);
       return { status: this.status().find((s) => s.route === route) as CanaryStatus };
     };
     const result = done();
@@ -221,6 +222,34 @@ export class CanaryController {
       () => {},
     );
     return result;
+  }
+
+  /**
+   * A canary route's sides weighed by hand (PUT /routes/split, a program's `apply`; `sides` the
+   * weights in force after it): the operator took the wheel. The canary pauses at the share its
+   * requests now get, so that its status tells that share and no step moves it until a start.
+   */
+  byHand(route: string, sides: readonly SplitSide[], who: string): void {
+    const run = this.#runs.get(route);
+    if (run === undefined) return;
+    const weight = (upstream: string) => sides.find((s) => s.upstream === upstream)?.weight ?? 0;
+    const total = weight(run.config.upstream) + weight(run.baseline);
+    const share = total === 0 ? 0 : Math.round((10_000 * weight(run.config.upstream)) / total) / 100;
+    const done = run.busy.then(() => {
+      if (!this.#current(run)) return;
+      this.#stopTimer(run);
+      run.phase = 'paused';
+      run.share = share;
+      run.reason = `share set by hand to ${share}% by ${who}`;
+      this.#act(
+        run,
+        'pause',
+        who,
+        `canary of route ${route} paused at ${share}%: its share set by hand by ${who}`,
+      );
+      this.#follow(run);
+    });
+    run.busy = done;
   }
 
   close(): void {
@@ -322,11 +351,14 @@ export class CanaryController {
     if (run.phase !== 'running' && this.#fleet === undefined) return;
     run.timer = setTimeout(() => {
       run.timer = undefined;
-      run.busy = this.#tick(run).catch((err: Error) => {
-        if (this.#current(run))
-          this.#host.logger.error({ route: run.route, err: err.message }, 'canary step failed to run');
-        this.#schedule(run);
-      });
+      run.busy = this.#tick(run).then(
+        () => this.#follow(run),
+        (err: Error) => {
+          if (this.#current(run))
+            this.#host.logger.error({ route: run.route, err: err.message }, 'canary step failed to run');
+          this.#schedule(run);
+        },
+      );
     }, run.config.checkInterval);
     run.timer.unref();
   }
@@ -534,6 +566,15 @@ export class CanaryController {
   /** Whether the run is still the route's (no reload ended it) and the controller runs. */
   #current(run: Run): boolean {
     return !this.#closed && this.#runs.get(run.route) === run;
+  }
+
+  /**
+   * In a fleet a gateway adds its counts and follows the fleet's state whatever its phase: after
+   * a verdict or an operator's action here had stopped its looks, they go on (a gateway that
+   * rolled back would miss another's start, and the fleet would hold two verdicts).
+   */
+  #follow(run: Run): void {
+    if (this.#fleet !== undefined && run.timer === undefined && this.#current(run)) this.#schedule(run);
   }
 
   #stopTimer(run: Run): void {

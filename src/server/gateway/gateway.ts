@@ -514,7 +514,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       reloading = done.catch(() => {});
       return done;
     },
-    apply: (change) => apply(change, 'program'),
+    apply: (change) => {
+      apply(change, 'program');
+      // A canary's share set by hand pauses it there (its status then tells the truth).
+      if (change.kind !== 'split') return;
+      const sides = changes.split(change.route);
+      if (sides !== undefined) canaries?.byHand(change.route, sides, 'program');
+    },
     canaries: () => canaries?.status() ?? [],
     async canary(route, action, who = 'program') {
       if (canaries === undefined)

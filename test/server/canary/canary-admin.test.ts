@@ -102,7 +102,7 @@ test('an unknown route or a missing one is a 400 naming the field', async () => 
   assert.equal(missing.body.field, 'route');
 });
 
-test('PUT /routes/split weighs the sides in both workers; an upstream the route does not split is refused', async () => {
+test('PUT /routes/split weighs the sides in both workers and pauses the canary at that share; an upstream the route does not split is refused', async () => {
   const set = await gw.call('PUT', '/routes/split', {
     route: 'api',
     sides: [
@@ -114,6 +114,14 @@ test('PUT /routes/split weighs the sides in both workers; an upstream the route 
   assert.deepEqual((set.body.workers as { confirmed: number[] }).confirmed.length, 2);
   const seen = await paceLoad(gw.base, 200, () => false, 60);
   assert.equal(seen.bodies.next, 60);
+  // The canary pauses at the share set by hand, and GET /canary says it (no step moves it now).
+  let canary = await canaryOf();
+  for (let tries = 0; canary.phase !== 'paused' && tries < 100; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    canary = await canaryOf();
+  }
+  assert.deepEqual([canary.phase, canary.share], ['paused', 100]);
+  assert.match(String(canary.reason), /^share set by hand to 100% by admin 127\.0\.0\.1:\d+$/);
   const wrong = await gw.call('PUT', '/routes/split', {
     route: 'api',
     sides: [{ upstream: 'other', weight: 1 }],

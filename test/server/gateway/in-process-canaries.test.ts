@@ -186,6 +186,41 @@ test('a canary still short of min_requests at max_duration fails: on_failure (ro
   }
 });
 
+test("a canary's share set by hand pauses it at that share: its status tells what requests get, and no step moves it", async () => {
+  const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1s, min_requests: 20');
+  try {
+    await until(() => linesOf(gw, 'canary step').length > 0, 'the first step');
+    gw.gateway.apply({
+      kind: 'split',
+      route: 'api',
+      sides: [
+        { upstream: 'next', weight: 1 },
+        { upstream: 'stable', weight: 3 },
+      ],
+    });
+    await until(() => gw.gateway.canaries()[0].phase === 'paused', 'the pause');
+    const [paused] = gw.gateway.canaries();
+    assert.equal(paused.share, 25, 'the share requests get (it said 10)');
+    assert.equal(paused.reason, 'share set by hand to 25% by program');
+    const [line] = linesOf(gw, 'canary action').filter((l) => l.action === 'pause');
+    assert.equal(line.who, 'program');
+    assert.equal(line.share, 25);
+    // Steps of 1 s: past two of them with requests enough, the controller moved nothing.
+    const load = await paceLoad(gw.url, 200, () => false, 500);
+    assert.ok((load.bodies.next ?? 0) > 50 && (load.bodies.stable ?? 0) > 250, JSON.stringify(load.bodies));
+    assert.equal(linesOf(gw, 'canary step').length, 1);
+    assert.equal(gw.gateway.canaries()[0].share, 25);
+    // After a rollback, a share by hand is what the status says too, not "rolled back at 0 %".
+    await gw.gateway.canary('api', 'rollback', 'tester');
+    // The rollback left next 0, stable 100: naming next alone weighs it against those 100.
+    gw.gateway.apply({ kind: 'split', route: 'api', sides: [{ upstream: 'next', weight: 100 }] });
+    await until(() => gw.gateway.canaries()[0].phase === 'paused', 'the pause after the rollback');
+    assert.equal(gw.gateway.canaries()[0].share, 50);
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a library gateway promotes a healthy canary: then every request goes to it', async () => {
   const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1s, min_requests: 30');
   try {
@@ -360,6 +395,31 @@ test('two library gateways on one Redis judge one canary: requests through B, on
     const quiet = await paceLoad(gwB.url, 200, () => false, 100);
     assert.equal(quiet.bodies.stable, 100);
     assert.equal(next.received, before, 'B sends the canary nothing after the fleet rolled it back');
+  } finally {
+    await b?.close();
+    await a.close();
+    await redis.kill();
+  }
+});
+
+test('in a fleet the gateway an operator acted on follows the fleet after: a rollback on A, a start on B, both run again', async () => {
+  const redis: RedisProcess = await startRedis();
+  const store = `store:\n  redis: { url: "${redis.url}", timeout: 2s }\n`;
+  // Never judged (too few requests): only the operators move it.
+  const canary = 'steps: [10, 30], step_interval: 1s, min_requests: 100000';
+  const a = await startCanaryLibrary(canary, store);
+  let b: TestGateway | undefined;
+  try {
+    await until(() => linesOf(a, 'canary step').length > 0, "A's first step");
+    b = await startCanaryLibrary(canary, store);
+    const gwB = b;
+    await until(() => linesOf(gwB, 'canary adopted from the fleet').length > 0, 'B joining the canary');
+    await a.gateway.canary('api', 'rollback', 'op-a');
+    await until(() => gwB.gateway.canaries()[0]?.phase === 'rolled_back', "B following A's rollback");
+    await gwB.gateway.canary('api', 'start', 'op-b');
+    // A stopped looking at the fleet once its operator acted: it stayed rolled back at 0 %.
+    await until(() => a.gateway.canaries()[0]?.phase === 'running', "A following B's start");
+    assert.equal(a.gateway.canaries()[0].share, gwB.gateway.canaries()[0].share);
   } finally {
     await b?.close();
     await a.close();

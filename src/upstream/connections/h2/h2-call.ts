@@ -33,6 +33,8 @@ export interface H2CallSession {
   readonly end: SessionEnd;
   /** The largest response head (or trailer section) taken, as the session's SETTINGS say it. */
   readonly maxHeaderSize: number;
+  /** Neither closed nor told to go away: a stream's end now is its own, not the session's. */
+  isUp(): boolean;
   remoteAddress(): string | undefined;
   remotePort(): number | undefined;
 }
@@ -241,6 +243,7 @@ export class H2Call implements ExchangeController {
         replayable: this.pump?.taken !== true,
         elapsed: performance.now() - this.startedAt,
         body: { received: this.bodyBytes, announced: this.head?.bodyLength },
+        sessionUp: this.session.isUp(),
       });
       handler.onResponseError(this, failure);
     }

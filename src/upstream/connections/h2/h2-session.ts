@@ -80,6 +80,10 @@ export class H2Session implements H2CallSession {
     return this.ended;
   }
 
+  isUp(): boolean {
+    return !this.ended && !this.session.closed && !this.session.destroyed;
+  }
+
   remoteAddress(): string | undefined {
     return this.session.socket?.remoteAddress;
   }

@@ -276,6 +276,23 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(upstream.received.length, 1);
   });
 
+  test('a stream reset with CANCEL or NO_ERROR before the head: 502 naming the reset, not a connection closed', async () => {
+    for (const [name, code] of [
+      ['CANCEL', 8],
+      ['NO_ERROR', 0],
+    ] as const) {
+      const upstream = await keep(startH2((stream) => stream.close(code)));
+      const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+      const res = await request(gw.url, { path: '/', headers: { 'x-request-id': name } });
+      assertGatewayError(
+        res,
+        502,
+        'connection_terminated',
+        new RegExp(`^stream reset by the upstream \\(${name}\\) before the response head after `),
+      );
+    }
+  });
+
   test('the connection dropped before the head: 502 connection_terminated, as on HTTP/1.1', async () => {
     const upstream = await keep(startH2(h2DropConnection));
     const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
