@@ -45,6 +45,8 @@ export function grpcStatusOf(failure: Failure): GrpcCode {
   // A request body over the route's limit is what gRPC itself answers RESOURCE_EXHAUSTED for
   // (a message larger than the receiver accepts).
   if (failure.type === 'http_request_error' && failure.status === 413) return GRPC_CODES.RESOURCE_EXHAUSTED;
+  // A request body too slow for its deadline (408) is a timeout, as every other one.
+  if (failure.type === 'http_request_error' && failure.status === 408) return GRPC_CODES.DEADLINE_EXCEEDED;
   // An access refusal is no quota: gRPC's own codes for "who are you" and "not you".
   if (failure.type === 'http_request_denied' && failure.status === 401) return GRPC_CODES.UNAUTHENTICATED;
   if (failure.type === 'http_request_denied' && failure.status === 403) return GRPC_CODES.PERMISSION_DENIED;

@@ -92,6 +92,9 @@ export function authorityFault(authority: string): string | undefined {
   if (authority.includes('@')) return 'userinfo (user@) in the authority';
   const m = AUTHORITY.exec(authority);
   if (m === null) return 'not a host[:port]';
+  // A name ends in one dot at most (hostnameOf drops it); an empty label names no host (nginx refuses it too).
+  if (authority.charCodeAt(0) === 0x2e /* . */ || authority.includes('..'))
+    return 'an empty label in the host';
   if (m[1] !== undefined && (m[1].length > 5 || Number(m[1]) > 65535)) return 'port out of range';
   lastSound = authority;
   return undefined;

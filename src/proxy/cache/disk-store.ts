@@ -34,7 +34,8 @@ export class DiskStore {
     this.#maxDisk = maxDisk;
     this.#staleIfError = staleIfError;
     try {
-      mkdirSync(dir, { recursive: true });
+      // The gateway's alone (as the spool's): answers to requests of its clients.
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch {
       // Not made (a file there, no permission): reads and writes fail and are skipped, as any other.
     }
@@ -89,7 +90,7 @@ export class DiskStore {
     this.#written += answer.size;
     const scan = ++this.#writes % SCAN_EVERY === 0 || this.#written > this.#maxDisk / 10;
     if (scan) this.#written = 0;
-    writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]))
+    writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]), { mode: 0o600 })
       .then(() => rename(tmp, file))
       // Scanned once the file is there, so that it counts too.
       .then(() => scan && this.#trim())

@@ -48,7 +48,7 @@ export class StoredAnswer {
 
   /** A 304 confirmed the answer: its fields (and so its freshness) are the revalidated ones from now on. */
   revalidated(policy: CachePolicy): void {
-    this.#policy = policy;
+    this.#policy = keepingVariedFields(policy);
   }
 
   /** Seconds of freshness left (negative: stale for that long). */
@@ -101,11 +101,30 @@ export class StoredAnswer {
 
 /** The policy http-cache-semantics makes of a request and the upstream's answer to it. */
 export function policyOf(request: CacheRequest, status: number, fields: readonly string[]): CachePolicy {
-  return new CachePolicy(
-    { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers },
-    { status, headers: headersOf(fields) },
-    SHARED,
+  return keepingVariedFields(
+    new CachePolicy(
+      { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers },
+      { status, headers: headersOf(fields) },
+      SHARED,
+    ),
   );
+}
+
+/**
+ * The policy with, of the request's fields, only those its Vary names: the library keeps them
+ * all when the answer has a Vary (a client's Cookie and Authorization too, which a file of
+ * `cache.dir` would then hold), and only those it names are compared with later requests.
+ */
+function keepingVariedFields(policy: CachePolicy): CachePolicy {
+  const stored = policy.toObject();
+  const { reqh } = stored;
+  if (reqh === null || reqh === undefined) return policy;
+  const kept: CachePolicy.Headers = {};
+  for (const raw of String(stored.resh.vary ?? '').split(',')) {
+    const name = raw.trim().toLowerCase();
+    if (name in reqh) kept[name] = reqh[name];
+  }
+  return CachePolicy.fromObject({ ...stored, reqh: kept });
 }
 
 /** Flat [name, value, …] fields as the object http-cache-semantics reads (repeated fields joined, Set-Cookie kept apart). */

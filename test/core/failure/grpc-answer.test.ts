@@ -70,6 +70,11 @@ describe('the gRPC status of each failure type', () => {
     assert.equal(grpcStatusOf(tooLarge), 8);
     assert.equal(grpcStatusOf(new Failure('http_request_error', 'bad', { status: 400 })), 13);
   });
+
+  test('a request body too slow for its deadline (408) is DEADLINE_EXCEEDED, as every timeout', () => {
+    const slow = new Failure('http_request_error', 'the request body was still arriving', { status: 408 });
+    assert.equal(grpcStatusOf(slow), 4);
+  });
 });
 
 describe('the Trailers-Only answer', () => {

@@ -3,7 +3,7 @@
  * directory stand in for two workers here), kept under max_disk, purged with the memory.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -71,6 +71,44 @@ test('the directory stays under max_disk: the oldest files go', async () => {
     assert.ok(filesIn(dir).length < 12);
   } finally {
     await gw.close();
+    await origin.stop();
+  }
+});
+
+test("a file keeps no client's credentials and is the gateway's alone: only the fields Vary names, owner-only", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'candor-cache-')), 'shared');
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'public, max-age=60', 'Vary', 'Accept-Language'],
+    body: 'varied',
+  });
+  const one = await startTestGateway(config(origin.url, dir));
+  const two = await startTestGateway(config(origin.url, dir));
+  try {
+    const headers = {
+      host: 'pages.test',
+      'accept-language': 'fr',
+      cookie: 'session=alice-secret',
+      authorization: 'Bearer alice-token',
+    };
+    await request(one.url, { path: '/pages/v', headers });
+    await waitUntil('the answer written to the directory', () => filesIn(dir).length === 1);
+    const [name] = filesIn(dir);
+    const text = readFileSync(join(dir, name), 'utf8');
+    assert.doesNotMatch(text, /alice/);
+    assert.match(text, /"accept-language":"fr"/);
+    assert.equal(statSync(join(dir, name)).mode & 0o777, 0o600);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    // The variant still matches in the other worker.
+    const hit = await request(two.url, {
+      path: '/pages/v',
+      headers: { host: 'pages.test', 'accept-language': 'fr' },
+    });
+    assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    assert.equal(origin.heads.length, 1);
+  } finally {
+    await one.close();
+    await two.close();
     await origin.stop();
   }
 });

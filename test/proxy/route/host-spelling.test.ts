@@ -72,6 +72,19 @@ upstreams:
     assert.equal(app.received.length, 0, 'nothing reached the upstream');
   });
 
+  test('a host with an empty label names no host: 400, nothing forwarded', async () => {
+    for (const host of ['admin.example..', '.admin.example', 'admin..example']) {
+      const res = await request(gw.url, { path: '/panel', headers: { host } });
+      assert.equal(res.status, 400, host);
+      assert.match(
+        String(res.headers['proxy-status']),
+        /error=http_request_error; details="[^"]*an empty label in the host/,
+        host,
+      );
+    }
+    assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  });
+
   test('another host still goes to the catch-all', async () => {
     assert.equal((await request(gw.url, { path: '/panel', headers: { host: 'www.example.' } })).status, 200);
     assert.equal(app.received.length, 1);

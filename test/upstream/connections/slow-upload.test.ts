@@ -159,3 +159,55 @@ upstreams:
   const line = await edge.logFor('stuck');
   assert.equal(line.error, 'http_response_timeout');
 });
+
+test("an HTTP/2 client's upload past timeouts.total: its 408 too, no target judged", async (t) => {
+  const upstream = await listenOnLoopback((req, res) => countBody(req, (text) => res.end(text)));
+  t.after(() => upstream.close());
+  const edge = await startTestGateway(
+    `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 1KiB }
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }, { url: ${upstream.url}/ }]
+    timeouts: { response: 300ms, total: 600ms }
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 1 }
+`,
+    {},
+    'http2: true',
+  );
+  t.after(() => edge.close());
+  const session = http2.connect(edge.url);
+  session.on('error', () => {});
+  t.after(() => session.destroy());
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/up',
+    'content-length': String(SIZE),
+    'x-request-id': 'h2-slow',
+  });
+  stream.on('error', () => {});
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (stream.destroyed) return clearInterval(timer);
+    stream.write('x'.repeat(300));
+    sent += 300;
+    if (sent >= SIZE) clearInterval(timer);
+  }, 150);
+  t.after(() => clearInterval(timer));
+  const head = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('response', resolve));
+  assert.equal(head[':status'], 408);
+  assert.match(
+    String(head['proxy-status']),
+    /^edge-1; error=http_request_error; details="the request body was still arriving/,
+  );
+  const line = await edge.logFor('h2-slow');
+  assert.equal(line.shape, 'client');
+  assert.equal(
+    edge.logs.some((l) => l.msg === 'target ejected'),
+    false,
+  );
+});
