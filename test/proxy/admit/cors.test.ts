@@ -270,3 +270,41 @@ upstreams:
     await echo.close();
   }
 });
+
+test('"*" in cors.methods or cors.headers allows what a preflight asks, answered with what it asked (credentials too)', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: open
+    match: { path: /open }
+    upstream: app
+    cors:
+      origins: [https://app.example.com]
+      methods: ["*"]
+      headers: ["*"]
+      credentials: true
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    const res = await request(gw.url, {
+      method: 'OPTIONS',
+      path: '/open',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'PATCH',
+        'access-control-request-headers': 'authorization,x-trace-tag',
+      },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-methods'], 'PATCH');
+    assert.equal(res.headers['access-control-allow-headers'], 'authorization, x-trace-tag');
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
