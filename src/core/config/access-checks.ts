@@ -3,6 +3,7 @@
 import { didYouMean } from './did-you-mean.ts';
 import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
+import { reservedHeaderProblem } from './routing-values.ts';
 
 export function checkAccess(
   routes: unknown,
@@ -22,6 +23,7 @@ export function checkAccess(
         'expected where the keys are: jwks_url or keys_file (one of them)',
       );
     checkForward(mappingAt(auth, 'forward'), ['routes', index, 'auth', 'forward'], upstreams, report);
+    checkUpstreamFields(auth, ['routes', index, 'auth'], report);
     const cors = mappingAt(route, 'cors');
     if (cors === undefined || cors.credentials !== true || !Array.isArray(cors.origins)) continue;
     // Fetch refuses "*" with credentials; answering it with the caller's own origin instead
@@ -53,4 +55,28 @@ function checkForward(
   const hint =
     suggestion === undefined ? `defined: ${defined.join(', ') || 'none'}` : `did you mean '${suggestion}'?`;
   report([...at, 'upstream'], `no upstream named '${name}' (${hint})`);
+}
+
+/**
+ * The fields an auth hop writes on the upstream request (forward auth's copy_headers, a JWT's
+ * claims_to_headers) are held to the request rules' bound: never framing, hop-by-hop or a field
+ * Candor writes, or an auth service's `Content-Length: 0` (or a token's claim) would reframe the
+ * client's body into a request of its own at the upstream.
+ */
+function checkUpstreamFields(
+  auth: Record<string, unknown> | undefined,
+  at: (string | number)[],
+  report: Report,
+): void {
+  const copied = mappingAt(auth, 'forward')?.copy_headers;
+  if (Array.isArray(copied))
+    copied.forEach((name, i) => {
+      const problem = typeof name === 'string' ? reservedHeaderProblem(name.toLowerCase()) : undefined;
+      if (problem !== undefined) report([...at, 'forward', 'copy_headers', i], problem);
+    });
+  const claims = mappingAt(mappingAt(auth, 'jwt'), 'claims_to_headers');
+  for (const [claim, name] of Object.entries(claims ?? {})) {
+    const problem = typeof name === 'string' ? reservedHeaderProblem(name.toLowerCase()) : undefined;
+    if (problem !== undefined) report([...at, 'jwt', 'claims_to_headers', claim], problem);
+  }
 }
