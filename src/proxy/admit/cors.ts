@@ -15,6 +15,12 @@ const ANSWER_FIELDS = new Set([
 ]);
 /** What may stand for "*" in "https://*.example.com": one or more host labels. */
 const LABELS = /^[a-z0-9-]+(\.[a-z0-9-]+)*$/;
+/**
+ * The Fetch standard's CORS-safelisted methods: a browser sends them without asking, and takes a
+ * preflight's answer for one whatever Access-Control-Allow-Methods lists, so refusing its
+ * preflight would refuse only the variant with a custom field.
+ */
+const SAFELISTED = new Set(['GET', 'HEAD', 'POST']);
 /** A method or field name (RFC 9110 §5.6.2): what a preflight may ask for. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -91,7 +97,10 @@ export class CorsPolicy {
     const origin = single(fields.origin);
     if (origin === undefined || !this.allows(origin)) return `cors origin ${describe(origin)} not allowed`;
     const method = single(fields['access-control-request-method']);
-    if (method === undefined || !(this.#methods?.has(method) ?? TOKEN.test(method)))
+    if (
+      method === undefined ||
+      !(SAFELISTED.has(method) || (this.#methods?.has(method) ?? TOKEN.test(method)))
+    )
       return `cors method ${describe(method)} not allowed`;
     const asked = fields['access-control-request-headers'];
     const names: string[] = [];

@@ -308,3 +308,43 @@ upstreams:
     await echo.close();
   }
 });
+
+test('a preflight for GET, HEAD or POST passes whatever cors.methods lists: a browser sends those without asking', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: api
+    match: { path: /api }
+    upstream: app
+    cors:
+      origins: [https://app.example.com]
+      methods: [PUT]
+      headers: [X-Api-Key]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const preflight = (method: string) =>
+    request(gw.url, {
+      method: 'OPTIONS',
+      path: '/api',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': method,
+        'access-control-request-headers': 'x-api-key',
+      },
+    });
+  try {
+    for (const method of ['GET', 'HEAD', 'POST', 'PUT']) {
+      const res = await preflight(method);
+      assert.equal(res.status, 204, method);
+      assert.equal(res.headers['access-control-allow-methods'], 'PUT');
+    }
+    assert.equal((await preflight('DELETE')).status, 403);
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
