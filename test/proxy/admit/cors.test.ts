@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
-import { request } from '../../helpers/http-client.ts';
+import { startAuthService } from '../../helpers/auth-service.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 function config(down: string, up: string): string {
@@ -346,5 +347,43 @@ upstreams:
   } finally {
     await gw.close();
     await echo.close();
+  }
+});
+
+test('the access answers have their reason phrases: 204 No Content, 401 Unauthorized, 403 Forbidden (also a forward-auth refusal passed on)', async () => {
+  const echo = await startEcho();
+  const service = await startAuthService((_req, res) => res.writeHead(401).end());
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: browser
+    match: { path: /browser }
+    upstream: app
+    cors: { origins: [https://app.example.com] }
+    auth:
+      forward: { url: "${service.url}" }
+  - name: closed
+    match: { path: /closed }
+    upstream: app
+    deny: [127.0.0.0/8]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const statusLine = async (head: string) =>
+    (await rawRequest(gw.port, `${head}\r\nHost: x\r\nConnection: close\r\n\r\n`)).raw.split('\r\n')[0];
+  try {
+    const preflight = 'OPTIONS /browser HTTP/1.1\r\nAccess-Control-Request-Method: GET';
+    assert.equal(
+      await statusLine(`${preflight}\r\nOrigin: https://app.example.com`),
+      'HTTP/1.1 204 No Content',
+    );
+    assert.equal(await statusLine(`${preflight}\r\nOrigin: https://evil.example`), 'HTTP/1.1 403 Forbidden');
+    assert.equal(await statusLine('GET /closed HTTP/1.1'), 'HTTP/1.1 403 Forbidden');
+    assert.equal(await statusLine('GET /browser HTTP/1.1'), 'HTTP/1.1 401 Unauthorized');
+  } finally {
+    await gw.close();
+    await echo.close();
+    await service.close();
   }
 });
