@@ -184,7 +184,8 @@ upstreams:
       - url: ${echo.url}
 `);
   const token = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
-  const ask = (path: string) => request(gw.url, { path, headers: { authorization: `Bearer ${token}` } });
+  const ask = (path: string) =>
+    request(gw.url, { path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
   try {
     for (const [value, expected] of [
       ['7', '7'],
@@ -206,6 +207,11 @@ upstreams:
           ),
         );
         assert.equal(res.headers['retry-after'], expected, `${path}, Retry-After ${value}`);
+        // The body says what happened: the hop answered 5xx, not that its targets are out of rotation.
+        assert.match(
+          JSON.parse(res.text).detail,
+          /or it answered that it is unavailable\. Details: .*: it answered 5\d\d\.$/,
+        );
       }
     }
     assert.equal(echo.received.length, 0);
