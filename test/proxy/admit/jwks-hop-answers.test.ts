@@ -222,3 +222,50 @@ upstreams:
     await new Promise((resolve) => service.close(resolve));
   }
 });
+
+test('a forward-auth service and a JWKS on one host are one hop on the status: both kinds of counts, the forward hop’s circuit', async () => {
+  // One identity service: /check decides, /jwks.json publishes the keys.
+  const idp = http.createServer((req, res) => {
+    if (req.url === '/jwks.json')
+      return res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}');
+    res.writeHead(204).end();
+  });
+  const port = await listenLoopback(idp);
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: session
+    match: { path: /session }
+    upstream: app
+    auth:
+      forward: { url: "http://127.0.0.1:${port}/check" }
+  - name: api
+    match: { path: /api }
+    upstream: app
+    auth:
+      jwt: { jwks_url: "http://127.0.0.1:${port}/jwks.json", jwks_min_refresh: 1h }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  try {
+    assert.equal((await request(gw.url, { path: '/session' })).status, 200);
+    assert.equal(
+      (await request(gw.url, { path: '/api', headers: { authorization: `Bearer ${token}` } })).status,
+      401,
+    );
+    const hops = gw.gateway.status().auth_hops;
+    assert.deepEqual(Object.keys(hops), [`auth:127.0.0.1:${port}`]);
+    const hop = hops[`auth:127.0.0.1:${port}`];
+    assert.equal(hop.kind, 'forward');
+    assert.equal(hop.upstream, `auth:127.0.0.1:${port}`);
+    assert.equal(hop.circuit?.state, 'closed');
+    assert.deepEqual(hop.counts, { allowed: 1, denied: 0, fetched: 1, failed: 0 });
+  } finally {
+    await gw.close();
+    await echo.close();
+    await new Promise((resolve) => idp.close(resolve));
+  }
+});
