@@ -327,3 +327,19 @@ test('copy_headers and claims_to_headers may not name a framing, hop-by-hop or C
     "8 routes[0].auth.jwt.claims_to_headers.size: content-length is Candor's to write (framing, forwarding and tracing fields)",
   ]);
 });
+
+test('auth.jwt.jwks_url on a port fetch refuses (the Fetch standard’s bad ports) is refused with its line: it could never be fetched', () => {
+  const problems = problemsOf(
+    withRoute(`    auth:
+      jwt: { jwks_url: "http://idp.internal:6000/jwks" }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    "6 routes[0].auth.jwt.jwks_url: port 6000 is one the Fetch standard blocks (a bad port): the gateway's fetch of the key set would refuse it; serve the JWKS on another port",
+  ]);
+  parseConfig(
+    withRoute(`    auth:\n      jwt: { jwks_url: "https://idp.internal:8443/jwks" }\n`),
+    SOURCE,
+    {},
+  );
+});
