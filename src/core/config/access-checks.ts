@@ -3,6 +3,7 @@
 import { didYouMean } from './did-you-mean.ts';
 import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
+import { reservedHeaderProblem } from './routing-values.ts';
 
 export function checkAccess(
   routes: unknown,
@@ -21,7 +22,14 @@ export function checkAccess(
         ['routes', index, 'auth', 'jwt'],
         'expected where the keys are: jwks_url or keys_file (one of them)',
       );
+    const port = blockedPort(stringAt(jwt, 'jwks_url'));
+    if (port !== undefined)
+      report(
+        ['routes', index, 'auth', 'jwt', 'jwks_url'],
+        `port ${port} is one the Fetch standard blocks (a bad port): the gateway's fetch of the key set would refuse it; serve the JWKS on another port`,
+      );
     checkForward(mappingAt(auth, 'forward'), ['routes', index, 'auth', 'forward'], upstreams, report);
+    checkUpstreamFields(auth, ['routes', index, 'auth'], report);
     const cors = mappingAt(route, 'cors');
     if (cors === undefined || cors.credentials !== true || !Array.isArray(cors.origins)) continue;
     // Fetch refuses "*" with credentials; answering it with the caller's own origin instead
@@ -32,6 +40,25 @@ export function checkAccess(
         'credentials: true cannot go with the origin "*" (any site could read answers made with the user\'s cookies): list the origins that may call the route',
       );
   }
+}
+
+/**
+ * The Fetch standard's bad ports (fetch.spec.whatwg.org, "port blocking"): the JWKS is fetched
+ * with fetch(), which refuses them before any connection, so a URL on one could never be read
+ * and every request would be told of a connection that was never made.
+ */
+const BAD_PORTS = new Set([
+  0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104,
+  109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515,
+  526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049,
+  3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+/** The URL's port when fetch() would refuse it; undefined for any other (or a URL the schema refuses). */
+function blockedPort(url: string | undefined): number | undefined {
+  const port = url === undefined ? null : URL.parse(url)?.port;
+  // An empty port is the scheme's own (80, 443): never a bad one.
+  return port && BAD_PORTS.has(Number(port)) ? Number(port) : undefined;
 }
 
 /** Where the auth service is: a URL, or an upstream of the file (whose `path` is asked). */
@@ -53,4 +80,28 @@ function checkForward(
   const hint =
     suggestion === undefined ? `defined: ${defined.join(', ') || 'none'}` : `did you mean '${suggestion}'?`;
   report([...at, 'upstream'], `no upstream named '${name}' (${hint})`);
+}
+
+/**
+ * The fields an auth hop writes on the upstream request (forward auth's copy_headers, a JWT's
+ * claims_to_headers) are held to the request rules' bound: never framing, hop-by-hop or a field
+ * Candor writes, or an auth service's `Content-Length: 0` (or a token's claim) would reframe the
+ * client's body into a request of its own at the upstream.
+ */
+function checkUpstreamFields(
+  auth: Record<string, unknown> | undefined,
+  at: (string | number)[],
+  report: Report,
+): void {
+  const copied = mappingAt(auth, 'forward')?.copy_headers;
+  if (Array.isArray(copied))
+    copied.forEach((name, i) => {
+      const problem = typeof name === 'string' ? reservedHeaderProblem(name.toLowerCase()) : undefined;
+      if (problem !== undefined) report([...at, 'forward', 'copy_headers', i], problem);
+    });
+  const claims = mappingAt(mappingAt(auth, 'jwt'), 'claims_to_headers');
+  for (const [claim, name] of Object.entries(claims ?? {})) {
+    const problem = typeof name === 'string' ? reservedHeaderProblem(name.toLowerCase()) : undefined;
+    if (problem !== undefined) report([...at, 'jwt', 'claims_to_headers', claim], problem);
+  }
 }

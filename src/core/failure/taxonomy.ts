@@ -329,7 +329,9 @@ export const FAILURES = {
     flag: 'UH',
     retryAfter: true,
     title: 'No healthy upstream',
-    explanation: 'every target of the upstream is out of rotation (unhealthy or circuit open)',
+    // An auth hop's 5xx is one too (proxy/admit/auth-hop.ts): its answer is not passed on.
+    explanation:
+      'every target of the upstream is out of rotation (unhealthy or circuit open), or it answered that it is unavailable',
     fix: 'Bring a target back: check the health check failures recorded for each target.',
     clientMayRetry: true,
     furthestStage: 'not_sent',

@@ -12,15 +12,18 @@ export interface ErrorBodyContext {
 }
 
 export const REASONS: Readonly<Record<number, string>> = {
-  // The gateway's own answers that are not failures (a redirect, OPTIONS *, the probes): a
+  // The gateway's own answers that are not failures (a redirect, a preflight, OPTIONS *, the probes): a
   // status line with an empty reason phrase is valid (RFC 9112 §4) but reads as a mistake.
   200: 'OK',
+  204: 'No Content',
   301: 'Moved Permanently',
   302: 'Found',
   303: 'See Other',
   307: 'Temporary Redirect',
   308: 'Permanent Redirect',
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',

@@ -44,10 +44,20 @@ export function forwardedClient(
   const entries = (typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',')).split(',');
   let client = peer;
   for (let i = entries.length - 1; i >= 0; i--) {
-    const entry = unmapIPv4(entries[i].trim());
+    const entry = unmapIPv4(withoutPort(entries[i].trim()));
     if (net.isIP(entry) === 0) break;
     client = entry;
     if (!trust.has(entry)) break;
   }
   return client;
+}
+
+/** "203.0.113.9:4711" and "[2001:db8::1]:4711" (some proxies write the client's port) as the address alone. */
+function withoutPort(entry: string): string {
+  if (entry.startsWith('[')) {
+    const end = entry.indexOf(']');
+    return end === -1 ? entry : entry.slice(1, end);
+  }
+  const colon = entry.indexOf(':');
+  return colon !== -1 && colon === entry.lastIndexOf(':') ? entry.slice(0, colon) : entry;
 }

@@ -38,7 +38,11 @@ export interface AccessRequest {
   /** The client's address as the gateway knows it (RequestRecord.clientAddress): the peer's, or a PROXY header's. */
   readonly clientAddress: string;
   readonly method: string;
-  /** The request target as the client sent it, the host it addressed, its id and scheme (for forward auth). */
+  /**
+   * The request's path in its normal form, query included, as the route matched it (never the
+   * client's spelling: `/app//admin` must read as `/app/admin` to an auth service as to the
+   * routes); the host it addressed, its id and scheme (for forward auth).
+   */
   readonly target: string;
   readonly host: string;
   readonly requestId: string;

@@ -29,6 +29,8 @@ export interface Admitted {
 interface RoutedRequest {
   readonly route: RouteConfig;
   readonly authority: string;
+  /** The path in its normal form, query included: what the routes matched. */
+  readonly path: string;
   readonly redirect: OwnAnswer | Failure | undefined;
   readonly upstreamPath: string | Failure;
 }
@@ -70,7 +72,7 @@ export function admitRequest(
   const decided = gateway.access.check(route, {
     clientAddress: record.clientAddress,
     method: head.method,
-    target: head.target,
+    target: routed.path,
     host: routed.authority,
     requestId: record.id,
     protocol: listener.protocol,

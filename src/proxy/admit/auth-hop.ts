@@ -37,3 +37,18 @@ export function authHopFailure(failure: Failure, hop: string, what: string): Fai
     cause: failure.cause,
   });
 }
+
+/** The longest wait an auth hop's own Retry-After is passed on with: past it, an hour. */
+const MAX_RETRY_AFTER_S = 3600;
+
+/**
+ * An auth hop that answered 5xx: unavailable, a 503 whose Retry-After is the hop's own delay
+ * when it gave one in seconds (bounded), else 1 s (it is asked again at the next request).
+ * Every destination_unavailable carries one (taxonomy.ts).
+ */
+export function hopUnavailable(status: number, retryAfter: string | null | undefined): Failure {
+  const seconds = retryAfter != null && /^[\t ]*\d{1,10}[\t ]*$/.test(retryAfter) ? Number(retryAfter) : 1;
+  return new Failure('destination_unavailable', `it answered ${status}`, {
+    retryAfter: Math.min(MAX_RETRY_AFTER_S, Math.max(1, seconds)),
+  });
+}

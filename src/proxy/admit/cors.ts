@@ -15,6 +15,14 @@ const ANSWER_FIELDS = new Set([
 ]);
 /** What may stand for "*" in "https://*.example.com": one or more host labels. */
 const LABELS = /^[a-z0-9-]+(\.[a-z0-9-]+)*$/;
+/**
+ * The Fetch standard's CORS-safelisted methods: a browser sends them without asking, and takes a
+ * preflight's answer for one whatever Access-Control-Allow-Methods lists, so refusing its
+ * preflight would refuse only the variant with a custom field.
+ */
+const SAFELISTED = new Set(['GET', 'HEAD', 'POST']);
+/** A method or field name (RFC 9110 §5.6.2): what a preflight may ask for. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** The one value of a field, or undefined when absent or repeated (a repeated Origin is not one). */
 function single(value: string | string[] | undefined): string | undefined {
@@ -34,8 +42,9 @@ export class CorsPolicy {
   readonly #exact: ReadonlySet<string>;
   /** "https://*.example.com:8443" as ["https://", ".example.com:8443"]. */
   readonly #wildcards: readonly (readonly [string, string])[];
-  readonly #methods: ReadonlySet<string>;
-  readonly #headers: ReadonlySet<string>;
+  /** undefined: "*", any method or field a preflight asks for (answered with what it asked). */
+  readonly #methods: ReadonlySet<string> | undefined;
+  readonly #headers: ReadonlySet<string> | undefined;
   readonly #allowMethods: string;
   readonly #allowHeaders: string;
   readonly #expose: string;
@@ -50,8 +59,8 @@ export class CorsPolicy {
         const star = origin.indexOf('*');
         return [origin.slice(0, star), origin.slice(star + 1)] as const;
       });
-    this.#methods = new Set(config.methods);
-    this.#headers = new Set(config.headers);
+    this.#methods = config.methods.includes('*') ? undefined : new Set(config.methods);
+    this.#headers = config.headers.includes('*') ? undefined : new Set(config.headers);
     this.#allowMethods = config.methods.join(', ');
     this.#allowHeaders = config.headers.join(', ');
     this.#expose = config.exposeHeaders.join(', ');
@@ -88,16 +97,27 @@ export class CorsPolicy {
     const origin = single(fields.origin);
     if (origin === undefined || !this.allows(origin)) return `cors origin ${describe(origin)} not allowed`;
     const method = single(fields['access-control-request-method']);
-    if (method === undefined || !this.#methods.has(method))
+    if (
+      method === undefined ||
+      !(SAFELISTED.has(method) || (this.#methods?.has(method) ?? TOKEN.test(method)))
+    )
       return `cors method ${describe(method)} not allowed`;
     const asked = fields['access-control-request-headers'];
+    const names: string[] = [];
     for (const name of (Array.isArray(asked) ? asked.join(',') : (asked ?? '')).split(',')) {
       const lower = name.trim().toLowerCase();
-      if (lower !== '' && !this.#headers.has(lower)) return `cors header ${describe(lower)} not allowed`;
+      if (lower === '') continue;
+      if (!(this.#headers?.has(lower) ?? TOKEN.test(lower)))
+        return `cors header ${describe(lower)} not allowed`;
+      names.push(lower);
     }
     const config = this.#config;
-    const headers = [...this.#originFields(origin), 'access-control-allow-methods', this.#allowMethods];
-    if (this.#allowHeaders !== '') headers.push('access-control-allow-headers', this.#allowHeaders);
+    // "*" is answered with what was asked: a browser reads a literal "*" as any only without
+    // credentials, and never as Authorization.
+    const allowMethods = this.#methods === undefined ? method : this.#allowMethods;
+    const allowHeaders = this.#headers === undefined ? names.join(', ') : this.#allowHeaders;
+    const headers = [...this.#originFields(origin), 'access-control-allow-methods', allowMethods];
+    if (allowHeaders !== '') headers.push('access-control-allow-headers', allowHeaders);
     if (config.maxAge !== undefined) headers.push('access-control-max-age', String(config.maxAge));
     headers.push('vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
     return new OwnAnswer(204, headers);

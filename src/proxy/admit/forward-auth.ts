@@ -4,7 +4,7 @@ import { isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
-import { authHopFailure } from './auth-hop.ts';
+import { authHopFailure, hopUnavailable } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
 import {
@@ -170,7 +170,7 @@ export class ForwardAuth {
     return {
       failed: authHopFailure(
         status >= 500
-          ? new Failure('destination_unavailable', `it answered ${status}`)
+          ? hopUnavailable(status, fieldOf(answer.headers, 'retry-after'))
           : new Failure(
               'http_protocol_error',
               `it answered ${status}, neither 2xx, 401, 403 nor a redirect`,

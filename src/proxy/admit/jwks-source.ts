@@ -1,7 +1,7 @@
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { authHopFailure, callAuthHop, timedOut } from './auth-hop.ts';
+import { authHopFailure, callAuthHop, hopUnavailable, timedOut } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { JwkSet } from './jwk-set.ts';
 
@@ -38,6 +38,8 @@ export class RemoteJwks {
   #expiresAt = 0;
   #lastFetch = Number.NEGATIVE_INFINITY;
   #fetching: Promise<JwkSet> | undefined;
+  /** The latest fetch's failure while the last good keys are kept; undefined once a fetch succeeds. */
+  #failure: Failure | undefined;
   /** Its fetches and latest failure, for the status page. */
   readonly health: AuthHopHealth;
 
@@ -57,10 +59,16 @@ export class RemoteJwks {
     return this.#refresh();
   }
 
-  /** A token named a kid the keys lack: fetch again, unless a fetch was made within minRefresh. */
-  async unknownKid(): Promise<JwkSet | undefined> {
-    if (performance.now() - this.#lastFetch < this.#minRefresh) return undefined;
-    return this.#refresh();
+  /**
+   * A token named a kid the keys lack: fetch again, unless a fetch was made within minRefresh
+   * (undefined: the keys at hand are the endpoint's latest word). A fetch that failed, now or
+   * within minRefresh, is that failure: the keys that might hold the kid could not be had, which
+   * is the hop's failure, not the token's.
+   */
+  async unknownKid(): Promise<JwkSet | Failure | undefined> {
+    if (performance.now() - this.#lastFetch < this.#minRefresh) return this.#failure;
+    const set = await this.#refresh();
+    return this.#failure ?? set;
   }
 
   #refresh(): Promise<JwkSet> {
@@ -77,6 +85,7 @@ export class RemoteJwks {
       const { keys, ttl } = await this.#download(started);
       // Imported here, once: a token's check is then one synchronous signature check.
       this.#set = new JwkSet(keys);
+      this.#failure = undefined;
       this.health.fetched();
       this.#expiresAt = performance.now() + Math.min(MAX_TTL_MS, Math.max(this.#minRefresh, ttl));
       return this.#set;
@@ -91,6 +100,7 @@ export class RemoteJwks {
             );
       this.health.failed(failure);
       if (this.#set === undefined) throw failure;
+      this.#failure = failure;
       // The last good keys stay: a token signed by them is still good; ask again after minRefresh.
       this.#expiresAt = performance.now() + this.#minRefresh;
       this.#logger.warn(
@@ -110,8 +120,7 @@ export class RemoteJwks {
     );
     if (response.status !== 200) {
       void response.body?.cancel();
-      if (response.status >= 500)
-        throw new Failure('destination_unavailable', `it answered ${response.status}`);
+      if (response.status >= 500) throw hopUnavailable(response.status, response.headers.get('retry-after'));
       throw new Failure('http_protocol_error', `it answered ${response.status}, not a key set`, {
         stage: 'head_received',
       });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { JWTPayload } from 'jose';
 import type { JwtAuthConfig } from '../../core/config/types.ts';
-import type { Failure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import { cookieValue } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { JwkSet } from './jwk-set.ts';
@@ -81,7 +81,8 @@ export class JwtAuth {
 
   /**
    * The token checked against `keys`; a kid they lack (the issuer may have rotated its keys since
-   * they were fetched) asks the JWKS endpoint again, at most once per check (`mayRefresh`).
+   * they were fetched) asks the JWKS endpoint again, at most once per check (`mayRefresh`). That
+   * ask failing is the hop's failure (502/503/504), never a 401: an outage logs nobody out.
    */
   #check(token: string, key: string, keys: JwkSet, mayRefresh: boolean): JwtVerdict | Promise<JwtVerdict> {
     const checked: JwtCheck = verifyJwt(token, keys, this.#rules);
@@ -92,7 +93,12 @@ export class JwtAuth {
     const remote = this.#remote;
     if (!mayRefresh || remote === undefined || checked.invalid !== 'ERR_JWKS_NO_MATCHING_KEY') return checked;
     return remote.unknownKid().then(
-      (fresh) => (fresh === undefined ? checked : this.#check(token, key, fresh, false)),
+      (fresh) =>
+        fresh === undefined
+          ? checked
+          : fresh instanceof Failure
+            ? { failed: fresh }
+            : this.#check(token, key, fresh, false),
       () => checked,
     );
   }

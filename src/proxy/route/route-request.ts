@@ -16,6 +16,11 @@ export interface Routed {
   readonly authority: string;
   /** The route cannot take the path as it is spelled (an encoded slash it does not allow): the 400 to answer. */
   readonly refused: Failure | undefined;
+  /**
+   * The path in its normal form, query included: what the routes matched and the access checks
+   * judge (forward auth's X-Forwarded-Uri), so no spelling of it reads otherwise to them.
+   */
+  readonly path: string;
   /** A route that redirects: its answer, or the 400 of one with no host to keep (given after access control). */
   readonly redirect: OwnAnswer | Failure | undefined;
   /**
@@ -71,12 +76,13 @@ export function routeRequest(
       location === undefined
         ? new Failure('http_request_error', 'the request names no host to redirect to', { status: 400 })
         : new RedirectAnswer(route.redirect.status, location);
-    return { route, authority, refused, redirect, upstreamPath: path };
+    return { route, authority, path, refused, redirect, upstreamPath: path };
   }
   const forwarded = upstreamPath(route, path);
   return {
     route,
     authority,
+    path,
     refused,
     redirect: undefined,
     upstreamPath: rewriteEscapes(path, forwarded) ?? forwarded,

@@ -131,11 +131,34 @@ export function gatewayStatus(
   };
 }
 
+/**
+ * Each auth hop by its name, as Proxy-Status names it. A forward-auth service and a JWKS endpoint
+ * on one host are one hop (`auth:HOST`): one row, the service's kind, upstream and circuit
+ * (authHops() lists forward hops first), the counts of both, the latest failure of either.
+ */
 function authHopsStatus(runtime: LiveRuntime, now: number): Record<string, AuthHopStatus> {
   const hops: Record<string, AuthHopStatus> = {};
   for (const { health, upstream } of runtime.access.authHops()) {
     const state = upstream?.circuit.stateAt(now);
     const last = health.lastFailure;
+    const seen = hops[health.name];
+    if (seen !== undefined) {
+      const counts = seen.counts;
+      hops[health.name] = {
+        ...seen,
+        counts: {
+          allowed: counts.allowed + health.counts.allowed,
+          denied: counts.denied + health.counts.denied,
+          fetched: counts.fetched + health.counts.fetched,
+          failed: counts.failed + health.counts.failed,
+        },
+        last_failure:
+          last === undefined || (seen.last_failure !== null && seen.last_failure.at >= wallClock(last.at))
+            ? seen.last_failure
+            : { type: last.type, details: last.details, at: wallClock(last.at) },
+      };
+      continue;
+    }
     hops[health.name] = {
       kind: health.kind,
       upstream: upstream?.name ?? null,

@@ -302,3 +302,44 @@ test('auth.forward: url or upstream, one of them; path only with upstream; an un
     /^routes\[0\]\.auth\.forward\.cache\.key: expected header:NAME or cookie:NAME/,
   );
 });
+
+test('copy_headers and claims_to_headers may not name a framing, hop-by-hop or Candor-written field: an auth service or a token would set the upstream request’s framing', () => {
+  const forward = problemsOf(
+    withRoute(`    auth:
+      forward:
+        url: http://127.0.0.1:9000/check
+        copy_headers: [X-User-Id, Content-Length, Transfer-Encoding, Via]
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(forward, [
+    "8 routes[0].auth.forward.copy_headers[1]: content-length is Candor's to write (framing, forwarding and tracing fields)",
+    '8 routes[0].auth.forward.copy_headers[2]: transfer-encoding is hop-by-hop: Candor writes it for each connection',
+    "8 routes[0].auth.forward.copy_headers[3]: via is Candor's to write (framing, forwarding and tracing fields)",
+  ]);
+  const jwt = problemsOf(
+    withRoute(`    auth:
+      jwt:
+        jwks_url: https://idp.example.com/jwks
+        claims_to_headers: { sub: X-User-Id, size: Content-Length }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(jwt, [
+    "8 routes[0].auth.jwt.claims_to_headers.size: content-length is Candor's to write (framing, forwarding and tracing fields)",
+  ]);
+});
+
+test('auth.jwt.jwks_url on a port fetch refuses (the Fetch standard’s bad ports) is refused with its line: it could never be fetched', () => {
+  const problems = problemsOf(
+    withRoute(`    auth:
+      jwt: { jwks_url: "http://idp.internal:6000/jwks" }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    "6 routes[0].auth.jwt.jwks_url: port 6000 is one the Fetch standard blocks (a bad port): the gateway's fetch of the key set would refuse it; serve the JWKS on another port",
+  ]);
+  parseConfig(
+    withRoute(`    auth:\n      jwt: { jwks_url: "https://idp.internal:8443/jwks" }\n`),
+    SOURCE,
+    {},
+  );
+});

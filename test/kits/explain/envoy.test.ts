@@ -176,7 +176,7 @@ What to check first
     likely: the upstream answered, but not with a valid HTTP response
     check:  Check what is listening on the target port: it may be another service, or the app writes to the socket directly.
   gateway (12): the gateway answered on its own
-    likely: every target of the upstream is out of rotation (unhealthy or circuit open)
+    likely: every target of the upstream is out of rotation (unhealthy or circuit open), or it answered that it is unavailable
     check:  Bring a target back: check the health check failures recorded for each target.
   internal (1): a bug in the gateway
     likely: the gateway hit an internal error while handling the request

@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
-import { request } from '../../helpers/http-client.ts';
+import { startAuthService } from '../../helpers/auth-service.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 function config(down: string, up: string): string {
@@ -268,5 +269,121 @@ upstreams:
   } finally {
     await gw.close();
     await echo.close();
+  }
+});
+
+test('"*" in cors.methods or cors.headers allows what a preflight asks, answered with what it asked (credentials too)', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: open
+    match: { path: /open }
+    upstream: app
+    cors:
+      origins: [https://app.example.com]
+      methods: ["*"]
+      headers: ["*"]
+      credentials: true
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    const res = await request(gw.url, {
+      method: 'OPTIONS',
+      path: '/open',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'PATCH',
+        'access-control-request-headers': 'authorization,x-trace-tag',
+      },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-methods'], 'PATCH');
+    assert.equal(res.headers['access-control-allow-headers'], 'authorization, x-trace-tag');
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('a preflight for GET, HEAD or POST passes whatever cors.methods lists: a browser sends those without asking', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: api
+    match: { path: /api }
+    upstream: app
+    cors:
+      origins: [https://app.example.com]
+      methods: [PUT]
+      headers: [X-Api-Key]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const preflight = (method: string) =>
+    request(gw.url, {
+      method: 'OPTIONS',
+      path: '/api',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': method,
+        'access-control-request-headers': 'x-api-key',
+      },
+    });
+  try {
+    for (const method of ['GET', 'HEAD', 'POST', 'PUT']) {
+      const res = await preflight(method);
+      assert.equal(res.status, 204, method);
+      assert.equal(res.headers['access-control-allow-methods'], 'PUT');
+    }
+    assert.equal((await preflight('DELETE')).status, 403);
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('the access answers have their reason phrases: 204 No Content, 401 Unauthorized, 403 Forbidden (also a forward-auth refusal passed on)', async () => {
+  const echo = await startEcho();
+  const service = await startAuthService((_req, res) => res.writeHead(401).end());
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: browser
+    match: { path: /browser }
+    upstream: app
+    cors: { origins: [https://app.example.com] }
+    auth:
+      forward: { url: "${service.url}" }
+  - name: closed
+    match: { path: /closed }
+    upstream: app
+    deny: [127.0.0.0/8]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const statusLine = async (head: string) =>
+    (await rawRequest(gw.port, `${head}\r\nHost: x\r\nConnection: close\r\n\r\n`)).raw.split('\r\n')[0];
+  try {
+    const preflight = 'OPTIONS /browser HTTP/1.1\r\nAccess-Control-Request-Method: GET';
+    assert.equal(
+      await statusLine(`${preflight}\r\nOrigin: https://app.example.com`),
+      'HTTP/1.1 204 No Content',
+    );
+    assert.equal(await statusLine(`${preflight}\r\nOrigin: https://evil.example`), 'HTTP/1.1 403 Forbidden');
+    assert.equal(await statusLine('GET /closed HTTP/1.1'), 'HTTP/1.1 403 Forbidden');
+    assert.equal(await statusLine('GET /browser HTTP/1.1'), 'HTTP/1.1 401 Unauthorized');
+  } finally {
+    await gw.close();
+    await echo.close();
+    await service.close();
   }
 });

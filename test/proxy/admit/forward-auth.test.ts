@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { forwardAuthConfig, startAuthService, startAuthStage } from '../../helpers/auth-service.ts';
-import { request } from '../../helpers/http-client.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
 
 function startDecidingService() {
   return startAuthService((req, res) => {
@@ -144,5 +144,35 @@ test('an auth service that does not answer within its timeout is a 504 http_resp
     assert.equal(echo.received.length, 0);
   } finally {
     await close(hanging);
+  }
+});
+
+test('the auth service judges the normalised path the route and the upstream see: no dot-segment or doubled slash walks past it', async () => {
+  // A service that keeps everyone out of /app/admin and lets anyone in elsewhere, by X-Forwarded-Uri.
+  const service = await startAuthService((req, res) => {
+    const uri = String(req.headers['x-forwarded-uri']);
+    res.writeHead(uri === '/app/admin' || uri.startsWith('/app/admin/') ? 403 : 204).end();
+  });
+  const stage = await startAuthStage((app) => forwardAuthConfig(app, `{ url: "${service.url}" }`));
+  const raw = (target: string) =>
+    rawRequest(stage.gw.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  try {
+    for (const target of [
+      '/app//admin/keys',
+      '/app/x/../admin/keys',
+      '/app/%2e%2e/app/admin/keys',
+      '/app/./admin//keys?k=1',
+    ])
+      assert.equal((await raw(target)).status, 403, target);
+    assert.equal(stage.echo.received.length, 0, 'nothing walked past the service');
+    assert.deepEqual(
+      service.asked.map((h) => h['x-forwarded-uri']),
+      ['/app/admin/keys', '/app/admin/keys', '/app/admin/keys', '/app/admin/keys?k=1'],
+    );
+    assert.equal((await raw('/app//public/./page?q=1')).status, 200);
+    assert.equal(service.asked.at(-1)?.['x-forwarded-uri'], '/app/public/page?q=1');
+    assert.equal(stage.echo.received[0].path, '/app/public/page?q=1');
+  } finally {
+    await stage.close(service);
   }
 });

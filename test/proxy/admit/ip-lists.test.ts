@@ -112,11 +112,13 @@ upstreams:
       'denied: ip deny 203.0.113.0/24 (X-Forwarded-For 203.0.113.9)',
     );
     assert.equal((await ask('/public', '::ffff:203.0.113.9', 'xff-mapped')).status, 403);
+    assert.equal((await ask('/public', '203.0.113.9:4711', 'xff-port')).status, 403);
+    assert.equal((await ask('/staff', '[::ffff:10.0.0.5]:4711', 'xff-v6-port')).status, 200);
     assert.equal((await ask('/staff', '10.0.0.5', 'xff-allow')).status, 200);
     assert.equal((await gw.logFor('xff-allow')).auth, 'allowed');
     // Through two trusted proxies (192.168.1.1 appended by the nearer one).
     assert.equal((await ask('/staff', '10.0.0.5, 192.168.1.1', 'xff-chain')).status, 200);
-    assert.equal(echo.received.length, 2);
+    assert.equal(echo.received.length, 3);
     // What a client wrote left of its proxy's entry is not read: the proxy saw 203.0.113.9.
     assert.equal((await ask('/staff', '10.0.0.5, 203.0.113.9', 'xff-spoof')).status, 403);
     assert.equal(
@@ -126,7 +128,7 @@ upstreams:
     // An entry that is no address ends the walk at the last proxy trusted: the peer here.
     assert.equal((await ask('/staff', '10.0.0.5, junk', 'xff-junk')).status, 403);
     assert.equal((await gw.logFor('xff-junk')).auth, 'denied: ip not in allow');
-    assert.equal(echo.received.length, 2, 'no refused request reached the upstream');
+    assert.equal(echo.received.length, 3, 'no refused request reached the upstream');
   } finally {
     await gw.close();
     await echo.close();

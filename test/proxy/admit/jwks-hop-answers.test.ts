@@ -156,3 +156,116 @@ ${route('silent', '/silent')}${route('stalled', '/head')}upstreams:
     await new Promise((resolve) => jwks.close(resolve));
   }
 });
+
+test('an auth hop that answers 5xx is a 503 with Retry-After, as every destination_unavailable is: its own delay when it gave one, else 1 s', async () => {
+  let retryAfter: string | undefined = '7';
+  const answer = (res: http.ServerResponse, status: number) =>
+    res.writeHead(status, retryAfter === undefined ? {} : { 'retry-after': retryAfter }).end('down');
+  const jwks = http.createServer((_req, res) => answer(res, 500));
+  const jwksPort = await listenLoopback(jwks);
+  const service = http.createServer((_req, res) => answer(res, 503));
+  const servicePort = await listenLoopback(service);
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: keys
+    match: { path: /keys }
+    upstream: app
+    auth:
+      jwt: { jwks_url: "http://127.0.0.1:${jwksPort}/jwks" }
+  - name: service
+    match: { path: /service }
+    upstream: app
+    auth:
+      forward: { url: "http://127.0.0.1:${servicePort}/check" }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const token = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  const ask = (path: string) =>
+    request(gw.url, { path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+  try {
+    for (const [value, expected] of [
+      ['7', '7'],
+      [undefined, '1'],
+      ['Fri, 31 Dec 1999 23:59:59 GMT', '1'],
+      ['99999999', '3600'],
+    ] as const) {
+      retryAfter = value;
+      for (const [path, status] of [
+        ['/keys', 500],
+        ['/service', 503],
+      ] as const) {
+        const res = await ask(path);
+        assert.equal(res.status, 503, path);
+        assert.match(
+          String(res.headers['proxy-status']),
+          new RegExp(
+            `^edge-1; error=destination_unavailable; details="[^"]*: it answered ${status}"; next-hop="auth:`,
+          ),
+        );
+        assert.equal(res.headers['retry-after'], expected, `${path}, Retry-After ${value}`);
+        // The body says what happened: the hop answered 5xx, not that its targets are out of rotation.
+        assert.match(
+          JSON.parse(res.text).detail,
+          /or it answered that it is unavailable\. Details: .*: it answered 5\d\d\.$/,
+        );
+      }
+    }
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await new Promise((resolve) => jwks.close(resolve));
+    await new Promise((resolve) => service.close(resolve));
+  }
+});
+
+test('a forward-auth service and a JWKS on one host are one hop on the status: both kinds of counts, the forward hop’s circuit', async () => {
+  // One identity service: /check decides, /jwks.json publishes the keys.
+  const idp = http.createServer((req, res) => {
+    if (req.url === '/jwks.json')
+      return res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}');
+    res.writeHead(204).end();
+  });
+  const port = await listenLoopback(idp);
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: session
+    match: { path: /session }
+    upstream: app
+    auth:
+      forward: { url: "http://127.0.0.1:${port}/check" }
+  - name: api
+    match: { path: /api }
+    upstream: app
+    auth:
+      jwt: { jwks_url: "http://127.0.0.1:${port}/jwks.json", jwks_min_refresh: 1h }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  try {
+    assert.equal((await request(gw.url, { path: '/session' })).status, 200);
+    assert.equal(
+      (await request(gw.url, { path: '/api', headers: { authorization: `Bearer ${token}` } })).status,
+      401,
+    );
+    const hops = gw.gateway.status().auth_hops;
+    assert.deepEqual(Object.keys(hops), [`auth:127.0.0.1:${port}`]);
+    const hop = hops[`auth:127.0.0.1:${port}`];
+    assert.equal(hop.kind, 'forward');
+    assert.equal(hop.upstream, `auth:127.0.0.1:${port}`);
+    assert.equal(hop.circuit?.state, 'closed');
+    assert.deepEqual(hop.counts, { allowed: 1, denied: 0, fetched: 1, failed: 0 });
+  } finally {
+    await gw.close();
+    await echo.close();
+    await new Promise((resolve) => idp.close(resolve));
+  }
+});

@@ -439,3 +439,42 @@ test('keys_file with PS256, ES384 and EdDSA keys: each algorithm’s token passe
     await echo.close();
   }
 });
+
+test('a rotated kid while the JWKS endpoint is down is the hop’s failure, not a 401: nobody is logged out by an outage', async () => {
+  const first = await signer('k1');
+  const rotated = await signer('k2');
+  let published = [first.jwk];
+  const jwks = await startJwks(() => published);
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    config(echo.url, `        jwks_url: ${jwks.url}\n        jwks_min_refresh: 1ms\n`),
+  );
+  const ask = async (token: string, id: string) =>
+    request(gw.url, { path: '/orders', headers: { authorization: `Bearer ${token}`, 'x-request-id': id } });
+  try {
+    assert.equal((await ask(await first.sign(), 'rot-ok')).status, 200);
+    // The issuer rotates to k2 while its JWKS endpoint is down.
+    jwks.state.mode = '503';
+    published = [first.jwk, rotated.jwk];
+    const token = await rotated.sign();
+    const down = await ask(token, 'rot-down');
+    assert.equal(down.status, 503);
+    assert.equal(down.headers['www-authenticate'], undefined);
+    assert.match(
+      String(down.headers['proxy-status']),
+      new RegExp(
+        `^edge-1; error=destination_unavailable; details="the JWKS endpoint: it answered 503"; next-hop="auth:${jwks.host}"$`,
+      ),
+    );
+    assert.equal((await gw.logFor('rot-down')).auth, 'failed: destination_unavailable');
+    // A token of the kept keys still passes; the endpoint back, the rotated one does too.
+    assert.equal((await ask(await first.sign({ sub: 'user-8' }), 'rot-kept')).status, 200);
+    jwks.state.mode = 'ok';
+    assert.equal((await ask(token, 'rot-back')).status, 200);
+    assert.equal(echo.received.length, 3);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await jwks.close();
+  }
+});
