@@ -176,12 +176,29 @@ export async function startH2GoawayFirst(): Promise<Fault> {
   return recorder.handle(`http://127.0.0.1:${port}`, port);
 }
 
+/** One HPACK literal header field without indexing, new name, no Huffman (RFC 7541 §6.2.2); short names and values. */
+function hpackLiteral(name: string, value: string): Buffer {
+  const n = Buffer.from(name, 'latin1');
+  const v = Buffer.from(value, 'latin1');
+  return Buffer.concat([Buffer.from([0, n.length]), n, Buffer.from([v.length]), v]);
+}
+
+/** What a raw h2c server writes on its connection's stream 1, frame by frame. */
+export interface H2RawAnswer {
+  /** The response head's fields in order, `:status` first, bytes as given (latin1). */
+  readonly head: readonly (readonly [string, string])[];
+  /** DATA frames after the head (none: the head carries END_STREAM). */
+  readonly data?: readonly string[];
+  /** How the stream ends after the last DATA frame: END_STREAM on it, or RST_STREAM with this code. */
+  readonly reset?: number;
+}
+
 /**
- * garbage: an h2c server that answers its connection's first stream with a head whose `:status`
- * is the text given ("999"), which node:http2 would refuse to send; written frame by frame (one
- * HPACK literal, no Huffman), with END_STREAM. Each connection answers its stream 1 once.
+ * garbage: an h2c server that answers its connection's first stream with frames node:http2 would
+ * never send (a head whose values hold bytes a field may not hold, a body reset with NO_ERROR
+ * instead of ended), written frame by frame. Each connection answers its stream 1 once.
  */
-export async function startH2RawStatus(status: string): Promise<Fault> {
+export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
   const recorder = new FaultRecorder();
   const server = createNetServer((socket) => {
     const record = recorder.track(socket);
@@ -191,20 +208,34 @@ export async function startH2RawStatus(status: string): Promise<Fault> {
       if (seen.length >= PREFACE.length) return;
       seen = Buffer.concat([seen, chunk]);
       if (seen.length < PREFACE.length) return;
-      const name = Buffer.from(':status', 'latin1');
-      const value = Buffer.from(status, 'latin1');
-      // Literal header field without indexing, new name (RFC 7541 §6.2.2).
-      const block = Buffer.concat([Buffer.from([0, name.length]), name, Buffer.from([value.length]), value]);
-      socket.write(
-        Buffer.concat([
-          frame(0x4, 0, 0, Buffer.alloc(0)),
-          frame(0x4, 0x1, 0, Buffer.alloc(0)),
-          frame(0x1, 0x4 | 0x1, 1, block), // HEADERS, END_HEADERS | END_STREAM
-        ]),
-      );
+      const data = answer.data ?? [];
+      const block = Buffer.concat(answer.head.map(([name, value]) => hpackLiteral(name, value)));
+      const frames = [
+        frame(0x4, 0, 0, Buffer.alloc(0)),
+        frame(0x4, 0x1, 0, Buffer.alloc(0)),
+        frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block), // HEADERS, END_HEADERS
+      ];
+      data.forEach((piece, i) => {
+        const last = i === data.length - 1 && answer.reset === undefined;
+        frames.push(frame(0x0, last ? 0x1 : 0, 1, Buffer.from(piece, 'latin1')));
+      });
+      if (answer.reset !== undefined) {
+        const code = Buffer.alloc(4);
+        code.writeUInt32BE(answer.reset, 0);
+        frames.push(frame(0x3, 0, 1, code));
+      }
+      socket.write(Buffer.concat(frames));
     });
   });
   recorder.adopt(server);
   const port = await listenLoopback(server);
   return recorder.handle(`http://127.0.0.1:${port}`, port);
+}
+
+/**
+ * garbage: a head whose `:status` is the text given ("999"), which node:http2 would refuse to
+ * send, with END_STREAM.
+ */
+export function startH2RawStatus(status: string): Promise<Fault> {
+  return startH2Raw({ head: [[':status', status]] });
 }

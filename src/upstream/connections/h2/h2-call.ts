@@ -1,3 +1,4 @@
+import { subscribe } from 'node:diagnostics_channel';
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
@@ -15,6 +16,19 @@ import { h2HeaderListSize, h2ResponseHead, h2Trailers } from './h2-headers.ts';
 /** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
 const CANCEL = 8;
 const END_STREAM_FLAG = 0x1;
+
+/**
+ * Streams the upstream reset with NO_ERROR before their END_STREAM. Node ends the body of such a
+ * stream as it ends one at END_STREAM ('end', rstCode 0), and a paused stream (a slow client)
+ * shows neither apart at 'end' or 'close'. What tells them is the order: Node marks the readable
+ * side ended at END_STREAM, before the stream closes; at a reset it closes the stream first.
+ * The channel is published synchronously as the stream closes (Node's closeStream).
+ */
+const resetBeforeEnd = new WeakSet<ClientHttp2Stream>();
+subscribe('http2.client.stream.close', (message) => {
+  const stream = (message as { stream: ClientHttp2Stream & { _readableState: { ended: boolean } } }).stream;
+  if (stream.rstCode === 0 && !stream._readableState.ended) resetBeforeEnd.add(stream);
+});
 
 /** Why a session ended, for the streams it takes down with it (each call classifies its own end with it). */
 export interface SessionEnd {
@@ -218,8 +232,9 @@ export class H2Call implements ExchangeController {
     if (handler === null || this.head === null) return;
     const stream = this.stream;
     // Node ends the body of a stream its session took down (the upstream's socket closed, after
-    // a GOAWAY or none) too, once it has cancelled it: only an end without a reset is END_STREAM.
-    if (stream !== undefined && stream.rstCode !== 0) return this.onClose();
+    // a GOAWAY or none) too, once it has cancelled it, and a stream reset with NO_ERROR: only an
+    // end without a reset is END_STREAM.
+    if (stream !== undefined && (stream.rstCode !== 0 || resetBeforeEnd.has(stream))) return this.onClose();
     // The response is whole: a request body still going out is not wanted any more (RFC 9113 §8.1).
     this.finish();
     // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by itself.

@@ -20,6 +20,7 @@ import {
   h2ResetBeforeHead,
   startH2,
   startH2GoawayFirst,
+  startH2Raw,
   startH2RawStatus,
 } from '../../../../src/kits/fault-kit/h2-faults.ts';
 import { startEcho } from '../../../../src/kits/fault-kit/http-servers.ts';
@@ -371,6 +372,40 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       assert.equal(res.aborted, false, name);
       assert.equal(res.text, 'part rest', name);
       assert.equal((await gw.logFor(name)).error, undefined, name);
+    }
+  });
+
+  test('a body reset with NO_ERROR before its END_STREAM: cut, never passed on as whole; one ended by END_STREAM is whole', async () => {
+    // RFC 9113 §8.1: a response is complete only at END_STREAM; NO_ERROR says nothing of the body.
+    for (const reset of [0, undefined]) {
+      const upstream = await keep(
+        startH2Raw({
+          head: [
+            [':status', '200'],
+            ['content-type', 'text/plain'],
+          ],
+          data: ['first ', 'part'],
+          reset,
+        }),
+      );
+      const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+      const id = `rst-${reset}`;
+      const res = await request(gw.url, { path: '/cut', headers: { 'x-request-id': id } });
+      assert.equal(res.status, 200, id);
+      assert.equal(res.text, 'first part', id);
+      const line = await gw.logFor(id);
+      if (reset === undefined) {
+        assert.equal(res.aborted, false, 'END_STREAM: whole');
+        assert.equal(line.error, undefined);
+        continue;
+      }
+      assert.equal(res.aborted, true, 'the chunked transfer is aborted, not ended');
+      assert.equal(line.error, 'http_response_incomplete');
+      assert.equal(line.stage, 'body_streaming');
+      assert.match(
+        String(line.details),
+        /^response body cut short: stream reset by the upstream \(NO_ERROR\) after /,
+      );
     }
   });
 
