@@ -83,6 +83,7 @@ export function checkSplitsAndCanaries(
               `expected a percent above the step before (${steps[i - 1]}), got ${steps[i]}`,
             );
       checkLooks(canary, at('canary', 'check_interval'), report);
+      checkWalk(canary, (field) => at('canary', field), report);
     }
     if (route.hash_key !== undefined && split === undefined && canary === undefined && isMapping(route))
       report(
@@ -108,4 +109,27 @@ function checkLooks(canary: Record<string, unknown>, at: (string | number)[], re
       at,
       `${Math.ceil(step / check)} looks a step split the confidence too thin: expected at least ${formatDuration(Math.ceil(step / MAX_LOOKS_PER_STEP))} (a hundredth of step_interval), got ${formatDuration(check)}`,
     );
+}
+
+/**
+ * Each step lasts at least step_interval, so a canary needs steps × step_interval to walk them
+ * all: a max_duration shorter could never promote, and would fail a canary for being on time.
+ * Said at the field written (max_duration, else step_interval, else steps): a default has no line.
+ */
+function checkWalk(
+  canary: Record<string, unknown>,
+  at: (field: string) => (string | number)[],
+  report: Report,
+): void {
+  const steps = Array.isArray(canary.steps) ? canary.steps.length : DEFAULTS.canary.steps.length;
+  const step = parseDuration(stringAt(canary, 'step_interval') ?? '') ?? DEFAULTS.canary.stepInterval;
+  const max = parseDuration(stringAt(canary, 'max_duration') ?? '') ?? DEFAULTS.canary.maxDuration;
+  const walk = steps * step;
+  if (max >= walk) return;
+  const field =
+    ['max_duration', 'step_interval', 'steps'].find((name) => canary[name] !== undefined) ?? 'steps';
+  report(
+    at(field),
+    `the canary walks ${steps} step${steps === 1 ? '' : 's'} of at least step_interval (${formatDuration(step)}) each, ${formatDuration(walk)} in all: expected a max_duration of at least that, got ${formatDuration(max)}${canary.max_duration === undefined ? ' (the default)' : ''}`,
+  );
 }

@@ -46,6 +46,22 @@ test('a split or a canary that cannot run is refused, each problem on its line a
   - match: { path: /h }
     upstream: api
     canary: { upstream: api-next, check_interval: 100ms }
+  - match: { path: /i }
+    upstream: api
+    canary: { upstream: api-next, step_interval: 10m, max_duration: 5m }
+  - match: { path: /j }
+    upstream: api
+    canary:
+      upstream: api-next
+      steps: [10, 50]
+      step_interval: 1m
+      max_duration: 90s
+  - match: { path: /k }
+    upstream: api
+    canary: { upstream: api-next, step_interval: 30m }
+  - match: { path: /l }
+    upstream: api
+    canary: { upstream: api-next, steps: [10, 50], step_interval: 1m, max_duration: 2m }
 `);
   assert.deepEqual(
     problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
@@ -64,6 +80,9 @@ test('a split or a canary that cannot run is refused, each problem on its line a
       '23 routes[5].canary.compare[2]: expected one of unreachable, slow, reset, garbage, status_5xx, gateway, latency, got "p99"',
       '26 routes[6].canary.check_interval: a step is looked at within its step_interval (10s): expected at most that, got 20s',
       '29 routes[7].canary.check_interval: 600 looks a step split the confidence too thin: expected at least 600ms (a hundredth of step_interval), got 100ms',
+      '32 routes[8].canary.max_duration: the canary walks 3 steps of at least step_interval (10m) each, 30m in all: expected a max_duration of at least that, got 5m',
+      '39 routes[9].canary.max_duration: the canary walks 2 steps of at least step_interval (1m) each, 2m in all: expected a max_duration of at least that, got 90s',
+      '42 routes[10].canary.step_interval: the canary walks 3 steps of at least step_interval (30m) each, 90m in all: expected a max_duration of at least that, got 1h (the default)',
     ],
   );
 });
