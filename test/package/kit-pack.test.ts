@@ -181,6 +181,41 @@ test('a TypeScript consumer type-checks against the kit and runs the client and 
   assert.equal(seenIds.at(-1), 'from-kit', 'the request id in scope went out with the call');
 });
 
+// CommonJS (.cjs, whatever the project's type): require() of an ES module without top-level
+// await, as Node >= 22.12 does, through the package's `module-sync` condition.
+const REQUIRING = `const assert = require('node:assert/strict');
+const client = require('candor-kit/client');
+const app = require('candor-kit/app');
+const manifest = require('candor-kit/package.json');
+assert.equal(typeof client.createFetch, 'function');
+assert.equal(typeof app.serveApp, 'function');
+client.createFetch({ attempts: 1 })(\`\${process.env.UPSTREAM_URL}/required\`).then(async (answer) =>
+  console.log(JSON.stringify({ name: manifest.name, status: answer.status, body: await answer.text() })),
+);
+`;
+
+test('a CommonJS project require()s each export of the kit and runs the client', {
+  timeout: 60_000,
+}, async () => {
+  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+  assert.deepEqual(
+    Object.keys(manifest.exports),
+    ['./client', './app', './package.json'],
+    'each export is required below',
+  );
+  writeFileSync(join(app, 'requiring.cjs'), REQUIRING);
+  const consumer = await run(process.execPath, ['requiring.cjs'], app, {
+    timeout: 30_000,
+    env: { ...childEnv, UPSTREAM_URL: upstreamUrl },
+  });
+  assert.equal(consumer.code, 0, consumer.stderr);
+  assert.deepEqual(JSON.parse(consumer.stdout), {
+    name: 'candor-kit',
+    status: 200,
+    body: 'upstream saw /required\n',
+  });
+});
+
 const THROUGH_GATEWAY = `import { type AttemptReport, createFetch } from 'candor-kit/client';
 
 const gateway = process.env.GATEWAY_URL;
