@@ -229,7 +229,7 @@ export class CacheRun implements ResponseStore {
       };
     }
     if (!STALE_FOR_STATUS.has(status)) return undefined;
-    const stored = this.#staleFor();
+    const stored = this.staleAnswer();
     if (stored === undefined) return undefined;
     const { runtime } = this.#req;
     return () =>
@@ -286,7 +286,7 @@ export class CacheRun implements ResponseStore {
     const shape = failure.kind.shape;
     if (shape === 'client' || shape === 'internal') return false;
     if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return false;
-    const stored = this.#staleFor();
+    const stored = this.staleAnswer();
     if (stored === undefined) return false;
     const { runtime } = this.#req;
     const nextHop = this.#owner.nextHop();
@@ -299,8 +299,8 @@ export class CacheRun implements ResponseStore {
     return true;
   }
 
-  /** The stored answer that may stand in for a failed upstream now (the latest: another request may have stored it). */
-  #staleFor(): StoredAnswer | undefined {
+  /** The stored answer that may stand in for a failed upstream now (the latest: another request may have stored it); a hold asks too (heldBytes). */
+  staleAnswer(): StoredAnswer | undefined {
     const key = this.#key;
     const request = this.#request;
     if (key === undefined || request === undefined || this.#req.record.grpc) return undefined;
