@@ -22,12 +22,11 @@ import {
   policyOf,
   StoredAnswer,
 } from '../cache/stored-answer.ts';
-import { CompressingSink } from '../forward/compressing-sink.ts';
 import type { HeaderEdit } from '../forward/header-rules.ts';
-import { buildDownstreamHead } from '../forward/response-headers.ts';
 import type { BodyCopy, ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
+import { sendStored } from './stored-response.ts';
 
 /** The upstream's own statuses a stored answer may stand in for (RFC 5861 §4: 500, 502, 503, 504). */
 const STALE_FOR_STATUS = new Set([500, 502, 503, 504]);
@@ -317,34 +316,8 @@ export class CacheRun implements ResponseStore {
 
   /** A stored answer goes out: through the one head builder, Age up to date, this answer's Cache-Status. */
   #give(stored: StoredAnswer, status: string, result: string, proxyStatus?: string): void {
-    const owner = this.#owner;
-    const { response, record, head, runtime, exchange } = this.#req;
     this.#status = status;
-    record.cache = result;
-    if (response.closed) return;
-    // The store keeps the identity body: routes[].compression applies to it as to a fetched one.
-    const { compression } = this.#route;
-    const sink =
-      compression === undefined ? response : new CompressingSink(response, compression, head, record);
-    const built = buildDownstreamHead(
-      stored.fields(),
-      record.id,
-      head.versionMinor === 0 ? runtime.via10 : runtime.via11,
-      proxyStatus,
-      false,
-    );
-    owner.responded(stored.status);
-    const edit = owner.responseEdit();
-    // Head, body and end leave in one write, with the turn's other answers (turn-end.ts), as a
-    // small proxied answer does: written apiece, a hit cost three writes to the socket.
-    response.holdUntilTurnEnd();
-    sink.sendHead(
-      stored.status,
-      stored.reason,
-      edit === undefined ? built : edit(built),
-      !exchange.bodyComplete,
-    );
-    if (head.method !== 'HEAD') sink.write(stored.body);
-    sink.end();
+    this.#req.record.cache = result;
+    sendStored(this.#req, this.#owner, this.#route.compression, stored, proxyStatus);
   }
 }
