@@ -12,7 +12,7 @@ import {
   staleStatus,
 } from '../cache/cache-status.ts';
 import { refreshExchange } from '../cache/refresh-exchange.ts';
-import { asksUpstream, conditional, validatorsOf } from '../cache/request-directives.ts';
+import { asksUpstream, conditional, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, ResponseCache } from '../cache/response-cache.ts';
 import {
   type CacheRequest,
@@ -205,9 +205,19 @@ export class CacheRun implements ResponseStore {
   }
 
   #forward(reason: ForwardReason, forward: () => void): void {
+    if (onlyIfCached(this.#req.fields, this.#req.exchange.refresh)) return this.#notStored();
     this.#status = forwardedStatus(this.#req.runtime.name, reason);
     this.#req.record.cache = `fwd=${reason}`;
     forward();
+  }
+
+  /** only-if-cached, and nothing stored may answer: the gateway's own 504, the upstream not contacted. */
+  #notStored(): void {
+    this.#status = `${this.#req.runtime.name}; detail="only-if-cached"`;
+    this.#req.record.cache = 'only-if-cached';
+    const details =
+      'the client asked for a stored answer only (Cache-Control: only-if-cached), and none could be given';
+    this.#owner.answer(new Failure('only_if_cached', details));
   }
 
   // ── what the forward step asks (ResponseStore) ───────────────────────────────────
