@@ -67,6 +67,11 @@ for (const [what, stored] of [
       assert.equal(res.headers['retry-after'], undefined);
       assert.match(String(res.headers['cache-status']), /^edge-1; detail="only-if-cached"$/);
       assert.equal(origin.heads.length, asked, 'the upstream was not contacted');
+      // The error body says what the client can do: nothing is broken.
+      assert.match(
+        res.text,
+        /Nothing is stored for this request yet: ask without only-if-cached to reach the upstream\./,
+      );
       const line = await gw.logFor('only');
       assert.equal(line.status, 504);
       assert.equal(line.error, 'only_if_cached');
