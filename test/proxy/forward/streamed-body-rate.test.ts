@@ -125,3 +125,54 @@ test('an HTTP/2 client dripping a streamed upload below body_min_rate: its 408 t
   clearInterval(timer);
   session.destroy();
 });
+
+test("time the upstream holds a streamed body back is not the client's: a fast upload to an upstream that reads late is answered", async (t) => {
+  // An h2c upstream that reads nothing for a while: its flow-control window (64 KiB) stops the
+  // body, and the gateway pauses the client's; then it reads everything.
+  const server = http2.createServer((req, res) => {
+    req.pause();
+    setTimeout(() => {
+      let n = 0;
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+      });
+      req.on('end', () => res.end(`got ${n}`));
+      req.resume();
+    }, 1500);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const { port } = server.address() as net.AddressInfo;
+  const edge = await startTestGateway(`name: edge-1
+limits: { body_read_timeout: 300ms, body_min_rate: 1MiB }
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 1KiB }
+upstreams:
+  app:
+    protocol: h2c
+    targets: [{ url: http://127.0.0.1:${port} }]
+    timeouts: { response: 10s, total: 10s }
+    retries: { attempts: 1 }
+`);
+  t.after(() => edge.close());
+  const size = 1024 * 1024;
+  const answer = await new Promise<string>((resolve) => {
+    const socket = net.connect(edge.port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(got));
+    socket.write(
+      `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: held-back\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`,
+    );
+    socket.write(Buffer.alloc(size, 'x'));
+  });
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  assert.ok(answer.includes(`got ${size}`), JSON.stringify(answer.slice(-400)));
+  const line = await edge.logFor('held-back');
+  assert.equal(line.error, undefined);
+});
