@@ -36,7 +36,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private current: Attempt | undefined;
   /** What each attempt reports its outcome to. */
   private readonly sinks: AttemptSinks;
-  /** A retry waiting out its backoff, and the failure it is for (made by the first retry). */
+  /** A retry waiting out its backoff, and the failure it is for (made by each retry). */
   private backoff: RetryBackoff | undefined;
   private retrySlot: Release | undefined;
   private readonly deadline: TotalDeadline;
@@ -205,7 +205,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     }
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
-    (this.backoff ??= new RetryBackoff()).wait(failure, verdict.delay, this);
+    this.backoff = new RetryBackoff(failure, verdict.delay, this);
   }
 
   /** The backoff is over (RetryBackoff's owner); past the deadline (the loop was held up) the retry has no time. */
