@@ -592,9 +592,9 @@ export interface DownstreamLimits {
   readonly headerTimeout: number;
   /** Longest silence while receiving a request body before 408. */
   readonly bodyIdleTimeout: number;
-  /** A body read whole (request buffering) must be in by this, plus a second per bodyMinRate bytes received, or 408. */
+  /** A request body (read whole, or streamed from when an upstream connection takes it) must be in by this, plus a second per bodyMinRate bytes received, or 408. */
   readonly bodyReadTimeout: number;
-  /** Bytes per second a buffered body must average after bodyReadTimeout; 0: no rate, only the idle timeout. */
+  /** Bytes per second a request body must average after bodyReadTimeout; 0: no rate, only the idle timeout. */
   readonly bodyMinRate: number;
   /** Longest time a client may take no byte of a response the gateway is waiting to send, before it is cut. */
   readonly sendTimeout: number;

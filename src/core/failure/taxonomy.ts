@@ -363,6 +363,25 @@ export const FAILURES = {
     clientMayRetry: true,
     furthestStage: 'not_sent',
   },
+  only_if_cached: {
+    // RFC 9111 §5.2.1.7: the client wants a stored answer or none, and the cache has none it
+    // may give: a 504, made without contacting the upstream. RFC 9209's type for an answer the
+    // intermediary generated locally, without attempting the next hop, is proxy_internal_response;
+    // a key of its own because that type's row is the 503 of maintenance and load shedding.
+    status: 504,
+    // gRPC's HTTP mapping: a 504 is UNAVAILABLE (no gRPC call is cached: a POST is never stored).
+    grpc: GRPC_CODES.UNAVAILABLE,
+    shape: 'gateway',
+    flag: 'OIC',
+    retryAfter: false,
+    title: 'Not in the cache',
+    explanation:
+      'the client asked for a stored answer only (Cache-Control: only-if-cached), and the gateway had none it could give; the upstream was not contacted',
+    fix: 'Ask without only-if-cached to reach the upstream; nothing is wrong with the upstream or the gateway.',
+    clientMayRetry: false,
+    furthestStage: 'not_sent',
+    proxyStatus: 'proxy_internal_response',
+  },
   http_request_denied: {
     status: 429,
     grpc: GRPC_CODES.RESOURCE_EXHAUSTED,

@@ -82,6 +82,9 @@ export function clientAdvice(failure: Failure): string {
   // RFC 9110 §15.5.20: the request is fine, the connection was the wrong one for it.
   if (failure.type === 'misdirected_request')
     return 'Send the request again on a new connection, whose TLS server name (SNI) is its host.';
+  // RFC 9111 §5.2.1.7: nothing is broken; the client chose not to reach the upstream.
+  if (failure.type === 'only_if_cached')
+    return 'Nothing is stored for this request yet: ask without only-if-cached to reach the upstream.';
   if (failure.kind.shape === 'client')
     return 'Retrying the same request will fail the same way: change the request.';
   return 'Retrying will not help until the upstream or the gateway configuration is fixed.';

@@ -1,3 +1,4 @@
+import type { FieldMap } from '../../core/net/downstream.ts';
 import type { CacheRequest, StoredAnswer } from './stored-answer.ts';
 
 /**
@@ -10,6 +11,15 @@ import type { CacheRequest, StoredAnswer } from './stored-answer.ts';
 export function asksUpstream(request: CacheRequest): boolean {
   const cc = String(request.headers['cache-control'] ?? '') + String(request.headers.pragma ?? '');
   return /no-cache|max-age=0/i.test(cc);
+}
+
+/**
+ * The client wants a stored answer or none (RFC 9111 §5.2.1.7: `only-if-cached`). A background
+ * refresh the gateway makes from a client's request (`refresh` set) is its own, and asks the upstream.
+ */
+export function onlyIfCached(fields: FieldMap, refresh: unknown): boolean {
+  const cc = fields['cache-control'];
+  return refresh === undefined && cc !== undefined && /(^|[\s,])only-if-cached([\s,]|$)/i.test(String(cc));
 }
 
 /** The client sent validators of its own: its conditional goes upstream as it is, and its 304 back to it. */

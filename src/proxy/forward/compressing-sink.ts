@@ -162,6 +162,27 @@ export class CompressingSink implements ResponseSink {
   }
 
   /**
+   * Sends a 304 the gateway makes itself for a stored 200 whose fields are `ok` (the cache's
+   * answer to a client's conditional): its ETag is weak when that 200 would have gone
+   * compressed to this client, as the 200's own was (RFC 9110 §15.4.5). The 304's own fields
+   * carry no Content-Type or Content-Length to judge by, as an upstream's 304 may.
+   */
+  sendNotModified(ok: readonly string[], headers: readonly string[], close?: boolean): void {
+    const request = this.#request;
+    const facts = {
+      method: request.method,
+      status: 200,
+      range: hasField(request.headers, 'range'),
+      headers: ok,
+      noTransform: forbidsTransform(fieldValue(request.headers, 'cache-control')),
+    };
+    const compressed =
+      compressible(facts, this.#config) &&
+      negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings) !== undefined;
+    this.#inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
+  }
+
+  /**
    * Sends a held head. The client's sink refuses a field the parser let through by throwing
    * (exchange.ts catches it at the head); here the head is already the exchange's past, so the
    * transfer is cut instead, as a failure after the head is. False when it was.

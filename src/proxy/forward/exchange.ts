@@ -20,6 +20,7 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
+import { BodyRate } from './body-rate.ts';
 import { CompressingSink } from './compressing-sink.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import { ResponseSpool } from './response-spool.ts';
@@ -82,6 +83,8 @@ export interface ExchangeOptions {
   readonly body: AttemptBody;
   /** Largest request body accepted when its length is not announced (chunked). */
   readonly bodyLimit: number;
+  /** The minimum rate a streamed request body keeps (`limits.body_read_timeout`, `limits.body_min_rate`). */
+  readonly bodyRate: { readonly bodyReadTimeout: number; readonly bodyMinRate: number };
   /**
    * Response bytes held for a slow client before the upstream is paused (`routes[].limits.buffer`):
    * a response up to it is taken whole, and its connection goes back to the pool at once.
@@ -132,6 +135,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private readonly bodyUnannounced: boolean;
   /** Request body bytes this attempt has written. */
   private bodySent = 0;
+  /** The streamed body's minimum rate, judged while it comes from the client (body-rate.ts). */
+  private bodyRate: BodyRate | undefined;
   /** Interim answers relayed so far, and their fields' bytes (bounded by MAX_INTERIM). */
   private interimCount = 0;
   private interimBytes = 0;
@@ -253,6 +258,18 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
     this.stage = 'sent';
     this.stopWaiting();
+    const { body, bodyComplete } = this.client;
+    if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) {
+      const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
+      // Too slow a client is cut with its own 408; the upstream's connection closes with it (the
+      // body it reads stops short). Paused by the pump, the body waits on the upstream, not the client.
+      if (bodyMinRate > 0)
+        this.bodyRate = new BodyRate(
+          { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
+          (slow) => this.cancel(slow.at(this.stage)),
+          () => body.isPaused(),
+        );
+    }
   }
 
   onResponseStart(controller: ExchangeController, response: UpstreamHead): void {
@@ -543,6 +560,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onBodyChunk(chunk: Buffer): void {
     // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
     this.bodySent += chunk.length;
+    this.bodyRate?.received(chunk.length);
     if (this.bodySent > this.record.bytesIn) this.record.bytesIn = this.bodySent;
     if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
       this.cancel(
@@ -556,10 +574,13 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   /**
-   * The whole body went out. A client that leaves its body silent is the accept side's to
-   * judge (limits.body_idle_timeout): its body errors, and the connection reports that error.
+   * The whole body went out: its rate is no longer judged. A client that leaves its body silent
+   * is the accept side's to judge (limits.body_idle_timeout): its body errors, and the
+   * connection reports that error.
    */
-  onRequestSent(): void {}
+  onRequestSent(): void {
+    this.bodyRate?.stop();
+  }
 
   /**
    * Ends the attempt for a reason decided outside the connection (deadline, limits); the
@@ -633,6 +654,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (this.finished) return;
     this.finished = true;
     this.stopWaiting();
+    this.bodyRate?.stop();
     this.releaseActive();
   }
 }

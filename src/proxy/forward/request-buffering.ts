@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
+import { BodyRate, type BodyRateLimits } from './body-rate.ts';
 
 /**
  * Request buffering (nginx's `proxy_request_buffering`): a small body is read whole before an
@@ -10,15 +11,11 @@ import type { HoldBudget } from '../../core/net/hold-budget.ts';
  * can also be sent again on a retry.
  */
 
-export interface BodyReadLimits {
+export interface BodyReadLimits extends BodyRateLimits {
   /** Read whole up to this many bytes; past it the body streams. */
   readonly buffer: number;
   /** The route's body limit (`routes[].limits.body`): a body of unannounced length that crosses it is a 413. */
   readonly body: number;
-  /** Time the read may take before the minimum rate counts (`limits.body_read_timeout`). */
-  readonly readTimeout: number;
-  /** Bytes per second the read must average past readTimeout (`limits.body_min_rate`); 0: none. */
-  readonly minRate: number;
 }
 
 /**
@@ -48,8 +45,7 @@ export function bufferWanted(
 
 /**
  * Reads the request body, up to `limits.buffer` bytes, and reports once through `done`.
- * The deadline is Apache mod_reqtimeout's: `readTimeout`, plus one second for every `minRate`
- * bytes received. Silence longer than `limits.body_idle_timeout` is the accept side's to judge:
+ * The deadline is Apache mod_reqtimeout's (body-rate.ts). Silence longer than `limits.body_idle_timeout` is the accept side's to judge:
  * the body errors with its 408, which ends the read as any broken body does. Returns a cancel
  * (the client left): `done` is then never called.
  *
@@ -68,7 +64,6 @@ export function readBodyWhole(
 ): () => void {
   const chunks: Buffer[] = [];
   let received = 0;
-  const startedAt = performance.now();
   /** Bytes counted against the budget and neither given back nor handed to the caller. */
   let charged = 0;
   const giveBack = () => {
@@ -82,29 +77,12 @@ export function readBodyWhole(
     else giveBack();
     done(read);
   };
-  const deadline = () =>
-    startedAt + limits.readTimeout + (limits.minRate > 0 ? (received * 1000) / limits.minRate : Infinity);
-  const onSlow = () => {
-    const left = deadline() - performance.now();
-    // Bytes came since the timer was set: the deadline moved on with them.
-    if (left > 0) {
-      slow = setTimeout(onSlow, left);
-      return;
-    }
-    finish(
-      new Failure(
-        'http_request_error',
-        `request body slower than ${limits.minRate} bytes/s (${received} bytes in ${Math.round(performance.now() - startedAt)} ms)`,
-        { status: 408 },
-      ),
-    );
-  };
-  let slow: NodeJS.Timeout | undefined =
-    limits.minRate > 0 ? setTimeout(onSlow, limits.readTimeout) : undefined;
+  const rate = new BodyRate(limits, finish);
   const cap = Math.min(limits.buffer, limits.body);
   const onReadable = () => {
     for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read() as Buffer | null) {
       received += chunk.length;
+      rate.received(chunk.length);
       chunks.push(chunk);
       if (budget !== undefined) {
         budget.add(chunk.length);
@@ -131,7 +109,7 @@ export function readBodyWhole(
   const onEnd = () => finish({ whole: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received) });
   const onError = (err: NodeJS.ErrnoException) => finish(classifyRequestBodyError(err, 'not_sent'));
   const stop = () => {
-    clearTimeout(slow);
+    rate.stop();
     req.off('readable', onReadable);
     req.off('end', onEnd);
     req.off('error', onError);

@@ -175,6 +175,7 @@ export class UpstreamRequest {
       ),
       body: this.#body,
       bodyLimit: route.limits.body,
+      bodyRate: config.limits,
       responseBuffer: route.limits.buffer,
       proxyName: name,
       via: this.#via,

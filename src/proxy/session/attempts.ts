@@ -14,6 +14,7 @@ import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import type { CacheRun } from './cache-run.ts';
 import { type HoldOwner, heldBytes, RequestHold } from './request-hold.ts';
+import { RetryBackoff } from './retry-backoff.ts';
 import type { SessionRequest } from './session-request.ts';
 import { TotalDeadline } from './total-deadline.ts';
 
@@ -35,7 +36,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private current: Attempt | undefined;
   /** What each attempt reports its outcome to. */
   private readonly sinks: AttemptSinks;
-  private backoffTimer: NodeJS.Timeout | undefined;
+  /** A retry waiting out its backoff, and the failure it is for (made by each retry). */
+  private backoff: RetryBackoff | undefined;
   private retrySlot: Release | undefined;
   private readonly deadline: TotalDeadline;
   /** Stops the read of a body being buffered (the client left meanwhile). */
@@ -203,13 +205,14 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     }
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
-    this.backoffTimer = setTimeout(() => this.retryNow(), verdict.delay);
+    this.backoff = new RetryBackoff(failure, verdict.delay, this);
   }
 
-  private retryNow(): void {
-    this.backoffTimer = undefined;
-    this.attempt();
-    // attempt() answered without starting an exchange (no target, circuit open): release the retry slot.
+  /** The backoff is over (RetryBackoff's owner); past the deadline (the loop was held up) the retry has no time. */
+  retryNow(last: Failure): void {
+    if (this.deadline.remaining() > 0) this.attempt();
+    else this.end(this.deadline.leftNoTimeAfter(last));
+    // No exchange started (no time, no target, circuit open): release the retry slot.
     if (this.current === undefined) this.retrySlot?.();
   }
 
@@ -290,7 +293,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
     this.hold ??= new RequestHold(this.admitted.upstream, this.own, this);
-    const answer = this.hold.wait(failure, heldBytes(this.sends.body));
+    const answer = this.hold.wait(failure, heldBytes(this.sends.body, this.cache));
     if (answer !== undefined) this.end(answer);
   }
 
@@ -298,11 +301,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private stopRetrying(): void {
     this.over = true;
     this.hold?.cancel();
-    if (this.backoffTimer) {
-      clearTimeout(this.backoffTimer);
-      this.backoffTimer = undefined;
-      this.retrySlot?.();
-    }
+    if (this.backoff?.cancel()) this.retrySlot?.();
   }
 
   private finishTimers(): void {
@@ -318,8 +317,9 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
     // has passed), or mid-body as its body's (the head went downstream).
     if (current) return current.exchange.cancel(failure);
-    // Held (no target could take it) or in backoff: the retry will not run.
-    const answer = this.hold?.deadlinePassed(failure) ?? failure;
+    // Held (no target could take it) or in backoff (the failure it was for): the retry will not run.
+    const answer =
+      this.backoff?.deadlinePassed(this.deadline) ?? this.hold?.deadlinePassed(failure) ?? failure;
     this.measure.retryOver(answer.type);
     this.end(answer);
   }

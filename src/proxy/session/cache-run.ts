@@ -12,7 +12,7 @@ import {
   staleStatus,
 } from '../cache/cache-status.ts';
 import { refreshExchange } from '../cache/refresh-exchange.ts';
-import { asksUpstream, conditional, validatorsOf } from '../cache/request-directives.ts';
+import { asksUpstream, conditional, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, ResponseCache } from '../cache/response-cache.ts';
 import {
   type CacheRequest,
@@ -22,12 +22,11 @@ import {
   policyOf,
   StoredAnswer,
 } from '../cache/stored-answer.ts';
-import { CompressingSink } from '../forward/compressing-sink.ts';
 import type { HeaderEdit } from '../forward/header-rules.ts';
-import { buildDownstreamHead } from '../forward/response-headers.ts';
 import type { BodyCopy, ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
+import { sendStored } from './stored-response.ts';
 
 /** The upstream's own statuses a stored answer may stand in for (RFC 5861 §4: 500, 502, 503, 504). */
 const STALE_FOR_STATUS = new Set([500, 502, 503, 504]);
@@ -206,9 +205,19 @@ export class CacheRun implements ResponseStore {
   }
 
   #forward(reason: ForwardReason, forward: () => void): void {
+    if (onlyIfCached(this.#req.fields, this.#req.exchange.refresh)) return this.#notStored();
     this.#status = forwardedStatus(this.#req.runtime.name, reason);
     this.#req.record.cache = `fwd=${reason}`;
     forward();
+  }
+
+  /** only-if-cached, and nothing stored may answer: the gateway's own 504, the upstream not contacted. */
+  #notStored(): void {
+    this.#status = `${this.#req.runtime.name}; detail="only-if-cached"`;
+    this.#req.record.cache = 'only-if-cached';
+    const details =
+      'the client asked for a stored answer only (Cache-Control: only-if-cached), and none could be given';
+    this.#owner.answer(new Failure('only_if_cached', details));
   }
 
   // ── what the forward step asks (ResponseStore) ───────────────────────────────────
@@ -229,7 +238,7 @@ export class CacheRun implements ResponseStore {
       };
     }
     if (!STALE_FOR_STATUS.has(status)) return undefined;
-    const stored = this.#staleFor();
+    const stored = this.staleAnswer();
     if (stored === undefined) return undefined;
     const { runtime } = this.#req;
     return () =>
@@ -286,7 +295,7 @@ export class CacheRun implements ResponseStore {
     const shape = failure.kind.shape;
     if (shape === 'client' || shape === 'internal') return false;
     if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return false;
-    const stored = this.#staleFor();
+    const stored = this.staleAnswer();
     if (stored === undefined) return false;
     const { runtime } = this.#req;
     const nextHop = this.#owner.nextHop();
@@ -299,8 +308,8 @@ export class CacheRun implements ResponseStore {
     return true;
   }
 
-  /** The stored answer that may stand in for a failed upstream now (the latest: another request may have stored it). */
-  #staleFor(): StoredAnswer | undefined {
+  /** The stored answer that may stand in for a failed upstream now (the latest: another request may have stored it); a hold asks too (heldBytes). */
+  staleAnswer(): StoredAnswer | undefined {
     const key = this.#key;
     const request = this.#request;
     if (key === undefined || request === undefined || this.#req.record.grpc) return undefined;
@@ -317,34 +326,8 @@ export class CacheRun implements ResponseStore {
 
   /** A stored answer goes out: through the one head builder, Age up to date, this answer's Cache-Status. */
   #give(stored: StoredAnswer, status: string, result: string, proxyStatus?: string): void {
-    const owner = this.#owner;
-    const { response, record, head, runtime, exchange } = this.#req;
     this.#status = status;
-    record.cache = result;
-    if (response.closed) return;
-    // The store keeps the identity body: routes[].compression applies to it as to a fetched one.
-    const { compression } = this.#route;
-    const sink =
-      compression === undefined ? response : new CompressingSink(response, compression, head, record);
-    const built = buildDownstreamHead(
-      stored.fields(),
-      record.id,
-      head.versionMinor === 0 ? runtime.via10 : runtime.via11,
-      proxyStatus,
-      false,
-    );
-    owner.responded(stored.status);
-    const edit = owner.responseEdit();
-    // Head, body and end leave in one write, with the turn's other answers (turn-end.ts), as a
-    // small proxied answer does: written apiece, a hit cost three writes to the socket.
-    response.holdUntilTurnEnd();
-    sink.sendHead(
-      stored.status,
-      stored.reason,
-      edit === undefined ? built : edit(built),
-      !exchange.bodyComplete,
-    );
-    if (head.method !== 'HEAD') sink.write(stored.body);
-    sink.end();
+    this.#req.record.cache = result;
+    sendStored(this.#req, this.#owner, this.#route.compression, stored, proxyStatus);
   }
 }

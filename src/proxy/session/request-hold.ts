@@ -143,7 +143,16 @@ export class RequestHold {
   }
 }
 
-/** What a held request's body weighs against `hold.max_body`: undefined for one that streams from the client (never held). */
-export function heldBytes(body: UpstreamRequest['body']): number | undefined {
+/**
+ * What a held request's body weighs against `hold.max_body`; undefined: never held, for a body
+ * that streams from the client (it can be sent once), or a request its route's cache can answer
+ * at once with a stored answer that may stand in for the failure (stale-if-error): a page a
+ * little old now beats the same page after a wait of up to `hold.timeout`.
+ */
+export function heldBytes(
+  body: UpstreamRequest['body'],
+  cache: { staleAnswer(): unknown } | undefined,
+): number | undefined {
+  if (cache?.staleAnswer() !== undefined) return undefined;
   return body.kind === 'none' ? 0 : body.kind === 'buffer' ? body.bytes.length : undefined;
 }

@@ -90,6 +90,23 @@ export class TotalDeadline implements LinedDeadline {
   }
 
   /**
+   * The failure it ends the request with when it passed while a retry waited out its backoff:
+   * the retry never ran, so the last failure seen is the truth (a refusal's 502, not a 504 for
+   * a slowness nobody saw), saying that no time was left for another try. A deadline the client
+   * chose stays the client's.
+   */
+  leftNoTimeAfter(last: Failure): Failure {
+    if (this.#byClient) return this.failureAt('not_sent');
+    return new Failure(last.type, `${last.details}; the ${this.#name} left no time for another try`, {
+      stage: last.stage,
+      status: last.status,
+      params: last.params,
+      retryAfter: last.retryAfter,
+      cause: last.cause,
+    });
+  }
+
+  /**
    * The failure it ends the request with, for an attempt that got this far when it passed (or
    * `not_sent`, none under way): mid-body, the attempt's read timeout (the head went downstream
    * already); before that, no response head in time. It changes nothing: that no retry follows

@@ -41,6 +41,7 @@ const EXPECTED: Record<FailureType, number> = {
   destination_unavailable: 14,
   connection_limit_reached: 14,
   proxy_internal_response: 14,
+  only_if_cached: 14,
   http_request_denied: 8,
   destination_not_found: 12,
   proxy_loop_detected: 9,

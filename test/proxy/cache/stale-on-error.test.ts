@@ -4,10 +4,12 @@
  * Cache-Status fwd=stale naming the failure (RFC 9211) and Proxy-Status naming it too (RFC 9209).
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { type Mood, startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 function config(url: string, cache = 'cache: {}'): string {
   return `name: edge-1
@@ -159,5 +161,77 @@ test('stale_if_error: 0s gives nothing stale, whatever the answer says', async (
     assert.equal((await request(gw.url, { path: '/pages/home' })).status, 502);
   } finally {
     await gw.close();
+  }
+});
+
+test('with a hold on the upstream too, a stored answer that may stand in is given at once: the client is not held for hold.timeout', async () => {
+  const origin = await startMoodyOrigin(STALE_NOW);
+  // A hold longer than the test's patience: a held request would not be answered in time.
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    timeouts: { response: 400ms, total: 60s }
+    hold: { timeout: 30s }
+    targets:
+      - url: ${origin.url}
+`);
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    await origin.stop();
+    const stale = await Promise.race([
+      request(gw.url, { path: '/pages/home', headers: { 'x-request-id': 'stale-held' } }),
+      new Promise<undefined>((resolve) => setTimeout(resolve, 10_000, undefined)),
+    ]);
+    assert.ok(stale, 'answered at once, not held');
+    assert.equal(stale.status, 200);
+    assert.equal(stale.text, 'stored page');
+    assert.match(
+      String(stale.headers['cache-status']),
+      /^edge-1; hit; fwd=stale; fwd-status=502; ttl=-?\d+; detail="connection_refused"$/,
+    );
+    assert.match(String(stale.headers['proxy-status']), /^edge-1; error=connection_refused; /);
+    const line = await gw.logFor('stale-held');
+    assert.equal(line.cache, 'stale');
+    assert.equal(line.error, 'connection_refused');
+    assert.equal(line.held_ms, undefined, 'never held');
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
+
+test('with a hold and a cache, a request with nothing stored to stand in is still held, and answered when the target is back', async () => {
+  const port = await freePort();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    timeouts: { response: 400ms, total: 60s }
+    hold: { timeout: 10s }
+    targets:
+      - url: http://127.0.0.1:${port}
+`);
+  const back = http.createServer((_req, res) => res.end('back'));
+  try {
+    const answer = request(gw.url, { path: '/pages/other', headers: { 'x-request-id': 'held-miss' } });
+    await waitUntil('held', () => gw.gateway.runtime().upstreams.get('app')?.hold.size === 1);
+    await new Promise<void>((resolve) => back.listen(port, '127.0.0.1', resolve));
+    const res = await answer;
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'back');
+    const line = await gw.logFor('held-miss');
+    assert.equal(typeof line.held_ms, 'number');
+  } finally {
+    await gw.close();
+    back.close();
   }
 });

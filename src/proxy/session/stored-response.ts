@@ -1,0 +1,48 @@
+import type { CompressionConfig } from '../../core/config/types.ts';
+import { notModified, notModifiedFields } from '../cache/conditional-hit.ts';
+import type { StoredAnswer } from '../cache/stored-answer.ts';
+import { CompressingSink } from '../forward/compressing-sink.ts';
+import { buildDownstreamHead } from '../forward/response-headers.ts';
+import type { AttemptsOwner } from './attempts-owner.ts';
+import type { SessionRequest } from './session-request.ts';
+
+/**
+ * Sends a stored answer to the client (a hit, a stale answer, a revalidated one), with this
+ * hop's fields and `proxyStatus` when it stands in for a failure: the answer as stored, or a
+ * 304 when it is a 200 and the client's own validators match it (conditional-hit.ts). The store
+ * keeps the identity body: `compression` applies to it as to a fetched one.
+ */
+export function sendStored(
+  req: SessionRequest,
+  owner: AttemptsOwner,
+  compression: CompressionConfig | undefined,
+  stored: StoredAnswer,
+  proxyStatus: string | undefined,
+): void {
+  const { response, record, head, runtime, exchange, fields } = req;
+  if (response.closed) return;
+  const sink =
+    compression === undefined ? response : new CompressingSink(response, compression, head, record);
+  const kept = stored.fields();
+  const unchanged = stored.status === 200 && notModified(fields, kept);
+  const built = buildDownstreamHead(
+    unchanged ? notModifiedFields(kept) : kept,
+    record.id,
+    head.versionMinor === 0 ? runtime.via10 : runtime.via11,
+    proxyStatus,
+    false,
+  );
+  owner.responded(unchanged ? 304 : stored.status);
+  const edit = owner.responseEdit();
+  const headers = edit === undefined ? built : edit(built);
+  // Head, body and end leave in one write, with the turn's other answers (turn-end.ts), as a
+  // small proxied answer does: written apiece, a hit cost three writes to the socket.
+  response.holdUntilTurnEnd();
+  const close = !exchange.bodyComplete;
+  if (!unchanged) sink.sendHead(stored.status, stored.reason, headers, close);
+  // A compressing route's 304 has the ETag its 200 would have had: weak if that went compressed.
+  else if (sink instanceof CompressingSink) sink.sendNotModified(kept, headers, close);
+  else sink.sendHead(304, 'Not Modified', headers, close);
+  if (!unchanged && head.method !== 'HEAD') sink.write(stored.body);
+  sink.end();
+}

@@ -1,0 +1,136 @@
+/**
+ * A client's conditional request met by a stored answer (RFC 9111 §4.3.2, RFC 9110 §13): the
+ * cache evaluates it and answers 304 Not Modified, with the fields a 304 carries (ETag, Date,
+ * Cache-Control, Expires, Vary, Content-Location, Age, Last-Modified, and the gateway's own
+ * Cache-Status, Via, X-Request-Id), no body, no upstream asked. If-None-Match is compared weakly
+ * (RFC 9110 §13.1.2), so the weak ETag a compressing route gave matches; If-Modified-Since
+ * counts only without If-None-Match. Before, every hit was a full 200.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+const MODIFIED = 'Tue, 03 Nov 2026 10:00:00 GMT';
+const BODY = 'stored page '.repeat(200);
+
+async function setUp(compression = '') {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: [
+      'Cache-Control',
+      'max-age=60',
+      'ETag',
+      '"v1"',
+      'Last-Modified',
+      MODIFIED,
+      'Content-Type',
+      'text/html',
+    ],
+    body: BODY,
+  });
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+    ${compression}
+upstreams:
+  app:
+    targets:
+      - url: ${origin.url}
+`);
+  const first = await request(gw.url, { path: '/pages/home' });
+  assert.equal(first.status, 200);
+  return { origin, gw };
+}
+
+function assertNotModified(res: Awaited<ReturnType<typeof request>>, etag: string): void {
+  assert.equal(res.status, 304);
+  assert.equal(res.body.length, 0);
+  assert.equal(res.headers.etag, etag);
+  assert.equal(res.headers['cache-control'], 'max-age=60');
+  assert.equal(res.headers['last-modified'], MODIFIED);
+  assert.match(String(res.headers.age), /^\d+$/);
+  assert.ok(res.headers.date);
+  assert.match(String(res.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+  assert.ok(res.headers['x-request-id']);
+  assert.equal(res.headers['content-type'], undefined, 'no representation metadata');
+  assert.equal(res.headers['content-length'], undefined);
+}
+
+for (const [what, headers] of [
+  ['If-None-Match with the stored ETag', { 'if-none-match': '"v1"' }],
+  ['If-None-Match listing it among others', { 'if-none-match': '"v0", "v1"' }],
+  ['If-None-Match with its weak form (weak comparison)', { 'if-none-match': 'W/"v1"' }],
+  ['If-None-Match: *', { 'if-none-match': '*' }],
+  ['If-Modified-Since at its Last-Modified', { 'if-modified-since': MODIFIED }],
+  ['If-Modified-Since after it', { 'if-modified-since': 'Wed, 04 Nov 2026 10:00:00 GMT' }],
+] as const) {
+  test(`a cache hit for ${what}: 304 with the fields a 304 carries, the upstream not asked`, async () => {
+    const { origin, gw } = await setUp();
+    try {
+      const res = await request(gw.url, {
+        path: '/pages/home',
+        headers: { ...headers, 'x-request-id': 'cond' },
+      });
+      assertNotModified(res, '"v1"');
+      assert.equal(origin.heads.length, 1, 'the upstream was asked once, for the first');
+      const line = await gw.logFor('cond');
+      assert.equal(line.status, 304);
+      assert.equal(line.cache, 'hit');
+    } finally {
+      await gw.close();
+      await origin.stop();
+    }
+  });
+}
+
+for (const [what, headers] of [
+  ['If-None-Match with another ETag', { 'if-none-match': '"v2"' }],
+  ['If-Modified-Since before its Last-Modified', { 'if-modified-since': 'Mon, 02 Nov 2026 10:00:00 GMT' }],
+  [
+    'a failing If-None-Match beside a matching If-Modified-Since (If-None-Match wins)',
+    { 'if-none-match': '"v2"', 'if-modified-since': MODIFIED },
+  ],
+  ['an unreadable If-Modified-Since', { 'if-modified-since': 'yesterday' }],
+] as const) {
+  test(`a cache hit for ${what}: the full 200`, async () => {
+    const { origin, gw } = await setUp();
+    try {
+      const res = await request(gw.url, { path: '/pages/home', headers });
+      assert.equal(res.status, 200);
+      assert.equal(res.text, BODY);
+      assert.equal(origin.heads.length, 1);
+    } finally {
+      await gw.close();
+      await origin.stop();
+    }
+  });
+}
+
+test('on a compressing route: the weak ETag the compressed 200 carried gets a 304 with that weak ETag', async () => {
+  const { origin, gw } = await setUp('compression: {}');
+  try {
+    const zipped = await request(gw.url, { path: '/pages/home', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(zipped.status, 200);
+    assert.equal(zipped.headers['content-encoding'], 'gzip');
+    assert.equal(zipped.headers.etag, 'W/"v1"');
+    const res = await request(gw.url, {
+      path: '/pages/home',
+      headers: { 'accept-encoding': 'gzip', 'if-none-match': 'W/"v1"' },
+    });
+    assertNotModified(res, 'W/"v1"');
+    assert.match(String(res.headers.vary), /accept-encoding/i);
+    assert.equal(res.headers['content-encoding'], undefined);
+    // The identity answer's strong ETag, asked without compression: its 304 keeps it strong.
+    const plain = await request(gw.url, { path: '/pages/home', headers: { 'if-none-match': '"v1"' } });
+    assertNotModified(plain, '"v1"');
+    assert.equal(origin.heads.length, 1);
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});

@@ -1,0 +1,86 @@
+/**
+ * `Cache-Control: only-if-cached` (RFC 9111 §5.2.1.7): the client wants a stored answer or
+ * nothing. On a route with a cache it gets the stored answer when one may be given, else a 504
+ * that the gateway makes itself without contacting the upstream: `Proxy-Status` says so with
+ * RFC 9209's `proxy_internal_response` (the response was generated locally, without attempting
+ * the next hop), the log with the taxonomy's `only_if_cached`. Before, the request went upstream.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+async function setUp(cacheControl: string) {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', cacheControl, 'ETag', '"v1"'],
+    body: 'stored page',
+  });
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: ${origin.url}
+`);
+  return { origin, gw };
+}
+
+const ONLY = { 'cache-control': 'only-if-cached', 'x-request-id': 'only' };
+
+test('only-if-cached with a fresh stored answer: the stored answer, the upstream not asked again', async () => {
+  const { origin, gw } = await setUp('max-age=60');
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    const res = await request(gw.url, { path: '/pages/home', headers: ONLY });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'stored page');
+    assert.match(String(res.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    assert.equal(origin.heads.length, 1);
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
+
+for (const [what, stored] of [
+  ['nothing stored', undefined],
+  ['only a stale stored answer (it would need the upstream)', 'max-age=0'],
+] as const) {
+  test(`only-if-cached with ${what}: the gateway's own 504, the upstream not contacted`, async () => {
+    const { origin, gw } = await setUp(stored ?? 'max-age=60');
+    try {
+      if (stored !== undefined) assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+      const asked = origin.heads.length;
+      const res = await request(gw.url, { path: '/pages/home', headers: ONLY });
+      assert.equal(res.status, 504);
+      assert.match(
+        String(res.headers['proxy-status']),
+        /^edge-1; error=proxy_internal_response; details="the client asked for a stored answer only \(Cache-Control: only-if-cached\), and none could be given"/,
+      );
+      assert.equal(res.headers['cache-control'], 'no-store');
+      assert.equal(res.headers['retry-after'], undefined);
+      assert.match(String(res.headers['cache-status']), /^edge-1; detail="only-if-cached"$/);
+      assert.equal(origin.heads.length, asked, 'the upstream was not contacted');
+      // The error body says what the client can do: nothing is broken.
+      assert.match(
+        res.text,
+        /Nothing is stored for this request yet: ask without only-if-cached to reach the upstream\./,
+      );
+      const line = await gw.logFor('only');
+      assert.equal(line.status, 504);
+      assert.equal(line.error, 'only_if_cached');
+      assert.equal(line.shape, 'gateway');
+      assert.equal(line.cache, 'only-if-cached');
+      assert.equal(line.attempts, 0);
+    } finally {
+      await gw.close();
+      await origin.stop();
+    }
+  });
+}
