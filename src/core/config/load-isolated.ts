@@ -13,6 +13,7 @@ import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { knownHash } from './config-hash.ts';
+import { keepFieldLines } from './field-lines.ts';
 import { deepFreeze } from './freeze.ts';
 import type { LoadAnswer, LoadAsk, TakenListener } from './load-worker.ts';
 import type { GatewayConfig } from './types.ts';
@@ -109,6 +110,7 @@ function loadIsolated(
         if ('config' in answer) {
           const config = deepFreeze(answer.config as GatewayConfig);
           knownHash(config, answer.hash);
+          keepFieldLines(config, answer.lines);
           done({ config, taken: answer.taken });
         } else if ('problems' in answer) fail(new ConfigError(answer.problems as ConfigProblem[]));
         else fail(new Error(`config loader: ${answer.error}`));

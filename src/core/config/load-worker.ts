@@ -5,6 +5,7 @@
 import { type AddressTaken, probeAddress } from '../net/address-probe.ts';
 import { ConfigError } from './config-error.ts';
 import { configHash } from './config-hash.ts';
+import { type FieldLines, keptFieldLines } from './field-lines.ts';
 import { listenerKey } from './listener-key.ts';
 import { loadConfigFile } from './load.ts';
 import type { GatewayConfig } from './types.ts';
@@ -30,7 +31,13 @@ export interface TakenListener {
 
 export type LoadAnswer =
   /** With the config's hash (config-hash.ts): the parent need not load node:crypto to work it out. */
-  | { readonly config: unknown; readonly hash: string; readonly taken: readonly TakenListener[] }
+  /** And where the fields a reload may refuse are written (field-lines.ts). */
+  | {
+      readonly config: unknown;
+      readonly hash: string;
+      readonly lines: FieldLines;
+      readonly taken: readonly TakenListener[];
+    }
   | { readonly problems: ConfigError['problems'] }
   | { readonly error: string };
 
@@ -39,7 +46,7 @@ async function answerFor({ path, env, probeAllBut }: LoadAsk): Promise<LoadAnswe
   try {
     const config = await loadConfigFile(path, env);
     const taken = probeAllBut === undefined ? [] : await takenListeners(config, new Set(probeAllBut));
-    return { config, hash: configHash(config), taken };
+    return { config, hash: configHash(config), lines: keptFieldLines(config) ?? {}, taken };
   } catch (err) {
     return err instanceof ConfigError ? { problems: err.problems } : { error: String(err) };
   }

@@ -12,6 +12,7 @@ import { coerceExpanded } from './coerce.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
 import { checkCrossFields } from './cross-checks.ts';
+import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
 import { toGatewayConfig } from './normalize.ts';
@@ -127,5 +128,9 @@ export function parseConfig(
   if (problems.length > 0) {
     throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.column - b.column));
   }
-  return deepFreeze(toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir));
+  const config = deepFreeze(
+    toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir),
+  );
+  keepFieldLines(config, fieldLinesOf(yaml.value, yaml.locate));
+  return config;
 }

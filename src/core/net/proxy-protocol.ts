@@ -2,7 +2,8 @@
  * The PROXY protocol header a TCP load balancer puts before a connection's first byte to say
  * whom the connection is really from (HAProxy's spec, versions 1 and 2). Strict and bounded:
  * v1 is one line of at most 107 bytes with exactly the fields the spec names; v2 is a 16-byte
- * head and at most V2_MAX_LENGTH bytes after it. Anything else is refused, never guessed at.
+ * head and at most V2_MAX_LENGTH bytes after it, its TLVs filling it exactly. Anything else is
+ * refused, never guessed at.
  */
 import net from 'node:net';
 
@@ -94,18 +95,44 @@ function parseV2(bytes: Buffer): ProxyHeader {
     // TCP over IPv4: source, destination (4 bytes each), then the two ports.
     case 0x11:
       if (body.length < 12) return invalid('v2 TCP4 header too short for its addresses');
-      return { kind: 'header', length, source: `${body[0]}.${body[1]}.${body[2]}.${body[3]}` };
+      return withTlvs(body.subarray(12), {
+        kind: 'header',
+        length,
+        source: `${body[0]}.${body[1]}.${body[2]}.${body[3]}`,
+      });
     // TCP over IPv6: 16 bytes each.
     case 0x21:
       if (body.length < 36) return invalid('v2 TCP6 header too short for its addresses');
-      return { kind: 'header', length, source: ipv6Text(body.subarray(0, 16)) };
-    // Unspecified, or a UNIX socket: there is no client address to take.
-    case 0x00:
+      return withTlvs(body.subarray(36), { kind: 'header', length, source: ipv6Text(body.subarray(0, 16)) });
+    // A UNIX socket (108 bytes each): there is no client address to take.
     case 0x31:
+      return withTlvs(body.subarray(Math.min(216, body.length)), { kind: 'header', length });
+    // Unspecified: the body is to be ignored, addresses and all (the spec's own words).
+    case 0x00:
       return { kind: 'header', length };
     default:
       return invalid(`v2 header with address family and protocol 0x${family.toString(16).padStart(2, '0')}`);
   }
+}
+
+/**
+ * `header`, when the TLVs after the addresses (type, 16-bit length, value; the balancer's
+ * extras, read by nobody here) fill the header exactly: one whose length runs past the header,
+ * or bytes too few for a TLV's own head, make a malformed header, refused as HAProxy refuses it
+ * rather than read past or guessed at.
+ */
+function withTlvs(tlvs: Buffer, header: ProxyHeader): ProxyHeader {
+  for (let at = 0; at < tlvs.length; ) {
+    if (at + 3 > tlvs.length)
+      return invalid(`v2 header with ${tlvs.length - at} byte(s) after its TLVs, too few for one`);
+    const end = at + 3 + tlvs.readUInt16BE(at + 1);
+    if (end > tlvs.length)
+      return invalid(
+        `v2 header with a TLV (type 0x${tlvs[at].toString(16).padStart(2, '0')}) of ${end - at - 3} bytes that runs past the header`,
+      );
+    at = end;
+  }
+  return header;
 }
 
 /** 16 bytes → the canonical text (`::1`, `2001:db8::5`), as a socket's remoteAddress is written. */

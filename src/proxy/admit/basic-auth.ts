@@ -10,12 +10,8 @@ import { parseShaCrypt, shaCrypt } from './sha-crypt.ts';
 const MAX_AUTHORIZATION = 4096;
 /** Credentials already checked good, kept so a client's every request does not pay a bcrypt. */
 const MAX_REMEMBERED = 1024;
-/**
- * Checked against when the user is unknown, so that an unknown user costs what a wrong password
- * does (no telling which users exist by the time an answer takes). Cost 10: what htpasswd -B
- * and most tools write.
- */
-const DECOY = '$2b$10$46ePIxxrxBn0driqD8mLV.h66kXk7FPTYJkkcqtpSW92Abr6xTDoe';
+/** The salt and digest of a bcrypt decoy: any well-formed pair costs what the cost says. */
+const BCRYPT_DECOY_TAIL = '46ePIxxrxBn0driqD8mLV.h66kXk7FPTYJkkcqtpSW92Abr6xTDoe';
 
 /** Why a request's Basic credentials are not good, for the log (never sent to the client). */
 export type BasicVerdict = { readonly user: string } | { readonly refused: string };
@@ -29,11 +25,13 @@ export type BasicVerdict = { readonly user: string } | { readonly refused: strin
 export class BasicAuth {
   readonly challenge: string;
   readonly #users: ReadonlyMap<string, string>;
+  readonly #decoy: string;
   readonly #remembered = new Set<string>();
 
   constructor(config: BasicAuthConfig) {
     // The loader refused a file with any problem; one changed since is read as it is now.
     this.#users = parseHtpasswd(readFileSync(config.usersFile, 'utf8')).users;
+    this.#decoy = decoyFor(this.#users);
     this.challenge = `Basic realm="${config.realm}", charset="UTF-8"`;
   }
 
@@ -51,9 +49,38 @@ export class BasicAuth {
       this.#remembered.add(key);
       return { user };
     };
-    if (hash !== undefined && /^\$[56]\$/.test(hash)) return good(shaCryptMatches(password, hash));
-    return bcrypt.compare(password, hash ?? DECOY).then(good, () => good(false));
+    // An unknown user goes through the same hash function a known one does; good() refuses it.
+    const checked = hash ?? this.#decoy;
+    if (/^\$[56]\$/.test(checked)) return good(shaCryptMatches(password, checked));
+    return bcrypt.compare(password, checked).then(good, () => good(false));
   }
+}
+
+/**
+ * What an unknown user is checked against, so that it costs what a wrong password for a known
+ * user does (no telling which users exist by the time an answer takes): a hash of the scheme,
+ * cost and salt length most of the file's users have (the first such, on a tie), matching no
+ * password. Without users, bcrypt cost 10 (what htpasswd -B and most tools write).
+ */
+export function decoyFor(users: ReadonlyMap<string, string>): string {
+  const counts = new Map<string, number>();
+  let best = `$2b$10$${BCRYPT_DECOY_TAIL}`;
+  for (const hash of users.values()) {
+    const decoy = decoyLike(hash);
+    const count = (counts.get(decoy) ?? 0) + 1;
+    counts.set(decoy, count);
+    if (count > (counts.get(best) ?? 0)) best = decoy;
+  }
+  return best;
+}
+
+/** A hash that costs what `hash` does to check, of a salt and digest no password makes. */
+function decoyLike(hash: string): string {
+  const sha = parseShaCrypt(hash);
+  if (sha === undefined) return `${hash.slice(0, 7)}${BCRYPT_DECOY_TAIL}`; // "$2y$05$": the loader checked
+  const rounds = sha.explicitRounds ? `rounds=${sha.rounds}$` : '';
+  const digest = '.'.repeat(sha.variant === '5' ? 43 : 86);
+  return `$${sha.variant}$${rounds}${'s'.repeat(sha.salt.length)}$${digest}`;
 }
 
 function shaCryptMatches(password: string, hash: string): boolean {

@@ -26,22 +26,15 @@ export function conditionCount(conditions: RouteConditions | undefined): number 
 /**
  * Built once per config. Patterns run on RE2's linear-time engine (the loader refused what it
  * cannot run), so no header a client sends can make a match take more than linear time.
- * With `preflights` (a route with CORS rules), a CORS preflight is tested by the method it asks
- * about: it meets the route its request would, whose rules answer it.
  */
-export function compileConditions(conditions: RouteConditions, preflights = false): ConditionTest {
+export function compileConditions(conditions: RouteConditions): ConditionTest {
   const { listeners, scheme, methods } = conditions;
   const headers = conditions.headers.map(compileField);
   const query = conditions.query.map(compileField);
   return (req, path) => {
     if (listeners !== undefined && !listeners.includes(req.listener ?? '')) return false;
     if (scheme !== undefined && req.scheme !== scheme) return false;
-    if (
-      methods !== undefined &&
-      !methods.includes(req.method ?? '') &&
-      !(preflights && methods.includes(preflightMethod(req) ?? ''))
-    )
-      return false;
+    if (methods !== undefined && !methods.includes(req.method ?? '')) return false;
     for (const { name, test } of headers) if (!test(headerValue(req.headers[name]))) return false;
     if (query.length === 0) return true;
     const q = path.indexOf('?');
@@ -49,13 +42,6 @@ export function compileConditions(conditions: RouteConditions, preflights = fals
     for (const { name, test } of query) if (!test(params.get(name) ?? undefined)) return false;
     return true;
   };
-}
-
-/** The method a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) asks about. */
-function preflightMethod(req: RouteRequest): string | undefined {
-  if (req.method !== 'OPTIONS' || req.headers.origin === undefined) return undefined;
-  const asked = req.headers['access-control-request-method'];
-  return typeof asked === 'string' ? asked : undefined;
 }
 
 function compileField(field: FieldTest): { name: string; test: (value: string | undefined) => boolean } {

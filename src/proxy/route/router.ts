@@ -9,6 +9,10 @@ export type { RouteRequest } from './conditions.ts';
  * Built once per config: routes are grouped by host (exact, then wildcard, then any-host) and
  * within a group tried longest prefix first, then the route testing more conditions first,
  * then in file order, so the most specific route wins whatever order the file lists them in.
+ * A CORS preflight is the route's to answer that would take the request it asks about (its
+ * Access-Control-Request-Method for its method) when that route has CORS rules: they say
+ * whether the browser may send it, wherever a route for OPTIONS stands in the file. Otherwise
+ * (no such route, or one without CORS rules) the preflight is routed as the OPTIONS it is.
  */
 export interface Router {
   /** `req` is read only for routes with conditions (absent: no listener, scheme, method or headers). */
@@ -33,10 +37,7 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
     const entry: Entry = {
       route,
       prefix: route.path,
-      test:
-        route.conditions === undefined
-          ? undefined
-          : compileConditions(route.conditions, route.access?.cors !== undefined),
+      test: route.conditions === undefined ? undefined : compileConditions(route.conditions),
       count: conditionCount(route.conditions),
     };
     if (route.host === undefined) anyHost.push(entry);
@@ -63,20 +64,36 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
   anyHost.sort(mostSpecific);
 
   return {
-    // Runs on every request: no allocation for routes without conditions; exact host first,
-    // then wildcards, then any host.
+    // Runs on every request: no allocation for routes without conditions (a preflight makes
+    // one: the request it asks about); exact host first, then wildcards, then any host.
     match(host, path, req = NO_REQUEST) {
-      const exactEntries = exact.get(host);
-      const route = exactEntries && firstMatch(exactEntries, path, req);
-      if (route) return route;
-      for (const group of wildcard) {
-        if (!host.endsWith(group.suffix)) continue;
-        const matched = firstMatch(group.entries, path, req);
-        if (matched) return matched;
+      const asked = preflightMethod(req);
+      if (asked !== undefined) {
+        const governing = first(host, path, { ...req, method: asked });
+        if (governing?.access?.cors !== undefined) return governing;
       }
-      return firstMatch(anyHost, path, req);
+      return first(host, path, req);
     },
   };
+
+  function first(host: string, path: string, req: RouteRequest): RouteConfig | undefined {
+    const exactEntries = exact.get(host);
+    const route = exactEntries && firstMatch(exactEntries, path, req);
+    if (route) return route;
+    for (const group of wildcard) {
+      if (!host.endsWith(group.suffix)) continue;
+      const matched = firstMatch(group.entries, path, req);
+      if (matched) return matched;
+    }
+    return firstMatch(anyHost, path, req);
+  }
+}
+
+/** The method a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) asks about. */
+function preflightMethod(req: RouteRequest): string | undefined {
+  if (req.method !== 'OPTIONS' || req.headers.origin === undefined) return undefined;
+  const asked = req.headers['access-control-request-method'];
+  return typeof asked === 'string' ? asked : undefined;
 }
 
 function firstMatch(entries: readonly Entry[], path: string, req: RouteRequest): RouteConfig | undefined {

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
+import { fieldPosition, keptFieldLines } from '../../core/config/field-lines.ts';
 import { listenerKey } from '../../core/config/listener-key.ts';
 import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
@@ -210,8 +211,7 @@ export class ClusterControl {
         throw new ConfigError(
           loaded.taken.map(({ index, taken }) => ({
             file: next.source,
-            line: 0,
-            column: 0,
+            ...fieldPosition(next, `listen[${index}].address`),
             path: `listen[${index}].address`,
             message: addressTakenMessage(taken),
           })),
@@ -223,7 +223,12 @@ export class ClusterControl {
     const previous = this.#config;
     // From here a worker started (after a crash) gets the new snapshot, like the others.
     this.#config = next;
-    const answers = await this.#askAll((id) => ({ candor: 'reload', id, config: next }));
+    const answers = await this.#askAll((id) => ({
+      candor: 'reload',
+      id,
+      config: next,
+      lines: keptFieldLines(next),
+    }));
     const confirmed: number[] = [];
     const failed: { id: number; reason: string }[] = [];
     let outcome: ReloadOutcome | undefined;

@@ -1,5 +1,6 @@
 import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
+import { fieldPosition, keepFieldLines, keptFieldLines } from '../../core/config/field-lines.ts';
 import { listenerKey } from '../../core/config/listener-key.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { REASONS } from '../../core/failure/wording.ts';
@@ -386,6 +387,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
 
   const reload = async (file: GatewayConfig): Promise<ReloadOutcome> => {
     const next = mine(file);
+    keepFieldLines(next, keptFieldLines(file));
     const before = runtime.config;
     // A draining gateway has stopped accepting on the listeners it had: one a reload opened
     // now would accept connections only for the drain to cut them.
@@ -409,8 +411,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       throw new ConfigError([
         {
           file: next.source,
-          line: 0,
-          column: 0,
+          ...fieldPosition(next, `listen[${at}].address`),
           path: `listen[${at}].address`,
           message: `cannot open ${plan.added[opened.length].address}: ${(err as Error).message}`,
         },

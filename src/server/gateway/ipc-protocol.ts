@@ -1,4 +1,5 @@
 import type { ConfigProblem } from '../../core/config/config-error.ts';
+import type { FieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { GatewayEvent } from '../../observe/events/gateway-event.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
@@ -38,7 +39,13 @@ export type ToWorker =
       /** The primary's latest DNS answers for discovered upstreams: the targets to start on. */
       readonly discovered?: readonly DiscoveryReport[];
     }
-  | { readonly candor: 'reload'; readonly id: number; readonly config: GatewayConfig }
+  /** With where its fields are written (field-lines.ts), for a refusal's line. */
+  | {
+      readonly candor: 'reload';
+      readonly id: number;
+      readonly config: GatewayConfig;
+      readonly lines?: FieldLines;
+    }
   | { readonly candor: 'change'; readonly id: number; readonly change: RuntimeChange }
   | { readonly candor: 'status'; readonly id: number }
   | { readonly candor: 'activity'; readonly id: number }

@@ -1,4 +1,5 @@
 import type { ConfigProblem } from '../../core/config/config-error.ts';
+import { fieldPosition } from '../../core/config/field-lines.ts';
 import { listenerKey } from '../../core/config/listener-key.ts';
 import type { GatewayConfig, ListenerConfig } from '../../core/config/types.ts';
 import type { ReloadEvent, TargetMoves } from '../../observe/events/gateway-event.ts';
@@ -26,8 +27,8 @@ export function planListeners(before: GatewayConfig, after: GatewayConfig): List
 }
 
 /**
- * Settings a reload cannot change, each a problem in the config error's form (the field, why,
- * what to do), so a refused reload reads like an invalid file and changes nothing.
+ * Settings a reload cannot change, each a problem in the config error's form (file, line, the
+ * field, why, what to do), so a refused reload reads like an invalid file and changes nothing.
  *
  * Changing them would need a new listening socket: the listener's server takes the header size limit
  * when the server is made, and a socket serves HTTP or HTTPS for life. A new socket on the same
@@ -39,7 +40,7 @@ export function planListeners(before: GatewayConfig, after: GatewayConfig): List
 export function unchangeableProblems(before: GatewayConfig, after: GatewayConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const problem = (path: string, message: string) =>
-    problems.push({ file: after.source, line: 0, column: 0, path, message });
+    problems.push({ file: after.source, ...fieldPosition(after, path), path, message });
   if (before.limits.headerSize !== after.limits.headerSize)
     problem(
       'limits.header_size',

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../core/config/config-error.ts';
+import { keepFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { ClusterLink } from './cluster-link.ts';
 import type { Gateway } from './gateway.ts';
@@ -44,6 +45,7 @@ export function serveThePrimary(starting: Promise<Gateway>): () => void {
     switch (message.candor) {
       case 'reload':
         try {
+          keepFieldLines(message.config, message.lines);
           const outcome = await gateway.reload(message.config);
           send({ candor: 'reloaded', id: message.id, outcome });
         } catch (err) {

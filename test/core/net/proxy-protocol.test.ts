@@ -103,6 +103,27 @@ describe('PROXY protocol v2', () => {
     test(`refused: ${name}`, () => assert.equal(parseProxyHeader(header).kind, 'invalid'));
   }
 
+  test('TLVs that fill the header exactly pass; one that runs past it, or a TLV cut in its head, is refused', () => {
+    const tlvs = (...bytes: number[]) => Buffer.concat([tcp4, Buffer.from(bytes)]);
+    // Two TLVs (a NOOP of 2 bytes, an empty one): they end where the header does.
+    assert.equal(
+      parseProxyHeader(v2Header(1, 0x11, tlvs(0x04, 0, 2, 0xaa, 0xbb, 0x05, 0, 0))).kind,
+      'header',
+    );
+    assert.deepEqual(parseProxyHeader(v2Header(1, 0x11, tlvs(0x04, 0, 3, 0xaa, 0xbb))), {
+      kind: 'invalid',
+      reason: 'v2 header with a TLV (type 0x04) of 3 bytes that runs past the header',
+    });
+    assert.deepEqual(parseProxyHeader(v2Header(1, 0x11, tlvs(0x04, 0, 0, 0xea, 0xff))), {
+      kind: 'invalid',
+      reason: 'v2 header with 2 byte(s) after its TLVs, too few for one',
+    });
+    const tcp6 = Buffer.concat([Buffer.alloc(36), Buffer.from([0xea, 0xff, 0xff, 0x01])]);
+    assert.equal(parseProxyHeader(v2Header(1, 0x21, tcp6)).kind, 'invalid');
+    const unix = Buffer.concat([Buffer.alloc(216), Buffer.from([0x01, 0x00, 0x09, 0x68, 0x32])]);
+    assert.equal(parseProxyHeader(v2Header(1, 0x31, unix)).kind, 'invalid');
+  });
+
   test(`a length past ${V2_MAX_LENGTH} bytes is refused from the head alone`, () => {
     const head = Buffer.concat([SIGNATURE, Buffer.from([0x21, 0x11, 0, 0])]);
     head.writeUInt16BE(V2_MAX_LENGTH + 1, 14);

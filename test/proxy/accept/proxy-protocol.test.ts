@@ -180,6 +180,11 @@ describe('PROXY protocol from a listed source', () => {
     ['a v2 length past its bound', v2Header(1, 0x11, Buffer.alloc(4096)), /past 2048/],
     ['a v2 TCP4 body too short', v2Header(1, 0x11, Buffer.alloc(6)), /too short/],
     ['a v2 UDP family', v2Header(1, 0x12, tcp4Body([1, 2, 3, 4])), /0x12/],
+    [
+      'a v2 TLV whose length runs past the header',
+      v2Header(1, 0x11, Buffer.concat([tcp4Body([1, 2, 3, 4]), Buffer.from([0xea, 0x01, 0x00, 0x41])])),
+      /TLV \(type 0xea\) of 256 bytes that runs past the header/,
+    ],
   ] as const) {
     test(`hostile bytes from a listed source, refused unanswered with the reason logged: ${name}`, async () => {
       const seen = gw.logs.length;

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { decoyFor } from '../../../src/proxy/admit/basic-auth.ts';
+import { parseShaCrypt } from '../../../src/proxy/admit/sha-crypt.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -150,6 +152,78 @@ test('missing, malformed and bad credentials get 401 with the challenge, and not
       metrics,
       new RegExp(`candor_access_decisions_total\\{route="admin",outcome="denied"\\} ${cases.length}\\n`),
     );
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('an unknown user is checked against a decoy of the scheme, cost and salt length most users have', () => {
+  const sha512 = '$6$rounds=20000$pepperpepper$' + 'x'.repeat(86);
+  const sha256 = '$5$saltsalt$' + 'y'.repeat(43);
+  const decoy = decoyFor(
+    new Map([
+      ['ann', sha512],
+      ['ben', sha512],
+      ['cat', sha256],
+    ]),
+  );
+  assert.deepEqual(parseShaCrypt(decoy), {
+    variant: '6',
+    rounds: 20000,
+    explicitRounds: true,
+    salt: 'ssssssssssss',
+  });
+  // The rounds the file leaves implicit (5000) stay implicit, so the decoy's output is as long.
+  assert.deepEqual(parseShaCrypt(decoyFor(new Map([['cat', sha256]]))), {
+    variant: '5',
+    rounds: 5000,
+    explicitRounds: false,
+    salt: 'ssssssss',
+  });
+  const cost5 = '$2y$05$abcdefghijklmnopqrstuuLK7U1u6pVRmL7L1BBM2aS35PSZnDXlK';
+  assert.match(
+    decoyFor(
+      new Map([
+        ['alice', cost5],
+        ['cat', sha256],
+        ['bob', cost5],
+      ]),
+    ),
+    /^\$2y\$05\$[./A-Za-z0-9]{53}$/,
+  );
+  assert.match(decoyFor(new Map()), /^\$2b\$10\$[./A-Za-z0-9]{53}$/);
+});
+
+test('an unknown user on a file of SHA-crypt hashes is refused like a wrong password', async () => {
+  const echo = await startEcho();
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  writeFileSync(
+    file,
+    `dave:$6$pepper$eAQtOs5x0BUdulxAzj/qxBsQ9HFx8qUdjHdmS5FKODGOE8BFTsJrCWsboofymbihUgXKFBAmtfkCIaLiwpYd11\n`,
+  );
+  const gw = await startTestGateway(config(echo.url, file));
+  try {
+    for (const [user, password] of [
+      ['mallory', 'x'],
+      ['dave', 'x'],
+      ['mallory', ''],
+    ]) {
+      const res = await request(gw.url, {
+        path: '/admin/x',
+        headers: { authorization: basic(user, password), 'x-request-id': `${user}-${password}` },
+      });
+      assert.equal(res.status, 401);
+      assert.equal(
+        res.headers['proxy-status'],
+        'edge-1; error=http_request_denied; details="the credentials were not accepted"',
+      );
+      assert.equal(
+        (await gw.logFor(`${user}-${password}`)).auth,
+        `denied: basic bad credentials for user "${user}"`,
+      );
+    }
+    assert.equal(echo.received.length, 0);
   } finally {
     await gw.close();
     await echo.close();

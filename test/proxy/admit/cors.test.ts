@@ -387,3 +387,69 @@ upstreams:
     await service.close();
   }
 });
+
+test('a preflight is the CORS route’s to answer beside a route for OPTIONS, whichever the file lists first', async () => {
+  const echo = await startEcho();
+  const options = `  - name: options
+    match: { path: /items, methods: [OPTIONS] }
+    upstream: app
+`;
+  const cors = `  - name: api
+    match: { path: /items, methods: [GET, PUT] }
+    upstream: app
+    cors:
+      origins: [https://app.example.com]
+      methods: [PUT]
+`;
+  const upstreams = `upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`;
+  try {
+    for (const routes of [options + cors, cors + options]) {
+      const gw = await startTestGateway(`name: edge-1\nroutes:\n${routes}${upstreams}`);
+      const ask = (id: string, headers: Record<string, string>) =>
+        request(gw.url, { method: 'OPTIONS', path: '/items/3', headers: { ...headers, 'x-request-id': id } });
+      try {
+        const sent = echo.received.length;
+        const put = await ask('put', {
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'PUT',
+        });
+        assert.equal(put.status, 204);
+        assert.equal(put.headers['access-control-allow-origin'], 'https://app.example.com');
+        assert.equal(put.headers['access-control-allow-methods'], 'PUT');
+        assert.equal((await gw.logFor('put')).route, 'api');
+        // Another origin is the CORS route's to refuse: its rules say no, not the upstream.
+        const other = await ask('other', {
+          origin: 'https://evil.example',
+          'access-control-request-method': 'PUT',
+        });
+        assert.equal(other.status, 403);
+        assert.equal(other.headers['access-control-allow-origin'], undefined);
+        assert.equal((await gw.logFor('other')).route, 'api');
+        assert.equal(
+          echo.received.length,
+          sent,
+          'no preflight for a request the CORS route takes went upstream',
+        );
+        // A DELETE is no request of the CORS route's: its preflight is an OPTIONS like another.
+        const del = await ask('delete', {
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'DELETE',
+        });
+        assert.equal(del.status, 200);
+        assert.equal((await gw.logFor('delete')).route, 'options');
+        const plain = await ask('plain', { origin: 'https://app.example.com' });
+        assert.equal(plain.status, 200);
+        assert.equal((await gw.logFor('plain')).route, 'options');
+        assert.equal(echo.received.length, sent + 2);
+      } finally {
+        await gw.close();
+      }
+    }
+  } finally {
+    await echo.close();
+  }
+});

@@ -254,6 +254,23 @@ upstreams:
     assert.equal(decode.zstd(r.body).toString(), TEXT);
   });
 
+  test("each coding's stream is made with a bounded window: brotli 64 KiB, zstd 128 KiB (its memory does not grow with the writes)", async () => {
+    const br = await get(gw, '/text', { 'accept-encoding': 'br' });
+    assert.equal(br.headers['content-encoding'], 'br');
+    // RFC 7932 §9.1: the stream's first bit 0 says WBITS 16; 1 is followed by a larger one.
+    assert.equal(br.body[0] & 1, 0, `brotli window: first byte 0x${br.body[0].toString(16)}`);
+    assert.equal(decode.br(br.body).toString(), TEXT);
+    const zstd = await get(gw, '/zstd/chunked', { 'accept-encoding': 'zstd' });
+    assert.equal(zstd.headers['content-encoding'], 'zstd');
+    // RFC 8878 §3.1.1.1: after the magic number, the frame header's descriptor; without the
+    // single-segment flag (a stream of unknown size) the window descriptor follows: 10 + its
+    // exponent is the window's log.
+    assert.equal(zstd.body.readUInt32LE(0), 0xfd2fb528);
+    assert.equal(zstd.body[4] & 0x20, 0, 'not a single segment');
+    assert.equal(10 + (zstd.body[5] >> 3), 17, `zstd window descriptor 0x${zstd.body[5].toString(16)}`);
+    assert.equal(zstd.body[5] & 7, 0);
+  });
+
   test('a body without Content-Length is compressed as it streams', async () => {
     const r = await get(gw, '/chunked', { 'accept-encoding': 'gzip' });
     assert.equal(r.headers['content-encoding'], 'gzip');

@@ -479,7 +479,12 @@ test('a reload of the running file that changes log.destination is refused whole
     const refused = await runReload(path);
     assert.equal(refused.code, 78, refused.stderr);
     assert.equal(refused.stdout, '');
-    assert.match(refused.stderr, /log\.destination: cannot change on a reload \(stdout → /);
+    // File, line and field, as every config error: the line is the new file's `destination:`.
+    const line = configText(adminPort, [green.url]).split('\n').length + 1;
+    assert.match(
+      refused.stderr,
+      new RegExp(`${path}:${line}:3 +log\\.destination: cannot change on a reload \\(stdout → `),
+    );
     assert.match(
       refused.stderr,
       new RegExp(`reload of ${path} refused: nothing changed, the running config stays\n$`),
@@ -514,7 +519,9 @@ test('a reload adding a listener no worker can open is refused whole, naming it,
     assert.match(
       refused.stderr,
       // The primary's probe (taken by another process) sees it before the workers would.
-      new RegExp(`listen\\[1\\]\\.address: cannot listen on 127\\.0\\.0\\.1:${port}: address in use`),
+      new RegExp(
+        `${path}:4:5 +listen\\[1\\]\\.address: cannot listen on 127\\.0\\.0\\.1:${port}: address in use`,
+      ),
     );
     assert.match(
       refused.stderr,

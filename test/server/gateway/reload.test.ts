@@ -221,6 +221,12 @@ ${limits}`;
           ['limits.header_size'],
         );
         assert.match(err.problems[0].message, /cannot change on a reload \(32768 → 16384 bytes\).*restart/);
+        // Every config error names file, line and field: the field's key in the new file.
+        assert.deepEqual(
+          err.problems.map(({ file, line, column }) => ({ file, line, column })),
+          [{ file: '<test>', line: 10, column: 11 }],
+        );
+        assert.match(err.message, /^<test>:10:11 +limits\.header_size: cannot change on a reload/);
         return true;
       },
     );
@@ -231,7 +237,14 @@ ${limits}`;
           `  - address: 127.0.0.1:0\n    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }\n`,
         ),
       ),
-      (err) => err instanceof ConfigError && err.problems[0].path === 'listen[0].tls',
+      (err) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.problems.map(({ path, line, column }) => ({ path, line, column })),
+          [{ path: 'listen[0].tls', line: 3, column: 5 }],
+        );
+        return true;
+      },
     );
     assert.equal(gw.gateway.configHash(), hash);
     await request(gw.url);
