@@ -5,34 +5,27 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-eject-shared-'));
 let alive: Fault;
+let refusing: Fault;
 let dead: string;
 let serve: ServeProcess;
-
-/** A port nothing listens on: connecting is refused. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 before(async () => {
   alive = await startEcho();
-  dead = `http://127.0.0.1:${await closedPort()}`;
+  refusing = await startRefusing();
+  dead = refusing.url;
   const path = join(dir, 'candor.yaml');
   writeFileSync(
     path,
@@ -56,6 +49,7 @@ upstreams:
 after(async () => {
   await serve.stop();
   await alive.close();
+  await refusing.close();
 });
 
 const linesFor = (prefix: string) =>

@@ -12,12 +12,35 @@ import { type Fault, FaultRecorder, listenLoopback } from './fault.ts';
 export const UNRESOLVABLE_HOST = 'candor-fault.invalid';
 export const UNRESOLVABLE_URL = `http://${UNRESOLVABLE_HOST}:80`;
 
-/** unreachable / connection_refused: a loopback port with nothing listening (bound once, then closed). */
+/**
+ * unreachable / connection_refused: a loopback port with nothing listening on it, held for the
+ * fault's life as the local end of a connection the kit keeps open. A SYN to it finds no
+ * listener and is answered with a reset (ECONNREFUSED), and while the port is in use the
+ * machine gives it to no other socket: a port bound once and closed could be handed to
+ * another process's listen(0) meanwhile (tests run in parallel), and then it answered.
+ */
 export async function startRefusing(): Promise<Fault> {
-  const server = createServer();
-  const port = await listenLoopback(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return new FaultRecorder().handle(`http://127.0.0.1:${port}`, port);
+  const accepted: Socket[] = [];
+  const holder = createServer((socket) => {
+    socket.on('error', () => {});
+    accepted.push(socket);
+  });
+  const holderPort = await listenLoopback(holder);
+  const end = connect(holderPort, '127.0.0.1');
+  end.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    end.once('connect', resolve);
+    end.once('error', reject);
+  });
+  // No one else connects to it: the holder's own listening port is of no use to the fault.
+  holder.close();
+  const port = end.localPort as number;
+  const recorder = new FaultRecorder();
+  recorder.onClose(() => {
+    end.destroy();
+    for (const socket of accepted) socket.destroy();
+  });
+  return recorder.handle(`http://127.0.0.1:${port}`, port);
 }
 
 interface UnacceptingOptions {
