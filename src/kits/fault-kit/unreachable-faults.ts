@@ -20,11 +20,11 @@ export const UNRESOLVABLE_URL = `http://${UNRESOLVABLE_HOST}:80`;
  * another process's listen(0) meanwhile (tests run in parallel), and then it answered.
  */
 export async function startRefusing(): Promise<Fault> {
-  const accepted: Socket[] = [];
-  const holder = createServer((socket) => {
-    socket.on('error', () => {});
-    accepted.push(socket);
+  let took: (socket: Socket) => void = () => {};
+  const taken = new Promise<Socket>((resolve) => {
+    took = resolve;
   });
+  const holder = createServer((socket) => took(socket));
   const holderPort = await listenLoopback(holder);
   const end = connect(holderPort, '127.0.0.1');
   end.on('error', () => {});
@@ -32,13 +32,19 @@ export async function startRefusing(): Promise<Fault> {
     end.once('connect', resolve);
     end.once('error', reject);
   });
+  // Accepted before the holder stops listening (a connection left in its backlog would be reset).
+  const other = await taken;
+  other.on('error', () => {});
+  // Held, not waited on: a fault nobody closes keeps no process alive (as a closed port did not).
+  end.unref();
+  other.unref();
   // No one else connects to it: the holder's own listening port is of no use to the fault.
   holder.close();
   const port = end.localPort as number;
   const recorder = new FaultRecorder();
   recorder.onClose(() => {
     end.destroy();
-    for (const socket of accepted) socket.destroy();
+    other.destroy();
   });
   return recorder.handle(`http://127.0.0.1:${port}`, port);
 }
