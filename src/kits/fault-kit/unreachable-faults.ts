@@ -42,9 +42,13 @@ export async function startRefusing(): Promise<Fault> {
   holder.close();
   const port = end.localPort as number;
   const recorder = new FaultRecorder();
-  recorder.onClose(() => {
-    end.destroy();
+  recorder.onClose(async () => {
+    // The holder's side closes first, so that the wait after a close (TIME_WAIT) is spent on its
+    // port, not on this one: closed, the fault's port can be listened on again at once.
+    const gone = new Promise((resolve) => end.once('close', resolve));
     other.destroy();
+    await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    end.destroy();
   });
   return recorder.handle(`http://127.0.0.1:${port}`, port);
 }

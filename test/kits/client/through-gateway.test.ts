@@ -105,7 +105,9 @@ test('a POST that got a 502 connection_refused is retried, and succeeds once the
           res.end('created\n');
         });
       });
-      upstream.listen(recovering.port, '127.0.0.1');
+      // The refusing fault holds its port until closed: let it go, then listen on it.
+      const server = upstream;
+      void recovering.close().then(() => server.listen(recovering.port, '127.0.0.1'));
     },
   });
   try {
