@@ -45,9 +45,17 @@ export async function startRefusing(): Promise<Fault> {
   recorder.onClose(async () => {
     // The holder's side closes first, so that the wait after a close (TIME_WAIT) is spent on its
     // port, not on this one: closed, the fault's port can be listened on again at once.
-    const gone = new Promise((resolve) => end.once('close', resolve));
+    // The wait holds the process (a closing program awaits it: with nothing holding the loop it
+    // would end with the wait unsettled), 1 s at most.
+    end.ref();
+    let timer: NodeJS.Timeout | undefined;
+    const gone = new Promise((resolve) => {
+      end.once('close', resolve);
+      timer = setTimeout(resolve, 1000);
+    });
     other.destroy();
-    await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await gone;
+    clearTimeout(timer);
     end.destroy();
   });
   return recorder.handle(`http://127.0.0.1:${port}`, port);
