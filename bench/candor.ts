@@ -39,7 +39,7 @@ export const candor: SystemDefinition = {
   id: 'candor',
   label: 'Candor',
   group: 'candor',
-  setup: `bin/candor.js serve, pool of 256 connections to the origin; access log (level info) to a file${
+  setup: `bin/candor.js serve, pool of up to 1024 connections to the origin (the peers keep 256 idle, open as many as asked); access log (level info) to a file${
     process.env.CANDOR_BENCH_OTLP
       ? '; spans of every request exported over OTLP/HTTP (CANDOR_BENCH_OTLP)'
       : ''

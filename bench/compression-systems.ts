@@ -12,7 +12,7 @@ import { candorYaml, type ProxyPlace, startCandor, startNginxProxy } from './sys
  */
 export const GZIP_LEVEL = 6;
 
-/** Candor, one worker, pool of 256, access log at info to a file. */
+/** Candor, one worker, pool of up to 1024 (as bench/systems.ts), access log at info to a file. */
 export function startCandorCompressing(place: ProxyPlace): Promise<PinnedProcess> {
   return startCandor(
     place,

@@ -4,7 +4,7 @@
  *   node bench/memory.ts [--seconds N] [--ref=DIR]      (npm run bench:memory -- …)
  *
  * Starts the nginx origin (CPU 1) and Candor on the bench's config (bench/candor.ts: one
- * worker, a pool of 256, the access log at info to a file; CPU 0; a warm start, its compile
+ * worker, a pool of up to 1024, the access log at info to a file; CPU 0; a warm start, its compile
  * cache written by a start before), then reads
  * /proc/PID/smaps_rollup of its primary and its worker: idle (12 s after it listens), and after
  * load (wrk -t1 -c50, then -c200, `--seconds` each (10), then 12 s of rest). Each figure is RSS,

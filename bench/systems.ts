@@ -55,7 +55,10 @@ export interface ProxyPlace {
 /**
  * A bench's Candor config: one listener on the place's port (`listen`: more of its fields, each
  * line indented as a field of it), `routes` (YAML lines of the list), the `origin` upstream
- * with a pool of 256 (and `upstreams`: more of them), the access log at info to dir/access.log.
+ * with a pool of up to 1024 (and `upstreams`: more of them), the access log at info to dir/access.log.
+ * The pool's bound is above any bench's load, as the peers have none: nginx's `keepalive 256` and
+ * the ceilings keep 256 idle connections but open as many as the load asks, so a bound of 256
+ * would queue Candor's requests (h2.ts's 400 streams) where no peer queues them.
  */
 export function candorYaml(
   place: ProxyPlace,
@@ -73,7 +76,7 @@ ${parts.listen ?? ''}routes:
 ${parts.routes}upstreams:
   origin:
     targets: [ { url: "http://127.0.0.1:${place.originPort}" } ]
-    pool: { max_connections: 256, idle_timeout: 30s }
+    pool: { max_connections: 1024, idle_timeout: 30s }
 ${parts.upstreams ?? ''}log:
   level: info
   destination: ${join(place.dir, 'access.log')}

@@ -15,8 +15,15 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   private connect: Connector;
   private options: PoolOptions & ConnectionOptions;
   private readonly idle: UpstreamConnection[] = [];
-  /** Connections back from a response, held a loop turn before a queued request gets one. */
-  private readonly cooling = new Set<UpstreamConnection>();
+  /**
+   * Connections back from a response while requests wait, held until the loop has polled their
+   * sockets once more (see release): `fresh` came back since the last check phase, `settling`
+   * before it, so a poll runs before the next check phase hands them on. One setImmediate a loop
+   * turn serves them all, not two a connection.
+   */
+  private fresh = new Set<UpstreamConnection>();
+  private settling = new Set<UpstreamConnection>();
+  private coolingArmed = false;
   /**
    * Connections opened under settings a reload has since changed (timeouts, TLS): they finish
    * the exchange they carry and are closed instead of parked, so no request runs on them again.
@@ -92,8 +99,11 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
       // as its own. Parked until the loop has polled the socket once more, bytes arriving
       // meanwhile close it (onSocketData with no exchange). Only queued requests pay the wait.
       connection.park();
-      this.cooling.add(connection);
-      setImmediate(() => setImmediate(() => this.cooled(connection)));
+      this.fresh.add(connection);
+      if (!this.coolingArmed) {
+        this.coolingArmed = true;
+        setImmediate(this.coolTick);
+      }
       return;
     }
     const next = this.queue.next();
@@ -103,8 +113,18 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     this.idle.push(connection);
   }
 
+  /** A check phase: the settled connections go on, the fresh ones settle. */
+  private readonly coolTick = (): void => {
+    const settled = this.settling;
+    this.settling = this.fresh;
+    this.fresh = new Set();
+    for (const connection of settled) this.cooled(connection);
+    if (this.settling.size > 0) setImmediate(this.coolTick);
+    else this.coolingArmed = false;
+  };
+
   private cooled(connection: UpstreamConnection): void {
-    if (!this.cooling.delete(connection)) return; // discarded meanwhile
+    if (!this.all.has(connection)) return; // discarded meanwhile
     if (this.queue.closing || this.outdated.has(connection) || connection.socket.destroyed)
       return connection.destroy();
     const next = this.queue.next();
@@ -115,7 +135,8 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
 
   discard(connection: UpstreamConnection): void {
     this.open--;
-    this.cooling.delete(connection);
+    this.fresh.delete(connection);
+    this.settling.delete(connection);
     this.all.delete(connection);
     const at = this.idle.indexOf(connection);
     if (at !== -1) this.idle.splice(at, 1);
@@ -125,8 +146,9 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   close(): Promise<void> {
     this.queue.close();
     for (const connection of this.idle.splice(0)) connection.destroy();
-    for (const connection of this.cooling) connection.destroy();
-    this.cooling.clear();
+    for (const connection of [...this.fresh, ...this.settling]) connection.destroy();
+    this.fresh.clear();
+    this.settling.clear();
     return Promise.resolve();
   }
 
