@@ -158,3 +158,110 @@ export function h2Status(
     stream.on('error', reject);
   });
 }
+
+/** How an upload's body follows its head: `first` at once, then a `drip`. */
+export interface Upload {
+  /** Sent right after the head. */
+  readonly first?: string | Buffer;
+  /** Then `piece` every `everyMs` ms while the connection is open: `pieces` of them, or until stopped. */
+  readonly drip?: { readonly piece: string | Buffer; readonly everyMs: number; readonly pieces?: number };
+}
+
+/** Writes the drip's pieces while `open()` holds; returns what stops it. */
+function startDrip(
+  drip: Upload['drip'],
+  write: (piece: string | Buffer) => void,
+  open: () => boolean,
+): () => void {
+  if (drip === undefined) return () => {};
+  let left = drip.pieces ?? Number.POSITIVE_INFINITY;
+  const timer = setInterval(() => {
+    if (!open()) return;
+    write(drip.piece);
+    if (--left <= 0) clearInterval(timer);
+  }, drip.everyMs);
+  return () => clearInterval(timer);
+}
+
+export interface RawUpload {
+  /** What the server has sent so far (latin1). */
+  received(): string;
+  /** Everything the server sent, once the connection has closed (no bound: the caller's). */
+  readonly closed: Promise<string>;
+  /** Stops the drip and closes the connection. */
+  stop(): void;
+}
+
+/**
+ * A raw HTTP/1.1 client for slow uploads (a pace node:http would not keep): sends `head`, its blank
+ * line included, then the body as `upload` says, and reads the answer. The server may close on it
+ * mid-body: what it answered is the test's to judge, so socket errors are not.
+ */
+export function rawUpload(port: number, head: string, upload: Upload = {}): RawUpload {
+  const socket = net.connect(port, '127.0.0.1');
+  let received = '';
+  socket.on('data', (c: Buffer) => {
+    received += c.toString('latin1');
+  });
+  socket.on('error', () => {});
+  const stopDrip = startDrip(
+    upload.drip,
+    (piece) => socket.write(piece),
+    () => !socket.destroyed,
+  );
+  const closed = new Promise<string>((resolve) => {
+    socket.on('close', () => {
+      stopDrip();
+      resolve(received);
+    });
+  });
+  socket.write(head);
+  if (upload.first !== undefined) socket.write(upload.first);
+  return {
+    received: () => received,
+    closed,
+    stop() {
+      stopDrip();
+      socket.destroy();
+    },
+  };
+}
+
+export interface H2Upload {
+  /** The response head, once it has come. */
+  head(): http2.IncomingHttpHeaders | undefined;
+  /** Resolves with the response head (no bound: the caller's). */
+  readonly response: Promise<http2.IncomingHttpHeaders>;
+  /** Stops the drip and destroys the session. */
+  stop(): void;
+}
+
+/** rawUpload over HTTP/2: one stream with `headers` on a session of its own, its body as `upload` says. */
+export function h2Upload(url: string, headers: http2.OutgoingHttpHeaders, upload: Upload = {}): H2Upload {
+  const session = http2.connect(url);
+  session.on('error', () => {});
+  const stream = session.request(headers);
+  stream.on('error', () => {});
+  let head: http2.IncomingHttpHeaders | undefined;
+  const response = new Promise<http2.IncomingHttpHeaders>((resolve) => {
+    stream.on('response', (h) => {
+      head = h;
+      resolve(h);
+    });
+  });
+  if (upload.first !== undefined) stream.write(upload.first);
+  const stopDrip = startDrip(
+    upload.drip,
+    (piece) => stream.write(piece),
+    () => !stream.destroyed && stream.writable,
+  );
+  stream.on('close', stopDrip);
+  return {
+    head: () => head,
+    response,
+    stop() {
+      stopDrip();
+      session.destroy();
+    },
+  };
+}

@@ -7,38 +7,21 @@
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Readable } from 'node:stream';
 import { test } from 'node:test';
+import { h2Upload, rawUpload } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const SIZE = 3000;
 
-/** An upload of SIZE bytes, 300 at a time every 150 ms: longer in all than the upstream's 300 ms response timeout. */
-function dripUpload(port: number, id: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let got = '';
-    socket.on('data', (c: Buffer) => {
-      got += c.toString('latin1');
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearInterval(timer);
-      resolve(got);
-    });
-    socket.write(
-      `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nConnection: close\r\nContent-Length: ${SIZE}\r\n\r\n`,
-    );
-    let sent = 0;
-    const timer = setInterval(() => {
-      socket.write('x'.repeat(300));
-      sent += 300;
-      if (sent >= SIZE) clearInterval(timer);
-    }, 150);
-  });
-}
+/** A request head for an upload of `size` bytes to /up, on a connection closed after it. */
+const uploadHead = (id: string, size: number) =>
+  `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`;
+
+/** SIZE bytes, 300 at a time every 150 ms: longer in all than the upstream's 300 ms response timeout. */
+const SLOWLY = { drip: { piece: 'x'.repeat(300), everyMs: 150, pieces: SIZE / 300 } };
 
 /** What the upstream answers: the bytes of body it read, once it has them all. */
 function countBody(req: Readable, done: (text: string) => void): void {
@@ -78,7 +61,7 @@ upstreams:
     outlier_detection: { consecutive_failures: 1 }
 `);
     t.after(() => edge.close());
-    const answer = await dripUpload(edge.port, `slow-${protocol}`);
+    const answer = await rawUpload(edge.port, uploadHead(`slow-${protocol}`, SIZE), SLOWLY).closed;
     assert.match(answer, /^HTTP\/1\.1 200 /);
     assert.ok(answer.includes(`got ${SIZE}`), JSON.stringify(answer));
     const line = await edge.logFor(`slow-${protocol}`);
@@ -108,7 +91,7 @@ upstreams:
     outlier_detection: { consecutive_failures: 1 }
 `);
   t.after(() => edge.close());
-  const answer = await dripUpload(edge.port, 'too-slow');
+  const answer = await rawUpload(edge.port, uploadHead('too-slow', SIZE), SLOWLY).closed;
   assert.match(answer, /^HTTP\/1\.1 408 /);
   assert.match(
     answer,
@@ -141,19 +124,8 @@ upstreams:
 `);
   t.after(() => edge.close());
   const size = 8 * 1024 * 1024;
-  const answer = await new Promise<string>((resolve) => {
-    const socket = net.connect(edge.port, '127.0.0.1');
-    let got = '';
-    socket.on('data', (c: Buffer) => {
-      got += c.toString('latin1');
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(got));
-    socket.write(
-      `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: stuck\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`,
-    );
-    socket.write(Buffer.alloc(size, 'x'));
-  });
+  const answer = await rawUpload(edge.port, uploadHead('stuck', size), { first: Buffer.alloc(size, 'x') })
+    .closed;
   assert.match(answer, /^HTTP\/1\.1 504 /);
   assert.match(answer, /\r\nproxy-status: edge-1; error=http_response_timeout; /);
   const line = await edge.logFor('stuck');
@@ -180,25 +152,13 @@ upstreams:
     'http2: true',
   );
   t.after(() => edge.close());
-  const session = http2.connect(edge.url);
-  session.on('error', () => {});
-  t.after(() => session.destroy());
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': '/up',
-    'content-length': String(SIZE),
-    'x-request-id': 'h2-slow',
-  });
-  stream.on('error', () => {});
-  let sent = 0;
-  const timer = setInterval(() => {
-    if (stream.destroyed) return clearInterval(timer);
-    stream.write('x'.repeat(300));
-    sent += 300;
-    if (sent >= SIZE) clearInterval(timer);
-  }, 150);
-  t.after(() => clearInterval(timer));
-  const head = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('response', resolve));
+  const upload = h2Upload(
+    edge.url,
+    { ':method': 'POST', ':path': '/up', 'content-length': String(SIZE), 'x-request-id': 'h2-slow' },
+    SLOWLY,
+  );
+  t.after(() => upload.stop());
+  const head = await upload.response;
   assert.equal(head[':status'], 408);
   assert.match(
     String(head['proxy-status']),
