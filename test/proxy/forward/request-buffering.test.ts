@@ -6,9 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import type http from 'node:http';
-import net from 'node:net';
 import { test } from 'node:test';
-import { request } from '../../helpers/http-client.ts';
+import { rawUpload, request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -42,26 +41,13 @@ async function startUpstream() {
   return { ...upstream, seen };
 }
 
-/** A raw client that sends a head and then drips one byte of a chunked body every `everyMs`. */
-function dripUpload(port: number, everyMs: number, path = '/upload') {
-  const socket = net.connect(port, '127.0.0.1');
-  let received = '';
-  socket.on('data', (c: Buffer) => {
-    received += c.toString('latin1');
+/** A chunked upload to /upload that sends its head and a first byte, then one more byte every `everyMs`. */
+function dripUpload(port: number, everyMs: number) {
+  const chunk = '1\r\nx\r\n';
+  return rawUpload(port, 'POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n', {
+    first: chunk,
+    drip: { piece: chunk, everyMs },
   });
-  socket.on('error', () => {});
-  socket.write(`POST ${path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n`);
-  const drip = setInterval(() => {
-    if (!socket.destroyed) socket.write('1\r\nx\r\n');
-  }, everyMs);
-  return {
-    socket,
-    received: () => received,
-    stop() {
-      clearInterval(drip);
-      socket.destroy();
-    },
-  };
 }
 
 test('130 dripping chunked uploads do not cost legitimate GETs their answers (scaled: 12 against a pool of 8)', async (t) => {

@@ -7,15 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import net from 'node:net';
+import type net from 'node:net';
 import { test } from 'node:test';
+import { h2Upload, rawUpload } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
-/** Past the route's 1 KiB buffer, so the body streams; then a byte every 50 ms, far under 1 KiB a second. */
-const FIRST = Buffer.alloc(2048, 'x');
 const SIZE = 100_000;
+/** Past the route's 1 KiB buffer, so the body streams; then a byte every 50 ms, far under 1 KiB a second. */
+const DRIP = { first: Buffer.alloc(2048, 'x'), drip: { piece: 'x', everyMs: 50 } };
 
 /** An upstream that reads the body and says whether each one it was sent ended cut short. */
 async function startUpstream() {
@@ -52,18 +53,14 @@ test('an HTTP/1.1 client dripping a streamed upload below body_min_rate: its 408
   t.after(() => upstream.close());
   const edge = await startTestGateway(CONFIG(upstream.url));
   t.after(() => edge.close());
-  let got = '';
-  const socket = net.connect(edge.port, '127.0.0.1');
-  socket.on('data', (c: Buffer) => {
-    got += c.toString('latin1');
-  });
-  socket.on('error', () => {});
-  t.after(() => socket.destroy());
-  socket.write(`POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: drip-h1\r\nContent-Length: ${SIZE}\r\n\r\n`);
-  socket.write(FIRST);
-  const timer = setInterval(() => socket.write('x'), 50);
-  t.after(() => clearInterval(timer));
-  await waitUntil('answered', () => got.includes('\r\n\r\n'), 4000);
+  const client = rawUpload(
+    edge.port,
+    `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: drip-h1\r\nContent-Length: ${SIZE}\r\n\r\n`,
+    DRIP,
+  );
+  t.after(() => client.stop());
+  await waitUntil('answered', () => client.received().includes('\r\n\r\n'), 4000);
+  const got = client.received();
   assert.match(got, /^HTTP\/1\.1 408 /);
   const status = /\r\nproxy-status: edge-1; error=http_request_error; details="([^"]*)"\r\n/.exec(got);
   assert.ok(status, got);
@@ -86,26 +83,14 @@ test('an HTTP/2 client dripping a streamed upload below body_min_rate: its 408 t
   t.after(() => upstream.close());
   const edge = await startTestGateway(CONFIG(upstream.url), {}, 'http2: true');
   t.after(() => edge.close());
-  const session = http2.connect(edge.url);
-  session.on('error', () => {});
-  t.after(() => session.destroy());
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': '/up',
-    'content-length': String(SIZE),
-    'x-request-id': 'drip-h2',
-  });
-  stream.on('error', () => {});
-  let head: http2.IncomingHttpHeaders | undefined;
-  stream.on('response', (h) => {
-    head = h;
-  });
-  stream.write(FIRST);
-  const timer = setInterval(() => {
-    if (!stream.destroyed && stream.writable) stream.write('x');
-  }, 50);
-  t.after(() => clearInterval(timer));
-  await waitUntil('answered', () => head !== undefined, 4000);
+  const upload = h2Upload(
+    edge.url,
+    { ':method': 'POST', ':path': '/up', 'content-length': String(SIZE), 'x-request-id': 'drip-h2' },
+    DRIP,
+  );
+  t.after(() => upload.stop());
+  await waitUntil('answered', () => upload.head() !== undefined, 4000);
+  const head = upload.head();
   assert.equal(head?.[':status'], 408);
   assert.match(
     String(head?.['proxy-status']),
@@ -122,8 +107,7 @@ test('an HTTP/2 client dripping a streamed upload below body_min_rate: its 408 t
     false,
   );
   // Gone before the gateway closes, which would otherwise wait out the session.
-  clearInterval(timer);
-  session.destroy();
+  upload.stop();
 });
 
 test("time the upstream holds a streamed body back is not the client's: a fast upload to an upstream that reads late is answered", async (t) => {
@@ -158,19 +142,11 @@ upstreams:
 `);
   t.after(() => edge.close());
   const size = 1024 * 1024;
-  const answer = await new Promise<string>((resolve) => {
-    const socket = net.connect(edge.port, '127.0.0.1');
-    let got = '';
-    socket.on('data', (c: Buffer) => {
-      got += c.toString('latin1');
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(got));
-    socket.write(
-      `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: held-back\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`,
-    );
-    socket.write(Buffer.alloc(size, 'x'));
-  });
+  const answer = await rawUpload(
+    edge.port,
+    `POST /up HTTP/1.1\r\nHost: a\r\nX-Request-Id: held-back\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`,
+    { first: Buffer.alloc(size, 'x') },
+  ).closed;
   assert.match(answer, /^HTTP\/1\.1 200 /);
   assert.ok(answer.includes(`got ${size}`), JSON.stringify(answer.slice(-400)));
   const line = await edge.logFor('held-back');
