@@ -5,10 +5,44 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
+import { type Fault, listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+/**
+ * Runs `body` on a gateway whose `routes` (YAML list items, their auth on the `hops`) all send to
+ * upstream `app`, an echo that must get nothing the hops turn away; then closes the gateway, the
+ * echo and the hops (their connections too: one may hold a stalled answer), whatever happened.
+ */
+async function withGateway(
+  routes: string,
+  hops: readonly http.Server[],
+  body: (gw: TestGateway, echo: Fault) => Promise<void>,
+): Promise<void> {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+${routes}upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    await body(gw, echo);
+  } finally {
+    await gw.close();
+    await echo.close();
+    for (const hop of hops) {
+      hop.closeAllConnections();
+      await new Promise((resolve) => hop.close(resolve));
+    }
+  }
+}
+
+/** A well-formed RS256 token with `header` (its JOSE header) whose signature no key checks. */
+const tokenWith = (header: string) =>
+  `${Buffer.from(header).toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
 
 test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_error, not a 500', async () => {
   let body = '';
@@ -16,24 +50,17 @@ test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_err
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
   const port = await listenLoopback(jwks);
-  const echo = await startEcho();
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - name: orders
+  const routes = `  - name: orders
     match: { path: /orders }
     upstream: app
     auth:
       jwt:
         jwks_url: http://127.0.0.1:${port}/jwks.json
         jwks_min_refresh: 1ms
-upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-`);
-  // A well-formed RS256 header and payload: only the key set is wrong.
-  const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
-  try {
+`;
+  await withGateway(routes, [jwks], async (gw, echo) => {
+    // A well-formed RS256 header and payload: only the key set is wrong.
+    const token = tokenWith('{"alg":"RS256","kid":"k1"}');
     for (const [i, text] of ['{"keys":["k1"]}', '{"keys":[null]}', '{"keys":[[1]]}'].entries()) {
       body = text;
       const id = `jwks-garbage-${i}`;
@@ -50,11 +77,7 @@ upstreams:
       assert.equal((await gw.logFor(id)).auth, 'failed: http_protocol_error');
     }
     assert.equal(echo.received.length, 0);
-  } finally {
-    await gw.close();
-    await echo.close();
-    await new Promise((resolve) => jwks.close(resolve));
-  }
+  });
 });
 
 test('two JWKS URLs on one host are one hop, auth:HOST, whose status counts both fetches and failures', async () => {
@@ -65,7 +88,6 @@ test('two JWKS URLs on one host are one hop, auth:HOST, whose status counts both
     void req;
   });
   const port = await listenLoopback(jwks);
-  const echo = await startEcho();
   const route = (name: string) => `  - name: ${name}
     match: { path: /${name} }
     upstream: app
@@ -74,16 +96,9 @@ test('two JWKS URLs on one host are one hop, auth:HOST, whose status counts both
         jwks_url: http://127.0.0.1:${port}/realms/${name}/certs
         jwks_min_refresh: 1ms
 `;
-  const gw = await startTestGateway(`name: edge-1
-routes:
-${route('a')}${route('b')}upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-`);
-  const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
-  const ask = (path: string) => request(gw.url, { path, headers: { authorization: `Bearer ${token}` } });
-  try {
+  await withGateway(`${route('a')}${route('b')}`, [jwks], async (gw) => {
+    const token = tokenWith('{"alg":"RS256","kid":"k1"}');
+    const ask = (path: string) => request(gw.url, { path, headers: { authorization: `Bearer ${token}` } });
     // Keys fetched for each realm (no key fits the token: its 401), then the host fails both.
     assert.equal((await ask('/a')).status, 401);
     assert.equal((await ask('/b')).status, 401);
@@ -97,37 +112,23 @@ ${route('a')}${route('b')}upstreams:
     assert.equal(hop.counts.failed, 2);
     assert.ok(hop.counts.fetched >= 2, JSON.stringify(hop.counts));
     assert.equal(hop.last_failure?.type, 'destination_unavailable');
-  } finally {
-    await gw.close();
-    await echo.close();
-    await new Promise((resolve) => jwks.close(resolve));
-  }
+  });
 });
 
 test('a JWKS endpoint that does not answer, or stalls its key set, is the hop’s 504 http_response_timeout, never a 401', async () => {
-  const sockets = new Set<import('node:net').Socket>();
   const jwks = http.createServer((req, res) => {
     // /head: the head, then nothing; any other path: not even a head.
     if (req.url === '/head') res.writeHead(200, { 'content-type': 'application/json' }).write('{"keys":');
   });
-  jwks.on('connection', (socket) => sockets.add(socket));
   const port = await listenLoopback(jwks);
-  const echo = await startEcho();
   const route = (name: string, path: string) => `  - name: ${name}
     match: { path: /${name} }
     upstream: app
     auth:
       jwt: { jwks_url: "http://127.0.0.1:${port}${path}" }
 `;
-  const gw = await startTestGateway(`name: edge-1
-routes:
-${route('silent', '/silent')}${route('stalled', '/head')}upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-`);
-  const token = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
-  try {
+  await withGateway(`${route('silent', '/silent')}${route('stalled', '/head')}`, [jwks], async (gw, echo) => {
+    const token = tokenWith('{"alg":"RS256"}');
     const answers = await Promise.all(
       ['silent', 'stalled'].map((name) =>
         request(gw.url, {
@@ -149,12 +150,7 @@ ${route('silent', '/silent')}${route('stalled', '/head')}upstreams:
       assert.equal((await gw.logFor(`jwks-${name}`)).auth, 'failed: http_response_timeout');
     }
     assert.equal(echo.received.length, 0);
-  } finally {
-    await gw.close();
-    await echo.close();
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => jwks.close(resolve));
-  }
+  });
 });
 
 test('an auth hop that answers 5xx is a 503 with Retry-After, as every destination_unavailable is: its own delay when it gave one, else 1 s', async () => {
@@ -165,10 +161,7 @@ test('an auth hop that answers 5xx is a 503 with Retry-After, as every destinati
   const jwksPort = await listenLoopback(jwks);
   const service = http.createServer((_req, res) => answer(res, 503));
   const servicePort = await listenLoopback(service);
-  const echo = await startEcho();
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - name: keys
+  const routes = `  - name: keys
     match: { path: /keys }
     upstream: app
     auth:
@@ -178,15 +171,11 @@ routes:
     upstream: app
     auth:
       forward: { url: "http://127.0.0.1:${servicePort}/check" }
-upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-`);
-  const token = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
-  const ask = (path: string) =>
-    request(gw.url, { path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
-  try {
+`;
+  await withGateway(routes, [jwks, service], async (gw, echo) => {
+    const token = tokenWith('{"alg":"RS256"}');
+    const ask = (path: string) =>
+      request(gw.url, { path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
     for (const [value, expected] of [
       ['7', '7'],
       [undefined, '1'],
@@ -215,12 +204,7 @@ upstreams:
       }
     }
     assert.equal(echo.received.length, 0);
-  } finally {
-    await gw.close();
-    await echo.close();
-    await new Promise((resolve) => jwks.close(resolve));
-    await new Promise((resolve) => service.close(resolve));
-  }
+  });
 });
 
 test('a forward-auth service and a JWKS on one host are one hop on the status: both kinds of counts, the forward hop’s circuit', async () => {
@@ -231,10 +215,7 @@ test('a forward-auth service and a JWKS on one host are one hop on the status: b
     res.writeHead(204).end();
   });
   const port = await listenLoopback(idp);
-  const echo = await startEcho();
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - name: session
+  const routes = `  - name: session
     match: { path: /session }
     upstream: app
     auth:
@@ -244,13 +225,9 @@ routes:
     upstream: app
     auth:
       jwt: { jwks_url: "http://127.0.0.1:${port}/jwks.json", jwks_min_refresh: 1h }
-upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-`);
-  const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
-  try {
+`;
+  await withGateway(routes, [idp], async (gw) => {
+    const token = tokenWith('{"alg":"RS256","kid":"k1"}');
     assert.equal((await request(gw.url, { path: '/session' })).status, 200);
     assert.equal(
       (await request(gw.url, { path: '/api', headers: { authorization: `Bearer ${token}` } })).status,
@@ -263,9 +240,5 @@ upstreams:
     assert.equal(hop.upstream, `auth:127.0.0.1:${port}`);
     assert.equal(hop.circuit?.state, 'closed');
     assert.deepEqual(hop.counts, { allowed: 1, denied: 0, fetched: 1, failed: 0 });
-  } finally {
-    await gw.close();
-    await echo.close();
-    await new Promise((resolve) => idp.close(resolve));
-  }
+  });
 });
