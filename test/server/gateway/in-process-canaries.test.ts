@@ -67,6 +67,31 @@ const canaryEvents = (gw: TestGateway) =>
     .filter((e) => e.kind === 'canary')
     .map((e) => e as unknown as Record<string, unknown>);
 
+/**
+ * Two library gateways on one Redis, one canary between them: A starts it, B joins it under way;
+ * then `body` runs on both, and both are closed and the Redis stopped, whatever happened.
+ */
+async function withFleet(
+  canary: string,
+  body: (a: TestGateway, b: TestGateway) => Promise<void>,
+): Promise<void> {
+  const redis: RedisProcess = await startRedis();
+  const store = `store:\n  redis: { url: "${redis.url}", timeout: 2s }\n`;
+  const a = await startCanaryLibrary(canary, store);
+  let b: TestGateway | undefined;
+  try {
+    await until(() => linesOf(a, 'canary step').length > 0, "A's first step");
+    b = await startCanaryLibrary(canary, store);
+    const gwB = b;
+    await until(() => linesOf(gwB, 'canary adopted from the fleet').length > 0, 'B joining the canary');
+    await body(a, gwB);
+  } finally {
+    await b?.close();
+    await a.close();
+    await redis.kill();
+  }
+}
+
 test('a library gateway rolls back a canary that resets 5 % of its requests, at its first step', async () => {
   const gw = await startCanaryLibrary('steps: [10, 30], step_interval: 1s, min_requests: 100');
   try {
@@ -364,67 +389,40 @@ upstreams:
 });
 
 test('two library gateways on one Redis judge one canary: requests through B, one verdict for both', async () => {
-  const redis: RedisProcess = await startRedis();
-  const store = `store:\n  redis: { url: "${redis.url}", timeout: 2s }\n`;
-  const canary = 'steps: [10, 30], step_interval: 1s, min_requests: 100';
-  const a = await startCanaryLibrary(canary, store);
-  let b: TestGateway | undefined;
-  try {
-    await until(() => linesOf(a, 'canary step').length > 0, "A's first step");
-    b = await startCanaryLibrary(canary, store);
-    const gwB = b;
-    await until(() => linesOf(gwB, 'canary adopted from the fleet').length > 0, 'B joining the canary');
-    assert.deepEqual(linesOf(gwB, 'canary step'), [], 'B joined the canary under way: it did not start one');
+  await withFleet('steps: [10, 30], step_interval: 1s, min_requests: 100', async (a, b) => {
+    assert.deepEqual(linesOf(b, 'canary step'), [], 'B joined the canary under way: it did not start one');
     next.resetEvery = 20;
-    const worse = () => [...linesOf(a, 'canary worse'), ...linesOf(gwB, 'canary worse')].length > 0;
-    const load = await paceLoad(gwB.url, 200, worse, 8000);
+    const worse = () => [...linesOf(a, 'canary worse'), ...linesOf(b, 'canary worse')].length > 0;
+    const load = await paceLoad(b.url, 200, worse, 8000);
     assert.ok(worse(), `no rollback after ${load.sent} requests through B`);
-    const verdicts = [...linesOf(a, 'canary worse'), ...linesOf(gwB, 'canary worse')];
+    const verdicts = [...linesOf(a, 'canary worse'), ...linesOf(b, 'canary worse')];
     assert.equal(verdicts.length, 1, 'one gateway judged');
     assert.equal(verdicts[0].metric, 'reset');
     // Both end rolled back: the one that judged, and the other by adopting its state.
     await until(
       () =>
-        a.gateway.canaries()[0]?.phase === 'rolled_back' &&
-        gwB.gateway.canaries()[0]?.phase === 'rolled_back',
+        a.gateway.canaries()[0]?.phase === 'rolled_back' && b.gateway.canaries()[0]?.phase === 'rolled_back',
       'both gateways rolled back',
     );
     assert.equal(a.gateway.canaries()[0].share, 0);
-    assert.equal(gwB.gateway.canaries()[0].share, 0);
+    assert.equal(b.gateway.canaries()[0].share, 0);
     const before = next.received;
-    const quiet = await paceLoad(gwB.url, 200, () => false, 100);
+    const quiet = await paceLoad(b.url, 200, () => false, 100);
     assert.equal(quiet.bodies.stable, 100);
     assert.equal(next.received, before, 'B sends the canary nothing after the fleet rolled it back');
-  } finally {
-    await b?.close();
-    await a.close();
-    await redis.kill();
-  }
+  });
 });
 
 test('in a fleet the gateway an operator acted on follows the fleet after: a rollback on A, a start on B, both run again', async () => {
-  const redis: RedisProcess = await startRedis();
-  const store = `store:\n  redis: { url: "${redis.url}", timeout: 2s }\n`;
   // Never judged (too few requests): only the operators move it.
-  const canary = 'steps: [10, 30], step_interval: 1s, min_requests: 100000';
-  const a = await startCanaryLibrary(canary, store);
-  let b: TestGateway | undefined;
-  try {
-    await until(() => linesOf(a, 'canary step').length > 0, "A's first step");
-    b = await startCanaryLibrary(canary, store);
-    const gwB = b;
-    await until(() => linesOf(gwB, 'canary adopted from the fleet').length > 0, 'B joining the canary');
+  await withFleet('steps: [10, 30], step_interval: 1s, min_requests: 100000', async (a, b) => {
     await a.gateway.canary('api', 'rollback', 'op-a');
-    await until(() => gwB.gateway.canaries()[0]?.phase === 'rolled_back', "B following A's rollback");
-    await gwB.gateway.canary('api', 'start', 'op-b');
+    await until(() => b.gateway.canaries()[0]?.phase === 'rolled_back', "B following A's rollback");
+    await b.gateway.canary('api', 'start', 'op-b');
     // A stopped looking at the fleet once its operator acted: it stayed rolled back at 0 %.
     await until(() => a.gateway.canaries()[0]?.phase === 'running', "A following B's start");
-    assert.equal(a.gateway.canaries()[0].share, gwB.gateway.canaries()[0].share);
-  } finally {
-    await b?.close();
-    await a.close();
-    await redis.kill();
-  }
+    assert.equal(a.gateway.canaries()[0].share, b.gateway.canaries()[0].share);
+  });
 });
 
 test('library gateways with store.redis: a reload that adds the canary joins the fleet as a start does; one that removes it closes the fleet', async () => {
