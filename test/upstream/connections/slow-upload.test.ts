@@ -23,6 +23,24 @@ const uploadHead = (id: string, size: number) =>
 /** SIZE bytes, 300 at a time every 150 ms: longer in all than the upstream's 300 ms response timeout. */
 const SLOWLY = { drip: { piece: 'x'.repeat(300), everyMs: 150, pieces: SIZE / 300 } };
 
+/**
+ * The edge: an upload past its 1 KiB buffer streams to two targets (one upstream, `protocol` when
+ * given) that have 300 ms to answer once it is sent and `total` in all; one failure would eject a
+ * target, so an ejection in the log is a target judged.
+ */
+const edgeConfig = (url: string, total: string, protocol?: string) => `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 1KiB }
+upstreams:
+  app:
+${protocol === undefined ? '' : `    protocol: ${protocol}\n`}    targets: [{ url: ${url} }, { url: ${url}/ }]
+    timeouts: { response: 300ms, total: ${total} }
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 1 }
+`;
+
 /** What the upstream answers: the bytes of body it read, once it has them all. */
 function countBody(req: Readable, done: (text: string) => void): void {
   let n = 0;
@@ -47,19 +65,7 @@ for (const protocol of ['http1', 'h2c'] as const) {
             };
           })();
     t.after(() => upstream.close());
-    const edge = await startTestGateway(`name: edge-1
-routes:
-  - match: { path: / }
-    upstream: app
-    limits: { buffer: 1KiB }
-upstreams:
-  app:
-    protocol: ${protocol}
-    targets: [{ url: ${upstream.url} }, { url: ${upstream.url}/ }]
-    timeouts: { response: 300ms, total: 30s }
-    retries: { attempts: 1 }
-    outlier_detection: { consecutive_failures: 1 }
-`);
+    const edge = await startTestGateway(edgeConfig(upstream.url, '30s', protocol));
     t.after(() => edge.close());
     const answer = await rawUpload(edge.port, uploadHead(`slow-${protocol}`, SIZE), SLOWLY).closed;
     assert.match(answer, /^HTTP\/1\.1 200 /);
@@ -78,18 +84,7 @@ upstreams:
 test("timeouts.total passing while the client's body still arrives: the client's 408, and no target is judged", async (t) => {
   const upstream = await listenOnLoopback((req, res) => countBody(req, (text) => res.end(text)));
   t.after(() => upstream.close());
-  const edge = await startTestGateway(`name: edge-1
-routes:
-  - match: { path: / }
-    upstream: app
-    limits: { buffer: 1KiB }
-upstreams:
-  app:
-    targets: [{ url: ${upstream.url} }, { url: ${upstream.url}/ }]
-    timeouts: { response: 300ms, total: 600ms }
-    retries: { attempts: 1 }
-    outlier_detection: { consecutive_failures: 1 }
-`);
+  const edge = await startTestGateway(edgeConfig(upstream.url, '600ms'));
   t.after(() => edge.close());
   const answer = await rawUpload(edge.port, uploadHead('too-slow', SIZE), SLOWLY).closed;
   assert.match(answer, /^HTTP\/1\.1 408 /);
@@ -135,22 +130,7 @@ upstreams:
 test("an HTTP/2 client's upload past timeouts.total: its 408 too, no target judged", async (t) => {
   const upstream = await listenOnLoopback((req, res) => countBody(req, (text) => res.end(text)));
   t.after(() => upstream.close());
-  const edge = await startTestGateway(
-    `name: edge-1
-routes:
-  - match: { path: / }
-    upstream: app
-    limits: { buffer: 1KiB }
-upstreams:
-  app:
-    targets: [{ url: ${upstream.url} }, { url: ${upstream.url}/ }]
-    timeouts: { response: 300ms, total: 600ms }
-    retries: { attempts: 1 }
-    outlier_detection: { consecutive_failures: 1 }
-`,
-    {},
-    'http2: true',
-  );
+  const edge = await startTestGateway(edgeConfig(upstream.url, '600ms'), {}, 'http2: true');
   t.after(() => edge.close());
   const upload = h2Upload(
     edge.url,
