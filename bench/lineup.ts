@@ -36,12 +36,30 @@ async function startOne(
   let running: RunningSystem | undefined;
   try {
     running = await definition.start({ ...context, dir, port });
-    await probe(running.port, definition.group !== 'baseline');
+    await probeOnceServing(running.port, definition.group !== 'baseline');
     return { definition, running, skipped: undefined };
   } catch (err) {
     await running?.process?.stop();
     process.stderr.write(`bench: ${definition.id} skipped: ${reason(err)}\n`);
     return { definition, running: undefined, skipped: reason(err) };
+  }
+}
+
+/**
+ * The probe, tried again while the port refuses or resets connections: a port that accepted a
+ * connection may not serve yet. Candor's start checks that its address is free with a listen of
+ * its own, closed at once (src/core/net/address-probe.ts), before its workers bind: a connection
+ * in that moment is accepted by the kernel and then reset (once, a bench's close-c50 start).
+ */
+async function probeOnceServing(port: number, isProxy: boolean): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await probe(port, isProxy);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (tries === 5 || (code !== 'ECONNRESET' && code !== 'ECONNREFUSED')) throw err;
+      await new Promise((done) => setTimeout(done, 200));
+    }
   }
 }
 
