@@ -44,6 +44,20 @@ function dateFieldLine(): string {
 let keepAliveSeconds = -1;
 let keepAliveText = '';
 /** `connection: keep-alive` and its timeout, as field lines: made once for a listener's setting. */
+/**
+ * The fields without Content-Length, for the heads that must not carry one (1xx, 204: RFC 9110
+ * §8.6), which an upstream may have sent; the same list when it has none (the usual case).
+ */
+function withoutLength(headers: readonly string[]): readonly string[] {
+  let kept: string[] | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length')
+      kept ??= headers.slice(0, i);
+    else kept?.push(headers[i], headers[i + 1]);
+  }
+  return kept ?? headers;
+}
+
 function keepAliveLines(seconds: number): string {
   if (seconds !== keepAliveSeconds) {
     keepAliveSeconds = seconds;
@@ -174,7 +188,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     // A client not reading is sent no more of them: they would pile up in its buffer.
     if (this.#headSent || this.#over || this.#versionMinor === 0 || this.#socket.writableNeedDrain)
       return false;
-    this.#socket.write(serializeResponseHead(status, reason, headers), 'latin1');
+    this.#socket.write(serializeResponseHead(status, reason, withoutLength(headers)), 'latin1');
     return true;
   }
 
@@ -193,6 +207,9 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       else if (name.length === 10) connection ||= name.toLowerCase() === 'connection';
       else if (name.length === 14) length ||= name.toLowerCase() === 'content-length';
     }
+    // RFC 9110 §8.6: a 204 carries no Content-Length (a client that reads one would take that
+    // many bytes of the next response as this one's body).
+    const fields = length && status === 204 ? withoutLength(headers) : headers;
     // This hop's fields go around the upstream's, whose list is not copied to add them. The
     // upstream's Date is passed on as it said it (RFC 9110 §6.6.1); Candor dates its own answers.
     const before = date ? '' : dateFieldLine();
@@ -214,7 +231,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       after +=
         this.#keepAliveSeconds > 0 ? keepAliveLines(this.#keepAliveSeconds) : 'connection: keep-alive\r\n';
     }
-    const text = serializeResponseHead(status, reason, headers, before, after);
+    const text = serializeResponseHead(status, reason, fields, before, after);
     this.#headSent = true;
     this.#owner.responseStarted();
     this.#socket.write(text, 'latin1');
@@ -315,7 +332,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     if (this.#over || this.#headSent || this.#socket.destroyed) return undefined;
     this.#headSent = true;
     this.#over = true;
-    this.#socket.write(serializeResponseHead(101, reason, headers), 'latin1');
+    this.#socket.write(serializeResponseHead(101, reason, withoutLength(headers)), 'latin1');
     const switched = this.#owner.responseSwitched();
     // The exchange is over when the tunnel is: the connection's close ends it.
     switched.socket.once('close', () => this.#closed(false));
