@@ -172,14 +172,47 @@ function normaliseContentLength(headers: string[], value: number): void {
   headers.length = to;
 }
 
+/**
+ * Why a 101 may not open a tunnel, or undefined when it may: it must name the protocols it
+ * switches to in an Upgrade field, each one the request offered (RFC 9110 §7.8). A switch to
+ * anything else (h2c, which the gateway never offers) would hand the client a tunnel the
+ * gateway cannot read. Protocols compare by name, case-insensitively.
+ */
+function switchRefusal(headers: readonly string[], offer: string): string | undefined {
+  const offered = protocolNames(offer);
+  let named = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!nameIs(headers[i], 'upgrade')) continue;
+    for (const name of protocolNames(headers[i + 1])) {
+      named = true;
+      if (!offered.includes(name))
+        return `101 Switching Protocols to ${snippet(name)}, which the request did not offer`;
+    }
+  }
+  return named ? undefined : '101 Switching Protocols without an Upgrade field';
+}
+
+/** The protocol names of an Upgrade field ("websocket, foo/2" → websocket, foo), lower-cased. */
+function protocolNames(value: string): string[] {
+  const names: string[] = [];
+  for (const part of value.split(',')) {
+    const name = trimOws(part).split('/')[0].toLowerCase();
+    if (name !== '') names.push(name);
+  }
+  return names;
+}
+
 export class ResponseParser {
   private readonly handler: ResponseParserHandler;
   private readonly maxHeaderSize: number;
 
   private state = S_HEAD;
   private headRequest = false;
-  /** The request asked to switch protocols: a 101 is then its final answer, and what follows is no longer HTTP. */
-  private upgradeRequest = false;
+  /**
+   * The request asked to switch protocols, to those its Upgrade field offers: a 101 to one of them
+   * is then its final answer, and what follows is no longer HTTP. Undefined: it did not ask.
+   */
+  private upgradeOffer: string | undefined = undefined;
   /** Bumped by every public entry point: an execute() whose callback re-entered the parser stops there. */
   private epoch = 0;
   private failure: Failure | undefined = undefined;
@@ -222,15 +255,16 @@ export class ResponseParser {
   }
 
   /**
-   * Before each response: whether the request was HEAD (then no status has a body) and whether it
-   * asked for an upgrade (then a 101 ends the response, and `leftover` counts the bytes after it,
-   * which belong to the new protocol). Resets state for a new message.
+   * Before each response: whether the request was HEAD (then no status has a body) and, when it
+   * asked for an upgrade, the protocols its Upgrade field offers (then a 101 switching to them
+   * ends the response, and `leftover` counts the bytes after it, which belong to the new
+   * protocol). Resets state for a new message.
    */
-  expect(headRequest: boolean, upgradeRequest = false): void {
+  expect(headRequest: boolean, upgradeOffer?: string): void {
     this.epoch++;
     this.state = S_HEAD;
     this.headRequest = headRequest;
-    this.upgradeRequest = upgradeRequest;
+    this.upgradeOffer = upgradeOffer;
     this.failure = undefined;
     this.finalHead = false;
     this.isStarted = false;
@@ -426,12 +460,19 @@ export class ResponseParser {
     const eol = text.indexOf('\r\n');
     if (!this.parseStatusLine(text, eol)) return false;
     const status = this.status;
-    if (status === 101 && !this.upgradeRequest) {
+    if (status === 101 && this.upgradeOffer === undefined) {
       this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
       return false;
     }
     const headers: string[] = [];
     if (!this.parseFields(text, eol + 2, headers)) return false;
+    if (status === 101) {
+      const refused = switchRefusal(headers, this.upgradeOffer as string);
+      if (refused !== undefined) {
+        this.protocolError(refused);
+        return false;
+      }
+    }
 
     const bodyless = this.headRequest || status < 200 || status === 204 || status === 304;
     let contentLength = -1;
