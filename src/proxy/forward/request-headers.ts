@@ -64,6 +64,11 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
       case 'x-request-id':
       case 'traceparent':
         continue;
+      case 'content-length':
+        // The decimal the body was framed with: "0010" is 10 here, and 8 to a parser that reads
+        // a leading zero as octal (both parsers took digits only, so only zeros need going).
+        out.push(name, value.length > 1 && value.charCodeAt(0) === 48 ? String(Number(value)) : value);
+        continue;
       case 'max-forwards':
         // RFC 9110 §7.6.2: each hop forwarding the request decrements it (only OPTIONS and TRACE
         // must honour it; for the others it is harmless). A spent OPTIONS never gets here.

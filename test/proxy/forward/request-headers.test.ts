@@ -1,9 +1,10 @@
 /**
- * A client's Connection header names fields to drop at this hop (RFC 9110 §7.6.1), but the
- * fields that frame and address the request are the gateway's to send: a client naming
- * Content-Length would otherwise have its body go upstream unframed, where the upstream reads it
- * as a second request the gateway never parsed (smuggling). Raw client, raw upstream recording
- * the exact bytes it received.
+ * The fields that frame and address the request are the gateway's to send, as it parsed them.
+ * A client's Connection header names fields to drop at this hop (RFC 9110 §7.6.1), but one
+ * naming Content-Length would otherwise have its body go upstream unframed, where the upstream
+ * reads it as a second request the gateway never parsed (smuggling); and a Content-Length with
+ * leading zeros goes on as the decimal the gateway framed the body with, not as a string another
+ * parser may read otherwise. Raw client, raw upstream recording the exact bytes it received.
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
@@ -85,5 +86,22 @@ describe('a Connection header naming the fields that frame the request', () => {
     );
     const got = await fault.waitForRequest(1);
     assert.equal(got.headers['x-debug'], undefined);
+  });
+});
+
+describe('a Content-Length with leading zeros', () => {
+  test('reaches the upstream as the plain decimal the gateway framed the body with', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const body = '0123456789';
+    const text = await rawUntil(
+      gw.port,
+      `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0010\r\n\r\n${body}`,
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1, { body: true });
+    const lengths = got.rawHeaders.filter(([name]) => name.toLowerCase() === 'content-length');
+    assert.deepEqual(lengths, [['Content-Length', '10']], 'one field, "0010" as 10');
+    assert.equal(got.body.toString(), body);
   });
 });
