@@ -406,11 +406,14 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     else setImmediate(next);
   }
 
-  responseAborted(): void {
+  responseAborted(reset: boolean): void {
     this.#response = undefined;
     // What was written (the head, at least) leaves before the cut: corked, it would be dropped.
     while (this.socket.writableCorked > 0) this.socket.uncork();
-    this.socket.destroy();
+    // A body the close delimits is cut by a reset: a FIN would tell the client it is whole. Only
+    // a plain TCP socket can send one; over TLS the close without close_notify tells it.
+    if (reset && !this.#encrypted && !this.socket.destroyed) this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   responseSwitched(): { socket: Socket; rest: Buffer } {

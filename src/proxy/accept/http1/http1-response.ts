@@ -18,8 +18,11 @@ export interface ResponseOwner {
   responseStarted(): void;
   /** The whole response is on the socket; `close`: the connection must close after it. */
   responseFinished(close: boolean): void;
-  /** The exchange was cut: the connection closes at once. */
-  responseAborted(): void;
+  /**
+   * The exchange was cut: the connection closes at once. `reset`: the body was delimited by the
+   * close, so only a reset (RST) tells the client it is not whole; a FIN would say it is.
+   */
+  responseAborted(reset: boolean): void;
   /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
   responseSwitched(): { socket: Socket; rest: Buffer };
 }
@@ -81,6 +84,8 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #finished = false;
   #over = false;
   #chunked = false;
+  /** No length and not chunked (an HTTP/1.0 client's): the close ends the body. */
+  #closeDelimited = false;
   #bodyless = false;
   #bodyComplete = false;
   #cutByDrain = false;
@@ -196,6 +201,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     if (this.#headSent || this.#over) throw new Error('response head sent twice');
     if (close) this.#close = true;
     this.#chunked = false;
+    this.#closeDelimited = false;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;
     // One pass for the three fields this hop reads: a name is lower-cased only when its length matches.
     let date = false;
@@ -219,7 +225,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       if (this.#versionMinor === 1) {
         this.#chunked = true;
         after = 'transfer-encoding: chunked\r\n';
-      } else this.#close = true;
+      } else {
+        this.#close = true;
+        this.#closeDelimited = true;
+      }
     }
     // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
     if (this.#versionMinor === 0) this.#close = true;
@@ -314,7 +323,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   abort(): void {
     if (this.#over) return;
     this.#over = true;
-    this.#owner.responseAborted();
+    this.#owner.responseAborted(this.#closeDelimited);
     this.#closed(false);
   }
 
