@@ -77,6 +77,39 @@ describe('a second answer to one request', () => {
   });
 });
 
+describe('a body where none may be', () => {
+  // A response to HEAD, a 204 and a 304 end at their head whatever they say (RFC 9112 §6.3): what
+  // follows is a second answer, never this one's body, and never the next request's answer.
+  const POISON = 'HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nPOISONED';
+  for (const [label, method, answer] of [
+    [
+      'a HEAD answered with its body',
+      'HEAD',
+      `HTTP/1.1 200 OK\r\ncontent-length: ${POISON.length}\r\n\r\n${POISON}`,
+    ],
+    ['a 204 with a body', 'GET', `HTTP/1.1 204 No Content\r\n\r\n${POISON}`],
+    [
+      'a 304 with a body',
+      'GET',
+      `HTTP/1.1 304 Not Modified\r\ncontent-length: ${POISON.length}\r\n\r\n${POISON}`,
+    ],
+  ] as const) {
+    test(`${label}: the head alone is relayed, and the connection closed, never handed to a queued request`, async (t) => {
+      const fault = await startRawFault(answerEach(() => answer));
+      const gw = await through(t, fault, '    pool: { max_connections: 1, queue_timeout: 5s }');
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, (_, i) => request(gw.url, { method, path: `/q${i}` })),
+      );
+      for (const a of answers) {
+        assert.equal(a.status, Number(answer.slice(9, 12)));
+        assert.equal(a.text, '', 'no body');
+        assert.equal(a.aborted, false);
+      }
+      assert.equal(fault.connections, 4, 'each connection with bytes after its answer was closed');
+    });
+  }
+});
+
 describe('a bad field line in a head that has not ended', () => {
   for (const then of ['holds', 'closes'] as const) {
     test(`fails at once as http_protocol_error, not retried, when the upstream then ${then}`, async (t) => {
