@@ -110,6 +110,48 @@ describe('a body where none may be', () => {
   }
 });
 
+describe('a pooled connection closed under the request it carried', () => {
+  // The upstream read the second request on its kept-alive connection and closed without a word:
+  // the request may have been acted on, so only an idempotent one goes again (RFC 9112 §9.3.1).
+  for (const [method, retried] of [
+    ['GET', true],
+    ['PUT', true],
+    ['POST', false],
+  ] as const) {
+    test(`${method}: ${retried ? 'retried on a new connection' : '502 connection_terminated, never sent again'}`, async (t) => {
+      const fault = await startRawFault(async (connection) => {
+        for (;;) {
+          const req = await connection.nextRequest({ body: true });
+          if (req.index === 2) return void (await connection.end());
+          await connection.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        }
+      });
+      const gw = await through(t, fault);
+      assert.equal((await request(gw.url, { path: '/first' })).status, 200);
+      const res = await request(gw.url, {
+        method,
+        path: '/second',
+        body: method === 'GET' ? undefined : 'data',
+        headers: { 'x-request-id': `stale-${method}` },
+      });
+      const line = await gw.logFor(`stale-${method}`);
+      assert.deepEqual(
+        fault.received.map((r) => `${r.method} ${r.path} #${r.connection}`),
+        [`GET /first #1`, `${method} /second #1`, ...(retried ? [`${method} /second #2`] : [])],
+      );
+      if (retried) {
+        assert.equal(res.status, 200);
+        assert.equal(line.attempts, 2);
+      } else {
+        assert.equal(res.status, 502);
+        assert.match(proxyStatus(res), /^edge-1; error=connection_terminated; /);
+        assert.equal(line.stage, 'sent');
+        assert.equal(line.retry_skipped, 'not_idempotent');
+      }
+    });
+  }
+});
+
 describe('a bad field line in a head that has not ended', () => {
   for (const then of ['holds', 'closes'] as const) {
     test(`fails at once as http_protocol_error, not retried, when the upstream then ${then}`, async (t) => {
