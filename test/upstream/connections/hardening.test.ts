@@ -175,6 +175,51 @@ describe('a bad field line in a head that has not ended', () => {
   }
 });
 
+describe('a bad byte in a line that has not ended', () => {
+  // The line is not whole, but no ending could make it valid: the upstream is not speaking HTTP,
+  // and waiting for the rest would blame a timeout (504) or a close (502 connection_terminated).
+  for (const [label, bytes, details] of [
+    [
+      'a space inside a field name',
+      'HTTP/1.1 200 OK\r\nX-Fine: 1\r\nBad Name',
+      'invalid header name \\"Bad Name\\"',
+    ],
+    ['a control byte in a field name', 'HTTP/1.1 200 OK\r\nX\x01Y', 'invalid header name \\"X?Y\\"'],
+    [
+      'a NUL in a field value',
+      'HTTP/1.1 200 OK\r\nX-A: a\x00b',
+      'invalid character in the value of header \\"X-A\\"',
+    ],
+    ['a folded line', 'HTTP/1.1 200 OK\r\nX-A: a\r\n b', 'whitespace folding (obs-fold) in header \\"X-A\\"'],
+    [
+      'a CR not before LF',
+      'HTTP/1.1 200 OK\r\nX-A: a\rb',
+      'invalid character in the value of header \\"X-A\\"',
+    ],
+    ['a letter in the status code', 'HTTP/1.1 2x0 OK', 'invalid status line \\"HTTP/1.1 2x0 OK\\"'],
+    ['a NUL in the reason', 'HTTP/1.1 200 OK\x00', 'invalid character in the reason phrase'],
+  ] as const) {
+    for (const then of ['holds', 'closes'] as const) {
+      test(`${label}, then the upstream ${then}: 502 http_protocol_error, not retried`, async (t) => {
+        const fault = await startRawFault(async (connection) => {
+          await connection.nextRequest();
+          await connection.write(Buffer.from(bytes, 'latin1'));
+          if (then === 'closes') await connection.end();
+        });
+        const gw = await through(t, fault, '    timeouts: { response: 3s }');
+        const res = await request(gw.url, { headers: { 'x-request-id': 'partial' } });
+        assert.equal(res.status, 502);
+        assert.equal(
+          proxyStatus(res),
+          `edge-1; error=http_protocol_error; details="${details}"; next-hop="app"`,
+        );
+        assert.equal(fault.received.length, 1, 'a protocol error is not retried');
+        assert.equal((await gw.logFor('partial')).shape, 'garbage');
+      });
+    }
+  }
+});
+
 describe('Content-Length', () => {
   for (const [fields, label, id] of [
     ['content-length: 5\r\ncontent-length: 5\r\n', 'twice', 'twice'],
