@@ -210,6 +210,7 @@ const PART_NAME = 3;
 const PART_NAME_WS = 4; // whitespace after a name: only more of it, or the colon, may follow
 const PART_VALUE = 5;
 const PART_CR = 6; // a CR: only LF may follow
+const PART_REASON_CR = 7;
 /** The status line's shape after "HTTP/": d for a digit. */
 const STATUS_SHAPE = Buffer.from('HTTP/d.d ddd ', 'latin1');
 
@@ -434,14 +435,14 @@ export class ResponseParser {
     if (!this.checkLineEnds(acc, from, 'the response head')) return false;
     if (!this.statusLineChecked) {
       const lf = acc.indexOf(LF);
-      if (lf === -1) return this.checkPartialLine(acc);
+      if (lf === -1) return this.checkPartialLine(acc, 0, true);
       if (!this.parseStatusLine(latin1(acc, 0, lf - 1), lf - 1)) return false;
       this.statusLineChecked = true;
       this.fieldsCheckedTo = lf + 1;
     }
     // Lines that ended in the new bytes, then the one that has not (each byte looked at once).
     if (acc.indexOf(LF, from) !== -1 && !this.checkPartialFields(acc)) return false;
-    return this.checkPartialLine(acc);
+    return this.checkPartialLine(acc, this.fieldsCheckedTo, false);
   }
 
   /**
@@ -450,12 +451,11 @@ export class ResponseParser {
    * fails now, not when the upstream goes quiet or closes. Each byte is looked at once, so a
    * line dripped a byte at a time costs no more than one that came whole.
    */
-  private checkPartialLine(acc: Buffer): boolean {
-    const start = this.statusLineChecked ? this.fieldsCheckedTo : 0;
+  private checkPartialLine(acc: Buffer, start: number, statusLine: boolean): boolean {
     if (start !== this.partialStart) {
       this.partialStart = start;
       this.partialAt = start;
-      this.partialPart = this.statusLineChecked ? PART_START : PART_STATUS;
+      this.partialPart = statusLine ? PART_STATUS : PART_START;
       this.partialColon = -1;
     }
     for (let i = this.partialAt; i < acc.length; i++) {
@@ -475,16 +475,20 @@ export class ResponseParser {
             this.protocolError(`invalid status line ${snippet(latin1(acc, start, acc.length))}`);
             return false;
           }
-          if (at === 12) this.partialPart = c === CR ? PART_CR : PART_REASON;
+          if (at === 12) this.partialPart = c === CR ? PART_REASON_CR : PART_REASON;
           break;
         }
         case PART_REASON:
-          if (c === CR) this.partialPart = PART_CR;
+          if (c === CR) this.partialPart = PART_REASON_CR;
           else if (!isValueByte(c)) {
             this.protocolError('invalid character in the reason phrase');
             return false;
           }
           break;
+        case PART_REASON_CR:
+          // A CR followed by anything but LF (which would have ended the line).
+          this.protocolError('invalid character in the reason phrase');
+          return false;
         case PART_START:
           if (c === CR) this.partialPart = PART_CR;
           else if (isOws(c))
@@ -510,10 +514,6 @@ export class ResponseParser {
           break;
         default:
           // PART_CR: a CR followed by anything but LF (which would have ended the line).
-          if (!this.statusLineChecked) {
-            this.protocolError('invalid character in the reason phrase');
-            return false;
-          }
           return this.partialFault(acc, i, 'bare-cr');
       }
     }
@@ -871,7 +871,8 @@ export class ResponseParser {
       // Whole trailer lines are checked as they come, like a head's: a bad one fails now, not
       // when the upstream closes (which would read as a body cut short).
       if (this.fieldsCheckedTo === 0) this.fieldsCheckedTo = 2;
-      return acc.indexOf(LF, old) === -1 || this.checkPartialFields(acc) ? data.length : -1;
+      if (acc.indexOf(LF, old) !== -1 && !this.checkPartialFields(acc)) return -1;
+      return this.checkPartialLine(acc, this.fieldsCheckedTo, false) ? data.length : -1;
     }
     const text = latin1(this.acc!, 2, end - 2);
     this.resetAcc();

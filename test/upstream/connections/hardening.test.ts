@@ -220,6 +220,23 @@ describe('a bad byte in a line that has not ended', () => {
   }
 });
 
+test('a bad byte in a trailer line not ended, then silence: the log says http_protocol_error, not a read timeout', async (t) => {
+  const fault = await startRawFault(async (connection) => {
+    await connection.nextRequest();
+    await connection.write(
+      'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Sum: a\x00',
+    );
+  });
+  const gw = await through(t, fault, '    timeouts: { read: 3s }');
+  const res = await request(gw.url, { headers: { 'x-request-id': 'trailer-partial' } });
+  assert.equal(res.status, 200, 'the head had gone out');
+  assert.equal(res.aborted, true);
+  const line = await gw.logFor('trailer-partial');
+  assert.equal(line.error, 'http_protocol_error');
+  assert.equal(line.shape, 'garbage');
+  assert.equal(line.details, 'invalid character in the value of header "X-Sum"');
+});
+
 describe('Content-Length', () => {
   for (const [fields, label, id] of [
     ['content-length: 5\r\ncontent-length: 5\r\n', 'twice', 'twice'],
