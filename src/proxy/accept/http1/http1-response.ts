@@ -44,9 +44,6 @@ function dateFieldLine(): string {
   return dateLine;
 }
 
-let keepAliveSeconds = -1;
-let keepAliveText = '';
-/** `connection: keep-alive` and its timeout, as field lines: made once for a listener's setting. */
 /**
  * The fields without Content-Length, for the heads that must not carry one (1xx, 204: RFC 9110
  * §8.6), which an upstream may have sent; the same list when it has none (the usual case).
@@ -61,6 +58,9 @@ function withoutLength(headers: readonly string[]): readonly string[] {
   return kept ?? headers;
 }
 
+let keepAliveSeconds = -1;
+let keepAliveText = '';
+/** `connection: keep-alive` and its timeout, as field lines: made once for a listener's setting. */
 function keepAliveLines(seconds: number): string {
   if (seconds !== keepAliveSeconds) {
     keepAliveSeconds = seconds;
