@@ -451,7 +451,10 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       assert.equal(line.shape, 'garbage');
       assert.equal(line.stage, 'body_streaming');
       assert.equal(line.upstream_reset, false);
-      assert.match(String(line.details), /^response body is not valid HTTP\/2 \(Protocol error: DATA past its content-length/);
+      assert.match(
+        String(line.details),
+        /^response body is not valid HTTP\/2 \(Protocol error: DATA past its content-length/,
+      );
       assert.doesNotMatch(String(line.details), /reset/);
     });
   }
