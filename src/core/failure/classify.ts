@@ -268,6 +268,15 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const rst =
     end.rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(end.rstCode);
   if (end.headReceived) {
+    // nghttp2 itself refused what came (DATA past the content-length, a body on a 204 or a HEAD,
+    // a broken frame): Node resets the stream with INTERNAL_ERROR, but the upstream reset
+    // nothing; it broke HTTP/2, which is garbage, as on HTTP/1.1.
+    if (code === 'ERR_HTTP2_ERROR')
+      return new Failure(
+        'http_protocol_error',
+        `response body is not valid HTTP/2 (${(end.error as Error).message}: DATA past its content-length, a body where none may be, or a broken frame) ${after}`,
+        { stage: 'body_streaming', cause },
+      );
     const body = end.body;
     // nghttp2 resets (PROTOCOL_ERROR) a stream whose END_STREAM came short of its content-length:
     // the upstream ended the body, nobody reset it.
@@ -280,9 +289,7 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
         ? short
         : rst !== undefined
           ? `stream reset by the upstream (${rst})`
-          : code === 'ERR_HTTP2_ERROR'
-            ? 'not valid HTTP/2'
-            : describeDrop(end.error === undefined ? undefined : end.error);
+          : describeDrop(end.error === undefined ? undefined : end.error);
     return new Failure('http_response_incomplete', `response body cut short: ${how} ${after}`, {
       stage: 'body_streaming',
       cause,

@@ -10,7 +10,7 @@
 import { Failure } from '../failure/failure.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { checkFieldLines, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
-import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, trimOws } from './syntax.ts';
+import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, TCHAR, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -172,14 +172,64 @@ function normaliseContentLength(headers: string[], value: number): void {
   headers.length = to;
 }
 
+/**
+ * Why a 101 may not open a tunnel, or undefined when it may: it must name the protocols it
+ * switches to in an Upgrade field, each one the request offered (RFC 9110 §7.8). A switch to
+ * anything else (h2c, which the gateway never offers) would hand the client a tunnel the
+ * gateway cannot read. Protocols compare by name, case-insensitively.
+ */
+function switchRefusal(headers: readonly string[], offer: string): string | undefined {
+  const offered = protocolNames(offer);
+  let named = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!nameIs(headers[i], 'upgrade')) continue;
+    for (const name of protocolNames(headers[i + 1])) {
+      named = true;
+      if (!offered.includes(name))
+        return `101 Switching Protocols to ${snippet(name)}, which the request did not offer`;
+    }
+  }
+  return named ? undefined : '101 Switching Protocols without an Upgrade field';
+}
+
+/** The protocol names of an Upgrade field ("websocket, foo/2" → websocket, foo), lower-cased. */
+function protocolNames(value: string): string[] {
+  const names: string[] = [];
+  for (const part of value.split(',')) {
+    const name = trimOws(part).split('/')[0].toLowerCase();
+    if (name !== '') names.push(name);
+  }
+  return names;
+}
+
+/** Where the check of a head's line not ended yet stands (ResponseParser.checkPartialLine). */
+const PART_STATUS = 0; // the status line, up to its status code
+const PART_REASON = 1;
+const PART_START = 2; // a field line's first byte
+const PART_NAME = 3;
+const PART_NAME_WS = 4; // whitespace after a name: only more of it, or the colon, may follow
+const PART_VALUE = 5;
+const PART_CR = 6; // a CR: only LF may follow
+const PART_REASON_CR = 7;
+/** The status line's shape after "HTTP/": d for a digit. */
+const STATUS_SHAPE = Buffer.from('HTTP/d.d ddd ', 'latin1');
+
+/** A byte a field value (or a reason phrase) may hold: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5). */
+function isValueByte(c: number): boolean {
+  return c === 0x09 || (c >= 0x20 && c !== 0x7f);
+}
+
 export class ResponseParser {
   private readonly handler: ResponseParserHandler;
   private readonly maxHeaderSize: number;
 
   private state = S_HEAD;
   private headRequest = false;
-  /** The request asked to switch protocols: a 101 is then its final answer, and what follows is no longer HTTP. */
-  private upgradeRequest = false;
+  /**
+   * The request asked to switch protocols, to those its Upgrade field offers: a 101 to one of them
+   * is then its final answer, and what follows is no longer HTTP. Undefined: it did not ask.
+   */
+  private upgradeOffer: string | undefined = undefined;
   /** Bumped by every public entry point: an execute() whose callback re-entered the parser stops there. */
   private epoch = 0;
   private failure: Failure | undefined = undefined;
@@ -199,6 +249,12 @@ export class ResponseParser {
   private fieldsCheckedTo = 0;
   private fieldsChecked = 0;
   private lastFieldName = '';
+  /** The line of that head not ended yet: where it starts (-1: none looked at), how far it was looked at, in which part. */
+  private partialStart = -1;
+  private partialAt = 0;
+  private partialPart = PART_START;
+  /** Where the colon of that line is (-1: not come yet). */
+  private partialColon = -1;
 
   // The head being parsed; fields rather than a result object so parsing allocates nothing extra.
   private status = 0;
@@ -222,15 +278,16 @@ export class ResponseParser {
   }
 
   /**
-   * Before each response: whether the request was HEAD (then no status has a body) and whether it
-   * asked for an upgrade (then a 101 ends the response, and `leftover` counts the bytes after it,
-   * which belong to the new protocol). Resets state for a new message.
+   * Before each response: whether the request was HEAD (then no status has a body) and, when it
+   * asked for an upgrade, the protocols its Upgrade field offers (then a 101 switching to them
+   * ends the response, and `leftover` counts the bytes after it, which belong to the new
+   * protocol). Resets state for a new message.
    */
-  expect(headRequest: boolean, upgradeRequest = false): void {
+  expect(headRequest: boolean, upgradeOffer?: string): void {
     this.epoch++;
     this.state = S_HEAD;
     this.headRequest = headRequest;
-    this.upgradeRequest = upgradeRequest;
+    this.upgradeOffer = upgradeOffer;
     this.failure = undefined;
     this.finalHead = false;
     this.isStarted = false;
@@ -378,13 +435,106 @@ export class ResponseParser {
     if (!this.checkLineEnds(acc, from, 'the response head')) return false;
     if (!this.statusLineChecked) {
       const lf = acc.indexOf(LF);
-      if (lf === -1) return true;
+      if (lf === -1) return this.checkPartialLine(acc, 0, true);
       if (!this.parseStatusLine(latin1(acc, 0, lf - 1), lf - 1)) return false;
       this.statusLineChecked = true;
       this.fieldsCheckedTo = lf + 1;
     }
-    // No line ended in the new bytes: nothing new to check (and nothing scanned twice).
-    return acc.indexOf(LF, from) === -1 || this.checkPartialFields(acc);
+    // Lines that ended in the new bytes, then the one that has not (each byte looked at once).
+    if (acc.indexOf(LF, from) !== -1 && !this.checkPartialFields(acc)) return false;
+    return this.checkPartialLine(acc, this.fieldsCheckedTo, false);
+  }
+
+  /**
+   * The line not ended yet, its new bytes only: a byte no ending could make valid (a space
+   * inside a field name, a control byte, a CR not before LF, a letter in the status code)
+   * fails now, not when the upstream goes quiet or closes. Each byte is looked at once, so a
+   * line dripped a byte at a time costs no more than one that came whole.
+   */
+  private checkPartialLine(acc: Buffer, start: number, statusLine: boolean): boolean {
+    if (start !== this.partialStart) {
+      this.partialStart = start;
+      this.partialAt = start;
+      this.partialPart = statusLine ? PART_STATUS : PART_START;
+      this.partialColon = -1;
+    }
+    for (let i = this.partialAt; i < acc.length; i++) {
+      const c = acc[i];
+      switch (this.partialPart) {
+        case PART_STATUS: {
+          // "HTTP/" was checked; then "d.d ddd" and a space or the line's end.
+          const at = i - start;
+          const ok =
+            at < 5 ||
+            (STATUS_SHAPE[at] === 0x64
+              ? c >= 0x30 && c <= 0x39
+              : at < 12
+                ? c === STATUS_SHAPE[at]
+                : c === 0x20);
+          if (!ok && !(at === 12 && c === CR)) {
+            this.protocolError(`invalid status line ${snippet(latin1(acc, start, acc.length))}`);
+            return false;
+          }
+          if (at === 12) this.partialPart = c === CR ? PART_REASON_CR : PART_REASON;
+          break;
+        }
+        case PART_REASON:
+          if (c === CR) this.partialPart = PART_REASON_CR;
+          else if (!isValueByte(c)) {
+            this.protocolError('invalid character in the reason phrase');
+            return false;
+          }
+          break;
+        case PART_REASON_CR:
+          // A CR followed by anything but LF (which would have ended the line).
+          this.protocolError('invalid character in the reason phrase');
+          return false;
+        case PART_START:
+          if (c === CR) this.partialPart = PART_CR;
+          else if (isOws(c))
+            return this.partialFault(acc, i, this.fieldsChecked === 0 ? 'leading-whitespace' : 'obs-fold');
+          else if (c === 0x3a) return this.partialFault(acc, i, 'empty-name');
+          else if (TCHAR[c] === 1) this.partialPart = PART_NAME;
+          else return this.partialFault(acc, i, 'invalid-name');
+          break;
+        case PART_NAME:
+        case PART_NAME_WS:
+          // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, but no name goes on after it.
+          if (c === 0x3a) {
+            this.partialColon = i;
+            this.partialPart = PART_VALUE;
+          } else if (isOws(c)) this.partialPart = PART_NAME_WS;
+          else if (c === CR) return this.partialFault(acc, i, 'no-colon');
+          else if (this.partialPart === PART_NAME_WS || TCHAR[c] !== 1)
+            return this.partialFault(acc, i, 'invalid-name');
+          break;
+        case PART_VALUE:
+          if (c === CR) this.partialPart = PART_CR;
+          else if (!isValueByte(c)) return this.partialFault(acc, i, 'invalid-value');
+          break;
+        default:
+          // PART_CR: a CR followed by anything but LF (which would have ended the line).
+          return this.partialFault(acc, i, 'bare-cr');
+      }
+    }
+    this.partialAt = acc.length;
+    return true;
+  }
+
+  /** A fault in the field line not ended yet, in the words of a whole line's (fieldError). */
+  private partialFault(acc: Buffer, at: number, fault: FieldError['fault']): false {
+    const start = this.partialStart;
+    const line = latin1(acc, start, fault === 'no-colon' ? at : acc.length);
+    let name: string;
+    if (fault === 'leading-whitespace' || fault === 'obs-fold') name = this.lastFieldName;
+    else if (this.partialColon !== -1) name = trimOws(latin1(acc, start, this.partialColon));
+    else if (fault === 'invalid-name') {
+      // The name as far as it came (to a colon or the line's end), as a whole line's fault shows it.
+      let end = at;
+      while (end < acc.length && acc[end] !== 0x3a && acc[end] !== CR) end++;
+      name = trimOws(latin1(acc, start, end));
+    } else name = '';
+    return this.fieldError({ fault, name, line });
   }
 
   /**
@@ -426,12 +576,19 @@ export class ResponseParser {
     const eol = text.indexOf('\r\n');
     if (!this.parseStatusLine(text, eol)) return false;
     const status = this.status;
-    if (status === 101 && !this.upgradeRequest) {
+    if (status === 101 && this.upgradeOffer === undefined) {
       this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
       return false;
     }
     const headers: string[] = [];
     if (!this.parseFields(text, eol + 2, headers)) return false;
+    if (status === 101) {
+      const refused = switchRefusal(headers, this.upgradeOffer as string);
+      if (refused !== undefined) {
+        this.protocolError(refused);
+        return false;
+      }
+    }
 
     const bodyless = this.headRequest || status < 200 || status === 204 || status === 304;
     let contentLength = -1;
@@ -534,6 +691,7 @@ export class ResponseParser {
     } else {
       // A 1xx: the same response's next head follows.
       this.statusLineChecked = false;
+      this.partialStart = -1;
     }
     this.handler.onHead({
       status,
@@ -713,7 +871,8 @@ export class ResponseParser {
       // Whole trailer lines are checked as they come, like a head's: a bad one fails now, not
       // when the upstream closes (which would read as a body cut short).
       if (this.fieldsCheckedTo === 0) this.fieldsCheckedTo = 2;
-      return acc.indexOf(LF, old) === -1 || this.checkPartialFields(acc) ? data.length : -1;
+      if (acc.indexOf(LF, old) !== -1 && !this.checkPartialFields(acc)) return -1;
+      return this.checkPartialLine(acc, this.fieldsCheckedTo, false) ? data.length : -1;
     }
     const text = latin1(this.acc!, 2, end - 2);
     this.resetAcc();
@@ -766,5 +925,6 @@ export class ResponseParser {
     this.fieldsCheckedTo = 0;
     this.fieldsChecked = 0;
     this.lastFieldName = '';
+    this.partialStart = -1;
   }
 }

@@ -17,6 +17,9 @@ interface ForwardFacts {
   readonly via: string;
 }
 
+/** Fields a client's Connection header cannot take off the request (see buildUpstreamHeaders). */
+const ADDRESSING_AND_FRAMING = ['content-length', 'host'] as const;
+
 /**
  * The upstream request's headers, as a flat [name, value, …] list: the client's
  * headers in their order and case, minus hop-by-hop fields, plus this hop's facts.
@@ -24,6 +27,10 @@ interface ForwardFacts {
 export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts): string[] {
   const connection = valuesOf(raw, 'connection');
   const nominated = connection === undefined ? undefined : connectionNominated(connection);
+  // The fields that frame and address the request are this hop's to send, whatever the client's
+  // Connection says: without its Content-Length the body would go upstream unframed, read there
+  // as a request the gateway never parsed (RFC 9110 §7.6.1 forbids naming such fields).
+  if (nominated !== undefined) for (const name of ADDRESSING_AND_FRAMING) nominated.delete(name);
   const out: string[] = [];
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
@@ -56,6 +63,11 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
         continue;
       case 'x-request-id':
       case 'traceparent':
+        continue;
+      case 'content-length':
+        // The decimal the body was framed with: "0010" is 10 here, and 8 to a parser that reads
+        // a leading zero as octal (both parsers took digits only, so only zeros need going).
+        out.push(name, value.length > 1 && value.charCodeAt(0) === 48 ? String(Number(value)) : value);
         continue;
       case 'max-forwards':
         // RFC 9110 §7.6.2: each hop forwarding the request decrements it (only OPTIONS and TRACE

@@ -336,7 +336,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // the gateway's cut of a client that read nothing, not the client leaving.
     const sendCut = cut && record.failure === undefined ? response.cutBySend : undefined;
     const failure = sendCut === undefined ? gone : sendTimeoutFailure(sendCut);
-    if (sendCut !== undefined) this.stage = lastTryFailed(record, failure as Failure);
+    if (failure) this.stage = sendCut === undefined ? failure.stage : lastTryFailed(record, failure);
     if (gone !== undefined) this.dropped(failure as Failure);
     // A retry still in backoff will not run: the client is gone.
     if (current === undefined) this.measure.retryOver('client_closed');

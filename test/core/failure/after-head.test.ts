@@ -4,6 +4,7 @@
  * And the upstream's own errors, which pass through untouched.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startBadFraming, startNotModifiedWithLength } from '../../../src/kits/fault-kit/garbage-faults.ts';
@@ -81,6 +82,23 @@ describe('after the head went downstream', () => {
       assert.equal(line.level, 'warn');
     });
   }
+
+  test('to an HTTP/1.0 client the body is delimited by the close: a cut one ends in a reset, never a FIN that says it is whole', async () => {
+    const gw = await through(await startResetMidBody({ framing: 'chunked' }));
+    const ending = await new Promise<string>((resolve) => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+      });
+      socket.on('end', () => resolve(`FIN after ${text.length} bytes`));
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+      socket.write('GET /file HTTP/1.0\r\nHost: a\r\nX-Request-Id: cut-10\r\n\r\n');
+    });
+    assert.equal(ending, 'ECONNRESET', 'a close-delimited body closed by a FIN would read as complete');
+    const line = await gw.logFor('cut-10');
+    assert.equal(line.error, 'http_response_incomplete');
+  });
 
   test('a close-delimited HTTP/1.0 body that ends cleanly is complete', async () => {
     const fault = await startCloseDelimited();

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { FAILURES, type FailureType } from '../../../src/core/failure/taxonomy.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import {
   startBadFraming,
@@ -48,6 +49,10 @@ interface Row {
   readonly shape: string;
   /** Whether the request (head) reached the upstream. */
   readonly reached: boolean;
+  /** The log line's stage, when it is not what `reached` says (sent when reached, else not_sent). */
+  readonly stage?: string;
+  /** Whether the log line says the upstream reset the connection (default false). */
+  readonly upstreamReset?: boolean;
   /** Extra Proxy-Status parameter expected, e.g. 'rcode="NXDOMAIN"'. */
   readonly param?: RegExp;
 }
@@ -151,6 +156,7 @@ const ROWS: Row[] = [
     error: 'connection_terminated',
     shape: 'reset',
     reached: true,
+    upstreamReset: true,
   },
   {
     name: 'a close in the middle of the head is a 502 connection_terminated',
@@ -208,6 +214,8 @@ const ROWS: Row[] = [
     error: 'connection_terminated',
     shape: 'reset',
     reached: false,
+    // The gateway wrote its request; the TLS server read it as a bad handshake and closed.
+    stage: 'sent',
   },
   {
     name: 'a 64 KiB response header is a 502 http_response_header_section_size',
@@ -285,6 +293,9 @@ describe('the failure table', () => {
       assert.equal(line.status, row.status);
       assert.equal(line.error, row.error);
       assert.equal(line.shape, row.shape);
+      assert.equal(line.flag, FAILURES[row.error as FailureType].flag);
+      assert.equal(line.stage, row.stage ?? (row.reached ? 'sent' : 'not_sent'), 'how far the request got');
+      assert.equal(line.upstream_reset, row.upstreamReset ?? false);
       assert.equal(line.upstream, 'app');
       assert.equal(line.route, '/');
       assert.equal(line.path, '/orders/42?x=1');

@@ -107,6 +107,23 @@ test('a bad method or bare LF fails as it arrives, not when the head ends', () =
   assert.equal(refusal(['GET / HTTP/1.1\r\n', 'Host: a\n']).code, 'HPE_LF_EXPECTED');
 });
 
+test('a bad field line fails as soon as it is whole, not at the header timeout (issue 11: hostile clients)', () => {
+  for (const [line, details] of [
+    ['Bad Name: x', /invalid header field name/],
+    ['X-A: a\x00b', /invalid character in the value of header "X-A"/],
+    ['X-A : a', /invalid header field name/],
+    ['X-A: 1\r\n folded', /obs-fold/],
+    ['No colon here', /invalid header field name/],
+  ] as const) {
+    // The head has not ended (no blank line): the parser cannot wait for it to judge the line.
+    const error = refusal(['GET / HTTP/1.1\r\nHost: a\r\n', `${line}\r\n`]);
+    assert.equal(error.status, 400, line);
+    assert.match(error.details, details);
+  }
+  // Good lines of an unfinished head are no failure.
+  assert.equal(parse(['GET / HTTP/1.1\r\nHost: a\r\n', 'X-A: 1\r\nX-B: 2\r\n']).error, undefined);
+});
+
 test('one request at a time: the parser stops after a request and leaves the rest', () => {
   const p = parse('GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n');
   assert.equal(p.heads.length, 1);

@@ -206,13 +206,15 @@ describe('the response head', () => {
       assert.match(fails('http_protocol_error', 'SSH-'), /does not start with/);
     });
 
-    test('a status line that arrives byte by byte is checked as soon as it is whole', () => {
+    test('a status line that arrives byte by byte fails at its first bad byte, not when it is whole', () => {
       const r = new Recorder();
       r.parser.expect(false);
       for (const c of 'HTTP/1.1 2') assert.equal(r.feed(c), undefined);
-      const failure = r.feed('X0 OK\r');
-      assert.equal(failure, undefined, 'the line is not whole yet');
-      assert.equal(r.feed('\n')?.type, 'http_protocol_error');
+      // Issue 11, item 9: no ending could make "HTTP/1.1 2X" valid, so nothing more is waited for.
+      assert.equal(r.feed('X')?.type, 'http_protocol_error');
+      const fine = new Recorder();
+      fine.parser.expect(false);
+      for (const c of 'HTTP/1.1 200 OK\r') assert.equal(fine.feed(c), undefined, 'valid so far');
     });
 
     test('101 is refused even for a HEAD request', () => {
@@ -305,18 +307,24 @@ describe('a head not complete yet', () => {
     ['HTTP/1.1 200 OK\r\n leading\r\n', /whitespace before the first header field/],
     ['HTTP/1.1 200 OK\r\n: empty\r\n', /empty header name/],
   ] as const) {
-    test(`a bad field line fails as soon as it is whole: ${JSON.stringify(partial.slice(17))}`, () => {
+    test(`a bad field line fails as soon as it is seen: ${JSON.stringify(partial.slice(17))}`, () => {
       assert.match(fails('http_protocol_error', partial), details);
-      // The same, fed byte by byte, and with the bad line arriving after good ones were checked.
-      assert.match(fails('http_protocol_error', [...partial]), details);
+      // The same with the bad line arriving after good ones were checked.
       assert.match(fails('http_protocol_error', [partial.slice(0, 19), partial.slice(19)]), details);
+      // Fed byte by byte it fails at the first bad byte, naming what came so far ("Bad N").
+      fails('http_protocol_error', [...partial]);
     });
   }
 
-  test('good field lines and an unfinished line are not failures', () => {
-    const { r, failure } = parse(['HTTP/1.1 200 OK\r\nX-A: 1\r\n', 'X-B: 2\r\nBad Na']);
+  test('good field lines and an unfinished line valid so far are not failures; one that cannot end valid is', () => {
+    const { r, failure } = parse(['HTTP/1.1 200 OK\r\nX-A: 1\r\n', 'X-B: 2\r\nX-C : a\tb\r']);
     assert.equal(failure, undefined);
     assert.equal(r.parser.finish(), 'head');
+    // Issue 11, item 9: "at the first bad byte", not once the upstream ends the line or the head.
+    assert.match(
+      fails('http_protocol_error', ['HTTP/1.1 200 OK\r\nX-A: 1\r\n', 'X-B: 2\r\nBad Na']),
+      /invalid header name "Bad Na"/,
+    );
     const whole = ok(['HTTP/1.1 200 OK\r\nX-A: 1\r\n', 'X-B: 2\r\nX-C:', ' 3\r\n\r\n']);
     assert.deepEqual(whole.head.headers, ['X-A', '1', 'X-B', '2', 'X-C', '3']);
   });

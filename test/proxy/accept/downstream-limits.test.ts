@@ -116,6 +116,23 @@ test('with Expect: 100-continue a body over the limit gets the 413 and never a 1
   await assertStillServes(f);
 });
 
+test('Expect: 100-continue from an HTTP/1.0 client is ignored: no 1xx, only the final answer (RFC 9110 §10.1.1, §15.2)', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  // An HTTP/1.0 client knows no 1xx: a 100 would be read as its final answer, and the real one as garbage.
+  client.write('POST /ok HTTP/1.0\r\nHost: a\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n');
+  await settle(100);
+  client.write('0123456789');
+  await client.until(hasFinalResponse);
+  const res = parseRaw(client.received);
+  assert.deepEqual(res.interim, []);
+  assert.match(client.received, /^HTTP\/1\.1 200 /);
+  const seen = await f.echo.waitForRequest(1, { body: true });
+  assert.equal(seen.body.toString(), '0123456789');
+});
+
 /** Sends a chunked body of 0x200 + 0x400 bytes (terminator included) against the 1 KiB limit. */
 async function sendChunkedOverLimit(
   port: number,

@@ -352,6 +352,23 @@ test('a bare HTTP/0.9 request (no header section) is a 400 at once, then closed'
   assertUpstreamSawNothing(f);
 });
 
+test('a bad field line in a head that has not ended is a 400 at once, not a 408 at header_timeout', async (t) => {
+  // A client that sends garbage and then nothing is not a slow client: it gets its 400 when the
+  // line is whole, and the log says what was wrong with it (issue 11, hostile clients).
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  client.write('GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: framing\r\nBad Name: x\r\n');
+  await client.untilClosed(3000);
+  await assertClientError(
+    f,
+    { raw: client.received, closed: client.closed },
+    { status: 400, details: /invalid header field name/ },
+  );
+  assertUpstreamSawNothing(f);
+});
+
 test('Upgrade: h2c is not tunnelled: it is answered as the plain HTTP/1.1 request it also is', async (t) => {
   const f = await startFixture();
   t.after(() => f.close());

@@ -113,3 +113,37 @@ test('interim answers are capped per exchange: the rest are dropped and counted 
     await upstream.close();
   }
 });
+
+test('a Content-Length on a 204 or an interim answer does not reach the client (RFC 9110 §8.6), and the connection stays in step', async () => {
+  const upstream = await startRawFault(async (c) => {
+    for (;;) {
+      const { path } = await c.nextRequest();
+      if (path === '/204') await c.write('HTTP/1.1 204 No Content\r\ncontent-length: 11\r\n\r\n');
+      else if (path === '/103')
+        await c.write(
+          'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\ncontent-length: 11\r\n\r\n' +
+            'HTTP/1.1 204 No Content\r\n\r\n',
+        );
+      else await c.write('HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nsecond-body');
+    }
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    for (const first of ['GET /204 HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /103 HTTP/1.1\r\nHost: a\r\n\r\n']) {
+      const raw = await rawUntil(gw.port, `${first}GET /next HTTP/1.1\r\nHost: a\r\n\r\n`, (t) =>
+        t.includes('second-body'),
+      );
+      const answers = raw.split(/(?=HTTP\/1\.1 )/);
+      const [last] = answers.splice(-1);
+      assert.ok(answers.length >= 1, raw);
+      for (const answer of answers) {
+        assert.match(answer, /^HTTP\/1\.1 (103|204) /);
+        assert.doesNotMatch(answer, /content-length/i, 'a 1xx or 204 sends none');
+      }
+      assert.match(last, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nsecond-body$/);
+    }
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});

@@ -94,3 +94,37 @@ test('a client that leaves while its body is read whole before any attempt: 499 
     await upstream.close();
   }
 });
+
+test('a client that leaves while the upstream has its request: the log line says how far it got (stage), as for any failure', async () => {
+  const upstream = await startRawFault(async (c) => {
+    const { path } = await c.nextRequest();
+    // /body: the head and part of the body, then nothing; /head: nothing at all.
+    if (path === '/body') await c.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npart');
+  });
+  const gw = await startTestGateway(config(upstream.url, true));
+  try {
+    for (const [path, stage] of [
+      ['/head', 'sent'],
+      ['/body', 'body_streaming'],
+    ] as const) {
+      const socket = connect(gw.port, '127.0.0.1');
+      socket.on('error', () => {});
+      let got = '';
+      socket.on('data', (chunk: Buffer) => {
+        got += chunk.toString('latin1');
+      });
+      socket.write(`GET ${path} HTTP/1.1\r\nhost: a\r\nx-request-id: gone${path}\r\n\r\n`);
+      const seen = upstream.received.length;
+      while (upstream.received.length === seen || (path === '/body' && !got.endsWith('part')))
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      socket.destroy();
+      const line = await gw.logFor(`gone${path}`);
+      assert.equal(line.error, 'client_closed');
+      assert.equal(line.client_aborted, true);
+      assert.equal(line.stage, stage);
+    }
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});

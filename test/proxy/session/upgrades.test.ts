@@ -213,3 +213,51 @@ test('a tunnel silent both ways for timeouts.tunnel_idle is closed on both sides
     await upstream.close();
   }
 });
+
+for (const [label, answer, details] of [
+  [
+    'a protocol the client did not offer',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n',
+    /101 Switching Protocols to \\"h2c\\", which the request did not offer/,
+  ],
+  [
+    'no Upgrade field',
+    'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n',
+    /101 Switching Protocols without an Upgrade field/,
+  ],
+] as const) {
+  test(`a 101 to ${label} opens no tunnel: 502 http_protocol_error, and nothing after reaches the upstream (RFC 9110 §7.8)`, async () => {
+    const upstream = await startRawFault(async (c) => {
+      await c.nextRequest();
+      await c.write(answer);
+    });
+    const gw = await startTestGateway(singleUpstream(upstream.url));
+    try {
+      const { raw, closed } = await rawRequest(
+        gw.port,
+        `${UPGRADE}X-Request-Id: up-other\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n`,
+      );
+      assert.match(raw, /^HTTP\/1\.1 502 /);
+      assert.match(
+        raw,
+        /\r\nproxy-status: edge-1; error=http_protocol_error; details="(?:[^"\\\r]|\\.)*"; next-hop="app"\r\n/,
+      );
+      assert.match(raw, details);
+      assert.equal(raw.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer only');
+      assert.equal(closed, true, 'the client connection closes after the answer');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(
+        upstream.received.map((r) => r.path),
+        ['/ws'],
+        'the bytes after the upgrade request never reached the upstream',
+      );
+      const line = await gw.logFor('up-other');
+      assert.equal(line.status, 502);
+      assert.equal(line.error, 'http_protocol_error');
+      assert.equal(line.upgraded, undefined);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+}

@@ -77,6 +77,81 @@ describe('a second answer to one request', () => {
   });
 });
 
+describe('a body where none may be', () => {
+  // A response to HEAD, a 204 and a 304 end at their head whatever they say (RFC 9112 §6.3): what
+  // follows is a second answer, never this one's body, and never the next request's answer.
+  const POISON = 'HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nPOISONED';
+  for (const [label, method, answer] of [
+    [
+      'a HEAD answered with its body',
+      'HEAD',
+      `HTTP/1.1 200 OK\r\ncontent-length: ${POISON.length}\r\n\r\n${POISON}`,
+    ],
+    ['a 204 with a body', 'GET', `HTTP/1.1 204 No Content\r\n\r\n${POISON}`],
+    [
+      'a 304 with a body',
+      'GET',
+      `HTTP/1.1 304 Not Modified\r\ncontent-length: ${POISON.length}\r\n\r\n${POISON}`,
+    ],
+  ] as const) {
+    test(`${label}: the head alone is relayed, and the connection closed, never handed to a queued request`, async (t) => {
+      const fault = await startRawFault(answerEach(() => answer));
+      const gw = await through(t, fault, '    pool: { max_connections: 1, queue_timeout: 5s }');
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, (_, i) => request(gw.url, { method, path: `/q${i}` })),
+      );
+      for (const a of answers) {
+        assert.equal(a.status, Number(answer.slice(9, 12)));
+        assert.equal(a.text, '', 'no body');
+        assert.equal(a.aborted, false);
+      }
+      assert.equal(fault.connections, 4, 'each connection with bytes after its answer was closed');
+    });
+  }
+});
+
+describe('a pooled connection closed under the request it carried', () => {
+  // The upstream read the second request on its kept-alive connection and closed without a word:
+  // the request may have been acted on, so only an idempotent one goes again (RFC 9112 §9.3.1).
+  for (const [method, retried] of [
+    ['GET', true],
+    ['PUT', true],
+    ['POST', false],
+  ] as const) {
+    test(`${method}: ${retried ? 'retried on a new connection' : '502 connection_terminated, never sent again'}`, async (t) => {
+      const fault = await startRawFault(async (connection) => {
+        for (;;) {
+          const req = await connection.nextRequest({ body: true });
+          if (req.index === 2) return void (await connection.end());
+          await connection.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        }
+      });
+      const gw = await through(t, fault);
+      assert.equal((await request(gw.url, { path: '/first' })).status, 200);
+      const res = await request(gw.url, {
+        method,
+        path: '/second',
+        body: method === 'GET' ? undefined : 'data',
+        headers: { 'x-request-id': `stale-${method}` },
+      });
+      const line = await gw.logFor(`stale-${method}`);
+      assert.deepEqual(
+        fault.received.map((r) => `${r.method} ${r.path} #${r.connection}`),
+        [`GET /first #1`, `${method} /second #1`, ...(retried ? [`${method} /second #2`] : [])],
+      );
+      if (retried) {
+        assert.equal(res.status, 200);
+        assert.equal(line.attempts, 2);
+      } else {
+        assert.equal(res.status, 502);
+        assert.match(proxyStatus(res), /^edge-1; error=connection_terminated; /);
+        assert.equal(line.stage, 'sent');
+        assert.equal(line.retry_skipped, 'not_idempotent');
+      }
+    });
+  }
+});
+
 describe('a bad field line in a head that has not ended', () => {
   for (const then of ['holds', 'closes'] as const) {
     test(`fails at once as http_protocol_error, not retried, when the upstream then ${then}`, async (t) => {
@@ -98,6 +173,68 @@ describe('a bad field line in a head that has not ended', () => {
       assert.equal((await gw.logFor(`bad-line-${then}`)).status, 502);
     });
   }
+});
+
+describe('a bad byte in a line that has not ended', () => {
+  // The line is not whole, but no ending could make it valid: the upstream is not speaking HTTP,
+  // and waiting for the rest would blame a timeout (504) or a close (502 connection_terminated).
+  for (const [label, bytes, details] of [
+    [
+      'a space inside a field name',
+      'HTTP/1.1 200 OK\r\nX-Fine: 1\r\nBad Name',
+      'invalid header name \\"Bad Name\\"',
+    ],
+    ['a control byte in a field name', 'HTTP/1.1 200 OK\r\nX\x01Y', 'invalid header name \\"X?Y\\"'],
+    [
+      'a NUL in a field value',
+      'HTTP/1.1 200 OK\r\nX-A: a\x00b',
+      'invalid character in the value of header \\"X-A\\"',
+    ],
+    ['a folded line', 'HTTP/1.1 200 OK\r\nX-A: a\r\n b', 'whitespace folding (obs-fold) in header \\"X-A\\"'],
+    [
+      'a CR not before LF',
+      'HTTP/1.1 200 OK\r\nX-A: a\rb',
+      'invalid character in the value of header \\"X-A\\"',
+    ],
+    ['a letter in the status code', 'HTTP/1.1 2x0 OK', 'invalid status line \\"HTTP/1.1 2x0 OK\\"'],
+    ['a NUL in the reason', 'HTTP/1.1 200 OK\x00', 'invalid character in the reason phrase'],
+  ] as const) {
+    for (const then of ['holds', 'closes'] as const) {
+      test(`${label}, then the upstream ${then}: 502 http_protocol_error, not retried`, async (t) => {
+        const fault = await startRawFault(async (connection) => {
+          await connection.nextRequest();
+          await connection.write(Buffer.from(bytes, 'latin1'));
+          if (then === 'closes') await connection.end();
+        });
+        const gw = await through(t, fault, '    timeouts: { response: 3s }');
+        const res = await request(gw.url, { headers: { 'x-request-id': 'partial' } });
+        assert.equal(res.status, 502);
+        assert.equal(
+          proxyStatus(res),
+          `edge-1; error=http_protocol_error; details="${details}"; next-hop="app"`,
+        );
+        assert.equal(fault.received.length, 1, 'a protocol error is not retried');
+        assert.equal((await gw.logFor('partial')).shape, 'garbage');
+      });
+    }
+  }
+});
+
+test('a bad byte in a trailer line not ended, then silence: the log says http_protocol_error, not a read timeout', async (t) => {
+  const fault = await startRawFault(async (connection) => {
+    await connection.nextRequest();
+    await connection.write(
+      'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Sum: a\x00',
+    );
+  });
+  const gw = await through(t, fault, '    timeouts: { read: 3s }');
+  const res = await request(gw.url, { headers: { 'x-request-id': 'trailer-partial' } });
+  assert.equal(res.status, 200, 'the head had gone out');
+  assert.equal(res.aborted, true);
+  const line = await gw.logFor('trailer-partial');
+  assert.equal(line.error, 'http_protocol_error');
+  assert.equal(line.shape, 'garbage');
+  assert.equal(line.details, 'invalid character in the value of header "X-Sum"');
 });
 
 describe('Content-Length', () => {

@@ -68,8 +68,15 @@ function h2Head(status: number, flat: readonly string[]): string[] {
   return head;
 }
 
-/** Flat fields as node:http2 takes them in an object: lower-case names, repeated ones as arrays, no connection-specific ones. */
-function h2Fields(flat: readonly string[], into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
+/**
+ * Flat fields as node:http2 takes them in an object: lower-case names, repeated ones as arrays, no
+ * connection-specific ones. The object has no prototype (`into` must have none either): a field
+ * named `constructor` or `__proto__` is a field, not a property already there.
+ */
+function h2Fields(
+  flat: readonly string[],
+  into: OutgoingHttpHeaders = Object.create(null),
+): OutgoingHttpHeaders {
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i].toLowerCase();
     if (isHopByHop(name) || name.charCodeAt(0) === 58) continue;
@@ -224,7 +231,9 @@ export class H2Response implements ResponseSink {
     // A client not reading is sent no more of them: they would pile up in the session.
     if (this.#stream.writableNeedDrain) return false;
     try {
-      this.#stream.additionalHeaders(h2Fields(headers, { ':status': status }));
+      const fields: OutgoingHttpHeaders = Object.create(null);
+      fields[':status'] = status;
+      this.#stream.additionalHeaders(h2Fields(headers, fields));
       return true;
     } catch {
       // An interim head node:http2 will not send is dropped: it is only a hint.

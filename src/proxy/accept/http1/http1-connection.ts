@@ -319,8 +319,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     const fields = head.headers;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
+      // RFC 9110 §10.1.1: 100-continue from an HTTP/1.0 client is ignored (it knows no 1xx).
       if (name.length === 6 && name.toLowerCase() === 'expect')
-        expectContinue = fields[i + 1].toLowerCase() === '100-continue';
+        expectContinue = head.versionMinor === 1 && fields[i + 1].toLowerCase() === '100-continue';
       else if (head.upgrade && name.length === 7 && name.toLowerCase() === 'upgrade')
         h2c = offersH2c(fields[i + 1]);
     }
@@ -405,11 +406,14 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     else setImmediate(next);
   }
 
-  responseAborted(): void {
+  responseAborted(reset: boolean): void {
     this.#response = undefined;
     // What was written (the head, at least) leaves before the cut: corked, it would be dropped.
     while (this.socket.writableCorked > 0) this.socket.uncork();
-    this.socket.destroy();
+    // A body the close delimits is cut by a reset: a FIN would tell the client it is whole. Only
+    // a plain TCP socket can send one; over TLS the close without close_notify tells it.
+    if (reset && !this.#encrypted && !this.socket.destroyed) this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   responseSwitched(): { socket: Socket; rest: Buffer } {

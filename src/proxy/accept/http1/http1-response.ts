@@ -18,8 +18,11 @@ export interface ResponseOwner {
   responseStarted(): void;
   /** The whole response is on the socket; `close`: the connection must close after it. */
   responseFinished(close: boolean): void;
-  /** The exchange was cut: the connection closes at once. */
-  responseAborted(): void;
+  /**
+   * The exchange was cut: the connection closes at once. `reset`: the body was delimited by the
+   * close, so only a reset (RST) tells the client it is not whole; a FIN would say it is.
+   */
+  responseAborted(reset: boolean): void;
   /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
   responseSwitched(): { socket: Socket; rest: Buffer };
 }
@@ -39,6 +42,20 @@ function dateFieldLine(): string {
     dateLine = `date: ${new Date(now).toUTCString()}\r\n`;
   }
   return dateLine;
+}
+
+/**
+ * The fields without Content-Length, for the heads that must not carry one (1xx, 204: RFC 9110
+ * §8.6), which an upstream may have sent; the same list when it has none (the usual case).
+ */
+function withoutLength(headers: readonly string[]): readonly string[] {
+  let kept: string[] | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length')
+      kept ??= headers.slice(0, i);
+    else kept?.push(headers[i], headers[i + 1]);
+  }
+  return kept ?? headers;
 }
 
 let keepAliveSeconds = -1;
@@ -67,6 +84,8 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #finished = false;
   #over = false;
   #chunked = false;
+  /** No length and not chunked (an HTTP/1.0 client's): the close ends the body. */
+  #closeDelimited = false;
   #bodyless = false;
   #bodyComplete = false;
   #cutByDrain = false;
@@ -174,7 +193,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     // A client not reading is sent no more of them: they would pile up in its buffer.
     if (this.#headSent || this.#over || this.#versionMinor === 0 || this.#socket.writableNeedDrain)
       return false;
-    this.#socket.write(serializeResponseHead(status, reason, headers), 'latin1');
+    this.#socket.write(serializeResponseHead(status, reason, withoutLength(headers)), 'latin1');
     return true;
   }
 
@@ -182,6 +201,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     if (this.#headSent || this.#over) throw new Error('response head sent twice');
     if (close) this.#close = true;
     this.#chunked = false;
+    this.#closeDelimited = false;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;
     // One pass for the three fields this hop reads: a name is lower-cased only when its length matches.
     let date = false;
@@ -193,6 +213,9 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       else if (name.length === 10) connection ||= name.toLowerCase() === 'connection';
       else if (name.length === 14) length ||= name.toLowerCase() === 'content-length';
     }
+    // RFC 9110 §8.6: a 204 carries no Content-Length (a client that reads one would take that
+    // many bytes of the next response as this one's body).
+    const fields = length && status === 204 ? withoutLength(headers) : headers;
     // This hop's fields go around the upstream's, whose list is not copied to add them. The
     // upstream's Date is passed on as it said it (RFC 9110 §6.6.1); Candor dates its own answers.
     const before = date ? '' : dateFieldLine();
@@ -202,7 +225,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       if (this.#versionMinor === 1) {
         this.#chunked = true;
         after = 'transfer-encoding: chunked\r\n';
-      } else this.#close = true;
+      } else {
+        this.#close = true;
+        this.#closeDelimited = true;
+      }
     }
     // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
     if (this.#versionMinor === 0) this.#close = true;
@@ -214,7 +240,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       after +=
         this.#keepAliveSeconds > 0 ? keepAliveLines(this.#keepAliveSeconds) : 'connection: keep-alive\r\n';
     }
-    const text = serializeResponseHead(status, reason, headers, before, after);
+    const text = serializeResponseHead(status, reason, fields, before, after);
     this.#headSent = true;
     this.#owner.responseStarted();
     this.#socket.write(text, 'latin1');
@@ -297,7 +323,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   abort(): void {
     if (this.#over) return;
     this.#over = true;
-    this.#owner.responseAborted();
+    this.#owner.responseAborted(this.#closeDelimited);
     this.#closed(false);
   }
 
@@ -315,7 +341,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     if (this.#over || this.#headSent || this.#socket.destroyed) return undefined;
     this.#headSent = true;
     this.#over = true;
-    this.#socket.write(serializeResponseHead(101, reason, headers), 'latin1');
+    this.#socket.write(serializeResponseHead(101, reason, withoutLength(headers)), 'latin1');
     const switched = this.#owner.responseSwitched();
     // The exchange is over when the tunnel is: the connection's close ends it.
     switched.socket.once('close', () => this.#closed(false));

@@ -19,13 +19,13 @@ export function h2RequestHeaders(
   scheme: 'http' | 'https',
   authority: string,
 ): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {
-    ':method': request.method,
-    ':scheme': scheme,
-    ':authority': authority,
-    ':path': request.path,
-    te: 'trailers',
-  };
+  // No prototype: a field named `constructor` or `__proto__` is a field, not a property already there.
+  const headers: OutgoingHttpHeaders = Object.create(null);
+  headers[':method'] = request.method;
+  headers[':scheme'] = scheme;
+  headers[':authority'] = authority;
+  headers[':path'] = request.path;
+  headers.te = 'trailers';
   const { headers: raw } = request;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();

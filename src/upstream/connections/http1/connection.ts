@@ -124,7 +124,10 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.startedAt = performance.now();
     this.bodyPieces = 0;
     this.downstreamPaused = false;
-    this.parser.expect(request.method === 'HEAD', request.upgrade === true);
+    this.parser.expect(
+      request.method === 'HEAD',
+      request.upgrade === true ? offeredUpgrade(request) : undefined,
+    );
     const reused = this.requests > 0;
     this.requests++;
     handler.onRequestStart(this, reused ? REUSED : { connectMs: this.connectMs, reused });
@@ -475,4 +478,12 @@ export interface ConnectionOptions {
   readonly timeouts: ConnectionTimeouts;
   readonly idleTimeout: number;
   readonly maxHeaderSize: number;
+}
+
+/** The protocols an upgrade request offers: its Upgrade field ("" when it has none: no 101 is then taken). */
+function offeredUpgrade(request: ExchangeRequest): string {
+  const { headers } = request;
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() === 'upgrade') return headers[i + 1];
+  return '';
 }

@@ -428,6 +428,37 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     );
   });
 
+  for (const [label, answer] of [
+    [
+      'more DATA than its content-length',
+      {
+        head: [
+          [':status', '200'],
+          ['content-length', '2'],
+        ],
+        data: ['okEXTRA'],
+      },
+    ],
+    ['DATA on a 204', { head: [[':status', '204']], data: ['body'] }],
+  ] as const) {
+    test(`${label}: the gateway's HTTP/2 client refuses it, and the log says the upstream broke HTTP/2, not that it reset`, async () => {
+      const upstream = await keep(startH2Raw(answer));
+      const gw = await gatewayTo('h2c', [upstream.url]);
+      const res = await request(gw.url, { path: '/over', headers: { 'x-request-id': 'over' } });
+      assert.equal(res.status, Number(answer.head[0][1]), 'the head had gone out');
+      const line = await gw.logFor('over');
+      assert.equal(line.error, 'http_protocol_error');
+      assert.equal(line.shape, 'garbage');
+      assert.equal(line.stage, 'body_streaming');
+      assert.equal(line.upstream_reset, false);
+      assert.match(
+        String(line.details),
+        /^response body is not valid HTTP\/2 \(Protocol error: DATA past its content-length/,
+      );
+      assert.doesNotMatch(String(line.details), /reset/);
+    });
+  }
+
   test('no head in time: 504 http_response_timeout', async () => {
     const upstream = await keep(startH2(h2Hang));
     const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');

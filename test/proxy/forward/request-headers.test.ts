@@ -1,0 +1,107 @@
+/**
+ * The fields that frame and address the request are the gateway's to send, as it parsed them.
+ * A client's Connection header names fields to drop at this hop (RFC 9110 §7.6.1), but one
+ * naming Content-Length would otherwise have its body go upstream unframed, where the upstream
+ * reads it as a second request the gateway never parsed (smuggling); and a Content-Length with
+ * leading zeros goes on as the decimal the gateway framed the body with, not as a string another
+ * parser may read otherwise. Raw client, raw upstream recording the exact bytes it received.
+ */
+import assert from 'node:assert/strict';
+import { describe, type TestContext, test } from 'node:test';
+import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { rawUntil } from '../../helpers/http-client.ts';
+import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+
+async function gatewayAndUpstream(t: TestContext) {
+  const fault = await startRawFault(async (connection) => {
+    for (;;) {
+      await connection.nextRequest({ body: true });
+      await connection.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    }
+  });
+  let gw: TestGateway | undefined;
+  t.after(async () => {
+    await gw?.close();
+    await fault.close();
+  });
+  gw = await startTestGateway(singleUpstream(fault.url));
+  return { fault, gw };
+}
+
+const answered = (text: string) => /\r\n\r\nok$/.test(text);
+
+describe('a Connection header naming the fields that frame the request', () => {
+  for (const [label, size] of [
+    ['a body read whole', 0],
+    ['a body streamed (over the route buffer)', 2 * 1024 * 1024],
+  ] as const) {
+    for (const option of ['content-length', 'Content-Length, close', 'keep-alive, CONTENT-LENGTH']) {
+      test(`"Connection: ${option}" with ${label}: the body reaches the upstream framed, never as a request`, async (t) => {
+        const { fault, gw } = await gatewayAndUpstream(t);
+        const body = 'a'.repeat(size) + SMUGGLED;
+        const text = await rawUntil(
+          gw.port,
+          `POST /upload HTTP/1.1\r\nHost: x\r\nX-Request-Id: conn-cl\r\nConnection: ${option}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          answered,
+          10_000,
+        );
+        assert.match(text, /^HTTP\/1\.1 200 /);
+        await fault.waitForRequest(1, { body: true });
+        // Another turn for a second request to show up, were the body taken for one.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.deepEqual(
+          fault.received.map((r) => `${r.method} ${r.path}`),
+          ['POST /upload'],
+          'the upstream saw one request: the body was not read as a second',
+        );
+        const [got] = fault.received;
+        assert.equal(got.headers['content-length'], String(body.length));
+        assert.equal(got.bodyLength, body.length);
+        assert.equal(got.body.subarray(-SMUGGLED.length).toString(), SMUGGLED);
+        assert.equal((await gw.logFor('conn-cl')).status, 200);
+      });
+    }
+  }
+
+  test('"Connection: host": the upstream still gets the Host the client addressed', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(
+      gw.port,
+      'GET /a HTTP/1.1\r\nHost: app.example\r\nConnection: host\r\n\r\n',
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    assert.equal(got.headers.host, 'app.example');
+  });
+
+  test('other fields the Connection header names are still dropped', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    await rawUntil(
+      gw.port,
+      'GET /a HTTP/1.1\r\nHost: x\r\nConnection: content-length, x-debug\r\nX-Debug: 1\r\n\r\n',
+      answered,
+    );
+    const got = await fault.waitForRequest(1);
+    assert.equal(got.headers['x-debug'], undefined);
+  });
+});
+
+describe('a Content-Length with leading zeros', () => {
+  test('reaches the upstream as the plain decimal the gateway framed the body with', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const body = '0123456789';
+    const text = await rawUntil(
+      gw.port,
+      `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0010\r\n\r\n${body}`,
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1, { body: true });
+    const lengths = got.rawHeaders.filter(([name]) => name.toLowerCase() === 'content-length');
+    assert.deepEqual(lengths, [['Content-Length', '10']], 'one field, "0010" as 10');
+    assert.equal(got.body.toString(), body);
+  });
+});
