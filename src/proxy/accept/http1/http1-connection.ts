@@ -463,12 +463,18 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   /**
    * A drain: an idle connection closes now, a busy one after its response (which says
-   * `Connection: close` if its head has not gone out yet).
+   * `Connection: close` if its head has not gone out yet). One idle only until its turn comes
+   * for a pipelined request already read is busy: that request is answered (saying close),
+   * not dropped with the connection after the client sent it.
    */
   closeWhenIdle(): void {
     this.#closeAfter = true;
     this.#response?.closeAfter();
-    if (this.#state === 'idle' || (this.#state === 'head' && !this.#parser.started)) this.close();
+    if (
+      (this.#state === 'idle' && this.#pendingBytes === 0) ||
+      (this.#state === 'head' && !this.#parser.started)
+    )
+      this.close();
   }
 
   /**

@@ -371,6 +371,34 @@ test('a drain closes an idle connection now and a busy one after its response, w
   assert.match(busy.received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n\r\nok$/);
 });
 
+test('a drain while a pipelined request waits its turn: it is answered (saying close), never dropped unanswered', async (t) => {
+  // The first answer is large and the client does not read yet: the connection is idle
+  // between the two requests, the second already read, until the client takes the first.
+  const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+  let ended = false;
+  const s = await serve((exchange, n) => {
+    bodyOf(exchange).resume();
+    const body = n === 1 ? big : Buffer.from('second');
+    exchange.response.sendHead(200, 'OK', ['content-length', String(body.length)]);
+    exchange.response.write(body);
+    exchange.response.end();
+    ended = true;
+  });
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.socket.pause();
+  c.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (!ended) await new Promise((r) => setImmediate(r));
+  s.server.closeWhenIdle();
+  c.socket.resume();
+  await c.untilClosed(10_000);
+  assert.equal(s.stats.handed, 2, 'the request read before the drain was run');
+  assert.match(c.received, /\r\n\r\nsecond$/);
+  const second = c.received.slice(c.received.lastIndexOf('HTTP/1.1 '));
+  assert.match(second, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n/);
+});
+
 test('over TLS: the same connection after the handshake, the head saying so', async (t) => {
   const certs = testCertificates();
   let encrypted: boolean | undefined;
