@@ -91,13 +91,6 @@ class BodyStream extends Readable {
   }
 }
 
-const HEADER_TIMEOUT: RequestParseError = {
-  status: 408,
-  code: 'ERR_HTTP_REQUEST_TIMEOUT',
-  details: 'the request was not received in time',
-  inBody: false,
-};
-
 export class Http1Connection implements RequestParserHandler, ResponseOwner {
   readonly socket: Socket;
   readonly #settings: Http1Settings;
@@ -508,7 +501,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // A connection that never sent a byte (a preconnect, a scan) made no request: no answer.
     if (!this.#parser.started && !this.#spoke) return this.#destroy();
     if (!this.#parser.started) return this.close();
-    this.#refused(HEADER_TIMEOUT);
+    this.#refused(
+      this.#parser.abandon(408, 'ERR_HTTP_REQUEST_TIMEOUT', 'the request was not received in time'),
+    );
   };
 
   #bodyIdle(): void {
@@ -533,6 +528,16 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   readonly #onEnd = (): void => {
     // The client's FIN: a lingering close is over; an idle or unstarted connection closes.
+    // A head cut short by it is a request that cannot be whole: refused with its 400 and log
+    // line (the client may still read: `printf … | nc -N` without the last CRLF).
+    if (this.#state === 'head' && this.#parser.started)
+      return this.#refused(
+        this.#parser.abandon(
+          400,
+          'HPE_INVALID_EOF_STATE',
+          'the client ended the connection inside the request head',
+        ),
+      );
     if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
