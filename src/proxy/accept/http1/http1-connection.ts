@@ -455,14 +455,23 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   /**
+   * A drain that began while this connection was on its way (a TLS handshake, a PROXY
+   * header): the request it came to send is served, saying close, and the connection ends
+   * after it (one that sends none ends at the header timeout).
+   */
+  closeAfterResponse(): void {
+    this.#closeAfter = true;
+    this.#response?.closeAfter();
+  }
+
+  /**
    * A drain: an idle connection closes now, a busy one after its response (which says
    * `Connection: close` if its head has not gone out yet). One idle only until its turn comes
    * for a pipelined request already read is busy: that request is answered (saying close),
    * not dropped with the connection after the client sent it.
    */
   closeWhenIdle(): void {
-    this.#closeAfter = true;
-    this.#response?.closeAfter();
+    this.closeAfterResponse();
     if (
       (this.#state === 'idle' && this.#pendingBytes === 0) ||
       (this.#state === 'head' && !this.#parser.started)

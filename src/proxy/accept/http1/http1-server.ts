@@ -62,8 +62,14 @@ export function createHttp1Server(
   const connections = new Set<Http1Connection>();
   // Told by the connection itself when its socket closes: no listener and no closure per connection.
   const forget = (connection: Http1Connection) => connections.delete(connection);
+  /** A drain began: a connection that comes out of its TLS handshake or PROXY header now is served once. */
+  let draining = false;
+  const add = (connection: Http1Connection) => {
+    connections.add(connection);
+    if (draining) connection.closeAfterResponse();
+  };
   const accept = (socket: Socket) => {
-    connections.add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
+    add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
   };
   // TCP connections that are not (or not yet) an Http1Connection here: every one over TLS or
   // behind a gate (counted from its accept); on a plain listener, only one handed to HTTP/2.
@@ -81,7 +87,7 @@ export function createHttp1Server(
     },
   };
   const acceptPlain = (socket: Socket) => {
-    connections.add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
+    add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
   };
   const taker = take ?? accept;
   // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's header.
@@ -122,6 +128,7 @@ export function createHttp1Server(
     accept,
     acceptPlain,
     closeWhenIdle() {
+      draining = true;
       server.close();
       for (const connection of connections) connection.closeWhenIdle();
     },

@@ -434,3 +434,36 @@ test('over TLS: the same connection after the handshake, the head saying so', as
   assert.match(received, /^HTTP\/1\.1 200 OK\r\n/);
   assert.equal(encrypted, true);
 });
+
+test('a drain that finds a connection still in its TLS handshake: its request after the handshake says close, and it closes', async (t) => {
+  const certs = testCertificates();
+  const server = createHttp1Server(
+    () => SETTINGS,
+    { request: (exchange) => echo(exchange, 1), refused: () => assert.fail('nothing to refuse') },
+    undefined,
+    { cert: certs.localhost.cert, key: certs.localhost.key },
+  );
+  await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.destroyAll();
+    server.server.close();
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  const accepted = new Promise<void>((resolve) => server.server.once('connection', () => resolve()));
+  const tcp = net.connect(port, '127.0.0.1');
+  t.after(() => tcp.destroy());
+  await accepted;
+  // The drain begins before the client's ClientHello.
+  server.closeWhenIdle();
+  const socket = tls.connect({ socket: tcp, servername: 'localhost', ca: certs.ca });
+  let received = '';
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString();
+  });
+  socket.on('error', () => {});
+  socket.write('GET /late HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await closed;
+  assert.match(received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n/);
+  assert.match(received, /"target":"\/late"/);
+});
