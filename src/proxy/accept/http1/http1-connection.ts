@@ -131,6 +131,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #onBodyIdle: (() => void) | undefined;
   #onKeepAliveTimeout: (() => void) | undefined;
   #nextPipelined: (() => void) | undefined;
+  #onAnswerTaken: (() => void) | undefined;
 
   /** Told once the socket has closed, or was handed to HTTP/2 (the server's set of connections forgets it). */
   readonly #gone: ((connection: Http1Connection) => void) | undefined;
@@ -386,8 +387,18 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (close || this.#closeAfter || !this.#requestComplete) return this.close();
     this.#parser.next();
     this.#state = 'idle';
-    this.#onKeepAliveTimeout ??= () => this.#keepAliveTimeout();
-    this.#arm(this.#settings.keepAliveTimeout, this.#onKeepAliveTimeout);
+    const onTimeout = (this.#onKeepAliveTimeout ??= () => this.#keepAliveTimeout());
+    const { sendTimeout = 0, keepAliveTimeout } = this.#settings;
+    if (this.socket.writableNeedDrain && sendTimeout > 0) {
+      // The answer is still leaving for a client that reads it slowly: its keep-alive time
+      // begins once the answer has left (closed before, the client would send its next
+      // request into the close); until then it has `limits.send_timeout` to take it.
+      this.#arm(sendTimeout, onTimeout);
+      this.#onAnswerTaken ??= () => {
+        if (this.#state === 'idle') this.#arm(this.#settings.keepAliveTimeout, onTimeout);
+      };
+      this.socket.once('drain', this.#onAnswerTaken);
+    } else this.#arm(keepAliveTimeout, onTimeout);
     // The next pipelined request waits for the next turn (one request per connection per
     // turn), and for the socket to take what was written: a client that does not read its
     // answers stops its pipeline there.

@@ -467,3 +467,74 @@ test('a drain that finds a connection still in its TLS handshake: its request af
   assert.match(received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n/);
   assert.match(received, /"target":"\/late"/);
 });
+
+test('keep-alive time begins when the client has taken the answer, not when it was queued: a slow reader keeps its connection for the next request', async (t) => {
+  // Far more than the kernel's socket buffers hold: most of it waits in the gateway's.
+  const big = Buffer.alloc(64 * 1024 * 1024, 'x');
+  const settings = { ...SETTINGS, keepAliveTimeout: 600, sendTimeout: 20_000 };
+  const s = await serve((exchange) => {
+    bodyOf(exchange).resume();
+    const body = exchange.head.target === '/big' ? big : Buffer.from('next');
+    exchange.response.sendHead(200, 'OK', ['content-length', String(body.length)]);
+    // In reads' worth, as the gateway relays an upstream's body.
+    for (let at = 0; at < body.length; at += 64 * 1024)
+      exchange.response.write(body.subarray(at, at + 64 * 1024));
+    exchange.response.end();
+  }, settings);
+  t.after(() => s.close());
+  const socket = net.connect(s.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.on('error', () => {});
+  let received = 0;
+  let whole = Number.POSITIVE_INFINITY;
+  let tail = '';
+  let slow = true;
+  const answered = new Promise<boolean>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      // A slow link: one read's worth at a time.
+      if (slow) socket.pause();
+      if (received === 0) whole = chunk.indexOf('\r\n\r\n') + 4 + big.length;
+      received += chunk.length;
+      tail = (tail + chunk.toString('latin1', Math.max(0, chunk.length - 300))).slice(-300);
+      if (tail.endsWith('\r\n\r\nnext')) resolve(true);
+    });
+    socket.once('close', () => resolve(false));
+  });
+  socket.pause();
+  socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  // One read every 10 ms for several keep-alive timeouts, then at full speed.
+  const slowUntil = performance.now() + 4 * settings.keepAliveTimeout;
+  while (performance.now() < slowUntil && !socket.destroyed) {
+    socket.resume();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  slow = false;
+  socket.resume();
+  while (received < whole && !socket.destroyed) await new Promise((r) => setImmediate(r));
+  // The whole answer taken: the next request comes at once, well within the keep-alive time.
+  socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.equal(await answered, true, 'the next request on the kept-alive connection was answered');
+});
+
+test('a client that never takes its answer is closed at the send timeout, kept alive or not', async (t) => {
+  const big = Buffer.alloc(64 * 1024 * 1024, 'x');
+  const settings = { ...SETTINGS, keepAliveTimeout: 200, sendTimeout: 400 };
+  const s = await serve((exchange) => {
+    bodyOf(exchange).resume();
+    exchange.response.sendHead(200, 'OK', ['content-length', String(big.length)]);
+    exchange.response.write(big);
+    exchange.response.end();
+  }, settings);
+  t.after(() => s.close());
+  const socket = net.connect(s.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.on('error', () => {});
+  socket.pause();
+  socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  // The send timeout, then the lingering close's LINGER_MS: the socket is destroyed.
+  while (s.server.connections.size === 0) await new Promise((r) => setTimeout(r, 10));
+  const until = performance.now() + settings.sendTimeout + LINGER_MS + 5_000;
+  while (s.server.connections.size > 0 && performance.now() < until)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.server.connections.size, 0, 'the connection was closed');
+});
