@@ -313,8 +313,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     const fields = head.headers;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
+      // RFC 9110 §10.1.1: an HTTP/1.0 request's 100-continue is ignored (no 1xx to an HTTP/1.0 client).
       if (name.length === 6 && name.toLowerCase() === 'expect')
-        expectContinue = fields[i + 1].toLowerCase() === '100-continue';
+        expectContinue = head.versionMinor === 1 && fields[i + 1].toLowerCase() === '100-continue';
       else if (head.upgrade && name.length === 7 && name.toLowerCase() === 'upgrade')
         h2c = offersH2c(fields[i + 1]);
     }

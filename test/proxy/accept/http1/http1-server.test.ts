@@ -232,6 +232,25 @@ test('Expect: 100-continue is answered when the handler asks for the body', asyn
   await c.until((r) => r.includes('"body":"abc"'));
 });
 
+test('Expect: 100-continue from an HTTP/1.0 client is ignored: no 1xx, the body read when it comes (RFC 9110 §10.1.1)', async (t) => {
+  let expectContinue: boolean | undefined;
+  const s = await serve((exchange, n) => {
+    expectContinue = exchange.head.expectContinue;
+    exchange.response.sendContinue();
+    echo(exchange, n);
+  });
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('POST /e HTTP/1.0\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n');
+  while (expectContinue === undefined) await new Promise((r) => setImmediate(r));
+  c.write('abc');
+  await c.untilClosed();
+  assert.equal(expectContinue, false);
+  assert.match(c.received, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(c.received, /"body":"abc"/);
+});
+
 test('HTTP/1.0: the answer says close, and the connection closes after it', async (t) => {
   const s = await serve();
   t.after(() => s.close());
