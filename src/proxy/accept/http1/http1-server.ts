@@ -18,7 +18,8 @@ import {
 
 /**
  * How the server makes its TCP sockets, and every acceptor of its listener (acceptors.ts).
- * allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
+ * allowHalfOpen: a client's FIN must not end our side before the connection decides what it
+ * means (a head cut short still gets its 400; a request in flight is a client that left).
  */
 export const SOCKET_OPTIONS: Readonly<ServerOpts> = { allowHalfOpen: true, noDelay: true };
 
