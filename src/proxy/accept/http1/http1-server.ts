@@ -102,7 +102,13 @@ export function createHttp1Server(
   const server =
     tls === undefined
       ? createServer(SOCKET_OPTIONS, first)
-      : createTlsServer({ ...SOCKET_OPTIONS, ...tls }, first);
+      : // A handshake is part of the head's time: Node's own bound (120 s) would let a client
+        // that stalls its ClientHello hold a connection slot that long. (Read when the listener
+        // opens: a reload's header_timeout reaches the heads, not the handshakes.)
+        createTlsServer({ ...SOCKET_OPTIONS, handshakeTimeout: settings().headerTimeout, ...tls }, first);
+  // Node only reports a handshake that failed or passed its timeout ('tlsClientError'): the
+  // socket would stay open (a stalled ClientHello for good), holding a connection slot.
+  if (tls !== undefined) server.on('tlsClientError', (_err, socket) => socket.destroy());
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
   // What reads a connection before node:net or node:tls does (for TLS, before its handshake):
   // the PROXY header first, then an ACME validation's ClientHello.
