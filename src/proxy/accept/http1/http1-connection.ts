@@ -477,18 +477,30 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   /**
-   * A drain: an idle connection closes now, a busy one after its response (which says
+   * A drain: an idle connection closes at once, a busy one after its response (which says
    * `Connection: close` if its head has not gone out yet). One idle only until its turn comes
    * for a pipelined request already read is busy: that request is answered (saying close),
    * not dropped with the connection after the client sent it.
    */
   closeWhenIdle(): void {
     this.closeAfterResponse();
-    if (
+    if (!this.#quiet()) return;
+    // One more look first: a request already in the socket's buffer when the drain began (sent
+    // before the client could know) is read by the next poll of the event loop, which runs
+    // before the second turn's immediates; it is then answered, saying close, not dropped.
+    setImmediate(() =>
+      setImmediate(() => {
+        if (this.#quiet()) this.close();
+      }),
+    );
+  }
+
+  /** Nothing of a request on this connection: idle between requests, or not one byte of a head yet. */
+  #quiet(): boolean {
+    return (
       (this.#state === 'idle' && this.#pendingBytes === 0) ||
       (this.#state === 'head' && !this.#parser.started)
-    )
-      this.close();
+    );
   }
 
   /**

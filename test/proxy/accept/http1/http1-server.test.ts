@@ -390,6 +390,30 @@ test('a drain closes an idle connection now and a busy one after its response, w
   assert.match(busy.received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n\r\nok$/);
 });
 
+test('a drain that finds a request already in the socket, not yet read: it is answered (saying close), not dropped', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const fresh = await RawClient.connect(s.port);
+  const kept = await RawClient.connect(s.port);
+  t.after(() => {
+    fresh.destroy();
+    kept.destroy();
+  });
+  kept.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n');
+  await kept.until((r) => r.includes('"target":"/first"'));
+  while (s.server.connections.size < 2) await new Promise((r) => setImmediate(r));
+  // Both requests reach the server's socket buffers before it runs again: the drain begins in
+  // the same turn, with both connections looking idle.
+  fresh.write('GET /new HTTP/1.1\r\nHost: x\r\n\r\n');
+  kept.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n');
+  s.server.closeWhenIdle();
+  await fresh.untilClosed();
+  await kept.untilClosed();
+  assert.match(fresh.received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n[\s\S]*"target":"\/new"/);
+  const second = kept.received.slice(kept.received.lastIndexOf('HTTP/1.1 '));
+  assert.match(second, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n[\s\S]*"target":"\/second"/);
+});
+
 test('a drain while a pipelined request waits its turn: it is answered (saying close), never dropped unanswered', async (t) => {
   // The first answer is large and the client does not read yet: the connection is idle
   // between the two requests, the second already read, until the client takes the first.
