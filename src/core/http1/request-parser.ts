@@ -531,7 +531,8 @@ export class RequestParser {
       framing,
       contentLength: framing === 'length' ? contentLength : lengths > 0 ? 0 : -1,
       keepAlive: !close && (minor === 1 || keepAliveToken),
-      upgrade: upgradeToken && upgradeField,
+      // RFC 9110 §7.8: an HTTP/1.0 request's Upgrade is ignored (and no 101 may go to its client).
+      upgrade: minor === 1 && upgradeToken && upgradeField,
     });
     return true;
   }
