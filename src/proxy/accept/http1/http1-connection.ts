@@ -410,11 +410,14 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     else setImmediate(next);
   }
 
-  responseAborted(): void {
+  responseAborted(reset: boolean): void {
     this.#response = undefined;
     // What was written (the head, at least) leaves before the cut: corked, it would be dropped.
     while (this.socket.writableCorked > 0) this.socket.uncork();
-    this.socket.destroy();
+    // A body the close delimits, ended by a FIN, would read as whole: a TCP reset says it was
+    // cut (over TLS the missing close_notify says it: destroy() sends none).
+    if (reset && !this.#encrypted) this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   responseSwitched(): { socket: Socket; rest: Buffer } {
@@ -580,6 +583,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       });
       this.#body?.destroy(err);
     }
+    // An answer already under way is cut (never ended by our FIN: a body the close delimits
+    // would then read as whole).
+    if (this.#state === 'writing' && this.#response !== undefined) return this.#response.abort();
     this.close();
   };
 

@@ -18,8 +18,11 @@ export interface ResponseOwner {
   responseStarted(): void;
   /** The whole response is on the socket; `close`: the connection must close after it. */
   responseFinished(close: boolean): void;
-  /** The exchange was cut: the connection closes at once. */
-  responseAborted(): void;
+  /**
+   * The exchange was cut: the connection closes at once. `reset`: the body is delimited by the
+   * close (an HTTP/1.0 client's), so a FIN would end it as if whole: the cut must be a reset.
+   */
+  responseAborted(reset: boolean): void;
   /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
   responseSwitched(): { socket: Socket; rest: Buffer };
 }
@@ -67,6 +70,8 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #finished = false;
   #over = false;
   #chunked = false;
+  /** The body ends with the connection (HTTP/1.0, no length): only a reset can say it was cut. */
+  #closeDelimited = false;
   #bodyless = false;
   #bodyComplete = false;
   #cutByDrain = false;
@@ -205,7 +210,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       if (this.#versionMinor === 1) {
         this.#chunked = true;
         after = 'transfer-encoding: chunked\r\n';
-      } else this.#close = true;
+      } else {
+        this.#close = true;
+        this.#closeDelimited = true;
+      }
     }
     // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
     if (this.#versionMinor === 0) this.#close = true;
@@ -300,7 +308,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   abort(): void {
     if (this.#over) return;
     this.#over = true;
-    this.#owner.responseAborted();
+    this.#owner.responseAborted(this.#closeDelimited);
     this.#closed(false);
   }
 

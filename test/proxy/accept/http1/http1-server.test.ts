@@ -262,6 +262,61 @@ test('HTTP/1.0: the answer says close, and the connection closes after it', asyn
   assert.match(c.received, /"target":"\/old"/);
 });
 
+/** How a raw client connection ended: 'reset' (ECONNRESET), 'fin' (a clean end), with what it had received. */
+function endingOf(socket: net.Socket): Promise<{ how: 'reset' | 'fin'; received: string }> {
+  return new Promise((resolve) => {
+    let received = '';
+    let how: 'reset' | 'fin' = 'fin';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') how = 'reset';
+    });
+    socket.on('close', () => resolve({ how, received }));
+  });
+}
+
+test('HTTP/1.0, a body delimited by the close: a response cut short ends in a reset, never a FIN that would read as its whole end', async (t) => {
+  const s = await serve((exchange) => {
+    exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
+    exchange.response.write(Buffer.from('first part'));
+    setTimeout(() => exchange.response.abort(), 50);
+  });
+  t.after(() => s.close());
+  const socket = net.connect(s.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  const ended = endingOf(socket);
+  socket.write('GET /cut HTTP/1.0\r\nHost: x\r\n\r\n');
+  const { how, received } = await ended;
+  assert.match(received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n\r\nfirst part$/);
+  assert.equal(how, 'reset', 'the client can tell the body was cut');
+});
+
+test('HTTP/1.0: a client that ends its side while its close-delimited answer streams gets a reset, not a FIN under a partial body', async (t) => {
+  let more: (() => void) | undefined;
+  const s = await serve((exchange) => {
+    exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
+    exchange.response.write(Buffer.from('first part'));
+    more = () => {
+      exchange.response.write(Buffer.from('second part'));
+      exchange.response.end();
+    };
+  });
+  t.after(() => s.close());
+  const socket = net.connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true });
+  t.after(() => socket.destroy());
+  const ended = endingOf(socket);
+  socket.once('data', () => {
+    socket.end();
+    setTimeout(() => more?.(), 50);
+  });
+  socket.write('GET /half HTTP/1.0\r\nHost: x\r\n\r\n');
+  const { how, received } = await ended;
+  assert.doesNotMatch(received, /second part/);
+  assert.equal(how, 'reset');
+});
+
 test('a malformed request is refused, and the connection closed', async (t) => {
   const s = await serve();
   t.after(() => s.close());
