@@ -524,8 +524,13 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
   cut(): void {
-    this.#response?.cutAtDrainDeadline();
-    this.socket.destroy();
+    const response = this.#response;
+    if (response !== undefined) {
+      response.cutAtDrainDeadline();
+      // As any cut answer: a body the close delimits ends in a reset, not a FIN.
+      response.abort();
+    }
+    if (!this.socket.destroyed) this.socket.destroy();
   }
 
   readonly #destroy = (): void => {

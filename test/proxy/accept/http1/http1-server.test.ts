@@ -317,6 +317,26 @@ test('HTTP/1.0: a client that ends its side while its close-delimited answer str
   assert.equal(how, 'reset');
 });
 
+test('HTTP/1.0: the drain deadline that cuts a close-delimited answer cuts it with a reset too', async (t) => {
+  let started = false;
+  const s = await serve((exchange) => {
+    exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
+    exchange.response.write(Buffer.from('first part'));
+    started = true;
+  });
+  t.after(() => s.close());
+  const socket = net.connect(s.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  const ended = endingOf(socket);
+  socket.write('GET /long HTTP/1.0\r\nHost: x\r\n\r\n');
+  while (!started) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.server.destroyAll(), 1);
+  const { how, received } = await ended;
+  assert.match(received, /\r\n\r\nfirst part$/);
+  assert.equal(how, 'reset');
+});
+
 test('a malformed request is refused, and the connection closed', async (t) => {
   const s = await serve();
   t.after(() => s.close());
