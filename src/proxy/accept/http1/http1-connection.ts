@@ -388,7 +388,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (close || this.#closeAfter || !this.#requestComplete) return this.close();
     this.#parser.next();
     this.#state = 'idle';
-    const onTimeout = (this.#onKeepAliveTimeout ??= () => this.#keepAliveTimeout());
+    this.#onKeepAliveTimeout ??= () => this.#keepAliveTimeout();
+    const onTimeout = this.#onKeepAliveTimeout;
     const { sendTimeout = 0, keepAliveTimeout } = this.#settings;
     if (this.socket.writableNeedDrain && sendTimeout > 0) {
       // The answer is still leaving for a client that reads it slowly: its keep-alive time
