@@ -165,6 +165,22 @@ export class RequestParser {
   }
 
   /**
+   * The connection gives up on a head that did not come whole (its header timeout, the
+   * client's FIN): the parser stays dead, and the head's whole lines so far are kept as a
+   * refused head's are, so the answer and its log line name the request (its method, path,
+   * Accept, X-Request-Id) rather than nothing.
+   */
+  abandon(status: number, code: string, details: string): RequestParseError {
+    if (this.#state !== S_DEAD) {
+      this.#fail(status, code, details);
+      const lastLine = this.#refusedHead.lastIndexOf('\r\n');
+      // A line cut short is not named: its value may be half of what the client meant.
+      this.#refusedHead = lastLine === -1 ? '' : this.#refusedHead.slice(0, lastLine + 2);
+    }
+    return this.#error as RequestParseError;
+  }
+
+  /**
    * Feeds bytes. Returns undefined while all is well, the refusal on invalid input (the parser
    * then stays dead). After onComplete it stops: `leftover` says how many bytes it left.
    */
@@ -540,7 +556,8 @@ export class RequestParser {
       framing,
       contentLength: framing === 'length' ? contentLength : lengths > 0 ? 0 : -1,
       keepAlive: !close && (minor === 1 || keepAliveToken),
-      upgrade: upgradeToken && upgradeField,
+      // RFC 9110 §7.8: an HTTP/1.0 request's Upgrade is ignored (and no 101 may go to its client).
+      upgrade: minor === 1 && upgradeToken && upgradeField,
     });
     return true;
   }

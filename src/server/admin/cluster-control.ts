@@ -98,7 +98,7 @@ export class ClusterControl {
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
   draining = false;
-  /** Called after each reload that swapped at least one worker (the primary moves the admin listener). */
+  /** Called after each reload whose snapshot is now the config in force (the primary moves the admin listener). */
   onSwapped: () => void = () => {};
   /** Called after a runtime change was recorded (the primary's health checks skip a disabled target). */
   onChanged: (changes: RuntimeChanges) => void = () => {};
@@ -235,6 +235,9 @@ export class ClusterControl {
     // What the workers that refused the file said of it (a new listener's address taken…).
     const refusals = new Map<string, ConfigProblem>();
     let everyFailureIsTheFile = true;
+    // A worker that did not answer in time (stalled, not dead: a dead one is restarted on the
+    // primary's config) still has the snapshot in its channel and swaps to it when it runs again.
+    let unanswered = false;
     for (const { worker, answer } of answers) {
       if (answer?.candor === 'reloaded' && answer.outcome) {
         confirmed.push(worker);
@@ -243,6 +246,7 @@ export class ClusterControl {
         if (answer?.candor === 'reloaded' && answer.problems)
           for (const p of answer.problems) refusals.set(`${p.path} ${p.message}`, p);
         else everyFailureIsTheFile = false;
+        if (answer === undefined) unanswered = true;
         failed.push({
           id: worker,
           reason:
@@ -256,7 +260,9 @@ export class ClusterControl {
         });
       }
     }
-    if (confirmed.length === 0 && failed.length > 0) {
+    // Back to the config before only when no worker swapped and none still may: the primary's
+    // view (GET /config, /status, a restarted worker's start) is what the workers will run.
+    if (confirmed.length === 0 && failed.length > 0 && !unanswered) {
       this.#config = previous;
       // Every worker refused the file for what it asks (a listener that cannot open): nothing
       // changed anywhere, so this is the file refused, as an invalid one is, not a swap left half done.
@@ -281,7 +287,7 @@ export class ClusterControl {
       ...(outcome === undefined ? {} : { outcome }),
     };
     this.#lastReload = report;
-    if (confirmed.length > 0) this.onSwapped();
+    if (this.#config === next) this.onSwapped();
     const fields = {
       via: caller.via,
       who: caller.who,

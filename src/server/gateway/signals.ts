@@ -8,7 +8,13 @@
 export const SIGNAL_ACTIONS = {
   SIGTERM: 'drain',
   SIGINT: 'drain',
+  // nginx's graceful quit (`nginx -s quit`), and Ctrl-\: Node's default would end the process
+  // on the spot (a core dump), requests in flight and log lines lost.
+  SIGQUIT: 'drain',
   SIGUSR1: 'reopen-logs',
+  // A reload to HAProxy, a binary upgrade to nginx: neither is meant here, and Node's default
+  // would end the process on the spot. Refused with a line that says what the signals do.
+  SIGUSR2: 'nothing',
 } as const satisfies Partial<Record<NodeJS.Signals, string>>;
 
 /** What a worker is asked to do: by a signal of its own, or by its primary. */
@@ -37,7 +43,11 @@ export function onSignals(act: (action: GatewayAction) => void): () => void {
   let drains = 0;
   const listeners = Object.entries(SIGNAL_ACTIONS).map(([signal, meaning]) => {
     const listener = () => {
-      if (meaning === 'drain') act(drains++ === 0 ? 'drain' : 'drain-now');
+      if (meaning === 'nothing')
+        process.stderr.write(
+          `candor: ${signal} does nothing here (SIGHUP reloads, SIGUSR1 reopens the log, SIGTERM drains)\n`,
+        );
+      else if (meaning === 'drain') act(drains++ === 0 ? 'drain' : 'drain-now');
       else act(meaning);
     };
     process.on(signal, listener);

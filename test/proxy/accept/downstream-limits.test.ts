@@ -196,3 +196,39 @@ test('Expect: 100-continue within the limit gets a 100 Continue, then the upstre
   // The gateway answered the expectation itself: it is not passed on.
   assert.equal(seen.headers.expect, undefined);
 });
+
+test('each bound is exact: a head of header_size bytes, a URI of uri_length, 256 fields pass; one more is refused (whole and in 7-byte writes)', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  /** A whole head (request line to the blank line) of exactly `size` bytes. */
+  const head = (size: number) => {
+    const bare = 'GET / HTTP/1.1\r\nHost: a\r\nX-Pad: \r\n\r\n';
+    return bare.replace('X-Pad: ', `X-Pad: ${pad(size - bare.length)}`);
+  };
+  const uri = (length: number) => `GET /${pad(length - 1)} HTTP/1.1\r\nHost: a\r\n\r\n`;
+  const fields = (count: number) => `GET / HTTP/1.1\r\nHost: a\r\n${'x: v\r\n'.repeat(count - 1)}\r\n`;
+  const cases: [string, string, number][] = [
+    ['head at header_size', head(LIMITS.headerSize), 200],
+    ['head one byte over', head(LIMITS.headerSize + 1), 431],
+    ['URI at uri_length', uri(LIMITS.uriLength), 200],
+    ['URI one byte over', uri(LIMITS.uriLength + 1), 414],
+    ['256 fields', fields(256), 200],
+    ['257 fields', fields(257), 431],
+  ];
+  for (const split of [false, true]) {
+    for (const [what, bytes, status] of cases) {
+      const client = await RawClient.connect(f.gw.port);
+      if (!split) client.write(bytes);
+      else {
+        client.socket.setNoDelay(true);
+        for (let at = 0; at < bytes.length; at += 7) {
+          client.write(bytes.slice(at, at + 7));
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      await client.until(hasFinalResponse);
+      client.destroy();
+      assert.equal(parseRaw(client.received).status, status, `${what}${split ? ', in 7-byte writes' : ''}`);
+    }
+  }
+});

@@ -2,15 +2,18 @@
  * Every close path has a deadline (README, "Hostile peers"): a client that sends part of a
  * head, then neither reads nor closes, gets its 408 and the gateway's FIN, and LINGER_MS
  * later its socket is destroyed whatever the client does; it cannot hold `max_connections`
- * (the socket would otherwise wait in FIN-WAIT-2 for a FIN that never comes).
+ * (the socket would otherwise wait in FIN-WAIT-2 for a FIN that never comes). Nor can a TLS
+ * client that stalls its handshake: it is cut at header_timeout, not Node's 120 s.
  */
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import net from 'node:net';
 import { test } from 'node:test';
 import { LINGER_MS } from '../../../src/core/net/linger.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
-import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+import { singleUpstream, startGatewayFromText, startTestGateway } from '../../helpers/test-gateway.ts';
 
 const HEADER_TIMEOUT_MS = 300;
 
@@ -55,4 +58,50 @@ test('half-closed 408s: a client that sends 25 bytes of a head, then neither rea
   assert.equal(res.status, 200);
   const refused = gw.logs.filter((l) => l.msg === 'request' && l.status === 408);
   assert.equal(refused.length, 2, 'each attacker got its 408, logged');
+});
+
+test('TLS handshakes that stall (a partial ClientHello, or nothing) hold max_connections no longer than header_timeout', async (t) => {
+  const attackers: net.Socket[] = [];
+  t.after(() => {
+    for (const s of attackers) s.destroy();
+  });
+  const upstream = await listenOnLoopback((_req, res) => res.end('ok'));
+  t.after(() => upstream.close());
+  const certs = testCertificates();
+  const gw = await startGatewayFromText(
+    `listen:\n  - address: 127.0.0.1:0\n    max_connections: 2\n    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }\n` +
+      `${singleUpstream(upstream.url)}\nlimits: { header_timeout: ${HEADER_TIMEOUT_MS}ms }\n`,
+  );
+  t.after(() => gw.close());
+  const server = gw.gateway.listeners[0].server;
+  const connections = () =>
+    new Promise<number>((resolve, reject) =>
+      server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+    );
+  for (const first of [Buffer.from('160301', 'hex'), Buffer.alloc(0)]) {
+    const s = net.connect({ port: gw.port, host: '127.0.0.1' });
+    s.on('error', () => {});
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    if (first.length > 0) s.write(first);
+    attackers.push(s);
+  }
+  while ((await connections()) < 2) await new Promise((r) => setTimeout(r, 10));
+
+  // Node's own handshake timeout is 120 s: the listener's header_timeout is the bound.
+  const deadline = performance.now() + HEADER_TIMEOUT_MS * 1.25 + 5_000;
+  while ((await connections()) > 0 && performance.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await connections(), 0, 'both stalled handshakes were cut');
+
+  const res = await new Promise<number>((resolve, reject) => {
+    const req = https.get(
+      { host: '127.0.0.1', port: gw.port, path: '/after', ca: certs.ca, servername: 'localhost' },
+      (r) => {
+        r.resume();
+        resolve(r.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+  });
+  assert.equal(res, 200);
 });

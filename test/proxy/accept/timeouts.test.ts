@@ -25,17 +25,42 @@ test('a head that stalls half-way is a 408 after header_timeout, then closed', a
   t.after(() => f.close());
   const client = await RawClient.connect(f.gw.port);
   t.after(() => client.destroy());
-  client.write('GET /slow HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n');
+  client.write(
+    'GET /slow HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\nX-Request-Id: late-1\r\nX-Half: val',
+  );
   const started = performance.now();
   await client.untilClosed(3000);
   const waited = performance.now() - started;
   assert.ok(waited >= 400, `answered after ${waited} ms, before the 500 ms header_timeout`);
-  await assertClientError(
+  // The head as far as it came names the request: its Accept negotiates the body, its id and
+  // path are in the log line (the line cut short is not read).
+  const res = await assertClientError(
     f,
     { raw: client.received, closed: client.closed },
-    // Node gives no bytes with a timeout, so the body cannot be negotiated: plain text.
-    { status: 408, details: /the request was not received in time/ },
+    { status: 408, details: /the request was not received in time/, json: true, requestId: 'late-1' },
   );
+  const line = await f.gw.logFor(res.headers['x-request-id']);
+  assert.equal(line.method, 'GET');
+  assert.equal(line.path, '/slow');
+  assertUpstreamSawNothing(f);
+  await assertStillServes(f);
+});
+
+test('a client that ends its side inside a head gets a 400 it can still read, and one log line naming the request', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  // `printf 'GET … \r\nHost: a\r\n' | nc -N`: the last CRLF forgotten, the write side shut.
+  client.socket.end('GET /cut HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\nX-Request-Id: cut-1\r\n');
+  await client.untilClosed(3000);
+  const res = await assertClientError(
+    f,
+    { raw: client.received, closed: client.closed },
+    { status: 400, details: /ended the connection inside the request head/, json: true, requestId: 'cut-1' },
+  );
+  const line = await f.gw.logFor(res.headers['x-request-id']);
+  assert.equal(line.path, '/cut');
   assertUpstreamSawNothing(f);
   await assertStillServes(f);
 });

@@ -48,6 +48,27 @@ test('an HTTP/1.0 client asking for keep-alive gets Connection: close and the co
   }
 });
 
+test('an HTTP/1.0 request asking to upgrade is served as the plain request it also is: no tunnel, no 101 (RFC 9110 §7.8, §15.2)', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(singleUpstream(echo.url));
+  try {
+    const answer = await rawRequest(
+      gw.port,
+      'GET /ws HTTP/1.0\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    assert.equal(answer.status, 200);
+    assert.match(answer.raw, /\r\nconnection: close\r\n/i);
+    assert.equal(answer.closed, true);
+    assert.equal(echo.received.length, 1);
+    assert.equal(echo.received[0].headers.upgrade, undefined, 'the Upgrade field was ignored');
+    assert.doesNotMatch(echo.received[0].headers.connection ?? '', /upgrade/i);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
 test('OPTIONS with Max-Forwards: 0 is answered by the gateway; with 5 it reaches the upstream with 4', async () => {
   const echo = await startEcho();
   const gw = await startTestGateway(singleUpstream(echo.url));

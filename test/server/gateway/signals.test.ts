@@ -74,3 +74,32 @@ test('SIGUSR1 to the primary reopens the log file after a mv rotation (relayed t
     });
   }
 });
+
+test('SIGQUIT (nginx’s graceful quit) drains as SIGTERM does, and SIGUSR2 (a reload to HAProxy, an upgrade to nginx) is refused with a line: neither kills the gateway on the spot', async () => {
+  const upstream = http.createServer((_req, res) => setTimeout(() => res.end('ok'), 600));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as net.AddressInfo;
+  const candor = await startCandor(
+    `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:${port}\n`,
+  );
+  try {
+    const base = `http://127.0.0.1:${candor.port}`;
+    candor.primary.kill('SIGUSR2');
+    for (const pid of candor.workers()) process.kill(pid, 'SIGUSR2');
+    const stillServed = await request(base, { headers: { 'x-request-id': 'after-usr2' } });
+    assert.equal(stillServed.status, 200, 'SIGUSR2 left the gateway serving');
+    assert.match(candor.stderr(), /SIGUSR2 does nothing here/);
+
+    const inFlight = request(base, { headers: { 'x-request-id': 'in-flight' } });
+    await new Promise((r) => setTimeout(r, 200));
+    candor.primary.kill('SIGQUIT');
+    assert.equal((await inFlight).status, 200, 'the request in flight finished');
+    const exit = await candor.exited;
+    assert.deepEqual([exit.code, exit.signal], [0, null], candor.stderr());
+    assert.ok(candor.lines().some((l) => l.msg === 'drained'));
+    assert.equal(candor.lines().find((l) => l.client_req_id === 'in-flight')?.status, 200);
+  } finally {
+    await candor.cleanup();
+    upstream.close();
+  }
+});

@@ -91,13 +91,6 @@ class BodyStream extends Readable {
   }
 }
 
-const HEADER_TIMEOUT: RequestParseError = {
-  status: 408,
-  code: 'ERR_HTTP_REQUEST_TIMEOUT',
-  details: 'the request was not received in time',
-  inBody: false,
-};
-
 export class Http1Connection implements RequestParserHandler, ResponseOwner {
   readonly socket: Socket;
   readonly #settings: Http1Settings;
@@ -138,6 +131,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #onBodyIdle: (() => void) | undefined;
   #onKeepAliveTimeout: (() => void) | undefined;
   #nextPipelined: (() => void) | undefined;
+  #onAnswerTaken: (() => void) | undefined;
 
   /** Told once the socket has closed, or was handed to HTTP/2 (the server's set of connections forgets it). */
   readonly #gone: ((connection: Http1Connection) => void) | undefined;
@@ -395,7 +389,18 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#parser.next();
     this.#state = 'idle';
     this.#onKeepAliveTimeout ??= () => this.#keepAliveTimeout();
-    this.#arm(this.#settings.keepAliveTimeout, this.#onKeepAliveTimeout);
+    const onTimeout = this.#onKeepAliveTimeout;
+    const { sendTimeout = 0, keepAliveTimeout } = this.#settings;
+    if (this.socket.writableNeedDrain && sendTimeout > 0) {
+      // The answer is still leaving for a client that reads it slowly: its keep-alive time
+      // begins once the answer has left (closed before, the client would send its next
+      // request into the close); until then it has `limits.send_timeout` to take it.
+      this.#arm(sendTimeout, onTimeout);
+      this.#onAnswerTaken ??= () => {
+        if (this.#state === 'idle') this.#arm(this.#settings.keepAliveTimeout, onTimeout);
+      };
+      this.socket.once('drain', this.#onAnswerTaken);
+    } else this.#arm(keepAliveTimeout, onTimeout);
     // The next pipelined request waits for the next turn (one request per connection per
     // turn), and for the socket to take what was written: a client that does not read its
     // answers stops its pipeline there.
@@ -466,13 +471,40 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   /**
-   * A drain: an idle connection closes now, a busy one after its response (which says
-   * `Connection: close` if its head has not gone out yet).
+   * A drain that began while this connection was on its way (a TLS handshake, a PROXY
+   * header): the request it came to send is served, saying close, and the connection ends
+   * after it (one that sends none ends at the header timeout).
    */
-  closeWhenIdle(): void {
+  closeAfterResponse(): void {
     this.#closeAfter = true;
     this.#response?.closeAfter();
-    if (this.#state === 'idle' || (this.#state === 'head' && !this.#parser.started)) this.close();
+  }
+
+  /**
+   * A drain: an idle connection closes at once, a busy one after its response (which says
+   * `Connection: close` if its head has not gone out yet). One idle only until its turn comes
+   * for a pipelined request already read is busy: that request is answered (saying close),
+   * not dropped with the connection after the client sent it.
+   */
+  closeWhenIdle(): void {
+    this.closeAfterResponse();
+    if (!this.#quiet()) return;
+    // One more look first: a request already in the socket's buffer when the drain began (sent
+    // before the client could know) is read by the next poll of the event loop, which runs
+    // before the second turn's immediates; it is then answered, saying close, not dropped.
+    setImmediate(() =>
+      setImmediate(() => {
+        if (this.#quiet()) this.close();
+      }),
+    );
+  }
+
+  /** Nothing of a request on this connection: idle between requests, or not one byte of a head yet. */
+  #quiet(): boolean {
+    return (
+      (this.#state === 'idle' && this.#pendingBytes === 0) ||
+      (this.#state === 'head' && !this.#parser.started)
+    );
   }
 
   /**
@@ -493,8 +525,13 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
   cut(): void {
-    this.#response?.cutAtDrainDeadline();
-    this.socket.destroy();
+    const response = this.#response;
+    if (response !== undefined) {
+      response.cutAtDrainDeadline();
+      // As any cut answer: a body the close delimits ends in a reset, not a FIN.
+      response.abort();
+    }
+    if (!this.socket.destroyed) this.socket.destroy();
   }
 
   readonly #destroy = (): void => {
@@ -506,7 +543,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // A connection that never sent a byte (a preconnect, a scan) made no request: no answer.
     if (!this.#parser.started && !this.#spoke) return this.#destroy();
     if (!this.#parser.started) return this.close();
-    this.#refused(HEADER_TIMEOUT);
+    this.#refused(
+      this.#parser.abandon(408, 'ERR_HTTP_REQUEST_TIMEOUT', 'the request was not received in time'),
+    );
   };
 
   #bodyIdle(): void {
@@ -531,6 +570,16 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   readonly #onEnd = (): void => {
     // The client's FIN: a lingering close is over; an idle or unstarted connection closes.
+    // A head cut short by it is a request that cannot be whole: refused with its 400 and log
+    // line (the client may still read: `printf … | nc -N` without the last CRLF).
+    if (this.#state === 'head' && this.#parser.started)
+      return this.#refused(
+        this.#parser.abandon(
+          400,
+          'HPE_INVALID_EOF_STATE',
+          'the client ended the connection inside the request head',
+        ),
+      );
     if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
@@ -540,6 +589,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       });
       this.#body?.destroy(err);
     }
+    // An answer already under way is cut (never ended by our FIN: a body the close delimits
+    // would then read as whole).
+    if (this.#state === 'writing' && this.#response !== undefined) return this.#response.abort();
     this.close();
   };
 

@@ -199,7 +199,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   sendHead(status: number, reason: string, headers: readonly string[], close = false): void {
     if (this.#headSent || this.#over) throw new Error('response head sent twice');
-    if (close) this.#close = true;
+    // A final answer before the request's body is whole: the rest is not read (the connection
+    // closes after it), and the answer says so (RFC 9110 §10.1.1), lest the client send its
+    // next request into the close.
+    if (close || !this.#bodyComplete) this.#close = true;
     this.#chunked = false;
     this.#closeDelimited = false;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;

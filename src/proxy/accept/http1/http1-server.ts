@@ -18,7 +18,8 @@ import {
 
 /**
  * How the server makes its TCP sockets, and every acceptor of its listener (acceptors.ts).
- * allowHalfOpen: a client's FIN after its request must not close the socket before its answer.
+ * allowHalfOpen: a client's FIN must not end our side before the connection decides what it
+ * means (a head cut short still gets its 400; a request in flight is a client that left).
  */
 export const SOCKET_OPTIONS: Readonly<ServerOpts> = { allowHalfOpen: true, noDelay: true };
 
@@ -62,8 +63,14 @@ export function createHttp1Server(
   const connections = new Set<Http1Connection>();
   // Told by the connection itself when its socket closes: no listener and no closure per connection.
   const forget = (connection: Http1Connection) => connections.delete(connection);
+  /** A drain began: a connection that comes out of its TLS handshake or PROXY header now is served once. */
+  let draining = false;
+  const add = (connection: Http1Connection) => {
+    connections.add(connection);
+    if (draining) connection.closeAfterResponse();
+  };
   const accept = (socket: Socket) => {
-    connections.add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
+    add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
   };
   // TCP connections that are not (or not yet) an Http1Connection here: every one over TLS or
   // behind a gate (counted from its accept); on a plain listener, only one handed to HTTP/2.
@@ -81,7 +88,7 @@ export function createHttp1Server(
     },
   };
   const acceptPlain = (socket: Socket) => {
-    connections.add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
+    add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
   };
   const taker = take ?? accept;
   // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's header.
@@ -95,7 +102,13 @@ export function createHttp1Server(
   const server =
     tls === undefined
       ? createServer(SOCKET_OPTIONS, first)
-      : createTlsServer({ ...SOCKET_OPTIONS, ...tls }, first);
+      : // A handshake is part of the head's time: Node's own bound (120 s) would let a client
+        // that stalls its ClientHello hold a connection slot that long. (Read when the listener
+        // opens: a reload's header_timeout reaches the heads, not the handshakes.)
+        createTlsServer({ ...SOCKET_OPTIONS, handshakeTimeout: settings().headerTimeout, ...tls }, first);
+  // Node only reports a handshake that failed or passed its timeout ('tlsClientError'): the
+  // socket would stay open (a stalled ClientHello for good), holding a connection slot.
+  if (tls !== undefined) server.on('tlsClientError', (_err, socket) => socket.destroy());
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
   // What reads a connection before node:net or node:tls does (for TLS, before its handshake):
   // the PROXY header first, then an ACME validation's ClientHello.
@@ -122,6 +135,7 @@ export function createHttp1Server(
     accept,
     acceptPlain,
     closeWhenIdle() {
+      draining = true;
       server.close();
       for (const connection of connections) connection.closeWhenIdle();
     },

@@ -232,6 +232,25 @@ test('Expect: 100-continue is answered when the handler asks for the body', asyn
   await c.until((r) => r.includes('"body":"abc"'));
 });
 
+test('Expect: 100-continue from an HTTP/1.0 client is ignored: no 1xx, the body read when it comes (RFC 9110 §10.1.1)', async (t) => {
+  let expectContinue: boolean | undefined;
+  const s = await serve((exchange, n) => {
+    expectContinue = exchange.head.expectContinue;
+    exchange.response.sendContinue();
+    echo(exchange, n);
+  });
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('POST /e HTTP/1.0\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n');
+  while (expectContinue === undefined) await new Promise((r) => setImmediate(r));
+  c.write('abc');
+  await c.untilClosed();
+  assert.equal(expectContinue, false);
+  assert.match(c.received, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(c.received, /"body":"abc"/);
+});
+
 test('HTTP/1.0: the answer says close, and the connection closes after it', async (t) => {
   const s = await serve();
   t.after(() => s.close());
@@ -241,6 +260,81 @@ test('HTTP/1.0: the answer says close, and the connection closes after it', asyn
   await c.untilClosed();
   assert.match(c.received, /\r\nconnection: close\r\n/);
   assert.match(c.received, /"target":"\/old"/);
+});
+
+/** How a raw client connection ended: 'reset' (ECONNRESET), 'fin' (a clean end), with what it had received. */
+function endingOf(socket: net.Socket): Promise<{ how: 'reset' | 'fin'; received: string }> {
+  return new Promise((resolve) => {
+    let received = '';
+    let how: 'reset' | 'fin' = 'fin';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') how = 'reset';
+    });
+    socket.on('close', () => resolve({ how, received }));
+  });
+}
+
+test('HTTP/1.0, a body delimited by the close: a response cut short ends in a reset, never a FIN that would read as its whole end', async (t) => {
+  const s = await serve((exchange) => {
+    exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
+    exchange.response.write(Buffer.from('first part'));
+    setTimeout(() => exchange.response.abort(), 50);
+  });
+  t.after(() => s.close());
+  const socket = net.connect(s.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  const ended = endingOf(socket);
+  socket.write('GET /cut HTTP/1.0\r\nHost: x\r\n\r\n');
+  const { how, received } = await ended;
+  assert.match(received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n\r\nfirst part$/);
+  assert.equal(how, 'reset', 'the client can tell the body was cut');
+});
+
+test('HTTP/1.0: a client that ends its side while its close-delimited answer streams gets a reset, not a FIN under a partial body', async (t) => {
+  let more: (() => void) | undefined;
+  const s = await serve((exchange) => {
+    exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
+    exchange.response.write(Buffer.from('first part'));
+    more = () => {
+      exchange.response.write(Buffer.from('second part'));
+      exchange.response.end();
+    };
+  });
+  t.after(() => s.close());
+  const socket = net.connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true });
+  t.after(() => socket.destroy());
+  const ended = endingOf(socket);
+  socket.once('data', () => {
+    socket.end();
+    setTimeout(() => more?.(), 50);
+  });
+  socket.write('GET /half HTTP/1.0\r\nHost: x\r\n\r\n');
+  const { how, received } = await ended;
+  assert.doesNotMatch(received, /second part/);
+  assert.equal(how, 'reset');
+});
+
+test('HTTP/1.0: the drain deadline that cuts a close-delimited answer cuts it with a reset too', async (t) => {
+  let started = false;
+  const s = await serve((exchange) => {
+    exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
+    exchange.response.write(Buffer.from('first part'));
+    started = true;
+  });
+  t.after(() => s.close());
+  const socket = net.connect(s.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  const ended = endingOf(socket);
+  socket.write('GET /long HTTP/1.0\r\nHost: x\r\n\r\n');
+  while (!started) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.server.destroyAll(), 1);
+  const { how, received } = await ended;
+  assert.match(received, /\r\n\r\nfirst part$/);
+  assert.equal(how, 'reset');
 });
 
 test('a malformed request is refused, and the connection closed', async (t) => {
@@ -371,6 +465,58 @@ test('a drain closes an idle connection now and a busy one after its response, w
   assert.match(busy.received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n\r\nok$/);
 });
 
+test('a drain that finds a request already in the socket, not yet read: it is answered (saying close), not dropped', async (t) => {
+  const s = await serve();
+  t.after(() => s.close());
+  const fresh = await RawClient.connect(s.port);
+  const kept = await RawClient.connect(s.port);
+  t.after(() => {
+    fresh.destroy();
+    kept.destroy();
+  });
+  kept.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n');
+  await kept.until((r) => r.includes('"target":"/first"'));
+  while (s.server.connections.size < 2) await new Promise((r) => setImmediate(r));
+  // Both requests reach the server's socket buffers before it runs again: the drain begins in
+  // the same turn, with both connections looking idle.
+  fresh.write('GET /new HTTP/1.1\r\nHost: x\r\n\r\n');
+  kept.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n');
+  s.server.closeWhenIdle();
+  await fresh.untilClosed();
+  await kept.untilClosed();
+  assert.match(fresh.received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n[\s\S]*"target":"\/new"/);
+  const second = kept.received.slice(kept.received.lastIndexOf('HTTP/1.1 '));
+  assert.match(second, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n[\s\S]*"target":"\/second"/);
+});
+
+test('a drain while a pipelined request waits its turn: it is answered (saying close), never dropped unanswered', async (t) => {
+  // The first answer is large and the client does not read yet: the connection is idle
+  // between the two requests, the second already read, until the client takes the first.
+  const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+  let ended = false;
+  const s = await serve((exchange, n) => {
+    bodyOf(exchange).resume();
+    const body = n === 1 ? big : Buffer.from('second');
+    exchange.response.sendHead(200, 'OK', ['content-length', String(body.length)]);
+    exchange.response.write(body);
+    exchange.response.end();
+    ended = true;
+  });
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.socket.pause();
+  c.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (!ended) await new Promise((r) => setImmediate(r));
+  s.server.closeWhenIdle();
+  c.socket.resume();
+  await c.untilClosed(10_000);
+  assert.equal(s.stats.handed, 2, 'the request read before the drain was run');
+  assert.match(c.received, /\r\n\r\nsecond$/);
+  const second = c.received.slice(c.received.lastIndexOf('HTTP/1.1 '));
+  assert.match(second, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n/);
+});
+
 test('over TLS: the same connection after the handshake, the head saying so', async (t) => {
   const certs = testCertificates();
   let encrypted: boolean | undefined;
@@ -405,4 +551,108 @@ test('over TLS: the same connection after the handshake, the head saying so', as
   });
   assert.match(received, /^HTTP\/1\.1 200 OK\r\n/);
   assert.equal(encrypted, true);
+});
+
+test('a drain that finds a connection still in its TLS handshake: its request after the handshake says close, and it closes', async (t) => {
+  const certs = testCertificates();
+  const server = createHttp1Server(
+    () => SETTINGS,
+    { request: (exchange) => echo(exchange, 1), refused: () => assert.fail('nothing to refuse') },
+    undefined,
+    { cert: certs.localhost.cert, key: certs.localhost.key },
+  );
+  await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.destroyAll();
+    server.server.close();
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  const accepted = new Promise<void>((resolve) => server.server.once('connection', () => resolve()));
+  const tcp = net.connect(port, '127.0.0.1');
+  t.after(() => tcp.destroy());
+  await accepted;
+  // The drain begins before the client's ClientHello.
+  server.closeWhenIdle();
+  const socket = tls.connect({ socket: tcp, servername: 'localhost', ca: certs.ca });
+  let received = '';
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString();
+  });
+  socket.on('error', () => {});
+  socket.write('GET /late HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await closed;
+  assert.match(received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n/);
+  assert.match(received, /"target":"\/late"/);
+});
+
+test('keep-alive time begins when the client has taken the answer, not when it was queued: a slow reader keeps its connection for the next request', async (t) => {
+  // Far more than the kernel's socket buffers hold: most of it waits in the gateway's.
+  const big = Buffer.alloc(64 * 1024 * 1024, 'x');
+  const settings = { ...SETTINGS, keepAliveTimeout: 600, sendTimeout: 20_000 };
+  const s = await serve((exchange) => {
+    bodyOf(exchange).resume();
+    const body = exchange.head.target === '/big' ? big : Buffer.from('next');
+    exchange.response.sendHead(200, 'OK', ['content-length', String(body.length)]);
+    // In reads' worth, as the gateway relays an upstream's body.
+    for (let at = 0; at < body.length; at += 64 * 1024)
+      exchange.response.write(body.subarray(at, at + 64 * 1024));
+    exchange.response.end();
+  }, settings);
+  t.after(() => s.close());
+  const socket = net.connect(s.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.on('error', () => {});
+  let received = 0;
+  let whole = Number.POSITIVE_INFINITY;
+  let tail = '';
+  let slow = true;
+  const answered = new Promise<boolean>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      // A slow link: one read's worth at a time.
+      if (slow) socket.pause();
+      if (received === 0) whole = chunk.indexOf('\r\n\r\n') + 4 + big.length;
+      received += chunk.length;
+      tail = (tail + chunk.toString('latin1', Math.max(0, chunk.length - 300))).slice(-300);
+      if (tail.endsWith('\r\n\r\nnext')) resolve(true);
+    });
+    socket.once('close', () => resolve(false));
+  });
+  socket.pause();
+  socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  // One read every 10 ms for several keep-alive timeouts, then at full speed.
+  const slowUntil = performance.now() + 4 * settings.keepAliveTimeout;
+  while (performance.now() < slowUntil && !socket.destroyed) {
+    socket.resume();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  slow = false;
+  socket.resume();
+  while (received < whole && !socket.destroyed) await new Promise((r) => setImmediate(r));
+  // The whole answer taken: the next request comes at once, well within the keep-alive time.
+  socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.equal(await answered, true, 'the next request on the kept-alive connection was answered');
+});
+
+test('a client that never takes its answer is closed at the send timeout, kept alive or not', async (t) => {
+  const big = Buffer.alloc(64 * 1024 * 1024, 'x');
+  const settings = { ...SETTINGS, keepAliveTimeout: 200, sendTimeout: 400 };
+  const s = await serve((exchange) => {
+    bodyOf(exchange).resume();
+    exchange.response.sendHead(200, 'OK', ['content-length', String(big.length)]);
+    exchange.response.write(big);
+    exchange.response.end();
+  }, settings);
+  t.after(() => s.close());
+  const socket = net.connect(s.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.on('error', () => {});
+  socket.pause();
+  socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  // The send timeout, then the lingering close's LINGER_MS: the socket is destroyed.
+  while (s.server.connections.size === 0) await new Promise((r) => setTimeout(r, 10));
+  const until = performance.now() + settings.sendTimeout + LINGER_MS + 5_000;
+  while (s.server.connections.size > 0 && performance.now() < until)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.server.connections.size, 0, 'the connection was closed');
 });

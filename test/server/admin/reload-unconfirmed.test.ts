@@ -1,0 +1,85 @@
+/**
+ * A reload no worker confirmed in time (a worker stalled: CPU-starved, stopped): the snapshot
+ * was sent, and a worker that runs again applies it, so the primary's view (GET /config,
+ * /status, the config a restarted worker gets) must be that snapshot, not the one before.
+ * The answer is still the 503 "incomplete", naming the workers that did not confirm.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { adminCall, startServe } from '../../helpers/serve-process.ts';
+
+const TOKEN = 'unconfirmed-reload-token-0123456789';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+test('a reload no worker confirmed in time: the answer is 503 incomplete, and the admin API then tells the config the worker runs once it wakes', async (t) => {
+  const echo = await startEcho();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-unconfirmed-'));
+  t.after(async () => {
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(join(dir, 'token'), TOKEN, { mode: 0o600 });
+  const adminPort = await freePort();
+  const config = (extraRoute: string) =>
+    `name: unconfirmed\nlisten:\n  - address: 127.0.0.1:0\n` +
+    `admin: { listen: "127.0.0.1:${adminPort}", token_file: ${join(dir, 'token')} }\n` +
+    `routes:\n${extraRoute}  - match: { path: / }\n    upstream: app\n` +
+    `upstreams:\n  app:\n    targets:\n      - url: ${echo.url}\n`;
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(path, config(''));
+  const serve = await startServe(path, 1, { admin: true });
+  const workerPid = Number(
+    readFileSync(`/proc/${serve.child.pid}/task/${serve.child.pid}/children`, 'utf8').trim().split(/\s+/)[0],
+  );
+  t.after(async () => {
+    try {
+      process.kill(workerPid, 'SIGCONT');
+    } catch {
+      // gone already
+    }
+    await serve.stop();
+  });
+
+  writeFileSync(path, config('  - name: added\n    match: { path: /added }\n    upstream: app\n'));
+  process.kill(workerPid, 'SIGSTOP');
+  const reload = await adminCall(serve.adminPort as number, 'POST', '/reload', { token: TOKEN });
+  process.kill(workerPid, 'SIGCONT');
+  assert.equal(reload.status, 503);
+  const report = reload.body.reload as {
+    result: string;
+    workers: { confirmed: number[]; failed: unknown[] };
+  };
+  assert.equal(report.result, 'incomplete');
+  assert.deepEqual(report.workers.confirmed, []);
+  assert.equal(report.workers.failed.length, 1);
+
+  // The worker, running again, swaps to the snapshot it was sent.
+  await serve.waitForLines('config swapped', 1, 10_000);
+  const res = await fetch(`http://127.0.0.1:${serve.port}/added`);
+  await res.text();
+  assert.equal(res.status, 200);
+  assert.ok(
+    echo.received.some((r) => r.path === '/added'),
+    'the new route served',
+  );
+
+  const running = await adminCall(serve.adminPort as number, 'GET', '/config', { token: TOKEN });
+  const routes = (running.body.config as { routes: { name?: string }[] }).routes;
+  assert.ok(
+    routes.some((r) => r.name === 'added'),
+    `GET /config shows the config the worker runs: ${JSON.stringify(routes)}`,
+  );
+});
