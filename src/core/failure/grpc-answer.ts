@@ -85,15 +85,22 @@ function grpcMessage(failure: Failure, requestId: string, minimal: boolean): str
   return `${failure.type}${details} (request id ${requestId})`;
 }
 
+/** `grpc-status` and `grpc-message` for a failure: a Trailers-Only answer's, or the trailers that end a response cut after its head. */
+export function grpcStatusFields(failure: Failure, requestId: string, minimal: boolean): string[] {
+  return [
+    'grpc-status',
+    String(grpcStatusOf(failure)),
+    'grpc-message',
+    percentEncodeGrpcMessage(grpcMessage(failure, requestId, minimal)),
+  ];
+}
+
 /** The Trailers-Only answer for a failure the gateway made. */
 export function buildGrpcAnswer(failure: Failure, facts: GrpcAnswerFacts): GrpcAnswer {
   const headers = [
     'content-type',
     'application/grpc',
-    'grpc-status',
-    String(grpcStatusOf(failure)),
-    'grpc-message',
-    percentEncodeGrpcMessage(grpcMessage(failure, facts.requestId, facts.minimal === true)),
+    ...grpcStatusFields(failure, facts.requestId, facts.minimal === true),
     'proxy-status',
     failureProxyStatus(facts.proxyName, failure, facts.nextHop, facts.minimal),
     'cache-control',

@@ -2,8 +2,9 @@ import type { Socket } from 'node:net';
 import type { CompressionConfig } from '../../core/config/types.ts';
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
+import { grpcStatusFields, grpcStatusOf } from '../../core/failure/grpc-answer.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
-import type { Stage } from '../../core/failure/taxonomy.ts';
+import { GRPC_CODES, type Stage } from '../../core/failure/taxonomy.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
@@ -22,6 +23,7 @@ import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { BodyRate } from './body-rate.ts';
 import { CompressingSink } from './compressing-sink.ts';
+import { GrpcMessageBounds, isGrpcResponse } from './grpc-cut.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import { ResponseSpool } from './response-spool.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
@@ -162,6 +164,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private spool: ResponseSpool | undefined;
   /** onDrain, bound: made the first time the client falls behind (no closure made per exchange). */
   private drained: (() => void) | undefined;
+  /** A gRPC response's messages as they go to the client: a cut at a boundary can end with its status (grpc-cut.ts). */
+  private grpcBounds: GrpcMessageBounds | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -319,6 +323,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       return;
     }
     this.stage = 'body_streaming';
+    if (record.grpc && isGrpcResponse(statusCode, response.headers))
+      this.grpcBounds = new GrpcMessageBounds();
     this.copy = store?.keep(statusCode, response.reason, response.headers);
     this.owner.settled({ kind: 'responded', status: statusCode });
   }
@@ -350,6 +356,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
     this.record.bytesOut += chunk.length;
     this.copy?.add(chunk);
+    this.grpcBounds?.feed(chunk);
     if (this.spool !== undefined) {
       if (!this.spool.add(chunk)) controller.pause();
       return;
@@ -622,8 +629,29 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private failAfterHead(failure: Failure): void {
     this.finish();
     this.owner.bodyOver(failure);
+    if (this.grpcBounds !== undefined && this.endGrpcCut(failure)) return;
     // What was already written (the head, at least) leaves before the cut (the sink's abort).
     this.sink.abort();
+  }
+
+  /**
+   * A gRPC response cut at a message boundary ends with the failure's grpc-status in its
+   * trailers, which a gRPC client reads as plainly as a reset, and which says how it failed
+   * (grpc-cut.ts). Inside a message, or with a rest still in the spool or a compressor, it is
+   * reset, and the client reads INTERNAL: the log says what the client read.
+   */
+  private endGrpcCut(failure: Failure): boolean {
+    const { record, sink } = this;
+    if (sink.closed) return false;
+    const whole = (this.grpcBounds as GrpcMessageBounds).atBoundary;
+    if (!whole || this.spool !== undefined || sink !== this.client.response) {
+      record.gatewayGrpcStatus = GRPC_CODES.INTERNAL;
+      return false;
+    }
+    record.gatewayGrpcStatus = grpcStatusOf(failure);
+    // No next hop in the options: errors.detail minimal, whose grpc-message has no details either.
+    sink.end(grpcStatusFields(failure, record.id, this.options.nextHop === undefined));
+    return true;
   }
 
   onInformational(head: UpstreamHead): void {
