@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { CompressionConfig } from '../../core/config/types.ts';
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
-import { grpcStatusFields, grpcStatusOf } from '../../core/failure/grpc-answer.ts';
+import { grpcStatusFields, grpcStatusOf, grpcStatusOfHttp } from '../../core/failure/grpc-answer.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { GRPC_CODES, type Stage } from '../../core/failure/taxonomy.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
@@ -292,8 +292,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       statusCode !== 304 &&
       (request.protocol === 'HTTP/2' ||
         (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
-    // A gRPC upstream's Trailers-Only answer: its status is in the head.
-    if (record.grpc) record.upstreamGrpcStatus = grpcStatusIn(response.headers);
+    // A gRPC upstream's Trailers-Only answer: its status is in the head; an answer that is not
+    // a 200 and has none is read by the client by its HTTP status, as gRPC maps it.
+    if (record.grpc)
+      record.upstreamGrpcStatus = grpcStatusIn(response.headers) ?? grpcStatusOfHttp(statusCode);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(

@@ -157,6 +157,34 @@ test("the upstream's own grpc-status passes through (h2c upstream), in its trail
   }
 });
 
+test("an upstream's own non-200 without grpc-status passes through untouched; the log says the status gRPC maps it to", async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(singleUpstream(echo.url));
+  try {
+    for (const [status, grpc] of [
+      [503, 14],
+      [404, 12],
+      [401, 16],
+      [500, 2],
+    ] as const) {
+      const answer = await viaH2(gw, {
+        ':path': `/pkg.Svc/Call?status=${status}`,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      assert.equal(answer.headers[':status'], status);
+      assert.equal(answer.headers['grpc-status'], undefined, 'nothing added to the upstream’s answer');
+      const line = await gw.logFor(String(answer.headers['x-request-id']));
+      assert.equal(line.status, status);
+      assert.equal(line.error, undefined);
+      assert.equal(line.grpc_status, grpc, `${status} is read as gRPC status ${grpc}`);
+    }
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
 test('over HTTP/1.1 a gRPC content-type is answered as any request: 502, logged HTTP/1.1, no grpc_status', async () => {
   const refusing = await startRefusing();
   const gw = await startTestGateway(
