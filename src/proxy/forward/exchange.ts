@@ -215,7 +215,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const { upstream } = this;
     this.startedAt = performance.now();
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
-    if (this.target.active.count >= upstream.config.pool.maxConnections) {
+    if (this.target.pool.full(this.target.active.count)) {
       this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
     }
     this.releaseActive = this.target.active.acquire();

@@ -50,10 +50,7 @@ export function selectTarget(
       retryAfter: retryAfter(nextChance(upstream, now)),
     });
   }
-  if (
-    upstream.pending.count >= upstream.config.pool.maxPending &&
-    target.active.count >= upstream.config.pool.maxConnections
-  ) {
+  if (upstream.pending.count >= upstream.config.pool.maxPending && target.pool.full(target.active.count)) {
     if (circuit.probe) upstream.circuit.releaseProbe();
     return new Failure(
       'connection_limit_reached',
