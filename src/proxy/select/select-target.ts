@@ -37,7 +37,9 @@ export function selectTarget(
   if (!circuit.allowed) {
     return new Failure(
       'destination_unavailable',
-      `the circuit of "${upstream.name}" is open after repeated failures${lastFailureOf(upstream, now)}`,
+      circuit.probing
+        ? `the circuit of "${upstream.name}" is half-open after repeated failures${lastFailureOf(upstream, now)}: its probe is under way`
+        : `the circuit of "${upstream.name}" is open after repeated failures${lastFailureOf(upstream, now)}`,
       {
         retryAfter: retryAfter(circuit.retryAfterMs),
       },
