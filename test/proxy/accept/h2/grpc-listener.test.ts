@@ -21,9 +21,13 @@ import { waitUntil } from '../../../helpers/wait.ts';
 
 const identity = (value: Buffer) => value;
 
-const method = (path: string, responseStream: boolean): grpc.MethodDefinition<Buffer, Buffer> => ({
+const method = (
+  path: string,
+  responseStream: boolean,
+  requestStream = false,
+): grpc.MethodDefinition<Buffer, Buffer> => ({
   path,
-  requestStream: false,
+  requestStream,
   responseStream,
   requestSerialize: identity,
   requestDeserialize: identity,
@@ -34,6 +38,7 @@ const method = (path: string, responseStream: boolean): grpc.MethodDefinition<Bu
 const service: grpc.ServiceDefinition = {
   Get: method('/shop.Orders/Get', false),
   List: method('/shop.Orders/List', true),
+  Chat: method('/shop.Orders/Chat', true, true),
   // The rate-limited route's method, served by the same server.
   Limited: method('/limited.Orders/Get', false),
 };
@@ -57,6 +62,10 @@ before(async () => {
     List(call: grpc.ServerWritableStream<Buffer, Buffer>) {
       for (let i = 1; i <= 3; i++) call.write(Buffer.from(`item ${i}`));
       call.end();
+    },
+    Chat(call: grpc.ServerDuplexStream<Buffer, Buffer>) {
+      call.on('data', (message: Buffer) => call.write(Buffer.from(`re: ${message.toString()}`)));
+      call.on('end', () => call.end());
     },
   });
   serverPort = await new Promise<number>((resolve, reject) =>
@@ -193,6 +202,23 @@ test('a server-streaming call through the gateway: every message, then OK', asyn
   stream.on('error', () => {});
   assert.equal(status.code, grpc.status.OK);
   assert.deepEqual(items, ['item 1', 'item 2', 'item 3']);
+});
+
+test('a bidirectional call whose client waits for each answer before its next message: every answer, then OK (the body streams, never read whole first)', async () => {
+  const call = client!.makeBidiStreamRequest('/shop.Orders/Chat', identity, identity, {
+    deadline: Date.now() + 3000,
+  });
+  const answers: string[] = [];
+  call.on('data', (answer: Buffer) => {
+    answers.push(answer.toString());
+    if (answers.length < 3) call.write(Buffer.from(`question ${answers.length + 1}`));
+    else call.end();
+  });
+  call.on('error', () => {});
+  call.write(Buffer.from('question 1'));
+  const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  assert.equal(status.code, grpc.status.OK, status.details);
+  assert.deepEqual(answers, ['re: question 1', 're: question 2', 're: question 3']);
 });
 
 test('refused: UNAVAILABLE connection_refused', async () => {
