@@ -267,7 +267,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
       // Too slow a client is cut with its own 408; the upstream's connection closes with it (the
       // body it reads stops short). Paused by the pump, the body waits on the upstream, not the client.
-      if (bodyMinRate > 0)
+      // A gRPC call's messages come at the pace of its conversation (a chat, a feed of events):
+      // no rate is asked of them; body_idle_timeout still bounds a silence (nginx's grpc_pass alike).
+      if (bodyMinRate > 0 && !this.record.grpc)
         this.bodyRate = new BodyRate(
           { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
           (slow) => this.cancel(slow.at(this.stage)),

@@ -324,6 +324,47 @@ test('no route: UNIMPLEMENTED destination_not_found', async () => {
   );
 });
 
+test('a bidirectional call whose messages come slower than limits.body_min_rate is not cut: its pace is its conversation', async () => {
+  // Past body_read_timeout a streamed upload must average body_min_rate (1 KiB/s); a chat
+  // sending a few bytes every 150 ms is far below it, for far longer than the 300 ms here.
+  const slowChat = await startTestGateway(
+    `name: edge-1
+limits: { body_read_timeout: 300ms }
+routes: [{ upstream: orders }]
+upstreams:
+  orders:
+    protocol: h2c
+    targets: [{ url: "http://127.0.0.1:${serverPort}" }]
+`,
+    {},
+    'http2: true',
+  );
+  const chatClient = new grpc.Client(`127.0.0.1:${slowChat.port}`, grpc.credentials.createInsecure());
+  try {
+    const call = chatClient.makeBidiStreamRequest('/shop.Orders/Chat', identity, identity, {
+      deadline: Date.now() + 5000,
+    });
+    const answers: string[] = [];
+    call.on('data', (answer: Buffer) => answers.push(answer.toString()));
+    call.on('error', () => {});
+    const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    for (let i = 1; i <= 5; i++) {
+      call.write(Buffer.from(`line ${i}`));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    call.end();
+    const status = await ended;
+    assert.equal(status.code, grpc.status.OK, status.details);
+    assert.deepEqual(answers, ['re: line 1', 're: line 2', 're: line 3', 're: line 4', 're: line 5']);
+    const line = await slowChat.accessLine(1);
+    assert.equal(line.error, undefined);
+    assert.equal(line.grpc_status, 0);
+  } finally {
+    chatClient.close();
+    await slowChat.close();
+  }
+});
+
 test('over TLS: a grpc-js client with TLS credentials negotiates h2 by ALPN, and its call goes through', async () => {
   const certs = testCertificates();
   let tlsGateway: TestGateway | undefined;
