@@ -184,8 +184,14 @@ test('a POST refused at connect is retried on another target', async () => {
   }
 });
 
-test('a POST with an Idempotency-Key is retried after reaching the upstream only where the route allows it', async () => {
-  for (const allowed of [true, false]) {
+test('a POST with an Idempotency-Key is retried after reaching the upstream only where the route allows it, and only with a key', async () => {
+  for (const [allowed, key] of [
+    [true, 'k1'],
+    [false, 'k1'],
+    // An empty key names no operation the upstream could recognise a second time.
+    [true, ''],
+  ] as const) {
+    const retried = allowed && key !== '';
     const resetting = await startResetBeforeHead();
     const healthy = await startEcho();
     // A fresh gateway each time: round robin sends the first request to the resetting target.
@@ -205,11 +211,11 @@ upstreams:
         method: 'POST',
         path: '/pay',
         body: 'x',
-        headers: { 'idempotency-key': 'k1' },
+        headers: { 'idempotency-key': key },
       });
       assert.equal(resetting.received.length, 1);
-      assert.equal(res.status, allowed ? 200 : 502);
-      assert.equal(healthy.received.length, allowed ? 1 : 0);
+      assert.equal(res.status, retried ? 200 : 502);
+      assert.equal(healthy.received.length, retried ? 1 : 0);
     } finally {
       await gw.close();
       await resetting.close();

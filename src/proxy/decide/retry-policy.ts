@@ -87,5 +87,7 @@ function isIdempotent(
   route: RouteConfig,
 ): boolean {
   if (IDEMPOTENT_METHODS.has(req.method)) return true;
-  return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
+  // An empty key names no operation the upstream could recognise a second time.
+  const key = req.headers['idempotency-key'];
+  return route.retryIdempotencyKey && typeof key === 'string' && key.trim() !== '';
 }
