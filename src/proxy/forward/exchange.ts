@@ -478,6 +478,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     if (this.record.grpc && trailers !== undefined)
       this.record.upstreamGrpcStatus = grpcStatusIn(trailers) ?? this.record.upstreamGrpcStatus;
+    // A gRPC answer that ended without a status (none in its head or its trailers) is passed on
+    // as it is; its client reads INTERNAL ("ended without gRPC status"), and so does the log.
+    if (this.grpcBounds !== undefined && this.record.upstreamGrpcStatus === undefined)
+      this.record.upstreamGrpcStatus = GRPC_CODES.INTERNAL;
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and a

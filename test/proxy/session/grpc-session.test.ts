@@ -185,6 +185,36 @@ test("an upstream's own non-200 without grpc-status passes through untouched; th
   }
 });
 
+test('a gRPC answer that ends without a grpc-status passes as it is; the log says the INTERNAL its client reads', async () => {
+  const upstream = http2.createServer();
+  upstream.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.resume();
+    stream.on('end', () => {
+      // A message, then END_STREAM with no trailers: no status at all.
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.end(message);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const gw = await startTestGateway(
+    singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    protocol: h2c\n' }),
+  );
+  try {
+    const answer = await viaH2(gw, { 'content-type': 'application/grpc', te: 'trailers' }, message);
+    assert.equal(answer.headers[':status'], 200);
+    assert.equal(answer.trailers?.['grpc-status'], undefined, 'nothing added to the upstream’s answer');
+    assert.equal(Buffer.from(answer.body, 'latin1').compare(message), 0);
+    const line = await gw.logFor(String(answer.headers['x-request-id']));
+    assert.equal(line.error, undefined);
+    assert.equal(line.grpc_status, 13);
+  } finally {
+    await gw.close();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
 test('over HTTP/1.1 a gRPC content-type is answered as any request: 502, logged HTTP/1.1, no grpc_status', async () => {
   const refusing = await startRefusing();
   const gw = await startTestGateway(
