@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { readRequest, startRawFault } from '../../src/kits/fault-kit/raw-server.ts';
 import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
 import { startSwitchable } from '../../src/kits/fault-kit/switchable.ts';
 import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
@@ -183,8 +184,14 @@ test('a POST refused at connect is retried on another target', async () => {
   }
 });
 
-test('a POST with an Idempotency-Key is retried after reaching the upstream only where the route allows it', async () => {
-  for (const allowed of [true, false]) {
+test('a POST with an Idempotency-Key is retried after reaching the upstream only where the route allows it, and only with a key', async () => {
+  for (const [allowed, key] of [
+    [true, 'k1'],
+    [false, 'k1'],
+    // An empty key names no operation the upstream could recognise a second time.
+    [true, ''],
+  ] as const) {
+    const retried = allowed && key !== '';
     const resetting = await startResetBeforeHead();
     const healthy = await startEcho();
     // A fresh gateway each time: round robin sends the first request to the resetting target.
@@ -204,11 +211,11 @@ upstreams:
         method: 'POST',
         path: '/pay',
         body: 'x',
-        headers: { 'idempotency-key': 'k1' },
+        headers: { 'idempotency-key': key },
       });
       assert.equal(resetting.received.length, 1);
-      assert.equal(res.status, allowed ? 200 : 502);
-      assert.equal(healthy.received.length, allowed ? 1 : 0);
+      assert.equal(res.status, retried ? 200 : 502);
+      assert.equal(healthy.received.length, retried ? 1 : 0);
     } finally {
       await gw.close();
       await resetting.close();
@@ -329,6 +336,61 @@ test('an open circuit says when it will probe again, and a successful probe clos
     assert.equal((await request(gw.url)).status, 200, 'the half-open probe went through and succeeded');
     assert.equal((await request(gw.url)).status, 200, 'and the circuit is closed again');
   } finally {
+    await gw.close();
+    await target.close();
+  }
+});
+
+test('while the half-open probe is out, the others get 503 saying the circuit probes, and a Retry-After of its open time', async () => {
+  // Resets every request until told to hold them: then answers each once released.
+  let mode: 'reset' | 'hold' = 'reset';
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const target = await startRawFault(async (connection) => {
+    for (;;) {
+      await readRequest(connection);
+      if (mode === 'reset') return connection.reset(0);
+      await released;
+      await connection.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    }
+  });
+  const gw = await startTestGateway(
+    pool(
+      [target.url],
+      '    outlier_detection: { consecutive_failures: 0 }\n    circuit_breaker: { consecutive_failures: 2, open_time: 3s }\n    retries: { attempts: 1 }\n',
+    ),
+  );
+  try {
+    for (let i = 0; i < 2; i++) assert.equal((await request(gw.url)).status, 502);
+    const open = await request(gw.url);
+    assert.equal(open.status, 503);
+    assert.equal(open.headers['retry-after'], '3');
+    assert.match(
+      String(open.headers['proxy-status']),
+      /details="the circuit of \\"app\\" is open after repeated failures/,
+    );
+    // Its open time over, the next request is the probe, held by the upstream.
+    const circuit = gw.gateway.runtime().upstreams.get('app')?.circuit;
+    assert.ok(circuit);
+    while (circuit.stateAt(performance.now()) === 'open')
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    mode = 'hold';
+    const probing = request(gw.url, { path: '/probe' });
+    await target.waitForRequest(3);
+    const meanwhile = await request(gw.url);
+    assert.equal(meanwhile.status, 503);
+    assert.equal(meanwhile.headers['retry-after'], '3');
+    assert.match(
+      String(meanwhile.headers['proxy-status']),
+      /^edge-1; error=destination_unavailable; details="the circuit of \\"app\\" is half-open after repeated failures \(the last: connection_terminated, [0-9.]+ s ago\): its probe is under way"; next-hop="app"$/,
+    );
+    release();
+    assert.equal((await probing).status, 200);
+    assert.equal((await request(gw.url)).status, 200, 'the probe closed the circuit');
+  } finally {
+    release();
     await gw.close();
     await target.close();
   }

@@ -37,10 +37,27 @@ function problemOf<T>(parsed: Parsed<T>): string | undefined {
   return 'problem' in parsed ? parsed.problem : undefined;
 }
 
+/**
+ * The longest duration a timer can wait: Node's timers hold 2^31 - 1 ms (about 24.8 days), and
+ * one asked for longer fires after 1 ms, which for a timeout re-armed until its due time is a
+ * loop of timers a request. 596h is the whole hours under it.
+ */
+const LONGEST_TIMER_MS = 596 * 3_600_000;
+
 function durationProblem(text: string): string | undefined {
   const ms = parseDuration(text);
   if (ms === undefined) return `expected ${DURATION_EXPECTED}, got ${describeValue(text)}`;
   // Zero would mean "give up at once" to some readers and "never give up" to others.
+  if (ms === 0) return `expected a duration above zero like 250ms, 5s or 1m, got ${describeValue(text)}`;
+  if (ms > LONGEST_TIMER_MS)
+    return `expected a duration of at most 596h (the longest a timer waits), got ${describeValue(text)}`;
+  return undefined;
+}
+
+/** A duration no timer waits for (a certificate's renewal margin): any length above zero. */
+function spanProblem(text: string): string | undefined {
+  const ms = parseDuration(text);
+  if (ms === undefined) return `expected ${DURATION_EXPECTED}, got ${describeValue(text)}`;
   if (ms === 0) return `expected a duration above zero like 250ms, 5s or 1m, got ${describeValue(text)}`;
   return undefined;
 }
@@ -67,6 +84,7 @@ function headerSizeProblem(value: string | number): string | undefined {
 export const FORMAT = {
   name: 'candor.name',
   duration: 'candor.duration',
+  span: 'candor.span',
   delay: 'candor.delay',
   size: 'candor.size',
   headerSize: 'candor.header-size',
@@ -88,6 +106,7 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.name]: (text) =>
     NAME_PATTERN.test(text) ? undefined : `expected ${NAME_EXPECTED}, got ${describeValue(text)}`,
   [FORMAT.duration]: durationProblem,
+  [FORMAT.span]: spanProblem,
   [FORMAT.delay]: delayProblem,
   [FORMAT.size]: sizeProblem,
   [FORMAT.headerSize]: headerSizeProblem,

@@ -6,7 +6,7 @@
  */
 
 import { Type } from '@sinclair/typebox';
-import { duration, filePath, mapping } from './schema-kit.ts';
+import { filePath, mapping, span } from './schema-kit.ts';
 
 /**
  * A DNS name an ACME CA validates by HTTP-01 or TLS-ALPN-01: letters, digits and hyphens in
@@ -61,7 +61,7 @@ export const Acme = Type.Optional(
           },
         ),
       ),
-      renew_before: duration(),
+      renew_before: span(),
       storage: Type.Optional(filePath('a folder where accounts and certificates are kept')),
     },
     'a mapping of ACME settings',

@@ -12,6 +12,8 @@ export function mapping<T extends TProperties>(properties: T, expected: string) 
 
 export const duration = () =>
   Type.Optional(Type.String({ format: FORMAT.duration, expected: DURATION_EXPECTED }));
+/** A duration no timer waits for (longer than a timer's 596h allowed). */
+export const span = () => Type.Optional(Type.String({ format: FORMAT.span, expected: DURATION_EXPECTED }));
 export const size = () =>
   Type.Optional(
     Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: FORMAT.size })], {

@@ -54,6 +54,33 @@ export function grpcStatusOf(failure: Failure): GrpcCode {
 }
 
 /**
+ * The gRPC status a client reads from an answer whose `:status` is not 200 and that carries no
+ * `grpc-status` of its own (an upstream that is no gRPC server: a load balancer's 503, a web
+ * server's 404), as gRPC maps it (grpc/doc/http-grpc-status-mapping.md). Undefined for a 200,
+ * whose status comes in its trailers, and for 1xx.
+ */
+export function grpcStatusOfHttp(status: number): number | undefined {
+  if (status < 200 || status === 200) return undefined;
+  switch (status) {
+    case 400:
+      return GRPC_CODES.INTERNAL;
+    case 401:
+      return GRPC_CODES.UNAUTHENTICATED;
+    case 403:
+      return GRPC_CODES.PERMISSION_DENIED;
+    case 404:
+      return GRPC_CODES.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return GRPC_CODES.UNAVAILABLE;
+    default:
+      return GRPC_CODES.UNKNOWN;
+  }
+}
+
+/**
  * grpc-message's Percent-Encoded form (PROTOCOL-HTTP2.md): the UTF-8 bytes, each outside
  * %x20-%x7E, and `%` itself, written as `%XX` (upper-case hex).
  */
@@ -85,15 +112,22 @@ function grpcMessage(failure: Failure, requestId: string, minimal: boolean): str
   return `${failure.type}${details} (request id ${requestId})`;
 }
 
+/** `grpc-status` and `grpc-message` for a failure: a Trailers-Only answer's, or the trailers that end a response cut after its head. */
+export function grpcStatusFields(failure: Failure, requestId: string, minimal: boolean): string[] {
+  return [
+    'grpc-status',
+    String(grpcStatusOf(failure)),
+    'grpc-message',
+    percentEncodeGrpcMessage(grpcMessage(failure, requestId, minimal)),
+  ];
+}
+
 /** The Trailers-Only answer for a failure the gateway made. */
 export function buildGrpcAnswer(failure: Failure, facts: GrpcAnswerFacts): GrpcAnswer {
   const headers = [
     'content-type',
     'application/grpc',
-    'grpc-status',
-    String(grpcStatusOf(failure)),
-    'grpc-message',
-    percentEncodeGrpcMessage(grpcMessage(failure, facts.requestId, facts.minimal === true)),
+    ...grpcStatusFields(failure, facts.requestId, facts.minimal === true),
     'proxy-status',
     failureProxyStatus(facts.proxyName, failure, facts.nextHop, facts.minimal),
     'cache-control',

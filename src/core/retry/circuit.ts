@@ -16,11 +16,10 @@ export interface CircuitBreakerConfig {
  */
 export interface Circuit {
   /** May a request go through now? `probe` is true when it goes as a half-open probe. */
-  admit(
-    now: number,
-  ):
+  admit(now: number):
     | { readonly allowed: true; readonly probe: boolean }
-    | { readonly allowed: false; readonly retryAfterMs: number };
+    /** `probing`: half-open, its probes still out (not open). */
+    | { readonly allowed: false; readonly retryAfterMs: number; readonly probing: boolean };
   /** The outcome of a request the circuit admitted (a gateway failure, or not). */
   record(now: number, failed: boolean, probe: boolean): void;
   /**
@@ -97,12 +96,12 @@ export function createCircuit(initial: CircuitBreakerConfig): Circuit {
     admit(now) {
       if (state === 'closed' || config.consecutiveFailures === 0) return PASS;
       if (state === 'open') {
-        if (now < openUntil) return { allowed: false, retryAfterMs: openUntil - now };
+        if (now < openUntil) return { allowed: false, retryAfterMs: openUntil - now, probing: false };
         state = 'half_open';
       }
       if (probes >= config.halfOpenRequests) {
         // The probes are still out: the next chance is when they come back, at the latest one open time on.
-        return { allowed: false, retryAfterMs: config.openTime };
+        return { allowed: false, retryAfterMs: config.openTime, probing: true };
       }
       probes++;
       return { allowed: true, probe: true };

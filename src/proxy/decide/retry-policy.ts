@@ -72,9 +72,14 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
   return { skip: undefined, delay, charged: !isStaleConnection(failure, ctx.reusedConnection) };
 }
 
-/** The keep-alive race: a reused connection the upstream had already closed or reset. */
+/**
+ * The keep-alive race: a reused connection the upstream had already closed or reset. Not an
+ * HTTP/2 upstream's word that it did not process the request (a refused stream, a GOAWAY below
+ * it), however old its connection: that is how an overloaded server sheds load (RFC 9113 §8.7),
+ * and a retry of it is load like any other, charged to the budget.
+ */
 function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean {
-  return reusedConnection && failure.type === 'connection_terminated';
+  return reusedConnection && failure.type === 'connection_terminated' && !failure.unprocessed;
 }
 
 function isIdempotent(
@@ -82,5 +87,7 @@ function isIdempotent(
   route: RouteConfig,
 ): boolean {
   if (IDEMPOTENT_METHODS.has(req.method)) return true;
-  return route.retryIdempotencyKey && typeof req.headers['idempotency-key'] === 'string';
+  // An empty key names no operation the upstream could recognise a second time.
+  const key = req.headers['idempotency-key'];
+  return route.retryIdempotencyKey && typeof key === 'string' && key.trim() !== '';
 }

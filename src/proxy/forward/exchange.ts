@@ -2,8 +2,9 @@ import type { Socket } from 'node:net';
 import type { CompressionConfig } from '../../core/config/types.ts';
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
+import { grpcStatusFields, grpcStatusOf, grpcStatusOfHttp } from '../../core/failure/grpc-answer.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
-import type { Stage } from '../../core/failure/taxonomy.ts';
+import { GRPC_CODES, type Stage } from '../../core/failure/taxonomy.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
@@ -22,6 +23,7 @@ import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { BodyRate } from './body-rate.ts';
 import { CompressingSink } from './compressing-sink.ts';
+import { GrpcMessageBounds, isGrpcResponse } from './grpc-cut.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import { ResponseSpool } from './response-spool.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
@@ -162,6 +164,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private spool: ResponseSpool | undefined;
   /** onDrain, bound: made the first time the client falls behind (no closure made per exchange). */
   private drained: (() => void) | undefined;
+  /** A gRPC response's messages as they go to the client: a cut at a boundary can end with its status (grpc-cut.ts). */
+  private grpcBounds: GrpcMessageBounds | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -211,7 +215,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const { upstream } = this;
     this.startedAt = performance.now();
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
-    if (this.target.active.count >= upstream.config.pool.maxConnections) {
+    if (this.target.pool.full(this.target.active.count)) {
       this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
     }
     this.releaseActive = this.target.active.acquire();
@@ -263,7 +267,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
       // Too slow a client is cut with its own 408; the upstream's connection closes with it (the
       // body it reads stops short). Paused by the pump, the body waits on the upstream, not the client.
-      if (bodyMinRate > 0)
+      // A gRPC call's messages come at the pace of its conversation (a chat, a feed of events):
+      // no rate is asked of them; body_idle_timeout still bounds a silence (nginx's grpc_pass alike).
+      if (bodyMinRate > 0 && !this.record.grpc)
         this.bodyRate = new BodyRate(
           { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
           (slow) => this.cancel(slow.at(this.stage)),
@@ -288,8 +294,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       statusCode !== 304 &&
       (request.protocol === 'HTTP/2' ||
         (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
-    // A gRPC upstream's Trailers-Only answer: its status is in the head.
-    if (record.grpc) record.upstreamGrpcStatus = grpcStatusIn(response.headers);
+    // A gRPC upstream's Trailers-Only answer: its status is in the head; an answer that is not
+    // a 200 and has none is read by the client by its HTTP status, as gRPC maps it.
+    if (record.grpc)
+      record.upstreamGrpcStatus = grpcStatusIn(response.headers) ?? grpcStatusOfHttp(statusCode);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(
@@ -319,6 +327,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       return;
     }
     this.stage = 'body_streaming';
+    if (record.grpc && isGrpcResponse(statusCode, response.headers))
+      this.grpcBounds = new GrpcMessageBounds();
     this.copy = store?.keep(statusCode, response.reason, response.headers);
     this.owner.settled({ kind: 'responded', status: statusCode });
   }
@@ -350,6 +360,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
     this.record.bytesOut += chunk.length;
     this.copy?.add(chunk);
+    this.grpcBounds?.feed(chunk);
     if (this.spool !== undefined) {
       if (!this.spool.add(chunk)) controller.pause();
       return;
@@ -467,6 +478,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     if (this.record.grpc && trailers !== undefined)
       this.record.upstreamGrpcStatus = grpcStatusIn(trailers) ?? this.record.upstreamGrpcStatus;
+    // A gRPC answer that ended without a status (none in its head or its trailers) is passed on
+    // as it is; its client reads INTERNAL ("ended without gRPC status"), and so does the log.
+    if (this.grpcBounds !== undefined && this.record.upstreamGrpcStatus === undefined)
+      this.record.upstreamGrpcStatus = GRPC_CODES.INTERNAL;
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and a
@@ -622,8 +637,29 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private failAfterHead(failure: Failure): void {
     this.finish();
     this.owner.bodyOver(failure);
+    if (this.grpcBounds !== undefined && this.endGrpcCut(failure)) return;
     // What was already written (the head, at least) leaves before the cut (the sink's abort).
     this.sink.abort();
+  }
+
+  /**
+   * A gRPC response cut at a message boundary ends with the failure's grpc-status in its
+   * trailers, which a gRPC client reads as plainly as a reset, and which says how it failed
+   * (grpc-cut.ts). Inside a message, or with a rest still in the spool or a compressor, it is
+   * reset, and the client reads INTERNAL: the log says what the client read.
+   */
+  private endGrpcCut(failure: Failure): boolean {
+    const { record, sink } = this;
+    if (sink.closed) return false;
+    const whole = (this.grpcBounds as GrpcMessageBounds).atBoundary;
+    if (!whole || this.spool !== undefined || sink !== this.client.response) {
+      record.gatewayGrpcStatus = GRPC_CODES.INTERNAL;
+      return false;
+    }
+    record.gatewayGrpcStatus = grpcStatusOf(failure);
+    // No next hop in the options: errors.detail minimal, whose grpc-message has no details either.
+    sink.end(grpcStatusFields(failure, record.id, this.options.nextHop === undefined));
+    return true;
   }
 
   onInformational(head: UpstreamHead): void {

@@ -65,6 +65,8 @@ export class UpstreamRequest {
   readonly #to: Destination;
   readonly #headers: string[];
   readonly #via: string;
+  /** A gRPC call: its body streams, whatever the route's request buffering (prepareBody). */
+  readonly #grpc: boolean;
   #body: AttemptBody = NO_BODY;
 
   constructor(
@@ -78,6 +80,7 @@ export class UpstreamRequest {
     this.#fields = fields;
     this.#gateway = gateway;
     this.#to = to;
+    this.#grpc = record.grpc;
     const { head } = client;
     this.#via = head.versionMinor === 0 ? gateway.via10 : gateway.via11;
     const headers = buildUpstreamHeaders(head.headers, {
@@ -138,7 +141,10 @@ export class UpstreamRequest {
       client,
       {
         hasBody: hasBody(client.head),
-        buffer: bufferWanted(route, retries, Number(this.#fields['content-length'])),
+        // A gRPC call may stream both ways: a client that waits for an answer before its next
+        // message (a bidirectional chat) never ends a body read whole first, and would wait
+        // for ever (nginx's grpc_pass streams too).
+        buffer: this.#grpc ? 0 : bufferWanted(route, retries, Number(this.#fields['content-length'])),
         limits: {
           body: route.limits.body,
           readTimeout: limits.bodyReadTimeout,

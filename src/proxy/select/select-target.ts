@@ -37,7 +37,9 @@ export function selectTarget(
   if (!circuit.allowed) {
     return new Failure(
       'destination_unavailable',
-      `the circuit of "${upstream.name}" is open after repeated failures${lastFailureOf(upstream, now)}`,
+      circuit.probing
+        ? `the circuit of "${upstream.name}" is half-open after repeated failures${lastFailureOf(upstream, now)}: its probe is under way`
+        : `the circuit of "${upstream.name}" is open after repeated failures${lastFailureOf(upstream, now)}`,
       {
         retryAfter: retryAfter(circuit.retryAfterMs),
       },
@@ -50,10 +52,7 @@ export function selectTarget(
       retryAfter: retryAfter(nextChance(upstream, now)),
     });
   }
-  if (
-    upstream.pending.count >= upstream.config.pool.maxPending &&
-    target.active.count >= upstream.config.pool.maxConnections
-  ) {
+  if (upstream.pending.count >= upstream.config.pool.maxPending && target.pool.full(target.active.count)) {
     if (circuit.probe) upstream.circuit.releaseProbe();
     return new Failure(
       'connection_limit_reached',

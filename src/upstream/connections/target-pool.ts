@@ -24,6 +24,12 @@ export interface PoolOptions {
 export interface TargetPool {
   acquire(waiter: PoolWaiter): void;
   cancel(waiter: PoolWaiter): void;
+  /**
+   * A request now would wait for another's to end: every connection (HTTP/2: every stream)
+   * is busy and no more may open. `active`: the target's requests in flight, this one not
+   * counted. What `pool.max_pending` and `pool.queue_timeout` bound.
+   */
+  full(active: number): boolean;
   stats(): { open: number; idle: number; waiting: number };
   reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void;
   retire(): void;

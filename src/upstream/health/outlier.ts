@@ -12,7 +12,8 @@ export type OutlierChange = 'ejected' | 'returned' | undefined;
 
 /**
  * Passive health (outlier detection): the outcome of one attempt against a target. Failures
- * in a row eject it for a time that grows with each ejection; a success after an ejection
+ * in a row eject it for a time that grows with each ejection in a row (one comes off for each
+ * base ejection time it then stays in rotation); a success after an ejection
  * (the half-open probe) brings it back through slow start. At most `maxEjectedPercent` of the
  * pool (at least one target) is out at once, so a burst of false positives cannot empty it.
  * Returns what this outcome changed: the target ejected, or back in rotation after one.
@@ -39,6 +40,14 @@ export function recordOutcome(
   const probeFailed = target.ejectedUntil !== 0 && target.ejectedUntil <= now;
   if (!probeFailed && target.consecutiveFailures < policy.consecutiveFailures) return undefined;
   if (!probeFailed && !mayEject(upstream, now)) return undefined;
+  // Envoy's multiplier: each base_ejection_time the target stayed in rotation since it last came
+  // back takes one ejection off, so a blip long after the last one is a first ejection again,
+  // not the nth of a target's lifetime. A failed probe (back for one request) takes none off.
+  if (!probeFailed)
+    target.ejections = Math.max(
+      0,
+      target.ejections - Math.floor((now - target.inRotationSince) / policy.baseEjectionTime),
+    );
   target.ejections++;
   target.ejectedUntil = now + Math.min(policy.baseEjectionTime * target.ejections, policy.maxEjectionTime);
   target.consecutiveFailures = 0;

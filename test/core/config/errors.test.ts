@@ -79,6 +79,33 @@ test('a duration without a unit, in words, or zero is refused with an example of
   ]);
 });
 
+test('a duration past the longest timer (596h) is refused: Node fires a longer one after 1 ms, in a loop', () => {
+  const text = withUpstream(
+    `${TARGET}    timeouts: { response: 596h, total: 597h }\n    pool: { idle_timeout: 1000h }\n`,
+  );
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      9,
+      40,
+      'upstreams.api.timeouts.total',
+      'expected a duration of at most 596h (the longest a timer waits), got "597h"',
+    ),
+    problem(
+      10,
+      27,
+      'upstreams.api.pool.idle_timeout',
+      'expected a duration of at most 596h (the longest a timer waits), got "1000h"',
+    ),
+  ]);
+  // A certificate's renewal margin is no timer's wait: a month is fine.
+  const fine = `${text.replace('total: 597h', 'total: 596h').replace('idle_timeout: 1000h', 'idle_timeout: 1h')}acme:
+  email: ops@example.com
+  storage: /tmp/candor-acme
+  renew_before: 720h
+`;
+  assert.equal(parseConfig(fine, SOURCE).acme?.renewBefore, 720 * 3_600_000);
+});
+
 test('a size with a wrong unit, or a header size out of bounds, is refused with an example of one', () => {
   const text = `listen:
   - address: 127.0.0.1:8080

@@ -14,7 +14,7 @@ function opened() {
 test('failures in a row open the circuit; it says how long until probes go through', () => {
   const circuit = opened();
   assert.equal(circuit.stateAt(400), 'open');
-  assert.deepEqual(circuit.admit(400), { allowed: false, retryAfterMs: 600 });
+  assert.deepEqual(circuit.admit(400), { allowed: false, retryAfterMs: 600, probing: false });
 });
 
 test('read after its open time with no request since, an open circuit is half-open', () => {
@@ -36,14 +36,18 @@ test('a breaker turned off by a reload while open reads closed, as it admits eve
 test('half-open: one probe at a time; its success closes the circuit, its failure reopens it', () => {
   const circuit = opened();
   assert.deepEqual(circuit.admit(1000), { allowed: true, probe: true });
-  assert.equal(circuit.admit(1000).allowed, false, 'the second request waits for the probe');
+  assert.deepEqual(
+    circuit.admit(1000),
+    { allowed: false, retryAfterMs: 1000, probing: true },
+    'the second request waits for the probe (at most one open time), and is told the circuit is probing',
+  );
   circuit.record(1010, false, true);
   assert.equal(circuit.stateAt(1010), 'closed');
   const again = opened();
   again.admit(1000);
   again.record(1010, true, true);
   assert.equal(again.stateAt(1010), 'open');
-  assert.deepEqual(again.admit(1500), { allowed: false, retryAfterMs: 510 });
+  assert.deepEqual(again.admit(1500), { allowed: false, retryAfterMs: 510, probing: false });
 });
 
 test('a probe that ended without an answer frees its slot and leaves the circuit half-open, never closed', () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startResetBeforeHead } from '../../../src/kits/fault-kit/reset-faults.ts';
+import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { METRICS } from '../../../src/observe/metrics/catalog.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -238,6 +239,62 @@ test('a health transition: probes fail, the target goes unhealthy, the gauges fo
     expectValue(all, 'candor_target_ejected', { upstream: 'app', target }, 0);
   } finally {
     await gw.close();
+  }
+});
+
+test('an ejection and a return: the counter and the gauge say so; so do the checks of a target that comes back', async () => {
+  const upstream = await startSwitchable();
+  upstream.setMode('reset');
+  const target = new URL(upstream.url).origin;
+  const gw = await gateway(
+    [upstream.url],
+    `    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 2, base_ejection_time: 200ms }
+    health_check: { path: /health, interval: 50ms, timeout: 500ms, fall: 2, rise: 2 }`,
+  );
+  /** Scrapes until `done` holds (bounded: 5 s). */
+  const until = async (what: string, done: (all: Sample[]) => boolean): Promise<Sample[]> => {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const all = await scraped(gw);
+      if (done(all)) return all;
+      assert.ok(Date.now() < deadline, `${what}:\n${named(all, 'candor_target_ejected')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  try {
+    // Requests eject it (passive), while its checks take it out of rotation too (active).
+    await request(gw.url, { path: '/a' });
+    await request(gw.url, { path: '/b' });
+    let all = await until(
+      'ejected',
+      (a) => sampleValue(a, 'candor_target_ejected', { upstream: 'app', target }) === 1,
+    );
+    expectValue(all, 'candor_target_ejections_total', { upstream: 'app', target }, 1);
+    all = await until(
+      'unhealthy',
+      (a) => sampleValue(a, 'candor_target_healthy', { upstream: 'app', target }) === 0,
+    );
+    expectValue(all, 'candor_health_transitions_total', { upstream: 'app', target, to: 'unhealthy' }, 1);
+    // Back: `rise` good probes put it in rotation; its ejection ran out and nothing renewed it.
+    upstream.setMode('ok');
+    all = await until(
+      'healthy again',
+      (a) => sampleValue(a, 'candor_target_healthy', { upstream: 'app', target }) === 1,
+    );
+    expectValue(all, 'candor_health_transitions_total', { upstream: 'app', target, to: 'healthy' }, 1);
+    expectValue(all, 'candor_health_transitions_total', { upstream: 'app', target, to: 'unhealthy' }, 1);
+    assert.equal((await request(gw.url, { path: '/c' })).status, 200);
+    all = await until(
+      'no longer ejected',
+      (a) => sampleValue(a, 'candor_target_ejected', { upstream: 'app', target }) === 0,
+    );
+    expectValue(all, 'candor_target_ejections_total', { upstream: 'app', target }, 1);
+    assert.equal(gw.logs.filter((l) => l.msg === 'target down').length, 1);
+    assert.equal(gw.logs.filter((l) => l.msg === 'target up').length, 1);
+  } finally {
+    await gw.close();
+    await upstream.close();
   }
 });
 

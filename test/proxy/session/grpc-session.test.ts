@@ -157,6 +157,64 @@ test("the upstream's own grpc-status passes through (h2c upstream), in its trail
   }
 });
 
+test("an upstream's own non-200 without grpc-status passes through untouched; the log says the status gRPC maps it to", async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(singleUpstream(echo.url));
+  try {
+    for (const [status, grpc] of [
+      [503, 14],
+      [404, 12],
+      [401, 16],
+      [500, 2],
+    ] as const) {
+      const answer = await viaH2(gw, {
+        ':path': `/pkg.Svc/Call?status=${status}`,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      assert.equal(answer.headers[':status'], status);
+      assert.equal(answer.headers['grpc-status'], undefined, 'nothing added to the upstream’s answer');
+      const line = await gw.logFor(String(answer.headers['x-request-id']));
+      assert.equal(line.status, status);
+      assert.equal(line.error, undefined);
+      assert.equal(line.grpc_status, grpc, `${status} is read as gRPC status ${grpc}`);
+    }
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('a gRPC answer that ends without a grpc-status passes as it is; the log says the INTERNAL its client reads', async () => {
+  const upstream = http2.createServer();
+  upstream.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.resume();
+    stream.on('end', () => {
+      // A message, then END_STREAM with no trailers: no status at all.
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.end(message);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const gw = await startTestGateway(
+    singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    protocol: h2c\n' }),
+  );
+  try {
+    const answer = await viaH2(gw, { 'content-type': 'application/grpc', te: 'trailers' }, message);
+    assert.equal(answer.headers[':status'], 200);
+    assert.equal(answer.trailers?.['grpc-status'], undefined, 'nothing added to the upstream’s answer');
+    assert.equal(Buffer.from(answer.body, 'latin1').compare(message), 0);
+    const line = await gw.logFor(String(answer.headers['x-request-id']));
+    assert.equal(line.error, undefined);
+    assert.equal(line.grpc_status, 13);
+  } finally {
+    await gw.close();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
 test('over HTTP/1.1 a gRPC content-type is answered as any request: 502, logged HTTP/1.1, no grpc_status', async () => {
   const refusing = await startRefusing();
   const gw = await startTestGateway(

@@ -53,3 +53,42 @@ test('an ejection is logged with its target, reason and end, and so is the retur
     await upstream.close();
   }
 });
+
+test('ejections in a row last longer each time; one comes off for each base_ejection_time the target then stays in rotation', async () => {
+  const upstream = await startSwitchable();
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, {
+      upstream: `    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 2, base_ejection_time: 500ms }`,
+    }),
+  );
+  const target = gw.gateway.runtime().upstreams.get('app')?.targets[0];
+  /** Two failures eject it: the `for_ms` of the ejection they make. */
+  const eject = async (n: number): Promise<unknown> => {
+    upstream.setMode('reset');
+    await request(gw.url, { path: `/fail-${n}-a` });
+    await request(gw.url, { path: `/fail-${n}-b` });
+    const lines = gw.logs.filter((line) => line.msg === 'target ejected');
+    assert.equal(lines.length, n, JSON.stringify(gw.logs));
+    return lines[n - 1].for_ms;
+  };
+  /** Waits out the ejection; the next request is the probe, and its success brings it back. */
+  const back = async (): Promise<void> => {
+    upstream.setMode('ok');
+    while (target?.isEjected(performance.now())) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await request(gw.url, { path: '/probe' })).status, 200);
+  };
+  try {
+    assert.equal(await eject(1), 500);
+    await back();
+    // Failing again at once: the second in a row, twice as long.
+    assert.equal(await eject(2), 1000);
+    await back();
+    // Two base ejection times in rotation take both off: a first ejection again.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal(await eject(3), 500);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});

@@ -25,12 +25,18 @@ const PROTOCOL = /^HTTP\/[0-9](?:\.[0-9])?$/;
 /**
  * The line's `grpc_status` and who set it. A failure the gateway answered is logged with the
  * HTTP status it stands for (502, 504...), its gRPC status that of its Trailers-Only answer; a
- * status the upstream set comes with the upstream's own head (a 200), a failure after it or not.
+ * status the upstream set comes with the upstream's own head (a 200). After that head, a failure
+ * of the upstream's answer (a cut, a stall) is told by the gateway's trailers (or its reset);
+ * the client's own leaving or slowness (`client_closed`, `http_request_error`) leaves the
+ * upstream's status as it was.
  */
 function grpcOf(entry: Record<string, unknown>, status: number): RequestLine['grpc'] {
   const code = entry.grpc_status;
   if (typeof code !== 'number' || !Number.isInteger(code) || code < 0 || code > 999) return undefined;
-  const byGateway = entry.error !== undefined && (status < 200 || status >= 300);
+  const { error } = entry;
+  const byGateway =
+    error !== undefined &&
+    (status < 200 || status >= 300 || (error !== 'client_closed' && error !== 'http_request_error'));
   return { status: code, producedBy: byGateway ? 'proxy' : 'upstream' };
 }
 

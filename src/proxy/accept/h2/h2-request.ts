@@ -6,7 +6,7 @@
  * names, connection-specific fields, a missing pseudo-field, a body longer or shorter than
  * its content-length).
  */
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
 import type { RequestParseError } from '../../../core/http1/request-parser.ts';
 import { fieldBreak, methodBreak, type RuleBreak, targetBreak } from '../../../core/http1/request-rules.ts';
@@ -164,8 +164,10 @@ const refusal = (broken: RuleBreak): RequestParseError => ({ ...broken, inBody: 
 /**
  * The request body: the stream's DATA, read only as fast as the session reads it (the
  * stream is paused, so its window closes on the client). A stream the client resets before
- * its end errors the body with ECONNRESET; trailers (a HEADERS frame after the data) are
- * kept on `trailers`, flat, as the HTTP/1.1 body keeps its chunked trailers.
+ * its end errors the body with ECONNRESET; one nghttp2 reset because its DATA ended short of
+ * its `content-length` (malformed, RFC 9113 §8.1.1) errors it as a 400 of the client's;
+ * trailers (a HEADERS frame after the data) are kept on `trailers`, flat, as the HTTP/1.1
+ * body keeps its chunked trailers.
  */
 export class H2Body extends Readable {
   readonly #stream: ServerHttp2Stream;
@@ -178,16 +180,22 @@ export class H2Body extends Readable {
   #idleTimer: NodeJS.Timeout | undefined;
   /** The reader has not asked for more (not yet, or its buffer is full): a silence now is not the client's. */
   #unread = true;
+  /** The body's `content-length`, when the request announced one. */
+  readonly #announced: number | undefined;
+  /** DATA bytes received so far. */
+  #received = 0;
 
-  constructor(stream: ServerHttp2Stream, idleTimeout = 0) {
+  constructor(stream: ServerHttp2Stream, idleTimeout = 0, announced?: number) {
     super();
     this.#stream = stream;
     this.#idleTimeout = idleTimeout;
+    this.#announced = announced;
     // A session that never reads the body must not see the client's reset thrown at the process.
     this.on('error', () => {});
     stream.pause();
     if (idleTimeout > 0) this.#idleTimer = setTimeout(this.#onIdle, idleTimeout).unref();
     stream.on('data', (chunk: Buffer) => {
+      this.#received += chunk.length;
       this.#idleTimer?.refresh();
       if (!this.push(chunk)) {
         this.#unread = true;
@@ -221,8 +229,34 @@ export class H2Body extends Readable {
 
   #cut(): void {
     if (this.readableEnded || this.destroyed) return;
+    if (this.#endedShort()) {
+      // No code: the message is the details of the 400 (classifyRequestBodyError). Nothing can
+      // answer it: nghttp2 reset the stream.
+      this.destroy(
+        Object.assign(
+          new Error(
+            `its DATA ended after ${this.#received} bytes, short of its content-length of ${this.#announced}: malformed, the stream was reset PROTOCOL_ERROR (RFC 9113 §8.1.1)`,
+          ),
+          { status: 400 },
+        ),
+      );
+      return;
+    }
     this.destroy(
       Object.assign(new Error('the client reset the stream before the body ended'), { code: 'ECONNRESET' }),
+    );
+  }
+
+  /**
+   * nghttp2 reset the stream for a body shorter than its content-length (at its END_STREAM):
+   * the client's malformed request, not its leaving. (A body longer than it makes node:http2
+   * close the whole connection, logged as a protocol error of the connection.)
+   */
+  #endedShort(): boolean {
+    return (
+      this.#announced !== undefined &&
+      this.#received < this.#announced &&
+      this.#stream.rstCode === constants.NGHTTP2_PROTOCOL_ERROR
     );
   }
 

@@ -390,10 +390,16 @@ export class H2Response implements ResponseSink {
     if (!stream.closed && !stream.destroyed && stream.writableLength > 0) sink.#armDeadline(false);
   }
 
-  /** Cuts the response: RST_STREAM INTERNAL_ERROR, whatever was sent. */
+  /**
+   * Cuts the response: RST_STREAM INTERNAL_ERROR, after what was written (ResponseSink: "what
+   * was written leaves, then the client sees the cut"). A head still held to the end of the
+   * turn goes first, with its body, so that the client sees the status the log says and then
+   * the cut, as over HTTP/1.1; a bodyless one stays unsent (sent, it would end the stream whole).
+   */
   abort(): void {
     if (this.#over) return;
     this.#over = true;
+    if (this.#pendingHead !== undefined && !this.#bodyless) this.#flushHead();
     this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
   }
 

@@ -106,7 +106,8 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     // Leaves `open` as its stream closes (H2Guard.streamClosed).
     const response = new H2Response(stream, guard, head, limits.sendTimeout);
     open.add(response);
-    const body = endStream ? undefined : new H2Body(stream, handlers.bodyIdleTimeout?.());
+    const announced = typeof head.bodyLength === 'number' ? head.bodyLength : undefined;
+    const body = endStream ? undefined : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced);
     // A response complete before its request body was read (a 404 or a refusal, answered
     // before the body is wanted): node:http2 closes a stream only once its readable side has
     // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the

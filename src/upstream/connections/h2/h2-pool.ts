@@ -39,6 +39,17 @@ export class H2Pool implements TargetPool, H2SessionOwner {
     this.queue.cancel(waiter);
   }
 
+  /**
+   * No session has a stream free and no more may open. Requests are streams, many a
+   * connection: `max_connections` requests in flight leave room for more.
+   */
+  full(): boolean {
+    return (
+      this.withFreeStream() === undefined &&
+      this.sessions.length + this.connecting >= this.options.maxConnections
+    );
+  }
+
   /** `open`: sessions open or opening; `idle`: open sessions carrying no stream. */
   stats(): { open: number; idle: number; waiting: number } {
     return {

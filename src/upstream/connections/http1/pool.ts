@@ -54,6 +54,11 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     this.queue.cancel(waiter);
   }
 
+  /** One request a connection: as many in flight as connections allowed. */
+  full(active: number): boolean {
+    return active >= this.options.maxConnections;
+  }
+
   /** Connections in use or idle, and requests waiting: for the dashboard and the tests. */
   stats(): { open: number; idle: number; waiting: number } {
     return { open: this.open, idle: this.idle.length, waiting: this.queue.length };

@@ -21,9 +21,13 @@ import { waitUntil } from '../../../helpers/wait.ts';
 
 const identity = (value: Buffer) => value;
 
-const method = (path: string, responseStream: boolean): grpc.MethodDefinition<Buffer, Buffer> => ({
+const method = (
+  path: string,
+  responseStream: boolean,
+  requestStream = false,
+): grpc.MethodDefinition<Buffer, Buffer> => ({
   path,
-  requestStream: false,
+  requestStream,
   responseStream,
   requestSerialize: identity,
   requestDeserialize: identity,
@@ -34,6 +38,7 @@ const method = (path: string, responseStream: boolean): grpc.MethodDefinition<Bu
 const service: grpc.ServiceDefinition = {
   Get: method('/shop.Orders/Get', false),
   List: method('/shop.Orders/List', true),
+  Chat: method('/shop.Orders/Chat', true, true),
   // The rate-limited route's method, served by the same server.
   Limited: method('/limited.Orders/Get', false),
 };
@@ -57,6 +62,10 @@ before(async () => {
     List(call: grpc.ServerWritableStream<Buffer, Buffer>) {
       for (let i = 1; i <= 3; i++) call.write(Buffer.from(`item ${i}`));
       call.end();
+    },
+    Chat(call: grpc.ServerDuplexStream<Buffer, Buffer>) {
+      call.on('data', (message: Buffer) => call.write(Buffer.from(`re: ${message.toString()}`)));
+      call.on('end', () => call.end());
     },
   });
   serverPort = await new Promise<number>((resolve, reject) =>
@@ -195,6 +204,23 @@ test('a server-streaming call through the gateway: every message, then OK', asyn
   assert.deepEqual(items, ['item 1', 'item 2', 'item 3']);
 });
 
+test('a bidirectional call whose client waits for each answer before its next message: every answer, then OK (the body streams, never read whole first)', async () => {
+  const call = client!.makeBidiStreamRequest('/shop.Orders/Chat', identity, identity, {
+    deadline: Date.now() + 3000,
+  });
+  const answers: string[] = [];
+  call.on('data', (answer: Buffer) => {
+    answers.push(answer.toString());
+    if (answers.length < 3) call.write(Buffer.from(`question ${answers.length + 1}`));
+    else call.end();
+  });
+  call.on('error', () => {});
+  call.write(Buffer.from('question 1'));
+  const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  assert.equal(status.code, grpc.status.OK, status.details);
+  assert.deepEqual(answers, ['re: question 1', 're: question 2', 're: question 3']);
+});
+
 test('refused: UNAVAILABLE connection_refused', async () => {
   await assertGatewayFailure(
     await unary('/refused.Svc/Call'),
@@ -296,6 +322,47 @@ test('no route: UNIMPLEMENTED destination_not_found', async () => {
     'destination_not_found',
     /^no route for 127\.0\.0\.1\/other\.Svc\/Call$/,
   );
+});
+
+test('a bidirectional call whose messages come slower than limits.body_min_rate is not cut: its pace is its conversation', async () => {
+  // Past body_read_timeout a streamed upload must average body_min_rate (1 KiB/s); a chat
+  // sending a few bytes every 150 ms is far below it, for far longer than the 300 ms here.
+  const slowChat = await startTestGateway(
+    `name: edge-1
+limits: { body_read_timeout: 300ms }
+routes: [{ upstream: orders }]
+upstreams:
+  orders:
+    protocol: h2c
+    targets: [{ url: "http://127.0.0.1:${serverPort}" }]
+`,
+    {},
+    'http2: true',
+  );
+  const chatClient = new grpc.Client(`127.0.0.1:${slowChat.port}`, grpc.credentials.createInsecure());
+  try {
+    const call = chatClient.makeBidiStreamRequest('/shop.Orders/Chat', identity, identity, {
+      deadline: Date.now() + 5000,
+    });
+    const answers: string[] = [];
+    call.on('data', (answer: Buffer) => answers.push(answer.toString()));
+    call.on('error', () => {});
+    const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    for (let i = 1; i <= 5; i++) {
+      call.write(Buffer.from(`line ${i}`));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    call.end();
+    const status = await ended;
+    assert.equal(status.code, grpc.status.OK, status.details);
+    assert.deepEqual(answers, ['re: line 1', 're: line 2', 're: line 3', 're: line 4', 're: line 5']);
+    const line = await slowChat.accessLine(1);
+    assert.equal(line.error, undefined);
+    assert.equal(line.grpc_status, 0);
+  } finally {
+    chatClient.close();
+    await slowChat.close();
+  }
 });
 
 test('over TLS: a grpc-js client with TLS credentials negotiates h2 by ALPN, and its call goes through', async () => {

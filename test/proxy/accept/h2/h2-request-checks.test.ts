@@ -161,6 +161,28 @@ describe('HTTP/2 refuses what HTTP/1.1 refuses, with the same answer, and nothin
     });
   }
 
+  test('a body that ends short of its content-length: reset PROTOCOL_ERROR (RFC 9113 §8.1.1), logged as the 400 it is, not as a client that left', async () => {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/short',
+      'content-length': '100',
+      'x-request-id': 'h2-short-body',
+    });
+    stream.on('error', () => {});
+    stream.end(Buffer.alloc(50, 'a'));
+    await new Promise((resolve) => stream.on('close', resolve));
+    assert.equal(stream.rstCode, http2.constants.NGHTTP2_PROTOCOL_ERROR);
+    const line = await gw.logFor('h2-short-body');
+    assert.equal(line.status, 400);
+    assert.equal(line.error, 'http_request_error');
+    assert.equal(
+      line.details,
+      'request body could not be read (its DATA ended after 50 bytes, short of its content-length of 100: malformed, the stream was reset PROTOCOL_ERROR (RFC 9113 §8.1.1))',
+    );
+    await settle();
+    assert.equal(echo.received.length, 0, 'nothing reached the upstream');
+  });
+
   test('raw frames: :scheme x-not-http with an absolute-form :path gets a HEADERS answer (logged 400), the upstream nothing', async () => {
     const raw = await RawH2Client.connect(gw.port);
     try {

@@ -222,6 +222,30 @@ test('a response cut after its head is reset with INTERNAL_ERROR, never ended as
   }
 });
 
+test('cut in the turn its head is held to: what was written leaves (the head, its body), then the reset', async () => {
+  // An upstream's head, a chunk and a broken chunk size in one read: the session writes the
+  // head and the chunk, then aborts, before the end of the turn the head was held to.
+  const fx = await startH2Fixture({
+    handle: (exchange) => {
+      exchange.response.holdUntilTurnEnd();
+      exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
+      exchange.response.write(Buffer.from('hello'));
+      exchange.response.abort();
+    },
+  });
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const r = await h2Request(client, { ':path': '/cut-at-once' });
+    assert.equal(r.status, 200, 'the status the log says reached the client');
+    assert.equal(r.body, 'hello');
+    assert.equal(r.ended, false);
+    assert.equal(r.rstCode, constants.NGHTTP2_INTERNAL_ERROR);
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
 test('a head and its end in one turn go out as one HEADERS frame with END_STREAM', async () => {
   const fx = await startH2Fixture({
     handle: (exchange) => {

@@ -616,6 +616,51 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(upstream.connections, 1);
   });
 
+  test('pool.max_pending counts requests waiting for a stream: past max_connections in flight, free streams still take requests', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const upstream = await keep(
+      startH2(
+        (stream, req) => {
+          stream.on('end', () => {});
+          void gate.then(() => {
+            if (stream.closed) return;
+            stream.respond({ ':status': 200 });
+            stream.end(req.path);
+          });
+        },
+        { maxConcurrentStreams: 2 },
+      ),
+    );
+    // One connection of two streams (the server's bound), and no request may wait.
+    const gw = await gatewayTo(
+      'h2c',
+      [upstream.url],
+      '    retries: { attempts: 1 }\n    pool: { max_connections: 1, max_streams: 10, max_pending: 0 }\n    timeouts: { response: 5s, total: 10s }\n',
+    );
+    const first = request(gw.url, { path: '/0' });
+    await upstream.waitForRequest(1);
+    // The session's second stream is free: taken, not refused as if the pool were full.
+    const second = request(gw.url, { path: '/1' });
+    await upstream.waitForRequest(2);
+    // Now every stream is busy: the next request would wait, and max_pending 0 refuses it at once.
+    const third = await request(gw.url, { path: '/2', headers: { 'x-request-id': 'over-pending' } });
+    assert.equal(third.status, 503);
+    assert.equal(
+      third.headers['proxy-status'],
+      'edge-1; error=connection_limit_reached; details="0 requests already wait for a connection to \\"app\\""; next-hop="app"',
+    );
+    assert.equal(third.headers['retry-after'], '1');
+    release();
+    assert.deepEqual(
+      (await Promise.all([first, second])).map((a) => a.status),
+      [200, 200],
+    );
+    assert.equal(upstream.received.length, 2, 'the refused request never reached the upstream');
+  });
+
   test('a second connection opens only when the first is at its stream bound, up to pool.max_connections', async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {

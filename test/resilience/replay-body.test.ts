@@ -1,0 +1,82 @@
+/**
+ * `retries.replay_body`: a request that reached a target that then failed is retried (when its
+ * method allows it) only with a body the gateway can send again, read whole before the first
+ * attempt. A body announced up to `replay_body` is read whole for that, even on a route that
+ * streams bodies (`request_buffering: false`); one the route reads whole anyway can be sent again
+ * whatever its size; any other streamed, and is not retried once it reached the upstream
+ * (`retry_skipped: body_not_replayable`). The next target gets the body whole.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Fault } from '../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
+import { request } from '../helpers/http-client.ts';
+import { startTestGateway } from '../helpers/test-gateway.ts';
+
+let echo: Fault;
+let resetting: Fault;
+
+before(async () => {
+  echo = await startEcho();
+  resetting = await startResetBeforeHead();
+});
+
+after(async () => {
+  await echo.close();
+  await resetting.close();
+});
+
+/** A PUT of `size` bytes through a pool whose first target takes the body and resets: its status, and the log line. */
+async function put(size: number, route: string, retries: string, chunked = false) {
+  const gw = await startTestGateway(`name: edge-1
+routes: [{ upstream: app${route} }]
+upstreams:
+  app:
+    balancer: round_robin
+    targets: [{ url: "${resetting.url}" }, { url: "${echo.url}" }]
+    retries: { attempts: 2${retries} }
+`);
+  try {
+    const headers: Record<string, string> = { 'content-type': 'text/plain', 'x-request-id': `put-${size}` };
+    if (chunked) headers['transfer-encoding'] = 'chunked';
+    const res = await request(gw.url, { path: '/p', method: 'PUT', body: 'a'.repeat(size), headers });
+    return { res, line: await gw.logFor(`put-${size}`) };
+  } finally {
+    await gw.close();
+  }
+}
+
+test('announced within replay_body on a streaming route: read whole, and sent whole again to the next target', async () => {
+  const before = echo.received.length;
+  const { res, line } = await put(1024, ', request_buffering: false', ', replay_body: 2KiB');
+  assert.equal(res.status, 200);
+  assert.equal(line.attempts, 2);
+  const seen = echo.received.slice(before);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].bodyLength, 1024);
+  assert.equal(seen[0].body.toString(), 'a'.repeat(1024));
+});
+
+test('announced past replay_body on a streaming route, or chunked: streamed, not retried once it reached the upstream', async () => {
+  for (const [size, chunked] of [
+    [4096, false],
+    [1024, true],
+  ] as const) {
+    const before = echo.received.length;
+    const { res, line } = await put(size, ', request_buffering: false', ', replay_body: 2KiB', chunked);
+    assert.equal(res.status, 502);
+    assert.match(String(res.headers['proxy-status']), /^edge-1; error=connection_terminated;/);
+    assert.equal(line.attempts, 1);
+    assert.equal(line.retry_skipped, 'body_not_replayable');
+    assert.equal(echo.received.length, before, 'the next target got nothing');
+  }
+});
+
+test('a body the route reads whole anyway (request_buffering) is sent again whatever replay_body says', async () => {
+  const before = echo.received.length;
+  const { res, line } = await put(4096, '', ', replay_body: 1KiB');
+  assert.equal(res.status, 200);
+  assert.equal(line.attempts, 2);
+  assert.equal(echo.received.slice(before)[0]?.bodyLength, 4096);
+});
