@@ -40,6 +40,15 @@ export function isGrpcContentType(contentType: string | undefined): boolean {
   return next === undefined || next === '+' || next === ';' || next === ' ';
 }
 
+/**
+ * Records the gRPC status the gateway itself told a gRPC client: the Trailers-Only form of its
+ * own answer (the session's), or the trailers or reset that end a stream it cut (the exchange's,
+ * grpc-cut.ts). The one writer of the record's field, whoever decides the code.
+ */
+export function toldGrpcStatus(record: { gatewayGrpcStatus: number | undefined }, code: number): void {
+  record.gatewayGrpcStatus = code;
+}
+
 /** The gRPC status for this failure: the taxonomy's, refined where the record's status says more. */
 export function grpcStatusOf(failure: Failure): GrpcCode {
   // A request body over the route's limit is what gRPC itself answers RESOURCE_EXHAUSTED for

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { CompressionConfig } from '../../core/config/types.ts';
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
-import { grpcStatusFields, grpcStatusOf, grpcStatusOfHttp } from '../../core/failure/grpc-answer.ts';
+import { grpcStatusFields, grpcStatusOf, grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { GRPC_CODES, type Stage } from '../../core/failure/taxonomy.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
@@ -653,10 +653,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (sink.closed) return false;
     const whole = (this.grpcBounds as GrpcMessageBounds).atBoundary;
     if (!whole || this.spool !== undefined || sink !== this.client.response) {
-      record.gatewayGrpcStatus = GRPC_CODES.INTERNAL;
+      toldGrpcStatus(record, GRPC_CODES.INTERNAL);
       return false;
     }
-    record.gatewayGrpcStatus = grpcStatusOf(failure);
+    toldGrpcStatus(record, grpcStatusOf(failure));
     // No next hop in the options: errors.detail minimal, whose grpc-message has no details either.
     sink.end(grpcStatusFields(failure, record.id, this.options.nextHop === undefined));
     return true;

@@ -1,6 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
-import { grpcStatusOf } from '../../core/failure/grpc-answer.ts';
+import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
@@ -221,7 +221,7 @@ export class RequestSession implements AttemptsOwner {
       headRefused,
       bodyComplete: exchange.bodyComplete,
     });
-    if (record.grpc) record.gatewayGrpcStatus = grpcStatusOf(failure);
+    if (record.grpc) toldGrpcStatus(record, grpcStatusOf(failure));
     writeErrorResponse(response, failure, facts);
   }
 
