@@ -232,8 +232,13 @@ function child(code: string): ChildProcess {
 
 function once<T>(proc: ChildProcess): Promise<T> {
   return new Promise((done, fail) => {
-    proc.once('message', (m) => done(m as T));
-    proc.once('exit', (code) => fail(new Error(`child exited with ${code}`)));
+    // The exit listener goes with the answer: a run per path and round would pile them up.
+    const exited = (code: number | null) => fail(new Error(`child exited with ${code}`));
+    proc.once('exit', exited);
+    proc.once('message', (m) => {
+      proc.off('exit', exited);
+      done(m as T);
+    });
   });
 }
 
@@ -333,12 +338,14 @@ interface Latencies {
  */
 async function tailOf(run: () => Promise<Latencies>) {
   const gcs = new Map<string, { count: number; totalMs: number; maxMs: number }>();
+  // node:perf_hooks' constants.NODE_PERFORMANCE_GC_*: MINOR 1 (a scavenge), MINOR_MARK_SWEEP 2,
+  // MAJOR 4 (a full mark-compact), INCREMENTAL 8 (a step of incremental marking), WEAKCB 16.
   const kinds: Record<number, string> = {
     1: 'minor',
-    2: 'major',
-    4: 'incremental',
-    8: 'weakcb',
-    16: 'minor',
+    2: 'minor',
+    4: 'major',
+    8: 'incremental',
+    16: 'weakcb',
   };
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
