@@ -2,7 +2,12 @@ import type { Socket } from 'node:net';
 import type { CompressionConfig } from '../../core/config/types.ts';
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
-import { grpcStatusFields, grpcStatusOf, grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
+import {
+  grpcStatusFields,
+  grpcStatusOf,
+  grpcStatusOfHttp,
+  toldGrpcStatus,
+} from '../../core/failure/grpc-answer.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { GRPC_CODES, type Stage } from '../../core/failure/taxonomy.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
