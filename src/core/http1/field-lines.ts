@@ -8,7 +8,7 @@
  * name its first fault. The reader names faults; each parser words them as its failures go
  * (llhttp's codes for a client, the failure taxonomy for an upstream).
  */
-import { INVALID_VALUE, isOws, TOKEN } from './syntax.ts';
+import { INVALID_VALUE, isOws, LF, latin1, TOKEN } from './syntax.ts';
 
 /** At most this many fields in a section (head or trailers): beyond it the section counts as too large. */
 export const MAX_FIELDS = 256;
@@ -83,8 +83,44 @@ export function readFieldLines(
 }
 
 /**
- * Checks whole field lines without keeping them (a head still arriving, checked as its lines
- * come): `fieldsBefore` lines were checked before, the last of them named `previousName`.
+ * A head still arriving, checked as its lines come: the field lines that ended since the last
+ * look are checked as the whole head will be, each line once, so that a peer sending a bad one
+ * and then nothing fails now, not when its time runs out. One per parser, reset for each head.
+ */
+export class EndedLinesCheck {
+  /** Where, in the head's bytes, the lines not checked yet begin (0: its start line is not past yet). */
+  to = 0;
+  /** How many lines were checked, and the last one's name: what an obs-fold or the field count needs. */
+  count = 0;
+  lastName = '';
+
+  reset(): void {
+    this.to = 0;
+    this.count = 0;
+    this.lastName = '';
+  }
+
+  /**
+   * The lines of `acc` that ended since `to` (every LF in it known to follow a CR): their first
+   * fault, or undefined. `wsBeforeColon` as checkFieldLines takes it.
+   */
+  check(acc: Buffer, wsBeforeColon: boolean): FieldError | undefined {
+    const lastLf = acc.lastIndexOf(LF);
+    if (lastLf < this.to) return undefined;
+    const text = latin1(acc, this.to, lastLf + 1);
+    const error = checkFieldLines(text, wsBeforeColon, this.count, this.lastName);
+    if (error !== undefined) return error;
+    for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) this.count++;
+    const lastStart = text.lastIndexOf('\n', text.length - 2) + 1;
+    this.lastName = text.slice(lastStart, text.indexOf(':', lastStart)).trimEnd();
+    this.to = lastLf + 1;
+    return undefined;
+  }
+}
+
+/**
+ * Checks whole field lines without keeping them: `fieldsBefore` lines were checked before, the
+ * last of them named `previousName`.
  */
 export function checkFieldLines(
   text: string,

@@ -14,7 +14,7 @@
  * parsed (one request at a time per connection), and `next()` starts it.
  */
 import { ChunkedDecoder } from './chunked-decoder.ts';
-import { checkFieldLines, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
+import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
 import { methodBreak, TARGET, targetBreak } from './request-rules.ts';
 import { CR, CRLFCRLF, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
 
@@ -108,10 +108,8 @@ export class RequestParser {
   #accLen = 0;
   /** The request line of the head being collected was checked (a bad one fails before the head ends). */
   #lineChecked = false;
-  /** In the head being collected: where the field lines not checked yet begin, how many were, the last one's name. */
-  #fieldsCheckedTo = 0;
-  #fieldsChecked = 0;
-  #lastFieldName = '';
+  /** In the head being collected: its field lines checked as they end. */
+  readonly #ended = new EndedLinesCheck();
   /** The head being parsed whole (for #refusedHead). */
   #headText: string | undefined;
   #refusedHead = '';
@@ -358,7 +356,7 @@ export class RequestParser {
       this.#lineChecked = true;
       if (this.#parseRequestLine(latin1(acc, 0, lf - 1)) === undefined) return false;
       checkFrom = lineEnd;
-      this.#fieldsCheckedTo = lineEnd;
+      this.#ended.to = lineEnd;
     }
     return this.#checkLineEnds(acc, checkFrom, acc.length) && this.#checkPartialFields(acc);
   }
@@ -369,18 +367,8 @@ export class RequestParser {
    * would log garbage as a slow client. Each line is looked at once.
    */
   #checkPartialFields(acc: Buffer): boolean {
-    const from = this.#fieldsCheckedTo;
-    const lastLf = acc.lastIndexOf(LF);
-    if (lastLf < from) return true;
-    // Every LF here follows a CR (#checkLineEnds ran first), so the text is whole field lines.
-    const text = latin1(acc, from, lastLf + 1);
-    const error = checkFieldLines(text, false, this.#fieldsChecked, this.#lastFieldName);
-    if (error !== undefined) return this.#fieldError(error);
-    for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) this.#fieldsChecked++;
-    const lastStart = text.lastIndexOf('\n', text.length - 2) + 1;
-    this.#lastFieldName = text.slice(lastStart, text.indexOf(':', lastStart));
-    this.#fieldsCheckedTo = lastLf + 1;
-    return true;
+    const error = this.#ended.check(acc, false);
+    return error === undefined || this.#fieldError(error);
   }
 
   /** `method SP target SP HTTP/d.d`: the parts, or undefined when refused. */
@@ -682,8 +670,6 @@ export class RequestParser {
   #resetAcc(): void {
     this.#acc = undefined;
     this.#accLen = 0;
-    this.#fieldsCheckedTo = 0;
-    this.#fieldsChecked = 0;
-    this.#lastFieldName = '';
+    this.#ended.reset();
   }
 }

@@ -9,7 +9,7 @@
  */
 import { Failure } from '../failure/failure.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
-import { checkFieldLines, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
+import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
 import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, TCHAR, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
@@ -245,10 +245,8 @@ export class ResponseParser {
   private accLen = 0;
   /** The status line of the head being collected passed the early check (fail fast on non-HTTP bytes). */
   private statusLineChecked = false;
-  /** In the head being collected: where the field lines not checked yet begin, how many were, the last one's name. */
-  private fieldsCheckedTo = 0;
-  private fieldsChecked = 0;
-  private lastFieldName = '';
+  /** In the head (or trailers) being collected: its field lines checked as they end. */
+  private readonly ended = new EndedLinesCheck();
   /** The line of that head not ended yet: where it starts (-1: none looked at), how far it was looked at, in which part. */
   private partialStart = -1;
   private partialAt = 0;
@@ -438,11 +436,11 @@ export class ResponseParser {
       if (lf === -1) return this.checkPartialLine(acc, 0, true);
       if (!this.parseStatusLine(latin1(acc, 0, lf - 1), lf - 1)) return false;
       this.statusLineChecked = true;
-      this.fieldsCheckedTo = lf + 1;
+      this.ended.to = lf + 1;
     }
     // Lines that ended in the new bytes, then the one that has not (each byte looked at once).
     if (acc.indexOf(LF, from) !== -1 && !this.checkPartialFields(acc)) return false;
-    return this.checkPartialLine(acc, this.fieldsCheckedTo, false);
+    return this.checkPartialLine(acc, this.ended.to, false);
   }
 
   /**
@@ -492,7 +490,7 @@ export class ResponseParser {
         case PART_START:
           if (c === CR) this.partialPart = PART_CR;
           else if (isOws(c))
-            return this.partialFault(acc, i, this.fieldsChecked === 0 ? 'leading-whitespace' : 'obs-fold');
+            return this.partialFault(acc, i, this.ended.count === 0 ? 'leading-whitespace' : 'obs-fold');
           else if (c === 0x3a) return this.partialFault(acc, i, 'empty-name');
           else if (TCHAR[c] === 1) this.partialPart = PART_NAME;
           else return this.partialFault(acc, i, 'invalid-name');
@@ -526,7 +524,7 @@ export class ResponseParser {
     const start = this.partialStart;
     const line = latin1(acc, start, fault === 'no-colon' ? at : acc.length);
     let name: string;
-    if (fault === 'leading-whitespace' || fault === 'obs-fold') name = this.lastFieldName;
+    if (fault === 'leading-whitespace' || fault === 'obs-fold') name = this.ended.lastName;
     else if (this.partialColon !== -1) name = trimOws(latin1(acc, start, this.partialColon));
     else if (fault === 'invalid-name') {
       // The name as far as it came (to a colon or the line's end), as a whole line's fault shows it.
@@ -543,21 +541,8 @@ export class ResponseParser {
    * which would blame the wrong thing and be retried). Each line is looked at once.
    */
   private checkPartialFields(acc: Buffer): boolean {
-    const from = this.fieldsCheckedTo;
-    const lastLf = acc.lastIndexOf(LF);
-    if (lastLf < from) return true;
-    // Every LF here follows a CR (checkLineEnds ran first), so the text is whole field lines.
-    const text = latin1(acc, from, lastLf + 1);
-    const error = checkFieldLines(text, true, this.fieldsChecked, this.lastFieldName);
-    if (error !== undefined) return this.fieldError(error);
-    // What a later obs-fold or the field count needs to know of the lines before.
-    let lines = 0;
-    for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) lines++;
-    this.fieldsChecked += lines;
-    const lastStart = text.lastIndexOf('\n', text.length - 2) + 1;
-    this.lastFieldName = text.slice(lastStart, text.indexOf(':', lastStart)).trimEnd();
-    this.fieldsCheckedTo = lastLf + 1;
-    return true;
+    const error = this.ended.check(acc, true);
+    return error === undefined || this.fieldError(error);
   }
 
   /** Every LF from `from` on must follow a CR. */
@@ -870,9 +855,9 @@ export class ResponseParser {
       if (!this.checkLineEnds(acc, old, 'the trailer section')) return -1;
       // Whole trailer lines are checked as they come, like a head's: a bad one fails now, not
       // when the upstream closes (which would read as a body cut short).
-      if (this.fieldsCheckedTo === 0) this.fieldsCheckedTo = 2;
+      if (this.ended.to === 0) this.ended.to = 2;
       if (acc.indexOf(LF, old) !== -1 && !this.checkPartialFields(acc)) return -1;
-      return this.checkPartialLine(acc, this.fieldsCheckedTo, false) ? data.length : -1;
+      return this.checkPartialLine(acc, this.ended.to, false) ? data.length : -1;
     }
     const text = latin1(this.acc!, 2, end - 2);
     this.resetAcc();
@@ -922,9 +907,7 @@ export class ResponseParser {
   private resetAcc(): void {
     this.acc = undefined;
     this.accLen = 0;
-    this.fieldsCheckedTo = 0;
-    this.fieldsChecked = 0;
-    this.lastFieldName = '';
+    this.ended.reset();
     this.partialStart = -1;
   }
 }
