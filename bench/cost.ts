@@ -581,10 +581,16 @@ async function measureSide(srcDir: string, o: Options, route: RouteKind = 'plain
     `--tail=${o.tail}`,
   ];
   if (o.cpuProf !== undefined) args.push(`--cpu-prof=${o.cpuProf}`);
-  // The V8 flags a worker runs with (src/server/cli/workers.ts): its young generation, its compiles.
+  // The V8 flags a worker runs with (src/server/cli/workers.ts): its young generation, its
+  // compiles, no memory reducer.
   const proc = fork(fileURLToPath(import.meta.url), args, {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    execArgv: [...process.execArgv, '--max-semi-space-size=8', '--no-concurrent-recompilation'],
+    execArgv: [
+      ...process.execArgv,
+      '--max-semi-space-size=8',
+      '--no-concurrent-recompilation',
+      '--no-memory-reducer',
+    ],
   });
   let out = '';
   proc.stdout?.on('data', (d) => {

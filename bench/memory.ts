@@ -7,7 +7,7 @@
  * worker, a pool of up to 1024, the access log at info to a file; CPU 0; a warm start, its compile
  * cache written by a start before), then reads
  * /proc/PID/smaps_rollup of its primary and its worker: idle (12 s after it listens), and after
- * load (wrk -t1 -c50, then -c200, `--seconds` each (10), then 12 s of rest). Each figure is RSS,
+ * load (wrk -t1 -c50, then -c200, `--seconds` each (10), then 70 s of rest). Each figure is RSS,
  * the process's own part (private pages: its heap, code, buffers) and the part shared with
  * other processes (the node binary's pages, held once however many processes map them). The
  * peak (VmHWM) is the most each held at once, under the load. The floor beside them: an empty Node process (`node -e`) on this machine. `--ref=DIR` measures
@@ -30,8 +30,10 @@ import { SCENARIOS } from './scenarios.ts';
 import { startCandor } from './systems.ts';
 import { runWrk, writeScript } from './wrk.ts';
 
-/** The rest after the start and after the load before each reading: past two of idle-trim.ts's 5 s windows. */
+/** The rest after the start before the idle reading: past two of idle-trim.ts's 5 s windows (a start is trimmed after one). */
 const REST_MS = 12_000;
+/** The rest after the load: past idle-trim.ts's minute of quiet windows, and one more. */
+const AFTER_LOAD_REST_MS = 70_000;
 const PROXY_CPU = '0';
 const LOAD_CPU = '1';
 
@@ -92,8 +94,8 @@ async function measure(checkout: string, repoDir: string, dir: string, originPor
       const run = await runWrk({ cpu: LOAD_CPU, port, scenario, script, seconds: SECONDS });
       requests += run.requests;
     }
-    // A worker gives back what the load grew after a 5 s window of idleness (src/server/gateway/idle-trim.ts).
-    await sleep(REST_MS);
+    // A worker gives back what the load grew after a minute of idleness (src/server/gateway/idle-trim.ts).
+    await sleep(AFTER_LOAD_REST_MS);
     rows.push(...snapshot(checkout, proc, `after ${requests.toLocaleString('en-US')} requests`));
     return rows;
   } finally {

@@ -13,13 +13,15 @@ const MODULE = join(import.meta.dirname, '../../../src/server/gateway/idle-trim.
  * In a process of its own, with a worker's young-generation cap (workers.ts): allocation grows
  * the young generation, a busy spin makes a window busy, then the process idles for a few
  * windows. Prints the young generation's resident MiB after the load and after the idling.
+ * TRIM: the quiet windows the trim waits for after a load (0: no trim).
  */
 const SCRIPT = `
 import { getHeapSpaceStatistics } from 'node:v8';
 const { trimWhenIdle } = await import(${JSON.stringify(MODULE)});
 const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').physical_space_size / 1048576;
 const WINDOW = 200;
-const stop = process.env.TRIM === '1' ? trimWhenIdle(WINDOW) : () => {};
+const quiet = Number(process.env.TRIM);
+const stop = quiet > 0 ? trimWhenIdle(WINDOW, quiet) : () => {};
 let keep = [];
 const until = performance.now() + WINDOW * 1.5;
 while (performance.now() < until) {
@@ -33,21 +35,28 @@ stop();
 console.log(JSON.stringify({ loaded, idle: young() }));
 `;
 
-function run(trim: boolean): { loaded: number; idle: number } {
+function run(quietWindows: number): { loaded: number; idle: number } {
   const out = spawnSync(process.execPath, ['--max-semi-space-size=8', '--input-type=module', '-e', SCRIPT], {
     encoding: 'utf8',
-    env: { ...process.env, TRIM: trim ? '1' : '0' },
+    env: { ...process.env, TRIM: String(quietWindows) },
   });
   assert.equal(out.status, 0, out.stderr);
   return JSON.parse(out.stdout.trim());
 }
 
 test('a busy process that goes idle shrinks its young generation back to its floor', () => {
-  const kept = run(false);
+  const kept = run(0);
   // Without it, V8 keeps what the load grew: the test's premise.
   assert.ok(kept.loaded >= 8, `the load grew the young generation: ${kept.loaded} MiB`);
   assert.ok(kept.idle >= 8, `and V8 keeps it when idle: ${kept.idle} MiB`);
-  const trimmed = run(true);
+  const trimmed = run(3);
   assert.ok(trimmed.loaded >= 8, `the load grew the young generation: ${trimmed.loaded} MiB`);
   assert.ok(trimmed.idle < 2, `given back once idle: ${trimmed.idle} MiB`);
+});
+
+test('the trim waits for its quiet windows: a lull shorter than them keeps what the load grew', () => {
+  // Six idle windows, the trim waiting for twenty: the next burst finds its young generation warm.
+  const waiting = run(20);
+  assert.ok(waiting.loaded >= 8, `the load grew the young generation: ${waiting.loaded} MiB`);
+  assert.ok(waiting.idle >= 8, `kept through a lull shorter than the quiet windows: ${waiting.idle} MiB`);
 });
