@@ -371,17 +371,20 @@ function isEventStream(headers: readonly string[]): boolean {
   return (fieldValue(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream');
 }
 
-/** `Vary: Accept-Encoding` added to the response's own Vary (left alone when it is `*` or says it). */
+/**
+ * `Vary: Accept-Encoding` added to the response's own Vary (left alone when it is `*` or says
+ * it, in any of its fields: a list may come split over several, RFC 9110 §5.3).
+ */
 function withVary(headers: readonly string[]): string[] {
   const out = headers.slice();
+  let first = -1;
   for (let i = 0; i < out.length; i += 2) {
     if (out[i].toLowerCase() !== 'vary') continue;
-    const value = out[i + 1];
-    if (/(^|,)\s*(\*|accept-encoding)\s*(,|$)/i.test(value)) return out;
-    out[i + 1] = `${value}, Accept-Encoding`;
-    return out;
+    if (/(^|,)\s*(\*|accept-encoding)\s*(,|$)/i.test(out[i + 1])) return out;
+    if (first === -1) first = i;
   }
-  out.push('vary', 'Accept-Encoding');
+  if (first === -1) out.push('vary', 'Accept-Encoding');
+  else out[first + 1] = `${out[first + 1]}, Accept-Encoding`;
   return out;
 }
 

@@ -116,6 +116,12 @@ const app = () =>
         });
         return res.end(TEXT);
       }
+      if (path === '/vary-split') {
+        // One list over two fields (RFC 9110 §5.3): the second already says Accept-Encoding.
+        res.setHeader('vary', ['Origin', 'Accept-Encoding']);
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': TEXT.length });
+        return res.end(TEXT);
+      }
       if (path === '/vary-origin' || path === '/vary-star' || path === '/vary-said') {
         const vary = { '/vary-origin': 'Origin', '/vary-star': '*', '/vary-said': 'origin, accept-encoding' }[
           path
@@ -340,6 +346,7 @@ upstreams:
     ['/vary-origin', 'Origin, Accept-Encoding'],
     ['/vary-star', '*'],
     ['/vary-said', 'origin, accept-encoding'],
+    ['/vary-split', 'Origin, Accept-Encoding'],
   ] as const) {
     test(`the upstream's Vary (${path}) gets Accept-Encoding beside it once, compressed or not: ${expected}`, async () => {
       for (const accept of ['gzip', '']) {
