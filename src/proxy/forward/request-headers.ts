@@ -1,9 +1,10 @@
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
+import { TOKEN } from '../../core/http1/syntax.ts';
 
 /** What the request-header rewrite needs to know about this request. */
 interface ForwardFacts {
   readonly clientAddress: string;
-  /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept. */
+  /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept (this hop's appended). */
   readonly trusted: boolean;
   /** "http" or "https": how the client reached us. */
   readonly protocol: string;
@@ -35,6 +36,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
   let forwardedHost: string | undefined;
+  let forwarded: string | undefined;
   let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -52,7 +54,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
         if (facts.trusted) forwardedHost ??= value;
         continue;
       case 'forwarded':
-        if (facts.trusted) break;
+        if (facts.trusted) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
         continue;
       case 'via':
         via = via === undefined ? value : `${via}, ${value}`;
@@ -87,6 +89,8 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     forwardedProto ?? facts.protocol,
     'x-forwarded-host',
     forwardedHost ?? facts.host,
+    'forwarded',
+    forwarded === undefined ? forwardedElement(facts) : `${forwarded}, ${forwardedElement(facts)}`,
     'via',
     via === undefined ? facts.via : `${via}, ${facts.via}`,
     'x-request-id',
@@ -95,6 +99,18 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     facts.traceparent,
   );
   return out;
+}
+
+/**
+ * This hop's element of `Forwarded` (RFC 7239 §4): the client it took the request from (an IPv6
+ * address in brackets, quoted; `unknown` once its connection is gone, §6.2), the Host that
+ * client sent, and the protocol it used, as X-Forwarded-For, -Host and -Proto say them.
+ */
+function forwardedElement(facts: ForwardFacts): string {
+  const address = facts.clientAddress;
+  const node = address === '' ? 'unknown' : address.includes(':') ? `"[${address}]"` : address;
+  const host = TOKEN.test(facts.host) ? facts.host : `"${facts.host.replace(/["\\]/g, '\\$&')}"`;
+  return `for=${node};host=${host};proto=${facts.protocol}`;
 }
 
 /** The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy, the original is shared by every attempt. */
