@@ -22,6 +22,7 @@ const TEXT = 'Candor never lies about a failure. '.repeat(60);
 let nextEvent: () => void = () => {};
 let nextLine: () => void = () => {};
 let nextTick: () => void = () => {};
+let nextBody: () => void = () => {};
 /** Resolves when the upstream's endless stream is closed (the gateway let go of it). */
 let endlessClosed: Promise<void> = Promise.resolve();
 
@@ -96,6 +97,14 @@ const app = () =>
             resolve();
           }),
         );
+        return;
+      }
+      if (path === '/head-first') {
+        // The head alone (a long poll's, a stream's that says it is there), its body only once
+        // the client has the head.
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.flushHeaders();
+        nextBody = () => res.end(`${JSON.stringify({ text: TEXT })}\n`);
         return;
       }
       if (path === '/ticks') {
@@ -497,6 +506,34 @@ upstreams:
       );
     });
   }
+
+  test('a head that comes alone is not held for its body: it goes at once, compressed, and the body after it', async () => {
+    const r = await new Promise<Got>((resolve, reject) => {
+      const req = http.get(
+        `${gw.url}/head-first`,
+        { headers: { 'accept-encoding': 'gzip', 'x-request-id': 'ce-head-first' } },
+        (res) => {
+          // The upstream sends its body once this head is here: held for the body, it never came.
+          nextBody();
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks),
+              aborted: false,
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+    });
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.equal(r.headers.vary, 'Accept-Encoding');
+    assert.equal(JSON.parse(zlib.gunzipSync(r.body).toString()).text, TEXT);
+    assert.equal((await gw.logFor('ce-head-first')).encoding, 'gzip');
+  });
 
   test('a stream whose first read is under min_size is not held for more: it goes as it is, and the rest after it', async () => {
     const text = await new Promise<string>((resolve, reject) => {
