@@ -4,7 +4,7 @@ import { TOKEN } from '../../core/http1/syntax.ts';
 /** What the request-header rewrite needs to know about this request. */
 interface ForwardFacts {
   readonly clientAddress: string;
-  /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept (this hop's appended). */
+  /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept (this hop appended to its Forwarded). */
   readonly trusted: boolean;
   /** "http" or "https": how the client reached us. */
   readonly protocol: string;
@@ -82,6 +82,11 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     }
     out.push(name, value);
   }
+  // A trusted proxy that sent no Forwarded told the client's facts in X-Forwarded-* alone: an
+  // element of this hop's own (its proto, from the proxy) would be read by frameworks that
+  // prefer Forwarded (Rack, Spring) as the client's, an https client's request as http.
+  if (forwarded !== undefined) out.push('forwarded', `${forwarded}, ${forwardedElement(facts)}`);
+  else if (!facts.trusted) out.push('forwarded', forwardedElement(facts));
   out.push(
     'x-forwarded-for',
     forwardedFor === undefined ? facts.clientAddress : `${forwardedFor}, ${facts.clientAddress}`,
@@ -89,8 +94,6 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     forwardedProto ?? facts.protocol,
     'x-forwarded-host',
     forwardedHost ?? facts.host,
-    'forwarded',
-    forwarded === undefined ? forwardedElement(facts) : `${forwarded}, ${forwardedElement(facts)}`,
     'via',
     via === undefined ? facts.via : `${via}, ${facts.via}`,
     'x-request-id',

@@ -329,7 +329,7 @@ describe('upgrades', () => {
   });
 });
 
-test("a trusted proxy's Forwarded and X-Forwarded-For are kept, this hop's client appended to each", async () => {
+test("a trusted proxy's Forwarded and X-Forwarded-For are kept, this hop's client appended to each; one that sent no Forwarded gets none", async () => {
   const fault = await startEcho();
   const gw = await startTestGateway(config(fault.url, 'trust_forwarded_from: [127.0.0.1]'));
   try {
@@ -347,6 +347,15 @@ test("a trusted proxy's Forwarded and X-Forwarded-For are kept, this hop's clien
       seen.forwarded,
       'for=192.0.2.60;proto=https;host=shop.example, for=127.0.0.1;host=shop.example;proto=http',
     );
+    // Its X-Forwarded-Proto says https: an element of this hop alone (proto=http) would be read
+    // as the client's by frameworks that prefer Forwarded.
+    const xOnly = await request(gw.url, {
+      path: '/trusted',
+      headers: { 'x-forwarded-for': '192.0.2.60', 'x-forwarded-proto': 'https', host: 'shop.example' },
+    });
+    const xSeen = echoed(xOnly.text).headers;
+    assert.equal(xSeen['x-forwarded-proto'], 'https');
+    assert.equal(xSeen.forwarded, undefined);
   } finally {
     await gw.close();
     await fault.close();
