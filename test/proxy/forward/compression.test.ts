@@ -69,6 +69,14 @@ const app = () =>
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': TEXT.length });
         return res.end(TEXT);
       }
+      if (path === '/reset-content' || path === '/zero-length') {
+        // No content: a 205 must have none (RFC 9110 §15.3.6), and an empty body is just that.
+        res.writeHead(path === '/reset-content' ? 205 : 200, {
+          'content-type': 'text/plain',
+          'content-length': 0,
+        });
+        return res.end();
+      }
       if (path === '/empty') {
         res.writeHead(204);
         return res.end();
@@ -225,6 +233,10 @@ routes:
     upstream: app
     strip_prefix: true
     compression: { encodings: [zstd, gzip] }
+  - match: { path: /any-size }
+    upstream: app
+    strip_prefix: true
+    compression: { min_size: 0 }
   - match: { path: / }
     upstream: app
     compression: { min_size: 100 }
@@ -260,6 +272,19 @@ upstreams:
       assert.equal(line.encoded_from, TEXT.length);
       assert.equal(line.encoded_to, r.body.length);
       assert.ok(r.body.length < TEXT.length);
+    });
+  }
+
+  for (const [name, path, status] of [
+    ['a 205', '/any-size/reset-content', 205],
+    ['a body of Content-Length 0', '/any-size/zero-length', 200],
+  ] as const) {
+    test(`no content stays none, even with min_size 0: ${name}`, async () => {
+      const r = await get(gw, path, { 'accept-encoding': 'gzip' });
+      assert.equal(r.status, status);
+      assert.equal(r.headers['content-encoding'], undefined);
+      assert.equal(r.headers.vary, 'Accept-Encoding');
+      assert.equal(r.body.length, 0);
     });
   }
 
