@@ -112,8 +112,19 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
 function forwardedElement(facts: ForwardFacts): string {
   const address = facts.clientAddress;
   const node = address === '' ? 'unknown' : address.includes(':') ? `"[${address}]"` : address;
-  const host = TOKEN.test(facts.host) ? facts.host : `"${facts.host.replace(/["\\]/g, '\\$&')}"`;
-  return `for=${node};host=${host};proto=${facts.protocol}`;
+  return `for=${node};host=${forwardedHostValue(facts.host)};proto=${facts.protocol}`;
+}
+
+/** The last host written, and how: most requests name the host the one before them did. */
+let lastHost: string | undefined;
+let lastHostValue = '';
+
+/** A Host as a Forwarded value: a token as it is; else (a port's colon, an IPv6 literal) a quoted-string. */
+function forwardedHostValue(host: string): string {
+  if (host === lastHost) return lastHostValue;
+  lastHost = host;
+  lastHostValue = TOKEN.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`;
+  return lastHostValue;
 }
 
 /** The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy, the original is shared by every attempt. */
