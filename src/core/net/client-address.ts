@@ -2,9 +2,8 @@
  * Whom a downstream connection is from. The peer's own address, unless a trusted TCP load
  * balancer said otherwise in a PROXY protocol header (proxy/accept/proxy-gate.ts): then that
  * header's client stands for the peer everywhere the gateway names the client (X-Forwarded-For,
- * trusted-forwarder checks, rate-limit keys, the access log, `{client_ip}`; Candor writes no
- * Forwarded header of its own). Kept on the socket itself: it is
- * a fact of the connection, read by each request on it.
+ * Forwarded's `for=`, trusted-forwarder checks, rate-limit keys, the access log, `{client_ip}`).
+ * Kept on the socket itself: it is a fact of the connection, read by each request on it.
  */
 import type { Socket } from 'node:net';
 

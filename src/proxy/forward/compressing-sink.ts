@@ -4,9 +4,10 @@
  * A response it does not compress passes through untouched, with `Vary: Accept-Encoding`.
  *
  * A response without Content-Length is held (head and body, at most `min_size` bytes) until it
- * reaches `min_size`, then compressed, or ends under it, then sent as it is. Its body is held no
- * longer than the turn it came in: still under `min_size` at the turn's end, the response goes
- * as it is (a stream of small lines is not kept waiting for the bytes that would decide).
+ * reaches `min_size`, then compressed, or ends under it, then sent as it is. It is held no
+ * longer than the turn its head came in: still under `min_size` at the turn's end, the response
+ * goes as it is (a stream of small lines is not kept waiting for the bytes that would decide);
+ * a head that came alone goes compressed (it is not kept waiting for its body either).
  *
  * Streaming and bounded: each chunk goes through node:zlib as it comes, and what came in a turn
  * is flushed at its end (a sync flush: the compressor keeps its window), so a server-sent event
@@ -175,6 +176,9 @@ export class CompressingSink implements ResponseSink {
     // Server-sent events go at once: an event must not wait for the next ones.
     if (!hasField(headers, 'content-length') && !isEventStream(headers) && this.#config.minSize > 0) {
       this.#held = head;
+      // Held no longer than its turn either: a head sent ahead of its body (a long poll's, a
+      // stream's) is not kept from the client until the body comes.
+      this.#atTurnEnd();
       return;
     }
     this.#compress(head);
@@ -297,12 +301,22 @@ export class CompressingSink implements ResponseSink {
 
   /**
    * The turn's input is in: what the compressor made of it goes out now (after end() the final
-   * block does it); a body still held under min_size goes as it is, the rest after it.
+   * block does it); a head still held goes: as it is with its body under min_size, the rest
+   * after it; compressed when it came alone.
    */
   turnEnded(): void {
     this.#turnDue = false;
-    if (this.#held !== undefined) {
-      this.#release();
+    const held = this.#held;
+    if (held !== undefined) {
+      if (held.bytes > 0) {
+        this.#release();
+        return;
+      }
+      // The head alone (its upstream wrote it apart from the body, or holds the body back, as a
+      // long poll does): compressed from its first byte, as nginx compresses a body of unknown
+      // length, and the head goes now; waiting for the body would keep it from the client.
+      this.#held = undefined;
+      this.#sendHeld(() => this.#compress(held));
       return;
     }
     const compressor = this.#compressor;
@@ -371,17 +385,20 @@ function isEventStream(headers: readonly string[]): boolean {
   return (fieldValue(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream');
 }
 
-/** `Vary: Accept-Encoding` added to the response's own Vary (left alone when it is `*` or says it). */
+/**
+ * `Vary: Accept-Encoding` added to the response's own Vary (left alone when it is `*` or says
+ * it, in any of its fields: a list may come split over several, RFC 9110 §5.3).
+ */
 function withVary(headers: readonly string[]): string[] {
   const out = headers.slice();
+  let first = -1;
   for (let i = 0; i < out.length; i += 2) {
     if (out[i].toLowerCase() !== 'vary') continue;
-    const value = out[i + 1];
-    if (/(^|,)\s*(\*|accept-encoding)\s*(,|$)/i.test(value)) return out;
-    out[i + 1] = `${value}, Accept-Encoding`;
-    return out;
+    if (/(^|,)\s*(\*|accept-encoding)\s*(,|$)/i.test(out[i + 1])) return out;
+    if (first === -1) first = i;
   }
-  out.push('vary', 'Accept-Encoding');
+  if (first === -1) out.push('vary', 'Accept-Encoding');
+  else out[first + 1] = `${out[first + 1]}, Accept-Encoding`;
   return out;
 }
 

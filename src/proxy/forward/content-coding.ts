@@ -55,15 +55,15 @@ export interface CodingFacts {
 }
 
 /**
- * Whether this response may be compressed at all: never a HEAD, a 1xx, 204, 206 or 304, an
+ * Whether this response may be compressed at all: never a HEAD, a 1xx, 204, 205, 206 or 304, an
  * answer to a Range request, a body already encoded, `Cache-Control: no-transform` (the
- * response's or the request's), a media
- * type not in `types`, or a Content-Length under `min_size`.
+ * response's or the request's), a media type not in `types`, or a Content-Length of 0 or under
+ * `min_size` (an empty body compressed is a body: a 205 may have none, RFC 9110 §15.3.6).
  */
 export function compressible(facts: CodingFacts, config: CompressionConfig): boolean {
   const { status } = facts;
   if (facts.method === 'HEAD' || facts.range || facts.noTransform) return false;
-  if (status < 200 || status === 204 || status === 206 || status === 304) return false;
+  if (status < 200 || status === 204 || status === 205 || status === 206 || status === 304) return false;
   return fieldsAllow(facts.headers, config, false);
 }
 
@@ -86,7 +86,7 @@ function fieldsAllow(headers: readonly string[], config: CompressionConfig, anyT
     const value = headers[i + 1];
     if (name === 'content-encoding' && value.trim().toLowerCase() !== 'identity') return false;
     if (name === 'cache-control' && forbidsTransform(value)) return false;
-    if (name === 'content-length' && Number(value) < config.minSize) return false;
+    if (name === 'content-length' && (Number(value) < config.minSize || Number(value) === 0)) return false;
     if (name === 'content-type' && type === undefined) type = value.split(';')[0].trim().toLowerCase();
   }
   return type === undefined ? anyType : typeMatches(type, config.types);

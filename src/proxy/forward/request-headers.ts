@@ -1,9 +1,10 @@
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
+import { TOKEN } from '../../core/http1/syntax.ts';
 
 /** What the request-header rewrite needs to know about this request. */
 interface ForwardFacts {
   readonly clientAddress: string;
-  /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept. */
+  /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept (this hop appended to its Forwarded). */
   readonly trusted: boolean;
   /** "http" or "https": how the client reached us. */
   readonly protocol: string;
@@ -35,6 +36,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
   let forwardedHost: string | undefined;
+  let forwarded: string | undefined;
   let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -52,7 +54,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
         if (facts.trusted) forwardedHost ??= value;
         continue;
       case 'forwarded':
-        if (facts.trusted) break;
+        if (facts.trusted) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
         continue;
       case 'via':
         via = via === undefined ? value : `${via}, ${value}`;
@@ -80,6 +82,11 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     }
     out.push(name, value);
   }
+  // A trusted proxy that sent no Forwarded told the client's facts in X-Forwarded-* alone: an
+  // element of this hop's own (its proto, from the proxy) would be read by frameworks that
+  // prefer Forwarded (Rack, Spring) as the client's, an https client's request as http.
+  if (forwarded !== undefined) out.push('forwarded', `${forwarded}, ${forwardedElement(facts)}`);
+  else if (!facts.trusted) out.push('forwarded', forwardedElement(facts));
   out.push(
     'x-forwarded-for',
     forwardedFor === undefined ? facts.clientAddress : `${forwardedFor}, ${facts.clientAddress}`,
@@ -95,6 +102,29 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     facts.traceparent,
   );
   return out;
+}
+
+/**
+ * This hop's element of `Forwarded` (RFC 7239 §4): the client it took the request from (an IPv6
+ * address in brackets, quoted; `unknown` once its connection is gone, §6.2), the Host that
+ * client sent, and the protocol it used, as X-Forwarded-For, -Host and -Proto say them.
+ */
+function forwardedElement(facts: ForwardFacts): string {
+  const address = facts.clientAddress;
+  const node = address === '' ? 'unknown' : address.includes(':') ? `"[${address}]"` : address;
+  return `for=${node};host=${forwardedHostValue(facts.host)};proto=${facts.protocol}`;
+}
+
+/** The last host written, and how: most requests name the host the one before them did. */
+let lastHost: string | undefined;
+let lastHostValue = '';
+
+/** A Host as a Forwarded value: a token as it is; else (a port's colon, an IPv6 literal) a quoted-string. */
+function forwardedHostValue(host: string): string {
+  if (host === lastHost) return lastHostValue;
+  lastHost = host;
+  lastHostValue = TOKEN.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`;
+  return lastHostValue;
 }
 
 /** The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy, the original is shared by every attempt. */

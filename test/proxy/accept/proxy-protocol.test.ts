@@ -111,7 +111,13 @@ describe('PROXY protocol from a listed source', () => {
     test(`${name}: the client is ${client} in X-Forwarded-For and the access log`, async () => {
       const id = `pp-${name.replace(/\W+/g, '-')}`;
       const outcome = await exchange(gw.port, Buffer.concat([header, Buffer.from(GET(id))]));
-      assert.equal(upstreamSaw(outcome.text)['x-forwarded-for'], client);
+      const saw = upstreamSaw(outcome.text);
+      assert.equal(saw['x-forwarded-for'], client);
+      // RFC 7239: an IPv6 node in brackets, quoted.
+      assert.equal(
+        saw.forwarded,
+        `for=${client.includes(':') ? `"[${client}]"` : client};host=app;proto=http`,
+      );
       assert.equal((await gw.logFor(id)).client, client);
     });
   }

@@ -22,6 +22,7 @@ const TEXT = 'Candor never lies about a failure. '.repeat(60);
 let nextEvent: () => void = () => {};
 let nextLine: () => void = () => {};
 let nextTick: () => void = () => {};
+let nextBody: () => void = () => {};
 /** Resolves when the upstream's endless stream is closed (the gateway let go of it). */
 let endlessClosed: Promise<void> = Promise.resolve();
 
@@ -68,6 +69,14 @@ const app = () =>
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': TEXT.length });
         return res.end(TEXT);
       }
+      if (path === '/reset-content' || path === '/zero-length') {
+        // No content: a 205 must have none (RFC 9110 §15.3.6), and an empty body is just that.
+        res.writeHead(path === '/reset-content' ? 205 : 200, {
+          'content-type': 'text/plain',
+          'content-length': 0,
+        });
+        return res.end();
+      }
       if (path === '/empty') {
         res.writeHead(204);
         return res.end();
@@ -98,6 +107,14 @@ const app = () =>
         );
         return;
       }
+      if (path === '/head-first') {
+        // The head alone (a long poll's, a stream's that says it is there), its body only once
+        // the client has the head.
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.flushHeaders();
+        nextBody = () => res.end(`${JSON.stringify({ text: TEXT })}\n`);
+        return;
+      }
       if (path === '/ticks') {
         // A stream of small lines (a progress feed): under min_size for as long as it runs.
         res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -114,6 +131,12 @@ const app = () =>
           'content-digest': sha,
           'repr-digest': sha,
         });
+        return res.end(TEXT);
+      }
+      if (path === '/vary-split') {
+        // One list over two fields (RFC 9110 §5.3): the second already says Accept-Encoding.
+        res.setHeader('vary', ['Origin', 'Accept-Encoding']);
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': TEXT.length });
         return res.end(TEXT);
       }
       if (path === '/vary-origin' || path === '/vary-star' || path === '/vary-said') {
@@ -210,6 +233,10 @@ routes:
     upstream: app
     strip_prefix: true
     compression: { encodings: [zstd, gzip] }
+  - match: { path: /any-size }
+    upstream: app
+    strip_prefix: true
+    compression: { min_size: 0 }
   - match: { path: / }
     upstream: app
     compression: { min_size: 100 }
@@ -245,6 +272,19 @@ upstreams:
       assert.equal(line.encoded_from, TEXT.length);
       assert.equal(line.encoded_to, r.body.length);
       assert.ok(r.body.length < TEXT.length);
+    });
+  }
+
+  for (const [name, path, status] of [
+    ['a 205', '/any-size/reset-content', 205],
+    ['a body of Content-Length 0', '/any-size/zero-length', 200],
+  ] as const) {
+    test(`no content stays none, even with min_size 0: ${name}`, async () => {
+      const r = await get(gw, path, { 'accept-encoding': 'gzip' });
+      assert.equal(r.status, status);
+      assert.equal(r.headers['content-encoding'], undefined);
+      assert.equal(r.headers.vary, 'Accept-Encoding');
+      assert.equal(r.body.length, 0);
     });
   }
 
@@ -340,6 +380,7 @@ upstreams:
     ['/vary-origin', 'Origin, Accept-Encoding'],
     ['/vary-star', '*'],
     ['/vary-said', 'origin, accept-encoding'],
+    ['/vary-split', 'Origin, Accept-Encoding'],
   ] as const) {
     test(`the upstream's Vary (${path}) gets Accept-Encoding beside it once, compressed or not: ${expected}`, async () => {
       for (const accept of ['gzip', '']) {
@@ -490,6 +531,34 @@ upstreams:
       );
     });
   }
+
+  test('a head that comes alone is not held for its body: it goes at once, compressed, and the body after it', async () => {
+    const r = await new Promise<Got>((resolve, reject) => {
+      const req = http.get(
+        `${gw.url}/head-first`,
+        { headers: { 'accept-encoding': 'gzip', 'x-request-id': 'ce-head-first' } },
+        (res) => {
+          // The upstream sends its body once this head is here: held for the body, it never came.
+          nextBody();
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks),
+              aborted: false,
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+    });
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.equal(r.headers.vary, 'Accept-Encoding');
+    assert.equal(JSON.parse(zlib.gunzipSync(r.body).toString()).text, TEXT);
+    assert.equal((await gw.logFor('ce-head-first')).encoding, 'gzip');
+  });
 
   test('a stream whose first read is under min_size is not held for more: it goes as it is, and the rest after it', async () => {
     const text = await new Promise<string>((resolve, reject) => {

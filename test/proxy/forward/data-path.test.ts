@@ -84,7 +84,8 @@ describe('the data path', () => {
     assert.equal(seen['x-forwarded-for'], '127.0.0.1');
     assert.equal(seen['x-forwarded-proto'], 'http');
     assert.equal(seen['x-forwarded-host'], 'shop.example:8080');
-    assert.equal(seen.forwarded, undefined);
+    // RFC 7239: this hop's element alone; the Host has a colon, so it is quoted.
+    assert.equal(seen.forwarded, 'for=127.0.0.1;host="shop.example:8080";proto=http');
     assert.equal(seen.host, 'shop.example:8080', 'the Host is preserved');
   });
 
@@ -326,4 +327,37 @@ describe('upgrades', () => {
       await gw.close();
     }
   });
+});
+
+test("a trusted proxy's Forwarded and X-Forwarded-For are kept, this hop's client appended to each; one that sent no Forwarded gets none", async () => {
+  const fault = await startEcho();
+  const gw = await startTestGateway(config(fault.url, 'trust_forwarded_from: [127.0.0.1]'));
+  try {
+    const res = await request(gw.url, {
+      path: '/trusted',
+      headers: {
+        'x-forwarded-for': '192.0.2.60',
+        forwarded: 'for=192.0.2.60;proto=https;host=shop.example',
+        host: 'shop.example',
+      },
+    });
+    const seen = echoed(res.text).headers;
+    assert.equal(seen['x-forwarded-for'], '192.0.2.60, 127.0.0.1');
+    assert.equal(
+      seen.forwarded,
+      'for=192.0.2.60;proto=https;host=shop.example, for=127.0.0.1;host=shop.example;proto=http',
+    );
+    // Its X-Forwarded-Proto says https: an element of this hop alone (proto=http) would be read
+    // as the client's by frameworks that prefer Forwarded.
+    const xOnly = await request(gw.url, {
+      path: '/trusted',
+      headers: { 'x-forwarded-for': '192.0.2.60', 'x-forwarded-proto': 'https', host: 'shop.example' },
+    });
+    const xSeen = echoed(xOnly.text).headers;
+    assert.equal(xSeen['x-forwarded-proto'], 'https');
+    assert.equal(xSeen.forwarded, undefined);
+  } finally {
+    await gw.close();
+    await fault.close();
+  }
 });
