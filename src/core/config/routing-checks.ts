@@ -1,4 +1,5 @@
 import { checkRedirectLoop, type ListenerFact, routeListeners } from './listener-checks.ts';
+import { checkLocationLoops } from './location-loops.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { type Claim, checkShadows, claimOf } from './route-shadows.ts';
@@ -34,6 +35,7 @@ export function checkRoutes(
     checkHeaderRules(mappingAt(route, 'response_headers'), at('response_headers'), false, report);
   }
   checkShadows(claims, report, warn);
+  checkLocationLoops(routes, claims, report);
 }
 
 /** One of upstream or redirect; a redirect forwards nothing, so what shapes a forwarded request has no place beside it. */
