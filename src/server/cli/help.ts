@@ -42,5 +42,5 @@ ${explainFormats(' '.repeat(31))}
   candor --help | --version
 
 Exit codes: 0 ok, 64 bad command line, 69 could not start (port in use...), 78 invalid config.
-Config reference: README.md, section "Configuration".
+Config reference: docs/configuration.md (README.md, "Documentation", links every page).
 `;

@@ -66,6 +66,13 @@ test('--version and --help exit 0; no command and an unknown one exit 64', async
   assert.match(help.stdout, new RegExp(`\\b${READERS.length} formats`));
   for (const reader of READERS)
     assert.match(help.stdout, new RegExp(`[ ,]${reader.format}[,;]`), reader.format);
+  // The reference it points to is there (it named a README section the README no longer has).
+  const reference = /^Config reference: (\S+)/m.exec(help.stdout)?.[1] ?? '';
+  assert.match(readFileSync(join(import.meta.dirname, '../../..', reference), 'utf8'), /^# Configuration/m);
+  assert.match(
+    readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8'),
+    new RegExp(`\\]\\(${reference}\\)`),
+  );
   assert.equal((await run([])).code, 64);
   const unknown = await run(['frobnicate']);
   assert.equal(unknown.code, 64);
