@@ -1,4 +1,10 @@
-import { FAILURES, type FailureType, grpcStatusText, type Shape } from '../../core/failure/taxonomy.ts';
+import {
+  CLIENTS_OWN,
+  FAILURES,
+  type FailureType,
+  grpcStatusText,
+  type Shape,
+} from '../../core/failure/taxonomy.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS, readerFor } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
@@ -16,7 +22,7 @@ const SHAPE_HEADLINES: Readonly<Record<Shape, string>> = {
   reset: 'the upstream is crashing',
   garbage: 'something else is on that port',
   gateway: 'the gateway answered on its own',
-  client: 'the requests were refused as they were sent',
+  client: "the clients' own doing",
   internal: 'a bug in the gateway',
 };
 const SHAPE_ORDER = Object.keys(SHAPE_HEADLINES) as Shape[];
@@ -157,7 +163,9 @@ function shapeRows(tally: Tally): ShapeRow[] {
   for (const shape of SHAPE_ORDER) {
     const types: TypeRow[] = [];
     for (const [type, t] of tally.byType) {
-      if (FAILURES[type].shape !== shape) continue;
+      // A client that left or whose own deadline passed is told with the clients' doings, never
+      // as an upstream's shape (its deadline is no upstream's slowness: the gateway judges no target by it).
+      if ((CLIENTS_OWN.has(type) ? 'client' : FAILURES[type].shape) !== shape) continue;
       types.push({
         type,
         status: FAILURES[type].status,

@@ -1,4 +1,4 @@
-import type { FailureType } from '../../core/failure/taxonomy.ts';
+import { CLIENTS_OWN, type FailureType } from '../../core/failure/taxonomy.ts';
 import { DurationHistogram } from './histogram.ts';
 import type {
   ChangeLine,
@@ -184,7 +184,8 @@ export class Tally {
     for (const p of places) {
       p.requests++;
       if (is5xx) p.errors5xx++;
-      if (failure !== undefined) {
+      // The client's own doing (it left, its deadline passed) is no failure of the upstream's or the target's.
+      if (failure !== undefined && !CLIENTS_OWN.has(failure)) {
         p.failures++;
         bump(p.types, failure);
       }
