@@ -1,10 +1,4 @@
-import {
-  CLIENTS_OWN,
-  FAILURES,
-  type FailureType,
-  grpcStatusText,
-  type Shape,
-} from '../../core/failure/taxonomy.ts';
+import { FAILURES, type FailureType, grpcStatusText, type Shape } from '../../core/failure/taxonomy.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS, readerFor } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
@@ -12,7 +6,7 @@ import type { LogReader } from './log-reader.ts';
 import type { FiveXxSplit } from './log-record.ts';
 import type { FileRead } from './read-logs.ts';
 import { type Change, findStorms } from './storms.ts';
-import type { PlaceTally, Tally } from './tally.ts';
+import { isClientsDoing, type PlaceTally, type Tally } from './tally.ts';
 import { adviseTimeout, type TimeoutFinding } from './timeout-advice.ts';
 
 /** The four shapes and their four fixes (seeds: "the four shapes a 502 actually takes"), then the rest. */
@@ -165,7 +159,7 @@ function shapeRows(tally: Tally): ShapeRow[] {
     for (const [type, t] of tally.byType) {
       // A client that left or whose own deadline passed is told with the clients' doings, never
       // as an upstream's shape (its deadline is no upstream's slowness: the gateway judges no target by it).
-      if ((CLIENTS_OWN.has(type) ? 'client' : FAILURES[type].shape) !== shape) continue;
+      if ((isClientsDoing(type) ? 'client' : FAILURES[type].shape) !== shape) continue;
       types.push({
         type,
         status: FAILURES[type].status,

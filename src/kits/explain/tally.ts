@@ -1,4 +1,4 @@
-import { CLIENTS_OWN, type FailureType } from '../../core/failure/taxonomy.ts';
+import { CLIENTS_OWN, FAILURES, type FailureType } from '../../core/failure/taxonomy.ts';
 import { DurationHistogram } from './histogram.ts';
 import type {
   ChangeLine,
@@ -84,6 +84,15 @@ const bump = <K>(map: Map<K, number>, key: K, by = 1) => map.set(key, (map.get(k
 function producerOf(line: RequestLine, causeKnown: boolean): Producer | undefined {
   if (line.failure !== undefined || line.producedBy === 'proxy') return 'proxy';
   return line.producedBy === 'upstream' && causeKnown ? 'upstream' : undefined;
+}
+
+/**
+ * The client's own doing: a request refused as it was sent (a slow reader cut at send_timeout
+ * included), a client that left, a deadline it chose. It says nothing of the upstream or the
+ * target its line names, and the gateway judges neither by it: no failure of theirs.
+ */
+export function isClientsDoing(type: FailureType): boolean {
+  return CLIENTS_OWN.has(type) || FAILURES[type].shape === 'client';
 }
 
 /** Every count the report is made of, filled one record at a time. */
@@ -184,8 +193,7 @@ export class Tally {
     for (const p of places) {
       p.requests++;
       if (is5xx) p.errors5xx++;
-      // The client's own doing (it left, its deadline passed) is no failure of the upstream's or the target's.
-      if (failure !== undefined && !CLIENTS_OWN.has(failure)) {
+      if (failure !== undefined && !isClientsDoing(failure)) {
         p.failures++;
         bump(p.types, failure);
       }
