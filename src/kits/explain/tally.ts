@@ -190,14 +190,15 @@ export class Tally {
     const upstream = this.#upstream(key);
     const places: PlaceTally[] =
       line.target === undefined ? [upstream] : [upstream, this.#target(line.target)];
+    const placeFailure = failure !== undefined && !isClientsDoing(failure) ? failure : undefined;
     for (const p of places) {
       p.requests++;
       if (is5xx) p.errors5xx++;
-      if (failure !== undefined && !isClientsDoing(failure)) {
+      if (placeFailure !== undefined) {
         p.failures++;
-        bump(p.types, failure);
+        bump(p.types, placeFailure);
       }
-      if ((is5xx || failure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
+      if ((is5xx || placeFailure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
     }
     // A client's own deadline: logged as client_deadline (before, as http_response_timeout).
     if (

@@ -230,6 +230,10 @@ test('a client cut for not reading, or gone, is no failure of the upstream or ta
   const { code, stdout } = await runExplain(['--json', log]);
   assert.equal(code, 0);
   const report = JSON.parse(stdout) as { upstreams: PlaceRow[]; targets: PlaceRow[] };
+  // Nor is it a time a failure began or ended.
   for (const row of [...report.upstreams, ...report.targets])
-    assert.deepEqual([row.name, row.requests, row.failures, row.topType], [row.name, 4, 0, undefined]);
+    assert.deepEqual(
+      [row.name, row.requests, row.failures, row.topType, row.first5xx, row.last5xx],
+      [row.name, 4, 0, undefined, undefined, undefined],
+    );
 });
