@@ -27,8 +27,9 @@ import { readYamlSource } from './yaml-source.ts';
 /** How strictly a load checks what is not in the file itself. */
 export interface LoadOptions {
   /**
-   * `may-be-absent` (`candor check --without-secrets`): an admin token or TLS private key that
-   * is not there is no problem (one that is there is checked in full); secrets.ts lists them.
+   * `may-be-absent` (`candor check --without-secrets`): an admin token, TLS private key or
+   * `${VAR}` that is not there is no problem (one that is there is checked in full; an unset
+   * variable reads as empty); secrets.ts lists them.
    * Default `required`: a config that passed must start.
    */
   readonly secrets?: SecretPresence;
