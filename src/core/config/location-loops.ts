@@ -1,7 +1,7 @@
 /**
  * A redirect to a fixed `location` that comes back to the route itself: the location's scheme
- * and port are those of a listener the route takes requests from, its host one the route
- * claims, its path under the route's prefix, and no route the router tries first takes it. A
+ * and port are those of a listener the route takes requests from, its host the one the route
+ * is for, its path under the route's prefix, and no route the router tries first takes it. A
  * client following it meets the same redirect again, until it gives up ("Maximum (50)
  * redirects followed"), as it would with a `scheme`/`port` redirect (listener-checks.ts).
  *
@@ -35,7 +35,9 @@ export function checkLocationLoops(routes: unknown, claims: readonly Claim[], re
     const looping = claim.listeners.find(
       (listener) => listener.scheme === scheme && (port === undefined || port === listener.port),
     );
-    if (looping === undefined || !hostCovers(claim.host, host) || !prefixCovers(claim.path, path)) continue;
+    // Only a route for that very host: whether another host reaches this gateway at all (a route
+    // for any host sending "/" to a new domain) the file cannot say.
+    if (looping === undefined || claim.host !== host || !prefixCovers(claim.path, path)) continue;
     const takes = (other: Claim) =>
       hostCovers(other.host, host) && prefixCovers(other.path, path) && other.listeners.includes(looping);
     if (claims.some((other) => other !== claim && takes(other) && triedBefore(other, claim))) continue;

@@ -93,11 +93,13 @@ test('a redirect to its own scheme, host, port and path is refused on the listen
   assert.equal(parseConfig(fixed, SOURCE, {}).routes.length, 3);
 });
 
-test('a redirect to a fixed location that this route takes again is refused; one another route takes first is not', () => {
+test('a redirect to a fixed location that this route takes again is refused; one another route takes first, or to a host the route is not for, is not', () => {
   const text = config(`  - match: { host: www.example.com, path: /docs }
     redirect: { location: "https://www.example.com:8443/docs/start" }
-  - match: { path: /old }
+  - match: { host: old.example.com, path: /old }
     redirect: { location: "http://old.example.com/old" }
+  - match: { path: / }
+    redirect: { location: "https://new.example.com/" }
   - match: { path: /moved, scheme: http }
     redirect: { location: "https://www.example.com/moved" }
   - match: { path: /gone }
