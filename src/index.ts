@@ -20,7 +20,7 @@ export { ConfigError };
 
 /**
  * A config as written in the YAML file (snake_case keys, durations like "250ms", sizes like
- * "8KiB"), for {@link configFromObject}. The README's Configuration section describes each field.
+ * "8KiB"), for {@link configFromObject}. docs/configuration.md describes each field.
  */
 export type ConfigObject = RawConfig;
 

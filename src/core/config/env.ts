@@ -35,11 +35,21 @@ export function requiredVariables(text: string): string[] {
 }
 
 /**
+ * What an unset variable without a default is: an error (`refuse`, always but in `candor check
+ * --without-secrets`), or, where the machine's own values may be missing, nothing (`empty`).
+ */
+export type UnsetVariable = 'refuse' | 'empty';
+
+/**
  * Replaces every `${...}` in `text`, or says why it cannot.
  *
  * @example interpolateEnv('127.0.0.1:${PORT:-8080}', {}) // { ok: true, value: '127.0.0.1:8080', replaced: true }
  */
-export function interpolateEnv(text: string, env: NodeJS.ProcessEnv): Interpolation {
+export function interpolateEnv(
+  text: string,
+  env: NodeJS.ProcessEnv,
+  unset: UnsetVariable = 'refuse',
+): Interpolation {
   if (!text.includes('${')) return { ok: true, value: text, replaced: false };
   let value = '';
   let replaced = false;
@@ -69,6 +79,10 @@ export function interpolateEnv(text: string, env: NodeJS.ProcessEnv): Interpolat
     if (fallback !== undefined && (fromEnv === undefined || fromEnv === '')) {
       value += fallback;
     } else if (fromEnv === undefined) {
+      if (unset === 'empty') {
+        replaced = true;
+        continue;
+      }
       return {
         ok: false,
         message: `environment variable ${name} is not set (set it, or give a default with \${${name}:-value})`,

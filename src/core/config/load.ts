@@ -27,8 +27,9 @@ import { readYamlSource } from './yaml-source.ts';
 /** How strictly a load checks what is not in the file itself. */
 export interface LoadOptions {
   /**
-   * `may-be-absent` (`candor check --without-secrets`): an admin token or TLS private key that
-   * is not there is no problem (one that is there is checked in full); secrets.ts lists them.
+   * `may-be-absent` (`candor check --without-secrets`): an admin token, TLS private key or
+   * `${VAR}` that is not there is no problem (one that is there is checked in full; an unset
+   * variable reads as empty); secrets.ts lists them.
    * Default `required`: a config that passed must start.
    */
   readonly secrets?: SecretPresence;
@@ -90,8 +91,15 @@ export function parseConfig(
   const secrets = options.secrets ?? 'required';
   const label = /^<.*>$/.test(source);
   const baseDir = label ? process.cwd() : dirname(resolve(source));
-  const yaml = readYamlSource(text, env, coerceExpanded);
-  for (const { name, path } of yaml.variables) options.onVariable?.(name, formatPath(path));
+  // Without its secrets, the machine's variables may be missing too (a password in
+  // `${REDIS_PASSWORD}`): an unset one is empty, listed as not set, and named where its field fails.
+  const lenient = secrets === 'may-be-absent';
+  const yaml = readYamlSource(text, env, coerceExpanded, lenient ? 'empty' : 'refuse');
+  const unsetAt = new Map<string, string>();
+  for (const { name, path } of yaml.variables) {
+    options.onVariable?.(name, formatPath(path));
+    if (lenient && env[name] === undefined) unsetAt.set(formatPath(path), name);
+  }
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
   const toProblem = (path: readonly (string | number)[], line: number, column: number, message: string) => {
@@ -99,7 +107,12 @@ export function parseConfig(
     // One problem per field: a value that failed to expand would otherwise also fail its type.
     if (formatted !== '' && seen.has(formatted)) return;
     seen.add(formatted);
-    problems.push({ file: source, line, column, path: formatted, message });
+    const unset = unsetAt.get(formatted);
+    const said =
+      unset === undefined
+        ? message
+        : `${message} (environment variable ${unset} is not set here: read as empty)`;
+    problems.push({ file: source, line, column, path: formatted, message: said });
   };
   for (const issue of [...yaml.syntaxErrors, ...yaml.valueErrors]) {
     toProblem(issue.path, issue.position.line, issue.position.column, issue.message);

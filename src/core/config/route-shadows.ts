@@ -181,7 +181,7 @@ function sameRank(a: Claim, b: Claim): boolean {
 }
 
 /** For a request both could take: whether the router tries `a` first. */
-function triedBefore(a: Claim, b: Claim): boolean {
+export function triedBefore(a: Claim, b: Claim): boolean {
   if (a.host !== b.host) return hostRank(a.host) < hostRank(b.host);
   return (
     b.path.length - a.path.length < 0 ||
@@ -241,14 +241,14 @@ function hostsMeet(a: string | undefined, b: string | undefined): boolean {
   return hostCovers(a, b) || hostCovers(b, a);
 }
 
-function hostCovers(a: string | undefined, b: string | undefined): boolean {
+export function hostCovers(a: string | undefined, b: string | undefined): boolean {
   if (a === undefined || a === b) return true;
   if (b === undefined || !a.startsWith('*.')) return false;
   return b.endsWith(a.slice(1));
 }
 
 /** The router's prefix rule: "/v1" covers "/v1" and "/v1/…", never "/v10". */
-function prefixCovers(prefix: string, path: string): boolean {
+export function prefixCovers(prefix: string, path: string): boolean {
   return prefix === '/' || path === prefix || path.startsWith(`${prefix}/`);
 }
 

@@ -1,4 +1,6 @@
+import { hasDotSegment } from '../uri-path.ts';
 import { checkRedirectLoop, type ListenerFact, routeListeners } from './listener-checks.ts';
+import { checkLocationLoops } from './location-loops.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { type Claim, checkShadows, claimOf } from './route-shadows.ts';
@@ -34,6 +36,7 @@ export function checkRoutes(
     checkHeaderRules(mappingAt(route, 'response_headers'), at('response_headers'), false, report);
   }
   checkShadows(claims, report, warn);
+  checkLocationLoops(routes, claims, report);
 }
 
 /** One of upstream or redirect; a redirect forwards nothing, so what shapes a forwarded request has no place beside it. */
@@ -93,6 +96,21 @@ function checkRewrite(
       at('rewrite', 'replace'),
       `expected a path without spaces or control characters, got ${JSON.stringify(replace)}`,
     );
+  else if (typeof replace === 'string' && ownDotSegment(replace))
+    report(
+      at('rewrite', 'replace'),
+      `${JSON.stringify(replace)} has a "." or ".." segment of its own: every path it rewrites would leave the route's prefix, and each such request would be refused with a 400 that blames the client; write the path it means`,
+    );
+}
+
+/**
+ * A dot-segment the replacement's own text makes between two of its slashes (`/a/../$1`),
+ * whatever its groups hold: the runtime refuses every request it rewrites (request-path.ts).
+ * One at either end may join the rest of the path into something else, and is left alone.
+ */
+function ownDotSegment(replace: string): boolean {
+  const segments = replace.replace(/\$(?:\d+|\{[^}]*\}|<[^>]*>)/g, 'x').split('/');
+  return hasDotSegment(segments.slice(1, -1).join('/'));
 }
 
 function checkPattern(

@@ -17,7 +17,7 @@ import {
   type Node,
   parseDocument,
 } from 'yaml';
-import { interpolateEnv, requiredVariables } from './env.ts';
+import { interpolateEnv, requiredVariables, type UnsetVariable } from './env.ts';
 import type { PathSegment } from './schema.ts';
 
 export interface Position {
@@ -79,7 +79,12 @@ const FRIENDLIER_SYNTAX_MESSAGES: Readonly<Record<string, string>> = {
   MULTIPLE_DOCS: 'a config file holds one YAML document; remove the extra "---"',
 };
 
-export function readYamlSource(text: string, env: NodeJS.ProcessEnv, coerce: Coerce): YamlSource {
+export function readYamlSource(
+  text: string,
+  env: NodeJS.ProcessEnv,
+  coerce: Coerce,
+  unset: UnsetVariable = 'refuse',
+): YamlSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const at = (offset: number): Position => {
@@ -171,7 +176,7 @@ export function readYamlSource(text: string, env: NodeJS.ProcessEnv, coerce: Coe
       if (typeof node.value !== 'string') return node.value;
       for (const name of requiredVariables(node.value))
         variables.set(`${name} ${JSON.stringify(path)}`, { name, path });
-      const expanded = interpolateEnv(node.value, env);
+      const expanded = interpolateEnv(node.value, env, unset);
       if (!expanded.ok) {
         valueErrors.push({ path, position: positionOf(node)!, message: expanded.message });
         return node.value;

@@ -12,33 +12,63 @@ export interface ErrorBodyContext {
 }
 
 export const REASONS: Readonly<Record<number, string>> = {
-  // The gateway's own answers that are not failures (a redirect, a preflight, OPTIONS *, the probes): a
-  // status line with an empty reason phrase is valid (RFC 9112 §4) but reads as a mistake.
+  // The gateway's own answers that are not failures (a redirect, a preflight, OPTIONS *, the
+  // probes), and an upstream's answer received over HTTP/2, which has no reason phrase, relayed
+  // to an HTTP/1.1 client: a status line with an empty reason phrase is valid (RFC 9112 §4) but
+  // reads as a mistake. RFC 9110 §15's phrases, and those of the registry's other common codes.
+  100: 'Continue',
+  101: 'Switching Protocols',
+  103: 'Early Hints',
   200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  203: 'Non-Authoritative Information',
   204: 'No Content',
+  205: 'Reset Content',
+  206: 'Partial Content',
+  207: 'Multi-Status',
+  300: 'Multiple Choices',
   301: 'Moved Permanently',
   302: 'Found',
   303: 'See Other',
+  304: 'Not Modified',
   307: 'Temporary Redirect',
   308: 'Permanent Redirect',
   400: 'Bad Request',
   401: 'Unauthorized',
+  402: 'Payment Required',
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  407: 'Proxy Authentication Required',
   408: 'Request Timeout',
+  409: 'Conflict',
+  410: 'Gone',
+  411: 'Length Required',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
   414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
   417: 'Expectation Failed',
   421: 'Misdirected Request',
+  422: 'Unprocessable Content',
+  423: 'Locked',
+  425: 'Too Early',
+  426: 'Upgrade Required',
+  428: 'Precondition Required',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
+  451: 'Unavailable For Legal Reasons',
   500: 'Internal Server Error',
   501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
   505: 'HTTP Version Not Supported',
+  507: 'Insufficient Storage',
+  511: 'Network Authentication Required',
 };
 
 /** One plain sentence on which hop failed, e.g. 'The gateway "edge-1" could not use the upstream "api": …'. */

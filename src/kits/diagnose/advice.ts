@@ -47,8 +47,13 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       return `the upstream ended the TLS handshake with the alert "${failure.params.alertMessage}". ${failure.kind.fix}`;
     case 'http_response_timeout':
       return `the upstream took the request but sent no response head in ${plan.timeouts.response} ms (the response timeout): it is too slow or stuck. Find what it waits on (a slow query, a lock, CPU); raise timeouts.response only if the work is legitimately that slow.`;
-    case 'connection_terminated':
-      return `the upstream ${/reset/.test(failure.details) ? 'reset' : 'closed'} the connection after taking the request, without an answer: it is crashing or restarting. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
+    case 'connection_terminated': {
+      const how = /reset|ECONNRESET/.test(failure.details) ? 'reset' : 'closed';
+      // Cut while it opened: no byte of the request went, so no request of it is in its logs.
+      if (!failure.reachedUpstream)
+        return `the upstream at ${where} accepted the TCP connection, then ${how} it before the request was sent: its accept queue overflowed, or what listens there takes connections and drops them (a proxy or balancer with nothing behind it, a connection limit). Check what listens on that port and its connection limits.`;
+      return `the upstream ${how} the connection after taking the request, without an answer: it is crashing or restarting. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
+    }
     case 'http_protocol_error':
       if (found?.what.startsWith('an HTTP server with'))
         return `the upstream speaks HTTP, but its response head is invalid (${failure.details}: "${context.badLine ?? found.evidence}"). Fix the response head it writes.`;

@@ -6,7 +6,7 @@ import type { LogReader } from './log-reader.ts';
 import type { FiveXxSplit } from './log-record.ts';
 import type { FileRead } from './read-logs.ts';
 import { type Change, findStorms } from './storms.ts';
-import type { PlaceTally, Tally } from './tally.ts';
+import { isClientsDoing, type PlaceTally, type Tally } from './tally.ts';
 import { adviseTimeout, type TimeoutFinding } from './timeout-advice.ts';
 
 /** The four shapes and their four fixes (seeds: "the four shapes a 502 actually takes"), then the rest. */
@@ -16,7 +16,7 @@ const SHAPE_HEADLINES: Readonly<Record<Shape, string>> = {
   reset: 'the upstream is crashing',
   garbage: 'something else is on that port',
   gateway: 'the gateway answered on its own',
-  client: 'the requests were refused as they were sent',
+  client: "the clients' own doing",
   internal: 'a bug in the gateway',
 };
 const SHAPE_ORDER = Object.keys(SHAPE_HEADLINES) as Shape[];
@@ -157,7 +157,9 @@ function shapeRows(tally: Tally): ShapeRow[] {
   for (const shape of SHAPE_ORDER) {
     const types: TypeRow[] = [];
     for (const [type, t] of tally.byType) {
-      if (FAILURES[type].shape !== shape) continue;
+      // A client that left or whose own deadline passed is told with the clients' doings, never
+      // as an upstream's shape (its deadline is no upstream's slowness: the gateway judges no target by it).
+      if ((isClientsDoing(type) ? 'client' : FAILURES[type].shape) !== shape) continue;
       types.push({
         type,
         status: FAILURES[type].status,

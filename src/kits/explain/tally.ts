@@ -1,4 +1,4 @@
-import type { FailureType } from '../../core/failure/taxonomy.ts';
+import { CLIENTS_OWN, FAILURES, type FailureType } from '../../core/failure/taxonomy.ts';
 import { DurationHistogram } from './histogram.ts';
 import type {
   ChangeLine,
@@ -84,6 +84,15 @@ const bump = <K>(map: Map<K, number>, key: K, by = 1) => map.set(key, (map.get(k
 function producerOf(line: RequestLine, causeKnown: boolean): Producer | undefined {
   if (line.failure !== undefined || line.producedBy === 'proxy') return 'proxy';
   return line.producedBy === 'upstream' && causeKnown ? 'upstream' : undefined;
+}
+
+/**
+ * The client's own doing: a request refused as it was sent (a slow reader cut at send_timeout
+ * included), a client that left, a deadline it chose. It says nothing of the upstream or the
+ * target its line names, and the gateway judges neither by it: no failure of theirs.
+ */
+export function isClientsDoing(type: FailureType): boolean {
+  return CLIENTS_OWN.has(type) || FAILURES[type].shape === 'client';
 }
 
 /** Every count the report is made of, filled one record at a time. */
@@ -181,14 +190,15 @@ export class Tally {
     const upstream = this.#upstream(key);
     const places: PlaceTally[] =
       line.target === undefined ? [upstream] : [upstream, this.#target(line.target)];
+    const placeFailure = failure !== undefined && !isClientsDoing(failure) ? failure : undefined;
     for (const p of places) {
       p.requests++;
       if (is5xx) p.errors5xx++;
-      if (failure !== undefined) {
+      if (placeFailure !== undefined) {
         p.failures++;
-        bump(p.types, failure);
+        bump(p.types, placeFailure);
       }
-      if ((is5xx || failure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
+      if ((is5xx || placeFailure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
     }
     // A client's own deadline: logged as client_deadline (before, as http_response_timeout).
     if (

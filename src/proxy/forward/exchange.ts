@@ -10,6 +10,7 @@ import {
 } from '../../core/failure/grpc-answer.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { GRPC_CODES, type Stage } from '../../core/failure/taxonomy.ts';
+import { REASONS } from '../../core/failure/wording.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
@@ -98,7 +99,10 @@ export interface ExchangeOptions {
    */
   readonly responseBuffer: number;
   readonly proxyName: string;
+  /** This hop's Via entry on an answer received over HTTP/1.x ("1.1 edge-1"; "1.0 edge-1" to an HTTP/1.0 client). */
   readonly via: string;
+  /** Its entry on an answer received over HTTP/2 ("2 edge-1"): RFC 9110 §7.6.3 names the version received. */
+  readonly viaHttp2: string;
   /** next-hop for Proxy-Status on the upstream's own error responses (undefined: errors.detail minimal). */
   readonly nextHop: string | undefined;
   /** An upgrade: the upstream is asked to switch, and a 101 opens a tunnel. */
@@ -192,6 +196,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.owner = owner;
     this.options = options;
     this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
+  }
+
+  /** This hop's Via entry on the upstream's answer: the version that answer came in (RFC 9110 §7.6.3). */
+  private responseVia(): string {
+    return this.upstream.config.protocol === 'http1' ? this.options.via : this.options.viaHttp2;
   }
 
   /** The address of the connection the attempt went out on (undefined before it had one). */
@@ -308,7 +317,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const head = buildDownstreamHead(
       response.headers,
       record.id,
-      this.options.via,
+      this.responseVia(),
       statusCode >= 500
         ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
         : undefined,
@@ -319,7 +328,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     sink.holdUntilTurnEnd();
     try {
       const headers = this.options.editHeaders?.(head) ?? head;
-      sink.sendHead(statusCode, response.reason, headers);
+      // An answer received over HTTP/2 has no reason phrase: an HTTP/1.1 client gets the standard one.
+      sink.sendHead(statusCode, response.reason || (REASONS[statusCode] ?? ''), headers);
     } catch (err) {
       // The sink refuses a field the parser let through (a defence in depth: it should not happen).
       this.headRefused = true;
@@ -504,7 +514,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.firstByte();
     // The 101 passes through the one head builder like every other head; the switch itself
     // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
-    const headers = buildDownstreamHead(head.headers, record.id, this.options.via, undefined, false);
+    const headers = buildDownstreamHead(head.headers, record.id, this.responseVia(), undefined, false);
     headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
     const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, headers);
     if (switched === undefined) {
@@ -676,9 +686,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       return;
     }
     // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final head.
-    const headers = buildDownstreamHead(head.headers, this.record.id, this.options.via, undefined, false);
+    const headers = buildDownstreamHead(head.headers, this.record.id, this.responseVia(), undefined, false);
     // One the client is not reading is not worth more memory: the sink drops it.
-    if (!this.sink.sendInterim(head.status, head.reason, headers)) {
+    if (!this.sink.sendInterim(head.status, head.reason || (REASONS[head.status] ?? ''), headers)) {
       this.record.interimDropped++;
       return;
     }

@@ -185,6 +185,7 @@ export class UpstreamRequest {
       responseBuffer: route.limits.buffer,
       proxyName: name,
       via: this.#via,
+      viaHttp2: this.#gateway.via2,
       // errors.detail: minimal keeps the upstream's name out of Proxy-Status, its own answers' too.
       nextHop: config.errors.detail === 'minimal' ? undefined : nextHop,
       upgrade: this.#client.head.upgrade,

@@ -24,7 +24,7 @@ Usage:
         [--pid-file PATH]      write the primary's pid (the one to signal) to PATH while it runs
   candor serve --demo          run the built-in demo: the gateway, healthy and misbehaving upstreams, the status page
   candor check FILE            validate FILE and exit (nothing is started)
-        [--without-secrets]    for CI: an admin token or TLS private key that is not there is no
+        [--without-secrets]    for CI: an admin token, TLS private key or \${VAR} that is not there is no
                                problem (everything else is checked); lists the secrets serve will need
   candor reload --config FILE  ask the running gateway to reload the file it runs, through its admin API
                                (address and token from FILE); FILE must be that file, else nothing is
@@ -42,5 +42,5 @@ ${explainFormats(' '.repeat(31))}
   candor --help | --version
 
 Exit codes: 0 ok, 64 bad command line, 69 could not start (port in use...), 78 invalid config.
-Config reference: README.md, section "Configuration".
+Config reference: docs/configuration.md (README.md, "Documentation", links every page).
 `;

@@ -92,3 +92,25 @@ test('a redirect to its own scheme, host, port and path is refused on the listen
 `);
   assert.equal(parseConfig(fixed, SOURCE, {}).routes.length, 3);
 });
+
+test('a redirect to a fixed location that this route takes again is refused; one another route takes first, or to a host the route is not for, is not', () => {
+  const text = config(`  - match: { host: www.example.com, path: /docs }
+    redirect: { location: "https://www.example.com:8443/docs/start" }
+  - match: { host: old.example.com, path: /old }
+    redirect: { location: "http://old.example.com/old" }
+  - match: { path: / }
+    redirect: { location: "https://new.example.com/" }
+  - match: { path: /moved, scheme: http }
+    redirect: { location: "https://www.example.com/moved" }
+  - match: { path: /gone }
+    redirect: { location: "https://www.example.com:9443/gone" }
+  - match: { path: /start }
+    redirect: { location: "https://www.example.com:8443/start/here" }
+  - match: { path: /start/here }
+    upstream: api
+`);
+  assert.deepEqual(lines(problemsOf(text)), [
+    "8 routes[0].redirect.location: on listener 'public-tls' (https, port 8443) this redirect sends a request to https://www.example.com:8443/docs/start, which this route takes again, and a client would follow it forever: point it elsewhere, or add match.scheme, match.listener or a narrower match.path so the route does not take the requests it moves to",
+    "10 routes[1].redirect.location: on listener 'public' (http, port 8080) this redirect sends a request to http://old.example.com/old (port 80, or one mapped to 8080), which this route takes again, and a client would follow it forever: point it elsewhere, or add match.scheme, match.listener or a narrower match.path so the route does not take the requests it moves to",
+  ]);
+});

@@ -152,6 +152,31 @@ test('a rewrite has a prefix or a regex with its replace, and is not combined wi
   );
 });
 
+test('a replacement whose own text makes a dot-segment is refused: the gateway would answer each request it rewrites 400, blaming the client', () => {
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    rewrite: { regex: "^/a/(.*)$", replace: "/static/../$1" }
+  - match: { path: /b }
+    upstream: api
+    rewrite: { regex: "^/b/(?P<rest>.*)$", replace: "/x/%2E/$<rest>" }
+  - match: { path: /c }
+    upstream: api
+    rewrite: { regex: "^/c-(.*)$", replace: "/c/$1.." }
+  - match: { path: /d }
+    upstream: api
+    rewrite: { regex: "^/d/(.*)$", replace: "/d/..x/$1" }
+`);
+  const own = (replace: string) =>
+    `${JSON.stringify(replace)} has a "." or ".." segment of its own: every path it rewrites would leave the route's prefix, and each such request would be refused with a 400 that blames the client; write the path it means`;
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      `6 routes[0].rewrite.replace: ${own('/static/../$1')}`,
+      `9 routes[1].rewrite.replace: ${own('/x/%2E/$<rest>')}`,
+    ],
+  );
+});
+
 test('two routes that a request could meet both are refused; different conditions are not', () => {
   const text = withRoutes(`  - match: { path: /a, methods: [GET, HEAD] }
     upstream: api

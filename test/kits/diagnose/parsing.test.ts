@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { classifyConnectError } from '../../../src/core/failure/classify.ts';
+import { adviseFix } from '../../../src/kits/diagnose/advice.ts';
 import { identify, portalHint } from '../../../src/kits/diagnose/identify.ts';
+import type { ProbePlan } from '../../../src/kits/diagnose/plan.ts';
 import { largestField, offendingLine, readAsBodiless } from '../../../src/kits/diagnose/refused-head.ts';
 import { fieldValues, headerPairs, ResponseReader } from '../../../src/kits/diagnose/response-reader.ts';
 import { connectionEnded } from '../../../src/upstream/connections/http1/connection-ended.ts';
@@ -163,6 +166,25 @@ describe('connectionEnded', () => {
     assert.equal(
       connectionEnded('body', reset, 40, 'close').details,
       'response body cut short: connection reset (ECONNRESET) after 40 ms',
+    );
+  });
+});
+
+describe('adviseFix', () => {
+  // A reset the moment the connection opens cannot be had on cue from a real server (it races
+  // the client's own connect), so the failure the connect step classifies is given here.
+  test('a connection cut while it opened: nothing of the request was sent, and the fix does not say it was', () => {
+    const plan = { protocol: 'http:', httpVersion: 'http1', hostname: '127.0.0.1', port: 8080 } as ProbePlan;
+    const reset = classifyConnectError({ code: 'ECONNRESET' }, 'tcp', 2);
+    assert.equal(reset.reachedUpstream, false);
+    assert.equal(
+      adviseFix({ plan, address: '127.0.0.1' }, reset),
+      'the upstream at 127.0.0.1:8080 accepted the TCP connection, then reset it before the request was sent: its accept queue overflowed, or what listens there takes connections and drops them (a proxy or balancer with nothing behind it, a connection limit). Check what listens on that port and its connection limits.',
+    );
+    const closed = connectionEnded('idle', undefined, 12.3);
+    assert.match(
+      adviseFix({ plan, requestId: 'r1' }, closed),
+      /^the upstream closed the connection after taking the request/,
     );
   });
 });

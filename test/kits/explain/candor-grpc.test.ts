@@ -50,6 +50,8 @@ async function call(gw: TestGateway, path: string, headers: Record<string, strin
 
 let report: Report;
 let text: string;
+/** The silent upstream's one target, as the log names it. */
+let silentUrl = '';
 
 before(async () => {
   const refusing = await startRefusing();
@@ -57,6 +59,7 @@ before(async () => {
     await c.nextRequest();
     await new Promise(() => {});
   });
+  silentUrl = silent.url;
   // A gRPC upstream: UNAVAILABLE in a Trailers-Only head for /pkg.Svc/Down, OK in trailers otherwise.
   const service = http2.createServer();
   service.on('stream', (stream, headers) => {
@@ -167,11 +170,32 @@ test('each failure type says the gRPC status its answers carried', () => {
       '                                          count  status  logged as                         where\n',
       '  unreachable: the upstream is not there      3\n',
       '    connection_refused                        3     502  502×3 gRPC 14 UNAVAILABLE×2       refused (3)\n',
-      '  slow: the upstream is too slow              1\n',
-      // The client's own deadline is its own type (issue 31, item 1; it was http_response_timeout).
+      // The client's own deadline is its own type (issue 31, item 1; it was http_response_timeout),
+      // told with the clients' doings: it was under "slow: the upstream is too slow".
+      "  client: the clients' own doing              1\n",
       '    client_deadline                           1     504  504×1 gRPC 4 DEADLINE_EXCEEDED×1  silent (1)',
     ].join(''),
   );
+});
+
+test("the client's own deadline is no failure of the upstream's or the target's", () => {
+  // The gateway judges no target by it (issue 31, item 1): nor does the report.
+  for (const [rows, name] of [
+    [report.upstreams, 'silent'],
+    [report.targets, silentUrl],
+  ] as const) {
+    const row = rows.find((r) => r.name === name);
+    assert.deepEqual(
+      row && {
+        requests: row.requests,
+        errors5xx: row.errors5xx,
+        failures: row.failures,
+        topType: row.topType,
+      },
+      { requests: 1, errors5xx: 1, failures: 0, topType: undefined },
+      name,
+    );
+  }
 });
 
 test("a timeout cut by the client's grpc-timeout is kept apart from the gateway's timeouts", () => {
@@ -197,9 +221,7 @@ test("the upstream's own gRPC errors are named in what to check first", () => {
       '  unreachable (3): the upstream is not there\n',
       '    likely: nothing is listening at the upstream address: the connection was refused\n',
       '    check:  Start the upstream process, or fix the port in the target URL.\n',
-      '  slow (1): the upstream is too slow\n',
-      "    likely: the upstream had not answered within the deadline the client itself set (gRPC's grpc-timeout)\n",
-      '    check:  Give the call a deadline that fits the work, or find why the upstream is slower than the client expects.\n',
+      // The client's own deadline is no upstream's to check (it was "slow (1): the upstream is too slow").
       "  the upstream's own gRPC errors (1): 14 UNAVAILABLE ×1, passed through in the upstream's own answer (HTTP 200 as a rule), so no 5xx count above shows them\n",
       "    check:  the upstream's own logs at these times: the gRPC status is its word, not the gateway's\n",
     ].join(''),

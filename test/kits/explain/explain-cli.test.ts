@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type { Report } from '../../../src/kits/explain/report.ts';
+import type { PlaceRow, Report } from '../../../src/kits/explain/report.ts';
 import { DOCS_TEXT } from '../../helpers/docs-text.ts';
 import { explain, fixture, LOG_SETS, runExplain } from './explain-fixture.ts';
 
@@ -202,4 +202,38 @@ test('"they all waited" quotes the waits as the lines give them: 2001–2003 ms,
   const { code, stdout } = await runExplain([log]);
   assert.equal(code, 0);
   assert.match(stdout, /^ {4}they all waited 2001–2003 ms: a timeout of about 2\.00 s cut them$/m);
+});
+
+test('a client cut for not reading, or gone, is no failure of the upstream or target its line names', async () => {
+  const log = join(dir, 'clients.log');
+  const line = (i: number, fields: Record<string, unknown>) =>
+    JSON.stringify({
+      level: 'warn',
+      time: `2026-01-01T00:00:0${i}.000Z`,
+      gateway: 'edge',
+      msg: 'request',
+      req_id: `c${i}`,
+      upstream: 'api',
+      target: 'http://10.0.0.7:8080',
+      ...fields,
+    });
+  const slowReader = {
+    status: 200,
+    error: 'http_request_error',
+    details: 'client took no response bytes for 30000 ms (limits.send_timeout)',
+  };
+  const gone = { status: 499, error: 'client_closed', client_aborted: true };
+  writeFileSync(
+    log,
+    `${[line(1, slowReader), line(2, slowReader), line(3, gone), line(4, { status: 200 })].join('\n')}\n`,
+  );
+  const { code, stdout } = await runExplain(['--json', log]);
+  assert.equal(code, 0);
+  const report = JSON.parse(stdout) as { upstreams: PlaceRow[]; targets: PlaceRow[] };
+  // Nor is it a time a failure began or ended.
+  for (const row of [...report.upstreams, ...report.targets])
+    assert.deepEqual(
+      [row.name, row.requests, row.failures, row.topType, row.first5xx, row.last5xx],
+      [row.name, 4, 0, undefined, undefined, undefined],
+    );
 });

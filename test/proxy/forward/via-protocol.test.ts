@@ -1,10 +1,12 @@
 /**
  * The Via entry sent upstream names the protocol version the request was received with
  * (RFC 9110 §7.6.3): `2` over HTTP/2, `1.0` for an HTTP/1.0 request, `1.1` otherwise
- * (issue 32, item 5: HTTP/2 requests were sent on as `1.1`).
+ * (issue 32, item 5: HTTP/2 requests were sent on as `1.1`). The entry on the answer names the
+ * version the answer was received with: `2` from an HTTP/2 upstream.
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
@@ -13,9 +15,21 @@ import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const keep = closeAfterAll();
 const upstream = await keep(startEcho());
+// An h2c upstream behind a proxy of its own: its answer carries that proxy's Via.
+const h2Upstream = http2.createServer((_req, res) => {
+  res.setHeader('via', '1.1 app-proxy');
+  res.end('from h2');
+});
+await new Promise<void>((resolve) => h2Upstream.listen(0, '127.0.0.1', resolve));
+await keep({ close: () => new Promise<void>((resolve) => h2Upstream.close(() => resolve())) });
 const gw = await keep(
   startTestGateway(
-    `name: edge-test\nroutes: [{ upstream: app }]\nupstreams: { app: { targets: [{ url: "${upstream.url}" }] } }\n`,
+    `name: edge-test
+routes: [{ match: { path: /h2up }, upstream: h2app }, { upstream: app }]
+upstreams:
+  app: { targets: [{ url: "${upstream.url}" }] }
+  h2app: { protocol: h2c, targets: [{ url: "http://127.0.0.1:${(h2Upstream.address() as AddressInfo).port}" }] }
+`,
     {},
     'http2: true',
   ),
@@ -61,4 +75,15 @@ test('an HTTP/1.0 request reaches the upstream with "Via: 1.0 edge-test"; HTTP/1
   const seen11 = await upstream.waitForRequest(3);
   assert.equal(seen11.path, '/h11');
   assert.equal(seen11.headers.via, '1.1 edge-test');
+});
+
+test('the answer\'s Via names the version it was received with: "2" from an HTTP/2 upstream, "1.1" from an HTTP/1.1 one', async () => {
+  const fromH2 = await rawRequest(gw.port, 'GET /h2up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(fromH2.status, 200);
+  assert.match(fromH2.raw, /\r\nvia: 1\.1 app-proxy, 2 edge-test\r\n/i);
+  // HTTP/2 has no reason phrase: the HTTP/1.1 client gets the standard one (it got "HTTP/1.1 200 ").
+  assert.ok(fromH2.raw.startsWith('HTTP/1.1 200 OK\r\n'), fromH2.raw.slice(0, 20));
+  const fromH1 = await rawRequest(gw.port, 'GET /h1up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(fromH1.status, 200);
+  assert.match(fromH1.raw, /\r\nvia: 1\.1 edge-test\r\n/i);
 });

@@ -66,6 +66,13 @@ test('--version and --help exit 0; no command and an unknown one exit 64', async
   assert.match(help.stdout, new RegExp(`\\b${READERS.length} formats`));
   for (const reader of READERS)
     assert.match(help.stdout, new RegExp(`[ ,]${reader.format}[,;]`), reader.format);
+  // The reference it points to is there (it named a README section the README no longer has).
+  const reference = /^Config reference: (\S+)/m.exec(help.stdout)?.[1] ?? '';
+  assert.match(readFileSync(join(import.meta.dirname, '../../..', reference), 'utf8'), /^# Configuration/m);
+  assert.match(
+    readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8'),
+    new RegExp(`\\]\\(${reference}\\)`),
+  );
   assert.equal((await run([])).code, 64);
   const unknown = await run(['frobnicate']);
   assert.equal(unknown.code, 64);
@@ -123,6 +130,40 @@ upstreams:
     /:11:26 +upstreams\.app\.timeouts\.connect: expected a duration like 250ms, 5s or 1m, got "fast"/,
   );
   assert.match(result.stderr, /2 problems in /);
+});
+
+test('check --without-secrets takes a password in a variable as the secret it is: unset, it is listed, and named where its field cannot be empty', async () => {
+  const text = (url: string) => `listen: [{ address: 127.0.0.1:8080 }]
+routes:
+  - upstream: app
+    rate_limit: { rate: 10, burst: 20 }
+upstreams:
+  app: { targets: [{ url: "${url}" }] }
+store:
+  redis: { url: "redis://:\${CHECK_TEST_REDIS_PASSWORD}@10.0.0.9:6379" }
+`;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.CHECK_TEST_REDIS_PASSWORD;
+  delete env.CHECK_TEST_APP_URL;
+  const path = file('ci-redis.yaml', text('http://127.0.0.1:9'));
+  // The docs' own form for Redis's password (it said "environment variable … is not set", exit 78).
+  const lenient = await run(['check', '--without-secrets', path], env);
+  assert.equal(lenient.code, 0, lenient.stderr);
+  assert.match(
+    lenient.stdout,
+    /serve will need:\n {2}environment variable CHECK_TEST_REDIS_PASSWORD \(store\.redis\.url\): not set here\n$/,
+  );
+  assert.equal((await run(['check', path], env)).code, 78, 'without the flag it must be set');
+  // A field that cannot be empty says why it was.
+  const whole = await run(
+    ['check', '--without-secrets', file('ci-url.yaml', text(`\${CHECK_TEST_APP_URL}`))],
+    env,
+  );
+  assert.equal(whole.code, 78);
+  assert.match(
+    whole.stderr,
+    /upstreams\.app\.targets\[0\]\.url: expected a URL like http:\/\/127\.0\.0\.1:3001, got "" \(environment variable CHECK_TEST_APP_URL is not set here: read as empty\)/,
+  );
 });
 
 test('check --without-secrets validates all but the secrets that are not there and lists what serve will need; without it an absent secret is still an error (issue 32, item 6)', async () => {
