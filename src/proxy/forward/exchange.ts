@@ -340,6 +340,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       const headers = this.options.editHeaders?.(head) ?? head;
       sink.sendHead(statusCode, response.reason, headers);
     } catch (err) {
+      // The sink refuses a head its client cannot take (an HTTP/2 client's header list size): the
+      // gateway's answer, smaller, says so instead.
+      if (err instanceof Failure) return controller.abort(err);
       // The sink refuses a field the parser let through (a defence in depth: it should not happen).
       this.headRefused = true;
       controller.abort(

@@ -274,7 +274,13 @@ export class RequestSession implements AttemptsOwner {
     if (close) headers.push('connection', 'close');
     const edit = this.responseEdit();
     const head = edit === undefined ? headers : edit(headers);
-    response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
+    try {
+      response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
+    } catch (err) {
+      // A head the client cannot take (an HTTP/2 client's header list size): the gateway's answer says so.
+      if (err instanceof Failure) return this.answer(err);
+      throw err;
+    }
     if (answer.body.length > 0 && request.method !== 'HEAD') response.write(answer.body);
     response.end();
   }
