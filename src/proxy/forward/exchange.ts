@@ -545,7 +545,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       fromUpstream: rest,
       fromClient: switched.rest,
       fromClientBytes: (n) => {
-        record.bytesIn += n;
+        record.tunnelBytesIn += n;
       },
       fromUpstreamBytes: (n) => {
         record.bytesOut += n;
@@ -603,7 +603,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
     this.bodySent += chunk.length;
     this.bodyRate?.received(chunk.length);
-    if (this.bodySent > this.record.bytesIn) this.record.bytesIn = this.bodySent;
     if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
       this.cancel(
         new Failure(

@@ -87,6 +87,7 @@ export class RequestSession implements AttemptsOwner {
     const record = refusedRecordOf(refusal.remoteAddress, info, runtime.trust);
     record.failure = failure;
     record.status = failure.status;
+    record.bytesIn = refusal.bytesRead;
     refusal.answer(
       rawErrorResponse(failure, {
         proxyName: runtime.name,
@@ -301,6 +302,8 @@ export class RequestSession implements AttemptsOwner {
     if (gone !== undefined) this.failed(gone);
     if (sendCut !== undefined && record.failure === undefined) this.failed(sendTimeoutFailure(sendCut));
     if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
+    // What was read of the request, whatever the answer (a refusal's head and body too).
+    record.bytesIn = this.#req.exchange.bytesRead + record.tunnelBytesIn;
     this.#log();
     this.#release?.();
   };
