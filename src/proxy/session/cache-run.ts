@@ -226,12 +226,13 @@ export class CacheRun implements ResponseStore {
     const request = this.#request as CacheRequest;
     const validating = this.#validating;
     if (status === 304 && validating !== undefined) {
+      const notModified = headersOf(fields);
       const { policy, modified } = validating.policy.revalidatedPolicy(request, {
         status,
-        headers: headersOf(fields),
+        headers: notModified,
       });
       if (modified) return undefined;
-      validating.revalidated(policy);
+      validating.revalidated(policy, notModified);
       return () => {
         this.#endFill?.();
         this.#give(validating, revalidatedStatus(this.#req.runtime.name, validating.ttl()), 'revalidated');
