@@ -486,6 +486,27 @@ export const FAILURES = {
     furthestStage: 'body_streaming',
     proxyStatus: 'http_response_timeout',
   },
+  client_header_list_size: {
+    // The upstream's answer is whole and valid, but its head is larger than the client takes (its
+    // HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE): sent, the client would reset the stream. RFC 9209's
+    // type for a header section the intermediary could not handle is the one Proxy-Status
+    // carries; a key of its own because that one is the upstream's fault, and this one is the
+    // client's limit: it judges no target (CLIENTS_OWN). Its shape is what happened: an answer
+    // came that cannot go on as it is.
+    status: 502,
+    // gRPC's own status for metadata past a receiver's limit (grpc/doc/statuscodes.md).
+    grpc: GRPC_CODES.RESOURCE_EXHAUSTED,
+    shape: 'garbage',
+    flag: 'CHL',
+    retryAfter: false,
+    title: 'Response headers too large for the client',
+    explanation:
+      "the upstream's response head is larger than the client accepts (its HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE)",
+    fix: "Raise the client's header list size, or shrink the header that grows (often a cookie or a debug header) at the upstream or with the route's response_headers.",
+    clientMayRetry: false,
+    furthestStage: 'head_received',
+    proxyStatus: 'http_response_header_section_size',
+  },
   proxy_internal_error: {
     status: 500,
     grpc: GRPC_CODES.INTERNAL,
@@ -505,12 +526,14 @@ export type FailureType = keyof typeof FAILURES;
 export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
 
 /**
- * The client's own doings: it left (client_closed), or its own deadline passed
- * (client_deadline). The attempt they end says nothing of the target, good or bad: outlier
- * detection, the circuit and the retry budget never judge it (as Envoy does not count a
- * downstream reset), whatever deadline a client may choose.
+ * The client's own doings: it left (client_closed), its own deadline passed (client_deadline),
+ * or its own limit refused a valid answer (client_header_list_size). The attempt they end says
+ * nothing of the target, good or bad: outlier detection, the circuit and the retry budget never
+ * judge it (as Envoy does not count a downstream reset), whatever deadline or limit a client
+ * may choose, and no stored answer stands in for it.
  */
 export const CLIENTS_OWN: ReadonlySet<FailureType> = new Set<FailureType>([
   'client_closed',
   'client_deadline',
+  'client_header_list_size',
 ]);

@@ -127,6 +127,13 @@ export interface DownstreamExchange {
   readonly body: Readable | undefined;
   /** The whole request body has been received (always, for a request without one). */
   readonly bodyComplete: boolean;
+  /**
+   * The request's bytes read from the client so far, whatever its answer: its head and as much
+   * of its body as came (HTTP/1.1: as they came on the wire, chunked framing included; HTTP/2:
+   * the head's header list as RFC 9113 §6.5.2 counts it, each field's name and value and 32, and
+   * the body's DATA). The log's bytes_in.
+   */
+  readonly bytesRead: number;
   readonly response: ResponseSink;
   /**
    * What the exchange's connection may have held for it, shared with the other exchanges on it

@@ -17,10 +17,10 @@ export interface TryLine {
  * Everything the log line says about one request, filled in as the phases run. It is the
  * only per-request state the log phase reads, so every field has exactly one writing module
  * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
- * client_aborted, upgraded and the route; admit the upstream, upstream path and auth; the attempt
- * loop (attempts.ts) the target, tries, retry_skipped, panic, hash_home, and once at the end the
- * stage, the connection's reuse and held_ms; the exchange what the wire showed (bytes, connect
- * and first-byte times, resets, dropped interim answers).
+ * client_aborted, upgraded, the route and bytes_in; admit the upstream, upstream path and auth;
+ * the attempt loop (attempts.ts) the target, tries, retry_skipped, panic, hash_home, and once at
+ * the end the stage, the connection's reuse and held_ms; the exchange what the wire showed
+ * (bytes out and through a tunnel, connect and first-byte times, resets, dropped interim answers).
  */
 export class RequestRecord {
   readonly id: string;
@@ -51,7 +51,15 @@ export class RequestRecord {
   failure: Failure | undefined;
   /** How far the exchange with the upstream got (absent when it never started). */
   stage: Stage | undefined;
+  /**
+   * The request's bytes read from the client, whatever its answer (DownstreamExchange's
+   * bytesRead), and what it sent through the tunnel after a 101: written once, by the session,
+   * when the request is over.
+   */
   bytesIn = 0;
+  /** What the client sent through the tunnel after a 101 (the exchange's count; bytesIn adds it). */
+  tunnelBytesIn = 0;
+  /** Response body bytes received from the upstream (through the tunnel, for upgrades). */
   bytesOut = 0;
   connectMs: number | undefined;
   /** The upstream connection was a pooled one, reused. */

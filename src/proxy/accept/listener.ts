@@ -233,6 +233,7 @@ function refuse(
   const refusal: Refusal = {
     remoteAddress: clientAddressOf(socket),
     encrypted: 'encrypted' in socket,
+    bytesRead: connection.requestBytes,
     answer: (text) => connection.refuse(text),
   };
   const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);

@@ -32,6 +32,8 @@ export interface ListenerFacts {
 export interface Refusal {
   readonly remoteAddress: string;
   readonly encrypted: boolean;
+  /** The refused request's bytes read from the client (its head as far as it came, and any body). */
+  readonly bytesRead: number;
   /** Writes the answer and closes the connection, lingering, with a deadline. */
   answer(text: string): void;
 }

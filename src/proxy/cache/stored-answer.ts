@@ -46,9 +46,12 @@ export class StoredAnswer {
     return this.#policy;
   }
 
-  /** A 304 confirmed the answer: its fields (and so its freshness) are the revalidated ones from now on. */
-  revalidated(policy: CachePolicy): void {
-    this.#policy = keepingVariedFields(policy);
+  /**
+   * A 304 confirmed the answer: its fields (and so its freshness) are the revalidated ones from now
+   * on. `notModified`: the 304's fields (headersOf), for those the library's update cannot hold.
+   */
+  revalidated(policy: CachePolicy, notModified: CachePolicy.Headers): void {
+    this.#policy = keepingVariedFields(withOwnFields(policy, this.#policy.toObject().resh, notModified));
   }
 
   /** Seconds of freshness left (negative: stale for that long). */
@@ -73,13 +76,19 @@ export class StoredAnswer {
     return Math.max(this.#policy.timeToLive(), left);
   }
 
-  /** The fields to send with the stored answer: hop-by-hop ones out, Age brought up to date (flat). */
+  /**
+   * The fields to send with the stored answer, in the order they came: hop-by-hop ones out, Age
+   * brought up to date (flat). The library's copy of them (responseHeaders) skips every name its
+   * plain table of hop-by-hop fields holds, Object's own among them: a field named `constructor`
+   * or `__proto__` is not in it, so its stored value goes instead.
+   */
   fields(): string[] {
     const out: string[] = [];
+    const { resh } = this.#policy.toObject();
     const headers = this.#policy.responseHeaders();
     // Date is when the origin made the answer (RFC 9110 §6.6.1), Age how long ago: the library
     // sets Date to now, which would make a stored answer look new to a client that reads Date.
-    const made = this.#policy.toObject().resh.date;
+    const made = resh.date;
     if (made !== undefined) headers.date = made;
     // RFC 9111 obsoletes Warning (§5.5): the library's "113" for a heuristic freshness over a
     // day is not sent; a warning the upstream made itself goes on.
@@ -89,14 +98,23 @@ export class StoredAnswer {
       if (own === '') delete headers.warning;
       else headers.warning = own;
     }
-    for (const [name, value] of Object.entries(headers)) {
-      if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
-      if (Array.isArray(value)) for (const v of value) out.push(name, v);
-      else out.push(name, value);
+    for (const name of Object.keys(resh)) {
+      if (Object.hasOwn(headers, name)) pushField(out, name, headers[name]);
+      else if (name in Object.prototype) pushField(out, name, resh[name]);
     }
+    // What the library adds (Age, a Date the answer had none of).
+    for (const name of Object.keys(headers))
+      if (!Object.hasOwn(resh, name)) pushField(out, name, headers[name]);
     out.push('content-length', String(this.body.length));
     return out;
   }
+}
+
+/** A stored field's value(s) onto a flat list; its length and framing are the stored answer's own. */
+function pushField(out: string[], name: string, value: string | string[] | undefined): void {
+  if (value === undefined || name === 'content-length' || name === 'transfer-encoding') return;
+  if (Array.isArray(value)) for (const v of value) out.push(name, v);
+  else out.push(name, value);
 }
 
 /** The policy http-cache-semantics makes of a request and the upstream's answer to it. */
@@ -111,6 +129,30 @@ export function policyOf(request: CacheRequest, status: number, fields: readonly
 }
 
 /**
+ * The revalidated policy with the stored fields named like Object properties (`constructor`,
+ * `__proto__`) as RFC 9111 §4.3.4 updates them (the 304's value, else the stored one), in their
+ * place: the library's update copies the fields into a plain object, where `__proto__` is lost
+ * and `constructor` is never updated.
+ */
+function withOwnFields(
+  policy: CachePolicy,
+  before: CachePolicy.Headers,
+  notModified: CachePolicy.Headers,
+): CachePolicy {
+  const stored = policy.toObject();
+  const names = Object.keys(before);
+  if (!names.some((name) => name in Object.prototype)) return policy;
+  const resh: CachePolicy.Headers = Object.create(null);
+  for (const name of names) {
+    if (!(name in Object.prototype)) {
+      if (Object.hasOwn(stored.resh, name)) resh[name] = stored.resh[name];
+    } else resh[name] = Object.hasOwn(notModified, name) ? notModified[name] : before[name];
+  }
+  for (const name of Object.keys(stored.resh)) if (!Object.hasOwn(resh, name)) resh[name] = stored.resh[name];
+  return CachePolicy.fromObject({ ...stored, resh });
+}
+
+/**
  * The policy with, of the request's fields, only those its Vary names: the library keeps them
  * all when the answer has a Vary (a client's Cookie and Authorization too, which a file of
  * `cache.dir` would then hold), and only those it names are compared with later requests.
@@ -119,17 +161,22 @@ function keepingVariedFields(policy: CachePolicy): CachePolicy {
   const stored = policy.toObject();
   const { reqh } = stored;
   if (reqh === null || reqh === undefined) return policy;
-  const kept: CachePolicy.Headers = {};
+  // No prototype: a Vary naming `__proto__` keeps that field, not a property already there.
+  const kept: CachePolicy.Headers = Object.create(null);
   for (const raw of String(stored.resh.vary ?? '').split(',')) {
     const name = raw.trim().toLowerCase();
-    if (name in reqh) kept[name] = reqh[name];
+    if (Object.hasOwn(reqh, name)) kept[name] = reqh[name];
   }
   return CachePolicy.fromObject({ ...stored, reqh: kept });
 }
 
-/** Flat [name, value, …] fields as the object http-cache-semantics reads (repeated fields joined, Set-Cookie kept apart). */
+/**
+ * Flat [name, value, …] fields as the object http-cache-semantics reads (repeated fields joined,
+ * Set-Cookie kept apart). The object has no prototype: a field named `constructor` or `__proto__`
+ * is a field, not a property already there (it was joined to Object's constructor, or lost).
+ */
 export function headersOf(fields: readonly string[]): CachePolicy.Headers {
-  const out: Record<string, string | string[]> = {};
+  const out: Record<string, string | string[]> = Object.create(null);
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i].toLowerCase();
     const value = fields[i + 1];

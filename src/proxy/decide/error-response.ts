@@ -139,7 +139,14 @@ export function writeErrorResponse(
   const answer = buildErrorResponse(failure, facts);
   // Sent with the turn's other responses (turn-end.ts): a failure costs no wake-up of its own.
   response.holdUntilTurnEnd();
-  response.sendHead(answer.status, REASONS[answer.status] ?? '', answer.headers, facts.close);
+  try {
+    response.sendHead(answer.status, REASONS[answer.status] ?? '', answer.headers, facts.close);
+  } catch {
+    // Not even this answer's head can go (an HTTP/2 client whose header list size is smaller
+    // still): the response is cut, and the log names the failure it was for.
+    response.abort();
+    return;
+  }
   // UTF-8, as Content-Length counted the body.
   if (!facts.head) response.write(Buffer.from(answer.body.body));
   response.end();

@@ -30,6 +30,7 @@ import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { BodyRate } from './body-rate.ts';
 import { CompressingSink } from './compressing-sink.ts';
 import { GrpcMessageBounds, isGrpcResponse } from './grpc-cut.ts';
+import { withGrpcTimeout } from './request-headers.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import { ResponseSpool } from './response-spool.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
@@ -84,10 +85,21 @@ export type AttemptBody =
   | { readonly kind: 'stream' }
   | { readonly kind: 'buffer'; readonly bytes: Buffer };
 
+/** The request's deadline as the upstream is told it: what is left of it when the request goes out. */
+export interface DeadlineLeft {
+  /** What is left now, as a grpc-timeout value. */
+  grpcTimeout(): string;
+}
+
 export interface ExchangeOptions {
   readonly method: string;
   readonly path: string;
   readonly headers: string[];
+  /**
+   * A gRPC client's deadline, written into the request's grpc-timeout when it goes out (the
+   * queue's wait, earlier attempts and their backoff spent); undefined: the fields go as they are.
+   */
+  readonly deadline: DeadlineLeft | undefined;
   readonly body: AttemptBody;
   /** Largest request body accepted when its length is not announced (chunked). */
   readonly bodyLimit: number;
@@ -244,17 +256,24 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onConnection(connection: Dispatcher): void {
     const { client, options } = this;
-    // Without a streamed body, the options are the request as the connection reads it (no copy).
-    if (options.body.kind !== 'stream') return connection.dispatch(options as ExchangeRequest, this);
+    const { deadline } = options;
+    // Without a streamed body or a deadline to tell, the options are the request as the
+    // connection reads it (no copy).
+    if (options.body.kind !== 'stream' && deadline === undefined)
+      return connection.dispatch(options as ExchangeRequest, this);
     const body: RequestBody =
-      client.body !== undefined
-        ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
-        : { kind: 'none' };
+      options.body.kind !== 'stream'
+        ? options.body
+        : client.body !== undefined
+          ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
+          : { kind: 'none' };
     connection.dispatch(
       {
         method: options.method,
         path: options.path,
-        headers: options.headers,
+        // What is left of the deadline now, the time this attempt waited for its connection spent.
+        headers:
+          deadline === undefined ? options.headers : withGrpcTimeout(options.headers, deadline.grpcTimeout()),
         body,
         upgrade: options.upgrade,
       },
@@ -331,6 +350,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       // An answer received over HTTP/2 has no reason phrase: an HTTP/1.1 client gets the standard one.
       sink.sendHead(statusCode, response.reason || (REASONS[statusCode] ?? ''), headers);
     } catch (err) {
+      // The sink refuses a head its client cannot take (an HTTP/2 client's header list size): the
+      // gateway's answer, smaller, says so instead.
+      if (err instanceof Failure) return controller.abort(err);
       // The sink refuses a field the parser let through (a defence in depth: it should not happen).
       this.headRefused = true;
       controller.abort(
@@ -533,7 +555,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       fromUpstream: rest,
       fromClient: switched.rest,
       fromClientBytes: (n) => {
-        record.bytesIn += n;
+        record.tunnelBytesIn += n;
       },
       fromUpstreamBytes: (n) => {
         record.bytesOut += n;
@@ -591,7 +613,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
     this.bodySent += chunk.length;
     this.bodyRate?.received(chunk.length);
-    if (this.bodySent > this.record.bytesIn) this.record.bytesIn = this.bodySent;
     if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
       this.cancel(
         new Failure(

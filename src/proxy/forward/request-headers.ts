@@ -135,6 +135,17 @@ export function withTraceparent(headers: readonly string[], traceparent: string)
   return copy;
 }
 
+/**
+ * The same headers with `value` as every grpc-timeout's (a copy: the list is shared by every
+ * attempt).
+ */
+export function withGrpcTimeout(headers: readonly string[], value: string): string[] {
+  const copy = headers.slice();
+  for (let i = 0; i < copy.length; i += 2)
+    if (copy[i].length === 12 && copy[i].toLowerCase() === 'grpc-timeout') copy[i + 1] = value;
+  return copy;
+}
+
 /** Every value of one field in a raw header list (names compared case-insensitively); undefined when it has none (no array made). */
 function valuesOf(raw: readonly string[], lowerName: string): string[] | undefined {
   let values: string[] | undefined;

@@ -4,7 +4,7 @@ import { type DownstreamExchange, type FieldMap, hasBody } from '../../core/net/
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { AttemptBody, ExchangeOptions } from './exchange.ts';
+import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange.ts';
 import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
@@ -164,9 +164,14 @@ export class UpstreamRequest {
 
   /**
    * One attempt's exchange options: `traceparent` names the attempt's own span as the upstream's
-   * parent (undefined: tracing is off); `nextHop` is the name Proxy-Status gives the upstream.
+   * parent (undefined: tracing is off); `nextHop` is the name Proxy-Status gives the upstream;
+   * `deadline` is the one the upstream is told of, as the request goes out (undefined: none).
    */
-  forAttempt(traceparent: string | undefined, nextHop: string): ExchangeOptions {
+  forAttempt(
+    traceparent: string | undefined,
+    nextHop: string,
+    deadline: DeadlineLeft | undefined,
+  ): ExchangeOptions {
     const { route, path, responseEdit, store } = this.#to;
     // The cache's validators are known once it looked (after the request was made): added per attempt.
     const validators = store === undefined || store.validators.length === 0 ? undefined : store.validators;
@@ -179,6 +184,7 @@ export class UpstreamRequest {
         traceparent === undefined ? this.#headers : withTraceparent(this.#headers, traceparent),
         validators,
       ),
+      deadline,
       body: this.#body,
       bodyLimit: route.limits.body,
       bodyRate: config.limits,

@@ -139,7 +139,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const retry = record.tries.length > 0;
     // With tracing on, each attempt is a span of its own: the upstream's parent.
     const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path, route.path);
-    const options = sends.forAttempt(traceparent, this.owner.nextHop() as string);
+    const options = sends.forAttempt(traceparent, this.owner.nextHop() as string, this.deadline.upstream);
     const exchange = new Exchange(req.exchange, record, upstream, target, this, options);
     this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks);
     exchange.start();

@@ -92,7 +92,7 @@ class AuthCall implements AttemptsOwner {
     this.#req = {
       runtime,
       listener: { name: upstream.name, protocol: client.protocol },
-      exchange: { head, body: undefined, bodyComplete: true, response: sink },
+      exchange: { head, body: undefined, bodyComplete: true, bytesRead: 0, response: sink },
       head,
       fields: fieldMap(head.headers),
       response: sink,

@@ -226,12 +226,13 @@ export class CacheRun implements ResponseStore {
     const request = this.#request as CacheRequest;
     const validating = this.#validating;
     if (status === 304 && validating !== undefined) {
+      const notModified = headersOf(fields);
       const { policy, modified } = validating.policy.revalidatedPolicy(request, {
         status,
-        headers: headersOf(fields),
+        headers: notModified,
       });
       if (modified) return undefined;
-      validating.revalidated(policy);
+      validating.revalidated(policy, notModified);
       return () => {
         this.#endFill?.();
         this.#give(validating, revalidatedStatus(this.#req.runtime.name, validating.ttl()), 'revalidated');
@@ -289,11 +290,11 @@ export class CacheRun implements ResponseStore {
   /**
    * The attempts ended with this failure: a stored answer within its stale-if-error window
    * goes out instead, with Age, Cache-Status fwd=stale and Proxy-Status naming the failure.
-   * False when there is none (the gateway's error response goes out).
+   * False when there is none, or the failure is the client's own (the gateway's error response goes out).
    */
   answerStale(failure: Failure): boolean {
     const shape = failure.kind.shape;
-    if (shape === 'client' || shape === 'internal') return false;
+    if (shape === 'client' || shape === 'internal' || failure.clientsOwn) return false;
     if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return false;
     const stored = this.staleAnswer();
     if (stored === undefined) return false;

@@ -87,6 +87,7 @@ export class RequestSession implements AttemptsOwner {
     const record = refusedRecordOf(refusal.remoteAddress, info, runtime.trust);
     record.failure = failure;
     record.status = failure.status;
+    record.bytesIn = refusal.bytesRead;
     refusal.answer(
       rawErrorResponse(failure, {
         proxyName: runtime.name,
@@ -274,7 +275,13 @@ export class RequestSession implements AttemptsOwner {
     if (close) headers.push('connection', 'close');
     const edit = this.responseEdit();
     const head = edit === undefined ? headers : edit(headers);
-    response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
+    try {
+      response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
+    } catch (err) {
+      // A head the client cannot take (an HTTP/2 client's header list size): the gateway's answer says so.
+      if (err instanceof Failure) return this.answer(err);
+      throw err;
+    }
     if (answer.body.length > 0 && request.method !== 'HEAD') response.write(answer.body);
     response.end();
   }
@@ -295,6 +302,8 @@ export class RequestSession implements AttemptsOwner {
     if (gone !== undefined) this.failed(gone);
     if (sendCut !== undefined && record.failure === undefined) this.failed(sendTimeoutFailure(sendCut));
     if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
+    // What was read of the request, whatever the answer (a refusal's head and body too).
+    record.bytesIn = this.#req.exchange.bytesRead + record.tunnelBytesIn;
     this.#log();
     this.#release?.();
   };

@@ -1,4 +1,5 @@
 import type { CompressionConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import { notModified, notModifiedFields } from '../cache/conditional-hit.ts';
 import type { StoredAnswer } from '../cache/stored-answer.ts';
 import { CompressingSink } from '../forward/compressing-sink.ts';
@@ -39,10 +40,16 @@ export function sendStored(
   // small proxied answer does: written apiece, a hit cost three writes to the socket.
   response.holdUntilTurnEnd();
   const close = !exchange.bodyComplete;
-  if (!unchanged) sink.sendHead(stored.status, stored.reason, headers, close);
-  // A compressing route's 304 has the ETag its 200 would have had: weak if that went compressed.
-  else if (sink instanceof CompressingSink) sink.sendNotModified(kept, headers, close);
-  else sink.sendHead(304, 'Not Modified', headers, close);
+  try {
+    if (!unchanged) sink.sendHead(stored.status, stored.reason, headers, close);
+    // A compressing route's 304 has the ETag its 200 would have had: weak if that went compressed.
+    else if (sink instanceof CompressingSink) sink.sendNotModified(kept, headers, close);
+    else sink.sendHead(304, 'Not Modified', headers, close);
+  } catch (err) {
+    // A head the client cannot take (an HTTP/2 client's header list size): the gateway's answer says so.
+    if (err instanceof Failure) return owner.answer(err);
+    throw err;
+  }
   if (!unchanged && head.method !== 'HEAD') sink.write(stored.body);
   sink.end();
 }

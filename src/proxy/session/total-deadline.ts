@@ -2,7 +2,8 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { type DeadlineLine, deadlineLine, type LinedDeadline } from '../../core/limits/deadline-line.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { parseGrpcTimeout } from '../accept/h2/grpc-timeout.ts';
+import { formatGrpcTimeout, parseGrpcTimeout } from '../accept/h2/grpc-timeout.ts';
+import type { DeadlineLeft } from '../forward/exchange.ts';
 import type { OwnCall } from './attempts-owner.ts';
 
 /**
@@ -14,8 +15,11 @@ import type { OwnCall } from './attempts-owner.ts';
  *
  * A deadline the config sets waits in the line of those of its length (deadline-line.ts): no
  * timer made and cleared per request; one a client chose (rare, of any length) has its own.
+ *
+ * A gRPC client's deadline goes on to the upstream as what is left of this one when each
+ * attempt's request goes out (DeadlineLeft), so that the upstream gives up when the client does.
  */
-export class TotalDeadline implements LinedDeadline {
+export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   readonly #limitMs: number;
   /** What set it, named in its failure's details (made only then). */
   get #name(): string {
@@ -26,6 +30,8 @@ export class TotalDeadline implements LinedDeadline {
   readonly #ownName: string | undefined;
   /** The client chose it (grpc-timeout): its failure is the client's own, never the target's. */
   readonly #byClient: boolean;
+  /** The client sent a grpc-timeout the gateway read: the upstream is told what is left of it (see upstream). */
+  readonly #clientSent: boolean;
   /** Told when it passes. */
   readonly #owner: { totalDeadlinePassed(): void };
   /** The line it waits in (undefined: a client's deadline, on a timer of its own). */
@@ -58,6 +64,7 @@ export class TotalDeadline implements LinedDeadline {
     const byClient = grpc !== undefined && grpc < limit;
     this.#limitMs = byClient ? grpc : limit;
     this.#byClient = byClient;
+    this.#clientSent = grpc !== undefined;
     this.#ownName = own?.deadlineName;
     this.#owner = owner;
     this.#line = byClient ? undefined : deadlineLine(limit);
@@ -81,6 +88,22 @@ export class TotalDeadline implements LinedDeadline {
   /** The time left, in ms; 0 once it passed (the timer may fire a hair before performance.now() says it is there). */
   remaining(): number {
     return this.#state === 'passed' ? 0 : this.dueAt - performance.now();
+  }
+
+  /**
+   * What each attempt tells the upstream of the deadline (undefined: nothing, the client's
+   * fields go as they came). Only a gRPC client's own deadline is passed on, as Envoy does: a
+   * call without one is bounded by the gateway, which cancels the upstream's stream when its
+   * total deadline passes; a deadline the client never set would change the call the upstream
+   * sees (and the one it makes of its own).
+   */
+  get upstream(): DeadlineLeft | undefined {
+    return this.#clientSent ? this : undefined;
+  }
+
+  /** What is left now, as grpc-timeout says it (DeadlineLeft): the client's or the total timeout, the shorter. */
+  grpcTimeout(): string {
+    return formatGrpcTimeout(this.remaining());
   }
 
   stop(): void {

@@ -559,14 +559,20 @@ function logListening(logger: Logger, listener: Listener): void {
 function answerProbe(response: ResponseSink, which: 'live' | 'ready', draining: boolean): void {
   const { status, body } = probeAnswer(which, draining);
   const bytes = Buffer.from(body);
-  response.sendHead(status, REASONS[status] ?? '', [
-    'content-type',
-    'application/json',
-    'cache-control',
-    'no-store',
-    'content-length',
-    String(bytes.length),
-  ]);
+  try {
+    response.sendHead(status, REASONS[status] ?? '', [
+      'content-type',
+      'application/json',
+      'cache-control',
+      'no-store',
+      'content-length',
+      String(bytes.length),
+    ]);
+  } catch {
+    // A head its client cannot take (an HTTP/2 client's header list size smaller than it): cut.
+    response.abort();
+    return;
+  }
   response.write(bytes);
   response.end();
 }

@@ -199,7 +199,10 @@ describe('the data path', () => {
     assert.equal(seen.bodyLength, size);
     assert.equal(seen.bodySha256, createHash('sha256').update(body).digest('hex'));
     const line = await gw.logFor('up-4m');
-    assert.equal(line.bytes_in, size);
+    // The body and the head node:http wrote before it (the body alone before noticed, item 3;
+    // test/proxy/session/bytes-in.test.ts holds the head's count to the byte).
+    const head = (line.bytes_in as number) - size;
+    assert.ok(head > 'POST /upload HTTP/1.1\r\n\r\n'.length && head < 512, `head bytes: ${head}`);
     assert.equal(line.bytes_out, up.body.length);
   });
 

@@ -30,3 +30,32 @@ export function parseGrpcTimeout(value: string | undefined): number | undefined 
   if (!/^[0-9]{1,8}$/.test(digits)) return undefined;
   return Math.ceil(Number(digits) * unit);
 }
+
+/** The units a deadline is written in, finest first, with their size in milliseconds. */
+const WRITTEN_UNITS: ReadonlyArray<readonly [string, number]> = [
+  ['u', 0.001],
+  ['m', 1],
+  ['S', 1_000],
+  ['M', 60_000],
+  ['H', 3_600_000],
+];
+
+/** The largest number grpc-timeout may carry: 8 digits. */
+const MAX_DIGITS_VALUE = 99_999_999;
+
+/**
+ * A deadline of `ms` milliseconds as grpc-timeout writes it: the finest unit its count fits in
+ * 8 digits with (microseconds up to about 100 s), rounded down, so that the one told never has
+ * more time than is left; none left is `0u` (a gRPC server reads it as already past).
+ *
+ * @example formatGrpcTimeout(1234.5678) // '1234567u'
+ * @example formatGrpcTimeout(3_600_000) // '3600000m'
+ */
+export function formatGrpcTimeout(ms: number): string {
+  if (!(ms > 0)) return '0u';
+  for (const [unit, size] of WRITTEN_UNITS) {
+    const count = Math.floor(ms / size);
+    if (count <= MAX_DIGITS_VALUE) return `${count}${unit}`;
+  }
+  return `${MAX_DIGITS_VALUE}H`;
+}

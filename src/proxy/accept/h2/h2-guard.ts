@@ -96,6 +96,12 @@ export class H2Guard {
   openStreams = 0;
   /** What the connection's streams may have held for them together (`connection_buffer`). */
   readonly budget: HoldBudget;
+  /**
+   * The largest header list the client takes (its SETTINGS_MAX_HEADER_LIST_SIZE, as it last
+   * said; RFC 9113 §6.5.2: unlimited until it says). Kept as its SETTINGS come: node:http2's
+   * remoteSettings makes an object each time it is read.
+   */
+  clientHeaderListSize = Number.POSITIVE_INFINITY;
   /** The first reason told; nothing after it is (one line per connection). */
   #told: H2Bound | undefined;
   /** What each stream's head says of the connection, read at its first stream. */
@@ -130,7 +136,8 @@ export class H2Guard {
       if (this.#pings.hit())
         this.calm('ping_flood', `more than ${limits.maxPings} PING frames in ${window} ms`);
     });
-    session.on('remoteSettings', () => {
+    session.on('remoteSettings', (settings: http2.Settings) => {
+      this.clientHeaderListSize = settings.maxHeaderListSize ?? Number.POSITIVE_INFINITY;
       this.#idle.refresh();
       if (this.#settings.hit())
         this.calm('settings_flood', `more than ${limits.maxSettingsFrames} SETTINGS frames in ${window} ms`);

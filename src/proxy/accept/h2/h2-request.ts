@@ -22,6 +22,8 @@ export interface H2DownstreamHead extends DownstreamHead {
   readonly streamId: number;
   /** `:scheme` as the client sent it. */
   readonly scheme: string;
+  /** The head's size as RFC 9113 §6.5.2 counts a header list: each field's name and value (pseudo-fields too) and 32. */
+  readonly headerListSize: number;
 }
 
 /** What every stream of one connection shares: read once a connection, not once a stream. */
@@ -50,12 +52,14 @@ export function h2RequestHead(
   let contentLength: number | undefined;
   let expectContinue = false;
   let cookies: string[] | undefined;
+  let headerListSize = 0;
   // Host goes first: its place is kept, and given up in the rare request with neither
   // :authority nor Host (one array a request, not a second one to put Host in front).
   const headers = ['host', ''];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
+    headerListSize += name.length + value.length + 32;
     if (name.charCodeAt(0) === 58 /* : */) {
       if (name === ':method') method = value;
       else if (name === ':path') path = value;
@@ -86,6 +90,7 @@ export function h2RequestHead(
     protocol: 'HTTP/2',
     streamId,
     scheme,
+    headerListSize,
     headers,
     remoteAddress: connection.remoteAddress,
     encrypted: connection.encrypted,
@@ -184,6 +189,11 @@ export class H2Body extends Readable {
   readonly #announced: number | undefined;
   /** DATA bytes received so far. */
   #received = 0;
+
+  /** DATA bytes taken from the client so far (what came after the session gave up on the body is dropped uncounted). */
+  get received(): number {
+    return this.#received;
+  }
 
   constructor(stream: ServerHttp2Stream, idleTimeout = 0, announced?: number) {
     super();

@@ -16,6 +16,7 @@
  */
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
+import { Failure } from '../../../core/failure/failure.ts';
 import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
 import type { DownstreamHead, ResponseSink } from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
@@ -40,6 +41,25 @@ export interface H2ResponseOwner {
   clientReset(): void;
   /** The answer could not move for the send deadline; the stream was reset with CANCEL. */
   sendTimeout(streamId: number): void;
+  /** The largest header list the client takes (its SETTINGS_MAX_HEADER_LIST_SIZE; Infinity: it set none). */
+  readonly clientHeaderListSize: number;
+}
+
+/** What a Date field adds to a head that has none (node:http2 adds one): its name, 29 bytes of value, 32. */
+const DATE_FIELD_SIZE = 4 + 29 + 32;
+
+/**
+ * A head's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 §6.5.2): each field's name
+ * and value and 32 more, pseudo-fields included, with the Date node:http2 adds when none is there.
+ */
+function headerListSize(head: readonly string[]): number {
+  let size = 0;
+  let date = false;
+  for (let i = 0; i < head.length; i += 2) {
+    size += head[i].length + head[i + 1].length + 32;
+    if (head[i] === 'date') date = true;
+  }
+  return date ? size : size + DATE_FIELD_SIZE;
 }
 
 /**
@@ -230,6 +250,9 @@ export class H2Response implements ResponseSink {
     if (this.#headSent || this.#over || status < 102 || status > 199) return false;
     // A client not reading is sent no more of them: they would pile up in the session.
     if (this.#stream.writableNeedDrain) return false;
+    // One larger than the client takes would make it reset the stream: dropped, as a hint may be
+    // (counted as if every field went, the ones h2Fields drops included).
+    if (headerListSize(headers) + 7 + 3 + 32 > this.#owner.clientHeaderListSize) return false;
     try {
       const fields: OutgoingHttpHeaders = Object.create(null);
       fields[':status'] = status;
@@ -241,12 +264,30 @@ export class H2Response implements ResponseSink {
     }
   }
 
-  /** HTTP/2 has no reason phrase, and `close` is the connection's business (a drain closes the session). */
+  /**
+   * HTTP/2 has no reason phrase, and `close` is the connection's business (a drain closes the
+   * session). A head larger than the client takes (its SETTINGS_MAX_HEADER_LIST_SIZE) is refused
+   * with nothing sent, by throwing its `client_header_list_size` failure: sent, the client would
+   * reset the stream on reading it, after the log had the answer as given; refused, a smaller
+   * answer may go instead (the gateway's, saying why).
+   */
   sendHead(status: number, _reason: string, headers: readonly string[], _close?: boolean): void {
     if (this.#headSent || this.#over) throw new Error('response head sent twice');
+    const head = h2Head(status, headers);
+    const limit = this.#owner.clientHeaderListSize;
+    // Most clients say a limit (node:http2 64 KiB, browsers 256 KiB): the sum is a few additions a field.
+    if (limit !== Number.POSITIVE_INFINITY) {
+      const size = headerListSize(head);
+      if (size > limit)
+        throw new Failure(
+          'client_header_list_size',
+          `the ${status} response head is ${size} bytes as HTTP/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of ${limit}`,
+          { stage: 'head_received' },
+        );
+    }
     this.#headSent = true;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;
-    this.#pendingHead = h2Head(status, headers);
+    this.#pendingHead = head;
     if (this.#holdToTurnEnd) atTurnEnd(H2Response.#flushHeadOf, this);
     else process.nextTick(H2Response.#flushHeadOf, this);
   }

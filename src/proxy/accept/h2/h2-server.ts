@@ -73,6 +73,10 @@ class H2Exchange implements DownstreamExchange {
   get bodyComplete(): boolean {
     return this.body === undefined || this.body.complete;
   }
+
+  get bytesRead(): number {
+    return this.head.headerListSize + (this.body === undefined ? 0 : this.body.received);
+  }
 }
 
 export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H2Logger): H2Server {

@@ -103,6 +103,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   /** Pipelined bytes read ahead, not parsed until the current response is finished (made at the first). */
   #pending: Buffer[] | undefined;
   #pendingBytes = 0;
+  /** Bytes of the request being read or answered that the parser took (read ahead for the next one aside). */
+  #requestBytes = 0;
   #body: BodyStream | undefined;
   #response: Http1Response | undefined;
   #head: RequestHead | undefined;
@@ -165,6 +167,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     return this.#state;
   }
 
+  /** The bytes of the request being read or answered (or refused) taken from the socket: its head and body as they came. */
+  get requestBytes(): number {
+    return this.#requestBytes;
+  }
+
   /** After a refusal: the refused head as far as it came (latin1), to name the request in the answer and the log. */
   get refusedHead(): string {
     return this.#parser.refusedHead;
@@ -180,6 +187,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
         return;
       case 'idle':
         this.#state = 'head';
+        this.#requestBytes = 0;
         this.#arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
         break;
       case 'waiting':
@@ -194,6 +202,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (this.#parser.complete) return this.#readAhead(chunk);
     this.#spoke = true;
     const error = this.#parser.execute(chunk);
+    // What the parser took is this request's (a refused one's too); the rest is the next one's.
+    this.#requestBytes += chunk.length - this.#parser.leftover;
     const ready = this.#ready;
     this.#ready = undefined;
     if (error !== undefined) {
@@ -432,6 +442,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#state = 'head';
+    this.#requestBytes = 0;
     this.#arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
     for (let i = 0; i < pending.length; i++) {
       // (The state, read again: parsing may have refused a request and closed.)

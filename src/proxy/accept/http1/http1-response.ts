@@ -25,6 +25,8 @@ export interface ResponseOwner {
   responseAborted(reset: boolean): void;
   /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
   responseSwitched(): { socket: Socket; rest: Buffer };
+  /** The bytes of the request being answered the connection has read (head and body, as they came). */
+  readonly requestBytes: number;
 }
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -102,6 +104,8 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   readonly #sendTimeout: number;
   #sendDeadline: SendDeadline | undefined;
   #sendTimeoutCallbacks: ((limit: SendLimit) => void)[] | undefined;
+  /** The request's bytes read, as they were when the response closed (the connection counts the next request's then). */
+  #bytesRead: number | undefined;
 
   constructor(
     socket: Socket,
@@ -138,6 +142,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   get bodyComplete(): boolean {
     return this.#bodyComplete;
+  }
+
+  get bytesRead(): number {
+    return this.#bytesRead ?? this.#owner.requestBytes;
   }
 
   /** The connection read the request's body whole. */
@@ -360,6 +368,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   #closed(finished: boolean): void {
     this.#closedOnce = true;
+    this.#bytesRead = this.#owner.requestBytes;
     if (this.#sendDeadline !== undefined) {
       this.#sendDeadline.stop();
       if (this.#stopSend !== undefined) this.#socket.off('drain', this.#stopSend);

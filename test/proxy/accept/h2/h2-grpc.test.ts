@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Failure } from '../../../../src/core/failure/failure.ts';
 import { buildGrpcAnswer } from '../../../../src/core/failure/grpc-answer.ts';
 import { sendGrpcAnswer } from '../../../../src/proxy/accept/h2/grpc-answer-sink.ts';
-import { parseGrpcTimeout } from '../../../../src/proxy/accept/h2/grpc-timeout.ts';
+import { formatGrpcTimeout, parseGrpcTimeout } from '../../../../src/proxy/accept/h2/grpc-timeout.ts';
 import { startH2Fixture } from './h2-fixture.ts';
 import { FLAG, FRAME, headerBlock, headers, ping, RawH2Client, requestFields } from './h2-frames.ts';
 
@@ -24,6 +24,22 @@ test('grpc-timeout: every unit in milliseconds, rounded up', () => {
   assert.equal(parseGrpcTimeout('1000000n'), 1);
   assert.equal(parseGrpcTimeout('0m'), 0);
   assert.equal(parseGrpcTimeout('99999999S'), 99_999_999_000);
+});
+
+test('grpc-timeout written: the finest unit 8 digits hold, rounded down (never more time than is left), none left 0u', () => {
+  assert.equal(formatGrpcTimeout(1234.5678), '1234567u');
+  assert.equal(formatGrpcTimeout(99_999.999), '99999999u');
+  assert.equal(formatGrpcTimeout(100_000), '100000m');
+  assert.equal(formatGrpcTimeout(3_600_000.9), '3600000m');
+  assert.equal(formatGrpcTimeout(100_000_000), '100000S');
+  assert.equal(formatGrpcTimeout(0.0009), '0u');
+  assert.equal(formatGrpcTimeout(0), '0u');
+  assert.equal(formatGrpcTimeout(-5), '0u');
+  for (const ms of [0.5, 1, 999.9, 30_000, 7_200_000, 99_999_999_000, 1e15]) {
+    const written = formatGrpcTimeout(ms);
+    assert.match(written, /^[0-9]{1,8}[HMSmu]$/, `${ms}`);
+    assert.ok((parseGrpcTimeout(written) as number) <= Math.ceil(ms), `${ms} → ${written}`);
+  }
 });
 
 test('grpc-timeout: anything off the grammar is ignored', () => {

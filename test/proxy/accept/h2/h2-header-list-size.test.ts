@@ -1,0 +1,215 @@
+/**
+ * An HTTP/2 client whose SETTINGS_MAX_HEADER_LIST_SIZE is smaller than the upstream's response
+ * head: the head is never sent (the client would reset the stream on reading it), the client
+ * gets the gateway's 502 saying why (`Proxy-Status` error=http_response_header_section_size, a
+ * gRPC client RESOURCE_EXHAUSTED), and the log says so (`client_header_list_size`), judging no
+ * target. Before, the head went out, the client reset the stream (ENHANCE_YOUR_CALM), and the
+ * log said 200. A client whose limit not even the gateway's answer fits has its stream cut, and
+ * the log still names the failure.
+ */
+import assert from 'node:assert/strict';
+import http2, { type IncomingHttpHeaders } from 'node:http2';
+import { test } from 'node:test';
+import { startRawFault } from '../../../../src/kits/fault-kit/raw-server.ts';
+import { closeAfterAll } from '../../../helpers/keep.ts';
+import { startTestGateway } from '../../../helpers/test-gateway.ts';
+
+const keep = closeAfterAll();
+
+/** The upstream's big field: 3,000 bytes, past a client that takes 1,500. */
+const BIG = 'b'.repeat(3_000);
+
+/** An HTTP/1.1 upstream on keep-alive: `/big…` answers with BIG in a field, anything else small; `/big/cached` may be stored. */
+function startUpstream() {
+  return startRawFault(async (c) => {
+    for (;;) {
+      const request = await c.nextRequest();
+      const big = request.path.startsWith('/big');
+      const stored = request.path === '/big/cached' ? 'cache-control: max-age=60\r\n' : '';
+      await c.write(
+        `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n${stored}${big ? `x-big: ${BIG}\r\n` : ''}content-length: 2\r\n\r\nok`,
+      );
+    }
+  });
+}
+
+interface Answer {
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** The stream's error code when it was reset (0: ended whole). */
+  rstCode: number;
+}
+
+/** A node:http2 client that takes header lists of `maxHeaderListSize` at most, once the gateway knows it (its SETTINGS acknowledged). */
+async function connect(url: string, maxHeaderListSize: number): Promise<http2.ClientHttp2Session> {
+  const session = http2.connect(url, { settings: { maxHeaderListSize } });
+  session.on('error', () => {});
+  await new Promise((resolve) => session.once('localSettings', resolve));
+  return session;
+}
+
+function get(session: http2.ClientHttp2Session, headers: Record<string, string>): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'GET', ...headers }, { endStream: true });
+    const answer: Answer = { headers: {}, body: '', rstCode: 0 };
+    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+    stream.on('response', (h) => {
+      answer.headers = h;
+    });
+    stream.setEncoding('latin1');
+    stream.on('data', (chunk: string) => {
+      answer.body += chunk;
+    });
+    stream.on('error', () => {});
+    stream.on('close', () => {
+      clearTimeout(timer);
+      answer.rstCode = stream.rstCode ?? 0;
+      resolve(answer);
+    });
+  });
+}
+
+async function gateway(upstreamUrl: string) {
+  return keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - match: { path: /big/cached }
+    upstream: app
+    cache: {}
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "${upstreamUrl}" }]
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 30s }
+    circuit_breaker: { consecutive_failures: 1, open_time: 30s }
+`,
+      {},
+      'http2: true',
+    ),
+  );
+}
+
+test("a head larger than the client's header list size: the gateway's 502 says so, the log too, and no target is judged", async () => {
+  const upstream = await keep(startUpstream());
+  const gw = await gateway(upstream.url);
+  const session = await connect(gw.url, 1_500);
+  try {
+    for (const id of ['too-big-1', 'too-big-2', 'too-big-3']) {
+      const r = await get(session, { ':path': '/big', 'x-request-id': id, accept: 'text/plain' });
+      assert.equal(r.rstCode, 0, 'the stream ended whole, never reset');
+      assert.equal(r.headers[':status'], 502);
+      assert.equal(r.headers['x-big'], undefined);
+      const proxyStatus = String(r.headers['proxy-status']);
+      assert.match(
+        proxyStatus,
+        /^edge-1; error=http_response_header_section_size; details="the 200 response head is [0-9]+ bytes as HTTP\/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of 1500"; next-hop="app"$/,
+      );
+      const size = Number(/is ([0-9]+) bytes/.exec(proxyStatus)?.[1]);
+      assert.ok(size > 3_000 && size < 3_500, `the head's size as counted: ${size}`);
+      const line = await gw.logFor(id);
+      assert.equal(line.status, 502);
+      assert.equal(line.error, 'client_header_list_size');
+      assert.equal(line.flag, 'CHL');
+      assert.equal(line.stage, 'head_received');
+      assert.equal(line.retry_skipped, 'not_retryable');
+    }
+    // The upstream answered every one, once: nothing retried, nothing judged against it.
+    assert.equal(upstream.received.length, 3);
+    const app = gw.gateway.runtime().upstreams.get('app');
+    assert.equal(app?.targets[0].isEjected(performance.now()), false);
+    assert.equal(app?.circuit.stateAt(performance.now()), 'closed');
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected'),
+      [],
+    );
+    // A head that fits goes as before, on the same connection.
+    const small = await get(session, { ':path': '/small', 'x-request-id': 'fits' });
+    assert.equal(small.headers[':status'], 200);
+    assert.equal(small.body, 'ok');
+    assert.equal((await gw.logFor('fits')).status, 200);
+  } finally {
+    session.destroy();
+  }
+});
+
+test('a gRPC client gets RESOURCE_EXHAUSTED in a Trailers-Only answer', async () => {
+  const upstream = await keep(startUpstream());
+  const gw = await gateway(upstream.url);
+  const session = await connect(gw.url, 1_500);
+  try {
+    const r = await get(session, {
+      ':path': '/big.Svc/Call',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'x-request-id': 'grpc-too-big',
+    });
+    assert.equal(r.rstCode, 0);
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.headers['grpc-status'], '8');
+    assert.match(String(r.headers['grpc-message']), /^client_header_list_size: the 200 response head is /);
+    const line = await gw.logFor('grpc-too-big');
+    assert.equal(line.error, 'client_header_list_size');
+    assert.equal(line.grpc_status, 8);
+  } finally {
+    session.destroy();
+  }
+});
+
+test("a client whose limit not even the gateway's answer fits: its stream is cut, the log names the failure, the gateway serves on", async () => {
+  const upstream = await keep(startUpstream());
+  const gw = await gateway(upstream.url);
+  const session = await connect(gw.url, 150);
+  try {
+    const r = await get(session, { ':path': '/big', 'x-request-id': 'nothing-fits' });
+    assert.equal(r.headers[':status'], undefined, 'no head reached the client');
+    assert.equal(r.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+    const line = await gw.logFor('nothing-fits');
+    assert.equal(line.error, 'client_header_list_size');
+    assert.equal(line.client_aborted, false);
+    // Neither does a small answer's head (its Date and Via alone come near): cut, and logged as such.
+    const small = await get(session, { ':path': '/small', 'x-request-id': 'small-but-not-enough' });
+    assert.equal(small.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+    assert.equal((await gw.logFor('small-but-not-enough')).error, 'client_header_list_size');
+  } finally {
+    session.destroy();
+  }
+  // Another client is served as ever.
+  const other = await connect(gw.url, 65_535);
+  try {
+    assert.equal((await get(other, { ':path': '/big' })).headers[':status'], 200);
+  } finally {
+    other.destroy();
+  }
+});
+
+test("a stored answer whose head is larger than the client takes: the gateway's 502 instead, the answer kept for others", async () => {
+  const upstream = await keep(startUpstream());
+  const gw = await gateway(upstream.url);
+  const roomy = await connect(gw.url, 65_535);
+  const narrow = await connect(gw.url, 1_500);
+  try {
+    assert.equal(
+      (await get(roomy, { ':path': '/big/cached', 'x-request-id': 'stored' })).headers[':status'],
+      200,
+    );
+    const r = await get(narrow, { ':path': '/big/cached', 'x-request-id': 'hit-too-big' });
+    assert.equal(r.rstCode, 0);
+    assert.equal(r.headers[':status'], 502);
+    assert.match(
+      String(r.headers['proxy-status']),
+      /^edge-1; error=http_response_header_section_size; details="the 200 response head is /,
+    );
+    const line = await gw.logFor('hit-too-big');
+    assert.equal(line.status, 502);
+    assert.equal(line.error, 'client_header_list_size');
+    assert.equal(line.cache, 'hit');
+    const again = await get(roomy, { ':path': '/big/cached', 'x-request-id': 'hit-fits' });
+    assert.equal(again.headers[':status'], 200);
+    assert.equal(again.headers['x-big'], BIG);
+    assert.equal(upstream.received.length, 1, 'both hits came from the store');
+  } finally {
+    roomy.destroy();
+    narrow.destroy();
+  }
+});

@@ -1,0 +1,145 @@
+/**
+ * A gRPC client's deadline reaches the upstream as what is left of it when each attempt's
+ * request goes out: reduced by an earlier attempt and the retry's backoff, capped by the
+ * gateway's own `timeouts.total` when that is shorter, and always grpc-timeout's grammar (at
+ * most 8 digits and one unit). Before, the client's `grpc-timeout` went upstream as it came, so
+ * an upstream worked on past the moment the client (and the gateway) had given up. A call
+ * without one gets none (the gateway bounds it itself, as Envoy does by default).
+ */
+import assert from 'node:assert/strict';
+import http2, { type IncomingHttpHeaders } from 'node:http2';
+import { test } from 'node:test';
+import { startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
+import { parseGrpcTimeout } from '../../../src/proxy/accept/h2/grpc-timeout.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+const keep = closeAfterAll();
+
+/** grpc-timeout's grammar (PROTOCOL-HTTP2.md): 1 to 8 digits, one unit. */
+const GRPC_TIMEOUT = /^[0-9]{1,8}[HMSmun]$/;
+
+/** How long the refusing upstream holds its first stream before refusing it. */
+const HELD_MS = 300;
+
+/** An h2c upstream answering OK with gRPC's trailers; its first stream is held, then refused (REFUSED_STREAM: never processed, so retried). */
+function startRefusingFirst(refuseFirst: boolean) {
+  let streams = 0;
+  return startH2((stream) => {
+    if (refuseFirst && ++streams === 1) {
+      const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM), HELD_MS);
+      stream.on('close', () => clearTimeout(timer));
+      return;
+    }
+    stream.resume();
+    stream.on('end', () => {
+      if (stream.closed) return;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end();
+    });
+  });
+}
+
+/** One gRPC call over h2c with these extra fields, without a message (the stream ends with its HEADERS); bounded in time. */
+function call(
+  session: http2.ClientHttp2Session,
+  headers: Record<string, string>,
+): Promise<IncomingHttpHeaders> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(
+      {
+        ':method': 'POST',
+        ':path': '/shop.Orders/Get',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        ...headers,
+      },
+      { endStream: true },
+    );
+    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+    let head: IncomingHttpHeaders = {};
+    stream.on('response', (h) => {
+      head = h;
+    });
+    stream.on('error', () => {});
+    stream.resume();
+    stream.on('close', () => {
+      clearTimeout(timer);
+      resolve(head);
+    });
+  });
+}
+
+async function gatewayTo(url: string, upstreamFields: string) {
+  return keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - upstream: orders
+upstreams:
+  orders:
+    protocol: h2c
+    targets: [{ url: "${url}" }]
+${upstreamFields}`,
+      {},
+      'http2: true',
+    ),
+  );
+}
+
+test("a retry tells the upstream what is left of the client's grpc-timeout: less the held first attempt and the backoff", async () => {
+  const upstream = await keep(startRefusingFirst(true));
+  const gw = await gatewayTo(
+    upstream.url,
+    '    retries: { attempts: 2, backoff: { base: 50ms, max: 50ms } }\n    timeouts: { total: 60s }\n',
+  );
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    const head = await call(session, { 'grpc-timeout': '20S', 'x-request-id': 'retried' });
+    assert.equal(head[':status'], 200);
+    const line = await gw.logFor('retried');
+    assert.equal((line.tries as unknown[]).length, 2, 'refused, then answered');
+    const first = (await upstream.waitForRequest(1)).headers['grpc-timeout'];
+    const second = (await upstream.waitForRequest(2)).headers['grpc-timeout'];
+    assert.match(first, GRPC_TIMEOUT);
+    assert.match(second, GRPC_TIMEOUT);
+    const firstMs = parseGrpcTimeout(first) as number;
+    const secondMs = parseGrpcTimeout(second) as number;
+    assert.ok(firstMs <= 20_000, `the first attempt is told at most the client's 20 s: ${first}`);
+    // The retry went out after the first stream was held for HELD_MS (less a timer's rounding).
+    assert.ok(secondMs <= 20_000 - (HELD_MS - 50), `the retry is told less the time spent: ${second}`);
+    assert.ok(secondMs > 0, `time was left: ${second}`);
+  } finally {
+    session.destroy();
+  }
+});
+
+test("the gateway's total timeout caps the deadline told upstream; a call without grpc-timeout gets none", async () => {
+  const upstream = await keep(startRefusingFirst(false));
+  const gw = await gatewayTo(upstream.url, '    timeouts: { response: 5s, total: 5s }\n');
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    assert.equal((await call(session, { 'grpc-timeout': '1H' }))[':status'], 200);
+    const capped = (await upstream.waitForRequest(1)).headers['grpc-timeout'];
+    assert.match(capped, GRPC_TIMEOUT);
+    const cappedMs = parseGrpcTimeout(capped) as number;
+    assert.ok(cappedMs <= 5_000 && cappedMs > 0, `at most the total timeout's 5 s: ${capped}`);
+
+    assert.equal((await call(session, {}))[':status'], 200);
+    assert.equal((await upstream.waitForRequest(2)).headers['grpc-timeout'], undefined);
+
+    // Off the grammar: not the gateway's deadline, and passed on as it came (a gRPC server ignores it too).
+    assert.equal((await call(session, { 'grpc-timeout': '1.5S' }))[':status'], 200);
+    assert.equal((await upstream.waitForRequest(3)).headers['grpc-timeout'], '1.5S');
+  } finally {
+    session.destroy();
+  }
+  // Not a gRPC call (HTTP/1.1): grpc-timeout is just a field, passed on as it came.
+  const r = await request(gw.url, { path: '/plain', headers: { 'grpc-timeout': '1H' } });
+  assert.equal(r.status, 200);
+  assert.equal((await upstream.waitForRequest(4)).headers['grpc-timeout'], '1H');
+});
