@@ -86,7 +86,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       [
         '  ✓ dns      127.0.0.1 (IP literal, no lookup)\n',
         '  ✓ connect  127.0.0.1:PORT in N ms\n',
-        '  ✓ request  GET /health over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 9 fields\n',
+        '  ✓ request  GET /health over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 10 fields\n',
         "  ✗ response the upstream's answer is not valid HTTP/2 (Protocol error) after N ms\n",
         '             second look: it answers the HTTP/2 connection preface with "HTTP/1.1 400 Bad\\x1b[31mRequest": an HTTP/1.x server\n',
         'protocols: HTTP/1.1 yes, HTTP/2 (h2c, prior knowledge) no: the target speaks only HTTP/1.1\n',
@@ -105,7 +105,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       [
         '  ✓ dns      127.0.0.1 (IP literal, no lookup)\n',
         '  ✓ connect  127.0.0.1:PORT in N ms\n',
-        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 9 fields\n',
+        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 10 fields\n',
         "  ✗ response the upstream's answer is not valid HTTP/2 (Protocol error) after N ms\n",
         '             second look: HELLO? WHO GOES THERE: something that does not speak HTTP\n',
         'protocols: HTTP/1.1 no, HTTP/2 (h2c, prior knowledge) no\n',
@@ -124,7 +124,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       [
         '  ✓ dns      127.0.0.1 (IP literal, no lookup)\n',
         '  ✓ connect  127.0.0.1:PORT in N ms\n',
-        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 9 fields\n',
+        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 10 fields\n',
         '  ✗ response no response head after N ms\n',
         '             no SETTINGS frame came back: the target never answered the HTTP/2 connection preface\n',
         'protocols: HTTP/1.1 no answer, HTTP/2 (h2c, prior knowledge) no answer\n',
@@ -159,7 +159,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       [
         '  ✓ dns      127.0.0.1 (IP literal, no lookup)\n',
         '  ✓ connect  127.0.0.1:PORT in N ms\n',
-        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 9 fields\n',
+        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 10 fields\n',
         '  ✗ response the upstream sent GOAWAY (NO_ERROR, last stream 0) before processing this request after N ms\n',
         'protocols: HTTP/1.1 no, HTTP/2 (h2c, prior knowledge) yes: the target speaks only HTTP/2\n',
         'verdict: reset / connection_terminated → Candor answers 502\n',
@@ -177,7 +177,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       [
         '  ✓ dns      127.0.0.1 (IP literal, no lookup)\n',
         '  ✓ connect  127.0.0.1:PORT in N ms\n',
-        '  ✓ request  GET /work over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 9 fields\n',
+        '  ✓ request  GET /work over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 10 fields\n',
         '  ✗ response stream reset by the upstream (INTERNAL_ERROR) before the response head after N ms\n',
         'protocols: HTTP/1.1 no, HTTP/2 (h2c, prior knowledge) yes: the target speaks only HTTP/2\n',
         'verdict: reset / connection_terminated → Candor answers 502\n',
@@ -196,7 +196,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       [
         '  ✓ dns      127.0.0.1 (IP literal, no lookup)\n',
         '  ✓ connect  127.0.0.1:PORT in N ms\n',
-        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 9 fields\n',
+        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 10 fields\n',
         '  ✓ response HTTP/2 200, 3 headers, first byte after N ms\n',
         '             content-type: text/plain\n',
         '             content-length: 100\n',
@@ -218,7 +218,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       [
         '  ✓ dns      127.0.0.1 (IP literal, no lookup)\n',
         '  ✓ connect  127.0.0.1:PORT in N ms\n',
-        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 9 fields\n',
+        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 10 fields\n',
         "  ✗ response the upstream asks for HTTP/1.1 (HTTP_1_1_REQUIRED): set the upstream's protocol to http1 after N ms\n",
         'protocols: HTTP/1.1 no, HTTP/2 (h2c, prior knowledge) yes: the target speaks only HTTP/2\n',
         'verdict: garbage / http_protocol_error → Candor answers 502\n',
@@ -236,7 +236,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       [
         '  ✓ dns      127.0.0.1 (IP literal, no lookup)\n',
         '  ✓ connect  127.0.0.1:PORT in N ms\n',
-        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 9 fields\n',
+        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 10 fields\n',
         '  ✗ response no response head after N ms\n',
         'protocols: HTTP/1.1 no, HTTP/2 (h2c, prior knowledge) yes: the target speaks only HTTP/2\n',
         'verdict: slow / http_response_timeout → Candor answers 504\n',
@@ -262,7 +262,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
       [
         '  ✓ dns      127.0.0.1 (IP literal, no lookup)\n',
         '  ✓ connect  127.0.0.1:PORT in N ms\n',
-        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 9 fields\n',
+        '  ✓ request  GET / over HTTP/2 (h2c) (:authority 127.0.0.1:PORT, x-request-id diagnose-ID), 10 fields\n',
         '  ✓ response HTTP/2 204, 1 headers, first byte after N ms\n',
         '             20 interim (1xx) answers, before the final head: the gateway relays the first 16 (at most 64 KiB) and drops the rest, reading on until its response timeout\n',
         '             date: DATE\n',
