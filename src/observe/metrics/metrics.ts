@@ -268,12 +268,20 @@ export class GatewayMetrics {
     this.#configInfo.set({ name: config.name, hash: configHash(config) }, 1);
   }
 
-  /** The names the config orders by ACME: their order counts are shown at 0, so that increase() sees the first failure. */
-  acmeNames(names: Iterable<string>): void {
+  /**
+   * The names the config orders by ACME: their order counts are shown at 0, so that increase()
+   * sees the first failure; a name the config no longer orders has no failures shown.
+   */
+  acmeNames(names: readonly string[]): void {
     for (const name of names) {
       this.#count('acmeOrders').cell(name, 'ok');
       this.#count('acmeOrders').cell(name, 'failed');
     }
+    for (const [name, errorType] of this.#acmeFailing)
+      if (!names.includes(name)) {
+        this.#acmeFailures.remove({ name, error_type: errorType });
+        this.#acmeFailing.delete(name);
+      }
   }
 
   /** An ACME order ended: counted, and while the name's orders fail, how many in a row and the last one's type. */

@@ -36,6 +36,19 @@ test('failed orders in a row show the last error type; a success takes the serie
   assert.equal(sampleValue(all, 'candor_acme_orders_total', { name: 'a.shop.test', result: 'ok' }), 1);
 });
 
+test('a name a reload no longer orders shows no failures', async () => {
+  const metrics = new GatewayMetrics();
+  metrics.acmeNames(['gone.shop.test', 'kept.shop.test']);
+  for (const name of ['gone.shop.test', 'kept.shop.test'])
+    metrics.acmeOrdered({ name, result: 'failed', errorType: 'urn:ietf:params:acme:error:dns', failures: 1 });
+  metrics.acmeNames(['kept.shop.test']);
+  const all = await scraped(metrics);
+  assert.equal(
+    named(all, 'candor_acme_order_failures'),
+    'candor_acme_order_failures{"name":"kept.shop.test","error_type":"urn:ietf:params:acme:error:dns"} 1',
+  );
+});
+
 test("a certificate taken from the fleet ends the failures without counting an order of this gateway's", async () => {
   const metrics = new GatewayMetrics();
   metrics.acmeNames(['b.shop.test']);
