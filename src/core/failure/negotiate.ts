@@ -5,16 +5,19 @@ export type ErrorFormat = 'problem+json' | 'html' | 'text';
 
 interface Candidate {
   readonly format: ErrorFormat;
-  readonly type: string;
-  readonly subtypes: readonly string[];
+  /** The media types (type/subtype) this format answers to. */
+  readonly media: readonly string[];
 }
 
 // Order is the tie-break: when a client is equally happy with all of them (Accept: */*,
-// or no Accept at all), plain text is the least surprising answer for curl and scripts.
+// or no Accept at all), plain text is the least surprising answer for curl and scripts; and
+// `application/*` means an API client more likely than an XHTML reader.
 const CANDIDATES: readonly Candidate[] = [
-  { format: 'text', type: 'text', subtypes: ['plain'] },
-  { format: 'problem+json', type: 'application', subtypes: ['problem+json', 'json'] },
-  { format: 'html', type: 'text', subtypes: ['html', 'xhtml+xml'] },
+  { format: 'text', media: ['text/plain'] },
+  { format: 'problem+json', media: ['application/problem+json', 'application/json'] },
+  // XHTML is application/xhtml+xml (RFC 3236): the page is served as text/html, which every
+  // client that reads XHTML reads too.
+  { format: 'html', media: ['text/html', 'application/xhtml+xml'] },
 ];
 
 export function negotiateErrorFormat(accept: string | undefined): ErrorFormat {
@@ -39,11 +42,12 @@ function qualityFor(candidate: Candidate, accept: string): [number, number] {
   let specificity = -1;
   for (const range of accept.split(',')) {
     const [mediaRange, ...params] = range.split(';');
-    const [type = '', subtype = ''] = ows(mediaRange).toLowerCase().split('/');
+    const media = ows(mediaRange).toLowerCase();
+    const [type = '', subtype = ''] = media.split('/');
     let matched: number;
     if (type === '*' && subtype === '*') matched = 0;
-    else if (type === candidate.type && subtype === '*') matched = 1;
-    else if (type === candidate.type && candidate.subtypes.includes(subtype)) matched = 2;
+    else if (subtype === '*' && candidate.media.some((m) => m.startsWith(`${type}/`))) matched = 1;
+    else if (candidate.media.includes(media)) matched = 2;
     else continue;
     if (matched < specificity) continue;
     let rangeQ = 1;

@@ -1,4 +1,4 @@
-import type { GatewayEvent } from './gateway-event.ts';
+import type { RecordedEvent } from './gateway-event.ts';
 
 /** Events a ring keeps: the newest win (a gateway makes a few a minute when it is busy changing). */
 export const EVENTS_KEPT = 1000;
@@ -9,7 +9,7 @@ export const EVENTS_KEPT = 1000;
  */
 export class EventRing {
   readonly #size: number;
-  readonly #events: GatewayEvent[] = [];
+  readonly #events: RecordedEvent[] = [];
   /** Where the oldest event is once the ring is full. */
   #start = 0;
 
@@ -17,7 +17,7 @@ export class EventRing {
     this.#size = size;
   }
 
-  push(event: GatewayEvent): void {
+  push(event: RecordedEvent): void {
     if (this.#events.length < this.#size) this.#events.push(event);
     else {
       this.#events[this.#start] = event;
@@ -25,19 +25,27 @@ export class EventRing {
     }
   }
 
-  /** The events kept, oldest first; with `since` (epoch ms), only those made after it. */
-  list(since?: number): GatewayEvent[] {
+  /**
+   * The events kept, oldest first; with `since` (epoch ms), only those made after it; with
+   * `after` (an event's id), only those recorded after that one.
+   */
+  list(since?: number, after?: number): RecordedEvent[] {
     const ordered = [...this.#events.slice(this.#start), ...this.#events.slice(0, this.#start)];
-    return since === undefined ? ordered : ordered.filter((e) => Date.parse(e.at) > since);
+    return ordered.filter(
+      (e) => (since === undefined || Date.parse(e.at) > since) && (after === undefined || e.id > after),
+    );
   }
 }
 
 /**
- * Several processes' events as one timeline: by time, oldest first, the newest `size` kept.
- * The sort is stable, so events of one process made in the same millisecond keep their order.
+ * Several processes' events as one timeline: by time, then by id (the order they were recorded
+ * in, where a millisecond holds several), oldest first, the newest `size` kept.
  */
-export function mergeEvents(lists: readonly (readonly GatewayEvent[])[], size = EVENTS_KEPT): GatewayEvent[] {
+export function mergeEvents(
+  lists: readonly (readonly RecordedEvent[])[],
+  size = EVENTS_KEPT,
+): RecordedEvent[] {
   const all = lists.flat();
-  all.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  all.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.id - b.id);
   return all.slice(-size);
 }

@@ -112,6 +112,14 @@ export type CanaryAction = (typeof CANARY_ACTIONS)[number];
 
 export const EVENT_KINDS = ['reload', 'admin', 'discovery', 'health', 'canary'] as const;
 
+/**
+ * An event as a timeline recorded it: with its `id`, which only goes up within the recording
+ * process and across its restarts (timeline.ts), so that a poller of GET /events can pass the
+ * last one it saw (`?after=ID`) and miss nothing, where two events made in one millisecond share
+ * their `at`.
+ */
+export type RecordedEvent = GatewayEvent & { readonly id: number };
+
 /** An event as recorded, before it has a time. */
 export type NewEvent = Untimed<GatewayEvent>;
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../log/logger.ts';
 import { EventRing } from './event-ring.ts';
-import type { CanaryEvent, GatewayEvent, NewEvent } from './gateway-event.ts';
+import type { CanaryEvent, NewEvent, RecordedEvent } from './gateway-event.ts';
 
 /** What the canary controller hands the timeline at each step and verdict. */
 export type CanaryStep = Omit<CanaryEvent, 'kind' | 'at'>;
@@ -19,21 +19,31 @@ export type CanaryStep = Omit<CanaryEvent, 'kind' | 'at'>;
 export class Timeline {
   readonly #logger: Logger;
   readonly ring: EventRing;
+  readonly #now: () => number;
+  #lastId = 0;
 
-  constructor(logger: Logger, ring = new EventRing()) {
+  /** `now`: the wall clock (epoch ms), which the events' `at` and `id` are read from. */
+  constructor(logger: Logger, ring = new EventRing(), now: () => number = Date.now) {
     this.#logger = logger;
     this.ring = ring;
+    this.#now = now;
   }
 
-  record(change: NewEvent): GatewayEvent {
-    const event = { ...change, at: new Date().toISOString() } as GatewayEvent;
+  record(change: NewEvent): RecordedEvent {
+    const now = this.#now();
+    // The time in ms × 1000, plus one for each event already in that millisecond: within this
+    // process an id never repeats nor goes back, even when the clock is stepped back; a restarted
+    // process starts from the clock, so past the ids its predecessor gave unless the clock went
+    // back in between. 2^53 holds such ids until the year 2255.
+    this.#lastId = Math.max(this.#lastId + 1, now * 1000);
+    const event = { ...change, id: this.#lastId, at: new Date(now).toISOString() } as RecordedEvent;
     this.ring.push(event);
     this.#logger.info({ event }, 'event');
     return event;
   }
 
   /** The canary controller's sink: a step (the canary's share moved) or a verdict. */
-  canary(step: CanaryStep): GatewayEvent {
+  canary(step: CanaryStep): RecordedEvent {
     return this.record({ kind: 'canary', ...step });
   }
 }

@@ -161,8 +161,22 @@ export const METRICS = {
     name: 'candor_certificate_expiry_seconds',
     type: 'gauge',
     labels: ['name'],
-    help: 'Seconds until the certificate the gateway ordered by ACME for this name ends (negative once it has: alert well before 0). The soonest of what the workers serve.',
+    help: 'Seconds until the certificate the gateway ordered by ACME for this name ends (negative once it has: alert well before 0); 0 for a name of the config with no certificate served (never ordered yet, or every order failed). The soonest of what the workers serve.',
     aggregator: 'min',
+  },
+  acmeOrders: {
+    name: 'candor_acme_orders_total',
+    type: 'counter',
+    labels: ['name', 'result'],
+    help: "ACME orders (first orders and renewals) this gateway made, by result: ok (a certificate landed) or failed (the CA's problem is in candor_acme_order_failures, the log and /status). Both at 0 from the start for every name of the config.",
+    aggregator: 'sum',
+  },
+  acmeOrderFailures: {
+    name: 'candor_acme_order_failures',
+    type: 'gauge',
+    labels: ['name', 'error_type'],
+    help: "While a name's last ACME order failed: how many failed in a row, error_type the last one's ACME problem type (urn:ietf:params:acme:error:…, candor:unreachable…, other). Gone once an order succeeds.",
+    aggregator: 'max',
   },
   retryBudget: {
     name: 'candor_retry_budget_remaining',

@@ -23,8 +23,19 @@ interface MetricsSource {
   logLinesDropped(): number;
   /** Bytes the spool files hold now. */
   spoolBytes?(): number;
-  /** The certificates ordered by ACME this process serves, when there are any. */
-  certificates?(): Iterable<{ readonly name: string; readonly notAfter: number }>;
+  /** Every name the config orders by ACME, with when the certificate this process serves for it ends (none: undefined). */
+  certificates?(): Iterable<{ readonly name: string; readonly notAfter: number | undefined }>;
+}
+
+/** One ACME order's end, as automatic HTTPS reports it (its error type already bounded). */
+export interface AcmeOrderOutcome {
+  readonly name: string;
+  /** `adopted`: no order of this gateway's, another's certificate taken from the fleet (not counted; the failures end). */
+  readonly result: 'ok' | 'failed' | 'adopted';
+  /** The CA's problem type as a label ('' when the order succeeded). */
+  readonly errorType: string;
+  /** Failed orders of the name in a row (0 once one succeeded). */
+  readonly failures: number;
 }
 
 interface ListenerGauge {
@@ -61,6 +72,9 @@ export class GatewayMetrics {
   readonly #configInfo: Gauge;
   readonly #storeUp: Gauge;
   readonly #canaryShare: Gauge;
+  readonly #acmeFailures: Gauge;
+  /** The error type each failing name is shown with, so that a new one replaces it. */
+  readonly #acmeFailing = new Map<string, string>();
   /** The sides each canary route's share was last shown for, so that a side or route gone is unshown. */
   readonly #canarySides = new Map<string, readonly string[]>();
   #source: MetricsSource | undefined;
@@ -89,6 +103,7 @@ export class GatewayMetrics {
     this.#configInfo = new Gauge(options(METRICS.configInfo, registry));
     this.#storeUp = new Gauge(options(METRICS.storeUp, registry));
     this.#canaryShare = new Gauge(options(METRICS.canaryShare, registry));
+    this.#acmeFailures = new Gauge(options(METRICS.acmeOrderFailures, registry));
     this.#registerRuntimeGauges();
     // Shown at 0 before the first reload, so that a rate() over them works from the start.
     this.#count('configReloads').cell('success');
@@ -253,6 +268,36 @@ export class GatewayMetrics {
     this.#configInfo.set({ name: config.name, hash: configHash(config) }, 1);
   }
 
+  /**
+   * The names the config orders by ACME: their order counts are shown at 0, so that increase()
+   * sees the first failure; a name the config no longer orders has no failures shown.
+   */
+  acmeNames(names: readonly string[]): void {
+    for (const name of names) {
+      this.#count('acmeOrders').cell(name, 'ok');
+      this.#count('acmeOrders').cell(name, 'failed');
+    }
+    for (const [name, errorType] of this.#acmeFailing)
+      if (!names.includes(name)) {
+        this.#acmeFailures.remove({ name, error_type: errorType });
+        this.#acmeFailing.delete(name);
+      }
+  }
+
+  /** An ACME order ended: counted, and while the name's orders fail, how many in a row and the last one's type. */
+  acmeOrdered({ name, result, errorType, failures }: AcmeOrderOutcome): void {
+    if (result !== 'adopted') this.#count('acmeOrders').cell(name, result).value++;
+    const shown = this.#acmeFailing.get(name);
+    if (shown !== undefined && (result !== 'failed' || shown !== errorType))
+      this.#acmeFailures.remove({ name, error_type: shown });
+    if (result !== 'failed') {
+      this.#acmeFailing.delete(name);
+      return;
+    }
+    this.#acmeFailing.set(name, errorType);
+    this.#acmeFailures.set({ name, error_type: errorType }, failures);
+  }
+
   /** For the reload path: count each attempt to reload, and whether it went live. */
   reloaded(result: 'success' | 'failure'): void {
     this.#count('configReloads').cell(result).value++;
@@ -322,8 +367,10 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         const now = Date.now();
+        // A name with no certificate reads 0, as one that ends now: the alert on "less than a
+        // week left" fires for an order that never succeeded as it does for a renewal that fails.
         for (const { name, notAfter } of source()?.certificates?.() ?? [])
-          this.set({ name }, Math.round((notAfter - now) / 1000));
+          this.set({ name }, notAfter === undefined ? 0 : Math.round((notAfter - now) / 1000));
       },
     });
     new Gauge({

@@ -4,10 +4,11 @@ import type { AcmeConfig } from '../../core/config/types.ts';
 import { certificateId } from '../../core/tls/certificate-id.ts';
 import { challengeCertificate } from '../../core/tls/challenge-certificate.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import { AcmeClient } from './acme-client.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
 import { type ChallengeSolver, orderCertificate } from './acme-order.ts';
-import { AcmeProblem } from './acme-problem.ts';
+import { AcmeProblem, problemLabel } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
 import { renewalTime, retryDelay } from './renewal.ts';
 
@@ -44,6 +45,14 @@ interface Managed {
   lastError?: { type: string; detail: string; at: string };
 }
 
+/** What the manager tells its owner. */
+export interface AcmeManagerOwner {
+  /** A certificate landed in the store (ordered, or taken from the fleet): serve it. */
+  issued(name: string): void;
+  /** An order of this gateway's ended, either way, or the fleet's certificate was taken instead (`adopted`). */
+  ordered(outcome: AcmeOrderOutcome): void;
+}
+
 /** An order must finish (every validation, the finalize, the download) within this. */
 const ORDER_DEADLINE_MS = 5 * 60_000;
 /** How often an expired certificate is told again. */
@@ -72,7 +81,7 @@ export class AcmeManager {
   readonly #config: AcmeConfig;
   readonly #store: AcmeStore;
   readonly #logger: Logger;
-  readonly #issued: (name: string) => void;
+  readonly #owner: AcmeManagerOwner;
   readonly #managed = new Map<string, Managed>();
   readonly #queue: Managed[] = [];
   #client: AcmeClient | undefined;
@@ -87,14 +96,14 @@ export class AcmeManager {
     names: Iterable<string>,
     store: AcmeStore,
     logger: Logger,
-    issued: (name: string) => void,
+    owner: AcmeManagerOwner,
     fleet?: Promise<AcmeFleet | undefined>,
   ) {
     this.#fleet = fleet;
     this.#config = config;
     this.#store = store;
     this.#logger = logger;
-    this.#issued = issued;
+    this.#owner = owner;
     for (const name of names) this.#managed.set(name, { name, ordering: false, failures: 0 });
   }
 
@@ -289,7 +298,8 @@ export class AcmeManager {
         },
         renewing ? 'certificate renewed' : 'certificate issued',
       );
-      this.#issued(name);
+      this.#owner.issued(name);
+      this.#owner.ordered({ name, result: 'ok', errorType: '', failures: 0 });
       this.#plan(managed, this.#renewalOf(managed));
       void this.#askRenewalInfo(managed);
     } catch (err) {
@@ -320,6 +330,12 @@ export class AcmeManager {
         },
         renewing ? 'certificate renewal failed' : 'certificate order failed',
       );
+      this.#owner.ordered({
+        name,
+        result: 'failed',
+        errorType: problemLabel(problem.type),
+        failures: managed.failures,
+      });
       // A renewal that fails keeps the certificate in service until it ends; the retry comes
       // sooner than the renewal would have.
       this.#plan(managed, Date.now() + retry);
@@ -367,7 +383,8 @@ export class AcmeManager {
       { acme: managed.name, issuer: managed.issuer, not_after: new Date(notAfter).toISOString() },
       'certificate taken from the fleet',
     );
-    this.#issued(managed.name);
+    this.#owner.issued(managed.name);
+    this.#owner.ordered({ name: managed.name, result: 'adopted', errorType: '', failures: 0 });
     this.#plan(managed, this.#renewalOf(managed));
     void this.#askRenewalInfo(managed);
     return true;

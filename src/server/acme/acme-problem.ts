@@ -41,3 +41,42 @@ export class AcmeProblem extends Error {
     return this.type.replace(/^urn:ietf:params:acme:error:/, '');
   }
 }
+
+/** RFC 8555 §6.7's registry of ACME error types (and RFC 9773's `alreadyReplaced`), by short name. */
+const ACME_ERROR_KINDS = new Set([
+  'accountDoesNotExist',
+  'alreadyReplaced',
+  'alreadyRevoked',
+  'badCSR',
+  'badNonce',
+  'badPublicKey',
+  'badRevocationReason',
+  'badSignatureAlgorithm',
+  'caa',
+  'compound',
+  'connection',
+  'dns',
+  'externalAccountRequired',
+  'incorrectResponse',
+  'invalidContact',
+  'malformed',
+  'orderNotReady',
+  'rateLimited',
+  'rejectedIdentifier',
+  'serverInternal',
+  'tls',
+  'unauthorized',
+  'unsupportedContact',
+  'unsupportedIdentifier',
+  'userActionRequired',
+]);
+
+/**
+ * A problem's type as a metric label: one of the registry's, or one of Candor's own
+ * (`candor:unreachable`…), else `other`. The CA writes the type, and a label must stay bounded.
+ */
+export function problemLabel(type: string): string {
+  if (/^candor:[a-z-]{1,32}$/.test(type)) return type;
+  const kind = type.replace(/^urn:ietf:params:acme:error:/, '');
+  return kind !== type && ACME_ERROR_KINDS.has(kind) ? type : 'other';
+}

@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import type { AutomaticHttps } from './ordering-https.ts';
+import type { AutomaticHttps, AutomaticHttpsOptions } from './ordering-https.ts';
 
 export type { AutomaticHttps } from './ordering-https.ts';
 
@@ -28,7 +28,7 @@ export async function loadAutomaticHttps(config: GatewayConfig): Promise<void> {
 export function createAutomaticHttps(
   config: GatewayConfig,
   logger: Logger,
-  options: { order: boolean; told?: (name: string) => void },
+  options: AutomaticHttpsOptions,
 ): AutomaticHttps | undefined {
   if (config.acme === undefined) return undefined;
   if (ordering === undefined) throw new Error('createAutomaticHttps before loadAutomaticHttps(config)');

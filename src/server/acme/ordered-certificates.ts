@@ -24,9 +24,12 @@ export class OrderedCertificates implements AcmeChallenges {
   readonly #store: AcmeStore;
   readonly #fleet: Promise<AcmeFleet | undefined> | undefined;
   readonly #held = new Map<string, Held>();
+  /** Every name the config orders, served or not. */
+  readonly #names: readonly string[];
 
-  constructor(store: AcmeStore, fleet?: Promise<AcmeFleet | undefined>) {
+  constructor(store: AcmeStore, names: readonly string[], fleet?: Promise<AcmeFleet | undefined>) {
     this.#store = store;
+    this.#names = names;
     this.#fleet = fleet;
   }
 
@@ -62,9 +65,13 @@ export class OrderedCertificates implements AcmeChallenges {
     };
   }
 
-  /** When each name's certificate served here ends (for the expiry gauge). */
-  expiries(): { name: string; notAfter: number }[] {
-    return [...this.#held].map(([name, held]) => ({ name, notAfter: held.notAfter }));
+  /**
+   * When each name's certificate served here ends (for the expiry gauge), for every name the
+   * config orders: one with none served (never ordered, every order failed, unusable on disk)
+   * has no `notAfter`, so that the gauge still has its series.
+   */
+  expiries(): { name: string; notAfter: number | undefined }[] {
+    return this.#names.map((name) => ({ name, notAfter: this.#held.get(name)?.notAfter }));
   }
 
   httpAnswer(token: string): string | undefined {

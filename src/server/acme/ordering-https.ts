@@ -1,5 +1,6 @@
 import type { AcmeConfig, GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import { AcmeFleet } from './acme-fleet.ts';
 import { AcmeManager, type CertificateStatus } from './acme-manager.ts';
 import { AcmeStore } from './acme-store.ts';
@@ -18,6 +19,15 @@ export interface AutomaticHttps {
   stop(): void;
 }
 
+export interface AutomaticHttpsOptions {
+  /** This process orders (the in-process gateway, or a cluster's primary). */
+  readonly order: boolean;
+  /** A certificate this process ordered landed (the primary tells its workers). */
+  readonly told?: (name: string) => void;
+  /** An order ended, either way (for the metrics: counted here, or by one worker). */
+  readonly ordered?: (outcome: AcmeOrderOutcome) => void;
+}
+
 /**
  * The certificates of `names` (the config's `listen[].tls.acme.names`): read from `acme.storage` at start, served by
  * SNI, and, in the one process of the gateway that orders (`order`: the in-process gateway, or
@@ -29,7 +39,7 @@ export function orderingHttps(
   acme: AcmeConfig,
   names: readonly string[],
   logger: Logger,
-  { order, told }: { order: boolean; told?: (name: string) => void },
+  { order, told, ordered }: AutomaticHttpsOptions,
 ): AutomaticHttps {
   const store = new AcmeStore(acme.storage);
   store.open();
@@ -45,7 +55,7 @@ export function orderingHttps(
           );
           return undefined;
         });
-  const certificates = new OrderedCertificates(store, fleet);
+  const certificates = new OrderedCertificates(store, names, fleet);
   certificates.load(names);
   const manager = order
     ? new AcmeManager(
@@ -53,9 +63,12 @@ export function orderingHttps(
         names,
         store,
         logger,
-        (name) => {
-          certificates.load([name]);
-          told?.(name);
+        {
+          issued: (name) => {
+            certificates.load([name]);
+            told?.(name);
+          },
+          ordered: (outcome) => ordered?.(outcome),
         },
         fleet,
       )

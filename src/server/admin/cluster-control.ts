@@ -8,7 +8,7 @@ import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { addressTakenMessage } from '../../core/net/address-probe.ts';
 import { EVENTS_KEPT, mergeEvents } from '../../observe/events/event-ring.ts';
-import type { GatewayEvent } from '../../observe/events/gateway-event.ts';
+import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
 import { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
@@ -405,20 +405,23 @@ export class ClusterControl {
 
   /**
    * The deploy timeline (GET /events): the primary's events and each worker's (a canary
-   * controller's), merged by time, the newest EVENTS_KEPT; `since` (epoch ms): only later ones.
+   * controller's), merged by time, the newest EVENTS_KEPT; `since` (epoch ms): only later ones;
+   * `after` (an event's id): only those recorded after it.
    * A worker that does not answer in time leaves its events out, and is counted.
    */
   async events(
     since?: number,
-  ): Promise<{ events: GatewayEvent[]; workers: { asked: number; answered: number } }> {
+    after?: number,
+  ): Promise<{ events: RecordedEvent[]; workers: { asked: number; answered: number } }> {
     const answers = await this.#askAll((id) => ({
       candor: 'events',
       id,
       ...(since === undefined ? {} : { since }),
+      ...(after === undefined ? {} : { after }),
     }));
     const lists = answers.flatMap(({ answer }) => (answer?.candor === 'events' ? [answer.events] : []));
     return {
-      events: mergeEvents([this.timeline.ring.list(since), ...lists], EVENTS_KEPT),
+      events: mergeEvents([this.timeline.ring.list(since, after), ...lists], EVENTS_KEPT),
       workers: { asked: answers.length, answered: lists.length },
     };
   }

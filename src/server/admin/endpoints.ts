@@ -79,8 +79,9 @@ export function adminEndpoints(
       method: 'GET',
       path: '/events',
       // The deploy timeline: every change that can start a storm, oldest first. ?since=TIME
-      // (ISO-8601, or epoch milliseconds) keeps those made after it: a poller passes the last
-      // `at` it saw.
+      // (ISO-8601, or epoch milliseconds) keeps those made after it; ?after=ID those recorded
+      // after the event of that id. A poller passes the last `id` it saw: two events made in one
+      // millisecond share their `at`, and `since` the first one's would miss the second.
       async handle(request) {
         const raw = request.query.get('since');
         let since: number | undefined;
@@ -96,7 +97,14 @@ export function adminEndpoints(
               `expected an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(raw)}`,
             );
         }
-        const { events, workers } = await control.events(since);
+        const rawAfter = request.query.get('after');
+        let after: number | undefined;
+        if (rawAfter !== null) {
+          after = /^\d{1,16}$/.test(rawAfter) ? Number(rawAfter) : Number.NaN;
+          if (!Number.isSafeInteger(after))
+            return badField('after', `expected an event's id (digits), got ${JSON.stringify(rawAfter)}`);
+        }
+        const { events, workers } = await control.events(since, after);
         return {
           status: 200,
           body: {

@@ -125,6 +125,10 @@ export class GatewayWide {
         const message: SharedToWorker = { candor: 'acme-issued', name };
         for (const worker of this.#live()) worker.send(message);
       },
+      ordered: (outcome) => {
+        const message: SharedToWorker = { candor: 'acme-ordered', outcome };
+        this.#counter()?.send(message);
+      },
     });
   }
 

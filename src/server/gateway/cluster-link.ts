@@ -1,3 +1,4 @@
+import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import type { DiscoveryOutcome } from '../../upstream/discovery/dns-discovery.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import {
@@ -36,6 +37,8 @@ export class ClusterLink {
   onDiscovery: (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => void = () => {};
   /** Set by the gateway: the primary ordered a certificate (automatic HTTPS) and stored it. */
   onAcmeIssued: (name: string) => void = () => {};
+  /** Set by the gateway: an order of the primary's ended, and this worker counts it. */
+  onAcmeOrdered: (outcome: AcmeOrderOutcome) => void = () => {};
   /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
   readonly #discovered = new Map<string, DiscoveryReport>();
 
@@ -110,6 +113,9 @@ export class ClusterLink {
         return;
       case 'acme-issued':
         this.onAcmeIssued(message.name);
+        return;
+      case 'acme-ordered':
+        this.onAcmeOrdered(message.outcome);
         return;
       case 'health':
         for (const v of message.verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);

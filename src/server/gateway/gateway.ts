@@ -22,7 +22,12 @@ import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { tellingTransitions } from '../../upstream/health/transitions.ts';
-import { createAutomaticHttps, loadAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
+import {
+  acmeNames,
+  createAutomaticHttps,
+  loadAutomaticHttps,
+  replaceHttps,
+} from '../acme/automatic-https.ts';
 import type { Canaries } from '../canary/canaries.ts';
 import type { CanaryStatus } from '../canary/canary-controller.ts';
 import type { OperatorWord } from '../canary/operator-actions.ts';
@@ -185,7 +190,15 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   // Automatic HTTPS: the certificates ordered by ACME, served by SNI. In-process this gateway
   // orders them; in a cluster the primary does, and tells the workers (cluster-link.ts).
   await loadAutomaticHttps(config);
-  let https = createAutomaticHttps(config, logger, { order: link === undefined });
+  // In a cluster the primary orders, and one worker counts each order (cluster-link.ts).
+  const httpsOf = (wanted: GatewayConfig) => {
+    metrics.acmeNames(acmeNames(wanted));
+    return createAutomaticHttps(wanted, logger, {
+      order: link === undefined,
+      ordered: (outcome) => metrics.acmeOrdered(outcome),
+    });
+  };
+  let https = httpsOf(config);
   // The listeners ask through this, so a reload that replaces `https` reaches the ones it keeps.
   const ordered: OrderedCertificateSource = {
     sourceFor: (minVersion) => ({
@@ -299,6 +312,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   };
   if (link) {
     link.onAcmeIssued = (name) => https?.issued(name);
+    link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
     link.onHealth = (verdicts, count) =>
       applyVerdicts(runtime.upstreams, verdicts, performance.now(), count ? metrics : undefined);
     // Another worker ejected a target or opened a circuit: so does this one, for the time left.
@@ -432,9 +446,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       });
     whole = file;
     discoveries?.update(file);
-    https = replaceHttps(https, previous.config, next, () =>
-      createAutomaticHttps(next, logger, { order: link === undefined }),
-    );
+    https = replaceHttps(https, previous.config, next, () => httpsOf(next));
     // Built on the DNS answers in force now: one may have come while the listeners opened.
     runtime = createRuntime(
       mine(file),

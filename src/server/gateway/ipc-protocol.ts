@@ -1,7 +1,7 @@
 import type { ConfigProblem } from '../../core/config/config-error.ts';
 import type { FieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
-import type { GatewayEvent } from '../../observe/events/gateway-event.ts';
+import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
@@ -50,7 +50,7 @@ export type ToWorker =
   | { readonly candor: 'status'; readonly id: number }
   | { readonly candor: 'activity'; readonly id: number }
   | { readonly candor: 'purge'; readonly id: number; readonly scope: PurgeScope }
-  | { readonly candor: 'events'; readonly id: number; readonly since?: number }
+  | { readonly candor: 'events'; readonly id: number; readonly since?: number; readonly after?: number }
   | { readonly candor: 'canary_window'; readonly id: number; readonly route: string };
 
 export type FromWorker =
@@ -65,7 +65,7 @@ export type FromWorker =
   | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus }
   | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport }
   | { readonly candor: 'purged'; readonly id: number; readonly removed: number }
-  | { readonly candor: 'events'; readonly id: number; readonly events: readonly GatewayEvent[] }
+  | { readonly candor: 'events'; readonly id: number; readonly events: readonly RecordedEvent[] }
   | { readonly candor: 'canary_window'; readonly id: number; readonly window: WindowCounts | undefined };
 
 /**

@@ -1,3 +1,4 @@
+import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { HealthVerdict } from '../../upstream/health/active-checks.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
@@ -29,6 +30,8 @@ export type SharedToWorker =
     }
   /** A certificate ordered by the primary (automatic HTTPS) landed in acme.storage: serve it. */
   | { readonly candor: 'acme-issued'; readonly name: string }
+  /** An order of the primary's ended: sent to the one worker that counts it. */
+  | { readonly candor: 'acme-ordered'; readonly outcome: AcmeOrderOutcome }
   | Announcement;
 
 export type SharedFromWorker =
@@ -40,6 +43,7 @@ const TO_WORKER = new Set([
   'discovery',
   'rate-answer',
   'acme-issued',
+  'acme-ordered',
   'ejected',
   'circuit-opened',
   'circuit-closed',

@@ -81,7 +81,11 @@ export function serveThePrimary(starting: Promise<Gateway>): () => void {
         send({ candor: 'purged', id: message.id, removed: gateway.purge(message.scope) });
         return;
       case 'events':
-        send({ candor: 'events', id: message.id, events: gateway.timeline.ring.list(message.since) });
+        send({
+          candor: 'events',
+          id: message.id,
+          events: gateway.timeline.ring.list(message.since, message.after),
+        });
         return;
     }
   };

@@ -82,3 +82,20 @@ test('the HTML error page is self-contained and escapes what it shows', async ()
     await gw.close();
   }
 });
+
+test('a client that accepts only application/xhtml+xml gets the HTML error page', async () => {
+  const fault = await startRefusing();
+  const gw = await startTestGateway(singleUpstream(fault.url));
+  try {
+    const res = await request(gw.url, {
+      headers: { accept: 'application/xhtml+xml', 'x-request-id': 'xhtml' },
+    });
+    assert.equal(res.status, 502);
+    assert.match(String(res.headers['proxy-status']), /^edge-1; error=connection_refused; /);
+    assert.equal(res.headers['content-type'], 'text/html; charset=utf-8');
+    assert.match(res.text, /^<!doctype html>/i);
+    assert.match(res.text, /Upstream refused the connection/);
+  } finally {
+    await gw.close();
+  }
+});

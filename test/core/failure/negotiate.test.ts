@@ -18,6 +18,10 @@ test('browsers get HTML, API clients problem+json, everyone else plain text', ()
     ['application/json;q=0', 'text'],
     ['TEXT/HTML', 'html'],
     ['text/html, application/json', 'problem+json'],
+    // XHTML's media type is application/xhtml+xml (it was listed as text/xhtml+xml).
+    ['application/xhtml+xml', 'html'],
+    ['application/xhtml+xml;q=0.9, application/json;q=0.5', 'html'],
+    ['text/xhtml+xml', 'text'],
   ];
   for (const [accept, expected] of cases)
     assert.equal(negotiateErrorFormat(accept), expected, String(accept));

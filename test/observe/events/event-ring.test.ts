@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EventRing, mergeEvents } from '../../../src/observe/events/event-ring.ts';
-import type { GatewayEvent } from '../../../src/observe/events/gateway-event.ts';
+import type { RecordedEvent } from '../../../src/observe/events/gateway-event.ts';
 
-const health = (second: number, target: string): GatewayEvent => ({
+const health = (second: number, target: string): RecordedEvent => ({
   kind: 'health',
+  id: second,
   at: new Date(Date.UTC(2026, 10, 23, 10, 0, second)).toISOString(),
   upstream: 'api',
   target,

@@ -3,7 +3,7 @@
  * validating for real (its DNS sends every name to 127.0.0.1, its HTTP-01 connections come to
  * the gateway's plain listener), a TLS client that trusts only pebble's root. The first order,
  * a restart that orders nothing, a renewal of an expiring certificate, and a CA that refuses,
- * told with its problem document.
+ * told with its problem document in the log, /status and the metrics.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -24,6 +24,7 @@ import { startRedis } from '../../helpers/redis-server.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
+import { named, samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
 let pebble: Pebble;
 let upstream: http.Server;
@@ -150,6 +151,11 @@ test('a name with no certificate is ordered at start by HTTP-01 and served by SN
       left > 30 * 86_400 && left <= Date.parse(cert.not_after ?? '') / 1000 - Date.now() / 1000 + 1,
       `${left} s left`,
     );
+    const all = samples(text);
+    const name = 'www.shop.test';
+    assert.equal(sampleValue(all, 'candor_acme_orders_total', { name, result: 'ok' }), 1);
+    assert.equal(sampleValue(all, 'candor_acme_orders_total', { name, result: 'failed' }), 0);
+    assert.equal(named(all, 'candor_acme_order_failures'), '', 'no failure shown after a success');
     // Owner-only on disk.
     assert.equal(statSync(store).mode & 0o777, 0o700);
     assert.equal(statSync(join(store, 'certificates/www.shop.test/key.pem')).mode & 0o777, 0o600);
@@ -245,6 +251,25 @@ test('a CA that cannot validate is told with its problem document, in the log an
     assert.equal(line?.level, 'error');
     assert.equal(line?.acme_error, 'urn:ietf:params:acme:error:connection');
     assert.equal(line?.retry_in_s, 60);
+    // The metrics tell it too. Before, a name that never had a certificate had no expiry series
+    // at all, so the "less than a week left" alert could never fire for it.
+    const all = samples((await gw.gateway.metrics.exposition()).text);
+    const name = 'down.shop.test';
+    assert.equal(
+      sampleValue(all, 'candor_certificate_expiry_seconds', { name }),
+      0,
+      named(all, 'candor_certificate_expiry_seconds'),
+    );
+    assert.equal(sampleValue(all, 'candor_acme_orders_total', { name, result: 'failed' }), 1);
+    assert.equal(sampleValue(all, 'candor_acme_orders_total', { name, result: 'ok' }), 0);
+    assert.equal(
+      sampleValue(all, 'candor_acme_order_failures', {
+        name,
+        error_type: 'urn:ietf:params:acme:error:connection',
+      }),
+      1,
+      named(all, 'candor_acme_order_failures'),
+    );
   } finally {
     await gw.close();
     await refusing.stop();
@@ -256,12 +281,12 @@ test('candor serve with two workers: the primary orders once, every worker serve
 }, async () => {
   const store = storage();
   const dir = join(store, '..');
-  const adminPort = await freePort();
+  const [adminPort, metricsPort] = await Promise.all([freePort(), freePort()]);
   writeFileSync(join(dir, 'token'), 'acme-test-token-0123456789abcdef', { mode: 0o600 });
   const file = join(dir, 'candor.yaml');
   writeFileSync(
     file,
-    `${config(['fleet.shop.test'], store)}admin:\n  listen: 127.0.0.1:${adminPort}\n  token_file: token\nlog: { level: info }\n`,
+    `${config(['fleet.shop.test'], store)}admin:\n  listen: 127.0.0.1:${adminPort}\n  token_file: token\nmetrics:\n  listen: 127.0.0.1:${metricsPort}\nlog: { level: info }\n`,
   );
   const serve = await startServe(file, 2, { admin: true });
   try {
@@ -278,6 +303,17 @@ test('candor serve with two workers: the primary orders once, every worker serve
     const [cert] = status.body.certificates as { names: string[]; state: string }[];
     assert.deepEqual(cert.names, ['fleet.shop.test']);
     assert.equal(cert.state, 'valid');
+    // The primary's order is counted once, by one worker, in the merged metrics.
+    const orders = async () =>
+      sampleValue(samples((await scrape(metricsPort)).text), 'candor_acme_orders_total', {
+        name: 'fleet.shop.test',
+        result: 'ok',
+      });
+    // The primary tells the counting worker after its log line: a scrape may come first.
+    for (let tries = 0; (await orders()) !== 1; tries++) {
+      assert.ok(tries < 50, 'the order counted once in the merged metrics');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   } finally {
     assert.equal(await serve.stop(), 0, serve.stderr());
   }

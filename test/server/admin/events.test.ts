@@ -2,7 +2,7 @@
  * The deploy timeline on a real `candor serve --workers 2` (issue 36): an admin change, a
  * reload, then the only target dies (it resets every connection) under steady traffic. GET
  * /events shows the three changes in order, the health transition with its failure type, and
- * `since` keeps only later ones; the log has an event line for each; and `candor explain`, the
+ * `since` and `after` (an event's id) keep only later ones; the log has an event line for each; and `candor explain`, the
  * real CLI, reads that log and places the 502 storm after the reload, the nearest change before it.
  */
 import assert from 'node:assert/strict';
@@ -153,6 +153,14 @@ test('a reload then a storm: GET /events shows the reload and the health transit
     const bad = await admin('GET', '/events?since=yesterday');
     assert.equal(bad.status, 400);
     assert.equal(bad.body.field, 'since');
+    // after: the cursor a poller passes (its last id), asked of every worker too.
+    const afterAdmin = await events(`?after=${adminEvent.id}`);
+    assert.equal(afterAdmin.workers.answered, 2);
+    assert.deepEqual(
+      afterAdmin.events.slice(0, 2).map((e) => e.id),
+      [reloadEvent.id, healthEvent.id],
+    );
+    assert.ok((reloadEvent.id as number) > (adminEvent.id as number));
 
     // The log has one event line per change, each once (the primary records it, not each worker).
     const lines = serve.lines.filter((l) => l.msg === 'event');

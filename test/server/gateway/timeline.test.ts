@@ -82,7 +82,7 @@ upstreams:
     const health = gw.gateway.timeline.ring.list().filter((e) => e.kind === 'health');
     const origin = `http://127.0.0.1:${target.port}`;
     assert.deepEqual(
-      health.map((e) => ({ ...e, at: undefined })),
+      health.map((e) => ({ ...e, at: undefined, id: undefined })),
       [
         {
           kind: 'health',
@@ -91,10 +91,12 @@ upstreams:
           state: 'unhealthy',
           failure: (health[0] as { failure?: string }).failure,
           at: undefined,
+          id: undefined,
         },
-        { kind: 'health', upstream: 'app', target: origin, state: 'healthy', at: undefined },
+        { kind: 'health', upstream: 'app', target: origin, state: 'healthy', at: undefined, id: undefined },
       ],
     );
+    assert.ok(health[1].id > health[0].id, 'ids in the order recorded');
     assert.match(String((health[0] as { failure?: string }).failure), /^connection_/);
     assert.equal(gw.logs.filter((l) => l.msg === 'event').length, 2);
   } finally {
