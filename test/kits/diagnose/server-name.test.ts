@@ -4,6 +4,7 @@
  * literal, RFC 6066 §3) and checks the certificate against it, so an SNI-routed upstream gives
  * the certificate it gives a client of NAME. A probe that stands for an upstream of the config
  * sends what the gateway sends: its tls.servername, or the target's host name, whatever Host says.
+ * The probe through the gateway (--compare) sends --host's name to the gateway too.
  */
 import assert from 'node:assert/strict';
 import https from 'node:https';
@@ -81,6 +82,25 @@ describe('diagnose of an address with --host', () => {
       assert.equal(tls.facts.verified, false, host);
       assert.equal(report.verdict.outcome, 'failure', host);
     }
+  });
+});
+
+describe('diagnose --compare through a gateway over TLS, with --host', () => {
+  test('sends the host name to the gateway as SNI too, as a client of that host would', async () => {
+    const before = seen.length;
+    // The SNI-routed server stands for the gateway here: it picks its certificate by the name.
+    const { via } = await diagnose({
+      target: `https://127.0.0.1:${port}/`,
+      host: 'api.test',
+      ca: certs.caPath,
+      via: `https://127.0.0.1:${port}`,
+    });
+    assert.ok(via?.viaGateway);
+    const tls = tlsStep(via);
+    assert.equal(tls.facts.servername, 'api.test');
+    assert.equal(tls.facts.verified, true);
+    assert.equal(via.verdict.outcome, 'ok');
+    assert.deepEqual(seen.slice(before), ['api.test', 'api.test']);
   });
 });
 
