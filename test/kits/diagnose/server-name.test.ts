@@ -51,7 +51,9 @@ function tlsStep(report: TargetReport): { ok: boolean; facts: TlsFacts } {
   return { ok: step.ok, facts: step.facts };
 }
 
-async function probe(options: DiagnoseOptions): Promise<{ report: TargetReport; sni: (string | false | null)[] }> {
+async function probe(
+  options: DiagnoseOptions,
+): Promise<{ report: TargetReport; sni: (string | false | null)[] }> {
   const before = seen.length;
   const { targets } = await diagnose(options);
   return { report: targets[0], sni: seen.slice(before) };
