@@ -31,7 +31,7 @@ export function connectStep(
   emit: (step: Step) => void,
 ): Promise<Connected> {
   const https = plan.protocol === 'https:';
-  const servername = plan.tls.servername ?? (net.isIP(plan.hostname) ? undefined : plan.hostname);
+  const servername = plan.tls.servername;
   const lookup: net.LookupFunction = (_host, options, callback) => {
     const cb = callback as (err: null, address: string | LookupAddress[], family?: number) => void;
     if (options.all) cb(null, [...addresses]);

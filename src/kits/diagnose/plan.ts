@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { UpstreamProtocol } from '../../core/config/types.ts';
 
 /**
@@ -17,7 +18,10 @@ interface ProbeTimeouts {
 interface ProbeTls {
   /** PEM of the CAs to trust (the system's roots included), or undefined for the default store. */
   readonly ca?: string;
-  /** SNI and certificate name; default: the target's host name (none for an IP literal). */
+  /**
+   * The TLS server name sent (SNI) and the name the certificate is checked against; undefined:
+   * none is sent, and the certificate is checked against the address (serverNameOf).
+   */
   readonly servername?: string;
   /** The upstream is configured to skip verification: a bad certificate is reported, not fatal. */
   readonly insecureSkipVerify: boolean;
@@ -45,6 +49,21 @@ export interface ProbePlan {
   readonly tls: ProbeTls;
   /** Stop reading the body past this many bytes (not an error). */
   readonly maxBody: number;
+}
+
+/**
+ * The TLS server name of a connection to `authority` (host[:port], as in Host): its host name,
+ * or undefined for an IP literal, which RFC 6066 §3 does not allow as a server name. A trailing
+ * dot goes too (§3: "without a trailing dot").
+ *
+ * @example serverNameOf('API.example.com:8443') // 'api.example.com'
+ * @example serverNameOf('[::1]:8443') // undefined
+ */
+export function serverNameOf(authority: string): string | undefined {
+  if (authority.charCodeAt(0) === 0x5b /* [ */) return undefined;
+  const colon = authority.lastIndexOf(':');
+  const host = (colon === -1 ? authority : authority.slice(0, colon)).replace(/\.$/, '').toLowerCase();
+  return host === '' || isIP(host) !== 0 ? undefined : host;
 }
 
 /** "scheme://host:port/path" of a plan, for headings and reports. */

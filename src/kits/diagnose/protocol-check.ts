@@ -70,7 +70,7 @@ function alpnSelects(
   budgetMs: number,
 ): Promise<boolean | null> {
   return new Promise((resolve) => {
-    const servername = plan.tls.servername ?? (net.isIP(plan.hostname) ? undefined : plan.hostname);
+    const servername = plan.tls.servername;
     const socket = tls.connect({
       host: address,
       port: plan.port,

@@ -66,7 +66,7 @@ export async function tryPreface(
   address: string,
   budgetMs: number,
 ): Promise<Identification | undefined> {
-  const servername = plan.tls.servername ?? (net.isIP(plan.hostname) ? undefined : plan.hostname);
+  const servername = plan.tls.servername;
   const bytes =
     plan.protocol === 'https:'
       ? await firstAnswer(

@@ -9,7 +9,7 @@ import { DEFAULTS } from '../../core/config/defaults.ts';
 import { didYouMean } from '../../core/config/did-you-mean.ts';
 import type { GatewayConfig, UpstreamConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { VERSION } from '../../core/version.ts';
-import type { ProbePlan } from './plan.ts';
+import { type ProbePlan, serverNameOf } from './plan.ts';
 
 export interface DiagnoseOptions {
   /** A URL, or an upstream name of `config`. */
@@ -128,7 +128,12 @@ export function planVia(options: DiagnoseOptions, direct: ProbePlan): ProbePlan 
     asGateway: null,
     // The gateway's own timeouts must fire first, so that its answer is what we see.
     timeouts: { ...direct.timeouts, response: direct.timeouts.response + direct.timeouts.connect + 1000 },
-    tls: { ca: direct.tls.ca, insecureSkipVerify: false },
+    // As a client addressing that host would: the gateway picks its certificate by this name.
+    tls: {
+      ca: direct.tls.ca,
+      servername: serverNameOf(options.host ?? gateway.authority),
+      insecureSkipVerify: false,
+    },
   };
 }
 
@@ -176,7 +181,15 @@ function planFor(
     },
     tls: {
       ca: caFile === undefined ? undefined : readCa(caFile),
-      servername: upstream?.tls.servername,
+      // For an upstream of the config, the name the gateway sends (connector.ts): its
+      // tls.servername, or the target's host name, whatever Host says, so that the probe meets
+      // the certificate the gateway meets. For a URL of no upstream, the host the request
+      // names (--host, or the URL's), as a client sends it: an SNI-routed server picks its
+      // certificate by it, and the certificate is checked against it, not the address dialled.
+      servername:
+        upstream === undefined
+          ? serverNameOf(host)
+          : (upstream.tls.servername ?? serverNameOf(endpoint.authority)),
       insecureSkipVerify: upstream?.tls.insecureSkipVerify ?? false,
     },
     maxBody: options.maxBody ?? DEFAULT_MAX_BODY,

@@ -225,10 +225,12 @@ export class Tally {
       this.untimed++;
       return;
     }
+    // A 5xx of the client's own doing (its own deadline: client_deadline's 504) is no storm of
+    // the upstream's, as it is no failure of its in the tables: it counts as a request only.
     this.storms.add(
       key,
       line.time,
-      is5xx,
+      is5xx && (failure === undefined || !isClientsDoing(failure)),
       failure ??
         (producer === 'upstream'
           ? `upstream's own ${line.status}`

@@ -83,10 +83,23 @@ export function hasUntriedTarget(upstream: Upstream, now: number, tried: readonl
   return upstream.targets.some((t) => !tried.includes(t) && isAvailable(t, now, probes, panic));
 }
 
+/**
+ * Why no target is in rotation, each target counted once, under the first reason isAvailable
+ * stops at. The operator's (drained, disabled, weight 0) wins: nothing overrides it, not even
+ * panic, so that target stays out whatever its health, and it is the one reason that is the
+ * operator's to undo. Then failing health checks, which outlast an ejection (an ejected target
+ * comes back when its time runs out, a failing one only after `rise` good probes); then
+ * ejection. Counted under each reason that held, two targets could read as three.
+ */
 function noTargetReason(upstream: Upstream, now: number): string {
-  const out = upstream.targets.filter((t) => t.admin !== 'enabled' || t.weight === 0).length;
-  const down = upstream.targets.filter((t) => !t.checkedHealthy).length;
-  const ejected = upstream.targets.filter((t) => t.isEjected(now) || t.isHalfOpen(now)).length;
+  let out = 0;
+  let down = 0;
+  let ejected = 0;
+  for (const t of upstream.targets) {
+    if (t.admin !== 'enabled' || t.weight === 0) out++;
+    else if (!t.checkedHealthy) down++;
+    else if (t.isEjected(now) || t.isHalfOpen(now)) ejected++;
+  }
   const parts: string[] = [];
   if (out > 0) parts.push(`${out} drained, disabled or weighted 0 by an operator`);
   if (down > 0) parts.push(`${down} failing health checks`);

@@ -23,7 +23,8 @@ upstream with \`discovery\` is asked of DNS first, and each address of the answe
 Options:
   -c, --config FILE        the gateway's config (upstream names, timeouts, tls.ca)
       --path PATH          request target (default: the URL's path, or /)
-      --host HOST          Host header (default: the target's host)
+      --host HOST          Host header (default: the target's host); for a URL, also the TLS
+                           server name (SNI) and the name the certificate is checked against
   -X, --method METHOD      request method (default GET)
   -H, --header 'N: V'      an extra request header (repeatable)
       --connect-timeout D  DNS + TCP + TLS, e.g. 500ms (default: the upstream's, or 2s)

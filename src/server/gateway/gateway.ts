@@ -33,7 +33,7 @@ import type { CanaryStatus } from '../canary/canary-controller.ts';
 import type { OperatorWord } from '../canary/operator-actions.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
-import { probeAnswer, probeAt } from './probes.ts';
+import { probeAnswer, probeFor } from './probes.ts';
 import {
   planListeners,
   type RouteChanges,
@@ -276,7 +276,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       const live = current();
       const probes = live.config.admin?.probesPath;
       if (probes !== undefined && exchange.head.method === 'GET') {
-        const which = probeAt(probes, exchange.head.target || '/');
+        const which = probeFor(probes, exchange.head.target, live.config.paths);
         if (which !== undefined) return answerProbe(exchange.response, which, gateway.draining);
       }
       RequestSession.request(live, listener, exchange);
