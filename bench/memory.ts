@@ -7,7 +7,7 @@
  * worker, a pool of up to 1024, the access log at info to a file; CPU 0; a warm start, its compile
  * cache written by a start before), then reads
  * /proc/PID/smaps_rollup of its primary and its worker: idle (12 s after it listens), and after
- * load (wrk -t1 -c50, then -c200, `--seconds` each (10), then 70 s of rest). Each figure is RSS,
+ * load (wrk -t1 -c50, then -c200, `--seconds` each (10)), 12 s and 5 min 10 s after it. Each figure is RSS,
  * the process's own part (private pages: its heap, code, buffers) and the part shared with
  * other processes (the node binary's pages, held once however many processes map them). The
  * peak (VmHWM) is the most each held at once, under the load. The floor beside them: an empty Node process (`node -e`) on this machine. `--ref=DIR` measures
@@ -32,8 +32,8 @@ import { runWrk, writeScript } from './wrk.ts';
 
 /** The rest after the start before the idle reading: past two of idle-trim.ts's 5 s windows (a start is trimmed after one). */
 const REST_MS = 12_000;
-/** The rest after the load: past idle-trim.ts's minute of quiet windows, and one more. */
-const AFTER_LOAD_REST_MS = 70_000;
+/** The rest after the load before the last reading: past idle-trim.ts's five minutes of quiet windows, and two more. */
+const AFTER_LOAD_REST_MS = 310_000;
 const PROXY_CPU = '0';
 const LOAD_CPU = '1';
 
@@ -94,9 +94,13 @@ async function measure(checkout: string, repoDir: string, dir: string, originPor
       const run = await runWrk({ cpu: LOAD_CPU, port, scenario, script, seconds: SECONDS });
       requests += run.requests;
     }
-    // A worker gives back what the load grew after a minute of idleness (src/server/gateway/idle-trim.ts).
-    await sleep(AFTER_LOAD_REST_MS);
-    rows.push(...snapshot(checkout, proc, `after ${requests.toLocaleString('en-US')} requests`));
+    // What the load grew is held through a lull (12 s), and given back after five minutes of
+    // idleness (src/server/gateway/idle-trim.ts).
+    const done = `after ${requests.toLocaleString('en-US')} requests`;
+    await sleep(REST_MS);
+    rows.push(...snapshot(checkout, proc, `${done}, 12 s`));
+    await sleep(AFTER_LOAD_REST_MS - REST_MS);
+    rows.push(...snapshot(checkout, proc, `${done}, 5 min`));
     return rows;
   } finally {
     await proc.stop();

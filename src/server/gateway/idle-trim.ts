@@ -8,16 +8,16 @@ const BUSY = 0.05;
 /** …and one below this share, idle. */
 const IDLE = 0.01;
 /**
- * Idle windows in a row after a load before the trim: a minute. The trim costs the next burst
- * a cold start: the young generation grows back from its floor, and while it does, what the
- * requests in flight hold is promoted and collected with the old generation. Measured at 200
- * connections on one core, the first 10 s after a trim had a p99 of 27–36 ms, against 13–17
- * warm and 14 after the same idle spell untrimmed. Traffic that comes in bursts seconds apart
- * (a cron, a batch, a retrying client) would pay that every time with a trim after 5 s; a
- * minute of quiet says the load is gone. Starting is trimmed after one window (no burst
- * follows it that the trim could slow).
+ * Idle windows in a row after a load before the trim: five minutes. The trim costs the next
+ * burst a cold start: the young generation grows back from its floor, and while it does, what
+ * the requests in flight hold is promoted and collected with the old generation. Measured at 200
+ * connections on one core (bench/lull.ts), the first 10 s after a trim had a p99 of 28–33 ms
+ * against 14 warm, and after the same lull untrimmed 19–23 against 18–21. Traffic that comes in
+ * bursts a minute or two apart (a cron, a batch, a retrying client, a benchmark's alternated
+ * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is
+ * gone. Starting is trimmed after one window (no burst follows it that the trim could slow).
  */
-const QUIET_WINDOWS = 12;
+const QUIET_WINDOWS = 60;
 
 /**
  * V8's collector, without exposing `gc` to every module (the flag alone would): a function
@@ -54,7 +54,7 @@ function cpuShare(mark: CpuMark): number {
 /**
  * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` 5 s windows
  * in a row after a window over 5%; of one window after it started) gives back what the load
- * grew, once per busy → idle turn: a minute after a burst or a benchmark a worker is back near
+ * grew, once per busy → idle turn: five minutes after a burst or a benchmark a worker is back near
  * its idle size. Returns the stop.
  */
 export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS): () => void {
