@@ -111,10 +111,11 @@ export interface ExchangeOptions {
    */
   readonly responseBuffer: number;
   readonly proxyName: string;
-  /** This hop's Via entry on an answer received over HTTP/1.x ("1.1 edge-1"; "1.0 edge-1" to an HTTP/1.0 client). */
-  readonly via: string;
-  /** Its entry on an answer received over HTTP/2 ("2 edge-1"): RFC 9110 §7.6.3 names the version received. */
-  readonly viaHttp2: string;
+  /**
+   * This hop's Via entries for an answer, by the version it was received in (RFC 9110 §7.6.3
+   * names the version received): "1.0 edge-1", "1.1 edge-1", "2 edge-1".
+   */
+  readonly vias: { readonly via10: string; readonly via11: string; readonly via2: string };
   /** next-hop for Proxy-Status on the upstream's own error responses (undefined: errors.detail minimal). */
   readonly nextHop: string | undefined;
   /** An upgrade: the upstream is asked to switch, and a 101 opens a tunnel. */
@@ -211,8 +212,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   /** This hop's Via entry on the upstream's answer: the version that answer came in (RFC 9110 §7.6.3). */
-  private responseVia(): string {
-    return this.upstream.config.protocol === 'http1' ? this.options.via : this.options.viaHttp2;
+  /** This hop's Via entry on an answer: the version the upstream answered in, whatever the client's. */
+  private responseVia(head: UpstreamHead): string {
+    const { vias } = this.options;
+    return head.version === '1.1' ? vias.via11 : head.version === '2' ? vias.via2 : vias.via10;
   }
 
   /** The address of the connection the attempt went out on (undefined before it had one). */
@@ -336,7 +339,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const head = buildDownstreamHead(
       response.headers,
       record.id,
-      this.responseVia(),
+      this.responseVia(response),
       statusCode >= 500
         ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
         : undefined,
@@ -536,7 +539,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.firstByte();
     // The 101 passes through the one head builder like every other head; the switch itself
     // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
-    const headers = buildDownstreamHead(head.headers, record.id, this.responseVia(), undefined, false);
+    const headers = buildDownstreamHead(head.headers, record.id, this.responseVia(head), undefined, false);
     headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
     const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, headers);
     if (switched === undefined) {
@@ -707,7 +710,13 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       return;
     }
     // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final head.
-    const headers = buildDownstreamHead(head.headers, this.record.id, this.responseVia(), undefined, false);
+    const headers = buildDownstreamHead(
+      head.headers,
+      this.record.id,
+      this.responseVia(head),
+      undefined,
+      false,
+    );
     // One the client is not reading is not worth more memory: the sink drops it.
     if (!this.sink.sendInterim(head.status, head.reason || (REASONS[head.status] ?? ''), headers)) {
       this.record.interimDropped++;

@@ -190,8 +190,7 @@ export class UpstreamRequest {
       bodyRate: config.limits,
       responseBuffer: route.limits.buffer,
       proxyName: name,
-      via: this.#via,
-      viaHttp2: this.#gateway.via2,
+      vias: this.#gateway,
       // errors.detail: minimal keeps the upstream's name out of Proxy-Status, its own answers' too.
       nextHop: config.errors.detail === 'minimal' ? undefined : nextHop,
       upgrade: this.#client.head.upgrade,

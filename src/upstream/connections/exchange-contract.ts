@@ -37,6 +37,8 @@ export interface UpstreamHead {
   readonly status: number;
   /** The reason phrase; '' when absent (always, on HTTP/2). */
   readonly reason: string;
+  /** The HTTP version it came in ("1.0", "1.1", "2"): a Via entry's received-protocol (RFC 9110 §7.6.3). */
+  readonly version: '1.0' | '1.1' | '2';
   /** Flat [name, value, …] as received: names' case kept, no pseudo-fields. */
   readonly headers: string[];
   /** A body follows (false: the answer to a HEAD, a 1xx, 204 or 304, or a head that ended the stream). */

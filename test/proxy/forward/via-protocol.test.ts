@@ -2,13 +2,15 @@
  * The Via entry sent upstream names the protocol version the request was received with
  * (RFC 9110 §7.6.3): `2` over HTTP/2, `1.0` for an HTTP/1.0 request, `1.1` otherwise
  * (issue 32, item 5: HTTP/2 requests were sent on as `1.1`). The entry on the answer names the
- * version the answer was received with: `2` from an HTTP/2 upstream.
+ * version the answer was received with, whatever the client's: `2` from an HTTP/2 upstream,
+ * `1.0` from an HTTP/1.0 one, `1.1` from an HTTP/1.1 one to an HTTP/1.0 client.
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
@@ -22,12 +24,20 @@ const h2Upstream = http2.createServer((_req, res) => {
 });
 await new Promise<void>((resolve) => h2Upstream.listen(0, '127.0.0.1', resolve));
 await keep({ close: () => new Promise<void>((resolve) => h2Upstream.close(() => resolve())) });
+// An HTTP/1.0 upstream: its answer says so in its status line, and its close ends the body.
+const http10Upstream = await keep(
+  startRawFault(async (connection) => {
+    await connection.nextRequest();
+    await connection.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nfrom 1.0');
+  }),
+);
 const gw = await keep(
   startTestGateway(
     `name: edge-test
-routes: [{ match: { path: /h2up }, upstream: h2app }, { upstream: app }]
+routes: [{ match: { path: /h2up }, upstream: h2app }, { match: { path: /h10up }, upstream: app10 }, { upstream: app }]
 upstreams:
   app: { targets: [{ url: "${upstream.url}" }] }
+  app10: { targets: [{ url: "${http10Upstream.url}" }] }
   h2app: { protocol: h2c, targets: [{ url: "http://127.0.0.1:${(h2Upstream.address() as AddressInfo).port}" }] }
 `,
     {},
@@ -69,6 +79,8 @@ test('an HTTP/1.0 request reaches the upstream with "Via: 1.0 edge-test"; HTTP/1
   const seen10 = await upstream.waitForRequest(2);
   assert.equal(seen10.path, '/h10');
   assert.equal(seen10.headers.via, '1.0 edge-test');
+  // The answer came from the upstream over HTTP/1.1: its entry says 1.1, not the client's 1.0.
+  assert.match(old.raw, /\r\nvia: 1\.1 edge-test\r\n/i);
 
   const current = await rawRequest(gw.port, 'GET /h11 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.equal(current.status, 200);
@@ -86,4 +98,12 @@ test('the answer\'s Via names the version it was received with: "2" from an HTTP
   const fromH1 = await rawRequest(gw.port, 'GET /h1up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.equal(fromH1.status, 200);
   assert.match(fromH1.raw, /\r\nvia: 1\.1 edge-test\r\n/i);
+});
+
+test('the answer of an HTTP/1.0 upstream says "Via: 1.0 edge-test" to an HTTP/1.1 client', async () => {
+  const answer = await rawRequest(gw.port, 'GET /h10up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(answer.status, 200);
+  assert.match(answer.raw, /\r\nvia: 1\.0 edge-test\r\n/i);
+  // Its close ended the body; the HTTP/1.1 client gets it chunked, whole.
+  assert.ok(answer.raw.endsWith('\r\n\r\n8\r\nfrom 1.0\r\n0\r\n\r\n'), answer.raw.slice(-40));
 });

@@ -69,6 +69,7 @@ export function h2ResponseHead(
   return {
     status,
     reason: '',
+    version: '2',
     headers,
     hasBody,
     bodyLength: hasBody && contentLength >= 0 ? contentLength : undefined,

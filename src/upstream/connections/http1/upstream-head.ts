@@ -9,6 +9,7 @@ export function upstreamHeadOf(head: ResponseHead): UpstreamHead {
   return {
     status: head.status,
     reason: head.reason,
+    version: head.versionMinor === 0 ? '1.0' : '1.1',
     headers: head.headers,
     hasBody: head.framing !== 'none',
     bodyLength: head.framing === 'length' ? head.contentLength : undefined,
