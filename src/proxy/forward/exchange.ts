@@ -211,8 +211,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
   }
 
-  /** This hop's Via entry on the upstream's answer: the version that answer came in (RFC 9110 §7.6.3). */
-  /** This hop's Via entry on an answer: the version the upstream answered in, whatever the client's. */
+  /** This hop's Via entry on an answer: the version the upstream answered in, whatever the client's (RFC 9110 §7.6.3). */
   private responseVia(head: UpstreamHead): string {
     const { vias } = this.options;
     return head.version === '1.1' ? vias.via11 : head.version === '2' ? vias.via2 : vias.via10;
