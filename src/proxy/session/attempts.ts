@@ -89,7 +89,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey =
       balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
-    this.deadline = new TotalDeadline(timeouts.total, record.grpc, fields, this, own);
+    this.deadline = new TotalDeadline(timeouts.total, record, fields, this, own);
     this.own = own;
   }
 
@@ -120,7 +120,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private attempt(): void {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
-    this.deadline.start();
+    if (!this.deadline.start()) return this.totalDeadlinePassed();
     const { admitted, sends, req } = this;
     const { record } = req;
     const { upstream, route } = admitted;

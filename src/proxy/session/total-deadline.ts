@@ -8,10 +8,12 @@ import type { OwnCall } from './attempts-owner.ts';
 
 /**
  * One request's total deadline: the upstream's `timeouts.total`, or a gRPC client's own
- * `grpc-timeout` when shorter (past it the client has given up anyway). It spans every attempt
- * and backoff, from the first attempt (after a body read for replay: a client slow to upload is
- * the client's 408, not an upstream's 504) to the end of the response body. The client's own
- * deadline ends the request as `client_deadline`: it says nothing of the target.
+ * `grpc-timeout` when what is left of it is shorter (past it the client has given up anyway).
+ * It spans every attempt and backoff, from the first attempt (after a body read for replay: a
+ * client slow to upload is the client's 408, not an upstream's 504) to the end of the response
+ * body. The client's own deadline runs from when its request arrived, as the client counts it:
+ * what the gateway spent before the first attempt (an auth hop, a shared rate limit) is spent of
+ * it too. It ends the request as `client_deadline`: it says nothing of the target.
  *
  * A deadline the config sets waits in the line of those of its length (deadline-line.ts): no
  * timer made and cleared per request; one a client chose (rare, of any length) has its own.
@@ -36,6 +38,8 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   readonly #owner: { totalDeadlinePassed(): void };
   /** The line it waits in (undefined: a client's deadline, on a timer of its own). */
   readonly #line: DeadlineLine | undefined;
+  /** When the request arrived (performance.now()): a client's deadline runs from then. */
+  readonly #receivedAt: number;
   #timer: NodeJS.Timeout | undefined;
   // Its place in the line (LinedDeadline): when it passes, and its neighbours.
   dueAt = 0;
@@ -50,18 +54,23 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
    */
   #state: 'idle' | 'running' | 'passed' | 'stopped' = 'idle';
 
-  /** `own`: a call the gateway makes itself, whose own deadline stands in for `totalMs`. */
+  /**
+   * `request`: whether it is a gRPC call, and when it arrived (the record's `startedAt`).
+   * `own`: a call the gateway makes itself, whose own deadline stands in for `totalMs`.
+   */
   constructor(
     totalMs: number,
-    isGrpc: boolean,
+    request: { readonly grpc: boolean; readonly startedAt: number },
     fields: FieldMap,
     owner: { totalDeadlinePassed(): void },
     own?: OwnCall,
   ) {
     // gRPC's own deadline counts only for gRPC (over HTTP/2): anyone else's header is just a header.
-    const grpc = isGrpc ? parseGrpcTimeout(fields['grpc-timeout'] as string | undefined) : undefined;
+    const grpc = request.grpc ? parseGrpcTimeout(fields['grpc-timeout'] as string | undefined) : undefined;
     const limit = own?.deadlineMs ?? totalMs;
-    const byClient = grpc !== undefined && grpc < limit;
+    this.#receivedAt = request.startedAt;
+    // The client's is the shorter when what is left of it now (admitted, not yet attempted) is.
+    const byClient = grpc !== undefined && grpc - (performance.now() - request.startedAt) < limit;
     this.#limitMs = byClient ? grpc : limit;
     this.#byClient = byClient;
     this.#clientSent = grpc !== undefined;
@@ -70,13 +79,26 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
     this.#line = byClient ? undefined : deadlineLine(limit);
   }
 
-  /** Starts the clock, once (later calls do nothing, after stop() too): the owner hears when it passes. */
-  start(): void {
-    if (this.#state !== 'idle') return;
+  /**
+   * Starts the clock, once (later calls do nothing, after stop() too): the owner hears when it
+   * passes. False when no time is left: a client's deadline spent before the first attempt
+   * (nothing is sent: the owner ends the request as the deadline's passing would).
+   */
+  start(): boolean {
+    if (this.#state !== 'idle') return this.#state !== 'passed';
     this.#state = 'running';
-    if (this.#line !== undefined) return this.#line.start(this);
-    this.dueAt = performance.now() + this.#limitMs;
-    this.#timer = setTimeout(() => this.passed(), this.#limitMs);
+    if (this.#line !== undefined) {
+      this.#line.start(this);
+      return true;
+    }
+    this.dueAt = this.#receivedAt + this.#limitMs;
+    const left = this.dueAt - performance.now();
+    if (left <= 0) {
+      this.#state = 'passed';
+      return false;
+    }
+    this.#timer = setTimeout(() => this.passed(), left);
+    return true;
   }
 
   /** Its time came (the line's timer, or its own). */

@@ -11,6 +11,7 @@ import http2, { type IncomingHttpHeaders } from 'node:http2';
 import { test } from 'node:test';
 import { startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { parseGrpcTimeout } from '../../../src/proxy/accept/h2/grpc-timeout.ts';
+import { startAuthService } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
@@ -142,4 +143,62 @@ test("the gateway's total timeout caps the deadline told upstream; a call withou
   const r = await request(gw.url, { path: '/plain', headers: { 'grpc-timeout': '1H' } });
   assert.equal(r.status, 200);
   assert.equal((await upstream.waitForRequest(4)).headers['grpc-timeout'], '1H');
+});
+
+/** How long the slow auth service takes before it lets a call through. */
+const AUTH_MS = 400;
+
+/** A gateway whose gRPC route asks a forward-auth service that takes AUTH_MS to allow each call. */
+async function gatewayBehindSlowAuth(upstreamUrl: string) {
+  const auth = await keep(
+    startAuthService((_req, res) => {
+      setTimeout(() => res.writeHead(200).end(), AUTH_MS);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - upstream: orders
+    auth: { forward: { url: "${auth.url}" } }
+upstreams:
+  orders:
+    protocol: h2c
+    targets: [{ url: "${upstreamUrl}" }]
+    timeouts: { total: 60s }
+`,
+      {},
+      'http2: true',
+    ),
+  );
+  return { auth, gw };
+}
+
+test("the client's grpc-timeout runs from its request's arrival: an auth hop's time before the first attempt is spent of it", async () => {
+  const upstream = await keep(startRefusingFirst(false));
+  const { auth, gw } = await gatewayBehindSlowAuth(upstream.url);
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    const head = await call(session, { 'grpc-timeout': '20S', 'x-request-id': 'after-auth' });
+    assert.equal(head[':status'], 200);
+    assert.equal(auth.asked.length, 1);
+    const told = (await upstream.waitForRequest(1)).headers['grpc-timeout'];
+    assert.match(told, GRPC_TIMEOUT);
+    const toldMs = parseGrpcTimeout(told) as number;
+    // The auth hop held the call AUTH_MS (less a timer's rounding) before the attempt.
+    assert.ok(toldMs <= 20_000 - (AUTH_MS - 50), `the upstream is told less the auth hop's time: ${told}`);
+
+    // Spent whole while the auth hop decided: no attempt, the client's own deadline.
+    const late = await call(session, { 'grpc-timeout': '150m', 'x-request-id': 'spent-at-auth' });
+    assert.equal(late[':status'], 200);
+    assert.equal(late['grpc-status'], '4', 'DEADLINE_EXCEEDED');
+    const line = await gw.logFor('spent-at-auth');
+    assert.equal(line.error, 'client_deadline');
+    assert.equal(line.stage, 'not_sent');
+    assert.equal(line.attempts, 0);
+    assert.equal(upstream.received.length, 1, 'the spent call never reached the upstream');
+  } finally {
+    session.destroy();
+  }
 });
