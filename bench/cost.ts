@@ -1,9 +1,12 @@
 /**
- * What one request costs Candor's worker, in figures the machine's load does not change: CPU
- * microseconds (user + system, process.cpuUsage, the same counters as /proc/<pid>/stat) and
- * bytes and objects allocated (V8's sampling heap profiler, every sampled allocation counted,
- * those collected since too). Candor runs in this process as a worker does (one gateway, no
- * cluster); the origin and the client are child processes, so their CPU is not counted.
+ * What one request costs Candor's worker: CPU microseconds (user + system, process.cpuUsage,
+ * the same counters as /proc/<pid>/stat) and bytes and objects allocated (V8's sampling heap
+ * profiler, every sampled allocation counted, those collected since too). Candor runs in this
+ * process as a worker does (one gateway, no cluster); the origin and the client are child
+ * processes, so their CPU is not counted. The allocations do not depend on the machine's load;
+ * the CPU does, less than a throughput does but still: on the 2-core VM with other work on both
+ * cores, an A/A run (`--ref=.`, the same code on both sides) put the sides 10–20 % apart, where
+ * a quiet machine keeps them within a few percent. Take CPU figures on a quiet machine.
  *
  *   node bench/cost.ts                          # keep-alive, close, h2c: 20 000 requests each, 3 rounds
  *   node bench/cost.ts --paths=keepalive --n=50000 --rounds=5
@@ -18,7 +21,9 @@
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
  * Each round measures CPU with no profiler attached, then allocations in a run of its own.
  * `--ref=DIR` runs the same measure on another checkout's src/ (e.g. a `git worktree` of the
- * previous release) in the same run, rounds alternated with this one. `--canary` adds two sides
+ * previous release) in the same run, rounds alternated with this one; `--ref-flags="…"` gives the
+ * ref side's process V8 flags of its own (`--ref=. --ref-flags="--single-threaded-gc"`: this
+ * checkout with and without a flag, as a worker's flags are chosen). `--canary` adds two sides
  * of this checkout: "split", the route split by weight between two upstreams (of the same
  * origin), and "canary", the route with a canary on those two (its controller judging in this
  * process every second, as a gateway run in-process does), against "this", the plain route, in
@@ -54,6 +59,8 @@ interface Options {
   cpuProf: string | undefined;
   top: number;
   ref: string | undefined;
+  /** V8 flags for the ref side's process only (`--ref=. --ref-flags="…"`: this checkout with and without them). */
+  refFlags: string[];
   /** Internal: run one side of the measure and print its figures as JSON. */
   side: string | undefined;
   interval: number;
@@ -77,6 +84,7 @@ function parseOptions(argv: readonly string[]): Options {
     cpuProf: undefined,
     top: 0,
     ref: undefined,
+    refFlags: [],
     side: undefined,
     interval: 64,
     memory: 0,
@@ -86,13 +94,14 @@ function parseOptions(argv: readonly string[]): Options {
     route: 'plain',
   };
   for (const arg of argv) {
-    const [key, value = ''] = arg.replace(/^--/, '').split('=');
+    const [key, value = ''] = arg.replace(/^--/, '').split(/=(.*)/s);
     if (key === 'paths') o.paths = value.split(',').filter((p): p is PathId => PATHS.includes(p as PathId));
     else if (key === 'n') o.n = Number(value);
     else if (key === 'rounds') o.rounds = Number(value);
     else if (key === 'cpu-prof') o.cpuProf = value;
     else if (key === 'top') o.top = Number(value);
     else if (key === 'ref') o.ref = resolve(value);
+    else if (key === 'ref-flags') o.refFlags = value.split(' ').filter(Boolean);
     else if (key === 'side') o.side = value;
     else if (key === 'interval') o.interval = Number(value);
     else if (key === 'memory') o.memory = Number(value);
@@ -569,7 +578,12 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
 }
 
 /** A side in a process of its own, so that both sides start from the same cold state. */
-async function measureSide(srcDir: string, o: Options, route: RouteKind = 'plain'): Promise<SideFigures[]> {
+async function measureSide(
+  srcDir: string,
+  o: Options,
+  route: RouteKind = 'plain',
+  flags: readonly string[] = [],
+): Promise<SideFigures[]> {
   const args = [
     `--side=${srcDir}`,
     `--route=${route}`,
@@ -590,6 +604,7 @@ async function measureSide(srcDir: string, o: Options, route: RouteKind = 'plain
       '--max-semi-space-size=8',
       '--no-concurrent-recompilation',
       '--no-memory-reducer',
+      ...flags,
     ],
   });
   let out = '';
@@ -607,19 +622,19 @@ async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   if (o.side !== undefined) return runSide(o.side, o);
   const here = resolve(fileURLToPath(import.meta.url), '../../src');
-  const sides: [string, string, RouteKind][] = [['this', here, 'plain']];
+  const sides: [string, string, RouteKind, string[]?][] = [['this', here, 'plain']];
   if (o.canary) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
   if (o.ceiling) sides.push(['ceiling', CEILING, 'plain']);
-  if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain']);
+  if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain', o.refFlags]);
   if (o.tail > 0) {
-    for (const [label, dir, route] of sides)
-      console.log(`${label}: ${JSON.stringify(await measureSide(dir, o, route))}`);
+    for (const [label, dir, route, flags] of sides)
+      console.log(`${label}: ${JSON.stringify(await measureSide(dir, o, route, flags))}`);
     return;
   }
   if (o.memory > 0) {
     console.log(`| side | held per idle keep-alive connection | held per request in flight |\n|---|--:|--:|`);
-    for (const [label, dir, route] of sides) {
-      const [idle, inFlight] = (await measureSide(dir, o, route)) as unknown as [number, number];
+    for (const [label, dir, route, flags] of sides) {
+      const [idle, inFlight] = (await measureSide(dir, o, route, flags)) as unknown as [number, number];
       console.log(`| ${label} | ${(idle / 1024).toFixed(1)} KiB | ${(inFlight / 1024).toFixed(1)} KiB |`);
     }
     console.log(`\n(${o.memory} connections; V8 heap used + external memory, after forced GCs)`);
@@ -629,7 +644,8 @@ async function main(): Promise<void> {
   for (let round = 0; round < o.rounds; round++) {
     // Alternated: the side that goes first changes each round.
     const order = round % 2 === 0 ? sides : [...sides].reverse();
-    for (const [label, dir, route] of order) got.get(label)?.push(await measureSide(dir, o, route));
+    for (const [label, dir, route, flags] of order)
+      got.get(label)?.push(await measureSide(dir, o, route, flags));
   }
   console.log(`${o.n} requests a path and round, ${o.rounds} rounds; medians (min–max)\n`);
   console.log('| side | path | CPU µs/request | bytes allocated/request | objects/request |');
@@ -666,7 +682,7 @@ async function main(): Promise<void> {
  */
 function printSplit(
   o: Options,
-  sides: [string, string, RouteKind][],
+  sides: [string, string, RouteKind, string[]?][],
   got: Map<string, SideFigures[][]>,
 ): void {
   console.log(
