@@ -149,3 +149,19 @@ export async function startPlainOnTlsPort(): Promise<Fault> {
   const port = await listenLoopback(server);
   return recorder.handle(`https://127.0.0.1:${port}`, port);
 }
+
+/**
+ * unreachable / connection_timeout: an https:// URL whose server accepts the TCP connection,
+ * reads the ClientHello and never answers it, so the handshake hangs until the client's connect
+ * timeout. `connectionLog[i].firstBytes` holds the ClientHello; `received` stays empty.
+ */
+export async function startTlsHandshakeStall(): Promise<Fault> {
+  const recorder = new FaultRecorder();
+  const server = createNetServer((socket) => {
+    const record = recorder.track(socket);
+    socket.on('data', (chunk: Buffer) => record.captureBytes(chunk));
+  });
+  recorder.adopt(server);
+  const port = await listenLoopback(server);
+  return recorder.handle(`https://127.0.0.1:${port}`, port);
+}
