@@ -35,6 +35,7 @@ import {
   startRefusing,
   startUnaccepting,
   UNRESOLVABLE_URL,
+  UNROUTABLE_URL,
 } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -78,6 +79,15 @@ const ROWS: Row[] = [
     error: 'connection_refused',
     shape: 'unreachable',
     reached: false,
+  },
+  {
+    name: 'an address no route leads to is a 502 destination_ip_unroutable',
+    start: async () => ({ url: UNROUTABLE_URL, close: async () => {} }),
+    status: 502,
+    error: 'destination_ip_unroutable',
+    shape: 'unreachable',
+    reached: false,
+    param: /details="no route to the upstream \(ENETUNREACH\)/,
   },
   {
     name: 'a connect that never completes is a 504 connection_timeout',
