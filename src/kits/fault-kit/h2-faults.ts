@@ -17,6 +17,8 @@ export type H2Behaviour = (stream: ServerHttp2Stream, request: RecordedRequest) 
 export interface H2FaultOptions {
   /** h2 over TLS (ALPN h2, the kit's localhost certificate) instead of h2c. */
   tls?: boolean;
+  /** With `tls`: a certificate for other.example only (ERR_TLS_CERT_ALTNAME_INVALID), instead of localhost's. */
+  wrongHost?: boolean;
   /** The server's SETTINGS_MAX_CONCURRENT_STREAMS. */
   maxConcurrentStreams?: number;
   /**
@@ -85,7 +87,7 @@ export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = 
   const certificates = options.tls ? testCertificates() : undefined;
   const server = certificates
     ? http2.createSecureServer({
-        ...certificates.localhost,
+        ...(options.wrongHost ? certificates.wrongHost : certificates.localhost),
         settings,
         ALPNProtocols: ['h2'],
         ...(options.requireClientCertificate

@@ -144,6 +144,22 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal((await gw.logFor('h2-cert-required')).stage, 'not_sent');
   });
 
+  test('h2 to a certificate for another host: 502 tls_certificate_error, as over HTTP/1.1, nothing sent', async () => {
+    const upstream = await keep(startH2(h2Answer, { tls: true, wrongHost: true }));
+    const gw = await gatewayTo('h2', [upstream.url], `    tls: { ca: ${upstream.caPath} }\n`);
+    const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': 'h2-wrong-host' } });
+    assertGatewayError(
+      res,
+      502,
+      'tls_certificate_error',
+      /^certificate rejected \(ERR_TLS_CERT_ALTNAME_INVALID\)/,
+    );
+    assert.equal(upstream.received.length, 0);
+    const line = await gw.logFor('h2-wrong-host');
+    assert.equal(line.stage, 'not_sent');
+    assert.equal(line.flag, 'CERT');
+  });
+
   test('h2 to a TLS server that speaks only HTTP/1.1: 502 tls_alert_received (no application protocol), nothing sent', async () => {
     const upstream = await keep(startHttpsEcho());
     const gw = await gatewayTo(
