@@ -87,7 +87,7 @@ const ROWS: Row[] = [
     error: 'destination_ip_unroutable',
     shape: 'unreachable',
     reached: false,
-    param: /details="no route to the upstream \(ENETUNREACH\)/,
+    param: /details="no route to the upstream \(E[A-Z]+\)/,
   },
   {
     name: 'a connect that never completes is a 504 connection_timeout',
