@@ -2,8 +2,8 @@
  * Checks that span fields: a route's upstream must exist, two listeners cannot share an
  * address, two routes cannot claim the same requests (routing-checks.ts), an exchange cannot time out
  * before its response head may arrive, a retry's backoff cannot start above its cap, a drain
- * cannot wait out its whole deadline. An
- * upstream nobody routes to is fine: it may be staged for the next deploy.
+ * cannot wait out its whole deadline. An upstream nobody routes to is fine: it may be staged
+ * for the next deploy.
  */
 
 import { checkAccess } from './access-checks.ts';
