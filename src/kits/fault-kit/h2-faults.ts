@@ -72,6 +72,11 @@ export const h2DropConnection: H2Behaviour = (stream) => {
   stream.session?.socket?.destroy();
 };
 
+/** Resets the whole TCP connection (RST, no GOAWAY) on the first stream, before any head. */
+export const h2ResetConnection: H2Behaviour = (stream) => {
+  stream.session?.socket?.resetAndDestroy();
+};
+
 /** Refuses the stream with HTTP_1_1_REQUIRED: the server wants HTTP/1.1 for this request. */
 export const h2RequireHttp1: H2Behaviour = (stream) => {
   stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
