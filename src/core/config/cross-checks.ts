@@ -1,8 +1,9 @@
 /**
  * Checks that span fields: a route's upstream must exist, two listeners cannot share an
  * address, two routes cannot claim the same requests (routing-checks.ts), an exchange cannot time out
- * before its response head may arrive, a drain cannot wait out its whole deadline. An
- * upstream nobody routes to is fine: it may be staged for the next deploy.
+ * before its response head may arrive, a retry's backoff cannot start above its cap, a drain
+ * cannot wait out its whole deadline. An upstream nobody routes to is fine: it may be staged
+ * for the next deploy.
  */
 
 import { checkAccess } from './access-checks.ts';
@@ -33,6 +34,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document.listen, report);
   checkTimeoutOrder(upstreams, report);
+  checkBackoffOrder(upstreams, report);
   checkProtocolSchemes(upstreams, report);
   checkDrainOrder(document.drain, report);
   checkDiscovery(upstreams, report);
@@ -103,8 +105,8 @@ function checkDuplicateListeners(listen: unknown, report: Report): void {
 function checkTimeoutOrder(upstreams: Record<string, unknown> | undefined, report: Report): void {
   for (const [name, upstream] of entriesOf(upstreams)) {
     const timeouts = upstream.timeouts === undefined ? {} : mappingAt(upstream, 'timeouts');
-    const total = timeoutOf(timeouts, 'total', DEFAULTS.upstream.timeouts.total);
-    const response = timeoutOf(timeouts, 'response', DEFAULTS.upstream.timeouts.response);
+    const total = durationOf(timeouts, 'total', DEFAULTS.upstream.timeouts.total);
+    const response = durationOf(timeouts, 'response', DEFAULTS.upstream.timeouts.response);
     if (total === undefined || response === undefined || total.ms >= response.ms) continue;
     // Point at whichever the operator wrote; if both, total is the one that reads as too short.
     const field = total.written ? 'total' : 'response';
@@ -112,6 +114,25 @@ function checkTimeoutOrder(upstreams: Record<string, unknown> | undefined, repor
       ['upstreams', name, 'timeouts', field],
       `timeouts.total (${total.text}) must be at least timeouts.response (${response.text}): ` +
         'the whole exchange cannot end before its response head is allowed to arrive',
+    );
+  }
+}
+
+/**
+ * A retry waits up to min(max, base × 2^(n−1)): a base above the cap (`base: 1s` under the default
+ * 250ms max) would never be waited, every retry coming sooner than the operator wrote.
+ */
+function checkBackoffOrder(upstreams: Record<string, unknown> | undefined, report: Report): void {
+  const fallback = DEFAULTS.upstream.retries;
+  for (const [name, upstream] of entriesOf(upstreams)) {
+    const backoff = mappingAt(mappingAt(upstream, 'retries'), 'backoff');
+    const base = durationOf(backoff, 'base', fallback.backoffBase);
+    const max = durationOf(backoff, 'max', fallback.backoffMax);
+    if (base === undefined || max === undefined || base.ms <= max.ms) continue;
+    report(
+      ['upstreams', name, 'retries', 'backoff', base.written ? 'base' : 'max'],
+      `backoff.base (${base.text}) must be at most backoff.max (${max.text}): ` +
+        'each retry waits at most max, so a longer base would never be waited',
     );
   }
 }
@@ -135,13 +156,14 @@ function checkProtocolSchemes(upstreams: Record<string, unknown> | undefined, re
   }
 }
 
-function timeoutOf(
-  timeouts: Record<string, unknown> | undefined,
-  key: 'total' | 'response',
+/** A duration field as written, or its default; undefined when the mapping or the value is malformed. */
+function durationOf(
+  mapping: Record<string, unknown> | undefined,
+  key: string,
   fallback: number,
 ): { ms: number; text: string; written: boolean } | undefined {
-  if (timeouts === undefined) return undefined;
-  const written = timeouts[key];
+  if (mapping === undefined) return undefined;
+  const written = mapping[key];
   if (written === undefined)
     return { ms: fallback, text: `${formatDuration(fallback)}, the default`, written: false };
   const ms = typeof written === 'string' ? parseDuration(written) : undefined;

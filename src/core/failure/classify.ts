@@ -264,7 +264,14 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const after = `after ${ms(end.elapsed)}`;
   const cause = end.error ?? undefined;
   const code = codeOf(end.error);
-  const own = end.rstCode === undefined || end.rstCode === 0 || end.rstCode === 8;
+  // Node closes the streams of a session that went down with CANCEL, or with INTERNAL_ERROR when
+  // an error took it down (a TCP reset, bytes that are no TLS record: the stream's error is then
+  // the session's, not ERR_HTTP2_STREAM_ERROR): no reset the upstream sent.
+  const own =
+    end.rstCode === undefined ||
+    end.rstCode === 0 ||
+    end.rstCode === 8 ||
+    (end.rstCode === 2 && code !== '' && !code.startsWith('ERR_HTTP2_'));
   const rst =
     end.rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(end.rstCode);
   if (end.headReceived) {

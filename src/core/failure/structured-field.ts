@@ -1,9 +1,18 @@
 /**
- * The few RFC 8941 structured-field serialisations Proxy-Status needs.
- * Serialising by hand keeps the hot path free of a general-purpose library.
+ * The few RFC 8941 structured-field serialisations Proxy-Status needs, and the one check of a
+ * List another hop wrote. By hand keeps the hot path free of a general-purpose library.
  */
 
 const TOKEN = /^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/;
+
+// RFC 9651 §3.3: integer or decimal, string, token, byte sequence, boolean, date, display string.
+// Each alternative begins with its own first character, so matching never backtracks far.
+const BARE_ITEM =
+  '(?:-?\\d{1,15}(?:\\.\\d{1,3})?|"(?:[ !#-\\[\\]-~]|\\\\["\\\\])*"|[A-Za-z*][A-Za-z0-9:/!#$%&\'*+\\-.^_`|~]*' +
+  '|:[A-Za-z0-9+/=]*:|\\?[01]|@-?\\d{1,15}|%"(?:[ !#$&-~]|%[0-9a-f]{2})*")';
+const PARAMETERS = `(?:; *[a-z*][a-z0-9_\\-.*]*(?:=${BARE_ITEM})?)*`;
+const MEMBER = `(?:${BARE_ITEM}|\\( *(?:${BARE_ITEM}${PARAMETERS}(?: +${BARE_ITEM}${PARAMETERS})*)? *\\))${PARAMETERS}`;
+const LIST = new RegExp(`^[ \\t]*${MEMBER}(?:[ \\t]*,[ \\t]*${MEMBER})*[ \\t]*$`);
 
 /** An sf-string: printable ASCII only; anything else becomes "?" so the header stays valid. */
 export function sfString(value: string): string {
@@ -20,4 +29,13 @@ export function sfString(value: string): string {
 /** A bare item that is a token when it can be, else a string (Proxy-Status member names allow both). */
 export function sfTokenOrString(value: string): string {
   return TOKEN.test(value) ? value : sfString(value);
+}
+
+/**
+ * Whether a field value is a List of at least one member (RFC 9651 §4.2.1), one a proxy may
+ * append its own member to. An unterminated string in an upstream's Proxy-Status would swallow
+ * the member after it, and a strict reader refuses the whole field.
+ */
+export function isSfList(value: string): boolean {
+  return LIST.test(value);
 }

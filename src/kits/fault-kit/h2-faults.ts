@@ -17,6 +17,8 @@ export type H2Behaviour = (stream: ServerHttp2Stream, request: RecordedRequest) 
 export interface H2FaultOptions {
   /** h2 over TLS (ALPN h2, the kit's localhost certificate) instead of h2c. */
   tls?: boolean;
+  /** With `tls`: a certificate for other.example only (ERR_TLS_CERT_ALTNAME_INVALID), instead of localhost's. */
+  wrongHost?: boolean;
   /** The server's SETTINGS_MAX_CONCURRENT_STREAMS. */
   maxConcurrentStreams?: number;
   /**
@@ -70,6 +72,11 @@ export const h2DropConnection: H2Behaviour = (stream) => {
   stream.session?.socket?.destroy();
 };
 
+/** Resets the whole TCP connection (RST, no GOAWAY) on the first stream, before any head. */
+export const h2ResetConnection: H2Behaviour = (stream) => {
+  stream.session?.socket?.resetAndDestroy();
+};
+
 /** Refuses the stream with HTTP_1_1_REQUIRED: the server wants HTTP/1.1 for this request. */
 export const h2RequireHttp1: H2Behaviour = (stream) => {
   stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
@@ -85,7 +92,7 @@ export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = 
   const certificates = options.tls ? testCertificates() : undefined;
   const server = certificates
     ? http2.createSecureServer({
-        ...certificates.localhost,
+        ...(options.wrongHost ? certificates.wrongHost : certificates.localhost),
         settings,
         ALPNProtocols: ['h2'],
         ...(options.requireClientCertificate

@@ -6,9 +6,10 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
-import type { SecureVersion } from 'node:tls';
+import { type SecureVersion, TLSSocket } from 'node:tls';
 import { type Fault, FaultRecorder, listenLoopback } from './fault.ts';
 import { type EchoServerOptions, serveEcho } from './http-servers.ts';
+import { RequestStreamParser } from './request-parser.ts';
 import { type TestCertificates, testCertificates } from './tls-certs.ts';
 
 export interface TlsFault extends Fault {
@@ -148,4 +149,62 @@ export async function startPlainOnTlsPort(): Promise<Fault> {
   recorder.adopt(server);
   const port = await listenLoopback(server);
   return recorder.handle(`https://127.0.0.1:${port}`, port);
+}
+
+/**
+ * unreachable / connection_timeout: an https:// URL whose server accepts the TCP connection,
+ * reads the ClientHello and never answers it, so the handshake hangs until the client's connect
+ * timeout. `connectionLog[i].firstBytes` holds the ClientHello; `received` stays empty.
+ */
+export async function startTlsHandshakeStall(): Promise<Fault> {
+  const recorder = new FaultRecorder();
+  const server = createNetServer((socket) => {
+    const record = recorder.track(socket);
+    socket.on('data', (chunk: Buffer) => record.captureBytes(chunk));
+  });
+  recorder.adopt(server);
+  const port = await listenLoopback(server);
+  return recorder.handle(`https://127.0.0.1:${port}`, port);
+}
+
+/**
+ * garbage over TLS: a TLS server (the kit's localhost certificate) that, once a whole request
+ * came, writes bytes that are no TLS record on the TCP connection under the TLS session and
+ * keeps it open: at once (`before: 'head'`), or after a response head of Content-Length 100
+ * and 10 bytes of its body (`before: 'body'`). The client's TLS layer refuses the record
+ * (ERR_SSL_…); no close follows unless the client closes.
+ */
+export async function startTlsRecordGarbage(options: { before?: 'head' | 'body' } = {}): Promise<TlsFault> {
+  const certificates = testCertificates();
+  const recorder = new FaultRecorder();
+  const tlsErrors: Error[] = [];
+  const server = createNetServer((socket) => {
+    const record = recorder.track(socket);
+    socket.on('data', (chunk: Buffer) => record.captureBytes(chunk));
+    const secure = new TLSSocket(socket, { isServer: true, ...certificates.localhost });
+    recorder.own(secure);
+    secure.on('error', (error) => tlsErrors.push(error));
+    const parser = new RequestStreamParser((head) => {
+      const request = recorder.addRequest({ ...head, connection: record.index });
+      recorder
+        .waitFor(() => (request.bodyComplete ? request : undefined), 'the request body')
+        .then(garble, () => socket.destroy());
+      return request;
+    });
+    const garble = () => {
+      if (options.before !== 'body') return void socket.write('this is not a TLS record\r\n\r\n');
+      secure.write(`HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n${'a'.repeat(10)}`, () =>
+        setTimeout(() => socket.write('this is not a TLS record\r\n\r\n'), 20),
+      );
+    };
+    secure.on('data', (chunk: Buffer) => parser.push(chunk));
+  });
+  recorder.adopt(server);
+  const port = await listenLoopback(server);
+  return recorder.handle(`https://127.0.0.1:${port}`, port, {
+    ca: certificates.ca,
+    caPath: certificates.caPath,
+    certificates,
+    tlsErrors,
+  });
 }

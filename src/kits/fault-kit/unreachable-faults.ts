@@ -13,6 +13,13 @@ export const UNRESOLVABLE_HOST = 'candor-fault.invalid';
 export const UNRESOLVABLE_URL = `http://${UNRESOLVABLE_HOST}:80`;
 
 /**
+ * destination_ip_unroutable: the limited broadcast address. Linux refuses a TCP connect to a
+ * broadcast or multicast address at once with ENETUNREACH, whatever the machine's routes, so
+ * no packet leaves and no server is needed. Linux behaviour.
+ */
+export const UNROUTABLE_URL = 'http://255.255.255.255:80';
+
+/**
  * unreachable / connection_refused: a loopback port with nothing listening on it, held for the
  * fault's life as the local end of a connection the kit keeps open. A SYN to it finds no
  * listener and is answered with a reset (ECONNREFUSED), and while the port is in use the

@@ -746,12 +746,17 @@ function upgradeOf(headers: readonly string[]): string {
   return '';
 }
 
-/** The `grpc-status` among flat fields, when one is there and numeric. */
+/**
+ * The gRPC status a client reads from the `grpc-status` among flat fields, when one is there: a
+ * value that is none of gRPC's 17 codes ("17", "-1", "abc") is read as UNKNOWN, as gRPC's
+ * libraries read it, so an upstream cannot widen the log's and the metric's values past them.
+ */
 function grpcStatusIn(fields: readonly string[]): number | undefined {
   for (let i = 0; i < fields.length; i += 2)
     if (fields[i].length === 11 && fields[i].toLowerCase() === 'grpc-status') {
-      const code = Number(fields[i + 1]);
-      return Number.isInteger(code) ? code : undefined;
+      const value = fields[i + 1];
+      const code = Number(value);
+      return /^[0-9]{1,3}$/.test(value) && code <= GRPC_CODES.UNAUTHENTICATED ? code : GRPC_CODES.UNKNOWN;
     }
   return undefined;
 }

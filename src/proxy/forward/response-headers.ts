@@ -1,11 +1,13 @@
+import { isSfList } from '../../core/failure/structured-field.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 
 /**
  * The downstream response's headers from the upstream's parsed head, as a flat [name, value, …]
  * list: hop-by-hop fields out, Via, X-Request-Id and (on errors the upstream made) Proxy-Status
  * in. `via` is this hop's entry ("1.1 edge-1"); `proxyStatus` this gateway's Proxy-Status
- * member, appended to the upstream's own when present; `trailers`: the downstream response will
- * carry trailers (chunked, to an HTTP/1.1 client), otherwise no Trailer field goes.
+ * member, appended to the upstream's own when that is a valid List (else it replaces it);
+ * `trailers`: the downstream response will carry trailers (chunked, to an HTTP/1.1 client),
+ * otherwise no Trailer field goes.
  */
 export function buildDownstreamHead(
   raw: readonly string[],
@@ -49,6 +51,10 @@ export function buildDownstreamHead(
   out[n++] = upstreamVia === undefined ? via : `${upstreamVia}, ${via}`;
   out[n++] = 'x-request-id';
   out[n++] = requestId;
+  // Appended to a value that is not a List (an unterminated string), this hop's member would be
+  // read as part of the upstream's, and a strict reader drops the whole field: it goes alone.
+  if (proxyStatus !== undefined && upstreamStatus !== undefined && !isSfList(upstreamStatus))
+    upstreamStatus = undefined;
   if (proxyStatus !== undefined || upstreamStatus !== undefined) {
     out[n++] = 'proxy-status';
     out[n++] =

@@ -317,6 +317,44 @@ ${TARGET}    timeouts: { response: 2m }
   ]);
 });
 
+test('a retry backoff whose base is above its cap says which is which, defaults included', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: a
+upstreams:
+  a:
+${TARGET}    retries: { backoff: { base: 1s, max: 100ms } }
+  b:
+${TARGET}    retries: { backoff: { base: 500ms } }
+  c:
+${TARGET}    retries: { backoff: { max: 10ms } }
+  d:
+${TARGET}    retries: { backoff: { base: 100ms, max: 100ms } }
+`;
+  const why = 'each retry waits at most max, so a longer base would never be waited';
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      9,
+      33,
+      'upstreams.a.retries.backoff.base',
+      `backoff.base (1s) must be at most backoff.max (100ms): ${why}`,
+    ),
+    problem(
+      13,
+      33,
+      'upstreams.b.retries.backoff.base',
+      `backoff.base (500ms) must be at most backoff.max (250ms, the default): ${why}`,
+    ),
+    problem(
+      17,
+      32,
+      'upstreams.c.retries.backoff.max',
+      `backoff.base (25ms, the default) must be at most backoff.max (10ms): ${why}`,
+    ),
+  ]);
+});
+
 test('a drain delay must leave time before the drain deadline, and may be zero', () => {
   const base = withUpstream(TARGET);
   const why = 'the timeout counts from the signal, so requests in flight would get no time to finish';

@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startBadFraming, startNotModifiedWithLength } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import {
   startCloseDelimited,
   startCloseDelimitedThenReset,
@@ -165,4 +166,26 @@ describe("the upstream's own errors pass through untouched", () => {
       await fault.close();
     }
   });
+
+  // RFC 9209 §2 appends to a List (RFC 9651): appended to an unterminated string, the gateway's
+  // member was read as part of the upstream's details, and a strict reader dropped the field.
+  for (const broken of ['inner; details="unterminated', '"inner, x', 'inner;;', ' '])
+    test(`a Proxy-Status that is not a List (${JSON.stringify(broken)}) gives way to the gateway's own member`, async () => {
+      const fault = await startRawFault(async (connection) => {
+        await readRequest(connection);
+        await connection.write(
+          `HTTP/1.1 500 Oops\r\nProxy-Status: ${broken}\r\ncontent-length: 4\r\n\r\noops`,
+        );
+      });
+      const gw = await startTestGateway(singleUpstream(fault.url));
+      try {
+        const res = await request(gw.url);
+        assert.equal(res.status, 500);
+        assert.equal(res.text, 'oops');
+        assert.equal(res.headers['proxy-status'], 'edge-1; received-status=500; next-hop="app"');
+      } finally {
+        await gw.close();
+        await fault.close();
+      }
+    });
 });

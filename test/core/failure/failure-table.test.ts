@@ -26,6 +26,7 @@ import {
   startExpiredCertificate,
   startPlainOnTlsPort,
   startSelfSignedCertificate,
+  startTlsHandshakeStall,
   startTlsOnPlainPort,
   startWrongHostCertificate,
   type TlsFault,
@@ -34,6 +35,7 @@ import {
   startRefusing,
   startUnaccepting,
   UNRESOLVABLE_URL,
+  UNROUTABLE_URL,
 } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -79,6 +81,15 @@ const ROWS: Row[] = [
     reached: false,
   },
   {
+    name: 'an address no route leads to is a 502 destination_ip_unroutable',
+    start: async () => ({ url: UNROUTABLE_URL, close: async () => {} }),
+    status: 502,
+    error: 'destination_ip_unroutable',
+    shape: 'unreachable',
+    reached: false,
+    param: /details="no route to the upstream \(E[A-Z]+\)/,
+  },
+  {
     name: 'a connect that never completes is a 504 connection_timeout',
     start: startUnaccepting,
     upstreamYaml: () => '    timeouts: { connect: 200ms }\n',
@@ -86,6 +97,16 @@ const ROWS: Row[] = [
     error: 'connection_timeout',
     shape: 'unreachable',
     reached: false,
+  },
+  {
+    name: 'a TLS handshake the upstream never answers is a 504 connection_timeout',
+    start: startTlsHandshakeStall,
+    upstreamYaml: () => '    timeouts: { connect: 200ms }\n',
+    status: 504,
+    error: 'connection_timeout',
+    shape: 'unreachable',
+    reached: false,
+    param: /details="TLS handshake not done after 200 ms"/,
   },
   {
     name: 'https:// to a plain HTTP port is a 502 tls_protocol_error',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../../src/core/failure/proxy-status.ts';
-import { sfString, sfTokenOrString } from '../../../src/core/failure/structured-field.ts';
+import { isSfList, sfString, sfTokenOrString } from '../../../src/core/failure/structured-field.ts';
 
 test('sf-strings escape quotes and backslashes and never carry non-printable bytes', () => {
   assert.equal(sfString('a "b" \\c'), '"a \\"b\\" \\\\c"');
@@ -32,4 +32,28 @@ test('Proxy-Status members carry error, its parameters, details and next-hop (RF
     receivedStatusProxyStatus('edge-1', 503, 'api'),
     'edge-1; received-status=503; next-hop="api"',
   );
+});
+
+test('a List another hop wrote is told from one that is not (RFC 9651 §4.2.1)', () => {
+  for (const list of [
+    'inner; error=connection_refused; details="a \\"b\\" \\\\c"',
+    'a, b',
+    'a\t,\tb ',
+    '"name"; x=1.5; y=?1; z=:YWJj:; w=@17; v=%"f%c3%bc"',
+    '(a b);q=1, c',
+  ])
+    assert.equal(isSfList(list), true, list);
+  for (const garbage of [
+    '',
+    ' ',
+    'a,',
+    'a, , b',
+    'inner; details="open',
+    '"open, x',
+    'a;;',
+    'a;X=1',
+    '1a',
+    '"\u00e9"',
+  ])
+    assert.equal(isSfList(garbage), false, garbage);
 });

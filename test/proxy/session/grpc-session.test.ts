@@ -157,6 +157,63 @@ test("the upstream's own grpc-status passes through (h2c upstream), in its trail
   }
 });
 
+test("a grpc-status that is no gRPC code passes untouched, logged and counted as the UNKNOWN its client reads: the metric's labels stay bounded", async () => {
+  // gRPC's libraries read a status outside its 17 codes as UNKNOWN (2); counted as sent, an
+  // upstream writing a new number on each answer would add a metric series each time.
+  const upstream = http2.createServer();
+  upstream.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    stream.resume();
+    stream.on('end', () => {
+      const code = String(headers['x-code']);
+      if (headers['x-in'] === 'head') {
+        stream.respond(
+          { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': code },
+          { endStream: true },
+        );
+        return;
+      }
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': code }));
+      stream.end(message);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const gw = await startTestGateway(
+    singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    protocol: h2c\n' }),
+  );
+  try {
+    for (const [code, read] of [
+      ['16', 16],
+      ['17', 2],
+      ['1000001', 2],
+      ['-1', 2],
+      ['1e3', 2],
+      ['abc', 2],
+    ] as const)
+      for (const where of ['head', 'trailers']) {
+        const answer = await viaH2(
+          gw,
+          { 'content-type': 'application/grpc', te: 'trailers', 'x-code': code, 'x-in': where },
+          message,
+        );
+        const sent = where === 'head' ? answer.headers : answer.trailers;
+        assert.equal(sent?.['grpc-status'], code, 'passed on as the upstream wrote it');
+        const line = await gw.logFor(String(answer.headers['x-request-id']));
+        assert.equal(line.grpc_status, read, `${code} in the ${where}`);
+      }
+    const text = (await gw.gateway.metrics.exposition()).text;
+    const labels = [...text.matchAll(/^candor_grpc_responses_total\{[^}]*grpc_status="([^"]*)"/gm)].map(
+      (m) => m[1],
+    );
+    assert.deepEqual([...new Set(labels)].sort(), ['16', '2']);
+  } finally {
+    await gw.close();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
 test("an upstream's own non-200 without grpc-status passes through untouched; the log says the status gRPC maps it to", async () => {
   const echo = await startEcho();
   const gw = await startTestGateway(singleUpstream(echo.url));

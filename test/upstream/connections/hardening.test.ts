@@ -10,6 +10,7 @@ import { describe, type TestContext, test } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { type RawConnection, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { startTlsRecordGarbage } from '../../../src/kits/fault-kit/tls-faults.ts';
 import { rawRequest, request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -452,5 +453,48 @@ describe('transfer codings under chunked', () => {
       req.on('error', reject);
     });
     assert.equal(received, big.length);
+  });
+});
+
+describe('bytes that are no TLS record, after the handshake', () => {
+  // node:tls reports such an error without closing the socket: the exchange waited for the
+  // response timeout (504 http_response_timeout, "no response head"), or the read timeout.
+  const slow = (caPath: string) =>
+    `    tls: { ca: ${caPath} }\n    timeouts: { response: 30s, read: 30s, total: 60s }\n    retries: { attempts: 1 }`;
+
+  test('before the head: 502 connection_terminated naming the TLS error, at once', async (t) => {
+    const fault = await startTlsRecordGarbage();
+    const gw = await through(t, fault, slow(fault.caPath));
+    const res = await request(gw.url, {
+      path: '/x',
+      headers: { 'x-request-id': 'tls-garbage' },
+      timeoutMs: 10_000,
+    });
+    assert.equal(res.status, 502);
+    assert.match(
+      proxyStatus(res),
+      /^edge-1; error=connection_terminated; details="connection lost \(ERR_SSL_[A-Z_]+\) before the response head after /,
+    );
+    const line = await gw.logFor('tls-garbage');
+    assert.equal(line.stage, 'sent');
+    assert.equal(fault.received.length, 1);
+  });
+
+  test('inside the body: the transfer is cut, logged http_response_incomplete naming the TLS error', async (t) => {
+    const fault = await startTlsRecordGarbage({ before: 'body' });
+    const gw = await through(t, fault, slow(fault.caPath));
+    const res = await request(gw.url, {
+      path: '/x',
+      headers: { 'x-request-id': 'tls-garbage-body' },
+      timeoutMs: 10_000,
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.aborted, true);
+    const line = await gw.logFor('tls-garbage-body');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.match(
+      String(line.details),
+      /^response body cut short: connection lost \(ERR_SSL_[A-Z_]+\) after /,
+    );
   });
 });

@@ -406,6 +406,9 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private readonly onSocketError = (err: NodeJS.ErrnoException): void => {
     this.socketError = err;
+    // node:tls reports an error after its handshake (a record that is no TLS record) and leaves
+    // the socket open: the connection is over all the same, and its 'close' names how it ended.
+    this.socket.destroy();
   };
 
   private readonly onSocketClose = (): void => {

@@ -18,6 +18,7 @@ import {
   h2RequireHttp1,
   h2ResetAfterHead,
   h2ResetBeforeHead,
+  h2ResetConnection,
   startH2,
   startH2GoawayFirst,
   startH2Raw,
@@ -142,6 +143,22 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     );
     assert.equal(upstream.received.length, 0);
     assert.equal((await gw.logFor('h2-cert-required')).stage, 'not_sent');
+  });
+
+  test('h2 to a certificate for another host: 502 tls_certificate_error, as over HTTP/1.1, nothing sent', async () => {
+    const upstream = await keep(startH2(h2Answer, { tls: true, wrongHost: true }));
+    const gw = await gatewayTo('h2', [upstream.url], `    tls: { ca: ${upstream.caPath} }\n`);
+    const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': 'h2-wrong-host' } });
+    assertGatewayError(
+      res,
+      502,
+      'tls_certificate_error',
+      /^certificate rejected \(ERR_TLS_CERT_ALTNAME_INVALID\)/,
+    );
+    assert.equal(upstream.received.length, 0);
+    const line = await gw.logFor('h2-wrong-host');
+    assert.equal(line.stage, 'not_sent');
+    assert.equal(line.flag, 'CERT');
   });
 
   test('h2 to a TLS server that speaks only HTTP/1.1: 502 tls_alert_received (no application protocol), nothing sent', async () => {
@@ -300,6 +317,22 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     const res = await request(gw.url, { path: '/crash', headers: { 'x-request-id': 'drop' } });
     assertGatewayError(res, 502, 'connection_terminated', /before the response head/);
     assert.equal((await gw.logFor('drop')).stage, 'sent');
+  });
+
+  test('the connection reset (TCP RST) before the head: 502 naming the reset, not a stream the upstream reset', async () => {
+    // Node closes the streams of a session an error took down with INTERNAL_ERROR of its own.
+    const upstream = await keep(startH2(h2ResetConnection));
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/crash', headers: { 'x-request-id': 'rst' } });
+    assertGatewayError(
+      res,
+      502,
+      'connection_terminated',
+      /^connection reset \(ECONNRESET\) before the response head/,
+    );
+    const line = await gw.logFor('rst');
+    assert.equal(line.stage, 'sent');
+    assert.equal(line.upstream_reset, true);
   });
 
   test('HTTP_1_1_REQUIRED: 502 http_protocol_error telling to set protocol http1', async () => {
