@@ -144,9 +144,14 @@ async function call(
     if (!verdict.retry) return { retry: false, reason: verdict.reason, delayMs: undefined };
     const no = (reason: NoRetryReason): Next => ({ retry: false, reason, delayMs: undefined });
     if (attempt >= config.attempts) return no('attempts');
+    // A pause lasts maxPause at most, for this call as for the others it holds (admit waits it
+    // out): that is the wait to weigh against the deadline and to report.
     const delayMs =
-      announcedMs ??
-      backoffDelay({ backoffBase: config.backoff.base, backoffMax: config.backoff.cap }, attempt);
+      announcedMs === undefined
+        ? backoffDelay({ backoffBase: config.backoff.base, backoffMax: config.backoff.cap }, attempt)
+        : paused
+          ? Math.min(announcedMs, config.maxPause)
+          : announcedMs;
     const now = performance.now();
     if (now + delayMs >= deadlineAt)
       return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');

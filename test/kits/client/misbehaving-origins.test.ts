@@ -1,0 +1,92 @@
+/**
+ * candor/client called straight at origins that misbehave: one that answers something that is
+ * not HTTP is told as the gateway's table tells it (the garbage shape, never "the connection
+ * broke") and is not sent again, GET or not; a Retry-After above `maxPause` is waited for
+ * `maxPause`, and the report says so.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import {
+  startHugeHeader,
+  startInvalidHeader,
+  startSshBanner,
+} from '../../../src/kits/fault-kit/garbage-faults.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+
+const garbage: [string, () => Promise<Fault>, string][] = [
+  ['an SSH banner', startSshBanner, 'http_protocol_error'],
+  ['a header name with a space', () => startInvalidHeader(), 'http_protocol_error'],
+  ['a 64 KiB header', () => startHugeHeader(), 'http_response_header_section_size'],
+];
+
+for (const [what, start, type] of garbage) {
+  test(`an origin that answers ${what}: ${type}, sent once even for a GET`, async () => {
+    const origin = await start();
+    try {
+      const reports: AttemptReport[] = [];
+      const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+      const error = await api(`${origin.url}/x`).then(
+        () => assert.fail('resolved'),
+        (err: unknown) => err,
+      );
+      assert.ok(error instanceof UpstreamError);
+      assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
+      assert.equal(error.type, type);
+      assert.deepEqual(
+        reports.map((r) => [r.type, r.retry, r.reason]),
+        [[type, false, 'not_retryable']],
+      );
+      assert.match(error.message, new RegExp(`1 attempt, ${type}: .*; not retried: `));
+      assert.equal(origin.received.length, 1, 'the origin got the request once');
+    } finally {
+      await origin.close();
+    }
+  });
+}
+
+test('a 503 whose Retry-After is above maxPause: the retry goes after maxPause, and the report says that wait', async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    if (hits === 1) res.writeHead(503, { 'retry-after': '30' }).end('later\n');
+    else res.end('ok\n');
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    // The deadline is past the announced 30 s: only maxPause decides the wait.
+    const api = createFetch({ maxPause: 300, deadline: 60_000, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/a`);
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), 'ok\n');
+    assert.deepEqual(
+      reports.map((r) => [r.status, r.retryAfterMs, r.retry, r.reason, r.delayMs]),
+      [[503, 30_000, true, 'idempotent', 300]],
+    );
+  } finally {
+    await origin.close();
+  }
+});
+
+test('a Retry-After above the deadline but maxPause within it: the call waits maxPause and goes again', async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    if (hits === 1) res.writeHead(429, { 'retry-after': '3600' }).end('slow down\n');
+    else res.end('ok\n');
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ maxPause: 200, deadline: 20_000, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/b`);
+    assert.equal(answer.status, 200, 'a later call would go after maxPause: so does this one');
+    assert.deepEqual(
+      reports.map((r) => [r.status, r.retry, r.reason, r.delayMs]),
+      [[429, true, 'idempotent', 200]],
+    );
+    assert.equal(hits, 2);
+  } finally {
+    await origin.close();
+  }
+});
