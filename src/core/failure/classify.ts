@@ -264,7 +264,11 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const after = `after ${ms(end.elapsed)}`;
   const cause = end.error ?? undefined;
   const code = codeOf(end.error);
-  const own = end.rstCode === undefined || end.rstCode === 0 || end.rstCode === 8;
+  // Node resets the streams of a session whose socket failed (ECONNRESET, EPIPE) with
+  // INTERNAL_ERROR: its own code, not an RST_STREAM of the upstream's, so the socket's error is
+  // what happened, told as on HTTP/1.1.
+  const socketFailed = end.rstCode === 2 && end.sessionUp !== true && /^E[A-Z]+$/.test(code);
+  const own = end.rstCode === undefined || end.rstCode === 0 || end.rstCode === 8 || socketFailed;
   const rst =
     end.rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(end.rstCode);
   if (end.headReceived) {
