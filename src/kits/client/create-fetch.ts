@@ -21,7 +21,7 @@ import { type ClientConfig, type ClientOptions, resolveOptions } from './options
 import { type Admission, OriginState } from './origin-state.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
 import { retryAfterMs } from './retry-after.ts';
-import { type AttemptOutcome, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
+import { type AttemptEnd, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
 /** fetch's init, whose body may also be a function that makes a fresh body for each attempt. */
@@ -136,7 +136,7 @@ async function call(
   /** The next step after failed attempt number `attempt`, with every limit applied. */
   const decide = (
     attempt: number,
-    outcome: AttemptOutcome,
+    outcome: AttemptEnd,
     announcedMs: number | undefined,
     paused = false,
   ): Next => {
