@@ -26,9 +26,15 @@ function parserErrorType(message: string): FailureType {
  * says whether the connection was ever made (refused, unreachable, connect timeout, a TLS or
  * certificate failure: nothing was sent). An answer that is not valid HTTP is garbage, as the
  * gateway's own parser would call it. Anything else (a reset, "other side closed", a code
- * the table does not know) may have reached the upstream.
+ * the table does not know) may have reached the upstream. With `stage` `head_received` the error
+ * came while the body of a response whose head had come was read: a body cut short, never a
+ * connection lost "before the response head".
  */
-export function classifyFetchError(err: unknown, elapsed: number): Failure {
+export function classifyFetchError(
+  err: unknown,
+  elapsed: number,
+  stage: 'sent' | 'head_received' = 'sent',
+): Failure {
   let cause = (err as { cause?: unknown } | null)?.cause ?? err;
   // Happy eyeballs: an AggregateError whose first error carries the code.
   if (cause instanceof AggregateError && (cause as { code?: unknown }).code === undefined)
@@ -52,13 +58,21 @@ export function classifyFetchError(err: unknown, elapsed: number): Failure {
       cause,
     });
   if (code !== '') {
-    const connect = classifyConnectError(cause, 'tcp', elapsed);
-    if (connect.type !== 'connection_terminated') return connect;
-    return classifyExchangeError(cause, 'sent', elapsed);
+    if (stage === 'sent') {
+      const connect = classifyConnectError(cause, 'tcp', elapsed);
+      if (connect.type !== 'connection_terminated') return connect;
+    }
+    return classifyExchangeError(cause, stage, elapsed);
   }
   const message = cause instanceof Error ? cause.message : String(cause);
-  return new Failure('connection_terminated', `connection lost (${message}) after ${ms(elapsed)}`, {
-    stage: 'sent',
-    cause,
-  });
+  return stage === 'sent'
+    ? new Failure('connection_terminated', `connection lost (${message}) after ${ms(elapsed)}`, {
+        stage,
+        cause,
+      })
+    : new Failure(
+        'http_response_incomplete',
+        `response body cut short: connection lost (${message}) after ${ms(elapsed)}`,
+        { stage, cause },
+      );
 }
