@@ -38,7 +38,12 @@ for (const [what, start, type] of garbage) {
         reports.map((r) => [r.type, r.retry, r.reason]),
         [[type, false, 'not_retryable']],
       );
-      assert.match(error.message, new RegExp(`1 attempt, ${type}: .*; not retried: `));
+      assert.match(
+        error.message,
+        new RegExp(
+          `: the last attempt got no response: the connection failed or broke, or what came was not HTTP \\(1 attempt, ${type}: .*; not retried: `,
+        ),
+      );
       assert.equal(origin.received.length, 1, 'the origin got the request once');
     } finally {
       await origin.close();
