@@ -95,3 +95,26 @@ test('a Retry-After above the deadline but maxPause within it: the call waits ma
     await origin.close();
   }
 });
+
+test('a 502 with Retry-After, or a 503 with Retry-After: 0, pauses nothing and counts for the circuit as a failure', async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    if (hits === 1) res.writeHead(502, { 'retry-after': '1' }).end('bad gateway\n');
+    else res.writeHead(503, { 'retry-after': '0' }).end('unavailable\n');
+  });
+  try {
+    const api = createFetch({ attempts: 1, circuitBreaker: { failures: 2, openTime: 60_000 } });
+    assert.equal((await api(`${origin.url}/a`)).status, 502);
+    assert.equal((await api(`${origin.url}/a`)).status, 503);
+    const error = await api(`${origin.url}/a`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_CIRCUIT_OPEN');
+    assert.equal(hits, 2, 'the third call sent nothing');
+  } finally {
+    await origin.close();
+  }
+});
