@@ -228,8 +228,10 @@ async function call(
         return fail('UPSTREAM_UNREACHABLE');
       }
       // fetch's network errors carry their cause; any other rejection is the call's own mistake
-      // (a GET with a body, a bad header), which fetch would have thrown as well.
-      if (!(err instanceof Error) || err.cause === undefined) {
+      // (a GET with a body, a bad header), which fetch would have thrown as well. So is a
+      // redirect fetch would not follow: the origin answered, and the same request would meet
+      // the same redirect (a loop sent again would triple its load).
+      if (!(err instanceof Error) || err.cause === undefined || refusedRedirect(err)) {
         origin.settle(admission, { abandoned: true });
         clearTimeout(timer);
         throw err;
@@ -295,6 +297,25 @@ async function call(
 type Next =
   | { readonly retry: true; readonly reason: RetryReason; readonly delayMs: number }
   | { readonly retry: false; readonly reason: NoRetryReason; readonly delayMs: undefined };
+
+/**
+ * fetch's words (undici's) for a redirect it would not follow: `redirect: 'error'`, more than
+ * its 20, a location that is not http(s).
+ */
+const REDIRECT_REFUSALS = new Set([
+  'unexpected redirect',
+  'redirect count exceeded',
+  'URL scheme must be a HTTP(S) scheme',
+]);
+
+function refusedRedirect(err: Error): boolean {
+  const cause = err.cause;
+  return (
+    cause instanceof Error &&
+    (cause as { code?: unknown }).code === undefined &&
+    REDIRECT_REFUSALS.has(cause.message)
+  );
+}
 
 /** Sleeps before the next try; false when the call's signal aborted meanwhile. */
 async function wait(ms: number, signal: AbortSignal): Promise<boolean> {

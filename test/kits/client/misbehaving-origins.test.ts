@@ -118,3 +118,34 @@ test('a 502 with Retry-After, or a 503 with Retry-After: 0, pauses nothing and c
     await origin.close();
   }
 });
+
+test("a redirect fetch will not follow ends the call with fetch's own TypeError, after one attempt: a loop is not sent three times", async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    res.writeHead(302, { location: '/again' }).end();
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+    const loop = await api(`${origin.url}/x`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(loop instanceof TypeError && !(loop instanceof UpstreamError));
+    assert.equal((loop.cause as Error).message, 'redirect count exceeded');
+    assert.equal(hits, 21, 'the request and fetch’s 20 redirects, once');
+
+    hits = 0;
+    const refused = await api(`${origin.url}/y`, { redirect: 'error' }).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(refused instanceof TypeError);
+    assert.equal((refused.cause as Error).message, 'unexpected redirect');
+    assert.equal(hits, 1);
+    assert.deepEqual(reports, [], 'no attempt failed: the origin answered');
+  } finally {
+    await origin.close();
+  }
+});
