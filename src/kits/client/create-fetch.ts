@@ -144,17 +144,15 @@ async function call(
     if (!verdict.retry) return { retry: false, reason: verdict.reason, delayMs: undefined };
     const no = (reason: NoRetryReason): Next => ({ retry: false, reason, delayMs: undefined });
     if (attempt >= config.attempts) return no('attempts');
-    // A pause lasts maxPause at most, for this call as for the others it holds (admit waits it
-    // out): that is the wait to weigh against the deadline and to report.
     const delayMs =
-      announcedMs === undefined
-        ? backoffDelay({ backoffBase: config.backoff.base, backoffMax: config.backoff.cap }, attempt)
-        : paused
-          ? Math.min(announcedMs, config.maxPause)
-          : announcedMs;
+      announcedMs ??
+      backoffDelay({ backoffBase: config.backoff.base, backoffMax: config.backoff.cap }, attempt);
     const now = performance.now();
     if (now + delayMs >= deadlineAt)
       return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');
+    // The pause holds later calls for maxPause at most; this call is not sent before the time
+    // the origin announced, so past maxPause it ends with the answer it got.
+    if (paused && delayMs > config.maxPause) return no('retry_after_past_max_pause');
     // A retry that waits out a pause (a 503 or 429 whose Retry-After is not 0) is not charged:
     // the pause lets one probe per announced window reach the origin, fewer requests than any
     // budget would. Any other Retry-After (on a 502 or 504, which pauses nothing, or of 0

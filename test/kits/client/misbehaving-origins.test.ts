@@ -1,8 +1,8 @@
 /**
  * candor/client called straight at origins that misbehave: one that answers something that is
  * not HTTP is told as the gateway's table tells it (the garbage shape, never "the connection
- * broke") and is not sent again, GET or not; a Retry-After above `maxPause` is waited for
- * `maxPause`, and the report says so.
+ * broke") and is not sent again, GET or not; a Retry-After above `maxPause` ends the call with
+ * its answer (later calls wait `maxPause`); a redirect fetch will not follow is fetch's own error.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -51,7 +51,7 @@ for (const [what, start, type] of garbage) {
   });
 }
 
-test('a 503 whose Retry-After is above maxPause: the retry goes after maxPause, and the report says that wait', async () => {
+test('a 503 whose Retry-After is above maxPause: the call ends with it at once (never sent before the announced time), the next call goes after maxPause', async () => {
   let hits = 0;
   const origin = await listenOnLoopback((_req, res) => {
     hits++;
@@ -60,35 +60,39 @@ test('a 503 whose Retry-After is above maxPause: the retry goes after maxPause, 
   });
   try {
     const reports: AttemptReport[] = [];
-    // The deadline is past the announced 30 s: only maxPause decides the wait.
+    // The deadline is past the announced 30 s: only maxPause decides.
     const api = createFetch({ maxPause: 300, deadline: 60_000, onAttemptFailed: (r) => reports.push(r) });
     const answer = await api(`${origin.url}/a`);
-    assert.equal(answer.status, 200);
-    assert.equal(await answer.text(), 'ok\n');
+    assert.equal(answer.status, 503);
+    assert.equal(await answer.text(), 'later\n');
+    assert.equal(hits, 1, 'not sent again before the announced 30 s');
     assert.deepEqual(
-      reports.map((r) => [r.status, r.retryAfterMs, r.retry, r.reason, r.delayMs]),
-      [[503, 30_000, true, 'idempotent', 300]],
+      reports.map((r) => [r.status, r.retryAfterMs, r.retry, r.reason, r.why, r.delayMs]),
+      [[503, 30_000, false, 'retry_after_past_max_pause', 'Retry-After reaches past maxPause', undefined]],
     );
+    const next = await api(`${origin.url}/b`);
+    assert.equal(next.status, 200, 'a later call waits maxPause, not 30 s');
+    assert.equal(hits, 2);
   } finally {
     await origin.close();
   }
 });
 
-test('a Retry-After above the deadline but maxPause within it: the call waits maxPause and goes again', async () => {
+test('a 429 whose Retry-After is within maxPause and the deadline: the retry waits the announced time, as the report says', async () => {
   let hits = 0;
   const origin = await listenOnLoopback((_req, res) => {
     hits++;
-    if (hits === 1) res.writeHead(429, { 'retry-after': '3600' }).end('slow down\n');
+    if (hits === 1) res.writeHead(429, { 'retry-after': '1' }).end('slow down\n');
     else res.end('ok\n');
   });
   try {
     const reports: AttemptReport[] = [];
-    const api = createFetch({ maxPause: 200, deadline: 20_000, onAttemptFailed: (r) => reports.push(r) });
-    const answer = await api(`${origin.url}/b`);
-    assert.equal(answer.status, 200, 'a later call would go after maxPause: so does this one');
+    const api = createFetch({ maxPause: 5_000, deadline: 20_000, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/c`);
+    assert.equal(answer.status, 200);
     assert.deepEqual(
       reports.map((r) => [r.status, r.retry, r.reason, r.delayMs]),
-      [[429, true, 'idempotent', 200]],
+      [[429, true, 'idempotent', 1_000]],
     );
     assert.equal(hits, 2);
   } finally {
