@@ -78,28 +78,6 @@ test('a 503 whose Retry-After is above maxPause: the call ends with it at once (
   }
 });
 
-test('a 429 whose Retry-After is within maxPause and the deadline: the retry waits the announced time, as the report says', async () => {
-  let hits = 0;
-  const origin = await listenOnLoopback((_req, res) => {
-    hits++;
-    if (hits === 1) res.writeHead(429, { 'retry-after': '1' }).end('slow down\n');
-    else res.end('ok\n');
-  });
-  try {
-    const reports: AttemptReport[] = [];
-    const api = createFetch({ maxPause: 5_000, deadline: 20_000, onAttemptFailed: (r) => reports.push(r) });
-    const answer = await api(`${origin.url}/c`);
-    assert.equal(answer.status, 200);
-    assert.deepEqual(
-      reports.map((r) => [r.status, r.retry, r.reason, r.delayMs]),
-      [[429, true, 'idempotent', 1_000]],
-    );
-    assert.equal(hits, 2);
-  } finally {
-    await origin.close();
-  }
-});
-
 test('a 502 with Retry-After, or a 503 with Retry-After: 0, pauses nothing and counts for the circuit as a failure', async () => {
   let hits = 0;
   const origin = await listenOnLoopback((_req, res) => {
