@@ -4,6 +4,8 @@
  * error codes and defaults are the ones in src/kits/client/.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { FAILURE_TYPES, FAILURES } from '../../src/core/failure/taxonomy.ts';
 import { NO_RETRY_REASONS, RETRY_REASONS } from '../../src/core/retry/reasons.ts';
@@ -84,4 +86,11 @@ test('the reasons, the error codes and the defaults are the code’s', () => {
   };
   for (const [option, value] of Object.entries(flat))
     assert.equal(defaults.get(option), String(value), option);
+});
+
+test("the count of the gateway package's runtime dependencies the kit is set against is package.json's", () => {
+  const manifest = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8'));
+  const said = /the gateway package\s+declares (\d+)/.exec(SECTION.join('\n'));
+  assert.ok(said, 'the candor/client section says how many the gateway package declares');
+  assert.equal(Number(said[1]), Object.keys(manifest.dependencies).length);
 });

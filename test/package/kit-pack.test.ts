@@ -181,6 +181,48 @@ test('a TypeScript consumer type-checks against the kit and runs the client and 
   assert.equal(seenIds.at(-1), 'from-kit', 'the request id in scope went out with the call');
 });
 
+// A TypeScript project of tsc's CommonJS defaults (module commonjs, so moduleResolution node10,
+// which reads no `exports`; no esModuleInterop): the kit's typesVersions and its declarations'
+// named imports of Node's modules are what let it find and check them.
+const CJS_CONSUMER = `import { createFetch, type AttemptReport } from 'candor-kit/client';
+import { type ServeAppOptions, serveApp } from 'candor-kit/app';
+
+const seen: AttemptReport[] = [];
+export const api = createFetch({ attempts: 2, onAttemptFailed: (report) => seen.push(report) });
+export const options: ServeAppOptions = { port: 0, serverOptions: { keepAliveTimeout: 1000 } };
+export const serve = serveApp;
+// @ts-expect-error: attempts is a number
+createFetch({ attempts: '3' });
+`;
+
+test('a CommonJS TypeScript project with the default module resolution (node10) type-checks against the kit', {
+  timeout: 180_000,
+}, async () => {
+  const dir = join(app, 'cjs-ts');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'consumer.ts'), CJS_CONSUMER);
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'es2022',
+        module: 'commonjs',
+        strict: true,
+        noEmit: true,
+        typeRoots: [join(ROOT, 'node_modules/@types')],
+        types: ['node'],
+      },
+      files: ['consumer.ts'],
+    }),
+  );
+  const tsc = await run(process.execPath, [TSC, '-p', dir], dir, { timeout: 150_000 });
+  assert.equal(
+    tsc.code,
+    0,
+    `tsc (module commonjs) against the kit's declarations:\n${tsc.stdout}${tsc.stderr}`,
+  );
+});
+
 // CommonJS (.cjs, whatever the project's type): require() of an ES module without top-level
 // await, as Node >= 22.12 does, through the package's `module-sync` condition.
 const REQUIRING = `const assert = require('node:assert/strict');

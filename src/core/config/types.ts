@@ -6,6 +6,7 @@
  * Every default lives in `defaults.ts`; nothing downstream invents one.
  */
 
+import type { CircuitBreakerConfig } from '../retry/circuit.ts';
 import type { HashKey, TemplatePart } from './routing-values.ts';
 
 export type { HashKey, TemplatePart } from './routing-values.ts';
@@ -499,14 +500,8 @@ export interface OutlierDetectionConfig {
   readonly maxEjectedPercent: number;
 }
 
-export interface CircuitBreakerConfig {
-  /** Consecutive failures across the whole upstream that open its circuit; 0: off. */
-  readonly consecutiveFailures: number;
-  /** How long an open circuit fails fast before letting probes through. */
-  readonly openTime: number;
-  /** Probe requests let through while half-open. */
-  readonly halfOpenRequests: number;
-}
+/** An upstream's `circuit_breaker`: the thresholds of the one circuit code the gateway and candor/client share. */
+export type { CircuitBreakerConfig };
 
 export interface RetryConfig {
   /** Attempts in all, the first included; 1: no retries. */

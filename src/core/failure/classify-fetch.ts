@@ -1,21 +1,55 @@
 import { classifyConnectError, classifyExchangeError, ms } from './classify.ts';
 import { Failure } from './failure.ts';
+import type { FailureType } from './taxonomy.ts';
 
 /** Codes of a name that did not resolve: nothing was sent. */
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ENODATA']);
 
 /**
+ * undici's codes for an answer that came but is not valid HTTP: the garbage shape, whose
+ * retry would meet the same answer (its parser's own error has no code: it is told by name).
+ */
+const GARBAGE_CODES: ReadonlyMap<string, FailureType> = new Map([
+  ['UND_ERR_HEADERS_OVERFLOW', 'http_response_header_section_size'],
+  ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'http_response_content_length'],
+]);
+
+/** The finer type of an HTTP parser error, from llhttp's reason ("Invalid character in chunk size"). */
+function parserErrorType(message: string): FailureType {
+  if (/content-length/i.test(message)) return 'http_response_content_length';
+  if (/chunk|transfer-encoding/i.test(message)) return 'http_response_transfer_coding';
+  return 'http_protocol_error';
+}
+
+/**
  * fetch's "fetch failed" TypeError, classified by the gateway's own table: its cause's code
  * says whether the connection was ever made (refused, unreachable, connect timeout, a TLS or
- * certificate failure: nothing was sent). Anything else (a reset, "other side closed", a code
- * the table does not know) may have reached the upstream.
+ * certificate failure: nothing was sent). An answer that is not valid HTTP is garbage, as the
+ * gateway's own parser would call it. Anything else (a reset, "other side closed", a code
+ * the table does not know) may have reached the upstream. With `stage` `head_received` the error
+ * came while the body of a response whose head had come was read: a body cut short, never a
+ * connection lost "before the response head".
  */
-export function classifyFetchError(err: unknown, elapsed: number): Failure {
+export function classifyFetchError(
+  err: unknown,
+  elapsed: number,
+  stage: 'sent' | 'head_received' = 'sent',
+): Failure {
   let cause = (err as { cause?: unknown } | null)?.cause ?? err;
   // Happy eyeballs: an AggregateError whose first error carries the code.
   if (cause instanceof AggregateError && (cause as { code?: unknown }).code === undefined)
     cause = cause.errors[0] ?? cause;
   const code = String((cause as { code?: unknown } | null)?.code ?? '');
+  const garbage =
+    (cause as Error | null)?.name === 'HTTPParserError'
+      ? parserErrorType((cause as Error).message)
+      : GARBAGE_CODES.get(code);
+  if (garbage !== undefined)
+    return new Failure(
+      garbage,
+      `${(cause as Error).message} (${code || 'HTTPParserError'}) after ${ms(elapsed)}`,
+      { stage: 'head_received', cause },
+    );
   if (DNS_CODES.has(code)) return classifyConnectError(cause, 'dns', elapsed);
   // undici's own wait for the response head (its dispatcher's headersTimeout) ran out.
   if (code === 'UND_ERR_HEADERS_TIMEOUT')
@@ -24,13 +58,21 @@ export function classifyFetchError(err: unknown, elapsed: number): Failure {
       cause,
     });
   if (code !== '') {
-    const connect = classifyConnectError(cause, 'tcp', elapsed);
-    if (connect.type !== 'connection_terminated') return connect;
-    return classifyExchangeError(cause, 'sent', elapsed);
+    if (stage === 'sent') {
+      const connect = classifyConnectError(cause, 'tcp', elapsed);
+      if (connect.type !== 'connection_terminated') return connect;
+    }
+    return classifyExchangeError(cause, stage, elapsed);
   }
   const message = cause instanceof Error ? cause.message : String(cause);
-  return new Failure('connection_terminated', `connection lost (${message}) after ${ms(elapsed)}`, {
-    stage: 'sent',
-    cause,
-  });
+  return stage === 'sent'
+    ? new Failure('connection_terminated', `connection lost (${message}) after ${ms(elapsed)}`, {
+        stage,
+        cause,
+      })
+    : new Failure(
+        'http_response_incomplete',
+        `response body cut short: connection lost (${message}) after ${ms(elapsed)}`,
+        { stage, cause },
+      );
 }

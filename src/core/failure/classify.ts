@@ -264,14 +264,13 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const after = `after ${ms(end.elapsed)}`;
   const cause = end.error ?? undefined;
   const code = codeOf(end.error);
-  // Node closes the streams of a session that went down with CANCEL, or with INTERNAL_ERROR when
-  // an error took it down (a TCP reset, bytes that are no TLS record: the stream's error is then
-  // the session's, not ERR_HTTP2_STREAM_ERROR): no reset the upstream sent.
-  const own =
-    end.rstCode === undefined ||
-    end.rstCode === 0 ||
-    end.rstCode === 8 ||
-    (end.rstCode === 2 && code !== '' && !code.startsWith('ERR_HTTP2_'));
+  // Node resets the streams of a session that an error took down (a TCP reset, EPIPE, bytes that
+  // are no TLS record) with INTERNAL_ERROR: its own code, not an RST_STREAM of the upstream's
+  // (whose stream error is ERR_HTTP2_STREAM_ERROR), so the socket's error is what happened, told
+  // as on HTTP/1.1.
+  const socketFailed =
+    end.rstCode === 2 && end.sessionUp !== true && code !== '' && !code.startsWith('ERR_HTTP2_');
+  const own = end.rstCode === undefined || end.rstCode === 0 || end.rstCode === 8 || socketFailed;
   const rst =
     end.rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(end.rstCode);
   if (end.headReceived) {

@@ -26,6 +26,7 @@ const NOT_RETRIED = {
   },
   no_target: { gateway: 'no other target to try' },
   retry_after_past_deadline: { client: 'Retry-After reaches past the deadline' },
+  retry_after_past_max_pause: { client: 'Retry-After reaches past maxPause' },
   budget: { gateway: 'the retry budget is spent', client: 'the retry budget is spent' },
   circuit_open: { client: 'the circuit to this origin is open' },
 } as const;

@@ -3,7 +3,13 @@
  * wrapped listener, attached, listening, and the readiness check started (the server listens
  * before the app is ready: the liveness path answers, the readiness path says 503 until then).
  */
-import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type App, createApp } from './app.ts';
 import type { AppOptions } from './options.ts';
@@ -14,7 +20,7 @@ export interface ServeAppOptions extends AppOptions {
   /** Default: every interface, as `server.listen(port)`. */
   readonly host?: string;
   /** Passed to `http.createServer`. */
-  readonly serverOptions?: http.ServerOptions;
+  readonly serverOptions?: ServerOptions;
 }
 
 export interface ServedApp {
@@ -31,7 +37,7 @@ export async function serveApp(
   options: ServeAppOptions = {},
 ): Promise<ServedApp> {
   const app = createApp(options);
-  const server = app.attach(http.createServer(options.serverOptions ?? {}, app.handle(listener)));
+  const server = app.attach(createServer(options.serverOptions ?? {}, app.handle(listener)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host, () => {

@@ -21,7 +21,7 @@ import { type ClientConfig, type ClientOptions, resolveOptions } from './options
 import { type Admission, OriginState } from './origin-state.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
 import { retryAfterMs } from './retry-after.ts';
-import { type AttemptOutcome, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
+import { type AttemptEnd, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
 /** fetch's init, whose body may also be a function that makes a fresh body for each attempt. */
@@ -136,7 +136,7 @@ async function call(
   /** The next step after failed attempt number `attempt`, with every limit applied. */
   const decide = (
     attempt: number,
-    outcome: AttemptOutcome,
+    outcome: AttemptEnd,
     announcedMs: number | undefined,
     paused = false,
   ): Next => {
@@ -150,6 +150,9 @@ async function call(
     const now = performance.now();
     if (now + delayMs >= deadlineAt)
       return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');
+    // The pause holds later calls for maxPause at most; this call is not sent before the time
+    // the origin announced, so past maxPause it ends with the answer it got.
+    if (paused && delayMs > config.maxPause) return no('retry_after_past_max_pause');
     // A retry that waits out a pause (a 503 or 429 whose Retry-After is not 0) is not charged:
     // the pause lets one probe per announced window reach the origin, fewer requests than any
     // budget would. Any other Retry-After (on a 502 or 504, which pauses nothing, or of 0
@@ -223,8 +226,10 @@ async function call(
         return fail('UPSTREAM_UNREACHABLE');
       }
       // fetch's network errors carry their cause; any other rejection is the call's own mistake
-      // (a GET with a body, a bad header), which fetch would have thrown as well.
-      if (!(err instanceof Error) || err.cause === undefined) {
+      // (a GET with a body, a bad header), which fetch would have thrown as well. So is a
+      // redirect fetch would not follow: the origin answered, and the same request would meet
+      // the same redirect (a loop sent again would triple its load).
+      if (!(err instanceof Error) || err.cause === undefined || refusedRedirect(err)) {
         origin.settle(admission, { abandoned: true });
         clearTimeout(timer);
         throw err;
@@ -290,6 +295,25 @@ async function call(
 type Next =
   | { readonly retry: true; readonly reason: RetryReason; readonly delayMs: number }
   | { readonly retry: false; readonly reason: NoRetryReason; readonly delayMs: undefined };
+
+/**
+ * fetch's words (undici's) for a redirect it would not follow: `redirect: 'error'`, more than
+ * its 20, a location that is not http(s).
+ */
+const REDIRECT_REFUSALS = new Set([
+  'unexpected redirect',
+  'redirect count exceeded',
+  'URL scheme must be a HTTP(S) scheme',
+]);
+
+function refusedRedirect(err: Error): boolean {
+  const cause = err.cause;
+  return (
+    cause instanceof Error &&
+    (cause as { code?: unknown }).code === undefined &&
+    REDIRECT_REFUSALS.has(cause.message)
+  );
+}
 
 /** Sleeps before the next try; false when the call's signal aborted meanwhile. */
 async function wait(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -46,7 +46,7 @@ export type Admission =
 export interface Settlement {
   /** No outcome: the attempt was abandoned (the caller aborted): it says nothing about the origin. */
   readonly abandoned?: boolean;
-  /** A connection failure, or a 502/503/504 without Retry-After. */
+  /** A connection failure, or a 502/503/504 but a 503 whose Retry-After pauses. */
   readonly failed?: boolean;
   /** Milliseconds the origin asked for with a 503 or 429 Retry-After. */
   readonly pauseMs?: number;

@@ -18,7 +18,7 @@ import type { NoRetryReason, RetryReason } from '../../core/retry/reasons.ts';
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
 /** What one attempt ended with, as the rules read it. */
-export interface AttemptOutcome {
+export interface AttemptEnd {
   readonly status: number | undefined;
   readonly type: FailureType | undefined;
   readonly stage: Stage;
@@ -44,7 +44,7 @@ export function stageOf(type: FailureType | undefined): Stage {
   return type === undefined ? 'sent' : FAILURES[type].furthestStage;
 }
 
-export function judge(outcome: AttemptOutcome, request: RequestFacts): Judgement {
+export function judge(outcome: AttemptEnd, request: RequestFacts): Judgement {
   if (outcome.type !== undefined) {
     if (!FAILURES[outcome.type].clientMayRetry) return { retry: false, reason: 'not_retryable' };
   } else if (outcome.status !== undefined && !RETRYABLE_STATUSES.has(outcome.status)) {

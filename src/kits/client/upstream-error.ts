@@ -3,7 +3,8 @@ import type { AttemptReport } from './attempt-report.ts';
 
 /** The ways a call of candor/client's fetch ends without a response, each with a stable code. */
 export const UPSTREAM_ERROR_CODES = {
-  UPSTREAM_UNREACHABLE: 'the last attempt got no response: the connection failed or broke',
+  UPSTREAM_UNREACHABLE:
+    'the last attempt got no response: the connection failed or broke, or what came was not HTTP',
   UPSTREAM_DEADLINE: 'the deadline passed before a response came (or a Retry-After pause reaches past it)',
   UPSTREAM_CIRCUIT_OPEN: "the origin's circuit is open: the call failed fast, nothing was sent",
 } as const;

@@ -138,7 +138,7 @@ export class RemoteJwks {
               stage: 'head_received',
             },
           )
-        : classifyFetchError(err, performance.now() - started);
+        : classifyFetchError(err, performance.now() - started, 'head_received');
     }
     let keys: unknown;
     try {

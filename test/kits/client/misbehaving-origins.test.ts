@@ -1,0 +1,133 @@
+/**
+ * candor/client called straight at origins that misbehave: one that answers something that is
+ * not HTTP is told as the gateway's table tells it (the garbage shape, never "the connection
+ * broke") and is not sent again, GET or not; a Retry-After above `maxPause` ends the call with
+ * its answer (later calls wait `maxPause`); a redirect fetch will not follow is fetch's own error.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import {
+  startHugeHeader,
+  startInvalidHeader,
+  startSshBanner,
+} from '../../../src/kits/fault-kit/garbage-faults.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+
+const garbage: [string, () => Promise<Fault>, string][] = [
+  ['an SSH banner', startSshBanner, 'http_protocol_error'],
+  ['a header name with a space', () => startInvalidHeader(), 'http_protocol_error'],
+  ['a 64 KiB header', () => startHugeHeader(), 'http_response_header_section_size'],
+];
+
+for (const [what, start, type] of garbage) {
+  test(`an origin that answers ${what}: ${type}, sent once even for a GET`, async () => {
+    const origin = await start();
+    try {
+      const reports: AttemptReport[] = [];
+      const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+      const error = await api(`${origin.url}/x`).then(
+        () => assert.fail('resolved'),
+        (err: unknown) => err,
+      );
+      assert.ok(error instanceof UpstreamError);
+      assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
+      assert.equal(error.type, type);
+      assert.deepEqual(
+        reports.map((r) => [r.type, r.retry, r.reason]),
+        [[type, false, 'not_retryable']],
+      );
+      assert.match(
+        error.message,
+        new RegExp(
+          `: the last attempt got no response: the connection failed or broke, or what came was not HTTP \\(1 attempt, ${type}: .*; not retried: `,
+        ),
+      );
+      assert.equal(origin.received.length, 1, 'the origin got the request once');
+    } finally {
+      await origin.close();
+    }
+  });
+}
+
+test('a 503 whose Retry-After is above maxPause: the call ends with it at once (never sent before the announced time), the next call goes after maxPause', async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    if (hits === 1) res.writeHead(503, { 'retry-after': '30' }).end('later\n');
+    else res.end('ok\n');
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    // The deadline is past the announced 30 s: only maxPause decides.
+    const api = createFetch({ maxPause: 300, deadline: 60_000, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/a`);
+    assert.equal(answer.status, 503);
+    assert.equal(await answer.text(), 'later\n');
+    assert.equal(hits, 1, 'not sent again before the announced 30 s');
+    assert.deepEqual(
+      reports.map((r) => [r.status, r.retryAfterMs, r.retry, r.reason, r.why, r.delayMs]),
+      [[503, 30_000, false, 'retry_after_past_max_pause', 'Retry-After reaches past maxPause', undefined]],
+    );
+    const next = await api(`${origin.url}/b`);
+    assert.equal(next.status, 200, 'a later call waits maxPause, not 30 s');
+    assert.equal(hits, 2);
+  } finally {
+    await origin.close();
+  }
+});
+
+test('a 502 with Retry-After, or a 503 with Retry-After: 0, pauses nothing and counts for the circuit as a failure', async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    if (hits === 1) res.writeHead(502, { 'retry-after': '1' }).end('bad gateway\n');
+    else res.writeHead(503, { 'retry-after': '0' }).end('unavailable\n');
+  });
+  try {
+    const api = createFetch({ attempts: 1, circuitBreaker: { failures: 2, openTime: 60_000 } });
+    assert.equal((await api(`${origin.url}/a`)).status, 502);
+    assert.equal((await api(`${origin.url}/a`)).status, 503);
+    const error = await api(`${origin.url}/a`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_CIRCUIT_OPEN');
+    assert.equal(hits, 2, 'the third call sent nothing');
+  } finally {
+    await origin.close();
+  }
+});
+
+test("a redirect fetch will not follow ends the call with fetch's own TypeError, after one attempt: a loop is not sent three times", async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    res.writeHead(302, { location: '/again' }).end();
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+    const loop = await api(`${origin.url}/x`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(loop instanceof TypeError && !(loop instanceof UpstreamError));
+    assert.equal((loop.cause as Error).message, 'redirect count exceeded');
+    assert.equal(hits, 21, 'the request and fetch’s 20 redirects, once');
+
+    hits = 0;
+    const refused = await api(`${origin.url}/y`, { redirect: 'error' }).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(refused instanceof TypeError);
+    assert.equal((refused.cause as Error).message, 'unexpected redirect');
+    assert.equal(hits, 1);
+    assert.deepEqual(reports, [], 'no attempt failed: the origin answered');
+  } finally {
+    await origin.close();
+  }
+});
