@@ -17,6 +17,7 @@ import type { Fill, ResponseCache } from '../cache/response-cache.ts';
 import {
   type CacheRequest,
   cacheKey,
+  fieldsSentUpstream,
   headersOf,
   mayKeep,
   policyOf,
@@ -106,7 +107,10 @@ export class CacheRun implements ResponseStore {
     this.#request = {
       method: 'GET',
       url: admitted.upstreamPath,
-      headers: { ...fields, host: admitted.authority },
+      headers: {
+        ...fieldsSentUpstream(head.headers, fields, admitted.requestEdit),
+        host: admitted.authority,
+      },
     };
     this.#lookup(forward, false);
   }
