@@ -1,6 +1,5 @@
 import CachePolicy from 'http-cache-semantics';
-import { type FieldMap, fieldMap } from '../../core/net/downstream.ts';
-import type { AnswerEdit } from '../../core/net/own-answer.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
 
 /** What the cache asks of a request: the stored request it is compared with (RFC 9111 §4). */
 export interface CacheRequest {
@@ -223,30 +222,6 @@ export function mayKeep(policy: CachePolicy): boolean {
       .split(',')
       .some((name) => name.trim() === '*')
   );
-}
-
-/**
- * The fields a request is compared on (Vary) and stored with: the request as the upstream gets
- * it after the access rules' edit (`edit`, of the client's `raw` fields), so an answer that
- * varies on a field a JWT's claim or a forward-auth service wrote (`Vary: X-User-Id`) is never
- * another user's, nor reached by a client's own copy of that field, which the edit removed. The
- * client's Authorization stays, though it never went upstream: a shared cache keeps an answer
- * to a request that carried one only when the answer allows it (RFC 9111 §3.5).
- */
-export function fieldsSentUpstream(
-  raw: readonly string[],
-  fields: FieldMap,
-  edit: AnswerEdit | undefined,
-): FieldMap {
-  if (edit === undefined) return fields;
-  const sent = edit(raw);
-  const authorization = fields.authorization;
-  if (
-    authorization !== undefined &&
-    !sent.some((name, i) => i % 2 === 0 && name.toLowerCase() === 'authorization')
-  )
-    sent.push('authorization', Array.isArray(authorization) ? authorization.join(', ') : authorization);
-  return fieldMap(sent);
 }
 
 /**

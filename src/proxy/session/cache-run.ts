@@ -3,6 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { hasBody } from '../../core/net/downstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
+import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import {
   type ForwardReason,
   forwardedStatus,
@@ -17,7 +18,6 @@ import type { Fill, ResponseCache } from '../cache/response-cache.ts';
 import {
   type CacheRequest,
   cacheKey,
-  fieldsSentUpstream,
   headersOf,
   mayKeep,
   policyOf,
@@ -108,7 +108,7 @@ export class CacheRun implements ResponseStore {
       method: 'GET',
       url: admitted.upstreamPath,
       headers: {
-        ...fieldsSentUpstream(head.headers, fields, admitted.requestEdit),
+        ...fieldsAfterAccess(head.headers, fields, admitted.requestEdit),
         host: admitted.authority,
       },
     };
