@@ -60,13 +60,14 @@ export class RemoteJwks {
   }
 
   /**
-   * A token named a kid the keys lack: fetch again, unless a fetch was made within minRefresh
-   * (undefined: the keys at hand are the endpoint's latest word). A fetch that failed, now or
-   * within minRefresh, is that failure: the keys that might hold the kid could not be had, which
-   * is the hop's failure, not the token's.
+   * A token named a kid the keys lack: the fetch under way, else a new one, unless one was made
+   * within minRefresh (undefined: the keys at hand are the endpoint's latest word). A fetch that
+   * failed, now or within minRefresh, is that failure: the keys that might hold the kid could
+   * not be had, which is the hop's failure, not the token's.
    */
   async unknownKid(): Promise<JwkSet | Failure | undefined> {
-    if (performance.now() - this.#lastFetch < this.#minRefresh) return this.#failure;
+    if (this.#fetching === undefined && performance.now() - this.#lastFetch < this.#minRefresh)
+      return this.#failure;
     const set = await this.#refresh();
     return this.#failure ?? set;
   }
