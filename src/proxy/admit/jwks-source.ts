@@ -72,6 +72,20 @@ export class RemoteJwks {
     return this.#failure ?? set;
   }
 
+  /**
+   * The key a token names is in the set but cannot check a signature (unreadable, private, its
+   * `key_ops` other than verify): the endpoint's garbage, the hop's 502, not the token's 401.
+   */
+  unusableKey(): Failure {
+    return authHopFailure(
+      new Failure('http_protocol_error', 'the key the token names cannot check a signature', {
+        stage: 'head_received',
+      }),
+      this.#hop,
+      'the JWKS endpoint',
+    );
+  }
+
   #refresh(): Promise<JwkSet> {
     this.#fetching ??= this.#fetch().finally(() => {
       this.#fetching = undefined;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type Fault, listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -77,6 +78,58 @@ test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_err
       assert.equal((await gw.logFor(id)).auth, 'failed: http_protocol_error');
     }
     assert.equal(echo.received.length, 0);
+  });
+});
+
+test('a JWKS key that cannot check a signature, named by a token, is the hop’s 502, not the token’s 401', async () => {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1' };
+  const unusable = [
+    // Not a point on the curve: node:crypto cannot read it.
+    { ...jwk, x: 'AA', y: 'AA' },
+    // A private key published by mistake is never a verifying one.
+    { ...(await exportJWK(privateKey)), kid: 'k1' },
+  ];
+  let keys: object[] = [jwk];
+  const jwks = http.createServer((_req, res) => {
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      .end(JSON.stringify({ keys }));
+  });
+  const port = await listenLoopback(jwks);
+  const routes = `  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/jwks.json
+        jwks_min_refresh: 1ms
+        algorithms: [ES256]
+`;
+  await withGateway(routes, [jwks], async (gw, echo) => {
+    const bearer = async () =>
+      `Bearer ${await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(privateKey)}`;
+    assert.equal(
+      (await request(gw.url, { path: '/orders', headers: { authorization: await bearer() } })).status,
+      200,
+    );
+    for (const [i, key] of unusable.entries()) {
+      keys = [key];
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const id = `jwks-unusable-${i}`;
+      const res = await request(gw.url, {
+        path: '/orders',
+        headers: { authorization: await bearer(), 'x-request-id': id },
+      });
+      assert.equal(res.status, 502);
+      assert.equal(res.headers['www-authenticate'], undefined);
+      assert.equal(
+        res.headers['proxy-status'],
+        `edge-1; error=http_protocol_error; details="the JWKS endpoint: the key the token names cannot check a signature"; next-hop="auth:127.0.0.1:${port}"`,
+      );
+      assert.equal((await gw.logFor(id)).auth, 'failed: http_protocol_error');
+    }
+    assert.equal(echo.received.length, 1);
   });
 });
 
