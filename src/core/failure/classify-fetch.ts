@@ -23,6 +23,8 @@ export function classifyFetchError(err: unknown, elapsed: number): Failure {
       stage: 'sent',
       cause,
     });
+  const garbage = notHttp(cause, code, elapsed);
+  if (garbage !== undefined) return garbage;
   if (code !== '') {
     const connect = classifyConnectError(cause, 'tcp', elapsed);
     if (connect.type !== 'connection_terminated') return connect;
@@ -33,4 +35,51 @@ export function classifyFetchError(err: unknown, elapsed: number): Failure {
     stage: 'sent',
     cause,
   });
+}
+
+/** A reason in llhttp's words that is about the body's framing, not the head's syntax. */
+const FRAMING = /chunk|transfer-encoding|content-length/i;
+
+/**
+ * An answer that came but is not HTTP/1.1 (a banner, a broken status line or field, a body
+ * framed two ways, a head past undici's bound): the next hop's garbage, by its shape as the
+ * gateway's own client classifies it, never a "connection lost" (the connection was not). The
+ * request reached it: `sent`, as every other failure after the connect here.
+ */
+function notHttp(cause: unknown, code: string, elapsed: number): Failure | undefined {
+  const after = `after ${ms(elapsed)}`;
+  if (code === 'UND_ERR_HEADERS_OVERFLOW')
+    return new Failure(
+      'http_response_header_section_size',
+      `its response head is past the bound the client reads (${code}) ${after}`,
+      {
+        stage: 'sent',
+        cause,
+      },
+    );
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')
+    return new Failure(
+      'http_response_transfer_coding',
+      `its body does not match its Content-Length (${code}) ${after}`,
+      {
+        stage: 'sent',
+        cause,
+      },
+    );
+  if (!(cause instanceof Error) || cause.name !== 'HTTPParserError') return undefined;
+  // "Response does not match the HTTP/1.1 protocol (Invalid header token)": the parser's reason.
+  const reason = /\((.*)\)$/.exec(cause.message)?.[1] ?? cause.message;
+  return FRAMING.test(reason)
+    ? new Failure(
+        'http_response_transfer_coding',
+        `its body framing is not valid HTTP/1.1 (${reason}) ${after}`,
+        {
+          stage: 'sent',
+          cause,
+        },
+      )
+    : new Failure('http_protocol_error', `its answer is not valid HTTP/1.1 (${reason}) ${after}`, {
+        stage: 'sent',
+        cause,
+      });
 }

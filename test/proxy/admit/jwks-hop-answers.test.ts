@@ -7,6 +7,13 @@ import http from 'node:http';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type Fault, listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
+import {
+  startBadFraming,
+  startHugeHeader,
+  startInvalidHeader,
+  startInvalidStatusLine,
+  startSshBanner,
+} from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -79,6 +86,57 @@ test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_err
     }
     assert.equal(echo.received.length, 0);
   });
+});
+
+test('a JWKS endpoint that answers in something not HTTP is the hop’s garbage by its shape, not a connection lost', async () => {
+  const peers = [
+    [
+      await startSshBanner(),
+      'http_protocol_error',
+      /^the JWKS endpoint: its answer is not valid HTTP\/1\.1 \(Expected HTTP\//,
+    ],
+    [
+      await startInvalidStatusLine({ variant: 'four-digit-code' }),
+      'http_protocol_error',
+      /Invalid response status/,
+    ],
+    [await startInvalidHeader(), 'http_protocol_error', /Invalid header token/],
+    [await startBadFraming({ variant: 'bad-chunk-size' }), 'http_response_transfer_coding', /chunk size/],
+    [await startBadFraming({ variant: 'two-lengths' }), 'http_response_transfer_coding', /Content-Length/],
+    [await startHugeHeader(), 'http_response_header_section_size', /response head/],
+  ] as const;
+  const routes = peers
+    .map(
+      ([peer], i) => `  - name: r${i}
+    match: { path: /r${i} }
+    upstream: app
+    auth:
+      jwt: { jwks_url: "${peer.url}/jwks.json", algorithms: [RS256] }
+`,
+    )
+    .join('');
+  try {
+    await withGateway(routes, [], async (gw, echo) => {
+      const token = tokenWith('{"alg":"RS256","kid":"k1"}');
+      for (const [i, [peer, type, details]] of peers.entries()) {
+        const id = `jwks-not-http-${i}`;
+        const res = await request(gw.url, {
+          path: `/r${i}`,
+          headers: { authorization: `Bearer ${token}`, 'x-request-id': id },
+        });
+        assert.equal(res.status, 502, type);
+        const status = String(res.headers['proxy-status']);
+        assert.match(status, new RegExp(`^edge-1; error=${type}; details="`), status);
+        assert.match(/details="([^"]*)"/.exec(status)?.[1] ?? '', details);
+        assert.doesNotMatch(status, /connection lost/);
+        assert.match(status, new RegExp(`; next-hop="auth:${new URL(peer.url).host}"$`));
+        assert.equal((await gw.logFor(id)).auth, `failed: ${type}`);
+      }
+      assert.equal(echo.received.length, 0);
+    });
+  } finally {
+    for (const [peer] of peers) await peer.close();
+  }
 });
 
 test('a JWKS key that cannot check a signature, named by a token, is the hop’s 502, not the token’s 401', async () => {
