@@ -8,9 +8,14 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ENODATA']);
  * fetch's "fetch failed" TypeError, classified by the gateway's own table: its cause's code
  * says whether the connection was ever made (refused, unreachable, connect timeout, a TLS or
  * certificate failure: nothing was sent). Anything else (a reset, "other side closed", a code
- * the table does not know) may have reached the upstream.
+ * the table does not know) may have reached the upstream. `body_streaming`: the error came
+ * while the body of an answer whose head was in was read (a connection lost then cut it short).
  */
-export function classifyFetchError(err: unknown, elapsed: number): Failure {
+export function classifyFetchError(
+  err: unknown,
+  elapsed: number,
+  stage: 'sent' | 'body_streaming' = 'sent',
+): Failure {
   let cause = (err as { cause?: unknown } | null)?.cause ?? err;
   // Happy eyeballs: an AggregateError whose first error carries the code.
   if (cause instanceof AggregateError && (cause as { code?: unknown }).code === undefined)
@@ -25,12 +30,23 @@ export function classifyFetchError(err: unknown, elapsed: number): Failure {
     });
   const garbage = notHttp(cause, code, elapsed);
   if (garbage !== undefined) return garbage;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (stage === 'body_streaming')
+    return code === ''
+      ? new Failure(
+          'http_response_incomplete',
+          `response body cut short: connection lost (${message}) after ${ms(elapsed)}`,
+          {
+            stage,
+            cause,
+          },
+        )
+      : classifyExchangeError(cause, stage, elapsed);
   if (code !== '') {
     const connect = classifyConnectError(cause, 'tcp', elapsed);
     if (connect.type !== 'connection_terminated') return connect;
     return classifyExchangeError(cause, 'sent', elapsed);
   }
-  const message = cause instanceof Error ? cause.message : String(cause);
   return new Failure('connection_terminated', `connection lost (${message}) after ${ms(elapsed)}`, {
     stage: 'sent',
     cause,

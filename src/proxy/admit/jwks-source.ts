@@ -153,7 +153,7 @@ export class RemoteJwks {
               stage: 'head_received',
             },
           )
-        : classifyFetchError(err, performance.now() - started);
+        : classifyFetchError(err, performance.now() - started, 'body_streaming');
     }
     let keys: unknown;
     try {

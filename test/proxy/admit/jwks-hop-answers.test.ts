@@ -15,6 +15,7 @@ import {
   startSshBanner,
 } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startCloseMidBody, startResetMidBody } from '../../../src/kits/fault-kit/reset-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -136,6 +137,43 @@ test('a JWKS endpoint that answers in something not HTTP is the hop’s garbage 
     });
   } finally {
     for (const [peer] of peers) await peer.close();
+  }
+});
+
+test('a JWKS endpoint that cuts its key set short, by a reset or a close, is the hop’s 502 http_response_incomplete', async () => {
+  const peers = [await startResetMidBody(), await startCloseMidBody({ framing: 'chunked' })];
+  const routes = peers
+    .map(
+      (peer, i) => `  - name: r${i}
+    match: { path: /r${i} }
+    upstream: app
+    auth:
+      jwt: { jwks_url: "${peer.url}/jwks.json", algorithms: [RS256] }
+`,
+    )
+    .join('');
+  try {
+    await withGateway(routes, [], async (gw) => {
+      for (const [i, peer] of peers.entries()) {
+        const id = `jwks-cut-${i}`;
+        const res = await request(gw.url, {
+          path: `/r${i}`,
+          headers: { authorization: `Bearer ${tokenWith('{"alg":"RS256","kid":"k1"}')}`, 'x-request-id': id },
+        });
+        assert.equal(res.status, 502);
+        const status = String(res.headers['proxy-status']);
+        assert.match(
+          status,
+          new RegExp(
+            `^edge-1; error=http_response_incomplete; details="the JWKS endpoint: response body cut short: .*"; next-hop="auth:${new URL(peer.url).host}"$`,
+          ),
+        );
+        assert.doesNotMatch(status, /before the response head/);
+        assert.equal((await gw.logFor(id)).auth, 'failed: http_response_incomplete');
+      }
+    });
+  } finally {
+    for (const peer of peers) await peer.close();
   }
 });
 
