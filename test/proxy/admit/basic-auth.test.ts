@@ -12,7 +12,7 @@ import bcrypt from 'bcryptjs';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { decoyFor } from '../../../src/proxy/admit/basic-auth.ts';
-import { parseShaCrypt } from '../../../src/proxy/admit/sha-crypt.ts';
+import { parseShaCrypt, shaCrypt } from '../../../src/proxy/admit/sha-crypt.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -250,6 +250,30 @@ test('a reload reads the htpasswd file again: a user added logs in, a user remov
       401,
       'her credentials remembered good before do not outlive the reload',
     );
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('a SHA-crypt login of many rounds does not hold the gateway: a request on another route is answered meanwhile', async () => {
+  const echo = await startEcho();
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  // 200,000 rounds: about a second of CPU here, checked for every login with this user's name.
+  const setting = parseShaCrypt('$6$rounds=200000$pepperpepper$');
+  writeFileSync(file, `slow:${shaCrypt(Buffer.from('right'), setting as NonNullable<typeof setting>)}\n`);
+  const gw = await startTestGateway(config(echo.url, file));
+  try {
+    const order: string[] = [];
+    const login = request(gw.url, {
+      path: '/admin',
+      headers: { authorization: basic('slow', 'wrong') },
+    }).then((res) => order.push(`login ${res.status}`));
+    // The login's hash is under way; a request that needs none comes in.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const open = request(gw.url, { path: '/elsewhere' }).then((res) => order.push(`open ${res.status}`));
+    await Promise.all([login, open]);
+    assert.deepEqual(order, ['open 404', 'login 401']);
   } finally {
     await gw.close();
     await echo.close();
