@@ -30,7 +30,8 @@ function freshFor(cacheControl: string | null): number | undefined {
  * is the auth hop's failure, classified like an upstream's (502, 504, 503 by its shape).
  */
 export class RemoteJwks {
-  readonly #url: string;
+  /** Where the key set is fetched from. */
+  readonly url: string;
   readonly #hop: string;
   readonly #minRefresh: number;
   readonly #logger: Logger;
@@ -45,11 +46,23 @@ export class RemoteJwks {
 
   /** `health`: the record of the hop `auth:NAME`, shared with the other key sets its host serves. */
   constructor(url: string, health: AuthHopHealth, minRefresh: number, logger: Logger) {
-    this.#url = url;
+    this.url = url;
     this.#hop = health.name;
     this.health = health;
     this.#minRefresh = minRefresh;
     this.#logger = logger;
+  }
+
+  /**
+   * Takes what `previous` (the same URL, another refresh interval: a reload changed it) has of
+   * the endpoint: its keys and when they are due, its latest fetch and failure. A reload while
+   * the endpoint is down must not turn good tokens into 502s.
+   */
+  adopt(previous: RemoteJwks): void {
+    this.#set = previous.#set;
+    this.#expiresAt = previous.#expiresAt;
+    this.#lastFetch = previous.#lastFetch;
+    this.#failure = previous.#failure;
   }
 
   /** The keys to verify with: the cached ones while fresh, else fetched (throws the hop's Failure when none can be had). */
@@ -129,7 +142,7 @@ export class RemoteJwks {
   async #download(started: number): Promise<{ keys: unknown; ttl: number }> {
     // The call's time bound covers the body too (its signal aborts the stream).
     const response = await callAuthHop(
-      this.#url,
+      this.url,
       { headers: { accept: 'application/jwk-set+json, application/json' } },
       FETCH_TIMEOUT_MS,
     );

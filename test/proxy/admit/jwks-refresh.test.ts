@@ -1,12 +1,14 @@
 /**
  * The JWKS while it is fetched again (issue 34): a token whose kid the keys lack, arriving while
  * a fetch is under way, waits for that fetch (the issuer rotated its keys: the fetch brings the
- * new one) instead of a 401.
+ * new one) instead of a 401. A reload that names the URL with another refresh interval keeps the
+ * keys it had.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -96,6 +98,35 @@ test('tokens of a rotated kid that arrive while the keys are fetched wait for th
     assert.equal(jwks.state.fetches, 2, 'one fetch at start, one for the rotated kid');
     assert.equal((await gw.logFor('rotated-3')).auth, 'allowed');
   } finally {
+    await gw.close();
+    await echo.close();
+    await jwks.close();
+  }
+});
+
+test('a reload that changes jwks_min_refresh keeps the keys fetched from the URL: its endpoint down then costs no 502', async () => {
+  const first = await signer('k1');
+  const jwks = await startHeldJwks(() => [first.jwk]);
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, jwks.url, '30s'));
+  try {
+    assert.equal(
+      (await request(gw.url, { path: '/orders', headers: { authorization: await first.bearer() } })).status,
+      200,
+    );
+    // The endpoint stops answering; the reload names the same URL with another interval.
+    jwks.state.hold = true;
+    await gw.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${config(echo.url, jwks.url, '1m')}`, '<reload>'),
+    );
+    const after = await request(gw.url, {
+      path: '/orders',
+      headers: { authorization: await first.bearer() },
+    });
+    assert.equal(after.status, 200);
+    assert.equal(jwks.state.fetches, 1, 'the keys kept are fresh: not fetched again');
+  } finally {
+    jwks.release();
     await gw.close();
     await echo.close();
     await jwks.close();
