@@ -1,8 +1,8 @@
 /**
  * Access at the edge over HTTP/2 (issue 34), as over HTTP/1.1: a CORS preflight answered by the
  * gateway, the gateway's own 502 readable by the allowed origin, a missing credential's 401 with
- * its challenge, a forward-auth service's redirect passed on as it wrote it, an IP list's 403;
- * each with the log's `auth`.
+ * its challenge, a JWT in a cookie sent in crumbs (RFC 9113 §8.2.3), a forward-auth service's
+ * redirect passed on as it wrote it, an IP list's 403; each with the log's `auth`.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { startAuthService } from '../../helpers/auth-service.ts';
@@ -20,6 +21,9 @@ import { startTestGateway } from '../../helpers/test-gateway.ts';
 const keep = closeAfterAll();
 const users = join(mkdtempSync(join(tmpdir(), 'candor-h2-access-')), 'users');
 writeFileSync(users, `staff:${bcrypt.hashSync('s3cret', 4)}\n`);
+const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+const keysFile = join(mkdtempSync(join(tmpdir(), 'candor-h2-jwks-')), 'jwks.json');
+writeFileSync(keysFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
 const echo = await keep(startEcho());
 const refusing = await keep(startRefusing());
 const service = await keep(
@@ -47,6 +51,11 @@ routes:
     upstream: app
     auth:
       forward: { url: ${service.url} }
+  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt: { keys_file: ${keysFile}, algorithms: [ES256], cookie: session, claims_to_headers: { sub: X-User-Id } }
   - name: lan
     match: { path: /lan }
     upstream: app
@@ -152,4 +161,21 @@ test('over HTTP/2: a forward-auth service’s redirect reaches the client as it 
   );
   assert.equal((await gw.logFor('h2-403')).auth, 'denied: ip deny 127.0.0.0/8');
   assert.equal(echo.received.length, before);
+});
+
+test('over HTTP/2: a JWT in a cookie that came in crumbs passes, its claim replacing the client’s copy of the field', async () => {
+  const token = await new SignJWT({ sub: 'user-9' })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+    .setExpirationTime('5m')
+    .sign(privateKey);
+  const before = echo.received.length;
+  const res = await h2('/orders', {
+    cookie: ['theme=dark', `session=${token}`],
+    'x-user-id': 'admin',
+    'x-request-id': 'h2-jwt',
+  });
+  assert.equal(res.head[':status'], 200);
+  assert.equal(echo.received.length, before + 1);
+  assert.equal(echo.received.at(-1)?.headers['x-user-id'], 'user-9');
+  assert.equal((await gw.logFor('h2-jwt')).auth, 'allowed');
 });
