@@ -28,6 +28,12 @@ export function checkAccess(
         ['routes', index, 'auth', 'jwt', 'jwks_url'],
         `port ${port} is one the Fetch standard blocks (a bad port): the gateway's fetch of the key set would refuse it; serve the JWKS on another port`,
       );
+    const parsed = URL.parse(stringAt(jwt, 'jwks_url') ?? '');
+    if (parsed !== null && (parsed.username !== '' || parsed.password !== ''))
+      report(
+        ['routes', index, 'auth', 'jwt', 'jwks_url'],
+        'a URL with credentials (user:password@) is one the Fetch standard refuses to fetch: the gateway could never read the key set; serve the JWKS where it needs none',
+      );
     checkForward(mappingAt(auth, 'forward'), ['routes', index, 'auth', 'forward'], upstreams, report);
     checkUpstreamFields(auth, ['routes', index, 'auth'], report);
     const cors = mappingAt(route, 'cors');

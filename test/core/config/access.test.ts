@@ -343,3 +343,14 @@ test('auth.jwt.jwks_url on a port fetch refuses (the Fetch standard’s bad port
     {},
   );
 });
+
+test('auth.jwt.jwks_url with credentials (user:password@) is refused with its line: fetch refuses such a URL, so it could never be fetched', () => {
+  const problems = problemsOf(
+    withRoute(`    auth:
+      jwt: { jwks_url: "https://reader:s3cret@idp.internal/jwks" }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    '6 routes[0].auth.jwt.jwks_url: a URL with credentials (user:password@) is one the Fetch standard refuses to fetch: the gateway could never read the key set; serve the JWKS where it needs none',
+  ]);
+});
