@@ -79,6 +79,10 @@ function checkForward(
     return report(at, 'expected where the auth service is: url or upstream (one of them)');
   if (forward.url !== undefined && forward.path !== undefined)
     report([...at, 'path'], 'path goes with upstream: a url carries its own path');
+  const url = URL.parse(stringAt(forward, 'url') ?? '');
+  // As an upstream target's: the hop's address only (its credentials would be dropped unsaid).
+  if (url !== null && (url.username !== '' || url.password !== ''))
+    report([...at, 'url'], `expected a URL without credentials, got ${JSON.stringify(forward.url)}`);
   const name = stringAt(forward, 'upstream');
   if (name === undefined || upstreams === undefined || Object.hasOwn(upstreams, name)) return;
   const defined = Object.keys(upstreams);
