@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
-import { request } from '../../helpers/http-client.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -56,4 +56,14 @@ test("a rate limit by header:X-User-Id on a JWT route counts each user by the to
   assert.equal(await status('mallory', { 'x-user-id': 'dave' }), 429);
   const limited = echo.received.map((r) => r.headers['x-user-id']);
   assert.deepEqual(limited, ['alice', 'bob', 'mallory', 'carol']);
+});
+
+test("the client's own copies of a claim's field are all removed, whatever their case, however many", async () => {
+  const { raw } = await rawRequest(
+    gw.port,
+    `GET /api HTTP/1.1\r\nHost: gw.test\r\nAuthorization: ${await bearer('erin')}\r\nX-USER-ID: admin\r\nx-user-id: root\r\nX-User-Id: alice\r\nConnection: close\r\n\r\n`,
+  );
+  assert.match(raw, /^HTTP\/1\.1 200 /);
+  const seen = echo.received.at(-1)?.rawHeaders.filter(([name]) => name.toLowerCase() === 'x-user-id');
+  assert.deepEqual(seen, [['X-User-Id', 'erin']]);
 });
