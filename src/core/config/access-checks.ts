@@ -28,6 +28,12 @@ export function checkAccess(
         ['routes', index, 'auth', 'jwt', 'jwks_url'],
         `port ${port} is one the Fetch standard blocks (a bad port): the gateway's fetch of the key set would refuse it; serve the JWKS on another port`,
       );
+    const parsed = URL.parse(stringAt(jwt, 'jwks_url') ?? '');
+    if (parsed !== null && (parsed.username !== '' || parsed.password !== ''))
+      report(
+        ['routes', index, 'auth', 'jwt', 'jwks_url'],
+        'a URL with credentials (user:password@) is one the Fetch standard refuses to fetch: the gateway could never read the key set; serve the JWKS where it needs none',
+      );
     checkForward(mappingAt(auth, 'forward'), ['routes', index, 'auth', 'forward'], upstreams, report);
     checkUpstreamFields(auth, ['routes', index, 'auth'], report);
     const cors = mappingAt(route, 'cors');
@@ -73,6 +79,10 @@ function checkForward(
     return report(at, 'expected where the auth service is: url or upstream (one of them)');
   if (forward.url !== undefined && forward.path !== undefined)
     report([...at, 'path'], 'path goes with upstream: a url carries its own path');
+  const url = URL.parse(stringAt(forward, 'url') ?? '');
+  // As an upstream target's: the hop's address only (its credentials would be dropped unsaid).
+  if (url !== null && (url.username !== '' || url.password !== ''))
+    report([...at, 'url'], `expected a URL without credentials, got ${JSON.stringify(forward.url)}`);
   const name = stringAt(forward, 'upstream');
   if (name === undefined || upstreams === undefined || Object.hasOwn(upstreams, name)) return;
   const defined = Object.keys(upstreams);

@@ -9,7 +9,10 @@ const BCRYPT = /^\$2[aby]\$(0[4-9]|1[0-2])\$[./A-Za-z0-9]{53}$/;
 const BCRYPT_ANY = /^\$2[aby]\$(\d\d)\$/;
 /** SHA-crypt ($5$ SHA-256, $6$ SHA-512), as crypt(3) writes it (htpasswd -2, -5). */
 const SHA_CRYPT = /^\$([56])\$(?:rounds=(\d{1,10})\$)?[^$:]{0,16}\$([./0-9A-Za-z]+)$/;
-/** Beyond this many rounds one login costs more than some tens of milliseconds of CPU. */
+/**
+ * Beyond this many rounds one login costs seconds of CPU (a round is some microseconds in
+ * sha-crypt.ts): checked in slices it holds no other request, but each login still pays it.
+ */
 export const SHA_CRYPT_MAX_ROUNDS = 1_000_000;
 const SHA_CRYPT_MIN_ROUNDS = 1000;
 

@@ -237,14 +237,19 @@ export class Access {
       const key = `${config.jwksMinRefresh} ${config.jwksUrl}`;
       let set = this.#keySets.get(key) ?? (previous === undefined ? undefined : previous.#keySets.get(key));
       const name = `auth:${config.name}`;
-      set ??= new RemoteJwks(
-        config.jwksUrl,
-        this.#jwksHealth.get(name) ??
-          (previous === undefined ? undefined : previous.#jwksHealth.get(name)) ??
-          new AuthHopHealth(name, 'jwks'),
-        config.jwksMinRefresh,
-        logger,
-      );
+      if (set === undefined) {
+        set = new RemoteJwks(
+          config.jwksUrl,
+          this.#jwksHealth.get(name) ??
+            (previous === undefined ? undefined : previous.#jwksHealth.get(name)) ??
+            new AuthHopHealth(name, 'jwks'),
+          config.jwksMinRefresh,
+          logger,
+        );
+        // The URL named before with another refresh interval: its keys stay.
+        const kept = previous === undefined ? undefined : previous.#keySetOf(config.jwksUrl);
+        if (kept !== undefined) set.adopt(kept);
+      }
       this.#keySets.set(key, set);
       this.#jwksHealth.set(name, set.health);
       return set;
@@ -269,6 +274,12 @@ export class Access {
         );
     for (const [name, old] of previous === undefined ? [] : previous.#ownUpstreams)
       if (!this.#ownUpstreams.has(name)) for (const target of old.targets) target.pool.retire();
+  }
+
+  /** A key set this snapshot fetches from `url`, whatever its refresh interval. */
+  #keySetOf(url: string): RemoteJwks | undefined {
+    for (const set of this.#keySets.values()) if (set.url === url) return set;
+    return undefined;
   }
 
   /**

@@ -7,6 +7,7 @@ import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { Access, AccessDecision } from './access.ts';
 import type { Admission } from './admission.ts';
+import { fieldsAfterAccess } from './fields-after-access.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';
 
 /** A request that passed accept, route and admit: where it goes and as what. The target is picked per attempt. */
@@ -82,7 +83,12 @@ export function admitRequest(
   const go = (decision: AccessDecision): Verdict => {
     record.auth = decision.note;
     if (decision.answer) return decision.answer;
-    return pastAccess(gateway, listener, fields, record, routed, side, head.target, decision.requestEdit);
+    // A rate limit keyed on a field reads it as access left it: a JWT claim's, never the client's copy.
+    const keyed =
+      route.rateLimit?.key.kind === 'header'
+        ? fieldsAfterAccess(head.headers, fields, decision.requestEdit)
+        : fields;
+    return pastAccess(gateway, listener, keyed, record, routed, side, head.target, decision.requestEdit);
   };
   return decided instanceof Promise ? decided.then(go) : go(decided);
 }

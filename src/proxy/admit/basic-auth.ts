@@ -4,7 +4,7 @@ import bcrypt from 'bcryptjs';
 import { parseHtpasswd } from '../../core/config/htpasswd.ts';
 import type { BasicAuthConfig } from '../../core/config/types.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { parseShaCrypt, shaCrypt } from './sha-crypt.ts';
+import { parseShaCrypt, shaCryptSliced } from './sha-crypt.ts';
 
 /** Longer than any Basic credentials worth reading: past it the field is not decoded. */
 const MAX_AUTHORIZATION = 4096;
@@ -18,7 +18,8 @@ export type BasicVerdict = { readonly user: string } | { readonly refused: strin
 
 /**
  * HTTP Basic authentication (RFC 7617) against an htpasswd file: bcrypt (bcryptjs, pure JS,
- * asked asynchronously so a login does not hold the event loop) and SHA-crypt (sha-crypt.ts).
+ * asked asynchronously so a login does not hold the event loop) and SHA-crypt (sha-crypt.ts,
+ * its rounds in slices for the same reason).
  * Credentials found good are remembered by their SHA-256 (at most MAX_REMEMBERED, for the
  * config snapshot's life), so a client's every request does not pay the hash again.
  */
@@ -51,7 +52,7 @@ export class BasicAuth {
     };
     // An unknown user goes through the same hash function a known one does; good() refuses it.
     const checked = hash ?? this.#decoy;
-    if (/^\$[56]\$/.test(checked)) return good(shaCryptMatches(password, checked));
+    if (/^\$[56]\$/.test(checked)) return shaCryptMatches(password, checked).then(good, () => good(false));
     return bcrypt.compare(password, checked).then(good, () => good(false));
   }
 }
@@ -83,10 +84,11 @@ function decoyLike(hash: string): string {
   return `$${sha.variant}$${rounds}${'s'.repeat(sha.salt.length)}$${digest}`;
 }
 
-function shaCryptMatches(password: string, hash: string): boolean {
+/** Whether `password` makes `hash`, its rounds in slices so that a costly hash holds no other request. */
+async function shaCryptMatches(password: string, hash: string): Promise<boolean> {
   const setting = parseShaCrypt(hash);
   if (setting === undefined) return false;
-  const made = Buffer.from(shaCrypt(Buffer.from(password, 'utf8'), setting));
+  const made = Buffer.from(await shaCryptSliced(Buffer.from(password, 'utf8'), setting));
   const stored = Buffer.from(hash);
   return made.length === stored.length && timingSafeEqual(made, stored);
 }

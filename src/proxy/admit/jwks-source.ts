@@ -30,7 +30,8 @@ function freshFor(cacheControl: string | null): number | undefined {
  * is the auth hop's failure, classified like an upstream's (502, 504, 503 by its shape).
  */
 export class RemoteJwks {
-  readonly #url: string;
+  /** Where the key set is fetched from. */
+  readonly url: string;
   readonly #hop: string;
   readonly #minRefresh: number;
   readonly #logger: Logger;
@@ -45,11 +46,23 @@ export class RemoteJwks {
 
   /** `health`: the record of the hop `auth:NAME`, shared with the other key sets its host serves. */
   constructor(url: string, health: AuthHopHealth, minRefresh: number, logger: Logger) {
-    this.#url = url;
+    this.url = url;
     this.#hop = health.name;
     this.health = health;
     this.#minRefresh = minRefresh;
     this.#logger = logger;
+  }
+
+  /**
+   * Takes what `previous` (the same URL, another refresh interval: a reload changed it) has of
+   * the endpoint: its keys and when they are due, its latest fetch and failure. A reload while
+   * the endpoint is down must not turn good tokens into 502s.
+   */
+  adopt(previous: RemoteJwks): void {
+    this.#set = previous.#set;
+    this.#expiresAt = previous.#expiresAt;
+    this.#lastFetch = previous.#lastFetch;
+    this.#failure = previous.#failure;
   }
 
   /** The keys to verify with: the cached ones while fresh, else fetched (throws the hop's Failure when none can be had). */
@@ -60,15 +73,30 @@ export class RemoteJwks {
   }
 
   /**
-   * A token named a kid the keys lack: fetch again, unless a fetch was made within minRefresh
-   * (undefined: the keys at hand are the endpoint's latest word). A fetch that failed, now or
-   * within minRefresh, is that failure: the keys that might hold the kid could not be had, which
-   * is the hop's failure, not the token's.
+   * A token named a kid the keys lack: the fetch under way, else a new one, unless one was made
+   * within minRefresh (undefined: the keys at hand are the endpoint's latest word). A fetch that
+   * failed, now or within minRefresh, is that failure: the keys that might hold the kid could
+   * not be had, which is the hop's failure, not the token's.
    */
   async unknownKid(): Promise<JwkSet | Failure | undefined> {
-    if (performance.now() - this.#lastFetch < this.#minRefresh) return this.#failure;
+    if (this.#fetching === undefined && performance.now() - this.#lastFetch < this.#minRefresh)
+      return this.#failure;
     const set = await this.#refresh();
     return this.#failure ?? set;
+  }
+
+  /**
+   * The key a token names is in the set but cannot check a signature (unreadable, private, its
+   * `key_ops` other than verify): the endpoint's garbage, the hop's 502, not the token's 401.
+   */
+  unusableKey(): Failure {
+    return authHopFailure(
+      new Failure('http_protocol_error', 'the key the token names cannot check a signature', {
+        stage: 'head_received',
+      }),
+      this.#hop,
+      'the JWKS endpoint',
+    );
   }
 
   #refresh(): Promise<JwkSet> {
@@ -114,7 +142,7 @@ export class RemoteJwks {
   async #download(started: number): Promise<{ keys: unknown; ttl: number }> {
     // The call's time bound covers the body too (its signal aborts the stream).
     const response = await callAuthHop(
-      this.#url,
+      this.url,
       { headers: { accept: 'application/jwk-set+json, application/json' } },
       FETCH_TIMEOUT_MS,
     );

@@ -82,7 +82,8 @@ export class JwtAuth {
   /**
    * The token checked against `keys`; a kid they lack (the issuer may have rotated its keys since
    * they were fetched) asks the JWKS endpoint again, at most once per check (`mayRefresh`). That
-   * ask failing is the hop's failure (502/503/504), never a 401: an outage logs nobody out.
+   * ask failing is the hop's failure (502/503/504), never a 401: an outage logs nobody out; and
+   * so is a key the endpoint published that cannot check a signature.
    */
   #check(token: string, key: string, keys: JwkSet, mayRefresh: boolean): JwtVerdict | Promise<JwtVerdict> {
     const checked: JwtCheck = verifyJwt(token, keys, this.#rules);
@@ -91,6 +92,8 @@ export class JwtAuth {
       return checked;
     }
     const remote = this.#remote;
+    if (remote !== undefined && checked.invalid === 'ERR_JWKS_INVALID')
+      return { failed: remote.unusableKey() };
     if (!mayRefresh || remote === undefined || checked.invalid !== 'ERR_JWKS_NO_MATCHING_KEY') return checked;
     return remote.unknownKid().then(
       (fresh) =>

@@ -84,6 +84,30 @@ export function parseShaCrypt(text: string): ShaCryptSetting | undefined {
 
 /** The hash of `password` with the setting's variant, rounds and salt, in crypt(3)'s form. */
 export function shaCrypt(password: Buffer, setting: ShaCryptSetting): string {
+  const hashing = begin(password, setting);
+  hashing.rounds(0, setting.rounds);
+  return hashing.end();
+}
+
+/** Rounds done in one turn of the event loop by shaCryptSliced: a few milliseconds of CPU. */
+const ROUNDS_PER_TURN = 1000;
+
+/**
+ * shaCrypt in slices of ROUNDS_PER_TURN rounds, each in a turn of the event loop of its own: a
+ * login against a hash of many rounds (up to the loader's bound, seconds of CPU on a slow
+ * machine) never holds the gateway's other requests, as bcryptjs's asynchronous compare does not.
+ */
+export async function shaCryptSliced(password: Buffer, setting: ShaCryptSetting): Promise<string> {
+  const hashing = begin(password, setting);
+  for (let done = 0; done < setting.rounds; done += ROUNDS_PER_TURN) {
+    if (done > 0) await new Promise((resolve) => setImmediate(resolve));
+    hashing.rounds(done, Math.min(setting.rounds, done + ROUNDS_PER_TURN));
+  }
+  return hashing.end();
+}
+
+/** The specification's steps before the rounds, then its rounds `from` to `to`, then the encoding. */
+function begin(password: Buffer, setting: ShaCryptSetting) {
   const { algorithm, size, order } = VARIANTS[setting.variant];
   const salt = Buffer.from(setting.salt, 'utf8');
   const hash = (...parts: Buffer[]) => {
@@ -111,22 +135,27 @@ export function shaCrypt(password: Buffer, setting: ShaCryptSetting): string {
   for (let i = 0; i < 16 + result[0]; i++) ds.update(salt);
   const s = stretch(ds.digest(), salt.length);
 
-  for (let i = 0; i < setting.rounds; i++) {
-    const c = createHash(algorithm);
-    c.update(i & 1 ? p : result);
-    if (i % 3 !== 0) c.update(s);
-    if (i % 7 !== 0) c.update(p);
-    c.update(i & 1 ? result : p);
-    result = c.digest();
-  }
-
-  let encoded = '';
-  const put = (word: number, chars: number) => {
-    for (let i = 0; i < chars; i++, word >>= 6) encoded += B64[word & 0x3f];
+  return {
+    rounds(from: number, to: number): void {
+      for (let i = from; i < to; i++) {
+        const c = createHash(algorithm);
+        c.update(i & 1 ? p : result);
+        if (i % 3 !== 0) c.update(s);
+        if (i % 7 !== 0) c.update(p);
+        c.update(i & 1 ? result : p);
+        result = c.digest();
+      }
+    },
+    end(): string {
+      let encoded = '';
+      const put = (word: number, chars: number) => {
+        for (let i = 0; i < chars; i++, word >>= 6) encoded += B64[word & 0x3f];
+      };
+      for (const [x, y, z] of order) put((result[x] << 16) | (result[y] << 8) | result[z], 4);
+      if (size === 32) put((result[31] << 8) | result[30], 3);
+      else put(result[63], 2);
+      const rounds = setting.explicitRounds ? `rounds=${setting.rounds}$` : '';
+      return `$${setting.variant}$${rounds}${setting.salt}$${encoded}`;
+    },
   };
-  for (const [x, y, z] of order) put((result[x] << 16) | (result[y] << 8) | result[z], 4);
-  if (size === 32) put((result[31] << 8) | result[30], 3);
-  else put(result[63], 2);
-  const rounds = setting.explicitRounds ? `rounds=${setting.rounds}$` : '';
-  return `$${setting.variant}$${rounds}${setting.salt}$${encoded}`;
 }

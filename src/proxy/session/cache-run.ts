@@ -3,6 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { hasBody } from '../../core/net/downstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
+import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import {
   type ForwardReason,
   forwardedStatus,
@@ -106,7 +107,10 @@ export class CacheRun implements ResponseStore {
     this.#request = {
       method: 'GET',
       url: admitted.upstreamPath,
-      headers: { ...fields, host: admitted.authority },
+      headers: {
+        ...fieldsAfterAccess(head.headers, fields, admitted.requestEdit),
+        host: admitted.authority,
+      },
     };
     this.#lookup(forward, false);
   }

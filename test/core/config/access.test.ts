@@ -343,3 +343,23 @@ test('auth.jwt.jwks_url on a port fetch refuses (the Fetch standard’s bad port
     {},
   );
 });
+
+test('auth.jwt.jwks_url and auth.forward.url with credentials (user:password@) are refused with their line: fetch refuses such a URL, the forward hop would drop them', () => {
+  const problems = problemsOf(
+    withRoute(`    auth:
+      jwt: { jwks_url: "https://reader:s3cret@idp.internal/jwks" }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    '6 routes[0].auth.jwt.jwks_url: a URL with credentials (user:password@) is one the Fetch standard refuses to fetch: the gateway could never read the key set; serve the JWKS where it needs none',
+  ]);
+  // Forward auth's url: as an upstream target's, its credentials would be dropped unsaid.
+  const forward = problemsOf(
+    withRoute(`    auth:
+      forward: { url: "http://gw:s3cret@auth.internal:9000/check" }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(forward, [
+    '6 routes[0].auth.forward.url: expected a URL without credentials, got "http://gw:s3cret@auth.internal:9000/check"',
+  ]);
+});

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { decoyFor } from '../../../src/proxy/admit/basic-auth.ts';
-import { parseShaCrypt } from '../../../src/proxy/admit/sha-crypt.ts';
+import { parseShaCrypt, shaCrypt } from '../../../src/proxy/admit/sha-crypt.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -224,6 +225,55 @@ test('an unknown user on a file of SHA-crypt hashes is refused like a wrong pass
       );
     }
     assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('a reload reads the htpasswd file again: a user added logs in, a user removed is refused though remembered', async () => {
+  const echo = await startEcho();
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  writeFileSync(file, `alice:${bcrypt.hashSync('old pass', 4)}\n`);
+  const yaml = `listen:\n  - address: 127.0.0.1:0\n${config(echo.url, file)}`;
+  const gw = await startTestGateway(config(echo.url, file));
+  const status = async (user: string, password: string) =>
+    (await request(gw.url, { path: '/admin', headers: { authorization: basic(user, password) } })).status;
+  try {
+    assert.equal(await status('alice', 'old pass'), 200);
+    writeFileSync(file, `bob:${bcrypt.hashSync('new pass', 4)}\n`);
+    assert.equal(await status('alice', 'old pass'), 200, 'the file is read at a reload, not before');
+    await gw.gateway.reload(parseConfig(yaml, '<reload>'));
+    assert.equal(await status('bob', 'new pass'), 200);
+    assert.equal(
+      await status('alice', 'old pass'),
+      401,
+      'her credentials remembered good before do not outlive the reload',
+    );
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('a SHA-crypt login of many rounds does not hold the gateway: a request on another route is answered meanwhile', async () => {
+  const echo = await startEcho();
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  // 200,000 rounds: about a second of CPU here, checked for every login with this user's name.
+  const setting = parseShaCrypt('$6$rounds=200000$pepperpepper$');
+  writeFileSync(file, `slow:${shaCrypt(Buffer.from('right'), setting as NonNullable<typeof setting>)}\n`);
+  const gw = await startTestGateway(config(echo.url, file));
+  try {
+    const order: string[] = [];
+    const login = request(gw.url, {
+      path: '/admin',
+      headers: { authorization: basic('slow', 'wrong') },
+    }).then((res) => order.push(`login ${res.status}`));
+    // The login's hash is under way; a request that needs none comes in.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const open = request(gw.url, { path: '/elsewhere' }).then((res) => order.push(`open ${res.status}`));
+    await Promise.all([login, open]);
+    assert.deepEqual(order, ['open 404', 'login 401']);
   } finally {
     await gw.close();
     await echo.close();

@@ -6,7 +6,7 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { startGateway } from '../../../src/server/gateway/gateway.ts';
-import { request } from '../../helpers/http-client.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 function config(url: string): string {
@@ -225,6 +225,43 @@ upstreams:
     );
   } finally {
     await gateway.close();
+    await echo.close();
+  }
+});
+
+test('behind a TCP load balancer, the lists judge the client its PROXY header names, never the X-Forwarded-For the client wrote', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    `name: edge-1
+routes:
+  - name: staff
+    match: { path: /staff }
+    upstream: app
+    allow: [198.51.100.0/24]
+    deny: [198.51.100.66]
+upstreams:
+  app:
+    targets: [{ url: ${echo.url} }]
+`,
+    {},
+    'proxy_protocol: { from: [127.0.0.1] }',
+  );
+  const ask = async (client: string, id: string) => {
+    const { raw } = await rawRequest(
+      gw.port,
+      `PROXY TCP4 ${client} 127.0.0.1 40000 80\r\nGET /staff HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-For: 198.51.100.7\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`,
+    );
+    return Number(raw.split(' ')[1]);
+  };
+  try {
+    assert.equal(await ask('198.51.100.7', 'pp-in'), 200);
+    assert.equal(await ask('198.51.100.66', 'pp-denied'), 403);
+    assert.equal((await gw.logFor('pp-denied')).auth, 'denied: ip deny 198.51.100.66');
+    assert.equal(await ask('203.0.113.9', 'pp-out'), 403);
+    assert.equal((await gw.logFor('pp-out')).auth, 'denied: ip not in allow');
+    assert.equal(echo.received.length, 1);
+  } finally {
+    await gw.close();
     await echo.close();
   }
 });

@@ -5,8 +5,17 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type Fault, listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
+import {
+  startBadFraming,
+  startHugeHeader,
+  startInvalidHeader,
+  startInvalidStatusLine,
+  startSshBanner,
+} from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startCloseMidBody, startResetMidBody } from '../../../src/kits/fault-kit/reset-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -77,6 +86,146 @@ test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_err
       assert.equal((await gw.logFor(id)).auth, 'failed: http_protocol_error');
     }
     assert.equal(echo.received.length, 0);
+  });
+});
+
+test('a JWKS endpoint that answers in something not HTTP is the hop’s garbage by its shape, not a connection lost', async () => {
+  const peers = [
+    [
+      await startSshBanner(),
+      'http_protocol_error',
+      /^the JWKS endpoint: Response does not match the HTTP\/1\.1 protocol \(Expected HTTP\//,
+    ],
+    [
+      await startInvalidStatusLine({ variant: 'four-digit-code' }),
+      'http_protocol_error',
+      /Invalid response status/,
+    ],
+    [await startInvalidHeader(), 'http_protocol_error', /Invalid header token/],
+    [await startBadFraming({ variant: 'bad-chunk-size' }), 'http_response_transfer_coding', /chunk size/],
+    [await startBadFraming({ variant: 'two-lengths' }), 'http_response_content_length', /content-length/i],
+    [await startHugeHeader(), 'http_response_header_section_size', /UND_ERR_HEADERS_OVERFLOW/],
+  ] as const;
+  const routes = peers
+    .map(
+      ([peer], i) => `  - name: r${i}
+    match: { path: /r${i} }
+    upstream: app
+    auth:
+      jwt: { jwks_url: "${peer.url}/jwks.json", algorithms: [RS256] }
+`,
+    )
+    .join('');
+  try {
+    await withGateway(routes, [], async (gw, echo) => {
+      const token = tokenWith('{"alg":"RS256","kid":"k1"}');
+      for (const [i, [peer, type, details]] of peers.entries()) {
+        const id = `jwks-not-http-${i}`;
+        const res = await request(gw.url, {
+          path: `/r${i}`,
+          headers: { authorization: `Bearer ${token}`, 'x-request-id': id },
+        });
+        assert.equal(res.status, 502, type);
+        const status = String(res.headers['proxy-status']);
+        assert.match(status, new RegExp(`^edge-1; error=${type}; details="`), status);
+        assert.match(/details="([^"]*)"/.exec(status)?.[1] ?? '', details);
+        assert.doesNotMatch(status, /connection lost/);
+        assert.match(status, new RegExp(`; next-hop="auth:${new URL(peer.url).host}"$`));
+        assert.equal((await gw.logFor(id)).auth, `failed: ${type}`);
+      }
+      assert.equal(echo.received.length, 0);
+    });
+  } finally {
+    for (const [peer] of peers) await peer.close();
+  }
+});
+
+test('a JWKS endpoint that cuts its key set short, by a reset or a close, is the hop’s 502 http_response_incomplete', async () => {
+  const peers = [await startResetMidBody(), await startCloseMidBody({ framing: 'chunked' })];
+  const routes = peers
+    .map(
+      (peer, i) => `  - name: r${i}
+    match: { path: /r${i} }
+    upstream: app
+    auth:
+      jwt: { jwks_url: "${peer.url}/jwks.json", algorithms: [RS256] }
+`,
+    )
+    .join('');
+  try {
+    await withGateway(routes, [], async (gw) => {
+      for (const [i, peer] of peers.entries()) {
+        const id = `jwks-cut-${i}`;
+        const res = await request(gw.url, {
+          path: `/r${i}`,
+          headers: { authorization: `Bearer ${tokenWith('{"alg":"RS256","kid":"k1"}')}`, 'x-request-id': id },
+        });
+        assert.equal(res.status, 502);
+        const status = String(res.headers['proxy-status']);
+        assert.match(
+          status,
+          new RegExp(
+            `^edge-1; error=http_response_incomplete; details="the JWKS endpoint: response body cut short: .*"; next-hop="auth:${new URL(peer.url).host}"$`,
+          ),
+        );
+        assert.doesNotMatch(status, /before the response head/);
+        assert.equal((await gw.logFor(id)).auth, 'failed: http_response_incomplete');
+      }
+    });
+  } finally {
+    for (const peer of peers) await peer.close();
+  }
+});
+
+test('a JWKS key that cannot check a signature, named by a token, is the hop’s 502, not the token’s 401', async () => {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1' };
+  const unusable = [
+    // Not a point on the curve: node:crypto cannot read it.
+    { ...jwk, x: 'AA', y: 'AA' },
+    // A private key published by mistake is never a verifying one.
+    { ...(await exportJWK(privateKey)), kid: 'k1' },
+  ];
+  let keys: object[] = [jwk];
+  const jwks = http.createServer((_req, res) => {
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      .end(JSON.stringify({ keys }));
+  });
+  const port = await listenLoopback(jwks);
+  const routes = `  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/jwks.json
+        jwks_min_refresh: 1ms
+        algorithms: [ES256]
+`;
+  await withGateway(routes, [jwks], async (gw, echo) => {
+    const bearer = async () =>
+      `Bearer ${await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(privateKey)}`;
+    assert.equal(
+      (await request(gw.url, { path: '/orders', headers: { authorization: await bearer() } })).status,
+      200,
+    );
+    for (const [i, key] of unusable.entries()) {
+      keys = [key];
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const id = `jwks-unusable-${i}`;
+      const res = await request(gw.url, {
+        path: '/orders',
+        headers: { authorization: await bearer(), 'x-request-id': id },
+      });
+      assert.equal(res.status, 502);
+      assert.equal(res.headers['www-authenticate'], undefined);
+      assert.equal(
+        res.headers['proxy-status'],
+        `edge-1; error=http_protocol_error; details="the JWKS endpoint: the key the token names cannot check a signature"; next-hop="auth:127.0.0.1:${port}"`,
+      );
+      assert.equal((await gw.logFor(id)).auth, 'failed: http_protocol_error');
+    }
+    assert.equal(echo.received.length, 1);
   });
 });
 
