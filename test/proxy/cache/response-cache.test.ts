@@ -5,11 +5,13 @@
  * an answer over max_entry is not kept; the gateway's own 503 is stood in for too.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import http2 from 'node:http2';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
 function config(url: string, cache = 'cache: {}', upstream = ''): string {
@@ -99,6 +101,96 @@ test('100 concurrent misses of one key make one upstream request; the others wai
     const statuses = answers.map((a) => String(a.headers['cache-status']));
     assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss').length, 1);
     assert.equal(statuses.filter((s) => /^edge-1; hit; ttl=\d+; collapsed$/.test(s)).length, 99);
+  });
+});
+
+test("20 concurrent misses whose one fetch times out: one upstream request, and every one gets that fetch's honest 504", async () => {
+  await withGateway(
+    FRESH,
+    async (gw, origin) => {
+      origin.mood = 'hang';
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          request(gw.url, {
+            path: '/pages/down',
+            headers: { 'x-request-id': `herd-${i}` },
+            timeoutMs: 20_000,
+          }),
+        ),
+      );
+      assert.equal(
+        origin.heads.length,
+        1,
+        'one upstream request, not one per waiting request after it failed',
+      );
+      for (const answer of answers) {
+        assert.equal(answer.status, 504);
+        assert.match(
+          String(answer.headers['proxy-status']),
+          /^edge-1; error=http_response_timeout; details="(?:[^"\\]|\\.)+"; next-hop="app"$/,
+        );
+      }
+      const statuses = answers.map((a) => String(a.headers['cache-status']));
+      assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss').length, 1);
+      assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss; collapsed').length, 19);
+      const waiter = answers.findIndex((a) => String(a.headers['cache-status']).endsWith('collapsed'));
+      const line = await gw.logFor(`herd-${waiter}`);
+      assert.equal(line.status, 504);
+      assert.equal(line.error, 'http_response_timeout');
+      assert.equal(line.attempts, 0, 'a waiting request made no attempt of its own');
+    },
+    undefined,
+    'timeouts: { response: 400ms }\n    retries: { attempts: 1 }',
+  );
+});
+
+test('20 concurrent misses of a key whose stale answer may stand in, the upstream timing out: one try, every one given the stale answer', async () => {
+  const answer = {
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-if-error=60'],
+    body: 'kept page',
+  };
+  await withGateway(
+    answer,
+    async (gw, origin) => {
+      await request(gw.url, { path: '/pages/kept' });
+      origin.mood = 'hang';
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => request(gw.url, { path: '/pages/kept', timeoutMs: 20_000 })),
+      );
+      assert.equal(origin.heads.length, 2, 'the stored fetch, then one revalidation for the 20');
+      for (const stale of answers) {
+        assert.equal(stale.status, 200);
+        assert.equal(stale.text, 'kept page');
+        assert.match(
+          String(stale.headers['cache-status']),
+          /^edge-1; hit; fwd=stale; fwd-status=504; ttl=-?\d+; detail="http_response_timeout"$/,
+        );
+        assert.match(String(stale.headers['proxy-status']), /^edge-1; error=http_response_timeout; /);
+      }
+    },
+    undefined,
+    'timeouts: { response: 400ms }\n    retries: { attempts: 1 }',
+  );
+});
+
+test('the client of the one fetch leaves: one of those waiting fetches for the others, who get its answer', async () => {
+  await withGateway(FRESH, async (gw, origin) => {
+    origin.delayMs = 400;
+    const leader = http.get(`${gw.url}/pages/left`);
+    leader.on('error', () => {});
+    await waitUntil('the first fetch reaches the upstream', () => origin.heads.length === 1);
+    const others = Promise.all(
+      Array.from({ length: 10 }, () => request(gw.url, { path: '/pages/left', timeoutMs: 20_000 })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    leader.destroy();
+    const answers = await others;
+    assert.equal(origin.heads.length, 2, 'the one that left, and one for the ten waiting');
+    const statuses = answers.map((a) => String(a.headers['cache-status']));
+    for (const answer of answers) assert.equal(answer.text, 'fresh page');
+    assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss').length, 1);
+    assert.equal(statuses.filter((s) => /^edge-1; hit; ttl=\d+; collapsed$/.test(s)).length, 9);
   });
 });
 
