@@ -12,9 +12,9 @@ const SCAN_EVERY = 64;
 
 /**
  * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`): one file per
- * key (named by a hash of the route and key), a JSON line (key, status, reason, the policy)
- * then the body, written whole under a temporary name and renamed (a reader never sees half a
- * file). A worker that misses in memory reads the file and keeps it in memory too. The files
+ * key (named by a hash of the route and key), a JSON line (key, status, reason, the policy,
+ * the body's length and digest) then the body, written whole under a temporary name and renamed
+ * (a reader never sees half a file; one cut or changed since is not ours and is a miss). A worker that misses in memory reads the file and keeps it in memory too. The files
  * stay under `max_disk`: every worker scans the directory now and then and removes the oldest
  * (a hit renews a file's time). What cannot be read or written is simply not used: the disk
  * is a second chance, never a failure of the request.
@@ -60,15 +60,11 @@ export class DiskStore {
       const head = JSON.parse(bytes.subarray(0, end).toString('utf8'));
       if (head.key !== key || typeof head.status !== 'number' || typeof head.reason !== 'string')
         return undefined;
+      // A body cut short (a disk that filled, a copy) or changed is never served as whole.
+      const body = bytes.subarray(end + 1);
+      if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
       const policy = CachePolicy.fromObject(head.policy);
-      const answer = new StoredAnswer(
-        key,
-        policy,
-        head.status,
-        head.reason,
-        bytes.subarray(end + 1),
-        this.#staleIfError,
-      );
+      const answer = new StoredAnswer(key, policy, head.status, head.reason, body, this.#staleIfError);
       const now = new Date();
       utimes(file, now, now).catch(() => {});
       return answer;
@@ -86,6 +82,8 @@ export class DiskStore {
       status: answer.status,
       reason: answer.reason,
       policy: answer.policy.toObject(),
+      length: answer.body.length,
+      digest: digestOf(answer.body),
     });
     this.#written += answer.size;
     const scan = ++this.#writes % SCAN_EVERY === 0 || this.#written > this.#maxDisk / 10;
@@ -157,4 +155,9 @@ export class DiskStore {
       return undefined;
     }
   }
+}
+
+/** What a file's first line says of its body, so that a body cut or changed since is known. */
+function digestOf(body: Buffer): string {
+  return createHash('sha256').update(body).digest('base64');
 }
