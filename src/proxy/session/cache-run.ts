@@ -256,7 +256,7 @@ export class CacheRun implements ResponseStore {
         this.#give(validating, revalidatedStatus(this.#req.runtime.name, validating.ttl()), 'revalidated');
       };
     }
-    if (!STALE_FOR_STATUS.has(status)) return undefined;
+    if (!STALE_FOR_STATUS.has(status) || this.#req.exchange.refresh) return undefined;
     return this.#staleFor(status);
   }
 
@@ -303,12 +303,13 @@ export class CacheRun implements ResponseStore {
 
   /**
    * The attempts ended with this failure: a stored answer within its stale-if-error window
-   * goes out instead, with Age, Cache-Status fwd=stale and Proxy-Status naming the failure.
-   * False when there is none, or the failure is the client's own (the gateway's error response goes out).
+   * goes out instead, with Age, Cache-Status fwd=stale and Proxy-Status naming the failure. False when
+   * none may, the failure is the client's own, or a background refresh, which answers nobody, failed.
    */
   answerStale(failure: Failure): boolean {
     const shape = failure.kind.shape;
-    if (shape === 'client' || shape === 'internal' || failure.clientsOwn) return false;
+    if (shape === 'client' || shape === 'internal' || failure.clientsOwn || this.#req.exchange.refresh)
+      return false;
     if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return false;
     this.#fetchEnd = failure;
     const stored = this.staleAnswer();
