@@ -225,6 +225,22 @@ export function mayKeep(policy: CachePolicy): boolean {
 }
 
 /**
+ * The policy to store a GET's answer under, when it may be kept: not a 206 (a part is not the
+ * answer), what mayKeep allows, and no larger than `maxEntry` by its Content-Length.
+ */
+export function keptPolicy(
+  request: CacheRequest,
+  status: number,
+  fields: readonly string[],
+  maxEntry: number,
+): CachePolicy | undefined {
+  if (status === 206) return undefined;
+  const policy = policyOf(request, status, fields);
+  if (!mayKeep(policy)) return undefined;
+  return Number(policy.toObject().resh['content-length'] ?? 0) > maxEntry ? undefined : policy;
+}
+
+/**
  * A stored answer's key: the target URI as the upstream is told it (RFC 9111 §4): host, path
  * and query, then the scheme (the upstream's answer may depend on it: a redirect of http to
  * https, stored, would loop for https clients). Purges match its start, `host /path?query`.

@@ -14,14 +14,7 @@ import {
 import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
-import {
-  type CacheRequest,
-  cacheKey,
-  headersOf,
-  mayKeep,
-  policyOf,
-  StoredAnswer,
-} from '../cache/stored-answer.ts';
+import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from '../cache/stored-answer.ts';
 import type { HeaderEdit } from '../forward/header-rules.ts';
 import { type BodyCopy, boundedCopy, type ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
@@ -283,18 +276,16 @@ export class CacheRun implements ResponseStore {
   keep(status: number, reason: string, fields: readonly string[]): BodyCopy | undefined {
     const request = this.#request;
     const key = this.#key;
-    if (request === undefined || key === undefined || this.#req.head.method !== 'GET' || status === 206)
-      return undefined;
-    const { maxEntry } = this.#cache.config;
-    const policy = policyOf(request, status, fields);
-    if (!mayKeep(policy)) return undefined;
-    const length = Number(policy.toObject().resh['content-length'] ?? 0);
-    if (length > maxEntry) return undefined;
+    const { maxEntry, staleIfError } = this.#cache.config;
+    const policy =
+      request === undefined || this.#req.head.method !== 'GET'
+        ? undefined
+        : keptPolicy(request, status, fields, maxEntry);
+    // One that will not be stored frees those waiting for it now (each goes upstream), not when its body ends.
+    if (policy === undefined || key === undefined) return void this.#endFill?.(undefined);
     return boundedCopy(maxEntry, (body) => {
-      if (body !== undefined) {
-        const cap = this.#cache.config.staleIfError;
-        this.#cache.set(new StoredAnswer(key, policy, status, reason, body, cap));
-      }
+      if (body !== undefined)
+        this.#cache.set(new StoredAnswer(key, policy, status, reason, body, staleIfError));
       this.#endFill?.(undefined);
     });
   }

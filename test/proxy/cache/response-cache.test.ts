@@ -194,6 +194,37 @@ test('the client of the one fetch leaves: one of those waiting fetches for the o
   });
 });
 
+test('an answer that will not be stored frees the requests waiting for it at its head, not when its slow body ends', async () => {
+  // Each answer is no-store and streams: its head and a first piece, the rest when the test says.
+  const ends: (() => void)[] = [];
+  const upstream = http.createServer((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-type': 'text/plain' });
+    res.write('first piece, ');
+    ends.push(() => res.end('the rest'));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as import('node:net').AddressInfo;
+  const gw = await startTestGateway(config(`http://127.0.0.1:${port}`, 'cache: { lock_timeout: 60s }'));
+  try {
+    const first = request(gw.url, { path: '/pages/stream', timeoutMs: 20_000 });
+    await waitUntil('the first request reaches the upstream', () => ends.length === 1);
+    const others = Promise.all(
+      Array.from({ length: 3 }, () => request(gw.url, { path: '/pages/stream', timeoutMs: 20_000 })),
+    );
+    // They reach the upstream while the first answer still streams (lock_timeout is a minute).
+    await waitUntil('the others reach the upstream', () => ends.length === 4);
+    for (const end of ends) end();
+    for (const answer of [await first, ...(await others)]) {
+      assert.equal(answer.text, 'first piece, the rest');
+      assert.equal(answer.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    }
+  } finally {
+    await gw.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
 test('Vary is respected: another variant is a vary-miss that reaches the upstream', async () => {
   const answer = {
     status: 200,
