@@ -223,9 +223,14 @@ test("the upstream's timeouts.total passing while a request waits: the same hone
   }
 });
 
-test('a client that leaves while its request waits gives its place back at once', async () => {
+test('a client that leaves while its request waits gives its place back at once, is logged 499, and never reaches the upstream', async () => {
   const port = await freePort();
   const edge = await gatewayOn(port, '{ timeout: 30s, max_requests: 1 }');
+  const seen: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.end('back');
+  });
   try {
     const socket = net.connect(edge.port, '127.0.0.1');
     socket.on('error', () => {});
@@ -234,13 +239,19 @@ test('a client that leaves while its request waits gives its place back at once'
     socket.destroy();
     const line = await edge.logFor('leaves');
     assert.equal(line.client_aborted, true);
+    assert.equal(line.status, 499);
     assert.ok((line.held_ms as number) > 0);
     assert.equal(held(edge), 0);
     // Its place is free: the next request waits in it (not refused past max_requests).
     const next = request(edge.url, { path: '/next', timeoutMs: 30_000 });
     next.catch(() => {});
     await waitUntil('the next one held', () => held(edge) === 1);
+    await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+    assert.equal((await next).status, 200);
+    assert.deepEqual(seen, ['/next'], 'the request whose client left was never sent');
   } finally {
     await edge.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });
