@@ -255,3 +255,47 @@ test('a client that leaves while its request waits gives its place back at once,
     await new Promise((resolve) => upstream.close(resolve));
   }
 });
+
+test('a POST whose body was read whole is held and sent whole once a target is back; one whose body streams is answered at once', async () => {
+  const port = await freePort();
+  const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: /stream }
+    upstream: app
+    request_buffering: false
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    hold: { timeout: 20s }
+    retries: { replay_body: 0 }
+    targets:
+      - url: http://127.0.0.1:${port}
+`);
+  const seen: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url} ${body}`);
+      res.end('back');
+    });
+  });
+  try {
+    const streamed = await request(edge.url, { method: 'POST', path: '/stream', body: 'streamed body' });
+    assert.equal(streamed.status, 502);
+    assert.match(String(streamed.headers['proxy-status']), /error=connection_refused/);
+    const post = request(edge.url, { method: 'POST', path: '/form', body: 'name=value', timeoutMs: 20_000 });
+    await waitUntil('the POST held', () => held(edge) === 1);
+    await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+    const answer = await post;
+    assert.equal(answer.status, 200);
+    assert.deepEqual(seen, ['POST /form name=value']);
+  } finally {
+    await edge.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
