@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlink
 import { readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
-import { StoredAnswer } from './stored-answer.ts';
+import { keyMatches, StoredAnswer } from './stored-answer.ts';
 
 /** A file's first line longer than this is not one of ours: it is not read further. */
 const MAX_HEAD_LINE = 1024 * 1024;
@@ -95,12 +95,13 @@ export class DiskStore {
       .catch(() => unlink(tmp).catch(() => {}));
   }
 
-  /** Removes every file of the directory (or those whose key starts with `prefix`); returns how many. */
+  /** Removes every file of the directory (or those under `prefix`: keyMatches); returns how many. */
   purge(prefix?: string): number {
     let removed = 0;
     for (const name of this.#names()) {
       const file = join(this.#dir, name);
-      if (prefix !== undefined && !this.#keyOf(file)?.startsWith(prefix)) continue;
+      const key = prefix === undefined ? undefined : this.#keyOf(file);
+      if (prefix !== undefined && (key === undefined || !keyMatches(key, prefix))) continue;
       try {
         unlinkSync(file);
         removed++;

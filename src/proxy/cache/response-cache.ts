@@ -1,7 +1,7 @@
 import type { CacheConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
-import type { StoredAnswer } from './stored-answer.ts';
+import { keyMatches, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -109,13 +109,13 @@ export class ResponseCache {
     return true;
   }
 
-  /** Drops every stored answer (or those whose key starts with `prefix`); returns how many. */
+  /** Drops every stored answer (or those under `prefix`: keyMatches); returns how many. */
   purge(prefix?: string): number {
     // The shared files go too (each worker asked removes what is left: the count is memory's).
     this.disk?.purge(prefix);
     let removed = 0;
     for (const key of [...this.#entries.keys()])
-      if (prefix === undefined || key.startsWith(prefix)) removed += this.delete(key) ? 1 : 0;
+      if (prefix === undefined || keyMatches(key, prefix)) removed += this.delete(key) ? 1 : 0;
     return removed;
   }
 

@@ -249,6 +249,14 @@ export function cacheKey(authority: string, path: string, scheme: string): strin
   return `${authority.toLowerCase()} ${path} ${scheme}`;
 }
 
+/**
+ * Whether a stored answer's key falls under a purge's prefix: from the key's start (`host[:port]
+ * /path?query`), or, for a prefix that starts with "/", from its path, on every host.
+ */
+export function keyMatches(key: string, prefix: string): boolean {
+  return prefix.startsWith('/') ? key.startsWith(prefix, key.indexOf(' ') + 1) : key.startsWith(prefix);
+}
+
 /** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */
 function varyMatches(policy: CachePolicy, request: CacheRequest): boolean {
   const stored = policy.toObject();
