@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync } from 'node:fs';
-import { readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
+import { readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
 import { keyMatches, StoredAnswer } from './stored-answer.ts';
 
 /** A file's first line longer than this is not one of ours: it is not read further. */
 const MAX_HEAD_LINE = 1024 * 1024;
+/** A stored answer's file: the hash of its route and key (a temporary one has a suffix). */
+const FILE_NAME = /^[0-9a-f]{64}$/;
 /** Writes between two scans of the directory against max_disk (and a scan whenever this worker wrote a tenth of it). */
 const SCAN_EVERY = 64;
 
@@ -27,6 +29,8 @@ export class DiskStore {
   #writes = 0;
   #written = 0;
   #tmp = 0;
+  /** A scan against max_disk is under way: another is not started beside it. */
+  #trimming = false;
 
   constructor(dir: string, route: string, maxDisk: number, staleIfError: number) {
     this.#dir = dir;
@@ -91,7 +95,7 @@ export class DiskStore {
     writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]), { mode: 0o600 })
       .then(() => rename(tmp, file))
       // Scanned once the file is there, so that it counts too.
-      .then(() => scan && this.#trim())
+      .then(() => (scan ? this.#trim() : undefined))
       .catch(() => unlink(tmp).catch(() => {}));
   }
 
@@ -110,30 +114,40 @@ export class DiskStore {
     return removed;
   }
 
-  /** The oldest files go until the directory holds at most max_disk bytes. */
-  #trim(): void {
-    const files: { file: string; size: number; time: number }[] = [];
-    let total = 0;
-    for (const name of this.#names()) {
-      try {
-        const stat = statSync(join(this.#dir, name));
-        files.push({ file: join(this.#dir, name), size: stat.size, time: stat.mtimeMs });
-        total += stat.size;
-      } catch {}
-    }
-    files.sort((a, b) => a.time - b.time);
-    for (const { file, size } of files) {
-      if (total <= this.#maxDisk) break;
-      try {
-        unlinkSync(file);
-      } catch {}
-      total -= size;
+  /**
+   * The oldest files go until the directory holds at most max_disk bytes. Asynchronous, one call
+   * at a time: a directory of a hundred thousand answers is scanned without stopping the
+   * worker's requests for the while (as the synchronous scan did, every 64 writes).
+   */
+  async #trim(): Promise<void> {
+    if (this.#trimming) return;
+    this.#trimming = true;
+    try {
+      const files: { file: string; size: number; time: number }[] = [];
+      let total = 0;
+      const names = await readdir(this.#dir).catch(() => [] as string[]);
+      for (const name of names) {
+        if (!FILE_NAME.test(name)) continue;
+        const file = join(this.#dir, name);
+        const found = await stat(file).catch(() => undefined);
+        if (found === undefined) continue;
+        files.push({ file, size: found.size, time: found.mtimeMs });
+        total += found.size;
+      }
+      files.sort((a, b) => a.time - b.time);
+      for (const { file, size } of files) {
+        if (total <= this.#maxDisk) break;
+        await unlink(file).catch(() => {});
+        total -= size;
+      }
+    } finally {
+      this.#trimming = false;
     }
   }
 
   #names(): string[] {
     try {
-      return readdirSync(this.#dir).filter((name) => /^[0-9a-f]{64}$/.test(name));
+      return readdirSync(this.#dir).filter((name) => FILE_NAME.test(name));
     } catch {
       return [];
     }
