@@ -406,3 +406,45 @@ test('over HTTP/2 too: a hit, then the stored answer in place of a refused conne
     await origin.stop();
   }
 });
+
+test("over HTTP/2: a fetch whose stream the client cancels passes to one of those waiting, and a failing fetch is every waiting stream's answer", async () => {
+  const origin = await startMoodyOrigin(FRESH);
+  const upstream = 'timeouts: { response: 1s }\n    retries: { attempts: 1 }';
+  const gw = await startTestGateway(config(origin.url, 'cache: {}', upstream), {}, 'http2: true');
+  try {
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    try {
+      const authority = `127.0.0.1:${gw.port}`;
+      const statusOf = (path: string) =>
+        new Promise<string>((resolve) => {
+          const stream = session.request({ ':path': path, ':authority': authority });
+          stream.on('response', (h) => resolve(`${h[':status']} ${h['cache-status']}`));
+          stream.on('error', (err) => resolve(`error ${err.message}`));
+          stream.resume();
+        });
+      origin.delayMs = 400;
+      const leader = session.request({ ':path': '/pages/h2-left', ':authority': authority });
+      leader.on('error', () => {});
+      await waitUntil('the first fetch reaches the upstream', () => origin.heads.length === 1);
+      const others = Promise.all(Array.from({ length: 5 }, () => statusOf('/pages/h2-left')));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      leader.close(http2.constants.NGHTTP2_CANCEL);
+      const statuses = await others;
+      assert.equal(origin.heads.length, 2, 'the cancelled fetch, and one for the five waiting');
+      assert.equal(statuses.filter((s) => s === '200 edge-1; fwd=uri-miss').length, 1);
+      assert.equal(statuses.filter((s) => /^200 edge-1; hit; ttl=\d+; collapsed$/.test(s)).length, 4);
+
+      origin.mood = 'hang';
+      const failed = await Promise.all(Array.from({ length: 5 }, () => statusOf('/pages/h2-down')));
+      assert.equal(origin.heads.length, 3, 'one upstream request for the five');
+      assert.equal(failed.filter((s) => s === '504 edge-1; fwd=uri-miss').length, 1);
+      assert.equal(failed.filter((s) => s === '504 edge-1; fwd=uri-miss; collapsed').length, 4);
+    } finally {
+      session.destroy();
+    }
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
