@@ -299,3 +299,46 @@ upstreams:
     await new Promise((resolve) => upstream.close(resolve));
   }
 });
+
+for (const [how, check] of [
+  ['without a health check', ''],
+  ['with a health check', '    health_check: { path: /, interval: 30s, timeout: 1s, fall: 1, rise: 1 }\n'],
+] as const) {
+  test(`a restart whose refusals opened the circuit, ${how}: the held requests go once the target is back, not after the circuit's open time`, async () => {
+    const port = await freePort();
+    const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    hold: { timeout: 20s }
+    circuit_breaker: { consecutive_failures: 5, open_time: 60s }
+${check}    targets:
+      - url: http://127.0.0.1:${port}
+`);
+    const upstream = http.createServer((_req, res) => res.end('back'));
+    try {
+      const answers = Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          request(edge.url, { path: `/r${i}`, headers: { 'x-request-id': `r${i}` }, timeoutMs: 30_000 }),
+        ),
+      );
+      const circuit = edge.gateway.runtime().upstreams.get('app')?.circuit;
+      await waitUntil('the circuit open', () => circuit?.stateAt(performance.now()) === 'open');
+      await waitUntil('every request held', () => held(edge) === 10);
+      await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+      const responses = await answers;
+      assert.deepEqual(
+        responses.map((r) => [r.status, r.text]),
+        Array(10).fill([200, 'back']),
+      );
+      assert.ok(((await edge.logFor('r0')).held_ms as number) > 0);
+      assert.equal(circuit?.stateAt(performance.now()), 'closed');
+    } finally {
+      await edge.close();
+      upstream.closeAllConnections();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
+  });
+}
