@@ -95,8 +95,8 @@ export class CacheRun implements ResponseStore {
     this.#fail = (failure) => attempts.end(failure);
     const { head, fields } = this.#req;
     if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);
-    // A range, an upgrade or a body is not what a stored answer answers.
-    if (head.upgrade || hasBody(head) || fields.range !== undefined) return this.#forward('bypass', forward);
+    // An upgrade or a body is not what a stored answer answers.
+    if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
     // The scheme the upstream is told: a trusted proxy's X-Forwarded-Proto, else the listener's.
     const { runtime, record, listener } = this.#req;
     const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
@@ -108,6 +108,8 @@ export class CacheRun implements ResponseStore {
       url: admitted.upstreamPath,
       headers: { ...fields, host: admitted.authority },
     };
+    // A range goes upstream (the store keeps whole answers), but a whole one may stand in if it fails.
+    if (fields.range !== undefined) return this.#forward('bypass', forward);
     this.#lookup(forward, false);
   }
 
