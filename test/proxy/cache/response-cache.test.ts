@@ -174,6 +174,32 @@ test('20 concurrent misses of a key whose stale answer may stand in, the upstrea
   );
 });
 
+test('concurrent requests for a stale key whose one revalidation the upstream answers 503: one upstream request, and the stored answer stands in for every one', async () => {
+  const answer = {
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-if-error=60'],
+    body: 'kept page',
+  };
+  await withGateway(answer, async (gw, origin) => {
+    await request(gw.url, { path: '/pages/503' });
+    origin.answer = { status: 503, fields: ['Retry-After', '5'], body: 'down' };
+    origin.delayMs = 300;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => request(gw.url, { path: '/pages/503', timeoutMs: 20_000 })),
+    );
+    assert.equal(origin.heads.length, 2, 'the stored fetch, then one revalidation for the ten');
+    for (const stale of answers) {
+      assert.equal(stale.status, 200);
+      assert.equal(stale.text, 'kept page');
+      assert.match(
+        String(stale.headers['cache-status']),
+        /^edge-1; hit; fwd=stale; fwd-status=503; ttl=-?\d+$/,
+      );
+      assert.equal(stale.headers['proxy-status'], 'edge-1; received-status=503; next-hop="app"');
+    }
+  });
+});
+
 test('the client of the one fetch leaves: one of those waiting fetches for the others, who get its answer', async () => {
   await withGateway(FRESH, async (gw, origin) => {
     origin.delayMs = 400;
