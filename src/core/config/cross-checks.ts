@@ -8,6 +8,7 @@
 
 import { checkAccess } from './access-checks.ts';
 import { parseListenAddress } from './addresses.ts';
+import { checkCaches } from './cache-checks.ts';
 import { checkSplitsAndCanaries } from './canary-checks.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
@@ -30,6 +31,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);
   checkAccess(document.routes, upstreams, report);
+  checkCaches(document.routes, report);
   checkMergedPaths(document.paths, document.routes, report);
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document.listen, report);

@@ -282,12 +282,14 @@ function toCompression(raw: NonNullable<RawRoute['compression']>): CompressionCo
 }
 
 function toCache(raw: NonNullable<RawRoute['cache']>, baseDir: string): CacheConfig {
+  const maxSize = size(raw.max_size, DEFAULTS.cache.maxSize);
   return {
     ...(raw.dir === undefined
       ? {}
       : { dir: resolve(baseDir, raw.dir), maxDisk: size(raw.max_disk, DEFAULTS.cache.maxDisk) }),
-    maxSize: size(raw.max_size, DEFAULTS.cache.maxSize),
-    maxEntry: size(raw.max_entry, DEFAULTS.cache.maxEntry),
+    maxSize,
+    // Unwritten, no larger than max_size: a larger answer could never be kept (cache-checks.ts).
+    maxEntry: size(raw.max_entry, Math.min(DEFAULTS.cache.maxEntry, maxSize)),
     staleIfError: duration(raw.stale_if_error, DEFAULTS.cache.staleIfError),
     lockTimeout: duration(raw.lock_timeout, DEFAULTS.cache.lockTimeout),
   };

@@ -39,6 +39,12 @@ export interface Circuit {
   /** A reload kept the upstream: the new thresholds apply from the next request, the state stays. */
   reconfigure(config: CircuitBreakerConfig): void;
   /**
+   * Requests wait for the upstream to come back (the gateway's upstream `hold`): an open circuit
+   * lets its probe through now, not at the end of its open time, so a restart shorter than the
+   * open time is not waited out past it (a failed probe opens it again, as any).
+   */
+  probeNow(now: number): void;
+  /**
    * Another worker of the gateway opened its circuit on this upstream: open here too, for
    * the time it has left (an open circuit stays as it is).
    */
@@ -80,6 +86,9 @@ export function createCircuit(initial: CircuitBreakerConfig): Circuit {
     },
     reconfigure(next) {
       config = next;
+    },
+    probeNow(now) {
+      if (state === 'open' && openUntil > now) openUntil = now;
     },
     openedElsewhere(now, forMs) {
       if (state === 'open' || config.consecutiveFailures === 0) return;

@@ -208,6 +208,14 @@ export class GatewayMetrics {
     this.#count('cacheStale').cell(route, cause).value++;
   }
 
+  /** The stored answers a route's cache gave in place of a failed upstream, by cause (for the status page). */
+  staleAnswers(route: string): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const cell of this.#count('cacheStale').cells)
+      if (cell.labels.route === route && cell.value > 0) counts[cell.labels.cause] = cell.value;
+    return counts;
+  }
+
   /** A response reached its client partly through a spool file: `bytes` went through it. */
   spooled(route: string, bytes: number): void {
     this.#count('spooledResponses').cell(route).value++;

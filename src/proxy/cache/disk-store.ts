@@ -1,20 +1,22 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync } from 'node:fs';
-import { readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
+import { readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
-import { StoredAnswer } from './stored-answer.ts';
+import { keyMatches, StoredAnswer } from './stored-answer.ts';
 
 /** A file's first line longer than this is not one of ours: it is not read further. */
 const MAX_HEAD_LINE = 1024 * 1024;
+/** A stored answer's file: the hash of its route and key (a temporary one has a suffix). */
+const FILE_NAME = /^[0-9a-f]{64}$/;
 /** Writes between two scans of the directory against max_disk (and a scan whenever this worker wrote a tenth of it). */
 const SCAN_EVERY = 64;
 
 /**
  * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`): one file per
- * key (named by a hash of the route and key), a JSON line (key, status, reason, the policy)
- * then the body, written whole under a temporary name and renamed (a reader never sees half a
- * file). A worker that misses in memory reads the file and keeps it in memory too. The files
+ * key (named by a hash of the route and key), a JSON line (key, status, reason, the policy,
+ * the body's length and digest) then the body, written whole under a temporary name and renamed
+ * (a reader never sees half a file; one cut or changed since is not ours and is a miss). A worker that misses in memory reads the file and keeps it in memory too. The files
  * stay under `max_disk`: every worker scans the directory now and then and removes the oldest
  * (a hit renews a file's time). What cannot be read or written is simply not used: the disk
  * is a second chance, never a failure of the request.
@@ -27,6 +29,8 @@ export class DiskStore {
   #writes = 0;
   #written = 0;
   #tmp = 0;
+  /** A scan against max_disk is under way: another is not started beside it. */
+  #trimming = false;
 
   constructor(dir: string, route: string, maxDisk: number, staleIfError: number) {
     this.#dir = dir;
@@ -60,15 +64,11 @@ export class DiskStore {
       const head = JSON.parse(bytes.subarray(0, end).toString('utf8'));
       if (head.key !== key || typeof head.status !== 'number' || typeof head.reason !== 'string')
         return undefined;
+      // A body cut short (a disk that filled, a copy) or changed is never served as whole.
+      const body = bytes.subarray(end + 1);
+      if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
       const policy = CachePolicy.fromObject(head.policy);
-      const answer = new StoredAnswer(
-        key,
-        policy,
-        head.status,
-        head.reason,
-        bytes.subarray(end + 1),
-        this.#staleIfError,
-      );
+      const answer = new StoredAnswer(key, policy, head.status, head.reason, body, this.#staleIfError);
       const now = new Date();
       utimes(file, now, now).catch(() => {});
       return answer;
@@ -86,6 +86,8 @@ export class DiskStore {
       status: answer.status,
       reason: answer.reason,
       policy: answer.policy.toObject(),
+      length: answer.body.length,
+      digest: digestOf(answer.body),
     });
     this.#written += answer.size;
     const scan = ++this.#writes % SCAN_EVERY === 0 || this.#written > this.#maxDisk / 10;
@@ -93,16 +95,17 @@ export class DiskStore {
     writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]), { mode: 0o600 })
       .then(() => rename(tmp, file))
       // Scanned once the file is there, so that it counts too.
-      .then(() => scan && this.#trim())
+      .then(() => (scan ? this.#trim() : undefined))
       .catch(() => unlink(tmp).catch(() => {}));
   }
 
-  /** Removes every file of the directory (or those whose key starts with `prefix`); returns how many. */
+  /** Removes every file of the directory (or those under `prefix`: keyMatches); returns how many. */
   purge(prefix?: string): number {
     let removed = 0;
     for (const name of this.#names()) {
       const file = join(this.#dir, name);
-      if (prefix !== undefined && !this.#keyOf(file)?.startsWith(prefix)) continue;
+      const key = prefix === undefined ? undefined : this.#keyOf(file);
+      if (prefix !== undefined && (key === undefined || !keyMatches(key, prefix))) continue;
       try {
         unlinkSync(file);
         removed++;
@@ -111,30 +114,40 @@ export class DiskStore {
     return removed;
   }
 
-  /** The oldest files go until the directory holds at most max_disk bytes. */
-  #trim(): void {
-    const files: { file: string; size: number; time: number }[] = [];
-    let total = 0;
-    for (const name of this.#names()) {
-      try {
-        const stat = statSync(join(this.#dir, name));
-        files.push({ file: join(this.#dir, name), size: stat.size, time: stat.mtimeMs });
-        total += stat.size;
-      } catch {}
-    }
-    files.sort((a, b) => a.time - b.time);
-    for (const { file, size } of files) {
-      if (total <= this.#maxDisk) break;
-      try {
-        unlinkSync(file);
-      } catch {}
-      total -= size;
+  /**
+   * The oldest files go until the directory holds at most max_disk bytes. Asynchronous, one call
+   * at a time: a directory of a hundred thousand answers is scanned without stopping the
+   * worker's requests for the while (as the synchronous scan did, every 64 writes).
+   */
+  async #trim(): Promise<void> {
+    if (this.#trimming) return;
+    this.#trimming = true;
+    try {
+      const files: { file: string; size: number; time: number }[] = [];
+      let total = 0;
+      const names = await readdir(this.#dir).catch(() => [] as string[]);
+      for (const name of names) {
+        if (!FILE_NAME.test(name)) continue;
+        const file = join(this.#dir, name);
+        const found = await stat(file).catch(() => undefined);
+        if (found === undefined) continue;
+        files.push({ file, size: found.size, time: found.mtimeMs });
+        total += found.size;
+      }
+      files.sort((a, b) => a.time - b.time);
+      for (const { file, size } of files) {
+        if (total <= this.#maxDisk) break;
+        await unlink(file).catch(() => {});
+        total -= size;
+      }
+    } finally {
+      this.#trimming = false;
     }
   }
 
   #names(): string[] {
     try {
-      return readdirSync(this.#dir).filter((name) => /^[0-9a-f]{64}$/.test(name));
+      return readdirSync(this.#dir).filter((name) => FILE_NAME.test(name));
     } catch {
       return [];
     }
@@ -157,4 +170,9 @@ export class DiskStore {
       return undefined;
     }
   }
+}
+
+/** What a file's first line says of its body, so that a body cut or changed since is known. */
+function digestOf(body: Buffer): string {
+  return createHash('sha256').update(body).digest('base64');
 }

@@ -49,7 +49,7 @@ export function refreshExchange(of: DownstreamHead, done: () => void): Downstrea
   };
   // Nobody reads it: every write is taken at once and let go, and the end closes it.
   const response = new InMemorySink();
-  response.onClose(done);
+  response.onClose(() => done());
   // The gateway's own request: nothing of it was read from a client.
   return { head, body: undefined, bodyComplete: true, bytesRead: 0, response, refresh: done };
 }

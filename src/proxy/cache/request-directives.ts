@@ -1,4 +1,5 @@
 import type { FieldMap } from '../../core/net/downstream.ts';
+import type { ForwardReason } from './cache-status.ts';
 import type { CacheRequest, StoredAnswer } from './stored-answer.ts';
 
 /**
@@ -6,6 +7,13 @@ import type { CacheRequest, StoredAnswer } from './stored-answer.ts';
  * (RFC 9111 §5.2.1): to go upstream anyway, or with validators of its own; and the validators
  * a revalidation of a stored answer sends.
  */
+
+/** Why a request the store does not answer as it is goes upstream (RFC 9211 §2.2's fwd). */
+export function forwardReason(stored: StoredAnswer | undefined, request: CacheRequest): ForwardReason {
+  if (stored === undefined) return 'uri-miss';
+  if (!stored.matches(request)) return 'vary-miss';
+  return asksUpstream(request) ? 'request' : 'stale';
+}
 
 /** The request's own directives ask for the upstream (no-cache, max-age=0): it is forwarded for that. */
 export function asksUpstream(request: CacheRequest): boolean {

@@ -1,19 +1,29 @@
 import type { CacheConfig } from '../../core/config/types.ts';
+import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
-import type { StoredAnswer } from './stored-answer.ts';
+import { keyMatches, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
+
+/**
+ * How a key's fetch ended, for the requests waiting on it: undefined, look again (it stored an
+ * answer, or one that cannot be stored: each goes upstream itself); the failure it was answered
+ * with (the gateway's, or the upstream's own 5xx status a stored answer stood in for), which is
+ * theirs too rather than a herd of tries at a failing upstream; `lead`, its client left before
+ * it was over: one of them fetches, the others wait for that one.
+ */
+export type FillEnd = Failure | number | 'lead' | undefined;
 
 /**
  * One fetch of a key in flight: the requests that missed while it runs wait for it (request
  * coalescing, nginx's proxy_cache_lock) and look again when it is over.
  */
 export class Fill {
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Set<(end: FillEnd) => void>();
 
   /** Calls `wake` once the fetch is over; returns the way to stop waiting (the client left, the wait timed out). */
-  wait(wake: () => void): (() => void) | undefined {
+  wait(wake: (end: FillEnd) => void): (() => void) | undefined {
     if (this.#waiters.size >= MAX_WAITERS) return undefined;
     this.#waiters.add(wake);
     return () => this.#waiters.delete(wake);
@@ -23,10 +33,10 @@ export class Fill {
    * The fetch is over (stored or not): every waiter looks again, each in a microtask of its own
    * (not inside the fetching request's callbacks, which may be a connection's).
    */
-  over(): void {
+  over(end: FillEnd): void {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
-    for (const wake of waiters) queueMicrotask(wake);
+    for (const wake of waiters) queueMicrotask(() => wake(end));
   }
 }
 
@@ -99,13 +109,13 @@ export class ResponseCache {
     return true;
   }
 
-  /** Drops every stored answer (or those whose key starts with `prefix`); returns how many. */
+  /** Drops every stored answer (or those under `prefix`: keyMatches); returns how many. */
   purge(prefix?: string): number {
     // The shared files go too (each worker asked removes what is left: the count is memory's).
     this.disk?.purge(prefix);
     let removed = 0;
     for (const key of [...this.#entries.keys()])
-      if (prefix === undefined || key.startsWith(prefix)) removed += this.delete(key) ? 1 : 0;
+      if (prefix === undefined || keyMatches(key, prefix)) removed += this.delete(key) ? 1 : 0;
     return removed;
   }
 
@@ -115,15 +125,15 @@ export class ResponseCache {
   }
 
   /** This request fetches the key; the others that miss meanwhile wait for it. Returns the end of the fetch. */
-  startFill(key: string): () => void {
+  startFill(key: string): (end?: FillEnd) => void {
     const fill = new Fill();
     this.#fills.set(key, fill);
     let over = false;
-    return () => {
+    return (end) => {
       if (over) return;
       over = true;
       if (this.#fills.get(key) === fill) this.#fills.delete(key);
-      fill.over();
+      fill.over(end);
     };
   }
 }

@@ -225,12 +225,36 @@ export function mayKeep(policy: CachePolicy): boolean {
 }
 
 /**
+ * The policy to store a GET's answer under, when it may be kept: not a 206 (a part is not the
+ * answer), what mayKeep allows, and no larger than `maxEntry` by its Content-Length.
+ */
+export function keptPolicy(
+  request: CacheRequest,
+  status: number,
+  fields: readonly string[],
+  maxEntry: number,
+): CachePolicy | undefined {
+  if (status === 206) return undefined;
+  const policy = policyOf(request, status, fields);
+  if (!mayKeep(policy)) return undefined;
+  return Number(policy.toObject().resh['content-length'] ?? 0) > maxEntry ? undefined : policy;
+}
+
+/**
  * A stored answer's key: the target URI as the upstream is told it (RFC 9111 §4): host, path
  * and query, then the scheme (the upstream's answer may depend on it: a redirect of http to
  * https, stored, would loop for https clients). Purges match its start, `host /path?query`.
  */
 export function cacheKey(authority: string, path: string, scheme: string): string {
   return `${authority.toLowerCase()} ${path} ${scheme}`;
+}
+
+/**
+ * Whether a stored answer's key falls under a purge's prefix: from the key's start (`host[:port]
+ * /path?query`), or, for a prefix that starts with "/", from its path, on every host.
+ */
+export function keyMatches(key: string, prefix: string): boolean {
+  return prefix.startsWith('/') ? key.startsWith(prefix, key.indexOf(' ') + 1) : key.startsWith(prefix);
 }
 
 /** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */

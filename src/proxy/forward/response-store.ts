@@ -22,3 +22,20 @@ export interface BodyCopy {
   /** The upstream's framing said the body is whole. */
   end(): void;
 }
+
+/**
+ * A copy of a body of at most `max` bytes: at its end, `over` gets the whole body, or undefined
+ * when it went past `max` (the copy was dropped as it passed; the client still gets every byte).
+ */
+export function boundedCopy(max: number, over: (body: Buffer | undefined) => void): BodyCopy {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    add: (chunk) => {
+      size += chunk.length;
+      if (size > max) chunks.length = 0;
+      else chunks.push(chunk);
+    },
+    end: () => over(size <= max ? Buffer.concat(chunks, size) : undefined),
+  };
+}

@@ -13,18 +13,11 @@ import {
   staleStatus,
 } from '../cache/cache-status.ts';
 import { refreshExchange } from '../cache/refresh-exchange.ts';
-import { asksUpstream, conditional, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
-import type { Fill, ResponseCache } from '../cache/response-cache.ts';
-import {
-  type CacheRequest,
-  cacheKey,
-  headersOf,
-  mayKeep,
-  policyOf,
-  StoredAnswer,
-} from '../cache/stored-answer.ts';
+import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
+import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
+import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from '../cache/stored-answer.ts';
 import type { HeaderEdit } from '../forward/header-rules.ts';
-import type { BodyCopy, ResponseStore } from '../forward/response-store.ts';
+import { type BodyCopy, boundedCopy, type ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sendStored } from './stored-response.ts';
@@ -56,7 +49,13 @@ export class CacheRun implements ResponseStore {
   /** The stored answer validators were sent for (a 304 confirms it). */
   #validating: StoredAnswer | undefined;
   /** This request fetches its key for the others waiting on it: call when the fetch is over. */
-  #endFill: (() => void) | undefined;
+  #endFill: ((end?: FillEnd) => void) | undefined;
+  /** How this request's fetch failed, for those waiting on it (set where a failure is answered). */
+  #fetchEnd: FillEnd;
+  /** The attempts' end with a failure (a fetch waited for failed: its failure is this request's). */
+  #fail: ((failure: Failure) => void) | undefined;
+  /** When this request stops waiting for another's fetch (lock_timeout from its first wait). */
+  #lockEnd = 0;
   validators: readonly string[] = [];
   /** The shared disk was read for this request's key (once). */
   #diskRead = false;
@@ -92,12 +91,13 @@ export class CacheRun implements ResponseStore {
    * Route and admit passed: answer from the store, wait for the fetch of the same key under
    * way, or forward (`forward` starts the attempts, with this run as their store or none).
    */
-  start(admitted: Admitted, attempts: { start(): void }): void {
+  start(admitted: Admitted, attempts: { start(): void; end(failure: Failure): void }): void {
     const forward = () => attempts.start();
+    this.#fail = (failure) => attempts.end(failure);
     const { head, fields } = this.#req;
     if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);
-    // A range, an upgrade or a body is not what a stored answer answers.
-    if (head.upgrade || hasBody(head) || fields.range !== undefined) return this.#forward('bypass', forward);
+    // An upgrade or a body is not what a stored answer answers.
+    if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
     // The scheme the upstream is told: a trusted proxy's X-Forwarded-Proto, else the listener's.
     const { runtime, record, listener } = this.#req;
     const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
@@ -112,6 +112,8 @@ export class CacheRun implements ResponseStore {
         host: admitted.authority,
       },
     };
+    // A range goes upstream (the store keeps whole answers), but a whole one may stand in if it fails.
+    if (fields.range !== undefined) return this.#forward('bypass', forward);
     this.#lookup(forward, false);
   }
 
@@ -158,22 +160,17 @@ export class CacheRun implements ResponseStore {
     if (refresh !== undefined) this.#endFill = refresh;
     const fill = waited || refresh !== undefined ? undefined : this.#cache.fillOf(key);
     if (fill !== undefined && this.#wait(fill, forward)) return;
-    const reason: ForwardReason =
-      stored === undefined
-        ? 'uri-miss'
-        : !stored.matches(request)
-          ? 'vary-miss'
-          : asksUpstream(request)
-            ? 'request'
-            : 'stale';
+    const reason = forwardReason(stored, request);
     if (stored !== undefined && (reason === 'stale' || reason === 'request') && !conditional(request)) {
       this.#validating = stored;
       this.validators = validatorsOf(stored, request);
     }
-    // The first miss of a key fetches it; the others that miss meanwhile wait for it.
+    // The first miss of a key fetches it, the others wait for it (for another, if its client leaves).
     if (this.#req.head.method === 'GET' && this.#cache.fillOf(key) === undefined) {
       this.#endFill = this.#cache.startFill(key);
-      this.#req.response.onClose(this.#endFill);
+      this.#req.response.onClose((finished) =>
+        this.#endFill?.(this.#fetchEnd ?? (finished ? undefined : 'lead')),
+      );
     }
     this.#forward(reason, forward);
   }
@@ -192,20 +189,36 @@ export class CacheRun implements ResponseStore {
   #wait(fill: Fill, forward: () => void): boolean {
     const { response } = this.#req;
     let timer: NodeJS.Timeout | undefined;
-    const stop = fill.wait(() => {
+    const stop = fill.wait((end) => {
       clearTimeout(timer);
-      if (!response.closed) this.#lookup(forward, true);
+      if (!response.closed) this.#woken(end, forward);
     });
     if (stop === undefined) return false;
+    if (this.#lockEnd === 0) this.#lockEnd = Date.now() + this.#cache.config.lockTimeout;
     timer = setTimeout(() => {
       stop();
       if (!response.closed) this.#lookup(forward, true);
-    }, this.#cache.config.lockTimeout);
+    }, this.#lockEnd - Date.now());
     response.onClose(() => {
       clearTimeout(timer);
       stop();
     });
     return true;
+  }
+
+  /**
+   * The fetch waited for is over: look again; or its client left (one of those waiting fetches);
+   * or it failed, and its failure is this request's (a stored answer may stand in for it), as
+   * a collapsed forward (no attempt of its own).
+   */
+  #woken(end: FillEnd, forward: () => void): void {
+    if (end === undefined || end === 'lead') return this.#lookup(forward, end === undefined);
+    const stored = this.#cache.get(this.#key as string);
+    const reason = forwardReason(stored, this.#request as CacheRequest);
+    this.#status = `${forwardedStatus(this.#req.runtime.name, reason)}; collapsed`;
+    this.#req.record.cache = `fwd=${reason}`;
+    if (end instanceof Failure) return this.#fail?.(end);
+    (this.#staleFor(end) ?? (() => this.#lookup(forward, true)))();
   }
 
   #forward(reason: ForwardReason, forward: () => void): void {
@@ -238,13 +251,19 @@ export class CacheRun implements ResponseStore {
       if (modified) return undefined;
       validating.revalidated(policy, notModified);
       return () => {
-        this.#endFill?.();
+        this.#endFill?.(undefined);
         this.#give(validating, revalidatedStatus(this.#req.runtime.name, validating.ttl()), 'revalidated');
       };
     }
-    if (!STALE_FOR_STATUS.has(status)) return undefined;
+    if (!STALE_FOR_STATUS.has(status) || this.#req.exchange.refresh) return undefined;
+    return this.#staleFor(status);
+  }
+
+  /** The stored answer standing in for the upstream's own 5xx (as a thunk that gives it); undefined when none may. */
+  #staleFor(status: number): (() => void) | undefined {
     const stored = this.staleAnswer();
     if (stored === undefined) return undefined;
+    this.#fetchEnd = status;
     const { runtime } = this.#req;
     return () =>
       this.#giveStale(
@@ -263,43 +282,33 @@ export class CacheRun implements ResponseStore {
   keep(status: number, reason: string, fields: readonly string[]): BodyCopy | undefined {
     const request = this.#request;
     const key = this.#key;
-    if (request === undefined || key === undefined || this.#req.head.method !== 'GET' || status === 206)
-      return undefined;
-    const { maxEntry } = this.#cache.config;
-    const policy = policyOf(request, status, fields);
-    if (!mayKeep(policy)) return undefined;
-    const length = Number(policy.toObject().resh['content-length'] ?? 0);
-    if (length > maxEntry) return undefined;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    return {
-      add: (chunk) => {
-        size += chunk.length;
-        // Over max_entry: the copy is dropped, the client still gets every byte.
-        if (size > maxEntry) chunks.length = 0;
-        else chunks.push(chunk);
-      },
-      end: () => {
-        if (size <= maxEntry) {
-          const cap = this.#cache.config.staleIfError;
-          this.#cache.set(new StoredAnswer(key, policy, status, reason, Buffer.concat(chunks, size), cap));
-        }
-        this.#endFill?.();
-      },
-    };
+    const { maxEntry, staleIfError } = this.#cache.config;
+    const policy =
+      request === undefined || this.#req.head.method !== 'GET'
+        ? undefined
+        : keptPolicy(request, status, fields, maxEntry);
+    // One that will not be stored frees those waiting for it now (each goes upstream), not when its body ends.
+    if (policy === undefined || key === undefined) return void this.#endFill?.(undefined);
+    return boundedCopy(maxEntry, (body) => {
+      if (body !== undefined)
+        this.#cache.set(new StoredAnswer(key, policy, status, reason, body, staleIfError));
+      this.#endFill?.(undefined);
+    });
   }
 
   // ── stale on error ───────────────────────────────────────────────────────────────
 
   /**
    * The attempts ended with this failure: a stored answer within its stale-if-error window
-   * goes out instead, with Age, Cache-Status fwd=stale and Proxy-Status naming the failure.
-   * False when there is none, or the failure is the client's own (the gateway's error response goes out).
+   * goes out instead, with Age, Cache-Status fwd=stale and Proxy-Status naming the failure. False when
+   * none may, the failure is the client's own, or a background refresh, which answers nobody, failed.
    */
   answerStale(failure: Failure): boolean {
     const shape = failure.kind.shape;
-    if (shape === 'client' || shape === 'internal' || failure.clientsOwn) return false;
+    if (shape === 'client' || shape === 'internal' || failure.clientsOwn || this.#req.exchange.refresh)
+      return false;
     if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return false;
+    this.#fetchEnd = failure;
     const stored = this.staleAnswer();
     if (stored === undefined) return false;
     const { runtime } = this.#req;
@@ -325,7 +334,7 @@ export class CacheRun implements ResponseStore {
   #giveStale(stored: StoredAnswer, cause: string, status: string, proxyStatus: string): void {
     this.#req.record.staleCause = cause;
     this.#req.runtime.metrics.cacheStale(this.#route.name, cause);
-    this.#endFill?.();
+    this.#endFill?.(this.#fetchEnd);
     this.#give(stored, status, 'stale', proxyStatus);
   }
 

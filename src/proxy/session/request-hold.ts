@@ -67,6 +67,8 @@ export class RequestHold {
       bytes: bodyBytes,
       wake: () => {
         this.#stop();
+        // The refusals that made it wait may have opened the circuit: its probe goes with this try.
+        this.#upstream.circuit.probeNow(performance.now());
         this.#owner.tryAgain();
       },
       drained: () => {

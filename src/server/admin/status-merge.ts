@@ -1,5 +1,11 @@
 import type { CertificateStatus } from '../acme/acme-manager.ts';
-import type { AuthHopStatus, GatewayStatus, TargetStatus, UpstreamStatus } from '../gateway/status.ts';
+import type {
+  AuthHopStatus,
+  GatewayStatus,
+  RouteCacheStatus,
+  TargetStatus,
+  UpstreamStatus,
+} from '../gateway/status.ts';
 
 /**
  * One view of the gateway from every worker's status. Each worker keeps its own targets'
@@ -7,7 +13,8 @@ import type { AuthHopStatus, GatewayStatus, TargetStatus, UpstreamStatus } from 
  * counts (in flight, pending, pool connections, retry tokens) are summed; a state the
  * workers may disagree on is the worst one (circuit open over half-open over closed, any
  * worker in panic or ejecting), with `workers_ejecting` and the latest `ejected_until`;
- * health is the common verdict, or "mixed"; the latest check and failure win. The admin
+ * health is the common verdict, or "mixed"; the latest check and failure win; a route's
+ * cache (each worker holds its own) is summed, entries, bytes and stale answers. The admin
  * state and weights are set in every worker by the primary, so they agree.
  */
 export interface MergedStatus {
@@ -65,10 +72,27 @@ export function mergeStatuses(
       draining: a.status?.draining ?? null,
     })),
     upstreams,
-    routes: statuses[0]?.routes ?? {},
+    routes: mergeRoutes(statuses),
     store: mergeStores(statuses.flatMap((s) => (s.store ? [s.store] : []))),
     auth_hops: hops,
   };
+}
+
+/** The routes as the first worker says (the config is one), each cache's figures summed over the workers. */
+function mergeRoutes(statuses: readonly GatewayStatus[]): GatewayStatus['routes'] {
+  const routes: Record<string, GatewayStatus['routes'][string]> = { ...statuses[0]?.routes };
+  for (const [name, route] of Object.entries(routes)) {
+    let cache: RouteCacheStatus | null = route.cache ?? null;
+    for (const other of statuses.slice(1)) {
+      const more = other.routes[name]?.cache;
+      if (cache === null || more === null || more === undefined) continue;
+      const stale = { ...cache.stale };
+      for (const [cause, n] of Object.entries(more.stale)) stale[cause] = (stale[cause] ?? 0) + n;
+      cache = { entries: cache.entries + more.entries, bytes: cache.bytes + more.bytes, stale };
+    }
+    routes[name] = { ...route, cache };
+  }
+  return routes;
 }
 
 function mergeHop(a: AuthHopStatus, b: AuthHopStatus): AuthHopStatus {

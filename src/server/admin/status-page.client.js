@@ -116,6 +116,14 @@ function showNotice(text, kind, tag = '') {
   notice.dataset.kind = tag;
 }
 
+/** A route cache's stored answers given in place of a failed upstream: how many, by the failure that made each. */
+function staleText(cache) {
+  if (!cache) return '—';
+  const causes = Object.entries(cache.stale).sort(([, a], [, b]) => b - a);
+  const total = causes.reduce((sum, [, n]) => sum + n, 0);
+  return total === 0 ? '0' : `${total}: ${causes.map(([cause, n]) => `${cause} ${n}`).join(', ')}`;
+}
+
 // ── status: upstreams, targets, routes, config ─────────────────────────────────
 
 function renderStatus(status) {
@@ -154,6 +162,8 @@ function renderStatus(status) {
       // A route that redirects has no upstream: it answers itself.
       el('td', { class: 'mono' }, route.upstream ?? '(redirect)'),
       el('td', { class: 'maintenance' }, badge(state, m.active ? 'on' : 'off')),
+      el('td', { class: 'cache' }, route.cache ? `${route.cache.entries} stored` : '—'),
+      el('td', { class: 'stale' }, staleText(route.cache)),
       el(
         'td',
         {},

@@ -32,7 +32,7 @@ Usage:
                                kill -HUP on the primary, but it waits for every worker)
   candor purge --config FILE   drop the running gateway's stored answers (routes[].cache), through its admin API
         [--route NAME]         only that route's
-        [--key PREFIX]         only its keys that start so ("host[:port] /path?query")
+        [--key PREFIX]         only its keys that start so ("host[:port] /path?query"; "/path": on every host)
   candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
                                and say which hop fails and what fixes it; see candor diagnose --help
   candor explain LOG...        the story of the 5xx in access and error logs, plain or gzipped, in

@@ -4,7 +4,8 @@ import { EXIT } from './exit-codes.ts';
 /**
  * `candor purge --config FILE [--route NAME [--key PREFIX]]`: drops stored answers from the
  * running gateway's route caches through its admin API (`DELETE /cache`, README "Admin API"):
- * every route's, one route's, or that route's keys starting with PREFIX (`host[:port] /path`).
+ * every route's, one route's, or that route's keys starting with PREFIX (`host[:port] /path`, or
+ * `/path` alone: that path's on every host).
  */
 export async function runPurge(
   file: string,

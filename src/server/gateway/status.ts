@@ -89,6 +89,16 @@ interface RouteStatus {
   /** null for a route that answers with a redirect. */
   readonly upstream: string | null;
   readonly maintenance: { readonly active: boolean; readonly source: 'config' | 'admin' | null };
+  /** The route's cache (`routes[].cache`); null without one. */
+  readonly cache: RouteCacheStatus | null;
+}
+
+/** What a route's cache holds in memory, and the stored answers it gave in place of a failed upstream, by cause. */
+export interface RouteCacheStatus {
+  readonly entries: number;
+  readonly bytes: number;
+  /** By the failure's type (`connection_refused`…), or `upstream_503` for the upstream's own 5xx. */
+  readonly stale: Record<string, number>;
 }
 
 /** performance.now() → wall clock. */
@@ -118,7 +128,12 @@ export function gatewayStatus(
     const active = runtime.admission.maintenance(route, upstream) !== undefined;
     const fromConfig = (route.maintenance ?? upstream?.maintenance) !== undefined;
     const source = changes.maintenance(route.name) !== undefined ? 'admin' : fromConfig ? 'config' : null;
-    routes[route.name] = { upstream: route.upstream ?? null, maintenance: { active, source } };
+    const stored = runtime.caches.get(route.name);
+    const cache =
+      stored === undefined
+        ? null
+        : { entries: stored.size, bytes: stored.bytes, stale: runtime.metrics.staleAnswers(route.name) };
+    routes[route.name] = { upstream: route.upstream ?? null, maintenance: { active, source }, cache };
   }
   return {
     config_hash: configHash,

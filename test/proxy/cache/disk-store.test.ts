@@ -3,7 +3,7 @@
  * directory stand in for two workers here), kept under max_disk, purged with the memory.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -112,3 +112,34 @@ test("a file keeps no client's credentials and is the gateway's alone: only the 
     await origin.stop();
   }
 });
+
+for (const [what, spoil] of [
+  ['cut short', (bytes: Buffer) => bytes.subarray(0, bytes.length - 10)],
+  ['changed in its body', (bytes: Buffer) => Buffer.concat([bytes.subarray(0, -5), Buffer.from('XXXXX')])],
+] as const) {
+  test(`a file ${what} is a miss in the other worker, never served as the answer: the upstream is asked`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+    const origin = await startMoodyOrigin({
+      status: 200,
+      fields: ['Cache-Control', 'max-age=60'],
+      body: 'the whole page, as the upstream sent it',
+    });
+    const one = await startTestGateway(config(origin.url, dir));
+    const two = await startTestGateway(config(origin.url, dir));
+    try {
+      const host = { host: 'pages.test' };
+      await request(one.url, { path: '/pages/spoilt', headers: host });
+      await waitUntil('the answer written to the directory', () => filesIn(dir).length === 1);
+      const file = join(dir, filesIn(dir)[0]);
+      writeFileSync(file, spoil(readFileSync(file)));
+      const again = await request(two.url, { path: '/pages/spoilt', headers: host });
+      assert.equal(again.headers['cache-status'], 'edge-1; fwd=uri-miss');
+      assert.equal(again.text, 'the whole page, as the upstream sent it');
+      assert.equal(origin.heads.length, 2);
+    } finally {
+      await one.close();
+      await two.close();
+      await origin.stop();
+    }
+  });
+}

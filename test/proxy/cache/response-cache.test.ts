@@ -5,11 +5,13 @@
  * an answer over max_entry is not kept; the gateway's own 503 is stood in for too.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import http2 from 'node:http2';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
 function config(url: string, cache = 'cache: {}', upstream = ''): string {
@@ -100,6 +102,153 @@ test('100 concurrent misses of one key make one upstream request; the others wai
     assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss').length, 1);
     assert.equal(statuses.filter((s) => /^edge-1; hit; ttl=\d+; collapsed$/.test(s)).length, 99);
   });
+});
+
+test("20 concurrent misses whose one fetch times out: one upstream request, and every one gets that fetch's honest 504", async () => {
+  await withGateway(
+    FRESH,
+    async (gw, origin) => {
+      origin.mood = 'hang';
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          request(gw.url, {
+            path: '/pages/down',
+            headers: { 'x-request-id': `herd-${i}` },
+            timeoutMs: 20_000,
+          }),
+        ),
+      );
+      assert.equal(
+        origin.heads.length,
+        1,
+        'one upstream request, not one per waiting request after it failed',
+      );
+      for (const answer of answers) {
+        assert.equal(answer.status, 504);
+        assert.match(
+          String(answer.headers['proxy-status']),
+          /^edge-1; error=http_response_timeout; details="(?:[^"\\]|\\.)+"; next-hop="app"$/,
+        );
+      }
+      const statuses = answers.map((a) => String(a.headers['cache-status']));
+      assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss').length, 1);
+      assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss; collapsed').length, 19);
+      const waiter = answers.findIndex((a) => String(a.headers['cache-status']).endsWith('collapsed'));
+      const line = await gw.logFor(`herd-${waiter}`);
+      assert.equal(line.status, 504);
+      assert.equal(line.error, 'http_response_timeout');
+      assert.equal(line.attempts, 0, 'a waiting request made no attempt of its own');
+    },
+    undefined,
+    'timeouts: { response: 400ms }\n    retries: { attempts: 1 }',
+  );
+});
+
+test('20 concurrent misses of a key whose stale answer may stand in, the upstream timing out: one try, every one given the stale answer', async () => {
+  const answer = {
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-if-error=60'],
+    body: 'kept page',
+  };
+  await withGateway(
+    answer,
+    async (gw, origin) => {
+      await request(gw.url, { path: '/pages/kept' });
+      origin.mood = 'hang';
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => request(gw.url, { path: '/pages/kept', timeoutMs: 20_000 })),
+      );
+      assert.equal(origin.heads.length, 2, 'the stored fetch, then one revalidation for the 20');
+      for (const stale of answers) {
+        assert.equal(stale.status, 200);
+        assert.equal(stale.text, 'kept page');
+        assert.match(
+          String(stale.headers['cache-status']),
+          /^edge-1; hit; fwd=stale; fwd-status=504; ttl=-?\d+; detail="http_response_timeout"$/,
+        );
+        assert.match(String(stale.headers['proxy-status']), /^edge-1; error=http_response_timeout; /);
+      }
+    },
+    undefined,
+    'timeouts: { response: 400ms }\n    retries: { attempts: 1 }',
+  );
+});
+
+test('concurrent requests for a stale key whose one revalidation the upstream answers 503: one upstream request, and the stored answer stands in for every one', async () => {
+  const answer = {
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-if-error=60'],
+    body: 'kept page',
+  };
+  await withGateway(answer, async (gw, origin) => {
+    await request(gw.url, { path: '/pages/503' });
+    origin.answer = { status: 503, fields: ['Retry-After', '5'], body: 'down' };
+    origin.delayMs = 300;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => request(gw.url, { path: '/pages/503', timeoutMs: 20_000 })),
+    );
+    assert.equal(origin.heads.length, 2, 'the stored fetch, then one revalidation for the ten');
+    for (const stale of answers) {
+      assert.equal(stale.status, 200);
+      assert.equal(stale.text, 'kept page');
+      assert.match(
+        String(stale.headers['cache-status']),
+        /^edge-1; hit; fwd=stale; fwd-status=503; ttl=-?\d+$/,
+      );
+      assert.equal(stale.headers['proxy-status'], 'edge-1; received-status=503; next-hop="app"');
+    }
+  });
+});
+
+test('the client of the one fetch leaves: one of those waiting fetches for the others, who get its answer', async () => {
+  await withGateway(FRESH, async (gw, origin) => {
+    origin.delayMs = 400;
+    const leader = http.get(`${gw.url}/pages/left`);
+    leader.on('error', () => {});
+    await waitUntil('the first fetch reaches the upstream', () => origin.heads.length === 1);
+    const others = Promise.all(
+      Array.from({ length: 10 }, () => request(gw.url, { path: '/pages/left', timeoutMs: 20_000 })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    leader.destroy();
+    const answers = await others;
+    assert.equal(origin.heads.length, 2, 'the one that left, and one for the ten waiting');
+    const statuses = answers.map((a) => String(a.headers['cache-status']));
+    for (const answer of answers) assert.equal(answer.text, 'fresh page');
+    assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss').length, 1);
+    assert.equal(statuses.filter((s) => /^edge-1; hit; ttl=\d+; collapsed$/.test(s)).length, 9);
+  });
+});
+
+test('an answer that will not be stored frees the requests waiting for it at its head, not when its slow body ends', async () => {
+  // Each answer is no-store and streams: its head and a first piece, the rest when the test says.
+  const ends: (() => void)[] = [];
+  const upstream = http.createServer((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-type': 'text/plain' });
+    res.write('first piece, ');
+    ends.push(() => res.end('the rest'));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as import('node:net').AddressInfo;
+  const gw = await startTestGateway(config(`http://127.0.0.1:${port}`, 'cache: { lock_timeout: 60s }'));
+  try {
+    const first = request(gw.url, { path: '/pages/stream', timeoutMs: 20_000 });
+    await waitUntil('the first request reaches the upstream', () => ends.length === 1);
+    const others = Promise.all(
+      Array.from({ length: 3 }, () => request(gw.url, { path: '/pages/stream', timeoutMs: 20_000 })),
+    );
+    // They reach the upstream while the first answer still streams (lock_timeout is a minute).
+    await waitUntil('the others reach the upstream', () => ends.length === 4);
+    for (const end of ends) end();
+    for (const answer of [await first, ...(await others)]) {
+      assert.equal(answer.text, 'first piece, the rest');
+      assert.equal(answer.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    }
+  } finally {
+    await gw.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
 });
 
 test('Vary is respected: another variant is a vary-miss that reaches the upstream', async () => {
@@ -280,6 +429,48 @@ test('over HTTP/2 too: a hit, then the stored answer in place of a refused conne
       await gw.close();
     }
   } finally {
+    await origin.stop();
+  }
+});
+
+test("over HTTP/2: a fetch whose stream the client cancels passes to one of those waiting, and a failing fetch is every waiting stream's answer", async () => {
+  const origin = await startMoodyOrigin(FRESH);
+  const upstream = 'timeouts: { response: 1s }\n    retries: { attempts: 1 }';
+  const gw = await startTestGateway(config(origin.url, 'cache: {}', upstream), {}, 'http2: true');
+  try {
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    try {
+      const authority = `127.0.0.1:${gw.port}`;
+      const statusOf = (path: string) =>
+        new Promise<string>((resolve) => {
+          const stream = session.request({ ':path': path, ':authority': authority });
+          stream.on('response', (h) => resolve(`${h[':status']} ${h['cache-status']}`));
+          stream.on('error', (err) => resolve(`error ${err.message}`));
+          stream.resume();
+        });
+      origin.delayMs = 400;
+      const leader = session.request({ ':path': '/pages/h2-left', ':authority': authority });
+      leader.on('error', () => {});
+      await waitUntil('the first fetch reaches the upstream', () => origin.heads.length === 1);
+      const others = Promise.all(Array.from({ length: 5 }, () => statusOf('/pages/h2-left')));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      leader.close(http2.constants.NGHTTP2_CANCEL);
+      const statuses = await others;
+      assert.equal(origin.heads.length, 2, 'the cancelled fetch, and one for the five waiting');
+      assert.equal(statuses.filter((s) => s === '200 edge-1; fwd=uri-miss').length, 1);
+      assert.equal(statuses.filter((s) => /^200 edge-1; hit; ttl=\d+; collapsed$/.test(s)).length, 4);
+
+      origin.mood = 'hang';
+      const failed = await Promise.all(Array.from({ length: 5 }, () => statusOf('/pages/h2-down')));
+      assert.equal(origin.heads.length, 3, 'one upstream request for the five');
+      assert.equal(failed.filter((s) => s === '504 edge-1; fwd=uri-miss').length, 1);
+      assert.equal(failed.filter((s) => s === '504 edge-1; fwd=uri-miss; collapsed').length, 4);
+    } finally {
+      session.destroy();
+    }
+  } finally {
+    await gw.close();
     await origin.stop();
   }
 });

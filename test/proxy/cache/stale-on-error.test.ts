@@ -164,6 +164,29 @@ test('stale_if_error: 0s gives nothing stale, whatever the answer says', async (
   }
 });
 
+test('a Range request goes upstream, and when that fails the whole stored answer stands in for it: a 200, saying why', async () => {
+  const origin = await startMoodyOrigin(STALE_NOW);
+  const gw = await startTestGateway(config(origin.url));
+  try {
+    await request(gw.url, { path: '/pages/home' });
+    const ranged = await request(gw.url, { path: '/pages/home', headers: { range: 'bytes=0-5' } });
+    assert.equal(ranged.headers['cache-status'], 'edge-1; fwd=bypass');
+    assert.equal(origin.heads.length, 2, 'a range goes upstream');
+    await origin.stop();
+    const stale = await request(gw.url, { path: '/pages/home', headers: { range: 'bytes=0-5' } });
+    assert.equal(stale.status, 200);
+    assert.equal(stale.text, 'stored page');
+    assert.equal(stale.headers['content-range'], undefined);
+    assert.match(
+      String(stale.headers['cache-status']),
+      /^edge-1; hit; fwd=stale; fwd-status=502; ttl=-?\d+; detail="connection_refused"$/,
+    );
+    assert.match(String(stale.headers['proxy-status']), /^edge-1; error=connection_refused; /);
+  } finally {
+    await gw.close();
+  }
+});
+
 test('with a hold on the upstream too, a stored answer that may stand in is given at once: the client is not held for hold.timeout', async () => {
   const origin = await startMoodyOrigin(STALE_NOW);
   // A hold longer than the test's patience: a held request would not be answered in time.

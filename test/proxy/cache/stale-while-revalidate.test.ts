@@ -10,6 +10,7 @@ import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
+import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
 const CONFIG = (url: string) => `name: edge-1
 routes:
@@ -101,4 +102,30 @@ test('past the stale-while-revalidate window the request revalidates itself and 
   origin.notModifiedFor = '"v1"';
   const again = await request(gw.url, { path: '/pages/w' });
   assert.match(String(again.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; /);
+});
+
+test("a refresh that fails is logged with its failure and counted as no stale answer: nobody was given one in the failure's place", async (t) => {
+  const origin = await startMoodyOrigin(V1);
+  t.after(() => origin.stop());
+  const gw = await startTestGateway(`metrics:\n  listen: 127.0.0.1:0\n${CONFIG(origin.url)}`);
+  t.after(() => gw.close());
+  await request(gw.url, { path: '/pages/f' });
+  await origin.stop();
+  const served = await request(gw.url, { path: '/pages/f' });
+  assert.equal(served.text, 'page v1');
+  assert.match(String(served.headers['cache-status']), /^edge-1; hit; fwd=stale; ttl=-?\d+$/);
+  await waitUntil('the refresh is logged', () =>
+    gw.logs.some((l) => l.cache !== undefined && l.error !== undefined),
+  );
+  const refresh = gw.logs.find((l) => l.error !== undefined) as Record<string, unknown>;
+  assert.equal(refresh.error, 'connection_refused');
+  assert.equal(refresh.status, 502);
+  assert.equal(refresh.cache, 'fwd=stale');
+  assert.equal(refresh.stale_cause, undefined);
+  const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+  assert.equal(
+    sampleValue(all, 'candor_cache_stale_total', { route: 'pages', cause: 'connection_refused' }),
+    undefined,
+  );
+  assert.deepEqual(gw.gateway.status().routes.pages.cache?.stale, {});
 });

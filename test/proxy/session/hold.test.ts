@@ -223,9 +223,14 @@ test("the upstream's timeouts.total passing while a request waits: the same hone
   }
 });
 
-test('a client that leaves while its request waits gives its place back at once', async () => {
+test('a client that leaves while its request waits gives its place back at once, is logged 499, and never reaches the upstream', async () => {
   const port = await freePort();
   const edge = await gatewayOn(port, '{ timeout: 30s, max_requests: 1 }');
+  const seen: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.end('back');
+  });
   try {
     const socket = net.connect(edge.port, '127.0.0.1');
     socket.on('error', () => {});
@@ -234,13 +239,106 @@ test('a client that leaves while its request waits gives its place back at once'
     socket.destroy();
     const line = await edge.logFor('leaves');
     assert.equal(line.client_aborted, true);
+    assert.equal(line.status, 499);
     assert.ok((line.held_ms as number) > 0);
     assert.equal(held(edge), 0);
     // Its place is free: the next request waits in it (not refused past max_requests).
     const next = request(edge.url, { path: '/next', timeoutMs: 30_000 });
     next.catch(() => {});
     await waitUntil('the next one held', () => held(edge) === 1);
+    await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+    assert.equal((await next).status, 200);
+    assert.deepEqual(seen, ['/next'], 'the request whose client left was never sent');
   } finally {
     await edge.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });
+
+test('a POST whose body was read whole is held and sent whole once a target is back; one whose body streams is answered at once', async () => {
+  const port = await freePort();
+  const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: /stream }
+    upstream: app
+    request_buffering: false
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    hold: { timeout: 20s }
+    retries: { replay_body: 0 }
+    targets:
+      - url: http://127.0.0.1:${port}
+`);
+  const seen: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url} ${body}`);
+      res.end('back');
+    });
+  });
+  try {
+    const streamed = await request(edge.url, { method: 'POST', path: '/stream', body: 'streamed body' });
+    assert.equal(streamed.status, 502);
+    assert.match(String(streamed.headers['proxy-status']), /error=connection_refused/);
+    const post = request(edge.url, { method: 'POST', path: '/form', body: 'name=value', timeoutMs: 20_000 });
+    await waitUntil('the POST held', () => held(edge) === 1);
+    await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+    const answer = await post;
+    assert.equal(answer.status, 200);
+    assert.deepEqual(seen, ['POST /form name=value']);
+  } finally {
+    await edge.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
+for (const [how, check] of [
+  ['without a health check', ''],
+  ['with a health check', '    health_check: { path: /, interval: 30s, timeout: 1s, fall: 1, rise: 1 }\n'],
+] as const) {
+  test(`a restart whose refusals opened the circuit, ${how}: the held requests go once the target is back, not after the circuit's open time`, async () => {
+    const port = await freePort();
+    const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    hold: { timeout: 20s }
+    circuit_breaker: { consecutive_failures: 5, open_time: 60s }
+${check}    targets:
+      - url: http://127.0.0.1:${port}
+`);
+    const upstream = http.createServer((_req, res) => res.end('back'));
+    try {
+      const answers = Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          request(edge.url, { path: `/r${i}`, headers: { 'x-request-id': `r${i}` }, timeoutMs: 30_000 }),
+        ),
+      );
+      const circuit = edge.gateway.runtime().upstreams.get('app')?.circuit;
+      await waitUntil('the circuit open', () => circuit?.stateAt(performance.now()) === 'open');
+      await waitUntil('every request held', () => held(edge) === 10);
+      await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+      const responses = await answers;
+      assert.deepEqual(
+        responses.map((r) => [r.status, r.text]),
+        Array(10).fill([200, 'back']),
+      );
+      assert.ok(((await edge.logFor('r0')).held_ms as number) > 0);
+      assert.equal(circuit?.stateAt(performance.now()), 'closed');
+    } finally {
+      await edge.close();
+      upstream.closeAllConnections();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
+  });
+}

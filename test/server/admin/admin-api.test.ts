@@ -185,7 +185,9 @@ test('GET /status: every upstream and target with its state, merged from both wo
       workers_ejecting: 0,
     },
   );
-  assert.deepEqual(body.routes, { app: { upstream: 'app', maintenance: { active: false, source: null } } });
+  assert.deepEqual(body.routes, {
+    app: { upstream: 'app', maintenance: { active: false, source: null }, cache: null },
+  });
   const shown = await call('GET', '/config');
   assert.equal(shown.status, 200);
   const running = shown.body.config as Record<string, unknown>;
@@ -348,7 +350,9 @@ test('blue/green in one call, a canary by weight, route maintenance on and off',
   assert.equal(down.headers['retry-after'], '120');
   assert.match(down.text, /Back at noon\./);
   const routes = (await call('GET', '/status')).body.routes;
-  assert.deepEqual(routes, { app: { upstream: 'app', maintenance: { active: true, source: 'admin' } } });
+  assert.deepEqual(routes, {
+    app: { upstream: 'app', maintenance: { active: true, source: 'admin' }, cache: null },
+  });
   await call('PUT', '/routes/maintenance', { route: 'app', enabled: false });
   assert.equal((await request(base, { path: '/m' })).status, 200);
   await call('PUT', '/targets/weights', { upstream: 'app', weights: [{ target: blue.url, weight: 1 }] });

@@ -88,6 +88,23 @@ test('DELETE /cache drops one key, then every stored answer; the next request is
   await serve.waitForLines('admin purge', 2);
 });
 
+test('DELETE /cache with a key that starts with "/" drops that path (and those under it) on every host', async () => {
+  await purge('');
+  for (const host of ['a.example', 'b.example']) {
+    await request(base, { path: '/pages/doc/1', headers: { host } });
+    await request(base, { path: '/pages/other', headers: { host } });
+  }
+  const byPath = await purge(`?route=pages&key=${encodeURIComponent('/pages/doc')}`);
+  assert.equal(byPath.status, 200);
+  assert.equal(byPath.body.removed, 2);
+  for (const host of ['a.example', 'b.example']) {
+    const again = await request(base, { path: '/pages/doc/1', headers: { host } });
+    assert.equal(again.headers['cache-status'], 'purge-edge; fwd=uri-miss');
+    const kept = await request(base, { path: '/pages/other', headers: { host } });
+    assert.match(String(kept.headers['cache-status']), /^purge-edge; hit; /);
+  }
+});
+
 test('DELETE /cache names what it cannot purge: no such route, a route without a cache, a key without a route, no token', async () => {
   const unknown = await purge('?route=nope');
   assert.equal(unknown.status, 400);

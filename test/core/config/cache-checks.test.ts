@@ -1,0 +1,51 @@
+/**
+ * A route's cache whose sizes could not do what they say is refused with its file, line and
+ * field (issue 35); a max_entry left unwritten is never more than max_size.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { problemsOf, SOURCE } from './config-fixture.ts';
+
+const withRoutes = (routes: string) => `listen:
+  - address: 127.0.0.1:8080
+routes:
+${routes}upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+
+test('a max_entry past max_size, and a max_disk without a dir, are refused on their line and field', () => {
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    cache: { max_size: 1KiB, max_entry: 1MiB }
+  - match: { path: /b }
+    upstream: api
+    cache: { max_disk: 1GiB }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '6 routes[0].cache.max_entry: an answer past max_size (1KiB) is never kept: expected a max_entry of at most that, got 1MiB',
+      '9 routes[1].cache.max_disk: max_disk bounds the files of cache.dir: expected a dir beside it',
+    ],
+  );
+});
+
+test('a max_size under the default max_entry loads, max_entry then max_size', () => {
+  const config = parseConfig(
+    withRoutes(`  - match: { path: /a }
+    upstream: api
+    cache: { max_size: 512KiB }
+  - match: { path: /b }
+    upstream: api
+    cache: { max_size: 2MiB, max_entry: 2MiB, dir: cache, max_disk: 4MiB }
+`),
+    SOURCE,
+    {},
+  );
+  assert.equal(config.routes[0].cache?.maxEntry, 512 * 1024);
+  assert.equal(config.routes[1].cache?.maxEntry, 2 * 1024 * 1024);
+  assert.equal(config.routes[1].cache?.maxDisk, 4 * 1024 * 1024);
+});
