@@ -3,6 +3,7 @@
  * sentence naming the field.
  */
 import { templateHasRequestId } from '../failure/page-template.ts';
+import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
 import type { GatewayConfig } from './types.ts';
 
 export function configWarnings(config: GatewayConfig): string[] {
@@ -24,5 +25,27 @@ export function configWarnings(config: GatewayConfig): string[] {
     warnings.push(
       "acme.challenges: only http-01, and no listener is plain: the CA's HTTP-01 validation (port 80) cannot reach this gateway, so every order fails; add a plain listener on port 80, or offer tls-alpn-01",
     );
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    const inert = upstream.retries.on.filter((type) => neverRetried(type as FailureType));
+    if (inert.length > 0)
+      warnings.push(
+        `upstreams.${name}.retries.on: ${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
+      );
+  }
   return warnings;
+}
+
+/** Failures that exist only once the response head went downstream: the retry rule says `after_head`. */
+const AFTER_HEAD_ONLY: ReadonlySet<FailureType> = new Set<FailureType>([
+  'http_response_incomplete',
+  'connection_read_timeout',
+]);
+
+/**
+ * A failure type the retry rule (decide/retry-policy.ts) turns down whatever the list says:
+ * one that comes only after the head went downstream, or the client's own (its deadline has
+ * passed, or its limit refused an answer that came whole).
+ */
+function neverRetried(type: FailureType): boolean {
+  return AFTER_HEAD_ONLY.has(type) || CLIENTS_OWN.has(type);
 }

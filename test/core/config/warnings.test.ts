@@ -1,9 +1,9 @@
-/** What `candor check` warns of in a valid config (configWarnings): the ACME challenges' part. */
+/** What `candor check` warns of in a valid config (configWarnings): the ACME challenges, a retry list that cannot act. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { configWarnings } from '../../../src/core/config/warnings.ts';
-import { SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
+import { MINIMAL, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
 
 const config = (plain: boolean, challenges: string) =>
   parseConfig(
@@ -23,4 +23,32 @@ test('http-01 alone with no plain listener is warned of: every order would fail'
   assert.deepEqual(configWarnings(config(true, 'http-01')), []);
   assert.deepEqual(configWarnings(config(false, 'http-01, tls-alpn-01')), []);
   assert.deepEqual(configWarnings(config(false, 'tls-alpn-01')), []);
+});
+
+test('retries.on with failures the retry rule always turns down is warned of: after the head, or the client’s own', () => {
+  const retriesOn = (on: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+    retries: { on: [${on}] }
+`,
+      SOURCE,
+      {},
+    );
+  assert.deepEqual(
+    configWarnings(
+      retriesOn('connection_refused, http_response_incomplete, connection_read_timeout, client_deadline'),
+    ),
+    [
+      "upstreams.app.retries.on: http_response_incomplete, connection_read_timeout, client_deadline never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing",
+    ],
+  );
+  // The defaults, and a list of what can be retried, say nothing.
+  assert.deepEqual(configWarnings(retriesOn('connection_refused, http_response_timeout')), []);
+  assert.deepEqual(configWarnings(parseConfig(MINIMAL, SOURCE, {})), []);
 });
