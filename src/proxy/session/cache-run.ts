@@ -1,7 +1,7 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
-import { hasBody } from '../../core/net/downstream.ts';
+import { fieldMap, hasBody } from '../../core/net/downstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import {
   type ForwardReason,
@@ -22,7 +22,7 @@ import {
   policyOf,
   StoredAnswer,
 } from '../cache/stored-answer.ts';
-import type { HeaderEdit } from '../forward/header-rules.ts';
+import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
 import type { BodyCopy, ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
@@ -102,11 +102,19 @@ export class CacheRun implements ResponseStore {
     const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
     const scheme = typeof proto === 'string' ? proto : listener.protocol;
     this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme);
-    // A HEAD is answered from a GET's stored answer (RFC 9111 §4): looked up as the GET.
+    // A HEAD is answered from a GET's stored answer (RFC 9111 §4): looked up as the GET. Vary
+    // is matched on the fields the upstream saw (§4.1): those auth and the route's rules wrote,
+    // never the client's copies; the client's Authorization still rules what is stored (§3.5).
+    const edit = admitted.requestEdit;
+    const rules = this.#route.requestHeaders;
+    const sent = edit === undefined ? head.headers : edit(head.headers);
+    const seen = rules === undefined ? sent : applyHeaderRules(sent, rules, this.#owner.templateVars());
+    const headers =
+      seen === head.headers ? fields : { ...fieldMap(seen), authorization: fields.authorization };
     this.#request = {
       method: 'GET',
       url: admitted.upstreamPath,
-      headers: { ...fields, host: admitted.authority },
+      headers: { ...headers, host: admitted.authority },
     };
     this.#lookup(forward, false);
   }

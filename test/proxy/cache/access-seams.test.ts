@@ -1,0 +1,60 @@
+/**
+ * The cache on a route with access control: what the upstream's `Vary` names is matched against
+ * the request the upstream saw (the fields forward auth copied, the claims JWT wrote), never the
+ * client's own copies; the gateway's own answers carry the route's CORS fields.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startAuthService } from '../../helpers/auth-service.ts';
+import { request } from '../../helpers/http-client.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+test("forward auth's copied field named by Vary: one user's stored page never answers another", async () => {
+  // The service knows the user by a cookie, and tells the app who it is in X-User-Id.
+  const service = await startAuthService((req, res) => {
+    const user = /session=(\w+)/.exec(req.headers.cookie ?? '')?.[1];
+    if (user === undefined) return res.writeHead(401, { 'www-authenticate': 'Cookie' }).end();
+    res.writeHead(204, { 'x-user-id': user }).end();
+  });
+  // The app's page is the user's, and says so: Vary on the field that names the user.
+  const app = await listenOnLoopback((req, res) => {
+    res.writeHead(200, { 'cache-control': 'public, max-age=60', vary: 'X-User-Id' });
+    res.end(`page of ${req.headers['x-user-id']}`);
+  });
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: me
+    match: { path: /me }
+    upstream: app
+    cache: {}
+    auth:
+      forward: { url: "${service.url}", copy_headers: [X-User-Id] }
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+`);
+  try {
+    const alice = await request(gw.url, { path: '/me', headers: { cookie: 'session=alice' } });
+    assert.equal(alice.text, 'page of alice');
+    const bob = await request(gw.url, { path: '/me', headers: { cookie: 'session=bob' } });
+    assert.equal(bob.status, 200);
+    assert.equal(bob.text, 'page of bob');
+    assert.equal(bob.headers['cache-status'], 'edge-1; fwd=vary-miss');
+    // Mallory sends Alice's name himself: the gateway drops his copy, and he gets his own page.
+    const mallory = await request(gw.url, {
+      path: '/me',
+      headers: { cookie: 'session=mallory', 'x-user-id': 'alice' },
+    });
+    assert.equal(mallory.text, 'page of mallory');
+    // Mallory again: his own stored page (one variant per key: the last stored), a hit.
+    const again = await request(gw.url, { path: '/me', headers: { cookie: 'session=mallory' } });
+    assert.equal(again.text, 'page of mallory');
+    assert.match(String(again.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+  } finally {
+    await gw.close();
+    await app.close();
+    await service.close();
+  }
+});
