@@ -7,8 +7,8 @@ import type { OwnCall } from './attempts-owner.ts';
 
 /** What a held request does when its wait ends: try again, or be answered. */
 export interface HoldOwner {
-  /** A target may take the request now. */
-  tryAgain(): void;
+  /** A target may take the request now: one of `upstream`, the upstream of now (a reload's, a DNS answer's). */
+  tryAgain(upstream: Upstream): void;
   /** No target will in time (or the gateway drains): the request is answered with this. */
   end(failure: Failure): void;
 }
@@ -67,7 +67,7 @@ export class RequestHold {
       bytes: bodyBytes,
       wake: () => {
         this.#stop();
-        this.#owner.tryAgain();
+        this.#owner.tryAgain(queue.owner ?? this.#upstream);
       },
       drained: () => {
         this.#stop();

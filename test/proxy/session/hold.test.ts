@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -242,5 +243,45 @@ test('a client that leaves while its request waits gives its place back at once'
     await waitUntil('the next one held', () => held(edge) === 1);
   } finally {
     await edge.close();
+  }
+});
+
+test('a reload that moves the upstream to a new target while requests wait: they go to it, in order, not to the old one until hold.timeout', async () => {
+  const yaml = (port: number) =>
+    singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    hold: { timeout: 20s }\n' });
+  const old = await freePort();
+  const edge = await startTestGateway(yaml(old));
+  const seen: string[] = [];
+  const deployed = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.end('new');
+  });
+  await new Promise<void>((resolve) => deployed.listen(0, '127.0.0.1', resolve));
+  try {
+    const answers = [];
+    for (const path of ['/one', '/two']) {
+      answers.push(
+        request(edge.url, { path, headers: { 'x-request-id': `moved${path}` }, timeoutMs: 20_000 }),
+      );
+      await waitUntil(`${path} held`, () => held(edge) === answers.length);
+    }
+    // The deploy: the config names the new instance's port, the old one never comes back.
+    const { port } = deployed.address() as net.AddressInfo;
+    await edge.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(port)}`, '<test>', {}));
+    const responses = await Promise.all(answers);
+    assert.deepEqual(
+      responses.map((r) => [r.status, r.text]),
+      [
+        [200, 'new'],
+        [200, 'new'],
+      ],
+    );
+    assert.deepEqual(seen, ['/one', '/two'], 'in the order they came');
+    const line = await edge.logFor('moved/one');
+    assert.equal(line.target, `http://127.0.0.1:${port}`);
+    assert.equal(typeof line.held_ms, 'number');
+  } finally {
+    await edge.close();
+    deployed.close();
   }
 });
