@@ -227,10 +227,13 @@ export function mayKeep(policy: CachePolicy): boolean {
 /**
  * A stored answer's key: the target URI as the upstream is told it (RFC 9111 §4): host, path
  * and query, then the scheme (the upstream's answer may depend on it: a redirect of http to
- * https, stored, would loop for https clients). Purges match its start, `host /path?query`.
+ * https, stored, would loop for https clients), then, on a route split between upstreams (a
+ * canary), the side drawn: one side's answer never answers the other's requests (a canary's
+ * page would reach every user, not its share). Purges match its start, `host /path?query`.
  */
-export function cacheKey(authority: string, path: string, scheme: string): string {
-  return `${authority.toLowerCase()} ${path} ${scheme}`;
+export function cacheKey(authority: string, path: string, scheme: string, side?: string): string {
+  const key = `${authority.toLowerCase()} ${path} ${scheme}`;
+  return side === undefined ? key : `${key} ${side}`;
 }
 
 /** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */

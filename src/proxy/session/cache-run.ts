@@ -101,7 +101,8 @@ export class CacheRun implements ResponseStore {
     const { runtime, record, listener } = this.#req;
     const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
     const scheme = typeof proto === 'string' ? proto : listener.protocol;
-    this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme);
+    const side = runtime.splits.has(this.#route.name) ? admitted.upstream.name : undefined;
+    this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
     // A HEAD is answered from a GET's stored answer (RFC 9111 §4): looked up as the GET. Vary
     // is matched on the fields the upstream saw (§4.1): those auth and the route's rules wrote,
     // never the client's copies; the client's Authorization still rules what is stored (§3.5).

@@ -58,3 +58,53 @@ upstreams:
     await service.close();
   }
 });
+
+test('a route split between two upstreams: a stored answer of one side never answers a request drawn to the other', async () => {
+  const side = async (name: string) =>
+    listenOnLoopback((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'public, max-age=60' });
+      res.end(`page of ${name}`);
+    });
+  const blue = await side('blue');
+  const green = await side('green');
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: shop
+    match: { path: / }
+    cache: {}
+    hash_key: header:X-User
+    split:
+      - { upstream: blue, weight: 1 }
+      - { upstream: green, weight: 1 }
+upstreams:
+  blue:
+    targets:
+      - url: ${blue.url}
+  green:
+    targets:
+      - url: ${green.url}
+`);
+  try {
+    // Each user stays on one side (hash_key): ask as users until both sides answered, each a
+    // miss of its own side, then a hit of it; never the other side's stored page.
+    const pages = new Map<string, string>();
+    for (let user = 0; user < 40 && pages.size < 2; user++) {
+      const id = `split-${user}`;
+      const r = await request(gw.url, {
+        path: '/page',
+        headers: { 'x-user': `u${user}`, 'x-request-id': id },
+      });
+      const line = await gw.logFor(id);
+      assert.equal(r.text, `page of ${line.upstream}`, `user u${user} drawn to ${line.upstream}`);
+      if (!pages.has(String(line.upstream))) {
+        assert.equal(r.headers['cache-status'], 'edge-1; fwd=uri-miss');
+        pages.set(String(line.upstream), r.text);
+      } else assert.match(String(r.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    }
+    assert.equal(pages.size, 2, 'both sides were drawn');
+  } finally {
+    await gw.close();
+    await blue.close();
+    await green.close();
+  }
+});
