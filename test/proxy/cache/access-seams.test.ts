@@ -8,7 +8,9 @@ import { test } from 'node:test';
 import { startAuthService } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 test("forward auth's copied field named by Vary: one user's stored page never answers another", async () => {
   // The service knows the user by a cookie, and tells the app who it is in X-User-Id.
@@ -106,5 +108,57 @@ upstreams:
     await gw.close();
     await blue.close();
     await green.close();
+  }
+});
+
+test("CORS on a compressing cached route: a hit, a stale answer and a held request's 503 carry the fields for the origin that asks", async () => {
+  const body = 'x'.repeat(2000);
+  const fields = ['Content-Type', 'text/plain', 'Cache-Control', 'max-age=0, stale-if-error=60'];
+  const origin = await startMoodyOrigin({ status: 200, fields, body });
+  const down = await freePort();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: api
+    match: { path: /api }
+    upstream: app
+    cache: {}
+    compression: {}
+    cors: { origins: [https://a.example, https://b.example] }
+  - name: held
+    match: { path: /held }
+    upstream: restarting
+    cors: { origins: [https://a.example] }
+upstreams:
+  app:
+    targets:
+      - url: ${origin.url}
+  restarting:
+    hold: { timeout: 200ms }
+    targets:
+      - url: http://127.0.0.1:${down}
+`);
+  const ask = (path: string, from: string) =>
+    request(gw.url, { path, headers: { origin: from, 'accept-encoding': 'gzip' } });
+  try {
+    const miss = await ask('/api/x', 'https://a.example');
+    assert.equal(miss.headers['access-control-allow-origin'], 'https://a.example');
+    assert.equal(miss.headers.vary, 'Origin, Accept-Encoding');
+    // The upstream fails: the stored answer stands in, for the origin that asks now.
+    await origin.stop();
+    const stale = await ask('/api/x', 'https://b.example');
+    assert.equal(stale.status, 200);
+    assert.match(String(stale.headers['cache-status']), /; fwd=stale; fwd-status=502;/);
+    assert.match(String(stale.headers['proxy-status']), /^edge-1; error=connection_refused;/);
+    assert.equal(stale.headers['content-encoding'], 'gzip');
+    assert.equal(stale.headers['access-control-allow-origin'], 'https://b.example');
+    assert.match(String(stale.headers['access-control-expose-headers']), /Proxy-Status/);
+    assert.equal(stale.headers.vary, 'Origin, Accept-Encoding');
+    const held = await ask('/held', 'https://a.example');
+    assert.equal(held.status, 503);
+    assert.match(String(held.headers['proxy-status']), /^edge-1; error=destination_unavailable;/);
+    assert.equal(held.headers['access-control-allow-origin'], 'https://a.example');
+    assert.match(String(held.headers['access-control-expose-headers']), /Retry-After/);
+  } finally {
+    await gw.close();
   }
 });
