@@ -162,3 +162,49 @@ upstreams:
     await gw.close();
   }
 });
+
+test('a stored answer behind forward auth: a refused client never gets it, and the auth hop failing is its 502, never a stale answer', async () => {
+  const service = await startAuthService((req, res) => {
+    if (req.headers.cookie === 'session=ok') return res.writeHead(204).end();
+    res.writeHead(401, { 'www-authenticate': 'Cookie' }).end();
+  });
+  const fields = ['Content-Type', 'text/plain', 'Cache-Control', 'public, max-age=60, stale-if-error=60'];
+  const origin = await startMoodyOrigin({ status: 200, fields, body: 'members only' });
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: members
+    match: { path: /members }
+    upstream: app
+    cache: {}
+    auth:
+      forward: { url: "${service.url}" }
+upstreams:
+  app:
+    targets:
+      - url: ${origin.url}
+`);
+  const ask = (cookie: string | undefined, id: string) =>
+    request(gw.url, { path: '/members', headers: { 'x-request-id': id, ...(cookie ? { cookie } : {}) } });
+  try {
+    assert.equal((await ask('session=ok', 'm-miss')).text, 'members only');
+    assert.match(String((await ask('session=ok', 'm-hit')).headers['cache-status']), /^edge-1; hit;/);
+    const refused = await ask(undefined, 'm-refused');
+    assert.equal(refused.status, 401);
+    assert.notEqual(refused.text, 'members only');
+    assert.equal((await gw.logFor('m-refused')).auth, 'denied: forward 401');
+    // The auth service goes away: its failure is the client's answer, not the stored page.
+    await service.close();
+    const failed = await ask('session=ok', 'm-hop-down');
+    assert.equal(failed.status, 502);
+    assert.match(
+      String(failed.headers['proxy-status']),
+      /^edge-1; error=connection_refused;.*next-hop="auth:/,
+    );
+    assert.equal(failed.headers['cache-control'], 'no-store');
+    assert.equal((await gw.logFor('m-hop-down')).auth, 'failed: connection_refused');
+    assert.equal(origin.heads.length, 1, 'the upstream was asked once, for the first miss');
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
