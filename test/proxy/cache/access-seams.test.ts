@@ -4,6 +4,7 @@
  * client's own copies; the gateway's own answers carry the route's CORS fields.
  */
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { startAuthService } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -11,6 +12,29 @@ import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
+
+/** One GET over h2c: its body and Cache-Status. */
+function h2Get(url: string, path: string, headers: http2.OutgoingHttpHeaders) {
+  return new Promise<{ text: string; cacheStatus: unknown }>((resolve, reject) => {
+    const session = http2.connect(url);
+    session.on('error', reject);
+    const stream = session.request({ ':path': path, ...headers });
+    let text = '';
+    let cacheStatus: unknown;
+    stream.setEncoding('utf8');
+    stream.on('response', (head) => {
+      cacheStatus = head['cache-status'];
+    });
+    stream.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    stream.on('end', () => {
+      session.close();
+      resolve({ text, cacheStatus });
+    });
+    stream.on('error', reject);
+  });
+}
 
 test("forward auth's copied field named by Vary: one user's stored page never answers another", async () => {
   // The service knows the user by a cookie, and tells the app who it is in X-User-Id.
@@ -24,7 +48,8 @@ test("forward auth's copied field named by Vary: one user's stored page never an
     res.writeHead(200, { 'cache-control': 'public, max-age=60', vary: 'X-User-Id' });
     res.end(`page of ${req.headers['x-user-id']}`);
   });
-  const gw = await startTestGateway(`name: edge-1
+  const gw = await startTestGateway(
+    `name: edge-1
 routes:
   - name: me
     match: { path: /me }
@@ -36,7 +61,10 @@ upstreams:
   app:
     targets:
       - url: ${app.url}
-`);
+`,
+    {},
+    'http2: true',
+  );
   try {
     const alice = await request(gw.url, { path: '/me', headers: { cookie: 'session=alice' } });
     assert.equal(alice.text, 'page of alice');
@@ -54,6 +82,10 @@ upstreams:
     const again = await request(gw.url, { path: '/me', headers: { cookie: 'session=mallory' } });
     assert.equal(again.text, 'page of mallory');
     assert.match(String(again.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    // Over HTTP/2 alike: Carol is not given Mallory's page.
+    const carol = await h2Get(gw.url, '/me', { cookie: 'session=carol' });
+    assert.equal(carol.text, 'page of carol');
+    assert.equal(carol.cacheStatus, 'edge-1; fwd=vary-miss');
   } finally {
     await gw.close();
     await app.close();
