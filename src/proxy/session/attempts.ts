@@ -292,7 +292,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
-    this.hold ??= new RequestHold(this.admitted.upstream, this.own, this);
+    this.hold ??= new RequestHold(this.admitted.upstream, this.own, this, this.measure);
     const answer = this.hold.wait(failure, heldBytes(this.sends.body, this.cache));
     if (answer !== undefined) this.end(answer);
   }

@@ -37,9 +37,13 @@ export class RequestHold {
   #waited = false;
   #waiting: { entry: HeldRequest; since: number; timer: NodeJS.Timeout; last: Failure } | undefined;
 
-  constructor(upstream: Upstream, own: OwnCall | undefined, owner: HoldOwner) {
+  /** The request's metrics: a canary's window counts a held request once, not each try while it waits. */
+  readonly #measure: { holding(): void };
+
+  constructor(upstream: Upstream, own: OwnCall | undefined, owner: HoldOwner, measure: { holding(): void }) {
     this.#upstream = upstream;
     this.#owner = owner;
+    this.#measure = measure;
     this.#config = own === undefined ? upstream.config.hold : undefined;
   }
 
@@ -82,6 +86,7 @@ export class RequestHold {
       this.#owner.end(this.#timedOut(hold, failure));
     }, left);
     this.#waiting = { entry, since: performance.now(), timer, last: failure };
+    this.#measure.holding();
     return undefined;
   }
 
