@@ -10,6 +10,9 @@ const MAX_HEAD_LINE = 1024 * 1024;
 /** Writes between two scans of the directory against max_disk (and a scan whenever this worker wrote a tenth of it). */
 const SCAN_EVERY = 64;
 
+/** The HTTP versions an upstream answers in: a stored answer's Via says which. */
+const VERSIONS = new Set(['1.0', '1.1', '2']);
+
 /**
  * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`): one file per
  * key (named by a hash of the route and key), a JSON line (key, status, reason, the policy)
@@ -68,6 +71,8 @@ export class DiskStore {
         head.reason,
         bytes.subarray(end + 1),
         this.#staleIfError,
+        // Written before the version was kept: an answer of HTTP/1.1, as most are.
+        typeof head.version === 'string' && VERSIONS.has(head.version) ? head.version : '1.1',
       );
       const now = new Date();
       utimes(file, now, now).catch(() => {});
@@ -85,6 +90,7 @@ export class DiskStore {
       key: answer.key,
       status: answer.status,
       reason: answer.reason,
+      version: answer.version,
       policy: answer.policy.toObject(),
     });
     this.#written += answer.size;

@@ -26,14 +26,25 @@ export class StoredAnswer {
   readonly status: number;
   readonly reason: string;
   readonly body: Buffer;
+  /** The HTTP version the upstream answered in ("1.0", "1.1", "2"): the Via entry it goes out with (RFC 9110 §7.6.3). */
+  readonly version: string;
   /** What the entry counts against the route's max_size: the body, the fields and a little bookkeeping. */
   readonly size: number;
   #policy: CachePolicy;
   /** Longest a stale answer may stand in for a failed upstream (seconds past its freshness). */
   readonly #staleIfError: number;
 
-  constructor(key: string, policy: CachePolicy, status: number, reason: string, body: Buffer, cap: number) {
+  constructor(
+    key: string,
+    policy: CachePolicy,
+    status: number,
+    reason: string,
+    body: Buffer,
+    cap: number,
+    version = '1.1',
+  ) {
     this.key = key;
+    this.version = version;
     this.#policy = policy;
     this.status = status;
     this.reason = reason;

@@ -265,7 +265,7 @@ export class CacheRun implements ResponseStore {
       );
   }
 
-  keep(status: number, reason: string, fields: readonly string[]): BodyCopy | undefined {
+  keep(status: number, reason: string, fields: readonly string[], version: string): BodyCopy | undefined {
     const request = this.#request;
     const key = this.#key;
     if (request === undefined || key === undefined || this.#req.head.method !== 'GET' || status === 206)
@@ -287,7 +287,8 @@ export class CacheRun implements ResponseStore {
       end: () => {
         if (size <= maxEntry) {
           const cap = this.#cache.config.staleIfError;
-          this.#cache.set(new StoredAnswer(key, policy, status, reason, Buffer.concat(chunks, size), cap));
+          const body = Buffer.concat(chunks, size);
+          this.#cache.set(new StoredAnswer(key, policy, status, reason, body, cap, version));
         }
         this.#endFill?.();
       },
