@@ -9,6 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -282,6 +283,46 @@ test('a reload that moves the upstream to a new target while requests wait: they
     assert.equal(typeof line.held_ms, 'number');
   } finally {
     await edge.close();
+    deployed.close();
+  }
+});
+
+test('a DNS answer that moves the upstream to a new address while requests wait: they go to it', async () => {
+  const deployed = http.createServer((_req, res) => res.end('new'));
+  await new Promise<void>((resolve) => deployed.listen(0, '127.0.0.1', resolve));
+  const { port } = deployed.address() as net.AddressInfo;
+  const dns = await startDnsServer();
+  // The old instance's address refuses (nothing listens on 127.0.0.3).
+  dns.set('app.test', [{ type: 'A', address: '127.0.0.3', ttl: 1 }]);
+  const edge = await startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    hold: { timeout: 20s }
+    discovery: { dns: app.test, port: ${port}, resolvers: [${dns.address}], interval: 200ms, min_ttl: 100ms }
+`);
+  try {
+    const origins = () =>
+      edge.gateway
+        .runtime()
+        .upstreams.get('app')
+        ?.targets.map((t) => t.config.origin);
+    await waitUntil('the first answer applied', () => origins()?.[0] === `http://127.0.0.3:${port}`);
+    const answer = request(edge.url, {
+      path: '/one',
+      headers: { 'x-request-id': 'dns-one' },
+      timeoutMs: 20_000,
+    });
+    await waitUntil('held', () => held(edge) === 1);
+    dns.set('app.test', [{ type: 'A', address: '127.0.0.1', ttl: 1 }]);
+    const response = await answer;
+    assert.equal(response.status, 200);
+    assert.equal(response.text, 'new');
+    assert.equal((await edge.logFor('dns-one')).target, `http://127.0.0.1:${port}`);
+  } finally {
+    await edge.close();
+    await dns.close();
     deployed.close();
   }
 });
