@@ -12,6 +12,9 @@ const FILE_NAME = /^[0-9a-f]{64}$/;
 /** Writes between two scans of the directory against max_disk (and a scan whenever this worker wrote a tenth of it). */
 const SCAN_EVERY = 64;
 
+/** The HTTP versions an upstream answers in: a stored answer's Via says which. */
+const VERSIONS = new Set(['1.0', '1.1', '2']);
+
 /**
  * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`): one file per
  * key (named by a hash of the route and key), a JSON line (key, status, reason, the policy,
@@ -68,7 +71,16 @@ export class DiskStore {
       const body = bytes.subarray(end + 1);
       if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
       const policy = CachePolicy.fromObject(head.policy);
-      const answer = new StoredAnswer(key, policy, head.status, head.reason, body, this.#staleIfError);
+      const answer = new StoredAnswer(
+        key,
+        policy,
+        head.status,
+        head.reason,
+        body,
+        this.#staleIfError,
+        // Written before the version was kept: an answer of HTTP/1.1, as most are.
+        typeof head.version === 'string' && VERSIONS.has(head.version) ? head.version : '1.1',
+      );
       const now = new Date();
       utimes(file, now, now).catch(() => {});
       return answer;
@@ -85,6 +97,7 @@ export class DiskStore {
       key: answer.key,
       status: answer.status,
       reason: answer.reason,
+      version: answer.version,
       policy: answer.policy.toObject(),
       length: answer.body.length,
       digest: digestOf(answer.body),

@@ -26,14 +26,25 @@ export class StoredAnswer {
   readonly status: number;
   readonly reason: string;
   readonly body: Buffer;
+  /** The HTTP version the upstream answered in ("1.0", "1.1", "2"): the Via entry it goes out with (RFC 9110 §7.6.3). */
+  readonly version: string;
   /** What the entry counts against the route's max_size: the body, the fields and a little bookkeeping. */
   readonly size: number;
   #policy: CachePolicy;
   /** Longest a stale answer may stand in for a failed upstream (seconds past its freshness). */
   readonly #staleIfError: number;
 
-  constructor(key: string, policy: CachePolicy, status: number, reason: string, body: Buffer, cap: number) {
+  constructor(
+    key: string,
+    policy: CachePolicy,
+    status: number,
+    reason: string,
+    body: Buffer,
+    cap: number,
+    version = '1.1',
+  ) {
     this.key = key;
+    this.version = version;
     this.#policy = policy;
     this.status = status;
     this.reason = reason;
@@ -243,10 +254,13 @@ export function keptPolicy(
 /**
  * A stored answer's key: the target URI as the upstream is told it (RFC 9111 §4): host, path
  * and query, then the scheme (the upstream's answer may depend on it: a redirect of http to
- * https, stored, would loop for https clients). Purges match its start, `host /path?query`.
+ * https, stored, would loop for https clients), then, on a route split between upstreams (a
+ * canary), the side drawn: one side's answer never answers the other's requests (a canary's
+ * page would reach every user, not its share). Purges match its start, `host /path?query`.
  */
-export function cacheKey(authority: string, path: string, scheme: string): string {
-  return `${authority.toLowerCase()} ${path} ${scheme}`;
+export function cacheKey(authority: string, path: string, scheme: string, side?: string): string {
+  const key = `${authority.toLowerCase()} ${path} ${scheme}`;
+  return side === undefined ? key : `${key} ${side}`;
 }
 
 /**

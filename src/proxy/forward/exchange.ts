@@ -368,7 +368,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.stage = 'body_streaming';
     if (record.grpc && isGrpcResponse(statusCode, response.headers))
       this.grpcBounds = new GrpcMessageBounds();
-    this.copy = store?.keep(statusCode, response.reason, response.headers);
+    this.copy = store?.keep(statusCode, response.reason, response.headers, response.version);
     this.owner.settled({ kind: 'responded', status: statusCode });
   }
 

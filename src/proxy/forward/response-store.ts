@@ -12,8 +12,11 @@ export interface ResponseStore {
    * once the attempt is over; undefined to relay the upstream's.
    */
   insteadOf(status: number, fields: readonly string[]): (() => void) | undefined;
-  /** The upstream's head went downstream: where its body is copied to be stored; undefined when it will not be. */
-  keep(status: number, reason: string, fields: readonly string[]): BodyCopy | undefined;
+  /**
+   * The upstream's head went downstream (in HTTP `version`): where its body is copied to be
+   * stored; undefined when it will not be.
+   */
+  keep(status: number, reason: string, fields: readonly string[], version: string): BodyCopy | undefined;
 }
 
 /** A bounded copy of a response body on its way to the client: stored only when it ends whole. */

@@ -27,6 +27,13 @@ export class AttemptMetrics {
 
   /** The route's canary window; undefined on a route without a canary. */
   readonly #canary: CanaryWindow | undefined;
+  /**
+   * The request waits in its upstream's `hold`: the tries it makes while it waits (four a
+   * second) are not the canary's to count, or one restart its users waited out would weigh as
+   * many failures, and a few held requests would pass for a step's `min_requests`. Its first
+   * failure counted, and so does the answer it gets in the end.
+   */
+  #held = false;
 
   constructor(metrics: GatewayMetrics, upstream: string, method: string, canary?: CanaryWindow) {
     this.#canary = canary;
@@ -47,15 +54,20 @@ export class AttemptMetrics {
     this.#retryReason = undefined;
   }
 
+  /** The request waits for a target (the upstream's `hold`): its failures from now on are not the canary's to count. */
+  holding(): void {
+    this.#held = true;
+  }
+
   /** No target would take the attempt (the gateway's refusal): a retry's result, and the canary's count. */
   refused(failure: Failure): void {
-    this.#canary?.record(this.#upstream, failure, undefined, 0);
+    if (!this.#held) this.#canary?.record(this.#upstream, failure, undefined, 0);
     this.retryOver(failure.type);
   }
 
   /** An attempt ended without an answer: its duration. */
   attemptFailed(target: string, failure: Failure, startedAt: number, now: number): void {
-    this.#canary?.record(this.#upstream, failure, undefined, now - startedAt);
+    if (!this.#held) this.#canary?.record(this.#upstream, failure, undefined, now - startedAt);
     this.#measured(target, undefined, failure.type, startedAt, now);
   }
 

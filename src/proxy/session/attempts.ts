@@ -2,7 +2,7 @@ import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
-import type { Target } from '../../upstream/targets/upstream.ts';
+import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { decideRetry } from '../decide/retry-policy.ts';
 import { Exchange, type ExchangeOutcome, type ExchangeOwner } from '../forward/exchange.ts';
@@ -27,7 +27,7 @@ import { TotalDeadline } from './total-deadline.ts';
 export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly req: SessionRequest;
   private readonly owner: AttemptsOwner;
-  private readonly admitted: Admitted;
+  private admitted: Admitted;
   /** What every attempt sends (the forward step's): path, headers, body. */
   private readonly sends: UpstreamRequest;
   /** What the hash balancer hashes for this request; undefined for the other balancers. */
@@ -268,9 +268,9 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   // ── the request as a whole ───────────────────────────────────────────────────────
 
-  /** A held request may be tried again (HoldOwner): a new round, every target may be tried again. */
-  tryAgain(): void {
-    this.tried = NONE_TRIED;
+  /** A held request may be tried again (HoldOwner): a new round, on its upstream's targets of now. */
+  tryAgain(upstream: Upstream): void {
+    [this.tried, this.admitted] = [NONE_TRIED, { ...this.admitted, upstream }];
     this.attempt();
   }
 
@@ -292,7 +292,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
-    this.hold ??= new RequestHold(this.admitted.upstream, this.own, this);
+    this.hold ??= new RequestHold(this.admitted.upstream, this.own, this, this.measure);
     const answer = this.hold.wait(failure, heldBytes(this.sends.body, this.cache));
     if (answer !== undefined) this.end(answer);
   }

@@ -16,7 +16,7 @@ import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from '../cache/stored-answer.ts';
-import type { HeaderEdit } from '../forward/header-rules.ts';
+import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
 import { type BodyCopy, boundedCopy, type ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
@@ -102,16 +102,18 @@ export class CacheRun implements ResponseStore {
     const { runtime, record, listener } = this.#req;
     const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
     const scheme = typeof proto === 'string' ? proto : listener.protocol;
-    this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme);
-    // A HEAD is answered from a GET's stored answer (RFC 9111 §4): looked up as the GET.
-    this.#request = {
-      method: 'GET',
-      url: admitted.upstreamPath,
-      headers: {
-        ...fieldsAfterAccess(head.headers, fields, admitted.requestEdit),
-        host: admitted.authority,
-      },
-    };
+    const side = runtime.splits.has(this.#route.name) ? admitted.upstream.name : undefined;
+    this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
+    // A HEAD is answered from a GET's stored answer (RFC 9111 §4); Vary is matched on the fields
+    // the upstream saw (§4.1): auth's and the route's rules', never the client's copies.
+    const rules = this.#route.requestHeaders;
+    const edit = admitted.requestEdit;
+    const sent =
+      rules === undefined
+        ? edit
+        : (raw: readonly string[]) => applyHeaderRules(edit?.(raw) ?? raw, rules, this.#owner.templateVars());
+    const headers = { ...fieldsAfterAccess(head.headers, fields, sent), host: admitted.authority };
+    this.#request = { method: 'GET', url: admitted.upstreamPath, headers };
     // A range goes upstream (the store keeps whole answers), but a whole one may stand in if it fails.
     if (fields.range !== undefined) return this.#forward('bypass', forward);
     this.#lookup(forward, false);
@@ -279,7 +281,7 @@ export class CacheRun implements ResponseStore {
       );
   }
 
-  keep(status: number, reason: string, fields: readonly string[]): BodyCopy | undefined {
+  keep(status: number, reason: string, fields: readonly string[], version: string): BodyCopy | undefined {
     const request = this.#request;
     const key = this.#key;
     const { maxEntry, staleIfError } = this.#cache.config;
@@ -291,7 +293,7 @@ export class CacheRun implements ResponseStore {
     if (policy === undefined || key === undefined) return void this.#endFill?.(undefined);
     return boundedCopy(maxEntry, (body) => {
       if (body !== undefined)
-        this.#cache.set(new StoredAnswer(key, policy, status, reason, body, staleIfError));
+        this.#cache.set(new StoredAnswer(key, policy, status, reason, body, staleIfError, version));
       this.#endFill?.(undefined);
     });
   }

@@ -7,8 +7,8 @@ import type { OwnCall } from './attempts-owner.ts';
 
 /** What a held request does when its wait ends: try again, or be answered. */
 export interface HoldOwner {
-  /** A target may take the request now. */
-  tryAgain(): void;
+  /** A target may take the request now: one of `upstream`, the upstream of now (a reload's, a DNS answer's). */
+  tryAgain(upstream: Upstream): void;
   /** No target will in time (or the gateway drains): the request is answered with this. */
   end(failure: Failure): void;
 }
@@ -37,9 +37,13 @@ export class RequestHold {
   #waited = false;
   #waiting: { entry: HeldRequest; since: number; timer: NodeJS.Timeout; last: Failure } | undefined;
 
-  constructor(upstream: Upstream, own: OwnCall | undefined, owner: HoldOwner) {
+  /** The request's metrics: a canary's window counts a held request once, not each try while it waits. */
+  readonly #measure: { holding(): void };
+
+  constructor(upstream: Upstream, own: OwnCall | undefined, owner: HoldOwner, measure: { holding(): void }) {
     this.#upstream = upstream;
     this.#owner = owner;
+    this.#measure = measure;
     this.#config = own === undefined ? upstream.config.hold : undefined;
   }
 
@@ -67,9 +71,11 @@ export class RequestHold {
       bytes: bodyBytes,
       wake: () => {
         this.#stop();
-        // The refusals that made it wait may have opened the circuit: its probe goes with this try.
-        this.#upstream.circuit.probeNow(performance.now());
-        this.#owner.tryAgain();
+        // The upstream as it is now (a reload or DNS may have moved it); the refusals that made
+        // it wait may have opened its circuit: its probe goes with this try.
+        const upstream = queue.owner ?? this.#upstream;
+        upstream.circuit.probeNow(performance.now());
+        this.#owner.tryAgain(upstream);
       },
       drained: () => {
         this.#stop();
@@ -84,6 +90,7 @@ export class RequestHold {
       this.#owner.end(this.#timedOut(hold, failure));
     }, left);
     this.#waiting = { entry, since: performance.now(), timer, last: failure };
+    this.#measure.holding();
     return undefined;
   }
 

@@ -79,7 +79,17 @@ export class RequestSession implements AttemptsOwner {
   ): void {
     const session = new RequestSession(runtime, listener, exchange);
     session.#refusedAtAccept = true;
+    // A client past limits.per_client sent a sound request: its route's CORS fields and response
+    // rules go on the 429, so a browser app reads it (a malformed request has no route to ask).
+    if (failure.type === 'http_request_denied') session.#routeOnly();
     session.answer(failure);
+  }
+
+  /** The route this request would take, for its response rules only: nothing else of it runs. */
+  #routeOnly(): void {
+    const { runtime, listener, head, fields } = this.#req;
+    const routed = routeRequest(runtime.router, runtime.config.paths, listener, head, fields);
+    if (!(routed instanceof Failure)) this.#route = routed.route;
   }
 
   /** The server's parser refused a request before there was an exchange: answered, logged like any other. */

@@ -29,7 +29,8 @@ export function sendStored(
   const built = buildDownstreamHead(
     unchanged ? notModifiedFields(kept) : kept,
     record.id,
-    head.versionMinor === 0 ? runtime.via10 : runtime.via11,
+    // The version the upstream answered in, as for a fetched answer (RFC 9110 §7.6.3).
+    stored.version === '1.1' ? runtime.via11 : stored.version === '2' ? runtime.via2 : runtime.via10,
     proxyStatus,
     false,
   );

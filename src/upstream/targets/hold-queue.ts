@@ -33,9 +33,14 @@ export type HoldRefusal = 'draining' | 'max_requests' | 'max_body';
  * (`probeNow`, at most once every HOLD_SCOUT_MS), not at their next interval. Each request keeps its own deadline
  * (request-hold.ts); the queue bounds how many wait and the bytes they keep.
  */
-export class HoldQueue {
+export class HoldQueue<Owner = unknown> {
   /** Set by the upstream's active checks while they run: probes every target not being probed. */
   probeNow: (() => void) | undefined;
+  /**
+   * The upstream that holds the queue now: the queue outlives a reload or a DNS answer that
+   * rebuilds it, and a woken request tries the targets of now, not those it was held on.
+   */
+  owner: Owner | undefined;
   #waiting: HeldRequest[] = [];
   #bytes = 0;
   #nextSeq = 0;

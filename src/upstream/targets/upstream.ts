@@ -36,8 +36,8 @@ export interface Upstream {
   readonly pending: Count;
   /** Retries in flight and retry tokens (see retry-budget.ts). */
   readonly retryBudget: RetryBudget;
-  /** Requests waiting for a target to come back (`hold`; empty without it). */
-  readonly hold: HoldQueue;
+  /** Requests waiting for a target to come back (`hold`; empty without it); its owner is the upstream of now. */
+  readonly hold: HoldQueue<Upstream>;
   close(): Promise<void>;
 }
 
@@ -102,7 +102,7 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
   const circuit = upstreamCircuit(previous?.circuit, config.circuitBreaker);
   const retryBudget = previous?.retryBudget ?? new RetryBudget(config.retries, inFlight);
   retryBudget.reconfigure(config.retries);
-  return {
+  const upstream: Upstream = {
     name: config.name,
     config,
     targets,
@@ -117,11 +117,13 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
     inFlight,
     pending: previous?.pending ?? new Count(),
     retryBudget,
-    hold: previous?.hold ?? new HoldQueue(),
+    hold: previous?.hold ?? new HoldQueue<Upstream>(),
     async close() {
       await Promise.all(targets.map((t) => t.pool.close()));
     },
   };
+  upstream.hold.owner = upstream;
+  return upstream;
 }
 
 /** Settings an open connection already carries: its wait for a head, its read and idle timers, its TLS. */

@@ -205,3 +205,41 @@ test('HTTP/2: a stream past per_client.requests is answered 429, and the clientâ
     await upstream.close();
   }
 });
+
+test("a browser app past per_client.requests reads its 429: the route's CORS fields are on it, for an allowed origin", async () => {
+  let hold: (() => void) | undefined;
+  const upstream = await listenOnLoopback((req, res) => {
+    if (req.url === '/api/slow') hold = () => res.end('slow');
+    else res.end('ok');
+  });
+  const edge = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: /api }
+    upstream: app
+    cors: { origins: [https://app.example] }
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+limits:
+  per_client:
+    requests: 1
+`);
+  try {
+    const CORS_GET = (path: string) =>
+      `GET ${path} HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example\r\n\r\n`;
+    const slow = open(edge.port, CORS_GET('/api/slow'));
+    await waitUntil('the slow request at the upstream', () => hold !== undefined);
+    const refused = open(edge.port, CORS_GET('/api/refused'));
+    await waitUntil('the refusal', refused.closed);
+    assert.match(refused.received(), /^HTTP\/1\.1 429 /);
+    assert.match(refused.received(), /\r\naccess-control-allow-origin: https:\/\/app\.example\r\n/i);
+    assert.match(refused.received(), /\r\naccess-control-expose-headers: [^\r]*Retry-After/i);
+    hold?.();
+    await waitUntil('the slow answer', () => slow.received().endsWith('slow'));
+    slow.socket.destroy();
+  } finally {
+    await edge.close();
+    await upstream.close();
+  }
+});

@@ -471,3 +471,48 @@ ${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
   assert.equal(upstreamSaw(text)['x-forwarded-for'], '203.0.113.80');
   assert.equal((await gw.logFor('pp-acme-tls')).client, '203.0.113.80');
 });
+
+test("IP lists and per_client.connections judge the header's client, not the balancer's address", async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    deny: [192.0.2.0/24]
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+limits:
+  per_client:
+    connections: 1
+`,
+      {},
+      'proxy_protocol: { from: [127.0.0.1] }',
+    ),
+  );
+  const header = (client: string) => `PROXY TCP4 ${client} 10.0.0.1 1 2\r\n`;
+  const denied = await exchange(gw.port, Buffer.from(`${header('192.0.2.7')}${GET('pp-deny')}`));
+  assert.match(denied.text, /^HTTP\/1\.1 403 /);
+  assert.match(denied.text, /\r\nproxy-status: edge-1; error=http_request_denied/i);
+  const line = await gw.logFor('pp-deny');
+  assert.equal(line.client, '192.0.2.7');
+  assert.match(String(line.auth), /^denied: ip /);
+  // One client holds its one connection open (keep-alive): another client of the same balancer is served.
+  const held = net.connect(gw.port, '127.0.0.1');
+  keep(Promise.resolve({ close: async () => void held.destroy() }));
+  let heldText = '';
+  held.on('data', (c: Buffer) => {
+    heldText += c.toString('latin1');
+  });
+  held.write(`${header('198.51.100.1')}GET /who HTTP/1.1\r\nHost: app\r\n\r\n`);
+  await waitUntil('the kept connection answered', () => heldText.startsWith('HTTP/1.1 200 '));
+  const other = await exchange(gw.port, Buffer.from(`${header('198.51.100.2')}${GET('pp-other')}`));
+  assert.equal(upstreamSaw(other.text)['x-forwarded-for'], '198.51.100.2');
+  // The first client's second connection is past its limit.
+  const second = await exchange(gw.port, Buffer.from(`${header('198.51.100.1')}${GET('pp-second')}`));
+  assert.match(second.text, /^HTTP\/1\.1 429 /);
+  assert.equal((await gw.logFor('pp-second')).client, '198.51.100.1');
+});

@@ -284,3 +284,88 @@ upstreams:
     }
   });
 });
+
+describe('errors.pages with the other features', () => {
+  test("the auth hop's 502 and a hold's 503 get the template naming their hop; a gRPC call's 504 gets gRPC's answer, never the page", async () => {
+    const html = file(
+      'hops.html',
+      '<p>{{status}} {{type}} hop={{next_hop}} retry={{retry_after}} id={{request_id}}</p>',
+    );
+    const down = await freePort();
+    // An upstream that takes the call and never answers.
+    const hanging = await keep(listenOnLoopback(() => {}));
+    const gw = await keep(
+      startTestGateway(
+        `name: edge-1
+errors:
+  pages: { html: ${html} }
+routes:
+  - match: { path: /auth }
+    upstream: app
+    auth:
+      forward: { url: "http://127.0.0.1:${down}/check" }
+  - match: { path: /held }
+    upstream: app
+  - match: { path: /pkg.Svc }
+    upstream: slow
+upstreams:
+  app:
+    hold: { timeout: 100ms }
+    targets:
+      - url: http://127.0.0.1:${down}
+  slow:
+    timeouts: { response: 300ms }
+    retries: { attempts: 1 }
+    targets:
+      - url: ${hanging.url}
+`,
+        {},
+        'http2: true',
+      ),
+    );
+    const page = (path: string) => request(gw.url, { path, headers: { accept: 'text/html' } });
+    const auth = await page('/auth');
+    assert.equal(auth.status, 502);
+    assert.equal(
+      auth.text,
+      `<p>502 connection_refused hop=auth:127.0.0.1:${down} retry= id=${auth.headers['x-request-id']}</p>`,
+    );
+    const held = await page('/held');
+    assert.equal(held.status, 503);
+    assert.equal(held.headers['retry-after'], '1');
+    assert.equal(
+      held.text,
+      `<p>503 destination_unavailable hop=app retry=1 id=${held.headers['x-request-id']}</p>`,
+    );
+    const client = http2.connect(gw.url);
+    const answer = await new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>(
+      (resolve, reject) => {
+        const stream = client.request({
+          ':method': 'POST',
+          ':path': '/pkg.Svc/Call',
+          'content-type': 'application/grpc',
+          accept: 'text/html',
+          te: 'trailers',
+        });
+        let headers: http2.IncomingHttpHeaders = {};
+        let body = '';
+        stream.on('response', (h) => {
+          headers = h;
+        });
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => {
+          body += c;
+        });
+        stream.on('end', () => resolve({ headers, body }));
+        stream.on('error', reject);
+        stream.end(Buffer.from([0, 0, 0, 0, 0]));
+      },
+    );
+    client.close();
+    assert.equal(answer.headers[':status'], 200);
+    assert.equal(answer.headers['content-type'], 'application/grpc');
+    assert.equal(answer.headers['grpc-status'], '4');
+    assert.match(String(answer.headers['proxy-status']), /^edge-1; error=http_response_timeout;/);
+    assert.equal(answer.body, '');
+  });
+});

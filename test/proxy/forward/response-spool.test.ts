@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import zlib from 'node:zlib';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
@@ -461,4 +463,66 @@ upstreams:
   // and one read back from the file (64 KiB), with as much again for how the turns fell. Without
   // the spool the answers (1 GiB) would be held here, or by the upstream connections.
   assert.ok(held < CLIENTS * 256 * KiB, `held ${held} bytes`);
+});
+
+test('a compressing, caching route: a spooled answer reaches an HTTP/2 client compressed and whole, the log says both sizes, and the cache keeps the identity body', async (t) => {
+  const TEXT = Buffer.from(randomBytes(6 * MiB).toString('base64'));
+  let sockets = 0;
+  const upstream = await listenOnLoopback((req, res) => {
+    if (req.url !== '/text') return void res.end('ok');
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'content-length': TEXT.length,
+      'cache-control': 'max-age=60',
+    });
+    res.end(TEXT);
+  });
+  upstream.server.on('connection', () => sockets++);
+  t.after(() => upstream.close());
+  const dir = await spoolDir(t);
+  const gw = await startTestGateway(
+    `name: edge-1
+limits:
+  spool_dir: ${dir}
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 64KiB }
+    compression: {}
+    cache: { max_entry: 16MiB }
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+    pool: { max_connections: 1, queue_timeout: 2s }
+`,
+    {},
+    'http2: true',
+  );
+  t.after(() => gw.close());
+  const client = http2.connect(gw.url);
+  t.after(() => client.close());
+  const stream = client.request({ ':path': '/text', 'accept-encoding': 'gzip', 'x-request-id': 'h2-gz' });
+  stream.pause();
+  await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  // The upstream's one connection is free again while the client has read nothing.
+  assert.equal((await request(gw.url, { path: '/ok' })).text, 'ok');
+  assert.equal(sockets, 1);
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.resume();
+  await once(stream, 'end');
+  const gz = Buffer.concat(chunks);
+  assert.ok(zlib.gunzipSync(gz).equals(TEXT), 'every byte, in order');
+  const line = await gw.logFor('h2-gz');
+  assert.equal(line.encoding, 'gzip');
+  assert.equal(line.encoded_from, TEXT.length);
+  assert.equal(line.encoded_to, gz.length);
+  assert.equal(line.bytes_out, TEXT.length);
+  assert.ok(typeof line.spooled === 'number' && line.spooled > 0);
+  // Stored whole, as the upstream sent it: a client without Accept-Encoding gets it as it is.
+  const hit = await request(gw.url, { path: '/text' });
+  assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+  assert.equal(hit.headers['content-encoding'], undefined);
+  assert.ok(hit.body.equals(TEXT));
 });

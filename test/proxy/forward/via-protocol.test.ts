@@ -13,6 +13,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const keep = closeAfterAll();
@@ -106,4 +107,43 @@ test('the answer of an HTTP/1.0 upstream says "Via: 1.0 edge-test" to an HTTP/1.
   assert.match(answer.raw, /\r\nvia: 1\.0 edge-test\r\n/i);
   // Its close ended the body; the HTTP/1.1 client gets it chunked, whole.
   assert.ok(answer.raw.endsWith('\r\n\r\n8\r\nfrom 1.0\r\n0\r\n\r\n'), answer.raw.slice(-40));
+});
+
+test("a stored answer goes out with the Via of the version its upstream answered in, not the client's", async () => {
+  const h2Cached = http2.createServer((_req, res) => {
+    res.setHeader('cache-control', 'max-age=60');
+    res.end('stored from h2');
+  });
+  await new Promise<void>((resolve) => h2Cached.listen(0, '127.0.0.1', resolve));
+  await keep({ close: () => new Promise<void>((resolve) => h2Cached.close(() => resolve())) });
+  const app = await keep(
+    listenOnLoopback((_req, res) => {
+      res.setHeader('cache-control', 'max-age=60');
+      res.end('stored from 1.1');
+    }),
+  );
+  const cached = await keep(
+    startTestGateway(`name: edge-test
+routes: [{ match: { path: /h2up }, upstream: h2app, cache: {} }, { upstream: app, cache: {} }]
+upstreams:
+  app: { targets: [{ url: "${app.url}" }] }
+  h2app: { protocol: h2c, targets: [{ url: "http://127.0.0.1:${(h2Cached.address() as AddressInfo).port}" }] }
+`),
+  );
+  const ask = (path: string, version: string) =>
+    rawRequest(cached.port, `GET ${path} HTTP/${version}\r\nHost: a\r\nConnection: close\r\n\r\n`);
+  const via = (raw: string) => /\r\nvia: ([^\r]*)/i.exec(raw)?.[1];
+  for (const [path, expected] of [
+    ['/page', '1.1 edge-test'],
+    ['/h2up', '2 edge-test'],
+  ]) {
+    const miss = await ask(path, '1.0');
+    assert.match(miss.raw, /\r\ncache-status: edge-test; fwd=uri-miss\r\n/);
+    assert.equal(via(miss.raw), expected);
+    for (const version of ['1.0', '1.1']) {
+      const hit = await ask(path, version);
+      assert.match(hit.raw, /\r\ncache-status: edge-test; hit; ttl=\d+\r\n/);
+      assert.equal(via(hit.raw), expected, `a hit to an HTTP/${version} client`);
+    }
+  }
 });

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -342,3 +344,83 @@ ${check}    targets:
     }
   });
 }
+
+test('a reload that moves the upstream to a new target while requests wait: they go to it, in order, not to the old one until hold.timeout', async () => {
+  const yaml = (port: number) =>
+    singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    hold: { timeout: 20s }\n' });
+  const old = await freePort();
+  const edge = await startTestGateway(yaml(old));
+  const seen: string[] = [];
+  const deployed = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.end('new');
+  });
+  await new Promise<void>((resolve) => deployed.listen(0, '127.0.0.1', resolve));
+  try {
+    const answers = [];
+    for (const path of ['/one', '/two']) {
+      answers.push(
+        request(edge.url, { path, headers: { 'x-request-id': `moved${path}` }, timeoutMs: 20_000 }),
+      );
+      await waitUntil(`${path} held`, () => held(edge) === answers.length);
+    }
+    // The deploy: the config names the new instance's port, the old one never comes back.
+    const { port } = deployed.address() as net.AddressInfo;
+    await edge.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(port)}`, '<test>', {}));
+    const responses = await Promise.all(answers);
+    assert.deepEqual(
+      responses.map((r) => [r.status, r.text]),
+      [
+        [200, 'new'],
+        [200, 'new'],
+      ],
+    );
+    assert.deepEqual(seen, ['/one', '/two'], 'in the order they came');
+    const line = await edge.logFor('moved/one');
+    assert.equal(line.target, `http://127.0.0.1:${port}`);
+    assert.equal(typeof line.held_ms, 'number');
+  } finally {
+    await edge.close();
+    deployed.close();
+  }
+});
+
+test('a DNS answer that moves the upstream to a new address while requests wait: they go to it', async () => {
+  const deployed = http.createServer((_req, res) => res.end('new'));
+  await new Promise<void>((resolve) => deployed.listen(0, '127.0.0.1', resolve));
+  const { port } = deployed.address() as net.AddressInfo;
+  const dns = await startDnsServer();
+  // The old instance's address refuses (nothing listens on 127.0.0.3).
+  dns.set('app.test', [{ type: 'A', address: '127.0.0.3', ttl: 1 }]);
+  const edge = await startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    hold: { timeout: 20s }
+    discovery: { dns: app.test, port: ${port}, resolvers: [${dns.address}], interval: 200ms, min_ttl: 100ms }
+`);
+  try {
+    const origins = () =>
+      edge.gateway
+        .runtime()
+        .upstreams.get('app')
+        ?.targets.map((t) => t.config.origin);
+    await waitUntil('the first answer applied', () => origins()?.[0] === `http://127.0.0.3:${port}`);
+    const answer = request(edge.url, {
+      path: '/one',
+      headers: { 'x-request-id': 'dns-one' },
+      timeoutMs: 20_000,
+    });
+    await waitUntil('held', () => held(edge) === 1);
+    dns.set('app.test', [{ type: 'A', address: '127.0.0.1', ttl: 1 }]);
+    const response = await answer;
+    assert.equal(response.status, 200);
+    assert.equal(response.text, 'new');
+    assert.equal((await edge.logFor('dns-one')).target, `http://127.0.0.1:${port}`);
+  } finally {
+    await edge.close();
+    await dns.close();
+    deployed.close();
+  }
+});
