@@ -5,8 +5,9 @@
  * process as a worker does (one gateway, no cluster); the origin and the client are child
  * processes, so their CPU is not counted. The allocations do not depend on the machine's load;
  * the CPU does, less than a throughput does but still: on the 2-core VM with other work on both
- * cores, an A/A run (`--ref=.`, the same code on both sides) put the sides 10–20 % apart, where
- * a quiet machine keeps them within a few percent. Take CPU figures on a quiet machine.
+ * cores, an A/A run (`--ref=.`, the same code on both sides) put the sides 10–20 % apart, and 7 %
+ * apart on a quiet machine (4 rounds). Take CPU figures on a quiet machine, and judge a change
+ * by many alternated rounds against an A/A run of the same length.
  *
  *   node bench/cost.ts                          # keep-alive, close, h2c: 20 000 requests each, 3 rounds
  *   node bench/cost.ts --paths=keepalive --n=50000 --rounds=5
