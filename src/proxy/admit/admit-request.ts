@@ -2,6 +2,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
@@ -58,6 +59,7 @@ export function admitRequest(
     readonly access: Access;
     readonly admission: Admission;
     readonly upstreams: ReadonlyMap<string, Upstream>;
+    readonly trust: TrustList;
   },
   listener: { readonly protocol: string; readonly inFlight?: InFlightLimit },
   request: { readonly head: DownstreamHead; readonly fields: FieldMap },
@@ -95,7 +97,11 @@ export function admitRequest(
 
 /** The steps after access control: redirect, rewrite, body limit, then the admit policies. */
 function pastAccess(
-  gateway: { readonly admission: Admission; readonly upstreams: ReadonlyMap<string, Upstream> },
+  gateway: {
+    readonly admission: Admission;
+    readonly upstreams: ReadonlyMap<string, Upstream>;
+    readonly trust: TrustList;
+  },
   listener: { readonly inFlight?: InFlightLimit },
   fields: FieldMap,
   record: RequestRecord,
@@ -126,6 +132,7 @@ function pastAccess(
     upstream: upstream.config,
     fields,
     clientAddress: record.clientAddress,
+    trust: gateway.trust,
     listener: listener.inFlight,
     now: performance.now(),
   });
