@@ -87,7 +87,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       store: cache,
     });
     const { balancer, hashKey, timeouts } = upstream.config;
-    this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req) : undefined;
+    this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req, admitted.requestEdit) : undefined;
     this.deadline = new TotalDeadline(timeouts.total, record, fields, this, own);
     this.own = own;
   }
