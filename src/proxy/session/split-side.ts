@@ -14,7 +14,8 @@ export interface Side {
 /**
  * For a route with a split or a canary, the side its split draws for this request (placed by
  * its hash key when the split has one, so one user stays on one side; its client the one the IP
- * lists judge, behind trusted proxies the one they vouch for): one the split made once,
+ * lists judge, behind trusted proxies the one they vouch for; drawn past access, admit-request.ts,
+ * on the fields as access left them): one the split made once,
  * nothing made per request; undefined for any other route, which goes to its one upstream. The
  * loader made sure every name is an upstream that exists.
  */
