@@ -6,6 +6,7 @@ import type {
 } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { sliceOf, type WorkerShare } from '../../core/limits/worker-share.ts';
+import type { TrustList } from '../../core/net/trust.ts';
 import { InFlightLimit, type Release } from './in-flight-limit.ts';
 import { takeSlots } from './load-shedding.ts';
 import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
@@ -116,6 +117,8 @@ export class Admission {
     /** The request's fields by lowercase name (a rate limit may key on one). */
     readonly fields: Readonly<Record<string, string | string[] | undefined>>;
     readonly clientAddress: string;
+    /** The proxies whose X-Forwarded-For names the client a rate limit by client counts. */
+    readonly trust: TrustList;
     readonly listener: InFlightLimit | undefined;
     readonly now: number;
   }): Release | Failure | Promise<Release | Failure> {
@@ -130,7 +133,7 @@ export class Admission {
     const store = this.#store;
     if (limit && store)
       return store
-        .take(route.name, limit, rateLimitKey(limit, fields, request.clientAddress))
+        .take(route.name, limit, rateLimitKey(limit, fields, request.clientAddress, request.trust))
         .then((answer) =>
           answer === STORE_DENIED
             ? storeDeniedFailure()
@@ -139,7 +142,7 @@ export class Admission {
               : takeSlots(request.listener, inFlight),
         );
     if (limiter && limit) {
-      const key = rateLimitKey(limit, fields, request.clientAddress);
+      const key = rateLimitKey(limit, fields, request.clientAddress, request.trust);
       if (this.#shared)
         return this.#shared.askRate(route.name, key).then((answer) => {
           // No answer in time: this worker decides alone, on its exact share of the limit.

@@ -2,6 +2,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
@@ -42,6 +43,26 @@ interface DrawnSide {
   readonly window?: CanaryWindow;
 }
 
+/** What the admit phase reads of the gateway's runtime. */
+interface AdmitGateway {
+  readonly access: Access;
+  readonly admission: Admission;
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  readonly trust: TrustList;
+}
+
+/**
+ * Draws the side of the route's split for the request (session/split-side.ts's chooseSide), or
+ * undefined for a route without one. Drawn past access, on the fields as access left them: a
+ * `hash_key: header:X-User-Id` is the user a JWT or the auth service named, never the client's copy.
+ */
+type DrawSide<G> = (
+  gateway: G,
+  route: RouteConfig,
+  fields: FieldMap,
+  clientAddress: string,
+) => DrawnSide | undefined;
+
 type Verdict = Admitted | Failure | OwnAnswer | Promise<Admitted | Failure | OwnAnswer>;
 
 /**
@@ -53,23 +74,19 @@ type Verdict = Admitted | Failure | OwnAnswer | Promise<Admitted | Failure | Own
  * primary's bucket (see Admission.admit), and an authentication may ask a service: then its
  * answer is a promise; every other request's is decided at once.
  */
-export function admitRequest(
-  gateway: {
-    readonly access: Access;
-    readonly admission: Admission;
-    readonly upstreams: ReadonlyMap<string, Upstream>;
-  },
+export function admitRequest<G extends AdmitGateway>(
+  gateway: G,
   listener: { readonly protocol: string; readonly inFlight?: InFlightLimit },
   request: { readonly head: DownstreamHead; readonly fields: FieldMap },
   record: RequestRecord,
   routed: RoutedRequest,
-  side?: DrawnSide,
+  drawSide: DrawSide<G>,
 ): Verdict {
   const { head, fields } = request;
   const { route } = routed;
   // Access control, on the normalised path's route: one check for a route without any.
   if (route.access === undefined)
-    return pastAccess(gateway, listener, fields, record, routed, side, head.target);
+    return pastAccess(gateway, listener, fields, record, routed, drawSide, head.target);
   const decided = gateway.access.check(route, {
     clientAddress: record.clientAddress,
     method: head.method,
@@ -83,29 +100,32 @@ export function admitRequest(
   const go = (decision: AccessDecision): Verdict => {
     record.auth = decision.note;
     if (decision.answer) return decision.answer;
-    // A rate limit keyed on a field reads it as access left it: a JWT claim's, never the client's copy.
+    // A rate limit or a split's hash keyed on a field reads it as access left it: a JWT claim's,
+    // never the client's copy.
     const keyed =
-      route.rateLimit?.key.kind === 'header'
+      route.rateLimit?.key.kind === 'header' ||
+      (route.hashKey !== undefined && route.hashKey.kind !== 'client')
         ? fieldsAfterAccess(head.headers, fields, decision.requestEdit)
         : fields;
-    return pastAccess(gateway, listener, keyed, record, routed, side, head.target, decision.requestEdit);
+    return pastAccess(gateway, listener, keyed, record, routed, drawSide, head.target, decision.requestEdit);
   };
   return decided instanceof Promise ? decided.then(go) : go(decided);
 }
 
 /** The steps after access control: redirect, rewrite, body limit, then the admit policies. */
-function pastAccess(
-  gateway: { readonly admission: Admission; readonly upstreams: ReadonlyMap<string, Upstream> },
+function pastAccess<G extends AdmitGateway>(
+  gateway: G,
   listener: { readonly inFlight?: InFlightLimit },
   fields: FieldMap,
   record: RequestRecord,
   routed: RoutedRequest,
-  side: DrawnSide | undefined,
+  drawSide: DrawSide<G>,
   target: string,
   requestEdit?: AnswerEdit,
 ): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure> {
   const { route } = routed;
   if (routed.redirect !== undefined) return routed.redirect;
+  const side = drawSide(gateway, route, fields, record.clientAddress);
   // The loader made sure the route's upstream (its split's sides too) exists.
   const upstream = gateway.upstreams.get(side?.upstream ?? (route.upstream as string)) as Upstream;
   record.upstream = upstream.name;
@@ -126,6 +146,7 @@ function pastAccess(
     upstream: upstream.config,
     fields,
     clientAddress: record.clientAddress,
+    trust: gateway.trust,
     listener: listener.inFlight,
     now: performance.now(),
   });

@@ -1,6 +1,6 @@
 import type { ForwardAuthConfig, RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { isHopByHop } from '../../core/http1/hop-by-hop.ts';
+import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
@@ -17,7 +17,8 @@ import {
 } from './service-answer.ts';
 
 /**
- * Fields of the client's never sent to the service, whatever `send_headers` says: the GET is the
+ * Fields of the client's never sent to the service, whatever `send_headers` says (nor are the
+ * hop-by-hop ones, nor those its Connection names): the GET is the
  * gateway's own, framed and addressed by its connection (a Content-Length without a body would
  * leave the service waiting for one), and the X-Forwarded-* are the gateway's to write.
  */
@@ -139,8 +140,14 @@ export class ForwardAuth {
   async #call(fields: FieldMap, facts: ForwardFacts): Promise<ForwardVerdict> {
     const config = this.#config;
     const headers: string[] = [];
+    // What the client's Connection names is for its hop to the gateway alone (RFC 9110 §7.6.1).
+    const connection = fields.connection;
+    const nominated =
+      connection === undefined
+        ? undefined
+        : connectionNominated(typeof connection === 'string' ? [connection] : connection);
     for (const name of config.sendHeaders) {
-      if (NOT_SENT.has(name) || isHopByHop(name)) continue;
+      if (NOT_SENT.has(name) || isHopByHop(name) || nominated?.has(name)) continue;
       const value = fields[name];
       if (value !== undefined) headers.push(name, Array.isArray(value) ? value.join(', ') : value);
     }

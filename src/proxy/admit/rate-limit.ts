@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RateLimitConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { createFullBucket, refillTime, type TokenBucket, takeToken } from '../../core/limits/token-bucket.ts';
+import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 
 /** Keys kept at most per route; beyond it the older generation of buckets is dropped early. */
 const MAX_RATE_LIMIT_KEYS = 100_000;
@@ -63,19 +64,23 @@ export class RateLimiter {
  * Whose bucket a request draws from. A `header:NAME` key without that header (or with it
  * empty) falls back to the client address, so anonymous clients are limited one by one
  * instead of sharing (and starving each other in) one bucket. The prefixes keep a header
- * value that looks like an address out of that address's bucket.
+ * value that looks like an address out of that address's bucket. The client is the one the IP
+ * lists judge: behind trusted proxies (`trust_forwarded_from`), the one they vouch for in
+ * X-Forwarded-For (else every user behind a load balancer shares its bucket), else the peer
+ * (or its PROXY header's) `peer`.
  */
 export function rateLimitKey(
   config: RateLimitConfig,
   fields: Readonly<Record<string, string | string[] | undefined>>,
-  clientAddress: string,
+  peer: string,
+  trust: TrustList,
 ): string {
   if (config.key.kind === 'header') {
     const value = fields[config.key.name];
     const text = Array.isArray(value) ? value.join(', ') : value;
     if (text) return `h:${text.length > MAX_KEY_LENGTH ? sha256(text) : text}`;
   }
-  return `a:${clientAddress}`;
+  return `a:${forwardedClient(peer, fields['x-forwarded-for'], trust)}`;
 }
 
 /** The 429 for a request over its rate; the key's value stays out of it (it may be an API key). */

@@ -1,21 +1,28 @@
 import type { HashKey } from '../../core/config/types.ts';
 import { cookieValue } from '../../core/http1/cookie.ts';
+import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 
 /**
  * What the hash balancer hashes for this request: the client address, a header's value or a
  * cookie's. A request without that header or cookie is keyed by its client address, so it
- * still sticks to one target.
+ * still sticks to one target. The client is the one the IP lists judge: behind trusted proxies
+ * (`trust_forwarded_from`), the one they vouch for in X-Forwarded-For, else the peer (or its
+ * PROXY header's) `peer`; read only when the key needs it.
  */
 export function hashKeyOf(
   key: HashKey,
   req: { readonly headers: Readonly<Record<string, string | string[] | undefined>> },
-  clientAddress: string,
+  peer: string,
+  trust: TrustList,
 ): string {
-  if (key.kind === 'client') return clientAddress;
+  const { headers } = req;
   if (key.kind === 'header') {
-    const value = req.headers[key.name];
+    const value = headers[key.name];
     const text = Array.isArray(value) ? value.join(', ') : value;
-    return text === undefined || text === '' ? clientAddress : text;
+    if (text !== undefined && text !== '') return text;
+  } else if (key.kind === 'cookie') {
+    const value = cookieValue(headers.cookie, key.name);
+    if (value !== undefined) return value;
   }
-  return cookieValue(req.headers.cookie, key.name) ?? clientAddress;
+  return forwardedClient(peer, headers['x-forwarded-for'], trust);
 }

@@ -7,12 +7,12 @@ import type { Admitted } from '../admit/admit-request.ts';
 import { decideRetry } from '../decide/retry-policy.ts';
 import { Exchange, type ExchangeOutcome, type ExchangeOwner } from '../forward/exchange.ts';
 import { UpstreamRequest } from '../forward/upstream-request.ts';
-import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, NONE_TRIED, selectTarget } from '../select/select-target.ts';
 import { Attempt, type AttemptSinks, lastTryFailed } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import type { CacheRun } from './cache-run.ts';
+import { requestHashKey } from './request-hash-key.ts';
 import { type HoldOwner, heldBytes, RequestHold } from './request-hold.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 import type { SessionRequest } from './session-request.ts';
@@ -87,8 +87,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       store: cache,
     });
     const { balancer, hashKey, timeouts } = upstream.config;
-    this.hashKey =
-      balancer === 'hash' ? hashKeyOf(hashKey, { headers: fields }, record.clientAddress) : undefined;
+    this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req, admitted.requestEdit) : undefined;
     this.deadline = new TotalDeadline(timeouts.total, record, fields, this, own);
     this.own = own;
   }

@@ -26,10 +26,12 @@ export const MAX_AUTH_BODY = 64 * 1024;
  * client's request id, and the fields this hop writes as it does for any request
  * (X-Forwarded-For, -Proto, -Host, Via) from the client's facts.
  *
- * Resolves with the answer: a 2xx as soon as its head is in (its body says nothing the gateway
- * reads: it is read on, bounded, so the connection can be kept), any other once its body is
- * whole, `MAX_AUTH_BODY` at most. Rejects with the classified Failure the attempts ended with,
- * or `http_response_incomplete` for a body cut (by its upstream, or past the bound).
+ * Resolves with the answer once its body is whole, `MAX_AUTH_BODY` at most: an answer its
+ * service cut short is no verdict, a 2xx included (a head then a reset is a crash, not a yes).
+ * A 2xx past the bound is told as it stands (its body says nothing the gateway reads: the
+ * gateway stopped reading, the service did not fail). Rejects with the classified Failure the
+ * attempts ended with, or `http_response_incomplete` for a body cut (by its upstream, or a
+ * refusal past the bound).
  */
 export function askAuthService(
   runtime: Runtime,
@@ -117,10 +119,8 @@ class AuthCall implements AttemptsOwner {
     this.#attempts.start();
   }
 
-  /** A 2xx is told at its head: its body is read on (bounded) only to keep the connection. */
-  responded(status: number): void {
-    if (status >= 200 && status < 300) this.#tell(this.#sink.answer());
-  }
+  /** Told when the answer closes: a head is no verdict until its body is whole. */
+  responded(): void {}
 
   tunnelled(): void {}
 
@@ -158,7 +158,8 @@ class AuthCall implements AttemptsOwner {
   readonly #onClose = (finished: boolean): void => {
     this.#attempts.clientClosed();
     const sink = this.#sink;
-    if (finished) return this.#tell(sink.answer());
+    if (finished || (sink.overflowed && sink.status >= 200 && sink.status < 300))
+      return this.#tell(sink.answer());
     this.#tell(
       sink.overflowed
         ? new Failure('http_response_incomplete', `its answer's body is over ${MAX_AUTH_BODY / 1024} KiB`, {

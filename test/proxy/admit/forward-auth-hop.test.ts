@@ -352,6 +352,38 @@ test("send_headers never sends the client's framing or hop-by-hop fields, nor it
   }
 });
 
+test("send_headers never sends a field the client's Connection names as hop-by-hop (RFC 9110 §7.6.1)", async () => {
+  const service = await startAuthService((_req, res) => {
+    res.writeHead(204).end();
+  });
+  const { gw, echo, close } = await startAuthStage((app) =>
+    forwardAuthConfig(
+      app,
+      `{ url: "${service.url}", timeout: 2s, send_headers: [X-Session, X-Trace, Cookie] }`,
+    ),
+  );
+  try {
+    const res = await request(gw.url, {
+      path: '/app',
+      headers: {
+        connection: 'keep-alive, X-Session,cookie',
+        'x-session': 's-hop',
+        cookie: 'sid=hop',
+        'x-trace': 't-1',
+      },
+    });
+    assert.equal(res.status, 200);
+    const { asked } = service;
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0]['x-session'], undefined, 'named in Connection: for this hop only');
+    assert.equal(asked[0].cookie, undefined, 'named in Connection: for this hop only');
+    assert.equal(asked[0]['x-trace'], 't-1');
+    assert.equal(echo.received[0].headers['x-session'], undefined, 'nor did the upstream get it');
+  } finally {
+    await close(service);
+  }
+});
+
 test("the auth call is part of the client's trace: the service's traceparent carries the client's trace id, as the app's does", async () => {
   const service = await startAuthService((_req, res) => {
     res.writeHead(204).end();

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createTrustList } from '../../../src/core/net/trust.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { hashKeyOf } from '../../../src/proxy/select/hash-key.ts';
@@ -74,9 +75,10 @@ upstreams:
 
 test('the hash key: a header, a cookie, else the client address', () => {
   const req = { headers: { 'x-user': 'u1', cookie: 'a=1; sid=s-9; b=2' } };
-  assert.equal(hashKeyOf({ kind: 'header', name: 'x-user' }, req, '10.0.0.1'), 'u1');
-  assert.equal(hashKeyOf({ kind: 'cookie', name: 'sid' }, req, '10.0.0.1'), 's-9');
-  assert.equal(hashKeyOf({ kind: 'cookie', name: 'nope' }, req, '10.0.0.1'), '10.0.0.1');
-  assert.equal(hashKeyOf({ kind: 'header', name: 'x-none' }, req, '10.0.0.1'), '10.0.0.1');
-  assert.equal(hashKeyOf({ kind: 'client' }, req, '10.0.0.1'), '10.0.0.1');
+  const untrusted = createTrustList([]);
+  assert.equal(hashKeyOf({ kind: 'header', name: 'x-user' }, req, '10.0.0.1', untrusted), 'u1');
+  assert.equal(hashKeyOf({ kind: 'cookie', name: 'sid' }, req, '10.0.0.1', untrusted), 's-9');
+  assert.equal(hashKeyOf({ kind: 'cookie', name: 'nope' }, req, '10.0.0.1', untrusted), '10.0.0.1');
+  assert.equal(hashKeyOf({ kind: 'header', name: 'x-none' }, req, '10.0.0.1', untrusted), '10.0.0.1');
+  assert.equal(hashKeyOf({ kind: 'client' }, req, '10.0.0.1', untrusted), '10.0.0.1');
 });

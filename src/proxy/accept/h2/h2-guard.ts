@@ -188,7 +188,8 @@ export class H2Guard {
     if (this.#facts !== undefined) return this.#facts;
     const socket = this.#session.socket;
     this.#facts = {
-      remoteAddress: clientAddressOf(socket),
+      // Taken as the session began: a stream can come after nghttp2 closed the connection for it.
+      remoteAddress: this.#remoteAddress,
       encrypted: this.#session.encrypted === true,
       servername: servernameOf(socket).servername,
     };

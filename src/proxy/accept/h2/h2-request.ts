@@ -252,6 +252,11 @@ export class H2Body extends Readable {
       );
       return;
     }
+    const breach = protocolBreach(this.#stream, `after ${this.#received} bytes of its body`);
+    if (breach !== undefined) {
+      this.destroy(Object.assign(new Error(breach), { status: 400 }));
+      return;
+    }
     this.destroy(
       Object.assign(new Error('the client reset the stream before the body ended'), { code: 'ECONNRESET' }),
     );
@@ -303,4 +308,17 @@ export class H2Body extends Readable {
     if (!this.#stream.destroyed) this.#stream.resume();
     callback(error);
   }
+}
+
+/**
+ * The client's own breach of HTTP/2 that ended its connection while this stream was open:
+ * nghttp2 refused a frame and sent GOAWAY (DATA past its stream's `content-length` is one, RFC
+ * 9113 §8.1.1; the stream's error is then the session's), the details of a 400 of the client's;
+ * undefined when the stream ended otherwise (the client reset it, its connection went away:
+ * that is its leaving, a 499).
+ */
+export function protocolBreach(stream: ServerHttp2Stream, when: string): string | undefined {
+  const error = stream.errored as (Error & { code?: string }) | null;
+  if (error?.code !== 'ERR_HTTP2_ERROR') return undefined;
+  return `its connection broke HTTP/2 ${when} (nghttp2: ${error.message}; DATA past a stream's content-length is such a breach, RFC 9113 §8.1.1): the connection was closed`;
 }

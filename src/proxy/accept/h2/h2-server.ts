@@ -17,7 +17,7 @@ import type { DownstreamExchange } from '../../../core/net/downstream.ts';
 import type { HoldBudget } from '../../../core/net/hold-budget.ts';
 import { H2Guard, type H2Logger } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
-import { H2Body, type H2DownstreamHead, h2Refusal, h2RequestHead } from './h2-request.ts';
+import { H2Body, type H2DownstreamHead, h2Refusal, h2RequestHead, protocolBreach } from './h2-request.ts';
 import { H2Response } from './h2-response.ts';
 
 export interface H2Handlers {
@@ -81,7 +81,6 @@ class H2Exchange implements DownstreamExchange {
 
 export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H2Logger): H2Server {
   const sessions = new Set<ServerHttp2Session>();
-  const guards = new WeakMap<Http2Session, H2Guard>();
   const server = http2.createServer(nodeH2Options(limits));
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
   const open = new Set<H2Response>();
@@ -94,24 +93,40 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    guards.set(session, new H2Guard(session, limits, logger, open));
+    const guard = new H2Guard(session, limits, logger, open);
     if (accepting !== undefined) refused.set(session, accepting);
     if (closing) session.close();
+    // The session's own event, not the server's: a stream node:http2 has already destroyed
+    // (below) no longer names its session, and its guard is still owed its request.
+    session.on('stream', (stream: ServerHttp2Stream, _headers, flags: number, rawHeaders: string[]) =>
+      onStream(session, guard, stream, flags, rawHeaders),
+    );
   });
 
-  server.on('stream', (stream: ServerHttp2Stream, _headers, flags: number, rawHeaders: string[]) => {
+  function onStream(
+    session: ServerHttp2Session,
+    guard: H2Guard,
+    stream: ServerHttp2Stream,
+    flags: number,
+    rawHeaders: string[],
+  ): void {
     // A stream refused or cut before a sink listens must not throw its error at the process.
     stream.on('error', ignore);
-    const session = stream.session;
-    const guard = session === undefined ? undefined : guards.get(session);
-    if (guard === undefined || !guard.admit(stream)) return;
+    // A head that came in whole with a frame nghttp2 refused (DATA past its content-length, in
+    // the same read): the connection is closed for it before the stream is handed over. Nothing
+    // can answer it, but the gateway read a request: it gets its log line, the client's 400.
+    const breach = stream.destroyed ? protocolBreach(stream, 'as its request came in') : undefined;
+    if (breach === undefined && !guard.admit(stream)) return;
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 || stream.endAfterHeaders;
     const head = h2RequestHead(rawHeaders, stream.id ?? 0, endStream, guard.connectionFacts());
     // Leaves `open` as its stream closes (H2Guard.streamClosed).
     const response = new H2Response(stream, guard, head, limits.sendTimeout);
     open.add(response);
     const announced = typeof head.bodyLength === 'number' ? head.bodyLength : undefined;
-    const body = endStream ? undefined : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced);
+    const body =
+      endStream || breach !== undefined
+        ? undefined
+        : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced);
     // A response complete before its request body was read (a 404 or a refusal, answered
     // before the body is wanted): node:http2 closes a stream only once its readable side has
     // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the
@@ -122,15 +137,22 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
         if (!body.complete && !body.destroyed) body.destroy();
       });
     const exchange = new H2Exchange(head, body, response, guard.budget);
-    const overLimit = session === undefined ? undefined : refused.get(session);
+    if (breach !== undefined)
+      return handlers.refused(exchange, {
+        status: 400,
+        code: 'ERR_HTTP2_ERROR',
+        details: breach,
+        inBody: true,
+      });
+    const overLimit = refused.get(session);
     if (overLimit !== undefined) {
-      session?.close();
+      session.close();
       return handlers.overLimit(exchange, overLimit);
     }
     const refusal = h2Refusal(rawHeaders, head, limits.uriLength);
     if (refusal === undefined) handlers.request(exchange);
     else handlers.refused(exchange, refusal);
-  });
+  }
 
   return {
     http2: server,

@@ -268,3 +268,55 @@ describe('what nghttp2 drops before node:http2 hands the fields over (README: wh
     }
   });
 });
+
+describe('a body past its content-length over HTTP/2', () => {
+  for (const upstreamWaits of [false, true])
+    test(`DATA past the content-length it announced: the request gets its one log line, 400 http_request_error (${upstreamWaits ? 'while its upstream is asked' : 'body read whole first'})`, async () => {
+      // An upstream that answers only once the body is whole: the request is in flight when the overrun comes.
+      const echo = await startEcho();
+      const gw = await startTestGateway(
+        `name: edge-1\nroutes: [{ upstream: app }]\nupstreams: { app: { targets: [{ url: "${echo.url}" }] } }\n`,
+        {},
+        'http2: true',
+      );
+      const session = http2.connect(gw.url);
+      session.on('error', () => {});
+      try {
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': '/long',
+          'content-length': '5',
+          'x-request-id': 'h2-long-body',
+        });
+        stream.on('error', () => {});
+        if (upstreamWaits) {
+          stream.write(Buffer.alloc(5, 'a'));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          stream.end(Buffer.alloc(5, 'b'));
+        } else stream.end(Buffer.alloc(10, 'a'));
+        await new Promise((resolve) => stream.on('close', resolve));
+        const line = await gw.logFor('h2-long-body');
+        assert.equal(line.status, 400);
+        assert.equal(line.error, 'http_request_error');
+        assert.equal(line.protocol, 'HTTP/2');
+        assert.equal(line.client, '127.0.0.1');
+        assert.match(
+          String(line.details),
+          /its connection broke HTTP\/2 .* \(nghttp2: Protocol error; DATA past a stream's content-length is such a breach, RFC 9113 §8\.1\.1\): the connection was closed/,
+        );
+        await settle();
+        assert.equal(echo.received.length, 0, 'nothing reached the upstream');
+        assert.equal(
+          gw.logs.filter(
+            (l) => l.msg === 'request' && (l.req_id === line.req_id || l.client_req_id === 'h2-long-body'),
+          ).length,
+          1,
+          'exactly one line',
+        );
+      } finally {
+        session.destroy();
+        await gw.close();
+        await echo.close();
+      }
+    });
+});
