@@ -34,6 +34,8 @@ export class DiskStore {
   #tmp = 0;
   /** A scan against max_disk is under way: another is not started beside it. */
   #trimming = false;
+  /** A scan was asked for while one ran: it runs once that one is over. */
+  #trimAgain = false;
 
   constructor(dir: string, route: string, maxDisk: number, staleIfError: number) {
     this.#dir = dir;
@@ -133,7 +135,12 @@ export class DiskStore {
    * worker's requests for the while (as the synchronous scan did, every 64 writes).
    */
   async #trim(): Promise<void> {
-    if (this.#trimming) return;
+    // One asked for meanwhile runs after this one: the files it was asked for may have come
+    // after this one's listing, and the bound must hold after the last write, not the one before.
+    if (this.#trimming) {
+      this.#trimAgain = true;
+      return;
+    }
     this.#trimming = true;
     try {
       const files: { file: string; size: number; time: number }[] = [];
@@ -155,6 +162,10 @@ export class DiskStore {
       }
     } finally {
       this.#trimming = false;
+    }
+    if (this.#trimAgain) {
+      this.#trimAgain = false;
+      await this.#trim();
     }
   }
 
