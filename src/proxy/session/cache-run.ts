@@ -161,7 +161,7 @@ export class CacheRun implements ResponseStore {
     }
     if (refresh !== undefined) this.#endFill = refresh;
     const fill = waited || refresh !== undefined ? undefined : this.#cache.fillOf(key);
-    if (fill !== undefined && this.#wait(fill, forward)) return;
+    if (fill !== undefined && !onlyIfCached(this.#req.fields, refresh) && this.#wait(fill, forward)) return;
     const reason = forwardReason(stored, request);
     if (stored !== undefined && (reason === 'stale' || reason === 'request') && !conditional(request)) {
       this.#validating = stored;
