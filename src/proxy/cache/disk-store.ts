@@ -16,8 +16,9 @@ const SCAN_EVERY = 64;
 const VERSIONS = new Set(['1.0', '1.1', '2']);
 
 /**
- * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`): one file per
- * key (named by a hash of the route and key), a JSON line (key, status, reason, the policy,
+ * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`), in a
+ * subdirectory of its own (routeDirName), so that two routes naming one `dir` purge and bound
+ * only their own files: one file per key (named by a hash of the route and key), a JSON line (key, status, reason, the policy,
  * the body's length and digest) then the body, written whole under a temporary name and renamed
  * (a reader never sees half a file; one cut or changed since is not ours and is a miss). A worker that misses in memory reads the file and keeps it in memory too. The files
  * stay under `max_disk`: every worker scans the directory now and then and removes the oldest
@@ -36,13 +37,13 @@ export class DiskStore {
   #trimming = false;
 
   constructor(dir: string, route: string, maxDisk: number, staleIfError: number) {
-    this.#dir = dir;
+    this.#dir = join(dir, routeDirName(route));
     this.#route = route;
     this.#maxDisk = maxDisk;
     this.#staleIfError = staleIfError;
     try {
       // The gateway's alone (as the spool's): answers to requests of its clients.
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     } catch {
       // Not made (a file there, no permission): reads and writes fail and are skipped, as any other.
     }
@@ -183,6 +184,17 @@ export class DiskStore {
       return undefined;
     }
   }
+}
+
+/**
+ * The route's subdirectory: its name as it is where a file name may hold it (`%2Fpages` for the
+ * default name of a route on `/pages`), else (`.`, `..`, too long for a file system) its hash.
+ */
+export function routeDirName(route: string): string {
+  const name = encodeURIComponent(route);
+  return name.length <= 200 && name !== '.' && name !== '..'
+    ? name
+    : createHash('sha256').update(route).digest('hex');
 }
 
 /** What a file's first line says of its body, so that a body cut or changed since is known. */
