@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
-import { readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
+import { open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
 import { keyMatches, StoredAnswer } from './stored-answer.ts';
@@ -29,6 +29,8 @@ export class DiskStore {
   readonly #dir: string;
   readonly #route: string;
   readonly #maxDisk: number;
+  /** The largest file one of ours can be (its first line and a body of max_entry): a larger one is not read. */
+  readonly #maxFile: number;
   readonly #staleIfError: number;
   #writes = 0;
   #written = 0;
@@ -36,10 +38,11 @@ export class DiskStore {
   /** A scan against max_disk is under way: another is not started beside it. */
   #trimming = false;
 
-  constructor(dir: string, route: string, maxDisk: number, staleIfError: number) {
+  constructor(dir: string, route: string, maxDisk: number, maxEntry: number, staleIfError: number) {
     this.#dir = join(dir, routeDirName(route));
     this.#route = route;
     this.#maxDisk = maxDisk;
+    this.#maxFile = MAX_HEAD_LINE + 1 + maxEntry;
     this.#staleIfError = staleIfError;
     try {
       // The gateway's alone (as the spool's): answers to requests of its clients.
@@ -56,12 +59,8 @@ export class DiskStore {
   /** The answer stored for this key by any worker; undefined when none (or the file is not one of ours). */
   async read(key: string): Promise<StoredAnswer | undefined> {
     const file = this.#file(key);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch {
-      return undefined;
-    }
+    const bytes = await this.#readBounded(file).catch(() => undefined);
+    if (bytes === undefined) return undefined;
     const end = bytes.indexOf(10);
     if (end === -1 || end > MAX_HEAD_LINE) return undefined;
     try {
@@ -87,6 +86,29 @@ export class DiskStore {
       return answer;
     } catch {
       return undefined;
+    }
+  }
+
+  /**
+   * The file's bytes, when it is a regular file no larger than one of ours can be (else
+   * undefined, nothing read): a file put there by another hand is never taken whole into memory.
+   * Opened without blocking, so that a FIFO in its place is not waited on.
+   */
+  async #readBounded(file: string): Promise<Buffer | undefined> {
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const found = await handle.stat();
+      if (!found.isFile() || found.size > this.#maxFile) return undefined;
+      const bytes = Buffer.allocUnsafe(found.size);
+      let filled = 0;
+      while (filled < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return bytes.subarray(0, filled);
+    } finally {
+      await handle.close();
     }
   }
 

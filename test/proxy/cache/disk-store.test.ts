@@ -3,7 +3,7 @@
  * directory stand in for two workers here), kept under max_disk, purged with the memory.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -203,6 +203,43 @@ test("two routes on one cache.dir: a purge of one route and its max_disk leave t
     } finally {
       await three.close();
     }
+  } finally {
+    await one.close();
+    await two.close();
+    await origin.stop();
+  }
+});
+
+/** Bytes this process has read so far (Linux's /proc/self/io `rchar`: files and sockets alike). */
+const bytesRead = () => Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+
+test("a file larger than the route's max_entry (and its first line) is a miss, and is not read", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'the page',
+  });
+  const one = await startTestGateway(config(origin.url, dir));
+  const two = await startTestGateway(config(origin.url, dir));
+  try {
+    const host = { host: 'pages.test' };
+    await request(one.url, { path: '/pages/big', headers: host });
+    await waitUntil('the answer written to the directory', () => filesIn(dir).length === 1);
+    // The file grows to 64 MiB (sparse: no disk taken), its first line saying so: the route's
+    // max_entry is 1 MiB, so no answer it could keep is that large.
+    const file = join(dir, 'pages', filesIn(dir)[0]);
+    const bytes = readFileSync(file);
+    const end = bytes.indexOf(10);
+    const head = JSON.parse(bytes.subarray(0, end).toString());
+    const size = 64 * 1024 * 1024;
+    writeFileSync(file, `${JSON.stringify({ ...head, length: size })}\n`);
+    truncateSync(file, end + 1 + size);
+    const before = bytesRead();
+    const again = await request(two.url, { path: '/pages/big', headers: host });
+    assert.equal(again.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    assert.equal(again.text, 'the page');
+    assert.ok(bytesRead() - before < 8 * 1024 * 1024, `read ${bytesRead() - before} bytes`);
   } finally {
     await one.close();
     await two.close();
