@@ -1,8 +1,10 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { RouteSplit } from '../route/split.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
+import { hasUntriedTarget, NONE_TRIED } from '../select/select-target.ts';
 
 /** The upstream a routed request goes to, and the canary's counts it adds to (when the route has a canary). */
 export interface Side {
@@ -27,4 +29,35 @@ export function chooseSide(
   const key =
     split.hashKey === undefined ? undefined : hashKeyOf(split.hashKey, { headers: fields }, clientAddress);
   return split.draw(key);
+}
+
+/**
+ * Where a request of a split route that no target of its side (`from`) took goes rather than
+ * wait in that side's `hold`: the first with a target in rotation now (as the upstream of now: a
+ * reload's) of the side the split draws for it now (after a rollback, the baseline) and then the
+ * other sides it still sends requests to. `refused`: `from` just failed it, so it is not asked.
+ * Undefined: it waits where it is (not a split route; `from` is that first side; none can take it).
+ */
+export function sideAway(
+  runtime: { splits: ReadonlyMap<string, RouteSplit>; upstreams: ReadonlyMap<string, Upstream> },
+  route: RouteConfig,
+  request: { fields: FieldMap; clientAddress: string },
+  from: Upstream,
+  refused: boolean,
+): Upstream | undefined {
+  const split =
+    route.split === undefined && route.canary === undefined ? undefined : runtime.splits.get(route.name);
+  if (split === undefined) return undefined;
+  const drawn = chooseSide(runtime.splits, route, request.fields, request.clientAddress) as Side;
+  const names = [drawn.upstream];
+  for (const side of split.sides) if (side.weight > 0) names.push(side.upstream);
+  const now = performance.now();
+  for (const name of names) {
+    if (refused && name === from.name) continue;
+    const found = runtime.upstreams.get(name);
+    const upstream = found?.hold.owner ?? found;
+    if (upstream !== undefined && hasUntriedTarget(upstream, now, NONE_TRIED))
+      return name === from.name ? undefined : upstream;
+  }
+  return undefined;
 }

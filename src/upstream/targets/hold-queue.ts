@@ -94,6 +94,15 @@ export class HoldQueue<Owner = unknown> {
     for (const request of all) request.wake();
   }
 
+  /**
+   * The split that sent requests here draws this upstream no more (a canary rolled back): every
+   * waiting request goes, in order, to try again where its route sends it now (another route's
+   * request finds what it found, and waits again in its place).
+   */
+  splitChanged(): void {
+    this.targetBack();
+  }
+
   /** A drain: every waiting request is answered now, and none is held from here on. */
   drain(): void {
     this.#draining = true;
