@@ -184,7 +184,7 @@ export class CacheRun implements ResponseStore {
    */
   #refresh(key: string): void {
     const done = this.#cache.startFill(key);
-    this.#owner.background(refreshExchange(this.#req.head, done));
+    this.#owner.background(refreshExchange(this.#req.head, done, this.#req.record.upstream));
   }
 
   /** Waits for the fetch under way (bounded by lock_timeout and the client's patience); false when it cannot. */

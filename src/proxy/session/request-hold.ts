@@ -158,9 +158,7 @@ export class RequestHold {
    * request's upstream: its own line in that side's hold, its counts there.
    */
   #away(anySide: boolean): Upstream | undefined {
-    const { runtime, fields, record } = this.#req;
-    const request = { fields, clientAddress: record.clientAddress };
-    const upstream = sideAway(runtime, this.#route, request, this.#upstream, anySide);
+    const upstream = sideAway(this.#req.runtime, this.#route, this.#req, this.#upstream, anySide);
     if (upstream === undefined) return undefined;
     this.#upstream = upstream;
     this.#seq = undefined;

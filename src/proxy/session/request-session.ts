@@ -150,7 +150,7 @@ export class RequestSession implements AttemptsOwner {
     this.#cache = CacheRun.of(this.#req, this, routed.route);
     if (routed.refused !== undefined) return this.answer(routed.refused);
     // admit (admit-request.ts; a cluster's shared rate limit or an auth service answers later)
-    const side = chooseSide(runtime.splits, routed.route, fields, record.clientAddress);
+    const side = chooseSide(runtime.splits, routed.route, this.#req);
     const admitted = admitRequest(runtime, listener, this.#req, record, routed, side);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     // A bug must cost one request a 500, never the process (as in #run).

@@ -1,10 +1,10 @@
 import type { RouteConfig } from '../../core/config/types.ts';
-import type { FieldMap } from '../../core/net/downstream.ts';
 import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { RouteSplit } from '../route/split.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, NONE_TRIED } from '../select/select-target.ts';
+import type { SessionRequest } from './session-request.ts';
 
 /** The upstream a routed request goes to, and the canary's counts it adds to (when the route has a canary). */
 export interface Side {
@@ -14,20 +14,24 @@ export interface Side {
 
 /**
  * For a route with a split or a canary, the side its split draws for this request (placed by
- * its hash key when the split has one, so one user stays on one side): one the split made once,
+ * its hash key when the split has one, so one user stays on one side; a cache's background
+ * refresh goes to the side whose stored answer it refreshes): one the split made once,
  * nothing made per request; undefined for any other route, which goes to its one upstream. The
  * loader made sure every name is an upstream that exists.
  */
 export function chooseSide(
   splits: ReadonlyMap<string, RouteSplit>,
   route: RouteConfig,
-  fields: FieldMap,
-  clientAddress: string,
+  req: SessionRequest,
 ): Side | undefined {
   const split = route.split === undefined && route.canary === undefined ? undefined : splits.get(route.name);
   if (split === undefined) return undefined;
+  const { fields, record, exchange } = req;
+  if (exchange.refreshSide !== undefined) return split.named(exchange.refreshSide) ?? split.draw(undefined);
   const key =
-    split.hashKey === undefined ? undefined : hashKeyOf(split.hashKey, { headers: fields }, clientAddress);
+    split.hashKey === undefined
+      ? undefined
+      : hashKeyOf(split.hashKey, { headers: fields }, record.clientAddress);
   return split.draw(key);
 }
 
@@ -41,14 +45,14 @@ export function chooseSide(
 export function sideAway(
   runtime: { splits: ReadonlyMap<string, RouteSplit>; upstreams: ReadonlyMap<string, Upstream> },
   route: RouteConfig,
-  request: { fields: FieldMap; clientAddress: string },
+  req: SessionRequest,
   from: Upstream,
   refused: boolean,
 ): Upstream | undefined {
   const split =
     route.split === undefined && route.canary === undefined ? undefined : runtime.splits.get(route.name);
   if (split === undefined) return undefined;
-  const drawn = chooseSide(runtime.splits, route, request.fields, request.clientAddress) as Side;
+  const drawn = chooseSide(runtime.splits, route, req) as Side;
   const names = [drawn.upstream];
   for (const side of split.sides) if (side.weight > 0) names.push(side.upstream);
   const now = performance.now();
