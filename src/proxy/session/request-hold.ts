@@ -6,7 +6,7 @@ import type { Admitted } from '../admit/admit-request.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import type { OwnCall } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
-import { sideAway } from './split-side.ts';
+import { otherSides, sideAway } from './split-side.ts';
 
 /** What a held request does when its wait ends: try again, or be answered. */
 export interface HoldOwner {
@@ -57,7 +57,9 @@ export class RequestHold {
   #seq: number | undefined;
   #heldMs = 0;
   #waited = false;
-  #waiting: { entry: HeldRequest; since: number; timer: NodeJS.Timeout; last: Failure } | undefined;
+  #waiting:
+    | { entry: HeldRequest; since: number; timer: NodeJS.Timeout; last: Failure; watched: Upstream[] }
+    | undefined;
 
   /** The request's metrics: a canary's window counts a held request once, not each try while it waits. */
   readonly #measure: HoldMeasure;
@@ -124,7 +126,10 @@ export class RequestHold {
       this.#stop();
       this.#owner.end(this.#timedOut(hold, failure));
     }, left);
-    this.#waiting = { entry, since: performance.now(), timer, last: failure };
+    // On a split route, a target of another side coming back wakes it too: it may go there.
+    const watched = otherSides(this.#req.runtime, this.#route, this.#upstream);
+    for (const other of watched) other.hold.watch(this.#nudge);
+    this.#waiting = { entry, since: performance.now(), timer, last: failure, watched };
     this.#measure.holding();
     return undefined;
   }
@@ -167,11 +172,20 @@ export class RequestHold {
     return upstream;
   }
 
+  /** Another side's target came back: the request leaves its line and wakes (it goes to the side it may go to now). */
+  readonly #nudge = (): void => {
+    const waiting = this.#waiting;
+    if (waiting === undefined) return;
+    this.#upstream.hold.leave(waiting.entry);
+    waiting.entry.wake();
+  };
+
   #stop(): void {
     const waiting = this.#waiting;
     if (waiting === undefined) return;
     this.#waiting = undefined;
     clearTimeout(waiting.timer);
+    for (const other of waiting.watched) other.hold.unwatch(this.#nudge);
     this.#heldMs += performance.now() - waiting.since;
     this.#waited = true;
   }

@@ -65,3 +65,24 @@ export function sideAway(
   }
   return undefined;
 }
+
+/**
+ * The other sides a request of a split route waiting in `from`'s hold could go to when one of
+ * their targets comes back (weight above 0), as the upstreams of now; none for another route.
+ */
+export function otherSides(
+  runtime: { splits: ReadonlyMap<string, RouteSplit>; upstreams: ReadonlyMap<string, Upstream> },
+  route: RouteConfig,
+  from: Upstream,
+): Upstream[] {
+  const split =
+    route.split === undefined && route.canary === undefined ? undefined : runtime.splits.get(route.name);
+  const out: Upstream[] = [];
+  for (const side of split?.sides ?? []) {
+    const found =
+      side.weight > 0 && side.upstream !== from.name ? runtime.upstreams.get(side.upstream) : undefined;
+    const upstream = found?.hold.owner ?? found;
+    if (upstream !== undefined) out.push(upstream);
+  }
+  return out;
+}

@@ -87,8 +87,17 @@ ${DOWN_BY_CHECK}    targets:
 const CANARY_USER = (() => {
   for (let n = 0; ; n++) if (hash32(`u${n}`) < 0x8000_0000) return `u${n}`;
 })();
+/** And one it places on the baseline. */
+const STABLE_USER = (() => {
+  for (let n = 0; ; n++) if (hash32(`u${n}`) >= 0x8000_0000) return `u${n}`;
+})();
 
-const canaryRoute = (stablePort: number, nextPort: number, checks = '') => `name: edge-1
+const canaryRoute = (
+  stablePort: number,
+  nextPort: number,
+  checks = '',
+  stableChecks = checks,
+) => `name: edge-1
 routes:
   - name: api
     match: { path: / }
@@ -97,7 +106,7 @@ routes:
     canary: { upstream: next, steps: [50], step_interval: 1h, check_interval: 1h }
 upstreams:
   stable:
-${checks}    targets:
+${stableChecks}    targets:
       - url: http://127.0.0.1:${stablePort}
   next:
     hold: { timeout: 30s }
@@ -106,9 +115,9 @@ ${checks}    targets:
       - url: http://127.0.0.1:${nextPort}
 `;
 
-test('a request held on the canary goes to the baseline when the canary is rolled back, not on waiting for its targets', async () => {
+test('a request held on the canary while both sides are down goes to the baseline when a target of it comes back', async () => {
   const [stablePort, nextPort] = [await freePort(), await freePort()];
-  // Both sides out of rotation (their probes an hour apart): only the rollback can wake the request.
+  // Both sides out of rotation (their probes an hour apart): the canary's own probe never passes.
   const gw = await startTestGateway(canaryRoute(stablePort, nextPort, DOWN_BY_CHECK));
   const stable = http.createServer((_req, res) => res.end('stable'));
   try {
@@ -126,10 +135,51 @@ test('a request held on the canary goes to the baseline when the canary is rolle
       timeoutMs: 20_000,
     });
     await waitUntil('held on the canary', () => held() === 1);
-    // The baseline comes back (a probe says so); the request still waits for the canary's targets.
+    // The baseline comes back (a probe says so): the request waiting for the canary goes there.
     await new Promise<void>((resolve) => stable.listen(stablePort, '127.0.0.1', resolve));
     runtime.upstreams.get('stable')?.hold.probeNow?.();
-    await waitUntil('the baseline in rotation', () => baseline?.checkedHealthy === true);
+    const res = await waiting;
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'stable');
+    assert.equal(held(), 0);
+    assert.equal(typeof (await gw.logFor('held')).held_ms, 'number');
+  } finally {
+    await gw.close();
+    stable.close();
+  }
+});
+
+test('a request held on the canary goes to the baseline when the canary is rolled back, not on waiting for its targets', async () => {
+  const [stablePort, nextPort] = [await freePort(), await freePort()];
+  // The canary out of rotation by its probes (an hour apart); the baseline ejected for a second
+  // by one refusal, then back in rotation when that runs out, which wakes nobody: only the
+  // rollback can send the held request there.
+  const ejectedBriefly = `    panic_threshold: 0
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 1s }
+`;
+  const gw = await startTestGateway(canaryRoute(stablePort, nextPort, DOWN_BY_CHECK, ejectedBriefly));
+  const stable = http.createServer((_req, res) => res.end('stable'));
+  try {
+    const runtime = gw.gateway.runtime();
+    const held = () => runtime.upstreams.get('next')?.hold.size ?? 0;
+    const baseline = runtime.upstreams.get('stable')?.targets[0];
+    const canary = runtime.upstreams.get('next')?.targets[0];
+    await waitUntil('the canary out of rotation', () => canary?.checkedHealthy === false);
+    const refused = await request(gw.url, { path: '/page', headers: { 'x-user': STABLE_USER } });
+    // Refused (502), or no target left for its retry once the refusal ejected it (503).
+    assert.ok([502, 503].includes(refused.status), `${refused.status}`);
+    assert.ok((baseline?.ejectedUntil ?? 0) > performance.now(), 'the baseline ejected');
+    const waiting = request(gw.url, {
+      path: '/page',
+      headers: { 'x-user': CANARY_USER, 'x-request-id': 'held' },
+      timeoutMs: 20_000,
+    });
+    await waitUntil('held on the canary', () => held() === 1);
+    await new Promise<void>((resolve) => stable.listen(stablePort, '127.0.0.1', resolve));
+    await waitUntil(
+      'the baseline back in rotation',
+      () => (baseline?.ejectedUntil ?? 0) <= performance.now(),
+    );
     assert.equal(held(), 1);
     const answer = await gw.gateway.canary('api', 'rollback', 'test');
     assert.equal('problem' in answer, false, JSON.stringify(answer));
