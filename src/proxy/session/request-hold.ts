@@ -2,7 +2,7 @@ import type { HoldConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { HeldRequest, HoldRefusal } from '../../upstream/targets/hold-queue.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { Admitted } from '../admit/admit-request.ts';
+import { type Admitted, goesTo } from '../admit/admit-request.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import type { OwnCall } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
@@ -169,6 +169,7 @@ export class RequestHold {
     this.#seq = undefined;
     this.#moved = true;
     this.#measure.moved(upstream.name);
+    goesTo(this.#req.record, upstream);
     return upstream;
   }
 

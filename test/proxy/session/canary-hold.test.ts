@@ -214,6 +214,8 @@ test("a request no canary target takes goes to the healthy baseline at once, not
     assert.equal(res.text, 'stable');
     const line = await gw.logFor('moved');
     assert.equal(line.held_ms, undefined);
+    // The log names the upstream that answered, the one its last try went to.
+    assert.equal(line.upstream, 'stable');
     // The canary's refusal is the canary's to count, the baseline's answer the baseline's.
     const counts = window.take();
     assert.deepEqual(
