@@ -162,8 +162,8 @@ export class RequestHold {
    * Another side of the route's split to go to now (split-side.ts's sideAway), made this
    * request's upstream: its own line in that side's hold, its counts there.
    */
-  #away(anySide: boolean): Upstream | undefined {
-    const upstream = sideAway(this.#req.runtime, this.#route, this.#req, this.#upstream, anySide);
+  #away(refused: boolean): Upstream | undefined {
+    const upstream = sideAway(this.#req.runtime, this.#route, this.#req, this.#upstream, refused);
     if (upstream === undefined) return undefined;
     this.#upstream = upstream;
     this.#seq = undefined;
