@@ -103,6 +103,21 @@ export class StoredAnswer {
   }
 
   /**
+   * The key an answer may be kept under, once the request's upstream answered: on a split route
+   * a key names the side drawn (cacheKey), and a request that went to another side in the end (a
+   * held request moves: proxy/session/request-hold.ts) brings that side's answer, which is not
+   * kept as the drawn side's (undefined). A route without a split pays one lookup.
+   */
+  static keyOnItsSide(
+    key: string | undefined,
+    req: { runtime: { splits: ReadonlyMap<string, unknown> }; record: { upstream: string | undefined } },
+    route: string,
+  ): string | undefined {
+    if (key === undefined || !req.runtime.splits.has(route)) return key;
+    return key.endsWith(` ${req.record.upstream}`) ? key : undefined;
+  }
+
+  /**
    * Whether this answer may stand in for a failed upstream for this request now (RFC 5861 §4,
    * RFC 9111 §4.2.4): within its stale-if-error window, and not refused by the client's request.
    */

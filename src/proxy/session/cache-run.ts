@@ -283,7 +283,7 @@ export class CacheRun implements ResponseStore {
 
   keep(status: number, reason: string, fields: readonly string[], version: string): BodyCopy | undefined {
     const request = this.#request;
-    const key = this.#key;
+    const key = StoredAnswer.keyOnItsSide(this.#key, this.#req, this.#route.name);
     const { maxEntry, staleIfError } = this.#cache.config;
     const policy =
       request === undefined || this.#req.head.method !== 'GET'

@@ -227,3 +227,31 @@ test("a request no canary target takes goes to the healthy baseline at once, not
     stable.close();
   }
 });
+
+test("on a cached canary route, the baseline's answer to a request that moved there is not stored as the canary's", async () => {
+  const stable = http.createServer((_req, res) => {
+    res.setHeader('cache-control', 'max-age=60');
+    res.end('stable');
+  });
+  await new Promise<void>((resolve) => stable.listen(0, '127.0.0.1', resolve));
+  const { port: stablePort } = stable.address() as import('node:net').AddressInfo;
+  const nextPort = await freePort();
+  const gw = await startTestGateway(
+    canaryRoute(stablePort, nextPort).replace(
+      '    hash_key: header:X-User\n',
+      '    hash_key: header:X-User\n    cache: {}\n',
+    ),
+  );
+  try {
+    const ask = () => request(gw.url, { path: '/page', headers: { 'x-user': CANARY_USER } });
+    const first = await ask();
+    assert.equal(first.text, 'stable');
+    // The canary's key holds nothing: the next canary user is not given the baseline's page as a hit.
+    const second = await ask();
+    assert.equal(second.text, 'stable');
+    assert.equal(second.headers['cache-status'], 'edge-1; fwd=uri-miss');
+  } finally {
+    await gw.close();
+    stable.close();
+  }
+});
