@@ -148,6 +148,11 @@ export interface DownstreamExchange {
    * reads its answer). Absent on every client's exchange.
    */
   readonly refresh?: () => void;
+  /**
+   * With `refresh`, on a split route: the side (upstream) whose stored answer it refreshes, which
+   * it goes to rather than a side drawn again (the side is in the stored answer's key).
+   */
+  readonly refreshSide?: string;
 }
 
 /** The SNI of a TLS socket's handshake, as a head carries it: nothing for a plain socket or a handshake without one. */

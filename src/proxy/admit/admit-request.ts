@@ -112,6 +112,14 @@ export function admitRequest<G extends AdmitGateway>(
   return decided instanceof Promise ? decided.then(go) : go(decided);
 }
 
+/**
+ * The upstream the request goes to, for the log and the Proxy-Status `next-hop`: the one admit
+ * picked, or the side of its split a held request moved to (request-hold.ts), which answers it.
+ */
+export function goesTo(record: RequestRecord, upstream: Upstream): void {
+  record.upstream = upstream.name;
+}
+
 /** The steps after access control: redirect, rewrite, body limit, then the admit policies. */
 function pastAccess<G extends AdmitGateway>(
   gateway: G,
@@ -128,7 +136,7 @@ function pastAccess<G extends AdmitGateway>(
   const side = drawSide(gateway, route, fields, record.clientAddress);
   // The loader made sure the route's upstream (its split's sides too) exists.
   const upstream = gateway.upstreams.get(side?.upstream ?? (route.upstream as string)) as Upstream;
-  record.upstream = upstream.name;
+  goesTo(record, upstream);
   const forwarded = routed.upstreamPath;
   if (forwarded instanceof Failure) return forwarded;
   // The log keeps what the client sent as `path`; what went upstream instead, when it differs.

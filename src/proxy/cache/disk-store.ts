@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
-import { readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
+import { open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
 import { keyMatches, StoredAnswer } from './stored-answer.ts';
@@ -16,8 +16,9 @@ const SCAN_EVERY = 64;
 const VERSIONS = new Set(['1.0', '1.1', '2']);
 
 /**
- * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`): one file per
- * key (named by a hash of the route and key), a JSON line (key, status, reason, the policy,
+ * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`), in a
+ * subdirectory of its own (routeDirName), so that two routes naming one `dir` purge and bound
+ * only their own files: one file per key (named by a hash of the route and key), a JSON line (key, status, reason, the policy,
  * the body's length and digest) then the body, written whole under a temporary name and renamed
  * (a reader never sees half a file; one cut or changed since is not ours and is a miss). A worker that misses in memory reads the file and keeps it in memory too. The files
  * stay under `max_disk`: every worker scans the directory now and then and removes the oldest
@@ -28,6 +29,8 @@ export class DiskStore {
   readonly #dir: string;
   readonly #route: string;
   readonly #maxDisk: number;
+  /** The largest file one of ours can be (its first line and a body of max_entry): a larger one is not read. */
+  readonly #maxFile: number;
   readonly #staleIfError: number;
   #writes = 0;
   #written = 0;
@@ -37,14 +40,15 @@ export class DiskStore {
   /** A scan was asked for while one ran: it runs once that one is over. */
   #trimAgain = false;
 
-  constructor(dir: string, route: string, maxDisk: number, staleIfError: number) {
-    this.#dir = dir;
+  constructor(dir: string, route: string, maxDisk: number, maxEntry: number, staleIfError: number) {
+    this.#dir = join(dir, routeDirName(route));
     this.#route = route;
     this.#maxDisk = maxDisk;
+    this.#maxFile = MAX_HEAD_LINE + 1 + maxEntry;
     this.#staleIfError = staleIfError;
     try {
       // The gateway's alone (as the spool's): answers to requests of its clients.
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     } catch {
       // Not made (a file there, no permission): reads and writes fail and are skipped, as any other.
     }
@@ -57,12 +61,8 @@ export class DiskStore {
   /** The answer stored for this key by any worker; undefined when none (or the file is not one of ours). */
   async read(key: string): Promise<StoredAnswer | undefined> {
     const file = this.#file(key);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch {
-      return undefined;
-    }
+    const bytes = await this.#readBounded(file).catch(() => undefined);
+    if (bytes === undefined) return undefined;
     const end = bytes.indexOf(10);
     if (end === -1 || end > MAX_HEAD_LINE) return undefined;
     try {
@@ -88,6 +88,29 @@ export class DiskStore {
       return answer;
     } catch {
       return undefined;
+    }
+  }
+
+  /**
+   * The file's bytes, when it is a regular file no larger than one of ours can be (else
+   * undefined, nothing read): a file put there by another hand is never taken whole into memory.
+   * Opened without blocking, so that a FIFO in its place is not waited on.
+   */
+  async #readBounded(file: string): Promise<Buffer | undefined> {
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const found = await handle.stat();
+      if (!found.isFile() || found.size > this.#maxFile) return undefined;
+      const bytes = Buffer.allocUnsafe(found.size);
+      let filled = 0;
+      while (filled < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return bytes.subarray(0, filled);
+    } finally {
+      await handle.close();
     }
   }
 
@@ -194,6 +217,17 @@ export class DiskStore {
       return undefined;
     }
   }
+}
+
+/**
+ * The route's subdirectory: its name as it is where a file name may hold it (`%2Fpages` for the
+ * default name of a route on `/pages`), else (`.`, `..`, too long for a file system) its hash.
+ */
+export function routeDirName(route: string): string {
+  const name = encodeURIComponent(route);
+  return name.length <= 200 && name !== '.' && name !== '..'
+    ? name
+    : createHash('sha256').update(route).digest('hex');
 }
 
 /** What a file's first line says of its body, so that a body cut or changed since is known. */

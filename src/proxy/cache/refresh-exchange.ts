@@ -28,8 +28,14 @@ const NOT_CARRIED = new Set([
  * with a log line of its own. Nobody reads its answer: the sink takes it and lets it go (the
  * cache run stores it, or a 304 refreshes the stored one). `done` ends the key's fetch, which
  * other requests for the key wait on meanwhile: called when the refresh is over, whatever happened.
+ * `side`: the upstream the client's request went to, which a split route's refresh goes to too
+ * (the stored answer it refreshes is that side's).
  */
-export function refreshExchange(of: DownstreamHead, done: () => void): DownstreamExchange {
+export function refreshExchange(
+  of: DownstreamHead,
+  done: () => void,
+  side: string | undefined,
+): DownstreamExchange {
   const headers: string[] = [];
   for (let i = 0; i < of.headers.length; i += 2)
     if (!NOT_CARRIED.has(of.headers[i].toLowerCase())) headers.push(of.headers[i], of.headers[i + 1]);
@@ -51,5 +57,13 @@ export function refreshExchange(of: DownstreamHead, done: () => void): Downstrea
   const response = new InMemorySink();
   response.onClose(() => done());
   // The gateway's own request: nothing of it was read from a client.
-  return { head, body: undefined, bodyComplete: true, bytesRead: 0, response, refresh: done };
+  return {
+    head,
+    body: undefined,
+    bodyComplete: true,
+    bytesRead: 0,
+    response,
+    refresh: done,
+    refreshSide: side,
+  };
 }

@@ -22,7 +22,8 @@ export function asksUpstream(request: CacheRequest): boolean {
 }
 
 /**
- * The client wants a stored answer or none (RFC 9111 §5.2.1.7: `only-if-cached`). A background
+ * The client wants a stored answer or none (RFC 9111 §5.2.1.7: `only-if-cached`): it never waits
+ * on the origin, not even for a fetch of its key already under way (the 504 at once). A background
  * refresh the gateway makes from a client's request (`refresh` set) is its own, and asks the upstream.
  */
 export function onlyIfCached(fields: FieldMap, refresh: unknown): boolean {

@@ -60,7 +60,13 @@ export class ResponseCache {
     this.disk =
       config.dir === undefined
         ? undefined
-        : new DiskStore(config.dir, route, config.maxDisk ?? config.maxSize, config.staleIfError);
+        : new DiskStore(
+            config.dir,
+            route,
+            config.maxDisk ?? config.maxSize,
+            config.maxEntry,
+            config.staleIfError,
+          );
   }
 
   get bytes(): number {

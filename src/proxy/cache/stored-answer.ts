@@ -10,6 +10,33 @@ export interface CacheRequest {
   readonly headers: FieldMap;
 }
 
+/**
+ * The client's own request refuses a stored answer standing in for a failed upstream (RFC 9111
+ * §4.2.4: a stale answer only where the client or the origin permits it): `no-cache` (§5.2.1.4:
+ * no stored answer without successful validation, and a failed upstream validated nothing;
+ * `Pragma: no-cache` where no Cache-Control is sent, §5.4), or `max-stale=N` with the answer more
+ * than N seconds past its freshness (§5.2.1.2: the client accepts no staler one). A freshness it
+ * prefers (`max-age`, `min-fresh`) is no refusal: stale-if-error holds "regardless of other
+ * freshness information" (RFC 5861 §4). Read on a failure's way only, never on a hit's.
+ */
+function refusesStale(request: CacheRequest, staleness: number): boolean {
+  const cc = request.headers['cache-control'];
+  if (cc === undefined) return /(^|[\s,])no-cache([\s,]|$)/i.test(String(request.headers.pragma ?? ''));
+  for (const directive of String(cc).split(',')) {
+    const at = directive.indexOf('=');
+    const name = (at === -1 ? directive : directive.slice(0, at)).trim().toLowerCase();
+    if (name === 'no-cache') return true;
+    if (name !== 'max-stale' || at === -1) continue;
+    const value = directive
+      .slice(at + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
+    // A value that is no number of seconds (delta-seconds) says nothing: the directive is ignored.
+    if (/^\d+$/.test(value) && staleness > Number(value)) return true;
+  }
+  return false;
+}
+
 /** Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage` counts). */
 const SHARED = { shared: true } as const;
 
@@ -75,10 +102,29 @@ export class StoredAnswer {
     return varyMatches(this.#policy, request);
   }
 
-  /** Whether this answer may stand in for a failed upstream for this request now (RFC 5861 §4, RFC 9111 §4.2.4). */
+  /**
+   * The key an answer may be kept under, once the request's upstream answered: on a split route
+   * a key names the side drawn (cacheKey), and a request that went to another side in the end (a
+   * held request moves: proxy/session/request-hold.ts) brings that side's answer, which is not
+   * kept as the drawn side's (undefined). A route without a split pays one lookup.
+   */
+  static keyOnItsSide(
+    key: string | undefined,
+    req: { runtime: { splits: ReadonlyMap<string, unknown> }; record: { upstream: string | undefined } },
+    route: string,
+  ): string | undefined {
+    if (key === undefined || !req.runtime.splits.has(route)) return key;
+    return key.endsWith(` ${req.record.upstream}`) ? key : undefined;
+  }
+
+  /**
+   * Whether this answer may stand in for a failed upstream for this request now (RFC 5861 §4,
+   * RFC 9111 §4.2.4): within its stale-if-error window, and not refused by the client's request.
+   */
   servableOnError(request: CacheRequest): boolean {
     if (!varyMatches(this.#policy, request)) return false;
-    return this.#policy.age() < this.#policy.maxAge() + this.#staleIfError;
+    const staleness = this.#policy.age() - this.#policy.maxAge();
+    return staleness < this.#staleIfError && !refusesStale(request, staleness);
   }
 
   /** How long the entry may still be of use (ms): fresh, within stale-while-revalidate, or within its stale-if-error window. */

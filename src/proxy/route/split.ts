@@ -52,6 +52,11 @@ export class RouteSplit {
     return this.draw(key).upstream;
   }
 
+  /** The side of this upstream (one the split made once); undefined when it is none of the split's. */
+  named(upstream: string): DrawnSide | undefined {
+    return this.#drawn.find((side) => side.upstream === upstream);
+  }
+
   /** The side for a request (see choose), with the canary's counts it adds to. */
   draw(key: string | undefined): DrawnSide {
     const sides = this.#sides;

@@ -11,7 +11,8 @@ import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
  */
 export class AttemptMetrics {
   readonly #metrics: GatewayMetrics;
-  readonly #upstream: string;
+  /** The upstream the request goes to (a held request of a split route may move to another side). */
+  #upstream: string;
   readonly #method: string;
   /** The failure type a retry in backoff or under way was made for, until its result is counted. */
   #retryReason: string | undefined;
@@ -57,6 +58,14 @@ export class AttemptMetrics {
   /** The request waits for a target (the upstream's `hold`): its failures from now on are not the canary's to count. */
   holding(): void {
     this.#held = true;
+  }
+
+  /**
+   * The request goes to another side of its route's split rather than wait (request-hold.ts):
+   * what it meets there is that side's to count (a held one's answer only, as on its own side).
+   */
+  moved(upstream: string): void {
+    this.#upstream = upstream;
   }
 
   /** No target would take the attempt (the gateway's refusal): a retry's result, and the canary's count. */

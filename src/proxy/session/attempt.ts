@@ -10,10 +10,9 @@ import type { Selection } from '../select/select-target.ts';
 import type { AttemptMetrics } from './attempt-metrics.ts';
 import type { Runtime } from './runtime.ts';
 
-/** What every attempt of one request reports to: the same for all of them. */
+/** What every attempt of one request reports to: the same for all of them (not its upstream: a held request may move). */
 export interface AttemptSinks {
   readonly runtime: Runtime;
-  readonly upstream: Upstream;
   readonly spans: RequestSpans | undefined;
   readonly measure: AttemptMetrics;
 }
@@ -32,6 +31,8 @@ export class Attempt {
   /** The retry budget's slot a retry holds (given back by reportOutcome); undefined for a first attempt. */
   readonly #retrySlot: Release | undefined;
   readonly #sinks: AttemptSinks;
+  /** The upstream of the target tried: its health, circuit and hold hear the outcome. */
+  readonly #upstream: Upstream;
   #settled = false;
 
   constructor(
@@ -41,6 +42,7 @@ export class Attempt {
     retry: boolean,
     retrySlot: Release | undefined,
     sinks: AttemptSinks,
+    upstream: Upstream,
   ) {
     this.exchange = exchange;
     this.selection = selection;
@@ -48,6 +50,7 @@ export class Attempt {
     this.#retry = retry;
     this.#retrySlot = retry ? retrySlot : undefined;
     this.#sinks = sinks;
+    this.#upstream = upstream;
   }
 
   /**
@@ -59,7 +62,8 @@ export class Attempt {
     if (this.#settled) return undefined;
     this.#settled = true;
     const { selection, exchange } = this;
-    const { runtime, upstream, spans, measure } = this.#sinks;
+    const { runtime, spans, measure } = this.#sinks;
+    const upstream = this.#upstream;
     const target = selection.target.config.origin;
     const startedAt = this.#startedAt;
     const now = performance.now();
@@ -99,8 +103,7 @@ export class Attempt {
    */
   bodyFailed(failure: Failure): void {
     if (failure.kind.shape === 'client' || failure.clientsOwn) return;
-    const { runtime, upstream } = this.#sinks;
-    reportBodyFailure(runtime, upstream, this.selection.target, failure, performance.now());
+    reportBodyFailure(this.#sinks.runtime, this.#upstream, this.selection.target, failure, performance.now());
   }
 }
 

@@ -74,7 +74,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const { runtime, head, record, fields, spans } = req;
     const { route, upstream } = admitted;
     this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method, admitted.window);
-    this.sinks = { runtime, upstream, spans, measure: this.measure };
+    this.sinks = { runtime, spans, measure: this.measure };
     this.sends = new UpstreamRequest(req.exchange, fields, record, runtime, {
       route,
       path: admitted.upstreamPath,
@@ -140,7 +140,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path, route.path);
     const options = sends.forAttempt(traceparent, this.owner.nextHop() as string, this.deadline.upstream);
     const exchange = new Exchange(req.exchange, record, upstream, target, this, options);
-    this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks);
+    this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks, upstream);
     exchange.start();
   }
 
@@ -291,7 +291,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
-    this.hold ??= new RequestHold(this.admitted.upstream, this.own, this, this.measure);
+    this.hold ??= new RequestHold(this.admitted, this.req, this.own, this, this.measure);
     const answer = this.hold.wait(failure, heldBytes(this.sends.body, this.cache));
     if (answer !== undefined) this.end(answer);
   }

@@ -161,7 +161,7 @@ export class CacheRun implements ResponseStore {
     }
     if (refresh !== undefined) this.#endFill = refresh;
     const fill = waited || refresh !== undefined ? undefined : this.#cache.fillOf(key);
-    if (fill !== undefined && this.#wait(fill, forward)) return;
+    if (fill !== undefined && !onlyIfCached(this.#req.fields, refresh) && this.#wait(fill, forward)) return;
     const reason = forwardReason(stored, request);
     if (stored !== undefined && (reason === 'stale' || reason === 'request') && !conditional(request)) {
       this.#validating = stored;
@@ -184,7 +184,7 @@ export class CacheRun implements ResponseStore {
    */
   #refresh(key: string): void {
     const done = this.#cache.startFill(key);
-    this.#owner.background(refreshExchange(this.#req.head, done));
+    this.#owner.background(refreshExchange(this.#req.head, done, this.#req.record.upstream));
   }
 
   /** Waits for the fetch under way (bounded by lock_timeout and the client's patience); false when it cannot. */
@@ -283,7 +283,7 @@ export class CacheRun implements ResponseStore {
 
   keep(status: number, reason: string, fields: readonly string[], version: string): BodyCopy | undefined {
     const request = this.#request;
-    const key = this.#key;
+    const key = StoredAnswer.keyOnItsSide(this.#key, this.#req, this.#route.name);
     const { maxEntry, staleIfError } = this.#cache.config;
     const policy =
       request === undefined || this.#req.head.method !== 'GET'

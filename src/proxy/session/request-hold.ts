@@ -2,8 +2,11 @@ import type { HoldConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { HeldRequest, HoldRefusal } from '../../upstream/targets/hold-queue.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
+import { type Admitted, goesTo } from '../admit/admit-request.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import type { OwnCall } from './attempts-owner.ts';
+import type { SessionRequest } from './session-request.ts';
+import { otherSides, sideAway } from './split-side.ts';
 
 /** What a held request does when its wait ends: try again, or be answered. */
 export interface HoldOwner {
@@ -11,6 +14,12 @@ export interface HoldOwner {
   tryAgain(upstream: Upstream): void;
   /** No target will in time (or the gateway drains): the request is answered with this. */
   end(failure: Failure): void;
+}
+
+/** What a hold tells the request's metrics (attempt-metrics.ts). */
+interface HoldMeasure {
+  holding(): void;
+  moved(upstream: string): void;
 }
 
 /**
@@ -26,25 +35,48 @@ const WAITS_OUT = new Set(['connection_refused', 'destination_unavailable']);
  * request held again after a try that found no target keeps its place in line and its
  * deadline), and the honest 503 when it cannot: `destination_unavailable` with Retry-After,
  * the last try's failure named in its details. The record's `heldMs` is what it waited.
+ *
+ * On a split route (a canary's too) the request's side is a draw, not a promise: one that
+ * another side can take now goes there rather than wait for its own side's targets, and one
+ * already waiting goes to the side drawn when it wakes (a rollback wakes it: the baseline).
  */
 export class RequestHold {
-  readonly #upstream: Upstream;
+  #upstream: Upstream;
   readonly #owner: HoldOwner;
-  /** The upstream's `hold`; undefined for a call the gateway makes itself (the client's request it is for is the one waiting). */
+  /**
+   * The `hold` of the upstream the request was sent to (kept if it moves to another side: its
+   * bounds, in that side's line); undefined for a call the gateway makes itself (the client's
+   * request it is for is the one waiting).
+   */
   readonly #config: HoldConfig | undefined;
+  /** What draws a split route's side again: the route, the runtime, the request's fields and address. */
+  readonly #route: Admitted['route'];
+  readonly #req: SessionRequest;
+  /** It went to another side since it was last refused: the next refusal waits (no two sides tried in turn forever). */
+  #moved = false;
   #seq: number | undefined;
   #heldMs = 0;
   #waited = false;
-  #waiting: { entry: HeldRequest; since: number; timer: NodeJS.Timeout; last: Failure } | undefined;
+  #waiting:
+    | { entry: HeldRequest; since: number; timer: NodeJS.Timeout; last: Failure; watched: Upstream[] }
+    | undefined;
 
   /** The request's metrics: a canary's window counts a held request once, not each try while it waits. */
-  readonly #measure: { holding(): void };
+  readonly #measure: HoldMeasure;
 
-  constructor(upstream: Upstream, own: OwnCall | undefined, owner: HoldOwner, measure: { holding(): void }) {
-    this.#upstream = upstream;
+  constructor(
+    admitted: Admitted,
+    req: SessionRequest,
+    own: OwnCall | undefined,
+    owner: HoldOwner,
+    measure: HoldMeasure,
+  ) {
+    this.#upstream = admitted.upstream;
+    this.#route = admitted.route;
+    this.#req = req;
     this.#owner = owner;
     this.#measure = measure;
-    this.#config = own === undefined ? upstream.config.hold : undefined;
+    this.#config = own === undefined ? admitted.upstream.config.hold : undefined;
   }
 
   /** Milliseconds the request waited for a target in all (the record's `heldMs`); undefined: it never waited. */
@@ -62,6 +94,8 @@ export class RequestHold {
     if (hold === undefined || this.#waiting !== undefined) return failure;
     if (failure.stage !== 'not_sent' || !WAITS_OUT.has(failure.type) || bodyBytes === undefined)
       return failure;
+    const elsewhere = this.#moved ? undefined : this.#away(true);
+    if (elsewhere !== undefined) return void this.#owner.tryAgain(elsewhere);
     const left = hold.timeout - this.#heldMs;
     if (left <= 0) return this.#timedOut(hold, failure);
     const queue = this.#upstream.hold;
@@ -71,6 +105,9 @@ export class RequestHold {
       bytes: bodyBytes,
       wake: () => {
         this.#stop();
+        this.#moved = false;
+        const elsewhere = this.#away(false);
+        if (elsewhere !== undefined) return this.#owner.tryAgain(elsewhere);
         // The upstream as it is now (a reload or DNS may have moved it); the refusals that made
         // it wait may have opened its circuit: its probe goes with this try.
         const upstream = queue.owner ?? this.#upstream;
@@ -89,7 +126,10 @@ export class RequestHold {
       this.#stop();
       this.#owner.end(this.#timedOut(hold, failure));
     }, left);
-    this.#waiting = { entry, since: performance.now(), timer, last: failure };
+    // On a split route, a target of another side coming back wakes it too: it may go there.
+    const watched = otherSides(this.#req.runtime, this.#route, this.#upstream);
+    for (const other of watched) other.hold.watch(this.#nudge);
+    this.#waiting = { entry, since: performance.now(), timer, last: failure, watched };
     this.#measure.holding();
     return undefined;
   }
@@ -118,11 +158,35 @@ export class RequestHold {
     this.#stop();
   }
 
+  /**
+   * Another side of the route's split to go to now (split-side.ts's sideAway), made this
+   * request's upstream: its own line in that side's hold, its counts there.
+   */
+  #away(refused: boolean): Upstream | undefined {
+    const upstream = sideAway(this.#req.runtime, this.#route, this.#req, this.#upstream, refused);
+    if (upstream === undefined) return undefined;
+    this.#upstream = upstream;
+    this.#seq = undefined;
+    this.#moved = true;
+    this.#measure.moved(upstream.name);
+    goesTo(this.#req.record, upstream);
+    return upstream;
+  }
+
+  /** Another side's target came back: the request leaves its line and wakes (it goes to the side it may go to now). */
+  readonly #nudge = (): void => {
+    const waiting = this.#waiting;
+    if (waiting === undefined) return;
+    this.#upstream.hold.leave(waiting.entry);
+    waiting.entry.wake();
+  };
+
   #stop(): void {
     const waiting = this.#waiting;
     if (waiting === undefined) return;
     this.#waiting = undefined;
     clearTimeout(waiting.timer);
+    for (const other of waiting.watched) other.hold.unwatch(this.#nudge);
     this.#heldMs += performance.now() - waiting.since;
     this.#waited = true;
   }

@@ -24,7 +24,7 @@ import { CacheRun } from './cache-run.ts';
 import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import type { SessionRequest } from './session-request.ts';
-import { chooseSide } from './split-side.ts';
+import { sideDrawer } from './split-side.ts';
 
 /**
  * One request, from the moment the server hands it over to its log line: a plain request and an
@@ -129,7 +129,7 @@ export class RequestSession implements AttemptsOwner {
   }
 
   #phases(): void {
-    const { runtime, head, fields, listener, record } = this.#req;
+    const { runtime, head, fields, listener, record, exchange } = this.#req;
     // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
     const accepted = acceptRequest(
       { name: runtime.name, limits: runtime.config.limits, acme: runtime.acme },
@@ -150,7 +150,7 @@ export class RequestSession implements AttemptsOwner {
     this.#cache = CacheRun.of(this.#req, this, routed.route);
     if (routed.refused !== undefined) return this.answer(routed.refused);
     // admit (admit-request.ts; a cluster's shared rate limit or an auth service answers later)
-    const admitted = admitRequest(runtime, listener, this.#req, record, routed, chooseSide);
+    const admitted = admitRequest(runtime, listener, this.#req, record, routed, sideDrawer(exchange));
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     // A bug must cost one request a 500, never the process (as in #run).
     admitted

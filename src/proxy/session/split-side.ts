@@ -2,8 +2,11 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { RouteSplit } from '../route/split.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
+import { hasUntriedTarget, NONE_TRIED } from '../select/select-target.ts';
+import type { SessionRequest } from './session-request.ts';
 
 /** The upstream a routed request goes to, and the canary's counts it adds to (when the route has a canary). */
 export interface Side {
@@ -15,7 +18,8 @@ export interface Side {
  * For a route with a split or a canary, the side its split draws for this request (placed by
  * its hash key when the split has one, so one user stays on one side; its client the one the IP
  * lists judge, behind trusted proxies the one they vouch for; drawn past access, admit-request.ts,
- * on the fields as access left them): one the split made once,
+ * on the fields as access left them; a cache's background refresh goes to the side whose stored
+ * answer it refreshes, `refreshSide`): one the split made once,
  * nothing made per request; undefined for any other route, which goes to its one upstream. The
  * loader made sure every name is an upstream that exists.
  */
@@ -24,13 +28,90 @@ export function chooseSide(
   route: RouteConfig,
   fields: FieldMap,
   clientAddress: string,
+  refreshSide?: string,
 ): Side | undefined {
   const split =
     route.split === undefined && route.canary === undefined ? undefined : gateway.splits.get(route.name);
   if (split === undefined) return undefined;
+  if (refreshSide !== undefined) return split.named(refreshSide) ?? split.draw(undefined);
   const key =
     split.hashKey === undefined
       ? undefined
       : hashKeyOf(split.hashKey, { headers: fields }, clientAddress, gateway.trust);
   return split.draw(key);
+}
+
+/**
+ * What the admit phase draws a side with (admit-request.ts's DrawSide): chooseSide, or for a
+ * cache's background refresh, chooseSide toward the side it refreshes (a closure for those only).
+ */
+export function sideDrawer(exchange: {
+  readonly refreshSide?: string;
+}): (
+  gateway: { readonly splits: ReadonlyMap<string, RouteSplit>; readonly trust: TrustList },
+  route: RouteConfig,
+  fields: FieldMap,
+  clientAddress: string,
+) => Side | undefined {
+  const side = exchange.refreshSide;
+  return side === undefined
+    ? chooseSide
+    : (gateway, route, fields, clientAddress) => chooseSide(gateway, route, fields, clientAddress, side);
+}
+
+/**
+ * Where a request of a split route that no target of its side (`from`) took goes rather than
+ * wait in that side's `hold`: the first with a target in rotation now (as the upstream of now: a
+ * reload's) of the side the split draws for it now (after a rollback, the baseline) and then the
+ * other sides it still sends requests to. `refused`: `from` just failed it, so it is not asked.
+ * Undefined: it waits where it is (not a split route; `from` is that first side; none can take it).
+ */
+export function sideAway(
+  runtime: {
+    splits: ReadonlyMap<string, RouteSplit>;
+    upstreams: ReadonlyMap<string, Upstream>;
+    trust: TrustList;
+  },
+  route: RouteConfig,
+  req: SessionRequest,
+  from: Upstream,
+  refused: boolean,
+): Upstream | undefined {
+  const split =
+    route.split === undefined && route.canary === undefined ? undefined : runtime.splits.get(route.name);
+  if (split === undefined) return undefined;
+  const { fields, record, exchange } = req;
+  const drawn = chooseSide(runtime, route, fields, record.clientAddress, exchange.refreshSide) as Side;
+  const names = [drawn.upstream];
+  for (const side of split.sides) if (side.weight > 0) names.push(side.upstream);
+  const now = performance.now();
+  for (const name of names) {
+    if (refused && name === from.name) continue;
+    const found = runtime.upstreams.get(name);
+    const upstream = found?.hold.owner ?? found;
+    if (upstream !== undefined && hasUntriedTarget(upstream, now, NONE_TRIED))
+      return name === from.name ? undefined : upstream;
+  }
+  return undefined;
+}
+
+/**
+ * The other sides a request of a split route waiting in `from`'s hold could go to when one of
+ * their targets comes back (weight above 0), as the upstreams of now; none for another route.
+ */
+export function otherSides(
+  runtime: { splits: ReadonlyMap<string, RouteSplit>; upstreams: ReadonlyMap<string, Upstream> },
+  route: RouteConfig,
+  from: Upstream,
+): Upstream[] {
+  const split =
+    route.split === undefined && route.canary === undefined ? undefined : runtime.splits.get(route.name);
+  const out: Upstream[] = [];
+  for (const side of split?.sides ?? []) {
+    const found =
+      side.weight > 0 && side.upstream !== from.name ? runtime.upstreams.get(side.upstream) : undefined;
+    const upstream = found?.hold.owner ?? found;
+    if (upstream !== undefined) out.push(upstream);
+  }
+  return out;
 }

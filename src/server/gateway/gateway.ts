@@ -329,6 +329,9 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     if (change.kind === 'split') {
       const split = runtime.splits.get(change.route);
       split?.set(changes.split(change.route) ?? change.sides);
+      // Requests held for a side the split no longer draws (a canary rolled back) go where it draws now.
+      for (const side of split?.sides ?? [])
+        if (side.weight === 0) runtime.upstreams.get(side.upstream)?.hold.splitChanged();
       if (split?.window !== undefined) metrics.canaryShare(change.route, split.sides);
       if (change.verdict !== undefined)
         metrics.canaryVerdict(change.route, change.verdict.verdict, change.verdict.metric);

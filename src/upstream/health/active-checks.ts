@@ -149,12 +149,12 @@ export function startActiveChecks(
 }
 
 /**
- * A probe passed: requests waiting for the upstream go now (a target still short of `rise`
+ * A probe passed: requests waiting for the upstream (or, for another side of their split, watching it) go now (a target still short of `rise`
  * is not picked, and they wait again, asking for the next probe at once), and the target's
  * ejection ends if it had one (outlier.ts, unejectedByProbe).
  */
 function heldMayGo(upstream: Upstream, target: Target, now: number): void {
-  if (upstream.hold.size === 0) return;
+  if (!upstream.hold.wanted) return;
   unejectedByProbe(target, now);
   upstream.hold.targetBack();
 }

@@ -42,6 +42,12 @@ export class HoldQueue<Owner = unknown> {
    */
   owner: Owner | undefined;
   #waiting: HeldRequest[] = [];
+  /**
+   * Requests waiting in another upstream's queue that this one could take instead (another side
+   * of their route's split): nudged once when a target of this one takes requests again. As many
+   * as that queue holds at most (its `max_requests`), each gone once nudged.
+   */
+  readonly #watchers = new Set<() => void>();
   #bytes = 0;
   #nextSeq = 0;
   #draining = false;
@@ -50,6 +56,11 @@ export class HoldQueue<Owner = unknown> {
 
   get size(): number {
     return this.#waiting.length;
+  }
+
+  /** Some request waits for a target of this upstream: in its line, or in another side's (watch). */
+  get wanted(): boolean {
+    return this.#waiting.length > 0 || this.#watchers.size > 0;
   }
 
   /** A place in line for a request held for the first time. */
@@ -87,11 +98,30 @@ export class HoldQueue<Owner = unknown> {
     if (this.#waiting.length === 0) this.#stopScout();
   }
 
-  /** A target takes requests again: every waiting request goes, in order. */
+  /** Nudges a request waiting elsewhere when a target of this upstream takes requests again (once); `unwatch` ends it. */
+  watch(nudge: () => void): void {
+    this.#watchers.add(nudge);
+  }
+
+  unwatch(nudge: () => void): void {
+    this.#watchers.delete(nudge);
+  }
+
+  /** A target takes requests again: every waiting request goes, in order (and those waiting elsewhere that could come here). */
   targetBack(): void {
+    if (this.#watchers.size > 0) for (const nudge of [...this.#watchers]) nudge();
     if (this.#waiting.length === 0) return;
     const all = this.#take();
     for (const request of all) request.wake();
+  }
+
+  /**
+   * The split that sent requests here draws this upstream no more (a canary rolled back): every
+   * waiting request goes, in order, to try again where its route sends it now (another route's
+   * request finds what it found, and waits again in its place).
+   */
+  splitChanged(): void {
+    this.targetBack();
   }
 
   /** A drain: every waiting request is answered now, and none is held from here on. */

@@ -3,7 +3,7 @@
  * directory stand in for two workers here), kept under max_disk, purged with the memory.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -24,7 +24,9 @@ upstreams:
       - url: ${url}
 `;
 
-const filesIn = (dir: string) => readdirSync(dir).filter((name) => /^[0-9a-f]{64}$/.test(name));
+/** The route's files: in a subdirectory of `dir` named for it. */
+const filesIn = (dir: string) =>
+  readdirSync(join(dir, 'pages')).filter((name) => /^[0-9a-f]{64}$/.test(name));
 
 test('an answer one worker stored is a hit in another (from the shared directory), and a purge empties it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
@@ -66,7 +68,7 @@ test('the directory stays under max_disk: the oldest files go', async () => {
   const gw = await startTestGateway(config(origin.url, dir, '4KiB'));
   try {
     for (let i = 0; i < 12; i++) await request(gw.url, { path: `/pages/${i}` });
-    const total = () => filesIn(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+    const total = () => filesIn(dir).reduce((sum, name) => sum + statSync(join(dir, 'pages', name)).size, 0);
     await waitUntil('the directory under 4 KiB', () => filesIn(dir).length > 0 && total() <= 4096);
     assert.ok(filesIn(dir).length < 12);
   } finally {
@@ -94,11 +96,12 @@ test("a file keeps no client's credentials and is the gateway's alone: only the 
     await request(one.url, { path: '/pages/v', headers });
     await waitUntil('the answer written to the directory', () => filesIn(dir).length === 1);
     const [name] = filesIn(dir);
-    const text = readFileSync(join(dir, name), 'utf8');
+    const text = readFileSync(join(dir, 'pages', name), 'utf8');
     assert.doesNotMatch(text, /alice/);
     assert.match(text, /"accept-language":"fr"/);
-    assert.equal(statSync(join(dir, name)).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'pages', name)).mode & 0o777, 0o600);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.equal(statSync(join(dir, 'pages')).mode & 0o777, 0o700);
     // The variant still matches in the other worker.
     const hit = await request(two.url, {
       path: '/pages/v',
@@ -130,7 +133,7 @@ for (const [what, spoil] of [
       const host = { host: 'pages.test' };
       await request(one.url, { path: '/pages/spoilt', headers: host });
       await waitUntil('the answer written to the directory', () => filesIn(dir).length === 1);
-      const file = join(dir, filesIn(dir)[0]);
+      const file = join(dir, 'pages', filesIn(dir)[0]);
       writeFileSync(file, spoil(readFileSync(file)));
       const again = await request(two.url, { path: '/pages/spoilt', headers: host });
       assert.equal(again.headers['cache-status'], 'edge-1; fwd=uri-miss');
@@ -143,3 +146,103 @@ for (const [what, spoil] of [
     }
   });
 }
+
+/** Every stored answer's file under the directory, whatever subdirectory it is in. */
+const filesUnder = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((path) => /(^|\/)[0-9a-f]{64}$/.test(path))
+    .map((path) => join(dir, path));
+
+/** Two routes that name one directory (as a user writes `dir: /var/cache/candor` on each). */
+const twoRoutes = (url: string, dir: string) => `name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: { dir: ${dir}, max_disk: 4KiB }
+  - name: docs
+    match: { path: /docs }
+    upstream: app
+    cache: { dir: ${dir}, max_disk: 1MiB }
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+
+test("two routes on one cache.dir: a purge of one route and its max_disk leave the other route's files alone", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'x'.repeat(1000),
+  });
+  const one = await startTestGateway(twoRoutes(origin.url, dir));
+  const two = await startTestGateway(twoRoutes(origin.url, dir));
+  try {
+    const host = { host: 'pages.test' };
+    await request(one.url, { path: '/docs/kept', headers: host });
+    await request(one.url, { path: '/pages/gone', headers: host });
+    await waitUntil('both answers written', () => filesUnder(dir).length === 2);
+    assert.equal(one.gateway.purge({ route: 'pages' }), 1);
+    // The docs route's answer is still on the disk: the other worker reads it.
+    const kept = await request(two.url, { path: '/docs/kept', headers: host });
+    assert.match(String(kept.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    assert.equal(origin.heads.length, 2, 'the docs answer was not fetched again');
+
+    // The pages route fills its 4 KiB many times over: the docs file stays (its 1 MiB is its own).
+    for (let i = 0; i < 12; i++) await request(one.url, { path: `/pages/${i}`, headers: host });
+    // Trimmed: the pages files under 4 KiB (with the docs file beside them, about 1.3 KiB).
+    const total = () => filesUnder(dir).reduce((sum, file) => sum + statSync(file).size, 0);
+    await waitUntil('a trim of the directory', () => filesUnder(dir).length < 13 && total() <= 4096 + 2048);
+    const three = await startTestGateway(twoRoutes(origin.url, dir));
+    try {
+      const still = await request(three.url, { path: '/docs/kept', headers: host });
+      assert.match(String(still.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+      assert.equal(origin.heads.length, 14);
+    } finally {
+      await three.close();
+    }
+  } finally {
+    await one.close();
+    await two.close();
+    await origin.stop();
+  }
+});
+
+/** Bytes this process has read so far (Linux's /proc/self/io `rchar`: files and sockets alike). */
+const bytesRead = () => Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+
+test("a file larger than the route's max_entry (and its first line) is a miss, and is not read", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'the page',
+  });
+  const one = await startTestGateway(config(origin.url, dir));
+  const two = await startTestGateway(config(origin.url, dir));
+  try {
+    const host = { host: 'pages.test' };
+    await request(one.url, { path: '/pages/big', headers: host });
+    await waitUntil('the answer written to the directory', () => filesIn(dir).length === 1);
+    // The file grows to 64 MiB (sparse: no disk taken), its first line saying so: the route's
+    // max_entry is 1 MiB, so no answer it could keep is that large.
+    const file = join(dir, 'pages', filesIn(dir)[0]);
+    const bytes = readFileSync(file);
+    const end = bytes.indexOf(10);
+    const head = JSON.parse(bytes.subarray(0, end).toString());
+    const size = 64 * 1024 * 1024;
+    writeFileSync(file, `${JSON.stringify({ ...head, length: size })}\n`);
+    truncateSync(file, end + 1 + size);
+    const before = bytesRead();
+    const again = await request(two.url, { path: '/pages/big', headers: host });
+    assert.equal(again.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    assert.equal(again.text, 'the page');
+    assert.ok(bytesRead() - before < 8 * 1024 * 1024, `read ${bytesRead() - before} bytes`);
+  } finally {
+    await one.close();
+    await two.close();
+    await origin.stop();
+  }
+});

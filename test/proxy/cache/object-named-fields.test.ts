@@ -6,7 +6,7 @@
  * [native code] }, c-1` and no `__proto__` at all.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -96,7 +96,12 @@ test('through the shared directory (cache.dir): a hit in another worker sends th
   // One Host for both: the key is the authority the client addressed.
   const headers = { host: 'pages.test' };
   assert.equal((await request(gw.url, { path: '/pages/c', headers })).status, 200);
-  await waitUntil('the answer written to the directory', () => readdirSync(dir).length === 1);
+  // The route's subdirectory: its default name, /pages, as a file name holds it.
+  const files = join(dir, '%2Fpages');
+  await waitUntil(
+    'the answer written to the directory',
+    () => existsSync(files) && readdirSync(files).length === 1,
+  );
   // Another gateway on the same directory stands in for another worker: its hit is read from the file.
   const other = await keep(startTestGateway(config));
   const hit = await request(other.url, { path: '/pages/c', headers });

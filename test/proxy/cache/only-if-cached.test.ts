@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 async function setUp(cacheControl: string) {
   const origin = await startMoodyOrigin({
@@ -84,3 +85,47 @@ for (const [what, stored] of [
     }
   });
 }
+
+test('only-if-cached while a fetch of the same key is under way: the 504 at once, not a wait for that fetch', async () => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'page',
+  });
+  origin.mood = 'hang';
+  // A lock as long as the test: a request that waited for the fetch would not be answered in it.
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: { lock_timeout: 60s }
+upstreams:
+  app:
+    timeouts: { response: 60s }
+    targets:
+      - url: ${origin.url}
+`);
+  try {
+    let leadOver = false;
+    const over = () => {
+      leadOver = true;
+    };
+    request(gw.url, { path: '/pages/home', timeoutMs: 60_000 }).then(over, over);
+    await waitUntil('the lead fetch reached the origin', () => origin.heads.length === 1);
+    // RFC 9111 §5.2.1.7: a stored answer or 504, never a wait on the origin.
+    const res = await request(gw.url, { path: '/pages/home', headers: ONLY, timeoutMs: 20_000 });
+    assert.equal(res.status, 504);
+    assert.match(String(res.headers['proxy-status']), /^edge-1; error=proxy_internal_response; /);
+    assert.match(String(res.headers['cache-status']), /^edge-1; detail="only-if-cached"$/);
+    assert.equal(leadOver, false, 'answered while the fetch was still under way');
+    assert.equal(origin.heads.length, 1, 'the upstream was not contacted again');
+    const line = await gw.logFor('only');
+    assert.equal(line.error, 'only_if_cached');
+    assert.equal(line.attempts, 0);
+  } finally {
+    // The origin first: the hung fetch is cut (a 502), so the gateway closes at once.
+    await origin.stop();
+    await gw.close();
+  }
+});

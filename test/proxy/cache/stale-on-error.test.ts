@@ -258,3 +258,49 @@ upstreams:
     back.close();
   }
 });
+
+/*
+ * What the client's own request says (RFC 9111 §4.2.4: a stale answer only where the client or
+ * the origin permits it; §5.2.1.4: `no-cache`, no stored answer without successful validation,
+ * and a failed upstream validates nothing; §5.2.1.2: `max-stale=N`, no more than N seconds past
+ * its freshness). The answer is 20 s past its freshness when stored, within its stale-if-error.
+ * A `max-stale` it is within never meets the failure: the stored answer is a hit (the library's).
+ */
+for (const [what, headers, stale] of [
+  ['Cache-Control: no-cache', { 'cache-control': 'no-cache' }, false],
+  ['Pragma: no-cache (no Cache-Control)', { pragma: 'no-cache' }, false],
+  ['max-stale=5 (the answer is 20 s stale)', { 'cache-control': 'max-stale=5' }, false],
+  ['max-stale="5", quoted', { 'cache-control': 'max-stale="5"' }, false],
+  // Freshness the client prefers is not a refusal of stale on error (RFC 5861 §4: "regardless of
+  // other freshness information"); within max-stale, the stored answer is a hit with no failure.
+  ['max-age=5', { 'cache-control': 'max-age=5' }, true],
+] as const) {
+  test(`a client's ${what}: ${stale ? 'the stored answer stands in for the failure' : "nothing stale, the failure's own 502"}`, async () => {
+    const origin = await startMoodyOrigin({
+      status: 200,
+      fields: ['Cache-Control', 'max-age=10, stale-if-error=600', 'Age', '30'],
+      body: 'stored page',
+    });
+    const gw = await startTestGateway(config(origin.url));
+    try {
+      assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+      await origin.stop();
+      const res = await request(gw.url, {
+        path: '/pages/home',
+        headers: { ...headers, 'x-request-id': 'asked' },
+      });
+      assert.match(String(res.headers['proxy-status']), /^edge-1; error=connection_refused; /);
+      if (stale) {
+        assert.equal(res.status, 200);
+        assert.equal(res.text, 'stored page');
+        assert.match(String(res.headers['cache-status']), /; fwd=stale; fwd-status=502;/);
+      } else {
+        assert.equal(res.status, 502);
+        assert.match(String(res.headers['cache-status']), /^edge-1; fwd=(request|stale)$/);
+        assert.equal((await gw.logFor('asked')).error, 'connection_refused');
+      }
+    } finally {
+      await gw.close();
+    }
+  });
+}
