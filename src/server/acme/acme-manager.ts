@@ -319,7 +319,7 @@ export class AcmeManager {
       } catch {
         // kept for diagnose only: the log line below tells it anyway
       }
-      const retry = retryDelay(managed.failures);
+      const retry = retryDelay(managed.failures, problem.retryAfterMs);
       this.#logger.error(
         {
           acme: name,
