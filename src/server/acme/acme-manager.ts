@@ -342,6 +342,16 @@ export class AcmeManager {
         // kept for diagnose only: the log line below tells it anyway
       }
       const retry = retryDelay(managed.failures, problem.retryAfterMs);
+      // The fleet waits for this gateway's retry rather than each gateway failing in turn.
+      if (locked)
+        await fleet
+          ?.failed(name, problem, Date.now() + retry)
+          .catch((e: Error) =>
+            this.#logger.warn(
+              { acme: name, err: e.message },
+              'the failed order could not be told to the fleet',
+            ),
+          );
       this.#logger.error(
         {
           acme: name,
@@ -376,6 +386,16 @@ export class AcmeManager {
     for (;;) {
       this.#stopping.signal.throwIfAborted();
       if (await this.#adopt(managed, fleet)) return 'adopted';
+      // Another gateway's order failed: its retry is the fleet's, not one order per gateway.
+      const failed = await fleet.failure(managed.name);
+      if (failed !== undefined)
+        throw new AcmeProblem(
+          failed.type,
+          `${failed.detail} (the fleet's last order, made by another gateway)`,
+          0,
+          [],
+          failed.until - Date.now(),
+        );
       if (await fleet.lock(managed.name, ORDER_DEADLINE_MS)) return 'order';
       if (performance.now() + FLEET_POLL_MS > deadline)
         throw new AcmeProblem(

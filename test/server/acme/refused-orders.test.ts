@@ -1,8 +1,9 @@
 /**
- * A CA that refuses an order for its rate limit (RFC 8555 §6.6: `rateLimited`, with Retry-After)
- * on a real HTTPS server: the next try waits for the time the CA gave, and the log and /status
- * say that time, not the minute of the backoff that the CA would refuse again. The gateway serves
- * on meanwhile.
+ * A CA that refuses every new order, on a real HTTPS server. Rate limited (RFC 8555 §6.6:
+ * `rateLimited`, with Retry-After): the next try waits for the time the CA gave, and the log and
+ * /status say that time, not the minute of the backoff that the CA would refuse again; the
+ * gateway serves on meanwhile. In a fleet on one Redis: the gateway that held the lock orders
+ * once, and the others take its failure and its retry time, not the lock in turn.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,13 +15,20 @@ import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const keep = closeAfterAll();
 
-/** An ACME server that makes accounts and refuses every new order: rate limited for an hour. */
-async function rateLimitedCa(): Promise<{ directory: string; orders: () => number; close(): void }> {
+/** An ACME server that makes accounts and refuses every new order: rate limited for an hour, or `refusal`. */
+async function refusingCa(
+  refusal: { status: number; type: string; retryAfter?: string } = {
+    status: 429,
+    type: 'urn:ietf:params:acme:error:rateLimited',
+    retryAfter: '3600',
+  },
+): Promise<{ directory: string; orders: () => number; close(): void }> {
   const certs = testCertificates();
   let orders = 0;
   const server = https.createServer({ cert: certs.localhost.cert, key: certs.localhost.key }, (req, res) => {
@@ -43,13 +51,11 @@ async function rateLimitedCa(): Promise<{ directory: string; orders: () => numbe
         res.end('{"status":"valid"}');
       } else if (req.url === '/order') {
         orders++;
-        res.writeHead(429, { 'retry-after': '3600', 'content-type': 'application/problem+json' });
-        res.end(
-          JSON.stringify({
-            type: 'urn:ietf:params:acme:error:rateLimited',
-            detail: 'too many new orders recently: see https://ca.test/rate-limits',
-          }),
-        );
+        res.writeHead(refusal.status, {
+          ...(refusal.retryAfter === undefined ? {} : { 'retry-after': refusal.retryAfter }),
+          'content-type': 'application/problem+json',
+        });
+        res.end(JSON.stringify({ type: refusal.type, detail: 'refused: see https://ca.test/policy' }));
       } else res.writeHead(404).end();
     });
   });
@@ -67,7 +73,7 @@ async function rateLimitedCa(): Promise<{ directory: string; orders: () => numbe
 test("a rate-limited CA's Retry-After decides the next try, told in the log and /status; the gateway serves on", {
   timeout: 30_000,
 }, async () => {
-  const ca = await rateLimitedCa();
+  const ca = await refusingCa();
   const dir = mkdtempSync(join(tmpdir(), 'candor-acme-limited-'));
   const upstream = await keep(listenOnLoopback((_req, res) => res.end('app\n')));
   const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
@@ -103,6 +109,62 @@ upstreams:
     assert.equal(await answer.text(), 'app\n');
   } finally {
     await gw.close();
+    ca.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a fleet on one Redis: the lock holder's failed order is the fleet's; the others wait for its retry, not the lock in turn", {
+  timeout: 60_000,
+}, async () => {
+  const ca = await refusingCa({ status: 403, type: 'urn:ietf:params:acme:error:unauthorized' });
+  const redis = await startRedis();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-fleet-refused-'));
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const text = (http: number, tls: number, store: string) => `listen:
+  - address: 127.0.0.1:${http}
+  - address: 127.0.0.1:${tls}
+    tls:
+      acme: { names: [refused.shop.test] }
+acme:
+  directory: ${ca.directory}
+  ca: ${testCertificates().caPath}
+  challenges: [http-01]
+  storage: ${join(dir, store)}
+store:
+  redis: { url: "${redis.url}" }
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:1" }]
+`;
+  const gateways = await Promise.all([
+    startGatewayFromText(text(ports[0], ports[1], 'a')),
+    startGatewayFromText(text(ports[2], ports[3], 'b')),
+  ]);
+  try {
+    const certificate = (gw: (typeof gateways)[number]) => (gw.gateway.status().certificates ?? [])[0];
+    await waitUntil(
+      'both gateways tell the failure',
+      () => gateways.every((gw) => certificate(gw)?.failures === 1),
+      30_000,
+    );
+    assert.equal(ca.orders(), 1, 'one order for the fleet');
+    const [a, b] = gateways.map(certificate);
+    for (const cert of [a, b]) {
+      assert.equal(cert.state, 'missing');
+      assert.equal(cert.last_error?.type, 'urn:ietf:params:acme:error:unauthorized');
+    }
+    const next = [a, b].map((cert) => Date.parse(cert.next_renewal ?? ''));
+    assert.ok(Math.abs(next[0] - next[1]) < 5_000, `one retry time for the fleet (${next.join(', ')})`);
+    const waiting = gateways
+      .flatMap((gw) => gw.logs)
+      .find((l) => /made by another gateway/.test(String(l.detail)));
+    assert.equal(waiting?.msg, 'certificate order failed');
+  } finally {
+    await Promise.all(gateways.map((gw) => gw.close()));
+    await redis.kill();
     ca.close();
     rmSync(dir, { recursive: true, force: true });
   }
