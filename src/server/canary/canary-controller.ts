@@ -235,9 +235,21 @@ export class CanaryController {
     const weight = (upstream: string) => sides.find((s) => s.upstream === upstream)?.weight ?? 0;
     const total = weight(run.config.upstream) + weight(run.baseline);
     const share = total === 0 ? 0 : Math.round((10_000 * weight(run.config.upstream)) / total) / 100;
-    const done = run.busy.then(() => {
+    const was = run.share;
+    const done = run.busy.then(async () => {
       if (!this.#current(run)) return;
       this.#stopTimer(run);
+      // A look under way when the weights were set may have moved the share since (a step, a
+      // verdict): the operator's weights stand, as the status will say.
+      if (run.share !== was)
+        await this.#host
+          .setSides(route, sides)
+          .catch((err: Error) =>
+            this.#host.logger.error(
+              { route, err: err.message },
+              'canary: the weights set by hand not applied again',
+            ),
+          );
       run.phase = 'paused';
       run.share = share;
       run.reason = `share set by hand to ${share}% by ${who}`;
