@@ -209,7 +209,8 @@ export class AcmeManager {
       if (info === undefined || this.#stopped || managed.certificateId !== id) return;
       managed.window = { start: info.start, end: info.end };
       again = Math.min(ARI_MAX_RETRY_MS, Math.max(ARI_MIN_RETRY_MS, info.retryAfter ?? ARI_DEFAULT_RETRY_MS));
-      if (!managed.ordering) this.#plan(managed, this.#renewalOf(managed));
+      // After a failed order its retry stands: the backoff, or the CA's Retry-After (a rate limit).
+      if (!managed.ordering && managed.failures === 0) this.#plan(managed, this.#renewalOf(managed));
     } catch (err) {
       if (this.#stopped) return;
       this.#logger.warn(

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { AcmeStore } from '../../../src/server/acme/acme-store.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startRedis } from '../../helpers/redis-server.ts';
@@ -28,9 +29,10 @@ async function refusingCa(
     type: 'urn:ietf:params:acme:error:rateLimited',
     retryAfter: '3600',
   },
-): Promise<{ directory: string; orders: () => number; close(): void }> {
+): Promise<{ directory: string; orders: () => number; asked: () => number; close(): void }> {
   const certs = testCertificates();
   let orders = 0;
+  let asked = 0;
   const server = https.createServer({ cert: certs.localhost.cert, key: certs.localhost.key }, (req, res) => {
     const base = `https://localhost:${(server.address() as AddressInfo).port}`;
     res.setHeader('replay-nonce', `n${Math.random().toString(36).slice(2)}`);
@@ -43,6 +45,7 @@ async function refusingCa(
             newNonce: `${base}/nonce`,
             newAccount: `${base}/acct`,
             newOrder: `${base}/order`,
+            renewalInfo: `${base}/ari`,
           }),
         );
       } else if (req.url === '/nonce') res.end();
@@ -56,6 +59,17 @@ async function refusingCa(
           'content-type': 'application/problem+json',
         });
         res.end(JSON.stringify({ type: refusal.type, detail: 'refused: see https://ca.test/policy' }));
+      } else if (req.url?.startsWith('/ari/')) {
+        // ACME Renewal Information (RFC 9773), a moment late: a window in the past, renew now.
+        asked++;
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '21600' });
+          res.end(
+            JSON.stringify({
+              suggestedWindow: { start: '2020-01-01T00:00:00Z', end: '2020-01-02T00:00:00Z' },
+            }),
+          );
+        }, 500);
       } else res.writeHead(404).end();
     });
   });
@@ -63,6 +77,7 @@ async function refusingCa(
   return {
     directory: `https://localhost:${(server.address() as AddressInfo).port}/dir`,
     orders: () => orders,
+    asked: () => asked,
     close: () => {
       server.closeAllConnections();
       server.close();
@@ -165,6 +180,55 @@ upstreams:
   } finally {
     await Promise.all(gateways.map((gw) => gw.close()));
     await redis.kill();
+    ca.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a renewal's failure plans the retry; the CA's renewal window told after it does not order again at once", {
+  timeout: 30_000,
+}, async () => {
+  const ca = await refusingCa();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-ari-limited-'));
+  // A stored certificate for other.example (valid two days): due now by renew_before.
+  const certs = testCertificates();
+  const store = new AcmeStore(join(dir, 'acme'));
+  store.open();
+  store.saveCertificate('other.example', certs.wrongHost.cert, certs.wrongHost.key);
+  const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
+  let gw: Awaited<ReturnType<typeof startGatewayFromText>> | undefined;
+  try {
+    gw = await startGatewayFromText(`listen:
+  - address: 127.0.0.1:${httpPort}
+  - address: 127.0.0.1:${tlsPort}
+    tls:
+      acme: { names: [other.example] }
+acme:
+  directory: ${ca.directory}
+  ca: ${certs.caPath}
+  challenges: [http-01]
+  renew_before: 72h
+  storage: ${join(dir, 'acme')}
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:1" }]
+`);
+    const started = gw;
+    await waitUntil(
+      'the renewal failed',
+      () => (started.gateway.status().certificates ?? [])[0]?.failures === 1,
+    );
+    await waitUntil('the renewal window asked', () => ca.asked() === 1);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(ca.orders(), 1, 'no second order before the CA said');
+    const [cert] = started.gateway.status().certificates ?? [];
+    assert.equal(cert.state, 'valid');
+    const retry = Date.parse(cert.next_renewal ?? '') - Date.now();
+    assert.ok(retry > 3_500_000, `the next try after the CA's hour (${retry} ms)`);
+  } finally {
+    await gw?.close();
     ca.close();
     rmSync(dir, { recursive: true, force: true });
   }
