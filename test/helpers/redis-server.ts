@@ -10,6 +10,10 @@ export interface RedisProcess {
   kill(): Promise<void>;
   /** Starts it again on the same port (empty: it keeps nothing on disk). */
   start(): Promise<void>;
+  /** SIGSTOP: it holds its connections and answers nothing, as a server stalled by a long fork or swap. */
+  pause(): void;
+  /** SIGCONT: it answers again, the commands that waited first. */
+  resume(): void;
 }
 
 /**
@@ -56,5 +60,7 @@ export async function startRedis(password = 'test-secret-password'): Promise<Red
         child.kill('SIGKILL');
       }),
     start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
   };
 }

@@ -89,8 +89,7 @@ export class AcmeClient {
       ...(email === undefined ? {} : { contact: [`mailto:${email}`] }),
     };
     const answer = await this.#post(newAccount, payload, 'jwk');
-    if (answer.status !== 200 && answer.status !== 201)
-      throw AcmeProblem.from(parseJson(answer), answer.status);
+    if (answer.status !== 200 && answer.status !== 201) throw refusal(answer);
     const location = header(answer, 'location');
     if (!location)
       throw new AcmeProblem('candor:account', 'the new account came without its URL', answer.status);
@@ -105,7 +104,7 @@ export class AcmeClient {
       ...(replaces === undefined ? {} : { replaces }),
     };
     const answer = await this.#post(newOrder, payload);
-    if (answer.status !== 201) throw AcmeProblem.from(parseJson(answer), answer.status);
+    if (answer.status !== 201) throw refusal(answer);
     const url = header(answer, 'location');
     if (!url) throw new AcmeProblem('candor:order', 'the new order came without its URL', answer.status);
     return { ...(parseJson(answer) as Omit<AcmeOrder, 'url'>), url };
@@ -122,27 +121,27 @@ export class AcmeClient {
   /** Tells the CA the challenge is ready to be validated (an empty object, RFC 8555 §7.5.1). */
   async respond(challengeUrl: string): Promise<AcmeChallenge> {
     const answer = await this.#post(challengeUrl, {});
-    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    if (answer.status !== 200) throw refusal(answer);
     return parseJson(answer) as AcmeChallenge;
   }
 
   async finalize(order: AcmeOrder, csr: Buffer): Promise<AcmeOrder> {
     const answer = await this.#post(order.finalize, { csr: csr.toString('base64url') });
-    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    if (answer.status !== 200) throw refusal(answer);
     return { ...(parseJson(answer) as Omit<AcmeOrder, 'url'>), url: order.url };
   }
 
   /** The issued chain, leaf first, as PEM. */
   async certificate(url: string): Promise<string> {
     const answer = await this.#post(url, '', 'kid', { accept: 'application/pem-certificate-chain' });
-    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    if (answer.status !== 200) throw refusal(answer);
     return answer.body.toString('utf8');
   }
 
   /** A POST-as-GET of a resource, its JSON. */
   async read<T>(url: string): Promise<T & { retryAfter?: number }> {
     const answer = await this.#post(url, '');
-    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    if (answer.status !== 200) throw refusal(answer);
     const retryAfter = Number(header(answer, 'retry-after'));
     return { ...(parseJson(answer) as T), ...(retryAfter > 0 ? { retryAfter } : {}) };
   }
@@ -158,7 +157,7 @@ export class AcmeClient {
     const { renewalInfo } = await this.directory();
     if (renewalInfo === undefined) return undefined;
     const answer = await acmeRequest('GET', `${renewalInfo.replace(/\/$/, '')}/${certificateId}`, this.#http);
-    if (answer.status !== 200) throw AcmeProblem.from(parseJson(answer), answer.status);
+    if (answer.status !== 200) throw refusal(answer);
     const window = parseJson(answer)?.suggestedWindow;
     const start = Date.parse(window?.start);
     const end = Date.parse(window?.end);
@@ -215,6 +214,21 @@ export class AcmeClient {
       return answer;
     }
   }
+}
+
+/**
+ * The CA's problem document for a refused request, with its Retry-After (seconds or a date,
+ * RFC 9110 §10.2.3) when it says when to come back: a `rateLimited` refusal does (RFC 8555 §6.6).
+ */
+function refusal(answer: AcmeResponse): AcmeProblem {
+  const retryAfter = header(answer, 'retry-after')?.trim();
+  const ms =
+    retryAfter === undefined
+      ? Number.NaN
+      : /^\d+$/.test(retryAfter)
+        ? Number(retryAfter) * 1000
+        : Date.parse(retryAfter) - Date.now();
+  return AcmeProblem.from(parseJson(answer), answer.status, ms > 0 ? ms : undefined);
 }
 
 function header(answer: AcmeResponse, name: string): string | undefined {

@@ -52,10 +52,37 @@ export class AcmeFleet {
       : undefined;
   }
 
-  /** Kept until the certificate ends. */
+  /** Kept until the certificate ends; the fleet's failed order before it is over. */
   async publish(name: string, chain: string, key: string, notAfter: number): Promise<void> {
     const ms = Math.max(1_000, notAfter - Date.now());
     await this.#client.set(this.#key('certificate', name), JSON.stringify({ chain, key }), 'PX', ms);
+    await this.#client.del(this.#key('failed', name));
+  }
+
+  /**
+   * The holder's order of `name` failed: no gateway of the fleet orders it again before `until`
+   * (the holder's own retry), or each would take the lock in turn and fail the same way, ten
+   * failed validations where the CA counts five an hour.
+   */
+  async failed(name: string, problem: { type: string; detail: string }, until: number): Promise<void> {
+    const ms = Math.max(1_000, until - Date.now());
+    const value = JSON.stringify({ type: problem.type, detail: problem.detail, until, by: this.owner });
+    await this.#client.set(this.#key('failed', name), value, 'PX', ms);
+  }
+
+  /** Another gateway's failed order of `name` whose retry has not come yet; undefined when none. */
+  async failure(name: string): Promise<{ type: string; detail: string; until: number } | undefined> {
+    const text = await this.#client.get(this.#key('failed', name));
+    if (text === null) return undefined;
+    const parsed = JSON.parse(text) as { type?: unknown; detail?: unknown; until?: unknown; by?: unknown };
+    if (
+      typeof parsed.type !== 'string' ||
+      typeof parsed.detail !== 'string' ||
+      typeof parsed.until !== 'number'
+    )
+      return undefined;
+    if (parsed.by === this.owner || parsed.until <= Date.now()) return undefined;
+    return { type: parsed.type, detail: parsed.detail, until: parsed.until };
   }
 
   async httpChallenge(token: string): Promise<string | undefined> {

@@ -12,6 +12,8 @@ export interface AcmeHttpOptions {
   readonly ca?: string;
   /** Each request's whole life: connect, send, the whole answer. */
   readonly timeoutMs: number;
+  /** Ends a request under way: its gateway stopped ordering (a reload replaced it, or a close). */
+  readonly signal?: AbortSignal;
 }
 
 /** An answer larger than this is not an ACME server's (a chain of four certificates is about 8 KiB). */
@@ -36,6 +38,7 @@ export function acmeRequest(
         method,
         ca: options.ca,
         agent: false,
+        signal: options.signal,
         headers: {
           'user-agent': 'candor-acme',
           ...(body === undefined

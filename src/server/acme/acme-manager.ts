@@ -1,5 +1,6 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AcmeConfig } from '../../core/config/types.ts';
 import { certificateId } from '../../core/tls/certificate-id.ts';
 import { challengeCertificate } from '../../core/tls/challenge-certificate.ts';
@@ -87,6 +88,8 @@ export class AcmeManager {
   #client: AcmeClient | undefined;
   #running = false;
   #stopped = false;
+  /** Aborted by stop(): an order or a question to the CA under way ends there. */
+  readonly #stopping = new AbortController();
   #expiredTimer: NodeJS.Timeout | undefined;
   /** With `store.redis`: the fleet's lock, its certificates and challenges (acme-fleet.ts). */
   readonly #fleet: Promise<AcmeFleet | undefined> | undefined;
@@ -120,8 +123,14 @@ export class AcmeManager {
     this.#expiredTimer = setInterval(() => this.#warnExpired(), EXPIRED_WARNING_MS).unref();
   }
 
+  /**
+   * Orders nothing more: an order under way is abandoned at once, not carried on beside the one
+   * a reload's manager begins (two orders of a name, and the old CA's certificate saved over the
+   * new one's) nor past the gateway's close.
+   */
   stop(): void {
     this.#stopped = true;
+    this.#stopping.abort();
     clearInterval(this.#expiredTimer);
     for (const managed of this.#managed.values()) {
       clearTimeout(managed.timer);
@@ -200,8 +209,10 @@ export class AcmeManager {
       if (info === undefined || this.#stopped || managed.certificateId !== id) return;
       managed.window = { start: info.start, end: info.end };
       again = Math.min(ARI_MAX_RETRY_MS, Math.max(ARI_MIN_RETRY_MS, info.retryAfter ?? ARI_DEFAULT_RETRY_MS));
-      if (!managed.ordering) this.#plan(managed, this.#renewalOf(managed));
+      // After a failed order its retry stands: the backoff, or the CA's Retry-After (a rate limit).
+      if (!managed.ordering && managed.failures === 0) this.#plan(managed, this.#renewalOf(managed));
     } catch (err) {
+      if (this.#stopped) return;
       this.#logger.warn(
         { acme: managed.name, err: (err as Error).message },
         'the CA did not say when to renew (ACME Renewal Information): renewing on the default schedule',
@@ -252,7 +263,7 @@ export class AcmeManager {
         // Another gateway of the fleet may have it already, or be ordering it now.
         const turn = await this.#fleetTurn(managed, fleet, started + ORDER_DEADLINE_MS).catch(
           (err: Error) => {
-            if (err instanceof AcmeProblem) throw err;
+            if (err instanceof AcmeProblem || this.#stopped) throw err;
             this.#logger.warn(
               { acme: name, err: err.message },
               'the fleet store did not answer: this gateway orders alone',
@@ -272,7 +283,9 @@ export class AcmeManager {
         certificateKey: privateKey,
         challenges: this.#config.challenges,
         deadline: started + ORDER_DEADLINE_MS,
+        signal: this.#stopping.signal,
       });
+      this.#stopping.signal.throwIfAborted();
       const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       this.#store.saveCertificate(name, chain, keyPem);
       this.#store.setLastError(name, undefined);
@@ -304,6 +317,16 @@ export class AcmeManager {
       void this.#askRenewalInfo(managed);
     } catch (err) {
       managed.ordering = false;
+      if (this.#stopped) {
+        this.#logger.info(
+          {
+            acme: name,
+            reason: 'ordering stopped: a reload changed acme or the names, or the gateway closed',
+          },
+          'certificate order abandoned',
+        );
+        return;
+      }
       managed.failures++;
       const problem =
         err instanceof AcmeProblem
@@ -319,7 +342,17 @@ export class AcmeManager {
       } catch {
         // kept for diagnose only: the log line below tells it anyway
       }
-      const retry = retryDelay(managed.failures);
+      const retry = retryDelay(managed.failures, problem.retryAfterMs);
+      // The fleet waits for this gateway's retry rather than each gateway failing in turn.
+      if (locked)
+        await fleet
+          ?.failed(name, problem, Date.now() + retry)
+          .catch((e: Error) =>
+            this.#logger.warn(
+              { acme: name, err: e.message },
+              'the failed order could not be told to the fleet',
+            ),
+          );
       this.#logger.error(
         {
           acme: name,
@@ -352,7 +385,18 @@ export class AcmeManager {
    */
   async #fleetTurn(managed: Managed, fleet: AcmeFleet, deadline: number): Promise<'adopted' | 'order'> {
     for (;;) {
+      this.#stopping.signal.throwIfAborted();
       if (await this.#adopt(managed, fleet)) return 'adopted';
+      // Another gateway's order failed: its retry is the fleet's, not one order per gateway.
+      const failed = await fleet.failure(managed.name);
+      if (failed !== undefined)
+        throw new AcmeProblem(
+          failed.type,
+          `${failed.detail} (the fleet's last order, made by another gateway)`,
+          0,
+          [],
+          failed.until - Date.now(),
+        );
       if (await fleet.lock(managed.name, ORDER_DEADLINE_MS)) return 'order';
       if (performance.now() + FLEET_POLL_MS > deadline)
         throw new AcmeProblem(
@@ -360,7 +404,7 @@ export class AcmeManager {
           `another gateway held the order of ${managed.name} and published no certificate in time`,
           0,
         );
-      await new Promise((resolve) => setTimeout(resolve, FLEET_POLL_MS));
+      await sleep(FLEET_POLL_MS, undefined, { signal: this.#stopping.signal });
     }
   }
 
@@ -401,7 +445,7 @@ export class AcmeManager {
     }
     const key: KeyObject = createPrivateKey(pem);
     const ca = this.#config.ca === undefined ? undefined : readFileSync(this.#config.ca, 'utf8');
-    this.#client = new AcmeClient(directory, key, { ca, timeoutMs: 30_000 });
+    this.#client = new AcmeClient(directory, key, { ca, timeoutMs: 30_000, signal: this.#stopping.signal });
     return this.#client;
   }
 

@@ -27,6 +27,8 @@ export interface OrderRequest {
   readonly deadline: number;
   /** The ARI certificate id of the one this renews (RFC 9773 §5), when the CA has ARI. */
   readonly replaces?: string;
+  /** Abandons the order at its next wait: the gateway stopped ordering. */
+  readonly signal?: AbortSignal;
 }
 
 /** How long to wait between polls when the CA gives no Retry-After; and the most it may ask for. */
@@ -48,10 +50,10 @@ export async function orderCertificate(
   await client.account(request.email);
   let order = await client.newOrder(request.names, request.replaces);
   for (const url of order.authorizations) await authorize(client, solver, url, request);
-  order = await pollOrder(client, order, (o) => o.status !== 'pending', request.deadline);
+  order = await pollOrder(client, order, (o) => o.status !== 'pending', request);
   if (order.status !== 'ready') throw orderProblem(order, 'the order is not ready after its authorizations');
   order = await client.finalize(order, certificateRequest(request.names, request.certificateKey));
-  order = await pollOrder(client, order, (o) => o.status !== 'processing', request.deadline);
+  order = await pollOrder(client, order, (o) => o.status !== 'processing', request);
   if (order.status !== 'valid' || !order.certificate)
     throw orderProblem(order, 'the order did not become valid after its finalize');
   return client.certificate(order.certificate);
@@ -82,7 +84,7 @@ async function authorize(
     for (;;) {
       authorization = await client.authorization(url);
       if (authorization.status !== 'pending') break;
-      await wait(authorization as { retryAfter?: number }, request.deadline, `the validation of ${name}`);
+      await wait(authorization as { retryAfter?: number }, request, `the validation of ${name}`);
     }
     if (authorization.status !== 'valid') {
       const failed = authorization.challenges.find((c) => c.url === challenge.url);
@@ -98,21 +100,21 @@ async function pollOrder(
   client: AcmeClient,
   order: AcmeOrder,
   done: (order: AcmeOrder) => boolean,
-  deadline: number,
+  request: OrderRequest,
 ): Promise<AcmeOrder> {
   let current = order;
   while (!done(current)) {
-    await wait(current as { retryAfter?: number }, deadline, 'the order');
+    await wait(current as { retryAfter?: number }, request, 'the order');
     current = await client.order(order.url);
   }
   return current;
 }
 
-async function wait(resource: { retryAfter?: number }, deadline: number, what: string): Promise<void> {
+async function wait(resource: { retryAfter?: number }, request: OrderRequest, what: string): Promise<void> {
   const ms = Math.min(MAX_POLL_MS, resource.retryAfter ? resource.retryAfter * 1000 : POLL_MS);
-  if (performance.now() + ms > deadline)
+  if (performance.now() + ms > request.deadline)
     throw new AcmeProblem('candor:timeout', `${what} was still pending when the order's time ran out`, 0);
-  await sleep(ms);
+  await sleep(ms, undefined, { signal: request.signal });
 }
 
 function orderProblem(order: AcmeOrder, fallback: string): AcmeProblem {

@@ -11,17 +11,26 @@ export class AcmeProblem extends Error {
   readonly status: number;
   /** Per identifier, when the CA gave them (RFC 8555 §6.7.1). */
   readonly subproblems: readonly { type: string; detail: string; identifier?: string }[];
+  /** When the CA said to come back (its Retry-After, in ms from now): a rate limit's end. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(type: string, detail: string, status: number, subproblems: AcmeProblem['subproblems'] = []) {
+  constructor(
+    type: string,
+    detail: string,
+    status: number,
+    subproblems: AcmeProblem['subproblems'] = [],
+    retryAfterMs?: number,
+  ) {
     super(`${type}: ${detail}`);
     this.type = type;
     this.detail = detail;
     this.status = status;
     this.subproblems = subproblems;
+    this.retryAfterMs = retryAfterMs;
   }
 
   /** The problem in a document, or a generic one naming the status when the body is not one. */
-  static from(body: unknown, status: number): AcmeProblem {
+  static from(body: unknown, status: number, retryAfterMs?: number): AcmeProblem {
     const doc = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     const sub = Array.isArray(doc.subproblems) ? doc.subproblems : [];
     return new AcmeProblem(
@@ -33,6 +42,7 @@ export class AcmeProblem extends Error {
         detail: String(entry?.detail ?? ''),
         identifier: (entry?.identifier as { value?: string } | undefined)?.value,
       })),
+      retryAfterMs,
     );
   }
 

@@ -25,7 +25,15 @@ export function renewalTime(
   return configured ?? notBefore + ((notAfter - notBefore) * 2) / 3;
 }
 
-/** The first retry after a minute, then doubling, at most every 6 hours (a CA counts failed validations). */
-export function retryDelay(failures: number): number {
-  return Math.min(6 * 3_600_000, 60_000 * 2 ** Math.max(0, failures - 1));
+/** The longest a CA's Retry-After is waited for: a week, the span of the common CAs' rate limits. */
+const MAX_CA_WAIT_MS = 7 * 86_400_000;
+
+/**
+ * The first retry after a minute, then doubling, at most every 6 hours (a CA counts failed
+ * validations); never before the CA said to come back (its Retry-After: a rate limit's end,
+ * RFC 8555 §6.6), which a try sooner would only meet again.
+ */
+export function retryDelay(failures: number, caRetryAfterMs = 0): number {
+  const backoff = Math.min(6 * 3_600_000, 60_000 * 2 ** Math.max(0, failures - 1));
+  return Math.max(backoff, Math.min(caRetryAfterMs, MAX_CA_WAIT_MS));
 }

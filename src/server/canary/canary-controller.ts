@@ -195,7 +195,7 @@ export class CanaryController {
         }
         // Logged and shared with the phase already running (a fleet follows the resumed state).
         this.#act(run, 'start', who, `canary ${run.config.upstream} of route ${route} started by ${who}`);
-        if (resume) this.#schedule(run);
+        if (resume) await this.#resume(run);
         else await this.#begin(run);
       } else if (action === 'pause') {
         if (run.phase !== 'running')
@@ -235,9 +235,21 @@ export class CanaryController {
     const weight = (upstream: string) => sides.find((s) => s.upstream === upstream)?.weight ?? 0;
     const total = weight(run.config.upstream) + weight(run.baseline);
     const share = total === 0 ? 0 : Math.round((10_000 * weight(run.config.upstream)) / total) / 100;
-    const done = run.busy.then(() => {
+    const was = run.share;
+    const done = run.busy.then(async () => {
       if (!this.#current(run)) return;
       this.#stopTimer(run);
+      // A look under way when the weights were set may have moved the share since (a step, a
+      // verdict): the operator's weights stand, as the status will say.
+      if (run.share !== was)
+        await this.#host
+          .setSides(route, sides)
+          .catch((err: Error) =>
+            this.#host.logger.error(
+              { route, err: err.message },
+              'canary: the weights set by hand not applied again',
+            ),
+          );
       run.phase = 'paused';
       run.share = share;
       run.reason = `share set by hand to ${share}% by ${who}`;
@@ -280,14 +292,29 @@ export class CanaryController {
     await this.#toStep(run, 0);
   }
 
+  /**
+   * On from the step it paused at, judged on what it does from now: the step's counts so far
+   * (those that paused it, if a verdict did, and the pause's own, still counted meanwhile) are
+   * dropped, or a canary mended and started again would be paused again at once on them.
+   */
+  async #resume(run: Run): Promise<void> {
+    await this.#host.window(run.route).catch(() => undefined);
+    await this.#fleet?.take(run.route).catch(() => undefined);
+    if (!this.#current(run) || run.phase !== 'running') return;
+    run.looks = new StepLooks(run.config);
+    this.#schedule(run);
+  }
+
   /** The fleet's state when it is newer than this gateway's: its share goes to this gateway's workers. */
   async #adopt(run: Run, state: FleetState | undefined): Promise<void> {
     if (state === undefined || state.canary !== run.config.upstream || state.seq <= run.seq) return;
     run.seq = state.seq;
     if (state.phase !== 'running') this.#stopTimer(run);
     const moved = state.share !== run.share;
+    // A new step, or a start on another gateway after a pause: judged on what comes from now (#resume).
+    if (state.step !== run.step || (state.phase === 'running' && run.phase !== 'running'))
+      run.looks = new StepLooks(run.config);
     run.phase = state.phase;
-    if (state.step !== run.step) run.looks = new StepLooks(run.config);
     run.step = state.step;
     run.reason = state.reason;
     run.failedMetric = state.failedMetric;

@@ -98,6 +98,24 @@ upstreams:
     const answer = await rawRequest(gw.port, 'GET /secure HTTP/1.0\r\n\r\n');
     assert.equal(answer.status, 400);
   });
+
+  test('never an open redirect: a path that starts "//" stays a path on the host, an authority with userinfo is refused', async () => {
+    const location = (raw: string) => /\r\nlocation: ([^\r]*)/i.exec(raw)?.[1];
+    const slashes = await rawRequest(
+      gw.port,
+      'GET //evil.test/x?y HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(slashes.status, 308);
+    assert.equal(location(slashes.raw), 'https://www.example.com/evil.test/x?y');
+    for (const target of ['http://www.example.com@evil.test/x', 'http://www.example.com\\@evil.test/x']) {
+      const answer = await rawRequest(
+        gw.port,
+        `GET ${target} HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(answer.status, 400, target);
+      assert.equal(location(answer.raw), undefined, target);
+    }
+  });
 });
 
 test('redirectLocation: IPv6 hosts keep their brackets, the new scheme’s default port is left out', () => {

@@ -24,3 +24,9 @@ test('a failed order is tried again after a minute, doubling, at most every 6 ho
   assert.deepEqual([1, 2, 3, 4].map(retryDelay), [60_000, 120_000, 240_000, 480_000]);
   assert.equal(retryDelay(20), 6 * 3_600_000);
 });
+
+test("never before the CA's Retry-After (a rate limit's end), waited for at most a week", () => {
+  assert.equal(retryDelay(1, 3_600_000), 3_600_000);
+  assert.equal(retryDelay(20, 3_600_000), 6 * 3_600_000, 'the backoff when it is longer');
+  assert.equal(retryDelay(1, 400 * 86_400_000), 7 * 86_400_000);
+});
