@@ -113,6 +113,16 @@ export interface ChangeLine extends RecordBase {
   readonly label: string;
 }
 
+/**
+ * Where a failure of a route's auth hop (its forward-auth service, its JWKS endpoint) is counted:
+ * Candor logs it with `auth: failed: <type>` and no upstream, and it is no upstream's failure.
+ */
+export const AUTH_HOP_PLACE = 'auth hop';
+
+/** The auth hop's place for a route: "auth hop (route app)". */
+export const authHopPlace = (route: string | undefined): string =>
+  route === undefined ? AUTH_HOP_PLACE : `${AUTH_HOP_PLACE} (route ${route})`;
+
 /** A line of a file, numbered from 1 as an editor does (blank lines count). */
 export interface NumberedLine {
   readonly line: number;

@@ -2,6 +2,7 @@ import { grpcStatusText } from '../../core/failure/taxonomy.ts';
 import { printable } from '../../core/printable.ts';
 import type { StormHealth } from './health-report.ts';
 import { MAX_LINE } from './line-stream.ts';
+import { AUTH_HOP_PLACE } from './log-record.ts';
 import type { PlaceRow, Report, StormRow } from './report.ts';
 import { clock, duration, percent, rate, table } from './text-table.ts';
 import { MIN_FOR_P99, type TimeoutFinding } from './timeout-advice.ts';
@@ -299,6 +300,15 @@ function checks(report: Report): string {
     lines.push(`  ${shape.shape} (${shape.count}): ${shape.headline}`);
     lines.push(`    likely: ${shape.likelyCause}`);
     lines.push(`    check:  ${shape.firstCheck}`);
+    const hops = new Map<string, number>();
+    for (const t of shape.types)
+      for (const u of t.upstreams)
+        if (u.upstream.startsWith(AUTH_HOP_PLACE))
+          hops.set(u.upstream, (hops.get(u.upstream) ?? 0) + u.count);
+    for (const [hop, count] of hops)
+      lines.push(
+        `    where:  ${count} at the ${hop}: the route's forward-auth service or JWKS endpoint failed, not its upstream (see the route's auth)`,
+      );
   }
   // Where the access lines already show the proxy's 503s for it, the gateway row above says it.
   const told = new Set(

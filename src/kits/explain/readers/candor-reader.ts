@@ -2,7 +2,7 @@ import { FAILURES, type FailureType } from '../../../core/failure/taxonomy.ts';
 import { describeEvent } from '../../../observe/events/event-words.ts';
 import { readEvent } from '../../../observe/events/read-event.ts';
 import type { LogReader } from '../log-reader.ts';
-import type { LogRecord, RequestLine } from '../log-record.ts';
+import { authHopPlace, type LogRecord, type RequestLine } from '../log-record.ts';
 
 /** A type the taxonomy knows, or undefined (a line from another version may name others). */
 export function knownType(value: unknown): FailureType | undefined {
@@ -93,7 +93,13 @@ export const candorReader: LogReader = {
       kind: 'request',
       time,
       status,
-      upstream: typeof entry.upstream === 'string' ? entry.upstream : undefined,
+      // The auth hop's failure (`auth: failed: <type>`) answered the request before any upstream.
+      upstream:
+        typeof entry.auth === 'string' && entry.auth.startsWith('failed: ')
+          ? authHopPlace(typeof entry.route === 'string' ? entry.route : undefined)
+          : typeof entry.upstream === 'string'
+            ? entry.upstream
+            : undefined,
       target: typeof entry.target === 'string' ? entry.target : undefined,
       failure,
       retried: retried.length > 0 ? retried : undefined,
