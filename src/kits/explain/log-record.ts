@@ -78,6 +78,11 @@ export interface RequestLine extends RecordBase {
    * proxy's), in ms: not the proxy's timeout, so no advice about it.
    */
   readonly clientDeadlineMs?: number;
+  /**
+   * A stored answer went to the client in place of a failure (Candor's `stale_cause`): the
+   * failure's type, or `upstream_503` (`_500`…) for the upstream's own status the client never saw.
+   */
+  readonly staleCause?: string;
 }
 
 export interface FailedAttempt extends RecordBase {

@@ -62,6 +62,14 @@ function failures(report: Report): string {
   }
   if (report.upstreamOwn5xx > 0)
     rows.push(["upstream's own 5xx, passed through", String(report.upstreamOwn5xx), '', '', '']);
+  if (report.upstreamOwn5xxStale > 0)
+    rows.push([
+      "upstream's own 5xx, a stored answer sent instead",
+      String(report.upstreamOwn5xxStale),
+      '',
+      '',
+      '',
+    ]);
   if (report.unexplained5xx > 0)
     rows.push(['5xx, cause unknown (no failure in these logs)', String(report.unexplained5xx), '', '', '']);
   if (report.untypedRetries > 0)
@@ -283,7 +291,7 @@ export function timeoutText(t: TimeoutFinding): string {
       lines.push(
         t.answered === 0
           ? '  the upstream answered nothing in these logs: it hangs; the timeout is not the problem, what the upstream waits on is'
-          : `  only ${t.answered} answered requests: too few for a p99 to suggest a timeout from`,
+          : `  only ${t.answered} answered request${t.answered === 1 ? '' : 's'}: too few for a p99 to suggest a timeout from`,
       );
       break;
     case 'unmeasured':
@@ -323,6 +331,16 @@ function checks(report: Report): string {
     lines.push(`  ${upstream} had no server left: every request to it got the proxy's 503 meanwhile`);
     lines.push(
       `    check:  the Health section: why each of ${upstream}'s servers went DOWN, and whether it came back`,
+    );
+  }
+  if (report.staleAnswers.length > 0) {
+    const count = report.staleAnswers.reduce((sum, s) => sum + s.count, 0);
+    const causes = report.staleAnswers.map((s) => `${s.cause} ×${s.count}`).join(', ');
+    lines.push(
+      `  stale answers (${count}): a stored answer went to the client (a 200) in place of a failure: ${causes}`,
+    );
+    lines.push(
+      '    check:  the upstream still failed: its own logs at these times; the cache hid it from the clients, it did not mend it',
     );
   }
   if (report.upstreamOwn5xx > 0) {

@@ -47,6 +47,11 @@ function clientDeadline(details: unknown): number | undefined {
   return ms === undefined ? undefined : Number(ms);
 }
 
+/** A `stale_cause` Candor writes: a failure type it knows, or the upstream's own 5xx status. */
+function staleCause(value: string): string | undefined {
+  return knownType(value) ?? (/^upstream_5\d\d$/.test(value) ? value : undefined);
+}
+
 /**
  * Candor's own access log (src/observe/log/access-log.ts): one JSON object per request, `msg`
  * "request". The failure type is written as it is (`error`), so nothing is guessed. The
@@ -113,6 +118,7 @@ export const candorReader: LogReader = {
         typeof entry.protocol === 'string' && PROTOCOL.test(entry.protocol) ? entry.protocol : undefined,
       grpc: grpcOf(entry, status),
       clientDeadlineMs: slowFailure ? clientDeadline(entry.details) : undefined,
+      staleCause: typeof entry.stale_cause === 'string' ? staleCause(entry.stale_cause) : undefined,
     };
   },
 };
