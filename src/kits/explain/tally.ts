@@ -88,11 +88,12 @@ function producerOf(line: RequestLine, causeKnown: boolean): Producer | undefine
 
 /**
  * The client's own doing: a request refused as it was sent (a slow reader cut at send_timeout
- * included), a client that left, a deadline it chose. It says nothing of the upstream or the
- * target its line names, and the gateway judges neither by it: no failure of theirs.
+ * included), a client that left, a deadline it chose, a stored answer it asked for alone
+ * (only-if-cached: the 504 of a miss, the upstream not contacted). It says nothing of the
+ * upstream or the target its line names, and the gateway judges neither by it: no failure of theirs.
  */
 export function isClientsDoing(type: FailureType): boolean {
-  return CLIENTS_OWN.has(type) || FAILURES[type].shape === 'client';
+  return CLIENTS_OWN.has(type) || type === 'only_if_cached' || FAILURES[type].shape === 'client';
 }
 
 /** Every count the report is made of, filled one record at a time. */
