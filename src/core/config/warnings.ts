@@ -32,6 +32,18 @@ export function configWarnings(config: GatewayConfig): string[] {
         `upstreams.${name}.retries.on: ${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
       );
   }
+  for (const [index, route] of config.routes.entries()) {
+    const methods = route.conditions?.methods;
+    // The cache stores and serves the answers to GET and HEAD only (fwd=method for the rest).
+    if (
+      route.cache !== undefined &&
+      methods !== undefined &&
+      !methods.some((m) => m === 'GET' || m === 'HEAD')
+    )
+      warnings.push(
+        `routes[${index}].cache: the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
+      );
+  }
   return warnings;
 }
 

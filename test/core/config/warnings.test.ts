@@ -52,3 +52,28 @@ upstreams:
   assert.deepEqual(configWarnings(retriesOn('connection_refused, http_response_timeout')), []);
   assert.deepEqual(configWarnings(parseConfig(MINIMAL, SOURCE, {})), []);
 });
+
+test('a cache on a route that matches no GET or HEAD is warned of: only their answers are stored, it would never store or serve one', () => {
+  const cached = (methods: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - name: orders
+    match: { path: /orders${methods} }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+      SOURCE,
+      {},
+    );
+  assert.deepEqual(configWarnings(cached(', methods: [POST, PUT]')), [
+    'routes[0].cache: the route matches only POST, PUT, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache',
+  ]);
+  assert.deepEqual(configWarnings(cached(', methods: [HEAD]')), []);
+  assert.deepEqual(configWarnings(cached(', methods: [GET, POST]')), []);
+  assert.deepEqual(configWarnings(cached('')), []);
+});
