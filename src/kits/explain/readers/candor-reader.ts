@@ -40,6 +40,11 @@ function grpcOf(entry: Record<string, unknown>, status: number): RequestLine['gr
   return { status: code, producedBy: byGateway ? 'proxy' : 'upstream' };
 }
 
+/** A wait with the time the request was held (upstreams.*.hold) taken out. */
+function lessHeld(waitMs: number | undefined, heldMs: number | undefined): number | undefined {
+  return waitMs === undefined || heldMs === undefined ? waitMs : Math.max(0, waitMs - heldMs);
+}
+
 /** "no response head within the grpc-timeout of 150 ms": the client's deadline, 150. */
 function clientDeadline(details: unknown): number | undefined {
   if (typeof details !== 'string') return undefined;
@@ -86,7 +91,7 @@ export const candorReader: LogReader = {
     const slowFailure = failure !== undefined && FAILURES[failure].shape === 'slow';
     // The last attempt is the line's own when it ended as the request did; one the gateway
     // answered after (no target left in rotation, the deadline in backoff) was retried too.
-    const tries: Array<{ error?: unknown }> = Array.isArray(entry.tries) ? entry.tries : [];
+    const tries: Array<{ error?: unknown; ms?: unknown }> = Array.isArray(entry.tries) ? entry.tries : [];
     const ownLast = tries.length > 0 && tries[tries.length - 1]?.error === entry.error;
     const retried = Array.isArray(entry.tries)
       ? tries
@@ -108,8 +113,15 @@ export const candorReader: LogReader = {
       target: typeof entry.target === 'string' ? entry.target : undefined,
       failure,
       retried: retried.length > 0 ? retried : undefined,
-      // A success waited until its head (ttfb); a timeout waited until it gave up (total).
-      waitMs: slowFailure ? finite(entry.total_ms) : finite(entry.ttfb_ms),
+      // A success waited until its head (ttfb); a timeout waited until it gave up: its own try's
+      // `ms` where `tries` lists it (the earlier tries and their backoff are no wait on this one),
+      // else the total. A held request's wait for a target to come back (held_ms) is no wait on
+      // the upstream either.
+      waitMs: slowFailure
+        ? ownLast
+          ? finite(tries[tries.length - 1]?.ms)
+          : lessHeld(finite(entry.total_ms), finite(entry.held_ms))
+        : lessHeld(finite(entry.ttfb_ms), finite(entry.held_ms)),
       clientAborted: entry.client_aborted === true || undefined,
       // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
       producedBy: status >= 500 ? (entry.error === undefined ? 'upstream' : 'proxy') : undefined,
