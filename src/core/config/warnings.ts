@@ -5,6 +5,7 @@
 import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
 import type { GatewayConfig } from './types.ts';
+import { formatDuration } from './units.ts';
 
 export function configWarnings(config: GatewayConfig): string[] {
   const warnings: string[] = [];
@@ -26,6 +27,12 @@ export function configWarnings(config: GatewayConfig): string[] {
       "acme.challenges: only http-01, and no listener is plain: the CA's HTTP-01 validation (port 80) cannot reach this gateway, so every order fails; add a plain listener on port 80, or offer tls-alpn-01",
     );
   for (const [name, upstream] of Object.entries(config.upstreams)) {
+    // A held request's wait counts against the total timeout (request-hold.ts: deadlinePassed).
+    const { hold, timeouts } = upstream;
+    if (hold !== undefined && hold.timeout >= timeouts.total)
+      warnings.push(
+        `upstreams.${name}.hold.timeout: ${formatDuration(hold.timeout)} is not below timeouts.total (${formatDuration(timeouts.total)}): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout`,
+      );
     const inert = upstream.retries.on.filter((type) => neverRetried(type as FailureType));
     if (inert.length > 0)
       warnings.push(

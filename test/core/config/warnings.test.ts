@@ -77,3 +77,27 @@ upstreams:
   assert.deepEqual(configWarnings(cached(', methods: [GET, POST]')), []);
   assert.deepEqual(configWarnings(cached('')), []);
 });
+
+test('a hold.timeout not below timeouts.total is warned of: the total timeout answers a held request first', () => {
+  const held = (upstream: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+${upstream}`,
+      SOURCE,
+      {},
+    );
+  assert.deepEqual(configWarnings(held('    hold: { timeout: 90s }\n')), [
+    "upstreams.app.hold.timeout: 90s is not below timeouts.total (1m): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout",
+  ]);
+  assert.deepEqual(
+    configWarnings(held('    hold: { timeout: 5s }\n    timeouts: { response: 2s, total: 5s }\n')).length,
+    1,
+  );
+  assert.deepEqual(configWarnings(held('    hold: { timeout: 5s }\n')), []);
+});
