@@ -34,6 +34,8 @@ export class DiskStore {
   #tmp = 0;
   /** A scan against max_disk is under way: another is not started beside it. */
   #trimming = false;
+  /** A scan was asked for while one ran: it runs once that one ends (the files written meanwhile count). */
+  #trimAgain = false;
 
   constructor(dir: string, route: string, maxDisk: number, staleIfError: number) {
     this.#dir = dir;
@@ -46,6 +48,11 @@ export class DiskStore {
     } catch {
       // Not made (a file there, no permission): reads and writes fail and are skipped, as any other.
     }
+  }
+
+  /** The file this key's answer is kept in. */
+  fileOf(key: string): string {
+    return this.#file(key);
   }
 
   #file(key: string): string {
@@ -112,16 +119,16 @@ export class DiskStore {
       .catch(() => unlink(tmp).catch(() => {}));
   }
 
-  /** Removes every file of the directory (or those under `prefix`: keyMatches); returns how many. */
-  purge(prefix?: string): number {
-    let removed = 0;
+  /** Removes every file of the directory (or those under `prefix`: keyMatches); returns those it removed. */
+  purge(prefix?: string): Set<string> {
+    const removed = new Set<string>();
     for (const name of this.#names()) {
       const file = join(this.#dir, name);
       const key = prefix === undefined ? undefined : this.#keyOf(file);
       if (prefix !== undefined && (key === undefined || !keyMatches(key, prefix))) continue;
       try {
         unlinkSync(file);
-        removed++;
+        removed.add(file);
       } catch {}
     }
     return removed;
@@ -133,7 +140,10 @@ export class DiskStore {
    * worker's requests for the while (as the synchronous scan did, every 64 writes).
    */
   async #trim(): Promise<void> {
-    if (this.#trimming) return;
+    if (this.#trimming) {
+      this.#trimAgain = true;
+      return;
+    }
     this.#trimming = true;
     try {
       const files: { file: string; size: number; time: number }[] = [];
@@ -155,6 +165,10 @@ export class DiskStore {
       }
     } finally {
       this.#trimming = false;
+    }
+    if (this.#trimAgain) {
+      this.#trimAgain = false;
+      await this.#trim();
     }
   }
 
