@@ -101,3 +101,39 @@ ${upstream}`,
   );
   assert.deepEqual(configWarnings(held('    hold: { timeout: 5s }\n')), []);
 });
+
+test("a target or an auth service at the gateway's own listener is warned of: the request comes back with its name in Via and is refused as a loop", () => {
+  const selfish = (listen: string, target: string, auth: string) =>
+    parseConfig(
+      `name: edge-1
+listen:
+  - address: ${listen}
+routes:
+  - upstream: app
+    auth:
+      forward: { url: "${auth}" }
+upstreams:
+  app:
+    targets: [{ url: "${target}" }]
+`,
+      SOURCE,
+      {},
+    );
+  const loop =
+    "is this gateway's own listener: a request sent there comes back with this gateway's name in Via and is refused as a loop (502 proxy_loop_detected), so it can never be answered; point it at the service itself";
+  assert.deepEqual(
+    configWarnings(selfish('127.0.0.1:18080', 'http://127.0.0.1:18080', 'http://localhost:18080/auth')),
+    [
+      `upstreams.app.targets[0].url: 127.0.0.1:18080 ${loop}`,
+      `routes[0].auth.forward.url: localhost:18080 ${loop}`,
+    ],
+  );
+  assert.deepEqual(
+    configWarnings(selfish('0.0.0.0:18080', 'http://127.0.0.1:18080', 'http://127.0.0.1:9000/auth')),
+    [`upstreams.app.targets[0].url: 127.0.0.1:18080 ${loop}`],
+  );
+  assert.deepEqual(
+    configWarnings(selfish('127.0.0.1:18080', 'http://127.0.0.1:18081', 'http://10.0.0.5:18080/auth')),
+    [],
+  );
+});
