@@ -5,6 +5,7 @@
 import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
 import type { GatewayConfig } from './types.ts';
+import { formatDuration } from './units.ts';
 
 export function configWarnings(config: GatewayConfig): string[] {
   const warnings: string[] = [];
@@ -26,13 +27,61 @@ export function configWarnings(config: GatewayConfig): string[] {
       "acme.challenges: only http-01, and no listener is plain: the CA's HTTP-01 validation (port 80) cannot reach this gateway, so every order fails; add a plain listener on port 80, or offer tls-alpn-01",
     );
   for (const [name, upstream] of Object.entries(config.upstreams)) {
+    for (const [index, target] of upstream.targets.entries())
+      if (ownListener(config, target.hostname, target.port))
+        warnings.push(`upstreams.${name}.targets[${index}].url: ${authority(target)} ${LOOP}`);
+    // A held request's wait counts against the total timeout (request-hold.ts: deadlinePassed).
+    const { hold, timeouts } = upstream;
+    if (hold !== undefined && hold.timeout >= timeouts.total)
+      warnings.push(
+        `upstreams.${name}.hold.timeout: ${formatDuration(hold.timeout)} is not below timeouts.total (${formatDuration(timeouts.total)}): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout`,
+      );
     const inert = upstream.retries.on.filter((type) => neverRetried(type as FailureType));
     if (inert.length > 0)
       warnings.push(
         `upstreams.${name}.retries.on: ${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
       );
   }
+  for (const [index, route] of config.routes.entries()) {
+    const forward = route.access?.auth?.forward;
+    if (forward !== undefined && !forward.shared)
+      for (const target of forward.upstream.targets)
+        if (ownListener(config, target.hostname, target.port))
+          warnings.push(`routes[${index}].auth.forward.url: ${authority(target)} ${LOOP}`);
+    const methods = route.conditions?.methods;
+    // The cache stores and serves the answers to GET and HEAD only (fwd=method for the rest).
+    if (
+      route.cache !== undefined &&
+      methods !== undefined &&
+      !methods.some((m) => m === 'GET' || m === 'HEAD')
+    )
+      warnings.push(
+        `routes[${index}].cache: the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
+      );
+  }
   return warnings;
+}
+
+/** The gateway refuses a request that already carries its name in Via (accept-request.ts). */
+const LOOP =
+  "is this gateway's own listener: a request sent there comes back with this gateway's name in Via and is refused as a loop (502 proxy_loop_detected), so it can never be answered; point it at the service itself";
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const WILDCARD = new Set(['0.0.0.0', '::', '']);
+
+/** host:port as a URL writes it. */
+const authority = (target: { hostname: string; port: number }) =>
+  `${target.hostname.includes(':') ? `[${target.hostname}]` : target.hostname}:${target.port}`;
+
+/** Whether host:port reaches one of the gateway's listeners: the same address, or loopback to one on every address. */
+function ownListener(config: GatewayConfig, hostname: string, port: number): boolean {
+  const host = hostname.toLowerCase();
+  return config.listen.some(
+    (listener) =>
+      listener.port === port &&
+      (listener.host.toLowerCase() === host ||
+        (LOOPBACK.has(host) && (WILDCARD.has(listener.host) || LOOPBACK.has(listener.host.toLowerCase())))),
+  );
 }
 
 /** Failures that exist only once the response head went downstream: the retry rule says `after_head`. */

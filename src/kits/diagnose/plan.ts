@@ -46,6 +46,11 @@ export interface ProbePlan {
   /** Send what the gateway adds too (Via, X-Forwarded-*, X-Request-Id, traceparent), as this gateway. */
   readonly asGateway: { readonly name: string } | null;
   readonly timeouts: ProbeTimeouts;
+  /**
+   * The upstream's hold.timeout, when it holds requests: a refusal makes the gateway wait that
+   * long for a target to take the request, then answer 503 (proxy/session/request-hold.ts).
+   */
+  readonly holdMs?: number;
   readonly tls: ProbeTls;
   /** Stop reading the body past this many bytes (not an error). */
   readonly maxBody: number;

@@ -179,6 +179,7 @@ function planFor(
       response: options.responseTimeout ?? timeouts.response,
       read: options.readTimeout ?? timeouts.read,
     },
+    ...(upstream?.hold === undefined ? {} : { holdMs: upstream.hold.timeout }),
     tls: {
       ca: caFile === undefined ? undefined : readCa(caFile),
       // For an upstream of the config, the name the gateway sends (connector.ts): its

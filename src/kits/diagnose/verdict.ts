@@ -5,6 +5,7 @@
  */
 import { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus } from '../../core/failure/proxy-status.ts';
+import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { adviseAnswer, adviseFix } from './advice.ts';
 import type { ProbeContext } from './context.ts';
 import { fieldValues } from './response-reader.ts';
@@ -29,12 +30,18 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
   const receivedStatus = head?.status ?? null;
   if (failure) {
     const cut = failure.stage === 'body_streaming' && receivedStatus !== null;
+    // An upstream that holds waits out a refusal (request-hold.ts): its answer is the hold's 503.
+    const { holdMs } = context.plan;
+    const held =
+      holdMs !== undefined && failure.stage === 'not_sent' && failure.type === 'connection_refused';
     const answer = cut
       ? `Candor passes the ${receivedStatus} head on, then aborts the transfer (logged as ${failure.type})`
-      : `Candor answers ${failure.status}`;
+      : held
+        ? `Candor holds the request up to ${holdMs} ms (hold.timeout) for a target to take it, then answers ${FAILURES.destination_unavailable.status} destination_unavailable with Retry-After`
+        : `Candor answers ${failure.status}`;
     return {
       outcome: 'failure',
-      status: cut ? receivedStatus : failure.status,
+      status: cut ? receivedStatus : held ? FAILURES.destination_unavailable.status : failure.status,
       receivedStatus,
       failure: summarize(failure),
       identified,

@@ -78,6 +78,11 @@ export interface RequestLine extends RecordBase {
    * proxy's), in ms: not the proxy's timeout, so no advice about it.
    */
   readonly clientDeadlineMs?: number;
+  /**
+   * A stored answer went to the client in place of a failure (Candor's `stale_cause`): the
+   * failure's type, or `upstream_503` (`_500`…) for the upstream's own status the client never saw.
+   */
+  readonly staleCause?: string;
 }
 
 export interface FailedAttempt extends RecordBase {
@@ -112,6 +117,16 @@ export interface ChangeLine extends RecordBase {
   /** The change in words: "reload sha256:1f2e… (upstream api: targets http://10.0.0.7:80 joined)". */
   readonly label: string;
 }
+
+/**
+ * Where a failure of a route's auth hop (its forward-auth service, its JWKS endpoint) is counted:
+ * Candor logs it with `auth: failed: <type>` and no upstream, and it is no upstream's failure.
+ */
+export const AUTH_HOP_PLACE = 'auth hop';
+
+/** The auth hop's place for a route: "auth hop (route app)". */
+export const authHopPlace = (route: string | undefined): string =>
+  route === undefined ? AUTH_HOP_PLACE : `${AUTH_HOP_PLACE} (route ${route})`;
 
 /** A line of a file, numbered from 1 as an editor does (blank lines count). */
 export interface NumberedLine {

@@ -2,6 +2,7 @@ import { grpcStatusText } from '../../core/failure/taxonomy.ts';
 import { printable } from '../../core/printable.ts';
 import type { StormHealth } from './health-report.ts';
 import { MAX_LINE } from './line-stream.ts';
+import { AUTH_HOP_PLACE } from './log-record.ts';
 import type { PlaceRow, Report, StormRow } from './report.ts';
 import { clock, duration, percent, rate, table } from './text-table.ts';
 import { MIN_FOR_P99, type TimeoutFinding } from './timeout-advice.ts';
@@ -61,6 +62,14 @@ function failures(report: Report): string {
   }
   if (report.upstreamOwn5xx > 0)
     rows.push(["upstream's own 5xx, passed through", String(report.upstreamOwn5xx), '', '', '']);
+  if (report.upstreamOwn5xxStale > 0)
+    rows.push([
+      "upstream's own 5xx, a stored answer sent instead",
+      String(report.upstreamOwn5xxStale),
+      '',
+      '',
+      '',
+    ]);
   if (report.unexplained5xx > 0)
     rows.push(['5xx, cause unknown (no failure in these logs)', String(report.unexplained5xx), '', '', '']);
   if (report.untypedRetries > 0)
@@ -282,7 +291,7 @@ export function timeoutText(t: TimeoutFinding): string {
       lines.push(
         t.answered === 0
           ? '  the upstream answered nothing in these logs: it hangs; the timeout is not the problem, what the upstream waits on is'
-          : `  only ${t.answered} answered requests: too few for a p99 to suggest a timeout from`,
+          : `  only ${t.answered} answered request${t.answered === 1 ? '' : 's'}: too few for a p99 to suggest a timeout from`,
       );
       break;
     case 'unmeasured':
@@ -299,6 +308,15 @@ function checks(report: Report): string {
     lines.push(`  ${shape.shape} (${shape.count}): ${shape.headline}`);
     lines.push(`    likely: ${shape.likelyCause}`);
     lines.push(`    check:  ${shape.firstCheck}`);
+    const hops = new Map<string, number>();
+    for (const t of shape.types)
+      for (const u of t.upstreams)
+        if (u.upstream.startsWith(AUTH_HOP_PLACE))
+          hops.set(u.upstream, (hops.get(u.upstream) ?? 0) + u.count);
+    for (const [hop, count] of hops)
+      lines.push(
+        `    where:  ${count} at the ${hop}: the route's forward-auth service or JWKS endpoint failed, not its upstream (see the route's auth)`,
+      );
   }
   // Where the access lines already show the proxy's 503s for it, the gateway row above says it.
   const told = new Set(
@@ -313,6 +331,16 @@ function checks(report: Report): string {
     lines.push(`  ${upstream} had no server left: every request to it got the proxy's 503 meanwhile`);
     lines.push(
       `    check:  the Health section: why each of ${upstream}'s servers went DOWN, and whether it came back`,
+    );
+  }
+  if (report.staleAnswers.length > 0) {
+    const count = report.staleAnswers.reduce((sum, s) => sum + s.count, 0);
+    const causes = report.staleAnswers.map((s) => `${s.cause} ×${s.count}`).join(', ');
+    lines.push(
+      `  stale answers (${count}): a stored answer went to the client (a 200) in place of a failure: ${causes}`,
+    );
+    lines.push(
+      '    check:  the upstream still failed: its own logs at these times; the cache hid it from the clients, it did not mend it',
     );
   }
   if (report.upstreamOwn5xx > 0) {

@@ -113,6 +113,13 @@ export interface Report {
   readonly errors5xx: FiveXxSplit;
   /** 5xx the upstream sent itself, passed through (no failure). */
   readonly upstreamOwn5xx: number;
+  /** The upstream's own 5xx no client saw: a stored answer went in its place (also in staleAnswers). */
+  readonly upstreamOwn5xxStale: number;
+  /**
+   * Stored answers that went to the client in place of a failure (a 200), by what they stood in
+   * for: the failure's type, or `upstream_503` (`_500`…) for the upstream's own status.
+   */
+  readonly staleAnswers: ReadonlyArray<{ cause: string; count: number }>;
   /** 5xx with no failure that the upstream is not known to have sent (an nginx access log without its error log). */
   readonly unexplained5xx: number;
   /** Retried attempts the log counts without naming their failure (Traefik's RetryAttempts). */
@@ -311,6 +318,8 @@ export function buildReport(
     shapes: shapeRows(tally),
     errors5xx: { ...tally.errors5xx },
     upstreamOwn5xx: tally.upstreamOwn5xx,
+    upstreamOwn5xxStale: tally.upstreamOwn5xxStale,
+    staleAnswers: sortedCounts(tally.staleAnswers).map(([cause, count]) => ({ cause, count })),
     unexplained5xx: tally.unexplained5xx,
     untypedRetries: tally.untypedRetries,
     clientAborted: tally.clientAborted,

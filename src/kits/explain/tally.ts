@@ -88,11 +88,12 @@ function producerOf(line: RequestLine, causeKnown: boolean): Producer | undefine
 
 /**
  * The client's own doing: a request refused as it was sent (a slow reader cut at send_timeout
- * included), a client that left, a deadline it chose. It says nothing of the upstream or the
- * target its line names, and the gateway judges neither by it: no failure of theirs.
+ * included), a client that left, a deadline it chose, a stored answer it asked for alone
+ * (only-if-cached: the 504 of a miss, the upstream not contacted). It says nothing of the
+ * upstream or the target its line names, and the gateway judges neither by it: no failure of theirs.
  */
 export function isClientsDoing(type: FailureType): boolean {
-  return CLIENTS_OWN.has(type) || FAILURES[type].shape === 'client';
+  return CLIENTS_OWN.has(type) || type === 'only_if_cached' || FAILURES[type].shape === 'client';
 }
 
 /** Every count the report is made of, filled one record at a time. */
@@ -101,6 +102,13 @@ export class Tally {
   attempts = 0;
   /** 5xx the upstream sent itself, passed through. */
   upstreamOwn5xx = 0;
+  /**
+   * Stored answers that went to the client in place of a failure, by what they stood in for
+   * (Candor's `stale_cause`): the failure's type, or `upstream_503` for the upstream's own 5xx.
+   */
+  readonly staleAnswers = new Map<string, number>();
+  /** The upstream's own 5xx no client saw: a stored answer went instead (counted in staleAnswers too). */
+  upstreamOwn5xxStale = 0;
   /** 5xx with no failure whose maker the logs do not tell (or the proxy's, with no cause given). */
   unexplained5xx = 0;
   /** Who produced the 5xx, over every file. */
@@ -165,6 +173,10 @@ export class Tally {
       this.attempts += line.untypedRetries;
     }
     if (line.clientAborted) this.clientAborted++;
+    if (line.staleCause !== undefined) {
+      bump(this.staleAnswers, line.staleCause);
+      if (failure === undefined) this.upstreamOwn5xxStale++;
+    }
     if (line.protocol !== undefined) {
       let p = this.byProtocol.get(line.protocol);
       if (p === undefined) {
@@ -214,6 +226,7 @@ export class Tally {
       else upstream.timedOut.add(line.waitMs);
     } else if (
       failure === undefined &&
+      line.staleCause === undefined &&
       line.status >= 100 &&
       !line.clientAborted &&
       line.waitMs !== undefined

@@ -54,6 +54,11 @@ export class DiskStore {
     }
   }
 
+  /** The file this key's answer is kept in. */
+  fileOf(key: string): string {
+    return this.#file(key);
+  }
+
   #file(key: string): string {
     return join(this.#dir, createHash('sha256').update(`${this.#route}\n${key}`).digest('hex'));
   }
@@ -137,16 +142,16 @@ export class DiskStore {
       .catch(() => unlink(tmp).catch(() => {}));
   }
 
-  /** Removes every file of the directory (or those under `prefix`: keyMatches); returns how many. */
-  purge(prefix?: string): number {
-    let removed = 0;
+  /** Removes every file of the directory (or those under `prefix`: keyMatches); returns those it removed. */
+  purge(prefix?: string): Set<string> {
+    const removed = new Set<string>();
     for (const name of this.#names()) {
       const file = join(this.#dir, name);
       const key = prefix === undefined ? undefined : this.#keyOf(file);
       if (prefix !== undefined && (key === undefined || !keyMatches(key, prefix))) continue;
       try {
         unlinkSync(file);
-        removed++;
+        removed.add(file);
       } catch {}
     }
     return removed;

@@ -117,11 +117,15 @@ export class ResponseCache {
 
   /** Drops every stored answer (or those under `prefix`: keyMatches); returns how many. */
   purge(prefix?: string): number {
-    // The shared files go too (each worker asked removes what is left: the count is memory's).
-    this.disk?.purge(prefix);
-    let removed = 0;
+    // The shared files go too (each worker asked removes what is left), counted with the answers
+    // in memory once each: an answer kept in both is one; one on disk alone (after a restart, or
+    // stored by another worker) is one too, never left out of the count.
+    const disk = this.disk;
+    const files = disk?.purge(prefix);
+    let removed = files?.size ?? 0;
     for (const key of [...this.#entries.keys()])
-      if (prefix === undefined || keyMatches(key, prefix)) removed += this.delete(key) ? 1 : 0;
+      if ((prefix === undefined || keyMatches(key, prefix)) && this.delete(key))
+        removed += disk !== undefined && files?.has(disk.fileOf(key)) ? 0 : 1;
     return removed;
   }
 

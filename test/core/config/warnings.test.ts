@@ -52,3 +52,88 @@ upstreams:
   assert.deepEqual(configWarnings(retriesOn('connection_refused, http_response_timeout')), []);
   assert.deepEqual(configWarnings(parseConfig(MINIMAL, SOURCE, {})), []);
 });
+
+test('a cache on a route that matches no GET or HEAD is warned of: only their answers are stored, it would never store or serve one', () => {
+  const cached = (methods: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - name: orders
+    match: { path: /orders${methods} }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+      SOURCE,
+      {},
+    );
+  assert.deepEqual(configWarnings(cached(', methods: [POST, PUT]')), [
+    'routes[0].cache: the route matches only POST, PUT, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache',
+  ]);
+  assert.deepEqual(configWarnings(cached(', methods: [HEAD]')), []);
+  assert.deepEqual(configWarnings(cached(', methods: [GET, POST]')), []);
+  assert.deepEqual(configWarnings(cached('')), []);
+});
+
+test('a hold.timeout not below timeouts.total is warned of: the total timeout answers a held request first', () => {
+  const held = (upstream: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+${upstream}`,
+      SOURCE,
+      {},
+    );
+  assert.deepEqual(configWarnings(held('    hold: { timeout: 90s }\n')), [
+    "upstreams.app.hold.timeout: 90s is not below timeouts.total (1m): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout",
+  ]);
+  assert.deepEqual(
+    configWarnings(held('    hold: { timeout: 5s }\n    timeouts: { response: 2s, total: 5s }\n')).length,
+    1,
+  );
+  assert.deepEqual(configWarnings(held('    hold: { timeout: 5s }\n')), []);
+});
+
+test("a target or an auth service at the gateway's own listener is warned of: the request comes back with its name in Via and is refused as a loop", () => {
+  const selfish = (listen: string, target: string, auth: string) =>
+    parseConfig(
+      `name: edge-1
+listen:
+  - address: ${listen}
+routes:
+  - upstream: app
+    auth:
+      forward: { url: "${auth}" }
+upstreams:
+  app:
+    targets: [{ url: "${target}" }]
+`,
+      SOURCE,
+      {},
+    );
+  const loop =
+    "is this gateway's own listener: a request sent there comes back with this gateway's name in Via and is refused as a loop (502 proxy_loop_detected), so it can never be answered; point it at the service itself";
+  assert.deepEqual(
+    configWarnings(selfish('127.0.0.1:18080', 'http://127.0.0.1:18080', 'http://localhost:18080/auth')),
+    [
+      `upstreams.app.targets[0].url: 127.0.0.1:18080 ${loop}`,
+      `routes[0].auth.forward.url: localhost:18080 ${loop}`,
+    ],
+  );
+  assert.deepEqual(
+    configWarnings(selfish('0.0.0.0:18080', 'http://127.0.0.1:18080', 'http://127.0.0.1:9000/auth')),
+    [`upstreams.app.targets[0].url: 127.0.0.1:18080 ${loop}`],
+  );
+  assert.deepEqual(
+    configWarnings(selfish('127.0.0.1:18080', 'http://127.0.0.1:18081', 'http://10.0.0.5:18080/auth')),
+    [],
+  );
+});

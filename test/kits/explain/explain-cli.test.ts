@@ -64,6 +64,8 @@ test('--json: the whole report for machines', async () => {
     'shapes',
     'errors5xx',
     'upstreamOwn5xx',
+    'upstreamOwn5xxStale',
+    'staleAnswers',
     'unexplained5xx',
     'untypedRetries',
     'clientAborted',

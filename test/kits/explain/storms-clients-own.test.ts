@@ -51,6 +51,8 @@ async function grpcCall(gw: TestGateway, path: string, deadline: string): Promis
 let answered: LogLine;
 let clientDeadline: LogLine;
 let refused: LogLine;
+/** A request with Cache-Control: only-if-cached for a page not stored: the gateway's 504, the upstream not asked. */
+let notCached: LogLine;
 
 before(async () => {
   const echo = await startEcho();
@@ -66,6 +68,9 @@ routes:
     upstream: api
   - match: { path: /refused }
     upstream: api-refused
+  - match: { path: /cached }
+    upstream: web
+    cache: {}
   - upstream: web
 upstreams:
   web:
@@ -85,7 +90,12 @@ upstreams:
     assert.equal((await request(gw.url, { path: '/page' })).status, 200);
     await grpcCall(gw, '/silent/pkg.Svc/Call', '100m');
     assert.equal((await request(gw.url, { path: '/refused/page' })).status, 502);
-    await gw.accessLine(3);
+    const onlyIfCached = await request(gw.url, {
+      path: '/cached/page',
+      headers: { 'cache-control': 'only-if-cached' },
+    });
+    assert.equal(onlyIfCached.status, 504);
+    await gw.accessLine(4);
   } finally {
     await gw.close();
     await echo.close();
@@ -96,7 +106,9 @@ upstreams:
   answered = lines.find((line) => line.status === 200) as LogLine;
   clientDeadline = lines.find((line) => line.error === 'client_deadline') as LogLine;
   refused = lines.find((line) => line.error === 'connection_refused') as LogLine;
-  assert.ok(answered && clientDeadline && refused, JSON.stringify(lines));
+  notCached = lines.find((line) => line.error === 'only_if_cached') as LogLine;
+  assert.ok(answered && clientDeadline && refused && notCached, JSON.stringify(lines));
+  assert.equal(echo.received.length, 1, 'only the answered request reached the upstream');
   assert.equal(clientDeadline.status, 504);
 });
 
@@ -129,5 +141,20 @@ test("the same burst of the clients' own deadlines is no storm: the clients' doi
   assert.deepEqual(
     report.shapes.find((shape) => shape.types.some((t) => t.type === 'client_deadline'))?.shape,
     'client',
+  );
+});
+
+test("a burst of only-if-cached misses is no storm and no failure of the upstream's: the client asked for the cache alone, the upstream was not contacted", async () => {
+  const report = await minuteWithBurst(notCached);
+  assert.equal(notCached.upstream, 'web');
+  assert.deepEqual(report.storms, []);
+  assert.equal(typeCounts(report).only_if_cached, 12);
+  assert.deepEqual(
+    report.shapes.find((shape) => shape.types.some((t) => t.type === 'only_if_cached'))?.shape,
+    'client',
+  );
+  assert.deepEqual(
+    report.upstreams.map((u) => [u.name, u.failures]),
+    [['web', 0]],
   );
 });

@@ -58,6 +58,35 @@ test('an answer one worker stored is a hit in another (from the shared directory
   }
 });
 
+test('a purge counts what it removed from the directory too: after a restart, with nothing in memory, it is not "0 removed"', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'kept',
+  });
+  const before = await startTestGateway(config(origin.url, dir));
+  try {
+    await request(before.url, { path: '/pages/a' });
+    await request(before.url, { path: '/pages/b' });
+    await waitUntil('both answers written to the directory', () => filesIn(dir).length === 2);
+  } finally {
+    await before.close();
+  }
+  const after = await startTestGateway(config(origin.url, dir));
+  try {
+    assert.equal(after.gateway.purge({ route: 'pages' }), 2);
+    assert.equal(filesIn(dir).length, 0);
+    const asked = origin.heads.length;
+    const res = await request(after.url, { path: '/pages/a' });
+    assert.equal(res.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    assert.equal(origin.heads.length, asked + 1, 'the purged answer is gone: the upstream is asked');
+  } finally {
+    await after.close();
+    await origin.stop();
+  }
+});
+
 test('the directory stays under max_disk: the oldest files go', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
   const origin = await startMoodyOrigin({

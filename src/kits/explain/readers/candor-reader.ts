@@ -2,7 +2,7 @@ import { FAILURES, type FailureType } from '../../../core/failure/taxonomy.ts';
 import { describeEvent } from '../../../observe/events/event-words.ts';
 import { readEvent } from '../../../observe/events/read-event.ts';
 import type { LogReader } from '../log-reader.ts';
-import type { LogRecord, RequestLine } from '../log-record.ts';
+import { authHopPlace, type LogRecord, type RequestLine } from '../log-record.ts';
 
 /** A type the taxonomy knows, or undefined (a line from another version may name others). */
 export function knownType(value: unknown): FailureType | undefined {
@@ -40,11 +40,21 @@ function grpcOf(entry: Record<string, unknown>, status: number): RequestLine['gr
   return { status: code, producedBy: byGateway ? 'proxy' : 'upstream' };
 }
 
+/** A wait with the time the request was held (upstreams.*.hold) taken out. */
+function lessHeld(waitMs: number | undefined, heldMs: number | undefined): number | undefined {
+  return waitMs === undefined || heldMs === undefined ? waitMs : Math.max(0, waitMs - heldMs);
+}
+
 /** "no response head within the grpc-timeout of 150 ms": the client's deadline, 150. */
 function clientDeadline(details: unknown): number | undefined {
   if (typeof details !== 'string') return undefined;
   const ms = /\bgrpc-timeout of (\d{1,9}) ms\b/.exec(details)?.[1];
   return ms === undefined ? undefined : Number(ms);
+}
+
+/** A `stale_cause` Candor writes: a failure type it knows, or the upstream's own 5xx status. */
+function staleCause(value: string): string | undefined {
+  return knownType(value) ?? (/^upstream_5\d\d$/.test(value) ? value : undefined);
 }
 
 /**
@@ -81,7 +91,7 @@ export const candorReader: LogReader = {
     const slowFailure = failure !== undefined && FAILURES[failure].shape === 'slow';
     // The last attempt is the line's own when it ended as the request did; one the gateway
     // answered after (no target left in rotation, the deadline in backoff) was retried too.
-    const tries: Array<{ error?: unknown }> = Array.isArray(entry.tries) ? entry.tries : [];
+    const tries: Array<{ error?: unknown; ms?: unknown }> = Array.isArray(entry.tries) ? entry.tries : [];
     const ownLast = tries.length > 0 && tries[tries.length - 1]?.error === entry.error;
     const retried = Array.isArray(entry.tries)
       ? tries
@@ -93,12 +103,25 @@ export const candorReader: LogReader = {
       kind: 'request',
       time,
       status,
-      upstream: typeof entry.upstream === 'string' ? entry.upstream : undefined,
+      // The auth hop's failure (`auth: failed: <type>`) answered the request before any upstream.
+      upstream:
+        typeof entry.auth === 'string' && entry.auth.startsWith('failed: ')
+          ? authHopPlace(typeof entry.route === 'string' ? entry.route : undefined)
+          : typeof entry.upstream === 'string'
+            ? entry.upstream
+            : undefined,
       target: typeof entry.target === 'string' ? entry.target : undefined,
       failure,
       retried: retried.length > 0 ? retried : undefined,
-      // A success waited until its head (ttfb); a timeout waited until it gave up (total).
-      waitMs: slowFailure ? finite(entry.total_ms) : finite(entry.ttfb_ms),
+      // A success waited until its head (ttfb); a timeout waited until it gave up: its own try's
+      // `ms` where `tries` lists it (the earlier tries and their backoff are no wait on this one),
+      // else the total. A held request's wait for a target to come back (held_ms) is no wait on
+      // the upstream either.
+      waitMs: slowFailure
+        ? ownLast
+          ? finite(tries[tries.length - 1]?.ms)
+          : lessHeld(finite(entry.total_ms), finite(entry.held_ms))
+        : lessHeld(finite(entry.ttfb_ms), finite(entry.held_ms)),
       clientAborted: entry.client_aborted === true || undefined,
       // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
       producedBy: status >= 500 ? (entry.error === undefined ? 'upstream' : 'proxy') : undefined,
@@ -107,6 +130,7 @@ export const candorReader: LogReader = {
         typeof entry.protocol === 'string' && PROTOCOL.test(entry.protocol) ? entry.protocol : undefined,
       grpc: grpcOf(entry, status),
       clientDeadlineMs: slowFailure ? clientDeadline(entry.details) : undefined,
+      staleCause: typeof entry.stale_cause === 'string' ? staleCause(entry.stale_cause) : undefined,
     };
   },
 };

@@ -1,0 +1,86 @@
+/**
+ * An auth hop's failure (a forward-auth service or a JWKS endpoint refused, slow, broken) is the
+ * gateway's answer for the auth hop (`next-hop="auth:NAME"`), never the route's upstream's: its
+ * log line has `auth: failed: <type>` and no `upstream`. `candor explain` must place it at the
+ * auth hop of its route, not at an unnamed upstream with "start the upstream process" as the
+ * only word (issue 32: every answer of the tools is true; issue 34's auth hop).
+ *
+ * The lines are a real gateway's: one route whose auth service refuses, one whose upstream does.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { renderText } from '../../../src/kits/explain/render-text.ts';
+import type { Report } from '../../../src/kits/explain/report.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { explain } from './explain-fixture.ts';
+
+let report: Report;
+
+before(async () => {
+  const echo = await startEcho();
+  const refusing = await startRefusing();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth:
+      forward: { url: "${refusing.url}" }
+  - name: down
+    match: { path: /down }
+    upstream: down
+upstreams:
+  app:
+    targets: [{ url: ${echo.url} }]
+  down:
+    targets: [{ url: ${refusing.url} }]
+    retries: { attempts: 1 }
+`);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const res = await request(gw.url, { path: '/app' });
+      assert.equal(res.status, 502);
+      assert.match(String(res.headers['proxy-status']), /error=connection_refused; .*next-hop="auth:/);
+    }
+    assert.equal((await request(gw.url, { path: '/down' })).status, 502);
+    await gw.accessLine(4);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await refusing.close();
+  }
+  const lines = gw.logs.filter((line) => line.msg === 'request');
+  assert.equal(lines.filter((line) => line.auth === 'failed: connection_refused').length, 3);
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-auth-')), 'candor.log');
+  writeFileSync(file, `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
+  report = await explain([file]);
+});
+
+test("the auth hop's refusals are placed at the auth hop of their route, the upstream's at the upstream", () => {
+  const refused = report.shapes.flatMap((s) => s.types).find((t) => t.type === 'connection_refused');
+  assert.deepEqual(refused?.upstreams, [
+    { upstream: 'auth hop (route app)', count: 3 },
+    { upstream: 'down', count: 1 },
+  ]);
+  assert.deepEqual(
+    report.upstreams.map((u) => [u.name, u.failures]),
+    [
+      ['auth hop (route app)', 3],
+      ['down', 1],
+    ],
+  );
+});
+
+test("what to check first says which of the failures were the auth hop's, not an upstream's", () => {
+  const text = renderText(report);
+  assert.match(
+    text,
+    /unreachable \(4\): the upstream is not there\n.*\n.*\n {4}where: {2}3 at the auth hop \(route app\): the route's forward-auth service or JWKS endpoint failed, not its upstream \(see the route's auth\)\n/,
+  );
+});
