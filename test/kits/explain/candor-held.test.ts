@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Report } from '../../../src/kits/explain/report.ts';
+import { roundNear } from '../../../src/kits/explain/timeout-advice.ts';
 import { request } from '../../helpers/http-client.ts';
 import { type LogLine, singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -60,5 +61,8 @@ test('the wait a timeout cut is the wait on the upstream, the hold left out', ()
   const tries = line.tries as { error: string; ms: number }[];
   assert.equal(tries.at(-1)?.error, 'http_response_timeout');
   assert.equal(finding?.waited?.min, tries.at(-1)?.ms);
-  assert.equal(finding?.configuredMs, 300);
+  // The timeout explain names is read off that wait (300 ms here, a little more on a loaded
+  // machine), never off the hold's: the request waited more than 800 ms in all.
+  assert.equal(finding?.configuredMs, roundNear(tries.at(-1)?.ms as number));
+  assert.ok((finding?.configuredMs as number) < 500, JSON.stringify(finding));
 });
