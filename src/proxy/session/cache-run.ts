@@ -218,7 +218,7 @@ export class CacheRun implements ResponseStore {
     const stored = this.#cache.get(this.#key as string);
     const reason = forwardReason(stored, this.#request as CacheRequest);
     this.#status = `${forwardedStatus(this.#req.runtime.name, reason)}; collapsed`;
-    this.#req.record.cache = `fwd=${reason}`;
+    this.#req.record.cache = `fwd=${reason}; collapsed`;
     if (end instanceof Failure) return this.#fail?.(end);
     (this.#staleFor(end) ?? (() => this.#lookup(forward, true)))();
   }

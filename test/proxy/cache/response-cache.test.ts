@@ -138,6 +138,8 @@ test("20 concurrent misses whose one fetch times out: one upstream request, and 
       assert.equal(line.status, 504);
       assert.equal(line.error, 'http_response_timeout');
       assert.equal(line.attempts, 0, 'a waiting request made no attempt of its own');
+      // The log says what Cache-Status says: it shared another request's forward.
+      assert.equal(line.cache, 'fwd=uri-miss; collapsed');
     },
     undefined,
     'timeouts: { response: 400ms }\n    retries: { attempts: 1 }',
