@@ -270,6 +270,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** A held request may be tried again (HoldOwner): a new round, on its upstream's targets of now. */
   tryAgain(upstream: Upstream): void {
     [this.tried, this.admitted] = [NONE_TRIED, { ...this.admitted, upstream }];
+    this.req.record.retrySkipped = undefined; // the skipped retry is made after all: this one
     this.attempt();
   }
 

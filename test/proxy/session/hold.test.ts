@@ -57,6 +57,8 @@ test('a restart inside hold.timeout: every held request is answered 200, in orde
       assert.equal(line.status, 200);
       assert.equal(typeof line.held_ms, 'number');
       assert.ok((line.held_ms as number) > 0);
+      // Its refused try was tried again once a target was back: no retry was skipped in the end.
+      assert.equal(line.retry_skipped, undefined, JSON.stringify(line));
     }
   } finally {
     await edge.close();
