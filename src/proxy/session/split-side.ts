@@ -30,8 +30,7 @@ export function chooseSide(
   clientAddress: string,
   refreshSide?: string,
 ): Side | undefined {
-  const split =
-    route.split === undefined && route.canary === undefined ? undefined : gateway.splits.get(route.name);
+  const split = splitOf(gateway.splits, route);
   if (split === undefined) return undefined;
   if (refreshSide !== undefined) return split.named(refreshSide) ?? split.draw(undefined);
   const key =
@@ -39,6 +38,11 @@ export function chooseSide(
       ? undefined
       : hashKeyOf(split.hashKey, { headers: fields }, clientAddress, gateway.trust);
   return split.draw(key);
+}
+
+/** The route's split (or canary), as the loader made it once; undefined for a route with neither. */
+function splitOf(splits: ReadonlyMap<string, RouteSplit>, route: RouteConfig): RouteSplit | undefined {
+  return route.split === undefined && route.canary === undefined ? undefined : splits.get(route.name);
 }
 
 /**
@@ -77,8 +81,7 @@ export function sideAway(
   from: Upstream,
   refused: boolean,
 ): Upstream | undefined {
-  const split =
-    route.split === undefined && route.canary === undefined ? undefined : runtime.splits.get(route.name);
+  const split = splitOf(runtime.splits, route);
   if (split === undefined) return undefined;
   const { fields, record, exchange } = req;
   const drawn = chooseSide(runtime, route, fields, record.clientAddress, exchange.refreshSide) as Side;
@@ -104,8 +107,7 @@ export function otherSides(
   route: RouteConfig,
   from: Upstream,
 ): Upstream[] {
-  const split =
-    route.split === undefined && route.canary === undefined ? undefined : runtime.splits.get(route.name);
+  const split = splitOf(runtime.splits, route);
   const out: Upstream[] = [];
   for (const side of split?.sides ?? []) {
     const found =
