@@ -14,6 +14,24 @@ const GARBAGE_CODES: ReadonlyMap<string, FailureType> = new Map([
   ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'http_response_content_length'],
 ]);
 
+/**
+ * Status lines llhttp parses but undici refuses in its own code, not as an HTTPParserError: a
+ * code below 100 (`HTTP/1.1 099`) trips its assertion `statusCode >= 100`; a 101 to a request
+ * that asked for no upgrade is its SocketError "bad upgrade", or, without an Upgrade field, its
+ * assertion `upgrade`. The gateway's own parser calls each garbage (response-parser.ts); told
+ * "connection lost", a GET was sent again to meet the same answer. Matched by undici's words,
+ * their codes being shared with other faults; what else those codes say stays what it was.
+ */
+function refusedStatus(code: string, message: string): string | undefined {
+  if (code === 'ERR_ASSERTION' && /\bstatusCode >= 100\b/.test(message)) return 'a status code below 100';
+  if (
+    (code === 'UND_ERR_SOCKET' && message === 'bad upgrade') ||
+    (code === 'ERR_ASSERTION' && /\bassert\(upgrade\)/.test(message))
+  )
+    return '101 Switching Protocols, but no upgrade was asked for';
+  return undefined;
+}
+
 /** The finer type of an HTTP parser error, from llhttp's reason ("Invalid character in chunk size"). */
 function parserErrorType(message: string): FailureType {
   if (/content-length/i.test(message)) return 'http_response_content_length';
@@ -50,6 +68,12 @@ export function classifyFetchError(
       `${(cause as Error).message} (${code || 'HTTPParserError'}) after ${ms(elapsed)}`,
       { stage: 'head_received', cause },
     );
+  const refused = refusedStatus(code, (cause as Error | null)?.message ?? '');
+  if (refused !== undefined)
+    return new Failure('http_protocol_error', `${refused} (${code}) after ${ms(elapsed)}`, {
+      stage: 'head_received',
+      cause,
+    });
   if (DNS_CODES.has(code)) return classifyConnectError(cause, 'dns', elapsed);
   // undici's own wait for the response head (its dispatcher's headersTimeout) ran out.
   if (code === 'UND_ERR_HEADERS_TIMEOUT')

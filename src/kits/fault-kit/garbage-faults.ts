@@ -111,15 +111,29 @@ export function startInvalidHeader(options: InvalidHeaderOptions = {}): Promise<
   });
 }
 
-type InvalidStatusLineVariant = 'letters-in-code' | 'four-digit-code' | 'unknown-version';
+type InvalidStatusLineVariant =
+  | 'letters-in-code'
+  | 'four-digit-code'
+  | 'unknown-version'
+  | 'code-below-100'
+  | 'unasked-101'
+  | 'unasked-101-bare';
 
 const INVALID_STATUS_LINES: Record<InvalidStatusLineVariant, string> = {
   'letters-in-code': 'HTTP/1.1 2OO OK',
   'four-digit-code': 'HTTP/1.1 2000 OK',
   'unknown-version': 'HTTP/7.3 200 OK',
+  // Three digits, so a parser takes the line; no status code is below 100 (RFC 9110 §15).
+  'code-below-100': 'HTTP/1.1 099 Odd',
+  // A switch nobody asked for (RFC 9110 §15.2.2: only to a request with Upgrade), with and without its fields.
+  'unasked-101': 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket',
+  'unasked-101-bare': 'HTTP/1.1 101 Switching Protocols',
 };
 
-/** garbage / http_protocol_error: a status line that is not HTTP/1.x (then valid headers and body). */
+/**
+ * garbage / http_protocol_error: a status line no HTTP/1.x client may take, to a request that
+ * asked for no upgrade (then valid headers and body).
+ */
 export function startInvalidStatusLine(options: { variant?: InvalidStatusLineVariant } = {}): Promise<Fault> {
   const line = INVALID_STATUS_LINES[options.variant ?? 'letters-in-code'];
   return startRawFault(async (connection) => {

@@ -3,6 +3,7 @@ import { closeSync, constants, mkdirSync, openSync, readdirSync, readSync, unlin
 import { open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
+import { entryName } from './purge-tally.ts';
 import { keyMatches, StoredAnswer } from './stored-answer.ts';
 
 /** A file's first line longer than this is not one of ours: it is not read further. */
@@ -60,7 +61,7 @@ export class DiskStore {
   }
 
   #file(key: string): string {
-    return join(this.#dir, createHash('sha256').update(`${this.#route}\n${key}`).digest('hex'));
+    return join(this.#dir, entryName(this.#route, key));
   }
 
   /** The answer stored for this key by any worker; undefined when none (or the file is not one of ours). */

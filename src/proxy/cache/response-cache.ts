@@ -1,6 +1,8 @@
+import { basename } from 'node:path';
 import type { CacheConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
+import { entryName, type PurgeTally } from './purge-tally.ts';
 import { keyMatches, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
@@ -54,9 +56,12 @@ export class ResponseCache {
   #bytes = 0;
   /** The answers the workers share on disk (`cache.dir`); undefined without one. */
   readonly disk: DiskStore | undefined;
+  /** The route's name: what names an answer across the workers (purge-tally.ts's entryName). */
+  readonly #route: string;
 
   constructor(config: CacheConfig, route: string) {
     this.config = config;
+    this.#route = route;
     this.disk =
       config.dir === undefined
         ? undefined
@@ -115,17 +120,24 @@ export class ResponseCache {
     return true;
   }
 
-  /** Drops every stored answer (or those under `prefix`: keyMatches); returns how many. */
-  purge(prefix?: string): number {
+  /**
+   * Drops every stored answer (or those under `prefix`: keyMatches); returns how many, and names
+   * each in `tally` when given (a cluster worker's, for the primary to count across workers).
+   */
+  purge(prefix?: string, tally?: PurgeTally): number {
     // The shared files go too (each worker asked removes what is left), counted with the answers
     // in memory once each: an answer kept in both is one; one on disk alone (after a restart, or
     // stored by another worker) is one too, never left out of the count.
     const disk = this.disk;
     const files = disk?.purge(prefix);
     let removed = files?.size ?? 0;
-    for (const key of [...this.#entries.keys()])
-      if ((prefix === undefined || keyMatches(key, prefix)) && this.delete(key))
-        removed += disk !== undefined && files?.has(disk.fileOf(key)) ? 0 : 1;
+    if (tally !== undefined) for (const file of files ?? []) tally.add(basename(file));
+    for (const key of [...this.#entries.keys()]) {
+      if ((prefix !== undefined && !keyMatches(key, prefix)) || !this.delete(key)) continue;
+      if (disk !== undefined && files?.has(disk.fileOf(key))) continue;
+      removed++;
+      tally?.add(entryName(this.#route, key));
+    }
     return removed;
   }
 

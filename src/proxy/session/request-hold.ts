@@ -52,6 +52,8 @@ export class RequestHold {
   /** What draws a split route's side again: the route, the runtime, the request's fields and address. */
   readonly #route: Admitted['route'];
   readonly #req: SessionRequest;
+  /** Access's edit of the request: the fields a split's hash key reads, as the first draw read them. */
+  readonly #edit: Admitted['requestEdit'];
   /** It went to another side since it was last refused: the next refusal waits (no two sides tried in turn forever). */
   #moved = false;
   #seq: number | undefined;
@@ -74,6 +76,7 @@ export class RequestHold {
     this.#upstream = admitted.upstream;
     this.#route = admitted.route;
     this.#req = req;
+    this.#edit = admitted.requestEdit;
     this.#owner = owner;
     this.#measure = measure;
     this.#config = own === undefined ? admitted.upstream.config.hold : undefined;
@@ -163,7 +166,7 @@ export class RequestHold {
    * request's upstream: its own line in that side's hold, its counts there.
    */
   #away(refused: boolean): Upstream | undefined {
-    const upstream = sideAway(this.#req.runtime, this.#route, this.#req, this.#upstream, refused);
+    const upstream = sideAway(this.#req.runtime, this.#route, this.#req, this.#edit, this.#upstream, refused);
     if (upstream === undefined) return undefined;
     this.#upstream = upstream;
     this.#seq = undefined;

@@ -1,8 +1,10 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
+import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import type { RouteSplit } from '../route/split.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, NONE_TRIED } from '../select/select-target.ts';
@@ -69,6 +71,9 @@ export function sideDrawer(exchange: {
  * reload's) of the side the split draws for it now (after a rollback, the baseline) and then the
  * other sides it still sends requests to. `refused`: `from` just failed it, so it is not asked.
  * Undefined: it waits where it is (not a split route; `from` is that first side; none can take it).
+ * Drawn on the fields as access left them (`edit`, the admitted request's requestEdit), as the
+ * first draw was: a `hash_key: header:X-User-Id` is the user the auth service named, so a client
+ * that forges its own copy cannot pick the side it wakes on.
  */
 export function sideAway(
   runtime: {
@@ -78,12 +83,15 @@ export function sideAway(
   },
   route: RouteConfig,
   req: SessionRequest,
+  edit: AnswerEdit | undefined,
   from: Upstream,
   refused: boolean,
 ): Upstream | undefined {
   const split = splitOf(runtime.splits, route);
   if (split === undefined) return undefined;
-  const { fields, record, exchange } = req;
+  const { record, exchange } = req;
+  const keyed = split.hashKey !== undefined && split.hashKey.kind !== 'client';
+  const fields = keyed ? fieldsAfterAccess(req.head.headers, req.fields, edit) : req.fields;
   const drawn = chooseSide(runtime, route, fields, record.clientAddress, exchange.refreshSide) as Side;
   const names = [drawn.upstream];
   for (const side of split.sides) if (side.weight > 0) names.push(side.upstream);

@@ -12,6 +12,14 @@ export interface AcmeDirectory {
   readonly meta?: { readonly termsOfService?: string; readonly caaIdentities?: readonly string[] };
 }
 
+/** The ACME account of the client's key, as account() found or made it. */
+export interface AcmeAccount {
+  /** Its URL: the `kid` every later request names it by. */
+  readonly url: string;
+  /** The contact the CA held for it before account() brought it to the one asked; absent: it was that already. */
+  readonly replaced?: readonly string[];
+}
+
 export interface AcmeOrder {
   readonly url: string;
   readonly status: 'pending' | 'ready' | 'processing' | 'valid' | 'invalid';
@@ -51,6 +59,7 @@ export class AcmeClient {
   #directory: AcmeDirectory | undefined;
   #nonce: string | undefined;
   #kid: string | undefined;
+  #account: Promise<AcmeAccount> | undefined;
   #jwk: JWK | undefined;
   #thumbprint: string | undefined;
 
@@ -80,21 +89,37 @@ export class AcmeClient {
     return `${token}.${this.#thumbprint}`;
   }
 
-  /** Finds the account of this key, or makes it (agreeing to the terms of service). Returns its URL. */
-  async account(email: string | undefined): Promise<string> {
-    if (this.#kid) return this.#kid;
+  /**
+   * Finds the account of this key, or makes it (agreeing to the terms of service), once per
+   * client: a second call (an order beside the start's look) shares the first's answer, and one
+   * that failed is tried again by the next. An account found (200) comes as the CA holds it, its
+   * contact not the one sent (RFC 8555 §7.3.1: the request's fields are ignored): when that is
+   * not `email`'s (an `acme.email` changed, or removed), it is brought to it (§7.3.2).
+   */
+  account(email: string | undefined): Promise<AcmeAccount> {
+    this.#account ??= this.#findAccount(email).catch((err: unknown) => {
+      this.#account = undefined;
+      throw err;
+    });
+    return this.#account;
+  }
+
+  async #findAccount(email: string | undefined): Promise<AcmeAccount> {
     const { newAccount } = await this.directory();
-    const payload = {
-      termsOfServiceAgreed: true,
-      ...(email === undefined ? {} : { contact: [`mailto:${email}`] }),
-    };
+    const contact = contactFor(email);
+    const payload = { termsOfServiceAgreed: true, ...(email === undefined ? {} : { contact }) };
     const answer = await this.#post(newAccount, payload, 'jwk');
     if (answer.status !== 200 && answer.status !== 201) throw refusal(answer);
     const location = header(answer, 'location');
     if (!location)
       throw new AcmeProblem('candor:account', 'the new account came without its URL', answer.status);
     this.#kid = location;
-    return location;
+    if (answer.status === 201) return { url: location };
+    const held = heldContact(parseJson(answer)?.contact);
+    if (sameContact(held, contact)) return { url: location };
+    const updated = await this.#post(location, { contact });
+    if (updated.status !== 200) throw refusal(updated);
+    return { url: location, replaced: held };
   }
 
   async newOrder(names: readonly string[], replaces?: string): Promise<AcmeOrder> {
@@ -229,6 +254,21 @@ function refusal(answer: AcmeResponse): AcmeProblem {
         ? Number(retryAfter) * 1000
         : Date.parse(retryAfter) - Date.now();
   return AcmeProblem.from(parseJson(answer), answer.status, ms > 0 ? ms : undefined);
+}
+
+/** The account contact `acme.email` asks for: its mailto URL, none without one. */
+export function contactFor(email: string | undefined): string[] {
+  return email === undefined ? [] : [`mailto:${email}`];
+}
+
+/** An account's `contact` as the CA sent it: its strings, none when it sent none (or no list). */
+function heldContact(contact: unknown): string[] {
+  return Array.isArray(contact) ? contact.filter((c): c is string => typeof c === 'string') : [];
+}
+
+/** The same contacts, in any order. */
+export function sameContact(a: readonly string[], b: readonly string[]): boolean {
+  return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 }
 
 function header(answer: AcmeResponse, name: string): string | undefined {

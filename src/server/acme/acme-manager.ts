@@ -6,7 +6,7 @@ import { certificateId } from '../../core/tls/certificate-id.ts';
 import { challengeCertificate } from '../../core/tls/challenge-certificate.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
-import { AcmeClient } from './acme-client.ts';
+import { AcmeClient, contactFor, sameContact } from './acme-client.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
 import { type ChallengeSolver, orderCertificate } from './acme-order.ts';
 import { AcmeProblem, problemLabel } from './acme-problem.ts';
@@ -113,6 +113,16 @@ export class AcmeManager {
   /** Reads what the store holds and plans every name; orders run in the background. */
   start(): void {
     this.#store.open();
+    // An account made before, whose contact the CA was last told is not acme.email's (it changed,
+    // or was removed, or was never recorded): brought up to date now, not at the next order,
+    // which may be weeks away. One request to the CA then; none at a start that changed nothing.
+    const { directory, email } = this.#config;
+    const told = this.#store.accountContact(directory);
+    if (
+      this.#store.accountKey(directory) !== undefined &&
+      (told === undefined || !sameContact(told, contactFor(email)))
+    )
+      void this.#account();
     const now = Date.now();
     for (const managed of this.#managed.values()) {
       this.#readStored(managed);
@@ -286,6 +296,8 @@ export class AcmeManager {
         signal: this.#stopping.signal,
       });
       this.#stopping.signal.throwIfAborted();
+      // The account the order used (found or made: no request now) is recorded as told.
+      await this.#account();
       const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       this.#store.saveCertificate(name, chain, keyPem);
       this.#store.setLastError(name, undefined);
@@ -432,6 +444,30 @@ export class AcmeManager {
     this.#plan(managed, this.#renewalOf(managed));
     void this.#askRenewalInfo(managed);
     return true;
+  }
+
+  /**
+   * The account of the key, its contact brought to acme.email's (acme-client.ts's account), and
+   * what the CA was told recorded in the store. A failure is said and left: the next order (or
+   * start) tries again, and an order that cannot reach the account fails on its own.
+   */
+  async #account(): Promise<void> {
+    const { directory, email } = this.#config;
+    try {
+      const account = await this.#clientOf().account(email);
+      this.#store.saveAccountContact(directory, contactFor(email));
+      if (account.replaced !== undefined)
+        this.#logger.info(
+          { acme_account: account.url, contact: contactFor(email), was: account.replaced },
+          'ACME account contact updated',
+        );
+    } catch (err) {
+      if (this.#stopped) return;
+      this.#logger.warn(
+        { err: (err as Error).message },
+        'ACME account contact not brought up to date: tried again at the next order',
+      );
+    }
   }
 
   #clientOf(): AcmeClient {

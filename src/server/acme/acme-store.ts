@@ -10,6 +10,7 @@ import { join } from 'node:path';
  * temporary name and renamed, so no reader ever sees half of one.
  *
  *   accounts/<directory hash>.key
+ *   accounts/<directory hash>.contact   (the contact last brought to the CA, JSON)
  *   certificates/<name>/chain.pem, key.pem
  *   challenges/http-01/<token>
  *   challenges/tls-alpn-01/<name>.pem   (certificate, then key)
@@ -34,6 +35,24 @@ export class AcmeStore {
 
   saveAccountKey(directory: string, pem: string): void {
     this.#write(this.#accountPath(directory), pem);
+  }
+
+  /**
+   * The account's contact as the CA last confirmed it (account found, made or updated); undefined
+   * when never recorded (or unreadable: then it is looked at again, which costs one request).
+   */
+  accountContact(directory: string): string[] | undefined {
+    const text = this.#read(this.#accountPath(directory).replace(/\.key$/, '.contact'));
+    try {
+      const contact = text === undefined ? undefined : JSON.parse(text);
+      return Array.isArray(contact) && contact.every((c) => typeof c === 'string') ? contact : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  saveAccountContact(directory: string, contact: readonly string[]): void {
+    this.#write(this.#accountPath(directory).replace(/\.key$/, '.contact'), JSON.stringify(contact));
   }
 
   /**

@@ -12,6 +12,7 @@ import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
 import { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
+import { mergePurged } from '../../proxy/cache/purge-tally.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
@@ -355,7 +356,10 @@ export class ClusterControl {
   purge(
     scope: PurgeScope,
     caller: Caller,
-  ): Promise<{ problem: ChangeProblem } | { removed: number; confirmed: number[]; failed: number[] }> {
+  ): Promise<
+    | { problem: ChangeProblem }
+    | { removed: number; removed_at_most?: number; confirmed: number[]; failed: number[] }
+  > {
     return this.#serial(async () => {
       if (scope.route !== undefined) {
         const route = this.#config.routes.find((r) => r.name === scope.route);
@@ -365,21 +369,24 @@ export class ClusterControl {
           return { problem: { field: 'route', detail: `the route "${scope.route}" has no cache` } };
       }
       const answers = await this.#askAll((id) => ({ candor: 'purge', id, scope }));
-      let removed = 0;
+      const purged: { removed: number; ids?: readonly string[] }[] = [];
       const confirmed: number[] = [];
       const failed: number[] = [];
       for (const { worker, answer } of answers) {
         if (answer?.candor !== 'purged') failed.push(worker);
         else {
-          removed += answer.removed;
+          purged.push(answer);
           confirmed.push(worker);
         }
       }
+      // An answer two workers held is one (each keeps its own copy in memory).
+      const { removed, removedAtMost } = mergePurged(purged);
+      const counted = removedAtMost === undefined ? {} : { removed_at_most: removedAtMost };
       this.#logger.info(
-        { who: caller.who, purge: scope, removed, workers: { confirmed, failed } },
+        { who: caller.who, purge: scope, removed, ...counted, workers: { confirmed, failed } },
         'admin purge',
       );
-      return { removed, confirmed, failed };
+      return { removed, ...counted, confirmed, failed };
     });
   }
 

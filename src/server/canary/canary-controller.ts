@@ -58,11 +58,19 @@ interface Run {
   readonly route: string;
   readonly baseline: string;
   readonly config: CanaryConfig;
+  /** Set through toPhase only: it keeps the time the canary ran (ranMs, runningSince). */
   phase: CanaryPhase;
   /** Index into config.steps; -1 before the first step. */
   step: number;
   share: number;
   startedAt: number;
+  /**
+   * Milliseconds the canary ran (phase running) since it started, up to its last pause: what
+   * max_duration bounds, so a pause, however long, is not held against it once started again.
+   */
+  ranMs: number;
+  /** When it last went running (performance.now()); read only while running. */
+  runningSince: number;
   /** The current step's counts and looks (a new one at each step). */
   looks: StepLooks;
   reason: string | null;
@@ -132,6 +140,8 @@ export class CanaryController {
         step: -1,
         share: 0,
         startedAt: Date.now(),
+        ranMs: 0,
+        runningSince: performance.now(),
         looks: new StepLooks(canary),
         reason: null,
         failedMetric: null,
@@ -186,13 +196,14 @@ export class CanaryController {
       if (action === 'start') {
         if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
         const resume = run.phase === 'paused' && run.step >= 0;
-        run.phase = 'running';
         run.reason = null;
         run.failedMetric = null;
         if (!resume) {
           run.step = -1;
           run.startedAt = Date.now();
+          run.ranMs = 0;
         }
+        toPhase(run, 'running');
         // Logged and shared with the phase already running (a fleet follows the resumed state).
         this.#act(run, 'start', who, `canary ${run.config.upstream} of route ${route} started by ${who}`);
         if (resume) await this.#resume(run);
@@ -201,7 +212,7 @@ export class CanaryController {
         if (run.phase !== 'running')
           return { problem: `the canary of route "${route}" is not running (${run.phase})` };
         this.#stopTimer(run);
-        run.phase = 'paused';
+        toPhase(run, 'paused');
         run.reason = `paused by ${who}`;
         this.#act(run, 'pause', who, `canary of route ${route} paused at ${run.share}% by ${who}`);
       } else if (action === 'rollback') {
@@ -250,7 +261,7 @@ export class CanaryController {
               'canary: the weights set by hand not applied again',
             ),
           );
-      run.phase = 'paused';
+      toPhase(run, 'paused');
       run.share = share;
       run.reason = `share set by hand to ${share}% by ${who}`;
       this.#act(
@@ -314,7 +325,12 @@ export class CanaryController {
     // A new step, or a start on another gateway after a pause: judged on what comes from now (#resume).
     if (state.step !== run.step || (state.phase === 'running' && run.phase !== 'running'))
       run.looks = new StepLooks(run.config);
-    run.phase = state.phase;
+    // Started anew on another gateway (not on from a pause): its time runs from now here too.
+    if (state.phase === 'running' && run.phase !== 'running' && run.phase !== 'paused') {
+      run.startedAt = Date.now();
+      run.ranMs = 0;
+    }
+    toPhase(run, state.phase);
     run.step = state.step;
     run.reason = state.reason;
     run.failedMetric = state.failedMetric;
@@ -418,7 +434,8 @@ export class CanaryController {
     const judged = look.judged;
     run.last = lastVerdict(judged, look);
     if (!judged.decided) {
-      if (Date.now() - run.startedAt >= run.config.maxDuration)
+      // The time it ran, not since it started: a pause an operator (or a verdict) made does not count.
+      if (ranFor(run, performance.now()) >= run.config.maxDuration)
         return this.#failed(
           run,
           `too few requests to judge within max_duration (${judged.requests.canary} canary, ${judged.requests.baseline} baseline, ${run.config.minRequests} needed)`,
@@ -476,7 +493,7 @@ export class CanaryController {
     );
     if (run.step + 1 < run.config.steps.length) return this.#toStep(run, run.step + 1);
     if (run.config.onSuccess === 'promote') return this.#promote(run, 'canary');
-    run.phase = 'held';
+    toPhase(run, 'held');
     this.#act(run, 'hold', 'canary', `canary of route ${run.route} passed every step: held at ${run.share}%`);
   }
 
@@ -518,7 +535,7 @@ export class CanaryController {
     run.failedMetric = metric;
     if (run.config.onFailure === 'rollback') return this.#rollback(run, reason, 'canary', metric);
     this.#stopTimer(run);
-    run.phase = 'paused';
+    toPhase(run, 'paused');
     run.reason = reason;
     await this.#host.setSides(run.route, sidesOf(run, run.share), { verdict: 'worse', metric });
     this.#act(run, 'pause', 'canary', `canary of route ${run.route} paused at ${run.share}%: ${reason}`);
@@ -526,7 +543,7 @@ export class CanaryController {
 
   async #rollback(run: Run, reason: string, who: string, metric?: string): Promise<void> {
     this.#stopTimer(run);
-    run.phase = 'rolled_back';
+    toPhase(run, 'rolled_back');
     run.reason = reason;
     await this.#setShare(run, 0, metric === undefined ? undefined : { verdict: 'worse', metric });
     this.#act(run, 'rollback', who, `canary of route ${run.route} rolled back to 0%: ${reason}`);
@@ -534,7 +551,7 @@ export class CanaryController {
 
   async #promote(run: Run, who: string): Promise<void> {
     this.#stopTimer(run);
-    run.phase = 'promoted';
+    toPhase(run, 'promoted');
     run.reason = who === 'canary' ? 'passed every step' : `promoted by ${who}`;
     await this.#setShare(run, 100, who === 'canary' ? { verdict: 'pass', metric: '' } : undefined);
     this.#act(
@@ -608,6 +625,19 @@ export class CanaryController {
     if (run.timer !== undefined) clearTimeout(run.timer);
     run.timer = undefined;
   }
+}
+
+/** The one writer of a run's phase: the time it ran is kept as it goes running and stops. */
+function toPhase(run: Run, phase: CanaryPhase): void {
+  const now = performance.now();
+  if (run.phase === 'running' && phase !== 'running') run.ranMs += now - run.runningSince;
+  else if (run.phase !== 'running' && phase === 'running') run.runningSince = now;
+  run.phase = phase;
+}
+
+/** Milliseconds the canary ran since it started (see Run.ranMs). */
+function ranFor(run: Run, now: number): number {
+  return run.ranMs + (run.phase === 'running' ? now - run.runningSince : 0);
 }
 
 function sidesOf(run: Run, share: number): SplitSide[] {

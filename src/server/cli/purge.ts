@@ -30,7 +30,13 @@ export async function runPurge(
   if (answer.status === 200) {
     const where =
       route === undefined ? 'every route' : `route "${route}"${key === undefined ? '' : ` under "${key}"`}`;
-    process.stdout.write(`purged ${String(answer.body.removed)} stored answer(s) from ${where}\n`);
+    // A purge too large to count exactly across the workers is told as the range it is.
+    const most = answer.body.removed_at_most;
+    const count =
+      most === undefined
+        ? String(answer.body.removed)
+        : `at least ${String(answer.body.removed)} (at most ${String(most)})`;
+    process.stdout.write(`purged ${count} stored answer(s) from ${where}\n`);
     return EXIT.ok;
   }
   process.stderr.write(

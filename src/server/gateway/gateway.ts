@@ -13,6 +13,7 @@ import { ClientLimits } from '../../proxy/accept/client-limits.ts';
 import { type Listener, type OrderedCertificateSource, startListener } from '../../proxy/accept/listener.ts';
 import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
+import type { PurgeTally } from '../../proxy/cache/purge-tally.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import { clearSpoolDir } from '../../proxy/forward/spool-space.ts';
 import { RequestSession } from '../../proxy/session/request-session.ts';
@@ -102,8 +103,11 @@ export interface Gateway {
     who?: string,
   ): Promise<{ problem: string } | { status: CanaryStatus }>;
   status(): GatewayStatus;
-  /** Drops stored answers from the routes' caches (all, one route's, or its keys under a prefix); returns how many. */
-  purge(scope: PurgeScope): number;
+  /**
+   * Drops stored answers from the routes' caches (all, one route's, or its keys under a prefix);
+   * returns how many, and names each in `tally` when given (a cluster worker's, for its primary).
+   */
+  purge(scope: PurgeScope, tally?: PurgeTally): number;
   /** A certificate was ordered by the process that orders (a cluster's primary): serve it from now on. */
   acmeIssued(name: string): void;
   /**
@@ -543,10 +547,10 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         return { problem: 'a cluster worker judges no canary: its primary does (the admin API)' };
       return canaries.act(route, action, who);
     },
-    purge({ route, key }) {
+    purge({ route, key }, tally) {
       let removed = 0;
       for (const [name, cache] of runtime.caches)
-        if (route === undefined || route === name) removed += cache.purge(key);
+        if (route === undefined || route === name) removed += cache.purge(key, tally);
       return removed;
     },
     status: () =>

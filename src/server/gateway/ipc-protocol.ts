@@ -25,7 +25,7 @@ import type { GatewayStatus } from './status.ts';
  * - canary_window: a canary route's counts since the last ask (a new window begins), answered
  *   by canary_window with them (undefined: the worker has no such canary).
  * - purge: drop stored answers from the routes' caches (all, one route's, or one route's keys
- *   under a prefix), answered by purged with how many went.
+ *   under a prefix), answered by purged with how many went and which (by id, up to a bound).
  */
 export type ToWorker =
   | {
@@ -64,7 +64,13 @@ export type FromWorker =
   | { readonly candor: 'changed'; readonly id: number; readonly error?: string }
   | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus }
   | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport }
-  | { readonly candor: 'purged'; readonly id: number; readonly removed: number }
+  /** `ids`: what went, named (purge-tally.ts), so that the primary counts an answer two workers held once; absent past PURGE_IDS_MAX. */
+  | {
+      readonly candor: 'purged';
+      readonly id: number;
+      readonly removed: number;
+      readonly ids?: readonly string[];
+    }
   | { readonly candor: 'events'; readonly id: number; readonly events: readonly RecordedEvent[] }
   | { readonly candor: 'canary_window'; readonly id: number; readonly window: WindowCounts | undefined };
 

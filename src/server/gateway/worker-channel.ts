@@ -1,6 +1,7 @@
 import { ConfigError } from '../../core/config/config-error.ts';
 import { keepFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { PurgeTally } from '../../proxy/cache/purge-tally.ts';
 import { ClusterLink } from './cluster-link.ts';
 import type { Gateway } from './gateway.ts';
 import { type FromWorker, isToWorker } from './ipc-protocol.ts';
@@ -77,9 +78,14 @@ export function serveThePrimary(starting: Promise<Gateway>): () => void {
           window: gateway.runtime().splits.get(message.route)?.window?.take(),
         });
         return;
-      case 'purge':
-        send({ candor: 'purged', id: message.id, removed: gateway.purge(message.scope) });
+      case 'purge': {
+        // What went is named too (up to PURGE_IDS_MAX), so that an answer this worker and
+        // another both held is counted once by the primary.
+        const tally = new PurgeTally();
+        const removed = gateway.purge(message.scope, tally);
+        send({ candor: 'purged', id: message.id, removed, ids: tally.ids });
         return;
+      }
       case 'events':
         send({
           candor: 'events',

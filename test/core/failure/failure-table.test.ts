@@ -212,6 +212,22 @@ const ROWS: Row[] = [
     reached: true,
   },
   {
+    name: 'a status code below 100 is a 502 http_protocol_error',
+    start: () => startInvalidStatusLine({ variant: 'code-below-100' }),
+    status: 502,
+    error: 'http_protocol_error',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
+    name: 'a 101 to a request that asked for no upgrade is a 502 http_protocol_error',
+    start: () => startInvalidStatusLine({ variant: 'unasked-101' }),
+    status: 502,
+    error: 'http_protocol_error',
+    shape: 'garbage',
+    reached: true,
+  },
+  {
     name: 'an invalid header name is a 502 http_protocol_error',
     start: () => startInvalidHeader({ variant: 'space-in-name' }),
     status: 502,

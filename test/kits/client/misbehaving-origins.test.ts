@@ -1,7 +1,8 @@
 /**
  * candor/client called straight at origins that misbehave: one that answers something that is
- * not HTTP is told as the gateway's table tells it (the garbage shape, never "the connection
- * broke") and is not sent again, GET or not; a Retry-After above `maxPause` ends the call with
+ * not HTTP (or a status line undici refuses: a code below 100, a 101 nobody asked for) is told as
+ * the gateway's table tells it (the garbage shape, never "the connection broke") and is not sent
+ * again, GET or not; a Retry-After above `maxPause` ends the call with
  * its answer (later calls wait `maxPause`); a redirect fetch will not follow is fetch's own error.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import {
   startHugeHeader,
   startInvalidHeader,
+  startInvalidStatusLine,
   startSshBanner,
 } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
@@ -19,6 +21,18 @@ const garbage: [string, () => Promise<Fault>, string][] = [
   ['an SSH banner', startSshBanner, 'http_protocol_error'],
   ['a header name with a space', () => startInvalidHeader(), 'http_protocol_error'],
   ['a 64 KiB header', () => startHugeHeader(), 'http_response_header_section_size'],
+  // Lines llhttp parses and undici refuses in its own code (an assertion, a SocketError), not its parser's.
+  ['status 099', () => startInvalidStatusLine({ variant: 'code-below-100' }), 'http_protocol_error'],
+  [
+    'an unasked 101 with Upgrade',
+    () => startInvalidStatusLine({ variant: 'unasked-101' }),
+    'http_protocol_error',
+  ],
+  [
+    'an unasked 101 without Upgrade',
+    () => startInvalidStatusLine({ variant: 'unasked-101-bare' }),
+    'http_protocol_error',
+  ],
 ];
 
 for (const [what, start, type] of garbage) {

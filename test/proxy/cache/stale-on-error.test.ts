@@ -263,7 +263,8 @@ upstreams:
  * What the client's own request says (RFC 9111 §4.2.4: a stale answer only where the client or
  * the origin permits it; §5.2.1.4: `no-cache`, no stored answer without successful validation,
  * and a failed upstream validates nothing; §5.2.1.2: `max-stale=N`, no more than N seconds past
- * its freshness). The answer is 20 s past its freshness when stored, within its stale-if-error.
+ * its freshness; RFC 5861 §4: `stale-if-error=N`, the same bound for that request). The answer is
+ * 20 s past its freshness when stored, within its stale-if-error.
  * A `max-stale` it is within never meets the failure: the stored answer is a hit (the library's).
  */
 for (const [what, headers, stale] of [
@@ -271,6 +272,9 @@ for (const [what, headers, stale] of [
   ['Pragma: no-cache (no Cache-Control)', { pragma: 'no-cache' }, false],
   ['max-stale=5 (the answer is 20 s stale)', { 'cache-control': 'max-stale=5' }, false],
   ['max-stale="5", quoted', { 'cache-control': 'max-stale="5"' }, false],
+  // RFC 5861 §4: a request's stale-if-error is the upper limit to staleness for that request.
+  ['stale-if-error=5 (the answer is 20 s stale)', { 'cache-control': 'stale-if-error=5' }, false],
+  ['stale-if-error=60 (the answer is 20 s stale)', { 'cache-control': 'stale-if-error=60' }, true],
   // Freshness the client prefers is not a refusal of stale on error (RFC 5861 §4: "regardless of
   // other freshness information"); within max-stale, the stored answer is a hit with no failure.
   ['max-age=5', { 'cache-control': 'max-age=5' }, true],
@@ -304,3 +308,25 @@ for (const [what, headers, stale] of [
     }
   });
 }
+
+test("a client's stale-if-error narrows the answer's window, never widens it: an answer past its own stale-if-error is not given for a client's larger one", async () => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=10, stale-if-error=5', 'Age', '30'],
+    body: 'stored page',
+  });
+  const gw = await startTestGateway(config(origin.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    await origin.stop();
+    const res = await request(gw.url, {
+      path: '/pages/home',
+      headers: { 'cache-control': 'stale-if-error=600', 'x-request-id': 'wider' },
+    });
+    assert.equal(res.status, 502);
+    assert.match(String(res.headers['proxy-status']), /^edge-1; error=connection_refused; /);
+    assert.equal((await gw.logFor('wider')).error, 'connection_refused');
+  } finally {
+    await gw.close();
+  }
+});

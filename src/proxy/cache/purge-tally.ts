@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A stored answer's name across the workers: the SHA-256 of its route and key, in hex. The
+ * shared directory names its file so (disk-store.ts), and a purge names what it dropped by it
+ * (PurgeTally), so that the primary counts an answer two workers held once.
+ */
+export function entryName(route: string, key: string): string {
+  return createHash('sha256').update(`${route}\n${key}`).digest('hex');
+}
+
+/**
+ * The most ids one worker sends with its purge's count: a purge of a page or of a path (the
+ * usual ones) is counted exactly across the workers, and a purge of tens of thousands of answers
+ * ships no list of that size over IPC (its count is then a range: mergePurged).
+ */
+export const PURGE_IDS_MAX = 1024;
+
+/** An id is 48 bits of the name: a thousand ids in each of a few workers collide with a chance under 1 in 10^7. */
+const ID_DIGITS = 12;
+
+/** The ids of the answers one worker's purge dropped, up to PURGE_IDS_MAX; past it, none at all. */
+export class PurgeTally {
+  #ids: Set<string> | undefined = new Set();
+
+  /** One dropped answer, by its name (entryName, or its file's name); one named twice counts once. */
+  add(name: string): void {
+    const ids = this.#ids;
+    if (ids === undefined) return;
+    ids.add(name.slice(0, ID_DIGITS));
+    if (ids.size > PURGE_IDS_MAX) this.#ids = undefined;
+  }
+
+  /** The ids, or undefined when there were more than PURGE_IDS_MAX. */
+  get ids(): string[] | undefined {
+    return this.#ids === undefined ? undefined : [...this.#ids];
+  }
+}
+
+/**
+ * The answers a purge dropped in every worker, each counted once however many workers held it
+ * (each worker keeps its own in memory; the shared directory's file and a worker's copy are one).
+ * Exact when every worker named what it dropped (`removed`); when one dropped more than
+ * PURGE_IDS_MAX, the fewest it can have been (the ids named, or the largest worker's count) and
+ * the most (`removedAtMost`: each worker's count added, as if no two held the same answer).
+ */
+export function mergePurged(
+  answers: readonly { readonly removed: number; readonly ids?: readonly string[] }[],
+): {
+  removed: number;
+  removedAtMost?: number;
+} {
+  const union = new Set<string>();
+  let exact = true;
+  let largest = 0;
+  let sum = 0;
+  for (const { removed, ids } of answers) {
+    largest = Math.max(largest, removed);
+    sum += removed;
+    if (ids === undefined) exact = false;
+    else for (const id of ids) union.add(id);
+  }
+  if (exact) return { removed: union.size };
+  const fewest = Math.max(union.size, largest);
+  return fewest === sum ? { removed: sum } : { removed: fewest, removedAtMost: sum };
+}

@@ -1,0 +1,87 @@
+/**
+ * DELETE /cache on a real `candor serve --workers 2` counts each stored answer once, however many
+ * workers held it: each worker keeps its own copy in memory, and the primary added the workers'
+ * counts, so a page both had was "removed: 2".
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const TOKEN = 'cache-purge-token-abcdefghijkl';
+let origin: MoodyOrigin;
+let serve: ServeProcess;
+let adminPort: number;
+let base: string;
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-purge-workers-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  origin = await startMoodyOrigin({ status: 200, fields: ['Cache-Control', 'max-age=600'], body: 'page' });
+  adminPort = await freePort();
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `name: purge-edge
+listen:
+  - address: 127.0.0.1:0
+admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: ${origin.url}
+`,
+  );
+  serve = await startServe(path, 2, { admin: true });
+  base = `http://127.0.0.1:${serve.port}`;
+});
+
+after(async () => {
+  await serve.stop();
+  await origin.stop();
+});
+
+const purge = (query: string) => adminCall(adminPort, 'DELETE', `/cache${query}`, { token: TOKEN });
+
+/**
+ * Asks for `path` on new connections until both workers hold it: each worker's first request is
+ * its own miss (no shared directory), so two misses are two copies. Bounded; never timed.
+ */
+async function heldByBoth(path: string): Promise<void> {
+  let misses = 0;
+  for (let tries = 0; misses < 2; tries++) {
+    assert.ok(tries < 100, `${path} reached one worker only`);
+    const status = String((await request(base, { path })).headers['cache-status']);
+    if (status === 'purge-edge; fwd=uri-miss') misses++;
+  }
+}
+
+test('a page both workers hold is purged as one; two pages both hold, as two', async () => {
+  await heldByBoth('/pages/a');
+  const one = await purge(`?route=pages&key=${encodeURIComponent('/pages/a')}`);
+  assert.equal(one.status, 200);
+  assert.deepEqual(one.body.confirmed, [1, 2]);
+  assert.equal(one.body.removed, 1);
+  assert.equal(one.body.removed_at_most, undefined);
+  await heldByBoth('/pages/a');
+  await heldByBoth('/pages/b');
+  const all = await purge('');
+  assert.equal(all.status, 200);
+  assert.equal(all.body.removed, 2);
+  const lines = serve.lines.filter((l) => l.msg === 'admin purge');
+  assert.deepEqual(
+    lines.map((l) => l.removed),
+    [1, 2],
+  );
+});

@@ -1,0 +1,62 @@
+/**
+ * A canary's `max_duration` bounds the time it ran, not the time since it started: a canary an
+ * operator paused for longer than `max_duration` and then started again is not failed at its
+ * first look for the pause (it was, "too few requests to judge within max_duration"), and is
+ * still failed once it has run that long in all.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type CanaryGateway, startCanaryGateway } from './canary-fixture.ts';
+
+let gw: CanaryGateway;
+
+before(async () => {
+  // Never judged (too few requests): only max_duration can end it.
+  gw = await startCanaryGateway(
+    'steps: [10], step_interval: 1s, check_interval: 250ms, min_requests: 100000, max_duration: 4s',
+  );
+  await gw.serve.waitForLines('canary step', 1);
+});
+after(() => gw.stop());
+
+const canaryOf = async () => {
+  const { status, body } = await gw.call('GET', '/canary');
+  assert.equal(status, 200);
+  return (body.canaries as Record<string, unknown>[])[0];
+};
+
+/** Polls GET /canary (bounded; the bound is never asserted) until `done` holds of it. */
+async function canaryWhen(done: (c: Record<string, unknown>) => boolean, what: string) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const canary = await canaryOf();
+    if (done(canary)) return canary;
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what}: ${JSON.stringify(canary)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('a canary paused past max_duration and started again runs on from its step, and fails once it has run max_duration in all', async () => {
+  const paused = await gw.call('POST', '/canary/pause', { route: 'api' });
+  assert.equal(paused.status, 200);
+  assert.equal((paused.body.canary as Record<string, unknown>).phase, 'paused');
+  // Paused longer than max_duration.
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  const resumedAt = Date.now();
+  const started = await gw.call('POST', '/canary/start', { route: 'api' });
+  assert.equal(started.status, 200);
+  assert.equal((started.body.canary as Record<string, unknown>).phase, 'running');
+  // The first look after the start.
+  const looked = await canaryWhen((c) => {
+    const at = (c.last_verdict as { at: string } | null)?.at;
+    return c.phase !== 'running' || (at !== undefined && Date.parse(at) >= resumedAt);
+  }, 'a look after the start');
+  assert.equal(looked.phase, 'running', String(looked.reason));
+  assert.equal(looked.reason, null);
+  assert.equal(looked.share, 10);
+  // Still bounded: once it has run max_duration in all, short of requests, on_failure (rollback).
+  const ended = await canaryWhen((c) => c.phase !== 'running', 'max_duration');
+  assert.equal(ended.phase, 'rolled_back');
+  assert.equal(ended.failed_metric, 'max_duration');
+  assert.match(String(ended.reason), /^too few requests to judge within max_duration \(/);
+});
