@@ -17,6 +17,7 @@
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
  *   node bench/cost.ts --canary                 # the same route with a canary beside it without (issue 36)
  *   node bench/cost.ts --ceiling                # the ceilings (bench/peers/net-proxy.mjs, h2-net-proxy.mjs) as a side too
+ *   node bench/cost.ts --ceiling --floor        # and the contract's floor (bench/peers/contract-floor.ts, HTTP/1.1 paths)
  *
  * Paths: `keepalive` (50 keep-alive connections, GET /small), `close` (a new connection per
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
@@ -32,7 +33,10 @@
  * a request one counter update and one latency sample). `--ceiling` adds the side "ceiling":
  * bench/peers/net-proxy.mjs (the HTTP/1.1 paths) and h2-net-proxy.mjs (h2c) in the side's
  * process instead of Candor, measured the same way, so that what node:net and node:http2
- * themselves cost a request is read beside what Candor adds.
+ * themselves cost a request is read beside what Candor adds. `--floor` adds the side "floor":
+ * bench/peers/contract-floor.ts, the HTTP/1.1 ceiling doing also what the contract asks of every
+ * request with Candor's own code (the strict parsers, the head builder, the id, the access line),
+ * measured on the HTTP/1.1 paths only: what Candor adds past the contract's own musts.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -73,6 +77,8 @@ interface Options {
   canary: boolean;
   /** Add the side "ceiling": the node:net and node:http2 ceilings in place of Candor. */
   ceiling: boolean;
+  /** Add the side "floor": the HTTP/1.1 ceiling doing also the contract's musts (contract-floor.ts). */
+  floor: boolean;
   /** Internal: the route of the side run. */
   route: RouteKind;
 }
@@ -92,6 +98,7 @@ function parseOptions(argv: readonly string[]): Options {
     tail: 0,
     canary: false,
     ceiling: false,
+    floor: false,
     route: 'plain',
   };
   for (const arg of argv) {
@@ -109,6 +116,7 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'tail') o.tail = Number(value);
     else if (key === 'canary') o.canary = true;
     else if (key === 'ceiling') o.ceiling = true;
+    else if (key === 'floor') o.floor = true;
     else if (key === 'route') o.route = value === 'canary' || value === 'split' ? value : 'plain';
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
@@ -408,6 +416,8 @@ async function heldBytes(run: (kind: string) => Promise<void>): Promise<[number,
 const PEERS = join(dirname(fileURLToPath(import.meta.url)), 'peers');
 const CEILING = join(PEERS, 'net-proxy.mjs');
 const H2_CEILING = join(PEERS, 'h2-net-proxy.mjs');
+/** The contract's floor (HTTP/1.1 only): the side "floor" of `--floor`. */
+const FLOOR = join(PEERS, 'contract-floor.ts');
 
 /** What a side's client talks to: Candor's gateway (one port for every path), or the ceilings standing in for it. */
 interface Served {
@@ -433,7 +443,7 @@ function freePort(): Promise<number> {
  * address): bench/peers/net-proxy.mjs for the HTTP/1.1 paths, bench/peers/h2-net-proxy.mjs for
  * h2c. They share one access log (line-log.mjs), as they would share a process's.
  */
-async function startCeilings(originPort: number, dir: string): Promise<Served> {
+async function startCeilings(originPort: number, dir: string, module = CEILING): Promise<Served> {
   const [port, h2Port, deadPort] = [await freePort(), await freePort(), await freePort()];
   Object.assign(process.env, {
     ORIGIN_PORT: String(originPort),
@@ -441,9 +451,9 @@ async function startCeilings(originPort: number, dir: string): Promise<Served> {
     ACCESS_LOG: join(dir, 'access.log'),
   });
   process.env.PORT = String(port);
-  await import(CEILING);
+  await import(module);
   process.env.PORT = String(h2Port);
-  await import(H2_CEILING);
+  if (module === CEILING) await import(H2_CEILING);
   return { listeners: [{ port: () => port }], h2Port, close: async () => {}, canaries: () => [] };
 }
 
@@ -486,7 +496,9 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
   const originPort = await once<number>(origin);
   const dir = mkdtempSync(join(tmpdir(), 'candor-cost-'));
   const gateway =
-    srcDir === CEILING ? await startCeilings(originPort, dir) : await startCandor(srcDir, o, originPort, dir);
+    srcDir === CEILING || srcDir === FLOOR
+      ? await startCeilings(originPort, dir, srcDir)
+      : await startCandor(srcDir, o, originPort, dir);
   const port = gateway.listeners[0].port();
   const h2Port = gateway.h2Port ?? port;
   const client = child(CLIENT);
@@ -515,6 +527,7 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
   }
   const results: SideFigures[] = [];
   for (const path of o.paths) {
+    if (srcDir === FLOOR && path === 'h2c') continue; // HTTP/1.1 only
     await run(path, Math.max(2000, o.n / 4)); // warm-up: JIT, pool, buffers
     const before = process.cpuUsage();
     await run(path, o.n);
@@ -626,6 +639,7 @@ async function main(): Promise<void> {
   const sides: [string, string, RouteKind, string[]?][] = [['this', here, 'plain']];
   if (o.canary) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
   if (o.ceiling) sides.push(['ceiling', CEILING, 'plain']);
+  if (o.floor) sides.push(['floor', FLOOR, 'plain']);
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain', o.refFlags]);
   if (o.tail > 0) {
     for (const [label, dir, route, flags] of sides)
@@ -654,6 +668,7 @@ async function main(): Promise<void> {
   for (const [label] of sides) {
     const rounds = got.get(label) ?? [];
     for (const path of o.paths) {
+      if (!rounds.some((r) => r.some((x) => x.path === path))) continue; // the floor's h2c
       const of = (k: 'cpuUs' | 'bytes' | 'objects') =>
         rounds.map((r) => r.find((x) => x.path === path)?.[k] ?? Number.NaN);
       const fmt = (xs: number[]) =>
