@@ -17,7 +17,7 @@
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
  *   node bench/cost.ts --canary                 # the same route with a canary beside it without (issue 36)
  *   node bench/cost.ts --ceiling                # the ceilings (bench/peers/net-proxy.mjs, h2-net-proxy.mjs) as a side too
- *   node bench/cost.ts --ceiling --floor        # and the contract's floor (bench/peers/contract-floor.ts, HTTP/1.1 paths)
+ *   node bench/cost.ts --ceiling --floor        # and the contract's floors (bench/peers/contract-floor.ts, h2-contract-floor.ts)
  *
  * Paths: `keepalive` (50 keep-alive connections, GET /small), `close` (a new connection per
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
@@ -34,9 +34,9 @@
  * bench/peers/net-proxy.mjs (the HTTP/1.1 paths) and h2-net-proxy.mjs (h2c) in the side's
  * process instead of Candor, measured the same way, so that what node:net and node:http2
  * themselves cost a request is read beside what Candor adds. `--floor` adds the side "floor":
- * bench/peers/contract-floor.ts, the HTTP/1.1 ceiling doing also what the contract asks of every
- * request with Candor's own code (the strict parsers, the head builder, the id, the access line),
- * measured on the HTTP/1.1 paths only: what Candor adds past the contract's own musts.
+ * bench/peers/contract-floor.ts and h2-contract-floor.ts, the ceilings doing also what the
+ * contract asks of every request with Candor's own code (the strict parsers, the head builder,
+ * the id, the access line): what Candor adds past the contract's own musts is read against it.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -77,7 +77,7 @@ interface Options {
   canary: boolean;
   /** Add the side "ceiling": the node:net and node:http2 ceilings in place of Candor. */
   ceiling: boolean;
-  /** Add the side "floor": the HTTP/1.1 ceiling doing also the contract's musts (contract-floor.ts). */
+  /** Add the side "floor": the ceilings doing also the contract's musts (contract-floor.ts, h2-contract-floor.ts). */
   floor: boolean;
   /** Internal: the route of the side run. */
   route: RouteKind;
@@ -416,8 +416,9 @@ async function heldBytes(run: (kind: string) => Promise<void>): Promise<[number,
 const PEERS = join(dirname(fileURLToPath(import.meta.url)), 'peers');
 const CEILING = join(PEERS, 'net-proxy.mjs');
 const H2_CEILING = join(PEERS, 'h2-net-proxy.mjs');
-/** The contract's floor (HTTP/1.1 only): the side "floor" of `--floor`. */
+/** The contract's floors: the side "floor" of `--floor` (its name stands for both modules). */
 const FLOOR = join(PEERS, 'contract-floor.ts');
+const H2_FLOOR = join(PEERS, 'h2-contract-floor.ts');
 
 /** What a side's client talks to: Candor's gateway (one port for every path), or the ceilings standing in for it. */
 interface Served {
@@ -441,7 +442,8 @@ function freePort(): Promise<number> {
 /**
  * The ceilings in this process, each listening on PORT when imported (synchronously, on an
  * address): bench/peers/net-proxy.mjs for the HTTP/1.1 paths, bench/peers/h2-net-proxy.mjs for
- * h2c. They share one access log (line-log.mjs), as they would share a process's.
+ * h2c (with `module` FLOOR: contract-floor.ts and h2-contract-floor.ts). They share one access
+ * log, as they would share a process's.
  */
 async function startCeilings(originPort: number, dir: string, module = CEILING): Promise<Served> {
   const [port, h2Port, deadPort] = [await freePort(), await freePort(), await freePort()];
@@ -453,7 +455,7 @@ async function startCeilings(originPort: number, dir: string, module = CEILING):
   process.env.PORT = String(port);
   await import(module);
   process.env.PORT = String(h2Port);
-  if (module === CEILING) await import(H2_CEILING);
+  await import(module === FLOOR ? H2_FLOOR : H2_CEILING);
   return { listeners: [{ port: () => port }], h2Port, close: async () => {}, canaries: () => [] };
 }
 
@@ -527,7 +529,6 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
   }
   const results: SideFigures[] = [];
   for (const path of o.paths) {
-    if (srcDir === FLOOR && path === 'h2c') continue; // HTTP/1.1 only
     await run(path, Math.max(2000, o.n / 4)); // warm-up: JIT, pool, buffers
     const before = process.cpuUsage();
     await run(path, o.n);
@@ -668,7 +669,6 @@ async function main(): Promise<void> {
   for (const [label] of sides) {
     const rounds = got.get(label) ?? [];
     for (const path of o.paths) {
-      if (!rounds.some((r) => r.some((x) => x.path === path))) continue; // the floor's h2c
       const of = (k: 'cpuUs' | 'bytes' | 'objects') =>
         rounds.map((r) => r.find((x) => x.path === path)?.[k] ?? Number.NaN);
       const fmt = (xs: number[]) =>
