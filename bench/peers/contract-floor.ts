@@ -7,13 +7,14 @@
 // session or attempts, no timers or deadlines, no health, circuits, budgets or metrics. What it
 // does a second is the most a proxy keeping the contract's parsers, head builder and line does
 // here: bench/run.ts's `floor` row, read against the ceiling's. It relays what the benches send:
-// requests without a body (one with a body, or a path it cannot route, is cut).
+// requests without a body or with a Content-Length one (a chunked one, or a path it cannot
+// route, is cut).
 import { createServer, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
 import { type RequestHead, RequestParser } from '../../src/core/http1/request-parser.ts';
 import { serializeResponseHead } from '../../src/core/http1/response-head.ts';
 import type { Framing } from '../../src/core/http1/response-parser.ts';
-import { type FloorSink, forward } from './floor-upstream.ts';
+import { type FloorBody, type FloorSink, forward } from './floor-upstream.ts';
 
 const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Number(process.env[k]));
 const LIMITS = { headerSize: DEFAULTS.limits.headerSize, uriLength: DEFAULTS.limits.uriLength };
@@ -60,9 +61,11 @@ class Http1Sink implements FloorSink {
 createServer({ noDelay: true }, (client) => {
   let pending: Buffer | null = null;
   let busy = false;
+  let body: FloorBody | undefined;
   const over = (close: boolean) => {
     busy = false;
-    if (close) return void client.end();
+    // An answer before the request's body was whole: the rest is not read, the connection closes.
+    if (close || !parser.complete) return void client.end();
     parser.next();
     if (pending !== null) feed(pending);
   };
@@ -77,12 +80,16 @@ createServer({ noDelay: true }, (client) => {
           headers: head.headers,
           clientAddress: client.remoteAddress ?? '',
           protocol: head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+          hasBody: head.framing === 'length',
         };
         const port = isFail(head.target) ? DEAD : ORIGIN;
         const sink = new Http1Sink(client, close);
-        if (head.framing !== 'none' || !forward(request, port, sink, () => over(close))) client.destroy();
+        body = head.framing === 'chunked' ? undefined : forward(request, port, sink, () => over(close));
+        if (body === undefined) client.destroy();
       },
-      onBody(): void {},
+      onBody(chunk: Buffer): void {
+        body?.write(chunk);
+      },
       onComplete(): void {},
     },
     LIMITS,
@@ -94,7 +101,8 @@ createServer({ noDelay: true }, (client) => {
   };
   client.on('error', () => client.destroy());
   client.on('data', (data: Buffer) => {
-    if (busy) pending = pending === null ? data : Buffer.concat([pending, data]);
+    // The next request waits for this one's answer; this one's body goes on at once.
+    if (busy && parser.complete) pending = pending === null ? data : Buffer.concat([pending, data]);
     else feed(data);
   });
 }).listen(PORT, '127.0.0.1');

@@ -126,17 +126,29 @@ export interface FloorRequest {
   readonly headers: readonly string[];
   readonly clientAddress: string;
   readonly protocol: string;
+  /** A Content-Length body comes (its bytes through the handle forward() returns), or none. */
+  readonly hasBody: boolean;
+}
+
+/** A request's body on its way: written to the upstream once its connection is there, held until then. */
+export interface FloorBody {
+  write(chunk: Buffer): void;
 }
 
 /**
  * Sends one request to the origin at `port` on an idle connection or a new one and relays the
- * answer to `sink`; `over` runs after its access line. False: its path cannot be routed (the
- * caller refuses it).
+ * answer to `sink`; `over` runs after its access line. Undefined: its path cannot be routed (the
+ * caller refuses it); else where its body goes.
  */
-export function forward(request: FloorRequest, port: number, sink: FloorSink, over: () => void): boolean {
+export function forward(
+  request: FloorRequest,
+  port: number,
+  sink: FloorSink,
+  over: () => void,
+): FloorBody | undefined {
   const { method, target, headers } = request;
   const routed = routedPath(target, target, PATHS);
-  if (!('path' in routed)) return false;
+  if (!('path' in routed)) return undefined;
   let host = '';
   let traceparent: string | undefined;
   for (let i = 0; i < headers.length; i += 2) {
@@ -161,31 +173,41 @@ export function forward(request: FloorRequest, port: number, sink: FloorSink, ov
     keepTracestate: trace.continued,
     via: VIA,
   });
-  const text = serializeRequestHead(
-    { method, path: routed.path, headers: fields, body: { kind: 'none' } },
-    host,
-  );
+  const body = request.hasBody ? STREAMED : NO_BODY;
+  const text = serializeRequestHead({ method, path: routed.path, headers: fields, body }, host);
+  let socket: Socket | undefined;
+  let held: Buffer[] | undefined;
   const exchange: Exchange = { record, sink, head: method === 'HEAD', over };
   const send = (up: Upstream, reused: boolean) => {
     record.reusedConnection = reused;
     up.exchange = exchange;
     up.parser.expect(exchange.head);
     up.socket.write(text, 'latin1');
+    socket = up.socket;
+    if (held !== undefined) for (const chunk of held.splice(0)) socket.write(chunk);
   };
   if (!idle.has(port)) idle.set(port, []);
   const kept = idle.get(port)?.pop();
   if (kept !== undefined) send(kept, true);
   else {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.off('error', refused).on('error', () => {});
-      send(new Upstream(socket, port), false);
+    const connecting = connect(port, '127.0.0.1', () => {
+      connecting.off('error', refused).on('error', () => {});
+      send(new Upstream(connecting, port), false);
     });
     const refused = () => {
       record.status = 502;
       sink.head(502, 'Bad Gateway', ['content-length', '0', 'x-request-id', record.id], 'length', true);
       finish(exchange, true, 'connection_refused');
     };
-    socket.setNoDelay(true).once('error', refused);
+    connecting.setNoDelay(true).once('error', refused);
   }
-  return true;
+  return {
+    write(chunk) {
+      if (socket !== undefined) socket.write(chunk);
+      else (held ??= []).push(chunk);
+    },
+  };
 }
+
+const NO_BODY = Object.freeze({ kind: 'none' as const });
+const STREAMED = Object.freeze({ kind: 'stream' as const, lengthAnnounced: true });

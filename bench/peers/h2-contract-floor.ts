@@ -68,8 +68,13 @@ function onStream(stream: ServerHttp2Stream, _headers: unknown, flags: number, r
     headers: head.headers,
     clientAddress: head.remoteAddress,
     protocol: 'HTTP/2',
+    hasBody: false,
   };
-  if (refused !== undefined || !endStream || !forward(request, ORIGIN, new H2Sink(stream), () => {}))
+  if (
+    refused !== undefined ||
+    !endStream ||
+    forward(request, ORIGIN, new H2Sink(stream), () => {}) === undefined
+  )
     stream.close(NGHTTP2_REFUSED_STREAM);
 }
 server.on('stream', onStream);
