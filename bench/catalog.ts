@@ -2,7 +2,7 @@
 import { candor, candorRef } from './candor.ts';
 import { haproxy } from './haproxy.ts';
 import { nginxProxy } from './nginx-proxy.ts';
-import { netCeiling, nodePeers } from './node-peers.ts';
+import { contractFloor, netCeiling, nodePeers } from './node-peers.ts';
 import type { SystemDefinition } from './systems.ts';
 
 /** No proxy: wrk straight to the origin, the ceiling of the load-generator CPU. */
@@ -21,6 +21,7 @@ export const SYSTEMS: readonly SystemDefinition[] = [
   candor,
   ...(candorRef === undefined ? [] : [candorRef]),
   netCeiling,
+  contractFloor,
   nginxProxy,
   haproxy,
   ...nodePeers,

@@ -17,6 +17,7 @@
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
  *   node bench/cost.ts --canary                 # the same route with a canary beside it without (issue 36)
  *   node bench/cost.ts --ceiling                # the ceilings (bench/peers/net-proxy.mjs, h2-net-proxy.mjs) as a side too
+ *   node bench/cost.ts --ceiling --floor        # and the contract's floors (bench/peers/contract-floor.ts, h2-contract-floor.ts)
  *
  * Paths: `keepalive` (50 keep-alive connections, GET /small), `close` (a new connection per
  * request, 50 at once), `h2c` (one HTTP/2 connection with prior knowledge, 100 streams at once).
@@ -32,7 +33,10 @@
  * a request one counter update and one latency sample). `--ceiling` adds the side "ceiling":
  * bench/peers/net-proxy.mjs (the HTTP/1.1 paths) and h2-net-proxy.mjs (h2c) in the side's
  * process instead of Candor, measured the same way, so that what node:net and node:http2
- * themselves cost a request is read beside what Candor adds.
+ * themselves cost a request is read beside what Candor adds. `--floor` adds the side "floor":
+ * bench/peers/contract-floor.ts and h2-contract-floor.ts, the ceilings doing also what the
+ * contract asks of every request with Candor's own code (the strict parsers, the head builder,
+ * the id, the access line): what Candor adds past the contract's own musts is read against it.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -73,6 +77,8 @@ interface Options {
   canary: boolean;
   /** Add the side "ceiling": the node:net and node:http2 ceilings in place of Candor. */
   ceiling: boolean;
+  /** Add the side "floor": the ceilings doing also the contract's musts (contract-floor.ts, h2-contract-floor.ts). */
+  floor: boolean;
   /** Internal: the route of the side run. */
   route: RouteKind;
 }
@@ -92,6 +98,7 @@ function parseOptions(argv: readonly string[]): Options {
     tail: 0,
     canary: false,
     ceiling: false,
+    floor: false,
     route: 'plain',
   };
   for (const arg of argv) {
@@ -109,6 +116,7 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'tail') o.tail = Number(value);
     else if (key === 'canary') o.canary = true;
     else if (key === 'ceiling') o.ceiling = true;
+    else if (key === 'floor') o.floor = true;
     else if (key === 'route') o.route = value === 'canary' || value === 'split' ? value : 'plain';
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
@@ -408,6 +416,9 @@ async function heldBytes(run: (kind: string) => Promise<void>): Promise<[number,
 const PEERS = join(dirname(fileURLToPath(import.meta.url)), 'peers');
 const CEILING = join(PEERS, 'net-proxy.mjs');
 const H2_CEILING = join(PEERS, 'h2-net-proxy.mjs');
+/** The contract's floors: the side "floor" of `--floor` (its name stands for both modules). */
+const FLOOR = join(PEERS, 'contract-floor.ts');
+const H2_FLOOR = join(PEERS, 'h2-contract-floor.ts');
 
 /** What a side's client talks to: Candor's gateway (one port for every path), or the ceilings standing in for it. */
 interface Served {
@@ -431,9 +442,10 @@ function freePort(): Promise<number> {
 /**
  * The ceilings in this process, each listening on PORT when imported (synchronously, on an
  * address): bench/peers/net-proxy.mjs for the HTTP/1.1 paths, bench/peers/h2-net-proxy.mjs for
- * h2c. They share one access log (line-log.mjs), as they would share a process's.
+ * h2c (with `module` FLOOR: contract-floor.ts and h2-contract-floor.ts). They share one access
+ * log, as they would share a process's.
  */
-async function startCeilings(originPort: number, dir: string): Promise<Served> {
+async function startCeilings(originPort: number, dir: string, module = CEILING): Promise<Served> {
   const [port, h2Port, deadPort] = [await freePort(), await freePort(), await freePort()];
   Object.assign(process.env, {
     ORIGIN_PORT: String(originPort),
@@ -441,9 +453,9 @@ async function startCeilings(originPort: number, dir: string): Promise<Served> {
     ACCESS_LOG: join(dir, 'access.log'),
   });
   process.env.PORT = String(port);
-  await import(CEILING);
+  await import(module);
   process.env.PORT = String(h2Port);
-  await import(H2_CEILING);
+  await import(module === FLOOR ? H2_FLOOR : H2_CEILING);
   return { listeners: [{ port: () => port }], h2Port, close: async () => {}, canaries: () => [] };
 }
 
@@ -486,7 +498,9 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
   const originPort = await once<number>(origin);
   const dir = mkdtempSync(join(tmpdir(), 'candor-cost-'));
   const gateway =
-    srcDir === CEILING ? await startCeilings(originPort, dir) : await startCandor(srcDir, o, originPort, dir);
+    srcDir === CEILING || srcDir === FLOOR
+      ? await startCeilings(originPort, dir, srcDir)
+      : await startCandor(srcDir, o, originPort, dir);
   const port = gateway.listeners[0].port();
   const h2Port = gateway.h2Port ?? port;
   const client = child(CLIENT);
@@ -626,6 +640,7 @@ async function main(): Promise<void> {
   const sides: [string, string, RouteKind, string[]?][] = [['this', here, 'plain']];
   if (o.canary) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
   if (o.ceiling) sides.push(['ceiling', CEILING, 'plain']);
+  if (o.floor) sides.push(['floor', FLOOR, 'plain']);
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain', o.refFlags]);
   if (o.tail > 0) {
     for (const [label, dir, route, flags] of sides)

@@ -4,7 +4,9 @@
  * `--streams` concurrent streams each (100), GET /small (100 bytes) through Candor (one worker,
  * a TLS listener with `http2: true`) and through nginx (one worker, `listen … ssl http2`), both
  * to the same nginx origin over HTTP/1.1 keep-alive, access logs on; beside them the ceiling of a
- * Node gateway here (bench/peers/h2-net-proxy.mjs: node:http2 in front of node:net, ~90 lines).
+ * Node gateway here (bench/peers/h2-net-proxy.mjs: node:http2 in front of node:net, ~90 lines),
+ * and the contract's floor (bench/peers/h2-contract-floor.ts: that ceiling doing also, with
+ * Candor's own code, what the contract asks of every request: the most a gateway keeping it does).
  * The proxy on CPU 0, h2load and the origin on CPU 1; rounds alternated, the median reported.
  * Prints a table; writes nothing.
  */
@@ -81,17 +83,18 @@ function startNginxH2(place: ProxyPlace, tls: { cert: string; key: string }): Pr
   );
 }
 
-/** The ceiling: node:http2's server over TLS in front of raw node:net keep-alive connections. */
+/** The ceiling (or the floor, `script`): node:http2's server over TLS in front of raw node:net keep-alive connections. */
 async function startCeiling(
   dir: string,
   port: number,
   originPort: number,
   tls: { cert: string; key: string },
+  script = 'h2-net-proxy.mjs',
 ) {
   const proc = startPinned({
     cpu: PROXY_CPU,
     command: NODE_BIN,
-    args: [join(PEERS_DIR, 'h2-net-proxy.mjs')],
+    args: [join(PEERS_DIR, script)],
     env: {
       ...process.env,
       NODE_ENV: 'production',
@@ -138,18 +141,20 @@ async function main(): Promise<void> {
   const dir = runDir('candor-bench-h2-');
   const running: PinnedProcess[] = [];
   try {
-    const [originPort, candorPort, nginxPort, ceilingPort] = await freePorts(4);
-    for (const sub of ['origin', 'candor', 'nginx', 'ceiling']) openDir(join(dir, sub));
+    const [originPort, candorPort, nginxPort, ceilingPort, floorPort] = await freePorts(5);
+    for (const sub of ['origin', 'candor', 'nginx', 'ceiling', 'floor']) openDir(join(dir, sub));
     const tls = certificate(dir);
     running.push(await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU));
     const place = (sub: string, port: number) => ({ dir: join(dir, sub), port, originPort, cpu: PROXY_CPU });
     running.push(await startCandorH2(place('candor', candorPort), tls));
     running.push(await startNginxH2(place('nginx', nginxPort), tls));
     running.push(await startCeiling(join(dir, 'ceiling'), ceilingPort, originPort, tls));
+    running.push(await startCeiling(join(dir, 'floor'), floorPort, originPort, tls, 'h2-contract-floor.ts'));
     const systems = [
       { label: 'Candor', port: candorPort, runs: [] as H2Run[] },
       { label: 'nginx', port: nginxPort, runs: [] as H2Run[] },
       { label: 'node:http2 + node:net (ceiling)', port: ceilingPort, runs: [] as H2Run[] },
+      { label: "the ceiling + the contract's musts (floor)", port: floorPort, runs: [] as H2Run[] },
     ];
     for (let round = 0; round < options.rounds; round++)
       for (const system of systems) {

@@ -54,6 +54,20 @@ export const netCeiling: SystemDefinition = nodePeer(
   'ceiling',
 );
 
+/**
+ * The contract's floor: the ceiling's loop doing also, with Candor's own code, what the contract
+ * asks of every request (the strict parsers, the normal path, the one head builder both ways,
+ * a request id and traceparent, the access line through the gateway's logger) and nothing else.
+ * What it does is the most any proxy keeping the contract does here; Candor is read against it.
+ */
+export const contractFloor: SystemDefinition = nodePeer(
+  'floor',
+  'contract floor',
+  'contract-floor.ts',
+  "the raw node:net proxy's loop and idle list, plus Candor's strict request and response parsers, its path normalisation, its head builder both ways (request-headers.ts, response-headers.ts, the two serializers), a request id and traceparent (core/ids) and its access line (RequestRecord, logRequest, the gateway's batching log writer to a file); no routes, session, attempts, timers, health, circuits or metrics (bench/peers/contract-floor.ts)",
+  'floor',
+);
+
 export const nodePeers: readonly SystemDefinition[] = [
   nodePeer(
     'fastify',

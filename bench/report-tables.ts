@@ -75,8 +75,8 @@ export function summaryTable(input: ReportInput): string[] {
       if (row?.rps === undefined) return '–';
       const ratios: string[] = [];
       if (system.id !== 'nginx' && nginx !== undefined) ratios.push(fmt.ratio(row.rps.median, nginx));
-      // Candor against the ceiling of what Node can do, in every table.
-      if (system.group === 'candor' && net !== undefined)
+      // Candor (and the contract's floor) against the ceiling of what Node can do, in every table.
+      if ((system.group === 'candor' || system.group === 'floor') && net !== undefined)
         ratios.push(`${fmt.ratio(row.rps.median, net)} node:net`);
       return `${fmt.rps(row.rps.median)}${ratios.length > 0 ? ` (${ratios.join(', ')})` : ''}`;
     });

@@ -31,8 +31,12 @@ export interface RunningSystem {
   readonly accessLog: string | undefined;
 }
 
-/** `ceiling`: the raw node:net proxy, what a Node proxy can do without node:http (Candor's yardstick). */
-export type SystemGroup = 'baseline' | 'c' | 'node' | 'ceiling' | 'candor';
+/**
+ * `ceiling`: the raw node:net proxy, what a Node proxy can do without node:http (Candor's
+ * yardstick); `floor`: that proxy doing also what Candor's contract asks of every request
+ * (bench/peers/contract-floor.ts), the most a proxy keeping the contract can do here.
+ */
+export type SystemGroup = 'baseline' | 'c' | 'node' | 'ceiling' | 'floor' | 'candor';
 
 export interface SystemDefinition {
   readonly id: string;

@@ -69,7 +69,7 @@ function headerListSize(head: readonly string[]): number {
  * it serialises it; a flat list it serialises as it is (the checks are the same: a single-value
  * field sent twice is refused either way).
  */
-function h2Head(status: number, flat: readonly string[]): string[] {
+export function h2Head(status: number, flat: readonly string[]): string[] {
   // Made at its full size (with room for the Date node:http2 adds when there is none), then cut
   // to what it holds: pushed one field at a time, it grew twice for a usual answer.
   const head: string[] = new Array(flat.length + 4);

@@ -1,0 +1,108 @@
+// The contract's floor for HTTP/1.1: the raw node:net ceiling (net-proxy.mjs: the same loop, an
+// idle list of keep-alive connections, each response corked into one write) doing, besides,
+// only what Candor's contract asks of every request, with Candor's own code for it: the strict
+// request parser here, and in floor-upstream.ts the strict response parser, the path in its
+// normal form, the one head builder both ways, a request id and traceparent, and the access
+// line through the gateway's logger and writer. Nothing else of a gateway: no routes, no
+// session or attempts, no timers or deadlines, no health, circuits, budgets or metrics. What it
+// does a second is the most a proxy keeping the contract's parsers, head builder and line does
+// here: bench/run.ts's `floor` row, read against the ceiling's. It relays what the benches send:
+// requests without a body or with a Content-Length one (a chunked one, or a path it cannot
+// route, is cut).
+import { createServer, type Socket } from 'node:net';
+import { DEFAULTS } from '../../src/core/config/defaults.ts';
+import { type RequestHead, RequestParser } from '../../src/core/http1/request-parser.ts';
+import { serializeResponseHead } from '../../src/core/http1/response-head.ts';
+import type { Framing } from '../../src/core/http1/response-parser.ts';
+import { type FloorBody, type FloorSink, forward } from './floor-upstream.ts';
+
+const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Number(process.env[k]));
+const LIMITS = { headerSize: DEFAULTS.limits.headerSize, uriLength: DEFAULTS.limits.uriLength };
+const isFail = (url: string) => url === '/fail' || url.startsWith('/fail/') || url.startsWith('/fail?');
+
+/** One response to an HTTP/1.1 client: Candor's response serializer, chunked when the length is not known. */
+class Http1Sink implements FloorSink {
+  readonly #client: Socket;
+  readonly #close: boolean;
+  #chunked = false;
+
+  constructor(client: Socket, close: boolean) {
+    this.#client = client;
+    this.#close = close;
+  }
+
+  head(status: number, reason: string, fields: string[], framing: Framing, bodyless: boolean): void {
+    // A length comes on in the upstream's own (normalised) Content-Length, as Candor passes it.
+    this.#chunked = !bodyless && (framing === 'chunked' || framing === 'close');
+    const after = `${this.#chunked ? 'transfer-encoding: chunked\r\n' : ''}${this.#close ? 'connection: close\r\n' : ''}`;
+    this.#client.write(serializeResponseHead(status, reason, fields, '', after), 'latin1');
+  }
+
+  body(chunk: Buffer): void {
+    if (this.#chunked) this.#client.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    this.#client.write(chunk);
+    if (this.#chunked) this.#client.write('\r\n', 'latin1');
+  }
+
+  end(whole: boolean): void {
+    if (!whole) return void this.#client.destroy();
+    if (this.#chunked) this.#client.write('0\r\n\r\n', 'latin1');
+  }
+
+  cork(): void {
+    this.#client.cork();
+  }
+
+  uncork(): void {
+    this.#client.uncork();
+  }
+}
+
+createServer({ noDelay: true }, (client) => {
+  let pending: Buffer | null = null;
+  let busy = false;
+  let body: FloorBody | undefined;
+  const over = (close: boolean) => {
+    busy = false;
+    // An answer before the request's body was whole: the rest is not read, the connection closes.
+    if (close || !parser.complete) return void client.end();
+    parser.next();
+    if (pending !== null) feed(pending);
+  };
+  const parser = new RequestParser(
+    {
+      onHead(head: RequestHead): void {
+        busy = true;
+        const close = !head.keepAlive;
+        const request = {
+          method: head.method,
+          target: head.target,
+          headers: head.headers,
+          clientAddress: client.remoteAddress ?? '',
+          protocol: head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+          hasBody: head.framing === 'length',
+        };
+        const port = isFail(head.target) ? DEAD : ORIGIN;
+        const sink = new Http1Sink(client, close);
+        body = head.framing === 'chunked' ? undefined : forward(request, port, sink, () => over(close));
+        if (body === undefined) client.destroy();
+      },
+      onBody(chunk: Buffer): void {
+        body?.write(chunk);
+      },
+      onComplete(): void {},
+    },
+    LIMITS,
+  );
+  const feed = (data: Buffer) => {
+    pending = null;
+    if (parser.execute(data) !== undefined) return void client.destroy();
+    if (parser.leftover > 0) pending = data.subarray(data.length - parser.leftover);
+  };
+  client.on('error', () => client.destroy());
+  client.on('data', (data: Buffer) => {
+    // The next request waits for this one's answer; this one's body goes on at once.
+    if (busy && parser.complete) pending = pending === null ? data : Buffer.concat([pending, data]);
+    else feed(data);
+  });
+}).listen(PORT, '127.0.0.1');
