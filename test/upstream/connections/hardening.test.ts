@@ -264,6 +264,9 @@ describe('a bad byte in a line that has not ended', () => {
     ],
     ['a letter in the status code', 'HTTP/1.1 2x0 OK', 'invalid status line \\"HTTP/1.1 2x0 OK\\"'],
     ['a NUL in the reason', 'HTTP/1.1 200 OK\x00', 'invalid character in the reason phrase'],
+    // Refused whole for its version or its code: the line's end cannot change that.
+    ['an HTTP version other than 1.x', 'HTTP/3.0 ', 'unsupported HTTP version \\"HTTP/3.0\\"'],
+    ['a status code out of range', 'HTTP/1.1 600', 'status code 600 out of range'],
   ] as const) {
     for (const then of ['holds', 'closes'] as const) {
       test(`${label}, then the upstream ${then}: 502 http_protocol_error, not retried`, async (t) => {
