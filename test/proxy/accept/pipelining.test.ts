@@ -183,3 +183,34 @@ test('pipelined requests of every kind, in reads cut anywhere, are answered in o
     client.destroy();
   }
 });
+
+test('a request sent while pipelined ones wait for a slow reader is answered after them: the client never takes one answer for another', async (t) => {
+  // /a was read ahead behind /big and waited for the client to take /big's answer; /b, sent then,
+  // was parsed at once and answered first, so the client read /b's answer as /a's.
+  const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+  const upstream = await listenOnLoopback((req, res) => res.end(req.url === '/big' ? big : `u:${req.url};`));
+  t.after(() => upstream.close());
+  // A buffer the whole answer fits in: it is written at once, and waits in the socket for the client.
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url).replace(
+      '    upstream: app\n',
+      '    upstream: app\n    limits: { buffer: 16MiB }\n',
+    ),
+  );
+  t.after(() => gw.close());
+  const client = net.connect(gw.port, '127.0.0.1');
+  t.after(() => client.destroy());
+  await new Promise((resolve) => client.once('connect', resolve));
+  client.pause();
+  client.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\nGET /a HTTP/1.1\r\nHost: a\r\n\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  client.write('GET /b HTTP/1.1\r\nHost: a\r\n\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  let received = '';
+  client.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+  });
+  client.resume();
+  while ((received.match(/u:\/\w+;/g) ?? []).length < 2) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(received.match(/u:\/\w+;/g), ['u:/a;', 'u:/b;']);
+});
