@@ -120,8 +120,9 @@ function forwardedElement(facts: ForwardFacts): string {
   const address = facts.clientAddress;
   const node = address === '' ? 'unknown' : address.includes(':') ? `"[${address}]"` : address;
   // A client that named no host (HTTP/1.0 without Host) gets no `host=`: "" would name one.
-  const host = facts.host === '' ? '' : `;host=${forwardedHostValue(facts.host)}`;
-  return `for=${node}${host};proto=${facts.protocol}`;
+  return facts.host === ''
+    ? `for=${node};proto=${facts.protocol}`
+    : `for=${node};host=${forwardedHostValue(facts.host)};proto=${facts.protocol}`;
 }
 
 /** The last host written, and how: most requests name the host the one before them did. */
