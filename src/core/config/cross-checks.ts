@@ -18,7 +18,7 @@ import { checkListenerNames, listenerFacts } from './listener-checks.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
-import { formatDuration, parseDuration } from './units.ts';
+import { formatDuration, parseDuration, parseSize } from './units.ts';
 
 /** `warn` is told what is allowed but likely not meant (a route that gets only some of its requests). */
 export function checkCrossFields(document: unknown, report: Report, warn: Report = () => {}): void {
@@ -40,6 +40,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkProtocolSchemes(upstreams, report);
   checkDrainOrder(document.drain, report);
   checkDiscovery(upstreams, report);
+  checkUriLength(document.limits, report);
 }
 
 function checkUpstreamNames(upstreams: Record<string, unknown> | undefined, report: Report): void {
@@ -184,4 +185,18 @@ function checkDrainOrder(drain: unknown, report: Report): void {
     `drain.delay (${formatDuration(delay)}) must be shorter than drain.timeout (${formatDuration(timeout)}): ` +
       'the timeout counts from the signal, so requests in flight would get no time to finish',
   );
+}
+
+/**
+ * A request target is at least one byte (`/`, `*`): a uri_length of 0, written as "no limit" as
+ * some tools read 0, would answer every request 414.
+ */
+function checkUriLength(limits: unknown, report: Report): void {
+  if (!isMapping(limits)) return;
+  const written = limits.uri_length;
+  if ((typeof written === 'string' || typeof written === 'number') && parseSize(written) === 0)
+    report(
+      ['limits', 'uri_length'],
+      'limits.uri_length must be above zero (it is the longest request target accepted, not "no limit"): at 0 every request would be refused with 414',
+    );
 }

@@ -301,8 +301,13 @@ export class RequestParser {
   #tooLarge(): number {
     const acc = this.#acc as Buffer;
     const lineEnd = acc.subarray(0, this.#accLen).indexOf(LF);
-    // A request line that never ended, or one longer than the target limit: the target is the fault.
-    return lineEnd === -1 || lineEnd > this.#limits.uriLength
+    // A request line that never ended, or a target longer than the target limit: the target is
+    // the fault. (The target, between the line's first and last spaces: not the whole line,
+    // whose method and version would make a target at the limit a 414 for its fields' fault.)
+    const first = acc.indexOf(0x20);
+    const last = lineEnd === -1 ? -1 : acc.lastIndexOf(0x20, lineEnd);
+    const target = first !== -1 && first < last ? last - first - 1 : lineEnd;
+    return lineEnd === -1 || target > this.#limits.uriLength
       ? this.#fail(414, 'HPE_HEADER_OVERFLOW', 'request target too long')
       : this.#fail(431, 'HPE_HEADER_OVERFLOW', 'request header section too large');
   }

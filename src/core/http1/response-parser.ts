@@ -473,6 +473,9 @@ export class ResponseParser {
             this.protocolError(`invalid status line ${snippet(latin1(acc, start, acc.length))}`);
             return false;
           }
+          // A version or status code refused whole is refused once it is in, not at the
+          // response timeout (a 504 that would blame a slow upstream, and be retried).
+          if ((at === 7 || at === 11) && !this.partialStatusLine(acc, start, at)) return false;
           if (at === 12) this.partialPart = c === CR ? PART_REASON_CR : PART_REASON;
           break;
         }
@@ -517,6 +520,25 @@ export class ResponseParser {
     }
     this.partialAt = acc.length;
     return true;
+  }
+
+  /**
+   * The status line not ended yet, up to its version (`at` 7) or its status code (`at` 11):
+   * refused as parseStatusLine refuses it whole, in its words.
+   */
+  private partialStatusLine(acc: Buffer, start: number, at: number): boolean {
+    if (at === 7) {
+      if (acc[start + 5] === 0x31 /* 1 */) return true;
+      this.protocolError(`unsupported HTTP version ${snippet(latin1(acc, start, start + 8))}`);
+      return false;
+    }
+    const code = latin1(acc, start + 9, start + 12);
+    const status = Number(code);
+    if (status < 100 || status > 599) this.protocolError(`status code ${code} out of range`);
+    else if (status === 101 && this.upgradeOffer === undefined)
+      this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
+    else return true;
+    return false;
   }
 
   /** A fault in the field line not ended yet, in the words of a whole line's (fieldError). */

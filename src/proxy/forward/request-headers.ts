@@ -38,6 +38,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
   let forwardedHost: string | undefined;
   let forwarded: string | undefined;
   let via: string | undefined;
+  let host = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
@@ -62,6 +63,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
       case 'host':
         // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host (facts.host is that authority).
         out.push(name, facts.host);
+        host = true;
         continue;
       case 'x-request-id':
       case 'traceparent':
@@ -82,6 +84,9 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     }
     out.push(name, value);
   }
+  // An HTTP/1.0 client may send no Host: an absolute-form target's authority is the Host all
+  // the same (without it the next hop would get the target's address); with none, neither is said.
+  if (!host && facts.host !== '') out.unshift('host', facts.host);
   // A trusted proxy that sent no Forwarded told the client's facts in X-Forwarded-* alone: an
   // element of this hop's own (its proto, from the proxy) would be read by frameworks that
   // prefer Forwarded (Rack, Spring) as the client's, an https client's request as http.
@@ -92,8 +97,10 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     forwardedFor === undefined ? facts.clientAddress : `${forwardedFor}, ${facts.clientAddress}`,
     'x-forwarded-proto',
     forwardedProto ?? facts.protocol,
-    'x-forwarded-host',
-    forwardedHost ?? facts.host,
+  );
+  const forwardedHostOut = forwardedHost ?? facts.host;
+  if (forwardedHostOut !== '') out.push('x-forwarded-host', forwardedHostOut);
+  out.push(
     'via',
     via === undefined ? facts.via : `${via}, ${facts.via}`,
     'x-request-id',
@@ -112,7 +119,10 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
 function forwardedElement(facts: ForwardFacts): string {
   const address = facts.clientAddress;
   const node = address === '' ? 'unknown' : address.includes(':') ? `"[${address}]"` : address;
-  return `for=${node};host=${forwardedHostValue(facts.host)};proto=${facts.protocol}`;
+  // A client that named no host (HTTP/1.0 without Host) gets no `host=`: "" would name one.
+  return facts.host === ''
+    ? `for=${node};proto=${facts.protocol}`
+    : `for=${node};host=${forwardedHostValue(facts.host)};proto=${facts.protocol}`;
 }
 
 /** The last host written, and how: most requests name the host the one before them did. */

@@ -370,6 +370,17 @@ test('a drain delay must leave time before the drain deadline, and may be zero',
   ]);
 });
 
+test('limits.uri_length of 0 is refused: it would answer every request 414, not lift the limit', () => {
+  const base = withUpstream(TARGET);
+  const why =
+    'limits.uri_length must be above zero (it is the longest request target accepted, not "no limit"): at 0 every request would be refused with 414';
+  for (const zero of ['0', '0B', '0KiB'])
+    assert.deepEqual(problemsOf(`${base}limits: { uri_length: ${zero} }\n`), [
+      problem(9, 23, 'limits.uri_length', why),
+    ]);
+  assert.equal(parseConfig(`${base}limits: { uri_length: 1 }\n`, SOURCE, {}).limits.uriLength, 1);
+});
+
 test('names must be tokens that fit in Via and Proxy-Status', () => {
   const text = `name: my gateway
 listen:

@@ -316,6 +316,25 @@ describe('a head not complete yet', () => {
     });
   }
 
+  test('a status line refused whole is refused once its version or its code is in, not at the response timeout', () => {
+    // It waited for the line's end: an upstream that stalled there got 504 http_response_timeout.
+    for (const [partial, details] of [
+      ['HTTP/3.0', /^unsupported HTTP version "HTTP\/3\.0"$/],
+      ['HTTP/2.0 200', /^unsupported HTTP version "HTTP\/2\.0"$/],
+      ['HTTP/1.1 600', /^status code 600 out of range$/],
+      ['HTTP/1.1 099 Early', /^status code 099 out of range$/],
+      ['HTTP/1.1 101', /^unexpected 101 Switching Protocols \(no upgrade was requested\)$/],
+    ] as const) {
+      assert.match(fails('http_protocol_error', partial), details, partial);
+      assert.match(fails('http_protocol_error', [...partial]), details, `${partial}, byte by byte`);
+    }
+    // Valid so far: nothing to refuse yet.
+    for (const partial of ['HTTP/1.0', 'HTTP/1.1 599', 'HTTP/1.1 100', 'HTTP/1.1 200 O']) {
+      const { failure } = parse([...partial]);
+      assert.equal(failure, undefined, partial);
+    }
+  });
+
   test('good field lines and an unfinished line valid so far are not failures; one that cannot end valid is', () => {
     const { r, failure } = parse(['HTTP/1.1 200 OK\r\nX-A: 1\r\n', 'X-B: 2\r\nX-C : a\tb\r']);
     assert.equal(failure, undefined);

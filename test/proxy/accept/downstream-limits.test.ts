@@ -212,6 +212,13 @@ test('each bound is exact: a head of header_size bytes, a URI of uri_length, 256
     ['head one byte over', head(LIMITS.headerSize + 1), 431],
     ['URI at uri_length', uri(LIMITS.uriLength), 200],
     ['URI one byte over', uri(LIMITS.uriLength + 1), 414],
+    // The fields are at fault, not the target (it was a 414: the request line, method and
+    // version included, was measured against uri_length).
+    [
+      'URI at uri_length, fields over header_size',
+      uri(LIMITS.uriLength).replace('Host: a\r\n', `Host: a\r\nX-Pad: ${pad(LIMITS.headerSize)}\r\n`),
+      431,
+    ],
     ['256 fields', fields(256), 200],
     ['257 fields', fields(257), 431],
   ];

@@ -105,3 +105,28 @@ describe('a Content-Length with leading zeros', () => {
     assert.equal(got.body.toString(), body);
   });
 });
+
+describe('an HTTP/1.0 request without Host', () => {
+  test('with an absolute-form target: that authority is the Host the upstream gets (RFC 9112 §3.2.2)', async (t) => {
+    // It got the target's own address as Host, while X-Forwarded-Host and the route said abs.example.
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(gw.port, 'GET http://abs.example/p HTTP/1.0\r\n\r\n', answered);
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    assert.equal(got.path, '/p');
+    assert.deepEqual(
+      got.rawHeaders.filter(([name]) => name.toLowerCase() === 'host'),
+      [['host', 'abs.example']],
+    );
+    assert.equal(got.headers['x-forwarded-host'], 'abs.example');
+  });
+
+  test('in origin form: no host is said for it (no empty X-Forwarded-Host, no host="" in Forwarded)', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(gw.port, 'GET /p HTTP/1.0\r\n\r\n', answered);
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    assert.equal(got.headers['x-forwarded-host'], undefined);
+    assert.equal(got.headers.forwarded, 'for=127.0.0.1;proto=http');
+  });
+});

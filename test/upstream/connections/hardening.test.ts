@@ -78,6 +78,71 @@ describe('a second answer to one request', () => {
   });
 });
 
+test('a response refused as garbage ends its connection: the next request opens a new one (each shape, the upstream keeping its side open)', async (t) => {
+  // DESIGN.md: a connection whose framing is in doubt is closed, never reused.
+  const GARBAGE: [string, string, RegExp][] = [
+    ['SSH-2.0-OpenSSH_9.6\r\n', 'http_protocol_error', /does not start with "HTTP\/"/],
+    ['HTTP/1.1 600 Nope\r\ncontent-length: 0\r\n\r\n', 'http_protocol_error', /status code 600 out of range/],
+    [
+      'HTTP/1.1 200 OK\r\nX-A: a\x00b\r\ncontent-length: 0\r\n\r\n',
+      'http_protocol_error',
+      /invalid character/,
+    ],
+    ['HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\ncontent-length: 0\r\n\r\n', 'http_protocol_error', /obs-fold/],
+    [
+      'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n',
+      'http_protocol_error',
+      /unexpected 101/,
+    ],
+    [
+      'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok',
+      'http_response_content_length',
+      /conflicting Content-Length/,
+    ],
+    [
+      'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+      'http_response_transfer_coding',
+      /together with Content-Length/,
+    ],
+    [
+      `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(40_000)}\r\ncontent-length: 0\r\n\r\n`,
+      'http_response_header_section_size',
+      /larger than 32768 bytes/,
+    ],
+  ];
+  const fault = await startRawFault(async (connection) => {
+    for (;;) {
+      const req = await connection.nextRequest();
+      const bad = /^\/bad\/(\d+)$/.exec(req.path);
+      await connection.write(
+        bad === null ? 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' : GARBAGE[Number(bad[1])][0],
+      );
+    }
+  });
+  const gw = await through(t, fault, '    retries: { attempts: 1 }');
+  for (let i = 0; i < GARBAGE.length; i++) {
+    const [, error, details] = GARBAGE[i];
+    const res = await request(gw.url, { path: `/bad/${i}`, headers: { 'x-request-id': `bad-${i}` } });
+    assert.equal(res.status, 502, `shape ${i}`);
+    assert.match(proxyStatus(res), new RegExp(`^edge-1; error=${error}; details="`));
+    const line = await gw.logFor(`bad-${i}`);
+    assert.equal(line.error, error);
+    assert.match(String(line.details), details);
+    assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
+  }
+  // Every connection that carried a refused answer carried nothing after it.
+  for (const bad of fault.received.filter((r) => r.path.startsWith('/bad/'))) {
+    const after = fault.received.filter((r) => r.connection === bad.connection && r.index > bad.index);
+    assert.deepEqual(after, [], `${bad.path}: its connection was used again`);
+    assert.notEqual(
+      fault.connectionLog[bad.connection - 1].peerEnd,
+      undefined,
+      `${bad.path}: its connection was not ended`,
+    );
+  }
+  assert.equal(fault.connections, GARBAGE.length + 1);
+});
+
 describe('a body where none may be', () => {
   // A response to HEAD, a 204 and a 304 end at their head whatever they say (RFC 9112 §6.3): what
   // follows is a second answer, never this one's body, and never the next request's answer.
@@ -199,6 +264,9 @@ describe('a bad byte in a line that has not ended', () => {
     ],
     ['a letter in the status code', 'HTTP/1.1 2x0 OK', 'invalid status line \\"HTTP/1.1 2x0 OK\\"'],
     ['a NUL in the reason', 'HTTP/1.1 200 OK\x00', 'invalid character in the reason phrase'],
+    // Refused whole for its version or its code: the line's end cannot change that.
+    ['an HTTP version other than 1.x', 'HTTP/3.0 ', 'unsupported HTTP version \\"HTTP/3.0\\"'],
+    ['a status code out of range', 'HTTP/1.1 600', 'status code 600 out of range'],
   ] as const) {
     for (const then of ['holds', 'closes'] as const) {
       test(`${label}, then the upstream ${then}: 502 http_protocol_error, not retried`, async (t) => {

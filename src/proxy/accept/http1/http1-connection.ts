@@ -186,6 +186,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
         // A lingering close reads and drops: the client's bytes must not turn into a reset.
         return;
       case 'idle':
+        // Pipelined bytes read before are waiting for their turn (it is scheduled): what comes
+        // now goes behind them. Parsed now, a later request would be answered before them.
+        if (this.#pending !== undefined) return this.#readAhead(chunk);
         this.#state = 'head';
         this.#requestBytes = 0;
         this.#arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
@@ -411,10 +414,16 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       };
       this.socket.once('drain', this.#onAnswerTaken);
     } else this.#arm(keepAliveTimeout, onTimeout);
-    // The next pipelined request waits for the next turn (one request per connection per
-    // turn), and for the socket to take what was written: a client that does not read its
-    // answers stops its pipeline there.
     if (this.#pendingBytes === 0) return this.#resume();
+    this.#schedulePipelined();
+  }
+
+  /**
+   * The next pipelined request waits for the next turn (one request per connection per
+   * turn), and for the socket to take what was written: a client that does not read its
+   * answers stops its pipeline there.
+   */
+  #schedulePipelined(): void {
     this.#nextPipelined ??= () => this.#parsePipelined();
     const next = this.#nextPipelined;
     if (this.socket.writableNeedDrain) this.socket.once('drain', () => setImmediate(next));
@@ -447,9 +456,15 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     for (let i = 0; i < pending.length; i++) {
       // (The state, read again: parsing may have refused a request and closed.)
       if (this.state === 'closing' || this.state === 'closed') return;
-      // Completed a request with bytes to spare: keep the rest for its turn.
-      if (this.#parser.complete) {
+      // Completed a request with bytes to spare, or one answered at once (OPTIONS *, a
+      // redirect, a 404) whose spare bytes are read ahead already: the rest comes after
+      // those, in its turn. Parsed now, it would be read before them, out of order.
+      if (this.#parser.complete || this.#pending !== undefined || this.state === 'idle') {
+        // An answered request that ended where a read did left nothing read ahead, so nothing
+        // was scheduled for the rest.
+        const scheduled = this.#pending !== undefined;
         for (let j = i; j < pending.length; j++) this.#readAhead(pending[j]);
+        if (this.state === 'idle' && !scheduled) this.#schedulePipelined();
         return;
       }
       this.#parse(pending[i]);

@@ -160,6 +160,98 @@ test('pipelined requests are answered in order, never two at once', async (t) =>
   assert.equal(s.stats.mostAtOnce, 1);
 });
 
+/**
+ * A server whose handler holds /slow until released and answers /sync in the handler itself
+ * (as the gateway answers OPTIONS *, a redirect, a 404); anything else is echoed. A client
+ * sends /slow, then `chunks` as reads of their own kept behind it, then /slow is answered.
+ */
+async function behindSlow(t: { after(fn: () => unknown): void }, chunks: readonly string[]) {
+  let release: (() => void) | undefined;
+  const s = await serve((exchange, n) => {
+    const answer = () => {
+      exchange.response.sendHead(200, 'OK', ['content-length', String(exchange.head.target.length)]);
+      exchange.response.write(Buffer.from(exchange.head.target));
+      exchange.response.end();
+    };
+    if (exchange.head.target === '/slow') release = answer;
+    else if (exchange.head.target === '/sync') answer();
+    else echo(exchange, n);
+  });
+  t.after(() => s.close());
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  c.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (release === undefined) await new Promise((r) => setImmediate(r));
+  for (const chunk of chunks) {
+    c.write(chunk);
+    // A pause between them: the kernel could join them into one read otherwise.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  (release as () => void)();
+  return { s, c };
+}
+
+test('pipelined reads after a request answered at once are parsed in the order they came', async (t) => {
+  // The rest of the read that held /sync was read ahead, but the read after it was parsed
+  // first: `st: x` was taken for a request line, and a valid request got a 400.
+  const { s, c } = await behindSlow(t, [
+    'GET /sync HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHo',
+    'st: x\r\n\r\n',
+  ]);
+  await c.until((r) => r.includes('"target":"/after"') || r.includes(' 400 '));
+  assert.deepEqual(s.stats.refused, []);
+  assert.equal(count(c.received, 'HTTP/1.1 200 OK'), 3);
+  assert.equal(s.stats.mostAtOnce, 1);
+});
+
+test('a half head read after a request answered at once still has its header timeout: a 408, not a silent close', async (t) => {
+  // It was parsed while the connection counted as idle: the keep-alive timeout closed it unanswered.
+  const { s, c } = await behindSlow(t, [
+    'GET /sync HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /after HTTP/1.1\r\nHo',
+  ]);
+  await c.untilClosed();
+  assert.deepEqual(s.stats.refused, [408]);
+  assert.equal(count(c.received, 'HTTP/1.1 200 OK'), 2);
+  assert.match(c.received, /HTTP\/1\.1 408 /);
+});
+
+test('a request sent while pipelined ones wait for a slow reader to drain is answered after them, not before', async (t) => {
+  // The connection was idle (its answer written, not yet taken) with /a read ahead and waiting
+  // for the drain; /b, read then, was parsed at once and answered before /a: the client would
+  // take /b's answer for /a's.
+  const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+  let bigDone = false;
+  const s = await serve((exchange, n) => {
+    if (exchange.head.target !== '/big') return echo(exchange, n);
+    exchange.response.sendHead(200, 'OK', ['content-length', String(big.length)]);
+    exchange.response.write(big);
+    exchange.response.end();
+    bigDone = true;
+  });
+  t.after(() => s.close());
+  const client = net.connect(s.port, '127.0.0.1');
+  t.after(() => client.destroy());
+  await new Promise((resolve) => client.once('connect', resolve));
+  client.pause();
+  client.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (!bigDone) await new Promise((r) => setTimeout(r, 10));
+  client.write('GET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+  // Time for the server to read /b (the kernel holds it otherwise, and the order is kept anyway).
+  await new Promise((r) => setTimeout(r, 150));
+  let received = '';
+  client.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+  });
+  client.resume();
+  while (count(received, '"target":') < 2) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(
+    [...received.matchAll(/"target":"([^"]*)"/g)].map((m) => m[1]),
+    ['/a', '/b'],
+  );
+  assert.equal(s.stats.mostAtOnce, 1);
+});
+
 test('past the read-ahead bound the socket is not read: a client that pipelines and never reads holds little', async (t) => {
   const big = Buffer.alloc(64 * 1024, 'x');
   const s = await serve((exchange) => {
