@@ -203,8 +203,9 @@ export function forward(
   }
   return {
     write(chunk) {
-      if (socket !== undefined) socket.write(chunk);
-      else (held ??= []).push(chunk);
+      if (socket !== undefined) return void socket.write(chunk);
+      if (held === undefined) held = [];
+      held.push(chunk);
     },
   };
 }
