@@ -1,4 +1,5 @@
 import { isAbsolute } from 'node:path';
+import { withoutPassword } from '../../core/config/fleet-values.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { EVENTS_KEPT } from '../../observe/events/event-ring.ts';
 import { describeEvent } from '../../observe/events/event-words.ts';
@@ -306,10 +307,7 @@ export function adminEndpoints(
 function shownConfig(config: GatewayConfig): GatewayConfig {
   const store = config.store;
   if (store === undefined) return config;
-  const url = new URL(store.redis.url);
-  if (url.password === '') return config;
-  url.password = '***';
-  return { ...config, store: { ...store, redis: { ...store.redis, url: url.href } } };
+  return { ...config, store: { ...store, redis: { ...store.redis, url: withoutPassword(store.redis.url) } } };
 }
 
 async function applied(control: ClusterControl, change: RuntimeChange, caller: Caller): Promise<AdminAnswer> {
