@@ -98,6 +98,8 @@ export class ClusterControl {
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
   draining = false;
+  /** A worker listens (set by the primary once the first says so): until then GET /ready says `starting`. */
+  serving = false;
   /** Called after each reload whose snapshot is now the config in force (the primary moves the admin listener). */
   onSwapped: () => void = () => {};
   /** Called after a runtime change was recorded (the primary's health checks skip a disabled target). */

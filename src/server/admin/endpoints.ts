@@ -19,7 +19,7 @@ export function adminEndpoints(
   canaries?: Pick<Canaries, 'status' | 'act' | 'byHand'>,
 ): AdminRoute[] {
   const probe = (which: 'live' | 'ready'): AdminAnswer => {
-    const { status, body } = probeAnswer(which, control.draining);
+    const { status, body } = probeAnswer(which, control.draining, !control.serving);
     return { status, body: JSON.parse(body) };
   };
   const caller = (request: AdminRequest): Caller => ({ via: 'admin', who: request.who });

@@ -203,6 +203,7 @@ async function supervise(
   const onServing = (_worker: Worker, message: unknown) => {
     if (!isServing(message)) return;
     cluster.off('message', onServing);
+    control.serving = true;
     wide.serving();
     const adminPort = admin?.server.port();
     announce?.({ gatewayPort: message.ports[0], ports: message.ports, adminPort });

@@ -1,0 +1,79 @@
+/**
+ * The admin listener opens before the workers do (the primary starts it, then forks them): its
+ * `GET /ready` says "send me traffic", so it must not answer 200 while no worker listens yet
+ * (a Docker HEALTHCHECK or a readiness probe on it would send clients to a refused port).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { freePort } from '../../helpers/wait.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+
+const get = (port: number, path: string) =>
+  new Promise<{ status: number; body: string } | undefined>((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', () => resolve(undefined));
+  });
+
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+
+test('GET /ready answers 503 "starting" until a worker listens, then 200', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-ready-'));
+  const [mainPort, adminPort] = [await freePort(), await freePort()];
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `listen:
+  - address: 127.0.0.1:${mainPort}
+admin: { listen: "127.0.0.1:${adminPort}", token_env: CANDOR_TEST_TOKEN }
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:9
+`,
+  );
+  const child = spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
+  });
+  try {
+    const seen: string[] = [];
+    const deadline = performance.now() + 20_000;
+    for (;;) {
+      assert.ok(performance.now() < deadline, `never ready: ${seen.join(', ')}`);
+      const answer = await get(adminPort, '/ready');
+      if (answer !== undefined) seen.push(`${answer.status} ${answer.body.trim()}`);
+      if (answer?.status === 200) break;
+      if (answer !== undefined) assert.deepEqual(JSON.parse(answer.body), { status: 'starting' });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // Ready said so: the main listener takes the connection that probe promised.
+    assert.equal(await accepts(mainPort), true, `ready before listening: ${seen.join(', ')}`);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
