@@ -180,6 +180,9 @@ async function supervise(
   };
   const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
   process.on('SIGHUP', onHangup);
+  // One that came while the gateway started (bin/candor.js kept it): its reload, now. A worker
+  // forked meanwhile gets it too, kept with its start (worker-channel.ts).
+  if (hangupWhileStarting()) onHangup();
   // GET /metrics: every worker's counts, merged, on the config's own metrics listener (and on
   // the admin API, behind its token).
   let metricsListener: { close(): Promise<void> } | undefined;
@@ -256,4 +259,12 @@ async function supervise(
   await admin?.server.close();
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
   return code;
+}
+
+/** Whether bin/candor.js kept a SIGHUP that came before the primary listened for one; it keeps no more. */
+function hangupWhileStarting(): boolean {
+  const key = Symbol.for('candor.hangup-while-starting');
+  const early = (process as unknown as Record<symbol, { hangup: boolean; stop(): void } | undefined>)[key];
+  early?.stop();
+  return early?.hangup === true;
 }
