@@ -98,7 +98,7 @@ export class ClusterControl {
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
   draining = false;
-  /** A worker listens (set by the primary once the first says so): until then GET /ready says `starting`. */
+  /** Some worker listens (the primary follows them): while none does, GET /ready says `starting`. */
   serving = false;
   /** Called after each reload whose snapshot is now the config in force (the primary moves the admin listener). */
   onSwapped: () => void = () => {};

@@ -206,7 +206,6 @@ async function supervise(
   const onServing = (_worker: Worker, message: unknown) => {
     if (!isServing(message)) return;
     cluster.off('message', onServing);
-    control.serving = true;
     wide.serving();
     const adminPort = admin?.server.port();
     announce?.({ gatewayPort: message.ports[0], ports: message.ports, adminPort });
@@ -227,6 +226,18 @@ async function supervise(
     );
   };
   cluster.on('message', onServing);
+  // GET /ready: ready while some worker listens; none yet, or the last one dead and its
+  // replacement not yet listening (its socket closed with it: connections are refused), not.
+  const listening = new Set<number>();
+  const onListening = (worker: Worker, message: unknown) => {
+    if (isServing(message)) control.serving = listening.add(worker.id).size > 0;
+  };
+  const onExit = (worker: Worker) => {
+    listening.delete(worker.id);
+    control.serving = listening.size > 0;
+  };
+  cluster.on('message', onListening);
+  cluster.on('exit', onExit);
   // The canaries start once every worker serves: a split change sent to a worker still starting
   // would be lost, and its share would stay 0 while the controller believes it moved.
   let canariesStarted = false;
@@ -252,6 +263,8 @@ async function supervise(
   stopTrimming();
   process.off('SIGHUP', onHangup);
   cluster.off('message', onServing);
+  cluster.off('message', onListening);
+  cluster.off('exit', onExit);
   cluster.off('message', startCanaries);
   canaries.close();
   await wide.stop();

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,43 @@ upstreams:
     }
     // Ready said so: the main listener takes the connection that probe promised.
     assert.equal(await accepts(mainPort), true, `ready before listening: ${seen.join(', ')}`);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
+
+test('GET /ready says starting while the only worker is dead and its replacement not yet listening', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-ready-'));
+  const [mainPort, adminPort] = [await freePort(), await freePort()];
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `listen:\n  - address: 127.0.0.1:${mainPort}\nadmin: { listen: "127.0.0.1:${adminPort}", token_env: CANDOR_TEST_TOKEN }\nroutes:\n  - match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:9\n`,
+  );
+  const child = spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
+  });
+  try {
+    const readyNow = async () => (await get(adminPort, '/ready'))?.status;
+    const deadline = performance.now() + 20_000;
+    while ((await readyNow()) !== 200) {
+      assert.ok(performance.now() < deadline, 'never ready');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const [worker] = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ');
+    process.kill(Number(worker), 'SIGKILL');
+    const seen: number[] = [];
+    while (!seen.includes(503) || seen.at(-1) !== 200) {
+      assert.ok(performance.now() < deadline + 20_000, `after the kill: ${seen.join(' ')}`);
+      const status = await readyNow();
+      if (status !== undefined && status !== seen.at(-1)) seen.push(status);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // Ready again: the replacement listens.
+    assert.equal(await accepts(mainPort), true);
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
