@@ -8,10 +8,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { waitUntil } from '../../helpers/wait.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
@@ -67,3 +68,67 @@ for (const signal of ['SIGHUP', 'SIGUSR2'] as const)
       await exited;
     }
   });
+
+/** Whether something listens on this port on loopback. */
+const inspectorOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+
+test('a SIGUSR1 in the first milliseconds of the primary (before it can take the signal over) leaves no inspector open once it runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-early-usr1-'));
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    'listen:\n  - address: 127.0.0.1:0\nroutes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:9\n',
+  );
+  // An inspector port of its own (not 9229, which other tests watch), as --inspect-port sets it.
+  const port = await freePort();
+  // Node opens the inspector on a SIGUSR1 that comes before any JavaScript runs: sent as soon
+  // as the primary's pid exists, it lands there in most tries (stderr says so when it did).
+  for (let tries = 0; ; tries++) {
+    assert.ok(tries < 20, 'no SIGUSR1 landed before the primary took the signal over');
+    const child = spawn(
+      process.execPath,
+      [`--inspect-port=${port}`, BIN, 'serve', '--workers', '1', '--config', path],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      // The primary starts itself again with its V8 flags (bin/candor.js): the signal goes to that start.
+      await waitUntil('restarted with its flags', () => {
+        try {
+          return readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').includes('--no-maglev');
+        } catch {
+          return false;
+        }
+      });
+      child.kill('SIGUSR1');
+      await waitUntil(
+        'listening',
+        () => out.includes('"msg":"listening"') || child.signalCode !== null,
+        15_000,
+      );
+      // Before Node itself took SIGUSR1 (the kernel's default ends the process), or after the
+      // primary did (no inspector): not the moment this test is about, so again.
+      if (child.signalCode === 'SIGUSR1' || !err.includes('Debugger listening')) continue;
+      assert.equal(await inspectorOpen(port), false, `the inspector stayed open: ${err}`);
+      return;
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+});
