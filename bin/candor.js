@@ -5,6 +5,19 @@
 // Node then keeps the signal blocked, so no listener ever hears it: the workers, which get
 // their reopen from the primary, run with that flag (src/server/cli/workers.ts), the primary cannot.
 process.on('SIGUSR1', () => {});
+// `serve`: SIGHUP (reload) and SIGUSR2 (nothing) end a process by Node's default until the
+// primary takes them over, once it has read and validated its config (seconds on a loaded
+// machine): a reload asked for meanwhile (systemd's ExecReload right after a start) is kept for
+// the primary to make (src/server/cli/primary.ts), and SIGUSR2 does nothing then as later.
+if (process.argv[2] === 'serve') {
+  const early = { hangup: false, stop: () => process.off('SIGHUP', keep) };
+  const keep = () => {
+    early.hangup = true;
+  };
+  process.on('SIGHUP', keep);
+  process.on('SIGUSR2', () => {});
+  process[Symbol.for('candor.hangup-while-starting')] = early;
+}
 // Node >= 22.18: a checkout runs its TypeScript sources directly (Node's type stripping), and the
 // installed package is compiled for the same Node. An older Node gets what to do instead: a
 // checkout's npm scripts run the Node 24 it pins; the installed package needs a Node 24 found

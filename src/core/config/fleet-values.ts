@@ -13,7 +13,8 @@ const DNS_NAME =
 
 /** `redis://[:password@]host[:port][/db]` or `rediss://…` (TLS); nothing else, so a typo is not a silent default. */
 function parseRedisUrl(text: string): Parsed<string> {
-  const got = describeValue(text);
+  // A problem is logged and answered by the admin API: it quotes the URL without its password.
+  const got = describeValue(withoutPassword(text));
   let url: URL;
   try {
     url = new URL(text);
@@ -27,6 +28,14 @@ function parseRedisUrl(text: string): Parsed<string> {
   if (!/^\/?\d*$/.test(url.pathname) || url.search !== '' || url.hash !== '')
     return { problem: `expected redis://host:port with at most a database number as its path, got ${got}` };
   return { value: text };
+}
+
+/**
+ * A URL as a message or GET /config may show it: the password of its userinfo (`redis://:pw@host`,
+ * `redis://user:pw@host`) as `***`, whether or not the rest of it parses; the user name stays.
+ */
+export function withoutPassword(text: string): string {
+  return text.replace(/^([^:/]*:\/\/[^:/@]*):[^/]*@/, '$1:***@');
 }
 
 /** A DNS name as asked: `api.default.svc.cluster.local`, `_http._tcp.api.example.com`. */

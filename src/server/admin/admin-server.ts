@@ -67,8 +67,15 @@ export async function startAdminServer(options: {
 
   const server = http.createServer(async (req, res) => {
     const who = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const url = new URL(req.url ?? '/', 'http://admin');
     const method = req.method ?? 'GET';
+    // A target no URL can be made of (`//x:99999/`, `http://[`) names no endpoint: a thrown
+    // TypeError here would be an unhandled rejection, and end the primary for anyone's request.
+    const url = URL.parse(req.url ?? '/', 'http://admin');
+    if (url === null) {
+      logger.warn({ who, method, target: String(req.url).slice(0, 200) }, 'admin bad request target');
+      req.resume();
+      return send(res, problem(400, 'Bad request', 'the request target is not a path of the admin API'));
+    }
     const route = routes.get(`${method} ${url.pathname}`);
     const fields = { who, method, path: url.pathname };
     if (!hosts.allows(req.headers.host)) {

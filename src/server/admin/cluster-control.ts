@@ -99,6 +99,8 @@ export class ClusterControl {
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
   draining = false;
+  /** Some worker listens (the primary follows them): while none does, GET /ready says `starting`. */
+  serving = false;
   /** Called after each reload whose snapshot is now the config in force (the primary moves the admin listener). */
   onSwapped: () => void = () => {};
   /** Called after a runtime change was recorded (the primary's health checks skip a disabled target). */

@@ -1,4 +1,6 @@
 import { isAbsolute } from 'node:path';
+import { withoutPassword } from '../../core/config/fleet-values.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
 import { EVENTS_KEPT } from '../../observe/events/event-ring.ts';
 import { describeEvent } from '../../observe/events/event-words.ts';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
@@ -17,7 +19,7 @@ export function adminEndpoints(
   canaries?: Pick<Canaries, 'status' | 'act' | 'byHand'>,
 ): AdminRoute[] {
   const probe = (which: 'live' | 'ready'): AdminAnswer => {
-    const { status, body } = probeAnswer(which, control.draining);
+    const { status, body } = probeAnswer(which, control.draining, !control.serving);
     return { status, body: JSON.parse(body) };
   };
   const caller = (request: AdminRequest): Caller => ({ via: 'admin', who: request.who });
@@ -118,9 +120,12 @@ export function adminEndpoints(
     {
       method: 'GET',
       path: '/config',
-      // The config holds no secret: the admin token lives in a file or a variable, and only
-      // which one is shown; target URLs cannot carry credentials (the loader refuses them).
-      handle: () => ({ status: 200, body: { version: control.version, config: control.config } }),
+      // The admin token lives in a file or a variable, and only which one is shown; target URLs
+      // cannot carry credentials (the loader refuses them); the store's URL can: see shownConfig.
+      handle: () => ({
+        status: 200,
+        body: { version: control.version, config: shownConfig(control.config) },
+      }),
     },
     {
       method: 'POST',
@@ -292,6 +297,17 @@ export function adminEndpoints(
       },
     },
   ];
+}
+
+/**
+ * The running config as GET /config shows it: the rate-limit store's password, the one secret a
+ * config may hold written out (`redis://:${REDIS_PASSWORD}@host`), masked; never shown, as the
+ * config reference promises. That there is one stays visible.
+ */
+function shownConfig(config: GatewayConfig): GatewayConfig {
+  const store = config.store;
+  if (store === undefined) return config;
+  return { ...config, store: { ...store, redis: { ...store.redis, url: withoutPassword(store.redis.url) } } };
 }
 
 async function applied(control: ClusterControl, change: RuntimeChange, caller: Caller): Promise<AdminAnswer> {

@@ -180,6 +180,9 @@ async function supervise(
   };
   const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
   process.on('SIGHUP', onHangup);
+  // One that came while the gateway started (bin/candor.js kept it): its reload, now. A worker
+  // forked meanwhile gets it too, kept with its start (worker-channel.ts).
+  if (hangupWhileStarting()) onHangup();
   // GET /metrics: every worker's counts, merged, on the config's own metrics listener (and on
   // the admin API, behind its token).
   let metricsListener: { close(): Promise<void> } | undefined;
@@ -223,6 +226,18 @@ async function supervise(
     );
   };
   cluster.on('message', onServing);
+  // GET /ready: ready while some worker listens; none yet, or the last one dead and its
+  // replacement not yet listening (its socket closed with it: connections are refused), not.
+  const listening = new Set<number>();
+  const onListening = (worker: Worker, message: unknown) => {
+    if (isServing(message)) control.serving = listening.add(worker.id).size > 0;
+  };
+  const onExit = (worker: Worker) => {
+    listening.delete(worker.id);
+    control.serving = listening.size > 0;
+  };
+  cluster.on('message', onListening);
+  cluster.on('exit', onExit);
   // The canaries start once every worker serves: a split change sent to a worker still starting
   // would be lost, and its share would stay 0 while the controller believes it moved.
   let canariesStarted = false;
@@ -248,6 +263,8 @@ async function supervise(
   stopTrimming();
   process.off('SIGHUP', onHangup);
   cluster.off('message', onServing);
+  cluster.off('message', onListening);
+  cluster.off('exit', onExit);
   cluster.off('message', startCanaries);
   canaries.close();
   await wide.stop();
@@ -255,4 +272,12 @@ async function supervise(
   await admin?.server.close();
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
   return code;
+}
+
+/** Whether bin/candor.js kept a SIGHUP that came before the primary listened for one; it keeps no more. */
+function hangupWhileStarting(): boolean {
+  const key = Symbol.for('candor.hangup-while-starting');
+  const early = (process as unknown as Record<symbol, { hangup: boolean; stop(): void } | undefined>)[key];
+  early?.stop();
+  return early?.hangup === true;
 }

@@ -96,7 +96,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     const { awaitStart, serveThePrimary } = await import('../gateway/worker-channel.ts');
     // The primary sends the snapshot in force: the one every other worker runs now.
     // Health checks, rate limits and the other workers' news come through the primary's link.
-    const { config, changes, link } = await awaitStart();
+    const { config, changes, link, early } = await awaitStart();
     // The primary serves /metrics, every worker's merged; this worker answers its requests for counts.
     // Answering the primary's scrapes before the gateway is up: a scrape waits for every
     // worker, and one still starting would fail it.
@@ -104,7 +104,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     const metrics = new GatewayMetrics();
     (await import('../../observe/metrics/cluster.ts')).answerPrimaryWith(metrics.registry);
     const starting = startGateway(config, { changes, serveMetrics: false, cluster: link, metrics });
-    const stopServing = serveThePrimary(starting);
+    const stopServing = serveThePrimary(starting, early);
     let gateway: Gateway;
     try {
       gateway = await starting;

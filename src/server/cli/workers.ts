@@ -165,17 +165,44 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     });
     const offSignals = onSignals((action) => {
       if (action !== 'reopen-logs') return stopAll(action);
-      // A SIGUSR1 in the first milliseconds of startup, before bin/candor.js took the signal
-      // over, may have opened the inspector: shut that door. (node:inspector is loaded here, not
-      // with the primary: it is half a MiB of a process that otherwise never needs it.)
-      const inspector = process.getBuiltinModule('node:inspector');
-      if (inspector.url() !== undefined) {
-        inspector.close();
-        process.stderr.write('candor: a SIGUSR1 during startup had opened the inspector; closed it\n');
-      }
+      shutEarlyInspector(true);
       options.onReopenLogs?.();
       send(action);
     });
+    // Now, not at the next SIGUSR1 (a day later, for logrotate): it may be the one that opened it.
+    shutEarlyInspector(false);
     for (let i = 0; i < count; i++) fork();
   });
+}
+
+/**
+ * A SIGUSR1 in the first milliseconds of the primary's start (before bin/candor.js took the
+ * signal over; its start with its V8 flags is a second such start) opens Node's inspector on
+ * 127.0.0.1:`process.debugPort`: shut that door, unless the command line asked for one. Loads
+ * node:inspector (half a MiB of a process that otherwise never needs it) only when something
+ * listens on that port (Linux's /proc tells it), or `always`.
+ */
+function shutEarlyInspector(always: boolean): void {
+  const argv = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (argv.some((arg) => /^--inspect(-brk|-wait)?(=|$)/.test(arg))) return;
+  if (!always && !listensOn(process.debugPort)) return;
+  const inspector = process.getBuiltinModule('node:inspector');
+  if (inspector.url() === undefined) return;
+  inspector.close();
+  process.stderr.write('candor: a SIGUSR1 during startup had opened the inspector; closed it\n');
+}
+
+/** Whether a socket listens on this TCP port (any address); true where /proc cannot say. */
+function listensOn(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  const { readFileSync } = process.getBuiltinModule('node:fs');
+  try {
+    return ['/proc/self/net/tcp', '/proc/self/net/tcp6'].some((table) =>
+      readFileSync(table, 'utf8')
+        .split('\n')
+        .some((line) => line.split(/\s+/)[4] === '0A' && line.includes(hex)),
+    );
+  } catch {
+    return true;
+  }
 }

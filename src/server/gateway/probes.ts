@@ -14,10 +14,15 @@ interface ProbeAnswer {
   readonly body: string;
 }
 
-export function probeAnswer(which: 'live' | 'ready', draining: boolean): ProbeAnswer {
+/**
+ * `starting`: no worker listens yet (the cluster primary's admin listener opens before it forks
+ * them), so "ready" would send clients to a refused port.
+ */
+export function probeAnswer(which: 'live' | 'ready', draining: boolean, starting = false): ProbeAnswer {
   if (which === 'live') return { status: 200, body: '{"status":"live"}\n' };
-  return draining
-    ? { status: 503, body: '{"status":"draining"}\n' }
+  if (draining) return { status: 503, body: '{"status":"draining"}\n' };
+  return starting
+    ? { status: 503, body: '{"status":"starting"}\n' }
     : { status: 200, body: '{"status":"ready"}\n' };
 }
 

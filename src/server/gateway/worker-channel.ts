@@ -7,11 +7,22 @@ import type { Gateway } from './gateway.ts';
 import { type FromWorker, isToWorker } from './ipc-protocol.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
 
+/**
+ * The primary's requests that came before serveThePrimary listened, kept for it: Node drops a
+ * message of a read that no listener is there for, and the start is sent at the fork, so a
+ * reload or a change asked for while a restarted worker boots arrives in the same read.
+ */
+export interface EarlyRequests {
+  /** Stops keeping them: what was kept, in the order it came. */
+  take(): readonly unknown[];
+}
+
 /** A worker's first message: the snapshot to start on (see ipc-protocol.ts). */
 export function awaitStart(): Promise<{
   config: GatewayConfig;
   changes: readonly RuntimeChange[];
   link: ClusterLink;
+  early: EarlyRequests;
 }> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
@@ -19,10 +30,25 @@ export function awaitStart(): Promise<{
       process.off('message', onMessage);
       const { config, changes, share, health, discovered } = message;
       // Made here, in the same turn: the primary's next message (a verdict) may follow in the same read.
-      resolve({ config, changes, link: new ClusterLink(share, health, discovered) });
+      const link = new ClusterLink(share, health, discovered);
+      resolve({ config, changes, link, early: keepEarlyRequests() });
     };
     process.on('message', onMessage);
   });
+}
+
+function keepEarlyRequests(): EarlyRequests {
+  const kept: unknown[] = [];
+  const keep = (message: unknown) => {
+    if (isToWorker(message) && REQUESTS.has(message.candor)) kept.push(message);
+  };
+  process.on('message', keep);
+  return {
+    take: () => {
+      process.off('message', keep);
+      return kept;
+    },
+  };
 }
 
 /** The primary's requests a worker answers (the shared-state messages travel on the same channel: cluster-link.ts). */
@@ -33,7 +59,7 @@ const REQUESTS = new Set(['reload', 'change', 'status', 'activity', 'purge', 'ev
  * starts before the gateway is up, so a request that arrives while it starts waits for it
  * rather than being lost.
  */
-export function serveThePrimary(starting: Promise<Gateway>): () => void {
+export function serveThePrimary(starting: Promise<Gateway>, early: EarlyRequests): () => void {
   const send = (answer: FromWorker) => process.send?.(answer);
   const onMessage = async (message: unknown) => {
     if (!isToWorker(message) || !REQUESTS.has(message.candor)) return;
@@ -96,5 +122,7 @@ export function serveThePrimary(starting: Promise<Gateway>): () => void {
     }
   };
   process.on('message', onMessage);
+  // Each waits for the gateway, in the order they came: before any that comes from now on.
+  for (const message of early.take()) void onMessage(message);
   return () => process.off('message', onMessage);
 }

@@ -56,11 +56,20 @@ export function recordOutcome(
 
 /**
  * Another worker of the gateway ejected this target (its announcement, through the primary):
- * eject it here too for the time it has left, unless it is already out for longer. With
- * recordOutcome and unejectedByProbe, the only writers of a target's ejection fields.
+ * eject it here too for the time it has left, unless it is already out for longer, or is in
+ * rotation here and one more ejection would pass this worker's `max_ejected_percent` (two
+ * workers each ejecting a target of their own at once would otherwise leave both out in both).
+ * With recordOutcome and unejectedByProbe, the only writers of a target's ejection fields.
  */
-export function ejectedElsewhere(target: Target, now: number, forMs: number, ejections: number): void {
+export function ejectedElsewhere(
+  upstream: Upstream,
+  target: Target,
+  now: number,
+  forMs: number,
+  ejections: number,
+): void {
   if (target.ejectedUntil >= now + forMs) return;
+  if (target.ejectedUntil === 0 && !mayEject(upstream, now)) return;
   target.ejectedUntil = now + forMs;
   target.ejections = Math.max(target.ejections, ejections);
   target.consecutiveFailures = 0;

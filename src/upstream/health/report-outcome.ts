@@ -88,7 +88,7 @@ export function reportBodyFailure(
 export function applyAnnouncement(upstream: Upstream, news: Announcement, now: number): void {
   if (news.candor !== 'ejected') return applyCircuitNews(upstream.circuit, news, now);
   const target = upstream.targets.find((t) => t.config.origin === news.origin);
-  if (target !== undefined) ejectedElsewhere(target, now, news.forMs, news.ejections);
+  if (target !== undefined) ejectedElsewhere(upstream, target, now, news.forMs, news.ejections);
 }
 
 /** Outlier detection judges the outcome; an ejection or a return is told (metrics, log, the other workers). */

@@ -138,3 +138,18 @@ upstreams:
     ),
   ]);
 });
+
+test("a bad store URL's problem never quotes its password (it would reach the log and the admin API's 400)", () => {
+  for (const [url, shown] of [
+    ['redis://:s3cret@127.0.0.1:6379/db', 'redis://:***@127.0.0.1:6379/db'],
+    ['http://user:s3cret@127.0.0.1:6379', 'http://user:***@127.0.0.1:6379'],
+    ['redis://:s3c@ret@127.0.0.1:bad', 'redis://:***@127.0.0.1:bad'],
+  ]) {
+    const [found] = problemsOf(
+      `${HEAD}store:\n  redis: { url: "${url}" }\nupstreams:\n  api:\n    targets: [{ url: http://127.0.0.1:3001 }]\n`,
+    );
+    assert.equal(found.path, 'store.redis.url', url);
+    assert.ok(!JSON.stringify(found).includes('s3c'), JSON.stringify(found));
+    assert.ok(found.message.includes(`"${shown}"`), found.message);
+  }
+});

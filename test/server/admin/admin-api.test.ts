@@ -240,6 +240,22 @@ test("a Host that is not the admin listener's own name is a 421 before anything 
   );
 });
 
+test('a request target no URL can be made of is a 400, with or without the token, and the gateway lives on', async () => {
+  // `//x:99999/…` is an authority with a port out of range; `http://[` an unclosed IPv6 literal.
+  for (const [target, token] of [
+    ['//x:99999/status', undefined],
+    ['//x:99999/status', TOKEN],
+    ['http://[', undefined],
+  ] as const) {
+    const answer = await adminCall(adminPort, 'GET', target, { token });
+    assert.equal(answer.status, 400, target);
+    assert.equal(answer.type, 'application/problem+json');
+    assert.equal(answer.body.title, 'Bad request');
+  }
+  assert.equal((await adminCall(adminPort, 'GET', '/status', { token: TOKEN })).status, 200);
+  assert.equal((await request(`${base}/`)).status, 200);
+});
+
 test('bad input is a 400 problem+json naming the field', async () => {
   const cases: [string, string, unknown, string][] = [
     ['POST', '/targets/drain', undefined, '(body)'],

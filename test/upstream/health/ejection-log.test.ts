@@ -92,3 +92,36 @@ test('ejections in a row last longer each time; one comes off for each base_ejec
     await upstream.close();
   }
 });
+
+test('max_ejected_percent: of five targets all resetting, 40% allows two ejections at once, never a third', async () => {
+  const targets = await Promise.all(Array.from({ length: 5 }, () => startSwitchable()));
+  for (const t of targets) t.setMode('reset');
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+${targets.map((t) => `      - url: ${t.url}`).join('\n')}
+    retries: { attempts: 1 }
+    circuit_breaker: { consecutive_failures: 0 }
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 60s, max_ejected_percent: 40 }
+`);
+  try {
+    for (let i = 1; i <= 15; i++) assert.equal((await request(gw.url, { path: `/${i}` })).status, 502);
+    await gw.accessLine(15);
+    const ejected = gw.logs.filter((line) => line.msg === 'target ejected');
+    assert.equal(ejected.length, 2, JSON.stringify(ejected));
+    // The three left in rotation took every request after the two ejections.
+    const origins = new Set(ejected.map((line) => line.target));
+    const after = gw.logs.filter((line) => line.msg === 'request').slice(2);
+    assert.ok(
+      after.every((line) => !origins.has(line.target)),
+      JSON.stringify(after.map((l) => l.target)),
+    );
+  } finally {
+    await gw.close();
+    await Promise.all(targets.map((t) => t.close()));
+  }
+});
