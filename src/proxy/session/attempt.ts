@@ -1,4 +1,4 @@
-import { Failure } from '../../core/failure/failure.ts';
+import type { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { RequestRecord, TryLine } from '../../observe/log/request-record.ts';
@@ -115,19 +115,4 @@ export function lastTryFailed(record: RequestRecord, failure: Failure): Stage | 
   const last = record.tries[record.tries.length - 1];
   if (last) record.tries[record.tries.length - 1] = { ...last, error: failure.type, stage: failure.stage };
   return failure.stage;
-}
-
-/**
- * The client left while no attempt ran (a retry waiting out its backoff, a request held for a
- * target) and before any answer: the request's failure is its leaving, as when it leaves during
- * an attempt (the exchange says so then), so its 499 line names `client_closed`. Undefined when
- * an answer went out or a failure is already the request's (its error response was being written).
- */
-export function leftWaiting(
-  record: RequestRecord,
-  answered: boolean,
-  stage: Stage | undefined,
-): Failure | undefined {
-  if (answered || record.failure !== undefined || record.upgraded) return undefined;
-  return new Failure('client_closed', 'client closed the connection', { stage });
 }

@@ -8,7 +8,7 @@ import { decideRetry } from '../decide/retry-policy.ts';
 import { Exchange, type ExchangeOutcome, type ExchangeOwner } from '../forward/exchange.ts';
 import { UpstreamRequest } from '../forward/upstream-request.ts';
 import { hasUntriedTarget, NONE_TRIED, selectTarget } from '../select/select-target.ts';
-import { Attempt, type AttemptSinks, lastTryFailed, leftWaiting } from './attempt.ts';
+import { Attempt, type AttemptSinks, lastTryFailed } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import type { CacheRun } from './cache-run.ts';
@@ -329,17 +329,17 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (!this.started) return undefined;
     const current = this.current;
     const { response, record } = this.req;
-    // The exchange ends without a word back (abandon()): its attempt is settled here. With none
-    // running (a retry's backoff, a hold), nothing else would tell that the client left.
+    // The exchange ends without a word back (abandon()): its attempt is settled here.
     const cut = current !== undefined && !response.finished && !record.upgraded;
-    const gone = cut ? current.exchange.abandon() : leftWaiting(record, response.finished, this.stage);
+    const gone = cut ? current.exchange.abandon() : undefined;
     // Cut at its send deadline with no exchange watching to hear it (over, or never held up):
     // the gateway's cut of a client that read nothing, not the client leaving.
     const sendCut = cut && record.failure === undefined ? response.cutBySend : undefined;
     const failure = sendCut === undefined ? gone : sendTimeoutFailure(sendCut);
     if (failure) this.stage = sendCut === undefined ? failure.stage : lastTryFailed(record, failure);
     if (gone !== undefined) this.dropped(failure as Failure);
-    if (current === undefined) this.measure.retryOver('client_closed'); // a retry in backoff will not run
+    // A retry still in backoff will not run: the client is gone.
+    if (current === undefined) this.measure.retryOver('client_closed');
     this.stopReading?.();
     this.finishTimers();
     record.stage = this.stage;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
@@ -166,5 +167,41 @@ upstreams:
     await gw.close();
     await one.close();
     await two.close();
+  }
+});
+
+test('a client that leaves while the auth service decides: 499 client_closed in the log, nothing sent upstream', async () => {
+  let asked = 0;
+  const auth = await listenOnLoopback(() => {
+    asked++; // and never answers: the gateway's close ends it
+  });
+  let reached = 0;
+  const app = await listenOnLoopback((_req, res) => {
+    reached++;
+    res.end('app');
+  });
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    auth: { forward: { url: ${auth.url}/check, timeout: 30s } }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+`);
+  try {
+    const socket = connect(gw.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /x HTTP/1.1\r\nhost: a\r\nx-request-id: auth-wait\r\n\r\n');
+    while (asked === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    const line = await gw.logFor('auth-wait');
+    assert.equal(line.status, 499);
+    assert.equal(line.error, 'client_closed', 'a 499 line names the client leaving');
+    assert.equal(line.attempts, 0);
+    assert.equal(reached, 0);
+  } finally {
+    await gw.close();
+    await auth.close();
+    await app.close();
   }
 });
