@@ -14,6 +14,11 @@ export function configWarnings(config: GatewayConfig): string[] {
     warnings.push(
       `errors.pages.html: ${JSON.stringify(config.errors.pageFiles.html)} has no {{request_id}}: a client sees no id to quote, and its report cannot be found in the log (the X-Request-Id header still carries it)`,
     );
+  for (const [index, entry] of config.trustForwardedFrom.entries())
+    if (/\/0+$/.test(entry))
+      warnings.push(
+        `trust_forwarded_from[${index}]: ${entry} trusts every client as a proxy: any client then writes the X-Forwarded-For that allow/deny, rate_limit and hash_key judge it by, its own X-Request-Id, and the X-Forwarded-* and X-Real-IP the upstream reads; list only the proxies in front of the gateway`,
+      );
   const { acme } = config;
   const orders = config.listen.some((listener) => listener.tls?.acme !== undefined);
   // Only HTTP-01, which the CA asks on port 80 of a plain listener: with none, every order fails.

@@ -5,7 +5,7 @@
  * accept phase's Host check (proxy/accept/request-checks.ts) reads the authority rule. One set
  * of rules, so that a request one protocol refuses cannot reach an upstream over the other.
  */
-import { INVALID_VALUE, isOws, TOKEN } from './syntax.ts';
+import { INVALID_VALUE, isOws, snippet, TOKEN } from './syntax.ts';
 
 /** A rule a request broke: the status to answer, llhttp's name for the fault, and the details. */
 export interface RuleBreak {
@@ -75,7 +75,9 @@ const malformed = (code: string, what: string): RuleBreak => ({
 export function methodBreak(method: string): RuleBreak | undefined {
   if (KNOWN_METHODS.has(method)) return undefined;
   if (!TOKEN.test(method)) return malformed('HPE_INVALID_METHOD', 'invalid method');
-  return { status: 501, code: 'HPE_INVALID_METHOD', details: `method ${method} is not implemented` };
+  // A token as long as the head allows would be echoed whole in Proxy-Status, the body and the log.
+  const named = method.length > 40 ? snippet(method) : method;
+  return { status: 501, code: 'HPE_INVALID_METHOD', details: `method ${named} is not implemented` };
 }
 
 /**

@@ -56,8 +56,13 @@ export interface ForwardFacts {
 export interface ForwardCall {
   /** The path and query asked. */
   readonly path: string;
-  /** The client's fields the service asked for, X-Forwarded-Method and -Uri: flat, lower-case names, no hop-by-hop. */
+  /** The client's fields the service asked for: flat, lower-case names, no hop-by-hop. */
   readonly headers: readonly string[];
+  /**
+   * X-Forwarded-Method and -Uri, flat: the gateway's own words, added after the client's fields
+   * are sifted as any request's (a client's X-Forwarded-* goes only from a trusted proxy).
+   */
+  readonly own: readonly string[];
   /** Milliseconds for the whole call, every attempt and backoff included. */
   readonly deadline: number;
   /** The route the request is for (its retry rule and limits). */
@@ -152,12 +157,13 @@ export class ForwardAuth {
       if (value !== undefined) headers.push(name, Array.isArray(value) ? value.join(', ') : value);
     }
     // The hop writes -For, -Host and -Proto from the client's facts, as for any request it forwards.
-    headers.push('x-forwarded-method', facts.method, 'x-forwarded-uri', facts.target);
+    const own = ['x-forwarded-method', facts.method, 'x-forwarded-uri', facts.target];
     let answer: ServiceAnswer;
     try {
       answer = await this.#ask({
         path: config.path,
         headers,
+        own,
         deadline: config.timeout,
         route: this.#route,
         client: {

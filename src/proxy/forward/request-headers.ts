@@ -4,7 +4,7 @@ import { TOKEN } from '../../core/http1/syntax.ts';
 /** What the request-header rewrite needs to know about this request. */
 interface ForwardFacts {
   readonly clientAddress: string;
-  /** The client is a proxy we trust: its X-Forwarded-* and Forwarded headers are kept (this hop appended to its Forwarded). */
+  /** The client is a proxy we trust: its X-Forwarded-*, X-Real-IP and Forwarded headers are kept (this hop appended to its Forwarded). */
   readonly trusted: boolean;
   /** "http" or "https": how the client reached us. */
   readonly protocol: string;
@@ -82,6 +82,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
         if (facts.keepTracestate) break;
         continue;
     }
+    if (!facts.trusted && isProxysWord(lower)) continue;
     out.push(name, value);
   }
   // An HTTP/1.0 client may send no Host: an absolute-form target's authority is the Host all
@@ -109,6 +110,17 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     facts.traceparent,
   );
   return out;
+}
+
+/**
+ * A field only a proxy may write about the client: the rest of the X-Forwarded-* family (-Port,
+ * -Ssl, -Prefix, -Scheme, -Server, -Uri…) and X-Real-IP. Frameworks take them as the word of the
+ * proxy in front (Rack's X-Forwarded-Ssl makes a request https, X-Forwarded-Prefix and -Port
+ * build its URLs, nginx's realip module and many apps read X-Real-IP as the client), so from a
+ * client not in `trust_forwarded_from` they are dropped, as X-Forwarded-For is replaced.
+ */
+function isProxysWord(lower: string): boolean {
+  return lower.charCodeAt(0) === 0x78 /* x */ && (lower.startsWith('x-forwarded-') || lower === 'x-real-ip');
 }
 
 /**

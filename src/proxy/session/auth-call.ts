@@ -107,6 +107,8 @@ class AuthCall implements AttemptsOwner {
       authority: client.host,
       upstreamPath: call.path,
       release: noRelease,
+      // After the sifting of the client's fields (forward/request-headers.ts): the gateway's own.
+      requestEdit: (headers: readonly string[]) => [...headers, ...call.own],
     };
     this.#attempts = new Attempts(this.#req, this, admitted, undefined, {
       deadlineMs: call.deadline,

@@ -1,7 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
-import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
@@ -21,7 +20,7 @@ import { routeRequest } from '../route/route-request.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
-import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
+import { markClientLeft, originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sideDrawer } from './split-side.ts';
@@ -193,9 +192,7 @@ export class RequestSession implements AttemptsOwner {
    * the log's name for that (also when it left mid-upload, before the response closed).
    */
   clientLeft(): void {
-    const { record } = this.#req;
-    record.clientAborted = true;
-    if (record.status === 0) record.status = FAILURES.client_closed.status;
+    markClientLeft(this.#req.record);
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */

@@ -137,3 +137,30 @@ upstreams:
     [],
   );
 });
+
+test('trust_forwarded_from that takes every address as a proxy is warned of: every client would speak for itself', () => {
+  const trusting = (list: string) =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:8080
+trust_forwarded_from: [${list}]
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+        SOURCE,
+        {},
+      ),
+    );
+  assert.deepEqual(trusting('10.0.0.0/8, "fd00::/8", 127.0.0.1'), []);
+  assert.deepEqual(
+    trusting('10.0.0.0/8, 0.0.0.0/0, "::/0"').map((w) => w.slice(0, w.indexOf(':', 30))),
+    [
+      'trust_forwarded_from[1]: 0.0.0.0/0 trusts every client as a proxy',
+      'trust_forwarded_from[2]: ::/0 trusts every client as a proxy',
+    ],
+  );
+});

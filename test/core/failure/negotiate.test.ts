@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { negotiateErrorFormat } from '../../../src/core/failure/negotiate.ts';
+import { rawRequest } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 test('browsers get HTML, API clients problem+json, everyone else plain text', () => {
   const cases: [string | undefined, string][] = [
@@ -25,4 +27,31 @@ test('browsers get HTML, API clients problem+json, everyone else plain text', ()
   ];
   for (const [accept, expected] of cases)
     assert.equal(negotiateErrorFormat(accept), expected, String(accept));
+});
+
+test("a client's Accept of a long run of spaces costs the gateway time in proportion to it", {
+  timeout: 30_000,
+}, async () => {
+  // Each media range and q-value was trimmed by `[ \t]+$`, tried from every space of a run a
+  // letter ends: 32 KiB (the default head bound) held the worker's loop ~8 s on any error the
+  // gateway answered (a 404 needs no upstream), 256 KiB here minutes. Now a few milliseconds.
+  const gw = await startTestGateway(`name: edge-1
+limits: { header_size: 1MiB }
+routes:
+  - { match: { path: /api }, upstream: app }
+upstreams:
+  app: { targets: [{ url: http://127.0.0.1:1 }] }
+`);
+  try {
+    const spaces = ' '.repeat(256 * 1024);
+    const { raw } = await rawRequest(
+      gw.port,
+      `GET /nowhere HTTP/1.1\r\nHost: gw.test\r\nAccept: text/html${spaces}x, application/json;q=0.5${spaces}\r\nConnection: close\r\n\r\n`,
+      20_000,
+    );
+    assert.match(raw, /^HTTP\/1\.1 404 /);
+    assert.match(raw, /\r\ncontent-type: application\/problem\+json\r\n/);
+  } finally {
+    await gw.close();
+  }
 });

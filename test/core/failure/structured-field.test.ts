@@ -57,3 +57,16 @@ test('a List another hop wrote is told from one that is not (RFC 9651 §4.2.1)',
   ])
     assert.equal(isSfList(garbage), false, garbage);
 });
+
+test("a List's check takes time in proportion to the value, however hostile (an upstream's Proxy-Status)", {
+  timeout: 20_000,
+}, () => {
+  // An inner list opened and then 256 KiB of spaces: with the spaces after "(" and before ")"
+  // both optional, V8 tried every split of the run, quadratic: 32 KiB (a response head's bound)
+  // took ~2 s of the worker's event loop, this ~2 min. Linear, it is a few milliseconds.
+  const spaces = ' '.repeat(256 * 1024);
+  for (const hostile of [`(${spaces}x`, `(a${spaces}!`, `(${spaces}`, `a, (${spaces}`])
+    assert.equal(isSfList(hostile), false);
+  assert.equal(isSfList(`(${spaces})`), true);
+  assert.equal(isSfList(`( a b${spaces})`), true);
+});

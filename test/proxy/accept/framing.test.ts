@@ -199,6 +199,13 @@ const CASES: Case[] = [
     details: /method get is not implemented/,
   },
   {
+    // Named in Proxy-Status, the error body and the log's details: all of it was echoed in each.
+    name: 'an unknown method of 2000 characters is a 501 that names its first 40 only',
+    bytes: `${'A'.repeat(2000)} / HTTP/1.1\r\n${HEAD}\r\n\r\n`,
+    status: 501,
+    details: /method "A{40}\.\.\." is not implemented/,
+  },
+  {
     name: 'a method that is not a token is a 400',
     bytes: `G(E)T / HTTP/1.1\r\n${HEAD}\r\n\r\n`,
     status: 400,

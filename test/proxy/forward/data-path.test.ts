@@ -89,6 +89,37 @@ describe('the data path', () => {
     assert.equal(seen.host, 'shop.example:8080', 'the Host is preserved');
   });
 
+  test("an untrusted client's other statements of who and where it is (X-Real-IP, X-Forwarded-Port, -Ssl, -Prefix…) do not reach the upstream", async () => {
+    // Frameworks read these as a proxy's word (Rack's X-Forwarded-Ssl makes the request https,
+    // Spring's and Werkzeug's X-Forwarded-Prefix and -Port build its URLs, nginx's realip module
+    // and many apps take X-Real-IP as the client): only a proxy in trust_forwarded_from may say them.
+    const forged = {
+      'x-real-ip': '6.6.6.6',
+      'x-forwarded-port': '443',
+      'x-forwarded-ssl': 'on',
+      'x-forwarded-scheme': 'https',
+      'x-forwarded-prefix': '/admin',
+      'x-forwarded-server': 'evil.example',
+      'x-forwarded-uri': '/admin',
+      'x-forwarded-method': 'GET',
+    };
+    const res = await request(gw.url, {
+      path: '/forged',
+      headers: { ...forged, 'x-forwarded-fun': 'kept?' },
+    });
+    const seen = echoed(res.text).headers;
+    for (const name of [...Object.keys(forged), 'x-forwarded-fun']) assert.equal(seen[name], undefined, name);
+    assert.equal(seen['x-forwarded-for'], '127.0.0.1');
+    const trusted = await startTestGateway(config(fault.url, 'trust_forwarded_from: [127.0.0.1]'));
+    try {
+      const kept = echoed((await request(trusted.url, { path: '/forged', headers: forged })).text).headers;
+      for (const [name, value] of Object.entries(forged))
+        assert.equal(kept[name], value, `${name} from a trusted proxy`);
+    } finally {
+      await trusted.close();
+    }
+  });
+
   test("Via is appended on both sides; an untrusted client's X-Request-Id is replaced, upstream and downstream alike, and logged", async () => {
     const res = await request(gw.url, {
       path: '/via',

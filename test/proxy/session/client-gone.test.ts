@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
@@ -126,5 +127,81 @@ test('a client that leaves while the upstream has its request: the log line says
   } finally {
     await gw.close();
     await upstream.close();
+  }
+});
+
+test('a client that leaves while a retry waits out its backoff: 499 client_closed in the log, the retry never made', async () => {
+  // Each target closes the connection on the request (connection_terminated, retried for a GET).
+  const closing = async () => {
+    const fault = await startRawFault(async (c) => {
+      await c.nextRequest();
+      c.socket.destroy();
+    });
+    return fault;
+  };
+  const [one, two] = [await closing(), await closing()];
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - { match: { path: / }, upstream: app }
+upstreams:
+  app:
+    targets: [{ url: ${one.url} }, { url: ${two.url} }]
+    balancer: round_robin
+    retries: { attempts: 3, backoff: { base: 5s, max: 5s } }
+`);
+  try {
+    const socket = connect(gw.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /x HTTP/1.1\r\nhost: a\r\nx-request-id: backoff\r\n\r\n');
+    while (one.received.length + two.received.length === 0)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    const line = await gw.logFor('backoff');
+    assert.equal(line.status, 499);
+    assert.equal(line.client_aborted, true);
+    assert.equal(line.error, 'client_closed', 'a 499 line names the client leaving, as every other one does');
+    assert.equal(line.attempts, 1);
+    assert.equal(one.received.length + two.received.length, 1, 'the retry was not made');
+  } finally {
+    await gw.close();
+    await one.close();
+    await two.close();
+  }
+});
+
+test('a client that leaves while the auth service decides: 499 client_closed in the log, nothing sent upstream', async () => {
+  let asked = 0;
+  const auth = await listenOnLoopback(() => {
+    asked++; // and never answers: the gateway's close ends it
+  });
+  let reached = 0;
+  const app = await listenOnLoopback((_req, res) => {
+    reached++;
+    res.end('app');
+  });
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    auth: { forward: { url: ${auth.url}/check, timeout: 30s } }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+`);
+  try {
+    const socket = connect(gw.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /x HTTP/1.1\r\nhost: a\r\nx-request-id: auth-wait\r\n\r\n');
+    while (asked === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    const line = await gw.logFor('auth-wait');
+    assert.equal(line.status, 499);
+    assert.equal(line.error, 'client_closed', 'a 499 line names the client leaving');
+    assert.equal(line.attempts, 0);
+    assert.equal(reached, 0);
+  } finally {
+    await gw.close();
+    await auth.close();
+    await app.close();
   }
 });

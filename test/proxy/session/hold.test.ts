@@ -244,6 +244,11 @@ test('a client that leaves while its request waits gives its place back at once,
     const line = await edge.logFor('leaves');
     assert.equal(line.client_aborted, true);
     assert.equal(line.status, 499);
+    assert.equal(
+      line.error,
+      'client_closed',
+      'its 499 names the client leaving, as one during an attempt does',
+    );
     assert.ok((line.held_ms as number) > 0);
     assert.equal(held(edge), 0);
     // Its place is free: the next request waits in it (not refused past max_requests).
