@@ -1,4 +1,3 @@
-import { Failure } from '../../core/failure/failure.ts';
 import { isGrpcContentType } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { newRequestId, requestIdsFor } from '../../core/ids/ids.ts';
@@ -78,20 +77,6 @@ export function refusedRecordOf(
   );
   record.clientRequestId = ids.clientId;
   return record;
-}
-
-/**
- * The client went away before the exchange was over. Before any answer its status is 499, the
- * log's name for that, and its failure the leaving (`client_closed`) unless the request has one
- * already: an attempt cut short says so itself, but nothing else would while the request waits
- * with no attempt running (on an auth service, a retry's backoff, a hold), and a 499 line
- * without its error is missed by every search and count by failure type.
- */
-export function markClientLeft(record: RequestRecord): void {
-  record.clientAborted = true;
-  if (record.status !== 0) return;
-  record.status = FAILURES.client_closed.status;
-  record.failure ??= new Failure('client_closed', 'client closed the connection');
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
+import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
@@ -20,7 +21,7 @@ import { routeRequest } from '../route/route-request.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
-import { markClientLeft, originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
+import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sideDrawer } from './split-side.ts';
@@ -187,12 +188,13 @@ export class RequestSession implements AttemptsOwner {
     this.#req.record.failure = failure;
   }
 
-  /**
-   * The client went away before the exchange was over: before any answer, its status is 499,
-   * the log's name for that (also when it left mid-upload, before the response closed).
-   */
+  /** The client left early: before any answer 499, and `client_closed` unless an attempt cut short said why. */
   clientLeft(): void {
-    markClientLeft(this.#req.record);
+    const { record } = this.#req;
+    record.clientAborted = true;
+    if (record.status !== 0) return;
+    record.status = FAILURES.client_closed.status;
+    record.failure ??= new Failure('client_closed', 'client closed the connection');
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
-import { entryName, mergePurged, PURGE_IDS_MAX, PurgeTally } from '../../../src/proxy/cache/purge-tally.ts';
+import { mergePurged } from '../../../src/proxy/cache/purge-merge.ts';
+import { entryName, PURGE_IDS_MAX, PurgeTally } from '../../../src/proxy/cache/purge-tally.ts';
 
 const named = (...keys: string[]) => {
   const tally = new PurgeTally();
