@@ -99,6 +99,29 @@ test('a variable that is not one is named, with what was probably meant; an unqu
   );
 });
 
+test('a header value or a redirect location that cannot go on the wire as written is refused, with its line', () => {
+  // Each was accepted before: the upstream got X-A's \x01 and answered 400; the arrow went out
+  // as byte 0x92; the padded value is a malformed field to an HTTP/2 peer.
+  const text = withRoutes(`  - upstream: api
+    request_headers:
+      set: { X-A: "a\\x01b", X-Line: "a\\r\\nX-Injected: 1" }
+    response_headers:
+      set: { X-U: "caf\\u00e9 \\u2192" }
+      add: { X-Padded: " padded " }
+  - match: { path: /r }
+    redirect: { location: "https://ex\\u00e4mple.com/\\u00fc", status: 301 }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.file === SOURCE} ${p.line} ${p.path}: ${p.message}`),
+    [
+      'true 6 routes[0].request_headers.set.X-A: expected a header value in visible ASCII, spaces and tabs (percent-encode other characters), got "a\\u0001b"',
+      'true 6 routes[0].request_headers.set.X-Line: expected a header value on one line, got "a\\r\\nX-Injected: 1"',
+      'true 8 routes[0].response_headers.set.X-U: expected a header value in visible ASCII, spaces and tabs (percent-encode other characters), got "café →"',
+      'true 9 routes[0].response_headers.add.X-Padded: expected a header value without whitespace at either end (a peer drops it, an HTTP/2 one refuses the field), got " padded "',
+      'true 11 routes[1].redirect.location: expected a URL in visible ASCII, got "https://exämple.com/ü" (write it "https://xn--exmple-cua.com/%C3%BC")',
+    ],
+  );
+});
 test('a route forwards or redirects; a redirect goes somewhere, and forwards nothing (nor caches)', () => {
   const text = withRoutes(`  - match: { path: /a }
   - match: { path: /b }
