@@ -47,7 +47,7 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
   let table = sniTable(config);
   // A configured certificate first (the operator named it), then an ordered one; undefined:
   // the server's default context (the listener's own cert and key, if it has one).
-  const pick = (name: string) => contextFor(table, name) ?? ordered?.contextFor(name.toLowerCase());
+  const pick = (name: string) => contextFor(table, name) ?? ordered?.contextFor(sniName(name));
   const SNICallback = (
     servername: string,
     callback: (err: Error | null, ctx?: tls.SecureContext) => void,
@@ -120,11 +120,21 @@ function sniTable(config: ListenerTlsConfig): SniTable {
 
 /** An exact name first, then a wildcard one label up ("a.example.com" → "*.example.com"); else the default. */
 function contextFor(table: SniTable, servername: string): tls.SecureContext | undefined {
-  const name = servername.toLowerCase();
+  const name = sniName(servername);
   const found = table.exact.get(name);
   if (found !== undefined) return found;
   const dot = name.indexOf('.');
   return dot === -1 ? undefined : table.wildcard.get(name.slice(dot + 1));
+}
+
+/**
+ * A server name as the certificates' names are kept: lower-cased, without the trailing dot of a
+ * fully qualified name, which some clients send (RFC 6066 §3 has none), as the router drops
+ * it from Host: kept, it would choose the default certificate and make the request misdirected.
+ */
+function sniName(servername: string): string {
+  const name = servername.toLowerCase();
+  return name.length > 1 && name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 /** The DNS names a certificate (the first of a PEM chain) is for, lower-cased. */
