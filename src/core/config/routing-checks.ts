@@ -1,4 +1,4 @@
-import { hasDotSegment } from '../uri-path.ts';
+import { hasDotSegment, normalizePath } from '../uri-path.ts';
 import { checkRedirectLoop, type ListenerFact, routeListeners } from './listener-checks.ts';
 import { checkLocationLoops } from './location-loops.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
@@ -96,11 +96,34 @@ function checkRewrite(
       at('rewrite', 'replace'),
       `expected a path without spaces or control characters, got ${JSON.stringify(replace)}`,
     );
+  else if (typeof replace === 'string' && ownPathProblem(replace) !== undefined)
+    report(
+      at('rewrite', 'replace'),
+      `expected a path a request may carry, got ${JSON.stringify(replace)}: ${ownPathProblem(replace)}`,
+    );
   else if (typeof replace === 'string' && ownDotSegment(replace))
     report(
       at('rewrite', 'replace'),
       `${JSON.stringify(replace)} has a "." or ".." segment of its own: every path it rewrites would leave the route's prefix, and each such request would be refused with a 400 that blames the client; write the path it means`,
     );
+}
+
+/** The replacement's own text, its groups standing for a segment's worth of path. */
+function ownText(replace: string): string {
+  return replace.replace(/\$(?:\d+|\{[^}]*\}|<[^>]*>|\$)/g, 'x');
+}
+
+/**
+ * What the replacement's own text holds that no request path may (the client's is refused for
+ * it): a byte outside visible ASCII, a backslash, a "%" without two hex digits; a "#", which
+ * ends the target an upstream reads; a "?", which would start a query in front of the
+ * client's, which goes on as it was sent. Sent upstream, the request was refused there (its
+ * 400) or read as another path.
+ */
+function ownPathProblem(replace: string): string | undefined {
+  if (replace.includes('?')) return 'the query goes on as the client sent it, so a replacement has no "?"';
+  const checked = normalizePath(`/${ownText(replace)}`, { normalize: false, mergeSlashes: false });
+  return 'problem' in checked ? checked.problem.replace(/^the path/, 'it') : undefined;
 }
 
 /**
@@ -109,7 +132,7 @@ function checkRewrite(
  * One at either end may join the rest of the path into something else, and is left alone.
  */
 function ownDotSegment(replace: string): boolean {
-  const segments = replace.replace(/\$(?:\d+|\{[^}]*\}|<[^>]*>)/g, 'x').split('/');
+  const segments = ownText(replace).split('/');
   return hasDotSegment(segments.slice(1, -1).join('/'));
 }
 

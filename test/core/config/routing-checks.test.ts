@@ -200,6 +200,43 @@ test('a replacement whose own text makes a dot-segment is refused: the gateway w
   );
 });
 
+test('a replacement holding what no request path may is refused: it went upstream as written', () => {
+  // Each passed the check before: "/f#x" reached the upstream with a fragment in its target,
+  // "/é/x" as a byte an HTTP/1.1 parser refuses, "/new?x=a" as "/new?x=a?y=2" (the client's
+  // query swallowed into x).
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    rewrite: { regex: "^/a/(.*)$", replace: "/f#$1" }
+  - match: { path: /b }
+    upstream: api
+    rewrite: { regex: "^/b/(.*)$", replace: "/\\u00e9/$1" }
+  - match: { path: /c }
+    upstream: api
+    rewrite: { regex: "^/c/(.*)$", replace: "/new?x=$1" }
+  - match: { path: /d }
+    upstream: api
+    rewrite: { regex: "^/d/(.*)$", replace: "/d\\\\$1" }
+  - match: { path: /e }
+    upstream: api
+    rewrite: { regex: "^/e/(.*)$", replace: "/%zz/$1" }
+  - match: { path: /f }
+    upstream: api
+    rewrite: { regex: "^/f/(.*)$", replace: "/cost/$$/%2F/$1" }
+`);
+  const wrong = (replace: string, why: string) =>
+    `routes[${replace}: expected a path a request may carry, got ${why}`;
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      `6 ${wrong('0].rewrite.replace', '"/f#$1": it holds a fragment ("#")')}`,
+      `9 ${wrong('1].rewrite.replace', '"/é/$1": it holds a byte that is not visible ASCII')}`,
+      `12 ${wrong('2].rewrite.replace', '"/new?x=$1": the query goes on as the client sent it, so a replacement has no "?"')}`,
+      `15 ${wrong('3].rewrite.replace', '"/d\\\\$1": it holds a backslash')}`,
+      `18 ${wrong('4].rewrite.replace', '"/%zz/$1": it holds a "%" that is not followed by two hex digits')}`,
+    ],
+  );
+});
+
 test('two routes that a request could meet both are refused; different conditions are not', () => {
   const text = withRoutes(`  - match: { path: /a, methods: [GET, HEAD] }
     upstream: api
