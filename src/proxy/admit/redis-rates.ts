@@ -75,6 +75,15 @@ export function toDecision(reply: unknown, limit: RateLimitConfig): number {
   );
 }
 
+/**
+ * Decisions asked and not answered yet, at most. A Redis that stalls (a long fork, swap, a
+ * network that drops packets without a reset) keeps its connection: each call gives up after
+ * `timeout`, but ioredis keeps its command, to match the replies that may still come, so
+ * every request added about 3 KiB for as long as the stall lasted (a gigabyte a minute at
+ * 5000 requests a second). Past the bound, on_error decides at once and nothing is sent.
+ */
+const MAX_UNANSWERED = 1024;
+
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
 function reconnectDelay(times: number): number {
   const ceiling = Math.min(2_000, 50 * 2 ** Math.min(times, 6));
@@ -126,6 +135,10 @@ export class RedisRates {
    * answer (or answered something that is not a decision) and on_error is deny.
    */
   async take(route: string, limit: RateLimitConfig, key: string): Promise<StoreAnswer> {
+    // Written and awaiting a reply, or waiting for this turn's pipeline to be written.
+    const unanswered = this.#client.commandQueue.length + this.#client.autoPipelineQueueSize;
+    if (unanswered >= MAX_UNANSWERED)
+      return this.#fallback(`${unanswered} decisions sent and not answered: Redis is stalled`);
     try {
       const bucket = this.#key(route, key);
       const reply: unknown = await this.#client.candorTakeToken(bucket, limit.rate, limit.burst);
@@ -133,10 +146,14 @@ export class RedisRates {
       if (this.#state !== 'up') this.#set('up', '');
       return wait;
     } catch (err) {
-      this.#set('down', (err as Error).message);
-      this.#counts.storeFallback(this.config.onError);
-      return this.config.onError === 'allow' ? 0 : STORE_DENIED;
+      return this.#fallback((err as Error).message);
     }
+  }
+
+  #fallback(why: string): StoreAnswer {
+    this.#set('down', why);
+    this.#counts.storeFallback(this.config.onError);
+    return this.config.onError === 'allow' ? 0 : STORE_DENIED;
   }
 
   status(): StoreStatus {

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { RedisRates } from '../../../src/proxy/admit/redis-rates.ts';
 import { request } from '../../helpers/http-client.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -152,4 +153,52 @@ upstreams:
   assert.equal(g.gateway.status().store, null);
   // The gateway's own bucket again, a new one (none was kept while Redis held the limit).
   assert.deepEqual([(await get(g, '/')).status, (await get(g, '/')).status], [200, 429]);
+});
+
+test('a stalled Redis holds at most 1024 decisions: past them on_error decides without sending, and the rest never reach it', async () => {
+  // Before, every request of a stall left its command queued for the replies that might come
+  // (3 KiB each, without bound: a gigabyte a minute at 5000 requests a second), and Redis
+  // worked through all of them when it woke.
+  const admin = new Redis(redis.url);
+  const fallbacks: string[] = [];
+  const warned: unknown[] = [];
+  const quiet = { info: () => {}, warn: (fields: unknown) => warned.push(fields) };
+  const rates = new RedisRates(
+    { url: redis.url, onError: 'deny', timeout: 50, prefix: 'stall:' },
+    quiet as never,
+    { storeState: () => {}, storeFallback: (decision) => fallbacks.push(decision) },
+  );
+  try {
+    await waitUntil('connected', () => rates.status().state === 'up');
+    await admin.config('RESETSTAT');
+    redis.pause();
+    const limit = { rate: 1000, burst: 1000, key: { kind: 'client' } } as const;
+    const answers = await Promise.all(
+      Array.from({ length: 3000 }, (_, i) => rates.take('stalled', limit, `client-${i}`)),
+    );
+    assert.ok(
+      answers.every((a) => a === 'store-denied'),
+      'each request decided by on_error',
+    );
+    assert.equal(fallbacks.length, 3000);
+    assert.equal(rates.status().state, 'down');
+    assert.equal(warned.length, 1, 'logged once');
+    redis.resume();
+    // The replies that waited come first; then a decision is Redis's again.
+    for (let i = 0; (await rates.take('stalled', limit, 'probe')) !== 0; i++) {
+      assert.ok(i < 200, 'Redis decides again after it resumed');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal(rates.status().state, 'up');
+    const stats = String(await admin.info('commandstats'));
+    const calls = [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+    assert.ok(calls <= 1024 + 16, `Redis was asked ${calls} times for 3000 requests and the probes`);
+  } finally {
+    redis.resume();
+    await rates.close();
+    admin.disconnect();
+  }
 });
