@@ -84,6 +84,13 @@ export function toDecision(reply: unknown, limit: RateLimitConfig): number {
  */
 const MAX_UNANSWERED = 1024;
 
+/**
+ * How long a store that failed a decision must answer without another failure before it is
+ * told up again: a Redis whose latency straddles `timeout` failed every other call, and each
+ * success and failure flipped the state, a log line and a count at every request.
+ */
+const QUIET_BEFORE_UP_MS = 1_000;
+
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
 function reconnectDelay(times: number): number {
   const ceiling = Math.min(2_000, 50 * 2 ** Math.min(times, 6));
@@ -106,6 +113,8 @@ export class RedisRates {
   readonly #address: string;
   #state: StoreStatus['state'] = 'connecting';
   #since = new Date().toISOString();
+  /** When a decision last failed (performance.now()). */
+  #failedAt = Number.NEGATIVE_INFINITY;
   #closed = false;
 
   constructor(config: RedisStoreConfig, logger: Logger, counts: StoreCounts) {
@@ -143,7 +152,8 @@ export class RedisRates {
       const bucket = this.#key(route, key);
       const reply: unknown = await this.#client.candorTakeToken(bucket, limit.rate, limit.burst);
       const wait = toDecision(reply, limit);
-      if (this.#state !== 'up') this.#set('up', '');
+      if (this.#state !== 'up' && performance.now() - this.#failedAt >= QUIET_BEFORE_UP_MS)
+        this.#set('up', '');
       return wait;
     } catch (err) {
       return this.#fallback((err as Error).message);
@@ -151,6 +161,7 @@ export class RedisRates {
   }
 
   #fallback(why: string): StoreAnswer {
+    this.#failedAt = performance.now();
     this.#set('down', why);
     this.#counts.storeFallback(this.config.onError);
     return this.config.onError === 'allow' ? 0 : STORE_DENIED;

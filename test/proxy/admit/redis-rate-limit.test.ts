@@ -4,6 +4,7 @@
  * state is logged once each way, counted, and shown in /status.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -184,21 +185,84 @@ test('a stalled Redis holds at most 1024 decisions: past them on_error decides w
     assert.equal(rates.status().state, 'down');
     assert.equal(warned.length, 1, 'logged once');
     redis.resume();
-    // The replies that waited come first; then a decision is Redis's again.
-    for (let i = 0; (await rates.take('stalled', limit, 'probe')) !== 0; i++) {
-      assert.ok(i < 200, 'Redis decides again after it resumed');
+    // The replies that waited come first; then a decision is Redis's again (told up after a quiet second).
+    let probes = 1;
+    for (; (await rates.take('stalled', limit, 'probe')) !== 0 || rates.status().state !== 'up'; probes++) {
+      assert.ok(probes < 400, 'Redis decides again after it resumed');
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    assert.equal(rates.status().state, 'up');
     const stats = String(await admin.info('commandstats'));
     const calls = [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce(
       (n, m) => n + Number(m[1]),
       0,
     );
-    assert.ok(calls <= 1024 + 16, `Redis was asked ${calls} times for 3000 requests and the probes`);
+    assert.ok(
+      calls <= 1024 + probes + 16,
+      `Redis was asked ${calls} times for 3000 requests and ${probes} probes`,
+    );
   } finally {
     redis.resume();
     await rates.close();
     admin.disconnect();
+  }
+});
+
+test('a Redis whose answers straddle the timeout is told down once, and up once it has answered in time for a second', async () => {
+  // Before, each late answer set it down and each timely one up again: a warn or info line,
+  // and a state change counted, at every request.
+  let late = true;
+  let replies = 0;
+  let held = 0;
+  const proxy = net.createServer((client) => {
+    const server = net.connect(redis.port, '127.0.0.1');
+    client.pipe(server);
+    server.on('data', (chunk: Buffer) => {
+      // The connection's own handshake goes through; then every other reply comes late.
+      if (!(late && ++replies > 2 && replies % 2 === 0)) return client.write(chunk);
+      held++;
+      setTimeout(() => {
+        held--;
+        if (client.writable) client.write(chunk);
+      }, 400);
+    });
+    client.on('error', () => server.destroy());
+    server.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const url = redis.url.replace(`:${redis.port}`, `:${(proxy.address() as net.AddressInfo).port}`);
+  const lines: string[] = [];
+  const changes: boolean[] = [];
+  const logger = {
+    info: (_: unknown, msg: string) => lines.push(msg),
+    warn: (_: unknown, msg: string) => lines.push(msg),
+  };
+  const rates = new RedisRates({ url, onError: 'allow', timeout: 150, prefix: 'flap:' }, logger as never, {
+    storeState: (up) => changes.push(up),
+    storeFallback: () => {},
+  });
+  const limit = { rate: 1000, burst: 1000, key: { kind: 'client' } } as const;
+  try {
+    await waitUntil('connected', () => rates.status().state === 'up');
+    for (let i = 0; i < 8; i++) {
+      await rates.take('flap', limit, 'k');
+      // A late reply is let through before the next call, so replies stay in their order.
+      await waitUntil('the late reply through', () => held === 0);
+    }
+    assert.deepEqual(lines, [
+      'rate limit store connected: limits shared',
+      'rate limit store unreachable: rate-limited requests are let through until it answers',
+    ]);
+    assert.deepEqual(changes, [true, false]);
+    late = false;
+    for (let i = 0; rates.status().state !== 'up'; i++) {
+      assert.ok(i < 200, 'told up again once it answers in time');
+      await rates.take('flap', limit, 'k');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal(lines.at(-1), 'rate limit store reachable: limits shared again');
+    assert.deepEqual(changes, [true, false, true]);
+  } finally {
+    await rates.close();
+    proxy.close();
   }
 });
