@@ -120,3 +120,41 @@ test('a failure that changes is told as it is now, and the first good answer bri
   assert.equal(res.status, 200);
   assert.equal(res.headers['proxy-status'], undefined);
 });
+
+test('with hold, a request waits for the first good answer, or is answered 503 naming the DNS failure', async () => {
+  dns.set('later.test', 'nxdomain');
+  const port = new URL(app.url).port;
+  const held = await startTestGateway(`name: edge-2
+routes:
+  - { match: { path: /later }, upstream: later }
+  - { match: { path: /never }, upstream: never }
+upstreams:
+  later:
+    discovery: { dns: later.test, port: ${port}, resolvers: ["${dns.address}"], interval: 200ms }
+    hold: { timeout: 10s }
+  never:
+    discovery: { dns: never.test, port: ${port}, resolvers: ["${dns.address}"], interval: 200ms }
+    hold: { timeout: 300ms }
+`);
+  try {
+    const failureAt = (name: string) => held.gateway.status().upstreams[name]?.discovery?.failure;
+    await waitUntil(
+      'both NXDOMAIN',
+      () => failureAt('later') === 'ENOTFOUND' && failureAt('never') === 'ENOTFOUND',
+    );
+    const waiting = request(held.url, { path: '/later', headers: { 'x-request-id': 'held-later' } });
+    await waitUntil('the request held', () => held.gateway.runtime().upstreams.get('later')?.hold.size === 1);
+    dns.set('later.test', [{ type: 'A', address: '127.0.0.1', ttl: 1 }]);
+    const res = await waiting;
+    assert.equal(res.status, 200);
+    assert.ok(Number((await held.logFor('held-later')).held_ms) > 0, 'it waited');
+    const never = await request(held.url, { path: '/never', headers: { accept: 'application/json' } });
+    assert.equal(never.status, 503);
+    assert.equal(
+      never.headers['proxy-status'],
+      'edge-2; error=destination_unavailable; details="no target of \\"never\\" took the request within hold.timeout (300 ms); the last try: dns_error (the DNS lookup of never.test (A) failed (NXDOMAIN): \\"never\\" has no target yet)"; next-hop="never"',
+    );
+  } finally {
+    await held.close();
+  }
+});
