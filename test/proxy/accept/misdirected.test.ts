@@ -150,6 +150,10 @@ upstreams:
     // The wildcard certificate serves both: one certificate, no misdirection.
     assert.equal((await overHttp1(strict, 'www.example.com', 'shop.example.com:443')).status, 200);
     assert.equal((await overHttp2(strict, 'www.example.com', 'shop.example.com')).status, 200);
+    // The wildcard the connection was made with carries api.example.com too, though SNI for it
+    // would choose api's own certificate: the connection is as good for it (coalescing).
+    assert.equal((await overHttp1(strict, 'www.example.com', 'api.example.com')).status, 200);
+    assert.equal((await overHttp2(strict, 'www.example.com', 'api.example.com')).status, 200);
     assert.equal((await overHttp1(strict, 'api.example.com', 'elsewhere.test')).status, 200);
     assert.equal(app.received.at(-1)?.headers.host, 'elsewhere.test');
   });
