@@ -131,9 +131,19 @@ export function compileLinearPattern(text: string): Parsed<RE2JS> {
   }
 }
 
-/** A request method token as sent (methods are case-sensitive, RFC 9110 §9.1). */
+/** The methods RFC 9110 §9 and RFC 5789 define, as a client sends them. */
+const STANDARD_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
+/**
+ * A request method token as sent (methods are case-sensitive, RFC 9110 §9.1): a standard one
+ * in another case ("get") is refused, since no client sends it and the route would match nothing.
+ */
 export function methodProblem(text: string): string | undefined {
-  return TOKEN.test(text) ? undefined : `expected a method like GET or POST, got ${describeValue(text)}`;
+  if (!TOKEN.test(text)) return `expected a method like GET or POST, got ${describeValue(text)}`;
+  const upper = text.toUpperCase();
+  return upper !== text && STANDARD_METHODS.includes(upper)
+    ? `methods are compared as clients send them, in upper case: write ${upper}, not ${describeValue(text)}`
+    : undefined;
 }
 
 export type HashKey =

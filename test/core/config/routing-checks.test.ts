@@ -343,3 +343,16 @@ upstreams:
   assert.match(problems[0].message, /^cannot use this key with ".*localhost\.pem": .*key values mismatch/);
   assert.match(problems[1].message, /^cannot read ".*missing\.key": no such file/);
 });
+
+test('a standard method written in another case is refused: no client sends it, so the route would match nothing', () => {
+  const text = withRoutes(`  - match: { path: /a, methods: [get, Post, PURGE, purge] }
+    upstream: api
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '4 routes[0].match.methods[0]: methods are compared as clients send them, in upper case: write GET, not "get"',
+      '4 routes[0].match.methods[1]: methods are compared as clients send them, in upper case: write POST, not "Post"',
+    ],
+  );
+});
