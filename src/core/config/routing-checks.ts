@@ -90,16 +90,17 @@ function checkRewrite(
   if (!regex) return;
   checkPattern(rewrite, 'regex', at('rewrite', 'regex'), report);
   const replace = rewrite.replace;
+  const unsendable = typeof replace === 'string' ? ownPathProblem(replace) : undefined;
   if (replace === undefined) report(at('rewrite', 'replace'), "missing required field 'replace'", 'parent');
   else if (typeof replace === 'string' && /[\s\0]/.test(replace))
     report(
       at('rewrite', 'replace'),
       `expected a path without spaces or control characters, got ${JSON.stringify(replace)}`,
     );
-  else if (typeof replace === 'string' && ownPathProblem(replace) !== undefined)
+  else if (unsendable !== undefined)
     report(
       at('rewrite', 'replace'),
-      `expected a path a request may carry, got ${JSON.stringify(replace)}: ${ownPathProblem(replace)}`,
+      `expected a path a request may carry, got ${JSON.stringify(replace)}: ${unsendable}`,
     );
   else if (typeof replace === 'string' && ownDotSegment(replace))
     report(
