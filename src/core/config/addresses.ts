@@ -123,7 +123,9 @@ export function parseRouteHost(text: string): Parsed<string> {
   }
   const plain = HOST_PORT.exec(text);
   if (!plain || (plain[2] !== undefined && !isPort(plain[2]))) return { problem: expected };
-  const host = plain[1].toLowerCase();
+  // A fully qualified name's dot goes, as it goes from a request's Host (request-target.ts):
+  // kept, the route would never match.
+  const host = plain[1].toLowerCase().replace(/(?<=.)\.$/, '');
   const bare = host.startsWith('*.') ? host.slice(2) : host;
   if (!isHostname(bare) || bare.includes('*')) return { problem: expected };
   return { value: host };

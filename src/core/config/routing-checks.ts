@@ -1,4 +1,4 @@
-import { hasDotSegment } from '../uri-path.ts';
+import { hasDotSegment, normalizePath } from '../uri-path.ts';
 import { checkRedirectLoop, type ListenerFact, routeListeners } from './listener-checks.ts';
 import { checkLocationLoops } from './location-loops.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
@@ -90,11 +90,17 @@ function checkRewrite(
   if (!regex) return;
   checkPattern(rewrite, 'regex', at('rewrite', 'regex'), report);
   const replace = rewrite.replace;
+  const unsendable = typeof replace === 'string' ? ownPathProblem(replace) : undefined;
   if (replace === undefined) report(at('rewrite', 'replace'), "missing required field 'replace'", 'parent');
   else if (typeof replace === 'string' && /[\s\0]/.test(replace))
     report(
       at('rewrite', 'replace'),
       `expected a path without spaces or control characters, got ${JSON.stringify(replace)}`,
+    );
+  else if (unsendable !== undefined)
+    report(
+      at('rewrite', 'replace'),
+      `expected a path a request may carry, got ${JSON.stringify(replace)}: ${unsendable}`,
     );
   else if (typeof replace === 'string' && ownDotSegment(replace))
     report(
@@ -103,13 +109,31 @@ function checkRewrite(
     );
 }
 
+/** The replacement's own text, its groups standing for a segment's worth of path. */
+function ownText(replace: string): string {
+  return replace.replace(/\$(?:\d+|\{[^}]*\}|<[^>]*>|\$)/g, 'x');
+}
+
+/**
+ * What the replacement's own text holds that no request path may (the client's is refused for
+ * it): a byte outside visible ASCII, a backslash, a "%" without two hex digits; a "#", which
+ * ends the target an upstream reads; a "?", which would start a query in front of the
+ * client's, which goes on as it was sent. Sent upstream, the request was refused there (its
+ * 400) or read as another path.
+ */
+function ownPathProblem(replace: string): string | undefined {
+  if (replace.includes('?')) return 'the query goes on as the client sent it, so a replacement has no "?"';
+  const checked = normalizePath(`/${ownText(replace)}`, { normalize: false, mergeSlashes: false });
+  return 'problem' in checked ? checked.problem.replace(/^the path/, 'it') : undefined;
+}
+
 /**
  * A dot-segment the replacement's own text makes between two of its slashes (`/a/../$1`),
  * whatever its groups hold: the runtime refuses every request it rewrites (request-path.ts).
  * One at either end may join the rest of the path into something else, and is left alone.
  */
 function ownDotSegment(replace: string): boolean {
-  const segments = replace.replace(/\$(?:\d+|\{[^}]*\}|<[^>]*>)/g, 'x').split('/');
+  const segments = ownText(replace).split('/');
   return hasDotSegment(segments.slice(1, -1).join('/'));
 }
 

@@ -69,6 +69,17 @@ export type TemplatePart = string | { readonly variable: TemplateVariable };
 export function parseHeaderTemplate(text: string): Parsed<TemplatePart[]> {
   if (/[\r\n\0]/.test(text))
     return { problem: `expected a header value on one line, got ${describeValue(text)}` };
+  // What every hop takes as it is: another control byte or a non-ASCII character reaches the
+  // peer as a byte it refuses (an upstream's 400) or, past Latin-1, as another character; and
+  // an HTTP/2 peer refuses a value that starts or ends with whitespace (RFC 9113 §8.2.1).
+  if (/[^\t\x20-\x7e]/.test(text))
+    return {
+      problem: `expected a header value in visible ASCII, spaces and tabs (percent-encode other characters), got ${describeValue(text)}`,
+    };
+  if (/^[\t ]|[\t ]$/.test(text))
+    return {
+      problem: `expected a header value without whitespace at either end (a peer drops it, an HTTP/2 one refuses the field), got ${describeValue(text)}`,
+    };
   const parts: TemplatePart[] = [];
   let literal = '';
   for (let i = 0; i < text.length; i++) {
@@ -120,9 +131,19 @@ export function compileLinearPattern(text: string): Parsed<RE2JS> {
   }
 }
 
-/** A request method token as sent (methods are case-sensitive, RFC 9110 §9.1). */
+/** The methods RFC 9110 §9 and RFC 5789 define, as a client sends them. */
+const STANDARD_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
+/**
+ * A request method token as sent (methods are case-sensitive, RFC 9110 §9.1): a standard one
+ * in another case ("get") is refused, since no client sends it and the route would match nothing.
+ */
 export function methodProblem(text: string): string | undefined {
-  return TOKEN.test(text) ? undefined : `expected a method like GET or POST, got ${describeValue(text)}`;
+  if (!TOKEN.test(text)) return `expected a method like GET or POST, got ${describeValue(text)}`;
+  const upper = text.toUpperCase();
+  return upper !== text && STANDARD_METHODS.includes(upper)
+    ? `methods are compared as clients send them, in upper case: write ${upper}, not ${describeValue(text)}`
+    : undefined;
 }
 
 export type HashKey =
@@ -154,5 +175,10 @@ export function parseLocation(text: string): Parsed<string> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     return { problem: `expected an http:// or https:// URL, got ${describeValue(text)}` };
   if (/[\s\0]/.test(text)) return { problem: `expected a URL without spaces, got ${describeValue(text)}` };
+  // Sent as it is written in the Location field, which carries ASCII only.
+  if (/[^\x21-\x7e]/.test(text))
+    return {
+      problem: `expected a URL in visible ASCII, got ${describeValue(text)} (write it ${describeValue(url.href)})`,
+    };
   return { value: text };
 }

@@ -431,6 +431,11 @@ export interface UpstreamConfig {
   readonly targets: readonly TargetConfig[];
   /** Targets found by DNS, in place of `targets`. */
   readonly discovery?: DiscoveryConfig;
+  /**
+   * Not read from the file: with `discovery` and no target found yet, why (the latest
+   * question's failure; null while the first one is out), filled in with the targets.
+   */
+  readonly discoveryFailure?: string | null;
   readonly balancer: BalancerKind;
   readonly protocol: UpstreamProtocol;
   /** What the hash balancer hashes: the client address, a header or a cookie. */

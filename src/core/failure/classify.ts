@@ -119,10 +119,15 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
         ...init,
         params: { rcode: 'NOERROR' },
       });
-    return new Failure('dns_error', `name lookup failed (${code || 'unknown'}) ${after}`, {
-      ...init,
-      params: { rcode: 'SERVFAIL' },
-    });
+    // The system resolver (getaddrinfo) says EAI_AGAIN both for a SERVFAIL and for a resolver
+    // that never answered, and gives no code for the rest: no rcode is claimed that none said.
+    if (code === 'EAI_AGAIN')
+      return new Failure(
+        'dns_error',
+        `name lookup failed for now (EAI_AGAIN: the resolver answered SERVFAIL, or not in time) ${after}`,
+        init,
+      );
+    return new Failure('dns_error', `name lookup failed (${code || 'unknown'}) ${after}`, init);
   }
   switch (code) {
     case 'ECONNREFUSED':

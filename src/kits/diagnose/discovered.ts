@@ -1,19 +1,21 @@
 import { Resolver } from 'node:dns/promises';
-import type { GatewayConfig } from '../../core/config/types.ts';
+import type { DiscoveryConfig, GatewayConfig } from '../../core/config/types.ts';
 import { withDiscovered } from '../../upstream/discovery/discoveries.ts';
 import { askDns } from '../../upstream/discovery/dns-answer.ts';
 import { createTargetCheck, ownListeners } from '../../upstream/discovery/refused-targets.ts';
+import { undiscoveredFailure } from '../../upstream/discovery/undiscovered.ts';
 
 /**
  * For `candor diagnose --config FILE NAME` on an upstream found by DNS: asks its name once, as
  * the gateway would (same resolvers, same record type), so every address of the answer is
  * probed. Returns the config with those targets and a line saying what DNS answered, or the
- * failure (the gateway, holding no earlier answer, would have no target: 503).
+ * failure and what the gateway, holding no earlier answer, would answer each request with
+ * (`502 dns_error rcode NXDOMAIN`: undiscovered.ts).
  */
 export async function discoverForDiagnose(
   config: GatewayConfig,
   name: string,
-): Promise<{ config: GatewayConfig; said: string } | { failure: string }> {
+): Promise<{ config: GatewayConfig; said: string } | { failure: string; answered: string }> {
   const discovery = config.upstreams[name]?.discovery;
   if (discovery === undefined) return { config, said: '' };
   const resolver = new Resolver({ timeout: 2_000, tries: 2 });
@@ -26,7 +28,11 @@ export async function discoverForDiagnose(
       discovery,
       createTargetCheck(discovery.allow, ownListeners(config)),
     );
-    if (answer.targets.length === 0) return { failure: `DNS ${asked}: no record` };
+    if (answer.targets.length === 0)
+      return {
+        failure: `DNS ${asked}: no record`,
+        answered: gatewayAnswer(name, discovery, answer.refused.length > 0 ? 'EBADRECORD' : 'empty'),
+      };
     const targets = answer.targets.map((t) => (t.weight === 1 ? t.url : `${t.url} (weight ${t.weight})`));
     const ttl = answer.ttl === undefined ? '' : `, TTL ${answer.ttl}s`;
     const report = {
@@ -42,6 +48,16 @@ export async function discoverForDiagnose(
     };
   } catch (err) {
     const code = (err as { code?: string }).code ?? (err as Error).message;
-    return { failure: `DNS ${asked}: ${code === 'ENODATA' ? 'no record' : code}` };
+    return {
+      failure: `DNS ${asked}: ${code === 'ENODATA' ? 'no record' : code}`,
+      answered: gatewayAnswer(name, discovery, code === 'ENODATA' ? 'empty' : code),
+    };
   }
+}
+
+/** "502 dns_error rcode NXDOMAIN": the answer a request would get from the gateway. */
+function gatewayAnswer(name: string, discovery: DiscoveryConfig, failure: string): string {
+  const answer = undiscoveredFailure(name, discovery, failure);
+  const rcode = answer.params.rcode;
+  return `${answer.status} ${answer.type}${rcode === undefined ? '' : ` rcode ${rcode}`}`;
 }

@@ -18,9 +18,16 @@ export interface ServerTls {
    * Whether a request for `host` (no port) came on a connection whose SNI chose another
    * certificate than the one that names `host` (RFC 9110 §15.5.20: misdirected, 421). A host no
    * certificate names is not misdirected (no other connection would be more right for it), nor
-   * is anything on a listener with `allow_misdirected`.
+   * one the connection's certificate names too (a wildcard: the client checked it for the host,
+   * as HTTP/2 coalescing does), nor anything on a listener with `allow_misdirected`.
    */
   misdirected(servername: string | undefined, host: string): boolean;
+}
+
+/** A certificate's names: exact ones, and wildcards by the part after "*.". */
+interface CertificateNames {
+  readonly exact: ReadonlySet<string>;
+  readonly wildcard: ReadonlySet<string>;
 }
 
 interface SniTable {
@@ -28,7 +35,9 @@ interface SniTable {
   /** By the part after "*.", e.g. "example.com" for "*.example.com". */
   readonly wildcard: ReadonlyMap<string, tls.SecureContext>;
   /** The names of the default certificate, as a table that chooses nothing else. */
-  readonly fallback: { readonly exact: ReadonlySet<string>; readonly wildcard: ReadonlySet<string> };
+  readonly fallback: CertificateNames;
+  /** Each listed certificate's names, by its context. */
+  readonly names: ReadonlyMap<tls.SecureContext, CertificateNames>;
   readonly allowMisdirected: boolean;
 }
 
@@ -47,7 +56,7 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
   let table = sniTable(config);
   // A configured certificate first (the operator named it), then an ordered one; undefined:
   // the server's default context (the listener's own cert and key, if it has one).
-  const pick = (name: string) => contextFor(table, name) ?? ordered?.contextFor(name.toLowerCase());
+  const pick = (name: string) => contextFor(table, name) ?? ordered?.contextFor(sniName(name));
   const SNICallback = (
     servername: string,
     callback: (err: Error | null, ctx?: tls.SecureContext) => void,
@@ -65,8 +74,10 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
       if (table.allowMisdirected) return false;
       const wanted = pick(host) ?? certificateNaming(table, host);
       if (wanted === undefined) return false;
-      const chosen = servername === undefined ? undefined : pick(servername);
-      return wanted !== (chosen ?? DEFAULT_CERTIFICATE);
+      const chosen = (servername === undefined ? undefined : pick(servername)) ?? DEFAULT_CERTIFICATE;
+      if (wanted === chosen) return false;
+      const carried = chosen === DEFAULT_CERTIFICATE ? table.fallback : table.names.get(chosen);
+      return carried === undefined || !covers(carried, host);
     },
   };
 }
@@ -78,12 +89,24 @@ function certificateNaming(
 ): tls.SecureContext | typeof DEFAULT_CERTIFICATE | undefined {
   const chosen = contextFor(table, host);
   if (chosen !== undefined) return chosen;
+  return covers(table.fallback, host) ? DEFAULT_CERTIFICATE : undefined;
+}
+
+/** Whether a certificate's names cover `host`: exactly, or by a wildcard one label up. */
+function covers(names: CertificateNames, host: string): boolean {
   const name = host.toLowerCase();
   const dot = name.indexOf('.');
-  const { exact, wildcard } = table.fallback;
-  return exact.has(name) || (dot !== -1 && wildcard.has(name.slice(dot + 1)))
-    ? DEFAULT_CERTIFICATE
-    : undefined;
+  return names.exact.has(name) || (dot !== -1 && names.wildcard.has(name.slice(dot + 1)));
+}
+
+function namesOf(list: readonly string[]): CertificateNames {
+  const exact = new Set<string>();
+  const wildcard = new Set<string>();
+  for (const name of list) {
+    if (name.startsWith('*.')) wildcard.add(name.slice(2));
+    else exact.add(name);
+  }
+  return { exact, wildcard };
 }
 
 /** A listener whose certificates all come from ACME has no default pair: a handshake for another name fails. */
@@ -100,31 +123,40 @@ function contextOptions(
 function sniTable(config: ListenerTlsConfig): SniTable {
   const exact = new Map<string, tls.SecureContext>();
   const wildcard = new Map<string, tls.SecureContext>();
+  const names = new Map<tls.SecureContext, CertificateNames>();
   for (const pair of config.certificates) {
     const options = contextOptions(pair.cert, pair.key, config.minVersion);
     const context = tls.createSecureContext(options);
+    const carried = certificateNames(options.cert as Buffer);
+    names.set(context, namesOf(carried));
     // The first certificate in the list that names a host serves it.
-    for (const name of certificateNames(options.cert as Buffer)) {
+    for (const name of carried) {
       if (name.startsWith('*.')) {
         if (!wildcard.has(name.slice(2))) wildcard.set(name.slice(2), context);
       } else if (!exact.has(name)) exact.set(name, context);
     }
   }
-  const fallback = { exact: new Set<string>(), wildcard: new Set<string>() };
-  for (const name of config.cert === undefined ? [] : certificateNames(readFileSync(config.cert))) {
-    if (name.startsWith('*.')) fallback.wildcard.add(name.slice(2));
-    else fallback.exact.add(name);
-  }
-  return { exact, wildcard, fallback, allowMisdirected: config.allowMisdirected };
+  const fallback = namesOf(config.cert === undefined ? [] : certificateNames(readFileSync(config.cert)));
+  return { exact, wildcard, fallback, names, allowMisdirected: config.allowMisdirected };
 }
 
 /** An exact name first, then a wildcard one label up ("a.example.com" → "*.example.com"); else the default. */
 function contextFor(table: SniTable, servername: string): tls.SecureContext | undefined {
-  const name = servername.toLowerCase();
+  const name = sniName(servername);
   const found = table.exact.get(name);
   if (found !== undefined) return found;
   const dot = name.indexOf('.');
   return dot === -1 ? undefined : table.wildcard.get(name.slice(dot + 1));
+}
+
+/**
+ * A server name as the certificates' names are kept: lower-cased, without the trailing dot of a
+ * fully qualified name, which some clients send (RFC 6066 §3 has none), as the router drops
+ * it from Host: kept, it would choose the default certificate and make the request misdirected.
+ */
+function sniName(servername: string): string {
+  const name = servername.toLowerCase();
+  return name.length > 1 && name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 /** The DNS names a certificate (the first of a PEM chain) is for, lower-cased. */

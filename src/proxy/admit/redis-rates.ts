@@ -75,6 +75,22 @@ export function toDecision(reply: unknown, limit: RateLimitConfig): number {
   );
 }
 
+/**
+ * Decisions asked and not answered yet, at most. A Redis that stalls (a long fork, swap, a
+ * network that drops packets without a reset) keeps its connection: each call gives up after
+ * `timeout`, but ioredis keeps its command, to match the replies that may still come, so
+ * every request added about 3 KiB for as long as the stall lasted (a gigabyte a minute at
+ * 5000 requests a second). Past the bound, on_error decides at once and nothing is sent.
+ */
+const MAX_UNANSWERED = 1024;
+
+/**
+ * How long a store that failed a decision must answer without another failure before it is
+ * told up again: a Redis whose latency straddles `timeout` failed every other call, and each
+ * success and failure flipped the state, a log line and a count at every request.
+ */
+const QUIET_BEFORE_UP_MS = 1_000;
+
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
 function reconnectDelay(times: number): number {
   const ceiling = Math.min(2_000, 50 * 2 ** Math.min(times, 6));
@@ -97,6 +113,8 @@ export class RedisRates {
   readonly #address: string;
   #state: StoreStatus['state'] = 'connecting';
   #since = new Date().toISOString();
+  /** When a decision last failed (performance.now()). */
+  #failedAt = Number.NEGATIVE_INFINITY;
   #closed = false;
 
   constructor(config: RedisStoreConfig, logger: Logger, counts: StoreCounts) {
@@ -126,17 +144,27 @@ export class RedisRates {
    * answer (or answered something that is not a decision) and on_error is deny.
    */
   async take(route: string, limit: RateLimitConfig, key: string): Promise<StoreAnswer> {
+    // Written and awaiting a reply, or waiting for this turn's pipeline to be written.
+    const unanswered = this.#client.commandQueue.length + this.#client.autoPipelineQueueSize;
+    if (unanswered >= MAX_UNANSWERED)
+      return this.#fallback(`${unanswered} decisions sent and not answered: Redis is stalled`);
     try {
       const bucket = this.#key(route, key);
       const reply: unknown = await this.#client.candorTakeToken(bucket, limit.rate, limit.burst);
       const wait = toDecision(reply, limit);
-      if (this.#state !== 'up') this.#set('up', '');
+      if (this.#state !== 'up' && performance.now() - this.#failedAt >= QUIET_BEFORE_UP_MS)
+        this.#set('up', '');
       return wait;
     } catch (err) {
-      this.#set('down', (err as Error).message);
-      this.#counts.storeFallback(this.config.onError);
-      return this.config.onError === 'allow' ? 0 : STORE_DENIED;
+      return this.#fallback((err as Error).message);
     }
+  }
+
+  #fallback(why: string): StoreAnswer {
+    this.#failedAt = performance.now();
+    this.#set('down', why);
+    this.#counts.storeFallback(this.config.onError);
+    return this.config.onError === 'allow' ? 0 : STORE_DENIED;
   }
 
   status(): StoreStatus {

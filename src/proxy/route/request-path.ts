@@ -44,6 +44,24 @@ export function encodedSlashRefused(normal: NormalPath, route: RouteConfig): Fai
 }
 
 /**
+ * A rewritten path in the form the routed one has: a pattern's replacement can join an empty
+ * group and a slash into a run of them (`^/s(.*)$` → `/$1` makes `//evil.example/x` of
+ * `/s/evil.example/x`, which a framework that resolves the target as a URL reads as another
+ * host); with `paths.merge_slashes` they are one again, as in the path it was made from.
+ * Then refused if it has a dot-segment (rewriteEscapes). A path the route left alone is as routed.
+ */
+export function rewrittenPath(routed: string, rewritten: string, options: PathOptions): string | Failure {
+  if (rewritten === routed) return routed;
+  const q = rewritten.indexOf('?');
+  const pathPart = q === -1 ? rewritten : rewritten.slice(0, q);
+  const merged =
+    options.mergeSlashes && pathPart.includes('//')
+      ? pathPart.replace(/\/{2,}/g, '/') + (q === -1 ? '' : rewritten.slice(q))
+      : rewritten;
+  return rewriteEscapes(routed, merged) ?? merged;
+}
+
+/**
  * A rewritten path must stay where the route put it: from a normal path, a prefix rewrite or
  * strip_prefix cannot make a dot-segment, but a pattern's replacement can join what it
  * captured into one (`/static-..` rewritten to `/static/..`), and with `paths.normalize` off

@@ -4,7 +4,7 @@ import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import type { PathOptions } from '../../core/uri-path.ts';
 import { RedirectAnswer, redirectLocation } from './redirect.ts';
-import { encodedSlashRefused, rewriteEscapes, routedPath } from './request-path.ts';
+import { encodedSlashRefused, rewrittenPath, routedPath } from './request-path.ts';
 import { hostnameOf, splitTarget } from './request-target.ts';
 import { upstreamPath } from './rewrite.ts';
 import type { Router } from './router.ts';
@@ -85,7 +85,7 @@ export function routeRequest(
     path,
     refused,
     redirect: undefined,
-    upstreamPath: rewriteEscapes(path, forwarded) ?? forwarded,
+    upstreamPath: rewrittenPath(path, forwarded, paths),
   };
 }
 

@@ -1,5 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
+import { undiscoveredFailure } from '../../upstream/discovery/undiscovered.ts';
 import { isAvailable } from '../../upstream/targets/target-state.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 
@@ -48,6 +49,9 @@ export function selectTarget(
   const target = upstream.balancer.pick(now, tried, hashKey);
   if (!target) {
     if (circuit.probe) upstream.circuit.releaseProbe();
+    const { discovery } = upstream.config;
+    if (discovery !== undefined && upstream.targets.length === 0)
+      return undiscoveredFailure(upstream.name, discovery, upstream.config.discoveryFailure);
     return new Failure('destination_unavailable', noTargetReason(upstream, now), {
       retryAfter: retryAfter(nextChance(upstream, now)),
     });

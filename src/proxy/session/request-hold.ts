@@ -29,6 +29,13 @@ interface HoldMeasure {
  */
 const WAITS_OUT = new Set(['connection_refused', 'destination_unavailable']);
 
+/** A discovered upstream with no target found yet answers with its DNS failure (undiscovered.ts): none is there to wait for either. */
+function noTargetThere(failure: Failure, upstream: Upstream): boolean {
+  return (
+    WAITS_OUT.has(failure.type) || (upstream.config.discovery !== undefined && upstream.targets.length === 0)
+  );
+}
+
 /**
  * One request's side of its upstream's `hold` (the queue: upstream/targets/hold-queue.ts):
  * whether it may wait, for how long in all (its waits add up against `hold.timeout`, so a
@@ -95,7 +102,7 @@ export class RequestHold {
   wait(failure: Failure, bodyBytes: number | undefined): Failure | undefined {
     const hold = this.#config;
     if (hold === undefined || this.#waiting !== undefined) return failure;
-    if (failure.stage !== 'not_sent' || !WAITS_OUT.has(failure.type) || bodyBytes === undefined)
+    if (failure.stage !== 'not_sent' || !noTargetThere(failure, this.#upstream) || bodyBytes === undefined)
       return failure;
     const elsewhere = this.#moved ? undefined : this.#away(true);
     if (elsewhere !== undefined) return void this.#owner.tryAgain(elsewhere);

@@ -101,7 +101,7 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
     const found = await discoverForDiagnose(config, positionals[0]);
     if ('failure' in found) {
       process.stderr.write(
-        `candor: upstream "${positionals[0]}" has no target to probe: ${found.failure} (the gateway would answer 503 destination_unavailable until DNS answers)\n`,
+        `candor: upstream "${positionals[0]}" has no target to probe: ${found.failure} (the gateway would answer ${found.answered} until DNS answers)\n`,
       );
       return OUTCOME_EXIT.failure;
     }

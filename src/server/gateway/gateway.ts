@@ -246,10 +246,14 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         upstream: report.upstream,
         ...targetMoves(discovered.get(report.upstream)?.targets ?? [], report.targets),
       });
+    const before = discovered.get(report.upstream);
     discovered.set(report.upstream, report);
     if (count) metrics.discovered(report.upstream, outcome, report.failure);
+    // An upstream with no target yet tells each request why: its latest failure, when that changes.
+    const untold = report.targets.length === 0 && before?.failure !== report.failure;
     // A closing gateway builds nothing more (its runtime's pools are being closed).
-    if (outcome !== 'changed' || closing || !Object.hasOwn(whole.upstreams, report.upstream)) return;
+    if ((outcome !== 'changed' && !untold) || closing || !Object.hasOwn(whole.upstreams, report.upstream))
+      return;
     runtime = createRuntime(
       mine(whole),
       logger,

@@ -54,7 +54,8 @@ export class Discoveries {
 
 /**
  * The config with each discovered upstream's targets set to its last good answer (none
- * before the first): what the runtime, the balancer and the health checks are built from.
+ * before the first, and then why: `discoveryFailure`): what the runtime, the balancer and
+ * the health checks are built from.
  */
 export function withDiscovered(
   config: GatewayConfig,
@@ -64,7 +65,12 @@ export function withDiscovered(
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     if (upstream.discovery === undefined) continue;
     upstreams ??= { ...config.upstreams };
-    upstreams[name] = { ...upstream, targets: reports.get(name)?.targets ?? [] };
+    const report = reports.get(name);
+    const targets = report?.targets ?? [];
+    upstreams[name] =
+      targets.length > 0
+        ? { ...upstream, targets }
+        : { ...upstream, targets, discoveryFailure: report?.failure ?? null };
   }
   return upstreams === undefined ? config : { ...config, upstreams };
 }

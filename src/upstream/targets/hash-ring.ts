@@ -3,6 +3,15 @@ import type { TargetState } from './target-state.ts';
 
 /** Points on the ring per unit of weight: enough for an even spread (about ±15% at equal weights, as ketama), few enough to build at each reload. */
 const POINTS_PER_WEIGHT = 160;
+/**
+ * The most points a ring holds: a thousand units of weight's worth. Weights are up to 1000 a
+ * target and an SRV answer brings hundreds of targets, which at 160 points a unit asked for
+ * tens of millions (a minute of one core and gigabytes to build, on the request path after an
+ * admin change of weight). Above it every target's points are halved alike until the ring fits.
+ */
+const MAX_POINTS = POINTS_PER_WEIGHT * 1000;
+/** A point and its owner's index in one number, sorted natively (index < 2^20, so < 2^52: exact). */
+const OWNER_SLOTS = 2 ** 20;
 
 /**
  * A consistent-hash ring: each target owns points placed by hashing its origin, as many as
@@ -65,18 +74,39 @@ export function createHashBalancer<T extends TargetState>(
 
 function buildRing(targets: readonly TargetState[]): Ring {
   const weights = targets.map((t) => (t.weight === 0 ? t.config.weight : t.weight));
-  const entries: [number, number][] = [];
+  const counts = pointCounts(weights);
+  let total = 0;
+  for (const count of counts) total += count;
+  const packed = new Float64Array(total);
+  let at = 0;
   targets.forEach((target, index) => {
-    for (let n = 0; n < weights[index] * POINTS_PER_WEIGHT; n++)
-      entries.push([hash32(`${target.config.origin}#${n}`), index]);
+    // A target's nth point is where it always was: fewer points drop its last ones only.
+    for (let n = 0; n < counts[index]; n++)
+      packed[at++] = hash32(`${target.config.origin}#${n}`) * OWNER_SLOTS + index;
   });
   // Ties (two points on one hash) go to the lower index, the same in every process.
-  entries.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  return {
-    points: Uint32Array.from(entries, (e) => e[0]),
-    owners: Uint32Array.from(entries, (e) => e[1]),
-    weights,
-  };
+  packed.sort();
+  const points = new Uint32Array(total);
+  const owners = new Uint32Array(total);
+  for (let i = 0; i < total; i++) {
+    const point = Math.floor(packed[i] / OWNER_SLOTS);
+    points[i] = point;
+    owners[i] = packed[i] - point * OWNER_SLOTS;
+  }
+  return { points, owners, weights };
+}
+
+/**
+ * Each target's points: 160 a unit of weight, all halved as often as it takes to hold the ring
+ * to MAX_POINTS (at least one a target). Halving in whole steps keeps the count of the targets
+ * that stay unchanged when one leaves, unless that crosses a step: consistent as ever.
+ */
+function pointCounts(weights: readonly number[]): number[] {
+  let asked = 0;
+  for (const weight of weights) asked += weight * POINTS_PER_WEIGHT;
+  let divisor = 1;
+  while (asked / divisor > MAX_POINTS) divisor *= 2;
+  return weights.map((weight) => Math.max(1, Math.floor((weight * POINTS_PER_WEIGHT) / divisor)));
 }
 
 /** The index of the first point ≥ hash (points.length when past the last: the caller wraps). */

@@ -99,6 +99,29 @@ test('a variable that is not one is named, with what was probably meant; an unqu
   );
 });
 
+test('a header value or a redirect location that cannot go on the wire as written is refused, with its line', () => {
+  // Each was accepted before: the upstream got X-A's \x01 and answered 400; the arrow went out
+  // as byte 0x92; the padded value is a malformed field to an HTTP/2 peer.
+  const text = withRoutes(`  - upstream: api
+    request_headers:
+      set: { X-A: "a\\x01b", X-Line: "a\\r\\nX-Injected: 1" }
+    response_headers:
+      set: { X-U: "caf\\u00e9 \\u2192" }
+      add: { X-Padded: " padded " }
+  - match: { path: /r }
+    redirect: { location: "https://ex\\u00e4mple.com/\\u00fc", status: 301 }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.file === SOURCE} ${p.line} ${p.path}: ${p.message}`),
+    [
+      'true 6 routes[0].request_headers.set.X-A: expected a header value in visible ASCII, spaces and tabs (percent-encode other characters), got "a\\u0001b"',
+      'true 6 routes[0].request_headers.set.X-Line: expected a header value on one line, got "a\\r\\nX-Injected: 1"',
+      'true 8 routes[0].response_headers.set.X-U: expected a header value in visible ASCII, spaces and tabs (percent-encode other characters), got "café →"',
+      'true 9 routes[0].response_headers.add.X-Padded: expected a header value without whitespace at either end (a peer drops it, an HTTP/2 one refuses the field), got " padded "',
+      'true 11 routes[1].redirect.location: expected a URL in visible ASCII, got "https://exämple.com/ü" (write it "https://xn--exmple-cua.com/%C3%BC")',
+    ],
+  );
+});
 test('a route forwards or redirects; a redirect goes somewhere, and forwards nothing (nor caches)', () => {
   const text = withRoutes(`  - match: { path: /a }
   - match: { path: /b }
@@ -173,6 +196,43 @@ test('a replacement whose own text makes a dot-segment is refused: the gateway w
     [
       `6 routes[0].rewrite.replace: ${own('/static/../$1')}`,
       `9 routes[1].rewrite.replace: ${own('/x/%2E/$<rest>')}`,
+    ],
+  );
+});
+
+test('a replacement holding what no request path may is refused: it went upstream as written', () => {
+  // Each passed the check before: "/f#x" reached the upstream with a fragment in its target,
+  // "/é/x" as a byte an HTTP/1.1 parser refuses, "/new?x=a" as "/new?x=a?y=2" (the client's
+  // query swallowed into x).
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    rewrite: { regex: "^/a/(.*)$", replace: "/f#$1" }
+  - match: { path: /b }
+    upstream: api
+    rewrite: { regex: "^/b/(.*)$", replace: "/\\u00e9/$1" }
+  - match: { path: /c }
+    upstream: api
+    rewrite: { regex: "^/c/(.*)$", replace: "/new?x=$1" }
+  - match: { path: /d }
+    upstream: api
+    rewrite: { regex: "^/d/(.*)$", replace: "/d\\\\$1" }
+  - match: { path: /e }
+    upstream: api
+    rewrite: { regex: "^/e/(.*)$", replace: "/%zz/$1" }
+  - match: { path: /f }
+    upstream: api
+    rewrite: { regex: "^/f/(.*)$", replace: "/cost/$$/%2F/$1" }
+`);
+  const wrong = (replace: string, why: string) =>
+    `routes[${replace}: expected a path a request may carry, got ${why}`;
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      `6 ${wrong('0].rewrite.replace', '"/f#$1": it holds a fragment ("#")')}`,
+      `9 ${wrong('1].rewrite.replace', '"/é/$1": it holds a byte that is not visible ASCII')}`,
+      `12 ${wrong('2].rewrite.replace', '"/new?x=$1": the query goes on as the client sent it, so a replacement has no "?"')}`,
+      `15 ${wrong('3].rewrite.replace', '"/d\\\\$1": it holds a backslash')}`,
+      `18 ${wrong('4].rewrite.replace', '"/%zz/$1": it holds a "%" that is not followed by two hex digits')}`,
     ],
   );
 });
@@ -282,4 +342,17 @@ upstreams:
   );
   assert.match(problems[0].message, /^cannot use this key with ".*localhost\.pem": .*key values mismatch/);
   assert.match(problems[1].message, /^cannot read ".*missing\.key": no such file/);
+});
+
+test('a standard method written in another case is refused: no client sends it, so the route would match nothing', () => {
+  const text = withRoutes(`  - match: { path: /a, methods: [get, Post, PURGE, purge] }
+    upstream: api
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '4 routes[0].match.methods[0]: methods are compared as clients send them, in upper case: write GET, not "get"',
+      '4 routes[0].match.methods[1]: methods are compared as clients send them, in upper case: write POST, not "Post"',
+    ],
+  );
 });

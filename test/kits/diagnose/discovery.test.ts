@@ -79,12 +79,12 @@ test('each address of the answer is probed: one answers, one refuses (exit 2)', 
   assert.ok(dns.questions.includes('app.test A'));
 });
 
-test('an empty answer: nothing to probe, said with the 503 the gateway would give (exit 2)', async () => {
+test('an empty answer: nothing to probe, said with the 502 the gateway would give (exit 2)', async () => {
   const { code, stdout, stderr } = await run(['none', '--config', config]);
   assert.equal(code, 2);
   assert.equal(stdout, '');
   assert.equal(
     stderr,
-    `candor: upstream "none" has no target to probe: DNS A none.test at ${dns.address}: no record (the gateway would answer 503 destination_unavailable until DNS answers)\n`,
+    `candor: upstream "none" has no target to probe: DNS A none.test at ${dns.address}: no record (the gateway would answer 502 dns_error rcode NOERROR until DNS answers)\n`,
   );
 });

@@ -145,9 +145,15 @@ upstreams:
 
   test("a host the connection's certificate serves, or that no certificate names, goes through", async () => {
     assert.equal((await overHttp1(strict, 'api.example.com', 'api.example.com')).status, 200);
+    // A client that sends its SNI with the trailing dot got the default certificate, then a 421.
+    assert.equal((await overHttp1(strict, 'api.example.com.', 'api.example.com.')).status, 200);
     // The wildcard certificate serves both: one certificate, no misdirection.
     assert.equal((await overHttp1(strict, 'www.example.com', 'shop.example.com:443')).status, 200);
     assert.equal((await overHttp2(strict, 'www.example.com', 'shop.example.com')).status, 200);
+    // The wildcard the connection was made with carries api.example.com too, though SNI for it
+    // would choose api's own certificate: the connection is as good for it (coalescing).
+    assert.equal((await overHttp1(strict, 'www.example.com', 'api.example.com')).status, 200);
+    assert.equal((await overHttp2(strict, 'www.example.com', 'api.example.com')).status, 200);
     assert.equal((await overHttp1(strict, 'api.example.com', 'elsewhere.test')).status, 200);
     assert.equal(app.received.at(-1)?.headers.host, 'elsewhere.test');
   });

@@ -95,6 +95,11 @@ upstreams:
       fingerprint(exact.cert),
       'case-insensitive',
     );
+    assert.equal(
+      (await handshake(port, 'api.example.com.')).fingerprint,
+      fingerprint(exact.cert),
+      'a trailing dot names the same host (as the router reads Host)',
+    );
     assert.equal((await handshake(port, 'www.example.com')).fingerprint, fingerprint(wildcard.cert));
     assert.equal((await handshake(port, 'example.com')).fingerprint, fingerprint(wildcard.cert));
     const deep = await handshake(port, 'a.b.example.com');

@@ -4,11 +4,13 @@
  * state is logged once each way, counted, and shown in /status.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { RedisRates } from '../../../src/proxy/admit/redis-rates.ts';
 import { request } from '../../helpers/http-client.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -152,4 +154,115 @@ upstreams:
   assert.equal(g.gateway.status().store, null);
   // The gateway's own bucket again, a new one (none was kept while Redis held the limit).
   assert.deepEqual([(await get(g, '/')).status, (await get(g, '/')).status], [200, 429]);
+});
+
+test('a stalled Redis holds at most 1024 decisions: past them on_error decides without sending, and the rest never reach it', async () => {
+  // Before, every request of a stall left its command queued for the replies that might come
+  // (3 KiB each, without bound: a gigabyte a minute at 5000 requests a second), and Redis
+  // worked through all of them when it woke.
+  const admin = new Redis(redis.url);
+  const fallbacks: string[] = [];
+  const warned: unknown[] = [];
+  const quiet = { info: () => {}, warn: (fields: unknown) => warned.push(fields) };
+  const rates = new RedisRates(
+    { url: redis.url, onError: 'deny', timeout: 50, prefix: 'stall:' },
+    quiet as never,
+    { storeState: () => {}, storeFallback: (decision) => fallbacks.push(decision) },
+  );
+  try {
+    await waitUntil('connected', () => rates.status().state === 'up');
+    await admin.config('RESETSTAT');
+    redis.pause();
+    const limit = { rate: 1000, burst: 1000, key: { kind: 'client' } } as const;
+    const answers = await Promise.all(
+      Array.from({ length: 3000 }, (_, i) => rates.take('stalled', limit, `client-${i}`)),
+    );
+    assert.ok(
+      answers.every((a) => a === 'store-denied'),
+      'each request decided by on_error',
+    );
+    assert.equal(fallbacks.length, 3000);
+    assert.equal(rates.status().state, 'down');
+    assert.equal(warned.length, 1, 'logged once');
+    redis.resume();
+    // The replies that waited come first; then a decision is Redis's again (told up after a quiet second).
+    let probes = 1;
+    for (; (await rates.take('stalled', limit, 'probe')) !== 0 || rates.status().state !== 'up'; probes++) {
+      assert.ok(probes < 400, 'Redis decides again after it resumed');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const stats = String(await admin.info('commandstats'));
+    const calls = [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+    assert.ok(
+      calls <= 1024 + probes + 16,
+      `Redis was asked ${calls} times for 3000 requests and ${probes} probes`,
+    );
+  } finally {
+    redis.resume();
+    await rates.close();
+    admin.disconnect();
+  }
+});
+
+test('a Redis whose answers straddle the timeout is told down once, and up once it has answered in time for a second', async () => {
+  // Before, each late answer set it down and each timely one up again: a warn or info line,
+  // and a state change counted, at every request.
+  let late = true;
+  let replies = 0;
+  let held = 0;
+  const proxy = net.createServer((client) => {
+    const server = net.connect(redis.port, '127.0.0.1');
+    client.pipe(server);
+    server.on('data', (chunk: Buffer) => {
+      // The connection's own handshake goes through; then every other reply comes late.
+      if (!(late && ++replies > 2 && replies % 2 === 0)) return client.write(chunk);
+      held++;
+      setTimeout(() => {
+        held--;
+        if (client.writable) client.write(chunk);
+      }, 400);
+    });
+    client.on('error', () => server.destroy());
+    server.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const url = redis.url.replace(`:${redis.port}`, `:${(proxy.address() as net.AddressInfo).port}`);
+  const lines: string[] = [];
+  const changes: boolean[] = [];
+  const logger = {
+    info: (_: unknown, msg: string) => lines.push(msg),
+    warn: (_: unknown, msg: string) => lines.push(msg),
+  };
+  const rates = new RedisRates({ url, onError: 'allow', timeout: 150, prefix: 'flap:' }, logger as never, {
+    storeState: (up) => changes.push(up),
+    storeFallback: () => {},
+  });
+  const limit = { rate: 1000, burst: 1000, key: { kind: 'client' } } as const;
+  try {
+    await waitUntil('connected', () => rates.status().state === 'up');
+    for (let i = 0; i < 8; i++) {
+      await rates.take('flap', limit, 'k');
+      // A late reply is let through before the next call, so replies stay in their order.
+      await waitUntil('the late reply through', () => held === 0);
+    }
+    assert.deepEqual(lines, [
+      'rate limit store connected: limits shared',
+      'rate limit store unreachable: rate-limited requests are let through until it answers',
+    ]);
+    assert.deepEqual(changes, [true, false]);
+    late = false;
+    for (let i = 0; rates.status().state !== 'up'; i++) {
+      assert.ok(i < 200, 'told up again once it answers in time');
+      await rates.take('flap', limit, 'k');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal(lines.at(-1), 'rate limit store reachable: limits shared again');
+    assert.deepEqual(changes, [true, false, true]);
+  } finally {
+    await rates.close();
+    proxy.close();
+  }
 });

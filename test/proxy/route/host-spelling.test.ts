@@ -39,6 +39,10 @@ routes:
     match: { host: admin.example }
     upstream: app
     maintenance: { retry_after: 90s, message: Closed. }
+  - name: fqdn
+    match: { host: "*.Shop.Example." }
+    upstream: app
+    maintenance: { retry_after: 90s, message: Shop closed. }
   - name: catch-all
     upstream: app
 upstreams:
@@ -81,6 +85,16 @@ upstreams:
         /error=http_request_error; details="[^"]*an empty label in the host/,
         host,
       );
+    }
+    assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  });
+
+  test('a route whose host is written with the trailing dot or upper case meets its host too', async () => {
+    // It was kept as "*.shop.example.", which no request's host (its dot dropped) ever ends with.
+    for (const host of ['www.shop.example', 'WWW.shop.example.']) {
+      const res = await request(gw.url, { path: '/panel', headers: { host } });
+      assert.equal(res.status, 503, host);
+      assert.match(String(res.headers['proxy-status']), /details="Shop closed\."/, host);
     }
     assert.equal(app.received.length, 0, 'nothing reached the upstream');
   });

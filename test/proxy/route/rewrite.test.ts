@@ -24,6 +24,9 @@ describe('rewrites', () => {
   - match: { path: /old }
     upstream: app
     rewrite: { regex: "^/old/([a-z]+)/(?P<id>[0-9]+)$", replace: "/new/$<id>/$1" }
+  - match: { path: /s }
+    upstream: app
+    rewrite: { regex: "^/s(.*)$", replace: "/$1" }
   - match: { path: / }
     upstream: app
     rewrite: { prefix: /root }
@@ -53,6 +56,11 @@ upstreams:
   test('a pattern rewrites the path with its groups, and leaves a path it does not match alone', async () => {
     assert.equal(await pathSeen('/old/users/42?full=1'), '/new/42/users?full=1');
     assert.equal(await pathSeen('/old/users/x42'), '/old/users/x42');
+  });
+
+  test('a replacement that joins slashes into a run sends one, as paths.merge_slashes makes every path', async () => {
+    // "//evil.example/x" was sent: a network-path reference to an app that resolves its target as a URL.
+    assert.equal(await pathSeen('/s/evil.example/x?next=//y'), '/evil.example/x?next=//y');
   });
 
   test('a pattern that would backtrack without bound in a backtracking engine runs in linear time here', async () => {

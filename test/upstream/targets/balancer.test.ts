@@ -149,3 +149,30 @@ test('hash: a target that leaves moves only the keys it had, out of rotation or 
     'gone from the config',
   );
 });
+
+test('hash: heavy weights build a bounded ring, still weighted and consistent', () => {
+  // 40 targets of weight 1000 asked for 6.4 million points: over a minute of one core and a
+  // gigabyte to build before (an SRV answer's weights could ask that of every worker).
+  const targets = Array.from({ length: 40 }, (_, i) => target(`t${i}`, i === 0 ? 500 : 1000));
+  const balancer = createBalancer('hash', targets);
+  const keys = Array.from({ length: 4000 }, (_, i) => `user-${i}`);
+  const before = keys.map((k) => balancer.pick(NOW, undefined, k));
+  const onHalf = before.filter((t) => t === targets[0]).length / keys.length;
+  assert.ok(onHalf > 0.005 && onHalf < 0.02, `weight 500 of 39,500: ${onHalf}`);
+  const leaving = targets[7];
+  leaving.checkedHealthy = false;
+  keys.forEach((k, i) => {
+    const after = balancer.pick(NOW, undefined, k);
+    if (before[i] === leaving) assert.notEqual(after, leaving);
+    else assert.equal(after, before[i], 'a key not on the target that left stays where it was');
+  });
+  const without = createBalancer(
+    'hash',
+    targets.filter((t) => t !== leaving),
+  );
+  let moved = 0;
+  keys.forEach((k, i) => {
+    if (before[i] !== leaving && without.pick(NOW, undefined, k) !== before[i]) moved++;
+  });
+  assert.equal(moved, 0, 'gone from the config: the others keep their points, and their keys');
+});

@@ -1,0 +1,50 @@
+import type { DiscoveryConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+
+/** The resolver's codes (node:dns) that are a DNS response code, by that code's name. */
+const RCODES: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'NXDOMAIN',
+  ESERVFAIL: 'SERVFAIL',
+  EREFUSED: 'REFUSED',
+  ENOTIMP: 'NOTIMP',
+  EFORMERR: 'FORMERR',
+};
+
+/**
+ * What a request gets from an upstream whose DNS discovery has found no target yet (no good
+ * answer since it started): the failure of its latest question, as a lookup's failure is told
+ * for a written target (dns_error with the rcode, dns_timeout), not a "no target in rotation"
+ * that hides the cause. While the first question is still out, or when the gateway refused
+ * every record of the answer, the gateway's 503.
+ * `failure` is the discovery report's: null (answered, or not yet), "empty", or the code.
+ */
+export function undiscoveredFailure(
+  upstream: string,
+  discovery: DiscoveryConfig,
+  failure: string | null | undefined,
+): Failure {
+  const asked = `${discovery.dns} (${discovery.type})`;
+  const none = `: "${upstream}" has no target yet`;
+  if (failure === null || failure === undefined)
+    return new Failure('destination_unavailable', `waiting for the first DNS answer for ${asked}${none}`, {
+      retryAfter: 1,
+    });
+  if (failure === 'ETIMEOUT')
+    return new Failure('dns_timeout', `no DNS answer for ${asked} in time (ETIMEOUT)${none}`);
+  if (failure === 'empty')
+    return new Failure('dns_error', `the DNS answer for ${asked} has no records${none}`, {
+      params: { rcode: 'NOERROR' },
+    });
+  // DNS answered; the gateway refused every record (its own admin listener, a metadata
+  // address: the warn line names them), so it is the gateway's own "no target".
+  if (failure === 'EBADRECORD')
+    return new Failure(
+      'destination_unavailable',
+      `every record of the DNS answer for ${asked} was refused as a target${none}`,
+      { retryAfter: 1 },
+    );
+  const rcode = RCODES[failure];
+  return rcode === undefined
+    ? new Failure('dns_error', `the DNS lookup of ${asked} failed (${failure})${none}`)
+    : new Failure('dns_error', `the DNS lookup of ${asked} failed (${rcode})${none}`, { params: { rcode } });
+}
