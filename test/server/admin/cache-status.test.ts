@@ -6,7 +6,7 @@
  * shows them on the route's row.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,7 +16,7 @@ import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
-import { freePort } from '../../helpers/wait.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const TOKEN = 'cache-status-token-0123456789abcdef';
 
@@ -66,6 +66,13 @@ upstreams:
     serve = await startServe(path, 2, { admin: true });
     const base = `http://127.0.0.1:${serve.port}`;
     assert.equal((await request(base, { path: '/pages/a' })).status, 200);
+    // The worker that stored it writes the shared file after the answer: the other worker reads
+    // the page from it only once it is there (a loaded machine may take a while to write it).
+    await waitUntil('the stored answer written to cache.dir', () =>
+      readdirSync(join(dir, 'cache'), { recursive: true, encoding: 'utf8' }).some((f) =>
+        /[0-9a-f]{64}$/.test(f),
+      ),
+    );
     await origin.stop();
     // Each worker that takes one reads the stored answer (memory, or the shared directory).
     for (let i = 0; i < 4; i++) {
