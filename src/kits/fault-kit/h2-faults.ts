@@ -4,12 +4,24 @@
  * before processing anything. Every stream that reaches a server is recorded, as for the
  * HTTP/1.1 faults (`httpVersion` "2.0").
  */
+import { subscribe } from 'node:diagnostics_channel';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { type Fault, FaultRecorder, listenLoopback, pairHeaders, type RecordedRequest } from './fault.ts';
 import { testCertificates } from './tls-certs.ts';
 
 const { constants } = http2;
+
+/**
+ * Streams the client reset before its END_STREAM. Node ends the readable side of a reset stream
+ * too ('end' comes either way): what tells them apart is that at END_STREAM the readable side
+ * has ended before the stream closes. The channel is published synchronously as it closes.
+ */
+const resetBeforeEnd = new WeakSet<ServerHttp2Stream>();
+subscribe('http2.server.stream.close', (message) => {
+  const stream = (message as { stream: ServerHttp2Stream & { _readableState: { ended: boolean } } }).stream;
+  if (!stream._readableState.ended) resetBeforeEnd.add(stream);
+});
 
 /** What a server does with each stream, once its head is recorded. */
 export type H2Behaviour = (stream: ServerHttp2Stream, request: RecordedRequest) => void;
@@ -123,7 +135,10 @@ export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = 
         rawHeaders: pairHeaders(raw),
       });
       stream.on('data', (chunk: Buffer) => request.addBody(chunk));
-      stream.on('end', () => request.complete());
+      // Complete only at the client's END_STREAM: a body reset before it was cut, never whole.
+      stream.on('end', () => {
+        if (!resetBeforeEnd.has(stream)) request.complete();
+      });
       behaviour(stream, request);
     },
   );

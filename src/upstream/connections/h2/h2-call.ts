@@ -1,5 +1,6 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import { addAbortSignal } from 'node:stream';
 import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
@@ -13,8 +14,6 @@ import type {
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import { h2HeaderListSize, h2ResponseHead, h2Trailers } from './h2-headers.ts';
 
-/** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
-const CANCEL = 8;
 const END_STREAM_FLAG = 0x1;
 
 /**
@@ -157,7 +156,11 @@ export class H2Call implements ExchangeController {
     const handler = this.handler;
     if (handler === null) return;
     this.finish();
-    if (this.stream !== undefined && !this.stream.closed) this.stream.close(CANCEL);
+    // RST_STREAM CANCEL (RFC 9113 §7). Not stream.close(CANCEL): it ends the request first
+    // (END_STREAM), so a body cut short (its client left, it passed the route's limit) would
+    // reach the upstream whole before the reset. node:http2 resets a stream that an AbortSignal
+    // destroys with CANCEL, ending nothing.
+    if (this.stream !== undefined && !this.stream.closed) addAbortSignal(AbortSignal.abort(), this.stream);
     else if (this.stream === undefined) this.release();
     handler.onResponseError(this, failure);
   }

@@ -30,6 +30,7 @@ import { startHttpsEcho } from '../../../../src/kits/fault-kit/tls-faults.ts';
 import { request } from '../../../helpers/http-client.ts';
 import { closeAfterAll } from '../../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../../helpers/test-gateway.ts';
+import { waitUntil } from '../../../helpers/wait.ts';
 
 const keep = closeAfterAll();
 
@@ -219,6 +220,43 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     const [seen] = await Promise.all([healthy.waitForRequest(1, { body: true })]);
     assert.equal(seen.body.toString(), 'part one, part two');
     assert.equal(refusing.received[0].bodyLength, 0);
+  });
+
+  // node:http2's stream.close(CANCEL) ends the request (END_STREAM) before it resets: the upstream
+  // had a body cut short as whole, and could act on it before the reset came.
+  test('a streamed body cut off (its client left, or it passed the route’s limit) is reset CANCEL, never ended as if whole', async () => {
+    const upstream = await keep(startH2(h2Hang));
+    const gw = await gatewayTo('h2c', [upstream.url], '', '    limits: { body: 64 }\n');
+    const left = http.request(`${gw.url}/left`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'left-mid-body', 'transfer-encoding': 'chunked' },
+      agent: false,
+    });
+    left.on('error', () => {});
+    left.write('part one');
+    const first = await upstream.waitForRequest(1);
+    await waitUntil('the first part reached the upstream', () => first.bodyLength === 8);
+    left.destroy();
+    await waitUntil('the upstream stream closed', () => upstream.openStreams === 0);
+    assert.equal(first.body.toString(), 'part one');
+    assert.equal(first.bodyComplete, false, 'the body was reset, not ended');
+    assert.equal((await gw.logFor('left-mid-body')).status, 499);
+
+    const over = http.request(`${gw.url}/over`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'over-limit', 'transfer-encoding': 'chunked' },
+      agent: false,
+    });
+    over.on('error', () => {});
+    over.write('x'.repeat(40));
+    const second = await upstream.waitForRequest(2);
+    await waitUntil('the first 40 bytes reached the upstream', () => second.bodyLength === 40);
+    over.write('y'.repeat(40));
+    await waitUntil('the upstream stream closed', () => upstream.openStreams === 0);
+    over.destroy();
+    assert.equal(second.bodyComplete, false, 'the body was reset, not ended');
+    const line = await gw.logFor('over-limit');
+    assert.equal(line.status, 413);
   });
 
   test('every stream refused: 502 connection_terminated saying the upstream did not process it', async () => {
