@@ -257,6 +257,20 @@ export class H2Body extends Readable {
       this.destroy(Object.assign(new Error(breach), { status: 400 }));
       return;
     }
+    // nghttp2 resets a stream PROTOCOL_ERROR for a frame of it HTTP/2 forbids (a trailer section
+    // with a pseudo-field or a connection-specific field, RFC 9113 §8.1) and no event says so:
+    // the client's malformed request, as a bad chunked trailer is a 400 over HTTP/1.1, not its leaving.
+    if (this.#stream.rstCode === constants.NGHTTP2_PROTOCOL_ERROR) {
+      this.destroy(
+        Object.assign(
+          new Error(
+            `its stream was reset PROTOCOL_ERROR after ${this.#received} bytes of its body: malformed (a trailer section with a pseudo-field or a connection-specific field, RFC 9113 §8.1), or the client's own reset with that code`,
+          ),
+          { status: 400 },
+        ),
+      );
+      return;
+    }
     this.destroy(
       Object.assign(new Error('the client reset the stream before the body ended'), { code: 'ECONNRESET' }),
     );
