@@ -311,6 +311,52 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     );
   });
 
+  // Node takes down the streams of a session the upstream's GOAWAY closed with an error code
+  // by resetting them with that same code: ENHANCE_YOUR_CALM read as the gateway's own reset of
+  // a head past its bound, PROTOCOL_ERROR as an answer that is not HTTP/2.
+  test('GOAWAY with an error code that covers the request (processed, or may be): 502 connection_terminated naming the GOAWAY, never a reset or a head it never sent', async () => {
+    for (const [name, code] of [
+      ['ENHANCE_YOUR_CALM', 11],
+      ['PROTOCOL_ERROR', 1],
+      ['INTERNAL_ERROR', 2],
+    ] as const) {
+      const upstream = await keep(
+        startH2((stream) => {
+          stream.session?.goaway(code, stream.id);
+          setTimeout(() => stream.session?.destroy(), 50);
+        }),
+      );
+      const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+      const res = await request(gw.url, { path: '/', headers: { 'x-request-id': `goaway-${name}` } });
+      assertGatewayError(
+        res,
+        502,
+        'connection_terminated',
+        new RegExp(
+          `^the upstream closed the HTTP/2 connection \\(GOAWAY ${name}, last stream 1\\) before the response head`,
+        ),
+      );
+    }
+    // After the head: the transfer is cut, and the log says how.
+    const midBody = await keep(
+      startH2((stream) => {
+        stream.respond({ ':status': 200, 'content-length': '100' });
+        stream.write('first part', () => stream.session?.goaway(11, stream.id));
+      }),
+    );
+    const gw = await gatewayTo('h2c', [midBody.url]);
+    const res = await request(gw.url, { path: '/', headers: { 'x-request-id': 'goaway-mid-body' } }).catch(
+      (err: Error) => err,
+    );
+    assert.ok(res instanceof Error || res.body.length < 100, 'never passed on as whole');
+    const line = await gw.logFor('goaway-mid-body');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.match(
+      String(line.details),
+      /^response body cut short: the upstream closed the HTTP\/2 connection \(GOAWAY ENHANCE_YOUR_CALM, last stream 1\)/,
+    );
+  });
+
   test('a reset before the head: 502 connection_terminated naming the code; a POST is not retried', async () => {
     const upstream = await keep(startH2(h2ResetBeforeHead));
     const gw = await gatewayTo('h2c', [upstream.url]);
