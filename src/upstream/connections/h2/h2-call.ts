@@ -48,6 +48,8 @@ export interface H2CallSession {
   readonly maxHeaderSize: number;
   /** Neither closed nor told to go away: a stream's end now is its own, not the session's. */
   isUp(): boolean;
+  /** A stream got no answer in time: the session checks that the connection itself still answers. */
+  stalled(): void;
   remoteAddress(): string | undefined;
   remotePort(): number | undefined;
 }
@@ -273,6 +275,7 @@ export class H2Call implements ExchangeController {
   private readonly onHeadTimeout = (): void => {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
+      this.session.stalled();
       this.abort(headTimedOut(this.sentAt));
     });
   };
@@ -281,6 +284,7 @@ export class H2Call implements ExchangeController {
     const pieces = this.bodyPieces;
     setImmediate(() => {
       if (this.handler === null || this.paused || this.bodyPieces !== pieces) return;
+      this.session.stalled();
       this.abort(bodyStalled(this.timeouts.read, this.startedAt));
     });
   };

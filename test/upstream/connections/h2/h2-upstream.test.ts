@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../../../src/core/config/load.ts';
 import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
@@ -691,6 +692,51 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     const gw = await gatewayTo('h2c', [upstream.url]);
     const res = await request(gw.url, { path: '/', headers: { 'x-request-id': 'h1' } });
     assertGatewayError(res, 502, 'http_protocol_error', /not valid HTTP\/2/);
+  });
+
+  test('a connection that goes silent (a NAT that dropped it) is PINGed at a stream’s timeout: the next request goes on a new one, the dead one is closed; a live one with a slow handler is kept', async () => {
+    const upstream = await keep(
+      startH2((stream, request) => {
+        if (request.path !== '/slow') h2Answer(stream, request);
+      }),
+    );
+    // Between the gateway and the upstream: each connection relayed, until told to drop what comes.
+    const relayed: { client: net.Socket; dropped: boolean }[] = [];
+    const relay = net.createServer((client) => {
+      const pair = { client, dropped: false };
+      relayed.push(pair);
+      const server = net.connect(upstream.port, '127.0.0.1');
+      client.on('error', () => {});
+      server.on('error', () => {});
+      client.on('close', () => server.destroy());
+      client.on('data', (bytes: Buffer) => pair.dropped || server.write(bytes));
+      server.on('data', (bytes: Buffer) => pair.dropped || client.write(bytes));
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    keep({
+      close: () => {
+        for (const { client } of relayed) client.destroy();
+        return new Promise<void>((resolve) => relay.close(() => resolve()));
+      },
+    });
+    const gw = await gatewayTo(
+      'h2c',
+      [`http://127.0.0.1:${(relay.address() as net.AddressInfo).port}`],
+      '    retries: { attempts: 1 }\n    timeouts: { response: 300ms }\n',
+    );
+    assert.equal((await request(gw.url, { path: '/a' })).status, 200);
+    // A slow handler on a live connection: its PING is answered, the connection is kept (a
+    // request that came while the PING was out may have opened another).
+    assert.equal((await request(gw.url, { path: '/slow' })).status, 504);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(relayed[0].client.destroyed, false, 'the live connection is kept');
+    // Its packets dropped from now on: the next request on it waits its response timeout, then
+    // the gateway asks, and the request after it goes on another connection.
+    relayed[0].dropped = true;
+    assert.equal((await request(gw.url, { path: '/c' })).status, 504);
+    assert.equal((await request(gw.url, { path: '/d' })).status, 200, 'on another connection');
+    await waitUntil('the silent connection closed', () => relayed[0].client.destroyed);
+    assert.equal((await request(gw.url, { path: '/e' })).status, 200);
   });
 
   test('streams on one session are bounded by the server’s SETTINGS_MAX_CONCURRENT_STREAMS', async () => {
