@@ -4,7 +4,7 @@ import { Failure } from '../../../core/failure/failure.ts';
 import { MAX_FIELDS } from '../../../core/http1/field-lines.ts';
 import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { H2Call, type H2CallSession, type SessionEnd } from './h2-call.ts';
-import { h2RequestHeaders } from './h2-headers.ts';
+import { h2RequestHeaders, joinRepeats } from './h2-headers.ts';
 
 /** Where a session reports: a stream slot freed, or the session gone for good. */
 export interface H2SessionOwner {
@@ -148,9 +148,7 @@ export class H2Session implements H2CallSession {
     }
     let stream: ClientHttp2Stream;
     try {
-      stream = this.session.request(h2RequestHeaders(request, this.options.scheme, this.options.authority), {
-        endStream: request.body.kind === 'none',
-      });
+      stream = this.open(request);
     } catch (err) {
       // The session went away between the pool's choice and now, or Node refused a field.
       const closed = this.ended || this.session.closed || this.session.destroyed;
@@ -163,6 +161,18 @@ export class H2Session implements H2CallSession {
       );
     }
     call.start(stream);
+  }
+
+  /** The request's stream; a field node:http2 takes once that the client repeated goes joined. */
+  private open(request: ExchangeRequest): ClientHttp2Stream {
+    const headers = h2RequestHeaders(request, this.options.scheme, this.options.authority);
+    const options = { endStream: request.body.kind === 'none' };
+    try {
+      return this.session.request(headers, options);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_HTTP2_HEADER_SINGLE_VALUE') throw err;
+      return this.session.request(joinRepeats(headers), options);
+    }
   }
 
   private callEnded(): void {
