@@ -213,6 +213,8 @@ export interface H2RawAnswer {
   readonly data?: readonly string[];
   /** How the stream ends after the last DATA frame: END_STREAM on it, or RST_STREAM with this code. */
   readonly reset?: number;
+  /** A PUSH_PROMISE on stream 1 (promising stream 2) before the head, whatever the client's SETTINGS_ENABLE_PUSH. */
+  readonly push?: boolean;
 }
 
 /**
@@ -232,11 +234,15 @@ export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
       if (seen.length < PREFACE.length) return;
       const data = answer.data ?? [];
       const block = Buffer.concat(answer.head.map(([name, value]) => hpackLiteral(name, value)));
-      const frames = [
-        frame(0x4, 0, 0, Buffer.alloc(0)),
-        frame(0x4, 0x1, 0, Buffer.alloc(0)),
-        frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block), // HEADERS, END_HEADERS
-      ];
+      const frames = [frame(0x4, 0, 0, Buffer.alloc(0)), frame(0x4, 0x1, 0, Buffer.alloc(0))];
+      if (answer.push) {
+        const promised = Buffer.from([0, 0, 0, 2]);
+        const request = [':method GET', ':scheme http', ':authority a', ':path /pushed'].map((f) =>
+          hpackLiteral(...(f.split(' ') as [string, string])),
+        );
+        frames.push(frame(0x5, 0x4, 1, Buffer.concat([promised, ...request]))); // PUSH_PROMISE, END_HEADERS
+      }
+      frames.push(frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block)); // HEADERS, END_HEADERS
       data.forEach((piece, i) => {
         const last = i === data.length - 1 && answer.reset === undefined;
         frames.push(frame(0x0, last ? 0x1 : 0, 1, Buffer.from(piece, 'latin1')));

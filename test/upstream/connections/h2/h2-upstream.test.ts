@@ -660,6 +660,16 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(line.upstream_status, undefined);
   });
 
+  test('a server push (PUSH_PROMISE, though the gateway says SETTINGS_ENABLE_PUSH 0): 502 http_protocol_error, nothing pushed passed on', async () => {
+    const upstream = await keep(
+      startH2Raw({ push: true, head: [[':status', '200']], data: ['pushed along'] }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/p', headers: { 'x-request-id': 'push' } });
+    assertGatewayError(res, 502, 'http_protocol_error', /^the upstream's answer is not valid HTTP\/2/);
+    assert.equal((await gw.logFor('push')).shape, 'garbage');
+  });
+
   test('a field value holding a byte no field value may hold: Node drops it unseen (no signal), and no such byte reaches the client', async () => {
     // RFC 9113 §8.2.1. node:http2 registers an invalid-header callback with nghttp2 that keeps
     // the stream and drops the field (src/node_http2.cc, OnInvalidHeader): the gateway is never
