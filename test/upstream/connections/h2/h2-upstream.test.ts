@@ -12,6 +12,7 @@ import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
 import { startHugeHeader, startSshBanner } from '../../../../src/kits/fault-kit/garbage-faults.ts';
 import {
   type H2Behaviour,
+  type H2RawAnswer,
   h2Answer,
   h2DropConnection,
   h2Hang,
@@ -660,14 +661,39 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(line.upstream_status, undefined);
   });
 
-  test('a server push (PUSH_PROMISE, though the gateway says SETTINGS_ENABLE_PUSH 0): 502 http_protocol_error, nothing pushed passed on', async () => {
-    const upstream = await keep(
-      startH2Raw({ push: true, head: [[':status', '200']], data: ['pushed along'] }),
-    );
-    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
-    const res = await request(gw.url, { path: '/p', headers: { 'x-request-id': 'push' } });
-    assertGatewayError(res, 502, 'http_protocol_error', /^the upstream's answer is not valid HTTP\/2/);
-    assert.equal((await gw.logFor('push')).shape, 'garbage');
+  test('a head HTTP/2 forbids (a connection-specific field, an upper-case name, no :status) or a server push: 502 http_protocol_error, nothing passed on', async () => {
+    const answers: [string, H2RawAnswer][] = [
+      [
+        'connection-field',
+        {
+          head: [
+            [':status', '200'],
+            ['connection', 'close'],
+          ],
+          data: ['x'],
+        },
+      ],
+      [
+        'upper-case',
+        {
+          head: [
+            [':status', '200'],
+            ['X-Up', 'a'],
+          ],
+          data: ['x'],
+        },
+      ],
+      ['no-status', { head: [['x-a', 'a']], data: ['x'] }],
+      // PUSH_PROMISE, though the gateway says SETTINGS_ENABLE_PUSH 0.
+      ['push', { push: true, head: [[':status', '200']], data: ['pushed along'] }],
+    ];
+    for (const [name, answer] of answers) {
+      const upstream = await keep(startH2Raw(answer));
+      const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+      const res = await request(gw.url, { path: '/p', headers: { 'x-request-id': name } });
+      assertGatewayError(res, 502, 'http_protocol_error', /^the upstream's answer is not valid HTTP\/2/);
+      assert.equal((await gw.logFor(name)).shape, 'garbage', name);
+    }
   });
 
   test('a field value holding a byte no field value may hold: Node drops it unseen (no signal), and no such byte reaches the client', async () => {
