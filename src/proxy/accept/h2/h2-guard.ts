@@ -130,7 +130,14 @@ export class H2Guard {
     this.#resets = new WindowCount(limits.maxClientResets, window);
     this.#requests = new WindowCount(limits.maxRequests, window);
     this.#idle = setTimeout(this.#onIdle, limits.idleTimeout).unref();
-    session.once('close', () => clearTimeout(this.#idle));
+    // Until its SETTINGS end its preface, a client has the time a request head has: a TLS client
+    // that chose h2 and says nothing would hold its connection for the whole idle timeout.
+    const preface = setTimeout(() => session.destroy(), limits.headerTimeout).unref();
+    session.once('remoteSettings', () => clearTimeout(preface));
+    session.once('close', () => {
+      clearTimeout(this.#idle);
+      clearTimeout(preface);
+    });
     session.on('ping', () => {
       this.#idle.refresh();
       if (this.#pings.hit())
