@@ -242,8 +242,10 @@ export class H2Call implements ExchangeController {
     if (stream !== undefined && (stream.rstCode !== 0 || resetBeforeEnd.has(stream))) return this.onClose();
     // The response is whole: a request body still going out is not wanted any more (RFC 9113 §8.1).
     this.finish();
-    // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by itself.
-    if (stream !== undefined && !stream.closed && !stream.writableEnded) stream.close();
+    // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by
+    // itself. destroy(), not close(): close() ends the request first (END_STREAM), and the
+    // upstream would take the part that went as the whole body.
+    if (stream !== undefined && !stream.closed && !stream.writableEnded) stream.destroy();
     handler.onResponseEnd(this, this.trailers);
   };
 

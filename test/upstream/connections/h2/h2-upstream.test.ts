@@ -285,6 +285,35 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(line.status, 413);
   });
 
+  test('an answer whole before the request body (an early 401): the rest of the body is not sent, and what went is reset, never ended as if whole', async () => {
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.respond({ ':status': 401 });
+        stream.end('who are you?');
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const upload = http.request(`${gw.url}/early`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'early-answer', 'transfer-encoding': 'chunked' },
+      agent: false,
+    });
+    upload.on('error', () => {});
+    const answered = new Promise<number | undefined>((resolve) =>
+      upload.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      }),
+    );
+    upload.write('part one');
+    assert.equal(await answered, 401);
+    await waitUntil('the upstream stream closed', () => upstream.openStreams === 0);
+    upload.destroy();
+    assert.equal(upstream.received[0].body.toString(), 'part one');
+    assert.equal(upstream.received[0].bodyComplete, false, 'the body was reset, not ended');
+    assert.equal((await gw.logFor('early-answer')).status, 401);
+  });
+
   test('every stream refused: 502 connection_terminated saying the upstream did not process it', async () => {
     const refusing = await keep(startH2(h2Refuse));
     const gw = await gatewayTo('h2c', [refusing.url]);
