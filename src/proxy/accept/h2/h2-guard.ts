@@ -171,7 +171,10 @@ export class H2Guard {
       );
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       this.#session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, Math.max(0, (stream.id ?? 1) - 2));
-      this.#session.close();
+      // Once that GOAWAY is out (node:http2 writes in its own immediate, queued before this one):
+      // close() sends one more, naming the last stream nghttp2 took (the refused one), and only
+      // a GOAWAY already sent lowers it. A later GOAWAY must never name a later stream (RFC 9113 §6.8).
+      setImmediate(() => this.#session.close());
       return false;
     }
     this.openStreams++;

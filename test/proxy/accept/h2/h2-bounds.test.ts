@@ -216,6 +216,14 @@ test('request rate per connection: past the bound the stream is refused and GOAW
     // The five taken were answered before the close.
     const answered = client.frames.filter((f) => f.type === FRAME.HEADERS).map((f) => f.streamId);
     assert.deepEqual(answered, [1, 3, 5, 7, 9]);
+    // RFC 9113 §6.8: a later GOAWAY never names a later stream (the refused one was not processed).
+    const lastIds = client.frames
+      .filter((f) => f.type === FRAME.GOAWAY)
+      .map((f) => f.payload.readUInt32BE(0));
+    assert.ok(
+      lastIds.every((id) => id <= 9),
+      `GOAWAY last stream ids ${lastIds}`,
+    );
     assert.equal(fx.logged[0]?.bound, 'request_rate');
   });
 });
