@@ -105,7 +105,8 @@ export function h2RequestHead(
 
 /**
  * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors, by the
- * same rules (core/http1/request-rules.ts): a method that is not known (501), a `:scheme`
+ * same rules (core/http1/request-rules.ts): a header list past `max_header_list_size` (431), a
+ * method that is not known (501), a `:scheme`
  * other than http or https, a `:path` that is not the origin form (or `*` for OPTIONS) or
  * holds bytes a request line may not (400), a target past the URI length (414), a field
  * whose name is not a token or whose value holds a control character or starts or ends with
@@ -120,12 +121,21 @@ export function h2RequestHead(
 export function h2Refusal(
   raw: readonly string[],
   head: H2DownstreamHead,
-  uriLength: number,
+  limits: { readonly uriLength: number; readonly maxHeaderListSize: number },
 ): RequestParseError | undefined {
+  // node:http2 holds a head to the SETTINGS_MAX_HEADER_LIST_SIZE it announced only once the
+  // client has acknowledged them, and a client's first request goes before that: held here too.
+  if (head.headerListSize > limits.maxHeaderListSize)
+    return {
+      status: 431,
+      code: 'HPE_HEADER_OVERFLOW',
+      details: `request header list of ${head.headerListSize} bytes is past the limit of ${limits.maxHeaderListSize} (limits.http2.max_header_list_size)`,
+      inBody: false,
+    };
   const method = methodBreak(head.method);
   if (method !== undefined) return refusal(method);
   const target = head.target;
-  if (target.length > uriLength)
+  if (target.length > limits.uriLength)
     return { status: 414, code: 'ERR_URI_TOO_LONG', details: 'request target too long', inBody: false };
   // CONNECT has neither :scheme nor :path (its target is :authority): the accept checks answer it 405.
   if (head.method !== 'CONNECT') {

@@ -149,7 +149,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       session.close();
       return handlers.overLimit(exchange, overLimit);
     }
-    const refusal = h2Refusal(rawHeaders, head, limits.uriLength);
+    const refusal = h2Refusal(rawHeaders, head, limits);
     if (refusal === undefined) handlers.request(exchange);
     else handlers.refused(exchange, refusal);
   }
