@@ -117,7 +117,14 @@ export class H2Guard {
   /** The server's responses not yet over (for its drain deadline): a stream's leaves it as it closes. */
   readonly #open: Set<H2Response> | undefined;
 
-  constructor(session: ServerHttp2Session, limits: H2Limits, logger: H2Logger, open?: Set<H2Response>) {
+  /** `prefaceTimeout`: how long the client may take to send its SETTINGS (`limits.header_timeout`). */
+  constructor(
+    session: ServerHttp2Session,
+    limits: H2Limits,
+    logger: H2Logger,
+    prefaceTimeout: number,
+    open?: Set<H2Response>,
+  ) {
     this.#open = open;
     this.budget = new HoldBudget(limits.connectionBuffer);
     this.#session = session;
@@ -132,7 +139,7 @@ export class H2Guard {
     this.#idle = setTimeout(this.#onIdle, limits.idleTimeout).unref();
     // Until its SETTINGS end its preface, a client has the time a request head has: a TLS client
     // that chose h2 and says nothing would hold its connection for the whole idle timeout.
-    const preface = setTimeout(() => session.destroy(), limits.headerTimeout).unref();
+    const preface = setTimeout(() => session.destroy(), prefaceTimeout).unref();
     session.once('remoteSettings', () => clearTimeout(preface));
     session.once('close', () => {
       clearTimeout(this.#idle);

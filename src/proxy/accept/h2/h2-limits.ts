@@ -13,16 +13,11 @@ import { MiB } from '../../../core/config/units.ts';
 export interface H2Limits extends Http2Limits {
   /** The longest `:path` (the request target), as `limits.uri_length` on the HTTP/1.1 side: past it, 414. */
   readonly uriLength: number;
-  /**
-   * `limits.header_timeout`: how long a connection may take to open with its SETTINGS (which end
-   * the client's preface, RFC 9113 §3.4), as an HTTP/1.1 connection has for its request head.
-   */
-  readonly headerTimeout: number;
 }
 
 /** The HTTP/2 bounds of a config's downstream limits. */
-export function h2Limits(limits: Pick<DownstreamLimits, 'uriLength' | 'headerTimeout' | 'http2'>): H2Limits {
-  return { ...limits.http2, uriLength: limits.uriLength, headerTimeout: limits.headerTimeout };
+export function h2Limits(limits: Pick<DownstreamLimits, 'uriLength' | 'http2'>): H2Limits {
+  return { ...limits.http2, uriLength: limits.uriLength };
 }
 
 /** The bounds node:http2 enforces itself, as its server options. */

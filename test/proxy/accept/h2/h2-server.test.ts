@@ -166,7 +166,7 @@ test('a plain connection that sends nothing is closed at the preface deadline', 
 // until the idle timeout (75 s), where an HTTP/1.1 connection has limits.header_timeout.
 test('a connection that opens HTTP/2 (ALPN h2, or the h2c preface) and sends no SETTINGS is closed at limits.header_timeout, not kept to the idle timeout', async () => {
   for (const tls of [true, false]) {
-    const fx = await startH2Fixture({ tls, limits: { headerTimeout: 200 } });
+    const fx = await startH2Fixture({ tls, headerTimeoutMs: 200 });
     try {
       const socket = tls
         ? (await import('node:tls')).connect({
