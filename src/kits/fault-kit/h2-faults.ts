@@ -213,6 +213,8 @@ export interface H2RawAnswer {
   readonly data?: readonly string[];
   /** How the stream ends after the last DATA frame: END_STREAM on it, or RST_STREAM with this code. */
   readonly reset?: number;
+  /** A trailer section after the DATA, with END_STREAM (instead of END_STREAM on the last DATA frame). */
+  readonly trailers?: readonly (readonly [string, string])[];
   /** A PUSH_PROMISE on stream 1 (promising stream 2) before the head, whatever the client's SETTINGS_ENABLE_PUSH. */
   readonly push?: boolean;
 }
@@ -244,9 +246,13 @@ export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
       }
       frames.push(frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block)); // HEADERS, END_HEADERS
       data.forEach((piece, i) => {
-        const last = i === data.length - 1 && answer.reset === undefined;
+        const last = i === data.length - 1 && answer.reset === undefined && answer.trailers === undefined;
         frames.push(frame(0x0, last ? 0x1 : 0, 1, Buffer.from(piece, 'latin1')));
       });
+      if (answer.trailers !== undefined) {
+        const trailers = Buffer.concat(answer.trailers.map(([name, value]) => hpackLiteral(name, value)));
+        frames.push(frame(0x1, 0x4 | 0x1, 1, trailers)); // HEADERS, END_HEADERS, END_STREAM
+      }
       if (answer.reset !== undefined) {
         const code = Buffer.alloc(4);
         code.writeUInt32BE(answer.reset, 0);
