@@ -15,6 +15,10 @@ import { type FloorSink, forward } from './floor-upstream.ts';
 
 const [PORT, ORIGIN] = [Number(process.env.PORT), Number(process.env.ORIGIN_PORT)];
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const LIMITS = {
+  uriLength: DEFAULTS.limits.uriLength,
+  maxHeaderListSize: DEFAULTS.limits.http2.maxHeaderListSize,
+};
 const END_STREAM = Object.freeze({ endStream: true });
 const OPEN_STREAM = Object.freeze({ endStream: false });
 
@@ -61,7 +65,7 @@ function onStream(stream: ServerHttp2Stream, _headers: unknown, flags: number, r
   };
   const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
   const head = h2RequestHead(raw, stream.id ?? 0, endStream, facts);
-  const refused = h2Refusal(raw, head, DEFAULTS.limits.uriLength);
+  const refused = h2Refusal(raw, head, LIMITS);
   const request = {
     method: head.method,
     target: head.target,

@@ -18,7 +18,7 @@ import { checkListenerNames, listenerFacts } from './listener-checks.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
-import { formatDuration, parseDuration, parseSize } from './units.ts';
+import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
 /** `warn` is told what is allowed but likely not meant (a route that gets only some of its requests). */
 export function checkCrossFields(document: unknown, report: Report, warn: Report = () => {}): void {
@@ -39,6 +39,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkBackoffOrder(upstreams, report);
   checkProtocolSchemes(upstreams, report);
   checkDrainOrder(document.drain, report);
+  checkHttp2Settings(document.limits, report);
   checkDiscovery(upstreams, report);
   checkUriLength(document.limits, report);
 }
@@ -199,4 +200,25 @@ function checkUriLength(limits: unknown, report: Report): void {
       ['limits', 'uri_length'],
       'limits.uri_length must be above zero (it is the longest request target accepted, not "no limit"): at 0 every request would be refused with 414',
     );
+}
+
+/** The largest value an HTTP/2 SETTINGS parameter holds (RFC 9113 §6.5.1: 32 bits). */
+const MAX_SETTING = 2 ** 32 - 1;
+
+/**
+ * The bounds the gateway sends every HTTP/2 client in its SETTINGS: a value past 32 bits cannot
+ * be sent, and node:http2 throws it at the first connection (a RangeError that ends the process).
+ */
+function checkHttp2Settings(limits: unknown, report: Report): void {
+  const http2 = isMapping(limits) ? mappingAt(limits, 'http2') : undefined;
+  if (http2 === undefined) return;
+  for (const field of ['max_header_list_size', 'header_table_size']) {
+    const value = http2[field];
+    const bytes = typeof value === 'string' || typeof value === 'number' ? parseSize(value) : undefined;
+    if (bytes === undefined || bytes <= MAX_SETTING) continue;
+    report(
+      ['limits', 'http2', field],
+      `expected at most ${MAX_SETTING} bytes (sent to every HTTP/2 client in SETTINGS, whose values hold 32 bits), got ${formatSize(bytes)}`,
+    );
+  }
 }

@@ -269,15 +269,22 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const after = `after ${ms(end.elapsed)}`;
   const cause = end.error ?? undefined;
   const code = codeOf(end.error);
+  const { goaway } = end;
+  // A GOAWAY with an error code closes the session at once (ERR_HTTP2_SESSION_ERROR), and Node
+  // resets its streams with that same code: no RST_STREAM of the upstream's, whatever the code
+  // says (ENHANCE_YOUR_CALM is not a head past the gateway's bound, PROTOCOL_ERROR no bad answer).
+  const goawayClosed = goaway !== undefined && code === 'ERR_HTTP2_SESSION_ERROR';
+  const rstCode = goawayClosed ? undefined : end.rstCode;
   // Node resets the streams of a session that an error took down (a TCP reset, EPIPE, bytes that
   // are no TLS record) with INTERNAL_ERROR: its own code, not an RST_STREAM of the upstream's
   // (whose stream error is ERR_HTTP2_STREAM_ERROR), so the socket's error is what happened, told
   // as on HTTP/1.1.
   const socketFailed =
-    end.rstCode === 2 && end.sessionUp !== true && code !== '' && !code.startsWith('ERR_HTTP2_');
-  const own = end.rstCode === undefined || end.rstCode === 0 || end.rstCode === 8 || socketFailed;
-  const rst =
-    end.rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(end.rstCode);
+    rstCode === 2 && end.sessionUp !== true && code !== '' && !code.startsWith('ERR_HTTP2_');
+  const own = rstCode === undefined || rstCode === 0 || rstCode === 8 || socketFailed;
+  const rst = rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(rstCode);
+  const closedBy =
+    goaway === undefined ? '' : `GOAWAY ${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}`;
   if (end.headReceived) {
     // nghttp2 itself refused what came (DATA past the content-length, a body on a 204 or a HEAD,
     // a broken frame): Node resets the stream with INTERNAL_ERROR, but the upstream reset
@@ -292,15 +299,27 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
     // nghttp2 resets (PROTOCOL_ERROR) a stream whose END_STREAM came short of its content-length:
     // the upstream ended the body, nobody reset it.
     const short =
-      end.rstCode === 1 && body?.announced !== undefined && body.received < body.announced
+      rstCode === 1 && body?.announced !== undefined && body.received < body.announced
         ? `the upstream ended it after ${body.received} of the ${body.announced} bytes its content-length announced`
         : undefined;
+    // Otherwise nghttp2 resets a stream PROTOCOL_ERROR, with no event of its own, for what the
+    // upstream sent after its head that HTTP/2 forbids (a trailer section with a pseudo-field or a
+    // connection-specific field): garbage, as before the head. A server has no cause to reset a
+    // gateway's well-formed request with that code.
+    if (rstCode === 1 && short === undefined)
+      return new Failure(
+        'http_protocol_error',
+        `response is not valid HTTP/2 after its head: the stream was reset PROTOCOL_ERROR (a trailer section HTTP/2 forbids, with a pseudo-field or a connection-specific field, or the upstream's own reset with that code) ${after}`,
+        { stage: 'body_streaming', cause },
+      );
     const how =
       short !== undefined
         ? short
         : rst !== undefined
           ? `stream reset by the upstream (${rst})`
-          : describeDrop(end.error === undefined ? undefined : end.error);
+          : goawayClosed
+            ? `the upstream closed the HTTP/2 connection (${closedBy})`
+            : describeDrop(end.error === undefined ? undefined : end.error);
     return new Failure('http_response_incomplete', `response body cut short: ${how} ${after}`, {
       stage: 'body_streaming',
       cause,
@@ -310,7 +329,6 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const alert = tlsAlertFailure(end.error, after);
   if (alert !== undefined) return alert;
   const never = { stage: 'not_sent' as const, cause, unprocessed: end.replayable };
-  const { goaway } = end;
   // The GOAWAY first: Node closes the streams above its last stream id as REFUSED_STREAM too,
   // and the GOAWAY is what the upstream said.
   if (goaway !== undefined && (end.streamId === undefined || end.streamId > goaway.lastStreamId)) {
@@ -320,21 +338,21 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       end.replayable ? never : { stage: 'sent', cause },
     );
   }
-  if (end.rstCode === 7) {
+  if (rstCode === 7) {
     return new Failure(
       'connection_terminated',
       `the upstream refused the stream (REFUSED_STREAM): it did not process the request ${after}`,
       end.replayable ? never : { stage: 'sent', cause },
     );
   }
-  if (end.rstCode === 13) {
+  if (rstCode === 13) {
     return new Failure(
       'http_protocol_error',
       `the upstream asks for HTTP/1.1 (HTTP_1_1_REQUIRED): set the upstream's protocol to http1 ${after}`,
       { stage: 'sent', cause },
     );
   }
-  if (end.rstCode === 11) {
+  if (rstCode === 11) {
     // Node resets a stream whose head passes the bounds this gateway set (its SETTINGS'
     // header list size, its count of fields) with ENHANCE_YOUR_CALM; the code alone cannot
     // say which side sent it, and a head past the bound is what it is sent for on a request.
@@ -344,7 +362,7 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       { stage: 'sent', cause },
     );
   }
-  if (code === 'ERR_HTTP2_ERROR' || end.rstCode === 1) {
+  if (code === 'ERR_HTTP2_ERROR' || rstCode === 1) {
     const message = (end.error as Error | undefined)?.message ?? 'PROTOCOL_ERROR';
     return new Failure(
       'http_protocol_error',
@@ -368,7 +386,7 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   if (goaway !== undefined) {
     return new Failure(
       'connection_terminated',
-      `the upstream closed the HTTP/2 connection (GOAWAY ${h2ErrorName(goaway.code)}) before the response head ${after}`,
+      `the upstream closed the HTTP/2 connection (${closedBy}) before the response head ${after}`,
       { stage: 'sent', cause },
     );
   }

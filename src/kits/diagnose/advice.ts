@@ -112,7 +112,8 @@ function http2Fix(context: ProbeContext, failure: Failure): string | undefined {
   const reset = /stream reset by the upstream \((\w+)\) before the response head/.exec(details);
   if (reset)
     return `the upstream reset the stream (${reset[1]}) after taking the request, without an answer: its handler failed or gave up. Look in its own logs${requestIdText(context)} for this request.`;
-  const closed = /closed the HTTP\/2 connection \(GOAWAY (\w+)\) before the response head/.exec(details);
+  const closed =
+    /closed the HTTP\/2 connection \(GOAWAY (\w+), last stream \d+\) before the response head/.exec(details);
   if (closed)
     return `the upstream closed the HTTP/2 connection (GOAWAY ${closed[1]}) after taking the request, without an answer: it is crashing or restarting, or took the client for a misbehaving one (the GOAWAY's code says which). Look in its own logs${requestIdText(context)}.`;
   if (failure.type === 'http_response_timeout' && context.h2Settings === false) {

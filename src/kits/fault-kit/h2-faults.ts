@@ -4,12 +4,24 @@
  * before processing anything. Every stream that reaches a server is recorded, as for the
  * HTTP/1.1 faults (`httpVersion` "2.0").
  */
+import { subscribe } from 'node:diagnostics_channel';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { type Fault, FaultRecorder, listenLoopback, pairHeaders, type RecordedRequest } from './fault.ts';
 import { testCertificates } from './tls-certs.ts';
 
 const { constants } = http2;
+
+/**
+ * Streams the client reset before its END_STREAM. Node ends the readable side of a reset stream
+ * too ('end' comes either way): what tells them apart is that at END_STREAM the readable side
+ * has ended before the stream closes. The channel is published synchronously as it closes.
+ */
+const resetBeforeEnd = new WeakSet<ServerHttp2Stream>();
+subscribe('http2.server.stream.close', (message) => {
+  const stream = (message as { stream: ServerHttp2Stream & { _readableState: { ended: boolean } } }).stream;
+  if (!stream._readableState.ended) resetBeforeEnd.add(stream);
+});
 
 /** What a server does with each stream, once its head is recorded. */
 export type H2Behaviour = (stream: ServerHttp2Stream, request: RecordedRequest) => void;
@@ -123,7 +135,10 @@ export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = 
         rawHeaders: pairHeaders(raw),
       });
       stream.on('data', (chunk: Buffer) => request.addBody(chunk));
-      stream.on('end', () => request.complete());
+      // Complete only at the client's END_STREAM: a body reset before it was cut, never whole.
+      stream.on('end', () => {
+        if (!resetBeforeEnd.has(stream)) request.complete();
+      });
       behaviour(stream, request);
     },
   );
@@ -198,6 +213,10 @@ export interface H2RawAnswer {
   readonly data?: readonly string[];
   /** How the stream ends after the last DATA frame: END_STREAM on it, or RST_STREAM with this code. */
   readonly reset?: number;
+  /** A trailer section after the DATA, with END_STREAM (instead of END_STREAM on the last DATA frame). */
+  readonly trailers?: readonly (readonly [string, string])[];
+  /** A PUSH_PROMISE on stream 1 (promising stream 2) before the head, whatever the client's SETTINGS_ENABLE_PUSH. */
+  readonly push?: boolean;
 }
 
 /**
@@ -217,15 +236,23 @@ export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
       if (seen.length < PREFACE.length) return;
       const data = answer.data ?? [];
       const block = Buffer.concat(answer.head.map(([name, value]) => hpackLiteral(name, value)));
-      const frames = [
-        frame(0x4, 0, 0, Buffer.alloc(0)),
-        frame(0x4, 0x1, 0, Buffer.alloc(0)),
-        frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block), // HEADERS, END_HEADERS
-      ];
+      const frames = [frame(0x4, 0, 0, Buffer.alloc(0)), frame(0x4, 0x1, 0, Buffer.alloc(0))];
+      if (answer.push) {
+        const promised = Buffer.from([0, 0, 0, 2]);
+        const request = [':method GET', ':scheme http', ':authority a', ':path /pushed'].map((f) =>
+          hpackLiteral(...(f.split(' ') as [string, string])),
+        );
+        frames.push(frame(0x5, 0x4, 1, Buffer.concat([promised, ...request]))); // PUSH_PROMISE, END_HEADERS
+      }
+      frames.push(frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block)); // HEADERS, END_HEADERS
       data.forEach((piece, i) => {
-        const last = i === data.length - 1 && answer.reset === undefined;
+        const last = i === data.length - 1 && answer.reset === undefined && answer.trailers === undefined;
         frames.push(frame(0x0, last ? 0x1 : 0, 1, Buffer.from(piece, 'latin1')));
       });
+      if (answer.trailers !== undefined) {
+        const trailers = Buffer.concat(answer.trailers.map(([name, value]) => hpackLiteral(name, value)));
+        frames.push(frame(0x1, 0x4 | 0x1, 1, trailers)); // HEADERS, END_HEADERS, END_STREAM
+      }
       if (answer.reset !== undefined) {
         const code = Buffer.alloc(4);
         code.writeUInt32BE(answer.reset, 0);

@@ -517,11 +517,16 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     if (this.record.grpc && trailers !== undefined)
       this.record.upstreamGrpcStatus = grpcStatusIn(trailers) ?? this.record.upstreamGrpcStatus;
-    // A gRPC answer that ended without a status (none in its head or its trailers) is passed on
-    // as it is; its client reads INTERNAL ("ended without gRPC status"), and so does the log.
-    if (this.grpcBounds !== undefined && this.record.upstreamGrpcStatus === undefined)
-      this.record.upstreamGrpcStatus = GRPC_CODES.INTERNAL;
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
+    // A gRPC answer that ended without a status (none in its head or its trailers) is passed on
+    // as it is, and logged as its client reads it: ended by a HEADERS frame (trailers, or no body
+    // at all: a Trailers-Only head), UNKNOWN, what gRPC maps a 200 to; ended by its body, INTERNAL
+    // ("ended without gRPC status").
+    if (this.grpcBounds !== undefined && this.record.upstreamGrpcStatus === undefined)
+      this.record.upstreamGrpcStatus =
+        (kept !== undefined && kept.length > 0) || this.record.bytesOut === 0
+          ? GRPC_CODES.UNKNOWN
+          : GRPC_CODES.INTERNAL;
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and a
     // spooled rest reaches the client from the file.

@@ -684,3 +684,26 @@ ${TARGET}`;
     'with merge_slashes off, "//" in a prefix can match',
   );
 });
+
+// A value past 32 bits passed the check and threw at the first HTTP/2 connection, taking the
+// process down (node:http2's RangeError ERR_HTTP2_INVALID_SETTING_VALUE).
+test('an HTTP/2 bound sent in SETTINGS holds in 32 bits, or the config is refused where it says so', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+    http2: true
+limits:
+  http2:
+    max_header_list_size: 8GiB
+    header_table_size: 4294967296
+${UPSTREAM_AND_ROUTE}`;
+  const why = 'sent to every HTTP/2 client in SETTINGS, whose values hold 32 bits';
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      6,
+      27,
+      'limits.http2.max_header_list_size',
+      `expected at most 4294967295 bytes (${why}), got 8GiB`,
+    ),
+    problem(7, 24, 'limits.http2.header_table_size', `expected at most 4294967295 bytes (${why}), got 4GiB`),
+  ]);
+});

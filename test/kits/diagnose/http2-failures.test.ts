@@ -168,6 +168,27 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
     );
   });
 
+  test('GOAWAY ENHANCE_YOUR_CALM covering the request: the connection closed, named as such (not a head too large)', async () => {
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.session?.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, stream.id);
+        setTimeout(() => stream.session?.destroy(), 50);
+      }),
+    );
+    const { target, text } = await run({ target: `${upstream.url}/`, protocol: 'h2c' });
+    assert.equal(target.verdict.failure?.type, 'connection_terminated');
+    assert.equal(
+      text
+        .split('\n')
+        .filter((line) => /^ {2}✗|^fix:/.test(line))
+        .join('\n'),
+      [
+        '  ✗ response the upstream closed the HTTP/2 connection (GOAWAY ENHANCE_YOUR_CALM, last stream 1) before the response head after N ms',
+        "fix: the upstream closed the HTTP/2 connection (GOAWAY ENHANCE_YOUR_CALM) after taking the request, without an answer: it is crashing or restarting, or took the client for a misbehaving one (the GOAWAY's code says which). Look in its own logs (x-request-id diagnose-ID).",
+      ].join('\n'),
+    );
+  });
+
   test('RST_STREAM before the head: the code named, the fix points at the handler', async () => {
     const upstream = await keep(startH2(h2ResetBeforeHead));
     const { target, text } = await run({ target: `${upstream.url}/work`, protocol: 'h2c' });

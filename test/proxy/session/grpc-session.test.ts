@@ -272,6 +272,46 @@ test('a gRPC answer that ends without a grpc-status passes as it is; the log say
   }
 });
 
+// gRPC's libraries read a 200 whose call ends on a HEADERS frame without grpc-status (trailers,
+// or a head that ends the stream) as UNKNOWN, mapped from the HTTP status ("Received HTTP status
+// code 200": grpc-js, grpc-go); the log said the INTERNAL of an answer ended by its body.
+test('a gRPC answer whose trailers (or Trailers-Only head) carry no grpc-status passes as it is; the log says the UNKNOWN its client reads', async () => {
+  const upstream = http2.createServer();
+  upstream.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    stream.resume();
+    stream.on('end', () => {
+      if (headers[':path'] === '/only') {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { endStream: true });
+        return;
+      }
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'x-served-by': 'a' }));
+      stream.end(message);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const gw = await startTestGateway(
+    singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    protocol: h2c\n' }),
+  );
+  try {
+    const trailed = await viaH2(gw, { 'content-type': 'application/grpc', te: 'trailers' }, message);
+    assert.equal(trailed.trailers?.['x-served-by'], 'a');
+    assert.equal(trailed.trailers?.['grpc-status'], undefined, 'nothing added to the upstream’s answer');
+    const only = await viaH2(gw, { 'content-type': 'application/grpc', te: 'trailers', ':path': '/only' });
+    assert.equal(only.headers['grpc-status'], undefined);
+    for (const answer of [trailed, only]) {
+      const line = await gw.logFor(String(answer.headers['x-request-id']));
+      assert.equal(line.error, undefined);
+      assert.equal(line.grpc_status, 2);
+    }
+  } finally {
+    await gw.close();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
 test('over HTTP/1.1 a gRPC content-type is answered as any request: 502, logged HTTP/1.1, no grpc_status', async () => {
   const refusing = await startRefusing();
   const gw = await startTestGateway(

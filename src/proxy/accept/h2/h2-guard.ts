@@ -117,7 +117,14 @@ export class H2Guard {
   /** The server's responses not yet over (for its drain deadline): a stream's leaves it as it closes. */
   readonly #open: Set<H2Response> | undefined;
 
-  constructor(session: ServerHttp2Session, limits: H2Limits, logger: H2Logger, open?: Set<H2Response>) {
+  /** `prefaceTimeout`: how long the client may take to send its SETTINGS (`limits.header_timeout`). */
+  constructor(
+    session: ServerHttp2Session,
+    limits: H2Limits,
+    logger: H2Logger,
+    prefaceTimeout: number,
+    open?: Set<H2Response>,
+  ) {
     this.#open = open;
     this.budget = new HoldBudget(limits.connectionBuffer);
     this.#session = session;
@@ -130,7 +137,14 @@ export class H2Guard {
     this.#resets = new WindowCount(limits.maxClientResets, window);
     this.#requests = new WindowCount(limits.maxRequests, window);
     this.#idle = setTimeout(this.#onIdle, limits.idleTimeout).unref();
-    session.once('close', () => clearTimeout(this.#idle));
+    // Until its SETTINGS end its preface, a client has the time a request head has: a TLS client
+    // that chose h2 and says nothing would hold its connection for the whole idle timeout.
+    const preface = setTimeout(() => session.destroy(), prefaceTimeout).unref();
+    session.once('remoteSettings', () => clearTimeout(preface));
+    session.once('close', () => {
+      clearTimeout(this.#idle);
+      clearTimeout(preface);
+    });
     session.on('ping', () => {
       this.#idle.refresh();
       if (this.#pings.hit())
@@ -164,7 +178,10 @@ export class H2Guard {
       );
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       this.#session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, Math.max(0, (stream.id ?? 1) - 2));
-      this.#session.close();
+      // Once that GOAWAY is out (node:http2 writes in its own immediate, queued before this one):
+      // close() sends one more, naming the last stream nghttp2 took (the refused one), and only
+      // a GOAWAY already sent lowers it. A later GOAWAY must never name a later stream (RFC 9113 §6.8).
+      setImmediate(() => this.#session.close());
       return false;
     }
     this.openStreams++;

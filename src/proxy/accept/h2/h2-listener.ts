@@ -38,6 +38,7 @@ export function startH2(
       refused: (exchange, error) => handlers.refusedExchange(exchange, refusalFailure(error), facts),
       overLimit: (exchange, failure) => handlers.refusedExchange(exchange, failure, facts),
       bodyIdleTimeout: () => handlers.limits().bodyIdleTimeout,
+      headerTimeout: () => handlers.limits().headerTimeout,
     },
     { bound: (event) => handlers.h2Bound(current(), event) },
   );

@@ -105,13 +105,13 @@ export function h2RequestHead(
 
 /**
  * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors, by the
- * same rules (core/http1/request-rules.ts): a method that is not known (501), a `:scheme`
- * other than http or https, a `:path` that is not the origin form (or `*` for OPTIONS) or
- * holds bytes a request line may not (400), a target past the URI length (414), a field
- * whose name is not a token or whose value holds a control character or starts or ends with
- * whitespace (400: RFC 9113 §8.2.1 makes the request malformed; §8.1.1 lets a server answer
- * it before closing the stream), or a Host that names another authority than `:authority`
- * (400, RFC 9113 §8.3.1). `:authority` itself becomes Host, which the accept checks hold to
+ * same rules (core/http1/request-rules.ts): a header list past `max_header_list_size` (431), a
+ * method that is not known (501), a `:scheme` other than http or https, a `:path` that is not
+ * the origin form (or `*` for OPTIONS) or holds bytes a request line may not (400), a target
+ * past the URI length (414), a field whose name is not a token or whose value holds a control
+ * character or starts or ends with whitespace (400: RFC 9113 §8.2.1 makes the request
+ * malformed; §8.1.1 lets a server answer it before closing the stream), or a Host that names
+ * another authority than `:authority` (400, RFC 9113 §8.3.1). `:authority` itself becomes Host, which the accept checks hold to
  * the authority rule (request-checks.ts). A request with neither nghttp2 resets itself.
  *
  * What nghttp2 drops before node:http2 hands the fields over cannot be refused here: see
@@ -120,12 +120,21 @@ export function h2RequestHead(
 export function h2Refusal(
   raw: readonly string[],
   head: H2DownstreamHead,
-  uriLength: number,
+  limits: { readonly uriLength: number; readonly maxHeaderListSize: number },
 ): RequestParseError | undefined {
+  // node:http2 holds a head to the SETTINGS_MAX_HEADER_LIST_SIZE it announced only once the
+  // client has acknowledged them, and a client's first request goes before that: held here too.
+  if (head.headerListSize > limits.maxHeaderListSize)
+    return {
+      status: 431,
+      code: 'HPE_HEADER_OVERFLOW',
+      details: `request header list of ${head.headerListSize} bytes is past the limit of ${limits.maxHeaderListSize} (limits.http2.max_header_list_size)`,
+      inBody: false,
+    };
   const method = methodBreak(head.method);
   if (method !== undefined) return refusal(method);
   const target = head.target;
-  if (target.length > uriLength)
+  if (target.length > limits.uriLength)
     return { status: 414, code: 'ERR_URI_TOO_LONG', details: 'request target too long', inBody: false };
   // CONNECT has neither :scheme nor :path (its target is :authority): the accept checks answer it 405.
   if (head.method !== 'CONNECT') {
@@ -255,6 +264,20 @@ export class H2Body extends Readable {
     const breach = protocolBreach(this.#stream, `after ${this.#received} bytes of its body`);
     if (breach !== undefined) {
       this.destroy(Object.assign(new Error(breach), { status: 400 }));
+      return;
+    }
+    // nghttp2 resets a stream PROTOCOL_ERROR for a frame of it HTTP/2 forbids (a trailer section
+    // with a pseudo-field or a connection-specific field, RFC 9113 §8.1) and no event says so:
+    // the client's malformed request, as a bad chunked trailer is a 400 over HTTP/1.1, not its leaving.
+    if (this.#stream.rstCode === constants.NGHTTP2_PROTOCOL_ERROR) {
+      this.destroy(
+        Object.assign(
+          new Error(
+            `its stream was reset PROTOCOL_ERROR after ${this.#received} bytes of its body: malformed (a trailer section with a pseudo-field or a connection-specific field, RFC 9113 §8.1), or the client's own reset with that code`,
+          ),
+          { status: 400 },
+        ),
+      );
       return;
     }
     this.destroy(

@@ -89,6 +89,35 @@ export function h2Head(status: number, flat: readonly string[]): string[] {
 }
 
 /**
+ * A head node:http2 would not send because a field it takes once came twice
+ * (ERR_HTTP2_HEADER_SINGLE_VALUE: nginx and the app behind it both adding
+ * X-Content-Type-Options, a Date from each hop; HTTP/1.1 carries them as they are): each
+ * repeated field given once, a repeat of a value dropped, another value joined to the first with
+ * ", ", as a recipient of the HTTP/1.1 field lines may combine them (RFC 9110 §5.3; Fetch reads
+ * a repeated Content-Type so). Set-Cookie stays repeated: it cannot be joined (RFC 6265 §3).
+ */
+function joinRepeats(head: readonly string[]): string[] {
+  const values = new Map<string, string[]>();
+  const out: string[] = [];
+  for (let i = 0; i < head.length; i += 2) {
+    const name = head[i];
+    const value = head[i + 1];
+    if (name === 'set-cookie') {
+      out.push(name, value);
+      continue;
+    }
+    const seen = values.get(name);
+    if (seen === undefined) {
+      values.set(name, [value]);
+      out.push(name, '');
+    } else if (!seen.includes(value)) seen.push(value);
+  }
+  for (let i = 0; i < out.length; i += 2)
+    if (out[i] !== 'set-cookie') out[i + 1] = (values.get(out[i]) as string[]).join(', ');
+  return out;
+}
+
+/**
  * Flat fields as node:http2 takes them in an object: lower-case names, repeated ones as arrays, no
  * connection-specific ones. The object has no prototype (`into` must have none either): a field
  * named `constructor` or `__proto__` is a field, not a property already there.
@@ -317,11 +346,19 @@ export class H2Response implements ResponseSink {
     return Array.isArray(held) ? Buffer.concat(held) : held;
   }
 
-  /** A head node:http2 will not send (a field it refuses) cuts the stream; it must not throw into a later tick. */
+  /**
+   * A head node:http2 will not send (a field it refuses) cuts the stream; it must not throw into
+   * a later tick. One whose only fault is a field repeated that node:http2 takes once goes with
+   * its repeats joined.
+   */
   #respond(head: string[], options: { endStream?: boolean; waitForTrailers?: boolean }): void {
     try {
       this.#stream.respond(head, options);
-    } catch {
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_HTTP2_HEADER_SINGLE_VALUE')
+        try {
+          return this.#stream.respond(joinRepeats(head), options);
+        } catch {}
       this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
     }
   }

@@ -33,6 +33,11 @@ export interface H2Handlers {
   overLimit(exchange: DownstreamExchange, failure: Failure): void;
   /** `limits.body_idle_timeout` now (a reload may change it): how long a request body may stay silent. */
   bodyIdleTimeout?(): number;
+  /**
+   * `limits.header_timeout` now (a reload may change it): how long a connection may take to send
+   * its SETTINGS, which end its preface (RFC 9113 §3.4), as an HTTP/1.1 one has for its head.
+   */
+  headerTimeout(): number;
 }
 
 export interface H2Server {
@@ -93,7 +98,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    const guard = new H2Guard(session, limits, logger, open);
+    const guard = new H2Guard(session, limits, logger, handlers.headerTimeout(), open);
     if (accepting !== undefined) refused.set(session, accepting);
     if (closing) session.close();
     // The session's own event, not the server's: a stream node:http2 has already destroyed
@@ -149,7 +154,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       session.close();
       return handlers.overLimit(exchange, overLimit);
     }
-    const refusal = h2Refusal(rawHeaders, head, limits.uriLength);
+    const refusal = h2Refusal(rawHeaders, head, limits);
     if (refusal === undefined) handlers.request(exchange);
     else handlers.refused(exchange, refusal);
   }

@@ -1,5 +1,6 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import { addAbortSignal } from 'node:stream';
 import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
@@ -13,8 +14,6 @@ import type {
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import { h2HeaderListSize, h2ResponseHead, h2Trailers } from './h2-headers.ts';
 
-/** RST_STREAM code for a stream the gateway itself gives up on (RFC 9113 §7). */
-const CANCEL = 8;
 const END_STREAM_FLAG = 0x1;
 
 /**
@@ -49,6 +48,8 @@ export interface H2CallSession {
   readonly maxHeaderSize: number;
   /** Neither closed nor told to go away: a stream's end now is its own, not the session's. */
   isUp(): boolean;
+  /** A stream got no answer in time: the session checks that the connection itself still answers. */
+  stalled(): void;
   remoteAddress(): string | undefined;
   remotePort(): number | undefined;
 }
@@ -157,7 +158,11 @@ export class H2Call implements ExchangeController {
     const handler = this.handler;
     if (handler === null) return;
     this.finish();
-    if (this.stream !== undefined && !this.stream.closed) this.stream.close(CANCEL);
+    // RST_STREAM CANCEL (RFC 9113 §7). Not stream.close(CANCEL): it ends the request first
+    // (END_STREAM), so a body cut short (its client left, it passed the route's limit) would
+    // reach the upstream whole before the reset. node:http2 resets a stream that an AbortSignal
+    // destroys with CANCEL, ending nothing.
+    if (this.stream !== undefined && !this.stream.closed) addAbortSignal(AbortSignal.abort(), this.stream);
     else if (this.stream === undefined) this.release();
     handler.onResponseError(this, failure);
   }
@@ -237,8 +242,10 @@ export class H2Call implements ExchangeController {
     if (stream !== undefined && (stream.rstCode !== 0 || resetBeforeEnd.has(stream))) return this.onClose();
     // The response is whole: a request body still going out is not wanted any more (RFC 9113 §8.1).
     this.finish();
-    // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by itself.
-    if (stream !== undefined && !stream.closed && !stream.writableEnded) stream.close();
+    // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by
+    // itself. destroy(), not close(): close() ends the request first (END_STREAM), and the
+    // upstream would take the part that went as the whole body.
+    if (stream !== undefined && !stream.closed && !stream.writableEnded) stream.destroy();
     handler.onResponseEnd(this, this.trailers);
   };
 
@@ -270,6 +277,7 @@ export class H2Call implements ExchangeController {
   private readonly onHeadTimeout = (): void => {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
+      this.session.stalled();
       this.abort(headTimedOut(this.sentAt));
     });
   };
@@ -278,6 +286,7 @@ export class H2Call implements ExchangeController {
     const pieces = this.bodyPieces;
     setImmediate(() => {
       if (this.handler === null || this.paused || this.bodyPieces !== pieces) return;
+      this.session.stalled();
       this.abort(bodyStalled(this.timeouts.read, this.startedAt));
     });
   };

@@ -44,6 +44,22 @@ export function h2RequestHeaders(
 }
 
 /**
+ * A request head node:http2 would not send because the client repeated a field it takes once
+ * (ERR_HTTP2_HEADER_SINGLE_VALUE: two If-None-Match lines, a list HTTP/1.1 allows; a User-Agent
+ * sent twice): each repeated field given once, a repeated value dropped and another joined to
+ * the first with ", ", as a recipient of the HTTP/1.1 lines may combine them (RFC 9110 §5.3).
+ * Cookie stays repeated: HTTP/2 carries it split (RFC 9113 §8.2.3).
+ */
+export function joinRepeats(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const joined: OutgoingHttpHeaders = Object.create(null);
+  for (const name in headers) {
+    const value = headers[name];
+    joined[name] = Array.isArray(value) && name !== 'cookie' ? [...new Set(value)].join(', ') : value;
+  }
+  return joined;
+}
+
+/**
  * An HTTP/2 response head as the contract's UpstreamHead. HTTP/2 frames its body itself: a
  * body is passed on as content, framed anew downstream (by its Content-Length when the
  * upstream gave one); a HEAD's answer or a HEADERS frame that ended the stream has none.

@@ -4,7 +4,7 @@ import { Failure } from '../../../core/failure/failure.ts';
 import { MAX_FIELDS } from '../../../core/http1/field-lines.ts';
 import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { H2Call, type H2CallSession, type SessionEnd } from './h2-call.ts';
-import { h2RequestHeaders } from './h2-headers.ts';
+import { h2RequestHeaders, joinRepeats } from './h2-headers.ts';
 
 /** Where a session reports: a stream slot freed, or the session gone for good. */
 export interface H2SessionOwner {
@@ -41,6 +41,10 @@ export class H2Session implements H2CallSession {
   private readonly options: H2SessionOptions;
   private idleTimer: NodeJS.Timeout | undefined;
   private ended = false;
+  /** A PING is out to see whether the connection still answers: it takes no new stream meanwhile. */
+  private probing = false;
+  /** When the connection last answered a PING (performance.now()). */
+  private answeredAt = Number.NEGATIVE_INFINITY;
 
   constructor(socket: Socket, connectMs: number, owner: H2SessionOwner, options: H2SessionOptions) {
     this.connectMs = connectMs;
@@ -71,7 +75,7 @@ export class H2Session implements H2CallSession {
 
   /** Streams this session may still open: the lower of the gateway's bound and the upstream's. */
   get free(): number {
-    if (this.ended || this.session.closed || this.session.destroyed) return 0;
+    if (this.probing || this.ended || this.session.closed || this.session.destroyed) return 0;
     const remote = this.session.remoteSettings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
     return Math.max(0, Math.min(this.options.maxStreams, remote) - this.active);
   }
@@ -90,6 +94,35 @@ export class H2Session implements H2CallSession {
 
   remotePort(): number | undefined {
     return this.session.socket?.remotePort;
+  }
+
+  /**
+   * A stream got no answer (its head, or more of its body) in time. A connection that died
+   * without a word (a NAT or firewall that dropped it, a peer frozen) would take every request
+   * after it, each a 504, for as long as requests keep it from idling, where a new connection
+   * would be answered: an HTTP/1.1 connection that timed out is closed, this one is PINGed. Until
+   * the answer it takes no new stream (another connection opens); no answer within the response
+   * timeout, and it is closed (its streams end on their own timers). A connection that answered
+   * within the last response timeout is alive: a slow handler costs no PING, and a gRPC server
+   * counts no PING strike for each of them.
+   */
+  stalled(): void {
+    const { head } = this.options.timeouts;
+    if (this.probing || !this.isUp() || performance.now() - this.answeredAt < head) return;
+    this.probing = true;
+    const deadline = setTimeout(() => this.close(), head).unref();
+    const sent = this.session.ping((err) => {
+      clearTimeout(deadline);
+      if (err !== null) return this.close();
+      this.probing = false;
+      this.answeredAt = performance.now();
+      // Its streams are free again: the waiters may take them.
+      this.owner.streamEnded(this);
+    });
+    if (!sent) {
+      clearTimeout(deadline);
+      this.probing = false;
+    }
   }
 
   /** Takes a stream slot for a request about to be dispatched (the pool calls this). */
@@ -115,9 +148,7 @@ export class H2Session implements H2CallSession {
     }
     let stream: ClientHttp2Stream;
     try {
-      stream = this.session.request(h2RequestHeaders(request, this.options.scheme, this.options.authority), {
-        endStream: request.body.kind === 'none',
-      });
+      stream = this.open(request);
     } catch (err) {
       // The session went away between the pool's choice and now, or Node refused a field.
       const closed = this.ended || this.session.closed || this.session.destroyed;
@@ -130,6 +161,18 @@ export class H2Session implements H2CallSession {
       );
     }
     call.start(stream);
+  }
+
+  /** The request's stream; a field node:http2 takes once that the client repeated goes joined. */
+  private open(request: ExchangeRequest): ClientHttp2Stream {
+    const headers = h2RequestHeaders(request, this.options.scheme, this.options.authority);
+    const options = { endStream: request.body.kind === 'none' };
+    try {
+      return this.session.request(headers, options);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_HTTP2_HEADER_SINGLE_VALUE') throw err;
+      return this.session.request(joinRepeats(headers), options);
+    }
   }
 
   private callEnded(): void {

@@ -15,6 +15,7 @@ import {
   goawayCode,
   headerBlock,
   headers,
+  PREFACE,
   ping,
   RawH2Client,
   type ReceivedFrame,
@@ -94,6 +95,35 @@ test('max header list size and field count: announced; a request past either is 
     );
     assert.equal(client.closed, false);
   });
+});
+
+// node:http2 holds a request to the SETTINGS it announced only once the client acknowledged them,
+// and a client's first request goes before it has (browsers send theirs with the preface): a head
+// past max_header_list_size went to the upstream whole.
+test('max header list size: a request sent before the client acknowledged SETTINGS is held to it too (431, as over HTTP/1.1), never handed over', async () => {
+  const fx = await startH2Fixture({ limits: { maxHeaderListSize: 1024 }, handle: ok });
+  const client = await RawH2Client.open(fx.port);
+  try {
+    client.send(
+      Buffer.concat([
+        PREFACE,
+        settings(),
+        headers(1, headerBlock(requestFields('/big', 'GET', [['x-big', 'a'.repeat(2000)]]))),
+      ]),
+    );
+    const answer = await client.waitFor(
+      (f) => f.streamId === 1 && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM),
+    );
+    if (answer.type === FRAME.RST_STREAM) assert.equal(rstCode(answer), ERROR.ENHANCE_YOUR_CALM);
+    else {
+      assert.equal(fx.refusals[0]?.status, 431);
+      assert.equal(fx.refusals[0]?.code, 'HPE_HEADER_OVERFLOW');
+    }
+    assert.equal(fx.exchanges.length, 0, 'never handed over');
+  } finally {
+    client.close();
+    await fx.close();
+  }
 });
 
 test('HPACK table: a table size update past the announced size gets GOAWAY COMPRESSION_ERROR, logged as a protocol error', async () => {
@@ -216,6 +246,14 @@ test('request rate per connection: past the bound the stream is refused and GOAW
     // The five taken were answered before the close.
     const answered = client.frames.filter((f) => f.type === FRAME.HEADERS).map((f) => f.streamId);
     assert.deepEqual(answered, [1, 3, 5, 7, 9]);
+    // RFC 9113 §6.8: a later GOAWAY never names a later stream (the refused one was not processed).
+    const lastIds = client.frames
+      .filter((f) => f.type === FRAME.GOAWAY)
+      .map((f) => f.payload.readUInt32BE(0));
+    assert.ok(
+      lastIds.every((id) => id <= 9),
+      `GOAWAY last stream ids ${lastIds}`,
+    );
     assert.equal(fx.logged[0]?.bound, 'request_rate');
   });
 });

@@ -68,7 +68,14 @@ export interface H2Fixture {
 }
 
 export async function startH2Fixture(
-  options: { limits?: Partial<H2Limits>; handle?: Handle; tls?: boolean; prefaceTimeoutMs?: number } = {},
+  options: {
+    limits?: Partial<H2Limits>;
+    handle?: Handle;
+    tls?: boolean;
+    prefaceTimeoutMs?: number;
+    /** `limits.header_timeout` for the HTTP/2 server: the time a client has to send its SETTINGS. */
+    headerTimeoutMs?: number;
+  } = {},
 ): Promise<H2Fixture> {
   const logged: H2BoundEvent[] = [];
   const exchanges: DownstreamExchange[] = [];
@@ -89,6 +96,7 @@ export async function startH2Fixture(
       exchange.response.sendHead(failure.status, '', ['x-refused', failure.type]);
       exchange.response.end();
     },
+    headerTimeout: () => options.headerTimeoutMs ?? DEFAULTS.limits.headerTimeout,
   };
   const h2 = createH2Server({ ...h2Limits(DEFAULTS.limits), ...options.limits }, handlers, {
     bound: (event) => logged.push(event),

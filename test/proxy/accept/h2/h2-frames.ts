@@ -175,6 +175,16 @@ export class RawH2Client {
     });
   }
 
+  /** Connects and sends nothing: the test writes the preface itself (a client that never acknowledges SETTINGS). */
+  static async open(port: number): Promise<RawH2Client> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawH2Client(socket);
+  }
+
   /** Connects and sends the preface with `initial` settings (and the ACK of the server's, once seen). */
   static async connect(port: number, initial: readonly [number, number][] = []): Promise<RawH2Client> {
     const socket = net.connect(port, '127.0.0.1');

@@ -13,7 +13,7 @@ import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../../src/kits/fault-kit/http-servers.ts';
 import { startTestGateway, type TestGateway } from '../../../helpers/test-gateway.ts';
 import { exchange, parseRaw, settle } from '../downstream-fixture.ts';
-import { FRAME, headerBlock, headers, RawH2Client } from './h2-frames.ts';
+import { ERROR, FRAME, frame, headerBlock, headers, RawH2Client, requestFields } from './h2-frames.ts';
 
 interface H2Answer {
   readonly headers: IncomingHttpHeaders;
@@ -179,6 +179,38 @@ describe('HTTP/2 refuses what HTTP/1.1 refuses, with the same answer, and nothin
       line.details,
       'request body could not be read (its DATA ended after 50 bytes, short of its content-length of 100: malformed, the stream was reset PROTOCOL_ERROR (RFC 9113 §8.1.1))',
     );
+    await settle();
+    assert.equal(echo.received.length, 0, 'nothing reached the upstream');
+  });
+
+  test('a trailer section HTTP/2 forbids (a pseudo-field, a connection-specific field): reset PROTOCOL_ERROR, logged as the 400 it is, not as a client that left', async () => {
+    for (const [name, trailer] of [
+      ['pseudo', [':path', '/elsewhere']],
+      ['connection', ['connection', 'close']],
+    ] as [string, [string, string]][]) {
+      const raw = await RawH2Client.connect(gw.port);
+      try {
+        const id = `h2-bad-trailer-${name}`;
+        raw.send(
+          headers(1, headerBlock(requestFields('/upload', 'POST', [['x-request-id', id]])), {
+            endStream: false,
+          }),
+        );
+        raw.send(frame(FRAME.DATA, 0, 1, Buffer.from('abc')));
+        raw.send(headers(1, headerBlock([trailer]), { endStream: true }));
+        const reset = await raw.waitFor((f) => f.streamId === 1 && f.type === FRAME.RST_STREAM);
+        assert.equal(reset.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR);
+        const line = await gw.logFor(id);
+        assert.equal(line.status, 400, name);
+        assert.equal(line.error, 'http_request_error');
+        assert.match(
+          String(line.details),
+          /^request body could not be read \(its stream was reset PROTOCOL_ERROR after 3 bytes of its body: malformed/,
+        );
+      } finally {
+        raw.close();
+      }
+    }
     await settle();
     assert.equal(echo.received.length, 0, 'nothing reached the upstream');
   });

@@ -48,3 +48,56 @@ test('trailers and interim fields named like Object properties reach an HTTP/2 c
   assert.equal(Object.getOwnPropertyDescriptor(seen.trailers, '__proto__')?.value, 't');
   assert.equal(Object.getOwnPropertyDescriptor(seen.trailers, 'constructor')?.value, 'u');
 });
+
+// node:http2 refuses to send twice a field it takes once (Content-Type, Date, ETag,
+// X-Content-Type-Options…): the stream was reset INTERNAL_ERROR, and the log said 200.
+test('a response head that repeats a field node:http2 takes once reaches an HTTP/2 client whole: a repeated value once, another joined with ", "', async (t) => {
+  const big = 'x'.repeat(64 * 1024);
+  const upstream = await startRawFault(async (c) => {
+    for (;;) {
+      const request = await c.nextRequest();
+      const body = request.path === '/big' ? big : 'ok';
+      await c.write(
+        'HTTP/1.1 200 OK\r\nX-Content-Type-Options: nosniff\r\nX-Content-Type-Options: nosniff\r\n' +
+          'Content-Type: text/plain\r\nContent-Type: text/html\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n' +
+          `Date: Tue, 24 Nov 2026 06:00:00 GMT\r\nDate: Tue, 24 Nov 2026 06:00:00 GMT\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    }
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url), {}, 'http2: true');
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  t.after(async () => {
+    session.destroy();
+    await gw.close();
+    await upstream.close();
+  });
+  for (const path of ['/small', '/big']) {
+    const seen = await new Promise<{ head: http2.IncomingHttpHeaders; body: string; rstCode?: number }>(
+      (resolve) => {
+        const stream = session.request({ ':path': path, 'x-request-id': path });
+        let head: http2.IncomingHttpHeaders = {};
+        let body = '';
+        stream.on('response', (h) => {
+          head = h;
+        });
+        stream.setEncoding('latin1');
+        stream.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        stream.on('error', () => {});
+        stream.on('close', () => resolve({ head, body, rstCode: stream.rstCode }));
+      },
+    );
+    assert.equal(seen.rstCode, 0, `${path}: not reset`);
+    assert.equal(seen.head[':status'], 200);
+    assert.equal(seen.head['x-content-type-options'], 'nosniff');
+    assert.equal(seen.head['content-type'], 'text/plain, text/html');
+    assert.equal(seen.head.date, 'Tue, 24 Nov 2026 06:00:00 GMT');
+    assert.deepEqual(seen.head['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(seen.body, path === '/big' ? big : 'ok');
+    const line = await gw.logFor(path);
+    assert.equal(line.status, 200);
+    assert.equal(line.error, undefined);
+  }
+});

@@ -162,6 +162,38 @@ test('a plain connection that sends nothing is closed at the preface deadline', 
   }
 });
 
+// After ALPN chose h2 (or the h2c preface was read), a client that said nothing more was held
+// until the idle timeout (75 s), where an HTTP/1.1 connection has limits.header_timeout.
+test('a connection that opens HTTP/2 (ALPN h2, or the h2c preface) and sends no SETTINGS is closed at limits.header_timeout, not kept to the idle timeout', async () => {
+  for (const tls of [true, false]) {
+    const fx = await startH2Fixture({ tls, headerTimeoutMs: 200 });
+    try {
+      const socket = tls
+        ? (await import('node:tls')).connect({
+            port: fx.port,
+            host: '127.0.0.1',
+            ALPNProtocols: ['h2'],
+            ca: fx.ca,
+            servername: 'localhost',
+          })
+        : net.connect(fx.port, '127.0.0.1', () => socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
+      socket.on('error', () => {});
+      socket.resume();
+      // The idle timeout (75 s) is far past this wait: only the header timeout closes it in time.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`still open after 10 s (tls: ${tls})`)), 10_000);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      assert.equal(fx.exchanges.length, 0);
+    } finally {
+      await fx.close();
+    }
+  }
+});
+
 test('TLS: ALPN h2 gets HTTP/2, ALPN http/1.1 gets the HTTP/1.1 server', async () => {
   const fx = await startH2Fixture({ tls: true });
   const client = http2.connect(`https://localhost:${fx.port}`, { ca: fx.ca });

@@ -52,6 +52,7 @@ async function slowRead(url: string): Promise<Outcome> {
         end: {},
         maxHeaderSize: 32 * 1024,
         isUp: () => !session.closed && !session.destroyed,
+        stalled: () => {},
         remoteAddress: () => undefined,
         remotePort: () => undefined,
       };

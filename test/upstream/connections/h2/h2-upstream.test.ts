@@ -5,12 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../../../src/core/config/load.ts';
 import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
 import { startHugeHeader, startSshBanner } from '../../../../src/kits/fault-kit/garbage-faults.ts';
 import {
   type H2Behaviour,
+  type H2RawAnswer,
   h2Answer,
   h2DropConnection,
   h2Hang,
@@ -30,6 +32,7 @@ import { startHttpsEcho } from '../../../../src/kits/fault-kit/tls-faults.ts';
 import { request } from '../../../helpers/http-client.ts';
 import { closeAfterAll } from '../../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../../helpers/test-gateway.ts';
+import { waitUntil } from '../../../helpers/wait.ts';
 
 const keep = closeAfterAll();
 
@@ -113,6 +116,30 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     const line = await gw.logFor('h2c-1');
     assert.equal(line.status, 200);
     assert.equal(line.error, undefined);
+  });
+
+  // node:http2 refuses to send twice a field it takes once: the request was a 500 proxy_internal_error.
+  test('a request that repeats a field node:http2 takes once (If-None-Match, a list HTTP/1.1 allows) reaches the upstream with the repeat joined', async () => {
+    const upstream = await keep(startH2(h2Answer));
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const res = await request(gw.url, {
+      path: '/etag',
+      // node:http writes an array as one line a value.
+      headers: {
+        'x-request-id': 'repeats',
+        'if-none-match': ['"a"', '"b"'],
+        'user-agent': ['probe/1', 'probe/1'],
+        'x-tag': ['a', 'b'],
+      } as Record<string, string | string[]>,
+    });
+    assert.equal(res.status, 200);
+    const [seen] = upstream.received;
+    const values = (name: string) => seen.rawHeaders.filter(([n]) => n === name).map(([, value]) => value);
+    assert.deepEqual(values('if-none-match'), ['"a", "b"']);
+    assert.deepEqual(values('user-agent'), ['probe/1']);
+    // Joined too, in such a head: the same list (RFC 9110 §5.3).
+    assert.deepEqual(values('x-tag'), ['a, b']);
+    assert.equal((await gw.logFor('repeats')).status, 200);
   });
 
   test('h2 over TLS: ALPN selects h2 and the answer passes', async () => {
@@ -221,6 +248,72 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(refusing.received[0].bodyLength, 0);
   });
 
+  // node:http2's stream.close(CANCEL) ends the request (END_STREAM) before it resets: the upstream
+  // had a body cut short as whole, and could act on it before the reset came.
+  test('a streamed body cut off (its client left, or it passed the route’s limit) is reset CANCEL, never ended as if whole', async () => {
+    const upstream = await keep(startH2(h2Hang));
+    const gw = await gatewayTo('h2c', [upstream.url], '', '    limits: { body: 64 }\n');
+    const left = http.request(`${gw.url}/left`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'left-mid-body', 'transfer-encoding': 'chunked' },
+      agent: false,
+    });
+    left.on('error', () => {});
+    left.write('part one');
+    const first = await upstream.waitForRequest(1);
+    await waitUntil('the first part reached the upstream', () => first.bodyLength === 8);
+    left.destroy();
+    await waitUntil('the upstream stream closed', () => upstream.openStreams === 0);
+    assert.equal(first.body.toString(), 'part one');
+    assert.equal(first.bodyComplete, false, 'the body was reset, not ended');
+    assert.equal((await gw.logFor('left-mid-body')).status, 499);
+
+    const over = http.request(`${gw.url}/over`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'over-limit', 'transfer-encoding': 'chunked' },
+      agent: false,
+    });
+    over.on('error', () => {});
+    over.write('x'.repeat(40));
+    const second = await upstream.waitForRequest(2);
+    await waitUntil('the first 40 bytes reached the upstream', () => second.bodyLength === 40);
+    over.write('y'.repeat(40));
+    await waitUntil('the upstream stream closed', () => upstream.openStreams === 0);
+    over.destroy();
+    assert.equal(second.bodyComplete, false, 'the body was reset, not ended');
+    const line = await gw.logFor('over-limit');
+    assert.equal(line.status, 413);
+  });
+
+  test('an answer whole before the request body (an early 401): the rest of the body is not sent, and what went is reset, never ended as if whole', async () => {
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.respond({ ':status': 401 });
+        stream.end('who are you?');
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const upload = http.request(`${gw.url}/early`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'early-answer', 'transfer-encoding': 'chunked' },
+      agent: false,
+    });
+    upload.on('error', () => {});
+    const answered = new Promise<number | undefined>((resolve) =>
+      upload.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      }),
+    );
+    upload.write('part one');
+    assert.equal(await answered, 401);
+    await waitUntil('the upstream stream closed', () => upstream.openStreams === 0);
+    upload.destroy();
+    assert.equal(upstream.received[0].body.toString(), 'part one');
+    assert.equal(upstream.received[0].bodyComplete, false, 'the body was reset, not ended');
+    assert.equal((await gw.logFor('early-answer')).status, 401);
+  });
+
   test('every stream refused: 502 connection_terminated saying the upstream did not process it', async () => {
     const refusing = await keep(startH2(h2Refuse));
     const gw = await gatewayTo('h2c', [refusing.url]);
@@ -270,6 +363,52 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       502,
       'connection_terminated',
       /GOAWAY \(NO_ERROR, last stream 0\) before processing this request/,
+    );
+  });
+
+  // Node takes down the streams of a session the upstream's GOAWAY closed with an error code
+  // by resetting them with that same code: ENHANCE_YOUR_CALM read as the gateway's own reset of
+  // a head past its bound, PROTOCOL_ERROR as an answer that is not HTTP/2.
+  test('GOAWAY with an error code that covers the request (processed, or may be): 502 connection_terminated naming the GOAWAY, never a reset or a head it never sent', async () => {
+    for (const [name, code] of [
+      ['ENHANCE_YOUR_CALM', 11],
+      ['PROTOCOL_ERROR', 1],
+      ['INTERNAL_ERROR', 2],
+    ] as const) {
+      const upstream = await keep(
+        startH2((stream) => {
+          stream.session?.goaway(code, stream.id);
+          setTimeout(() => stream.session?.destroy(), 50);
+        }),
+      );
+      const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+      const res = await request(gw.url, { path: '/', headers: { 'x-request-id': `goaway-${name}` } });
+      assertGatewayError(
+        res,
+        502,
+        'connection_terminated',
+        new RegExp(
+          `^the upstream closed the HTTP/2 connection \\(GOAWAY ${name}, last stream 1\\) before the response head`,
+        ),
+      );
+    }
+    // After the head: the transfer is cut, and the log says how.
+    const midBody = await keep(
+      startH2((stream) => {
+        stream.respond({ ':status': 200, 'content-length': '100' });
+        stream.write('first part', () => stream.session?.goaway(11, stream.id));
+      }),
+    );
+    const gw = await gatewayTo('h2c', [midBody.url]);
+    const res = await request(gw.url, { path: '/', headers: { 'x-request-id': 'goaway-mid-body' } }).catch(
+      (err: Error) => err,
+    );
+    assert.ok(res instanceof Error || res.body.length < 100, 'never passed on as whole');
+    const line = await gw.logFor('goaway-mid-body');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.match(
+      String(line.details),
+      /^response body cut short: the upstream closed the HTTP\/2 connection \(GOAWAY ENHANCE_YOUR_CALM, last stream 1\)/,
     );
   });
 
@@ -442,6 +581,28 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     }
   });
 
+  // nghttp2 resets such a stream itself (PROTOCOL_ERROR) and no event says so: the log said the upstream reset it.
+  test('a trailer section HTTP/2 forbids (a pseudo-field): cut, logged http_protocol_error, not a reset of the upstream’s', async () => {
+    const upstream = await keep(
+      startH2Raw({
+        head: [[':status', '200']],
+        data: ['first part'],
+        trailers: [[':path', '/elsewhere']],
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/trailed', headers: { 'x-request-id': 'bad-trailers' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.aborted, true, 'cut, never ended as whole');
+    const line = await gw.logFor('bad-trailers');
+    assert.equal(line.error, 'http_protocol_error');
+    assert.equal(line.stage, 'body_streaming');
+    assert.match(
+      String(line.details),
+      /^response is not valid HTTP\/2 after its head: the stream was reset PROTOCOL_ERROR/,
+    );
+  });
+
   test('a body that ends short of its content-length: cut, and the log says the upstream ended it, not that it reset', async () => {
     const upstream = await keep(
       startH2((stream) => {
@@ -551,6 +712,41 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(line.upstream_status, undefined);
   });
 
+  test('a head HTTP/2 forbids (a connection-specific field, an upper-case name, no :status) or a server push: 502 http_protocol_error, nothing passed on', async () => {
+    const answers: [string, H2RawAnswer][] = [
+      [
+        'connection-field',
+        {
+          head: [
+            [':status', '200'],
+            ['connection', 'close'],
+          ],
+          data: ['x'],
+        },
+      ],
+      [
+        'upper-case',
+        {
+          head: [
+            [':status', '200'],
+            ['X-Up', 'a'],
+          ],
+          data: ['x'],
+        },
+      ],
+      ['no-status', { head: [['x-a', 'a']], data: ['x'] }],
+      // PUSH_PROMISE, though the gateway says SETTINGS_ENABLE_PUSH 0.
+      ['push', { push: true, head: [[':status', '200']], data: ['pushed along'] }],
+    ];
+    for (const [name, answer] of answers) {
+      const upstream = await keep(startH2Raw(answer));
+      const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+      const res = await request(gw.url, { path: '/p', headers: { 'x-request-id': name } });
+      assertGatewayError(res, 502, 'http_protocol_error', /^the upstream's answer is not valid HTTP\/2/);
+      assert.equal((await gw.logFor(name)).shape, 'garbage', name);
+    }
+  });
+
   test('a field value holding a byte no field value may hold: Node drops it unseen (no signal), and no such byte reaches the client', async () => {
     // RFC 9113 §8.2.1. node:http2 registers an invalid-header callback with nghttp2 that keeps
     // the stream and drops the field (src/node_http2.cc, OnInvalidHeader): the gateway is never
@@ -607,6 +803,51 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     const gw = await gatewayTo('h2c', [upstream.url]);
     const res = await request(gw.url, { path: '/', headers: { 'x-request-id': 'h1' } });
     assertGatewayError(res, 502, 'http_protocol_error', /not valid HTTP\/2/);
+  });
+
+  test('a connection that goes silent (a NAT that dropped it) is PINGed at a stream’s timeout: the next request goes on a new one, the dead one is closed; a live one with a slow handler is kept', async () => {
+    const upstream = await keep(
+      startH2((stream, request) => {
+        if (request.path !== '/slow') h2Answer(stream, request);
+      }),
+    );
+    // Between the gateway and the upstream: each connection relayed, until told to drop what comes.
+    const relayed: { client: net.Socket; dropped: boolean }[] = [];
+    const relay = net.createServer((client) => {
+      const pair = { client, dropped: false };
+      relayed.push(pair);
+      const server = net.connect(upstream.port, '127.0.0.1');
+      client.on('error', () => {});
+      server.on('error', () => {});
+      client.on('close', () => server.destroy());
+      client.on('data', (bytes: Buffer) => pair.dropped || server.write(bytes));
+      server.on('data', (bytes: Buffer) => pair.dropped || client.write(bytes));
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    keep({
+      close: () => {
+        for (const { client } of relayed) client.destroy();
+        return new Promise<void>((resolve) => relay.close(() => resolve()));
+      },
+    });
+    const gw = await gatewayTo(
+      'h2c',
+      [`http://127.0.0.1:${(relay.address() as net.AddressInfo).port}`],
+      '    retries: { attempts: 1 }\n    timeouts: { response: 300ms }\n',
+    );
+    assert.equal((await request(gw.url, { path: '/a' })).status, 200);
+    // A slow handler on a live connection: its PING is answered, the connection is kept (a
+    // request that came while the PING was out may have opened another).
+    assert.equal((await request(gw.url, { path: '/slow' })).status, 504);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(relayed[0].client.destroyed, false, 'the live connection is kept');
+    // Its packets dropped from now on: the next request on it waits its response timeout, then
+    // the gateway asks, and the request after it goes on another connection.
+    relayed[0].dropped = true;
+    assert.equal((await request(gw.url, { path: '/c' })).status, 504);
+    assert.equal((await request(gw.url, { path: '/d' })).status, 200, 'on another connection');
+    await waitUntil('the silent connection closed', () => relayed[0].client.destroyed);
+    assert.equal((await request(gw.url, { path: '/e' })).status, 200);
   });
 
   test('streams on one session are bounded by the server’s SETTINGS_MAX_CONCURRENT_STREAMS', async () => {
