@@ -34,6 +34,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         });
         if (values.help) return await help();
         if (values['pid-file'] === '') return usage('--pid-file needs a path');
+        if (values.demo && values.config !== undefined)
+          return usage('serve runs --config FILE or --demo, not both');
         // The demo shows two workers' state merged, without one worker per core on a big machine.
         const workers = parseWorkers(values.workers ?? (values.demo ? '2' : undefined));
         if (workers === undefined)
@@ -59,8 +61,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           strict: true,
         });
         if (values.help) return await help();
-        const file = positionals[0] ?? values.config;
+        const file = oneFile(values.config, positionals);
         if (file === undefined) return usage('candor check needs a config file: candor check FILE');
+        if (file === null) return usage('candor check checks one config file: candor check FILE');
         const { runCheck } = await import('./check.ts');
         return await runCheck(file, values['without-secrets'] ?? false);
       }
@@ -72,9 +75,11 @@ export async function main(argv: readonly string[]): Promise<number> {
           strict: true,
         });
         if (values.help) return await help();
-        const file = values.config ?? positionals[0];
+        const file = oneFile(values.config, positionals);
         if (file === undefined)
           return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
+        if (file === null)
+          return usage('candor reload reloads the one file the gateway runs: candor reload --config FILE');
         return await (await import('./reload.ts')).runReload(file);
       }
       case 'purge': {
@@ -107,6 +112,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       return usage((err as Error).message);
     throw err;
   }
+}
+
+/**
+ * The one config file a command names, by `--config` or as its argument; null when it names more
+ * than one (a second file silently left unread would be reported on as if checked).
+ */
+function oneFile(config: string | undefined, positionals: readonly string[]): string | null | undefined {
+  const files = config === undefined ? positionals : [config, ...positionals];
+  return files.length > 1 ? null : files[0];
 }
 
 /**

@@ -391,3 +391,19 @@ upstreams:
   );
   assert.match(result.stdout, /: ok \(gateway "cli-edge"/);
 });
+
+test('a command given two config files refuses with 64 instead of checking, reloading or serving one of them', async () => {
+  const ok = file('one.yaml', valid(8, 'http://127.0.0.1:9'));
+  const missing = join(dir, 'missing.yaml');
+  for (const [args, said] of [
+    [['check', ok, missing], /candor check checks one config file/],
+    [['check', ok, '--config', missing], /candor check checks one config file/],
+    [['reload', '--config', ok, missing], /candor reload reloads the one file the gateway runs/],
+    [['serve', '--demo', '--config', ok], /serve runs --config FILE or --demo, not both/],
+  ] as const) {
+    const result = await run([...args]);
+    assert.equal(result.code, 64, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, said);
+    assert.equal(result.stdout, '', `${args.join(' ')} reports on no file`);
+  }
+});
