@@ -178,6 +178,7 @@ async function supervise(
       ),
     );
   };
+  control.onReloaded = (result) => wide.reloadCounted(result === 'ok' ? 'success' : 'failure');
   const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
   process.on('SIGHUP', onHangup);
   // GET /metrics: every worker's counts, merged, on the config's own metrics listener (and on
