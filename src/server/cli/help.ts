@@ -23,7 +23,7 @@ Usage:
         [--workers N]          N processes share the listeners (default: one per core)
         [--pid-file PATH]      write the primary's pid (the one to signal) to PATH while it runs
   candor serve --demo          run the built-in demo: the gateway, healthy and misbehaving upstreams, the status page
-  candor check FILE            validate FILE and exit (nothing is started)
+  candor check FILE            validate FILE (or --config FILE) and exit (nothing is started)
         [--without-secrets]    for CI: an admin token, TLS private key or \${VAR} that is not there is no
                                problem (everything else is checked); lists the secrets serve will need
   candor reload --config FILE  ask the running gateway to reload the file it runs, through its admin API

@@ -7,6 +7,29 @@ import { parseWorkers } from './workers.ts';
 // memory (test/server/cli/lean-processes.test.ts).
 const { parseArgs } = process.getBuiltinModule('node:util');
 
+/** The options each command takes (its --help names each: test/server/cli/help-options.test.ts). */
+export const OPTIONS = {
+  serve: {
+    config: { type: 'string', short: 'c' },
+    demo: { type: 'boolean' },
+    workers: { type: 'string', short: 'w' },
+    'pid-file': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  check: {
+    config: { type: 'string', short: 'c' },
+    'without-secrets': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  reload: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  purge: {
+    config: { type: 'string', short: 'c' },
+    route: { type: 'string' },
+    key: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+} as const;
+
 /** The `candor` command line. Returns the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -23,13 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'serve': {
         const { values } = parseArgs({
           args: [...rest],
-          options: {
-            config: { type: 'string', short: 'c' },
-            demo: { type: 'boolean' },
-            workers: { type: 'string', short: 'w' },
-            'pid-file': { type: 'string' },
-            help: { type: 'boolean', short: 'h' },
-          },
+          options: OPTIONS.serve,
           strict: true,
         });
         if (values.help) return await help();
@@ -52,11 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'check': {
         const { values, positionals } = parseArgs({
           args: [...rest],
-          options: {
-            config: { type: 'string', short: 'c' },
-            'without-secrets': { type: 'boolean' },
-            help: { type: 'boolean', short: 'h' },
-          },
+          options: OPTIONS.check,
           allowPositionals: true,
           strict: true,
         });
@@ -70,7 +83,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'reload': {
         const { values, positionals } = parseArgs({
           args: [...rest],
-          options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+          options: OPTIONS.reload,
           allowPositionals: true,
           strict: true,
         });
@@ -85,12 +98,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'purge': {
         const { values } = parseArgs({
           args: [...rest],
-          options: {
-            config: { type: 'string', short: 'c' },
-            route: { type: 'string' },
-            key: { type: 'string' },
-            help: { type: 'boolean', short: 'h' },
-          },
+          options: OPTIONS.purge,
           strict: true,
         });
         if (values.help) return await help();

@@ -407,3 +407,20 @@ test('a command given two config files refuses with 64 instead of checking, relo
     assert.equal(result.stdout, '', `${args.join(' ')} reports on no file`);
   }
 });
+
+test('explain given a file it cannot read names it and says why, exit 64, never an errno line without the name', async () => {
+  const log = file('access.log', '');
+  for (const [args, said] of [
+    [['explain', dir], `candor: cannot read ${dir}: is a directory\n`],
+    [['explain', join(dir, 'gone.log')], `candor: cannot read ${join(dir, 'gone.log')}: no such file\n`],
+    [['explain', '--deploys', dir, log], `candor: cannot read ${dir}: is a directory\n`],
+    [
+      ['explain', '--nginx-conf', join(dir, 'gone.conf'), log],
+      `candor: cannot read ${join(dir, 'gone.conf')}: no such file\n`,
+    ],
+  ] as const) {
+    const result = await run([...args]);
+    assert.equal(result.code, 64, args.join(' '));
+    assert.equal(result.stderr, `${said}Run "candor explain --help" for usage.\n`);
+  }
+});
