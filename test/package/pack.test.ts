@@ -142,10 +142,16 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     );
   const stray = packedFiles.filter(
     (path) =>
-      !/^(package\.json|README\.md|LICENSE|bin\/candor\.js)$/.test(path) &&
+      !/^(package\.json|README\.md|LICENSE|bin\/candor\.js|docs\/[a-z0-9-]+\.md)$/.test(path) &&
       !(path.startsWith('dist/') && /\.(js|d\.ts|yaml|html|css)$/.test(path)),
   );
-  assert.deepEqual(stray, [], 'nothing but bin/, dist/ and the package files');
+  assert.deepEqual(stray, [], 'nothing but bin/, dist/, the docs pages and the package files');
+  // The README's map of the docs and `candor --help`'s config reference lead somewhere in the
+  // installed package too.
+  const readme = readFileSync(join(installed, 'README.md'), 'utf8');
+  const pages = [...readme.matchAll(/\]\((docs\/[a-z0-9-]+\.md)(#[^)]*)?\)/g)].map((m) => m[1]);
+  assert.ok(pages.includes('docs/configuration.md'), 'the README links the config reference');
+  for (const page of new Set(pages)) assert.ok(existsSync(join(installed, page)), `${page} is installed`);
   assert.equal(existsSync(join(installed, 'src')), false, 'no src/ installed');
   assert.equal(existsSync(join(app, 'node_modules/typescript')), false, 'no dev dependency installed');
 });
