@@ -56,7 +56,7 @@ export const METRICS = {
     name: 'candor_upstream_attempts_total',
     type: 'counter',
     labels: ['upstream', 'target', 'outcome', 'reused_connection'],
-    help: 'Attempts sent to each target, by outcome: response, or the failure type that ended the attempt.',
+    help: 'Attempts sent to each target, by outcome: response (a response head came; a body cut after it is counted by error_type in candor_responses_total and the duration histograms), or the failure type that ended the attempt before a head.',
     aggregator: 'sum',
   },
   retries: {
