@@ -1,11 +1,12 @@
 /**
  * What automatic HTTPS needs of the rest of the config: every TLS listener has a certificate
  * to serve (a configured pair, or names to order), a certificate goes with its key, and the
- * ACME server's root is readable. Run with the file checks, when the config is loaded.
+ * ACME server's root is readable and holds a certificate. Run with the file checks, when the config is loaded.
  */
 
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { caProblem } from './file-checks.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
@@ -32,13 +33,13 @@ export function checkAcme(document: unknown, baseDir: string, report: Report): v
   const acme = mappingAt(document, 'acme');
   const ca = stringAt(acme, 'ca');
   if (ca !== undefined && ca !== '') {
+    const file = resolve(baseDir, ca);
     try {
-      accessSync(resolve(baseDir, ca), constants.R_OK);
+      accessSync(file, constants.R_OK);
+      const problem = caProblem(readFileSync(file, 'latin1'));
+      if (problem !== undefined) report(['acme', 'ca'], `${JSON.stringify(file)} ${problem}`);
     } catch (error) {
-      report(
-        ['acme', 'ca'],
-        `cannot read ${JSON.stringify(resolve(baseDir, ca))}: ${readErrorReason(error)}`,
-      );
+      report(['acme', 'ca'], `cannot read ${JSON.stringify(file)}: ${readErrorReason(error)}`);
     }
   }
 }
