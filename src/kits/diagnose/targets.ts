@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { didYouMean } from '../../core/config/did-you-mean.ts';
+import { caProblem } from '../../core/config/file-checks.ts';
+import { readErrorReason } from '../../core/config/read-error.ts';
 import type { GatewayConfig, UpstreamConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { VERSION } from '../../core/version.ts';
 import { type ProbePlan, serverNameOf } from './plan.ts';
@@ -208,11 +210,14 @@ function clientHeaders(host: string, options: DiagnoseOptions): Array<readonly [
 
 /** A CA file is trusted in addition to the system's roots, as the gateway does. */
 function readCa(path: string): string {
+  let text: string;
   try {
-    return [...rootCertificates, readFileSync(path, 'utf8')].join('\n');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TargetError(
-      `cannot read the CA file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new TargetError(`cannot read the CA file ${path}: ${readErrorReason(err)}`);
   }
+  // TLS would take a file without a certificate and probe with the system's roots alone.
+  const problem = caProblem(text);
+  if (problem !== undefined) throw new TargetError(`the CA file ${path} ${problem}`);
+  return [...rootCertificates, text].join('\n');
 }

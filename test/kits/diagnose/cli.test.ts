@@ -123,3 +123,13 @@ test('an invalid config exits 78 with its problems; a bad option exits 64', () =
     /^candor: --timeout needs a duration with its unit, like 500ms or 2s; got "300"/,
   );
 });
+
+test('a --ca file that holds no certificate, or is not there, exits 64 saying so (TLS would probe with the system roots alone)', async () => {
+  const key = join(import.meta.dirname, '../../../docs/examples/certs/api-key.pem');
+  const notCa = await run(['--ca', key, `${echo.url}/`]);
+  assert.equal(notCa.code, 64);
+  assert.match(notCa.stderr, new RegExp(`^candor: the CA file ${key} holds no PEM certificate`));
+  const missing = await run(['--ca', join(dir, 'gone.pem'), `${echo.url}/`]);
+  assert.equal(missing.code, 64);
+  assert.match(missing.stderr, /^candor: cannot read the CA file \S+gone\.pem: no such file\n/);
+});
