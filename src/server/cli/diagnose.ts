@@ -3,7 +3,7 @@ import { ConfigError, formatConfigProblems } from '../../core/config/config-erro
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { parseDuration, parseSize } from '../../core/config/units.ts';
-import { trimOws } from '../../core/http1/syntax.ts';
+import { INVALID_VALUE, trimOws } from '../../core/http1/syntax.ts';
 import { printableJson } from '../../core/printable.ts';
 import { diagnose, OUTCOME_EXIT } from '../../kits/diagnose/diagnose.ts';
 import { discoverForDiagnose } from '../../kits/diagnose/discovered.ts';
@@ -179,7 +179,13 @@ function parseHeader(text: string): [string, string] {
     throw new TargetError(`--header "${text}" is not "Name: value"`);
   if (name.toLowerCase() === 'host')
     throw new TargetError('set the Host header with --host HOST, not --header');
-  return [name, trimOws(text.slice(colon + 1))];
+  const value = trimOws(text.slice(colon + 1));
+  // A CR or LF would write a field of its own into the probe: a head the gateway never sends.
+  if (INVALID_VALUE.test(value))
+    throw new TargetError(
+      `--header ${name}: its value has a control character (CR, LF, NUL…), which no field value may hold`,
+    );
+  return [name, value];
 }
 
 function duration(text: string | undefined, option: string): number | undefined {

@@ -133,3 +133,11 @@ test('a --ca file that holds no certificate, or is not there, exits 64 saying so
   assert.equal(missing.code, 64);
   assert.match(missing.stderr, /^candor: cannot read the CA file \S+gone\.pem: no such file\n/);
 });
+
+test('a --header value with CR or LF is refused with 64: it would write a field of its own into the probe', async () => {
+  const echoed = echo.received.length;
+  const split = await run(['-H', 'X-Test: a\r\nX-Injected: 1', `${echo.url}/`]);
+  assert.equal(split.code, 64);
+  assert.match(split.stderr, /^candor: --header X-Test: its value has a control character/);
+  assert.equal(echo.received.length, echoed, 'nothing reached the target');
+});
