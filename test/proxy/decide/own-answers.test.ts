@@ -122,6 +122,10 @@ for (const [status, bytes] of CASES) {
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.equal(fields.get('cache-control'), 'no-store');
     assert.equal(fields.get('vary'), 'Accept');
+    // DESIGN's table: 401 with WWW-Authenticate; 405 with Allow; 429 and 503 with Retry-After.
+    if (status === 401) assert.match(fields.get('www-authenticate') ?? '', /^Basic realm="/);
+    if (status === 405) assert.ok(fields.has('allow'));
+    if (status === 429 || status === 503) assert.match(fields.get('retry-after') ?? '', /^\d+$/);
     assert.equal(fields.get('content-type'), 'application/problem+json');
     const problem = JSON.parse(body) as Record<string, unknown>;
     assert.equal(problem.status, status);
@@ -190,6 +194,8 @@ for (const [status, headers] of H2_CASES) {
     if (status === 429) await h2Ask(headers);
     const { head, body } = await h2Ask(headers);
     assert.equal(head[':status'], status);
+    if (status === 401) assert.match(String(head['www-authenticate']), /^Basic realm="/);
+    if (status === 429 || status === 503) assert.match(String(head['retry-after']), /^\d+$/);
     assert.equal(head['content-type'], 'application/problem+json');
     const id = String(head['x-request-id']);
     const problem = JSON.parse(body) as Record<string, unknown>;
