@@ -208,3 +208,19 @@ for (const [status, headers] of H2_CASES) {
     assert.equal(line.protocol, 'HTTP/2');
   });
 }
+
+test('the HTML page and the plain text name the same request id as the header and the log', async () => {
+  for (const [accept, type, said] of [
+    ['text/html', 'text/html; charset=utf-8', (id: string) => `<dt>Request id</dt><dd>${id}</dd>`],
+    ['', 'text/plain; charset=utf-8', (id: string) => `\nrequest id: ${id}\n`],
+  ] as const) {
+    for (const path of ['/refused', '/nowhere', '/down']) {
+      const bytes = `GET ${path} HTTP/1.1\r\nHost: edge.test\r\n${accept ? `Accept: ${accept}\r\n` : ''}Connection: close\r\n\r\n`;
+      const answer = await rawRequest(gw.port, bytes, 5000);
+      const id = /\r\nx-request-id: (\S+)\r\n/i.exec(answer.raw)?.[1] ?? '';
+      assert.match(answer.raw, new RegExp(`\\r\\ncontent-type: ${type.replace('+', '\\+')}\\r\\n`, 'i'));
+      assert.ok(answer.raw.includes(said(id)), `${path} as ${type}: ${answer.raw}`);
+      assert.equal((await gw.logFor(id)).req_id, id);
+    }
+  }
+});
