@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DIAGNOSE_HELP, DIAGNOSE_OPTIONS } from '../../../src/server/cli/diagnose.ts';
+import { EXIT } from '../../../src/server/cli/exit-codes.ts';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS } from '../../../src/server/cli/explain.ts';
 import { HELP } from '../../../src/server/cli/help.ts';
 import { OPTIONS } from '../../../src/server/cli/main.ts';
@@ -47,4 +48,10 @@ test('candor --help names, for serve, check, reload and purge, each option each 
 test('candor diagnose --help and candor explain --help name each option the command takes and no other', () => {
   assert.deepEqual(named(DIAGNOSE_HELP), taken(DIAGNOSE_OPTIONS));
   assert.deepEqual(named(EXPLAIN_HELP), taken(EXPLAIN_OPTIONS));
+});
+
+test("candor --help's exit codes are EXIT's, each of them", () => {
+  const said = /^Exit codes: ([\s\S]*?)\.$/m.exec(HELP)?.[1] ?? '';
+  const codes = [...said.matchAll(/(?<![\w.])(\d+) /g)].map((m) => Number(m[1]));
+  for (const code of Object.values(EXIT)) assert.ok(codes.includes(code), `${code} in "${said}"`);
 });
