@@ -225,6 +225,54 @@ test('candor serve answers a proxied request, then drains on SIGTERM and exits 0
   }
 });
 
+test('candor serve --demo from the installed package: the banner, a misbehaving upstream told true, diagnose and explain on it, then Ctrl-C exits 0', {
+  timeout: 60_000,
+}, async () => {
+  const child = spawn(join(app, 'node_modules/.bin/candor'), ['serve', '--demo', '--workers', '1'], {
+    cwd: app,
+    env: { ...childEnv, CANDOR_PORT: '0', CANDOR_TLS_PORT: '0', CANDOR_ADMIN_PORT: '0' },
+    timeout: 45_000,
+    killSignal: 'SIGKILL',
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const base = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        const at = /gateway "candor-demo" on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+        if (at && stderr.includes(' started: pid ')) resolve(at[1]);
+      });
+      void exited.then((code) => reject(new Error(`the demo exited ${code}:\n${stderr}`)));
+    });
+    const refused = await get(`${base}/refused`);
+    assert.equal(refused.status, 502);
+    assert.match(refused.headers['proxy-status'] ?? '', /^candor-demo; error=connection_refused; /);
+    const diagnosed = await candor(['diagnose', `${base}/refused`]);
+    assert.equal(diagnosed.code, 1, diagnosed.stderr);
+    assert.match(diagnosed.stdout, /made by the proxy "candor-demo" there: connection_refused/);
+    const log = join(work, 'demo-access.log');
+    await waitFor(() => stdout.includes('"path":"/refused"'));
+    writeFileSync(log, stdout);
+    const explained = await candor(['explain', log]);
+    assert.equal(explained.code, 0, explained.stderr);
+    assert.match(explained.stdout, /connection_refused +\d+ +502 /);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, `exit status after Ctrl-C; stderr:\n${stderr}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+/** Resolves once `done` holds, checked every 50 ms (the test's own timeout bounds it). */
+async function waitFor(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 /** Right use of the library: type-checked, then run by Node (the consumer's own types stripped, candor's JavaScript). */
 const CONSUMER = `import { type ConfigObject, ConfigError, configFromObject, type Gateway, loadConfigFile, startGateway } from 'candor';
 
