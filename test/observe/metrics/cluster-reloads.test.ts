@@ -55,10 +55,17 @@ upstreams:
   serve = await startServe(config, 2, { admin: true });
   assert.equal(await reloads(metricsPort, 'success'), 0);
 
+  appendFileSync(config, 'log: { level: warn }\n');
   const ok = await adminCall(adminPort, 'POST', '/reload', { token: TOKEN });
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.deepEqual((ok.body.workers as { confirmed: number[] }).confirmed, [1, 2]);
   assert.equal(await reloads(metricsPort, 'success'), 1, 'one reload of two workers is one');
+  // The config's hash is the new file's, and the old one is gone (not left at 1 beside it).
+  const info = samples((await scrape(metricsPort)).text).filter((s) => s.name === 'candor_config_info');
+  assert.deepEqual(
+    info.map((s) => [s.labels.hash, s.value]),
+    [[ok.body.config_hash, 1]],
+  );
   assert.equal(await reloads(metricsPort, 'failure'), 0);
 
   appendFileSync(config, 'no_such_field: 1\n');
