@@ -251,7 +251,7 @@ test('candor serve --demo from the installed package: the banner, a misbehaving 
     });
     const refused = await get(`${base}/refused`);
     assert.equal(refused.status, 502);
-    assert.match(refused.headers['proxy-status'] ?? '', /^candor-demo; error=connection_refused; /);
+    assert.match(String(refused.headers['proxy-status']), /^candor-demo; error=connection_refused; /);
     const diagnosed = await candor(['diagnose', `${base}/refused`]);
     assert.equal(diagnosed.code, 1, diagnosed.stderr);
     assert.match(diagnosed.stdout, /made by the proxy "candor-demo" there: connection_refused/);
