@@ -118,6 +118,9 @@ export function planVia(options: DiagnoseOptions, direct: ProbePlan): ProbePlan 
   const gateway = parseEndpoint(options.via as string, '--compare/--via');
   return {
     ...direct,
+    // A path on the gateway's URL is the route's (`/api/orders` to an upstream that sees
+    // `/orders`): dropping it sent the direct probe's path through the gateway, to another route.
+    path: gateway.path === '/' ? direct.path : gateway.path,
     protocol: gateway.protocol,
     // The gateway's clients speak HTTP/1.1 to it, whatever it speaks to its upstreams.
     httpVersion: 'http1',

@@ -35,7 +35,8 @@ Options:
                            (default: the upstream's protocol, or http1); an HTTP/2 probe, or an
                            HTTP/1.1 one that meets HTTP/2, also says which of the two the target speaks
       --max-body SIZE      stop reading the body after SIZE, e.g. 64KiB (default 1MiB; not an error)
-      --compare URL        send the same request through the gateway at URL too (alias --via)
+      --compare URL        send the same request through the gateway at URL too (alias --via),
+                           to URL's path when it has one (the route's), else to the probe's
       --json               one JSON document instead of text
 
   candor diagnose --acme NAME --config FILE [--dns-server HOST:PORT] [--http-port PORT] [--json]
