@@ -147,6 +147,8 @@ for (const [status, bytes] of CASES) {
     const line = await gw.logFor(id);
     assert.equal(line.status, status);
     assert.equal(line.req_id, id);
+    // What the client spoke, as its request line said, refused or not (not HTTP/3.0: none it speaks).
+    assert.equal(line.protocol, status === 505 ? undefined : 'HTTP/1.1');
   });
 }
 
