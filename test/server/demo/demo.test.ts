@@ -214,3 +214,21 @@ test("the README's quick start shows the demo's start line as the demo writes it
     .join('.*?');
   assert.match(stderr, new RegExp(`^${pattern}`, 'm'));
 });
+
+test('past the circuit breaker the README and the banner speak of, /refused answers 503 destination_unavailable naming the last failure', async () => {
+  assert.match(
+    bannerText,
+    /Past 20 failed attempts in a row .* circuit opens:\n {2}503 destination_unavailable/,
+  );
+  let last: { status: number; text: string; headers: Record<string, unknown> } | undefined;
+  for (let i = 0; i < 60 && last?.status !== 503; i++)
+    last = await request(base, { path: '/refused', headers: { accept: 'application/json' } });
+  assert.equal(last?.status, 503);
+  const problem = JSON.parse(last?.text ?? '{}');
+  assert.equal(problem.error, 'destination_unavailable');
+  assert.match(
+    problem.details,
+    /^the circuit of "refused" is open after repeated failures \(the last: connection_refused, /,
+  );
+  assert.match(String(last?.headers['retry-after']), /^\d+$/);
+});
