@@ -2,7 +2,8 @@
  * Every numeric range the config reference gives ("integer 1–1000", "integer ≥ 1", "number
  * 0.5–<1") is the one the loader holds: in the complete example, each such field set to each
  * end of its range loads, and set just past either end (or to a fraction, for an integer) is
- * refused naming that field. A reader who trusts the table writes values that load.
+ * refused naming that field. Every list of values it gives (`http1`, `h2c` or `h2`) is the
+ * schema's. A reader who trusts the table writes values that load.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../../src/core/config/config-error.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
+import { ConfigSchema } from '../../src/core/config/schema.ts';
 import { docsSection } from '../helpers/docs-text.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -148,3 +150,61 @@ for (const [field, range] of fields) {
     }
   });
 }
+
+type SchemaNode = {
+  readonly properties?: Record<string, SchemaNode>;
+  readonly items?: SchemaNode;
+  readonly patternProperties?: Record<string, SchemaNode>;
+  readonly anyOf?: readonly SchemaNode[];
+  readonly const?: unknown;
+};
+
+/** The literal values the schema allows at a docs field path, when it allows only literals. */
+function literalsAt(field: string): unknown[] | undefined {
+  let nodes: SchemaNode[] = [ConfigSchema as SchemaNode];
+  // Optional fields and unions of objects: each member (a union of literals is the answer itself).
+  const spread = (list: SchemaNode[]): SchemaNode[] =>
+    list.flatMap((node) => {
+      const members = node.anyOf;
+      return members?.some((m) => m.const === undefined) ? spread([...members]) : [node];
+    });
+  for (const segment of field.split('.').flatMap((s) => s.split(/(?=\[\])/))) {
+    nodes = spread(nodes).flatMap((node) => {
+      if (segment === '[]') return node.items ? [node.items] : [];
+      if (segment === '*') return Object.values(node.patternProperties ?? {}).slice(0, 1);
+      const child = node.properties?.[segment];
+      return child ? [child] : [];
+    });
+  }
+  const members = nodes.flatMap((node) => node.anyOf ?? []);
+  return members.length > 0 && members.every((m) => m.const !== undefined)
+    ? members.map((m) => m.const)
+    : undefined;
+}
+
+/** Rows whose type lists the literal values a field takes (`` `http1`, `h2c` or `h2` ``), placeholders aside. */
+function enumeratedFields(): [field: string, values: string[]][] {
+  const rows: [string, string[]][] = [];
+  for (const line of docsSection('Configuration').split('\n')) {
+    const m = /^\| `([^`]+)` \| ((?:`[^`]+`(?:,? | or )?)+) \|/.exec(line);
+    if (!m) continue;
+    const values = [...m[2].matchAll(/`([^`]+)`/g)].map((v) => v[1]);
+    if (values.some((v) => /[A-Z]{4}|:/.test(v) && !/^[A-Z]+$/.test(v))) continue;
+    rows.push([m[1], values]);
+  }
+  return rows;
+}
+
+test("every list of values the config reference gives is the schema's, each of them", () => {
+  const rows = enumeratedFields();
+  assert.ok(rows.length >= 10, `found ${rows.length}`);
+  for (const [field, values] of rows) {
+    const allowed = literalsAt(field);
+    assert.ok(allowed, `${field}: the schema allows only literals there`);
+    assert.deepEqual(
+      values.map((v) => (/^\d+$/.test(v) && allowed.includes(Number(v)) ? Number(v) : v)).sort(),
+      [...allowed].sort(),
+      `${field}: the docs list what the schema takes`,
+    );
+  }
+});
