@@ -10,6 +10,7 @@ import type { RuntimeChange } from '../gateway/runtime-changes.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
 import type { Caller, ClusterControl } from './cluster-control.ts';
+import { configView } from './config-view.ts';
 
 /** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
 export function adminEndpoints(
@@ -118,9 +119,10 @@ export function adminEndpoints(
     {
       method: 'GET',
       path: '/config',
-      // The config holds no secret: the admin token lives in a file or a variable, and only
-      // which one is shown; target URLs cannot carry credentials (the loader refuses them).
-      handle: () => ({ status: 200, body: { version: control.version, config: control.config } }),
+      // No secret is shown: the admin token lives in a file or a variable, and only which one
+      // is named; target URLs cannot carry credentials (the loader refuses them); a password
+      // in the store's or the collector's URL is shown as *** (config-view.ts).
+      handle: () => ({ status: 200, body: { version: control.version, config: configView(control.config) } }),
     },
     {
       method: 'POST',
