@@ -4,11 +4,10 @@
  * ACME server's root is readable and holds a certificate. Run with the file checks, when the config is loaded.
  */
 
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { caProblem } from './file-checks.ts';
+import { caProblem, unreadableReason } from './file-checks.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
-import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 
 export function checkAcme(document: unknown, baseDir: string, report: Report): void {
@@ -34,12 +33,11 @@ export function checkAcme(document: unknown, baseDir: string, report: Report): v
   const ca = stringAt(acme, 'ca');
   if (ca !== undefined && ca !== '') {
     const file = resolve(baseDir, ca);
-    try {
-      accessSync(file, constants.R_OK);
-      const problem = caProblem(readFileSync(file, 'latin1'));
-      if (problem !== undefined) report(['acme', 'ca'], `${JSON.stringify(file)} ${problem}`);
-    } catch (error) {
-      report(['acme', 'ca'], `cannot read ${JSON.stringify(file)}: ${readErrorReason(error)}`);
-    }
+    // A regular file only: /dev/zero would be read without end.
+    const unreadable = unreadableReason(file);
+    const problem = unreadable === undefined ? caProblem(readFileSync(file, 'latin1')) : undefined;
+    if (unreadable !== undefined)
+      report(['acme', 'ca'], `cannot read ${JSON.stringify(file)}: ${unreadable}`);
+    else if (problem !== undefined) report(['acme', 'ca'], `${JSON.stringify(file)} ${problem}`);
   }
 }

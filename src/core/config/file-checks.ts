@@ -163,7 +163,8 @@ function checkFile(
   return false;
 }
 
-function unreadableReason(file: string): string | undefined {
+/** Why `file` cannot be read as a regular file (a device, a folder, missing), or undefined. */
+export function unreadableReason(file: string): string | undefined {
   try {
     if (!statSync(file).isFile()) return 'not a file';
     accessSync(file, constants.R_OK);

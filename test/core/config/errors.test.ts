@@ -492,6 +492,20 @@ acme: { ca: ${certs}/edge-key.pem }
   ]);
 });
 
+test('a CA that is not a regular file (/dev/zero) is refused unread: it would be read without end', {
+  skip: process.platform !== 'linux',
+}, () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+${UPSTREAM_AND_ROUTE}    tls: { ca: /dev/zero }
+acme: { ca: /dev/zero }
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(9, 16, 'upstreams.api.tls.ca', 'cannot read "/dev/zero": not a file'),
+    problem(10, 13, 'acme.ca', 'cannot read "/dev/zero": not a file'),
+  ]);
+});
+
 test('an enum value outside its set lists the allowed values', () => {
   const text = withUpstream(`${TARGET}    balancer: random\nlog: { level: loud }\n`);
   assert.deepEqual(problemsOf(text), [
