@@ -198,10 +198,17 @@ function customReaders(
   return (path) => [...formatsFor(config, path).flatMap((f) => compiled.get(f.name) ?? []), ...haproxy];
 }
 
-/** Why the file at `path` cannot be read as a file, or undefined when it can. */
+/**
+ * Why the file at `path` cannot be read as a file, or undefined when it can. Only a regular
+ * file: a log's first bytes are read at their offset (gzip or not) before it is streamed, which
+ * a pipe cannot do, and a device (/dev/zero) would be read without end.
+ */
 function unreadableFile(path: string): string | undefined {
   try {
-    if (statSync(path).isDirectory()) return 'is a directory';
+    const stat = statSync(path);
+    if (stat.isDirectory()) return 'is a directory';
+    if (stat.isFIFO()) return 'is a pipe: explain reads files (save the stream to one first)';
+    if (!stat.isFile()) return 'not a file';
     accessSync(path, constants.R_OK);
     return undefined;
   } catch (err) {
