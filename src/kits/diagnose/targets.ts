@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { didYouMean } from '../../core/config/did-you-mean.ts';
-import { caProblem } from '../../core/config/file-checks.ts';
+import { caProblem, unreadableReason } from '../../core/config/file-checks.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import type { GatewayConfig, UpstreamConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { VERSION } from '../../core/version.ts';
@@ -213,6 +213,9 @@ function clientHeaders(host: string, options: DiagnoseOptions): Array<readonly [
 
 /** A CA file is trusted in addition to the system's roots, as the gateway does. */
 function readCa(path: string): string {
+  // A regular file only: a device (/dev/zero) would be read without end.
+  const unreadable = unreadableReason(path);
+  if (unreadable !== undefined) throw new TargetError(`cannot read the CA file ${path}: ${unreadable}`);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -132,6 +132,12 @@ test('a --ca file that holds no certificate, or is not there, exits 64 saying so
   const missing = await run(['--ca', join(dir, 'gone.pem'), `${echo.url}/`]);
   assert.equal(missing.code, 64);
   assert.match(missing.stderr, /^candor: cannot read the CA file \S+gone\.pem: no such file\n/);
+  if (process.platform === 'linux') {
+    // A device would be read without end: it ran out of memory with a V8 fatal error.
+    const device = await run(['--ca', '/dev/zero', `${echo.url}/`]);
+    assert.equal(device.code, 64);
+    assert.match(device.stderr, /^candor: cannot read the CA file \/dev\/zero: not a file\n/);
+  }
 });
 
 test('a --header value with CR or LF is refused with 64: it would write a field of its own into the probe', async () => {
