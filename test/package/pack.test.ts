@@ -387,7 +387,7 @@ function readmeExample(heading = 'Use it as a library'): string {
 
 // tsc checks the whole program, @types/node and the package's dependencies included: 18 s seen
 // on a loaded 2-core machine, too close to the suite's 60 s default.
-test('a TypeScript consumer type-checks against the shipped declarations, misuses do not, and it runs a gateway; candor/client imports and calls', {
+test('a TypeScript consumer type-checks against the shipped declarations (nodenext and bundler resolution), misuses do not, and it runs a gateway; candor/client imports and calls', {
   timeout: 180_000,
 }, async () => {
   writeFileSync(join(app, 'consumer.ts'), CONSUMER);
@@ -422,6 +422,23 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
   );
   const tsc = await run(process.execPath, [TSC, '-p', app], app, { timeout: 150_000 });
   assert.equal(tsc.code, 0, `tsc on the consumer:\n${tsc.stdout}${tsc.stderr}`);
+  // A bundled app (Vite, esbuild, webpack) resolves the same entry points by the same exports.
+  writeFileSync(
+    join(app, 'tsconfig.bundler.json'),
+    JSON.stringify({
+      extends: './tsconfig.json',
+      compilerOptions: { module: 'esnext', moduleResolution: 'bundler' },
+      files: ['consumer.ts', 'misuse.ts', 'client-consumer.ts', 'app-consumer.ts'],
+    }),
+  );
+  const bundler = await run(process.execPath, [TSC, '-p', join(app, 'tsconfig.bundler.json')], app, {
+    timeout: 150_000,
+  });
+  assert.equal(
+    bundler.code,
+    0,
+    `tsc on the consumer, bundler resolution:\n${bundler.stdout}${bundler.stderr}`,
+  );
 
   writeFileSync(join(work, 'bad.yaml'), 'listen:\n  - address: nowhere\n');
   const consumer = await run(process.execPath, ['consumer.ts', join(work, 'bad.yaml')], app, {
