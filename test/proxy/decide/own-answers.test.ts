@@ -58,7 +58,7 @@ routes:
     auth: { basic: { users_file: ${USERS} } }
   - match: { path: /limited }
     upstream: slow
-    rate_limit: { rate: 1, burst: 1, key: header:X-Key }
+    rate_limit: { rate: 0.001, burst: 1, key: header:X-Key }   # one token, not refilled within the test
   - match: { path: /small }
     upstream: refused
     limits: { body: 1KiB }
