@@ -142,10 +142,16 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     );
   const stray = packedFiles.filter(
     (path) =>
-      !/^(package\.json|README\.md|LICENSE|bin\/candor\.js)$/.test(path) &&
+      !/^(package\.json|README\.md|LICENSE|bin\/candor\.js|docs\/[a-z0-9-]+\.md)$/.test(path) &&
       !(path.startsWith('dist/') && /\.(js|d\.ts|yaml|html|css)$/.test(path)),
   );
-  assert.deepEqual(stray, [], 'nothing but bin/, dist/ and the package files');
+  assert.deepEqual(stray, [], 'nothing but bin/, dist/, the docs pages and the package files');
+  // The README's map of the docs and `candor --help`'s config reference lead somewhere in the
+  // installed package too.
+  const readme = readFileSync(join(installed, 'README.md'), 'utf8');
+  const pages = [...readme.matchAll(/\]\((docs\/[a-z0-9-]+\.md)(#[^)]*)?\)/g)].map((m) => m[1]);
+  assert.ok(pages.includes('docs/configuration.md'), 'the README links the config reference');
+  for (const page of new Set(pages)) assert.ok(existsSync(join(installed, page)), `${page} is installed`);
   assert.equal(existsSync(join(installed, 'src')), false, 'no src/ installed');
   assert.equal(existsSync(join(app, 'node_modules/typescript')), false, 'no dev dependency installed');
 });
@@ -218,6 +224,54 @@ test('candor serve answers a proxied request, then drains on SIGTERM and exits 0
     child.kill('SIGKILL');
   }
 });
+
+test('candor serve --demo from the installed package: the banner, a misbehaving upstream told true, diagnose and explain on it, then Ctrl-C exits 0', {
+  timeout: 60_000,
+}, async () => {
+  const child = spawn(join(app, 'node_modules/.bin/candor'), ['serve', '--demo', '--workers', '1'], {
+    cwd: app,
+    env: { ...childEnv, CANDOR_PORT: '0', CANDOR_TLS_PORT: '0', CANDOR_ADMIN_PORT: '0' },
+    timeout: 45_000,
+    killSignal: 'SIGKILL',
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const base = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        const at = /gateway "candor-demo" on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+        if (at && stderr.includes(' started: pid ')) resolve(at[1]);
+      });
+      void exited.then((code) => reject(new Error(`the demo exited ${code}:\n${stderr}`)));
+    });
+    const refused = await get(`${base}/refused`);
+    assert.equal(refused.status, 502);
+    assert.match(String(refused.headers['proxy-status']), /^candor-demo; error=connection_refused; /);
+    const diagnosed = await candor(['diagnose', `${base}/refused`]);
+    assert.equal(diagnosed.code, 1, diagnosed.stderr);
+    assert.match(diagnosed.stdout, /made by the proxy "candor-demo" there: connection_refused/);
+    const log = join(work, 'demo-access.log');
+    await waitFor(() => stdout.includes('"path":"/refused"'));
+    writeFileSync(log, stdout);
+    const explained = await candor(['explain', log]);
+    assert.equal(explained.code, 0, explained.stderr);
+    assert.match(explained.stdout, /connection_refused +\d+ +502 /);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, `exit status after Ctrl-C; stderr:\n${stderr}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+/** Resolves once `done` holds, checked every 50 ms (the test's own timeout bounds it). */
+async function waitFor(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 50));
+}
 
 /** Right use of the library: type-checked, then run by Node (the consumer's own types stripped, candor's JavaScript). */
 const CONSUMER = `import { type ConfigObject, ConfigError, configFromObject, type Gateway, loadConfigFile, startGateway } from 'candor';
@@ -333,7 +387,7 @@ function readmeExample(heading = 'Use it as a library'): string {
 
 // tsc checks the whole program, @types/node and the package's dependencies included: 18 s seen
 // on a loaded 2-core machine, too close to the suite's 60 s default.
-test('a TypeScript consumer type-checks against the shipped declarations, misuses do not, and it runs a gateway; candor/client imports and calls', {
+test('a TypeScript consumer type-checks against the shipped declarations (nodenext and bundler resolution), misuses do not, and it runs a gateway; candor/client imports and calls', {
   timeout: 180_000,
 }, async () => {
   writeFileSync(join(app, 'consumer.ts'), CONSUMER);
@@ -368,6 +422,23 @@ test('a TypeScript consumer type-checks against the shipped declarations, misuse
   );
   const tsc = await run(process.execPath, [TSC, '-p', app], app, { timeout: 150_000 });
   assert.equal(tsc.code, 0, `tsc on the consumer:\n${tsc.stdout}${tsc.stderr}`);
+  // A bundled app (Vite, esbuild, webpack) resolves the same entry points by the same exports.
+  writeFileSync(
+    join(app, 'tsconfig.bundler.json'),
+    JSON.stringify({
+      extends: './tsconfig.json',
+      compilerOptions: { module: 'esnext', moduleResolution: 'bundler' },
+      files: ['consumer.ts', 'misuse.ts', 'client-consumer.ts', 'app-consumer.ts'],
+    }),
+  );
+  const bundler = await run(process.execPath, [TSC, '-p', join(app, 'tsconfig.bundler.json')], app, {
+    timeout: 150_000,
+  });
+  assert.equal(
+    bundler.code,
+    0,
+    `tsc on the consumer, bundler resolution:\n${bundler.stdout}${bundler.stderr}`,
+  );
 
   writeFileSync(join(work, 'bad.yaml'), 'listen:\n  - address: nowhere\n');
   const consumer = await run(process.execPath, ['consumer.ts', join(work, 'bad.yaml')], app, {

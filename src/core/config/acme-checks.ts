@@ -1,13 +1,13 @@
 /**
  * What automatic HTTPS needs of the rest of the config: every TLS listener has a certificate
  * to serve (a configured pair, or names to order), a certificate goes with its key, and the
- * ACME server's root is readable. Run with the file checks, when the config is loaded.
+ * ACME server's root is readable and holds a certificate. Run with the file checks, when the config is loaded.
  */
 
-import { accessSync, constants } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { caProblem, unreadableReason } from './file-checks.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
-import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 
 export function checkAcme(document: unknown, baseDir: string, report: Report): void {
@@ -32,13 +32,12 @@ export function checkAcme(document: unknown, baseDir: string, report: Report): v
   const acme = mappingAt(document, 'acme');
   const ca = stringAt(acme, 'ca');
   if (ca !== undefined && ca !== '') {
-    try {
-      accessSync(resolve(baseDir, ca), constants.R_OK);
-    } catch (error) {
-      report(
-        ['acme', 'ca'],
-        `cannot read ${JSON.stringify(resolve(baseDir, ca))}: ${readErrorReason(error)}`,
-      );
-    }
+    const file = resolve(baseDir, ca);
+    // A regular file only: /dev/zero would be read without end.
+    const unreadable = unreadableReason(file);
+    const problem = unreadable === undefined ? caProblem(readFileSync(file, 'latin1')) : undefined;
+    if (unreadable !== undefined)
+      report(['acme', 'ca'], `cannot read ${JSON.stringify(file)}: ${unreadable}`);
+    else if (problem !== undefined) report(['acme', 'ca'], `${JSON.stringify(file)} ${problem}`);
   }
 }

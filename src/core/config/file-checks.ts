@@ -5,6 +5,7 @@
  * file must hold only hashes the gateway can check.
  */
 
+import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -51,9 +52,32 @@ export function checkFiles(
   }
   for (const [name, upstream] of entriesOf(root.upstreams)) {
     const tls = mappingAt(upstream, 'tls');
-    checkFile(tls, 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report);
+    if (checkFile(tls, 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report)) {
+      const file = resolve(baseDir, stringAt(tls, 'ca') as string);
+      const problem = caProblem(readFileSync(file, 'latin1'));
+      if (problem !== undefined)
+        report(['upstreams', name, 'tls', 'ca'], `${JSON.stringify(file)} ${problem}`);
+    }
     checkPair(tls, ['upstreams', name, 'tls'], baseDir, report, secrets);
   }
+}
+
+/**
+ * Why a CA file's text trusts nothing, or undefined: TLS takes a file without one certificate
+ * (a key, a typo'd path to another file) without a word and trusts only the system's roots, so
+ * every handshake with the private CA's upstream failed as `tls_certificate_error`.
+ */
+export function caProblem(text: string): string | undefined {
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)';
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      return `certificate ${index + 1} cannot be read: ${(error as Error).message}`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -139,7 +163,8 @@ function checkFile(
   return false;
 }
 
-function unreadableReason(file: string): string | undefined {
+/** Why `file` cannot be read as a regular file (a device, a folder, missing), or undefined. */
+export function unreadableReason(file: string): string | undefined {
   try {
     if (!statSync(file).isFile()) return 'not a file';
     accessSync(file, constants.R_OK);

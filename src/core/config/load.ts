@@ -4,7 +4,7 @@
  * is collected and thrown together as one ConfigError.
  */
 
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { checkAcme } from './acme-checks.ts';
 import { checkAdmin } from './admin-checks.ts';
@@ -58,9 +58,12 @@ export async function loadConfigFile(
 ): Promise<GatewayConfig> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readConfigText(path);
   } catch (error) {
-    const reason = readErrorReason(error);
+    const reason =
+      error === TOO_LARGE
+        ? `more than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: no config is that large (one using every field is a few KiB)`
+        : readErrorReason(error);
     throw new ConfigError([
       {
         file: path,
@@ -72,6 +75,30 @@ export async function loadConfigFile(
     ]);
   }
   return parseConfig(text, path, env, options);
+}
+
+/**
+ * A config is a few KiB: past this bound a file is something else (/dev/zero, a log named by
+ * mistake), refused once the bound is read rather than read whole (/dev/zero has no end).
+ */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+const TOO_LARGE = new Error('config file too large');
+
+async function readConfigText(path: string): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_CONFIG_BYTES) throw TOO_LARGE;
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await file.close();
+  }
 }
 
 /**

@@ -4,6 +4,7 @@
  * nothing more specific, the taxonomy's own fix is the answer.
  */
 import type { Failure } from '../../core/failure/failure.ts';
+import { type ProxyStatusMember, readProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
@@ -154,6 +155,10 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
     const later = retry
       ? ` It asks clients to retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry}.`
       : '';
+    // A proxy there made this answer, and its Proxy-Status says for which hop behind it.
+    const made = madeByProxy(head);
+    if (made?.error)
+      return `the target is a proxy ("${made.proxy}") that could not reach its own next hop${made.nextHop ? ` "${made.nextHop}"` : ''}: ${made.error}${made.details ? ` (${made.details})` : ''}. Fix that hop (candor diagnose its address), or read the proxy's log for this request${requestIdText(context)}.${later}`;
     return `the upstream itself reports the failure: read its own logs for this request${requestIdText(context)}.${later}`;
   }
   const hint = portalHint(
@@ -164,6 +169,12 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   if (hint)
     return `the answer looks like ${hint}: something between this machine and the upstream intercepts the request. Check the proxies, VPN or portal on the way.`;
   return 'none needed: the upstream answers as an HTTP server should.';
+}
+
+/** The last Proxy-Status member of an answer, when a proxy there says it made the answer (`error=`). */
+export function madeByProxy(head: { readonly headers: readonly string[] }): ProxyStatusMember | undefined {
+  const member = readProxyStatus(fieldValues(head, 'proxy-status').join(', ') || undefined);
+  return member?.error === undefined ? undefined : member;
 }
 
 /** The target speaks only the protocol the upstream is not configured for: the one fix that matters. */

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { didYouMean } from '../../core/config/did-you-mean.ts';
+import { caProblem, unreadableReason } from '../../core/config/file-checks.ts';
+import { readErrorReason } from '../../core/config/read-error.ts';
 import type { GatewayConfig, UpstreamConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { VERSION } from '../../core/version.ts';
 import { type ProbePlan, serverNameOf } from './plan.ts';
@@ -116,6 +118,9 @@ export function planVia(options: DiagnoseOptions, direct: ProbePlan): ProbePlan 
   const gateway = parseEndpoint(options.via as string, '--compare/--via');
   return {
     ...direct,
+    // A path on the gateway's URL is the route's (`/api/orders` to an upstream that sees
+    // `/orders`): dropping it sent the direct probe's path through the gateway, to another route.
+    path: gateway.path === '/' ? direct.path : gateway.path,
     protocol: gateway.protocol,
     // The gateway's clients speak HTTP/1.1 to it, whatever it speaks to its upstreams.
     httpVersion: 'http1',
@@ -208,11 +213,17 @@ function clientHeaders(host: string, options: DiagnoseOptions): Array<readonly [
 
 /** A CA file is trusted in addition to the system's roots, as the gateway does. */
 function readCa(path: string): string {
+  // A regular file only: a device (/dev/zero) would be read without end.
+  const unreadable = unreadableReason(path);
+  if (unreadable !== undefined) throw new TargetError(`cannot read the CA file ${path}: ${unreadable}`);
+  let text: string;
   try {
-    return [...rootCertificates, readFileSync(path, 'utf8')].join('\n');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TargetError(
-      `cannot read the CA file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new TargetError(`cannot read the CA file ${path}: ${readErrorReason(err)}`);
   }
+  // TLS would take a file without a certificate and probe with the system's roots alone.
+  const problem = caProblem(text);
+  if (problem !== undefined) throw new TargetError(`the CA file ${path} ${problem}`);
+  return [...rootCertificates, text].join('\n');
 }

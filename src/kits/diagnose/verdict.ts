@@ -6,7 +6,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus } from '../../core/failure/proxy-status.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
-import { adviseAnswer, adviseFix } from './advice.ts';
+import { adviseAnswer, adviseFix, madeByProxy } from './advice.ts';
 import type { ProbeContext } from './context.ts';
 import { fieldValues } from './response-reader.ts';
 import type { FailureSummary, Verdict } from './types.ts';
@@ -67,6 +67,7 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
       };
     }
   }
+  const made = status >= 500 && head ? madeByProxy(head) : undefined;
   return {
     outcome: status >= 500 ? 'upstream_error' : 'ok',
     status,
@@ -75,7 +76,7 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
     identified,
     summary:
       status >= 500
-        ? `the upstream answers, with its own ${status} → Candor passes it through (Proxy-Status received-status=${status})`
+        ? `the upstream answers, with its own ${status}${made ? ` (made by the proxy "${made.proxy}" there: ${made.error}${made.nextHop ? ` for its next hop "${made.nextHop}"` : ''}, from its Proxy-Status)` : ''} → Candor passes it through (Proxy-Status received-status=${status})`
         : `the upstream answers ${status} → Candor passes it through`,
     fix: adviseAnswer(context, status),
   };

@@ -56,7 +56,7 @@ export const METRICS = {
     name: 'candor_upstream_attempts_total',
     type: 'counter',
     labels: ['upstream', 'target', 'outcome', 'reused_connection'],
-    help: 'Attempts sent to each target, by outcome: response, or the failure type that ended the attempt.',
+    help: 'Attempts sent to each target, by outcome: response (a response head came; a body cut after it is counted by error_type in candor_responses_total and the duration histograms), or the failure type that ended the attempt before a head.',
     aggregator: 'sum',
   },
   retries: {
@@ -126,14 +126,14 @@ export const METRICS = {
     name: 'candor_config_reloads_total',
     type: 'counter',
     labels: ['result'],
-    help: 'Config reloads, by result (success, failure).',
+    help: 'Config reloads, each counted once whatever the number of workers, by result: success (it went live) or failure (the file was refused, or a worker did not confirm the swap).',
     aggregator: 'sum',
   },
   configInfo: {
     name: 'candor_config_info',
     type: 'gauge',
     labels: ['name', 'hash'],
-    help: "The running config: the gateway's name and the first 12 hex digits of the SHA-256 of the loaded config; always 1.",
+    help: "The running config: the gateway's name and its hash (sha256: and the first 16 hex digits of the loaded config's SHA-256, as GET /status shows it); always 1.",
     aggregator: 'max',
   },
   targetHealthy: {

@@ -16,6 +16,8 @@ export interface RawRequestInfo {
   readonly host: string | undefined;
   readonly accept: string | undefined;
   readonly requestId: string | undefined;
+  /** HTTP/1.0 or HTTP/1.1 when the request line said so (the log's `protocol`), else undefined. */
+  readonly protocol: string | undefined;
 }
 
 /** A head that parsed, refused with the body's framing in the same read. */
@@ -26,6 +28,7 @@ export function requestInfo(head: RequestHead): RawRequestInfo {
     host: field(head.headers, 'host'),
     accept: field(head.headers, 'accept'),
     requestId: field(head.headers, 'x-request-id'),
+    protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
   };
 }
 
@@ -38,6 +41,8 @@ export function rawRequestInfo(raw: string): RawRequestInfo {
     host: headerIn(raw, 'host'),
     accept: headerIn(raw, 'accept'),
     requestId: headerIn(raw, 'x-request-id'),
+    // A request line that came whole names its version, even when what follows was refused.
+    protocol: /^\S+ \S+ (HTTP\/1\.[01])\r?\n/.exec(raw)?.[1],
   };
 }
 

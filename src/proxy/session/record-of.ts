@@ -76,6 +76,7 @@ export function refusedRecordOf(
     info.path.slice(0, 256),
   );
   record.clientRequestId = ids.clientId;
+  record.protocol = info.protocol;
   return record;
 }
 

@@ -103,6 +103,8 @@ export class ClusterControl {
   serving = false;
   /** Called after each reload whose snapshot is now the config in force (the primary moves the admin listener). */
   onSwapped: () => void = () => {};
+  /** Called after each reload that read the file, with its result (the primary counts it in the metrics). */
+  onReloaded: (result: ReloadReport['result']) => void = () => {};
   /** Called after a runtime change was recorded (the primary's health checks skip a disabled target). */
   onChanged: (changes: RuntimeChanges) => void = () => {};
   /** What a worker starts with besides the config: its slice of the split limits and the health verdicts. */
@@ -290,6 +292,7 @@ export class ClusterControl {
       ...(outcome === undefined ? {} : { outcome }),
     };
     this.#lastReload = report;
+    this.onReloaded(report.result);
     if (this.#config === next) this.onSwapped();
     const fields = {
       via: caller.via,
@@ -318,6 +321,7 @@ export class ClusterControl {
       workers,
     };
     this.#lastReload = report;
+    this.onReloaded(report.result);
     this.#logger.error(
       { via: caller.via, who: caller.who, file: base.file, problems },
       'reload refused: the config is invalid; the running config stays',

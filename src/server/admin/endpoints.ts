@@ -1,6 +1,4 @@
 import { isAbsolute } from 'node:path';
-import { withoutPassword } from '../../core/config/fleet-values.ts';
-import type { GatewayConfig } from '../../core/config/types.ts';
 import { EVENTS_KEPT } from '../../observe/events/event-ring.ts';
 import { describeEvent } from '../../observe/events/event-words.ts';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
@@ -12,6 +10,7 @@ import type { RuntimeChange } from '../gateway/runtime-changes.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
 import type { Caller, ClusterControl } from './cluster-control.ts';
+import { configView } from './config-view.ts';
 
 /** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
 export function adminEndpoints(
@@ -120,12 +119,10 @@ export function adminEndpoints(
     {
       method: 'GET',
       path: '/config',
-      // The admin token lives in a file or a variable, and only which one is shown; target URLs
-      // cannot carry credentials (the loader refuses them); the store's URL can: see shownConfig.
-      handle: () => ({
-        status: 200,
-        body: { version: control.version, config: shownConfig(control.config) },
-      }),
+      // No secret is shown: the admin token lives in a file or a variable, and only which one
+      // is named; target URLs cannot carry credentials (the loader refuses them); a password
+      // in the store's or the collector's URL is shown as *** (config-view.ts).
+      handle: () => ({ status: 200, body: { version: control.version, config: configView(control.config) } }),
     },
     {
       method: 'POST',
@@ -297,17 +294,6 @@ export function adminEndpoints(
       },
     },
   ];
-}
-
-/**
- * The running config as GET /config shows it: the rate-limit store's password, the one secret a
- * config may hold written out (`redis://:${REDIS_PASSWORD}@host`), masked; never shown, as the
- * config reference promises. That there is one stays visible.
- */
-function shownConfig(config: GatewayConfig): GatewayConfig {
-  const store = config.store;
-  if (store === undefined) return config;
-  return { ...config, store: { ...store, redis: { ...store.redis, url: withoutPassword(store.redis.url) } } };
 }
 
 async function applied(control: ClusterControl, change: RuntimeChange, caller: Caller): Promise<AdminAnswer> {

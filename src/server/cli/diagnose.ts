@@ -3,7 +3,7 @@ import { ConfigError, formatConfigProblems } from '../../core/config/config-erro
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { parseDuration, parseSize } from '../../core/config/units.ts';
-import { trimOws } from '../../core/http1/syntax.ts';
+import { INVALID_VALUE, trimOws } from '../../core/http1/syntax.ts';
 import { printableJson } from '../../core/printable.ts';
 import { diagnose, OUTCOME_EXIT } from '../../kits/diagnose/diagnose.ts';
 import { discoverForDiagnose } from '../../kits/diagnose/discovered.ts';
@@ -11,7 +11,7 @@ import { createTextPrinter, headingFor } from '../../kits/diagnose/render-text.t
 import { type DiagnoseOptions, TargetError } from '../../kits/diagnose/targets.ts';
 import { EXIT } from './exit-codes.ts';
 
-const DIAGNOSE_HELP = `Usage: candor diagnose TARGET [options]
+export const DIAGNOSE_HELP = `Usage: candor diagnose TARGET [options]
 
 Walks the hops to TARGET (DNS, TCP connect, TLS, request, response head, body), stops at
 the first that fails, and says what Candor would answer and what fixes it.
@@ -35,44 +35,49 @@ Options:
                            (default: the upstream's protocol, or http1); an HTTP/2 probe, or an
                            HTTP/1.1 one that meets HTTP/2, also says which of the two the target speaks
       --max-body SIZE      stop reading the body after SIZE, e.g. 64KiB (default 1MiB; not an error)
-      --compare URL        send the same request through the gateway at URL too (alias --via)
+      --compare URL        send the same request through the gateway at URL too (alias --via),
+                           to URL's path when it has one (the route's), else to the probe's
       --json               one JSON document instead of text
 
-  candor diagnose --acme NAME --config FILE [--dns-server HOST:PORT] [--json]
+  candor diagnose --acme NAME --config FILE [--dns-server HOST:PORT] [--http-port PORT] [--json]
       why an order of a certificate for NAME fails, or would: the config, the last order
       (read from acme.storage), DNS (A/AAAA and CAA against the CA's identities), the CA's
       directory, and whether port 80 of NAME's address reaches this gateway (a probe token
-      the running gateway answers). --dns-server asks that server instead of the system's.
+      the running gateway answers). --dns-server asks that server instead of the system's;
+      --http-port probes that port instead of 80 (RFC 8555 fixes 80; another is a test CA's).
 
 Exit status: 0 a valid HTTP response below 500, 1 a valid response with the upstream's own
 5xx, 2 a failure Candor would answer with 502/503/504 (or a body cut short), 64 bad command
 line, 78 invalid config.
 `;
 
+/** The options diagnose takes (DIAGNOSE_HELP names each). */
+export const DIAGNOSE_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  path: { type: 'string' },
+  host: { type: 'string' },
+  method: { type: 'string', short: 'X' },
+  header: { type: 'string', short: 'H', multiple: true },
+  'connect-timeout': { type: 'string' },
+  timeout: { type: 'string' },
+  'read-timeout': { type: 'string' },
+  ca: { type: 'string' },
+  protocol: { type: 'string' },
+  'max-body': { type: 'string' },
+  compare: { type: 'string' },
+  via: { type: 'string' },
+  json: { type: 'boolean' },
+  acme: { type: 'string' },
+  'dns-server': { type: 'string' },
+  'http-port': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** `candor diagnose TARGET [options]`. Returns the exit status. */
 export async function runDiagnoseCommand(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
-    options: {
-      config: { type: 'string', short: 'c' },
-      path: { type: 'string' },
-      host: { type: 'string' },
-      method: { type: 'string', short: 'X' },
-      header: { type: 'string', short: 'H', multiple: true },
-      'connect-timeout': { type: 'string' },
-      timeout: { type: 'string' },
-      'read-timeout': { type: 'string' },
-      ca: { type: 'string' },
-      protocol: { type: 'string' },
-      'max-body': { type: 'string' },
-      compare: { type: 'string' },
-      via: { type: 'string' },
-      json: { type: 'boolean' },
-      acme: { type: 'string' },
-      'dns-server': { type: 'string' },
-      'http-port': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: DIAGNOSE_OPTIONS,
     allowPositionals: true,
     strict: true,
   });
@@ -175,7 +180,13 @@ function parseHeader(text: string): [string, string] {
     throw new TargetError(`--header "${text}" is not "Name: value"`);
   if (name.toLowerCase() === 'host')
     throw new TargetError('set the Host header with --host HOST, not --header');
-  return [name, trimOws(text.slice(colon + 1))];
+  const value = trimOws(text.slice(colon + 1));
+  // A CR or LF would write a field of its own into the probe: a head the gateway never sends.
+  if (INVALID_VALUE.test(value))
+    throw new TargetError(
+      `--header ${name}: its value has a control character (CR, LF, NUL…), which no field value may hold`,
+    );
+  return [name, value];
 }
 
 function duration(text: string | undefined, option: string): number | undefined {

@@ -9,4 +9,9 @@ export const EXIT = {
   config: 78,
   /** The gateway could not start (a port in use, a certificate unreadable). */
   unavailable: 69,
+  /**
+   * The Node running `candor` is older than 22.18 (EX_SOFTWARE). Written as the number in
+   * bin/candor.js, which must run on that Node before any TypeScript loads.
+   */
+  oldNode: 70,
 } as const;

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { readErrorReason } from '../../core/config/read-error.ts';
 import { parseDuration } from '../../core/config/units.ts';
 import { printable, printableJson } from '../../core/printable.ts';
 import { type Deploy, readDeploys } from '../../kits/explain/deploys.ts';
@@ -23,7 +24,7 @@ import { renderText } from '../../kits/explain/render-text.ts';
 import { buildReport } from '../../kits/explain/report.ts';
 import { EXIT } from './exit-codes.ts';
 
-const EXPLAIN_HELP = `Usage: candor explain [options] LOG...
+export const EXPLAIN_HELP = `Usage: candor explain [options] LOG...
 
 Reads access and error logs (plain or gzipped; the format is detected per file) and tells
 the story of their 5xx. A file of which fewer than 90% of the lines are in its format is
@@ -43,22 +44,25 @@ refused (exit 65), never reported on in part.
                     string (told apart by its %tags: '%ci [%tr] %ST %b/%s %tsc …')
 `;
 
+/** The options explain takes (EXPLAIN_HELP names each but the hidden --stats). */
+export const EXPLAIN_OPTIONS = {
+  json: { type: 'boolean' },
+  deploys: { type: 'string' },
+  bucket: { type: 'string' },
+  format: { type: 'string' },
+  'nginx-conf': { type: 'string' },
+  'haproxy-conf': { type: 'string' },
+  'log-format': { type: 'string' },
+  // Hidden: time and peak memory on stderr, for the 1 GB measurement.
+  stats: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** `candor explain LOG...`: returns the exit code. */
 export async function runExplain(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
-    options: {
-      json: { type: 'boolean' },
-      deploys: { type: 'string' },
-      bucket: { type: 'string' },
-      format: { type: 'string' },
-      'nginx-conf': { type: 'string' },
-      'haproxy-conf': { type: 'string' },
-      'log-format': { type: 'string' },
-      // Hidden: time and peak memory on stderr, for the 1 GB measurement.
-      stats: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: EXPLAIN_OPTIONS,
     allowPositionals: true,
     strict: true,
   });
@@ -68,6 +72,12 @@ export async function runExplain(args: readonly string[]): Promise<number> {
   }
   if (positionals.length === 0)
     return usage('candor explain needs at least one log file: candor explain LOG...');
+  // Each file named, read or not, is there: a clear word and its name, never an errno line
+  // without it ("EISDIR: illegal operation on a directory, read").
+  for (const path of [...positionals, values.deploys, values['nginx-conf'], values['haproxy-conf']]) {
+    const problem = path === undefined ? undefined : unreadableFile(path);
+    if (problem !== undefined) return usage(`cannot read ${path}: ${problem}`);
+  }
   const bucketMs = values.bucket === undefined ? undefined : parseDuration(values.bucket);
   if (values.bucket !== undefined && (bucketMs === undefined || bucketMs < 1000))
     return usage(`--bucket must be a duration of at least 1s, like 10s or 5m, got "${values.bucket}"`);
@@ -186,6 +196,24 @@ function customReaders(
     );
   }
   return (path) => [...formatsFor(config, path).flatMap((f) => compiled.get(f.name) ?? []), ...haproxy];
+}
+
+/**
+ * Why the file at `path` cannot be read as a file, or undefined when it can. Only a regular
+ * file: a log's first bytes are read at their offset (gzip or not) before it is streamed, which
+ * a pipe cannot do, and a device (/dev/zero) would be read without end.
+ */
+function unreadableFile(path: string): string | undefined {
+  try {
+    const stat = statSync(path);
+    if (stat.isDirectory()) return 'is a directory';
+    if (stat.isFIFO()) return 'is a pipe: explain reads files (save the stream to one first)';
+    if (!stat.isFile()) return 'not a file';
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    return readErrorReason(err);
+  }
 }
 
 function usage(message: string): number {

@@ -23,7 +23,7 @@ Usage:
         [--workers N]          N processes share the listeners (default: one per core)
         [--pid-file PATH]      write the primary's pid (the one to signal) to PATH while it runs
   candor serve --demo          run the built-in demo: the gateway, healthy and misbehaving upstreams, the status page
-  candor check FILE            validate FILE and exit (nothing is started)
+  candor check FILE            validate FILE (or --config FILE) and exit (nothing is started)
         [--without-secrets]    for CI: an admin token, TLS private key or \${VAR} that is not there is no
                                problem (everything else is checked); lists the secrets serve will need
   candor reload --config FILE  ask the running gateway to reload the file it runs, through its admin API
@@ -41,6 +41,7 @@ ${explainFormats(' '.repeat(31))}
                                see candor explain --help
   candor --help | --version
 
-Exit codes: 0 ok, 64 bad command line, 69 could not start (port in use...), 78 invalid config.
+Exit codes: 0 ok, 64 bad command line, 65 a log explain cannot read, 69 could not start (port in use...),
+70 Node older than 22.18, 78 invalid config; diagnose also 1 and 2 (see candor diagnose --help).
 Config reference: docs/configuration.md (README.md, "Documentation", links every page).
 `;

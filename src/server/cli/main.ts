@@ -7,6 +7,29 @@ import { parseWorkers } from './workers.ts';
 // memory (test/server/cli/lean-processes.test.ts).
 const { parseArgs } = process.getBuiltinModule('node:util');
 
+/** The options each command takes (its --help names each: test/server/cli/help-options.test.ts). */
+export const OPTIONS = {
+  serve: {
+    config: { type: 'string', short: 'c' },
+    demo: { type: 'boolean' },
+    workers: { type: 'string', short: 'w' },
+    'pid-file': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  check: {
+    config: { type: 'string', short: 'c' },
+    'without-secrets': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  reload: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  purge: {
+    config: { type: 'string', short: 'c' },
+    route: { type: 'string' },
+    key: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+} as const;
+
 /** The `candor` command line. Returns the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -23,17 +46,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'serve': {
         const { values } = parseArgs({
           args: [...rest],
-          options: {
-            config: { type: 'string', short: 'c' },
-            demo: { type: 'boolean' },
-            workers: { type: 'string', short: 'w' },
-            'pid-file': { type: 'string' },
-            help: { type: 'boolean', short: 'h' },
-          },
+          options: OPTIONS.serve,
           strict: true,
         });
         if (values.help) return await help();
         if (values['pid-file'] === '') return usage('--pid-file needs a path');
+        if (values.demo && values.config !== undefined)
+          return usage('serve runs --config FILE or --demo, not both');
         // The demo shows two workers' state merged, without one worker per core on a big machine.
         const workers = parseWorkers(values.workers ?? (values.demo ? '2' : undefined));
         if (workers === undefined)
@@ -50,42 +69,36 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'check': {
         const { values, positionals } = parseArgs({
           args: [...rest],
-          options: {
-            config: { type: 'string', short: 'c' },
-            'without-secrets': { type: 'boolean' },
-            help: { type: 'boolean', short: 'h' },
-          },
+          options: OPTIONS.check,
           allowPositionals: true,
           strict: true,
         });
         if (values.help) return await help();
-        const file = positionals[0] ?? values.config;
+        const file = oneFile(values.config, positionals);
         if (file === undefined) return usage('candor check needs a config file: candor check FILE');
+        if (file === null) return usage('candor check checks one config file: candor check FILE');
         const { runCheck } = await import('./check.ts');
         return await runCheck(file, values['without-secrets'] ?? false);
       }
       case 'reload': {
         const { values, positionals } = parseArgs({
           args: [...rest],
-          options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+          options: OPTIONS.reload,
           allowPositionals: true,
           strict: true,
         });
         if (values.help) return await help();
-        const file = values.config ?? positionals[0];
+        const file = oneFile(values.config, positionals);
         if (file === undefined)
           return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
+        if (file === null)
+          return usage('candor reload reloads the one file the gateway runs: candor reload --config FILE');
         return await (await import('./reload.ts')).runReload(file);
       }
       case 'purge': {
         const { values } = parseArgs({
           args: [...rest],
-          options: {
-            config: { type: 'string', short: 'c' },
-            route: { type: 'string' },
-            key: { type: 'string' },
-            help: { type: 'boolean', short: 'h' },
-          },
+          options: OPTIONS.purge,
           strict: true,
         });
         if (values.help) return await help();
@@ -107,6 +120,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       return usage((err as Error).message);
     throw err;
   }
+}
+
+/**
+ * The one config file a command names, by `--config` or as its argument; null when it names more
+ * than one (a second file silently left unread would be reported on as if checked).
+ */
+function oneFile(config: string | undefined, positionals: readonly string[]): string | null | undefined {
+  const files = config === undefined ? positionals : [config, ...positionals];
+  return files.length > 1 ? null : files[0];
 }
 
 /**

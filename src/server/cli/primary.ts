@@ -178,6 +178,7 @@ async function supervise(
       ),
     );
   };
+  control.onReloaded = (result) => wide.reloadCounted(result === 'ok' ? 'success' : 'failure');
   const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
   process.on('SIGHUP', onHangup);
   // One that came while the gateway started (bin/candor.js kept it): its reload, now. A worker

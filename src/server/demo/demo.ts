@@ -4,6 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
+import { DEFAULTS } from '../../core/config/defaults.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { testCertificates } from '../../kits/fault-kit/tls-certs.ts';
@@ -37,6 +38,10 @@ function tlsListener(cert: string, key: string): string {
     http2: true
 `;
 }
+
+/** The circuit breaker's defaults the demo runs with, for the banner's word on them. */
+const CIRCUIT_FAILURES = DEFAULTS.upstream.circuitBreaker.consecutiveFailures;
+const CIRCUIT_OPEN_S = DEFAULTS.upstream.circuitBreaker.openTime / 1000;
 
 /** What each demo route shows, in the order the table prints them. */
 const TOUR: readonly [path: string, shows: string][] = [
@@ -151,7 +156,11 @@ export async function prepareDemo(): Promise<PreparedDemo | { readonly problem: 
       return (
         `\nCandor demo: gateway "${config.name}" on ${base}, access log on stdout.\n\n` +
         `Try (add -H 'Accept: application/json' for problem+json, or open them in a browser):\n\n` +
-        `${lines.join('\n')}\n\n  curl -i ${base}/refused\n` +
+        `${lines.join('\n')}\n\n` +
+        // The table is the first answers' story: a failing upstream's circuit then opens.
+        `  Past ${CIRCUIT_FAILURES} failed attempts in a row (each worker counts its own), a failing upstream's circuit opens:\n` +
+        `  503 destination_unavailable naming the last failure, Retry-After, a probe every ${CIRCUIT_OPEN_S} s until one succeeds.\n\n` +
+        `  curl -i ${base}/refused\n` +
         `  curl -i --http2-prior-knowledge ${base}/refused\n${httpsLine}\n${adminLines}Ctrl-C stops it.\n\n`
       );
     },

@@ -39,6 +39,8 @@ export class ClusterLink {
   onAcmeIssued: (name: string) => void = () => {};
   /** Set by the gateway: an order of the primary's ended, and this worker counts it. */
   onAcmeOrdered: (outcome: AcmeOrderOutcome) => void = () => {};
+  /** Set by the gateway: a reload of the primary's ended, and this worker counts it. */
+  onReloadCounted: (result: 'success' | 'failure') => void = () => {};
   /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
   readonly #discovered = new Map<string, DiscoveryReport>();
 
@@ -116,6 +118,9 @@ export class ClusterLink {
         return;
       case 'acme-ordered':
         this.onAcmeOrdered(message.outcome);
+        return;
+      case 'reload-counted':
+        this.onReloadCounted(message.result);
         return;
       case 'health':
         for (const v of message.verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);

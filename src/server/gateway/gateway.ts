@@ -321,6 +321,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   if (link) {
     link.onAcmeIssued = (name) => https?.issued(name);
     link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
+    link.onReloadCounted = (result) => metrics.reloaded(result);
     link.onHealth = (verdicts, count) =>
       applyVerdicts(runtime.upstreams, verdicts, performance.now(), count ? metrics : undefined);
     // Another worker ejected a target or opened a circuit: so does this one, for the time left.
@@ -531,10 +532,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     changes,
     reload(next) {
       const done = reloading.then(() => reload(next));
-      done.then(
-        () => metrics.reloaded('success'),
-        () => metrics.reloaded('failure'),
-      );
+      // In a cluster the primary counts each reload once, refused files too (cluster-link.ts):
+      // every worker swapping would count one reload once per worker.
+      if (link === undefined)
+        done.then(
+          () => metrics.reloaded('success'),
+          () => metrics.reloaded('failure'),
+        );
       reloading = done.catch(() => {});
       return done;
     },

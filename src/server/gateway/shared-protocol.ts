@@ -32,6 +32,8 @@ export type SharedToWorker =
   | { readonly candor: 'acme-issued'; readonly name: string }
   /** An order of the primary's ended: sent to the one worker that counts it. */
   | { readonly candor: 'acme-ordered'; readonly outcome: AcmeOrderOutcome }
+  /** A reload the primary ran (swapped, or refused before any worker saw it): sent to the one worker that counts it. */
+  | { readonly candor: 'reload-counted'; readonly result: 'success' | 'failure' }
   | Announcement;
 
 export type SharedFromWorker =
@@ -44,6 +46,7 @@ const TO_WORKER = new Set([
   'rate-answer',
   'acme-issued',
   'acme-ordered',
+  'reload-counted',
   'ejected',
   'circuit-opened',
   'circuit-closed',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
@@ -472,6 +473,47 @@ ${UPSTREAM_AND_ROUTE}    tls: { ca: missing/ca.pem }
     problem(3, 18, 'listen[0].tls.cert', `cannot read "${dir}/missing/cert.pem": no such file`),
     problem(3, 41, 'listen[0].tls.key', `cannot read "${dir}/missing/key.pem": no such file`),
     problem(10, 16, 'upstreams.api.tls.ca', `cannot read "${dir}/missing/ca.pem": no such file`),
+  ]);
+});
+
+test('a CA file that holds no certificate is refused where it is named (TLS would take it and trust only the system roots)', () => {
+  const certs = '../../../docs/examples/certs';
+  const text = `listen:
+  - address: 127.0.0.1:8080
+${UPSTREAM_AND_ROUTE}    tls: { ca: ${certs}/api-key.pem }
+  good:
+    targets: [{ url: https://127.0.0.1:3002 }]
+    tls: { ca: ${certs}/internal-ca.pem }
+acme: { ca: ${certs}/edge-key.pem }
+`;
+  const dir = join(import.meta.dirname, certs);
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      9,
+      16,
+      'upstreams.api.tls.ca',
+      `"${dir}/api-key.pem" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    ),
+    problem(
+      13,
+      13,
+      'acme.ca',
+      `"${dir}/edge-key.pem" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    ),
+  ]);
+});
+
+test('a CA that is not a regular file (/dev/zero) is refused unread: it would be read without end', {
+  skip: process.platform !== 'linux',
+}, () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+${UPSTREAM_AND_ROUTE}    tls: { ca: /dev/zero }
+acme: { ca: /dev/zero }
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(9, 16, 'upstreams.api.tls.ca', 'cannot read "/dev/zero": not a file'),
+    problem(10, 13, 'acme.ca', 'cannot read "/dev/zero": not a file'),
   ]);
 });
 

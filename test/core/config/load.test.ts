@@ -341,6 +341,25 @@ test('a config file that cannot be read is one problem with no line', async () =
   });
 });
 
+test('a file past 4 MiB is refused once that much is read, never read whole (/dev/zero has no end)', async () => {
+  const big = join(dir, 'big.yaml');
+  await writeFile(big, `# ${'x'.repeat(4 * 1024 * 1024)}\n`);
+  for (const file of [big, ...(process.platform === 'linux' ? ['/dev/zero'] : [])])
+    await assert.rejects(loadConfigFile(file, {}), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, [
+        {
+          file,
+          line: 0,
+          column: 0,
+          path: '',
+          message: `cannot read config file ${file}: more than 4 MiB: no config is that large (one using every field is a few KiB)`,
+        },
+      ]);
+      return true;
+    });
+});
+
 /** The resilience settings every upstream gets when the file says nothing of them. */
 function resilienceDefaults(responseTimeout: number) {
   return {

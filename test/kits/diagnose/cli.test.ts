@@ -123,3 +123,27 @@ test('an invalid config exits 78 with its problems; a bad option exits 64', () =
     /^candor: --timeout needs a duration with its unit, like 500ms or 2s; got "300"/,
   );
 });
+
+test('a --ca file that holds no certificate, or is not there, exits 64 saying so (TLS would probe with the system roots alone)', async () => {
+  const key = join(import.meta.dirname, '../../../docs/examples/certs/api-key.pem');
+  const notCa = await run(['--ca', key, `${echo.url}/`]);
+  assert.equal(notCa.code, 64);
+  assert.match(notCa.stderr, new RegExp(`^candor: the CA file ${key} holds no PEM certificate`));
+  const missing = await run(['--ca', join(dir, 'gone.pem'), `${echo.url}/`]);
+  assert.equal(missing.code, 64);
+  assert.match(missing.stderr, /^candor: cannot read the CA file \S+gone\.pem: no such file\n/);
+  if (process.platform === 'linux') {
+    // A device would be read without end: it ran out of memory with a V8 fatal error.
+    const device = await run(['--ca', '/dev/zero', `${echo.url}/`]);
+    assert.equal(device.code, 64);
+    assert.match(device.stderr, /^candor: cannot read the CA file \/dev\/zero: not a file\n/);
+  }
+});
+
+test('a --header value with CR or LF is refused with 64: it would write a field of its own into the probe', async () => {
+  const echoed = echo.received.length;
+  const split = await run(['-H', 'X-Test: a\r\nX-Injected: 1', `${echo.url}/`]);
+  assert.equal(split.code, 64);
+  assert.match(split.stderr, /^candor: --header X-Test: its value has a control character/);
+  assert.equal(echo.received.length, echoed, 'nothing reached the target');
+});

@@ -179,6 +179,32 @@ describe('diagnose --compare GATEWAY', () => {
     assert.equal(through.headers.via, '1.1 edge-1');
   });
 
+  test("a path on the gateway's URL is the route's: the probe through the gateway asks it there", async () => {
+    const echo = await start(startEcho());
+    const gateway = await start(
+      startTestGateway(`name: edge-1
+routes:
+  - match: { path: /api }
+    upstream: app
+    strip_prefix: true
+upstreams:
+  app:
+    targets: [{ url: ${echo.url} }]
+`),
+    );
+    const report = await diagnose({
+      target: `${echo.url}/orders?id=7`,
+      via: `${gateway.url}/api/orders?id=7`,
+    });
+    assert.equal(report.via?.verdict.status, 200);
+    assert.equal(report.comparison?.differs, 'none');
+    assert.deepEqual(
+      echo.received.map((r) => r.path),
+      ['/orders?id=7', '/orders?id=7'],
+      'the direct probe and the one through the gateway reached the same path',
+    );
+  });
+
   test('a gateway that does not answer at all is named as such', async () => {
     const echo = await start(startEcho());
     const nowhere = await start(startRefusing());

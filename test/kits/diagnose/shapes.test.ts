@@ -472,6 +472,28 @@ describe('diagnose: every shape gets the verdict the gateway would give', () => 
     assert.match(verdict.fix, /retry after 7 s/);
   });
 
+  test("a proxy's own 502 passes through, and the verdict says which proxy made it and for which hop", async () => {
+    const refusing = await startRefusing();
+    cleanups.push(() => refusing.close());
+    const gw = await startTestGateway(
+      singleUpstream(refusing.url, { upstream: '    retries: { attempts: 1 }' }),
+    );
+    cleanups.push(() => gw.close());
+    const report = await diagnose({ target: `${gw.url}/orders` });
+    const { verdict } = report.targets[0];
+    assert.equal(report.exitCode, 1);
+    assert.equal(verdict.outcome, 'upstream_error');
+    assert.equal(verdict.status, 502);
+    assert.equal(
+      verdict.summary,
+      'the upstream answers, with its own 502 (made by the proxy "edge-1" there: connection_refused for its next hop "app", from its Proxy-Status) → Candor passes it through (Proxy-Status received-status=502)',
+    );
+    assert.match(
+      verdict.fix,
+      /^the target is a proxy \("edge-1"\) that could not reach its own next hop "app": connection_refused \(connection refused \(ECONNREFUSED\) after [\d.]+ ms\)\. Fix that hop \(candor diagnose its address\), or read the proxy's log for this request \(x-request-id diagnose-[0-9a-f]+\)\.$/,
+    );
+  });
+
   test('a 200 HTML page that redirects at once (a portal) is a valid answer, and the fix names it', async () => {
     const page =
       '<html><head><meta http-equiv="refresh" content="0; url=http://login.portal.example/"></head></html>';

@@ -243,7 +243,7 @@ test('a compiled format: braced variables, literal text, escaped quotes, lists o
 test('--nginx-conf and --log-format errors are usage errors', async () => {
   const missing = await runExplain(['--nginx-conf', join(dir, 'nope.conf'), fixture('nginx-custom.log')]);
   assert.equal(missing.code, 64);
-  assert.match(missing.stderr, /ENOENT/);
+  assert.match(missing.stderr, /cannot read \S*nope\.conf: no such file/);
   const noStatus = await runExplain([
     '--log-format',
     '$remote_addr [$time_local]',

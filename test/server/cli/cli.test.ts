@@ -391,3 +391,41 @@ upstreams:
   );
   assert.match(result.stdout, /: ok \(gateway "cli-edge"/);
 });
+
+test('a command given two config files refuses with 64 instead of checking, reloading or serving one of them', async () => {
+  const ok = file('one.yaml', valid(8, 'http://127.0.0.1:9'));
+  const missing = join(dir, 'missing.yaml');
+  for (const [args, said] of [
+    [['check', ok, missing], /candor check checks one config file/],
+    [['check', ok, '--config', missing], /candor check checks one config file/],
+    [['reload', '--config', ok, missing], /candor reload reloads the one file the gateway runs/],
+    [['serve', '--demo', '--config', ok], /serve runs --config FILE or --demo, not both/],
+  ] as const) {
+    const result = await run([...args]);
+    assert.equal(result.code, 64, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, said);
+    assert.equal(result.stdout, '', `${args.join(' ')} reports on no file`);
+  }
+});
+
+test('explain given a file it cannot read names it and says why, exit 64, never an errno line without the name', {
+  skip: process.platform !== 'linux',
+}, async () => {
+  const log = file('access.log', '');
+  for (const [args, said] of [
+    [['explain', dir], `candor: cannot read ${dir}: is a directory\n`],
+    [['explain', join(dir, 'gone.log')], `candor: cannot read ${join(dir, 'gone.log')}: no such file\n`],
+    [['explain', '--deploys', dir, log], `candor: cannot read ${dir}: is a directory\n`],
+    [
+      ['explain', '--nginx-conf', join(dir, 'gone.conf'), log],
+      `candor: cannot read ${join(dir, 'gone.conf')}: no such file\n`,
+    ],
+    // A device would be read without end (for --nginx-conf, a stack trace once memory ran out).
+    [['explain', '/dev/zero'], 'candor: cannot read /dev/zero: not a file\n'],
+    [['explain', '--nginx-conf', '/dev/zero', log], 'candor: cannot read /dev/zero: not a file\n'],
+  ] as const) {
+    const result = await run([...args]);
+    assert.equal(result.code, 64, args.join(' '));
+    assert.equal(result.stderr, `${said}Run "candor explain --help" for usage.\n`);
+  }
+});

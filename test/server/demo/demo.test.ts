@@ -5,11 +5,13 @@
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { request } from '../../helpers/http-client.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 let base: string;
@@ -17,6 +19,8 @@ let bannerText: string;
 let admin: string;
 let token: string;
 let stop: () => Promise<number | null>;
+/** Everything the demo wrote on stderr so far (the banner, then the start line). */
+let stderr = '';
 
 before(async () => {
   const child = spawn(process.execPath, [BIN, 'serve', '--demo'], {
@@ -29,7 +33,6 @@ before(async () => {
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let stderr = '';
   const banner = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
@@ -197,4 +200,35 @@ test('a demo whose port is taken exits 69 and says why', async () => {
   } finally {
     blocker.close();
   }
+});
+
+test("the README's quick start shows the demo's start line as the demo writes it", async () => {
+  await waitUntil('the start line', () => stderr.includes(' started: pid '), 15_000);
+  const readme = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
+  const sample = /\n(candor \S+ started: pid .*)\n/.exec(readme)?.[1];
+  assert.ok(sample, "the README shows the demo's start line");
+  // The README's "…" stands for what each run makes (a folder, a hash, the addresses).
+  const pattern = sample
+    .split('…')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/pid \d+/, 'pid \\d+'))
+    .join('.*?');
+  assert.match(stderr, new RegExp(`^${pattern}`, 'm'));
+});
+
+test('past the circuit breaker the README and the banner speak of, /refused answers 503 destination_unavailable naming the last failure', async () => {
+  assert.match(
+    bannerText,
+    /Past 20 failed attempts in a row .* circuit opens:\n {2}503 destination_unavailable/,
+  );
+  let last: { status: number; text: string; headers: Record<string, unknown> } | undefined;
+  for (let i = 0; i < 60 && last?.status !== 503; i++)
+    last = await request(base, { path: '/refused', headers: { accept: 'application/json' } });
+  assert.equal(last?.status, 503);
+  const problem = JSON.parse(last?.text ?? '{}');
+  assert.equal(problem.error, 'destination_unavailable');
+  assert.match(
+    problem.details,
+    /^the circuit of "refused" is open after repeated failures \(the last: connection_refused, /,
+  );
+  assert.match(String(last?.headers['retry-after']), /^\d+$/);
 });
