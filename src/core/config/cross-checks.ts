@@ -38,6 +38,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkTimeoutOrder(upstreams, report);
   checkBackoffOrder(upstreams, report);
   checkProtocolSchemes(upstreams, report);
+  checkStreamsOnHttp1(upstreams, warn);
   checkDrainOrder(document.drain, report);
   checkHttp2Settings(document.limits, report);
   checkDiscovery(upstreams, report);
@@ -160,6 +161,22 @@ function checkProtocolSchemes(upstreams: Record<string, unknown> | undefined, re
   }
 }
 
+/**
+ * `pool.max_streams` bounds the streams of one HTTP/2 connection: on an upstream spoken to over
+ * HTTP/1.1 (the default protocol) it is valid and does nothing, which its writer did not mean.
+ */
+function checkStreamsOnHttp1(upstreams: Record<string, unknown> | undefined, warn: Report): void {
+  for (const [name, upstream] of entriesOf(upstreams)) {
+    const protocol = stringAt(upstream, 'protocol') ?? 'http1';
+    const pool = mappingAt(upstream, 'pool');
+    if (protocol !== 'http1' || pool?.max_streams === undefined) continue;
+    warn(
+      ['upstreams', name, 'pool', 'max_streams'],
+      'bounds the streams of one HTTP/2 connection, and this upstream speaks HTTP/1.1 (protocol: http1, one request a connection at a time): it does nothing here; bound the connections with pool.max_connections, or set protocol: h2c or h2',
+    );
+  }
+}
+
 /** A duration field as written, or its default; undefined when the mapping or the value is malformed. */
 function durationOf(
   mapping: Record<string, unknown> | undefined,
@@ -215,6 +232,13 @@ function checkHttp2Settings(limits: unknown, report: Report): void {
   for (const field of ['max_header_list_size', 'header_table_size']) {
     const value = http2[field];
     const bytes = typeof value === 'string' || typeof value === 'number' ? parseSize(value) : undefined;
+    if (bytes === 0 && field === 'max_header_list_size') {
+      report(
+        ['limits', 'http2', field],
+        'limits.http2.max_header_list_size must be above zero: every request has a header list (its pseudo-fields at least), so at 0 every HTTP/2 request would be refused with 431',
+      );
+      continue;
+    }
     if (bytes === undefined || bytes <= MAX_SETTING) continue;
     report(
       ['limits', 'http2', field],

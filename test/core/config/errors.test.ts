@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
 
@@ -748,4 +749,38 @@ ${UPSTREAM_AND_ROUTE}`;
     ),
     problem(7, 24, 'limits.http2.header_table_size', `expected at most 4294967295 bytes (${why}), got 4GiB`),
   ]);
+});
+
+test('limits.http2.max_header_list_size of 0 is refused: every HTTP/2 request would be a 431', () => {
+  const base = withUpstream(TARGET);
+  assert.deepEqual(problemsOf(`${base}limits: { http2: { max_header_list_size: 0 } }\n`), [
+    problem(
+      9,
+      42,
+      'limits.http2.max_header_list_size',
+      'limits.http2.max_header_list_size must be above zero: every request has a header list (its pseudo-fields at least), so at 0 every HTTP/2 request would be refused with 431',
+    ),
+  ]);
+  // header_table_size 0 is HTTP/2's own "no dynamic table": allowed.
+  assert.equal(
+    parseConfig(`${base}limits: { http2: { header_table_size: 0 } }\n`, SOURCE, {}).limits.http2
+      .headerTableSize,
+    0,
+  );
+});
+
+test('pool.max_streams on an upstream spoken to over HTTP/1.1 is a warning: it bounds HTTP/2 streams and does nothing there', () => {
+  const warningsOf = (upstream: string) => {
+    const warnings: ConfigProblem[] = [];
+    parseConfig(withUpstream(upstream), SOURCE, {}, { warnings });
+    return warnings.map((w) => w.path);
+  };
+  assert.deepEqual(warningsOf(`${TARGET}    pool: { max_streams: 50 }\n`), [
+    'upstreams.api.pool.max_streams',
+  ]);
+  assert.deepEqual(warningsOf(`${TARGET}    protocol: http1\n    pool: { max_streams: 50 }\n`), [
+    'upstreams.api.pool.max_streams',
+  ]);
+  assert.deepEqual(warningsOf(`${TARGET}    protocol: h2c\n    pool: { max_streams: 50 }\n`), []);
+  assert.deepEqual(warningsOf(`${TARGET}    pool: { max_connections: 50 }\n`), []);
 });
