@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
-import { freePort } from '../../helpers/wait.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const TOKEN = 'cache-purge-token-abcdefghijkl';
 let origin: MoodyOrigin;
@@ -79,7 +79,10 @@ test('a page both workers hold is purged as one; two pages both hold, as two', a
   const all = await purge('');
   assert.equal(all.status, 200);
   assert.equal(all.body.removed, 2);
-  const lines = serve.lines.filter((l) => l.msg === 'admin purge');
+  // The primary logs a purge once it has answered: its line may follow the answer.
+  const purges = () => serve.lines.filter((l) => l.msg === 'admin purge');
+  await waitUntil('both purges logged', () => purges().length === 2);
+  const lines = purges();
   assert.deepEqual(
     lines.map((l) => l.removed),
     [1, 2],
