@@ -113,14 +113,32 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
 }
 
 /**
+ * The fields besides X-Forwarded-* in which a proxy in front names the client's address: nginx's
+ * realip module and many apps read X-Real-IP; CDNs write True-Client-IP (Akamai, Cloudflare
+ * Enterprise), CF-Connecting-IP and Fastly-Client-IP, load balancers X-Client-IP and
+ * X-Cluster-Client-IP, and apps behind them take each as the client.
+ */
+const CLIENT_ADDRESS_FIELDS: ReadonlySet<string> = new Set([
+  'x-real-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+]);
+
+/**
  * A field only a proxy may write about the client: the rest of the X-Forwarded-* family (-Port,
- * -Ssl, -Prefix, -Scheme, -Server, -Uri…) and X-Real-IP. Frameworks take them as the word of the
- * proxy in front (Rack's X-Forwarded-Ssl makes a request https, X-Forwarded-Prefix and -Port
- * build its URLs, nginx's realip module and many apps read X-Real-IP as the client), so from a
- * client not in `trust_forwarded_from` they are dropped, as X-Forwarded-For is replaced.
+ * -Ssl, -Prefix, -Scheme, -Server, -Uri…) and the client-address fields above. Frameworks take
+ * them as the word of the proxy in front (Rack's X-Forwarded-Ssl makes a request https,
+ * X-Forwarded-Prefix and -Port build its URLs, X-Real-IP or True-Client-IP is the client), so
+ * from a client not in `trust_forwarded_from` they are dropped, as X-Forwarded-For is replaced.
  */
 function isProxysWord(lower: string): boolean {
-  return lower.charCodeAt(0) === 0x78 /* x */ && (lower.startsWith('x-forwarded-') || lower === 'x-real-ip');
+  return (
+    (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-forwarded-')) ||
+    CLIENT_ADDRESS_FIELDS.has(lower)
+  );
 }
 
 /**

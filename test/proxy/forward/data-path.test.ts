@@ -89,12 +89,17 @@ describe('the data path', () => {
     assert.equal(seen.host, 'shop.example:8080', 'the Host is preserved');
   });
 
-  test("an untrusted client's other statements of who and where it is (X-Real-IP, X-Forwarded-Port, -Ssl, -Prefix…) do not reach the upstream", async () => {
+  test("an untrusted client's other statements of who and where it is (X-Real-IP, True-Client-IP, X-Forwarded-Port, -Ssl, -Prefix…) do not reach the upstream", async () => {
     // Frameworks read these as a proxy's word (Rack's X-Forwarded-Ssl makes the request https,
     // Spring's and Werkzeug's X-Forwarded-Prefix and -Port build its URLs, nginx's realip module
     // and many apps take X-Real-IP as the client): only a proxy in trust_forwarded_from may say them.
     const forged = {
       'x-real-ip': '6.6.6.6',
+      'true-client-ip': '6.6.6.7',
+      'x-client-ip': '6.6.6.8',
+      'x-cluster-client-ip': '6.6.6.9',
+      'cf-connecting-ip': '6.6.6.10',
+      'fastly-client-ip': '6.6.6.11',
       'x-forwarded-port': '443',
       'x-forwarded-ssl': 'on',
       'x-forwarded-scheme': 'https',
