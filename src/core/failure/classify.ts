@@ -102,6 +102,32 @@ export function connectionDropped(err: unknown, details: string, after: string, 
   );
 }
 
+/** The DNS response code a code of node:dns's own resolver (c-ares) stands for. */
+const RESOLVER_RCODES: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'NXDOMAIN',
+  ESERVFAIL: 'SERVFAIL',
+  EREFUSED: 'REFUSED',
+  ENOTIMP: 'NOTIMP',
+  EFORMERR: 'FORMERR',
+};
+
+/**
+ * A question node:dns's resolver (DNS discovery's) could not answer, by its code: `dns_timeout`
+ * when no server answered, else `dns_error` with the response code the code stands for (none
+ * claimed for a code that is no response code). `question` names what was asked; `tail` follows
+ * the details.
+ */
+export function classifyResolverCode(code: string, question: string, tail = ''): Failure {
+  if (code === 'ETIMEOUT')
+    return new Failure('dns_timeout', `no DNS answer for ${question} in time (ETIMEOUT)${tail}`);
+  const rcode = RESOLVER_RCODES[code];
+  return rcode === undefined
+    ? new Failure('dns_error', `the DNS lookup of ${question} failed (${code})${tail}`)
+    : new Failure('dns_error', `the DNS lookup of ${question} failed (${rcode})${tail}`, {
+        params: { rcode },
+      });
+}
+
 /** A failure while opening the connection: nothing of the request was sent. */
 export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed: number): Failure {
   if (err instanceof Failure) return err;

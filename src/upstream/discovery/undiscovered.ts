@@ -1,14 +1,6 @@
 import type { DiscoveryConfig } from '../../core/config/types.ts';
+import { classifyResolverCode } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
-
-/** The resolver's codes (node:dns) that are a DNS response code, by that code's name. */
-const RCODES: Readonly<Record<string, string>> = {
-  ENOTFOUND: 'NXDOMAIN',
-  ESERVFAIL: 'SERVFAIL',
-  EREFUSED: 'REFUSED',
-  ENOTIMP: 'NOTIMP',
-  EFORMERR: 'FORMERR',
-};
 
 /**
  * What a request gets from an upstream whose DNS discovery has found no target yet (no good
@@ -29,8 +21,6 @@ export function undiscoveredFailure(
     return new Failure('destination_unavailable', `waiting for the first DNS answer for ${asked}${none}`, {
       retryAfter: 1,
     });
-  if (failure === 'ETIMEOUT')
-    return new Failure('dns_timeout', `no DNS answer for ${asked} in time (ETIMEOUT)${none}`);
   if (failure === 'empty')
     return new Failure('dns_error', `the DNS answer for ${asked} has no records${none}`, {
       params: { rcode: 'NOERROR' },
@@ -43,8 +33,5 @@ export function undiscoveredFailure(
       `every record of the DNS answer for ${asked} was refused as a target${none}`,
       { retryAfter: 1 },
     );
-  const rcode = RCODES[failure];
-  return rcode === undefined
-    ? new Failure('dns_error', `the DNS lookup of ${asked} failed (${failure})${none}`)
-    : new Failure('dns_error', `the DNS lookup of ${asked} failed (${rcode})${none}`, { params: { rcode } });
+  return classifyResolverCode(failure, asked, none);
 }
