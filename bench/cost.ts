@@ -48,6 +48,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { WORKER_V8_FLAGS } from '../src/server/cli/worker-flags.ts';
 
 type PathId = 'keepalive' | 'close' | 'h2c';
 /**
@@ -610,17 +611,11 @@ async function measureSide(
     `--tail=${o.tail}`,
   ];
   if (o.cpuProf !== undefined) args.push(`--cpu-prof=${o.cpuProf}`);
-  // The V8 flags a worker runs with (src/server/cli/workers.ts): its young generation, its
-  // compiles, no memory reducer.
+  // The V8 flags a worker runs with (src/server/cli/worker-flags.ts): its young generation,
+  // no pretenuring, its compiles, no memory reducer.
   const proc = fork(fileURLToPath(import.meta.url), args, {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    execArgv: [
-      ...process.execArgv,
-      '--max-semi-space-size=8',
-      '--no-concurrent-recompilation',
-      '--no-memory-reducer',
-      ...flags,
-    ],
+    execArgv: [...process.execArgv, ...WORKER_V8_FLAGS, ...flags],
   });
   let out = '';
   proc.stdout?.on('data', (d) => {

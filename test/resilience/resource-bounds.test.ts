@@ -9,9 +9,9 @@
  * The bound, 128 MiB of growth over the baseline (about 85 MiB after the warm-up, so a peak
  * near 215 MiB): a worker that streams with backpressure still holds garbage V8 has not
  * collected yet — the read buffers of up to 64 MiB of traffic (V8 forces a full collection
- * only once external memory has grown by 64 MiB), two 8 MiB young-generation semi-spaces under
+ * only once external memory has grown by 64 MiB), two 16 MiB young-generation semi-spaces under
  * the worker's V8 flags, and old-generation slack — besides socket buffers and one head at a
- * time. That is about 90 MiB at worst; correct streaming measures 35–70 MiB here. What an
+ * time. That is about 106 MiB at worst; correct streaming measures 35–70 MiB here. What an
  * unbounded buffer holds is far beyond it: the bodies are 512 MiB and 1 GiB, and the 1xx flood
  * queues hundreds of MiB of interim heads within its response timeout. So the bound separates
  * "bounded" from "unbounded" with room on both sides, on a loaded 2-core CI machine too, where

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 import { PRIMARY_V8_FLAGS } from './primary-compilers.ts';
+import { WORKER_V8_FLAGS } from './worker-flags.ts';
 
 /**
  * `--workers N`: N processes share the listeners (each accepts on a socket of its own where the
@@ -16,22 +17,6 @@ export function parseWorkers(value: string | undefined): number | undefined {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 256) return undefined;
   return Number(value);
 }
-
-/**
- * V8 sizes the young generation from the machine's memory: on a 24 GB host its two
- * semi-spaces grow to 64 MB each under load, and a worker's RSS follows them to ~280 MB.
- * 8 MB semi-spaces cost no measurable throughput (the survivors of a request are few) and
- * keep a worker's peak RSS near 160 MB. Optimizing compiles run on the worker's own thread
- * rather than on a background one: the memory a background compile takes stays with the
- * process, about 18 MB of a worker's RSS under load (110 → 91 MiB after 5 s of 50
- * connections), and a worker compiles its hot code once, in its first seconds (no measurable
- * throughput lost in 10 s runs). V8's memory reducer is off: a few seconds into the first lull
- * it would shrink the heap as idle-trim.ts does after five minutes, and the next burst would start
- * cold (p99 at 200 connections twice the warm one for its first seconds); the trim alone
- * decides when a worker gives its memory back. Flags can only be set when a process starts,
- * which is why even one worker runs under a primary.
- */
-const WORKER_V8_FLAGS = ['--max-semi-space-size=8', '--no-concurrent-recompilation', '--no-memory-reducer'];
 
 /**
  * SIGUSR1 opens Node's inspector (a code-execution door on 127.0.0.1:9229) unless this flag

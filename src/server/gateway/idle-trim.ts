@@ -23,8 +23,8 @@ const QUIET_WINDOWS = 60;
  * V8's collector, without exposing `gc` to every module (the flag alone would): a function
  * made in a context of its own. Asked for a "last resort" collection (as under memory
  * pressure), V8 compacts the old generation and shrinks the young one to its floor. Under load
- * a worker's young generation grows to its cap (two 8 MB semi-spaces, workers.ts) and V8 keeps
- * it resident once the load is gone: about 16 MB of a worker's RSS, and the old generation's
+ * a worker's young generation grows to its cap (two 16 MB semi-spaces, worker-flags.ts) and V8
+ * keeps it resident once the load is gone: up to 32 MB of a worker's RSS, and the old generation's
  * emptied pages with it. A pause of tens of milliseconds, taken only while nothing runs.
  */
 function collector(): (options: { type: 'major'; flavor: 'last-resort' }) => void {

@@ -90,7 +90,7 @@ test('candor serve: the primary runs with the flags on its command line, under t
       .split(' ')
       .map(Number);
     const workerLine = commandLine(worker);
-    assert.ok(workerLine.includes('--max-semi-space-size=8'), `a worker: ${workerLine.join(' ')}`);
+    assert.ok(workerLine.includes('--max-semi-space-size=16'), `a worker: ${workerLine.join(' ')}`);
     assert.ok(
       !workerLine.includes('--no-maglev') && !workerLine.includes('--no-turbofan'),
       workerLine.join(' '),

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 const MODULE = join(import.meta.dirname, '../../../src/server/gateway/idle-trim.ts');
 
 /**
- * In a process of its own, with a worker's young-generation cap (workers.ts): allocation grows
+ * In a process of its own, with a worker's young-generation cap (worker-flags.ts): allocation grows
  * the young generation, a busy spin makes a window busy, then the process idles for a few
  * windows. Prints the young generation's resident MiB after the load and after the idling.
  * TRIM: the quiet windows the trim waits for after a load (0: no trim).
@@ -36,7 +36,7 @@ console.log(JSON.stringify({ loaded, idle: young() }));
 `;
 
 function run(quietWindows: number): { loaded: number; idle: number } {
-  const out = spawnSync(process.execPath, ['--max-semi-space-size=8', '--input-type=module', '-e', SCRIPT], {
+  const out = spawnSync(process.execPath, ['--max-semi-space-size=16', '--input-type=module', '-e', SCRIPT], {
     encoding: 'utf8',
     env: { ...process.env, TRIM: String(quietWindows) },
   });
