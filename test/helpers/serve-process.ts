@@ -21,10 +21,11 @@ export interface ServeProcess {
 export async function startServe(
   config: string,
   workers: number,
-  options: { admin?: boolean } = {},
+  options: { admin?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   const lines: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
@@ -93,7 +94,7 @@ export function adminCall(
   method: string,
   path: string,
   options: { token?: string; body?: unknown; rawBody?: string; host?: string } = {},
-): Promise<{ status: number; type: string | undefined; body: Record<string, unknown> }> {
+): Promise<{ status: number; type: string | undefined; body: Record<string, unknown>; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: '127.0.0.1',
@@ -110,13 +111,15 @@ export function adminCall(
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
         resolve({
           status: res.statusCode ?? 0,
           type: res.headers['content-type'],
-          body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
-        }),
-      );
+          body: JSON.parse(text),
+          text,
+        });
+      });
     });
     req.end(options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)));
   });

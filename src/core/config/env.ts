@@ -9,11 +9,19 @@
  * literal `${`. A lone `$` is kept as it is, so "pa$$word" needs no escaping.
  */
 
+/** A variable's value put into the config: GET /config shows `${name}` where `value` was. */
+export interface FromEnvironment {
+  readonly name: string;
+  readonly value: string;
+}
+
 type Interpolation =
   | {
       readonly ok: true;
       readonly value: string /** Whether any `${...}` was replaced. */;
       readonly replaced: boolean;
+      /** Each variable whose value the environment put in (not a default from the file). */
+      readonly taken: readonly FromEnvironment[];
     }
   | { readonly ok: false; readonly message: string };
 
@@ -43,16 +51,17 @@ export type UnsetVariable = 'refuse' | 'empty';
 /**
  * Replaces every `${...}` in `text`, or says why it cannot.
  *
- * @example interpolateEnv('127.0.0.1:${PORT:-8080}', {}) // { ok: true, value: '127.0.0.1:8080', replaced: true }
+ * @example interpolateEnv('127.0.0.1:${PORT:-8080}', {}) // { ok: true, value: '127.0.0.1:8080', replaced: true, taken: [] }
  */
 export function interpolateEnv(
   text: string,
   env: NodeJS.ProcessEnv,
   unset: UnsetVariable = 'refuse',
 ): Interpolation {
-  if (!text.includes('${')) return { ok: true, value: text, replaced: false };
+  if (!text.includes('${')) return { ok: true, value: text, replaced: false, taken: [] };
   let value = '';
   let replaced = false;
+  const taken: FromEnvironment[] = [];
   let last = 0;
   for (const match of text.matchAll(TOKEN)) {
     value += text.slice(last, match.index);
@@ -89,8 +98,9 @@ export function interpolateEnv(
       };
     } else {
       value += fromEnv;
+      taken.push({ name, value: fromEnv });
     }
     replaced = true;
   }
-  return { ok: true, value: value + text.slice(last), replaced };
+  return { ok: true, value: value + text.slice(last), replaced, taken };
 }

@@ -168,8 +168,9 @@ export function parseConfig(
   if (problems.length > 0) {
     throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.column - b.column));
   }
+  const normalized = toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir);
   const config = deepFreeze(
-    toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir),
+    yaml.fromEnvironment.length === 0 ? normalized : { ...normalized, fromEnvironment: yaml.fromEnvironment },
   );
   keepFieldLines(config, fieldLinesOf(yaml.value, yaml.locate));
   return config;

@@ -116,11 +116,24 @@ export function parseHeaderTemplate(text: string): Parsed<TemplatePart[]> {
 }
 
 /**
+ * The longest pattern a route may have, in characters: a route's is a few dozen, and 4096 is
+ * the bound the gateway keeps on other single values it reads (an Authorization field, a
+ * service's answer field, a chunk line); RE2 compiles that much in milliseconds.
+ */
+const MAX_PATTERN_LENGTH = 4096;
+
+/**
  * Patterns run on RE2's linear-time engine (the re2js port): matching takes time in proportion
  * to the input whatever the pattern, so what needs backtracking (backreferences, lookarounds)
  * is refused when the config is loaded, as is a repeat count over 1000.
  */
 export function compileLinearPattern(text: string): Parsed<RE2JS> {
+  // Checked before compiling: RE2 takes time in proportion to the pattern (a 1 MiB one, near 2 s,
+  // again for each route it is weighed against), and the problem does not quote it.
+  if (text.length > MAX_PATTERN_LENGTH)
+    return {
+      problem: `expected a pattern of at most ${MAX_PATTERN_LENGTH} characters, got one of ${text.length} (a route's pattern is a few dozen: match a prefix, or split the route)`,
+    };
   try {
     return { value: RE2JS.compile(text) };
   } catch (error) {

@@ -32,7 +32,12 @@ const Maintenance = Type.Optional(
     {
       retry_after: duration(),
       message: Type.Optional(
-        Type.String({ minLength: 1, maxLength: 500, expected: 'a message of up to 500 characters' }),
+        Type.String({
+          minLength: 1,
+          maxLength: 500,
+          format: FORMAT.message,
+          expected: 'a message of up to 500 characters',
+        }),
       ),
     },
     'a mapping with retry_after and message',

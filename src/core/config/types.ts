@@ -7,6 +7,7 @@
  */
 
 import type { CircuitBreakerConfig } from '../retry/circuit.ts';
+import type { FromEnvironment } from './env.ts';
 import type { HashKey, TemplatePart } from './routing-values.ts';
 
 export type { HashKey, TemplatePart } from './routing-values.ts';
@@ -37,6 +38,12 @@ export interface GatewayConfig {
   readonly admin?: AdminConfig;
   /** OpenTelemetry span export; absent: off. */
   readonly tracing?: TracingConfig;
+  /**
+   * The values `${NAME}` took from the environment, so that GET /config can show `${NAME}` where
+   * they are (a secret put in the environment is there to stay out of files, and out of what the
+   * admin API prints); absent: none.
+   */
+  readonly fromEnvironment?: readonly FromEnvironment[];
 }
 
 interface MetricsConfig {

@@ -17,7 +17,7 @@ import {
   type Node,
   parseDocument,
 } from 'yaml';
-import { interpolateEnv, requiredVariables, type UnsetVariable } from './env.ts';
+import { type FromEnvironment, interpolateEnv, requiredVariables, type UnsetVariable } from './env.ts';
 import type { PathSegment } from './schema.ts';
 
 export interface Position {
@@ -40,6 +40,12 @@ interface YamlSource {
   readonly valueErrors: readonly SourceIssue[];
   /** Each `${NAME}` written without a default, with the field it is in (once per name and field). */
   readonly variables: readonly { readonly name: string; readonly path: readonly PathSegment[] }[];
+  /**
+   * Each non-empty value the environment put into a value that stays text (once per variable
+   * and value): what GET /config shows as `${NAME}` (server/admin/config-view.ts). A number or boolean
+   * made from a variable is not here: its field cannot hold `${NAME}`.
+   */
+  readonly fromEnvironment: readonly FromEnvironment[];
   /** Where the value (or, with "key", the key) at `path` is written; falls back to the closest enclosing one. */
   locate(path: readonly PathSegment[], prefer?: 'value' | 'key'): Position;
 }
@@ -99,6 +105,7 @@ export function readYamlSource(
   const nodes = new Map<string, Located>();
   const valueErrors: SourceIssue[] = [];
   const variables = new Map<string, { name: string; path: readonly PathSegment[] }>();
+  const fromEnvironment = new Map<string, FromEnvironment>();
   const walking = new Set<Node>();
   let aliases = 0;
   let values = 0;
@@ -181,7 +188,12 @@ export function readYamlSource(
         valueErrors.push({ path, position: positionOf(node)!, message: expanded.message });
         return node.value;
       }
-      return expanded.replaced ? coerce(path, expanded.value) : expanded.value;
+      if (!expanded.replaced) return expanded.value;
+      const value = coerce(path, expanded.value);
+      if (typeof value === 'string')
+        for (const taken of expanded.taken)
+          if (taken.value !== '') fromEnvironment.set(JSON.stringify([taken.name, taken.value]), taken);
+      return value;
     }
     return null;
   }
@@ -212,5 +224,12 @@ export function readYamlSource(
     return { line: 1, column: 1 };
   }
 
-  return { value, syntaxErrors, valueErrors, variables: [...variables.values()], locate };
+  return {
+    value,
+    syntaxErrors,
+    valueErrors,
+    variables: [...variables.values()],
+    fromEnvironment: [...fromEnvironment.values()],
+    locate,
+  };
 }

@@ -1,16 +1,25 @@
+import type { FromEnvironment } from '../../core/config/env.ts';
 import { withoutPassword } from '../../core/config/fleet-values.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 
 /**
- * The running config as `GET /config` shows it: every field as loaded, but the password a URL
- * may carry (`store.redis.url`, `redis://:${REDIS_PASSWORD}@…`; `tracing.otlp_endpoint`) as
- * `***`. Whoever holds the admin token reads the config to see what runs, not to learn the
- * store's or the collector's credentials.
+ * The running config as `GET /config` shows it: every field as loaded, but
+ * - a value the environment gave (`Bearer ${TOKEN}` in a header rule, a forward-auth URL, a JWT
+ *   cookie name) as the file writes it, `${TOKEN}` where the variable's value is: a secret is put
+ *   in the environment to keep it out of files, and whoever reads the config learns from
+ *   `${TOKEN}` both that a value is there and where it comes from, which `***` would not say;
+ * - the password a URL may carry (`store.redis.url`, `tracing.otlp_endpoint`) as `***`, even one
+ *   written in the file. Whoever holds the admin token reads the config to see what runs, not to
+ *   learn the store's or the collector's credentials.
+ * A number or boolean made from a variable (`port: ${PORT}`) is shown as loaded: its field
+ * cannot hold `${PORT}` (yaml-source.ts keeps no such value).
  */
 export function configView(config: GatewayConfig): GatewayConfig {
-  const { store, tracing } = config;
+  const { fromEnvironment, ...loaded } = config;
+  const written = asWritten(loaded, fromEnvironment ?? []);
+  const { store, tracing } = written;
   return {
-    ...config,
+    ...written,
     ...(store === undefined
       ? {}
       : { store: { ...store, redis: { ...store.redis, url: withoutPassword(store.redis.url) } } }),
@@ -18,4 +27,34 @@ export function configView(config: GatewayConfig): GatewayConfig {
       ? {}
       : { tracing: { ...tracing, otlpEndpoint: withoutPassword(tracing.otlpEndpoint) } }),
   };
+}
+
+/**
+ * `config` with each variable's value, in every string, back to `${NAME}`. Found by value, not
+ * by field, because the loader reshapes what it reads (a header value into template parts, a
+ * URL into its origin and path). A value also written literally elsewhere shows as `${NAME}`
+ * there too: the same text, so the view still reads as what runs.
+ */
+function asWritten<T>(config: T, fromEnvironment: readonly FromEnvironment[]): T {
+  if (fromEnvironment.length === 0) return config;
+  // Longest first, in one pass: a value inside another's is not replaced within it.
+  const byLength = [...fromEnvironment].sort((a, b) => b.value.length - a.value.length);
+  const replace = (text: string): string => {
+    let shown = '';
+    for (let at = 0; at < text.length; ) {
+      const found = byLength.find(({ value }) => text.startsWith(value, at));
+      shown += found === undefined ? text[at] : `\${${found.name}}`;
+      at += found === undefined ? 1 : found.value.length;
+    }
+    return shown;
+  };
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return replace(value);
+    if (Array.isArray(value)) return value.map(walk);
+    if (value === null || typeof value !== 'object') return value;
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) return value;
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, walk(inner)]));
+  };
+  return walk(config) as T;
 }

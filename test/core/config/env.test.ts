@@ -10,6 +10,7 @@ test('${VAR} takes the value from the environment', () => {
     ok: true,
     value: '127.0.0.1:9000',
     replaced: true,
+    taken: [{ name: 'PORT', value: '9000' }],
   });
 });
 
@@ -26,6 +27,7 @@ test('$${ is a literal ${ and a lone $ is kept', () => {
     ok: true,
     value: '${PORT}',
     replaced: false,
+    taken: [],
   });
   assert.equal(expanded(interpolateEnv('pa$$word $5 ${X}$', { X: 'x' })), 'pa$$word $5 x$');
 });

@@ -214,6 +214,8 @@ test('every field of a full config is read, converted to runtime units and resol
     },
     log: { level: 'debug', destination: join(dir, 'logs/candor.log') },
     drain: { delay: 0, timeout: 10_000 },
+    // The listen address's ${PORT:-8080}, taken from the environment: GET /config shows ${PORT}.
+    fromEnvironment: [{ name: 'PORT', value: '9000' }],
   };
   assert.deepEqual(config, expected);
 });
