@@ -10,6 +10,7 @@
 import { Failure } from '../failure/failure.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
+import { keepAliveParam } from './keep-alive.ts';
 import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, TCHAR, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
@@ -44,9 +45,13 @@ export interface ResponseHead {
   readonly decode: readonly DecodableCoding[];
   /** For 'length'; -1 otherwise. */
   readonly contentLength: number;
-  /** The connection may carry another request after this response. */
+  /**
+   * The connection may carry another request after this response: not after `Connection: close`,
+   * a close-delimited body, an HTTP/1.0 response without `Connection: keep-alive`, or a
+   * `Keep-Alive: max=0` or `max=1` (see parseHead).
+   */
   readonly keepAlive: boolean;
-  /** Seconds from a `Keep-Alive: timeout=N` header, or -1. */
+  /** Seconds the upstream said it keeps the connection idle (`Keep-Alive: timeout=N`, the smallest said), or -1. */
   readonly keepAliveTimeout: number;
 }
 
@@ -105,18 +110,6 @@ function parseContentLength(value: string): number {
     if (value.charCodeAt(i) !== 0x2c) return -1;
     i++;
   }
-}
-
-/** `timeout=N` from a Keep-Alive value (a hint only, so anything malformed is just ignored). */
-function keepAliveTimeoutOf(value: string): number {
-  for (const part of value.split(',')) {
-    const param = trimOws(part);
-    if (param.length < 9 || !nameIs(param.slice(0, 8), 'timeout=')) continue;
-    let v = trimOws(param.slice(8));
-    if (v.length >= 2 && v.charCodeAt(0) === 0x22 && v.charCodeAt(v.length - 1) === 0x22) v = v.slice(1, -1);
-    return /^[0-9]{1,9}$/.test(v) ? Number(v) : -1;
-  }
-  return -1;
 }
 
 const NO_CODINGS: DecodableCoding[] = [];
@@ -608,6 +601,7 @@ export class ResponseParser {
     let close = false;
     let keepAliveToken = false;
     let keepAliveTimeout = -1;
+    let keepAliveMax = -1;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
       switch (name.length) {
@@ -623,8 +617,10 @@ export class ResponseParser {
                 if (t === 'close') close = true;
                 else if (t === 'keep-alive') keepAliveToken = true;
               }
-          } else if (keepAliveTimeout === -1 && nameIs(name, 'keep-alive')) {
-            keepAliveTimeout = keepAliveTimeoutOf(headers[i + 1]);
+          } else if (nameIs(name, 'keep-alive')) {
+            // Every field line read: `Keep-Alive: timeout=5` and `Keep-Alive: max=9` are one list.
+            keepAliveTimeout = keepAliveParam(headers[i + 1], 'timeout', keepAliveTimeout);
+            keepAliveMax = keepAliveParam(headers[i + 1], 'max', keepAliveMax);
           }
           break;
         case 14:
@@ -680,7 +676,13 @@ export class ResponseParser {
     if (lengthFields > 1 || !lengthCanonical) normaliseContentLength(headers, contentLength);
     if (framing !== 'length') contentLength = -1;
 
-    const keepAlive = framing !== 'close' && !close && (this.minor === 1 || keepAliveToken);
+    // `max=M` counts the requests the upstream still takes on the connection, but not all alike:
+    // Apache counts those left after this one (its last reusable answer says max=1, the next one
+    // Connection: close), others this one too. Read as the last either way: at worst a connection
+    // opens one request early, where the other reading risks a POST written to a socket being
+    // closed (502 not_idempotent).
+    const lastByMax = keepAliveMax !== -1 && keepAliveMax <= 1;
+    const keepAlive = framing !== 'close' && !close && !lastByMax && (this.minor === 1 || keepAliveToken);
     if (status === 101) {
       // The switch: this head is the last HTTP on the connection.
       this.finalHead = true;

@@ -30,6 +30,11 @@ export class MovingDeadline {
     this.#set(now, ms);
   }
 
+  /** Whether the deadline set has passed at `now`, fired or not (a timer fires late on a busy loop). */
+  passed(now: number): boolean {
+    return this.#dueAt <= now;
+  }
+
   /** None due (the timer set, if any, stays: it does nothing when it fires). */
   clear(): void {
     this.#dueAt = Number.POSITIVE_INFINITY;

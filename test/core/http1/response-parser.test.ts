@@ -793,15 +793,49 @@ describe('keep-alive', () => {
     ['Keep-Alive: max=100, timeout=30\r\n', 30],
     ['keep-alive: Timeout=7\r\n', 7],
     ['Keep-Alive: timeout="9"\r\n', 9],
-    ['Keep-Alive: timeout = 5\r\n', -1],
+    ['Keep-Alive: timeout = 5\r\n', 5],
+    ['Keep-Alive:\ttimeout\t=\t\t4 ,max=3\r\n', 4],
+    ['Keep-Alive: TIMEOUT=6\r\n', 6],
     ['Keep-Alive: max=5\r\n', -1],
     ['Keep-Alive: timeout=abc\r\n', -1],
     ['Keep-Alive: timeout=\r\n', -1],
+    ['Keep-Alive: timeout\r\n', -1],
+    ['Keep-Alive: =3\r\n', -1],
     ['Keep-Alive: timeout=0\r\n', 0],
+    ['Keep-Alive: timeout=-5\r\n', -1],
+    ['Keep-Alive: timeout=1.5\r\n', -1],
+    ['Keep-Alive: timeout=5s\r\n', -1],
+    ['Keep-Alive: timeout=1 2\r\n', -1],
+    ['Keep-Alive: timeout="7\r\n', -1],
+    ['Keep-Alive: xtimeout=1, timeouts=1\r\n', -1],
+    ['Keep-Alive: timeout=999999999\r\n', 999999999],
+    ['Keep-Alive: timeout=1000000000\r\n', -1],
+    ['Keep-Alive: timeout=99999999999999999999999\r\n', -1],
+    // Garbage beside a good member does not hide it; said twice, the smaller stands.
+    ['Keep-Alive: timeout=junk, timeout=8, , ;;\r\n', 8],
+    ['Keep-Alive: timeout=5, timeout=2\r\n', 2],
+    ['Keep-Alive: max=100\r\nKeep-Alive: timeout=3\r\n', 3],
+    ['Keep-Alive: timeout=9\r\nX-Other: 1\r\nKeep-Alive: timeout=4\r\n', 4],
   ];
   for (const [fields, expected] of timeouts) {
     test(`Keep-Alive timeout from ${JSON.stringify(fields)} is ${expected}`, () => {
       assert.equal(ok(resp(`${fields}Content-Length: 0\r\n`)).head.keepAliveTimeout, expected);
+    });
+  }
+
+  const maxes: [string, boolean][] = [
+    ['Keep-Alive: timeout=5, max=100\r\n', true],
+    ['Keep-Alive: max=2\r\n', true],
+    ['Keep-Alive: timeout=5, max=1\r\n', false],
+    ['Keep-Alive: MAX = 0\r\n', false],
+    ['Keep-Alive: timeout=5\r\nKeep-Alive: max=1\r\n', false],
+    ['Keep-Alive: max=-1\r\n', true],
+    ['Keep-Alive: max=none\r\n', true],
+    ['Keep-Alive: maxage=0\r\n', true],
+  ];
+  for (const [fields, expected] of maxes) {
+    test(`Keep-Alive ${JSON.stringify(fields)}: the connection is ${expected ? 'kept' : 'not kept (the last request)'}`, () => {
+      assert.equal(ok(resp(`${fields}Content-Length: 0\r\n`)).head.keepAlive, expected);
     });
   }
 });

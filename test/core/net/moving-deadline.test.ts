@@ -50,3 +50,18 @@ test('cleared or stopped, a deadline does not pass', async () => {
   await sleep(60);
   assert.equal(passed, 1);
 });
+
+test('passed(now) says a deadline is over before its timer fires, and not once it is set again, cleared or stopped', () => {
+  const deadline = new MovingDeadline(() => assert.fail('no timer runs in this synchronous test'));
+  const now = performance.now();
+  deadline.setIn(100, now);
+  assert.equal(deadline.passed(now + 99), false);
+  assert.equal(deadline.passed(now + 100), true);
+  deadline.setIn(100, now + 100);
+  assert.equal(deadline.passed(now + 150), false);
+  deadline.clear();
+  assert.equal(deadline.passed(now + 1e9), false);
+  deadline.setIn(100, now);
+  deadline.stop();
+  assert.equal(deadline.passed(now + 1e9), false);
+});

@@ -21,6 +21,7 @@ import type {
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import { ChunkedOut, PlainOut } from './body-out.ts';
 import { connectionEnded } from './connection-ended.ts';
+import { idleLimit } from './idle-limit.ts';
 import { upstreamHeadOf } from './upstream-head.ts';
 
 /** Where a finished connection goes: back to the pool, or out of it. */
@@ -41,8 +42,10 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   readonly connectMs: number;
   /** Requests this connection has carried, the current one included. */
   requests = 0;
-  /** Milliseconds an idle connection is kept (the pool's setting, shortened by the upstream's Keep-Alive hint). */
+  /** Milliseconds this connection is kept idle: the pool's idle_timeout, shortened by the last response's Keep-Alive hint. */
   idleLimit: number;
+  /** The pool's idle_timeout when the connection opened (a reload that changes it outdates the connection). */
+  private readonly idleTimeout: number;
   private readonly owner: ConnectionOwner;
   private readonly parser: ResponseParser;
   private readonly timeouts: ConnectionTimeouts;
@@ -95,6 +98,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.owner = owner;
     this.timeouts = options.timeouts;
     this.authority = options.authority;
+    this.idleTimeout = options.idleTimeout;
     this.idleLimit = options.idleTimeout;
     this.parser = new ResponseParser(this, options.maxHeaderSize);
     this.headClock = new MovingDeadline(this.onHeadTimeout);
@@ -226,12 +230,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     }
     this.head = head;
     this.reusable = head.keepAlive;
-    if (head.keepAliveTimeout >= 0) {
-      // Closing early (a second, or half of a short hint) keeps us out of the race with the
-      // upstream's own idle close.
-      const hint = head.keepAliveTimeout * 1000;
-      this.idleLimit = Math.min(this.idleLimit, Math.max(hint - 1000, hint / 2));
-    }
+    // Each response says it anew: the upstream's latest word on how long it keeps the connection.
+    this.idleLimit = idleLimit(this.idleTimeout, head.keepAliveTimeout);
     if (head.decode.length > 0) this.decoder = new TransferDecoder(head.decode, this.decoderHandler(handler));
     handler.onResponseStart(this, upstreamHeadOf(head));
   }
@@ -461,6 +461,14 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   /** Parked in the pool: closed after idleLimit unless a request takes it first. */
   park(): void {
     this.idleClock.setIn(this.idleLimit);
+  }
+
+  /**
+   * Parked past its idle limit (at `now`, performance.now()): its timer may not have fired yet,
+   * on a loop busy meanwhile, but the upstream may be closing it already.
+   */
+  idleOver(now: number): boolean {
+    return this.idleClock.passed(now);
   }
 
   private readonly onIdleTimeout = (): void => {

@@ -158,9 +158,17 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   }
 
   private readonly takeIdle = (): UpstreamConnection | undefined => {
-    let connection = this.idle.pop();
-    // A socket the upstream closed a moment ago may not have reported 'close' yet.
-    while (connection?.socket.destroyed) connection = this.idle.pop();
+    const { idle } = this;
+    if (idle.length === 0) return undefined;
+    const now = performance.now();
+    let connection = idle.pop();
+    // A socket the upstream closed a moment ago may not have reported 'close' yet; one parked
+    // past its idle limit may not have heard its timer yet (a busy loop), while the upstream,
+    // whose Keep-Alive hint set the limit, is closing it: neither is handed out.
+    while (connection !== undefined && (connection.socket.destroyed || connection.idleOver(now))) {
+      connection.destroy();
+      connection = idle.pop();
+    }
     return connection;
   };
 
