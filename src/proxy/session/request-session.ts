@@ -194,7 +194,7 @@ export class RequestSession implements AttemptsOwner {
     record.clientAborted = true;
     if (record.status !== 0) return;
     record.status = FAILURES.client_closed.status;
-    record.failure ??= new Failure('client_closed', 'client closed the connection');
+    record.failure ??= new Failure('client_closed', this.#req.response.leftHow);
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */
