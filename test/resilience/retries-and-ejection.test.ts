@@ -341,6 +341,38 @@ test('an open circuit says when it will probe again, and a successful probe clos
   }
 });
 
+test("a retry the request's own failure refused by opening the circuit: the client gets that failure, 502, and the log says circuit_open", async () => {
+  const targets = await Promise.all([startResetBeforeHead(), startResetBeforeHead()]);
+  const gw = await startTestGateway(
+    pool(
+      targets.map((t) => t.url),
+      '    outlier_detection: { consecutive_failures: 0 }\n    circuit_breaker: { consecutive_failures: 1, open_time: 10s }\n    retries: { attempts: 3 }\n',
+    ),
+  );
+  try {
+    const res = await request(gw.url, { headers: { 'x-request-id': 'opened-it' } });
+    assert.equal(res.status, 502, "the reset its attempt met, not the circuit's 503");
+    assert.equal(res.headers['retry-after'], undefined);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^edge-1; error=connection_terminated; details="connection reset \(ECONNRESET\)[^"]*"; next-hop="app"$/,
+    );
+    const reached = targets.reduce((sum, t) => sum + t.received.length, 0);
+    assert.equal(reached, 1, 'the retry was never made');
+    const line = gw.logs.find((l) => l.msg === 'request' && l.client_req_id === 'opened-it');
+    assert.deepEqual(
+      [line?.status, line?.error, line?.stage, line?.attempts, line?.retry_skipped],
+      [502, 'connection_terminated', 'sent', 1, 'circuit_open'],
+    );
+    const after = await request(gw.url);
+    assert.equal(after.status, 503, 'a request after it meets the open circuit');
+    assert.match(String(after.headers['proxy-status']), /^edge-1; error=destination_unavailable;/);
+  } finally {
+    await gw.close();
+    await Promise.all(targets.map((t) => t.close()));
+  }
+});
+
 test('while the half-open probe is out, the others get 503 saying the circuit probes, and a Retry-After of its open time', async () => {
   // Resets every request until told to hold them: then answers each once released.
   let mode: 'reset' | 'hold' = 'reset';

@@ -379,12 +379,15 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
     );
   }
   if (rstCode === 11) {
-    // Node resets a stream whose head passes the bounds this gateway set (its SETTINGS'
-    // header list size, its count of fields) with ENHANCE_YOUR_CALM; the code alone cannot
-    // say which side sent it, and a head past the bound is what it is sent for on a request.
+    // ENHANCE_YOUR_CALM (RFC 9113 §7): the upstream takes what it is sent for excessive load, a
+    // refusal that, unlike REFUSED_STREAM, does not say the request went unprocessed. node:http2
+    // resets a stream with the same code, no other sign, for a response head past the bounds
+    // this gateway set (its SETTINGS' header list size once acknowledged, its count of fields,
+    // the session's memory): which side reset it cannot be known, so the details name both, and
+    // the type is what both share, a stream that ended before a head the gateway could take.
     return new Failure(
-      'http_response_header_section_size',
-      `no response head taken: the stream was reset (ENHANCE_YOUR_CALM), as the gateway resets a response head past its bound on size or fields ${after}`,
+      'connection_terminated',
+      `stream reset (ENHANCE_YOUR_CALM) before the response head: the upstream refusing the request as excessive load (RFC 9113 section 7; it may have processed it), or node:http2 refusing a response head past the gateway's bound on size or fields ${after}`,
       { stage: 'sent', cause },
     );
   }

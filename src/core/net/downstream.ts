@@ -17,6 +17,9 @@ import type { SendLimit } from './send-deadline.ts';
  */
 export type DownstreamProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
 
+/** A client that left by closing its connection, as a client_closed failure says it (ResponseSink.leftHow). */
+export const CONNECTION_CLOSED = 'client closed the connection';
+
 export interface DownstreamHead {
   readonly method: string;
   /** As sent: origin form, absolute form, or `*`. */
@@ -64,6 +67,11 @@ export interface ResponseSink {
   readonly cutByDrain: boolean;
   /** The send deadline this response's client ran out of, when it was cut for it (not the client's leaving). */
   readonly cutBySend: SendLimit | undefined;
+  /**
+   * How the client left, in the words of its client_closed failure: its connection closed, or
+   * (HTTP/2) it reset this one stream, with the reset's code, on a connection still up.
+   */
+  readonly leftHow: string;
   /** Response bytes written and not yet taken by the client's connection. */
   readonly pendingBytes: number;
   /**

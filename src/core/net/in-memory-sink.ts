@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { ResponseSink } from './downstream.ts';
+import { CONNECTION_CLOSED, type ResponseSink } from './downstream.ts';
 
 /**
  * A response sink with no client behind it, for an answer the gateway asked for itself (a stale
@@ -13,6 +13,7 @@ export class InMemorySink implements ResponseSink {
   closed = false;
   readonly cutByDrain = false;
   readonly cutBySend = undefined;
+  readonly leftHow = CONNECTION_CLOSED;
   readonly pendingBytes = 0;
   flushedBytes = 0;
   readonly #closeCallbacks: ((finished: boolean) => void)[] = [];

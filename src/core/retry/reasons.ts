@@ -28,7 +28,7 @@ const NOT_RETRIED = {
   retry_after_past_deadline: { client: 'Retry-After reaches past the deadline' },
   retry_after_past_max_pause: { client: 'Retry-After reaches past maxPause' },
   budget: { gateway: 'the retry budget is spent', client: 'the retry budget is spent' },
-  circuit_open: { client: 'the circuit to this origin is open' },
+  circuit_open: { gateway: "the upstream's circuit is open", client: 'the circuit to this origin is open' },
 } as const;
 
 type Reader = 'gateway' | 'client';

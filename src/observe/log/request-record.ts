@@ -3,6 +3,13 @@ import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
 
+/**
+ * The log's status for a request the client got no status line for, and that it did not leave
+ * (it would be 499): the gateway closed the connection without an answer (a drain's deadline).
+ * As Envoy logs a response never sent; 0 is no status any HTTP peer can send.
+ */
+export const NO_ANSWER = 0;
+
 /** One attempt against one target, for the log line. */
 export interface TryLine {
   readonly target: string;
@@ -47,7 +54,8 @@ export class RequestRecord {
   route: string | undefined;
   upstream: string | undefined;
   target: string | undefined;
-  status = 0;
+  /** The status line the client got; NO_ANSWER until one is written, and when none ever was. */
+  status = NO_ANSWER;
   failure: Failure | undefined;
   /** How far the exchange with the upstream got (absent when it never started). */
   stage: Stage | undefined;

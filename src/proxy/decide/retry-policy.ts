@@ -28,7 +28,7 @@ interface RetryContext {
  * The decide phase's retry rule. A request that never reached the upstream may go again
  * whatever its method; one that reached it only if it is idempotent (or carries an
  * Idempotency-Key where the route allows it) and its body can be replayed. Never after a
- * response head. Bounded by attempts, the deadline and the upstream's retry budget.
+ * response head. Bounded by attempts, the deadline, the upstream's circuit and its retry budget.
  * Returns why not, or undefined when a retry is allowed.
  */
 export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | undefined {
@@ -45,6 +45,9 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
   const stale = isStaleConnection(failure, ctx.reusedConnection);
   if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no_target';
+  // The circuit would refuse the retry (the request's own failures may just have opened it):
+  // the client gets the failure its attempt met, not the circuit's 503 for a try never made.
+  if (ctx.upstream.circuit.stateAt(performance.now()) === 'open') return 'circuit_open';
   // A stale pooled connection says nothing about the upstream's health and adds no load to
   // a failing one: charging it to the budget would turn a benign race into client errors.
   if (!stale && !ctx.upstream.retryBudget.allows()) return 'budget';

@@ -122,6 +122,10 @@ export class CompressingSink implements ResponseSink {
     return this.#inner.cutByDrain;
   }
 
+  get leftHow(): string {
+    return this.#inner.leftHow;
+  }
+
   get cutBySend(): SendLimit | undefined {
     return this.#inner.cutBySend;
   }

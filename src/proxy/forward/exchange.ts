@@ -660,7 +660,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
    */
   abandon(): Failure | undefined {
     if (this.finished) return undefined;
-    const gone = new Failure('client_closed', 'client closed the connection', { stage: this.stage });
+    const gone = new Failure('client_closed', this.client.response.leftHow, { stage: this.stage });
     const controller = this.controller;
     // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
     this.finish();

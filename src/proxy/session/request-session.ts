@@ -7,7 +7,7 @@ import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { logRequest } from '../../observe/log/access-log.ts';
-import type { RequestRecord } from '../../observe/log/request-record.ts';
+import { NO_ANSWER, type RequestRecord } from '../../observe/log/request-record.ts';
 import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
 import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
@@ -194,7 +194,7 @@ export class RequestSession implements AttemptsOwner {
     record.clientAborted = true;
     if (record.status !== 0) return;
     record.status = FAILURES.client_closed.status;
-    record.failure ??= new Failure('client_closed', 'client closed the connection');
+    record.failure ??= new Failure('client_closed', this.#req.response.leftHow);
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */
@@ -319,6 +319,8 @@ export class RequestSession implements AttemptsOwner {
   /**
    * The gateway's drain deadline closed the connection, not the client: the record says so
    * (the exchange was ended the way a client that leaves ends it, so nothing retries it).
+   * With no head sent the client got no status line at all, and the log's status is what the
+   * client got: 0, none (the kind's 503 was never written; 499 would blame the client).
    */
   #cutByDrain(): void {
     const { record, response } = this.#req;
@@ -327,7 +329,7 @@ export class RequestSession implements AttemptsOwner {
       'proxy_internal_response',
       'the gateway was shutting down and its drain deadline passed: it closed the connection',
     );
-    if (!response.headSent) record.status = record.failure.status;
+    if (!response.headSent) record.status = NO_ANSWER;
   }
 
   #log(): void {

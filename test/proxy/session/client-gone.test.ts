@@ -4,6 +4,7 @@
  * first; the attempt it cut short is counted once, as the client's failure.
  */
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
@@ -203,5 +204,43 @@ upstreams:
     await gw.close();
     await auth.close();
     await app.close();
+  }
+});
+
+test('an HTTP/2 client that resets its stream (CANCEL), its connection staying up: 499 client_closed naming the stream reset; the connection carries the next request', async () => {
+  const upstream = await startRawFault(async (c) => {
+    const { path } = await c.nextRequest();
+    // /slow: never answered; anything else at once.
+    if (path !== '/slow') await c.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+  });
+  const gw = await startTestGateway(
+    `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${upstream.url}\n`,
+    {},
+    'http2: true',
+  );
+  const session = http2.connect(gw.url);
+  try {
+    const stream = session.request({ ':path': '/slow', 'x-request-id': 'cancelled' });
+    stream.on('error', () => {});
+    while (upstream.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    const line = await gw.logFor('cancelled');
+    assert.deepEqual(
+      [line.status, line.error, line.details, line.client_aborted, line.stage],
+      [499, 'client_closed', 'client reset the stream (CANCEL)', true, 'sent'],
+    );
+    // The connection is up: the next stream on it is answered.
+    const next = session.request({ ':path': '/next' });
+    const status = await new Promise<unknown>((resolve, reject) => {
+      next.on('response', (head) => resolve(head[':status']));
+      next.on('error', reject);
+    });
+    next.resume();
+    assert.equal(status, 200);
+    assert.equal(session.destroyed, false);
+  } finally {
+    session.destroy();
+    await gw.close();
+    await upstream.close();
   }
 });

@@ -16,9 +16,10 @@
  */
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
+import { h2ErrorName } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
-import type { DownstreamHead, ResponseSink } from '../../../core/net/downstream.ts';
+import { CONNECTION_CLOSED, type DownstreamHead, type ResponseSink } from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
 
@@ -190,6 +191,8 @@ export class H2Response implements ResponseSink {
   #cut = false;
   #trailers: readonly string[] | undefined;
   #cutByDrain = false;
+  /** The code of the RST_STREAM the client sent for this stream, its connection still up. */
+  #resetByClient: number | undefined;
   /** The send deadline the client ran out of (the stream was reset for it). */
   #cutBySend: SendLimit | undefined;
   /** Body bytes given to the stream. */
@@ -239,6 +242,11 @@ export class H2Response implements ResponseSink {
 
   get cutBySend(): SendLimit | undefined {
     return this.#cutBySend;
+  }
+
+  get leftHow(): string {
+    const code = this.#resetByClient;
+    return code === undefined ? CONNECTION_CLOSED : `client reset the stream (${h2ErrorName(code)})`;
   }
 
   /** Body bytes the stream holds that node:http2 has not yet sent on (its flow-control window or the socket). */
@@ -538,8 +546,10 @@ export class H2Response implements ResponseSink {
     const clean = this.#stream.rstCode === constants.NGHTTP2_NO_ERROR;
     const finished = this.#finished && clean && !this.#cut;
     // A reset we did not make, on a connection still up: the client cancelled the stream.
-    if (!this.#cut && !(this.#finished && clean) && !this.#stream.session?.destroyed)
+    if (!this.#cut && !(this.#finished && clean) && !this.#stream.session?.destroyed) {
+      this.#resetByClient = this.#stream.rstCode;
       this.#owner.clientReset();
+    }
     if (!finished) this.#finished = false;
     this.#over = true;
     this.#closedWith = finished;

@@ -8,7 +8,12 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { serializeResponseHead } from '../../../core/http1/response-head.ts';
-import type { DownstreamExchange, DownstreamHead, ResponseSink } from '../../../core/net/downstream.ts';
+import {
+  CONNECTION_CLOSED,
+  type DownstreamExchange,
+  type DownstreamHead,
+  type ResponseSink,
+} from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit } from '../../../core/net/send-deadline.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
 
@@ -159,6 +164,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   get cutByDrain(): boolean {
     return this.#cutByDrain;
+  }
+
+  get leftHow(): string {
+    return CONNECTION_CLOSED;
   }
 
   get cutBySend(): SendLimit | undefined {

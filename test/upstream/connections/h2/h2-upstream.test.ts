@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { constants as h2 } from 'node:http2';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../../../src/core/config/load.ts';
@@ -220,6 +221,32 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(tries.length, 2);
     assert.equal(tries[0].error, 'connection_terminated');
     assert.equal(tries[0].stage, 'not_sent');
+  });
+
+  test('a stream reset ENHANCE_YOUR_CALM before the head: 502 connection_terminated, an upstream refusal that may have processed it (a POST is not retried, a GET is), never a head too large', async () => {
+    const calm: H2Behaviour = (stream) => stream.close(h2.NGHTTP2_ENHANCE_YOUR_CALM);
+    const first = await keep(startH2(calm));
+    const second = await keep(startH2(calm));
+    const gw = await gatewayTo('h2c', [first.url, second.url]);
+    const details =
+      /^stream reset \(ENHANCE_YOUR_CALM\) before the response head: the upstream refusing the request as excessive load \(RFC 9113 section 7; it may have processed it\), or node:http2 refusing a response head past the gateway's bound on size or fields after /;
+    const post = await request(gw.url, {
+      method: 'POST',
+      path: '/pay',
+      headers: { 'x-request-id': 'calm-post' },
+      body: 'x',
+    });
+    assertGatewayError(post, 502, 'connection_terminated', details);
+    const postLine = await gw.logFor('calm-post');
+    assert.deepEqual(
+      [postLine.shape, postLine.flag, postLine.stage, postLine.retry_skipped, postLine.attempts],
+      ['reset', 'UC', 'sent', 'not_idempotent', 1],
+    );
+    assert.equal(first.received.length + second.received.length, 1, 'unlike REFUSED_STREAM, not sent again');
+    const get = await request(gw.url, { path: '/list', headers: { 'x-request-id': 'calm-get' } });
+    assertGatewayError(get, 502, 'connection_terminated', details);
+    assert.equal((await gw.logFor('calm-get')).attempts, 2, 'an idempotent request goes to the other target');
+    assert.equal(first.received.length + second.received.length, 3);
   });
 
   test('a streamed body whose stream was refused before a byte of it went goes whole to the next target', async () => {
@@ -680,10 +707,16 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(first.status, 502);
     assert.equal(first.headers['proxy-status'], expected);
     assert.equal((await gw.logFor('huge-1')).shape, 'garbage');
-    // A stream on a session whose SETTINGS were acknowledged: Node's own bound resets it.
+    // A stream on a session whose SETTINGS were acknowledged: Node's own bound resets it, with the
+    // code an upstream's ENHANCE_YOUR_CALM has: the details name both, as nothing tells them apart.
     assert.equal((await request(gw.url, { path: '/small' })).status, 200);
     const later = await request(gw.url, { path: '/later', headers: { 'x-request-id': 'huge-2' } });
-    assertGatewayError(later, 502, 'http_response_header_section_size', /response head past its bound/);
+    assertGatewayError(
+      later,
+      502,
+      'connection_terminated',
+      /^stream reset \(ENHANCE_YOUR_CALM\) before the response head: .* or node:http2 refusing a response head past the gateway's bound on size or fields after /,
+    );
     assert.equal(upstream.received.length, 3);
     assert.equal(new Set(upstream.received.map((r) => r.connection)).size, 1, 'one session carried them');
   });
