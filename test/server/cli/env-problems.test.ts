@@ -2,14 +2,16 @@
  * A config problem that quotes a value the environment gave shows it as `${NAME}`, as GET /config
  * does: `Bearer ${API_TOKEN}` with a control character in the token is refused, and the token is
  * in none of what says so (`candor check`'s stderr, `serve`'s refusal to start, the POST /reload
- * answer, the "reload refused" log line). A value shorter than 4 characters (`on`) is quoted as it
- * is: it is no secret, and would turn the message's own words into templates.
+ * answer, the "reload refused" log line), nor in a reload's problem found once the file loaded
+ * (a new listener's address in use). A value shorter than 4 characters (`on`) is quoted as it is:
+ * it is no secret, and would turn the message's own words into templates.
  */
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is what a problem shows in place of a variable's value.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -122,5 +124,36 @@ test('POST /reload: the answer and the "reload refused" line quote the token as 
     );
   } finally {
     await serve.stop();
+  }
+});
+
+test('a reload refused once the file loaded (a new listener address in use) quotes ${EXTRA_LISTEN}, not the value', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-env-problems-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, ADMIN_TOKEN, { mode: 0o600 });
+  const adminPort = await freePort();
+  const admin = `admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }\n`;
+  const file = join(dir, 'candor.yaml');
+  writeFileSync(file, configText('127.0.0.1:0', false, admin));
+  const squatter = createServer((socket) => socket.destroy());
+  squatter.listen(0, '127.0.0.1');
+  await once(squatter, 'listening');
+  const taken = `127.0.0.1:${(squatter.address() as AddressInfo).port}`;
+  const serve = await startServe(file, 1, { admin: true, env: { EXTRA_LISTEN: taken } });
+  try {
+    writeFileSync(file, configText('127.0.0.1:0\n  - address: ${EXTRA_LISTEN}', false, admin));
+    const answer = await adminCall(adminPort, 'POST', '/reload', { token: ADMIN_TOKEN });
+    assert.equal(answer.status, 400);
+    const { problems } = answer.body.reload as {
+      problems: { line: number; path: string; message: string }[];
+    };
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.path, p.message.slice(0, p.message.indexOf(': '))]),
+      [[3, 'listen[1].address', 'cannot listen on ${EXTRA_LISTEN}']],
+    );
+    assert.ok(!answer.text.includes(taken), answer.text);
+  } finally {
+    await serve.stop();
+    squatter.close();
   }
 });
