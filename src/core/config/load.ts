@@ -12,6 +12,7 @@ import { coerceExpanded } from './coerce.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
 import { checkCrossFields } from './cross-checks.ts';
+import { problemTemplates } from './env-templates.ts';
 import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
@@ -127,6 +128,9 @@ export function parseConfig(
     options.onVariable?.(name, formatPath(path));
     if (lenient && env[name] === undefined) unsetAt.set(formatPath(path), name);
   }
+  // A problem quotes what it found, and a value the environment gave is a secret as often as not
+  // (`Bearer ${API_TOKEN}`): it reads `${API_TOKEN}` there, as GET /config shows it.
+  const asWritten = problemTemplates(yaml.fromEnvironment);
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
   const toProblem = (path: readonly (string | number)[], line: number, column: number, message: string) => {
@@ -139,7 +143,7 @@ export function parseConfig(
       unset === undefined
         ? message
         : `${message} (environment variable ${unset} is not set here: read as empty)`;
-    problems.push({ file: source, line, column, path: formatted, message: said });
+    problems.push({ file: source, line, column, path: formatted, message: asWritten(said) });
   };
   for (const issue of [...yaml.syntaxErrors, ...yaml.valueErrors]) {
     toProblem(issue.path, issue.position.line, issue.position.column, issue.message);
@@ -156,7 +160,7 @@ export function parseConfig(
         line: position.line,
         column: position.column,
         path: formatPath(path),
-        message,
+        message: asWritten(message),
       });
     };
     checkSchema(yaml.value, report);

@@ -4,6 +4,7 @@
  */
 import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
+import { problemTemplates } from './env-templates.ts';
 import type { GatewayConfig } from './types.ts';
 import { formatDuration } from './units.ts';
 
@@ -64,7 +65,8 @@ export function configWarnings(config: GatewayConfig): string[] {
         `routes[${index}].cache: the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
       );
   }
-  return warnings;
+  // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
+  return warnings.map(problemTemplates(config.fromEnvironment ?? []));
 }
 
 /** The gateway refuses a request that already carries its name in Via (accept-request.ts). */

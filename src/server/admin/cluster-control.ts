@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
+import { problemTemplates } from '../../core/config/env-templates.ts';
 import { fieldPosition, keptFieldLines } from '../../core/config/field-lines.ts';
 import { listenerKey } from '../../core/config/listener-key.ts';
 import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
@@ -197,6 +198,10 @@ export class ClusterControl {
     const at = new Date().toISOString();
     const base = { at, via: caller.via, who: caller.who, file: this.file };
     let next: GatewayConfig;
+    // A problem found once the file loaded (a setting a reload cannot change, an address taken, a
+    // worker's refusal) quotes values as the loader's do: one the environment gave as `${NAME}`.
+    // The loader's own problems come so already: until it has loaded, nothing is replaced.
+    let asWritten = (problem: ConfigProblem): ConfigProblem => problem;
     try {
       // A draining gateway has stopped accepting on the listeners it had: one a reload opened
       // now would accept connections only for the drain to cut them.
@@ -210,6 +215,11 @@ export class ClusterControl {
       // whether each one's address can be had, all but those the gateway holds.
       const loaded = await loadConfigAndProbe(this.#path, this.#config.listen.map(listenerKey));
       next = loaded.config;
+      const templates = problemTemplates([
+        ...(this.#config.fromEnvironment ?? []),
+        ...(next.fromEnvironment ?? []),
+      ]);
+      asWritten = (problem) => ({ ...problem, message: templates(problem.message) });
       const problems = unchangeableProblems(this.#config, next);
       if (problems.length > 0) throw new ConfigError(problems);
       if (loaded.taken.length > 0)
@@ -223,7 +233,7 @@ export class ClusterControl {
         );
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      return this.#refused(base, caller, err.problems, { confirmed: [], failed: [] });
+      return this.#refused(base, caller, err.problems.map(asWritten), { confirmed: [], failed: [] });
     }
     const previous = this.#config;
     // From here a worker started (after a crash) gets the new snapshot, like the others.
@@ -248,8 +258,8 @@ export class ClusterControl {
         confirmed.push(worker);
         outcome ??= answer.outcome;
       } else {
-        if (answer?.candor === 'reloaded' && answer.problems)
-          for (const p of answer.problems) refusals.set(`${p.path} ${p.message}`, p);
+        const problems = answer?.candor === 'reloaded' ? answer.problems?.map(asWritten) : undefined;
+        if (problems) for (const p of problems) refusals.set(`${p.path} ${p.message}`, p);
         else everyFailureIsTheFile = false;
         if (answer === undefined) unanswered = true;
         failed.push({
@@ -258,9 +268,7 @@ export class ClusterControl {
             answer === undefined
               ? `no answer within ${WORKER_ANSWER_MS} ms`
               : answer.candor === 'reloaded'
-                ? (answer.error ??
-                  answer.problems?.map((p) => `${p.path}: ${p.message}`).join('; ') ??
-                  'refused')
+                ? (answer.error ?? problems?.map((p) => `${p.path}: ${p.message}`).join('; ') ?? 'refused')
                 : 'unexpected answer',
         });
       }

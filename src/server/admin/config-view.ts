@@ -1,4 +1,5 @@
 import type { FromEnvironment } from '../../core/config/env.ts';
+import { asTemplates } from '../../core/config/env-templates.ts';
 import { withoutPassword } from '../../core/config/fleet-values.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 
@@ -37,17 +38,7 @@ export function configView(config: GatewayConfig): GatewayConfig {
  */
 function asWritten<T>(config: T, fromEnvironment: readonly FromEnvironment[]): T {
   if (fromEnvironment.length === 0) return config;
-  // Longest first, in one pass: a value inside another's is not replaced within it.
-  const byLength = [...fromEnvironment].sort((a, b) => b.value.length - a.value.length);
-  const replace = (text: string): string => {
-    let shown = '';
-    for (let at = 0; at < text.length; ) {
-      const found = byLength.find(({ value }) => text.startsWith(value, at));
-      shown += found === undefined ? text[at] : `\${${found.name}}`;
-      at += found === undefined ? 1 : found.value.length;
-    }
-    return shown;
-  };
+  const replace = asTemplates(fromEnvironment);
   const walk = (value: unknown): unknown => {
     if (typeof value === 'string') return replace(value);
     if (Array.isArray(value)) return value.map(walk);

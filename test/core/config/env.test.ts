@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { interpolateEnv, requiredVariables } from '../../../src/core/config/env.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
-import { problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
+import { configWarnings } from '../../../src/core/config/warnings.ts';
+import { MINIMAL, problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
 
 test('${VAR} takes the value from the environment', () => {
   assert.deepEqual(interpolateEnv('127.0.0.1:${PORT}', { PORT: '9000' }), {
@@ -93,7 +94,7 @@ errors:
   assert.equal(config.errors.exposeUpstreamAddress, true);
 });
 
-test('an expanded value that is not the type the field wants is reported like any other', () => {
+test('an expanded value that is not the type the field wants is reported like any other, quoted as ${NAME}', () => {
   const text = `listen:
   - address: 127.0.0.1:8080
 routes:
@@ -105,7 +106,7 @@ upstreams:
         weight: \${WEIGHT}
 `;
   assert.deepEqual(problemsOf(text, { WEIGHT: 'heavy' }), [
-    problem(9, 17, 'upstreams.api.targets[0].weight', 'expected an integer from 1 to 1000, got "heavy"'),
+    problem(9, 17, 'upstreams.api.targets[0].weight', 'expected an integer from 1 to 1000, got "${WEIGHT}"'),
   ]);
 });
 
@@ -123,6 +124,42 @@ upstreams:
   assert.deepEqual(problemsOf(text), [
     problem(9, 17, 'upstreams.api.targets[0].weight', 'expected an integer from 1 to 1000, got "2"'),
   ]);
+});
+
+test('a problem quotes a value the environment gave as ${NAME}, in each form it writes values', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+    request_headers: { set: { Authorization: "Bearer \${TOKEN}", X-Mode: "\${MODE} " } }
+upstreams:
+  api:
+    targets:
+      - url: http://reader:\${PASSWORD}@127.0.0.1:3001
+`;
+  // As JSON (a quote, a backslash, a control character escaped), as written (a URL), and a value
+  // under 4 characters as it is: "on" is no secret, and would be replaced in any word holding it.
+  const env = { TOKEN: 'tok"en\\9f3a\x01', PASSWORD: 's3cret-pw', MODE: 'on' };
+  const problems = problemsOf(text, env);
+  assert.deepEqual(
+    problems.map((p) => [p.path, p.message.slice(p.message.lastIndexOf('got '))]),
+    [
+      ['routes[0].request_headers.set.Authorization', 'got "Bearer ${TOKEN}"'],
+      ['routes[0].request_headers.set.X-Mode', 'got "on "'],
+      ['upstreams.api.targets[0].url', 'got "http://reader:${PASSWORD}@127.0.0.1:3001"'],
+    ],
+  );
+  assert.ok(!JSON.stringify(problems).includes('9f3a'), JSON.stringify(problems));
+});
+
+test('a warning quotes a value the environment gave as ${NAME}, as a problem does', () => {
+  const warnings = configWarnings(
+    parseConfig(`${MINIMAL}trust_forwarded_from: ["\${EVERYONE}"]\n`, SOURCE, { EVERYONE: '0.0.0.0/0' }),
+  );
+  assert.ok(
+    warnings.some((w) => w.startsWith('trust_forwarded_from[0]: ${EVERYONE} trusts every client')),
+    warnings.join('\n'),
+  );
 });
 
 function expanded(result: ReturnType<typeof interpolateEnv>): string {
