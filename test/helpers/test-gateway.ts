@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { createLoggerOn } from '../../src/observe/log/logger.ts';
 import { type Gateway, startGateway } from '../../src/server/gateway/gateway.ts';
+import type { TargetPool } from '../../src/upstream/connections/target-pool.ts';
 
 /** One parsed access-log line. */
 export type LogLine = Record<string, unknown> & { msg: string; level: string };
@@ -100,4 +101,11 @@ upstreams:
 ${options.upstream ?? ''}
 ${options.extra ?? ''}
 `;
+}
+
+/** The pool of the only target of `upstream` (`app` unless told) in the gateway's runtime. */
+export function poolOf(gw: TestGateway, upstream = 'app'): TargetPool {
+  const found = gw.gateway.runtime().upstreams.get(upstream);
+  if (found === undefined) throw new Error(`no upstream ${upstream}`);
+  return found.targets[0].pool;
 }

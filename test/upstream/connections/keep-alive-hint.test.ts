@@ -15,9 +15,9 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { type RawConnection, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import type { Dispatcher } from '../../../src/upstream/connections/exchange-contract.ts';
-import type { TargetPool } from '../../../src/upstream/connections/target-pool.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { poolOf, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 /** A gateway with route `/` to upstream `app` at `url`, retries off; `pool` its pool's fields. */
 async function through(t: TestContext, upstream: Fault, pool = '', listener = ''): Promise<TestGateway> {
@@ -68,21 +68,6 @@ function rawAnswering(fields: (index: number) => string): Promise<Fault> {
       await connection.write(`HTTP/1.1 200 OK\r\n${fields(req.index)}Content-Length: 2\r\n\r\nok`);
     }
   });
-}
-
-/** The pool of the only target of upstream `app`. */
-function poolOf(gw: TestGateway): TargetPool {
-  const upstream = gw.gateway.runtime().upstreams.get('app');
-  assert.ok(upstream);
-  return upstream.targets[0].pool;
-}
-
-async function waitUntil(what: string, condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`still not ${what} after ${timeoutMs} ms`);
-    await sleep(2);
-  }
 }
 
 describe('the timeout a node:http upstream announces', () => {

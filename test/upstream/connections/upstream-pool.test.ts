@@ -19,9 +19,9 @@ import {
   startIdleCloser,
 } from '../../../src/kits/fault-kit/http-servers.ts';
 import { type RawConnection, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
-import type { TargetPool } from '../../../src/upstream/connections/target-pool.ts';
 import { rawRequest, request } from '../../helpers/http-client.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { poolOf, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────
 
@@ -75,21 +75,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The pool of the only target of upstream `app`. */
-function poolOf(gw: TestGateway): TargetPool {
-  const upstream = gw.gateway.runtime().upstreams.get('app');
-  assert.ok(upstream);
-  return upstream.targets[0].pool;
-}
-
-async function waitUntil(what: string, condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`still not ${what} after ${timeoutMs} ms`);
-    await sleep(2);
-  }
 }
 
 /** A node:http upstream that counts its TCP connections and how many are open (and busy) at once. */
