@@ -87,7 +87,8 @@ test('candor serve refuses to start with the same problems, the token as ${API_T
   assertTemplated(output, file);
 });
 
-test('POST /reload: the answer and the "reload refused" line quote the token as ${API_TOKEN}', async () => {
+/** A config file with the admin API on a free port (its token in a file beside it), the rule still valid. */
+async function adminConfig(): Promise<{ file: string; admin: string; adminPort: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-env-problems-'));
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, ADMIN_TOKEN, { mode: 0o600 });
@@ -95,6 +96,11 @@ test('POST /reload: the answer and the "reload refused" line quote the token as 
   const admin = `admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }\n`;
   const file = join(dir, 'candor.yaml');
   writeFileSync(file, configText('127.0.0.1:0', false, admin));
+  return { file, admin, adminPort };
+}
+
+test('POST /reload: the answer and the "reload refused" line quote the token as ${API_TOKEN}', async () => {
+  const { file, admin, adminPort } = await adminConfig();
   const serve = await startServe(file, 1, { admin: true, env: ENV });
   try {
     writeFileSync(file, configText('127.0.0.1:0', true, admin));
@@ -128,13 +134,7 @@ test('POST /reload: the answer and the "reload refused" line quote the token as 
 });
 
 test('a reload refused once the file loaded (a new listener address in use) quotes ${EXTRA_LISTEN}, not the value', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-env-problems-'));
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, ADMIN_TOKEN, { mode: 0o600 });
-  const adminPort = await freePort();
-  const admin = `admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }\n`;
-  const file = join(dir, 'candor.yaml');
-  writeFileSync(file, configText('127.0.0.1:0', false, admin));
+  const { file, admin, adminPort } = await adminConfig();
   const squatter = createServer((socket) => socket.destroy());
   squatter.listen(0, '127.0.0.1');
   await once(squatter, 'listening');
