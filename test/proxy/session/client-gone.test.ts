@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
 const HEAD =
@@ -148,15 +149,19 @@ upstreams:
   app:
     targets: [{ url: ${one.url} }, { url: ${two.url} }]
     balancer: round_robin
-    retries: { attempts: 3, backoff: { base: 5s, max: 5s } }
+    retries: { attempts: 3, backoff: { base: 60s, max: 60s } }
+    timeouts: { total: 120s }
 `);
   try {
     const socket = connect(gw.port, '127.0.0.1');
     socket.on('error', () => {});
     socket.write('GET /x HTTP/1.1\r\nhost: a\r\nx-request-id: backoff\r\n\r\n');
-    while (one.received.length + two.received.length === 0)
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The client leaves as soon as the gateway has decided the retry (its slot in the upstream's
+    // retry budget taken for the backoff). The backoff is full jitter, uniform in [0, 60 s]: the
+    // chance it ends within this loop's few milliseconds is ~1e-4 (with 5 s and a fixed 100 ms
+    // wait it was 2 %, and CI once saw the retry made, the second target fail too, and a 502).
+    const budget = gw.gateway.runtime().upstreams.get('app')?.retryBudget;
+    await waitUntil('retrying', () => budget?.inFlight === 1);
     socket.destroy();
     const line = await gw.logFor('backoff');
     assert.equal(line.status, 499);
