@@ -1,4 +1,4 @@
-import { ows } from './proxy-status.ts';
+import { trimOws } from '../ows.ts';
 
 /** Which error body a client gets, from its Accept header (RFC 9110 §12.5.1). */
 export type ErrorFormat = 'problem+json' | 'html' | 'text';
@@ -42,7 +42,7 @@ function qualityFor(candidate: Candidate, accept: string): [number, number] {
   let specificity = -1;
   for (const range of accept.split(',')) {
     const [mediaRange, ...params] = range.split(';');
-    const media = ows(mediaRange).toLowerCase();
+    const media = trimOws(mediaRange).toLowerCase();
     const [type = '', subtype = ''] = media.split('/');
     let matched: number;
     if (type === '*' && subtype === '*') matched = 0;
@@ -53,8 +53,8 @@ function qualityFor(candidate: Candidate, accept: string): [number, number] {
     let rangeQ = 1;
     for (const param of params) {
       const [name = '', value] = param.split('=');
-      if (ows(name).toLowerCase() === 'q') {
-        const parsed = Number(value === undefined ? undefined : ows(value));
+      if (trimOws(name).toLowerCase() === 'q') {
+        const parsed = Number(value === undefined ? undefined : trimOws(value));
         rangeQ = Number.isFinite(parsed) ? Math.min(Math.max(parsed, 0), 1) : 1;
       }
     }

@@ -1,3 +1,4 @@
+import { trimOws } from '../ows.ts';
 import type { Failure } from './failure.ts';
 import { sfString, sfTokenOrString } from './structured-field.ts';
 import { FAILURES, type FailureType } from './taxonomy.ts';
@@ -55,22 +56,6 @@ export interface ProxyStatusMember {
   readonly nextHop?: string;
 }
 
-/**
- * Without the SP and HTAB around it (RFC 9110 §5.6.3), never String#trim()'s Unicode spaces.
- * core/failure sits below core/http1 (its trimOws), so it has its own. A scan, not a regex:
- * `[ \t]+$` is tried from each space of a run that a letter ends, and a client's `Accept` of
- * 32 KiB of spaces held the worker's loop for seconds on every error the gateway answered.
- */
-export function ows(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && isSpaceOrTab(s.charCodeAt(start))) start++;
-  while (end > start && isSpaceOrTab(s.charCodeAt(end - 1))) end--;
-  return start === 0 && end === s.length ? s : s.slice(start, end);
-}
-
-const isSpaceOrTab = (code: number): boolean => code === 0x20 || code === 0x09;
-
 /** Splits on commas outside quoted strings. */
 function members(value: string): string[] {
   const out: string[] = [];
@@ -85,11 +70,11 @@ function members(value: string): string[] {
     }
     if (c === '"') quoted = !quoted;
     if (c === ',' && !quoted) {
-      out.push(ows(current));
+      out.push(trimOws(current));
       current = '';
     } else current += c;
   }
-  if (ows(current) !== '') out.push(ows(current));
+  if (trimOws(current) !== '') out.push(trimOws(current));
   return out;
 }
 
@@ -97,10 +82,10 @@ function readMember(text: string): ProxyStatusMember {
   const params = new Map<string, string>();
   const param = /;[ \t]*([a-z*][a-z0-9_.*-]*)=("(?:[^"\\]|\\.)*"|[^;]*)/g;
   for (const match of text.matchAll(param)) {
-    const raw = ows(match[2]);
+    const raw = trimOws(match[2]);
     params.set(match[1], raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw);
   }
-  const proxy = ows(text.split(';')[0]).replace(/^"|"$/g, '');
+  const proxy = trimOws(text.split(';')[0]).replace(/^"|"$/g, '');
   const error = params.get('error');
   const received = params.get('received-status');
   const receivedStatus = received === undefined ? undefined : Number(received);

@@ -28,22 +28,7 @@ for (let c = 0; c < 6; c++) {
   HEX[0x61 + c] = 10 + c;
 }
 
-/** OWS: SP or HTAB (RFC 9110 §5.6.3). */
-export const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
-
-/**
- * A field value or list member without the SP and HTAB around it, and nothing else
- * (RFC 9110 §5.5, §5.6.3). Never String#trim(): it also strips U+00A0 and the other Unicode
- * spaces, so a latin1 field like `Transfer-Encoding: \xa0chunked\xa0` would read as `chunked`
- * here and as something else at every hop that follows the RFC (llhttp, nginx, HAProxy).
- */
-export function trimOws(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && isOws(s.charCodeAt(start))) start++;
-  while (end > start && isOws(s.charCodeAt(end - 1))) end--;
-  return start === 0 && end === s.length ? s : s.slice(start, end);
-}
+export { isOws, trimOws } from '../ows.ts';
 
 /** Controls other than HTAB, and DEL: never in a field value (RFC 9110 §5.5). */
 export const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;

@@ -1,0 +1,25 @@
+/**
+ * OWS, the optional whitespace of HTTP field values (RFC 9110 §5.6.3): SP and HTAB, nothing
+ * else. Here, below both core/http1 and core/failure, so the parsers and the error answers
+ * (Proxy-Status, the Accept a client's error page is negotiated from) trim alike.
+ */
+
+/** OWS: SP or HTAB (RFC 9110 §5.6.3). */
+export const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
+
+/**
+ * A field value or list member without the SP and HTAB around it, and nothing else
+ * (RFC 9110 §5.5, §5.6.3). Never String#trim(): it also strips U+00A0 and the other Unicode
+ * spaces, so a latin1 field like `Transfer-Encoding: \xa0chunked\xa0` would read as `chunked`
+ * here and as something else at every hop that follows the RFC (llhttp, nginx, HAProxy). A
+ * scan, not a regex: `[ \t]+$` is tried from each space of a run that a letter ends, and a
+ * client's `Accept` of 32 KiB of spaces held the worker's loop for seconds on every error the
+ * gateway answered.
+ */
+export function trimOws(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && isOws(s.charCodeAt(start))) start++;
+  while (end > start && isOws(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
