@@ -12,6 +12,7 @@ import { startSwitchable } from '../../src/kits/fault-kit/switchable.ts';
 import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const pool = (urls: string[], extra = '') => `name: edge-1
 routes:
@@ -369,6 +370,56 @@ test("a retry the request's own failure refused by opening the circuit: the clie
     assert.match(String(after.headers['proxy-status']), /^edge-1; error=destination_unavailable;/);
   } finally {
     await gw.close();
+    await Promise.all(targets.map((t) => t.close()));
+  }
+});
+
+test('a retry whose circuit others opened while it waited out its backoff: the client gets its own failure, 502, and the log says circuit_open', async () => {
+  const targets = await Promise.all([startResetBeforeHead(), startResetBeforeHead()]);
+  // The backoff is full jitter in [0, 4 s]: the first request's retry waits while the second
+  // request's reset opens the circuit (two failures in a row), a few ms after it is sent. When
+  // the jitter drew a wait shorter than that (about one time in 400) the retry was made first:
+  // the scenario did not happen, and it is run again on a fresh gateway.
+  try {
+    for (let round = 1; ; round++) {
+      const gw = await startTestGateway(
+        pool(
+          targets.map((t) => t.url),
+          '    outlier_detection: { consecutive_failures: 0 }\n    circuit_breaker: { consecutive_failures: 2, open_time: 10s }\n    retries: { attempts: 3, backoff: { base: 4s, max: 4s } }\n    timeouts: { total: 30s }\n',
+        ),
+      );
+      try {
+        const reachedBefore = targets.reduce((sum, t) => sum + t.received.length, 0);
+        const waiting = request(gw.url, { headers: { 'x-request-id': `waited-${round}` } });
+        const budget = gw.gateway.runtime().upstreams.get('app')?.retryBudget;
+        await waitUntil('the first request in its backoff', () => budget?.inFlight === 1);
+        const opener = await request(gw.url, { headers: { 'x-request-id': `opener-${round}` } });
+        const res = await waiting;
+        const line = await gw.logFor(`waited-${round}`);
+        if (line.attempts === 2 && round < 3) continue;
+        assert.equal(
+          opener.status,
+          502,
+          "the second request's own reset, its retry refused by the circuit it opened",
+        );
+        assert.equal(res.status, 502, "the reset its attempt met, not the circuit's 503");
+        assert.equal(res.headers['retry-after'], undefined);
+        assert.match(String(res.headers['proxy-status']), /^edge-1; error=connection_terminated; /);
+        assert.deepEqual(
+          [line.status, line.error, line.attempts, line.retry_skipped],
+          [502, 'connection_terminated', 1, 'circuit_open'],
+        );
+        const reached = targets.reduce((sum, t) => sum + t.received.length, 0) - reachedBefore;
+        assert.equal(reached, 2, 'one attempt each: the retry was never made');
+        const { text } = await gw.gateway.metrics.exposition();
+        assert.match(text, /^candor_retries_skipped_total\{upstream="app",why="circuit_open"\} 2$/m);
+        assert.doesNotMatch(text, /^candor_retries_total\{/m, 'no retry was made');
+        return;
+      } finally {
+        await gw.close();
+      }
+    }
+  } finally {
     await Promise.all(targets.map((t) => t.close()));
   }
 });

@@ -20,6 +20,8 @@ export interface Circuit {
     | { readonly allowed: true; readonly probe: boolean }
     /** `probing`: half-open, its probes still out (not open). */
     | { readonly allowed: false; readonly retryAfterMs: number; readonly probing: boolean };
+  /** Whether admit(now) would let a request through, taking nothing (a probe's slot stays free). */
+  wouldAdmit(now: number): boolean;
   /** The outcome of a request the circuit admitted (a gateway failure, or not). */
   record(now: number, failed: boolean, probe: boolean): void;
   /**
@@ -114,6 +116,11 @@ export function createCircuit(initial: CircuitBreakerConfig): Circuit {
       }
       probes++;
       return { allowed: true, probe: true };
+    },
+    wouldAdmit(now) {
+      if (state === 'closed' || config.consecutiveFailures === 0) return true;
+      if (state === 'open' && now < openUntil) return false;
+      return probes < config.halfOpenRequests;
     },
     releaseProbe() {
       probes = Math.max(0, probes - 1);

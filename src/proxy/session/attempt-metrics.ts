@@ -48,6 +48,11 @@ export class AttemptMetrics {
     this.#retryReason = reason;
   }
 
+  /** The retry will not run after all, for a reason the skipped retries count (retry_skipped). */
+  retryCalledOff(): void {
+    this.#retryReason = undefined;
+  }
+
   /** A retry's result is known: the outcome of its attempt, or why it never ran. */
   retryOver(result: string): void {
     if (this.#retryReason === undefined) return;

@@ -1,12 +1,13 @@
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
+import type { RetrySkip } from '../../core/retry/reasons.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { decideRetry } from '../decide/retry-policy.ts';
 import { Exchange, type ExchangeOutcome, type ExchangeOwner } from '../forward/exchange.ts';
-import { UpstreamRequest } from '../forward/upstream-request.ts';
+import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import { hasUntriedTarget, NONE_TRIED, selectTarget } from '../select/select-target.ts';
 import { Attempt, type AttemptSinks, lastTryFailed } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
@@ -17,6 +18,7 @@ import { type HoldOwner, heldBytes, RequestHold } from './request-hold.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 import type { SessionRequest } from './session-request.ts';
 import { TotalDeadline } from './total-deadline.ts';
+import { upstreamRequestOf } from './upstream-request-of.ts';
 
 /**
  * Select → forward → decide, repeated while a retry is safe and worth it: each attempt
@@ -72,20 +74,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.owner = owner;
     this.admitted = admitted;
     const { runtime, head, record, fields, spans } = req;
-    const { route, upstream } = admitted;
+    const { upstream } = admitted;
     this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method, admitted.window);
     this.sinks = { runtime, spans, measure: this.measure };
-    this.sends = new UpstreamRequest(req.exchange, fields, record, runtime, {
-      route,
-      path: admitted.upstreamPath,
-      authority: admitted.authority,
-      protocol: req.listener.protocol,
-      vars: owner,
-      responseEdit: owner.responseEdit(),
-      requestEdit: admitted.requestEdit,
-      retries: upstream.config.retries,
-      store: cache,
-    });
+    this.sends = upstreamRequestOf(req, owner, admitted, cache);
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req, admitted.requestEdit) : undefined;
     this.deadline = new TotalDeadline(timeouts.total, record, fields, this, own);
@@ -185,7 +177,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.current = undefined;
     if (this.over) return;
     const { admitted } = this;
-    const { head, fields, record, runtime } = this.req;
+    const { head, fields } = this.req;
     const { upstream } = admitted;
     const verdict = decideRetry(failure, {
       req: { method: head.method, headers: fields },
@@ -197,11 +189,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
       reusedConnection: this.reused === true, // the last connection any attempt had
     });
-    record.retrySkipped = verdict.skip;
-    if (verdict.skip !== undefined) {
-      runtime.metrics.retrySkipped(upstream.name, verdict.skip);
-      return this.endOrWait(failure);
-    }
+    if (verdict.skip !== undefined) return this.skipRetry(verdict.skip, failure);
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
     this.backoff = new RetryBackoff(failure, verdict.delay, this);
@@ -209,8 +197,12 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** The backoff is over (RetryBackoff's owner); past the deadline (the loop was held up) the retry has no time. */
   retryNow(last: Failure): void {
-    if (this.deadline.remaining() > 0) this.attempt();
-    else this.end(this.deadline.leftNoTimeAfter(last));
+    if (this.deadline.remaining() <= 0) this.end(this.deadline.leftNoTimeAfter(last));
+    // The circuit opened while the retry waited (on other requests' failures), or is half-open
+    // with its probes out: as when the request's own failure opened it (whyNotRetry), the client
+    // gets the failure its attempt met, not the circuit's 503 for a try never made.
+    else if (this.admitted.upstream.circuit.wouldAdmit(performance.now())) this.attempt();
+    else this.skipRetry('circuit_open', last);
     // No exchange started (no time, no target, circuit open): release the retry slot.
     if (this.current === undefined) this.retrySlot?.();
   }
@@ -288,6 +280,14 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.owner.failed(failure);
     if (this.cache?.answerStale(failure)) return;
     this.owner.answer(failure, this.headRefused);
+  }
+
+  /** No retry for this failure: the log and the metrics say why not, and the request ends with it (or waits, held). */
+  private skipRetry(skip: RetrySkip, failure: Failure): void {
+    this.measure.retryCalledOff(); // one decided, then called off (retryNow): counted as skipped
+    this.req.record.retrySkipped = skip;
+    this.req.runtime.metrics.retrySkipped(this.admitted.upstream.name, skip);
+    this.endOrWait(failure);
   }
 
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
