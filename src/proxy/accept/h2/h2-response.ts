@@ -80,8 +80,10 @@ export function h2Head(status: number, flat: readonly string[]): string[] {
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i].toLowerCase();
     if (isHopByHop(name) || name.charCodeAt(0) === 58) continue;
-    // RFC 9110 §8.6: a 204 has no Content-Length (nghttp2 refuses one).
-    if (status === 204 && name === 'content-length') continue;
+    // RFC 9110 §8.6: a 204 has no Content-Length (nghttp2 refuses one). node:http2 ends a 205's
+    // stream with its head (RFC 9110 §15.3.6: no content), and a Content-Length of more than 0
+    // with it would make the answer malformed (RFC 9113 §8.1.1): the client resets it unread.
+    if ((status === 204 || status === 205) && name === 'content-length') continue;
     head[n++] = name;
     head[n++] = flat[i + 1];
   }
@@ -323,7 +325,8 @@ export class H2Response implements ResponseSink {
         );
     }
     this.#headSent = true;
-    this.#bodyless = this.#headRequest || status === 204 || status === 304;
+    // node:http2 ends the stream with the head of a HEAD's answer, a 204, 205 or 304.
+    this.#bodyless = this.#headRequest || status === 204 || status === 205 || status === 304;
     this.#pendingHead = head;
     if (this.#holdToTurnEnd) atTurnEnd(H2Response.#flushHeadOf, this);
     else process.nextTick(H2Response.#flushHeadOf, this);
