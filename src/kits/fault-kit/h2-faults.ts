@@ -217,6 +217,8 @@ export interface H2RawAnswer {
   readonly trailers?: readonly (readonly [string, string])[];
   /** A PUSH_PROMISE on stream 1 (promising stream 2) before the head, whatever the client's SETTINGS_ENABLE_PUSH. */
   readonly push?: boolean;
+  /** A GOAWAY after the last DATA frame (which then has no END_STREAM), naming this last stream id and code. */
+  readonly goaway?: { readonly lastStreamId: number; readonly code: number };
 }
 
 /**
@@ -246,7 +248,11 @@ export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
       }
       frames.push(frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block)); // HEADERS, END_HEADERS
       data.forEach((piece, i) => {
-        const last = i === data.length - 1 && answer.reset === undefined && answer.trailers === undefined;
+        const last =
+          i === data.length - 1 &&
+          answer.reset === undefined &&
+          answer.trailers === undefined &&
+          answer.goaway === undefined;
         frames.push(frame(0x0, last ? 0x1 : 0, 1, Buffer.from(piece, 'latin1')));
       });
       if (answer.trailers !== undefined) {
@@ -257,6 +263,12 @@ export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
         const code = Buffer.alloc(4);
         code.writeUInt32BE(answer.reset, 0);
         frames.push(frame(0x3, 0, 1, code));
+      }
+      if (answer.goaway !== undefined) {
+        const goaway = Buffer.alloc(8);
+        goaway.writeUInt32BE(answer.goaway.lastStreamId, 0);
+        goaway.writeUInt32BE(answer.goaway.code, 4);
+        frames.push(frame(0x7, 0, 0, goaway));
       }
       socket.write(Buffer.concat(frames));
     });

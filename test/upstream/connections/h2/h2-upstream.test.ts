@@ -608,6 +608,26 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     }
   });
 
+  // nghttp2 closes a stream above a GOAWAY's last stream id as REFUSED_STREAM, its head passed on or
+  // not: the log said the upstream reset it, which it never did.
+  test('a GOAWAY whose last stream id is below a stream whose head came: cut, and the log names the GOAWAY, not a reset', async () => {
+    const upstream = await keep(
+      startH2Raw({ head: [[':status', '200']], data: ['first part'], goaway: { lastStreamId: 0, code: 0 } }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/', headers: { 'x-request-id': 'goaway-below' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'first part');
+    assert.equal(res.aborted, true, 'cut, never ended as whole');
+    const line = await gw.logFor('goaway-below');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.stage, 'body_streaming');
+    assert.match(
+      String(line.details),
+      /^response body cut short: the upstream sent GOAWAY \(NO_ERROR, last stream 0\) below this stream \(1\), after its head, and Node closed it after /,
+    );
+  });
+
   // nghttp2 resets such a stream itself (PROTOCOL_ERROR) and no event says so: the log said the upstream reset it.
   test('a trailer section HTTP/2 forbids (a pseudo-field): cut, logged http_protocol_error, not a reset of the upstream’s', async () => {
     const upstream = await keep(
