@@ -22,6 +22,7 @@ import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
 import { CONNECTION_CLOSED, type DownstreamHead, type ResponseSink } from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
+import { protocolBreach } from './h2-request.ts';
 
 const { constants } = http2;
 
@@ -195,6 +196,8 @@ export class H2Response implements ResponseSink {
   #cutByDrain = false;
   /** The code of the RST_STREAM the client sent for this stream, its connection still up. */
   #resetByClient: number | undefined;
+  /** How the client's connection broke HTTP/2 while this answer was under way (nghttp2 closed it). */
+  #breach: string | undefined;
   /** The send deadline the client ran out of (the stream was reset for it). */
   #cutBySend: SendLimit | undefined;
   /** Body bytes given to the stream. */
@@ -247,6 +250,7 @@ export class H2Response implements ResponseSink {
   }
 
   get leftHow(): string {
+    if (this.#breach !== undefined) return this.#breach;
     const code = this.#resetByClient;
     return code === undefined ? CONNECTION_CLOSED : `client reset the stream (${h2ErrorName(code)})`;
   }
@@ -548,8 +552,18 @@ export class H2Response implements ResponseSink {
     this.#deadline?.stop();
     const clean = this.#stream.rstCode === constants.NGHTTP2_NO_ERROR;
     const finished = this.#finished && clean && !this.#cut;
+    // nghttp2 closed the connection for a frame HTTP/2 forbids (a window pushed past 2^31 - 1,
+    // DATA past a content-length): it closes the streams INTERNAL_ERROR, with the stream already
+    // detached from its session, and the client reset nothing.
+    if (!this.#cut && !(this.#finished && clean))
+      this.#breach = protocolBreach(this.#stream, 'before its answer was whole');
     // A reset we did not make, on a connection still up: the client cancelled the stream.
-    if (!this.#cut && !(this.#finished && clean) && !this.#stream.session?.destroyed) {
+    if (
+      !this.#cut &&
+      !(this.#finished && clean) &&
+      this.#breach === undefined &&
+      !this.#stream.session?.destroyed
+    ) {
       this.#resetByClient = this.#stream.rstCode;
       this.#owner.clientReset();
     }
