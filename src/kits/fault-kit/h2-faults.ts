@@ -33,6 +33,8 @@ export interface H2FaultOptions {
   wrongHost?: boolean;
   /** The server's SETTINGS_MAX_CONCURRENT_STREAMS. */
   maxConcurrentStreams?: number;
+  /** The server's SETTINGS_MAX_HEADER_LIST_SIZE: node:http2 resets a stream whose head is past it (ENHANCE_YOUR_CALM). */
+  maxHeaderListSize?: number;
   /**
    * With `tls`: the server requires a client certificate its CA signed and ends the handshake
    * with an alert when none comes (under TLS 1.3, after the client's side of it was over).
@@ -100,7 +102,10 @@ export const h2Hang: H2Behaviour = () => {};
 /** Starts a node:http2 server running `behaviour` on every stream. */
 export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = {}): Promise<H2Fault> {
   const recorder = new FaultRecorder();
-  const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? 100 };
+  const settings = {
+    maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
+    ...(options.maxHeaderListSize === undefined ? {} : { maxHeaderListSize: options.maxHeaderListSize }),
+  };
   const certificates = options.tls ? testCertificates() : undefined;
   const server = certificates
     ? http2.createSecureServer({

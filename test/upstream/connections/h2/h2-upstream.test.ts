@@ -249,6 +249,32 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(first.received.length + second.received.length, 3);
   });
 
+  // node:http2 and nghttp2 servers reset such a stream ENHANCE_YOUR_CALM, unprocessed: told as an
+  // upstream's failure, it was a 502 that judged the target (a client with a large cookie ejected it).
+  test('a request head past the SETTINGS_MAX_HEADER_LIST_SIZE the upstream announced, reset ENHANCE_YOUR_CALM: 431 http_request_error naming both sizes, the client’s, judging no target', async () => {
+    const upstream = await keep(startH2(h2Answer, { maxHeaderListSize: 8192 }));
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    // node:http2 holds a head to its SETTINGS only once the gateway acknowledged them: not the first.
+    assert.equal((await request(gw.url, { path: '/', headers: { 'x-request-id': 'first' } })).status, 200);
+    for (const id of ['big', 'big-again']) {
+      const res = await request(gw.url, {
+        path: '/',
+        headers: { 'x-request-id': id, 'x-big': 'a'.repeat(20_000) },
+      });
+      assert.equal(res.status, 431, id);
+      // A client's error names no next hop, as every http_request_error.
+      assert.match(
+        String(res.headers['proxy-status']),
+        /^edge-1; error=http_request_error; details="the upstream reset the stream \(ENHANCE_YOUR_CALM\): the request head is \d+ bytes as HTTP\/2 counts a header list, more than the 8192 of its SETTINGS_MAX_HEADER_LIST_SIZE"$/,
+      );
+      const line = await gw.logFor(id);
+      assert.deepEqual([line.status, line.error, line.shape], [431, 'http_request_error', 'client'], id);
+    }
+    const small = await request(gw.url, { path: '/', headers: { 'x-request-id': 'small' } });
+    assert.equal(small.status, 200, 'the target is still in rotation');
+    assert.equal(upstream.received.length, 2, 'only the small requests reached the upstream');
+  });
+
   test('a streamed body whose stream was refused before a byte of it went goes whole to the next target', async () => {
     const refusing = await keep(startH2(h2Refuse));
     const healthy = await keep(startH2(h2Answer));
