@@ -198,6 +198,8 @@ export class H2Response implements ResponseSink {
   #resetByClient: number | undefined;
   /** How the client's connection broke HTTP/2 while this answer was under way (nghttp2 closed it). */
   #breach: string | undefined;
+  /** Why this sink cut the response itself: trailers larger than the client takes. */
+  #refusedTrailers: string | undefined;
   /** The send deadline the client ran out of (the stream was reset for it). */
   #cutBySend: SendLimit | undefined;
   /** Body bytes given to the stream. */
@@ -247,6 +249,10 @@ export class H2Response implements ResponseSink {
 
   get cutBySend(): SendLimit | undefined {
     return this.#cutBySend;
+  }
+
+  get refusedTrailers(): string | undefined {
+    return this.#refusedTrailers;
   }
 
   get leftHow(): string {
@@ -445,6 +451,11 @@ export class H2Response implements ResponseSink {
   end(trailers?: readonly string[]): void {
     if (this.#over) return;
     if (!this.#headSent) throw new Error('response ended before its head');
+    const refused = this.#bodyless ? undefined : this.#trailersPastClient(trailers);
+    if (refused !== undefined) {
+      this.#refusedTrailers = refused;
+      return this.abort();
+    }
     this.#over = true;
     this.#finished = true;
     const head = this.#pendingHead;
@@ -464,6 +475,21 @@ export class H2Response implements ResponseSink {
     this.#trailers = trailers;
     this.#stream.end();
     this.#watchAfterEnd();
+  }
+
+  /**
+   * A trailer section larger than the client's SETTINGS_MAX_HEADER_LIST_SIZE: the client would
+   * reset the stream on reading it, after the stream had closed on this side (a reset nghttp2
+   * ignores), and the log would have the answer whole. The response is cut instead, and says why.
+   */
+  #trailersPastClient(trailers: readonly string[] | undefined): string | undefined {
+    const limit = this.#owner.clientHeaderListSize;
+    if (trailers === undefined || trailers.length === 0 || limit === Number.POSITIVE_INFINITY)
+      return undefined;
+    let size = 0;
+    for (let i = 0; i < trailers.length; i += 2) size += trailers[i].length + trailers[i + 1].length + 32;
+    if (size <= limit) return undefined;
+    return `the trailer section is ${size} bytes as HTTP/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of ${limit}: the stream was cut`;
   }
 
   /**
