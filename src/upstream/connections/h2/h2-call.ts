@@ -279,7 +279,7 @@ export class H2Call implements ExchangeController {
 
   /**
    * A stream reset ENHANCE_YOUR_CALM before its head, whose request head is past the header list
-   * size the upstream's SETTINGS announced: node:http2 and nghttp2 servers refuse such a head so,
+   * size the upstream's SETTINGS announced: node:http2 servers (for one) refuse such a head so,
    * unprocessed (RFC 9113 §6.5.2). The client's request is too large for this upstream, a 431 as
    * an HTTP/1.1 upstream would answer it, which judges no target: not the upstream failing.
    */

@@ -249,7 +249,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(first.received.length + second.received.length, 3);
   });
 
-  // node:http2 and nghttp2 servers reset such a stream ENHANCE_YOUR_CALM, unprocessed: told as an
+  // node:http2 servers (for one) reset such a stream ENHANCE_YOUR_CALM, unprocessed: told as an
   // upstream's failure, it was a 502 that judged the target (a client with a large cookie ejected it).
   test('a request head past the SETTINGS_MAX_HEADER_LIST_SIZE the upstream announced, reset ENHANCE_YOUR_CALM: 431 http_request_error naming both sizes, the client’s, judging no target', async () => {
     const upstream = await keep(startH2(h2Answer, { maxHeaderListSize: 8192 }));
