@@ -338,14 +338,26 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
         `response is not valid HTTP/2 after its head: the stream was reset PROTOCOL_ERROR (a trailer section HTTP/2 forbids, with a pseudo-field or a connection-specific field, or the upstream's own reset with that code) ${after}`,
         { stage: 'body_streaming', cause },
       );
+    // A GOAWAY whose last stream id is below this stream, after its head came (the upstream
+    // says it never processed what it answered): nghttp2 closes the stream REFUSED_STREAM, a
+    // reset the upstream never sent.
+    const below =
+      !goawayClosed &&
+      goaway !== undefined &&
+      end.streamId !== undefined &&
+      end.streamId > goaway.lastStreamId
+        ? `the upstream sent GOAWAY (${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}) below this stream (${end.streamId}), after its head, and Node closed it`
+        : undefined;
     const how =
       short !== undefined
         ? short
-        : rst !== undefined
-          ? `stream reset by the upstream (${rst})`
-          : goawayClosed
-            ? `the upstream closed the HTTP/2 connection (${closedBy})`
-            : describeDrop(end.error === undefined ? undefined : end.error);
+        : below !== undefined
+          ? below
+          : rst !== undefined
+            ? `stream reset by the upstream (${rst})`
+            : goawayClosed
+              ? `the upstream closed the HTTP/2 connection (${closedBy})`
+              : describeDrop(end.error === undefined ? undefined : end.error);
     return new Failure('http_response_incomplete', `response body cut short: ${how} ${after}`, {
       stage: 'body_streaming',
       cause,

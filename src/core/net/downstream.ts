@@ -68,6 +68,11 @@ export interface ResponseSink {
   /** The send deadline this response's client ran out of, when it was cut for it (not the client's leaving). */
   readonly cutBySend: SendLimit | undefined;
   /**
+   * HTTP/2: the sink cut the response after its head because its trailer section was larger
+   * than the client takes (SETTINGS_MAX_HEADER_LIST_SIZE): the details of that failure.
+   */
+  readonly refusedTrailers?: string;
+  /**
    * How the client left, in the words of its client_closed failure: its connection closed, or
    * (HTTP/2) it reset this one stream, with the reset's code, on a connection still up.
    */

@@ -33,6 +33,8 @@ export interface H2FaultOptions {
   wrongHost?: boolean;
   /** The server's SETTINGS_MAX_CONCURRENT_STREAMS. */
   maxConcurrentStreams?: number;
+  /** The server's SETTINGS_MAX_HEADER_LIST_SIZE: node:http2 resets a stream whose head is past it (ENHANCE_YOUR_CALM). */
+  maxHeaderListSize?: number;
   /**
    * With `tls`: the server requires a client certificate its CA signed and ends the handshake
    * with an alert when none comes (under TLS 1.3, after the client's side of it was over).
@@ -100,7 +102,10 @@ export const h2Hang: H2Behaviour = () => {};
 /** Starts a node:http2 server running `behaviour` on every stream. */
 export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = {}): Promise<H2Fault> {
   const recorder = new FaultRecorder();
-  const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? 100 };
+  const settings = {
+    maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
+    ...(options.maxHeaderListSize === undefined ? {} : { maxHeaderListSize: options.maxHeaderListSize }),
+  };
   const certificates = options.tls ? testCertificates() : undefined;
   const server = certificates
     ? http2.createSecureServer({
@@ -217,6 +222,8 @@ export interface H2RawAnswer {
   readonly trailers?: readonly (readonly [string, string])[];
   /** A PUSH_PROMISE on stream 1 (promising stream 2) before the head, whatever the client's SETTINGS_ENABLE_PUSH. */
   readonly push?: boolean;
+  /** A GOAWAY after the last DATA frame (which then has no END_STREAM), naming this last stream id and code. */
+  readonly goaway?: { readonly lastStreamId: number; readonly code: number };
 }
 
 /**
@@ -246,7 +253,11 @@ export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
       }
       frames.push(frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block)); // HEADERS, END_HEADERS
       data.forEach((piece, i) => {
-        const last = i === data.length - 1 && answer.reset === undefined && answer.trailers === undefined;
+        const last =
+          i === data.length - 1 &&
+          answer.reset === undefined &&
+          answer.trailers === undefined &&
+          answer.goaway === undefined;
         frames.push(frame(0x0, last ? 0x1 : 0, 1, Buffer.from(piece, 'latin1')));
       });
       if (answer.trailers !== undefined) {
@@ -257,6 +268,12 @@ export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
         const code = Buffer.alloc(4);
         code.writeUInt32BE(answer.reset, 0);
         frames.push(frame(0x3, 0, 1, code));
+      }
+      if (answer.goaway !== undefined) {
+        const goaway = Buffer.alloc(8);
+        goaway.writeUInt32BE(answer.goaway.lastStreamId, 0);
+        goaway.writeUInt32BE(answer.goaway.code, 4);
+        frames.push(frame(0x7, 0, 0, goaway));
       }
       socket.write(Buffer.concat(frames));
     });

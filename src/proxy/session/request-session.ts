@@ -1,5 +1,5 @@
 import type { RouteConfig } from '../../core/config/types.ts';
-import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
@@ -21,6 +21,7 @@ import { routeRequest } from '../route/route-request.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
+import { ownCutOf } from './own-cut.ts';
 import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import type { SessionRequest } from './session-request.ts';
@@ -298,17 +299,16 @@ export class RequestSession implements AttemptsOwner {
 
   readonly #onClose = (finished: boolean): void => {
     const { record, response } = this.#req;
-    // Cut at its send deadline with nobody relaying to hear it (the attempt loop tells it, or,
-    // with no attempt, this): the gateway's cut of a client that read nothing, not one that left.
-    const sendCut = finished || record.upgraded ? undefined : response.cutBySend;
+    // Cut by the sink itself with nobody relaying to hear it (own-cut.ts), not by the client.
+    const ownCut = ownCutOf(record, response, finished);
     // Closed before the whole response went out, and not because of a failure of ours or
     // the upstream's: the client left (a tunnel's end is no abort).
-    if (!finished && !record.upgraded && record.failure === undefined && sendCut === undefined)
+    if (!finished && !record.upgraded && record.failure === undefined && ownCut === undefined)
       this.clientLeft();
     // An attempt the client's leaving cut short ends without a word back: its failure comes here.
     const gone = this.#attempts?.clientClosed();
     if (gone !== undefined) this.failed(gone);
-    if (sendCut !== undefined && record.failure === undefined) this.failed(sendTimeoutFailure(sendCut));
+    if (ownCut !== undefined && record.failure === undefined) this.failed(ownCut);
     if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
     // What was read of the request, whatever the answer (a refusal's head and body too).
     record.bytesIn = this.#req.exchange.bytesRead + record.tunnelBytesIn;

@@ -12,6 +12,7 @@ import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
+import { headerBlock, headers, RawH2Client, requestFields, windowUpdate } from '../accept/h2/h2-frames.ts';
 
 const HEAD =
   'POST /up HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\nx-request-id: up-1\r\n\r\n5\r\nhello\r\n';
@@ -245,6 +246,43 @@ test('an HTTP/2 client that resets its stream (CANCEL), its connection staying u
     assert.equal(session.destroyed, false);
   } finally {
     session.destroy();
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+// nghttp2 closes such a connection itself (GOAWAY FLOW_CONTROL_ERROR, RFC 9113 §6.9.1) and closes
+// its streams with INTERNAL_ERROR: no RST_STREAM of the client's, which the log said there was.
+test('an HTTP/2 client whose connection breaks HTTP/2 while its request is in flight: 499 naming the breach, not a stream the client reset', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+  });
+  const gw = await startTestGateway(
+    `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${upstream.url}\n`,
+    {},
+    'http2: true',
+  );
+  const client = await RawH2Client.connect(gw.port);
+  try {
+    client.send(headers(1, headerBlock(requestFields('/slow', 'GET', [['x-request-id', 'broke']]))));
+    while (upstream.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Its stream's window pushed past 2^31 - 1.
+    client.send(windowUpdate(1, 2 ** 31 - 1));
+    const line = await gw.logFor('broke');
+    assert.deepEqual(
+      [line.status, line.error, line.client_aborted, line.stage],
+      [499, 'client_closed', true, 'sent'],
+    );
+    assert.match(
+      String(line.details),
+      /^its connection broke HTTP\/2 before its answer was whole \(nghttp2: Flow control error; .*\): the connection was closed$/,
+    );
+    // The session's error comes after its streams closed: its line after the request's.
+    await waitUntil('the bound line', () => gw.logs.some((l) => l.msg === 'HTTP/2 bound passed'));
+    const bounds = gw.logs.filter((l) => l.msg === 'HTTP/2 bound passed').map((l) => l.bound);
+    assert.deepEqual(bounds, ['protocol_error'], 'told as the protocol error it was, not a rapid reset');
+  } finally {
+    client.close();
     await gw.close();
     await upstream.close();
   }

@@ -22,6 +22,7 @@ import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
 import { CONNECTION_CLOSED, type DownstreamHead, type ResponseSink } from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
+import { protocolBreach } from './h2-request.ts';
 
 const { constants } = http2;
 
@@ -80,8 +81,10 @@ export function h2Head(status: number, flat: readonly string[]): string[] {
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i].toLowerCase();
     if (isHopByHop(name) || name.charCodeAt(0) === 58) continue;
-    // RFC 9110 §8.6: a 204 has no Content-Length (nghttp2 refuses one).
-    if (status === 204 && name === 'content-length') continue;
+    // RFC 9110 §8.6: a 204 has no Content-Length (nghttp2 refuses one). node:http2 ends a 205's
+    // stream with its head (RFC 9110 §15.3.6: no content), and a Content-Length of more than 0
+    // with it would make the answer malformed (RFC 9113 §8.1.1): the client resets it unread.
+    if ((status === 204 || status === 205) && name === 'content-length') continue;
     head[n++] = name;
     head[n++] = flat[i + 1];
   }
@@ -193,6 +196,10 @@ export class H2Response implements ResponseSink {
   #cutByDrain = false;
   /** The code of the RST_STREAM the client sent for this stream, its connection still up. */
   #resetByClient: number | undefined;
+  /** How the client's connection broke HTTP/2 while this answer was under way (nghttp2 closed it). */
+  #breach: string | undefined;
+  /** Why this sink cut the response itself: trailers larger than the client takes. */
+  #refusedTrailers: string | undefined;
   /** The send deadline the client ran out of (the stream was reset for it). */
   #cutBySend: SendLimit | undefined;
   /** Body bytes given to the stream. */
@@ -244,7 +251,12 @@ export class H2Response implements ResponseSink {
     return this.#cutBySend;
   }
 
+  get refusedTrailers(): string | undefined {
+    return this.#refusedTrailers;
+  }
+
   get leftHow(): string {
+    if (this.#breach !== undefined) return this.#breach;
     const code = this.#resetByClient;
     return code === undefined ? CONNECTION_CLOSED : `client reset the stream (${h2ErrorName(code)})`;
   }
@@ -323,7 +335,8 @@ export class H2Response implements ResponseSink {
         );
     }
     this.#headSent = true;
-    this.#bodyless = this.#headRequest || status === 204 || status === 304;
+    // node:http2 ends the stream with the head of a HEAD's answer, a 204, 205 or 304.
+    this.#bodyless = this.#headRequest || status === 204 || status === 205 || status === 304;
     this.#pendingHead = head;
     if (this.#holdToTurnEnd) atTurnEnd(H2Response.#flushHeadOf, this);
     else process.nextTick(H2Response.#flushHeadOf, this);
@@ -438,6 +451,11 @@ export class H2Response implements ResponseSink {
   end(trailers?: readonly string[]): void {
     if (this.#over) return;
     if (!this.#headSent) throw new Error('response ended before its head');
+    const refused = this.#bodyless ? undefined : this.#trailersPastClient(trailers);
+    if (refused !== undefined) {
+      this.#refusedTrailers = refused;
+      return this.abort();
+    }
     this.#over = true;
     this.#finished = true;
     const head = this.#pendingHead;
@@ -457,6 +475,21 @@ export class H2Response implements ResponseSink {
     this.#trailers = trailers;
     this.#stream.end();
     this.#watchAfterEnd();
+  }
+
+  /**
+   * A trailer section larger than the client's SETTINGS_MAX_HEADER_LIST_SIZE: the client would
+   * reset the stream on reading it, after the stream had closed on this side (a reset nghttp2
+   * ignores), and the log would have the answer whole. The response is cut instead, and says why.
+   */
+  #trailersPastClient(trailers: readonly string[] | undefined): string | undefined {
+    const limit = this.#owner.clientHeaderListSize;
+    if (trailers === undefined || trailers.length === 0 || limit === Number.POSITIVE_INFINITY)
+      return undefined;
+    let size = 0;
+    for (let i = 0; i < trailers.length; i += 2) size += trailers[i].length + trailers[i + 1].length + 32;
+    if (size <= limit) return undefined;
+    return `the trailer section is ${size} bytes as HTTP/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of ${limit}: the stream was cut`;
   }
 
   /**
@@ -545,8 +578,18 @@ export class H2Response implements ResponseSink {
     this.#deadline?.stop();
     const clean = this.#stream.rstCode === constants.NGHTTP2_NO_ERROR;
     const finished = this.#finished && clean && !this.#cut;
+    // nghttp2 closed the connection for a frame HTTP/2 forbids (a window pushed past 2^31 - 1,
+    // DATA past a content-length): it closes the streams INTERNAL_ERROR, with the stream already
+    // detached from its session, and the client reset nothing.
+    if (!this.#cut && !(this.#finished && clean))
+      this.#breach = protocolBreach(this.#stream, 'before its answer was whole');
     // A reset we did not make, on a connection still up: the client cancelled the stream.
-    if (!this.#cut && !(this.#finished && clean) && !this.#stream.session?.destroyed) {
+    if (
+      !this.#cut &&
+      !(this.#finished && clean) &&
+      this.#breach === undefined &&
+      !this.#stream.session?.destroyed
+    ) {
       this.#resetByClient = this.#stream.rstCode;
       this.#owner.clientReset();
     }

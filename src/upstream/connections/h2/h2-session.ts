@@ -88,6 +88,10 @@ export class H2Session implements H2CallSession {
     return !this.ended && !this.session.closed && !this.session.destroyed;
   }
 
+  peerHeaderListSize(): number {
+    return this.session.remoteSettings.maxHeaderListSize ?? Number.POSITIVE_INFINITY;
+  }
+
   remoteAddress(): string | undefined {
     return this.session.socket?.remoteAddress;
   }

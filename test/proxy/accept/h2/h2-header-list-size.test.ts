@@ -213,3 +213,47 @@ test("a stored answer whose head is larger than the client takes: the gateway's 
     narrow.destroy();
   }
 });
+
+// The stream was whole on the gateway's side when the client reset it (a reset of a closed
+// stream, which nghttp2 ignores): the log said 200 and nothing wrong.
+test("a trailer section larger than the client's header list size: the stream is cut (never ended with trailers the client refuses), and the log says why", async () => {
+  const upstream = await keep(
+    startRawFault(async (c) => {
+      for (;;) {
+        const { path } = await c.nextRequest();
+        const type = path === '/grpc' ? 'application/grpc' : 'text/plain';
+        await c.write(
+          `HTTP/1.1 200 OK\r\ncontent-type: ${type}\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\ngrpc-status: 0\r\nx-big: ${BIG}\r\n\r\n`,
+        );
+      }
+    }),
+  );
+  const gw = await gateway(upstream.url);
+  const session = await connect(gw.url, 1_500);
+  try {
+    // A gRPC client reads the reset as INTERNAL, whatever grpc-status the refused trailers held.
+    const grpc = await get(session, {
+      ':path': '/grpc',
+      'x-request-id': 'grpc-trailers',
+      'content-type': 'application/grpc',
+    });
+    assert.equal(grpc.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+    const grpcLine = await gw.logFor('grpc-trailers');
+    assert.deepEqual([grpcLine.error, grpcLine.grpc_status], ['client_header_list_size', 13]);
+    const r = await get(session, { ':path': '/trailed', 'x-request-id': 'big-trailers', te: 'trailers' });
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR, 'cut by the gateway, not by the client');
+    const line = await gw.logFor('big-trailers');
+    assert.equal(line.status, 200);
+    assert.equal(line.error, 'client_header_list_size');
+    assert.match(
+      String(line.details),
+      /^the trailer section is [0-9]+ bytes as HTTP\/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of 1500: the stream was cut$/,
+    );
+    assert.equal(line.client_aborted, false);
+    const app = gw.gateway.runtime().upstreams.get('app');
+    assert.equal(app?.targets[0].isEjected(performance.now()), false);
+  } finally {
+    session.close();
+  }
+});

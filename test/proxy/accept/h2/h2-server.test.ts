@@ -366,7 +366,7 @@ test('backpressure: write() says false past the window, and drain comes when the
   }
 });
 
-test('HEAD and 204 carry no body whatever is written; 100-continue and 103 go before the head', async () => {
+test('HEAD, 204 and 205 carry no body whatever is written; 100-continue and 103 go before the head', async () => {
   const fx = await startH2Fixture({
     handle: (exchange) => {
       const { response } = exchange;
@@ -374,7 +374,8 @@ test('HEAD and 204 carry no body whatever is written; 100-continue and 103 go be
         response.sendContinue();
         response.sendInterim(103, 'Early Hints', ['link', '</a.css>; rel=preload']);
       }
-      response.sendHead(exchange.head.target === '/none' ? 204 : 200, 'OK', ['content-length', '4']);
+      const status = { '/none': 204, '/reset': 205 }[exchange.head.target] ?? 200;
+      response.sendHead(status, 'OK', ['content-length', '4']);
       response.write(Buffer.from('body'));
       response.end();
     },
@@ -388,6 +389,13 @@ test('HEAD and 204 carry no body whatever is written; 100-continue and 103 go be
     const none = await h2Request(client, { ':path': '/none' });
     assert.equal(none.status, 204);
     assert.equal(none.body, '');
+    // node:http2 ends a 205's stream with its head: a content-length of 4 with it was a malformed
+    // answer (RFC 9113 §8.1.1) that the client reset PROTOCOL_ERROR, never seeing the 205.
+    const reset = await h2Request(client, { ':path': '/reset' });
+    assert.equal(reset.status, 205);
+    assert.equal(reset.rstCode, 0);
+    assert.equal(reset.body, '');
+    assert.equal(reset.headers['content-length'], undefined);
     const hints: number[] = [];
     const stream = client.request({ ':path': '/early', expect: '100-continue' });
     stream.on('headers', (h) => hints.push(Number(h[':status'])));

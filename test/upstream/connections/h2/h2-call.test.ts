@@ -53,6 +53,7 @@ async function slowRead(url: string): Promise<Outcome> {
         maxHeaderSize: 32 * 1024,
         isUp: () => !session.closed && !session.destroyed,
         stalled: () => {},
+        peerHeaderListSize: () => Number.POSITIVE_INFINITY,
         remoteAddress: () => undefined,
         remotePort: () => undefined,
       };

@@ -249,6 +249,32 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(first.received.length + second.received.length, 3);
   });
 
+  // node:http2 servers (for one) reset such a stream ENHANCE_YOUR_CALM, unprocessed: told as an
+  // upstream's failure, it was a 502 that judged the target (a client with a large cookie ejected it).
+  test('a request head past the SETTINGS_MAX_HEADER_LIST_SIZE the upstream announced, reset ENHANCE_YOUR_CALM: 431 http_request_error naming both sizes, the client’s, judging no target', async () => {
+    const upstream = await keep(startH2(h2Answer, { maxHeaderListSize: 8192 }));
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    // node:http2 holds a head to its SETTINGS only once the gateway acknowledged them: not the first.
+    assert.equal((await request(gw.url, { path: '/', headers: { 'x-request-id': 'first' } })).status, 200);
+    for (const id of ['big', 'big-again']) {
+      const res = await request(gw.url, {
+        path: '/',
+        headers: { 'x-request-id': id, 'x-big': 'a'.repeat(20_000) },
+      });
+      assert.equal(res.status, 431, id);
+      // A client's error names no next hop, as every http_request_error.
+      assert.match(
+        String(res.headers['proxy-status']),
+        /^edge-1; error=http_request_error; details="the upstream reset the stream \(ENHANCE_YOUR_CALM\): the request head is \d+ bytes as HTTP\/2 counts a header list, more than the 8192 of its SETTINGS_MAX_HEADER_LIST_SIZE"$/,
+      );
+      const line = await gw.logFor(id);
+      assert.deepEqual([line.status, line.error, line.shape], [431, 'http_request_error', 'client'], id);
+    }
+    const small = await request(gw.url, { path: '/', headers: { 'x-request-id': 'small' } });
+    assert.equal(small.status, 200, 'the target is still in rotation');
+    assert.equal(upstream.received.length, 2, 'only the small requests reached the upstream');
+  });
+
   test('a streamed body whose stream was refused before a byte of it went goes whole to the next target', async () => {
     const refusing = await keep(startH2(h2Refuse));
     const healthy = await keep(startH2(h2Answer));
@@ -606,6 +632,26 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
         /^response body cut short: stream reset by the upstream \(NO_ERROR\) after /,
       );
     }
+  });
+
+  // nghttp2 closes a stream above a GOAWAY's last stream id as REFUSED_STREAM, its head passed on or
+  // not: the log said the upstream reset it, which it never did.
+  test('a GOAWAY whose last stream id is below a stream whose head came: cut, and the log names the GOAWAY, not a reset', async () => {
+    const upstream = await keep(
+      startH2Raw({ head: [[':status', '200']], data: ['first part'], goaway: { lastStreamId: 0, code: 0 } }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/', headers: { 'x-request-id': 'goaway-below' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'first part');
+    assert.equal(res.aborted, true, 'cut, never ended as whole');
+    const line = await gw.logFor('goaway-below');
+    assert.equal(line.error, 'http_response_incomplete');
+    assert.equal(line.stage, 'body_streaming');
+    assert.match(
+      String(line.details),
+      /^response body cut short: the upstream sent GOAWAY \(NO_ERROR, last stream 0\) below this stream \(1\), after its head, and Node closed it after /,
+    );
   });
 
   // nghttp2 resets such a stream itself (PROTOCOL_ERROR) and no event says so: the log said the upstream reset it.

@@ -1,0 +1,32 @@
+/**
+ * A response its downstream sink cut after its head, with nobody relaying to hear it: the
+ * gateway's own cut, which the log names, never the client's leaving (a 499).
+ */
+import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
+import { toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
+import { GRPC_CODES } from '../../core/failure/taxonomy.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+
+/**
+ * The failure a response closed unfinished was cut for by its sink: its send deadline (a client
+ * that read nothing; the attempt loop tells it when an exchange still runs), or, over HTTP/2, a
+ * trailer section larger than the client takes. Undefined: the sink cut nothing itself.
+ */
+export function ownCutOf(
+  record: RequestRecord,
+  response: ResponseSink,
+  finished: boolean,
+): Failure | undefined {
+  if (finished || record.upgraded) return undefined;
+  if (response.cutBySend !== undefined) return sendTimeoutFailure(response.cutBySend);
+  const refused = response.refusedTrailers;
+  if (refused === undefined) return undefined;
+  // The client read a reset, INTERNAL to a gRPC client: the upstream's status, in the trailers
+  // it refused, never reached it.
+  if (record.grpc) {
+    record.upstreamGrpcStatus = undefined;
+    toldGrpcStatus(record, GRPC_CODES.INTERNAL);
+  }
+  return new Failure('client_header_list_size', refused, { stage: 'body_streaming' });
+}
