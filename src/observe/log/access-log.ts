@@ -2,7 +2,7 @@ import pino from 'pino';
 import { logMs as round } from './duration.ts';
 import type { Logger } from './logger.ts';
 import { LINE_SINK } from './logger.ts';
-import type { RequestRecord } from './request-record.ts';
+import { grpcStatusRead, type RequestRecord } from './request-record.ts';
 
 const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
 
@@ -27,7 +27,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['upstream', (r) => r.upstream],
   ['target', (r) => r.target],
   ['status', (r) => r.status],
-  ['grpc_status', grpcStatus],
+  ['grpc_status', grpcStatusRead],
   ['cache', (r) => r.cache],
   ['stale_cause', (r) => r.staleCause],
   ['error', (r) => r.failure?.type],
@@ -115,11 +115,6 @@ function ms(value: number): string {
   if (fraction === 0) return `${whole}`;
   if (fraction % 10 === 0) return `${whole}.${fraction / 10}`;
   return fraction < 10 ? `${whole}.0${fraction}` : `${whole}.${fraction}`;
-}
-
-/** The gRPC status the client read: the upstream's own, passed through, or the gateway's answer. */
-function grpcStatus(record: RequestRecord): number | undefined {
-  return record.upstreamGrpcStatus ?? record.gatewayGrpcStatus;
 }
 
 /** The attempts the line lists: every one, unless a lone attempt ended as the request did (the line's own fields tell it). */
@@ -219,7 +214,7 @@ function putMembers(r: RequestRecord): void {
   if (r.upstream !== undefined) text(',"upstream":"', r.upstream);
   if (r.target !== undefined) text(',"target":"', r.target);
   json(',"status":', num(r.status));
-  const grpc = grpcStatus(r);
+  const grpc = grpcStatusRead(r);
   if (grpc !== undefined) json(',"grpc_status":', num(grpc));
   if (r.cache !== undefined) text(',"cache":"', r.cache);
   if (r.staleCause !== undefined) text(',"stale_cause":"', r.staleCause);

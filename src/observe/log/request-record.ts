@@ -126,3 +126,12 @@ export class RequestRecord {
     return performance.now() - this.startedAt;
   }
 }
+
+/**
+ * The gRPC status the client read: the gateway's, when it answered or cut the response (a status
+ * the upstream gave in trailers the client never got is not what it read), else the upstream's
+ * own, passed through.
+ */
+export function grpcStatusRead(record: RequestRecord): number | undefined {
+  return record.gatewayGrpcStatus ?? record.upstreamGrpcStatus;
+}

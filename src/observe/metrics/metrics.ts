@@ -2,7 +2,7 @@ import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { RequestRecord } from '../log/request-record.ts';
+import { grpcStatusRead, type RequestRecord } from '../log/request-record.ts';
 import { Activity } from './activity.ts';
 import { METRICS, type MetricSpec, methodLabel, type Origin } from './catalog.ts';
 import {
@@ -129,12 +129,12 @@ export class GatewayMetrics {
     this.#responses.cell(route, record.status, origin, errorType).value++;
     const { auth } = record;
     if (auth !== undefined) this.#count('accessDecisions').cell(route, accessOutcome(auth)).value++;
-    const grpc = record.upstreamGrpcStatus ?? record.gatewayGrpcStatus;
+    const grpc = grpcStatusRead(record);
     if (grpc !== undefined)
       this.#count('grpcResponses').cell(
         route,
         grpc,
-        record.upstreamGrpcStatus === undefined ? 'gateway' : 'upstream',
+        record.gatewayGrpcStatus === undefined ? 'upstream' : 'gateway',
       ).value++;
     this.#serverDuration
       .cell(route, methodLabel(record.method), record.status, errorType)

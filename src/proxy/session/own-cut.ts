@@ -23,10 +23,7 @@ export function ownCutOf(
   const refused = response.refusedTrailers;
   if (refused === undefined) return undefined;
   // The client read a reset, INTERNAL to a gRPC client: the upstream's status, in the trailers
-  // it refused, never reached it.
-  if (record.grpc) {
-    record.upstreamGrpcStatus = undefined;
-    toldGrpcStatus(record, GRPC_CODES.INTERNAL);
-  }
+  // it refused, never reached it (the gateway's status is the one the log and metrics read).
+  if (record.grpc) toldGrpcStatus(record, GRPC_CODES.INTERNAL);
   return new Failure('client_header_list_size', refused, { stage: 'body_streaming' });
 }
