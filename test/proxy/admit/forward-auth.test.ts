@@ -176,3 +176,42 @@ test('the auth service judges the normalised path the route and the upstream see
     await stage.close(service);
   }
 });
+
+test("behind a trusted proxy the auth service is told the client's facts the upstream is told (X-Forwarded-For, -Proto, -Host, Forwarded); an untrusted client's are replaced", async () => {
+  const service = await startAuthService((_req, res) => res.writeHead(204).end());
+  const yaml = (trusted: string) => (app: string) =>
+    `trust_forwarded_from: [${trusted}]\n${forwardAuthConfig(app, `{ url: "${service.url}" }`)}`;
+  const trusted = await startAuthStage(yaml('127.0.0.1'));
+  const untrusted = await startAuthStage(yaml('192.0.2.1'));
+  const proxys = {
+    'x-forwarded-for': '203.0.113.9',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-host': 'shop.example',
+    forwarded: 'for=203.0.113.9;proto=https',
+  };
+  const told = (h: Record<string, unknown>) => ({
+    for: h['x-forwarded-for'],
+    proto: h['x-forwarded-proto'],
+    host: h['x-forwarded-host'],
+    forwarded: h.forwarded,
+  });
+  try {
+    assert.equal((await request(trusted.gw.url, { path: '/app', headers: proxys })).status, 200);
+    const upstream = told(trusted.echo.received[0].headers);
+    assert.deepEqual(upstream, {
+      for: '203.0.113.9, 127.0.0.1',
+      proto: 'https',
+      host: 'shop.example',
+      forwarded: `for=203.0.113.9;proto=https, for=127.0.0.1;host="${trusted.gw.url.slice(7)}";proto=http`,
+    });
+    assert.deepEqual(told(service.asked[0]), upstream, 'the service hears what the upstream hears');
+
+    assert.equal((await request(untrusted.gw.url, { path: '/app', headers: proxys })).status, 200);
+    const own = told(untrusted.echo.received[0].headers);
+    assert.equal(own.for, '127.0.0.1', "an untrusted client's words are not passed on");
+    assert.deepEqual(told(service.asked[1]), own);
+  } finally {
+    await trusted.close();
+    await untrusted.close(service);
+  }
+});
