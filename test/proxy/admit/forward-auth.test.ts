@@ -215,3 +215,17 @@ test("behind a trusted proxy the auth service is told the client's facts the ups
     await untrusted.close(service);
   }
 });
+
+test("a url's auth service is asked with the URL's authority as Host, the client's host in X-Forwarded-Host: a Host-routed front (an ingress) takes the call to the service, not to the client's site", async () => {
+  const service = await startAuthService((_req, res) => res.writeHead(204).end());
+  const { gw, echo, close } = await startAuthStage(guarded(service.url));
+  try {
+    const res = await request(gw.url, { path: '/app', headers: { host: 'shop.example' } });
+    assert.equal(res.status, 200);
+    assert.equal(service.asked[0].host, service.host);
+    assert.equal(service.asked[0]['x-forwarded-host'], 'shop.example');
+    assert.equal(echo.received[0].headers.host, 'shop.example', "the upstream is asked as the client's site");
+  } finally {
+    await close(service);
+  }
+});
