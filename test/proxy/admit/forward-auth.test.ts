@@ -229,3 +229,33 @@ test("a url's auth service is asked with the URL's authority as Host, the client
     await close(service);
   }
 });
+
+test("the auth service's refusal passed on carries this gateway's Proxy-Status http_request_denied, as every access refusal does, after the service's own", async () => {
+  const service = await startAuthService((req, res) => {
+    if (req.headers.authorization === 'Bearer moved') return res.writeHead(302, { location: '/login' }).end();
+    if (req.headers.authorization === 'Bearer proxied')
+      return res.writeHead(403, { 'proxy-status': 'sso-front; received-status=403' }).end();
+    res.writeHead(401, { 'www-authenticate': 'Bearer realm="sso"' }).end();
+  });
+  const { gw, close } = await startAuthStage(guarded(service.url));
+  try {
+    const status = async (authorization?: string) => {
+      const headers = authorization === undefined ? {} : { authorization };
+      return (await request(gw.url, { path: '/app', headers })).headers['proxy-status'];
+    };
+    assert.equal(
+      await status(),
+      'edge-1; error=http_request_denied; details="the auth service did not accept the credentials"',
+    );
+    assert.equal(
+      await status('Bearer moved'),
+      'edge-1; error=http_request_denied; details="the auth service sent the client to log in"',
+    );
+    assert.equal(
+      await status('Bearer proxied'),
+      'sso-front; received-status=403, edge-1; error=http_request_denied; details="the auth service does not allow this request"',
+    );
+  } finally {
+    await close(service);
+  }
+});
