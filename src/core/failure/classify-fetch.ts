@@ -32,6 +32,13 @@ function refusedStatus(code: string, message: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The codes of node:zlib's decoders (fetch decodes a Content-Encoding itself): zlib's `Z_*`,
+ * brotli's `ERR__ERROR_*`, zstd's `ZSTD_error_*`. A body that does not decode as its
+ * Content-Encoding says came whole: garbage, not a connection lost (retried, it is the same).
+ */
+const DECODING_ERROR = /^(Z_[A-Z_]+|ERR__ERROR_[A-Z0-9_]+|ZSTD_error_\w+)$/;
+
 /** The finer type of an HTTP parser error, from llhttp's reason ("Invalid character in chunk size"). */
 function parserErrorType(message: string): FailureType {
   if (/content-length/i.test(message)) return 'http_response_content_length';
@@ -66,6 +73,12 @@ export function classifyFetchError(
     return new Failure(
       garbage,
       `${(cause as Error).message} (${code || 'HTTPParserError'}) after ${ms(elapsed)}`,
+      { stage: 'head_received', cause },
+    );
+  if (DECODING_ERROR.test(code))
+    return new Failure(
+      'http_protocol_error',
+      `its body does not decode as its Content-Encoding says (${code}) after ${ms(elapsed)}`,
       { stage: 'head_received', cause },
     );
   const refused = refusedStatus(code, (cause as Error | null)?.message ?? '');

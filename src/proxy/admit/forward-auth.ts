@@ -17,10 +17,19 @@ import {
 } from './service-answer.ts';
 
 /**
- * Fields of the client's never sent to the service, whatever `send_headers` says (nor are the
- * hop-by-hop ones, nor those its Connection names): the GET is the
- * gateway's own, framed and addressed by its connection (a Content-Length without a body would
- * leave the service waiting for one), and the X-Forwarded-* are the gateway's to write.
+ * The fields in which proxies in front tell the client's facts: always handed to the hop's
+ * header builder, which keeps a trusted peer's (`trust_forwarded_from`) and appends to them, and
+ * drops anyone else's, as for the upstream's request. Without them the service behind a trusted
+ * balancer was told the balancer as the client and its protocol (http where the client used
+ * https) while the upstream was told the client.
+ */
+const PROXYS_WORDS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded'];
+
+/**
+ * Fields of the client's never sent to the service as `send_headers` (nor are the hop-by-hop
+ * ones, nor those its Connection names): the GET is the gateway's own, framed and addressed by
+ * its connection (a Content-Length without a body would leave the service waiting for one),
+ * X-Forwarded-Method and -Uri are the gateway's to write, and PROXYS_WORDS go their own way.
  */
 const NOT_SENT = new Set([
   'host',
@@ -28,8 +37,7 @@ const NOT_SENT = new Set([
   'expect',
   'x-forwarded-method',
   'x-forwarded-uri',
-  'x-forwarded-host',
-  'x-forwarded-for',
+  ...PROXYS_WORDS,
 ]);
 
 /** What the auth service said: let in (with its fields for the upstream), refused (its answer, passed on), or the hop failed. */
@@ -56,7 +64,9 @@ export interface ForwardFacts {
 export interface ForwardCall {
   /** The path and query asked. */
   readonly path: string;
-  /** The client's fields the service asked for: flat, lower-case names, no hop-by-hop. */
+  /** The Host asked (a `url`'s authority); undefined: the client's, as a route's request is asked. */
+  readonly authority: string | undefined;
+  /** The client's fields the service asked for, and PROXYS_WORDS: flat, lower-case names, no hop-by-hop. */
   readonly headers: readonly string[];
   /**
    * X-Forwarded-Method and -Uri, flat: the gateway's own words, added after the client's fields
@@ -156,12 +166,18 @@ export class ForwardAuth {
       const value = fields[name];
       if (value !== undefined) headers.push(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    // The hop writes -For, -Host and -Proto from the client's facts, as for any request it forwards.
+    for (const name of PROXYS_WORDS) {
+      const value = fields[name];
+      if (value === undefined || nominated?.has(name)) continue;
+      for (const line of Array.isArray(value) ? value : [value]) headers.push(name, line);
+    }
+    // The hop writes -For, -Host and -Proto from the client's facts (after a trusted peer's), as for any request it forwards.
     const own = ['x-forwarded-method', facts.method, 'x-forwarded-uri', facts.target];
     let answer: ServiceAnswer;
     try {
       answer = await this.#ask({
         path: config.path,
+        authority: config.authority,
         headers,
         own,
         deadline: config.timeout,

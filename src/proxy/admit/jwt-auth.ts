@@ -140,7 +140,8 @@ export class JwtAuth {
     const names = new Set(mapping.map(({ header }) => header.toLowerCase()));
     const added: string[] = [];
     for (const { claim, header } of mapping) {
-      const value = claims[claim];
+      // The token's own claim only: `constructor` or `toString` read through would be Object's.
+      const value = Object.hasOwn(claims, claim) ? claims[claim] : undefined;
       if (value === undefined || value === null) continue;
       const text =
         typeof value === 'string'

@@ -3,6 +3,8 @@
  * client gets it (forward-auth.ts decides which answer is which).
  */
 import { Failure } from '../../core/failure/failure.ts';
+import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
+import { isSfList } from '../../core/failure/structured-field.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 
 /** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
@@ -28,6 +30,33 @@ export class PassedOnAnswer extends OwnAnswer {
     super(status, headers, body);
     this.refusal = refusal;
   }
+}
+
+/**
+ * The fields the gateway answers `answer` with: a refusal passed on gets this gateway's
+ * Proxy-Status member (its http_request_denied, without details under `errors.detail: minimal`)
+ * after the service's own when that is a List (else in its place), as every access refusal
+ * carries one: a client tells the gateway's refusal from the upstream's own 401.
+ */
+export function ownFields(
+  answer: OwnAnswer,
+  gateway: { readonly name: string; readonly config: { readonly errors: { readonly detail: string } } },
+): readonly string[] {
+  if (!(answer instanceof PassedOnAnswer)) return answer.headers;
+  const member = failureProxyStatus(
+    gateway.name,
+    answer.refusal,
+    undefined,
+    gateway.config.errors.detail === 'minimal',
+  );
+  const out: string[] = [];
+  let theirs: string | undefined;
+  for (let i = 0; i < answer.headers.length; i += 2)
+    if (answer.headers[i].toLowerCase() === 'proxy-status')
+      theirs = theirs === undefined ? answer.headers[i + 1] : `${theirs}, ${answer.headers[i + 1]}`;
+    else out.push(answer.headers[i], answer.headers[i + 1]);
+  out.push('proxy-status', theirs !== undefined && isSfList(theirs) ? `${theirs}, ${member}` : member);
+  return out;
 }
 
 /** Redirects the service may send the client to its login page with. */

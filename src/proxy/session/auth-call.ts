@@ -108,7 +108,7 @@ class AuthCall implements AttemptsOwner {
       upstreamPath: call.path,
       release: noRelease,
       // After the sifting of the client's fields (forward/request-headers.ts): the gateway's own.
-      requestEdit: (headers: readonly string[]) => [...headers, ...call.own],
+      requestEdit: (headers: readonly string[]) => [...withHost(headers, call.authority), ...call.own],
     };
     this.#attempts = new Attempts(this.#req, this, admitted, undefined, {
       deadlineMs: call.deadline,
@@ -185,4 +185,18 @@ class AuthCall implements AttemptsOwner {
  */
 function callRoute(route: RouteConfig): RouteConfig {
   return { ...route, requestHeaders: undefined, compression: undefined };
+}
+
+/**
+ * The call's fields with `authority` as Host (the builder wrote the client's, which X-Forwarded-Host
+ * and Forwarded keep): a front that routes by Host (an ingress) must take the GET to the service
+ * its URL names, not to the client's site.
+ */
+function withHost(headers: readonly string[], authority: string | undefined): readonly string[] {
+  if (authority === undefined) return headers;
+  const out = [...headers];
+  const at = out.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'host');
+  if (at === -1) out.unshift('host', authority);
+  else out[at + 1] = authority;
+  return out;
 }

@@ -13,7 +13,7 @@ import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, admitRequest } from '../admit/admit-request.ts';
-import { PassedOnAnswer } from '../admit/service-answer.ts';
+import { ownFields, PassedOnAnswer } from '../admit/service-answer.ts';
 import { gatewayErrorFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { hostnameOf } from '../route/request-target.ts';
@@ -269,7 +269,7 @@ export class RequestSession implements AttemptsOwner {
     if (answer instanceof Promise) return void answer.then((a) => this.#ownAnswer(a, acme));
     const { response, record, exchange, head: request } = this.#req;
     if (response.closed) return;
-    // An auth service's refusal, passed on as it wrote it (to a gRPC client, as its status says).
+    // An auth service's refusal, passed on as it wrote it (ownFields: and Proxy-Status; gRPC: by its status).
     if (answer instanceof PassedOnAnswer) {
       if (record.grpc) return this.answer(answer.refusal);
       this.failed(answer.refusal);
@@ -278,7 +278,7 @@ export class RequestSession implements AttemptsOwner {
     record.acme = acme;
     // RFC 9110 §8.6: a 204 has no Content-Length.
     const length = answer.status === 204 ? [] : ['content-length', String(answer.body.length)];
-    const headers = [...answer.headers, ...length, 'x-request-id', record.id];
+    const headers = [...ownFields(answer, this.#req.runtime), ...length, 'x-request-id', record.id];
     // A body the client is still sending is not read: the connection closes after the answer.
     const close = !exchange.bodyComplete;
     if (close) headers.push('connection', 'close');

@@ -176,3 +176,86 @@ test('the auth service judges the normalised path the route and the upstream see
     await stage.close(service);
   }
 });
+
+test("behind a trusted proxy the auth service is told the client's facts the upstream is told (X-Forwarded-For, -Proto, -Host, Forwarded); an untrusted client's are replaced", async () => {
+  const service = await startAuthService((_req, res) => res.writeHead(204).end());
+  const yaml = (trusted: string) => (app: string) =>
+    `trust_forwarded_from: [${trusted}]\n${forwardAuthConfig(app, `{ url: "${service.url}" }`)}`;
+  const trusted = await startAuthStage(yaml('127.0.0.1'));
+  const untrusted = await startAuthStage(yaml('192.0.2.1'));
+  const proxys = {
+    'x-forwarded-for': '203.0.113.9',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-host': 'shop.example',
+    forwarded: 'for=203.0.113.9;proto=https',
+  };
+  const told = (h: Record<string, unknown>) => ({
+    for: h['x-forwarded-for'],
+    proto: h['x-forwarded-proto'],
+    host: h['x-forwarded-host'],
+    forwarded: h.forwarded,
+  });
+  try {
+    assert.equal((await request(trusted.gw.url, { path: '/app', headers: proxys })).status, 200);
+    const upstream = told(trusted.echo.received[0].headers);
+    assert.deepEqual(upstream, {
+      for: '203.0.113.9, 127.0.0.1',
+      proto: 'https',
+      host: 'shop.example',
+      forwarded: `for=203.0.113.9;proto=https, for=127.0.0.1;host="${trusted.gw.url.slice(7)}";proto=http`,
+    });
+    assert.deepEqual(told(service.asked[0]), upstream, 'the service hears what the upstream hears');
+
+    assert.equal((await request(untrusted.gw.url, { path: '/app', headers: proxys })).status, 200);
+    const own = told(untrusted.echo.received[0].headers);
+    assert.equal(own.for, '127.0.0.1', "an untrusted client's words are not passed on");
+    assert.deepEqual(told(service.asked[1]), own);
+  } finally {
+    await trusted.close();
+    await untrusted.close(service);
+  }
+});
+
+test("a url's auth service is asked with the URL's authority as Host, the client's host in X-Forwarded-Host: a Host-routed front (an ingress) takes the call to the service, not to the client's site", async () => {
+  const service = await startAuthService((_req, res) => res.writeHead(204).end());
+  const { gw, echo, close } = await startAuthStage(guarded(service.url));
+  try {
+    const res = await request(gw.url, { path: '/app', headers: { host: 'shop.example' } });
+    assert.equal(res.status, 200);
+    assert.equal(service.asked[0].host, service.host);
+    assert.equal(service.asked[0]['x-forwarded-host'], 'shop.example');
+    assert.equal(echo.received[0].headers.host, 'shop.example', "the upstream is asked as the client's site");
+  } finally {
+    await close(service);
+  }
+});
+
+test("the auth service's refusal passed on carries this gateway's Proxy-Status http_request_denied, as every access refusal does, after the service's own", async () => {
+  const service = await startAuthService((req, res) => {
+    if (req.headers.authorization === 'Bearer moved') return res.writeHead(302, { location: '/login' }).end();
+    if (req.headers.authorization === 'Bearer proxied')
+      return res.writeHead(403, { 'proxy-status': 'sso-front; received-status=403' }).end();
+    res.writeHead(401, { 'www-authenticate': 'Bearer realm="sso"' }).end();
+  });
+  const { gw, close } = await startAuthStage(guarded(service.url));
+  try {
+    const status = async (authorization?: string) => {
+      const headers = authorization === undefined ? {} : { authorization };
+      return (await request(gw.url, { path: '/app', headers })).headers['proxy-status'];
+    };
+    assert.equal(
+      await status(),
+      'edge-1; error=http_request_denied; details="the auth service did not accept the credentials"',
+    );
+    assert.equal(
+      await status('Bearer moved'),
+      'edge-1; error=http_request_denied; details="the auth service sent the client to log in"',
+    );
+    assert.equal(
+      await status('Bearer proxied'),
+      'sso-front; received-status=403, edge-1; error=http_request_denied; details="the auth service does not allow this request"',
+    );
+  } finally {
+    await close(service);
+  }
+});

@@ -2,7 +2,8 @@
  * A JWKS endpoint that breaks is told by the same types as an upstream would be: an answer that
  * is not HTTP at all (another service on its port) is garbage, 502 http_protocol_error naming the
  * hop, never connection_terminated (the connection did not break: an answer came); a key set cut
- * after its head is http_response_incomplete, never "before the response head".
+ * after its head is http_response_incomplete, never "before the response head"; one that does
+ * not decode as its Content-Encoding says is garbage too, never a connection lost.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,54 +20,19 @@ const TOKEN = [
   'c2ln',
 ].join('.');
 
-test('a JWKS endpoint that answers an SSH banner is the hop’s 502 http_protocol_error', async () => {
-  const [echo, ssh] = await Promise.all([startEcho(), startSshBanner()]);
+/**
+ * Asks `/orders` with TOKEN (request id `id`) through a gateway whose route takes its keys from
+ * the endpoint `jwks`, and asserts the hop's 502 of `type`, its details matching
+ * `details`, the log's `auth`, and nothing upstream.
+ */
+async function assertHopFails(
+  jwks: { url: string; port: number },
+  id: string,
+  type: string,
+  details: string,
+) {
+  const echo = await startEcho();
   const gw = await startTestGateway(`name: edge-1
-routes:
-  - match: { path: /orders }
-    upstream: app
-    auth:
-      jwt:
-        jwks_url: ${ssh.url}/jwks.json
-upstreams:
-  app:
-    targets: [{ url: "${echo.url}" }]
-`);
-  try {
-    const res = await request(gw.url, {
-      path: '/orders',
-      headers: { authorization: `Bearer ${TOKEN}`, 'x-request-id': 'jwks-ssh' },
-    });
-    assert.equal(res.status, 502);
-    assert.match(
-      res.headers['proxy-status'] as string,
-      new RegExp(
-        `^edge-1; error=http_protocol_error; details="the JWKS endpoint: [^"]*"; next-hop="auth:127.0.0.1:${ssh.port}"$`,
-      ),
-    );
-    assert.equal((await gw.logFor('jwks-ssh')).auth, 'failed: http_protocol_error');
-    assert.equal(echo.received.length, 0);
-  } finally {
-    await gw.close();
-    await Promise.all([echo.close(), ssh.close()]);
-  }
-});
-
-for (const [how, end] of [
-  ['closes', 'connection lost \\(UND_ERR_SOCKET\\)'],
-  ['resets', 'connection reset \\(ECONNRESET\\)'],
-] as const) {
-  test(`a JWKS endpoint that ${how} its connection mid key set: the hop's 502 http_response_incomplete, not "before the response head"`, async () => {
-    const echo = await startEcho();
-    const jwks = await startRawFault(async (connection) => {
-      await readRequest(connection);
-      await connection.write(
-        'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"keys":[',
-      );
-      if (how === 'resets') await connection.reset();
-      else await connection.end();
-    });
-    const gw = await startTestGateway(`name: edge-1
 routes:
   - match: { path: /orders }
     upstream: app
@@ -77,24 +43,82 @@ upstreams:
   app:
     targets: [{ url: "${echo.url}" }]
 `);
-    try {
-      const id = `jwks-cut-${how}`;
-      const res = await request(gw.url, {
-        path: '/orders',
-        headers: { authorization: `Bearer ${TOKEN}`, 'x-request-id': id },
-      });
-      assert.equal(res.status, 502);
-      assert.match(
-        res.headers['proxy-status'] as string,
-        new RegExp(
-          `^edge-1; error=http_response_incomplete; details="the JWKS endpoint: response body cut short: ${end} after [\\d.]+ ms"; next-hop="auth:127.0.0.1:${jwks.port}"$`,
-        ),
+  try {
+    const res = await request(gw.url, {
+      path: '/orders',
+      headers: { authorization: `Bearer ${TOKEN}`, 'x-request-id': id },
+    });
+    assert.equal(res.status, 502);
+    assert.match(
+      res.headers['proxy-status'] as string,
+      new RegExp(
+        `^edge-1; error=${type}; details="the JWKS endpoint: ${details}"; next-hop="auth:127.0.0.1:${jwks.port}"$`,
+      ),
+    );
+    assert.equal((await gw.logFor(id)).auth, `failed: ${type}`);
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+}
+
+test('a JWKS endpoint that answers an SSH banner is the hop’s 502 http_protocol_error', async () => {
+  const ssh = await startSshBanner();
+  try {
+    await assertHopFails(ssh, 'jwks-ssh', 'http_protocol_error', '[^"]*');
+  } finally {
+    await ssh.close();
+  }
+});
+
+for (const [how, end] of [
+  ['closes', 'connection lost \\(UND_ERR_SOCKET\\)'],
+  ['resets', 'connection reset \\(ECONNRESET\\)'],
+] as const) {
+  test(`a JWKS endpoint that ${how} its connection mid key set: the hop's 502 http_response_incomplete, not "before the response head"`, async () => {
+    const jwks = await startRawFault(async (connection) => {
+      await readRequest(connection);
+      await connection.write(
+        'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"keys":[',
       );
-      assert.equal((await gw.logFor(id)).auth, 'failed: http_response_incomplete');
-      assert.equal(echo.received.length, 0);
+      if (how === 'resets') await connection.reset();
+      else await connection.end();
+    });
+    try {
+      await assertHopFails(
+        jwks,
+        `jwks-cut-${how}`,
+        'http_response_incomplete',
+        `response body cut short: ${end} after [\\d.]+ ms`,
+      );
     } finally {
-      await gw.close();
-      await Promise.all([echo.close(), jwks.close()]);
+      await jwks.close();
+    }
+  });
+}
+
+for (const [coding, code] of [
+  ['gzip', 'Z_DATA_ERROR'],
+  ['br', 'ERR__ERROR_FORMAT_PADDING_2'],
+] as const) {
+  test(`a JWKS endpoint whose key set does not decode as its Content-Encoding ${coding} says is the hop's 502 http_protocol_error, not a connection lost`, async () => {
+    const jwks = await startRawFault(async (connection) => {
+      await readRequest(connection);
+      const body = 'not compressed at all';
+      await connection.write(
+        `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: ${coding}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    });
+    try {
+      await assertHopFails(
+        jwks,
+        `jwks-coding-${coding}`,
+        'http_protocol_error',
+        `its body does not decode as its Content-Encoding says \\(${code}\\) after [\\d.]+ ms`,
+      );
+    } finally {
+      await jwks.close();
     }
   });
 }
