@@ -54,6 +54,11 @@ export function configWarnings(config: GatewayConfig): string[] {
       for (const target of forward.upstream.targets)
         if (ownListener(config, target.hostname, target.port))
           warnings.push(`routes[${index}].auth.forward.url: ${authority(target)} ${LOOP}`);
+    // RFC 8725 §3.9: a token one service's audience may not be taken by another of the issuer's.
+    if (route.access?.auth?.jwt !== undefined && route.access.auth.jwt.audiences === undefined)
+      warnings.push(
+        `routes[${index}].auth.jwt.audiences: none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to`,
+      );
     const methods = route.conditions?.methods;
     // The cache stores and serves the answers to GET and HEAD only (fwd=method for the rest).
     if (

@@ -164,3 +164,24 @@ upstreams:
     ],
   );
 });
+
+test('auth.jwt without audiences is warned of: a token the issuer made for another of its services is accepted too', () => {
+  const jwt = (audiences: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+    auth: { jwt: { jwks_url: "https://idp.test/jwks"${audiences} } }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+      SOURCE,
+      {},
+    );
+  assert.deepEqual(configWarnings(jwt('')), [
+    "routes[0].auth.jwt.audiences: none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to",
+  ]);
+  assert.deepEqual(configWarnings(jwt(', audiences: [orders]')), []);
+});
