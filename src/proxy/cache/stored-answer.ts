@@ -1,5 +1,6 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { updatedFields } from './not-modified-update.ts';
 
 /** What the cache asks of a request: the stored request it is compared with (RFC 9111 §4). */
 export interface CacheRequest {
@@ -63,7 +64,9 @@ export class StoredAnswer {
   readonly size: number;
   #policy: CachePolicy;
   /** Longest a stale answer may stand in for a failed upstream (seconds past its freshness). */
-  readonly #staleIfError: number;
+  #staleIfError: number;
+  /** The route's stale_if_error (ms): the cap of that window, again after a revalidation. */
+  readonly #cap: number;
 
   constructor(
     key: string,
@@ -81,6 +84,7 @@ export class StoredAnswer {
     this.reason = reason;
     this.body = body;
     this.size = body.length + JSON.stringify(policy.toObject()).length + 256;
+    this.#cap = cap;
     this.#staleIfError = staleIfErrorWindow(policy, cap);
   }
 
@@ -89,11 +93,15 @@ export class StoredAnswer {
   }
 
   /**
-   * A 304 confirmed the answer: its fields (and so its freshness) are the revalidated ones from now
-   * on. `notModified`: the 304's fields (headersOf), for those the library's update cannot hold.
+   * A 304 answered the validators this answer's revalidation sent: its fields update the stored
+   * ones (not-modified-update.ts), and its freshness and stale-if-error window follow them.
+   * Nothing is updated when the 304 names another representation.
    */
-  revalidated(policy: CachePolicy, notModified: CachePolicy.Headers): void {
-    this.#policy = keepingVariedFields(withOwnFields(policy, this.#policy.toObject().resh, notModified));
+  revalidated(request: CacheRequest, notModified: CachePolicy.Headers): void {
+    const fields = updatedFields(this.#policy.toObject().resh, notModified);
+    if (fields === undefined) return;
+    this.#policy = policyFrom(request, this.status, fields);
+    this.#staleIfError = staleIfErrorWindow(this.#policy, this.#cap);
   }
 
   /** Seconds of freshness left (negative: stale for that long). */
@@ -180,37 +188,17 @@ function pushField(out: string[], name: string, value: string | string[] | undef
 
 /** The policy http-cache-semantics makes of a request and the upstream's answer to it. */
 export function policyOf(request: CacheRequest, status: number, fields: readonly string[]): CachePolicy {
+  return policyFrom(request, status, headersOf(fields));
+}
+
+function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.Headers): CachePolicy {
   return keepingVariedFields(
     new CachePolicy(
       { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers },
-      { status, headers: headersOf(fields) },
+      { status, headers },
       SHARED,
     ),
   );
-}
-
-/**
- * The revalidated policy with the stored fields named like Object properties (`constructor`,
- * `__proto__`) as RFC 9111 §4.3.4 updates them (the 304's value, else the stored one), in their
- * place: the library's update copies the fields into a plain object, where `__proto__` is lost
- * and `constructor` is never updated.
- */
-function withOwnFields(
-  policy: CachePolicy,
-  before: CachePolicy.Headers,
-  notModified: CachePolicy.Headers,
-): CachePolicy {
-  const stored = policy.toObject();
-  const names = Object.keys(before);
-  if (!names.some((name) => name in Object.prototype)) return policy;
-  const resh: CachePolicy.Headers = Object.create(null);
-  for (const name of names) {
-    if (!(name in Object.prototype)) {
-      if (Object.hasOwn(stored.resh, name)) resh[name] = stored.resh[name];
-    } else resh[name] = Object.hasOwn(notModified, name) ? notModified[name] : before[name];
-  }
-  for (const name of Object.keys(stored.resh)) if (!Object.hasOwn(resh, name)) resh[name] = stored.resh[name];
-  return CachePolicy.fromObject({ ...stored, resh });
 }
 
 /**

@@ -245,13 +245,9 @@ export class CacheRun implements ResponseStore {
     const request = this.#request as CacheRequest;
     const validating = this.#validating;
     if (status === 304 && validating !== undefined) {
-      const notModified = headersOf(fields);
-      const { policy, modified } = validating.policy.revalidatedPolicy(request, {
-        status,
-        headers: notModified,
-      });
-      if (modified) return undefined;
-      validating.revalidated(policy, notModified);
+      // A 304 that names another representation updates nothing: the stored answer goes as it
+      // stands (the 304 has no body to give, and the client asked for no 304), its ttl saying how stale.
+      validating.revalidated(request, headersOf(fields));
       return () => {
         this.#endFill?.(undefined);
         this.#give(validating, revalidatedStatus(this.#req.runtime.name, validating.ttl()), 'revalidated');

@@ -1,0 +1,120 @@
+/**
+ * A 304 to the cache's own validators updates the stored answer as RFC 9111 §3.2 and §4.3.4
+ * say: the fields it carries replace or join the stored ones, the others (Content-Type, ETag…)
+ * stay, whatever validators the 304 repeats (RFC 9110 §15.4.5 asks it for none but ETag); its
+ * Set-Cookie is never kept; and a 304 whose ETag names another representation updates nothing.
+ */
+import assert from 'node:assert/strict';
+import type http from 'node:http';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+const CONFIG = (url: string) => `name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+
+const STORED = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'max-age=0',
+  'last-modified': 'Tue, 01 Jan 2019 00:00:00 GMT',
+  etag: '"v1"',
+  'x-page': 'home',
+};
+
+/** An origin whose 200 is STORED's, and whose 304 to a conditional request carries `notModified` alone. */
+async function origin(t: { after(fn: () => unknown): void }, notModified: http.OutgoingHttpHeaders) {
+  const conditionals: http.IncomingHttpHeaders[] = [];
+  const up = await listenOnLoopback((req, res) => {
+    if (req.headers['if-none-match'] === undefined) {
+      res.writeHead(200, STORED);
+      res.end('<p>home</p>');
+      return;
+    }
+    conditionals.push(req.headers);
+    res.writeHead(304, notModified);
+    res.end();
+  });
+  t.after(() => up.close());
+  const gw = await startTestGateway(CONFIG(up.url));
+  t.after(() => gw.close());
+  return { gw, up, conditionals };
+}
+
+test("a 304 without validators refreshes the stored answer: its fields join the stored ones, which stay, and its Set-Cookie is nobody's", async (t) => {
+  const { gw, conditionals } = await origin(t, {
+    'cache-control': 'max-age=60',
+    'x-build': '42',
+    'set-cookie': 'sid=alice',
+  });
+  assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+  const revalidated = await request(gw.url, { path: '/pages/home' });
+  assert.equal(conditionals.length, 1);
+  assert.equal(conditionals[0]['if-none-match'], '"v1"');
+  assert.equal(revalidated.status, 200);
+  assert.equal(revalidated.text, '<p>home</p>');
+  assert.match(
+    String(revalidated.headers['cache-status']),
+    /^edge-1; fwd=stale; fwd-status=304; ttl=(59|60)$/,
+  );
+  for (const res of [revalidated, await request(gw.url, { path: '/pages/home' })]) {
+    assert.equal(res.headers['content-type'], 'text/html; charset=utf-8', 'the stored Content-Type stays');
+    assert.equal(res.headers.etag, '"v1"');
+    assert.equal(res.headers['last-modified'], STORED['last-modified']);
+    assert.equal(res.headers['x-page'], 'home');
+    assert.equal(res.headers['x-build'], '42', 'a field the 304 brought joins them');
+    assert.equal(res.headers['cache-control'], 'max-age=60', "the 304's replaces the stored one");
+    assert.equal(res.headers['set-cookie'], undefined, "one client's cookie is never the stored answer's");
+  }
+  const hit = await request(gw.url, { path: '/pages/home' });
+  assert.match(
+    String(hit.headers['cache-status']),
+    /^edge-1; hit; ttl=(5\d|60)$/,
+    "fresh by the 304's max-age",
+  );
+  assert.equal(conditionals.length, 1, 'the hits reached no upstream');
+});
+
+test('a 304 whose ETag names another representation updates nothing: the stored answer goes as it stands, still stale', async (t) => {
+  const { gw, conditionals } = await origin(t, {
+    etag: '"v2"',
+    'cache-control': 'max-age=60',
+    'x-build': '42',
+  });
+  await request(gw.url, { path: '/pages/home' });
+  const res = await request(gw.url, { path: '/pages/home' });
+  assert.equal(res.status, 200);
+  assert.equal(res.text, '<p>home</p>');
+  assert.equal(res.headers.etag, '"v1"');
+  assert.equal(res.headers['content-type'], 'text/html; charset=utf-8');
+  assert.equal(res.headers['cache-control'], 'max-age=0');
+  assert.equal(res.headers['x-build'], undefined);
+  assert.match(String(res.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=(0|-\d+)$/);
+  await request(gw.url, { path: '/pages/home' });
+  assert.equal(conditionals.length, 2, 'still stale: the next request revalidates again');
+});
+
+test("the 304's Cache-Control decides the stale-if-error window from then on, as it decides freshness", async (t) => {
+  const { gw, up, conditionals } = await origin(t, { 'cache-control': 'max-age=0, stale-if-error=0' });
+  await request(gw.url, { path: '/pages/home' });
+  assert.equal(
+    (await request(gw.url, { path: '/pages/home' })).headers['cache-control'],
+    'max-age=0, stale-if-error=0',
+  );
+  assert.equal(conditionals.length, 1);
+  await up.close();
+  // The stored max-age=0 alone gave the route's 5m; the 304's stale-if-error=0 gives none.
+  const down = await request(gw.url, { path: '/pages/home' });
+  assert.equal(down.status, 502);
+  assert.match(String(down.headers['proxy-status']), /error=connection_refused/);
+  assert.equal(down.headers['cache-status'], 'edge-1; fwd=uri-miss', 'of no more use, it was let go');
+});
