@@ -142,11 +142,11 @@ export class CacheRun implements ResponseStore {
         );
       return;
     }
-    const verdict = stored?.policy.evaluateRequest(request);
+    const reuse = stored?.reuse(request);
     // A background refresh is the key's fetch: it goes upstream (unless another request stored a fresh answer meanwhile).
     const refresh = this.#req.exchange.refresh;
-    if (stored !== undefined && verdict?.response !== undefined) {
-      if (verdict.revalidation === undefined)
+    if (stored !== undefined && reuse !== undefined) {
+      if (reuse === 'fresh')
         return this.#give(
           stored,
           hitStatus(this.#req.runtime.name, stored.ttl(), waited),

@@ -1,0 +1,70 @@
+/**
+ * must-revalidate and proxy-revalidate (RFC 9111 §5.2.2.2, §5.2.2.8) bind a stored answer once
+ * it is stale, and only then: a fresh one is a hit like any other; a stale one goes upstream
+ * with its validators before it is given, even within stale-while-revalidate or to a client's
+ * max-stale.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+const CONFIG = (url: string) => `name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+
+async function gatewayFor(t: { after(fn: () => unknown): void }, cacheControl: string) {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', cacheControl, 'ETag', '"v1"'],
+    body: 'page v1',
+  });
+  t.after(() => origin.stop());
+  origin.notModifiedFor = '"v1"';
+  const gw = await startTestGateway(CONFIG(origin.url));
+  t.after(() => gw.close());
+  return { gw, origin };
+}
+
+for (const directive of ['must-revalidate', 'proxy-revalidate']) {
+  test(`a fresh answer with ${directive} is a hit: the upstream is not asked while it is fresh`, async (t) => {
+    const { gw, origin } = await gatewayFor(t, `max-age=600, ${directive}`);
+    assert.equal(
+      (await request(gw.url, { path: '/pages/a' })).headers['cache-status'],
+      'edge-1; fwd=uri-miss',
+    );
+    for (let i = 0; i < 3; i++) {
+      const hit = await request(gw.url, { path: '/pages/a' });
+      assert.equal(hit.status, 200);
+      assert.equal(hit.text, 'page v1');
+      assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=(599|600)$/);
+      assert.equal(hit.headers['cache-control'], `max-age=600, ${directive}`);
+    }
+    assert.equal(origin.heads.length, 1, 'one request reached the upstream');
+  });
+
+  test(`a stale answer with ${directive} is validated before it is given, within stale-while-revalidate and to max-stale too`, async (t) => {
+    const { gw, origin } = await gatewayFor(t, `max-age=0, ${directive}, stale-while-revalidate=60`);
+    await request(gw.url, { path: '/pages/b' });
+    const swr = await request(gw.url, { path: '/pages/b' });
+    assert.equal(swr.text, 'page v1');
+    assert.match(String(swr.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=-?\d+$/);
+    const maxStale = await request(gw.url, {
+      path: '/pages/b',
+      headers: { 'cache-control': 'max-stale=600' },
+    });
+    assert.match(String(maxStale.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=-?\d+$/);
+    assert.equal(origin.heads.length, 3);
+    assert.match(origin.heads[1], /^if-none-match: "v1"$/im);
+    assert.match(origin.heads[2], /^if-none-match: "v1"$/im);
+  });
+}
