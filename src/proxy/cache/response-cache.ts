@@ -120,6 +120,12 @@ export class ResponseCache {
     return true;
   }
 
+  /** An unsafe request changed the key's resource (invalidation.ts): its answer goes, here and on the shared disk. */
+  invalidate(key: string): void {
+    this.delete(key);
+    this.disk?.remove(key);
+  }
+
   /**
    * Drops every stored answer (or those under `prefix`: keyMatches); returns how many, and names
    * each in `tally` when given (a cluster worker's, for the primary to count across workers).

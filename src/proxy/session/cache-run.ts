@@ -12,6 +12,7 @@ import {
   revalidatingStatus,
   staleStatus,
 } from '../cache/cache-status.ts';
+import { invalidatedKeys } from '../cache/invalidation.ts';
 import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
@@ -57,6 +58,8 @@ export class CacheRun implements ResponseStore {
   /** When this request stops waiting for another's fetch (lock_timeout from its first wait). */
   #lockEnd = 0;
   validators: readonly string[] = [];
+  /** The keys an unsafe method's success invalidates (invalidation.ts). */
+  #invalidated: readonly string[] = [];
   /** The shared disk was read for this request's key (once). */
   #diskRead = false;
 
@@ -94,15 +97,16 @@ export class CacheRun implements ResponseStore {
   start(admitted: Admitted, attempts: { start(): void; end(failure: Failure): void }): void {
     const forward = () => attempts.start();
     this.#fail = (failure) => attempts.end(failure);
-    const { head, fields } = this.#req;
+    const { head, fields, runtime, record, listener } = this.#req;
+    // The scheme the upstream is told: a trusted proxy's X-Forwarded-Proto, else the listener's.
+    const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
+    const scheme = typeof proto === 'string' ? proto : listener.protocol;
+    const split = runtime.splits.get(this.#route.name);
+    this.#invalidated = invalidatedKeys(head.method, admitted, scheme, split?.sides);
     if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);
     // An upgrade or a body is not what a stored answer answers.
     if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
-    // The scheme the upstream is told: a trusted proxy's X-Forwarded-Proto, else the listener's.
-    const { runtime, record, listener } = this.#req;
-    const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
-    const scheme = typeof proto === 'string' ? proto : listener.protocol;
-    const side = runtime.splits.has(this.#route.name) ? admitted.upstream.name : undefined;
+    const side = split === undefined ? undefined : admitted.upstream.name;
     this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
     // A HEAD is answered from a GET's stored answer (RFC 9111 §4); Vary is matched on the fields
     // the upstream saw (§4.1): auth's and the route's rules', never the client's copies.
@@ -245,8 +249,7 @@ export class CacheRun implements ResponseStore {
     const request = this.#request as CacheRequest;
     const validating = this.#validating;
     if (status === 304 && validating !== undefined) {
-      // A 304 that names another representation updates nothing: the stored answer goes as it
-      // stands (the 304 has no body to give, and the client asked for no 304), its ttl saying how stale.
+      // One naming another representation updates nothing: the stored answer goes as it stands.
       validating.revalidated(request, headersOf(fields));
       return () => {
         this.#endFill?.(undefined);
@@ -278,6 +281,7 @@ export class CacheRun implements ResponseStore {
   }
 
   keep(status: number, reason: string, fields: readonly string[], version: string): BodyCopy | undefined {
+    if (status < 400) for (const key of this.#invalidated) this.#cache.invalidate(key);
     const request = this.#request;
     const key = StoredAnswer.keyOnItsSide(this.#key, this.#req, this.#route.name);
     const { maxEntry, staleIfError } = this.#cache.config;
