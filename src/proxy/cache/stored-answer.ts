@@ -114,6 +114,11 @@ export class StoredAnswer {
     return Math.round(this.#fresh.maxAge() - this.#fresh.age());
   }
 
+  /** Still within its freshness lifetime (must-revalidate or not: freshness.ts). */
+  fresh(): boolean {
+    return !this.#fresh.stale();
+  }
+
   /** Whether it answers this request as it is: fresh, stale while it is refreshed, or not (freshness.ts). */
   reuse(request: CacheRequest): Reuse {
     return reuseOf(this.#policy, this.#fresh, request as CachePolicy.Request);

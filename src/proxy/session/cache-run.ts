@@ -253,7 +253,7 @@ export class CacheRun implements ResponseStore {
       validating.revalidated(request, headersOf(fields));
       return () => {
         this.#endFill?.(undefined);
-        this.#give(validating, revalidatedStatus(this.#req.runtime.name, validating.ttl()), 'revalidated');
+        this.#give(validating, revalidatedStatus(this.#status, validating.ttl()), 'revalidated');
       };
     }
     if (!STALE_FOR_STATUS.has(status) || this.#req.exchange.refresh) return undefined;
