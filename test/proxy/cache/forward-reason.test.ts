@@ -8,19 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
-
-const CONFIG = (url: string) => `name: edge-1
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: {}
-upstreams:
-  app:
-    targets:
-      - url: ${url}
-`;
+import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 
 /** Fresh for 600 s, 300 s old already (an Age from a cache before the origin). */
 const HALF_FRESH = {
@@ -32,7 +20,7 @@ const HALF_FRESH = {
 test("a fresh stored answer refused by the client's max-age=N or min-fresh goes upstream as fwd=request, a 304 or a new answer alike", async (t) => {
   const origin = await startMoodyOrigin(HALF_FRESH);
   t.after(() => origin.stop());
-  const gw = await startTestGateway(CONFIG(origin.url));
+  const gw = await startTestGateway(cachedPages(origin.url));
   t.after(() => gw.close());
   await request(gw.url, { path: '/pages/a' });
   assert.match(
@@ -61,7 +49,7 @@ test('a stale stored answer goes upstream as fwd=stale, whatever the client aske
     fields: ['Cache-Control', 'max-age=0', 'ETag', '"a"'],
   });
   t.after(() => origin.stop());
-  const gw = await startTestGateway(CONFIG(origin.url));
+  const gw = await startTestGateway(cachedPages(origin.url));
   t.after(() => gw.close());
   await request(gw.url, { path: '/pages/s' });
   const res = await request(gw.url, { path: '/pages/s', headers: { 'cache-control': 'max-age=10' } });

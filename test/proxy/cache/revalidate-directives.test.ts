@@ -8,19 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
-
-const CONFIG = (url: string) => `name: edge-1
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: {}
-upstreams:
-  app:
-    targets:
-      - url: ${url}
-`;
+import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 
 async function gatewayFor(t: { after(fn: () => unknown): void }, cacheControl: string) {
   const origin = await startMoodyOrigin({
@@ -30,7 +18,7 @@ async function gatewayFor(t: { after(fn: () => unknown): void }, cacheControl: s
   });
   t.after(() => origin.stop());
   origin.notModifiedFor = '"v1"';
-  const gw = await startTestGateway(CONFIG(origin.url));
+  const gw = await startTestGateway(cachedPages(origin.url));
   t.after(() => gw.close());
   return { gw, origin };
 }

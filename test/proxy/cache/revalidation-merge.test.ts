@@ -9,19 +9,7 @@ import type http from 'node:http';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
-
-const CONFIG = (url: string) => `name: edge-1
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: {}
-upstreams:
-  app:
-    targets:
-      - url: ${url}
-`;
+import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 
 const STORED = {
   'content-type': 'text/html; charset=utf-8',
@@ -45,7 +33,7 @@ async function origin(t: { after(fn: () => unknown): void }, notModified: http.O
     res.end();
   });
   t.after(() => up.close());
-  const gw = await startTestGateway(CONFIG(up.url));
+  const gw = await startTestGateway(cachedPages(up.url));
   t.after(() => gw.close());
   return { gw, up, conditionals };
 }

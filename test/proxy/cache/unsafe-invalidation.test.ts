@@ -11,20 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
-
-const CONFIG = (url: string, cache: string) => `name: edge-1
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: ${cache}
-upstreams:
-  app:
-    targets:
-      - url: ${url}
-`;
 
 /** An item store: GET reads it (fresh for 10 minutes), PUT writes it, DELETE removes it, `/pages/locked` refuses changes. */
 async function itemStore(t: { after(fn: () => unknown): void }, cache = '{}') {
@@ -51,7 +39,7 @@ async function itemStore(t: { after(fn: () => unknown): void }, cache = '{}') {
     });
   });
   t.after(() => up.close());
-  const gw = await startTestGateway(CONFIG(up.url, cache));
+  const gw = await startTestGateway(cachedPages(up.url, cache));
   t.after(() => gw.close());
   return { gw, gets };
 }
