@@ -106,3 +106,18 @@ test("the 304's Cache-Control decides the stale-if-error window from then on, as
   assert.match(String(down.headers['proxy-status']), /error=connection_refused/);
   assert.equal(down.headers['cache-status'], 'edge-1; fwd=uri-miss', 'of no more use, it was let go');
 });
+
+for (const directive of ['no-store', 'private']) {
+  test(`a 304 that says ${directive} ends the stored answer's keeping: it answers the request that revalidated it, and no other, not even in place of a failure`, async (t) => {
+    const { gw, up, conditionals } = await origin(t, { 'cache-control': `max-age=60, ${directive}` });
+    await request(gw.url, { path: '/pages/home' });
+    const revalidated = await request(gw.url, { path: '/pages/home' });
+    assert.equal(revalidated.text, '<p>home</p>');
+    assert.equal(revalidated.headers['cache-control'], `max-age=60, ${directive}`);
+    assert.equal(conditionals.length, 1);
+    await up.close();
+    const down = await request(gw.url, { path: '/pages/home' });
+    assert.equal(down.status, 502);
+    assert.equal(down.headers['cache-status'], 'edge-1; fwd=uri-miss');
+  });
+}
