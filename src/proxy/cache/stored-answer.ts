@@ -1,6 +1,6 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { freshnessPolicy, type Reuse, reuseOf } from './freshness.ts';
+import { type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { updatedFields } from './not-modified-update.ts';
 
 /** What the cache asks of a request: the stored request it is compared with (RFC 9111 §4). */
@@ -64,8 +64,8 @@ export class StoredAnswer {
   /** What the entry counts against the route's max_size: the body, the fields and a little bookkeeping. */
   readonly size: number;
   #policy: CachePolicy;
-  /** The policy its freshness is read from (freshness.ts): #policy, unless it must be revalidated once stale. */
-  #fresh: CachePolicy;
+  /** Its freshness (freshness.ts): read from #policy, less what binds it once stale only. */
+  #fresh: Freshness;
   /** Longest a stale answer may stand in for a failed upstream (seconds past its freshness). */
   #staleIfError: number;
   /** The route's stale_if_error (ms): the cap of that window, again after a revalidation. */
@@ -85,7 +85,7 @@ export class StoredAnswer {
     this.key = key;
     this.version = version;
     this.#policy = policy;
-    this.#fresh = freshnessPolicy(policy);
+    this.#fresh = freshnessOf(policy);
     this.status = status;
     this.reason = reason;
     this.body = body;
@@ -108,24 +108,24 @@ export class StoredAnswer {
     const fields = updatedFields(this.#policy.toObject().resh, notModified);
     if (fields === undefined) return;
     this.#policy = policyFrom(request, this.status, fields);
-    this.#fresh = freshnessPolicy(this.#policy);
+    this.#fresh = freshnessOf(this.#policy);
     this.#staleIfError = staleIfErrorWindow(this.#policy, this.#cap);
     this.#kept = mayKeep(this.#policy);
   }
 
   /** Seconds of freshness left (negative: stale for that long). */
   ttl(): number {
-    return Math.round(this.#fresh.maxAge() - this.#fresh.age());
+    return Math.round(this.#fresh.policy.maxAge() - this.#fresh.policy.age());
   }
 
   /** Still within its freshness lifetime (must-revalidate or not: freshness.ts). */
   fresh(): boolean {
-    return !this.#fresh.stale();
+    return !this.#fresh.policy.stale();
   }
 
   /** Whether it answers this request as it is: fresh, stale while it is refreshed, or not (freshness.ts). */
   reuse(request: CacheRequest): Reuse {
-    return reuseOf(this.#policy, this.#fresh, request as CachePolicy.Request);
+    return reuseOf(this.#fresh, request as CachePolicy.Request);
   }
 
   /** The request names this answer's variant (the fields its Vary names have the stored values). */
@@ -154,15 +154,15 @@ export class StoredAnswer {
    */
   servableOnError(request: CacheRequest): boolean {
     if (!varyMatches(this.#policy, request)) return false;
-    const staleness = this.#fresh.age() - this.#fresh.maxAge();
+    const staleness = this.#fresh.policy.age() - this.#fresh.policy.maxAge();
     return staleness < this.#staleIfError && !refusesStale(request, staleness);
   }
 
   /** How long the entry may still be of use (ms): fresh, within stale-while-revalidate, or within its stale-if-error window. */
   usefulFor(): number {
     if (!this.#kept) return 0;
-    const left = (this.#fresh.maxAge() + this.#staleIfError - this.#fresh.age()) * 1000;
-    return Math.max(this.#fresh.timeToLive(), left);
+    const left = (this.#fresh.policy.maxAge() + this.#staleIfError - this.#fresh.policy.age()) * 1000;
+    return Math.max(this.#fresh.policy.timeToLive(), left);
   }
 
   /**

@@ -2,7 +2,7 @@
  * must-revalidate and proxy-revalidate (RFC 9111 §5.2.2.2, §5.2.2.8) bind a stored answer once
  * it is stale, and only then: a fresh one is a hit like any other; a stale one goes upstream
  * with its validators before it is given, even within stale-while-revalidate or to a client's
- * max-stale.
+ * max-stale. A no-cache answer (§5.2.2.4), stale at once, is validated before each use likewise.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -56,3 +56,15 @@ for (const directive of ['must-revalidate', 'proxy-revalidate']) {
     assert.match(origin.heads[2], /^if-none-match: "v1"$/im);
   });
 }
+
+test('a no-cache answer is validated before each use, within stale-while-revalidate and to max-stale too', async (t) => {
+  const { gw, origin } = await gatewayFor(t, 'max-age=600, no-cache, stale-while-revalidate=600');
+  await request(gw.url, { path: '/pages/c' });
+  for (const headers of [{}, { 'cache-control': 'max-stale=600' }]) {
+    const res = await request(gw.url, { path: '/pages/c', headers });
+    assert.equal(res.text, 'page v1');
+    assert.match(String(res.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=-?\d+$/);
+  }
+  assert.equal(origin.heads.length, 3);
+  assert.match(origin.heads[2], /^if-none-match: "v1"$/im);
+});
