@@ -1,9 +1,10 @@
 import { basename } from 'node:path';
+import type CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
-import { keyMatches, type StoredAnswer } from './stored-answer.ts';
+import { type CacheRequest, keyMatches, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -110,6 +111,23 @@ export class ResponseCache {
     this.#entries.set(entry.key, entry);
     this.#bytes += entry.size;
     return true;
+  }
+
+  /**
+   * A 304 to the cache's own validators updates `entry` (StoredAnswer.revalidated): the size its
+   * new fields take is counted, and the least recently used others go until the store fits
+   * max_size again (the entry itself too, should it alone pass it).
+   */
+  revalidated(entry: StoredAnswer, request: CacheRequest, notModified: CachePolicy.Headers): void {
+    const before = entry.size;
+    entry.revalidated(request, notModified);
+    if (this.#entries.get(entry.key) !== entry) return;
+    this.#bytes += entry.size - before;
+    if (entry.size > this.config.maxSize) this.delete(entry.key);
+    for (const [key] of this.#entries) {
+      if (this.#bytes <= this.config.maxSize) break;
+      if (key !== entry.key) this.delete(key);
+    }
   }
 
   delete(key: string): boolean {

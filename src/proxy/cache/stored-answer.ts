@@ -2,6 +2,7 @@ import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { updatedFields } from './not-modified-update.ts';
+import { refusesStale } from './stale-refusal.ts';
 
 /** What the cache asks of a request: the stored request it is compared with (RFC 9111 §4). */
 export interface CacheRequest {
@@ -10,37 +11,6 @@ export interface CacheRequest {
   readonly url: string;
   /** The request's fields, by lowercase name; `host` is the one the route was matched by. */
   readonly headers: FieldMap;
-}
-
-/**
- * The client's own request refuses a stored answer standing in for a failed upstream (RFC 9111
- * §4.2.4: a stale answer only where the client or the origin permits it): `no-cache` (§5.2.1.4:
- * no stored answer without successful validation, and a failed upstream validated nothing;
- * `Pragma: no-cache` where no Cache-Control is sent, §5.4), or `max-stale=N` or
- * `stale-if-error=N` with the answer more than N seconds past its freshness (§5.2.1.2: the client
- * accepts no staler one; RFC 5861 §4: a request's stale-if-error is "the upper limit to
- * staleness" for that request). The client's stale-if-error only narrows the window: the origin's
- * own `stale-if-error` is the "other information" §4 defers to, the route's cap is the operator's,
- * and an answer past that window is not kept to be given. A freshness it prefers (`max-age`,
- * `min-fresh`) is no refusal: stale-if-error holds "regardless of other freshness information"
- * (RFC 5861 §4). Read on a failure's way only, never on a hit's.
- */
-function refusesStale(request: CacheRequest, staleness: number): boolean {
-  const cc = request.headers['cache-control'];
-  if (cc === undefined) return /(^|[\s,])no-cache([\s,]|$)/i.test(String(request.headers.pragma ?? ''));
-  for (const directive of String(cc).split(',')) {
-    const at = directive.indexOf('=');
-    const name = (at === -1 ? directive : directive.slice(0, at)).trim().toLowerCase();
-    if (name === 'no-cache') return true;
-    if ((name !== 'max-stale' && name !== 'stale-if-error') || at === -1) continue;
-    const value = directive
-      .slice(at + 1)
-      .trim()
-      .replace(/^"(.*)"$/, '$1');
-    // A value that is no number of seconds (delta-seconds) says nothing: the directive is ignored.
-    if (/^\d+$/.test(value) && staleness > Number(value)) return true;
-  }
-  return false;
 }
 
 /** Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage` counts). */
@@ -62,7 +32,7 @@ export class StoredAnswer {
   /** The HTTP version the upstream answered in ("1.0", "1.1", "2"): the Via entry it goes out with (RFC 9110 §7.6.3). */
   readonly version: string;
   /** What the entry counts against the route's max_size: the body, the fields and a little bookkeeping. */
-  readonly size: number;
+  #size: number;
   #policy: CachePolicy;
   /** Its freshness (freshness.ts): read from #policy, less what binds it once stale only. */
   #fresh: Freshness;
@@ -89,13 +59,18 @@ export class StoredAnswer {
     this.status = status;
     this.reason = reason;
     this.body = body;
-    this.size = body.length + JSON.stringify(policy.toObject()).length + 256;
+    this.#size = sizeOf(body, policy);
     this.#cap = cap;
     this.#staleIfError = staleIfErrorWindow(policy, cap);
   }
 
   get policy(): CachePolicy {
     return this.#policy;
+  }
+
+  /** Bytes it counts against max_size: a 304's fields may change it (ResponseCache.revalidated counts them). */
+  get size(): number {
+    return this.#size;
   }
 
   /**
@@ -108,6 +83,7 @@ export class StoredAnswer {
     const fields = updatedFields(this.#policy.toObject().resh, notModified);
     if (fields === undefined) return;
     this.#policy = policyFrom(request, this.status, fields);
+    this.#size = sizeOf(this.body, this.#policy);
     this.#fresh = freshnessOf(this.#policy);
     this.#staleIfError = staleIfErrorWindow(this.#policy, this.#cap);
     this.#kept = mayKeep(this.#policy);
@@ -155,7 +131,7 @@ export class StoredAnswer {
   servableOnError(request: CacheRequest): boolean {
     if (!varyMatches(this.#policy, request)) return false;
     const staleness = this.#fresh.policy.age() - this.#fresh.policy.maxAge();
-    return staleness < this.#staleIfError && !refusesStale(request, staleness);
+    return staleness < this.#staleIfError && !refusesStale(request.headers, staleness);
   }
 
   /** How long the entry may still be of use (ms): fresh, within stale-while-revalidate, or within its stale-if-error window. */
@@ -197,6 +173,11 @@ export class StoredAnswer {
     out.push('content-length', String(this.body.length));
     return out;
   }
+}
+
+/** What an answer counts against max_size: the body, the fields (as the policy holds them) and a little bookkeeping. */
+function sizeOf(body: Buffer, policy: CachePolicy): number {
+  return body.length + JSON.stringify(policy.toObject()).length + 256;
 }
 
 /** A stored field's value(s) onto a flat list; its length and framing are the stored answer's own. */

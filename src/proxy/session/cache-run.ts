@@ -250,7 +250,7 @@ export class CacheRun implements ResponseStore {
     const validating = this.#validating;
     if (status === 304 && validating !== undefined) {
       // One naming another representation updates nothing: the stored answer goes as it stands.
-      validating.revalidated(request, headersOf(fields));
+      this.#cache.revalidated(validating, request, headersOf(fields));
       return () => {
         this.#endFill?.(undefined);
         this.#give(validating, revalidatedStatus(this.#status, validating.ttl()), 'revalidated');
