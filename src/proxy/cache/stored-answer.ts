@@ -149,12 +149,12 @@ export class StoredAnswer {
    */
   fields(): string[] {
     const out: string[] = [];
-    const { resh } = this.#policy.toObject();
+    const { resh, t } = this.#policy.toObject();
     const headers = this.#policy.responseHeaders();
     // Date is when the origin made the answer (RFC 9110 §6.6.1), Age how long ago: the library
     // sets Date to now, which would make a stored answer look new to a client that reads Date.
-    const made = resh.date;
-    if (made !== undefined) headers.date = made;
+    // One without Date gets the time it came (§6.6.1: a recipient that caches it records that).
+    headers.date = resh.date ?? new Date(t).toUTCString();
     // RFC 9111 obsoletes Warning (§5.5): the library's "113" for a heuristic freshness over a
     // day is not sent; a warning the upstream made itself goes on.
     const warning = headers.warning;
