@@ -4,7 +4,7 @@ import type { CacheConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
-import { type CacheRequest, keyMatches, type StoredAnswer } from './stored-answer.ts';
+import { type CacheRequest, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -116,12 +116,19 @@ export class ResponseCache {
   /**
    * A 304 to the cache's own validators updates `entry` (StoredAnswer.revalidated): the size its
    * new fields take is counted, and the least recently used others go until the store fits
-   * max_size again (the entry itself too, should it alone pass it).
+   * max_size again (the entry itself too, should it alone pass it). One the 304 made an answer a
+   * shared cache may not keep (`no-store`, `private`) answers the request that revalidated it,
+   * and goes, here and on the shared disk (unless another answer took its key meanwhile).
    */
   revalidated(entry: StoredAnswer, request: CacheRequest, notModified: CachePolicy.Headers): void {
     const before = entry.size;
     entry.revalidated(request, notModified);
-    if (this.#entries.get(entry.key) !== entry) return;
+    const held = this.#entries.get(entry.key);
+    if (!mayKeep(entry.policy)) {
+      if (held === undefined || held === entry) this.invalidate(entry.key);
+      return;
+    }
+    if (held !== entry) return;
     this.#bytes += entry.size - before;
     if (entry.size > this.config.maxSize) this.delete(entry.key);
     for (const [key] of this.#entries) {

@@ -40,8 +40,6 @@ export class StoredAnswer {
   #staleIfError: number;
   /** The route's stale_if_error (ms): the cap of that window, again after a revalidation. */
   readonly #cap: number;
-  /** False once a 304 made it an answer a shared cache may not keep (no-store, private): of no more use. */
-  #kept = true;
 
   constructor(
     key: string,
@@ -75,9 +73,9 @@ export class StoredAnswer {
 
   /**
    * A 304 answered the validators this answer's revalidation sent: its fields update the stored
-   * ones (not-modified-update.ts), and its freshness and stale-if-error window follow them; one
-   * that says `no-store` or `private` ends its keeping (it answers the request that revalidated
-   * it, and no other). Nothing is updated when the 304 names another representation.
+   * ones (not-modified-update.ts), and its freshness and stale-if-error window follow them (one
+   * that says `no-store` or `private` ends its keeping: ResponseCache.revalidated). Nothing is
+   * updated when the 304 names another representation.
    */
   revalidated(request: CacheRequest, notModified: CachePolicy.Headers): void {
     const fields = updatedFields(this.#policy.toObject().resh, notModified);
@@ -86,7 +84,6 @@ export class StoredAnswer {
     this.#size = sizeOf(this.body, this.#policy);
     this.#fresh = freshnessOf(this.#policy);
     this.#staleIfError = staleIfErrorWindow(this.#policy, this.#cap);
-    this.#kept = mayKeep(this.#policy);
   }
 
   /** Seconds of freshness left (negative: stale for that long). */
@@ -136,7 +133,6 @@ export class StoredAnswer {
 
   /** How long the entry may still be of use (ms): fresh, within stale-while-revalidate, or within its stale-if-error window. */
   usefulFor(): number {
-    if (!this.#kept) return 0;
     const left = (this.#fresh.policy.maxAge() + this.#staleIfError - this.#fresh.policy.age()) * 1000;
     return Math.max(this.#fresh.policy.timeToLive(), left);
   }

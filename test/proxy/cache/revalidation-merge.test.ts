@@ -5,11 +5,15 @@
  * Set-Cookie is never kept; and a 304 whose ETag names another representation updates nothing.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import type http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 const STORED = {
   'content-type': 'text/html; charset=utf-8',
@@ -20,7 +24,11 @@ const STORED = {
 };
 
 /** An origin whose 200 is STORED's, and whose 304 to a conditional request carries `notModified` alone. */
-async function origin(t: { after(fn: () => unknown): void }, notModified: http.OutgoingHttpHeaders) {
+async function origin(
+  t: { after(fn: () => unknown): void },
+  notModified: http.OutgoingHttpHeaders,
+  cache = '{}',
+) {
   const conditionals: http.IncomingHttpHeaders[] = [];
   const up = await listenOnLoopback((req, res) => {
     if (req.headers['if-none-match'] === undefined) {
@@ -33,7 +41,7 @@ async function origin(t: { after(fn: () => unknown): void }, notModified: http.O
     res.end();
   });
   t.after(() => up.close());
-  const gw = await startTestGateway(cachedPages(up.url));
+  const gw = await startTestGateway(cachedPages(up.url, cache));
   t.after(() => gw.close());
   return { gw, up, conditionals };
 }
@@ -108,13 +116,21 @@ test("the 304's Cache-Control decides the stale-if-error window from then on, as
 });
 
 for (const directive of ['no-store', 'private']) {
-  test(`a 304 that says ${directive} ends the stored answer's keeping: it answers the request that revalidated it, and no other, not even in place of a failure`, async (t) => {
-    const { gw, up, conditionals } = await origin(t, { 'cache-control': `max-age=60, ${directive}` });
+  test(`a 304 that says ${directive} ends the stored answer's keeping, its file in cache.dir too: it answers the request that revalidated it, and no other, not even in place of a failure`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+    const { gw, up, conditionals } = await origin(
+      t,
+      { 'cache-control': `max-age=60, ${directive}` },
+      `{ dir: ${dir} }`,
+    );
+    const files = () => readdirSync(join(dir, 'pages')).filter((name) => /^[0-9a-f]{64}$/.test(name));
     await request(gw.url, { path: '/pages/home' });
+    await waitUntil('the answer written to the directory', () => files().length === 1);
     const revalidated = await request(gw.url, { path: '/pages/home' });
     assert.equal(revalidated.text, '<p>home</p>');
     assert.equal(revalidated.headers['cache-control'], `max-age=60, ${directive}`);
     assert.equal(conditionals.length, 1);
+    assert.deepEqual(files(), [], 'no worker reads it back from the directory');
     await up.close();
     const down = await request(gw.url, { path: '/pages/home' });
     assert.equal(down.status, 502);
