@@ -40,6 +40,8 @@ export class StoredAnswer {
   #staleIfError: number;
   /** The route's stale_if_error (ms): the cap of that window, again after a revalidation. */
   readonly #cap: number;
+  /** How long past its freshness it is kept (seconds): its stale-if-error window, or the cap for one a 304 may renew. */
+  #keptStale: number;
 
   constructor(
     key: string,
@@ -60,6 +62,7 @@ export class StoredAnswer {
     this.#size = sizeOf(body, policy);
     this.#cap = cap;
     this.#staleIfError = staleIfErrorWindow(policy, cap);
+    this.#keptStale = keptStale(policy, this.#staleIfError, cap);
   }
 
   get policy(): CachePolicy {
@@ -84,6 +87,7 @@ export class StoredAnswer {
     this.#size = sizeOf(this.body, this.#policy);
     this.#fresh = freshnessOf(this.#policy);
     this.#staleIfError = staleIfErrorWindow(this.#policy, this.#cap);
+    this.#keptStale = keptStale(this.#policy, this.#staleIfError, this.#cap);
   }
 
   /** Seconds of freshness left (negative: stale for that long). */
@@ -131,9 +135,12 @@ export class StoredAnswer {
     return staleness < this.#staleIfError && !refusesStale(request.headers, staleness);
   }
 
-  /** How long the entry may still be of use (ms): fresh, within stale-while-revalidate, or within its stale-if-error window. */
+  /**
+   * How long the entry may still be of use (ms): fresh, within stale-while-revalidate, within its
+   * stale-if-error window, or, with a validator, for a revalidation (keptStale).
+   */
   usefulFor(): number {
-    const left = (this.#fresh.policy.maxAge() + this.#staleIfError - this.#fresh.policy.age()) * 1000;
+    const left = (this.#fresh.policy.maxAge() + this.#keptStale - this.#fresh.policy.age()) * 1000;
     return Math.max(this.#fresh.policy.timeToLive(), left);
   }
 
@@ -251,6 +258,17 @@ function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
   const cap = capMs / 1000;
   const own = Number(directives['stale-if-error']);
   return Number.isFinite(own) && own >= 0 ? Math.min(own, cap) : cap;
+}
+
+/**
+ * How long past its freshness an answer is kept (seconds): one with a validator (ETag,
+ * Last-Modified) for the route's cap, so that its revalidation is a 304, not the whole body again
+ * (an answer that may never be given stale, `no-cache` or `must-revalidate`, is one that is
+ * revalidated); one without, for its stale-if-error window, the only use it has left.
+ */
+function keptStale(policy: CachePolicy, staleIfError: number, capMs: number): number {
+  const { resh } = policy.toObject();
+  return resh.etag !== undefined || resh['last-modified'] !== undefined ? capMs / 1000 : staleIfError;
 }
 
 /**

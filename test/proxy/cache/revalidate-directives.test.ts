@@ -68,3 +68,14 @@ test('a no-cache answer is validated before each use, within stale-while-revalid
   assert.equal(origin.heads.length, 3);
   assert.match(origin.heads[2], /^if-none-match: "v1"$/im);
 });
+
+for (const cacheControl of ['no-cache', 'max-age=0, must-revalidate', 's-maxage=0']) {
+  test(`a stale "${cacheControl}" answer with a validator is kept for its revalidation: the next request sends its ETag, and a 304 renews it`, async (t) => {
+    const { gw, origin } = await gatewayFor(t, cacheControl);
+    await request(gw.url, { path: '/pages/k' });
+    const res = await request(gw.url, { path: '/pages/k' });
+    assert.equal(res.text, 'page v1');
+    assert.match(String(res.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=-?\d+$/);
+    assert.match(origin.heads[1], /^if-none-match: "v1"$/im);
+  });
+}
