@@ -119,22 +119,25 @@ export class ResponseCache {
    * max_size again (the entry itself too, should it alone pass it). One the 304 made an answer a
    * shared cache may not keep (`no-store`, `private`) answers the request that revalidated it,
    * and goes, here and on the shared disk (unless another answer took its key meanwhile).
+   * Returns the 304's Set-Cookie fields (flat): that request's, which no stored answer keeps.
    */
-  revalidated(entry: StoredAnswer, request: CacheRequest, notModified: CachePolicy.Headers): void {
+  revalidated(entry: StoredAnswer, request: CacheRequest, notModified: CachePolicy.Headers): string[] {
     const before = entry.size;
     entry.revalidated(request, notModified);
+    const cookies = [notModified['set-cookie'] ?? []].flat().flatMap((value) => ['set-cookie', value]);
     const held = this.#entries.get(entry.key);
     if (!mayKeep(entry.policy)) {
       if (held === undefined || held === entry) this.invalidate(entry.key);
-      return;
+      return cookies;
     }
-    if (held !== entry) return;
+    if (held !== entry) return cookies;
     this.#bytes += entry.size - before;
     if (entry.size > this.config.maxSize) this.delete(entry.key);
     for (const [key] of this.#entries) {
       if (this.#bytes <= this.config.maxSize) break;
       if (key !== entry.key) this.delete(key);
     }
+    return cookies;
   }
 
   delete(key: string): boolean {

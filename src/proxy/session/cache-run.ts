@@ -250,10 +250,11 @@ export class CacheRun implements ResponseStore {
     const validating = this.#validating;
     if (status === 304 && validating !== undefined) {
       // One naming another representation updates nothing: the stored answer goes as it stands.
-      this.#cache.revalidated(validating, request, headersOf(fields));
+      const cookies = this.#cache.revalidated(validating, request, headersOf(fields));
       return () => {
         this.#endFill?.(undefined);
-        this.#give(validating, revalidatedStatus(this.#status, validating.ttl()), 'revalidated');
+        const said = revalidatedStatus(this.#status, validating.ttl());
+        this.#give(validating, said, 'revalidated', undefined, cookies);
       };
     }
     if (!STALE_FOR_STATUS.has(status) || this.#req.exchange.refresh) return undefined;
@@ -341,9 +342,9 @@ export class CacheRun implements ResponseStore {
   }
 
   /** A stored answer goes out: through the one head builder, Age up to date, this answer's Cache-Status. */
-  #give(stored: StoredAnswer, status: string, result: string, proxyStatus?: string): void {
+  #give(stored: StoredAnswer, status: string, result: string, proxy?: string, cookies?: string[]): void {
     this.#status = status;
     this.#req.record.cache = result;
-    sendStored(this.#req, this.#owner, this.#route.compression, stored, proxyStatus);
+    sendStored(this.#req, this.#owner, this.#route.compression, stored, proxy, cookies);
   }
 }

@@ -2,7 +2,8 @@
  * A 304 to the cache's own validators updates the stored answer as RFC 9111 §3.2 and §4.3.4
  * say: the fields it carries replace or join the stored ones, the others (Content-Type, ETag…)
  * stay, whatever validators the 304 repeats (RFC 9110 §15.4.5 asks it for none but ETag); its
- * Set-Cookie is never kept; and a 304 whose ETag names another representation updates nothing.
+ * Set-Cookie goes to the client whose request it answered, and is never kept; and a 304 whose
+ * ETag names another representation updates nothing.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync } from 'node:fs';
@@ -46,7 +47,7 @@ async function origin(
   return { gw, up, conditionals };
 }
 
-test("a 304 without validators refreshes the stored answer: its fields join the stored ones, which stay, and its Set-Cookie is nobody's", async (t) => {
+test("a 304 without validators refreshes the stored answer: its fields join the stored ones, which stay, and its Set-Cookie is its own client's alone", async (t) => {
   const { gw, conditionals } = await origin(t, {
     'cache-control': 'max-age=60',
     'x-build': '42',
@@ -62,14 +63,20 @@ test("a 304 without validators refreshes the stored answer: its fields join the 
     String(revalidated.headers['cache-status']),
     /^edge-1; fwd=stale; fwd-status=304; ttl=(59|60)$/,
   );
-  for (const res of [revalidated, await request(gw.url, { path: '/pages/home' })]) {
+  assert.deepEqual(
+    revalidated.headers['set-cookie'],
+    ['sid=alice'],
+    "the 304's cookie reaches the client it was set for",
+  );
+  const next = await request(gw.url, { path: '/pages/home' });
+  assert.equal(next.headers['set-cookie'], undefined, "one client's cookie is never the stored answer's");
+  for (const res of [revalidated, next]) {
     assert.equal(res.headers['content-type'], 'text/html; charset=utf-8', 'the stored Content-Type stays');
     assert.equal(res.headers.etag, '"v1"');
     assert.equal(res.headers['last-modified'], STORED['last-modified']);
     assert.equal(res.headers['x-page'], 'home');
     assert.equal(res.headers['x-build'], '42', 'a field the 304 brought joins them');
     assert.equal(res.headers['cache-control'], 'max-age=60', "the 304's replaces the stored one");
-    assert.equal(res.headers['set-cookie'], undefined, "one client's cookie is never the stored answer's");
   }
   const hit = await request(gw.url, { path: '/pages/home' });
   assert.match(
