@@ -103,6 +103,21 @@ ${options.extra ?? ''}
 `;
 }
 
+/** The YAML for the route `pages` (path `/pages`) to one upstream with a response `cache` (`{}`: its defaults). */
+export function cachedPages(url: string, cache = '{}'): string {
+  return `name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: ${cache}
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+}
+
 /** The pool of the only target of `upstream` (`app` unless told) in the gateway's runtime. */
 export function poolOf(gw: TestGateway, upstream = 'app'): TargetPool {
   const found = gw.gateway.runtime().upstreams.get(upstream);

@@ -29,10 +29,12 @@ export function revalidatingStatus(gateway: string, ttl: number): string {
 
 /**
  * `Cache-Status` for a stored answer the upstream confirmed (a 304 to the cache's own
- * validators): `edge-1; fwd=stale; fwd-status=304; ttl=60`.
+ * validators): the `forwarded` one (forwardedStatus) the request went upstream with, saying why
+ * (a stale answer, or the client's own directives), and what came back —
+ * `edge-1; fwd=stale; fwd-status=304; ttl=60`.
  */
-export function revalidatedStatus(gateway: string, ttl: number): string {
-  return `${gateway}; fwd=stale; fwd-status=304; ttl=${ttl}`;
+export function revalidatedStatus(forwarded: string, ttl: number): string {
+  return `${forwarded}; fwd-status=304; ttl=${ttl}`;
 }
 
 /**

@@ -51,7 +51,7 @@ export function notModifiedFields(fields: readonly string[]): string[] {
 }
 
 /** An entity tag without its weakness (W/): what weak comparison compares. */
-function opaque(tag: string): string {
+export function opaque(tag: string): string {
   return tag.startsWith('W/') ? tag.slice(2) : tag;
 }
 

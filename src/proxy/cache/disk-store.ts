@@ -143,6 +143,16 @@ export class DiskStore {
       .catch(() => unlink(tmp).catch(() => {}));
   }
 
+  /**
+   * Removes the key's file, if there is one: at once, so that the client whose request changed
+   * the resource and reads it again next finds no file of the old answer, in this worker or another.
+   */
+  remove(key: string): void {
+    try {
+      unlinkSync(this.#file(key));
+    } catch {}
+  }
+
   /** Removes every file of the directory (or those under `prefix`: keyMatches); returns those it removed. */
   purge(prefix?: string): Set<string> {
     const removed = new Set<string>();

@@ -8,11 +8,15 @@ import type { CacheRequest, StoredAnswer } from './stored-answer.ts';
  * a revalidation of a stored answer sends.
  */
 
-/** Why a request the store does not answer as it is goes upstream (RFC 9211 §2.2's fwd). */
+/**
+ * Why a request the store does not answer as it is goes upstream (RFC 9211 §2.2's fwd): a fresh
+ * stored answer the request's own directives refused (`max-age=N` it is older than, `min-fresh`,
+ * `no-cache`) is `request`, as is any with the client's no-cache or max-age=0; a stale one, `stale`.
+ */
 export function forwardReason(stored: StoredAnswer | undefined, request: CacheRequest): ForwardReason {
   if (stored === undefined) return 'uri-miss';
   if (!stored.matches(request)) return 'vary-miss';
-  return asksUpstream(request) ? 'request' : 'stale';
+  return stored.fresh() || asksUpstream(request) ? 'request' : 'stale';
 }
 
 /** The request's own directives ask for the upstream (no-cache, max-age=0): it is forwarded for that. */

@@ -1,9 +1,10 @@
 import { basename } from 'node:path';
+import type CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
-import { keyMatches, type StoredAnswer } from './stored-answer.ts';
+import { type CacheRequest, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -112,12 +113,45 @@ export class ResponseCache {
     return true;
   }
 
+  /**
+   * A 304 to the cache's own validators updates `entry` (StoredAnswer.revalidated): the size its
+   * new fields take is counted, and the least recently used others go until the store fits
+   * max_size again (the entry itself too, should it alone pass it). One the 304 made an answer a
+   * shared cache may not keep (`no-store`, `private`) answers the request that revalidated it,
+   * and goes, here and on the shared disk (unless another answer took its key meanwhile).
+   * Returns the 304's Set-Cookie fields (flat): that request's, which no stored answer keeps.
+   */
+  revalidated(entry: StoredAnswer, request: CacheRequest, notModified: CachePolicy.Headers): string[] {
+    const before = entry.size;
+    entry.revalidated(request, notModified);
+    const cookies = [notModified['set-cookie'] ?? []].flat().flatMap((value) => ['set-cookie', value]);
+    const held = this.#entries.get(entry.key);
+    if (!mayKeep(entry.policy)) {
+      if (held === undefined || held === entry) this.invalidate(entry.key);
+      return cookies;
+    }
+    if (held !== entry) return cookies;
+    this.#bytes += entry.size - before;
+    if (entry.size > this.config.maxSize) this.delete(entry.key);
+    for (const [key] of this.#entries) {
+      if (this.#bytes <= this.config.maxSize) break;
+      if (key !== entry.key) this.delete(key);
+    }
+    return cookies;
+  }
+
   delete(key: string): boolean {
     const entry = this.#entries.get(key);
     if (entry === undefined) return false;
     this.#entries.delete(key);
     this.#bytes -= entry.size;
     return true;
+  }
+
+  /** An unsafe request changed the key's resource (invalidation.ts): its answer goes, here and on the shared disk. */
+  invalidate(key: string): void {
+    this.delete(key);
+    this.disk?.remove(key);
   }
 
   /**

@@ -1,5 +1,8 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
+import { updatedFields } from './not-modified-update.ts';
+import { refusesStale } from './stale-refusal.ts';
 
 /** What the cache asks of a request: the stored request it is compared with (RFC 9111 §4). */
 export interface CacheRequest {
@@ -8,37 +11,6 @@ export interface CacheRequest {
   readonly url: string;
   /** The request's fields, by lowercase name; `host` is the one the route was matched by. */
   readonly headers: FieldMap;
-}
-
-/**
- * The client's own request refuses a stored answer standing in for a failed upstream (RFC 9111
- * §4.2.4: a stale answer only where the client or the origin permits it): `no-cache` (§5.2.1.4:
- * no stored answer without successful validation, and a failed upstream validated nothing;
- * `Pragma: no-cache` where no Cache-Control is sent, §5.4), or `max-stale=N` or
- * `stale-if-error=N` with the answer more than N seconds past its freshness (§5.2.1.2: the client
- * accepts no staler one; RFC 5861 §4: a request's stale-if-error is "the upper limit to
- * staleness" for that request). The client's stale-if-error only narrows the window: the origin's
- * own `stale-if-error` is the "other information" §4 defers to, the route's cap is the operator's,
- * and an answer past that window is not kept to be given. A freshness it prefers (`max-age`,
- * `min-fresh`) is no refusal: stale-if-error holds "regardless of other freshness information"
- * (RFC 5861 §4). Read on a failure's way only, never on a hit's.
- */
-function refusesStale(request: CacheRequest, staleness: number): boolean {
-  const cc = request.headers['cache-control'];
-  if (cc === undefined) return /(^|[\s,])no-cache([\s,]|$)/i.test(String(request.headers.pragma ?? ''));
-  for (const directive of String(cc).split(',')) {
-    const at = directive.indexOf('=');
-    const name = (at === -1 ? directive : directive.slice(0, at)).trim().toLowerCase();
-    if (name === 'no-cache') return true;
-    if ((name !== 'max-stale' && name !== 'stale-if-error') || at === -1) continue;
-    const value = directive
-      .slice(at + 1)
-      .trim()
-      .replace(/^"(.*)"$/, '$1');
-    // A value that is no number of seconds (delta-seconds) says nothing: the directive is ignored.
-    if (/^\d+$/.test(value) && staleness > Number(value)) return true;
-  }
-  return false;
 }
 
 /** Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage` counts). */
@@ -60,10 +32,16 @@ export class StoredAnswer {
   /** The HTTP version the upstream answered in ("1.0", "1.1", "2"): the Via entry it goes out with (RFC 9110 §7.6.3). */
   readonly version: string;
   /** What the entry counts against the route's max_size: the body, the fields and a little bookkeeping. */
-  readonly size: number;
+  #size: number;
   #policy: CachePolicy;
+  /** Its freshness (freshness.ts): read from #policy, less what binds it once stale only. */
+  #fresh: Freshness;
   /** Longest a stale answer may stand in for a failed upstream (seconds past its freshness). */
-  readonly #staleIfError: number;
+  #staleIfError: number;
+  /** The route's stale_if_error (ms): the cap of that window, again after a revalidation. */
+  readonly #cap: number;
+  /** How long past its freshness it is kept (seconds): its stale-if-error window, or the cap for one a 304 may renew. */
+  #keptStale: number;
 
   constructor(
     key: string,
@@ -77,28 +55,54 @@ export class StoredAnswer {
     this.key = key;
     this.version = version;
     this.#policy = policy;
+    this.#fresh = freshnessOf(policy);
     this.status = status;
     this.reason = reason;
     this.body = body;
-    this.size = body.length + JSON.stringify(policy.toObject()).length + 256;
+    this.#size = sizeOf(body, policy);
+    this.#cap = cap;
     this.#staleIfError = staleIfErrorWindow(policy, cap);
+    this.#keptStale = keptStale(policy, this.#staleIfError, cap);
   }
 
   get policy(): CachePolicy {
     return this.#policy;
   }
 
+  /** Bytes it counts against max_size: a 304's fields may change it (ResponseCache.revalidated counts them). */
+  get size(): number {
+    return this.#size;
+  }
+
   /**
-   * A 304 confirmed the answer: its fields (and so its freshness) are the revalidated ones from now
-   * on. `notModified`: the 304's fields (headersOf), for those the library's update cannot hold.
+   * A 304 answered the validators this answer's revalidation sent: its fields update the stored
+   * ones (not-modified-update.ts), and its freshness and stale-if-error window follow them (one
+   * that says `no-store` or `private` ends its keeping: ResponseCache.revalidated). Nothing is
+   * updated when the 304 names another representation.
    */
-  revalidated(policy: CachePolicy, notModified: CachePolicy.Headers): void {
-    this.#policy = keepingVariedFields(withOwnFields(policy, this.#policy.toObject().resh, notModified));
+  revalidated(request: CacheRequest, notModified: CachePolicy.Headers): void {
+    const fields = updatedFields(this.#policy.toObject().resh, notModified);
+    if (fields === undefined) return;
+    this.#policy = policyFrom(request, this.status, fields);
+    this.#size = sizeOf(this.body, this.#policy);
+    this.#fresh = freshnessOf(this.#policy);
+    this.#staleIfError = staleIfErrorWindow(this.#policy, this.#cap);
+    this.#keptStale = keptStale(this.#policy, this.#staleIfError, this.#cap);
   }
 
   /** Seconds of freshness left (negative: stale for that long). */
   ttl(): number {
-    return Math.round(this.#policy.maxAge() - this.#policy.age());
+    return Math.round(this.#fresh.policy.maxAge() - this.#fresh.policy.age());
+  }
+
+  /** Still within its freshness lifetime (must-revalidate or not: freshness.ts). */
+  fresh(): boolean {
+    return !this.#fresh.policy.stale();
+  }
+
+  /** Whether it answers this request as it is: fresh, stale while it is refreshed, or not (freshness.ts). */
+  reuse(request: CacheRequest): Reuse {
+    return reuseOf(this.#fresh, request as CachePolicy.Request);
   }
 
   /** The request names this answer's variant (the fields its Vary names have the stored values). */
@@ -127,14 +131,17 @@ export class StoredAnswer {
    */
   servableOnError(request: CacheRequest): boolean {
     if (!varyMatches(this.#policy, request)) return false;
-    const staleness = this.#policy.age() - this.#policy.maxAge();
-    return staleness < this.#staleIfError && !refusesStale(request, staleness);
+    const staleness = this.#fresh.policy.age() - this.#fresh.policy.maxAge();
+    return staleness < this.#staleIfError && !refusesStale(request.headers, staleness);
   }
 
-  /** How long the entry may still be of use (ms): fresh, within stale-while-revalidate, or within its stale-if-error window. */
+  /**
+   * How long the entry may still be of use (ms): fresh, within stale-while-revalidate, within its
+   * stale-if-error window, or, with a validator, for a revalidation (keptStale).
+   */
   usefulFor(): number {
-    const left = (this.#policy.maxAge() + this.#staleIfError - this.#policy.age()) * 1000;
-    return Math.max(this.#policy.timeToLive(), left);
+    const left = (this.#fresh.policy.maxAge() + this.#keptStale - this.#fresh.policy.age()) * 1000;
+    return Math.max(this.#fresh.policy.timeToLive(), left);
   }
 
   /**
@@ -145,12 +152,12 @@ export class StoredAnswer {
    */
   fields(): string[] {
     const out: string[] = [];
-    const { resh } = this.#policy.toObject();
+    const { resh, t } = this.#policy.toObject();
     const headers = this.#policy.responseHeaders();
     // Date is when the origin made the answer (RFC 9110 §6.6.1), Age how long ago: the library
     // sets Date to now, which would make a stored answer look new to a client that reads Date.
-    const made = resh.date;
-    if (made !== undefined) headers.date = made;
+    // One without Date gets the time it came (§6.6.1: a recipient that caches it records that).
+    headers.date = resh.date ?? new Date(t).toUTCString();
     // RFC 9111 obsoletes Warning (§5.5): the library's "113" for a heuristic freshness over a
     // day is not sent; a warning the upstream made itself goes on.
     const warning = headers.warning;
@@ -171,6 +178,11 @@ export class StoredAnswer {
   }
 }
 
+/** What an answer counts against max_size: the body, the fields (as the policy holds them) and a little bookkeeping. */
+function sizeOf(body: Buffer, policy: CachePolicy): number {
+  return body.length + JSON.stringify(policy.toObject()).length + 256;
+}
+
 /** A stored field's value(s) onto a flat list; its length and framing are the stored answer's own. */
 function pushField(out: string[], name: string, value: string | string[] | undefined): void {
   if (value === undefined || name === 'content-length' || name === 'transfer-encoding') return;
@@ -180,37 +192,17 @@ function pushField(out: string[], name: string, value: string | string[] | undef
 
 /** The policy http-cache-semantics makes of a request and the upstream's answer to it. */
 export function policyOf(request: CacheRequest, status: number, fields: readonly string[]): CachePolicy {
+  return policyFrom(request, status, headersOf(fields));
+}
+
+function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.Headers): CachePolicy {
   return keepingVariedFields(
     new CachePolicy(
       { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers },
-      { status, headers: headersOf(fields) },
+      { status, headers },
       SHARED,
     ),
   );
-}
-
-/**
- * The revalidated policy with the stored fields named like Object properties (`constructor`,
- * `__proto__`) as RFC 9111 §4.3.4 updates them (the 304's value, else the stored one), in their
- * place: the library's update copies the fields into a plain object, where `__proto__` is lost
- * and `constructor` is never updated.
- */
-function withOwnFields(
-  policy: CachePolicy,
-  before: CachePolicy.Headers,
-  notModified: CachePolicy.Headers,
-): CachePolicy {
-  const stored = policy.toObject();
-  const names = Object.keys(before);
-  if (!names.some((name) => name in Object.prototype)) return policy;
-  const resh: CachePolicy.Headers = Object.create(null);
-  for (const name of names) {
-    if (!(name in Object.prototype)) {
-      if (Object.hasOwn(stored.resh, name)) resh[name] = stored.resh[name];
-    } else resh[name] = Object.hasOwn(notModified, name) ? notModified[name] : before[name];
-  }
-  for (const name of Object.keys(stored.resh)) if (!Object.hasOwn(resh, name)) resh[name] = stored.resh[name];
-  return CachePolicy.fromObject({ ...stored, resh });
 }
 
 /**
@@ -266,6 +258,17 @@ function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
   const cap = capMs / 1000;
   const own = Number(directives['stale-if-error']);
   return Number.isFinite(own) && own >= 0 ? Math.min(own, cap) : cap;
+}
+
+/**
+ * How long past its freshness an answer is kept (seconds): one with a validator (ETag,
+ * Last-Modified) for the route's cap, so that its revalidation is a 304, not the whole body again
+ * (an answer that may never be given stale, `no-cache` or `must-revalidate`, is one that is
+ * revalidated); one without, for its stale-if-error window, the only use it has left.
+ */
+function keptStale(policy: CachePolicy, staleIfError: number, capMs: number): number {
+  const { resh } = policy.toObject();
+  return resh.etag !== undefined || resh['last-modified'] !== undefined ? capMs / 1000 : staleIfError;
 }
 
 /**

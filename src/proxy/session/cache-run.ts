@@ -12,6 +12,7 @@ import {
   revalidatingStatus,
   staleStatus,
 } from '../cache/cache-status.ts';
+import { invalidatedKeys } from '../cache/invalidation.ts';
 import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
@@ -57,6 +58,8 @@ export class CacheRun implements ResponseStore {
   /** When this request stops waiting for another's fetch (lock_timeout from its first wait). */
   #lockEnd = 0;
   validators: readonly string[] = [];
+  /** The keys an unsafe method's success invalidates (invalidation.ts). */
+  #invalidated: readonly string[] = [];
   /** The shared disk was read for this request's key (once). */
   #diskRead = false;
 
@@ -94,15 +97,16 @@ export class CacheRun implements ResponseStore {
   start(admitted: Admitted, attempts: { start(): void; end(failure: Failure): void }): void {
     const forward = () => attempts.start();
     this.#fail = (failure) => attempts.end(failure);
-    const { head, fields } = this.#req;
+    const { head, fields, runtime, record, listener } = this.#req;
+    // The scheme the upstream is told: a trusted proxy's X-Forwarded-Proto, else the listener's.
+    const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
+    const scheme = typeof proto === 'string' ? proto : listener.protocol;
+    const split = runtime.splits.get(this.#route.name);
+    this.#invalidated = invalidatedKeys(head.method, admitted, scheme, split?.sides);
     if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);
     // An upgrade or a body is not what a stored answer answers.
     if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
-    // The scheme the upstream is told: a trusted proxy's X-Forwarded-Proto, else the listener's.
-    const { runtime, record, listener } = this.#req;
-    const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
-    const scheme = typeof proto === 'string' ? proto : listener.protocol;
-    const side = runtime.splits.has(this.#route.name) ? admitted.upstream.name : undefined;
+    const side = split === undefined ? undefined : admitted.upstream.name;
     this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
     // A HEAD is answered from a GET's stored answer (RFC 9111 §4); Vary is matched on the fields
     // the upstream saw (§4.1): auth's and the route's rules', never the client's copies.
@@ -142,11 +146,11 @@ export class CacheRun implements ResponseStore {
         );
       return;
     }
-    const verdict = stored?.policy.evaluateRequest(request);
+    const reuse = stored?.reuse(request);
     // A background refresh is the key's fetch: it goes upstream (unless another request stored a fresh answer meanwhile).
     const refresh = this.#req.exchange.refresh;
-    if (stored !== undefined && verdict?.response !== undefined) {
-      if (verdict.revalidation === undefined)
+    if (stored !== undefined && reuse !== undefined) {
+      if (reuse === 'fresh')
         return this.#give(
           stored,
           hitStatus(this.#req.runtime.name, stored.ttl(), waited),
@@ -245,16 +249,12 @@ export class CacheRun implements ResponseStore {
     const request = this.#request as CacheRequest;
     const validating = this.#validating;
     if (status === 304 && validating !== undefined) {
-      const notModified = headersOf(fields);
-      const { policy, modified } = validating.policy.revalidatedPolicy(request, {
-        status,
-        headers: notModified,
-      });
-      if (modified) return undefined;
-      validating.revalidated(policy, notModified);
+      // One naming another representation updates nothing: the stored answer goes as it stands.
+      const cookies = this.#cache.revalidated(validating, request, headersOf(fields));
       return () => {
         this.#endFill?.(undefined);
-        this.#give(validating, revalidatedStatus(this.#req.runtime.name, validating.ttl()), 'revalidated');
+        const said = revalidatedStatus(this.#status, validating.ttl());
+        this.#give(validating, said, 'revalidated', undefined, cookies);
       };
     }
     if (!STALE_FOR_STATUS.has(status) || this.#req.exchange.refresh) return undefined;
@@ -282,6 +282,7 @@ export class CacheRun implements ResponseStore {
   }
 
   keep(status: number, reason: string, fields: readonly string[], version: string): BodyCopy | undefined {
+    if (status < 400) for (const key of this.#invalidated) this.#cache.invalidate(key);
     const request = this.#request;
     const key = StoredAnswer.keyOnItsSide(this.#key, this.#req, this.#route.name);
     const { maxEntry, staleIfError } = this.#cache.config;
@@ -341,9 +342,9 @@ export class CacheRun implements ResponseStore {
   }
 
   /** A stored answer goes out: through the one head builder, Age up to date, this answer's Cache-Status. */
-  #give(stored: StoredAnswer, status: string, result: string, proxyStatus?: string): void {
+  #give(stored: StoredAnswer, status: string, result: string, proxy?: string, cookies?: string[]): void {
     this.#status = status;
     this.#req.record.cache = result;
-    sendStored(this.#req, this.#owner, this.#route.compression, stored, proxyStatus);
+    sendStored(this.#req, this.#owner, this.#route.compression, stored, proxy, cookies);
   }
 }

@@ -9,7 +9,8 @@ import type { SessionRequest } from './session-request.ts';
 
 /**
  * Sends a stored answer to the client (a hit, a stale answer, a revalidated one), with this
- * hop's fields and `proxyStatus` when it stands in for a failure: the answer as stored, or a
+ * hop's fields, `proxyStatus` when it stands in for a failure, and `cookies` (flat Set-Cookie
+ * fields) the 304 that revalidated it set for this client: the answer as stored, or a
  * 304 when it is a 200 and the client's own validators match it (conditional-hit.ts). The store
  * keeps the identity body: `compression` applies to it as to a fetched one.
  */
@@ -19,12 +20,14 @@ export function sendStored(
   compression: CompressionConfig | undefined,
   stored: StoredAnswer,
   proxyStatus: string | undefined,
+  cookies: readonly string[] = [],
 ): void {
   const { response, record, head, runtime, exchange, fields } = req;
   if (response.closed) return;
   const sink =
     compression === undefined ? response : new CompressingSink(response, compression, head, record);
-  const kept = stored.fields();
+  // The Set-Cookie of the 304 that revalidated it is this client's alone: never stored, sent here.
+  const kept = cookies.length === 0 ? stored.fields() : [...stored.fields(), ...cookies];
   const unchanged = stored.status === 200 && notModified(fields, kept);
   const built = buildDownstreamHead(
     unchanged ? notModifiedFields(kept) : kept,

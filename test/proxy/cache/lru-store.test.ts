@@ -35,3 +35,21 @@ test('an answer over max_entry is not kept; purge by prefix, then all', () => {
   assert.equal(cache.purge(), 2);
   assert.equal(cache.bytes, 0);
 });
+
+test("a 304's fields are counted: the store lets the least recently used go until it fits max_size again", () => {
+  const cache = new ResponseCache(config, 'pages');
+  for (const key of ['a', 'b', 'c']) assert.ok(cache.set(answer(key, 3000)));
+  const a = cache.get('a') as StoredAnswer;
+  const before = a.size;
+  cache.revalidated(
+    a,
+    { method: 'GET', url: '/a', headers: { host: 'a.test' } },
+    { 'x-build': 'x'.repeat(2500) },
+  );
+  assert.ok(a.size > before + 2500, 'the new field counts');
+  assert.equal(cache.get('b'), undefined, 'b, the least recently used, went');
+  const c = cache.get('c') as StoredAnswer;
+  assert.equal(cache.get('a'), a);
+  assert.equal(cache.bytes, a.size + c.size);
+  assert.ok(cache.bytes <= config.maxSize, `${cache.bytes} bytes held`);
+});

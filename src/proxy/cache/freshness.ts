@@ -1,0 +1,51 @@
+import CachePolicy from 'http-cache-semantics';
+
+/**
+ * How a stored answer may answer a request as it is: `fresh`, `while-revalidating` (stale within
+ * its stale-while-revalidate window: given, and refreshed behind it), or undefined (the request
+ * goes upstream first).
+ */
+export type Reuse = 'fresh' | 'while-revalidating' | undefined;
+
+/** The directives that bind a stored answer once it is stale, and only then (RFC 9111 §5.2.2.2, §5.2.2.8). */
+const ONCE_STALE = ['must-revalidate', 'proxy-revalidate'];
+
+/**
+ * A stored answer's freshness: the policy it is read from, and whether a stale answer must be
+ * validated before any use (`bound`: must-revalidate, proxy-revalidate, or no-cache, which
+ * makes it stale at once).
+ */
+export interface Freshness {
+  readonly policy: CachePolicy;
+  readonly bound: boolean;
+}
+
+/**
+ * The freshness of an answer of this policy: read from the policy less `must-revalidate` and
+ * `proxy-revalidate`. Both say what a cache must do once the answer is stale, nothing of a fresh
+ * one, and http-cache-semantics reads more into them: it revalidates a `must-revalidate` answer on
+ * every request, fresh or not, and takes `proxy-revalidate` for a shared cache's freshness of 0,
+ * so `max-age=600, must-revalidate` sent every request upstream. The same policy when it has neither.
+ */
+export function freshnessOf(policy: CachePolicy): Freshness {
+  const stored = policy.toObject();
+  const once = ONCE_STALE.some((name) => name in stored.rescc);
+  if (!once) return { policy, bound: 'no-cache' in stored.rescc };
+  const rescc = { ...stored.rescc };
+  for (const name of ONCE_STALE) delete rescc[name];
+  return { policy: CachePolicy.fromObject({ ...stored, rescc }), bound: true };
+}
+
+/**
+ * How the answer may be reused for this request (the library's verdict on its freshness policy):
+ * a bound one, once stale, is never given before a successful validation, not within
+ * stale-while-revalidate, not to a client's `max-stale` (§5.2.2.2: "MUST NOT reuse that
+ * response … until it has been successfully validated"; §5.2.2.4, no-cache, likewise), which the
+ * library allows of no-cache and of proxy-revalidate.
+ */
+export function reuseOf({ policy, bound }: Freshness, request: CachePolicy.Request): Reuse {
+  const verdict = policy.evaluateRequest(request);
+  if (verdict.response === undefined) return undefined;
+  if (verdict.revalidation === undefined) return bound && policy.stale() ? undefined : 'fresh';
+  return bound ? undefined : 'while-revalidating';
+}

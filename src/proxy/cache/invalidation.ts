@@ -1,0 +1,27 @@
+import type { SplitSide } from '../../core/config/types.ts';
+import { cacheKey } from './stored-answer.ts';
+
+/** The methods RFC 9110 §9.2.1 defines as safe: no other leaves a stored answer of its target true. */
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/**
+ * The keys of the stored answers a request invalidates when its upstream answers it with a
+ * status under 400 (RFC 9111 §4.4: an unsafe method, one of unknown safety too): none for a
+ * safe method; else its target URI's (host and path as the upstream is told them), whichever
+ * scheme it was stored for (a DELETE over https deletes what the http clients would read too)
+ * and on every side of a split route (`sides`).
+ */
+export function invalidatedKeys(
+  method: string,
+  target: { readonly authority: string; readonly upstreamPath: string },
+  scheme: string,
+  sides: readonly SplitSide[] | undefined,
+): readonly string[] {
+  if (SAFE.has(method)) return [];
+  const { authority, upstreamPath } = target;
+  const keys: string[] = [];
+  for (const each of new Set([scheme, 'http', 'https']))
+    if (sides === undefined) keys.push(cacheKey(authority, upstreamPath, each));
+    else for (const side of sides) keys.push(cacheKey(authority, upstreamPath, each, side.upstream));
+  return keys;
+}

@@ -1,0 +1,38 @@
+import type CachePolicy from 'http-cache-semantics';
+import { opaque } from './conditional-hit.ts';
+
+/**
+ * Fields a 304 does not change in the stored answer (RFC 9111 §3.2): its body's length, framing
+ * and coding describe the stored body, not the 304's none; and a Set-Cookie is one client's,
+ * which a stored answer never holds (mayKeep), so every later hit would hand it to everyone.
+ */
+const NOT_UPDATED = new Set([
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+  'content-range',
+  'set-cookie',
+]);
+
+/**
+ * The stored answer's fields as a 304 to the cache's own validators updates them (RFC 9111
+ * §3.2, §4.3.4): each field the 304 carries replaces or joins the stored one, the others stay.
+ * A 304 without validators confirms the answer whose validators were sent (the store keeps one
+ * per key; RFC 9110 §15.4.5 does not ask a 304 for Last-Modified). Undefined when its ETag names
+ * another representation than the stored one (§4.3.4: it updates no stored response). The
+ * stored Age goes unless the 304 brings one: the answer is as old as the 304 from now on.
+ */
+export function updatedFields(
+  stored: CachePolicy.Headers,
+  notModified: CachePolicy.Headers,
+): CachePolicy.Headers | undefined {
+  const tag = stored.etag;
+  const newTag = notModified.etag;
+  if (typeof tag === 'string' && typeof newTag === 'string' && opaque(tag.trim()) !== opaque(newTag.trim()))
+    return undefined;
+  // No prototype: a field named `constructor` or `__proto__` is a field like any other.
+  const out: CachePolicy.Headers = Object.create(null);
+  for (const name of Object.keys(stored)) if (name !== 'age') out[name] = stored[name];
+  for (const name of Object.keys(notModified)) if (!NOT_UPDATED.has(name)) out[name] = notModified[name];
+  return out;
+}
