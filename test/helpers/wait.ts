@@ -1,20 +1,58 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
-/** Ports this process has handed out: the kernel may give a port just closed to the next listen(0). */
+/** Ports this process has handed out. */
 const handedOut = new Set<number>();
 
 /**
- * A loopback port free a moment ago (for a config that must name its port before it starts),
- * never one this process has handed out before: two calls in a row could get the same port (a
- * test's "stable" and "next" upstreams became one server, and a request answered by the one was
- * logged as the other's).
+ * Where freePort draws from: below the kernel's ephemeral range (ip_local_port_range), which
+ * every connect() and listen(0) of every process takes its ports from. A port from that range,
+ * free a moment ago, may be the local end of another test process's connection by the time a
+ * test listens on it (EADDRINUSE: CI saw it once); one below it is only ever taken by a bind
+ * that names it.
+ */
+const FREE_PORTS = (() => {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // Not Linux: the IANA dynamic range starts at 49152, and most systems use it.
+    low = 49152;
+  }
+  // Above the ports services are usually given (Redis 6379, pebble 14000 and 15000, …).
+  const from = 20000;
+  return low - from >= 2000 ? { from, to: low } : undefined;
+})();
+
+async function listens(port: number): Promise<boolean> {
+  const server = net.createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (ok) await new Promise((resolve) => server.close(resolve));
+  return ok;
+}
+
+/**
+ * A loopback port free a moment ago (for a config that must name its port before it starts, or
+ * an upstream that comes back on its port), never one this process has handed out before: two
+ * calls in a row could get the same port (a test's "stable" and "next" upstreams became one
+ * server, and a request answered by the one was logged as the other's). Drawn below the
+ * ephemeral range (FREE_PORTS), so no other process's connection takes it meanwhile.
  */
 export async function freePort(): Promise<number> {
   for (let tries = 0; tries < 100; tries++) {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
+    let port: number;
+    if (FREE_PORTS === undefined) {
+      const server = net.createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as net.AddressInfo).port;
+      await new Promise((resolve) => server.close(resolve));
+    } else {
+      port = FREE_PORTS.from + Math.floor(Math.random() * (FREE_PORTS.to - FREE_PORTS.from));
+      if (handedOut.has(port) || !(await listens(port))) continue;
+    }
     if (!handedOut.has(port)) {
       handedOut.add(port);
       return port;

@@ -12,7 +12,7 @@ import { type AttemptReport, createFetch } from '../../../src/kits/client/index.
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
-import { waitUntil } from '../../helpers/wait.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { type ClientGateway, startClientGateway } from './gateway-fixture.ts';
 
 /** The gateway's own retries and ejection off: each client attempt is one request upstream. */
@@ -20,24 +20,25 @@ const plain = '    outlier_detection: { consecutive_failures: 0 }\n    retries: 
 
 let hang: Fault;
 let down: Fault;
-let recovering: Fault;
+/** The /recover upstream's port: nothing listens there until the test brings the upstream back. */
+let recoveringPort: number;
 let gateway: ClientGateway;
 
 before(async () => {
   hang = await startBlackhole();
   down = await startRefusing();
-  recovering = await startRefusing();
+  recoveringPort = await freePort();
   gateway = await startClientGateway({
     '/hang': `    targets:\n      - url: ${hang.url}\n    timeouts: { response: 300ms }\n${plain}`,
     '/down': `    targets:\n      - url: ${down.url}\n${plain}`,
-    '/recover': `    targets:\n      - url: ${recovering.url}\n${plain}`,
+    '/recover': `    targets:\n      - url: http://127.0.0.1:${recoveringPort}\n${plain}`,
     '/maint': `    targets:\n      - url: ${hang.url}\n    maintenance: { retry_after: 1s }\n`,
   });
 });
 
 after(async () => {
   await gateway?.stop();
-  await Promise.all([hang?.close(), down?.close(), recovering?.close()]);
+  await Promise.all([hang?.close(), down?.close()]);
 });
 
 test('a POST that got a 504 http_response_timeout is not retried: the upstream saw it exactly once', async () => {
@@ -105,9 +106,8 @@ test('a POST that got a 502 connection_refused is retried, and succeeds once the
           res.end('created\n');
         });
       });
-      // The refusing fault holds its port until closed: let it go, then listen on it.
-      const server = upstream;
-      void recovering.close().then(() => server.listen(recovering.port, '127.0.0.1'));
+      // Listening before the retry's backoff timer can fire (the bind is a tick away).
+      upstream.listen(recoveringPort, '127.0.0.1');
     },
   });
   try {
