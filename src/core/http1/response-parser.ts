@@ -7,9 +7,11 @@
  * upstream response: the head is found with one native search, converted to a string once
  * and split with indexOf; body bytes are only ever sliced, never looped over in JS.
  */
+
 import { Failure } from '../failure/failure.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
+import { IDENTIFY_BYTES, identify, UNKNOWN_SPEAKER } from './impostors.ts';
 import { keepAliveParam } from './keep-alive.ts';
 import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, TCHAR, trimOws } from './syntax.ts';
 
@@ -379,6 +381,19 @@ export class ResponseParser {
     return this.fail('http_protocol_error', details);
   }
 
+  /**
+   * The answer is not HTTP/1.x: what sent it instead, when its first bytes say (an HTTP/2-only
+   * server, TLS, SSH, Redis…: impostors.ts), so the 502's details name the likely fix.
+   */
+  private notHttp(first: Buffer): false {
+    const who = identify(first.subarray(0, IDENTIFY_BYTES));
+    // ASCII only: Proxy-Status's sf-string writes any other character as '?'.
+    const named =
+      who.what === UNKNOWN_SPEAKER ? '' : `: ${who.what} answered (${who.evidence.replaceAll('…', '...')})`;
+    this.protocolError(`invalid status line: the response does not start with "HTTP/"${named}`);
+    return false;
+  }
+
   // --- head ----------------------------------------------------------------------------------
 
   private readHead(data: Buffer, pos: number): number {
@@ -418,10 +433,7 @@ export class ResponseParser {
     if (!this.statusLineChecked) {
       // First, so that another protocol is named as such even when its lines end in a bare LF.
       const n = Math.min(acc.length, HTTP_SLASH.length);
-      if (acc.compare(HTTP_SLASH, 0, n, 0, n) !== 0) {
-        this.protocolError('invalid status line: the response does not start with "HTTP/"');
-        return false;
-      }
+      if (acc.compare(HTTP_SLASH, 0, n, 0, n) !== 0) return this.notHttp(acc);
     }
     if (!this.checkLineEnds(acc, from, 'the response head')) return false;
     if (!this.statusLineChecked) {
@@ -735,10 +747,7 @@ export class ResponseParser {
 
   /** `HTTP/<digit>.<digit> SP <3 digits> [SP reason]` in text[0..end). Sets status, minor and reason. */
   private parseStatusLine(text: string, end: number): boolean {
-    if (!text.startsWith('HTTP/')) {
-      this.protocolError('invalid status line: the response does not start with "HTTP/"');
-      return false;
-    }
+    if (!text.startsWith('HTTP/')) return this.notHttp(Buffer.from(text.slice(0, IDENTIFY_BYTES), 'latin1'));
     if (
       end < 12 ||
       !isDigit(text, 5) ||

@@ -1,5 +1,5 @@
+import type { Identification } from '../../core/http1/impostors.ts';
 import type { UpstreamHead } from '../../upstream/connections/exchange-contract.ts';
-import type { Identification } from './identify.ts';
 import type { ProbePlan } from './plan.ts';
 import type { BodyResult } from './read-body.ts';
 import type { ProtocolSupport, TlsFacts } from './types.ts';

@@ -5,11 +5,11 @@
 import type { Socket } from 'node:net';
 import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { type Identification, printable } from '../../core/http1/impostors.ts';
 import { upstreamHeadOf } from '../../upstream/connections/http1/upstream-head.ts';
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
 import { probeH2 } from './h2-probe.ts';
-import { type Identification, printable } from './identify.ts';
 import { formatMs, type ProbePlan, planUrl, since } from './plan.ts';
 import { checkProtocols } from './protocol-check.ts';
 import { readBody } from './read-body.ts';

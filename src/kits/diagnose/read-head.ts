@@ -6,9 +6,9 @@
  * still shown whole.
  */
 import { Failure } from '../../core/failure/failure.ts';
+import { type Identification, identify, printable } from '../../core/http1/impostors.ts';
 import type { ResponseHead } from '../../core/http1/response-parser.ts';
 import { connectionEnded } from '../../upstream/connections/http1/connection-ended.ts';
-import { type Identification, identify, printable } from './identify.ts';
 import { formatMs, since } from './plan.ts';
 import { largestField, offendingLine, readAsBodiless } from './refused-head.ts';
 import { ResponseReader } from './response-reader.ts';

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { type Identification, identify, printable } from './identify.ts';
+import { type Identification, identify, printable } from '../../core/http1/impostors.ts';
 import type { ProbePlan } from './plan.ts';
 import { opensWithSettings, PREFACE_AND_SETTINGS } from './protocol-check.ts';
 

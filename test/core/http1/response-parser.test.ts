@@ -168,15 +168,43 @@ describe('the response head', () => {
 
   describe('status lines that are not HTTP/1.x', () => {
     const cases: [string, string, RegExp][] = [
+      // What answered instead is named when its first bytes say (impostors.ts).
       [
         'an SSH banner (no head end needed)',
         'SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n',
-        /does not start with "HTTP\/"/,
+        /^invalid status line: the response does not start with "HTTP\/": an SSH server answered \(SSH-2\.0-OpenSSH_9\.2p1 Debian-2\)$/,
       ],
-      ['an SMTP banner', '220 mail.example.com ESMTP Postfix\r\n', /does not start with "HTTP\/"/],
-      ['bare JSON', '{"error":"not http"}\n', /does not start with "HTTP\/"/],
-      ['HTML without a status line', '<!DOCTYPE html>\n<html>', /does not start with "HTTP\/"/],
-      ['a Redis error', "-ERR unknown command 'GET'\r\n", /does not start with "HTTP\/"/],
+      [
+        'an SMTP banner',
+        '220 mail.example.com ESMTP Postfix\r\n',
+        /does not start with "HTTP\/": an SMTP server answered/,
+      ],
+      ['bare JSON', '{"error":"not http"}\n', /does not start with "HTTP\/": a bare JSON document answered/],
+      [
+        'HTML without a status line',
+        '<!DOCTYPE html>\n<html>',
+        /does not start with "HTTP\/": an HTML page without a status line answered/,
+      ],
+      [
+        'a Redis error',
+        "-ERR unknown command 'GET'\r\n",
+        /does not start with "HTTP\/": a Redis server answered/,
+      ],
+      [
+        "an HTTP/2-only server's SETTINGS frame (to an HTTP/1.1 request)",
+        '\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64',
+        /^invalid status line: the response does not start with "HTTP\/": an HTTP\/2-only server \(h2c\) answered \(an HTTP\/2 frame instead of an HTTP\/1\.1 status line\)$/,
+      ],
+      [
+        'a TLS alert (plain HTTP to a TLS port), in ASCII',
+        '\x15\x03\x01\x00\x02\x02\x46',
+        /^invalid status line: the response does not start with "HTTP\/": a TLS server answered \(a TLS alert record \(0x15 0x03\.\.\.\)\)$/,
+      ],
+      [
+        'bytes nothing names',
+        'hello there\r\n',
+        /^invalid status line: the response does not start with "HTTP\/"$/,
+      ],
       ['HTTP/2.0', 'HTTP/2.0 200 OK\r\n\r\n', /unsupported HTTP version "HTTP\/2.0"/],
       ['HTTP/7.3', 'HTTP/7.3 200 OK\r\nContent-Length: 2\r\n\r\nok', /unsupported HTTP version/],
       ['HTTP/0.9', 'HTTP/0.9 200 OK\r\n\r\n', /unsupported HTTP version/],

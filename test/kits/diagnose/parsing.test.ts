@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { classifyConnectError } from '../../../src/core/failure/classify.ts';
+import { identify } from '../../../src/core/http1/impostors.ts';
 import { adviseFix } from '../../../src/kits/diagnose/advice.ts';
-import { identify, portalHint } from '../../../src/kits/diagnose/identify.ts';
+import { portalHint } from '../../../src/kits/diagnose/identify.ts';
 import type { ProbePlan } from '../../../src/kits/diagnose/plan.ts';
 import { largestField, offendingLine, readAsBodiless } from '../../../src/kits/diagnose/refused-head.ts';
 import { fieldValues, headerPairs, ResponseReader } from '../../../src/kits/diagnose/response-reader.ts';
