@@ -18,7 +18,9 @@ import { parseDuration } from './units.ts';
 type RawRoute = RawConfig['routes'][number];
 
 /** What a browser's script may always read of a gateway's answer: what it needs to tell which hop failed. */
-const GATEWAY_FIELDS = ['Proxy-Status', 'X-Request-Id', 'Retry-After'];
+// WWW-Authenticate: a 401's challenge and its error="invalid_token" (RFC 6750 §3), which a browser app reads
+// to know that it must get a new token, the gateway's own 401s and an upstream's alike.
+const GATEWAY_FIELDS = ['Proxy-Status', 'X-Request-Id', 'Retry-After', 'WWW-Authenticate'];
 
 export function toAccess(
   raw: RawRoute,

@@ -70,7 +70,7 @@ test('cors: origins kept, methods defaulted, header names lower-cased, Proxy-Sta
       origins: ['https://app.example.com', 'https://*.example.com:8443'],
       methods: ['GET', 'HEAD', 'POST'],
       headers: ['content-type', 'x-api-key'],
-      exposeHeaders: ['X-Total-Count', 'x-request-id', 'Proxy-Status', 'Retry-After'],
+      exposeHeaders: ['X-Total-Count', 'x-request-id', 'Proxy-Status', 'Retry-After', 'WWW-Authenticate'],
       credentials: false,
       maxAge: 90,
     },

@@ -119,7 +119,10 @@ test('over HTTP/2: a preflight is the gateway’s 204, and the allowed origin re
   assert.equal(failed.head[':status'], 502);
   assert.match(String(failed.head['proxy-status']), /^edge-1; error=connection_refused; .*next-hop="down"$/);
   assert.equal(failed.head['access-control-allow-origin'], 'https://app.test');
-  assert.equal(failed.head['access-control-expose-headers'], 'Proxy-Status, X-Request-Id, Retry-After');
+  assert.equal(
+    failed.head['access-control-expose-headers'],
+    'Proxy-Status, X-Request-Id, Retry-After, WWW-Authenticate',
+  );
   assert.match(String(failed.head.vary), /\bOrigin\b/);
 
   const stranger = await h2('/api/items', { origin: 'https://evil.test' });

@@ -47,7 +47,7 @@ upstreams:
 }
 
 const PREFLIGHT_VARY = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
-const EXPOSED = 'X-Total-Count, Proxy-Status, X-Request-Id, Retry-After';
+const EXPOSED = 'X-Total-Count, Proxy-Status, X-Request-Id, Retry-After, WWW-Authenticate';
 
 test('a preflight from an allowed origin is answered 204 by the gateway while the upstream is down', async () => {
   const down = await startRefusing();
@@ -201,7 +201,10 @@ test("the upstream's answer gets the route's CORS fields in place of its own; cr
       'PATCH',
       "a preflight field on an answer is no one's concern",
     );
-    assert.equal(res.headers['access-control-expose-headers'], 'Proxy-Status, X-Request-Id, Retry-After');
+    assert.equal(
+      res.headers['access-control-expose-headers'],
+      'Proxy-Status, X-Request-Id, Retry-After, WWW-Authenticate',
+    );
     assert.equal(res.headers.vary, 'Accept-Encoding, Origin');
     const count = res.rawHeaders.filter((name) => name.toLowerCase() === 'access-control-allow-origin');
     assert.equal(count.length, 1);
