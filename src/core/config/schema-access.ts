@@ -96,7 +96,10 @@ const Jwt = mapping(
         { minItems: 1, expected: 'a list of signature algorithms like [RS256, ES256]' },
       ),
     ),
-    clock_skew: duration(),
+    // 0s: no tolerance at all (the issuer's and the gateway's clocks are one).
+    clock_skew: Type.Optional(
+      Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
+    ),
     jwks_min_refresh: duration(),
     cookie: Type.Optional(Type.String({ pattern: TOKEN, expected: 'a cookie name' })),
     claims_to_headers: Type.Optional(

@@ -364,3 +364,17 @@ test('auth.jwt.jwks_url and auth.forward.url with credentials (user:password@) a
     '6 routes[0].auth.forward.url: expected a URL without credentials, got "http://gw:s3cret@auth.internal:9000/check"',
   ]);
 });
+
+test('auth.jwt.clock_skew: 0s is no tolerance (the clocks are one), a negative one is refused', () => {
+  const skew = (value: string) =>
+    parseConfig(
+      withRoute(
+        `    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [a], clock_skew: ${value} } }\n`,
+      ),
+      SOURCE,
+      {},
+    );
+  assert.equal(skew('0s').routes[0].access?.auth?.jwt?.clockSkew, 0);
+  assert.equal(skew('45s').routes[0].access?.auth?.jwt?.clockSkew, 45_000);
+  assert.throws(() => skew('-1s'), /routes\[0\]\.auth\.jwt\.clock_skew: expected a duration like 0s/);
+});
