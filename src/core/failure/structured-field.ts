@@ -42,3 +42,12 @@ export function sfTokenOrString(value: string): string {
 export function isSfList(value: string): boolean {
   return LIST.test(value);
 }
+
+/**
+ * This hop's Proxy-Status member after the ones before it (`theirs`, the field as received): appended
+ * to a List, alone in place of anything else (appended to an unterminated string, it would be read
+ * as part of it, and a strict reader drops the whole field).
+ */
+export function appendSfMember(theirs: string | undefined, member: string): string {
+  return theirs !== undefined && isSfList(theirs) ? `${theirs}, ${member}` : member;
+}

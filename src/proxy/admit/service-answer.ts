@@ -4,7 +4,7 @@
  */
 import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
-import { isSfList } from '../../core/failure/structured-field.ts';
+import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 
 /** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
@@ -55,7 +55,7 @@ export function ownFields(
     if (answer.headers[i].toLowerCase() === 'proxy-status')
       theirs = theirs === undefined ? answer.headers[i + 1] : `${theirs}, ${answer.headers[i + 1]}`;
     else out.push(answer.headers[i], answer.headers[i + 1]);
-  out.push('proxy-status', theirs !== undefined && isSfList(theirs) ? `${theirs}, ${member}` : member);
+  out.push('proxy-status', appendSfMember(theirs, member));
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { isSfList } from '../../core/failure/structured-field.ts';
+import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 
 /**
@@ -51,18 +51,10 @@ export function buildDownstreamHead(
   out[n++] = upstreamVia === undefined ? via : `${upstreamVia}, ${via}`;
   out[n++] = 'x-request-id';
   out[n++] = requestId;
-  // Appended to a value that is not a List (an unterminated string), this hop's member would be
-  // read as part of the upstream's, and a strict reader drops the whole field: it goes alone.
-  if (proxyStatus !== undefined && upstreamStatus !== undefined && !isSfList(upstreamStatus))
-    upstreamStatus = undefined;
   if (proxyStatus !== undefined || upstreamStatus !== undefined) {
     out[n++] = 'proxy-status';
     out[n++] =
-      upstreamStatus === undefined
-        ? (proxyStatus as string)
-        : proxyStatus === undefined
-          ? upstreamStatus
-          : `${upstreamStatus}, ${proxyStatus}`;
+      proxyStatus === undefined ? (upstreamStatus as string) : appendSfMember(upstreamStatus, proxyStatus);
   }
   out.length = n;
   return out;
