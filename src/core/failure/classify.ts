@@ -282,6 +282,11 @@ export interface H2StreamEnd {
    * upstream's own (Node cancels the streams of a session that went down with CANCEL too).
    */
   readonly sessionUp?: boolean;
+  /**
+   * Before a head: the request head's size as HTTP/2 counts a header list, and the most the
+   * upstream's SETTINGS_MAX_HEADER_LIST_SIZE said it takes (Infinity: it said none).
+   */
+  readonly requestHead?: { readonly size: number; readonly limit: number };
 }
 
 /**
@@ -391,6 +396,17 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
     );
   }
   if (rstCode === 11) {
+    // A request head past the header list size the upstream's SETTINGS announced: node:http2
+    // servers (for one) refuse such a head so, unprocessed (RFC 9113 §6.5.2). The client's request
+    // is too large for this upstream, a 431 as an HTTP/1.1 upstream would answer it, which judges
+    // no target: not the upstream failing.
+    const head = end.requestHead;
+    if (end.sessionUp === true && head !== undefined && head.size > head.limit)
+      return new Failure(
+        'http_request_error',
+        `the upstream reset the stream (ENHANCE_YOUR_CALM): the request head is ${head.size} bytes as HTTP/2 counts a header list, more than the ${head.limit} of its SETTINGS_MAX_HEADER_LIST_SIZE`,
+        { status: 431, cause },
+      );
     // ENHANCE_YOUR_CALM (RFC 9113 §7): the upstream takes what it is sent for excessive load, a
     // refusal that, unlike REFUSED_STREAM, does not say the request went unprocessed. node:http2
     // resets a stream with the same code, no other sign, for a response head past the bounds

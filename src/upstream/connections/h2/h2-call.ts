@@ -15,7 +15,6 @@ import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import { h2HeaderListSize, h2ResponseHead, h2Trailers } from './h2-headers.ts';
 
 const END_STREAM_FLAG = 0x1;
-const ENHANCE_YOUR_CALM = 0xb;
 
 /**
  * Streams the upstream reset with NO_ERROR before their END_STREAM. Node ends the body of such a
@@ -258,44 +257,30 @@ export class H2Call implements ExchangeController {
       this.finish();
       const stream = this.stream as ClientHttp2Stream;
       const { end } = this.session;
-      const failure =
-        this.headPastPeerLimit(stream) ??
-        classifyH2StreamEnd({
-          headReceived: this.head !== null,
-          rstCode: stream.rstCode,
-          streamId: stream.id,
-          goaway: end.goaway,
-          error: this.streamError ?? end.error,
-          // A streamed body already taken from the client cannot go again, processed or not.
-          replayable: this.pump?.taken !== true,
-          elapsed: performance.now() - this.startedAt,
-          body: { received: this.bodyBytes, announced: this.head?.bodyLength },
-          sessionUp: this.session.isUp(),
-        });
+      const failure = classifyH2StreamEnd({
+        headReceived: this.head !== null,
+        rstCode: stream.rstCode,
+        streamId: stream.id,
+        goaway: end.goaway,
+        error: this.streamError ?? end.error,
+        // A streamed body already taken from the client cannot go again, processed or not.
+        replayable: this.pump?.taken !== true,
+        elapsed: performance.now() - this.startedAt,
+        body: { received: this.bodyBytes, announced: this.head?.bodyLength },
+        sessionUp: this.session.isUp(),
+        requestHead: this.head === null ? this.requestHeadSize(stream) : undefined,
+      });
       handler.onResponseError(this, failure);
     }
     this.release();
   };
 
-  /**
-   * A stream reset ENHANCE_YOUR_CALM before its head, whose request head is past the header list
-   * size the upstream's SETTINGS announced: node:http2 servers (for one) refuse such a head so,
-   * unprocessed (RFC 9113 §6.5.2). The client's request is too large for this upstream, a 431 as
-   * an HTTP/1.1 upstream would answer it, which judges no target: not the upstream failing.
-   */
-  private headPastPeerLimit(stream: ClientHttp2Stream): Failure | undefined {
-    if (this.head !== null || stream.rstCode !== ENHANCE_YOUR_CALM || !this.session.isUp()) return undefined;
-    const limit = this.session.peerHeaderListSize();
-    const sent = Object.entries(stream.sentHeaders).flatMap(([name, value]) =>
+  /** The request head as sent, sized as HTTP/2 counts a header list, beside the upstream's announced limit. */
+  private requestHeadSize(stream: ClientHttp2Stream): { size: number; limit: number } {
+    const sent = Object.entries(stream.sentHeaders ?? {}).flatMap(([name, value]) =>
       (Array.isArray(value) ? value : [value]).flatMap((one) => [name, String(one)]),
     );
-    const size = h2HeaderListSize(sent);
-    if (size <= limit) return undefined;
-    return new Failure(
-      'http_request_error',
-      `the upstream reset the stream (ENHANCE_YOUR_CALM): the request head is ${size} bytes as HTTP/2 counts a header list, more than the ${limit} of its SETTINGS_MAX_HEADER_LIST_SIZE`,
-      { status: 431 },
-    );
+    return { size: h2HeaderListSize(sent), limit: this.session.peerHeaderListSize() };
   }
 
   // A timer that fires looks again after the poll (setImmediate): see exchange-timers.ts.
