@@ -1,4 +1,5 @@
 import type CachePolicy from 'http-cache-semantics';
+import { trimOws } from '../../core/ows.ts';
 import { opaque } from './conditional-hit.ts';
 
 /**
@@ -28,7 +29,11 @@ export function updatedFields(
 ): CachePolicy.Headers | undefined {
   const tag = stored.etag;
   const newTag = notModified.etag;
-  if (typeof tag === 'string' && typeof newTag === 'string' && opaque(tag.trim()) !== opaque(newTag.trim()))
+  if (
+    typeof tag === 'string' &&
+    typeof newTag === 'string' &&
+    opaque(trimOws(tag)) !== opaque(trimOws(newTag))
+  )
     return undefined;
   // No prototype: a field named `constructor` or `__proto__` is a field like any other.
   const out: CachePolicy.Headers = Object.create(null);

@@ -1,4 +1,5 @@
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { trimOws } from '../../core/ows.ts';
 
 /**
  * The client's own request refuses a stored answer standing in for a failed upstream (RFC 9111
@@ -18,13 +19,10 @@ export function refusesStale(headers: FieldMap, staleness: number): boolean {
   if (cc === undefined) return /(^|[\s,])no-cache([\s,]|$)/i.test(String(headers.pragma ?? ''));
   for (const directive of String(cc).split(',')) {
     const at = directive.indexOf('=');
-    const name = (at === -1 ? directive : directive.slice(0, at)).trim().toLowerCase();
+    const name = trimOws(at === -1 ? directive : directive.slice(0, at)).toLowerCase();
     if (name === 'no-cache') return true;
     if ((name !== 'max-stale' && name !== 'stale-if-error') || at === -1) continue;
-    const value = directive
-      .slice(at + 1)
-      .trim()
-      .replace(/^"(.*)"$/, '$1');
+    const value = trimOws(directive.slice(at + 1)).replace(/^"(.*)"$/, '$1');
     // A value that is no number of seconds (delta-seconds) says nothing: the directive is ignored.
     if (/^\d+$/.test(value) && staleness > Number(value)) return true;
   }
