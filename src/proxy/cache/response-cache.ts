@@ -104,10 +104,7 @@ export class ResponseCache {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
     if (!fromDisk) this.disk?.write(entry);
     this.delete(entry.key);
-    for (const [key] of this.#entries) {
-      if (this.#bytes + entry.size <= this.config.maxSize) break;
-      this.delete(key);
-    }
+    this.#evictFor(entry.size);
     this.#entries.set(entry.key, entry);
     this.#bytes += entry.size;
     return true;
@@ -133,11 +130,16 @@ export class ResponseCache {
     if (held !== entry) return cookies;
     this.#bytes += entry.size - before;
     if (entry.size > this.config.maxSize) this.delete(entry.key);
-    for (const [key] of this.#entries) {
-      if (this.#bytes <= this.config.maxSize) break;
-      if (key !== entry.key) this.delete(key);
-    }
+    this.#evictFor(0, entry.key);
     return cookies;
+  }
+
+  /** Drops the least recently used answers (but `spare`'s) until `extra` more bytes fit in max_size. */
+  #evictFor(extra: number, spare?: string): void {
+    for (const [key] of this.#entries) {
+      if (this.#bytes + extra <= this.config.maxSize) break;
+      if (key !== spare) this.delete(key);
+    }
   }
 
   delete(key: string): boolean {
