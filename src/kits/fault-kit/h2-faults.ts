@@ -36,6 +36,11 @@ export interface H2FaultOptions {
   /** The server's SETTINGS_MAX_HEADER_LIST_SIZE: node:http2 resets a stream whose head is past it (ENHANCE_YOUR_CALM). */
   maxHeaderListSize?: number;
   /**
+   * The server's SETTINGS_INITIAL_WINDOW_SIZE: 0 keeps every stream's flow-control window shut,
+   * so no byte of a request body can be sent to it (a server that never reads one).
+   */
+  initialWindowSize?: number;
+  /**
    * With `tls`: the server requires a client certificate its CA signed and ends the handshake
    * with an alert when none comes (under TLS 1.3, after the client's side of it was over).
    */
@@ -105,6 +110,7 @@ export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = 
   const settings = {
     maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
     ...(options.maxHeaderListSize === undefined ? {} : { maxHeaderListSize: options.maxHeaderListSize }),
+    ...(options.initialWindowSize === undefined ? {} : { initialWindowSize: options.initialWindowSize }),
   };
   const certificates = options.tls ? testCertificates() : undefined;
   const server = certificates

@@ -231,6 +231,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     return this.stage;
   }
 
+  /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
+  get requestWaiting(): string | undefined {
+    return this.controller?.requestWaiting();
+  }
+
   /**
    * Whether the attempt went out on a pooled connection that had carried a request before
    * (undefined: it never had a connection). The attempt loop holds this fact for the request.

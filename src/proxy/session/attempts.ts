@@ -312,8 +312,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** The request's total deadline passed (TotalDeadline's owner). */
   totalDeadlinePassed(): void {
     const current = this.current;
-    const reached = current?.exchange.reached ?? 'not_sent';
-    const failure = this.deadline.failureAt(reached, current !== undefined && this.sends.waitsForClient);
+    const clientUploading = current !== undefined && this.sends.waitsForClient;
+    const failure = this.deadline.failureAt(current?.exchange, clientUploading);
     // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
     // has passed), or mid-body as its body's (the head went downstream).
     if (current) return current.exchange.cancel(failure);

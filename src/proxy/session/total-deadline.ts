@@ -6,6 +6,12 @@ import { formatGrpcTimeout, parseGrpcTimeout } from '../accept/h2/grpc-timeout.t
 import type { DeadlineLeft } from '../forward/exchange.ts';
 import type { OwnCall } from './attempts-owner.ts';
 
+/** How far the attempt under way got, as the exchange says (exchange.ts). */
+interface AttemptReach {
+  readonly reached: Stage;
+  readonly requestWaiting: string | undefined;
+}
+
 /**
  * One request's total deadline: the upstream's `timeouts.total`, or a gRPC client's own
  * `grpc-timeout` when what is left of it is shorter (past it the client has given up anyway).
@@ -141,7 +147,7 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
    * chose stays the client's.
    */
   leftNoTimeAfter(last: Failure): Failure {
-    if (this.#byClient) return this.failureAt('not_sent');
+    if (this.#byClient) return this.failureAt(undefined);
     return new Failure(last.type, `${last.details}; the ${this.#name} left no time for another try`, {
       stage: last.stage,
       status: last.status,
@@ -152,14 +158,17 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   }
 
   /**
-   * The failure it ends the request with, for an attempt that got this far when it passed (or
-   * `not_sent`, none under way): mid-body, the attempt's read timeout (the head went downstream
+   * The failure it ends the request with, for the attempt under way when it passed, by how far it
+   * got (none: `not_sent`): mid-body, the attempt's read timeout (the head went downstream
    * already); before that, no response head in time. It changes nothing: that no retry follows
    * is the retry rule's to say, from remaining() (0 once the deadline passed).
    * `clientUploading`: the request body still streams, and what it waits for is the client
    * (the upstream takes what comes): a 408 of the client's, which judges no target.
+   * What of the request the upstream had not taken (`requestWaiting`) is said after the missing head.
    */
-  failureAt(reached: Stage, clientUploading = false): Failure {
+  failureAt(attempt: AttemptReach | undefined, clientUploading = false): Failure {
+    const reached = attempt?.reached ?? 'not_sent';
+    const waiting = attempt?.requestWaiting;
     // Still waiting for the client's own body: the client was too slow, not the upstream.
     if (clientUploading && !this.#byClient)
       return new Failure(
@@ -175,7 +184,9 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
       );
     return new Failure(
       this.#byClient ? 'client_deadline' : 'http_response_timeout',
-      `no response head within the ${this.#name}`,
+      waiting === undefined
+        ? `no response head within the ${this.#name}`
+        : `no response head within the ${this.#name}; ${waiting}`,
       { stage: reached },
     );
   }

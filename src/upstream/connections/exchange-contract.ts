@@ -73,6 +73,13 @@ export interface ExchangeController {
   /** The connection's peer, for the trace (read from the socket when asked). */
   remoteAddress(): string | undefined;
   remotePort(): number | undefined;
+  /**
+   * What of the request still waits for the upstream to take it, said for a failure's details
+   * ("2000 bytes of the request body were still waiting…", and why when the connection knows);
+   * undefined when nothing does. A timeout before the head is then the upstream's not reading,
+   * not only its not answering.
+   */
+  requestWaiting(): string | undefined;
 }
 
 /** The events of one request/response exchange, in order; exactly one of End and Error ends it. */

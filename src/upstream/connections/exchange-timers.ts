@@ -11,9 +11,10 @@
 import { ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 
-/** No response head within the head clock. */
-export function headTimedOut(startedAt: number): Failure {
-  return new Failure('http_response_timeout', `no response head after ${ms(performance.now() - startedAt)}`);
+/** No response head within the head clock; `waiting`: what of the request the upstream had not taken (ExchangeController.requestWaiting). */
+export function headTimedOut(startedAt: number, waiting: string | undefined): Failure {
+  const details = `no response head after ${ms(performance.now() - startedAt)}`;
+  return new Failure('http_response_timeout', waiting === undefined ? details : `${details}; ${waiting}`);
 }
 
 /** The response body went silent for the read clock. */

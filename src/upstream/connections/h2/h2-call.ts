@@ -109,6 +109,25 @@ export class H2Call implements ExchangeController {
     return this.session.remotePort();
   }
 
+  /**
+   * Body bytes node:http2 still holds for the stream, and what keeps them: the connection's
+   * flow-control window, the socket, or else (node:http2 does not show a stream's own window)
+   * the stream's window.
+   */
+  requestWaiting(): string | undefined {
+    const stream = this.stream;
+    const left = stream === undefined || stream.destroyed ? 0 : stream.writableLength;
+    if (left === 0) return undefined;
+    const session = stream?.session;
+    const why =
+      session?.state.remoteWindowSize === 0
+        ? "its connection's HTTP/2 flow-control window stayed shut"
+        : (session?.socket?.writableLength ?? 0) > 0
+          ? 'the connection to it took no more'
+          : 'its HTTP/2 flow-control window stayed shut';
+    return `${left} bytes of the request body were still waiting for the upstream to take them (${why})`;
+  }
+
   start(stream: ClientHttp2Stream): void {
     this.stream = stream;
     stream.on('headers', this.onInterim);
@@ -289,7 +308,7 @@ export class H2Call implements ExchangeController {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
       this.session.stalled();
-      this.abort(headTimedOut(this.sentAt));
+      this.abort(headTimedOut(this.sentAt, this.requestWaiting()));
     });
   };
 

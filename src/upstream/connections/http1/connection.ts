@@ -118,6 +118,13 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     return this.socket.remotePort;
   }
 
+  /** Bytes the socket still holds: the kernel's send buffer is full, the upstream reads no more. */
+  requestWaiting(): string | undefined {
+    const left = this.socket.destroyed ? 0 : this.socket.writableLength;
+    if (left === 0) return undefined;
+    return `${left} bytes of the request were still waiting for the upstream to take them (it stopped reading: its connection took no more)`;
+  }
+
   // ── the request ──────────────────────────────────────────────────────────────────
 
   dispatch(request: ExchangeRequest, handler: ExchangeHandler): void {
@@ -440,7 +447,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private readonly confirmHeadTimeout = (exchange: number): void => {
     if (this.handler === null || this.head !== null || this.requests !== exchange) return;
-    this.abort(headTimedOut(this.sentAt));
+    this.abort(headTimedOut(this.sentAt, this.requestWaiting()));
   };
 
   private readonly onReadTimeout = (): void => {

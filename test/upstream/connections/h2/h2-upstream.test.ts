@@ -734,6 +734,56 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(upstream.received.length, 1);
   });
 
+  test('a body the upstream never takes (its flow-control window kept shut): the 504 says what of it waited for the upstream, streamed or read whole', async () => {
+    // A GET is answered; a POST never is, and its window stays shut once the client has the
+    // SETTINGS that shut it (a body sent before them goes on the default window).
+    const upstream = await keep(
+      startH2(
+        (stream, req) => {
+          if (req.method === 'GET') stream.respond({ ':status': 200 }, { endStream: true });
+        },
+        { initialWindowSize: 0 },
+      ),
+    );
+    const streamed = await gatewayTo(
+      'h2c',
+      [upstream.url],
+      '    retries: { attempts: 1 }\n    timeouts: { response: 300ms, total: 1s }\n',
+    );
+    assert.equal((await request(streamed.url, { path: '/settings' })).status, 200);
+    const headClockSays =
+      /^no response head after \d+ ms; 2000 bytes of the request body were still waiting for the upstream to take them \(its HTTP\/2 flow-control window stayed shut\)$/;
+    // All of it in from the client: the head clock runs, and says what the upstream left.
+    const small = await request(streamed.url, { method: 'POST', path: '/up', body: 'b'.repeat(2000) });
+    assertGatewayError(small, 504, 'http_response_timeout', headClockSays);
+    // More than the stream holds: the pump waits on the upstream, so the total timeout answers.
+    const large = await request(streamed.url, { method: 'POST', path: '/up', body: 'b'.repeat(200_000) });
+    assertGatewayError(
+      large,
+      504,
+      'http_response_timeout',
+      /^no response head within the total timeout of 1000 ms; \d+ bytes of the request body were still waiting for the upstream to take them \(its HTTP\/2 flow-control window stayed shut\)$/,
+    );
+    // Read whole first: the head clock runs from the request's start, and says the same.
+    const whole = await keep(
+      startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+    request_buffering: true
+upstreams:
+  app:
+    protocol: h2c
+    targets: [{ url: ${upstream.url} }]
+    timeouts: { response: 300ms, total: 5s }
+    retries: { attempts: 1 }
+`),
+    );
+    assert.equal((await request(whole.url, { path: '/settings' })).status, 200);
+    const buffered = await request(whole.url, { method: 'POST', path: '/up', body: 'b'.repeat(2000) });
+    assertGatewayError(buffered, 504, 'http_response_timeout', headClockSays);
+    assert.equal(upstream.received.length, 5);
+  });
+
   test('a response head past 32 KiB: 502 http_response_header_section_size, as from an HTTP/1.1 upstream, on a new session and a used one', async () => {
     const huge = 'h'.repeat(40 * 1024);
     const upstream = await keep(
