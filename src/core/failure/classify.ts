@@ -283,11 +283,19 @@ export interface H2StreamEnd {
    */
   readonly sessionUp?: boolean;
   /**
-   * Before a head: the request head's size as HTTP/2 counts a header list, and the most the
-   * upstream's SETTINGS_MAX_HEADER_LIST_SIZE said it takes (Infinity: it said none).
+   * Before a head: the request head's size as HTTP/2 counts a header list, the most the
+   * upstream's SETTINGS_MAX_HEADER_LIST_SIZE said it takes (Infinity: it said none), and its
+   * count of fields, pseudo-fields included.
    */
-  readonly requestHead?: { readonly size: number; readonly limit: number };
+  readonly requestHead?: { readonly size: number; readonly limit: number; readonly fields: number };
 }
+
+/**
+ * The most fields (pseudo-fields counted) a node:http2 server takes in a request head by
+ * default (its `maxHeaderListPairs`): past it, it resets the stream ENHANCE_YOUR_CALM. HTTP/2
+ * has no setting to announce such a count, so only the reset tells the gateway.
+ */
+const NODE_H2_DEFAULT_FIELDS = 128;
 
 /**
  * An HTTP/2 stream that ended without a whole response, classified once. RFC 9113 §8.7: a
@@ -405,6 +413,15 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       return new Failure(
         'http_request_error',
         `the upstream reset the stream (ENHANCE_YOUR_CALM): the request head is ${head.size} bytes as HTTP/2 counts a header list, more than the ${head.limit} of its SETTINGS_MAX_HEADER_LIST_SIZE`,
+        { status: 431, cause },
+      );
+    // The same for a head of more fields than a node:http2 server takes unless told otherwise, a
+    // bound it never announces: a client that sent that many would otherwise have the target
+    // judged for each such request, and could eject a healthy one at will.
+    if (end.sessionUp === true && head !== undefined && head.fields > NODE_H2_DEFAULT_FIELDS)
+      return new Failure(
+        'http_request_error',
+        `the upstream reset the stream (ENHANCE_YOUR_CALM): the request head has ${head.fields} fields (pseudo-fields counted), more than the ${NODE_H2_DEFAULT_FIELDS} a node:http2 server takes by default (its maxHeaderListPairs, which HTTP/2 has no setting to announce)`,
         { status: 431, cause },
       );
     // ENHANCE_YOUR_CALM (RFC 9113 §7): the upstream takes what it is sent for excessive load, a

@@ -294,12 +294,12 @@ export class H2Call implements ExchangeController {
     this.release();
   };
 
-  /** The request head as sent, sized as HTTP/2 counts a header list, beside the upstream's announced limit. */
-  private requestHeadSize(stream: ClientHttp2Stream): { size: number; limit: number } {
+  /** The request head as sent, sized as HTTP/2 counts a header list, beside the upstream's announced limit, and its count of fields. */
+  private requestHeadSize(stream: ClientHttp2Stream): { size: number; limit: number; fields: number } {
     const sent = Object.entries(stream.sentHeaders ?? {}).flatMap(([name, value]) =>
       (Array.isArray(value) ? value : [value]).flatMap((one) => [name, String(one)]),
     );
-    return { size: h2HeaderListSize(sent), limit: this.session.peerHeaderListSize() };
+    return { size: h2HeaderListSize(sent), limit: this.session.peerHeaderListSize(), fields: sent.length / 2 };
   }
 
   // A timer that fires looks again after the poll (setImmediate): see exchange-timers.ts.

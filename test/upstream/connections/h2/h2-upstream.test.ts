@@ -275,6 +275,30 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(upstream.received.length, 2, 'only the small requests reached the upstream');
   });
 
+  test('a request head of more fields than a node:http2 upstream takes by default (128, never announced), reset ENHANCE_YOUR_CALM: 431, the client’s, never a target ejected for it', async () => {
+    const upstream = await keep(startH2(h2Answer));
+    // One failure would eject the one target: a client could take it out of rotation at will.
+    const gw = await gatewayTo(
+      'h2c',
+      [upstream.url],
+      '    retries: { attempts: 1 }\n    outlier_detection: { consecutive_failures: 1 }\n',
+    );
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 140; i++) many[`x-field-${i}`] = 'v';
+    for (const id of ['many', 'many-again']) {
+      const res = await request(gw.url, { path: '/', headers: { ...many, 'x-request-id': id } });
+      assert.equal(res.status, 431, id);
+      assert.match(
+        String(res.headers['proxy-status']),
+        /^edge-1; error=http_request_error; details="the upstream reset the stream \(ENHANCE_YOUR_CALM\): the request head has \d+ fields \(pseudo-fields counted\), more than the 128 a node:http2 server takes by default \(its maxHeaderListPairs, which HTTP\/2 has no setting to announce\)"$/,
+      );
+      const line = await gw.logFor(id);
+      assert.deepEqual([line.status, line.error, line.shape], [431, 'http_request_error', 'client'], id);
+    }
+    const few = await request(gw.url, { path: '/', headers: { 'x-request-id': 'few' } });
+    assert.equal(few.status, 200, 'the target is still in rotation');
+  });
+
   test('a streamed body whose stream was refused before a byte of it went goes whole to the next target', async () => {
     const refusing = await keep(startH2(h2Refuse));
     const healthy = await keep(startH2(h2Answer));
