@@ -299,7 +299,11 @@ export class H2Call implements ExchangeController {
     const sent = Object.entries(stream.sentHeaders ?? {}).flatMap(([name, value]) =>
       (Array.isArray(value) ? value : [value]).flatMap((one) => [name, String(one)]),
     );
-    return { size: h2HeaderListSize(sent), limit: this.session.peerHeaderListSize(), fields: sent.length / 2 };
+    return {
+      size: h2HeaderListSize(sent),
+      limit: this.session.peerHeaderListSize(),
+      fields: sent.length / 2,
+    };
   }
 
   // A timer that fires looks again after the poll (setImmediate): see exchange-timers.ts.
