@@ -46,7 +46,9 @@ export function createProxyGate(
   return {
     admit(socket, pass) {
       const peer = socket.remoteAddress ?? '';
-      const listed = from.has(unmapIPv4(peer));
+      // As every request's line names it: an IPv4 peer of a dual-stack listener without ::ffff:.
+      const named = unmapIPv4(peer);
+      const listed = from.has(named);
       let seen: Buffer = Buffer.alloc(0);
       const settle = () => {
         clearTimeout(timer);
@@ -57,7 +59,7 @@ export function createProxyGate(
       const refuse = (reason: string) => {
         settle();
         socket.destroy();
-        refused({ remoteAddress: peer, reason });
+        refused({ remoteAddress: named, reason });
       };
       const onGone = () => {
         settle();

@@ -435,6 +435,16 @@ ${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
   });
   const plain = await exchange(gw.port, Buffer.from(GET('pp-v6-plain')), '::1');
   assert.equal(upstreamSaw(plain.text)['x-forwarded-for'], '::1');
+  // The refusal names the peer as every request line does (it said ::ffff:127.0.0.1).
+  const refused = await exchange(gw.port, Buffer.from(GET('pp-v4-no-header')), '127.0.0.1');
+  assert.deepEqual(refused, { text: '', closed: true });
+  // Within a second of the one before: it is told in the next line of the count (at most one a second).
+  const noHeader = () =>
+    gw.logs.find(
+      (l) => l.msg === 'PROXY protocol: connection refused' && /^no PROXY header/.test(String(l.reason)),
+    );
+  await waitUntil('the refusal logged', () => noHeader() !== undefined);
+  assert.equal(noHeader()?.client, '127.0.0.1');
 });
 
 test('a TLS listener that orders certificates (acme) behind the header: the handshake and the request go through', async () => {
