@@ -30,6 +30,7 @@ import {
   type RequestParserHandler,
 } from '../../../core/http1/request-parser.ts';
 import { trimOws } from '../../../core/http1/syntax.ts';
+import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
 import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
@@ -160,7 +161,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
     socket.on('error', this.#destroy);
-    this.#arm(settings.headerTimeout, this.#onHeaderTimeout);
+    // Counted from the accept when a stage read the connection first (the PROXY gate).
+    this.#arm(firstHeadTime(socket, settings.headerTimeout), this.#onHeaderTimeout);
   }
 
   get state(): ConnectionState {
