@@ -162,6 +162,10 @@ export function addressOrCidrProblem(text: string): string | undefined {
   const [address, prefix, extra] = text.split('/');
   const family = isIP(address);
   if (family === 0 || extra !== undefined) return expected;
+  // node:net's BlockList, which every such list is matched with, drops the zone: the entry
+  // would admit (or trust) the address on every interface, not the one it names.
+  if (address.includes('%'))
+    return `${expected} (a zone index is not matched on, so this would stand for the address on every interface: write it without "${address.slice(address.indexOf('%'))}")`;
   if (prefix === undefined) return undefined;
   const maxPrefix = family === 4 ? 32 : 128;
   if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > maxPrefix) {

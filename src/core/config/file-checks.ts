@@ -113,17 +113,25 @@ function checkPair(
 }
 
 /**
- * errors.pages: the HTML template must name only placeholders that exist (each problem with the
- * template's own line), the JSON file must hold one object whose members are not the gateway's.
+ * An error page goes out (the template rendered, or the members copied) with every failure
+ * answer, and is held in every worker: past this it is something else named by mistake (a log,
+ * an archive), read whole at each load and reload, and sent whole with each 502.
+ */
+const MAX_PAGE_BYTES = 1024 * 1024;
+
+/**
+ * errors.pages: each file at most MAX_PAGE_BYTES; the HTML template must name only placeholders
+ * that exist (each problem with the template's own line), the JSON file must hold one object
+ * whose members are not the gateway's.
  */
 function checkErrorPages(pages: Record<string, unknown> | undefined, baseDir: string, report: Report): void {
   const path = ['errors', 'pages'];
-  if (checkFile(pages, 'html', [...path, 'html'], baseDir, report)) {
+  if (checkPage(pages, 'html', baseDir, report)) {
     const file = resolve(baseDir, stringAt(pages, 'html') ?? '');
     for (const problem of templateProblems(readFileSync(file, 'utf8')))
       report([...path, 'html'], `${JSON.stringify(file)} line ${problem.line}: ${problem.message}`);
   }
-  if (checkFile(pages, 'json', [...path, 'json'], baseDir, report)) {
+  if (checkPage(pages, 'json', baseDir, report)) {
     const file = resolve(baseDir, stringAt(pages, 'json') ?? '');
     let members: unknown;
     try {
@@ -146,6 +154,25 @@ function checkErrorPages(pages: Record<string, unknown> | undefined, baseDir: st
         `${JSON.stringify(file)} names ${taken.map((n) => JSON.stringify(n)).join(', ')}, which the gateway writes itself; use other member names`,
       );
   }
+}
+
+/** checkFile for errors.pages.html or .json, and the file within MAX_PAGE_BYTES. */
+function checkPage(
+  pages: Record<string, unknown> | undefined,
+  field: 'html' | 'json',
+  baseDir: string,
+  report: Report,
+): boolean {
+  const path = ['errors', 'pages', field];
+  if (!checkFile(pages, field, path, baseDir, report)) return false;
+  const file = resolve(baseDir, stringAt(pages, field) ?? '');
+  const { size } = statSync(file);
+  if (size <= MAX_PAGE_BYTES) return true;
+  report(
+    path,
+    `${JSON.stringify(file)} is ${size} bytes, past ${MAX_PAGE_BYTES / 1024 / 1024} MiB: an error page goes out with every failure answer`,
+  );
+  return false;
 }
 
 function checkFile(

@@ -5,7 +5,7 @@ export type ErrorFormat = 'problem+json' | 'html' | 'text';
 
 interface Candidate {
   readonly format: ErrorFormat;
-  /** The media types (type/subtype) this format answers to. */
+  /** The media types (type/subtype) this format answers to; the first is the one its body is sent as. */
   readonly media: readonly string[];
 }
 
@@ -36,8 +36,25 @@ export function negotiateErrorFormat(accept: string | undefined): ErrorFormat {
   return bestQ > 0 ? best : 'text';
 }
 
-/** The q-value of the most specific media range matching the candidate, and that specificity. */
+/**
+ * The candidate's q-value and its specificity. Each media type is weighed alone (RFC 9110
+ * §12.5.1: by the most specific range that matches it; mixed, `application/problem+json,
+ * application/json;q=0.5` gave problem+json the alias's 0.5). The type the body is sent as,
+ * named itself, has the last word (`;q=0` on it refuses the format whatever an alias says);
+ * otherwise the best of them stands.
+ */
 function qualityFor(candidate: Candidate, accept: string): [number, number] {
+  let best = qualityOf(candidate.media[0], accept);
+  if (best[1] === 2) return best;
+  for (const media of candidate.media.slice(1)) {
+    const [q, specificity] = qualityOf(media, accept);
+    if (q > best[0] || (q === best[0] && specificity > best[1])) best = [q, specificity];
+  }
+  return best;
+}
+
+/** The q-value of the most specific media range matching `target` (type/subtype), and that specificity. */
+function qualityOf(target: string, accept: string): [number, number] {
   let q = 0;
   let specificity = -1;
   for (const range of accept.split(',')) {
@@ -46,8 +63,8 @@ function qualityFor(candidate: Candidate, accept: string): [number, number] {
     const [type = '', subtype = ''] = media.split('/');
     let matched: number;
     if (type === '*' && subtype === '*') matched = 0;
-    else if (subtype === '*' && candidate.media.some((m) => m.startsWith(`${type}/`))) matched = 1;
-    else if (candidate.media.includes(media)) matched = 2;
+    else if (subtype === '*' && target.startsWith(`${type}/`)) matched = 1;
+    else if (media === target) matched = 2;
     else continue;
     if (matched < specificity) continue;
     let rangeQ = 1;

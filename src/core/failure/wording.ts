@@ -109,6 +109,9 @@ export function clientAdvice(failure: Failure): string {
   }
   if (failure.clientMayRetry)
     return 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
+  // RFC 9110 §15.5.2: a 401 with its challenge; credentials, not the configuration, are what it lacks.
+  if (failure.challenge !== undefined)
+    return 'Send the request again with valid credentials, as the WWW-Authenticate challenge asks.';
   // RFC 9110 §15.5.20: the request is fine, the connection was the wrong one for it.
   if (failure.type === 'misdirected_request')
     return 'Send the request again on a new connection, whose TLS server name (SNI) is its host.';

@@ -104,9 +104,11 @@ function parseV2(bytes: Buffer): ProxyHeader {
     case 0x21:
       if (body.length < 36) return invalid('v2 TCP6 header too short for its addresses');
       return withTlvs(body.subarray(36), { kind: 'header', length, source: ipv6Text(body.subarray(0, 16)) });
-    // A UNIX socket (108 bytes each): there is no client address to take.
+    // A UNIX socket (108 bytes each): there is no client address to take, but its block is
+    // whole or the header is malformed, as for the TCP families (and HAProxy's reading).
     case 0x31:
-      return withTlvs(body.subarray(Math.min(216, body.length)), { kind: 'header', length });
+      if (body.length < 216) return invalid('v2 UNIX header too short for its addresses');
+      return withTlvs(body.subarray(216), { kind: 'header', length });
     // Unspecified: the body is to be ignored, addresses and all (the spec's own words).
     case 0x00:
       return { kind: 'header', length };

@@ -7,6 +7,7 @@
  * means closed at once: no byte of it was meant as HTTP, so there is nothing to answer.
  */
 import type { Socket } from 'node:net';
+import { markAcceptedAt } from '../../core/net/accepted-at.ts';
 import { markProxiedClient } from '../../core/net/client-address.ts';
 import { parseProxyHeader, V1_MAX_LENGTH, V2_MAX_LENGTH } from '../../core/net/proxy-protocol.ts';
 import { type TrustList, unmapIPv4 } from '../../core/net/trust.ts';
@@ -45,8 +46,11 @@ export function createProxyGate(
   const pending = new Map<string, string>();
   return {
     admit(socket, pass) {
+      const acceptedAt = performance.now();
       const peer = socket.remoteAddress ?? '';
-      const listed = from.has(unmapIPv4(peer));
+      // As every request's line names it: an IPv4 peer of a dual-stack listener without ::ffff:.
+      const named = unmapIPv4(peer);
+      const listed = from.has(named);
       let seen: Buffer = Buffer.alloc(0);
       const settle = () => {
         clearTimeout(timer);
@@ -57,7 +61,7 @@ export function createProxyGate(
       const refuse = (reason: string) => {
         settle();
         socket.destroy();
-        refused({ remoteAddress: peer, reason });
+        refused({ remoteAddress: named, reason });
       };
       const onGone = () => {
         settle();
@@ -89,6 +93,8 @@ export function createProxyGate(
           pending.set(key, client);
           socket.once('close', () => pending.delete(key));
         }
+        // The request head's time counts from here too: the wait for this header was part of it.
+        markAcceptedAt(socket, acceptedAt);
         socket.pause();
         if (rest.length > 0) socket.unshift(rest);
         pass(socket);

@@ -39,12 +39,14 @@ test('a route without allow, deny, cors or auth has no access entry (the one und
 test('a wrong address, a prefix too long and an empty list are refused with their line', () => {
   const problems = problemsOf(
     withRoute(`    allow: [10.0.0.0/33]
-    deny: [not-an-ip]
+    deny: [not-an-ip, "fe80::1%eth0"]
 `),
   ).map((p) => `${p.line} ${p.path}: ${p.message}`);
   assert.deepEqual(problems, [
     '5 routes[0].allow[0]: expected an IP address or CIDR block like 10.0.0.0/8 or fd00::/8, got "10.0.0.0/33" (an IPv4 prefix length is 0 to 32)',
     '6 routes[0].deny[0]: expected an IP address or CIDR block like 10.0.0.0/8 or fd00::/8, got "not-an-ip"',
+    // Accepted before, and matched fe80::1 from any interface.
+    '6 routes[0].deny[1]: expected an IP address or CIDR block like 10.0.0.0/8 or fd00::/8, got "fe80::1%eth0" (a zone index is not matched on, so this would stand for the address on every interface: write it without "%eth0")',
   ]);
   const empty = problemsOf(withRoute('    deny: []\n')).map((p) => `${p.line} ${p.path}: ${p.message}`);
   assert.equal(empty.length, 1);

@@ -24,6 +24,11 @@ test('browsers get HTML, API clients problem+json, everyone else plain text', ()
     ['application/xhtml+xml', 'html'],
     ['application/xhtml+xml;q=0.9, application/json;q=0.5', 'html'],
     ['text/xhtml+xml', 'text'],
+    // Each media type of a format is weighed alone: the alias's lower q did not stand for the format.
+    ['application/problem+json, text/html;q=0.9, application/json;q=0.5', 'problem+json'],
+    ['text/html, application/xhtml+xml;q=0.1, text/plain;q=0.5', 'html'],
+    ['application/json;q=0.5, application/problem+json', 'problem+json'],
+    ['application/json, application/problem+json;q=0', 'text'],
   ];
   for (const [accept, expected] of cases)
     assert.equal(negotiateErrorFormat(accept), expected, String(accept));

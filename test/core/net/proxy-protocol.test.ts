@@ -97,6 +97,7 @@ describe('PROXY protocol v2', () => {
     ['version 1 in the version nibble', Buffer.concat([SIGNATURE, Buffer.from([0x11, 0x11, 0, 12]), tcp4])],
     ['a command past PROXY', v2Header(2, 0x11, tcp4)],
     ['addresses shorter than their family', v2Header(1, 0x11, tcp4.subarray(0, 8))],
+    ['UNIX addresses shorter than their family', v2Header(1, 0x31, Buffer.alloc(108))],
     ['a datagram family', v2Header(1, 0x12, tcp4)],
     ['an unknown family', v2Header(1, 0x41, tcp4)],
   ] as const) {

@@ -376,19 +376,26 @@ test('a bad field line in a head that has not ended is a 400 at once, not a 408 
   assertUpstreamSawNothing(f);
 });
 
-test('Upgrade: h2c is not tunnelled: it is answered as the plain HTTP/1.1 request it also is', async (t) => {
-  const f = await startFixture();
-  t.after(() => f.close());
-  const answer = await exchange(
-    f.gw.port,
-    'GET /h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
-      'HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
-  );
-  const res = parseRaw(answer.raw);
-  assert.equal(res.status, 200);
-  assert.deepEqual(res.interim, [], 'no 101 Switching Protocols');
-  const seen = await f.echo.waitForRequest(1);
-  assert.equal(seen.path, '/h2c');
-  assert.equal(seen.headers.upgrade, undefined);
-  assert.equal(seen.headers['http2-settings'], undefined);
-});
+// The second form split the offer over two fields: only the last one was looked at, so the
+// request went up as an upgrade offering "h2c, websocket" and a 101 to h2c opened a blind tunnel.
+for (const [label, upgrade] of [
+  ['Upgrade: h2c', 'Upgrade: h2c\r\n'],
+  ['h2c in the first of two Upgrade fields', 'Upgrade: h2c\r\nUpgrade: websocket\r\n'],
+] as const) {
+  test(`${label} is not tunnelled: it is answered as the plain HTTP/1.1 request it also is`, async (t) => {
+    const f = await startFixture();
+    t.after(() => f.close());
+    const answer = await exchange(
+      f.gw.port,
+      `GET /h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n${upgrade}` +
+        'HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
+    );
+    const res = parseRaw(answer.raw);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.interim, [], 'no 101 Switching Protocols');
+    const seen = await f.echo.waitForRequest(1);
+    assert.equal(seen.path, '/h2c');
+    assert.equal(seen.headers.upgrade, undefined);
+    assert.equal(seen.headers['http2-settings'], undefined);
+  });
+}

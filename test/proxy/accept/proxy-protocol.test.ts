@@ -357,6 +357,33 @@ describe('PROXY protocol: the header deadline and reloads', () => {
     assert.equal(line?.reason, 'no PROXY header within the header timeout');
   });
 
+  test('the request head has what is left of the header timeout after the wait for its first byte, not all of it again', async () => {
+    // A client not in `from` whose first byte came 700 ms into a 1 s header timeout, its head
+    // 700 ms later: the gate's wait was not counted, and the head went through at 1.4 s.
+    const app = await echoHeaders();
+    const gw = await keep(
+      startTestGateway(
+        `${singleUpstream(app.url)}\nlimits: { header_timeout: 1s }\n`,
+        {},
+        'proxy_protocol: { from: [10.0.0.0/8] }',
+      ),
+    );
+    const socket = net.connect(gw.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 700));
+    await pause();
+    socket.write('G');
+    await pause();
+    socket.write(`ET /who HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n`);
+    await closed;
+    assert.match(text, /^HTTP\/1\.1 408 /);
+  });
+
   test('a reload may change `from` (it applies to new connections), not turn the protocol on or off', async () => {
     const app = await echoHeaders();
     const yaml = singleUpstream(app.url);
@@ -435,6 +462,16 @@ ${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
   });
   const plain = await exchange(gw.port, Buffer.from(GET('pp-v6-plain')), '::1');
   assert.equal(upstreamSaw(plain.text)['x-forwarded-for'], '::1');
+  // The refusal names the peer as every request line does (it said ::ffff:127.0.0.1).
+  const refused = await exchange(gw.port, Buffer.from(GET('pp-v4-no-header')), '127.0.0.1');
+  assert.deepEqual(refused, { text: '', closed: true });
+  // Within a second of the one before: it is told in the next line of the count (at most one a second).
+  const noHeader = () =>
+    gw.logs.find(
+      (l) => l.msg === 'PROXY protocol: connection refused' && /^no PROXY header/.test(String(l.reason)),
+    );
+  await waitUntil('the refusal logged', () => noHeader() !== undefined);
+  assert.equal(noHeader()?.client, '127.0.0.1');
 });
 
 test('a TLS listener that orders certificates (acme) behind the header: the handshake and the request go through', async () => {

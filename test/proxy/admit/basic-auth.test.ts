@@ -143,6 +143,11 @@ test('missing, malformed and bad credentials get 401 with the challenge, and not
       assert.equal(res.headers['www-authenticate'], 'Basic realm="Staff area", charset="UTF-8"');
       assert.equal(res.headers['proxy-status'], `edge-1; error=http_request_denied; details="${details}"`);
       assert.equal(JSON.parse(res.text).retryable, false);
+      // It said "Retrying will not help until the upstream or the gateway configuration is fixed".
+      assert.equal(
+        JSON.parse(res.text).advice,
+        'Send the request again with valid credentials, as the WWW-Authenticate challenge asks.',
+      );
       const line = await gw.logFor(`no-${i}`);
       assert.equal(line.status, 401);
       assert.equal(line.auth, note);

@@ -137,6 +137,30 @@ describe('errors.pages', () => {
     }
   });
 
+  test('a page file past 1 MiB is a config error (it was read whole, and sent with every failure)', () => {
+    const big = file('big.html', `<p>{{request_id}}</p>${' '.repeat(1024 * 1024)}`);
+    const members = file('big.json', JSON.stringify({ blob: 'x'.repeat(1024 * 1024) }));
+    assert.throws(
+      () =>
+        parseConfig(
+          config('http://127.0.0.1:9', `  pages: { html: ${big}, json: ${members} }`),
+          '<test>',
+          {},
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.problems.filter((p) => p.path.startsWith('errors.')).map((p) => `${p.path}: ${p.message}`),
+          [
+            `errors.pages.html: "${big}" is 1048597 bytes, past 1 MiB: an error page goes out with every failure answer`,
+            `errors.pages.json: "${members}" is 1048587 bytes, past 1 MiB: an error page goes out with every failure answer`,
+          ],
+        );
+        return true;
+      },
+    );
+  });
+
   test('a template without {{request_id}} is a check warning, not an error', () => {
     const quiet = file('quiet.html', '<p>{{status}}</p>');
     const withoutId = parseConfig(

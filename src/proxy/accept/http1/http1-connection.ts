@@ -30,6 +30,7 @@ import {
   type RequestParserHandler,
 } from '../../../core/http1/request-parser.ts';
 import { trimOws } from '../../../core/http1/syntax.ts';
+import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
 import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
@@ -160,7 +161,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
     socket.on('error', this.#destroy);
-    this.#arm(settings.headerTimeout, this.#onHeaderTimeout);
+    // Counted from the accept when a stage read the connection first (the PROXY gate).
+    this.#arm(firstHeadTime(socket, settings.headerTimeout), this.#onHeaderTimeout);
   }
 
   get state(): ConnectionState {
@@ -329,8 +331,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       // RFC 9110 §10.1.1: 100-continue from an HTTP/1.0 client is ignored (it knows no 1xx).
       if (name.length === 6 && name.toLowerCase() === 'expect')
         expectContinue = head.versionMinor === 1 && fields[i + 1].toLowerCase() === '100-continue';
+      // Any of the Upgrade fields: the upstream reads them as one list (RFC 9110 §5.3).
       else if (head.upgrade && name.length === 7 && name.toLowerCase() === 'upgrade')
-        h2c = offersH2c(fields[i + 1]);
+        h2c ||= offersH2c(fields[i + 1]);
     }
     // h2c is answered as the plain request it also is (RFC 9113 dropped it; tunnelled, it would
     // let HTTP/2 past every check here), and so is an upgrade with a body (the session refuses it).

@@ -1,0 +1,30 @@
+/**
+ * When a connection was accepted, marked by a stage that reads it before the HTTP/1.1 server
+ * does (the PROXY gate, proxy/accept/proxy-gate.ts): `limits.header_timeout` is the time a
+ * client has for its first head from the accept, the gate's wait included, not anew from the
+ * hand-over (a client whose first byte came as the gate's time ran out had all of it again).
+ * Kept on the socket, as its PROXY header's client is (client-address.ts): a fact of the
+ * connection. A TLS socket is a new object, unmarked: its handshake has its own bound.
+ */
+import type { Socket } from 'node:net';
+
+const ACCEPTED_AT = Symbol('candor.acceptedAt');
+
+interface Marked {
+  [ACCEPTED_AT]?: number;
+}
+
+/** Records when the connection was accepted (performance.now()). */
+export function markAcceptedAt(socket: Socket, at: number): void {
+  (socket as Marked)[ACCEPTED_AT] = at;
+}
+
+/**
+ * What is left of `ms` for the connection's first head: all of it when no stage marked it; at
+ * least 1 ms once it has run out (0 would arm no deadline at all). 0 or less stays as it is.
+ */
+export function firstHeadTime(socket: Socket, ms: number): number {
+  const at = (socket as Marked)[ACCEPTED_AT];
+  if (at === undefined || ms <= 0) return ms;
+  return Math.max(1, ms - (performance.now() - at));
+}
