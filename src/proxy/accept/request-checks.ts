@@ -67,10 +67,18 @@ export function checkRequest(
       return bad(501, `transfer coding "${codings.slice(0, -1).join(', ')}" is not supported`);
   }
   const expect = fields.expect as string | undefined;
-  if (expect !== undefined && expect.toLowerCase() !== '100-continue') {
+  if (expect !== undefined && !expectsOnlyContinue(expect)) {
     return bad(417, `expectation "${expect}" cannot be met`);
   }
   return undefined;
+}
+
+/**
+ * An Expect field value (RFC 9110 §10.1.1: a list, in one field or several) asks only for
+ * 100-continue, the one expectation there is: each member is it, whatever its case.
+ */
+export function expectsOnlyContinue(value: string): boolean {
+  return value.split(',').every((member) => trimOws(member).toLowerCase() === '100-continue');
 }
 
 /** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */

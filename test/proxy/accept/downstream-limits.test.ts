@@ -133,6 +133,30 @@ test('Expect: 100-continue from an HTTP/1.0 client is ignored: no 1xx, only the 
   assert.equal(seen.body.toString(), '0123456789');
 });
 
+test('Expect: 100-continue in two fields (one expectation, a list written twice): a 100 Continue, then the answer; a list naming another expectation is a 417', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  client.write(
+    'POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nExpect: 100-continue\r\nExpect: 100-Continue\r\n\r\n',
+  );
+  await client.until((text) => text.startsWith('HTTP/1.1 100 Continue\r\n\r\n'));
+  client.write('0123456789');
+  await client.until(hasFinalResponse);
+  assert.match(client.received, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  const seen = await f.echo.waitForRequest(1, { body: true });
+  assert.equal(seen.body.toString(), '0123456789');
+  const other = await exchange(
+    f.gw.port,
+    'POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nExpect: 100-continue\r\nExpect: something-else\r\n\r\n',
+  );
+  await assertClientError(f, other, {
+    status: 417,
+    details: /expectation "100-continue, something-else" cannot be met/,
+  });
+});
+
 /** Sends a chunked body of 0x200 + 0x400 bytes (terminator included) against the 1 KiB limit. */
 async function sendChunkedOverLimit(
   port: number,

@@ -12,6 +12,7 @@ import type { RequestParseError } from '../../../core/http1/request-parser.ts';
 import { fieldBreak, methodBreak, type RuleBreak, targetBreak } from '../../../core/http1/request-rules.ts';
 import { snippet, trimOws } from '../../../core/http1/syntax.ts';
 import type { DownstreamHead } from '../../../core/net/downstream.ts';
+import { expectsOnlyContinue } from '../request-checks.ts';
 
 /**
  * The head of a request that came over HTTP/2: `protocol` names the wire; the version fields
@@ -74,7 +75,7 @@ export function h2RequestHead(
       else cookies.push(value);
     } else {
       if (name === 'content-length') contentLength = Number(value);
-      else if (name === 'expect' && value.toLowerCase() === '100-continue') expectContinue = true;
+      else if (name === 'expect' && expectsOnlyContinue(value)) expectContinue = true;
       headers.push(name, value);
     }
   }

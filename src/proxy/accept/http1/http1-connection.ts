@@ -35,6 +35,7 @@ import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
 import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
 import { LINGER_MS } from '../../../core/net/linger.ts';
+import { expectsOnlyContinue } from '../request-checks.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
 
 /** Bytes of pipelined requests kept unparsed behind the one being answered before the socket is not read. */
@@ -329,8 +330,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
       // RFC 9110 §10.1.1: 100-continue from an HTTP/1.0 client is ignored (it knows no 1xx).
+      // Any of the Expect fields (accept's checks refuse a list that asks for more than that).
       if (name.length === 6 && name.toLowerCase() === 'expect')
-        expectContinue = head.versionMinor === 1 && fields[i + 1].toLowerCase() === '100-continue';
+        expectContinue ||= head.versionMinor === 1 && expectsOnlyContinue(fields[i + 1]);
       // Any of the Upgrade fields: the upstream reads them as one list (RFC 9110 §5.3).
       else if (head.upgrade && name.length === 7 && name.toLowerCase() === 'upgrade')
         h2c ||= offersH2c(fields[i + 1]);
