@@ -88,7 +88,7 @@ export function rateLimitFailure(config: RateLimitConfig, retryAfter: number): F
   const whose = config.key.kind === 'header' ? `this ${config.key.name} value` : 'this client address';
   return new Failure(
     'http_request_denied',
-    `over the rate limit of ${config.rate} requests per second (burst ${config.burst}) for ${whose}`,
+    `over the rate limit of ${config.rate} ${config.rate === 1 ? 'request' : 'requests'} per second (burst ${config.burst}) for ${whose}`,
     { retryAfter },
   );
 }
