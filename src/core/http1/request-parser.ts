@@ -81,6 +81,8 @@ const S_DEAD = 5;
  * ASCII only (RFC 9112 §3.2: URI syntax; raw bytes above 0x7e are not, and llhttp refused them too).
  */
 const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP\/[0-9]\.[0-9]$/;
+/** A PROXY protocol v1 header's opening (HAProxy's proxy-protocol.txt §2.1). */
+const PROXY_V1 = /^PROXY (?:TCP4|TCP6|UNKNOWN)(?: |$)/;
 
 /** Each member of a comma-separated list, without OWS, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
 function listMembers(value: string): string[] {
@@ -413,6 +415,15 @@ export class RequestParser {
   #requestLineError(line: string): void {
     if (line.includes('\n')) return void this.#lineEndError('\n');
     if (line.includes('\r')) return void this.#lineEndError('\r');
+    // A TCP load balancer's PROXY protocol header where a request line belongs, the usual slip
+    // of a balancer set to send one to a listener not set to take it: said, with the setting.
+    // v1 is a line of text; v2's signature opens with two empty lines (skipped) and then a NUL.
+    const proxyHeader = PROXY_V1.test(line) ? 'v1' : line === '\0' ? 'v2' : undefined;
+    if (proxyHeader !== undefined)
+      return void this.#malformed(
+        'HPE_INVALID_METHOD',
+        `a PROXY protocol header (${proxyHeader}), which this listener does not take: set listen[].proxy_protocol with the balancer's address in its from`,
+      );
     const space = line.indexOf(' ');
     const method = space === -1 ? line : line.slice(0, space);
     if (!TOKEN.test(method)) return void this.#malformed('HPE_INVALID_METHOD', 'invalid method');

@@ -553,3 +553,23 @@ limits:
   assert.match(second.text, /^HTTP\/1\.1 429 /);
   assert.equal((await gw.logFor('pp-second')).client, '198.51.100.1');
 });
+
+test('a PROXY header (v1 or v2) sent to a listener without proxy_protocol: the 400 says what it is and the setting that takes it', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(startTestGateway(singleUpstream(app.url)));
+  const headers: [string, Buffer][] = [
+    ['v1', Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 56324 443\r\n')],
+    ['v2', v2Header(1, 0x11, tcp4Body([198, 51, 100, 9]))],
+  ];
+  for (const [version, header] of headers) {
+    const { text } = await exchange(gw.port, Buffer.concat([header, Buffer.from(GET(version))]));
+    assert.match(text, /^HTTP\/1\.1 400 /, version);
+    assert.match(
+      text,
+      new RegExp(
+        `\\r\\nproxy-status: edge-1; error=http_request_error; details="malformed request \\(HPE_INVALID_METHOD: a PROXY protocol header \\(${version}\\), which this listener does not take: set listen\\[\\]\\.proxy_protocol with the balancer's address in its from\\)"\\r\\n`,
+      ),
+      version,
+    );
+  }
+});
