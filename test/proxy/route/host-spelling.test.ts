@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
-import { request } from '../../helpers/http-client.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 function h2Get(url: string, authority: string): Promise<{ status: number; proxyStatus: string }> {
@@ -86,6 +86,27 @@ upstreams:
         host,
       );
     }
+    assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  });
+
+  test('a host with a comma is a list of hosts, not one: 400 over HTTP/1.1 and HTTP/2, nothing forwarded', async () => {
+    // It went to the catch-all, and on as X-Forwarded-Host, which Express (trusting the
+    // gateway) reads as its first host, Rails as its last: admin.example, past its route.
+    const COMMA = /error=http_request_error; details="[^"]*a comma in the host/;
+    for (const host of ['admin.example,www.example', 'www.example,admin.example']) {
+      const res = await request(gw.url, { path: '/panel', headers: { host } });
+      assert.equal(res.status, 400, host);
+      assert.match(String(res.headers['proxy-status']), COMMA, host);
+      const h2 = await h2Get(gw.url, host);
+      assert.equal(h2.status, 400, host);
+      assert.match(h2.proxyStatus, COMMA, host);
+    }
+    const { raw } = await rawRequest(
+      gw.port,
+      'GET http://admin.example,www.example/panel HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.match(raw, COMMA);
     assert.equal(app.received.length, 0, 'nothing reached the upstream');
   });
 
