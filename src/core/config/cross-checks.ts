@@ -33,6 +33,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkAccess(document.routes, upstreams, report);
   checkCaches(document.routes, report);
   checkMergedPaths(document.paths, document.routes, report);
+  checkEncodedSlashPrefixes(document.routes, report);
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document.listen, report);
   checkTimeoutOrder(upstreams, report);
@@ -68,6 +69,22 @@ function checkMergedPaths(paths: unknown, routes: unknown, report: Report): void
     report(
       ['routes', index, 'match', 'path'],
       `"${path}" would match no request: paths.merge_slashes merges "//" before matching (write "${path.replace(/\/{2,}/g, '/')}", or set paths.merge_slashes: false)`,
+    );
+  }
+}
+
+/**
+ * A prefix holding an encoded slash matches only paths that hold one, which a route without
+ * allow_encoded_slashes answers 400 (route-request.ts): such a route could answer nothing else.
+ * (A prefix in another case, `%2f`, is refused already: not the normal form.)
+ */
+function checkEncodedSlashPrefixes(routes: unknown, report: Report): void {
+  for (const [index, route] of itemsOf(routes)) {
+    const path = stringAt(mappingAt(route, 'match'), 'path');
+    if (path === undefined || route.allow_encoded_slashes === true || !/%2F|%5C/.test(path)) continue;
+    report(
+      ['routes', index, 'match', 'path'],
+      `"${path}" would match only paths holding an encoded slash (%2F or %5C), which this route answers 400: add allow_encoded_slashes: true`,
     );
   }
 }

@@ -85,13 +85,22 @@ export function methodBreak(method: string): RuleBreak | undefined {
  * or undefined when it is a host with an optional port. RFC 9110 §4.2.1: an http(s) URI with
  * an empty host MUST be rejected; §4.2.4: userinfo (`user:secret@`) is deprecated and its
  * presence SHOULD be treated as an error (it would leak credentials to the upstream as Host);
- * a port past 65535 names no port at all.
+ * a comma makes a list of hosts, a "%" a host each parser may read as another; a port past
+ * 65535 names no port at all.
  */
 export function authorityFault(authority: string): string | undefined {
   // Most requests name the host the last one did: found sound then, it is sound now (no match made).
   if (authority === lastSound) return undefined;
   if (authority === '' || authority.charCodeAt(0) === 0x3a /* : */) return 'empty host';
   if (authority.includes('@')) return 'userinfo (user@) in the authority';
+  // RFC 3986's reg-name allows it, no DNS name or IP literal has one, and as a field value it
+  // is two hosts (RFC 9110 §5.3): routed as neither, it went on as X-Forwarded-Host, whose
+  // first (Express) or last (Rails) member a framework takes as the host the request is for.
+  if (authority.includes(',')) return 'a comma in the host (a list of hosts, not one)';
+  // RFC 3986 lets a reg-name be percent-encoded, and WHATWG URL parsers (Node's, browsers') and
+  // Go's net/url decode it: `%61dmin.example` is admin.example to an app that parses its Host,
+  // while the router, comparing names, sent it to the catch-all. No DNS name has a "%".
+  if (authority.includes('%')) return 'a percent-encoded host (a "%" in it)';
   const m = AUTHORITY.exec(authority);
   if (m === null) return 'not a host[:port]';
   // A name ends in one dot at most (hostnameOf drops it); an empty label names no host (nginx refuses it too).

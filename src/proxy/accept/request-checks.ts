@@ -37,14 +37,18 @@ export function checkRequest(
 
   let hosts = 0;
   let lengths = 0;
+  // The Host field as received: `fields` has an absolute-form target's authority for Host
+  // (addressedFields), but RFC 9112 §3.2 holds the field itself to the rule all the same.
+  let host: string | undefined;
   const raw = req.headers;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
-    else if (name.length === 14 && name.toLowerCase() === 'content-length') lengths++;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      hosts++;
+      host = raw[i + 1];
+    } else if (name.length === 14 && name.toLowerCase() === 'content-length') lengths++;
   }
   if (hosts > 1) return bad(400, 'more than one Host header');
-  const host = fields.host as string | undefined;
   if (hosts === 0 && req.versionMinor >= 1) return bad(400, 'HTTP/1.1 request without a Host header');
   const hostFault = host === undefined ? undefined : authorityFault(host);
   if (hostFault !== undefined) return bad(400, `invalid Host header (${hostFault})`);

@@ -24,5 +24,9 @@ export function fieldsAfterAccess(
     !sent.some((name, i) => i % 2 === 0 && name.toLowerCase() === 'authorization')
   )
     sent.push('authorization', Array.isArray(authorization) ? authorization.join(', ') : authorization);
-  return fieldMap(sent);
+  const out = fieldMap(sent) as Record<string, string | string[] | undefined>;
+  // Host stays the one the request goes to (an absolute-form target's authority: addressedFields),
+  // not the field the client wrote beside it, which `raw` still holds.
+  if (fields.host !== undefined) out.host = fields.host;
+  return out;
 }

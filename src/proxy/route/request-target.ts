@@ -1,4 +1,5 @@
 import { trimOws } from '../../core/http1/syntax.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
 
 /** The authority (host[:port]) and origin-form path of a request, from its target and Host. */
 interface RequestTarget {
@@ -18,6 +19,20 @@ export function splitTarget(url: string, host: string): RequestTarget {
   const authority = url.slice(schemeEnd, schemeEnd + pathStart);
   const path = url.slice(schemeEnd + pathStart);
   return { authority, path: path.charCodeAt(0) === 0x3f /* ? */ ? '/' + path : path };
+}
+
+/**
+ * The fields as the gateway reads them: with an absolute-form target, Host is the target's
+ * authority (RFC 9112 §3.2.2: the Host field received with it is ignored), as it is for the
+ * route's `match.host` and the upstream's Host, so that a route's condition on Host, a rate
+ * limit or hash keyed on it and the log read the host the request goes to, not one the client
+ * wrote beside it. The field as received is still checked (request-checks.ts). A copy only
+ * for that form (the origin form, the common one, starts with `/`: no pattern run for it).
+ */
+export function addressedFields(fields: FieldMap, target: string): FieldMap {
+  if (target.charCodeAt(0) === 0x2f /* / */ || !/^https?:\/\//i.test(target)) return fields;
+  // No prototype, as fieldMap's: a field named `constructor` is a field like any other.
+  return Object.assign(Object.create(null), fields, { host: splitTarget(target, '').authority });
 }
 
 /**

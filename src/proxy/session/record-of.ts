@@ -8,11 +8,11 @@ import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
 import { type RequestSpans, startServerSpan, type Tracing } from '../../observe/tracing/spans.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
-import { splitTarget } from '../route/request-target.ts';
 
 /**
  * A request's record as it starts, from what the client sent: its ids (an X-Request-Id adopted
  * only from a trusted client), its trace context, its protocol, and whether it is gRPC.
+ * `fields` as addressedFields made them (an absolute-form target's authority is their Host).
  */
 export function recordOf(head: DownstreamHead, fields: FieldMap, trust: TrustList): RequestRecord {
   const { 'x-request-id': idHeader, traceparent, host } = fields;
@@ -24,13 +24,8 @@ export function recordOf(head: DownstreamHead, fields: FieldMap, trust: TrustLis
     continueOrStartTrace(typeof traceparent === 'string' ? traceparent : undefined),
     clientAddress,
     head.method,
-    // The host the request is routed by: an absolute-form target's authority wins over Host.
-    // (An origin-form target, the common one, starts with `/`: no pattern run for it.)
-    head.target.charCodeAt(0) !== 0x2f && /^https?:\/\//i.test(head.target)
-      ? splitTarget(head.target, '').authority
-      : typeof host === 'string'
-        ? host
-        : '',
+    // The host the request is routed by (an absolute-form target's authority: addressedFields).
+    typeof host === 'string' ? host : '',
     head.target,
   );
   record.clientRequestId = ids?.clientId;

@@ -16,7 +16,7 @@ import { type Admitted, admitRequest } from '../admit/admit-request.ts';
 import { ownFields, PassedOnAnswer } from '../admit/service-answer.ts';
 import { gatewayErrorFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
-import { hostnameOf } from '../route/request-target.ts';
+import { addressedFields, hostnameOf } from '../route/request-target.ts';
 import { routeRequest } from '../route/route-request.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
@@ -51,7 +51,7 @@ export class RequestSession implements AttemptsOwner {
 
   private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
     const { head, response } = exchange;
-    const fields = fieldMap(head.headers);
+    const fields = addressedFields(fieldMap(head.headers), head.target);
     const record = recordOf(head, fields, runtime.trust);
     const spans = serverSpanOf(runtime.tracing, record, head, fields, listener.protocol);
     this.#req = { runtime, listener, exchange, head, fields, response, record, spans };

@@ -356,3 +356,34 @@ test('a standard method written in another case is refused: no client sends it, 
     ],
   );
 });
+
+// A prefix holding an encoded slash (`/a%2Fb`, the normal form) takes only paths that hold one,
+// which a route without allow_encoded_slashes answers 400: `candor check` said ok to a route
+// that could answer nothing else.
+test('a path prefix with %2F or %5C needs allow_encoded_slashes on its route', () => {
+  const text = withRoutes(`  - match: { path: /objects/a%2Fb }
+    upstream: api
+  - match: { path: /win%5Cdir }
+    redirect: { scheme: https }
+`);
+  const refused = (prefix: string) =>
+    `"${prefix}" would match only paths holding an encoded slash (%2F or %5C), which this route answers 400: add allow_encoded_slashes: true`;
+  assert.deepEqual(problemsOf(text), [
+    problem(4, 20, 'routes[0].match.path', refused('/objects/a%2Fb')),
+    problem(6, 20, 'routes[1].match.path', refused('/win%5Cdir')),
+  ]);
+});
+
+test('with allow_encoded_slashes the prefix loads, and so does one without an encoded slash', () => {
+  const text = withRoutes(`  - match: { path: /objects/a%2Fb }
+    upstream: api
+    allow_encoded_slashes: true
+  - match: { path: /a%3Fb }
+    upstream: api
+`);
+  const config = parseConfig(text, SOURCE, {});
+  assert.deepEqual(
+    config.routes.map((route) => route.path),
+    ['/objects/a%2Fb', '/a%3Fb'],
+  );
+});

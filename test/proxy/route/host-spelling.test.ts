@@ -1,14 +1,15 @@
 /**
  * A host is routed as what it names, however it is spelled: a fully qualified name's trailing
  * dot (`admin.example.`, which nginx and most servers read as `admin.example`) and upper case
- * meet the host's route and its policy, never the catch-all, over HTTP/1.1 and HTTP/2.
+ * meet the host's route and its policy, never the catch-all, over HTTP/1.1 and HTTP/2; and a
+ * spelling that another parser reads as another host (a comma's list, a `%` escape) is refused.
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
-import { request } from '../../helpers/http-client.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 function h2Get(url: string, authority: string): Promise<{ status: number; proxyStatus: string }> {
@@ -87,6 +88,43 @@ upstreams:
       );
     }
     assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  });
+
+  /** Each host refused with `details` as Host, as `:authority` and as an absolute-form target's authority. */
+  async function refusedEverywhere(hosts: readonly string[], details: RegExp): Promise<void> {
+    for (const host of hosts) {
+      const res = await request(gw.url, { path: '/panel', headers: { host } });
+      assert.equal(res.status, 400, host);
+      assert.match(String(res.headers['proxy-status']), details, host);
+      const h2 = await h2Get(gw.url, host);
+      assert.equal(h2.status, 400, host);
+      assert.match(h2.proxyStatus, details, host);
+      const { raw } = await rawRequest(
+        gw.port,
+        `GET http://${host}/panel HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n`,
+      );
+      assert.match(raw, /^HTTP\/1\.1 400 /, host);
+      assert.match(raw, details, host);
+    }
+    assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  }
+
+  test('a host with a comma is a list of hosts, not one: 400 over HTTP/1.1 and HTTP/2, nothing forwarded', async () => {
+    // It went to the catch-all, and on as X-Forwarded-Host, which Express (trusting the
+    // gateway) reads as its first host, Rails as its last: admin.example, past its route.
+    await refusedEverywhere(
+      ['admin.example,www.example', 'www.example,admin.example'],
+      /error=http_request_error; details="[^"]*a comma in the host/,
+    );
+  });
+
+  test('a percent-encoded host is refused: 400 over HTTP/1.1 and HTTP/2, nothing forwarded', async () => {
+    // It went to the catch-all, while a WHATWG URL parser (Node's, a browser's) and Go's net/url
+    // decode the escapes in a host: new URL(req.url, `http://${host}`) named admin.example.
+    await refusedEverywhere(
+      ['%61dmin.example', 'admin%2Eexample', 'admin.example%2e'],
+      /error=http_request_error; details="[^"]*a percent-encoded host/,
+    );
   });
 
   test('a route whose host is written with the trailing dot or upper case meets its host too', async () => {
