@@ -308,7 +308,7 @@ test('rate limit: RESOURCE_EXHAUSTED http_request_denied', async () => {
     await unary('/limited.Orders/Get'),
     grpc.status.RESOURCE_EXHAUSTED,
     'http_request_denied',
-    /^over the rate limit of 1 requests per second \(burst 1\) for this client address$/,
+    /^over the rate limit of 1 request per second \(burst 1\) for this client address$/,
   );
 });
 
