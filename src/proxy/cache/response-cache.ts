@@ -115,12 +115,14 @@ export class ResponseCache {
    * new fields take is counted, and the least recently used others go until the store fits
    * max_size again (the entry itself too, should it alone pass it). One the 304 made an answer a
    * shared cache may not keep (`no-store`, `private`) answers the request that revalidated it,
-   * and goes, here and on the shared disk (unless another answer took its key meanwhile).
+   * and goes, here and on the shared disk (unless another answer took its key meanwhile). One
+   * still kept is written to the shared disk again: its file would otherwise hold the answer as
+   * it was before the 304 (stale, its old fields) for the other workers and after a restart.
    * Returns the 304's Set-Cookie fields (flat): that request's, which no stored answer keeps.
    */
   revalidated(entry: StoredAnswer, request: CacheRequest, notModified: CachePolicy.Headers): string[] {
     const before = entry.size;
-    entry.revalidated(request, notModified);
+    const updated = entry.revalidated(request, notModified);
     const cookies = [notModified['set-cookie'] ?? []].flat().flatMap((value) => ['set-cookie', value]);
     const held = this.#entries.get(entry.key);
     if (!mayKeep(entry.policy)) {
@@ -130,6 +132,7 @@ export class ResponseCache {
     if (held !== entry) return cookies;
     this.#bytes += entry.size - before;
     if (entry.size > this.config.maxSize) this.delete(entry.key);
+    else if (updated) this.disk?.write(entry);
     this.#evictFor(0, entry.key);
     return cookies;
   }
