@@ -3,6 +3,7 @@ import type CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
+import type { CacheNews } from './invalidation.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
 import { type CacheRequest, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
 
@@ -178,6 +179,17 @@ export class ResponseCache {
       tally?.add(entryName(this.#route, key));
     }
     return removed;
+  }
+
+  /**
+   * An unsafe request changed these keys' resources (invalidation.ts): their answers go, here and
+   * on the shared disk, and the other workers are told (`announce`: a cluster worker's), each of
+   * which holds copies of its own in memory.
+   */
+  invalidateAll(keys: readonly string[], announce: ((news: CacheNews) => void) | undefined): void {
+    if (keys.length === 0) return;
+    for (const key of keys) this.invalidate(key);
+    announce?.({ candor: 'cache-invalidated', route: this.#route, keys });
   }
 
   /** The fetch of this key in flight, if one is. */

@@ -282,7 +282,7 @@ export class CacheRun implements ResponseStore {
   }
 
   keep(status: number, reason: string, fields: readonly string[], version: string): BodyCopy | undefined {
-    if (status < 400) for (const key of this.#invalidated) this.#cache.invalidate(key);
+    if (status < 400) this.#cache.invalidateAll(this.#invalidated, this.#req.runtime.announce);
     const request = this.#request;
     const key = StoredAnswer.keyOnItsSide(this.#key, this.#req, this.#route.name);
     const { maxEntry, staleIfError } = this.#cache.config;
