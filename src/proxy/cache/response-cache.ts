@@ -3,9 +3,10 @@ import type CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
+import { headVerdict } from './head-update.ts';
 import type { CacheNews } from './invalidation.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
-import { type CacheRequest, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
+import { type CacheRequest, headersOf, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -136,6 +137,21 @@ export class ResponseCache {
     else if (updated) this.disk?.write(entry);
     this.#evictFor(0, entry.key);
     return cookies;
+  }
+
+  /**
+   * The upstream answered a HEAD of this key with a 200 (RFC 9111 §4.3.5): the stored GET answer
+   * it could have been given from (the request's variant) is updated with its fields when its
+   * validators are the stored ones, and goes (here and on the shared disk) when they, or its
+   * length, are not: the resource changed, and the stored answer would be given as it was.
+   */
+  headAnswered(key: string | undefined, request: CacheRequest | undefined, fields: readonly string[]): void {
+    const stored = key === undefined ? undefined : this.#entries.get(key);
+    if (stored === undefined || request === undefined || !stored.matches(request)) return;
+    const head = headersOf(fields);
+    const verdict = headVerdict(stored.policy.toObject().resh, stored.body.length, head);
+    if (verdict === 'stale') this.invalidate(stored.key);
+    else if (verdict === 'update') this.revalidated(stored, request, head);
   }
 
   /** Drops the least recently used answers (but `spare`'s) until `extra` more bytes fit in max_size. */
