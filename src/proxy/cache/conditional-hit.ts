@@ -13,10 +13,10 @@ export function notModified(request: FieldMap, fields: readonly string[]): boole
     const etag = fieldOf(fields, 'etag');
     if (etag === undefined) return false;
     const own = opaque(etag);
-    for (const tag of String(match).split(',')) {
-      const trimmed = tag.trim();
-      if (trimmed === '*' || opaque(trimmed) === own) return true;
-    }
+    // Quoted tags whole (one may hold a comma: RFC 9110 §8.8.3's etagc), else what lies between
+    // commas (`*`, or an unquoted tag a lax origin sent and its client sends back as it is).
+    for (const tag of String(match).match(/(?:W\/)?"[^"]*"|[^,\s]+/g) ?? [])
+      if (tag === '*' || opaque(tag) === own) return true;
     return false;
   }
   const since = request['if-modified-since'];

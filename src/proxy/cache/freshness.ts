@@ -44,8 +44,21 @@ export function freshnessOf(policy: CachePolicy): Freshness {
  * library allows of no-cache and of proxy-revalidate.
  */
 export function reuseOf({ policy, bound }: Freshness, request: CachePolicy.Request): Reuse {
-  const verdict = policy.evaluateRequest(request);
+  const verdict = policy.evaluateRequest(honouredFields(request));
   if (verdict.response === undefined) return undefined;
   if (verdict.revalidation === undefined) return bound && policy.stale() ? undefined : 'fresh';
   return bound ? undefined : 'while-revalidating';
+}
+
+/**
+ * The request as the store's policy reads it: its Pragma ignored when it has Cache-Control
+ * (RFC 9111 §5.4: Pragma stands for `no-cache` only where Cache-Control is absent), which
+ * http-cache-semantics obeys in any case, so `Cache-Control: max-stale` with an HTTP/1.0 cache's
+ * `Pragma: no-cache` beside it would go upstream.
+ */
+function honouredFields(request: CachePolicy.Request): CachePolicy.Request {
+  const { headers } = request;
+  if (headers['cache-control'] === undefined || headers.pragma === undefined) return request;
+  const { pragma: _ignored, ...rest } = headers;
+  return { ...request, headers: rest };
 }

@@ -1,6 +1,17 @@
 import type { SplitSide } from '../../core/config/types.ts';
 import { cacheKey } from './stored-answer.ts';
 
+/**
+ * News of one cluster worker for the others (through the primary): an unsafe request it
+ * forwarded invalidated these keys of the route's store (its shared files, with `cache.dir`, are
+ * gone already), so the others drop their copies in memory too, not only the worker that saw it.
+ */
+export interface CacheNews {
+  readonly candor: 'cache-invalidated';
+  readonly route: string;
+  readonly keys: readonly string[];
+}
+
 /** The methods RFC 9110 §9.2.1 defines as safe: no other leaves a stored answer of its target true. */
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 

@@ -3,8 +3,10 @@ import type CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
+import { headVerdict } from './head-update.ts';
+import type { CacheNews } from './invalidation.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
-import { type CacheRequest, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
+import { type CacheRequest, headersOf, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -115,12 +117,14 @@ export class ResponseCache {
    * new fields take is counted, and the least recently used others go until the store fits
    * max_size again (the entry itself too, should it alone pass it). One the 304 made an answer a
    * shared cache may not keep (`no-store`, `private`) answers the request that revalidated it,
-   * and goes, here and on the shared disk (unless another answer took its key meanwhile).
+   * and goes, here and on the shared disk (unless another answer took its key meanwhile). One
+   * still kept is written to the shared disk again: its file would otherwise hold the answer as
+   * it was before the 304 (stale, its old fields) for the other workers and after a restart.
    * Returns the 304's Set-Cookie fields (flat): that request's, which no stored answer keeps.
    */
   revalidated(entry: StoredAnswer, request: CacheRequest, notModified: CachePolicy.Headers): string[] {
     const before = entry.size;
-    entry.revalidated(request, notModified);
+    const updated = entry.revalidated(request, notModified);
     const cookies = [notModified['set-cookie'] ?? []].flat().flatMap((value) => ['set-cookie', value]);
     const held = this.#entries.get(entry.key);
     if (!mayKeep(entry.policy)) {
@@ -130,8 +134,24 @@ export class ResponseCache {
     if (held !== entry) return cookies;
     this.#bytes += entry.size - before;
     if (entry.size > this.config.maxSize) this.delete(entry.key);
+    else if (updated) this.disk?.write(entry);
     this.#evictFor(0, entry.key);
     return cookies;
+  }
+
+  /**
+   * The upstream answered a HEAD of this key with a 200 (RFC 9111 §4.3.5): the stored GET answer
+   * it could have been given from (the request's variant) is updated with its fields when its
+   * validators are the stored ones, and goes (here and on the shared disk) when they, or its
+   * length, are not: the resource changed, and the stored answer would be given as it was.
+   */
+  headAnswered(key: string | undefined, request: CacheRequest | undefined, fields: readonly string[]): void {
+    const stored = key === undefined ? undefined : this.#entries.get(key);
+    if (stored === undefined || request === undefined || !stored.matches(request)) return;
+    const head = headersOf(fields);
+    const verdict = headVerdict(stored.policy.toObject().resh, stored.body.length, head);
+    if (verdict === 'stale') this.invalidate(stored.key);
+    else if (verdict === 'update') this.revalidated(stored, request, head);
   }
 
   /** Drops the least recently used answers (but `spare`'s) until `extra` more bytes fit in max_size. */
@@ -175,6 +195,17 @@ export class ResponseCache {
       tally?.add(entryName(this.#route, key));
     }
     return removed;
+  }
+
+  /**
+   * An unsafe request changed these keys' resources (invalidation.ts): their answers go, here and
+   * on the shared disk, and the other workers are told (`announce`: a cluster worker's), each of
+   * which holds copies of its own in memory.
+   */
+  invalidateAll(keys: readonly string[], announce: ((news: CacheNews) => void) | undefined): void {
+    if (keys.length === 0) return;
+    for (const key of keys) this.invalidate(key);
+    announce?.({ candor: 'cache-invalidated', route: this.#route, keys });
   }
 
   /** The fetch of this key in flight, if one is. */

@@ -78,16 +78,17 @@ export class StoredAnswer {
    * A 304 answered the validators this answer's revalidation sent: its fields update the stored
    * ones (not-modified-update.ts), and its freshness and stale-if-error window follow them (one
    * that says `no-store` or `private` ends its keeping: ResponseCache.revalidated). Nothing is
-   * updated when the 304 names another representation.
+   * updated when the 304 names another representation (false).
    */
-  revalidated(request: CacheRequest, notModified: CachePolicy.Headers): void {
+  revalidated(request: CacheRequest, notModified: CachePolicy.Headers): boolean {
     const fields = updatedFields(this.#policy.toObject().resh, notModified);
-    if (fields === undefined) return;
+    if (fields === undefined) return false;
     this.#policy = policyFrom(request, this.status, fields);
     this.#size = sizeOf(this.body, this.#policy);
     this.#fresh = freshnessOf(this.#policy);
     this.#staleIfError = staleIfErrorWindow(this.#policy, this.#cap);
     this.#keptStale = keptStale(this.#policy, this.#staleIfError, this.#cap);
+    return true;
   }
 
   /** Seconds of freshness left (negative: stale for that long). */

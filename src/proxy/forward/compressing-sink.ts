@@ -342,8 +342,10 @@ export class CompressingSink implements ResponseSink {
     }
     const compressor = this.#compressor;
     if (compressor === undefined) return this.#inner.end(trailers);
-    // The final block once everything before it has gone out (the compressor's 'end').
-    compressor.once('end', () => this.#inner.end(trailers));
+    // The final block once everything before it has gone out (the compressor's 'end'). A digest
+    // in the trailers is of the identity bytes, as one in the head (RFC 9530 §2 allows either).
+    const kept = trailers === undefined ? undefined : withoutDigests(trailers);
+    compressor.once('end', () => this.#inner.end(kept));
     compressor.end();
   }
 
@@ -372,6 +374,14 @@ interface HeldResponse {
   readonly coding: ContentCoding;
   readonly chunks: Buffer[];
   bytes: number;
+}
+
+/** Trailer fields (flat) without the digests of the identity bytes. */
+function withoutDigests(fields: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < fields.length; i += 2)
+    if (!DIGESTS.has(fields[i].toLowerCase())) out.push(fields[i], fields[i + 1]);
+  return out;
 }
 
 function weak(etag: string): string {

@@ -37,8 +37,9 @@ export function negotiateCoding(
       bestQ = q;
     }
   }
-  // The client may prefer no coding at all: "gzip;q=0.1, identity" (RFC 9110 §12.5.3).
-  const identity = weights.get('identity');
+  // The client may prefer no coding at all: "gzip;q=0.1, identity", or "gzip;q=0.1, *" (RFC 9110
+  // §12.5.3: "*" matches every coding not listed, "identity" (no coding) among them).
+  const identity = weights.get('identity') ?? any;
   return identity !== undefined && identity > bestQ ? undefined : best;
 }
 

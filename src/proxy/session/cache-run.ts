@@ -282,14 +282,14 @@ export class CacheRun implements ResponseStore {
   }
 
   keep(status: number, reason: string, fields: readonly string[], version: string): BodyCopy | undefined {
-    if (status < 400) for (const key of this.#invalidated) this.#cache.invalidate(key);
+    if (status < 400) this.#cache.invalidateAll(this.#invalidated, this.#req.runtime.announce);
     const request = this.#request;
     const key = StoredAnswer.keyOnItsSide(this.#key, this.#req, this.#route.name);
     const { maxEntry, staleIfError } = this.#cache.config;
+    const method = this.#req.head.method;
+    if (method === 'HEAD' && status === 200) this.#cache.headAnswered(key, request, fields);
     const policy =
-      request === undefined || this.#req.head.method !== 'GET'
-        ? undefined
-        : keptPolicy(request, status, fields, maxEntry);
+      request === undefined || method !== 'GET' ? undefined : keptPolicy(request, status, fields, maxEntry);
     // One that will not be stored frees those waiting for it now (each goes upstream), not when its body ends.
     if (policy === undefined || key === undefined) return void this.#endFill?.(undefined);
     return boundedCopy(maxEntry, (body) => {

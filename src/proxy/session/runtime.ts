@@ -8,6 +8,7 @@ import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { AcmeChallenges } from '../accept/acme-challenge.ts';
 import type { Access } from '../admit/access.ts';
 import type { Admission } from '../admit/admission.ts';
+import type { CacheNews } from '../cache/invalidation.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { SpoolSpace } from '../forward/spool-space.ts';
 import type { Router } from '../route/router.ts';
@@ -44,9 +45,10 @@ export interface Runtime {
   readonly via2: string;
   /**
    * A cluster worker tells the others (through the primary) of a target it ejected or a
-   * circuit it opened, so each does not learn of a dead target on its own; absent in-process.
+   * circuit it opened, so each does not learn of a dead target on its own, and of the stored
+   * answers an unsafe request invalidated, so none gives them again; absent in-process.
    */
-  readonly announce?: (news: Announcement) => void;
+  readonly announce?: (news: Announcement | CacheNews) => void;
   /** HTTP-01 answers, when the gateway orders certificates (the gateway's: it outlives snapshots). */
   readonly acme?: AcmeChallenges;
   close(): Promise<void>;

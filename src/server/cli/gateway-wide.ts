@@ -21,8 +21,8 @@ import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
 /**
  * What the cluster primary holds so that a configured limit is the gateway's and not each
  * worker's (README, "Limits across workers and gateways"): the rate limits' buckets, the one set of health checks,
- * the one DNS discovery, each worker's slice of the split limits, and the relay of ejections and
- * open circuits between workers. Each of these is loaded and made by the first config that
+ * the one DNS discovery, each worker's slice of the split limits, and the relay of ejections,
+ * open circuits and cache invalidations between workers. Each of these is loaded and made by the first config that
  * uses it (at start or by a reload), not by every primary: the health checks alone bring the
  * upstream connections' modules, automatic HTTPS jose and node:https, megabytes of memory
  * in a process that most configs never ask for them.
@@ -69,6 +69,7 @@ export class GatewayWide {
         case 'ejected':
         case 'circuit-opened':
         case 'circuit-closed':
+        case 'cache-invalidated':
           // News for every other worker: the one that saw it has already acted.
           for (const worker of this.#live()) if (worker !== from) worker.send(message);
           return;

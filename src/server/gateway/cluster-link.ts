@@ -1,4 +1,5 @@
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
+import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import type { DiscoveryOutcome } from '../../upstream/discovery/dns-discovery.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import {
@@ -33,6 +34,8 @@ export class ClusterLink {
   /** Set by the gateway: apply verdicts (`count`: this worker counts the probes) and announcements. */
   onHealth: (verdicts: readonly HealthVerdict[], count: boolean) => void = () => {};
   onAnnouncement: (news: Announcement) => void = () => {};
+  /** Set by the gateway: another worker's unsafe request invalidated these keys of a route's store. */
+  onCacheNews: (news: CacheNews) => void = () => {};
   /** Set by the gateway: a DNS answer of the primary's (`count`: this worker counts it). */
   onDiscovery: (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => void = () => {};
   /** Set by the gateway: the primary ordered a certificate (automatic HTTPS) and stored it. */
@@ -85,8 +88,8 @@ export class ClusterLink {
     });
   }
 
-  /** Tells the primary, for the other workers, of an ejection or an open circuit here. */
-  announce(news: Announcement): void {
+  /** Tells the primary, for the other workers, of an ejection, an open circuit or an invalidation here. */
+  announce(news: Announcement | CacheNews): void {
     this.#send(news);
   }
 
@@ -121,6 +124,9 @@ export class ClusterLink {
         return;
       case 'reload-counted':
         this.onReloadCounted(message.result);
+        return;
+      case 'cache-invalidated':
+        this.onCacheNews(message);
         return;
       case 'health':
         for (const v of message.verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);

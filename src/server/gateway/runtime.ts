@@ -7,6 +7,7 @@ import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
+import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
@@ -121,7 +122,7 @@ export function createRuntime(
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
     via2: `2 ${config.name}`,
-    ...(link ? { announce: (news: Announcement) => link.announce(news) } : {}),
+    ...(link ? { announce: (news: Announcement | CacheNews) => link.announce(news) } : {}),
     ...(acme ? { acme } : {}),
     async close() {
       await Promise.all([...checks.values()].map((c) => c.stop()));

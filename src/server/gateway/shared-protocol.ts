@@ -1,4 +1,5 @@
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
+import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { HealthVerdict } from '../../upstream/health/active-checks.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
@@ -34,11 +35,13 @@ export type SharedToWorker =
   | { readonly candor: 'acme-ordered'; readonly outcome: AcmeOrderOutcome }
   /** A reload the primary ran (swapped, or refused before any worker saw it): sent to the one worker that counts it. */
   | { readonly candor: 'reload-counted'; readonly result: 'success' | 'failure' }
-  | Announcement;
+  | Announcement
+  | CacheNews;
 
 export type SharedFromWorker =
   | { readonly candor: 'rate-ask'; readonly id: number; readonly route: string; readonly key: string }
-  | Announcement;
+  | Announcement
+  | CacheNews;
 
 const TO_WORKER = new Set([
   'health',
@@ -50,8 +53,9 @@ const TO_WORKER = new Set([
   'ejected',
   'circuit-opened',
   'circuit-closed',
+  'cache-invalidated',
 ]);
-const FROM_WORKER = new Set(['rate-ask', 'ejected', 'circuit-opened', 'circuit-closed']);
+const FROM_WORKER = new Set(['rate-ask', 'ejected', 'circuit-opened', 'circuit-closed', 'cache-invalidated']);
 
 export function isSharedToWorker(message: unknown): message is SharedToWorker {
   return (

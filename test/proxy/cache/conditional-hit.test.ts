@@ -15,14 +15,14 @@ import { startTestGateway } from '../../helpers/test-gateway.ts';
 const MODIFIED = 'Tue, 03 Nov 2026 10:00:00 GMT';
 const BODY = 'stored page '.repeat(200);
 
-async function setUp(compression = '') {
+async function setUp(compression = '', etag = '"v1"') {
   const origin = await startMoodyOrigin({
     status: 200,
     fields: [
       'Cache-Control',
       'max-age=60',
       'ETag',
-      '"v1"',
+      etag,
       'Last-Modified',
       MODIFIED,
       'Content-Type',
@@ -110,6 +110,18 @@ for (const [what, headers] of [
     }
   });
 }
+
+test('an ETag holding a comma (RFC 9110 §8.8.3 allows one) is one tag of an If-None-Match list: 304', async () => {
+  const { origin, gw } = await setUp('', '"v1,2"');
+  try {
+    const res = await request(gw.url, { path: '/pages/home', headers: { 'if-none-match': '"v0", "v1,2"' } });
+    assertNotModified(res, '"v1,2"');
+    assert.equal(origin.heads.length, 1);
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
 
 test('on a compressing route: the weak ETag the compressed 200 carried gets a 304 with that weak ETag', async () => {
   const { origin, gw } = await setUp('compression: {}');

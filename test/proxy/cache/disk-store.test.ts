@@ -275,3 +275,35 @@ test("a file larger than the route's max_entry (and its first line) is a miss, a
     await origin.stop();
   }
 });
+
+test('an answer a 304 refreshed is written back to the directory: after a restart it is the refreshed one, fresh, not the stale one before it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0', 'ETag', '"v1"', 'X-Version', 'old'],
+    body: 'page',
+  });
+  t.after(() => origin.stop());
+  // One host on both: the key is the target URI, not the gateway's port.
+  const host = { host: 'pages.test' };
+  const file = () => readFileSync(join(dir, 'pages', filesIn(dir)[0]), 'latin1');
+  const before = await startTestGateway(config(origin.url, dir));
+  t.after(() => before.close());
+  await request(before.url, { path: '/pages/r', headers: host });
+  await waitUntil('the answer written to the directory', () => filesIn(dir).length === 1);
+  // Stale at once: the next request revalidates it, and the 304 makes it fresh, with a new field.
+  origin.answer.fields = ['Cache-Control', 'max-age=600', 'ETag', '"v1"', 'X-Version', 'new'];
+  origin.notModifiedFor = '"v1"';
+  const refreshed = await request(before.url, { path: '/pages/r', headers: host });
+  assert.match(String(refreshed.headers['cache-status']), /fwd-status=304/);
+  await waitUntil('the refreshed answer written to the directory', () => file().includes('max-age=600'));
+  await before.close();
+  const after = await startTestGateway(config(origin.url, dir));
+  t.after(() => after.close());
+  const asked = origin.heads.length;
+  const res = await request(after.url, { path: '/pages/r', headers: host });
+  assert.equal(res.text, 'page');
+  assert.equal(res.headers['x-version'], 'new');
+  assert.match(String(res.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+  assert.equal(origin.heads.length, asked, 'the refreshed answer was fresh: the upstream is not asked');
+});

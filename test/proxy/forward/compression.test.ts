@@ -327,6 +327,12 @@ upstreams:
       'GET',
     ],
     [
+      'identity preferred through * (every coding named lower)',
+      '/text',
+      { 'accept-encoding': 'br;q=0.2, gzip;q=0.5, *;q=0.9' },
+      'GET',
+    ],
+    [
       'the request says Cache-Control: no-transform',
       '/text',
       { 'accept-encoding': 'gzip', 'cache-control': 'max-age=0, no-transform' },

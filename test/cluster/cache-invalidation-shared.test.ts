@@ -1,0 +1,63 @@
+/**
+ * An unsafe request's invalidation (RFC 9111 §4.4) reaches every worker: under `candor serve
+ * --workers 2`, once a PUT through one worker changed a resource, the other worker does not
+ * give its stored copy of the old answer any more (the news goes worker → primary → worker).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { request } from '../helpers/http-client.ts';
+import { startServe } from '../helpers/serve-process.ts';
+
+test('a PUT through one worker drops the stored answer in every worker: none gives the old one again', async (t) => {
+  let version = 1;
+  let gets = 0;
+  const origin = http.createServer((req, res) => {
+    if (req.method === 'PUT') version++;
+    else gets++;
+    req.resume();
+    req.on('end', () => {
+      if (req.method === 'PUT') return res.writeHead(204).end();
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end(`v${version}`);
+    });
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  t.after(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-shared-'));
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `name: edge-1
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${(origin.address() as AddressInfo).port}
+`,
+  );
+  const serve = await startServe(path, 2);
+  t.after(() => serve.stop());
+  const base = `http://127.0.0.1:${serve.port}`;
+  const page = { path: '/pages/doc', headers: { host: 'pages.test' } };
+  // Fresh connections, one at a time, go to the workers in turn: until each has fetched (and stored) it.
+  for (let i = 0; i < 20 && gets < 2; i++) assert.equal((await request(base, page)).text, 'v1');
+  assert.equal(gets, 2, 'each worker stored its own copy');
+
+  const put = await request(base, { ...page, method: 'PUT', body: 'new' });
+  assert.equal(put.status, 204);
+  for (let i = 0; i < 6; i++) {
+    const res = await request(base, page);
+    assert.equal(res.text, 'v2', `request ${i} after the PUT (${res.headers['cache-status']})`);
+  }
+  assert.equal(gets, 4, 'each worker fetched the new answer once, then had it stored');
+});
