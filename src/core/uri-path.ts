@@ -11,7 +11,9 @@
  * `%2F`), then dot-segments removed (§5.2.4, `%2e` counting as the dot it is). Refused: a
  * byte outside visible ASCII, a backslash (some servers read it as `/`), a `%` not followed
  * by two hex digits, `%00`, and an overlong UTF-8 sequence (`%C0%AE`: a dot to a decoder that
- * does not check, CVE-2008-2938's way past a router) (also with normalisation off). An encoded slash (`%2F`, or `%5C` for a backslash) is not a
+ * does not check, CVE-2008-2938's way past a router), and a dot-segment with `;` parameters
+ * (`/public/..;/admin`: a servlet container drops the parameters and reads it as `..`) (also
+ * with normalisation off). An encoded slash (`%2F`, or `%5C` for a backslash) is not a
  * segment separator here and stays encoded; the caller says whether it may go on, since an
  * upstream that decodes it would see another path.
  */
@@ -63,6 +65,12 @@ function hexValue(code: number): number {
  */
 export function normalizePath(path: string, options: PathOptions): NormalPath | PathProblem {
   if (path.charCodeAt(0) !== 0x2f /* / */) return { problem: 'the path does not start with "/"' };
+  // Most paths hold no ";": one look at them.
+  if (path.includes(';') && hasDotSegmentWithParameters(path))
+    return {
+      problem:
+        'the path holds a dot-segment with parameters (such as "..;"), which servlet containers read as the dot-segment',
+    };
   let out = '';
   let encodedSlash = false;
   let plain = 0;
@@ -128,6 +136,21 @@ function removeDotSegments(path: string, mergeSlashes: boolean): string {
     } else if (segment !== '' || !mergeSlashes || i === last) kept.push(segment);
   }
   return `/${kept.join('/')}`;
+}
+
+/**
+ * Whether a segment is "." or ".." followed by `;` parameters (the dots as sent or encoded):
+ * Tomcat, Jetty and Spring drop a segment's parameters before they resolve it, so `..;x` leaves
+ * where it points for them, past a router that saw a name (RFC 3986 has no such rule).
+ */
+function hasDotSegmentWithParameters(path: string): boolean {
+  for (const segment of path.split('/')) {
+    const semicolon = segment.indexOf(';');
+    if (semicolon < 1 || semicolon > 6) continue;
+    const dots = segment.slice(0, semicolon).replace(/%2e/gi, '.');
+    if (dots === '.' || dots === '..') return true;
+  }
+  return false;
 }
 
 /** Whether a path has a "." or ".." segment (as sent or percent-encoded): one that would leave where it points. */

@@ -72,6 +72,9 @@ test('what no normal form settles is refused, with normalisation on or off', () 
     assert.match(normal('/a b', options), /visible ASCII/);
     assert.match(normal('/caf\u00e9', options), /visible ASCII/);
     assert.match(normal('a', options), /start with/);
+    // A dot-segment with parameters, as a servlet container reads it: "..".
+    for (const spelled of ['/public/..;/admin', '/public/..;x=1/admin', '/a/.;/b', '/a/%2E%2e;/b', '/..;'])
+      assert.match(normal(spelled, options), /dot-segment with parameters/, spelled);
     // Overlong UTF-8: "." as %C0%AE, %E0%80%AE, %F0%80%80%AE; "/" as %C0%AF.
     for (const spelled of [
       '/x/%c0%ae%c0%ae/admin',
@@ -82,6 +85,8 @@ test('what no normal form settles is refused, with normalisation on or off', () 
     ])
       assert.match(normal(spelled, options), /overlong UTF-8/, spelled);
   }
+  // Parameters elsewhere are a name's own: they go on.
+  assert.equal(normal('/a;x=1/b..;c/...;d/;e', KEEP_SLASHES), '/a;x=1/b..;c/...;d/;e');
   // Valid UTF-8 and Latin-1 bytes without an overlong continuation go on.
   assert.equal(
     normal('/caf%C3%A9/%E0%A4%85/%F0%9F%98%80/%C0', KEEP_SLASHES),

@@ -263,6 +263,10 @@ for (const protocol of ['HTTP/1.1', 'HTTP/2'] as const) {
           'the path cannot be made safe to route: the path holds a "%" that is not followed by two hex digits',
         ],
         [
+          '/public/..;/admin',
+          'the path cannot be made safe to route: the path holds a dot-segment with parameters (such as "..;"), which servlet containers read as the dot-segment',
+        ],
+        [
           '/public%2F..%2Fadmin',
           'the path holds an encoded slash (%2F or %5C), which this route does not accept',
         ],
