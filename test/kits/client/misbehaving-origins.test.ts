@@ -2,7 +2,7 @@
  * candor/client called straight at origins that misbehave: one that answers something that is
  * not HTTP (or a status line undici refuses: a code below 100, a 101 nobody asked for) is told as
  * the gateway's table tells it (the garbage shape, never "the connection broke") and is not sent
- * again, GET or not; a Retry-After above `maxPause` ends the call with
+ * again, GET or not; a Retry-After above `maxPause` (or past any clock) ends the call with
  * its answer (later calls wait `maxPause`); a redirect fetch will not follow is fetch's own error.
  */
 import assert from 'node:assert/strict';
@@ -86,6 +86,32 @@ test('a 503 whose Retry-After is above maxPause: the call ends with it at once (
     );
     const next = await api(`${origin.url}/b`);
     assert.equal(next.status, 200, 'a later call waits maxPause, not 30 s');
+    assert.equal(hits, 2);
+  } finally {
+    await origin.close();
+  }
+});
+
+test('a 503 whose Retry-After is more seconds than any clock holds is the longest wait, not no header: the GET is not sent again after a backoff', async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    if (hits === 1) res.writeHead(503, { 'retry-after': '99999999999999999999' }).end('later\n');
+    else res.end('ok\n');
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ maxPause: 200, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/a`);
+    assert.equal(answer.status, 503);
+    assert.equal(await answer.text(), 'later\n');
+    assert.equal(hits, 1, 'not sent again');
+    assert.deepEqual(
+      reports.map((r) => [r.retryAfterMs, r.retry, r.reason]),
+      [[2 ** 31 * 1000, false, 'retry_after_past_deadline']],
+    );
+    const next = await api(`${origin.url}/b`);
+    assert.equal(next.status, 200, 'a later call waits maxPause');
     assert.equal(hits, 2);
   } finally {
     await origin.close();
