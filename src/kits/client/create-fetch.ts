@@ -22,6 +22,7 @@ import { type Admission, OriginState } from './origin-state.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
 import { retryAfterMs } from './retry-after.ts';
 import { type AttemptEnd, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
+import { shownUrl, withoutCredentials } from './shown-url.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
 /** fetch's init, whose body may also be a function that makes a fresh body for each attempt. */
@@ -76,7 +77,7 @@ async function call(
   const headers = callHeaders(config, input, init, method);
   const body = bodySource(init.body);
   const facts = { method, idempotencyKey: headers.has('idempotency-key'), replayable: body.replayable };
-  const href = url.href;
+  const href = shownUrl(url);
   const callerSignal = init.signal ?? (input instanceof Request ? input.signal : undefined);
   callerSignal?.throwIfAborted();
 
@@ -232,7 +233,7 @@ async function call(
       if (!(err instanceof Error) || err.cause === undefined || refusedRedirect(err)) {
         origin.settle(admission, { abandoned: true });
         clearTimeout(timer);
-        throw err;
+        throw withoutCredentials(err, url);
       }
       lastFailure = classifyFetchError(err, elapsedMs);
       origin.settle(admission, { failed: true });
