@@ -60,7 +60,8 @@ export function createFetch(options: ClientOptions = {}): ResilientFetch {
     origins.set(url.origin, state);
     return state;
   };
-  return (input, init = {}) => {
+  // async, so that a URL that does not parse rejects as fetch's would: a caller's .catch sees it.
+  return async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     return call(config, originOf(url), url, input, init);
   };

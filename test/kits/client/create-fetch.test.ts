@@ -277,6 +277,15 @@ describe('propagation', () => {
     assert.equal(seen.headers['x-a'], '1');
     assert.equal(seen.bodyLength, 5);
   });
+
+  test('a URL that does not parse is a rejected promise, as with fetch, never a throw at the call', async () => {
+    const api = createFetch();
+    let call: Promise<Response> | undefined;
+    assert.doesNotThrow(() => {
+      call = api('/relative');
+    });
+    await assert.rejects(call as Promise<Response>, { name: 'TypeError', message: 'Invalid URL' });
+  });
 });
 
 describe('options', () => {
