@@ -221,6 +221,8 @@ async function call(
         const hung = signal.reason === deadline && elapsedMs >= config.deadline / 2;
         origin.settle(admission, hung ? { failed: true } : { abandoned: true });
         if (signal.reason === deadline) {
+          // This attempt met no failure the table names: an earlier one's is not why the call ended.
+          lastFailure = undefined;
           const detail = `no response within the deadline of ${config.deadline} ms`;
           report(attemptReport(attempt, method, href, { elapsedMs, detail }, undefined, 'deadline'));
           return fail('UPSTREAM_DEADLINE', { detail });

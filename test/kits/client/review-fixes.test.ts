@@ -2,7 +2,8 @@
  * Regressions found in review, each on real sockets: a Retry-After in asctime form read in
  * local time, a Retry-After that slipped past the retry budget, the response a call gives up
  * with after its deadline (its body must still be readable), an async onAttemptFailed hook
- * whose rejection must not crash the process, a URL's credentials in what the client reports.
+ * whose rejection must not crash the process, a URL's credentials in what the client reports,
+ * an earlier attempt's failure given as the cause of a deadline.
  */
 import assert from 'node:assert/strict';
 import type http from 'node:http';
@@ -11,6 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import { retryAfterMs } from '../../../src/kits/client/retry-after.ts';
+import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
@@ -296,5 +298,35 @@ test("a URL's credentials (user:password@) are in none of the client's reports a
     );
   } finally {
     await refused.close();
+  }
+});
+
+test("a call whose last attempt hung until the deadline does not give an earlier attempt's failure as its type and cause", async () => {
+  // The first connection is reset once the request arrived (a GET goes again); the second never answers.
+  let connections = 0;
+  const origin = await startRawFault(async (connection) => {
+    const first = ++connections === 1;
+    await connection.nextRequest();
+    if (first) await connection.reset(0);
+  });
+  try {
+    const error = await createFetch({ deadline: 800, backoff: { base: 1, cap: 1 } })(`${origin.url}/`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_DEADLINE');
+    assert.deepEqual(
+      error.attempts.map((a) => [a.type, a.reason]),
+      [
+        ['connection_terminated', 'idempotent'],
+        [undefined, 'deadline'],
+      ],
+    );
+    assert.equal(error.type, undefined, 'the last attempt got no answer at all: no type');
+    assert.equal(error.cause, undefined, "the first attempt's reset is not why the call ended");
+    assert.match(error.message, /\(2 attempts, no response within the deadline of 800 ms; not retried: /);
+  } finally {
+    await origin.close();
   }
 });
