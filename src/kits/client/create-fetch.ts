@@ -109,7 +109,9 @@ async function call(
   let lastFailure: Failure | undefined;
 
   /** Ends the call without a response; the caller's own abort wins over anything else. */
-  const fail = (code: UpstreamErrorCode, extra: { detail?: string; retryAfterMs?: number } = {}): never => {
+  /** `stoppedBy`: why a retry the last attempt's report announced was not made after all. */
+  type Extra = { detail?: string; retryAfterMs?: number; stoppedBy?: NoRetryReason };
+  const fail = (code: UpstreamErrorCode, extra: Extra = {}): never => {
     clearTimeout(timer);
     if (signal.aborted && signal.reason !== deadline) throw signal.reason;
     throw new UpstreamError(code, {
@@ -122,17 +124,17 @@ async function call(
     });
   };
   /** Ends the call with what the last attempt left: its response if it got one, else the error. */
-  const giveUp = (
-    code: UpstreamErrorCode,
-    extra: { detail?: string; retryAfterMs?: number } = {},
-  ): Response => {
+  const giveUp = (code: UpstreamErrorCode, extra: Extra = {}): Response => {
     if (lastResponse === undefined) return fail(code, extra);
     clearTimeout(timer);
     return lastResponse;
   };
   const aborted = () =>
     signal.reason === deadline
-      ? giveUp('UPSTREAM_DEADLINE', { detail: `deadline of ${config.deadline} ms passed` })
+      ? giveUp('UPSTREAM_DEADLINE', {
+          detail: `deadline of ${config.deadline} ms passed`,
+          stoppedBy: 'deadline',
+        })
       : fail('UPSTREAM_UNREACHABLE');
 
   /** The next step after failed attempt number `attempt`, with every limit applied. */
@@ -174,6 +176,7 @@ async function call(
       return giveUp('UPSTREAM_CIRCUIT_OPEN', {
         detail: `circuit open for ${url.origin}${admission.hop === undefined ? '' : ` (its upstream "${admission.hop}")`}, next probe in ${Math.ceil(admission.retryAfterMs)} ms`,
         retryAfterMs: admission.retryAfterMs,
+        stoppedBy: 'circuit_open',
       });
     }
     if (admission.kind === 'paused_past_deadline') {
@@ -182,6 +185,7 @@ async function call(
           admission.hop === undefined
             ? `${url.origin} asked for a pause (Retry-After) that ends after this call's deadline`
             : `${url.origin} asked for a pause (Retry-After) of its upstream "${admission.hop}" that ends after this call's deadline`,
+        stoppedBy: 'retry_after_past_deadline',
       });
     }
     // The failed answer kept for a giving-up is not needed any more: let its connection go.

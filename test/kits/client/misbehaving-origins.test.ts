@@ -3,7 +3,8 @@
  * not HTTP (or a status line undici refuses: a code below 100, a 101 nobody asked for) is told as
  * the gateway's table tells it (the garbage shape, never "the connection broke") and is not sent
  * again, GET or not; a Retry-After above `maxPause` (or past any clock) ends the call with
- * its answer (later calls wait `maxPause`); a redirect fetch will not follow is fetch's own error.
+ * its answer (later calls wait `maxPause`); a redirect fetch will not follow is fetch's own error;
+ * a retry the circuit stops is told as stopped, not as "nothing was sent".
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,6 +16,7 @@ import {
   startInvalidStatusLine,
   startSshBanner,
 } from '../../../src/kits/fault-kit/garbage-faults.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 
 const garbage: [string, () => Promise<Fault>, string][] = [
@@ -169,5 +171,31 @@ test("a redirect fetch will not follow ends the call with fetch's own TypeError,
     assert.deepEqual(reports, [], 'no attempt failed: the origin answered');
   } finally {
     await origin.close();
+  }
+});
+
+test('a retry the circuit stops (the first attempt opened it) is told so: the error does not say nothing was sent', async () => {
+  const refused = await startRefusing();
+  try {
+    const api = createFetch({
+      circuitBreaker: { failures: 1, openTime: 60_000 },
+      backoff: { base: 1, cap: 1 },
+    });
+    const error = await api(`${refused.url}/`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_CIRCUIT_OPEN');
+    assert.deepEqual(
+      error.attempts.map((a) => [a.type, a.retry, a.reason]),
+      [['connection_refused', true, 'not_sent']],
+    );
+    assert.match(
+      error.message,
+      /: the origin's circuit is open: the call failed fast, nothing \(more\) was sent \(1 attempt, connection_refused: circuit open for http:\/\/127\.0\.0\.1:\d+, next probe in \d+ ms; not retried: the circuit to this origin is open\)$/,
+    );
+  } finally {
+    await refused.close();
   }
 });
