@@ -12,13 +12,14 @@ export function shownUrl(url: URL): string {
 }
 
 /**
- * fetch's own error for a call it refused, its message without the URL's credentials: undici
- * quotes the whole URL in "Request cannot be constructed from a URL that includes credentials".
+ * fetch's own error for a call it refused, its message (and stack) without the URL's credentials:
+ * undici quotes the whole URL in "Request cannot be constructed from a URL that includes
+ * credentials". The same error, so that its class and cause stay what the caller may test.
  */
 export function withoutCredentials(err: unknown, url: URL): unknown {
   const shown = shownUrl(url);
   if (shown === url.href || !(err instanceof Error) || !err.message.includes(url.href)) return err;
-  const clean = new TypeError(err.message.replaceAll(url.href, shown));
-  clean.name = err.name;
-  return clean;
+  err.message = err.message.replaceAll(url.href, shown);
+  if (typeof err.stack === 'string') err.stack = err.stack.replaceAll(url.href, shown);
+  return err;
 }

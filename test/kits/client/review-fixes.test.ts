@@ -296,6 +296,7 @@ test("a URL's credentials (user:password@) are in none of the client's reports a
       refusal.message,
       `Request cannot be constructed from a URL that includes credentials: http://${host}/orders`,
     );
+    assert.ok(!String(refusal.stack).includes('s3cret'), 'nor in its stack');
   } finally {
     await refused.close();
   }
