@@ -95,7 +95,11 @@ export function classifyFetchError(
       cause,
     });
   if (code !== '') {
-    if (stage === 'sent') {
+    // A socket's read or write failed: the connection was made, so whatever the code says it was
+    // lost, never "not made" (ETIMEDOUT is TCP giving up on a peer gone silent, EHOSTUNREACH an
+    // ICMP answer about one gone away), and the request may have been delivered.
+    const syscall = (cause as { syscall?: unknown }).syscall;
+    if (stage === 'sent' && syscall !== 'read' && syscall !== 'write') {
       const connect = classifyConnectError(cause, 'tcp', elapsed);
       if (connect.type !== 'connection_terminated') return connect;
     }

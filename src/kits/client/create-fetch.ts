@@ -22,6 +22,7 @@ import { type Admission, OriginState } from './origin-state.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
 import { retryAfterMs } from './retry-after.ts';
 import { type AttemptEnd, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
+import { shownUrl, withoutCredentials } from './shown-url.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
 /** fetch's init, whose body may also be a function that makes a fresh body for each attempt. */
@@ -59,7 +60,8 @@ export function createFetch(options: ClientOptions = {}): ResilientFetch {
     origins.set(url.origin, state);
     return state;
   };
-  return (input, init = {}) => {
+  // async, so that a URL that does not parse rejects as fetch's would: a caller's .catch sees it.
+  return async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     return call(config, originOf(url), url, input, init);
   };
@@ -76,7 +78,7 @@ async function call(
   const headers = callHeaders(config, input, init, method);
   const body = bodySource(init.body);
   const facts = { method, idempotencyKey: headers.has('idempotency-key'), replayable: body.replayable };
-  const href = url.href;
+  const href = shownUrl(url);
   const callerSignal = init.signal ?? (input instanceof Request ? input.signal : undefined);
   callerSignal?.throwIfAborted();
 
@@ -107,7 +109,9 @@ async function call(
   let lastFailure: Failure | undefined;
 
   /** Ends the call without a response; the caller's own abort wins over anything else. */
-  const fail = (code: UpstreamErrorCode, extra: { detail?: string; retryAfterMs?: number } = {}): never => {
+  /** `stoppedBy`: why a retry the last attempt's report announced was not made after all. */
+  type Extra = { detail?: string; retryAfterMs?: number; stoppedBy?: NoRetryReason };
+  const fail = (code: UpstreamErrorCode, extra: Extra = {}): never => {
     clearTimeout(timer);
     if (signal.aborted && signal.reason !== deadline) throw signal.reason;
     throw new UpstreamError(code, {
@@ -120,17 +124,17 @@ async function call(
     });
   };
   /** Ends the call with what the last attempt left: its response if it got one, else the error. */
-  const giveUp = (
-    code: UpstreamErrorCode,
-    extra: { detail?: string; retryAfterMs?: number } = {},
-  ): Response => {
+  const giveUp = (code: UpstreamErrorCode, extra: Extra = {}): Response => {
     if (lastResponse === undefined) return fail(code, extra);
     clearTimeout(timer);
     return lastResponse;
   };
   const aborted = () =>
     signal.reason === deadline
-      ? giveUp('UPSTREAM_DEADLINE', { detail: `deadline of ${config.deadline} ms passed` })
+      ? giveUp('UPSTREAM_DEADLINE', {
+          detail: `deadline of ${config.deadline} ms passed`,
+          stoppedBy: 'deadline',
+        })
       : fail('UPSTREAM_UNREACHABLE');
 
   /** The next step after failed attempt number `attempt`, with every limit applied. */
@@ -172,6 +176,7 @@ async function call(
       return giveUp('UPSTREAM_CIRCUIT_OPEN', {
         detail: `circuit open for ${url.origin}${admission.hop === undefined ? '' : ` (its upstream "${admission.hop}")`}, next probe in ${Math.ceil(admission.retryAfterMs)} ms`,
         retryAfterMs: admission.retryAfterMs,
+        stoppedBy: 'circuit_open',
       });
     }
     if (admission.kind === 'paused_past_deadline') {
@@ -180,6 +185,7 @@ async function call(
           admission.hop === undefined
             ? `${url.origin} asked for a pause (Retry-After) that ends after this call's deadline`
             : `${url.origin} asked for a pause (Retry-After) of its upstream "${admission.hop}" that ends after this call's deadline`,
+        stoppedBy: 'retry_after_past_deadline',
       });
     }
     // The failed answer kept for a giving-up is not needed any more: let its connection go.
@@ -219,6 +225,8 @@ async function call(
         const hung = signal.reason === deadline && elapsedMs >= config.deadline / 2;
         origin.settle(admission, hung ? { failed: true } : { abandoned: true });
         if (signal.reason === deadline) {
+          // This attempt met no failure the table names: an earlier one's is not why the call ended.
+          lastFailure = undefined;
           const detail = `no response within the deadline of ${config.deadline} ms`;
           report(attemptReport(attempt, method, href, { elapsedMs, detail }, undefined, 'deadline'));
           return fail('UPSTREAM_DEADLINE', { detail });
@@ -232,7 +240,7 @@ async function call(
       if (!(err instanceof Error) || err.cause === undefined || refusedRedirect(err)) {
         origin.settle(admission, { abandoned: true });
         clearTimeout(timer);
-        throw err;
+        throw withoutCredentials(err, url);
       }
       lastFailure = classifyFetchError(err, elapsedMs);
       origin.settle(admission, { failed: true });

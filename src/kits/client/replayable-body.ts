@@ -41,6 +41,12 @@ export function bodySource(body: RequestBody | ReplayableBody | null | undefined
           throw new TypeError(
             'candor/client: a body function must return a body (a stream, bytes, a string…)',
           );
+        // fetch would send a promise as the text "[object Promise]": an async body function
+        // is refused before anything is sent, not turned into a wrong body.
+        if (typeof (fresh as { then?: unknown }).then === 'function')
+          throw new TypeError(
+            'candor/client: a body function must return a body, not a promise of one (an async function): return the stream itself',
+          );
         return fresh as RequestBody;
       },
     };

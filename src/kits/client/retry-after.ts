@@ -5,6 +5,9 @@
  */
 import { trimOws } from '../../core/http1/syntax.ts';
 
+/** 2^31 seconds (68 years): every longer wait (delay-seconds, or a date further off) is read as this one. */
+const MAX_DELAY_SECONDS = 2 ** 31;
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
 const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
@@ -43,11 +46,10 @@ function httpDate(text: string, now: number): number {
 export function retryAfterMs(value: string | null, now: number = Date.now()): number | undefined {
   if (value === null) return undefined;
   const text = trimOws(value);
-  if (/^\d+$/.test(text)) {
-    const ms = Number(text) * 1000;
-    return Number.isSafeInteger(ms) ? ms : undefined;
-  }
+  // delay-seconds past any clock is still "not for a very long time", not "no header": read as
+  // 2^31 s, the value RFC 9111 §1.2.2 gives a delta-seconds too large to represent.
+  if (/^\d+$/.test(text)) return Math.min(Number(text), MAX_DELAY_SECONDS) * 1000;
   const at = httpDate(text, now);
   if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
+  return Math.min(Math.max(0, at - now), MAX_DELAY_SECONDS * 1000);
 }

@@ -1,4 +1,5 @@
 import type { FailureType } from '../../core/failure/taxonomy.ts';
+import { type NoRetryReason, reasonText } from '../../core/retry/reasons.ts';
 import type { AttemptReport } from './attempt-report.ts';
 
 /** The ways a call of candor/client's fetch ends without a response, each with a stable code. */
@@ -6,7 +7,7 @@ export const UPSTREAM_ERROR_CODES = {
   UPSTREAM_UNREACHABLE:
     'the last attempt got no response: the connection failed or broke, or what came was not HTTP',
   UPSTREAM_DEADLINE: 'the deadline passed before a response came (or a Retry-After pause reaches past it)',
-  UPSTREAM_CIRCUIT_OPEN: "the origin's circuit is open: the call failed fast, nothing was sent",
+  UPSTREAM_CIRCUIT_OPEN: "the origin's circuit is open: the call failed fast, nothing (more) was sent",
 } as const;
 
 export type UpstreamErrorCode = keyof typeof UPSTREAM_ERROR_CODES;
@@ -37,12 +38,15 @@ export class UpstreamError extends Error {
       detail?: string;
       retryAfterMs?: number;
       cause?: unknown;
+      /** Why the retry the last attempt's report announced was not made after all (the circuit opened meanwhile…). */
+      stoppedBy?: NoRetryReason;
     },
   ) {
     const last = init.attempts.at(-1);
     const tried = `${init.attempts.length} attempt${init.attempts.length === 1 ? '' : 's'}`;
     const what = [init.type ?? last?.type, init.detail ?? last?.detail].filter(Boolean).join(': ');
-    const stopped = last && !last.retry ? `; not retried: ${last.why}` : '';
+    const why = last?.retry ? init.stoppedBy && reasonText(init.stoppedBy) : last?.why;
+    const stopped = why ? `; not retried: ${why}` : '';
     super(
       `${init.method} ${init.url}: ${UPSTREAM_ERROR_CODES[code]} (${tried}${what ? `, ${what}` : ''}${stopped})`,
       init.cause === undefined ? undefined : { cause: init.cause },

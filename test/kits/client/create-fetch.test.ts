@@ -176,6 +176,16 @@ describe('what is not retried', () => {
     );
   });
 
+  test('a body function that returns a promise (an async one) is refused before anything is sent, not sent as "[object Promise]"', async () => {
+    const before = echo.received.length;
+    const body = (async () => 'payload') as unknown as () => string;
+    await assert.rejects(createFetch()(`${echo.url}/async-body`, { method: 'POST', body }), {
+      name: 'TypeError',
+      message: /a body function must return a body, not a promise of one/,
+    });
+    assert.equal(echo.received.length, before, 'nothing reached the upstream');
+  });
+
   test('a GET to a refused port is retried (nothing was sent), then fails with every attempt in the error', async () => {
     const error = await createFetch({ backoff: { base: 5, cap: 10 } })(refused.url).then(
       () => assert.fail('resolved'),
@@ -276,6 +286,15 @@ describe('propagation', () => {
     assert.equal(seen.method, 'PUT');
     assert.equal(seen.headers['x-a'], '1');
     assert.equal(seen.bodyLength, 5);
+  });
+
+  test('a URL that does not parse is a rejected promise, as with fetch, never a throw at the call', async () => {
+    const api = createFetch();
+    let call: Promise<Response> | undefined;
+    assert.doesNotThrow(() => {
+      call = api('/relative');
+    });
+    await assert.rejects(call as Promise<Response>, { name: 'TypeError', message: 'Invalid URL' });
   });
 });
 

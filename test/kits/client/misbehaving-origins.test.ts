@@ -2,8 +2,9 @@
  * candor/client called straight at origins that misbehave: one that answers something that is
  * not HTTP (or a status line undici refuses: a code below 100, a 101 nobody asked for) is told as
  * the gateway's table tells it (the garbage shape, never "the connection broke") and is not sent
- * again, GET or not; a Retry-After above `maxPause` ends the call with
- * its answer (later calls wait `maxPause`); a redirect fetch will not follow is fetch's own error.
+ * again, GET or not; a Retry-After above `maxPause` (or past any clock) ends the call with
+ * its answer (later calls wait `maxPause`); a redirect fetch will not follow is fetch's own error;
+ * a retry the circuit stops is told as stopped, not as "nothing was sent".
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,6 +16,7 @@ import {
   startInvalidStatusLine,
   startSshBanner,
 } from '../../../src/kits/fault-kit/garbage-faults.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 
 const garbage: [string, () => Promise<Fault>, string][] = [
@@ -92,6 +94,32 @@ test('a 503 whose Retry-After is above maxPause: the call ends with it at once (
   }
 });
 
+test('a 503 whose Retry-After is more seconds than any clock holds is the longest wait, not no header: the GET is not sent again after a backoff', async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    if (hits === 1) res.writeHead(503, { 'retry-after': '99999999999999999999' }).end('later\n');
+    else res.end('ok\n');
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ maxPause: 200, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/a`);
+    assert.equal(answer.status, 503);
+    assert.equal(await answer.text(), 'later\n');
+    assert.equal(hits, 1, 'not sent again');
+    assert.deepEqual(
+      reports.map((r) => [r.retryAfterMs, r.retry, r.reason]),
+      [[2 ** 31 * 1000, false, 'retry_after_past_deadline']],
+    );
+    const next = await api(`${origin.url}/b`);
+    assert.equal(next.status, 200, 'a later call waits maxPause');
+    assert.equal(hits, 2);
+  } finally {
+    await origin.close();
+  }
+});
+
 test('a 502 with Retry-After, or a 503 with Retry-After: 0, pauses nothing and counts for the circuit as a failure', async () => {
   let hits = 0;
   const origin = await listenOnLoopback((_req, res) => {
@@ -143,5 +171,31 @@ test("a redirect fetch will not follow ends the call with fetch's own TypeError,
     assert.deepEqual(reports, [], 'no attempt failed: the origin answered');
   } finally {
     await origin.close();
+  }
+});
+
+test('a retry the circuit stops (the first attempt opened it) is told so: the error does not say nothing was sent', async () => {
+  const refused = await startRefusing();
+  try {
+    const api = createFetch({
+      circuitBreaker: { failures: 1, openTime: 60_000 },
+      backoff: { base: 1, cap: 1 },
+    });
+    const error = await api(`${refused.url}/`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_CIRCUIT_OPEN');
+    assert.deepEqual(
+      error.attempts.map((a) => [a.type, a.retry, a.reason]),
+      [['connection_refused', true, 'not_sent']],
+    );
+    assert.match(
+      error.message,
+      /: the origin's circuit is open: the call failed fast, nothing \(more\) was sent \(1 attempt, connection_refused: circuit open for http:\/\/127\.0\.0\.1:\d+, next probe in \d+ ms; not retried: the circuit to this origin is open\)$/,
+    );
+  } finally {
+    await refused.close();
   }
 });

@@ -25,6 +25,18 @@ test('fetch errors: connect-phase codes are not_sent, the rest may have reached 
   assert.deepEqual(seen('UND_ERR_SOCKET'), ['connection_terminated', 'sent']);
   assert.deepEqual(seen('UND_ERR_HEADERS_TIMEOUT'), ['http_response_timeout', 'sent']);
   assert.deepEqual(seen(undefined), ['connection_terminated', 'sent']);
+  // The same codes from an established connection's read or write (undici's cause is the socket's
+  // error): the connection was made, and the request may have been delivered.
+  const onSocket = (code: string, syscall: string) => {
+    const cause = Object.assign(new Error(`${syscall} ${code}`), { code, syscall });
+    const failure = classifyFetchError(new TypeError('fetch failed', { cause }), 1);
+    return [failure.type, failure.stage];
+  };
+  assert.deepEqual(onSocket('ECONNREFUSED', 'connect'), ['connection_refused', 'not_sent']);
+  assert.deepEqual(onSocket('ETIMEDOUT', 'connect'), ['connection_timeout', 'not_sent']);
+  assert.deepEqual(onSocket('ETIMEDOUT', 'read'), ['connection_terminated', 'sent']);
+  assert.deepEqual(onSocket('EHOSTUNREACH', 'read'), ['connection_terminated', 'sent']);
+  assert.deepEqual(onSocket('ENETUNREACH', 'write'), ['connection_terminated', 'sent']);
   const eyeballs = new TypeError('fetch failed', {
     cause: new AggregateError([Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })]),
   });

@@ -2,16 +2,19 @@
  * Regressions found in review, each on real sockets: a Retry-After in asctime form read in
  * local time, a Retry-After that slipped past the retry budget, the response a call gives up
  * with after its deadline (its body must still be readable), an async onAttemptFailed hook
- * whose rejection must not crash the process.
+ * whose rejection must not crash the process, a URL's credentials in what the client reports,
+ * an earlier attempt's failure given as the cause of a deadline.
  */
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createFetch } from '../../../src/kits/client/index.ts';
+import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import { retryAfterMs } from '../../../src/kits/client/retry-after.ts';
+import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 
 test('Retry-After: every HTTP-date form is GMT whatever the local time zone; other text is ignored', () => {
@@ -31,7 +34,11 @@ test('Retry-After: every HTTP-date form is GMT whatever the local time zone; oth
     assert.equal(retryAfterMs('Sun, 22 Nov 2026 12:00:03', now), undefined, 'no GMT');
     assert.equal(retryAfterMs('Sun, 22 Nov 2026 12:00:03 +0900', now), undefined, 'not GMT');
     assert.equal(retryAfterMs('Sun, 31 Nov 2026 12:00:03 GMT', now), undefined, 'no such day');
-    assert.equal(retryAfterMs('9'.repeat(400), now), undefined, 'delay-seconds beyond any clock');
+    assert.equal(
+      retryAfterMs('9'.repeat(400), now),
+      2 ** 31 * 1000,
+      'delay-seconds beyond any clock: 2^31 s',
+    );
   } finally {
     if (tz === undefined) delete process.env.TZ;
     else process.env.TZ = tz;
@@ -246,5 +253,81 @@ test('methods are normalized as fetch does: the six standard ones upper-cased, o
     assert.deepEqual(seen, ['POST', 'PATCH', 'DELETE']);
   } finally {
     await upstream.close();
+  }
+});
+
+test("a URL's credentials (user:password@) are in none of the client's reports and errors, nor in fetch's own refusal", async () => {
+  const refused = await startRefusing();
+  const { host } = new URL(refused.url);
+  try {
+    // What an app does with a credentialed URL: a fetch that turns its userinfo into Authorization.
+    const seen: string[] = [];
+    const basicAuth: typeof fetch = (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      seen.push(url.password);
+      const headers = new Headers(init?.headers);
+      headers.set('authorization', `Basic ${btoa(`${url.username}:${url.password}`)}`);
+      url.username = '';
+      url.password = '';
+      return fetch(url, { ...init, headers });
+    };
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ fetch: basicAuth, onAttemptFailed: (r) => reports.push(r) });
+    const error = await api(`http://app:s3cret@${host}/orders?page=2`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.deepEqual(seen, ['s3cret', 's3cret', 's3cret'], 'each attempt still gets the URL as given');
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
+    assert.equal(error.url, `http://${host}/orders?page=2`);
+    assert.ok(error.message.startsWith(`GET http://${host}/orders?page=2: `), error.message);
+    assert.deepEqual(
+      reports.map((r) => r.url),
+      Array(3).fill(`http://${host}/orders?page=2`),
+    );
+    // The global fetch refuses such a URL (the Fetch standard), quoting it whole.
+    const refusal = await createFetch()(`http://app:s3cret@${host}/orders`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(refusal instanceof TypeError);
+    assert.equal(
+      refusal.message,
+      `Request cannot be constructed from a URL that includes credentials: http://${host}/orders`,
+    );
+    assert.ok(!String(refusal.stack).includes('s3cret'), 'nor in its stack');
+  } finally {
+    await refused.close();
+  }
+});
+
+test("a call whose last attempt hung until the deadline does not give an earlier attempt's failure as its type and cause", async () => {
+  // The first connection is reset once the request arrived (a GET goes again); the second never answers.
+  let connections = 0;
+  const origin = await startRawFault(async (connection) => {
+    const first = ++connections === 1;
+    await connection.nextRequest();
+    if (first) await connection.reset(0);
+  });
+  try {
+    const error = await createFetch({ deadline: 800, backoff: { base: 1, cap: 1 } })(`${origin.url}/`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_DEADLINE');
+    assert.deepEqual(
+      error.attempts.map((a) => [a.type, a.reason]),
+      [
+        ['connection_terminated', 'idempotent'],
+        [undefined, 'deadline'],
+      ],
+    );
+    assert.equal(error.type, undefined, 'the last attempt got no answer at all: no type');
+    assert.equal(error.cause, undefined, "the first attempt's reset is not why the call ended");
+    assert.match(error.message, /\(2 attempts, no response within the deadline of 800 ms; not retried: /);
+  } finally {
+    await origin.close();
   }
 });
