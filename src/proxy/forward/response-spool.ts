@@ -83,8 +83,10 @@ export class ResponseSpool {
         this.#fd = fd;
         this.#step();
       },
-      // No file: the queue is the whole spool (held in memory, bounded, as without one).
-      () => {},
+      // No file (a directory that cannot be made or written): the queue is the whole spool (held
+      // in memory, bounded, as without one), and the operator is told as of a failed write, since
+      // every response meets the same directory: spooling is off until it is fixed.
+      (err: Error) => space.writeFailed(err),
     );
   }
 
