@@ -95,6 +95,11 @@ export class ResponseSpool {
     return this.#spooled;
   }
 
+  /** The upstream is paused until what waits in memory goes on (to the client, or the file). */
+  get holdsUpstream(): boolean {
+    return this.#upstreamPaused;
+  }
+
   /** The next upstream chunk. False: pause the upstream; resume() comes when it may send again. */
   add(chunk: Buffer): boolean {
     if (this.#closed) return true;
