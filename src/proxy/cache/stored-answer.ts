@@ -257,8 +257,11 @@ function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
   )
     return 0;
   const cap = capMs / 1000;
-  const own = Number(directives['stale-if-error']);
-  return Number.isFinite(own) && own >= 0 ? Math.min(own, cap) : cap;
+  // Only delta-seconds count (RFC 5861 §4), as on a request (stale-refusal.ts): the library
+  // gives a bare `stale-if-error` as true and `stale-if-error=` as '', which Number() made 1 s
+  // and 0 s; a directive that names no number of seconds says nothing, and the cap stands.
+  const own = String(directives['stale-if-error']).replace(/^"(.*)"$/, '$1');
+  return /^\d+$/.test(own) ? Math.min(Number(own), cap) : cap;
 }
 
 /**

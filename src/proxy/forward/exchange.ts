@@ -237,6 +237,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   /**
+   * The upstream is paused until the client takes what is held for it (past the buffer, with no
+   * spool or past its bounds): what the response waits for now is the client, not the upstream.
+   */
+  get waitsForReader(): boolean {
+    return this.awaitingDrain || this.spool?.holdsUpstream === true;
+  }
+
+  /**
    * Whether the attempt went out on a pooled connection that had carried a request before
    * (undefined: it never had a connection). The attempt loop holds this fact for the request.
    */

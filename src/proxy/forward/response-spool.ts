@@ -83,14 +83,21 @@ export class ResponseSpool {
         this.#fd = fd;
         this.#step();
       },
-      // No file: the queue is the whole spool (held in memory, bounded, as without one).
-      () => {},
+      // No file (a directory that cannot be made or written): the queue is the whole spool (held
+      // in memory, bounded, as without one), and the operator is told as of a failed write, since
+      // every response meets the same directory: spooling is off until it is fixed.
+      (err: Error) => space.writeFailed(err),
     );
   }
 
   /** Bytes that went through the file. */
   get spooled(): number {
     return this.#spooled;
+  }
+
+  /** The upstream is paused until what waits in memory goes on (to the client, or the file). */
+  get holdsUpstream(): boolean {
+    return this.#upstreamPaused;
   }
 
   /** The next upstream chunk. False: pause the upstream; resume() comes when it may send again. */

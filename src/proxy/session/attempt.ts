@@ -56,7 +56,10 @@ export class Attempt {
   /**
    * The attempt's outcome (a failure, or the status of the head that went downstream) goes to
    * everything that counts it, once, and comes back as the log's entry for it (undefined: it was
-   * settled already). The client's own doings (it left, its deadline passed) judge nobody.
+   * settled already). Only an answer or a fault of the target's judges it: the client's own
+   * doings (it left, its deadline passed, its body was too large or too slow) and the gateway's
+   * (a queue wait that expired before the target took the request) say nothing of it, and
+   * counted as an answer they wiped its failures in a row and ended a lapsed ejection.
    */
   settle(failure: Failure | undefined, status: number | undefined): TryLine | undefined {
     if (this.#settled) return undefined;
@@ -73,7 +76,7 @@ export class Attempt {
         upstream,
         target: selection.target,
         failure,
-        judged: failure === undefined || !failure.clientsOwn,
+        judged: failure === undefined || failure.faultsTarget,
         reused: exchange.connectionReused === true,
         releaseTargetProbe: selection.releaseProbe,
         circuitProbe: selection.circuitProbe,

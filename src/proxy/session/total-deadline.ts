@@ -10,6 +10,8 @@ import type { OwnCall } from './attempts-owner.ts';
 interface AttemptReach {
   readonly reached: Stage;
   readonly requestWaiting: string | undefined;
+  /** Mid-body, the upstream is paused for a client that has not taken what is held for it. */
+  readonly waitsForReader: boolean;
 }
 
 /**
@@ -160,7 +162,8 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   /**
    * The failure it ends the request with, for the attempt under way when it passed, by how far it
    * got (none: `not_sent`): mid-body, the attempt's read timeout (the head went downstream
-   * already); before that, no response head in time. It changes nothing: that no retry follows
+   * already), or the client's own failure when the upstream waits for it to read
+   * (`waitsForReader`); before that, no response head in time. It changes nothing: that no retry follows
    * is the retry rule's to say, from remaining() (0 once the deadline passed).
    * `clientUploading`: the request body still streams, and what it waits for is the client
    * (the upstream takes what comes): a 408 of the client's, which judges no target.
@@ -175,6 +178,15 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
         'http_request_error',
         `the request body was still arriving from the client when the ${this.#name} passed`,
         { status: 408, stage: reached },
+      );
+    // The mirror of the above, mid-body: the upstream waits for the client to read (its answer is
+    // held for it up to the buffer and the spool's bounds), so the client was too slow: the
+    // upstream's stall (connection_read_timeout) would blame, and judge, a target that was not.
+    if (reached === 'body_streaming' && attempt?.waitsForReader === true && !this.#byClient)
+      return new Failure(
+        'http_request_error',
+        `the client had not taken the response when the ${this.#name} passed (the upstream waited for it)`,
+        { stage: reached },
       );
     if (reached === 'body_streaming')
       return new Failure(

@@ -37,8 +37,9 @@ export interface AttemptOutcome {
   readonly failure: Failure | undefined;
   /**
    * Whether the outcome says anything about the upstream: an answer or a fault of the
-   * upstream's does; a client that left proves nothing (and must not reset the target's count
-   * of failures in a row). An unjudged outcome only gives its slots back.
+   * upstream's does; a client that left or sent a bad body, or a queue wait the gateway ended,
+   * proves nothing (and must not reset the target's count of failures in a row, nor end its
+   * ejection). An unjudged outcome only gives its slots back.
    */
   readonly judged: boolean;
   /** The attempt went on a kept-alive connection (a metrics label). */

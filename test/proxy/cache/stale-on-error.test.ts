@@ -152,6 +152,28 @@ test("the route's stale_if_error caps the answer's own: past the route's 1s, not
   }
 });
 
+for (const directive of ['stale-if-error', 'stale-if-error=', 'stale-if-error=soon']) {
+  test(`an answer's \`${directive}\` without a number of seconds is ignored: the route's window stands, not 1 s or 0`, async () => {
+    // 5 s past its freshness: within the route's default 5 min, past a 1 s or 0 s window.
+    const origin = await startMoodyOrigin({
+      status: 200,
+      fields: ['Cache-Control', `max-age=0, ${directive}`, 'Age', '5'],
+      body: 'page',
+    });
+    const gw = await startTestGateway(config(origin.url));
+    try {
+      assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+      await origin.stop();
+      const stale = await request(gw.url, { path: '/pages/home' });
+      assert.equal(stale.status, 200);
+      assert.equal(stale.text, 'page');
+      assert.match(String(stale.headers['cache-status']), /; fwd=stale; fwd-status=502;/);
+    } finally {
+      await gw.close();
+    }
+  });
+}
+
 test('stale_if_error: 0s gives nothing stale, whatever the answer says', async () => {
   const origin = await startMoodyOrigin(STALE_NOW);
   const gw = await startTestGateway(config(origin.url, 'cache: { stale_if_error: 0s }'));

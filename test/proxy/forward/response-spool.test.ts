@@ -273,7 +273,7 @@ test('spool files a killed process left are removed at start; other files are no
   assert.ok(gw.logs.some((l) => l.msg === 'removed leftover spool files' && l.files === 1));
 });
 
-test('a spool directory that cannot be made: the response is held as without a spool, and a client that reads gets it whole', async (t) => {
+test('a spool directory that cannot be made: the response is held as without a spool, the operator is told, and a client that reads gets it whole', async (t) => {
   const upstream = await startUpstream();
   t.after(() => upstream.close());
   const dir = await spoolDir(t);
@@ -284,7 +284,14 @@ test('a spool directory that cannot be made: the response is held as without a s
   const slow = nonReader(gw.port, 'no-dir');
   t.after(() => slow.socket.destroy());
   await waitUntil('the upstream answer began', () => upstream.seen.length === 1);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Spooling is off for every response until the directory is fixed: that is no silent matter.
+  await waitUntil('the file that could not be made is told', () =>
+    gw.logs.some((l) => l.msg === 'spool write failed'),
+  );
+  const told = gw.logs.find((l) => l.msg === 'spool write failed');
+  assert.equal(told?.level, 'warn');
+  assert.equal(told?.dir, join(file, 'spool'));
+  assert.match(String(told?.details), /ENOTDIR/);
   const got = await slow.readAll();
   assert.ok(got.equals(BIG), 'every byte, in order');
   const line = await gw.logFor('no-dir');

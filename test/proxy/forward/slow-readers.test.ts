@@ -159,3 +159,41 @@ upstreams:
   const left = v8.queryObjects(RequestSession, { format: 'count' }) - before;
   assert.ok(left <= 2, `${left} of 20 requests whose client left are still held`);
 });
+
+test("the total timeout passing while the upstream waits for a client that does not read: the client's http_request_error, not the upstream's stall, and no target is judged", async (t) => {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  // No spool: past the buffer the upstream waits for the client, and timeouts.total passes first.
+  const gw = await startTestGateway(`name: edge-1
+limits:
+  spool: { max_total: 0 }
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 64KiB }
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+    timeouts: { response: 1s, total: 1500ms }
+    outlier_detection: { consecutive_failures: 1 }
+`);
+  t.after(() => gw.close());
+  const reader = nonReader(gw.port, 'unread');
+  t.after(() => reader.destroy());
+  const line = await gw.logFor('unread');
+  assert.equal(line.status, 200, "the upstream's, which went out");
+  assert.equal(line.error, 'http_request_error', JSON.stringify(line));
+  assert.equal(line.shape, 'client');
+  assert.equal(
+    line.details,
+    'the client had not taken the response when the total timeout of 1500 ms passed (the upstream waited for it)',
+  );
+  assert.deepEqual(
+    gw.logs.filter((l) => l.msg === 'target ejected'),
+    [],
+    "a client's slowness says nothing of the target",
+  );
+  // The upstream was never slow: a client that reads gets its answer from the same target.
+  assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
+});

@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -74,6 +75,57 @@ test('a client that leaves mid-upload, its body streaming upstream: 499 in the l
     await upstream.close();
   }
 });
+
+// Nobody reads a body whose exchange ended, or whose request still waits for a connection: its
+// connection's close used to destroy it with an error no one listened to, an uncaught exception
+// that took the whole gateway down (every request of the worker with it).
+for (const [how, queued] of [
+  ['resets its connection mid-upload, its body streaming upstream', false],
+  ['closes its connection while its request waits for a pooled connection', true],
+  ['resets its connection while its request waits for a pooled connection', true],
+] as const) {
+  test(`a client that ${how}: 499 in the log, and the gateway lives on`, async () => {
+    const upstream = await startRawFault(async (c) => {
+      const req = await c.nextRequest();
+      if (req.path === '/next') await c.end('HTTP/1.1 204 No Content\r\n\r\n');
+    });
+    const gw = await startTestGateway(
+      config(upstream.url, false).replace('  app:\n', '  app:\n    pool: { max_connections: 1 }\n'),
+    );
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const app = gw.gateway.runtime().upstreams.get('app');
+      // With `queued`, the pool's one connection is taken by a request the upstream never answers.
+      const busy = connect(gw.port, '127.0.0.1');
+      busy.on('error', () => {});
+      if (queued) {
+        busy.write('GET /busy HTTP/1.1\r\nhost: a\r\nx-request-id: busy\r\n\r\n');
+        await waitUntil('the pool is busy', () => upstream.received.length === 1);
+      }
+      const socket = connect(gw.port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(HEAD);
+      if (queued) await waitUntil('the upload waits for a connection', () => app?.pending.count === 1);
+      else await waitUntil('the upstream has the upload', () => upstream.received.length === 1);
+      if (how.includes('resets')) socket.resetAndDestroy();
+      else socket.end();
+      const line = await gw.logFor('up-1');
+      assert.equal(line.status, 499);
+      assert.equal(line.error, 'client_closed');
+      busy.destroy();
+      // A whole exchange after it: the turns after the close are over, and the gateway serves.
+      const next = await request(gw.url, { path: '/next' });
+      assert.equal(next.status, 204);
+      assert.deepEqual(uncaught, []);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await gw.close();
+      await upstream.close();
+    }
+  });
+}
 
 test('a client that leaves while its body is read whole before any attempt: 499 in the log, nothing sent upstream', async () => {
   const upstream = await startRawFault(async (c) => {

@@ -86,12 +86,20 @@ class BodyStream extends Readable {
   constructor(connection: Http1Connection) {
     super();
     this.#connection = connection;
+    // The connection destroys the body with an error to tell its reader the client left or broke
+    // it; a reader listens for that itself. Often there is none: a request still waiting for a
+    // pooled connection, an exchange the client's leaving ended (its pump let go first). An
+    // 'error' with no listener is an uncaught exception, and that took the whole gateway down.
+    this.on('error', ignoreUnread);
   }
 
   override _read(): void {
     this.#connection.bodyWanted();
   }
 }
+
+/** A body error nobody is left to hear (BodyStream): the session already knows the client left. */
+function ignoreUnread(): void {}
 
 export class Http1Connection implements RequestParserHandler, ResponseOwner {
   readonly socket: Socket;
