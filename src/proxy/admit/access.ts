@@ -182,6 +182,7 @@ class RouteAccess {
 
   #basicDecision(basic: BasicAuth, verdict: BasicVerdict): AccessDecision {
     if ('user' in verdict) return this.#allowed;
+    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
     const missing = verdict.refused === 'no credentials' || verdict.refused === 'no basic credentials';
     return refusal(
       401,

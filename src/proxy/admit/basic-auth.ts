@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { parseHtpasswd } from '../../core/config/htpasswd.ts';
 import type { BasicAuthConfig } from '../../core/config/types.ts';
+import type { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { passwordChecks, passwordChecksBusy } from './password-checks.ts';
 import { parseShaCrypt, shaCryptSliced } from './sha-crypt.ts';
 
 /** Longer than any Basic credentials worth reading: past it the field is not decoded. */
@@ -13,13 +15,19 @@ const MAX_REMEMBERED = 1024;
 /** The salt and digest of a bcrypt decoy: any well-formed pair costs what the cost says. */
 const BCRYPT_DECOY_TAIL = '46ePIxxrxBn0driqD8mLV.h66kXk7FPTYJkkcqtpSW92Abr6xTDoe';
 
-/** Why a request's Basic credentials are not good, for the log (never sent to the client). */
-export type BasicVerdict = { readonly user: string } | { readonly refused: string };
+/**
+ * Why a request's Basic credentials are not good, for the log (never sent to the client), or
+ * the gateway's failure to check them (too many checks under way).
+ */
+export type BasicVerdict =
+  | { readonly user: string }
+  | { readonly refused: string }
+  | { readonly failed: Failure };
 
 /**
  * HTTP Basic authentication (RFC 7617) against an htpasswd file: bcrypt (bcryptjs, pure JS,
- * asked asynchronously so a login does not hold the event loop) and SHA-crypt (sha-crypt.ts,
- * its rounds in slices for the same reason).
+ * asked asynchronously: slices of up to 100 ms) and SHA-crypt (sha-crypt.ts, its rounds in
+ * slices), one check at a time and a bounded queue per worker (password-checks.ts).
  * Credentials found good are remembered by their SHA-256 (at most MAX_REMEMBERED, for the
  * config snapshot's life), so a client's every request does not pay the hash again.
  */
@@ -52,8 +60,9 @@ export class BasicAuth {
     };
     // An unknown user goes through the same hash function a known one does; good() refuses it.
     const checked = hash ?? this.#decoy;
-    if (/^\$[56]\$/.test(checked)) return shaCryptMatches(password, checked).then(good, () => good(false));
-    return bcrypt.compare(password, checked).then(good, () => good(false));
+    const matches = /^\$[56]\$/.test(checked) ? shaCryptMatches : bcrypt.compare;
+    const run = passwordChecks.run(() => matches(password, checked).then(good, () => good(false)));
+    return run ?? { failed: passwordChecksBusy() };
   }
 }
 
