@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { parseHtpasswd } from '../../core/config/htpasswd.ts';
@@ -12,6 +12,12 @@ import { parseShaCrypt, shaCryptSliced } from './sha-crypt.ts';
 const MAX_AUTHORIZATION = 4096;
 /** Credentials already checked good, kept so a client's every request does not pay a bcrypt. */
 const MAX_REMEMBERED = 1024;
+/**
+ * The key of the remembered credentials' HMAC, the process's own: a plain SHA-256 of a user and
+ * password, kept in memory, is a hash a core dump or heap snapshot hands to an offline guesser
+ * at billions a second, the very thing the file's bcrypt is there to prevent.
+ */
+const REMEMBER_KEY = randomBytes(32);
 /** The salt and digest of a bcrypt decoy: any well-formed pair costs what the cost says. */
 const BCRYPT_DECOY_TAIL = '46ePIxxrxBn0driqD8mLV.h66kXk7FPTYJkkcqtpSW92Abr6xTDoe';
 
@@ -28,7 +34,7 @@ export type BasicVerdict =
  * HTTP Basic authentication (RFC 7617) against an htpasswd file: bcrypt (bcryptjs, pure JS,
  * asked asynchronously: slices of up to 100 ms) and SHA-crypt (sha-crypt.ts, its rounds in
  * slices), one check at a time and a bounded queue per worker (password-checks.ts).
- * Credentials found good are remembered by their SHA-256 (at most MAX_REMEMBERED, for the
+ * Credentials found good are remembered by their HMAC (at most MAX_REMEMBERED, for the
  * config snapshot's life), so a client's every request does not pay the hash again.
  */
 export class BasicAuth {
@@ -48,7 +54,11 @@ export class BasicAuth {
     const credentials = basicCredentials(fields.authorization);
     if (typeof credentials === 'string') return { refused: credentials };
     const { user, password } = credentials;
-    const key = createHash('sha256').update(user).update('\0').update(password).digest('base64');
+    const key = createHmac('sha256', REMEMBER_KEY)
+      .update(user)
+      .update('\0')
+      .update(password)
+      .digest('base64');
     if (this.#remembered.has(key)) return { user };
     const hash = this.#users.get(user);
     const good = (ok: boolean): BasicVerdict => {
