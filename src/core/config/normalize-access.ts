@@ -72,7 +72,6 @@ function toForward(
     name,
     upstream: url === undefined ? upstreams.named(name) : upstreams.own(`auth:${name}`, url.origin, timeout),
     shared: url === undefined,
-    ...(url === undefined ? {} : { authority: url.host }),
     path: url === undefined ? (raw.path ?? DEFAULTS.auth.forwardPath) : `${url.pathname}${url.search}`,
     timeout,
     sendHeaders: (raw.send_headers ?? DEFAULTS.auth.forwardSendHeaders).map((n) => n.toLowerCase()),

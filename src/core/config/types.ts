@@ -282,11 +282,6 @@ export interface ForwardAuthConfig {
   readonly upstream: UpstreamConfig;
   /** The upstream is one of `upstreams` (shared with routes, its health checks and status its own). */
   readonly shared: boolean;
-  /**
-   * With `url`, its authority: the Host the service is asked with, as a GET to that URL is (the
-   * client's host goes in X-Forwarded-Host). A named upstream is asked as a route's requests are.
-   */
-  readonly authority?: string;
   /** The path and query asked: the URL's, or `path`. */
   readonly path: string;
   /** Milliseconds for the whole call, every attempt included. */

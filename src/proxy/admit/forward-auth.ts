@@ -64,8 +64,6 @@ export interface ForwardFacts {
 export interface ForwardCall {
   /** The path and query asked. */
   readonly path: string;
-  /** The Host asked (a `url`'s authority); undefined: the client's, as a route's request is asked. */
-  readonly authority: string | undefined;
   /** The client's fields the service asked for, and PROXYS_WORDS: flat, lower-case names, no hop-by-hop. */
   readonly headers: readonly string[];
   /**
@@ -177,7 +175,6 @@ export class ForwardAuth {
     try {
       answer = await this.#ask({
         path: config.path,
-        authority: config.authority,
         headers,
         own,
         deadline: config.timeout,

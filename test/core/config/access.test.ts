@@ -224,7 +224,6 @@ test('auth.forward: the service URL names the hop; defaults fill in; two ways at
   assert.deepEqual(forward, {
     name: 'auth.internal:9000',
     shared: false,
-    authority: 'auth.internal:9000',
     path: '/check',
     timeout: 5000,
     sendHeaders: ['authorization', 'cookie'],

@@ -230,6 +230,39 @@ test("a url's auth service is asked with the URL's authority as Host, the client
   }
 });
 
+test("an auth service named as an upstream is asked as the service it is: its target's authority as Host, or its health_check.host; the client's host in X-Forwarded-Host", async () => {
+  const service = await startAuthService((_req, res) => res.writeHead(204).end());
+  const named = (extra: string) => (app: string) =>
+    forwardAuthConfig(app, '{ upstream: authsvc, path: /verify }', {
+      upstreams: `  authsvc:\n    targets:\n      - url: http://${service.host}\n${extra}`,
+    });
+  try {
+    for (const [extra, host] of [
+      ['', service.host],
+      ['    health_check: { host: auth.internal, interval: 1h }\n', 'auth.internal'],
+    ]) {
+      const { gw, echo, close } = await startAuthStage(named(extra));
+      try {
+        const res = await request(gw.url, { path: '/app', headers: { host: 'shop.example' } });
+        assert.equal(res.status, 200);
+        // The calls, not the probes (which say no X-Forwarded-Method).
+        const calls = service.asked.filter((asked) => asked['x-forwarded-method'] !== undefined);
+        assert.equal(calls.at(-1)?.host, host);
+        assert.equal(calls.at(-1)?.['x-forwarded-host'], 'shop.example');
+        assert.equal(
+          echo.received[0].headers.host,
+          'shop.example',
+          "the upstream is asked as the client's site",
+        );
+      } finally {
+        await close();
+      }
+    }
+  } finally {
+    await service.close();
+  }
+});
+
 test("the auth service's refusal passed on carries this gateway's Proxy-Status http_request_denied, as every access refusal does, after the service's own", async () => {
   const service = await startAuthService((req, res) => {
     if (req.headers.authorization === 'Bearer moved') return res.writeHead(302, { location: '/login' }).end();
