@@ -262,6 +262,11 @@ export interface JwtAuthConfig {
   readonly algorithms: readonly string[];
   /** Milliseconds of clock difference tolerated on exp, nbf and iat. */
   readonly clockSkew: number;
+  /**
+   * The header `typ` values a token may have (RFC 8725 §3.11), in their normal form (policy-values.ts's
+   * normalTyp: lower case, `application/` written out); a token without one counts as `application/jwt`.
+   */
+  readonly types: readonly string[];
   /** Milliseconds: the least time between two fetches of the JWKS (an unknown kid asks for one). */
   readonly jwksMinRefresh: number;
   /** A cookie the token may come in, when Authorization has no Bearer token. */
