@@ -6,53 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { PASSWORD_CHECKS_WAITING } from '../../../src/proxy/admit/password-checks.ts';
-import { request } from '../../helpers/http-client.ts';
+import { rawTogether, request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { parseRaw } from '../accept/downstream-fixture.ts';
-
-/**
- * Connections the gateway has accepted (each answered a HEAD first: node:net accepts one
- * connection a turn of the event loop, and a turn with a hash check in it is a long one), then
- * a request written on each at once, so that the gateway reads them together. Each resolves
- * to what the gateway sent for it until it closed.
- */
-async function together(port: number, requests: readonly string[]): Promise<string[]> {
-  const sockets = await Promise.all(
-    requests.map(
-      () =>
-        new Promise<net.Socket>((resolve, reject) => {
-          const socket = net.connect(port, '127.0.0.1');
-          socket.on('error', reject);
-          socket.write('HEAD /admin HTTP/1.1\r\nHost: x\r\n\r\n');
-          let head = '';
-          const read = (chunk: Buffer) => {
-            head += chunk.toString('latin1');
-            if (!head.includes('\r\n\r\n')) return;
-            socket.off('data', read);
-            resolve(socket);
-          };
-          socket.on('data', read);
-        }),
-    ),
-  );
-  return Promise.all(
-    sockets.map((socket, i) => {
-      const chunks: Buffer[] = [];
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-      socket.write(requests[i]);
-      return new Promise<string>((resolve) =>
-        socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1'))),
-      );
-    }),
-  );
-}
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
@@ -84,7 +46,7 @@ upstreams:
         `GET /admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept: application/json\r\nX-Request-Id: f-${i}\r\nAuthorization: ${basic('alice', `guess ${i}`)}\r\n\r\n`,
     );
     const remembered = `GET /admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: ${good.authorization}\r\n\r\n`;
-    const raws = await together(gw.port, [...flood, remembered]);
+    const raws = await rawTogether(gw.port, [...flood, remembered]);
     assert.equal(parseRaw(raws.pop() as string).status, 200);
     const answers = raws.map(parseRaw);
 
