@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { parseHtpasswd } from '../../core/config/htpasswd.ts';
 import type { BasicAuthConfig } from '../../core/config/types.ts';
-import type { Failure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { passwordChecks, passwordChecksBusy } from './password-checks.ts';
+import { passwordChecks } from './password-checks.ts';
 import { parseShaCrypt, shaCryptSliced } from './sha-crypt.ts';
 
 /** Longer than any Basic credentials worth reading: past it the field is not decoded. */
@@ -42,6 +42,8 @@ export class BasicAuth {
   readonly #users: ReadonlyMap<string, string>;
   readonly #decoy: string;
   readonly #remembered = new Set<string>();
+  /** Checks under way, by the same key: the same credentials again (a page's parallel requests) wait for that one. */
+  readonly #checking = new Map<string, Promise<BasicVerdict>>();
 
   constructor(config: BasicAuthConfig) {
     // The loader refused a file with any problem; one changed since is read as it is now.
@@ -50,7 +52,8 @@ export class BasicAuth {
     this.challenge = `Basic realm="${config.realm}", charset="UTF-8"`;
   }
 
-  verify(fields: FieldMap): BasicVerdict | Promise<BasicVerdict> {
+  /** `client`: the address a client's share of the password checks is counted by (password-checks.ts). */
+  verify(fields: FieldMap, client: string): BasicVerdict | Promise<BasicVerdict> {
     const credentials = basicCredentials(fields.authorization);
     if (typeof credentials === 'string') return { refused: credentials };
     const { user, password } = credentials;
@@ -60,6 +63,8 @@ export class BasicAuth {
       .update(password)
       .digest('base64');
     if (this.#remembered.has(key)) return { user };
+    const checking = this.#checking.get(key);
+    if (checking !== undefined) return checking;
     const hash = this.#users.get(user);
     const good = (ok: boolean): BasicVerdict => {
       if (!ok || hash === undefined) return { refused: `bad credentials for user ${describe(user)}` };
@@ -71,8 +76,11 @@ export class BasicAuth {
     // An unknown user goes through the same hash function a known one does; good() refuses it.
     const checked = hash ?? this.#decoy;
     const matches = /^\$[56]\$/.test(checked) ? shaCryptMatches : bcrypt.compare;
-    const run = passwordChecks.run(() => matches(password, checked).then(good, () => good(false)));
-    return run ?? { failed: passwordChecksBusy() };
+    const run = passwordChecks.run(() => matches(password, checked).then(good, () => good(false)), client);
+    if (run instanceof Failure) return { failed: run };
+    const verdict = run.finally(() => this.#checking.delete(key));
+    this.#checking.set(key, verdict);
+    return verdict;
   }
 }
 
