@@ -110,6 +110,43 @@ export function rawRequest(port: number, bytes: string | Buffer, waitMs = 2000):
 }
 
 /**
+ * Requests that reach the server together: on connections it has accepted first (each answered
+ * a `HEAD /`, which must keep it open: node:net accepts one connection a turn of the event loop,
+ * and a busy turn is a long one), each written at once, so that one read of the sockets takes
+ * them all. Each resolves to what the server sent for it until it closed (send `Connection: close`).
+ */
+export async function rawTogether(port: number, requests: readonly string[]): Promise<string[]> {
+  const sockets = await Promise.all(
+    requests.map(
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect(port, '127.0.0.1');
+          socket.on('error', reject);
+          socket.write('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+          let head = '';
+          const read = (chunk: Buffer) => {
+            head += chunk.toString('latin1');
+            if (!head.includes('\r\n\r\n')) return;
+            socket.off('data', read);
+            resolve(socket);
+          };
+          socket.on('data', read);
+        }),
+    ),
+  );
+  return Promise.all(
+    sockets.map((socket, i) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.write(requests[i]);
+      return new Promise<string>((resolve) =>
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1'))),
+      );
+    }),
+  );
+}
+
+/**
  * Sends raw bytes on one connection and collects what comes back until `complete(text)` says
  * the answer is whole, the server closes, or `waitMs` passes (then whatever arrived).
  */

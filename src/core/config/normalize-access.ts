@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path';
 import { DEFAULTS } from './defaults.ts';
+import { normalTyp } from './policy-values.ts';
 import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
 import type {
@@ -72,7 +73,6 @@ function toForward(
     name,
     upstream: url === undefined ? upstreams.named(name) : upstreams.own(`auth:${name}`, url.origin, timeout),
     shared: url === undefined,
-    ...(url === undefined ? {} : { authority: url.host }),
     path: url === undefined ? (raw.path ?? DEFAULTS.auth.forwardPath) : `${url.pathname}${url.search}`,
     timeout,
     sendHeaders: (raw.send_headers ?? DEFAULTS.auth.forwardSendHeaders).map((n) => n.toLowerCase()),
@@ -121,6 +121,7 @@ function toJwt(raw: NonNullable<NonNullable<RawRoute['auth']>['jwt']>, baseDir: 
     ...(raw.audiences === undefined ? {} : { audiences: [...raw.audiences] }),
     algorithms: [...new Set(raw.algorithms ?? DEFAULTS.auth.jwtAlgorithms)],
     clockSkew: ms(raw.clock_skew ?? DEFAULTS.auth.clockSkew),
+    types: [...new Set((raw.types ?? DEFAULTS.auth.jwtTypes).map(normalTyp))],
     jwksMinRefresh: ms(raw.jwks_min_refresh ?? DEFAULTS.auth.jwksMinRefresh),
     ...(raw.cookie === undefined ? {} : { cookie: raw.cookie }),
     claimsToHeaders: Object.entries(raw.claims_to_headers ?? {}).map(([claim, header]) => ({

@@ -1,6 +1,6 @@
 /**
  * Parsers for the few policy values that are strings with a grammar of their own:
- * health-check status ranges and rate-limit keys.
+ * health-check status ranges, rate-limit keys, a JWT's `typ`.
  */
 import type { Parsed } from './addresses.ts';
 
@@ -26,4 +26,14 @@ export function parseRateKey(text: string): Parsed<RateKey> {
   const m = /^header:([!#$%&'*+.^_`|~0-9A-Za-z-]+)$/.exec(text);
   if (m) return { value: { kind: 'header', name: m[1].toLowerCase() } };
   return { problem: `expected client or header:NAME (e.g. header:X-Api-Key), got "${text}"` };
+}
+
+/**
+ * A JOSE header's `typ` as RFC 7515 §4.1.9 compares it: media types are case-insensitive, and
+ * one without a `/` is `application/` and it (as jose's jwtVerify reads its `typ` option). The
+ * config's `auth.jwt.types` and a token's header are both written so before they are compared.
+ */
+export function normalTyp(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.includes('/') ? lower : `application/${lower}`;
 }

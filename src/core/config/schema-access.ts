@@ -100,6 +100,16 @@ const Jwt = mapping(
     clock_skew: Type.Optional(
       Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
     ),
+    // RFC 6838 §4.2's restricted names: `at+jwt`, or with its type written, `application/at+jwt`.
+    types: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: '^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126})?$',
+          expected: 'a media type like at+jwt or JWT',
+        }),
+        { minItems: 1, expected: 'a list of the header typ values accepted, like [at+jwt]' },
+      ),
+    ),
     jwks_min_refresh: duration(),
     cookie: Type.Optional(Type.String({ pattern: TOKEN, expected: 'a cookie name' })),
     claims_to_headers: Type.Optional(
@@ -108,7 +118,7 @@ const Jwt = mapping(
       }),
     ),
   },
-  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, jwks_min_refresh, cookie and claims_to_headers',
+  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, types, jwks_min_refresh, cookie and claims_to_headers',
 );
 
 const Forward = mapping(

@@ -262,6 +262,11 @@ export interface JwtAuthConfig {
   readonly algorithms: readonly string[];
   /** Milliseconds of clock difference tolerated on exp, nbf and iat. */
   readonly clockSkew: number;
+  /**
+   * The header `typ` values a token may have (RFC 8725 §3.11), in their normal form (policy-values.ts's
+   * normalTyp: lower case, `application/` written out); a token without one counts as `application/jwt`.
+   */
+  readonly types: readonly string[];
   /** Milliseconds: the least time between two fetches of the JWKS (an unknown kid asks for one). */
   readonly jwksMinRefresh: number;
   /** A cookie the token may come in, when Authorization has no Bearer token. */
@@ -282,11 +287,6 @@ export interface ForwardAuthConfig {
   readonly upstream: UpstreamConfig;
   /** The upstream is one of `upstreams` (shared with routes, its health checks and status its own). */
   readonly shared: boolean;
-  /**
-   * With `url`, its authority: the Host the service is asked with, as a GET to that URL is (the
-   * client's host goes in X-Forwarded-Host). A named upstream is asked as a route's requests are.
-   */
-  readonly authority?: string;
   /** The path and query asked: the URL's, or `path`. */
   readonly path: string;
   /** Milliseconds for the whole call, every attempt included. */

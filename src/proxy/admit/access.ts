@@ -143,7 +143,9 @@ class RouteAccess {
     }
     const basic = this.#basic;
     if (basic === undefined) return this.#allowed;
-    const verdict = basic.verify(request.fields);
+    // Counted by the client the IP lists judge: behind trusted proxies, the one they vouch for.
+    const client = forwardedClient(request.clientAddress, request.fields['x-forwarded-for'], this.#trust);
+    const verdict = basic.verify(request.fields, client);
     return verdict instanceof Promise
       ? verdict.then((v) => this.#basicDecision(basic, v))
       : this.#basicDecision(basic, verdict);
@@ -182,6 +184,7 @@ class RouteAccess {
 
   #basicDecision(basic: BasicAuth, verdict: BasicVerdict): AccessDecision {
     if ('user' in verdict) return this.#allowed;
+    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
     const missing = verdict.refused === 'no credentials' || verdict.refused === 'no basic credentials';
     return refusal(
       401,

@@ -1,4 +1,4 @@
-import type { RouteConfig } from '../../core/config/types.ts';
+import type { RouteConfig, TargetConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
@@ -17,6 +17,8 @@ export interface Admitted {
   readonly upstream: Upstream;
   /** host[:port] the client addressed. */
   readonly authority: string;
+  /** The Host each attempt's target is asked with instead (an auth call: its service's own name); absent: `authority`. */
+  readonly targetHost?: (target: TargetConfig) => string;
   /** The path (query included) the upstream receives: normalised, then rewritten by the route. */
   readonly upstreamPath: string;
   /** Gives back the load-shedding slots the request holds; the caller ties it to the request's end. */

@@ -1,26 +1,40 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { parseHtpasswd } from '../../core/config/htpasswd.ts';
 import type { BasicAuthConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { passwordChecks } from './password-checks.ts';
 import { parseShaCrypt, shaCryptSliced } from './sha-crypt.ts';
 
 /** Longer than any Basic credentials worth reading: past it the field is not decoded. */
 const MAX_AUTHORIZATION = 4096;
 /** Credentials already checked good, kept so a client's every request does not pay a bcrypt. */
 const MAX_REMEMBERED = 1024;
+/**
+ * The key of the remembered credentials' HMAC, the process's own: a plain SHA-256 of a user and
+ * password, kept in memory, is a hash a core dump or heap snapshot hands to an offline guesser
+ * at billions a second, the very thing the file's bcrypt is there to prevent.
+ */
+const REMEMBER_KEY = randomBytes(32);
 /** The salt and digest of a bcrypt decoy: any well-formed pair costs what the cost says. */
 const BCRYPT_DECOY_TAIL = '46ePIxxrxBn0driqD8mLV.h66kXk7FPTYJkkcqtpSW92Abr6xTDoe';
 
-/** Why a request's Basic credentials are not good, for the log (never sent to the client). */
-export type BasicVerdict = { readonly user: string } | { readonly refused: string };
+/**
+ * Why a request's Basic credentials are not good, for the log (never sent to the client), or
+ * the gateway's failure to check them (too many checks under way).
+ */
+export type BasicVerdict =
+  | { readonly user: string }
+  | { readonly refused: string }
+  | { readonly failed: Failure };
 
 /**
  * HTTP Basic authentication (RFC 7617) against an htpasswd file: bcrypt (bcryptjs, pure JS,
- * asked asynchronously so a login does not hold the event loop) and SHA-crypt (sha-crypt.ts,
- * its rounds in slices for the same reason).
- * Credentials found good are remembered by their SHA-256 (at most MAX_REMEMBERED, for the
+ * asked asynchronously: slices of up to 100 ms) and SHA-crypt (sha-crypt.ts, its rounds in
+ * slices), one check at a time and a bounded queue per worker (password-checks.ts).
+ * Credentials found good are remembered by their HMAC (at most MAX_REMEMBERED, for the
  * config snapshot's life), so a client's every request does not pay the hash again.
  */
 export class BasicAuth {
@@ -28,6 +42,8 @@ export class BasicAuth {
   readonly #users: ReadonlyMap<string, string>;
   readonly #decoy: string;
   readonly #remembered = new Set<string>();
+  /** Checks under way, by the same key: the same credentials again (a page's parallel requests) wait for that one. */
+  readonly #checking = new Map<string, Promise<BasicVerdict>>();
 
   constructor(config: BasicAuthConfig) {
     // The loader refused a file with any problem; one changed since is read as it is now.
@@ -36,12 +52,19 @@ export class BasicAuth {
     this.challenge = `Basic realm="${config.realm}", charset="UTF-8"`;
   }
 
-  verify(fields: FieldMap): BasicVerdict | Promise<BasicVerdict> {
+  /** `client`: the address a client's share of the password checks is counted by (password-checks.ts). */
+  verify(fields: FieldMap, client: string): BasicVerdict | Promise<BasicVerdict> {
     const credentials = basicCredentials(fields.authorization);
     if (typeof credentials === 'string') return { refused: credentials };
     const { user, password } = credentials;
-    const key = createHash('sha256').update(user).update('\0').update(password).digest('base64');
+    const key = createHmac('sha256', REMEMBER_KEY)
+      .update(user)
+      .update('\0')
+      .update(password)
+      .digest('base64');
     if (this.#remembered.has(key)) return { user };
+    const checking = this.#checking.get(key);
+    if (checking !== undefined) return checking;
     const hash = this.#users.get(user);
     const good = (ok: boolean): BasicVerdict => {
       if (!ok || hash === undefined) return { refused: `bad credentials for user ${describe(user)}` };
@@ -52,8 +75,12 @@ export class BasicAuth {
     };
     // An unknown user goes through the same hash function a known one does; good() refuses it.
     const checked = hash ?? this.#decoy;
-    if (/^\$[56]\$/.test(checked)) return shaCryptMatches(password, checked).then(good, () => good(false));
-    return bcrypt.compare(password, checked).then(good, () => good(false));
+    const matches = /^\$[56]\$/.test(checked) ? shaCryptMatches : bcrypt.compare;
+    const run = passwordChecks.run(() => matches(password, checked).then(good, () => good(false)), client);
+    if (run instanceof Failure) return { failed: run };
+    const verdict = run.finally(() => this.#checking.delete(key));
+    this.#checking.set(key, verdict);
+    return verdict;
   }
 }
 

@@ -64,8 +64,6 @@ export interface ForwardFacts {
 export interface ForwardCall {
   /** The path and query asked. */
   readonly path: string;
-  /** The Host asked (a `url`'s authority); undefined: the client's, as a route's request is asked. */
-  readonly authority: string | undefined;
   /** The client's fields the service asked for, and PROXYS_WORDS: flat, lower-case names, no hop-by-hop. */
   readonly headers: readonly string[];
   /**
@@ -117,8 +115,14 @@ export class ForwardAuth {
   readonly #ask: AskAuthService;
   readonly #health: AuthHopHealth;
   readonly #cache: DecisionCache<ForwardVerdict> | undefined;
-  /** Verdicts being asked for, by cache key: a burst of one client's requests makes one call. */
-  readonly #asking = new Map<string, Promise<ForwardVerdict>>();
+  /**
+   * Verdicts being asked for, by cache key, with the method and target of the request that
+   * asks: a burst of one client's requests makes one call.
+   */
+  readonly #asking = new Map<
+    string,
+    { readonly verdict: Promise<ForwardVerdict>; readonly method: string; readonly target: string }
+  >();
 
   constructor(config: ForwardAuthConfig, route: RouteConfig, ask: AskAuthService, health: AuthHopHealth) {
     this.#config = config;
@@ -136,13 +140,18 @@ export class ForwardAuth {
     const kept = cache.get(key, performance.now());
     if (kept !== undefined) return kept;
     const asking = this.#asking.get(key);
-    if (asking !== undefined) return asking;
+    if (asking !== undefined) {
+      if (asking.method === facts.method && asking.target === facts.target) return asking.verdict;
+      // A redirect names the request it answered (the login page's return address): another
+      // request of the key asks for its own, as it would once the answer came (keepable).
+      return asking.verdict.then((verdict) => (isRedirect(verdict) ? this.#verify(fields, facts) : verdict));
+    }
     const verdict = this.#verify(fields, facts).then((verdict) => {
       this.#asking.delete(key);
       if (keepable(verdict)) cache.set(key, verdict, performance.now());
       return verdict;
     });
-    this.#asking.set(key, verdict);
+    this.#asking.set(key, { verdict, method: facts.method, target: facts.target });
     return verdict;
   }
 
@@ -177,7 +186,6 @@ export class ForwardAuth {
     try {
       answer = await this.#ask({
         path: config.path,
-        authority: config.authority,
         headers,
         own,
         deadline: config.timeout,
@@ -247,6 +255,9 @@ export class ForwardAuth {
 function keepable(verdict: ForwardVerdict): boolean {
   if ('failed' in verdict) return false;
   if (!('refused' in verdict)) return true;
-  const { status, body } = verdict.refused;
-  return !REDIRECTS.has(status) && body.length <= MAX_KEPT_BODY;
+  return !isRedirect(verdict) && verdict.refused.body.length <= MAX_KEPT_BODY;
+}
+
+function isRedirect(verdict: ForwardVerdict): boolean {
+  return 'refused' in verdict && REDIRECTS.has(verdict.refused.status);
 }

@@ -31,7 +31,8 @@ export type JwtVerdict =
 /**
  * Bearer tokens (JWT, RFC 7519) verified against a route's keys (jwt-verify.ts): from a JWKS URL
  * (jwks-source.ts) or a file. Only key-pair algorithms are offered (the schema refuses none
- * and HMAC), issuer and audiences checked when configured, exp/nbf with the clock skew allowed.
+ * and HMAC), the header's typ one of the route's types, issuer and audiences checked when
+ * configured, exp/nbf with the clock skew allowed.
  * With the keys at hand (the usual case: cached), the check is synchronous.
  * A token found good is remembered by its SHA-256 until its `exp` (with the skew) or for
  * REMEMBERED_MS, whichever comes first: a client's every request does not pay the signature
@@ -58,6 +59,7 @@ export class JwtAuth {
       ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
       ...(config.audiences === undefined ? {} : { audiences: config.audiences }),
       clockSkew: config.clockSkew,
+      types: new Set(config.types),
     };
   }
 

@@ -1,5 +1,6 @@
 import { verify } from 'node:crypto';
 import type { JWTPayload } from 'jose';
+import { normalTyp } from '../../core/config/policy-values.ts';
 import type { JwkSet } from './jwk-set.ts';
 import { JWS_ALGORITHMS } from './jws-algorithms.ts';
 
@@ -10,6 +11,8 @@ export interface JwtRules {
   readonly audiences?: readonly string[];
   /** Milliseconds of clock difference tolerated on exp and nbf. */
   readonly clockSkew: number;
+  /** The header `typ` values accepted, each as normalTyp writes it (no typ: `application/jwt`); undefined: any. */
+  readonly types?: ReadonlySet<string>;
 }
 
 /** The token's claims, or why it is not good: the code jose gives the same failure (the log has always named those). */
@@ -38,8 +41,10 @@ const NON_ASCII = /[^\x00-\x7f]/;
  * In jose's order: three segments; the protected header a JSON object; `crit` naming only
  * what is understood (`b64`, RFC 7515 §4.1.11, and `b64: false` is never a JWT, RFC 7797 §7);
  * `alg` one the route allows; the key chosen by kid and alg; the signature; then the claims
- * set a JSON object with `iss` and `aud` as configured, `iat`, `nbf`, `exp` numbers when
- * present, `nbf` and `exp` within the clock skew.
+ * set a JSON object; the header's `typ` one the route accepts (RFC 8725 §3.11: another kind of
+ * token the issuer signs with the same key, an ID token, a logout token, a DPoP proof, is no
+ * access token; jose's check of its `typ` option, which takes one value); `iss` and `aud` as
+ * configured, `iat`, `nbf`, `exp` numbers when present, `nbf` and `exp` within the clock skew.
  */
 export function verifyJwt(token: string, keys: JwkSet, rules: JwtRules): JwtCheck {
   const first = token.indexOf('.');
@@ -86,7 +91,14 @@ export function verifyJwt(token: string, keys: JwkSet, rules: JwtRules): JwtChec
   if (payload === undefined) return JWS_INVALID;
   const claims = jsonObject(payload);
   if (claims === undefined) return JWT_INVALID;
+  if (rules.types !== undefined && !typeAccepted(header.typ, rules.types)) return CLAIM_FAILED;
   return claimsProblem(claims, rules) ?? { claims };
+}
+
+/** Whether the header's `typ` is one of `types`: none counts as a plain JWT (RFC 7519 §5.1); one not a string is none of them. */
+function typeAccepted(typ: unknown, types: ReadonlySet<string>): boolean {
+  if (typ === undefined) return types.has('application/jwt');
+  return typeof typ === 'string' && types.has(normalTyp(typ));
 }
 
 /** Why the claims set does not pass the route's rules, or undefined. */

@@ -66,15 +66,30 @@ export const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const REWRITTEN = new Set(['content-length', 'x-request-id', 'trailer']);
 
 /**
+ * Fields that let a cache store an answer (RFC 9111 §5.2, §5.3; RFC 9213's targeted fields, which
+ * a CDN reads before Cache-Control, and Surrogate-Control): the service's are not passed on. A
+ * refusal is the decision on one client's credentials, which no cache in front keys on: kept
+ * there (the service's `max-age`, `public`, or a 301 or 308 heuristically cacheable without any),
+ * one user's 401 or login redirect would be every user's, a logged-in one's too.
+ */
+const STORAGE = new Set(['cache-control', 'expires', 'surrogate-control']);
+const isStorageField = (lower: string) => STORAGE.has(lower) || lower.endsWith('cdn-cache-control');
+
+/**
  * The service's refusal as the client gets it: its fields but those the session writes itself,
- * and a 401 without a challenge given the bare `Bearer` one (RFC 9110 §11.6.1: a 401 has one).
+ * `Cache-Control: no-store` in place of the service's caching fields (STORAGE), as every answer
+ * the gateway makes for itself has, and a 401 without a challenge given the bare `Bearer` one
+ * (RFC 9110 §11.6.1: a 401 has one).
  */
 export function passedOn(answer: ServiceAnswer): PassedOnAnswer {
   const { status, body } = answer;
   const headers: string[] = [];
-  for (let i = 0; i < answer.headers.length; i += 2)
-    if (!REWRITTEN.has(answer.headers[i].toLowerCase()))
+  for (let i = 0; i < answer.headers.length; i += 2) {
+    const lower = answer.headers[i].toLowerCase();
+    if (!REWRITTEN.has(lower) && !isStorageField(lower))
       headers.push(answer.headers[i], answer.headers[i + 1]);
+  }
+  headers.push('cache-control', 'no-store');
   const challenge = fieldOf(headers, 'www-authenticate');
   if (status === 401 && challenge === undefined) headers.push('www-authenticate', 'Bearer');
   // A redirect to a login page says "who are you", as a 401 does: what a gRPC client is told,

@@ -168,6 +168,19 @@ function forwardedHostValue(host: string): string {
 }
 
 /** The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy, the original is shared by every attempt. */
+/**
+ * The same headers with `host` as Host (a copy: the list is shared by every attempt), the
+ * client's host staying in X-Forwarded-Host and Forwarded: for a request to a service of the
+ * gateway's own (an auth call), asked by its own name.
+ */
+export function withHost(headers: readonly string[], host: string): string[] {
+  const copy = headers.slice();
+  const at = copy.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'host');
+  if (at === -1) copy.unshift('host', host);
+  else copy[at + 1] = host;
+  return copy;
+}
+
 export function withTraceparent(headers: readonly string[], traceparent: string): string[] {
   const copy = headers.slice();
   const at = copy.lastIndexOf('traceparent');

@@ -1,4 +1,4 @@
-import type { DownstreamLimits, RetryConfig, RouteConfig } from '../../core/config/types.ts';
+import type { DownstreamLimits, RetryConfig, RouteConfig, TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { type DownstreamExchange, type FieldMap, hasBody } from '../../core/net/downstream.ts';
 import type { TrustList } from '../../core/net/trust.ts';
@@ -8,7 +8,7 @@ import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange.ts';
 import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
-import { buildUpstreamHeaders, withTraceparent } from './request-headers.ts';
+import { buildUpstreamHeaders, withHost, withTraceparent } from './request-headers.ts';
 import type { ResponseStore } from './response-store.ts';
 import type { SpoolSpace } from './spool-space.ts';
 
@@ -35,8 +35,10 @@ interface Destination {
   readonly route: RouteConfig;
   /** The path the upstream sees (the route's rewrite done). */
   readonly path: string;
-  /** host[:port] the client addressed: the upstream's Host. */
+  /** host[:port] the client addressed: the upstream's Host (and X-Forwarded-Host). */
   readonly authority: string;
+  /** The Host each attempt's target is asked with instead (an auth call); undefined: `authority`. */
+  readonly targetHost: ((target: TargetConfig) => string) | undefined;
   /** "http" or "https": how the client reached us, for X-Forwarded-Proto. */
   readonly protocol: string;
   /** Says what the route's header rules' {variables} stand for in this request (asked only when it has rules). */
@@ -55,8 +57,8 @@ interface Destination {
  * The request every attempt sends upstream, made once: the path; the headers (the client's
  * minus hop-by-hop fields, this hop's own, the route's rules, an upgrade's ask); the body, once
  * prepared; and what the exchange needs to relay the answer (this hop's Via, the route's
- * response rules, the limits). Only the trace context and the next hop's name differ from one
- * attempt to the next.
+ * response rules, the limits). Only the trace context, the next hop's name and (for an auth
+ * call) the Host differ from one attempt to the next.
  */
 export class UpstreamRequest {
   readonly #client: DownstreamExchange;
@@ -165,14 +167,18 @@ export class UpstreamRequest {
   /**
    * One attempt's exchange options: `traceparent` names the attempt's own span as the upstream's
    * parent (undefined: tracing is off); `nextHop` is the name Proxy-Status gives the upstream;
-   * `deadline` is the one the upstream is told of, as the request goes out (undefined: none).
+   * `deadline` is the one the upstream is told of, as the request goes out (undefined: none);
+   * `target` the one the attempt goes to.
    */
   forAttempt(
     traceparent: string | undefined,
     nextHop: string,
     deadline: DeadlineLeft | undefined,
+    target: { readonly config: TargetConfig },
   ): ExchangeOptions {
-    const { route, path, responseEdit, store } = this.#to;
+    const { route, path, responseEdit, store, targetHost } = this.#to;
+    const headers =
+      targetHost === undefined ? this.#headers : withHost(this.#headers, targetHost(target.config));
     // The cache's validators are known once it looked (after the request was made): added per attempt.
     const validators = store === undefined || store.validators.length === 0 ? undefined : store.validators;
     const { name, config, metrics } = this.#gateway;
@@ -181,7 +187,7 @@ export class UpstreamRequest {
       path,
       // A copy with the attempt's own traceparent: the list is shared by every attempt.
       headers: withValidators(
-        traceparent === undefined ? this.#headers : withTraceparent(this.#headers, traceparent),
+        traceparent === undefined ? headers : withTraceparent(headers, traceparent),
         validators,
       ),
       deadline,

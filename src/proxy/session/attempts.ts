@@ -112,7 +112,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
     if (!this.deadline.start()) return this.totalDeadlinePassed();
-    const { admitted, sends, req } = this;
+    const { admitted, sends, req, owner, deadline } = this;
     const { record } = req;
     const { upstream, route } = admitted;
     const now = performance.now();
@@ -130,7 +130,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const retry = record.tries.length > 0;
     // With tracing on, each attempt is a span of its own: the upstream's parent.
     const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path, route.path);
-    const options = sends.forAttempt(traceparent, this.owner.nextHop() as string, this.deadline.upstream);
+    const options = sends.forAttempt(traceparent, owner.nextHop() as string, deadline.upstream, target);
     const exchange = new Exchange(req.exchange, record, upstream, target, this, options);
     this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks, upstream);
     exchange.start();

@@ -1,8 +1,9 @@
-import type { RouteConfig } from '../../core/config/types.ts';
+import type { RouteConfig, TargetConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { type DownstreamHead, fieldMap } from '../../core/net/downstream.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
+import { serviceHost } from '../../upstream/health/probe.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { ForwardCall } from '../admit/forward-auth.ts';
 import type { ServiceAnswer } from '../admit/service-answer.ts';
@@ -107,8 +108,11 @@ class AuthCall implements AttemptsOwner {
       authority: client.host,
       upstreamPath: call.path,
       release: noRelease,
+      // Asked as the service it is (the client's host stays in X-Forwarded-Host): a front that
+      // routes by Host (an ingress) must take the GET to the service, not to the client's site.
+      targetHost: (target: TargetConfig) => serviceHost(upstream.config.healthCheck, target),
       // After the sifting of the client's fields (forward/request-headers.ts): the gateway's own.
-      requestEdit: (headers: readonly string[]) => [...withHost(headers, call.authority), ...call.own],
+      requestEdit: (headers: readonly string[]) => [...headers, ...call.own],
     };
     this.#attempts = new Attempts(this.#req, this, admitted, undefined, {
       deadlineMs: call.deadline,
@@ -185,18 +189,4 @@ class AuthCall implements AttemptsOwner {
  */
 function callRoute(route: RouteConfig): RouteConfig {
   return { ...route, requestHeaders: undefined, compression: undefined };
-}
-
-/**
- * The call's fields with `authority` as Host (the builder wrote the client's, which X-Forwarded-Host
- * and Forwarded keep): a front that routes by Host (an ingress) must take the GET to the service
- * its URL names, not to the client's site.
- */
-function withHost(headers: readonly string[], authority: string | undefined): readonly string[] {
-  if (authority === undefined) return headers;
-  const out = [...headers];
-  const at = out.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'host');
-  if (at === -1) out.unshift('host', authority);
-  else out[at + 1] = authority;
-  return out;
 }

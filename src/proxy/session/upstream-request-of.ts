@@ -21,6 +21,7 @@ export function upstreamRequestOf(
     route: admitted.route,
     path: admitted.upstreamPath,
     authority: admitted.authority,
+    targetHost: admitted.targetHost,
     protocol: listener.protocol,
     vars: owner,
     responseEdit: owner.responseEdit(),

@@ -108,7 +108,7 @@ class Probe implements ExchangeHandler {
             method: check.method,
             path: check.path,
             // Connection: close — the upstream need not keep a connection nobody will reuse.
-            headers: ['host', check.host ?? hostOf(target), 'user-agent', USER_AGENT, 'connection', 'close'],
+            headers: ['host', serviceHost(check, target), 'user-agent', USER_AGENT, 'connection', 'close'],
             body: { kind: 'none' },
           },
           this,
@@ -195,6 +195,15 @@ class Probe implements ExchangeHandler {
 /** The Host header a request to this target would carry: host:port, IPv6 in brackets. */
 function hostOf(target: TargetConfig): string {
   return new URL(target.origin).host;
+}
+
+/**
+ * The Host a target is asked with as the service it is, not as a client's site: its upstream's
+ * `health_check.host`, else its own authority. Its probes use it, and so does a forward-auth
+ * call to it, so a front that routes by Host takes both to the same place.
+ */
+export function serviceHost(check: { readonly host?: string } | undefined, target: TargetConfig): string {
+  return check?.host ?? hostOf(target);
 }
 
 function describeRanges(ranges: readonly (readonly [number, number])[]): string {

@@ -209,6 +209,7 @@ test('auth.jwt: none and HMAC cannot be written; the keys come from exactly one 
     name: 'idp.test:8443',
     algorithms: ['RS256', 'ES256'],
     clockSkew: 30_000,
+    types: ['application/jwt', 'application/at+jwt'],
     jwksMinRefresh: 30_000,
     claimsToHeaders: [{ claim: 'sub', header: 'X-User-Id' }],
   });
@@ -226,7 +227,6 @@ test('auth.forward: the service URL names the hop; defaults fill in; two ways at
   assert.deepEqual(forward, {
     name: 'auth.internal:9000',
     shared: false,
-    authority: 'auth.internal:9000',
     path: '/check',
     timeout: 5000,
     sendHeaders: ['authorization', 'cookie'],
@@ -379,4 +379,26 @@ test('auth.jwt.clock_skew: 0s is no tolerance (the clocks are one), a negative o
   assert.equal(skew('0s').routes[0].access?.auth?.jwt?.clockSkew, 0);
   assert.equal(skew('45s').routes[0].access?.auth?.jwt?.clockSkew, 45_000);
   assert.throws(() => skew('-1s'), /routes\[0\]\.auth\.jwt\.clock_skew: expected a duration like 0s/);
+});
+
+test('auth.jwt.types: media types, compared in their normal form (lower case, application/ written out); by default JWT and at+jwt', () => {
+  const types = (value: string) =>
+    parseConfig(
+      withRoute(`    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [a]${value} } }\n`),
+      SOURCE,
+      {},
+    ).routes[0].access?.auth?.jwt?.types;
+  assert.deepEqual(types(''), ['application/jwt', 'application/at+jwt']);
+  assert.deepEqual(types(', types: [AT+JWT, application/at+jwt, JWT]'), [
+    'application/at+jwt',
+    'application/jwt',
+  ]);
+  assert.throws(
+    () => types(', types: []'),
+    /routes\[0\]\.auth\.jwt\.types: expected a list of the header typ values/,
+  );
+  assert.throws(
+    () => types(', types: ["at jwt"]'),
+    /routes\[0\]\.auth\.jwt\.types\[0\]: expected a media type like at\+jwt or JWT/,
+  );
 });

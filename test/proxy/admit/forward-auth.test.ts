@@ -230,6 +230,71 @@ test("a url's auth service is asked with the URL's authority as Host, the client
   }
 });
 
+test("an auth service named as an upstream is asked as the service it is: its target's authority as Host, or its health_check.host; the client's host in X-Forwarded-Host", async () => {
+  const service = await startAuthService((_req, res) => res.writeHead(204).end());
+  const named = (extra: string) => (app: string) =>
+    forwardAuthConfig(app, '{ upstream: authsvc, path: /verify }', {
+      upstreams: `  authsvc:\n    targets:\n      - url: http://${service.host}\n${extra}`,
+    });
+  try {
+    for (const [extra, host] of [
+      ['', service.host],
+      ['    health_check: { host: auth.internal, interval: 1h }\n', 'auth.internal'],
+    ]) {
+      const { gw, echo, close } = await startAuthStage(named(extra));
+      try {
+        const res = await request(gw.url, { path: '/app', headers: { host: 'shop.example' } });
+        assert.equal(res.status, 200);
+        // The calls, not the probes (which say no X-Forwarded-Method).
+        const calls = service.asked.filter((asked) => asked['x-forwarded-method'] !== undefined);
+        assert.equal(calls.at(-1)?.host, host);
+        assert.equal(calls.at(-1)?.['x-forwarded-host'], 'shop.example');
+        assert.equal(
+          echo.received[0].headers.host,
+          'shop.example',
+          "the upstream is asked as the client's site",
+        );
+      } finally {
+        await close();
+      }
+    }
+  } finally {
+    await service.close();
+  }
+});
+
+test("a refusal passed on is no-store whatever the service said: a cache in front never keeps one client's 401, 403 or login redirect for another", async () => {
+  const service = await startAuthService((req, res) => {
+    const caching = {
+      'cache-control': 'public, max-age=600',
+      expires: 'Thu, 01 Jan 2099 00:00:00 GMT',
+      'cdn-cache-control': 'max-age=600',
+      'surrogate-control': 'max-age=600',
+    };
+    if (req.headers.authorization === 'Bearer readonly') return res.writeHead(403, caching).end('no');
+    // A 301 without any caching field is still heuristically cacheable (RFC 9110 §15.4.2).
+    if (req.headers.authorization === 'Bearer moved') return res.writeHead(301, { location: '/login' }).end();
+    res.writeHead(401, { ...caching, 'www-authenticate': 'Bearer realm="sso"' }).end('who?');
+  });
+  const { gw, echo, close } = await startAuthStage(guarded(service.url));
+  try {
+    for (const [authorization, status] of [
+      ['Bearer nobody', 401],
+      ['Bearer readonly', 403],
+      ['Bearer moved', 301],
+    ] as const) {
+      const res = await request(gw.url, { path: '/app', headers: { authorization } });
+      assert.equal(res.status, status);
+      assert.equal(res.headers['cache-control'], 'no-store', authorization);
+      for (const name of ['expires', 'cdn-cache-control', 'surrogate-control'])
+        assert.equal(res.headers[name], undefined, `${authorization}: ${name}`);
+    }
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await close(service);
+  }
+});
+
 test("the auth service's refusal passed on carries this gateway's Proxy-Status http_request_denied, as every access refusal does, after the service's own", async () => {
   const service = await startAuthService((req, res) => {
     if (req.headers.authorization === 'Bearer moved') return res.writeHead(302, { location: '/login' }).end();

@@ -13,6 +13,7 @@ import { constants, generateKeyPairSync, type KeyObject, sign, verify } from 'no
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, jwtVerify } from 'jose';
+import { normalTyp } from '../../../src/core/config/policy-values.ts';
 import { JWT_ALGORITHMS } from '../../../src/core/config/schema-access.ts';
 import { JwkSet } from '../../../src/proxy/admit/jwk-set.ts';
 import { JWS_ALGORITHMS, p1363ToDer } from '../../../src/proxy/admit/jws-algorithms.ts';
@@ -175,7 +176,9 @@ const arbHeaderEdit: fc.Arbitrary<Edit> = fc.oneof(
           set('b64', b64value)(o);
         },
     ),
-  fc.constantFrom<unknown>('JWT', 'at+jwt', 5).map((typ) => set('typ', typ)),
+  fc
+    .constantFrom<unknown>('JWT', 'at+jwt', 'AT+JWT', 'application/at+jwt', 'logout+jwt', 5)
+    .map((typ) => set('typ', typ)),
   fc.constantFrom('jku', 'x5u', 'zip', 'cty').map((name) => set(name, 'https://evil.test/')),
 );
 
@@ -300,6 +303,11 @@ interface Case {
   readonly issuer: boolean;
   readonly audiences: readonly string[] | undefined;
   readonly clockSkew: number;
+  /**
+   * One `typ` asked for, RFC 9068's (jose's `typ` option takes one and refuses a token without
+   * any, as ours does for any but JWT, which a token without typ counts as); undefined: any.
+   */
+  readonly typ: string | undefined;
 }
 
 const weighted = <T>(...choices: [T, number][]): fc.Arbitrary<T> =>
@@ -330,6 +338,7 @@ function arbCase(base: Base): fc.Arbitrary<Case> {
     issuer: fc.boolean(),
     audiences: fc.constantFrom(undefined, ['orders'], ['billing', 'orders'], ['billing']),
     clockSkew: fc.constantFrom(0, 1500, 30_000),
+    typ: fc.constantFrom(undefined, 'at+jwt', 'application/AT+JWT'),
   });
 }
 
@@ -373,6 +382,7 @@ async function jose(token: string, set: ReturnType<typeof createLocalJWKSet>, c:
       ...(c.issuer ? { issuer: ISSUER } : {}),
       ...(c.audiences === undefined ? {} : { audience: [...c.audiences] }),
       clockTolerance: c.clockSkew / 1000,
+      ...(c.typ === undefined ? {} : { typ: c.typ }),
     });
     return { claims: payload };
   } catch (err) {
@@ -387,6 +397,7 @@ function ours(token: string, set: JwkSet, c: Case): JwtCheck {
     ...(c.issuer ? { issuer: ISSUER } : {}),
     ...(c.audiences === undefined ? {} : { audiences: c.audiences }),
     clockSkew: c.clockSkew,
+    ...(c.typ === undefined ? {} : { types: new Set([normalTyp(c.typ)]) }),
   };
   return verifyJwt(token, set, rules);
 }

@@ -1,0 +1,119 @@
+/**
+ * A flood of bad Basic logins: each costs a password hash on the worker's one event loop, so
+ * the checks under way are bounded (one running, PASSWORD_CHECKS_WAITING waiting) and past
+ * that the gateway answers itself, 503 with Retry-After; a client's share of them is bounded too
+ * (429); the same credentials again wait for the check under way; credentials already found
+ * good are remembered and pass without a hash, flood or not.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import {
+  PASSWORD_CHECKS_PER_CLIENT,
+  PASSWORD_CHECKS_WAITING,
+} from '../../../src/proxy/admit/password-checks.ts';
+import { rawTogether, request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { parseRaw } from '../accept/downstream-fixture.ts';
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+
+const USERS = join(mkdtempSync(join(tmpdir(), 'candor-flood-')), 'users');
+// A flood arrives in one read of the sockets, whatever a check costs: a cheap one keeps the test short.
+writeFileSync(USERS, `alice:${bcrypt.hashSync('s3cret', 6)}\n`);
+
+/** The gateway: /admin behind Basic auth, 127.0.0.1 a proxy whose X-Forwarded-For names the client. */
+const stage = (echo: string) => `name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - name: admin
+    match: { path: /admin }
+    upstream: app
+    auth:
+      basic: { users_file: ${USERS} }
+upstreams:
+  app:
+    targets:
+      - url: ${echo}
+`;
+
+/** A login on a connection of its own (for rawTogether), `more` fields after the credentials. */
+const login = (authorization: string, id: string, more = '') =>
+  `GET /admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept: application/json\r\nX-Request-Id: ${id}\r\nAuthorization: ${authorization}\r\n${more}\r\n`;
+
+test('bad logins past the bound of password checks get 503 from the gateway; a remembered login passes', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(stage(echo.url));
+  try {
+    const good = { authorization: basic('alice', 's3cret') };
+    assert.equal((await request(gw.url, { path: '/admin', headers: good })).status, 200);
+
+    // Each from a client of its own, as the trusted proxy in front says: the bound is the worker's.
+    const flood = Array.from({ length: PASSWORD_CHECKS_WAITING + 30 }, (_, i) =>
+      login(basic('alice', `guess ${i}`), `f-${i}`, `X-Forwarded-For: 198.51.100.${i + 1}\r\n`),
+    );
+    const remembered = login(good.authorization, 'good');
+    const raws = await rawTogether(gw.port, [...flood, remembered]);
+    assert.equal(parseRaw(raws.pop() as string).status, 200);
+    const answers = raws.map(parseRaw);
+
+    const busy = answers.flatMap((res, i) => (res.status === 503 ? [[res, i] as const] : []));
+    const refused = answers.filter((res) => res.status === 401);
+    assert.equal(busy.length + refused.length, answers.length, 'every answer is a 401 or a 503');
+    assert.ok(busy.length > 0, 'some logins found the bound full');
+    assert.ok(refused.length <= PASSWORD_CHECKS_WAITING + 1 + 5, `${refused.length} checks were run`);
+    const [res, i] = busy[0];
+    const details = 'too many password checks under way (1 running, 32 waiting): try again shortly';
+    assert.equal(res.headers['proxy-status'], `edge-1; error=proxy_internal_response; details="${details}"`);
+    assert.equal(res.headers['retry-after'], '1');
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.equal(res.headers['www-authenticate'], undefined);
+    const problem = JSON.parse(res.body);
+    assert.equal(problem.retryable, true);
+    assert.equal(problem.detail.includes('too many password checks'), true, problem.detail);
+    const line = await gw.logFor(`f-${i}`);
+    assert.equal(line.status, 503);
+    assert.equal(line.auth, 'failed: proxy_internal_response');
+    // The upstream saw the two good logins only.
+    assert.equal(echo.received.length, 2);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test("one client's logins past its share of the password checks get 429; the same credentials again wait for the check under way", async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(stage(echo.url));
+  try {
+    // Ten guesses from one client (no X-Forwarded-For: the peer), each another password.
+    const guesses = Array.from({ length: 10 }, (_, i) => login(basic('alice', `guess ${i}`), `g-${i}`));
+    const answers = (await rawTogether(gw.port, guesses)).map(parseRaw);
+    const over = answers.flatMap((res, i) => (res.status === 429 ? [[res, i] as const] : []));
+    assert.equal(answers.filter((res) => res.status === 401).length, PASSWORD_CHECKS_PER_CLIENT);
+    assert.equal(over.length, 10 - PASSWORD_CHECKS_PER_CLIENT);
+    const [res, i] = over[0];
+    assert.equal(
+      res.headers['proxy-status'],
+      'edge-1; error=http_request_denied; details="this client has 4 password checks under way already"',
+    );
+    assert.equal(res.headers['retry-after'], '1');
+    assert.equal((await gw.logFor(`g-${i}`)).auth, 'failed: http_request_denied');
+
+    // A page's parallel requests with one good login: one check, every one let in.
+    const page = Array.from({ length: 10 }, (_, i) => login(basic('alice', 's3cret'), `p-${i}`));
+    const passed = (await rawTogether(gw.port, page)).map(parseRaw);
+    assert.deepEqual(
+      passed.map((res) => res.status),
+      Array(10).fill(200),
+    );
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
