@@ -303,6 +303,38 @@ test('an HTTP/2 client that resets its stream (CANCEL), its connection staying u
   }
 });
 
+test('an HTTP/2 client whose TCP connection closes while its request is in flight (no RST_STREAM): 499 naming the closed connection, not a stream reset', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+  });
+  const gw = await startTestGateway(
+    `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${upstream.url}\n`,
+    {},
+    'http2: true',
+  );
+  try {
+    for (const [id, leave] of [
+      ['fin', (client: RawH2Client) => client.socket.end()],
+      ['destroyed', (client: RawH2Client) => client.socket.destroy()],
+    ] as const) {
+      const client = await RawH2Client.connect(gw.port);
+      const before = upstream.received.length;
+      client.send(headers(1, headerBlock(requestFields('/slow', 'GET', [['x-request-id', id]]))));
+      while (upstream.received.length === before) await new Promise((resolve) => setTimeout(resolve, 5));
+      leave(client);
+      const line = await gw.logFor(id);
+      assert.deepEqual(
+        [line.status, line.error, line.details, line.client_aborted],
+        [499, 'client_closed', 'client closed the connection', true],
+        id,
+      );
+    }
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
 // nghttp2 closes such a connection itself (GOAWAY FLOW_CONTROL_ERROR, RFC 9113 §6.9.1) and closes
 // its streams with INTERNAL_ERROR: no RST_STREAM of the client's, which the log said there was.
 test('an HTTP/2 client whose connection breaks HTTP/2 while its request is in flight: 499 naming the breach, not a stream the client reset', async () => {

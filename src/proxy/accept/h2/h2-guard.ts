@@ -200,6 +200,13 @@ export class H2Guard {
     if (this.openStreams === 0) this.#idle.refresh();
   }
 
+  /** The client's connection is open both ways: it neither ended (FIN) nor dropped it. */
+  get connectionUp(): boolean {
+    if (this.#session.destroyed) return false;
+    const socket = this.#session.socket;
+    return !socket.destroyed && !socket.readableEnded;
+  }
+
   /** The client's address, TLS and SNI, as every stream's head carries them. */
   connectionFacts(): H2ConnectionFacts {
     if (this.#facts !== undefined) return this.#facts;

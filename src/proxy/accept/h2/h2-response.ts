@@ -45,6 +45,8 @@ export interface H2ResponseOwner {
   sendTimeout(streamId: number): void;
   /** The largest header list the client takes (its SETTINGS_MAX_HEADER_LIST_SIZE; Infinity: it set none). */
   readonly clientHeaderListSize: number;
+  /** The client's connection is still open both ways (it neither ended nor dropped it). */
+  readonly connectionUp: boolean;
 }
 
 /** What a Date field adds to a head that has none (node:http2 adds one): its name, 29 bytes of value, 32. */
@@ -583,13 +585,10 @@ export class H2Response implements ResponseSink {
     // detached from its session, and the client reset nothing.
     if (!this.#cut && !(this.#finished && clean))
       this.#breach = protocolBreach(this.#stream, 'before its answer was whole');
-    // A reset we did not make, on a connection still up: the client cancelled the stream.
-    if (
-      !this.#cut &&
-      !(this.#finished && clean) &&
-      this.#breach === undefined &&
-      !this.#stream.session?.destroyed
-    ) {
+    // A reset we did not make, on a connection still up: the client cancelled the stream. (node:http2
+    // closes every stream CANCEL when its client's connection ends, FIN or drop, the stream
+    // already detached from its session: the connection closed, no reset; its guard knows.)
+    if (!this.#cut && !(this.#finished && clean) && this.#breach === undefined && this.#owner.connectionUp) {
       this.#resetByClient = this.#stream.rstCode;
       this.#owner.clientReset();
     }
