@@ -231,8 +231,7 @@ export class RequestSession implements AttemptsOwner {
       headRefused,
       bodyComplete: exchange.bodyComplete,
     });
-    const sent = writeErrorResponse(response, failure, facts);
-    // An answer too large for the client is a reset instead (INTERNAL_ERROR): INTERNAL to gRPC.
+    const sent = writeErrorResponse(response, failure, facts); // unsent: reset, INTERNAL to gRPC
     if (record.grpc) toldGrpcStatus(record, sent ? grpcStatusOf(failure) : GRPC_CODES.INTERNAL);
   }
 
