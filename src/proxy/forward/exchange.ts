@@ -345,9 +345,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       (request.protocol === 'HTTP/2' ||
         (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
     // A gRPC upstream's Trailers-Only answer: its status is in the head; an answer that is not
-    // a 200 and has none is read by the client by its HTTP status, as gRPC maps it.
+    // a 200 and has none is read by the client by its HTTP status, as gRPC maps it, and so is a
+    // 200 that is no gRPC answer (a JSON API's): UNKNOWN (http-grpc-status-mapping.md).
     if (record.grpc)
-      record.upstreamGrpcStatus = grpcStatusIn(response.headers) ?? grpcStatusOfHttp(statusCode);
+      record.upstreamGrpcStatus =
+        grpcStatusIn(response.headers) ??
+        grpcStatusOfHttp(statusCode) ??
+        (statusCode === 200 && !isGrpcResponse(statusCode, response.headers)
+          ? GRPC_CODES.UNKNOWN
+          : undefined);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(
