@@ -298,6 +298,15 @@ export interface H2StreamEnd {
 const NODE_H2_DEFAULT_FIELDS = 128;
 
 /**
+ * A stream reset ENHANCE_YOUR_CALM after its head: node:http2 resets one with that code, no
+ * other sign, for a trailer section past the gateway's bound (its SETTINGS' header list size
+ * once acknowledged, its count of fields), as it does for a head; which side reset it cannot be
+ * known, so both are named (a gRPC server's large trailers, `grpc-status-details-bin`, get here).
+ */
+const CALM_AFTER_HEAD =
+  "stream reset (ENHANCE_YOUR_CALM): the upstream's reset, or node:http2 refusing a trailer section past the gateway's bound on size or fields";
+
+/**
  * An HTTP/2 stream that ended without a whole response, classified once. RFC 9113 §8.7: a
  * stream refused with REFUSED_STREAM, or above the last stream id of a GOAWAY, was never
  * processed, so it may go again whatever its method (when its body can be replayed: else it
@@ -366,11 +375,13 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
         ? short
         : below !== undefined
           ? below
-          : rst !== undefined
-            ? `stream reset by the upstream (${rst})`
-            : goawayClosed
-              ? `the upstream closed the HTTP/2 connection (${closedBy})`
-              : describeDrop(end.error === undefined ? undefined : end.error);
+          : rst === 'ENHANCE_YOUR_CALM'
+            ? CALM_AFTER_HEAD
+            : rst !== undefined
+              ? `stream reset by the upstream (${rst})`
+              : goawayClosed
+                ? `the upstream closed the HTTP/2 connection (${closedBy})`
+                : describeDrop(end.error === undefined ? undefined : end.error);
     return new Failure('http_response_incomplete', `response body cut short: ${how} ${after}`, {
       stage: 'body_streaming',
       cause,

@@ -39,6 +39,11 @@ interface FailureInit {
   readonly challenge?: string;
   /** The hop that failed when it is not the route's upstream (an auth hop: "auth:idp.example.com"). */
   readonly nextHop?: string;
+  /**
+   * The silence it ended was the client's turn: a gRPC call whose upstream had answered the
+   * client's last message, the client's side still open. Judged against no target (clientsOwn).
+   */
+  readonly clientsTurn?: boolean;
 }
 
 /**
@@ -60,6 +65,7 @@ export class Failure extends Error {
   readonly clientMayRetry: boolean;
   readonly challenge: string | undefined;
   readonly nextHop: string | undefined;
+  readonly clientsTurn: boolean;
 
   constructor(type: FailureType, details: string, init: FailureInit = {}) {
     // A failure is a verdict about a peer, not a bug: where in Candor it was built says
@@ -84,6 +90,7 @@ export class Failure extends Error {
     this.clientMayRetry = init.final === true ? false : this.kind.clientMayRetry;
     this.challenge = init.challenge;
     this.nextHop = init.nextHop;
+    this.clientsTurn = init.clientsTurn === true;
   }
 
   /** The short code for logs: the kind's, or its `finalFlag` for a refusal no retry turns around (an access rule's). */
@@ -97,9 +104,9 @@ export class Failure extends Error {
     return this.kind.shape;
   }
 
-  /** The client's own doing (it left, its deadline passed): never judged against a target. */
+  /** The client's own doing (it left, its deadline passed, its turn to speak): never judged against a target. */
   get clientsOwn(): boolean {
-    return CLIENTS_OWN.has(this.type);
+    return this.clientsTurn || CLIENTS_OWN.has(this.type);
   }
 
   /** Says something of the target that failed (one of the four upstream shapes, not the client's doing). */
@@ -142,6 +149,7 @@ export class Failure extends Error {
       final: !this.clientMayRetry && this.kind.clientMayRetry,
       ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
+      clientsTurn: this.clientsTurn,
     });
   }
 }

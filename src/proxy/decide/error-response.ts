@@ -129,13 +129,14 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
 /**
  * Writes an error answer through the exchange's response sink. With `facts.close` the
  * connection closes after it (lingering: the client reads the answer before the close, and
- * what it still sends of a body is dropped).
+ * what it still sends of a body is dropped). False when it could not go and the response was
+ * cut instead (over HTTP/2, RST_STREAM INTERNAL_ERROR).
  */
 export function writeErrorResponse(
   response: ResponseSink,
   failure: Failure,
   facts: ErrorResponseFacts,
-): void {
+): boolean {
   const answer = buildErrorResponse(failure, facts);
   // Sent with the turn's other responses (turn-end.ts): a failure costs no wake-up of its own.
   response.holdUntilTurnEnd();
@@ -145,11 +146,12 @@ export function writeErrorResponse(
     // Not even this answer's head can go (an HTTP/2 client whose header list size is smaller
     // still): the response is cut, and the log names the failure it was for.
     response.abort();
-    return;
+    return false;
   }
   // UTF-8, as Content-Length counted the body.
   if (!facts.head) response.write(Buffer.from(answer.body.body));
   response.end();
+  return true;
 }
 
 /**

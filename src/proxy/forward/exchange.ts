@@ -159,6 +159,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private readonly bodyUnannounced: boolean;
   /** Request body bytes this attempt has written. */
   private bodySent = 0;
+  /** The last bytes that moved went to the upstream (the client's), not from it: the upstream owes the next word. */
+  private clientSpokeLast = false;
   /** The streamed body's minimum rate, judged while it comes from the client (body-rate.ts). */
   private bodyRate: BodyRate | undefined;
   /** Interim answers relayed so far, and their fields' bytes (bounded by MAX_INTERIM). */
@@ -343,9 +345,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       (request.protocol === 'HTTP/2' ||
         (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
     // A gRPC upstream's Trailers-Only answer: its status is in the head; an answer that is not
-    // a 200 and has none is read by the client by its HTTP status, as gRPC maps it.
+    // a 200 and has none is read by the client by its HTTP status, as gRPC maps it, and so is a
+    // 200 that is no gRPC answer (a JSON API's): UNKNOWN (http-grpc-status-mapping.md).
     if (record.grpc)
-      record.upstreamGrpcStatus = grpcStatusIn(response.headers) ?? grpcStatusOfHttp(statusCode);
+      record.upstreamGrpcStatus =
+        grpcStatusIn(response.headers) ??
+        grpcStatusOfHttp(statusCode) ??
+        (statusCode === 200 && !isGrpcResponse(statusCode, response.headers)
+          ? GRPC_CODES.UNKNOWN
+          : undefined);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(
@@ -411,6 +419,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
     this.record.bytesOut += chunk.length;
+    this.clientSpokeLast = false;
     this.copy?.add(chunk);
     this.grpcBounds?.feed(chunk);
     if (this.spool !== undefined) {
@@ -604,9 +613,25 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       if (this.stage === 'body_streaming') return this.owner.bodyOver(failure);
       return this.owner.settled({ kind: 'left', failure });
     }
-    if (this.stage === 'body_streaming') return this.failAfterHead(failure);
+    if (this.stage === 'body_streaming') return this.failAfterHead(this.turnOf(failure));
     this.finish();
     this.owner.settled({ kind: 'failed', failure, headRefused: this.headRefused });
+  }
+
+  /**
+   * A gRPC call's response that stalled (timeouts.read, or the total deadline) after the upstream
+   * had answered the client's last message, with the client's side still open: in a bidirectional
+   * conversation the upstream waits for the client's next message, so its silence says nothing
+   * of the target (a chat left idle would otherwise eject a healthy one). Still cut, and told so.
+   */
+  private turnOf(failure: Failure): Failure {
+    if (failure.type !== 'connection_read_timeout' || !this.record.grpc) return failure;
+    if (this.clientSpokeLast || this.client.bodyComplete) return failure;
+    return new Failure(
+      failure.type,
+      `${failure.details}; the upstream had answered the client's last message, and the client had not ended its side (its turn to speak)`,
+      { stage: failure.stage, cause: failure.cause, clientsTurn: true },
+    );
   }
 
   // ── the client's side ────────────────────────────────────────────────────────────
@@ -632,6 +657,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onBodyChunk(chunk: Buffer): void {
     // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
     this.bodySent += chunk.length;
+    this.clientSpokeLast = true;
     this.bodyRate?.received(chunk.length);
     if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
       this.cancel(

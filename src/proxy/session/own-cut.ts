@@ -19,7 +19,12 @@ export function ownCutOf(
   finished: boolean,
 ): Failure | undefined {
   if (finished || record.upgraded) return undefined;
-  if (response.cutBySend !== undefined) return sendTimeoutFailure(response.cutBySend);
+  if (response.cutBySend !== undefined) {
+    // The stream was reset CANCEL, which a gRPC client reads as CANCELLED (PROTOCOL-HTTP2.md,
+    // "Errors"): not the upstream's status, in trailers the client never took.
+    if (record.grpc) toldGrpcStatus(record, GRPC_CODES.CANCELLED);
+    return sendTimeoutFailure(response.cutBySend);
+  }
   const refused = response.refusedTrailers;
   if (refused === undefined) return undefined;
   // The client read a reset, INTERNAL to a gRPC client: the upstream's status, in the trailers

@@ -1,7 +1,7 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
-import { FAILURES } from '../../core/failure/taxonomy.ts';
+import { FAILURES, GRPC_CODES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
@@ -231,8 +231,8 @@ export class RequestSession implements AttemptsOwner {
       headRefused,
       bodyComplete: exchange.bodyComplete,
     });
-    if (record.grpc) toldGrpcStatus(record, grpcStatusOf(failure));
-    writeErrorResponse(response, failure, facts);
+    const sent = writeErrorResponse(response, failure, facts); // unsent: reset, INTERNAL to gRPC
+    if (record.grpc) toldGrpcStatus(record, sent ? grpcStatusOf(failure) : GRPC_CODES.INTERNAL);
   }
 
   /** The name clients may see for the next hop: the upstream's, or the target's address when exposed. */

@@ -171,6 +171,17 @@ test("a client whose limit not even the gateway's answer fits: its stream is cut
     const small = await get(session, { ':path': '/small', 'x-request-id': 'small-but-not-enough' });
     assert.equal(small.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
     assert.equal((await gw.logFor('small-but-not-enough')).error, 'client_header_list_size');
+    // A gRPC call's Trailers-Only answer (RESOURCE_EXHAUSTED) does not fit either: the reset is
+    // what its client reads, INTERNAL, and the log's grpc_status says so (it said 8).
+    const grpc = await get(session, {
+      ':path': '/big.Svc/Call',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'x-request-id': 'grpc-nothing-fits',
+    });
+    assert.equal(grpc.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+    const grpcLine = await gw.logFor('grpc-nothing-fits');
+    assert.deepEqual([grpcLine.error, grpcLine.grpc_status], ['client_header_list_size', 13]);
   } finally {
     session.destroy();
   }

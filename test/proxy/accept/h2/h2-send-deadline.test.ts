@@ -17,6 +17,16 @@ const keep = closeAfterAll();
 const SMALL = Buffer.alloc(100, 'y');
 const upstream = await keep(
   listenOnLoopback((req, res) => {
+    if (req.url === '/grpc.Svc/Watch') {
+      // A gRPC answer: one message as large as BIG, then grpc-status 0 in the trailers.
+      const prefix = Buffer.from([0, 0, 0, 0, 0]);
+      prefix.writeUInt32BE(BIG.length, 1);
+      res.writeHead(200, { 'content-type': 'application/grpc', trailer: 'grpc-status' });
+      res.write(prefix);
+      res.addTrailers({ 'grpc-status': '0' });
+      res.end(BIG);
+      return;
+    }
     const body = req.url === '/small' ? SMALL : BIG;
     res.writeHead(200, { 'content-length': body.length });
     res.end(body);
@@ -48,7 +58,13 @@ async function cancelledAfter200(
 ): Promise<void> {
   const session = http2.connect(`http://127.0.0.1:${gw.port}`, options);
   try {
-    const stream = session.request({ ':path': path, 'x-request-id': requestId });
+    const grpc = path.startsWith('/grpc.');
+    const stream = session.request({
+      ':path': path,
+      'x-request-id': requestId,
+      ...(grpc ? { ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' } : {}),
+    });
+    if (grpc) stream.end(Buffer.from([0, 0, 0, 0, 0]));
     stream.pause();
     const status = await new Promise<number>((resolve) =>
       stream.once('response', (headers) => resolve(Number(headers[':status']))),
@@ -88,4 +104,13 @@ test('a small answer whole in one read, to a client whose window is shut, is cut
   // from the response, the gateway's cut, not a client that left.
   saysCutAtSendDeadline(line);
   assert.equal(line.tries, undefined, 'its one attempt ended as the request did: not listed');
+});
+
+test("a gRPC call cut at limits.http2.send_timeout is logged with the CANCELLED its client reads, not the upstream's grpc-status", async () => {
+  // The upstream's trailers said 0 (OK), but the client got RST_STREAM CANCEL, which a gRPC
+  // client reads as CANCELLED: the log's grpc_status said 0, a success nobody received.
+  await cancelledAfter200('/grpc.Svc/Watch', 'h2-grpc-non-reader', {});
+  const line = await gw.logFor('h2-grpc-non-reader');
+  saysCutAtSendDeadline(line);
+  assert.equal(line.grpc_status, 1);
 });

@@ -43,6 +43,12 @@ server.addService(service, {
     seen.push(call.metadata);
     const order = call.request.toString();
     if (order === 'missing') return callback({ code: grpc.status.NOT_FOUND, details: 'no order "missing"' });
+    if (order === 'detailed') {
+      // Trailing metadata past the gateway's 32 KiB bound on a header section, after a message.
+      const trailers = new grpc.Metadata();
+      trailers.set('x-debug', 'd'.repeat(40 * 1024));
+      return callback(null, Buffer.from('order detailed: shipped'), trailers);
+    }
     callback(null, Buffer.from(`order ${order}: shipped`));
   },
 });
@@ -93,4 +99,20 @@ test('the server’s own NOT_FOUND passes through untouched, with its message', 
   assert.equal(status, '5');
   assert.equal(decodeURIComponent(String(message)), 'no order "missing"');
   assert.equal(res.headers['proxy-status'], undefined, 'not a gateway failure');
+});
+
+test("trailers past the gateway's bound on a used session: the cut names node:http2's refusal beside an upstream's reset, never the upstream's reset alone", async () => {
+  // node:http2 refuses the trailer section itself once the upstream acknowledged the gateway's
+  // SETTINGS, resetting the stream ENHANCE_YOUR_CALM: the details said "stream reset by the
+  // upstream (ENHANCE_YOUR_CALM)", a reset the upstream never sent.
+  assert.equal((await call('1', 'grpc-before-detailed')).status, 200);
+  const res = await call('detailed', 'grpc-detailed');
+  assert.equal(res.status, 200);
+  assert.equal(res.aborted, true, 'the transfer is cut, never ended as whole');
+  const line = await gw.logFor('grpc-detailed');
+  assert.equal(line.error, 'http_response_incomplete');
+  assert.match(
+    String(line.details),
+    /^response body cut short: stream reset \(ENHANCE_YOUR_CALM\): the upstream's reset, or node:http2 refusing a trailer section past the gateway's bound on size or fields after [0-9.]+ ms$/,
+  );
 });
