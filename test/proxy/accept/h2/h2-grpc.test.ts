@@ -8,11 +8,17 @@ import http2 from 'node:http2';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { Failure } from '../../../../src/core/failure/failure.ts';
-import { buildGrpcAnswer } from '../../../../src/core/failure/grpc-answer.ts';
-import { sendGrpcAnswer } from '../../../../src/proxy/accept/h2/grpc-answer-sink.ts';
+import { buildGrpcAnswer, type GrpcAnswer } from '../../../../src/core/failure/grpc-answer.ts';
+import type { ResponseSink } from '../../../../src/core/net/downstream.ts';
 import { formatGrpcTimeout, parseGrpcTimeout } from '../../../../src/proxy/accept/h2/grpc-timeout.ts';
 import { startH2Fixture } from './h2-fixture.ts';
 import { FLAG, FRAME, headerBlock, headers, ping, RawH2Client, requestFields } from './h2-frames.ts';
+
+/** A gateway-made gRPC answer given to the sink as the error writer gives it: head and end at once. */
+function sendGrpcAnswer(sink: ResponseSink, answer: GrpcAnswer): void {
+  sink.sendHead(answer.status, 'OK', answer.headers);
+  sink.end();
+}
 
 test('grpc-timeout: every unit in milliseconds, rounded up', () => {
   assert.equal(parseGrpcTimeout('2H'), 7_200_000);
