@@ -283,7 +283,10 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     request: (exchange, listener) => {
       const live = current();
       const probes = live.config.admin?.probesPath;
-      if (probes !== undefined && exchange.head.method === 'GET') {
+      // HEAD too: a load balancer that probes with HEAD would otherwise be routed, and read the
+      // upstream's 200 for the gateway's readiness, draining or not (the sink sends no body).
+      const method = exchange.head.method;
+      if (probes !== undefined && (method === 'GET' || method === 'HEAD')) {
         const which = probeFor(probes, exchange.head.target, live.config.paths);
         if (which !== undefined) return answerProbe(exchange.response, which, gateway.draining);
       }
