@@ -76,7 +76,11 @@ export async function startAdminServer(options: {
       req.resume();
       return send(res, problem(400, 'Bad request', 'the request target is not a path of the admin API'));
     }
-    const route = routes.get(`${method} ${url.pathname}`);
+    // HEAD is GET without the body (RFC 9110 §9.3.2; node:http sends none): a monitor that
+    // probes `HEAD /ready` is answered as GET is, not refused for a token the probe needs not.
+    const route =
+      routes.get(`${method} ${url.pathname}`) ??
+      (method === 'HEAD' ? routes.get(`GET ${url.pathname}`) : undefined);
     const fields = { who, method, path: url.pathname };
     if (!hosts.allows(req.headers.host)) {
       const host = String(req.headers.host).slice(0, 200);
@@ -113,7 +117,9 @@ export async function startAdminServer(options: {
     }
     if (route === undefined) {
       req.resume();
-      const allowed = [...routes.values()].filter((r) => r.path === url.pathname).map((r) => r.method);
+      const allowed = [...routes.values()]
+        .filter((r) => r.path === url.pathname)
+        .flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
       const answer =
         allowed.length > 0
           ? {

@@ -1,0 +1,102 @@
+/**
+ * HEAD on the admin API is GET without the body (RFC 9110 §9.3.2: a server answers HEAD as it
+ * would GET), on the open routes too: a load balancer or a monitor that probes `HEAD /ready`
+ * was told 401 "this call needs the admin token" (a lie: GET needs none) and logged as a
+ * refused caller; a HEAD with the token was a 405 whose Allow did not list HEAD. The real
+ * admin endpoints and status page over the primary's control, on a real socket.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { createLoggerOn } from '../../../src/observe/log/logger.ts';
+import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
+import { ClusterControl } from '../../../src/server/admin/cluster-control.ts';
+import { adminEndpoints } from '../../../src/server/admin/endpoints.ts';
+import { statusPageRoutes } from '../../../src/server/admin/status-page.ts';
+import { rawRequest } from '../../helpers/http-client.ts';
+
+const TOKEN = 'admin-methods-token-0123456789abcdef';
+const lines: Record<string, unknown>[] = [];
+let server: AdminServer;
+
+before(async () => {
+  const config = parseConfig(
+    'name: methods\nlisten:\n  - address: 127.0.0.1:0\nroutes:\n  - upstream: app\nupstreams:\n  app:\n    targets: [{ url: "http://127.0.0.1:9" }]\n',
+    '<test>',
+    {},
+  );
+  const logger = createLoggerOn(
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+        done();
+      },
+    }),
+    'info',
+    'methods',
+  );
+  const control = new ClusterControl('<test>', config, logger);
+  control.serving = true;
+  server = await startAdminServer({
+    host: '127.0.0.1',
+    port: 0,
+    token: TOKEN,
+    allowedHosts: [],
+    routes: [...adminEndpoints(control), ...statusPageRoutes()],
+    logger,
+  });
+});
+
+after(() => server?.close());
+
+/** One request as sent; its status, head (lower-cased names) and body. */
+async function send(method: string, path: string, token?: string) {
+  const auth = token === undefined ? '' : `Authorization: Bearer ${token}\r\n`;
+  const { raw } = await rawRequest(
+    server.port(),
+    `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Connection: close\r\n\r\n`,
+  );
+  const split = raw.indexOf('\r\n\r\n');
+  const head = raw.slice(0, split).toLowerCase();
+  return { status: Number(raw.split(' ')[1]), head, body: raw.slice(split + 4) };
+}
+
+test('HEAD of an open route (the probes, the status page) answers as GET does, without the body and without the token', async () => {
+  for (const path of ['/live', '/ready', '/', '/status-page.js']) {
+    const get = await send('GET', path);
+    const head = await send('HEAD', path);
+    assert.equal(get.status, 200, path);
+    assert.equal(head.status, 200, `${path}: ${head.head}`);
+    assert.equal(/content-type: .*/.exec(head.head)?.[0], /content-type: .*/.exec(get.head)?.[0], path);
+    assert.equal(head.body, '', path);
+  }
+  assert.deepEqual(
+    lines.filter((l) => l.msg === 'admin unauthorized'),
+    [],
+    'a HEAD probe is no refused caller',
+  );
+});
+
+test('HEAD of a route behind the token needs it, as GET does; with it, the head of GET', async () => {
+  const refused = await send('HEAD', '/config');
+  assert.equal(refused.status, 401);
+  assert.match(refused.head, /\r\nwww-authenticate: bearer realm="candor-admin"/);
+  const answered = await send('HEAD', '/config', TOKEN);
+  assert.equal(answered.status, 200);
+  assert.match(answered.head, /\r\ncontent-type: application\/json/);
+  assert.equal(answered.body, '');
+});
+
+test('405 lists HEAD beside GET in Allow; a write route’s Allow stays its own method', async () => {
+  const reload = await send('GET', '/reload', TOKEN);
+  assert.equal(reload.status, 405);
+  assert.match(reload.head, /\r\nallow: post\r\n/);
+  const status = await send('DELETE', '/status', TOKEN);
+  assert.equal(status.status, 405);
+  assert.match(status.head, /\r\nallow: get, head\r\n/);
+  assert.equal(
+    JSON.parse(status.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, '')).detail,
+    '/status takes GET, HEAD',
+  );
+});
