@@ -2,7 +2,8 @@
  * HEAD on the admin API is GET without the body (RFC 9110 §9.3.2: a server answers HEAD as it
  * would GET), on the open routes too: a load balancer or a monitor that probes `HEAD /ready`
  * was told 401 "this call needs the admin token" (a lie: GET needs none) and logged as a
- * refused caller; a HEAD with the token was a 405 whose Allow did not list HEAD. The real
+ * refused caller; a HEAD with the token was a 405 whose Allow did not list HEAD. And a write
+ * that names one target twice is refused, not echoed whole while the last entry won. The real
  * admin endpoints and status page over the primary's control, on a real socket.
  */
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { ClusterControl } from '../../../src/server/admin/cluster-control.ts';
 import { adminEndpoints } from '../../../src/server/admin/endpoints.ts';
 import { statusPageRoutes } from '../../../src/server/admin/status-page.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
+import { adminCall } from '../../helpers/serve-process.ts';
 
 const TOKEN = 'admin-methods-token-0123456789abcdef';
 const lines: Record<string, unknown>[] = [];
@@ -99,4 +101,23 @@ test('405 lists HEAD beside GET in Allow; a write route’s Allow stays its own 
     JSON.parse(status.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, '')).detail,
     '/status takes GET, HEAD',
   );
+});
+
+test('PUT /targets/weights naming one target twice is a 400 naming the second: the answer would echo both and the last win', async () => {
+  const target = 'http://127.0.0.1:9';
+  for (const twice of [target, 'http://127.0.0.1:9/']) {
+    const { status, body } = await adminCall(server.port(), 'PUT', '/targets/weights', {
+      token: TOKEN,
+      body: {
+        upstream: 'app',
+        weights: [
+          { target, weight: 0 },
+          { target: twice, weight: 5 },
+        ],
+      },
+    });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.field, 'weights[1].target');
+    assert.equal(body.detail, `weights[1].target: ${twice} is the target weights[0] names already`);
+  }
 });
