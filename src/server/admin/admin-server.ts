@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Logger } from '../../observe/log/logger.ts';
+import { createHostCheck } from '../gateway/host-check.ts';
 import { type AdminAnswer, problem, send } from './answer.ts';
-import { createHostCheck } from './host-check.ts';
 import { bearerMatches } from './token.ts';
 
 /** One request to the admin API, as a route's handler sees it. */
@@ -46,7 +46,7 @@ const MAX_BODY = 64 * 1024;
  * every route but the probes, JSON answers, RFC 9457 problems for errors. Each call with a
  * token is logged with who made it; each refused one (no or wrong token) is logged as a
  * warning, without the header's content. Before anything, the Host must be one of the
- * listener's own names (host-check.ts): 421 Misdirected Request otherwise, the status for an
+ * listener's own names (gateway/host-check.ts): 421 Misdirected Request otherwise, the status for an
  * authority this server does not answer for (RFC 9110 §15.5.20), which is what a DNS-rebound
  * name is; 403 would say the client lacks a right, and a right is what the token is about.
  */

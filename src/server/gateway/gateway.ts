@@ -34,6 +34,7 @@ import type { CanaryStatus } from '../canary/canary-controller.ts';
 import type { OperatorWord } from '../canary/operator-actions.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
+import { createHostCheck } from './host-check.ts';
 import { probeAnswer, probeFor } from './probes.ts';
 import {
   planListeners,
@@ -363,7 +364,11 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     // node:http comes with it: a cluster worker, whose primary serves /metrics, never loads it.
     if (config.metrics !== undefined && options.serveMetrics !== false) {
       const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
-      metricsListener = await startMetricsListener(config.metrics, () => metrics.exposition());
+      metricsListener = await startMetricsListener(
+        config.metrics,
+        () => metrics.exposition(),
+        createHostCheck(config.metrics.host, config.metrics.allowedHosts),
+      );
     }
     // Loaded only in-process: a cluster worker never holds the controller nor its statistics.
     if (link === undefined) {
