@@ -12,6 +12,12 @@ import { type AdminAnswer, badField, problem } from './answer.ts';
 import type { Caller, ClusterControl } from './cluster-control.ts';
 import { configView } from './config-view.ts';
 
+/**
+ * The longest maintenance `retry_after`, in seconds: the config's (a duration of at most 596h,
+ * core/config/formats.ts; not imported from there: it would load the schema into the primary).
+ */
+const LONGEST_RETRY_AFTER = 596 * 3600;
+
 /** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
 export function adminEndpoints(
   control: ClusterControl,
@@ -274,12 +280,20 @@ export function adminEndpoints(
           (typeof body.message !== 'string' || body.message.length === 0 || body.message.length > 500)
         )
           return badField('message', 'expected a message of 1 to 500 characters');
+        // Bounded as the config's own retry_after: past it (1e21) the number is no longer written
+        // in digits, and `Retry-After: 1e+21` is no delay-seconds (RFC 9110 §10.2.3).
         const retryAfter = body.retry_after;
         if (
           retryAfter !== undefined &&
-          (typeof retryAfter !== 'number' || !Number.isInteger(retryAfter) || retryAfter < 1)
+          (typeof retryAfter !== 'number' ||
+            !Number.isInteger(retryAfter) ||
+            retryAfter < 1 ||
+            retryAfter > LONGEST_RETRY_AFTER)
         )
-          return badField('retry_after', 'expected whole seconds, at least 1');
+          return badField(
+            'retry_after',
+            `expected whole seconds, from 1 to ${LONGEST_RETRY_AFTER} (596h, as routes[].maintenance.retry_after)`,
+          );
         return applied(
           control,
           {

@@ -3,7 +3,8 @@
  * would GET), on the open routes too: a load balancer or a monitor that probes `HEAD /ready`
  * was told 401 "this call needs the admin token" (a lie: GET needs none) and logged as a
  * refused caller; a HEAD with the token was a 405 whose Allow did not list HEAD. And a write
- * that names one target twice is refused, not echoed whole while the last entry won. The real
+ * that names one target twice is refused, not echoed whole while the last entry won; a
+ * maintenance retry_after past the config's bound (1e21, sent as `Retry-After: 1e+21`) too. The real
  * admin endpoints and status page over the primary's control, on a real socket.
  */
 import assert from 'node:assert/strict';
@@ -24,7 +25,7 @@ let server: AdminServer;
 
 before(async () => {
   const config = parseConfig(
-    'name: methods\nlisten:\n  - address: 127.0.0.1:0\nroutes:\n  - upstream: app\nupstreams:\n  app:\n    targets: [{ url: "http://127.0.0.1:9" }]\n',
+    'name: methods\nlisten:\n  - address: 127.0.0.1:0\nroutes:\n  - name: web\n    upstream: app\nupstreams:\n  app:\n    targets: [{ url: "http://127.0.0.1:9" }]\n',
     '<test>',
     {},
   );
@@ -120,4 +121,23 @@ test('PUT /targets/weights naming one target twice is a 400 naming the second: t
     assert.equal(body.field, 'weights[1].target');
     assert.equal(body.detail, `weights[1].target: ${twice} is the target weights[0] names already`);
   }
+});
+
+test('PUT /routes/maintenance refuses a retry_after no Retry-After can carry: a 400 naming it, as the config bounds its own', async () => {
+  const set = (retry_after: number) =>
+    adminCall(server.port(), 'PUT', '/routes/maintenance', {
+      token: TOKEN,
+      body: { route: 'web', enabled: true, retry_after },
+    });
+  // 1e21 would be sent as `Retry-After: 1e+21`, which is no delay-seconds (RFC 9110 §10.2.3).
+  for (const retryAfter of [1e21, 596 * 3600 + 1]) {
+    const { status, body } = await set(retryAfter);
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.field, 'retry_after');
+    assert.equal(
+      body.detail,
+      'retry_after: expected whole seconds, from 1 to 2145600 (596h, as routes[].maintenance.retry_after)',
+    );
+  }
+  assert.equal((await set(596 * 3600)).status, 200);
 });
