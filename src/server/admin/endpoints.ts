@@ -1,4 +1,5 @@
 import { isAbsolute } from 'node:path';
+import { configHash } from '../../core/config/config-hash.ts';
 import { EVENTS_KEPT } from '../../observe/events/event-ring.ts';
 import { describeEvent } from '../../observe/events/event-words.ts';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
@@ -54,7 +55,10 @@ export function adminEndpoints(
             gateway: control.config.name,
             config: {
               source: control.config.source,
-              hash: merged.workers[0]?.config_hash ?? null,
+              // The config in force's, as `version` and GET /config are (its hash is known: the
+              // process that read it worked it out). The first worker's was null while it did not
+              // answer, and the config before after a reload it did not confirm.
+              hash: configHash(control.config),
               version: control.version,
             },
             last_reload: control.lastReload ?? null,

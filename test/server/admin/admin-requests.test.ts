@@ -4,12 +4,14 @@
  * was told 401 "this call needs the admin token" (a lie: GET needs none) and logged as a
  * refused caller; a HEAD with the token was a 405 whose Allow did not list HEAD. And a write
  * that names one target twice is refused, not echoed whole while the last entry won; a
- * maintenance retry_after past the config's bound (1e21, sent as `Retry-After: 1e+21`) too. The real
- * admin endpoints and status page over the primary's control, on a real socket.
+ * maintenance retry_after past the config's bound (1e21, sent as `Retry-After: 1e+21`) too.
+ * GET /status names the hash of the config in force, not the first worker's. The real admin
+ * endpoints and status page over the primary's control, on a real socket.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { configHash } from '../../../src/core/config/config-hash.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
@@ -22,6 +24,7 @@ import { adminCall } from '../../helpers/serve-process.ts';
 const TOKEN = 'admin-methods-token-0123456789abcdef';
 const lines: Record<string, unknown>[] = [];
 let server: AdminServer;
+let hash: string;
 
 before(async () => {
   const config = parseConfig(
@@ -39,6 +42,7 @@ before(async () => {
     'info',
     'methods',
   );
+  hash = configHash(config);
   const control = new ClusterControl('<test>', config, logger);
   control.serving = true;
   server = await startAdminServer({
@@ -140,4 +144,11 @@ test('PUT /routes/maintenance refuses a retry_after no Retry-After can carry: a 
     );
   }
   assert.equal((await set(596 * 3600)).status, 200);
+});
+
+test("GET /status's config.hash is the config in force's, as its version and GET /config are: not a worker's, nor null while none answers", async () => {
+  // No worker here: as at start before the first answers, or with every worker stalled.
+  const { status, body } = await adminCall(server.port(), 'GET', '/status', { token: TOKEN });
+  assert.equal(status, 200);
+  assert.deepEqual(body.config, { source: '<test>', hash, version: 1 });
 });
