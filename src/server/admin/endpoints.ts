@@ -157,6 +157,13 @@ export function adminEndpoints(
             `the gateway runs ${report.running_file} and a reload reads only that file: ${report.named_file} was not read and nothing changed (edit ${report.running_file}, or restart the gateway with --config ${report.named_file})`,
             { reload: report },
           );
+        if (report.result === 'draining')
+          return problem(
+            409,
+            'Draining',
+            'the gateway is draining: it reloads nothing more (its listeners are closing); nothing was read or changed',
+            { reload: report },
+          );
         if (report.result === 'ok') return { status: 200, body: report };
         if (report.result === 'invalid')
           return problem(

@@ -5,7 +5,8 @@
  * refused caller; a HEAD with the token was a 405 whose Allow did not list HEAD. And a write
  * that names one target twice is refused, not echoed whole while the last entry won; a
  * maintenance retry_after past the config's bound (1e21, sent as `Retry-After: 1e+21`) too.
- * GET /status names the hash of the config in force, not the first worker's. The real admin
+ * GET /status names the hash of the config in force, not the first worker's; a reload while
+ * the gateway drains is a 409 that reads nothing, not a refused file. The real admin
  * endpoints and status page over the primary's control, on a real socket.
  */
 import assert from 'node:assert/strict';
@@ -25,6 +26,7 @@ const TOKEN = 'admin-methods-token-0123456789abcdef';
 const lines: Record<string, unknown>[] = [];
 let server: AdminServer;
 let hash: string;
+let control: ClusterControl;
 
 before(async () => {
   const config = parseConfig(
@@ -43,7 +45,7 @@ before(async () => {
     'methods',
   );
   hash = configHash(config);
-  const control = new ClusterControl('<test>', config, logger);
+  control = new ClusterControl('<test>', config, logger);
   control.serving = true;
   server = await startAdminServer({
     host: '127.0.0.1',
@@ -151,4 +153,18 @@ test("GET /status's config.hash is the config in force's, as its version and GET
   const { status, body } = await adminCall(server.port(), 'GET', '/status', { token: TOKEN });
   assert.equal(status, 200);
   assert.deepEqual(body.config, { source: '<test>', hash, version: 1 });
+});
+
+test('POST /reload while the gateway drains is a 409 that reads nothing, not a 400 "Invalid config" for a file never read', async () => {
+  control.draining = true;
+  try {
+    const { status, body } = await adminCall(server.port(), 'POST', '/reload', { token: TOKEN });
+    assert.equal(status, 409, JSON.stringify(body));
+    assert.equal(body.title, 'Draining');
+    assert.deepEqual(body.reload, { result: 'draining' });
+    const status_ = await adminCall(server.port(), 'GET', '/status', { token: TOKEN });
+    assert.equal(status_.body.last_reload, null, 'no refused file is reported');
+  } finally {
+    control.draining = false;
+  }
 });
