@@ -11,13 +11,24 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-export async function listenOnLoopback(handler: http.RequestListener): Promise<LoopbackServer> {
+/**
+ * `host`: another loopback address (127.0.0.2: a second target a DNS answer can name), `at`: a
+ * port already taken on another one of them, so that both answer at one port as A records say.
+ */
+export async function listenOnLoopback(
+  handler: http.RequestListener,
+  host = '127.0.0.1',
+  at = 0,
+): Promise<LoopbackServer> {
   const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at, host, resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
     server,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {

@@ -125,7 +125,13 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     },
     ...(raw.metrics === undefined
       ? {}
-      : { metrics: { address: raw.metrics.listen, ...accepted(parseListenAddress(raw.metrics.listen)) } }),
+      : {
+          metrics: {
+            address: raw.metrics.listen,
+            ...accepted(parseListenAddress(raw.metrics.listen)),
+            allowedHosts: (raw.metrics.allowed_hosts ?? []).map((name) => accepted(parseRouteHost(name))),
+          },
+        }),
     drain: {
       delay: duration(raw.drain?.delay, DEFAULTS.drain.delay),
       timeout: duration(raw.drain?.timeout, DEFAULTS.drain.timeout),

@@ -427,6 +427,15 @@ export const ConfigSchema = mapping(
             format: FORMAT.listenAddress,
             expected: 'host:port like 127.0.0.1:9464',
           }),
+          allowed_hosts: Type.Optional(
+            Type.Array(
+              Type.String({
+                format: FORMAT.routeHost,
+                expected: 'a host name like gateway-1.internal or *.example.com',
+              }),
+              { expected: 'a list of host names the metrics listener also answers for' },
+            ),
+          ),
         },
         'a mapping with listen',
       ),

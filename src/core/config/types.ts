@@ -51,6 +51,8 @@ interface MetricsConfig {
   readonly address: string;
   readonly host: string;
   readonly port: number;
+  /** Names a scrape's Host may give beyond the listener's own (as admin.allowedHosts). */
+  readonly allowedHosts: readonly string[];
 }
 
 export interface AdminConfig {

@@ -12,7 +12,7 @@ type LabelValue = string | number;
 type Labels = Record<string, string>;
 
 /** The cells of one metric, by label values in the order of its label names. */
-export class CellFamily<C> {
+export class CellFamily<C extends { readonly labels: Labels }> {
   readonly labelNames: readonly string[];
   readonly cells: C[] = [];
   readonly #root = new Map<LabelValue, unknown>();
@@ -57,6 +57,33 @@ export class CellFamily<C> {
     this.#v4 = v4;
     this.#last = found;
     return found;
+  }
+
+  /** The pairs of first two label values that have cells (a target metric's upstream and target). */
+  pairs(): [LabelValue, LabelValue][] {
+    if (this.labelNames.length < 2) return [];
+    const out: [LabelValue, LabelValue][] = [];
+    for (const [v0, level] of this.#root)
+      for (const v1 of (level as Map<LabelValue, unknown>).keys()) out.push([v0, v1]);
+    return out;
+  }
+
+  /**
+   * Drops every cell whose first two label values are these (a target gone from its upstream):
+   * its series leave the scrape. A count made on it later (a request still in flight) starts a
+   * new cell, from 0, as a restarted process would.
+   */
+  forget(v0: LabelValue, v1: LabelValue): void {
+    const level = this.#root.get(v0) as Map<LabelValue, unknown> | undefined;
+    if (this.labelNames.length < 2 || level?.delete(v1) !== true) return;
+    if (level.size === 0) this.#root.delete(v0);
+    const [n0, n1] = this.labelNames;
+    const [s0, s1] = [String(v0), String(v1)];
+    let kept = 0;
+    for (const cell of this.cells)
+      if (cell.labels[n0] !== s0 || cell.labels[n1] !== s1) this.cells[kept++] = cell;
+    this.cells.length = kept;
+    this.#last = undefined;
   }
 
   #find(v0: LabelValue, v1?: LabelValue, v2?: LabelValue, v3?: LabelValue, v4?: LabelValue): C {

@@ -87,11 +87,11 @@ export class GatewayMetrics {
       if (spec.type !== 'counter' || key === 'logLinesDropped') continue;
       const family = counterFamily(spec.labels);
       this.#counters.set(key as CounterKey, family);
-      new CellCounter(spec, family, registry);
+      new CellCounter(spec, family, registry, this.#departedOf(spec, family));
     }
     const histogram = (spec: MetricSpec) => {
       const family = histogramFamily(spec.labels, spec.buckets ?? []);
-      new CellHistogram(spec, family, registry);
+      new CellHistogram(spec, family, registry, this.#departedOf(spec, family));
       return family;
     };
     this.#serverDuration = histogram(METRICS.serverDuration);
@@ -311,6 +311,26 @@ export class GatewayMetrics {
     this.#count('configReloads').cell(result).value++;
   }
 
+  /**
+   * For a metric counted per target: drops, when scraped, the series of each target that is no
+   * longer one of its upstream's. An upstream found by DNS changes targets for as long as the
+   * gateway runs (new pod addresses at each deploy): kept, their series grew without end. Only
+   * upstreams the runtime has are looked at: one a reload removed, or an auth hop's, keeps its
+   * series (a config's worth, bounded).
+   */
+  #departedOf(spec: MetricSpec, family: CellFamily<CounterCell | HistogramCell>): () => void {
+    if (spec.labels[0] !== 'upstream' || spec.labels[1] !== 'target') return () => {};
+    return () => {
+      const live = new Map<string, Set<string>>();
+      for (const upstream of this.#source?.upstreams() ?? [])
+        live.set(upstream.name, new Set(upstream.targets.map((t) => t.config.origin)));
+      for (const [upstream, target] of family.pairs()) {
+        const targets = live.get(String(upstream));
+        if (targets !== undefined && !targets.has(String(target))) family.forget(upstream, target);
+      }
+    };
+  }
+
   #count(key: CounterKey): CellFamily<CounterCell> {
     return this.#counters.get(key) as CellFamily<CounterCell>;
   }
@@ -411,13 +431,16 @@ function options(spec: MetricSpec, registry: Registry) {
 /** A prom-client counter whose values are the cells' (read when scraped). */
 class CellCounter extends Counter {
   readonly #family: CellFamily<CounterCell>;
+  readonly #departed: () => void;
 
-  constructor(spec: MetricSpec, family: CellFamily<CounterCell>, registry: Registry) {
+  constructor(spec: MetricSpec, family: CellFamily<CounterCell>, registry: Registry, departed: () => void) {
     super(options(spec, registry));
     this.#family = family;
+    this.#departed = departed;
   }
 
   override async get(): Promise<Awaited<ReturnType<Counter['get']>>> {
+    this.#departed();
     const meta = await super.get();
     return {
       ...meta,
@@ -432,11 +455,13 @@ type HistogramData = Awaited<ReturnType<Histogram['get']>>;
 class CellHistogram extends Histogram {
   readonly #family: CellFamily<HistogramCell>;
   readonly #spec: MetricSpec;
+  readonly #departed: () => void;
 
-  constructor(spec: MetricSpec, family: CellFamily<HistogramCell>, registry: Registry) {
+  constructor(spec: MetricSpec, family: CellFamily<HistogramCell>, registry: Registry, departed: () => void) {
     super({ ...options(spec, registry), buckets: [...(spec.buckets ?? [])] });
     this.#family = family;
     this.#spec = spec;
+    this.#departed = departed;
   }
 
   // prom-client renders a histogram from getForPromString() and aggregates it from get().
@@ -445,6 +470,7 @@ class CellHistogram extends Histogram {
   }
 
   async getForPromString(): Promise<HistogramData> {
+    this.#departed();
     const { name, help, aggregator } = this.#spec;
     const bucketName = `${name}_bucket`;
     const values: HistogramData['values'] = [];

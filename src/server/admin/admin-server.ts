@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Logger } from '../../observe/log/logger.ts';
+import { createHostCheck } from '../gateway/host-check.ts';
 import { type AdminAnswer, problem, send } from './answer.ts';
-import { createHostCheck } from './host-check.ts';
 import { bearerMatches } from './token.ts';
 
 /** One request to the admin API, as a route's handler sees it. */
@@ -46,7 +46,7 @@ const MAX_BODY = 64 * 1024;
  * every route but the probes, JSON answers, RFC 9457 problems for errors. Each call with a
  * token is logged with who made it; each refused one (no or wrong token) is logged as a
  * warning, without the header's content. Before anything, the Host must be one of the
- * listener's own names (host-check.ts): 421 Misdirected Request otherwise, the status for an
+ * listener's own names (gateway/host-check.ts): 421 Misdirected Request otherwise, the status for an
  * authority this server does not answer for (RFC 9110 §15.5.20), which is what a DNS-rebound
  * name is; 403 would say the client lacks a right, and a right is what the token is about.
  */
@@ -76,7 +76,11 @@ export async function startAdminServer(options: {
       req.resume();
       return send(res, problem(400, 'Bad request', 'the request target is not a path of the admin API'));
     }
-    const route = routes.get(`${method} ${url.pathname}`);
+    // HEAD is GET without the body (RFC 9110 §9.3.2; node:http sends none): a monitor that
+    // probes `HEAD /ready` is answered as GET is, not refused for a token the probe needs not.
+    const route =
+      routes.get(`${method} ${url.pathname}`) ??
+      (method === 'HEAD' ? routes.get(`GET ${url.pathname}`) : undefined);
     const fields = { who, method, path: url.pathname };
     if (!hosts.allows(req.headers.host)) {
       const host = String(req.headers.host).slice(0, 200);
@@ -113,7 +117,9 @@ export async function startAdminServer(options: {
     }
     if (route === undefined) {
       req.resume();
-      const allowed = [...routes.values()].filter((r) => r.path === url.pathname).map((r) => r.method);
+      const allowed = [...routes.values()]
+        .filter((r) => r.path === url.pathname)
+        .flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
       const answer =
         allowed.length > 0
           ? {

@@ -82,6 +82,11 @@ export interface NotTheRunningFile {
   readonly named_file: string;
 }
 
+/** A reload asked for while the gateway drains: nothing was read or changed. */
+export interface Draining {
+  readonly result: 'draining';
+}
+
 /**
  * The gateway as the cluster primary controls it: the config in force (read and validated
  * here, once, then sent to every worker), the runtime changes in force (replayed to a worker
@@ -170,8 +175,16 @@ export class ClusterControl {
    * file the gateway runs (compared as the paths they lead to, so a symlink to it is it),
    * nothing is read: the caller would believe another file in force.
    */
-  reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile> {
+  reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile | Draining> {
     return this.#serial(async () => {
+      // A draining gateway has stopped accepting on the listeners it had: one a reload opened
+      // now would accept connections only for the drain to cut them. Nothing is read, and the
+      // file is not at fault: no refused file is reported or counted (it was a 400 "Invalid
+      // config", and `candor reload` exited 78, a config error, for a file that may be fine).
+      if (this.draining) {
+        this.#logger.warn({ via: caller.via, who: caller.who }, 'reload refused: the gateway is draining');
+        return { result: 'draining' };
+      }
       if (named !== undefined && !(await this.#runs(named))) {
         this.#logger.warn(
           { via: caller.via, who: caller.who, running_file: this.file, named_file: named },
@@ -203,12 +216,6 @@ export class ClusterControl {
     // The loader's own problems come so already: until it has loaded, nothing is replaced.
     let asWritten = (problem: ConfigProblem): ConfigProblem => problem;
     try {
-      // A draining gateway has stopped accepting on the listeners it had: one a reload opened
-      // now would accept connections only for the drain to cut them.
-      if (this.draining)
-        throw new ConfigError([
-          { file: this.#path, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
-        ]);
       // In a process of its own, with a deadline and a heap of its own: however slow or large the
       // file, this process keeps answering the admin API and signals, and its workers keep running.
       // A listener the reload adds must be free, as at start (serve.ts): that process finds

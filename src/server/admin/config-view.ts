@@ -39,8 +39,9 @@ export function configView(config: GatewayConfig): GatewayConfig {
 function asWritten<T>(config: T, fromEnvironment: readonly FromEnvironment[]): T {
   if (fromEnvironment.length === 0) return config;
   const replace = asTemplates(fromEnvironment);
+  const pieces = urlPieces(fromEnvironment);
   const walk = (value: unknown): unknown => {
-    if (typeof value === 'string') return replace(value);
+    if (typeof value === 'string') return pieces.get(value) ?? replace(value);
     if (Array.isArray(value)) return value.map(walk);
     if (value === null || typeof value !== 'object') return value;
     const prototype = Object.getPrototypeOf(value);
@@ -48,4 +49,23 @@ function asWritten<T>(config: T, fromEnvironment: readonly FromEnvironment[]): T
     return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, walk(inner)]));
   };
   return walk(config) as T;
+}
+
+/**
+ * A URL the environment gave whole (`forward: { url: ${AUTH_URL} }`) that the loader keeps in
+ * pieces: its origin as the hop's target, its path and query as the hop's `path`. Neither piece
+ * holds the whole value, so the search by value finds neither, and a key in the query
+ * (`/check?api_key=…`) or the path (a webhook's) would be shown in clear. The path-and-query
+ * piece, as the loader makes it (`new URL`'s, escapes and all), is shown as `${NAME}` wherever a
+ * string is exactly it; the origin, a host and port, is no secret and stays readable.
+ */
+function urlPieces(fromEnvironment: readonly FromEnvironment[]): Map<string, string> {
+  const pieces = new Map<string, string>();
+  for (const { name, value } of fromEnvironment) {
+    const url = URL.parse(value);
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) continue;
+    const rest = `${url.pathname}${url.search}`;
+    if (rest !== '/') pieces.set(rest, `\${${name}}`);
+  }
+  return pieces;
 }

@@ -1,4 +1,5 @@
 import { isAbsolute } from 'node:path';
+import { configHash } from '../../core/config/config-hash.ts';
 import { EVENTS_KEPT } from '../../observe/events/event-ring.ts';
 import { describeEvent } from '../../observe/events/event-words.ts';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
@@ -11,6 +12,12 @@ import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
 import type { Caller, ClusterControl } from './cluster-control.ts';
 import { configView } from './config-view.ts';
+
+/**
+ * The longest maintenance `retry_after`, in seconds: the config's (a duration of at most 596h,
+ * core/config/formats.ts; not imported from there: it would load the schema into the primary).
+ */
+const LONGEST_RETRY_AFTER = 596 * 3600;
 
 /** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
 export function adminEndpoints(
@@ -48,7 +55,10 @@ export function adminEndpoints(
             gateway: control.config.name,
             config: {
               source: control.config.source,
-              hash: merged.workers[0]?.config_hash ?? null,
+              // The config in force's, as `version` and GET /config are (its hash is known: the
+              // process that read it worked it out). The first worker's was null while it did not
+              // answer, and the config before after a reload it did not confirm.
+              hash: configHash(control.config),
               version: control.version,
             },
             last_reload: control.lastReload ?? null,
@@ -145,6 +155,13 @@ export function adminEndpoints(
             409,
             'Not the running file',
             `the gateway runs ${report.running_file} and a reload reads only that file: ${report.named_file} was not read and nothing changed (edit ${report.running_file}, or restart the gateway with --config ${report.named_file})`,
+            { reload: report },
+          );
+        if (report.result === 'draining')
+          return problem(
+            409,
+            'Draining',
+            'the gateway is draining: it reloads nothing more (its listeners are closing); nothing was read or changed',
             { reload: report },
           );
         if (report.result === 'ok') return { status: 200, body: report };
@@ -274,12 +291,20 @@ export function adminEndpoints(
           (typeof body.message !== 'string' || body.message.length === 0 || body.message.length > 500)
         )
           return badField('message', 'expected a message of 1 to 500 characters');
+        // Bounded as the config's own retry_after: past it (1e21) the number is no longer written
+        // in digits, and `Retry-After: 1e+21` is no delay-seconds (RFC 9110 §10.2.3).
         const retryAfter = body.retry_after;
         if (
           retryAfter !== undefined &&
-          (typeof retryAfter !== 'number' || !Number.isInteger(retryAfter) || retryAfter < 1)
+          (typeof retryAfter !== 'number' ||
+            !Number.isInteger(retryAfter) ||
+            retryAfter < 1 ||
+            retryAfter > LONGEST_RETRY_AFTER)
         )
-          return badField('retry_after', 'expected whole seconds, at least 1');
+          return badField(
+            'retry_after',
+            `expected whole seconds, from 1 to ${LONGEST_RETRY_AFTER} (596h, as routes[].maintenance.retry_after)`,
+          );
         return applied(
           control,
           {

@@ -189,8 +189,15 @@ async function supervise(
   let metricsListener: { close(): Promise<void> } | undefined;
   if (config.metrics !== undefined) {
     try {
-      const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
-      metricsListener = await startMetricsListener(config.metrics, renderClusterMetrics);
+      const [{ startMetricsListener }, { createHostCheck }] = await Promise.all([
+        import('../../observe/metrics/metrics-listener.ts'),
+        import('../gateway/host-check.ts'),
+      ]);
+      metricsListener = await startMetricsListener(
+        config.metrics,
+        renderClusterMetrics,
+        createHostCheck(config.metrics.host, config.metrics.allowedHosts),
+      );
     } catch (err) {
       process.stderr.write(
         `candor: could not serve metrics on ${config.metrics.address}: ${(err as Error).message}\n`,

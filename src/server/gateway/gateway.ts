@@ -34,6 +34,7 @@ import type { CanaryStatus } from '../canary/canary-controller.ts';
 import type { OperatorWord } from '../canary/operator-actions.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { closeListener, Drain } from './drain.ts';
+import { createHostCheck } from './host-check.ts';
 import { probeAnswer, probeFor } from './probes.ts';
 import {
   planListeners,
@@ -283,7 +284,10 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     request: (exchange, listener) => {
       const live = current();
       const probes = live.config.admin?.probesPath;
-      if (probes !== undefined && exchange.head.method === 'GET') {
+      // HEAD too: a load balancer that probes with HEAD would otherwise be routed, and read the
+      // upstream's 200 for the gateway's readiness, draining or not (the sink sends no body).
+      const method = exchange.head.method;
+      if (probes !== undefined && (method === 'GET' || method === 'HEAD')) {
         const which = probeFor(probes, exchange.head.target, live.config.paths);
         if (which !== undefined) return answerProbe(exchange.response, which, gateway.draining);
       }
@@ -360,7 +364,11 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     // node:http comes with it: a cluster worker, whose primary serves /metrics, never loads it.
     if (config.metrics !== undefined && options.serveMetrics !== false) {
       const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
-      metricsListener = await startMetricsListener(config.metrics, () => metrics.exposition());
+      metricsListener = await startMetricsListener(
+        config.metrics,
+        () => metrics.exposition(),
+        createHostCheck(config.metrics.host, config.metrics.allowedHosts),
+      );
     }
     // Loaded only in-process: a cluster worker never holds the controller nor its statistics.
     if (link === undefined) {

@@ -80,7 +80,7 @@ export function unchangeableProblems(before: GatewayConfig, after: GatewayConfig
   }
   if (JSON.stringify(before.metrics) !== JSON.stringify(after.metrics))
     problem(
-      'metrics.listen',
+      before.metrics?.address === after.metrics?.address ? 'metrics.allowed_hosts' : 'metrics.listen',
       `cannot change on a reload: the metrics listener is opened at start; restart the gateway to change it`,
     );
   if (JSON.stringify(before.tracing) !== JSON.stringify(after.tracing))

@@ -99,12 +99,24 @@ export class RuntimeChanges {
       return named(change.target)
         ? undefined
         : { field: 'target', detail: `upstream "${change.upstream}" has no target ${change.target}` };
-    for (const [index, entry] of change.weights.entries())
+    // A target named twice (as written, or as `http://h` and `http://h:80`) would get the last
+    // weight while the answer echoed both: refused, as a split's upstream named twice is.
+    const seen = new Map<string | undefined, number>();
+    for (const [index, entry] of change.weights.entries()) {
       if (!named(entry.target))
         return {
           field: `weights[${index}].target`,
           detail: `upstream "${change.upstream}" has no target ${entry.target}`,
         };
+      const origin = targetOrigin(entry.target);
+      const first = seen.get(origin);
+      if (first !== undefined)
+        return {
+          field: `weights[${index}].target`,
+          detail: `${entry.target} is the target weights[${first}] names already`,
+        };
+      seen.set(origin, index);
+    }
     return undefined;
   }
 

@@ -121,3 +121,41 @@ upstreams:
     app.close();
   }
 });
+
+test('GET /config: a forward-auth URL from the environment, split into origin and path by the loader, shows no part of its query', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-config-split-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
+  const secret = 'hook-secret-5d0c3f7a9e21';
+  const adminPort = await freePort();
+  const config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `name: split-edge
+listen:
+  - address: 127.0.0.1:0
+admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
+routes:
+  - match: { path: / }
+    upstream: app
+    auth: { forward: { url: "\${AUTH_URL}" } }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+  );
+  const edge = await startServe(config, 1, {
+    admin: true,
+    env: { AUTH_URL: `http://127.0.0.1:9/check?api_key=${secret}` },
+  });
+  try {
+    const answer = await adminCall(adminPort, 'GET', '/config', { token: TOKEN });
+    assert.equal(answer.status, 200);
+    assert.ok(!answer.text.includes(secret), answer.text);
+    const [route] = (answer.body.config as { routes: { access: { auth: { forward: { path: string } } } }[] })
+      .routes;
+    assert.equal(route.access.auth.forward.path, '${AUTH_URL}');
+  } finally {
+    await edge.stop();
+  }
+});

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { hostname, networkInterfaces } from 'node:os';
 import { test } from 'node:test';
-import { createHostCheck } from '../../../src/server/admin/host-check.ts';
+import { createHostCheck } from '../../../src/server/gateway/host-check.ts';
 
 test('loopback: localhost and the loopback addresses, with or without a port; no other name', () => {
   const check = createHostCheck('127.0.0.1', []);

@@ -112,3 +112,17 @@ for (const protocol of ['HTTP/1.1', 'HTTP/2'] as const) {
     });
   });
 }
+
+test('a HEAD probe (as some load balancers send) is the gateway’s own too: its head, no body, never the upstream’s', async () => {
+  const before = received.length;
+  const { raw } = await rawRequest(
+    gw.port,
+    'HEAD /_candor/ready HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n',
+  );
+  const [head, body] = raw.split('\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 200 /);
+  assert.match(head, /\r\ncontent-type: application\/json\r\n/i);
+  assert.match(head, /\r\ncontent-length: 19\r\n/i);
+  assert.equal(body, '');
+  assert.deepEqual(received.slice(before), [], 'the HEAD probe reached the upstream');
+});

@@ -1,0 +1,55 @@
+/**
+ * The metrics listener has no token, so a Host check is what keeps a web page from reading it:
+ * a page on evil.example whose name its attacker made resolve to 127.0.0.1 (DNS rebinding)
+ * reaches the listener and sends `Host: evil.example`, and the scrape (route names, target
+ * addresses, failure counts) was its to read. The admin listener refuses such a Host with 421
+ * (host-check.ts); the metrics listener now does too, and takes `metrics.allowed_hosts` for a
+ * name Prometheus scrapes it by.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { rawRequest } from '../../helpers/http-client.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+let gw: TestGateway;
+let port: number;
+
+before(async () => {
+  gw = await startTestGateway(`
+metrics: { listen: 127.0.0.1:0, allowed_hosts: [prom-target.internal] }
+routes:
+  - name: secret-route
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: http://127.0.0.1:9 }]
+`);
+  port = gw.gateway.metricsPort() as number;
+});
+
+after(() => gw.close());
+
+const scrapeAs = async (host: string) => {
+  const { raw } = await rawRequest(
+    port,
+    `GET /metrics HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+  );
+  return { status: Number(raw.split(' ')[1]), raw };
+};
+
+test('a scrape whose Host is a name the listener does not answer for is a 421, with nothing of the metrics', async () => {
+  for (const host of ['evil.example', 'evil.example:9464', '127.0.0.1.evil.example']) {
+    const { status, raw } = await scrapeAs(host);
+    assert.equal(status, 421, raw);
+    assert.ok(!raw.includes('candor_'), raw);
+    assert.match(raw, /add it to metrics\.allowed_hosts/);
+  }
+});
+
+test('its own addresses, localhost and the names metrics.allowed_hosts lists are scraped', async () => {
+  for (const host of ['127.0.0.1', `127.0.0.1:${port}`, `localhost:${port}`, 'prom-target.internal:9464']) {
+    const { status, raw } = await scrapeAs(host);
+    assert.equal(status, 200, `${host}: ${raw.slice(0, 200)}`);
+    assert.match(raw, /candor_config_info\{/);
+  }
+});
