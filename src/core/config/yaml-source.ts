@@ -92,7 +92,9 @@ export function readYamlSource(
   unset: UnsetVariable = 'refuse',
 ): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // Keys written twice are found in the walk below, which knows the field's path (the library's
+  // own check names only a line) and compares keys as the config reads them: 8080 and "8080" alike.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
@@ -160,6 +162,7 @@ export function readYamlSource(
     if (isMap(node)) {
       walking.add(node);
       const mapping: Record<string, unknown> = Object.create(null);
+      const keysSeen = new Map<string, Position>();
       for (const pair of node.items) {
         const keyNode = pair.key as Node | null;
         if (!isScalar(keyNode) || typeof keyNode.value === 'object') {
@@ -168,6 +171,16 @@ export function readYamlSource(
           continue;
         }
         const name = String(keyNode.value);
+        const first = keysSeen.get(name);
+        if (first !== undefined) {
+          valueErrors.push({
+            path: [...path, name],
+            position: positionOf(keyNode)!,
+            message: `written twice in this mapping (first at line ${first.line}): a key may appear once; keep the one you mean`,
+          });
+          continue;
+        }
+        keysSeen.set(name, positionOf(keyNode) ?? { line: 1, column: 1 });
         mapping[name] = walk(pair.value, [...path, name], keyNode);
       }
       walking.delete(node);
