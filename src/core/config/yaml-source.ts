@@ -48,6 +48,10 @@ interface YamlSource {
   readonly fromEnvironment: readonly FromEnvironment[];
   /** Where the value (or, with "key", the key) at `path` is written; falls back to the closest enclosing one. */
   locate(path: readonly PathSegment[], prefer?: 'value' | 'key'): Position;
+  /** The line and column of an offset in the text. */
+  positionAt(offset: number): Position;
+  /** The innermost value whose text holds `offset` (a comment belongs to the mapping around it); [] for none. */
+  fieldAt(offset: number): readonly PathSegment[];
 }
 
 /** Turns a string that came out of `${...}` into the type the schema wants there, if it can. */
@@ -237,6 +241,19 @@ export function readYamlSource(
     return { line: 1, column: 1 };
   }
 
+  function fieldAt(offset: number): readonly PathSegment[] {
+    let found = '[]';
+    let span = Number.POSITIVE_INFINITY;
+    for (const [path, { value }] of nodes) {
+      const range = value?.range;
+      if (range && range[0] <= offset && offset < range[2] && range[2] - range[0] < span) {
+        found = path;
+        span = range[2] - range[0];
+      }
+    }
+    return JSON.parse(found);
+  }
+
   return {
     value,
     syntaxErrors,
@@ -244,5 +261,7 @@ export function readYamlSource(
     variables: [...variables.values()],
     fromEnvironment: [...fromEnvironment.values()],
     locate,
+    positionAt: at,
+    fieldAt,
   };
 }
