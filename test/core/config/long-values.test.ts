@@ -33,3 +33,18 @@ test('a value of 100 characters is quoted whole', () => {
   const [found] = problemsOf(text);
   assert.equal(found?.message, `expected host:port like 127.0.0.1:8080 or [::1]:8080, got "${address}"`);
 });
+
+test('a long value the environment gave is quoted as ${NAME}, never cut to a part of it', () => {
+  const token = `${'s'.repeat(150)}\u0001`;
+  const text = `listen:\n  - address: 127.0.0.1:8080\nroutes:\n  - upstream: api\n    request_headers:\n      set: { Authorization: "Bearer \${TOKEN}" }\nupstreams:\n  api:\n    targets:\n      - url: http://127.0.0.1:3001\n`;
+  const [found] = problemsOf(text, { TOKEN: token });
+  assert.equal(found?.path, 'routes[0].request_headers.set.Authorization');
+  assert.match(found?.message ?? '', /, got "Bearer \$\{TOKEN\}"$/);
+});
+
+test("a long quote is cut after the environment's values are named, and a short one around them is kept whole", () => {
+  const url = `http://${'h'.repeat(200)}.example/`;
+  const text = `listen:\n  - address: "\${ADDR}"\n${UPSTREAM_AND_ROUTE}`;
+  const [found] = problemsOf(text, { ADDR: url });
+  assert.equal(found?.message, 'expected host:port like 127.0.0.1:8080 or [::1]:8080, got "${ADDR}"');
+});
