@@ -34,7 +34,7 @@ test('a value of 100 characters is quoted whole', () => {
   assert.equal(found?.message, `expected host:port like 127.0.0.1:8080 or [::1]:8080, got "${address}"`);
 });
 
-test('a long value the environment gave is quoted as ${NAME}, never cut to a part of it', () => {
+test('a long value the environment gave is quoted as its variable, never cut to a part of it', () => {
   const token = `${'s'.repeat(150)}\u0001`;
   const text = `listen:\n  - address: 127.0.0.1:8080\nroutes:\n  - upstream: api\n    request_headers:\n      set: { Authorization: "Bearer \${TOKEN}" }\nupstreams:\n  api:\n    targets:\n      - url: http://127.0.0.1:3001\n`;
   const [found] = problemsOf(text, { TOKEN: token });
@@ -46,5 +46,5 @@ test("a long quote is cut after the environment's values are named, and a short 
   const url = `http://${'h'.repeat(200)}.example/`;
   const text = `listen:\n  - address: "\${ADDR}"\n${UPSTREAM_AND_ROUTE}`;
   const [found] = problemsOf(text, { ADDR: url });
-  assert.equal(found?.message, 'expected host:port like 127.0.0.1:8080 or [::1]:8080, got "${ADDR}"');
+  assert.equal(found?.message, `expected host:port like 127.0.0.1:8080 or [::1]:8080, got "\${ADDR}"`);
 });
