@@ -185,6 +185,17 @@ export function readYamlSource(
           continue;
         }
         keysSeen.set(name, positionOf(keyNode) ?? { line: 1, column: 1 });
+        // YAML 1.1's merge key, which Compose files use: YAML 1.2 (this parser's) reads it as a key
+        // named "<<", so the fields it was meant to bring are missing, and "unknown field" hides why.
+        if (name === '<<' && keyNode.type === 'PLAIN') {
+          valueErrors.push({
+            path: [...path, name],
+            position: positionOf(keyNode)!,
+            message:
+              'a merge key (<<) is not read: a config is YAML 1.2, which has none; write the fields out, or alias a whole value (targets: *api_targets)',
+          });
+          continue;
+        }
         mapping[name] = walk(pair.value, [...path, name], keyNode);
       }
       walking.delete(node);

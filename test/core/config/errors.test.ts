@@ -816,3 +816,25 @@ test('pool.max_streams on an upstream spoken to over HTTP/1.1 is a warning: it b
   assert.deepEqual(warningsOf(`${TARGET}    protocol: h2c\n    pool: { max_streams: 50 }\n`), []);
   assert.deepEqual(warningsOf(`${TARGET}    pool: { max_connections: 50 }\n`), []);
 });
+
+test('a merge key (<<) is named as one, at its key: YAML 1.2 has none, so its fields were never read', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets:
+      - { <<: *base }
+`;
+  const withAnchor = `base: &base { url: http://127.0.0.1:3001 }\n${text}`;
+  const problems = problemsOf(withAnchor).filter((p) => p.path.endsWith('"<<"]'));
+  assert.deepEqual(problems, [
+    problem(
+      9,
+      11,
+      'upstreams.api.targets[0]["<<"]',
+      'a merge key (<<) is not read: a config is YAML 1.2, which has none; write the fields out, or alias a whole value (targets: *api_targets)',
+    ),
+  ]);
+});
