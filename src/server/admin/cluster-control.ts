@@ -83,6 +83,17 @@ export interface NotTheRunningFile {
 }
 
 /**
+ * A reload asked for while the gateway drains: nothing was read or changed. Not the file's
+ * fault, so not an invalid config: the gateway is going away (a listener the reload opened
+ * would accept connections only for the drain to cut them).
+ */
+export interface WhileDraining {
+  readonly result: 'draining';
+  /** The file the gateway runs, which was not read. */
+  readonly file: string;
+}
+
+/**
  * The gateway as the cluster primary controls it: the config in force (read and validated
  * here, once, then sent to every worker), the runtime changes in force (replayed to a worker
  * started later), and a request/answer layer over each worker's IPC channel. The admin API
@@ -170,8 +181,15 @@ export class ClusterControl {
    * file the gateway runs (compared as the paths they lead to, so a symlink to it is it),
    * nothing is read: the caller would believe another file in force.
    */
-  reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile> {
+  reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile | WhileDraining> {
     return this.#serial(async () => {
+      if (this.draining) {
+        this.#logger.warn(
+          { via: caller.via, who: caller.who, file: this.file },
+          'reload refused: the gateway is draining; the running config stays',
+        );
+        return { result: 'draining', file: this.file };
+      }
       if (named !== undefined && !(await this.#runs(named))) {
         this.#logger.warn(
           { via: caller.via, who: caller.who, running_file: this.file, named_file: named },
@@ -203,12 +221,6 @@ export class ClusterControl {
     // The loader's own problems come so already: until it has loaded, nothing is replaced.
     let asWritten = (problem: ConfigProblem): ConfigProblem => problem;
     try {
-      // A draining gateway has stopped accepting on the listeners it had: one a reload opened
-      // now would accept connections only for the drain to cut them.
-      if (this.draining)
-        throw new ConfigError([
-          { file: this.#path, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
-        ]);
       // In a process of its own, with a deadline and a heap of its own: however slow or large the
       // file, this process keeps answering the admin API and signals, and its workers keep running.
       // A listener the reload adds must be free, as at start (serve.ts): that process finds

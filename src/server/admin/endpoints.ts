@@ -147,6 +147,13 @@ export function adminEndpoints(
             `the gateway runs ${report.running_file} and a reload reads only that file: ${report.named_file} was not read and nothing changed (edit ${report.running_file}, or restart the gateway with --config ${report.named_file})`,
             { reload: report },
           );
+        if (report.result === 'draining')
+          return problem(
+            503,
+            'Gateway draining',
+            `the gateway is draining (shutting down): no reload; ${report.file} was not read and nothing changed`,
+            { reload: report },
+          );
         if (report.result === 'ok') return { status: 200, body: report };
         if (report.result === 'invalid')
           return problem(
