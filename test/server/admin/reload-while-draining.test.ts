@@ -8,24 +8,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'draining-reload-token-0123456789ab';
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function cli(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
