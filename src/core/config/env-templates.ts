@@ -1,4 +1,5 @@
 import { printable, printableJson } from '../printable.ts';
+import { cutLongQuotes } from './describe-value.ts';
 import type { FromEnvironment } from './env.ts';
 
 /**
@@ -37,6 +38,7 @@ const SHORTEST_REPLACED = 4;
  * `asTemplates` for a config problem's message: it quotes a value as written (a URL in "cannot
  * …"), as JSON (`got "Bearer s3cret\u0001"`, describe-value.ts), or with its control characters
  * escaped (printable.ts), so each of these forms of a value is found, the same `${NAME}` for each.
+ * Then a long quote is cut (describe-value.ts): every problem's message passes here.
  */
 export function problemTemplates(fromEnvironment: readonly FromEnvironment[]): (message: string) => string {
   const forms = new Map<string, FromEnvironment>();
@@ -46,5 +48,6 @@ export function problemTemplates(fromEnvironment: readonly FromEnvironment[]): (
     for (const form of [value, json, printableJson(json), printable(value), printable(value, true)])
       forms.set(form, { name, value: form });
   }
-  return asTemplates([...forms.values()]);
+  const templates = asTemplates([...forms.values()]);
+  return (message) => cutLongQuotes(templates(message));
 }

@@ -42,7 +42,7 @@ function problemOf<T>(parsed: Parsed<T>): string | undefined {
  * one asked for longer fires after 1 ms, which for a timeout re-armed until its due time is a
  * loop of timers a request. 596h is the whole hours under it.
  */
-const LONGEST_TIMER_MS = 596 * 3_600_000;
+export const LONGEST_TIMER_MS = 596 * 3_600_000;
 
 function durationProblem(text: string): string | undefined {
   const ms = parseDuration(text);

@@ -22,6 +22,7 @@ import type { Report } from './report.ts';
 import type { RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
 import type { GatewayConfig } from './types.ts';
+import { firstUndecodable, type Undecodable } from './utf8.ts';
 import { checkSchema } from './validate.ts';
 import { readYamlSource } from './yaml-source.ts';
 
@@ -57,9 +58,9 @@ export async function loadConfigFile(
   env: NodeJS.ProcessEnv = process.env,
   options: LoadOptions = {},
 ): Promise<GatewayConfig> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readConfigText(path);
+    bytes = await readConfigBytes(path);
   } catch (error) {
     const reason =
       error === TOO_LARGE
@@ -75,7 +76,8 @@ export async function loadConfigFile(
       },
     ]);
   }
-  return parseConfig(text, path, env, options);
+  const text = bytes.toString('utf8');
+  return parseText(text, path, env, options, firstUndecodable(bytes, text));
 }
 
 /**
@@ -85,7 +87,7 @@ export async function loadConfigFile(
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 const TOO_LARGE = new Error('config file too large');
 
-async function readConfigText(path: string): Promise<string> {
+async function readConfigBytes(path: string): Promise<Buffer> {
   const file = await open(path, 'r');
   try {
     const buffer = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1);
@@ -96,7 +98,7 @@ async function readConfigText(path: string): Promise<string> {
       length += bytesRead;
       if (length > MAX_CONFIG_BYTES) throw TOO_LARGE;
     }
-    return buffer.toString('utf8', 0, length);
+    return buffer.subarray(0, length);
   } finally {
     await file.close();
   }
@@ -115,6 +117,17 @@ export function parseConfig(
   source: string,
   env: NodeJS.ProcessEnv = process.env,
   options: LoadOptions = {},
+): GatewayConfig {
+  return parseText(text, source, env, options, undefined);
+}
+
+/** parseConfig, told where a file's bytes stopped being UTF-8 (text given as a string has no bytes to be wrong). */
+function parseText(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv,
+  options: LoadOptions,
+  undecodable: Undecodable | undefined,
 ): GatewayConfig {
   const secrets = options.secrets ?? 'required';
   const label = /^<.*>$/.test(source);
@@ -145,6 +158,17 @@ export function parseConfig(
         : `${message} (environment variable ${unset} is not set here: read as empty)`;
     problems.push({ file: source, line, column, path: formatted, message: asWritten(said) });
   };
+  if (undecodable !== undefined) {
+    // First, so that the field's own check (which would quote the U+FFFD) does not speak for it.
+    const { line, column } = yaml.positionAt(undecodable.offset);
+    const byte = `0x${undecodable.byte.toString(16).padStart(2, '0')}`;
+    toProblem(
+      yaml.fieldAt(undecodable.offset),
+      line,
+      column,
+      `the file is not UTF-8 here: byte ${byte} is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8`,
+    );
+  }
   for (const issue of [...yaml.syntaxErrors, ...yaml.valueErrors]) {
     toProblem(issue.path, issue.position.line, issue.position.column, issue.message);
   }

@@ -48,6 +48,10 @@ interface YamlSource {
   readonly fromEnvironment: readonly FromEnvironment[];
   /** Where the value (or, with "key", the key) at `path` is written; falls back to the closest enclosing one. */
   locate(path: readonly PathSegment[], prefer?: 'value' | 'key'): Position;
+  /** The line and column of an offset in the text. */
+  positionAt(offset: number): Position;
+  /** The innermost value whose text holds `offset` (a comment belongs to the mapping around it); [] for none. */
+  fieldAt(offset: number): readonly PathSegment[];
 }
 
 /** Turns a string that came out of `${...}` into the type the schema wants there, if it can. */
@@ -92,7 +96,9 @@ export function readYamlSource(
   unset: UnsetVariable = 'refuse',
 ): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // Keys written twice are found in the walk below, which knows the field's path (the library's
+  // own check names only a line) and compares keys as the config reads them: 8080 and "8080" alike.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
@@ -160,6 +166,7 @@ export function readYamlSource(
     if (isMap(node)) {
       walking.add(node);
       const mapping: Record<string, unknown> = Object.create(null);
+      const keysSeen = new Map<string, Position>();
       for (const pair of node.items) {
         const keyNode = pair.key as Node | null;
         if (!isScalar(keyNode) || typeof keyNode.value === 'object') {
@@ -168,6 +175,27 @@ export function readYamlSource(
           continue;
         }
         const name = String(keyNode.value);
+        const first = keysSeen.get(name);
+        if (first !== undefined) {
+          valueErrors.push({
+            path: [...path, name],
+            position: positionOf(keyNode)!,
+            message: `written twice in this mapping (first at line ${first.line}): a key may appear once; keep the one you mean`,
+          });
+          continue;
+        }
+        keysSeen.set(name, positionOf(keyNode) ?? { line: 1, column: 1 });
+        // YAML 1.1's merge key, which Compose files use: YAML 1.2 (this parser's) reads it as a key
+        // named "<<", so the fields it was meant to bring are missing, and "unknown field" hides why.
+        if (name === '<<' && keyNode.type === 'PLAIN') {
+          valueErrors.push({
+            path: [...path, name],
+            position: positionOf(keyNode)!,
+            message:
+              'a merge key (<<) is not read: a config is YAML 1.2, which has none; write the fields out, or alias a whole value (targets: *api_targets)',
+          });
+          continue;
+        }
         mapping[name] = walk(pair.value, [...path, name], keyNode);
       }
       walking.delete(node);
@@ -224,6 +252,19 @@ export function readYamlSource(
     return { line: 1, column: 1 };
   }
 
+  function fieldAt(offset: number): readonly PathSegment[] {
+    let found = '[]';
+    let span = Number.POSITIVE_INFINITY;
+    for (const [path, { value }] of nodes) {
+      const range = value?.range;
+      if (range && range[0] <= offset && offset < range[2] && range[2] - range[0] < span) {
+        found = path;
+        span = range[2] - range[0];
+      }
+    }
+    return JSON.parse(found);
+  }
+
   return {
     value,
     syntaxErrors,
@@ -231,5 +272,7 @@ export function readYamlSource(
     variables: [...variables.values()],
     fromEnvironment: [...fromEnvironment.values()],
     locate,
+    positionAt: at,
+    fieldAt,
   };
 }

@@ -41,5 +41,18 @@ export function percent(part: number, whole: number): string {
 }
 
 export function rate(perSecond: number): string {
-  return `${perSecond >= 10 ? Math.round(perSecond) : Number(perSecond.toFixed(1))}/s`;
+  // Buckets grow with the span (an hour each over a week of logs): 30 5xx in one is 0.008/s,
+  // which one decimal would print "0/s", a storm of none. A slower rate takes a longer unit.
+  const [unit, seconds] =
+    RATE_UNITS.find(([, s]) => perSecond === 0 || perSecond * s >= 0.1) ?? RATE_UNITS[RATE_UNITS.length - 1];
+  const value = perSecond * seconds;
+  const shown =
+    value >= 10 ? Math.round(value) : value >= 0.1 ? Number(value.toFixed(1)) : Number(value.toPrecision(1));
+  return `${shown}/${unit}`;
 }
+
+const RATE_UNITS = [
+  ['s', 1],
+  ['min', 60],
+  ['h', 3600],
+] as const;

@@ -82,9 +82,15 @@ export interface NotTheRunningFile {
   readonly named_file: string;
 }
 
-/** A reload asked for while the gateway drains: nothing was read or changed. */
-export interface Draining {
+/**
+ * A reload asked for while the gateway drains: nothing was read or changed. Not the file's
+ * fault, so not an invalid config: the gateway is going away (a listener the reload opened
+ * would accept connections only for the drain to cut them).
+ */
+export interface WhileDraining {
   readonly result: 'draining';
+  /** The file the gateway runs, which was not read. */
+  readonly file: string;
 }
 
 /**
@@ -175,15 +181,14 @@ export class ClusterControl {
    * file the gateway runs (compared as the paths they lead to, so a symlink to it is it),
    * nothing is read: the caller would believe another file in force.
    */
-  reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile | Draining> {
+  reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile | WhileDraining> {
     return this.#serial(async () => {
-      // A draining gateway has stopped accepting on the listeners it had: one a reload opened
-      // now would accept connections only for the drain to cut them. Nothing is read, and the
-      // file is not at fault: no refused file is reported or counted (it was a 400 "Invalid
-      // config", and `candor reload` exited 78, a config error, for a file that may be fine).
       if (this.draining) {
-        this.#logger.warn({ via: caller.via, who: caller.who }, 'reload refused: the gateway is draining');
-        return { result: 'draining' };
+        this.#logger.warn(
+          { via: caller.via, who: caller.who, file: this.file },
+          'reload refused: the gateway is draining; the running config stays',
+        );
+        return { result: 'draining', file: this.file };
       }
       if (named !== undefined && !(await this.#runs(named))) {
         this.#logger.warn(

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
+import { LONGEST_TIMER_MS } from '../../core/config/formats.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { parseDuration, parseSize } from '../../core/config/units.ts';
@@ -194,6 +195,9 @@ function duration(text: string | undefined, option: string): number | undefined 
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0)
     throw new TargetError(`${option} needs a duration with its unit, like 500ms or 2s; got "${text}"`);
+  // Longer, Node arms the timer for 1 ms: the probe would judge "no answer" at once.
+  if (ms > LONGEST_TIMER_MS)
+    throw new TargetError(`${option} is longer than 596h, the longest a timer waits; got "${text}"`);
   return ms;
 }
 

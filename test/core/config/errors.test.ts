@@ -541,13 +541,45 @@ upstreams: {}
   assert.deepEqual(problemsOf(text), [problem(6, 1, '', 'Missing closing "quote')]);
 });
 
-test('a key written twice is a syntax error, not a silent override', () => {
+test('a key written twice is refused at the second, naming its field and the line of the first', () => {
   const text = `listen:
   - address: 127.0.0.1:8080
-listen:
-  - address: 127.0.0.1:9090
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+    targets:
+      - url: http://127.0.0.1:3002
 `;
-  assert.deepEqual(problemsOf(text), [problem(3, 1, '', 'Map keys must be unique')]);
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      9,
+      5,
+      'upstreams.api.targets',
+      'written twice in this mapping (first at line 7): a key may appear once; keep the one you mean',
+    ),
+  ]);
+});
+
+test('keys that read as the same name are the same key ("8080" and 8080)', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+    response_headers: { set: { 8080: a, "8080": b } }
+upstreams:
+  api:
+${TARGET}`;
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      5,
+      41,
+      'routes[0].response_headers.set.8080',
+      'written twice in this mapping (first at line 5): a key may appear once; keep the one you mean',
+    ),
+  ]);
 });
 
 test('an empty file says what a config needs', () => {
@@ -783,4 +815,26 @@ test('pool.max_streams on an upstream spoken to over HTTP/1.1 is a warning: it b
   ]);
   assert.deepEqual(warningsOf(`${TARGET}    protocol: h2c\n    pool: { max_streams: 50 }\n`), []);
   assert.deepEqual(warningsOf(`${TARGET}    pool: { max_connections: 50 }\n`), []);
+});
+
+test('a merge key (<<) is named as one, at its key: YAML 1.2 has none, so its fields were never read', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets:
+      - { <<: *base }
+`;
+  const withAnchor = `base: &base { url: http://127.0.0.1:3001 }\n${text}`;
+  const problems = problemsOf(withAnchor).filter((p) => p.path.endsWith('"<<"]'));
+  assert.deepEqual(problems, [
+    problem(
+      9,
+      11,
+      'upstreams.api.targets[0]["<<"]',
+      'a merge key (<<) is not read: a config is YAML 1.2, which has none; write the fields out, or alias a whole value (targets: *api_targets)',
+    ),
+  ]);
 });

@@ -147,3 +147,16 @@ test('a --header value with CR or LF is refused with 64: it would write a field 
   assert.match(split.stderr, /^candor: --header X-Test: its value has a control character/);
   assert.equal(echo.received.length, echoed, 'nothing reached the target');
 });
+
+// Node's timers hold 2^31 - 1 ms: one asked for longer fires after 1 ms, so `--timeout 9999999s`
+// judged a healthy but not instant upstream "no response head after 1 ms" (504), a lie.
+test('a timeout past the longest a timer waits (596h, as in the config) is refused with 64, not armed', async () => {
+  for (const option of ['--connect-timeout', '--timeout', '--read-timeout']) {
+    const { code, stdout, stderr } = await run([`${echo.url}/`, option, '9999999s']);
+    assert.equal(code, 64, stdout);
+    assert.equal(
+      stderr,
+      `candor: ${option} is longer than 596h, the longest a timer waits; got "9999999s"\nRun "candor diagnose --help" for usage.\n`,
+    );
+  }
+});

@@ -1,7 +1,11 @@
 /** Storms in the recorded logs (the app was stopped at deploy v42 for three seconds) and in made-up counts. */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDeploys } from '../../../src/kits/explain/deploys.ts';
+import { renderText } from '../../../src/kits/explain/render-text.ts';
 import { StormCounter } from '../../../src/kits/explain/storm-counter.ts';
 import { findStorms } from '../../../src/kits/explain/storms.ts';
 import { explain, fixture, LOG_SETS, lines } from './explain-fixture.ts';
@@ -96,4 +100,39 @@ test('buckets grow with the span, so memory stays bounded by buckets, not lines'
   assert.ok(c.bucketMs >= 300_000, `bucket ${c.bucketMs} ms for a week`);
   for (const series of c.series.values()) assert.ok(series.size <= 4001);
   assert.equal(c.settle(), 3_600_000, 'a week is reported in hours');
+});
+
+test('a storm over hour-long buckets (a week of logs) gives its peak in a unit where it is not 0', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'candor-storm-rate-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const line = (time: number, status: number) =>
+    JSON.stringify({
+      level: status >= 500 ? 'warn' : 'info',
+      time: new Date(time).toISOString(),
+      gateway: 'edge-1',
+      upstream: 'app',
+      target: 'http://127.0.0.1:3001',
+      status,
+      ...(status >= 500 ? { error: 'connection_refused', shape: 'unreachable', stage: 'not_sent' } : {}),
+      msg: 'request',
+    });
+  const start = Date.UTC(2026, 10, 1);
+  const hour = 3_600_000;
+  const out: string[] = [];
+  for (let h = 0; h < 7 * 24; h++) out.push(line(start + h * hour, 200));
+  // Hour 100: 30 refused in a minute, the only 5xx of the week.
+  for (let n = 0; n < 30; n++) out.push(line(start + 100 * hour + 60_000 + n * 2000, 502));
+  out.sort((a, b) => Date.parse(JSON.parse(a).time) - Date.parse(JSON.parse(b).time));
+  const file = join(dir, 'week.log');
+  await writeFile(file, `${out.join('\n')}\n`);
+  const report = await explain([file]);
+  assert.equal(report.bucketSeconds, 3600);
+  assert.equal(report.storms.length, 1);
+  const stormLine = renderText(report)
+    .split('\n')
+    .find((text) => text.startsWith('  app: '));
+  assert.match(
+    stormLine ?? '',
+    /, 30 5xx of 31 requests, peak 0\.5\/min \(usually 0\/s\): connection_refused ×30$/,
+  );
 });

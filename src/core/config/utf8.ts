@@ -1,0 +1,28 @@
+import { isUtf8 } from 'node:buffer';
+
+/** Where a config file stops being UTF-8: the offset in its decoded text, and the byte found there. */
+export interface Undecodable {
+  /** Index in the decoded text (UTF-16 units, as the YAML parser counts) of the U+FFFD standing in for it. */
+  readonly offset: number;
+  readonly byte: number;
+}
+
+/**
+ * The first byte of `bytes` that is not UTF-8, found in `text` (the bytes decoded with
+ * replacement). Decoding puts U+FFFD in place of each such byte, silently: a file saved as
+ * Latin-1 would send "l\ufffduft" to clients where its editor shows "läuft". A U+FFFD written
+ * in the file itself (its three bytes EF BF BD) is text like any other.
+ */
+export function firstUndecodable(bytes: Buffer, text: string): Undecodable | undefined {
+  if (isUtf8(bytes)) return undefined;
+  let at = 0;
+  for (let offset = 0; offset < text.length; offset++) {
+    const code = text.codePointAt(offset) as number;
+    if (code === 0xfffd && !(bytes[at] === 0xef && bytes[at + 1] === 0xbf && bytes[at + 2] === 0xbd))
+      return { offset, byte: bytes[at] as number };
+    // Bytes before the first invalid one are valid UTF-8, so each character's length is exact.
+    at += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    if (code > 0xffff) offset++;
+  }
+  return undefined;
+}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ConfigError, type ConfigProblem } from '../../../src/core/config/config-error.ts';
+import { loadConfigFile } from '../../../src/core/config/load.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'candor-not-utf8-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+const HEAD = 'listen:\n  - address: 127.0.0.1:8080\nroutes:\n  - upstream: api\nupstreams:\n  api:\n';
+const TARGETS = '    targets:\n      - url: http://127.0.0.1:3001\n';
+
+async function problemsOfBytes(bytes: Buffer): Promise<readonly ConfigProblem[]> {
+  const file = join(dir, 'candor.yaml');
+  await writeFile(file, bytes);
+  try {
+    await loadConfigFile(file, {});
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+// A file saved as Latin-1 or Windows-1252 reads as UTF-8 with U+FFFD in place of each accented
+// letter: the maintenance message "Wartung läuft" went to every client as "Wartung l\ufffduft".
+test('a byte that is not UTF-8 is refused at its line and field, naming the byte', async () => {
+  const bytes = Buffer.concat([
+    Buffer.from(`${HEAD}${TARGETS}    maintenance: { message: "Wartung l`),
+    Buffer.from([0xe4]),
+    Buffer.from('uft" }\n'),
+  ]);
+  assert.deepEqual(await problemsOfBytes(bytes), [
+    {
+      file: join(dir, 'candor.yaml'),
+      line: 9,
+      column: 39,
+      path: 'upstreams.api.maintenance.message',
+      message:
+        'the file is not UTF-8 here: byte 0xe4 is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8',
+    },
+  ]);
+});
+
+test('one in a comment is refused too, at the mapping around it', async () => {
+  const bytes = Buffer.concat([
+    Buffer.from(`${HEAD}${TARGETS}    # caf`),
+    Buffer.from([0xe9]),
+    Buffer.from('\n'),
+  ]);
+  const [found] = await problemsOfBytes(bytes);
+  assert.equal(found?.line, 9);
+  assert.equal(found?.column, 10);
+  assert.equal(found?.path, 'upstreams.api');
+  assert.match(found?.message ?? '', /^the file is not UTF-8 here: byte 0xe9 /);
+});
+
+test('UTF-8 text, a byte-order mark and a U+FFFD written in the file itself are read as they are', async () => {
+  const text = `${HEAD}${TARGETS}    maintenance: { message: "Wartung läuft \ufffd" }\n`;
+  assert.deepEqual(
+    await problemsOfBytes(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)])),
+    [],
+  );
+});

@@ -1,0 +1,78 @@
+/**
+ * A reload asked for while the gateway drains is refused: nothing is read, nothing changes. The
+ * file is not at fault, so the refusal must not say it is (a 400 "Invalid config", an error line
+ * "the config is invalid", `candor reload` exiting 78 as for a broken file): the gateway is
+ * going away, which is a 409 Draining, a warn line that says so, and exit 69.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
+import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const TOKEN = 'draining-reload-token-0123456789ab';
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+
+function cli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+test('a reload while the gateway drains: 409 Draining, a warn line that says so, candor reload exits 69', async (t) => {
+  const hang = await startBlackhole();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-drain-reload-'));
+  t.after(async () => {
+    await hang.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(join(dir, 'token'), TOKEN, { mode: 0o600 });
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `listen:\n  - address: 127.0.0.1:0\n` +
+      `admin: { listen: "127.0.0.1:${await freePort()}", token_file: ${join(dir, 'token')} }\n` +
+      `drain: { timeout: 60s }\n` +
+      `routes:\n  - upstream: app\nupstreams:\n  app:\n    timeouts: { response: 60s }\n    targets:\n      - url: ${hang.url}\n`,
+  );
+  const serve = await startServe(path, 1, { admin: true });
+  // Held open by the upstream that never answers: the drain waits for it.
+  const inFlight = http.get({ host: '127.0.0.1', port: serve.port, path: '/', agent: false });
+  inFlight.on('error', () => {});
+  await hang.waitForRequest(1);
+  serve.child.kill('SIGTERM');
+  await serve.waitForLines('draining: stopped accepting', 1);
+
+  const answer = await adminCall(serve.adminPort as number, 'POST', '/reload', { token: TOKEN });
+  assert.equal(answer.status, 409);
+  assert.equal(answer.body.title, 'Draining');
+  assert.equal((answer.body.reload as { result: string }).result, 'draining');
+
+  serve.child.kill('SIGHUP');
+  const command = await cli(['reload', '--config', path]);
+  assert.equal(command.code, 69, command.stderr);
+  assert.match(command.stderr, /the gateway is draining/);
+
+  await serve.waitForLines('reload refused: the gateway is draining; the running config stays', 3);
+  const refusals = serve.lines.filter((l) => String(l.msg).startsWith('reload refused'));
+  assert.deepEqual(
+    refusals.map((l) => [l.level, l.via]),
+    [
+      ['warn', 'admin'],
+      ['warn', 'SIGHUP'],
+      ['warn', 'admin'],
+    ],
+  );
+  serve.child.kill('SIGTERM');
+  assert.equal(await serve.stop(), 0);
+});
