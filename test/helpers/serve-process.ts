@@ -64,8 +64,15 @@ export async function startServe(
   child.once('exit', () => {
     for (const waiter of waiters) waiter();
   });
-  await waitForLines('listening', workers, 15_000);
-  if (options.admin) await waitForLines('admin API listening', 1, 15_000);
+  try {
+    await waitForLines('listening', workers, 15_000);
+    if (options.admin) await waitForLines('admin API listening', 1, 15_000);
+  } catch (err) {
+    // A serve that did not start in time is not left running: its pipes would hold the test
+    // file's process (and the whole run) open after the failure.
+    child.kill('SIGKILL');
+    throw err;
+  }
   const port = Number(
     String(lines.find((l) => l.msg === 'listening')?.address)
       .split(':')

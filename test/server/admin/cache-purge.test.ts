@@ -62,8 +62,8 @@ upstreams:
 });
 
 after(async () => {
-  await serve.stop();
-  await origin.stop();
+  await serve?.stop();
+  await origin?.stop();
 });
 
 const cacheStatus = async (path: string) => String((await request(base, { path })).headers['cache-status']);
