@@ -146,19 +146,20 @@ function removeDotSegments(path: string, mergeSlashes: boolean): string {
 function hasDotSegmentWithParameters(path: string): boolean {
   for (const segment of path.split('/')) {
     const semicolon = segment.indexOf(';');
-    if (semicolon < 1 || semicolon > 6) continue;
-    const dots = segment.slice(0, semicolon).replace(/%2e/gi, '.');
-    if (dots === '.' || dots === '..') return true;
+    if (semicolon > 0 && isDotSegment(segment.slice(0, semicolon))) return true;
   }
   return false;
 }
 
 /** Whether a path has a "." or ".." segment (as sent or percent-encoded): one that would leave where it points. */
 export function hasDotSegment(path: string): boolean {
-  for (const segment of path.split('/')) {
-    if (segment.length === 0 || segment.length > 6) continue;
-    const decoded = segment.replace(/%2e/gi, '.');
-    if (decoded === '.' || decoded === '..') return true;
-  }
+  for (const segment of path.split('/')) if (isDotSegment(segment)) return true;
   return false;
+}
+
+/** "." or "..", each dot as sent or as `%2e` (six characters at most: longer is a name). */
+function isDotSegment(segment: string): boolean {
+  if (segment.length === 0 || segment.length > 6) return false;
+  const decoded = segment.replace(/%2e/gi, '.');
+  return decoded === '.' || decoded === '..';
 }
