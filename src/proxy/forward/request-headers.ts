@@ -167,7 +167,6 @@ function forwardedHostValue(host: string): string {
   return lastHostValue;
 }
 
-/** The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy, the original is shared by every attempt. */
 /**
  * The same headers with `host` as Host (a copy: the list is shared by every attempt), the
  * client's host staying in X-Forwarded-Host and Forwarded: for a request to a service of the
@@ -181,6 +180,7 @@ export function withHost(headers: readonly string[], host: string): string[] {
   return copy;
 }
 
+/** The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy, the original is shared by every attempt. */
 export function withTraceparent(headers: readonly string[], traceparent: string): string[] {
   const copy = headers.slice();
   const at = copy.lastIndexOf('traceparent');
