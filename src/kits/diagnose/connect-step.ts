@@ -9,7 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { classifyConnectError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { alpnNotH2 } from '../../upstream/connections/connector.ts';
+import { alpnNotH2, selfConnectFailure } from '../../upstream/connections/connector.ts';
 import { formatMs, hostPort, type ProbePlan, since } from './plan.ts';
 import { describeCertificate, tlsNotes } from './tls-facts.ts';
 import type { Step, TlsFacts } from './types.ts';
@@ -97,6 +97,18 @@ export function connectStep(
     socket.once('connect', () => {
       tcpMs = since(started);
       address = socket.remoteAddress ?? address;
+      const self = selfConnectFailure(socket, tcpMs);
+      if (self) {
+        emit({
+          step: 'connect',
+          ok: false,
+          ms: tcpMs,
+          summary: self.details,
+          notes: [],
+          facts: connectFacts(),
+        });
+        return finish({ failure: self, address, tcpMs });
+      }
       phase = 'tls';
       emit({
         step: 'connect',

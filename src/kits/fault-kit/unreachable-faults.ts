@@ -24,7 +24,9 @@ export const UNROUTABLE_URL = 'http://255.255.255.255:80';
  * fault's life as the local end of a connection the kit keeps open. A SYN to it finds no
  * listener and is answered with a reset (ECONNREFUSED), and while the port is in use the
  * machine gives it to no other socket: a port bound once and closed could be handed to
- * another process's listen(0) meanwhile (tests run in parallel), and then it answered.
+ * another process's listen(0) meanwhile (tests run in parallel), and then it answered. The port
+ * is an ephemeral one, so now and then a client's connect to it is given it as its own source
+ * and reaches itself: Candor's connector tells that as refused too; another client may not.
  */
 export async function startRefusing(): Promise<Fault> {
   let took: (socket: Socket) => void = () => {};

@@ -40,6 +40,21 @@ export function alpnNotH2(selected: string | false | null | undefined, elapsed: 
 }
 
 /**
+ * A TCP connect to a port of this machine on which nothing listens can be given that very port as
+ * its own source when the port is in the ephemeral range: the SYN meets itself, the connection
+ * opens (a simultaneous open, RFC 9293 §3.5) and what is sent comes back as the answer, so a
+ * refused upstream read as one answering garbage. Nothing listens there: it is told as refused.
+ */
+export function selfConnectFailure(socket: net.Socket, elapsed: number): Failure | undefined {
+  if (socket.localPort !== socket.remotePort || socket.localAddress !== socket.remoteAddress)
+    return undefined;
+  return new Failure(
+    'connection_refused',
+    `nothing listens on port ${socket.remotePort}: the connection was given that port as its own and reached itself (a TCP self-connect) after ${ms(elapsed)}`,
+  );
+}
+
+/**
  * Opens upstream connections, classifying every way one can fail here, where the phase
  * (DNS, TCP, TLS) is known, instead of guessing later from a message.
  */
@@ -92,6 +107,8 @@ export function createConnector(options: ConnectorOptions): Connector {
       });
       socket.once('connect', () => {
         phase = 'tls';
+        const self = selfConnectFailure(socket, performance.now() - started);
+        if (self) finish(self);
       });
       socket.on('session', (session: Buffer) => {
         sessions.set(sessionKey, session);
@@ -106,7 +123,7 @@ export function createConnector(options: ConnectorOptions): Connector {
       });
     } else {
       socket = net.connect({ host: hostname, port: portNumber, lookup });
-      socket.once('connect', () => finish(null));
+      socket.once('connect', () => finish(selfConnectFailure(socket, performance.now() - started) ?? null));
     }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
