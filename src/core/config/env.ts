@@ -5,8 +5,9 @@
  * before it: a value from the environment can then only ever be a value, and cannot smuggle
  * in YAML structure (a newline and a new key, a flow mapping, an anchor).
  *
- * As in the shell, `:-` uses the default when the variable is unset or empty. `$${` is a
- * literal `${`. A lone `$` is kept as it is, so "pa$$word" needs no escaping.
+ * As in the shell, `:-` uses the default when the variable is unset or empty, and a default may
+ * hold references of its own (`${A:-${B:-b}}`), read only when it is used. `$${` is a literal
+ * `${`. A lone `$` is kept as it is, so "pa$$word" needs no escaping.
  */
 
 /** A variable's value put into the config: GET /config shows `${name}` where `value` was. */
@@ -25,19 +26,63 @@ type Interpolation =
     }
   | { readonly ok: false; readonly message: string };
 
-const TOKEN = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
-const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+
+/** One `${…}` as written: its variable, its default's text (undefined: none), and where it ends (past its `}`). */
+type Reference =
+  | { readonly name: string; readonly fallback: string | undefined; readonly end: number }
+  | { readonly message: string };
 
 /**
- * The variables `text` cannot do without: each `${NAME}` written without a default, once.
+ * The `${…}` whose `${` is at `at`. A default may hold references of its own, as in the shell and
+ * Docker Compose (`${HOST:-${FALLBACK_HOST}}`): its end is the `}` that closes the `${` it opened,
+ * counting the `${` inside it (a `$${` in it is a literal, opening nothing).
+ */
+function readReference(text: string, at: number): Reference {
+  let depth = 0;
+  let close = -1;
+  for (let i = at + 2; i < text.length; i++) {
+    if (text.startsWith('$${', i)) i += 2;
+    else if (text.startsWith('${', i)) {
+      depth++;
+      i++;
+    } else if (text[i] === '}') {
+      if (depth === 0) {
+        close = i;
+        break;
+      }
+      depth--;
+    }
+  }
+  if (close === -1)
+    return { message: `unclosed "\${" in ${JSON.stringify(text)} (write $\${ for a literal "\${")` };
+  const inside = text.slice(at + 2, close);
+  const name = NAME.exec(inside)?.[0];
+  const rest = name === undefined ? inside : inside.slice(name.length);
+  if (name === undefined || (rest !== '' && !rest.startsWith(':-')))
+    return {
+      message: `expected \${NAME} or \${NAME:-default} with NAME made of letters, digits and _, got "\${${inside}}"`,
+    };
+  return { name, fallback: rest === '' ? undefined : rest.slice(2), end: close + 1 };
+}
+
+/**
+ * The variables `text` cannot do without: each `${NAME}` written without a default, once. One
+ * in a default is needed only when the variable before it is unset: not counted.
  *
  * @example requiredVariables('${HOST:-0.0.0.0}:${PORT}') // ['PORT']
  */
 export function requiredVariables(text: string): string[] {
   const names = new Set<string>();
-  for (const match of text.matchAll(TOKEN)) {
-    const reference = match[1] === undefined ? undefined : REFERENCE.exec(match[1]);
-    if (reference && reference[2] === undefined) names.add(reference[1]);
+  for (let at = text.indexOf('${'); at !== -1; ) {
+    if (text[at - 1] === '$') {
+      at = text.indexOf('${', at + 2);
+      continue;
+    }
+    const reference = readReference(text, at);
+    if ('message' in reference) break;
+    if (reference.fallback === undefined) names.add(reference.name);
+    at = text.indexOf('${', reference.end);
   }
   return [...names];
 }
@@ -59,48 +104,54 @@ export function interpolateEnv(
   unset: UnsetVariable = 'refuse',
 ): Interpolation {
   if (!text.includes('${')) return { ok: true, value: text, replaced: false, taken: [] };
+  const found: Found = { replaced: false, taken: [] };
+  const expanded = expand(text, env, unset, found);
+  if (typeof expanded !== 'string') return { ok: false, message: expanded.message };
+  return { ok: true, value: expanded, replaced: found.replaced, taken: found.taken };
+}
+
+/** What an expansion met: whether any reference was replaced, and what the environment gave. */
+interface Found {
+  replaced: boolean;
+  readonly taken: FromEnvironment[];
+}
+
+/** `text` with every reference replaced (a default's only when it is used), or why it cannot be. */
+function expand(
+  text: string,
+  env: NodeJS.ProcessEnv,
+  unset: UnsetVariable,
+  found: Found,
+): string | { readonly message: string } {
   let value = '';
-  let replaced = false;
-  const taken: FromEnvironment[] = [];
   let last = 0;
-  for (const match of text.matchAll(TOKEN)) {
-    value += text.slice(last, match.index);
-    last = match.index + match[0].length;
-    if (match[0] === '$${') {
-      value += '${';
+  for (let at = text.indexOf('${'); at !== -1; at = text.indexOf('${', last)) {
+    if (text[at - 1] === '$') {
+      // `$${`: a literal `${`.
+      value += `${text.slice(last, at - 1)}\${`;
+      last = at + 2;
       continue;
     }
-    if (match[1] === undefined) {
-      return {
-        ok: false,
-        message: `unclosed "\${" in ${JSON.stringify(text)} (write $\${ for a literal "\${")`,
-      };
-    }
-    const reference = REFERENCE.exec(match[1]);
-    if (!reference) {
-      return {
-        ok: false,
-        message: `expected \${NAME} or \${NAME:-default} with NAME made of letters, digits and _, got "${match[0]}"`,
-      };
-    }
-    const [, name, fallback] = reference;
+    value += text.slice(last, at);
+    const reference = readReference(text, at);
+    if ('message' in reference) return reference;
+    last = reference.end;
+    found.replaced = true;
+    const { name, fallback } = reference;
     const fromEnv = env[name];
     if (fallback !== undefined && (fromEnv === undefined || fromEnv === '')) {
-      value += fallback;
+      const inner = expand(fallback, env, unset, found);
+      if (typeof inner !== 'string') return inner;
+      value += inner;
     } else if (fromEnv === undefined) {
-      if (unset === 'empty') {
-        replaced = true;
-        continue;
-      }
+      if (unset === 'empty') continue;
       return {
-        ok: false,
         message: `environment variable ${name} is not set (set it, or give a default with \${${name}:-value})`,
       };
     } else {
       value += fromEnv;
-      taken.push({ name, value: fromEnv });
+      found.taken.push({ name, value: fromEnv });
     }
-    replaced = true;
   }
-  return { ok: true, value: value + text.slice(last), replaced, taken };
+  return value + text.slice(last);
 }

@@ -23,6 +23,27 @@ test('${VAR:-default} uses the default when the variable is unset or empty, as t
   assert.equal(expanded(interpolateEnv('${A}-${B:-b}', { A: 'a' })), 'a-b');
 });
 
+test('a default may hold references of its own, as in the shell and Docker Compose, read only when it is used', () => {
+  // It was cut at the first "}": ${A:-${B}} gave the text "${B}" as the value, without a word.
+  assert.deepEqual(interpolateEnv('${A:-${B}}', { B: 'b' }), {
+    ok: true,
+    value: 'b',
+    replaced: true,
+    taken: [{ name: 'B', value: 'b' }],
+  });
+  assert.equal(expanded(interpolateEnv('${A:-${B:-c}}', {})), 'c');
+  assert.equal(expanded(interpolateEnv('http://${A:-${B:-h}:${P:-80}}/x', { P: '81' })), 'http://h:81/x');
+  // Used only when A is unset: B need not be set when A is, and a literal stays one.
+  assert.equal(expanded(interpolateEnv('${A:-${B}}', { A: 'a' })), 'a');
+  assert.equal(expanded(interpolateEnv('${A:-$${B}}', {})), '${B}');
+  assert.deepEqual(interpolateEnv('${A:-${B}}', {}), {
+    ok: false,
+    message: 'environment variable B is not set (set it, or give a default with ${B:-value})',
+  });
+  assert.equal(interpolateEnv('${A:-${B}', {}).ok, false);
+  assert.deepEqual(requiredVariables('${A:-${B}}:${C}'), ['C']);
+});
+
 test('$${ is a literal ${ and a lone $ is kept', () => {
   assert.deepEqual(interpolateEnv('$${PORT}', { PORT: '9000' }), {
     ok: true,
