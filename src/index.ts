@@ -16,6 +16,7 @@ export type * from './core/config/types.ts';
 export type { CanaryStatus } from './server/canary/canary-controller.ts';
 export type { CanaryPhase } from './server/canary/canary-fleet.ts';
 export type { Gateway, GatewayOptions } from './server/gateway/gateway.ts';
+export { GatewayDraining } from './server/gateway/gateway.ts';
 export { ConfigError };
 
 /**

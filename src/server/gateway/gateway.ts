@@ -80,7 +80,7 @@ export interface Gateway {
   /**
    * Swaps in a new snapshot of an already validated config (see createRuntime for what is
    * kept). Throws a ConfigError, changing nothing, when the config changes what a live socket
-   * cannot (reload-plan.ts) or a new listener cannot open.
+   * cannot (reload-plan.ts) or a new listener cannot open; a GatewayDraining once a drain began.
    */
   reload(config: GatewayConfig): Promise<ReloadOutcome>;
   /** Applies a runtime change that RuntimeChanges.check accepted for the running config. */
@@ -118,6 +118,17 @@ export interface Gateway {
    * `drainNow()` or `close()` has begun, the others return the same promise.
    */
   close(): Promise<void>;
+}
+
+/**
+ * A reload asked of a gateway whose drain began: nothing read, nothing changed. Not a problem of
+ * the config (it has no line to name): the gateway is on its way out.
+ */
+export class GatewayDraining extends Error {
+  override readonly name = 'GatewayDraining';
+  constructor() {
+    super('the gateway is draining: no reload (the running config stays)');
+  }
 }
 
 /** What a reload did, for its log line and the admin API's answer. */
@@ -430,10 +441,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     const before = runtime.config;
     // A draining gateway has stopped accepting on the listeners it had: one a reload opened
     // now would accept connections only for the drain to cut them.
-    if (drain.started)
-      throw new ConfigError([
-        { file: next.source, line: 0, column: 0, path: '', message: 'the gateway is draining: no reload' },
-      ]);
+    if (drain.started) throw new GatewayDraining();
     const problems = unchangeableProblems(before, next);
     if (problems.length > 0) throw new ConfigError(problems);
     // Loaded before anything changes, so that nothing is left half swapped.
