@@ -199,6 +199,13 @@ export const METRICS = {
     help: "Attempts waiting in the upstream's queue for a pooled connection.",
     aggregator: 'sum',
   },
+  held: {
+    name: 'candor_upstream_requests_held',
+    type: 'gauge',
+    labels: ['upstream'],
+    help: 'Requests waiting for a target of the upstream to come back (its hold): none could take them.',
+    aggregator: 'sum',
+  },
   clientConnectionsDropped: {
     name: 'candor_client_connections_dropped_total',
     type: 'counter',

@@ -382,6 +382,7 @@ export class GatewayMetrics {
     perUpstream(METRICS.retryBudget, (upstream) => upstream.retryBudget.remaining());
     perUpstream(METRICS.inFlight, (upstream) => upstream.inFlight.count);
     perUpstream(METRICS.pending, (upstream) => upstream.pending.count);
+    perUpstream(METRICS.held, (upstream) => upstream.hold.size);
     const source = () => this.#source;
     new Counter({
       ...options(METRICS.logLinesDropped, registry),

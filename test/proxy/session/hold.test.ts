@@ -13,6 +13,7 @@ import { startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
+import { type Sample, samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
 const held = (edge: TestGateway) => edge.gateway.runtime().upstreams.get('app')?.hold.size ?? 0;
 
@@ -84,6 +85,34 @@ test('past hold.timeout: 503 destination_unavailable with Retry-After, held_ms l
     assert.ok((line.held_ms as number) > 0);
   } finally {
     await edge.close();
+  }
+});
+
+test('the requests held are a gauge per upstream, candor_upstream_requests_held: up while they wait, 0 once answered', async () => {
+  const port = await freePort();
+  const edge = await startTestGateway(
+    `${singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    hold: { timeout: 30s }' })}metrics: { listen: 127.0.0.1:0 }\n`,
+  );
+  const heldNow = async (): Promise<number | undefined> => {
+    const all: Sample[] = samples((await scrape(edge.gateway.metricsPort() ?? 0)).text);
+    return sampleValue(all, 'candor_upstream_requests_held', { upstream: 'app' });
+  };
+  const upstream = http.createServer((_req, res) => res.end('back'));
+  try {
+    assert.equal(await heldNow(), 0);
+    const waiting = [1, 2].map((n) => request(edge.url, { path: `/${n}`, timeoutMs: 30_000 }));
+    await waitUntil('both held', () => held(edge) === 2);
+    assert.equal(await heldNow(), 2);
+    await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+    assert.deepEqual(
+      (await Promise.all(waiting)).map((r) => r.status),
+      [200, 200],
+    );
+    assert.equal(await heldNow(), 0);
+  } finally {
+    await edge.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });
 
