@@ -39,7 +39,8 @@ const MAX_RETRY_MS = 30_000;
  *   switches per batch, on the very core the gateway runs on — more than the write itself
  *   costs when it lands in the page cache. A disk that makes one of those writes slow
  *   (writeback throttling, a network file system) would stall every request: the file then
- *   goes the asynchronous way for 30 s before it is tried again.
+ *   goes the asynchronous way for 30 s before it is tried again, one write at a time, batched
+ *   as the direct ones are (a write per request through the pool cost a request some 7 µs).
  * - A pipe or terminal (stdout to a collector) can block: there one asynchronous write at a
  *   time drains the queue, each write taking everything queued since the last.
  *
@@ -75,6 +76,7 @@ export class LineWriter {
   /** Writes the lines left by turns too soon after the last write (made at the first, then refreshed). */
   private batchTimer: NodeJS.Timeout | undefined;
   private readonly batchMs: number;
+  private readonly slowWriteMs: number;
   private queue: string[] = [];
   private queued = 0;
   private writing = false;
@@ -89,10 +91,17 @@ export class LineWriter {
   private torn = false;
   private waiters: (() => void)[] = [];
 
-  /** `batchMs`: FILE_BATCH_MS unless a test needs it longer. */
-  constructor(fd: number, maxBacklog: number, gatewayName: string, batchMs = FILE_BATCH_MS) {
+  /** `batchMs`: FILE_BATCH_MS unless a test needs it longer; `slowWriteMs`: SLOW_WRITE_MS unless a test needs every write slow. */
+  constructor(
+    fd: number,
+    maxBacklog: number,
+    gatewayName: string,
+    batchMs = FILE_BATCH_MS,
+    slowWriteMs = SLOW_WRITE_MS,
+  ) {
     this.fd = fd;
     this.batchMs = batchMs;
+    this.slowWriteMs = slowWriteMs;
     this.maxBacklog = maxBacklog;
     this.gatewayName = gatewayName;
     this.isFile = isRegularFile(fd);
@@ -100,9 +109,15 @@ export class LineWriter {
   }
 
   /** Opens (appending, creating its folder) the file a writer writes to. */
-  static open(file: string, maxBacklog: number, gatewayName: string, batchMs = FILE_BATCH_MS): LineWriter {
+  static open(
+    file: string,
+    maxBacklog: number,
+    gatewayName: string,
+    batchMs = FILE_BATCH_MS,
+    slowWriteMs = SLOW_WRITE_MS,
+  ): LineWriter {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const writer = new LineWriter(fs.openSync(file, 'a'), maxBacklog, gatewayName, batchMs);
+    const writer = new LineWriter(fs.openSync(file, 'a'), maxBacklog, gatewayName, batchMs, slowWriteMs);
     writer.file = file;
     return writer;
   }
@@ -151,15 +166,15 @@ export class LineWriter {
     this.queued += line.length;
     // A destination that refused the last write waits for its retry: nothing to do until then.
     if (this.retryTimer !== undefined) return true;
-    if (this.direct) {
-      if (!this.turnScheduled) {
-        this.turnScheduled = true;
-        setImmediate(this.endOfTurn);
-      }
-    } else if (!this.writing) {
-      this.writeQueued();
-    }
+    if (this.isFile) this.scheduleTurn();
+    else if (!this.writing) this.writeQueued();
     return true;
+  }
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    setImmediate(this.endOfTurn);
   }
 
   private readonly endOfTurn = (): void => {
@@ -181,9 +196,17 @@ export class LineWriter {
     this.turnScheduled = false;
     // (flush() may have written them since; a refused write's retry writes them.)
     if (this.retryTimer !== undefined || (this.queue.length === 0 && this.dropped === 0)) return;
+    if (!this.direct) {
+      // A file that was slow to write: through the thread pool, batched as the direct writes
+      // are (a round trip per request would cost each a futex wake-up and two context switches).
+      // One still in flight takes these lines in the next batch, once it is done.
+      if (this.writing) return;
+      this.lastWriteAt = started;
+      return this.writeQueued();
+    }
     this.lastWriteAt = started;
     this.flushSync();
-    if (nowMs() - started > SLOW_WRITE_MS) {
+    if (nowMs() - started > this.slowWriteMs) {
       this.direct = false;
       this.directAgainAt = nowMs() + SLOW_DISK_BACKOFF_MS;
     }
@@ -204,11 +227,13 @@ export class LineWriter {
       return;
     }
     if (this.direct) this.flushSync();
-    if (!this.writing && this.queue.length === 0) {
+    if (!this.writing && this.queue.length === 0 && this.dropped === 0) {
       callback?.();
       return;
     }
     if (callback) this.waiters.push(() => callback());
+    // Asked for: lines waiting for their batch go now (the drain, the exit).
+    if (!this.writing) this.writeQueued();
   }
 
   /** Writes what is queued, synchronously: a file's turn, and the last lines before the process exits. */
@@ -227,6 +252,14 @@ export class LineWriter {
       return;
     }
     this.accepted();
+    // Waiters from a spell on the asynchronous path, whose last lines this write took.
+    if (!this.writing && this.waiters.length > 0) this.releaseWaiters();
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter();
   }
 
   /** A write failed (not for a full pipe): the destination is left alone until its retry. */
@@ -319,15 +352,19 @@ export class LineWriter {
       } else {
         if (offset + written < bytes.length) return this.writeBytes(fd, bytes, offset + written, carried);
         this.accepted();
-        if (this.queue.length > 0 || this.dropped > 0) return this.writeQueued();
+        // A pipe's next batch goes at once; a file's at its next turn, FILE_BATCH_MS after this one began.
+        if (!this.isFile && (this.queue.length > 0 || this.dropped > 0)) return this.writeQueued();
       }
       this.writing = false;
       this.closeRetired();
       // A file that was slow to write gets the synchronous path back once it has had a rest.
       if (this.isFile && nowMs() >= this.directAgainAt) this.direct = true;
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const waiter of waiters) waiter();
+      if (this.retryTimer === undefined && (this.queue.length > 0 || this.dropped > 0)) {
+        // A file's lines that came while it was written: the flush waiters wait on for them.
+        this.scheduleTurn();
+        return;
+      }
+      this.releaseWaiters();
     });
   }
 }

@@ -77,6 +77,33 @@ test('a turn soon after a write leaves its lines to the next write: a turn each 
   assert.equal(fs.readFileSync(file, 'utf8'), 'a\nb\nc\n');
 });
 
+test('a file sent to the asynchronous path by a slow write is batched there too: a turn each is not a write each', async () => {
+  const file = tempFile();
+  // Every write counts as slow (the first sends the file to the thread pool for 30 s), and a
+  // batch time no loaded machine can pass: the deferral is certain.
+  const writer = LineWriter.open(file, 1 << 20, 'edge-1', 60_000, -1);
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  writer.write('a\n');
+  await turn();
+  assert.equal(fs.readFileSync(file, 'utf8'), 'a\n', 'the first turn is written at its end, and was slow');
+  writer.write('b\n');
+  await turn();
+  writer.write('c\n');
+  await turn();
+  // A write through the thread pool is done in well under this; none must have been made.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(
+    fs.readFileSync(file, 'utf8'),
+    'a\n',
+    'the next turns wait for the batch (a write each was a round trip each)',
+  );
+  await flushed(writer);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'a\nb\nc\n', 'a flush writes them at once');
+  writer.write('d\n');
+  await flushed(writer);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'a\nb\nc\nd\n');
+});
+
 test('lines left to the batch are written by its timer, with no turn or flush to carry them', async () => {
   const file = tempFile();
   const writer = LineWriter.open(file, 1 << 20, 'edge-1');
