@@ -24,6 +24,7 @@ import type { SecretPresence } from './secrets.ts';
 import type { GatewayConfig } from './types.ts';
 import { firstUndecodable, type Undecodable } from './utf8.ts';
 import { checkSchema } from './validate.ts';
+import { fieldWarnings } from './warnings.ts';
 import { readYamlSource } from './yaml-source.ts';
 
 /** How strictly a load checks what is not in the file itself. */
@@ -201,5 +202,11 @@ function parseText(
     yaml.fromEnvironment.length === 0 ? normalized : { ...normalized, fromEnvironment: yaml.fromEnvironment },
   );
   keepFieldLines(config, fieldLinesOf(yaml.value, yaml.locate));
+  // What only the loaded config shows (a target that is the gateway's own listener, ...), at its line.
+  if (options.warnings !== undefined)
+    for (const { path, message } of fieldWarnings(config)) {
+      const position = yaml.locate(path, 'key');
+      options.warnings.push({ file: source, ...position, path: formatPath(path), message });
+    }
   return config;
 }

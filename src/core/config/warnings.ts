@@ -4,22 +4,37 @@
  */
 import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
+import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
+import type { PathSegment } from './schema.ts';
 import type { GatewayConfig } from './types.ts';
 import { formatDuration } from './units.ts';
 
+/** A warning and the field it is about, as the loader locates it in the file (load.ts). */
+export interface FieldWarning {
+  readonly path: readonly PathSegment[];
+  readonly message: string;
+}
+
+/** Each warning as one line, "field: message" (as `candor check` tells it after the file, line and column). */
 export function configWarnings(config: GatewayConfig): string[] {
-  const warnings: string[] = [];
+  return fieldWarnings(config).map(({ path, message }) => `${formatPath(path)}: ${message}`);
+}
+
+export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
+  const warnings: FieldWarning[] = [];
   const { html } = config.errors.pages;
   if (html !== undefined && !templateHasRequestId(html))
-    warnings.push(
-      `errors.pages.html: ${JSON.stringify(config.errors.pageFiles.html)} has no {{request_id}}: a client sees no id to quote, and its report cannot be found in the log (the X-Request-Id header still carries it)`,
-    );
+    warnings.push({
+      path: ['errors', 'pages', 'html'],
+      message: `${JSON.stringify(config.errors.pageFiles.html)} has no {{request_id}}: a client sees no id to quote, and its report cannot be found in the log (the X-Request-Id header still carries it)`,
+    });
   for (const [index, entry] of config.trustForwardedFrom.entries())
     if (/\/0+$/.test(entry))
-      warnings.push(
-        `trust_forwarded_from[${index}]: ${entry} trusts every client as a proxy: any client then writes the X-Forwarded-For that allow/deny, rate_limit and hash_key judge it by, its own X-Request-Id, and the X-Forwarded-* and X-Real-IP the upstream reads; list only the proxies in front of the gateway`,
-      );
+      warnings.push({
+        path: ['trust_forwarded_from', index],
+        message: `${entry} trusts every client as a proxy: any client then writes the X-Forwarded-For that allow/deny, rate_limit and hash_key judge it by, its own X-Request-Id, and the X-Forwarded-* and X-Real-IP the upstream reads; list only the proxies in front of the gateway`,
+      });
   const { acme } = config;
   const orders = config.listen.some((listener) => listener.tls?.acme !== undefined);
   // Only HTTP-01, which the CA asks on port 80 of a plain listener: with none, every order fails.
@@ -29,36 +44,47 @@ export function configWarnings(config: GatewayConfig): string[] {
     !acme.challenges.includes('tls-alpn-01') &&
     config.listen.every((listener) => listener.tls !== undefined)
   )
-    warnings.push(
-      "acme.challenges: only http-01, and no listener is plain: the CA's HTTP-01 validation (port 80) cannot reach this gateway, so every order fails; add a plain listener on port 80, or offer tls-alpn-01",
-    );
+    warnings.push({
+      path: ['acme', 'challenges'],
+      message:
+        "only http-01, and no listener is plain: the CA's HTTP-01 validation (port 80) cannot reach this gateway, so every order fails; add a plain listener on port 80, or offer tls-alpn-01",
+    });
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     for (const [index, target] of upstream.targets.entries())
       if (ownListener(config, target.hostname, target.port))
-        warnings.push(`upstreams.${name}.targets[${index}].url: ${authority(target)} ${LOOP}`);
+        warnings.push({
+          path: ['upstreams', name, 'targets', index, 'url'],
+          message: `${authority(target)} ${LOOP}`,
+        });
     // A held request's wait counts against the total timeout (request-hold.ts: deadlinePassed).
     const { hold, timeouts } = upstream;
     if (hold !== undefined && hold.timeout >= timeouts.total)
-      warnings.push(
-        `upstreams.${name}.hold.timeout: ${formatDuration(hold.timeout)} is not below timeouts.total (${formatDuration(timeouts.total)}): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout`,
-      );
+      warnings.push({
+        path: ['upstreams', name, 'hold', 'timeout'],
+        message: `${formatDuration(hold.timeout)} is not below timeouts.total (${formatDuration(timeouts.total)}): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout`,
+      });
     const inert = upstream.retries.on.filter((type) => neverRetried(type as FailureType));
     if (inert.length > 0)
-      warnings.push(
-        `upstreams.${name}.retries.on: ${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
-      );
+      warnings.push({
+        path: ['upstreams', name, 'retries', 'on'],
+        message: `${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
+      });
   }
   for (const [index, route] of config.routes.entries()) {
     const forward = route.access?.auth?.forward;
     if (forward !== undefined && !forward.shared)
       for (const target of forward.upstream.targets)
         if (ownListener(config, target.hostname, target.port))
-          warnings.push(`routes[${index}].auth.forward.url: ${authority(target)} ${LOOP}`);
+          warnings.push({
+            path: ['routes', index, 'auth', 'forward', 'url'],
+            message: `${authority(target)} ${LOOP}`,
+          });
     // RFC 8725 §3.9: a token one service's audience may not be taken by another of the issuer's.
     if (route.access?.auth?.jwt !== undefined && route.access.auth.jwt.audiences === undefined)
-      warnings.push(
-        `routes[${index}].auth.jwt.audiences: none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to`,
-      );
+      warnings.push({
+        path: ['routes', index, 'auth', 'jwt', 'audiences'],
+        message: `none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to`,
+      });
     const methods = route.conditions?.methods;
     // The cache stores and serves the answers to GET and HEAD only (fwd=method for the rest).
     if (
@@ -66,12 +92,14 @@ export function configWarnings(config: GatewayConfig): string[] {
       methods !== undefined &&
       !methods.some((m) => m === 'GET' || m === 'HEAD')
     )
-      warnings.push(
-        `routes[${index}].cache: the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
-      );
+      warnings.push({
+        path: ['routes', index, 'cache'],
+        message: `the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
+      });
   }
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
-  return warnings.map(problemTemplates(config.fromEnvironment ?? []));
+  const templates = problemTemplates(config.fromEnvironment ?? []);
+  return warnings.map(({ path, message }) => ({ path, message: templates(message) }));
 }
 
 /** The gateway refuses a request that already carries its name in Via (accept-request.ts). */

@@ -1,7 +1,6 @@
 import { ConfigError, type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import { secretAbsent, secretsOf } from '../../core/config/secrets.ts';
-import { configWarnings } from '../../core/config/warnings.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**
@@ -51,7 +50,6 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
         needs.length === 0 ? 'serve will need nothing more\n' : `serve will need:\n${needs.join('')}`,
       );
     }
-    for (const warning of configWarnings(config)) process.stderr.write(`${file}: warning: ${warning}\n`);
     return EXIT.ok;
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -1,6 +1,7 @@
 /** What `candor check` warns of in a valid config (configWarnings): the ACME challenges, a retry list that cannot act. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { configWarnings } from '../../../src/core/config/warnings.ts';
 import { MINIMAL, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
@@ -184,4 +185,31 @@ upstreams:
     "routes[0].auth.jwt.audiences: none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to",
   ]);
   assert.deepEqual(configWarnings(jwt(', audiences: [orders]')), []);
+});
+
+test('the loader gives each such warning the line and column of its field, or of the closest one the file writes', () => {
+  const warnings: ConfigProblem[] = [];
+  parseConfig(
+    `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+    auth: { jwt: { jwks_url: "https://idp.test/jwks" } }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:8080" }]
+`,
+    SOURCE,
+    {},
+    { warnings },
+  );
+  assert.deepEqual(
+    warnings.map(({ line, column, path }) => ({ line, column, path })).sort((a, b) => a.line - b.line),
+    [
+      // audiences is not written: the jwt key it belongs to.
+      { line: 5, column: 13, path: 'routes[0].auth.jwt.audiences' },
+      { line: 8, column: 17, path: 'upstreams.app.targets[0].url' },
+    ],
+  );
+  assert.equal(warnings[0].file, SOURCE);
 });

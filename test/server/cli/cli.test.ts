@@ -89,7 +89,7 @@ test('check accepts a valid file and starts nothing', async () => {
   assert.match(result.stdout, /ok \(gateway "cli-edge", 1 listener\(s\), 1 route\(s\), 1 upstream\(s\)\)/);
 });
 
-test('check warns, and still exits 0, when an error page template has no {{request_id}}', async () => {
+test('check warns, and still exits 0, when an error page template has no {{request_id}}: at the line of the field', async () => {
   const page = file('page.html', '<h1>{{status}} {{reason}}</h1>');
   const result = await run([
     'check',
@@ -99,7 +99,8 @@ test('check warns, and still exits 0, when an error page template has no {{reque
   assert.match(result.stdout, /: ok \(gateway "cli-edge"/);
   assert.match(
     result.stderr,
-    /pages\.yaml: warning: errors\.pages\.html: ".*page\.html" has no \{\{request_id\}\}/,
+    // Line and column of its key, as every other warning and problem (it was the file alone).
+    /pages\.yaml:12:12 {2}errors\.pages\.html: warning: ".*page\.html" has no \{\{request_id\}\}/,
   );
 });
 
