@@ -132,3 +132,37 @@ test('each DNS answer that moved targets is one event of the deploy timeline: wh
   );
   assert.equal(lines.length, 2);
 });
+
+test('a discovered target is drained through the admin API as a written one is: every worker stops sending it requests, and a reload keeps it drained', async () => {
+  dns.set('app.test', [
+    { type: 'A', address: '127.0.0.1', ttl: 1 },
+    { type: 'A', address: '127.0.0.2', ttl: 1 },
+  ]);
+  await serve.waitForLines('discovered targets changed', 3);
+  let seen = new Set<string>();
+  for (let i = 0; i < 50 && seen.size < 2; i++) seen = await answeredBy(8);
+  assert.deepEqual(seen, new Set(['127.0.0.1', '127.0.0.2']));
+  const admin = (method: string, path: string, body?: unknown) =>
+    adminCall(serve.adminPort ?? 0, method, path, { token: TOKEN, body });
+  // It was refused as a target the upstream did not have: the check read the file's empty list.
+  const drained = await admin('POST', '/targets/drain', {
+    upstream: 'app',
+    target: `http://127.0.0.2:${port}`,
+  });
+  assert.equal(drained.status, 200, JSON.stringify(drained.body));
+  for (let i = 0; i < 3; i++) assert.deepEqual(await answeredBy(8), new Set(['127.0.0.1']));
+  // One DNS does not give is named as such.
+  const absent = await admin('POST', '/targets/drain', {
+    upstream: 'app',
+    target: `http://127.0.0.3:${port}`,
+  });
+  assert.equal(absent.status, 400);
+  assert.equal(
+    (absent.body as { detail: string }).detail,
+    `target: upstream "app" has no target http://127.0.0.3:${port} in the last DNS answer for app.test (http://127.0.0.1:${port}, http://127.0.0.2:${port})`,
+  );
+  const reloaded = await admin('POST', '/reload');
+  assert.equal(reloaded.status, 200);
+  assert.deepEqual((reloaded.body.outcome as { dropped_changes: string[] }).dropped_changes, []);
+  for (let i = 0; i < 3; i++) assert.deepEqual(await answeredBy(8), new Set(['127.0.0.1']));
+});

@@ -301,7 +301,7 @@ export class ClusterControl {
         via: caller.via,
         ...reloadChanges(previous, next),
       });
-      for (const what of this.#changes.prune(next))
+      for (const what of this.#changes.prune(this.withDiscovered(next)))
         this.#logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
     }
     const report: ReloadReport = {
@@ -355,7 +355,7 @@ export class ClusterControl {
     caller: Caller,
   ): Promise<{ problem: ChangeProblem } | { confirmed: number[]; failed: { id: number; reason: string }[] }> {
     return this.#serial(async () => {
-      const problem = RuntimeChanges.check(change, this.#config);
+      const problem = RuntimeChanges.check(change, this.withDiscovered(this.#config));
       if (problem) return { problem };
       this.#changes.record(change);
       this.onChanged(this.#changes);
@@ -371,6 +371,12 @@ export class ClusterControl {
       return { confirmed, failed };
     });
   }
+
+  /**
+   * The config with each discovered upstream's targets as DNS last answered (the primary runs the
+   * discovery): what a runtime change is checked against, and pruned by, as every worker does.
+   */
+  withDiscovered: (config: GatewayConfig) => GatewayConfig = (config) => config;
 
   /** The certificates the primary orders (automatic HTTPS), for /status; set by the primary. */
   certificates: () => readonly CertificateStatus[] | undefined = () => undefined;

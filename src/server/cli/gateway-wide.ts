@@ -196,6 +196,10 @@ export class GatewayWide {
   }
 
   /** The config with each discovered upstream's targets as DNS last answered (discoveries.ts). */
+  withDiscovered(config: GatewayConfig): GatewayConfig {
+    return this.#found(config);
+  }
+
   #found(config: GatewayConfig): GatewayConfig {
     return this.#withDiscovered?.(config, this.#discovered) ?? config;
   }

@@ -72,6 +72,7 @@ async function supervise(
   const wide = await GatewayWide.start(config, workers, logger, control.timeline);
   control.startWith = (worker) => wide.startOf(worker);
   control.onChanged = (changes) => wide.changesChanged(changes);
+  control.withDiscovered = (found) => wide.withDiscovered(found);
   control.certificates = () => wide.certificates();
   let admin: { server: AdminServer; config: AdminConfig } | undefined;
   // Every worker's metrics, merged: prom-client (and what it loads) comes with the first

@@ -95,19 +95,18 @@ export class RuntimeChanges {
     if (upstream === undefined || !Object.hasOwn(config.upstreams, change.upstream))
       return { field: 'upstream', detail: `no upstream named "${change.upstream}"` };
     const named = (url: string) => upstream.targets.some((t) => t.origin === targetOrigin(url));
+    // A discovered upstream's targets are the last DNS answer's: one not in it now is named so.
+    const none = (target: string) =>
+      upstream.discovery === undefined
+        ? `upstream "${change.upstream}" has no target ${target}`
+        : `upstream "${change.upstream}" has no target ${target} in the last DNS answer for ${upstream.discovery.dns} (${upstream.targets.map((t) => t.origin).join(', ') || 'none yet'})`;
     if (change.kind === 'target_state')
-      return named(change.target)
-        ? undefined
-        : { field: 'target', detail: `upstream "${change.upstream}" has no target ${change.target}` };
+      return named(change.target) ? undefined : { field: 'target', detail: none(change.target) };
     // A target named twice (as written, or as `http://h` and `http://h:80`) would get the last
     // weight while the answer echoed both: refused, as a split's upstream named twice is.
     const seen = new Map<string | undefined, number>();
     for (const [index, entry] of change.weights.entries()) {
-      if (!named(entry.target))
-        return {
-          field: `weights[${index}].target`,
-          detail: `upstream "${change.upstream}" has no target ${entry.target}`,
-        };
+      if (!named(entry.target)) return { field: `weights[${index}].target`, detail: none(entry.target) };
       const origin = targetOrigin(entry.target);
       const first = seen.get(origin);
       if (first !== undefined)
