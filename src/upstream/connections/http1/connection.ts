@@ -471,6 +471,17 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   }
 
   /**
+   * The upstream closed its side (its FIN was read), or the socket is gone: no request may go
+   * out on it. Node ends the socket's own side a tick after the FIN and destroys it only once
+   * that is done; a request written in between is refused by the socket before a byte leaves
+   * (EPIPE), and one that is not idempotent cannot be retried.
+   */
+  get closing(): boolean {
+    const { socket } = this;
+    return socket.destroyed || socket.readableEnded || !socket.writable;
+  }
+
+  /**
    * Parked past its idle limit (at `now`, performance.now()): its timer may not have fired yet,
    * on a loop busy meanwhile, but the upstream may be closing it already.
    */
