@@ -1,13 +1,16 @@
 /**
- * A pooled connection whose upstream closed it while it sat idle (its keep-alive timeout) is
- * not handed to the next request once the gateway has read the close: Node ends the socket's
- * own side a tick later and destroys it once that is done, and a request given the connection
- * in between was refused by the socket before a byte left (EPIPE), a 502 for a POST that never
- * reached the upstream. Real gateway, a raw TCP upstream, a raw keep-alive client.
+ * A pooled connection whose upstream closes it while it sits idle (its keep-alive timeout), met
+ * by a request in the same turn of the gateway's loop. Read before the request took it, the
+ * close keeps the connection from being handed out: Node ends the socket's own side a tick later
+ * and destroys it once that is done, and a request given the connection in between was refused
+ * by the socket before a byte left (EPIPE). Read after, while the request still waits in the
+ * socket for the end of the turn, the close finds none of it sent. Either way the request never
+ * reached the upstream: it goes on a new connection, a POST too, where it was a 502. Real
+ * gateway, a raw TCP upstream, a raw keep-alive client.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -20,8 +23,15 @@ function block(ms: number): void {
   while (performance.now() < until);
 }
 
-test('a POST arriving as the upstream closes the idle connection goes on a new one, answered, never a 502', async (t) => {
+/**
+ * Runs GET /first on a keep-alive client, then has the upstream close that idle connection and
+ * the client send POST /second in one turn of the gateway's loop (which runs in this process:
+ * held meanwhile): `close-first`, its FIN goes out before the POST; else the POST first, then
+ * its FIN or its reset.
+ */
+async function closeAsPostArrives(t: TestContext, how: 'close-first' | 'close-after' | 'reset-after') {
   let client: net.Socket | undefined;
+  const post = 'POST /second HTTP/1.1\r\nHost: a\r\nX-Request-Id: second\r\nContent-Length: 4\r\n\r\ndata';
   let closeIdle!: () => void;
   const idleClosing = new Promise<void>((resolve) => {
     closeIdle = resolve;
@@ -31,14 +41,18 @@ test('a POST arriving as the upstream closes the idle connection goes on a new o
       await connection.nextRequest({ body: true });
       await connection.write(OK('first'));
       await idleClosing;
-      connection.socket.end(() => {
-        // The FIN is out. The POST leaves the client now, and the gateway's loop is held
-        // while both arrive: it reads the close first, then the POST, in one turn.
-        client?.write(
-          'POST /second HTTP/1.1\r\nHost: a\r\nX-Request-Id: second\r\nContent-Length: 4\r\n\r\ndata',
-        );
+      if (how === 'close-first')
+        connection.socket.end(() => {
+          client?.write(post);
+          block(30);
+        });
+      else {
+        client?.write(post);
+        // Either goes at once.
+        if (how === 'reset-after') connection.socket.resetAndDestroy();
+        else connection.socket.destroy();
         block(30);
-      });
+      }
       return;
     }
     for (;;) {
@@ -61,10 +75,27 @@ test('a POST arriving as the upstream closes the idle connection goes on a new o
   const line = await gw.logFor('second');
   assert.equal(line.status, 200, JSON.stringify(line));
   assert.equal(line.error, undefined);
-  assert.equal(line.reused, false, 'the POST went on a new connection');
   await waitUntil('the second answer', () => received.endsWith('\r\n\r\nfresh'), 3000);
   assert.deepEqual(
     fault.received.map((r) => `${r.method} ${r.path} #${r.connection}`),
     ['GET /first #1', 'POST /second #2'],
   );
+  return line;
+}
+
+test('the close read first: the POST is never handed the closed connection, and goes on a new one', async (t) => {
+  const line = await closeAsPostArrives(t, 'close-first');
+  assert.equal(line.reused, false);
+  assert.equal(line.attempts, 1);
 });
+
+for (const how of ['close-after', 'reset-after'] as const) {
+  test(`the ${how === 'close-after' ? 'close' : 'reset'} read after the POST took the connection, none of it sent: the POST goes again on a new one`, async (t) => {
+    const line = await closeAsPostArrives(t, how);
+    assert.equal(line.attempts, 2);
+    assert.deepEqual(
+      (line.tries as { error?: string; stage?: string }[]).map((t) => `${t.error} ${t.stage}`),
+      ['connection_terminated not_sent', 'undefined undefined'],
+    );
+  });
+}
