@@ -522,6 +522,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     if (this.spool !== undefined) return this.spool.pump();
     if (!this.awaitingDrain) return;
     this.awaitingDrain = false;
+    // A response that ended in the read that paused it: its HTTP/1.1 connection may carry the
+    // next exchange by now, whose own client's pause a resume from here would undo.
+    if (this.finished) return;
     this.controller?.resume();
   }
 

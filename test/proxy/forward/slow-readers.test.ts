@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import v8 from 'node:v8';
+import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { RequestSession } from '../../../src/proxy/session/request-session.ts';
-import { request } from '../../helpers/http-client.ts';
+import { rawUntil, request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -35,12 +36,12 @@ async function startUpstream() {
   return { ...upstream, state };
 }
 
-/** A client that asks for /big and never reads a byte of the answer. */
-function nonReader(port: number, id: string): net.Socket {
+/** A client that asks for /big (or `path`) and never reads a byte of the answer. */
+function nonReader(port: number, id: string, path = '/big'): net.Socket {
   const socket = net.connect(port, '127.0.0.1');
   socket.on('error', () => {});
   socket.pause();
-  socket.write(`GET /big HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\n\r\n`);
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\n\r\n`);
   return socket;
 }
 
@@ -196,4 +197,68 @@ upstreams:
   );
   // The upstream was never slow: a client that reads gets its answer from the same target.
   assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
+});
+
+test("a client that drains after its response ended does not resume the next exchange on the same upstream connection: that one's client still holds it back", async (t) => {
+  // Before: the first exchange, paused for its client by the read that also ended its response,
+  // resumed "its" upstream connection when that client drained, by then carrying the second
+  // exchange, whose client was not reading: the whole 32 MiB came in, held for a client past
+  // its 1 KiB buffer.
+  const first = 'HTTP/1.1 200 OK\r\ncontent-length: 65494\r\n\r\n';
+  const fault = await startRawFault(async (connection) => {
+    for (;;) {
+      const req = await connection.nextRequest();
+      // The first answer is one 64 KiB read: held past the buffer, and whole, in the same read.
+      if (req.path === '/first') await connection.write(first + 'a'.repeat(65536 - first.length));
+      else
+        await connection.write(
+          `HTTP/1.1 200 OK\r\ncontent-length: ${32 * MiB}\r\n\r\n${'b'.repeat(32 * MiB)}`,
+        );
+    }
+  });
+  t.after(() => fault.close());
+  const gw = await startTestGateway(`name: edge-1
+limits:
+  spool: { max_total: 0 }
+  send_timeout: 1s
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 1KiB }
+upstreams:
+  app:
+    targets:
+      - url: ${fault.url}
+    pool: { max_connections: 1 }
+`);
+  t.after(() => gw.close());
+  // Each client's socket in the gateway holds what is written to it, as a full one does.
+  const held: net.Socket[] = [];
+  gw.gateway.listeners[0].server.prependListener('connection', (socket: net.Socket) => {
+    socket.cork();
+    held.push(socket);
+  });
+  // Kept alive: its socket drains after the response, rather than closing with it.
+  const body = 'a'.repeat(65536 - first.length);
+  const answer = rawUntil(
+    gw.port,
+    'GET /first HTTP/1.1\r\nHost: a\r\n\r\n',
+    (text) => text.endsWith(body),
+    5000,
+  );
+  await waitUntil('the first answer held for its client', () => held[0]?.writableLength >= 65536, 3000);
+  const second = nonReader(gw.port, 'second', '/second');
+  t.after(() => second.destroy());
+  await waitUntil('the second answer held for its client', () => held[1]?.writableLength >= 65536, 3000);
+  while (held[0].writableCorked > 0) held[0].uncork();
+  const text = await answer;
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\nconnection: keep-alive\r\n/);
+  assert.ok(text.endsWith(`\r\n\r\n${body}`), 'the first answer reached its client whole');
+  const line = await gw.logFor('second');
+  assert.equal(line.error, 'http_request_error', JSON.stringify(line));
+  assert.ok(
+    Number(line.bytes_out) < MiB,
+    `the second exchange took ${line.bytes_out} bytes from the upstream`,
+  );
+  assert.equal(fault.connections, 1, 'both exchanges went on the one upstream connection');
 });

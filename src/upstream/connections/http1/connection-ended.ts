@@ -11,13 +11,16 @@ import type { Framing } from '../../../core/http1/response-parser.ts';
 /**
  * `where`: 'idle' before the first byte, 'head' inside a head, 'body' inside the body (also a
  * close-delimited one ended by an error: a reset may have cut it anywhere). `elapsed`: since
- * the request went out, as the gateway counts it.
+ * the request went out, as the gateway counts it. `unsent`: none of the request had left the
+ * gateway (a pooled connection the upstream closed as the request was given it): it never
+ * reached the upstream, and may go again whatever its method.
  */
 export function connectionEnded(
   where: 'idle' | 'head' | 'body',
   err: NodeJS.ErrnoException | undefined,
   elapsed: number,
   framing?: Framing,
+  unsent = false,
 ): Failure {
   const drop = describeDrop(err);
   if (where === 'body') {
@@ -27,6 +30,12 @@ export function connectionEnded(
       cause: err,
     });
   }
+  if (where === 'idle' && unsent)
+    return new Failure('connection_terminated', `${drop} before the request went out after ${ms(elapsed)}`, {
+      stage: 'not_sent',
+      unprocessed: true,
+      cause: err,
+    });
   const at = where === 'head' ? 'in the middle of the response head' : 'before the response head';
   return connectionDropped(err, `${drop} ${at}`, `after ${ms(elapsed)}`, 'sent');
 }

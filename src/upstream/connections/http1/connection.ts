@@ -66,6 +66,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private readonly readClock: MovingDeadline;
   private readonly idleClock: MovingDeadline;
   private socketError: NodeJS.ErrnoException | undefined;
+  /** The socket's error came with none of the request sent (see requestUnsent). */
+  private unsentAtError = false;
   private startedAt = 0;
   /** When the request was wholly sent: the head clock runs from there (a client's slow upload is not the upstream's wait). */
   private sentAt = 0;
@@ -132,6 +134,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.head = null;
     this.reusable = false;
     this.socketError = undefined;
+    this.unsentAtError = false;
     this.startedAt = performance.now();
     this.bodyPieces = 0;
     this.downstreamPaused = false;
@@ -408,11 +411,24 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (this.decodingTail) return;
     const state = this.parser.finish();
     if (state === 'complete') return; // a close-delimited body, ended cleanly (onComplete ran)
-    this.fail(state);
+    // Failed now, the socket is destroyed with the request still in it: Node would end its side
+    // on the next tick, and that end would flush the request after the upstream's close.
+    this.fail(state, state === 'idle' && this.requestUnsent());
   };
+
+  /**
+   * None of the current request has left for the upstream: the socket is still corked for the
+   * end of the turn in which dispatch() wrote it, so not a byte of it reached the kernel. (A
+   * count of bytes written would not do: a write the kernel took in part counts as not written
+   * until all of it is taken.)
+   */
+  private requestUnsent(): boolean {
+    return this.socket.writableCorked > 0;
+  }
 
   private readonly onSocketError = (err: NodeJS.ErrnoException): void => {
     this.socketError = err;
+    if (this.handler !== null && !this.parser.started) this.unsentAtError = this.requestUnsent();
     // node:tls reports an error after its handshake (a record that is no TLS record) and leaves
     // the socket open: the connection is over all the same, and its 'close' names how it ended.
     this.socket.destroy();
@@ -427,15 +443,20 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.readClock.stop();
     if (this.handler !== null && !this.decodingTail) {
       // A reset ends even a close-delimited body uncleanly: it may have been cut anywhere.
-      this.fail(this.head === null ? (this.parser.started ? 'head' : 'idle') : 'body');
+      if (this.head !== null) this.fail('body');
+      else if (this.parser.started) this.fail('head');
+      else this.fail('idle', this.unsentAtError);
     }
     if (first) this.owner.discard(this);
   };
 
-  /** The connection ended under an exchange: what that means depends on how far the response got. */
-  private fail(state: 'idle' | 'head' | 'body'): void {
+  /**
+   * The connection ended under an exchange: what that means depends on how far the response got,
+   * and, before any of it, whether any of the request had left (`unsent`: none had).
+   */
+  private fail(state: 'idle' | 'head' | 'body', unsent = false): void {
     const elapsed = performance.now() - this.startedAt;
-    this.abort(connectionEnded(state, this.socketError, elapsed, this.head?.framing));
+    this.abort(connectionEnded(state, this.socketError, elapsed, this.head?.framing, unsent));
   }
 
   // A timer that fires looks again after the poll (setImmediate): see exchange-timers.ts.
@@ -468,6 +489,17 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   /** Parked in the pool: closed after idleLimit unless a request takes it first. */
   park(): void {
     this.idleClock.setIn(this.idleLimit);
+  }
+
+  /**
+   * The upstream closed its side (its FIN was read), or the socket is gone: no request may go
+   * out on it. Node ends the socket's own side a tick after the FIN and destroys it only once
+   * that is done; a request written in between is refused by the socket before a byte leaves
+   * (EPIPE), and one that is not idempotent cannot be retried.
+   */
+  get closing(): boolean {
+    const { socket } = this;
+    return socket.destroyed || socket.readableEnded || !socket.writable;
   }
 
   /**

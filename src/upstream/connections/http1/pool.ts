@@ -130,7 +130,7 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
 
   private cooled(connection: UpstreamConnection): void {
     if (!this.all.has(connection)) return; // discarded meanwhile
-    if (this.queue.closing || this.outdated.has(connection) || connection.socket.destroyed)
+    if (this.queue.closing || this.outdated.has(connection) || connection.closing)
       return connection.destroy();
     const next = this.queue.next();
     if (next !== undefined) return next.onConnection(connection);
@@ -165,7 +165,7 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     // A socket the upstream closed a moment ago may not have reported 'close' yet; one parked
     // past its idle limit may not have heard its timer yet (a busy loop), while the upstream,
     // whose Keep-Alive hint set the limit, is closing it: neither is handed out.
-    while (connection !== undefined && (connection.socket.destroyed || connection.idleOver(now))) {
+    while (connection !== undefined && (connection.closing || connection.idleOver(now))) {
       connection.destroy();
       connection = idle.pop();
     }
