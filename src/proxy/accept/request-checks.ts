@@ -1,7 +1,7 @@
 import type { DownstreamLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { authorityFault } from '../../core/http1/request-rules.ts';
-import { trimOws } from '../../core/http1/syntax.ts';
+import { snippet, trimOws } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 
 function bad(status: number, details: string): Failure {
@@ -67,12 +67,13 @@ export function checkRequest(
     if (codings[codings.length - 1] !== 'chunked') {
       return bad(400, 'Transfer-Encoding must end in chunked: the body length cannot be known');
     }
+    // The client's words go into Proxy-Status, the body and the log: cut short and printable.
     if (codings.length > 1)
-      return bad(501, `transfer coding "${codings.slice(0, -1).join(', ')}" is not supported`);
+      return bad(501, `transfer coding ${snippet(codings.slice(0, -1).join(', '))} is not supported`);
   }
   const expect = fields.expect as string | undefined;
   if (expect !== undefined && !expectsOnlyContinue(expect)) {
-    return bad(417, `expectation "${expect}" cannot be met`);
+    return bad(417, `expectation ${snippet(expect)} cannot be met`);
   }
   return undefined;
 }
