@@ -16,7 +16,7 @@
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
 import { methodBreak, TARGET, targetBreak } from './request-rules.ts';
-import { CR, CRLFCRLF, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
+import { CR, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
 
 /**
  * Why a request was refused: the status to answer with, a code (llhttp's name for the same
@@ -83,16 +83,6 @@ const S_DEAD = 5;
 const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP\/[0-9]\.[0-9]$/;
 /** A PROXY protocol v1 header's opening (HAProxy's proxy-protocol.txt §2.1). */
 const PROXY_V1 = /^PROXY (?:TCP4|TCP6|UNKNOWN)(?: |$)/;
-
-/** Each member of a comma-separated list, without OWS, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
-function listMembers(value: string): string[] {
-  const out: string[] = [];
-  for (const part of value.split(',')) {
-    const member = trimOws(part).toLowerCase();
-    if (member !== '') out.push(member);
-  }
-  return out;
-}
 
 export class RequestParser {
   readonly #handler: RequestParserHandler;

@@ -10,6 +10,9 @@ import {
   assertStillServes,
   assertUpstreamSawNothing,
   exchange,
+  hasFinalResponse,
+  parseRaw,
+  RawClient,
   startFixture,
 } from './downstream-fixture.ts';
 
@@ -46,3 +49,38 @@ for (const [label, field, details] of [
     await assertStillServes(f);
   });
 }
+
+// RFC 9110 §5.6.1.2: a recipient MUST ignore the empty members of a list. `100-continue,` asks
+// for 100-continue; it was a 417 naming the expectation "100-continue," (and `Expect:` one for "").
+test('Expect: 100-continue with an empty list member is 100-continue: a 100 Continue, then the answer', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const client = await RawClient.connect(f.gw.port);
+  t.after(() => client.destroy());
+  client.write('POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nExpect: 100-continue, \r\n\r\n');
+  await client.until((text) => text.includes('\r\n\r\n'));
+  assert.equal(client.received, 'HTTP/1.1 100 Continue\r\n\r\n');
+  client.write('0123456789');
+  await client.until(hasFinalResponse);
+  assert.equal(parseRaw(client.received).status, 200);
+  const seen = await f.echo.waitForRequest(1, { body: true });
+  assert.equal(seen.body.toString(), '0123456789');
+  assert.equal(seen.headers.expect, undefined);
+});
+
+test('an Expect with no member (`Expect:`, `Expect: ,`) asks for nothing: forwarded, no 100 Continue, no 417', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  for (const [i, value] of ['', ' , '].entries()) {
+    const answer = await exchange(
+      f.gw.port,
+      `POST /ok HTTP/1.1\r\nHost: a\r\nExpect:${value}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`,
+    );
+    const res = parseRaw(answer.raw);
+    assert.equal(res.status, 200, answer.raw);
+    assert.deepEqual(res.interim, []);
+    const seen = await f.echo.waitForRequest(i + 1, { body: true });
+    assert.equal(seen.body.toString(), 'hello');
+    assert.equal(seen.headers.expect, undefined);
+  }
+});
