@@ -85,8 +85,11 @@ export function expectsOnlyContinue(value: string): boolean {
   return members.length > 0 && members.every((member) => member === '100-continue');
 }
 
-/** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */
+/**
+ * `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. The value is 1*DIGIT,
+ * so `00` is zero too (it went on, as `0` once decremented).
+ */
 export function maxForwardsSpent(fields: FieldMap): boolean {
   const value = fields['max-forwards'];
-  return typeof value === 'string' && trimOws(value) === '0';
+  return typeof value === 'string' && /^0+$/.test(trimOws(value));
 }

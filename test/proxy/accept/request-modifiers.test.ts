@@ -84,3 +84,18 @@ test('an Expect with no member (`Expect:`, `Expect: ,`) asks for nothing: forwar
     assert.equal(seen.headers.expect, undefined);
   }
 });
+
+// Max-Forwards is 1*DIGIT (RFC 9110 §7.6.2): `00` is zero, and a zero MUST NOT be forwarded.
+test('OPTIONS with Max-Forwards: 00 is spent as 0 is: answered by the gateway, nothing forwarded', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const answer = await exchange(
+    f.gw.port,
+    'OPTIONS /thing HTTP/1.1\r\nHost: a\r\nMax-Forwards: 00\r\nX-Request-Id: spent\r\n\r\n',
+  );
+  const res = parseRaw(answer.raw);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.allow, 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+  assert.equal((await f.gw.logFor('spent')).attempts, 0);
+  assertUpstreamSawNothing(f);
+});
