@@ -99,3 +99,28 @@ test('OPTIONS with Max-Forwards: 00 is spent as 0 is: answered by the gateway, n
   assert.equal((await f.gw.logFor('spent')).attempts, 0);
   assertUpstreamSawNothing(f);
 });
+
+// RFC 9112 §3.2.4: an OPTIONS whose absolute-form target has an empty path and no query is
+// sent on by the last proxy as `OPTIONS *`; Candor answers that one itself. It went on as
+// `OPTIONS /`, a question about a resource the client did not ask about.
+test('OPTIONS http://a (empty path, no query) is OPTIONS *: answered by the gateway; with a path or a query it is forwarded', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  const server = parseRaw(
+    (await exchange(f.gw.port, 'OPTIONS http://a HTTP/1.1\r\nHost: a\r\nX-Request-Id: star\r\n\r\n')).raw,
+  );
+  assert.equal(server.status, 200);
+  assert.equal(server.headers.allow, 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+  assert.equal((await f.gw.logFor('star')).attempts, 0);
+  assertUpstreamSawNothing(f);
+  for (const [i, [target, path]] of [
+    ['http://a/', '/'],
+    ['http://a?x=1', '/?x=1'],
+  ].entries()) {
+    const res = parseRaw((await exchange(f.gw.port, `OPTIONS ${target} HTTP/1.1\r\nHost: a\r\n\r\n`)).raw);
+    assert.equal(res.status, 200);
+    const seen = await f.echo.waitForRequest(i + 1);
+    assert.equal(seen.method, 'OPTIONS');
+    assert.equal(seen.path, path);
+  }
+});
