@@ -264,7 +264,9 @@ export class RequestParser {
     }
     const old = this.#accLen;
     const end = this.#collect(data, pos, max);
-    if (end === -1) return this.#tooLarge();
+    // Past the limit: a line that ended before it and is bad is the first fault (a 400, as it
+    // is when the rest comes in a later read), not the size the client would be told to cut.
+    if (end === -1) return this.#checkPartialHead(old) ? this.#tooLarge() : -1;
     if (end === 0) return this.#checkPartialHead(old) ? data.length : -1;
     const text = latin1(this.#acc as Buffer, 0, end - 2);
     this.#resetAcc();
