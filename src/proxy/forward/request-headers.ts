@@ -44,6 +44,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     const value = raw[i + 1];
     const lower = name.toLowerCase();
     if (isHopByHop(lower) || lower === 'expect' || nominated?.has(lower)) continue;
+    if (lower.includes('_') && isOwnWordSpelledOtherwise(lower)) continue;
     switch (lower) {
       case 'x-forwarded-for':
         if (facts.trusted) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
@@ -139,6 +140,18 @@ function isProxysWord(lower: string): boolean {
     (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-forwarded-')) ||
     CLIENT_ADDRESS_FIELDS.has(lower)
   );
+}
+
+/**
+ * A field spelled with `_` where this hop writes, or vouches for, the `-` spelling
+ * (`X_Forwarded_For`, `X_Real_IP`, `X_Request_Id`), from any client. CGI-style servers read a
+ * field by its name with `-` made `_` (WSGI's and Rack's HTTP_X_FORWARDED_FOR): the client's
+ * stood beside this hop's, and one of them won, or both were joined (Puma before 6.4.3 took
+ * the client's: CVE-2024-45614; gunicorn before 22 joined them). nginx drops every such field.
+ */
+function isOwnWordSpelledOtherwise(lower: string): boolean {
+  const dashed = lower.replaceAll('_', '-');
+  return dashed === 'x-request-id' || dashed.startsWith('x-forwarded-') || isProxysWord(dashed);
 }
 
 /**

@@ -130,3 +130,25 @@ describe('an HTTP/1.0 request without Host', () => {
     assert.equal(got.headers.forwarded, 'for=127.0.0.1;proto=http');
   });
 });
+
+describe('a field spelled with "_" where the gateway writes the "-" spelling', () => {
+  // CGI-style servers read X_Forwarded_For and X-Forwarded-For as one HTTP_X_FORWARDED_FOR:
+  // the client's stood beside the gateway's (Puma before 6.4.3 took it: CVE-2024-45614).
+  test('X_Forwarded_For, X-Forwarded_Proto, X_Real_IP, X_Request_Id never reach the upstream; X_Custom does', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(
+      gw.port,
+      'GET /a HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: 6.6.6.6\r\nX-Forwarded_Proto: https\r\n' +
+        'X_FORWARDED_HOST: evil.example\r\nX_Real_IP: 6.6.6.6\r\nTrue_Client_IP: 6.6.6.6\r\n' +
+        'X_Request_Id: forged\r\nX_Custom: kept\r\n\r\n',
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    const underscored = got.rawHeaders.filter(([name]) => name.includes('_'));
+    assert.deepEqual(underscored, [['X_Custom', 'kept']]);
+    assert.equal(got.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(got.headers['x-forwarded-proto'], 'http');
+    assert.equal(got.headers['x-forwarded-host'], 'x');
+  });
+});
