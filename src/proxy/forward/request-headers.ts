@@ -1,3 +1,4 @@
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import { TOKEN } from '../../core/http1/syntax.ts';
 
@@ -144,13 +145,12 @@ function isProxysWord(lower: string): boolean {
 
 /**
  * A field spelled with `_` where this hop writes, or vouches for, the `-` spelling
- * (`X_Forwarded_For`, `X_Real_IP`, `X_Request_Id`), from any client. CGI-style servers read a
- * field by its name with `-` made `_` (WSGI's and Rack's HTTP_X_FORWARDED_FOR): the client's
- * stood beside this hop's, and one of them won, or both were joined (Puma before 6.4.3 took
- * the client's: CVE-2024-45614; gunicorn before 22 joined them). nginx drops every such field.
+ * (`X_Forwarded_For`, `X_Real_IP`, `X_Request_Id`), from any client: to a CGI-style server it
+ * is the same field (cgi-spelling.ts), and the client's stood beside this hop's, one of them
+ * winning or both joined (gunicorn before 22 joined them). nginx drops every such field.
  */
 function isOwnWordSpelledOtherwise(lower: string): boolean {
-  const dashed = lower.replaceAll('_', '-');
+  const dashed = cgiSpelling(lower);
   return dashed === 'x-request-id' || dashed.startsWith('x-forwarded-') || isProxysWord(dashed);
 }
 
