@@ -581,7 +581,11 @@ export class RequestParser {
       case 'too-many':
         return this.#refuse(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
       case 'invalid-value':
-        this.#malformed('HPE_INVALID_HEADER_TOKEN', `invalid character in the value of header "${name}"`);
+        // A name as long as the head allows is named by its start (snippet), as a method is.
+        this.#malformed(
+          'HPE_INVALID_HEADER_TOKEN',
+          `invalid character in the value of header ${snippet(name)}`,
+        );
         return false;
     }
     // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.

@@ -1,7 +1,7 @@
 /**
  * The client's request modifiers as the accept phase reads them (RFC 9110 §7.6.2, §10.1.1):
- * `Expect`, `Max-Forwards`, and what a refusal says of the values it quotes. Raw bytes on a
- * real gateway in front of an echo upstream; what reached the upstream is asserted each time.
+ * `Expect`, `Max-Forwards`, and what a refusal says of the values (and names) it quotes. Raw
+ * bytes on a real gateway in front of an echo upstream; what reached the upstream is asserted.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -20,14 +20,26 @@ const HEAD = 'Host: a\r\nAccept: application/json\r\nX-Request-Id: modifiers';
 
 // A client's value is quoted in Proxy-Status, the problem body and the log line: one as long
 // as the head allows was echoed whole in each (3 KiB of it in one response field).
-for (const [label, field, details] of [
-  ['an Expect', `Expect: ${'x'.repeat(3000)}`, /^expectation "x{40}\.\.\." cannot be met$/],
+for (const [label, field, status, details] of [
+  ['an Expect', `Expect: ${'x'.repeat(3000)}`, 417, /^expectation "x{40}\.\.\." cannot be met$/],
   [
     'a Transfer-Encoding',
     `Transfer-Encoding: ${'x'.repeat(3000)}, chunked`,
+    501,
     /^transfer coding "x{40}\.\.\." is not supported$/,
   ],
-  ['an Expect with a quote and obs-text', 'Expect: caf\xe9"\\', /^expectation "caf\?\?\?" cannot be met$/],
+  [
+    'an Expect with a quote and obs-text',
+    'Expect: caf\xe9"\\',
+    417,
+    /^expectation "caf\?\?\?" cannot be met$/,
+  ],
+  [
+    'a field name (a NUL in its value)',
+    `X${'n'.repeat(3000)}: \x00`,
+    400,
+    /^malformed request \(HPE_INVALID_HEADER_TOKEN: invalid character in the value of header "Xn{39}\.\.\."\)$/,
+  ],
 ] as const) {
   test(`a refusal of ${label} names its first 40 characters only, printable`, async (t) => {
     const f = await startFixture();
@@ -37,11 +49,7 @@ for (const [label, field, details] of [
       f.gw.port,
       Buffer.from(`POST / HTTP/1.1\r\n${HEAD}\r\n${field}\r\n\r\n${body}`, 'latin1'),
     );
-    const res = await assertClientError(f, answer, {
-      status: field.startsWith('Expect') ? 417 : 501,
-      details,
-      json: true,
-    });
+    const res = await assertClientError(f, answer, { status, details, json: true });
     assert.ok(res.headers['proxy-status'].length < 200, res.headers['proxy-status']);
     assert.match(JSON.parse(res.body).details, details);
     assert.match(String((await f.gw.logFor(res.headers['x-request-id'])).details), details);
