@@ -3,6 +3,7 @@
  * from clients, response-parser.ts from upstreams): kept in one place so the two cannot drift
  * on what a token, a hex digit or optional whitespace is.
  */
+import { trimOws } from '../ows.ts';
 
 export const CR = 0x0d;
 export const LF = 0x0a;
@@ -27,8 +28,6 @@ for (let c = 0; c < 6; c++) {
   HEX[0x41 + c] = 10 + c;
   HEX[0x61 + c] = 10 + c;
 }
-
-import { trimOws } from '../ows.ts';
 
 export { isOws, trimOws } from '../ows.ts';
 
