@@ -70,6 +70,11 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
       case 'x-request-id':
       case 'traceparent':
         continue;
+      case 'proxy':
+        // No HTTP field is named Proxy; a CGI-style server makes it HTTP_PROXY, which HTTP
+        // client libraries take as their outbound proxy (httpoxy, CVE-2016-5385 and kin): the
+        // app's calls out would go through the client's server.
+        continue;
       case 'content-length':
         // The decimal the body was framed with: "0010" is 10 here, and 8 to a parser that reads
         // a leading zero as octal (both parsers took digits only, so only zeros need going).
