@@ -87,7 +87,9 @@ export class Failure extends Error {
     this.params = init.params ?? {};
     this.retryAfter = init.retryAfter;
     this.unprocessed = init.unprocessed === true;
-    this.clientMayRetry = init.final === true ? false : this.kind.clientMayRetry;
+    // RFC 9110 §15.5.9: a 408 is the server that stopped waiting, not a fault in the request:
+    // the client may send it again (its kind, the client's error, says no retry would help).
+    this.clientMayRetry = init.final === true ? false : this.kind.clientMayRetry || this.status === 408;
     this.challenge = init.challenge;
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;

@@ -16,7 +16,7 @@
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
 import { methodBreak, TARGET, targetBreak } from './request-rules.ts';
-import { CR, CRLFCRLF, LF, latin1, nameIs, snippet, TOKEN, trimOws } from './syntax.ts';
+import { CR, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
 
 /**
  * Why a request was refused: the status to answer with, a code (llhttp's name for the same
@@ -83,16 +83,6 @@ const S_DEAD = 5;
 const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP\/[0-9]\.[0-9]$/;
 /** A PROXY protocol v1 header's opening (HAProxy's proxy-protocol.txt §2.1). */
 const PROXY_V1 = /^PROXY (?:TCP4|TCP6|UNKNOWN)(?: |$)/;
-
-/** Each member of a comma-separated list, without OWS, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
-function listMembers(value: string): string[] {
-  const out: string[] = [];
-  for (const part of value.split(',')) {
-    const member = trimOws(part).toLowerCase();
-    if (member !== '') out.push(member);
-  }
-  return out;
-}
 
 export class RequestParser {
   readonly #handler: RequestParserHandler;
@@ -274,7 +264,9 @@ export class RequestParser {
     }
     const old = this.#accLen;
     const end = this.#collect(data, pos, max);
-    if (end === -1) return this.#tooLarge();
+    // Past the limit: a line that ended before it and is bad is the first fault (a 400, as it
+    // is when the rest comes in a later read), not the size the client would be told to cut.
+    if (end === -1) return this.#checkPartialHead(old) ? this.#tooLarge() : -1;
     if (end === 0) return this.#checkPartialHead(old) ? data.length : -1;
     const text = latin1(this.#acc as Buffer, 0, end - 2);
     this.#resetAcc();
@@ -589,7 +581,11 @@ export class RequestParser {
       case 'too-many':
         return this.#refuse(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
       case 'invalid-value':
-        this.#malformed('HPE_INVALID_HEADER_TOKEN', `invalid character in the value of header "${name}"`);
+        // A name as long as the head allows is named by its start (snippet), as a method is.
+        this.#malformed(
+          'HPE_INVALID_HEADER_TOKEN',
+          `invalid character in the value of header ${snippet(name)}`,
+        );
         return false;
     }
     // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.

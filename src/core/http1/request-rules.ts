@@ -139,9 +139,10 @@ export function targetBreak(target: string): RuleBreak | undefined {
  */
 export function fieldBreak(name: string, value: string): RuleBreak | undefined {
   if (!TOKEN.test(name)) return malformed('HPE_INVALID_HEADER_TOKEN', 'invalid header field name');
+  // The name by its start (snippet): one as long as the header list allows was echoed whole.
   if (INVALID_VALUE.test(value))
-    return malformed('HPE_INVALID_HEADER_TOKEN', `invalid character in the value of header "${name}"`);
+    return malformed('HPE_INVALID_HEADER_TOKEN', `invalid character in the value of header ${snippet(name)}`);
   if (value !== '' && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1))))
-    return malformed('HPE_INVALID_HEADER_TOKEN', `whitespace around the value of header "${name}"`);
+    return malformed('HPE_INVALID_HEADER_TOKEN', `whitespace around the value of header ${snippet(name)}`);
   return undefined;
 }

@@ -3,6 +3,7 @@
  * from clients, response-parser.ts from upstreams): kept in one place so the two cannot drift
  * on what a token, a hex digit or optional whitespace is.
  */
+import { trimOws } from '../ows.ts';
 
 export const CR = 0x0d;
 export const LF = 0x0a;
@@ -29,6 +30,16 @@ for (let c = 0; c < 6; c++) {
 }
 
 export { isOws, trimOws } from '../ows.ts';
+
+/** Each member of a comma-separated list, without OWS, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
+export function listMembers(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const member = trimOws(part).toLowerCase();
+    if (member !== '') out.push(member);
+  }
+  return out;
+}
 
 /** Controls other than HTAB, and DEL: never in a field value (RFC 9110 §5.5). */
 export const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;

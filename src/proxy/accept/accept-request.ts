@@ -22,9 +22,9 @@ export type Accepted =
 /**
  * The accept phase, in order: an upgrade with a body (its body could not be framed once the
  * connection is handed over), what the server's parser lets through that a careful server must
- * refuse (request-checks.ts), ACME's HTTP-01 validation on a plain listener, `OPTIONS *` and an
- * OPTIONS whose Max-Forwards is spent (RFC 9110 §9.3.7, §7.6.2: answered by their recipient,
- * Candor), and a loop (a `Via` naming this gateway).
+ * refuse (request-checks.ts), ACME's HTTP-01 validation on a plain listener, `OPTIONS *` (in
+ * either form) and an OPTIONS whose Max-Forwards is spent (RFC 9110 §9.3.7, §7.6.2: answered
+ * by their recipient, Candor), and a loop (a `Via` naming this gateway).
  */
 export function acceptRequest(
   gateway: { readonly name: string; readonly limits: DownstreamLimits; readonly acme?: AcmeChallenges },
@@ -42,11 +42,20 @@ export function acceptRequest(
   if (refused) return { refused };
   const challenge = acmeChallenge(gateway.acme, listener, head);
   if (challenge !== undefined) return { answer: challenge, acme: 'http-01' };
-  if (head.method === 'OPTIONS' && (head.target === '*' || maxForwardsSpent(fields)))
+  if (head.method === 'OPTIONS' && (asksTheServer(head.target) || maxForwardsSpent(fields)))
     return { answer: OPTIONS_ANSWER };
   if (isLoop(fields.via as string | undefined, gateway.name))
     return {
       failed: new Failure('proxy_loop_detected', `this request already passed through "${gateway.name}"`),
     };
   return undefined;
+}
+
+/**
+ * `OPTIONS *`, or its absolute form with an empty path and no query (`OPTIONS http://a.example`),
+ * which RFC 9112 §3.2.4 has the last proxy send on as `*`: a question about the server, not
+ * about `/` (which the absolute form's empty path would otherwise become).
+ */
+function asksTheServer(target: string): boolean {
+  return target === '*' || /^https?:\/\/[^/?#]*$/i.test(target);
 }

@@ -1,7 +1,7 @@
 import type { DownstreamLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { authorityFault } from '../../core/http1/request-rules.ts';
-import { trimOws } from '../../core/http1/syntax.ts';
+import { listMembers, snippet, trimOws } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 
 function bad(status: number, details: string): Failure {
@@ -59,34 +59,37 @@ export function checkRequest(
     if (lengths > 0) return bad(400, 'both Content-Length and Transfer-Encoding: the framing is ambiguous');
     if (req.versionMinor === 0) return bad(400, 'Transfer-Encoding in an HTTP/1.0 request');
     // RFC 9110 §5.6.1.2: empty list members are ignored, as the parser ignores them.
-    const codings = te
-      .toLowerCase()
-      .split(',')
-      .map(trimOws)
-      .filter((c) => c !== '');
+    const codings = listMembers(te);
     if (codings[codings.length - 1] !== 'chunked') {
       return bad(400, 'Transfer-Encoding must end in chunked: the body length cannot be known');
     }
+    // The client's words go into Proxy-Status, the body and the log: cut short and printable.
     if (codings.length > 1)
-      return bad(501, `transfer coding "${codings.slice(0, -1).join(', ')}" is not supported`);
+      return bad(501, `transfer coding ${snippet(codings.slice(0, -1).join(', '))} is not supported`);
   }
   const expect = fields.expect as string | undefined;
-  if (expect !== undefined && !expectsOnlyContinue(expect)) {
-    return bad(417, `expectation "${expect}" cannot be met`);
+  // An Expect with no member (`Expect:`, `Expect: ,`) asks for nothing: no 417 for it.
+  if (expect !== undefined && listMembers(expect).some((member) => member !== '100-continue')) {
+    return bad(417, `expectation ${snippet(expect)} cannot be met`);
   }
   return undefined;
 }
 
 /**
- * An Expect field value (RFC 9110 §10.1.1: a list, in one field or several) asks only for
- * 100-continue, the one expectation there is: each member is it, whatever its case.
+ * An Expect field value (RFC 9110 §10.1.1: a list, in one field or several) asks for
+ * 100-continue, the one expectation there is, and nothing else: each member is it, whatever
+ * its case, and the empty members a list may hold are ignored (RFC 9110 §5.6.1.2).
  */
 export function expectsOnlyContinue(value: string): boolean {
-  return value.split(',').every((member) => trimOws(member).toLowerCase() === '100-continue');
+  const members = listMembers(value);
+  return members.length > 0 && members.every((member) => member === '100-continue');
 }
 
-/** `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. */
+/**
+ * `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. The value is 1*DIGIT,
+ * so `00` is zero too (it went on, as `0` once decremented).
+ */
 export function maxForwardsSpent(fields: FieldMap): boolean {
   const value = fields['max-forwards'];
-  return typeof value === 'string' && trimOws(value) === '0';
+  return typeof value === 'string' && /^0+$/.test(trimOws(value));
 }

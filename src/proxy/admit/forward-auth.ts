@@ -1,5 +1,6 @@
 import type { ForwardAuthConfig, RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
@@ -237,10 +238,12 @@ export class ForwardAuth {
       const value = fieldOf(answer, name);
       if (value !== undefined && FIELD_VALUE.test(value)) added.push(name, value);
     }
+    // Every spelling of each: a client's X_User_Id is X-User-Id to a CGI-style app (cgi-spelling.ts).
+    const spellings = new Set([...names].map(cgiSpelling));
     return (headers) => {
       const out: string[] = [];
       for (let i = 0; i < headers.length; i += 2)
-        if (!names.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+        if (!spellings.has(cgiSpelling(headers[i].toLowerCase()))) out.push(headers[i], headers[i + 1]);
       out.push(...added);
       return out;
     };

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { JWTPayload } from 'jose';
 import type { JwtAuthConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { cookieValue } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { JwkSet } from './jwk-set.ts';
@@ -139,7 +140,8 @@ export class JwtAuth {
    */
   claimFields(claims: JWTPayload): (headers: readonly string[]) => string[] {
     const mapping = this.#config.claimsToHeaders;
-    const names = new Set(mapping.map(({ header }) => header.toLowerCase()));
+    // Every spelling of each: a client's X_User_Id is X-User-Id to a CGI-style app (cgi-spelling.ts).
+    const names = new Set(mapping.map(({ header }) => cgiSpelling(header.toLowerCase())));
     const added: string[] = [];
     for (const { claim, header } of mapping) {
       // The token's own claim only: `constructor` or `toString` read through would be Object's.
@@ -157,7 +159,7 @@ export class JwtAuth {
     return (headers) => {
       const out: string[] = [];
       for (let i = 0; i < headers.length; i += 2)
-        if (!names.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+        if (!names.has(cgiSpelling(headers[i].toLowerCase()))) out.push(headers[i], headers[i + 1]);
       out.push(...added);
       return out;
     };

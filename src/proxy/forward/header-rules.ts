@@ -1,4 +1,5 @@
 import type { HeaderRules, TemplatePart } from '../../core/config/types.ts';
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 
 /** What a header rule's `{variables}` stand for in one request. */
 export interface TemplateVars {
@@ -17,7 +18,7 @@ export function headerEdit(rules: HeaderRules | undefined, vars: TemplateVars): 
 
 /**
  * A route's header rules over a flat [name, value, …] list: `remove`, then `set` (every field
- * of that name replaced by one), then `add` (beside those there). Returns a new list: the one
+ * of that name, `_` for `-` too, replaced by one), then `add` (beside those there). Returns a new list: the one
  * given may be shared by every attempt. The loader refused rules that name the fields Candor
  * writes itself (hop-by-hop, Via, X-Forwarded-*, X-Request-Id, Proxy-Status…), so those are
  * never touched here.
@@ -29,8 +30,14 @@ export function applyHeaderRules(
 ): string[] {
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
-    const lower = headers[i].toLowerCase();
-    if (rules.remove.includes(lower) || rules.set.some((rule) => rule.lower === lower)) continue;
+    // Every spelling of a named field: a client's X_Tenant is X-Tenant to a CGI-style app
+    // (cgi-spelling.ts), and would stand beside the value `set` wrote, or outlive `remove`.
+    const name = cgiSpelling(headers[i].toLowerCase());
+    if (
+      rules.remove.some((removed) => cgiSpelling(removed) === name) ||
+      rules.set.some((rule) => cgiSpelling(rule.lower) === name)
+    )
+      continue;
     out.push(headers[i], headers[i + 1]);
   }
   for (const rule of rules.set) out.push(rule.name, render(rule.value, vars));

@@ -1,3 +1,4 @@
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import { TOKEN } from '../../core/http1/syntax.ts';
 
@@ -44,6 +45,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     const value = raw[i + 1];
     const lower = name.toLowerCase();
     if (isHopByHop(lower) || lower === 'expect' || nominated?.has(lower)) continue;
+    if (lower.includes('_') && isOwnWordSpelledOtherwise(lower)) continue;
     switch (lower) {
       case 'x-forwarded-for':
         if (facts.trusted) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
@@ -67,6 +69,11 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
         continue;
       case 'x-request-id':
       case 'traceparent':
+        continue;
+      case 'proxy':
+        // No HTTP field is named Proxy; a CGI-style server makes it HTTP_PROXY, which HTTP
+        // client libraries take as their outbound proxy (httpoxy, CVE-2016-5385 and kin): the
+        // app's calls out would go through the client's server.
         continue;
       case 'content-length':
         // The decimal the body was framed with: "0010" is 10 here, and 8 to a parser that reads
@@ -139,6 +146,17 @@ function isProxysWord(lower: string): boolean {
     (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-forwarded-')) ||
     CLIENT_ADDRESS_FIELDS.has(lower)
   );
+}
+
+/**
+ * A field spelled with `_` where this hop writes, or vouches for, the `-` spelling
+ * (`X_Forwarded_For`, `X_Real_IP`, `X_Request_Id`), from any client: to a CGI-style server it
+ * is the same field (cgi-spelling.ts), and the client's stood beside this hop's, one of them
+ * winning or both joined (gunicorn before 22 joined them). nginx drops every such field.
+ */
+function isOwnWordSpelledOtherwise(lower: string): boolean {
+  const dashed = cgiSpelling(lower);
+  return dashed === 'x-request-id' || dashed.startsWith('x-forwarded-') || isProxysWord(dashed);
 }
 
 /**

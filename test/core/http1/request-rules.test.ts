@@ -109,6 +109,11 @@ test('fields: a token name, no control in the value, no whitespace around it; ob
   assert.match(fieldBreak('x:colon', 'v')?.details ?? '', /invalid header field name/);
   assert.match(fieldBreak('', 'v')?.details ?? '', /invalid header field name/);
   assert.equal(fieldBreak('x-lead', ' a')?.status, 400);
+  // An HTTP/2 field name as long as the header list allows is named by its first 40 characters.
+  assert.match(
+    fieldBreak(`x${'n'.repeat(3000)}`, 'a\0')?.details ?? '',
+    /invalid character in the value of header "xn{39}\.\.\."\)$/,
+  );
 });
 
 test('Connection nominates by tokens without SP and HTAB only: "\\xa0x-secret" is no "x-secret"', () => {

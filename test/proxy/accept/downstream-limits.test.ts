@@ -37,6 +37,30 @@ test('a header section over limits.header_size is a 431, closed', async (t) => {
   await assertStillServes(f);
 });
 
+// The fault that came first is named: a head past the limit in one write was a 431 whatever
+// was wrong before its end (a NUL, a bad name), and a 400 when the same bytes came in two.
+for (const [label, bad, details] of [
+  ['a NUL in a field value', 'X-Nul: a\x00b', /invalid character in the value of header "X-Nul"/],
+  ['a field name with a space', 'Bad Name: x', /invalid header field name/],
+] as const) {
+  test(`${label} before the end of a head past header_size is a 400 for it, in one write as in two`, async (t) => {
+    const f = await startFixture();
+    t.after(() => f.close());
+    const head = `GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: first-fault\r\n${bad}\r\n`;
+    const rest = `X-Big: ${pad(LIMITS.headerSize)}\r\n\r\n`;
+    const whole = await exchange(f.gw.port, head + rest);
+    await assertClientError(f, whole, { status: 400, details, requestId: 'first-fault' });
+    const client = await RawClient.connect(f.gw.port);
+    t.after(() => client.destroy());
+    client.write(head);
+    await client.until(hasFinalResponse);
+    client.write(rest);
+    await client.untilClosed();
+    await assertClientError(f, { raw: client.received, closed: client.closed }, { status: 400, details });
+    assertUpstreamSawNothing(f);
+  });
+}
+
 test('a flood of tiny headers is a 431, never a silently truncated header list', async (t) => {
   const f = await startFixture();
   t.after(() => f.close());

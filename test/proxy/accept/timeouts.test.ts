@@ -39,6 +39,14 @@ test('a head that stalls half-way is a 408 after header_timeout, then closed', a
     { raw: client.received, closed: client.closed },
     { status: 408, details: /the request was not received in time/, json: true, requestId: 'late-1' },
   );
+  // RFC 9110 §15.5.9: the client may send it again; the request itself was not wrong. (The
+  // body said "Retrying the same request will fail the same way: change the request.")
+  const problem = JSON.parse(res.body);
+  assert.equal(problem.retryable, true);
+  assert.equal(
+    problem.advice,
+    'The gateway stopped waiting for the request: send it again, whole and without long pauses.',
+  );
   const line = await f.gw.logFor(res.headers['x-request-id']);
   assert.equal(line.method, 'GET');
   assert.equal(line.path, '/slow');

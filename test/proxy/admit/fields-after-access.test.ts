@@ -67,3 +67,21 @@ test("the client's own copies of a claim's field are all removed, whatever their
   const seen = echo.received.at(-1)?.rawHeaders.filter(([name]) => name.toLowerCase() === 'x-user-id');
   assert.deepEqual(seen, [['X-User-Id', 'erin']]);
 });
+
+// X_User_Id is X-User-Id to a CGI-style app (WSGI, Rack: HTTP_X_USER_ID): it went upstream beside
+// the claim's field, and the app read the client's value, or both joined (Puma: CVE-2024-45614).
+test("the client's copies of a claim's field spelled with _ (X_User_Id, X-User_Id) are removed too", async () => {
+  const { raw } = await rawRequest(
+    gw.port,
+    `GET /api HTTP/1.1\r\nHost: gw.test\r\nAuthorization: ${await bearer('frank')}\r\nX_User_Id: admin\r\nX-User_Id: root\r\nX_Other: kept\r\nConnection: close\r\n\r\n`,
+  );
+  assert.match(raw, /^HTTP\/1\.1 200 /);
+  const seen = echo.received.at(-1)?.rawHeaders.filter(([name]) => /^x[-_]/i.test(name));
+  assert.deepEqual(
+    seen?.filter(([name]) => /user|other/i.test(name)),
+    [
+      ['X_Other', 'kept'],
+      ['X-User-Id', 'frank'],
+    ],
+  );
+});

@@ -28,6 +28,25 @@ function startDecidingService() {
 const guarded = (auth: string) => (app: string) =>
   forwardAuthConfig(app, `{ url: "${auth}", copy_headers: [X-User-Id] }`);
 
+// X_User_Id is X-User-Id to a CGI-style app (WSGI, Rack: HTTP_X_USER_ID): it went upstream beside
+// the service's field, and the app read the client's value, or both joined (Puma: CVE-2024-45614).
+test("a copy_headers field the client spelled with _ (X_User_Id) does not reach the upstream beside the service's", async () => {
+  const service = await startDecidingService();
+  const { gw, echo, close } = await startAuthStage(guarded(service.url));
+  try {
+    const ok = await request(gw.url, {
+      path: '/app',
+      headers: { authorization: 'Bearer good', x_user_id: 'admin', 'x-user_id': 'root' },
+    });
+    assert.equal(ok.status, 200);
+    const users = echo.received[0].rawHeaders.filter(([name]) => /^x[-_]user[-_]id$/i.test(name));
+    assert.deepEqual(users, [['x-user-id', 'u-1']]);
+  } finally {
+    await close();
+    await service.close();
+  }
+});
+
 test('the auth service decides: 2xx in with its fields, 401, 403 and redirects passed on as it wrote them, 5xx or another answer is the hop failing', async () => {
   const service = await startDecidingService();
   const { gw, echo, close } = await startAuthStage(guarded(service.url));

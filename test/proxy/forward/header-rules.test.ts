@@ -91,6 +91,25 @@ upstreams:
     assert.equal(seen.headers['x-request-id'], 'abc-123');
   });
 
+  // X_Env is X-Env to a CGI-style app (WSGI, Rack: HTTP_X_ENV): the client's went on beside the
+  // value `set` wrote, or past `remove` (Puma before 6.4.3 took the client's: CVE-2024-45614).
+  test('request rules: set and remove take the client’s field spelled with _ (X_Env, X_Debug) out too', async () => {
+    const res = await request(gw.url, {
+      path: '/app',
+      headers: { x_env: 'dev', 'x-env': 'dev', x_debug: '1', 'x-debug_': 'kept', x_tag: 'client' },
+    });
+    assert.equal(res.status, 200);
+    const seen = app.received.at(-1);
+    assert.ok(seen);
+    const named = seen.rawHeaders.filter(([name]) => /^x[-_](env|debug|tag)/i.test(name));
+    assert.deepEqual(named, [
+      ['x-debug_', 'kept'],
+      ['x_tag', 'client'],
+      ['X-Env', 'prod'],
+      ['X-Tag', 'added'],
+    ]);
+  });
+
   test('response rules apply to the upstream’s answer', async () => {
     const res = await request(gw.url, { path: '/leaky' });
     assert.equal(res.status, 200);

@@ -4,7 +4,8 @@
  * naming Content-Length would otherwise have its body go upstream unframed, where the upstream
  * reads it as a second request the gateway never parsed (smuggling); and a Content-Length with
  * leading zeros goes on as the decimal the gateway framed the body with, not as a string another
- * parser may read otherwise. Raw client, raw upstream recording the exact bytes it received.
+ * parser may read otherwise. Fields a CGI-style app would read as the gateway's own (X_Forwarded_For,
+ * Proxy) never go on. Raw client, raw upstream recording the exact bytes it received.
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
@@ -128,5 +129,46 @@ describe('an HTTP/1.0 request without Host', () => {
     const got = await fault.waitForRequest(1);
     assert.equal(got.headers['x-forwarded-host'], undefined);
     assert.equal(got.headers.forwarded, 'for=127.0.0.1;proto=http');
+  });
+});
+
+describe('a field spelled with "_" where the gateway writes the "-" spelling', () => {
+  // CGI-style servers read X_Forwarded_For and X-Forwarded-For as one HTTP_X_FORWARDED_FOR:
+  // the client's stood beside the gateway's (Puma before 6.4.3 took it: CVE-2024-45614).
+  test('X_Forwarded_For, X-Forwarded_Proto, X_Real_IP, X_Request_Id never reach the upstream; X_Custom does', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(
+      gw.port,
+      'GET /a HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: 6.6.6.6\r\nX-Forwarded_Proto: https\r\n' +
+        'X_FORWARDED_HOST: evil.example\r\nX_Real_IP: 6.6.6.6\r\nTrue_Client_IP: 6.6.6.6\r\n' +
+        'X_Request_Id: forged\r\nX_Custom: kept\r\n\r\n',
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    const underscored = got.rawHeaders.filter(([name]) => name.includes('_'));
+    assert.deepEqual(underscored, [['X_Custom', 'kept']]);
+    assert.equal(got.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(got.headers['x-forwarded-proto'], 'http');
+    assert.equal(got.headers['x-forwarded-host'], 'x');
+  });
+});
+
+describe('a Proxy field (httpoxy)', () => {
+  // A CGI-style server makes Proxy HTTP_PROXY, which HTTP client libraries take as their
+  // outbound proxy (httpoxy, CVE-2016-5385): the app's calls out went through the client's server.
+  test('never reaches the upstream, in any case', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(
+      gw.port,
+      'GET /a HTTP/1.1\r\nHost: x\r\nProxy: http://evil.example:8080\r\nPROXY: http://evil.example\r\n\r\n',
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    assert.deepEqual(
+      got.rawHeaders.filter(([name]) => name.toLowerCase() === 'proxy'),
+      [],
+    );
   });
 });
