@@ -87,7 +87,9 @@ export class Failure extends Error {
     this.params = init.params ?? {};
     this.retryAfter = init.retryAfter;
     this.unprocessed = init.unprocessed === true;
-    this.clientMayRetry = init.final === true ? false : this.kind.clientMayRetry;
+    // RFC 9110 §15.5.9: a 408 says the request came too slowly, not that it was wrong; the same
+    // request, sent whole and in time, may pass.
+    this.clientMayRetry = init.final === true ? false : this.status === 408 || this.kind.clientMayRetry;
     this.challenge = init.challenge;
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;

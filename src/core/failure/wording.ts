@@ -107,6 +107,9 @@ export function clientAdvice(failure: Failure): string {
     const unit = failure.retryAfter === 1 ? 'second' : 'seconds';
     return `You may retry after ${failure.retryAfter} ${unit} (see Retry-After).`;
   }
+  // RFC 9110 §15.5.9: late, not wrong; waiting first would not make it any faster.
+  if (failure.status === 408)
+    return 'You may send the request again on a new connection, whole and without pauses: the gateway waits only so long for it.';
   if (failure.clientMayRetry)
     return 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
   // RFC 9110 §15.5.2: a 401 with its challenge; credentials, not the configuration, are what it lacks.
