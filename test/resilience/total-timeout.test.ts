@@ -1,12 +1,14 @@
 /**
  * The route's total deadline: when it passes while an attempt is still waiting (a retry
- * included), the client gets its 504 at once — never silence.
+ * included), the client gets its 504 at once — never silence — of the type that says what the
+ * attempt was waiting for: a response head, or a connection.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startBlackhole } from '../../src/kits/fault-kit/slow-faults.ts';
+import { startUnaccepting } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
-import { startTestGateway } from '../helpers/test-gateway.ts';
+import { singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
 
 test('the total timeout passing during a retry answers 504 http_response_timeout, naming the deadline', async () => {
   const [a, b] = await Promise.all([startBlackhole(), startBlackhole()]);
@@ -39,5 +41,33 @@ upstreams:
   } finally {
     await gw.close();
     await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test('the total timeout passing while the connection is still being made answers 504 connection_timeout, not "no response head"', async () => {
+  const unaccepting = await startUnaccepting();
+  const gw = await startTestGateway(
+    singleUpstream(unaccepting.url, {
+      upstream: '    timeouts: { connect: 5s, response: 300ms, total: 300ms }\n',
+    }),
+  );
+  try {
+    const res = await request(gw.url, {
+      headers: { accept: 'application/json', 'x-request-id': 'connecting' },
+    });
+    assert.equal(res.status, 504);
+    assert.equal(
+      res.headers['proxy-status'],
+      'edge-1; error=connection_timeout; details="no connection to the upstream made within the total timeout of 300 ms"; next-hop="app"',
+    );
+    assert.equal(JSON.parse(res.text).error, 'connection_timeout');
+    const line = await gw.logFor('connecting');
+    assert.equal(line.error, 'connection_timeout');
+    assert.equal(line.shape, 'unreachable');
+    assert.equal(line.stage, 'not_sent');
+    assert.equal(unaccepting.received.length, 0);
+  } finally {
+    await gw.close();
+    await unaccepting.close();
   }
 });

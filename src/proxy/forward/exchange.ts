@@ -233,6 +233,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     return this.stage;
   }
 
+  /**
+   * No connection has taken the request yet, and none is busy with another's: the pool is opening
+   * one for it (the name lookup, the TCP connect, the TLS handshake). One queued behind a full
+   * pool (queueTimer set) waits for a busy connection instead.
+   */
+  get connecting(): boolean {
+    return this.waiting && this.queueTimer === undefined;
+  }
+
   /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
   get requestWaiting(): string | undefined {
     return this.controller?.requestWaiting();

@@ -9,6 +9,8 @@ import type { OwnCall } from './attempts-owner.ts';
 /** How far the attempt under way got, as the exchange says (exchange.ts). */
 interface AttemptReach {
   readonly reached: Stage;
+  /** No connection took the request yet, and one is being opened for it. */
+  readonly connecting: boolean;
   readonly requestWaiting: string | undefined;
   /** Mid-body, the upstream is paused for a client that has not taken what is held for it. */
   readonly waitsForReader: boolean;
@@ -166,7 +168,8 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
    * (`waitsForReader`); before that, no response head in time. It changes nothing: that no retry follows
    * is the retry rule's to say, from remaining() (0 once the deadline passed).
    * `clientUploading`: the request body still streams, and what it waits for is the client
-   * (the upstream takes what comes): a 408 of the client's, which judges no target.
+   * (the upstream takes what comes): a 408 of the client's, which judges no target. An attempt
+   * still connecting had no head to wait for: a connect timeout.
    * What of the request the upstream had not taken (`requestWaiting`) is said after the missing head.
    */
   failureAt(attempt: AttemptReach | undefined, clientUploading = false): Failure {
@@ -186,6 +189,14 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
       return new Failure(
         'http_request_error',
         `the client had not taken the response when the ${this.#name} passed (the upstream waited for it)`,
+        { stage: reached },
+      );
+    // Still connecting: the request was never written, so no head was waited for; what ran out
+    // is the connect, as timeouts.connect's own failure says.
+    if (attempt?.connecting === true && !this.#byClient)
+      return new Failure(
+        'connection_timeout',
+        `no connection to the upstream made within the ${this.#name}`,
         { stage: reached },
       );
     if (reached === 'body_streaming')
