@@ -135,9 +135,10 @@ const isOwnField = (lower: string) =>
 /**
  * The route's response rules applied (`edited`), but for the fields that say what the answer is,
  * which stay the gateway's (`own`), as Proxy-Status does: a rule's `Cache-Control: max-age=31536000`
- * for a route's assets made its 502 one that browsers and shared caches kept for a year.
+ * for a route's assets made its 502 one that browsers and shared caches kept for a year. For the
+ * gateway's errors, and an auth service's refusal passed on (one client's, which no cache keeps).
  */
-function keptOwn(edited: readonly string[], own: readonly string[]): string[] {
+export function keptOwn(edited: readonly string[], own: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < edited.length; i += 2)
     if (!isOwnField(edited[i].toLowerCase())) out.push(edited[i], edited[i + 1]);
