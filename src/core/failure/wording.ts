@@ -101,7 +101,13 @@ function minimalDescription(ctx: ErrorBodyContext): string {
   return `The gateway "${proxyName}" is working, but its upstream failed: ${failure.kind.explanation}.`;
 }
 
-/** What the client may do next, in plain words. */
+const RETRY_LATER = 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
+
+/**
+ * What the client may do next, in plain words. A request that reached the upstream may have been
+ * acted on before it failed: the gateway itself tries such a one again only when that is safe
+ * (DESIGN, retry-policy.ts), and the advice says the same to the client.
+ */
 export function clientAdvice(failure: Failure): string {
   if (failure.retryAfter !== undefined) {
     const unit = failure.retryAfter === 1 ? 'second' : 'seconds';
@@ -111,7 +117,9 @@ export function clientAdvice(failure: Failure): string {
   if (failure.status === 408)
     return 'You may send the request again on a new connection, whole and without pauses: the gateway waits only so long for it.';
   if (failure.clientMayRetry)
-    return 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
+    return failure.reachedUpstream
+      ? `${RETRY_LATER} The upstream had the request and may have acted on it: repeat it only if that is safe (an idempotent method such as GET, or an Idempotency-Key).`
+      : RETRY_LATER;
   // RFC 9110 §15.5.2: a 401 with its challenge; credentials, not the configuration, are what it lacks.
   if (failure.challenge !== undefined)
     return 'Send the request again with valid credentials, as the WWW-Authenticate challenge asks.';

@@ -360,6 +360,11 @@ function assertBody(
   row: Row,
   id: string,
 ): void {
+  // DESIGN: a request that reached the upstream is tried again only if that is safe; the advice
+  // to try again says so, since the upstream may have acted on it.
+  const sent = (row.stage ?? (row.reached ? 'sent' : 'not_sent')) !== 'not_sent';
+  const mayHaveActed = sent && FAILURES[row.error as FailureType].clientMayRetry;
+  assert.equal(text.includes('may have acted on it'), mayHaveActed, 'the advice on repeating the request');
   if (accept === 'application/json') {
     assert.equal(contentType, 'application/problem+json');
     const problem = JSON.parse(text);
