@@ -58,7 +58,7 @@ test('the total timeout passing while the connection is still being made answers
     assert.equal(res.status, 504);
     assert.equal(
       res.headers['proxy-status'],
-      'edge-1; error=connection_timeout; details="no connection to the upstream made within the total timeout of 300 ms"; next-hop="app"',
+      'edge-1; error=connection_timeout; details="no connection made within the total timeout of 300 ms"; next-hop="app"',
     );
     assert.equal(JSON.parse(res.text).error, 'connection_timeout');
     const line = await gw.logFor('connecting');

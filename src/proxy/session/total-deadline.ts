@@ -194,11 +194,9 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
     // Still connecting: the request was never written, so no head was waited for; what ran out
     // is the connect, as timeouts.connect's own failure says.
     if (attempt?.connecting === true && !this.#byClient)
-      return new Failure(
-        'connection_timeout',
-        `no connection to the upstream made within the ${this.#name}`,
-        { stage: reached },
-      );
+      return new Failure('connection_timeout', `no connection made within the ${this.#name}`, {
+        stage: reached,
+      });
     if (reached === 'body_streaming')
       return new Failure(
         this.#byClient ? 'client_deadline' : 'connection_read_timeout',
