@@ -234,12 +234,13 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   /**
-   * No connection has taken the request yet, and none is busy with another's: the pool is opening
-   * one for it (the name lookup, the TCP connect, the TLS handshake). One queued behind a full
-   * pool (queueTimer set) waits for a busy connection instead.
+   * What the request waits for while no connection has taken it: one the pool is opening for it
+   * (the name lookup, the TCP connect, the TLS handshake), or, queued behind a full pool
+   * (queueTimer set), one of the busy ones. Undefined once a connection took it.
    */
-  get connecting(): boolean {
-    return this.waiting && this.queueTimer === undefined;
+  get waitingFor(): 'connect' | 'busy' | undefined {
+    if (!this.waiting) return undefined;
+    return this.queueTimer === undefined ? 'connect' : 'busy';
   }
 
   /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
