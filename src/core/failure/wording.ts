@@ -86,6 +86,9 @@ export function describeFailure(ctx: ErrorBodyContext): string {
     // already public in Proxy-Status.
     return `The gateway "${proxyName}" answered on its own${about}: ${failure.kind.explanation}. Details: ${sentence(failure.details)}`;
   }
+  // The client's own limit refused a good answer (CLIENTS_OWN): the upstream did not fail.
+  if (failure.clientsOwn)
+    return `The gateway "${proxyName}" could not pass on the answer of the upstream "${nextHop ?? 'unknown'}": ${failure.kind.explanation} (${failure.details}).`;
   return `The gateway "${proxyName}" is working, but the upstream "${nextHop ?? 'unknown'}" failed: ${failure.kind.explanation} (${failure.details}).`;
 }
 
@@ -98,6 +101,8 @@ function minimalDescription(ctx: ErrorBodyContext): string {
     return `The gateway "${proxyName}" hit an internal error; the upstream was not at fault.`;
   if (shape === 'gateway')
     return `The gateway "${proxyName}" answered on its own: ${failure.kind.explanation}.`;
+  if (failure.clientsOwn)
+    return `The gateway "${proxyName}" could not pass on its upstream's answer: ${failure.kind.explanation}.`;
   return `The gateway "${proxyName}" is working, but its upstream failed: ${failure.kind.explanation}.`;
 }
 
@@ -131,6 +136,9 @@ export function clientAdvice(failure: Failure): string {
     return 'Nothing is stored for this request yet: ask without only-if-cached to reach the upstream.';
   if (failure.kind.shape === 'client')
     return 'Retrying the same request will fail the same way: change the request.';
+  // The limit is this client's own (its HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE).
+  if (failure.type === 'client_header_list_size')
+    return "Retrying will not help until this client takes a larger header list (its SETTINGS_MAX_HEADER_LIST_SIZE) or the answer's head shrinks.";
   return 'Retrying will not help until the upstream or the gateway configuration is fixed.';
 }
 
