@@ -1,7 +1,7 @@
 import { trimOws } from '../ows.ts';
 import type { Failure } from './failure.ts';
 import { sfString, sfTokenOrString } from './structured-field.ts';
-import { FAILURES, type FailureType } from './taxonomy.ts';
+import { FAILURES, type FailureKind, type FailureType } from './taxonomy.ts';
 
 /**
  * Proxy-Status (RFC 9209), both ways: the members this gateway writes, and the reading of a
@@ -20,7 +20,7 @@ export function failureProxyStatus(
   nextHop: string | undefined,
   minimal = false,
 ): string {
-  const type = failure.kind.proxyStatus === undefined ? failure.type : failure.kind.proxyStatus;
+  const type = proxyStatusType(failure.type);
   let member = type === null ? sfTokenOrString(proxyName) : `${sfTokenOrString(proxyName)}; error=${type}`;
   const { params } = failure;
   if (params.rcode !== undefined) member += `; rcode=${sfString(params.rcode)}`;
@@ -30,6 +30,15 @@ export function failureProxyStatus(
   if (failure.details) member += `; details=${sfString(failure.details)}`;
   if (nextHop !== undefined) member += `; next-hop=${sfString(nextHop)}`;
   return member;
+}
+
+/**
+ * The RFC 9209 type Proxy-Status carries for a failure type: the type itself, or the registered
+ * one a type of Candor's own is a case of (null: none, the member carries no `error`).
+ */
+export function proxyStatusType(type: FailureType): string | null {
+  const kind: FailureKind = FAILURES[type];
+  return kind.proxyStatus === undefined ? type : kind.proxyStatus;
 }
 
 /**

@@ -309,6 +309,9 @@ export const FAILURES = {
     fix: "Fix the upstream's response framing: one valid Content-Length, matching the body.",
     clientMayRetry: false,
     furthestStage: 'head_received',
+    // RFC 9209 registers no type for a bad Content-Length: a framing the message cannot be read
+    // by is its protocol error (the finer key stays the log's and the metrics').
+    proxyStatus: 'http_protocol_error',
   },
   http_response_transfer_coding: {
     status: 502,

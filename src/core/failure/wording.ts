@@ -86,6 +86,9 @@ export function describeFailure(ctx: ErrorBodyContext): string {
     // already public in Proxy-Status.
     return `The gateway "${proxyName}" answered on its own${about}: ${failure.kind.explanation}. Details: ${sentence(failure.details)}`;
   }
+  // The client's own limit refused a good answer (CLIENTS_OWN): the upstream did not fail.
+  if (failure.clientsOwn)
+    return `The gateway "${proxyName}" could not pass on the answer of the upstream "${nextHop ?? 'unknown'}": ${failure.kind.explanation} (${failure.details}).`;
   return `The gateway "${proxyName}" is working, but the upstream "${nextHop ?? 'unknown'}" failed: ${failure.kind.explanation} (${failure.details}).`;
 }
 
@@ -98,20 +101,30 @@ function minimalDescription(ctx: ErrorBodyContext): string {
     return `The gateway "${proxyName}" hit an internal error; the upstream was not at fault.`;
   if (shape === 'gateway')
     return `The gateway "${proxyName}" answered on its own: ${failure.kind.explanation}.`;
+  if (failure.clientsOwn)
+    return `The gateway "${proxyName}" could not pass on its upstream's answer: ${failure.kind.explanation}.`;
   return `The gateway "${proxyName}" is working, but its upstream failed: ${failure.kind.explanation}.`;
 }
 
-/** What the client may do next, in plain words. */
+const RETRY_LATER = 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
+
+/**
+ * What the client may do next, in plain words. A request that reached the upstream may have been
+ * acted on before it failed: the gateway itself tries such a one again only when that is safe
+ * (DESIGN, retry-policy.ts), and the advice says the same to the client.
+ */
 export function clientAdvice(failure: Failure): string {
   if (failure.retryAfter !== undefined) {
     const unit = failure.retryAfter === 1 ? 'second' : 'seconds';
     return `You may retry after ${failure.retryAfter} ${unit} (see Retry-After).`;
   }
-  // RFC 9110 §15.5.9: the request itself was not at fault, only its pace.
+  // RFC 9110 §15.5.9: late, not wrong; waiting first would not make it any faster.
   if (failure.status === 408)
-    return 'The gateway stopped waiting for the request: send it again, whole and without long pauses.';
+    return 'You may send the request again on a new connection, whole and without pauses: the gateway waits only so long for it.';
   if (failure.clientMayRetry)
-    return 'You may retry later, with exponential backoff; retrying at once is unlikely to help.';
+    return failure.reachedUpstream
+      ? `${RETRY_LATER} The upstream had the request and may have acted on it: repeat it only if that is safe (an idempotent method such as GET, or an Idempotency-Key).`
+      : RETRY_LATER;
   // RFC 9110 §15.5.2: a 401 with its challenge; credentials, not the configuration, are what it lacks.
   if (failure.challenge !== undefined)
     return 'Send the request again with valid credentials, as the WWW-Authenticate challenge asks.';
@@ -123,6 +136,9 @@ export function clientAdvice(failure: Failure): string {
     return 'Nothing is stored for this request yet: ask without only-if-cached to reach the upstream.';
   if (failure.kind.shape === 'client')
     return 'Retrying the same request will fail the same way: change the request.';
+  // The limit is this client's own (its HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE).
+  if (failure.type === 'client_header_list_size')
+    return "Retrying will not help until this client takes a larger header list (its SETTINGS_MAX_HEADER_LIST_SIZE) or the answer's head shrinks.";
   return 'Retrying will not help until the upstream or the gateway configuration is fixed.';
 }
 

@@ -1,5 +1,37 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { subscribe } from 'node:diagnostics_channel';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
+
+/** One call to an auth hop: whether its request was written (undici's `sendHeaders`). */
+interface HopCall {
+  written: boolean;
+}
+
+/**
+ * Which calls got as far as writing their request. Node's fetch tells each request's life on
+ * undici's diagnostics channels: a call's request is the one created in the call's own async
+ * context, its head written when `sendHeaders` names it. A time limit that ran out before then
+ * ran out connecting (the name lookup, the TCP connect, the TLS handshake), not waiting for an
+ * answer: "no answer" would send whoever reads it to a slow service instead of an unreachable one.
+ */
+const calls = new AsyncLocalStorage<HopCall>();
+const callOf = new WeakMap<object, HopCall>();
+let watching = false;
+
+/** Subscribes on the first call, not at import: a process that asks no auth hop hears nothing. */
+function watchRequests(): void {
+  if (watching) return;
+  watching = true;
+  subscribe('undici:request:create', (message) => {
+    const call = calls.getStore();
+    if (call !== undefined) callOf.set((message as { request: object }).request, call);
+  });
+  subscribe('undici:client:sendHeaders', (message) => {
+    const call = callOf.get((message as { request: object }).request);
+    if (call !== undefined) call.written = true;
+  });
+}
 
 /**
  * A call to an auth hop (a JWKS endpoint; a forward-auth service goes through its upstream
@@ -8,13 +40,22 @@ import { Failure } from '../../core/failure/failure.ts';
  * hop's in Proxy-Status (`next-hop="auth:NAME"`): never the route's upstream, never a 401.
  */
 export async function callAuthHop(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  watchRequests();
+  const call: HopCall = { written: false };
   const started = performance.now();
   try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    return await calls.run(call, () =>
+      fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' }),
+    );
   } catch (err) {
-    throw timedOut(err)
-      ? new Failure('http_response_timeout', `no answer within ${timeoutMs / 1000} s`, { stage: 'sent' })
-      : classifyFetchError(err, performance.now() - started);
+    if (!timedOut(err)) throw classifyFetchError(err, performance.now() - started);
+    const within = `within ${timeoutMs / 1000} s`;
+    throw call.written
+      ? new Failure('http_response_timeout', `no answer ${within}`, { stage: 'sent' })
+      : new Failure(
+          'connection_timeout',
+          `no connection ${within} (the name lookup, the TCP connect or the TLS handshake did not finish)`,
+        );
   }
 }
 

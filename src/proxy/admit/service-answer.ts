@@ -5,6 +5,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { appendSfMember } from '../../core/failure/structured-field.ts';
+import { isStorageField } from '../../core/http1/storage-fields.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 
 /** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
@@ -66,18 +67,11 @@ export const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const REWRITTEN = new Set(['content-length', 'x-request-id', 'trailer']);
 
 /**
- * Fields that let a cache store an answer (RFC 9111 §5.2, §5.3; RFC 9213's targeted fields, which
- * a CDN reads before Cache-Control, and Surrogate-Control): the service's are not passed on. A
- * refusal is the decision on one client's credentials, which no cache in front keys on: kept
- * there (the service's `max-age`, `public`, or a 301 or 308 heuristically cacheable without any),
- * one user's 401 or login redirect would be every user's, a logged-in one's too.
- */
-const STORAGE = new Set(['cache-control', 'expires', 'surrogate-control']);
-const isStorageField = (lower: string) => STORAGE.has(lower) || lower.endsWith('cdn-cache-control');
-
-/**
  * The service's refusal as the client gets it: its fields but those the session writes itself,
- * `Cache-Control: no-store` in place of the service's caching fields (STORAGE), as every answer
+ * `Cache-Control: no-store` in place of the service's caching fields (storage-fields.ts: a
+ * refusal is the decision on one client's credentials, which no cache in front keys on; kept
+ * there, the service's `max-age`, `public`, or a 301 or 308 heuristically cacheable without any,
+ * one user's 401 or login redirect would be every user's, a logged-in one's too), as every answer
  * the gateway makes for itself has, and a 401 without a challenge given the bare `Bearer` one
  * (RFC 9110 §11.6.1: a 401 has one).
  */

@@ -5,6 +5,7 @@ import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import { serializeResponseHead } from '../../core/http1/response-head.ts';
+import { isStorageField } from '../../core/http1/storage-fields.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
@@ -16,7 +17,7 @@ export interface ErrorResponseFacts {
   readonly accept: string | undefined;
   /** The upstream as clients may see it (name, or address when exposed); absent before routing. */
   readonly nextHop: string | undefined;
-  /** The route's response rules (every field but Proxy-Status is theirs to change); absent: none. */
+  /** The route's response rules (every field but Proxy-Status and those keptOwn keeps is theirs to change); absent: none. */
   readonly editHeaders?: (headers: readonly string[]) => string[];
   readonly head: boolean;
   /** Close the client connection after answering (an unread request body, a broken stream). */
@@ -123,7 +124,26 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
   if (failure.status === 405) headers.push('allow', ALLOW);
   if (failure.challenge !== undefined) headers.push('www-authenticate', failure.challenge);
   if (facts.close) headers.push('connection', 'close');
-  return { status: failure.status, headers: facts.editHeaders?.(headers) ?? headers, body };
+  const edited = facts.editHeaders?.(headers);
+  return { status: failure.status, headers: edited === undefined ? headers : keptOwn(edited, headers), body };
+}
+
+/** What an error answer's fields say of it, whoever would change them: its body's type, when to come back, that no cache keeps it. */
+const isOwnField = (lower: string) =>
+  lower === 'content-type' || lower === 'retry-after' || isStorageField(lower);
+
+/**
+ * The route's response rules applied (`edited`), but for the fields that say what the answer is,
+ * which stay the gateway's (`own`), as Proxy-Status does: a rule's `Cache-Control: max-age=31536000`
+ * for a route's assets made its 502 one that browsers and shared caches kept for a year. For the
+ * gateway's errors, and an auth service's refusal passed on (one client's, which no cache keeps).
+ */
+export function keptOwn(edited: readonly string[], own: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < edited.length; i += 2)
+    if (!isOwnField(edited[i].toLowerCase())) out.push(edited[i], edited[i + 1]);
+  for (let i = 0; i < own.length; i += 2) if (isOwnField(own[i])) out.push(own[i], own[i + 1]);
+  return out;
 }
 
 /**

@@ -233,6 +233,16 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     return this.stage;
   }
 
+  /**
+   * What the request waits for while no connection has taken it: one the pool is opening for it
+   * (the name lookup, the TCP connect, the TLS handshake), or, queued behind a full pool
+   * (queueTimer set), one of the busy ones. Undefined once a connection took it.
+   */
+  get waitingFor(): 'connect' | 'busy' | undefined {
+    if (!this.waiting) return undefined;
+    return this.queueTimer === undefined ? 'connect' : 'busy';
+  }
+
   /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
   get requestWaiting(): string | undefined {
     return this.controller?.requestWaiting();

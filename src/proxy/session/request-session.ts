@@ -14,7 +14,12 @@ import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, admitRequest } from '../admit/admit-request.ts';
 import { ownFields, PassedOnAnswer } from '../admit/service-answer.ts';
-import { gatewayErrorFacts, rawErrorResponse, writeErrorResponse } from '../decide/error-response.ts';
+import {
+  gatewayErrorFacts,
+  keptOwn,
+  rawErrorResponse,
+  writeErrorResponse,
+} from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
 import { addressedFields, hostnameOf } from '../route/request-target.ts';
 import { routeRequest } from '../route/route-request.ts';
@@ -283,7 +288,8 @@ export class RequestSession implements AttemptsOwner {
     const close = !exchange.bodyComplete;
     if (close) headers.push('connection', 'close');
     const edit = this.responseEdit();
-    const head = edit === undefined ? headers : edit(headers);
+    const refusal = answer instanceof PassedOnAnswer;
+    const head = edit === undefined ? headers : refusal ? keptOwn(edit(headers), headers) : edit(headers);
     try {
       response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
     } catch (err) {

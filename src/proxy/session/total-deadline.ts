@@ -9,6 +9,8 @@ import type { OwnCall } from './attempts-owner.ts';
 /** How far the attempt under way got, as the exchange says (exchange.ts). */
 interface AttemptReach {
   readonly reached: Stage;
+  /** No connection took the request yet: one being opened for it, or a full pool's busy one. */
+  readonly waitingFor: 'connect' | 'busy' | undefined;
   readonly requestWaiting: string | undefined;
   /** Mid-body, the upstream is paused for a client that has not taken what is held for it. */
   readonly waitsForReader: boolean;
@@ -166,7 +168,8 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
    * (`waitsForReader`); before that, no response head in time. It changes nothing: that no retry follows
    * is the retry rule's to say, from remaining() (0 once the deadline passed).
    * `clientUploading`: the request body still streams, and what it waits for is the client
-   * (the upstream takes what comes): a 408 of the client's, which judges no target.
+   * (the upstream takes what comes): a 408 of the client's, which judges no target. An attempt
+   * no connection had yet waited for no head: a connect timeout, or a full pool's queue wait.
    * What of the request the upstream had not taken (`requestWaiting`) is said after the missing head.
    */
   failureAt(attempt: AttemptReach | undefined, clientUploading = false): Failure {
@@ -187,6 +190,19 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
         'http_request_error',
         `the client had not taken the response when the ${this.#name} passed (the upstream waited for it)`,
         { stage: reached },
+      );
+    // No connection had the request: it was never written, so no head was waited for. What ran
+    // out is the connect, as timeouts.connect's own failure says, or a queue wait for a full
+    // pool, as pool.queue_timeout's does.
+    if (attempt?.waitingFor === 'connect' && !this.#byClient)
+      return new Failure('connection_timeout', `no connection made within the ${this.#name}`, {
+        stage: reached,
+      });
+    if (attempt?.waitingFor === 'busy' && !this.#byClient)
+      return new Failure(
+        'connection_limit_reached',
+        `no connection came free within the ${this.#name}: every one was busy`,
+        { stage: reached, retryAfter: 1 },
       );
     if (reached === 'body_streaming')
       return new Failure(

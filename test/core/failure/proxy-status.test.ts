@@ -4,7 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { readProxyStatus, readProxyStatusMembers } from '../../../src/core/failure/proxy-status.ts';
+import { Failure } from '../../../src/core/failure/failure.ts';
+import {
+  failureProxyStatus,
+  proxyStatusType,
+  readProxyStatus,
+  readProxyStatusMembers,
+} from '../../../src/core/failure/proxy-status.ts';
+import { FAILURE_TYPES } from '../../../src/core/failure/taxonomy.ts';
 
 describe('readProxyStatus', () => {
   test("reads the last member: the gateway's error, details and next hop", () => {
@@ -41,4 +48,50 @@ describe('readProxyStatus', () => {
     assert.equal(nbsp?.error, undefined, 'a parameter after \\xa0 is no parameter');
     assert.equal(readProxyStatus('\xa0edge-1')?.proxy, '\xa0edge-1');
   });
+});
+
+/** RFC 9209 §2.3's proxy error types (the IANA registry's), written out: Proxy-Status names no other. */
+const RFC_9209_TYPES = new Set([
+  'dns_timeout',
+  'dns_error',
+  'destination_not_found',
+  'destination_unavailable',
+  'destination_ip_prohibited',
+  'destination_ip_unroutable',
+  'connection_refused',
+  'connection_terminated',
+  'connection_timeout',
+  'connection_read_timeout',
+  'connection_write_timeout',
+  'connection_limit_reached',
+  'tls_protocol_error',
+  'tls_certificate_error',
+  'tls_alert_received',
+  'http_request_error',
+  'http_request_denied',
+  'http_response_incomplete',
+  'http_response_header_section_size',
+  'http_response_header_size',
+  'http_response_body_size',
+  'http_response_trailer_section_size',
+  'http_response_trailer_size',
+  'http_response_transfer_coding',
+  'http_response_content_coding',
+  'http_response_timeout',
+  'http_upgrade_failed',
+  'http_protocol_error',
+  'proxy_internal_response',
+  'proxy_internal_error',
+  'proxy_configuration_error',
+  'proxy_loop_detected',
+]);
+
+test('every failure writes a registered RFC 9209 type in Proxy-Status (or none), whatever its own name', () => {
+  for (const type of FAILURE_TYPES) {
+    const member = failureProxyStatus('edge-1', new Failure(type, 'x'), undefined, true);
+    const written = /; error=([a-z_]+)/.exec(member)?.[1];
+    if (written !== undefined) assert.ok(RFC_9209_TYPES.has(written), `${type} writes error=${written}`);
+    else assert.equal(proxyStatusType(type), null, `${type} writes no error`);
+    assert.equal(written ?? null, proxyStatusType(type));
+  }
 });

@@ -45,7 +45,7 @@ test('a head that stalls half-way is a 408 after header_timeout, then closed', a
   assert.equal(problem.retryable, true);
   assert.equal(
     problem.advice,
-    'The gateway stopped waiting for the request: send it again, whole and without long pauses.',
+    'You may send the request again on a new connection, whole and without pauses: the gateway waits only so long for it.',
   );
   const line = await f.gw.logFor(res.headers['x-request-id']);
   assert.equal(line.method, 'GET');

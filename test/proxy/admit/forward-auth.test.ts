@@ -282,7 +282,7 @@ test("an auth service named as an upstream is asked as the service it is: its ta
   }
 });
 
-test("a refusal passed on is no-store whatever the service said: a cache in front never keeps one client's 401, 403 or login redirect for another", async () => {
+test("a refusal passed on is no-store whatever the service or the route's response rules said: a cache in front never keeps one client's 401, 403 or login redirect for another", async () => {
   const service = await startAuthService((req, res) => {
     const caching = {
       'cache-control': 'public, max-age=600',
@@ -295,7 +295,12 @@ test("a refusal passed on is no-store whatever the service said: a cache in fron
     if (req.headers.authorization === 'Bearer moved') return res.writeHead(301, { location: '/login' }).end();
     res.writeHead(401, { ...caching, 'www-authenticate': 'Bearer realm="sso"' }).end('who?');
   });
-  const { gw, echo, close } = await startAuthStage(guarded(service.url));
+  // The route's rules for its own answers (an app's pages kept ten minutes) are not the refusal's.
+  const rules =
+    '    response_headers: { set: { Cache-Control: "public, max-age=600", CDN-Cache-Control: max-age=600 } }\n';
+  const { gw, echo, close } = await startAuthStage((app) =>
+    guarded(service.url)(app).replace('    auth:\n', `${rules}    auth:\n`),
+  );
   try {
     for (const [authorization, status] of [
       ['Bearer nobody', 401],

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { proxyStatusType } from '../../../src/core/failure/proxy-status.ts';
 import { type Fault, listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import {
   startBadFraming,
@@ -127,7 +128,7 @@ test('a JWKS endpoint that answers in something not HTTP is the hop’s garbage 
         });
         assert.equal(res.status, 502, type);
         const status = String(res.headers['proxy-status']);
-        assert.match(status, new RegExp(`^edge-1; error=${type}; details="`), status);
+        assert.match(status, new RegExp(`^edge-1; error=${proxyStatusType(type)}; details="`), status);
         assert.match(/details="([^"]*)"/.exec(status)?.[1] ?? '', details);
         assert.doesNotMatch(status, /connection lost/);
         assert.match(status, new RegExp(`; next-hop="auth:${new URL(peer.url).host}"$`));

@@ -3,13 +3,15 @@
  * is not HTTP at all (another service on its port) is garbage, 502 http_protocol_error naming the
  * hop, never connection_terminated (the connection did not break: an answer came); a key set cut
  * after its head is http_response_incomplete, never "before the response head"; one that does
- * not decode as its Content-Encoding says is garbage too, never a connection lost.
+ * not decode as its Content-Encoding says is garbage too, never a connection lost; one no connection
+ * reaches in time is a connect timeout, never a response timeout.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { startUnaccepting } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -22,14 +24,15 @@ const TOKEN = [
 
 /**
  * Asks `/orders` with TOKEN (request id `id`) through a gateway whose route takes its keys from
- * the endpoint `jwks`, and asserts the hop's 502 of `type`, its details matching
- * `details`, the log's `auth`, and nothing upstream.
+ * the endpoint `jwks`, and asserts the hop's `status` (502 unless told) of `type`, its details
+ * matching `details`, the log's `auth`, and nothing upstream.
  */
 async function assertHopFails(
   jwks: { url: string; port: number },
   id: string,
   type: string,
   details: string,
+  status = 502,
 ) {
   const echo = await startEcho();
   const gw = await startTestGateway(`name: edge-1
@@ -48,7 +51,7 @@ upstreams:
       path: '/orders',
       headers: { authorization: `Bearer ${TOKEN}`, 'x-request-id': id },
     });
-    assert.equal(res.status, 502);
+    assert.equal(res.status, status);
     assert.match(
       res.headers['proxy-status'] as string,
       new RegExp(
@@ -69,6 +72,21 @@ test('a JWKS endpoint that answers an SSH banner is the hop’s 502 http_protoco
     await assertHopFails(ssh, 'jwks-ssh', 'http_protocol_error', '[^"]*');
   } finally {
     await ssh.close();
+  }
+});
+
+test('a JWKS endpoint no connection reaches is the hop’s 504 connection_timeout: its request was never sent, so no answer was waited for', async () => {
+  const unaccepting = await startUnaccepting();
+  try {
+    await assertHopFails(
+      unaccepting,
+      'jwks-unaccepting',
+      'connection_timeout',
+      'no connection within 5 s \\(the name lookup, the TCP connect or the TLS handshake did not finish\\)',
+      504,
+    );
+  } finally {
+    await unaccepting.close();
   }
 });
 

@@ -33,6 +33,12 @@ const ALWAYS = [
   'advice',
 ];
 
+/**
+ * The statuses after which the same request may pass when sent again: a 408 was late, not wrong
+ * (RFC 9110 §15.5.9); 429 and 503 say when; a 502 or 504 is the upstream's failure, not the request's.
+ */
+const RETRYABLE = new Set([408, 429, 502, 503, 504]);
+
 let gw: TestGateway;
 
 before(async () => {
@@ -126,11 +132,15 @@ for (const [status, bytes] of CASES) {
     if (status === 401) assert.match(fields.get('www-authenticate') ?? '', /^Basic realm="/);
     if (status === 405) assert.ok(fields.has('allow'));
     if (status === 429 || status === 503) assert.match(fields.get('retry-after') ?? '', /^\d+$/);
+    else assert.equal(fields.get('retry-after'), undefined, 'Retry-After only where the table says');
     assert.equal(fields.get('content-type'), 'application/problem+json');
     const problem = JSON.parse(body) as Record<string, unknown>;
     assert.equal(problem.status, status);
     assert.equal(problem.request_id, id);
     assert.equal(problem.proxy, 'edge-1');
+    assert.equal(problem.retryable, RETRYABLE.has(status), 'retryable as the status says');
+    if (!RETRYABLE.has(status)) assert.match(String(problem.advice), /will not help|will fail|credentials/);
+    else assert.doesNotMatch(String(problem.advice), /will not help|will fail/);
     const error = problem.error as FailureType;
     assert.equal(problem.type, `urn:candor:error:${error}`);
     assert.equal(problem.shape, FAILURES[error].shape);

@@ -41,8 +41,14 @@ routes:
   - match: { path: /down }
     upstream: down
     response_headers:
-      set: { X-Frame-Options: DENY }
+      set: { X-Frame-Options: DENY, Expires: "Thu, 01 Dec 2094 16:00:00 GMT", Content-Type: text/css }
       remove: [Cache-Control]
+  - match: { path: /assets }
+    upstream: app
+    response_headers:
+      set: { Cache-Control: "public, max-age=31536000, immutable", CDN-Cache-Control: max-age=600 }
+      remove: [Retry-After]
+    maintenance: { retry_after: 30s }
 upstreams:
   app:
     targets: [{ url: ${app.url} }]
@@ -118,15 +124,28 @@ upstreams:
     assert.deepEqual(res.headers['set-cookie'], ['a=1', 'b=2', 'c=3']);
   });
 
-  test('response rules apply to the gateway’s own errors, and Proxy-Status stays the gateway’s', async () => {
-    const res = await request(gw.url, { path: '/down' });
+  test('response rules apply to the gateway’s own errors, but for what says what the answer is: Proxy-Status, its type, no-store, Retry-After', async () => {
+    const res = await request(gw.url, { path: '/down', headers: { accept: 'application/json' } });
     assert.equal(res.status, 502);
     assert.equal(res.headers['x-frame-options'], 'DENY');
-    assert.equal(res.headers['cache-control'], undefined, 'removed, as the rule says');
+    // DESIGN: every gateway-made error carries Cache-Control: no-store; its body is problem+json.
+    assert.equal(res.headers['cache-control'], 'no-store', 'a failure is no answer to keep');
+    assert.equal(res.headers.expires, undefined);
+    assert.equal(res.headers['content-type'], 'application/problem+json');
+    assert.equal(JSON.parse(res.text).error, 'connection_refused');
     assert.match(
       String(res.headers['proxy-status']),
       /^candor; error=connection_refused; details="connection refused \(ECONNREFUSED\) after [0-9.]+ ms"; next-hop="down"$/,
     );
+  });
+
+  test('a route’s caching rules for its answers never make its 503 one a cache keeps, nor take its Retry-After', async () => {
+    const res = await request(gw.url, { path: '/assets/app.js' });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.equal(res.headers['cdn-cache-control'], undefined);
+    assert.equal(res.headers['retry-after'], '30');
+    assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
   });
 });
 

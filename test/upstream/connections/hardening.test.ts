@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, type TestContext, test } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
+import { proxyStatusType } from '../../../src/core/failure/proxy-status.ts';
+import type { FailureType } from '../../../src/core/failure/taxonomy.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { type RawConnection, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startTlsRecordGarbage } from '../../../src/kits/fault-kit/tls-faults.ts';
@@ -124,7 +126,10 @@ test('a response refused as garbage ends its connection: the next request opens 
     const [, error, details] = GARBAGE[i];
     const res = await request(gw.url, { path: `/bad/${i}`, headers: { 'x-request-id': `bad-${i}` } });
     assert.equal(res.status, 502, `shape ${i}`);
-    assert.match(proxyStatus(res), new RegExp(`^edge-1; error=${error}; details="`));
+    assert.match(
+      proxyStatus(res),
+      new RegExp(`^edge-1; error=${proxyStatusType(error as FailureType)}; details="`),
+    );
     const line = await gw.logFor(`bad-${i}`);
     assert.equal(line.error, error);
     assert.match(String(line.details), details);
@@ -340,12 +345,13 @@ describe('Content-Length', () => {
     const gw = await through(t, fault, '    retries: { attempts: 1 }');
     const head = await request(gw.url, { method: 'HEAD' });
     assert.equal(head.status, 502);
-    assert.match(proxyStatus(head), /^edge-1; error=http_response_content_length; details="conflicting/);
+    // RFC 9209 has no type for a bad Content-Length: Proxy-Status says http_protocol_error.
+    assert.match(proxyStatus(head), /^edge-1; error=http_protocol_error; details="conflicting/);
     const bad304 = await request(gw.url);
     assert.equal(bad304.status, 502);
     assert.match(
       proxyStatus(bad304),
-      /error=http_response_content_length; details="invalid Content-Length \\"abc\\""/,
+      /error=http_protocol_error; details="invalid Content-Length \\"abc\\""/,
     );
     // 304 through rawRequest: node:http's client would accept what it is given either way.
     const good304 = await rawRequest(gw.port, 'GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
