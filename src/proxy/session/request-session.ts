@@ -6,9 +6,8 @@ import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
-import { logRequest } from '../../observe/log/access-log.ts';
-import { NO_ANSWER, type RequestRecord } from '../../observe/log/request-record.ts';
-import { endServerSpan, type RequestSpans, startServerSpan } from '../../observe/tracing/spans.ts';
+import { NO_ANSWER } from '../../observe/log/request-record.ts';
+import { startServerSpan } from '../../observe/tracing/spans.ts';
 import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
@@ -26,8 +25,9 @@ import { routeRequest } from '../route/route-request.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
+import { logPhase } from './log-phase.ts';
 import { ownCutOf } from './own-cut.ts';
-import { originOf, recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
+import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sideDrawer } from './split-side.ts';
@@ -343,14 +343,4 @@ export class RequestSession implements AttemptsOwner {
     this.#logged = true;
     logPhase(this.#req.runtime, this.#req.record, this.#req.spans);
   }
-}
-
-/**
- * The log phase, for every request (a refusal at the parser's too): the one access-log line,
- * the request's metrics by who made its answer (originOf), and the end of its spans.
- */
-function logPhase(runtime: Runtime, record: RequestRecord, spans: RequestSpans | undefined): void {
-  logRequest(runtime.logger, record);
-  runtime.metrics.requestEnded(record, originOf(record));
-  endServerSpan(spans, record);
 }

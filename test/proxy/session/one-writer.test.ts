@@ -58,7 +58,13 @@ test('only the request session writes the access-log line', () => {
     .filter((file) => /\blogRequest\(/.test(readFileSync(file, 'utf8')))
     .map((file) => relative(ROOT, file))
     .filter((file) => file !== 'src/observe/log/access-log.ts');
-  assert.deepEqual(callers, ['src/proxy/session/request-session.ts']);
+  // Through the log phase, which the session alone calls.
+  assert.deepEqual(callers, ['src/proxy/session/log-phase.ts']);
+  const phaseCallers = sources(join(ROOT, 'src'))
+    .filter((file) => /\blogPhase\(/.test(readFileSync(file, 'utf8')))
+    .map((file) => relative(ROOT, file))
+    .filter((file) => file !== 'src/proxy/session/log-phase.ts');
+  assert.deepEqual(phaseCallers, ['src/proxy/session/request-session.ts']);
 });
 
 test('only the request session writes a gateway error response', () => {
