@@ -181,3 +181,27 @@ test("a request cut at drain.timeout, before its answer's head or during its bod
     await stalled.close();
   }
 });
+
+test('close() right after a reload removed a listener still waits for its requests, and cuts them at drain.timeout with their lines', async () => {
+  const silent = await startBlackhole();
+  const rest = `routes:\n  - upstream: silent\nupstreams:\n  silent:\n    targets:\n      - url: ${silent.url}\ndrain: { timeout: 1s }\n`;
+  const gateway = await startTestGateway(rest);
+  const spare = await startTestGateway(rest);
+  await spare.close();
+  try {
+    const client = await sendGet(gateway.port, '/', 'on-removed', '');
+    while (silent.received.length === 0) await new Promise((r) => setTimeout(r, 10));
+    // Its listener is removed (the spare's port replaces it): it closes once its request ends.
+    await gateway.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:${spare.port}\n${rest}`, '<test>', {}),
+    );
+    await within(gateway.close(), GENEROUS_MS, 'close()');
+    // Drained, the gateway had cut it and written its line: a worker exits once drained, and
+    // would have cut it unlogged.
+    const line = gateway.logs.find((l) => l.msg === 'request' && l.client_req_id === 'on-removed');
+    assert.deepEqual([line?.status, line?.error], [0, 'proxy_internal_response']);
+    await within(gone(client), GENEROUS_MS, 'the client connection going');
+  } finally {
+    await silent.close();
+  }
+});
