@@ -16,6 +16,7 @@ import { knownHash } from './config-hash.ts';
 import { keepFieldLines } from './field-lines.ts';
 import { deepFreeze } from './freeze.ts';
 import type { LoadAnswer, LoadAsk, TakenListener } from './load-worker.ts';
+import { withoutInspectorSignal } from './no-inspector-signal.ts';
 import type { GatewayConfig } from './types.ts';
 
 export interface IsolatedLoadBounds {
@@ -75,7 +76,8 @@ function loadIsolated(
     // The compile cache this process uses (bin/candor.js turns it on): the loader starts warm.
     const cache = getCompileCacheDir?.();
     const loader = fork(WORKER, [], {
-      execArgv: [`--max-old-space-size=${bounds.heapMb}`],
+      // (A SIGUSR1 sent to the process group during a reload reaches it too.)
+      execArgv: withoutInspectorSignal([`--max-old-space-size=${bounds.heapMb}`]),
       env: cache === undefined ? process.env : { ...process.env, NODE_COMPILE_CACHE: cache },
       // Structured clone, as between threads: the config's values come back as they were made.
       serialization: 'advanced',

@@ -168,3 +168,15 @@ export function sendTimeoutFailure(limit: { readonly ms: number; readonly field:
     { stage: 'body_streaming' },
   );
 }
+
+/**
+ * What the log says of a request whose connection the gateway's drain deadline closed: its own
+ * cut, never the client leaving (a 499). `stage`: how far its attempt had got, when it had one.
+ */
+export function drainCutFailure(stage?: Stage): Failure {
+  return new Failure(
+    'proxy_internal_response',
+    'the gateway was shutting down and its drain deadline passed: it closed the connection',
+    stage === undefined ? undefined : { stage },
+  );
+}

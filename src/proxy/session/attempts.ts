@@ -1,4 +1,4 @@
-import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
@@ -13,6 +13,7 @@ import { Attempt, type AttemptSinks, lastTryFailed } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import type { CacheRun } from './cache-run.ts';
+import { attemptCutOf } from './own-cut.ts';
 import { requestHashKey } from './request-hash-key.ts';
 import { type HoldOwner, heldBytes, RequestHold } from './request-hold.ts';
 import { RetryBackoff } from './retry-backoff.ts';
@@ -332,12 +333,11 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // The exchange ends without a word back (abandon()): its attempt is settled here.
     const cut = current !== undefined && !response.finished && !record.upgraded;
     const gone = cut ? current.exchange.abandon() : undefined;
-    // Cut at its send deadline with no exchange watching to hear it (over, or never held up):
-    // the gateway's cut of a client that read nothing, not the client leaving.
-    const sendCut = cut && record.failure === undefined ? response.cutBySend : undefined;
-    const failure = sendCut === undefined ? gone : sendTimeoutFailure(sendCut);
-    if (failure) this.stage = sendCut === undefined ? failure.stage : lastTryFailed(record, failure);
+    const ownCut = cut ? attemptCutOf(response, record, gone) : undefined;
+    const failure = ownCut ?? gone;
     if (gone !== undefined) this.dropped(failure as Failure);
+    // (After the drop: an attempt whose head had gone downstream was settled then, its try written.)
+    if (failure) this.stage = ownCut === undefined ? failure.stage : lastTryFailed(record, failure);
     // A retry still in backoff will not run: the client is gone.
     if (current === undefined) this.measure.retryOver('client_closed');
     this.stopReading?.();

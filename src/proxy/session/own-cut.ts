@@ -2,7 +2,7 @@
  * A response its downstream sink cut after its head, with nobody relaying to hear it: the
  * gateway's own cut, which the log names, never the client's leaving (a 499).
  */
-import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
+import { drainCutFailure, Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import { toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/taxonomy.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
@@ -31,4 +31,21 @@ export function ownCutOf(
   // it refused, never reached it (the gateway's status is the one the log and metrics read).
   if (record.grpc) toldGrpcStatus(record, GRPC_CODES.INTERNAL);
   return new Failure('client_header_list_size', refused, { stage: 'body_streaming' });
+}
+
+/**
+ * The gateway's own cut of a response whose attempt still ran, for that attempt's try, never
+ * the client leaving: its drain deadline (at the stage the attempt had reached: `gone`'s, or its
+ * body's once its exchange was over), or the send deadline of a client that read nothing, with
+ * no exchange watching to hear it (over, or never held up). Undefined: the client left.
+ */
+export function attemptCutOf(
+  response: ResponseSink,
+  record: RequestRecord,
+  gone: Failure | undefined,
+): Failure | undefined {
+  if (response.cutByDrain) return drainCutFailure(gone?.stage ?? 'body_streaming');
+  if (record.failure === undefined && response.cutBySend !== undefined)
+    return sendTimeoutFailure(response.cutBySend);
+  return undefined;
 }

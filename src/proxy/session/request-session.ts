@@ -1,5 +1,5 @@
 import type { RouteConfig } from '../../core/config/types.ts';
-import { Failure } from '../../core/failure/failure.ts';
+import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { FAILURES, GRPC_CODES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
@@ -331,10 +331,7 @@ export class RequestSession implements AttemptsOwner {
   #cutByDrain(): void {
     const { record, response } = this.#req;
     record.clientAborted = false;
-    record.failure = new Failure(
-      'proxy_internal_response',
-      'the gateway was shutting down and its drain deadline passed: it closed the connection',
-    );
+    record.failure = drainCutFailure();
     if (!response.headSent) record.status = NO_ANSWER;
   }
 

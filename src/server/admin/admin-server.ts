@@ -41,6 +41,14 @@ export interface AdminServer {
 const MAX_BODY = 64 * 1024;
 
 /**
+ * How long a close lets the answers being written finish before it cuts every connection: a
+ * request whose head or body is still coming (Node bounds them only at 60 s and 300 s) or an
+ * answer its client does not read would otherwise hold the close, and with it the primary's
+ * exit after a drain, past any supervisor's stop timeout.
+ */
+const CLOSE_GRACE_MS = 1_000;
+
+/**
  * The admin listener: its own node:http server (never a main listener: the data path takes no
  * admin traffic and admin traffic does not count against its limits), a bearer token on
  * every route but the probes, JSON answers, RFC 9457 problems for errors. Each call with a
@@ -165,8 +173,12 @@ export async function startAdminServer(options: {
     },
     close: () =>
       new Promise<void>((resolve) => {
-        // Answers being written finish; idle keep-alive connections close now.
-        server.close(() => resolve());
+        // Answers being written finish; idle keep-alive connections close now, the rest at the grace.
+        const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };

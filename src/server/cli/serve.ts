@@ -113,6 +113,18 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
       process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
       return EXIT.unavailable;
     }
+    // A crash (an exception nothing caught: a bug) ends the worker at once, its connections cut
+    // with it: the log says so, with the error, rather than leaving only Node's lines on stderr
+    // (the line is queued here; the exit handler of log-writers.ts writes it, as Node still
+    // emits 'exit' after an uncaught exception).
+    const onCrash = (err: unknown, origin: string) => {
+      const { message, stack } = err instanceof Error ? err : { message: String(err), stack: undefined };
+      gateway.logger.fatal(
+        { err: message, stack, origin },
+        'worker crashed: its connections were cut, the requests in flight on them without their log lines',
+      );
+    };
+    process.on('uncaughtExceptionMonitor', onCrash);
     const serving: ServingMessage = { candor: 'serving', ports: gateway.listeners.map((l) => l.port()) };
     process.send?.(serving);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.
@@ -128,6 +140,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     stopServing();
     stopTrimming();
     link.close();
+    process.off('uncaughtExceptionMonitor', onCrash);
   } finally {
     inbox.close();
   }

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { withoutInspectorSignal } from '../../core/config/no-inspector-signal.ts';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 import { PRIMARY_V8_FLAGS } from './primary-compilers.ts';
@@ -17,14 +18,6 @@ export function parseWorkers(value: string | undefined): number | undefined {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 256) return undefined;
   return Number(value);
 }
-
-/**
- * SIGUSR1 opens Node's inspector (a code-execution door on 127.0.0.1:9229) unless this flag
- * is given (Node has it since 22.14 and 23.7). With it, Node keeps SIGUSR1 blocked: a worker
- * ignores the signal, and reopens its log files when its primary (which took the signal over
- * with a listener, bin/candor.js) relays it.
- */
-const NO_INSPECTOR_SIGNAL = '--disable-sigusr1';
 
 /** How long past `drain.timeout` a worker may take to exit before the primary kills it. */
 const WORKER_EXIT_GRACE_MS = 5_000;
@@ -61,9 +54,9 @@ interface SuperviseOptions {
 export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
   // The primary's own flags (bin/candor.js started it with them) are not a worker's.
   const own = process.execArgv.filter((flag) => !PRIMARY_V8_FLAGS.includes(flag));
-  const execArgv = [...own, ...WORKER_V8_FLAGS];
-  if (!execArgv.includes(NO_INSPECTOR_SIGNAL) && process.allowedNodeEnvironmentFlags.has(NO_INSPECTOR_SIGNAL))
-    execArgv.push(NO_INSPECTOR_SIGNAL);
+  // SIGUSR1 never opens a worker's inspector: a worker ignores the signal, and reopens its log
+  // files when its primary (which took the signal over with a listener, bin/candor.js) relays it.
+  const execArgv = withoutInspectorSignal([...own, ...WORKER_V8_FLAGS]);
   cluster.setupPrimary({ execArgv });
   return new Promise((resolve) => {
     let alive = 0;

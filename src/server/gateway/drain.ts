@@ -20,7 +20,8 @@ const CLOSE_GRACE_MS = 1_000;
  * half-closed by one side and never by the other would otherwise hold it for `tunnel_idle`).
  */
 export class Drain {
-  readonly #listeners: readonly Listener[];
+  /** The listeners to drain, read when it runs: a reload may have added some, and removed some still closing. */
+  readonly #listeners: () => readonly Listener[];
   /** The drain settings of the config in force when the drain begins (a reload may have changed them). */
   readonly #config: () => DrainConfig;
   readonly #logger: Logger;
@@ -30,7 +31,7 @@ export class Drain {
     this.#hurry = resolve;
   });
 
-  constructor(listeners: readonly Listener[], config: () => DrainConfig, logger: Logger) {
+  constructor(listeners: () => readonly Listener[], config: () => DrainConfig, logger: Logger) {
     this.#listeners = listeners;
     this.#config = config;
     this.#logger = logger;
@@ -56,6 +57,7 @@ export class Drain {
 
   async #run(withDelay: boolean): Promise<void> {
     const { timeout } = this.#config();
+    const listeners = this.#listeners();
     const delay = withDelay ? this.#config().delay : 0;
     const startedAt = performance.now();
     let deadlineTimer: NodeJS.Timeout | undefined;
@@ -68,11 +70,11 @@ export class Drain {
     this.#logger.info({ delay_ms: delay, timeout_ms: timeout }, 'draining: not ready');
     try {
       if (delay > 0) await Promise.race([wait(delay), deadline]);
-      const closed = Promise.all(this.#listeners.map((l) => l.stopAccepting())).then(() => 'closed' as const);
+      const closed = Promise.all(listeners.map((l) => l.stopAccepting())).then(() => 'closed' as const);
       this.#logger.info('draining: stopped accepting');
       const outcome = await Promise.race([closed, deadline]);
       if (outcome !== 'closed') {
-        const cut = this.#listeners.reduce((sum, l) => sum + l.cutConnections(), 0);
+        const cut = listeners.reduce((sum, l) => sum + l.cutConnections(), 0);
         this.#logger.warn(
           { connections: cut, reason: outcome },
           outcome === 'deadline'

@@ -415,8 +415,18 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   if (metricsListener !== undefined)
     logger.info({ address: `${config.metrics?.host}:${metricsListener.port()}` }, 'serving metrics');
   const flushed = () => new Promise<void>((resolve) => logger.flush(() => resolve()));
+  /**
+   * Listeners a reload removed, until their last connection has closed: a drain that begins
+   * meanwhile waits for their requests too, and cuts them at its deadline, each with its line
+   * (a worker exits once drained, and would cut them unlogged).
+   */
+  const closingListeners = new Set<Listener>();
   // The drain works on the listeners open when it runs: a reload may have added or removed some.
-  const drain = new Drain(listeners, () => runtime.config.drain, logger);
+  const drain = new Drain(
+    () => [...listeners, ...closingListeners],
+    () => runtime.config.drain,
+    logger,
+  );
   let drained: Promise<void> | undefined;
   const drainGateway = (withDelay: boolean) => {
     // Requests waiting for a target (`hold`) are answered now: a drain must not wait out a restart.
@@ -511,7 +521,10 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     listeners.push(...opened);
     for (const l of opened) logListening(logger, l);
     // Closing waits for the requests in flight on them, until drain.timeout; the reload does not.
-    for (const l of closing) void closeListener(l, next.drain.timeout);
+    for (const l of closing) {
+      closingListeners.add(l);
+      void closeListener(l, next.drain.timeout).then(() => closingListeners.delete(l));
+    }
     const names = (config: GatewayConfig) => Object.keys(config.upstreams);
     const outcome: ReloadOutcome = {
       config_hash: hash,

@@ -4,7 +4,8 @@
  * on a file, nor pays its memory.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { configHash } from '../../../src/core/config/config-hash.ts';
 import { loadConfigFile } from '../../../src/core/config/load.ts';
 import { loadConfigAndProbe, loadConfigIsolated } from '../../../src/core/config/load-isolated.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
+import { connectRefused } from '../../server/gateway/candor-process.ts';
 import { MINIMAL } from './config-fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-load-isolated-'));
@@ -114,4 +117,40 @@ test('the loading process probes the listeners it is asked to: one another proce
   } finally {
     await new Promise((closed) => holder.close(closed));
   }
+});
+
+test('a SIGUSR1 that reaches the loading process (one sent to the whole process group during a reload) opens no inspector', async () => {
+  // A FIFO: the loader waits on it, reading, until this test writes the config.
+  const path = join(dir, 'fifo.yaml');
+  execFileSync('mkfifo', [path]);
+  // An inspector port of its own (not 9229, which other tests watch), inherited by the loader.
+  const port = await freePort();
+  const options = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = `${options ?? ''} --inspect-port=${port}`;
+  const load = loadConfigIsolated(path, {});
+  process.env.NODE_OPTIONS = options;
+  if (options === undefined) delete process.env.NODE_OPTIONS;
+  const loaders = () =>
+    readdirSync('/proc').filter((entry) => {
+      try {
+        return (
+          /^\d+$/.test(entry) &&
+          readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('load-worker') &&
+          readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(process.pid)
+        );
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+  await waitUntil('the loading process', () => loaders().length === 1);
+  process.kill(Number(loaders()[0]), 'SIGUSR1');
+  // Node opens it from a thread of its own, the loader's JavaScript blocked or not.
+  await new Promise((r) => setTimeout(r, 300));
+  const refused = await connectRefused(port);
+  writeFileSync(path, MINIMAL);
+  assert.equal(refused, true, 'the loading process opened the inspector');
+  assert.deepEqual(
+    await load,
+    await loadConfigFile(file('same.yaml', MINIMAL), {}).then((c) => ({ ...c, source: path })),
+  );
 });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { startBlackhole, startHeadThenStall } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 /** Far above `drain.timeout` plus its grace, far below `tunnel_idle`: close() must resolve before it. */
@@ -131,5 +132,76 @@ test('a listener a reload removed cuts its tunnel at drain.timeout, as a drain w
   } finally {
     await within(gateway.close(), GENEROUS_MS, 'close()');
     await upstream.close();
+  }
+});
+
+/** A GET through the gateway on a connection of its own; resolves once `until` is in what came back. */
+function sendGet(port: number, path: string, id: string, until: string): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\n\r\n`);
+  return new Promise((resolve) => {
+    let raw = '';
+    const read = (chunk: Buffer) => {
+      raw += chunk.toString('latin1');
+      if (!raw.includes(until)) return;
+      socket.off('data', read);
+      resolve(socket);
+    };
+    socket.on('data', read);
+    if (until === '') resolve(socket);
+  });
+}
+
+test("a request cut at drain.timeout, before its answer's head or during its body: its try says the gateway's drain cut it, not the client", async () => {
+  const silent = await startBlackhole();
+  const stalled = await startHeadThenStall();
+  const gateway = await startTestGateway(
+    `routes:\n  - match: { path: /silent }\n    upstream: silent\n  - upstream: stalled\n` +
+      `upstreams:\n  silent:\n    targets:\n      - url: ${silent.url}\n  stalled:\n    targets:\n      - url: ${stalled.url}\n` +
+      'drain: { timeout: 1s }\n',
+  );
+  try {
+    await sendGet(gateway.port, '/silent', 'before-head', '');
+    await sendGet(gateway.port, '/stalled', 'in-body', 'xxxxxxxxxx');
+    while (silent.received.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await within(gateway.close(), GENEROUS_MS, 'close()');
+    // A single try is listed only where it differs from the line (access-log.ts): none here,
+    // where it said `client_closed` (the first) or nothing of the cut (the second).
+    const facts = async (id: string) => {
+      const line = await gateway.logFor(id);
+      const { status, error, stage, client_aborted, attempts, tries } = line;
+      return { status, error, stage, client_aborted, attempts, tries };
+    };
+    const cut = { error: 'proxy_internal_response', client_aborted: false, attempts: 1, tries: undefined };
+    assert.deepEqual(await facts('before-head'), { ...cut, status: 0, stage: 'sent' });
+    assert.deepEqual(await facts('in-body'), { ...cut, status: 200, stage: 'body_streaming' });
+  } finally {
+    await silent.close();
+    await stalled.close();
+  }
+});
+
+test('close() right after a reload removed a listener still waits for its requests, and cuts them at drain.timeout with their lines', async () => {
+  const silent = await startBlackhole();
+  const rest = `routes:\n  - upstream: silent\nupstreams:\n  silent:\n    targets:\n      - url: ${silent.url}\ndrain: { timeout: 1s }\n`;
+  const gateway = await startTestGateway(rest);
+  const spare = await startTestGateway(rest);
+  await spare.close();
+  try {
+    const client = await sendGet(gateway.port, '/', 'on-removed', '');
+    while (silent.received.length === 0) await new Promise((r) => setTimeout(r, 10));
+    // Its listener is removed (the spare's port replaces it): it closes once its request ends.
+    await gateway.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:${spare.port}\n${rest}`, '<test>', {}),
+    );
+    await within(gateway.close(), GENEROUS_MS, 'close()');
+    // Drained, the gateway had cut it and written its line: a worker exits once drained, and
+    // would have cut it unlogged.
+    const line = gateway.logs.find((l) => l.msg === 'request' && l.client_req_id === 'on-removed');
+    assert.deepEqual([line?.status, line?.error], [0, 'proxy_internal_response']);
+    await within(gone(client), GENEROUS_MS, 'the client connection going');
+  } finally {
+    await silent.close();
   }
 });

@@ -4,11 +4,15 @@
  * nothing more. On a real process tree, with real SIGKILLs.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { RESTART_BACKOFF, restartDelay } from '../../../src/server/cli/workers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { startServe } from '../../helpers/serve-process.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { startCandor } from './candor-process.ts';
 
@@ -67,5 +71,40 @@ test('a crash loop is restarted with backoff, and SIGTERM during the backoff exi
       upstream.closeAllConnections();
       upstream.close(() => resolve());
     });
+  }
+});
+
+test('a worker that crashes (an exception nothing caught) says so in the log, with the error, and is replaced', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-crash-'));
+  const config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `listen:\n  - address: 127.0.0.1:${await freePort()}\nroutes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:9\n`,
+  );
+  // The preload makes a worker throw from its SIGURG listener, as a bug would.
+  const preload = join(import.meta.dirname, '../../helpers/crash-on-signal.mjs');
+  const serve = await startServe(config, 1, { env: { NODE_OPTIONS: `--import ${preload}` } });
+  const workers = () =>
+    readFileSync(`/proc/${serve.child.pid}/task/${serve.child.pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  try {
+    const [worker] = workers();
+    process.kill(worker, 'SIGURG');
+    const msg =
+      'worker crashed: its connections were cut, the requests in flight on them without their log lines';
+    await serve.waitForLines(msg, 1);
+    const crashed = serve.lines.find((l) => l.msg === msg);
+    assert.deepEqual(
+      { level: crashed?.level, err: crashed?.err, origin: crashed?.origin },
+      { level: 'fatal', err: 'a bug, thrown for the test', origin: 'uncaughtException' },
+    );
+    assert.match(String(crashed?.stack), /crash-on-signal\.mjs/);
+    await serve.waitForLines('listening', 2);
+    assert.match(serve.stderr(), new RegExp(`worker ${worker} exited \\(1\\); starting another`));
+  } finally {
+    await serve.stop();
   }
 });

@@ -1,0 +1,16 @@
+/** Node's flag that keeps SIGUSR1 from opening the inspector (Node has it since 22.14 and 23.7). */
+const NO_INSPECTOR_SIGNAL = '--disable-sigusr1';
+
+/**
+ * The flags of a Node process Candor starts (a worker, the config loader: here, beside the
+ * loader), with SIGUSR1 kept from opening Node's inspector: in a process with no listener for
+ * it, that signal opens a code-execution door on 127.0.0.1:9229. With the flag Node keeps the signal blocked, so the
+ * process ignores it: one sent to the whole process group (logrotate's `kill -USR1` to a
+ * group, `systemctl kill --signal=USR1` without `--kill-whom=main`) reaches these too.
+ */
+export function withoutInspectorSignal(execArgv: readonly string[]): string[] {
+  const unknown = !process.allowedNodeEnvironmentFlags.has(NO_INSPECTOR_SIGNAL);
+  return unknown || execArgv.includes(NO_INSPECTOR_SIGNAL)
+    ? [...execArgv]
+    : [...execArgv, NO_INSPECTOR_SIGNAL];
+}
