@@ -247,6 +247,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   /**
+   * Still in the target pool's queue, which it joined because every connection the pool may
+   * open was in use (`pool.max_connections`): what it waits for is the gateway's own bound, not
+   * the target (which has not seen it), as when `queue_timeout` ends the wait.
+   */
+  get waitsForConnection(): boolean {
+    return this.waiting && this.queueTimer !== undefined;
+  }
+
+  /**
    * Whether the attempt went out on a pooled connection that had carried a request before
    * (undefined: it never had a connection). The attempt loop holds this fact for the request.
    */

@@ -12,6 +12,8 @@ interface AttemptReach {
   readonly requestWaiting: string | undefined;
   /** Mid-body, the upstream is paused for a client that has not taken what is held for it. */
   readonly waitsForReader: boolean;
+  /** Still queued for a connection of a full pool: nothing has gone to the target yet. */
+  readonly waitsForConnection: boolean;
 }
 
 /**
@@ -163,7 +165,8 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
    * The failure it ends the request with, for the attempt under way when it passed, by how far it
    * got (none: `not_sent`): mid-body, the attempt's read timeout (the head went downstream
    * already), or the client's own failure when the upstream waits for it to read
-   * (`waitsForReader`); before that, no response head in time. It changes nothing: that no retry follows
+   * (`waitsForReader`); before that, no response head in time, or, still queued for a
+   * connection of a full pool (`waitsForConnection`), the pool's limit. It changes nothing: that no retry follows
    * is the retry rule's to say, from remaining() (0 once the deadline passed).
    * `clientUploading`: the request body still streams, and what it waits for is the client
    * (the upstream takes what comes): a 408 of the client's, which judges no target.
@@ -172,6 +175,15 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   failureAt(attempt: AttemptReach | undefined, clientUploading = false): Failure {
     const reached = attempt?.reached ?? 'not_sent';
     const waiting = attempt?.requestWaiting;
+    // Queued for a connection while every one of the pool was in use: the gateway's own bound,
+    // answered as pool.queue_timeout answers it. Neither the target (it has not seen the request)
+    // nor the client (a streamed body is not read while the request waits) kept it.
+    if (attempt?.waitsForConnection === true && !this.#byClient)
+      return new Failure(
+        'connection_limit_reached',
+        `no connection to the upstream freed up within the ${this.#name}: every one its pool may open was in use`,
+        { retryAfter: 1, stage: reached },
+      );
     // Still waiting for the client's own body: the client was too slow, not the upstream.
     if (clientUploading && !this.#byClient)
       return new Failure(
