@@ -2,7 +2,7 @@
  * The route's total deadline: when it passes while an attempt is still waiting (a retry
  * included), the client gets its answer at once — never silence — of the type that says what the
  * attempt was waiting for: a response head, a connection being made (504), or one of a full
- * pool's busy connections (the 503 of a queue wait).
+ * pool's busy connections (the pool's 503, which judges no target).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import { startBlackhole } from '../../src/kits/fault-kit/slow-faults.ts';
 import { startUnaccepting } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { forwardAuthConfig, startAuthStage } from '../helpers/auth-service.ts';
 import { request } from '../helpers/http-client.ts';
-import { singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
+import { poolOf, singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 test('the total timeout passing during a retry answers 504 http_response_timeout, naming the deadline', async () => {
@@ -96,7 +96,7 @@ test('a deadline passing while the request waits behind a full pool is the 503 c
     assert.equal(res.headers['retry-after'], '1');
     assert.equal(
       res.headers['proxy-status'],
-      'edge-1; error=connection_limit_reached; details="the auth service: no connection came free within the timeout of 300 ms: every one was busy"; next-hop="auth:sso"',
+      'edge-1; error=connection_limit_reached; details="the auth service: no connection to the upstream freed up within the timeout of 300 ms: every one its pool may open was in use"; next-hop="auth:sso"',
     );
     assert.equal((await gw.logFor('queued')).auth, 'failed: connection_limit_reached');
     assert.equal(hanging.received.length, 1, 'the auth call never reached the service');
@@ -104,5 +104,58 @@ test('a deadline passing while the request waits behind a full pool is the 503 c
     assert.equal(echo.received.length, 0);
   } finally {
     await close(hanging);
+  }
+});
+
+test("the total timeout passing while requests wait for a full pool's connection: the pool's 503, no target judged", async () => {
+  const hole = await startBlackhole();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    request_buffering: false
+upstreams:
+  app:
+    targets: [{ url: "${hole.url}" }]
+    pool: { max_connections: 1, queue_timeout: 10s }
+    timeouts: { response: 1s, total: 1s }
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 2 }
+`);
+  try {
+    const holder = request(gw.url, { path: '/held', headers: { 'x-request-id': 'held' } });
+    await hole.waitForRequest(1);
+    // Queued behind it: two GETs, and a POST whose body streams (the route reads none whole).
+    const queued = [
+      request(gw.url, { path: '/q1', headers: { 'x-request-id': 'q1' } }),
+      request(gw.url, { path: '/q2', headers: { 'x-request-id': 'q2' } }),
+      request(gw.url, { method: 'POST', path: '/q3', body: 'abc', headers: { 'x-request-id': 'q3' } }),
+    ];
+    const pool = poolOf(gw);
+    await waitUntil('three requests queued', () => pool.stats().waiting === 3);
+    // The loop held past every deadline: they pass in one turn, the queued ones still queued.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1100);
+    assert.equal((await holder).status, 504);
+    for (const [i, res] of (await Promise.all(queued)).entries()) {
+      assert.equal(res.status, 503);
+      assert.equal(res.headers['retry-after'], '1');
+      assert.match(
+        String(res.headers['proxy-status']),
+        /^edge-1; error=connection_limit_reached; details="no connection to the upstream freed up within the total timeout of 1000 ms: every one its pool may open was in use"/,
+      );
+      const line = await gw.logFor(`q${i + 1}`);
+      assert.equal(line.error, 'connection_limit_reached');
+      assert.equal(line.stage, 'not_sent');
+    }
+    // Was: 504 http_response_timeout for each, each judged a failure of the target, which
+    // they never reached: ejected, two of them in a row.
+    assert.equal(hole.received.length, 1);
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected'),
+      [],
+    );
+  } finally {
+    await gw.close();
+    await hole.close();
   }
 });

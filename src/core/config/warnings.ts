@@ -63,6 +63,13 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
         path: ['upstreams', name, 'hold', 'timeout'],
         message: `${formatDuration(hold.timeout)} is not below timeouts.total (${formatDuration(timeouts.total)}): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout`,
       });
+    // Each attempt waits for its head the shorter of the two (upstream.ts: the pool's head timeout).
+    const { perTryTimeout } = upstream.retries;
+    if (perTryTimeout > timeouts.response)
+      warnings.push({
+        path: ['upstreams', name, 'retries', 'per_try_timeout'],
+        message: `${formatDuration(perTryTimeout)} is above timeouts.response (${formatDuration(timeouts.response)}): each attempt waits for its response head at most timeouts.response, so the per-try timeout never passes; raise timeouts.response or lower per_try_timeout`,
+      });
     const inert = upstream.retries.on.filter((type) => neverRetried(type as FailureType));
     if (inert.length > 0)
       warnings.push({

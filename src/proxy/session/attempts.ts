@@ -271,6 +271,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   end(failure: Failure): void {
     if (this.over) return;
     this.finishTimers();
+    this.measure.retryOver(failure.type); // a retry it overtook (in its backoff, out of time) ended so
     this.stage = failure.stage;
     this.answer(failure);
   }
@@ -321,7 +322,6 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // Held (no target could take it) or in backoff (the failure it was for): the retry will not run.
     const answer =
       this.backoff?.deadlinePassed(this.deadline) ?? this.hold?.deadlinePassed(failure) ?? failure;
-    this.measure.retryOver(answer.type);
     this.end(answer);
   }
 

@@ -165,7 +165,8 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
    * The failure it ends the request with, for the attempt under way when it passed, by how far it
    * got (none: `not_sent`): mid-body, the attempt's read timeout (the head went downstream
    * already), or the client's own failure when the upstream waits for it to read
-   * (`waitsForReader`); before that, no response head in time. It changes nothing: that no retry follows
+   * (`waitsForReader`); before that, no response head in time, or, still queued for a
+   * connection of a full pool (`waitingFor` busy), the pool's limit. It changes nothing: that no retry follows
    * is the retry rule's to say, from remaining() (0 once the deadline passed).
    * `clientUploading`: the request body still streams, and what it waits for is the client
    * (the upstream takes what comes): a 408 of the client's, which judges no target. An attempt
@@ -175,6 +176,15 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   failureAt(attempt: AttemptReach | undefined, clientUploading = false): Failure {
     const reached = attempt?.reached ?? 'not_sent';
     const waiting = attempt?.requestWaiting;
+    // Queued for a connection while every one of the pool was in use: the gateway's own bound,
+    // answered as pool.queue_timeout answers it. Neither the target (it has not seen the request)
+    // nor the client (a streamed body is not read while the request waits) kept it.
+    if (attempt?.waitingFor === 'busy' && !this.#byClient)
+      return new Failure(
+        'connection_limit_reached',
+        `no connection to the upstream freed up within the ${this.#name}: every one its pool may open was in use`,
+        { retryAfter: 1, stage: reached },
+      );
     // Still waiting for the client's own body: the client was too slow, not the upstream.
     if (clientUploading && !this.#byClient)
       return new Failure(
@@ -192,18 +202,11 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
         { stage: reached },
       );
     // No connection had the request: it was never written, so no head was waited for. What ran
-    // out is the connect, as timeouts.connect's own failure says, or a queue wait for a full
-    // pool, as pool.queue_timeout's does.
+    // out is the connect, as timeouts.connect's own failure says (a full pool's queue wait is above).
     if (attempt?.waitingFor === 'connect' && !this.#byClient)
       return new Failure('connection_timeout', `no connection made within the ${this.#name}`, {
         stage: reached,
       });
-    if (attempt?.waitingFor === 'busy' && !this.#byClient)
-      return new Failure(
-        'connection_limit_reached',
-        `no connection came free within the ${this.#name}: every one was busy`,
-        { stage: reached, retryAfter: 1 },
-      );
     if (reached === 'body_streaming')
       return new Failure(
         this.#byClient ? 'client_deadline' : 'connection_read_timeout',

@@ -79,28 +79,42 @@ upstreams:
   assert.deepEqual(configWarnings(cached('')), []);
 });
 
-test('a hold.timeout not below timeouts.total is warned of: the total timeout answers a held request first', () => {
-  const held = (upstream: string) =>
-    parseConfig(
-      `listen:
+/** A config of one route to upstream `app`, these lines added to the upstream's fields. */
+const withUpstream = (fields: string) =>
+  parseConfig(
+    `listen:
   - address: 127.0.0.1:8080
 routes:
   - upstream: app
 upstreams:
   app:
     targets: [{ url: "http://127.0.0.1:9" }]
-${upstream}`,
-      SOURCE,
-      {},
-    );
-  assert.deepEqual(configWarnings(held('    hold: { timeout: 90s }\n')), [
+${fields}`,
+    SOURCE,
+    {},
+  );
+
+test('a hold.timeout not below timeouts.total is warned of: the total timeout answers a held request first', () => {
+  assert.deepEqual(configWarnings(withUpstream('    hold: { timeout: 90s }\n')), [
     "upstreams.app.hold.timeout: 90s is not below timeouts.total (1m): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout",
   ]);
   assert.deepEqual(
-    configWarnings(held('    hold: { timeout: 5s }\n    timeouts: { response: 2s, total: 5s }\n')).length,
+    configWarnings(withUpstream('    hold: { timeout: 5s }\n    timeouts: { response: 2s, total: 5s }\n'))
+      .length,
     1,
   );
-  assert.deepEqual(configWarnings(held('    hold: { timeout: 5s }\n')), []);
+  assert.deepEqual(configWarnings(withUpstream('    hold: { timeout: 5s }\n')), []);
+});
+
+test('a retries.per_try_timeout above timeouts.response is warned of: each attempt waits the response timeout at most', () => {
+  assert.deepEqual(configWarnings(withUpstream('    retries: { per_try_timeout: 45s }\n')), [
+    'upstreams.app.retries.per_try_timeout: 45s is above timeouts.response (30s): each attempt waits for its response head at most timeouts.response, so the per-try timeout never passes; raise timeouts.response or lower per_try_timeout',
+  ]);
+  assert.deepEqual(configWarnings(withUpstream('    retries: { per_try_timeout: 5s }\n')), []);
+  assert.deepEqual(
+    configWarnings(withUpstream('    retries: { per_try_timeout: 45s }\n    timeouts: { response: 45s }\n')),
+    [],
+  );
 });
 
 test("a target or an auth service at the gateway's own listener is warned of: the request comes back with its name in Via and is refused as a loop", () => {

@@ -56,4 +56,10 @@ upstreams:
   assert.equal(line.stage, 'not_sent');
   assert.match(String(line.details), /; the total timeout of 500 ms left no time for another try$/);
   assert.equal(line.attempts, 1, 'the retry never ran');
+  // The retry made for the refusal ended with it, not as a client that left (which it did not).
+  const { text } = await gw.gateway.metrics.exposition();
+  assert.deepEqual(
+    text.split('\n').filter((l) => l.startsWith('candor_retries_total{')),
+    ['candor_retries_total{upstream="app",reason="connection_refused",result="connection_refused"} 1'],
+  );
 });

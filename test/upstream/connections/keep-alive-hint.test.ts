@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
 import type { TestContext } from 'node:test';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -249,4 +250,36 @@ describe('the hint is hop-by-hop', () => {
     assert.equal(head['keep-alive'], undefined);
     assert.equal(head.connection, undefined);
   });
+});
+
+test("a POST arriving in the turn the upstream's FIN on its idle connection is read goes on a new connection, 200", async (t) => {
+  let first: RawConnection | undefined;
+  const upstream = await startRawFault(async (connection: RawConnection) => {
+    first ??= connection;
+    for (;;) {
+      await connection.nextRequest({ body: true });
+      await connection.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    }
+  });
+  const gw = await through(t, upstream);
+  assert.deepEqual(await post(gw, upstream, 'a'), { status: 200, connection: 1 });
+  const client = net.connect(gw.port, '127.0.0.1');
+  t.after(() => client.destroy());
+  await new Promise((resolve) => client.once('connect', resolve));
+  const answer = new Promise<string>((resolve) => client.once('data', (d: Buffer) => resolve(d.toString())));
+  // The upstream closes its idle connection without a word, and the POST goes out once its FIN
+  // has: the gateway reads both in one turn, the FIN first. It had not let go of the connection
+  // yet (Node closes it a turn later): the POST was written after the FIN, and failed, unsent.
+  (first as RawConnection).socket.end(() => {
+    client.write('POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nX-Request-Id: b\r\n\r\npayload');
+  });
+  assert.match(await answer, /^HTTP\/1\.1 200 /);
+  assert.deepEqual(
+    upstream.received.map((r) => [r.path, r.connection]),
+    [
+      ['/a', 1],
+      ['/b', 2],
+    ],
+  );
+  assert.equal((await gw.logFor('b')).reused, false);
 });

@@ -406,7 +406,11 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   };
 
   private readonly onSocketEnd = (): void => {
-    if (this.handler === null) return;
+    // The upstream closed an idle connection: closed here too, at once. Left to Node, the
+    // socket stays undestroyed until its own FIN has gone out (a turn of the loop or more), and
+    // a request taking it from the pool meanwhile is written after the upstream's FIN: it fails
+    // unsent, and a POST is not retried (the failure says the request may have been sent).
+    if (this.handler === null) return this.destroy();
     // The response is whole, only the decoder is still at work: this is not a cut.
     if (this.decodingTail) return;
     const state = this.parser.finish();
