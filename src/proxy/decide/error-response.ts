@@ -128,9 +128,17 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
   return { status: failure.status, headers: edited === undefined ? headers : keptOwn(edited, headers), body };
 }
 
-/** What an error answer's fields say of it, whoever would change them: its body's type, when to come back, that no cache keeps it. */
+/**
+ * What an error answer's fields say of it, whoever would change them: its body's type, when to
+ * come back, that no cache keeps it, and what RFC 9110 says it MUST carry (a 401's challenge,
+ * §15.5.2; a 405's methods, §15.5.6).
+ */
 const isOwnField = (lower: string) =>
-  lower === 'content-type' || lower === 'retry-after' || isStorageField(lower);
+  lower === 'content-type' ||
+  lower === 'retry-after' ||
+  lower === 'www-authenticate' ||
+  lower === 'allow' ||
+  isStorageField(lower);
 
 /**
  * The route's response rules applied (`edited`), but for the fields that say what the answer is,

@@ -166,6 +166,32 @@ test('missing, malformed and bad credentials get 401 with the challenge, and not
   }
 });
 
+test('a route rule that removes WWW-Authenticate does not take it off the 401: it says how to authenticate (RFC 9110 §15.5.2: a 401 MUST carry it)', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: admin
+    match: { path: /admin }
+    upstream: app
+    auth:
+      basic: { users_file: ${usersFile()}, realm: "Staff area" }
+    response_headers:
+      remove: [WWW-Authenticate, X-Powered-By]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    const res = await request(gw.url, { path: '/admin/x' });
+    assert.equal(res.status, 401);
+    assert.equal(res.headers['www-authenticate'], 'Basic realm="Staff area", charset="UTF-8"');
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
 test('an unknown user is checked against a decoy of the scheme, cost and salt length most users have', () => {
   const sha512 = '$6$rounds=20000$pepperpepper$' + 'x'.repeat(86);
   const sha256 = '$5$saltsalt$' + 'y'.repeat(43);
