@@ -386,7 +386,8 @@ export class ResponseParser {
    * server, TLS, SSH, Redis…: impostors.ts), so the 502's details name the likely fix.
    */
   private notHttp(first: Buffer): false {
-    const who = identify(first.subarray(0, IDENTIFY_BYTES));
+    // The bytes so far, not the whole answer: the parser fails at the first one that is not HTTP.
+    const who = identify(first.subarray(0, IDENTIFY_BYTES), false);
     // ASCII only: Proxy-Status's sf-string writes any other character as '?'.
     const named =
       who.what === UNKNOWN_SPEAKER ? '' : `: ${who.what} answered (${who.evidence.replaceAll('…', '...')})`;

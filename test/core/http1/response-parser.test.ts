@@ -234,6 +234,14 @@ describe('the response head', () => {
       assert.match(fails('http_protocol_error', 'SSH-'), /does not start with/);
     });
 
+    test('a first read of one byte names no one: an "S" may begin an SSH banner as well as answer PostgreSQL', () => {
+      for (const first of ['S', 'N'])
+        assert.equal(
+          fails('http_protocol_error', [first, 'SH-2.0-OpenSSH_9.2p1\r\n']),
+          'invalid status line: the response does not start with "HTTP/"',
+        );
+    });
+
     test('a status line that arrives byte by byte fails at its first bad byte, not when it is whole', () => {
       const r = new Recorder();
       r.parser.expect(false);
