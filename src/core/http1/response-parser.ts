@@ -229,6 +229,13 @@ export class ResponseParser {
   private epoch = 0;
   private failure: Failure | undefined = undefined;
   private finalHead = false;
+  /**
+   * The interim (1xx) heads of this response so far, and their bytes: together they are held to
+   * the head limit, as Go's client counts them against its header limit, or an upstream sending
+   * 1xx in a loop would be read until the response timeout, then blamed for sending nothing.
+   */
+  private interimHeads = 0;
+  private interimBytes = 0;
   private isStarted = false;
   private left = 0;
   /** Body bytes still expected ('length'). */
@@ -283,6 +290,8 @@ export class ResponseParser {
     this.upgradeOffer = upgradeOffer;
     this.failure = undefined;
     this.finalHead = false;
+    this.interimHeads = 0;
+    this.interimBytes = 0;
     this.isStarted = false;
     this.left = 0;
     this.remaining = 0;
@@ -375,6 +384,17 @@ export class ResponseParser {
     this.failure = new Failure(type, details);
     this.resetAcc();
     return -1;
+  }
+
+  /** Counts an interim head of `size` bytes (its CRLFs included); false, failed, past the head limit. */
+  private withinInterimBound(size: number): boolean {
+    this.interimHeads++;
+    this.interimBytes += size;
+    if (this.interimBytes <= this.maxHeaderSize) return true;
+    this.protocolError(
+      `${this.interimHeads} interim (1xx) responses and no final one: their ${this.interimBytes} bytes are past the response head limit of ${this.maxHeaderSize}`,
+    );
+    return false;
   }
 
   private protocolError(details: string): number {
@@ -593,6 +613,7 @@ export class ResponseParser {
       this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
       return false;
     }
+    if (status < 200 && status !== 101 && !this.withinInterimBound(text.length + 2)) return false;
     const headers: string[] = [];
     if (!this.parseFields(text, eol + 2, headers)) return false;
     if (status === 101) {
