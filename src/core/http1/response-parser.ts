@@ -272,6 +272,11 @@ export class ResponseParser {
     return this.left;
   }
 
+  /** The interim (1xx) heads of the current response so far. */
+  get interimCount(): number {
+    return this.interimHeads;
+  }
+
   /** True once any byte of the current response arrived. */
   get started(): boolean {
     return this.isStarted;

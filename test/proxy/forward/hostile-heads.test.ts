@@ -157,6 +157,32 @@ test('interim answers without end: refused past the head limit as a 502 naming t
   }
 });
 
+test('interim answers and then silence: the 504 counts them, not "no response head"', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write('HTTP/1.1 102 Processing\r\n\r\n'.repeat(3));
+    await new Promise((resolve) => c.socket.once('close', resolve));
+  });
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, {
+      upstream: '    retries: { attempts: 1 }\n    timeouts: { response: 300ms }',
+    }),
+  );
+  try {
+    const res = await request(gw.url, { headers: { 'x-request-id': 'drip-1' } });
+    assert.equal(res.status, 504);
+    const line = await gw.logFor('drip-1');
+    assert.equal(line.error, 'http_response_timeout');
+    assert.match(
+      String(line.details),
+      /^no final response head after \S+ m?s, only 3 interim \(1xx\) answers$/,
+    );
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
 test('a Content-Length on a 204 or an interim answer does not reach the client (RFC 9110 §8.6), and the connection stays in step', async () => {
   const upstream = await startRawFault(async (c) => {
     for (;;) {
