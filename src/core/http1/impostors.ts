@@ -40,8 +40,11 @@ export const UNKNOWN_SPEAKER = 'something that does not speak HTTP';
 /**
  * What sent `bytes` instead of an HTTP/1.1 status line. The regular expressions are run on every
  * byte given: the gateway gives the first IDENTIFY_BYTES of an upstream's answer, no more.
+ * `whole`: the answer ended there (`candor diagnose` reads until the peer closes or goes quiet);
+ * false for the first read of an answer that may go on (the gateway's parser fails at its first
+ * byte that is not HTTP), where a guess from a single byte would be one from a prefix.
  */
-export function identify(bytes: Buffer): Identification {
+export function identify(bytes: Buffer, whole = true): Identification {
   const text = bytes.toString('latin1');
   const evidence = printable(bytes);
   const is = (what: string, shown = evidence): Identification => ({ what, evidence: shown });
@@ -62,7 +65,7 @@ export function identify(bytes: Buffer): Identification {
   if (/^\+OK/.test(text) && /pop/i.test(evidence)) return is('a POP3 server');
   if (/^(-(ERR|WRONGTYPE|NOAUTH|DENIED|NOPERM)|\+OK|\$-?\d+\r\n|\*-?\d+\r\n|:-?\d+\r\n)/.test(text))
     return is('a Redis server');
-  const postgres = postgresMessage(bytes);
+  const postgres = postgresMessage(bytes, whole);
   if (postgres) return is('a PostgreSQL server', postgres);
   if (isMysqlGreeting(bytes)) return is('a MySQL server', `a MySQL greeting (server ${mysqlVersion(bytes)})`);
   if (isHttp2Frame(bytes))
@@ -75,9 +78,13 @@ export function identify(bytes: Buffer): Identification {
   return is(UNKNOWN_SPEAKER);
 }
 
-/** 'E' + length + fields ('S', 'V', 'C', 'M'...), or a lone 'N' / 'S' (the answer to an SSL request). */
-function postgresMessage(bytes: Buffer): string | undefined {
-  if (bytes.length === 1 && (bytes[0] === 0x4e || bytes[0] === 0x53))
+/**
+ * 'E' + length + fields ('S', 'V', 'C', 'M'...), or a lone 'N' / 'S' (the answer to an SSL
+ * request): only when that byte is the whole answer, as an `S` read alone is as likely the
+ * first of an SSH banner (`SSH-2.0-…`) that came in two reads.
+ */
+function postgresMessage(bytes: Buffer, whole: boolean): string | undefined {
+  if (whole && bytes.length === 1 && (bytes[0] === 0x4e || bytes[0] === 0x53))
     return `a single "${String.fromCharCode(bytes[0])}" byte (the answer to a PostgreSQL SSL request)`;
   if (bytes.length < 6 || bytes[0] !== 0x45) return undefined;
   const length = bytes.readUInt32BE(1);

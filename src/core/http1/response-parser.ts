@@ -229,6 +229,13 @@ export class ResponseParser {
   private epoch = 0;
   private failure: Failure | undefined = undefined;
   private finalHead = false;
+  /**
+   * The interim (1xx) heads of this response so far, and their bytes: together they are held to
+   * the head limit, as Go's client counts them against its header limit, or an upstream sending
+   * 1xx in a loop would be read until the response timeout, then blamed for sending nothing.
+   */
+  private interimHeads = 0;
+  private interimBytes = 0;
   private isStarted = false;
   private left = 0;
   /** Body bytes still expected ('length'). */
@@ -265,6 +272,11 @@ export class ResponseParser {
     return this.left;
   }
 
+  /** The interim (1xx) heads of the current response so far. */
+  get interimCount(): number {
+    return this.interimHeads;
+  }
+
   /** True once any byte of the current response arrived. */
   get started(): boolean {
     return this.isStarted;
@@ -283,6 +295,8 @@ export class ResponseParser {
     this.upgradeOffer = upgradeOffer;
     this.failure = undefined;
     this.finalHead = false;
+    this.interimHeads = 0;
+    this.interimBytes = 0;
     this.isStarted = false;
     this.left = 0;
     this.remaining = 0;
@@ -377,6 +391,17 @@ export class ResponseParser {
     return -1;
   }
 
+  /** Counts an interim head of `size` bytes (its CRLFs included); false, failed, past the head limit. */
+  private withinInterimBound(size: number): boolean {
+    this.interimHeads++;
+    this.interimBytes += size;
+    if (this.interimBytes <= this.maxHeaderSize) return true;
+    this.protocolError(
+      `${this.interimHeads} interim (1xx) responses and no final one: their ${this.interimBytes} bytes are past the response head limit of ${this.maxHeaderSize}`,
+    );
+    return false;
+  }
+
   private protocolError(details: string): number {
     return this.fail('http_protocol_error', details);
   }
@@ -386,7 +411,8 @@ export class ResponseParser {
    * server, TLS, SSH, Redis…: impostors.ts), so the 502's details name the likely fix.
    */
   private notHttp(first: Buffer): false {
-    const who = identify(first.subarray(0, IDENTIFY_BYTES));
+    // The bytes so far, not the whole answer: the parser fails at the first one that is not HTTP.
+    const who = identify(first.subarray(0, IDENTIFY_BYTES), false);
     // ASCII only: Proxy-Status's sf-string writes any other character as '?'.
     const named =
       who.what === UNKNOWN_SPEAKER ? '' : `: ${who.what} answered (${who.evidence.replaceAll('…', '...')})`;
@@ -592,6 +618,7 @@ export class ResponseParser {
       this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
       return false;
     }
+    if (status < 200 && status !== 101 && !this.withinInterimBound(text.length + 2)) return false;
     const headers: string[] = [];
     if (!this.parseFields(text, eol + 2, headers)) return false;
     if (status === 101) {

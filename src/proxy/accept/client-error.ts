@@ -20,6 +20,18 @@ export interface RawRequestInfo {
   readonly protocol: string | undefined;
 }
 
+/**
+ * The most of a target past the limits that its log line (and the record) keeps: what the
+ * client sent over `limits.uri_length` is the fault, not a path to read whole, and one line a
+ * request should not carry up to `limits.header_size` of a client's bytes.
+ */
+export const LOGGED_TARGET_MAX = 256;
+
+/** A request target as its record keeps it: whole within `limits.uri_length`, else its first 256 characters. */
+export function loggedTarget(target: string, uriLength: number): string {
+  return target.length > uriLength ? target.slice(0, LOGGED_TARGET_MAX) : target;
+}
+
 /** A head that parsed, refused with the body's framing in the same read. */
 export function requestInfo(head: RequestHead): RawRequestInfo {
   return {

@@ -152,11 +152,21 @@ function isProxysWord(lower: string): boolean {
  * A field spelled with `_` where this hop writes, or vouches for, the `-` spelling
  * (`X_Forwarded_For`, `X_Real_IP`, `X_Request_Id`), from any client: to a CGI-style server it
  * is the same field (cgi-spelling.ts), and the client's stood beside this hop's, one of them
- * winning or both joined (gunicorn before 22 joined them). nginx drops every such field.
+ * winning or both joined (gunicorn before 22 joined them). So with the fields that frame the
+ * request or describe this connection (`Transfer_Encoding`, `Content_Length`, `Keep_Alive`,
+ * `Proxy_Connection`): this hop frames the body it sends, and a WSGI app reads
+ * HTTP_TRANSFER_ENCODING as a framing hint (Werkzeug takes `chunked` there for a body of unknown
+ * length and sets aside the Content-Length it came with). nginx drops every such field.
  */
 function isOwnWordSpelledOtherwise(lower: string): boolean {
   const dashed = cgiSpelling(lower);
-  return dashed === 'x-request-id' || dashed.startsWith('x-forwarded-') || isProxysWord(dashed);
+  return (
+    dashed === 'x-request-id' ||
+    dashed.startsWith('x-forwarded-') ||
+    isProxysWord(dashed) ||
+    isHopByHop(dashed) ||
+    dashed === 'content-length'
+  );
 }
 
 /**

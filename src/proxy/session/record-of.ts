@@ -7,14 +7,20 @@ import { type TrustList, unmapIPv4 } from '../../core/net/trust.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
 import { type RequestSpans, startServerSpan, type Tracing } from '../../observe/tracing/spans.ts';
-import type { RawRequestInfo } from '../accept/client-error.ts';
+import { LOGGED_TARGET_MAX, loggedTarget, type RawRequestInfo } from '../accept/client-error.ts';
 
 /**
  * A request's record as it starts, from what the client sent: its ids (an X-Request-Id adopted
  * only from a trusted client), its trace context, its protocol, and whether it is gRPC.
- * `fields` as addressedFields made them (an absolute-form target's authority is their Host).
+ * `fields` as addressedFields made them (an absolute-form target's authority is their Host); a
+ * target past `uriLength` (a 414's) kept as the parser's refusal keeps it (loggedTarget).
  */
-export function recordOf(head: DownstreamHead, fields: FieldMap, trust: TrustList): RequestRecord {
+export function recordOf(
+  head: DownstreamHead,
+  fields: FieldMap,
+  trust: TrustList,
+  uriLength: number,
+): RequestRecord {
   const { 'x-request-id': idHeader, traceparent, host } = fields;
   const clientAddress = unmapIPv4(head.remoteAddress);
   // A request without an X-Request-Id (most) gets a new id: no trust list looked up for it.
@@ -26,7 +32,7 @@ export function recordOf(head: DownstreamHead, fields: FieldMap, trust: TrustLis
     head.method,
     // The host the request is routed by (an absolute-form target's authority: addressedFields).
     typeof host === 'string' ? host : '',
-    head.target,
+    loggedTarget(head.target, uriLength),
   );
   record.clientRequestId = ids?.clientId;
   record.protocol = head.protocol;
@@ -68,7 +74,8 @@ export function refusedRecordOf(
     clientAddress,
     info.method,
     info.host ?? '',
-    info.path.slice(0, 256),
+    // The parser refused it: its target may be anything the head held (its 414 too).
+    info.path.slice(0, LOGGED_TARGET_MAX),
   );
   record.clientRequestId = ids.clientId;
   record.protocol = info.protocol;

@@ -57,7 +57,7 @@ export class RequestSession implements AttemptsOwner {
   private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
     const { head, response } = exchange;
     const fields = addressedFields(fieldMap(head.headers), head.target);
-    const record = recordOf(head, fields, runtime.trust);
+    const record = recordOf(head, fields, runtime.trust, runtime.config.limits.uriLength);
     const spans = serverSpanOf(runtime.tracing, record, head, fields, listener.protocol);
     this.#req = { runtime, listener, exchange, head, fields, response, record, spans };
     response.onClose(this.#onClose);

@@ -1,6 +1,11 @@
 /** Exit codes, after BSD sysexits where one fits, so scripts can tell failures apart. */
 export const EXIT = {
   ok: 0,
+  /**
+   * The gateway stopped, but not cleanly: a worker did not end its drain by itself (the primary
+   * killed it past the deadline, or it died), so requests it held were cut unlogged.
+   */
+  unclean: 1,
   /** The command line was wrong. */
   usage: 64,
   /** A log given to `explain` is not in a format it reads, or too little of it is (EX_DATAERR). */

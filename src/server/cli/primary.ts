@@ -268,6 +268,7 @@ async function supervise(
       control.draining = true;
     },
     onReopenLogs: () => reopenLogFiles(logger),
+    logger,
   });
   stopTrimming();
   process.off('SIGHUP', onHangup);

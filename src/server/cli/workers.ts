@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { withoutInspectorSignal } from '../../core/config/no-inspector-signal.ts';
+import type { Logger } from '../../observe/log/logger.ts';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 import { PRIMARY_V8_FLAGS } from './primary-compilers.ts';
@@ -49,6 +50,11 @@ interface SuperviseOptions {
   readonly onDrain?: () => void;
   /** SIGUSR1: the primary's own log file is opened again (each worker reopens its own when told). */
   readonly onReopenLogs?: () => void;
+  /**
+   * The primary's log: a worker replaced, or one that did not end its drain cleanly, is said
+   * there too (the JSON lines operators collect), not only on stderr.
+   */
+  readonly logger: Pick<Logger, 'warn' | 'error'>;
 }
 
 export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
@@ -86,6 +92,8 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
         if (worker?.isConnected()) worker.send(message);
     };
     let backstop: NodeJS.Timeout | undefined;
+    /** Workers the backstop killed: their exit was already told, with its cause. */
+    const killed = new Set<number | undefined>();
     const stopAll = (action: 'drain' | 'drain-now') => {
       stopping = true;
       for (const timer of waiting) {
@@ -99,7 +107,13 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
       // Each worker keeps its own deadline; this only catches one that cannot (a stuck loop).
       backstop ??= setTimeout(() => {
         for (const worker of Object.values(cluster.workers ?? {})) {
-          process.stderr.write(`candor: worker ${worker?.process.pid} outlived the drain; killing it\n`);
+          const pid = worker?.process.pid;
+          process.stderr.write(`candor: worker ${pid} outlived the drain; killing it\n`);
+          options.logger.error(
+            { pid, drain_timeout_ms: options.drainTimeout(), grace_ms: WORKER_EXIT_GRACE_MS },
+            'worker outlived the drain: killed (SIGKILL), its requests in flight without their log lines',
+          );
+          killed.add(pid);
           worker?.process.kill('SIGKILL');
         }
       }, options.drainTimeout() + WORKER_EXIT_GRACE_MS).unref();
@@ -126,6 +140,15 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
           process.stderr.write(
             `candor: worker ${worker.process.pid} exited (${signal ?? code}); starting another${when}\n`,
           );
+          options.logger.warn(
+            {
+              pid: worker.process.pid,
+              exit: signal ?? code,
+              restart_in_ms: delay,
+              short_lived_in_a_row: crashesInARow,
+            },
+            'worker exited: starting another',
+          );
           if (delay === 0) fork();
           else {
             // Counted alive while it waits, so the primary does not exit for want of workers.
@@ -138,6 +161,17 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
             waiting.add(timer);
           }
         }
+      }
+      // A worker that did not end its drain with 0 (killed by the backstop above, or by the
+      // kernel's OOM killer, or crashed) cut what it held: the stop was not clean, and the
+      // primary's exit says so to its supervisor (systemd marks the unit failed).
+      else if (code !== EXIT.ok) {
+        if (!killed.has(worker.process.pid))
+          options.logger.error(
+            { pid: worker.process.pid, exit: signal ?? code },
+            'worker did not end its drain cleanly',
+          );
+        if (exitCode === EXIT.ok) exitCode = EXIT.unclean;
       }
       if (stopping && alive === 0) finish();
     });

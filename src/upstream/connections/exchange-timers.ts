@@ -11,9 +11,17 @@
 import { ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 
-/** No response head within the head clock; `waiting`: what of the request the upstream had not taken (ExchangeController.requestWaiting). */
-export function headTimedOut(startedAt: number, waiting: string | undefined): Failure {
-  const details = `no response head after ${ms(performance.now() - startedAt)}`;
+/**
+ * No response head within the head clock; `waiting`: what of the request the upstream had not
+ * taken (ExchangeController.requestWaiting); `interim`: the interim (1xx) heads that came
+ * meanwhile, which the details count (an upstream that sent 102s did send something).
+ */
+export function headTimedOut(startedAt: number, waiting: string | undefined, interim = 0): Failure {
+  const after = ms(performance.now() - startedAt);
+  const details =
+    interim === 0
+      ? `no response head after ${after}`
+      : `no final response head after ${after}, only ${interim} interim (1xx) ${interim === 1 ? 'answer' : 'answers'}`;
   return new Failure('http_response_timeout', waiting === undefined ? details : `${details}; ${waiting}`);
 }
 

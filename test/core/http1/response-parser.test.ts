@@ -159,6 +159,23 @@ describe('the response head', () => {
     assert.equal(ok('HTTP/1.9 200 OK\r\nContent-Length: 0\r\n\r\n').head.versionMinor, 1);
   });
 
+  test('interim heads are held together to the head limit, per response, however the bytes are split', () => {
+    const interim = 'HTTP/1.1 102 Processing\r\n\r\n'; // 27 bytes
+    const final = 'HTTP/1.1 204 No Content\r\n\r\n';
+    // 303 of them (8181 bytes) fit the 8192 of the Recorder, and the count starts again with
+    // each response on the connection.
+    const r = new Recorder();
+    for (let i = 0; i < 2; i++) {
+      r.parser.expect(false);
+      assert.equal(r.feed(interim.repeat(303) + final), undefined);
+    }
+    assert.equal(r.heads.length, 2 * 304);
+    const expected =
+      '304 interim (1xx) responses and no final one: their 8208 bytes are past the response head limit of 8192';
+    assert.equal(fails('http_protocol_error', interim.repeat(304) + final), expected);
+    assert.equal(fails('http_protocol_error', interim.repeat(304).split(/(?<=\n)/)), expected);
+  });
+
   test('every status from 100 to 599 parses (101 excepted)', () => {
     for (const status of [100, 102, 103, 199, 200, 299, 301, 404, 500, 599]) {
       const r = ok(`HTTP/1.1 ${status} X\r\nContent-Length: 0\r\n\r\n`);
@@ -232,6 +249,14 @@ describe('the response head', () => {
     test('a non-HTTP first byte fails at once, without waiting for more', () => {
       assert.match(fails('http_protocol_error', '{'), /does not start with "HTTP\/"/);
       assert.match(fails('http_protocol_error', 'SSH-'), /does not start with/);
+    });
+
+    test('a first read of one byte names no one: an "S" may begin an SSH banner as well as answer PostgreSQL', () => {
+      for (const first of ['S', 'N'])
+        assert.equal(
+          fails('http_protocol_error', [first, 'SH-2.0-OpenSSH_9.2p1\r\n']),
+          'invalid status line: the response does not start with "HTTP/"',
+        );
     });
 
     test('a status line that arrives byte by byte fails at its first bad byte, not when it is whole', () => {

@@ -92,6 +92,9 @@ test('a URI over limits.uri_length but within the header size is a 414', async (
     requestId: 'long-uri',
     closes: false,
   });
+  // The log keeps what the parser's own 414 keeps of the target (below): its first 256 characters.
+  const [line] = f.gw.logs.filter((l) => l.msg === 'request' && l.client_req_id === 'long-uri');
+  assert.equal(line.path, `/${pad(255)}`);
   assertUpstreamSawNothing(f);
   await assertStillServes(f);
 });
@@ -106,6 +109,8 @@ test('a URI that overflows the header size too is still a 414 (the request line 
     `GET /${pad(LIMITS.headerSize + 100)} HTTP/1.1\r\nHost: a\r\nX-Request-Id: huge-uri\r\n\r\n`,
   );
   await assertClientError(f, answer, { status: 414, details: /request target too long/ });
+  const [line] = f.gw.logs.filter((l) => l.msg === 'request' && l.status === 414);
+  assert.equal(line.path, `/${pad(255)}`);
   assertUpstreamSawNothing(f);
   await assertStillServes(f);
 });

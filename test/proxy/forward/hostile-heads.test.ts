@@ -114,6 +114,75 @@ test('interim answers are capped per exchange: the rest are dropped and counted 
   }
 });
 
+test('interim answers without end: refused past the head limit as a 502 naming the flood, not a 504 "no response"', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    // 102 after 102, until the gateway hangs up: never a final answer.
+    const burst = 'HTTP/1.1 102 Processing\r\n\r\n'.repeat(100);
+    for (;;)
+      if (
+        !(await c.write(burst).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
+  });
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, { upstream: '    retries: { attempts: 1 }' }),
+  );
+  try {
+    const raw = await rawUntil(
+      gw.port,
+      'GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: flood-2\r\n\r\n',
+      (t) => /HTTP\/1\.1 502 /.test(t) && t.includes('\r\n\r\n', t.indexOf('HTTP/1.1 502 ')),
+    );
+    assert.equal(raw.match(/HTTP\/1\.1 102 /g)?.length, 16, 'the relay cap held meanwhile');
+    // 27 bytes a head: the 1214th is past 32 KiB.
+    const details =
+      '1214 interim (1xx) responses and no final one: their 32778 bytes are past the response head limit of 32768';
+    assert.ok(
+      raw.includes(
+        `\r\nproxy-status: edge-1; error=http_protocol_error; details="${details}"; next-hop="app"\r\n`,
+      ),
+      raw.slice(raw.indexOf('HTTP/1.1 502 ')),
+    );
+    const line = await gw.logFor('flood-2');
+    assert.equal(line.status, 502);
+    assert.equal(line.error, 'http_protocol_error');
+    assert.equal(line.details, details);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+test('interim answers and then silence: the 504 counts them, not "no response head"', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write('HTTP/1.1 102 Processing\r\n\r\n'.repeat(3));
+    await new Promise((resolve) => c.socket.once('close', resolve));
+  });
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, {
+      upstream: '    retries: { attempts: 1 }\n    timeouts: { response: 300ms }',
+    }),
+  );
+  try {
+    const res = await request(gw.url, { headers: { 'x-request-id': 'drip-1' } });
+    assert.equal(res.status, 504);
+    const line = await gw.logFor('drip-1');
+    assert.equal(line.error, 'http_response_timeout');
+    assert.match(
+      String(line.details),
+      /^no final response head after \S+ m?s, only 3 interim \(1xx\) answers$/,
+    );
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
 test('a Content-Length on a 204 or an interim answer does not reach the client (RFC 9110 §8.6), and the connection stays in step', async () => {
   const upstream = await startRawFault(async (c) => {
     for (;;) {

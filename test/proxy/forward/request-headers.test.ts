@@ -154,6 +154,27 @@ describe('a field spelled with "_" where the gateway writes the "-" spelling', (
   });
 });
 
+describe('a hop-by-hop or framing field spelled with "_"', () => {
+  // A CGI-style server makes Transfer_Encoding HTTP_TRANSFER_ENCODING, which WSGI apps read as
+  // a framing hint for the body this hop framed with Content-Length (RFC 9112 §6.1, RFC 9110 §7.6.1).
+  test('Transfer_Encoding, Content_Length, Keep_Alive, Proxy_Connection, HTTP2_Settings never reach the upstream', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(
+      gw.port,
+      'POST /a HTTP/1.1\r\nHost: x\r\nTransfer_Encoding: chunked\r\nCONTENT_LENGTH: 99\r\n' +
+        'Keep_Alive: timeout=5\r\nProxy_Connection: keep-alive\r\nHTTP2_Settings: AAMAAABkAAQAAP__\r\n' +
+        'X_Custom: kept\r\nContent-Length: 2\r\n\r\nhi',
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1, { body: true });
+    const underscored = got.rawHeaders.filter(([name]) => name.includes('_'));
+    assert.deepEqual(underscored, [['X_Custom', 'kept']]);
+    assert.equal(got.headers['content-length'], '2');
+    assert.equal(got.body.toString(), 'hi');
+  });
+});
+
 describe('a Proxy field (httpoxy)', () => {
   // A CGI-style server makes Proxy HTTP_PROXY, which HTTP client libraries take as their
   // outbound proxy (httpoxy, CVE-2016-5385): the app's calls out went through the client's server.

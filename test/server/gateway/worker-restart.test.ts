@@ -10,11 +10,21 @@ import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { EXIT } from '../../../src/server/cli/exit-codes.ts';
 import { RESTART_BACKOFF, restartDelay } from '../../../src/server/cli/workers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startServe } from '../../helpers/serve-process.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { startCandor } from './candor-process.ts';
+
+/** The pids of a process's children: a `candor serve`'s workers. */
+function childrenOf(pid: number | undefined): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+}
 
 test('restartDelay: none for the first death, then doubling from 100 ms up to the cap', () => {
   assert.deepEqual([1, 2, 3, 4, 5].map(restartDelay), [0, 100, 200, 400, 800]);
@@ -84,14 +94,8 @@ test('a worker that crashes (an exception nothing caught) says so in the log, wi
   // The preload makes a worker throw from its SIGURG listener, as a bug would.
   const preload = join(import.meta.dirname, '../../helpers/crash-on-signal.mjs');
   const serve = await startServe(config, 1, { env: { NODE_OPTIONS: `--import ${preload}` } });
-  const workers = () =>
-    readFileSync(`/proc/${serve.child.pid}/task/${serve.child.pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
   try {
-    const [worker] = workers();
+    const [worker] = childrenOf(serve.child.pid);
     process.kill(worker, 'SIGURG');
     const msg =
       'worker crashed: its connections were cut, the requests in flight on them without their log lines';
@@ -104,7 +108,40 @@ test('a worker that crashes (an exception nothing caught) says so in the log, wi
     assert.match(String(crashed?.stack), /crash-on-signal\.mjs/);
     await serve.waitForLines('listening', 2);
     assert.match(serve.stderr(), new RegExp(`worker ${worker} exited \\(1\\); starting another`));
+    // The primary says it in the log as well, where operators collect the lines.
+    const replaced = serve.lines.find((l) => l.msg === 'worker exited: starting another');
+    assert.deepEqual(
+      { level: replaced?.level, pid: replaced?.pid, exit: replaced?.exit, in: replaced?.restart_in_ms },
+      { level: 'warn', pid: worker, exit: 1, in: 0 },
+    );
   } finally {
     await serve.stop();
+  }
+});
+
+test('a worker that outlives the drain is killed, said in the log, and the primary exits non-zero', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-stuck-'));
+  const config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `listen:\n  - address: 127.0.0.1:${await freePort()}\ndrain:\n  timeout: 1s\nroutes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:9\n`,
+  );
+  // The preload makes a worker spin from its SIGURG listener, as a stuck loop would.
+  const preload = join(import.meta.dirname, '../../helpers/hang-on-signal.mjs');
+  const serve = await startServe(config, 2, { env: { NODE_OPTIONS: `--import ${preload}` } });
+  try {
+    const [stuck] = childrenOf(serve.child.pid);
+    process.kill(stuck, 'SIGURG');
+    const code = await serve.stop();
+    assert.equal(code, EXIT.unclean, serve.stderr());
+    assert.match(serve.stderr(), new RegExp(`worker ${stuck} outlived the drain; killing it`));
+    const killed = serve.lines.filter((l) => String(l.msg).startsWith('worker outlived the drain'));
+    assert.deepEqual(
+      killed.map((l) => ({ level: l.level, pid: l.pid })),
+      [{ level: 'error', pid: stuck }],
+      'the stuck worker alone: the other drained and exited 0',
+    );
+  } finally {
+    if (serve.child.exitCode === null) serve.child.kill('SIGKILL');
   }
 });

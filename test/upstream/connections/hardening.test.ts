@@ -572,3 +572,21 @@ describe('bytes that are no TLS record, after the handshake', () => {
     );
   });
 });
+
+test('an SSH banner whose "S" came in a read of its own is not named PostgreSQL (a lone "S" answers its SSL request)', async (t) => {
+  const fault = await startRawFault(async (connection) => {
+    await connection.nextRequest();
+    await connection.write('S');
+    // Another read for the rest; the gateway has refused the answer by then, at its first byte.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await connection.write('SH-2.0-OpenSSH_9.6\r\n').catch(() => {});
+  });
+  const gw = await through(t, fault, '    retries: { attempts: 1 }');
+  const res = await request(gw.url, { path: '/a', headers: { 'x-request-id': 'split-ssh' } });
+  assert.equal(res.status, 502);
+  assert.equal(
+    proxyStatus(res),
+    'edge-1; error=http_protocol_error; details="invalid status line: the response does not start with \\"HTTP/\\""; next-hop="app"',
+  );
+  assert.doesNotMatch(String((await gw.logFor('split-ssh')).details), /PostgreSQL/);
+});

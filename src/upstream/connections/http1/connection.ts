@@ -472,7 +472,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private readonly confirmHeadTimeout = (exchange: number): void => {
     if (this.handler === null || this.head !== null || this.requests !== exchange) return;
-    this.abort(headTimedOut(this.sentAt, this.requestWaiting()));
+    this.abort(headTimedOut(this.sentAt, this.requestWaiting(), this.parser.interimCount));
   };
 
   private readonly onReadTimeout = (): void => {

@@ -308,6 +308,8 @@ describe('h2c with prior knowledge beside HTTP/1.1 on a plain listener with http
       const line = await gw!.logFor(String(long.headers['x-request-id']));
       assert.equal(line.status, 414);
       assert.equal(line.protocol, 'HTTP/2');
+      // Its first 256 characters, as an HTTP/1.1 414's: not the whole :path.
+      assert.equal(line.path, `/ok/${'a'.repeat(252)}`);
       const next = await h2Request(session, { ':path': '/ok/after' });
       assert.equal(next.headers[':status'], 200);
     } finally {
