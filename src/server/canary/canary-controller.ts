@@ -365,11 +365,12 @@ export class CanaryController {
       );
   }
 
-  async #toStep(run: Run, step: number): Promise<void> {
+  /** `passed`: the step before it passed (counted as a `pass` verdict by the workers). */
+  async #toStep(run: Run, step: number, passed?: { verdict: 'pass'; metric: '' }): Promise<void> {
     run.step = step;
     run.looks = new StepLooks(run.config);
     const share = run.config.steps[step];
-    await this.#setShare(run, share);
+    await this.#setShare(run, share, passed);
     const summary = `canary ${run.config.upstream} of route ${run.route} moved to ${share}% (step ${step + 1} of ${run.config.steps.length})`;
     this.#host.logger.info(
       {
@@ -491,9 +492,13 @@ export class CanaryController {
         requests: judged.requests,
       },
     );
-    if (run.step + 1 < run.config.steps.length) return this.#toStep(run, run.step + 1);
+    // Every step passed is one `pass` in the workers' verdict count, whatever follows it.
+    const passed = { verdict: 'pass', metric: '' } as const;
+    if (run.step + 1 < run.config.steps.length) return this.#toStep(run, run.step + 1, passed);
     if (run.config.onSuccess === 'promote') return this.#promote(run, 'canary');
     toPhase(run, 'held');
+    // The share stays: the sides are sent again only to carry the verdict to the workers.
+    await this.#setShare(run, run.share, passed);
     this.#act(run, 'hold', 'canary', `canary of route ${run.route} passed every step: held at ${run.share}%`);
   }
 
