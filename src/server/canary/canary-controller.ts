@@ -218,10 +218,13 @@ export class CanaryController {
       } else if (action === 'rollback') {
         if (run.phase === 'rolled_back')
           return { problem: `the canary of route "${route}" is already rolled back` };
+        // The operator's stop, not a verdict's (one that paused it before): no failed metric.
+        run.failedMetric = null;
         await this.#rollback(run, `rolled back by ${who}`, who);
       } else {
         if (run.phase === 'promoted')
           return { problem: `the canary of route "${route}" is already promoted` };
+        run.failedMetric = null;
         await this.#promote(run, who);
       }
       this.#follow(run);
@@ -264,6 +267,7 @@ export class CanaryController {
       toPhase(run, 'paused');
       run.share = share;
       run.reason = `share set by hand to ${share}% by ${who}`;
+      run.failedMetric = null;
       this.#act(
         run,
         'pause',
