@@ -304,6 +304,9 @@ export class CanaryController {
         return this.#schedule(run);
       }
     }
+    // Begun anew (not joined): what the fleet added before (an earlier run's) judges nothing.
+    await fleet?.take(run.route).catch(() => undefined);
+    if (!this.#current(run)) return;
     await this.#toStep(run, 0);
   }
 
@@ -423,8 +426,14 @@ export class CanaryController {
     if (fleet !== undefined) {
       // Every gateway adds its counts; the lease holder judges the fleet's, the others follow.
       const lease = Math.max(3 * run.config.checkInterval, 3_000);
-      // A window with no request adds nothing (a canary promoted or rolled back stops writing).
-      if (taken !== undefined && taken.canary.requests + taken.baseline.requests > 0)
+      // Counts are shared while the canary runs, those of a request only: the leader takes
+      // nothing while it is stopped, and the windows of a canary rolled back or promoted (its
+      // baseline's or its own requests, every look) would pile up to be judged at its next start.
+      if (
+        run.phase === 'running' &&
+        taken !== undefined &&
+        taken.canary.requests + taken.baseline.requests > 0
+      )
         await fleet.share(run.route, taken, lease * 4);
       const leading = await fleet.lead(run.route, lease);
       const state = await fleet.read(run.route);
