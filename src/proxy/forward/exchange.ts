@@ -159,6 +159,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private readonly bodyUnannounced: boolean;
   /** Request body bytes this attempt has written. */
   private bodySent = 0;
+  /**
+   * When a body streamed from the client had all gone out (monotonic ms); undefined for another
+   * body, or before. What came before it was the client's pace: a canary's latency counts from it.
+   */
+  streamedWholeAt: number | undefined;
   /** The last bytes that moved went to the upstream (the client's), not from it: the upstream owes the next word. */
   private clientSpokeLast = false;
   /** The streamed body's minimum rate, judged while it comes from the client (body-rate.ts). */
@@ -690,6 +695,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
    */
   onRequestSent(): void {
     this.bodyRate?.stop();
+    if (this.options.body.kind === 'stream') this.streamedWholeAt = performance.now();
   }
 
   /**

@@ -85,12 +85,17 @@ export class AttemptMetrics {
     this.#measured(target, undefined, failure.type, startedAt, now);
   }
 
-  /** An attempt's head went downstream: its duration, and its count on a canary route, when the response is over. */
-  responding(target: string, status: number, startedAt: number, now: number): void {
+  /**
+   * An attempt's head went downstream: its duration, and its count on a canary route, when the
+   * response is over. `streamedWholeAt`: when a body that streamed from the client had all gone
+   * out, if it had before the head came: the canary's latency counts from then, so that a client
+   * uploading slowly (more often on one side, with a `hash_key`) does not pass for a slow side.
+   */
+  responding(target: string, status: number, startedAt: number, now: number, streamedWholeAt?: number): void {
     this.#respondingTarget = target;
     this.#respondingStatus = status;
     this.#respondingSince = startedAt;
-    this.#respondingHeadMs = now - startedAt;
+    this.#respondingHeadMs = now - (streamedWholeAt ?? startedAt);
   }
 
   /** The response of the attempt that answered is over: whole (undefined), or cut with this failure. */

@@ -218,10 +218,13 @@ export class CanaryController {
       } else if (action === 'rollback') {
         if (run.phase === 'rolled_back')
           return { problem: `the canary of route "${route}" is already rolled back` };
+        // The operator's stop, not a verdict's (one that paused it before): no failed metric.
+        run.failedMetric = null;
         await this.#rollback(run, `rolled back by ${who}`, who);
       } else {
         if (run.phase === 'promoted')
           return { problem: `the canary of route "${route}" is already promoted` };
+        run.failedMetric = null;
         await this.#promote(run, who);
       }
       this.#follow(run);
@@ -264,6 +267,7 @@ export class CanaryController {
       toPhase(run, 'paused');
       run.share = share;
       run.reason = `share set by hand to ${share}% by ${who}`;
+      run.failedMetric = null;
       this.#act(
         run,
         'pause',
@@ -300,6 +304,9 @@ export class CanaryController {
         return this.#schedule(run);
       }
     }
+    // Begun anew (not joined): what the fleet added before (an earlier run's) judges nothing.
+    await fleet?.take(run.route).catch(() => undefined);
+    if (!this.#current(run)) return;
     await this.#toStep(run, 0);
   }
 
@@ -365,11 +372,12 @@ export class CanaryController {
       );
   }
 
-  async #toStep(run: Run, step: number): Promise<void> {
+  /** `passed`: the step before it passed (counted as a `pass` verdict by the workers). */
+  async #toStep(run: Run, step: number, passed?: { verdict: 'pass'; metric: '' }): Promise<void> {
     run.step = step;
     run.looks = new StepLooks(run.config);
     const share = run.config.steps[step];
-    await this.#setShare(run, share);
+    await this.#setShare(run, share, passed);
     const summary = `canary ${run.config.upstream} of route ${run.route} moved to ${share}% (step ${step + 1} of ${run.config.steps.length})`;
     this.#host.logger.info(
       {
@@ -418,8 +426,14 @@ export class CanaryController {
     if (fleet !== undefined) {
       // Every gateway adds its counts; the lease holder judges the fleet's, the others follow.
       const lease = Math.max(3 * run.config.checkInterval, 3_000);
-      // A window with no request adds nothing (a canary promoted or rolled back stops writing).
-      if (taken !== undefined && taken.canary.requests + taken.baseline.requests > 0)
+      // Counts are shared while the canary runs, those of a request only: the leader takes
+      // nothing while it is stopped, and the windows of a canary rolled back or promoted (its
+      // baseline's or its own requests, every look) would pile up to be judged at its next start.
+      if (
+        run.phase === 'running' &&
+        taken !== undefined &&
+        taken.canary.requests + taken.baseline.requests > 0
+      )
         await fleet.share(run.route, taken, lease * 4);
       const leading = await fleet.lead(run.route, lease);
       const state = await fleet.read(run.route);
@@ -491,9 +505,13 @@ export class CanaryController {
         requests: judged.requests,
       },
     );
-    if (run.step + 1 < run.config.steps.length) return this.#toStep(run, run.step + 1);
+    // Every step passed is one `pass` in the workers' verdict count, whatever follows it.
+    const passed = { verdict: 'pass', metric: '' } as const;
+    if (run.step + 1 < run.config.steps.length) return this.#toStep(run, run.step + 1, passed);
     if (run.config.onSuccess === 'promote') return this.#promote(run, 'canary');
     toPhase(run, 'held');
+    // The share stays: the sides are sent again only to carry the verdict to the workers.
+    await this.#setShare(run, run.share, passed);
     this.#act(run, 'hold', 'canary', `canary of route ${run.route} passed every step: held at ${run.share}%`);
   }
 

@@ -274,7 +274,7 @@ test('a library gateway promotes a healthy canary: then every request goes to it
     );
     const metrics = await scrape(gw);
     assert.match(metrics, /candor_canary_share_percent\{route="api",upstream="next"\} 100\n/);
-    assert.match(metrics, /candor_canary_verdicts_total\{route="api",verdict="pass",metric=""\} 1\n/);
+    assert.match(metrics, /candor_canary_verdicts_total\{route="api",verdict="pass",metric=""\} 2\n/);
   } finally {
     await gw.close();
   }
