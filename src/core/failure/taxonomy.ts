@@ -351,6 +351,27 @@ export const FAILURES = {
     clientMayRetry: true,
     furthestStage: 'not_sent',
   },
+  proxy_resources_exhausted: {
+    // The gateway's own machine could not open a socket to the target: no file descriptor left
+    // (EMFILE, ENFILE), no local port (a connect's EADDRNOTAVAIL on Linux: the ephemeral range is
+    // used up), no socket memory (ENOBUFS, ENOMEM). The target was never asked, so it judges
+    // none. It passes as descriptors and ports are freed: a 503 with Retry-After, as the pool's
+    // own limit answers, not a 500's "a bug"; RFC 9209's type for an intermediary out of
+    // connections it may make is the one Proxy-Status carries (a key of its own: that row's
+    // explanation is the pool's).
+    status: 503,
+    grpc: GRPC_CODES.UNAVAILABLE,
+    shape: 'gateway',
+    flag: 'EXH',
+    retryAfter: true,
+    title: 'Gateway out of connection resources',
+    explanation:
+      'the gateway could not open a connection to the upstream: it ran out of its own file descriptors, local ports or socket memory',
+    fix: "Raise the gateway's open-file limit (ulimit -n, systemd's LimitNOFILE), widen net.ipv4.ip_local_port_range or keep more connections alive for reuse; the upstream was not at fault.",
+    clientMayRetry: true,
+    furthestStage: 'not_sent',
+    proxyStatus: 'connection_limit_reached',
+  },
   proxy_internal_response: {
     status: 503,
     // Load shed and maintenance are transient and not this client's quota (that is
