@@ -140,11 +140,15 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
   const after = `after ${ms(elapsed)}`;
   const init = { cause: err };
   if (phase === 'dns') {
+    // Node gives the system resolver's (getaddrinfo's) EAI_NONAME and EAI_NODATA both as
+    // ENOTFOUND: a name that does not exist (NXDOMAIN) and one that exists without address
+    // records (NOERROR, no data) read alike, so no rcode is claimed for it.
     if (code === 'ENOTFOUND' || code === 'EAI_NONAME')
-      return new Failure('dns_error', `name does not resolve (${code}) ${after}`, {
-        ...init,
-        params: { rcode: 'NXDOMAIN' },
-      });
+      return new Failure(
+        'dns_error',
+        `name does not resolve: no such name, or no address records for it (${code}) ${after}`,
+        init,
+      );
     if (code === 'ENODATA')
       return new Failure('dns_error', `name has no address records (${code}) ${after}`, {
         ...init,
