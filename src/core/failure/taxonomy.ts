@@ -510,6 +510,24 @@ export const FAILURES = {
     furthestStage: 'body_streaming',
     proxyStatus: 'http_response_timeout',
   },
+  client_deadline_connecting: {
+    // client_deadline's case where no connection had taken the request yet: one being opened for
+    // it, or a full pool's queue wait. Nothing was sent, so Proxy-Status says RFC 9209's type for
+    // a wait to connect to the next hop (a client reading http_response_timeout would take the
+    // request as delivered); the deadline is the client's, so it judges no target (CLIENTS_OWN).
+    status: 504,
+    grpc: GRPC_CODES.DEADLINE_EXCEEDED,
+    shape: 'unreachable',
+    flag: 'CDLC',
+    retryAfter: false,
+    title: "The client's deadline passed before the request was sent",
+    explanation:
+      "the deadline the client itself set (gRPC's grpc-timeout) passed before a connection to the upstream took the request: nothing was sent",
+    fix: 'Give the call a deadline that leaves time to connect, or find why connections to the upstream are slow to open or to free up.',
+    clientMayRetry: true,
+    furthestStage: 'not_sent',
+    proxyStatus: 'connection_timeout',
+  },
   client_header_list_size: {
     // The upstream's answer is whole and valid, but its head is larger than the client takes (its
     // HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE): sent, the client would reset the stream. RFC 9209's
@@ -550,7 +568,8 @@ export type FailureType = keyof typeof FAILURES;
 export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
 
 /**
- * The client's own doings: it left (client_closed), its own deadline passed (client_deadline),
+ * The client's own doings: it left (client_closed), its own deadline passed (client_deadline,
+ * client_deadline_connecting),
  * or its own limit refused a valid answer (client_header_list_size). The attempt they end says
  * nothing of the target, good or bad: outlier detection, the circuit and the retry budget never
  * judge it (as Envoy does not count a downstream reset), whatever deadline or limit a client
@@ -559,5 +578,6 @@ export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
 export const CLIENTS_OWN: ReadonlySet<FailureType> = new Set<FailureType>([
   'client_closed',
   'client_deadline',
+  'client_deadline_connecting',
   'client_header_list_size',
 ]);

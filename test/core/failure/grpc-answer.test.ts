@@ -51,6 +51,7 @@ const EXPECTED: Record<FailureType, number> = {
   misdirected_request: 2,
   client_closed: 1,
   client_deadline: 4,
+  client_deadline_connecting: 4,
   client_header_list_size: 8,
   proxy_internal_error: 13,
 };
