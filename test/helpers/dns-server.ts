@@ -13,8 +13,8 @@ export type DnsRecord =
       readonly ttl: number;
     };
 
-/** What a name answers: its records (none: an empty NOERROR answer), or a failure code. */
-export type DnsAnswer = readonly DnsRecord[] | 'servfail' | 'nxdomain';
+/** What a name answers: its records (none: an empty NOERROR answer), a failure code, or nothing ever (`silent`). */
+export type DnsAnswer = readonly DnsRecord[] | 'servfail' | 'nxdomain' | 'silent';
 
 export interface DnsServer {
   /** `127.0.0.1:port`, as `resolvers:` takes it. */
@@ -34,7 +34,7 @@ const NAMES: Record<number, string> = { 1: 'A', 28: 'AAAA', 33: 'SRV' };
  * AAAA and SRV questions from a table the test changes while it runs (with TTLs), so the
  * gateway's discovery is tested against real packets on a real socket, never a mocked resolver.
  */
-export async function startDnsServer(): Promise<DnsServer> {
+export async function startDnsServer(port = 0): Promise<DnsServer> {
   const socket = dgram.createSocket('udp4');
   const table = new Map<string, DnsAnswer>();
   const questions: string[] = [];
@@ -42,7 +42,8 @@ export async function startDnsServer(): Promise<DnsServer> {
     const reply = answer(packet, table, questions);
     if (reply) socket.send(reply, peer.port, peer.address);
   });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  // `port` 53: the system resolver's own port, in a namespace whose resolv.conf names 127.0.0.1.
+  await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', resolve));
   return {
     address: `127.0.0.1:${socket.address().port}`,
     questions,
@@ -62,6 +63,7 @@ function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string
   const question = packet.subarray(12, end + 4);
   questions.push(`${name} ${NAMES[qtype] ?? qtype}`);
   const found = table.get(name.toLowerCase());
+  if (found === 'silent') return undefined;
   const rcode = found === 'servfail' ? 2 : found === 'nxdomain' || found === undefined ? 3 : 0;
   const records: readonly DnsRecord[] =
     typeof found === 'object' ? found.filter((r) => TYPES[r.type] === qtype) : [];

@@ -128,6 +128,11 @@ export function classifyResolverCode(code: string, question: string, tail = ''):
       });
 }
 
+/** The gateway ran out of what a connection needs: it passes as they are freed (Retry-After: 1). */
+function exhausted(details: string, cause: unknown): Failure {
+  return new Failure('proxy_resources_exhausted', details, { retryAfter: 1, cause });
+}
+
 /** A failure while opening the connection: nothing of the request was sent. */
 export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed: number): Failure {
   if (err instanceof Failure) return err;
@@ -135,11 +140,15 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
   const after = `after ${ms(elapsed)}`;
   const init = { cause: err };
   if (phase === 'dns') {
+    // Node gives the system resolver's (getaddrinfo's) EAI_NONAME and EAI_NODATA both as
+    // ENOTFOUND: a name that does not exist (NXDOMAIN) and one that exists without address
+    // records (NOERROR, no data) read alike, so no rcode is claimed for it.
     if (code === 'ENOTFOUND' || code === 'EAI_NONAME')
-      return new Failure('dns_error', `name does not resolve (${code}) ${after}`, {
-        ...init,
-        params: { rcode: 'NXDOMAIN' },
-      });
+      return new Failure(
+        'dns_error',
+        `name does not resolve: no such name, or no address records for it (${code}) ${after}`,
+        init,
+      );
     if (code === 'ENODATA')
       return new Failure('dns_error', `name has no address records (${code}) ${after}`, {
         ...init,
@@ -162,8 +171,22 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
     case 'ENETUNREACH':
     case 'EHOSTDOWN':
     case 'ENETDOWN':
-    case 'EADDRNOTAVAIL':
       return new Failure('destination_ip_unroutable', `no route to the upstream (${code}) ${after}`, init);
+    // The gateway's own machine, not the target: judged against none (proxy_resources_exhausted).
+    case 'EADDRNOTAVAIL':
+      return exhausted(
+        `no local port left to connect from (EADDRNOTAVAIL: the ephemeral port range is in use) ${after}`,
+        err,
+      );
+    case 'EMFILE':
+    case 'ENFILE':
+      return exhausted(
+        `no file descriptor left for the connection (${code}: the ${code === 'EMFILE' ? "process's" : "system's"} open-file limit) ${after}`,
+        err,
+      );
+    case 'ENOBUFS':
+    case 'ENOMEM':
+      return exhausted(`no memory left for the connection's socket (${code}) ${after}`, err);
     case 'ETIMEDOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
       return new Failure('connection_timeout', `connect timed out (${code}) ${after}`, init);

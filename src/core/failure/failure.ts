@@ -88,8 +88,11 @@ export class Failure extends Error {
     this.retryAfter = init.retryAfter;
     this.unprocessed = init.unprocessed === true;
     // RFC 9110 §15.5.9: a 408 is the server that stopped waiting, not a fault in the request:
-    // the client may send it again (its kind, the client's error, says no retry would help).
-    this.clientMayRetry = init.final === true ? false : this.kind.clientMayRetry || this.status === 408;
+    // the client may send it again (its kind, the client's error, says no retry would help). So
+    // may a 421's, on another connection (§15.5.20): its kind stays no retry for the table's
+    // readers, the client library among them, which can see no type of it (Proxy-Status has none).
+    this.clientMayRetry =
+      init.final === true ? false : this.kind.clientMayRetry || this.status === 408 || this.status === 421;
     this.challenge = init.challenge;
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;

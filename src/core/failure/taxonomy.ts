@@ -351,6 +351,27 @@ export const FAILURES = {
     clientMayRetry: true,
     furthestStage: 'not_sent',
   },
+  proxy_resources_exhausted: {
+    // The gateway's own machine could not open a socket to the target: no file descriptor left
+    // (EMFILE, ENFILE), no local port (a connect's EADDRNOTAVAIL on Linux: the ephemeral range is
+    // used up), no socket memory (ENOBUFS, ENOMEM). The target was never asked, so it judges
+    // none. It passes as descriptors and ports are freed: a 503 with Retry-After, as the pool's
+    // own limit answers, not a 500's "a bug"; RFC 9209's type for an intermediary out of
+    // connections it may make is the one Proxy-Status carries (a key of its own: that row's
+    // explanation is the pool's).
+    status: 503,
+    grpc: GRPC_CODES.UNAVAILABLE,
+    shape: 'gateway',
+    flag: 'EXH',
+    retryAfter: true,
+    title: 'Gateway out of connection resources',
+    explanation:
+      'the gateway could not open a connection to the upstream: it ran out of its own file descriptors, local ports or socket memory',
+    fix: "Raise the gateway's open-file limit (ulimit -n, systemd's LimitNOFILE), widen net.ipv4.ip_local_port_range or keep more connections alive for reuse; the upstream was not at fault.",
+    clientMayRetry: true,
+    furthestStage: 'not_sent',
+    proxyStatus: 'connection_limit_reached',
+  },
   proxy_internal_response: {
     status: 503,
     // Load shed and maintenance are transient and not this client's quota (that is
@@ -489,6 +510,24 @@ export const FAILURES = {
     furthestStage: 'body_streaming',
     proxyStatus: 'http_response_timeout',
   },
+  client_deadline_connecting: {
+    // client_deadline's case where no connection had taken the request yet: one being opened for
+    // it, or a full pool's queue wait. Nothing was sent, so Proxy-Status says RFC 9209's type for
+    // a wait to connect to the next hop (a client reading http_response_timeout would take the
+    // request as delivered); the deadline is the client's, so it judges no target (CLIENTS_OWN).
+    status: 504,
+    grpc: GRPC_CODES.DEADLINE_EXCEEDED,
+    shape: 'unreachable',
+    flag: 'CDLC',
+    retryAfter: false,
+    title: "The client's deadline passed before the request was sent",
+    explanation:
+      "the deadline the client itself set (gRPC's grpc-timeout) passed before a connection to the upstream took the request: nothing was sent",
+    fix: 'Give the call a deadline that leaves time to connect, or find why connections to the upstream are slow to open or to free up.',
+    clientMayRetry: true,
+    furthestStage: 'not_sent',
+    proxyStatus: 'connection_timeout',
+  },
   client_header_list_size: {
     // The upstream's answer is whole and valid, but its head is larger than the client takes (its
     // HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE): sent, the client would reset the stream. RFC 9209's
@@ -529,7 +568,8 @@ export type FailureType = keyof typeof FAILURES;
 export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
 
 /**
- * The client's own doings: it left (client_closed), its own deadline passed (client_deadline),
+ * The client's own doings: it left (client_closed), its own deadline passed (client_deadline,
+ * client_deadline_connecting),
  * or its own limit refused a valid answer (client_header_list_size). The attempt they end says
  * nothing of the target, good or bad: outlier detection, the circuit and the retry budget never
  * judge it (as Envoy does not count a downstream reset), whatever deadline or limit a client
@@ -538,5 +578,6 @@ export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
 export const CLIENTS_OWN: ReadonlySet<FailureType> = new Set<FailureType>([
   'client_closed',
   'client_deadline',
+  'client_deadline_connecting',
   'client_header_list_size',
 ]);

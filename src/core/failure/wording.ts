@@ -121,6 +121,10 @@ export function clientAdvice(failure: Failure): string {
   // RFC 9110 §15.5.9: late, not wrong; waiting first would not make it any faster.
   if (failure.status === 408)
     return 'You may send the request again on a new connection, whole and without pauses: the gateway waits only so long for it.';
+  // RFC 9110 §15.5.20: the request is fine, the connection was the wrong one for it; a new one
+  // serves it at once, no backoff needed.
+  if (failure.type === 'misdirected_request')
+    return 'Send the request again on a new connection, whose TLS server name (SNI) is its host.';
   if (failure.clientMayRetry)
     return failure.reachedUpstream
       ? `${RETRY_LATER} The upstream had the request and may have acted on it: repeat it only if that is safe (an idempotent method such as GET, or an Idempotency-Key).`
@@ -128,9 +132,6 @@ export function clientAdvice(failure: Failure): string {
   // RFC 9110 §15.5.2: a 401 with its challenge; credentials, not the configuration, are what it lacks.
   if (failure.challenge !== undefined)
     return 'Send the request again with valid credentials, as the WWW-Authenticate challenge asks.';
-  // RFC 9110 §15.5.20: the request is fine, the connection was the wrong one for it.
-  if (failure.type === 'misdirected_request')
-    return 'Send the request again on a new connection, whose TLS server name (SNI) is its host.';
   // RFC 9111 §5.2.1.7: nothing is broken; the client chose not to reach the upstream.
   if (failure.type === 'only_if_cached')
     return 'Nothing is stored for this request yet: ask without only-if-cached to reach the upstream.';

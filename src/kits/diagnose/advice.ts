@@ -26,6 +26,9 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
         return `the name ${plan.hostname} does not exist (NXDOMAIN). Fix the host name in the target URL, or create its DNS record.`;
       if (failure.params.rcode === 'NOERROR')
         return `the name ${plan.hostname} exists but has no address records. Add an A or AAAA record, or fix the host name.`;
+      // The system resolver's ENOTFOUND: no such name, or none of its address records (no rcode says which).
+      if ((failure.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOTFOUND')
+        return `the name ${plan.hostname} does not resolve: it does not exist, or has no address records. Fix the host name in the target URL, or create its A or AAAA record.`;
       return `the lookup of ${plan.hostname} failed (${failure.details}). Check the resolver this machine and the gateway use.`;
     case 'dns_timeout':
       return `the resolver did not answer for ${plan.hostname} within the ${plan.timeouts.connect} ms connect timeout. Check that the resolver is reachable and answering.`;

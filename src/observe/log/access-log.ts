@@ -33,7 +33,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['error', (r) => r.failure?.type],
   ['shape', (r) => r.failure?.kind.shape],
   ['flag', (r) => r.failure?.flag],
-  ['stage', (r) => r.stage],
+  ['stage', stageOf],
   ['details', (r) => r.failure?.details],
   ['bytes_in', (r) => r.bytesIn],
   ['bytes_out', (r) => r.bytesOut],
@@ -115,6 +115,15 @@ function ms(value: number): string {
   if (fraction === 0) return `${whole}`;
   if (fraction % 10 === 0) return `${whole}.${fraction / 10}`;
   return fraction < 10 ? `${whole}.0${fraction}` : `${whole}.${fraction}`;
+}
+
+/**
+ * How far the exchange got: the attempts' word, else, for a failure the gateway decided with no
+ * attempt made (no route, an access rule, an auth hop), the failure's own (not_sent), as the
+ * trace's candor.stage says it. A failure during an attempt that left no word is not guessed at.
+ */
+function stageOf(record: RequestRecord): RequestRecord['stage'] {
+  return record.stage ?? (record.tries.length === 0 ? record.failure?.stage : undefined);
 }
 
 /** The attempts the line lists: every one, unless a lone attempt ended as the request did (the line's own fields tell it). */
@@ -223,7 +232,8 @@ function putMembers(r: RequestRecord): void {
     text(',"shape":"', failure.kind.shape);
     text(',"flag":"', failure.flag);
   }
-  if (r.stage !== undefined) text(',"stage":"', r.stage);
+  const stage = stageOf(r);
+  if (stage !== undefined) text(',"stage":"', stage);
   if (failure !== undefined) text(',"details":"', failure.details);
   json(',"bytes_in":', num(r.bytesIn));
   json(',"bytes_out":', num(r.bytesOut));

@@ -1,10 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
+import { isIP, type Socket } from 'node:net';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 
-/** One call to an auth hop: whether its request was written (undici's `sendHeaders`). */
+/**
+ * One call to an auth hop: how far the name lookup of a socket it opened got (unknown: it opened
+ * none, it waits for one another call opens), and whether its request was written (undici's
+ * `sendHeaders`).
+ */
 interface HopCall {
+  lookup: 'unknown' | 'pending' | 'done';
   written: boolean;
 }
 
@@ -14,6 +20,8 @@ interface HopCall {
  * context, its head written when `sendHeaders` names it. A time limit that ran out before then
  * ran out connecting (the name lookup, the TCP connect, the TLS handshake), not waiting for an
  * answer: "no answer" would send whoever reads it to a slow service instead of an unreachable one.
+ * Its sockets are told on `net.client.socket` in that context too: one that never emitted
+ * `lookup` ran out in the name lookup (dns_timeout), not in the TCP connect.
  */
 const calls = new AsyncLocalStorage<HopCall>();
 const callOf = new WeakMap<object, HopCall>();
@@ -26,6 +34,16 @@ function watchRequests(): void {
   subscribe('undici:request:create', (message) => {
     const call = calls.getStore();
     if (call !== undefined) callOf.set((message as { request: object }).request, call);
+  });
+  subscribe('net.client.socket', (message) => {
+    const call = calls.getStore();
+    if (call === undefined) return;
+    const { socket } = message as { socket: Socket };
+    if (call.lookup === 'done') return;
+    call.lookup = 'pending';
+    socket.once('lookup', () => {
+      call.lookup = 'done';
+    });
   });
   subscribe('undici:client:sendHeaders', (message) => {
     const call = callOf.get((message as { request: object }).request);
@@ -41,7 +59,9 @@ function watchRequests(): void {
  */
 export async function callAuthHop(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
   watchRequests();
-  const call: HopCall = { written: false };
+  // An address needs no lookup (the socket emits no `lookup` for one).
+  const address = isIP(new URL(url).hostname.replace(/^\[|\]$/g, '')) !== 0;
+  const call: HopCall = { lookup: address ? 'done' : 'unknown', written: false };
   const started = performance.now();
   try {
     return await calls.run(call, () =>
@@ -50,12 +70,15 @@ export async function callAuthHop(url: string, init: RequestInit, timeoutMs: num
   } catch (err) {
     if (!timedOut(err)) throw classifyFetchError(err, performance.now() - started);
     const within = `within ${timeoutMs / 1000} s`;
-    throw call.written
-      ? new Failure('http_response_timeout', `no answer ${within}`, { stage: 'sent' })
-      : new Failure(
-          'connection_timeout',
-          `no connection ${within} (the name lookup, the TCP connect or the TLS handshake did not finish)`,
-        );
+    if (call.written) throw new Failure('http_response_timeout', `no answer ${within}`, { stage: 'sent' });
+    if (call.lookup === 'pending')
+      throw new Failure('dns_timeout', `the name lookup did not finish ${within}`);
+    throw new Failure(
+      'connection_timeout',
+      call.lookup === 'done'
+        ? `no connection ${within} (the TCP connect or the TLS handshake did not finish)`
+        : `no connection ${within} (the name lookup, the TCP connect or the TLS handshake did not finish)`,
+    );
   }
 }
 

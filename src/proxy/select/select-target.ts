@@ -56,11 +56,18 @@ export function selectTarget(
       retryAfter: retryAfter(nextChance(upstream, now)),
     });
   }
-  if (upstream.pending.count >= upstream.config.pool.maxPending && target.pool.full(target.active.count)) {
+  const { maxPending } = upstream.config.pool;
+  if (upstream.pending.count >= maxPending && target.pool.full(target.active.count)) {
     if (circuit.probe) upstream.circuit.releaseProbe();
+    const waiting =
+      maxPending === 0
+        ? 'none may wait for one'
+        : upstream.pending.count === 1
+          ? '1 request already waits for one'
+          : `${upstream.pending.count} requests already wait for one`;
     return new Failure(
       'connection_limit_reached',
-      `${upstream.pending.count} requests already wait for a connection to "${upstream.name}"`,
+      `every connection to "${upstream.name}" is busy and ${waiting} (pool.max_pending: ${maxPending})`,
       { retryAfter: 1 },
     );
   }

@@ -151,7 +151,7 @@ export class RequestHold {
    */
   deadlinePassed(deadline: Failure): Failure {
     const waiting = this.#waiting;
-    if (waiting === undefined || deadline.type === 'client_deadline') return deadline;
+    if (waiting === undefined || deadline.clientsOwn) return deadline;
     this.cancel();
     const total = this.#upstream.config.timeouts.total;
     return this.#unavailable(

@@ -23,7 +23,8 @@ interface AttemptReach {
  * client slow to upload is the client's 408, not an upstream's 504) to the end of the response
  * body. The client's own deadline runs from when its request arrived, as the client counts it:
  * what the gateway spent before the first attempt (an auth hop, a shared rate limit) is spent of
- * it too. It ends the request as `client_deadline`: it says nothing of the target.
+ * it too. It ends the request as `client_deadline` (`client_deadline_connecting` while no
+ * connection had taken the request): it says nothing of the target.
  *
  * A deadline the config sets waits in the line of those of its length (deadline-line.ts): no
  * timer made and cleared per request; one a client chose (rare, of any length) has its own.
@@ -179,12 +180,13 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
     // Queued for a connection while every one of the pool was in use: the gateway's own bound,
     // answered as pool.queue_timeout answers it. Neither the target (it has not seen the request)
     // nor the client (a streamed body is not read while the request waits) kept it.
-    if (attempt?.waitingFor === 'busy' && !this.#byClient)
-      return new Failure(
-        'connection_limit_reached',
-        `no connection to the upstream freed up within the ${this.#name}: every one its pool may open was in use`,
-        { retryAfter: 1, stage: reached },
-      );
+    // A client's own deadline there is its own, which sent nothing either.
+    if (attempt?.waitingFor === 'busy') {
+      const details = `no connection to the upstream freed up within the ${this.#name}: every one its pool may open was in use`;
+      return this.#byClient
+        ? new Failure('client_deadline_connecting', details, { stage: reached })
+        : new Failure('connection_limit_reached', details, { retryAfter: 1, stage: reached });
+    }
     // Still waiting for the client's own body: the client was too slow, not the upstream.
     if (clientUploading && !this.#byClient)
       return new Failure(
@@ -202,11 +204,14 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
         { stage: reached },
       );
     // No connection had the request: it was never written, so no head was waited for. What ran
-    // out is the connect, as timeouts.connect's own failure says (a full pool's queue wait is above).
-    if (attempt?.waitingFor === 'connect' && !this.#byClient)
-      return new Failure('connection_timeout', `no connection made within the ${this.#name}`, {
-        stage: reached,
-      });
+    // out is the connect, as timeouts.connect's own failure says (a full pool's queue wait is above);
+    // a client's own deadline, its own (client_deadline_connecting: nothing was sent).
+    if (attempt?.waitingFor === 'connect')
+      return new Failure(
+        this.#byClient ? 'client_deadline_connecting' : 'connection_timeout',
+        `no connection made within the ${this.#name}`,
+        { stage: reached },
+      );
     if (reached === 'body_streaming')
       return new Failure(
         this.#byClient ? 'client_deadline' : 'connection_read_timeout',

@@ -12,7 +12,9 @@ const lookupFailed = (code: string) =>
   classifyConnectError(Object.assign(new Error(`getaddrinfo ${code} api.internal`), { code }), 'dns', 12);
 
 test('a lookup names the rcode the resolver said, and none it did not', () => {
-  assert.deepEqual(lookupFailed('ENOTFOUND').params, { rcode: 'NXDOMAIN' });
+  // Node's ENOTFOUND is getaddrinfo's EAI_NONAME and EAI_NODATA alike: NXDOMAIN or no data
+  // (test/upstream/connections/system-resolver.test.ts shows both against a real server).
+  assert.deepEqual(lookupFailed('ENOTFOUND').params, {});
   assert.deepEqual(lookupFailed('ENODATA').params, { rcode: 'NOERROR' });
   const again = lookupFailed('EAI_AGAIN');
   assert.equal(again.type, 'dns_error');

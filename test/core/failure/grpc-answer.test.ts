@@ -41,6 +41,7 @@ const EXPECTED: Record<FailureType, number> = {
   http_response_transfer_coding: 14,
   destination_unavailable: 14,
   connection_limit_reached: 14,
+  proxy_resources_exhausted: 14,
   proxy_internal_response: 14,
   only_if_cached: 14,
   http_request_denied: 8,
@@ -50,6 +51,7 @@ const EXPECTED: Record<FailureType, number> = {
   misdirected_request: 2,
   client_closed: 1,
   client_deadline: 4,
+  client_deadline_connecting: 4,
   client_header_list_size: 8,
   proxy_internal_error: 13,
 };

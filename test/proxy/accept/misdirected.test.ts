@@ -24,10 +24,15 @@ interface Answer {
 }
 
 /** One HTTP/1.1 request on a TLS connection of its own, with this SNI (none for undefined) and Host. */
-function overHttp1(port: number, servername: string | undefined, host: string): Promise<Answer> {
+function overHttp1(
+  port: number,
+  servername: string | undefined,
+  host: string,
+  accept = 'text/plain',
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ port, host: '127.0.0.1', servername, rejectUnauthorized: false }, () => {
-      socket.write(`GET /where HTTP/1.1\r\nHost: ${host}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n`);
+      socket.write(`GET /where HTTP/1.1\r\nHost: ${host}\r\nAccept: ${accept}\r\nConnection: close\r\n\r\n`);
     });
     let text = '';
     socket.setEncoding('utf8');
@@ -135,6 +140,19 @@ upstreams:
     // A trailing dot names the same host: it is no way around the certificate's name.
     assertMisdirected(await overHttp1(strict, 'api.example.com', 'www.example.com.'), 'api.example.com');
     assert.equal(app.received.length, before, 'the upstream received nothing');
+  });
+
+  // RFC 9110 §15.5.20: the client MAY retry it on another connection, as the advice says.
+  test('its problem body calls it retryable, on a new connection, as its advice does', async () => {
+    const answer = await overHttp1(strict, 'api.example.com', 'www.example.com', 'application/problem+json');
+    assert.equal(answer.status, 421);
+    const problem = JSON.parse(answer.body);
+    assert.equal(problem.error, 'misdirected_request');
+    assert.equal(problem.retryable, true);
+    assert.equal(
+      problem.advice,
+      'Send the request again on a new connection, whose TLS server name (SNI) is its host.',
+    );
   });
 
   test('HTTP/2: 421 on the coalesced stream, nothing forwarded', async () => {

@@ -82,7 +82,7 @@ test('a JWKS endpoint no connection reaches is the hop’s 504 connection_timeou
       unaccepting,
       'jwks-unaccepting',
       'connection_timeout',
-      'no connection within 5 s \\(the name lookup, the TCP connect or the TLS handshake did not finish\\)',
+      'no connection within 5 s \\(the TCP connect or the TLS handshake did not finish\\)',
       504,
     );
   } finally {

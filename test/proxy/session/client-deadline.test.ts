@@ -11,6 +11,7 @@ import http2, { type IncomingHttpHeaders } from 'node:http2';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
+import { startUnaccepting } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -85,6 +86,33 @@ function call(session: http2.ClientHttp2Session, headers: Record<string, string>
   });
 }
 
+/**
+ * A gateway (HTTP/2 listener) whose h2c upstream `name` at `url` one failure ejects and opens the
+ * circuit of, and a session to it: what the client's own deadline must do neither to.
+ */
+async function strictGateway(name: string, url: string, extra = '') {
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - upstream: ${name}
+upstreams:
+  ${name}:
+    protocol: h2c
+    targets: [{ url: "${url}" }]
+    retries: { attempts: 1 }
+${extra}    outlier_detection: { consecutive_failures: 1, base_ejection_time: 30s }
+    circuit_breaker: { consecutive_failures: 1, open_time: 30s }
+`,
+      {},
+      'http2: true',
+    ),
+  );
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  return { gw, session };
+}
+
 test("twenty calls cut by the client's own grpc-timeout: DEADLINE_EXCEEDED, logged as the client's deadline, the target kept and the circuit closed", async () => {
   const service = await keep(startSlowishService());
   const gw = await keep(
@@ -113,17 +141,23 @@ upstreams:
       assert.equal(r.headers[':status'], 200, `call ${i}`);
       assert.equal(r.headers['grpc-status'], '4', `call ${i}: DEADLINE_EXCEEDED`);
       const ms = timeout === '0m' ? 0 : 1;
-      // On the wire, the registered RFC 9209 type; the details say whose deadline it was.
-      assert.equal(
-        r.headers['proxy-status'],
-        `edge-1; error=http_response_timeout; details="no response head within the client's grpc-timeout of ${ms} ms"; next-hop="orders"`,
-      );
-      assert.match(String(r.headers['grpc-message']), /^client_deadline: /);
       const line = await gw.logFor(`deadline-${i}`);
       assert.equal(line.status, 504);
       assert.equal(line.grpc_status, 4);
-      assert.equal(line.error, 'client_deadline');
-      assert.equal(line.details, `no response head within the client's grpc-timeout of ${ms} ms`);
+      // A millisecond may pass while the upstream connection is still being opened (the first
+      // call's): nothing was sent then, and the wire says the connect's type.
+      const connecting = line.error === 'client_deadline_connecting';
+      const [type, details] = connecting
+        ? ['connection_timeout', `no connection made within the client's grpc-timeout of ${ms} ms`]
+        : ['http_response_timeout', `no response head within the client's grpc-timeout of ${ms} ms`];
+      if (!connecting) assert.equal(line.error, 'client_deadline');
+      assert.equal(line.details, details);
+      // On the wire, the registered RFC 9209 type; the details say whose deadline it was.
+      assert.equal(
+        r.headers['proxy-status'],
+        `edge-1; error=${type}; details="${details}"; next-hop="orders"`,
+      );
+      assert.match(String(r.headers['grpc-message']), new RegExp(`^${line.error}: `));
     }
     assert.deepEqual(
       gw.logs.filter((l) => l.msg === 'target ejected'),
@@ -154,25 +188,7 @@ test("the client's deadline passing mid-body cuts the stream, logged as the clie
       stream.write(message);
     }),
   );
-  const gw = await keep(
-    startTestGateway(
-      `name: edge-1
-routes:
-  - upstream: stalling
-upstreams:
-  stalling:
-    protocol: h2c
-    targets: [{ url: "${stalling.url}" }]
-    retries: { attempts: 1 }
-    outlier_detection: { consecutive_failures: 1, base_ejection_time: 30s }
-    circuit_breaker: { consecutive_failures: 1, open_time: 30s }
-`,
-      {},
-      'http2: true',
-    ),
-  );
-  const session = http2.connect(gw.url);
-  session.on('error', () => {});
+  const { gw, session } = await strictGateway('stalling', stalling.url);
   try {
     const r = await call(session, { 'grpc-timeout': '200m', 'x-request-id': 'mid-body' });
     assert.equal(r.headers[':status'], 200, "the upstream's head went downstream");
@@ -188,6 +204,28 @@ upstreams:
       [],
     );
     const upstream = gw.gateway.runtime().upstreams.get('stalling');
+    assert.equal(upstream?.circuit.stateAt(performance.now()), 'closed');
+    assert.equal(upstream?.targets[0].isEjected(performance.now()), false);
+  } finally {
+    session.destroy();
+  }
+});
+
+test("the client's deadline passing while the upstream connect is still under way: nothing was sent, so Proxy-Status says connection_timeout, and the target is not judged", async () => {
+  const unaccepting = await keep(startUnaccepting());
+  const { gw, session } = await strictGateway('orders', unaccepting.url, '    timeouts: { connect: 30s }\n');
+  try {
+    const r = await call(session, { 'grpc-timeout': '200m', 'x-request-id': 'connecting' });
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.headers['grpc-status'], '4', 'DEADLINE_EXCEEDED');
+    assert.equal(
+      r.headers['proxy-status'],
+      `edge-1; error=connection_timeout; details="no connection made within the client's grpc-timeout of 200 ms"; next-hop="orders"`,
+    );
+    const line = await gw.logFor('connecting');
+    assert.equal(line.error, 'client_deadline_connecting');
+    assert.equal(line.stage, 'not_sent');
+    const upstream = gw.gateway.runtime().upstreams.get('orders');
     assert.equal(upstream?.circuit.stateAt(performance.now()), 'closed');
     assert.equal(upstream?.targets[0].isEjected(performance.now()), false);
   } finally {

@@ -1077,7 +1077,7 @@ upstreams:
     assert.equal(third.status, 503);
     assert.equal(
       third.headers['proxy-status'],
-      'edge-1; error=connection_limit_reached; details="0 requests already wait for a connection to \\"app\\""; next-hop="app"',
+      'edge-1; error=connection_limit_reached; details="every connection to \\"app\\" is busy and none may wait for one (pool.max_pending: 0)"; next-hop="app"',
     );
     assert.equal(third.headers['retry-after'], '1');
     release();

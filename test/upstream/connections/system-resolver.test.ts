@@ -1,0 +1,68 @@
+/**
+ * What the system resolver (getaddrinfo, which the connector and fetch use) says of a name, told
+ * for what it is, against a real DNS server: the test's own on 127.0.0.1:53, named by the
+ * resolv.conf of a mount and network namespace of the test's own (root: `unshare -mn`, as CI
+ * runs). Node gives ENOTFOUND for a name that does not exist (NXDOMAIN) and for one that exists
+ * without address records (NOERROR, no data) alike: Proxy-Status claims no rcode for it. A JWKS
+ * endpoint whose name is never answered is the auth hop's dns_timeout, not a connect timeout.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const FIXTURE = join(import.meta.dirname, 'fixtures/own-resolver.ts');
+
+/** Runs `command` with /etc/resolv.conf naming 127.0.0.1 only (no retries, 8 s per question: longer than a JWKS fetch's 5 s), loopback up. */
+function withOwnResolver(command: string): { status: number | null; stdout: string; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-resolv-'));
+  try {
+    const conf = join(dir, 'resolv.conf');
+    writeFileSync(conf, 'nameserver 127.0.0.1\noptions timeout:8 attempts:1\n');
+    const setup = `ip link set lo up && mount --bind "${conf}" /etc/resolv.conf`;
+    const run = spawnSync('unshare', ['-mn', 'sh', '-c', `${setup} && ${command}`], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const can = withOwnResolver('true');
+const skip =
+  can.status === 0
+    ? false
+    : `needs a mount and network namespace of its own (unshare -mn, as root): ${can.stderr.trim()}`;
+
+test('a name that does not exist and one without address records are both ENOTFOUND: 502 dns_error, no rcode claimed', {
+  skip,
+}, () => {
+  const run = withOwnResolver(`exec "${process.execPath}" "${FIXTURE}" /nx /nodata`);
+  assert.equal(run.status, 0, run.stderr);
+  const answers = JSON.parse(run.stdout);
+  for (const name of ['nx', 'nodata']) {
+    assert.equal(answers[`/${name}`].status, 502, name);
+    assert.match(
+      answers[`/${name}`].proxyStatus,
+      new RegExp(
+        `^edge-1; error=dns_error; details="name does not resolve: no such name, or no address records for it \\(ENOTFOUND\\) after [\\d.]+ ms"; next-hop="${name}"$`,
+      ),
+    );
+  }
+});
+
+test('a JWKS endpoint whose name lookup never ends is the hop’s 504 dns_timeout, not a connect timeout', {
+  skip,
+}, () => {
+  const run = withOwnResolver(`exec "${process.execPath}" "${FIXTURE}" /jwt`);
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout)['/jwt'], {
+    status: 504,
+    proxyStatus:
+      'edge-1; error=dns_timeout; details="the JWKS endpoint: the name lookup did not finish within 5 s"; next-hop="auth:hang.test"',
+  });
+});
