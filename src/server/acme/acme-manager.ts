@@ -8,6 +8,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import { AcmeClient, contactFor, sameContact } from './acme-client.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
+import { AcmeUnreachable } from './acme-http.ts';
 import { type ChallengeSolver, orderCertificate } from './acme-order.ts';
 import { AcmeProblem, problemLabel } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
@@ -340,14 +341,7 @@ export class AcmeManager {
         return;
       }
       managed.failures++;
-      const problem =
-        err instanceof AcmeProblem
-          ? err
-          : new AcmeProblem(
-              'candor:unreachable',
-              `the ACME server could not be reached: ${(err as Error).message}`,
-              0,
-            );
+      const problem = problemOf(err);
       managed.lastError = { type: problem.type, detail: problem.detail, at: new Date().toISOString() };
       try {
         this.#store.setLastError(name, managed.lastError);
@@ -479,7 +473,17 @@ export class AcmeManager {
       pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       this.#store.saveAccountKey(directory, pem);
     }
-    const key: KeyObject = createPrivateKey(pem);
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(pem);
+    } catch (err) {
+      // Not replaced by a new one: the CA's account (and what it ordered) is this key's.
+      throw new AcmeProblem(
+        'candor:account-key',
+        `${this.#store.accountKeyFile(directory)}: the stored ACME account key cannot be used (${(err as Error).message}); restore it, or move it away for a new account to be made`,
+        0,
+      );
+    }
     const ca = this.#config.ca === undefined ? undefined : readFileSync(this.#config.ca, 'utf8');
     this.#client = new AcmeClient(directory, key, { ca, timeoutMs: 30_000, signal: this.#stopping.signal });
     return this.#client;
@@ -522,4 +526,17 @@ export class AcmeManager {
           'certificate EXPIRED and still served: clients refuse it; see last_error and candor diagnose --acme',
         );
   }
+}
+
+/**
+ * A failed order's problem as the log, /status and the metrics tell it: the CA's own document;
+ * the transport's failure (`candor:unreachable`); else this gateway's (`candor:internal`: its
+ * storage, say), never told as the CA's being out of reach.
+ */
+function problemOf(err: unknown): AcmeProblem {
+  if (err instanceof AcmeProblem) return err;
+  const message = (err as Error).message;
+  return err instanceof AcmeUnreachable
+    ? new AcmeProblem('candor:unreachable', `the ACME server could not be reached: ${message}`, 0)
+    : new AcmeProblem('candor:internal', `this gateway failed the order: ${message}`, 0);
 }

@@ -30,11 +30,11 @@ export class AcmeStore {
   }
 
   accountKey(directory: string): string | undefined {
-    return this.#read(this.#accountPath(directory));
+    return this.#read(this.accountKeyFile(directory));
   }
 
   saveAccountKey(directory: string, pem: string): void {
-    this.#write(this.#accountPath(directory), pem);
+    this.#write(this.accountKeyFile(directory), pem);
   }
 
   /**
@@ -42,7 +42,7 @@ export class AcmeStore {
    * when never recorded (or unreadable: then it is looked at again, which costs one request).
    */
   accountContact(directory: string): string[] | undefined {
-    const text = this.#read(this.#accountPath(directory).replace(/\.key$/, '.contact'));
+    const text = this.#read(this.accountKeyFile(directory).replace(/\.key$/, '.contact'));
     try {
       const contact = text === undefined ? undefined : JSON.parse(text);
       return Array.isArray(contact) && contact.every((c) => typeof c === 'string') ? contact : undefined;
@@ -52,7 +52,7 @@ export class AcmeStore {
   }
 
   saveAccountContact(directory: string, contact: readonly string[]): void {
-    this.#write(this.#accountPath(directory).replace(/\.key$/, '.contact'), JSON.stringify(contact));
+    this.#write(this.accountKeyFile(directory).replace(/\.key$/, '.contact'), JSON.stringify(contact));
   }
 
   /**
@@ -114,7 +114,8 @@ export class AcmeStore {
     this.#set(join(this.root, 'challenges/tls-alpn-01', `${safeName(name)}.pem`), pem);
   }
 
-  #accountPath(directory: string): string {
+  /** Where the account key of `directory` is kept (one per directory: accounts are the CA's). */
+  accountKeyFile(directory: string): string {
     const id = createHash('sha256').update(directory).digest('hex').slice(0, 16);
     return join(this.root, 'accounts', `${id}.key`);
   }

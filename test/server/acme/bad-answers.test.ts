@@ -131,3 +131,28 @@ test("a renewal whose chain is not for the request's key keeps the valid certifi
     await run.close();
   }
 });
+
+test('an order the CA answers with no ACME order (an HTML page) is its bad answer, not "the ACME server could not be reached"', {
+  timeout: 30_000,
+}, async () => {
+  const run = await orderingFrom({ newOrder: { status: 201, body: '<html>hello</html>' } }, 'page.shop.test');
+  try {
+    await waitUntil('the order failed', () => failed(run.gw));
+    const [cert] = run.gw.gateway.status().certificates ?? [];
+    assert.equal(cert.last_error?.type, 'candor:bad-answer');
+    assert.match(
+      cert.last_error?.detail ?? '',
+      /^https:\/\/localhost:\d+\/order answered 201 with no ACME order$/,
+    );
+    const all = samples((await run.gw.gateway.metrics.exposition()).text);
+    assert.equal(
+      sampleValue(all, 'candor_acme_order_failures', {
+        name: 'page.shop.test',
+        error_type: 'candor:bad-answer',
+      }),
+      1,
+    );
+  } finally {
+    await run.close();
+  }
+});
