@@ -118,12 +118,15 @@ export class AcmeManager {
     // or was removed, or was never recorded): brought up to date now, not at the next order,
     // which may be weeks away. One request to the CA then; none at a start that changed nothing.
     const { directory, email } = this.#config;
-    const told = this.#store.accountContact(directory);
-    if (
-      this.#store.accountKey(directory) !== undefined &&
-      (told === undefined || !sameContact(told, contactFor(email)))
-    )
-      void this.#account();
+    let held = false;
+    let told: string[] | undefined;
+    try {
+      held = this.#store.accountKey(directory) !== undefined;
+      told = this.#store.accountContact(directory);
+    } catch {
+      // Unreadable: the first order fails on it, naming the file (#clientOf), and the gateway serves on.
+    }
+    if (held && (told === undefined || !sameContact(told, contactFor(email)))) void this.#account();
     const now = Date.now();
     for (const managed of this.#managed.values()) {
       this.#readStored(managed);
@@ -467,7 +470,20 @@ export class AcmeManager {
   #clientOf(): AcmeClient {
     if (this.#client) return this.#client;
     const directory = this.#config.directory;
-    let pem = this.#store.accountKey(directory);
+    // An unreadable or damaged key is not replaced by a new one: the CA's account (and what it
+    // ordered) is this key's. The order fails naming the file.
+    const unusable = (err: unknown) =>
+      new AcmeProblem(
+        'candor:account-key',
+        `${this.#store.accountKeyFile(directory)}: the stored ACME account key cannot be used (${(err as Error).message}); restore it, or move it away for a new account to be made`,
+        0,
+      );
+    let pem: string | undefined;
+    try {
+      pem = this.#store.accountKey(directory);
+    } catch (err) {
+      throw unusable(err);
+    }
     if (pem === undefined) {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -477,12 +493,7 @@ export class AcmeManager {
     try {
       key = createPrivateKey(pem);
     } catch (err) {
-      // Not replaced by a new one: the CA's account (and what it ordered) is this key's.
-      throw new AcmeProblem(
-        'candor:account-key',
-        `${this.#store.accountKeyFile(directory)}: the stored ACME account key cannot be used (${(err as Error).message}); restore it, or move it away for a new account to be made`,
-        0,
-      );
+      throw unusable(err);
     }
     const ca = this.#config.ca === undefined ? undefined : readFileSync(this.#config.ca, 'utf8');
     this.#client = new AcmeClient(directory, key, { ca, timeoutMs: 30_000, signal: this.#stopping.signal });

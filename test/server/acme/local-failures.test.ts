@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { AcmeStore } from '../../../src/server/acme/acme-store.ts';
 import { startFakeAcmeCa } from '../../helpers/fake-acme-ca.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startPebble } from '../../helpers/pebble.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -68,6 +69,44 @@ test('an account key in the store that cannot be used is told with its file, not
   } finally {
     await gw.close();
     await ca.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an account key that cannot be read does not stop the gateway: it serves, and the order fails naming the file', {
+  timeout: 30_000,
+}, async () => {
+  const ca = await startFakeAcmeCa({});
+  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-local-'));
+  const store = join(dir, 'acme');
+  const keyFile = new AcmeStore(store).accountKeyFile(ca.directory);
+  // A folder where the key is (as a file of another owner is to a gateway not run as root).
+  mkdirSync(keyFile, { recursive: true });
+  const upstream = await listenOnLoopback((_req, res) => res.end('app\n'));
+  const ports = { http: await freePort(), tls: await freePort() };
+  // Before, the start threw a bare "EISDIR: illegal operation on a directory, read" (no file
+  // named), its listeners left open.
+  const gw = await startGatewayFromText(
+    config('unread.shop.test', ports, ca.directory, testCertificates().caPath, store).replace(
+      'http://127.0.0.1:9',
+      upstream.url,
+    ),
+  );
+  try {
+    const answer = await fetch(`http://127.0.0.1:${ports.http}/`);
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), 'app\n');
+    await waitUntil('the order failed', () => lastError(gw) !== undefined);
+    const error = lastError(gw);
+    assert.equal(error?.type, 'candor:account-key');
+    assert.ok(
+      error?.detail.startsWith(`${keyFile}: the stored ACME account key cannot be used (EISDIR`),
+      error?.detail,
+    );
+  } finally {
+    await gw.close();
+    await ca.close();
+    await upstream.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
