@@ -114,6 +114,8 @@ export class AcmeManager {
   /** Reads what the store holds and plans every name; orders run in the background. */
   start(): void {
     this.#store.open();
+    // No order of this gateway is under way yet: whatever challenge the store holds is stale.
+    this.#store.clearChallenges();
     // An account made before, whose contact the CA was last told is not acme.email's (it changed,
     // or was removed, or was never recorded): brought up to date now, not at the next order,
     // which may be weeks away. One request to the CA then; none at a start that changed nothing.

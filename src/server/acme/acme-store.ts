@@ -29,6 +29,17 @@ export class AcmeStore {
     chmodSync(this.root, 0o700);
   }
 
+  /**
+   * Takes away every challenge an order left behind when it did not end (a crash, a kill): only
+   * the tokens of orders under way are answered, never one of a validation long over.
+   */
+  clearChallenges(): void {
+    for (const dir of ['challenges/http-01', 'challenges/tls-alpn-01']) {
+      rmSync(join(this.root, dir), { recursive: true, force: true });
+      mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
+    }
+  }
+
   accountKey(directory: string): string | undefined {
     return this.#read(this.accountKeyFile(directory));
   }

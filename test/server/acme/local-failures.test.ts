@@ -134,3 +134,33 @@ test('a certificate issued that the store cannot keep is the gateway’s own fai
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a challenge an order left behind (a crash mid-validation) is not answered after a restart', {
+  timeout: 30_000,
+}, async () => {
+  const ca = await startFakeAcmeCa({});
+  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-local-'));
+  const store = new AcmeStore(join(dir, 'acme'));
+  store.open();
+  store.setHttpChallenge('left-behind', 'left-behind.thumbprint');
+  const upstream = await listenOnLoopback((req, res) => res.end(`app saw ${req.url}\n`));
+  const ports = { http: await freePort(), tls: await freePort() };
+  const gw = await startGatewayFromText(
+    config('stale.shop.test', ports, ca.directory, testCertificates().caPath, store.root).replace(
+      'http://127.0.0.1:9',
+      upstream.url,
+    ),
+  );
+  try {
+    // Before, it was answered 200 with the old key authorization, for good.
+    const answer = await fetch(`http://127.0.0.1:${ports.http}/.well-known/acme-challenge/left-behind`);
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), 'app saw /.well-known/acme-challenge/left-behind\n');
+    assert.equal(store.httpChallenge('left-behind'), undefined);
+  } finally {
+    await gw.close();
+    await ca.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
