@@ -331,6 +331,7 @@ export class AcmeManager {
       );
       this.#owner.issued(name);
       this.#owner.ordered({ name, result: 'ok', errorType: '', failures: 0 });
+      this.#warnRenewingAtOnce(managed);
       this.#plan(managed, this.#renewalOf(managed));
       void this.#askRenewalInfo(managed);
     } catch (err) {
@@ -528,6 +529,24 @@ export class AcmeManager {
         }
       },
     };
+  }
+
+  /**
+   * A renew_before not shorter than what the CA issues makes every new certificate due at once:
+   * renewed every hour (MIN_RENEWAL_GAP_MS), an order the CA counts each time. Said, not silent.
+   */
+  #warnRenewingAtOnce(managed: Managed): void {
+    const { renewBefore } = this.#config;
+    const lifetime = (managed.notAfter ?? 0) - (managed.notBefore ?? 0);
+    if (renewBefore === undefined || renewBefore < lifetime) return;
+    this.#logger.warn(
+      {
+        acme: managed.name,
+        renew_before_s: Math.round(renewBefore / 1000),
+        lifetime_s: Math.round(lifetime / 1000),
+      },
+      "acme.renew_before is not shorter than the certificate's lifetime: it is renewed every hour, each an order the CA counts (Let's Encrypt allows 5 of one name a week); set it below the lifetime",
+    );
   }
 
   #warnExpired(): void {
