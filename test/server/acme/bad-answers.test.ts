@@ -82,6 +82,15 @@ test('a chain from the CA that is not a certificate is a failed order, not "cert
     const line = run.gw.logs.find((l) => l.msg === 'certificate order failed');
     assert.equal(line?.acme_error, 'candor:bad-certificate');
     assert.equal(run.gw.logs.filter((l) => l.msg === 'certificate issued').length, 0);
+    // No certificate for the name: its handshake fails with an alert, nothing made up is served.
+    const refused = await new Promise<Error>((resolve, reject) => {
+      const socket = tls.connect(
+        { host: '127.0.0.1', port: run.tlsPort, servername: 'first.shop.test', rejectUnauthorized: false },
+        () => reject(new Error(`a handshake served ${socket.getPeerCertificate().subject?.CN}`)),
+      );
+      socket.on('error', resolve);
+    });
+    assert.match(refused.message, /alert handshake failure.*SSL alert number 40/s);
     const all = samples((await run.gw.gateway.metrics.exposition()).text);
     assert.equal(sampleValue(all, 'candor_acme_orders_total', { name: 'first.shop.test', result: 'ok' }), 0);
     assert.equal(
