@@ -69,20 +69,27 @@ export class AcmeStore {
   /**
    * The name's stored chain and key; undefined when there is none. Throws, naming the folder,
    * when they cannot serve (a chain or key that does not parse, a key that is not the
-   * certificate's): damaged on disk or put there by hand, they would fail every handshake.
+   * certificate's, a certificate that does not name `name`): damaged on disk or put there by hand, they would fail every handshake.
    */
   certificate(name: string): { chain: string; key: string } | undefined {
     const dir = join(this.root, 'certificates', safeName(name));
     const chain = this.#read(join(dir, 'chain.pem'));
     const key = this.#read(join(dir, 'key.pem'));
     if (chain === undefined || key === undefined) return undefined;
+    let leaf: X509Certificate;
     let matches: boolean;
     try {
-      matches = new X509Certificate(chain).checkPrivateKey(createPrivateKey(key));
+      leaf = new X509Certificate(chain);
+      matches = leaf.checkPrivateKey(createPrivateKey(key));
     } catch (error) {
       throw new Error(`${dir}: the stored certificate or key cannot be read: ${(error as Error).message}`);
     }
     if (!matches) throw new Error(`${dir}: key.pem is not the key of chain.pem's certificate`);
+    // Served by SNI for `name`: one of another name (copied in by hand) fails every client's check.
+    if (leaf.checkHost(name, { wildcards: false }) === undefined)
+      throw new Error(
+        `${dir}: chain.pem's certificate does not name ${name} (it names ${leaf.subjectAltName ?? leaf.subject})`,
+      );
     return { chain, key };
   }
 
