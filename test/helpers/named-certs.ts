@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ExecFileSyncOptions, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CertificateFiles, testCertificates } from '../../src/kits/fault-kit/tls-certs.ts';
 
@@ -42,6 +42,71 @@ export function certificateFor(names: readonly string[]): CertificateFiles {
       `${name}.pem`,
     ],
     { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const certPath = join(dir, `${name}.pem`);
+  const keyPath = join(dir, `${name}.key`);
+  return { certPath, keyPath, cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+}
+
+/**
+ * As certificateFor, but one that ended long ago (valid for one day of 2020, as the kit's
+ * `expired`, which names only localhost): for a stored certificate of these names past not_after.
+ */
+export function expiredCertificateFor(names: readonly string[]): CertificateFiles {
+  const { dir } = testCertificates();
+  const name = `expired-${process.pid}-${++made}`;
+  const options: ExecFileSyncOptions = { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] };
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-config',
+      'openssl.cnf',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      `/CN=${names[0]}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    ],
+    options,
+  );
+  writeFileSync(
+    join(dir, `${name}.ext`),
+    `[names]\nsubjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\nextendedKeyUsage=serverAuth\n`,
+  );
+  execFileSync(
+    'openssl',
+    [
+      'ca',
+      '-config',
+      'openssl.cnf',
+      '-batch',
+      '-notext',
+      '-cert',
+      'ca.pem',
+      '-keyfile',
+      'ca.key',
+      '-startdate',
+      '20200101000000Z',
+      '-enddate',
+      '20200102000000Z',
+      '-extfile',
+      `${name}.ext`,
+      '-extensions',
+      'names',
+      '-in',
+      `${name}.csr`,
+      '-out',
+      `${name}.pem`,
+    ],
+    options,
   );
   const certPath = join(dir, `${name}.pem`);
   const keyPath = join(dir, `${name}.key`);

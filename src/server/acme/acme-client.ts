@@ -132,15 +132,15 @@ export class AcmeClient {
     if (answer.status !== 201) throw refusal(answer);
     const url = header(answer, 'location');
     if (!url) throw new AcmeProblem('candor:order', 'the new order came without its URL', answer.status);
-    return { ...(parseJson(answer) as Omit<AcmeOrder, 'url'>), url };
+    return { ...checked(parseJson(answer), isOrder, newOrder, answer.status), url };
   }
 
   async order(url: string): Promise<AcmeOrder> {
-    return { ...(await this.read<Omit<AcmeOrder, 'url'>>(url)), url };
+    return { ...checked(await this.read<Omit<AcmeOrder, 'url'>>(url), isOrder, url, 200), url };
   }
 
-  authorization(url: string): Promise<AcmeAuthorization> {
-    return this.read<AcmeAuthorization>(url);
+  async authorization(url: string): Promise<AcmeAuthorization> {
+    return checked(await this.read<AcmeAuthorization>(url), isAuthorization, url, 200);
   }
 
   /** Tells the CA the challenge is ready to be validated (an empty object, RFC 8555 §7.5.1). */
@@ -153,7 +153,7 @@ export class AcmeClient {
   async finalize(order: AcmeOrder, csr: Buffer): Promise<AcmeOrder> {
     const answer = await this.#post(order.finalize, { csr: csr.toString('base64url') });
     if (answer.status !== 200) throw refusal(answer);
-    return { ...(parseJson(answer) as Omit<AcmeOrder, 'url'>), url: order.url };
+    return { ...checked(parseJson(answer), isOrder, order.finalize, answer.status), url: order.url };
   }
 
   /** The issued chain, leaf first, as PEM. */
@@ -254,6 +254,31 @@ function refusal(answer: AcmeResponse): AcmeProblem {
         ? Number(retryAfter) * 1000
         : Date.parse(retryAfter) - Date.now();
   return AcmeProblem.from(parseJson(answer), answer.status, ms > 0 ? ms : undefined);
+}
+
+/**
+ * An answer of the CA's that must be an order or an authorization, checked for the fields the
+ * order reads: anything else (an HTML page, a proxy's JSON) is told as the CA's bad answer, not
+ * as a TypeError of this gateway's.
+ */
+function checked<T>(doc: T | undefined, is: (doc: Partial<T>) => boolean, url: string, status: number): T {
+  if (typeof doc === 'object' && doc !== null && is(doc)) return doc;
+  const what = is === isOrder ? 'order' : 'authorization';
+  throw new AcmeProblem('candor:bad-answer', `${url} answered ${status} with no ACME ${what}`, status);
+}
+
+function isOrder(doc: Partial<Omit<AcmeOrder, 'url'>>): boolean {
+  return (
+    typeof doc.status === 'string' && Array.isArray(doc.authorizations) && typeof doc.finalize === 'string'
+  );
+}
+
+function isAuthorization(doc: Partial<AcmeAuthorization>): boolean {
+  return (
+    typeof doc.status === 'string' &&
+    Array.isArray(doc.challenges) &&
+    typeof doc.identifier?.value === 'string'
+  );
 }
 
 /** The account contact `acme.email` asks for: its mailto URL, none without one. */

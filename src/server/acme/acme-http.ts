@@ -16,6 +16,15 @@ export interface AcmeHttpOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The ACME server could not be reached, or its answer not read whole (refused, reset, timed out,
+ * a TLS certificate that cannot be trusted, too large): the transport's failure, told apart from
+ * the CA's problem documents and from this gateway's own failures.
+ */
+export class AcmeUnreachable extends Error {
+  override readonly name = 'AcmeUnreachable';
+}
+
 /** An answer larger than this is not an ACME server's (a chain of four certificates is about 8 KiB). */
 const MAX_BODY = 1024 * 1024;
 
@@ -31,7 +40,8 @@ export function acmeRequest(
   body?: string,
   headers: Record<string, string> = {},
 ): Promise<AcmeResponse> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve, fail) => {
+    const reject = (err: Error) => fail(new AcmeUnreachable(err.message, { cause: err }));
     const request = https.request(
       url,
       {

@@ -8,6 +8,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import { AcmeClient, contactFor, sameContact } from './acme-client.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
+import { AcmeUnreachable } from './acme-http.ts';
 import { type ChallengeSolver, orderCertificate } from './acme-order.ts';
 import { AcmeProblem, problemLabel } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
@@ -113,16 +114,21 @@ export class AcmeManager {
   /** Reads what the store holds and plans every name; orders run in the background. */
   start(): void {
     this.#store.open();
+    // No order of this gateway is under way yet: whatever challenge the store holds is stale.
+    this.#store.clearChallenges();
     // An account made before, whose contact the CA was last told is not acme.email's (it changed,
     // or was removed, or was never recorded): brought up to date now, not at the next order,
     // which may be weeks away. One request to the CA then; none at a start that changed nothing.
     const { directory, email } = this.#config;
-    const told = this.#store.accountContact(directory);
-    if (
-      this.#store.accountKey(directory) !== undefined &&
-      (told === undefined || !sameContact(told, contactFor(email)))
-    )
-      void this.#account();
+    let held = false;
+    let told: string[] | undefined;
+    try {
+      held = this.#store.accountKey(directory) !== undefined;
+      told = this.#store.accountContact(directory);
+    } catch {
+      // Unreadable: the first order fails on it, naming the file (#clientOf), and the gateway serves on.
+    }
+    if (held && (told === undefined || !sameContact(told, contactFor(email)))) void this.#account();
     const now = Date.now();
     for (const managed of this.#managed.values()) {
       this.#readStored(managed);
@@ -325,6 +331,7 @@ export class AcmeManager {
       );
       this.#owner.issued(name);
       this.#owner.ordered({ name, result: 'ok', errorType: '', failures: 0 });
+      this.#warnRenewingAtOnce(managed);
       this.#plan(managed, this.#renewalOf(managed));
       void this.#askRenewalInfo(managed);
     } catch (err) {
@@ -340,14 +347,7 @@ export class AcmeManager {
         return;
       }
       managed.failures++;
-      const problem =
-        err instanceof AcmeProblem
-          ? err
-          : new AcmeProblem(
-              'candor:unreachable',
-              `the ACME server could not be reached: ${(err as Error).message}`,
-              0,
-            );
+      const problem = problemOf(err);
       managed.lastError = { type: problem.type, detail: problem.detail, at: new Date().toISOString() };
       try {
         this.#store.setLastError(name, managed.lastError);
@@ -473,13 +473,31 @@ export class AcmeManager {
   #clientOf(): AcmeClient {
     if (this.#client) return this.#client;
     const directory = this.#config.directory;
-    let pem = this.#store.accountKey(directory);
+    // An unreadable or damaged key is not replaced by a new one: the CA's account (and what it
+    // ordered) is this key's. The order fails naming the file.
+    const unusable = (err: unknown) =>
+      new AcmeProblem(
+        'candor:account-key',
+        `${this.#store.accountKeyFile(directory)}: the stored ACME account key cannot be used (${(err as Error).message}); restore it, or move it away for a new account to be made`,
+        0,
+      );
+    let pem: string | undefined;
+    try {
+      pem = this.#store.accountKey(directory);
+    } catch (err) {
+      throw unusable(err);
+    }
     if (pem === undefined) {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       this.#store.saveAccountKey(directory, pem);
     }
-    const key: KeyObject = createPrivateKey(pem);
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(pem);
+    } catch (err) {
+      throw unusable(err);
+    }
     const ca = this.#config.ca === undefined ? undefined : readFileSync(this.#config.ca, 'utf8');
     this.#client = new AcmeClient(directory, key, { ca, timeoutMs: 30_000, signal: this.#stopping.signal });
     return this.#client;
@@ -513,6 +531,24 @@ export class AcmeManager {
     };
   }
 
+  /**
+   * A renew_before not shorter than what the CA issues makes every new certificate due at once:
+   * renewed every hour (MIN_RENEWAL_GAP_MS), an order the CA counts each time. Said, not silent.
+   */
+  #warnRenewingAtOnce(managed: Managed): void {
+    const { renewBefore } = this.#config;
+    const lifetime = (managed.notAfter ?? 0) - (managed.notBefore ?? 0);
+    if (renewBefore === undefined || renewBefore < lifetime) return;
+    this.#logger.warn(
+      {
+        acme: managed.name,
+        renew_before_s: Math.round(renewBefore / 1000),
+        lifetime_s: Math.round(lifetime / 1000),
+      },
+      "acme.renew_before is not shorter than the certificate's lifetime: it is renewed every hour, each an order the CA counts (Let's Encrypt allows 5 of one name a week); set it below the lifetime",
+    );
+  }
+
   #warnExpired(): void {
     const now = Date.now();
     for (const m of this.#managed.values())
@@ -522,4 +558,17 @@ export class AcmeManager {
           'certificate EXPIRED and still served: clients refuse it; see last_error and candor diagnose --acme',
         );
   }
+}
+
+/**
+ * A failed order's problem as the log, /status and the metrics tell it: the CA's own document;
+ * the transport's failure (`candor:unreachable`); else this gateway's (`candor:internal`: its
+ * storage, say), never told as the CA's being out of reach.
+ */
+function problemOf(err: unknown): AcmeProblem {
+  if (err instanceof AcmeProblem) return err;
+  const message = (err as Error).message;
+  return err instanceof AcmeUnreachable
+    ? new AcmeProblem('candor:unreachable', `the ACME server could not be reached: ${message}`, 0)
+    : new AcmeProblem('candor:internal', `this gateway failed the order: ${message}`, 0);
 }

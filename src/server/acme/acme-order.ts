@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { certificateRequest } from '../../core/tls/csr.ts';
 import type { AcmeChallenge, AcmeClient, AcmeOrder } from './acme-client.ts';
@@ -56,7 +56,41 @@ export async function orderCertificate(
   order = await pollOrder(client, order, (o) => o.status !== 'processing', request);
   if (order.status !== 'valid' || !order.certificate)
     throw orderProblem(order, 'the order did not become valid after its finalize');
-  return client.certificate(order.certificate);
+  return servable(await client.certificate(order.certificate), request);
+}
+
+/**
+ * The CA's chain, when it can serve what was ordered: its leaf parses, goes with the key the
+ * request was signed with, and names every name. Anything else is the CA's failure, told as one:
+ * saved, it would have been called issued, written over a renewal's still valid certificate, and
+ * failed every handshake.
+ */
+function servable(chain: string, request: OrderRequest): string {
+  const names = request.names.join(', ');
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(chain);
+  } catch (err) {
+    throw new AcmeProblem(
+      'candor:bad-certificate',
+      `the CA's certificate for ${names} is not a PEM certificate (${(err as Error).message})`,
+      0,
+    );
+  }
+  if (!leaf.checkPrivateKey(request.certificateKey))
+    throw new AcmeProblem(
+      'candor:bad-certificate',
+      `the CA's certificate for ${names} is not for the key its request was signed with`,
+      0,
+    );
+  const missing = request.names.filter((name) => leaf.checkHost(name, { wildcards: false }) === undefined);
+  if (missing.length > 0)
+    throw new AcmeProblem(
+      'candor:bad-certificate',
+      `the CA's certificate does not name ${missing.join(', ')} (it names ${leaf.subjectAltName ?? 'nothing'})`,
+      0,
+    );
+  return chain;
 }
 
 async function authorize(

@@ -29,12 +29,23 @@ export class AcmeStore {
     chmodSync(this.root, 0o700);
   }
 
+  /**
+   * Takes away every challenge an order left behind when it did not end (a crash, a kill): only
+   * the tokens of orders under way are answered, never one of a validation long over.
+   */
+  clearChallenges(): void {
+    for (const dir of ['challenges/http-01', 'challenges/tls-alpn-01']) {
+      rmSync(join(this.root, dir), { recursive: true, force: true });
+      mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
+    }
+  }
+
   accountKey(directory: string): string | undefined {
-    return this.#read(this.#accountPath(directory));
+    return this.#read(this.accountKeyFile(directory));
   }
 
   saveAccountKey(directory: string, pem: string): void {
-    this.#write(this.#accountPath(directory), pem);
+    this.#write(this.accountKeyFile(directory), pem);
   }
 
   /**
@@ -42,7 +53,7 @@ export class AcmeStore {
    * when never recorded (or unreadable: then it is looked at again, which costs one request).
    */
   accountContact(directory: string): string[] | undefined {
-    const text = this.#read(this.#accountPath(directory).replace(/\.key$/, '.contact'));
+    const text = this.#read(this.accountKeyFile(directory).replace(/\.key$/, '.contact'));
     try {
       const contact = text === undefined ? undefined : JSON.parse(text);
       return Array.isArray(contact) && contact.every((c) => typeof c === 'string') ? contact : undefined;
@@ -52,26 +63,33 @@ export class AcmeStore {
   }
 
   saveAccountContact(directory: string, contact: readonly string[]): void {
-    this.#write(this.#accountPath(directory).replace(/\.key$/, '.contact'), JSON.stringify(contact));
+    this.#write(this.accountKeyFile(directory).replace(/\.key$/, '.contact'), JSON.stringify(contact));
   }
 
   /**
    * The name's stored chain and key; undefined when there is none. Throws, naming the folder,
    * when they cannot serve (a chain or key that does not parse, a key that is not the
-   * certificate's): damaged on disk or put there by hand, they would fail every handshake.
+   * certificate's, a certificate that does not name `name`): damaged on disk or put there by hand, they would fail every handshake.
    */
   certificate(name: string): { chain: string; key: string } | undefined {
     const dir = join(this.root, 'certificates', safeName(name));
     const chain = this.#read(join(dir, 'chain.pem'));
     const key = this.#read(join(dir, 'key.pem'));
     if (chain === undefined || key === undefined) return undefined;
+    let leaf: X509Certificate;
     let matches: boolean;
     try {
-      matches = new X509Certificate(chain).checkPrivateKey(createPrivateKey(key));
+      leaf = new X509Certificate(chain);
+      matches = leaf.checkPrivateKey(createPrivateKey(key));
     } catch (error) {
       throw new Error(`${dir}: the stored certificate or key cannot be read: ${(error as Error).message}`);
     }
     if (!matches) throw new Error(`${dir}: key.pem is not the key of chain.pem's certificate`);
+    // Served by SNI for `name`: one of another name (copied in by hand) fails every client's check.
+    if (leaf.checkHost(name, { wildcards: false }) === undefined)
+      throw new Error(
+        `${dir}: chain.pem's certificate does not name ${name} (it names ${leaf.subjectAltName ?? leaf.subject})`,
+      );
     return { chain, key };
   }
 
@@ -114,7 +132,8 @@ export class AcmeStore {
     this.#set(join(this.root, 'challenges/tls-alpn-01', `${safeName(name)}.pem`), pem);
   }
 
-  #accountPath(directory: string): string {
+  /** Where the account key of `directory` is kept (one per directory: accounts are the CA's). */
+  accountKeyFile(directory: string): string {
     const id = createHash('sha256').update(directory).digest('hex').slice(0, 16);
     return join(this.root, 'accounts', `${id}.key`);
   }

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
@@ -17,7 +17,7 @@ import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { certificateId } from '../../../src/core/tls/certificate-id.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
-import { certificateFor } from '../../helpers/named-certs.ts';
+import { certificateFor, expiredCertificateFor } from '../../helpers/named-certs.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
 import { balancer } from '../../helpers/proxy-header.ts';
 import { startRedis } from '../../helpers/redis-server.ts';
@@ -181,7 +181,7 @@ test('a stored certificate past not_after is told loudly, served meanwhile, and 
   timeout: 120_000,
 }, async () => {
   const store = storage();
-  const expired = testCertificates().expired;
+  const expired = expiredCertificateFor(['old.shop.test']);
   mkdirSync(join(store, 'certificates/old.shop.test'), { recursive: true });
   copyFileSync(expired.certPath, join(store, 'certificates/old.shop.test/chain.pem'));
   copyFileSync(expired.keyPath, join(store, 'certificates/old.shop.test/key.pem'));
@@ -496,13 +496,15 @@ test('TLS-ALPN-01 through a TCP load balancer that sends the PROXY header: valid
   }
 });
 
-test('a stored certificate that cannot serve (garbage, a key that is not its own) is told, not served, and ordered anew', {
+test('a stored certificate that cannot serve (garbage, a key that is not its own, another name) is told, not served, and ordered anew', {
   timeout: 120_000,
 }, async () => {
   const certs = testCertificates();
+  const other = certificateFor(['other.shop.test']);
   for (const [what, chain, key] of [
     ['garbage', 'not a certificate\n', certs.localhost.key],
     ['a key that is not its own', certs.localhost.cert, certs.client.key],
+    ['a certificate of another name', other.cert, readFileSync(other.keyPath, 'utf8')],
   ] as const) {
     const store = storage();
     const dir = join(store, 'certificates', 'stored.shop.test');
@@ -510,7 +512,8 @@ test('a stored certificate that cannot serve (garbage, a key that is not its own
     writeFileSync(join(dir, 'chain.pem'), chain);
     writeFileSync(join(dir, 'key.pem'), key);
     // Before: garbage failed the start with a bare OpenSSL error; a wrong key started, said
-    // "valid" in /status and failed every handshake, without a line.
+    // "valid" in /status and failed every handshake, without a line; so did another name's
+    // certificate, served for this one.
     const gw = await startGatewayFromText(config(['stored.shop.test'], store));
     try {
       const told = gw.logs.find((l) => l.msg === 'stored certificate unusable: ordering a new one');
@@ -538,7 +541,7 @@ test('an expired certificate being renewed is shown expired, not ordering: it is
   });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const store = storage();
-  const expired = testCertificates().expired;
+  const expired = expiredCertificateFor(['late.shop.test']);
   mkdirSync(join(store, 'certificates/late.shop.test'), { recursive: true });
   copyFileSync(expired.certPath, join(store, 'certificates/late.shop.test/chain.pem'));
   copyFileSync(expired.keyPath, join(store, 'certificates/late.shop.test/key.pem'));

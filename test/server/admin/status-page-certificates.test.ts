@@ -9,8 +9,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
+import { expiredCertificateFor } from '../../helpers/named-certs.ts';
 import { startPebble } from '../../helpers/pebble.ts';
 import { startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
@@ -31,7 +31,7 @@ test("the certificate panel: an expired certificate whose renewal the CA refuses
   // The CA's validations go to a port nobody listens on: every order fails with "connection".
   const pebble = await startPebble({ httpPort: nowhere, tlsPort: nowhere });
   const store = join(dir, 'acme');
-  const expired = testCertificates().expired;
+  const expired = expiredCertificateFor(['old.page.test']);
   mkdirSync(join(store, 'certificates/old.page.test'), { recursive: true });
   copyFileSync(expired.certPath, join(store, 'certificates/old.page.test/chain.pem'));
   copyFileSync(expired.keyPath, join(store, 'certificates/old.page.test/key.pem'));

@@ -1,0 +1,79 @@
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { testCertificates } from '../../src/kits/fault-kit/tls-certs.ts';
+
+/** What one step of the fake CA answers instead of its good answer: a status and a body. */
+export interface FakeAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
+export interface FakeAcmeCaOptions {
+  /** The new order's answer (else 201 with an order already authorized). */
+  readonly newOrder?: FakeAnswer;
+  /** The certificate download's answer (else 200 with `certificate`). */
+  readonly certificate?: FakeAnswer;
+}
+
+export interface FakeAcmeCa {
+  /** Its directory URL, served under the fault kit's `localhost` certificate (`acme.ca`: testCertificates().caPath). */
+  readonly directory: string;
+  /** How many certificates were downloaded. */
+  downloads(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * An ACME server on a real HTTPS port that never validates: accounts are made, each order comes
+ * with one authorization already valid, a finalize makes it valid at once, and the certificate
+ * download answers what the test says. For what a gateway does with a CA's answers that pebble,
+ * a well-behaved CA, never gives (a chain that is not a certificate, an order that is not JSON).
+ */
+export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeAcmeCa> {
+  const certs = testCertificates();
+  let downloads = 0;
+  const server = https.createServer({ cert: certs.localhost.cert, key: certs.localhost.key }, (req, res) => {
+    const base = `https://localhost:${(server.address() as AddressInfo).port}`;
+    const json = (status: number, doc: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(doc));
+    };
+    const order = (status: string) => ({
+      status,
+      authorizations: [`${base}/authz/1`],
+      finalize: `${base}/finalize/1`,
+      ...(status === 'valid' ? { certificate: `${base}/cert/1` } : {}),
+    });
+    res.setHeader('replay-nonce', `n${Math.random().toString(36).slice(2)}`);
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/dir')
+        json(200, { newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order` });
+      else if (req.url === '/nonce') res.end();
+      else if (req.url === '/acct') json(201, { status: 'valid' }, { location: `${base}/acct/1` });
+      else if (req.url === '/order') {
+        if (options.newOrder === undefined) json(201, order('ready'), { location: `${base}/order/1` });
+        else
+          res.writeHead(options.newOrder.status, { location: `${base}/order/1` }).end(options.newOrder.body);
+      } else if (req.url === '/authz/1')
+        json(200, { status: 'valid', identifier: { type: 'dns', value: 'any' }, challenges: [] });
+      else if (req.url === '/finalize/1' || req.url === '/order/1') json(200, order('valid'));
+      else if (req.url === '/cert/1') {
+        downloads++;
+        const answer = options.certificate ?? { status: 200, body: certs.localhost.cert };
+        res.writeHead(answer.status, { 'content-type': 'application/pem-certificate-chain' });
+        res.end(answer.body);
+      } else res.writeHead(404).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    directory: `https://localhost:${(server.address() as AddressInfo).port}/dir`,
+    downloads: () => downloads,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
