@@ -5,7 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,11 +152,29 @@ test('a SIGUSR1 that reaches the loading process (one sent to the whole process 
       }
     });
   await waitUntil('the loading process', () => loaders().length === 1);
-  process.kill(Number(loaders()[0]), 'SIGUSR1');
+  const loader = loaders()[0];
+  // Only once it waits on the FIFO: its JavaScript runs, so Node has set up its signals. A
+  // SIGUSR1 that comes before (the process just spawned) meets the default action and ends it.
+  const waitsOnFifo = () =>
+    readdirSync(`/proc/${loader}/task`).some((task) => {
+      try {
+        return /wait_for_partner|fifo_open|pipe_/.test(
+          readFileSync(`/proc/${loader}/task/${task}/wchan`, 'utf8'),
+        );
+      } catch {
+        return false;
+      }
+    });
+  await waitUntil('the loading process waiting on the FIFO', waitsOnFifo);
+  process.kill(Number(loader), 'SIGUSR1');
   // Node opens it from a thread of its own, the loader's JavaScript blocked or not.
   await new Promise((r) => setTimeout(r, 300));
   const refused = await connectRefused(port);
-  writeFileSync(path, MINIMAL);
+  // Never a blocking open: with its reader gone (a loader the signal ended), it would wait forever
+  // with the event loop held, past every test timeout (ENXIO says so at once instead).
+  const fifo = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  writeSync(fifo, MINIMAL);
+  closeSync(fifo);
   assert.equal(refused, true, 'the loading process opened the inspector');
   assert.deepEqual(
     await load,
