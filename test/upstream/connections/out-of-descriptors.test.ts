@@ -28,12 +28,15 @@ function nofile(): string {
 
 /**
  * Lowers the open-file limit to the descriptors this process holds and takes every free one below
- * it: the next socket() fails with EMFILE. `release` gives them back and restores the limit (a few
- * held in reserve first, so that prlimit itself can be started).
+ * it: the next socket() fails with EMFILE. `release` gives them back and restores the limit. A
+ * reserve is taken first, below the lowered limit, so that prlimit itself can be started again
+ * however compact the descriptor table was: a synchronous spawn opens a dozen descriptors of its
+ * own (a loop, its wakeup, the child's three pipes, the exec error pipe), and with eight in reserve
+ * and no hole below the highest descriptor, the restoring spawn failed with EMFILE on CI.
  */
 function exhaustDescriptors(): () => void {
   const before = nofile();
-  const reserve = Array.from({ length: 8 }, () => openSync('/dev/null', 'r'));
+  const reserve = Array.from({ length: 64 }, () => openSync('/dev/null', 'r'));
   const highest = Math.max(...readdirSync('/proc/self/fd').map(Number));
   execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${highest + 1}:${before.split(':')[1]}`]);
   const held: number[] = [];
