@@ -124,3 +124,11 @@ export function poolOf(gw: TestGateway, upstream = 'app'): TargetPool {
   if (found === undefined) throw new Error(`no upstream ${upstream}`);
   return found.targets[0].pool;
 }
+
+/** The TCP connections the gateway's first listener holds now (HTTP/2 ones included). */
+export function listenerConnections(gw: TestGateway): Promise<number> {
+  const server = gw.gateway.listeners[0].server;
+  return new Promise<number>((resolve, reject) =>
+    server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+  );
+}

@@ -13,7 +13,12 @@ import { LINGER_MS } from '../../../src/core/net/linger.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
-import { singleUpstream, startGatewayFromText, startTestGateway } from '../../helpers/test-gateway.ts';
+import {
+  listenerConnections,
+  singleUpstream,
+  startGatewayFromText,
+  startTestGateway,
+} from '../../helpers/test-gateway.ts';
 
 const HEADER_TIMEOUT_MS = 300;
 
@@ -31,11 +36,7 @@ test('half-closed 408s: a client that sends 25 bytes of a head, then neither rea
     'max_connections: 2',
   );
   t.after(() => gw.close());
-  const server = gw.gateway.listeners[0].server;
-  const connections = () =>
-    new Promise<number>((resolve, reject) =>
-      server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
-    );
+  const connections = () => listenerConnections(gw);
 
   for (let i = 0; i < 2; i++) {
     const s = net.connect({ port: gw.port, host: '127.0.0.1', allowHalfOpen: true });
@@ -73,11 +74,7 @@ test('TLS handshakes that stall (a partial ClientHello, or nothing) hold max_con
       `${singleUpstream(upstream.url)}\nlimits: { header_timeout: ${HEADER_TIMEOUT_MS}ms }\n`,
   );
   t.after(() => gw.close());
-  const server = gw.gateway.listeners[0].server;
-  const connections = () =>
-    new Promise<number>((resolve, reject) =>
-      server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
-    );
+  const connections = () => listenerConnections(gw);
   for (const first of [Buffer.from('160301', 'hex'), Buffer.alloc(0)]) {
     const s = net.connect({ port: gw.port, host: '127.0.0.1' });
     s.on('error', () => {});
