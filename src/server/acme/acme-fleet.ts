@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '../../core/config/types.ts';
 import { openFleetRedis } from '../../core/net/fleet-redis.ts';
+import { type HttpChallenge, httpChallengeOf } from './acme-store.ts';
 
 /** Deletes the lock only if it is still the one this gateway took (it may have expired and been taken since). */
 const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -85,12 +86,16 @@ export class AcmeFleet {
     return { type: parsed.type, detail: parsed.detail, until: parsed.until };
   }
 
-  async httpChallenge(token: string): Promise<string | undefined> {
-    return (await this.#client.get(this.#key('http-01', token))) ?? undefined;
+  async httpChallenge(token: string): Promise<HttpChallenge | undefined> {
+    const text = await this.#client.get(this.#key('http-01', token));
+    return text === null ? undefined : httpChallengeOf(text);
   }
 
-  async setHttpChallenge(token: string, keyAuthorization: string | undefined): Promise<void> {
-    await this.#set(this.#key('http-01', token), keyAuthorization);
+  async setHttpChallenge(token: string, challenge: HttpChallenge | undefined): Promise<void> {
+    await this.#set(
+      this.#key('http-01', token),
+      challenge === undefined ? undefined : JSON.stringify(challenge),
+    );
   }
 
   async alpnChallenge(name: string): Promise<string | undefined> {

@@ -511,8 +511,8 @@ export class AcmeManager {
     return {
       present: async (type, name, token, keyAuthorization) => {
         if (type === 'http-01') {
-          this.#store.setHttpChallenge(token, keyAuthorization);
-          await fleet?.setHttpChallenge(token, keyAuthorization);
+          this.#store.setHttpChallenge(token, { name, keyAuthorization });
+          await fleet?.setHttpChallenge(token, { name, keyAuthorization });
         } else {
           const { cert, key } = challengeCertificate(name, keyAuthorization);
           this.#store.setAlpnChallenge(name, cert + key);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
  *   accounts/<directory hash>.key
  *   accounts/<directory hash>.contact   (the contact last brought to the CA, JSON)
  *   certificates/<name>/chain.pem, key.pem
- *   challenges/http-01/<token>
+ *   challenges/http-01/<token>          (the name and its key authorization, JSON)
  *   challenges/tls-alpn-01/<name>.pem   (certificate, then key)
  */
 export class AcmeStore {
@@ -115,13 +115,19 @@ export class AcmeStore {
     this.#set(join(dir, 'last-error.json'), error === undefined ? undefined : JSON.stringify(error));
   }
 
-  httpChallenge(token: string): string | undefined {
-    return TOKEN.test(token) ? this.#read(join(this.root, 'challenges/http-01', token)) : undefined;
+  /** The HTTP-01 challenge of `token` being validated now, with the name it proves. */
+  httpChallenge(token: string): HttpChallenge | undefined {
+    if (!TOKEN.test(token)) return undefined;
+    const text = this.#read(join(this.root, 'challenges/http-01', token));
+    return text === undefined ? undefined : httpChallengeOf(text);
   }
 
-  setHttpChallenge(token: string, keyAuthorization: string | undefined): void {
+  setHttpChallenge(token: string, challenge: HttpChallenge | undefined): void {
     if (!TOKEN.test(token)) throw new Error(`not an ACME token: ${JSON.stringify(token)}`);
-    this.#set(join(this.root, 'challenges/http-01', token), keyAuthorization);
+    this.#set(
+      join(this.root, 'challenges/http-01', token),
+      challenge === undefined ? undefined : JSON.stringify(challenge),
+    );
   }
 
   alpnChallenge(name: string): string | undefined {
@@ -156,6 +162,28 @@ export class AcmeStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+}
+
+/**
+ * An HTTP-01 challenge as it is kept (in the store, and in a fleet's Redis): the key
+ * authorization with the name it proves, for it is told only to a request for that name
+ * (RFC 8555 §8.3: the CA asks with the name as Host), never to one for any host that points here.
+ */
+export interface HttpChallenge {
+  readonly name: string;
+  readonly keyAuthorization: string;
+}
+
+/** What the store or Redis holds, read back; undefined for anything else (a file of another version). */
+export function httpChallengeOf(text: string): HttpChallenge | undefined {
+  try {
+    const { name, keyAuthorization } = JSON.parse(text) as Partial<Record<keyof HttpChallenge, unknown>>;
+    return typeof name === 'string' && typeof keyAuthorization === 'string'
+      ? { name, keyAuthorization }
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 
