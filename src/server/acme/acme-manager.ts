@@ -116,6 +116,7 @@ export class AcmeManager {
     this.#store.open();
     // No order of this gateway is under way yet: whatever challenge the store holds is stale.
     this.#store.clearChallenges();
+    this.#tightenStore();
     // An account made before, whose contact the CA was last told is not acme.email's (it changed,
     // or was removed, or was never recorded): brought up to date now, not at the next order,
     // which may be weeks away. One request to the CA then; none at a start that changed nothing.
@@ -547,6 +548,21 @@ export class AcmeManager {
       },
       "acme.renew_before is not shorter than the certificate's lifetime: it is renewed every hour, each an order the CA counts (Let's Encrypt allows 5 of one name a week); set it below the lifetime",
     );
+  }
+
+  /** Keys found readable by others (restored from a backup, copied in by hand) are made owner-only, and said. */
+  #tightenStore(): void {
+    const { tightened, failed } = this.#store.tighten();
+    if (tightened.length > 0)
+      this.#logger.warn(
+        { files: tightened },
+        'acme.storage held files or folders others could read (private keys among them): made owner-only',
+      );
+    if (failed.length > 0)
+      this.#logger.error(
+        { files: failed },
+        'acme.storage holds files others may read that could not be made owner-only: chmod them 0600 (folders 0700)',
+      );
   }
 
   #warnExpired(): void {

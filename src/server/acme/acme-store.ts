@@ -1,5 +1,14 @@
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -27,6 +36,31 @@ export class AcmeStore {
     for (const dir of ['accounts', 'certificates', 'challenges/http-01', 'challenges/tls-alpn-01'])
       mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
     chmodSync(this.root, 0o700);
+  }
+
+  /**
+   * Makes owner-only what was found looser (a backup restored 0644, a key copied in by hand,
+   * under a umask of 022): every folder 0700, every file 0600, the keys among them. The root
+   * being 0700 is not enough: a root opened up later (a chmod -R, a volume mounted anew) would
+   * give every key away. What was tightened, and what could not be (another owner's file), is
+   * returned for the log. Links are left: what they point to is not the store's.
+   */
+  tighten(): { tightened: string[]; failed: string[] } {
+    const tightened: string[] = [];
+    const failed: string[] = [];
+    for (const entry of readdirSync(this.root, { recursive: true, withFileTypes: true })) {
+      const path = join(entry.parentPath, entry.name);
+      if (!entry.isFile() && !entry.isDirectory()) continue;
+      const wanted = entry.isDirectory() ? 0o700 : 0o600;
+      try {
+        if ((lstatSync(path).mode & 0o777 & ~wanted) === 0) continue;
+        chmodSync(path, wanted);
+        tightened.push(path);
+      } catch (err) {
+        failed.push(`${path}: ${(err as Error).message}`);
+      }
+    }
+    return { tightened, failed };
   }
 
   /**
@@ -149,10 +183,20 @@ export class AcmeStore {
     else this.#write(path, text);
   }
 
+  /**
+   * Created 0600 by the open itself, never opened up after: a fresh name, and `wx` (O_EXCL), for
+   * a file that existed would keep its own mode (a `<pid>.tmp` left by a crash, the pid being 1
+   * at every start of a container, 0644 and then renamed over the key).
+   */
   #write(path: string, text: string): void {
-    const temporary = `${path}.${process.pid}.tmp`;
-    writeFileSync(temporary, text, { mode: 0o600 });
-    renameSync(temporary, path);
+    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
+      renameSync(temporary, path);
+    } catch (err) {
+      rmSync(temporary, { force: true });
+      throw err;
+    }
   }
 
   #read(path: string): string | undefined {
