@@ -44,13 +44,25 @@ export class AcmeFleet {
     await this.#client.eval(UNLOCK_SCRIPT, 1, this.#key('lock', name), this.owner);
   }
 
-  async certificate(name: string): Promise<{ chain: string; key: string } | undefined> {
+  /**
+   * The certificate the fleet holds for `name`, as published (its chain and key, unchecked:
+   * the caller checks it can serve); `unusable` says why a value there is not one at all
+   * (written by another hand, another version), for the caller to refuse rather than fail on.
+   */
+  async certificate(
+    name: string,
+  ): Promise<{ chain: string; key: string } | { unusable: string } | undefined> {
     const text = await this.#client.get(this.#key('certificate', name));
     if (text === null) return undefined;
-    const parsed = JSON.parse(text) as { chain?: unknown; key?: unknown };
-    return typeof parsed.chain === 'string' && typeof parsed.key === 'string'
+    let parsed: { chain?: unknown; key?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return typeof parsed?.chain === 'string' && typeof parsed.key === 'string'
       ? { chain: parsed.chain, key: parsed.key }
-      : undefined;
+      : { unusable: 'not the JSON of a chain and a key' };
   }
 
   /** Kept until the certificate ends; the fleet's failed order before it is over. */

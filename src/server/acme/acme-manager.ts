@@ -13,6 +13,7 @@ import { type ChallengeSolver, orderCertificate } from './acme-order.ts';
 import { AcmeProblem, problemLabel } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
 import { renewalTime, retryDelay } from './renewal.ts';
+import { servableCertificate } from './servable-certificate.ts';
 
 /** One name's certificate as /status and the status page show it. */
 export interface CertificateStatus {
@@ -45,6 +46,8 @@ interface Managed {
   ordering: boolean;
   failures: number;
   lastError?: { type: string; detail: string; at: string };
+  /** Why the fleet's certificate was last refused (told once, not at each look). */
+  refusedShared?: string;
 }
 
 /** What the manager tells its owner. */
@@ -421,11 +424,32 @@ export class AcmeManager {
     }
   }
 
-  /** Takes the fleet's certificate for `managed` when it is newer than the one held and not due. */
+  /**
+   * Takes the fleet's certificate for `managed` when it can serve the name (servable-certificate.ts,
+   * and not ended), is newer than the one held and is not due. One that cannot serve is refused,
+   * said once, and this gateway keeps its own or orders one (publishing it over the bad one):
+   * taken, it was saved over the good one on disk and served by no process, for good.
+   */
   async #adopt(managed: Managed, fleet: AcmeFleet): Promise<boolean> {
     const shared = await fleet.certificate(managed.name);
     if (shared === undefined) return false;
-    const cert = new X509Certificate(shared.chain);
+    let cert: X509Certificate;
+    try {
+      if ('unusable' in shared) throw new Error(shared.unusable);
+      cert = servableCertificate(managed.name, shared.chain, shared.key);
+      if (Date.parse(cert.validTo) <= Date.now()) throw new Error(`it ended ${cert.validTo}`);
+    } catch (err) {
+      const reason = (err as Error).message;
+      // Looked at again at each poll while another gateway orders: said once per refusal.
+      if (managed.refusedShared !== reason)
+        this.#logger.error(
+          { acme: managed.name, err: reason },
+          "the fleet's certificate cannot serve this name: refused, this gateway keeps or orders its own",
+        );
+      managed.refusedShared = reason;
+      return false;
+    }
+    managed.refusedShared = undefined;
     const notBefore = Date.parse(cert.validFrom);
     const notAfter = Date.parse(cert.validTo);
     if (notAfter <= (managed.notAfter ?? 0)) return false;

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   lstatSync,
@@ -10,6 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { servableCertificate } from './servable-certificate.ts';
 
 /**
  * `acme.storage`, the folder that holds what automatic HTTPS must not lose (so that a restart
@@ -110,20 +111,11 @@ export class AcmeStore {
     const chain = this.#read(join(dir, 'chain.pem'));
     const key = this.#read(join(dir, 'key.pem'));
     if (chain === undefined || key === undefined) return undefined;
-    let leaf: X509Certificate;
-    let matches: boolean;
     try {
-      leaf = new X509Certificate(chain);
-      matches = leaf.checkPrivateKey(createPrivateKey(key));
+      servableCertificate(name, chain, key);
     } catch (error) {
-      throw new Error(`${dir}: the stored certificate or key cannot be read: ${(error as Error).message}`);
+      throw new Error(`${dir}: chain.pem and key.pem: ${(error as Error).message}`);
     }
-    if (!matches) throw new Error(`${dir}: key.pem is not the key of chain.pem's certificate`);
-    // Served by SNI for `name`: one of another name (copied in by hand) fails every client's check.
-    if (leaf.checkHost(name, { wildcards: false }) === undefined)
-      throw new Error(
-        `${dir}: chain.pem's certificate does not name ${name} (it names ${leaf.subjectAltName ?? leaf.subject})`,
-      );
     return { chain, key };
   }
 
