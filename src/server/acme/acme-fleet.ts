@@ -87,8 +87,17 @@ export class AcmeFleet {
   async failure(name: string): Promise<{ type: string; detail: string; until: number } | undefined> {
     const text = await this.#client.get(this.#key('failed', name));
     if (text === null) return undefined;
-    const parsed = JSON.parse(text) as { type?: unknown; detail?: unknown; until?: unknown; by?: unknown };
+    // A value of another hand or version is no failure: told as Redis not answering, it had
+    // this gateway order alone, without the lock, sharing nothing with the fleet.
+    let parsed: { type?: unknown; detail?: unknown; until?: unknown; by?: unknown } | null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
     if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
       typeof parsed.type !== 'string' ||
       typeof parsed.detail !== 'string' ||
       typeof parsed.until !== 'number'

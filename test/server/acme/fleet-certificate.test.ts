@@ -138,3 +138,34 @@ test("a certificate in the fleet's Redis that cannot serve the name is refused a
     client.disconnect();
   }
 });
+
+test("a failed order in the fleet's Redis that is not JSON is no failure: the gateway still orders under the fleet's lock and publishes", {
+  timeout: 120_000,
+}, async () => {
+  const client = new Redis(redis.url);
+  const name = 'failed-garbage.shop.test';
+  try {
+    await client.set(`candor:acme:failed:${name}`, 'garbage');
+    const gw = await startGatewayFromText(config(name));
+    try {
+      await waitUntil(
+        'ordered or failed',
+        () => gw.logs.some((l) => /^certificate (issued|order failed)/.test(l.msg)),
+        60_000,
+      );
+      // Before, the value failed the parse, told as "the fleet store did not answer": the
+      // gateway ordered alone, without the lock, and shared nothing with the fleet.
+      assert.deepEqual(
+        gw.logs.filter((l) => l.msg.startsWith('the fleet store did not answer')),
+        [],
+      );
+      assert.ok(gw.logs.some((l) => l.msg === 'certificate issued'));
+      const published = JSON.parse((await client.get(`candor:acme:certificate:${name}`)) ?? '{}');
+      assert.match(String(published.chain), /BEGIN CERTIFICATE/);
+    } finally {
+      await gw.close();
+    }
+  } finally {
+    client.disconnect();
+  }
+});
