@@ -113,9 +113,12 @@ export class OrderedCertificates implements AcmeChallenges {
   }
 }
 
-/** The key authorization of a challenge for `host`'s name only. */
+/**
+ * The key authorization of a challenge for `host`'s name only (`host` is lowercase; the name is
+ * the CA's authorization's identifier, which no RFC holds to the case it was ordered in).
+ */
 function answerFor(challenge: HttpChallenge | undefined, host: string): string | undefined {
-  return challenge?.name === host ? challenge.keyAuthorization : undefined;
+  return challenge?.name.toLowerCase() === host ? challenge.keyAuthorization : undefined;
 }
 
 /** A validation certificate and its key, as the store keeps them (the certificate, then the key). */

@@ -62,6 +62,12 @@ test('a token is answered for the name it validates (any case, any port), not fo
       assert.equal(answer.status, 200, host);
       assert.equal(answer.text, 'tok1.thumbprint', host);
     }
+    // The name as the CA's authorization spelt it, in whatever case.
+    new AcmeStore(join(dir, 'acme')).setHttpChallenge('tok3', {
+      name: 'WWW.shop.test',
+      keyAuthorization: 'tok3.thumbprint',
+    });
+    assert.equal((await ask('tok3', 'www.shop.test')).text, 'tok3.thumbprint');
     assert.deepEqual(seen, [], 'the validation never reached the app');
     // Before, every Host was told the key authorization.
     for (const host of ['attacker.test', '127.0.0.1', 'shop.test']) {
@@ -75,7 +81,7 @@ test('a token is answered for the name it validates (any case, any port), not fo
       'shop.test/.well-known/acme-challenge/tok1',
     ]);
     const answered = gw.logs.filter((l) => l.msg === 'request' && l.acme === 'http-01');
-    assert.equal(answered.length, 3, 'only the three validations logged as answered by the gateway');
+    assert.equal(answered.length, 4, 'only the validations logged as answered by the gateway');
   } finally {
     await gw.close();
     await upstream.close();
