@@ -393,7 +393,7 @@ export class AcmeManager {
     if (tightened.length > 0)
       this.#logger.warn(
         { files: tightened },
-        'acme.storage held files or folders others could read (private keys among them): made owner-only',
+        'acme.storage held files or folders others could read: made owner-only',
       );
     if (failed.length > 0)
       this.#logger.error(
