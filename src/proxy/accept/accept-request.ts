@@ -40,7 +40,7 @@ export function acceptRequest(
     };
   const refused = checkRequest(head, fields, gateway.limits);
   if (refused) return { refused };
-  const challenge = acmeChallenge(gateway.acme, listener, head);
+  const challenge = acmeChallenge(gateway.acme, listener, head, fields);
   if (challenge !== undefined) return { answer: challenge, acme: 'http-01' };
   if (head.method === 'OPTIONS' && (asksTheServer(head.target) || maxForwardsSpent(fields)))
     return { answer: OPTIONS_ANSWER };

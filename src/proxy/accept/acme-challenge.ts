@@ -1,16 +1,21 @@
-import type { DownstreamHead } from '../../core/net/downstream.ts';
+import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
+import { hostnameOf } from '../route/request-target.ts';
 import type { ListenerFacts } from './request-handlers.ts';
 
 /** What the request path answers of an ACME validation (the gateway's ordered certificates: server/acme). */
 export interface AcmeChallenges {
-  /** The key authorization for an HTTP-01 token being validated now; undefined for any other token. */
-  httpAnswer(token: string): string | undefined;
+  /**
+   * The key authorization for an HTTP-01 token being validated now for the name `host`
+   * (lowercase, no port); undefined for any other token, or this one asked for another host.
+   */
+  httpAnswer(token: string, host: string): string | undefined;
   /**
    * In a fleet of gateways (`store.redis`), where another gateway's validation is looked up:
-   * then every challenge path is the gateway's, answered 404 when no gateway knows the token.
+   * then every challenge path is the gateway's, answered 404 when no gateway knows the token
+   * for that host.
    */
-  readonly remoteHttpAnswer?: (token: string) => Promise<string | undefined>;
+  readonly remoteHttpAnswer?: (token: string, host: string) => Promise<string | undefined>;
 }
 
 const CHALLENGE_PATH = '/.well-known/acme-challenge/';
@@ -22,20 +27,26 @@ const CHALLENGE_PATH = '/.well-known/acme-challenge/';
  * away). Any other token goes on to routing (undefined): the app behind may be validating
  * names of its own; but in a fleet (`store.redis`) every challenge path is the gateway's,
  * answered from the fleet's store a moment later, 404 when no gateway knows the token.
+ * A token is answered only for the name it validates, as the CA asks (Host: that name): any
+ * other Host pointed here (a name of someone else's, a rebinding page) is not told the key
+ * authorization, as Caddy refuses it too; it goes on as any other token.
  */
 export function acmeChallenge(
   acme: AcmeChallenges | undefined,
   listener: ListenerFacts,
   head: DownstreamHead,
+  fields: FieldMap,
 ): OwnAnswer | Promise<OwnAnswer> | undefined {
   if (acme === undefined || listener.protocol !== 'http') return undefined;
   if ((head.method !== 'GET' && head.method !== 'HEAD') || !head.target.startsWith(CHALLENGE_PATH))
     return undefined;
   const token = head.target.slice(CHALLENGE_PATH.length);
   if (!/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
-  const keyAuthorization = acme.httpAnswer(token);
+  // The origin form only reaches here: Host is the request's name (one Host: request-checks.ts).
+  const host = typeof fields.host === 'string' ? hostnameOf(fields.host) : '';
+  const keyAuthorization = acme.httpAnswer(token, host);
   if (keyAuthorization !== undefined) return answerOf(keyAuthorization);
-  return acme.remoteHttpAnswer?.(token).then(answerOf);
+  return acme.remoteHttpAnswer?.(token, host).then(answerOf);
 }
 
 /** 200 with the key authorization, or 404 for a token no gateway of the fleet is validating. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '../../core/config/types.ts';
 import { openFleetRedis } from '../../core/net/fleet-redis.ts';
+import { type HttpChallenge, httpChallengeOf } from './acme-store.ts';
 
 /** Deletes the lock only if it is still the one this gateway took (it may have expired and been taken since). */
 const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -43,13 +44,25 @@ export class AcmeFleet {
     await this.#client.eval(UNLOCK_SCRIPT, 1, this.#key('lock', name), this.owner);
   }
 
-  async certificate(name: string): Promise<{ chain: string; key: string } | undefined> {
+  /**
+   * The certificate the fleet holds for `name`, as published (its chain and key, unchecked:
+   * the caller checks it can serve); `unusable` says why a value there is not one at all
+   * (written by another hand, another version), for the caller to refuse rather than fail on.
+   */
+  async certificate(
+    name: string,
+  ): Promise<{ chain: string; key: string } | { unusable: string } | undefined> {
     const text = await this.#client.get(this.#key('certificate', name));
     if (text === null) return undefined;
-    const parsed = JSON.parse(text) as { chain?: unknown; key?: unknown };
-    return typeof parsed.chain === 'string' && typeof parsed.key === 'string'
+    let parsed: { chain?: unknown; key?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return typeof parsed?.chain === 'string' && typeof parsed.key === 'string'
       ? { chain: parsed.chain, key: parsed.key }
-      : undefined;
+      : { unusable: 'not the JSON of a chain and a key' };
   }
 
   /** Kept until the certificate ends; the fleet's failed order before it is over. */
@@ -74,8 +87,17 @@ export class AcmeFleet {
   async failure(name: string): Promise<{ type: string; detail: string; until: number } | undefined> {
     const text = await this.#client.get(this.#key('failed', name));
     if (text === null) return undefined;
-    const parsed = JSON.parse(text) as { type?: unknown; detail?: unknown; until?: unknown; by?: unknown };
+    // A value of another hand or version is no failure: told as Redis not answering, it had
+    // this gateway order alone, without the lock, sharing nothing with the fleet.
+    let parsed: { type?: unknown; detail?: unknown; until?: unknown; by?: unknown } | null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
     if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
       typeof parsed.type !== 'string' ||
       typeof parsed.detail !== 'string' ||
       typeof parsed.until !== 'number'
@@ -85,12 +107,16 @@ export class AcmeFleet {
     return { type: parsed.type, detail: parsed.detail, until: parsed.until };
   }
 
-  async httpChallenge(token: string): Promise<string | undefined> {
-    return (await this.#client.get(this.#key('http-01', token))) ?? undefined;
+  async httpChallenge(token: string): Promise<HttpChallenge | undefined> {
+    const text = await this.#client.get(this.#key('http-01', token));
+    return text === null ? undefined : httpChallengeOf(text);
   }
 
-  async setHttpChallenge(token: string, keyAuthorization: string | undefined): Promise<void> {
-    await this.#set(this.#key('http-01', token), keyAuthorization);
+  async setHttpChallenge(token: string, challenge: HttpChallenge | undefined): Promise<void> {
+    await this.#set(
+      this.#key('http-01', token),
+      challenge === undefined ? undefined : JSON.stringify(challenge),
+    );
   }
 
   async alpnChallenge(name: string): Promise<string | undefined> {

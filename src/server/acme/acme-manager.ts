@@ -1,51 +1,24 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import type { AcmeConfig } from '../../core/config/types.ts';
 import { certificateId } from '../../core/tls/certificate-id.ts';
-import { challengeCertificate } from '../../core/tls/challenge-certificate.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
-import { AcmeClient, contactFor, sameContact } from './acme-client.ts';
+import { AcmeAccount, challengeSolver } from './acme-account.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
-import { AcmeUnreachable } from './acme-http.ts';
-import { type ChallengeSolver, orderCertificate } from './acme-order.ts';
-import { AcmeProblem, problemLabel } from './acme-problem.ts';
+import { orderCertificate } from './acme-order.ts';
+import { AcmeProblem, problemLabel, problemOf } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
+import { fleetTurn, sharedCertificate } from './fleet-turn.ts';
+import {
+  type CertificateStatus,
+  type Managed,
+  statusOf,
+  warnExpired,
+  warnRenewingAtOnce,
+} from './managed-name.ts';
 import { renewalTime, retryDelay } from './renewal.ts';
 
-/** One name's certificate as /status and the status page show it. */
-export interface CertificateStatus {
-  readonly names: readonly string[];
-  /** valid: served and not due; ordering: an order under way; expired: past not_after (served, loudly, even while ordered). */
-  readonly state: 'valid' | 'ordering' | 'missing' | 'expired';
-  readonly issuer?: string;
-  readonly not_after?: string;
-  /** When it will be ordered next (its renewal, or the retry after a failure). */
-  readonly next_renewal?: string;
-  readonly last_error?: { readonly type: string; readonly detail: string; readonly at: string };
-  /** Failed orders in a row. */
-  readonly failures: number;
-}
-
-interface Managed {
-  readonly name: string;
-  /** The ARI identifier of the certificate held (RFC 9773), when it has one. */
-  certificateId?: string;
-  /** The CA's suggested renewal window for it, when the CA offers ARI. */
-  window?: { start: number; end: number };
-  ariTimer?: NodeJS.Timeout;
-  /** When this gateway last ordered or took it (Date.now()): no renewal comes sooner than an hour after. */
-  renewedAt?: number;
-  notBefore?: number;
-  notAfter?: number;
-  issuer?: string;
-  next?: number;
-  timer?: NodeJS.Timeout;
-  ordering: boolean;
-  failures: number;
-  lastError?: { type: string; detail: string; at: string };
-}
+export type { CertificateStatus } from './managed-name.ts';
 
 /** What the manager tells its owner. */
 export interface AcmeManagerOwner {
@@ -59,8 +32,6 @@ export interface AcmeManagerOwner {
 const ORDER_DEADLINE_MS = 5 * 60_000;
 /** How often an expired certificate is told again. */
 const EXPIRED_WARNING_MS = 60_000;
-/** How often a gateway that waits for another's order looks for its certificate. */
-const FLEET_POLL_MS = 2_000;
 /** How often the CA's renewal window is asked again, when it does not say (RFC 9773 §4.3), and the bounds of what it may say. */
 const ARI_DEFAULT_RETRY_MS = 6 * 3_600_000;
 const ARI_MIN_RETRY_MS = 60_000;
@@ -86,7 +57,7 @@ export class AcmeManager {
   readonly #owner: AcmeManagerOwner;
   readonly #managed = new Map<string, Managed>();
   readonly #queue: Managed[] = [];
-  #client: AcmeClient | undefined;
+  readonly #account: AcmeAccount;
   #running = false;
   #stopped = false;
   /** Aborted by stop(): an order or a question to the CA under way ends there. */
@@ -108,6 +79,7 @@ export class AcmeManager {
     this.#store = store;
     this.#logger = logger;
     this.#owner = owner;
+    this.#account = new AcmeAccount(config, store, logger, this.#stopping.signal);
     for (const name of names) this.#managed.set(name, { name, ordering: false, failures: 0 });
   }
 
@@ -116,27 +88,20 @@ export class AcmeManager {
     this.#store.open();
     // No order of this gateway is under way yet: whatever challenge the store holds is stale.
     this.#store.clearChallenges();
-    // An account made before, whose contact the CA was last told is not acme.email's (it changed,
-    // or was removed, or was never recorded): brought up to date now, not at the next order,
-    // which may be weeks away. One request to the CA then; none at a start that changed nothing.
-    const { directory, email } = this.#config;
-    let held = false;
-    let told: string[] | undefined;
-    try {
-      held = this.#store.accountKey(directory) !== undefined;
-      told = this.#store.accountContact(directory);
-    } catch {
-      // Unreadable: the first order fails on it, naming the file (#clientOf), and the gateway serves on.
-    }
-    if (held && (told === undefined || !sameContact(told, contactFor(email)))) void this.#account();
+    this.#tightenStore();
+    // An account whose contact the CA was last told is not acme.email's: brought up to date now.
+    if (this.#account.contactOutdated()) void this.#account.update();
     const now = Date.now();
     for (const managed of this.#managed.values()) {
       this.#readStored(managed);
       this.#plan(managed, managed.notAfter === undefined ? now : this.#renewalOf(managed));
       if (managed.notAfter !== undefined) void this.#askRenewalInfo(managed);
     }
-    this.#warnExpired();
-    this.#expiredTimer = setInterval(() => this.#warnExpired(), EXPIRED_WARNING_MS).unref();
+    warnExpired(this.#logger, this.#managed.values());
+    this.#expiredTimer = setInterval(
+      () => warnExpired(this.#logger, this.#managed.values()),
+      EXPIRED_WARNING_MS,
+    ).unref();
   }
 
   /**
@@ -156,23 +121,7 @@ export class AcmeManager {
 
   status(): CertificateStatus[] {
     const now = Date.now();
-    return [...this.#managed.values()].map((m) => ({
-      names: [m.name],
-      // Expired first: while its renewal is under way it is still what clients get.
-      state:
-        m.notAfter !== undefined && m.notAfter <= now
-          ? 'expired'
-          : m.ordering
-            ? 'ordering'
-            : m.notAfter === undefined
-              ? 'missing'
-              : 'valid',
-      ...(m.issuer === undefined ? {} : { issuer: m.issuer }),
-      ...(m.notAfter === undefined ? {} : { not_after: new Date(m.notAfter).toISOString() }),
-      ...(m.next === undefined ? {} : { next_renewal: new Date(m.next).toISOString() }),
-      ...(m.lastError === undefined ? {} : { last_error: m.lastError }),
-      failures: m.failures,
-    }));
+    return [...this.#managed.values()].map((managed) => statusOf(managed, now));
   }
 
   #readStored(managed: Managed): void {
@@ -221,7 +170,7 @@ export class AcmeManager {
     if (id === undefined || this.#stopped) return;
     let again = ARI_DEFAULT_RETRY_MS;
     try {
-      const info = await this.#clientOf().renewalInfo(id);
+      const info = await this.#account.client().renewalInfo(id);
       if (info === undefined || this.#stopped || managed.certificateId !== id) return;
       managed.window = { start: info.start, end: info.end };
       again = Math.min(ARI_MAX_RETRY_MS, Math.max(ARI_MIN_RETRY_MS, info.retryAfter ?? ARI_DEFAULT_RETRY_MS));
@@ -277,7 +226,13 @@ export class AcmeManager {
     try {
       if (fleet) {
         // Another gateway of the fleet may have it already, or be ordering it now.
-        const turn = await this.#fleetTurn(managed, fleet, started + ORDER_DEADLINE_MS).catch(
+        const when = {
+          deadline: started + ORDER_DEADLINE_MS,
+          lockMs: ORDER_DEADLINE_MS,
+          signal: this.#stopping.signal,
+        };
+        const open = fleet;
+        const turn = await fleetTurn(open, name, when, () => this.#adopt(managed, open)).catch(
           (err: Error) => {
             if (err instanceof AcmeProblem || this.#stopped) throw err;
             this.#logger.warn(
@@ -292,7 +247,7 @@ export class AcmeManager {
         locked = fleet !== undefined;
       }
       const replaces = managed.window === undefined ? undefined : managed.certificateId;
-      const chain = await orderCertificate(this.#clientOf(), this.#solverFor(fleet), {
+      const chain = await orderCertificate(this.#account.client(), challengeSolver(this.#store, fleet), {
         ...(replaces === undefined ? {} : { replaces }),
         names: [name],
         email: this.#config.email,
@@ -303,7 +258,7 @@ export class AcmeManager {
       });
       this.#stopping.signal.throwIfAborted();
       // The account the order used (found or made: no request now) is recorded as told.
-      await this.#account();
+      await this.#account.update();
       const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       this.#store.saveCertificate(name, chain, keyPem);
       this.#store.setLastError(name, undefined);
@@ -331,7 +286,7 @@ export class AcmeManager {
       );
       this.#owner.issued(name);
       this.#owner.ordered({ name, result: 'ok', errorType: '', failures: 0 });
-      this.#warnRenewingAtOnce(managed);
+      warnRenewingAtOnce(this.#logger, managed, this.#config.renewBefore);
       this.#plan(managed, this.#renewalOf(managed));
       void this.#askRenewalInfo(managed);
     } catch (err) {
@@ -391,40 +346,26 @@ export class AcmeManager {
   }
 
   /**
-   * Whether this gateway orders `managed` for the fleet: 'adopted' when another gateway's
-   * certificate (published before, or while this one waited for the lock's holder) is taken
-   * instead; 'order' once this gateway holds the lock.
+   * Takes the fleet's certificate for `managed` when it can serve the name (servable-certificate.ts,
+   * and not ended), is newer than the one held and is not due. One that cannot serve is refused,
+   * said once, and this gateway keeps its own or orders one (publishing it over the bad one):
+   * taken, it was saved over the good one on disk and served by no process, for good.
    */
-  async #fleetTurn(managed: Managed, fleet: AcmeFleet, deadline: number): Promise<'adopted' | 'order'> {
-    for (;;) {
-      this.#stopping.signal.throwIfAborted();
-      if (await this.#adopt(managed, fleet)) return 'adopted';
-      // Another gateway's order failed: its retry is the fleet's, not one order per gateway.
-      const failed = await fleet.failure(managed.name);
-      if (failed !== undefined)
-        throw new AcmeProblem(
-          failed.type,
-          `${failed.detail} (the fleet's last order, made by another gateway)`,
-          0,
-          [],
-          failed.until - Date.now(),
-        );
-      if (await fleet.lock(managed.name, ORDER_DEADLINE_MS)) return 'order';
-      if (performance.now() + FLEET_POLL_MS > deadline)
-        throw new AcmeProblem(
-          'candor:fleet',
-          `another gateway held the order of ${managed.name} and published no certificate in time`,
-          0,
-        );
-      await sleep(FLEET_POLL_MS, undefined, { signal: this.#stopping.signal });
-    }
-  }
-
-  /** Takes the fleet's certificate for `managed` when it is newer than the one held and not due. */
   async #adopt(managed: Managed, fleet: AcmeFleet): Promise<boolean> {
-    const shared = await fleet.certificate(managed.name);
+    const shared = await sharedCertificate(fleet, managed.name);
     if (shared === undefined) return false;
-    const cert = new X509Certificate(shared.chain);
+    if ('refused' in shared) {
+      // Looked at again at each poll while another gateway orders: said once per refusal.
+      if (managed.refusedShared !== shared.refused)
+        this.#logger.error(
+          { acme: managed.name, err: shared.refused },
+          "the fleet's certificate cannot serve this name: refused, this gateway keeps or orders its own",
+        );
+      managed.refusedShared = shared.refused;
+      return false;
+    }
+    managed.refusedShared = undefined;
+    const cert = shared.leaf;
     const notBefore = Date.parse(cert.validFrom);
     const notAfter = Date.parse(cert.validTo);
     if (notAfter <= (managed.notAfter ?? 0)) return false;
@@ -446,129 +387,18 @@ export class AcmeManager {
     return true;
   }
 
-  /**
-   * The account of the key, its contact brought to acme.email's (acme-client.ts's account), and
-   * what the CA was told recorded in the store. A failure is said and left: the next order (or
-   * start) tries again, and an order that cannot reach the account fails on its own.
-   */
-  async #account(): Promise<void> {
-    const { directory, email } = this.#config;
-    try {
-      const account = await this.#clientOf().account(email);
-      this.#store.saveAccountContact(directory, contactFor(email));
-      if (account.replaced !== undefined)
-        this.#logger.info(
-          { acme_account: account.url, contact: contactFor(email), was: account.replaced },
-          'ACME account contact updated',
-        );
-    } catch (err) {
-      if (this.#stopped) return;
+  /** Keys found readable by others (restored from a backup, copied in by hand) are made owner-only, and said. */
+  #tightenStore(): void {
+    const { tightened, failed } = this.#store.tighten();
+    if (tightened.length > 0)
       this.#logger.warn(
-        { err: (err as Error).message },
-        'ACME account contact not brought up to date: tried again at the next order',
+        { files: tightened },
+        'acme.storage held files or folders others could read: made owner-only',
       );
-    }
-  }
-
-  #clientOf(): AcmeClient {
-    if (this.#client) return this.#client;
-    const directory = this.#config.directory;
-    // An unreadable or damaged key is not replaced by a new one: the CA's account (and what it
-    // ordered) is this key's. The order fails naming the file.
-    const unusable = (err: unknown) =>
-      new AcmeProblem(
-        'candor:account-key',
-        `${this.#store.accountKeyFile(directory)}: the stored ACME account key cannot be used (${(err as Error).message}); restore it, or move it away for a new account to be made`,
-        0,
+    if (failed.length > 0)
+      this.#logger.error(
+        { files: failed },
+        'acme.storage holds files others may read that could not be made owner-only: chmod them 0600 (folders 0700)',
       );
-    let pem: string | undefined;
-    try {
-      pem = this.#store.accountKey(directory);
-    } catch (err) {
-      throw unusable(err);
-    }
-    if (pem === undefined) {
-      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-      this.#store.saveAccountKey(directory, pem);
-    }
-    let key: KeyObject;
-    try {
-      key = createPrivateKey(pem);
-    } catch (err) {
-      throw unusable(err);
-    }
-    const ca = this.#config.ca === undefined ? undefined : readFileSync(this.#config.ca, 'utf8');
-    this.#client = new AcmeClient(directory, key, { ca, timeoutMs: 30_000, signal: this.#stopping.signal });
-    return this.#client;
   }
-
-  /**
-   * The challenges live in the store, where whichever process takes the CA's connection reads
-   * them; in a fleet, in Redis too, where the other gateways do.
-   */
-  #solverFor(fleet: AcmeFleet | undefined): ChallengeSolver {
-    return {
-      present: async (type, name, token, keyAuthorization) => {
-        if (type === 'http-01') {
-          this.#store.setHttpChallenge(token, keyAuthorization);
-          await fleet?.setHttpChallenge(token, keyAuthorization);
-        } else {
-          const { cert, key } = challengeCertificate(name, keyAuthorization);
-          this.#store.setAlpnChallenge(name, cert + key);
-          await fleet?.setAlpnChallenge(name, cert + key);
-        }
-      },
-      cleanup: async (type, name, token) => {
-        if (type === 'http-01') {
-          this.#store.setHttpChallenge(token, undefined);
-          await fleet?.setHttpChallenge(token, undefined).catch(() => {}); // expires on its own
-        } else {
-          this.#store.setAlpnChallenge(name, undefined);
-          await fleet?.setAlpnChallenge(name, undefined).catch(() => {});
-        }
-      },
-    };
-  }
-
-  /**
-   * A renew_before not shorter than what the CA issues makes every new certificate due at once:
-   * renewed every hour (MIN_RENEWAL_GAP_MS), an order the CA counts each time. Said, not silent.
-   */
-  #warnRenewingAtOnce(managed: Managed): void {
-    const { renewBefore } = this.#config;
-    const lifetime = (managed.notAfter ?? 0) - (managed.notBefore ?? 0);
-    if (renewBefore === undefined || renewBefore < lifetime) return;
-    this.#logger.warn(
-      {
-        acme: managed.name,
-        renew_before_s: Math.round(renewBefore / 1000),
-        lifetime_s: Math.round(lifetime / 1000),
-      },
-      "acme.renew_before is not shorter than the certificate's lifetime: it is renewed every hour, each an order the CA counts (Let's Encrypt allows 5 of one name a week); set it below the lifetime",
-    );
-  }
-
-  #warnExpired(): void {
-    const now = Date.now();
-    for (const m of this.#managed.values())
-      if (m.notAfter !== undefined && m.notAfter <= now)
-        this.#logger.error(
-          { acme: m.name, not_after: new Date(m.notAfter).toISOString(), last_error: m.lastError?.type },
-          'certificate EXPIRED and still served: clients refuse it; see last_error and candor diagnose --acme',
-        );
-  }
-}
-
-/**
- * A failed order's problem as the log, /status and the metrics tell it: the CA's own document;
- * the transport's failure (`candor:unreachable`); else this gateway's (`candor:internal`: its
- * storage, say), never told as the CA's being out of reach.
- */
-function problemOf(err: unknown): AcmeProblem {
-  if (err instanceof AcmeProblem) return err;
-  const message = (err as Error).message;
-  return err instanceof AcmeUnreachable
-    ? new AcmeProblem('candor:unreachable', `the ACME server could not be reached: ${message}`, 0)
-    : new AcmeProblem('candor:internal', `this gateway failed the order: ${message}`, 0);
 }

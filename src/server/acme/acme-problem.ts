@@ -1,3 +1,5 @@
+import { AcmeUnreachable } from './acme-http.ts';
+
 /**
  * An ACME server's problem document (RFC 8555 §6.7, RFC 7807): why it refused. Its `type`
  * (`urn:ietf:params:acme:error:…`) and `detail` are what the log, /status and `diagnose --acme`
@@ -89,4 +91,17 @@ export function problemLabel(type: string): string {
   if (/^candor:[a-z-]{1,32}$/.test(type)) return type;
   const kind = type.replace(/^urn:ietf:params:acme:error:/, '');
   return kind !== type && ACME_ERROR_KINDS.has(kind) ? type : 'other';
+}
+
+/**
+ * A failed order's problem as the log, /status and the metrics tell it: the CA's own document;
+ * the transport's failure (`candor:unreachable`); else this gateway's (`candor:internal`: its
+ * storage, say), never told as the CA's being out of reach.
+ */
+export function problemOf(err: unknown): AcmeProblem {
+  if (err instanceof AcmeProblem) return err;
+  const message = (err as Error).message;
+  return err instanceof AcmeUnreachable
+    ? new AcmeProblem('candor:unreachable', `the ACME server could not be reached: ${message}`, 0)
+    : new AcmeProblem('candor:internal', `this gateway failed the order: ${message}`, 0);
 }

@@ -1,6 +1,16 @@
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { servableCertificate } from './servable-certificate.ts';
 
 /**
  * `acme.storage`, the folder that holds what automatic HTTPS must not lose (so that a restart
@@ -12,7 +22,7 @@ import { join } from 'node:path';
  *   accounts/<directory hash>.key
  *   accounts/<directory hash>.contact   (the contact last brought to the CA, JSON)
  *   certificates/<name>/chain.pem, key.pem
- *   challenges/http-01/<token>
+ *   challenges/http-01/<token>          (the name and its key authorization, JSON)
  *   challenges/tls-alpn-01/<name>.pem   (certificate, then key)
  */
 export class AcmeStore {
@@ -27,6 +37,31 @@ export class AcmeStore {
     for (const dir of ['accounts', 'certificates', 'challenges/http-01', 'challenges/tls-alpn-01'])
       mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
     chmodSync(this.root, 0o700);
+  }
+
+  /**
+   * Makes owner-only what was found looser (a backup restored 0644, a key copied in by hand,
+   * under a umask of 022): every folder 0700, every file 0600, the keys among them. The root
+   * being 0700 is not enough: a root opened up later (a chmod -R, a volume mounted anew) would
+   * give every key away. What was tightened, and what could not be (another owner's file), is
+   * returned for the log. Links are left: what they point to is not the store's.
+   */
+  tighten(): { tightened: string[]; failed: string[] } {
+    const tightened: string[] = [];
+    const failed: string[] = [];
+    for (const entry of readdirSync(this.root, { recursive: true, withFileTypes: true })) {
+      const path = join(entry.parentPath, entry.name);
+      if (!entry.isFile() && !entry.isDirectory()) continue;
+      const wanted = entry.isDirectory() ? 0o700 : 0o600;
+      try {
+        if ((lstatSync(path).mode & 0o777 & ~wanted) === 0) continue;
+        chmodSync(path, wanted);
+        tightened.push(path);
+      } catch (err) {
+        failed.push(`${path}: ${(err as Error).message}`);
+      }
+    }
+    return { tightened, failed };
   }
 
   /**
@@ -76,20 +111,11 @@ export class AcmeStore {
     const chain = this.#read(join(dir, 'chain.pem'));
     const key = this.#read(join(dir, 'key.pem'));
     if (chain === undefined || key === undefined) return undefined;
-    let leaf: X509Certificate;
-    let matches: boolean;
     try {
-      leaf = new X509Certificate(chain);
-      matches = leaf.checkPrivateKey(createPrivateKey(key));
+      servableCertificate(name, chain, key);
     } catch (error) {
-      throw new Error(`${dir}: the stored certificate or key cannot be read: ${(error as Error).message}`);
+      throw new Error(`${dir}: chain.pem and key.pem: ${(error as Error).message}`);
     }
-    if (!matches) throw new Error(`${dir}: key.pem is not the key of chain.pem's certificate`);
-    // Served by SNI for `name`: one of another name (copied in by hand) fails every client's check.
-    if (leaf.checkHost(name, { wildcards: false }) === undefined)
-      throw new Error(
-        `${dir}: chain.pem's certificate does not name ${name} (it names ${leaf.subjectAltName ?? leaf.subject})`,
-      );
     return { chain, key };
   }
 
@@ -115,13 +141,19 @@ export class AcmeStore {
     this.#set(join(dir, 'last-error.json'), error === undefined ? undefined : JSON.stringify(error));
   }
 
-  httpChallenge(token: string): string | undefined {
-    return TOKEN.test(token) ? this.#read(join(this.root, 'challenges/http-01', token)) : undefined;
+  /** The HTTP-01 challenge of `token` being validated now, with the name it proves. */
+  httpChallenge(token: string): HttpChallenge | undefined {
+    if (!TOKEN.test(token)) return undefined;
+    const text = this.#read(join(this.root, 'challenges/http-01', token));
+    return text === undefined ? undefined : httpChallengeOf(text);
   }
 
-  setHttpChallenge(token: string, keyAuthorization: string | undefined): void {
+  setHttpChallenge(token: string, challenge: HttpChallenge | undefined): void {
     if (!TOKEN.test(token)) throw new Error(`not an ACME token: ${JSON.stringify(token)}`);
-    this.#set(join(this.root, 'challenges/http-01', token), keyAuthorization);
+    this.#set(
+      join(this.root, 'challenges/http-01', token),
+      challenge === undefined ? undefined : JSON.stringify(challenge),
+    );
   }
 
   alpnChallenge(name: string): string | undefined {
@@ -143,10 +175,20 @@ export class AcmeStore {
     else this.#write(path, text);
   }
 
+  /**
+   * Created 0600 by the open itself, never opened up after: a fresh name, and `wx` (O_EXCL), for
+   * a file that existed would keep its own mode (a `<pid>.tmp` left by a crash, the pid being 1
+   * at every start of a container, 0644 and then renamed over the key).
+   */
   #write(path: string, text: string): void {
-    const temporary = `${path}.${process.pid}.tmp`;
-    writeFileSync(temporary, text, { mode: 0o600 });
-    renameSync(temporary, path);
+    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
+      renameSync(temporary, path);
+    } catch (err) {
+      rmSync(temporary, { force: true });
+      throw err;
+    }
   }
 
   #read(path: string): string | undefined {
@@ -156,6 +198,28 @@ export class AcmeStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+}
+
+/**
+ * An HTTP-01 challenge as it is kept (in the store, and in a fleet's Redis): the key
+ * authorization with the name it proves, for it is told only to a request for that name
+ * (RFC 8555 §8.3: the CA asks with the name as Host), never to one for any host that points here.
+ */
+export interface HttpChallenge {
+  readonly name: string;
+  readonly keyAuthorization: string;
+}
+
+/** What the store or Redis holds, read back; undefined for anything else (a file of another version). */
+export function httpChallengeOf(text: string): HttpChallenge | undefined {
+  try {
+    const { name, keyAuthorization } = JSON.parse(text) as Partial<Record<keyof HttpChallenge, unknown>>;
+    return typeof name === 'string' && typeof keyAuthorization === 'string'
+      ? { name, keyAuthorization }
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -149,7 +149,7 @@ export async function diagnoseAcme(
     const token = `candor-diagnose-${randomBytes(12).toString('base64url')}`;
     const expected = `${token}.${randomBytes(12).toString('base64url')}`;
     store.open();
-    store.setHttpChallenge(token, expected);
+    store.setHttpChallenge(token, { name: wanted, keyAuthorization: expected });
     try {
       const failures: string[] = [];
       for (const address of addresses) {

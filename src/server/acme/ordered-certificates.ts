@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import type { CertificateSource } from '../../proxy/accept/server-tls.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
-import type { AcmeStore } from './acme-store.ts';
+import type { AcmeStore, HttpChallenge } from './acme-store.ts';
 
 /** One ordered certificate as this process serves it. */
 interface Held {
@@ -74,17 +74,17 @@ export class OrderedCertificates implements AcmeChallenges {
     return this.#names.map((name) => ({ name, notAfter: this.#held.get(name)?.notAfter }));
   }
 
-  httpAnswer(token: string): string | undefined {
-    return this.#store.httpChallenge(token);
+  httpAnswer(token: string, host: string): string | undefined {
+    return answerFor(this.#store.httpChallenge(token), host);
   }
 
   /** In a fleet: the answer another gateway's order put in Redis (undefined without a fleet, or when Redis fails). */
-  get remoteHttpAnswer(): ((token: string) => Promise<string | undefined>) | undefined {
+  get remoteHttpAnswer(): ((token: string, host: string) => Promise<string | undefined>) | undefined {
     const fleet = this.#fleet;
     if (fleet === undefined) return undefined;
-    return async (token) => {
+    return async (token, host) => {
       try {
-        return (await (await fleet)?.httpChallenge(token)) ?? undefined;
+        return answerFor(await (await fleet)?.httpChallenge(token), host);
       } catch {
         return undefined;
       }
@@ -111,6 +111,14 @@ export class OrderedCertificates implements AcmeChallenges {
       .then((found) => (found === undefined ? undefined : contextOf(found)))
       .catch(() => undefined);
   }
+}
+
+/**
+ * The key authorization of a challenge for `host`'s name only (`host` is lowercase; the name is
+ * the CA's authorization's identifier, which no RFC holds to the case it was ordered in).
+ */
+function answerFor(challenge: HttpChallenge | undefined, host: string): string | undefined {
+  return challenge?.name.toLowerCase() === host ? challenge.keyAuthorization : undefined;
 }
 
 /** A validation certificate and its key, as the store keeps them (the certificate, then the key). */

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { AcmeStore } from '../../../src/server/acme/acme-store.ts';
 import { startFakeAcmeCa } from '../../helpers/fake-acme-ca.ts';
+import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startPebble } from '../../helpers/pebble.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -142,7 +143,10 @@ test('a challenge an order left behind (a crash mid-validation) is not answered 
   const dir = mkdtempSync(join(tmpdir(), 'candor-acme-local-'));
   const store = new AcmeStore(join(dir, 'acme'));
   store.open();
-  store.setHttpChallenge('left-behind', 'left-behind.thumbprint');
+  store.setHttpChallenge('left-behind', {
+    name: 'stale.shop.test',
+    keyAuthorization: 'left-behind.thumbprint',
+  });
   const upstream = await listenOnLoopback((req, res) => res.end(`app saw ${req.url}\n`));
   const ports = { http: await freePort(), tls: await freePort() };
   const gw = await startGatewayFromText(
@@ -153,9 +157,12 @@ test('a challenge an order left behind (a crash mid-validation) is not answered 
   );
   try {
     // Before, it was answered 200 with the old key authorization, for good.
-    const answer = await fetch(`http://127.0.0.1:${ports.http}/.well-known/acme-challenge/left-behind`);
+    const answer = await request(`http://127.0.0.1:${ports.http}`, {
+      path: '/.well-known/acme-challenge/left-behind',
+      headers: { host: 'stale.shop.test' },
+    });
     assert.equal(answer.status, 200);
-    assert.equal(await answer.text(), 'app saw /.well-known/acme-challenge/left-behind\n');
+    assert.equal(answer.text, 'app saw /.well-known/acme-challenge/left-behind\n');
     assert.equal(store.httpChallenge('left-behind'), undefined);
   } finally {
     await gw.close();

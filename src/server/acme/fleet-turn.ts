@@ -1,0 +1,64 @@
+import type { X509Certificate } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AcmeFleet } from './acme-fleet.ts';
+import { AcmeProblem } from './acme-problem.ts';
+import { servableCertificate } from './servable-certificate.ts';
+
+/** How often a gateway that waits for another's order looks for its certificate. */
+const FLEET_POLL_MS = 2_000;
+
+/**
+ * Whether this gateway orders `name` for the fleet (acme-fleet.ts): 'adopted' when `adopt`
+ * takes another gateway's certificate (published before, or while this one waited for the
+ * lock's holder); 'order' once this gateway holds the lock (for `lockMs`). Another gateway's
+ * failed order is thrown as its problem, with its retry: the fleet's, not one order per gateway.
+ */
+export async function fleetTurn(
+  fleet: AcmeFleet,
+  name: string,
+  when: { readonly deadline: number; readonly lockMs: number; readonly signal: AbortSignal },
+  adopt: () => Promise<boolean>,
+): Promise<'adopted' | 'order'> {
+  for (;;) {
+    when.signal.throwIfAborted();
+    if (await adopt()) return 'adopted';
+    const failed = await fleet.failure(name);
+    if (failed !== undefined)
+      throw new AcmeProblem(
+        failed.type,
+        `${failed.detail} (the fleet's last order, made by another gateway)`,
+        0,
+        [],
+        failed.until - Date.now(),
+      );
+    if (await fleet.lock(name, when.lockMs)) return 'order';
+    if (performance.now() + FLEET_POLL_MS > when.deadline)
+      throw new AcmeProblem(
+        'candor:fleet',
+        `another gateway held the order of ${name} and published no certificate in time`,
+        0,
+      );
+    await sleep(FLEET_POLL_MS, undefined, { signal: when.signal });
+  }
+}
+
+/**
+ * The fleet's certificate of `name` when it can serve the name (servable-certificate.ts) and
+ * has not ended; `refused` says why one there cannot (its key is not its own, another name's,
+ * ended, not a chain and a key at all: put there by another hand). Redis's errors are thrown.
+ */
+export async function sharedCertificate(
+  fleet: AcmeFleet,
+  name: string,
+): Promise<{ chain: string; key: string; leaf: X509Certificate } | { refused: string } | undefined> {
+  const shared = await fleet.certificate(name);
+  if (shared === undefined) return undefined;
+  if ('unusable' in shared) return { refused: shared.unusable };
+  try {
+    const leaf = servableCertificate(name, shared.chain, shared.key);
+    if (Date.parse(leaf.validTo) <= Date.now()) return { refused: `it ended ${leaf.validTo}` };
+    return { ...shared, leaf };
+  } catch (err) {
+    return { refused: (err as Error).message };
+  }
+}

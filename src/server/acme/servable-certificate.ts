@@ -1,0 +1,24 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+
+/**
+ * The leaf of `chain` when the chain and key can serve `name` by SNI: both parse, the key is
+ * the certificate's, and the certificate names `name`. Throws saying which is wrong otherwise:
+ * such a pair (damaged on disk, copied in by hand, put in the fleet's Redis by another hand)
+ * would fail every handshake, or be another name's certificate served for this one.
+ */
+export function servableCertificate(name: string, chain: string, key: string): X509Certificate {
+  let leaf: X509Certificate;
+  let matches: boolean;
+  try {
+    leaf = new X509Certificate(chain);
+    matches = leaf.checkPrivateKey(createPrivateKey(key));
+  } catch (error) {
+    throw new Error(`the certificate or key cannot be read: ${(error as Error).message}`);
+  }
+  if (!matches) throw new Error("the key is not the key of the chain's certificate");
+  if (leaf.checkHost(name, { wildcards: false }) === undefined)
+    throw new Error(
+      `the certificate does not name ${name} (it names ${leaf.subjectAltName ?? leaf.subject})`,
+    );
+  return leaf;
+}
