@@ -15,7 +15,7 @@ import type { AcmeStore } from './acme-store.ts';
  * last told. Apart from the manager, which plans each name's orders: this is what every order
  * shares.
  */
-export class AcmeAccount {
+export class OrderingAccount {
   readonly #config: AcmeConfig;
   readonly #store: AcmeStore;
   readonly #logger: Logger;

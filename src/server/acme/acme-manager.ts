@@ -3,7 +3,7 @@ import type { AcmeConfig } from '../../core/config/types.ts';
 import { certificateId } from '../../core/tls/certificate-id.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
-import { AcmeAccount, challengeSolver } from './acme-account.ts';
+import { challengeSolver, OrderingAccount } from './acme-account.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
 import { orderCertificate } from './acme-order.ts';
 import { AcmeProblem, problemLabel, problemOf } from './acme-problem.ts';
@@ -57,7 +57,7 @@ export class AcmeManager {
   readonly #owner: AcmeManagerOwner;
   readonly #managed = new Map<string, Managed>();
   readonly #queue: Managed[] = [];
-  readonly #account: AcmeAccount;
+  readonly #account: OrderingAccount;
   #running = false;
   #stopped = false;
   /** Aborted by stop(): an order or a question to the CA under way ends there. */
@@ -79,7 +79,7 @@ export class AcmeManager {
     this.#store = store;
     this.#logger = logger;
     this.#owner = owner;
-    this.#account = new AcmeAccount(config, store, logger, this.#stopping.signal);
+    this.#account = new OrderingAccount(config, store, logger, this.#stopping.signal);
     for (const name of names) this.#managed.set(name, { name, ordering: false, failures: 0 });
   }
 
