@@ -512,7 +512,8 @@ export const FAILURES = {
   },
   client_deadline_connecting: {
     // client_deadline's case where no connection had taken the request yet: one being opened for
-    // it, or a full pool's queue wait. Nothing was sent, so Proxy-Status says RFC 9209's type for
+    // it, or a full pool's queue wait; or where no attempt was under way: none yet (a deadline of
+    // 0, or one spent before the first), a retry's backoff, a hold. Nothing was sent, so Proxy-Status says RFC 9209's type for
     // a wait to connect to the next hop (a client reading http_response_timeout would take the
     // request as delivered); the deadline is the client's, so it judges no target (CLIENTS_OWN).
     status: 504,

@@ -834,17 +834,22 @@ export class ResponseParser {
       this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
       return false;
     }
+    // A name is quoted cut short (snippet): its length is the upstream's to choose, up to the head
+    // limit, and the details go out in the gateway's own answer (Proxy-Status, grpc-message), which
+    // a client must still be able to read (Node's own takes a 16 KiB head, gRPC suggests 8 KiB).
     let details: string;
     switch (fault) {
       case 'bare-lf':
         details =
-          name === '' ? 'bare LF line ending in a header line' : `bare LF line ending in header "${name}"`;
+          name === ''
+            ? 'bare LF line ending in a header line'
+            : `bare LF line ending in header ${snippet(name)}`;
         break;
       case 'leading-whitespace':
         details = 'whitespace before the first header field';
         break;
       case 'obs-fold':
-        details = `whitespace folding (obs-fold) in header "${name}"`;
+        details = `whitespace folding (obs-fold) in header ${snippet(name)}`;
         break;
       case 'no-colon':
         details = `header line without a colon ${snippet(line)}`;
@@ -856,14 +861,14 @@ export class ResponseParser {
         details = 'invalid header section';
         break;
       case 'invalid-value':
-        details = `invalid character in the value of header "${name}"`;
+        details = `invalid character in the value of header ${snippet(name)}`;
         break;
       case 'bare-cr': {
         // A CR is no line end in a response's field, but an invalid character where it stands.
         const colon = line.indexOf(':');
         details =
           name !== ''
-            ? `invalid character in the value of header "${name}"`
+            ? `invalid character in the value of header ${snippet(name)}`
             : colon === -1
               ? `header line without a colon ${snippet(line)}`
               : `invalid header name ${snippet(line.slice(0, colon))}`;

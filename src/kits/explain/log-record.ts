@@ -78,12 +78,21 @@ export interface RequestLine extends RecordBase {
    * proxy's), in ms: not the proxy's timeout, so no advice about it.
    */
   readonly clientDeadlineMs?: number;
+  /** Where the client's own deadline cut it (with clientDeadlineMs). */
+  readonly clientDeadlineAt?: ClientDeadlineAt;
   /**
    * A stored answer went to the client in place of a failure (Candor's `stale_cause`): the
    * failure's type, or `upstream_503` (`_500`…) for the upstream's own status the client never saw.
    */
   readonly staleCause?: string;
 }
+
+/**
+ * Where a client's own deadline cut a request: before anything of it was sent (Candor's
+ * `client_deadline_connecting`: a connection still opening, a full pool, a retry's backoff, a
+ * deadline of 0), waiting for the response head, or while the response body streamed.
+ */
+export type ClientDeadlineAt = 'notSent' | 'head' | 'body';
 
 export interface FailedAttempt extends RecordBase {
   readonly kind: 'attempt';

@@ -235,12 +235,27 @@ function deadlines(d: NonNullable<TimeoutFinding['clientDeadlines']>): string {
   return `grpc-timeout of ${d.minMs === d.maxMs ? d.minMs : `${d.minMs}–${d.maxMs}`} ms`;
 }
 
+/**
+ * Where the client's deadlines cut the requests: " waiting for the response head" when all did
+ * there (or before anything was sent, or mid-body), else each place with its count.
+ */
+function cutWhere(d: NonNullable<TimeoutFinding['clientDeadlines']>): string {
+  const places = [
+    [d.notSent, 'before anything was sent'],
+    [d.head, 'waiting for the response head'],
+    [d.body, 'while the response body streamed'],
+  ] as const;
+  const cut = places.filter(([n]) => n > 0);
+  if (cut.length === 1) return ` ${cut[0][1]}`;
+  return `: ${cut.map(([n, where]) => `${n} ${where}`).join(', ')}`;
+}
+
 /** One upstream's timeout finding, as the Timeouts section tells it. */
 export function timeoutText(t: TimeoutFinding): string {
   const client = t.clientDeadlines;
   if (t.verdict === 'client_deadline' && client !== undefined)
     return [
-      `${t.upstream}: ${plural(client.count, 'gRPC request')} ran out of the client's own deadline (${deadlines(client)}) waiting for the response head`,
+      `${t.upstream}: ${plural(client.count, 'gRPC request')} ran out of the client's own deadline (${deadlines(client)})${cutWhere(client)}`,
       "  the client gave up before any timeout of the gateway: raise the client's deadline if the work is meant to take that long, or find what makes the upstream slower than it",
     ]
       .map((l) => `  ${l}`)
@@ -248,7 +263,7 @@ export function timeoutText(t: TimeoutFinding): string {
   const lines = [`${t.upstream}: ${plural(t.timeouts, 'request')} timed out waiting for the response head`];
   if (client !== undefined)
     lines.push(
-      `  and ${plural(client.count, 'gRPC request')} ran out of the client's own deadline (${deadlines(client)}): not counted here, no gateway timeout would change them`,
+      `  and ${plural(client.count, 'gRPC request')} ran out of the client's own deadline (${deadlines(client)})${cutWhere(client)}; not counted here, no gateway timeout would change them`,
     );
   if (t.waited && t.configuredMs !== undefined) {
     const [low, high] = [duration(t.waited.p10), duration(t.waited.p90)];

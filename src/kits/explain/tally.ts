@@ -60,10 +60,23 @@ export interface UpstreamTally extends PlaceTally {
   /** Head timeouts whose wait the log does not record. */
   timeoutsUnmeasured: number;
   /**
-   * Head timeouts cut by the client's own deadline (gRPC's grpc-timeout, shorter than the
-   * proxy's), with the shortest and longest deadline: not the proxy's timeout, kept apart.
+   * Requests cut by the client's own deadline (gRPC's grpc-timeout, shorter than the proxy's),
+   * with the shortest and longest deadline and where it cut them: not the proxy's timeout, kept apart.
    */
-  readonly clientDeadlines: { count: number; minMs: number; maxMs: number };
+  readonly clientDeadlines: ClientDeadlines;
+}
+
+/** The client's own deadlines that cut an upstream's requests: how many, how long, and where (ClientDeadlineAt). */
+export interface ClientDeadlines {
+  count: number;
+  minMs: number;
+  maxMs: number;
+  /** Before anything was sent (a connection opening, a full pool, a retry's backoff, a deadline of 0). */
+  notSent: number;
+  /** Waiting for the response head. */
+  head: number;
+  /** While the response body streamed. */
+  body: number;
 }
 
 const place = (): PlaceTally => ({
@@ -212,13 +225,17 @@ export class Tally {
       }
       if ((is5xx || placeFailure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
     }
-    // A client's own deadline: logged as client_deadline (before, as http_response_timeout).
+    // A client's own deadline: logged as client_deadline, or client_deadline_connecting when
+    // nothing was sent (before, as http_response_timeout).
     if (
-      (failure === 'client_deadline' || failure === 'http_response_timeout') &&
+      (failure === 'client_deadline' ||
+        failure === 'client_deadline_connecting' ||
+        failure === 'http_response_timeout') &&
       line.clientDeadlineMs !== undefined
     ) {
       const deadlines = upstream.clientDeadlines;
       deadlines.count++;
+      deadlines[line.clientDeadlineAt ?? 'head']++;
       deadlines.minMs = Math.min(deadlines.minMs, line.clientDeadlineMs);
       deadlines.maxMs = Math.max(deadlines.maxMs, line.clientDeadlineMs);
     } else if (failure === 'http_response_timeout') {
@@ -308,7 +325,14 @@ export class Tally {
         answered: new DurationHistogram(),
         timedOut: new DurationHistogram(),
         timeoutsUnmeasured: 0,
-        clientDeadlines: { count: 0, minMs: Number.POSITIVE_INFINITY, maxMs: 0 },
+        clientDeadlines: {
+          count: 0,
+          minMs: Number.POSITIVE_INFINITY,
+          maxMs: 0,
+          notSent: 0,
+          head: 0,
+          body: 0,
+        },
       };
       this.byUpstream.set(key, tally);
     }

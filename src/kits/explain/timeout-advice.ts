@@ -1,4 +1,4 @@
-import type { UpstreamTally } from './tally.ts';
+import type { ClientDeadlines, UpstreamTally } from './tally.ts';
 
 /** Fewer answered requests than this are too few to compare with the timeout at all. */
 const MIN_ANSWERED = 10;
@@ -25,10 +25,11 @@ export interface TimeoutFinding {
   /** Head timeouts the proxy's own timeout cut. */
   readonly timeouts: number;
   /**
-   * Head timeouts the client's own deadline cut (gRPC's grpc-timeout, shorter than the proxy's),
-   * with the shortest and longest deadline: kept apart, since no proxy timeout would change them.
+   * Requests the client's own deadline cut (gRPC's grpc-timeout, shorter than the proxy's), with
+   * the shortest and longest deadline and where it cut them (before anything was sent, waiting
+   * for the head, mid-body): kept apart, since no proxy timeout would change them.
    */
-  readonly clientDeadlines?: { readonly count: number; readonly minMs: number; readonly maxMs: number };
+  readonly clientDeadlines?: Readonly<ClientDeadlines>;
   /** Spread of the waits of the requests that timed out, in ms (min and max exact, as logged). */
   readonly waited?: {
     readonly min: number;

@@ -198,7 +198,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** The backoff is over (RetryBackoff's owner); past the deadline (the loop was held up) the retry has no time. */
   retryNow(last: Failure): void {
-    if (this.deadline.remaining() <= 0) this.end(this.deadline.leftNoTimeAfter(last));
+    const { deadline } = this;
+    if (deadline.remaining() <= 0) this.end(deadline.leftNoTimeAfter(last, this.req.record.tries.length));
     // The circuit opened while the retry waited (on other requests' failures), or is half-open
     // with its probes out: as when the request's own failure opened it (whyNotRetry), the client
     // gets the failure its attempt met, not the circuit's 503 for a try never made.
@@ -313,16 +314,15 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** The request's total deadline passed (TotalDeadline's owner). */
   totalDeadlinePassed(): void {
-    const current = this.current;
-    const clientUploading = current !== undefined && this.sends.waitsForClient;
-    const failure = this.deadline.failureAt(current?.exchange, clientUploading);
+    const { current, deadline } = this;
     // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
     // has passed), or mid-body as its body's (the head went downstream).
-    if (current) return current.exchange.cancel(failure);
-    // Held (no target could take it) or in backoff (the failure it was for): the retry will not run.
-    const answer =
-      this.backoff?.deadlinePassed(this.deadline) ?? this.hold?.deadlinePassed(failure) ?? failure;
-    this.end(answer);
+    if (current)
+      return current.exchange.cancel(deadline.failureAt(current.exchange, this.sends.waitsForClient));
+    // Nothing under way: in backoff (the retry will not run), held, or before the first attempt.
+    const tries = this.req.record.tries.length;
+    const idle = this.backoff?.deadlinePassed(deadline, tries) ?? this.hold?.deadlinePassed(deadline, tries);
+    this.end(idle ?? deadline.spentBeforeFirstAttempt());
   }
 
   /** The downstream response closed (answered, cut, or the client left): returns the failure that cut it short, for the log. */

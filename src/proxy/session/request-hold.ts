@@ -16,6 +16,12 @@ export interface HoldOwner {
   end(failure: Failure): void;
 }
 
+/** The request's total deadline, as a hold it passed in sees it (total-deadline.ts). */
+interface IdleDeadline {
+  readonly byClient: boolean;
+  passedIdle(doing: string, last: Failure, tries: number): Failure;
+}
+
 /** What a hold tells the request's metrics (attempt-metrics.ts). */
 interface HoldMeasure {
   holding(): void;
@@ -147,15 +153,23 @@ export class RequestHold {
   /**
    * The request's total deadline passed: while it waited, no upstream was slow and none could
    * take it, so its answer is the hold's 503 naming that deadline, not the deadline's 504; a
-   * deadline the client chose stays the client's. Returns `deadline` when it was not waiting.
+   * deadline the client chose stays the client's, saying it passed while the request was held
+   * (`tries`: the attempts made). Undefined when it was not waiting.
    */
-  deadlinePassed(deadline: Failure): Failure {
+  deadlinePassed(deadline: IdleDeadline, tries: number): Failure | undefined {
     const waiting = this.#waiting;
-    if (waiting === undefined || deadline.clientsOwn) return deadline;
+    if (waiting === undefined) return undefined;
+    const name = this.#upstream.name;
+    if (deadline.byClient)
+      return deadline.passedIdle(
+        `while the request waited for a target of "${name}" (hold)`,
+        waiting.last,
+        tries,
+      );
     this.cancel();
     const total = this.#upstream.config.timeouts.total;
     return this.#unavailable(
-      `no target of "${this.#upstream.name}" took the request within timeouts.total (${total} ms)`,
+      `no target of "${name}" took the request within timeouts.total (${total} ms)`,
       waiting.last,
     );
   }

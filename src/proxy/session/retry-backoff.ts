@@ -18,9 +18,12 @@ export class RetryBackoff {
     }, delay);
   }
 
-  /** The request's total deadline passed: the answer, when the retry was still waiting (undefined: it was not). */
-  deadlinePassed(deadline: { leftNoTimeAfter(last: Failure): Failure }): Failure | undefined {
-    return this.#timer === undefined ? undefined : deadline.leftNoTimeAfter(this.#failure);
+  /** The request's total deadline passed after `tries` attempts: the answer, when the retry was still waiting (undefined: it was not). */
+  deadlinePassed(
+    deadline: { leftNoTimeAfter(last: Failure, tries: number): Failure },
+    tries: number,
+  ): Failure | undefined {
+    return this.#timer === undefined ? undefined : deadline.leftNoTimeAfter(this.#failure, tries);
   }
 
   /** Calls the retry off; true when one was waiting. */

@@ -45,6 +45,10 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   readonly #byClient: boolean;
   /** The client sent a grpc-timeout the gateway read: the upstream is told what is left of it (see upstream). */
   readonly #clientSent: boolean;
+  /** The client chose it (grpc-timeout): what it ends is the client's own failure, never the target's. */
+  get byClient(): boolean {
+    return this.#byClient;
+  }
   /** Told when it passes. */
   readonly #owner: { totalDeadlinePassed(): void };
   /** The line it waits in (undefined: a client's deadline, on a timer of its own). */
@@ -146,13 +150,13 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   }
 
   /**
-   * The failure it ends the request with when it passed while a retry waited out its backoff:
-   * the retry never ran, so the last failure seen is the truth (a refusal's 502, not a 504 for
-   * a slowness nobody saw), saying that no time was left for another try. A deadline the client
-   * chose stays the client's.
+   * The failure it ends the request with when it passed while a retry waited out its backoff
+   * (`tries`: the attempts made): the retry never ran, so the last failure seen is the truth (a
+   * refusal's 502, not a 504 for a slowness nobody saw), saying that no time was left for another
+   * try. A deadline the client chose stays the client's, saying where it passed.
    */
-  leftNoTimeAfter(last: Failure): Failure {
-    if (this.#byClient) return this.failureAt(undefined);
+  leftNoTimeAfter(last: Failure, tries: number): Failure {
+    if (this.#byClient) return this.passedIdle('while a retry waited out its backoff', last, tries);
     return new Failure(last.type, `${last.details}; the ${this.#name} left no time for another try`, {
       stage: last.stage,
       status: last.status,
@@ -160,6 +164,40 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
       retryAfter: last.retryAfter,
       cause: last.cause,
     });
+  }
+
+  /**
+   * The failure it ends the request with when it passed before any attempt: only a client's
+   * deadline can (start() is false), spent by what came before (an auth hop), or zero, which
+   * gRPC reads as a deadline already past when the call arrives. Nothing was sent.
+   */
+  spentBeforeFirstAttempt(): Failure {
+    if (!this.#byClient) return this.failureAt(undefined);
+    if (this.#limitMs === 0)
+      return new Failure(
+        'client_deadline_connecting',
+        `the ${this.#name} had passed when the request arrived: nothing was sent`,
+        { stage: 'not_sent' },
+      );
+    return this.passedIdle('before the first attempt: nothing was sent');
+  }
+
+  /**
+   * A client's deadline that passed with no attempt under way (`doing`: what the request was
+   * doing then; `last`: the last attempt's failure, of `tries` made): the client's own. Nothing
+   * was being sent, so when the last attempt had sent nothing either (or none was made) it is
+   * client_deadline_connecting, whose Proxy-Status tells the client nothing was delivered.
+   */
+  passedIdle(doing: string, last?: Failure, tries = 0): Failure {
+    const plural = tries === 1 ? '' : 's';
+    const after =
+      last === undefined ? '' : `, after ${tries} attempt${plural}; the last: ${last.type} (${last.details})`;
+    const stage = last?.stage ?? 'not_sent';
+    return new Failure(
+      stage === 'not_sent' ? 'client_deadline_connecting' : 'client_deadline',
+      `the ${this.#name} passed ${doing}${after}`,
+      { stage },
+    );
   }
 
   /**

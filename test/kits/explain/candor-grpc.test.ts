@@ -201,7 +201,7 @@ test("the client's own deadline is no failure of the upstream's or the target's"
 test("a timeout cut by the client's grpc-timeout is kept apart from the gateway's timeouts", () => {
   assert.deepEqual(
     report.timeouts.map((t) => [t.upstream, t.timeouts, t.verdict, t.clientDeadlines]),
-    [['silent', 0, 'client_deadline', { count: 1, minMs: 150, maxMs: 150 }]],
+    [['silent', 0, 'client_deadline', { count: 1, minMs: 150, maxMs: 150, notSent: 0, head: 1, body: 0 }]],
   );
   assert.equal(
     section('Timeouts'),

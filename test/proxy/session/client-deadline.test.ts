@@ -1,7 +1,8 @@
 /**
  * A deadline the client chose says nothing about the target (issue 31, item 1): gRPC calls
- * over h2c with `grpc-timeout: 1m` (or `0m`) to a healthy grpc-js upstream that answers in
- * 30 ms end as DEADLINE_EXCEEDED, logged `client_deadline` naming the client's grpc-timeout,
+ * over h2c with `grpc-timeout: 1m` (or `0m`, already past: never sent) to a healthy grpc-js
+ * upstream that answers in 30 ms end as DEADLINE_EXCEEDED, logged `client_deadline` (or
+ * `client_deadline_connecting`, when nothing was sent) naming the client's grpc-timeout,
  * and the target is never ejected nor the upstream's circuit opened by them: the next call
  * without a deadline is answered. Before, each was an http_response_timeout judged against the
  * target, and a few a second kept a healthy upstream ejected and its circuit open.
@@ -140,17 +141,31 @@ upstreams:
       const r = await call(session, { 'grpc-timeout': timeout, 'x-request-id': `deadline-${i}` });
       assert.equal(r.headers[':status'], 200, `call ${i}`);
       assert.equal(r.headers['grpc-status'], '4', `call ${i}: DEADLINE_EXCEEDED`);
-      const ms = timeout === '0m' ? 0 : 1;
       const line = await gw.logFor(`deadline-${i}`);
       assert.equal(line.status, 504);
       assert.equal(line.grpc_status, 4);
-      // A millisecond may pass while the upstream connection is still being opened (the first
-      // call's): nothing was sent then, and the wire says the connect's type.
+      // A zero is a deadline already past: nothing is sent. A millisecond may pass before the
+      // attempt, or while the upstream connection is still being opened (the first call's):
+      // nothing was sent then either, and the wire says the connect's type.
       const connecting = line.error === 'client_deadline_connecting';
-      const [type, details] = connecting
-        ? ['connection_timeout', `no connection made within the client's grpc-timeout of ${ms} ms`]
-        : ['http_response_timeout', `no response head within the client's grpc-timeout of ${ms} ms`];
-      if (!connecting) assert.equal(line.error, 'client_deadline');
+      const [type, details] =
+        timeout === '0m'
+          ? [
+              'connection_timeout',
+              "the client's grpc-timeout of 0 ms had passed when the request arrived: nothing was sent",
+            ]
+          : connecting
+            ? [
+                'connection_timeout',
+                line.attempts === 0
+                  ? "the client's grpc-timeout of 1 ms passed before the first attempt: nothing was sent"
+                  : "no connection made within the client's grpc-timeout of 1 ms",
+              ]
+            : ['http_response_timeout', "no response head within the client's grpc-timeout of 1 ms"];
+      assert.equal(
+        line.error,
+        type === 'connection_timeout' ? 'client_deadline_connecting' : 'client_deadline',
+      );
       assert.equal(line.details, details);
       // On the wire, the registered RFC 9209 type; the details say whose deadline it was.
       assert.equal(

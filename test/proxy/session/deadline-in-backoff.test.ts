@@ -12,6 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { holdLoopAfterFirstAttempt } from '../../helpers/busy-loop.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -31,19 +32,8 @@ upstreams:
 `);
   t.after(() => gw.close());
   const targets = gw.gateway.runtime().upstreams.get('app')?.targets ?? [];
-  const inFlight = () => targets.reduce((n, target) => n + target.active.count, 0);
-  let started = false;
-  const watch = () => {
-    if (inFlight() > 0) started = true;
-    else if (started) {
-      // The first attempt was refused and its backoff set: hold the loop past the deadline.
-      const until = performance.now() + 700;
-      while (performance.now() < until);
-      return;
-    }
-    setImmediate(watch);
-  };
-  setImmediate(watch);
+  // The first attempt was refused and its backoff set: the loop is held past the deadline.
+  holdLoopAfterFirstAttempt(targets, 700);
   const res = await request(gw.url, { headers: { 'x-request-id': 'late-retry' } });
   assert.equal(res.status, 502);
   assert.match(

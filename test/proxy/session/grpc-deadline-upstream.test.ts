@@ -194,7 +194,11 @@ test("the client's grpc-timeout runs from its request's arrival: an auth hop's t
     assert.equal(late[':status'], 200);
     assert.equal(late['grpc-status'], '4', 'DEADLINE_EXCEEDED');
     const line = await gw.logFor('spent-at-auth');
-    assert.equal(line.error, 'client_deadline');
+    assert.equal(line.error, 'client_deadline_connecting', 'nothing was sent');
+    assert.equal(
+      line.details,
+      "the client's grpc-timeout of 150 ms passed before the first attempt: nothing was sent",
+    );
     assert.equal(line.stage, 'not_sent');
     assert.equal(line.attempts, 0);
     assert.equal(upstream.received.length, 1, 'the spent call never reached the upstream');

@@ -2,7 +2,7 @@ import { FAILURES, type FailureType } from '../../../core/failure/taxonomy.ts';
 import { describeEvent } from '../../../observe/events/event-words.ts';
 import { readEvent } from '../../../observe/events/read-event.ts';
 import type { LogReader } from '../log-reader.ts';
-import { authHopPlace, type LogRecord, type RequestLine } from '../log-record.ts';
+import { authHopPlace, type ClientDeadlineAt, type LogRecord, type RequestLine } from '../log-record.ts';
 
 /** A type the taxonomy knows, or undefined (a line from another version may name others). */
 export function knownType(value: unknown): FailureType | undefined {
@@ -45,11 +45,16 @@ function lessHeld(waitMs: number | undefined, heldMs: number | undefined): numbe
   return waitMs === undefined || heldMs === undefined ? waitMs : Math.max(0, waitMs - heldMs);
 }
 
-/** "no response head within the grpc-timeout of 150 ms": the client's deadline, 150. */
+/** "no response head within the client's grpc-timeout of 150 ms" (or "no connection made within…"): the client's deadline, 150. */
 function clientDeadline(details: unknown): number | undefined {
   if (typeof details !== 'string') return undefined;
   const ms = /\bgrpc-timeout of (\d{1,9}) ms\b/.exec(details)?.[1];
   return ms === undefined ? undefined : Number(ms);
+}
+
+/** Where a client's deadline cut its request: before anything was sent, else by the line's `stage`. */
+function cutAt(unsent: boolean, stage: unknown): ClientDeadlineAt {
+  return unsent ? 'notSent' : stage === 'body_streaming' ? 'body' : 'head';
 }
 
 /** A `stale_cause` Candor writes: a failure type it knows, or the upstream's own 5xx status. */
@@ -89,6 +94,9 @@ export const candorReader: LogReader = {
     if (time === undefined || status === undefined) return undefined;
     const failure = knownType(entry.error);
     const slowFailure = failure !== undefined && FAILURES[failure].shape === 'slow';
+    // The client's deadline passed before anything was sent (its shape is the connect's).
+    const unsent = failure === 'client_deadline_connecting';
+    const deadlineMs = slowFailure || unsent ? clientDeadline(entry.details) : undefined;
     // The last attempt is the line's own when it ended as the request did; one the gateway
     // answered after (no target left in rotation, the deadline in backoff) was retried too.
     const tries: Array<{ error?: unknown; ms?: unknown }> = Array.isArray(entry.tries) ? entry.tries : [];
@@ -129,7 +137,8 @@ export const candorReader: LogReader = {
       protocol:
         typeof entry.protocol === 'string' && PROTOCOL.test(entry.protocol) ? entry.protocol : undefined,
       grpc: grpcOf(entry, status),
-      clientDeadlineMs: slowFailure ? clientDeadline(entry.details) : undefined,
+      clientDeadlineMs: deadlineMs,
+      clientDeadlineAt: deadlineMs === undefined ? undefined : cutAt(unsent, entry.stage),
       staleCause: typeof entry.stale_cause === 'string' ? staleCause(entry.stale_cause) : undefined,
     };
   },

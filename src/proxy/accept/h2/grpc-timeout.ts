@@ -1,8 +1,9 @@
 /**
  * `grpc-timeout` (gRPC over HTTP/2, PROTOCOL-HTTP2.md): at most 8 digits and one unit, H M S
  * for hours, minutes, seconds, m u n for milli-, micro- and nanoseconds. A value that does
- * not follow the grammar is ignored (the route's own deadline holds), as a gRPC server
- * ignores it.
+ * not follow the grammar is no deadline of the gateway's (the route's own holds) and goes on as
+ * it came: the upstream's gRPC server judges it (grpc-go refuses the call, INTERNAL "malformed
+ * grpc-timeout"). A zero follows it as gRPC's libraries read it: a deadline already past.
  */
 
 const UNIT_MS: Record<string, number> = {

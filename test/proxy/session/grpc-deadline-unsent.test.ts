@@ -1,0 +1,160 @@
+/**
+ * A gRPC client's deadline that passes with no attempt under way, so with nothing of the call
+ * being sent: `grpc-timeout: 0m` (a deadline already past when the call arrives, as gRPC's
+ * libraries read a zero: PROTOCOL-HTTP2.md gives the value no other meaning), and a deadline that
+ * passes while a retry waits out its backoff, or while the call waits for a target (`hold`). Each is DEADLINE_EXCEEDED, logged
+ * `client_deadline_connecting` (Proxy-Status `connection_timeout`: nothing was delivered), its
+ * details saying what happened. Before, both said "no response head within the client's
+ * grpc-timeout" and `http_response_timeout`: a wait for a head that never was, and a request the
+ * client would take as delivered.
+ */
+import assert from 'node:assert/strict';
+import http2, { type IncomingHttpHeaders } from 'node:http2';
+import { test } from 'node:test';
+import { percentDecodeGrpcMessage } from '../../../src/core/failure/grpc-answer.ts';
+import { h2Answer, startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
+import { holdLoopAfterFirstAttempt } from '../../helpers/busy-loop.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+const keep = closeAfterAll();
+
+/** A gRPC message frame: not compressed, its length, its bytes. */
+const message = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
+
+/** One unary gRPC call over h2c with these extra fields (`body` false: none, the stream ends with its head); its head, bounded in time. */
+function call(url: string, headers: Record<string, string>, body = true): Promise<IncomingHttpHeaders> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(url);
+    session.on('error', reject);
+    const stream = session.request(
+      {
+        ':method': 'POST',
+        ':path': '/shop.Orders/Get',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        ...headers,
+      },
+      { endStream: !body },
+    );
+    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+    let head: IncomingHttpHeaders = {};
+    stream.on('response', (h) => {
+      head = h;
+    });
+    stream.on('error', () => {});
+    stream.resume();
+    stream.on('close', () => {
+      clearTimeout(timer);
+      session.destroy();
+      resolve(head);
+    });
+    if (body) stream.end(message);
+  });
+}
+
+function gatewayTo(targets: string, upstreamFields = '') {
+  return keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - upstream: orders
+upstreams:
+  orders:
+    protocol: h2c
+    targets: [${targets}]
+    outlier_detection: { consecutive_failures: 0 }
+${upstreamFields}`,
+      {},
+      'http2: true',
+    ),
+  );
+}
+
+test('grpc-timeout 0m: DEADLINE_EXCEEDED at once, the upstream never contacted, saying the deadline had passed on arrival', async () => {
+  const upstream = await keep(startH2(h2Answer));
+  const gw = await gatewayTo(`{ url: "${upstream.url}" }`);
+  for (const zero of ['0m', '0S', '00000000n']) {
+    const id = `zero-${zero}`;
+    const head = await call(gw.url, { 'grpc-timeout': zero, 'x-request-id': id });
+    assert.equal(head[':status'], 200, zero);
+    assert.equal(head['grpc-status'], '4', `${zero}: DEADLINE_EXCEEDED`);
+    const details = "the client's grpc-timeout of 0 ms had passed when the request arrived: nothing was sent";
+    assert.equal(
+      head['proxy-status'],
+      `edge-1; error=connection_timeout; details="${details}"; next-hop="orders"`,
+    );
+    assert.equal(
+      percentDecodeGrpcMessage(String(head['grpc-message'])),
+      `client_deadline_connecting: ${details} (request id ${head['x-request-id']})`,
+    );
+    const line = await gw.logFor(id);
+    assert.equal(line.status, 504);
+    assert.equal(line.grpc_status, 4);
+    assert.equal(line.error, 'client_deadline_connecting');
+    assert.equal(line.details, details);
+    assert.equal(line.stage, 'not_sent');
+    assert.equal(line.attempts, 0);
+  }
+  assert.equal(upstream.received.length, 0, 'no call reached the upstream');
+});
+
+test("the client's grpc-timeout passing while a retry waits out its backoff: DEADLINE_EXCEEDED, naming the backoff, the attempts and the last failure", async () => {
+  const gw = await gatewayTo(
+    '{ url: "http://127.0.0.1:1" }, { url: "http://127.0.0.1:2" }',
+    '    retries: { attempts: 2, backoff: { base: 400ms, max: 400ms } }\n',
+  );
+  // Once the first attempt is refused, the loop is held past the client's deadline, as a busy
+  // process would: the backoff and the deadline are both due when it lets go.
+  holdLoopAfterFirstAttempt(gw.gateway.runtime().upstreams.get('orders')?.targets ?? [], 700);
+  const head = await call(gw.url, { 'grpc-timeout': '500m', 'x-request-id': 'in-backoff' });
+  assert.equal(head[':status'], 200);
+  assert.equal(head['grpc-status'], '4', 'DEADLINE_EXCEEDED');
+  const line = await gw.logFor('in-backoff');
+  assert.equal(line.status, 504);
+  assert.equal(line.grpc_status, 4);
+  assert.equal(line.error, 'client_deadline_connecting');
+  assert.equal(line.stage, 'not_sent');
+  assert.equal(line.attempts, 1, 'the retry never ran');
+  const details = String(line.details);
+  assert.match(
+    details,
+    /^the client's grpc-timeout of 500 ms passed while a retry waited out its backoff, after 1 attempt; the last: connection_refused \(connection refused \(ECONNREFUSED\)[^)]*\)$/,
+  );
+  assert.equal(
+    head['proxy-status'],
+    `edge-1; error=connection_timeout; details="${details}"; next-hop="orders"`,
+  );
+});
+
+test("the client's grpc-timeout passing while the call waits for a target (hold): DEADLINE_EXCEEDED, naming the hold and the last failure", async () => {
+  const gw = await gatewayTo(
+    '{ url: "http://127.0.0.1:1" }',
+    '    retries: { attempts: 1 }\n    hold: { timeout: 5s }\n',
+  );
+  // Without a message (nothing to stream): a call that may wait for a target.
+  const head = await call(gw.url, { 'grpc-timeout': '300m', 'x-request-id': 'held' }, false);
+  assert.equal(head[':status'], 200);
+  assert.equal(head['grpc-status'], '4', 'DEADLINE_EXCEEDED');
+  const line = await gw.logFor('held');
+  assert.equal(line.status, 504);
+  assert.equal(line.error, 'client_deadline_connecting');
+  assert.equal(line.stage, 'not_sent');
+  assert.equal(typeof line.held_ms, 'number', 'it was held');
+  const details = String(line.details);
+  // (A held call is tried again whenever a target may have come back: the count is the log's.)
+  const tries = `${line.attempts} attempt${line.attempts === 1 ? '' : 's'}`;
+  assert.match(
+    details,
+    new RegExp(
+      `^the client's grpc-timeout of 300 ms passed while the request waited for a target of "orders" \\(hold\\), after ${tries}; the last: connection_refused \\(connection refused \\(ECONNREFUSED\\)[^)]*\\)$`,
+    ),
+  );
+  // (The quotes around its name escaped, as a structured field's string has them.)
+  assert.ok(
+    String(head['proxy-status']).startsWith(
+      `edge-1; error=connection_timeout; details="the client's grpc-timeout of 300 ms passed while the request waited for a target of \\"orders\\" (hold), after ${tries}`,
+    ),
+    String(head['proxy-status']),
+  );
+});
