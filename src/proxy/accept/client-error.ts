@@ -53,9 +53,15 @@ export function rawRequestInfo(raw: string): RawRequestInfo {
     host: headerIn(raw, 'host'),
     accept: headerIn(raw, 'accept'),
     requestId: headerIn(raw, 'x-request-id'),
-    // A request line that came whole names its version, even when what follows was refused.
-    protocol: /^\S+ \S+ (HTTP\/1\.[01])\r?\n/.exec(raw)?.[1],
+    // A request line that came whole names its version, even when what follows was refused
+    // (HTTP/1.2 and above read as HTTP/1.1, as the parser reads them: RFC 9112 §2.3).
+    protocol: protocolOf(/^\S+ \S+ HTTP\/1\.([0-9])\r?\n/.exec(raw)?.[1]),
   };
+}
+
+/** The protocol an HTTP/1 minor version digit is read as (undefined: the line did not come whole). */
+function protocolOf(minor: string | undefined): RawRequestInfo['protocol'] {
+  return minor === undefined ? undefined : minor === '0' ? 'HTTP/1.0' : 'HTTP/1.1';
 }
 
 function field(headers: readonly string[], lower: string): string | undefined {
