@@ -1,5 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
+import { MAX_AUTHORITY_LENGTH } from '../../core/http1/request-rules.ts';
 
 /** A request the server refused (HTTP/1.1's parser, or HTTP/2's checks), as the taxonomy names it: a client error with its status. */
 export function refusalFailure(error: RequestParseError): Failure {
@@ -30,6 +31,15 @@ export const LOGGED_TARGET_MAX = 256;
 /** A request target as its record keeps it: whole within `limits.uri_length`, else its first 256 characters. */
 export function loggedTarget(target: string, uriLength: number): string {
   return target.length > uriLength ? target.slice(0, LOGGED_TARGET_MAX) : target;
+}
+
+/**
+ * A host as its record keeps it: whole when it could be sound (no authority past
+ * MAX_AUTHORITY_LENGTH is), else its first that many characters, so that a Host refused for its
+ * length does not put the whole head into the log line that says so.
+ */
+export function loggedHost(host: string): string {
+  return host.length > MAX_AUTHORITY_LENGTH ? host.slice(0, MAX_AUTHORITY_LENGTH) : host;
 }
 
 /** A head that parsed, refused with the body's framing in the same read. */
