@@ -37,7 +37,7 @@ export interface RequestHead {
   readonly method: string;
   /** The request target as sent (origin, absolute, authority or asterisk form). */
   readonly target: string;
-  /** 1.0 or 1.1 only: anything else is refused. */
+  /** 1.0 or 1.1: HTTP/1.2 to 1.9 are read as 1.1 (RFC 9112 §2.3), another major is refused. */
   readonly versionMinor: 0 | 1;
   /** Flat [name, value, name, value, ...]: names as received, values without surrounding OWS. */
   readonly headers: string[];
@@ -383,7 +383,9 @@ export class RequestParser {
     const target = line.slice(space + 1, line.length - 9);
     const major = line[line.length - 3];
     const minor = line[line.length - 1];
-    if (major !== '1' || (minor !== '0' && minor !== '1')) {
+    // RFC 9112 §2.3: a minor version above 1 (HTTP/1.2) is read as HTTP/1.1, the highest of its
+    // major this parser implements (nginx and Go do the same); only another major is refused.
+    if (major !== '1') {
       // The HTTP/2 connection preface: prior knowledge this listener does not have.
       if (method === 'PRI' && target === '*' && major === '2') {
         this.#fail(505, 'HPE_PAUSED_H2_UPGRADE', 'HTTP/2 is not supported on this listener');

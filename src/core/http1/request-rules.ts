@@ -65,6 +65,18 @@ const HIERARCHICAL = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 /** host [ ":" port ] (RFC 3986 §3.2.2): a reg-name or an IP literal; no userinfo. */
 const AUTHORITY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]*))?$/;
 
+/**
+ * The longest host an authority may name: RFC 3986 §3.2.2 asks URI producers to keep names to
+ * 255 characters, and no DNS name is longer (RFC 1035 §2.3.4: 255 octets on the wire, 253
+ * characters written, 254 with the root's dot). Past it the host names nothing a target could
+ * be, and would be routed (a wildcard route takes it), logged and sent on as X-Forwarded-Host
+ * whole, up to the head limit.
+ */
+export const MAX_HOST_LENGTH = 255;
+
+/** The longest authority that is sound: the longest host and a port of five digits. */
+export const MAX_AUTHORITY_LENGTH = MAX_HOST_LENGTH + ':65535'.length;
+
 const malformed = (code: string, what: string): RuleBreak => ({
   status: 400,
   code,
@@ -107,6 +119,9 @@ export function authorityFault(authority: string): string | undefined {
   if (authority.charCodeAt(0) === 0x2e /* . */ || authority.includes('..'))
     return 'an empty label in the host';
   if (m[1] !== undefined && (m[1].length > 5 || Number(m[1]) > 65535)) return 'port out of range';
+  const hostLength = m[1] === undefined ? authority.length : authority.length - m[1].length - 1;
+  if (hostLength > MAX_HOST_LENGTH)
+    return `a host of ${hostLength} characters (no name is longer than ${MAX_HOST_LENGTH})`;
   lastSound = authority;
   return undefined;
 }

@@ -9,6 +9,7 @@
  */
 
 import { Failure } from '../failure/failure.ts';
+import { InterimHeads } from '../limits/interim-heads.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
 import { IDENTIFY_BYTES, identify, UNKNOWN_SPEAKER } from './impostors.ts';
@@ -229,13 +230,8 @@ export class ResponseParser {
   private epoch = 0;
   private failure: Failure | undefined = undefined;
   private finalHead = false;
-  /**
-   * The interim (1xx) heads of this response so far, and their bytes: together they are held to
-   * the head limit, as Go's client counts them against its header limit, or an upstream sending
-   * 1xx in a loop would be read until the response timeout, then blamed for sending nothing.
-   */
-  private interimHeads = 0;
-  private interimBytes = 0;
+  /** The interim (1xx) heads of this response so far: together they are held to the head limit. */
+  private readonly interim: InterimHeads;
   private isStarted = false;
   private left = 0;
   /** Body bytes still expected ('length'). */
@@ -264,6 +260,7 @@ export class ResponseParser {
   constructor(handler: ResponseParserHandler, maxHeaderSize: number) {
     this.handler = handler;
     this.maxHeaderSize = maxHeaderSize;
+    this.interim = new InterimHeads(maxHeaderSize);
     this.chunked = new ChunkedDecoder(handler);
   }
 
@@ -274,7 +271,7 @@ export class ResponseParser {
 
   /** The interim (1xx) heads of the current response so far. */
   get interimCount(): number {
-    return this.interimHeads;
+    return this.interim.count;
   }
 
   /** True once any byte of the current response arrived. */
@@ -295,8 +292,7 @@ export class ResponseParser {
     this.upgradeOffer = upgradeOffer;
     this.failure = undefined;
     this.finalHead = false;
-    this.interimHeads = 0;
-    this.interimBytes = 0;
+    this.interim.reset();
     this.isStarted = false;
     this.left = 0;
     this.remaining = 0;
@@ -393,12 +389,9 @@ export class ResponseParser {
 
   /** Counts an interim head of `size` bytes (its CRLFs included); false, failed, past the head limit. */
   private withinInterimBound(size: number): boolean {
-    this.interimHeads++;
-    this.interimBytes += size;
-    if (this.interimBytes <= this.maxHeaderSize) return true;
-    this.protocolError(
-      `${this.interimHeads} interim (1xx) responses and no final one: their ${this.interimBytes} bytes are past the response head limit of ${this.maxHeaderSize}`,
-    );
+    const flood = this.interim.add(size);
+    if (flood === undefined) return true;
+    this.protocolError(flood);
     return false;
   }
 

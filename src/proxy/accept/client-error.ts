@@ -1,5 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
+import { MAX_AUTHORITY_LENGTH } from '../../core/http1/request-rules.ts';
 
 /** A request the server refused (HTTP/1.1's parser, or HTTP/2's checks), as the taxonomy names it: a client error with its status. */
 export function refusalFailure(error: RequestParseError): Failure {
@@ -32,6 +33,15 @@ export function loggedTarget(target: string, uriLength: number): string {
   return target.length > uriLength ? target.slice(0, LOGGED_TARGET_MAX) : target;
 }
 
+/**
+ * A host as its record keeps it: whole when it could be sound (no authority past
+ * MAX_AUTHORITY_LENGTH is), else its first that many characters, so that a Host refused for its
+ * length does not put the whole head into the log line that says so.
+ */
+export function loggedHost(host: string): string {
+  return host.length > MAX_AUTHORITY_LENGTH ? host.slice(0, MAX_AUTHORITY_LENGTH) : host;
+}
+
 /** A head that parsed, refused with the body's framing in the same read. */
 export function requestInfo(head: RequestHead): RawRequestInfo {
   return {
@@ -53,9 +63,15 @@ export function rawRequestInfo(raw: string): RawRequestInfo {
     host: headerIn(raw, 'host'),
     accept: headerIn(raw, 'accept'),
     requestId: headerIn(raw, 'x-request-id'),
-    // A request line that came whole names its version, even when what follows was refused.
-    protocol: /^\S+ \S+ (HTTP\/1\.[01])\r?\n/.exec(raw)?.[1],
+    // A request line that came whole names its version, even when what follows was refused
+    // (HTTP/1.2 and above read as HTTP/1.1, as the parser reads them: RFC 9112 §2.3).
+    protocol: protocolOf(/^\S+ \S+ HTTP\/1\.([0-9])\r?\n/.exec(raw)?.[1]),
   };
+}
+
+/** The protocol an HTTP/1 minor version digit is read as (undefined: the line did not come whole). */
+function protocolOf(minor: string | undefined): RawRequestInfo['protocol'] {
+  return minor === undefined ? undefined : minor === '0' ? 'HTTP/1.0' : 'HTTP/1.1';
 }
 
 function field(headers: readonly string[], lower: string): string | undefined {

@@ -7,7 +7,7 @@ import { type TrustList, unmapIPv4 } from '../../core/net/trust.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
 import { type RequestSpans, startServerSpan, type Tracing } from '../../observe/tracing/spans.ts';
-import { LOGGED_TARGET_MAX, loggedTarget, type RawRequestInfo } from '../accept/client-error.ts';
+import { LOGGED_TARGET_MAX, loggedHost, loggedTarget, type RawRequestInfo } from '../accept/client-error.ts';
 
 /**
  * A request's record as it starts, from what the client sent: its ids (an X-Request-Id adopted
@@ -31,7 +31,7 @@ export function recordOf(
     clientAddress,
     head.method,
     // The host the request is routed by (an absolute-form target's authority: addressedFields).
-    typeof host === 'string' ? host : '',
+    typeof host === 'string' ? loggedHost(host) : '',
     loggedTarget(head.target, uriLength),
   );
   record.clientRequestId = ids?.clientId;
@@ -73,7 +73,7 @@ export function refusedRecordOf(
     continueOrStartTrace(undefined),
     clientAddress,
     info.method,
-    info.host ?? '',
+    loggedHost(info.host ?? ''),
     // The parser refused it: its target may be anything the head held (its 414 too).
     info.path.slice(0, LOGGED_TARGET_MAX),
   );

@@ -101,7 +101,7 @@ const arbVersion = fc.oneof(
     arbitrary: fc
       .constantFrom<[string, string]>(
         ['HTTP/2.0', 'version-unsupported'],
-        ['HTTP/1.7', 'version-unsupported'],
+        ['HTTP/1.7', 'version-higher-minor'],
         ['HTTP/0.9', 'version-unsupported'],
         ['HTTP/3.0', 'version-unsupported'],
         ['http/1.1', 'version-invalid'],

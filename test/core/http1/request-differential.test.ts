@@ -205,10 +205,17 @@ export const DIFFERENCES: readonly Difference[] = [
     explains: (c, cd, ll) => has(c, 'http10') && has(c, 'chunked') && refusedBy(cd) && ll.kind !== 'error',
   },
   {
-    category: 'HTTP versions other than 1.0 and 1.1 refused at the request line (505)',
+    category: 'HTTP versions of another major refused at the request line (505)',
     reason:
       'RFC 9112 §2.3, RFC 9110 §15.6.6: this is the HTTP/1.1 message syntax; a request line claiming HTTP/2.0 is not one this listener speaks, so it is answered 505 as soon as the line is read. llhttp parses it and lets the handler refuse it (node:http answered the same 505, one step later).',
     explains: (c, cd, ll) => has(c, 'version-unsupported') && cd.status === 505 && ll.kind !== 'error',
+  },
+  {
+    category: 'a higher minor version of HTTP/1 (HTTP/1.7) read as HTTP/1.1',
+    reason:
+      'RFC 9112 §2.3: a recipient SHOULD process a message of a minor version higher than it implements as the highest minor version of that major it does (nginx and Go do). llhttp refuses it (node:http answered 400).',
+    explains: (c, cd, ll) =>
+      has(c, 'version-higher-minor') && cd.kind === 'ok' && cd.version === '1.1' && refusedBy(ll),
   },
   {
     category: 'HTTP/0.9 request line refused',

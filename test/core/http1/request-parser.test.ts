@@ -73,6 +73,26 @@ test(`more than ${MAX_REQUEST_FIELDS} header fields are a 431`, () => {
   assert.equal(error.status, 431);
 });
 
+test('HTTP/1.2 to HTTP/1.9 are read as HTTP/1.1 (RFC 9112 §2.3); another major is a 505, a version off the grammar a 400', () => {
+  for (const minor of ['2', '9']) {
+    const { heads, error } = parse(`GET / HTTP/1.${minor}\r\nHost: a\r\n\r\n`);
+    assert.equal(error, undefined);
+    assert.equal(heads[0].versionMinor, 1);
+    assert.equal(heads[0].keepAlive, true, 'persistent, as HTTP/1.1 is');
+  }
+  assert.deepEqual(
+    { ...refusal('GET / HTTP/3.0\r\nHost: a\r\n\r\n') },
+    {
+      status: 505,
+      code: 'HPE_INVALID_VERSION',
+      details: 'HTTP/3.0 is not supported on this listener',
+      inBody: false,
+    },
+  );
+  // HTTP-version = HTTP-name "/" DIGIT "." DIGIT: one digit each.
+  assert.equal(refusal('GET / HTTP/1.10\r\nHost: a\r\n\r\n').status, 400);
+});
+
 test('the statuses RFC 9110 and 9112 give: 501 unknown method, 505 version, 400 framing', () => {
   assert.equal(refusal('FOO / HTTP/1.1\r\n\r\n').status, 501);
   assert.equal(refusal('GET / HTTP/2.0\r\n\r\n').status, 505);

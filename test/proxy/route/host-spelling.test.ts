@@ -127,6 +127,25 @@ upstreams:
     );
   });
 
+  test('a host longer than 255 characters names no host: 400 over HTTP/1.1 and HTTP/2, nothing forwarded, the log line keeps its start', async () => {
+    // 256 characters ending in .shop.example: the wildcard route took it, and it went on
+    // whole (Host, X-Forwarded-Host) and into the log, up to the head limit.
+    const long = `${`${'a'.repeat(49)}.`.repeat(4)}${'b'.repeat(43)}.shop.example`;
+    assert.equal(long.length, 256);
+    await refusedEverywhere(
+      [long, `${long}:8080`],
+      /error=http_request_error; details="[^"]*a host of 256 characters \(no name is longer than 255\)/,
+    );
+    const huge = `${'a'.repeat(60)}.`.repeat(100);
+    const res = await request(gw.url, {
+      path: '/panel',
+      headers: { host: huge, 'x-request-id': 'huge-host' },
+    });
+    assert.equal(res.status, 400);
+    assert.equal((await gw.logFor('huge-host')).host, huge.slice(0, 261));
+    assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  });
+
   test('a route whose host is written with the trailing dot or upper case meets its host too', async () => {
     // It was kept as "*.shop.example.", which no request's host (its dot dropped) ever ends with.
     for (const host of ['www.shop.example', 'WWW.shop.example.']) {
@@ -140,5 +159,23 @@ upstreams:
   test('another host still goes to the catch-all', async () => {
     assert.equal((await request(gw.url, { path: '/panel', headers: { host: 'www.example.' } })).status, 200);
     assert.equal(app.received.length, 1);
+  });
+
+  test('a host of 255 characters, with a port, is a host: routed and forwarded whole', async () => {
+    const longest = `${`${'a'.repeat(49)}.`.repeat(4)}${'b'.repeat(42)}.shop.example`;
+    assert.equal(longest.length, 255);
+    const res = await request(gw.url, {
+      path: '/panel',
+      headers: { host: `${longest}:65535`, 'x-request-id': 'longest-host' },
+    });
+    assert.equal(res.status, 503, 'the wildcard route took it');
+    assert.match(String(res.headers['proxy-status']), /details="Shop closed\."/);
+    assert.equal((await gw.logFor('longest-host')).host, `${longest}:65535`);
+    const other = `${`${'a'.repeat(49)}.`.repeat(4)}${'b'.repeat(47)}.example`;
+    assert.equal(other.length, 255);
+    const before = app.received.length;
+    assert.equal((await request(gw.url, { path: '/panel', headers: { host: other } })).status, 200);
+    assert.equal(app.received.length, before + 1);
+    assert.equal(app.received[before].headers['x-forwarded-host'], other);
   });
 });

@@ -3,6 +3,7 @@ import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
+import { InterimHeads } from '../../../core/limits/interim-heads.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
   ConnectionTimeouts,
@@ -69,6 +70,11 @@ export class H2Call implements ExchangeController {
   private readonly onEnded: () => void;
   private stream: ClientHttp2Stream | undefined;
   private head: UpstreamHead | null = null;
+  /**
+   * The interim (1xx) heads so far, held together to the response head limit as an HTTP/1.1
+   * upstream's are: node:http2 bounds each HEADERS block, not how many come.
+   */
+  private readonly interim: InterimHeads;
   private trailers: string[] | undefined;
   private streamError: NodeJS.ErrnoException | undefined;
   /** The client's body going out, while it streams. */
@@ -95,6 +101,7 @@ export class H2Call implements ExchangeController {
     this.request = request;
     this.timeouts = timeouts;
     this.onEnded = onEnded;
+    this.interim = new InterimHeads(session.maxHeaderSize);
   }
 
   get isOver(): boolean {
@@ -203,7 +210,11 @@ export class H2Call implements ExchangeController {
   // ── the stream ───────────────────────────────────────────────────────────────────
 
   private readonly onInterim = (_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void => {
-    if (this.handler === null || this.head !== null || this.headTooLarge(raw, 'header')) return;
+    if (this.handler === null || this.head !== null) return;
+    const size = h2HeaderListSize(raw);
+    if (this.headTooLarge(size, 'header')) return;
+    const flood = this.interim.add(size);
+    if (flood !== undefined) return this.abort(new Failure('http_protocol_error', flood));
     const head = h2ResponseHead(raw, this.request.method, false);
     // 100 answers an Expect the gateway handled itself, as on HTTP/1.1; 101 has no HTTP/2 form.
     if (head.status > 100 && head.status < 200) this.handler.onInformational(head);
@@ -211,7 +222,7 @@ export class H2Call implements ExchangeController {
 
   private readonly onResponse = (_headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
     const handler = this.handler;
-    if (handler === null || this.headTooLarge(raw, 'header')) return;
+    if (handler === null || this.headTooLarge(h2HeaderListSize(raw), 'header')) return;
     clearTimeout(this.headTimer);
     const head = h2ResponseHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
     // nghttp2 checks three digits and a final status, not RFC 9110 §15's range: as the HTTP/1.1 parser.
@@ -232,7 +243,7 @@ export class H2Call implements ExchangeController {
 
   private readonly onTrailers = (headers: IncomingHttpHeaders, _flags: number, raw?: string[]): void => {
     const fields = raw ?? Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
-    if (this.handler === null || this.headTooLarge(fields, 'trailer')) return;
+    if (this.handler === null || this.headTooLarge(h2HeaderListSize(fields), 'trailer')) return;
     this.trailers = h2Trailers(fields);
   };
 
@@ -241,9 +252,9 @@ export class H2Call implements ExchangeController {
    * acknowledged them: a session's first streams would take a head of any size. The bound is the
    * gateway's, as the HTTP/1.1 parser's is, and so is its failure.
    */
-  private headTooLarge(raw: readonly string[], section: 'header' | 'trailer'): boolean {
+  private headTooLarge(size: number, section: 'header' | 'trailer'): boolean {
     const bound = this.session.maxHeaderSize;
-    if (h2HeaderListSize(raw) <= bound) return false;
+    if (size <= bound) return false;
     this.abort(
       new Failure(
         'http_response_header_section_size',
@@ -312,7 +323,7 @@ export class H2Call implements ExchangeController {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
       this.session.stalled();
-      this.abort(headTimedOut(this.sentAt, this.requestWaiting()));
+      this.abort(headTimedOut(this.sentAt, this.requestWaiting(), this.interim.count));
     });
   };
 
