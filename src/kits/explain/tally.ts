@@ -109,6 +109,15 @@ export function isClientsDoing(type: FailureType): boolean {
   return CLIENTS_OWN.has(type) || type === 'only_if_cached' || FAILURES[type].shape === 'client';
 }
 
+/**
+ * A failure that is no failure of the upstream its line names: the client's own doing, or the
+ * gateway's judgement of the client (an authentication, access or rate-limit refusal: 401, 403,
+ * 429), made before any target was asked. Counted in its shape's row; never against the upstream.
+ */
+export function saysNothingOfUpstream(type: FailureType): boolean {
+  return isClientsDoing(type) || type === 'http_request_denied';
+}
+
 /** Every count the report is made of, filled one record at a time. */
 export class Tally {
   requests = 0;
@@ -215,7 +224,7 @@ export class Tally {
     const upstream = this.#upstream(key);
     const places: PlaceTally[] =
       line.target === undefined ? [upstream] : [upstream, this.#target(line.target)];
-    const placeFailure = failure !== undefined && !isClientsDoing(failure) ? failure : undefined;
+    const placeFailure = failure !== undefined && !saysNothingOfUpstream(failure) ? failure : undefined;
     for (const p of places) {
       p.requests++;
       if (is5xx) p.errors5xx++;

@@ -145,7 +145,7 @@ Who made the 5xx
 Upstreams
                   requests  5xx  failures  first       last        mostly
   cart.shop:8080       140   30        30  13:11:05.0  13:11:07.9  connection_refused
-  api.shop:8080         31   23        26  13:11:00.2  13:11:12.2  connection_refused
+  api.shop:8080         31   23        24  13:11:00.2  13:11:12.2  connection_refused
 
 Targets
                    requests  5xx  failures  first       last        mostly

@@ -21,7 +21,7 @@ import {
 } from '../../../src/core/failure/taxonomy.ts';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
 import type { Report } from '../../../src/kits/explain/report.ts';
-import { isClientsDoing } from '../../../src/kits/explain/tally.ts';
+import { isClientsDoing, saysNothingOfUpstream } from '../../../src/kits/explain/tally.ts';
 import { explain } from './explain-fixture.ts';
 
 /** A deadline the client chose: what only a client's own deadline type is. */
@@ -86,12 +86,14 @@ test('every failure type is counted once, in one shape row: the clients’ own d
   }
 });
 
-test("every failure type counts against its upstream only when it says something of it: never a client's doing", () => {
+test("every failure type counts against its upstream only when it says something of it: never a client's doing, nor the gateway's refusal of a client", () => {
   for (const type of FAILURE_TYPES) {
     const upstream = report.upstreams.find((u) => u.name === `up-${type}`);
     assert.ok(upstream, type);
     assert.equal(upstream.requests, 1, type);
-    assert.equal(upstream.failures, isClientsDoing(type) ? 0 : 1, type);
+    assert.equal(upstream.failures, saysNothingOfUpstream(type) ? 0 : 1, type);
+    // The refusals of a client (401, 403, 429) stay in the gateway's row of the shape table.
+    if (type === 'http_request_denied') assert.equal(FAILURES[type].shape, 'gateway');
   }
 });
 
