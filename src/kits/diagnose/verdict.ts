@@ -5,7 +5,7 @@
  */
 import { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus } from '../../core/failure/proxy-status.ts';
-import { FAILURES } from '../../core/failure/taxonomy.ts';
+import { FAILURE_TYPES, FAILURES, type FailureKind, type FailureType } from '../../core/failure/taxonomy.ts';
 import { adviseAnswer, adviseFix, madeByProxy } from './advice.ts';
 import type { ProbeContext } from './context.ts';
 import { fieldValues } from './response-reader.ts';
@@ -22,6 +22,18 @@ function summarize(failure: Failure): FailureSummary {
     rcode: failure.params.rcode,
     alertMessage: failure.params.alertMessage,
   };
+}
+
+/**
+ * The gateway's own answer whose Proxy-Status member names no error (RFC 9209 has no type for
+ * it: a 421, the request on a connection made for another host): the type of that status whose
+ * member carries none, if the taxonomy has one.
+ */
+function ownTypeWithoutError(status: number): FailureType | undefined {
+  return FAILURE_TYPES.find((type) => {
+    const kind: FailureKind = FAILURES[type];
+    return kind.proxyStatus === null && kind.status === status;
+  });
 }
 
 export function decideVerdict(context: ProbeContext, failure: Failure | undefined): Verdict {
@@ -53,8 +65,14 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
   if (context.plan.viaGateway && head) {
     // Through a gateway, its Proxy-Status says whether it made this answer or passed one on.
     const member = readProxyStatus(fieldValues(head, 'proxy-status').join(', ') || undefined);
-    if (member?.error) {
-      const reported = new Failure(member.error, member.details ?? '(no details)', { status });
+    // A member with no error and no received-status is the gateway's own answer all the same.
+    const ownType =
+      member !== undefined && member.error === undefined && member.receivedStatus === undefined
+        ? ownTypeWithoutError(status)
+        : undefined;
+    const type = member?.error ?? ownType;
+    if (member !== undefined && type !== undefined) {
+      const reported = new Failure(type, member.details ?? '(no details)', { status });
       const hop = member.nextHop ? ` (next-hop "${member.nextHop}")` : '';
       return {
         outcome: 'failure',
@@ -68,6 +86,21 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
     }
   }
   const made = status >= 500 && head ? madeByProxy(head) : undefined;
+  if (context.plan.viaGateway && head) {
+    // An error type this version does not know (a newer Candor's, or another proxy's): the
+    // answer was made by a proxy all the same, never the upstream's own passed through.
+    const member = readProxyStatus(fieldValues(head, 'proxy-status').join(', ') || undefined);
+    if (member?.unknownError !== undefined)
+      return {
+        outcome: 'failure',
+        status,
+        receivedStatus,
+        failure: null,
+        identified,
+        summary: `the gateway answers ${status}: error=${member.unknownError}, a Proxy-Status type this version does not know, from its Proxy-Status (made by "${member.proxy}", not the upstream's own answer)`,
+        fix: `the gateway reports "${member.details ?? '(no details)'}". Read the error type in RFC 9209's registry or the gateway's own documentation.`,
+      };
+  }
   return {
     outcome: status >= 500 ? 'upstream_error' : 'ok',
     status,

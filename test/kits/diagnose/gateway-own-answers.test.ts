@@ -1,0 +1,51 @@
+/**
+ * Through a gateway, `candor diagnose` reads who made the answer from its Proxy-Status. A member
+ * that names no error and no received-status is the gateway's own answer all the same (Candor's
+ * 421: RFC 9209 has no type for a misdirected request), and an error type this version does not
+ * know (a newer Candor's, another proxy's) was made by a proxy too: neither is "the upstream's
+ * own answer, passed through". The gateway here is a server answering as those do.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+
+test("a gateway's 421 whose Proxy-Status names no error is its own misdirected_request, not the upstream's", async (t) => {
+  const upstream = await listenOnLoopback((_req, res) => res.end('ok'));
+  t.after(() => upstream.close());
+  const gateway = await listenOnLoopback((_req, res) => {
+    res.writeHead(421, {
+      'proxy-status': 'edge-1; details="the host shop.test is served under another certificate"',
+    });
+    res.end();
+  });
+  t.after(() => gateway.close());
+  const report = await diagnose({ target: upstream.url, via: gateway.url });
+  const verdict = report.via?.verdict;
+  assert.equal(verdict?.outcome, 'failure');
+  assert.equal(verdict?.failure?.type, 'misdirected_request');
+  assert.equal(verdict?.status, 421);
+  assert.match(
+    verdict?.summary ?? '',
+    /^the gateway answers 421: client \/ misdirected_request, from its Proxy-Status$/,
+  );
+});
+
+test('an error type this version does not know was made by the proxy that names it, not passed through', async (t) => {
+  const upstream = await listenOnLoopback((_req, res) => res.end('ok'));
+  t.after(() => upstream.close());
+  const gateway = await listenOnLoopback((_req, res) => {
+    res.writeHead(503, { 'proxy-status': 'edge-1; error=quota_exhausted_next; details="a later type"' });
+    res.end();
+  });
+  t.after(() => gateway.close());
+  const report = await diagnose({ target: upstream.url, via: gateway.url });
+  const verdict = report.via?.verdict;
+  assert.equal(verdict?.outcome, 'failure');
+  assert.equal(verdict?.failure, null);
+  assert.match(
+    verdict?.summary ?? '',
+    /^the gateway answers 503: error=quota_exhausted_next, a Proxy-Status type this version does not know/,
+  );
+  assert.doesNotMatch(verdict?.summary ?? '', /passes it through/);
+});
