@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -27,6 +28,13 @@ import { servableCertificate } from './servable-certificate.ts';
  */
 export class AcmeStore {
   readonly root: string;
+  /**
+   * Whom what root writes here must belong to: the root folder's owner, when this process runs
+   * as root and the folder is another user's (`sudo candor diagnose --acme` beside a gateway run
+   * as its own user). A file or folder made root's, 0600 or 0700, is one the gateway can neither
+   * read nor replace: its challenge answered 500, its next certificate never saved.
+   */
+  #owner: { uid: number; gid: number } | undefined | null = null;
 
   constructor(root: string) {
     this.root = root;
@@ -37,6 +45,24 @@ export class AcmeStore {
     for (const dir of ['accounts', 'certificates', 'challenges/http-01', 'challenges/tls-alpn-01'])
       mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
     chmodSync(this.root, 0o700);
+    const owner = this.#rootOwner();
+    if (owner !== undefined)
+      for (const dir of [
+        'accounts',
+        'certificates',
+        'challenges',
+        'challenges/http-01',
+        'challenges/tls-alpn-01',
+      ])
+        chownSync(join(this.root, dir), owner.uid, owner.gid);
+  }
+
+  /** The root folder's owner, if this process is root and it is not (see #owner); read once. */
+  #rootOwner(): { uid: number; gid: number } | undefined {
+    if (this.#owner !== null) return this.#owner;
+    const { uid, gid } = lstatSync(this.root);
+    this.#owner = process.getuid?.() === 0 && uid !== 0 ? { uid, gid } : undefined;
+    return this.#owner;
   }
 
   /**
@@ -184,6 +210,8 @@ export class AcmeStore {
     const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
+      const owner = this.#rootOwner();
+      if (owner !== undefined) chownSync(temporary, owner.uid, owner.gid);
       renameSync(temporary, path);
     } catch (err) {
       rmSync(temporary, { force: true });

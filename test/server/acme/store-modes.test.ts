@@ -6,7 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -101,4 +110,28 @@ test('a key the store writes is created 0600, even over a leftover temporary fil
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("what root writes into another user's acme.storage (sudo candor diagnose --acme) is that user's, or the gateway could not read it", {
+  skip: process.getuid?.() !== 0 ? 'changing owners needs root (CI runs as root)' : false,
+}, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-owner-'));
+  const root = join(dir, 'acme');
+  mkdirSync(root, { mode: 0o700 });
+  // The gateway's own user (nobody's ids stand for it): the folder is its.
+  chownSync(root, 65534, 65534);
+  const store = new AcmeStore(root);
+  store.open();
+  store.setHttpChallenge('candor-diagnose-probe', { name: 'shop.test', keyAuthorization: 'probe.key' });
+  const made = [
+    join(root, 'accounts'),
+    join(root, 'certificates'),
+    join(root, 'challenges'),
+    join(root, 'challenges/http-01'),
+    join(root, 'challenges/tls-alpn-01'),
+    join(root, 'challenges/http-01/candor-diagnose-probe'),
+  ];
+  for (const path of made) assert.deepEqual([statSync(path).uid, statSync(path).gid], [65534, 65534], path);
+  assert.equal(modeOf(join(root, 'challenges/http-01/candor-diagnose-probe')), 0o600);
+  rmSync(dir, { recursive: true, force: true });
 });
