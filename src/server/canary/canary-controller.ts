@@ -6,6 +6,7 @@ import type { Judgement, MetricVerdict } from '../../upstream/canary/judge.ts';
 import { type Look, StepLooks } from '../../upstream/canary/step-looks.ts';
 import type { CanaryEventSink } from './canary-event.ts';
 import type { CanaryFleet, CanaryPhase, FleetState } from './canary-fleet.ts';
+import { canaryVersion } from './canary-version.ts';
 import { type OperatorWord, operatorAction } from './operator-actions.ts';
 
 /** What the controller needs from the gateway it runs in (the cluster primary, or a fleet's leader). */
@@ -82,6 +83,8 @@ interface Run {
   busy: Promise<void>;
   /** The state's sequence number in the fleet (the highest published wins); 0 before any. */
   seq: number;
+  /** The canary's settings and targets, hashed (canary-version.ts): a state of another is not joined. */
+  readonly version: string;
 }
 
 /**
@@ -125,7 +128,13 @@ export class CanaryController {
     );
     for (const [name, run] of this.#runs) {
       const next = wanted.get(name);
-      if (next !== undefined && next.route.upstream === run.baseline && sameCanary(next.canary, run.config))
+      // Its targets too: new ones under the canary's upstream name are a new version to judge,
+      // not one promoted already.
+      if (
+        next !== undefined &&
+        next.route.upstream === run.baseline &&
+        canaryVersion(next.canary, config.upstreams[next.canary.upstream]) === run.version
+      )
         continue;
       this.#stopTimer(run);
       this.#runs.delete(name);
@@ -150,6 +159,7 @@ export class CanaryController {
         timer: undefined,
         busy: Promise.resolve(),
         seq: 0,
+        version: canaryVersion(canary, config.upstreams[canary.upstream]),
       };
       this.#runs.set(name, run);
       // Not shared: in a fleet the canary may be under way already, and #begin joins it.
@@ -299,7 +309,7 @@ export class CanaryController {
     if (fleet !== undefined && run.seq === 0) {
       const state = await fleet.read(run.route).catch(() => undefined);
       if (!this.#current(run)) return;
-      if (state !== undefined && state.canary === run.config.upstream) {
+      if (this.#ofRun(run, state)) {
         await this.#adopt(run, state);
         return this.#schedule(run);
       }
@@ -308,6 +318,15 @@ export class CanaryController {
     await fleet?.take(run.route).catch(() => undefined);
     if (!this.#current(run)) return;
     await this.#toStep(run, 0);
+  }
+
+  /** Whether a fleet's state is of this run's canary: the same upstream, and the same version of it. */
+  #ofRun(run: Run, state: FleetState | undefined): state is FleetState {
+    return (
+      state !== undefined &&
+      state.canary === run.config.upstream &&
+      (state.of === undefined || state.of === run.version)
+    );
   }
 
   /**
@@ -325,7 +344,7 @@ export class CanaryController {
 
   /** The fleet's state when it is newer than this gateway's: its share goes to this gateway's workers. */
   async #adopt(run: Run, state: FleetState | undefined): Promise<void> {
-    if (state === undefined || state.canary !== run.config.upstream || state.seq <= run.seq) return;
+    if (!this.#ofRun(run, state) || state.seq <= run.seq) return;
     run.seq = state.seq;
     if (state.phase !== 'running') this.#stopTimer(run);
     const moved = state.share !== run.share;
@@ -356,6 +375,7 @@ export class CanaryController {
     const state: FleetState = {
       seq: run.seq,
       canary: run.config.upstream,
+      of: run.version,
       phase: run.phase,
       step: run.step,
       share: run.share,
@@ -663,10 +683,6 @@ function sidesOf(run: Run, share: number): SplitSide[] {
     { upstream: run.config.upstream, weight: share },
     { upstream: run.baseline, weight: 100 - share },
   ];
-}
-
-function sameCanary(a: CanaryConfig, b: CanaryConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function lastVerdict(judged: Judgement, look: Look): CanaryStatus['last_verdict'] {

@@ -29,6 +29,12 @@ export interface FleetState {
   readonly seq: number;
   /** The canary the state is of (a state of another canary is not adopted). */
   readonly canary: string;
+  /**
+   * Which version of that canary: a hash of its settings and its upstream's targets (absent in
+   * states of earlier releases). A reload that ships new targets under the same upstream name
+   * begins a canary anew, and does not join the old one's promotion.
+   */
+  readonly of?: string;
   readonly phase: CanaryPhase;
   readonly step: number;
   readonly share: number;
