@@ -81,11 +81,16 @@ interface Run {
   timer: NodeJS.Timeout | undefined;
   /** A tick in progress: an action waits for it, so a verdict and a click never cross. */
   busy: Promise<void>;
-  /** The state's sequence number in the fleet (the highest published wins); 0 before any. */
+  /** The version of the fleet's state this run holds (adopted or written by it); 0 before any. */
   seq: number;
   /** The canary's settings and targets, hashed (canary-version.ts): a state of another is not joined. */
   readonly version: string;
+  /** The writes to the fleet, one after the other; resolves to the outcome of the latest. */
+  publishing: Promise<Published>;
 }
+
+/** What became of a state written to the fleet: written, refused (the fleet moved first), or not sent. */
+type Published = 'written' | 'moved' | 'failed' | 'none';
 
 /**
  * The canary controller: for each route with a canary, moves its share step by step and
@@ -160,6 +165,7 @@ export class CanaryController {
         busy: Promise.resolve(),
         seq: 0,
         version: canaryVersion(canary, config.upstreams[canary.upstream]),
+        publishing: Promise.resolve('none'),
       };
       this.#runs.set(name, run);
       // Not shared: in a fleet the canary may be under way already, and #begin joins it.
@@ -203,6 +209,8 @@ export class CanaryController {
     if (!this.#current(run))
       return { problem: `the canary of route "${route}" was started again by a reload: try again` };
     const done = async (): Promise<{ problem: string } | { status: CanaryStatus }> => {
+      // In a fleet, acted on where the fleet's canary is now, not where this gateway's last look saw it.
+      await this.#refresh(run);
       if (action === 'start') {
         if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
         const resume = run.phase === 'paused' && run.step >= 0;
@@ -238,6 +246,14 @@ export class CanaryController {
         await this.#promote(run, who);
       }
       this.#follow(run);
+      if ((await run.publishing) === 'moved') {
+        // Another gateway changed the fleet's canary first: the action is not the fleet's, and this
+        // gateway follows the fleet again rather than hold a state no other gateway has.
+        await this.#refresh(run);
+        return {
+          problem: `the fleet's canary of route "${route}" changed on another gateway meanwhile (now ${run.phase} at ${run.share}%): look again and try again`,
+        };
+      }
       return { status: this.status().find((s) => s.route === route) as CanaryStatus };
     };
     const result = done();
@@ -317,7 +333,8 @@ export class CanaryController {
     // Begun anew (not joined): what the fleet added before (an earlier run's) judges nothing.
     await fleet?.take(run.route).catch(() => undefined);
     if (!this.#current(run)) return;
-    await this.#toStep(run, 0);
+    // A start: written over the fleet's state (another canary's, or this one's before a rollback).
+    await this.#toStep(run, 0, undefined, true);
   }
 
   /** Whether a fleet's state is of this run's canary: the same upstream, and the same version of it. */
@@ -327,6 +344,18 @@ export class CanaryController {
       state.canary === run.config.upstream &&
       (state.of === undefined || state.of === run.version)
     );
+  }
+
+  /**
+   * The fleet's state adopted now if newer (before an operator's action, and after one the fleet
+   * refused). A store that does not answer leaves this gateway's state as it is.
+   */
+  async #refresh(run: Run): Promise<void> {
+    const fleet = this.#fleet;
+    if (fleet === undefined) return;
+    await run.publishing;
+    const state = await fleet.read(run.route).catch(() => undefined);
+    if (this.#current(run)) await this.#adopt(run, state);
   }
 
   /**
@@ -367,13 +396,16 @@ export class CanaryController {
     );
   }
 
-  /** This gateway's state becomes the fleet's (a verdict of the leader, or an operator's action here). */
-  #publish(run: Run): void {
+  /**
+   * This gateway's state becomes the fleet's (a verdict of the leader, or an operator's action
+   * here), if the fleet's is still the one it was decided on (run.seq): a step or an action
+   * decided before another gateway's rollback never overwrites it. A rollback is written over
+   * whatever is there (`forced`): the safe side. Writes go one after the other (run.publishing).
+   */
+  #publish(run: Run, forced = run.phase === 'rolled_back'): void {
     const fleet = this.#fleet;
     if (fleet === undefined) return;
-    run.seq = Math.max(run.seq + 1, Date.now());
-    const state: FleetState = {
-      seq: run.seq,
+    const state: Omit<FleetState, 'seq'> = {
       canary: run.config.upstream,
       of: run.version,
       phase: run.phase,
@@ -382,18 +414,36 @@ export class CanaryController {
       reason: run.reason,
       failedMetric: run.failedMetric,
     };
-    fleet
-      .publish(run.route, state, Math.max(2 * run.config.maxDuration, 3_600_000))
-      .catch((err: Error) =>
+    const ttl = Math.max(2 * run.config.maxDuration, 3_600_000);
+    run.publishing = run.publishing.then(async (): Promise<Published> => {
+      try {
+        const outcome = await fleet.publish(run.route, state, { base: run.seq, forced }, ttl);
+        if ('written' in outcome) {
+          run.seq = outcome.written;
+          return 'written';
+        }
+        this.#host.logger.info(
+          { route: run.route, phase: state.phase, share: state.share, fleet_seq: outcome.moved?.seq },
+          "canary state not shared: the fleet's changed first on another gateway (this gateway follows it)",
+        );
+        return 'moved';
+      } catch (err) {
         this.#host.logger.warn(
-          { route: run.route, err: err.message },
+          { route: run.route, err: (err as Error).message },
           'canary state not shared with the fleet',
-        ),
-      );
+        );
+        return 'failed';
+      }
+    });
   }
 
   /** `passed`: the step before it passed (counted as a `pass` verdict by the workers). */
-  async #toStep(run: Run, step: number, passed?: { verdict: 'pass'; metric: '' }): Promise<void> {
+  async #toStep(
+    run: Run,
+    step: number,
+    passed?: { verdict: 'pass'; metric: '' },
+    start = false,
+  ): Promise<void> {
     run.step = step;
     run.looks = new StepLooks(run.config);
     const share = run.config.steps[step];
@@ -410,7 +460,7 @@ export class CanaryController {
       'canary step',
     );
     this.#event(run, 'step', summary, { step: step + 1, share });
-    this.#publish(run);
+    this.#publish(run, start);
     this.#schedule(run);
   }
 
@@ -444,6 +494,8 @@ export class CanaryController {
     if (run.phase !== 'running' && fleet === undefined) return;
     let taken = await this.#host.window(run.route);
     if (fleet !== undefined) {
+      // This gateway's own writes land first: the look reads the fleet after them.
+      await run.publishing;
       // Every gateway adds its counts; the lease holder judges the fleet's, the others follow.
       const lease = Math.max(3 * run.config.checkInterval, 3_000);
       // Counts are shared while the canary runs, those of a request only: the leader takes
