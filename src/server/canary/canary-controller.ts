@@ -634,7 +634,7 @@ export class CanaryController {
     if (run.fleetError === null)
       this.#host.logger.warn(
         { route: run.route, phase: run.phase, share: run.share, err: err.message },
-        'canary fleet store unreachable: this gateway keeps its state, and rolls back at max_duration',
+        'canary fleet store unreachable: this gateway keeps its state (a running canary is rolled back here at max_duration)',
       );
     run.fleetError = err.message;
   }
