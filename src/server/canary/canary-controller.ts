@@ -6,6 +6,7 @@ import type { Judgement, MetricVerdict } from '../../upstream/canary/judge.ts';
 import { type Look, StepLooks } from '../../upstream/canary/step-looks.ts';
 import type { CanaryEventSink } from './canary-event.ts';
 import type { CanaryFleet, CanaryPhase, FleetState } from './canary-fleet.ts';
+import { canaryVersion } from './canary-version.ts';
 import { type OperatorWord, operatorAction } from './operator-actions.ts';
 
 /** What the controller needs from the gateway it runs in (the cluster primary, or a fleet's leader). */
@@ -50,6 +51,11 @@ export interface CanaryStatus {
   } | null;
   /** The latest actions, newest last (bounded). */
   readonly actions: readonly { at: string; action: CanaryAction; who: string; summary: string }[];
+  /**
+   * In a fleet, why its store (`store.redis`) does not answer, while it does not: this gateway
+   * then keeps its state on its own (and rolls back at max_duration); null otherwise.
+   */
+  readonly fleet_error: string | null;
 }
 
 const ACTIONS_KEPT = 20;
@@ -80,9 +86,20 @@ interface Run {
   timer: NodeJS.Timeout | undefined;
   /** A tick in progress: an action waits for it, so a verdict and a click never cross. */
   busy: Promise<void>;
-  /** The state's sequence number in the fleet (the highest published wins); 0 before any. */
+  /** The version of the fleet's state this run holds (adopted or written by it); 0 before any. */
   seq: number;
+  /** The canary's settings and targets, hashed (canary-version.ts): a state of another is not joined. */
+  readonly version: string;
+  /** Its state changed here and was not written to the fleet (the store did not answer): written at the next look. */
+  unshared: boolean;
+  /** The writes to the fleet, one after the other; resolves to the outcome of the latest. */
+  publishing: Promise<Published>;
+  /** Why the fleet's store does not answer, while it does not (CanaryStatus.fleet_error). */
+  fleetError: string | null;
 }
+
+/** What became of a state written to the fleet: written, refused (the fleet moved first), or not sent. */
+type Published = 'written' | 'moved' | 'failed' | 'none';
 
 /**
  * The canary controller: for each route with a canary, moves its share step by step and
@@ -125,7 +142,13 @@ export class CanaryController {
     );
     for (const [name, run] of this.#runs) {
       const next = wanted.get(name);
-      if (next !== undefined && next.route.upstream === run.baseline && sameCanary(next.canary, run.config))
+      // Its targets too: new ones under the canary's upstream name are a new version to judge,
+      // not one promoted already.
+      if (
+        next !== undefined &&
+        next.route.upstream === run.baseline &&
+        canaryVersion(next.canary, config.upstreams[next.canary.upstream]) === run.version
+      )
         continue;
       this.#stopTimer(run);
       this.#runs.delete(name);
@@ -150,6 +173,10 @@ export class CanaryController {
         timer: undefined,
         busy: Promise.resolve(),
         seq: 0,
+        version: canaryVersion(canary, config.upstreams[canary.upstream]),
+        unshared: false,
+        publishing: Promise.resolve('none'),
+        fleetError: null,
       };
       this.#runs.set(name, run);
       // Not shared: in a fleet the canary may be under way already, and #begin joins it.
@@ -172,6 +199,7 @@ export class CanaryController {
       failed_metric: run.failedMetric,
       last_verdict: run.last,
       actions: run.actions,
+      fleet_error: run.fleetError,
     }));
   }
 
@@ -193,6 +221,8 @@ export class CanaryController {
     if (!this.#current(run))
       return { problem: `the canary of route "${route}" was started again by a reload: try again` };
     const done = async (): Promise<{ problem: string } | { status: CanaryStatus }> => {
+      // In a fleet, acted on where the fleet's canary is now, not where this gateway's last look saw it.
+      await this.#refresh(run);
       if (action === 'start') {
         if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
         const resume = run.phase === 'paused' && run.step >= 0;
@@ -228,6 +258,14 @@ export class CanaryController {
         await this.#promote(run, who);
       }
       this.#follow(run);
+      if ((await run.publishing) === 'moved') {
+        // Another gateway changed the fleet's canary first: the action is not the fleet's, and this
+        // gateway follows the fleet again rather than hold a state no other gateway has.
+        await this.#refresh(run);
+        return {
+          problem: `the fleet's canary of route "${route}" changed on another gateway meanwhile (now ${run.phase} at ${run.share}%): look again and try again`,
+        };
+      }
       return { status: this.status().find((s) => s.route === route) as CanaryStatus };
     };
     const result = done();
@@ -299,7 +337,7 @@ export class CanaryController {
     if (fleet !== undefined && run.seq === 0) {
       const state = await fleet.read(run.route).catch(() => undefined);
       if (!this.#current(run)) return;
-      if (state !== undefined && state.canary === run.config.upstream) {
+      if (this.#ofRun(run, state)) {
         await this.#adopt(run, state);
         return this.#schedule(run);
       }
@@ -307,7 +345,29 @@ export class CanaryController {
     // Begun anew (not joined): what the fleet added before (an earlier run's) judges nothing.
     await fleet?.take(run.route).catch(() => undefined);
     if (!this.#current(run)) return;
-    await this.#toStep(run, 0);
+    // A start: written over the fleet's state (another canary's, or this one's before a rollback).
+    await this.#toStep(run, 0, undefined, true);
+  }
+
+  /** Whether a fleet's state is of this run's canary: the same upstream, and the same version of it. */
+  #ofRun(run: Run, state: FleetState | undefined): state is FleetState {
+    return (
+      state !== undefined &&
+      state.canary === run.config.upstream &&
+      (state.of === undefined || state.of === run.version)
+    );
+  }
+
+  /**
+   * The fleet's state adopted now if newer (before an operator's action, and after one the fleet
+   * refused). A store that does not answer leaves this gateway's state as it is.
+   */
+  async #refresh(run: Run): Promise<void> {
+    const fleet = this.#fleet;
+    if (fleet === undefined || run.unshared) return;
+    await run.publishing;
+    const state = await fleet.read(run.route).catch(() => undefined);
+    if (this.#current(run)) await this.#adopt(run, state);
   }
 
   /**
@@ -325,7 +385,8 @@ export class CanaryController {
 
   /** The fleet's state when it is newer than this gateway's: its share goes to this gateway's workers. */
   async #adopt(run: Run, state: FleetState | undefined): Promise<void> {
-    if (state === undefined || state.canary !== run.config.upstream || state.seq <= run.seq) return;
+    // A change of its own not yet written (the store did not answer) is written first (#tick).
+    if (!this.#ofRun(run, state) || state.seq <= run.seq || run.unshared) return;
     run.seq = state.seq;
     if (state.phase !== 'running') this.#stopTimer(run);
     const moved = state.share !== run.share;
@@ -348,32 +409,63 @@ export class CanaryController {
     );
   }
 
-  /** This gateway's state becomes the fleet's (a verdict of the leader, or an operator's action here). */
-  #publish(run: Run): void {
+  /**
+   * This gateway's state becomes the fleet's (a verdict of the leader, or an operator's action
+   * here), if the fleet's is still the one it was decided on (run.seq): a step or an action
+   * decided before another gateway's rollback never overwrites it. A rollback is written over
+   * whatever is there (`forced`): the safe side. Writes go one after the other (run.publishing);
+   * one the store did not take is written again at the next look (#tick).
+   */
+  #publish(run: Run, forced = run.phase === 'rolled_back'): void {
     const fleet = this.#fleet;
     if (fleet === undefined) return;
-    run.seq = Math.max(run.seq + 1, Date.now());
-    const state: FleetState = {
-      seq: run.seq,
+    const state: Omit<FleetState, 'seq'> = {
       canary: run.config.upstream,
+      of: run.version,
       phase: run.phase,
       step: run.step,
       share: run.share,
       reason: run.reason,
       failedMetric: run.failedMetric,
     };
-    fleet
-      .publish(run.route, state, Math.max(2 * run.config.maxDuration, 3_600_000))
-      .catch((err: Error) =>
-        this.#host.logger.warn(
-          { route: run.route, err: err.message },
-          'canary state not shared with the fleet',
-        ),
-      );
+    const ttl = Math.max(2 * run.config.maxDuration, 3_600_000);
+    run.publishing = run.publishing.then(async (): Promise<Published> => {
+      try {
+        const outcome = await fleet.publish(run.route, state, { base: run.seq, forced }, ttl);
+        run.unshared = false;
+        if ('written' in outcome) {
+          run.seq = outcome.written;
+          return 'written';
+        }
+        this.#host.logger.info(
+          { route: run.route, phase: state.phase, share: state.share, fleet_seq: outcome.moved?.seq },
+          "canary state not shared: the fleet's changed first on another gateway (this gateway follows it)",
+        );
+        return 'moved';
+      } catch (err) {
+        // Written again at the next look, as what it is then: a rollback over whatever is there,
+        // anything else only over the state it was decided on (a gateway that began a canary
+        // while the store was down joins the fleet's, if it has one, once it answers).
+        run.unshared = true;
+        // Said once an outage (its retries, one a look, are not): #storeDown says when it ends.
+        if (run.fleetError === null)
+          this.#host.logger.warn(
+            { route: run.route, phase: state.phase, share: state.share, err: (err as Error).message },
+            'canary state not shared with the fleet: written again once its store answers',
+          );
+        this.#storeDown(run, err as Error);
+        return 'failed';
+      }
+    });
   }
 
   /** `passed`: the step before it passed (counted as a `pass` verdict by the workers). */
-  async #toStep(run: Run, step: number, passed?: { verdict: 'pass'; metric: '' }): Promise<void> {
+  async #toStep(
+    run: Run,
+    step: number,
+    passed?: { verdict: 'pass'; metric: '' },
+    start = false,
+  ): Promise<void> {
     run.step = step;
     run.looks = new StepLooks(run.config);
     const share = run.config.steps[step];
@@ -390,7 +482,7 @@ export class CanaryController {
       'canary step',
     );
     this.#event(run, 'step', summary, { step: step + 1, share });
-    this.#publish(run);
+    this.#publish(run, start);
     this.#schedule(run);
   }
 
@@ -424,21 +516,15 @@ export class CanaryController {
     if (run.phase !== 'running' && fleet === undefined) return;
     let taken = await this.#host.window(run.route);
     if (fleet !== undefined) {
-      // Every gateway adds its counts; the lease holder judges the fleet's, the others follow.
-      const lease = Math.max(3 * run.config.checkInterval, 3_000);
-      // Counts are shared while the canary runs, those of a request only: the leader takes
-      // nothing while it is stopped, and the windows of a canary rolled back or promoted (its
-      // baseline's or its own requests, every look) would pile up to be judged at its next start.
-      if (
-        run.phase === 'running' &&
-        taken !== undefined &&
-        taken.canary.requests + taken.baseline.requests > 0
-      )
-        await fleet.share(run.route, taken, lease * 4);
-      const leading = await fleet.lead(run.route, lease);
-      const state = await fleet.read(run.route);
+      let leading: boolean;
+      try {
+        leading = await this.#withFleet(run, fleet, taken);
+      } catch (err) {
+        if (!this.#current(run)) return;
+        this.#storeDown(run, err as Error);
+        return this.#aloneTooLong(run);
+      }
       if (!this.#current(run)) return;
-      await this.#adopt(run, state);
       if (!leading || run.phase !== 'running') return this.#schedule(run);
       taken = await fleet.take(run.route);
     }
@@ -513,6 +599,62 @@ export class CanaryController {
     // The share stays: the sides are sent again only to carry the verdict to the workers.
     await this.#setShare(run, run.share, passed);
     this.#act(run, 'hold', 'canary', `canary of route ${run.route} passed every step: held at ${run.share}%`);
+  }
+
+  /**
+   * A look's work with the fleet: this gateway's change the store had not taken is written first,
+   * its counts are added, the lease taken or kept, the fleet's state adopted if newer. Whether
+   * this gateway leads (judges the fleet's counts); throws when the store does not answer.
+   */
+  async #withFleet(run: Run, fleet: CanaryFleet, taken: WindowCounts | undefined): Promise<boolean> {
+    await run.publishing;
+    if (run.unshared) {
+      this.#publish(run);
+      if ((await run.publishing) === 'failed') throw new Error(run.fleetError ?? 'the state not written');
+    }
+    // Every gateway adds its counts; the lease holder judges the fleet's, the others follow.
+    const lease = Math.max(3 * run.config.checkInterval, 3_000);
+    // Counts are shared while the canary runs, those of a request only: the leader takes
+    // nothing while it is stopped, and the windows of a canary rolled back or promoted (its
+    // baseline's or its own requests, every look) would pile up to be judged at its next start.
+    if (run.phase === 'running' && taken !== undefined && taken.canary.requests + taken.baseline.requests > 0)
+      await fleet.share(run.route, taken, lease * 4);
+    const leading = await fleet.lead(run.route, lease);
+    const state = await fleet.read(run.route);
+    if (run.fleetError !== null) {
+      this.#host.logger.info({ route: run.route }, 'canary fleet store answers again: following the fleet');
+      run.fleetError = null;
+    }
+    if (this.#current(run)) await this.#adopt(run, state);
+    return leading;
+  }
+
+  /** The fleet's store did not answer: said once until it answers again (the status tells it meanwhile). */
+  #storeDown(run: Run, err: Error): void {
+    if (run.fleetError === null)
+      this.#host.logger.warn(
+        { route: run.route, phase: run.phase, share: run.share, err: err.message },
+        'canary fleet store unreachable: this gateway keeps its state (a running canary is rolled back here at max_duration)',
+      );
+    run.fleetError = err.message;
+  }
+
+  /**
+   * Without its fleet's store no gateway judges (the counts are the fleet's): a running canary
+   * would sit at its step forever. Past max_duration, this gateway rolls it back on its own, to
+   * the safe side whatever `on_failure` says (it cannot tell what the others do); the rollback
+   * is written over the fleet's state once the store answers, so it is not undone silently.
+   */
+  async #aloneTooLong(run: Run): Promise<void> {
+    if (run.phase !== 'running' || ranFor(run, performance.now()) < run.config.maxDuration)
+      return this.#schedule(run);
+    const reason = `max_duration (${run.config.maxDuration} ms) passed with the fleet's store unreachable (${run.fleetError}): rolled back on this gateway`;
+    this.#host.logger.warn(
+      { route: run.route, canary: run.config.upstream, share: run.share, step: run.step + 1, reason },
+      'canary rolled back: its fleet unreachable past max_duration',
+    );
+    run.failedMetric = 'max_duration';
+    await this.#rollback(run, reason, 'canary', 'max_duration');
   }
 
   async #failed(
@@ -663,10 +805,6 @@ function sidesOf(run: Run, share: number): SplitSide[] {
     { upstream: run.config.upstream, weight: share },
     { upstream: run.baseline, weight: 100 - share },
   ];
-}
-
-function sameCanary(a: CanaryConfig, b: CanaryConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function lastVerdict(judged: Judgement, look: Look): CanaryStatus['last_verdict'] {

@@ -25,10 +25,19 @@ export type CanaryPhase = 'running' | 'paused' | 'rolled_back' | 'promoted' | 'h
 
 /** A canary's state as the fleet shares it: the leader's (or an operator's, on any gateway) latest. */
 export interface FleetState {
-  /** Rises with each change; the highest wins. */
+  /**
+   * The state's version: Redis raises it by one at each write (PUBLISH_SCRIPT), so the order of
+   * the fleet's states is the order Redis took them in, whatever the gateways' clocks say.
+   */
   readonly seq: number;
   /** The canary the state is of (a state of another canary is not adopted). */
   readonly canary: string;
+  /**
+   * Which version of that canary: a hash of its settings and its upstream's targets (absent in
+   * states of earlier releases). A reload that ships new targets under the same upstream name
+   * begins a canary anew, and does not join the old one's promotion.
+   */
+  readonly of?: string;
   readonly phase: CanaryPhase;
   readonly step: number;
   readonly share: number;
@@ -96,18 +105,33 @@ export class CanaryFleet {
     return windows.length === 0 ? undefined : mergeWindows(windows);
   }
 
-  async publish(route: string, state: FleetState, ttlMs: number): Promise<void> {
-    await this.#client.set(this.#key(route, 'state'), JSON.stringify(state), 'PX', ttlMs);
+  /**
+   * Writes the route's state, version `base` + 1 (or the stored one's + 1, if higher), when the
+   * stored state is still version `base` (the one this change was decided on) or `forced` (a
+   * rollback: the safe side wins over whatever it did not see). Else nothing is written and the
+   * stored state, newer than what the change was decided on, is returned for the caller to adopt.
+   */
+  async publish(
+    route: string,
+    state: Omit<FleetState, 'seq'>,
+    change: { readonly base: number; readonly forced: boolean },
+    ttlMs: number,
+  ): Promise<{ written: number } | { moved: FleetState | undefined }> {
+    const [written, value] = (await this.#client.eval(
+      PUBLISH_SCRIPT,
+      1,
+      this.#key(route, 'state'),
+      JSON.stringify(state),
+      String(change.base),
+      change.forced ? 'force' : 'cas',
+      String(ttlMs),
+    )) as [number, number | string];
+    return written === 1 ? { written: Number(value) } : { moved: stateOf(String(value)) };
   }
 
   async read(route: string): Promise<FleetState | undefined> {
     const text = await this.#client.get(this.#key(route, 'state'));
-    if (text === null) return undefined;
-    try {
-      return JSON.parse(text) as FleetState;
-    } catch {
-      return undefined;
-    }
+    return text === null ? undefined : stateOf(text);
   }
 
   close(): void {
@@ -118,5 +142,32 @@ export class CanaryFleet {
     return `${this.#prefix}canary:${route}:${what}`;
   }
 }
+
+function stateOf(text: string): FleetState | undefined {
+  try {
+    const state = JSON.parse(text) as FleetState;
+    return typeof state?.seq === 'number' ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * KEYS[1] the state; ARGV: the state's JSON without its seq, the version it was decided on,
+ * `force` or `cas`, the TTL. A stored state that is not one (unreadable) stands for none. The
+ * seq is written by hand (%d): cjson would print a version of 13 digits (an earlier release's
+ * milliseconds) in exponent form.
+ */
+const PUBLISH_SCRIPT = `local stored = redis.call('GET', KEYS[1])
+local seq = 0
+if stored then
+  local ok, state = pcall(cjson.decode, stored)
+  if ok and type(state) == 'table' and type(state.seq) == 'number' then seq = state.seq end
+end
+local base = tonumber(ARGV[2])
+if ARGV[3] ~= 'force' and seq > 0 and seq ~= base then return {0, stored} end
+local next = math.max(seq, base) + 1
+redis.call('SET', KEYS[1], '{"seq":' .. string.format('%d', next) .. ',' .. string.sub(ARGV[1], 2), 'PX', ARGV[4])
+return {1, next}`;
 
 const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;

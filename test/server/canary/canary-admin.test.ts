@@ -41,6 +41,8 @@ test('GET /canary: the route, both sides, phase, share and step', async () => {
       failed_metric: null,
       last_verdict: undefined,
       actions: undefined,
+      // No fleet (no store.redis): nothing to be unreachable.
+      fleet_error: null,
     },
   );
 });

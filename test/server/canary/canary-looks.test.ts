@@ -89,6 +89,8 @@ async function runCanary(
     controller.sync(
       {
         routes: [{ name: 'api', upstream: 'stable', canary }],
+        // What the controller reads of the upstreams: the canary's targets (its version).
+        upstreams: { next: { targets: [] } },
       } as unknown as GatewayConfig,
       undefined,
     );
