@@ -7,7 +7,7 @@
 
 import { type Parsed, parseRoutePath } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
-import { parseHeaderTemplate } from './routing-values.ts';
+import { parseHeaderTemplate, routeMethods } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
 import type {
   FieldTest,
@@ -49,7 +49,7 @@ export function toConditions(raw: RawMatch | undefined): RouteConditions | undef
   return {
     ...(listeners === undefined ? {} : { listeners: [...new Set(listeners)] }),
     ...(raw.scheme === undefined ? {} : { scheme: raw.scheme }),
-    ...(raw.methods === undefined ? {} : { methods: [...new Set(raw.methods)] }),
+    ...(raw.methods === undefined ? {} : { methods: routeMethods(raw.methods) }),
     headers: fields(raw.headers, true),
     query: fields(raw.query, false),
   };

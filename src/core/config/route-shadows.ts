@@ -26,7 +26,7 @@ import { DEFAULTS } from './defaults.ts';
 import type { ListenerFact } from './listener-checks.ts';
 import { isMapping, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
-import { compileLinearPattern } from './routing-values.ts';
+import { compileLinearPattern, routeMethods } from './routing-values.ts';
 import type { PathSegment } from './schema.ts';
 
 type Test = { value: string } | { regex: string } | { present: boolean };
@@ -66,7 +66,9 @@ export function claimOf(
     listeners,
     listenerTested: match.listener !== undefined,
     scheme: stringAt(match, 'scheme'),
-    methods: Array.isArray(match.methods) ? match.methods.filter((m) => typeof m === 'string') : undefined,
+    methods: Array.isArray(match.methods)
+      ? routeMethods(match.methods.filter((m) => typeof m === 'string'))
+      : undefined,
     headers: testsOf(mappingAt(match, 'headers'), true),
     query: testsOf(mappingAt(match, 'query'), false),
   };

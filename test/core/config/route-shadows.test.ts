@@ -38,7 +38,7 @@ test('a header route after routes for every GET and POST on the same host and pa
     upstream: api
 `);
   assert.deepEqual(lines(problemsOf(text)), [
-    '9 routes[2].match: routes[0] (api.example.com/v1, methods GET) and routes[1] (api.example.com/v1, methods POST), earlier in the file with as many conditions on the same host and path, take the requests of this route that meet their conditions too: only file order picks (make the conditions exclusive, or give the route meant to win one more condition)',
+    '9 routes[2].match: routes[0] (api.example.com/v1, methods GET, HEAD) and routes[1] (api.example.com/v1, methods POST), earlier in the file with as many conditions on the same host and path, take the requests of this route that meet their conditions too: only file order picks (make the conditions exclusive, or give the route meant to win one more condition)',
   ]);
   // Placed first it still ties (the order of the file is no rule); one more condition makes it
   // the narrower route tried first: GET and POST requests without the header reach the other.

@@ -304,7 +304,8 @@ test('the routing fields load into their runtime form', () => {
   );
   const [forward, redirect] = config.routes;
   assert.deepEqual(forward.conditions, {
-    methods: ['GET'],
+    // A route that takes GET takes HEAD too (RFC 9110 §9.3.2).
+    methods: ['GET', 'HEAD'],
     headers: [{ name: 'x-canary', test: { kind: 'present', present: true } }],
     query: [{ name: 'Debug', test: { kind: 'value', value: '1' } }],
   });

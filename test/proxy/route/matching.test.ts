@@ -24,6 +24,9 @@ describe('matching by method, headers and query', () => {
   - name: api-writes
     match: { path: /api, methods: [POST, PUT] }
     upstream: writes
+  - name: api-reads
+    match: { path: /api/reads, methods: [GET] }
+    upstream: stable
   - name: api-canary
     match: { path: /api/c, headers: { X-Canary: "1" } }
     upstream: canary
@@ -67,6 +70,16 @@ ${Object.keys(upstreams).map(target).join('')}`);
       'api',
       'present: false',
     );
+  });
+
+  test('a route that takes GET takes HEAD too (RFC 9110 §9.3.2); one that takes only POST and PUT does not', async () => {
+    const res = await request(gw.url, { path: '/api/reads', method: 'HEAD' });
+    assert.equal(res.status, 200);
+    const line = await gw.logFor(String(res.headers['x-request-id']));
+    assert.equal(line.route, 'api-reads');
+    assert.equal(upstreams.stable.received.at(-1)?.method, 'HEAD', 'the reads upstream got it as HEAD');
+    assert.equal(await routeOf({ path: '/api/reads' }), 'api-reads');
+    assert.equal(await routeOf({ path: '/api/users', method: 'HEAD' }), 'api', 'not api-writes');
   });
 
   test('the route testing more conditions wins; a longer path prefix still comes first', async () => {
