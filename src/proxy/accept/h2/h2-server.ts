@@ -15,7 +15,7 @@ import type { Failure } from '../../../core/failure/failure.ts';
 import type { RequestParseError } from '../../../core/http1/request-parser.ts';
 import type { DownstreamExchange } from '../../../core/net/downstream.ts';
 import type { HoldBudget } from '../../../core/net/hold-budget.ts';
-import { LINGER_MS } from '../../../core/net/linger.ts';
+import { lingerAfterFin } from '../../../core/net/linger.ts';
 import { H2Guard, type H2Logger } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
 import { H2Body, type H2DownstreamHead, h2Refusal, h2RequestHead, protocolBreach } from './h2-request.ts';
@@ -164,14 +164,9 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     http2: server,
     sessions,
     accept(socket, refusal) {
-      // A session closed (GOAWAY, at its idle timeout, a drain, a flood) has node:http2 end
-      // its socket and wait for the client's FIN, with no deadline: a client that never sends
-      // one (a stream it never read keeps Node's own client open; or on purpose) held the
-      // connection for good, and a drain for its whole timeout. LINGER_MS after our FIN it is
-      // destroyed, as an HTTP/1.1 connection's lingering close is.
-      socket.once('finish', () => {
-        if (!socket.destroyed) setTimeout(() => socket.destroy(), LINGER_MS).unref();
-      });
+      // A session closed (GOAWAY, at its idle timeout, a drain, a flood) waits for the client's
+      // FIN LINGER_MS at most, as an HTTP/1.1 connection's lingering close does.
+      lingerAfterFin(socket);
       accepting = refusal;
       try {
         server.emit('connection', socket);

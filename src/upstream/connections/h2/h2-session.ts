@@ -2,6 +2,7 @@ import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { Failure } from '../../../core/failure/failure.ts';
 import { MAX_FIELDS } from '../../../core/http1/field-lines.ts';
+import { lingerAfterFin } from '../../../core/net/linger.ts';
 import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { H2Call, type H2CallSession, type SessionEnd } from './h2-call.ts';
 import { h2RequestHeaders, joinRepeats } from './h2-headers.ts';
@@ -51,6 +52,9 @@ export class H2Session implements H2CallSession {
     this.owner = owner;
     this.options = options;
     this.maxHeaderSize = options.maxHeaderSize;
+    // Closed (idle, retired by a reload, unanswered PING), the session waits for the upstream's
+    // FIN LINGER_MS at most: one that never closes its side would keep every such socket.
+    lingerAfterFin(socket);
     const origin = `${options.scheme}://${options.authority}`;
     // node:http2 is loaded with the first HTTP/2 session, not with every gateway (about 6 MB
     // of a process): most upstreams speak HTTP/1.1, and the cluster primary probes them too.
