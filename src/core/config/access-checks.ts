@@ -37,7 +37,12 @@ export function checkAccess(
     checkForward(mappingAt(auth, 'forward'), ['routes', index, 'auth', 'forward'], upstreams, report);
     checkUpstreamFields(auth, ['routes', index, 'auth'], report);
     const cors = mappingAt(route, 'cors');
-    if (cors === undefined || cors.credentials !== true || !Array.isArray(cors.origins)) continue;
+    if (cors === undefined || !Array.isArray(cors.origins)) continue;
+    cors.origins.forEach((origin, i) => {
+      const problem = typeof origin === 'string' ? originPortProblem(origin) : undefined;
+      if (problem !== undefined) report(['routes', index, 'cors', 'origins', i], problem);
+    });
+    if (cors.credentials !== true) continue;
     // Fetch refuses "*" with credentials; answering it with the caller's own origin instead
     // would hand every site on the web the user's cookies.
     if (cors.origins.includes('*'))
@@ -46,6 +51,33 @@ export function checkAccess(
         'credentials: true cannot go with the origin "*" (any site could read answers made with the user\'s cookies): list the origins that may call the route',
       );
   }
+}
+
+/** The port a scheme's URLs have when they name none: the URL standard's special schemes. */
+const DEFAULT_PORTS: Readonly<Record<string, string>> = {
+  http: '80',
+  https: '443',
+  ws: '80',
+  wss: '443',
+  ftp: '21',
+};
+
+/**
+ * Why an origin's port is never in a browser's Origin, or undefined when it may be: a browser
+ * serialises the origin with the port as a number (no leading zero) and without the scheme's
+ * default one, so `https://app.example.com:443` would be compared with, and never equal,
+ * the `https://app.example.com` every browser sends.
+ */
+function originPortProblem(origin: string): string | undefined {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/(.*):([0-9]+)$/.exec(origin);
+  if (m === null) return undefined;
+  const [, scheme, host, port] = m;
+  if (Number(port) > 65535) return `expected a port of 1 to 65535 in the origin, got ${port}`;
+  const written = String(Number(port));
+  const sent = written === DEFAULT_PORTS[scheme] ? `${scheme}://${host}` : `${scheme}://${host}:${written}`;
+  return sent === origin
+    ? undefined
+    : `browsers send this origin as ${JSON.stringify(sent)} (a port as a plain number, and none for the scheme's default), so this one would never match: write ${JSON.stringify(sent)}`;
 }
 
 /**

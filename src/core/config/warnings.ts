@@ -92,6 +92,14 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
         path: ['routes', index, 'auth', 'jwt', 'audiences'],
         message: `none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to`,
       });
+    const cors = route.access?.cors;
+    // The Fetch standard reads "*" in Access-Control-Expose-Headers as any field only for a call
+    // without credentials: one with them (cookies, Authorization) reads a field named "*".
+    if (cors?.credentials === true && cors.exposeHeaders.includes('*'))
+      warnings.push({
+        path: ['routes', index, 'cors', 'expose_headers'],
+        message: `"*" with credentials: true: a browser reads it as every field only for a call without credentials; a script whose call sends cookies or Authorization reads a field named "*", so none of the answer's own fields; list the fields it may read`,
+      });
     const methods = route.conditions?.methods;
     // The cache stores and serves the answers to GET and HEAD only (fwd=method for the rest).
     if (

@@ -142,7 +142,10 @@ export class CorsPolicy {
         let value = headers[i + 1];
         if (lower === 'vary' && !varied) {
           varied = true;
-          if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(value)) value = `${value}, Origin`;
+          // An empty Vary (no member) takes Origin alone: ", Origin" would be an empty list
+          // element, which RFC 9110 §5.6.1 forbids a sender to generate.
+          if (value.trim() === '') value = 'Origin';
+          else if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(value)) value = `${value}, Origin`;
         }
         out.push(headers[i], value);
       }

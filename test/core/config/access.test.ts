@@ -109,6 +109,21 @@ test('cors: credentials with the origin "*" is refused by candor check; an origi
   );
 });
 
+test("cors: an origin with its scheme's default port, or a port no browser writes, is refused: browsers send it otherwise, so it never matched", () => {
+  const problems = problemsOf(
+    withRoute(`    cors:
+      origins: ["https://app.example.com:443", "http://*.example.com:80", "http://[::1]:80", "https://a.example.com:08443", "https://b.example.com:99999", "https://c.example.com:8443", "http://d.example.com:443"]
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    '6 routes[0].cors.origins[0]: browsers send this origin as "https://app.example.com" (a port as a plain number, and none for the scheme\'s default), so this one would never match: write "https://app.example.com"',
+    '6 routes[0].cors.origins[1]: browsers send this origin as "http://*.example.com" (a port as a plain number, and none for the scheme\'s default), so this one would never match: write "http://*.example.com"',
+    '6 routes[0].cors.origins[2]: browsers send this origin as "http://[::1]" (a port as a plain number, and none for the scheme\'s default), so this one would never match: write "http://[::1]"',
+    '6 routes[0].cors.origins[3]: browsers send this origin as "https://a.example.com:8443" (a port as a plain number, and none for the scheme\'s default), so this one would never match: write "https://a.example.com:8443"',
+    '6 routes[0].cors.origins[4]: expected a port of 1 to 65535 in the origin, got 99999',
+  ]);
+});
+
 test('auth.basic: candor check reads the htpasswd file and names each line it cannot use', () => {
   const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
   const file = join(dir, 'users');

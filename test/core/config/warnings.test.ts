@@ -201,6 +201,28 @@ upstreams:
   assert.deepEqual(configWarnings(jwt(', audiences: [orders]')), []);
 });
 
+test('cors.expose_headers "*" with credentials is warned of: a browser reads it as a field named "*" in a call with credentials', () => {
+  const cors = (fields: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+    cors: { origins: [https://app.example.com], ${fields} }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+      SOURCE,
+      {},
+    );
+  assert.deepEqual(configWarnings(cors('expose_headers: [X-Total-Count, "*"], credentials: true')), [
+    'routes[0].cors.expose_headers: "*" with credentials: true: a browser reads it as every field only for a call without credentials; a script whose call sends cookies or Authorization reads a field named "*", so none of the answer\'s own fields; list the fields it may read',
+  ]);
+  assert.deepEqual(configWarnings(cors('expose_headers: ["*"]')), []);
+  assert.deepEqual(configWarnings(cors('expose_headers: [X-Total-Count], credentials: true')), []);
+});
+
 test('the loader gives each such warning the line and column of its field, or of the closest one the file writes', () => {
   const warnings: ConfigProblem[] = [];
   parseConfig(
