@@ -9,6 +9,7 @@
  * connection's idle timeout.
  */
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
 import { h2ErrorName } from '../../../core/failure/classify.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
@@ -117,6 +118,9 @@ export class H2Guard {
   /** The server's responses not yet over (for its drain deadline): a stream's leaves it as it closes. */
   readonly #open: Set<H2Response> | undefined;
 
+  /** The connection's own socket (the session's `socket` may not be destroyed): see #onIdle. */
+  readonly #socket: Socket | undefined;
+
   /** `prefaceTimeout`: how long the client may take to send its SETTINGS (`limits.header_timeout`). */
   constructor(
     session: ServerHttp2Session,
@@ -124,8 +128,10 @@ export class H2Guard {
     logger: H2Logger,
     prefaceTimeout: number,
     open?: Set<H2Response>,
+    socket?: Socket,
   ) {
     this.#open = open;
+    this.#socket = socket;
     this.budget = new HoldBudget(limits.connectionBuffer);
     this.#session = session;
     this.#limits = limits;
@@ -224,10 +230,51 @@ export class H2Guard {
    * Idle: no stream and no PING or SETTINGS for the whole timeout: GOAWAY NO_ERROR, closed. A
    * connection with streams open waits on them (each has its send deadline; the upstream's
    * timeouts bound the rest), and the timeout starts again when the last one closes.
+   *
+   * A session closed (here, or for a flood, a refusal) whose socket is still open one idle
+   * timeout later is destroyed: node:http2 ends the socket only once what it holds has left, and
+   * a client that reads nothing (its TCP window shut) lets nothing leave, the GOAWAY and our FIN
+   * included. Its streams were cut by their send deadline; the connection itself waited for ever.
    */
   readonly #onIdle = (): void => {
-    if (this.openStreams === 0 && !this.#session.destroyed) this.#session.close();
+    const socket = this.#socket;
+    if (this.#session.destroyed) {
+      socket?.destroy();
+      return;
+    }
+    // Frames waiting (a stream's RST_STREAM after its send deadline, the GOAWAY) and not one
+    // byte sent since the last look: the client reads nothing of the connection, and nothing
+    // will leave. Cut: node:http2 would wait for ever to send them, its session never closing.
+    const written = socket?.bytesWritten;
+    if (
+      written !== undefined &&
+      written === this.#writtenAtLook &&
+      (this.#session.state.outboundQueueSize ?? 0) > 0
+    )
+      return this.#cutStalled();
+    this.#writtenAtLook = written;
+    if (this.openStreams === 0 && !this.#session.closed) this.#session.close();
+    // Looked at again each idle timeout until the session is gone (its 'close' clears it).
+    this.#idle.refresh();
   };
+
+  /** What the socket had sent at the last look of #onIdle with streams open. */
+  #writtenAtLook: number | undefined;
+
+  /** A connection whose client reads nothing at all: nothing can leave, not even GOAWAY. */
+  #cutStalled(): void {
+    if (this.#told === undefined) {
+      this.#told = 'send_timeout';
+      this.#logger.bound({
+        bound: 'send_timeout',
+        code: 'none (nothing could be sent: the connection was closed)',
+        remoteAddress: this.#remoteAddress,
+        details: `the client read no byte of the connection for ${this.#limits.idleTimeout} ms with frames waiting for it`,
+      });
+    }
+    this.#session.destroy();
+    this.#socket?.destroy();
+  }
 
   /** The client reset a stream before its answer was complete. */
   clientReset(): void {

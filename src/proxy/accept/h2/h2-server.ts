@@ -94,12 +94,14 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   const refused = new WeakMap<Http2Session, Failure>();
   /** The refusal of the connection being accepted: node:http2 makes its session synchronously. */
   let accepting: Failure | undefined;
+  /** The socket being accepted, for its guard: the session's own `socket` may not be destroyed. */
+  let acceptingSocket: Socket | undefined;
   let closing = false;
 
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    const guard = new H2Guard(session, limits, logger, handlers.headerTimeout(), open);
+    const guard = new H2Guard(session, limits, logger, handlers.headerTimeout(), open, acceptingSocket);
     if (accepting !== undefined) refused.set(session, accepting);
     if (closing) session.close();
     // The session's own event, not the server's: a stream node:http2 has already destroyed
@@ -168,10 +170,12 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       // FIN LINGER_MS at most, as an HTTP/1.1 connection's lingering close does.
       lingerAfterFin(socket);
       accepting = refusal;
+      acceptingSocket = socket;
       try {
         server.emit('connection', socket);
       } finally {
         accepting = undefined;
+        acceptingSocket = undefined;
       }
     },
     closeWhenIdle() {

@@ -4,7 +4,10 @@
  * sends one — on purpose, or node:http2's own client holding a response it never read — must
  * not hold the connection for good (its slot in `max_connections`, a descriptor) nor a drain
  * for its whole timeout: LINGER_MS after our FIN the socket is destroyed, as an HTTP/1.1
- * connection's lingering close is.
+ * connection's lingering close is. And a client that reads nothing of its connection at all (its
+ * TCP window shut) lets nothing leave, not the RST_STREAM of its stream's send deadline, not the
+ * GOAWAY, not our FIN: node:http2 waits for ever to send them; the guard cuts the connection once
+ * frames have waited a whole idle timeout with no byte sent.
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -13,7 +16,7 @@ import { test } from 'node:test';
 import { LINGER_MS } from '../../../../src/core/net/linger.ts';
 import { listenOnLoopback } from '../../../helpers/loopback-server.ts';
 import { listenerConnections, singleUpstream, startTestGateway } from '../../../helpers/test-gateway.ts';
-import { PREFACE, settings } from './h2-frames.ts';
+import { headerBlock, headers, PREFACE, requestFields, settings, windowUpdate } from './h2-frames.ts';
 
 const IDLE_MS = 300;
 
@@ -94,4 +97,54 @@ drain: { timeout: 30s }
     false,
   );
   assert.equal(gw.logs.filter((l) => l.msg === 'drained').length, 1);
+});
+
+test('a client that reads nothing of its connection, its windows opened wide, is cut once frames wait a whole idle timeout', async (t) => {
+  const chunk = Buffer.alloc(64 * 1024, 120);
+  // An answer without end, written as fast as the gateway takes it.
+  const upstream = await listenOnLoopback((_req, res) => {
+    let open = true;
+    res.on('close', () => {
+      open = false;
+    });
+    const pump = () => {
+      while (open && res.write(chunk));
+      if (open) res.once('drain', pump);
+    };
+    pump();
+  });
+  t.after(() => upstream.close());
+  const SEND_MS = 500;
+  const gw = await startTestGateway(
+    `${singleUpstream(upstream.url)}\nlimits: { http2: { idle_timeout: ${IDLE_MS}ms, send_timeout: ${SEND_MS}ms } }\n`,
+    {},
+    'http2: true',
+  );
+  t.after(() => gw.close());
+  const client = net.connect({ port: gw.port, host: '127.0.0.1', allowHalfOpen: true });
+  client.on('error', () => {});
+  t.after(() => client.destroy());
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  // Windows opened as wide as HTTP/2 allows, so the gateway sends until TCP itself stops it.
+  client.write(
+    Buffer.concat([
+      PREFACE,
+      settings([[0x4, 2 ** 31 - 1]]),
+      windowUpdate(0, 2 ** 31 - 1 - 65_535),
+      headers(1, headerBlock(requestFields('/big', 'GET'))),
+    ]),
+  );
+  client.pause();
+  while ((await listenerConnections(gw)) < 1) await new Promise((r) => setTimeout(r, 10));
+
+  const deadline = performance.now() + SEND_MS + 3 * IDLE_MS + LINGER_MS + 2_000;
+  while ((await listenerConnections(gw)) > 0 && performance.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await listenerConnections(gw), 0, 'the connection was cut');
+  const cut = gw.logs.find((l) => l.msg === 'HTTP/2 bound passed' && String(l.code).startsWith('none'));
+  assert.equal(cut?.bound, 'send_timeout');
+  assert.equal(
+    cut?.details,
+    `the client read no byte of the connection for ${IDLE_MS} ms with frames waiting for it`,
+  );
 });
