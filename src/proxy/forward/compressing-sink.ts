@@ -159,7 +159,6 @@ export class CompressingSink implements ResponseSink {
   sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void {
     const request = this.#request;
     const facts = {
-      method: request.method,
       status,
       range: hasField(request.headers, 'range'),
       headers,
@@ -174,6 +173,21 @@ export class CompressingSink implements ResponseSink {
         notModifiedForCompressed(facts, this.#config) &&
         negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings) !== undefined;
       this.#inner.sendHead(status, reason, withVary(weak ? weakEtag(headers) : headers), close);
+      return;
+    }
+    // A HEAD's answer has the fields its GET's would have (RFC 9110 §9.3.2): a cache freshens
+    // its stored compressed answer from it by the validator (RFC 9111 §4.3.5), and a strong ETag
+    // or a Content-Length it never had would not match. Only where they do not hang on the body's
+    // size, which a GET's held body would tell; no body, so no compressor, and nothing logged.
+    if (request.method === 'HEAD') {
+      const known =
+        hasField(headers, 'content-length') || isEventStream(headers) || this.#config.minSize === 0;
+      this.#inner.sendHead(
+        status,
+        reason,
+        withVary(known ? compressedFields(headers, coding) : headers),
+        close,
+      );
       return;
     }
     const head: HeldResponse = { status, reason, headers, close, coding, chunks: [], bytes: 0 };
@@ -197,7 +211,6 @@ export class CompressingSink implements ResponseSink {
   sendNotModified(ok: readonly string[], headers: readonly string[], close?: boolean): void {
     const request = this.#request;
     const facts = {
-      method: request.method,
       status: 200,
       range: hasField(request.headers, 'range'),
       headers: ok,
@@ -237,23 +250,7 @@ export class CompressingSink implements ResponseSink {
   /** Sends the compressed head and starts the compressor. */
   #compress(head: HeldResponse): void {
     const { status, reason, headers, close, coding } = head;
-    const out: string[] = [];
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i].toLowerCase();
-      const value = headers[i + 1];
-      // The length is the identity body's; the compressed one is framed as it goes.
-      if (name === 'content-length' || name === 'content-encoding') continue;
-      // Ranges are served from the identity body (a Range request is never compressed): a
-      // client resuming this compressed download at byte N would splice in identity bytes.
-      if (name === 'accept-ranges') continue;
-      // Digests of the identity bytes (RFC 9530; RFC 3230's Digest, Content-MD5): a client that
-      // checks them would take the compressed body for a corrupt one.
-      if (DIGESTS.has(name)) continue;
-      // RFC 9110 §8.8.1: another representation, so at most weakly the same.
-      out.push(headers[i], name === 'etag' ? weak(value) : value);
-    }
-    out.push('content-encoding', coding);
-    this.#inner.sendHead(status, reason, withVary(out), close);
+    this.#inner.sendHead(status, reason, withVary(compressedFields(headers, coding)), close);
     this.#record.encoding = coding;
     this.#flushKind = FLUSH[coding];
     const compressor = compressorFor(coding);
@@ -374,6 +371,27 @@ interface HeldResponse {
   readonly coding: ContentCoding;
   readonly chunks: Buffer[];
   bytes: number;
+}
+
+/** The response's fields as they are once its body is in `coding`. */
+function compressedFields(headers: readonly string[], coding: ContentCoding): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i].toLowerCase();
+    const value = headers[i + 1];
+    // The length is the identity body's; the compressed one is framed as it goes.
+    if (name === 'content-length' || name === 'content-encoding') continue;
+    // Ranges are served from the identity body (a Range request is never compressed): a
+    // client resuming this compressed download at byte N would splice in identity bytes.
+    if (name === 'accept-ranges') continue;
+    // Digests of the identity bytes (RFC 9530; RFC 3230's Digest, Content-MD5): a client that
+    // checks them would take the compressed body for a corrupt one.
+    if (DIGESTS.has(name)) continue;
+    // RFC 9110 §8.8.1: another representation, so at most weakly the same.
+    out.push(headers[i], name === 'etag' ? weak(value) : value);
+  }
+  out.push('content-encoding', coding);
+  return out;
 }
 
 /** Trailer fields (flat) without the digests of the identity bytes. */

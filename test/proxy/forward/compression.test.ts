@@ -338,7 +338,6 @@ upstreams:
       { 'accept-encoding': 'gzip', 'cache-control': 'max-age=0, no-transform' },
       'GET',
     ],
-    ['HEAD', '/text', { 'accept-encoding': 'gzip' }, 'HEAD'],
     ['a Range request', '/text', { 'accept-encoding': 'gzip', range: 'bytes=0-9' }, 'GET'],
     ['a body under min_size', '/small', { 'accept-encoding': 'gzip' }, 'GET'],
     [
