@@ -26,6 +26,7 @@ import type { CompressionConfig, ContentCoding } from '../../core/config/types.t
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
+import { isOws } from '../../core/ows.ts';
 import {
   compressible,
   forbidsTransform,
@@ -430,8 +431,20 @@ function withVary(headers: readonly string[]): string[] {
     if (first === -1) first = i;
   }
   if (first === -1) out.push('vary', 'Accept-Encoding');
-  else out[first + 1] = `${out[first + 1]}, Accept-Encoding`;
+  else {
+    // An empty Vary, or one ending in a comma, gets no empty member from this hop (RFC 9110
+    // §5.6.1: a sender must not make one): `Vary: ` is `Accept-Encoding`, not `, Accept-Encoding`.
+    const own = withoutListEnd(out[first + 1]);
+    out[first + 1] = own === '' ? 'Accept-Encoding' : `${own}, Accept-Encoding`;
+  }
   return out;
+}
+
+/** A list's value without the OWS and commas it ends in (a scan: a regex backtracks on a run of them). */
+function withoutListEnd(value: string): string {
+  let end = value.length;
+  while (end > 0 && (isOws(value.charCodeAt(end - 1)) || value.charCodeAt(end - 1) === 0x2c)) end--;
+  return value.slice(0, end);
 }
 
 function hasField(headers: readonly string[], lowerName: string): boolean {
