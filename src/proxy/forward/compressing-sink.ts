@@ -194,6 +194,7 @@ export class CompressingSink implements ResponseSink {
     const head: HeldResponse = { status, reason, headers, close, coding, chunks: [], bytes: 0 };
     // Server-sent events go at once: an event must not wait for the next ones.
     if (!hasField(headers, 'content-length') && !isEventStream(headers) && this.#config.minSize > 0) {
+      if (this.#refusesHeld(head)) return;
       this.#held = head;
       // Held no longer than its turn either: a head sent ahead of its body (a long poll's, a
       // stream's) is not kept from the client until the body comes.
@@ -221,6 +222,25 @@ export class CompressingSink implements ResponseSink {
       compressible(facts, this.#config) &&
       negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings) !== undefined;
     this.#inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
+  }
+
+  /**
+   * A head to hold goes after the exchange has moved past it: whether the client's sink takes it
+   * (an HTTP/2 client's header list size) is asked now, as either head it may go as, while a
+   * refusal can still be the gateway's answer, not a bare reset logged as a 200. True when one is
+   * refused and the head went now as the other (or threw, when neither goes).
+   */
+  #refusesHeld(head: HeldResponse): boolean {
+    const inner = this.#inner;
+    if (inner.headRefusal === undefined) return false;
+    const { status, reason, headers, close } = head;
+    if (inner.headRefusal(status, withVary(compressedFields(headers, head.coding))) !== undefined) {
+      inner.sendHead(status, reason, withVary(headers), close);
+      return true;
+    }
+    if (inner.headRefusal(status, withVary(headers)) === undefined) return false;
+    this.#compress(head);
+    return true;
   }
 
   /**
