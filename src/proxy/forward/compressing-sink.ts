@@ -21,12 +21,20 @@
  * cut while held, the head and what came of the body go out as they are before the cut.
  */
 import type { Socket } from 'node:net';
-import zlib from 'node:zlib';
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
-import { isOws } from '../../core/ows.ts';
+import {
+  compressedFields,
+  fieldValue,
+  hasField,
+  isEventStream,
+  weakEtag,
+  withoutDigests,
+  withVary,
+} from './coded-fields.ts';
+import { type Compressor, compressorFor, FLUSH } from './compressors.ts';
 import {
   compressible,
   forbidsTransform,
@@ -41,54 +49,12 @@ export interface CompressionRecord {
   bytesAfterEncoding: number;
 }
 
-/**
- * Each coding's parameters for a stream, chosen so that what one stream holds is bounded
- * whatever the upstream's writes (bench/compression-memory.ts: 100 streams, 1 MiB each):
- * - gzip: zlib's own defaults, named: a 32 KiB window (windowBits 15) and memLevel 8, about
- *   0.4 MiB a stream;
- * - brotli: quality 4 (11, the default, costs far too much per byte for a proxy), a 64 KiB
- *   window (lgwin 16: the default 22 is 4 MiB), and a size hint of 64 KiB, without which the
- *   encoder sizes its hash tables by the write it is given (a 1 MiB write: 7.7 MiB a stream,
- *   now about 1 MiB);
- * - zstd: a 128 KiB window (windowLog 17; level 3's is 2 MiB for a stream of unknown size),
- *   about 1.3 MiB a stream.
- */
-const GZIP: zlib.ZlibOptions = { windowBits: 15, memLevel: 8 };
-const BROTLI: zlib.BrotliOptions = {
-  params: {
-    [zlib.constants.BROTLI_PARAM_QUALITY]: 4,
-    [zlib.constants.BROTLI_PARAM_LGWIN]: 16,
-    [zlib.constants.BROTLI_PARAM_SIZE_HINT]: 64 * 1024,
-  },
-};
-const ZSTD: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_windowLog]: 17 } };
-
-/**
- * Each coding's flush that ends the output so far without ending the stream: gzip's default
- * (a full flush) would forget the window at every turn, and its value means "finish" to brotli.
- */
-const FLUSH: Record<ContentCoding, number> = {
-  gzip: zlib.constants.Z_SYNC_FLUSH,
-  br: zlib.constants.BROTLI_OPERATION_FLUSH,
-  zstd: zlib.constants.ZSTD_e_flush,
-};
-
-const DIGESTS = new Set(['content-digest', 'repr-digest', 'digest', 'content-md5']);
-
-/** A compressor for `coding`, of bounded memory (exported for bench/compression-memory.ts). */
-export function compressorFor(coding: ContentCoding): zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress {
-  if (coding === 'gzip') return zlib.createGzip(GZIP);
-  if (coding === 'br') return zlib.createBrotliCompress(BROTLI);
-  // Experimental in Node 24 (a warning at first use): offered only where a route lists it.
-  return zlib.createZstdCompress(ZSTD);
-}
-
 export class CompressingSink implements ResponseSink {
   readonly #inner: ResponseSink;
   readonly #config: CompressionConfig;
   readonly #request: DownstreamHead;
   readonly #record: CompressionRecord;
-  #compressor: zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress | undefined;
+  #compressor: Compressor | undefined;
   #flushKind = 0;
   /** The turn's end is due: a flush, or a held body's release (one a turn, whatever the chunks). */
   #turnDue = false;
@@ -392,91 +358,4 @@ interface HeldResponse {
   readonly coding: ContentCoding;
   readonly chunks: Buffer[];
   bytes: number;
-}
-
-/** The response's fields as they are once its body is in `coding`. */
-function compressedFields(headers: readonly string[], coding: ContentCoding): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i].toLowerCase();
-    const value = headers[i + 1];
-    // The length is the identity body's; the compressed one is framed as it goes.
-    if (name === 'content-length' || name === 'content-encoding') continue;
-    // Ranges are served from the identity body (a Range request is never compressed): a
-    // client resuming this compressed download at byte N would splice in identity bytes.
-    if (name === 'accept-ranges') continue;
-    // Digests of the identity bytes (RFC 9530; RFC 3230's Digest, Content-MD5): a client that
-    // checks them would take the compressed body for a corrupt one.
-    if (DIGESTS.has(name)) continue;
-    // RFC 9110 §8.8.1: another representation, so at most weakly the same.
-    out.push(headers[i], name === 'etag' ? weak(value) : value);
-  }
-  out.push('content-encoding', coding);
-  return out;
-}
-
-/** Trailer fields (flat) without the digests of the identity bytes. */
-function withoutDigests(fields: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < fields.length; i += 2)
-    if (!DIGESTS.has(fields[i].toLowerCase())) out.push(fields[i], fields[i + 1]);
-  return out;
-}
-
-function weak(etag: string): string {
-  return etag.startsWith('W/') ? etag : `W/${etag}`;
-}
-
-/** The fields with their ETag made weak. */
-function weakEtag(headers: readonly string[]): string[] {
-  const out = headers.slice();
-  for (let i = 0; i < out.length; i += 2) if (out[i].toLowerCase() === 'etag') out[i + 1] = weak(out[i + 1]);
-  return out;
-}
-
-function isEventStream(headers: readonly string[]): boolean {
-  return (fieldValue(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream');
-}
-
-/**
- * `Vary: Accept-Encoding` added to the response's own Vary (left alone when it is `*` or says
- * it, in any of its fields: a list may come split over several, RFC 9110 §5.3).
- */
-function withVary(headers: readonly string[]): string[] {
-  const out = headers.slice();
-  let first = -1;
-  for (let i = 0; i < out.length; i += 2) {
-    if (out[i].toLowerCase() !== 'vary') continue;
-    if (/(^|,)\s*(\*|accept-encoding)\s*(,|$)/i.test(out[i + 1])) return out;
-    if (first === -1) first = i;
-  }
-  if (first === -1) out.push('vary', 'Accept-Encoding');
-  else {
-    // An empty Vary, or one ending in a comma, gets no empty member from this hop (RFC 9110
-    // §5.6.1: a sender must not make one): `Vary: ` is `Accept-Encoding`, not `, Accept-Encoding`.
-    const own = withoutListEnd(out[first + 1]);
-    out[first + 1] = own === '' ? 'Accept-Encoding' : `${own}, Accept-Encoding`;
-  }
-  return out;
-}
-
-/** A list's value without the OWS and commas it ends in (a scan: a regex backtracks on a run of them). */
-function withoutListEnd(value: string): string {
-  let end = value.length;
-  while (end > 0 && (isOws(value.charCodeAt(end - 1)) || value.charCodeAt(end - 1) === 0x2c)) end--;
-  return value.slice(0, end);
-}
-
-function hasField(headers: readonly string[], lowerName: string): boolean {
-  return fieldValue(headers, lowerName) !== undefined;
-}
-
-/** The request's field, its repeats joined with ", " (Accept-Encoding is a list). */
-function fieldValue(headers: readonly string[], lowerName: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length !== lowerName.length || headers[i].toLowerCase() !== lowerName) continue;
-    value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
-  }
-  return value;
 }
