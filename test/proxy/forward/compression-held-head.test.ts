@@ -2,8 +2,9 @@
  * routes[].compression over HTTP/2, a head larger than the client's SETTINGS_MAX_HEADER_LIST_SIZE
  * on an answer without Content-Length (the one whose head the compressing sink holds until its
  * body tells whether to compress): the gateway's 502 says so and the log too, as on a route
- * without compression. The held head was refused only at the turn's end, after the exchange had
- * moved on: the client's stream was reset bare, and the log said 200 with no error.
+ * without compression; one that only its compressed form makes too large goes at once as it is.
+ * The held head was refused only at the turn's end, after the exchange had moved on: the client's
+ * stream was reset bare, and the log said 200 with no error.
  */
 import assert from 'node:assert/strict';
 import http2, { type IncomingHttpHeaders } from 'node:http2';
@@ -33,12 +34,16 @@ test("a held head (no Content-Length) larger than an HTTP/2 client takes: the ga
       'http2: true',
     ),
   );
-  const session = http2.connect(gw.url, { settings: { maxHeaderListSize: 1_500 } });
-  session.on('error', () => {});
-  await new Promise((resolve) => session.once('localSettings', resolve));
-  const get = (path: string, id: string) =>
+  const connect = async (maxHeaderListSize: number) => {
+    const session = http2.connect(gw.url, { settings: { maxHeaderListSize } });
+    session.on('error', () => {});
+    await new Promise((resolve) => session.once('localSettings', resolve));
+    return session;
+  };
+  const session = await connect(1_500);
+  const get = (path: string, id: string, on = session) =>
     new Promise<{ headers: IncomingHttpHeaders; body: Buffer; rstCode: number }>((resolve) => {
-      const stream = session.request({ ':path': path, 'accept-encoding': 'gzip', 'x-request-id': id });
+      const stream = on.request({ ':path': path, 'accept-encoding': 'gzip', 'x-request-id': id });
       const chunks: Buffer[] = [];
       let headers: IncomingHttpHeaders = {};
       stream.on('response', (h) => {
@@ -63,6 +68,19 @@ test("a held head (no Content-Length) larger than an HTTP/2 client takes: the ga
     assert.equal(small.headers[':status'], 200);
     assert.equal(small.headers['content-encoding'], 'gzip');
     assert.equal((await gw.logFor('held-fits')).encoding, 'gzip');
+    // A client that takes the head as it is (the size the 502 named) but not compressed (with its
+    // Content-Encoding): it goes at once as it is, a 200, not held to be refused later.
+    const size = Number(/is ([0-9]+) bytes/.exec(String(big.headers['proxy-status']))?.[1]);
+    const roomy = await connect(size + 10);
+    try {
+      const identity = await get('/big', 'held-as-is', roomy);
+      assert.equal(identity.headers[':status'], 200);
+      assert.equal(identity.headers['content-encoding'], undefined);
+      assert.equal(identity.body.toString(), TEXT);
+      assert.equal((await gw.logFor('held-as-is')).encoding, undefined);
+    } finally {
+      roomy.destroy();
+    }
   } finally {
     session.destroy();
   }
