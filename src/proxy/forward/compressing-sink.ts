@@ -96,6 +96,13 @@ export class CompressingSink implements ResponseSink {
   get cutBySend(): SendLimit | undefined {
     return this.#inner.cutBySend;
   }
+  /**
+   * Nothing held or compressed: what was written went to the client's sink as it was, so its
+   * end may still be written there (a gRPC cut's trailers, exchange.ts).
+   */
+  get passingThrough(): boolean {
+    return this.#compressor === undefined && this.#held === undefined;
+  }
   get pendingBytes(): number {
     return this.#inner.pendingBytes + (this.#compressor?.writableLength ?? this.#held?.bytes ?? 0);
   }
