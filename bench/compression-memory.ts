@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type zlib from 'node:zlib';
 import type { ContentCoding } from '../src/core/config/types.ts';
-import { compressorFor } from '../src/proxy/forward/compressing-sink.ts';
+import { compressorFor } from '../src/proxy/forward/compressors.ts';
 
 const { values } = parseArgs({
   options: {

@@ -7,7 +7,7 @@ import { candorYaml, type ProxyPlace, startCandor, startNginxProxy } from './sys
 
 /**
  * zlib's default level (Z_DEFAULT_COMPRESSION is 6): what Candor's gzip runs at (node:zlib's
- * createGzip without options, src/proxy/forward/compressing-sink.ts), so nginx is set to it
+ * createGzip without options, src/proxy/forward/compressors.ts), so nginx is set to it
  * (its own default is 1).
  */
 export const GZIP_LEVEL = 6;

@@ -100,6 +100,12 @@ export interface ResponseSink {
    */
   sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void;
   /**
+   * The failure `sendHead` would throw for this head, sending nothing (undefined: it would go):
+   * for a sink that sends a head later than the exchange gives it (compressing-sink.ts holds
+   * one), while a refusal can still be the gateway's answer. Absent: the sink refuses none.
+   */
+  headRefusal?(status: number, headers: readonly string[]): Error | undefined;
+  /**
    * Holds this response's writes until the end of the event-loop turn (turn-end.ts), so that
    * head, body and end of a small response leave in one write, with the turn's others. Called
    * before the head, so the head is held too.

@@ -21,11 +21,20 @@
  * cut while held, the head and what came of the body go out as they are before the cut.
  */
 import type { Socket } from 'node:net';
-import zlib from 'node:zlib';
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
+import {
+  compressedFields,
+  fieldValue,
+  hasField,
+  isEventStream,
+  weakEtag,
+  withoutDigests,
+  withVary,
+} from './coded-fields.ts';
+import { type Compressor, compressorFor, FLUSH } from './compressors.ts';
 import {
   compressible,
   forbidsTransform,
@@ -40,54 +49,12 @@ export interface CompressionRecord {
   bytesAfterEncoding: number;
 }
 
-/**
- * Each coding's parameters for a stream, chosen so that what one stream holds is bounded
- * whatever the upstream's writes (bench/compression-memory.ts: 100 streams, 1 MiB each):
- * - gzip: zlib's own defaults, named: a 32 KiB window (windowBits 15) and memLevel 8, about
- *   0.4 MiB a stream;
- * - brotli: quality 4 (11, the default, costs far too much per byte for a proxy), a 64 KiB
- *   window (lgwin 16: the default 22 is 4 MiB), and a size hint of 64 KiB, without which the
- *   encoder sizes its hash tables by the write it is given (a 1 MiB write: 7.7 MiB a stream,
- *   now about 1 MiB);
- * - zstd: a 128 KiB window (windowLog 17; level 3's is 2 MiB for a stream of unknown size),
- *   about 1.3 MiB a stream.
- */
-const GZIP: zlib.ZlibOptions = { windowBits: 15, memLevel: 8 };
-const BROTLI: zlib.BrotliOptions = {
-  params: {
-    [zlib.constants.BROTLI_PARAM_QUALITY]: 4,
-    [zlib.constants.BROTLI_PARAM_LGWIN]: 16,
-    [zlib.constants.BROTLI_PARAM_SIZE_HINT]: 64 * 1024,
-  },
-};
-const ZSTD: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_windowLog]: 17 } };
-
-/**
- * Each coding's flush that ends the output so far without ending the stream: gzip's default
- * (a full flush) would forget the window at every turn, and its value means "finish" to brotli.
- */
-const FLUSH: Record<ContentCoding, number> = {
-  gzip: zlib.constants.Z_SYNC_FLUSH,
-  br: zlib.constants.BROTLI_OPERATION_FLUSH,
-  zstd: zlib.constants.ZSTD_e_flush,
-};
-
-const DIGESTS = new Set(['content-digest', 'repr-digest', 'digest', 'content-md5']);
-
-/** A compressor for `coding`, of bounded memory (exported for bench/compression-memory.ts). */
-export function compressorFor(coding: ContentCoding): zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress {
-  if (coding === 'gzip') return zlib.createGzip(GZIP);
-  if (coding === 'br') return zlib.createBrotliCompress(BROTLI);
-  // Experimental in Node 24 (a warning at first use): offered only where a route lists it.
-  return zlib.createZstdCompress(ZSTD);
-}
-
 export class CompressingSink implements ResponseSink {
   readonly #inner: ResponseSink;
   readonly #config: CompressionConfig;
   readonly #request: DownstreamHead;
   readonly #record: CompressionRecord;
-  #compressor: zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress | undefined;
+  #compressor: Compressor | undefined;
   #flushKind = 0;
   /** The turn's end is due: a flush, or a held body's release (one a turn, whatever the chunks). */
   #turnDue = false;
@@ -129,6 +96,13 @@ export class CompressingSink implements ResponseSink {
   get cutBySend(): SendLimit | undefined {
     return this.#inner.cutBySend;
   }
+  /**
+   * Nothing held or compressed: what was written went to the client's sink as it was, so its
+   * end may still be written there (a gRPC cut's trailers, exchange.ts).
+   */
+  get passingThrough(): boolean {
+    return this.#compressor === undefined && this.#held === undefined;
+  }
   get pendingBytes(): number {
     return this.#inner.pendingBytes + (this.#compressor?.writableLength ?? this.#held?.bytes ?? 0);
   }
@@ -159,7 +133,6 @@ export class CompressingSink implements ResponseSink {
   sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void {
     const request = this.#request;
     const facts = {
-      method: request.method,
       status,
       range: hasField(request.headers, 'range'),
       headers,
@@ -176,9 +149,25 @@ export class CompressingSink implements ResponseSink {
       this.#inner.sendHead(status, reason, withVary(weak ? weakEtag(headers) : headers), close);
       return;
     }
+    // A HEAD's answer has the fields its GET's would have (RFC 9110 §9.3.2): a cache freshens
+    // its stored compressed answer from it by the validator (RFC 9111 §4.3.5), and a strong ETag
+    // or a Content-Length it never had would not match. Only where they do not hang on the body's
+    // size, which a GET's held body would tell; no body, so no compressor, and nothing logged.
+    if (request.method === 'HEAD') {
+      const known =
+        hasField(headers, 'content-length') || isEventStream(headers) || this.#config.minSize === 0;
+      this.#inner.sendHead(
+        status,
+        reason,
+        withVary(known ? compressedFields(headers, coding) : headers),
+        close,
+      );
+      return;
+    }
     const head: HeldResponse = { status, reason, headers, close, coding, chunks: [], bytes: 0 };
     // Server-sent events go at once: an event must not wait for the next ones.
     if (!hasField(headers, 'content-length') && !isEventStream(headers) && this.#config.minSize > 0) {
+      if (this.#refusesHeld(head)) return;
       this.#held = head;
       // Held no longer than its turn either: a head sent ahead of its body (a long poll's, a
       // stream's) is not kept from the client until the body comes.
@@ -197,7 +186,6 @@ export class CompressingSink implements ResponseSink {
   sendNotModified(ok: readonly string[], headers: readonly string[], close?: boolean): void {
     const request = this.#request;
     const facts = {
-      method: request.method,
       status: 200,
       range: hasField(request.headers, 'range'),
       headers: ok,
@@ -207,6 +195,25 @@ export class CompressingSink implements ResponseSink {
       compressible(facts, this.#config) &&
       negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings) !== undefined;
     this.#inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
+  }
+
+  /**
+   * A head to hold goes after the exchange has moved past it: whether the client's sink takes it
+   * (an HTTP/2 client's header list size) is asked now, as either head it may go as, while a
+   * refusal can still be the gateway's answer, not a bare reset logged as a 200. True when one is
+   * refused and the head went now as the other (or threw, when neither goes).
+   */
+  #refusesHeld(head: HeldResponse): boolean {
+    const inner = this.#inner;
+    if (inner.headRefusal === undefined) return false;
+    const { status, reason, headers, close } = head;
+    if (inner.headRefusal(status, withVary(compressedFields(headers, head.coding))) !== undefined) {
+      inner.sendHead(status, reason, withVary(headers), close);
+      return true;
+    }
+    if (inner.headRefusal(status, withVary(headers)) === undefined) return false;
+    this.#compress(head);
+    return true;
   }
 
   /**
@@ -237,23 +244,7 @@ export class CompressingSink implements ResponseSink {
   /** Sends the compressed head and starts the compressor. */
   #compress(head: HeldResponse): void {
     const { status, reason, headers, close, coding } = head;
-    const out: string[] = [];
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i].toLowerCase();
-      const value = headers[i + 1];
-      // The length is the identity body's; the compressed one is framed as it goes.
-      if (name === 'content-length' || name === 'content-encoding') continue;
-      // Ranges are served from the identity body (a Range request is never compressed): a
-      // client resuming this compressed download at byte N would splice in identity bytes.
-      if (name === 'accept-ranges') continue;
-      // Digests of the identity bytes (RFC 9530; RFC 3230's Digest, Content-MD5): a client that
-      // checks them would take the compressed body for a corrupt one.
-      if (DIGESTS.has(name)) continue;
-      // RFC 9110 §8.8.1: another representation, so at most weakly the same.
-      out.push(headers[i], name === 'etag' ? weak(value) : value);
-    }
-    out.push('content-encoding', coding);
-    this.#inner.sendHead(status, reason, withVary(out), close);
+    this.#inner.sendHead(status, reason, withVary(compressedFields(headers, coding)), close);
     this.#record.encoding = coding;
     this.#flushKind = FLUSH[coding];
     const compressor = compressorFor(coding);
@@ -374,58 +365,4 @@ interface HeldResponse {
   readonly coding: ContentCoding;
   readonly chunks: Buffer[];
   bytes: number;
-}
-
-/** Trailer fields (flat) without the digests of the identity bytes. */
-function withoutDigests(fields: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < fields.length; i += 2)
-    if (!DIGESTS.has(fields[i].toLowerCase())) out.push(fields[i], fields[i + 1]);
-  return out;
-}
-
-function weak(etag: string): string {
-  return etag.startsWith('W/') ? etag : `W/${etag}`;
-}
-
-/** The fields with their ETag made weak. */
-function weakEtag(headers: readonly string[]): string[] {
-  const out = headers.slice();
-  for (let i = 0; i < out.length; i += 2) if (out[i].toLowerCase() === 'etag') out[i + 1] = weak(out[i + 1]);
-  return out;
-}
-
-function isEventStream(headers: readonly string[]): boolean {
-  return (fieldValue(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream');
-}
-
-/**
- * `Vary: Accept-Encoding` added to the response's own Vary (left alone when it is `*` or says
- * it, in any of its fields: a list may come split over several, RFC 9110 §5.3).
- */
-function withVary(headers: readonly string[]): string[] {
-  const out = headers.slice();
-  let first = -1;
-  for (let i = 0; i < out.length; i += 2) {
-    if (out[i].toLowerCase() !== 'vary') continue;
-    if (/(^|,)\s*(\*|accept-encoding)\s*(,|$)/i.test(out[i + 1])) return out;
-    if (first === -1) first = i;
-  }
-  if (first === -1) out.push('vary', 'Accept-Encoding');
-  else out[first + 1] = `${out[first + 1]}, Accept-Encoding`;
-  return out;
-}
-
-function hasField(headers: readonly string[], lowerName: string): boolean {
-  return fieldValue(headers, lowerName) !== undefined;
-}
-
-/** The request's field, its repeats joined with ", " (Accept-Encoding is a list). */
-function fieldValue(headers: readonly string[], lowerName: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length !== lowerName.length || headers[i].toLowerCase() !== lowerName) continue;
-    value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
-  }
-  return value;
 }

@@ -45,7 +45,6 @@ export function negotiateCoding(
 
 /** What of the request and response decides whether a response may be compressed. */
 export interface CodingFacts {
-  readonly method: string;
   readonly status: number;
   /** The request asked for a range. */
   readonly range: boolean;
@@ -56,14 +55,15 @@ export interface CodingFacts {
 }
 
 /**
- * Whether this response may be compressed at all: never a HEAD, a 1xx, 204, 205, 206 or 304, an
- * answer to a Range request, a body already encoded, `Cache-Control: no-transform` (the
- * response's or the request's), a media type not in `types`, or a Content-Length of 0 or under
- * `min_size` (an empty body compressed is a body: a 205 may have none, RFC 9110 §15.3.6).
+ * Whether this response may be compressed at all: never a 1xx, 204, 205, 206 or 304, an answer
+ * to a Range request, a body already encoded, `Cache-Control: no-transform` (the response's or
+ * the request's), a media type not in `types`, or a Content-Length of 0 or under `min_size` (an
+ * empty body compressed is a body: a 205 may have none, RFC 9110 §15.3.6). A HEAD's answer is
+ * judged as its GET's would be: it has no body, but the fields a compressed one would have.
  */
 export function compressible(facts: CodingFacts, config: CompressionConfig): boolean {
   const { status } = facts;
-  if (facts.method === 'HEAD' || facts.range || facts.noTransform) return false;
+  if (facts.range || facts.noTransform) return false;
   if (status < 200 || status === 204 || status === 205 || status === 206 || status === 304) return false;
   return fieldsAllow(facts.headers, config, false);
 }
@@ -75,7 +75,7 @@ export function compressible(facts: CodingFacts, config: CompressionConfig): boo
  * body's ranges). A 304 without Content-Type (as most are) might have been.
  */
 export function notModifiedForCompressed(facts: CodingFacts, config: CompressionConfig): boolean {
-  if (facts.status !== 304 || facts.method === 'HEAD' || facts.range || facts.noTransform) return false;
+  if (facts.status !== 304 || facts.range || facts.noTransform) return false;
   return fieldsAllow(facts.headers, config, true);
 }
 

@@ -753,7 +753,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const { record, sink } = this;
     if (sink.closed) return false;
     const whole = (this.grpcBounds as GrpcMessageBounds).atBoundary;
-    if (!whole || this.spool !== undefined || sink !== this.client.response) {
+    const compressing = sink instanceof CompressingSink && !sink.passingThrough;
+    if (!whole || this.spool !== undefined || compressing) {
       toldGrpcStatus(record, GRPC_CODES.INTERNAL);
       return false;
     }

@@ -203,7 +203,8 @@ export class UpstreamRequest {
       editHeaders: responseEdit,
       metrics,
       // Always there (undefined: none), so that every attempt's options have one shape: no spread.
-      compression: route.compression,
+      // A background refresh's answer goes to nobody (its cache stores the identity body): none.
+      compression: this.#client.refresh === undefined ? route.compression : undefined,
       store,
       spool: this.#gateway.spool,
     };

@@ -24,8 +24,11 @@ export function sendStored(
 ): void {
   const { response, record, head, runtime, exchange, fields } = req;
   if (response.closed) return;
+  // A background refresh's answer goes to nobody: not compressed.
   const sink =
-    compression === undefined ? response : new CompressingSink(response, compression, head, record);
+    compression === undefined || exchange.refresh !== undefined
+      ? response
+      : new CompressingSink(response, compression, head, record);
   // The Set-Cookie of the 304 that revalidated it is this client's alone: never stored, sent here.
   const kept = cookies.length === 0 ? stored.fields() : [...stored.fields(), ...cookies];
   const unchanged = stored.status === 200 && notModified(fields, kept);

@@ -53,7 +53,14 @@ before(async () => {
   const routes = Object.keys(faults)
     .map((name) => `  - { match: { path: /${name}.Svc }, upstream: ${name} }\n`)
     .join('');
-  gw = await startTestGateway(`name: edge-1\nroutes:\n${routes}upstreams:\n${upstreams}`, {}, 'http2: true');
+  // The same upstream behind a compressing route: a gRPC answer it never compresses (its client
+  // asks for no HTTP coding) is cut the same way.
+  const compressing = '  - { match: { path: /compressing.Svc }, upstream: dropped, compression: {} }\n';
+  gw = await startTestGateway(
+    `name: edge-1\nroutes:\n${compressing}${routes}upstreams:\n${upstreams}`,
+    {},
+    'http2: true',
+  );
   client = new grpc.Client(`127.0.0.1:${gw.port}`, grpc.credentials.createInsecure());
 });
 
@@ -99,6 +106,15 @@ test('the upstream dropped after whole messages: they arrive, then UNAVAILABLE n
   // candor explain reads it as the gateway's status, not the upstream's (whose head was a 200).
   const read = candorReader.read(JSON.stringify(line));
   assert.deepEqual(read && 'grpc' in read ? read.grpc : undefined, { status: 14, producedBy: 'proxy' });
+});
+
+test('the same on a route with compression (which a gRPC answer does not get): UNAVAILABLE, not a reset read as INTERNAL', async () => {
+  const { items, status } = await list('/compressing.Svc/List');
+  assert.deepEqual(items, ['item 1', 'item 2']);
+  assert.equal(status.code, grpc.status.UNAVAILABLE, status.details);
+  const line = await lineOf(status, 'http_response_incomplete', /^response body cut short/);
+  assert.equal(line.grpc_status, grpc.status.UNAVAILABLE);
+  assert.equal(line.encoding, undefined);
 });
 
 test('the upstream stalled after whole messages: DEADLINE_EXCEEDED naming connection_read_timeout', async () => {

@@ -325,23 +325,32 @@ export class H2Response implements ResponseSink {
   sendHead(status: number, _reason: string, headers: readonly string[], _close?: boolean): void {
     if (this.#headSent || this.#over) throw new Error('response head sent twice');
     const head = h2Head(status, headers);
-    const limit = this.#owner.clientHeaderListSize;
-    // Most clients say a limit (node:http2 64 KiB, browsers 256 KiB): the sum is a few additions a field.
-    if (limit !== Number.POSITIVE_INFINITY) {
-      const size = headerListSize(head);
-      if (size > limit)
-        throw new Failure(
-          'client_header_list_size',
-          `the ${status} response head is ${size} bytes as HTTP/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of ${limit}`,
-          { stage: 'head_received' },
-        );
-    }
+    const refused = this.#refusal(status, head);
+    if (refused !== undefined) throw refused;
     this.#headSent = true;
     // node:http2 ends the stream with the head of a HEAD's answer, a 204, 205 or 304.
     this.#bodyless = this.#headRequest || status === 204 || status === 205 || status === 304;
     this.#pendingHead = head;
     if (this.#holdToTurnEnd) atTurnEnd(H2Response.#flushHeadOf, this);
     else process.nextTick(H2Response.#flushHeadOf, this);
+  }
+
+  headRefusal(status: number, headers: readonly string[]): Failure | undefined {
+    return this.#refusal(status, h2Head(status, headers));
+  }
+
+  /** A head (as h2Head made it) larger than the client takes: its `client_header_list_size` failure. */
+  #refusal(status: number, head: readonly string[]): Failure | undefined {
+    const limit = this.#owner.clientHeaderListSize;
+    // Most clients say a limit (node:http2 64 KiB, browsers 256 KiB): the sum is a few additions a field.
+    if (limit === Number.POSITIVE_INFINITY) return undefined;
+    const size = headerListSize(head);
+    if (size <= limit) return undefined;
+    return new Failure(
+      'client_header_list_size',
+      `the ${status} response head is ${size} bytes as HTTP/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of ${limit}`,
+      { stage: 'head_received' },
+    );
   }
 
   /** The head and what was held with it: the stream stays open for more body and then the trailers. */

@@ -1,0 +1,96 @@
+/**
+ * A response's fields as the compressing sink (compressing-sink.ts) sends them: once its body is
+ * in a content coding (RFC 9110 §8.4), with `Vary: Accept-Encoding` added to the upstream's own,
+ * and the fields of the request and response it reads to decide. Pure.
+ */
+import type { ContentCoding } from '../../core/config/types.ts';
+import { isOws } from '../../core/ows.ts';
+
+const DIGESTS = new Set(['content-digest', 'repr-digest', 'digest', 'content-md5']);
+
+/** The response's fields as they are once its body is in `coding`. */
+export function compressedFields(headers: readonly string[], coding: ContentCoding): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i].toLowerCase();
+    const value = headers[i + 1];
+    // The length is the identity body's; the compressed one is framed as it goes.
+    if (name === 'content-length' || name === 'content-encoding') continue;
+    // Ranges are served from the identity body (a Range request is never compressed): a
+    // client resuming this compressed download at byte N would splice in identity bytes.
+    if (name === 'accept-ranges') continue;
+    // Digests of the identity bytes (RFC 9530; RFC 3230's Digest, Content-MD5): a client that
+    // checks them would take the compressed body for a corrupt one.
+    if (DIGESTS.has(name)) continue;
+    // RFC 9110 §8.8.1: another representation, so at most weakly the same.
+    out.push(headers[i], name === 'etag' ? weak(value) : value);
+  }
+  out.push('content-encoding', coding);
+  return out;
+}
+
+/** Trailer fields (flat) without the digests of the identity bytes. */
+export function withoutDigests(fields: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < fields.length; i += 2)
+    if (!DIGESTS.has(fields[i].toLowerCase())) out.push(fields[i], fields[i + 1]);
+  return out;
+}
+
+function weak(etag: string): string {
+  return etag.startsWith('W/') ? etag : `W/${etag}`;
+}
+
+/** The fields with their ETag made weak. */
+export function weakEtag(headers: readonly string[]): string[] {
+  const out = headers.slice();
+  for (let i = 0; i < out.length; i += 2) if (out[i].toLowerCase() === 'etag') out[i + 1] = weak(out[i + 1]);
+  return out;
+}
+
+export function isEventStream(headers: readonly string[]): boolean {
+  return (fieldValue(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream');
+}
+
+/**
+ * `Vary: Accept-Encoding` added to the response's own Vary (left alone when it is `*` or says
+ * it, in any of its fields: a list may come split over several, RFC 9110 §5.3).
+ */
+export function withVary(headers: readonly string[]): string[] {
+  const out = headers.slice();
+  let first = -1;
+  for (let i = 0; i < out.length; i += 2) {
+    if (out[i].toLowerCase() !== 'vary') continue;
+    if (/(^|,)\s*(\*|accept-encoding)\s*(,|$)/i.test(out[i + 1])) return out;
+    if (first === -1) first = i;
+  }
+  if (first === -1) out.push('vary', 'Accept-Encoding');
+  else {
+    // An empty Vary, or one ending in a comma, gets no empty member from this hop (RFC 9110
+    // §5.6.1: a sender must not make one): `Vary: ` is `Accept-Encoding`, not `, Accept-Encoding`.
+    const own = withoutListEnd(out[first + 1]);
+    out[first + 1] = own === '' ? 'Accept-Encoding' : `${own}, Accept-Encoding`;
+  }
+  return out;
+}
+
+/** A list's value without the OWS and commas it ends in (a scan: a regex backtracks on a run of them). */
+function withoutListEnd(value: string): string {
+  let end = value.length;
+  while (end > 0 && (isOws(value.charCodeAt(end - 1)) || value.charCodeAt(end - 1) === 0x2c)) end--;
+  return value.slice(0, end);
+}
+
+export function hasField(headers: readonly string[], lowerName: string): boolean {
+  return fieldValue(headers, lowerName) !== undefined;
+}
+
+/** The request's field, its repeats joined with ", " (Accept-Encoding is a list). */
+export function fieldValue(headers: readonly string[], lowerName: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length !== lowerName.length || headers[i].toLowerCase() !== lowerName) continue;
+    value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
+  }
+  return value;
+}

@@ -1,0 +1,93 @@
+/**
+ * routes[].compression and HEAD: a HEAD's answer has no body to compress, but the fields its
+ * GET's would have (RFC 9110 §9.3.2), fetched or from the cache, and so has its 304: a cache
+ * freshening a stored compressed answer from a HEAD (RFC 9111 §4.3.5) finds the same validator.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+const keep = closeAfterAll();
+const TEXT = 'Candor never lies about a failure. '.repeat(60);
+
+/** The representation's fields as a client reads them (the hop's and the cache's own left out). */
+function fields(gw: TestGateway, path: string, headers: http.OutgoingHttpHeaders, method: string) {
+  return new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+    const req = http.request(`${gw.url}${path}`, { method, headers }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const { date, age, connection, 'keep-alive': _ka, 'cache-status': _cs, ...rest } = res.headers;
+        const { 'x-request-id': _id, 'transfer-encoding': _te, ...kept } = rest;
+        resolve({ status: res.statusCode ?? 0, headers: kept });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a HEAD on a compressing route has the fields its GET has, compressed or not, fetched or stored, and so has its 304', async () => {
+  const upstream = await keep(
+    listenOnLoopback((req, res) => {
+      // If-None-Match compares weakly (RFC 9110 §13.1.2): W/"v1", the compressed answer's, matches.
+      if (req.headers['if-none-match']?.replace(/^W\//, '') === '"v1"') {
+        res.writeHead(304, { etag: '"v1"' });
+        return res.end();
+      }
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': TEXT.length,
+        'accept-ranges': 'bytes',
+        etag: '"v1"',
+        ...(req.url === '/cached' ? { 'cache-control': 'max-age=60' } : {}),
+      });
+      res.end(req.method === 'HEAD' ? undefined : TEXT);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(`name: edge-1
+routes:
+  - match: { path: /cached }
+    upstream: app
+    cache: {}
+    compression: {}
+  - match: { path: / }
+    upstream: app
+    compression: {}
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`),
+  );
+  for (const path of ['/text', '/cached']) {
+    for (const accept of [{ 'accept-encoding': 'gzip' }, { 'accept-encoding': 'br;q=0.5, gzip' }, {}]) {
+      const what = `${path} ${JSON.stringify(accept)}`;
+      const get = await fields(gw, path, accept, 'GET');
+      // The second HEAD of /cached is a hit: the stored answer's fields, judged the same way.
+      for (const round of [1, 2]) {
+        const head = await fields(gw, path, { ...accept, 'x-request-id': `head-${round}` }, 'HEAD');
+        assert.equal(head.status, 200, what);
+        assert.deepEqual(head.headers, get.headers, `${what}, HEAD ${round}`);
+      }
+      if ('accept-encoding' in accept) {
+        assert.equal(get.headers['content-encoding'], 'gzip');
+        assert.equal(get.headers.etag, 'W/"v1"');
+        assert.equal(get.headers['content-length'], undefined);
+      } else assert.equal(get.headers['content-length'], String(TEXT.length));
+      const notModified = await fields(
+        gw,
+        path,
+        { ...accept, 'if-none-match': get.headers.etag as string },
+        'HEAD',
+      );
+      assert.equal(notModified.status, 304, what);
+      assert.equal(notModified.headers.etag, get.headers.etag, `${what}: the 304's ETag is its 200's`);
+    }
+  }
+  // No body went through a compressor: the log says no coding.
+  assert.equal((await gw.logFor('head-1')).encoding, undefined);
+});
