@@ -61,7 +61,9 @@ export function clusterMetrics(): () => Promise<Exposition> {
     scrape.answers.set(worker.id, answer);
     if (scrape.waiting.size === 0) scrape.done();
   });
-  cluster.on('exit', (worker: Worker) => {
+  // Its IPC channel gone (its 'disconnect', which comes before its 'exit'), a worker is asked no
+  // more: its counts are departed's from then on, or the sum would dip until it exits.
+  const gone = (worker: Worker) => {
     const answer = last.get(worker.id);
     last.delete(worker.id);
     if (answer !== undefined) departed = merged([departed, answer.filter(isCounted)]);
@@ -71,7 +73,9 @@ export function clusterMetrics(): () => Promise<Exposition> {
       scrape.answers.delete(worker.id);
       if (scrape.waiting.delete(worker.id) && scrape.waiting.size === 0) scrape.done();
     }
-  });
+  };
+  cluster.on('disconnect', gone);
+  cluster.on('exit', gone);
 
   return () =>
     new Promise<Exposition>((resolve, reject) => {
