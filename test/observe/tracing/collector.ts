@@ -99,3 +99,22 @@ export async function startCollector(refuse = false) {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/**
+ * A gateway with one route, `items` (path /items), to `targets`, exporting to `endpoint`. The
+ * test client plays a trusted proxy (trust_forwarded_from): the X-Request-Id it sends is the request's id.
+ */
+export const gatewayYaml = (targets: string[], endpoint: string, tracing = '') => `name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - name: items
+    match: { path: /items }
+    upstream: app
+upstreams:
+  app:
+    targets:
+${targets.map((url) => `      - url: ${url}`).join('\n')}
+    outlier_detection: { consecutive_failures: 0 }
+tracing:
+  otlp_endpoint: ${endpoint}
+${tracing}`;

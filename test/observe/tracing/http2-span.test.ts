@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
-import { KIND, startCollector } from './collector.ts';
+import { gatewayYaml, KIND, startCollector } from './collector.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN_ID = '00f067aa0ba902b7';
@@ -16,22 +16,7 @@ const CLIENT_SPAN_ID = '00f067aa0ba902b7';
 test('an HTTP/2 request: its trace continued, network.protocol.version 2, one request id everywhere', async () => {
   const collector = await startCollector();
   const echo = await startEcho();
-  const gw = await startTestGateway(
-    `name: edge-1
-routes:
-  - name: items
-    match: { path: /items }
-    upstream: app
-upstreams:
-  app:
-    targets:
-      - url: ${echo.url}
-tracing:
-  otlp_endpoint: ${collector.endpoint}
-`,
-    {},
-    'http2: true',
-  );
+  const gw = await startTestGateway(gatewayYaml([echo.url], collector.endpoint), {}, 'http2: true');
   let answeredId: unknown;
   let line: Record<string, unknown>;
   try {

@@ -13,23 +13,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
-import { KIND, STATUS, startCollector } from './collector.ts';
-
-// The test client plays a trusted proxy (trust_forwarded_from): the X-Request-Id it sends is the request's id.
-const gatewayYaml = (targets: string[], endpoint: string, tracing = '') => `name: edge-1
-trust_forwarded_from: [127.0.0.1]
-routes:
-  - name: items
-    match: { path: /items }
-    upstream: app
-upstreams:
-  app:
-    targets:
-${targets.map((url) => `      - url: ${url}`).join('\n')}
-    outlier_detection: { consecutive_failures: 0 }
-tracing:
-  otlp_endpoint: ${endpoint}
-${tracing}`;
+import { gatewayYaml, KIND, STATUS, startCollector } from './collector.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN_ID = '00f067aa0ba902b7';
