@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FAILURES } from '../../src/core/failure/taxonomy.ts';
+import { RETRY_SKIPS } from '../../src/core/retry/reasons.ts';
 import { METRICS } from '../../src/observe/metrics/catalog.ts';
 import { DOCS_TEXT } from '../helpers/docs-text.ts';
 
@@ -51,4 +53,21 @@ test('every label the docs put on a metric (`name{label="…"}`, `name{label}`) 
     }
   }
   assert.deepEqual(wrong, []);
+});
+
+test('the bound on label values counts the failure types, retry-skip codes and buckets the gateway has', () => {
+  // An SRE sizes Prometheus by it: a taxonomy that grew past the count written left the bound a lie.
+  const types = Object.keys(FAILURES).length;
+  const bound = /the taxonomy \((\d+) failure types, (\d+) retry-skip codes\)/.exec(DOCS_TEXT);
+  assert.ok(bound, 'the docs say how many failure types and retry-skip codes label values take');
+  assert.deepEqual([Number(bound[1]), Number(bound[2])], [types, Object.keys(RETRY_SKIPS).length]);
+  const series = /× (\d+) error types \(the (\d+), or empty\)/.exec(DOCS_TEXT);
+  assert.ok(series, "the docs bound candor_responses_total's series");
+  assert.deepEqual([Number(series[1]), Number(series[2])], [types + 1, types]);
+  const buckets = /the histograms have (\d+) buckets each/.exec(DOCS_TEXT);
+  const histograms = Object.values(METRICS).filter((spec) => spec.type === 'histogram');
+  assert.deepEqual(
+    histograms.map((spec) => spec.buckets?.length),
+    histograms.map(() => Number(buckets?.[1])),
+  );
 });

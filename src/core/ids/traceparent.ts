@@ -17,6 +17,9 @@ export interface TraceContext {
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
+/** The two trace flags defined (W3C Trace Context Level 1's sampled, Level 2's random trace id). */
+const FLAG_SAMPLED = 0x01;
+const FLAG_RANDOM = 0x02;
 
 /** The fields of a valid traceparent (version, trace id, parent id, flags), or null. */
 function parseTraceparent(header: string | undefined): RegExpExecArray | null {
@@ -43,14 +46,26 @@ export function continueOrStartTrace(header: string | undefined): TraceContext {
     return {
       traceId: m[2],
       spanId,
-      traceparent: `00-${m[2]}-${spanId}-${m[4]}`,
+      traceparent: `00-${m[2]}-${spanId}-${versionZeroFlags(m[4])}`,
       continued: true,
       parentId: m[3],
       // Bit 0 of the flags (W3C Trace Context §3.2.2.6); the two hex digits are checked above.
-      sampled: (Number.parseInt(m[4], 16) & 1) === 1,
+      sampled: (Number.parseInt(m[4], 16) & FLAG_SAMPLED) === FLAG_SAMPLED,
     };
   }
   return new StartedTrace(newTraceparent());
+}
+
+/**
+ * The flags this hop sends on: the sampled flag and Level 2's random flag as the client sent
+ * them, every other bit zero. W3C Trace Context §3.2.2.5: the other flags are reserved and
+ * "vendors MUST set those to zero" (a later version's header, continued as version 00, may
+ * carry bits version 00 does not define). Forwarded as they came, a client could set bits a
+ * tracer behind the gateway reads with a future meaning.
+ */
+function versionZeroFlags(flags: string): string {
+  const kept = Number.parseInt(flags, 16) & (FLAG_SAMPLED | FLAG_RANDOM);
+  return kept === 0 ? '00' : `0${kept.toString(16)}`;
 }
 
 /**

@@ -23,6 +23,18 @@ test("the client's sampled flag is bit 0 of its flags; a new trace is sampled", 
   assert.equal(started.parentId, undefined);
 });
 
+test('the flags go on as version 00 defines them: sampled and random kept, the reserved bits zero', () => {
+  const id = '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7';
+  const sent = (traceparent: string) => continueOrStartTrace(traceparent).traceparent.slice(-3);
+  assert.deepEqual(
+    ['00', '01', '02', '03', '09', 'fc', 'ff'].map((flags) => sent(`00-${id}-${flags}`)),
+    ['-00', '-01', '-02', '-03', '-01', '-00', '-03'],
+  );
+  // A later version's header is continued as version 00: its flags held to version 00's.
+  assert.equal(continueOrStartTrace(`01-${id}-f5-more`).traceparent.slice(-3), '-01');
+  assert.equal(continueOrStartTrace(`00-${id}-08`).sampled, false);
+});
+
 test('invalid traceparents start a new trace', () => {
   for (const bad of [
     undefined,

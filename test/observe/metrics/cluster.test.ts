@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { freePort } from '../../helpers/wait.ts';
-import { type Sample, samples, sampleValue, scrape } from './scrape.ts';
+import { type Sample, sampleValue, scrapeUntil } from './scrape.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
@@ -19,19 +19,6 @@ const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
 const sum = (all: readonly Sample[], name: string) =>
   all.filter((s) => s.name === name).reduce((total, s) => total + s.value, 0);
-
-/** Scrapes until `done` holds (or 10 s pass), returning the last scrape. */
-async function scrapeUntil(port: number, done: (all: Sample[]) => boolean): Promise<Sample[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const all = await scrape(port).then(
-      (r) => (r.status === 200 ? samples(r.text) : []),
-      () => [],
-    );
-    if (done(all) || Date.now() > deadline) return all;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 test('with --workers 2, one scrape of the primary counts the requests of both workers', async () => {
   const echo = await startEcho();

@@ -29,6 +29,19 @@ export function scrape(port: number): Promise<{ status: number; contentType: str
   });
 }
 
+/** Scrapes until `done` holds (or 10 s pass: a worker may not answer yet), returning the last scrape. */
+export async function scrapeUntil(port: number, done: (all: Sample[]) => boolean): Promise<Sample[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const all = await scrape(port).then(
+      (r) => (r.status === 200 ? samples(r.text) : []),
+      () => [],
+    );
+    if (done(all) || Date.now() > deadline) return all;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** The samples of a Prometheus text exposition (the test's own reading, not prom-client's). */
 export function samples(text: string): Sample[] {
   const out: Sample[] = [];
