@@ -16,6 +16,12 @@
  * client (the compressor pauses), and its input is bounded by the stream's high-water mark:
  * `write` says false past it, as the client's sink would.
  *
+ * On an HTTP/2 connection each compressor counts against the connection's budget
+ * (`limits.http2.connection_buffer`, hold-budget.ts) while it lives, as what waits for the
+ * client does: a response whose compressor the budget has no room for goes as it is (identity,
+ * its own Content-Length, ETag and digests, with `Vary: Accept-Encoding`, which is true of it),
+ * so one connection's streams hold at most its budget in compressors, not one each.
+ *
  * An upstream body cut short is never finished as a valid compressed stream: `abort` throws
  * the compressor away unfinished (no final block, no checksum) and aborts the client's sink;
  * cut while held, the head and what came of the body go out as they are before the cut.
@@ -23,6 +29,7 @@
 import type { Socket } from 'node:net';
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
+import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
 import {
@@ -34,7 +41,7 @@ import {
   withoutDigests,
   withVary,
 } from './coded-fields.ts';
-import { type Compressor, compressorFor, FLUSH } from './compressors.ts';
+import { COMPRESSOR_BYTES, type Compressor, compressorFor, FLUSH } from './compressors.ts';
 import {
   compressible,
   forbidsTransform,
@@ -54,6 +61,10 @@ export class CompressingSink implements ResponseSink {
   readonly #config: CompressionConfig;
   readonly #request: DownstreamHead;
   readonly #record: CompressionRecord;
+  /** The client connection's budget (HTTP/2), which the compressor counts against; none for HTTP/1.1. */
+  readonly #budget: HoldBudget | undefined;
+  /** Bytes the compressor counts against the budget now (0 once given back). */
+  #charged = 0;
   #compressor: Compressor | undefined;
   #flushKind = 0;
   /** The turn's end is due: a flush, or a held body's release (one a turn, whatever the chunks). */
@@ -69,11 +80,13 @@ export class CompressingSink implements ResponseSink {
     config: CompressionConfig,
     request: DownstreamHead,
     record: CompressionRecord,
+    budget?: HoldBudget,
   ) {
     this.#inner = inner;
     this.#config = config;
     this.#request = request;
     this.#record = record;
+    this.#budget = budget;
   }
 
   get headSent(): boolean {
@@ -241,14 +254,29 @@ export class CompressingSink implements ResponseSink {
     return true;
   }
 
-  /** Sends the compressed head and starts the compressor. */
+  /**
+   * Sends the compressed head and starts the compressor; or, when the connection's budget has no
+   * room left for one, the head as it is, and the body passes through.
+   */
   #compress(head: HeldResponse): void {
     const { status, reason, headers, close, coding } = head;
+    const cost = COMPRESSOR_BYTES[coding];
+    const budget = this.#budget;
+    if (budget !== undefined && budget.room < cost) {
+      this.#inner.sendHead(status, reason, withVary(headers), close);
+      return;
+    }
     this.#inner.sendHead(status, reason, withVary(compressedFields(headers, coding)), close);
     this.#record.encoding = coding;
     this.#flushKind = FLUSH[coding];
     const compressor = compressorFor(coding);
     this.#compressor = compressor;
+    if (budget !== undefined) {
+      budget.add(cost);
+      this.#charged = cost;
+      // Ended or destroyed, whichever way: its memory is given back with its handle.
+      compressor.once('close', () => this.#giveBack());
+    }
     compressor.on('data', (chunk: Buffer) => {
       this.#record.bytesAfterEncoding += chunk.length;
       if (!this.#inner.write(chunk) && !compressor.isPaused()) {
@@ -336,8 +364,18 @@ export class CompressingSink implements ResponseSink {
     // The final block once everything before it has gone out (the compressor's 'end'). A digest
     // in the trailers is of the identity bytes, as one in the head (RFC 9530 §2 allows either).
     const kept = trailers === undefined ? undefined : withoutDigests(trailers);
-    compressor.once('end', () => this.#inner.end(kept));
+    compressor.once('end', () => {
+      // Its last block is out: the next stream of the connection may have its room now.
+      this.#giveBack();
+      this.#inner.end(kept);
+    });
     compressor.end();
+  }
+
+  /** The compressor no longer counts against the connection's budget. */
+  #giveBack(): void {
+    this.#budget?.add(-this.#charged);
+    this.#charged = 0;
   }
 
   abort(): void {

@@ -30,6 +30,17 @@ const BROTLI: zlib.BrotliOptions = {
 const ZSTD: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_windowLog]: 17 } };
 
 /**
+ * What a compressor of each coding holds (native memory, outside V8's heap), rounded up from
+ * the figures above: counted against its HTTP/2 connection's budget while it lives
+ * (compressing-sink.ts), so that a client's streams cannot hold a compressor each past it.
+ */
+export const COMPRESSOR_BYTES: Record<ContentCoding, number> = {
+  gzip: 512 * 1024,
+  br: 1024 * 1024,
+  zstd: 1536 * 1024,
+};
+
+/**
  * Each coding's flush that ends the output so far without ending the stream: gzip's default
  * (a full flush) would forget the window at every turn, and its value means "finish" to brotli.
  */

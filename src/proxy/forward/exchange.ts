@@ -209,7 +209,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.sink =
       options.compression === undefined
         ? client.response
-        : new CompressingSink(client.response, options.compression, client.head, record);
+        : new CompressingSink(client.response, options.compression, client.head, record, client.budget);
     this.record = record;
     this.upstream = upstream;
     this.target = target;

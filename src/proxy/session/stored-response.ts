@@ -28,7 +28,7 @@ export function sendStored(
   const sink =
     compression === undefined || exchange.refresh !== undefined
       ? response
-      : new CompressingSink(response, compression, head, record);
+      : new CompressingSink(response, compression, head, record, exchange.budget);
   // The Set-Cookie of the 304 that revalidated it is this client's alone: never stored, sent here.
   const kept = cookies.length === 0 ? stored.fields() : [...stored.fields(), ...cookies];
   const unchanged = stored.status === 200 && notModified(fields, kept);
