@@ -88,8 +88,11 @@ export function refusedRecordOf(
  * it left before any answer; else the gateway. Read off the record, which already says it: nothing is re-derived.
  */
 export function originOf(record: RequestRecord): Origin {
-  // A stored answer in place of the upstream's (a hit, or stale for its failure): the gateway's.
-  if (record.cache === 'stale' || record.cache === 'hit' || record.cache === 'collapsed') return 'gateway';
+  // A stored answer in place of the upstream's (a hit, stale for its failure, or one its 304
+  // confirmed: the upstream sent no 200, and its 304 is no answer the client got): the gateway's.
+  const cache = record.cache;
+  if (cache === 'stale' || cache === 'hit' || cache === 'collapsed' || cache === 'revalidated')
+    return 'gateway';
   const last = record.tries[record.tries.length - 1];
   if (last !== undefined && last.status !== undefined) return 'upstream';
   if (record.clientAborted && (record.status === FAILURES.client_closed.status || record.status === 0))

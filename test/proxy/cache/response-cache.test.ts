@@ -286,6 +286,30 @@ test('a stale answer is revalidated with its validators: a 304 confirms it and t
   });
 });
 
+test("a stored answer an upstream 304 confirmed is counted as the gateway's 200, as a hit is: the upstream sent no 200", async () => {
+  const answer = { status: 200, fields: ['Cache-Control', 'max-age=0', 'ETag', '"v8"'], body: 'page v8' };
+  await withGateway(answer, async (gw, origin) => {
+    await request(gw.url, { path: '/pages/m304', headers: { 'x-request-id': 'fetched' } });
+    origin.notModifiedFor = '"v8"';
+    const again = await request(gw.url, { path: '/pages/m304', headers: { 'x-request-id': 'confirmed' } });
+    assert.equal(again.status, 200);
+    assert.equal(again.text, 'page v8');
+    assert.equal((await gw.logFor('confirmed')).cache, 'revalidated');
+    assert.equal(origin.heads.length, 2);
+    const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    const counted = (who: string, code: string) =>
+      sampleValue(all, 'candor_responses_total', { route: 'pages', code, origin: who, error_type: '' });
+    // The first 200 was the upstream's; the second the store's, which the upstream's 304 confirmed.
+    assert.equal(counted('upstream', '200'), 1);
+    assert.equal(counted('gateway', '200'), 1);
+    assert.equal(counted('upstream', '304'), undefined);
+    assert.equal(
+      sampleValue(all, 'candor_cache_lookups_total', { route: 'pages', result: 'revalidated' }),
+      1,
+    );
+  });
+});
+
 test('a request a cache does not answer is forwarded and says why: method, bypass (a range), request (no-cache)', async () => {
   await withGateway(FRESH, async (gw, origin) => {
     await request(gw.url, { path: '/pages/m' });
