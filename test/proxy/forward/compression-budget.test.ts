@@ -22,11 +22,19 @@ interface Answer {
   body: Buffer;
 }
 
-/** An upstream that sends each answer's head and first half, then holds it until `finish()`. */
-async function holdingUpstream() {
+/**
+ * An upstream that sends each answer's head and first half, then holds it until `finish()`;
+ * without its Content-Length when `framed` is false (the gateway holds its head until min_size).
+ */
+async function holdingUpstream(framed = true) {
   const open: ServerResponse[] = [];
+  let closedEarly = 0;
   const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': BODY.length, etag: '"v1"' });
+    res.on('close', () => {
+      if (!res.writableFinished) closedEarly++;
+    });
+    const length = framed ? { 'content-length': BODY.length } : {};
+    res.writeHead(200, { 'content-type': 'application/json', ...length, etag: '"v1"' });
     res.write(BODY.subarray(0, HALF));
     open.push(res);
   });
@@ -34,6 +42,8 @@ async function holdingUpstream() {
   return {
     port: (server.address() as AddressInfo).port,
     open,
+    /** Answers whose request the gateway gave up before their end (their client left). */
+    closedEarly: () => closedEarly,
     finish: () => {
       for (const res of open.splice(0)) res.end(BODY.subarray(HALF));
     },
@@ -53,7 +63,43 @@ function request(session: http2.ClientHttp2Session, path: string) {
   });
   // A failed assertion closes the session under streams still open: not an unhandled rejection.
   whole.catch(() => {});
-  return { head, whole };
+  return { stream, head, whole };
+}
+
+type Upstream = Awaited<ReturnType<typeof holdingUpstream>>;
+
+/**
+ * Runs `body` with a holding upstream (`framed`: with Content-Length), a gateway whose one route
+ * compresses in brotli with `budget` as its HTTP/2 connections' budget, and a client session.
+ */
+async function withGateway(
+  framed: boolean,
+  budget: string,
+  body: (upstream: Upstream, session: http2.ClientHttp2Session) => Promise<void>,
+): Promise<void> {
+  const upstream = await holdingUpstream(framed);
+  const gw = await startTestGateway(
+    `routes:
+  - upstream: app
+    compression: { encodings: [br, gzip] }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:${upstream.port}" }]
+    pool: { max_connections: 64 }
+limits:
+  http2: { connection_buffer: ${budget} }
+`,
+    {},
+    'http2: true',
+  );
+  const session = http2.connect(gw.url);
+  try {
+    await body(upstream, session);
+  } finally {
+    session.close();
+    await gw.close();
+    await upstream.close();
+  }
 }
 
 function identity(answer: Answer): Buffer {
@@ -64,23 +110,7 @@ function identity(answer: Answer): Buffer {
 }
 
 test('HTTP/2: compressors count against connection_buffer; the streams past it go identity, true to their fields', async () => {
-  const upstream = await holdingUpstream();
-  const gw = await startTestGateway(
-    `routes:
-  - upstream: app
-    compression: { encodings: [br, gzip] }
-upstreams:
-  app:
-    targets: [{ url: "http://127.0.0.1:${upstream.port}" }]
-    pool: { max_connections: 64 }
-limits:
-  http2: { connection_buffer: 4MiB }
-`,
-    {},
-    'http2: true',
-  );
-  const session = http2.connect(gw.url);
-  try {
+  await withGateway(true, '4MiB', async (upstream, session) => {
     const requests = Array.from({ length: 10 }, (_, i) => request(session, `/data/${i}`));
     const heads = await Promise.all(requests.map((r) => r.head));
     // Every answer is open at the upstream, its compressor (if any) alive: 4 MiB holds four of
@@ -115,9 +145,37 @@ limits:
     assert.equal((await next.head)['content-encoding'], 'br');
     upstream.finish();
     assert.deepEqual(identity(await next.whole), BODY);
-  } finally {
-    session.close();
-    await gw.close();
-    await upstream.close();
-  }
+  });
+});
+
+test("HTTP/2: a compressed stream the client resets gives its compressor's room back", async () => {
+  // Room for one brotli compressor at a time.
+  await withGateway(true, '1MiB', async (upstream, session) => {
+    const first = request(session, '/data/first');
+    assert.equal((await first.head)['content-encoding'], 'br');
+    const second = request(session, '/data/second');
+    assert.equal((await second.head)['content-encoding'], undefined, 'no room for a second one');
+    first.stream.close(http2.constants.NGHTTP2_CANCEL);
+    await waitUntil('the first answer given up', () => upstream.closedEarly() === 1);
+    const third = request(session, '/data/third');
+    assert.equal((await third.head)['content-encoding'], 'br');
+    upstream.finish();
+    assert.deepEqual(identity(await second.whole), BODY);
+    assert.deepEqual(identity(await third.whole), BODY);
+  });
+});
+
+test('HTTP/2: a response held for min_size (no Content-Length) goes identity too once the budget is spent', async () => {
+  await withGateway(false, '1MiB', async (upstream, session) => {
+    const first = request(session, '/data/first');
+    assert.equal((await first.head)['content-encoding'], 'br');
+    const second = request(session, '/data/second');
+    const head = await second.head;
+    assert.equal(head['content-encoding'], undefined);
+    assert.equal(head.etag, '"v1"');
+    assert.equal(head.vary, 'Accept-Encoding');
+    upstream.finish();
+    assert.deepEqual(identity(await first.whole), BODY);
+    assert.deepEqual(identity(await second.whole), BODY);
+  });
 });
