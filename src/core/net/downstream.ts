@@ -156,9 +156,10 @@ export interface DownstreamExchange {
   readonly response: ResponseSink;
   /**
    * What the exchange's connection may have held for it, shared with the other exchanges on it
-   * (an HTTP/2 connection's streams): request bodies read whole and responses waiting for the
-   * client count against it. Undefined for HTTP/1.1, whose connection carries one exchange at a
-   * time: the exchange's own bounds are its connection's.
+   * (an HTTP/2 connection's streams): request bodies read whole, responses waiting for the
+   * client and compressors (compressing-sink.ts) count against it. Undefined for HTTP/1.1,
+   * whose connection carries one exchange at a time: the exchange's own bounds are its
+   * connection's.
    */
   readonly budget?: HoldBudget;
   /**
