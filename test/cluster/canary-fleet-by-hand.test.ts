@@ -61,18 +61,18 @@ after(async () => {
   await redis.kill();
 });
 
-const text = (url: string, admin = '') => `name: fleet-edge
+const text = (url: string, admin = '', canary = CANARY) => `name: fleet-edge
 listen:
   - address: 127.0.0.1:0
 ${admin}store:
   redis: { url: "${url}", timeout: 2s }
-${canaryRoutes(CANARY, stable.url, next.url)}`;
+${canaryRoutes(canary, stable.url, next.url)}`;
 
 const stateOf = async () => JSON.parse((await client.get('candor:canary:api:state')) ?? 'null');
 
 /** A, then B (its admin API on, its Redis through the relay) once A's first step is the fleet's. */
-async function fleet() {
-  a = await startGatewayFromText(text(redis.url));
+async function fleet(canary = CANARY) {
+  a = await startGatewayFromText(text(redis.url, '', canary));
   const first = a;
   await waitUntil('the first step', () => first.gateway.canaries()[0]?.share === 10, 15_000);
   const dir = mkdtempSync(join(tmpdir(), 'candor-by-hand-'));
@@ -80,7 +80,7 @@ async function fleet() {
   const adminPort = await freePort();
   const path = join(dir, 'candor.yaml');
   const admin = `admin: { listen: "127.0.0.1:${adminPort}", token_file: ${join(dir, 'token')} }\n`;
-  writeFileSync(path, text(`redis://:test-secret-password@127.0.0.1:${relay.port}`, admin));
+  writeFileSync(path, text(`redis://:test-secret-password@127.0.0.1:${relay.port}`, admin, canary));
   b = await startServe(path, 1, { admin: true });
   await b.waitForLines('canary adopted from the fleet', 1, 15_000);
   const call = (method: string, p: string, body?: unknown) =>
@@ -135,6 +135,32 @@ test("a split by hand on B that another gateway's write beat is a 409, and B kee
     [],
     'no pause logged for weights the fleet refused',
   );
+});
+
+test("a split by hand on B that the lease holder's step beat is a 409, and B follows the step", {
+  timeout: 90_000,
+}, async () => {
+  // A healthy canary that passes its steps on A's traffic: A leads (started first) and steps it.
+  const f = await fleet(
+    'steps: [10, 30, 50], step_interval: 1s, check_interval: 250ms, min_requests: 20, max_duration: 1h',
+  );
+  const held = relay.holdAt(PUBLISH);
+  const put = f.call('PUT', '/routes/split', half);
+  await held;
+  const stepped = () => f.a.gateway.canaries()[0]?.share === 30;
+  await paceLoad(f.a.url, 200, stepped, 20_000);
+  assert.ok(stepped(), "A stepped the canary while B's write waited");
+  relay.release();
+  const answer = await put;
+  assert.equal(answer.status, 409);
+  assert.match(String(answer.body.detail), /changed on another gateway meanwhile \(now running at 30%\)/);
+  const state = await stateOf();
+  assert.equal(state.phase, 'running');
+  assert.equal(state.share, 30);
+  const [shown] = (await f.call('GET', '/canary')).body.canaries as Record<string, unknown>[];
+  assert.equal(shown.phase, 'running');
+  assert.equal(shown.share, 30);
+  assert.equal(f.a.gateway.canaries()[0].phase, 'running');
 });
 
 test('a split by hand on B is answered once the fleet holds it, and A follows it', {
