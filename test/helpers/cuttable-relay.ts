@@ -6,6 +6,13 @@ export interface CuttableRelay {
   /** Every connection through it destroyed, and each new one too, until mend(). */
   cut(): void;
   mend(): void;
+  /**
+   * From the first bytes a client sends that hold `marker` (a command's text) on, what clients
+   * send waits in the relay until release(): resolves once it holds them. What another client
+   * does meanwhile lands first, as a race lost by that command would have it, with no timing.
+   */
+  holdAt(marker: string): Promise<void>;
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -16,6 +23,8 @@ export interface CuttableRelay {
 export async function cuttableRelay(port: number): Promise<CuttableRelay> {
   const sockets = new Set<net.Socket>();
   let cut = false;
+  let hold: { marker: string; held: boolean; reached: () => void } | undefined;
+  const waiting: (() => void)[] = [];
   const server = net.createServer((client) => {
     if (cut) return client.destroy();
     const upstream = net.connect(port, '127.0.0.1');
@@ -24,7 +33,15 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
       socket.once('close', () => sockets.delete(socket));
       socket.on('error', () => {});
     }
-    client.pipe(upstream).pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (hold !== undefined && !hold.held && chunk.includes(hold.marker)) {
+        hold.held = true;
+        hold.reached();
+      }
+      if (hold?.held) waiting.push(() => upstream.write(chunk));
+      else upstream.write(chunk);
+    });
+    upstream.pipe(client);
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => client.destroy());
   });
@@ -37,6 +54,14 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
     },
     mend() {
       cut = false;
+    },
+    holdAt: (marker) =>
+      new Promise<void>((resolve) => {
+        hold = { marker, held: false, reached: resolve };
+      }),
+    release() {
+      hold = undefined;
+      for (const send of waiting.splice(0)) send();
     },
     close: () =>
       new Promise<void>((resolve) => {

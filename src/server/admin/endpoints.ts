@@ -223,11 +223,22 @@ export function adminEndpoints(
           { kind: 'split', route, sides: sides.map(({ name, weight }) => ({ upstream: name, weight })) },
           caller(request),
         );
-        // A canary's share set by hand pauses it there (its status then tells the truth).
+        // A canary's share set by hand pauses it there (its status then tells the truth); in a
+        // fleet it is answered once the fleet's Redis took that state, as the canary's actions are.
         const now = control.changes.find((c) => c.kind === 'split' && c.route === route);
-        if (answer.status === 200 && now?.kind === 'split')
-          canaries?.byHand(route, now.sides, `admin ${request.who}`);
-        return answer;
+        if (answer.status !== 200 || now?.kind !== 'split' || canaries === undefined) return answer;
+        const hand = await canaries.byHand(route, now.sides, `admin ${request.who}`);
+        if (hand === undefined) return answer;
+        if ('moved' in hand)
+          return problem(409, 'Conflict', hand.moved, { field: 'route', canary: hand.status });
+        if ('unshared' in hand)
+          return problem(
+            503,
+            'Canary not shared',
+            `the weights are in force on this gateway only: the fleet's store did not answer (${hand.unshared}); they are written to it once it answers, unless the fleet's canary changed meanwhile`,
+            { ...(answer.body as object), canary: hand.status },
+          );
+        return { status: 200, body: { ...(answer.body as object), canary: hand.status } };
       },
     },
     {

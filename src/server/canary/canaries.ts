@@ -1,5 +1,5 @@
 import type { GatewayConfig, SplitSide } from '../../core/config/types.ts';
-import type { CanaryController, CanaryHost, CanaryStatus } from './canary-controller.ts';
+import type { ByHand, CanaryController, CanaryHost, CanaryStatus } from './canary-controller.ts';
 import type { FleetOfConfig } from './fleet-of-config.ts';
 import type { OperatorWord } from './operator-actions.ts';
 
@@ -63,8 +63,9 @@ export class Canaries {
   }
 
   /** A canary route's sides weighed by hand: see CanaryController.byHand. */
-  byHand(route: string, sides: readonly SplitSide[], who: string): void {
-    void this.#syncing.then(() => this.#controller?.byHand(route, sides, who));
+  async byHand(route: string, sides: readonly SplitSide[], who: string): Promise<ByHand | undefined> {
+    await this.#syncing;
+    return this.#controller?.byHand(route, sides, who);
   }
 
   /** Stops every canary where it is, and the fleet's Redis client. */

@@ -102,6 +102,15 @@ interface Run {
 type Published = 'written' | 'moved' | 'failed' | 'none';
 
 /**
+ * A share set by hand, once the fleet answered (CanaryController.byHand): taken, refused
+ * (`moved`: why, for a 409), or in force on this gateway only (`unshared`: the store's error).
+ */
+export type ByHand =
+  | { readonly status: CanaryStatus }
+  | { readonly moved: string; readonly status: CanaryStatus }
+  | { readonly unshared: string; readonly status: CanaryStatus };
+
+/**
  * The canary controller: for each route with a canary, moves its share step by step and
  * looks at each step's counts every check_interval, canary against baseline (step-looks.ts).
  * Worse with confidence: rollback (the share to 0 at once) or pause, at that look; every step
@@ -266,7 +275,7 @@ export class CanaryController {
           problem: `the fleet's canary of route "${route}" changed on another gateway meanwhile (now ${run.phase} at ${run.share}%): look again and try again`,
         };
       }
-      return { status: this.status().find((s) => s.route === route) as CanaryStatus };
+      return { status: this.#statusOf(run) };
     };
     const result = done();
     run.busy = result.then(
@@ -280,41 +289,82 @@ export class CanaryController {
    * A canary route's sides weighed by hand (PUT /routes/split, a program's `apply`; `sides` the
    * weights in force after it): the operator took the wheel. The canary pauses at the share its
    * requests now get, so that its status tells that share and no step moves it until a start.
+   * In a fleet it resolves once the fleet took that state: `moved` when another gateway's write
+   * landed first (this gateway then goes back to the fleet's state, its workers too), `unshared`
+   * when the store did not answer (the weights stay here, written to the fleet once it answers).
+   * Undefined: the route has no canary (or a reload started it again meanwhile).
    */
-  byHand(route: string, sides: readonly SplitSide[], who: string): void {
+  byHand(route: string, sides: readonly SplitSide[], who: string): Promise<ByHand | undefined> {
     const run = this.#runs.get(route);
-    if (run === undefined) return;
+    if (run === undefined) return Promise.resolve(undefined);
     const weight = (upstream: string) => sides.find((s) => s.upstream === upstream)?.weight ?? 0;
     const total = weight(run.config.upstream) + weight(run.baseline);
     const share = total === 0 ? 0 : Math.round((10_000 * weight(run.config.upstream)) / total) / 100;
     const was = run.share;
-    const done = run.busy.then(async () => {
-      if (!this.#current(run)) return;
+    const done = run.busy.then(async (): Promise<ByHand | undefined> => {
+      if (!this.#current(run)) return undefined;
       this.#stopTimer(run);
-      // A look under way when the weights were set may have moved the share since (a step, a
-      // verdict): the operator's weights stand, as the status will say.
-      if (run.share !== was)
-        await this.#host
-          .setSides(route, sides)
-          .catch((err: Error) =>
-            this.#host.logger.error(
-              { route, err: err.message },
-              'canary: the weights set by hand not applied again',
-            ),
-          );
+      // In a fleet, set over the fleet's state as it is now, as an operator's action is (act).
+      await this.#refresh(run);
+      if (!this.#current(run)) return undefined;
+      // A look under way when the weights were set, or the fleet's state adopted just now, may
+      // have moved the share since (a step, a verdict): the operator's weights stand.
+      if (run.share !== was) await this.#handSides(run, sides);
+      const before = { phase: run.phase, share: run.share, reason: run.reason, failed: run.failedMetric };
       toPhase(run, 'paused');
       run.share = share;
       run.reason = `share set by hand to ${share}% by ${who}`;
       run.failedMetric = null;
+      this.#publish(run);
+      const published = await run.publishing;
+      if (published === 'moved') {
+        // Another gateway's write landed first: the weights are not the fleet's, and this gateway
+        // follows the fleet's state again (its workers with it) rather than hold one no other has.
+        toPhase(run, before.phase);
+        run.share = before.share;
+        run.reason = before.reason;
+        run.failedMetric = before.failed;
+        await this.#refresh(run);
+        await this.#handSides(run, sidesOf(run, run.share));
+        this.#follow(run);
+        return {
+          moved: `the fleet's canary of route "${route}" changed on another gateway meanwhile (now ${run.phase} at ${run.share}%): the weights were not set; look again and try again`,
+          status: this.#statusOf(run),
+        };
+      }
       this.#act(
         run,
         'pause',
         who,
         `canary of route ${route} paused at ${share}%: its share set by hand by ${who}`,
+        false,
       );
       this.#follow(run);
+      if (published === 'failed')
+        return { unshared: run.fleetError ?? 'the state not written', status: this.#statusOf(run) };
+      return { status: this.#statusOf(run) };
     });
-    run.busy = done;
+    run.busy = done.then(
+      () => {},
+      () => {},
+    );
+    return done;
+  }
+
+  /** Sides sent to the workers for the weights set by hand (or put back): a failure is logged. */
+  async #handSides(run: Run, sides: readonly SplitSide[]): Promise<void> {
+    await this.#host
+      .setSides(run.route, sides)
+      .catch((err: Error) =>
+        this.#host.logger.error(
+          { route: run.route, err: err.message },
+          'canary: the weights set by hand not applied again',
+        ),
+      );
+  }
+
+  #statusOf(run: Run): CanaryStatus {
+    return this.status().find((s) => s.route === run.route) as CanaryStatus;
   }
 
   close(): void {

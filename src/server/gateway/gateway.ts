@@ -581,7 +581,16 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       // A canary's share set by hand pauses it there (its status then tells the truth).
       if (change.kind !== 'split') return;
       const sides = changes.split(change.route);
-      if (sides !== undefined) canaries?.byHand(change.route, sides, 'program');
+      // `apply` answers at once: the fleet's answer (canary.md "Limits") is in the log and the status.
+      if (sides !== undefined)
+        canaries
+          ?.byHand(change.route, sides, 'program')
+          .catch((err: Error) =>
+            logger.error(
+              { route: change.route, err: err.message },
+              'canary: the share set by hand not taken',
+            ),
+          );
     },
     canaries: () => canaries?.status() ?? [],
     async canary(route, action, who = 'program') {
