@@ -106,8 +106,8 @@ export function h2RequestHead(
 
 /**
  * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors, by the
- * same rules (core/http1/request-rules.ts): a header list past `max_header_list_size` (431), a
- * method that is not known (501), a `:scheme` other than http or https, a `:path` that is not
+ * same rules (core/http1/request-rules.ts): a header list past `max_header_list_size` or with
+ * more than `max_header_fields` fields (431), a method that is not known (501), a `:scheme` other than http or https, a `:path` that is not
  * the origin form (or `*` for OPTIONS) or holds bytes a request line may not (400), a target
  * past the URI length (414), a field whose name is not a token or whose value holds a control
  * character or starts or ends with whitespace (400: RFC 9113 §8.2.1 makes the request
@@ -121,7 +121,11 @@ export function h2RequestHead(
 export function h2Refusal(
   raw: readonly string[],
   head: H2DownstreamHead,
-  limits: { readonly uriLength: number; readonly maxHeaderListSize: number },
+  limits: {
+    readonly uriLength: number;
+    readonly maxHeaderListSize: number;
+    readonly maxHeaderFields: number;
+  },
 ): RequestParseError | undefined {
   // node:http2 holds a head to the SETTINGS_MAX_HEADER_LIST_SIZE it announced only once the
   // client has acknowledged them, and a client's first request goes before that: held here too.
@@ -130,6 +134,15 @@ export function h2Refusal(
       status: 431,
       code: 'HPE_HEADER_OVERFLOW',
       details: `request header list of ${head.headerListSize} bytes is past the limit of ${limits.maxHeaderListSize} (limits.http2.max_header_list_size)`,
+      inBody: false,
+    };
+  // node:http2 lets a few more through (h2-limits.ts) so that this one is answered, as the
+  // HTTP/1.1 parser answers too many fields.
+  if (raw.length / 2 > limits.maxHeaderFields)
+    return {
+      status: 431,
+      code: 'HPE_HEADER_OVERFLOW',
+      details: `more than ${limits.maxHeaderFields} header fields (limits.http2.max_header_fields)`,
       inBody: false,
     };
   const method = methodBreak(head.method);
