@@ -10,9 +10,20 @@ import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../../src/kits/fault-kit/http-servers.ts';
+import { DOCS_TEXT } from '../../../helpers/docs-text.ts';
 import { startTestGateway, type TestGateway } from '../../../helpers/test-gateway.ts';
 import { settle } from '../downstream-fixture.ts';
 import { ask } from './h2-ask.ts';
+import {
+  ERROR,
+  FRAME,
+  headerBlock,
+  headers,
+  PREFACE,
+  RawH2Client,
+  requestFields,
+  settings,
+} from './h2-frames.ts';
 
 /** `count` fields of a few bytes each: far inside the header list size, past the field count. */
 function manyFields(count: number): Record<string, string> {
@@ -87,4 +98,123 @@ upstreams: { app: { targets: [{ url: "${echo.url}" }] } }
       session.destroy();
     }
   });
+
+  /** The gateway's 431 answers counted so far. */
+  async function answered431(): Promise<number> {
+    const exposition = await gw.gateway.metrics.registry.metrics();
+    const line = /^candor_responses_total\{[^}]*code="431"[^}]*\} ([0-9]+)$/m.exec(exposition);
+    return Number(line?.[1] ?? 0);
+  }
+
+  // The config reference said every request past max_header_list_size was reset; the first one
+  // of a connection, sent before the client acknowledged the SETTINGS that announce the limit,
+  // is answered 431 and logged.
+  test('past max_header_list_size before the client acknowledged SETTINGS (its first request): 431, logged, counted, as the config reference says', async () => {
+    const before = await answered431();
+    const client = await RawH2Client.open(gw.port);
+    try {
+      const big: [string, string][] = [
+        ['x-request-id', 'h2-first-too-big'],
+        ['x-big', 'a'.repeat(3000)],
+      ];
+      client.send(
+        Buffer.concat([PREFACE, settings(), headers(1, headerBlock(requestFields('/first', 'GET', big)))]),
+      );
+      const answer = await client.waitFor(
+        (f) => f.streamId === 1 && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM),
+      );
+      assert.equal(answer.type, FRAME.HEADERS, 'answered, never reset');
+      const line = await gw.logFor('h2-first-too-big');
+      assert.equal(line.status, 431);
+      assert.equal(line.error, 'http_request_error');
+      assert.match(
+        String(line.details),
+        /^request header list of 3[0-9]{3} bytes is past the limit of 2048 \(limits\.http2\.max_header_list_size\)$/,
+      );
+      assert.equal(line.protocol, 'HTTP/2');
+      assert.equal(await answered431(), before + 1);
+    } finally {
+      client.close();
+    }
+    await settle();
+    assert.equal(
+      echo.received.some((r) => r.path === '/first'),
+      false,
+    );
+    assert.match(
+      configRow('max_header_list_size'),
+      /before the client acknowledged[^|]*431 `http_request_error`/,
+    );
+  });
+
+  test('past max_header_list_size once the client acknowledged SETTINGS: node:http2 resets it (ENHANCE_YOUR_CALM) unseen, as the config reference says; the connection serves on', async () => {
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    try {
+      // The client acknowledges the gateway's SETTINGS as it reads them, before any request below.
+      await new Promise((resolve) => session.once('remoteSettings', resolve));
+      assert.equal(session.remoteSettings.maxHeaderListSize, 2048);
+      const fits = await ask(session, { ':path': '/before', 'x-request-id': 'h2-before-reset' });
+      assert.equal(fits.headers[':status'], 200);
+      const answer = await ask(session, {
+        ':path': '/later',
+        'x-request-id': 'h2-later-too-big',
+        'x-big': 'a'.repeat(3000),
+      });
+      assert.equal(answer.headers[':status'], undefined);
+      assert.equal(answer.rstCode, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      const after = await ask(session, { ':path': '/after', 'x-request-id': 'h2-after-reset' });
+      assert.equal(after.headers[':status'], 200);
+      await gw.logFor('h2-after-reset');
+      assert.equal(
+        gw.logs.some((l) => l.client_req_id === 'h2-later-too-big' || l.request_id === 'h2-later-too-big'),
+        false,
+        'node:http2 says nothing of it: no line (the config reference says so)',
+      );
+    } finally {
+      session.destroy();
+    }
+    await settle();
+    assert.equal(
+      echo.received.some((r) => r.path === '/later'),
+      false,
+    );
+    assert.match(
+      configRow('max_header_list_size'),
+      /once it has acknowledged them[^|]*`RST_STREAM ENHANCE_YOUR_CALM`[^|]*not logged/,
+    );
+  });
+
+  test('a first request with more fields than a list within max_header_list_size can hold: reset (ENHANCE_YOUR_CALM) by node:http2, as the config reference says', async () => {
+    const client = await RawH2Client.open(gw.port);
+    try {
+      // 2048 ÷ 33 = 62 fields at most within the size: node:http2 takes 63, and resets the 64th.
+      const many: [string, string][] = Array.from({ length: 70 }, (_, i) => [`x-f${i}`, 'v']);
+      client.send(
+        Buffer.concat([
+          PREFACE,
+          settings(),
+          headers(1, headerBlock(requestFields('/very-many', 'GET', many))),
+        ]),
+      );
+      const answer = await client.waitFor(
+        (f) => f.streamId === 1 && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM),
+      );
+      assert.equal(answer.type, FRAME.RST_STREAM);
+      assert.equal(answer.payload.readUInt32BE(0), ERROR.ENHANCE_YOUR_CALM);
+    } finally {
+      client.close();
+    }
+    assert.match(
+      configRow('max_header_fields'),
+      /that size ÷ 33[^|]*`RST_STREAM ENHANCE_YOUR_CALM`[^|]*first request or not/,
+    );
+  });
 });
+
+/** The config reference's row of `limits.http2.<key>`. */
+function configRow(key: string): string {
+  const row = DOCS_TEXT.split('\n').find((line) => line.startsWith(`| \`limits.http2.${key}\` |`));
+  assert.ok(row, `the config reference has a row for limits.http2.${key}`);
+  return row;
+}
