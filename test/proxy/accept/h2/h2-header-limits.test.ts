@@ -99,6 +99,43 @@ upstreams: { app: { targets: [{ url: "${echo.url}" }] } }
     }
   });
 
+  // node:http2's own cap on a header list (h2-limits.ts) holds a trailer section too: once it sat
+  // above max_header_fields, such a section went to the upstream.
+  test('a request trailer section past max_header_fields: 431, logged, and it never reaches the upstream', async () => {
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    try {
+      const stream = session.request(
+        { ':method': 'POST', ':path': '/trailed', 'x-request-id': 'h2-many-trailers', te: 'trailers' },
+        { waitForTrailers: true },
+      );
+      stream.on('wantTrailers', () => stream.sendTrailers(manyFields(20)));
+      stream.on('error', () => {});
+      let status: unknown;
+      stream.on('response', (h) => {
+        status = h[':status'];
+      });
+      stream.resume();
+      stream.end('hello');
+      await new Promise((resolve) => stream.on('close', resolve));
+      assert.equal(status, 431);
+      const line = await gw.logFor('h2-many-trailers');
+      assert.equal(line.status, 431);
+      assert.equal(line.error, 'http_request_error');
+      assert.equal(
+        line.details,
+        'its trailer section has more than 16 fields (limits.http2.max_header_fields)',
+      );
+    } finally {
+      session.destroy();
+    }
+    await settle();
+    assert.equal(
+      echo.received.some((r) => r.path === '/trailed'),
+      false,
+    );
+  });
+
   /** The gateway's 431 answers counted so far. */
   async function answered431(): Promise<number> {
     const exposition = await gw.gateway.metrics.registry.metrics();
