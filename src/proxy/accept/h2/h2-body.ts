@@ -36,16 +36,8 @@ export class H2Body extends Readable {
     return this.#received;
   }
 
-  /**
-   * `maxFields`: `max_header_fields`, which node:http2 no longer holds a trailer section to
-   * (h2-limits.ts): past it, the body fails as a 431, as HTTP/1.1's too many trailer fields.
-   */
-  constructor(
-    stream: ServerHttp2Stream,
-    idleTimeout = 0,
-    announced?: number,
-    maxFields = Number.POSITIVE_INFINITY,
-  ) {
+  /** `limits`: what a trailer section is held to, as a head (trailerRefusal). */
+  constructor(stream: ServerHttp2Stream, idleTimeout = 0, announced?: number, limits?: TrailerLimits) {
     super();
     this.#stream = stream;
     this.#idleTimeout = idleTimeout;
@@ -72,15 +64,9 @@ export class H2Body extends Readable {
     });
     stream.once('aborted', () => this.#cut());
     stream.once('trailers', (fields: IncomingHttpHeaders, _flags: number, raw: readonly string[]) => {
-      if (raw.length / 2 > maxFields) {
-        this.destroy(
-          Object.assign(
-            new Error(
-              `its trailer section has more than ${maxFields} fields (limits.http2.max_header_fields)`,
-            ),
-            { status: 431 },
-          ),
-        );
+      const refused = limits === undefined ? undefined : trailerRefusal(raw, limits);
+      if (refused !== undefined) {
+        this.destroy(Object.assign(new Error(refused), { status: 431 }));
         return;
       }
       const flat: string[] = [];
@@ -184,4 +170,25 @@ export class H2Body extends Readable {
     if (!this.#stream.destroyed) this.#stream.resume();
     callback(error);
   }
+}
+
+export interface TrailerLimits {
+  readonly maxHeaderFields: number;
+  readonly maxHeaderListSize: number;
+}
+
+/**
+ * Why a trailer section is refused (431, as HTTP/1.1 refuses too large a one), or undefined.
+ * node:http2 holds it to neither bound here: its field cap sits above `max_header_fields` (so
+ * that a head past it is answered, h2-limits.ts), and it holds the header list size only once
+ * the client has acknowledged the SETTINGS announcing it (a first request's trailers came past it).
+ */
+function trailerRefusal(raw: readonly string[], limits: TrailerLimits): string | undefined {
+  if (raw.length / 2 > limits.maxHeaderFields)
+    return `its trailer section has more than ${limits.maxHeaderFields} fields (limits.http2.max_header_fields)`;
+  let size = 0;
+  for (let i = 0; i < raw.length; i += 2) size += raw[i].length + raw[i + 1].length + 32;
+  if (size > limits.maxHeaderListSize)
+    return `its trailer section is ${size} bytes as HTTP/2 counts a header list, past the limit of ${limits.maxHeaderListSize} (limits.http2.max_header_list_size)`;
+  return undefined;
 }

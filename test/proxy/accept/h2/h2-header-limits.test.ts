@@ -17,6 +17,7 @@ import { ask } from './h2-ask.ts';
 import {
   ERROR,
   FRAME,
+  frame,
   headerBlock,
   headers,
   PREFACE,
@@ -132,6 +133,45 @@ upstreams: { app: { targets: [{ url: "${echo.url}" }] } }
     await settle();
     assert.equal(
       echo.received.some((r) => r.path === '/trailed'),
+      false,
+    );
+  });
+
+  // node:http2 holds a trailer section to the header list size only once SETTINGS are
+  // acknowledged, as a head: before, one past it went to the upstream (HTTP/1.1 answers 431).
+  test('a trailer section past max_header_list_size before the client acknowledged SETTINGS: 431, logged, never sent on', async () => {
+    const client = await RawH2Client.open(gw.port);
+    try {
+      const head: [string, string][] = [
+        ['x-request-id', 'h2-first-big-trailers'],
+        ['te', 'trailers'],
+      ];
+      client.send(
+        Buffer.concat([
+          PREFACE,
+          settings(),
+          headers(1, headerBlock(requestFields('/big-trailers', 'POST', head)), { endStream: false }),
+          frame(FRAME.DATA, 0, 1, Buffer.from('hello')),
+          headers(1, headerBlock([['x-big', 'a'.repeat(3000)]])),
+        ]),
+      );
+      const answer = await client.waitFor(
+        (f) => f.streamId === 1 && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM),
+      );
+      assert.equal(answer.type, FRAME.HEADERS, 'answered, never reset');
+      const line = await gw.logFor('h2-first-big-trailers');
+      assert.equal(line.status, 431);
+      assert.equal(line.error, 'http_request_error');
+      assert.match(
+        String(line.details),
+        /^its trailer section is 3[0-9]{3} bytes as HTTP\/2 counts a header list, past the limit of 2048 \(limits\.http2\.max_header_list_size\)$/,
+      );
+    } finally {
+      client.close();
+    }
+    await settle();
+    assert.equal(
+      echo.received.some((r) => r.path === '/big-trailers'),
       false,
     );
   });
