@@ -56,7 +56,6 @@ export class H2Body extends Readable {
     });
     // A reset ends node:http2's readable side too: only a real END_STREAM ends the body.
     stream.once('end', () => {
-      if (this.destroyed) return;
       if (this.#reset()) return this.#cut();
       this.complete = true;
       clearTimeout(this.#idleTimer);
