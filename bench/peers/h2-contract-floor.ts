@@ -18,6 +18,7 @@ const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const LIMITS = {
   uriLength: DEFAULTS.limits.uriLength,
   maxHeaderListSize: DEFAULTS.limits.http2.maxHeaderListSize,
+  maxHeaderFields: DEFAULTS.limits.http2.maxHeaderFields,
 };
 const END_STREAM = Object.freeze({ endStream: true });
 const OPEN_STREAM = Object.freeze({ endStream: false });

@@ -25,7 +25,7 @@ export function nodeH2Options(limits: H2Limits): ServerOptions {
   return {
     // node:http2 takes whole MiB: a bound in bytes rounds up, never to nothing.
     maxSessionMemory: Math.max(1, Math.ceil(limits.maxSessionMemory / MiB)),
-    maxHeaderListPairs: limits.maxHeaderFields,
+    maxHeaderListPairs: nodeHeaderPairs(limits),
     maxDeflateDynamicTableSize: limits.headerTableSize,
     // node:http2 closes the connection at the first one past its count plus one (it compares
     // before counting): one less, so that `max_invalid_frames` of them pass and the next closes.
@@ -49,4 +49,17 @@ export function nodeH2Options(limits: H2Limits): ServerOptions {
       enablePush: false,
     },
   };
+}
+
+/**
+ * node:http2's own cap on the fields of a header list, above `max_header_fields` so that a
+ * request past it reaches h2Refusal and is answered 431, logged and counted: at the cap,
+ * node:http2 resets the stream (ENHANCE_YOUR_CALM) before any JS sees it. One field more than
+ * a list within `max_header_list_size` can hold (each field counts 32 bytes and at least a
+ * one-byte name): a list node:http2 still resets for its count is past that size too, and
+ * the cap bounds what an unacknowledged SETTINGS leaves open (a first request's HPACK
+ * references to one table entry, each a byte on the wire).
+ */
+function nodeHeaderPairs(limits: H2Limits): number {
+  return Math.max(limits.maxHeaderFields, Math.floor(limits.maxHeaderListSize / 33)) + 1;
 }

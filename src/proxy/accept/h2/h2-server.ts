@@ -16,9 +16,10 @@ import type { RequestParseError } from '../../../core/http1/request-parser.ts';
 import type { DownstreamExchange } from '../../../core/net/downstream.ts';
 import type { HoldBudget } from '../../../core/net/hold-budget.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';
+import { H2Body } from './h2-body.ts';
 import { H2Guard, type H2Logger } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
-import { H2Body, type H2DownstreamHead, h2Refusal, h2RequestHead, protocolBreach } from './h2-request.ts';
+import { type H2DownstreamHead, h2Refusal, h2RequestHead, protocolBreach } from './h2-request.ts';
 import { H2Response } from './h2-response.ts';
 
 export interface H2Handlers {
@@ -134,7 +135,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     const body =
       endStream || breach !== undefined
         ? undefined
-        : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced);
+        : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced, limits);
     // A response complete before its request body was read (a 404 or a refusal, answered
     // before the body is wanted): node:http2 closes a stream only once its readable side has
     // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the

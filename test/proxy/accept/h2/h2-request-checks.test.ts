@@ -7,42 +7,14 @@
  * README says: the field never reaches the upstream.
  */
 import assert from 'node:assert/strict';
-import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import http2, { type ClientHttp2Session } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../../src/kits/fault-kit/http-servers.ts';
 import { startTestGateway, type TestGateway } from '../../../helpers/test-gateway.ts';
 import { exchange, parseRaw, settle } from '../downstream-fixture.ts';
+import { ask } from './h2-ask.ts';
 import { ERROR, FRAME, frame, headerBlock, headers, RawH2Client, requestFields } from './h2-frames.ts';
-
-interface H2Answer {
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-  readonly rstCode: number | undefined;
-}
-
-/** One request on a node:http2 session, bounded in time. */
-function ask(session: ClientHttp2Session, fields: http2.OutgoingHttpHeaders): Promise<H2Answer> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request(fields);
-    let answer: IncomingHttpHeaders = {};
-    let body = '';
-    const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
-    stream.on('response', (h) => {
-      answer = h;
-    });
-    stream.setEncoding('latin1');
-    stream.on('data', (c: string) => {
-      body += c;
-    });
-    stream.on('error', () => {});
-    stream.on('close', () => {
-      clearTimeout(timer);
-      resolve({ headers: answer, body, rstCode: stream.rstCode });
-    });
-    stream.end();
-  });
-}
 
 const detailsOf = (proxyStatus: unknown): string =>
   (/details="((?:[^"\\]|\\.)*)"/.exec(String(proxyStatus))?.[1] ?? '').replace(/\\(.)/g, '$1');

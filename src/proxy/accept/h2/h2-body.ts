@@ -1,0 +1,193 @@
+/**
+ * An HTTP/2 request's body as the session reads it, with the stream's flow-control window as
+ * its backpressure (the request head is h2-request.ts's).
+ */
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { Readable } from 'node:stream';
+import { trimOws } from '../../../core/http1/syntax.ts';
+import { protocolBreach } from './h2-request.ts';
+
+/**
+ * The request body: the stream's DATA, read only as fast as the session reads it (the
+ * stream is paused, so its window closes on the client). A stream the client resets before
+ * its end errors the body with ECONNRESET; one nghttp2 reset because its DATA ended short of
+ * its `content-length` (malformed, RFC 9113 §8.1.1) errors it as a 400 of the client's;
+ * trailers (a HEADERS frame after the data) are kept on `trailers`, flat, as the HTTP/1.1
+ * body keeps its chunked trailers.
+ */
+export class H2Body extends Readable {
+  readonly #stream: ServerHttp2Stream;
+  trailers: readonly string[] | undefined;
+  /** The client's END_STREAM came: the whole body is in (the session may not have read it yet). */
+  complete = false;
+
+  /** `limits.body_idle_timeout`: the longest the client may leave its body silent (0: no limit). */
+  readonly #idleTimeout: number;
+  #idleTimer: NodeJS.Timeout | undefined;
+  /** The reader has not asked for more (not yet, or its buffer is full): a silence now is not the client's. */
+  #unread = true;
+  /** The body's `content-length`, when the request announced one. */
+  readonly #announced: number | undefined;
+  /** DATA bytes received so far. */
+  #received = 0;
+
+  /** DATA bytes taken from the client so far (what came after the session gave up on the body is dropped uncounted). */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** `limits`: what a trailer section is held to, as a head (trailerRefusal). */
+  constructor(stream: ServerHttp2Stream, idleTimeout = 0, announced?: number, limits?: TrailerLimits) {
+    super();
+    this.#stream = stream;
+    this.#idleTimeout = idleTimeout;
+    this.#announced = announced;
+    // A session that never reads the body must not see the client's reset thrown at the process.
+    this.on('error', () => {});
+    stream.pause();
+    if (idleTimeout > 0) this.#idleTimer = setTimeout(this.#onIdle, idleTimeout).unref();
+    stream.on('data', (chunk: Buffer) => {
+      this.#received += chunk.length;
+      this.#idleTimer?.refresh();
+      if (!this.push(chunk)) {
+        this.#unread = true;
+        stream.pause();
+      }
+    });
+    // A reset ends node:http2's readable side too: only a real END_STREAM ends the body.
+    stream.once('end', () => {
+      if (this.#reset()) return this.#cut();
+      this.complete = true;
+      clearTimeout(this.#idleTimer);
+      this.push(null);
+    });
+    stream.once('aborted', () => this.#cut());
+    stream.once('trailers', (fields: IncomingHttpHeaders, _flags: number, raw: readonly string[]) => {
+      const refused = limits === undefined ? undefined : trailerRefusal(raw, limits);
+      if (refused !== undefined) {
+        this.destroy(Object.assign(new Error(refused), { status: 431 }));
+        return;
+      }
+      const flat: string[] = [];
+      for (const [name, value] of Object.entries(fields)) {
+        if (value === undefined || name.charCodeAt(0) === 58) continue;
+        // Without SP and HTAB around it, as HTTP/1.1's parser hands a trailer over (node:http2
+        // lets such whitespace through: h2-limits.ts).
+        for (const one of Array.isArray(value) ? value : [value]) flat.push(name, trimOws(one));
+      }
+      this.trailers = flat;
+    });
+    stream.once('close', () => this.#cut());
+  }
+
+  #reset(): boolean {
+    return this.#stream.aborted || (this.#stream.rstCode ?? 0) !== 0;
+  }
+
+  #cut(): void {
+    if (this.readableEnded || this.destroyed) return;
+    if (this.#endedShort()) {
+      // No code: the message is the details of the 400 (classifyRequestBodyError). Nothing can
+      // answer it: nghttp2 reset the stream.
+      this.destroy(
+        Object.assign(
+          new Error(
+            `its DATA ended after ${this.#received} bytes, short of its content-length of ${this.#announced}: malformed, the stream was reset PROTOCOL_ERROR (RFC 9113 §8.1.1)`,
+          ),
+          { status: 400 },
+        ),
+      );
+      return;
+    }
+    const breach = protocolBreach(this.#stream, `after ${this.#received} bytes of its body`);
+    if (breach !== undefined) {
+      this.destroy(Object.assign(new Error(breach), { status: 400 }));
+      return;
+    }
+    // nghttp2 resets a stream PROTOCOL_ERROR for a frame of it HTTP/2 forbids (a trailer section
+    // with a pseudo-field or a connection-specific field, RFC 9113 §8.1) and no event says so:
+    // the client's malformed request, as a bad chunked trailer is a 400 over HTTP/1.1, not its leaving.
+    if (this.#stream.rstCode === constants.NGHTTP2_PROTOCOL_ERROR) {
+      this.destroy(
+        Object.assign(
+          new Error(
+            `its stream was reset PROTOCOL_ERROR after ${this.#received} bytes of its body: malformed (a trailer section with a pseudo-field or a connection-specific field, RFC 9113 §8.1), or the client's own reset with that code`,
+          ),
+          { status: 400 },
+        ),
+      );
+      return;
+    }
+    this.destroy(
+      Object.assign(new Error('the client reset the stream before the body ended'), { code: 'ECONNRESET' }),
+    );
+  }
+
+  /**
+   * nghttp2 reset the stream for a body shorter than its content-length (at its END_STREAM):
+   * the client's malformed request, not its leaving. (A body longer than it makes node:http2
+   * close the whole connection, logged as a protocol error of the connection.)
+   */
+  #endedShort(): boolean {
+    return (
+      this.#announced !== undefined &&
+      this.#received < this.#announced &&
+      this.#stream.rstCode === constants.NGHTTP2_PROTOCOL_ERROR
+    );
+  }
+
+  override _read(): void {
+    this.#unread = false;
+    this.#stream.resume();
+  }
+
+  /**
+   * The client's silence is the accept side's to judge, as on HTTP/1.1: the body errors with a
+   * 408 that whoever reads it (the exchange, request buffering) classifies as the body's failure.
+   */
+  readonly #onIdle = (): void => {
+    if (this.readableEnded || this.destroyed) return;
+    // Not read because its reader (an upstream slow to take it, a request waiting for a
+    // connection) is not taking it: not the client's silence.
+    if (this.#unread || this.readableLength > 0) {
+      this.#idleTimer?.refresh();
+      return;
+    }
+    this.destroy(
+      Object.assign(new Error(`request body stalled for ${this.#idleTimeout} ms`), {
+        code: 'ERR_BODY_IDLE',
+        status: 408,
+      }),
+    );
+  };
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.#idleTimer);
+    // The session gave up on the body: what still comes is read and dropped, so the window
+    // stays open and the stream can still carry its answer.
+    this.#stream.removeAllListeners('data');
+    if (!this.#stream.destroyed) this.#stream.resume();
+    callback(error);
+  }
+}
+
+export interface TrailerLimits {
+  readonly maxHeaderFields: number;
+  readonly maxHeaderListSize: number;
+}
+
+/**
+ * Why a trailer section is refused (431, as HTTP/1.1 refuses too large a one), or undefined.
+ * node:http2 holds it to neither bound here: its field cap sits above `max_header_fields` (so
+ * that a head past it is answered, h2-limits.ts), and it holds the header list size only once
+ * the client has acknowledged the SETTINGS announcing it (a first request's trailers came past it).
+ */
+function trailerRefusal(raw: readonly string[], limits: TrailerLimits): string | undefined {
+  if (raw.length / 2 > limits.maxHeaderFields)
+    return `its trailer section has more than ${limits.maxHeaderFields} fields (limits.http2.max_header_fields)`;
+  let size = 0;
+  for (let i = 0; i < raw.length; i += 2) size += raw[i].length + raw[i + 1].length + 32;
+  if (size > limits.maxHeaderListSize)
+    return `its trailer section is ${size} bytes as HTTP/2 counts a header list, past the limit of ${limits.maxHeaderListSize} (limits.http2.max_header_list_size)`;
+  return undefined;
+}
