@@ -120,6 +120,8 @@ export class H2Guard {
 
   /** The connection's own socket (the session's `socket` may not be destroyed): see #onIdle. */
   readonly #socket: Socket | undefined;
+  /** What the socket had sent at #onIdle's last look: no byte since, with frames waiting, is a stall. */
+  #writtenAtLook: number | undefined;
 
   /** `prefaceTimeout`: how long the client may take to send its SETTINGS (`limits.header_timeout`). */
   constructor(
@@ -257,9 +259,6 @@ export class H2Guard {
     // Looked at again each idle timeout until the session is gone (its 'close' clears it).
     this.#idle.refresh();
   };
-
-  /** What the socket had sent at the last look of #onIdle with streams open. */
-  #writtenAtLook: number | undefined;
 
   /** A connection whose client reads nothing at all: nothing can leave, not even GOAWAY. */
   #cutStalled(): void {
