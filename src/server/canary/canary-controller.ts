@@ -98,6 +98,11 @@ interface Run {
   fleetError: string | null;
 }
 
+/** Why an operator's write was refused: another gateway's state reached the fleet first. */
+function movedFirst(run: Run): string {
+  return `the fleet's canary of route "${run.route}" changed on another gateway meanwhile (now ${run.phase} at ${run.share}%)`;
+}
+
 /** What became of a state written to the fleet: written, refused (the fleet moved first), or not sent. */
 type Published = 'written' | 'moved' | 'failed' | 'none';
 
@@ -272,7 +277,7 @@ export class CanaryController {
         // gateway follows the fleet again rather than hold a state no other gateway has.
         await this.#refresh(run);
         return {
-          problem: `the fleet's canary of route "${route}" changed on another gateway meanwhile (now ${run.phase} at ${run.share}%): look again and try again`,
+          problem: `${movedFirst(run)}: look again and try again`,
         };
       }
       return { status: this.#statusOf(run) };
@@ -328,7 +333,7 @@ export class CanaryController {
         await this.#handSides(run, sidesOf(run, run.share));
         this.#follow(run);
         return {
-          moved: `the fleet's canary of route "${route}" changed on another gateway meanwhile (now ${run.phase} at ${run.share}%): the weights were not set; look again and try again`,
+          moved: `${movedFirst(run)}: the weights were not set; look again and try again`,
           status: this.#statusOf(run),
         };
       }
