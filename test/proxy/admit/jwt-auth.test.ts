@@ -208,10 +208,13 @@ test('a new kid fetches the keys again, at most once per jwks_min_refresh', asyn
   }
 });
 
-test('a JWKS endpoint failing before any good keys is the auth hop’s 502/503, never a 401; after good ones, they are kept', async () => {
+test('a JWKS endpoint failing before any good keys is the auth hop’s 502/503, never a 401; after good ones, they are kept', async (t) => {
   const first = await signer('k1');
   const refusing = await startRefusing();
   const echo = await startEcho();
+  // Closed however the test ends: an assertion failing before the last block left it listening,
+  // and the file's process (so the whole suite) waiting on it for good.
+  t.after(() => echo.close());
   const port = new URL(refusing.url).port;
   const gw = await startTestGateway(config(echo.url, `        jwks_url: http://127.0.0.1:${port}/jwks\n`));
   const token = await first.sign();
@@ -276,7 +279,6 @@ test('a JWKS endpoint failing before any good keys is the auth hop’s 502/503, 
     assert.equal(warning.hop, `auth:${jwks.host}`);
   } finally {
     await gw2.close();
-    await echo.close();
     await jwks.close();
   }
 });
