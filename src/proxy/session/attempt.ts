@@ -3,7 +3,7 @@ import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { RequestRecord, TryLine } from '../../observe/log/request-record.ts';
 import { type RequestSpans, settleClientSpan } from '../../observe/tracing/spans.ts';
-import { reportBodyFailure, reportOutcome } from '../../upstream/health/report-outcome.ts';
+import { reportBodyFailure, reportOutcome, reportWholeBody } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { Exchange } from '../forward/exchange.ts';
 import type { Selection } from '../select/select-target.ts';
@@ -34,6 +34,8 @@ export class Attempt {
   /** The upstream of the target tried: its health, circuit and hold hear the outcome. */
   readonly #upstream: Upstream;
   #settled = false;
+  /** Its answer's head counted as a success with the body still to come (bodyWhole, bodyFailed). */
+  #bodyToCome = false;
 
   constructor(
     exchange: Exchange,
@@ -60,10 +62,13 @@ export class Attempt {
    * doings (it left, its deadline passed, its body was too large or too slow) and the gateway's
    * (a queue wait that expired before the target took the request) say nothing of it, and
    * counted as an answer they wiped its failures in a row and ended a lapsed ejection.
+   * `bodyToCome`: an answer whose body follows, whose success outlier detection takes as whole
+   * only once the body is (bodyWhole).
    */
-  settle(failure: Failure | undefined, status: number | undefined): TryLine | undefined {
+  settle(failure: Failure | undefined, status: number | undefined, bodyToCome = false): TryLine | undefined {
     if (this.#settled) return undefined;
     this.#settled = true;
+    this.#bodyToCome = bodyToCome && failure === undefined;
     const { selection, exchange } = this;
     const { runtime, spans, measure } = this.#sinks;
     const upstream = this.#upstream;
@@ -81,6 +86,7 @@ export class Attempt {
         releaseTargetProbe: selection.releaseProbe,
         circuitProbe: selection.circuitProbe,
         retrySlot: this.#retrySlot,
+        bodyToCome: this.#bodyToCome,
       },
       now,
     );
@@ -105,8 +111,17 @@ export class Attempt {
    * not read, its own deadline): that proves nothing of the target.
    */
   bodyFailed(failure: Failure): void {
+    if (!this.#bodyToCome) return;
+    this.#bodyToCome = false;
     if (failure.kind.shape === 'client' || failure.clientsOwn) return;
     reportBodyFailure(this.#sinks.runtime, this.#upstream, this.selection.target, failure, performance.now());
+  }
+
+  /** Its answer's body came whole: the target's success is complete (a run of failures in a row ends). */
+  bodyWhole(): void {
+    if (!this.#bodyToCome) return;
+    this.#bodyToCome = false;
+    reportWholeBody(this.selection.target);
   }
 }
 

@@ -159,18 +159,17 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** The body of the answer that went downstream is over (ExchangeOwner): whole, or cut with this failure. */
   bodyOver(failure: Failure | undefined): void {
     if (failure === undefined) return this.responseEnded();
-    // The client left mid-body: its leaving, not the target's fault.
-    if (failure.type === 'client_closed') return this.left(failure);
+    if (failure.type === 'client_closed') return this.left(failure); // its leaving: no fault of the target's
     this.bodyFailed(failure);
   }
 
   /** The current attempt's outcome, told once (attempt.ts); the log gets its entry, the request its connection's reuse. */
-  private settle(failure: Failure | undefined, status: number | undefined): void {
+  private settle(failure: Failure | undefined, status: number | undefined, bodyToCome = false): void {
     const current = this.current;
-    const entry = current?.settle(failure, status);
-    if (current === undefined || entry === undefined) return;
+    const entry = current?.settle(failure, status, bodyToCome);
+    if (entry === undefined) return;
     this.req.record.tries.push(entry);
-    this.reused = current.exchange.connectionReused ?? this.reused;
+    this.reused = (current as Attempt).exchange.connectionReused ?? this.reused;
   }
 
   private attemptFailed(failure: Failure): void {
@@ -210,14 +209,14 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   }
 
   private responded(status: number): void {
-    this.settle(undefined, status);
+    this.settle(undefined, status, true);
     // No more attempts; the total deadline still runs until the body is through.
     this.stopRetrying();
     this.owner.responded(status);
   }
 
   private replaced(status: number): void {
-    this.settle(undefined, status);
+    this.settle(undefined, status, true);
     this.responseEnded(); // the request is over too: the cache's answer needs no deadline
   }
 
@@ -235,6 +234,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   }
 
   private responseEnded(): void {
+    this.current?.bodyWhole();
     this.finishTimers();
     this.measure.responseOver(undefined);
   }

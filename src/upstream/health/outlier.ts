@@ -23,10 +23,14 @@ export function recordOutcome(
   target: Target,
   failure: Failure | undefined,
   now: number,
+  bodyToCome = false,
 ): OutlierChange {
   const policy = upstream.config.outlierDetection;
   if (!isTargetFault(failure)) {
-    target.consecutiveFailures = 0;
+    // An answer whose body is still to come ends no run of failures yet: its body may break too
+    // (recordWholeBody ends it once it came whole), and a target that cuts every body short
+    // would otherwise never be ejected, each head wiping the count its broken body had just made.
+    if (!bodyToCome) target.consecutiveFailures = 0;
     if (target.ejectedUntil !== 0 && target.ejectedUntil <= now) {
       target.ejectedUntil = 0;
       target.inRotationSince = now;
@@ -52,6 +56,11 @@ export function recordOutcome(
   target.ejectedUntil = now + Math.min(policy.baseEjectionTime * target.ejections, policy.maxEjectionTime);
   target.consecutiveFailures = 0;
   return 'ejected';
+}
+
+/** An answer's body came whole: the target's run of failures in a row is over (see recordOutcome). */
+export function recordWholeBody(target: Target): void {
+  target.consecutiveFailures = 0;
 }
 
 /**

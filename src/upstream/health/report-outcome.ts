@@ -4,7 +4,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import { applyCircuitNews, type CircuitNews, judgeCircuit } from '../breakers/upstream-circuit.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
-import { ejectedElsewhere, isTargetFault, recordOutcome } from './outlier.ts';
+import { ejectedElsewhere, isTargetFault, recordOutcome, recordWholeBody } from './outlier.ts';
 
 /**
  * News of one worker for the others of a cluster (through the primary): a target it ejected,
@@ -50,6 +50,8 @@ export interface AttemptOutcome {
   readonly circuitProbe: boolean;
   /** The retry budget's slot this attempt held, when it was a retry. */
   readonly retrySlot: Release | undefined;
+  /** An answer whose body is still to come: its success ends a run of failures only once the body is whole (reportWholeBody). */
+  readonly bodyToCome: boolean;
 }
 
 /**
@@ -62,7 +64,7 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   const { metrics } = sinks;
   const origin = target.config.origin;
   outcome.releaseTargetProbe();
-  if (judged) judge(sinks, upstream, target, failure, now);
+  if (judged) judge(sinks, upstream, target, failure, now, outcome.bodyToCome);
   metrics.attempted(upstream.name, origin, failure?.type ?? 'response', outcome.reused);
   const fault = isTargetFault(failure);
   if (judged && (fault || failure === undefined))
@@ -85,6 +87,11 @@ export function reportBodyFailure(
   judge(sinks, upstream, target, failure, now);
 }
 
+/** The body of a response whose head counted as a success came whole: for outlier detection, the success is complete. */
+export function reportWholeBody(target: Target): void {
+  recordWholeBody(target);
+}
+
 /** An announcement of another worker's: the circuit or the target it names takes the same state here. */
 export function applyAnnouncement(upstream: Upstream, news: Announcement, now: number): void {
   if (news.candor !== 'ejected') return applyCircuitNews(upstream.circuit, news, now);
@@ -99,8 +106,9 @@ function judge(
   target: Target,
   failure: Failure | undefined,
   now: number,
+  bodyToCome = false,
 ): void {
-  const change = recordOutcome(upstream, target, failure, now);
+  const change = recordOutcome(upstream, target, failure, now, bodyToCome);
   if (change === 'ejected') ejected(sinks, upstream, target, failure as Failure, now);
   else if (change === 'returned')
     sinks.logger.info(
