@@ -49,11 +49,15 @@ export function toldGrpcStatus(record: { gatewayGrpcStatus: number | undefined }
   record.gatewayGrpcStatus = code;
 }
 
+/** A request's refusals for being larger than the gateway takes: its body (413), its path (414), its fields (431). */
+const OVER_LIMITS: ReadonlySet<number> = new Set([413, 414, 431]);
+
 /** The gRPC status for this failure: the taxonomy's, refined where the record's status says more. */
 export function grpcStatusOf(failure: Failure): GrpcCode {
-  // A request body over the route's limit is what gRPC itself answers RESOURCE_EXHAUSTED for
-  // (a message larger than the receiver accepts).
-  if (failure.type === 'http_request_error' && failure.status === 413) return GRPC_CODES.RESOURCE_EXHAUSTED;
+  // A request body over the route's limit, and metadata or a path over the gateway's (431, 414),
+  // are what gRPC's own servers answer RESOURCE_EXHAUSTED for: more than the receiver accepts.
+  if (failure.type === 'http_request_error' && OVER_LIMITS.has(failure.status))
+    return GRPC_CODES.RESOURCE_EXHAUSTED;
   // A request body too slow for its deadline (408) is a timeout, as every other one.
   if (failure.type === 'http_request_error' && failure.status === 408) return GRPC_CODES.DEADLINE_EXCEEDED;
   // An access refusal is no quota: gRPC's own codes for "who are you" and "not you".

@@ -100,6 +100,29 @@ upstreams: { app: { targets: [{ url: "${echo.url}" }] } }
     }
   });
 
+  // gRPC's own servers answer metadata larger than they accept with RESOURCE_EXHAUSTED (as a
+  // message too large): the gateway's 431 is told so, not as INTERNAL (a bug of the server's).
+  test('a gRPC request past max_header_fields: grpc-status 8 RESOURCE_EXHAUSTED, logged so', async () => {
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    try {
+      const answer = await ask(session, {
+        ':method': 'POST',
+        ':path': '/pkg.Svc/Many',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'x-request-id': 'h2-grpc-many-fields',
+        ...manyFields(20),
+      });
+      assert.equal(answer.headers[':status'], 200);
+      assert.equal(answer.headers['grpc-status'], '8');
+      const line = await gw.logFor('h2-grpc-many-fields');
+      assert.deepEqual([line.status, line.error, line.grpc_status], [431, 'http_request_error', 8]);
+    } finally {
+      session.destroy();
+    }
+  });
+
   // node:http2's own cap on a header list (h2-limits.ts) holds a trailer section too: once it sat
   // above max_header_fields, such a section went to the upstream.
   test('a request trailer section past max_header_fields: 431, logged, and it never reaches the upstream', async () => {
