@@ -19,16 +19,58 @@ export const UNRESOLVABLE_URL = `http://${UNRESOLVABLE_HOST}:80`;
  */
 export const UNROUTABLE_URL = 'http://255.255.255.255:80';
 
+/** Ports below 1024 tried at random (a service may listen on one), and how long one may take to refuse. */
+const LOW_PORT_TRIES = 16;
+const LOW_PORT_TRY_MS = 250;
+
+/** A loopback port below 1024 that refuses a connection now; undefined when none tried did. */
+async function refusedLowPort(): Promise<number | undefined> {
+  for (let i = 0; i < LOW_PORT_TRIES; i++) {
+    const port = 1 + Math.floor(Math.random() * 1023);
+    const answer = await tryPort(port);
+    if (answer === 'refused') return port;
+    // No answer at all: the machine filters these ports, and would the fault's clients too.
+    if (answer === 'silent') return undefined;
+  }
+  return undefined;
+}
+
+function tryPort(port: number): Promise<'refused' | 'listening' | 'silent'> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (answer: 'refused' | 'listening' | 'silent') => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done('silent'), LOW_PORT_TRY_MS);
+    socket.once('connect', () => done('listening'));
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      done(error.code === 'ECONNREFUSED' ? 'refused' : 'silent'),
+    );
+  });
+}
+
 /**
- * unreachable / connection_refused: a loopback port with nothing listening on it, held for the
- * fault's life as the local end of a connection the kit keeps open. A SYN to it finds no
- * listener and is answered with a reset (ECONNREFUSED), and while the port is in use the
- * machine gives it to no other socket: a port bound once and closed could be handed to
- * another process's listen(0) meanwhile (tests run in parallel), and then it answered. The port
- * is an ephemeral one, so now and then a client's connect to it is given it as its own source
- * and reaches itself: Candor's connector tells that as refused too; another client may not.
+ * unreachable / connection_refused: a loopback port nothing listens on, for the fault's life. A
+ * SYN to it finds no listener and is answered with a reset (ECONNREFUSED).
+ *
+ * A closed port below 1024 where there is one (refusedLowPort): no connect() takes a source
+ * port from there and no listen(0) is given one (both draw from the ephemeral range), and only
+ * a privileged bind that names it could take it, so it stays refused. A port of the ephemeral
+ * range would not, even held: now and then a client's connect to it is given that very port
+ * as its own source and reaches itself (TCP's simultaneous open), and an HTTP client then reads
+ * its own request as the answer (CI saw a JWKS fetch do it).
+ *
+ * Where none answers with a reset (a machine that filters them), an ephemeral port held as the
+ * local end of a connection the kit keeps open: while it is in use the machine gives it to no
+ * other socket (a port bound once and closed could be handed to another process's listen(0)
+ * meanwhile, tests running in parallel, and then it answered). Candor's connector tells a
+ * connection that reached itself as refused too; another client may not.
  */
 export async function startRefusing(): Promise<Fault> {
+  const low = await refusedLowPort();
+  if (low !== undefined) return new FaultRecorder().handle(`http://127.0.0.1:${low}`, low);
   let took: (socket: Socket) => void = () => {};
   const taken = new Promise<Socket>((resolve) => {
     took = resolve;
