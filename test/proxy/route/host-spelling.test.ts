@@ -149,6 +149,14 @@ upstreams:
     );
   });
 
+  test('brackets that hold no IPv6 address name no host: 400 over HTTP/1.1 and HTTP/2, nothing forwarded', async () => {
+    // Each went to the catch-all and on as Host and X-Forwarded-Host, where a WHATWG URL parser throws.
+    await refusedEverywhere(
+      ['[1.2.3.4]', '[:]', '[.]', '[::::]', '[1:2:3:4:5:6:7:8:9]:8080'],
+      /error=http_request_error; details="[^"]*an IP literal that is no IPv6 address/,
+    );
+  });
+
   test('a host longer than 255 characters names no host: 400 over HTTP/1.1 and HTTP/2, nothing forwarded, the log line keeps its start', async () => {
     // 256 characters ending in .shop.example: the wildcard route took it, and it went on
     // whole (Host, X-Forwarded-Host) and into the log, up to the head limit.
