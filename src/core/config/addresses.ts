@@ -5,7 +5,7 @@
  */
 
 import { isIP } from 'node:net';
-import { canonicalIpLiteral } from '../net/ip-literal.ts';
+import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { normalizePath } from '../uri-path.ts';
 import { describeValue } from './describe-value.ts';
 
@@ -112,8 +112,9 @@ export function parseOtlpEndpoint(text: string): Parsed<string> {
 
 /**
  * A route's host: lower-cased and without its port, as the Host header is compared;
- * "*.example.com" matches any subdomain; an IPv6 literal keeps its brackets, as in Host, in
- * its canonical form (`[0::1]` is `[::1]`, as hostnameOf reads a request's).
+ * "*.example.com" matches any subdomain; an IPv6 literal keeps its brackets, as in Host; an IP
+ * address is in its canonical form (`[0::1]` is `[::1]`, `127.1` is `127.0.0.1`), as
+ * hostnameOf reads a request's.
  */
 export function parseRouteHost(text: string): Parsed<string> {
   const expected = `expected a host name like api.example.com or *.example.com, got ${describeValue(text)}`;
@@ -130,7 +131,7 @@ export function parseRouteHost(text: string): Parsed<string> {
   const host = plain[1].toLowerCase().replace(/(?<=.)\.$/, '');
   const bare = host.startsWith('*.') ? host.slice(2) : host;
   if (!isHostname(bare) || bare.includes('*')) return { problem: expected };
-  return { value: host };
+  return { value: host.startsWith('*.') ? host : canonicalHost(host) };
 }
 
 /**

@@ -48,6 +48,10 @@ routes:
     match: { host: "[0:0::1]" }
     upstream: app
     maintenance: { retry_after: 90s, message: Address closed. }
+  - name: private-v4
+    match: { host: "10.0.5" }
+    upstream: app
+    maintenance: { retry_after: 90s, message: Ten closed. }
   - name: catch-all
     upstream: app
 upstreams:
@@ -79,6 +83,16 @@ upstreams:
     assert.equal(answer.status, 503);
     assert.match(answer.proxyStatus, MAINTENANCE);
     assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  });
+
+  test('an IPv4 address meets its route however it is spelled, over HTTP/1.1, HTTP/2 and the absolute form', async () => {
+    // A WHATWG URL parser reads each of these as 10.0.0.5 (012 is octal); compared as written,
+    // all but the route's own spelling (10.0.5, as the route above writes it) went to the catch-all.
+    await answeredEverywhere(
+      ['10.0.0.5', '10.0.5', '167772165', '0xa.0.0.5', '10.0.0.05', '012.0.0.5', `10.0.0.5.:${gw.port}`],
+      503,
+      /details="Ten closed\."/,
+    );
   });
 
   test('a host with an empty label names no host: 400, nothing forwarded', async () => {
