@@ -5,6 +5,7 @@
  */
 
 import { isIP } from 'node:net';
+import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { normalizePath } from '../uri-path.ts';
 import { describeValue } from './describe-value.ts';
 
@@ -111,7 +112,9 @@ export function parseOtlpEndpoint(text: string): Parsed<string> {
 
 /**
  * A route's host: lower-cased and without its port, as the Host header is compared;
- * "*.example.com" matches any subdomain; an IPv6 literal keeps its brackets, as in Host.
+ * "*.example.com" matches any subdomain; an IPv6 literal keeps its brackets, as in Host; an IP
+ * address is in its canonical form (`[0::1]` is `[::1]`, `127.1` is `127.0.0.1`), as
+ * hostnameOf reads a request's.
  */
 export function parseRouteHost(text: string): Parsed<string> {
   const expected = `expected a host name like api.example.com or *.example.com, got ${describeValue(text)}`;
@@ -119,7 +122,7 @@ export function parseRouteHost(text: string): Parsed<string> {
   if (bracketed) {
     if (isIP(bracketed[1]) !== 6 || (bracketed[2] !== undefined && !isPort(bracketed[2])))
       return { problem: expected };
-    return { value: `[${bracketed[1].toLowerCase()}]` };
+    return { value: canonicalIpLiteral(`[${bracketed[1]}]`) ?? `[${bracketed[1].toLowerCase()}]` };
   }
   const plain = HOST_PORT.exec(text);
   if (!plain || (plain[2] !== undefined && !isPort(plain[2]))) return { problem: expected };
@@ -128,7 +131,7 @@ export function parseRouteHost(text: string): Parsed<string> {
   const host = plain[1].toLowerCase().replace(/(?<=.)\.$/, '');
   const bare = host.startsWith('*.') ? host.slice(2) : host;
   if (!isHostname(bare) || bare.includes('*')) return { problem: expected };
-  return { value: host };
+  return { value: host.startsWith('*.') ? host : canonicalHost(host) };
 }
 
 /**

@@ -22,6 +22,7 @@ export function checkRoutes(
     const claim = claimOf(index, route, reachable);
     if (claim !== undefined) claims.push(claim);
     const match = mappingAt(route, 'match');
+    checkHostPort(stringAt(match, 'host'), at('match', 'host'), warn);
     for (const field of ['headers', 'query'] as const) {
       for (const [name, test] of Object.entries(mappingAt(match, field) ?? {})) {
         if (field === 'headers') {
@@ -37,6 +38,20 @@ export function checkRoutes(
   }
   checkShadows(claims, report, warn);
   checkLocationLoops(routes, claims, report);
+}
+
+/**
+ * A route's host is compared without its port, as the request's is (a Host names the port the
+ * client dialled, which a port mapping or a balancer in front makes another than the
+ * listener's): `api.example.com:8443` takes that host's requests on every port, more than it says.
+ */
+function checkHostPort(host: string | undefined, at: PathSegment[], warn: Report): void {
+  const port = host === undefined ? null : /(?:^[^:[\]]+|\])(:\d+)$/.exec(host);
+  if (port == null) return;
+  warn(
+    at,
+    `the port (${port[1]}) is not compared: this route takes the host's requests whatever port they name; to take only those of one listener, name it in match.listener`,
+  );
 }
 
 /** One of upstream or redirect; a redirect forwards nothing, so what shapes a forwarded request has no place beside it. */

@@ -5,6 +5,7 @@
  * accept phase's Host check (proxy/accept/request-checks.ts) reads the authority rule. One set
  * of rules, so that a request one protocol refuses cannot reach an upstream over the other.
  */
+import { isIP } from 'node:net';
 import { INVALID_VALUE, isOws, snippet, TOKEN } from './syntax.ts';
 
 /** A rule a request broke: the status to answer, llhttp's name for the fault, and the details. */
@@ -118,6 +119,11 @@ export function authorityFault(authority: string): string | undefined {
   // A name ends in one dot at most (hostnameOf drops it); an empty label names no host (nginx refuses it too).
   if (authority.charCodeAt(0) === 0x2e /* . */ || authority.includes('..'))
     return 'an empty label in the host';
+  // RFC 3986 §3.2.2: between brackets stands an IPv6 address (or an IPvFuture, which no one
+  // uses and the pattern above refuses); `[1.2.3.4]` or `[:]` names nothing, though it went on
+  // as Host and X-Forwarded-Host, where a WHATWG URL parser throws on it.
+  if (authority.charCodeAt(0) === 0x5b /* [ */ && isIP(authority.slice(1, authority.indexOf(']'))) !== 6)
+    return 'an IP literal that is no IPv6 address';
   if (m[1] !== undefined && (m[1].length > 5 || Number(m[1]) > 65535)) return 'port out of range';
   const hostLength = m[1] === undefined ? authority.length : authority.length - m[1].length - 1;
   if (hostLength > MAX_HOST_LENGTH)

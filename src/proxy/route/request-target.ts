@@ -1,5 +1,6 @@
 import { trimOws } from '../../core/http1/syntax.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { canonicalHost, canonicalIpLiteral } from '../../core/net/ip-literal.ts';
 
 /** The authority (host[:port]) and origin-form path of a request, from its target and Host. */
 interface RequestTarget {
@@ -36,17 +37,22 @@ export function addressedFields(fields: FieldMap, target: string): FieldMap {
 }
 
 /**
- * "API.example.com:8080" → "api.example.com"; "[::1]:80" → "[::1]". A fully qualified name's
- * trailing dot goes ("api.example.com." is "api.example.com", as nginx and most servers read
- * it): kept, it would miss the host's route, and its policy, for the catch-all's.
+ * "API.example.com:8080" → "api.example.com"; "[0::1]:80" → "[::1]"; "127.1" → "127.0.0.1". A
+ * fully qualified name's trailing dot goes ("api.example.com." is "api.example.com", as nginx
+ * and most servers read it), and an IP address is in its canonical form (core/net/ip-literal.ts):
+ * kept as spelled, either would miss the host's route, and its policy, for the catch-all's.
  */
 export function hostnameOf(authority: string): string {
-  const end =
-    authority.charCodeAt(0) === 0x5b /* [ */ ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
+  const literal = authority.charCodeAt(0) === 0x5b; /* [ */
+  const end = literal ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
   const host = end > 0 ? authority.slice(0, end) : authority;
-  return (
-    host.length > 1 && host.charCodeAt(host.length - 1) === 0x2e /* . */ ? host.slice(0, -1) : host
-  ).toLowerCase();
+  if (literal) return canonicalIpLiteral(host) ?? host.toLowerCase();
+  return canonicalHost(
+    (host.length > 1 && host.charCodeAt(host.length - 1) === 0x2e /* . */
+      ? host.slice(0, -1)
+      : host
+    ).toLowerCase(),
+  );
 }
 
 /** Whether this gateway's own name is already a received-by in Via (RFC 9110 §7.6.3). */

@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { trimOws } from '../../core/http1/syntax.ts';
+import { canonicalIpLiteral } from '../../core/net/ip-literal.ts';
 import { hostnameOf } from '../../proxy/route/request-target.ts';
 
 export interface HostCheck {
@@ -21,10 +22,10 @@ export interface HostCheck {
 const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]']);
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/;
 
-/** An address as it appears in a Host header: IPv6 bracketed, lower-case. */
+/** An address as a Host header's is compared (hostnameOf): IPv6 bracketed, in its canonical form. */
 function asHost(address: string): string {
   const bare = address.replace(/^\[|\]$/g, '').toLowerCase();
-  return isIP(bare) === 6 ? `[${bare}]` : bare;
+  return isIP(bare) === 6 ? (canonicalIpLiteral(`[${bare}]`) ?? `[${bare}]`) : bare;
 }
 
 export function createHostCheck(listenHost: string, allowedHosts: readonly string[]): HostCheck {

@@ -99,3 +99,21 @@ test('a narrower route tried first by the precedence is an exception, not a shad
 `);
   assert.deepEqual(warningsOf(text), []);
 });
+
+test('a route host written with a port is warned of: the port is not compared, so the route takes every port', () => {
+  // The router matches the request's host without its port, so this route took the host's
+  // requests whatever port they named, more than the config says, and nothing said so.
+  const text = config(`  - match: { host: "api.example.com:8443" }
+    upstream: api
+  - match: { host: "[::1]:8443", path: /v6 }
+    upstream: api
+  - match: { host: "[::1]", path: /bare }
+    upstream: api
+`);
+  const port = (p: string) =>
+    `routes[0].match.host: the port (${p}) is not compared: this route takes the host's requests whatever port they name; to take only those of one listener, name it in match.listener`;
+  assert.deepEqual(warningsOf(text), [
+    `5 ${port(':8443')}`,
+    `7 ${port(':8443').replace('routes[0]', 'routes[1]')}`,
+  ]);
+});

@@ -44,6 +44,14 @@ routes:
     match: { host: "*.Shop.Example." }
     upstream: app
     maintenance: { retry_after: 90s, message: Shop closed. }
+  - name: loopback-v6
+    match: { host: "[0:0::1]" }
+    upstream: app
+    maintenance: { retry_after: 90s, message: Address closed. }
+  - name: private-v4
+    match: { host: "10.0.5" }
+    upstream: app
+    maintenance: { retry_after: 90s, message: Ten closed. }
   - name: catch-all
     upstream: app
 upstreams:
@@ -77,6 +85,16 @@ upstreams:
     assert.equal(app.received.length, 0, 'nothing reached the upstream');
   });
 
+  test('an IPv4 address meets its route however it is spelled, over HTTP/1.1, HTTP/2 and the absolute form', async () => {
+    // A WHATWG URL parser reads each of these as 10.0.0.5 (012 is octal); compared as written,
+    // all but the route's own spelling (10.0.5, as the route above writes it) went to the catch-all.
+    await answeredEverywhere(
+      ['10.0.0.5', '10.0.5', '167772165', '0xa.0.0.5', '10.0.0.05', '012.0.0.5', `10.0.0.5.:${gw.port}`],
+      503,
+      /details="Ten closed\."/,
+    );
+  });
+
   test('a host with an empty label names no host: 400, nothing forwarded', async () => {
     for (const host of ['admin.example..', '.admin.example', 'admin..example']) {
       const res = await request(gw.url, { path: '/panel', headers: { host } });
@@ -90,24 +108,42 @@ upstreams:
     assert.equal(app.received.length, 0, 'nothing reached the upstream');
   });
 
-  /** Each host refused with `details` as Host, as `:authority` and as an absolute-form target's authority. */
-  async function refusedEverywhere(hosts: readonly string[], details: RegExp): Promise<void> {
+  /** Each host answered `status` with `details` as Host, as `:authority` and as an absolute-form target's authority. */
+  async function answeredEverywhere(
+    hosts: readonly string[],
+    status: number,
+    details: RegExp,
+  ): Promise<void> {
     for (const host of hosts) {
       const res = await request(gw.url, { path: '/panel', headers: { host } });
-      assert.equal(res.status, 400, host);
+      assert.equal(res.status, status, host);
       assert.match(String(res.headers['proxy-status']), details, host);
       const h2 = await h2Get(gw.url, host);
-      assert.equal(h2.status, 400, host);
+      assert.equal(h2.status, status, host);
       assert.match(h2.proxyStatus, details, host);
       const { raw } = await rawRequest(
         gw.port,
         `GET http://${host}/panel HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n`,
       );
-      assert.match(raw, /^HTTP\/1\.1 400 /, host);
+      assert.match(raw, new RegExp(`^HTTP/1\\.1 ${status} `), host);
       assert.match(raw, details, host);
     }
     assert.equal(app.received.length, 0, 'nothing reached the upstream');
   }
+
+  const refusedEverywhere = (hosts: readonly string[], details: RegExp) =>
+    answeredEverywhere(hosts, 400, details);
+
+  test('an IPv6 literal meets its route however it is spelled, over HTTP/1.1, HTTP/2 and the absolute form', async () => {
+    // Compared as written, [0::1] went past the route for [::1] to the catch-all, while a WHATWG
+    // URL parser (Node's, a browser's) reads every one of these as [::1]; the route's own
+    // spelling ([0:0::1]) was kept too, so it met none but that one.
+    await answeredEverywhere(
+      ['[::1]', '[0::1]', '[0:0:0:0:0:0:0:1]', `[::0:1]:${gw.port}`, '[0:0::1]'],
+      503,
+      /details="Address closed\."/,
+    );
+  });
 
   test('a host with a comma is a list of hosts, not one: 400 over HTTP/1.1 and HTTP/2, nothing forwarded', async () => {
     // It went to the catch-all, and on as X-Forwarded-Host, which Express (trusting the
@@ -124,6 +160,14 @@ upstreams:
     await refusedEverywhere(
       ['%61dmin.example', 'admin%2Eexample', 'admin.example%2e'],
       /error=http_request_error; details="[^"]*a percent-encoded host/,
+    );
+  });
+
+  test('brackets that hold no IPv6 address name no host: 400 over HTTP/1.1 and HTTP/2, nothing forwarded', async () => {
+    // Each went to the catch-all and on as Host and X-Forwarded-Host, where a WHATWG URL parser throws.
+    await refusedEverywhere(
+      ['[1.2.3.4]', '[:]', '[.]', '[::::]', '[1:2:3:4:5:6:7:8:9]:8080'],
+      /error=http_request_error; details="[^"]*an IP literal that is no IPv6 address/,
     );
   });
 
