@@ -130,9 +130,9 @@ export class RequestHold {
         upstream.circuit.probeNow(performance.now());
         this.#owner.tryAgain(upstream);
       },
-      drained: () => {
+      drained: (why) => {
         this.#stop();
-        this.#owner.end(this.#refused('draining', hold, failure));
+        this.#owner.end(this.#refused(why, hold, failure));
       },
     };
     const refusal = queue.enter(entry, hold);
@@ -227,9 +227,11 @@ export class RequestHold {
     const reason =
       why === 'draining'
         ? `no target of "${name}" can take the request, and the gateway is draining: nothing waits`
-        : why === 'max_requests'
-          ? `no target of "${name}" can take the request, and hold.max_requests (${hold.maxRequests}) wait for one already`
-          : `no target of "${name}" can take the request, and its body would take the bodies kept by those waiting past hold.max_body (${hold.maxBody} bytes)`;
+        : why === 'removed'
+          ? `no target of "${name}" can take the request, and a reload removed "${name}" from the config: nothing waits for it`
+          : why === 'max_requests'
+            ? `no target of "${name}" can take the request, and hold.max_requests (${hold.maxRequests}) wait for one already`
+            : `no target of "${name}" can take the request, and its body would take the bodies kept by those waiting past hold.max_body (${hold.maxBody} bytes)`;
     return this.#unavailable(reason, last);
   }
 
