@@ -62,6 +62,8 @@ export class RequestHold {
    * request it is for is the one waiting).
    */
   readonly #config: HoldConfig | undefined;
+  /** The `timeouts.total` the request's deadline runs on: the upstream's it was sent to, kept if it moves to another side. */
+  readonly #total: number;
   /** What draws a split route's side again: the route, the runtime, the request's fields and address. */
   readonly #route: Admitted['route'];
   readonly #req: SessionRequest;
@@ -93,6 +95,7 @@ export class RequestHold {
     this.#owner = owner;
     this.#measure = measure;
     this.#config = own === undefined ? admitted.upstream.config.hold : undefined;
+    this.#total = admitted.upstream.config.timeouts.total;
   }
 
   /** Milliseconds the request waited for a target in all (the record's `heldMs`); undefined: it never waited. */
@@ -167,9 +170,8 @@ export class RequestHold {
         tries,
       );
     this.cancel();
-    const total = this.#upstream.config.timeouts.total;
     return this.#unavailable(
-      `no target of "${name}" took the request within timeouts.total (${total} ms)`,
+      `no target of "${name}" took the request within timeouts.total (${this.#total} ms)`,
       waiting.last,
     );
   }
