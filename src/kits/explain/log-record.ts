@@ -47,6 +47,8 @@ export interface RequestLine extends RecordBase {
   readonly failure?: FailureType;
   /** Failures of earlier attempts of this request that were retried (Candor's `tries`). */
   readonly retried?: readonly FailureType[];
+  /** Retried ones a long `tries` list counted instead of listing (Candor's `{omitted, errors}`): each type's count. */
+  readonly retriedOmitted?: ReadonlyArray<readonly [FailureType, number]>;
   /**
    * How long the gateway waited on the upstream for the response head (a success's response
    * time; a timeout's wait), when the format records it.

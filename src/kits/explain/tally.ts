@@ -190,6 +190,10 @@ export class Tally {
       this.#type(retried, line.upstream).attempts++;
       this.attempts++;
     }
+    for (const [type, count] of line.retriedOmitted ?? []) {
+      this.#type(type, line.upstream).attempts += count;
+      this.attempts += count;
+    }
     if (line.untypedRetries) {
       this.untypedRetries += line.untypedRetries;
       this.attempts += line.untypedRetries;

@@ -126,12 +126,35 @@ function stageOf(record: RequestRecord): RequestRecord['stage'] {
   return record.stage ?? (record.tries.length === 0 ? record.failure?.stage : undefined);
 }
 
-/** The attempts the line lists: every one, unless a lone attempt ended as the request did (the line's own fields tell it). */
-function listedTries(record: RequestRecord): RequestRecord['tries'] | undefined {
+/**
+ * Tries a line lists one by one at most: the first and the last half of them. A request held
+ * for long (`hold`: the first in line tries every 250 ms) makes hundreds, and a line of every
+ * one outgrew what log pipelines take as one line (Docker splits lines at 16 KiB).
+ */
+const LISTED_TRIES = 20;
+
+/** The tries left out of a long list, in their place: how many, and how many ended with each error. */
+interface OmittedTries {
+  readonly omitted: number;
+  readonly errors: Record<string, number>;
+}
+
+/**
+ * The attempts the line lists: every one, unless a lone attempt ended as the request did (the
+ * line's own fields tell it); past LISTED_TRIES, those between the first and the last ten are
+ * counted by their error in one entry (`attempts` counts them all).
+ */
+function listedTries(
+  record: RequestRecord,
+): Array<RequestRecord['tries'][number] | OmittedTries> | undefined {
   const { tries } = record;
-  return tries.length > 1 || (tries.length === 1 && tries[0].error !== record.failure?.type)
-    ? tries
-    : undefined;
+  if (tries.length <= 1 && (tries.length === 0 || tries[0].error === record.failure?.type)) return undefined;
+  if (tries.length <= LISTED_TRIES) return tries;
+  const half = LISTED_TRIES / 2;
+  const middle = tries.slice(half, -half);
+  const errors: Record<string, number> = {};
+  for (const { error } of middle) if (error !== undefined) errors[error] = (errors[error] ?? 0) + 1;
+  return [...tries.slice(0, half), { omitted: middle.length, errors }, ...tries.slice(-half)];
 }
 
 /**

@@ -62,6 +62,8 @@ export class RequestHold {
    * request it is for is the one waiting).
    */
   readonly #config: HoldConfig | undefined;
+  /** The `timeouts.total` the request's deadline runs on: the upstream's it was sent to, kept if it moves to another side. */
+  readonly #total: number;
   /** What draws a split route's side again: the route, the runtime, the request's fields and address. */
   readonly #route: Admitted['route'];
   readonly #req: SessionRequest;
@@ -93,6 +95,7 @@ export class RequestHold {
     this.#owner = owner;
     this.#measure = measure;
     this.#config = own === undefined ? admitted.upstream.config.hold : undefined;
+    this.#total = admitted.upstream.config.timeouts.total;
   }
 
   /** Milliseconds the request waited for a target in all (the record's `heldMs`); undefined: it never waited. */
@@ -130,9 +133,9 @@ export class RequestHold {
         upstream.circuit.probeNow(performance.now());
         this.#owner.tryAgain(upstream);
       },
-      drained: () => {
+      drained: (why) => {
         this.#stop();
-        this.#owner.end(this.#refused('draining', hold, failure));
+        this.#owner.end(this.#refused(why, hold, failure));
       },
     };
     const refusal = queue.enter(entry, hold);
@@ -167,9 +170,8 @@ export class RequestHold {
         tries,
       );
     this.cancel();
-    const total = this.#upstream.config.timeouts.total;
     return this.#unavailable(
-      `no target of "${name}" took the request within timeouts.total (${total} ms)`,
+      `no target of "${name}" took the request within timeouts.total (${this.#total} ms)`,
       waiting.last,
     );
   }
@@ -227,9 +229,11 @@ export class RequestHold {
     const reason =
       why === 'draining'
         ? `no target of "${name}" can take the request, and the gateway is draining: nothing waits`
-        : why === 'max_requests'
-          ? `no target of "${name}" can take the request, and hold.max_requests (${hold.maxRequests}) wait for one already`
-          : `no target of "${name}" can take the request, and its body would take the bodies kept by those waiting past hold.max_body (${hold.maxBody} bytes)`;
+        : why === 'removed'
+          ? `no target of "${name}" can take the request, and a reload removed "${name}" from the config: nothing waits for it`
+          : why === 'max_requests'
+            ? `no target of "${name}" can take the request, and hold.max_requests (${hold.maxRequests}) wait for one already`
+            : `no target of "${name}" can take the request, and its body would take the bodies kept by those waiting past hold.max_body (${hold.maxBody} bytes)`;
     return this.#unavailable(reason, last);
   }
 

@@ -79,6 +79,9 @@ export function createRuntime(
       if (upstreams.has(name)) continue;
       void previous.checks.get(name)?.stop();
       for (const target of old.targets) target.pool.retire();
+      // Its held requests would wait out hold.timeout for targets no check looks at, and a drain,
+      // which answers the held requests of the upstreams of now, would not find them: answered now.
+      old.hold.drain('removed');
     }
   }
   // The runtime the auth hops' calls run on: this one, made below (a call comes only with a request).

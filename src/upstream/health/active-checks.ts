@@ -241,7 +241,8 @@ export function applyVerdict(
     if (failure && failure.type !== 'unexpected_status')
       target.lastFailure = { type: failure.type, at: result.at };
   }
-  const held = verdict.result?.ok === true && upstream.hold.size > 0;
+  // Requests in this upstream's line, or watching it from another side's (heldMayGo reads both).
+  const held = verdict.result?.ok === true && upstream.hold.wanted;
   if (target.checkedHealthy === verdict.healthy) {
     if (held) heldMayGo(upstream, target, now);
     return;

@@ -15,12 +15,15 @@ export interface HeldRequest {
   readonly bytes: number;
   /** A target may take it now: it leaves the queue and tries. */
   wake(): void;
-  /** The gateway is draining: it leaves the queue, to be answered at once. */
-  drained(): void;
+  /** The gateway is draining, or a reload removed the upstream (`why`): it leaves the queue, to be answered at once. */
+  drained(why: HoldClosed): void;
 }
 
+/** Why a queue takes no request any more: the gateway drains, or a reload removed its upstream. */
+export type HoldClosed = 'draining' | 'removed';
+
 /** Why a request could not join the queue. */
-export type HoldRefusal = 'draining' | 'max_requests' | 'max_body';
+export type HoldRefusal = HoldClosed | 'max_requests' | 'max_body';
 
 /**
  * The requests of one upstream that no target could take (every one refused, down or
@@ -50,7 +53,7 @@ export class HoldQueue<Owner = unknown> {
   readonly #watchers = new Set<() => void>();
   #bytes = 0;
   #nextSeq = 0;
-  #draining = false;
+  #closed: HoldClosed | undefined;
   #scout: NodeJS.Timeout | undefined;
   #probedAt = Number.NEGATIVE_INFINITY;
 
@@ -70,7 +73,7 @@ export class HoldQueue<Owner = unknown> {
 
   /** Puts the request in line (by its seq); says why not when it cannot wait. */
   enter(request: HeldRequest, bounds: { maxRequests: number; maxBody: number }): HoldRefusal | undefined {
-    if (this.#draining) return 'draining';
+    if (this.#closed !== undefined) return this.#closed;
     if (this.#waiting.length >= bounds.maxRequests) return 'max_requests';
     if (this.#bytes + request.bytes > bounds.maxBody) return 'max_body';
     let at = this.#waiting.length;
@@ -124,10 +127,14 @@ export class HoldQueue<Owner = unknown> {
     this.targetBack();
   }
 
-  /** A drain: every waiting request is answered now, and none is held from here on. */
-  drain(): void {
-    this.#draining = true;
-    for (const request of this.#take()) request.drained();
+  /**
+   * A drain, or a reload that removed the upstream (no target of it will be looked for again:
+   * its checks stopped, and the drain would not find its queue): every waiting request is
+   * answered now, and none is held from here on.
+   */
+  drain(why: HoldClosed = 'draining'): void {
+    this.#closed ??= why;
+    for (const request of this.#take()) request.drained(this.#closed);
   }
 
   #take(): HeldRequest[] {

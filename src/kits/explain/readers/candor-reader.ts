@@ -57,6 +57,24 @@ function cutAt(unsent: boolean, stage: unknown): ClientDeadlineAt {
   return unsent ? 'notSent' : stage === 'body_streaming' ? 'body' : 'head';
 }
 
+/**
+ * The tries a long list left out (`{"omitted":N,"errors":{TYPE:COUNT}}`, access-log.ts), counted
+ * by failure type: a count, never as many entries (a line may claim any number).
+ */
+function omittedTries(tries: readonly unknown[]): Array<readonly [FailureType, number]> {
+  const counts: Array<readonly [FailureType, number]> = [];
+  for (const attempt of tries) {
+    const errors = (attempt as { errors?: unknown } | null)?.errors;
+    if (errors === null || typeof errors !== 'object') continue;
+    for (const [name, count] of Object.entries(errors)) {
+      const type = knownType(name);
+      if (type !== undefined && Number.isSafeInteger(count) && (count as number) > 0)
+        counts.push([type, count as number]);
+    }
+  }
+  return counts;
+}
+
 /** A `stale_cause` Candor writes: a failure type it knows, or the upstream's own 5xx status. */
 function staleCause(value: string): string | undefined {
   return knownType(value) ?? (/^upstream_5\d\d$/.test(value) ? value : undefined);
@@ -101,12 +119,11 @@ export const candorReader: LogReader = {
     // answered after (no target left in rotation, the deadline in backoff) was retried too.
     const tries: Array<{ error?: unknown; ms?: unknown }> = Array.isArray(entry.tries) ? entry.tries : [];
     const ownLast = tries.length > 0 && tries[tries.length - 1]?.error === entry.error;
-    const retried = Array.isArray(entry.tries)
-      ? tries
-          .slice(0, ownLast ? -1 : undefined)
-          .map((attempt) => knownType(attempt?.error))
-          .filter((type): type is FailureType => type !== undefined)
-      : [];
+    const earlier = tries.slice(0, ownLast ? -1 : undefined);
+    const retried = earlier
+      .map((attempt) => knownType(attempt?.error))
+      .filter((type): type is FailureType => type !== undefined);
+    const omitted = omittedTries(earlier);
     return {
       kind: 'request',
       time,
@@ -121,6 +138,7 @@ export const candorReader: LogReader = {
       target: typeof entry.target === 'string' ? entry.target : undefined,
       failure,
       retried: retried.length > 0 ? retried : undefined,
+      retriedOmitted: omitted.length > 0 ? omitted : undefined,
       // A success waited until its head (ttfb); a timeout waited until it gave up: its own try's
       // `ms` where `tries` lists it (the earlier tries and their backoff are no wait on this one),
       // else the total. A held request's wait for a target to come back (held_ms) is no wait on
