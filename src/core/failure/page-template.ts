@@ -25,11 +25,17 @@ export const PLACEHOLDERS = {
 type Placeholder = keyof typeof PLACEHOLDERS;
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;
+/**
+ * What the operator meant as a placeholder, spelled as none can be: with a digit, a hyphen or a
+ * dot (`{{next-hop}}` as Proxy-Status spells it, `{{request.id}}`). PLACEHOLDER does not match
+ * it, so it would reach every page as written: refused at load as any unknown name.
+ */
+const PLACEHOLDER_LIKE = /\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}/g;
 
 /** A template's problems, each with its 1-based line: placeholders it names that do not exist. */
 export function templateProblems(text: string): { line: number; message: string }[] {
   const problems: { line: number; message: string }[] = [];
-  for (const match of text.matchAll(PLACEHOLDER)) {
+  for (const match of text.matchAll(PLACEHOLDER_LIKE)) {
     if (Object.hasOwn(PLACEHOLDERS, match[1])) continue;
     const line = text.slice(0, match.index).split('\n').length;
     problems.push({

@@ -121,6 +121,26 @@ describe('errors.pages', () => {
     );
   });
 
+  test('a placeholder spelled with a hyphen, a dot or a digit is unknown too, not left in the page as it is', () => {
+    // {{next-hop}} as Proxy-Status spells it, {{request.id}}: they passed the load and were sent as written.
+    for (const [i, spelled] of ['{{next-hop}}', '{{ request.id }}', '{{status2}}'].entries()) {
+      const bad = file(`spelled-${i}.html`, `<p>{{status}}</p>\n<p>${spelled}</p>\n`);
+      assert.throws(
+        () => parseConfig(config('http://127.0.0.1:9', `  pages: { html: ${bad} }`), '<test>', {}),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          const problem = err.problems.find((p) => p.path === 'errors.pages.html');
+          const name = spelled.replaceAll(' ', '');
+          assert.ok(
+            problem?.message.startsWith(`"${bad}" line 2: unknown placeholder ${name};`),
+            problem?.message,
+          );
+          return true;
+        },
+      );
+    }
+  });
+
   test('a JSON file that is not an object, or names a gateway member, is a config error', () => {
     for (const [text, expected] of [
       ['[1]', /must hold one JSON object/],

@@ -325,6 +325,8 @@ upstreams:
   for (const [name, path, headers, method] of [
     ['no Accept-Encoding', '/text', {}, 'GET'],
     ['*;q=0', '/text', { 'accept-encoding': '*;q=0' }, 'GET'],
+    // Identity refused and no coding accepted: the body as it is (RFC 9110 §12.5.3), not a 406.
+    ['identity;q=0 alone', '/text', { 'accept-encoding': 'identity;q=0' }, 'GET'],
     [
       'identity preferred to every coding',
       '/text',

@@ -89,6 +89,29 @@ test('a token is answered for the name it validates (any case, any port), not fo
   }
 });
 
+test('a token too long to be a file name (256 characters) goes on to routing, not a 500', {
+  timeout: 30_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-host-'));
+  const upstream = await listenOnLoopback((req, res) => res.end(`app answered ${req.url?.length}\n`));
+  const { gw, ask } = await gatewayOn(join(dir, 'acme'), upstream.url);
+  try {
+    // The store took it for a token (1-256 base64url) and asked the file system, which names
+    // files of 255 bytes at most: ENAMETOOLONG, a 500 proxy_internal_error anyone could ask for.
+    const answer = await ask('A'.repeat(256), 'www.shop.test');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.text, `app answered ${'/.well-known/acme-challenge/'.length + 256}\n`);
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'request').map((l) => l.status),
+      [200],
+    );
+  } finally {
+    await gw.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('in a fleet, a token another gateway put in Redis is answered for its name only: another Host gets 404', {
   timeout: 30_000,
 }, async () => {
