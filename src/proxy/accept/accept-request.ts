@@ -16,7 +16,7 @@ export type Accepted =
   /** A request that already passed through this gateway: answered with this failure. */
   | { readonly failed: Failure }
   /** Answered by the gateway itself, with no route: an ACME validation (`acme` names it), `OPTIONS *`. */
-  | { readonly answer: OwnAnswer | Promise<OwnAnswer>; readonly acme?: string }
+  | { readonly answer: OwnAnswer | Promise<OwnAnswer | Failure>; readonly acme?: string }
   | undefined;
 
 /**

@@ -1,3 +1,4 @@
+import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { hostnameOf } from '../route/request-target.ts';
@@ -13,7 +14,7 @@ export interface AcmeChallenges {
   /**
    * In a fleet of gateways (`store.redis`), where another gateway's validation is looked up:
    * then every challenge path is the gateway's, answered 404 when no gateway knows the token
-   * for that host.
+   * for that host. Rejects when the fleet's store could not be asked.
    */
   readonly remoteHttpAnswer?: (token: string, host: string) => Promise<string | undefined>;
 }
@@ -26,7 +27,8 @@ const CHALLENGE_PATH = '/.well-known/acme-challenge/';
  * key authorization, before routing (an http → https redirect route must not send the CA
  * away). Any other token goes on to routing (undefined): the app behind may be validating
  * names of its own; but in a fleet (`store.redis`) every challenge path is the gateway's,
- * answered from the fleet's store a moment later, 404 when no gateway knows the token.
+ * answered from the fleet's store a moment later: 404 `destination_not_found` when no gateway
+ * knows the token, 503 `proxy_internal_response` when the store does not answer.
  * A token is answered only for the name it validates, as the CA asks (Host: that name): any
  * other Host pointed here (a name of someone else's, a rebinding page) is not told the key
  * authorization, as Caddy refuses it too; it goes on as any other token.
@@ -36,7 +38,7 @@ export function acmeChallenge(
   listener: ListenerFacts,
   head: DownstreamHead,
   fields: FieldMap,
-): OwnAnswer | Promise<OwnAnswer> | undefined {
+): OwnAnswer | Promise<OwnAnswer | Failure> | undefined {
   if (acme === undefined || listener.protocol !== 'http') return undefined;
   if ((head.method !== 'GET' && head.method !== 'HEAD') || !head.target.startsWith(CHALLENGE_PATH))
     return undefined;
@@ -46,14 +48,30 @@ export function acmeChallenge(
   const host = typeof fields.host === 'string' ? hostnameOf(fields.host) : '';
   const keyAuthorization = acme.httpAnswer(token, host);
   if (keyAuthorization !== undefined) return answerOf(keyAuthorization);
-  return acme.remoteHttpAnswer?.(token, host).then(answerOf);
+  return acme.remoteHttpAnswer?.(token, host).then(
+    (found) =>
+      found === undefined
+        ? new Failure(
+            'destination_not_found',
+            `no gateway of the fleet is validating this ACME token for ${host}`,
+          )
+        : answerOf(found),
+    // Not a 404: the gateway cannot tell whether another one is validating the token (the CA
+    // tries again, and an order waiting on this validation is not failed for nothing).
+    (err) =>
+      new Failure(
+        'proxy_internal_response',
+        "the fleet's store (store.redis) did not answer: whether a gateway is validating this ACME token is not known",
+        { cause: err, retryAfter: 1 },
+      ),
+  );
 }
 
-/** 200 with the key authorization, or 404 for a token no gateway of the fleet is validating. */
-function answerOf(keyAuthorization: string | undefined): OwnAnswer {
+/** 200 with the key authorization. */
+function answerOf(keyAuthorization: string): OwnAnswer {
   return new OwnAnswer(
-    keyAuthorization === undefined ? 404 : 200,
+    200,
     ['content-type', 'text/plain', 'cache-control', 'no-store'],
-    Buffer.from(keyAuthorization ?? 'no such ACME challenge\n'),
+    Buffer.from(keyAuthorization),
   );
 }

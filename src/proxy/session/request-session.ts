@@ -270,8 +270,13 @@ export class RequestSession implements AttemptsOwner {
   }
 
   /** A redirect, a CORS preflight, `OPTIONS *`, an ACME validation (from the fleet's store, later): no upstream. */
-  #ownAnswer(answer: OwnAnswer | Promise<OwnAnswer>, acme?: string): void {
-    if (answer instanceof Promise) return void answer.then((a) => this.#ownAnswer(a, acme));
+  #ownAnswer(answer: OwnAnswer | Promise<OwnAnswer | Failure>, acme?: string): void {
+    if (answer instanceof Promise)
+      return void answer.then((a) => {
+        if (!(a instanceof Failure)) return this.#ownAnswer(a, acme);
+        this.#req.record.acme = acme;
+        this.answer(a);
+      });
     const { response, record, exchange, head: request } = this.#req;
     if (response.closed) return;
     // An auth service's refusal, passed on as it wrote it (ownFields: and Proxy-Status; gRPC: by its status).

@@ -78,17 +78,11 @@ export class OrderedCertificates implements AcmeChallenges {
     return answerFor(this.#store.httpChallenge(token), host);
   }
 
-  /** In a fleet: the answer another gateway's order put in Redis (undefined without a fleet, or when Redis fails). */
+  /** In a fleet: the answer another gateway's order put in Redis (undefined without a fleet); rejects when Redis fails. */
   get remoteHttpAnswer(): ((token: string, host: string) => Promise<string | undefined>) | undefined {
     const fleet = this.#fleet;
     if (fleet === undefined) return undefined;
-    return async (token, host) => {
-      try {
-        return answerFor(await (await fleet)?.httpChallenge(token), host);
-      } catch {
-        return undefined;
-      }
-    };
+    return async (token, host) => answerFor(await (await fleet)?.httpChallenge(token), host);
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The HTTP-01 responder tells a token's key authorization only to a request for the name it
  * validates (RFC 8555 §8.3: the CA asks with that name as Host), as Caddy does: any other Host
- * pointed at the plain listener goes on to routing (alone) or is answered 404 (in a fleet),
+ * pointed at the plain listener goes on to routing (alone) or is answered 404 (in a fleet; 503 when
+ * the fleet's store does not answer),
  * and is never told it. The challenges are put where an order under way puts them (the store,
  * Redis) while the gateway's own order cannot reach its CA.
  */
@@ -133,8 +134,27 @@ test('in a fleet, a token another gateway put in Redis is answered for its name 
     for (const host of ['attacker.test', 'www.shop.test']) {
       const wrong = await ask('tok2', host);
       assert.equal(wrong.status, 404, host);
-      assert.equal(wrong.text, 'no such ACME challenge\n', host);
+      assert.doesNotMatch(wrong.text, /tok2\.thumbprint/, host);
+      // The gateway's own answer, told as every other: its Proxy-Status says why.
+      assert.match(
+        String(wrong.headers['proxy-status']),
+        new RegExp(
+          `; error=destination_not_found; details="no gateway of the fleet is validating this ACME token for ${host}"$`,
+        ),
+        host,
+      );
     }
+    // A store that does not answer is no proof that no gateway is validating the token: not a 404.
+    await redis.kill();
+    const unknown = await ask('tok3', 'api.shop.test');
+    assert.equal(unknown.status, 503);
+    assert.equal(unknown.headers['retry-after'], '1');
+    assert.match(
+      String(unknown.headers['proxy-status']),
+      /; error=proxy_internal_response; details="the fleet's store \(store\.redis\) did not answer/,
+    );
+    const line = gw.logs.find((l) => l.msg === 'request' && l.status === 503);
+    assert.equal(line?.acme, 'http-01');
   } finally {
     fleet.close();
     await gw.close();
