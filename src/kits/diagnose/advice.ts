@@ -4,7 +4,11 @@
  * nothing more specific, the taxonomy's own fix is the answer.
  */
 import type { Failure } from '../../core/failure/failure.ts';
-import { type ProxyStatusMember, readProxyStatus } from '../../core/failure/proxy-status.ts';
+import {
+  isMalformedProxyStatus,
+  type ProxyStatusMember,
+  readProxyStatus,
+} from '../../core/failure/proxy-status.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
@@ -172,6 +176,16 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   if (hint)
     return `the answer looks like ${hint}: something between this machine and the upstream intercepts the request. Check the proxies, VPN or portal on the way.`;
   return 'none needed: the upstream answers as an HTTP server should.';
+}
+
+/**
+ * An answer's Proxy-Status when it is there but no structured-field List (RFC 9651 §4.2: a
+ * reader ignores it whole), quoted (at most 200 characters) for the verdict to say so.
+ */
+export function malformedProxyStatus(head: { readonly headers: readonly string[] }): string | undefined {
+  const value = fieldValues(head, 'proxy-status').join(', ') || undefined;
+  if (value === undefined || !isMalformedProxyStatus(value)) return undefined;
+  return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
 }
 
 /** The last Proxy-Status member of an answer, when a proxy there says it made the answer (`error=`). */

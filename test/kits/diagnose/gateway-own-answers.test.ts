@@ -49,3 +49,32 @@ test('an error type this version does not know was made by the proxy that names 
   );
   assert.doesNotMatch(verdict?.summary ?? '', /passes it through/);
 });
+
+test("a proxy's Proxy-Status that cannot be read is said to be malformed; no error, details or proxy name is made up from it", async (t) => {
+  // An HAProxy-like peer whose details string is cut: read leniently, it said "cu" (the last
+  // character taken for the closing quote) and connection_refused, a statement never made.
+  const peer = await listenOnLoopback((_req, res) => {
+    res.writeHead(502, { 'proxy-status': 'haproxy; error=connection_refused; details="cut' });
+    res.end('bad gateway');
+  });
+  t.after(() => peer.close());
+  const { verdict } = (await diagnose({ target: peer.url })).targets[0];
+  assert.equal(verdict.outcome, 'upstream_error');
+  assert.equal(
+    verdict.summary,
+    'the upstream answers, with its own 502 (its Proxy-Status is malformed, not read: "haproxy; error=connection_refused; details=\\"cut") → Candor passes it through (Proxy-Status received-status=502)',
+  );
+  assert.match(verdict.fix, /^the upstream itself reports the failure/);
+
+  // A quoted member name holds its own ";": the proxy is named whole.
+  const quoted = await listenOnLoopback((_req, res) => {
+    res.writeHead(502, { 'proxy-status': '"edge; eu"; error=connection_timeout; next-hop="be1"' });
+    res.end();
+  });
+  t.after(() => quoted.close());
+  const named = (await diagnose({ target: quoted.url })).targets[0].verdict;
+  assert.match(
+    named.summary,
+    /\(made by the proxy "edge; eu" there: connection_timeout for its next hop "be1"/,
+  );
+});
