@@ -184,13 +184,25 @@ export async function startAdminServer(options: {
   };
 }
 
+/**
+ * A body past MAX_BODY: the rest of it is never read, so the connection can carry no other
+ * request. It is closed after the answer (`Connection: close`, RFC 9112 §9.6); kept alive, it
+ * was said to be (`Keep-Alive: timeout=5`) while the unread body held it, and the client's next
+ * request on it got no answer, then a reset. One declared too large is refused before any of it
+ * is read.
+ */
+const TOO_LARGE: AdminAnswer = {
+  ...problem(413, 'Body too large', `admin bodies are at most ${MAX_BODY} bytes`),
+  headers: { connection: 'close' },
+};
+
 async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { problem: AdminAnswer }> {
+  if (Number(req.headers['content-length']) > MAX_BODY) return { problem: TOO_LARGE };
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY)
-      return { problem: problem(413, 'Body too large', `admin bodies are at most ${MAX_BODY} bytes`) };
+    if (size > MAX_BODY) return { problem: TOO_LARGE };
     chunks.push(chunk);
   }
   if (size === 0) return { value: undefined };

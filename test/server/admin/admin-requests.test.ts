@@ -168,3 +168,27 @@ test('POST /reload while the gateway drains is a 409 that reads nothing, not a 4
     control.draining = false;
   }
 });
+
+test('a body past the bound is a 413 that closes the connection, whose unread rest would hold it: never one kept alive', async () => {
+  const auth = `Authorization: Bearer ${TOKEN}\r\n`;
+  const big = `{"upstream":"${'x'.repeat(100 * 1024)}"}`;
+  const next = 'GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+  // Sent whole (chunked), then a second request on the same connection, as a client's pool would.
+  const chunked = await rawRequest(
+    server.port(),
+    `PUT /targets/weights HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Transfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n${next}`,
+  );
+  // Declared too large: refused before any of it is read.
+  const declared = await rawRequest(
+    server.port(),
+    `PUT /targets/weights HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Length: 10000000\r\n\r\n{"upstream":`,
+  );
+  for (const { raw, status, closed } of [chunked, declared]) {
+    assert.equal(status, 413, raw.slice(0, 300));
+    const head = raw.slice(0, raw.indexOf('\r\n\r\n')).toLowerCase();
+    assert.match(head, /\r\nconnection: close\r\n/);
+    assert.doesNotMatch(head, /keep-alive/);
+    assert.equal(closed, true, 'the server closes the connection');
+    assert.equal(raw.match(/HTTP\/1\.1 /g)?.length, 1, 'nothing else is answered on it');
+  }
+});
