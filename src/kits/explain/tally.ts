@@ -133,6 +133,8 @@ export class Tally {
   upstreamOwn5xxStale = 0;
   /** 5xx with no failure whose maker the logs do not tell (or the proxy's, with no cause given). */
   unexplained5xx = 0;
+  /** Requests whose line names an error type this version does not know, by that name. */
+  readonly unknownTypes = new Map<string, number>();
   /** Who produced the 5xx, over every file. */
   readonly errors5xx: FiveXxSplit = { byProxy: 0, passedThrough: 0, cannotTell: 0 };
   /** Retried attempts whose failure the log does not name (see RequestLine.untypedRetries). */
@@ -179,7 +181,8 @@ export class Tally {
       type.requests++;
       bump(type.statuses, line.status);
       if (line.grpc?.producedBy === 'proxy') bump(type.grpcStatuses, line.grpc.status);
-    } else if (producer === 'upstream') this.upstreamOwn5xx++;
+    } else if (line.unknownFailure !== undefined) bump(this.unknownTypes, line.unknownFailure);
+    else if (producer === 'upstream') this.upstreamOwn5xx++;
     else if (is5xx) this.unexplained5xx++;
     if (is5xx) {
       const key = producer === 'proxy' ? 'byProxy' : producer === 'upstream' ? 'passedThrough' : 'cannotTell';
