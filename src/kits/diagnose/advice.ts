@@ -9,6 +9,7 @@ import {
   type ProxyStatusMember,
   readProxyStatus,
 } from '../../core/failure/proxy-status.ts';
+import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
@@ -158,10 +159,7 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   const { head, body } = context;
   if (!head) return '';
   if (status >= 500) {
-    const retry = fieldValues(head, 'retry-after')[0];
-    const later = retry
-      ? ` It asks clients to retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry}.`
-      : '';
+    const later = retryAfterWords(fieldValues(head, 'retry-after'));
     // A proxy there made this answer, and its Proxy-Status says for which hop behind it.
     const made = madeByProxy(head);
     if (made?.error)
@@ -176,6 +174,24 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   if (hint)
     return `the answer looks like ${hint}: something between this machine and the upstream intercepts the request. Check the proxies, VPN or portal on the way.`;
   return 'none needed: the upstream answers as an HTTP server should.';
+}
+
+/**
+ * What an answer's Retry-After asks of its clients, as they read it (RFC 9110 §10.2.3): a
+ * value that is neither delay-seconds nor an HTTP-date (`soon`, two fields of a singleton, read
+ * together as a client reads them) asks nothing, and a date past asks no wait; neither is
+ * quoted as a time to wait.
+ */
+function retryAfterWords(values: readonly string[]): string {
+  if (values.length === 0) return '';
+  const value = values.join(', ');
+  const ms = retryAfterMs(value);
+  if (ms === undefined)
+    return ` Its Retry-After ${JSON.stringify(value.slice(0, 100))} is neither delay-seconds nor an HTTP date: clients ignore it.`;
+  if (/^\d+$/.test(value.trim())) return ` It asks clients to retry after ${value.trim()} s.`;
+  return ms === 0
+    ? ` Its Retry-After (${value}) is already past: clients may retry at once.`
+    : ` It asks clients to retry after ${value}.`;
 }
 
 /**

@@ -78,3 +78,36 @@ test("a proxy's Proxy-Status that cannot be read is said to be malformed; no err
     /\(made by the proxy "edge; eu" there: connection_timeout for its next hop "be1"/,
   );
 });
+
+test("an upstream's Retry-After is told as its clients read it: one that is no delay-seconds nor HTTP date asks nothing, a date past asks no wait", async (t) => {
+  const said = async (...values: string[]) => {
+    const peer = await listenOnLoopback((_req, res) => {
+      res.writeHead(503, [...values.flatMap((value) => ['Retry-After', value]), 'Content-Length', '0']);
+      res.end();
+    });
+    t.after(() => peer.close());
+    const { verdict } = (await diagnose({ target: peer.url })).targets[0];
+    assert.equal(verdict.outcome, 'upstream_error');
+    return verdict.fix.replace(
+      /^the upstream itself reports the failure: read its own logs for this request \(x-request-id diagnose-[0-9a-f]+\)\./,
+      '',
+    );
+  };
+  assert.equal(await said('120'), ' It asks clients to retry after 120 s.');
+  assert.equal(
+    await said('Fri, 01 Jan 2100 00:00:00 GMT'),
+    ' It asks clients to retry after Fri, 01 Jan 2100 00:00:00 GMT.',
+  );
+  assert.equal(
+    await said('soon'),
+    ' Its Retry-After "soon" is neither delay-seconds nor an HTTP date: clients ignore it.',
+  );
+  assert.equal(
+    await said('Wed, 21 Oct 2015 07:28:00 GMT', '5'),
+    ' Its Retry-After "Wed, 21 Oct 2015 07:28:00 GMT, 5" is neither delay-seconds nor an HTTP date: clients ignore it.',
+  );
+  assert.equal(
+    await said('Wed, 21 Oct 2015 07:28:00 GMT'),
+    ' Its Retry-After (Wed, 21 Oct 2015 07:28:00 GMT) is already past: clients may retry at once.',
+  );
+});
