@@ -76,9 +76,9 @@ export async function startAdminServer(options: {
   const server = http.createServer(async (req, res) => {
     const who = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const method = req.method ?? 'GET';
-    // A target no URL can be made of (`//x:99999/`, `http://[`) names no endpoint: a thrown
+    // A target no URL can be made of (`http://x:99999/`, `http://[`) names no endpoint: a thrown
     // TypeError here would be an unhandled rejection, and end the primary for anyone's request.
-    const url = URL.parse(req.url ?? '/', 'http://admin');
+    const url = requestUrl(req.url ?? '/');
     if (url === null) {
       logger.warn({ who, method, target: String(req.url).slice(0, 200) }, 'admin bad request target');
       req.resume();
@@ -182,6 +182,16 @@ export async function startAdminServer(options: {
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * The request target as a URL (RFC 9112 §3.2): origin-form (`/status`) is a path, whatever
+ * follows its first slash; resolved against a base, `//status` was a URL of the host "status"
+ * and path `/`, and `POST //x/reload` reloaded. Absolute-form (`http://host/status`) is read
+ * as written; anything else (`status`) is no target.
+ */
+function requestUrl(target: string): URL | null {
+  return target.startsWith('/') ? URL.parse(`http://admin${target}`) : URL.parse(target);
 }
 
 /**

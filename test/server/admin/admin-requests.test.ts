@@ -192,3 +192,19 @@ test('a body past the bound is a 413 that closes the connection, whose unread re
     assert.equal(raw.match(/HTTP\/1\.1 /g)?.length, 1, 'nothing else is answered on it');
   }
 });
+
+test('a path that begins "//" is that path, no endpoint: not the endpoint after a made-up host ("//x/reload" reloaded, "//status" was the status page)', async () => {
+  for (const [method, path] of [
+    ['GET', '//status'],
+    ['POST', '//x/reload'],
+    ['GET', '//live'],
+  ] as const) {
+    const { status, body } = await send(method, path, TOKEN);
+    assert.equal(status, 404, `${method} ${path}`);
+    assert.match(body, new RegExp(`"detail": "no admin endpoint ${method} ${path}"`));
+  }
+  assert.equal((await send('GET', 'http://127.0.0.1/live')).status, 200, 'absolute-form is read as written');
+  assert.equal((await send('GET', 'live', TOKEN)).status, 400, 'a target with no slash is none');
+  const status = await adminCall(server.port(), 'GET', '/status', { token: TOKEN });
+  assert.equal(status.body.last_reload, null, 'nothing was reloaded');
+});
