@@ -7,7 +7,7 @@ import type { Failure } from '../../core/failure/failure.ts';
 import {
   isMalformedProxyStatus,
   type ProxyStatusMember,
-  readProxyStatus,
+  readProxyStatusMembers,
 } from '../../core/failure/proxy-status.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import type { ProbeContext } from './context.ts';
@@ -161,9 +161,14 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   if (status >= 500) {
     const later = retryAfterWords(fieldValues(head, 'retry-after'));
     // A proxy there made this answer, and its Proxy-Status says for which hop behind it.
-    const made = madeByProxy(head);
-    if (made?.error)
-      return `the target is a proxy ("${made.proxy}") that could not reach its own next hop${made.nextHop ? ` "${made.nextHop}"` : ''}: ${made.error}${made.details ? ` (${made.details})` : ''}. Fix that hop (candor diagnose its address), or read the proxy's log for this request${requestIdText(context)}.${later}`;
+    const made = madeByProxy(head, status);
+    if (made?.error) {
+      const who =
+        made.passedOnBy === undefined
+          ? `the target is a proxy ("${made.proxy}")`
+          : `the target ("${made.passedOnBy}") passes on the answer of a proxy behind it ("${made.proxy}")`;
+      return `${who} that could not reach its own next hop${made.nextHop ? ` "${made.nextHop}"` : ''}: ${made.error}${made.details ? ` (${made.details})` : ''}. Fix that hop (candor diagnose its address), or read ${made.passedOnBy === undefined ? "the proxy's" : `"${made.proxy}"'s`} log for this request${requestIdText(context)}.${later}`;
+    }
     return `the upstream itself reports the failure: read its own logs for this request${requestIdText(context)}.${later}`;
   }
   const hint = portalHint(
@@ -204,10 +209,23 @@ export function malformedProxyStatus(head: { readonly headers: readonly string[]
   return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
 }
 
-/** The last Proxy-Status member of an answer, when a proxy there says it made the answer (`error=`). */
-export function madeByProxy(head: { readonly headers: readonly string[] }): ProxyStatusMember | undefined {
-  const member = readProxyStatus(fieldValues(head, 'proxy-status').join(', ') || undefined);
-  return member?.error === undefined ? undefined : member;
+/**
+ * The Proxy-Status member of the proxy that made an answer (`error=`): the last member, or the
+ * nearest one before it when each member after it passed this status on (`received-status`), as
+ * a CDN in front of a load balancer does; `passedOnBy` then names the nearest proxy.
+ */
+export function madeByProxy(
+  head: { readonly headers: readonly string[] },
+  status: number,
+): (ProxyStatusMember & { readonly passedOnBy?: string }) | undefined {
+  const members = readProxyStatusMembers(fieldValues(head, 'proxy-status').join(', ') || undefined);
+  for (let i = members.length - 1; i >= 0; i--) {
+    const member = members[i];
+    if (member.error !== undefined)
+      return i === members.length - 1 ? member : { ...member, passedOnBy: members.at(-1)?.proxy };
+    if (member.receivedStatus !== status) return undefined;
+  }
+  return undefined;
 }
 
 /** The target speaks only the protocol the upstream is not configured for: the one fix that matters. */

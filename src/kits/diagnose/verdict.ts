@@ -85,7 +85,7 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
       };
     }
   }
-  const made = status >= 500 && head ? madeByProxy(head) : undefined;
+  const made = status >= 500 && head ? madeByProxy(head, status) : undefined;
   if (context.plan.viaGateway && head) {
     // An error type this version does not know (a newer Candor's, or another proxy's): the
     // answer was made by a proxy all the same, never the upstream's own passed through.
@@ -112,7 +112,7 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
     identified,
     summary:
       status >= 500
-        ? `the upstream answers, with its own ${status}${made ? ` (made by the proxy "${made.proxy}" there: ${made.error}${made.nextHop ? ` for its next hop "${made.nextHop}"` : ''}, from its Proxy-Status)` : ''}${said} → Candor passes it through (Proxy-Status received-status=${status})`
+        ? `the upstream answers, with its own ${status}${made ? ` (made by the proxy "${made.proxy}" there: ${made.error}${made.nextHop ? ` for its next hop "${made.nextHop}"` : ''}${made.passedOnBy === undefined ? '' : `, passed on by "${made.passedOnBy}"`}, from its Proxy-Status)` : ''}${said} → Candor passes it through (Proxy-Status received-status=${status})`
         : `the upstream answers ${status}${said} → Candor passes it through`,
     fix: adviseAnswer(context, status),
   };

@@ -111,3 +111,33 @@ test("an upstream's Retry-After is told as its clients read it: one that is no d
     ' Its Retry-After (Wed, 21 Oct 2015 07:28:00 GMT) is already past: clients may retry at once.',
   );
 });
+
+test("a 504 a CDN passed on from the load balancer behind it names the balancer that made it, not the CDN's own failure nor the upstream's", async (t) => {
+  const cdn = await listenOnLoopback((_req, res) => {
+    res.writeHead(504, {
+      'proxy-status':
+        'app-lb; error=connection_timeout; details="no answer in 5 s"; next-hop="10.0.0.7:80", cdn; received-status=504',
+    });
+    res.end();
+  });
+  t.after(() => cdn.close());
+  const { verdict } = (await diagnose({ target: cdn.url })).targets[0];
+  assert.equal(verdict.outcome, 'upstream_error');
+  assert.equal(
+    verdict.summary,
+    'the upstream answers, with its own 504 (made by the proxy "app-lb" there: connection_timeout for its next hop "10.0.0.7:80", passed on by "cdn", from its Proxy-Status) → Candor passes it through (Proxy-Status received-status=504)',
+  );
+  assert.match(
+    verdict.fix,
+    /^the target \("cdn"\) passes on the answer of a proxy behind it \("app-lb"\) that could not reach its own next hop "10\.0\.0\.7:80": connection_timeout \(no answer in 5 s\)\. Fix that hop \(candor diagnose its address\), or read "app-lb"'s log for this request \(x-request-id diagnose-[0-9a-f]+\)\.$/,
+  );
+
+  // A member after it that passed on another status did not pass this answer on: no one is named.
+  const other = await listenOnLoopback((_req, res) => {
+    res.writeHead(502, { 'proxy-status': 'app-lb; error=connection_timeout, cdn; received-status=504' });
+    res.end();
+  });
+  t.after(() => other.close());
+  const mixed = (await diagnose({ target: other.url })).targets[0].verdict;
+  assert.match(mixed.summary, /^the upstream answers, with its own 502 → Candor passes it through/);
+});
