@@ -1,10 +1,12 @@
 /**
- * HAProxy's own resources running out (termination state `R`: memory, sockets, source ports;
+ * A proxy's own resources running out, as HAProxy and nginx log it. HAProxy's own (termination state `R`: memory, sockets, source ports;
  * `PC`: the process's socket limit met while connecting) are the proxy's, not the backend's pool:
  * proxy_resources_exhausted, whose advice is the proxy's open-file limit and port range. Read as
  * connection_limit_reached, they were told to "add targets or capacity, or raise
  * pool.max_connections": a fix of the backend for a limit of the proxy. A queue timeout (`sQ`)
- * is still the backend's limit.
+ * is still the backend's limit. nginx's no local port left (connect()'s 99, EADDRNOTAVAIL, which
+ * Candor calls proxy_resources_exhausted itself), its open files (24, EMFILE) and its
+ * worker_connections are nginx's too.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -23,4 +25,21 @@ test("HAProxy's own resources running out (R, PC) are proxy_resources_exhausted;
   assert.deepEqual(typeCounts(report), { proxy_resources_exhausted: 2, connection_limit_reached: 1 });
   const gateway = report.shapes.find((s) => s.shape === 'gateway');
   assert.match(gateway?.firstCheck ?? '', /open-file limit/);
+});
+
+test("nginx's own resources running out (no local port, no file descriptor, worker_connections) are proxy_resources_exhausted", async () => {
+  const at = (n: number, message: string) =>
+    `2026/11/21 13:11:0${n} [alert] 2817#2817: *${n} ${message} while connecting to upstream, client: 127.0.0.1, server: localhost, request: "GET /x/${n} HTTP/1.1", upstream: "http://10.0.0.5:80/x/${n}", host: "gw"`;
+  const path = join(mkdtempSync(join(tmpdir(), 'candor-nginx-')), 'error.log');
+  writeFileSync(
+    path,
+    `${[
+      at(0, 'connect() to 10.0.0.5:80 failed (99: Cannot assign requested address)'),
+      at(1, 'socket() failed (24: Too many open files)'),
+      at(2, '1024 worker_connections are not enough'),
+      at(3, 'connect() failed (111: Connection refused)'),
+    ].join('\n')}\n`,
+  );
+  const report = await explain([path]);
+  assert.deepEqual(typeCounts(report), { proxy_resources_exhausted: 3, connection_refused: 1 });
 });
