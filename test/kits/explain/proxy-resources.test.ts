@@ -6,7 +6,8 @@
  * pool.max_connections": a fix of the backend for a limit of the proxy. A queue timeout (`sQ`)
  * is still the backend's limit. nginx's no local port left (connect()'s 99, EADDRNOTAVAIL, which
  * Candor calls proxy_resources_exhausted itself), its open files (24, EMFILE) and its
- * worker_connections are nginx's too.
+ * worker_connections are nginx's too, as Caddy's Go errors for the same (`cannot assign requested
+ * address`, `socket: too many open files`) are Caddy's.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -42,4 +43,35 @@ test("nginx's own resources running out (no local port, no file descriptor, work
   );
   const report = await explain([path]);
   assert.deepEqual(typeCounts(report), { proxy_resources_exhausted: 3, connection_refused: 1 });
+});
+
+test("Caddy's own ports or files running out are proxy_resources_exhausted, not the upstream's pool", async () => {
+  const at = (n: number, message: string) =>
+    JSON.stringify({
+      level: 'error',
+      ts: 1795346296 + n,
+      logger: 'http.log.error.log0',
+      msg: message,
+      request: {
+        remote_ip: '127.0.0.1',
+        remote_port: `3465${n}`,
+        proto: 'HTTP/1.1',
+        method: 'GET',
+        host: 'gw',
+        uri: `/x/${n}`,
+      },
+      duration: 0.001,
+      status: 502,
+    });
+  const path = join(mkdtempSync(join(tmpdir(), 'candor-caddy-')), 'caddy.log');
+  writeFileSync(
+    path,
+    `${[
+      at(0, 'dial tcp 10.0.0.5:80: connect: cannot assign requested address'),
+      at(1, 'dial tcp 10.0.0.5:80: socket: too many open files'),
+      at(2, 'dial tcp 10.0.0.5:80: connect: connection refused'),
+    ].join('\n')}\n`,
+  );
+  const report = await explain([path]);
+  assert.deepEqual(typeCounts(report), { proxy_resources_exhausted: 2, connection_refused: 1 });
 });
