@@ -7,13 +7,15 @@
  * is still the backend's limit. nginx's no local port left (connect()'s 99, EADDRNOTAVAIL, which
  * Candor calls proxy_resources_exhausted itself), its open files (24, EMFILE) and its
  * worker_connections are nginx's too, as Caddy's Go errors for the same (`cannot assign requested
- * address`, `socket: too many open files`) are Caddy's.
+ * address`, `socket: too many open files`) are Caddy's, and Envoy's connect failure with errno 99
+ * or 24 is Envoy's (read as connection_refused, the upstream's refusal).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readFlags } from '../../../src/kits/explain/readers/envoy-flags.ts';
 import { explain, typeCounts } from './explain-fixture.ts';
 
 const line = (n: number, state: string) =>
@@ -74,4 +76,14 @@ test("Caddy's own ports or files running out are proxy_resources_exhausted, not 
   );
   const report = await explain([path]);
   assert.deepEqual(typeCounts(report), { proxy_resources_exhausted: 2, connection_refused: 1 });
+});
+
+test("Envoy's connect failure with its own errno 99 or 24 is proxy_resources_exhausted; 111 stays the upstream's refusal", () => {
+  const details = (errno: number) =>
+    `upstream_reset_before_response_started{remote_connection_failure,delayed_connect_error:_${errno}}`;
+  assert.equal(readFlags('UF', details(99)).failure, 'proxy_resources_exhausted');
+  assert.equal(readFlags('UF', details(24)).failure, 'proxy_resources_exhausted');
+  // %UPSTREAM_TRANSPORT_FAILURE_REASON% writes it in words.
+  assert.equal(readFlags('UF', 'delayed connect error: 99').failure, 'proxy_resources_exhausted');
+  assert.equal(readFlags('UF', details(111)).failure, 'connection_refused');
 });
