@@ -110,12 +110,13 @@ export function isClientsDoing(type: FailureType): boolean {
 }
 
 /**
- * A failure that is no failure of the upstream its line names: the client's own doing, or the
+ * A failure that is no failure of the upstream its line names: the client's own doing, the
  * gateway's judgement of the client (an authentication, access or rate-limit refusal: 401, 403,
- * 429), made before any target was asked. Counted in its shape's row; never against the upstream.
+ * 429), or the proxy's own machine out of ports, files or socket memory (the target was never
+ * asked), each before any target was. Counted in its shape's row; never against the upstream.
  */
 export function saysNothingOfUpstream(type: FailureType): boolean {
-  return isClientsDoing(type) || type === 'http_request_denied';
+  return isClientsDoing(type) || type === 'http_request_denied' || type === 'proxy_resources_exhausted';
 }
 
 /** Every count the report is made of, filled one record at a time. */
@@ -289,11 +290,13 @@ export class Tally {
     const key = attempt.upstream ?? NO_UPSTREAM;
     const places: PlaceTally[] = [this.#upstream(key)];
     if (attempt.target !== undefined) places.push(this.#target(attempt.target));
-    for (const p of places) {
-      p.failures++;
-      bump(p.types, attempt.failure);
-      this.#mark(p, attempt.time);
-    }
+    // The proxy's own ports or files ran out: the upstream was not asked, as for a request's line.
+    if (!saysNothingOfUpstream(attempt.failure))
+      for (const p of places) {
+        p.failures++;
+        bump(p.types, attempt.failure);
+        this.#mark(p, attempt.time);
+      }
     this.storms.add(key, attempt.time, true, attempt.failure, false);
   }
 

@@ -45,6 +45,11 @@ test("nginx's own resources running out (no local port, no file descriptor, work
   );
   const report = await explain([path]);
   assert.deepEqual(typeCounts(report), { proxy_resources_exhausted: 3, connection_refused: 1 });
+  // nginx's own ports and files say nothing of the upstream: only its refusal counts against it.
+  assert.deepEqual(
+    report.upstreams.map((u) => [u.name, u.failures]),
+    [['10.0.0.5:80', 1]],
+  );
 });
 
 test("Caddy's own ports or files running out are proxy_resources_exhausted, not the upstream's pool", async () => {
