@@ -103,7 +103,11 @@ export async function startAdminServer(options: {
         ),
       );
     }
-    if (!route?.open) {
+    const samePath = [...routes.values()].filter((r) => r.path === url.pathname);
+    // A path whose every method is open (the probes, the status page's files) needs no token for
+    // any method: `POST /live` is a 405 to anyone, never a 401 saying the token would make it work.
+    const openPath = samePath.length > 0 && samePath.every((r) => r.open);
+    if (!route?.open && !openPath) {
       const auth = bearerMatches(req.headers.authorization, token);
       if (auth !== 'ok') {
         logger.warn(
@@ -125,9 +129,7 @@ export async function startAdminServer(options: {
     }
     if (route === undefined) {
       req.resume();
-      const allowed = [...routes.values()]
-        .filter((r) => r.path === url.pathname)
-        .flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
+      const allowed = samePath.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
       const answer =
         allowed.length > 0
           ? {

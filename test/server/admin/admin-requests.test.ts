@@ -208,3 +208,14 @@ test('a path that begins "//" is that path, no endpoint: not the endpoint after 
   const status = await adminCall(server.port(), 'GET', '/status', { token: TOKEN });
   assert.equal(status.body.last_reload, null, 'nothing was reloaded');
 });
+
+test('a method an open path does not take is a 405 to anyone: not a 401 saying the token would make it work', async () => {
+  for (const path of ['/live', '/ready', '/status-page.js']) {
+    const refused = await send('POST', path);
+    assert.equal(refused.status, 405, path);
+    assert.match(refused.head, /\r\nallow: get, head\r\n/);
+    assert.doesNotMatch(refused.head, /www-authenticate/);
+  }
+  // A path behind the token still needs it before its methods are told.
+  assert.equal((await send('DELETE', '/status')).status, 401);
+});
