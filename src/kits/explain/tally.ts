@@ -275,6 +275,7 @@ export class Tally {
       line.time,
       is5xx && (failure === undefined || !isClientsDoing(failure)),
       failure ??
+        line.unknownFailure ??
         (producer === 'upstream'
           ? `upstream's own ${line.status}`
           : is5xx

@@ -233,3 +233,27 @@ test('a Candor line naming an error type this version does not know (another ver
     /What to check first\n[\s\S]*error types this version does not know: quantum_decoherence ×2, \(not a type name\) ×1\n/,
   );
 });
+
+test("a storm of lines naming a type this version does not know is told by that type, not as '502, cause unknown'", async () => {
+  const at = (ms: number, fields: Record<string, unknown>) =>
+    JSON.stringify({
+      level: 'info',
+      time: new Date(Date.parse('2026-11-24T10:00:00Z') + ms).toISOString(),
+      gateway: 'g',
+      msg: 'request',
+      route: 'api',
+      upstream: 'app',
+      ...fields,
+    });
+  const rows = [
+    ...Array.from({ length: 120 }, (_, i) => at(i * 1000, { status: 200, ttfb_ms: 3 })),
+    ...Array.from({ length: 30 }, (_, i) =>
+      at(120_000 + i * 10, { status: 502, error: 'quantum_decoherence' }),
+    ),
+  ];
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'candor-newer-storm.log');
+  writeFileSync(file, `${rows.join('\n')}\n`);
+  const report = await explain([file]);
+  assert.equal(report.storms.length, 1);
+  assert.deepEqual(report.storms[0].types, [{ type: 'quantum_decoherence', count: 30 }]);
+});
