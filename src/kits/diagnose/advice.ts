@@ -171,6 +171,13 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
     }
     return `the upstream itself reports the failure: read its own logs for this request${requestIdText(context)}.${later}`;
   }
+  // nginx answers plain HTTP on its TLS port with this 400, to every request: the scheme is wrong.
+  if (
+    status === 400 &&
+    context.plan.protocol === 'http:' &&
+    /The plain HTTP request was sent to HTTPS port/i.test(body?.sniff.toString('latin1') ?? '')
+  )
+    return 'the target is an HTTPS port: it answers every plain HTTP request 400 "The plain HTTP request was sent to HTTPS port" (nginx, on a listen … ssl port). Use https:// in the target URL.';
   const hint = portalHint(
     status,
     fieldValues(head, 'content-type').join(', '),
