@@ -65,8 +65,14 @@ export interface ProxyStatusMember {
   readonly nextHop?: string;
 }
 
-/** Splits on commas outside quoted strings. */
-function members(value: string): string[] {
+/**
+ * Splits on commas outside quoted strings; undefined when the value cannot be read: a string
+ * left open (it swallows the rest), or a member with no name, or a name with a space in it
+ * (`edge error=x`, `; error=x`). RFC 9651 §4.2 has such a field ignored whole, and a guess at
+ * it (`details="cut` read as `cu`, an empty proxy name) would be a statement never made. The
+ * rest is read leniently, as before: spaces around `;`, bytes past ASCII in a name.
+ */
+function members(value: string): string[] | undefined {
   const out: string[] = [];
   let current = '';
   let quoted = false;
@@ -84,17 +90,24 @@ function members(value: string): string[] {
     } else current += c;
   }
   if (trimOws(current) !== '') out.push(trimOws(current));
-  return out;
+  if (quoted || out.length === 0) return undefined;
+  return out.every((member) => MEMBER_NAME.test(member)) ? out : undefined;
 }
 
+/** A member's name: an sf-string, or a run with no space, quote, comma, `;` or `=` (a token, leniently). */
+const MEMBER_NAME = /^(?:"(?:[^"\\]|\\.)*"|[^ \t",;=]+)(?:[ \t]*;|$)/;
+
 function readMember(text: string): ProxyStatusMember {
+  // The member's name is a token or an sf-string, which may hold `;` and escapes of its own:
+  // the parameters are read after it, never inside it.
+  const quoted = /^"((?:[^"\\]|\\.)*)"/.exec(text);
+  const proxy = quoted ? quoted[1].replace(/\\(.)/g, '$1') : trimOws(text.split(';')[0]);
   const params = new Map<string, string>();
   const param = /;[ \t]*([a-z*][a-z0-9_.*-]*)=("(?:[^"\\]|\\.)*"|[^;]*)/g;
-  for (const match of text.matchAll(param)) {
+  for (const match of text.slice(quoted ? quoted[0].length : 0).matchAll(param)) {
     const raw = trimOws(match[2]);
     params.set(match[1], raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw);
   }
-  const proxy = trimOws(text.split(';')[0]).replace(/^"|"$/g, '');
   const error = params.get('error');
   const received = params.get('received-status');
   const receivedStatus = received === undefined ? undefined : Number(received);
@@ -110,10 +123,15 @@ function readMember(text: string): ProxyStatusMember {
 
 /**
  * Every member, in header order: the hop nearest the origin first, each intermediary after it
- * (RFC 9209 §2: a proxy appends its member).
+ * (RFC 9209 §2: a proxy appends its member). None when the value cannot be read (`members`).
  */
 export function readProxyStatusMembers(value: string | undefined): ProxyStatusMember[] {
-  return value === undefined ? [] : members(value).map(readMember);
+  return value === undefined ? [] : (members(value)?.map(readMember) ?? []);
+}
+
+/** A Proxy-Status that is there but cannot be read (`readProxyStatusMembers` ignores it). */
+export function isMalformedProxyStatus(value: string | undefined): boolean {
+  return value !== undefined && members(value) === undefined;
 }
 
 /**

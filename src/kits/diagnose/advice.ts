@@ -4,7 +4,12 @@
  * nothing more specific, the taxonomy's own fix is the answer.
  */
 import type { Failure } from '../../core/failure/failure.ts';
-import { type ProxyStatusMember, readProxyStatus } from '../../core/failure/proxy-status.ts';
+import {
+  isMalformedProxyStatus,
+  type ProxyStatusMember,
+  readProxyStatusMembers,
+} from '../../core/failure/proxy-status.ts';
+import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
@@ -154,16 +159,25 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   const { head, body } = context;
   if (!head) return '';
   if (status >= 500) {
-    const retry = fieldValues(head, 'retry-after')[0];
-    const later = retry
-      ? ` It asks clients to retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry}.`
-      : '';
+    const later = retryAfterWords(fieldValues(head, 'retry-after'));
     // A proxy there made this answer, and its Proxy-Status says for which hop behind it.
-    const made = madeByProxy(head);
-    if (made?.error)
-      return `the target is a proxy ("${made.proxy}") that could not reach its own next hop${made.nextHop ? ` "${made.nextHop}"` : ''}: ${made.error}${made.details ? ` (${made.details})` : ''}. Fix that hop (candor diagnose its address), or read the proxy's log for this request${requestIdText(context)}.${later}`;
+    const made = madeByProxy(head, status);
+    if (made?.error) {
+      const who =
+        made.passedOnBy === undefined
+          ? `the target is a proxy ("${made.proxy}")`
+          : `the target ("${made.passedOnBy}") passes on the answer of a proxy behind it ("${made.proxy}")`;
+      return `${who} that could not reach its own next hop${made.nextHop ? ` "${made.nextHop}"` : ''}: ${made.error}${made.details ? ` (${made.details})` : ''}. Fix that hop (candor diagnose its address), or read ${made.passedOnBy === undefined ? "the proxy's" : `"${made.proxy}"'s`} log for this request${requestIdText(context)}.${later}`;
+    }
     return `the upstream itself reports the failure: read its own logs for this request${requestIdText(context)}.${later}`;
   }
+  // nginx answers plain HTTP on its TLS port with this 400, to every request: the scheme is wrong.
+  if (
+    status === 400 &&
+    context.plan.protocol === 'http:' &&
+    /The plain HTTP request was sent to HTTPS port/i.test(body?.sniff.toString('latin1') ?? '')
+  )
+    return 'the target is an HTTPS port: it answers every plain HTTP request 400 "The plain HTTP request was sent to HTTPS port" (nginx, on a listen … ssl port). Use https:// in the target URL.';
   const hint = portalHint(
     status,
     fieldValues(head, 'content-type').join(', '),
@@ -174,10 +188,51 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   return 'none needed: the upstream answers as an HTTP server should.';
 }
 
-/** The last Proxy-Status member of an answer, when a proxy there says it made the answer (`error=`). */
-export function madeByProxy(head: { readonly headers: readonly string[] }): ProxyStatusMember | undefined {
-  const member = readProxyStatus(fieldValues(head, 'proxy-status').join(', ') || undefined);
-  return member?.error === undefined ? undefined : member;
+/**
+ * What an answer's Retry-After asks of its clients, as they read it (RFC 9110 §10.2.3): a
+ * value that is neither delay-seconds nor an HTTP-date (`soon`, two fields of a singleton, read
+ * together as a client reads them) asks nothing, and a date past asks no wait; neither is
+ * quoted as a time to wait.
+ */
+function retryAfterWords(values: readonly string[]): string {
+  if (values.length === 0) return '';
+  const value = values.join(', ');
+  const ms = retryAfterMs(value);
+  if (ms === undefined)
+    return ` Its Retry-After ${JSON.stringify(value.slice(0, 100))} is neither delay-seconds nor an HTTP date: clients ignore it.`;
+  if (/^\d+$/.test(value.trim())) return ` It asks clients to retry after ${value.trim()} s.`;
+  return ms === 0
+    ? ` Its Retry-After (${value}) is already past: clients may retry at once.`
+    : ` It asks clients to retry after ${value}.`;
+}
+
+/**
+ * An answer's Proxy-Status when it is there but no structured-field List (RFC 9651 §4.2: a
+ * reader ignores it whole), quoted (at most 200 characters) for the verdict to say so.
+ */
+export function malformedProxyStatus(head: { readonly headers: readonly string[] }): string | undefined {
+  const value = fieldValues(head, 'proxy-status').join(', ') || undefined;
+  if (value === undefined || !isMalformedProxyStatus(value)) return undefined;
+  return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+}
+
+/**
+ * The Proxy-Status member of the proxy that made an answer (`error=`): the last member, or the
+ * nearest one before it when each member after it passed this status on (`received-status`), as
+ * a CDN in front of a load balancer does; `passedOnBy` then names the nearest proxy.
+ */
+export function madeByProxy(
+  head: { readonly headers: readonly string[] },
+  status: number,
+): (ProxyStatusMember & { readonly passedOnBy?: string }) | undefined {
+  const members = readProxyStatusMembers(fieldValues(head, 'proxy-status').join(', ') || undefined);
+  for (let i = members.length - 1; i >= 0; i--) {
+    const member = members[i];
+    if (member.error !== undefined)
+      return i === members.length - 1 ? member : { ...member, passedOnBy: members.at(-1)?.proxy };
+    if (member.receivedStatus !== status) return undefined;
+  }
+  return undefined;
 }
 
 /** The target speaks only the protocol the upstream is not configured for: the one fix that matters. */

@@ -63,6 +63,15 @@ function parseEndpoint(text: string, what: string): Endpoint {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new TargetError(`${what} "${text}" must be http:// or https://`);
+  // The probe sends no credentials from the URL (nor can a target of the gateway's carry them),
+  // and a report quoting the URL would print the password: refused, without it.
+  if (url.username !== '' || url.password !== '') {
+    url.username = '';
+    url.password = '';
+    throw new TargetError(
+      `${what} "${url.href}" must not carry user:password@: they would not be sent (nor can a gateway's target carry them); send -H 'Authorization: …' instead`,
+    );
+  }
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   return {

@@ -6,7 +6,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus } from '../../core/failure/proxy-status.ts';
 import { FAILURE_TYPES, FAILURES, type FailureKind, type FailureType } from '../../core/failure/taxonomy.ts';
-import { adviseAnswer, adviseFix, madeByProxy } from './advice.ts';
+import { adviseAnswer, adviseFix, madeByProxy, malformedProxyStatus } from './advice.ts';
 import type { ProbeContext } from './context.ts';
 import { fieldValues } from './response-reader.ts';
 import type { FailureSummary, Verdict } from './types.ts';
@@ -85,7 +85,7 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
       };
     }
   }
-  const made = status >= 500 && head ? madeByProxy(head) : undefined;
+  const made = status >= 500 && head ? madeByProxy(head, status) : undefined;
   if (context.plan.viaGateway && head) {
     // An error type this version does not know (a newer Candor's, or another proxy's): the
     // answer was made by a proxy all the same, never the upstream's own passed through.
@@ -101,6 +101,9 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
         fix: `the gateway reports "${member.details ?? '(no details)'}". Read the error type in RFC 9209's registry or the gateway's own documentation.`,
       };
   }
+  // A Proxy-Status no reader can parse says nothing: told as such, never guessed at.
+  const unread = head ? malformedProxyStatus(head) : undefined;
+  const said = unread === undefined ? '' : ` (its Proxy-Status is malformed, not read: ${unread})`;
   return {
     outcome: status >= 500 ? 'upstream_error' : 'ok',
     status,
@@ -109,8 +112,8 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
     identified,
     summary:
       status >= 500
-        ? `the upstream answers, with its own ${status}${made ? ` (made by the proxy "${made.proxy}" there: ${made.error}${made.nextHop ? ` for its next hop "${made.nextHop}"` : ''}, from its Proxy-Status)` : ''} → Candor passes it through (Proxy-Status received-status=${status})`
-        : `the upstream answers ${status} → Candor passes it through`,
+        ? `the upstream answers, with its own ${status}${made ? ` (made by the proxy "${made.proxy}" there: ${made.error}${made.nextHop ? ` for its next hop "${made.nextHop}"` : ''}${made.passedOnBy === undefined ? '' : `, passed on by "${made.passedOnBy}"`}, from its Proxy-Status)` : ''}${said} → Candor passes it through (Proxy-Status received-status=${status})`
+        : `the upstream answers ${status}${said} → Candor passes it through`,
     fix: adviseAnswer(context, status),
   };
 }

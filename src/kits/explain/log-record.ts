@@ -45,6 +45,12 @@ export interface RequestLine extends RecordBase {
   readonly status: number;
   /** The failure behind the answer, when the line says (Candor's `error`, HAProxy's flags). */
   readonly failure?: FailureType;
+  /**
+   * An error type the line names that this version does not know (a log another Candor version
+   * wrote): counted under its own name, never taken for a type this version has, nor for a 5xx
+   * whose log gave no cause.
+   */
+  readonly unknownFailure?: string;
   /** Failures of earlier attempts of this request that were retried (Candor's `tries`). */
   readonly retried?: readonly FailureType[];
   /** Retried ones a long `tries` list counted instead of listing (Candor's `{omitted, errors}`): each type's count. */

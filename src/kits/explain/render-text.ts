@@ -72,6 +72,11 @@ function failures(report: Report): string {
     ]);
   if (report.unexplained5xx > 0)
     rows.push(['5xx, cause unknown (no failure in these logs)', String(report.unexplained5xx), '', '', '']);
+  if (report.unknownTypes.length > 0) {
+    const count = report.unknownTypes.reduce((sum, t) => sum + t.count, 0);
+    rows.push(['error types this version does not know', String(count), '', '', '']);
+    for (const t of report.unknownTypes) rows.push([`  ${t.type}`, String(t.count), '', '', '']);
+  }
   if (report.untypedRetries > 0)
     rows.push(['retried attempts, failure not logged', String(report.untypedRetries), '', '', '']);
   if (report.clientAborted > 0)
@@ -384,6 +389,13 @@ function checks(report: Report): string {
         : errorLog
           ? "    check:  the upstream's own logs at these times (the error log has no line for them); log $upstream_status and $upstream_header_time to tell who answered"
           : '    check:  the Notes below: where these logs keep their causes (nginx: give its error log too)',
+    );
+  }
+  if (report.unknownTypes.length > 0) {
+    const which = report.unknownTypes.map((t) => `${t.type} ×${t.count}`).join(', ');
+    lines.push(`  error types this version does not know: ${which}`);
+    lines.push(
+      '    check:  these lines were written by another Candor version: its candor explain, or its docs, reads them',
     );
   }
   return lines.length > 0 ? `What to check first\n${lines.join('\n')}` : '';

@@ -122,6 +122,8 @@ export interface Report {
   readonly staleAnswers: ReadonlyArray<{ cause: string; count: number }>;
   /** 5xx with no failure that the upstream is not known to have sent (an nginx access log without its error log). */
   readonly unexplained5xx: number;
+  /** Requests whose line names an error type this version does not know (a log of another version), by type. */
+  readonly unknownTypes: ReadonlyArray<{ type: string; count: number }>;
   /** Retried attempts the log counts without naming their failure (Traefik's RetryAttempts). */
   readonly untypedRetries: number;
   readonly clientAborted: number;
@@ -321,6 +323,7 @@ export function buildReport(
     upstreamOwn5xxStale: tally.upstreamOwn5xxStale,
     staleAnswers: sortedCounts(tally.staleAnswers).map(([cause, count]) => ({ cause, count })),
     unexplained5xx: tally.unexplained5xx,
+    unknownTypes: sortedCounts(tally.unknownTypes).map(([type, count]) => ({ type, count })),
     untypedRetries: tally.untypedRetries,
     clientAborted: tally.clientAborted,
     untimed: tally.untimed,

@@ -110,12 +110,13 @@ export function isClientsDoing(type: FailureType): boolean {
 }
 
 /**
- * A failure that is no failure of the upstream its line names: the client's own doing, or the
+ * A failure that is no failure of the upstream its line names: the client's own doing, the
  * gateway's judgement of the client (an authentication, access or rate-limit refusal: 401, 403,
- * 429), made before any target was asked. Counted in its shape's row; never against the upstream.
+ * 429), or the proxy's own machine out of ports, files or socket memory (the target was never
+ * asked), each before any target was. Counted in its shape's row; never against the upstream.
  */
 export function saysNothingOfUpstream(type: FailureType): boolean {
-  return isClientsDoing(type) || type === 'http_request_denied';
+  return isClientsDoing(type) || type === 'http_request_denied' || type === 'proxy_resources_exhausted';
 }
 
 /** Every count the report is made of, filled one record at a time. */
@@ -133,6 +134,8 @@ export class Tally {
   upstreamOwn5xxStale = 0;
   /** 5xx with no failure whose maker the logs do not tell (or the proxy's, with no cause given). */
   unexplained5xx = 0;
+  /** Requests whose line names an error type this version does not know, by that name. */
+  readonly unknownTypes = new Map<string, number>();
   /** Who produced the 5xx, over every file. */
   readonly errors5xx: FiveXxSplit = { byProxy: 0, passedThrough: 0, cannotTell: 0 };
   /** Retried attempts whose failure the log does not name (see RequestLine.untypedRetries). */
@@ -179,7 +182,8 @@ export class Tally {
       type.requests++;
       bump(type.statuses, line.status);
       if (line.grpc?.producedBy === 'proxy') bump(type.grpcStatuses, line.grpc.status);
-    } else if (producer === 'upstream') this.upstreamOwn5xx++;
+    } else if (line.unknownFailure !== undefined) bump(this.unknownTypes, line.unknownFailure);
+    else if (producer === 'upstream') this.upstreamOwn5xx++;
     else if (is5xx) this.unexplained5xx++;
     if (is5xx) {
       const key = producer === 'proxy' ? 'byProxy' : producer === 'upstream' ? 'passedThrough' : 'cannotTell';
@@ -275,6 +279,7 @@ export class Tally {
       line.time,
       is5xx && (failure === undefined || !isClientsDoing(failure)),
       failure ??
+        line.unknownFailure ??
         (producer === 'upstream'
           ? `upstream's own ${line.status}`
           : is5xx
@@ -290,11 +295,13 @@ export class Tally {
     const key = attempt.upstream ?? NO_UPSTREAM;
     const places: PlaceTally[] = [this.#upstream(key)];
     if (attempt.target !== undefined) places.push(this.#target(attempt.target));
-    for (const p of places) {
-      p.failures++;
-      bump(p.types, attempt.failure);
-      this.#mark(p, attempt.time);
-    }
+    // The proxy's own ports or files ran out: the upstream was not asked, as for a request's line.
+    if (!saysNothingOfUpstream(attempt.failure))
+      for (const p of places) {
+        p.failures++;
+        bump(p.types, attempt.failure);
+        this.#mark(p, attempt.time);
+      }
     this.storms.add(key, attempt.time, true, attempt.failure, false);
   }
 

@@ -76,9 +76,9 @@ export async function startAdminServer(options: {
   const server = http.createServer(async (req, res) => {
     const who = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const method = req.method ?? 'GET';
-    // A target no URL can be made of (`//x:99999/`, `http://[`) names no endpoint: a thrown
+    // A target no URL can be made of (`http://x:99999/`, `http://[`) names no endpoint: a thrown
     // TypeError here would be an unhandled rejection, and end the primary for anyone's request.
-    const url = URL.parse(req.url ?? '/', 'http://admin');
+    const url = requestUrl(req.url ?? '/');
     if (url === null) {
       logger.warn({ who, method, target: String(req.url).slice(0, 200) }, 'admin bad request target');
       req.resume();
@@ -103,7 +103,11 @@ export async function startAdminServer(options: {
         ),
       );
     }
-    if (!route?.open) {
+    const samePath = [...routes.values()].filter((r) => r.path === url.pathname);
+    // A path whose every method is open (the probes, the status page's files) needs no token for
+    // any method: `POST /live` is a 405 to anyone, never a 401 saying the token would make it work.
+    const openPath = samePath.length > 0 && samePath.every((r) => r.open);
+    if (!route?.open && !openPath) {
       const auth = bearerMatches(req.headers.authorization, token);
       if (auth !== 'ok') {
         logger.warn(
@@ -125,9 +129,7 @@ export async function startAdminServer(options: {
     }
     if (route === undefined) {
       req.resume();
-      const allowed = [...routes.values()]
-        .filter((r) => r.path === url.pathname)
-        .flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
+      const allowed = samePath.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
       const answer =
         allowed.length > 0
           ? {
@@ -184,13 +186,35 @@ export async function startAdminServer(options: {
   };
 }
 
+/**
+ * The request target as a URL (RFC 9112 §3.2): origin-form (`/status`) is a path, whatever
+ * follows its first slash; resolved against a base, `//status` was a URL of the host "status"
+ * and path `/`, and `POST //x/reload` reloaded. Absolute-form (`http://host/status`) is read
+ * as written; anything else (`status`) is no target.
+ */
+function requestUrl(target: string): URL | null {
+  return target.startsWith('/') ? URL.parse(`http://admin${target}`) : URL.parse(target);
+}
+
+/**
+ * A body past MAX_BODY: the rest of it is never read, so the connection can carry no other
+ * request. It is closed after the answer (`Connection: close`, RFC 9112 §9.6); kept alive, it
+ * was said to be (`Keep-Alive: timeout=5`) while the unread body held it, and the client's next
+ * request on it got no answer, then a reset. One declared too large is refused before any of it
+ * is read.
+ */
+const TOO_LARGE: AdminAnswer = {
+  ...problem(413, 'Body too large', `admin bodies are at most ${MAX_BODY} bytes`),
+  headers: { connection: 'close' },
+};
+
 async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { problem: AdminAnswer }> {
+  if (Number(req.headers['content-length']) > MAX_BODY) return { problem: TOO_LARGE };
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY)
-      return { problem: problem(413, 'Body too large', `admin bodies are at most ${MAX_BODY} bytes`) };
+    if (size > MAX_BODY) return { problem: TOO_LARGE };
     chunks.push(chunk);
   }
   if (size === 0) return { value: undefined };

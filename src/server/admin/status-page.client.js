@@ -548,12 +548,15 @@ function chart(perSecond, names, colours, now, changes) {
   const height = 180;
   const bottom = height - 18;
   const barWidth = width / WINDOW_S;
-  let peak = 1;
+  // The busiest second's answers, as the label says them (0 with none: not the 1 the bars
+  // divide by so that an empty chart has a scale).
+  let most = 0;
   for (const s of perSecond) {
     let total = 0;
     for (const n of Object.values(s.counts)) total += n;
-    peak = Math.max(peak, total);
+    most = Math.max(most, total);
   }
+  const peak = Math.max(1, most);
   const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img' });
   root.append(svg('line', { x1: 0, x2: width, y1: bottom, y2: bottom, stroke: '#d9dee5' }));
   for (const s of perSecond) {
@@ -595,7 +598,7 @@ function chart(perSecond, names, colours, now, changes) {
     label(width - (minute * 60 * width) / WINDOW_S, `-${minute} min`, 'start');
   label(width - 2, 'now', 'end');
   const top = svg('text', { x: 4, y: 12 });
-  top.textContent = `peak ${peak}/s`;
+  top.textContent = `peak ${most}/s`;
   root.append(top);
   return root;
 }

@@ -193,8 +193,10 @@ function parseHeader(text: string): [string, string] {
 function duration(text: string | undefined, option: string): number | undefined {
   if (text === undefined) return undefined;
   const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0)
+  if (ms === undefined)
     throw new TargetError(`${option} needs a duration with its unit, like 500ms or 2s; got "${text}"`);
+  if (ms === 0)
+    throw new TargetError(`${option} needs a duration above zero, like 500ms or 2s; got "${text}"`);
   // Longer, Node arms the timer for 1 ms: the probe would judge "no answer" at once.
   if (ms > LONGEST_TIMER_MS)
     throw new TargetError(`${option} is longer than 596h, the longest a timer waits; got "${text}"`);

@@ -114,3 +114,37 @@ test('a redirect to a fixed location that this route takes again is refused; one
     "10 routes[1].redirect.location: on listener 'public' (http, port 8080) this redirect sends a request to http://old.example.com/old (port 80, or one mapped to 8080), which this route takes again, and a client would follow it forever: point it elsewhere, or add match.scheme, match.listener or a narrower match.path so the route does not take the requests it moves to",
   ]);
 });
+
+test('the metrics and admin listeners, and a wildcard, cannot share a main listener’s port: each clash is a problem naming both', () => {
+  const text = `listen:
+  - address: 0.0.0.0:8080
+  - address: 127.0.0.1:8080
+  - address: "[::]:9901"
+  - address: "[::1]:9464"
+metrics: { listen: 127.0.0.1:8080 }
+admin: { token_env: TOKEN }
+routes:
+  - name: web
+    upstream: api
+upstreams:
+  api:
+    targets: [{ url: http://127.0.0.1:3001 }]
+`;
+  const clash = (address: string, label: string, other: string) =>
+    `${address} is where ${label} (${other}) listens already: the gateway could not open both (address in use)`;
+  assert.deepEqual(lines(problemsOf(text, { TOKEN: 'a-token-of-32-characters-or-so-00' })), [
+    `3 listen[1].address: ${clash('127.0.0.1:8080', 'listen[0]', '0.0.0.0:8080')}`,
+    `6 metrics.listen: ${clash('127.0.0.1:8080', 'listen[0]', '0.0.0.0:8080')}`,
+    `7 admin: ${clash("127.0.0.1:9901 (admin.listen's default)", 'listen[2]', '[::]:9901')}`,
+  ]);
+  // An address of the other family than a 0.0.0.0, on its port, is another socket.
+  assert.deepEqual(
+    lines(
+      problemsOf(
+        text.replace('  - address: 127.0.0.1:8080\n', '').replace('127.0.0.1:8080 }', '"[::1]:8080" }'),
+        { TOKEN: 'a-token-of-32-characters-or-so-00' },
+      ),
+    ).filter((l) => l.includes('8080')),
+    [],
+  );
+});

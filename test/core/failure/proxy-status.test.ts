@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import {
   failureProxyStatus,
+  isMalformedProxyStatus,
   proxyStatusType,
   readProxyStatus,
   readProxyStatusMembers,
@@ -47,6 +48,26 @@ describe('readProxyStatus', () => {
     const nbsp = readProxyStatus('edge-1;\xa0error=connection_refused');
     assert.equal(nbsp?.error, undefined, 'a parameter after \\xa0 is no parameter');
     assert.equal(readProxyStatus('\xa0edge-1')?.proxy, '\xa0edge-1');
+  });
+
+  test('a value that cannot be read is no member: nothing is guessed from it (RFC 9651 §4.2)', () => {
+    for (const value of [
+      'edge; error=connection_refused; details="cut',
+      '; error=dns_timeout',
+      'edge error=connection_refused',
+      'inner; error=dns_timeout,, edge; error=connection_refused',
+    ]) {
+      assert.deepEqual(readProxyStatusMembers(value), [], value);
+      assert.equal(isMalformedProxyStatus(value), true, value);
+    }
+    assert.equal(isMalformedProxyStatus('edge; error=connection_refused'), false);
+    assert.equal(isMalformedProxyStatus(undefined), false);
+  });
+
+  test('a quoted member name is read whole, escapes and all; its ";" starts no parameter', () => {
+    const member = readProxyStatus('"edge \\"one\\"; error=dns_error"; error=connection_timeout');
+    assert.equal(member?.proxy, 'edge "one"; error=dns_error');
+    assert.equal(member?.error, 'connection_timeout');
   });
 });
 

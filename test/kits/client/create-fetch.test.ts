@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { retryAfterMs } from '../../../src/core/retry/retry-after.ts';
 import {
   type AttemptReport,
   createFetch,
   runWithPropagation,
   UpstreamError,
 } from '../../../src/kits/client/index.ts';
-import { retryAfterMs } from '../../../src/kits/client/retry-after.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';

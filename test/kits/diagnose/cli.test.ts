@@ -124,6 +124,12 @@ test('an invalid config exits 78 with its problems; a bad option exits 64', () =
   );
 });
 
+test('a duration of zero is refused as zero, not as one without its unit', async () => {
+  const zero = await run(['--timeout', '0s', `${echo.url}/`]);
+  assert.equal(zero.code, 64);
+  assert.match(zero.stderr, /^candor: --timeout needs a duration above zero, like 500ms or 2s; got "0s"\n/);
+});
+
 test('a --ca file that holds no certificate, or is not there, exits 64 saying so (TLS would probe with the system roots alone)', async () => {
   const key = join(import.meta.dirname, '../../../docs/examples/certs/api-key.pem');
   const notCa = await run(['--ca', key, `${echo.url}/`]);

@@ -129,6 +129,19 @@ describe('diagnose --config UPSTREAM', () => {
     await assert.rejects(diagnose({ target: 'app' }), /give --config FILE/);
     await assert.rejects(diagnose({ target: 'ftp://127.0.0.1/' }), /must be http:\/\/ or https:\/\//);
   });
+
+  test('a URL with user:password@ is refused without its password: the probe would not send them, and the report would print it', async () => {
+    for (const [target, via] of [
+      ['http://user:s3cret@127.0.0.1:9/x', undefined],
+      ['http://127.0.0.1:9/x', 'http://admin:s3cret@127.0.0.1:9/'],
+    ] as const)
+      await assert.rejects(diagnose({ target, via }), (err: Error) => {
+        assert.ok(err instanceof TargetError);
+        assert.match(err.message, /must not carry user:password@: they would not be sent/);
+        assert.doesNotMatch(err.message, /s3cret/);
+        return true;
+      });
+  });
 });
 
 describe('diagnose --compare GATEWAY', () => {

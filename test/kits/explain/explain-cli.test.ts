@@ -67,6 +67,7 @@ test('--json: the whole report for machines', async () => {
     'upstreamOwn5xxStale',
     'staleAnswers',
     'unexplained5xx',
+    'unknownTypes',
     'untypedRetries',
     'clientAborted',
     'untimed',

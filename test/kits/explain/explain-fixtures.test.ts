@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { renderText } from '../../../src/kits/explain/render-text.ts';
 import { explain, LOG_SETS, lines, statusCount, typeCounts } from './explain-fixture.ts';
 
 const ROUNDS = 5;
@@ -209,4 +210,50 @@ test("Candor's retried attempts (`tries`) count as failed attempts of their type
   assert.equal(report.failedAttempts, 1);
   assert.deepEqual(typeCounts(report), { connection_refused: 1 });
   assert.deepEqual(report.statuses, [{ status: 200, count: 1 }]);
+});
+
+test('a Candor line naming an error type this version does not know (another version wrote it) is counted under that name, not as a 5xx whose log gave no cause', async () => {
+  const line = JSON.parse(lines('candor.log')[5]);
+  const newer = { ...line, status: 502, error: 'quantum_decoherence', tries: undefined };
+  const hostile = { ...line, status: 503, error: 'x\u001b[2J; rm -rf', tries: undefined };
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'candor-newer.log');
+  writeFileSync(file, `${JSON.stringify(newer)}\n${JSON.stringify(newer)}\n${JSON.stringify(hostile)}\n`);
+  const report = await explain([file]);
+  assert.deepEqual(report.unknownTypes, [
+    { type: 'quantum_decoherence', count: 2 },
+    { type: '(not a type name)', count: 1 },
+  ]);
+  assert.equal(report.unexplained5xx, 0, 'the log says why: in words this version does not read');
+  assert.deepEqual(typeCounts(report), {});
+  const text = renderText(report);
+  assert.match(text, /\n {2}error types this version does not know +3\n {4}quantum_decoherence +2\n/);
+  assert.doesNotMatch(text, /cause unknown/);
+  assert.match(
+    text,
+    /What to check first\n[\s\S]*error types this version does not know: quantum_decoherence ×2, \(not a type name\) ×1\n/,
+  );
+});
+
+test("a storm of lines naming a type this version does not know is told by that type, not as '502, cause unknown'", async () => {
+  const at = (ms: number, fields: Record<string, unknown>) =>
+    JSON.stringify({
+      level: 'info',
+      time: new Date(Date.parse('2026-11-24T10:00:00Z') + ms).toISOString(),
+      gateway: 'g',
+      msg: 'request',
+      route: 'api',
+      upstream: 'app',
+      ...fields,
+    });
+  const rows = [
+    ...Array.from({ length: 120 }, (_, i) => at(i * 1000, { status: 200, ttfb_ms: 3 })),
+    ...Array.from({ length: 30 }, (_, i) =>
+      at(120_000 + i * 10, { status: 502, error: 'quantum_decoherence' }),
+    ),
+  ];
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'candor-newer-storm.log');
+  writeFileSync(file, `${rows.join('\n')}\n`);
+  const report = await explain([file]);
+  assert.equal(report.storms.length, 1);
+  assert.deepEqual(report.storms[0].types, [{ type: 'quantum_decoherence', count: 30 }]);
 });

@@ -241,10 +241,10 @@ test("a Host that is not the admin listener's own name is a 421 before anything 
 });
 
 test('a request target no URL can be made of is a 400, with or without the token, and the gateway lives on', async () => {
-  // `//x:99999/…` is an authority with a port out of range; `http://[` an unclosed IPv6 literal.
+  // `http://x:99999/…` is an authority with a port out of range; `http://[` an unclosed IPv6 literal.
   for (const [target, token] of [
-    ['//x:99999/status', undefined],
-    ['//x:99999/status', TOKEN],
+    ['http://x:99999/status', undefined],
+    ['http://x:99999/status', TOKEN],
     ['http://[', undefined],
   ] as const) {
     const answer = await adminCall(adminPort, 'GET', target, { token });

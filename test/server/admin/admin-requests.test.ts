@@ -168,3 +168,54 @@ test('POST /reload while the gateway drains is a 409 that reads nothing, not a 4
     control.draining = false;
   }
 });
+
+test('a body past the bound is a 413 that closes the connection, whose unread rest would hold it: never one kept alive', async () => {
+  const auth = `Authorization: Bearer ${TOKEN}\r\n`;
+  const big = `{"upstream":"${'x'.repeat(100 * 1024)}"}`;
+  const next = 'GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+  // Sent whole (chunked), then a second request on the same connection, as a client's pool would.
+  const chunked = await rawRequest(
+    server.port(),
+    `PUT /targets/weights HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Transfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n${next}`,
+  );
+  // Declared too large: refused before any of it is read.
+  const declared = await rawRequest(
+    server.port(),
+    `PUT /targets/weights HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Length: 10000000\r\n\r\n{"upstream":`,
+  );
+  for (const { raw, status, closed } of [chunked, declared]) {
+    assert.equal(status, 413, raw.slice(0, 300));
+    const head = raw.slice(0, raw.indexOf('\r\n\r\n')).toLowerCase();
+    assert.match(head, /\r\nconnection: close\r\n/);
+    assert.doesNotMatch(head, /keep-alive/);
+    assert.equal(closed, true, 'the server closes the connection');
+    assert.equal(raw.match(/HTTP\/1\.1 /g)?.length, 1, 'nothing else is answered on it');
+  }
+});
+
+test('a path that begins "//" is that path, no endpoint: not the endpoint after a made-up host ("//x/reload" reloaded, "//status" was the status page)', async () => {
+  for (const [method, path] of [
+    ['GET', '//status'],
+    ['POST', '//x/reload'],
+    ['GET', '//live'],
+  ] as const) {
+    const { status, body } = await send(method, path, TOKEN);
+    assert.equal(status, 404, `${method} ${path}`);
+    assert.match(body, new RegExp(`"detail": "no admin endpoint ${method} ${path}"`));
+  }
+  assert.equal((await send('GET', 'http://127.0.0.1/live')).status, 200, 'absolute-form is read as written');
+  assert.equal((await send('GET', 'live', TOKEN)).status, 400, 'a target with no slash is none');
+  const status = await adminCall(server.port(), 'GET', '/status', { token: TOKEN });
+  assert.equal(status.body.last_reload, null, 'nothing was reloaded');
+});
+
+test('a method an open path does not take is a 405 to anyone: not a 401 saying the token would make it work', async () => {
+  for (const path of ['/live', '/ready', '/status-page.js']) {
+    const refused = await send('POST', path);
+    assert.equal(refused.status, 405, path);
+    assert.match(refused.head, /\r\nallow: get, head\r\n/);
+    assert.doesNotMatch(refused.head, /www-authenticate/);
+  }
+  // A path behind the token still needs it before its methods are told.
+  assert.equal((await send('DELETE', '/status')).status, 401);
+});

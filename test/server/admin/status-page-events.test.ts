@@ -2,6 +2,7 @@
  * The deploy timeline on the status page, in a real browser (Debian's Chromium, driven by
  * playwright-core) against a real `candor serve --workers 2` (issue 36): after a reload, the
  * failure chart carries a marker for it, with its words on hover, and the changes list names it.
+ * Before any answer, the chart's peak says 0 a second (it said 1, the scale of its empty bars).
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -41,6 +42,9 @@ test('the status page: a reload is a marker on the failure chart and a row of th
     await page.fill('#token', TOKEN);
     await page.click('#token-submit');
     await page.locator('#data').waitFor({ state: 'visible' });
+    // No answer yet: the chart's peak is 0 a second, not the 1 its bars are scaled by.
+    await page.locator('#series td.empty').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#chart svg > text').last().textContent(), 'peak 0/s');
     for (let i = 0; i < 5; i++) await request(`http://127.0.0.1:${serve.port}`, { path: '/app' });
     await page.locator('#events td.empty').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#chart line.event').count(), 0, 'no change, no marker');

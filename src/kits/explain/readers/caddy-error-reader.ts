@@ -16,7 +16,12 @@ const RULES: ReadonlyArray<readonly [RegExp, FailureType]> = [
   [/\bdial tcp \S*: connect: connection refused/, 'connection_refused'],
   [/\bdial tcp \S*: connect: (?:no route to host|network is unreachable)/, 'destination_ip_unroutable'],
   [/\bdial tcp \S*: (?:i\/o timeout|connect: connection timed out)/, 'connection_timeout'],
-  [/\bdial tcp \S*: connect: cannot assign requested address/, 'connection_limit_reached'],
+  // Caddy's own machine ran out (no local port, no file descriptor, no socket memory): not the
+  // upstream's pool, and the upstream was never asked (Candor's proxy_resources_exhausted).
+  [
+    /\bdial tcp \S*: (?:connect: cannot assign requested address|socket: (?:too many open files|no buffer space available))/,
+    'proxy_resources_exhausted',
+  ],
   [/timeout awaiting response headers|\bread tcp \S+: i\/o timeout/, 'http_response_timeout'],
   [/\bx509: |tls: failed to verify certificate/, 'tls_certificate_error'],
   [/\bremote error: tls: /, 'tls_alert_received'],

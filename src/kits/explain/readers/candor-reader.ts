@@ -9,6 +9,12 @@ export function knownType(value: unknown): FailureType | undefined {
   return typeof value === 'string' && Object.hasOwn(FAILURES, value) ? (value as FailureType) : undefined;
 }
 
+/** An `error` this version does not know, by its name when it reads as one (at most 64 characters). */
+function unknownType(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  return /^[a-z0-9_]{1,64}$/.test(value) ? value : '(not a type name)';
+}
+
 const finite = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 
@@ -137,6 +143,7 @@ export const candorReader: LogReader = {
             : undefined,
       target: typeof entry.target === 'string' ? entry.target : undefined,
       failure,
+      unknownFailure: failure === undefined ? unknownType(entry.error) : undefined,
       retried: retried.length > 0 ? retried : undefined,
       retriedOmitted: omitted.length > 0 ? omitted : undefined,
       // A success waited until its head (ttfb); a timeout waited until it gave up: its own try's

@@ -55,6 +55,9 @@ function refineConnect(said: string): FailureType {
   if (/tls_error|ssl|handshake/.test(said)) return 'tls_protocol_error';
   if (/connection_timeout|connect_timeout|_110\b|timed_out/.test(said)) return 'connection_timeout';
   if (/_113\b|_101\b|no_route_to_host|network_is_unreachable/.test(said)) return 'destination_ip_unroutable';
+  // Envoy's own machine ran out (99 EADDRNOTAVAIL: no local port; 24, 23: no file descriptor; 105:
+  // no socket memory): the upstream was never asked (Candor's proxy_resources_exhausted).
+  if (/connect[_ ]error:[_ ](?:99|24|23|105)\b/.test(said)) return 'proxy_resources_exhausted';
   return 'connection_refused';
 }
 

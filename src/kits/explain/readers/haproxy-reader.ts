@@ -33,12 +33,14 @@ export function haproxyFailure(state: string, status: number, server: string): F
     case 'P':
       if (phase === 'H') return 'http_protocol_error';
       if (phase === 'D') return 'http_response_transfer_coding';
-      if (phase === 'C') return 'connection_limit_reached';
+      // The process's socket limit met while connecting (its maxconn, its open-file limit): the proxy's own.
+      if (phase === 'C') return 'proxy_resources_exhausted';
       return status === 400 || status === 408 || status === 413
         ? 'http_request_error'
         : 'http_request_denied';
     case 'R':
-      return 'connection_limit_reached';
+      // A resource of the proxy's own ran out (memory, sockets, source ports), not the backend's pool.
+      return 'proxy_resources_exhausted';
     case 'I':
       return 'proxy_internal_error';
     case 'D':

@@ -56,6 +56,10 @@ const RULES: readonly Rule[] = [
     (m) => (m.input.includes('upstream timed out') ? 'connection_read_timeout' : undefined),
   ],
   [/upstream timed out/, 'http_response_timeout'],
+  // nginx's own resources ran out before the connect (no file descriptor: 24 EMFILE, 23 ENFILE;
+  // no socket memory: 105 ENOBUFS), or the connect found no local port (99 EADDRNOTAVAIL), as
+  // Candor's proxy_resources_exhausted says of itself: the upstream was never asked.
+  [/(?:socket|connect)\(\) (?:to \S+ )?failed \((?:23|24|99|105): /, 'proxy_resources_exhausted'],
   [
     /connect\(\) (?:to \S+ )?failed \((\d+): /,
     (m) =>
@@ -63,9 +67,7 @@ const RULES: readonly Rule[] = [
         ? 'destination_ip_unroutable'
         : m[1] === '110'
           ? 'connection_timeout'
-          : m[1] === '99'
-            ? 'connection_limit_reached'
-            : 'connection_refused',
+          : 'connection_refused',
   ],
   [/upstream SSL certificate (?:verify error|does not match)/, 'tls_certificate_error'],
   [
@@ -100,7 +102,8 @@ const RULES: readonly Rule[] = [
     },
   ],
   [/limiting (?:requests|connections)\b/, 'http_request_denied'],
-  [/\bworker_connections are not enough\b/, 'connection_limit_reached'],
+  // nginx's own connection limit per worker, not the upstream's pool.
+  [/\bworker_connections are not enough\b/, 'proxy_resources_exhausted'],
 ];
 
 /** "http://10.0.0.5:3001/a?b" → "10.0.0.5:3001"; "http://backend/a" (a group with no live server) → "backend". */

@@ -3,7 +3,7 @@
  * delay-seconds or an HTTP-date. A date already past is no wait at all; a value that is
  * neither form is ignored (undefined), as the header was never sent.
  */
-import { trimOws } from '../../core/http1/syntax.ts';
+import { trimOws } from '../ows.ts';
 
 /** 2^31 seconds (68 years): every longer wait (delay-seconds, or a date further off) is read as this one. */
 const MAX_DELAY_SECONDS = 2 ** 31;
