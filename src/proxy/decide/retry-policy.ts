@@ -37,7 +37,8 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   if (!policy.on.includes(failure.type)) return 'not_retryable';
   if (failure.stage === 'head_received' || failure.stage === 'body_streaming') return 'after_head';
   if (failure.stage === 'sent') {
-    if (!isIdempotent(ctx.req, ctx.route)) return 'not_idempotent';
+    // One the upstream said it never processed could go again whatever its method: only its body, spent, keeps it.
+    if (!failure.unprocessed && !isIdempotent(ctx.req, ctx.route)) return 'not_idempotent';
     if (!ctx.bodyReplayable) return 'body_not_replayable';
   }
   if (ctx.remaining <= 0) return 'deadline';
