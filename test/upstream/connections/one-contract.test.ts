@@ -25,7 +25,7 @@ import {
   startCloseMidBody,
   startResetBeforeHead,
 } from '../../../src/kits/fault-kit/reset-faults.ts';
-import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
+import { startBlackhole, startHeadThenStall } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
@@ -69,6 +69,22 @@ const cases: ReadonlyArray<readonly [string, Start | undefined, Start, Outcome]>
     {
       status: 200,
       error: 'http_response_incomplete',
+      stage: 'body_streaming',
+      postRetried: false,
+      afterHead: true,
+    },
+  ],
+  [
+    'a body that stalls after the head',
+    () => startHeadThenStall(),
+    () =>
+      startH2((stream) => {
+        stream.respond({ ':status': 200, 'content-length': '100' });
+        stream.write('x'.repeat(10));
+      }),
+    {
+      status: 200,
+      error: 'connection_read_timeout',
       stage: 'body_streaming',
       postRetried: false,
       afterHead: true,
