@@ -413,21 +413,25 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   // A TLS alert first: Node resets the streams of the session it ended (INTERNAL_ERROR) too.
   const alert = tlsAlertFailure(end.error, after);
   if (alert !== undefined) return alert;
-  const never = { stage: 'not_sent' as const, cause, unprocessed: end.replayable };
+  // Not processed either way; a streamed body taken from the client for it counts it as sent
+  // (it cannot go again as it was, whatever its method: the body, not the method, is why).
+  const never = end.replayable
+    ? { stage: 'not_sent' as const, cause, unprocessed: true }
+    : { stage: 'sent' as const, cause, unprocessed: true };
   // The GOAWAY first: Node closes the streams above its last stream id as REFUSED_STREAM too,
   // and the GOAWAY is what the upstream said.
   if (goaway !== undefined && (end.streamId === undefined || end.streamId > goaway.lastStreamId)) {
     return new Failure(
       'connection_terminated',
       `the upstream sent GOAWAY (${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}) before processing this request ${after}`,
-      end.replayable ? never : { stage: 'sent', cause },
+      never,
     );
   }
   if (rstCode === 7) {
     return new Failure(
       'connection_terminated',
       `the upstream refused the stream (REFUSED_STREAM): it did not process the request ${after}`,
-      end.replayable ? never : { stage: 'sent', cause },
+      never,
     );
   }
   if (rstCode === 13) {

@@ -27,7 +27,8 @@ interface FailureInit {
   readonly cause?: unknown;
   /**
    * The upstream said it never processed the request (an HTTP/2 REFUSED_STREAM, a GOAWAY
-   * below its stream): the record stays `not_sent` however far the bytes went (see at()).
+   * below its stream): the record stays `not_sent` however far the bytes went (see at()), but for
+   * a streamed body of which some went (spent()).
    */
   readonly unprocessed?: boolean;
   /**
@@ -125,8 +126,9 @@ export class Failure extends Error {
   }
 
   /**
-   * The same failure at `stage`, no longer `unprocessed`: the upstream took nothing, but part of a
-   * streamed request body went out with the attempt, and what went cannot be sent again.
+   * The same failure at `stage`: the upstream took nothing (still `unprocessed`, so the retry rule
+   * asks nothing of the method), but part of a streamed request body went out with the attempt,
+   * and what went cannot be sent again (the body is why it is not retried).
    */
   spent(stage: Stage): Failure {
     if (!this.unprocessed) return this.at(stage);
@@ -136,6 +138,7 @@ export class Failure extends Error {
       params: this.params,
       retryAfter: this.retryAfter,
       cause: this.cause,
+      unprocessed: true,
     });
   }
 

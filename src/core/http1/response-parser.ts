@@ -280,6 +280,15 @@ export class ResponseParser {
   }
 
   /**
+   * True while a head is read in part: some of its bytes came, its end has not. Interim (1xx)
+   * heads that came whole leave it false: the connection then ends before the final head, not
+   * inside one (as an HTTP/2 upstream's does).
+   */
+  get inHead(): boolean {
+    return this.state === S_HEAD && this.accLen > 0;
+  }
+
+  /**
    * Before each response: whether the request was HEAD (then no status has a body) and, when it
    * asked for an upgrade, the protocols its Upgrade field offers (then a 101 switching to them
    * ends the response, and `leftover` counts the bytes after it, which belong to the new
@@ -348,15 +357,15 @@ export class ResponseParser {
 
   /**
    * The connection ended cleanly. 'complete' when a close-delimited body ends here (onComplete is called
-   * first), 'idle' when no byte of a response had arrived (or the response was already complete),
-   * 'head' when it ended inside a head (including after a 1xx, or a failed head), 'body' inside a
+   * first), 'idle' when no byte of a response had arrived (or the response was already complete,
+   * or only whole interim heads had), 'head' when it ended inside a head (or a failed head), 'body' inside a
    * length or chunked body (or after a failure in the body).
    */
   finish(): FinishResult {
     this.epoch++;
     switch (this.state) {
       case S_HEAD:
-        return this.isStarted ? 'head' : 'idle';
+        return this.inHead ? 'head' : 'idle';
       case S_BODY_CLOSE:
         this.state = S_DONE;
         this.handler.onComplete(undefined);

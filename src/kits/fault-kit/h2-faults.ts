@@ -101,6 +101,18 @@ export const h2RequireHttp1: H2Behaviour = (stream) => {
   stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
 };
 
+/** Sends interim (103) heads, a burst a turn, until the stream is gone: never a final answer. */
+export const h2InterimFlood: H2Behaviour = (stream) => {
+  const burst = (): void => {
+    for (let i = 0; i < 50; i++) {
+      if (stream.destroyed || stream.closed) return;
+      stream.additionalHeaders({ ':status': 103 });
+    }
+    setImmediate(burst);
+  };
+  burst();
+};
+
 /** Accepts the stream and never answers. */
 export const h2Hang: H2Behaviour = () => {};
 

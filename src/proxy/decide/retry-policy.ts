@@ -37,13 +37,14 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   if (!policy.on.includes(failure.type)) return 'not_retryable';
   if (failure.stage === 'head_received' || failure.stage === 'body_streaming') return 'after_head';
   if (failure.stage === 'sent') {
-    if (!isIdempotent(ctx.req, ctx.route)) return 'not_idempotent';
+    // One the upstream said it never processed could go again whatever its method: only its body, spent, keeps it.
+    if (!failure.unprocessed && !isIdempotent(ctx.req, ctx.route)) return 'not_idempotent';
     if (!ctx.bodyReplayable) return 'body_not_replayable';
   }
   if (ctx.remaining <= 0) return 'deadline';
   // The same target again helps only when the request never got there or died with a stale
   // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
-  const stale = isStaleConnection(failure, ctx.reusedConnection);
+  const stale = isStaleConnection(failure, ctx);
   if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no_target';
   // The circuit would refuse the retry (the request's own failures may just have opened it):
   // the client gets the failure its attempt met, not the circuit's 503 for a try never made.
@@ -72,17 +73,24 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
   const delay = backoffDelay(ctx.upstream.config.retries, ctx.attempts);
   // It would be answered by the deadline's 504: the client gets the failure that happened instead.
   if (delay >= ctx.remaining) return { skip: 'deadline' };
-  return { skip: undefined, delay, charged: !isStaleConnection(failure, ctx.reusedConnection) };
+  return { skip: undefined, delay, charged: !isStaleConnection(failure, ctx) };
 }
 
 /**
- * The keep-alive race: a reused connection the upstream had already closed or reset. Not an
- * HTTP/2 upstream's word that it did not process the request (a refused stream, a GOAWAY below
- * it), however old its connection: that is how an overloaded server sheds load (RFC 9113 §8.7),
- * and a retry of it is load like any other, charged to the budget.
+ * The keep-alive race: a reused HTTP/1.1 connection the upstream had already closed or reset.
+ * Never an HTTP/2 one: its session outlives its streams, so nearly every stream goes on a reused
+ * one, and a stream reset there is the upstream refusing this request, not a stale connection
+ * (taken for one, a target resetting every stream got each request three times, the budget
+ * bypassed); a session the upstream ends says so by GOAWAY, whose refusals (a stream it did not
+ * process, RFC 9113 §8.7) are how an overloaded server sheds load, charged to the budget too.
  */
-function isStaleConnection(failure: Failure, reusedConnection: boolean): boolean {
-  return reusedConnection && failure.type === 'connection_terminated' && !failure.unprocessed;
+function isStaleConnection(failure: Failure, ctx: RetryContext): boolean {
+  return (
+    ctx.reusedConnection &&
+    ctx.upstream.config.protocol === 'http1' &&
+    failure.type === 'connection_terminated' &&
+    !failure.unprocessed
+  );
 }
 
 function isIdempotent(

@@ -92,8 +92,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.releaseInFlight = upstream.inFlight.acquire();
     exchange.response.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
-    // Most requests have no body to read first: no callbacks made for them.
-    if (this.sends.bodyless) return this.attempt();
+    if (this.sends.bodyless) return this.attempt(); // most have no body to read first: no callbacks made
     this.stopReading = this.sends.prepareBody(
       () => {
         this.stopReading = undefined;
@@ -220,8 +219,9 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.responseEnded(); // the request is over too: the cache's answer needs no deadline
   }
 
-  /** The client left while the attempt ran (a reset mid-upload, a close before the switch, or mid-body). */
+  /** The client left while the attempt ran (a reset mid-upload, a close before the switch, or mid-body): its stage told now (clientClosed finds no cut). */
   private left(failure: Failure): void {
+    this.stage = failure.stage;
     this.owner.clientLeft();
     this.owner.failed(this.dropped(failure));
   }

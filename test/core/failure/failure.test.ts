@@ -24,7 +24,8 @@ test('spent(): an unprocessed failure (a TLS alert refusing the handshake) whose
   // ...unless a streamed body was taken from the client for it: that cannot go again.
   const spent = alert.spent('sent');
   assert.equal(spent.stage, 'sent');
-  assert.equal(spent.unprocessed, false);
+  // Still not processed: the retry rule asks nothing of its method, only of its body.
+  assert.equal(spent.unprocessed, true);
   assert.equal(spent.type, 'tls_alert_received');
   assert.deepEqual(spent.params, { alertId: 116, alertMessage: 'certificate_required' });
   const plain = new Failure('connection_terminated', 'reset');

@@ -789,9 +789,9 @@ describe('interim (1xx) responses', () => {
     );
   });
 
-  test('after a 1xx, an end of connection is inside a head; the next head is checked as strictly', () => {
-    const { r } = parse('HTTP/1.1 100 Continue\r\n\r\n');
-    assert.equal(r.parser.finish(), 'head');
+  test('after a whole 1xx, an end of connection is before the final head, inside one once a byte of it came; the next head is checked as strictly', () => {
+    assert.equal(parse('HTTP/1.1 100 Continue\r\n\r\n').r.parser.finish(), 'idle');
+    assert.equal(parse('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 2').r.parser.finish(), 'head');
     assert.equal(fails('http_protocol_error', 'HTTP/1.1 100 Continue\r\n\r\nSSH-2.0-x').length > 0, true);
   });
 
@@ -1129,11 +1129,11 @@ describe('finish() at the end of the connection', () => {
     assert.equal(r.parser.finish(), 'idle');
   });
 
-  test('head: inside the status line, inside the fields, after a 1xx', () => {
+  test('head: inside the status line, inside the fields, inside the head after a 1xx', () => {
     assert.equal(parse('H').r.parser.finish(), 'head');
     assert.equal(parse('HTTP/1.1 200 OK\r\nContent-Le').r.parser.finish(), 'head');
     assert.equal(parse('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r').r.parser.finish(), 'head');
-    assert.equal(parse('HTTP/1.1 100 Continue\r\n\r\n').r.parser.finish(), 'head');
+    assert.equal(parse(['HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 200 OK\r\n']).r.parser.finish(), 'head');
   });
 
   test('body: inside a length body, a chunk, a chunk-size line, the trailers', () => {

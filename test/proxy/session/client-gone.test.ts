@@ -54,6 +54,8 @@ test('a client that leaves mid-upload, its body streaming upstream: 499 in the l
     assert.equal(line.client_aborted, true);
     assert.equal(line.error, 'client_closed');
     assert.equal(line.attempts, 1);
+    // How far it got: the head and part of the body had gone (it had no stage at all).
+    assert.equal(line.stage, 'sent');
     // The attempt's connection does not outlive it, nor do the counts it held.
     const target = app?.targets[0];
     // (Its socket's close comes a turn after the destroy.)

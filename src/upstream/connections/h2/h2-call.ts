@@ -231,7 +231,19 @@ export class H2Call implements ExchangeController {
     this.head = head;
     if (head.hasBody) this.readTimer = setTimeout(this.onReadTimeout, this.timeouts.read).unref();
     handler.onResponseStart(this, head);
+    // A response to HEAD, a 204 or a 304 is whole at its head (RFC 9110 §6.4.1), as from an HTTP/1.1
+    // upstream: its stream's end is not waited for (an upstream that never sent it held the client's
+    // connection to the total timeout), and a DATA frame after it is no part of it (it cut the client).
+    if (!head.hasBody && (flags & END_STREAM_FLAG) === 0 && this.handler === handler)
+      this.wholeAtHead(handler);
   };
+
+  private wholeAtHead(handler: ExchangeHandler): void {
+    this.finish();
+    // The upstream's side is still open: reset (NO_ERROR), or the stream would hold its slot.
+    if (this.stream !== undefined && !this.stream.closed) this.stream.destroy();
+    handler.onResponseEnd(this, undefined);
+  }
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.handler === null || this.head === null) return;

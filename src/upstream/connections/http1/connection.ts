@@ -448,7 +448,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     if (this.handler !== null && !this.decodingTail) {
       // A reset ends even a close-delimited body uncleanly: it may have been cut anywhere.
       if (this.head !== null) this.fail('body');
-      else if (this.parser.started) this.fail('head');
+      else if (this.parser.inHead) this.fail('head');
       else this.fail('idle', this.unsentAtError);
     }
     if (first) this.owner.discard(this);

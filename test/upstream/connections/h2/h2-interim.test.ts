@@ -4,9 +4,8 @@
  * as it does an HTTP/1.1 upstream's, against real node:http2 servers.
  */
 import assert from 'node:assert/strict';
-import type { ServerHttp2Stream } from 'node:http2';
 import { test } from 'node:test';
-import { startH2 } from '../../../../src/kits/fault-kit/h2-faults.ts';
+import { h2InterimFlood, startH2 } from '../../../../src/kits/fault-kit/h2-faults.ts';
 import { request } from '../../../helpers/http-client.ts';
 import { closeAfterAll } from '../../../helpers/keep.ts';
 import { startTestGateway } from '../../../helpers/test-gateway.ts';
@@ -28,20 +27,8 @@ upstreams:
   );
 }
 
-/** Sends a 103 after a 103, a burst a turn, until the stream is gone: never a final answer. */
-function floodInterim(stream: ServerHttp2Stream): void {
-  const burst = (): void => {
-    for (let i = 0; i < 50; i++) {
-      if (stream.destroyed || stream.closed) return;
-      stream.additionalHeaders({ ':status': 103 });
-    }
-    setImmediate(burst);
-  };
-  burst();
-}
-
 test('interim answers without end from an HTTP/2 upstream: a 502 naming the flood at the response head limit, as from an HTTP/1.1 one', async () => {
-  const upstream = await keep(startH2(floodInterim));
+  const upstream = await keep(startH2(h2InterimFlood));
   // Retries allowed: a flood is not retried, as a head too large is not.
   const gw = await gatewayTo(upstream.url, undefined, 3);
   const res = await request(gw.url, { path: '/flood', headers: { 'x-request-id': 'h2-flood' } });
