@@ -3,6 +3,7 @@
  */
 import { spawn } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
+import { isFetchBadPort } from '../../core/net/bad-ports.ts';
 import { type Fault, FaultRecorder, listenLoopback } from './fault.ts';
 
 /**
@@ -19,14 +20,16 @@ export const UNRESOLVABLE_URL = `http://${UNRESOLVABLE_HOST}:80`;
  */
 export const UNROUTABLE_URL = 'http://255.255.255.255:80';
 
-/** Ports below 1024 tried at random (a service may listen on one), and how long one may take to refuse. */
-const LOW_PORT_TRIES = 16;
+/** Ports below 1024 drawn at random (a service may listen on one), and how long one may take to refuse. */
+const LOW_PORT_TRIES = 32;
 const LOW_PORT_TRY_MS = 250;
 
 /** A loopback port below 1024 that refuses a connection now; undefined when none tried did. */
 async function refusedLowPort(): Promise<number | undefined> {
   for (let i = 0; i < LOW_PORT_TRIES; i++) {
     const port = 1 + Math.floor(Math.random() * 1023);
+    // fetch() would refuse a URL on it before connecting: no fault of the kind its clients expect.
+    if (isFetchBadPort(port)) continue;
     const answer = await tryPort(port);
     if (answer === 'refused') return port;
     // No answer at all: the machine filters these ports, and would the fault's clients too.
@@ -55,7 +58,8 @@ function tryPort(port: number): Promise<'refused' | 'listening' | 'silent'> {
  * unreachable / connection_refused: a loopback port nothing listens on, for the fault's life. A
  * SYN to it finds no listener and is answered with a reset (ECONNREFUSED).
  *
- * A closed port below 1024 where there is one (refusedLowPort): no connect() takes a source
+ * A closed port below 1024 where there is one (refusedLowPort; none that fetch() refuses as a
+ * bad port before connecting, as the Fetch standard has it): no connect() takes a source
  * port from there and no listen(0) is given one (both draw from the ephemeral range), and only
  * a privileged bind that names it could take it, so it stays refused. A port of the ephemeral
  * range would not, even held: now and then a client's connect to it is given that very port
