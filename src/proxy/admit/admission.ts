@@ -77,12 +77,14 @@ export class Admission {
         route.rateLimit !== undefined &&
         JSON.stringify(old.rateLimit) === JSON.stringify(route.rateLimit);
       let inFlight = old?.inFlight;
-      if (inFlight !== undefined && route.maxInFlight !== undefined) inFlight.max = route.maxInFlight;
-      else
+      if (inFlight !== undefined && route.maxInFlight !== undefined) {
+        inFlight.max = route.maxInFlight;
+        inFlight.of = route.maxInFlightOf;
+      } else
         inFlight =
           route.maxInFlight === undefined
             ? undefined
-            : new InFlightLimit(route.maxInFlight, `the route "${route.name}"`);
+            : new InFlightLimit(route.maxInFlight, `the route "${route.name}"`, route.maxInFlightOf);
       const policies = {
         rateLimit: route.rateLimit,
         // The old buckets are kept only if there are some: a snapshot that used the store has none.
