@@ -83,6 +83,8 @@ export interface ListenerConfig {
   readonly maxInFlight?: number;
   /** In a cluster worker, the listener's max_in_flight that `maxInFlight` is this worker's share of. */
   readonly maxInFlightOf?: number;
+  /** In a cluster worker, the listener's max_connections that `maxConnections` is this worker's share of. */
+  readonly maxConnectionsOf?: number;
   /**
    * Open client connections (idle keep-alive, busy, and tunnels after a 101 alike) beyond which
    * a new one is closed as soon as it is accepted: the bound on the file descriptors one

@@ -29,6 +29,7 @@ export function splitLimits(config: GatewayConfig, share: WorkerShare): GatewayC
     listen: config.listen.map((l) => ({
       ...l,
       maxConnections: Math.max(1, part(l.maxConnections)),
+      maxConnectionsOf: l.maxConnections,
       ...(l.maxInFlight === undefined
         ? {}
         : { maxInFlight: part(l.maxInFlight), maxInFlightOf: l.maxInFlight }),
