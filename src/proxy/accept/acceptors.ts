@@ -41,8 +41,9 @@ export interface Accepting {
 
 /**
  * Listens for `server` on `options` (listen-options.ts): through `ACCEPTORS` sockets where it
- * asks for SO_REUSEPORT, through one in any other cluster worker, else on the server itself. `socketOptions`: those the server was made
- * with (allowHalfOpen, noDelay), so that each acceptor's sockets are made as its own would be.
+ * asks for SO_REUSEPORT, through one in any other cluster worker, else on the server itself.
+ * `socketOptions`: those the server was made with (allowHalfOpen, noDelay), so that each
+ * acceptor's sockets are made as its own would be.
  */
 export async function listenFor(
   server: Server,
