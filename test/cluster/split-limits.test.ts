@@ -65,4 +65,11 @@ test('max_in_flight 2 with 2 workers: never more than 2 in flight, the others sh
   assert.ok(most <= 2, `${most} in flight upstream`);
   assert.ok(passed >= 1 && passed <= 2, `${passed} passed`);
   assert.equal(passed + shed, 6);
+  // A shed request is told the count and the bound of the worker that shed it, as such: its
+  // share of the route's max_in_flight (1 of 2), not a max_in_flight of 1 the file never set.
+  for (const answer of answers.filter((a) => a.status === 503))
+    assert.equal(
+      answer.headers['proxy-status'],
+      'split; error=proxy_internal_response; details="load shed: the route \\"/\\" already has 1 request in flight in this worker, whose share of max_in_flight 2 is 1"; next-hop="app"',
+    );
 });

@@ -81,6 +81,10 @@ export interface ListenerConfig {
   readonly tls?: ListenerTlsConfig;
   /** Load shedding: requests in flight on this listener beyond which new ones get 503. */
   readonly maxInFlight?: number;
+  /** In a cluster worker, the listener's max_in_flight that `maxInFlight` is this worker's share of. */
+  readonly maxInFlightOf?: number;
+  /** In a cluster worker, the listener's max_connections that `maxConnections` is this worker's share of. */
+  readonly maxConnectionsOf?: number;
   /**
    * Open client connections (idle keep-alive, busy, and tunnels after a 101 alike) beyond which
    * a new one is closed as soon as it is accepted: the bound on the file descriptors one
@@ -149,6 +153,8 @@ export interface RouteConfig {
   readonly requestBuffering: boolean;
   /** Load shedding: requests in flight on this route beyond which new ones get 503. */
   readonly maxInFlight?: number;
+  /** In a cluster worker, the route's max_in_flight that `maxInFlight` is this worker's share of. */
+  readonly maxInFlightOf?: number;
   /** Maintenance mode: every request gets 503 proxy_internal_response with this message. */
   readonly maintenance?: MaintenanceConfig;
   /** Per-client token bucket: beyond it, 429 http_request_denied. */

@@ -8,14 +8,17 @@
  * its connection a turn and handing it to the listener's server as node:net documents it
  * (`server.emit('connection', socket)`, for net and tls servers alike): the server's own
  * listeners (TLS, the PROXY gate, HTTP/1.1, HTTP/2) see the sockets they always saw. The
- * listener's server then binds nothing itself. Elsewhere (port 0, other platforms, outside a
- * cluster worker) the server listens alone, as before, and nothing here runs per connection.
+ * listener's server then binds nothing itself. A cluster worker without a socket of its own
+ * (port 0, macOS: the primary accepts and hands each connection over) listens through one
+ * such acceptor, for the bound below. Outside a cluster worker the server listens alone, as
+ * before, and nothing here runs per connection.
  *
  * The bounds stay one per listener, whichever socket accepted a connection: `max_connections`
  * counts them all together (past it a connection is closed as it is accepted and reported as
  * node:net's 'drop' on the server), closing stops every socket's accepts and waits for every
  * connection, and the port is the one they share.
  */
+import cluster from 'node:cluster';
 import { createServer, type ListenOptions, type Server, type ServerOpts, type Socket } from 'node:net';
 
 /**
@@ -38,8 +41,9 @@ export interface Accepting {
 
 /**
  * Listens for `server` on `options` (listen-options.ts): through `ACCEPTORS` sockets where it
- * asks for SO_REUSEPORT, else on the server itself. `socketOptions`: those the server was made
- * with (allowHalfOpen, noDelay), so that each acceptor's sockets are made as its own would be.
+ * asks for SO_REUSEPORT, through one in any other cluster worker, else on the server itself.
+ * `socketOptions`: those the server was made with (allowHalfOpen, noDelay), so that each
+ * acceptor's sockets are made as its own would be.
  */
 export async function listenFor(
   server: Server,
@@ -47,12 +51,14 @@ export async function listenFor(
   socketOptions: ServerOpts,
   maxConnections: number,
 ): Promise<Accepting> {
-  if (options.reusePort !== true) {
-    server.maxConnections = maxConnections;
-    await listenOn(server, options);
-    return alone(server, options.port ?? 0);
-  }
-  return acceptors(server, options, socketOptions, maxConnections);
+  if (options.reusePort === true) return acceptors(server, options, socketOptions, maxConnections, ACCEPTORS);
+  // The primary hands this worker each connection. node:net's own bound would hand one past it
+  // back, and the primary then holds it, accepted and unanswered, until some worker has room:
+  // one acceptor takes them all and closes those past the bound, as a socket of our own does.
+  if (cluster.isWorker) return acceptors(server, options, socketOptions, maxConnections, 1);
+  server.maxConnections = maxConnections;
+  await listenOn(server, options);
+  return alone(server, options.port ?? 0);
 }
 
 /** The server on its one socket: node:net counts and bounds its connections. */
@@ -72,6 +78,7 @@ async function acceptors(
   options: ListenOptions,
   socketOptions: ServerOpts,
   maxConnections: number,
+  count: number,
 ): Promise<Accepting> {
   let max = maxConnections;
   // Counted here, not by node:net: each acceptor would count (and bound) only its own.
@@ -94,7 +101,7 @@ async function acceptors(
   };
   const sockets: Server[] = [];
   try {
-    for (let i = 0; i < ACCEPTORS; i++) {
+    for (let i = 0; i < count; i++) {
       const acceptor = createServer(socketOptions, hand);
       await listenOn(acceptor, options);
       sockets.push(acceptor);

@@ -80,7 +80,7 @@ export async function startListener(
   const shedding =
     config.maxInFlight === undefined
       ? undefined
-      : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`);
+      : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`, config.maxInFlightOf);
   const facts: { -readonly [K in keyof ListenerFacts]: ListenerFacts[K] } = {
     name: config.name,
     protocol,
@@ -206,8 +206,15 @@ export async function startListener(
       if (next.tls && serverTls) serverTls.reload(next.tls, server as TlsServer);
       // The count goes on (requests holding slots are still running); only the bound changes.
       if (next.maxInFlight === undefined) facts.inFlight = undefined;
-      else if (facts.inFlight) facts.inFlight.max = next.maxInFlight;
-      else facts.inFlight = new InFlightLimit(next.maxInFlight, `the listener ${next.address}`);
+      else if (facts.inFlight) {
+        facts.inFlight.max = next.maxInFlight;
+        facts.inFlight.of = next.maxInFlightOf;
+      } else
+        facts.inFlight = new InFlightLimit(
+          next.maxInFlight,
+          `the listener ${next.address}`,
+          next.maxInFlightOf,
+        );
     },
     port: () => accepting.port(),
     connections: () => accepting.connections(),

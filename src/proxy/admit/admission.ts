@@ -77,12 +77,14 @@ export class Admission {
         route.rateLimit !== undefined &&
         JSON.stringify(old.rateLimit) === JSON.stringify(route.rateLimit);
       let inFlight = old?.inFlight;
-      if (inFlight !== undefined && route.maxInFlight !== undefined) inFlight.max = route.maxInFlight;
-      else
+      if (inFlight !== undefined && route.maxInFlight !== undefined) {
+        inFlight.max = route.maxInFlight;
+        inFlight.of = route.maxInFlightOf;
+      } else
         inFlight =
           route.maxInFlight === undefined
             ? undefined
-            : new InFlightLimit(route.maxInFlight, `the route "${route.name}"`);
+            : new InFlightLimit(route.maxInFlight, `the route "${route.name}"`, route.maxInFlightOf);
       const policies = {
         rateLimit: route.rateLimit,
         // The old buckets are kept only if there are some: a snapshot that used the store has none.
@@ -131,26 +133,28 @@ export class Admission {
     // The slots are taken last, once every other policy let the request through (no closure made for it).
     const inFlight = policies?.inFlight;
     const store = this.#store;
-    if (limit && store)
+    if (limit && store) {
+      const key = rateLimitKey(limit, fields, request.clientAddress, request.trust);
       return store
-        .take(route.name, limit, rateLimitKey(limit, fields, request.clientAddress, request.trust))
+        .take(route.name, limit, key)
         .then((answer) =>
           answer === STORE_DENIED
             ? storeDeniedFailure()
             : answer > 0
-              ? rateLimitFailure(limit, answer)
+              ? rateLimitFailure(limit, key, answer)
               : takeSlots(request.listener, inFlight),
         );
+    }
     if (limiter && limit) {
       const key = rateLimitKey(limit, fields, request.clientAddress, request.trust);
       if (this.#shared)
         return this.#shared.askRate(route.name, key).then((answer) => {
           // No answer in time: this worker decides alone, on its exact share of the limit.
           const wait = answer ?? limiter.take(key, performance.now());
-          return wait > 0 ? rateLimitFailure(limit, wait) : takeSlots(request.listener, inFlight);
+          return wait > 0 ? rateLimitFailure(limit, key, wait) : takeSlots(request.listener, inFlight);
         });
       const wait = limiter.take(key, request.now);
-      if (wait > 0) return rateLimitFailure(limit, wait);
+      if (wait > 0) return rateLimitFailure(limit, key, wait);
     }
     return takeSlots(request.listener, inFlight);
   }

@@ -11,11 +11,17 @@ export class InFlightLimit {
   max: number | undefined;
   /** What is counted, for the error's details, e.g. 'the route "api"'. */
   readonly name: string;
+  /**
+   * In a cluster worker, the configured max_in_flight that `max` is this worker's share of
+   * (the count is this worker's too); undefined when `max` is the whole of it.
+   */
+  of: number | undefined;
   readonly #count = new Count();
 
-  constructor(max: number | undefined, name: string) {
+  constructor(max: number | undefined, name: string, of?: number) {
     this.max = max;
     this.name = name;
+    this.of = of;
   }
 
   get count(): number {

@@ -27,9 +27,12 @@ export function takeSlots(
 }
 
 function shed(limit: InFlightLimit): Failure {
+  const count = `${limit.count} ${limit.count === 1 ? 'request' : 'requests'} in flight`;
   return new Failure(
     'proxy_internal_response',
-    `load shed: ${limit.name} already has ${limit.count} requests in flight (max_in_flight ${limit.max})`,
+    limit.of === undefined
+      ? `load shed: ${limit.name} already has ${count} (max_in_flight ${limit.max})`
+      : `load shed: ${limit.name} already has ${count} in this worker, whose share of max_in_flight ${limit.of} is ${limit.max}`,
     { retryAfter: SHED_RETRY_AFTER },
   );
 }

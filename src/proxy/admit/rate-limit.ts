@@ -83,9 +83,18 @@ export function rateLimitKey(
   return `a:${forwardedClient(peer, fields['x-forwarded-for'], trust)}`;
 }
 
-/** The 429 for a request over its rate; the key's value stays out of it (it may be an API key). */
-export function rateLimitFailure(config: RateLimitConfig, retryAfter: number): Failure {
-  const whose = config.key.kind === 'header' ? `this ${config.key.name} value` : 'this client address';
+/**
+ * The 429 for a request over its rate, naming the bucket `key` (from rateLimitKey) drew from;
+ * the key's value stays out of it (it may be an API key). A header key whose request sent no
+ * value drew from the client address's bucket, and says so.
+ */
+export function rateLimitFailure(config: RateLimitConfig, key: string, retryAfter: number): Failure {
+  const whose =
+    config.key.kind !== 'header'
+      ? 'this client address'
+      : key.startsWith('h:')
+        ? `this ${config.key.name} value`
+        : `this client address (it sent no ${config.key.name} value)`;
   return new Failure(
     'http_request_denied',
     `over the rate limit of ${config.rate} ${config.rate === 1 ? 'request' : 'requests'} per second (burst ${config.burst}) for ${whose}`,

@@ -311,8 +311,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     clients: new ClientLimits(() => current().config.limits.perClient),
     dropped: (listener, count) => {
       metrics.connectionsDropped(listener.address, count);
+      // In a cluster worker the bound met is its share of the file's (worker-share.ts): both are said.
+      const share =
+        listener.maxConnectionsOf === undefined
+          ? { max_connections: listener.maxConnections }
+          : { max_connections: listener.maxConnectionsOf, worker_share: listener.maxConnections };
       logger.warn(
-        { listener: listener.address, dropped: count, max_connections: listener.maxConnections },
+        { listener: listener.address, dropped: count, ...share },
         'connections dropped: the listener holds its max_connections',
       );
     },

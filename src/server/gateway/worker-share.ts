@@ -29,10 +29,16 @@ export function splitLimits(config: GatewayConfig, share: WorkerShare): GatewayC
     listen: config.listen.map((l) => ({
       ...l,
       maxConnections: Math.max(1, part(l.maxConnections)),
-      ...(l.maxInFlight === undefined ? {} : { maxInFlight: part(l.maxInFlight) }),
+      maxConnectionsOf: l.maxConnections,
+      ...(l.maxInFlight === undefined
+        ? {}
+        : { maxInFlight: part(l.maxInFlight), maxInFlightOf: l.maxInFlight }),
     })),
+    // The whole value goes with the share, so that a shed request is told which it met.
     routes: config.routes.map((r) =>
-      r.maxInFlight === undefined ? r : { ...r, maxInFlight: part(r.maxInFlight) },
+      r.maxInFlight === undefined
+        ? r
+        : { ...r, maxInFlight: part(r.maxInFlight), maxInFlightOf: r.maxInFlight },
     ),
     upstreams: Object.fromEntries(
       Object.entries(config.upstreams).map(([name, u]) => [

@@ -85,6 +85,29 @@ test('key header:X-Api-Key: each key has its own bucket; requests without the he
   }
 });
 
+test('key header:X-Api-Key: a 429 to a request without the header names the client address, the bucket it drew from, not a key value', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, '{ rate: 1, burst: 1, key: "header:X-Api-Key" }'));
+  try {
+    assert.equal((await request(gw.url)).status, 200);
+    const denied = await request(gw.url, { headers: { 'x-api-key': '' } });
+    assert.equal(denied.status, 429);
+    assert.equal(
+      denied.headers['proxy-status'],
+      'edge-1; error=http_request_denied; details="over the rate limit of 1 request per second (burst 1) for this client address (it sent no x-api-key value)"; next-hop="app"',
+    );
+    const line = await gw.accessLine(2);
+    assert.equal(
+      line.details,
+      'over the rate limit of 1 request per second (burst 1) for this client address (it sent no x-api-key value)',
+    );
+    assert.equal(echo.received.length, 1);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
 test('Retry-After counts whole seconds to the next token: rate 0.25 after the burst is spent says 4', async () => {
   const echo = await startEcho();
   const gw = await startTestGateway(config(echo.url, '{ rate: 0.25, burst: 1 }'));
