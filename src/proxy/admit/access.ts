@@ -207,9 +207,12 @@ class RouteAccess {
         'Bearer error="invalid_token"',
       );
     const claims = jwt.claimFields(verdict.claims);
+    // forward_authorization passes on the bearer token checked; a token from the cookie leaves
+    // whatever the client's Authorization says (unchecked) behind.
+    const passOn = this.#forwardAuthorization && verdict.fromCookie !== true;
     return {
       note: 'allowed',
-      requestEdit: this.#forwardAuthorization ? claims : (headers) => claims(dropAuthorization(headers)),
+      requestEdit: passOn ? claims : (headers) => claims(dropAuthorization(headers)),
     };
   }
 

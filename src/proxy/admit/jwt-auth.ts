@@ -22,9 +22,12 @@ const REMEMBERED_MS = 60_000;
 /** A claim sent upstream as a field must fit one: printable ASCII, bounded. */
 const FIELD_VALUE = /^[\x20-\x7e]{0,1024}$/;
 
-/** What the token said: its claims, or why it is not good (for the log), or the auth hop's failure. */
+/**
+ * What the token said: its claims (and whether the token came from the cookie, not from
+ * Authorization), or why it is not good (for the log), or the auth hop's failure.
+ */
 export type JwtVerdict =
-  | { readonly claims: JWTPayload }
+  | { readonly claims: JWTPayload; readonly fromCookie?: boolean }
   | { readonly missing: string }
   | { readonly invalid: string }
   | { readonly failed: Failure };
@@ -65,8 +68,18 @@ export class JwtAuth {
   }
 
   verify(fields: FieldMap): JwtVerdict | Promise<JwtVerdict> {
-    const token = this.#token(fields);
+    const bearer = this.#bearer(fields.authorization);
+    const token = bearer ?? this.#cookieToken(fields);
     if (token === undefined) return { missing: 'no token' };
+    if (bearer !== undefined) return this.#verify(token);
+    // The cookie's token is the one checked: forward_authorization must not pass the client's
+    // Authorization (another scheme, a bearer the gateway did not read) on as if it were.
+    const verdict = this.#verify(token);
+    const tagged = (v: JwtVerdict): JwtVerdict => ('claims' in v ? { ...v, fromCookie: true } : v);
+    return verdict instanceof Promise ? verdict.then(tagged) : tagged(verdict);
+  }
+
+  #verify(token: string): JwtVerdict | Promise<JwtVerdict> {
     const key = createHash('sha256').update(token).digest('base64');
     const kept = this.#remembered.get(key);
     if (kept !== undefined) {
@@ -118,16 +131,17 @@ export class JwtAuth {
     remembered.set(key, { claims, until: Math.min(exp, now + REMEMBERED_MS) });
   }
 
-  /** The token of `Authorization: Bearer …`, else of the configured cookie. */
-  #token(fields: FieldMap): string | undefined {
-    const authorization = fields.authorization;
-    if (typeof authorization === 'string' && authorization.length <= MAX_TOKEN) {
-      const space = authorization.indexOf(' ');
-      if (space !== -1 && authorization.slice(0, space).toLowerCase() === 'bearer') {
-        const token = authorization.slice(space + 1).trim();
-        if (token !== '') return token;
-      }
-    }
+  /** The token of `Authorization: Bearer …` (RFC 6750 §2.1, the scheme in any case). */
+  #bearer(authorization: string | string[] | undefined): string | undefined {
+    if (typeof authorization !== 'string' || authorization.length > MAX_TOKEN) return undefined;
+    const space = authorization.indexOf(' ');
+    if (space === -1 || authorization.slice(0, space).toLowerCase() !== 'bearer') return undefined;
+    const token = authorization.slice(space + 1).trim();
+    return token === '' ? undefined : token;
+  }
+
+  /** The token of the configured cookie. */
+  #cookieToken(fields: FieldMap): string | undefined {
     const cookie = this.#config.cookie;
     if (cookie === undefined) return undefined;
     const value = cookieValue(fields.cookie, cookie);

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { forwardAuthConfig, startAuthService, startAuthStage } from '../../helpers/auth-service.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
+import { fileIssuer } from '../../helpers/jwt-issuer.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const twice = (first: string, second: string, id: string) =>
@@ -48,13 +48,8 @@ function assertRefused(raw: string): void {
 }
 
 test('JWT with forward_authorization: a good token beside a forged one is a 400, and the upstream gets neither', async () => {
-  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-two-auth-')), 'jwks.json');
-  writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
-  const good = await new SignJWT({ sub: 'alice' })
-    .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-    .setExpirationTime('5m')
-    .sign(privateKey);
+  const { file, sign } = await fileIssuer();
+  const good = await sign('alice');
   const echo = await startEcho();
   const gw = await startTestGateway(passingOn(echo.url, `jwt: { keys_file: ${file}, algorithms: [ES256] }`));
   try {
