@@ -206,7 +206,7 @@ class RouteAccess {
         `jwt ${verdict.invalid}`,
         'Bearer error="invalid_token"',
       );
-    const claims = jwt.claimFields(verdict.claims);
+    const claims = jwt.claimFields(verdict);
     // forward_authorization passes on the bearer token checked; a token from the cookie leaves
     // whatever the client's Authorization says (unchecked) behind.
     const passOn = this.#forwardAuthorization && verdict.fromCookie !== true;

@@ -4,7 +4,7 @@ import type { JWTPayload } from 'jose';
 import type { JwtAuthConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
-import { cookieValue } from '../../core/http1/cookie.ts';
+import { cookieValue, withoutCookie } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { JwkSet } from './jwk-set.ts';
 import type { RemoteJwks } from './jwks-source.ts';
@@ -22,12 +22,16 @@ const REMEMBERED_MS = 60_000;
 /** A claim sent upstream as a field must fit one: printable ASCII, bounded. */
 const FIELD_VALUE = /^[\x20-\x7e]{0,1024}$/;
 
-/**
- * What the token said: its claims (and whether the token came from the cookie, not from
- * Authorization), or why it is not good (for the log), or the auth hop's failure.
- */
+/** A good token: its claims, and (once verify tags it) the token and whether it came from the cookie rather than Authorization. */
+export interface JwtGood {
+  readonly claims: JWTPayload;
+  readonly fromCookie?: boolean;
+  readonly token?: string;
+}
+
+/** What the token said: a good token, or why it is not good (for the log), or the auth hop's failure. */
 export type JwtVerdict =
-  | { readonly claims: JWTPayload; readonly fromCookie?: boolean }
+  | JwtGood
   | { readonly missing: string }
   | { readonly invalid: string }
   | { readonly failed: Failure };
@@ -71,11 +75,11 @@ export class JwtAuth {
     const bearer = this.#bearer(fields.authorization);
     const token = bearer ?? this.#cookieToken(fields);
     if (token === undefined) return { missing: 'no token' };
-    if (bearer !== undefined) return this.#verify(token);
-    // The cookie's token is the one checked: forward_authorization must not pass the client's
-    // Authorization (another scheme, a bearer the gateway did not read) on as if it were.
+    // The token checked and where it came from: only it goes upstream as a credential (claimFields).
+    const fromCookie = bearer === undefined;
     const verdict = this.#verify(token);
-    const tagged = (v: JwtVerdict): JwtVerdict => ('claims' in v ? { ...v, fromCookie: true } : v);
+    const tagged = (v: JwtVerdict): JwtVerdict =>
+      'claims' in v ? { claims: v.claims, fromCookie, token } : v;
     return verdict instanceof Promise ? verdict.then(tagged) : tagged(verdict);
   }
 
@@ -149,10 +153,15 @@ export class JwtAuth {
   }
 
   /**
-   * The upstream request's fields for these claims: every configured field removed (the
-   * client's own copy never passes), then each claim the token holds, as text.
+   * The upstream request's fields for a good token: every configured field removed (the
+   * client's own copy never passes), then each claim the token holds, as text; and the token
+   * cookie only where it holds the token checked. The gateway reads the first cookie of the name,
+   * an app may read the last (Django, Python's http.cookies), or the cookie when the token came
+   * in Authorization: another value, unchecked, would be acted on as the identity checked.
    */
-  claimFields(claims: JWTPayload): (headers: readonly string[]) => string[] {
+  claimFields(verdict: JwtGood): (headers: readonly string[]) => string[] {
+    const { claims } = verdict;
+    const cookie = this.#config.cookie;
     const mapping = this.#config.claimsToHeaders;
     // Every spelling of each: a client's X_User_Id is X-User-Id to a CGI-style app (cgi-spelling.ts).
     const names = new Set(mapping.map(({ header }) => cgiSpelling(header.toLowerCase())));
@@ -172,8 +181,15 @@ export class JwtAuth {
     }
     return (headers) => {
       const out: string[] = [];
-      for (let i = 0; i < headers.length; i += 2)
-        if (!names.has(cgiSpelling(headers[i].toLowerCase()))) out.push(headers[i], headers[i + 1]);
+      for (let i = 0; i < headers.length; i += 2) {
+        const lower = headers[i].toLowerCase();
+        if (names.has(cgiSpelling(lower))) continue;
+        if (cookie === undefined || lower !== 'cookie') out.push(headers[i], headers[i + 1]);
+        else {
+          const value = withoutCookie(headers[i + 1], cookie, verdict.token);
+          if (value !== '') out.push(headers[i], value);
+        }
+      }
       out.push(...added);
       return out;
     };
