@@ -72,7 +72,15 @@ export class JwtAuth {
   }
 
   verify(fields: FieldMap): JwtVerdict | Promise<JwtVerdict> {
-    const bearer = this.#bearer(fields.authorization);
+    const authorization = fields.authorization;
+    // A token was sent, too long to be read: a bad one (RFC 6750 §3.1 invalid_token), not none.
+    if (
+      typeof authorization === 'string' &&
+      authorization.length > MAX_TOKEN &&
+      /^bearer /i.test(authorization)
+    )
+      return { invalid: `a bearer token over ${MAX_TOKEN} bytes` };
+    const bearer = this.#bearer(authorization);
     const token = bearer ?? this.#cookieToken(fields);
     if (token === undefined) return { missing: 'no token' };
     // The token checked and where it came from: only it goes upstream as a credential (claimFields).
@@ -137,7 +145,7 @@ export class JwtAuth {
 
   /** The token of `Authorization: Bearer …` (RFC 6750 §2.1, the scheme in any case). */
   #bearer(authorization: string | string[] | undefined): string | undefined {
-    if (typeof authorization !== 'string' || authorization.length > MAX_TOKEN) return undefined;
+    if (typeof authorization !== 'string') return undefined;
     const space = authorization.indexOf(' ');
     if (space === -1 || authorization.slice(0, space).toLowerCase() !== 'bearer') return undefined;
     const token = authorization.slice(space + 1).trim();
