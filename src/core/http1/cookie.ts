@@ -13,3 +13,19 @@ export function cookieValue(header: string | string[] | undefined, name: string)
   }
   return undefined;
 }
+
+/**
+ * A Cookie header's value without the cookies of this name but one whose value is `keep`
+ * (undefined: none kept); the other cookies as sent, in order, "; " between them. Empty when
+ * nothing is left.
+ */
+export function withoutCookie(header: string, name: string, keep: string | undefined): string {
+  const out: string[] = [];
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && trimOws(pair.slice(0, eq)) === name && trimOws(pair.slice(eq + 1)) !== keep) continue;
+    const trimmed = trimOws(pair);
+    if (trimmed !== '') out.push(trimmed);
+  }
+  return out.join('; ');
+}

@@ -48,6 +48,8 @@ export interface AccessRequest {
   readonly requestId: string;
   readonly protocol: string;
   readonly fields: FieldMap;
+  /** The head's fields as sent, flat (name, value, …): `fields` keeps only a singleton's first. */
+  readonly headers: readonly string[];
   /** The request's trace (RequestRecord.trace): forward auth's call is a part of it. */
   readonly trace: TraceContext;
 }
@@ -66,6 +68,31 @@ function refusal(status: 401 | 403, details: string, note: string, challenge?: s
   };
 }
 
+/**
+ * More than one Authorization field line: RFC 9110 §11.6.2 gives the field one credential, and a
+ * request carrying two is malformed (RFC 6750 §3.1's invalid_request, a 400). The gateway checks
+ * the first (fieldMap keeps a singleton's first, as node:http does) while an upstream told the
+ * credentials (`forward_authorization`) or a forward-auth service may read the last, or both
+ * joined: one credential checked, another acted on.
+ */
+function twoAuthorizations(headers: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].length === 13 && headers[i].toLowerCase() === 'authorization') {
+      if (seen) return true;
+      seen = true;
+    }
+  return false;
+}
+
+const TWO_AUTHORIZATIONS: AccessDecision = {
+  note: 'denied: two Authorization fields',
+  answer: new Failure('http_request_error', 'the request has more than one Authorization field', {
+    status: 400,
+    final: true,
+  }),
+};
+
 /** The request upstream without the client's Authorization: the credentials were the gateway's to check. */
 const dropAuthorization: AnswerEdit = (headers) => {
   const out: string[] = [];
@@ -82,6 +109,8 @@ class RouteAccess {
   readonly #jwt: JwtAuth | undefined;
   readonly #forward: ForwardAuth | undefined;
   readonly #forwardAuthorization: boolean;
+  /** Whether the route authenticates (basic, jwt or forward). */
+  readonly #authenticates: boolean;
   readonly #allowed: AccessDecision;
   readonly #trust: TrustList;
 
@@ -98,6 +127,7 @@ class RouteAccess {
     this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
     this.#forward = config.auth?.forward && forward(config.auth.forward);
     this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
+    this.#authenticates = config.auth !== undefined;
     this.#allowed =
       config.auth === undefined || config.auth.forwardAuthorization
         ? ALLOWED
@@ -127,6 +157,7 @@ class RouteAccess {
         return refusal(403, 'this cross-origin request is not allowed on this route', answer);
       return { note: 'allowed', answer };
     }
+    if (this.#authenticates && twoAuthorizations(request.headers)) return TWO_AUTHORIZATIONS;
     const forward = this.#forward;
     if (forward !== undefined) {
       const verdict = forward.verify(request.fields, request);
@@ -175,10 +206,13 @@ class RouteAccess {
         `jwt ${verdict.invalid}`,
         'Bearer error="invalid_token"',
       );
-    const claims = jwt.claimFields(verdict.claims);
+    const claims = jwt.claimFields(verdict);
+    // forward_authorization passes on the bearer token checked; a token from the cookie leaves
+    // whatever the client's Authorization says (unchecked) behind.
+    const passOn = this.#forwardAuthorization && verdict.fromCookie !== true;
     return {
       note: 'allowed',
-      requestEdit: this.#forwardAuthorization ? claims : (headers) => claims(dropAuthorization(headers)),
+      requestEdit: passOn ? claims : (headers) => claims(dropAuthorization(headers)),
     };
   }
 

@@ -97,6 +97,7 @@ export function admitRequest<G extends AdmitGateway>(
     requestId: record.id,
     protocol: listener.protocol,
     fields,
+    headers: head.headers,
     trace: record.trace,
   });
   const go = (decision: AccessDecision): Verdict => {

@@ -4,7 +4,7 @@ import type { JWTPayload } from 'jose';
 import type { JwtAuthConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
-import { cookieValue } from '../../core/http1/cookie.ts';
+import { cookieValue, withoutCookie } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { JwkSet } from './jwk-set.ts';
 import type { RemoteJwks } from './jwks-source.ts';
@@ -22,9 +22,16 @@ const REMEMBERED_MS = 60_000;
 /** A claim sent upstream as a field must fit one: printable ASCII, bounded. */
 const FIELD_VALUE = /^[\x20-\x7e]{0,1024}$/;
 
-/** What the token said: its claims, or why it is not good (for the log), or the auth hop's failure. */
+/** A good token: its claims, and (once verify tags it) the token and whether it came from the cookie rather than Authorization. */
+export interface JwtGood {
+  readonly claims: JWTPayload;
+  readonly fromCookie?: boolean;
+  readonly token?: string;
+}
+
+/** What the token said: a good token, or why it is not good (for the log), or the auth hop's failure. */
 export type JwtVerdict =
-  | { readonly claims: JWTPayload }
+  | JwtGood
   | { readonly missing: string }
   | { readonly invalid: string }
   | { readonly failed: Failure };
@@ -65,8 +72,26 @@ export class JwtAuth {
   }
 
   verify(fields: FieldMap): JwtVerdict | Promise<JwtVerdict> {
-    const token = this.#token(fields);
+    const authorization = fields.authorization;
+    // A token was sent, too long to be read: a bad one (RFC 6750 §3.1 invalid_token), not none.
+    if (
+      typeof authorization === 'string' &&
+      authorization.length > MAX_TOKEN &&
+      /^bearer /i.test(authorization)
+    )
+      return { invalid: `a bearer token over ${MAX_TOKEN} bytes` };
+    const bearer = this.#bearer(authorization);
+    const token = bearer ?? this.#cookieToken(fields);
     if (token === undefined) return { missing: 'no token' };
+    // The token checked and where it came from: only it goes upstream as a credential (claimFields).
+    const fromCookie = bearer === undefined;
+    const verdict = this.#verify(token);
+    const tagged = (v: JwtVerdict): JwtVerdict =>
+      'claims' in v ? { claims: v.claims, fromCookie, token } : v;
+    return verdict instanceof Promise ? verdict.then(tagged) : tagged(verdict);
+  }
+
+  #verify(token: string): JwtVerdict | Promise<JwtVerdict> {
     const key = createHash('sha256').update(token).digest('base64');
     const kept = this.#remembered.get(key);
     if (kept !== undefined) {
@@ -118,16 +143,17 @@ export class JwtAuth {
     remembered.set(key, { claims, until: Math.min(exp, now + REMEMBERED_MS) });
   }
 
-  /** The token of `Authorization: Bearer …`, else of the configured cookie. */
-  #token(fields: FieldMap): string | undefined {
-    const authorization = fields.authorization;
-    if (typeof authorization === 'string' && authorization.length <= MAX_TOKEN) {
-      const space = authorization.indexOf(' ');
-      if (space !== -1 && authorization.slice(0, space).toLowerCase() === 'bearer') {
-        const token = authorization.slice(space + 1).trim();
-        if (token !== '') return token;
-      }
-    }
+  /** The token of `Authorization: Bearer …` (RFC 6750 §2.1, the scheme in any case). */
+  #bearer(authorization: string | string[] | undefined): string | undefined {
+    if (typeof authorization !== 'string') return undefined;
+    const space = authorization.indexOf(' ');
+    if (space === -1 || authorization.slice(0, space).toLowerCase() !== 'bearer') return undefined;
+    const token = authorization.slice(space + 1).trim();
+    return token === '' ? undefined : token;
+  }
+
+  /** The token of the configured cookie. */
+  #cookieToken(fields: FieldMap): string | undefined {
     const cookie = this.#config.cookie;
     if (cookie === undefined) return undefined;
     const value = cookieValue(fields.cookie, cookie);
@@ -135,10 +161,15 @@ export class JwtAuth {
   }
 
   /**
-   * The upstream request's fields for these claims: every configured field removed (the
-   * client's own copy never passes), then each claim the token holds, as text.
+   * The upstream request's fields for a good token: every configured field removed (the
+   * client's own copy never passes), then each claim the token holds, as text; and the token
+   * cookie only where it holds the token checked. The gateway reads the first cookie of the name,
+   * an app may read the last (Django, Python's http.cookies), or the cookie when the token came
+   * in Authorization: another value, unchecked, would be acted on as the identity checked.
    */
-  claimFields(claims: JWTPayload): (headers: readonly string[]) => string[] {
+  claimFields(verdict: JwtGood): (headers: readonly string[]) => string[] {
+    const { claims } = verdict;
+    const cookie = this.#config.cookie;
     const mapping = this.#config.claimsToHeaders;
     // Every spelling of each: a client's X_User_Id is X-User-Id to a CGI-style app (cgi-spelling.ts).
     const names = new Set(mapping.map(({ header }) => cgiSpelling(header.toLowerCase())));
@@ -158,8 +189,15 @@ export class JwtAuth {
     }
     return (headers) => {
       const out: string[] = [];
-      for (let i = 0; i < headers.length; i += 2)
-        if (!names.has(cgiSpelling(headers[i].toLowerCase()))) out.push(headers[i], headers[i + 1]);
+      for (let i = 0; i < headers.length; i += 2) {
+        const lower = headers[i].toLowerCase();
+        if (names.has(cgiSpelling(lower))) continue;
+        if (cookie === undefined || lower !== 'cookie') out.push(headers[i], headers[i + 1]);
+        else {
+          const value = withoutCookie(headers[i + 1], cookie, verdict.token);
+          if (value !== '') out.push(headers[i], value);
+        }
+      }
       out.push(...added);
       return out;
     };

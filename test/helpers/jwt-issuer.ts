@@ -1,0 +1,28 @@
+/**
+ * An ES256 issuer for JWT routes: its public key set in a keys_file on disk (kid `k1`), and a
+ * signer of tokens for a subject that expire in five minutes.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+
+export interface FileIssuer {
+  /** The keys_file path. */
+  readonly file: string;
+  sign(sub: string): Promise<string>;
+}
+
+export async function fileIssuer(): Promise<FileIssuer> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-issuer-')), 'jwks.json');
+  writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
+  return {
+    file,
+    sign: (sub) =>
+      new SignJWT({ sub })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setExpirationTime('5m')
+        .sign(privateKey),
+  };
+}
