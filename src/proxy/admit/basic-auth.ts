@@ -57,9 +57,11 @@ export class BasicAuth {
     const credentials = basicCredentials(fields.authorization);
     if (typeof credentials === 'string') return { refused: credentials };
     const { user, password } = credentials;
+    // The user's length first: joined by a separator alone, "a" with "b\0c" and "a\0b" with "c"
+    // made one key, and the second, no user of the file, was let in as remembered.
     const key = createHmac('sha256', REMEMBER_KEY)
+      .update(`${Buffer.byteLength(user)}:`)
       .update(user)
-      .update('\0')
       .update(password)
       .digest('base64');
     if (this.#remembered.has(key)) return { user };

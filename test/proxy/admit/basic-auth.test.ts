@@ -336,3 +336,21 @@ test('a remembered login is kept by a keyed hash: no SHA-256 of the user and pas
     await echo.close();
   }
 });
+
+// The remembered key once joined user and password with a NUL: "a" with "b\0c" and "a\0b" with
+// "c" made the same key, and the second, a user the file does not have, was let in as remembered.
+test('a remembered login stands for its own user and password only, whatever bytes they hold', async () => {
+  const echo = await startEcho();
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  writeFileSync(file, `a:${bcrypt.hashSync('b\0c', 4)}\n`);
+  const gw = await startTestGateway(config(echo.url, file));
+  const status = async (user: string, password: string) =>
+    (await request(gw.url, { path: '/admin', headers: { authorization: basic(user, password) } })).status;
+  try {
+    assert.equal(await status('a', 'b\0c'), 200);
+    assert.equal(await status('a\0b', 'c'), 401);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
