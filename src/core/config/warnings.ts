@@ -92,6 +92,12 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
         path: ['routes', index, 'auth', 'jwt', 'audiences'],
         message: `none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to`,
       });
+    const jwks = plainJwksHost(route.access?.auth?.jwt?.jwksUrl);
+    if (jwks !== undefined)
+      warnings.push({
+        path: ['routes', index, 'auth', 'jwt', 'jwks_url'],
+        message: `plain http to ${jwks}: the keys that decide who gets in travel unauthenticated, and anyone on the way can serve keys of their own and sign any token this route accepts; fetch them over https (plain http only to a loopback address)`,
+      });
     const cors = route.access?.cors;
     // The Fetch standard reads "*" in Access-Control-Expose-Headers as any field only for a call
     // without credentials: one with them (cookies, Authorization) reads a field named "*".
@@ -152,4 +158,13 @@ const AFTER_HEAD_ONLY: ReadonlySet<FailureType> = new Set<FailureType>([
  */
 function neverRetried(type: FailureType): boolean {
   return AFTER_HEAD_ONLY.has(type) || CLIENTS_OWN.has(type);
+}
+
+/** The host of a JWKS URL fetched over plain http from another machine (RFC 8725 §3.1: keys must be had from a trusted source); undefined for https or loopback. */
+function plainJwksHost(url: string | undefined): string | undefined {
+  const parsed = url === undefined ? null : URL.parse(url);
+  if (parsed === null || parsed.protocol !== 'http:') return undefined;
+  const host = parsed.hostname;
+  if (host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)) return undefined;
+  return host;
 }

@@ -201,6 +201,35 @@ upstreams:
   assert.deepEqual(configWarnings(jwt(', audiences: [orders]')), []);
 });
 
+test('auth.jwt.jwks_url over plain http to another machine is warned of: anyone on the way could serve keys of their own', () => {
+  const jwks = (url: string) =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+    auth: { jwt: { jwks_url: "${url}", audiences: [orders] } }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+        SOURCE,
+        {},
+      ),
+    );
+  assert.deepEqual(jwks('http://idp.internal:8080/jwks'), [
+    'routes[0].auth.jwt.jwks_url: plain http to idp.internal: the keys that decide who gets in travel unauthenticated, and anyone on the way can serve keys of their own and sign any token this route accepts; fetch them over https (plain http only to a loopback address)',
+  ]);
+  for (const quiet of [
+    'https://idp.test/jwks',
+    'http://127.0.0.1:8081/jwks',
+    'http://localhost/jwks',
+    'http://[::1]:8081/jwks',
+  ])
+    assert.deepEqual(jwks(quiet), [], quiet);
+});
+
 test('cors.expose_headers "*" with credentials is warned of: a browser reads it as a field named "*" in a call with credentials', () => {
   const cors = (fields: string) =>
     parseConfig(
