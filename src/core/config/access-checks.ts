@@ -1,3 +1,4 @@
+import { FETCH_BAD_PORTS } from '../net/fetch-bad-ports.ts';
 /** Checks of a route's access fields that span more than one of them. */
 
 import { didYouMean } from './did-you-mean.ts';
@@ -80,23 +81,11 @@ function originPortProblem(origin: string): string | undefined {
     : `browsers send this origin as ${JSON.stringify(sent)} (a port as a plain number, and none for the scheme's default), so this one would never match: write ${JSON.stringify(sent)}`;
 }
 
-/**
- * The Fetch standard's bad ports (fetch.spec.whatwg.org, "port blocking"): the JWKS is fetched
- * with fetch(), which refuses them before any connection, so a URL on one could never be read
- * and every request would be told of a connection that was never made.
- */
-const BAD_PORTS = new Set([
-  0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104,
-  109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515,
-  526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049,
-  3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
-]);
-
 /** The URL's port when fetch() would refuse it; undefined for any other (or a URL the schema refuses). */
 function blockedPort(url: string | undefined): number | undefined {
   const port = url === undefined ? null : URL.parse(url)?.port;
   // An empty port is the scheme's own (80, 443): never a bad one.
-  return port && BAD_PORTS.has(Number(port)) ? Number(port) : undefined;
+  return port && FETCH_BAD_PORTS.has(Number(port)) ? Number(port) : undefined;
 }
 
 /** Where the auth service is: a URL, or an upstream of the file (whose `path` is asked). */
