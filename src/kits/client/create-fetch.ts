@@ -19,6 +19,7 @@ import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { callHeaders } from './call-headers.ts';
 import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';
 import { type Admission, OriginState } from './origin-state.ts';
+import { type Hops, type Redirectable, refusedRedirect, sendFollowing } from './redirects.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
 import { retryAfterMs } from './retry-after.ts';
 import { type AttemptEnd, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
@@ -80,6 +81,16 @@ async function call(
   const facts = { method, idempotencyKey: headers.has('idempotency-key'), replayable: body.replayable };
   const href = shownUrl(url);
   const callerSignal = init.signal ?? (input instanceof Request ? input.signal : undefined);
+  // Redirects fetch would follow are followed here, hop by hop, to know that one was answered.
+  const follow = (init.redirect ?? (input instanceof Request ? input.redirect : 'follow')) === 'follow';
+  const redirectable: Redirectable = {
+    method,
+    headers,
+    hasBody:
+      init.body != null || (init.body === undefined && input instanceof Request && input.body !== null),
+    replayable: body.replayable,
+    body: () => (init.body != null ? body.take() : input instanceof Request ? input.clone().body : null),
+  };
   callerSignal?.throwIfAborted();
 
   // One signal for the whole call: the caller's abort and the deadline both end every
@@ -205,6 +216,7 @@ async function call(
       ? AbortSignal.any([callerSignal, headDeadline.signal])
       : headDeadline.signal;
     let response: Response;
+    const hops: Hops = { count: 0, url };
     try {
       const attemptInit = { ...init, method, headers, signal: attemptSignal } as RequestInit & {
         duplex?: 'half';
@@ -212,10 +224,12 @@ async function call(
       if (init.body === undefined || init.body === null) delete attemptInit.body;
       else attemptInit.body = body.take();
       if (body.streamed) attemptInit.duplex = 'half';
-      response = await (config.fetch ?? globalThis.fetch)(
-        input instanceof Request ? input.clone() : url,
-        attemptInit,
-      );
+      const send = config.fetch ?? globalThis.fetch;
+      const target = input instanceof Request ? input.clone() : url;
+      if (follow) attemptInit.redirect = 'manual';
+      response = follow
+        ? await sendFollowing(send, target, attemptInit, redirectable, hops)
+        : await send(target, attemptInit);
     } catch (err) {
       const elapsedMs = performance.now() - attemptStart;
       if (signal.aborted) {
@@ -243,8 +257,14 @@ async function call(
         throw withoutCredentials(err, url);
       }
       lastFailure = classifyFetchError(err, elapsedMs);
+      // A server answered with a redirect: the request reached it, whatever the next hop met.
+      if (hops.count > 0 && lastFailure.stage === 'not_sent') lastFailure = lastFailure.at('sent');
       origin.settle(admission, { failed: true });
-      const { type, stage, details } = lastFailure;
+      const { type, stage } = lastFailure;
+      const details =
+        hops.count === 0
+          ? lastFailure.details
+          : `${lastFailure.details}, at ${shownUrl(hops.url)} after ${hops.count} redirect${hops.count === 1 ? '' : 's'}`;
       const next = decide(attempt, { status: undefined, type, stage }, undefined);
       report(
         attemptReport(attempt, method, href, { elapsedMs, type, detail: details }, next.delayMs, next.reason),
@@ -303,25 +323,6 @@ async function call(
 type Next =
   | { readonly retry: true; readonly reason: RetryReason; readonly delayMs: number }
   | { readonly retry: false; readonly reason: NoRetryReason; readonly delayMs: undefined };
-
-/**
- * fetch's words (undici's) for a redirect it would not follow: `redirect: 'error'`, more than
- * its 20, a location that is not http(s).
- */
-const REDIRECT_REFUSALS = new Set([
-  'unexpected redirect',
-  'redirect count exceeded',
-  'URL scheme must be a HTTP(S) scheme',
-]);
-
-function refusedRedirect(err: Error): boolean {
-  const cause = err.cause;
-  return (
-    cause instanceof Error &&
-    (cause as { code?: unknown }).code === undefined &&
-    REDIRECT_REFUSALS.has(cause.message)
-  );
-}
 
 /** Sleeps before the next try; false when the call's signal aborted meanwhile. */
 async function wait(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -1,0 +1,146 @@
+/**
+ * candor/client follows redirects as fetch does, one hop at a time, so that a failure after a
+ * redirect is known to come after a server answered: a POST answered 303 (processed, see
+ * there) is never sent again because its Location refused. The hops keep fetch's rules: a
+ * POST turned into a GET loses its body, a 307 keeps it, credentials stay with their origin.
+ */
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { test } from 'node:test';
+import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+
+interface Seen {
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** An origin that records what reached it and answers with `answer`. */
+async function recording(answer: (path: string) => [number, Record<string, string>]) {
+  const seen: Seen[] = [];
+  const origin = await listenOnLoopback((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+      const [status, headers] = answer(req.url ?? '/');
+      res.writeHead(status, headers).end('moved');
+    });
+  });
+  return { origin, seen };
+}
+
+for (const status of [303, 307]) {
+  test(`a POST answered ${status} whose Location refuses is sent once: the server that redirected it had it`, async () => {
+    const refused = await startRefusing();
+    const { origin, seen } = await recording(() => [status, { location: `${refused.url}/done` }]);
+    try {
+      const reports: AttemptReport[] = [];
+      const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+      const error = await api(`${origin.url}/orders`, { method: 'POST', body: '{"sku":42}' }).then(
+        () => assert.fail('resolved'),
+        (err: unknown) => err,
+      );
+      assert.equal(seen.length, 1, 'the POST reached the origin once');
+      assert.ok(error instanceof UpstreamError);
+      assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
+      assert.equal(error.type, 'connection_refused');
+      assert.deepEqual(
+        reports.map((r) => [r.type, r.retry, r.reason]),
+        [['connection_refused', false, 'not_idempotent']],
+      );
+      assert.ok(
+        error.message.includes(`, at ${refused.url}/done after 1 redirect; not retried: `),
+        error.message,
+      );
+    } finally {
+      await origin.close();
+      await refused.close();
+    }
+  });
+}
+
+test('a GET whose redirect target refuses is sent again (it is idempotent), from the start', async () => {
+  const refused = await startRefusing();
+  const { origin, seen } = await recording(() => [302, { location: `${refused.url}/there` }]);
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+    await api(`${origin.url}/here`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => assert.ok(err instanceof UpstreamError),
+    );
+    assert.equal(seen.length, 3);
+    assert.deepEqual(
+      reports.map((r) => r.reason),
+      ['idempotent', 'idempotent', 'attempts'],
+    );
+  } finally {
+    await origin.close();
+    await refused.close();
+  }
+});
+
+test('the hops keep fetch’s rules: 303 makes a bodiless GET, 307 keeps method and body, credentials stay with their origin', async () => {
+  const other = await recording(() => [200, {}]);
+  const first = await recording((path) =>
+    path === '/see-other'
+      ? [303, { location: '/same-origin' }]
+      : path === '/same-origin'
+        ? [307, { location: `${other.origin.url}/elsewhere` }]
+        : [200, {}],
+  );
+  try {
+    const api = createFetch();
+    const res = await api(`${first.origin.url}/see-other`, {
+      method: 'POST',
+      body: 'secret order',
+      headers: { authorization: 'Bearer t0ken', cookie: 'session=s3cret', 'content-type': 'text/plain' },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.redirected, true);
+    assert.equal(res.url, `${other.origin.url}/elsewhere`);
+    assert.deepEqual(
+      first.seen.map((s) => [s.method, s.url, s.body, s.headers.authorization, s.headers['content-type']]),
+      [
+        ['POST', '/see-other', 'secret order', 'Bearer t0ken', 'text/plain'],
+        ['GET', '/same-origin', '', 'Bearer t0ken', undefined],
+      ],
+    );
+    const [there] = other.seen;
+    assert.deepEqual([there.method, there.url], ['GET', '/elsewhere']);
+    assert.equal(there.headers.authorization, undefined);
+    assert.equal(there.headers.cookie, undefined);
+
+    // A 307 keeps the method and the body, a function's made afresh.
+    other.seen.length = 0;
+    const kept = await api(`${first.origin.url}/same-origin`, { method: 'PUT', body: () => 'again' });
+    assert.equal(kept.status, 200);
+    assert.deepEqual(
+      other.seen.map((s) => [s.method, s.body]),
+      [['PUT', 'again']],
+    );
+
+    // A stream passed as it is went with the first hop: it cannot follow a 307.
+    const stream = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('once'));
+        controller.close();
+      },
+    });
+    const refusal = await api(`${first.origin.url}/same-origin`, { method: 'PUT', body: stream }).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(refusal instanceof TypeError && !(refusal instanceof UpstreamError));
+    assert.match((refusal.cause as Error).message, /cannot be followed with a stream body/);
+  } finally {
+    await first.origin.close();
+    await other.origin.close();
+  }
+});
