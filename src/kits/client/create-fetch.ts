@@ -250,7 +250,7 @@ async function call(
       // fetch's network errors carry their cause; any other rejection is the call's own mistake
       // (a GET with a body, a bad header), which fetch would have thrown as well. So is a
       // redirect fetch would not follow: the origin answered, and the same request would meet
-      // the same redirect (a loop sent again would triple its load).
+      // the same redirect (a loop sent again would triple its load); and a bad port, never tried.
       if (!(err instanceof Error) || err.cause === undefined || refusedRedirect(err)) {
         origin.settle(admission, { abandoned: true });
         clearTimeout(timer);

@@ -21,9 +21,12 @@ const ORIGIN_BOUND = ['authorization', 'proxy-authorization', 'cookie'];
 
 /**
  * fetch's words (undici's) for a redirect it would not follow (`redirect: 'error'`, more than
- * its 20, a location that is not http(s)), and the client's own where it follows them.
+ * its 20, a location that is not http(s)), and the client's own where it follows them; and for
+ * a URL on one of the Fetch standard's bad ports, refused before any connection, for any
+ * request: the same call again meets the same refusal.
  */
 const REDIRECT_REFUSALS: ReadonlySet<string> = new Set([
+  'bad port',
   'unexpected redirect',
   'redirect count exceeded',
   'URL scheme must be a HTTP(S) scheme',
@@ -36,7 +39,7 @@ function refusal(reason: string): TypeError {
   return new TypeError('fetch failed', { cause: new Error(reason) });
 }
 
-/** Whether `err` is a redirect that was not followed: the origin answered, the same again would too. */
+/** Whether `err` is fetch's refusal (a redirect not followed, a bad port): the same again would meet it too. */
 export function refusedRedirect(err: Error): boolean {
   const cause = err.cause;
   return (

@@ -55,7 +55,8 @@ for (const status of [303, 307]) {
         [['connection_refused', false, 'not_idempotent']],
       );
       assert.ok(
-        error.message.includes(`, at ${refused.url}/done after 1 redirect; not retried: `),
+        // As URL writes it: port 80, which the kit may give, is the scheme's and left out.
+        error.message.includes(`, at ${new URL('/done', refused.url).href} after 1 redirect; not retried: `),
         error.message,
       );
     } finally {
@@ -143,4 +144,22 @@ test('the hops keep fetch’s rules: 303 makes a bodiless GET, 307 keeps method 
     await first.origin.close();
     await other.origin.close();
   }
+});
+
+test("a URL on a port fetch blocks (6000) is fetch's own TypeError at once: nothing was sent, nothing is retried or counted", async () => {
+  const reports: AttemptReport[] = [];
+  const api = createFetch({
+    backoff: { base: 1, cap: 2 },
+    circuitBreaker: { failures: 1 },
+    onAttemptFailed: (r) => reports.push(r),
+  });
+  for (let call = 0; call < 2; call++) {
+    const error = await api('http://127.0.0.1:6000/x').then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof TypeError && !(error instanceof UpstreamError), String(error));
+    assert.equal((error.cause as Error).message, 'bad port');
+  }
+  assert.deepEqual(reports, [], 'no attempt failed: none was made, and the circuit stays closed');
 });
