@@ -163,3 +163,29 @@ test("a URL on a port fetch blocks (6000) is fetch's own TypeError at once: noth
   }
   assert.deepEqual(reports, [], 'no attempt failed: none was made, and the circuit stays closed');
 });
+
+test('a credential in a query (the call’s api_key, a presigned location’s signature) is in none of the reports and errors', async () => {
+  const refused = await startRefusing();
+  const presigned = `${refused.url}/bucket/report.pdf?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=5ec4e7&X-Amz-Expires=60`;
+  const { origin, seen } = await recording(() => [302, { location: presigned }]);
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+    const error = await api(`${origin.url}/download?id=7&api_key=k3y-s3cret`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.equal(seen[0].url, '/download?id=7&api_key=k3y-s3cret', 'the call goes as written');
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.url, `${origin.url}/download?id=7&api_key=***`);
+    const told = [error.message, error.url, ...reports.flatMap((r) => [r.url, r.detail])].join('\n');
+    for (const secret of ['k3y-s3cret', 'AKIA', '5ec4e7']) assert.ok(!told.includes(secret), told);
+    assert.ok(
+      error.message.includes('/bucket/report.pdf?X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Expires=60'),
+      error.message,
+    );
+  } finally {
+    await origin.close();
+    await refused.close();
+  }
+});
