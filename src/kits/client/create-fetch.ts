@@ -300,7 +300,9 @@ async function call(
     });
     lastResponse = response;
     lastFailure = undefined;
-    const next = decide(attempt, { status: response.status, type, stage: stageOf(type) }, announced, pauses);
+    // After a redirect a server had the request, whatever the one that answered says of itself.
+    const stage = hops.count > 0 && stageOf(type) === 'not_sent' ? 'sent' : stageOf(type);
+    const next = decide(attempt, { status: response.status, type, stage }, announced, pauses);
     const seen = {
       status: response.status,
       type,

@@ -66,6 +66,28 @@ for (const status of [303, 307]) {
   });
 }
 
+test('a POST answered 303 whose location answers a gateway\'s 503 "never reached its upstream" is not sent again: the first server had it', async () => {
+  const gateway = await recording(() => [
+    503,
+    { 'proxy-status': 'edge; error=destination_unavailable; details="no healthy target"' },
+  ]);
+  const { origin, seen } = await recording(() => [303, { location: `${gateway.origin.url}/orders/42` }]);
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+    const res = await api(`${origin.url}/orders`, { method: 'POST', body: '{"sku":42}' });
+    assert.equal(res.status, 503);
+    assert.equal(seen.length, 1, 'the POST reached the origin once');
+    assert.deepEqual(
+      reports.map((r) => [r.status, r.type, r.retry, r.reason]),
+      [[503, 'destination_unavailable', false, 'not_idempotent']],
+    );
+  } finally {
+    await origin.close();
+    await gateway.origin.close();
+  }
+});
+
 test('a GET whose redirect target refuses is sent again (it is idempotent), from the start', async () => {
   const refused = await startRefusing();
   const { origin, seen } = await recording(() => [302, { location: `${refused.url}/there` }]);
