@@ -32,6 +32,7 @@ const REDIRECT_REFUSALS: ReadonlySet<string> = new Set([
   'URL scheme must be a HTTP(S) scheme',
   'redirect location is not a URL',
   'a 307 or 308 redirect cannot be followed with a stream body: it was sent once',
+  'redirect location includes credentials',
 ]);
 
 /** fetch's own failure for a redirect it will not follow: "fetch failed", the reason as cause. */
@@ -90,6 +91,9 @@ export async function sendFollowing(
     if (next.protocol !== 'http:' && next.protocol !== 'https:')
       throw refusal('URL scheme must be a HTTP(S) scheme');
     if (hops.count >= MAX_REDIRECTS) throw refusal('redirect count exceeded');
+    // fetch would refuse to make the request, quoting the location, password and all, into a
+    // message that ends in logs; said without it.
+    if (next.username !== '' || next.password !== '') throw refusal('redirect location includes credentials');
     if (response.status !== 303 && hasBody && !request.replayable)
       throw refusal('a 307 or 308 redirect cannot be followed with a stream body: it was sent once');
     response.body?.cancel().catch(() => {});

@@ -211,3 +211,19 @@ test('a credential in a query (the call’s api_key, a presigned location’s si
     await refused.close();
   }
 });
+
+test('a redirect to a URL with user:password@ is refused without quoting the password anywhere', async () => {
+  const { origin, seen } = await recording(() => [302, { location: 'http://app:hunter2@127.0.0.1:9/x' }]);
+  try {
+    const error = await createFetch()(`${origin.url}/`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof TypeError && !(error instanceof UpstreamError));
+    assert.equal((error.cause as Error).message, 'redirect location includes credentials');
+    assert.ok(!`${error.message}\n${error.stack}`.includes('hunter2'), String(error));
+    assert.equal(seen.length, 1, 'sent once: the same redirect would come again');
+  } finally {
+    await origin.close();
+  }
+});
