@@ -259,7 +259,7 @@ async function call(
       lastFailure = classifyFetchError(err, elapsedMs);
       // A server answered with a redirect: the request reached it, whatever the next hop met.
       if (hops.count > 0 && lastFailure.stage === 'not_sent') lastFailure = lastFailure.at('sent');
-      origin.settle(admission, { failed: true });
+      origin.settle(admission, hops.url.origin === url.origin ? { failed: true } : { abandoned: true });
       const { type, stage } = lastFailure;
       const details =
         hops.count === 0
@@ -287,16 +287,20 @@ async function call(
     const member = readProxyStatus(response.headers.get('proxy-status') ?? undefined);
     const type = member?.error;
     const announced = retryAfterMs(response.headers.get('retry-after'));
+    // Another origin a redirect led to speaks for itself: its failure, its pause are not this
+    // origin's (this call still waits its Retry-After, as a delay).
+    const own = hops.url.origin === url.origin;
     // A Retry-After of 0 (or a date past) asks for no pause: nobody need wait behind a probe.
     const pauses =
-      announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
+      own && announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
     // A gateway that names the upstream it answered for speaks for that upstream: its failure
     // and its pause hold the paths that go there, not the gateway's other routes.
-    if (member?.nextHop !== undefined) origin.learnHop(url.pathname, member.nextHop);
+    if (own && member?.nextHop !== undefined) origin.learnHop(url.pathname, member.nextHop);
     origin.settle(admission, {
+      abandoned: !own,
       failed: !pauses && (response.status === 502 || response.status === 503 || response.status === 504),
       pauseMs: pauses ? Math.min(announced, config.maxPause) : undefined,
-      hop: member?.nextHop,
+      hop: own ? member?.nextHop : undefined,
     });
     lastResponse = response;
     lastFailure = undefined;

@@ -227,3 +227,37 @@ test('a redirect to a URL with user:password@ is refused without quoting the pas
     await origin.close();
   }
 });
+
+test("what another origin a redirect led to meets is not the first origin's: no circuit opened, no pause on its other paths", async () => {
+  const refused = await startRefusing();
+  const other = await recording(() => [503, { 'retry-after': '30' }]);
+  const first = await recording((path) =>
+    path === '/to-refused'
+      ? [302, { location: `${refused.url}/x` }]
+      : path === '/to-busy'
+        ? [302, { location: `${other.origin.url}/y` }]
+        : [200, {}],
+  );
+  try {
+    const api = createFetch({
+      attempts: 1,
+      deadline: 2_000,
+      circuitBreaker: { failures: 1, openTime: 60_000 },
+    });
+    await api(`${first.origin.url}/to-refused`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => assert.equal((err as UpstreamError).type, 'connection_refused'),
+    );
+    assert.equal((await api(`${first.origin.url}/here`)).status, 200, 'its circuit is closed');
+    assert.equal((await api(`${first.origin.url}/to-busy`)).status, 503);
+    assert.equal((await api(`${first.origin.url}/here`)).status, 200, 'not paused 30 s');
+    assert.deepEqual(
+      first.seen.map((s) => s.url),
+      ['/to-refused', '/here', '/to-busy', '/here'],
+    );
+  } finally {
+    await first.origin.close();
+    await other.origin.close();
+    await refused.close();
+  }
+});
