@@ -236,7 +236,8 @@ async function call(
         // An attempt that waited at least half the call's deadline and was cut hung: a failure
         // for the circuit (a hung origin must open it too). One cut after a short wait, the end of
         // a call that spent its time elsewhere, says nothing about the origin.
-        const hung = signal.reason === deadline && elapsedMs >= config.deadline / 2;
+        const hung =
+          signal.reason === deadline && elapsedMs >= config.deadline / 2 && hops.url.origin === url.origin;
         origin.settle(admission, hung ? { failed: true } : { abandoned: true });
         if (signal.reason === deadline) {
           // This attempt met no failure the table names: an earlier one's is not why the call ended.

@@ -261,3 +261,25 @@ test("what another origin a redirect led to meets is not the first origin's: no 
     await refused.close();
   }
 });
+
+test('another origin a redirect led to that hangs until the deadline opens no circuit of the origin called', async () => {
+  const hanging = await listenOnLoopback(() => {});
+  const first = await recording((path) =>
+    path === '/to-hanging' ? [302, { location: `${hanging.url}/h` }] : [200, {}],
+  );
+  try {
+    const api = createFetch({
+      attempts: 1,
+      deadline: 400,
+      circuitBreaker: { failures: 1, openTime: 60_000 },
+    });
+    await api(`${first.origin.url}/to-hanging`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => assert.equal((err as UpstreamError).code, 'UPSTREAM_DEADLINE'),
+    );
+    assert.equal((await api(`${first.origin.url}/here`)).status, 200, 'its circuit is closed');
+  } finally {
+    await first.origin.close();
+    await hanging.close();
+  }
+});
