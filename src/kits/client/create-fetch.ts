@@ -64,6 +64,9 @@ export function createFetch(options: ClientOptions = {}): ResilientFetch {
   // async, so that a URL that does not parse rejects as fetch's would: a caller's .catch sees it.
   return async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
+    // Only HTTP is judged: another scheme (data:, or file: and ws: fetch refuses) is fetch's call, once.
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return (config.fetch ?? globalThis.fetch)(input, init as RequestInit);
     return call(config, originOf(url), url, input, init);
   };
 }

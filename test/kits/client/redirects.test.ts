@@ -3,6 +3,8 @@
  * redirect is known to come after a server answered: a POST answered 303 (processed, see
  * there) is never sent again because its Location refused. The hops keep fetch's rules: a
  * POST turned into a GET loses its body, a 307 keeps it, credentials stay with their origin.
+ * And what fetch refuses before any connection (a bad port, a scheme not HTTP's) is its own
+ * TypeError at once, never a lost connection retried; no credential is quoted on the way.
  */
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -282,4 +284,18 @@ test('another origin a redirect led to that hangs until the deadline opens no ci
     await first.origin.close();
     await hanging.close();
   }
+});
+
+test("a URL of another scheme is fetch's own call, made once: file: and ws: are its refusal, data: its answer", async () => {
+  const reports: AttemptReport[] = [];
+  const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+  for (const url of ['file:///etc/hosts', 'ws://127.0.0.1:9/']) {
+    const error = await api(url).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof TypeError && !(error instanceof UpstreamError), String(error));
+  }
+  assert.equal(await (await api('data:,hello')).text(), 'hello');
+  assert.deepEqual(reports, [], 'no attempt failed: none was a connection');
 });
