@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
+import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
 import { freePort } from '../helpers/wait.ts';
@@ -122,7 +123,7 @@ const api: typeof fetch = createFetch({ attempts: 2, deadline: 5000, onAttemptFa
 const answer = await runWithPropagation({ requestId: 'from-kit' }, () => api(\`\${process.env.UPSTREAM_URL}/from-kit\`));
 let code: string | undefined;
 try {
-  await createFetch({ attempts: 1 })('http://127.0.0.1:1/nothing');
+  await createFetch({ attempts: 1 })(\`\${process.env.REFUSED_URL}/nothing\`);
 } catch (error) {
   if (error instanceof UpstreamError) code = error.code;
 }
@@ -166,10 +167,12 @@ test('a TypeScript consumer type-checks against the kit and runs the client and 
   const tsc = await run(process.execPath, [TSC, '-p', app], app, { timeout: 150_000 });
   assert.equal(tsc.code, 0, `tsc against the kit's declarations:\n${tsc.stdout}${tsc.stderr}`);
 
+  // A port that refuses a connection fetch tries (port 1 is one fetch blocks: "bad port").
+  const refused = await startRefusing();
   const consumer = await run(process.execPath, ['consumer.ts'], app, {
     timeout: 30_000,
-    env: { ...childEnv, UPSTREAM_URL: upstreamUrl },
-  });
+    env: { ...childEnv, UPSTREAM_URL: upstreamUrl, REFUSED_URL: refused.url },
+  }).finally(() => refused.close());
   assert.equal(consumer.code, 0, consumer.stderr);
   assert.deepEqual(JSON.parse(consumer.stdout), {
     status: 200,

@@ -1,6 +1,6 @@
 /** Checks of a route's access fields that span more than one of them. */
 
-import { isFetchBadPort } from '../net/bad-ports.ts';
+import { FETCH_BAD_PORTS } from '../net/fetch-bad-ports.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
@@ -87,7 +87,7 @@ function blockedPort(url: string | undefined): number | undefined {
   // An empty port is the scheme's own (80, 443): never a bad one. The JWKS is fetched with
   // fetch(), which refuses a bad port before any connection: a URL on one could never be read,
   // and every request would be told of a connection that was never made.
-  return port && isFetchBadPort(Number(port)) ? Number(port) : undefined;
+  return port && FETCH_BAD_PORTS.has(Number(port)) ? Number(port) : undefined;
 }
 
 /** Where the auth service is: a URL, or an upstream of the file (whose `path` is asked). */

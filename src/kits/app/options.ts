@@ -52,7 +52,7 @@ export interface AppOptions {
   readonly signals?: readonly NodeJS.Signals[];
   /** Exit the process once a shutdown started by a signal is over (default true). */
   readonly exit?: boolean;
-  /** Where the kit's events go (default: one JSON line each on stdout); `false` for nowhere. */
+  /** Where the kit's events go (default: one JSON line each on stdout); `false` for nowhere. What it throws is ignored. */
   readonly log?: ((event: AppEvent) => void) | false;
 }
 
@@ -111,6 +111,22 @@ function writeJsonLine(event: AppEvent): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
 
+/**
+ * The app's log, what it throws (or rejects with) ignored: a logger that fails (a closed
+ * stream, a full disk) must not end a readiness check or a drain halfway, the connections
+ * never closed and the cleanup hooks never run.
+ */
+function guarded(log: (event: AppEvent) => void): (event: AppEvent) => void {
+  return (event) => {
+    try {
+      const returned: unknown = log(event);
+      if (returned instanceof Promise) returned.catch(() => {});
+    } catch {
+      // (as above)
+    }
+  };
+}
+
 export function resolveAppOptions(options: AppOptions = {}): AppSettings {
   if (options.ready !== undefined && typeof options.ready !== 'function')
     throw new TypeError('candor/app: ready must be a function (the dependency check)');
@@ -155,6 +171,6 @@ export function resolveAppOptions(options: AppOptions = {}): AppSettings {
     hooks: Object.freeze(hooks),
     signals: Object.freeze([...(options.signals ?? APP_DEFAULTS.signals)]),
     exit: options.exit ?? true,
-    log: options.log === false ? () => {} : (options.log ?? writeJsonLine),
+    log: options.log === false ? () => {} : guarded(options.log ?? writeJsonLine),
   });
 }

@@ -20,6 +20,7 @@ import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { callHeaders } from './call-headers.ts';
 import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';
 import { type Admission, OriginState } from './origin-state.ts';
+import { type Hops, type Redirectable, refusedRedirect, sendFollowing } from './redirects.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
 import { type AttemptEnd, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
 import { shownUrl, withoutCredentials } from './shown-url.ts';
@@ -63,6 +64,9 @@ export function createFetch(options: ClientOptions = {}): ResilientFetch {
   // async, so that a URL that does not parse rejects as fetch's would: a caller's .catch sees it.
   return async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
+    // Only HTTP is judged: another scheme (data:, or file: and ws: fetch refuses) is fetch's call, once.
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return (config.fetch ?? globalThis.fetch)(input, init as RequestInit);
     return call(config, originOf(url), url, input, init);
   };
 }
@@ -80,6 +84,16 @@ async function call(
   const facts = { method, idempotencyKey: headers.has('idempotency-key'), replayable: body.replayable };
   const href = shownUrl(url);
   const callerSignal = init.signal ?? (input instanceof Request ? input.signal : undefined);
+  // Redirects fetch would follow are followed here, hop by hop, to know that one was answered.
+  const follow = (init.redirect ?? (input instanceof Request ? input.redirect : 'follow')) === 'follow';
+  const redirectable: Redirectable = {
+    method,
+    headers,
+    hasBody:
+      init.body != null || (init.body === undefined && input instanceof Request && input.body !== null),
+    replayable: body.replayable,
+    body: () => (init.body != null ? body.take() : input instanceof Request ? input.clone().body : null),
+  };
   callerSignal?.throwIfAborted();
 
   // One signal for the whole call: the caller's abort and the deadline both end every
@@ -205,6 +219,7 @@ async function call(
       ? AbortSignal.any([callerSignal, headDeadline.signal])
       : headDeadline.signal;
     let response: Response;
+    const hops: Hops = { count: 0, url };
     try {
       const attemptInit = { ...init, method, headers, signal: attemptSignal } as RequestInit & {
         duplex?: 'half';
@@ -212,17 +227,20 @@ async function call(
       if (init.body === undefined || init.body === null) delete attemptInit.body;
       else attemptInit.body = body.take();
       if (body.streamed) attemptInit.duplex = 'half';
-      response = await (config.fetch ?? globalThis.fetch)(
-        input instanceof Request ? input.clone() : url,
-        attemptInit,
-      );
+      const send = config.fetch ?? globalThis.fetch;
+      const target = input instanceof Request ? input.clone() : url;
+      if (follow) attemptInit.redirect = 'manual';
+      response = follow
+        ? await sendFollowing(send, target, attemptInit, redirectable, hops)
+        : await send(target, attemptInit);
     } catch (err) {
       const elapsedMs = performance.now() - attemptStart;
       if (signal.aborted) {
         // An attempt that waited at least half the call's deadline and was cut hung: a failure
         // for the circuit (a hung origin must open it too). One cut after a short wait, the end of
         // a call that spent its time elsewhere, says nothing about the origin.
-        const hung = signal.reason === deadline && elapsedMs >= config.deadline / 2;
+        const hung =
+          signal.reason === deadline && elapsedMs >= config.deadline / 2 && hops.url.origin === url.origin;
         origin.settle(admission, hung ? { failed: true } : { abandoned: true });
         if (signal.reason === deadline) {
           // This attempt met no failure the table names: an earlier one's is not why the call ended.
@@ -236,15 +254,21 @@ async function call(
       // fetch's network errors carry their cause; any other rejection is the call's own mistake
       // (a GET with a body, a bad header), which fetch would have thrown as well. So is a
       // redirect fetch would not follow: the origin answered, and the same request would meet
-      // the same redirect (a loop sent again would triple its load).
+      // the same redirect (a loop sent again would triple its load); and a bad port, never tried.
       if (!(err instanceof Error) || err.cause === undefined || refusedRedirect(err)) {
         origin.settle(admission, { abandoned: true });
         clearTimeout(timer);
         throw withoutCredentials(err, url);
       }
       lastFailure = classifyFetchError(err, elapsedMs);
-      origin.settle(admission, { failed: true });
-      const { type, stage, details } = lastFailure;
+      // A server answered with a redirect: the request reached it, whatever the next hop met.
+      if (hops.count > 0 && lastFailure.stage === 'not_sent') lastFailure = lastFailure.at('sent');
+      origin.settle(admission, hops.url.origin === url.origin ? { failed: true } : { abandoned: true });
+      const { type, stage } = lastFailure;
+      const details =
+        hops.count === 0
+          ? lastFailure.details
+          : `${lastFailure.details}, at ${shownUrl(hops.url)} after ${hops.count} redirect${hops.count === 1 ? '' : 's'}`;
       const next = decide(attempt, { status: undefined, type, stage }, undefined);
       report(
         attemptReport(attempt, method, href, { elapsedMs, type, detail: details }, next.delayMs, next.reason),
@@ -267,20 +291,26 @@ async function call(
     const member = readProxyStatus(response.headers.get('proxy-status') ?? undefined);
     const type = member?.error;
     const announced = retryAfterMs(response.headers.get('retry-after'));
+    // Another origin a redirect led to speaks for itself: its failure, its pause are not this
+    // origin's (this call still waits its Retry-After, as a delay).
+    const own = hops.url.origin === url.origin;
     // A Retry-After of 0 (or a date past) asks for no pause: nobody need wait behind a probe.
     const pauses =
-      announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
+      own && announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
     // A gateway that names the upstream it answered for speaks for that upstream: its failure
     // and its pause hold the paths that go there, not the gateway's other routes.
-    if (member?.nextHop !== undefined) origin.learnHop(url.pathname, member.nextHop);
+    if (own && member?.nextHop !== undefined) origin.learnHop(url.pathname, member.nextHop);
     origin.settle(admission, {
+      abandoned: !own,
       failed: !pauses && (response.status === 502 || response.status === 503 || response.status === 504),
       pauseMs: pauses ? Math.min(announced, config.maxPause) : undefined,
-      hop: member?.nextHop,
+      hop: own ? member?.nextHop : undefined,
     });
     lastResponse = response;
     lastFailure = undefined;
-    const next = decide(attempt, { status: response.status, type, stage: stageOf(type) }, announced, pauses);
+    // After a redirect a server had the request, whatever the one that answered says of itself.
+    const stage = hops.count > 0 && stageOf(type) === 'not_sent' ? 'sent' : stageOf(type);
+    const next = decide(attempt, { status: response.status, type, stage }, announced, pauses);
     const seen = {
       status: response.status,
       type,
@@ -303,25 +333,6 @@ async function call(
 type Next =
   | { readonly retry: true; readonly reason: RetryReason; readonly delayMs: number }
   | { readonly retry: false; readonly reason: NoRetryReason; readonly delayMs: undefined };
-
-/**
- * fetch's words (undici's) for a redirect it would not follow: `redirect: 'error'`, more than
- * its 20, a location that is not http(s).
- */
-const REDIRECT_REFUSALS = new Set([
-  'unexpected redirect',
-  'redirect count exceeded',
-  'URL scheme must be a HTTP(S) scheme',
-]);
-
-function refusedRedirect(err: Error): boolean {
-  const cause = err.cause;
-  return (
-    cause instanceof Error &&
-    (cause as { code?: unknown }).code === undefined &&
-    REDIRECT_REFUSALS.has(cause.message)
-  );
-}
 
 /** Sleeps before the next try; false when the call's signal aborted meanwhile. */
 async function wait(ms: number, signal: AbortSignal): Promise<boolean> {

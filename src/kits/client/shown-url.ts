@@ -1,13 +1,44 @@
 /**
  * The URL as the client writes it in what it reports (UpstreamError's message and `url`, each
- * attempt's `url`): without its userinfo. `user:password@` is a credential, and these lines end
- * in logs. (RFC 9110 §4.2.4: a sender must not generate userinfo in an http(s) URI.)
+ * attempt's `url`, a redirect's location): without its userinfo, and with the value of a query
+ * parameter whose name says it is a credential (`api_key`, `access_token`, S3's
+ * `X-Amz-Signature`…) written `***`. These lines end in logs. (RFC 9110 §4.2.4: a sender must
+ * not generate userinfo in an http(s) URI; RFC 6750 §5.3 warns against bearer tokens in URLs,
+ * which APIs and presigned redirects still use.)
  */
+
+/** Names of query parameters that carry a credential: their values are not shown. */
+const CREDENTIAL_NAME = /token|key|secret|pass|pwd|sig|credential|auth|session|^code$/i;
+
+/** `search` with each credential's value written `***`, the rest as it came. */
+function shownSearch(search: string): string {
+  if (search === '') return search;
+  const pairs = search.slice(1).split('&');
+  let changed = false;
+  const shown = pairs.map((pair) => {
+    const equals = pair.indexOf('=');
+    if (equals === -1) return pair;
+    let name = pair.slice(0, equals);
+    try {
+      name = decodeURIComponent(name.replaceAll('+', ' '));
+    } catch {
+      // A malformed escape: judged as written.
+    }
+    if (!CREDENTIAL_NAME.test(name) || equals === pair.length - 1) return pair;
+    changed = true;
+    return `${pair.slice(0, equals)}=***`;
+  });
+  return changed ? `?${shown.join('&')}` : search;
+}
+
 export function shownUrl(url: URL): string {
-  if (url.username === '' && url.password === '') return url.href;
+  const search = shownSearch(url.search);
+  if (url.username === '' && url.password === '' && search === url.search) return url.href;
   const shown = new URL(url.href);
   shown.username = '';
   shown.password = '';
+  // Assigned to `search`, `***` would be kept as it is: `*` needs no escape in a query.
+  shown.search = search;
   return shown.href;
 }
 

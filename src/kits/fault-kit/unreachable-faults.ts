@@ -3,7 +3,7 @@
  */
 import { spawn } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
-import { isFetchBadPort } from '../../core/net/bad-ports.ts';
+import { FETCH_BAD_PORTS } from '../../core/net/fetch-bad-ports.ts';
 import { type Fault, FaultRecorder, listenLoopback } from './fault.ts';
 
 /**
@@ -28,8 +28,8 @@ const LOW_PORT_TRY_MS = 250;
 async function refusedLowPort(): Promise<number | undefined> {
   for (let i = 0; i < LOW_PORT_TRIES; i++) {
     const port = 1 + Math.floor(Math.random() * 1023);
-    // fetch() would refuse a URL on it before connecting: no fault of the kind its clients expect.
-    if (isFetchBadPort(port)) continue;
+    // fetch() refuses these before connecting ("bad port"): a fault its clients could not reach.
+    if (FETCH_BAD_PORTS.has(port)) continue;
     const answer = await tryPort(port);
     if (answer === 'refused') return port;
     // No answer at all: the machine filters these ports, and would the fault's clients too.

@@ -304,3 +304,27 @@ test('a shutdown before the app was ever ready skips the delay: no gateway that 
     ['draining: not ready', 'draining: stopped accepting', 'stopped'],
   );
 });
+
+test('a log function that throws ends neither the readiness check nor the drain: the hooks run, the shutdown resolves', async () => {
+  const seen: string[] = [];
+  const cleaned: string[] = [];
+  const { app, ready, port } = await serveApp((_req, res) => res.end('app\n'), {
+    host: '127.0.0.1',
+    shutdown: { delay: 0, timeout: 5_000 },
+    signals: [],
+    exit: false,
+    onShutdown: () => {
+      cleaned.push('pool closed');
+    },
+    log: (event) => {
+      seen.push(event.msg);
+      throw new Error('EPIPE: the log stream is gone');
+    },
+  });
+  await ready;
+  assert.equal((await request(`http://127.0.0.1:${port}`, { path: '/ready' })).status, 200);
+  const report = await app.shutdown('SIGTERM');
+  assert.equal(report.forced, 0);
+  assert.deepEqual(cleaned, ['pool closed']);
+  assert.deepEqual(seen, ['ready', 'draining: not ready', 'draining: stopped accepting', 'stopped']);
+});

@@ -12,7 +12,6 @@ import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { isFetchBadPort } from '../../../src/core/net/bad-ports.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import {
   startBadFraming,
@@ -303,25 +302,6 @@ describe('unreachable', () => {
     const fault = await started(t, startRefusing());
     await assert.rejects(exchange(fault.port, GET), { code: 'ECONNREFUSED' });
     assert.equal(fault.url, `http://127.0.0.1:${fault.port}`);
-  });
-
-  // Its port is drawn at random: a port fetch() blocks (the Fetch standard's bad ports, 23 or
-  // 25 among the low ones) would fail a fetch before any connection, not as refused.
-  it('refusing: fetch() is refused too, never told of a bad port', async (t) => {
-    for (let i = 0; i < 20; i++) {
-      const fault = await started(t, startRefusing());
-      assert.equal(isFetchBadPort(fault.port), false, String(fault.port));
-      const error = await fetch(fault.url).then(
-        () => assert.fail('answered'),
-        (err: Error) => err,
-      );
-      assert.equal(
-        (error.cause as NodeJS.ErrnoException | undefined)?.code,
-        'ECONNREFUSED',
-        String(fault.port),
-      );
-      await fault.close();
-    }
   });
 
   it('unresolvable: the .invalid name does not resolve', async () => {
