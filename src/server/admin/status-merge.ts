@@ -122,11 +122,10 @@ function mergeStores(stores: readonly NonNullable<GatewayStatus['store']>[]): Me
 }
 
 function fromOne(upstream: UpstreamStatus): MergedUpstream {
-  return {
-    ...upstream,
-    targets: upstream.targets.map((t) => ({ ...t, workers_ejecting: t.ejected ? 1 : 0 })),
-  };
+  return { ...upstream, targets: upstream.targets.map(oneTarget) };
 }
+
+const oneTarget = (t: TargetStatus): MergedTarget => ({ ...t, workers_ejecting: t.ejected ? 1 : 0 });
 
 const later = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b);
 const latest = <T extends { at: string } | null>(a: T, b: T): T =>
@@ -146,10 +145,15 @@ function mergeUpstream(a: MergedUpstream, b: UpstreamStatus): MergedUpstream {
       tokens: Math.round((a.retry_budget.tokens + b.retry_budget.tokens) * 100) / 100,
       retries_in_flight: a.retry_budget.retries_in_flight + b.retry_budget.retries_in_flight,
     },
-    targets: a.targets.map((t) => {
-      const other = b.targets.find((o) => o.url === t.url);
-      return other === undefined ? t : mergeTarget(t, other);
-    }),
+    // A target one worker has and another not yet (a discovery answer reaching the workers one
+    // after the other; a reload under way) is listed all the same, with what that worker says.
+    targets: [
+      ...a.targets.map((t) => {
+        const other = b.targets.find((o) => o.url === t.url);
+        return other === undefined ? t : mergeTarget(t, other);
+      }),
+      ...b.targets.filter((o) => !a.targets.some((t) => t.url === o.url)).map(oneTarget),
+    ],
     // Every worker has the primary's answers: the latest one seen wins.
     discovery:
       a.discovery === null || b.discovery === null

@@ -1,0 +1,64 @@
+/**
+ * GET /status with several workers: a target only some workers have (a discovery answer that
+ * reached one worker first, a reload under way) is listed, not dropped from the merged view.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mergeStatuses } from '../../../src/server/admin/status-merge.ts';
+import type { GatewayStatus, TargetStatus } from '../../../src/server/gateway/status.ts';
+
+function target(url: string, inFlight: number): TargetStatus {
+  return {
+    url,
+    weight: 1,
+    config_weight: 1,
+    admin: 'enabled',
+    health: 'unchecked',
+    last_check: null,
+    ejected: false,
+    ejected_until: null,
+    ejections: 0,
+    in_flight: inFlight,
+    last_failure: null,
+    pool: { open: 1, idle: 1, waiting: 0 },
+  };
+}
+
+function worker(targets: TargetStatus[]): GatewayStatus {
+  return {
+    config_hash: 'sha256:0',
+    draining: false,
+    upstreams: {
+      app: {
+        circuit: { state: 'closed', open_until: null },
+        panic: false,
+        in_flight: 0,
+        pending: 0,
+        retry_budget: { tokens: 1, retries_in_flight: 0 },
+        targets,
+        discovery: null,
+      },
+    },
+    routes: {},
+    store: null,
+    auth_hops: {},
+  };
+}
+
+test('a target one worker has and another not is in the merged status, with that worker’s figures', () => {
+  const merged = mergeStatuses([
+    { worker: 1, pid: 11, status: worker([target('http://10.0.0.1:80', 1)]) },
+    {
+      worker: 2,
+      pid: 12,
+      status: worker([target('http://10.0.0.1:80', 2), target('http://10.0.0.2:80', 3)]),
+    },
+  ]);
+  assert.deepEqual(
+    merged.upstreams.app.targets.map((t) => [t.url, t.in_flight, t.pool.open, t.workers_ejecting]),
+    [
+      ['http://10.0.0.1:80', 3, 2, 0],
+      ['http://10.0.0.2:80', 3, 1, 0],
+    ],
+  );
+});
