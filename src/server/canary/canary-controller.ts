@@ -247,10 +247,14 @@ export class CanaryController {
           run.startedAt = Date.now();
           run.ranMs = 0;
         }
+        // On from its step at the step's share: a share set by hand was the operator's while it
+        // was paused (one of 0 or 100 % would leave a side nothing to be judged on).
+        const handShare = resume && run.share !== run.config.steps[run.step];
+        if (resume) run.share = run.config.steps[run.step];
         toPhase(run, 'running');
         // Logged and shared with the phase already running (a fleet follows the resumed state).
         this.#act(run, 'start', who, `canary ${run.config.upstream} of route ${route} started by ${who}`);
-        if (resume) await this.#resume(run);
+        if (resume) await this.#resume(run, handShare);
         else await this.#begin(run);
       } else if (action === 'pause') {
         if (run.phase !== 'running')
@@ -429,8 +433,10 @@ export class CanaryController {
    * On from the step it paused at, judged on what it does from now: the step's counts so far
    * (those that paused it, if a verdict did, and the pause's own, still counted meanwhile) are
    * dropped, or a canary mended and started again would be paused again at once on them.
+   * `handShare`: its share was set by hand: the step's goes to the workers first.
    */
-  async #resume(run: Run): Promise<void> {
+  async #resume(run: Run, handShare: boolean): Promise<void> {
+    if (handShare) await this.#host.setSides(run.route, sidesOf(run, run.share));
     await this.#host.window(run.route).catch(() => undefined);
     await this.#fleet?.take(run.route).catch(() => undefined);
     if (!this.#current(run) || run.phase !== 'running') return;

@@ -1,0 +1,49 @@
+/**
+ * A canary whose share was set by hand (which pauses it) and then started again goes on from its
+ * step at that step's share: it ran on at the share set by hand, so a canary weighed to 0 (or
+ * to 100) by an operator and started again got no requests on one side, was never judged, and
+ * was failed at max_duration for "too few requests" it was never given.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { startGatewayFromText } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+import { canaryRoutes } from './canary-fixture.ts';
+
+test('a canary weighed to 0 by hand and started again goes on at its step’s share, and its requests reach it', async () => {
+  const stable = await startCanaryOrigin('stable');
+  const next = await startCanaryOrigin('next');
+  const gw = await startGatewayFromText(`name: start-after-hand
+listen:
+  - address: 127.0.0.1:0
+${canaryRoutes('steps: [10, 30], step_interval: 1m, min_requests: 100000', stable.url, next.url)}`);
+  try {
+    await waitUntil('the first step', () => gw.logs.some((l) => l.msg === 'canary step'), 15_000);
+    gw.gateway.apply({
+      kind: 'split',
+      route: 'api',
+      sides: [
+        { upstream: 'next', weight: 0 },
+        { upstream: 'stable', weight: 100 },
+      ],
+    });
+    await waitUntil('the pause', () => gw.gateway.canaries()[0].phase === 'paused', 15_000);
+    assert.equal(gw.gateway.canaries()[0].share, 0);
+    const started = await gw.gateway.canary('api', 'start', 'ops');
+    assert.ok('status' in started, JSON.stringify(started));
+    assert.deepEqual([started.status.phase, started.status.step, started.status.share], ['running', 1, 10]);
+    const [line] = gw.logs.filter(
+      (l) => l.msg === 'canary action' && l.action === 'start' && l.who === 'ops',
+    );
+    assert.equal(line.share, 10);
+    const load = await paceLoad(gw.url, 200, () => false, 400);
+    assert.equal(load.statuses[200], 400);
+    assert.ok((load.bodies.next ?? 0) > 0, `the canary got none: ${JSON.stringify(load.bodies)}`);
+    assert.ok((load.bodies.stable ?? 0) > 0, JSON.stringify(load.bodies));
+  } finally {
+    await gw.close();
+    await stable.close();
+    await next.close();
+  }
+});
