@@ -319,7 +319,16 @@ export class CanaryController {
       // A look under way when the weights were set, or the fleet's state adopted just now, may
       // have moved the share since (a step, a verdict): the operator's weights stand.
       if (run.share !== was) await this.#handSides(run, sides);
-      const before = { phase: run.phase, share: run.share, reason: run.reason, failed: run.failedMetric };
+      const before = {
+        phase: run.phase,
+        step: run.step,
+        share: run.share,
+        reason: run.reason,
+        failed: run.failedMetric,
+      };
+      // A canary rolled back, promoted or held has walked its steps: paused by hand, it is in
+      // none, and a start begins again from the first (not at once at the step it stopped at).
+      if (run.phase !== 'running' && run.phase !== 'paused') run.step = -1;
       toPhase(run, 'paused');
       run.share = share;
       run.reason = `share set by hand to ${share}% by ${who}`;
@@ -330,6 +339,7 @@ export class CanaryController {
         // Another gateway's write landed first: the weights are not the fleet's, and this gateway
         // follows the fleet's state again (its workers with it) rather than hold one no other has.
         toPhase(run, before.phase);
+        run.step = before.step;
         run.share = before.share;
         run.reason = before.reason;
         run.failedMetric = before.failed;
@@ -455,7 +465,7 @@ export class CanaryController {
     if (state.step !== run.step || (state.phase === 'running' && run.phase !== 'running'))
       run.looks = new StepLooks(run.config);
     // Started anew on another gateway (not on from a pause): its time runs from now here too.
-    if (state.phase === 'running' && run.phase !== 'running' && run.phase !== 'paused') {
+    if (state.phase === 'running' && run.phase !== 'running' && (run.phase !== 'paused' || run.step < 0)) {
       run.startedAt = Date.now();
       run.ranMs = 0;
     }
