@@ -319,6 +319,12 @@ export class CanaryController {
       // A look under way when the weights were set, or the fleet's state adopted just now, may
       // have moved the share since (a step, a verdict): the operator's weights stand.
       if (run.share !== was) await this.#handSides(run, sides);
+      // Weights that leave a stopped canary (rolled back, promoted, held) at the share it has
+      // change nothing it does: it keeps its phase, and the verdict or the hand that stopped it.
+      if (run.phase !== 'running' && run.phase !== 'paused' && share === run.share) {
+        this.#follow(run);
+        return { status: this.#statusOf(run) };
+      }
       const before = {
         phase: run.phase,
         step: run.step,

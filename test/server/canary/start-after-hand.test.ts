@@ -4,7 +4,8 @@
  * to 100) by an operator and started again got no requests on one side, was never judged, and
  * was failed at max_duration for "too few requests" it was never given. One rolled back (or
  * promoted) and then weighed by hand starts again from its first step: it went on from the step
- * it was rolled back at, skipping the steps before it.
+ * it was rolled back at, skipping the steps before it. Weights that leave a rolled-back canary
+ * at 0 % change nothing: it was paused by them, its reason erased.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -82,6 +83,25 @@ test('a canary rolled back at its second step, weighed by hand and started again
     assert.ok('status' in started, JSON.stringify(started));
     assert.deepEqual([started.status.phase, started.status.step, started.status.share], ['running', 1, 10]);
     assert.deepEqual(steps(), [10, 30, 10]);
+  } finally {
+    await lib.close();
+  }
+});
+
+test('weights set by hand that leave a rolled-back canary at 0 % change nothing: it stays rolled back, with its reason', async () => {
+  const lib = await startLibrary('steps: [10, 30], step_interval: 1m, min_requests: 100000');
+  const { gw } = lib;
+  try {
+    await waitUntil('the first step', () => gw.logs.some((l) => l.msg === 'canary step'), 15_000);
+    await gw.gateway.canary('api', 'rollback', 'ops');
+    gw.gateway.apply({ kind: 'split', route: 'api', sides: [{ upstream: 'stable', weight: 50 }] });
+    // A share set by hand that differs is taken (and pauses it): the one after shows the first was seen.
+    await lib.byHand(10, 90);
+    const actions = gw.gateway.canaries()[0].actions.map((a) => [a.action, a.summary]);
+    assert.deepEqual(actions.slice(1), [
+      ['rollback', 'canary of route api rolled back to 0%: rolled back by ops'],
+      ['pause', 'canary of route api paused at 10%: its share set by hand by program'],
+    ]);
   } finally {
     await lib.close();
   }
