@@ -300,7 +300,7 @@ const CANARY_WHAT = {
   rollback: ['Roll back', 'Its share goes to 0 at once: every request goes to the baseline.'],
   promote: ['Promote', 'It takes every request: the baseline gets none.'],
   pause: ['Pause', 'Its share stays where it is and nothing moves until it is started again.'],
-  start: ['Start', 'It moves again: on from its step when paused, else from the first step.'],
+  start: ['Start', 'It moves again: on from the step it paused at, at its share, else from the first.'],
 };
 
 async function canaryAction(route, action) {

@@ -247,10 +247,14 @@ export class CanaryController {
           run.startedAt = Date.now();
           run.ranMs = 0;
         }
+        // On from its step at the step's share: a share set by hand was the operator's while it
+        // was paused (one of 0 or 100 % would leave a side nothing to be judged on).
+        const handShare = resume && run.share !== run.config.steps[run.step];
+        if (resume) run.share = run.config.steps[run.step];
         toPhase(run, 'running');
         // Logged and shared with the phase already running (a fleet follows the resumed state).
         this.#act(run, 'start', who, `canary ${run.config.upstream} of route ${route} started by ${who}`);
-        if (resume) await this.#resume(run);
+        if (resume) await this.#resume(run, handShare);
         else await this.#begin(run);
       } else if (action === 'pause') {
         if (run.phase !== 'running')
@@ -315,7 +319,22 @@ export class CanaryController {
       // A look under way when the weights were set, or the fleet's state adopted just now, may
       // have moved the share since (a step, a verdict): the operator's weights stand.
       if (run.share !== was) await this.#handSides(run, sides);
-      const before = { phase: run.phase, share: run.share, reason: run.reason, failed: run.failedMetric };
+      // Weights that leave a stopped canary (rolled back, promoted, held) at the share it has
+      // change nothing it does: it keeps its phase, and the verdict or the hand that stopped it.
+      if (run.phase !== 'running' && run.phase !== 'paused' && share === run.share) {
+        this.#follow(run);
+        return { status: this.#statusOf(run) };
+      }
+      const before = {
+        phase: run.phase,
+        step: run.step,
+        share: run.share,
+        reason: run.reason,
+        failed: run.failedMetric,
+      };
+      // A canary rolled back, promoted or held has walked its steps: paused by hand, it is in
+      // none, and a start begins again from the first (not at once at the step it stopped at).
+      if (run.phase !== 'running' && run.phase !== 'paused') run.step = -1;
       toPhase(run, 'paused');
       run.share = share;
       run.reason = `share set by hand to ${share}% by ${who}`;
@@ -326,6 +345,7 @@ export class CanaryController {
         // Another gateway's write landed first: the weights are not the fleet's, and this gateway
         // follows the fleet's state again (its workers with it) rather than hold one no other has.
         toPhase(run, before.phase);
+        run.step = before.step;
         run.share = before.share;
         run.reason = before.reason;
         run.failedMetric = before.failed;
@@ -429,8 +449,10 @@ export class CanaryController {
    * On from the step it paused at, judged on what it does from now: the step's counts so far
    * (those that paused it, if a verdict did, and the pause's own, still counted meanwhile) are
    * dropped, or a canary mended and started again would be paused again at once on them.
+   * `handShare`: its share was set by hand: the step's goes to the workers first.
    */
-  async #resume(run: Run): Promise<void> {
+  async #resume(run: Run, handShare: boolean): Promise<void> {
+    if (handShare) await this.#host.setSides(run.route, sidesOf(run, run.share));
     await this.#host.window(run.route).catch(() => undefined);
     await this.#fleet?.take(run.route).catch(() => undefined);
     if (!this.#current(run) || run.phase !== 'running') return;
@@ -449,7 +471,7 @@ export class CanaryController {
     if (state.step !== run.step || (state.phase === 'running' && run.phase !== 'running'))
       run.looks = new StepLooks(run.config);
     // Started anew on another gateway (not on from a pause): its time runs from now here too.
-    if (state.phase === 'running' && run.phase !== 'running' && run.phase !== 'paused') {
+    if (state.phase === 'running' && run.phase !== 'running' && (run.phase !== 'paused' || run.step < 0)) {
       run.startedAt = Date.now();
       run.ranMs = 0;
     }

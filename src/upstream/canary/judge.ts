@@ -74,7 +74,12 @@ function latencyVerdict(
     { values: BUCKET_VALUES, counts: baseline.latency },
     margin,
   );
-  const figure = (side: SideCounts) =>
-    `median ${tallyMedian(side.latency).toFixed(1)} ms (${tallied(side.latency)} samples)`;
+  // A side none of whose attempts was answered has no median: "0.0 ms" would read as the fastest.
+  const figure = (side: SideCounts) => {
+    const n = tallied(side.latency);
+    return n === 0
+      ? 'no answers (0 samples)'
+      : `median ${tallyMedian(side.latency).toFixed(1)} ms (${n} samples)`;
+  };
   return { metric: 'latency', canary: figure(canary), baseline: figure(baseline), p, worse: p < alpha };
 }

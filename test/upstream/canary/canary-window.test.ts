@@ -103,3 +103,18 @@ test('judge: nothing below min_requests; 5 % resets against none is worse on res
   const alike = judge(window.take(), CONFIG);
   assert.equal(alike.decided && alike.worse, undefined);
 });
+
+test('judge: a side with no answer has no median: its latency figure says so, not 0.0 ms (faster than any)', () => {
+  const window = new CanaryWindow('stable', 'next');
+  for (let i = 0; i < 60; i++)
+    window.record('next', new Failure('connection_refused', 'refused'), undefined, 1);
+  for (let i = 0; i < 60; i++) window.record('stable', undefined, 200, 5);
+  const judged = judge(window.take(), CONFIG);
+  assert.equal(judged.decided, true);
+  const latency = judged.decided ? judged.metrics.find((m) => m.metric === 'latency') : undefined;
+  assert.deepEqual(
+    { canary: latency?.canary, p: latency?.p, worse: latency?.worse },
+    { canary: 'no answers (0 samples)', p: 1, worse: false },
+  );
+  assert.match(String(latency?.baseline), /^median 5\.\d ms \(60 samples\)$/);
+});
