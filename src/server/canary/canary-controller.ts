@@ -195,7 +195,12 @@ export class CanaryController {
       this.#runs.set(name, run);
       // Not shared: in a fleet the canary may be under way already, and #begin joins it.
       this.#act(run, 'start', 'config', `canary ${canary.upstream} of route ${name} started`, false);
-      run.busy = this.#begin(run);
+      // A start that fails (the workers' sides not set: a reload removed the route meanwhile)
+      // is logged, never left a rejection nobody handles, which would end the process.
+      run.busy = this.#begin(run).catch((err: Error) => {
+        if (this.#current(run))
+          this.#host.logger.error({ route: run.route, err: err.message }, 'canary failed to start');
+      });
     }
   }
 
