@@ -1,6 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
-import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
+import { grpcStatusOf, grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { FAILURES, GRPC_CODES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
@@ -302,6 +302,9 @@ export class RequestSession implements AttemptsOwner {
       if (err instanceof Failure) return this.answer(err);
       throw err;
     }
+    // A gRPC client reads the answer by its HTTP status, as gRPC maps it (a redirect: UNKNOWN;
+    // a 200 that is no gRPC answer: UNKNOWN too): the log and the metric say so, as for an upstream's.
+    if (record.grpc) toldGrpcStatus(record, grpcStatusOfHttp(answer.status) ?? GRPC_CODES.UNKNOWN);
     if (answer.body.length > 0 && request.method !== 'HEAD') response.write(answer.body);
     response.end();
   }
