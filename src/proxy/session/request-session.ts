@@ -334,13 +334,15 @@ export class RequestSession implements AttemptsOwner {
    * The gateway's drain deadline closed the connection, not the client: the record says so
    * (the exchange was ended the way a client that leaves ends it, so nothing retries it).
    * With no head sent the client got no status line at all, and the log's status is what the
-   * client got: 0, none (the kind's 503 was never written; 499 would blame the client).
+   * client got: 0, none (the kind's 503 was never written; 499 would blame the client). A gRPC
+   * client reads its connection dropped as UNAVAILABLE, whatever the upstream had said.
    */
   #cutByDrain(): void {
     const { record, response } = this.#req;
     record.clientAborted = false;
     record.failure = drainCutFailure();
     if (!response.headSent) record.status = NO_ANSWER;
+    if (record.grpc) toldGrpcStatus(record, GRPC_CODES.UNAVAILABLE);
   }
 
   #log(): void {
