@@ -560,11 +560,12 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     // A gRPC answer that ended without a status (none in its head or its trailers) is passed on
     // as it is, and logged as its client reads it: ended by a HEADERS frame (trailers, or no body
-    // at all: a Trailers-Only head), UNKNOWN, what gRPC maps a 200 to; ended by its body, INTERNAL
-    // ("ended without gRPC status").
+    // with its head still held: one Trailers-Only HEADERS frame), UNKNOWN, what gRPC maps a 200
+    // to; ended by a DATA frame (its body, or an empty one after a head gone), INTERNAL ("ended
+    // without gRPC status").
     if (this.grpcBounds !== undefined && this.record.upstreamGrpcStatus === undefined)
       this.record.upstreamGrpcStatus =
-        (kept !== undefined && kept.length > 0) || this.record.bytesOut === 0
+        (kept !== undefined && kept.length > 0) || (this.record.bytesOut === 0 && this.sink.headHeld === true)
           ? GRPC_CODES.UNKNOWN
           : GRPC_CODES.INTERNAL;
     this.copy?.end();
