@@ -249,7 +249,9 @@ export function isReset(err: unknown): boolean {
  */
 export function classifyRequestBodyError(err: NodeJS.ErrnoException, stage: Stage): Failure {
   if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED') {
-    return new Failure('client_closed', 'client closed the connection while sending the body', { stage });
+    // HTTP/2 says how the client left: its stream reset, its connection up (h2-body.ts).
+    const how = (err as { clientLeft?: string }).clientLeft ?? 'client closed the connection';
+    return new Failure('client_closed', `${how} while sending the body`, { stage });
   }
   // The server says what the client got wrong (a stalled body is a 408); broken framing is a 400.
   const status = (err as { status?: unknown }).status;

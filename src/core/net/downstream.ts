@@ -77,6 +77,11 @@ export interface ResponseSink {
    * (HTTP/2) it reset this one stream, with the reset's code, on a connection still up.
    */
   readonly leftHow: string;
+  /**
+   * HTTP/2: the head waits to leave with what follows it this turn (holdUntilTurnEnd), so an end
+   * now goes out in its HEADERS frame (END_STREAM: gRPC's Trailers-Only). Absent: never so held.
+   */
+  readonly headHeld?: boolean;
   /** Response bytes written and not yet taken by the client's connection. */
   readonly pendingBytes: number;
   /**

@@ -92,6 +92,10 @@ export class CompressingSink implements ResponseSink {
   get headSent(): boolean {
     return this.#held !== undefined || this.#inner.headSent;
   }
+  /** A head held here goes to the inner sink with the end, which sends both at once too. */
+  get headHeld(): boolean {
+    return this.#held !== undefined || this.#inner.headHeld === true;
+  }
   get finished(): boolean {
     return this.#inner.finished;
   }

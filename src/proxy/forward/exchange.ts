@@ -555,18 +555,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   }
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
-    if (this.record.grpc && trailers !== undefined)
-      this.record.upstreamGrpcStatus = grpcStatusIn(trailers) ?? this.record.upstreamGrpcStatus;
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
-    // A gRPC answer that ended without a status (none in its head or its trailers) is passed on
-    // as it is, and logged as its client reads it: ended by a HEADERS frame (trailers, or no body
-    // at all: a Trailers-Only head), UNKNOWN, what gRPC maps a 200 to; ended by its body, INTERNAL
-    // ("ended without gRPC status").
-    if (this.grpcBounds !== undefined && this.record.upstreamGrpcStatus === undefined)
-      this.record.upstreamGrpcStatus =
-        (kept !== undefined && kept.length > 0) || this.record.bytesOut === 0
-          ? GRPC_CODES.UNKNOWN
-          : GRPC_CODES.INTERNAL;
+    if (this.grpcBounds !== undefined) this.record.upstreamGrpcStatus = this.grpcStatusRead(trailers, kept);
+    else if (this.record.grpc && trailers !== undefined)
+      this.record.upstreamGrpcStatus = grpcStatusIn(trailers) ?? this.record.upstreamGrpcStatus;
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and a
     // spooled rest reaches the client from the file.
@@ -574,6 +566,23 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     else this.spool.end(() => this.sink.end(kept));
     this.finish();
     this.owner.bodyOver(undefined);
+  }
+
+  /**
+   * The status a gRPC client reads of a gRPC answer passed on as it is: its trailers'; its head's
+   * only when the head goes out with the end as one HEADERS frame (Trailers-Only: no body, the
+   * head still held), gRPC's libraries reading a status in a head followed by a body nowhere.
+   * None there: ended by a HEADERS frame (trailers, or Trailers-Only), UNKNOWN, what gRPC maps a
+   * 200 to; ended by a DATA frame (its body, or an empty one after its head), INTERNAL ("ended
+   * without gRPC status").
+   */
+  private grpcStatusRead(trailers: string[] | undefined, kept: string[] | undefined): number {
+    const inTrailers = trailers === undefined ? undefined : grpcStatusIn(trailers);
+    if (inTrailers !== undefined) return inTrailers;
+    if (kept !== undefined && kept.length > 0) return GRPC_CODES.UNKNOWN;
+    const trailersOnly = this.record.bytesOut === 0 && this.sink.headHeld === true;
+    if (trailersOnly) return this.record.upstreamGrpcStatus ?? GRPC_CODES.UNKNOWN;
+    return GRPC_CODES.INTERNAL;
   }
 
   onUpgrade(head: UpstreamHead, upstream: Socket, rest: Buffer): void {

@@ -1,6 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
-import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
+import { grpcStatusOf, grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { FAILURES, GRPC_CODES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
@@ -302,6 +302,9 @@ export class RequestSession implements AttemptsOwner {
       if (err instanceof Failure) return this.answer(err);
       throw err;
     }
+    // A gRPC client reads the answer by its HTTP status, as gRPC maps it (a redirect: UNKNOWN;
+    // a 200 that is no gRPC answer: UNKNOWN too): the log and the metric say so, as for an upstream's.
+    if (record.grpc) toldGrpcStatus(record, grpcStatusOfHttp(answer.status) ?? GRPC_CODES.UNKNOWN);
     if (answer.body.length > 0 && request.method !== 'HEAD') response.write(answer.body);
     response.end();
   }
@@ -331,13 +334,15 @@ export class RequestSession implements AttemptsOwner {
    * The gateway's drain deadline closed the connection, not the client: the record says so
    * (the exchange was ended the way a client that leaves ends it, so nothing retries it).
    * With no head sent the client got no status line at all, and the log's status is what the
-   * client got: 0, none (the kind's 503 was never written; 499 would blame the client).
+   * client got: 0, none (the kind's 503 was never written; 499 would blame the client). A gRPC
+   * client reads its connection dropped as UNAVAILABLE, whatever the upstream had said.
    */
   #cutByDrain(): void {
     const { record, response } = this.#req;
     record.clientAborted = false;
     record.failure = drainCutFailure();
     if (!response.headSent) record.status = NO_ANSWER;
+    if (record.grpc) toldGrpcStatus(record, GRPC_CODES.UNAVAILABLE);
   }
 
   #log(): void {

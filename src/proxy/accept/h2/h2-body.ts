@@ -4,6 +4,7 @@
  */
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
+import { h2ErrorName } from '../../../core/failure/classify.ts';
 import { trimOws } from '../../../core/http1/syntax.ts';
 import { protocolBreach } from './h2-request.ts';
 
@@ -36,10 +37,20 @@ export class H2Body extends Readable {
     return this.#received;
   }
 
+  /** Whether the client's connection is still up (H2Guard.connectionUp): a reset then is the client's own. */
+  readonly #connectionUp: () => boolean;
+
   /** `limits`: what a trailer section is held to, as a head (trailerRefusal). */
-  constructor(stream: ServerHttp2Stream, idleTimeout = 0, announced?: number, limits?: TrailerLimits) {
+  constructor(
+    stream: ServerHttp2Stream,
+    idleTimeout = 0,
+    announced?: number,
+    limits?: TrailerLimits,
+    connectionUp: () => boolean = () => false,
+  ) {
     super();
     this.#stream = stream;
+    this.#connectionUp = connectionUp;
     this.#idleTimeout = idleTimeout;
     this.#announced = announced;
     // A session that never reads the body must not see the client's reset thrown at the process.
@@ -118,8 +129,14 @@ export class H2Body extends Readable {
       );
       return;
     }
+    // How the client left, for the log: its stream reset on a connection still up, with the
+    // reset's code (node:http2 closes every stream CANCEL when the connection goes), else its
+    // connection closed (classifyRequestBodyError's default words).
+    const clientLeft = this.#connectionUp()
+      ? `client reset the stream (${h2ErrorName(this.#stream.rstCode ?? constants.NGHTTP2_CANCEL)})`
+      : undefined;
     this.destroy(
-      Object.assign(new Error('the client reset the stream before the body ended'), { code: 'ECONNRESET' }),
+      Object.assign(new Error('the client left before the body ended'), { code: 'ECONNRESET', clientLeft }),
     );
   }
 

@@ -237,6 +237,10 @@ export class H2Response implements ResponseSink {
     return this.#headSent;
   }
 
+  get headHeld(): boolean {
+    return this.#pendingHead !== undefined;
+  }
+
   get finished(): boolean {
     return this.#finished;
   }
