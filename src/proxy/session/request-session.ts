@@ -271,12 +271,9 @@ export class RequestSession implements AttemptsOwner {
 
   /** A redirect, a CORS preflight, `OPTIONS *`, an ACME validation (from the fleet's store, later): no upstream. */
   #ownAnswer(answer: OwnAnswer | Promise<OwnAnswer | Failure>, acme?: string): void {
+    this.#req.record.acme = acme;
     if (answer instanceof Promise)
-      return void answer.then((a) => {
-        if (!(a instanceof Failure)) return this.#ownAnswer(a, acme);
-        this.#req.record.acme = acme;
-        this.answer(a);
-      });
+      return void answer.then((a) => (a instanceof Failure ? this.answer(a) : this.#ownAnswer(a, acme)));
     const { response, record, exchange, head: request } = this.#req;
     if (response.closed) return;
     // An auth service's refusal, passed on as it wrote it (ownFields: and Proxy-Status; gRPC: by its status).
@@ -285,7 +282,6 @@ export class RequestSession implements AttemptsOwner {
       this.failed(answer.refusal);
     }
     record.status = answer.status;
-    record.acme = acme;
     // RFC 9110 §8.6: a 204 has no Content-Length.
     const length = answer.status === 204 ? [] : ['content-length', String(answer.body.length)];
     const headers = [...ownFields(answer, this.#req.runtime), ...length, 'x-request-id', record.id];
