@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 
 const MODIFIED = 'Tue, 03 Nov 2026 10:00:00 GMT';
 const BODY = 'stored page '.repeat(200);
@@ -141,6 +141,35 @@ test('on a compressing route: the weak ETag the compressed 200 carried gets a 30
     const plain = await request(gw.url, { path: '/pages/home', headers: { 'if-none-match': '"v1"' } });
     assertNotModified(plain, '"v1"');
     assert.equal(origin.heads.length, 1);
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
+
+test('If-Modified-Since on a stored answer without Last-Modified is read against its Date (RFC 9111 §4.3.2): 304 at or after it, the full 200 before', async () => {
+  const sent = 'Tue, 24 Nov 2026 10:00:00 GMT';
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60', 'Date', sent, 'Content-Type', 'text/html'],
+    body: BODY,
+  });
+  const gw = await startTestGateway(cachedPages(origin.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    const same = await request(gw.url, { path: '/pages/home', headers: { 'if-modified-since': sent } });
+    assert.equal(same.status, 304);
+    assert.equal(same.body.length, 0);
+    assert.equal(same.headers.date, sent);
+    assert.equal(same.headers['last-modified'], undefined);
+    assert.match(String(same.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    const before = await request(gw.url, {
+      path: '/pages/home',
+      headers: { 'if-modified-since': 'Mon, 23 Nov 2026 10:00:00 GMT' },
+    });
+    assert.equal(before.status, 200);
+    assert.equal(before.text, BODY);
+    assert.equal(origin.heads.length, 1, 'every conditional answered from the store');
   } finally {
     await gw.close();
     await origin.stop();
