@@ -5,6 +5,7 @@ import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
 import { headVerdict } from './head-update.ts';
 import type { CacheNews } from './invalidation.ts';
+import { identifies } from './not-modified-update.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
 import { type CacheRequest, headersOf, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
 
@@ -152,6 +153,24 @@ export class ResponseCache {
     const verdict = headVerdict(stored.policy.toObject().resh, stored.body.length, head);
     if (verdict === 'stale') this.invalidate(stored.key);
     else if (verdict === 'update') this.revalidated(stored, request, head);
+  }
+
+  /**
+   * The upstream answered a client's own conditional request with a 304, relayed to that client:
+   * the stored answer it identifies (the request's variant, its ETag or Last-Modified: RFC 9111
+   * §4.3.4) is freshened by it, as by a 304 to the cache's own validators; else it stayed stale,
+   * and every client revalidating its copy went upstream while the store had the same one.
+   */
+  notModifiedRelayed(
+    key: string | undefined,
+    request: CacheRequest | undefined,
+    fields: readonly string[],
+  ): void {
+    const stored = key === undefined ? undefined : this.#entries.get(key);
+    if (stored === undefined || request === undefined || !stored.matches(request)) return;
+    const notModified = headersOf(fields);
+    if (identifies(stored.policy.toObject().resh, notModified))
+      this.revalidated(stored, request, notModified);
   }
 
   /** Drops the least recently used answers (but `spare`'s) until `extra` more bytes fit in max_size. */

@@ -248,6 +248,9 @@ export class CacheRun implements ResponseStore {
   insteadOf(status: number, fields: readonly string[]): (() => void) | undefined {
     const request = this.#request as CacheRequest;
     const validating = this.#validating;
+    // A 304 to the client's own validators goes to it as it is, and freshens the stored answer it names.
+    const key = StoredAnswer.keyOnItsSide(this.#key, this.#req, this.#route.name);
+    if (status === 304 && validating === undefined) this.#cache.notModifiedRelayed(key, request, fields);
     if (status === 304 && validating !== undefined) {
       // One naming another representation updates nothing: the stored answer goes as it stands.
       const cookies = this.#cache.revalidated(validating, request, headersOf(fields));

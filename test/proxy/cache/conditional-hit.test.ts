@@ -175,3 +175,46 @@ test('If-Modified-Since on a stored answer without Last-Modified is read against
     await origin.stop();
   }
 });
+
+for (const [what, tag, freshened] of [
+  ['names the stored ETag: it freshens the stored answer, and the next request is a hit', '"v1"', true],
+  ['names another ETag: the stored answer stays as it was, stale', '"v0"', false],
+] as const) {
+  test(`a 304 the upstream gives a client's own If-None-Match on a stale stored answer ${what}`, async () => {
+    // Stored stale at once (Age past max-age): a client's conditional goes upstream as it is.
+    const origin = await startMoodyOrigin({
+      status: 200,
+      fields: ['Cache-Control', 'max-age=60', 'Age', '120', 'ETag', '"v1"'],
+      body: BODY,
+    });
+    const gw = await startTestGateway(cachedPages(origin.url));
+    try {
+      assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+      origin.answer = { status: 200, fields: ['Cache-Control', 'max-age=60', 'ETag', tag], body: BODY };
+      origin.notModifiedFor = tag;
+      const own = await request(gw.url, { path: '/pages/home', headers: { 'if-none-match': tag } });
+      assert.equal(own.status, 304);
+      assert.equal(own.headers.etag, tag);
+      assert.equal(own.headers['cache-status'], 'edge-1; fwd=stale');
+      assert.match(
+        origin.heads[1],
+        new RegExp(`^if-none-match: ${tag}$`, 'im'),
+        "the client's own validator",
+      );
+      const next = await request(gw.url, { path: '/pages/home' });
+      assert.equal(next.status, 200);
+      assert.equal(next.text, BODY);
+      if (freshened) {
+        assert.match(String(next.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+        assert.equal(next.headers.age, '0', "the 304's age, not the stale answer's");
+        assert.equal(origin.heads.length, 2);
+      } else {
+        assert.equal(next.headers['cache-status'], 'edge-1; fwd=stale');
+        assert.equal(origin.heads.length, 3);
+      }
+    } finally {
+      await gw.close();
+      await origin.stop();
+    }
+  });
+}
