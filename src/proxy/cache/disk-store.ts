@@ -10,6 +10,15 @@ import { keyMatches, StoredAnswer } from './stored-answer.ts';
 const MAX_HEAD_LINE = 1024 * 1024;
 /** A stored answer's file: the hash of its route and key (a temporary one has a suffix). */
 const FILE_NAME = /^[0-9a-f]{64}$/;
+/** A temporary file of a write (`<file>.<pid>.<n>.tmp`): renamed when the write is whole. */
+const TMP_NAME = /^[0-9a-f]{64}\.\d+\.\d+\.tmp$/;
+/**
+ * A temporary file this old is no write under way (one of at most max_entry bytes takes far
+ * less): its worker died before the rename (a crash, a kill, a shutdown with a write in flight).
+ * By age, not by its pid: a restarted container's workers get the same pids again. Removing one
+ * still written costs only that disk copy (its rename fails, and the write is dropped).
+ */
+const ORPHAN_AGE_MS = 60_000;
 /** Writes between two scans of the directory against max_disk (and a scan whenever this worker wrote a tenth of it). */
 const SCAN_EVERY = 64;
 
@@ -186,10 +195,16 @@ export class DiskStore {
       let total = 0;
       const names = await readdir(this.#dir).catch(() => [] as string[]);
       for (const name of names) {
-        if (!FILE_NAME.test(name)) continue;
+        const orphan = TMP_NAME.test(name);
+        if (!orphan && !FILE_NAME.test(name)) continue;
         const file = join(this.#dir, name);
         const found = await stat(file).catch(() => undefined);
         if (found === undefined) continue;
+        // A dead worker's temporary file was never counted nor removed: each crash left its writes.
+        if (orphan) {
+          if (Date.now() - found.mtimeMs > ORPHAN_AGE_MS) await unlink(file).catch(() => {});
+          continue;
+        }
         files.push({ file, size: found.size, time: found.mtimeMs });
         total += found.size;
       }
