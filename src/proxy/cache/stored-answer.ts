@@ -1,5 +1,6 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { withReadableAge } from './age-field.ts';
 import { type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { updatedFields } from './not-modified-update.ts';
 import { refusesStale } from './stale-refusal.ts';
@@ -200,7 +201,7 @@ function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.
   return keepingVariedFields(
     new CachePolicy(
       { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers },
-      { status, headers },
+      { status, headers: withReadableAge(headers) },
       SHARED,
     ),
   );
