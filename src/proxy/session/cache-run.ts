@@ -14,7 +14,13 @@ import {
 } from '../cache/cache-status.ts';
 import { invalidatedKeys } from '../cache/invalidation.ts';
 import { refreshExchange } from '../cache/refresh-exchange.ts';
-import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
+import {
+  conditional,
+  forwardReason,
+  onlyIfCached,
+  passedOn,
+  validatorsOf,
+} from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from '../cache/stored-answer.ts';
 import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
@@ -118,8 +124,8 @@ export class CacheRun implements ResponseStore {
         : (raw: readonly string[]) => applyHeaderRules(edit?.(raw) ?? raw, rules, this.#owner.templateVars());
     const headers = { ...fieldsAfterAccess(head.headers, fields, sent), host: admitted.authority };
     this.#request = { method: 'GET', url: admitted.upstreamPath, headers };
-    // A range goes upstream (the store keeps whole answers), but a whole one may stand in if it fails.
-    if (fields.range !== undefined) return this.#forward('bypass', forward);
+    // A range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
+    if (passedOn(fields)) return this.#forward('bypass', forward);
     this.#lookup(forward, false);
   }
 

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -218,3 +219,42 @@ for (const [what, tag, freshened] of [
     }
   });
 }
+
+test('If-Match and If-Unmodified-Since on a fresh stored answer go upstream, which evaluates them: its 412, not the stored 200', async (t) => {
+  const up = await listenOnLoopback((req, res) => {
+    const match = req.headers['if-match'];
+    const since = req.headers['if-unmodified-since'];
+    const failed =
+      (match !== undefined && match !== '"v1"') ||
+      (since !== undefined && Date.parse(since) < Date.parse(MODIFIED));
+    res.writeHead(failed ? 412 : 200, {
+      'cache-control': 'max-age=60',
+      etag: '"v1"',
+      'last-modified': MODIFIED,
+    });
+    res.end(failed ? '' : BODY);
+  });
+  t.after(() => up.close());
+  const gw = await startTestGateway(cachedPages(up.url));
+  t.after(() => gw.close());
+  assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+  assert.match(
+    String((await request(gw.url, { path: '/pages/home' })).headers['cache-status']),
+    /^edge-1; hit/,
+  );
+  for (const headers of [
+    { 'if-match': '"v0"' },
+    { 'if-unmodified-since': 'Mon, 02 Nov 2026 10:00:00 GMT' },
+  ]) {
+    const res = await request(gw.url, { path: '/pages/home', headers });
+    assert.equal(res.status, 412, JSON.stringify(headers));
+    assert.equal(res.headers['cache-status'], 'edge-1; fwd=bypass');
+  }
+  const kept = await request(gw.url, { path: '/pages/home', headers: { 'if-match': '"v1"' } });
+  assert.equal(kept.status, 200);
+  assert.equal(kept.text, BODY);
+  assert.match(
+    String((await request(gw.url, { path: '/pages/home' })).headers['cache-status']),
+    /^edge-1; hit/,
+  );
+});
