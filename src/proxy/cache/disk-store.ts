@@ -49,6 +49,10 @@ export class DiskStore {
   #trimming = false;
   /** A scan was asked for while one ran: it runs once that one is over. */
   #trimAgain = false;
+  /** The writes under way: the key of each, by its temporary file. A removal or purge meanwhile cancels it. */
+  readonly #pending = new Map<string, string>();
+  /** Writes cancelled while under way (their temporary files): they rename nothing, or remove what they renamed. */
+  readonly #cancelled = new Set<string>();
 
   constructor(dir: string, route: string, maxDisk: number, maxEntry: number, staleIfError: number) {
     this.#dir = join(dir, routeDirName(route));
@@ -129,8 +133,12 @@ export class DiskStore {
     }
   }
 
-  /** Writes the answer for the other workers (in the background); then keeps the directory under max_disk. */
-  write(answer: StoredAnswer): void {
+  /**
+   * Writes the answer for the other workers (in the background); then keeps the directory under
+   * max_disk. A removal or purge of its key before it is over cancels it: its rename would
+   * otherwise bring back the answer just purged, for every worker and after a restart.
+   */
+  write(answer: StoredAnswer): Promise<void> {
     const file = this.#file(answer.key);
     const tmp = `${file}.${process.pid}.${this.#tmp++}.tmp`;
     const head = JSON.stringify({
@@ -145,11 +153,26 @@ export class DiskStore {
     this.#written += answer.size;
     const scan = ++this.#writes % SCAN_EVERY === 0 || this.#written > this.#maxDisk / 10;
     if (scan) this.#written = 0;
-    writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]), { mode: 0o600 })
-      .then(() => rename(tmp, file))
-      // Scanned once the file is there, so that it counts too.
-      .then(() => (scan ? this.#trim() : undefined))
-      .catch(() => unlink(tmp).catch(() => {}));
+    this.#pending.set(tmp, answer.key);
+    const cancelled = () => this.#cancelled.has(tmp);
+    return (
+      writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]), { mode: 0o600 })
+        .then(() => (cancelled() ? Promise.reject(new Error('cancelled')) : rename(tmp, file)))
+        // Cancelled while it was renamed: what it renamed goes.
+        .then(() => (cancelled() ? unlink(file).catch(() => {}) : undefined))
+        // Scanned once the file is there, so that it counts too.
+        .then(() => (scan ? this.#trim() : undefined))
+        .catch(() => unlink(tmp).catch(() => {}))
+        .finally(() => {
+          this.#pending.delete(tmp);
+          this.#cancelled.delete(tmp);
+        })
+    );
+  }
+
+  /** The writes under way of the keys `named` are cancelled. */
+  #cancel(named: (key: string) => boolean): void {
+    for (const [tmp, key] of this.#pending) if (named(key)) this.#cancelled.add(tmp);
   }
 
   /**
@@ -157,6 +180,7 @@ export class DiskStore {
    * the resource and reads it again next finds no file of the old answer, in this worker or another.
    */
   remove(key: string): void {
+    this.#cancel((pending) => pending === key);
     try {
       unlinkSync(this.#file(key));
     } catch {}
@@ -164,6 +188,7 @@ export class DiskStore {
 
   /** Removes every file of the directory (or those under `prefix`: keyMatches); returns those it removed. */
   purge(prefix?: string): Set<string> {
+    this.#cancel((key) => prefix === undefined || keyMatches(key, prefix));
     const removed = new Set<string>();
     for (const name of this.#names()) {
       const file = join(this.#dir, name);
