@@ -4,7 +4,7 @@ import { open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
 import { entryName } from './purge-tally.ts';
-import { keyMatches, StoredAnswer } from './stored-answer.ts';
+import { keyMatches, SHARED, StoredAnswer } from './stored-answer.ts';
 
 /** A file's first line longer than this is not one of ours: it is not read further. */
 const MAX_HEAD_LINE = 1024 * 1024;
@@ -91,7 +91,8 @@ export class DiskStore {
       // A body cut short (a disk that filled, a copy) or changed is never served as whole.
       const body = bytes.subarray(end + 1);
       if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
-      const policy = CachePolicy.fromObject(head.policy);
+      // A file written before `immutable` stopped adding freshness (stored-answer.ts's SHARED) has the library's 24 h.
+      const policy = CachePolicy.fromObject({ ...head.policy, imm: SHARED.immutableMinTimeToLive });
       const answer = new StoredAnswer(
         key,
         policy,

@@ -14,8 +14,13 @@ export interface CacheRequest {
   readonly headers: FieldMap;
 }
 
-/** Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage` counts). */
-const SHARED = { shared: true } as const;
+/**
+ * Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage`
+ * counts). `immutable` adds no freshness (RFC 8246: it says the answer will not change while it
+ * is fresh, not for how long): the library's default gave it a minimum of 24 h, which it counts as
+ * seconds, so `public, immutable` with an Expires a minute off was kept fresh for 1000 days.
+ */
+export const SHARED = { shared: true, immutableMinTimeToLive: 0 } as const;
 
 /** The Warning http-cache-semantics appends to an answer heuristically fresh for over a day, and a day old. */
 const HEURISTIC_WARNING = '113 - "rfc7234 5.5.4"';
