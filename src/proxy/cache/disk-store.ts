@@ -3,6 +3,7 @@ import { closeSync, constants, mkdirSync, openSync, readdirSync, readSync, unlin
 import { open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
+import { caseless } from './directive-case.ts';
 import { entryName } from './purge-tally.ts';
 import { keyMatches, SHARED, StoredAnswer } from './stored-answer.ts';
 
@@ -92,7 +93,7 @@ export class DiskStore {
       const body = bytes.subarray(end + 1);
       if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
       // A file written before `immutable` stopped adding freshness (stored-answer.ts's SHARED) has the library's 24 h.
-      const policy = CachePolicy.fromObject({ ...head.policy, imm: SHARED.immutableMinTimeToLive });
+      const policy = caseless(CachePolicy.fromObject({ ...head.policy, imm: SHARED.immutableMinTimeToLive }));
       const answer = new StoredAnswer(
         key,
         policy,

@@ -1,4 +1,5 @@
 import CachePolicy from 'http-cache-semantics';
+import { lowerDirectiveNames } from './directive-case.ts';
 
 /**
  * How a stored answer may answer a request as it is: `fresh`, `while-revalidating` (stale within
@@ -54,11 +55,13 @@ export function reuseOf({ policy, bound }: Freshness, request: CachePolicy.Reque
  * The request as the store's policy reads it: its Pragma ignored when it has Cache-Control
  * (RFC 9111 §5.4: Pragma stands for `no-cache` only where Cache-Control is absent), which
  * http-cache-semantics obeys in any case, so `Cache-Control: max-stale` with an HTTP/1.0 cache's
- * `Pragma: no-cache` beside it would go upstream.
+ * `Pragma: no-cache` beside it would go upstream; and its directives named in lowercase (§5.2:
+ * the library missed a client's `No-Cache`).
  */
 function honouredFields(request: CachePolicy.Request): CachePolicy.Request {
   const { headers } = request;
-  if (headers['cache-control'] === undefined || headers.pragma === undefined) return request;
+  const cc = headers['cache-control'];
+  if (cc === undefined) return request;
   const { pragma: _ignored, ...rest } = headers;
-  return { ...request, headers: rest };
+  return { ...request, headers: { ...rest, 'cache-control': lowerDirectiveNames(String(cc)) } };
 }

@@ -1,6 +1,7 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { withReadableAge } from './age-field.ts';
+import { caseless } from './directive-case.ts';
 import { type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { updatedFields } from './not-modified-update.ts';
 import { refusesStale } from './stale-refusal.ts';
@@ -203,12 +204,9 @@ export function policyOf(request: CacheRequest, status: number, fields: readonly
 }
 
 function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.Headers): CachePolicy {
+  const asked = { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers };
   return keepingVariedFields(
-    new CachePolicy(
-      { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers },
-      { status, headers: withReadableAge(headers) },
-      SHARED,
-    ),
+    caseless(new CachePolicy(asked, { status, headers: withReadableAge(headers) }, SHARED)),
   );
 }
 
