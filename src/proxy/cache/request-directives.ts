@@ -39,19 +39,6 @@ export function onlyIfCached(fields: FieldMap, refresh: unknown): boolean {
   return refresh === undefined && cc !== undefined && /(^|[\s,])only-if-cached([\s,]|$)/i.test(String(cc));
 }
 
-/**
- * The request goes upstream whatever is stored: a range (the store keeps whole answers), or a
- * precondition a stored 200 would not evaluate, If-Match or If-Unmodified-Since (a 412 when one
- * fails, RFC 9110 §13.2.1: a hit ignored it, and a client's lost update got a 200 of the page).
- */
-export function passedOn(fields: FieldMap): boolean {
-  return (
-    fields.range !== undefined ||
-    fields['if-match'] !== undefined ||
-    fields['if-unmodified-since'] !== undefined
-  );
-}
-
 /** The client sent validators of its own: its conditional goes upstream as it is, and its 304 back to it. */
 export function conditional(request: CacheRequest): boolean {
   return request.headers['if-none-match'] !== undefined || request.headers['if-modified-since'] !== undefined;

@@ -3,7 +3,6 @@ import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { hasBody } from '../../core/net/downstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
-import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import {
   type ForwardReason,
   forwardedStatus,
@@ -14,18 +13,13 @@ import {
 } from '../cache/cache-status.ts';
 import { invalidatedKeys } from '../cache/invalidation.ts';
 import { refreshExchange } from '../cache/refresh-exchange.ts';
-import {
-  conditional,
-  forwardReason,
-  onlyIfCached,
-  passedOn,
-  validatorsOf,
-} from '../cache/request-directives.ts';
+import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from '../cache/stored-answer.ts';
-import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
+import type { HeaderEdit } from '../forward/header-rules.ts';
 import { type BodyCopy, boundedCopy, type ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
+import { cacheRequestOf, passedOn } from './cache-request.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sendStored } from './stored-response.ts';
 
@@ -114,16 +108,8 @@ export class CacheRun implements ResponseStore {
     if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
     const side = split === undefined ? undefined : admitted.upstream.name;
     this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
-    // A HEAD is answered from a GET's stored answer (RFC 9111 §4); Vary is matched on the fields
-    // the upstream saw (§4.1): auth's and the route's rules', never the client's copies.
-    const rules = this.#route.requestHeaders;
-    const edit = admitted.requestEdit;
-    const sent =
-      rules === undefined
-        ? edit
-        : (raw: readonly string[]) => applyHeaderRules(edit?.(raw) ?? raw, rules, this.#owner.templateVars());
-    const headers = { ...fieldsAfterAccess(head.headers, fields, sent), host: admitted.authority };
-    this.#request = { method: 'GET', url: admitted.upstreamPath, headers };
+    const vars = () => this.#owner.templateVars();
+    this.#request = cacheRequestOf(head.headers, fields, admitted, this.#route.requestHeaders, vars);
     // A range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
     if (passedOn(fields)) return this.#forward('bypass', forward);
     this.#lookup(forward, false);
