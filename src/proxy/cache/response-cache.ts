@@ -12,6 +12,9 @@ import { type CacheRequest, headersOf, keyMatches, mayKeep, type StoredAnswer } 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
 
+/** Purges remembered, to refuse an answer to a request older than one of them that names its key. */
+const MAX_PURGES = 64;
+
 /**
  * How a key's fetch ended, for the requests waiting on it: undefined, look again (it stored an
  * answer, or one that cannot be stored: each goes upstream itself); the failure it was answered
@@ -62,6 +65,10 @@ export class ResponseCache {
   readonly disk: DiskStore | undefined;
   /** The route's name: what names an answer across the workers (purge-tally.ts's entryName). */
   readonly #route: string;
+  /** The latest purges (when, on performance.now()'s clock, and under what prefix: all without one). */
+  readonly #purges: { at: number; prefix: string | undefined }[] = [];
+  /** When the latest purge no longer in #purges was: an answer to a request before it is not kept. */
+  #forgotten = Number.NEGATIVE_INFINITY;
 
   constructor(config: CacheConfig, route: string) {
     this.config = config;
@@ -101,10 +108,13 @@ export class ResponseCache {
 
   /**
    * Keeps an answer (replacing the key's), evicting the least recently used until it fits; one
-   * the upstream just gave (not `fromDisk`) goes to the shared directory too.
+   * the upstream just gave (not `fromDisk`) goes to the shared directory too. One to a request
+   * that came `since` (performance.now()) before a purge of its key is not kept: fetched before
+   * the purge, it would put back what the purge removed (a page fixed upstream, its old copy served on).
    */
-  set(entry: StoredAnswer, fromDisk = false): boolean {
+  set(entry: StoredAnswer, fromDisk = false, since?: number): boolean {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
+    if (since !== undefined && this.#purgedSince(entry.key, since)) return false;
     if (!fromDisk) this.disk?.write(entry);
     this.delete(entry.key);
     this.#evictFor(entry.size);
@@ -200,6 +210,8 @@ export class ResponseCache {
    * each in `tally` when given (a cluster worker's, for the primary to count across workers).
    */
   purge(prefix?: string, tally?: PurgeTally): number {
+    this.#purges.push({ at: performance.now(), prefix });
+    if (this.#purges.length > MAX_PURGES) this.#forgotten = this.#purges.shift()?.at ?? this.#forgotten;
     // The shared files go too (each worker asked removes what is left), counted with the answers
     // in memory once each: an answer kept in both is one; one on disk alone (after a restart, or
     // stored by another worker) is one too, never left out of the count.
@@ -214,6 +226,12 @@ export class ResponseCache {
       tally?.add(entryName(this.#route, key));
     }
     return removed;
+  }
+
+  /** A purge of this key came after `since`: an answer to a request then is of before it. */
+  #purgedSince(key: string, since: number): boolean {
+    if (since <= this.#forgotten) return true;
+    return this.#purges.some((p) => p.at >= since && (p.prefix === undefined || keyMatches(key, p.prefix)));
   }
 
   /**

@@ -287,9 +287,11 @@ export class CacheRun implements ResponseStore {
       request === undefined || method !== 'GET' ? undefined : keptPolicy(request, status, fields, maxEntry);
     // One that will not be stored frees those waiting for it now (each goes upstream), not when its body ends.
     if (policy === undefined || key === undefined) return void this.#endFill?.(undefined);
+    const since = this.#req.record.startedAt;
     return boundedCopy(maxEntry, (body) => {
-      if (body !== undefined)
-        this.#cache.set(new StoredAnswer(key, policy, status, reason, body, staleIfError, version));
+      const answer = body && new StoredAnswer(key, policy, status, reason, body, staleIfError, version);
+      // Not kept when a purge of its key came since the request did (ResponseCache.set).
+      if (answer !== undefined) this.#cache.set(answer, false, since);
       this.#endFill?.(undefined);
     });
   }
