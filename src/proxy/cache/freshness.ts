@@ -56,12 +56,16 @@ export function reuseOf({ policy, bound }: Freshness, request: CachePolicy.Reque
  * (RFC 9111 §5.4: Pragma stands for `no-cache` only where Cache-Control is absent), which
  * http-cache-semantics obeys in any case, so `Cache-Control: max-stale` with an HTTP/1.0 cache's
  * `Pragma: no-cache` beside it would go upstream; and its directives named in lowercase (§5.2:
- * the library missed a client's `No-Cache`).
+ * the library missed a client's `No-Cache`, and a `Pragma: No-Cache`).
  */
 function honouredFields(request: CachePolicy.Request): CachePolicy.Request {
   const { headers } = request;
   const cc = headers['cache-control'];
-  if (cc === undefined) return request;
+  // Alone, its no-cache is read as the directive is: case-insensitively (§5.4's ABNF).
+  if (cc === undefined)
+    return headers.pragma === undefined
+      ? request
+      : { ...request, headers: { ...headers, pragma: String(headers.pragma).toLowerCase() } };
   const { pragma: _ignored, ...rest } = headers;
   return { ...request, headers: { ...rest, 'cache-control': lowerDirectiveNames(String(cc)) } };
 }
