@@ -6,12 +6,36 @@ import CachePolicy from 'http-cache-semantics';
  * was kept and given to every client, and a client's `No-Cache` got the stored answer.
  */
 
-/** The policy with its answer's and its request's directives named in lowercase (the first of two spellings counts). */
+/**
+ * The policy with its answer's and its request's directives named in lowercase, each answer's
+ * directive as it first comes: a directive given twice (`max-age=0, max-age=600`, two layers of an
+ * application each adding its own) counts as its first (§4.2.1), where the library took the last.
+ */
 export function caseless(policy: CachePolicy): CachePolicy {
   const stored = policy.toObject();
-  const named = (cc: Record<string, string>) => Object.keys(cc).every((k) => k === k.toLowerCase());
-  if (named(stored.rescc) && named(stored.reqcc)) return policy;
-  return CachePolicy.fromObject({ ...stored, rescc: lowered(stored.rescc), reqcc: lowered(stored.reqcc) });
+  const raw = stored.resh['cache-control'];
+  // Without Cache-Control, the library's own (a Pragma: no-cache it read as no-cache).
+  const rescc = raw === undefined ? lowered(stored.rescc) : firstOfEach(String(raw));
+  return CachePolicy.fromObject({ ...stored, rescc, reqcc: lowered(stored.reqcc) });
+}
+
+/** Cache-Control's directives as the library parses them (a quoted argument unquoted), by lowercase name, the first of each. */
+function firstOfEach(value: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const part of value.trim().split(',')) {
+    const at = part.indexOf('=');
+    const name = (at === -1 ? part : part.slice(0, at)).trim().toLowerCase();
+    if (Object.hasOwn(out, name)) continue;
+    // The library's `true` for a directive without an argument, which its type calls a string.
+    out[name] =
+      at === -1
+        ? (true as unknown as string)
+        : part
+            .slice(at + 1)
+            .trim()
+            .replace(/^"|"$/g, '');
+  }
+  return out;
 }
 
 function lowered(cc: Record<string, string>): Record<string, string> {
