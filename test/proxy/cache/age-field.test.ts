@@ -5,9 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { request } from '../../helpers/http-client.ts';
-import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
-import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
+import { cachedTwice } from '../../helpers/cached-twice.ts';
 
 for (const [sent, base] of [
   ['-5', 0],
@@ -15,26 +13,14 @@ for (const [sent, base] of [
   ['30', 30],
 ] as const) {
   test(`an upstream's Age: ${sent} is counted ${base === 0 ? 'as none' : 'as sent'}: the hit's Age is seconds since ${base}, and its ttl the rest of max-age`, async () => {
-    const origin = await startMoodyOrigin({
-      status: 200,
-      fields: ['Cache-Control', 'max-age=60', 'Age', sent],
-      body: 'page',
-    });
-    const gw = await startTestGateway(cachedPages(origin.url));
-    try {
-      await request(gw.url, { path: '/pages/a' });
-      const hit = await request(gw.url, { path: '/pages/a' });
-      assert.equal(hit.text, 'page');
-      // Delta-seconds, never less than the Age counted from (seconds in the store may pass).
-      assert.match(String(hit.headers.age), /^\d+$/);
-      const age = Number(hit.headers.age);
-      assert.ok(age >= base && age < base + 10, `Age: ${age}`);
-      const ttl = Number(/^edge-1; hit; ttl=(-?\d+)$/.exec(String(hit.headers['cache-status']))?.[1]);
-      assert.ok(Math.abs(ttl - (60 - age)) <= 1, `ttl=${ttl} with Age ${age}: never past max-age`);
-      assert.equal(origin.heads.length, 1);
-    } finally {
-      await gw.close();
-      await origin.stop();
-    }
+    const { again: hit, upstream } = await cachedTwice(['Cache-Control', 'max-age=60', 'Age', sent]);
+    assert.equal(hit.text, 'page');
+    // Delta-seconds, never less than the Age counted from (seconds in the store may pass).
+    assert.match(String(hit.headers.age), /^\d+$/);
+    const age = Number(hit.headers.age);
+    assert.ok(age >= base && age < base + 10, `Age: ${age}`);
+    const ttl = Number(/^edge-1; hit; ttl=(-?\d+)$/.exec(String(hit.headers['cache-status']))?.[1]);
+    assert.ok(Math.abs(ttl - (60 - age)) <= 1, `ttl=${ttl} with Age ${age}: never past max-age`);
+    assert.equal(upstream, 1);
   });
 }

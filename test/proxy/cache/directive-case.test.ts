@@ -6,9 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { request } from '../../helpers/http-client.ts';
-import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
-import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
+import { cachedTwice } from '../../helpers/cached-twice.ts';
 
 for (const [said, asked, next, upstream] of [
   ['Private, max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
@@ -20,22 +18,10 @@ for (const [said, asked, next, upstream] of [
   ['max-age=60, MAX-AGE=0', {}, 'edge-1; hit; ttl=60', 1],
 ] as const) {
   test(`an answer with Cache-Control: ${said}, then a request with ${JSON.stringify(asked)}: ${next}`, async () => {
-    const origin = await startMoodyOrigin({
-      status: 200,
-      fields: ['Cache-Control', said],
-      body: "alice's page",
-    });
-    const gw = await startTestGateway(cachedPages(origin.url));
-    try {
-      await request(gw.url, { path: '/pages/a' });
-      const again = await request(gw.url, { path: '/pages/a', headers: asked });
-      assert.equal(again.text, "alice's page");
-      // A second may pass between the two requests: ttl=59 is the same hit.
-      assert.equal(String(again.headers['cache-status']).replace('ttl=59', 'ttl=60'), next);
-      assert.equal(origin.heads.length, upstream);
-    } finally {
-      await gw.close();
-      await origin.stop();
-    }
+    const { again, upstream: asks } = await cachedTwice(['Cache-Control', said], asked, "alice's page");
+    assert.equal(again.text, "alice's page");
+    // A second may pass between the two requests: ttl=59 is the same hit.
+    assert.equal(String(again.headers['cache-status']).replace('ttl=59', 'ttl=60'), next);
+    assert.equal(asks, upstream);
   });
 }

@@ -5,9 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { request } from '../../helpers/http-client.ts';
-import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
-import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
+import { cachedTwice } from '../../helpers/cached-twice.ts';
 
 for (const [what, fields, again] of [
   ['immutable alone: stale at once, the next request goes upstream', [], /^edge-1; fwd=stale$/],
@@ -23,21 +21,9 @@ for (const [what, fields, again] of [
   ],
 ] as const) {
   test(`an answer with ${what}`, async () => {
-    const origin = await startMoodyOrigin({
-      status: 200,
-      fields: ['Cache-Control', 'public, immutable', ...fields],
-      body: 'page',
-    });
-    const gw = await startTestGateway(cachedPages(origin.url));
-    try {
-      await request(gw.url, { path: '/pages/a' });
-      const next = await request(gw.url, { path: '/pages/a' });
-      assert.equal(next.text, 'page');
-      assert.match(String(next.headers['cache-status']), again);
-      assert.equal(origin.heads.length, again.source.includes('hit') ? 1 : 2);
-    } finally {
-      await gw.close();
-      await origin.stop();
-    }
+    const { again: next, upstream } = await cachedTwice(['Cache-Control', 'public, immutable', ...fields]);
+    assert.equal(next.text, 'page');
+    assert.match(String(next.headers['cache-status']), again);
+    assert.equal(upstream, again.source.includes('hit') ? 1 : 2);
   });
 }
