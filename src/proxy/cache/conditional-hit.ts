@@ -5,7 +5,9 @@ import type { FieldMap } from '../../core/net/downstream.ts';
  * evaluates the preconditions itself (RFC 9110 §13.2.2) and answers 304 when the client's copy
  * is the stored one. If-None-Match is compared weakly (§13.1.2: a GET's validators may be weak),
  * so the weak ETag a compressing route gave matches its stored strong one; If-Modified-Since
- * counts only without If-None-Match, and only when both dates read.
+ * counts only without If-None-Match, and only when both dates read: the stored Last-Modified,
+ * or, without one, its Date (§4.3.2: the cache SHOULD; fields() always has one, the time it came
+ * when the upstream sent none).
  */
 export function notModified(request: FieldMap, fields: readonly string[]): boolean {
   const match = request['if-none-match'];
@@ -21,7 +23,7 @@ export function notModified(request: FieldMap, fields: readonly string[]): boole
   }
   const since = request['if-modified-since'];
   if (since === undefined) return false;
-  const modified = Date.parse(fieldOf(fields, 'last-modified') ?? '');
+  const modified = Date.parse(fieldOf(fields, 'last-modified') ?? fieldOf(fields, 'date') ?? '');
   const asOf = Date.parse(String(since));
   return !Number.isNaN(modified) && !Number.isNaN(asOf) && modified <= asOf;
 }

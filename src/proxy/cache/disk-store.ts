@@ -3,13 +3,23 @@ import { closeSync, constants, mkdirSync, openSync, readdirSync, readSync, unlin
 import { open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
+import { caseless } from './directive-case.ts';
 import { entryName } from './purge-tally.ts';
-import { keyMatches, StoredAnswer } from './stored-answer.ts';
+import { keyMatches, SHARED, StoredAnswer } from './stored-answer.ts';
 
 /** A file's first line longer than this is not one of ours: it is not read further. */
 const MAX_HEAD_LINE = 1024 * 1024;
 /** A stored answer's file: the hash of its route and key (a temporary one has a suffix). */
 const FILE_NAME = /^[0-9a-f]{64}$/;
+/** A temporary file of a write (`<file>.<pid>.<n>.tmp`): renamed when the write is whole. */
+const TMP_NAME = /^[0-9a-f]{64}\.\d+\.\d+\.tmp$/;
+/**
+ * A temporary file this old is no write under way (one of at most max_entry bytes takes far
+ * less): its worker died before the rename (a crash, a kill, a shutdown with a write in flight).
+ * By age, not by its pid: a restarted container's workers get the same pids again. Removing one
+ * still written costs only that disk copy (its rename fails, and the write is dropped).
+ */
+const ORPHAN_AGE_MS = 60_000;
 /** Writes between two scans of the directory against max_disk (and a scan whenever this worker wrote a tenth of it). */
 const SCAN_EVERY = 64;
 
@@ -40,6 +50,10 @@ export class DiskStore {
   #trimming = false;
   /** A scan was asked for while one ran: it runs once that one is over. */
   #trimAgain = false;
+  /** The writes under way: the key of each, by its temporary file. A removal or purge meanwhile cancels it. */
+  readonly #pending = new Map<string, string>();
+  /** Writes cancelled while under way (their temporary files): they rename nothing, or remove what they renamed. */
+  readonly #cancelled = new Set<string>();
 
   constructor(dir: string, route: string, maxDisk: number, maxEntry: number, staleIfError: number) {
     this.#dir = join(dir, routeDirName(route));
@@ -78,7 +92,8 @@ export class DiskStore {
       // A body cut short (a disk that filled, a copy) or changed is never served as whole.
       const body = bytes.subarray(end + 1);
       if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
-      const policy = CachePolicy.fromObject(head.policy);
+      // A file written before `immutable` stopped adding freshness (stored-answer.ts's SHARED) has the library's 24 h.
+      const policy = caseless(CachePolicy.fromObject({ ...head.policy, imm: SHARED.immutableMinTimeToLive }));
       const answer = new StoredAnswer(
         key,
         policy,
@@ -120,8 +135,12 @@ export class DiskStore {
     }
   }
 
-  /** Writes the answer for the other workers (in the background); then keeps the directory under max_disk. */
-  write(answer: StoredAnswer): void {
+  /**
+   * Writes the answer for the other workers (in the background); then keeps the directory under
+   * max_disk. A removal or purge of its key before it is over cancels it: its rename would
+   * otherwise bring back the answer just purged, for every worker and after a restart.
+   */
+  write(answer: StoredAnswer): Promise<void> {
     const file = this.#file(answer.key);
     const tmp = `${file}.${process.pid}.${this.#tmp++}.tmp`;
     const head = JSON.stringify({
@@ -136,11 +155,26 @@ export class DiskStore {
     this.#written += answer.size;
     const scan = ++this.#writes % SCAN_EVERY === 0 || this.#written > this.#maxDisk / 10;
     if (scan) this.#written = 0;
-    writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]), { mode: 0o600 })
-      .then(() => rename(tmp, file))
-      // Scanned once the file is there, so that it counts too.
-      .then(() => (scan ? this.#trim() : undefined))
-      .catch(() => unlink(tmp).catch(() => {}));
+    this.#pending.set(tmp, answer.key);
+    const cancelled = () => this.#cancelled.has(tmp);
+    return (
+      writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]), { mode: 0o600 })
+        .then(() => (cancelled() ? Promise.reject(new Error('cancelled')) : rename(tmp, file)))
+        // Cancelled while it was renamed: what it renamed goes.
+        .then(() => (cancelled() ? unlink(file).catch(() => {}) : undefined))
+        // Scanned once the file is there, so that it counts too.
+        .then(() => (scan ? this.#trim() : undefined))
+        .catch(() => unlink(tmp).catch(() => {}))
+        .finally(() => {
+          this.#pending.delete(tmp);
+          this.#cancelled.delete(tmp);
+        })
+    );
+  }
+
+  /** The writes under way of the keys `named` are cancelled. */
+  #cancel(named: (key: string) => boolean): void {
+    for (const [tmp, key] of this.#pending) if (named(key)) this.#cancelled.add(tmp);
   }
 
   /**
@@ -148,6 +182,7 @@ export class DiskStore {
    * the resource and reads it again next finds no file of the old answer, in this worker or another.
    */
   remove(key: string): void {
+    this.#cancel((pending) => pending === key);
     try {
       unlinkSync(this.#file(key));
     } catch {}
@@ -155,6 +190,7 @@ export class DiskStore {
 
   /** Removes every file of the directory (or those under `prefix`: keyMatches); returns those it removed. */
   purge(prefix?: string): Set<string> {
+    this.#cancel((key) => prefix === undefined || keyMatches(key, prefix));
     const removed = new Set<string>();
     for (const name of this.#names()) {
       const file = join(this.#dir, name);
@@ -186,10 +222,16 @@ export class DiskStore {
       let total = 0;
       const names = await readdir(this.#dir).catch(() => [] as string[]);
       for (const name of names) {
-        if (!FILE_NAME.test(name)) continue;
+        const orphan = TMP_NAME.test(name);
+        if (!orphan && !FILE_NAME.test(name)) continue;
         const file = join(this.#dir, name);
         const found = await stat(file).catch(() => undefined);
         if (found === undefined) continue;
+        // A dead worker's temporary file was never counted nor removed: each crash left its writes.
+        if (orphan) {
+          if (Date.now() - found.mtimeMs > ORPHAN_AGE_MS) await unlink(file).catch(() => {});
+          continue;
+        }
         files.push({ file, size: found.size, time: found.mtimeMs });
         total += found.size;
       }

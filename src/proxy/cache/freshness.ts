@@ -1,4 +1,5 @@
 import CachePolicy from 'http-cache-semantics';
+import { lowerDirectiveNames } from './directive-case.ts';
 
 /**
  * How a stored answer may answer a request as it is: `fresh`, `while-revalidating` (stale within
@@ -54,11 +55,17 @@ export function reuseOf({ policy, bound }: Freshness, request: CachePolicy.Reque
  * The request as the store's policy reads it: its Pragma ignored when it has Cache-Control
  * (RFC 9111 §5.4: Pragma stands for `no-cache` only where Cache-Control is absent), which
  * http-cache-semantics obeys in any case, so `Cache-Control: max-stale` with an HTTP/1.0 cache's
- * `Pragma: no-cache` beside it would go upstream.
+ * `Pragma: no-cache` beside it would go upstream; and its directives named in lowercase (§5.2:
+ * the library missed a client's `No-Cache`, and a `Pragma: No-Cache`).
  */
 function honouredFields(request: CachePolicy.Request): CachePolicy.Request {
   const { headers } = request;
-  if (headers['cache-control'] === undefined || headers.pragma === undefined) return request;
+  const cc = headers['cache-control'];
+  // Alone, its no-cache is read as the directive is: case-insensitively (§5.4's ABNF).
+  if (cc === undefined)
+    return headers.pragma === undefined
+      ? request
+      : { ...request, headers: { ...headers, pragma: String(headers.pragma).toLowerCase() } };
   const { pragma: _ignored, ...rest } = headers;
-  return { ...request, headers: rest };
+  return { ...request, headers: { ...rest, 'cache-control': lowerDirectiveNames(String(cc)) } };
 }

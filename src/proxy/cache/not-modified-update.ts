@@ -41,3 +41,21 @@ export function updatedFields(
   for (const name of Object.keys(notModified)) if (!NOT_UPDATED.has(name)) out[name] = notModified[name];
   return out;
 }
+
+/**
+ * Whether a 304 the cache did not ask for (one to a client's own validators, relayed to it)
+ * identifies this stored answer (RFC 9111 §4.3.4): its ETag is the stored one's (weak comparison),
+ * or, neither having one, its Last-Modified names the stored one's instant. A 304 without
+ * validators identifies none: the client's validators may be of a copy the store never held.
+ */
+export function identifies(stored: CachePolicy.Headers, notModified: CachePolicy.Headers): boolean {
+  const tag = notModified.etag;
+  const held = stored.etag;
+  if (typeof tag === 'string')
+    return typeof held === 'string' && opaque(trimOws(tag)) === opaque(trimOws(held));
+  const modified = notModified['last-modified'];
+  const storedModified = stored['last-modified'];
+  if (held !== undefined || typeof modified !== 'string' || typeof storedModified !== 'string') return false;
+  const at = Date.parse(modified);
+  return !Number.isNaN(at) && at === Date.parse(storedModified);
+}

@@ -5,11 +5,15 @@ import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
 import { headVerdict } from './head-update.ts';
 import type { CacheNews } from './invalidation.ts';
+import { identifies } from './not-modified-update.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
 import { type CacheRequest, headersOf, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
+
+/** Purges remembered, to refuse an answer to a request older than one of them that names its key. */
+const MAX_PURGES = 64;
 
 /**
  * How a key's fetch ended, for the requests waiting on it: undefined, look again (it stored an
@@ -61,6 +65,10 @@ export class ResponseCache {
   readonly disk: DiskStore | undefined;
   /** The route's name: what names an answer across the workers (purge-tally.ts's entryName). */
   readonly #route: string;
+  /** The latest purges (when, on performance.now()'s clock, and under what prefix: all without one). */
+  readonly #purges: { at: number; prefix: string | undefined }[] = [];
+  /** When the latest purge no longer in #purges was: an answer to a request before it is not kept. */
+  #forgotten = Number.NEGATIVE_INFINITY;
 
   constructor(config: CacheConfig, route: string) {
     this.config = config;
@@ -100,10 +108,13 @@ export class ResponseCache {
 
   /**
    * Keeps an answer (replacing the key's), evicting the least recently used until it fits; one
-   * the upstream just gave (not `fromDisk`) goes to the shared directory too.
+   * the upstream just gave (not `fromDisk`) goes to the shared directory too. One to a request
+   * that came `since` (performance.now()) before a purge of its key is not kept: fetched before
+   * the purge, it would put back what the purge removed (a page fixed upstream, its old copy served on).
    */
-  set(entry: StoredAnswer, fromDisk = false): boolean {
+  set(entry: StoredAnswer, fromDisk = false, since?: number): boolean {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
+    if (since !== undefined && this.#purgedSince(entry.key, since)) return false;
     if (!fromDisk) this.disk?.write(entry);
     this.delete(entry.key);
     this.#evictFor(entry.size);
@@ -154,6 +165,24 @@ export class ResponseCache {
     else if (verdict === 'update') this.revalidated(stored, request, head);
   }
 
+  /**
+   * The upstream answered a client's own conditional request with a 304, relayed to that client:
+   * the stored answer it identifies (the request's variant, its ETag or Last-Modified: RFC 9111
+   * §4.3.4) is freshened by it, as by a 304 to the cache's own validators; else it stayed stale,
+   * and every client revalidating its copy went upstream while the store had the same one.
+   */
+  notModifiedRelayed(
+    key: string | undefined,
+    request: CacheRequest | undefined,
+    fields: readonly string[],
+  ): void {
+    const stored = key === undefined ? undefined : this.#entries.get(key);
+    if (stored === undefined || request === undefined || !stored.matches(request)) return;
+    const notModified = headersOf(fields);
+    if (identifies(stored.policy.toObject().resh, notModified))
+      this.revalidated(stored, request, notModified);
+  }
+
   /** Drops the least recently used answers (but `spare`'s) until `extra` more bytes fit in max_size. */
   #evictFor(extra: number, spare?: string): void {
     for (const [key] of this.#entries) {
@@ -181,6 +210,8 @@ export class ResponseCache {
    * each in `tally` when given (a cluster worker's, for the primary to count across workers).
    */
   purge(prefix?: string, tally?: PurgeTally): number {
+    this.#purges.push({ at: performance.now(), prefix });
+    if (this.#purges.length > MAX_PURGES) this.#forgotten = this.#purges.shift()?.at ?? this.#forgotten;
     // The shared files go too (each worker asked removes what is left), counted with the answers
     // in memory once each: an answer kept in both is one; one on disk alone (after a restart, or
     // stored by another worker) is one too, never left out of the count.
@@ -195,6 +226,12 @@ export class ResponseCache {
       tally?.add(entryName(this.#route, key));
     }
     return removed;
+  }
+
+  /** A purge of this key came after `since`: an answer to a request then is of before it. */
+  #purgedSince(key: string, since: number): boolean {
+    if (since <= this.#forgotten) return true;
+    return this.#purges.some((p) => p.at >= since && (p.prefix === undefined || keyMatches(key, p.prefix)));
   }
 
   /**

@@ -1,5 +1,7 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { withReadableAge } from './age-field.ts';
+import { caseless } from './directive-case.ts';
 import { type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { updatedFields } from './not-modified-update.ts';
 import { refusesStale } from './stale-refusal.ts';
@@ -13,8 +15,13 @@ export interface CacheRequest {
   readonly headers: FieldMap;
 }
 
-/** Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage` counts). */
-const SHARED = { shared: true } as const;
+/**
+ * Every policy decision is a shared cache's (RFC 9111 §3.5: `private` is not stored, `s-maxage`
+ * counts). `immutable` adds no freshness (RFC 8246: it says the answer will not change while it
+ * is fresh, not for how long): the library's default gave it a minimum of 24 h, which it counts as
+ * seconds, so `public, immutable` with an Expires a minute off was kept fresh for 1000 days.
+ */
+export const SHARED = { shared: true, immutableMinTimeToLive: 0 } as const;
 
 /** The Warning http-cache-semantics appends to an answer heuristically fresh for over a day, and a day old. */
 const HEURISTIC_WARNING = '113 - "rfc7234 5.5.4"';
@@ -197,12 +204,9 @@ export function policyOf(request: CacheRequest, status: number, fields: readonly
 }
 
 function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.Headers): CachePolicy {
+  const asked = { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers };
   return keepingVariedFields(
-    new CachePolicy(
-      { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers },
-      { status, headers },
-      SHARED,
-    ),
+    caseless(new CachePolicy(asked, { status, headers: withReadableAge(headers) }, SHARED)),
   );
 }
 

@@ -27,18 +27,24 @@ export interface BodyCopy {
 }
 
 /**
- * A copy of a body of at most `max` bytes: at its end, `over` gets the whole body, or undefined
- * when it went past `max` (the copy was dropped as it passed; the client still gets every byte).
+ * A copy of a body of at most `max` bytes: `over` is called once, with the whole body at its end,
+ * or with undefined as soon as it goes past `max` (the copy is dropped; the client still gets
+ * every byte): a body without Content-Length tells its size only as it comes, and what waits for
+ * the copy (requests of the same key) need not wait for the end of one that will not be kept.
  */
 export function boundedCopy(max: number, over: (body: Buffer | undefined) => void): BodyCopy {
   const chunks: Buffer[] = [];
   let size = 0;
   return {
     add: (chunk) => {
+      if (size > max) return;
       size += chunk.length;
-      if (size > max) chunks.length = 0;
-      else chunks.push(chunk);
+      if (size <= max) return void chunks.push(chunk);
+      chunks.length = 0;
+      over(undefined);
     },
-    end: () => over(size <= max ? Buffer.concat(chunks, size) : undefined),
+    end: () => {
+      if (size <= max) over(Buffer.concat(chunks, size));
+    },
   };
 }

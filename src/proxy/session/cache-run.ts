@@ -3,7 +3,6 @@ import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { hasBody } from '../../core/net/downstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
-import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import {
   type ForwardReason,
   forwardedStatus,
@@ -17,9 +16,10 @@ import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from '../cache/stored-answer.ts';
-import { applyHeaderRules, type HeaderEdit } from '../forward/header-rules.ts';
+import type { HeaderEdit } from '../forward/header-rules.ts';
 import { type BodyCopy, boundedCopy, type ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
+import { cacheRequestOf, passedOn } from './cache-request.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sendStored } from './stored-response.ts';
 
@@ -108,18 +108,10 @@ export class CacheRun implements ResponseStore {
     if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
     const side = split === undefined ? undefined : admitted.upstream.name;
     this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
-    // A HEAD is answered from a GET's stored answer (RFC 9111 §4); Vary is matched on the fields
-    // the upstream saw (§4.1): auth's and the route's rules', never the client's copies.
-    const rules = this.#route.requestHeaders;
-    const edit = admitted.requestEdit;
-    const sent =
-      rules === undefined
-        ? edit
-        : (raw: readonly string[]) => applyHeaderRules(edit?.(raw) ?? raw, rules, this.#owner.templateVars());
-    const headers = { ...fieldsAfterAccess(head.headers, fields, sent), host: admitted.authority };
-    this.#request = { method: 'GET', url: admitted.upstreamPath, headers };
-    // A range goes upstream (the store keeps whole answers), but a whole one may stand in if it fails.
-    if (fields.range !== undefined) return this.#forward('bypass', forward);
+    const vars = () => this.#owner.templateVars();
+    this.#request = cacheRequestOf(head.headers, fields, admitted, this.#route.requestHeaders, vars);
+    // A range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
+    if (passedOn(fields)) return this.#forward('bypass', forward);
     this.#lookup(forward, false);
   }
 
@@ -248,6 +240,9 @@ export class CacheRun implements ResponseStore {
   insteadOf(status: number, fields: readonly string[]): (() => void) | undefined {
     const request = this.#request as CacheRequest;
     const validating = this.#validating;
+    // A 304 to the client's own validators goes to it as it is, and freshens the stored answer it names.
+    const key = StoredAnswer.keyOnItsSide(this.#key, this.#req, this.#route.name);
+    if (status === 304 && validating === undefined) this.#cache.notModifiedRelayed(key, request, fields);
     if (status === 304 && validating !== undefined) {
       // One naming another representation updates nothing: the stored answer goes as it stands.
       const cookies = this.#cache.revalidated(validating, request, headersOf(fields));
@@ -292,9 +287,11 @@ export class CacheRun implements ResponseStore {
       request === undefined || method !== 'GET' ? undefined : keptPolicy(request, status, fields, maxEntry);
     // One that will not be stored frees those waiting for it now (each goes upstream), not when its body ends.
     if (policy === undefined || key === undefined) return void this.#endFill?.(undefined);
+    const since = this.#req.record.startedAt;
     return boundedCopy(maxEntry, (body) => {
-      if (body !== undefined)
-        this.#cache.set(new StoredAnswer(key, policy, status, reason, body, staleIfError, version));
+      const answer = body && new StoredAnswer(key, policy, status, reason, body, staleIfError, version);
+      // Not kept when a purge of its key came since the request did (ResponseCache.set).
+      if (answer !== undefined) this.#cache.set(answer, false, since);
       this.#endFill?.(undefined);
     });
   }

@@ -9,8 +9,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 
 const MODIFIED = 'Tue, 03 Nov 2026 10:00:00 GMT';
 const BODY = 'stored page '.repeat(200);
@@ -145,4 +146,115 @@ test('on a compressing route: the weak ETag the compressed 200 carried gets a 30
     await gw.close();
     await origin.stop();
   }
+});
+
+test('If-Modified-Since on a stored answer without Last-Modified is read against its Date (RFC 9111 §4.3.2): 304 at or after it, the full 200 before', async () => {
+  const sent = 'Tue, 24 Nov 2026 10:00:00 GMT';
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60', 'Date', sent, 'Content-Type', 'text/html'],
+    body: BODY,
+  });
+  const gw = await startTestGateway(cachedPages(origin.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    const same = await request(gw.url, { path: '/pages/home', headers: { 'if-modified-since': sent } });
+    assert.equal(same.status, 304);
+    assert.equal(same.body.length, 0);
+    assert.equal(same.headers.date, sent);
+    assert.equal(same.headers['last-modified'], undefined);
+    assert.match(String(same.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    const before = await request(gw.url, {
+      path: '/pages/home',
+      headers: { 'if-modified-since': 'Mon, 23 Nov 2026 10:00:00 GMT' },
+    });
+    assert.equal(before.status, 200);
+    assert.equal(before.text, BODY);
+    assert.equal(origin.heads.length, 1, 'every conditional answered from the store');
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
+
+for (const [what, tag, freshened] of [
+  ['names the stored ETag: it freshens the stored answer, and the next request is a hit', '"v1"', true],
+  ['names another ETag: the stored answer stays as it was, stale', '"v0"', false],
+] as const) {
+  test(`a 304 the upstream gives a client's own If-None-Match on a stale stored answer ${what}`, async () => {
+    // Stored stale at once (Age past max-age): a client's conditional goes upstream as it is.
+    const origin = await startMoodyOrigin({
+      status: 200,
+      fields: ['Cache-Control', 'max-age=60', 'Age', '120', 'ETag', '"v1"'],
+      body: BODY,
+    });
+    const gw = await startTestGateway(cachedPages(origin.url));
+    try {
+      assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+      origin.answer = { status: 200, fields: ['Cache-Control', 'max-age=60', 'ETag', tag], body: BODY };
+      origin.notModifiedFor = tag;
+      const own = await request(gw.url, { path: '/pages/home', headers: { 'if-none-match': tag } });
+      assert.equal(own.status, 304);
+      assert.equal(own.headers.etag, tag);
+      assert.equal(own.headers['cache-status'], 'edge-1; fwd=stale');
+      assert.match(
+        origin.heads[1],
+        new RegExp(`^if-none-match: ${tag}$`, 'im'),
+        "the client's own validator",
+      );
+      const next = await request(gw.url, { path: '/pages/home' });
+      assert.equal(next.status, 200);
+      assert.equal(next.text, BODY);
+      if (freshened) {
+        assert.match(String(next.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+        assert.equal(next.headers.age, '0', "the 304's age, not the stale answer's");
+        assert.equal(origin.heads.length, 2);
+      } else {
+        assert.equal(next.headers['cache-status'], 'edge-1; fwd=stale');
+        assert.equal(origin.heads.length, 3);
+      }
+    } finally {
+      await gw.close();
+      await origin.stop();
+    }
+  });
+}
+
+test('If-Match and If-Unmodified-Since on a fresh stored answer go upstream, which evaluates them: its 412, not the stored 200', async (t) => {
+  const up = await listenOnLoopback((req, res) => {
+    const match = req.headers['if-match'];
+    const since = req.headers['if-unmodified-since'];
+    const failed =
+      (match !== undefined && match !== '"v1"') ||
+      (since !== undefined && Date.parse(since) < Date.parse(MODIFIED));
+    res.writeHead(failed ? 412 : 200, {
+      'cache-control': 'max-age=60',
+      etag: '"v1"',
+      'last-modified': MODIFIED,
+    });
+    res.end(failed ? '' : BODY);
+  });
+  t.after(() => up.close());
+  const gw = await startTestGateway(cachedPages(up.url));
+  t.after(() => gw.close());
+  assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+  assert.match(
+    String((await request(gw.url, { path: '/pages/home' })).headers['cache-status']),
+    /^edge-1; hit/,
+  );
+  for (const headers of [
+    { 'if-match': '"v0"' },
+    { 'if-unmodified-since': 'Mon, 02 Nov 2026 10:00:00 GMT' },
+  ]) {
+    const res = await request(gw.url, { path: '/pages/home', headers });
+    assert.equal(res.status, 412, JSON.stringify(headers));
+    assert.equal(res.headers['cache-status'], 'edge-1; fwd=bypass');
+  }
+  const kept = await request(gw.url, { path: '/pages/home', headers: { 'if-match': '"v1"' } });
+  assert.equal(kept.status, 200);
+  assert.equal(kept.text, BODY);
+  assert.match(
+    String((await request(gw.url, { path: '/pages/home' })).headers['cache-status']),
+    /^edge-1; hit/,
+  );
 });

@@ -3,7 +3,17 @@
  * directory stand in for two workers here), kept under max_disk, purged with the memory.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -235,6 +245,34 @@ test("two routes on one cache.dir: a purge of one route and its max_disk leave t
   } finally {
     await one.close();
     await two.close();
+    await origin.stop();
+  }
+});
+
+test("a dead worker's temporary file is removed by the next scan against max_disk; one of a write under way stays", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  mkdirSync(join(dir, 'pages'), { mode: 0o700 });
+  // What a worker killed between its write and its rename leaves: a whole answer under a temporary name.
+  const orphan = join(dir, 'pages', `${'a'.repeat(64)}.4242.0.tmp`);
+  const writing = join(dir, 'pages', `${'b'.repeat(64)}.4243.0.tmp`);
+  writeFileSync(orphan, 'x'.repeat(100_000));
+  writeFileSync(writing, 'x'.repeat(100));
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  utimesSync(orphan, hourAgo, hourAgo);
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'page',
+  });
+  // A write over a tenth of max_disk starts a scan.
+  const gw = await startTestGateway(config(origin.url, dir, '2KiB'));
+  try {
+    await request(gw.url, { path: '/pages/a' });
+    await waitUntil("the dead worker's temporary file removed", () => !existsSync(orphan));
+    assert.ok(existsSync(writing), 'a temporary file of a write under way is left to its rename');
+    assert.equal(filesIn(dir).length, 1);
+  } finally {
+    await gw.close();
     await origin.stop();
   }
 });

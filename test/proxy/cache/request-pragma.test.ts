@@ -30,6 +30,10 @@ test('Pragma: no-cache beside Cache-Control is ignored: the fresh stored answer 
   const alone = await request(gw.url, { path: '/pages/p', headers: { pragma: 'no-cache' } });
   assert.equal(alone.headers['cache-status'], 'edge-1; fwd=request');
   assert.equal(origin.heads.length, 2);
+  // Its no-cache is read case-insensitively, as a Cache-Control directive is.
+  const spelled = await request(gw.url, { path: '/pages/p', headers: { pragma: 'No-Cache' } });
+  assert.equal(spelled.headers['cache-status'], 'edge-1; fwd=request');
+  assert.equal(origin.heads.length, 3);
 });
 
 test("a stale answer's forward is fwd=stale when Pragma: no-cache comes with a Cache-Control that does not refuse it", async (t) => {

@@ -1,0 +1,54 @@
+import CachePolicy from 'http-cache-semantics';
+
+/**
+ * Cache-Control directive names are case-insensitive (RFC 9111 §5.2), and http-cache-semantics
+ * reads them as they are written: an upstream's `Private, max-age=60` or `No-Store, max-age=60`
+ * was kept and given to every client, and a client's `No-Cache` got the stored answer.
+ */
+
+/**
+ * The policy with its answer's and its request's directives named in lowercase, each answer's
+ * directive as it first comes: a directive given twice (`max-age=0, max-age=600`, two layers of an
+ * application each adding its own) counts as its first (§4.2.1), where the library took the last.
+ */
+export function caseless(policy: CachePolicy): CachePolicy {
+  const stored = policy.toObject();
+  const raw = stored.resh['cache-control'];
+  // Without Cache-Control, the library's own (a Pragma: no-cache it read as no-cache).
+  const rescc = raw === undefined ? lowered(stored.rescc) : firstOfEach(String(raw));
+  return CachePolicy.fromObject({ ...stored, rescc, reqcc: lowered(stored.reqcc) });
+}
+
+/** Cache-Control's directives as the library parses them (a quoted argument unquoted), by lowercase name, the first of each. */
+function firstOfEach(value: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const part of value.trim().split(',')) {
+    const at = part.indexOf('=');
+    const name = (at === -1 ? part : part.slice(0, at)).trim().toLowerCase();
+    if (Object.hasOwn(out, name)) continue;
+    // The library's `true` for a directive without an argument, which its type calls a string.
+    out[name] =
+      at === -1
+        ? (true as unknown as string)
+        : part
+            .slice(at + 1)
+            .trim()
+            .replace(/^"|"$/g, '');
+  }
+  return out;
+}
+
+function lowered(cc: Record<string, string>): Record<string, string> {
+  // No prototype: a directive named `__proto__` is a directive, not the object's prototype.
+  const out: Record<string, string> = Object.create(null);
+  for (const [name, value] of Object.entries(cc)) {
+    const lower = name.toLowerCase();
+    if (!Object.hasOwn(out, lower)) out[lower] = value;
+  }
+  return out;
+}
+
+/** A request's Cache-Control with its directive names in lowercase (their arguments as they are). */
+export function lowerDirectiveNames(value: string): string {
+  return value.replace(/(^|,)([^=,]*)/g, (_all, comma: string, name: string) => comma + name.toLowerCase());
+}

@@ -1,0 +1,41 @@
+import type { HeaderRules } from '../../core/config/types.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
+import type { Admitted } from '../admit/admit-request.ts';
+import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
+import type { CacheRequest } from '../cache/stored-answer.ts';
+import { applyHeaderRules, type TemplateVars } from '../forward/header-rules.ts';
+
+/**
+ * The request a route's cache compares stored answers with (RFC 9111 §4): a GET (a HEAD is
+ * answered from a GET's stored answer) of the path the upstream receives, with the fields the
+ * upstream saw, Vary being matched on them (§4.1): auth's and the route's rules', never the
+ * client's own copies.
+ */
+export function cacheRequestOf(
+  raw: readonly string[],
+  fields: FieldMap,
+  admitted: Admitted,
+  rules: HeaderRules | undefined,
+  vars: () => TemplateVars,
+): CacheRequest {
+  const edit = admitted.requestEdit;
+  const sent =
+    rules === undefined
+      ? edit
+      : (headers: readonly string[]) => applyHeaderRules(edit?.(headers) ?? headers, rules, vars());
+  const headers = { ...fieldsAfterAccess(raw, fields, sent), host: admitted.authority };
+  return { method: 'GET', url: admitted.upstreamPath, headers };
+}
+
+/**
+ * The request goes upstream whatever is stored: a range (the store keeps whole answers), or a
+ * precondition a stored 200 would not evaluate, If-Match or If-Unmodified-Since (a 412 when one
+ * fails, RFC 9110 §13.2.1: a hit ignored it, and a client's lost update got a 200 of the page).
+ */
+export function passedOn(fields: FieldMap): boolean {
+  return (
+    fields.range !== undefined ||
+    fields['if-match'] !== undefined ||
+    fields['if-unmodified-since'] !== undefined
+  );
+}

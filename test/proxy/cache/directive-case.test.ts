@@ -1,0 +1,27 @@
+/**
+ * Cache-Control directive names are case-insensitive (RFC 9111 §5.2): an upstream's `Private`
+ * or `No-Store` keeps its answer out of the store as `private` does, its `Max-Age` gives it
+ * freshness, and a client's `No-Cache` sends its request upstream. A directive given twice
+ * counts as its first.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cachedTwice } from '../../helpers/cached-twice.ts';
+
+for (const [said, asked, next, upstream] of [
+  ['Private, max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
+  ['No-Store, max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
+  ['MAX-AGE=60', {}, 'edge-1; hit; ttl=60', 1],
+  ['max-age=60', { 'cache-control': 'No-Cache' }, 'edge-1; fwd=request', 2],
+  // A directive given twice counts as its first (RFC 9111 §4.2.1), whatever its spelling.
+  ['max-age=0, max-age=60', {}, 'edge-1; fwd=stale', 2],
+  ['max-age=60, MAX-AGE=0', {}, 'edge-1; hit; ttl=60', 1],
+] as const) {
+  test(`an answer with Cache-Control: ${said}, then a request with ${JSON.stringify(asked)}: ${next}`, async () => {
+    const { again, upstream: asks } = await cachedTwice(['Cache-Control', said], asked, "alice's page");
+    assert.equal(again.text, "alice's page");
+    // A second may pass between the two requests: ttl=59 is the same hit.
+    assert.equal(String(again.headers['cache-status']).replace('ttl=59', 'ttl=60'), next);
+    assert.equal(asks, upstream);
+  });
+}

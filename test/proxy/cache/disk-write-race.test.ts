@@ -1,0 +1,44 @@
+/**
+ * cache.dir: a removal (an unsafe request's invalidation, in any worker) or a purge that comes
+ * while an answer's write is under way cancels that write: its rename would bring the answer
+ * back on disk, purged in memory, for every worker and after a restart.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
+import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+const KEY = 'a.test /pages/a http';
+const LATER = 'b.test /pages/b http';
+
+function answer(key: string, body: string): StoredAnswer {
+  const [host, url] = key.split(' ');
+  const policy = policyOf({ method: 'GET', url, headers: { host } }, 200, ['Cache-Control', 'max-age=60']);
+  return new StoredAnswer(key, policy, 200, 'OK', Buffer.from(body), 60_000);
+}
+
+for (const [what, drop] of [
+  ["the key's removal", (store: DiskStore) => store.remove(KEY)],
+  ['a purge of its prefix', (store: DiskStore) => store.purge('a.test /pages')],
+  ['a purge of every answer', (store: DiskStore) => store.purge()],
+] as const) {
+  test(`${what} while the answer's write is under way: no file of it is left, a later write's is`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+    const store = new DiskStore(dir, 'pages', 1 << 20, 1 << 20, 60_000);
+    void store.write(answer(KEY, 'the page before the purge'));
+    drop(store);
+    void store.write(answer(LATER, 'another page'));
+    const names = () => readdirSync(join(dir, 'pages'));
+    await waitUntil(
+      'both writes over',
+      () => existsSync(store.fileOf(LATER)) && !names().some((n) => n.endsWith('.tmp')),
+    );
+    assert.equal(existsSync(store.fileOf(KEY)), false, 'the purged answer is not on disk');
+    assert.equal(await store.read(KEY), undefined);
+    assert.equal((await store.read(LATER))?.body.toString(), 'another page');
+  });
+}
