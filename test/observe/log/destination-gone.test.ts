@@ -6,7 +6,8 @@
  * EPIPE again, for ever.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -147,4 +148,59 @@ test('a FIFO whose reader left and came back: the batch is lost and counted, lat
   assert.equal(writer.linesDropped, 1);
   fs.closeSync(reader);
   fs.closeSync(writeFd);
+});
+
+test("stdout's reader is there but stops reading: requests are still answered, and SIGTERM still ends the gateway", {
+  timeout: 60_000,
+}, async () => {
+  const upstream = await startEcho();
+  const port = await freePort();
+  const config = path.join(dir, 'stalled.yaml');
+  fs.writeFileSync(
+    config,
+    `listen: [{ address: 127.0.0.1:${port} }]
+drain: { timeout: 20s }
+routes:
+  - name: app
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+`,
+  );
+  const bin = path.join(import.meta.dirname, '../../../bin/candor.js');
+  const child = spawn(process.execPath, [bin, 'serve', '--workers', '2', '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let seen = '';
+    let listening = 0;
+    await new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString();
+        listening = seen.split('"msg":"listening"').length - 1;
+        if (listening < 2) return;
+        // From here on nobody reads stdout: the pipe fills and stays full.
+        child.stdout?.off('data', onData);
+        child.stdout?.pause();
+        resolve();
+      };
+      child.stdout?.on('data', onData);
+    });
+    // Lines of some 4 KB each: far more than the pipe holds.
+    const long = `/${'x'.repeat(4000)}`;
+    for (let i = 0; i < 200; i++)
+      assert.equal((await request(`http://127.0.0.1:${port}`, { path: long })).status, 200);
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    // It hung: each process's write blocked a thread-pool thread, the drain waited on it for
+    // ever, and a process cannot exit while a pool thread is in a write (the workers were killed
+    // at the drain's deadline, the primary never exited).
+    const [code] = await exited;
+    assert.equal(code, 0, child.stderr?.read()?.toString());
+  } finally {
+    child.kill('SIGKILL');
+    await upstream.close();
+  }
 });
