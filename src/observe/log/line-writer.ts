@@ -129,7 +129,7 @@ export class LineWriter {
     slowWriteMs = SLOW_WRITE_MS,
   ): LineWriter {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const writer = new LineWriter(fs.openSync(file, 'a'), maxBacklog, gatewayName, batchMs, slowWriteMs);
+    const writer = new LineWriter(openAppending(file), maxBacklog, gatewayName, batchMs, slowWriteMs);
     writer.file = file;
     return writer;
   }
@@ -145,7 +145,7 @@ export class LineWriter {
     let fd: number;
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      fd = fs.openSync(file, 'a');
+      fd = openAppending(file);
     } catch (err) {
       return { file, error: err as Error };
     }
@@ -430,6 +430,25 @@ function makeNonBlocking(fd: number): void {
     if (stat.isFIFO() || stat.isSocket()) void (fd === 1 ? process.stdout : process.stderr);
   } catch {
     // Not open: its writes will fail and be counted.
+  }
+}
+
+/**
+ * A log file opened for appending. A FIFO (a log shipper's named pipe) is opened blocking,
+ * waiting for its reader as before, then again non-blocking for the writes, for the reason
+ * makeNonBlocking gives: a reader that stops reading must not hold a thread, nor the exit.
+ */
+function openAppending(file: string): number {
+  const fd = fs.openSync(file, 'a');
+  try {
+    if (!fs.fstatSync(fd).isFIFO()) return fd;
+    const { O_WRONLY, O_APPEND, O_NONBLOCK } = fs.constants;
+    const nonBlocking = fs.openSync(file, O_WRONLY | O_APPEND | O_NONBLOCK);
+    fs.closeSync(fd);
+    return nonBlocking;
+  } catch {
+    // Its reader left in between: the blocking descriptor will do.
+    return fd;
   }
 }
 

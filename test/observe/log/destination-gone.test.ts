@@ -6,7 +6,7 @@
  * EPIPE again, for ever.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -150,15 +150,26 @@ test('a FIFO whose reader left and came back: the batch is lost and counted, lat
   fs.closeSync(writeFd);
 });
 
-test("stdout's reader is there but stops reading: requests are still answered, and SIGTERM still ends the gateway", {
-  timeout: 60_000,
-}, async () => {
+/**
+ * `candor serve` with a log no one reads any more (`log` the config's log section, `stalled`
+ * what makes it so once the gateway answers): 200 requests with lines of some 4 KB each, far
+ * more than a pipe holds, then SIGTERM. Returns the exit code. It used to hang: each write
+ * blocked a thread-pool thread, the drain waited on it for ever, and a process cannot exit
+ * while a pool thread is in a write (workers were killed at the drain's deadline, and a
+ * primary blocked so never exited).
+ */
+async function sigtermWithStalledLog(
+  log: string,
+  workers: number,
+  stalled: (child: ChildProcess) => Promise<void>,
+): Promise<number | null> {
   const upstream = await startEcho();
   const port = await freePort();
-  const config = path.join(dir, 'stalled.yaml');
+  const config = path.join(dir, `stalled-${workers}.yaml`);
   fs.writeFileSync(
     config,
     `listen: [{ address: 127.0.0.1:${port} }]
+${log}
 drain: { timeout: 20s }
 routes:
   - name: app
@@ -170,37 +181,67 @@ upstreams:
 `,
   );
   const bin = path.join(import.meta.dirname, '../../../bin/candor.js');
-  const child = spawn(process.execPath, [bin, 'serve', '--workers', '2', '--config', config], {
+  const child = spawn(process.execPath, [bin, 'serve', '--workers', String(workers), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
+    const base = `http://127.0.0.1:${port}`;
+    await stalled(child);
+    await waitUntilAnswered(base);
+    const long = `/${'x'.repeat(4000)}`;
+    for (let i = 0; i < 200; i++) assert.equal((await request(base, { path: long })).status, 200);
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    if (code !== 0) process.stderr.write(child.stderr?.read()?.toString() ?? '');
+    return code;
+  } finally {
+    child.kill('SIGKILL');
+    await upstream.close();
+  }
+}
+
+async function waitUntilAnswered(base: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    try {
+      if ((await request(base, { path: '/' })).status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test("stdout's reader is there but stops reading: requests are still answered, and SIGTERM still ends the gateway", {
+  timeout: 60_000,
+}, async () => {
+  const code = await sigtermWithStalledLog('', 2, async (child) => {
+    // Read until both workers listen, then never again: the pipe fills and stays full.
     let seen = '';
-    let listening = 0;
     await new Promise<void>((resolve) => {
       const onData = (chunk: Buffer) => {
         seen += chunk.toString();
-        listening = seen.split('"msg":"listening"').length - 1;
-        if (listening < 2) return;
-        // From here on nobody reads stdout: the pipe fills and stays full.
+        if (seen.split('"msg":"listening"').length - 1 < 2) return;
         child.stdout?.off('data', onData);
         child.stdout?.pause();
         resolve();
       };
       child.stdout?.on('data', onData);
     });
-    // Lines of some 4 KB each: far more than the pipe holds.
-    const long = `/${'x'.repeat(4000)}`;
-    for (let i = 0; i < 200; i++)
-      assert.equal((await request(`http://127.0.0.1:${port}`, { path: long })).status, 200);
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    // It hung: each process's write blocked a thread-pool thread, the drain waited on it for
-    // ever, and a process cannot exit while a pool thread is in a write (the workers were killed
-    // at the drain's deadline, the primary never exited).
-    const [code] = await exited;
-    assert.equal(code, 0, child.stderr?.read()?.toString());
+  });
+  assert.equal(code, 0);
+});
+
+test('a FIFO destination whose reader stopped reading: requests are still answered, and SIGTERM still ends the gateway', {
+  timeout: 60_000,
+}, async () => {
+  const fifo = path.join(dir, 'stuck.fifo');
+  execFileSync('mkfifo', [fifo]);
+  // A reader that never reads (a log shipper that hung).
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    assert.equal(await sigtermWithStalledLog(`log: { destination: ${fifo} }`, 1, async () => {}), 0);
   } finally {
-    child.kill('SIGKILL');
-    await upstream.close();
+    fs.closeSync(reader);
   }
 });
