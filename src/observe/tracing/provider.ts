@@ -28,6 +28,8 @@ import type { Tracing } from './spans.ts';
 /** Starts the SDK. Spans are exported in batches, off the request path; `shutdown()` flushes them. */
 /** Spans the batch processor keeps waiting for an export, at most (the SDK's default, set here so that QueueWatch knows it). */
 const MAX_QUEUE = 2048;
+/** The longest attribute value a span keeps (the SDK cuts longer ones): the log line has the whole path. */
+const MAX_ATTRIBUTE_LENGTH = 1024;
 
 export function startTracing(config: TracingConfig, logger: Logger): Tracing {
   const tracing: { next: Tracing['next'] } = { next: undefined };
@@ -46,6 +48,10 @@ export function startTracing(config: TracingConfig, logger: Logger): Tracing {
     // recorded at the configured ratio.
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
     idGenerator: ids,
+    // A span keeps the client's User-Agent and path (a client span its URL too), and up to
+    // MAX_QUEUE wait for the collector: with each value as long as a request head allows
+    // (limits.header_size, up to 1 MiB), a bound in spans was none in bytes.
+    spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_LENGTH },
     // The SDK's defaults: at most 2048 spans queued (MAX_QUEUE) (more are dropped, never buffered without
     // bound), sent 512 at a time, every 5 s or as soon as 512 are waiting.
     spanProcessors: [new QueueWatch(new BatchSpanProcessor(exporter, { maxQueueSize: MAX_QUEUE }), exporter)],
